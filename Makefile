@@ -1,0 +1,49 @@
+# recsys: recommendations and search inside PostgreSQL (PGXS build)
+
+EXTENSION = recsys
+EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
+PGFILEDESC = "recsys - recommender models trained and served in SQL"
+
+MODULE_big = recsys
+KERNEL_OBJS = src/kernel/idmap.o src/kernel/sparse.o
+OBJS = src/recsys.o src/args.o src/ingest.o src/source_stats.o $(KERNEL_OBJS)
+
+# sql/recsys.sql is the one hand-edited install script; released upgrade
+# scripts sql/recsys--A--B.sql are frozen.
+DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DOCS = $(wildcard doc/*.md)
+
+# Every other file in sql/ is a pg_regress test (outputs in expected/).
+TESTS = $(filter-out sql/$(EXTENSION).sql sql/$(EXTENSION)--%,$(wildcard sql/*.sql))
+REGRESS = $(patsubst sql/%.sql,%,$(TESTS))
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+
+PG_CPPFLAGS = -Isrc -Isrc/kernel -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
+SHLIB_LINK = -lopenblas -lpthread -lm
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
+	cp $< $@
+
+# C unit tests of the pure-C kernels: no server needed.
+UNIT_SRCS = $(wildcard test/unit/*.c) $(wildcard src/kernel/*.c)
+test/unit/run_unit_tests: $(UNIT_SRCS) $(wildcard test/unit/*.h src/kernel/*.h)
+	$(CC) -O2 -g -Wall -Wextra -Wno-unused-parameter -Isrc/kernel -Itest/unit -o $@ $(UNIT_SRCS) -lopenblas -lpthread -lm
+
+unitcheck: test/unit/run_unit_tests
+	test/unit/run_unit_tests
+
+# TAP tests under test/t, against the installed extension.
+prove_installcheck:
+	rm -rf $(CURDIR)/tmp_check
+	cd $(srcdir) && TESTDIR='$(CURDIR)' PATH="$(bindir):$$PATH" PGPORT='6$(DEF_PGPORT)' \
+		PG_REGRESS='$(top_builddir)/src/test/regress/pg_regress' \
+		$(PROVE) $(PG_PROVE_FLAGS) -I test/perl $(PROVE_FLAGS) $(if $(PROVE_TESTS),$(PROVE_TESTS),test/t/*.pl)
+
+EXTRA_CLEAN = test/unit/run_unit_tests
+
+.PHONY: unitcheck prove_installcheck

@@ -1,0 +1,159 @@
+-- recsys: recommender models trained and served in SQL.
+--
+-- This is the one hand-edited install script; the build copies it to
+-- recsys--<version>.sql.  Released upgrade scripts are frozen.
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION recsys" to load this file. \quit
+
+-- All objects live in schema recsys, created here so that it belongs to the
+-- extension and goes with DROP EXTENSION (the control file names pg_catalog
+-- only because a fixed-schema extension has to name one).
+CREATE SCHEMA recsys;
+COMMENT ON SCHEMA recsys IS 'recsys: recommender models trained and served in SQL';
+
+-------------------------------------------------------------------------------
+-- The model catalog
+--
+-- A model is a name; each training run of it writes a new version, whose
+-- artefacts (factor rows, neighbour lists) are keyed by (model, version).
+-- recsys.models points at the active version and repeats its description,
+-- so "SELECT * FROM recsys.models" is all a DBA needs day to day.
+-------------------------------------------------------------------------------
+
+CREATE TABLE recsys.models (
+	name			text PRIMARY KEY
+		CHECK (name <> '' AND length(name) <= 63),
+	version			integer NOT NULL DEFAULT 1 CHECK (version > 0),
+	algorithm		text NOT NULL,
+	source			text NOT NULL,
+	params			jsonb NOT NULL DEFAULT '{}',
+	n_users			bigint NOT NULL DEFAULT 0,
+	n_items			bigint NOT NULL DEFAULT 0,
+	n_interactions	bigint NOT NULL DEFAULT 0,
+	trained_at		timestamptz NOT NULL DEFAULT now(),
+	train_seconds	double precision,
+	metrics			jsonb NOT NULL DEFAULT '{}',
+	trained_by		name NOT NULL DEFAULT current_user,
+	description		text
+);
+COMMENT ON TABLE recsys.models IS
+	'recsys models: one row per model, describing its active version';
+
+CREATE TABLE recsys.model_versions (
+	model			text NOT NULL
+		REFERENCES recsys.models (name) ON DELETE CASCADE ON UPDATE CASCADE,
+	version			integer NOT NULL CHECK (version > 0),
+	algorithm		text NOT NULL,
+	source			text NOT NULL,
+	params			jsonb NOT NULL DEFAULT '{}',
+	n_users			bigint NOT NULL DEFAULT 0,
+	n_items			bigint NOT NULL DEFAULT 0,
+	n_interactions	bigint NOT NULL DEFAULT 0,
+	trained_at		timestamptz NOT NULL DEFAULT now(),
+	train_seconds	double precision,
+	metrics			jsonb NOT NULL DEFAULT '{}',
+	trained_by		name NOT NULL DEFAULT current_user,
+	PRIMARY KEY (model, version)
+);
+COMMENT ON TABLE recsys.model_versions IS
+	'recsys model versions: every stored training run of every model';
+
+CREATE TABLE recsys.user_factors (
+	model			text NOT NULL,
+	version			integer NOT NULL,
+	user_id			bigint NOT NULL,
+	bias			real NOT NULL DEFAULT 0,
+	factors			real[] NOT NULL,
+	PRIMARY KEY (model, version, user_id),
+	FOREIGN KEY (model, version) REFERENCES recsys.model_versions (model, version)
+		ON DELETE CASCADE ON UPDATE CASCADE
+);
+COMMENT ON TABLE recsys.user_factors IS
+	'recsys factor models: one latent vector (and bias) per user and model version';
+
+CREATE TABLE recsys.item_factors (
+	model			text NOT NULL,
+	version			integer NOT NULL,
+	item_id			bigint NOT NULL,
+	bias			real NOT NULL DEFAULT 0,
+	factors			real[] NOT NULL,
+	PRIMARY KEY (model, version, item_id),
+	FOREIGN KEY (model, version) REFERENCES recsys.model_versions (model, version)
+		ON DELETE CASCADE ON UPDATE CASCADE
+);
+COMMENT ON TABLE recsys.item_factors IS
+	'recsys factor models: one latent vector (and bias) per item and model version';
+
+CREATE TABLE recsys.item_neighbors (
+	model			text NOT NULL,
+	version			integer NOT NULL,
+	item_id			bigint NOT NULL,
+	neighbor_id		bigint NOT NULL,
+	score			real NOT NULL,
+	PRIMARY KEY (model, version, item_id, neighbor_id),
+	FOREIGN KEY (model, version) REFERENCES recsys.model_versions (model, version)
+		ON DELETE CASCADE ON UPDATE CASCADE
+);
+COMMENT ON TABLE recsys.item_neighbors IS
+	'recsys neighbourhood models: each item''s most similar items and their scores';
+
+-- pg_dump keeps the rows of extension tables only when told to
+SELECT pg_catalog.pg_extension_config_dump('recsys.models', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.model_versions', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.user_factors', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.item_factors', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.item_neighbors', '');
+
+-- Everybody may look up the schema's functions; reading and writing models
+-- takes table privileges a DBA grants (see doc/operations.md).
+GRANT USAGE ON SCHEMA recsys TO PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Managing models
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.drop_model(model text, if_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	DELETE FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model;
+	IF NOT FOUND AND NOT coalesce(if_exists, false) THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys.drop_model(text, boolean) IS
+	'drop a model with all its versions and artefacts';
+
+-------------------------------------------------------------------------------
+-- Reading sources
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.source_stats(
+	source regclass,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	OUT users bigint,
+	OUT items bigint,
+	OUT interactions bigint,
+	OUT rows_read bigint,
+	OUT skipped_rows bigint,
+	OUT density double precision,
+	OUT min_weight double precision,
+	OUT max_weight double precision,
+	OUT read_seconds double precision,
+	OUT build_seconds double precision)
+RETURNS record
+AS 'MODULE_PATHNAME', 'recsys_source_stats'
+LANGUAGE C STABLE PARALLEL RESTRICTED SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.source_stats(regclass, name, name, name) IS
+	'read a training source as training would, and describe it';

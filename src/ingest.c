@@ -1,0 +1,545 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest.c
+ *		Stream a user's (user, item, weight) rows into CSR and CSC matrices.
+ *
+ * This is the floor under every training run, so it avoids the usual SPI
+ * result path: the source query runs through SPI_execute_plan_extended
+ * with a DestReceiver of our own, whose receiveSlot maps each row's ids to
+ * dense indexes as the executor produces it.  Nothing is materialised as
+ * an SPI tuple table, so a source of tens of millions of rows costs only
+ * the 12 bytes per row of the coordinate arrays.
+ *
+ * Reads run as the caller (no security context switch), so the caller's
+ * privileges and the source's row-level security policies apply.
+ *
+ * Memory: every buffer comes from the caller's memory context with huge
+ * allocations allowed, and the projected working set is checked against
+ * recsys.max_memory while rows stream in, so that an oversized source is
+ * refused before it exhausts the server.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+#include <time.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "tcop/dest.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+
+#include "ingest.h"
+#include "recsys.h"
+
+/*
+ * Bytes per source row at the peak of ingestion, while the CSR is built:
+ * the coordinates (user, item, weight), the sort scratch (user, weight)
+ * and the CSR itself (item, weight).
+ */
+#define INGEST_BYTES_PER_ROW (3 * sizeof(int32) + 2 * sizeof(int32) + 2 * sizeof(int32))
+
+#define INGEST_INITIAL_ROWS 65536
+#define INGEST_INITIAL_MAP_CAPACITY 1024
+
+/* How the receiver turns a column's Datum into an id or a weight. */
+typedef enum IngestType
+{
+	INGEST_INT2,
+	INGEST_INT4,
+	INGEST_INT8,
+	INGEST_FLOAT4,
+	INGEST_FLOAT8,
+	INGEST_NUMERIC
+} IngestType;
+
+/* The DestReceiver that collects rows; see ingest_receive. */
+typedef struct IngestReceiver
+{
+	DestReceiver pub;
+	const RsSourceSpec *spec;
+	MemoryContext mcxt;			/* where every buffer lives */
+	IngestType	user_type;
+	IngestType	item_type;
+	IngestType	weight_type;
+	bool		has_weight;
+
+	/* coordinate arrays, first-appearance indexes until remapped */
+	int64		n;
+	int64		capacity;
+	int32	   *rows;
+	int32	   *cols;
+	float	   *vals;
+
+	RsIdMap		users;
+	RsIdMap		items;
+
+	/* the previous row's user: sources are often clustered by user */
+	bool		have_last_user;
+	int64		last_user_id;
+	int32		last_user_index;
+
+	int64		skipped;
+	float8		min_weight;
+	float8		max_weight;
+} IngestReceiver;
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* palloc of any size up to the limit of the machine, or ERROR */
+static void *
+alloc_huge(MemoryContext mcxt, Size size)
+{
+	return MemoryContextAllocExtended(mcxt, Max(size, 1), MCXT_ALLOC_HUGE);
+}
+
+/*
+ * RsRelationName returns the schema-qualified, quoted name of a relation,
+ * safe to splice into SQL.
+ */
+char *
+RsRelationName(Oid relid)
+{
+	char	   *relname = get_rel_name(relid);
+
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  relname);
+}
+
+/*
+ * Check that a column exists in the source and has a type we can read as
+ * an id (integers) or a weight (integers or floating point), and return
+ * how to read it.  role names the argument in messages.
+ */
+static IngestType
+check_column(Oid relid, const char *colname, const char *argname, bool is_weight)
+{
+	AttrNumber	attnum = get_attnum(relid, colname);
+	Oid			typid;
+
+	if (attnum == InvalidAttrNumber || attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						colname, get_rel_name(relid)),
+				 errhint("Pass the name of the column that holds the %s as %s.",
+						 is_weight ? "weights" : (strcmp(argname, "user_col") == 0 ? "user ids" : "item ids"),
+						 argname)));
+
+	typid = getBaseType(get_atttype(relid, attnum));
+	switch (typid)
+	{
+		case INT2OID:
+			return INGEST_INT2;
+		case INT4OID:
+			return INGEST_INT4;
+		case INT8OID:
+			return INGEST_INT8;
+		case FLOAT4OID:
+			if (is_weight)
+				return INGEST_FLOAT4;
+			break;
+		case FLOAT8OID:
+			if (is_weight)
+				return INGEST_FLOAT8;
+			break;
+		case NUMERICOID:
+			if (is_weight)
+				return INGEST_NUMERIC;
+			break;
+		default:
+			break;
+	}
+
+	if (is_weight)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s column \"%s\" has type %s, which cannot be a weight",
+						argname, colname, format_type_be(typid)),
+				 errhint("Use a column of type smallint, integer, bigint, real, double precision or numeric.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("%s column \"%s\" has type %s, which cannot be an id",
+					argname, colname, format_type_be(typid)),
+			 errhint("Ids must be smallint, integer or bigint; map other keys to integers in a view, for example with dense_rank().")));
+	pg_unreachable();
+}
+
+/*
+ * Refuse relations that cannot hold rows, and sources the caller may not
+ * read, before running anything.  Column privileges are enough.
+ */
+static void
+check_source(const RsSourceSpec *spec)
+{
+	char		relkind;
+	const char *cols[3] = {spec->user_col, spec->item_col, spec->weight_col};
+
+	if (get_rel_name(spec->relid) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("source relation with OID %u does not exist", spec->relid)));
+	relkind = get_rel_relkind(spec->relid);
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_VIEW &&
+		relkind != RELKIND_MATVIEW && relkind != RELKIND_FOREIGN_TABLE &&
+		relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("source \"%s\" is not a table or view", get_rel_name(spec->relid))));
+
+	if (pg_class_aclcheck(spec->relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK)
+		return;
+	for (int c = 0; c < 3; c++)
+	{
+		AttrNumber	attnum;
+
+		if (cols[c] == NULL)
+			continue;
+		attnum = get_attnum(spec->relid, cols[c]);
+		if (attnum == InvalidAttrNumber ||
+			pg_attribute_aclcheck(spec->relid, attnum, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for source \"%s\"", get_rel_name(spec->relid)),
+					 errdetail("Reading a source needs SELECT on its id and weight columns."),
+					 errhint("GRANT SELECT ON %s TO %s;", RsRelationName(spec->relid),
+							 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+	}
+}
+
+static int64
+datum_to_id(Datum d, IngestType type)
+{
+	switch (type)
+	{
+		case INGEST_INT2:
+			return DatumGetInt16(d);
+		case INGEST_INT4:
+			return DatumGetInt32(d);
+		default:
+			return DatumGetInt64(d);
+	}
+}
+
+static float8
+datum_to_weight(Datum d, IngestType type)
+{
+	switch (type)
+	{
+		case INGEST_INT2:
+			return DatumGetInt16(d);
+		case INGEST_INT4:
+			return DatumGetInt32(d);
+		case INGEST_INT8:
+			return (float8) DatumGetInt64(d);
+		case INGEST_FLOAT4:
+			return DatumGetFloat4(d);
+		case INGEST_FLOAT8:
+			return DatumGetFloat8(d);
+		case INGEST_NUMERIC:
+			return DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+	}
+	pg_unreachable();
+}
+
+/* Refuse a source whose projected working set exceeds recsys.max_memory. */
+static void
+check_memory_budget(IngestReceiver *r, int64 rows)
+{
+	Size		need = (Size) rows * INGEST_BYTES_PER_ROW +
+		rs_idmap_bytes(r->users.capacity) + rs_idmap_bytes(r->items.capacity);
+
+	if (need > RECSYS_MAX_MEMORY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("source \"%s\" needs at least %.1f MB to read, more than recsys.max_memory (%d MB)",
+						get_rel_name(r->spec->relid), need / (1024.0 * 1024.0), recsys_max_memory_mb),
+				 errdetail("%lld rows read so far.", (long long) rows),
+				 errhint("Raise recsys.max_memory, or train on a smaller source.")));
+}
+
+/* Double the coordinate arrays. */
+static void
+grow_coordinates(IngestReceiver *r)
+{
+	int64		capacity = r->capacity * 2;
+
+	check_memory_budget(r, capacity);
+	r->rows = repalloc_huge(r->rows, (Size) capacity * sizeof(int32));
+	r->cols = repalloc_huge(r->cols, (Size) capacity * sizeof(int32));
+	r->vals = repalloc_huge(r->vals, (Size) capacity * sizeof(float));
+	r->capacity = capacity;
+}
+
+static void
+init_idmap(MemoryContext mcxt, RsIdMap *map, int64 capacity)
+{
+	rs_idmap_init(map, alloc_huge(mcxt, rs_idmap_bytes(capacity)), capacity);
+}
+
+/* Add id to map, growing the map first if needed. */
+static int32
+map_id(IngestReceiver *r, RsIdMap *map, int64 id, const char *what)
+{
+	if (rs_idmap_full(map))
+	{
+		RsIdMap		bigger;
+
+		if (map->count >= RS_IDMAP_MAX_IDS / 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("source \"%s\" has too many distinct %s",
+							get_rel_name(r->spec->relid), what),
+					 errdetail("At most %d distinct %s are supported.", RS_IDMAP_MAX_IDS / 2, what)));
+		init_idmap(r->mcxt, &bigger, map->capacity * 2);
+		rs_idmap_rehash(map, &bigger);
+		pfree(map->slot_keys);	/* the start of the old buffer */
+		*map = bigger;
+		check_memory_budget(r, r->capacity);
+	}
+	return rs_idmap_insert(map, id);
+}
+
+/*
+ * ingest_receive is called by the executor for every source row: skip
+ * rows with NULLs, check the weight, map both ids, append a triple.
+ */
+static bool
+ingest_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	IngestReceiver *r = (IngestReceiver *) self;
+	Datum	   *values;
+	bool	   *nulls;
+	int64		user_id;
+	int32		user_index;
+	float8		weight = 1.0;
+
+	slot_getsomeattrs(slot, r->has_weight ? 3 : 2);
+	values = slot->tts_values;
+	nulls = slot->tts_isnull;
+
+	if (nulls[0] || nulls[1] || (r->has_weight && nulls[2]))
+	{
+		r->skipped++;
+		return true;
+	}
+
+	if (r->has_weight)
+	{
+		weight = datum_to_weight(values[2], r->weight_type);
+		if (isnan(weight) || isinf(weight) || fabs(weight) > FLT_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("weight column \"%s\" holds %g for user %lld and item %lld",
+							r->spec->weight_col, weight,
+							(long long) datum_to_id(values[0], r->user_type),
+							(long long) datum_to_id(values[1], r->item_type)),
+					 errdetail("Weights must be finite numbers within the range of real."),
+					 errhint("Filter such rows out with a view, or use NULL to skip them.")));
+		if (weight < r->min_weight)
+			r->min_weight = weight;
+		if (weight > r->max_weight)
+			r->max_weight = weight;
+	}
+
+	if (r->n == r->capacity)
+		grow_coordinates(r);
+
+	user_id = datum_to_id(values[0], r->user_type);
+	if (r->have_last_user && user_id == r->last_user_id)
+		user_index = r->last_user_index;
+	else
+	{
+		user_index = map_id(r, &r->users, user_id, "users");
+		r->have_last_user = true;
+		r->last_user_id = user_id;
+		r->last_user_index = user_index;
+	}
+
+	r->rows[r->n] = user_index;
+	r->cols[r->n] = map_id(r, &r->items, datum_to_id(values[1], r->item_type), "items");
+	r->vals[r->n] = (float) weight;
+	r->n++;
+
+	if ((r->n & 0xFFFF) == 0)
+		CHECK_FOR_INTERRUPTS();
+	return true;
+}
+
+static void
+ingest_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	IngestReceiver *r = (IngestReceiver *) self;
+
+	if (typeinfo->natts != (r->has_weight ? 3 : 2))
+		elog(ERROR, "unexpected column count %d in source query", typeinfo->natts);
+}
+
+static void
+ingest_shutdown(DestReceiver *self)
+{
+}
+
+static void
+ingest_destroy(DestReceiver *self)
+{
+}
+
+/* Renumber one side's indexes in ascending id order. */
+static void
+sort_ids(MemoryContext mcxt, RsIdMap *map, int32 *indexes, int64 n)
+{
+	int32	   *new_index = alloc_huge(mcxt, (Size) map->count * sizeof(int32));
+
+	rs_idmap_sort(map, new_index);
+	for (int64 j = 0; j < n; j++)
+		indexes[j] = new_index[indexes[j]];
+	pfree(new_index);
+}
+
+/* Allocate the arrays of a CSR matrix with the given shape. */
+static void
+alloc_csr(MemoryContext mcxt, RsCsr *m, int32 n_rows, int64 nnz)
+{
+	m->indptr = alloc_huge(mcxt, ((Size) n_rows + 1) * sizeof(int64));
+	m->indices = alloc_huge(mcxt, (Size) nnz * sizeof(int32));
+	m->data = alloc_huge(mcxt, (Size) nnz * sizeof(float));
+}
+
+/*
+ * RsReadSource reads the source named by spec into out, allocating in the
+ * current memory context.  read_only is passed to SPI: true from STABLE
+ * functions, false from training, which must see its own transaction's
+ * writes.
+ */
+void
+RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
+{
+	IngestReceiver *r;
+	StringInfoData query;
+	SPIPlanPtr	plan;
+	SPIExecuteOptions options;
+	double		start = now_seconds();
+	int			ret;
+	MemoryContext mcxt = CurrentMemoryContext;
+
+	check_source(spec);
+	if (strcmp(spec->user_col, spec->item_col) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("user_col and item_col are both \"%s\"", spec->user_col),
+				 errhint("Users and items must come from two different columns.")));
+
+	r = palloc0(sizeof(IngestReceiver));
+	r->pub.receiveSlot = ingest_receive;
+	r->pub.rStartup = ingest_startup;
+	r->pub.rShutdown = ingest_shutdown;
+	r->pub.rDestroy = ingest_destroy;
+	r->pub.mydest = DestNone;
+	r->spec = spec;
+	r->mcxt = mcxt;
+	r->user_type = check_column(spec->relid, spec->user_col, "user_col", false);
+	r->item_type = check_column(spec->relid, spec->item_col, "item_col", false);
+	r->has_weight = spec->weight_col != NULL;
+	if (r->has_weight)
+		r->weight_type = check_column(spec->relid, spec->weight_col, "weight_col", true);
+	r->min_weight = r->has_weight ? get_float8_infinity() : 1.0;
+	r->max_weight = r->has_weight ? -get_float8_infinity() : 1.0;
+
+	r->capacity = INGEST_INITIAL_ROWS;
+	r->rows = alloc_huge(mcxt, (Size) r->capacity * sizeof(int32));
+	r->cols = alloc_huge(mcxt, (Size) r->capacity * sizeof(int32));
+	r->vals = alloc_huge(mcxt, (Size) r->capacity * sizeof(float));
+	init_idmap(mcxt, &r->users, INGEST_INITIAL_MAP_CAPACITY);
+	init_idmap(mcxt, &r->items, INGEST_INITIAL_MAP_CAPACITY);
+
+	initStringInfo(&query);
+	appendStringInfo(&query, "SELECT %s, %s", quote_identifier(spec->user_col),
+					 quote_identifier(spec->item_col));
+	if (r->has_weight)
+		appendStringInfo(&query, ", %s", quote_identifier(spec->weight_col));
+	appendStringInfo(&query, " FROM %s", RsRelationName(spec->relid));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare(query.data, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query.data,
+			 SPI_result_code_string(SPI_result));
+	memset(&options, 0, sizeof(options));
+	options.read_only = read_only;
+	options.dest = (DestReceiver *) r;
+
+	ret = SPI_execute_plan_extended(plan, &options);
+	/* SPI reports a query whose rows went to our receiver as a utility */
+	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+		elog(ERROR, "SPI_execute_plan_extended failed for \"%s\": %s", query.data,
+			 SPI_result_code_string(ret));
+	SPI_finish();
+	out->read_seconds = now_seconds() - start;
+
+	start = now_seconds();
+	sort_ids(mcxt, &r->users, r->rows, r->n);
+	sort_ids(mcxt, &r->items, r->cols, r->n);
+	CHECK_FOR_INTERRUPTS();
+
+	/* CSR with duplicates summed, then drop the coordinates */
+	{
+		int64	   *tmp_indptr = alloc_huge(mcxt, ((Size) r->items.count + 1) * sizeof(int64));
+		int32	   *tmp_rows = alloc_huge(mcxt, (Size) r->n * sizeof(int32));
+		float	   *tmp_vals = alloc_huge(mcxt, (Size) r->n * sizeof(float));
+
+		alloc_csr(mcxt, &out->by_user, r->users.count, r->n);
+		rs_coo_to_csr(r->users.count, r->items.count, r->n, r->rows, r->cols,
+					  r->vals, tmp_indptr, tmp_rows, tmp_vals, &out->by_user);
+		pfree(tmp_indptr);
+		pfree(tmp_rows);
+		pfree(tmp_vals);
+		pfree(r->rows);
+		pfree(r->cols);
+		pfree(r->vals);
+	}
+	if (out->by_user.nnz < r->n)
+	{
+		/* duplicates were summed: give back the tail */
+		Size		nnz = Max(out->by_user.nnz, 1);
+
+		out->by_user.indices = repalloc_huge(out->by_user.indices, nnz * sizeof(int32));
+		out->by_user.data = repalloc_huge(out->by_user.data, nnz * sizeof(float));
+	}
+	CHECK_FOR_INTERRUPTS();
+
+	alloc_csr(mcxt, &out->by_item, r->items.count, out->by_user.nnz);
+	rs_csr_transpose(&out->by_user, &out->by_item);
+
+	out->users = r->users;
+	out->items = r->items;
+	out->rows_read = r->n + r->skipped;
+	out->rows_skipped = r->skipped;
+	out->min_weight = r->min_weight;
+	out->max_weight = r->max_weight;
+	out->build_seconds = now_seconds() - start;
+	pfree(r);
+}

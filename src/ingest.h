@@ -1,0 +1,47 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest.h
+ *		Reading a user's interaction table into sparse matrices.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_INGEST_H
+#define RECSYS_INGEST_H
+
+#include "postgres.h"
+
+#include "idmap.h"
+#include "sparse.h"
+
+/* Which relation and columns hold the interactions. */
+typedef struct RsSourceSpec
+{
+	Oid			relid;
+	const char *user_col;
+	const char *item_col;
+	const char *weight_col;		/* NULL: every row counts 1 */
+} RsSourceSpec;
+
+/*
+ * The interactions of a source as dense matrices.  Duplicate (user, item)
+ * rows are summed.  Dense indexes follow ascending user and item ids.
+ */
+typedef struct RsInteractions
+{
+	RsCsr		by_user;		/* users x items */
+	RsCsr		by_item;		/* items x users, the transpose */
+	RsIdMap		users;			/* user id <-> dense index; users.ids[] sorted */
+	RsIdMap		items;
+	int64		rows_read;		/* rows the source returned */
+	int64		rows_skipped;	/* rows with a NULL user, item or weight */
+	float8		min_weight;		/* over the rows read, before summing */
+	float8		max_weight;
+	float8		read_seconds;	/* executing the scan and mapping ids */
+	float8		build_seconds;	/* building the CSR and CSC matrices */
+} RsInteractions;
+
+extern void RsReadSource(const RsSourceSpec *spec, bool read_only,
+						 RsInteractions *out);
+extern char *RsRelationName(Oid relid);
+
+#endif							/* RECSYS_INGEST_H */

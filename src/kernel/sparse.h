@@ -1,0 +1,62 @@
+/*-------------------------------------------------------------------------
+ *
+ * sparse.h
+ *		Sparse interaction matrices (CSR/CSC) shared by every numeric kernel.
+ *
+ * Everything under src/kernel/ is plain C: no PostgreSQL headers, no palloc,
+ * no ereport.  Callers (the PostgreSQL glue, the unit tests, the
+ * benchmarks) allocate every buffer a kernel writes, so that an ERROR in
+ * the backend frees them with the memory context that owns them.
+ *
+ * Rows are dense user indexes and columns dense item indexes (0-based),
+ * assigned in ascending order of the original bigint ids.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_KERNEL_SPARSE_H
+#define RECSYS_KERNEL_SPARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A compressed sparse matrix.  As CSR, row r holds the column indexes
+ * indices[indptr[r] .. indptr[r + 1]) in ascending order, with values in
+ * data[] at the same positions.  The same struct read as CSC (rows and
+ * columns swapped) is the transpose.
+ */
+typedef struct RsCsr
+{
+	int32_t		n_rows;
+	int32_t		n_cols;
+	int64_t		nnz;
+	int64_t    *indptr;			/* n_rows + 1 entries */
+	int32_t    *indices;		/* nnz entries, ascending within a row */
+	float	   *data;			/* nnz entries */
+} RsCsr;
+
+/*
+ * Build a CSR matrix from coordinate triples, summing duplicate
+ * (row, col) pairs.
+ *
+ * rows[], cols[], vals[] hold nnz_in triples with 0 <= rows[i] < n_rows and
+ * 0 <= cols[i] < n_cols.  The output buffers must hold n_rows + 1 offsets
+ * and nnz_in entries; tmp_indptr must hold n_cols + 1 offsets and
+ * tmp_rows/tmp_vals nnz_in entries.  On return out->nnz is the number of
+ * distinct pairs (<= nnz_in).  Runs in O(nnz_in + n_rows + n_cols) with
+ * two stable counting sorts, so columns come out sorted within each row.
+ */
+extern void rs_coo_to_csr(int32_t n_rows, int32_t n_cols, int64_t nnz_in,
+						  const int32_t *rows, const int32_t *cols,
+						  const float *vals,
+						  int64_t *tmp_indptr, int32_t *tmp_rows,
+						  float *tmp_vals, RsCsr *out);
+
+/*
+ * Transpose a CSR matrix into a CSR of the transpose (that is, CSC of the
+ * input).  out must have indptr for in->n_cols + 1 entries and indices/data
+ * for in->nnz entries; row indexes come out ascending within each column.
+ */
+extern void rs_csr_transpose(const RsCsr *in, RsCsr *out);
+
+#endif							/* RECSYS_KERNEL_SPARSE_H */

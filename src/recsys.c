@@ -1,0 +1,55 @@
+/*-------------------------------------------------------------------------
+ *
+ * recsys.c
+ *		Module entry point: magic block and the recsys.* settings.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <cblas.h>
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "recsys.h"
+
+PG_MODULE_MAGIC;
+
+int			recsys_threads = RECSYS_DEFAULT_THREADS;
+int			recsys_max_memory_mb = RECSYS_DEFAULT_MAX_MEMORY_MB;
+
+void		_PG_init(void);
+
+/*
+ * _PG_init defines the settings and pins OpenBLAS to one thread.
+ *
+ * The kernels parallelise across users and items themselves (recsys.threads),
+ * so OpenBLAS must not add its own threads on top; and a backend serving
+ * recommendations must not keep BLAS worker threads busy.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("recsys.threads",
+							"Sets the number of threads one recsys training run may use.",
+							"Valid range is 1..64.",
+							&recsys_threads,
+							RECSYS_DEFAULT_THREADS,
+							RECSYS_MIN_THREADS, RECSYS_MAX_THREADS,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("recsys.max_memory",
+							"Sets the largest working set one recsys training run may allocate.",
+							"A source that would need more is refused before training starts.",
+							&recsys_max_memory_mb,
+							RECSYS_DEFAULT_MAX_MEMORY_MB,
+							RECSYS_MIN_MAX_MEMORY_MB, RECSYS_MAX_MAX_MEMORY_MB,
+							PGC_USERSET, GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("recsys");
+
+	openblas_set_num_threads(1);
+}

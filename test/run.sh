@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# test/run.sh: the whole test suite, as README.md and .ci/run call it.
+#
+#   bash test/run.sh
+#
+# Installs what is missing (as root), builds and installs recsys, then runs
+# in turn: the C unit tests of the kernels, the pg_regress suite against a
+# scratch cluster, the TAP tests (which start their own clusters), and the
+# demo end to end.  Ends with one "N passed, N failed" line over all suites
+# and a non-zero exit status if anything failed.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$RECSYS_ROOT"
+
+passed=0
+failed=0
+failures=()
+
+# Record the outcome of one suite: name, passed count, failed count.
+tally() {
+	passed=$((passed + $2))
+	failed=$((failed + $3))
+	[ "$3" -eq 0 ] || failures+=("$1")
+	log "$1: $2 passed, $3 failed"
+}
+
+recsys_install_deps
+recsys_build
+
+# 1. C unit tests of the pure-C kernels
+log "unit tests"
+set +e
+unit_out=$(make -s PG_CONFIG="$PG_CONFIG" unitcheck 2>&1)
+unit_status=$?
+set -e
+printf '%s\n' "$unit_out" | grep -v '^ok ' || true
+unit_line=$(printf '%s\n' "$unit_out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
+if [ -n "$unit_line" ]; then
+	read -r up _ uf _ <<<"$unit_line"
+	[ "$unit_status" -eq 0 ] || [ "$uf" -gt 0 ] || uf=1
+	tally "unit" "$up" "$uf"
+else
+	tally "unit (did not build or run)" 0 1
+fi
+
+# 2. pg_regress against a scratch cluster
+recsys_start_cluster
+log "pg_regress"
+set +e
+make -s PG_CONFIG="$PG_CONFIG" installcheck >"$RECSYS_SCRATCH/installcheck.out" 2>&1
+regress_status=$?
+set -e
+grep -E '^(ok|not ok|test | +[a-z_0-9]+ +\.\.\.)' "$RECSYS_SCRATCH/installcheck.out" || true
+rp=$(grep -cE '^ok |^test .* \.\.\. ok|^ +[a-z_0-9]+ +\.\.\. ok' "$RECSYS_SCRATCH/installcheck.out" || true)
+rf=$(grep -cE '^not ok |\.\.\. FAILED' "$RECSYS_SCRATCH/installcheck.out" || true)
+if [ "$regress_status" -ne 0 ]; then
+	[ -f regression.diffs ] && head -200 regression.diffs
+	[ "$rf" -gt 0 ] || rf=1
+fi
+tally "pg_regress" "$rp" "$rf"
+recsys_stop_cluster
+trap - EXIT
+
+# 3. TAP tests: each starts its own clusters, as the unprivileged user
+log "TAP tests"
+tap_dir=$(mktemp -d /tmp/recsys-tap.XXXXXX)
+chmod 755 "$tap_dir"
+[ "$(id -u)" -eq 0 ] && chown "$(recsys_pg_user)" "$tap_dir"
+set +e
+as_pg_user env PATH="$PG_BIN:$PATH" TESTDIR="$tap_dir" PG_REGRESS="$($PG_CONFIG --pgxs | sed 's|src/makefiles/pgxs.mk|src/test/regress/pg_regress|')" \
+	RECSYS_ROOT="$RECSYS_ROOT" \
+	prove -I "$($PG_CONFIG --pgxs | sed 's|src/makefiles/pgxs.mk|src/test/perl|')" \
+	-I "$RECSYS_ROOT/test/perl" "$RECSYS_ROOT"/test/t/*.pl >"$tap_dir/prove.out" 2>&1
+tap_status=$?
+set -e
+cat "$tap_dir/prove.out"
+tp=$(grep -cE '^ok ' "$tap_dir/prove.out" || true)
+tf=$(grep -cE '^not ok ' "$tap_dir/prove.out" || true)
+tp=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$tap_dir/prove.out")
+tp=${tp:-0}
+if [ "$tap_status" -ne 0 ]; then
+	tf=$(sed -n 's/.*Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' "$tap_dir/prove.out" | awk '{s+=$1} END {print s+0}')
+	[ "$tf" -gt 0 ] || tf=1
+	tp=$((tp - tf))
+	find "$tap_dir" -name 'regress_log_*' -exec tail -n 40 {} \; || true
+else
+	tf=0
+fi
+tally "TAP" "$tp" "$tf"
+rm -rf "$tap_dir"
+
+# 4. The demo, end to end, exactly as README.md runs it
+log "demo"
+if bash "$RECSYS_ROOT/test/demo.sh" >/tmp/recsys-demo.out 2>&1; then
+	tail -n 40 /tmp/recsys-demo.out
+	tally "demo" 1 0
+else
+	cat /tmp/recsys-demo.out
+	tally "demo" 0 1
+fi
+
+if [ ${#failures[@]} -gt 0 ]; then
+	log "failed suites: ${failures[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

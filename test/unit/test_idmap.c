@@ -1,0 +1,84 @@
+/*
+ * test_idmap.c
+ *		Unit tests of src/kernel/idmap.c: dense numbering of bigint ids.
+ */
+#include <stdlib.h>
+
+#include "idmap.h"
+#include "unit.h"
+
+/* Grow a map the way the PostgreSQL glue does. */
+static void
+grow(RsIdMap *map)
+{
+	RsIdMap		bigger;
+
+	rs_idmap_init(&bigger, malloc(rs_idmap_bytes(map->capacity * 2)), map->capacity * 2);
+	rs_idmap_rehash(map, &bigger);
+	free(map->slot_keys);
+	*map = bigger;
+}
+
+UNIT_TEST(idmap_numbers_by_first_appearance_then_sorts)
+{
+	int64_t		ids[] = {500, -3, 7, 500, INT64_MIN, INT64_MAX, 7, 0};
+	int32_t		first[8];
+	int32_t		new_index[6];
+	RsIdMap		map;
+
+	rs_idmap_init(&map, malloc(rs_idmap_bytes(4)), 4);
+	for (int i = 0; i < 8; i++)
+	{
+		if (rs_idmap_full(&map))
+			grow(&map);
+		first[i] = rs_idmap_insert(&map, ids[i]);
+	}
+	UNIT_CHECK(map.count == 6);
+	UNIT_CHECK(first[0] == 0 && first[1] == 1 && first[2] == 2 && first[3] == 0);
+	UNIT_CHECK(first[6] == 2 && first[7] == 5);
+	UNIT_CHECK(rs_idmap_lookup(&map, 12345) == -1);
+
+	rs_idmap_sort(&map, new_index);
+	/* sorted: INT64_MIN, -3, 0, 7, 500, INT64_MAX */
+	UNIT_CHECK(map.ids[0] == INT64_MIN && map.ids[1] == -3 && map.ids[2] == 0);
+	UNIT_CHECK(map.ids[3] == 7 && map.ids[4] == 500 && map.ids[5] == INT64_MAX);
+	UNIT_CHECK(new_index[0] == 4);	/* 500 */
+	UNIT_CHECK(new_index[1] == 1);	/* -3 */
+	UNIT_CHECK(new_index[3] == 0);	/* INT64_MIN */
+	UNIT_CHECK(rs_idmap_lookup(&map, 500) == 4);
+	UNIT_CHECK(rs_idmap_lookup(&map, INT64_MAX) == 5);
+	UNIT_CHECK(rs_idmap_lookup(&map, 8) == -1);
+	free(map.slot_keys);
+}
+
+UNIT_TEST(idmap_many_ids_survive_growth_and_sort)
+{
+	enum
+	{
+		N = 100000
+	};
+	RsIdMap		map;
+	int32_t    *new_index = malloc(sizeof(int32_t) * N);
+	int			ok = 1;
+
+	rs_idmap_init(&map, malloc(rs_idmap_bytes(2)), 2);
+	/* ids in a scrambled order, each inserted twice */
+	for (int pass = 0; pass < 2; pass++)
+		for (int64_t i = 0; i < N; i++)
+		{
+			int64_t		id = ((i * 7919) % N) * 1000003 - 50000000;
+
+			if (rs_idmap_full(&map))
+				grow(&map);
+			rs_idmap_insert(&map, id);
+		}
+	UNIT_CHECK(map.count == N);
+	rs_idmap_sort(&map, new_index);
+	for (int64_t i = 1; i < N; i++)
+		ok &= map.ids[i - 1] < map.ids[i];
+	for (int64_t i = 0; i < N; i++)
+		ok &= rs_idmap_lookup(&map, map.ids[i]) == i;
+	UNIT_CHECK(ok);
+	free(map.slot_keys);
+	free(new_index);
+}

@@ -1,0 +1,129 @@
+/*
+ * test_sparse.c
+ *		Unit tests of src/kernel/sparse.c: COO to CSR and transposition.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sparse.h"
+#include "unit.h"
+
+/* A CSR with buffers big enough for nnz_cap entries. */
+static RsCsr
+csr_alloc(int32_t n_rows, int64_t nnz_cap)
+{
+	RsCsr		m;
+
+	memset(&m, 0, sizeof(m));
+	m.indptr = calloc((size_t) n_rows + 1, sizeof(int64_t));
+	m.indices = calloc((size_t) nnz_cap + 1, sizeof(int32_t));
+	m.data = calloc((size_t) nnz_cap + 1, sizeof(float));
+	return m;
+}
+
+static void
+csr_free(RsCsr *m)
+{
+	free(m->indptr);
+	free(m->indices);
+	free(m->data);
+}
+
+static RsCsr
+build(int32_t n_rows, int32_t n_cols, int64_t n, const int32_t *r, const int32_t *c, const float *v)
+{
+	RsCsr		m = csr_alloc(n_rows, n);
+	int64_t    *tmp_indptr = calloc((size_t) n_cols + 1, sizeof(int64_t));
+	int32_t    *tmp_rows = calloc((size_t) n + 1, sizeof(int32_t));
+	float	   *tmp_vals = calloc((size_t) n + 1, sizeof(float));
+
+	rs_coo_to_csr(n_rows, n_cols, n, r, c, v, tmp_indptr, tmp_rows, tmp_vals, &m);
+	free(tmp_indptr);
+	free(tmp_rows);
+	free(tmp_vals);
+	return m;
+}
+
+UNIT_TEST(csr_sorts_rows_and_sums_duplicates)
+{
+	/* row 1 has item 2 twice (3 + 4) and arrives unsorted */
+	int32_t		r[] = {1, 0, 1, 2, 1, 0};
+	int32_t		c[] = {2, 1, 0, 2, 2, 0};
+	float		v[] = {3, 1, 5, 6, 4, 2};
+	RsCsr		m = build(4, 3, 6, r, c, v);
+
+	UNIT_CHECK(m.n_rows == 4 && m.n_cols == 3);
+	UNIT_CHECK(m.nnz == 5);
+	UNIT_CHECK(m.indptr[0] == 0 && m.indptr[1] == 2 && m.indptr[2] == 4 &&
+			   m.indptr[3] == 5 && m.indptr[4] == 5);
+	/* row 0: (0, 2) (1, 1) */
+	UNIT_CHECK(m.indices[0] == 0 && m.data[0] == 2);
+	UNIT_CHECK(m.indices[1] == 1 && m.data[1] == 1);
+	/* row 1: (0, 5) (2, 7) */
+	UNIT_CHECK(m.indices[2] == 0 && m.data[2] == 5);
+	UNIT_CHECK(m.indices[3] == 2 && m.data[3] == 7);
+	/* row 2: (2, 6); row 3 empty */
+	UNIT_CHECK(m.indices[4] == 2 && m.data[4] == 6);
+	csr_free(&m);
+}
+
+UNIT_TEST(csr_of_nothing_is_empty)
+{
+	RsCsr		m = build(3, 2, 0, NULL, NULL, NULL);
+
+	UNIT_CHECK(m.nnz == 0);
+	UNIT_CHECK(m.indptr[0] == 0 && m.indptr[3] == 0);
+	csr_free(&m);
+}
+
+UNIT_TEST(transpose_twice_is_identity)
+{
+	enum
+	{
+		ROWS = 50, COLS = 37, N = 600
+	};
+	int32_t		r[N],
+				c[N];
+	float		v[N];
+	RsCsr		m,
+				t,
+				tt;
+	unsigned	seed = 7;
+
+	for (int i = 0; i < N; i++)
+	{
+		seed = seed * 1103515245u + 12345u;
+		r[i] = (int32_t) ((seed >> 8) % ROWS);
+		seed = seed * 1103515245u + 12345u;
+		c[i] = (int32_t) ((seed >> 8) % COLS);
+		v[i] = (float) (i % 5 + 1);
+	}
+	m = build(ROWS, COLS, N, r, c, v);
+	t = csr_alloc(COLS, m.nnz);
+	tt = csr_alloc(ROWS, m.nnz);
+	rs_csr_transpose(&m, &t);
+	rs_csr_transpose(&t, &tt);
+
+	UNIT_CHECK(t.n_rows == COLS && t.n_cols == ROWS && t.nnz == m.nnz);
+	UNIT_CHECK(memcmp(m.indptr, tt.indptr, sizeof(int64_t) * (ROWS + 1)) == 0);
+	UNIT_CHECK(memcmp(m.indices, tt.indices, sizeof(int32_t) * m.nnz) == 0);
+	UNIT_CHECK(memcmp(m.data, tt.data, sizeof(float) * m.nnz) == 0);
+
+	/* rows of the transpose come out ascending, and entries match */
+	for (int32_t col = 0; col < COLS; col++)
+		for (int64_t j = t.indptr[col]; j < t.indptr[col + 1]; j++)
+		{
+			int32_t		row = t.indices[j];
+			int			found = 0;
+
+			if (j > t.indptr[col])
+				UNIT_CHECK(t.indices[j - 1] < row);
+			for (int64_t k = m.indptr[row]; k < m.indptr[row + 1]; k++)
+				if (m.indices[k] == col && m.data[k] == t.data[j])
+					found = 1;
+			UNIT_CHECK(found);
+		}
+	csr_free(&m);
+	csr_free(&t);
+	csr_free(&tt);
+}
