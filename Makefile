@@ -29,6 +29,9 @@ include $(PGXS)
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
+# PGXS tracks no header dependencies; rebuild everything when one changes.
+$(OBJS): $(wildcard src/*.h src/kernel/*.h)
+
 # C unit tests of the pure-C kernels: no server needed.
 UNIT_SRCS = $(wildcard test/unit/*.c) $(wildcard src/kernel/*.c)
 test/unit/run_unit_tests: $(UNIT_SRCS) $(wildcard test/unit/*.h src/kernel/*.h)

@@ -14,13 +14,14 @@
 
 #include <string.h>
 
-/* Fibonacci hashing: the top bits of id * 2^64 / phi spread clustered ids. */
+/*
+ * Fibonacci hashing: the top bits of id * 2^64 / phi.  The top bits depend
+ * on every bit of the id, so ids on a stride (10000 + 7i) spread evenly.
+ */
 static inline int64_t
 idmap_slot(const RsIdMap *map, int64_t id)
 {
-	uint64_t	h = (uint64_t) id * UINT64_C(0x9E3779B97F4A7C15);
-
-	return (int64_t) ((h ^ (h >> 29)) & (uint64_t) (map->capacity - 1));
+	return (int64_t) (((uint64_t) id * UINT64_C(0x9E3779B97F4A7C15)) >> map->shift);
 }
 
 size_t
@@ -36,6 +37,9 @@ rs_idmap_init(RsIdMap *map, void *buf, int64_t capacity)
 	char	   *p = buf;
 
 	map->capacity = capacity;
+	map->shift = 64;
+	for (int64_t c = capacity; c > 1; c >>= 1)
+		map->shift--;
 	map->count = 0;
 	map->slot_keys = (int64_t *) p;
 	p += (size_t) capacity * sizeof(int64_t);

@@ -23,6 +23,7 @@
 typedef struct RsIdMap
 {
 	int64_t		capacity;		/* hash slots, a power of two */
+	int			shift;			/* 64 - log2(capacity) */
 	int32_t		count;			/* distinct ids so far */
 	int64_t    *slot_keys;		/* capacity ids */
 	int32_t    *slot_index;		/* capacity indexes, -1 = empty slot */

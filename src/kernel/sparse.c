@@ -3,9 +3,13 @@
  * sparse.c
  *		Coordinate triples to compressed sparse rows, and transposition.
  *
- * Both operations are stable counting sorts: linear in the number of
- * nonzeros, no comparisons, and the output order is fully determined by
+ * Both are counting sorts, linear in the number of nonzeros, plus a sort
+ * of each row's few entries by column.  The output is fully determined by
  * the input, which keeps training deterministic for a given source.
+ *
+ * Each pass scatters once over the whole matrix; scatters are what costs
+ * (cache and TLB misses, and first-touch page faults of fresh buffers), so
+ * the CSR is built in one scatter rather than two stable passes.
  *
  * Plain C; see sparse.h for the allocation contract.
  *
@@ -15,83 +19,129 @@
 
 #include <string.h>
 
-/*
- * Scatter triples into buckets by key with a stable counting sort.
- * indptr must hold n_keys + 1 entries; on return bucket b occupies
- * [indptr[b], indptr[b + 1]).
- */
+/* Sort a row's (column, value) pairs by column: insertion sort. */
 static void
-counting_sort(int32_t n_keys, int64_t n, const int32_t *keys,
-			  const int32_t *other, const float *vals,
-			  int64_t *indptr, int32_t *out_other, float *out_vals)
+sort_pairs_small(int32_t *col, float *val, int64_t n)
 {
-	memset(indptr, 0, sizeof(int64_t) * ((size_t) n_keys + 1));
-	for (int64_t i = 0; i < n; i++)
-		indptr[keys[i] + 1]++;
-	for (int32_t b = 0; b < n_keys; b++)
-		indptr[b + 1] += indptr[b];
-
-	/* indptr[b] serves as the insertion cursor, then is shifted back */
-	for (int64_t i = 0; i < n; i++)
+	for (int64_t i = 1; i < n; i++)
 	{
-		int64_t		pos = indptr[keys[i]]++;
+		int32_t		c = col[i];
+		float		v = val[i];
+		int64_t		j = i;
 
-		out_other[pos] = other[i];
-		out_vals[pos] = vals[i];
+		while (j > 0 && col[j - 1] > c)
+		{
+			col[j] = col[j - 1];
+			val[j] = val[j - 1];
+			j--;
+		}
+		col[j] = c;
+		val[j] = v;
 	}
-	memmove(indptr + 1, indptr, sizeof(int64_t) * (size_t) n_keys);
-	indptr[0] = 0;
+}
+
+/* Sort (column, value) pairs by column: quicksort, insertion sort below 24. */
+static void
+sort_pairs(int32_t *col, float *val, int64_t n)
+{
+	while (n > 24)
+	{
+		int32_t		pivot = col[n / 2];
+		int64_t		i = 0,
+					j = n - 1;
+
+		/* Hoare partition */
+		for (;;)
+		{
+			while (col[i] < pivot)
+				i++;
+			while (col[j] > pivot)
+				j--;
+			if (i >= j)
+				break;
+			{
+				int32_t		tc = col[i];
+				float		tv = val[i];
+
+				col[i] = col[j];
+				val[i] = val[j];
+				col[j] = tc;
+				val[j] = tv;
+			}
+			i++;
+			j--;
+		}
+		/* recurse into the smaller side, loop on the larger */
+		if (j + 1 < n - j - 1)
+		{
+			sort_pairs(col, val, j + 1);
+			col += j + 1;
+			val += j + 1;
+			n -= j + 1;
+		}
+		else
+		{
+			sort_pairs(col + j + 1, val + j + 1, n - j - 1);
+			n = j + 1;
+		}
+	}
+	sort_pairs_small(col, val, n);
 }
 
 void
 rs_coo_to_csr(int32_t n_rows, int32_t n_cols, int64_t nnz_in,
 			  const int32_t *rows, const int32_t *cols, const float *vals,
-			  int64_t *tmp_indptr, int32_t *tmp_rows, float *tmp_vals,
 			  RsCsr *out)
 {
+	int64_t    *indptr = out->indptr;
 	int64_t		write = 0;
 
-	/* first by column, so that the second (stable) pass sorts each row */
-	counting_sort(n_cols, nnz_in, cols, rows, vals, tmp_indptr, tmp_rows, tmp_vals);
-
-	memset(out->indptr, 0, sizeof(int64_t) * ((size_t) n_rows + 1));
+	/* bucket by row; indptr[r] serves as the insertion cursor */
+	memset(indptr, 0, sizeof(int64_t) * ((size_t) n_rows + 1));
 	for (int64_t i = 0; i < nnz_in; i++)
-		out->indptr[tmp_rows[i] + 1]++;
+		indptr[rows[i] + 1]++;
 	for (int32_t r = 0; r < n_rows; r++)
-		out->indptr[r + 1] += out->indptr[r];
-	for (int32_t c = 0; c < n_cols; c++)
+		indptr[r + 1] += indptr[r];
+	for (int64_t i = 0; i < nnz_in; i++)
 	{
-		for (int64_t j = tmp_indptr[c]; j < tmp_indptr[c + 1]; j++)
-		{
-			int64_t		pos = out->indptr[tmp_rows[j]]++;
+		int64_t		pos = indptr[rows[i]]++;
 
-			out->indices[pos] = c;
-			out->data[pos] = tmp_vals[j];
-		}
+		out->indices[pos] = cols[i];
+		out->data[pos] = vals[i];
 	}
-	memmove(out->indptr + 1, out->indptr, sizeof(int64_t) * (size_t) n_rows);
-	out->indptr[0] = 0;
+	/* cursors now sit at each row's end, the next row's start */
 
-	/* sum duplicates, which now sit next to each other, compacting in place */
-	for (int32_t r = 0; r < n_rows; r++)
+	/*
+	 * Sort each row, sum duplicates, and pack the rows to the front.
+	 * indptr[r] holds row r's unpacked end until it is replaced by the
+	 * packed end; start carries the unpacked end of the row before.
+	 */
 	{
-		int64_t		start = out->indptr[r];
-		int64_t		end = out->indptr[r + 1];
+		int64_t		start = 0;
 
-		out->indptr[r] = write;
-		for (int64_t j = start; j < end; j++)
+		for (int32_t r = 0; r < n_rows; r++)
 		{
-			if (write > out->indptr[r] && out->indices[write - 1] == out->indices[j])
-				out->data[write - 1] += out->data[j];
-			else
+			int64_t		end = indptr[r];
+			int64_t		row_start = write;
+
+			sort_pairs(out->indices + start, out->data + start, end - start);
+			for (int64_t j = start; j < end; j++)
 			{
-				out->indices[write] = out->indices[j];
-				out->data[write] = out->data[j];
-				write++;
+				if (write > row_start && out->indices[write - 1] == out->indices[j])
+					out->data[write - 1] += out->data[j];
+				else
+				{
+					out->indices[write] = out->indices[j];
+					out->data[write] = out->data[j];
+					write++;
+				}
 			}
+			indptr[r] = write;
+			start = end;
 		}
 	}
-	out->indptr[n_rows] = write;
+	memmove(indptr + 1, indptr, sizeof(int64_t) * (size_t) n_rows);
+	indptr[0] = 0;
 	out->n_rows = n_rows;
 	out->n_cols = n_cols;
 	out->nnz = write;

@@ -40,17 +40,15 @@ typedef struct RsCsr
  * (row, col) pairs.
  *
  * rows[], cols[], vals[] hold nnz_in triples with 0 <= rows[i] < n_rows and
- * 0 <= cols[i] < n_cols.  The output buffers must hold n_rows + 1 offsets
- * and nnz_in entries; tmp_indptr must hold n_cols + 1 offsets and
- * tmp_rows/tmp_vals nnz_in entries.  On return out->nnz is the number of
- * distinct pairs (<= nnz_in).  Runs in O(nnz_in + n_rows + n_cols) with
- * two stable counting sorts, so columns come out sorted within each row.
+ * 0 <= cols[i] < n_cols.  out must have indptr for n_rows + 1 offsets and
+ * indices/data for nnz_in entries.  On return out->nnz is the number of
+ * distinct pairs (<= nnz_in), packed at the front of indices/data, with
+ * columns ascending within each row.  One counting sort by row, then a
+ * sort of each (short, cache-resident) row by column.
  */
 extern void rs_coo_to_csr(int32_t n_rows, int32_t n_cols, int64_t nnz_in,
 						  const int32_t *rows, const int32_t *cols,
-						  const float *vals,
-						  int64_t *tmp_indptr, int32_t *tmp_rows,
-						  float *tmp_vals, RsCsr *out);
+						  const float *vals, RsCsr *out);
 
 /*
  * Transpose a CSR matrix into a CSR of the transpose (that is, CSC of the

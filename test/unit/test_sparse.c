@@ -33,14 +33,8 @@ static RsCsr
 build(int32_t n_rows, int32_t n_cols, int64_t n, const int32_t *r, const int32_t *c, const float *v)
 {
 	RsCsr		m = csr_alloc(n_rows, n);
-	int64_t    *tmp_indptr = calloc((size_t) n_cols + 1, sizeof(int64_t));
-	int32_t    *tmp_rows = calloc((size_t) n + 1, sizeof(int32_t));
-	float	   *tmp_vals = calloc((size_t) n + 1, sizeof(float));
 
-	rs_coo_to_csr(n_rows, n_cols, n, r, c, v, tmp_indptr, tmp_rows, tmp_vals, &m);
-	free(tmp_indptr);
-	free(tmp_rows);
-	free(tmp_vals);
+	rs_coo_to_csr(n_rows, n_cols, n, r, c, v, &m);
 	return m;
 }
 
@@ -64,6 +58,51 @@ UNIT_TEST(csr_sorts_rows_and_sums_duplicates)
 	UNIT_CHECK(m.indices[3] == 2 && m.data[3] == 7);
 	/* row 2: (2, 6); row 3 empty */
 	UNIT_CHECK(m.indices[4] == 2 && m.data[4] == 6);
+	csr_free(&m);
+}
+
+UNIT_TEST(csr_sorts_long_rows_with_many_duplicates)
+{
+	enum
+	{
+		N = 5000, COLS = 300
+	};
+	int32_t    *r = malloc(sizeof(int32_t) * N);
+	int32_t    *c = malloc(sizeof(int32_t) * N);
+	float	   *v = malloc(sizeof(float) * N);
+	double		expect[2][COLS] = {{0}};
+	RsCsr		m;
+	unsigned	seed = 11;
+	int			ok = 1;
+
+	/* two long rows (past the insertion-sort cutoff) in scrambled order */
+	for (int i = 0; i < N; i++)
+	{
+		seed = seed * 1103515245u + 12345u;
+		r[i] = i % 2;
+		c[i] = (int32_t) ((seed >> 8) % COLS);
+		v[i] = (float) (1 + i % 3);
+		expect[r[i]][c[i]] += v[i];
+	}
+	m = build(2, COLS, N, r, c, v);
+	for (int row = 0; row < 2; row++)
+	{
+		int64_t		j = m.indptr[row];
+
+		for (int col = 0; col < COLS; col++)
+		{
+			if (expect[row][col] == 0)
+				continue;
+			ok &= j < m.indptr[row + 1] && m.indices[j] == col && m.data[j] == (float) expect[row][col];
+			j++;
+		}
+		ok &= j == m.indptr[row + 1];
+	}
+	UNIT_CHECK(ok);
+	UNIT_CHECK(m.nnz <= 2 * COLS);
+	free(r);
+	free(c);
+	free(v);
 	csr_free(&m);
 }
 
