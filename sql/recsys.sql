@@ -33,6 +33,7 @@ CREATE TABLE recsys.models (
 	n_interactions	bigint NOT NULL DEFAULT 0,
 	trained_at		timestamptz NOT NULL DEFAULT now(),
 	train_seconds	double precision,
+	stats			jsonb NOT NULL DEFAULT '{}',
 	metrics			jsonb NOT NULL DEFAULT '{}',
 	trained_by		name NOT NULL DEFAULT current_user,
 	description		text
@@ -52,6 +53,7 @@ CREATE TABLE recsys.model_versions (
 	n_interactions	bigint NOT NULL DEFAULT 0,
 	trained_at		timestamptz NOT NULL DEFAULT now(),
 	train_seconds	double precision,
+	stats			jsonb NOT NULL DEFAULT '{}',
 	metrics			jsonb NOT NULL DEFAULT '{}',
 	trained_by		name NOT NULL DEFAULT current_user,
 	PRIMARY KEY (model, version)
@@ -98,12 +100,41 @@ CREATE TABLE recsys.item_neighbors (
 COMMENT ON TABLE recsys.item_neighbors IS
 	'recsys neighbourhood models: each item''s most similar items and their scores';
 
+CREATE TABLE recsys.user_neighbors (
+	model			text NOT NULL,
+	version			integer NOT NULL,
+	user_id			bigint NOT NULL,
+	neighbor_id		bigint NOT NULL,
+	score			real NOT NULL,
+	PRIMARY KEY (model, version, user_id, neighbor_id),
+	FOREIGN KEY (model, version) REFERENCES recsys.model_versions (model, version)
+		ON DELETE CASCADE ON UPDATE CASCADE
+);
+COMMENT ON TABLE recsys.user_neighbors IS
+	'recsys user-kNN models: each user''s most similar users and their scores';
+
+CREATE TABLE recsys.item_stats (
+	model			text NOT NULL,
+	version			integer NOT NULL,
+	item_id			bigint NOT NULL,
+	n_users			integer NOT NULL,
+	weight_sum		real NOT NULL,
+	popularity		real NOT NULL,
+	PRIMARY KEY (model, version, item_id),
+	FOREIGN KEY (model, version) REFERENCES recsys.model_versions (model, version)
+		ON DELETE CASCADE ON UPDATE CASCADE
+);
+COMMENT ON TABLE recsys.item_stats IS
+	'recsys: every trained item with its user count, weight and popularity score (the cold-start fallback)';
+
 -- pg_dump keeps the rows of extension tables only when told to
 SELECT pg_catalog.pg_extension_config_dump('recsys.models', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.model_versions', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.user_factors', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.item_factors', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.item_neighbors', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.user_neighbors', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.item_stats', '');
 
 -- Everybody may look up the schema's functions; reading and writing models
 -- takes table privileges a DBA grants (see doc/operations.md).
@@ -157,3 +188,73 @@ AS 'MODULE_PATHNAME', 'recsys_source_stats'
 LANGUAGE C STABLE PARALLEL RESTRICTED SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.source_stats(regclass, name, name, name) IS
 	'read a training source as training would, and describe it';
+
+-------------------------------------------------------------------------------
+-- Training
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.train_cf(
+	source regclass,
+	factors integer DEFAULT 64,
+	model text DEFAULT 'default',
+	feedback text DEFAULT 'implicit',
+	iterations integer DEFAULT 15,
+	regularization double precision DEFAULT NULL,
+	alpha double precision DEFAULT 1.0,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	rating_col name DEFAULT NULL,
+	seed bigint DEFAULT 42)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_cf'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_cf(regclass, integer, text, text, integer, double precision,
+	double precision, name, name, name, bigint) IS
+	'train a matrix factorisation model by ALS (implicit feedback or explicit ratings)';
+
+-------------------------------------------------------------------------------
+-- Serving
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.recommend(
+	user_id bigint,
+	k integer DEFAULT 10,
+	model text DEFAULT 'default',
+	exclude_seen boolean DEFAULT true,
+	candidates bigint[] DEFAULT NULL)
+RETURNS TABLE (item_id bigint, score real)
+AS 'MODULE_PATHNAME', 'recsys_recommend'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+COMMENT ON FUNCTION recsys.recommend(bigint, integer, text, boolean, bigint[]) IS
+	'the k items a model recommends to a user, best first';
+
+CREATE FUNCTION recsys.similar_items(
+	item_id bigint,
+	k integer DEFAULT 10,
+	model text DEFAULT 'default')
+RETURNS TABLE (item_id bigint, score real)
+AS 'MODULE_PATHNAME', 'recsys_similar_items'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+COMMENT ON FUNCTION recsys.similar_items(bigint, integer, text) IS
+	'the k items most similar to an item, best first';
+
+CREATE FUNCTION recsys.score(
+	user_id bigint,
+	item_id bigint,
+	model text DEFAULT 'default')
+RETURNS real
+AS 'MODULE_PATHNAME', 'recsys_score'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.score(bigint, bigint, text) IS
+	'a model''s score of one item for one user, for ORDER BY in product queries';
+
+CREATE FUNCTION recsys.explain(
+	user_id bigint,
+	item_id bigint,
+	k integer DEFAULT 5,
+	model text DEFAULT 'default')
+RETURNS TABLE (item_id bigint, contribution real)
+AS 'MODULE_PATHNAME', 'recsys_explain'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 5;
+COMMENT ON FUNCTION recsys.explain(bigint, bigint, integer, text) IS
+	'which of the user''s own items contribute most to an item''s score';

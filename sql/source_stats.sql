@@ -1,4 +1,6 @@
 -- recsys.source_stats: the ingestion path from a user's table into C
+CREATE SCHEMA source_stats_test;
+SET search_path = source_stats_test, public;
 SET extra_float_digits = 0;
 
 CREATE TABLE ratings (user_id bigint, item_id bigint, rating real, note text);
@@ -101,3 +103,6 @@ DROP POLICY only_user_10 ON ratings;
 REVOKE ALL ON ratings FROM recsys_reader;
 REVOKE ALL ON SCHEMA public FROM recsys_reader;
 DROP ROLE recsys_reader;
+
+RESET search_path;
+DROP SCHEMA source_stats_test CASCADE;

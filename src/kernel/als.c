@@ -1,0 +1,1355 @@
+/*-------------------------------------------------------------------------
+ *
+ * als.c
+ *		Alternating least squares kernels: seeded initialisation, Gram
+ *		matrices, implicit ALS by conjugate gradient, explicit biased ALS by
+ *		Cholesky, and the loss/RMSE helpers.  See als.h for the model.
+ *
+ * Implicit rows (Hu, Koren and Volinsky 2008; CG variant of Takacs,
+ * Pilaszy and Tikk 2011, as in the `implicit` library's _solve_cg): with
+ * w_i = c_i - 1 = alpha |r_i| and A = YtY + reg I + sum_i w_i y_i y_i^T,
+ *		r  = sum_i (c_i p_i - w_i (y_i.x)) y_i - (YtY + reg I) x
+ * then cg_steps CG iterations, each needing one product
+ *		A p = (YtY + reg I) p + sum_i w_i (y_i.p) y_i.
+ * A short row (at most gather_rows entries) copies its y_i into a
+ * contiguous tile during the residual pass, so that the CG passes read
+ * cache-resident memory instead of scattered rows of Y.  A long row (a
+ * popular item: up to every user) would have to stream its y_i from
+ * memory once per pass; instead it builds A explicitly in one pass with a
+ * register-blocked rank update and runs the same CG steps on the dense A.
+ * Both give the same iterates in exact arithmetic.
+ *
+ * Explicit rows: with y~_i = (y_i, 1) and target t_i = r_i - mu - b_i,
+ *		(sum_i y~_i y~_i^T + diag(reg, ..., reg, reg_bias)) (x, b_u)
+ *			= sum_i t_i y~_i
+ * accumulated in float tiles of EXPLICIT_TILE rows (so no float sum runs
+ * over more than a tile) into a double matrix that is factorised by an
+ * in-place Cholesky.
+ *
+ * Performance notes.  The hot loops use GCC/Clang vector extensions (8
+ * floats, one AVX register) so that they vectorise at PGXS's -O2 without
+ * -march; each row kernel is instantiated for common k (compile-time
+ * constants let the loops unroll and keep vectors in registers) and, on
+ * x86-64, for AVX2+FMA and AVX-512 targets chosen at run time by
+ * __builtin_cpu_supports.  The choice depends only on the CPU, never on
+ * nthreads, so results stay bit-identical across thread counts.  Threads
+ * take chunks of rows from an atomic counter; each row is computed by one
+ * thread with no cross-row reduction.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "als.h"
+#include "rng.h"
+
+/* Vectors are only ever passed to always-inline helpers: ABI notes are moot. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define RS_X86_DISPATCH 1
+#endif
+
+#define RS_INLINE static inline __attribute__((always_inline))
+
+/* Eight floats: one AVX register, two SSE/NEON registers elsewhere. */
+typedef float RsVec __attribute__((vector_size(32)));
+typedef double RsVecD __attribute__((vector_size(32)));
+typedef float RsVec4 __attribute__((vector_size(16)));
+typedef double RsVecD2 __attribute__((vector_size(16)));
+
+#define RS_VLEN		8
+#define RS_VLEN_D	4
+#define VLOAD(v, p)		memcpy(&(v), (p), sizeof(v))
+/*
+ * A scalar broadcast to all lanes.  Spelled out because GCC lowers
+ * "scalar * vector" on targets without native 32-byte vectors (SSE2,
+ * NEON) through a store/reload of the scalar, which stalls.
+ */
+#define VSPLAT(s)		__builtin_shufflevector((RsVec4) {(s), (s), (s), (s)}, (RsVec4) {0}, 0, 1, 2, 3, 0, 1, 2, 3)
+#define VSPLAT_D(s)		__builtin_shufflevector((RsVecD2) {(s), (s)}, (RsVecD2) {0}, 0, 1, 0, 1)
+#define VSTORE(p, v)	memcpy((p), &(v), sizeof(v))
+/* Fixed pairwise order, so a dot product never depends on the ISA path. */
+#define VHSUM(v) \
+	((((v)[0] + (v)[4]) + ((v)[1] + (v)[5])) + (((v)[2] + (v)[6]) + ((v)[3] + (v)[7])))
+
+/* Rows per tile in the explicit solver and in the implicit dense-A path. */
+#define EXPLICIT_TILE		128
+/* Upper bound on floats gathered per implicit row (fits a core's L2). */
+#define IMPLICIT_GATHER_FLOATS	(64 * 1024)
+/* CG stops early once |r|^2 falls below this, as in `implicit`. */
+#define CG_EPSILON			1e-20f
+/* Rows handed to a thread at a time. */
+#define ROWS_PER_GRAB		32
+/* Software prefetch distance, in rows of Y, for the scattered gather. */
+#define PREFETCH_AHEAD		8
+
+/* Round n up to a multiple of m. */
+#define ROUND_UP(n, m)		((((n) + (m) - 1) / (m)) * (m))
+
+/* ----------------------------------------------------------------------
+ * Small vector helpers (always inlined into the ISA-specific kernels)
+ * ----------------------------------------------------------------------
+ */
+
+/*
+ * Every helper takes nregs, the number of 8-float vectors the target keeps
+ * in registers (a compile-time constant per instantiation).  Targets with
+ * fewer than 16 (SSE2, NEON) use native 4-float vectors: GCC keeps 8-float
+ * vector variables in memory there and builds broadcasts through the
+ * stack, which is several times slower.
+ */
+
+/* a . b over k floats, with a fixed summation order. */
+RS_INLINE float
+vec_dot(const float *a, const float *b, int k, const int nregs)
+{
+	float		sum;
+	int			i;
+
+	if (nregs < 16)
+	{
+		RsVec4		acc0 = {0},
+					acc1 = {0},
+					va,
+					vb;
+
+#pragma GCC unroll 8
+		for (i = 0; i + 8 <= k; i += 8)
+		{
+			VLOAD(va, a + i);
+			VLOAD(vb, b + i);
+			acc0 += va * vb;
+			VLOAD(va, a + i + 4);
+			VLOAD(vb, b + i + 4);
+			acc1 += va * vb;
+		}
+		acc0 += acc1;
+		sum = (acc0[0] + acc0[2]) + (acc0[1] + acc0[3]);
+	}
+	else
+	{
+		RsVec		acc0 = {0},
+					acc1 = {0},
+					va,
+					vb;
+
+#pragma GCC unroll 16
+		for (i = 0; i + 2 * RS_VLEN <= k; i += 2 * RS_VLEN)
+		{
+			VLOAD(va, a + i);
+			VLOAD(vb, b + i);
+			acc0 += va * vb;
+			VLOAD(va, a + i + RS_VLEN);
+			VLOAD(vb, b + i + RS_VLEN);
+			acc1 += va * vb;
+		}
+		if (i + RS_VLEN <= k)
+		{
+			VLOAD(va, a + i);
+			VLOAD(vb, b + i);
+			acc0 += va * vb;
+			i += RS_VLEN;
+		}
+		acc0 += acc1;
+		sum = VHSUM(acc0);
+	}
+	for (; i < k; i++)
+		sum += a[i] * b[i];
+	return sum;
+}
+
+/* y += s * x over k floats. */
+RS_INLINE void
+vec_axpy(float *y, float s, const float *x, int k, const int nregs)
+{
+	int			i;
+
+	if (nregs < 16)
+	{
+		RsVec4		vs = {s, s, s, s},
+					vx,
+					vy;
+
+#pragma GCC unroll 16
+		for (i = 0; i + 4 <= k; i += 4)
+		{
+			VLOAD(vx, x + i);
+			VLOAD(vy, y + i);
+			vy += vs * vx;
+			VSTORE(y + i, vy);
+		}
+	}
+	else
+	{
+		RsVec		vs = VSPLAT(s),
+					vx,
+					vy;
+
+#pragma GCC unroll 16
+		for (i = 0; i + RS_VLEN <= k; i += RS_VLEN)
+		{
+			VLOAD(vx, x + i);
+			VLOAD(vy, y + i);
+			vy += vs * vx;
+			VSTORE(y + i, vy);
+		}
+	}
+	for (; i < k; i++)
+		y[i] += s * x[i];
+}
+
+/* y = x + s * y over k floats (the CG direction update). */
+RS_INLINE void
+vec_xpby(float *y, const float *x, float s, int k, const int nregs)
+{
+	int			i;
+
+	if (nregs < 16)
+	{
+		RsVec4		vs = {s, s, s, s},
+					vx,
+					vy;
+
+#pragma GCC unroll 16
+		for (i = 0; i + 4 <= k; i += 4)
+		{
+			VLOAD(vx, x + i);
+			VLOAD(vy, y + i);
+			vy = vx + vs * vy;
+			VSTORE(y + i, vy);
+		}
+	}
+	else
+	{
+		RsVec		vs = VSPLAT(s),
+					vx,
+					vy;
+
+#pragma GCC unroll 16
+		for (i = 0; i + RS_VLEN <= k; i += RS_VLEN)
+		{
+			VLOAD(vx, x + i);
+			VLOAD(vy, y + i);
+			vy = vx + vs * vy;
+			VSTORE(y + i, vy);
+		}
+	}
+	for (; i < k; i++)
+		y[i] = x[i] + s * y[i];
+}
+
+/*
+ * out = (S + reg I) v for a symmetric k x k row-major S.  With enough
+ * registers, uses the column form out = sum_b v_b S[b, :] (S is symmetric)
+ * with 64 outputs held in registers, so there is no horizontal reduction.
+ * Narrow targets (nregs < 16) take one dot product per output instead:
+ * GCC keeps arrays of vectors wider than the hardware's in memory, and
+ * slowly.
+ */
+RS_INLINE void
+sym_matvec(const float *S, const float *v, float reg, float *out, int k,
+		   const int nregs)
+{
+	const int	width = 8;
+	int			c0,
+				b,
+				l,
+				i;
+
+	if (nregs < 16)
+	{
+		for (i = 0; i < k; i++)
+			out[i] = reg * v[i] + vec_dot(S + (size_t) i * k, v, k, nregs);
+		return;
+	}
+	for (c0 = 0; c0 + width * RS_VLEN <= k; c0 += width * RS_VLEN)
+	{
+		RsVec		acc[8],
+					row;
+
+#pragma GCC unroll 8
+		for (l = 0; l < width; l++)
+		{
+			VLOAD(row, v + c0 + l * RS_VLEN);
+			acc[l] = VSPLAT(reg) * row;
+		}
+		for (b = 0; b < k; b++)
+		{
+			RsVec		vb = VSPLAT(v[b]);
+			const float *srow = S + (size_t) b * k + c0;
+
+#pragma GCC unroll 8
+			for (l = 0; l < width; l++)
+			{
+				VLOAD(row, srow + l * RS_VLEN);
+				acc[l] += vb * row;
+			}
+		}
+#pragma GCC unroll 8
+		for (l = 0; l < width; l++)
+			VSTORE(out + c0 + l * RS_VLEN, acc[l]);
+	}
+	for (; c0 + RS_VLEN <= k; c0 += RS_VLEN)
+	{
+		RsVec		acc,
+					row;
+
+		VLOAD(row, v + c0);
+		acc = VSPLAT(reg) * row;
+		for (b = 0; b < k; b++)
+		{
+			VLOAD(row, S + (size_t) b * k + c0);
+			acc += VSPLAT(v[b]) * row;
+		}
+		VSTORE(out + c0, acc);
+	}
+	for (i = c0; i < k; i++)
+	{
+		float		acc = reg * v[i];
+
+		for (b = 0; b < k; b++)
+			acc += v[b] * S[(size_t) b * k + i];
+		out[i] = acc;
+	}
+}
+
+/* Prefetch the k floats of a row that a later iteration will read. */
+RS_INLINE void
+prefetch_row(const float *row, int k)
+{
+	int			i;
+
+	for (i = 0; i < k; i += 16)
+		__builtin_prefetch(row + i);
+}
+
+/*
+ * out += sum_j w_j (g_j . p) g_j over the n rows g_j of a contiguous
+ * n x k tile G.  When k is a multiple of 8 and k / 8 vectors fit in half
+ * the registers, the accumulator stays in registers across the rows.
+ */
+RS_INLINE void
+accumulate_weighted_rows(const float *G, const float *W, int64_t n,
+						 const float *p, float *out, int k, const int nregs)
+{
+	int64_t		j;
+
+	if (nregs >= 16 && k % RS_VLEN == 0 && k / RS_VLEN <= nregs / 2 &&
+		k <= 16 * RS_VLEN)
+	{
+		RsVec		acc[16],
+					g;
+		int			nv = k / RS_VLEN,
+					l;
+
+		memset(acc, 0, sizeof(acc));	/* only acc[0 .. nv) are used */
+#pragma GCC unroll 16
+		for (l = 0; l < nv; l++)
+			VLOAD(acc[l], out + l * RS_VLEN);
+		for (j = 0; j < n; j++)
+		{
+			const float *gj = G + j * k;
+			RsVec		s = VSPLAT(W[j] * vec_dot(gj, p, k, nregs));
+
+#pragma GCC unroll 16
+			for (l = 0; l < nv; l++)
+			{
+				VLOAD(g, gj + l * RS_VLEN);
+				acc[l] += s * g;
+			}
+		}
+#pragma GCC unroll 16
+		for (l = 0; l < nv; l++)
+			VSTORE(out + l * RS_VLEN, acc[l]);
+	}
+	else
+	{
+		for (j = 0; j < n; j++)
+		{
+			const float *gj = G + j * k;
+
+			vec_axpy(out, W[j] * vec_dot(gj, p, k, nregs), gj, k, nregs);
+		}
+	}
+}
+
+/*
+ * A[a, c] += sum_j B[j, a] V[j, c] for the upper triangle by blocks
+ * (a in blocks of 4 rows; c from the 16-column block holding a onwards)
+ * of a kp x kp row-major A, over the n rows of two n x kp tiles B and V
+ * (kp a multiple of 16).  With B = V this is a symmetric rank-n update;
+ * with B the weighted copy of V, it is V^T W V.  Each 4 x 16 block of A
+ * lives in eight vector registers for the whole tile; narrow targets
+ * (nregs < 16) do plain row updates instead.
+ */
+RS_INLINE void
+rank_update_upper(float *A, const float *B, const float *V, int n, int kp,
+				  const int nregs)
+{
+	const int	height = 4;
+	int			a0,
+				c0,
+				j,
+				i;
+
+	if (nregs < 16)
+	{
+		for (j = 0; j < n; j++)
+			for (i = 0; i < kp; i++)
+			{
+				c0 = i - i % RS_VLEN;
+				vec_axpy(A + (size_t) i * kp + c0, B[(size_t) j * kp + i],
+						 V + (size_t) j * kp + c0, kp - c0, nregs);
+			}
+		return;
+	}
+	for (a0 = 0; a0 < kp; a0 += height)
+	{
+		for (c0 = a0 - a0 % (2 * RS_VLEN); c0 < kp; c0 += 2 * RS_VLEN)
+		{
+			RsVec		acc[4][2],
+						v0,
+						v1;
+
+			memset(acc, 0, sizeof(acc));
+			for (j = 0; j < n; j++)
+			{
+				const float *brow = B + (size_t) j * kp + a0;
+				const float *vrow = V + (size_t) j * kp + c0;
+
+				VLOAD(v0, vrow);
+				VLOAD(v1, vrow + RS_VLEN);
+#pragma GCC unroll 4
+				for (i = 0; i < height; i++)
+				{
+					RsVec		bi = VSPLAT(brow[i]);
+
+					acc[i][0] += bi * v0;
+					acc[i][1] += bi * v1;
+				}
+			}
+#pragma GCC unroll 4
+			for (i = 0; i < height; i++)
+			{
+				float	   *arow = A + (size_t) (a0 + i) * kp + c0;
+				RsVec		cur;
+
+				VLOAD(cur, arow);
+				cur += acc[i][0];
+				VSTORE(arow, cur);
+				VLOAD(cur, arow + RS_VLEN);
+				cur += acc[i][1];
+				VSTORE(arow + RS_VLEN, cur);
+			}
+		}
+	}
+}
+
+/* ----------------------------------------------------------------------
+ * Implicit ALS row solver
+ * ----------------------------------------------------------------------
+ */
+
+/* Everything an implicit row update reads, shared by all threads. */
+typedef struct ImplicitJob
+{
+	const RsCsr *R;
+	const float *Y;
+	const float *YtY;
+	float	   *X;
+	int			k;
+	float		reg;
+	float		alpha;
+	int			cg_steps;
+	int64_t		gather_rows;	/* longer rows take the dense-A path */
+} ImplicitJob;
+
+/* Rows of k floats that one implicit row may gather. */
+static int64_t
+implicit_gather_rows(int k)
+{
+	int64_t		rows = IMPLICIT_GATHER_FLOATS / k;
+
+	/* the dense-A path keeps two tiles where the gathered rows go */
+	return rows < 2 * EXPLICIT_TILE ? 2 * EXPLICIT_TILE : rows;
+}
+
+/* Floats of per-thread scratch for the implicit solver. */
+static size_t
+implicit_thread_floats(int k)
+{
+	size_t		kp = ROUND_UP((size_t) k, 16);
+	size_t		rows = (size_t) implicit_gather_rows(k);
+
+	/* r, p, Ap, b; weights; gathered tile; dense A */
+	return 4 * kp + ROUND_UP(rows, 16) + rows * kp + kp * kp;
+}
+
+/*
+ * Run the CG iterations for one row once the residual r is known: the
+ * products A p come from the gathered tile G (gathered = true) or from the
+ * dense matrix Adense.  Returns RS_ALS_OK or RS_ALS_ERR_NOT_PD.
+ */
+RS_INLINE int
+implicit_cg_iterate(const ImplicitJob *job, const int k, const int nregs,
+					bool gathered,
+					const float *G, const float *W, int64_t n,
+					const float *Adense, float *x, float *r, float *p,
+					float *Ap)
+{
+	float		rsold,
+				rsnew,
+				pAp,
+				step;
+	int			it;
+
+	memcpy(p, r, sizeof(float) * k);
+	rsold = vec_dot(r, r, k, nregs);
+	if (rsold < CG_EPSILON)
+		return RS_ALS_OK;
+
+	for (it = 0; it < job->cg_steps; it++)
+	{
+		if (gathered)
+		{
+			sym_matvec(job->YtY, p, job->reg, Ap, k, nregs);
+			accumulate_weighted_rows(G, W, n, p, Ap, k, nregs);
+		}
+		else
+			sym_matvec(Adense, p, 0.0f, Ap, k, nregs);
+
+		pAp = vec_dot(p, Ap, k, nregs);
+		/* A is positive definite unless reg = 0 or inputs are not finite */
+		if (!(pAp > 0.0f) || !isfinite(pAp))
+			return RS_ALS_ERR_NOT_PD;
+		step = rsold / pAp;
+		vec_axpy(x, step, p, k, nregs);
+		vec_axpy(r, -step, Ap, k, nregs);
+		rsnew = vec_dot(r, r, k, nregs);
+		if (rsnew < CG_EPSILON)
+			break;
+		vec_xpby(p, r, rsnew / rsold, k, nregs);
+		rsold = rsnew;
+	}
+	return RS_ALS_OK;
+}
+
+/*
+ * Update row u of X.  ws holds implicit_thread_floats(k) floats, 64-byte
+ * aligned.
+ */
+RS_INLINE int
+implicit_solve_row(const ImplicitJob *job, const int k, const int nregs,
+				   int32_t u, float *ws)
+{
+	const RsCsr *R = job->R;
+	int64_t		start = R->indptr[u];
+	int64_t		n = R->indptr[u + 1] - start;
+	const int32_t *idx = R->indices + start;
+	const float *val = R->data + start;
+	const float *Y = job->Y;
+	float		alpha = job->alpha;
+	float	   *x = job->X + (size_t) u * k;
+	size_t		kp = ROUND_UP((size_t) k, 16);
+	int64_t		gather_rows = job->gather_rows;
+	float	   *r = ws;
+	float	   *p = r + kp;
+	float	   *Ap = p + kp;
+	float	   *b = Ap + kp;
+	float	   *W = b + kp;
+	float	   *G = W + ROUND_UP((size_t) gather_rows, 16);
+	int64_t		j;
+
+	if (n == 0)
+	{
+		memset(x, 0, sizeof(float) * k);
+		return RS_ALS_OK;
+	}
+
+	if (n <= gather_rows)
+	{
+		/*
+		 * Residual pass, gathering each y_i into G and its weight into W
+		 * for the CG passes.
+		 */
+		memset(r, 0, sizeof(float) * k);
+		for (j = 0; j < n; j++)
+		{
+			const float *y = Y + (size_t) idx[j] * k;
+			float		w = alpha * fabsf(val[j]);
+			float		cp = val[j] > 0.0f ? 1.0f + w : 0.0f;
+
+			if (j + PREFETCH_AHEAD < n)
+				prefetch_row(Y + (size_t) idx[j + PREFETCH_AHEAD] * k, k);
+			memcpy(G + j * k, y, sizeof(float) * k);
+			W[j] = w;
+			vec_axpy(r, cp - w * vec_dot(y, x, k, nregs), y, k, nregs);
+		}
+		sym_matvec(job->YtY, x, job->reg, Ap, k, nregs);
+		vec_axpy(r, -1.0f, Ap, k, nregs);
+		return implicit_cg_iterate(job, k, nregs, true, G, W, n, NULL, x, r, p, Ap);
+	}
+	else
+	{
+		/*
+		 * Long row: A = YtY + reg I + V^T W V and b = sum c_i p_i y_i,
+		 * gathering tiles of y_i (V) and w_i y_i (B) for the rank update,
+		 * which only fills A's upper triangle by blocks.  k is then padded
+		 * to kp columns in the tiles (zeros), and A is kp x kp.
+		 */
+		float	   *A = G + (size_t) gather_rows * kp;
+		float	   *V = G;
+		float	   *B = G + (size_t) EXPLICIT_TILE * kp;
+		int64_t		t0;
+		size_t		a,
+					c;
+
+		memset(A, 0, sizeof(float) * kp * kp);
+		memset(b, 0, sizeof(float) * kp);
+		for (t0 = 0; t0 < n; t0 += EXPLICIT_TILE)
+		{
+			int			tn = n - t0 < EXPLICIT_TILE ? (int) (n - t0) : EXPLICIT_TILE;
+			int			t;
+
+			for (t = 0; t < tn; t++)
+			{
+				const float *y = Y + (size_t) idx[t0 + t] * k;
+				float		v = val[t0 + t];
+				float		w = alpha * fabsf(v);
+				float	   *vrow = V + (size_t) t * kp;
+				float	   *brow = B + (size_t) t * kp;
+				size_t		i;
+
+				if (t0 + t + PREFETCH_AHEAD < n)
+					prefetch_row(Y + (size_t) idx[t0 + t + PREFETCH_AHEAD] * k, k);
+				memcpy(vrow, y, sizeof(float) * k);
+				for (i = k; i < kp; i++)
+					vrow[i] = 0.0f;
+				for (i = 0; i < kp; i++)
+					brow[i] = w * vrow[i];
+				if (v > 0.0f)
+					vec_axpy(b, 1.0f + w, vrow, (int) kp, nregs);
+			}
+			rank_update_upper(A, B, V, tn, (int) kp, nregs);
+		}
+
+		/*
+		 * Compact the upper triangle to row stride k, adding YtY + reg I,
+		 * then mirror it.  Walking rows in increasing order lets the
+		 * compaction happen in place.
+		 */
+		for (a = 0; a < (size_t) k; a++)
+		{
+			for (c = a; c < (size_t) k; c++)
+				A[a * k + c] = A[a * kp + c] + job->YtY[a * k + c];
+			A[a * k + a] += job->reg;
+		}
+		for (a = 0; a < (size_t) k; a++)
+			for (c = 0; c < a; c++)
+				A[a * k + c] = A[c * k + a];
+
+		/* r = b - A x */
+		sym_matvec(A, x, 0.0f, Ap, k, nregs);
+		for (a = 0; a < (size_t) k; a++)
+			r[a] = b[a] - Ap[a];
+		return implicit_cg_iterate(job, k, nregs, false, NULL, NULL, n, A, x, r, p, Ap);
+	}
+}
+
+/* Update rows [begin, end) with k fixed at compile time where inlined. */
+RS_INLINE int
+implicit_rows_body(const ImplicitJob *job, const int k, const int nregs,
+				   int32_t begin, int32_t end, float *ws)
+{
+	int32_t		u;
+	int			status;
+
+	for (u = begin; u < end; u++)
+	{
+		status = implicit_solve_row(job, k, nregs, u, ws);
+		if (status != RS_ALS_OK)
+			return status;
+	}
+	return RS_ALS_OK;
+}
+
+/* ----------------------------------------------------------------------
+ * Explicit ALS row solver
+ * ----------------------------------------------------------------------
+ */
+
+/* Everything an explicit row update reads, shared by all threads. */
+typedef struct ExplicitJob
+{
+	const RsCsr *R;
+	const float *Y;
+	const float *ybias;
+	float		mu;
+	float	   *X;
+	float	   *xbias;
+	int			k;
+	float		reg;
+	float		reg_bias;
+	bool		weighted_reg;
+} ExplicitJob;
+
+/* Floats of per-thread scratch for the explicit solver. */
+static size_t
+explicit_thread_floats(int k)
+{
+	size_t		k1 = (size_t) k + 1;
+	size_t		kp = ROUND_UP(k1, 16);
+
+	/* double A and rhs (2 floats each); float tile A, rhs; tile; targets */
+	return 2 * (k1 * k1 + ROUND_UP(k1, 8)) + kp * kp + kp +
+		EXPLICIT_TILE * kp + EXPLICIT_TILE;
+}
+
+/*
+ * Solve (U^T U) z = rhs in place for a symmetric positive definite n x n
+ * row-major double matrix A whose upper triangle is overwritten by U.
+ * Returns false if a pivot is not positive (or not a number).
+ */
+RS_INLINE bool
+cholesky_solve(double *A, double *rhs, int n, const int nregs)
+{
+	int			i,
+				j,
+				c;
+
+	/* Right-looking factorisation: rows of U, trailing updates by rows. */
+	for (j = 0; j < n; j++)
+	{
+		double	   *uj = A + (size_t) j * n;
+		double		d = uj[j];
+		double		inv;
+
+		if (!(d > 0.0) || !isfinite(d))
+			return false;
+		d = sqrt(d);
+		uj[j] = d;
+		inv = 1.0 / d;
+		for (c = j + 1; c < n; c++)
+			uj[c] *= inv;
+		for (i = j + 1; i < n; i++)
+		{
+			double	   *ui = A + (size_t) i * n;
+			double		s = uj[i];
+
+			c = i;
+			if (nregs < 16)
+			{
+				RsVecD2		vs = {s, s},
+							vu,
+							vi;
+
+				for (; c + 2 <= n; c += 2)
+				{
+					VLOAD(vu, uj + c);
+					VLOAD(vi, ui + c);
+					vi -= vs * vu;
+					VSTORE(ui + c, vi);
+				}
+			}
+			else
+			{
+				RsVecD		vs = VSPLAT_D(s),
+							vu,
+							vi;
+
+				for (; c + RS_VLEN_D <= n; c += RS_VLEN_D)
+				{
+					VLOAD(vu, uj + c);
+					VLOAD(vi, ui + c);
+					vi -= vs * vu;
+					VSTORE(ui + c, vi);
+				}
+			}
+			for (; c < n; c++)
+				ui[c] -= s * uj[c];
+		}
+	}
+	/* U^T z' = rhs (forward), then U z = z' (backward) */
+	for (i = 0; i < n; i++)
+	{
+		double		s = rhs[i];
+
+		for (j = 0; j < i; j++)
+			s -= A[(size_t) j * n + i] * rhs[j];
+		rhs[i] = s / A[(size_t) i * n + i];
+	}
+	for (i = n - 1; i >= 0; i--)
+	{
+		const double *ui = A + (size_t) i * n;
+		double		s = rhs[i];
+
+		for (j = i + 1; j < n; j++)
+			s -= ui[j] * rhs[j];
+		rhs[i] = s / ui[i];
+	}
+	return true;
+}
+
+/* Update row u of X (and xbias); ws is 64-byte aligned scratch. */
+RS_INLINE int
+explicit_solve_row(const ExplicitJob *job, const int k, const int nregs,
+				   int32_t u, float *ws)
+{
+	const RsCsr *R = job->R;
+	int64_t		start = R->indptr[u];
+	int64_t		n = R->indptr[u + 1] - start;
+	const int32_t *idx = R->indices + start;
+	const float *val = R->data + start;
+	const float *Y = job->Y;
+	const float *ybias = job->ybias;
+	bool		has_bias = job->xbias != NULL;
+	int			k1 = k + (has_bias ? 1 : 0);
+	int			kp = ROUND_UP(k1, 16);
+	float	   *x = job->X + (size_t) u * k;
+	double	   *A = (double *) ws;
+	double	   *rhs = A + (size_t) (k + 1) * (k + 1);
+	float	   *At = ws + 2 * ((size_t) (k + 1) * (k + 1) + ROUND_UP((size_t) k + 1, 8));
+	float	   *bt = At + (size_t) kp * kp;
+	float	   *V = bt + kp;
+	float	   *T = V + (size_t) EXPLICIT_TILE * kp;
+	float		lambda,
+				lambda_bias;
+	int64_t		t0;
+	int			a,
+				c;
+
+	if (n == 0)
+	{
+		memset(x, 0, sizeof(float) * k);
+		if (has_bias)
+			job->xbias[u] = 0.0f;
+		return RS_ALS_OK;
+	}
+
+	memset(A, 0, sizeof(double) * k1 * k1);
+	memset(rhs, 0, sizeof(double) * k1);
+	for (t0 = 0; t0 < n; t0 += EXPLICIT_TILE)
+	{
+		int			tn = n - t0 < EXPLICIT_TILE ? (int) (n - t0) : EXPLICIT_TILE;
+		int			t;
+
+		memset(At, 0, sizeof(float) * kp * kp);
+		memset(bt, 0, sizeof(float) * kp);
+		for (t = 0; t < tn; t++)
+		{
+			int32_t		i = idx[t0 + t];
+			float	   *vrow = V + (size_t) t * kp;
+
+			if (t0 + t + PREFETCH_AHEAD < n)
+				prefetch_row(Y + (size_t) idx[t0 + t + PREFETCH_AHEAD] * k, k);
+			memcpy(vrow, Y + (size_t) i * k, sizeof(float) * k);
+			for (c = k; c < kp; c++)
+				vrow[c] = 0.0f;
+			if (has_bias)
+				vrow[k] = 1.0f;
+			T[t] = val[t0 + t] - job->mu - (ybias ? ybias[i] : 0.0f);
+			vec_axpy(bt, T[t], vrow, kp, nregs);
+		}
+		rank_update_upper(At, V, V, tn, kp, nregs);
+		for (a = 0; a < k1; a++)
+		{
+			for (c = a; c < k1; c++)
+				A[(size_t) a * k1 + c] += At[(size_t) a * kp + c];
+			rhs[a] += bt[a];
+		}
+	}
+
+	lambda = job->reg;
+	lambda_bias = job->reg_bias;
+	if (job->weighted_reg)
+	{
+		lambda *= (float) n;
+		lambda_bias *= (float) n;
+	}
+	for (a = 0; a < k; a++)
+		A[(size_t) a * k1 + a] += lambda;
+	if (has_bias)
+		A[(size_t) k * k1 + k] += lambda_bias;
+
+	if (!cholesky_solve(A, rhs, k1, nregs))
+		return RS_ALS_ERR_NOT_PD;
+	for (a = 0; a < k; a++)
+		x[a] = (float) rhs[a];
+	if (has_bias)
+		job->xbias[u] = (float) rhs[k];
+	return RS_ALS_OK;
+}
+
+/* Update rows [begin, end) with k fixed at compile time where inlined. */
+RS_INLINE int
+explicit_rows_body(const ExplicitJob *job, const int k, const int nregs,
+				   int32_t begin, int32_t end, float *ws)
+{
+	int32_t		u;
+	int			status;
+
+	for (u = begin; u < end; u++)
+	{
+		status = explicit_solve_row(job, k, nregs, u, ws);
+		if (status != RS_ALS_OK)
+			return status;
+	}
+	return RS_ALS_OK;
+}
+
+/* ----------------------------------------------------------------------
+ * Instantiation per k and per instruction set
+ * ----------------------------------------------------------------------
+ */
+
+/* A row-range worker: ctx is an ImplicitJob or ExplicitJob. */
+typedef int (*RsRowsFn) (const void *ctx, int32_t begin, int32_t end,
+						 float *ws);
+
+/*
+ * Define implicit_rows_SUFFIX and explicit_rows_SUFFIX compiled with the
+ * given attributes, with k = 16, 32, 64, 128 as constants; NREGS is how
+ * many 8-float vectors the target keeps in registers (it sizes the
+ * register blocks: too large and the compiler spills).
+ */
+#define RS_DEFINE_ROW_KERNELS(SUFFIX, ATTRS, NREGS) \
+static ATTRS int \
+implicit_rows_##SUFFIX(const void *ctx, int32_t begin, int32_t end, float *ws) \
+{ \
+	const ImplicitJob *job = (const ImplicitJob *) ctx; \
+	switch (job->k) \
+	{ \
+		case 16: return implicit_rows_body(job, 16, NREGS, begin, end, ws); \
+		case 32: return implicit_rows_body(job, 32, NREGS, begin, end, ws); \
+		case 64: return implicit_rows_body(job, 64, NREGS, begin, end, ws); \
+		case 128: return implicit_rows_body(job, 128, NREGS, begin, end, ws); \
+		default: return implicit_rows_body(job, job->k, NREGS, begin, end, ws); \
+	} \
+} \
+static ATTRS int \
+explicit_rows_##SUFFIX(const void *ctx, int32_t begin, int32_t end, float *ws) \
+{ \
+	const ExplicitJob *job = (const ExplicitJob *) ctx; \
+	switch (job->k) \
+	{ \
+		case 16: return explicit_rows_body(job, 16, NREGS, begin, end, ws); \
+		case 32: return explicit_rows_body(job, 32, NREGS, begin, end, ws); \
+		case 64: return explicit_rows_body(job, 64, NREGS, begin, end, ws); \
+		case 128: return explicit_rows_body(job, 128, NREGS, begin, end, ws); \
+		default: return explicit_rows_body(job, job->k, NREGS, begin, end, ws); \
+	} \
+}
+
+#if defined(__aarch64__)
+RS_DEFINE_ROW_KERNELS(generic,, 16)		/* 32 NEON registers */
+#else
+RS_DEFINE_ROW_KERNELS(generic,, 8)		/* 16 SSE registers */
+#endif
+
+#ifdef RS_X86_DISPATCH
+RS_DEFINE_ROW_KERNELS(avx2, __attribute__((target("avx2,fma"))), 16)
+RS_DEFINE_ROW_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 32)
+#endif
+
+/* The fastest instantiation this CPU runs (a pure function of the CPU). */
+static void
+pick_row_kernels(RsRowsFn *implicit_fn, RsRowsFn *explicit_fn)
+{
+#ifdef RS_X86_DISPATCH
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
+	{
+		*implicit_fn = implicit_rows_avx512;
+		*explicit_fn = explicit_rows_avx512;
+		return;
+	}
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+	{
+		*implicit_fn = implicit_rows_avx2;
+		*explicit_fn = explicit_rows_avx2;
+		return;
+	}
+#endif
+	*implicit_fn = implicit_rows_generic;
+	*explicit_fn = explicit_rows_generic;
+}
+
+/* ----------------------------------------------------------------------
+ * Threads
+ * ----------------------------------------------------------------------
+ */
+
+/* Shared state of one parallel row range. */
+typedef struct RsParallel
+{
+	RsRowsFn	fn;
+	const void *ctx;
+	int64_t		next_row;		/* atomic: next row not yet handed out */
+	int64_t		end_row;
+	int			status;			/* atomic: first error, 0 if none */
+} RsParallel;
+
+/* One worker's share: its own scratch slice. */
+typedef struct RsWorker
+{
+	RsParallel *par;
+	float	   *ws;
+} RsWorker;
+
+/* Take chunks of rows until none are left or some row failed. */
+static void *
+worker_main(void *arg)
+{
+	RsWorker   *worker = (RsWorker *) arg;
+	RsParallel *par = worker->par;
+
+	for (;;)
+	{
+		int64_t		begin;
+		int64_t		end;
+		int			status;
+
+		if (__atomic_load_n(&par->status, __ATOMIC_RELAXED) != 0)
+			break;
+		begin = __atomic_fetch_add(&par->next_row, ROWS_PER_GRAB, __ATOMIC_RELAXED);
+		if (begin >= par->end_row)
+			break;
+		end = begin + ROWS_PER_GRAB < par->end_row ? begin + ROWS_PER_GRAB : par->end_row;
+		status = par->fn(par->ctx, (int32_t) begin, (int32_t) end, worker->ws);
+		if (status != 0)
+		{
+			int			expected = 0;
+
+			__atomic_compare_exchange_n(&par->status, &expected, status, false,
+										__ATOMIC_RELAXED, __ATOMIC_RELAXED);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Align the caller's workspace to 64 bytes (rs_als_workspace_floats has slack). */
+static float *
+align_workspace(float *workspace)
+{
+	uintptr_t	addr = (uintptr_t) workspace;
+
+	return (float *) ((addr + 63) & ~(uintptr_t) 63);
+}
+
+/*
+ * Run fn over [begin, end) on nthreads threads (the caller's included),
+ * each with its own slice of per_thread floats of the workspace.  Threads
+ * are created with every signal blocked, so that a backend's signals reach
+ * the main thread.  If a thread cannot be created the others (at least the
+ * calling thread) still do all the rows, and RS_ALS_ERR_THREAD is returned
+ * unless a row failed.
+ */
+static int
+run_parallel(RsRowsFn fn, const void *ctx, int32_t begin, int32_t end,
+			 int nthreads, float *workspace, size_t per_thread)
+{
+	RsParallel	par;
+	float	   *ws = align_workspace(workspace);
+	size_t		stride = ROUND_UP(per_thread, 16);
+	int			created = 0;
+	bool		create_failed = false;
+
+	if (nthreads > end - begin)
+		nthreads = end - begin > 0 ? end - begin : 1;
+	if (nthreads <= 1)
+		return fn(ctx, begin, end, ws);
+
+	par.fn = fn;
+	par.ctx = ctx;
+	par.next_row = begin;
+	par.end_row = end;
+	par.status = 0;
+
+	{
+		pthread_t	threads[RS_ALS_MAX_THREADS];
+		RsWorker	workers[RS_ALS_MAX_THREADS];
+		sigset_t	all_signals,
+					old_signals;
+		int			t;
+
+		if (nthreads > RS_ALS_MAX_THREADS)
+			nthreads = RS_ALS_MAX_THREADS;
+		sigfillset(&all_signals);
+		pthread_sigmask(SIG_BLOCK, &all_signals, &old_signals);
+		for (t = 1; t < nthreads; t++)
+		{
+			workers[t].par = &par;
+			workers[t].ws = ws + (size_t) t * stride;
+			if (pthread_create(&threads[t], NULL, worker_main, &workers[t]) != 0)
+			{
+				create_failed = true;
+				break;
+			}
+			created++;
+		}
+		pthread_sigmask(SIG_SETMASK, &old_signals, NULL);
+
+		workers[0].par = &par;
+		workers[0].ws = ws;
+		worker_main(&workers[0]);
+
+		for (t = 1; t <= created; t++)
+			pthread_join(threads[t], NULL);
+	}
+
+	if (par.status != 0)
+		return par.status;
+	return create_failed ? RS_ALS_ERR_THREAD : RS_ALS_OK;
+}
+
+/* ----------------------------------------------------------------------
+ * Exported functions
+ * ----------------------------------------------------------------------
+ */
+
+/* A static English message for a status code. */
+const char *
+rs_als_strerror(int status)
+{
+	switch (status)
+	{
+		case RS_ALS_OK:
+			return "success";
+		case RS_ALS_ERR_ARGUMENT:
+			return "invalid argument to an ALS kernel";
+		case RS_ALS_ERR_THREAD:
+			return "could not create a worker thread";
+		case RS_ALS_ERR_NOT_PD:
+			return "a least-squares system is not positive definite (zero regularisation or non-finite values)";
+	}
+	return "unknown ALS kernel error";
+}
+
+/* Fill X with uniform [0, scale) values, a function of (seed, index) only. */
+void
+rs_init_factors(float *X, int64_t n, int k, uint64_t seed, float scale)
+{
+	int64_t		total = n * (int64_t) k;
+	int64_t		i;
+
+	for (i = 0; i < total; i++)
+		X[i] = rs_rng_uniform_float(seed, (uint64_t) i) * scale;
+}
+
+/* G = Y^T Y by cblas_ssyrk (upper), then mirrored to the lower triangle. */
+void
+rs_gram(const float *Y, int64_t n, int k, float *G)
+{
+	int64_t		done = 0;
+	int			a,
+				c;
+
+	memset(G, 0, sizeof(float) * k * k);
+	/* BLAS sizes are int: accumulate blocks of at most 2^30 rows */
+	while (done < n)
+	{
+		int64_t		rows = n - done < ((int64_t) 1 << 30) ? n - done : ((int64_t) 1 << 30);
+
+		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, (int) rows,
+					1.0f, Y + done * k, k, 1.0f, G, k);
+		done += rows;
+	}
+	for (a = 0; a < k; a++)
+		for (c = 0; c < a; c++)
+			G[a * k + c] = G[c * k + a];
+}
+
+/* Scratch floats for either update function, nthreads slices plus slack. */
+size_t
+rs_als_workspace_floats(int k, int nthreads)
+{
+	size_t		implicit_floats,
+				explicit_floats,
+				per_thread;
+
+	if (k <= 0 || k > RS_ALS_MAX_K)
+		return 0;
+	if (nthreads < 1)
+		nthreads = 1;
+	if (nthreads > RS_ALS_MAX_THREADS)
+		nthreads = RS_ALS_MAX_THREADS;
+	implicit_floats = implicit_thread_floats(k);
+	explicit_floats = explicit_thread_floats(k);
+	per_thread = implicit_floats > explicit_floats ? implicit_floats : explicit_floats;
+	/* 16 floats of slack let the kernel align the workspace to 64 bytes */
+	return (size_t) nthreads * ROUND_UP(per_thread, 16) + 16;
+}
+
+/* Validate what both update functions share. */
+static bool
+update_args_ok(const RsCsr *R, const float *Y, float *X, int k,
+			   int32_t row_begin, int32_t row_end, int nthreads,
+			   float *workspace)
+{
+	return R != NULL && Y != NULL && X != NULL && workspace != NULL &&
+		k > 0 && k <= RS_ALS_MAX_K && nthreads >= 1 &&
+		row_begin >= 0 && row_begin <= row_end && row_end <= R->n_rows;
+}
+
+/* Implicit ALS update of rows [row_begin, row_end) of X. */
+int
+rs_als_implicit_update(const RsCsr *R, const float *Y, const float *YtY,
+					   float *X, int k, float reg, float alpha, int cg_steps,
+					   int32_t row_begin, int32_t row_end, int nthreads,
+					   float *workspace)
+{
+	ImplicitJob job;
+	RsRowsFn	implicit_fn,
+				explicit_fn;
+
+	if (!update_args_ok(R, Y, X, k, row_begin, row_end, nthreads, workspace) ||
+		YtY == NULL || cg_steps < 1 || !(reg >= 0.0f) || !(alpha >= 0.0f))
+		return RS_ALS_ERR_ARGUMENT;
+	if (row_begin == row_end)
+		return RS_ALS_OK;
+
+	job.R = R;
+	job.Y = Y;
+	job.YtY = YtY;
+	job.X = X;
+	job.k = k;
+	job.reg = reg;
+	job.alpha = alpha;
+	job.cg_steps = cg_steps;
+	job.gather_rows = implicit_gather_rows(k);
+
+	pick_row_kernels(&implicit_fn, &explicit_fn);
+	return run_parallel(implicit_fn, &job, row_begin, row_end, nthreads,
+						workspace, implicit_thread_floats(k));
+}
+
+/* Explicit biased ALS update of rows [row_begin, row_end) of X, xbias. */
+int
+rs_als_explicit_update(const RsCsr *R, const float *Y, const float *ybias,
+					   float mu, float *X, float *xbias, int k,
+					   float reg, float reg_bias, bool weighted_reg,
+					   int32_t row_begin, int32_t row_end, int nthreads,
+					   float *workspace)
+{
+	ExplicitJob job;
+	RsRowsFn	implicit_fn,
+				explicit_fn;
+
+	if (!update_args_ok(R, Y, X, k, row_begin, row_end, nthreads, workspace) ||
+		!(reg >= 0.0f) || !(reg_bias >= 0.0f))
+		return RS_ALS_ERR_ARGUMENT;
+	if (row_begin == row_end)
+		return RS_ALS_OK;
+
+	job.R = R;
+	job.Y = Y;
+	job.ybias = ybias;
+	job.mu = mu;
+	job.X = X;
+	job.xbias = xbias;
+	job.k = k;
+	job.reg = reg;
+	job.reg_bias = reg_bias;
+	job.weighted_reg = weighted_reg;
+
+	pick_row_kernels(&implicit_fn, &explicit_fn);
+	return run_parallel(explicit_fn, &job, row_begin, row_end, nthreads,
+						workspace, explicit_thread_floats(k));
+}
+
+/*
+ * Full implicit objective.  sum over all pairs of (x.y)^2 is
+ * sum_u x_u^T YtY x_u; each stored entry then corrects its own term from
+ * (x.y)^2 to c (p - x.y)^2.  Accumulated in double.
+ */
+double
+rs_als_implicit_loss(const RsCsr *R, const float *X, const float *Y,
+					 const float *YtY, int k, float reg, float alpha)
+{
+	double		loss = 0.0;
+	double		norms = 0.0;
+	int32_t		u;
+	int64_t		i;
+	int			a,
+				c;
+
+	for (u = 0; u < R->n_rows; u++)
+	{
+		const float *x = X + (size_t) u * k;
+		int64_t		j;
+		double		quad = 0.0;
+
+		for (a = 0; a < k; a++)
+		{
+			double		row = 0.0;
+
+			for (c = 0; c < k; c++)
+				row += (double) YtY[(size_t) a * k + c] * x[c];
+			quad += row * x[a];
+			norms += (double) x[a] * x[a];
+		}
+		loss += quad;
+		for (j = R->indptr[u]; j < R->indptr[u + 1]; j++)
+		{
+			const float *y = Y + (size_t) R->indices[j] * k;
+			double		v = R->data[j];
+			double		conf = 1.0 + (double) alpha * fabs(v);
+			double		pref = v > 0.0 ? 1.0 : 0.0;
+			double		s = 0.0;
+
+			for (a = 0; a < k; a++)
+				s += (double) x[a] * y[a];
+			loss += conf * (pref - s) * (pref - s) - s * s;
+		}
+	}
+	for (i = 0; i < (int64_t) R->n_cols * k; i++)
+		norms += (double) Y[i] * Y[i];
+	return loss + reg * norms;
+}
+
+/* RMSE of the clipped biased prediction over R's stored entries. */
+double
+rs_rmse(const RsCsr *R, const float *X, const float *xbias, const float *Y,
+		const float *ybias, float mu, int k, float clip_lo, float clip_hi)
+{
+	double		sse = 0.0;
+	int32_t		u;
+	int64_t		j;
+
+	if (R->nnz == 0)
+		return 0.0;
+	for (u = 0; u < R->n_rows; u++)
+	{
+		const float *x = X + (size_t) u * k;
+
+		for (j = R->indptr[u]; j < R->indptr[u + 1]; j++)
+		{
+			int32_t		i = R->indices[j];
+			const float *y = Y + (size_t) i * k;
+			double		pred = mu;
+			double		err;
+			int			a;
+
+			if (xbias)
+				pred += xbias[u];
+			if (ybias)
+				pred += ybias[i];
+			for (a = 0; a < k; a++)
+				pred += (double) x[a] * y[a];
+			if (pred < clip_lo)
+				pred = clip_lo;
+			if (pred > clip_hi)
+				pred = clip_hi;
+			err = pred - R->data[j];
+			sse += err * err;
+		}
+	}
+	return sqrt(sse / (double) R->nnz);
+}

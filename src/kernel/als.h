@@ -1,0 +1,136 @@
+/*-------------------------------------------------------------------------
+ *
+ * als.h
+ *		Alternating least squares kernels: implicit feedback (conjugate
+ *		gradient) and explicit biased matrix factorisation (Cholesky).
+ *
+ * One half-iteration of ALS fixes one side's factors Y (n_cols x k,
+ * row-major) and re-solves the other side's factors X (n_rows x k) row by
+ * row from the interaction matrix R (CSR, n_rows x n_cols).  The same
+ * functions update the other side when given the transpose of R (CSC of
+ * the original) with X and Y swapped.
+ *
+ * Implicit feedback (Hu, Koren and Volinsky, "Collaborative Filtering for
+ * Implicit Feedback Datasets", ICDM 2008): every (u, i) pair has preference
+ * p_ui and confidence c_ui; for a stored value r_ui, c_ui = 1 + alpha |r_ui|
+ * and p_ui = 1 if r_ui > 0 else 0 (a negative value is negative feedback,
+ * as in the `implicit` library; a stored zero is the same as a missing
+ * entry); unstored pairs have c = 1, p = 0.  The objective is
+ *		sum_{u,i} c_ui (p_ui - x_u.y_i)^2 + reg (|X|^2 + |Y|^2)
+ * and a row update approximately solves
+ *		(YtY + reg I + sum_i (c_ui - 1) y_i y_i^T) x_u = sum_i c_ui p_ui y_i
+ * with cg_steps conjugate-gradient iterations warm-started from the current
+ * x_u (Takacs, Pilaszy and Tikk, "Applications of the conjugate gradient
+ * method for implicit feedback collaborative filtering", RecSys 2011).
+ *
+ * Explicit feedback: prediction mu + b_u + b_i + x_u.y_i, squared error over
+ * the stored entries plus reg |x_u|^2 + reg_bias b_u^2 (optionally both
+ * multiplied by the row's count, the "weighted-lambda" regularisation of
+ * Zhou et al., "Large-scale Parallel Collaborative Filtering for the
+ * Netflix Prize", AAIM 2008).  Each row is an exact (k+1) x (k+1) solve.
+ *
+ * Calling conventions for every update function:
+ *	- the caller allocates everything, including a scratch workspace of
+ *	  rs_als_workspace_floats(k, nthreads) floats (any alignment);
+ *	- rows [row_begin, row_end) are updated, so the caller can chunk the
+ *	  work and check for interrupts between calls;
+ *	- nthreads POSIX threads share the rows (nthreads = 1 creates none);
+ *	  the calling thread works too, the others run with every signal
+ *	  blocked;
+ *	- each row's result depends only on its inputs, so results are
+ *	  bit-identical whatever nthreads and whatever the chunking;
+ *	- no BLAS call is made from the worker threads.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_KERNEL_ALS_H
+#define RECSYS_KERNEL_ALS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sparse.h"
+
+/* Status codes returned by the update functions (0 is success). */
+#define RS_ALS_OK				0
+#define RS_ALS_ERR_ARGUMENT		(-1)	/* bad size, range or null pointer */
+#define RS_ALS_ERR_THREAD		(-2)	/* pthread_create failed */
+#define RS_ALS_ERR_NOT_PD		(-3)	/* a row system is not positive
+										 * definite (reg = 0, or NaN/Inf) */
+
+/* Largest supported number of factors (bounds a few stack arrays). */
+#define RS_ALS_MAX_K			1024
+
+/* Most threads one update call uses (more are clamped to this). */
+#define RS_ALS_MAX_THREADS		64
+
+/* Default number of conjugate-gradient steps per row (as `implicit`). */
+#define RS_ALS_DEFAULT_CG_STEPS	3
+
+/* A static English message for a status code. */
+extern const char *rs_als_strerror(int status);
+
+/*
+ * Fill X (n x k) with values uniform in [0, scale), a pure function of
+ * (seed, element index).  scale = 0.01 is what the `implicit` library uses
+ * for implicit ALS; explicit ALS also works well with it.
+ */
+extern void rs_init_factors(float *X, int64_t n, int k, uint64_t seed,
+							float scale);
+
+/*
+ * G = Y^T Y (k x k, full symmetric, row-major) for Y of n x k, through
+ * cblas_ssyrk; call it from one thread with OpenBLAS pinned to one thread
+ * (openblas_set_num_threads(1)) for results independent of the machine load.
+ */
+extern void rs_gram(const float *Y, int64_t n, int k, float *G);
+
+/* Scratch floats needed by either update function with these settings. */
+extern size_t rs_als_workspace_floats(int k, int nthreads);
+
+/*
+ * One implicit ALS update of rows [row_begin, row_end) of X (R->n_rows x k)
+ * given Y (R->n_cols x k) and YtY = rs_gram(Y).  Rows with no stored
+ * entries become zero.  Returns RS_ALS_OK or a negative status.
+ */
+extern int	rs_als_implicit_update(const RsCsr *R, const float *Y,
+								   const float *YtY, float *X, int k,
+								   float reg, float alpha, int cg_steps,
+								   int32_t row_begin, int32_t row_end,
+								   int nthreads, float *workspace);
+
+/*
+ * One explicit biased ALS update of rows [row_begin, row_end) of X and
+ * xbias given Y, ybias and the global mean mu.  ybias may be NULL (taken
+ * as zero); xbias may be NULL to fit no bias for this side (a k x k solve).
+ * weighted_reg multiplies reg and reg_bias by the row's number of entries.
+ * Rows with no stored entries get zero factors and bias.
+ */
+extern int	rs_als_explicit_update(const RsCsr *R, const float *Y,
+								   const float *ybias, float mu,
+								   float *X, float *xbias, int k,
+								   float reg, float reg_bias,
+								   bool weighted_reg,
+								   int32_t row_begin, int32_t row_end,
+								   int nthreads, float *workspace);
+
+/*
+ * The full implicit objective sum_{u,i} c_ui (p_ui - x_u.y_i)^2
+ * + reg (|X|^2 + |Y|^2) over all R->n_rows x R->n_cols pairs, in
+ * O(nnz k + n_rows k^2) using YtY = rs_gram(Y).  Not normalised.
+ */
+extern double rs_als_implicit_loss(const RsCsr *R, const float *X,
+								   const float *Y, const float *YtY, int k,
+								   float reg, float alpha);
+
+/*
+ * Root mean squared error of mu + b_u + b_i + x_u.y_i over R's stored
+ * entries, each prediction clipped to [clip_lo, clip_hi] (pass -INFINITY
+ * and INFINITY for none).  xbias and ybias may be NULL.  0 if R is empty.
+ */
+extern double rs_rmse(const RsCsr *R, const float *X, const float *xbias,
+					  const float *Y, const float *ybias, float mu, int k,
+					  float clip_lo, float clip_hi);
+
+#endif							/* RECSYS_KERNEL_ALS_H */

@@ -1,0 +1,54 @@
+/*-------------------------------------------------------------------------
+ *
+ * score.h
+ *		Serving helpers: score every item for one user vector and select
+ *		the top k.
+ *
+ * Scores are y_i . x (+ b_i): the user's own bias and the global mean are
+ * the same for every item and do not change the ranking.  Top-k selection
+ * keeps a size-k min-heap (O(n log k)); ranking is by score descending,
+ * ties broken by the smaller item index, so results are deterministic.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_KERNEL_SCORE_H
+#define RECSYS_KERNEL_SCORE_H
+
+#include <stdint.h>
+
+/* Bytes of an exclusion bitmap over n items (bit i = byte i / 8, bit i % 8). */
+#define RS_BITMAP_BYTES(n)	((size_t) (((n) + 7) / 8))
+
+/* Mark item i in an exclusion bitmap. */
+static inline void
+rs_bitmap_set(uint8_t *bitmap, int64_t i)
+{
+	bitmap[i >> 3] |= (uint8_t) (1u << (i & 7));
+}
+
+/* Whether item i is marked in an exclusion bitmap. */
+static inline int
+rs_bitmap_test(const uint8_t *bitmap, int64_t i)
+{
+	return (bitmap[i >> 3] >> (i & 7)) & 1;
+}
+
+/*
+ * scores[i] = Y[i, :] . x + (ybias ? ybias[i] : 0) for the n_items x k
+ * row-major Y, through cblas_sgemv.
+ */
+extern void rs_score_items(const float *Y, const float *ybias,
+						   int64_t n_items, int k, const float *x,
+						   float *scores);
+
+/*
+ * The k best of n scores, best first, into out_idx/out_score (each room for
+ * k entries).  exclude is NULL or a bitmap of RS_BITMAP_BYTES(n) bytes whose
+ * set bits are skipped; NaN scores are skipped too.  Returns how many were
+ * written: min(k, n - skipped), 0 if k <= 0.
+ */
+extern int	rs_topk(const float *scores, int64_t n, int k,
+					const uint8_t *exclude, int32_t *out_idx,
+					float *out_score);
+
+#endif							/* RECSYS_KERNEL_SCORE_H */

@@ -1,0 +1,742 @@
+/*-------------------------------------------------------------------------
+ *
+ * model_cache.c
+ *		Trained models loaded into backend memory for serving.
+ *
+ * Serving a recommendation must not re-read a model's tables: a model is
+ * read once per backend into flat arrays (factors row-major, neighbour
+ * lists as CSR, ids in hash maps) that live in a memory context of their
+ * own under TopMemoryContext.
+ *
+ * Validity: every statement that uses a model checks, once, that the
+ * catalog row it sees (recsys.models, through the statement's own
+ * snapshot) still names the loaded version and training time; if not, the
+ * model is reloaded.  So a model retrained or dropped in another session
+ * is picked up by the next statement after that session commits, and a
+ * session in the middle of retraining sees its own uncommitted model.
+ * Nothing here writes, so serving works on hot standbys too.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/float.h"
+#include "utils/varlena.h"
+
+#include "ingest.h"
+#include "model_cache.h"
+#include "spi_util.h"
+
+typedef struct ModelCacheEntry
+{
+	char		name[NAMEDATALEN];	/* hash key */
+	RsModel    *model;
+} ModelCacheEntry;
+
+static HTAB *model_cache = NULL;
+
+static Oid	resolve_source(const char *source);
+
+/* What the catalog says about a model's active version. */
+typedef struct CatalogRow
+{
+	int32		version;
+	TimestampTz trained_at;
+	char	   *algorithm;
+	char	   *source;
+	char	   *user_col;
+	char	   *item_col;
+	char	   *weight_col;
+	int64		n_users;
+	int64		n_items;
+	int			k;
+	bool		explicit_feedback;
+	float		global_mean;
+	float		rating_min;
+	float		rating_max;
+	float		regularization;
+	float		alpha;
+} CatalogRow;
+
+static void
+init_cache(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = sizeof(ModelCacheEntry);
+	model_cache = hash_create("recsys models", 8, &ctl, HASH_ELEM | HASH_STRINGS);
+}
+
+/* Read a text column, NULL as NULL, into the current memory context. */
+static char *
+text_column(HeapTuple tuple, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static float
+float_column(HeapTuple tuple, TupleDesc desc, int col, float if_null)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
+
+	return isnull ? if_null : (float) DatumGetFloat8(d);
+}
+
+/*
+ * Look the model up in recsys.models; false if there is no such model.
+ * SPI must be connected; strings are copied into the caller's context.
+ */
+static bool
+read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		isnull;
+	MemoryContext old;
+
+	RsExecute("SELECT version, trained_at, algorithm, source, "
+			  "params->>'user_col', params->>'item_col', params->>'weight_col', "
+			  "n_users, n_items, (params->>'factors')::pg_catalog.int4, "
+			  "params->>'feedback' = 'explicit', "
+			  "(stats->>'global_mean')::pg_catalog.float8, "
+			  "(stats->>'rating_min')::pg_catalog.float8, "
+			  "(stats->>'rating_max')::pg_catalog.float8, "
+			  "(params->>'regularization')::pg_catalog.float8, "
+			  "(params->>'alpha')::pg_catalog.float8 "
+			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
+			  1, argtypes, values, NULL, true, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return false;
+
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	old = MemoryContextSwitchTo(result_context);
+	row->version = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
+	row->trained_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 2, &isnull));
+	row->algorithm = text_column(tuple, desc, 3);
+	row->source = text_column(tuple, desc, 4);
+	row->user_col = text_column(tuple, desc, 5);
+	row->item_col = text_column(tuple, desc, 6);
+	row->weight_col = text_column(tuple, desc, 7);
+	row->n_users = DatumGetInt64(SPI_getbinval(tuple, desc, 8, &isnull));
+	row->n_items = DatumGetInt64(SPI_getbinval(tuple, desc, 9, &isnull));
+	{
+		Datum		d = SPI_getbinval(tuple, desc, 10, &isnull);
+
+		row->k = isnull ? 0 : DatumGetInt32(d);
+		d = SPI_getbinval(tuple, desc, 11, &isnull);
+		row->explicit_feedback = !isnull && DatumGetBool(d);
+	}
+	row->global_mean = float_column(tuple, desc, 12, 0);
+	row->rating_min = float_column(tuple, desc, 13, -get_float4_infinity());
+	row->rating_max = float_column(tuple, desc, 14, get_float4_infinity());
+	row->regularization = float_column(tuple, desc, 15, 0);
+	row->alpha = float_column(tuple, desc, 16, 1);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/* Model corruption is a can't-happen for recsys, but DBAs may edit tables. */
+static void
+corrupt(RsModel *model, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("model \"%s\" version %d is damaged: %s", model->name, model->version, what),
+			 errhint("Retrain the model.")));
+}
+
+/* A hash map sized for n ids, allocated in the model's context. */
+static void
+init_map(RsModel *model, RsIdMap *map, int64 n)
+{
+	int64		capacity = 16;
+
+	while (capacity < 2 * n + 2)
+		capacity *= 2;
+	rs_idmap_init(map, MemoryContextAllocExtended(model->mcxt, rs_idmap_bytes(capacity),
+												  MCXT_ALLOC_HUGE), capacity);
+}
+
+static void *
+alloc_model(RsModel *model, Size size)
+{
+	return MemoryContextAllocExtended(model->mcxt, Max(size, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+}
+
+/* item_stats rows: item ids and popularity */
+typedef struct ItemLoad
+{
+	RsModel    *model;
+	int64		capacity;
+} ItemLoad;
+
+static void
+load_item_row(TupleTableSlot *slot, void *arg)
+{
+	ItemLoad   *load = arg;
+	RsModel    *model = load->model;
+	int32		index;
+
+	if (model->items.count >= load->capacity || slot->tts_isnull[0])
+		corrupt(model, "recsys.item_stats has more items than recsys.models says");
+	index = rs_idmap_insert(&model->items, DatumGetInt64(slot->tts_values[0]));
+	model->popularity[index] = DatumGetFloat4(slot->tts_values[1]);
+}
+
+/* Popularity order for the fallback: most popular first, then smaller id. */
+static RsModel *sort_model;
+
+static int
+popular_cmp(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+	float		px = sort_model->popularity[x];
+	float		py = sort_model->popularity[y];
+
+	if (px != py)
+		return px > py ? -1 : 1;
+	return sort_model->items.ids[x] < sort_model->items.ids[y] ? -1 : 1;
+}
+
+/* Load every item (in id order, so dense indexes follow ids). */
+static void
+load_items(RsModel *model, int64 n_items)
+{
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
+	ItemLoad	load = {model, n_items};
+
+	init_map(model, &model->items, n_items);
+	model->popularity = alloc_model(model, sizeof(float) * n_items);
+	RsStreamQuery("SELECT item_id, popularity FROM recsys.item_stats "
+				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
+				  "ORDER BY item_id",
+				  2, argtypes, values, NULL, true, load_item_row, &load);
+
+	model->popular_order = alloc_model(model, sizeof(int32) * model->items.count);
+	for (int32 i = 0; i < model->items.count; i++)
+		model->popular_order[i] = i;
+	sort_model = model;
+	qsort(model->popular_order, model->items.count, sizeof(int32), popular_cmp);
+	sort_model = NULL;
+}
+
+/* user_factors / item_factors rows */
+typedef struct FactorLoad
+{
+	RsModel    *model;
+	bool		users;
+	int64		capacity;
+} FactorLoad;
+
+static void
+load_factor_row(TupleTableSlot *slot, void *arg)
+{
+	FactorLoad *load = arg;
+	RsModel    *model = load->model;
+	int64		id = DatumGetInt64(slot->tts_values[0]);
+	ArrayType  *factors = DatumGetArrayTypeP(slot->tts_values[2]);
+	int32		index;
+
+	if (ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != model->k || ARR_HASNULL(factors))
+		corrupt(model, "a factor vector has the wrong length");
+	if (load->users)
+	{
+		if (model->users.count >= load->capacity)
+			corrupt(model, "recsys.user_factors has more users than recsys.models says");
+		index = rs_idmap_insert(&model->users, id);
+		model->user_bias[index] = DatumGetFloat4(slot->tts_values[1]);
+		memcpy(model->user_factors + (int64) index * model->k, ARR_DATA_PTR(factors),
+			   sizeof(float) * model->k);
+	}
+	else
+	{
+		index = rs_idmap_lookup(&model->items, id);
+		if (index < 0)
+			corrupt(model, "an item has factors but no row in recsys.item_stats");
+		model->item_bias[index] = DatumGetFloat4(slot->tts_values[1]);
+		memcpy(model->item_factors + (int64) index * model->k, ARR_DATA_PTR(factors),
+			   sizeof(float) * model->k);
+	}
+	if ((Pointer) factors != DatumGetPointer(slot->tts_values[2]))
+		pfree(factors);
+}
+
+static void
+load_factors(RsModel *model, int64 n_users)
+{
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
+	FactorLoad	load = {model, true, n_users};
+	int32		n_items = model->items.count;
+
+	if (model->k <= 0)
+		corrupt(model, "params has no factors");
+	init_map(model, &model->users, n_users);
+	model->user_factors = alloc_model(model, sizeof(float) * model->k * (Size) n_users);
+	model->user_bias = alloc_model(model, sizeof(float) * n_users);
+	model->item_factors = alloc_model(model, sizeof(float) * model->k * (Size) n_items);
+	model->item_bias = alloc_model(model, sizeof(float) * n_items);
+	model->item_norms = alloc_model(model, sizeof(float) * n_items);
+
+	RsStreamQuery("SELECT user_id, bias, factors FROM recsys.user_factors "
+				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+				  2, argtypes, values, NULL, true, load_factor_row, &load);
+	load.users = false;
+	RsStreamQuery("SELECT item_id, bias, factors FROM recsys.item_factors "
+				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+				  2, argtypes, values, NULL, true, load_factor_row, &load);
+
+	for (int32 i = 0; i < n_items; i++)
+	{
+		double		s = 0;
+
+		for (int f = 0; f < model->k; f++)
+			s += (double) model->item_factors[(int64) i * model->k + f] *
+				model->item_factors[(int64) i * model->k + f];
+		model->item_norms[i] = (float) sqrt(s);
+	}
+}
+
+/* item_neighbors / user_neighbors rows, grouped by owner (ORDER BY) */
+typedef struct NeighborLoad
+{
+	RsModel    *model;
+	RsIdMap    *owners;			/* map of the rows' owners */
+	RsIdMap    *targets;		/* map of the neighbours */
+	int64		capacity;
+	int32		last_owner;
+} NeighborLoad;
+
+static void
+load_neighbor_row(TupleTableSlot *slot, void *arg)
+{
+	NeighborLoad *load = arg;
+	RsModel    *model = load->model;
+	RsCsr	   *m = &model->neighbors;
+	int32		owner = rs_idmap_lookup(load->owners, DatumGetInt64(slot->tts_values[0]));
+	int32		target = rs_idmap_lookup(load->targets, DatumGetInt64(slot->tts_values[1]));
+
+	if (owner < 0 || target < 0)
+		corrupt(model, "a neighbour list names an unknown id");
+	if (m->nnz >= load->capacity)
+		corrupt(model, "more neighbours than counted");
+	if (owner < load->last_owner)
+		corrupt(model, "neighbour lists out of order");
+	/* close the rows up to this owner */
+	while (load->last_owner < owner)
+		m->indptr[++load->last_owner] = m->nnz;
+	m->indices[m->nnz] = target;
+	m->data[m->nnz] = DatumGetFloat4(slot->tts_values[2]);
+	m->nnz++;
+}
+
+/* Number the users of a user-kNN model in id order. */
+static void
+map_user_row(TupleTableSlot *slot, void *arg)
+{
+	RsModel    *model = arg;
+
+	if (rs_idmap_full(&model->users))
+		corrupt(model, "more users than counted");
+	rs_idmap_insert(&model->users, DatumGetInt64(slot->tts_values[0]));
+}
+
+/*
+ * Load neighbour lists in owner id order, best first within a list.
+ * Owners are items (item-kNN) or users (user-kNN, whose map is built from
+ * the list owners first).
+ */
+static void
+load_neighbors(RsModel *model, bool users, int64 n_owners)
+{
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
+	NeighborLoad load;
+	int64		total;
+	bool		isnull;
+	RsCsr	   *m = &model->neighbors;
+
+	RsExecute(users ?
+			  "SELECT count(*) FROM recsys.user_neighbors "
+			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2" :
+			  "SELECT count(*) FROM recsys.item_neighbors "
+			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+			  2, argtypes, values, NULL, true, SPI_OK_SELECT);
+	total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	memset(&load, 0, sizeof(load));
+	load.model = model;
+	load.capacity = total;
+	load.last_owner = 0;
+	if (users)
+	{
+		/* user-kNN: number every user in a list, owner or neighbour, by id */
+		int64		n;
+
+		RsExecute("SELECT count(*) FROM (SELECT user_id FROM recsys.user_neighbors "
+				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
+				  "UNION SELECT neighbor_id FROM recsys.user_neighbors "
+				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2) s",
+				  2, argtypes, values, NULL, true, SPI_OK_SELECT);
+		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		n_owners = n;
+		init_map(model, &model->users, n);
+		RsStreamQuery("SELECT u FROM (SELECT user_id FROM recsys.user_neighbors "
+					  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
+					  "UNION SELECT neighbor_id FROM recsys.user_neighbors "
+					  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2) s(u) "
+					  "ORDER BY u",
+					  2, argtypes, values, NULL, true, map_user_row, model);
+		load.owners = load.targets = &model->users;
+	}
+	else
+		load.owners = load.targets = &model->items;
+
+	m->indptr = alloc_model(model, sizeof(int64) * (n_owners + 1));
+	m->indices = alloc_model(model, sizeof(int32) * Max(total, 1));
+	m->data = alloc_model(model, sizeof(float) * Max(total, 1));
+	m->nnz = 0;
+
+	RsStreamQuery(users ?
+				  "SELECT user_id, neighbor_id, score FROM recsys.user_neighbors "
+				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
+				  "ORDER BY user_id, score DESC, neighbor_id" :
+				  "SELECT item_id, neighbor_id, score FROM recsys.item_neighbors "
+				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
+				  "ORDER BY item_id, score DESC, neighbor_id",
+				  2, argtypes, values, NULL, true, load_neighbor_row, &load);
+	while (load.last_owner < load.owners->count)
+		m->indptr[++load.last_owner] = m->nnz;
+	m->n_rows = load.owners->count;
+	m->n_cols = load.targets->count;
+}
+
+/* Prepare the per-call query for a user's items in the source. */
+static void
+prepare_seen_queries(RsModel *model, const char *source)
+{
+	StringInfoData q;
+	const char *weight;
+
+	model->source = InvalidOid;
+	if (source == NULL || model->user_col == NULL || model->item_col == NULL)
+		return;
+	model->source = resolve_source(source);
+	if (!OidIsValid(model->source))
+		return;
+
+	/* the name goes into SQL re-quoted from the catalog, never as stored */
+	source = RsRelationName(model->source);
+	weight = model->weight_col ? quote_identifier(model->weight_col) : "1";
+	initStringInfo(&q);
+	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, (%s)::pg_catalog.float4 FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
+					 quote_identifier(model->item_col), weight, source,
+					 quote_identifier(model->user_col));
+	model->seen_plan = SPI_prepare(q.data, 1, (Oid[]) {INT8OID});
+	if (model->seen_plan == NULL || SPI_keepplan(model->seen_plan) != 0)
+		elog(ERROR, "could not prepare \"%s\": %s", q.data, SPI_result_code_string(SPI_result));
+
+	resetStringInfo(&q);
+	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, (%s)::pg_catalog.float4 FROM %s "
+					 "WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
+					 quote_identifier(model->user_col), quote_identifier(model->item_col),
+					 weight, source, quote_identifier(model->user_col));
+	model->seen_many_plan = SPI_prepare(q.data, 1, (Oid[]) {INT8ARRAYOID});
+	if (model->seen_many_plan == NULL || SPI_keepplan(model->seen_many_plan) != 0)
+		elog(ERROR, "could not prepare \"%s\": %s", q.data, SPI_result_code_string(SPI_result));
+}
+
+/* Look the source up by name; InvalidOid if it is gone. */
+static Oid
+resolve_source(const char *source)
+{
+	List	   *names = stringToQualifiedNameList(source);
+
+	return RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+}
+
+/*
+ * Follow the source when it was dropped, renamed or recreated since the
+ * model was loaded: the prepared queries name it by its qualified name.
+ */
+static void
+refresh_source(RsModel *model)
+{
+	MemoryContext old;
+
+	if (resolve_source(model->source_name) == model->source &&
+		(model->seen_plan != NULL || !OidIsValid(model->source)))
+		return;
+	if (model->seen_plan)
+		SPI_freeplan(model->seen_plan);
+	if (model->seen_many_plan)
+		SPI_freeplan(model->seen_many_plan);
+	model->seen_plan = model->seen_many_plan = NULL;
+	old = MemoryContextSwitchTo(model->mcxt);
+	prepare_seen_queries(model, model->source_name);
+	MemoryContextSwitchTo(old);
+}
+
+/* Free a model and everything it holds. */
+static void
+free_model(RsModel *model)
+{
+	if (model->seen_plan)
+		SPI_freeplan(model->seen_plan);
+	if (model->seen_many_plan)
+		SPI_freeplan(model->seen_many_plan);
+	MemoryContextDelete(model->mcxt);
+}
+
+/*
+ * Read a model's active version into a new context.  The context hangs
+ * under the current (statement) context until the load succeeds, so an
+ * error or a cancel halfway frees it.
+ */
+static RsModel *
+load_model(const char *name, CatalogRow *row)
+{
+	MemoryContext mcxt = AllocSetContextCreate(CurrentMemoryContext, "recsys model",
+											   ALLOCSET_DEFAULT_SIZES);
+	RsModel    *model = MemoryContextAllocZero(mcxt, sizeof(RsModel));
+	MemoryContext old;
+
+	model->mcxt = mcxt;
+	strlcpy(model->name, name, NAMEDATALEN);
+	model->version = row->version;
+	model->trained_at = row->trained_at;
+	old = MemoryContextSwitchTo(mcxt);
+	model->algorithm = pstrdup(row->algorithm);
+	model->user_col = row->user_col ? pstrdup(row->user_col) : NULL;
+	model->item_col = row->item_col ? pstrdup(row->item_col) : NULL;
+	model->weight_col = row->weight_col ? pstrdup(row->weight_col) : NULL;
+	model->source_name = pstrdup(row->source);
+	MemoryContextSwitchTo(old);
+	model->k = row->k;
+	model->explicit_feedback = row->explicit_feedback;
+	model->global_mean = row->global_mean;
+	model->rating_min = row->rating_min;
+	model->rating_max = row->rating_max;
+	model->regularization = row->regularization;
+	model->alpha = row->alpha;
+
+	if (strcmp(row->algorithm, "als") == 0 || strcmp(row->algorithm, "mf") == 0)
+		model->kind = RS_MODEL_FACTORS;
+	else if (strcmp(row->algorithm, "item_knn") == 0 || strcmp(row->algorithm, "ease") == 0)
+		model->kind = RS_MODEL_ITEM_KNN;
+	else if (strcmp(row->algorithm, "user_knn") == 0)
+		model->kind = RS_MODEL_USER_KNN;
+	else if (strcmp(row->algorithm, "popular") == 0)
+		model->kind = RS_MODEL_POPULAR;
+	else
+		corrupt(model, "unknown algorithm");
+
+	load_items(model, row->n_items);
+	if (model->kind == RS_MODEL_FACTORS)
+		load_factors(model, row->n_users);
+	else if (model->kind == RS_MODEL_ITEM_KNN)
+		load_neighbors(model, false, model->items.count);
+	else if (model->kind == RS_MODEL_USER_KNN)
+		load_neighbors(model, true, row->n_users);
+
+	old = MemoryContextSwitchTo(mcxt);
+	prepare_seen_queries(model, row->source);
+	MemoryContextSwitchTo(old);
+
+	MemoryContextSetParent(mcxt, TopMemoryContext);
+	return model;
+}
+
+/*
+ * RsGetModel returns the named model, loaded and current as of this
+ * statement's snapshot, or raises an error if there is no such model.
+ * The result stays valid until the end of the statement.
+ */
+RsModel *
+RsGetModel(const char *name)
+{
+	ModelCacheEntry *entry;
+	bool		found;
+	CatalogRow	row;
+	LocalTransactionId lxid = MyProc->lxid;
+	CommandId	cid = GetCurrentCommandId(false);
+
+	if (strlen(name) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" does not exist", name),
+				 errdetail("Model names are at most %d characters long.", NAMEDATALEN - 1)));
+	if (model_cache == NULL)
+		init_cache();
+	entry = hash_search(model_cache, name, HASH_ENTER, &found);
+	if (!found)
+		entry->model = NULL;
+	else if (entry->model && entry->model->checked_lxid == lxid && entry->model->checked_cid == cid)
+		return entry->model;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (!read_catalog_row(name, CurrentMemoryContext, &row))
+	{
+		SPI_finish();
+		if (entry->model)
+			free_model(entry->model);
+		hash_search(model_cache, name, HASH_REMOVE, NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" does not exist", name),
+				 errhint("SELECT name FROM recsys.models lists the models.")));
+	}
+	if (entry->model == NULL || entry->model->version != row.version ||
+		entry->model->trained_at != row.trained_at)
+	{
+		RsModel    *model;
+
+		if (entry->model)
+		{
+			free_model(entry->model);
+			entry->model = NULL;
+		}
+		model = load_model(name, &row);
+		/* the hash table may have moved while loading */
+		entry = hash_search(model_cache, name, HASH_ENTER, &found);
+		entry->model = model;
+	}
+	else
+		refresh_source(entry->model);
+	SPI_finish();
+	entry->model->checked_lxid = lxid;
+	entry->model->checked_cid = cid;
+	return entry->model;
+}
+
+/* RsModelItemIndex returns an item's dense index, or -1 if unknown. */
+int32
+RsModelItemIndex(RsModel *model, int64 item_id)
+{
+	return rs_idmap_lookup(&model->items, item_id);
+}
+
+/* RsModelUserIndex returns a user's dense index, or -1 if unknown. */
+int32
+RsModelUserIndex(RsModel *model, int64 user_id)
+{
+	if (model->users.capacity == 0)
+		return -1;
+	return rs_idmap_lookup(&model->users, user_id);
+}
+
+/*
+ * RsRequireSource raises an error when the model's source is gone and a
+ * feature needs it.
+ */
+void
+RsRequireSource(RsModel *model, const char *why)
+{
+	if (!OidIsValid(model->source) || model->seen_plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" of model \"%s\" no longer exists", model->source_name, model->name),
+				 errdetail("%s needs the user's interactions, which are read from the model's source.", why),
+				 errhint("Recreate the source (or rename it back), or retrain the model on the current one.")));
+}
+
+/* Order a user's interactions by item index, for merging duplicates. */
+static int
+user_item_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * RsReadUserItems reads the user's interactions with the model's items
+ * from the source as it is now, as training would: rows for items the
+ * model does not know and rows with NULLs are ignored, and duplicate
+ * items are summed.  Items come out in index order.  Runs as the caller.
+ */
+void
+RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out)
+{
+	Datum		value = Int64GetDatum(user_id);
+	int			ret;
+	int64	   *packed;			/* item index << 32 | position, to sort */
+	float	   *raw;			/* weights by position */
+	int			n = 0;
+
+	RsRequireSource(model, why);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_plan(model->seen_plan, &value, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the items of user " INT64_FORMAT " failed: %s", user_id,
+			 SPI_result_code_string(ret));
+
+	packed = SPI_palloc(sizeof(int64) * Max(SPI_processed, 1));
+	raw = SPI_palloc(sizeof(float) * Max(SPI_processed, 1));
+	out->item = SPI_palloc(sizeof(int32) * Max(SPI_processed, 1));
+	out->weight = SPI_palloc(sizeof(float) * Max(SPI_processed, 1));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[r];
+		bool		null_item,
+					null_weight;
+		Datum		item = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &null_item);
+		Datum		weight = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &null_weight);
+		int32		index;
+
+		if (null_item || null_weight)
+			continue;
+		index = rs_idmap_lookup(&model->items, DatumGetInt64(item));
+		if (index < 0)
+			continue;
+		raw[r] = DatumGetFloat4(weight);
+		packed[n++] = ((int64) index << 32) | (int64) r;
+	}
+	qsort(packed, n, sizeof(int64), user_item_cmp);
+
+	out->n = 0;
+	for (int j = 0; j < n; j++)
+	{
+		int32		index = (int32) (packed[j] >> 32);
+		float		w = raw[packed[j] & 0xFFFFFFFF];
+
+		if (out->n > 0 && out->item[out->n - 1] == index)
+			out->weight[out->n - 1] += w;
+		else
+		{
+			out->item[out->n] = index;
+			out->weight[out->n] = w;
+			out->n++;
+		}
+	}
+	pfree(packed);
+	pfree(raw);
+	SPI_finish();
+}

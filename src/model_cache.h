@@ -1,0 +1,90 @@
+/*-------------------------------------------------------------------------
+ *
+ * model_cache.h
+ *		Trained models loaded into backend memory for serving.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_MODEL_CACHE_H
+#define RECSYS_MODEL_CACHE_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "utils/timestamp.h"
+
+#include "idmap.h"
+#include "sparse.h"
+
+/* How a model scores items. */
+typedef enum RsModelKind
+{
+	RS_MODEL_FACTORS,			/* als, mf: dot products of latent factors */
+	RS_MODEL_ITEM_KNN,			/* item_knn: the user's items' neighbours */
+	RS_MODEL_USER_KNN,			/* user_knn: the user's neighbours' items */
+	RS_MODEL_POPULAR			/* popular: one ranking for everybody */
+} RsModelKind;
+
+typedef struct RsModel
+{
+	char		name[NAMEDATALEN];
+	int32		version;
+	TimestampTz trained_at;
+	char	   *algorithm;
+	RsModelKind kind;
+	MemoryContext mcxt;
+
+	/* the source, for the items a user has seen (InvalidOid if gone) */
+	Oid			source;
+	char	   *source_name;
+	char	   *user_col;
+	char	   *item_col;
+	char	   *weight_col;		/* NULL: every row counts 1 */
+	SPIPlanPtr	seen_plan;		/* SELECT item[, weight] WHERE user = $1 */
+	SPIPlanPtr	seen_many_plan; /* SELECT user, item[, weight] WHERE user = ANY($1) */
+
+	/* every item the model knows, and its popularity */
+	RsIdMap		items;			/* items.ids[] ascending */
+	float	   *popularity;		/* per item index */
+	int32	   *popular_order;	/* item indexes, most popular first */
+
+	/* factor models */
+	int			k;
+	bool		explicit_feedback;
+	float		global_mean;
+	float		rating_min;
+	float		rating_max;
+	float		regularization;
+	float		alpha;
+	RsIdMap		users;			/* users with factors (or neighbours) */
+	float	   *user_factors;	/* n_users x k */
+	float	   *user_bias;
+	float	   *item_factors;	/* n_items x k */
+	float	   *item_bias;
+	float	   *item_norms;		/* |y_i|, for cosine similar_items */
+	float	   *gram;			/* k x k YtY, computed on first explain */
+
+	/* neighbourhood models: neighbours of each item (or user) by index */
+	RsCsr		neighbors;
+
+	/* validity memo: checked against the catalog once per statement */
+	LocalTransactionId checked_lxid;
+	CommandId	checked_cid;
+} RsModel;
+
+/* A user's interactions as read from the source at call time. */
+typedef struct RsUserItems
+{
+	int			n;
+	int32	   *item;			/* item indexes in the model */
+	float	   *weight;
+} RsUserItems;
+
+extern RsModel *RsGetModel(const char *name);
+extern int32 RsModelItemIndex(RsModel *model, int64 item_id);
+extern int32 RsModelUserIndex(RsModel *model, int64 user_id);
+extern void RsReadUserItems(RsModel *model, int64 user_id, const char *why,
+							RsUserItems *out);
+extern void RsRequireSource(RsModel *model, const char *why);
+
+#endif							/* RECSYS_MODEL_CACHE_H */

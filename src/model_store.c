@@ -1,0 +1,384 @@
+/*-------------------------------------------------------------------------
+ *
+ * model_store.c
+ *		Writing trained models into the recsys catalog and artefact tables.
+ *
+ * A training run writes, inside the caller's transaction:
+ *	1. the recsys.models row, if the model is new (the versions' parent);
+ *	2. a new recsys.model_versions row, numbered after the newest one;
+ *	3. the artefacts of that version (factors, neighbours, item stats);
+ *	4. the switch: recsys.models points at the new version, and older
+ *	   versions are deleted (their artefacts go by ON DELETE CASCADE).
+ * Readers see the previous model until the caller commits; an error or a
+ * cancel anywhere rolls all of it back, so the previous model stays.
+ *
+ * Artefacts are written in batches of BATCH_ROWS rows, each batch one
+ * INSERT ... SELECT over unnest() of array parameters: a handful of
+ * statements instead of one per row.
+ *
+ * All statements run through SPI with values as parameters; the only
+ * names spliced into SQL are recsys's own tables.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+
+#include "array_util.h"
+#include "ingest.h"
+#include "model_store.h"
+#include "spi_util.h"
+
+#define BATCH_ROWS 8192
+
+/* First key of recsys's advisory locks ("recs"), the second is the name's hash. */
+#define RECSYS_LOCK_CLASS 0x72656373
+
+/*
+ * RsCheckModelName refuses names the catalog cannot hold, with a message
+ * that says why.
+ */
+void
+RsCheckModelName(const char *name)
+{
+	if (name[0] == '\0' || strlen(name) > RECSYS_MAX_MODEL_NAME)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model name must be 1 to %d characters long", RECSYS_MAX_MODEL_NAME)));
+}
+
+/*
+ * RsLockModelForTraining makes sure only one session trains a given model
+ * at a time: a second one gets a clear error at once instead of waiting
+ * for, and then overwriting, the first one's result.  The lock is held to
+ * the end of the transaction.
+ */
+void
+RsLockModelForTraining(const char *name)
+{
+	Oid			argtypes[2] = {INT4OID, TEXTOID};
+	Datum		values[2] = {Int32GetDatum(RECSYS_LOCK_CLASS), CStringGetTextDatum(name)};
+	bool		isnull;
+	bool		locked;
+
+	RsCheckModelName(name);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT pg_catalog.pg_try_advisory_xact_lock($1, pg_catalog.hashtext($2))",
+			  2, argtypes, values, NULL, false, SPI_OK_SELECT);
+	locked = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	if (!locked)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("model \"%s\" is being trained by another session", name),
+				 errhint("Wait for that training to finish, or train under another model name.")));
+}
+
+/* The descriptive columns shared by recsys.models and recsys.model_versions. */
+static void
+desc_values(const RsModelDesc *desc, Oid *argtypes, Datum *values)
+{
+	argtypes[0] = TEXTOID;
+	values[0] = CStringGetTextDatum(desc->name);
+	argtypes[1] = TEXTOID;
+	values[1] = CStringGetTextDatum(desc->algorithm);
+	argtypes[2] = TEXTOID;
+	values[2] = CStringGetTextDatum(RsRelationName(desc->source));
+	argtypes[3] = TEXTOID;
+	values[3] = CStringGetTextDatum(desc->params->data);
+	argtypes[4] = TEXTOID;
+	values[4] = CStringGetTextDatum(desc->stats->data);
+	argtypes[5] = INT8OID;
+	values[5] = Int64GetDatum(desc->n_users);
+	argtypes[6] = INT8OID;
+	values[6] = Int64GetDatum(desc->n_items);
+	argtypes[7] = INT8OID;
+	values[7] = Int64GetDatum(desc->n_interactions);
+}
+
+/*
+ * RsCreateModelVersion adds a version row for a training run (and the
+ * model's row if the model is new) and returns its number.
+ */
+int32
+RsCreateModelVersion(const RsModelDesc *desc)
+{
+	Oid			argtypes[9];
+	Datum		values[9];
+	bool		isnull;
+	int32		version;
+
+	desc_values(desc, argtypes, values);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	RsExecute("SELECT coalesce(max(version), 0) + 1 FROM recsys.model_versions "
+			  "WHERE model OPERATOR(pg_catalog.=) $1",
+			  1, argtypes, values, NULL, false, SPI_OK_SELECT);
+	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	argtypes[8] = INT4OID;
+	values[8] = Int32GetDatum(version);
+	RsExecute("INSERT INTO recsys.models (name, algorithm, source, params, stats, "
+			  "n_users, n_items, n_interactions, version) "
+			  "VALUES ($1, $2, $3, $4::pg_catalog.jsonb, $5::pg_catalog.jsonb, $6, $7, $8, $9) "
+			  "ON CONFLICT (name) DO NOTHING",
+			  9, argtypes, values, NULL, false, SPI_OK_INSERT);
+	RsExecute("INSERT INTO recsys.model_versions (model, algorithm, source, params, stats, "
+			  "n_users, n_items, n_interactions, version) "
+			  "VALUES ($1, $2, $3, $4::pg_catalog.jsonb, $5::pg_catalog.jsonb, $6, $7, $8, $9)",
+			  9, argtypes, values, NULL, false, SPI_OK_INSERT);
+	SPI_finish();
+	return version;
+}
+
+/*
+ * RsWriteFactors stores n rows of ids[i], bias[i] (0 if bias is NULL) and
+ * factors[i * k .. (i + 1) * k) into user_factors or item_factors.
+ */
+void
+RsWriteFactors(RsSide side, const char *name, int32 version, const int64 *ids,
+			   const float *bias, const float *factors, int64 n, int k)
+{
+	const char *query = side == RS_USERS ?
+		"INSERT INTO recsys.user_factors (model, version, user_id, bias, factors) "
+		"SELECT $1, $2, t.id, t.bias, $5[(t.o - 1) * $6 + 1 : t.o * $6] "
+		"FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.float4[])) "
+		"WITH ORDINALITY AS t(id, bias, o)" :
+		"INSERT INTO recsys.item_factors (model, version, item_id, bias, factors) "
+		"SELECT $1, $2, t.id, t.bias, $5[(t.o - 1) * $6 + 1 : t.o * $6] "
+		"FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.float4[])) "
+		"WITH ORDINALITY AS t(id, bias, o)";
+	Oid			argtypes[6] = {TEXTOID, INT4OID, INT8ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, INT4OID};
+	Datum		values[6];
+	float	   *zeros = NULL;
+	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext,
+														"recsys factor batch",
+														ALLOCSET_DEFAULT_SIZES);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int32GetDatum(version);
+	values[5] = Int32GetDatum(k);
+	if (bias == NULL)
+		zeros = palloc0(sizeof(float) * BATCH_ROWS);
+
+	for (int64 start = 0; start < n; start += BATCH_ROWS)
+	{
+		int			rows = (int) Min(BATCH_ROWS, n - start);
+		MemoryContext old = MemoryContextSwitchTo(batch_context);
+
+		CHECK_FOR_INTERRUPTS();
+		values[2] = PointerGetDatum(RsInt64Array(ids + start, rows));
+		values[3] = PointerGetDatum(RsFloatArray(bias ? bias + start : zeros, rows));
+		values[4] = PointerGetDatum(RsFloatArray(factors + start * k, rows * k));
+		MemoryContextSwitchTo(old);
+		RsExecute(query, 6, argtypes, values, NULL, false, SPI_OK_INSERT);
+		MemoryContextReset(batch_context);
+	}
+	SPI_finish();
+	MemoryContextDelete(batch_context);
+}
+
+/*
+ * RsWriteNeighbors stores neighbour lists into item_neighbors or
+ * user_neighbors.  Row r (id row_ids[r]) has count[r] neighbours in slots
+ * [r * slots, r * slots + count[r]): neighbour[] holds dense indexes into
+ * neighbor_ids[], score[] their similarities.
+ */
+void
+RsWriteNeighbors(RsSide side, const char *name, int32 version,
+				 const int64 *row_ids, int64 n_rows, int slots,
+				 const int32 *count, const int32 *neighbor,
+				 const int64 *neighbor_ids, const float *score)
+{
+	const char *query = side == RS_USERS ?
+		"INSERT INTO recsys.user_neighbors (model, version, user_id, neighbor_id, score) "
+		"SELECT $1, $2, t.a, t.b, t.s "
+		"FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int8[]), "
+		"pg_catalog.unnest($5::pg_catalog.float4[])) AS t(a, b, s)" :
+		"INSERT INTO recsys.item_neighbors (model, version, item_id, neighbor_id, score) "
+		"SELECT $1, $2, t.a, t.b, t.s "
+		"FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int8[]), "
+		"pg_catalog.unnest($5::pg_catalog.float4[])) AS t(a, b, s)";
+	Oid			argtypes[5] = {TEXTOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID, FLOAT4ARRAYOID};
+	Datum		values[5];
+	int64	   *a = palloc(sizeof(int64) * BATCH_ROWS);
+	int64	   *b = palloc(sizeof(int64) * BATCH_ROWS);
+	float	   *s = palloc(sizeof(float) * BATCH_ROWS);
+	int			filled = 0;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int32GetDatum(version);
+
+	for (int64 r = 0; r <= n_rows; r++)
+	{
+		int			c = r < n_rows ? count[r] : 0;
+
+		for (int j = 0; j < c || (r == n_rows && filled > 0); j++)
+		{
+			if (r < n_rows)
+			{
+				a[filled] = row_ids[r];
+				b[filled] = neighbor_ids[neighbor[r * slots + j]];
+				s[filled] = score[r * slots + j];
+				filled++;
+			}
+			if (filled == BATCH_ROWS || r == n_rows)
+			{
+				CHECK_FOR_INTERRUPTS();
+				values[2] = PointerGetDatum(RsInt64Array(a, filled));
+				values[3] = PointerGetDatum(RsInt64Array(b, filled));
+				values[4] = PointerGetDatum(RsFloatArray(s, filled));
+				RsExecute(query, 5, argtypes, values, NULL, false, SPI_OK_INSERT);
+				pfree(DatumGetPointer(values[2]));
+				pfree(DatumGetPointer(values[3]));
+				pfree(DatumGetPointer(values[4]));
+				filled = 0;
+				if (r == n_rows)
+					break;
+			}
+		}
+	}
+	SPI_finish();
+	pfree(a);
+	pfree(b);
+	pfree(s);
+}
+
+/*
+ * RsWriteItemStats stores every trained item's user count, weight sum and
+ * popularity score (what recommend falls back to for unknown users).
+ */
+void
+RsWriteItemStats(const char *name, int32 version, const int64 *ids, int64 n,
+				 const int32 *n_users, const float *weight_sum,
+				 const float *popularity)
+{
+	Oid			argtypes[6] = {TEXTOID, INT4OID, INT8ARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID};
+	Datum		values[6];
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int32GetDatum(version);
+	for (int64 start = 0; start < n; start += BATCH_ROWS)
+	{
+		int			rows = (int) Min(BATCH_ROWS, n - start);
+		Datum	   *counts = palloc(sizeof(Datum) * rows);
+
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < rows; i++)
+			counts[i] = Int32GetDatum(n_users[start + i]);
+		values[2] = PointerGetDatum(RsInt64Array(ids + start, rows));
+		values[3] = PointerGetDatum(construct_array_builtin(counts, rows, INT4OID));
+		values[4] = PointerGetDatum(RsFloatArray(weight_sum + start, rows));
+		values[5] = PointerGetDatum(RsFloatArray(popularity + start, rows));
+		RsExecute("INSERT INTO recsys.item_stats (model, version, item_id, n_users, weight_sum, popularity) "
+				  "SELECT $1, $2, t.id, t.n, t.w, t.p "
+				  "FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int4[]), "
+				  "pg_catalog.unnest($5::pg_catalog.float4[]), pg_catalog.unnest($6::pg_catalog.float4[])) AS t(id, n, w, p)",
+				  6, argtypes, values, NULL, false, SPI_OK_INSERT);
+		pfree(counts);
+	}
+	SPI_finish();
+}
+
+/*
+ * RsActivateModelVersion makes version the model's active one, records the
+ * training time, and deletes the older versions with their artefacts.
+ */
+void
+RsActivateModelVersion(const RsModelDesc *desc, int32 version, double train_seconds)
+{
+	Oid			argtypes[10];
+	Datum		values[10];
+
+	desc_values(desc, argtypes, values);
+	argtypes[8] = INT4OID;
+	values[8] = Int32GetDatum(version);
+	argtypes[9] = FLOAT8OID;
+	values[9] = Float8GetDatum(train_seconds);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("UPDATE recsys.model_versions SET train_seconds = $10, trained_at = pg_catalog.now() "
+			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $9 "
+			  "AND $2 IS NOT NULL AND $3 IS NOT NULL AND $4 IS NOT NULL AND $5 IS NOT NULL "
+			  "AND $6 IS NOT NULL AND $7 IS NOT NULL AND $8 IS NOT NULL",
+			  10, argtypes, values, NULL, false, SPI_OK_UPDATE);
+	RsExecute("UPDATE recsys.models SET algorithm = $2, source = $3, "
+			  "params = $4::pg_catalog.jsonb, stats = $5::pg_catalog.jsonb, "
+			  "n_users = $6, n_items = $7, n_interactions = $8, version = $9, "
+			  "train_seconds = $10, trained_at = pg_catalog.now(), "
+			  "metrics = '{}', trained_by = CURRENT_USER "
+			  "WHERE name OPERATOR(pg_catalog.=) $1",
+			  10, argtypes, values, NULL, false, SPI_OK_UPDATE);
+	RsExecute("DELETE FROM recsys.model_versions "
+			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.<>) $2",
+			  2, (Oid[]) {TEXTOID, INT4OID}, (Datum[]) {values[0], values[8]}, NULL, false,
+			  SPI_OK_DELETE);
+	SPI_finish();
+}
+
+/* Minimal JSON object writer for params and stats. */
+void
+RsJsonBegin(StringInfo buf)
+{
+	initStringInfo(buf);
+	appendStringInfoChar(buf, '{');
+}
+
+static void
+json_key(StringInfo buf, const char *key)
+{
+	if (buf->len > 1)
+		appendStringInfoString(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+}
+
+void
+RsJsonText(StringInfo buf, const char *key, const char *value)
+{
+	json_key(buf, key);
+	if (value == NULL)
+		appendStringInfoString(buf, "null");
+	else
+		escape_json(buf, value);
+}
+
+void
+RsJsonInt(StringInfo buf, const char *key, int64 value)
+{
+	json_key(buf, key);
+	appendStringInfo(buf, INT64_FORMAT, value);
+}
+
+void
+RsJsonFloat(StringInfo buf, const char *key, double value)
+{
+	json_key(buf, key);
+	if (isnan(value) || isinf(value))
+		appendStringInfoString(buf, "null");
+	else
+		appendStringInfo(buf, "%.17g", value);
+}
+
+void
+RsJsonEnd(StringInfo buf)
+{
+	appendStringInfoChar(buf, '}');
+}

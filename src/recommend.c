@@ -1,0 +1,641 @@
+/*-------------------------------------------------------------------------
+ *
+ * recommend.c
+ *		Serving: recommend, similar_items, score and explain.
+ *
+ * Every function takes the model by name, gets it from the backend's
+ * model cache (model_cache.c) and scores items with the pure-C kernels.
+ * How a model scores depends on its kind:
+ *	- factors (als, mf): x_u . y_i, plus biases and the global mean for
+ *	  explicit ratings (clipped to the rating range);
+ *	- item-kNN: sum over the user's items i of w_ui * sim(i, j), the user's
+ *	  items read from the model's source as it is now, so a purchase made
+ *	  a second ago already counts;
+ *	- user-kNN: sum over the user's neighbours v of sim(u, v) * w_vi,
+ *	  divided by the sum of the neighbours' similarities;
+ *	- popular: the popularity score.
+ * A user the model cannot score (unknown to a factor model, no items for a
+ * kNN model) gets the model's popularity ranking; a DEBUG1 message says so.
+ * Items a kNN model cannot reach for this user follow the scored ones, by
+ * popularity, with score 0, so a request for k items gets k items when
+ * the catalog has them.
+ *
+ * All functions are read-only: they run on hot standbys.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/tuplestore.h"
+
+#include "args.h"
+#include "array_util.h"
+#include "linalg.h"
+#include "model_cache.h"
+#include "recsys.h"
+#include "score.h"
+
+PG_FUNCTION_INFO_V1(recsys_recommend);
+PG_FUNCTION_INFO_V1(recsys_similar_items);
+PG_FUNCTION_INFO_V1(recsys_score);
+PG_FUNCTION_INFO_V1(recsys_explain);
+
+#define RECOMMEND_MIN_K 1
+#define RECOMMEND_MAX_K 10000
+
+/* Check k against the allowed range, naming the argument. */
+static int
+check_k(FunctionCallInfo fcinfo, int argno)
+{
+	int32		k;
+
+	RsRequireArg(fcinfo, argno, "k");
+	k = PG_GETARG_INT32(argno);
+	if (k < RECOMMEND_MIN_K || k > RECOMMEND_MAX_K)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must be between %d and %d, not %d", RECOMMEND_MIN_K, RECOMMEND_MAX_K, k)));
+	return k;
+}
+
+static RsModel *
+model_arg(FunctionCallInfo fcinfo, int argno)
+{
+	RsRequireArg(fcinfo, argno, "model");
+	return RsGetModel(text_to_cstring(PG_GETARG_TEXT_PP(argno)));
+}
+
+/* Add one output row (id, value) to a materialized SRF. */
+static void
+put_row(ReturnSetInfo *rsinfo, int64 id, float value)
+{
+	Datum		values[2] = {Int64GetDatum(id), Float4GetDatum(value)};
+	bool		nulls[2] = {false, false};
+
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/* The explicit model's prediction for a user and item, clipped. */
+static float
+explicit_prediction(RsModel *model, int32 u, int32 i, float dot)
+{
+	float		p = model->global_mean + model->user_bias[u] + model->item_bias[i] + dot;
+
+	return Min(Max(p, model->rating_min), model->rating_max);
+}
+
+static float
+dot(const float *a, const float *b, int k)
+{
+	float		s = 0;
+
+	for (int f = 0; f < k; f++)
+		s += a[f] * b[f];
+	return s;
+}
+
+/*
+ * Item-kNN scores: scores[j] += w_ui * sim(i, j) over the user's items.
+ * Unreached items stay NaN so top-k skips them.
+ */
+static void
+item_knn_scores(RsModel *model, const RsUserItems *items, float *scores)
+{
+	const RsCsr *nb = &model->neighbors;
+
+	for (int32 j = 0; j < model->items.count; j++)
+		scores[j] = get_float4_nan();
+	for (int n = 0; n < items->n; n++)
+	{
+		int32		i = items->item[n];
+
+		for (int64 p = nb->indptr[i]; p < nb->indptr[i + 1]; p++)
+		{
+			int32		j = nb->indices[p];
+			float		add = items->weight[n] * nb->data[p];
+
+			scores[j] = isnan(scores[j]) ? add : scores[j] + add;
+		}
+	}
+}
+
+/*
+ * User-kNN scores: sum over neighbours v of sim(u, v) * w_vi, divided by
+ * the sum of the similarities.  The neighbours' items come from the
+ * source as it is now.  Returns false if the user has no neighbours.
+ */
+static bool
+user_knn_scores(RsModel *model, int32 u, float *scores)
+{
+	const RsCsr *nb = &model->neighbors;
+	int			n = (int) (nb->indptr[u + 1] - nb->indptr[u]);
+	int64	   *ids;
+	float	   *sims;
+	double		total = 0;
+	Datum		arg;
+	int			ret;
+
+	if (n == 0)
+		return false;
+	RsRequireSource(model, "A user-kNN model");
+	ids = palloc(sizeof(int64) * n);
+	sims = palloc(sizeof(float) * n);
+	for (int j = 0; j < n; j++)
+	{
+		ids[j] = model->users.ids[nb->indices[nb->indptr[u] + j]];
+		sims[j] = nb->data[nb->indptr[u] + j];
+		total += fabs(sims[j]);
+	}
+	for (int32 i = 0; i < model->items.count; i++)
+		scores[i] = get_float4_nan();
+
+	arg = PointerGetDatum(RsInt64Array(ids, n));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_plan(model->seen_many_plan, &arg, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the neighbours' items failed: %s", SPI_result_code_string(ret));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[r];
+		bool		n1,
+					n2,
+					n3;
+		int64		v = DatumGetInt64(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &n1));
+		int64		item = DatumGetInt64(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &n2));
+		float		w = DatumGetFloat4(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 3, &n3));
+		int32		i;
+		float		sim = 0;
+
+		if (n1 || n2 || n3)
+			continue;
+		i = RsModelItemIndex(model, item);
+		if (i < 0)
+			continue;
+		for (int j = 0; j < n; j++)
+			if (ids[j] == v)
+				sim = sims[j];
+		scores[i] = (isnan(scores[i]) ? 0 : scores[i]) + (float) (sim * w / Max(total, 1e-12));
+	}
+	SPI_finish();
+	return true;
+}
+
+/*
+ * Score every item for a user; returns false when the model cannot score
+ * this user and the popularity fallback applies.  items holds the user's
+ * items when the caller read them (NULL otherwise).
+ */
+static bool
+score_all_items(RsModel *model, int64 user_id, const RsUserItems *items, float *scores)
+{
+	int32		u;
+
+	switch (model->kind)
+	{
+		case RS_MODEL_FACTORS:
+			u = RsModelUserIndex(model, user_id);
+			if (u < 0)
+				return false;
+			rs_score_items(model->item_factors, NULL, model->items.count, model->k,
+						   model->user_factors + (int64) u * model->k, scores);
+			if (model->explicit_feedback)
+				for (int32 i = 0; i < model->items.count; i++)
+					scores[i] += model->item_bias[i];
+			return true;
+		case RS_MODEL_ITEM_KNN:
+			if (items == NULL || items->n == 0)
+				return false;
+			item_knn_scores(model, items, scores);
+			return true;
+		case RS_MODEL_USER_KNN:
+			u = RsModelUserIndex(model, user_id);
+			return u >= 0 && user_knn_scores(model, u, scores);
+		case RS_MODEL_POPULAR:
+			memcpy(scores, model->popularity, sizeof(float) * model->items.count);
+			return true;
+	}
+	return false;
+}
+
+/*
+ * recsys_recommend(user_id bigint, k int, model text, exclude_seen bool,
+ *					candidates bigint[]) returns (item_id, score) best first.
+ */
+Datum
+recsys_recommend(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RsModel    *model;
+	int64		user_id;
+	int			k;
+	bool		exclude_seen;
+	int32		n_items;
+	uint8	   *exclude;
+	float	   *scores;
+	int32	   *top_idx;
+	float	   *top_score;
+	int			found;
+	RsUserItems items = {0};
+	bool		have_items = false;
+	bool		scored;
+	int32		u = -1;
+
+	RsRequireArg(fcinfo, 0, "user_id");
+	user_id = PG_GETARG_INT64(0);
+	k = check_k(fcinfo, 1);
+	RsRequireArg(fcinfo, 3, "exclude_seen");
+	exclude_seen = PG_GETARG_BOOL(3);
+	model = model_arg(fcinfo, 2);
+	InitMaterializedSRF(fcinfo, 0);
+
+	n_items = model->items.count;
+	exclude = palloc0(RS_BITMAP_BYTES(n_items) + 1);
+	scores = palloc(sizeof(float) * Max(n_items, 1));
+
+	if (!PG_ARGISNULL(4))
+	{
+		/* only the candidates may be recommended */
+		int			n;
+		int64	   *cand = RsArrayToInt64s(PG_GETARG_ARRAYTYPE_P(4), "candidates", &n);
+
+		memset(exclude, 0xff, RS_BITMAP_BYTES(n_items));
+		for (int c = 0; c < n; c++)
+		{
+			int32		i = RsModelItemIndex(model, cand[c]);
+
+			if (i >= 0)
+				exclude[i >> 3] &= (uint8) ~(1u << (i & 7));
+		}
+	}
+
+	if (exclude_seen || model->kind == RS_MODEL_ITEM_KNN)
+	{
+		RsReadUserItems(model, user_id,
+						exclude_seen ? "Excluding seen items" : "An item-kNN model", &items);
+		have_items = true;
+		if (exclude_seen)
+			for (int n = 0; n < items.n; n++)
+				rs_bitmap_set(exclude, items.item[n]);
+	}
+
+	scored = score_all_items(model, user_id, have_items ? &items : NULL, scores);
+	if (!scored)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("model \"%s\" cannot score user " INT64_FORMAT "; recommending popular items",
+								 model->name, user_id)));
+		memcpy(scores, model->popularity, sizeof(float) * n_items);
+	}
+
+	top_idx = palloc(sizeof(int32) * k);
+	top_score = palloc(sizeof(float) * k);
+	found = rs_topk(scores, n_items, k, exclude, top_idx, top_score);
+
+	if (scored && model->kind == RS_MODEL_FACTORS && model->explicit_feedback)
+		u = RsModelUserIndex(model, user_id);
+	for (int r = 0; r < found; r++)
+	{
+		float		s = top_score[r];
+
+		if (u >= 0)
+			s = explicit_prediction(model, u, top_idx[r], s - model->item_bias[top_idx[r]]);
+		put_row(rsinfo, model->items.ids[top_idx[r]], s);
+		rs_bitmap_set(exclude, top_idx[r]);
+	}
+
+	/* fill up from the popularity ranking (kNN models reach few items) */
+	for (int32 p = 0; p < n_items && found < k; p++)
+	{
+		int32		i = model->popular_order[p];
+
+		if (rs_bitmap_test(exclude, i))
+			continue;
+		put_row(rsinfo, model->items.ids[i], 0);
+		rs_bitmap_set(exclude, i);
+		found++;
+	}
+	return (Datum) 0;
+}
+
+/*
+ * recsys_similar_items(item_id bigint, k int, model text) returns the k
+ * items most similar to item_id: cosine of item factors, or the stored
+ * neighbours of a neighbourhood model.
+ */
+Datum
+recsys_similar_items(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RsModel    *model;
+	int64		item_id;
+	int			k;
+	int32		i;
+
+	RsRequireArg(fcinfo, 0, "item_id");
+	item_id = PG_GETARG_INT64(0);
+	k = check_k(fcinfo, 1);
+	model = model_arg(fcinfo, 2);
+	if (model->kind != RS_MODEL_FACTORS && model->kind != RS_MODEL_ITEM_KNN)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model \"%s\" (%s) has no item similarities", model->name, model->algorithm),
+				 errhint("Use a factor model (train_cf) or an item neighbourhood model (train_item_knn).")));
+	i = RsModelItemIndex(model, item_id);
+	if (i < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("item " INT64_FORMAT " is not in model \"%s\"", item_id, model->name),
+				 errhint("Only items of the model's training source have similarities.")));
+	InitMaterializedSRF(fcinfo, 0);
+
+	if (model->kind == RS_MODEL_ITEM_KNN)
+	{
+		const RsCsr *nb = &model->neighbors;
+
+		for (int64 p = nb->indptr[i]; p < nb->indptr[i + 1] && p - nb->indptr[i] < k; p++)
+			put_row(rsinfo, model->items.ids[nb->indices[p]], nb->data[p]);
+	}
+	else
+	{
+		int32		n_items = model->items.count;
+		float	   *scores = palloc(sizeof(float) * n_items);
+		uint8	   *exclude = palloc0(RS_BITMAP_BYTES(n_items) + 1);
+		int32	   *top_idx = palloc(sizeof(int32) * k);
+		float	   *top_score = palloc(sizeof(float) * k);
+		const float *y = model->item_factors + (int64) i * model->k;
+		float		norm = model->item_norms[i];
+		int			found;
+
+		rs_score_items(model->item_factors, NULL, n_items, model->k, y, scores);
+		for (int32 j = 0; j < n_items; j++)
+			scores[j] = (norm > 0 && model->item_norms[j] > 0) ?
+				scores[j] / (norm * model->item_norms[j]) : 0;
+		rs_bitmap_set(exclude, i);
+		found = rs_topk(scores, n_items, k, exclude, top_idx, top_score);
+		for (int r = 0; r < found; r++)
+			put_row(rsinfo, model->items.ids[top_idx[r]], top_score[r]);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * A kNN model's score of one item needs the user's whole score vector;
+ * ORDER BY recsys.score(u, p.id) calls once per row, so the vector is
+ * kept for the rest of the statement.
+ */
+typedef struct ScoreMemo
+{
+	RsModel    *model;
+	int32		version;
+	int64		user_id;
+	LocalTransactionId lxid;
+	CommandId	cid;
+	bool		scored;
+	float	   *scores;
+} ScoreMemo;
+
+/*
+ * recsys_score(user_id bigint, item_id bigint, model text) returns the
+ * model's score of one item for one user: NULL for an item the model does
+ * not know, the item's popularity for a user it cannot score.
+ */
+Datum
+recsys_score(PG_FUNCTION_ARGS)
+{
+	RsModel    *model;
+	int64		user_id;
+	int64		item_id;
+	int32		i;
+	int32		u;
+
+	RsRequireArg(fcinfo, 0, "user_id");
+	RsRequireArg(fcinfo, 1, "item_id");
+	user_id = PG_GETARG_INT64(0);
+	item_id = PG_GETARG_INT64(1);
+	model = model_arg(fcinfo, 2);
+
+	i = RsModelItemIndex(model, item_id);
+	if (i < 0)
+		PG_RETURN_NULL();
+
+	if (model->kind == RS_MODEL_FACTORS)
+	{
+		u = RsModelUserIndex(model, user_id);
+		if (u < 0)
+			PG_RETURN_FLOAT4(model->popularity[i]);
+		{
+			float		d = dot(model->user_factors + (int64) u * model->k,
+								model->item_factors + (int64) i * model->k, model->k);
+
+			PG_RETURN_FLOAT4(model->explicit_feedback ? explicit_prediction(model, u, i, d) : d);
+		}
+	}
+	if (model->kind == RS_MODEL_POPULAR)
+		PG_RETURN_FLOAT4(model->popularity[i]);
+
+	/* kNN: the user's score vector, once per statement */
+	{
+		ScoreMemo  *memo = (ScoreMemo *) fcinfo->flinfo->fn_extra;
+		LocalTransactionId lxid = MyProc->lxid;
+		CommandId	cid = GetCurrentCommandId(false);
+
+		if (memo == NULL)
+		{
+			memo = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ScoreMemo));
+			fcinfo->flinfo->fn_extra = memo;
+		}
+		if (memo->model != model || memo->version != model->version ||
+			memo->user_id != user_id || memo->lxid != lxid || memo->cid != cid ||
+			memo->scores == NULL)
+		{
+			RsUserItems items = {0};
+
+			if (memo->scores)
+				pfree(memo->scores);
+			memo->scores = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
+											  sizeof(float) * Max(model->items.count, 1));
+			if (model->kind == RS_MODEL_ITEM_KNN)
+				RsReadUserItems(model, user_id, "An item-kNN model", &items);
+			memo->scored = score_all_items(model, user_id, &items, memo->scores);
+			memo->model = model;
+			memo->version = model->version;
+			memo->user_id = user_id;
+			memo->lxid = lxid;
+			memo->cid = cid;
+		}
+		if (!memo->scored)
+			PG_RETURN_FLOAT4(model->popularity[i]);
+		PG_RETURN_FLOAT4(isnan(memo->scores[i]) ? 0 : memo->scores[i]);
+	}
+}
+
+/* A user's item and its share in a score, for sorting explanations. */
+typedef struct Contribution
+{
+	int32		item;
+	float		value;
+} Contribution;
+
+static int
+contribution_cmp(const void *a, const void *b)
+{
+	const Contribution *x = a;
+	const Contribution *y = b;
+
+	if (x->value != y->value)
+		return x->value > y->value ? -1 : 1;
+	return x->item < y->item ? -1 : x->item > y->item;
+}
+
+/* The k x k Gram matrix Y^T Y of a factor model, computed on first use. */
+static const float *
+model_gram(RsModel *model)
+{
+	if (model->gram == NULL)
+	{
+		int			k = model->k;
+		float	   *g = MemoryContextAllocZero(model->mcxt, sizeof(float) * k * k);
+
+		for (int32 i = 0; i < model->items.count; i++)
+		{
+			const float *y = model->item_factors + (int64) i * k;
+
+			CHECK_FOR_INTERRUPTS();
+			for (int a = 0; a < k; a++)
+				for (int b = 0; b < k; b++)
+					g[a * k + b] += y[a] * y[b];
+		}
+		model->gram = g;
+	}
+	return model->gram;
+}
+
+/*
+ * Factor-model contributions, the decomposition the implicit library's
+ * explain uses: the user's vector solves A x = sum_i c_i p_i y_i, so the
+ * score of item j splits as sum_i c_i p_i (y_j^T A^-1 y_i).  Implicit:
+ * A = YtY + reg I + sum_i (c_i - 1) y_i y_i^T, c_i = 1 + alpha w_i.
+ * Explicit: A = sum_i y_i y_i^T + reg I and c_i p_i becomes the residual
+ * r_ui - mu - b_u - b_i.
+ */
+static void
+factor_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 user_id,
+					 Contribution *out)
+{
+	int			k = model->k;
+	float	   *A = palloc(sizeof(float) * k * k);
+	float	   *z = palloc(sizeof(float) * k);
+	int32		u = RsModelUserIndex(model, user_id);
+
+	if (model->explicit_feedback)
+		memset(A, 0, sizeof(float) * k * k);
+	else
+		memcpy(A, model_gram(model), sizeof(float) * k * k);
+	for (int a = 0; a < k; a++)
+		A[a * k + a] += model->regularization;
+	for (int n = 0; n < items->n; n++)
+	{
+		const float *y = model->item_factors + (int64) items->item[n] * k;
+		float		c = model->explicit_feedback ? 1 : model->alpha * fabsf(items->weight[n]);
+
+		for (int a = 0; a < k; a++)
+			for (int b = 0; b < k; b++)
+				A[a * k + b] += c * y[a] * y[b];
+	}
+	memcpy(z, model->item_factors + (int64) j * k, sizeof(float) * k);
+	if (rs_cholesky_solve(A, k, z, 1) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("cannot explain: the user's system in model \"%s\" is not positive definite",
+						model->name)));
+	for (int n = 0; n < items->n; n++)
+	{
+		int32		i = items->item[n];
+		float		weight;
+
+		if (model->explicit_feedback)
+			weight = items->weight[n] - model->global_mean - model->item_bias[i] -
+				(u >= 0 ? model->user_bias[u] : 0);
+		else
+			weight = items->weight[n] > 0 ? 1 + model->alpha * items->weight[n] : 0;
+		out[n].item = i;
+		out[n].value = weight * dot(z, model->item_factors + (int64) i * k, k);
+	}
+}
+
+/*
+ * recsys_explain(user_id bigint, item_id bigint, k int, model text)
+ * returns which of the user's own items contribute most to the item's
+ * score, largest contribution first.
+ */
+Datum
+recsys_explain(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RsModel    *model;
+	int64		user_id;
+	int64		item_id;
+	int			k;
+	int32		j;
+	RsUserItems items = {0};
+	Contribution *contrib;
+
+	RsRequireArg(fcinfo, 0, "user_id");
+	RsRequireArg(fcinfo, 1, "item_id");
+	user_id = PG_GETARG_INT64(0);
+	item_id = PG_GETARG_INT64(1);
+	k = check_k(fcinfo, 2);
+	model = model_arg(fcinfo, 3);
+	if (model->kind != RS_MODEL_FACTORS && model->kind != RS_MODEL_ITEM_KNN)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model \"%s\" (%s) cannot explain recommendations by the user's items",
+						model->name, model->algorithm),
+				 errhint("Use a factor model (train_cf) or an item neighbourhood model (train_item_knn).")));
+	j = RsModelItemIndex(model, item_id);
+	if (j < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("item " INT64_FORMAT " is not in model \"%s\"", item_id, model->name)));
+	InitMaterializedSRF(fcinfo, 0);
+
+	RsReadUserItems(model, user_id, "Explaining", &items);
+	if (items.n == 0)
+		return (Datum) 0;
+	contrib = palloc(sizeof(Contribution) * items.n);
+
+	if (model->kind == RS_MODEL_ITEM_KNN)
+	{
+		const RsCsr *nb = &model->neighbors;
+
+		for (int n = 0; n < items.n; n++)
+		{
+			int32		i = items.item[n];
+
+			contrib[n].item = i;
+			contrib[n].value = 0;
+			for (int64 p = nb->indptr[i]; p < nb->indptr[i + 1]; p++)
+				if (nb->indices[p] == j)
+					contrib[n].value = items.weight[n] * nb->data[p];
+		}
+	}
+	else
+		factor_contributions(model, &items, j, user_id, contrib);
+
+	qsort(contrib, items.n, sizeof(Contribution), contribution_cmp);
+	for (int n = 0; n < items.n && n < k; n++)
+		put_row(rsinfo, model->items.ids[contrib[n].item], contrib[n].value);
+	return (Datum) 0;
+}

@@ -1,0 +1,282 @@
+/*-------------------------------------------------------------------------
+ *
+ * train_cf.c
+ *		recsys.train_cf(): matrix factorisation by alternating least squares.
+ *
+ * feedback 'implicit' (the default): weighted ALS for implicit feedback
+ * (Hu, Koren, Volinsky 2008), every row solved by a few conjugate-gradient
+ * steps (Takacs, Pilaszy, Tikk 2011), as the fastest CPU libraries do.
+ * The weight of a (user, item) pair is a count or strength: confidence
+ * 1 + alpha * weight.
+ *
+ * feedback 'explicit': biased matrix factorisation of ratings,
+ * mu + b_u + b_i + x_u . y_i, by ALS with L2 regularisation; predictions
+ * are clipped to the rating range seen in training.
+ *
+ * The PostgreSQL side is here: arguments, reading the source, memory
+ * budget, interrupts between chunks of rows, and writing the model.  The
+ * numerics are the plain-C kernels of src/kernel/als.c, which split each
+ * chunk over recsys.threads threads.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "als.h"
+#include "args.h"
+#include "ingest.h"
+#include "model_store.h"
+#include "recsys.h"
+#include "train_common.h"
+
+PG_FUNCTION_INFO_V1(recsys_train_cf);
+
+#define CF_MIN_FACTORS 1
+#define CF_MAX_FACTORS 1024
+#define CF_MAX_ITERATIONS 1000
+#define CF_DEFAULT_IMPLICIT_REG 0.01
+#define CF_DEFAULT_EXPLICIT_REG 0.05
+#define CF_CHUNK_ROWS 16384
+
+/* Everything one ALS run needs. */
+typedef struct CfRun
+{
+	RsInteractions data;
+	int			k;
+	bool		explicit_feedback;
+	int			iterations;
+	float		reg;
+	float		alpha;
+	int			threads;
+	float		mu;
+	float	   *X;				/* users x k */
+	float	   *Y;				/* items x k */
+	float	   *xbias;			/* explicit only */
+	float	   *ybias;
+	float	   *gram;			/* k x k */
+	float	   *workspace;
+} CfRun;
+
+/* Raise an error for a kernel status. */
+static void
+check_status(int status)
+{
+	if (status != RS_ALS_OK)
+		ereport(ERROR,
+				(errcode(status == RS_ALS_ERR_THREAD ? ERRCODE_INSUFFICIENT_RESOURCES :
+						 ERRCODE_DATA_EXCEPTION),
+				 errmsg("ALS failed: %s", rs_als_strerror(status)),
+				 errhint(status == RS_ALS_ERR_NOT_PD ?
+						 "Increase regularization." : "Lower recsys.threads.")));
+}
+
+/*
+ * One half-iteration: re-solve every row of X (n rows of R) against the
+ * fixed Y, a chunk of rows at a time so a cancel is honoured quickly.
+ */
+static void
+half_step(CfRun *run, const RsCsr *R, float *X, float *xbias,
+		  const float *Y, const float *ybias, int64 n_fixed)
+{
+	if (!run->explicit_feedback)
+		rs_gram(Y, n_fixed, run->k, run->gram);
+	for (int32 start = 0; start < R->n_rows; start += CF_CHUNK_ROWS)
+	{
+		int32		end = Min(start + CF_CHUNK_ROWS, R->n_rows);
+
+		CHECK_FOR_INTERRUPTS();
+		if (run->explicit_feedback)
+			check_status(rs_als_explicit_update(R, Y, ybias, run->mu, X, xbias, run->k,
+												run->reg, run->reg, true, start, end,
+												run->threads, run->workspace));
+		else
+			check_status(rs_als_implicit_update(R, Y, run->gram, X, run->k, run->reg,
+												run->alpha, RS_ALS_DEFAULT_CG_STEPS,
+												start, end, run->threads, run->workspace));
+	}
+}
+
+static void *
+alloc_zero(Size size)
+{
+	return MemoryContextAllocExtended(CurrentMemoryContext, Max(size, 1),
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+}
+
+/* Fit the factors; returns the final training loss (implicit) or RMSE. */
+static double
+fit(CfRun *run, uint64 seed)
+{
+	RsInteractions *d = &run->data;
+	int32		n_users = d->users.count;
+	int32		n_items = d->items.count;
+	int			k = run->k;
+	Size		factor_bytes = ((Size) n_users + n_items) * k * sizeof(float);
+	Size		work_floats = rs_als_workspace_floats(k, run->threads);
+
+	RsCheckTrainingMemory("factors", factor_bytes + work_floats * sizeof(float), d);
+	run->X = alloc_zero((Size) n_users * k * sizeof(float));
+	run->Y = alloc_zero((Size) n_items * k * sizeof(float));
+	run->gram = alloc_zero((Size) k * k * sizeof(float));
+	run->workspace = alloc_zero(work_floats * sizeof(float));
+	if (run->explicit_feedback)
+	{
+		double		sum = 0;
+
+		for (int64 p = 0; p < d->by_user.nnz; p++)
+			sum += d->by_user.data[p];
+		run->mu = (float) (sum / d->by_user.nnz);
+		run->xbias = alloc_zero((Size) n_users * sizeof(float));
+		run->ybias = alloc_zero((Size) n_items * sizeof(float));
+	}
+	rs_init_factors(run->X, n_users, k, seed, 0.01f);
+	rs_init_factors(run->Y, n_items, k, seed ^ UINT64_C(0x5DEECE66D), 0.01f);
+
+	for (int it = 0; it < run->iterations; it++)
+	{
+		half_step(run, &d->by_user, run->X, run->xbias, run->Y, run->ybias, n_items);
+		half_step(run, &d->by_item, run->Y, run->ybias, run->X, run->xbias, n_users);
+	}
+
+	if (run->explicit_feedback)
+		return rs_rmse(&d->by_user, run->X, run->xbias, run->Y, run->ybias, run->mu, k,
+					   (float) d->min_weight, (float) d->max_weight);
+	rs_gram(run->Y, n_items, k, run->gram);
+	return rs_als_implicit_loss(&d->by_user, run->X, run->Y, run->gram, k, run->reg,
+								run->alpha) / Max(d->by_user.nnz, 1);
+}
+
+/*
+ * recsys_train_cf(source regclass, factors int, model text, feedback text,
+ *				   iterations int, regularization float8, alpha float8,
+ *				   user_col name, item_col name, rating_col name, seed bigint)
+ * trains a factor model and returns its recsys.models row.
+ */
+Datum
+recsys_train_cf(PG_FUNCTION_ARGS)
+{
+	double		start = RsSeconds();
+	RsSourceSpec spec;
+	CfRun		run;
+	char	   *name;
+	char	   *feedback;
+	int64		seed;
+	double		loss;
+	RsModelDesc desc;
+	StringInfoData params;
+	StringInfoData stats;
+	int32		version;
+	MemoryContext train_context;
+	MemoryContext old;
+
+	memset(&run, 0, sizeof(run));
+	run.k = RsIntArg(fcinfo, 1, "factors", CF_MIN_FACTORS, CF_MAX_FACTORS);
+	name = RsTextArg(fcinfo, 2, "model");
+	feedback = RsTextArg(fcinfo, 3, "feedback");
+	if (strcmp(feedback, "implicit") == 0)
+		run.explicit_feedback = false;
+	else if (strcmp(feedback, "explicit") == 0)
+		run.explicit_feedback = true;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("feedback must be 'implicit' or 'explicit', not '%s'", feedback)));
+	run.iterations = RsIntArg(fcinfo, 4, "iterations", 1, CF_MAX_ITERATIONS);
+	run.reg = (float) RsFloatArg(fcinfo, 5, "regularization", 0, 1e6,
+								 run.explicit_feedback ? CF_DEFAULT_EXPLICIT_REG : CF_DEFAULT_IMPLICIT_REG);
+	run.alpha = (float) RsFloatArg(fcinfo, 6, "alpha", 0, 1e6, NAN);
+	RsRequireArg(fcinfo, 0, "source");
+	RsRequireArg(fcinfo, 7, "user_col");
+	RsRequireArg(fcinfo, 8, "item_col");
+	spec.relid = PG_GETARG_OID(0);
+	spec.user_col = NameStr(*PG_GETARG_NAME(7));
+	spec.item_col = NameStr(*PG_GETARG_NAME(8));
+	spec.weight_col = PG_ARGISNULL(9) ? NULL : NameStr(*PG_GETARG_NAME(9));
+	RsRequireArg(fcinfo, 10, "seed");
+	seed = PG_GETARG_INT64(10);
+	if (run.explicit_feedback && spec.weight_col == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("explicit feedback needs rating_col"),
+				 errhint("Pass the column holding the ratings, e.g. rating_col => 'rating'.")));
+	if (run.explicit_feedback && run.reg <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("regularization must be positive for explicit feedback")));
+	run.threads = recsys_threads;
+
+	RsLockModelForTraining(name);
+
+	train_context = AllocSetContextCreate(CurrentMemoryContext, "recsys train_cf",
+										  ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(train_context);
+
+	RsReadSource(&spec, false, &run.data);
+	RsRequireInteractions(&spec, &run.data);
+	if (run.explicit_feedback && run.data.by_user.nnz < run.data.rows_read - run.data.rows_skipped)
+		ereport(ERROR,
+				(errcode(ERRCODE_CARDINALITY_VIOLATION),
+				 errmsg("source \"%s\" rates some (user, item) pairs more than once",
+						get_rel_name(spec.relid)),
+				 errdetail("%lld rows but %lld distinct pairs.",
+						   (long long) (run.data.rows_read - run.data.rows_skipped),
+						   (long long) run.data.by_user.nnz),
+				 errhint("Train on a view with one rating per pair, e.g. the latest with DISTINCT ON.")));
+
+	loss = fit(&run, (uint64) seed);
+
+	RsJsonBegin(&params);
+	RsJsonText(&params, "feedback", feedback);
+	RsJsonInt(&params, "factors", run.k);
+	RsJsonInt(&params, "iterations", run.iterations);
+	RsJsonFloat(&params, "regularization", run.reg);
+	RsJsonFloat(&params, "alpha", run.alpha);
+	RsJsonInt(&params, "seed", seed);
+	RsJsonInt(&params, "threads", run.threads);
+	RsDescribeSource(&spec, &params);
+	RsJsonEnd(&params);
+
+	RsJsonBegin(&stats);
+	if (run.explicit_feedback)
+	{
+		RsJsonFloat(&stats, "global_mean", run.mu);
+		RsJsonFloat(&stats, "rating_min", run.data.min_weight);
+		RsJsonFloat(&stats, "rating_max", run.data.max_weight);
+		RsJsonFloat(&stats, "train_rmse", loss);
+	}
+	else
+		RsJsonFloat(&stats, "train_loss", loss);
+	RsJsonInt(&stats, "rows_read", run.data.rows_read);
+	RsJsonInt(&stats, "rows_skipped", run.data.rows_skipped);
+	RsJsonFloat(&stats, "read_seconds", run.data.read_seconds + run.data.build_seconds);
+	RsJsonFloat(&stats, "fit_seconds", RsSeconds() - start - run.data.read_seconds - run.data.build_seconds);
+	RsJsonEnd(&stats);
+
+	desc.name = name;
+	desc.algorithm = run.explicit_feedback ? "mf" : "als";
+	desc.source = spec.relid;
+	desc.params = &params;
+	desc.stats = &stats;
+	desc.n_users = run.data.users.count;
+	desc.n_items = run.data.items.count;
+	desc.n_interactions = run.data.by_user.nnz;
+
+	version = RsCreateModelVersion(&desc);
+	RsWriteItemStatsFromData(name, version, &run.data);
+	RsWriteFactors(RS_USERS, name, version, run.data.users.ids, run.xbias, run.X,
+				   run.data.users.count, run.k);
+	RsWriteFactors(RS_ITEMS, name, version, run.data.items.ids, run.ybias, run.Y,
+				   run.data.items.count, run.k);
+	RsActivateModelVersion(&desc, version, RsSeconds() - start);
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(train_context);
+	PG_RETURN_DATUM(RsModelRowDatum(fcinfo, name));
+}
