@@ -8,7 +8,7 @@ MODULE_big = recsys
 KERNEL_OBJS = src/kernel/als.o src/kernel/idmap.o src/kernel/linalg.o src/kernel/score.o src/kernel/sparse.o
 OBJS = src/recsys.o src/args.o src/array_util.o src/ingest.o src/model_cache.o \
 	src/model_store.o src/recommend.o src/source_stats.o src/spi_util.o \
-	src/train_cf.o src/train_common.o $(KERNEL_OBJS)
+	src/train_cf.o src/train_common.o src/train_popular.o $(KERNEL_OBJS)
 
 # sql/recsys.sql is the one hand-edited install script; released upgrade
 # scripts sql/recsys--A--B.sql are frozen.

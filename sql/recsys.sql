@@ -212,6 +212,20 @@ COMMENT ON FUNCTION recsys.train_cf(regclass, integer, text, text, integer, doub
 	double precision, name, name, name, bigint) IS
 	'train a matrix factorisation model by ALS (implicit feedback or explicit ratings)';
 
+CREATE FUNCTION recsys.train_popular(
+	source regclass,
+	model text DEFAULT 'popular',
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	time_col name DEFAULT NULL,
+	half_life interval DEFAULT NULL)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_popular'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_popular(regclass, text, name, name, name, name, interval) IS
+	'train the popularity baseline (distinct users per item, or time-decayed weights)';
+
 -------------------------------------------------------------------------------
 -- Serving
 -------------------------------------------------------------------------------

@@ -39,10 +39,36 @@ SELECT users, items, interactions, rows_read, skipped_rows,
 	   round(density::numeric, 4) AS density, min_weight, max_weight
 FROM recsys.source_stats('shop.interactions', weight_col => 'weight');
 
-\echo 'Best-selling products:'
-SELECT p.title, p.category, p.price, count(*) AS purchases
-FROM shop.events e JOIN shop.products p USING (product_id)
-WHERE e.kind = 'purchase'
-GROUP BY p.product_id ORDER BY purchases DESC, p.product_id LIMIT 5;
+\echo 'Training implicit ALS on it (recsys.train_cf):'
+SELECT name, algorithm, n_users, n_items, n_interactions, round(train_seconds::numeric, 3) AS seconds
+FROM recsys.train_cf('shop.interactions', factors => 32, rating_col => 'weight');
+
+-- two of the most active buyers
+SELECT string_agg(user_id::text, ',') AS demo_users FROM (
+	SELECT user_id FROM shop.events WHERE kind = 'purchase'
+	GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT 2) u \gset
+
+\echo
+\echo 'Recent purchases and top recommendations of two customers:'
+SELECT u.user_id, x.kind, x.rank, p.title, p.category, p.price
+FROM unnest(string_to_array(:'demo_users', ',')::bigint[]) AS u(user_id)
+CROSS JOIN LATERAL (
+	(SELECT 'bought' AS kind, row_number() OVER (ORDER BY max(e.ts) DESC) AS rank, e.product_id
+	 FROM shop.events e WHERE e.user_id = u.user_id AND e.kind = 'purchase'
+	 GROUP BY e.product_id ORDER BY max(e.ts) DESC LIMIT 3)
+	UNION ALL
+	(SELECT 'recommended', ordinality, r.item_id
+	 FROM recsys.recommend(u.user_id, 5) WITH ORDINALITY r)
+) x
+JOIN shop.products p ON p.product_id = x.product_id
+ORDER BY u.user_id, x.kind, x.rank;
+
+SELECT product_id AS demo_product, title AS demo_title FROM shop.products
+WHERE product_id = (SELECT product_id FROM shop.events WHERE kind = 'purchase'
+					GROUP BY product_id ORDER BY count(*) DESC, product_id LIMIT 1) \gset
+\echo 'Products similar to the best seller,' :'demo_title' '(recsys.similar_items):'
+SELECT p.title, p.category, p.price, round(s.score::numeric, 3) AS similarity
+FROM recsys.similar_items(:demo_product, 5) s JOIN shop.products p ON p.product_id = s.item_id
+ORDER BY s.score DESC;
 SQL
 log "demo finished"
