@@ -7,11 +7,10 @@
  */
 #include "postgres.h"
 
-#include <cblas.h>
-
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "blas_loader.h"
 #include "recsys.h"
 
 PG_MODULE_MAGIC;
@@ -22,11 +21,8 @@ int			recsys_max_memory_mb = RECSYS_DEFAULT_MAX_MEMORY_MB;
 void		_PG_init(void);
 
 /*
- * _PG_init defines the settings and pins OpenBLAS to one thread.
- *
- * The kernels parallelise across users and items themselves (recsys.threads),
- * so OpenBLAS must not add its own threads on top; and a backend serving
- * recommendations must not keep BLAS worker threads busy.
+ * _PG_init defines the settings and loads OpenBLAS pinned to one thread
+ * (blas_loader.c says why).
  */
 void
 _PG_init(void)
@@ -51,5 +47,5 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("recsys");
 
-	openblas_set_num_threads(1);
+	RsLoadBlas();
 }

@@ -1,0 +1,160 @@
+/*-------------------------------------------------------------------------
+ *
+ * blas_loader.c
+ *		Load OpenBLAS at _PG_init, pinned to one thread, and forward the
+ *		BLAS and LAPACK entry points the kernels use to it.
+ *
+ * Debian's libopenblas0 is the pthreads build: when the library is loaded
+ * it starts a worker thread per core, and each one busy-waits for a while
+ * before it sleeps.  Linked directly, every backend that loaded recsys
+ * would start those threads (and a preloading postmaster would fork
+ * children whose OpenBLAS believes in threads that do not exist there).
+ * OpenBLAS reads OPENBLAS_NUM_THREADS when it is loaded, so recsys.so is
+ * not linked against it: _PG_init sets the variable (unless the
+ * administrator did) and only then dlopen()s the library.  The kernels
+ * parallelise across rows themselves (recsys.threads); a big dense
+ * operation that wants BLAS threads asks for them with
+ * RsBlasSetThreads() for its duration.
+ *
+ * The functions below have the names and signatures of cblas.h and
+ * LAPACK, so the plain-C kernels call BLAS the same way in the server
+ * and in the unit tests (which link OpenBLAS directly).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <cblas.h>
+#include <dlfcn.h>
+#include <stdlib.h>
+
+#include "blas_loader.h"
+
+#define OPENBLAS_LIBRARY "libopenblas.so.0"
+
+static void *openblas = NULL;
+
+static void (*p_sgemv) (const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE, const blasint,
+						const blasint, const float, const float *, const blasint,
+						const float *, const blasint, const float, float *, const blasint);
+static void (*p_sgemm) (const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
+						const enum CBLAS_TRANSPOSE, const blasint, const blasint,
+						const blasint, const float, const float *, const blasint,
+						const float *, const blasint, const float, float *, const blasint);
+static void (*p_ssyrk) (const enum CBLAS_ORDER, const enum CBLAS_UPLO, const enum CBLAS_TRANSPOSE,
+						const blasint, const blasint, const float, const float *,
+						const blasint, const float, float *, const blasint);
+static float (*p_sdot) (const blasint, const float *, const blasint, const float *, const blasint);
+static void (*p_spotrf) (const char *, const int *, float *, const int *, int *);
+static void (*p_spotrs) (const char *, const int *, const int *, const float *, const int *,
+						 float *, const int *, int *);
+static void (*p_spotri) (const char *, const int *, float *, const int *, int *);
+static void (*p_set_num_threads) (int);
+
+/* Look up one symbol, or fail the load with a clear message. */
+static void *
+lookup(const char *symbol)
+{
+	void	   *p = dlsym(openblas, symbol);
+
+	if (p == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not find %s in %s: %s", symbol, OPENBLAS_LIBRARY, dlerror())));
+	return p;
+}
+
+/*
+ * RsLoadBlas loads OpenBLAS with one thread; called from _PG_init.
+ */
+void
+RsLoadBlas(void)
+{
+	if (openblas != NULL)
+		return;
+	/* respect an administrator's explicit choice */
+	setenv("OPENBLAS_NUM_THREADS", "1", 0);
+	openblas = dlopen(OPENBLAS_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+	if (openblas == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FILE),
+				 errmsg("could not load %s: %s", OPENBLAS_LIBRARY, dlerror()),
+				 errhint("Install OpenBLAS (Debian: apt-get install libopenblas0).")));
+	p_sgemv = lookup("cblas_sgemv");
+	p_sgemm = lookup("cblas_sgemm");
+	p_ssyrk = lookup("cblas_ssyrk");
+	p_sdot = lookup("cblas_sdot");
+	p_spotrf = lookup("spotrf_");
+	p_spotrs = lookup("spotrs_");
+	p_spotri = lookup("spotri_");
+	p_set_num_threads = lookup("openblas_set_num_threads");
+	p_set_num_threads(1);
+}
+
+/*
+ * RsBlasSetThreads sets how many threads OpenBLAS itself may use; a large
+ * dense operation raises it for its duration and sets it back to 1.
+ */
+void
+RsBlasSetThreads(int threads)
+{
+	p_set_num_threads(threads);
+}
+
+void
+cblas_sgemv(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE trans, const blasint m,
+			const blasint n, const float alpha, const float *a, const blasint lda,
+			const float *x, const blasint incx, const float beta, float *y, const blasint incy)
+{
+	p_sgemv(order, trans, m, n, alpha, a, lda, x, incx, beta, y, incy);
+}
+
+void
+cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE transa,
+			const enum CBLAS_TRANSPOSE transb, const blasint m, const blasint n, const blasint k,
+			const float alpha, const float *a, const blasint lda, const float *b,
+			const blasint ldb, const float beta, float *c, const blasint ldc)
+{
+	p_sgemm(order, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void
+cblas_ssyrk(const enum CBLAS_ORDER order, const enum CBLAS_UPLO uplo,
+			const enum CBLAS_TRANSPOSE trans, const blasint n, const blasint k,
+			const float alpha, const float *a, const blasint lda, const float beta,
+			float *c, const blasint ldc)
+{
+	p_ssyrk(order, uplo, trans, n, k, alpha, a, lda, beta, c, ldc);
+}
+
+float
+cblas_sdot(const blasint n, const float *x, const blasint incx, const float *y,
+		   const blasint incy)
+{
+	return p_sdot(n, x, incx, y, incy);
+}
+
+/* LAPACK, Fortran calling convention (declared in src/kernel/linalg.c) */
+extern void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info);
+extern void spotrs_(const char *uplo, const int *n, const int *nrhs, const float *a,
+					const int *lda, float *b, const int *ldb, int *info);
+extern void spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info);
+
+void
+spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info)
+{
+	p_spotrf(uplo, n, a, lda, info);
+}
+
+void
+spotrs_(const char *uplo, const int *n, const int *nrhs, const float *a, const int *lda,
+		float *b, const int *ldb, int *info)
+{
+	p_spotrs(uplo, n, nrhs, a, lda, b, ldb, info);
+}
+
+void
+spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info)
+{
+	p_spotri(uplo, n, a, lda, info);
+}
