@@ -226,6 +226,38 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_popular(regclass, text, name, name, name, name, interval) IS
 	'train the popularity baseline (distinct users per item, or time-decayed weights)';
 
+CREATE FUNCTION recsys.train_item_knn(
+	source regclass,
+	neighbors integer DEFAULT 50,
+	model text DEFAULT 'default_knn',
+	similarity text DEFAULT 'cosine',
+	shrinkage double precision DEFAULT 0,
+	bm25_k1 double precision DEFAULT 1.2,
+	bm25_b double precision DEFAULT 0.75,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_item_knn'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_item_knn(regclass, integer, text, text, double precision,
+	double precision, double precision, name, name, name) IS
+	'train an item-kNN model: each item''s most similar items (cosine, jaccard or bm25)';
+
+CREATE FUNCTION recsys.train_user_knn(
+	source regclass,
+	neighbors integer DEFAULT 50,
+	model text DEFAULT 'default_uknn',
+	shrinkage double precision DEFAULT 0,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_user_knn'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_user_knn(regclass, integer, text, double precision, name, name, name) IS
+	'train a user-kNN model: each user''s most similar users by cosine';
+
 -------------------------------------------------------------------------------
 -- Serving
 -------------------------------------------------------------------------------

@@ -1,0 +1,258 @@
+/*-------------------------------------------------------------------------
+ *
+ * train_knn.c
+ *		recsys.train_item_knn() and recsys.train_user_knn(): neighbourhood
+ *		models.
+ *
+ * Item-kNN keeps, for every item, the `neighbors` items most similar to
+ * it by the users they share (cosine, Jaccard, or the BM25-weighted dot
+ * product of the implicit library's BM25Recommender).  User-kNN keeps the
+ * most similar users by cosine, the classic user-based collaborative
+ * filtering.  Similarities come from sparse products over shared users
+ * (or items); no dense n x n matrix is ever built.  Pairs that co-occur
+ * in few rows can be shrunk towards zero: sim * n / (n + shrinkage)
+ * (Koren 2010).
+ *
+ * The numerics are src/kernel/knn.c; this file owns arguments, reading
+ * the source, the memory budget, interrupts between chunks, and writing.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "args.h"
+#include "ingest.h"
+#include "knn.h"
+#include "model_store.h"
+#include "recsys.h"
+#include "train_common.h"
+
+PG_FUNCTION_INFO_V1(recsys_train_item_knn);
+PG_FUNCTION_INFO_V1(recsys_train_user_knn);
+
+#define KNN_MAX_NEIGHBORS 1000
+#define KNN_CHUNK_ROWS 1024
+
+typedef struct KnnRun
+{
+	const char *algorithm;		/* item_knn or user_knn */
+	const char *similarity;		/* cosine, jaccard, bm25 */
+	RsKnnParams params;
+	float		bm25_k1;
+	float		bm25_b;
+} KnnRun;
+
+static void
+check_status(int status)
+{
+	if (status != RS_KNN_OK)
+		ereport(ERROR,
+				(errcode(status == RS_KNN_ERR_THREAD ? ERRCODE_INSUFFICIENT_RESOURCES :
+						 ERRCODE_INTERNAL_ERROR),
+				 errmsg("neighbourhood computation failed: %s", rs_knn_strerror(status))));
+}
+
+static void *
+alloc_huge(Size size)
+{
+	return MemoryContextAllocExtended(CurrentMemoryContext, Max(size, 1), MCXT_ALLOC_HUGE);
+}
+
+/*
+ * Compute and store the neighbours of every row of A (items for item-kNN,
+ * users for user-kNN) and return the version written.
+ */
+static int32
+train_neighbors(const RsSourceSpec *spec, const char *name, KnnRun *run, double start)
+{
+	RsInteractions data;
+	bool		items = strcmp(run->algorithm, "item_knn") == 0;
+	RsCsr		A;
+	RsCsr		At;
+	float	   *norms = NULL;
+	int			K = run->params.k;
+	int			threads = recsys_threads;
+	int32		n_rows;
+	int32	   *nbr;
+	float	   *sim;
+	int32	   *count;
+	void	   *workspace;
+	Size		work_bytes;
+	RsModelDesc desc;
+	StringInfoData params;
+	StringInfoData stats;
+	int32		version;
+	int64		pairs = 0;
+
+	RsReadSource(spec, false, &data);
+	RsRequireInteractions(spec, &data);
+	A = items ? data.by_item : data.by_user;
+	At = items ? data.by_user : data.by_item;
+	n_rows = A.n_rows;
+
+	work_bytes = rs_knn_workspace_bytes(&run->params, n_rows, threads);
+	RsCheckTrainingMemory("neighbour lists",
+						  (Size) n_rows * K * (sizeof(int32) + sizeof(float)) + work_bytes +
+						  (strcmp(run->similarity, "bm25") == 0 ? 2 * (Size) A.nnz * sizeof(float) : 0),
+						  &data);
+
+	if (strcmp(run->similarity, "bm25") == 0)
+	{
+		/* implicit's orientation: documents are items, terms are users */
+		float	   *a_data = alloc_huge((Size) A.nnz * sizeof(float));
+		float	   *at_data = alloc_huge((Size) At.nnz * sizeof(float));
+		double	   *scratch = alloc_huge(rs_bm25_scratch_count(&A) * sizeof(double));
+
+		check_status(rs_bm25_weight(&A, &At, run->bm25_k1, run->bm25_b, scratch, a_data, at_data));
+		A.data = a_data;
+		At.data = at_data;
+		pfree(scratch);
+	}
+	else if (run->params.kind == RS_KNN_COSINE)
+	{
+		norms = alloc_huge((Size) n_rows * sizeof(float));
+		rs_knn_row_norms(&A, norms);
+	}
+
+	nbr = alloc_huge((Size) n_rows * K * sizeof(int32));
+	sim = alloc_huge((Size) n_rows * K * sizeof(float));
+	count = alloc_huge((Size) n_rows * sizeof(int32));
+	workspace = alloc_huge(work_bytes);
+	for (int32 begin = 0; begin < n_rows; begin += KNN_CHUNK_ROWS)
+	{
+		int32		end = Min(begin + KNN_CHUNK_ROWS, n_rows);
+
+		CHECK_FOR_INTERRUPTS();
+		check_status(rs_knn_build(&A, &At, norms, &run->params, begin, end, threads,
+								  workspace, nbr + (int64) begin * K, sim + (int64) begin * K,
+								  count + begin));
+	}
+	for (int32 r = 0; r < n_rows; r++)
+		pairs += count[r];
+
+	RsJsonBegin(&params);
+	RsJsonInt(&params, "neighbors", K);
+	RsJsonText(&params, "similarity", run->similarity);
+	RsJsonFloat(&params, "shrinkage", run->params.support_shrink);
+	if (strcmp(run->similarity, "bm25") == 0)
+	{
+		RsJsonFloat(&params, "bm25_k1", run->bm25_k1);
+		RsJsonFloat(&params, "bm25_b", run->bm25_b);
+	}
+	RsJsonInt(&params, "threads", threads);
+	RsDescribeSource(spec, &params);
+	RsJsonEnd(&params);
+	RsJsonBegin(&stats);
+	RsJsonInt(&stats, "neighbor_pairs", pairs);
+	RsJsonInt(&stats, "rows_read", data.rows_read);
+	RsJsonInt(&stats, "rows_skipped", data.rows_skipped);
+	RsJsonFloat(&stats, "read_seconds", data.read_seconds + data.build_seconds);
+	RsJsonFloat(&stats, "fit_seconds", RsSeconds() - start - data.read_seconds - data.build_seconds);
+	RsJsonEnd(&stats);
+
+	desc.name = name;
+	desc.algorithm = run->algorithm;
+	desc.source = spec->relid;
+	desc.params = &params;
+	desc.stats = &stats;
+	desc.n_users = data.users.count;
+	desc.n_items = data.items.count;
+	desc.n_interactions = data.by_user.nnz;
+	version = RsCreateModelVersion(&desc);
+	RsWriteItemStatsFromData(name, version, &data);
+	if (items)
+		RsWriteNeighbors(RS_ITEMS, name, version, data.items.ids, n_rows, K, count, nbr,
+						 data.items.ids, sim);
+	else
+		RsWriteNeighbors(RS_USERS, name, version, data.users.ids, n_rows, K, count, nbr,
+						 data.users.ids, sim);
+	RsActivateModelVersion(&desc, version, RsSeconds() - start);
+	return version;
+}
+
+/* Read the (source, neighbors, model, ..., user_col, item_col, weight_col) arguments. */
+static char *
+common_args(FunctionCallInfo fcinfo, RsSourceSpec *spec, KnnRun *run, int shrink_argno,
+			int cols_argno)
+{
+	char	   *name;
+
+	RsRequireArg(fcinfo, 0, "source");
+	run->params.k = RsIntArg(fcinfo, 1, "neighbors", 1, KNN_MAX_NEIGHBORS);
+	name = RsTextArg(fcinfo, 2, "model");
+	run->params.support_shrink = (float) RsFloatArg(fcinfo, shrink_argno, "shrinkage", 0, 1e9, NAN);
+	run->params.shrink = 0;
+	RsRequireArg(fcinfo, cols_argno, "user_col");
+	RsRequireArg(fcinfo, cols_argno + 1, "item_col");
+	spec->relid = PG_GETARG_OID(0);
+	spec->user_col = NameStr(*PG_GETARG_NAME(cols_argno));
+	spec->item_col = NameStr(*PG_GETARG_NAME(cols_argno + 1));
+	spec->weight_col = PG_ARGISNULL(cols_argno + 2) ? NULL : NameStr(*PG_GETARG_NAME(cols_argno + 2));
+	return name;
+}
+
+/*
+ * recsys_train_item_knn(source regclass, neighbors int, model text,
+ *						 similarity text, shrinkage float8, bm25_k1 float8,
+ *						 bm25_b float8, user_col name, item_col name,
+ *						 weight_col name)
+ */
+Datum
+recsys_train_item_knn(PG_FUNCTION_ARGS)
+{
+	double		start = RsSeconds();
+	RsSourceSpec spec;
+	KnnRun		run;
+	char	   *name;
+
+	memset(&run, 0, sizeof(run));
+	run.algorithm = "item_knn";
+	name = common_args(fcinfo, &spec, &run, 4, 7);
+	run.similarity = RsTextArg(fcinfo, 3, "similarity");
+	if (strcmp(run.similarity, "cosine") == 0)
+		run.params.kind = RS_KNN_COSINE;
+	else if (strcmp(run.similarity, "jaccard") == 0)
+		run.params.kind = RS_KNN_JACCARD;
+	else if (strcmp(run.similarity, "bm25") == 0)
+		run.params.kind = RS_KNN_DOT;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("similarity must be 'cosine', 'jaccard' or 'bm25', not '%s'", run.similarity)));
+	run.bm25_k1 = (float) RsFloatArg(fcinfo, 5, "bm25_k1", 0, 1e6, NAN);
+	run.bm25_b = (float) RsFloatArg(fcinfo, 6, "bm25_b", 0, 1, NAN);
+
+	RsLockModelForTraining(name);
+	train_neighbors(&spec, name, &run, start);
+	PG_RETURN_DATUM(RsModelRowDatum(fcinfo, name));
+}
+
+/*
+ * recsys_train_user_knn(source regclass, neighbors int, model text,
+ *						 shrinkage float8, user_col name, item_col name,
+ *						 weight_col name)
+ */
+Datum
+recsys_train_user_knn(PG_FUNCTION_ARGS)
+{
+	double		start = RsSeconds();
+	RsSourceSpec spec;
+	KnnRun		run;
+	char	   *name;
+
+	memset(&run, 0, sizeof(run));
+	run.algorithm = "user_knn";
+	run.similarity = "cosine";
+	run.params.kind = RS_KNN_COSINE;
+	name = common_args(fcinfo, &spec, &run, 3, 4);
+
+	RsLockModelForTraining(name);
+	train_neighbors(&spec, name, &run, start);
+	PG_RETURN_DATUM(RsModelRowDatum(fcinfo, name));
+}
