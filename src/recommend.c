@@ -262,7 +262,6 @@ recsys_recommend(PG_FUNCTION_ARGS)
 
 	n_items = model->items.count;
 	exclude = palloc0(RS_BITMAP_BYTES(n_items) + 1);
-	scores = palloc(sizeof(float) * Max(n_items, 1));
 
 	if (!PG_ARGISNULL(4))
 	{
@@ -290,26 +289,39 @@ recsys_recommend(PG_FUNCTION_ARGS)
 				rs_bitmap_set(exclude, items.item[n]);
 	}
 
-	scored = score_all_items(model, user_id, have_items ? &items : NULL, scores);
-	if (!scored)
-	{
-		ereport(DEBUG1,
-				(errmsg_internal("model \"%s\" cannot score user " INT64_FORMAT "; recommending popular items",
-								 model->name, user_id)));
-		memcpy(scores, model->popularity, sizeof(float) * n_items);
-	}
-
 	top_idx = palloc(sizeof(int32) * k);
 	top_score = palloc(sizeof(float) * k);
-	found = rs_topk(scores, n_items, k, exclude, top_idx, top_score);
+	u = model->kind == RS_MODEL_FACTORS ? RsModelUserIndex(model, user_id) : -1;
+	if (u >= 0)
+	{
+		/* factor models: score and select in one cache-friendly pass */
+		float	   *block = palloc(sizeof(float) * RS_SCORE_BLOCK);
 
-	if (scored && model->kind == RS_MODEL_FACTORS && model->explicit_feedback)
-		u = RsModelUserIndex(model, user_id);
+		found = rs_score_topk(model->item_factors,
+							  model->explicit_feedback ? model->item_bias : NULL,
+							  n_items, model->k, model->user_factors + (int64) u * model->k,
+							  exclude, k, block, top_idx, top_score);
+		scored = true;
+	}
+	else
+	{
+		scores = palloc(sizeof(float) * Max(n_items, 1));
+		scored = score_all_items(model, user_id, have_items ? &items : NULL, scores);
+		if (!scored)
+		{
+			ereport(DEBUG1,
+					(errmsg_internal("model \"%s\" cannot score user " INT64_FORMAT "; recommending popular items",
+									 model->name, user_id)));
+			memcpy(scores, model->popularity, sizeof(float) * n_items);
+		}
+		found = rs_topk(scores, n_items, k, exclude, top_idx, top_score);
+	}
+
 	for (int r = 0; r < found; r++)
 	{
 		float		s = top_score[r];
 
-		if (u >= 0)
+		if (u >= 0 && model->explicit_feedback)
 			s = explicit_prediction(model, u, top_idx[r], s - model->item_bias[top_idx[r]]);
 		put_row(rsinfo, model->items.ids[top_idx[r]], s);
 		rs_bitmap_set(exclude, top_idx[r]);

@@ -75,61 +75,109 @@ heap_sift_down(int32_t *idx, float *score, int size, int pos)
 	}
 }
 
+/*
+ * Offer scores[0..n) (item indexes first_index..) to a heap of at most k
+ * entries holding *size now.  The root is the worst kept entry, so once
+ * the heap is full one comparison rejects almost every candidate; NaN
+ * fails that comparison too, and the exclusion bitmap is only consulted
+ * for candidates good enough to enter.
+ */
+static void
+heap_offer(const float *scores, int64_t n, int64_t first_index, int k,
+		   const uint8_t *exclude, int32_t *idx, float *score, int *size)
+{
+	for (int64_t j = 0; j < n; j++)
+	{
+		float		s = scores[j];
+		int32_t		i = (int32_t) (first_index + j);
+
+		if (*size == k && !(s >= score[0]))
+			continue;
+		if (isnan(s) || (exclude && rs_bitmap_test(exclude, i)))
+			continue;
+		if (*size < k)
+		{
+			/* sift up: parents must be worse than children */
+			int			pos = (*size)++;
+
+			while (pos > 0)
+			{
+				int			parent = (pos - 1) / 2;
+
+				if (!ranks_before(score[parent], idx[parent], s, i))
+					break;
+				score[pos] = score[parent];
+				idx[pos] = idx[parent];
+				pos = parent;
+			}
+			score[pos] = s;
+			idx[pos] = i;
+		}
+		else if (ranks_before(s, i, score[0], idx[0]))
+		{
+			score[0] = s;
+			idx[0] = i;
+			heap_sift_down(idx, score, *size, 0);
+		}
+	}
+}
+
+/* Sort a heap in place, best first: move the worst to the end repeatedly. */
+static void
+heap_sort(int32_t *idx, float *score, int size)
+{
+	for (int end = size - 1; end > 0; end--)
+	{
+		float		ts = score[0];
+		int32_t		ti = idx[0];
+
+		score[0] = score[end];
+		idx[0] = idx[end];
+		score[end] = ts;
+		idx[end] = ti;
+		heap_sift_down(idx, score, end, 0);
+	}
+}
+
 /* Top-k by a bounded min-heap, then heap-sorted best first. */
 int
 rs_topk(const float *scores, int64_t n, int k, const uint8_t *exclude,
 		int32_t *out_idx, float *out_score)
 {
 	int			size = 0;
-	int64_t		i;
-	int			end;
 
 	if (k <= 0 || n <= 0)
 		return 0;
+	heap_offer(scores, n, 0, k, exclude, out_idx, out_score, &size);
+	heap_sort(out_idx, out_score, size);
+	return size;
+}
 
-	for (i = 0; i < n; i++)
+/*
+ * Score and select in blocks of RS_SCORE_BLOCK items, so the scores never
+ * leave the cache: one pass over Y, which is the whole cost for large
+ * catalogs (memory bandwidth).
+ */
+int
+rs_score_topk(const float *Y, const float *ybias, int64_t n_items, int k,
+			  const float *x, const uint8_t *exclude, int top_n,
+			  float *block_scores, int32_t *out_idx, float *out_score)
+{
+	int			size = 0;
+
+	if (top_n <= 0 || n_items <= 0)
+		return 0;
+	for (int64_t start = 0; start < n_items; start += RS_SCORE_BLOCK)
 	{
-		float		s = scores[i];
+		int			rows = (int) (n_items - start < RS_SCORE_BLOCK ? n_items - start : RS_SCORE_BLOCK);
 
-		if (isnan(s) || (exclude && rs_bitmap_test(exclude, i)))
-			continue;
-		if (size < k)
-		{
-			/* sift up: parents must be worse than children */
-			int			pos = size++;
-
-			while (pos > 0)
-			{
-				int			parent = (pos - 1) / 2;
-
-				if (!ranks_before(out_score[parent], out_idx[parent], s, (int32_t) i))
-					break;
-				out_score[pos] = out_score[parent];
-				out_idx[pos] = out_idx[parent];
-				pos = parent;
-			}
-			out_score[pos] = s;
-			out_idx[pos] = (int32_t) i;
-		}
-		else if (ranks_before(s, (int32_t) i, out_score[0], out_idx[0]))
-		{
-			out_score[0] = s;
-			out_idx[0] = (int32_t) i;
-			heap_sift_down(out_idx, out_score, size, 0);
-		}
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, k, 1.0f, Y + start * k, k, x, 1,
+					0.0f, block_scores, 1);
+		if (ybias)
+			for (int j = 0; j < rows; j++)
+				block_scores[j] += ybias[start + j];
+		heap_offer(block_scores, rows, start, top_n, exclude, out_idx, out_score, &size);
 	}
-
-	/* heap sort: move the worst to the end repeatedly, leaving best first */
-	for (end = size - 1; end > 0; end--)
-	{
-		float		ts = out_score[0];
-		int32_t		ti = out_idx[0];
-
-		out_score[0] = out_score[end];
-		out_idx[0] = out_idx[end];
-		out_score[end] = ts;
-		out_idx[end] = ti;
-		heap_sift_down(out_idx, out_score, end, 0);
-	}
+	heap_sort(out_idx, out_score, size);
 	return size;
 }

@@ -51,4 +51,17 @@ extern int	rs_topk(const float *scores, int64_t n, int k,
 					const uint8_t *exclude, int32_t *out_idx,
 					float *out_score);
 
+/* Items scored per block by rs_score_topk (its block_scores size). */
+#define RS_SCORE_BLOCK 4096
+
+/*
+ * rs_topk(rs_score_items(...)) without materialising the scores: the
+ * top_n best of Y x (+ ybias) in one pass, blockwise.  block_scores holds
+ * RS_SCORE_BLOCK floats.  Same order and return value as rs_topk.
+ */
+extern int	rs_score_topk(const float *Y, const float *ybias, int64_t n_items,
+						  int k, const float *x, const uint8_t *exclude,
+						  int top_n, float *block_scores, int32_t *out_idx,
+						  float *out_score);
+
 #endif							/* RECSYS_KERNEL_SCORE_H */

@@ -151,3 +151,51 @@ UNIT_TEST(topk_matches_full_sort)
 	free(idx);
 	free(sc);
 }
+
+UNIT_TEST(score_topk_matches_scores_then_topk)
+{
+	int64_t		n = 3 * RS_SCORE_BLOCK + 123;	/* several blocks and a tail */
+	int			k = 16;
+	float	   *Y = malloc(sizeof(float) * n * k);
+	float	   *bias = malloc(sizeof(float) * n);
+	float	   *scores = malloc(sizeof(float) * n);
+	float	   *block = malloc(sizeof(float) * RS_SCORE_BLOCK);
+	uint8_t    *ex = calloc(RS_BITMAP_BYTES(n), 1);
+	float		x[16];
+	int32_t		idx_a[50],
+				idx_b[50];
+	float		sc_a[50],
+				sc_b[50];
+	bool		ok = true;
+
+	for (int64_t i = 0; i < n * k; i++)
+		Y[i] = rs_rng_uniform_float(7, (uint64_t) i) - 0.5f;
+	for (int64_t i = 0; i < n; i++)
+	{
+		bias[i] = rs_rng_uniform_float(8, (uint64_t) i) * 0.1f;
+		if (i % 7 == 0)
+			rs_bitmap_set(ex, i);
+	}
+	for (int f = 0; f < k; f++)
+		x[f] = rs_rng_uniform_float(9, (uint64_t) f) - 0.5f;
+
+	for (int pass = 0; pass < 2; pass++)
+	{
+		const float *b = pass ? bias : NULL;
+		int			got_a,
+					got_b;
+
+		rs_score_items(Y, b, n, k, x, scores);
+		got_a = rs_topk(scores, n, 50, ex, idx_a, sc_a);
+		got_b = rs_score_topk(Y, b, n, k, x, ex, 50, block, idx_b, sc_b);
+		ok &= got_a == 50 && got_b == 50;
+		for (int i = 0; i < 50; i++)
+			ok &= idx_a[i] == idx_b[i] && sc_a[i] == sc_b[i];
+	}
+	UNIT_CHECK(ok);
+	free(Y);
+	free(bias);
+	free(scores);
+	free(block);
+	free(ex);
+}
