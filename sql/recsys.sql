@@ -444,3 +444,20 @@ END
 $$;
 COMMENT ON FUNCTION recsys.split_last(regclass, name, integer, integer, name, name) IS
 	'per-user leave-last-n-out by time: whether each (user, item) pair is in the test set';
+
+-------------------------------------------------------------------------------
+-- Measuring
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.evaluate(
+	model text,
+	test regclass,
+	k integer DEFAULT 10,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	rating_col name DEFAULT NULL)
+RETURNS TABLE (metric text, value double precision)
+AS 'MODULE_PATHNAME', 'recsys_evaluate'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 12;
+COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name) IS
+	'ranking metrics (and rmse/mae for explicit models) of a model on a test set';

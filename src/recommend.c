@@ -43,6 +43,7 @@
 #include "array_util.h"
 #include "linalg.h"
 #include "model_cache.h"
+#include "recommend.h"
 #include "recsys.h"
 #include "score.h"
 
@@ -230,6 +231,63 @@ score_all_items(RsModel *model, int64 user_id, const RsUserItems *items, float *
 }
 
 /*
+ * RsRankForUser puts the k best items for a user into out_idx/out_score,
+ * best first, and returns how many (fewer only when the catalog runs out).
+ * items are the user's interactions (needed by item-kNN; NULL otherwise).
+ * exclude is a bitmap of items not to recommend; every item returned is
+ * added to it, so the caller can clear exactly what it set.  *fallback
+ * says whether the popularity ranking stood in for the model.  scratch
+ * holds Max(n_items, RS_SCORE_BLOCK) floats.
+ */
+int
+RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *exclude,
+			  int k, float *scratch, int32 *out_idx, float *out_score, bool *fallback)
+{
+	int32		n_items = model->items.count;
+	int32		u = model->kind == RS_MODEL_FACTORS ? RsModelUserIndex(model, user_id) : -1;
+	int			found;
+
+	*fallback = false;
+	if (u >= 0)
+	{
+		/* factor models: score and select in one cache-friendly pass */
+		found = rs_score_topk(model->item_factors,
+							  model->explicit_feedback ? model->item_bias : NULL,
+							  n_items, model->k, model->user_factors + (int64) u * model->k,
+							  exclude, k, scratch, out_idx, out_score);
+		if (model->explicit_feedback)
+			for (int r = 0; r < found; r++)
+				out_score[r] = explicit_prediction(model, u, out_idx[r],
+												   out_score[r] - model->item_bias[out_idx[r]]);
+	}
+	else
+	{
+		if (!score_all_items(model, user_id, items, scratch))
+		{
+			*fallback = true;
+			memcpy(scratch, model->popularity, sizeof(float) * n_items);
+		}
+		found = rs_topk(scratch, n_items, k, exclude, out_idx, out_score);
+	}
+	for (int r = 0; r < found; r++)
+		rs_bitmap_set(exclude, out_idx[r]);
+
+	/* fill up from the popularity ranking (kNN models reach few items) */
+	for (int32 p = 0; p < n_items && found < k; p++)
+	{
+		int32		i = model->popular_order[p];
+
+		if (rs_bitmap_test(exclude, i))
+			continue;
+		out_idx[found] = i;
+		out_score[found] = 0;
+		rs_bitmap_set(exclude, i);
+		found++;
+	}
+	return found;
+}
+
+/*
  * recsys_recommend(user_id bigint, k int, model text, exclude_seen bool,
  *					candidates bigint[]) returns (item_id, score) best first.
  */
@@ -243,14 +301,12 @@ recsys_recommend(PG_FUNCTION_ARGS)
 	bool		exclude_seen;
 	int32		n_items;
 	uint8	   *exclude;
-	float	   *scores;
 	int32	   *top_idx;
 	float	   *top_score;
 	int			found;
 	RsUserItems items = {0};
 	bool		have_items = false;
-	bool		scored;
-	int32		u = -1;
+	bool		fallback;
 
 	RsRequireArg(fcinfo, 0, "user_id");
 	user_id = PG_GETARG_INT64(0);
@@ -291,53 +347,15 @@ recsys_recommend(PG_FUNCTION_ARGS)
 
 	top_idx = palloc(sizeof(int32) * k);
 	top_score = palloc(sizeof(float) * k);
-	u = model->kind == RS_MODEL_FACTORS ? RsModelUserIndex(model, user_id) : -1;
-	if (u >= 0)
-	{
-		/* factor models: score and select in one cache-friendly pass */
-		float	   *block = palloc(sizeof(float) * RS_SCORE_BLOCK);
-
-		found = rs_score_topk(model->item_factors,
-							  model->explicit_feedback ? model->item_bias : NULL,
-							  n_items, model->k, model->user_factors + (int64) u * model->k,
-							  exclude, k, block, top_idx, top_score);
-		scored = true;
-	}
-	else
-	{
-		scores = palloc(sizeof(float) * Max(n_items, 1));
-		scored = score_all_items(model, user_id, have_items ? &items : NULL, scores);
-		if (!scored)
-		{
-			ereport(DEBUG1,
-					(errmsg_internal("model \"%s\" cannot score user " INT64_FORMAT "; recommending popular items",
-									 model->name, user_id)));
-			memcpy(scores, model->popularity, sizeof(float) * n_items);
-		}
-		found = rs_topk(scores, n_items, k, exclude, top_idx, top_score);
-	}
-
+	found = RsRankForUser(model, user_id, have_items ? &items : NULL, exclude, k,
+						  palloc(sizeof(float) * Max(n_items, RS_SCORE_BLOCK)),
+						  top_idx, top_score, &fallback);
+	if (fallback)
+		ereport(DEBUG1,
+				(errmsg_internal("model \"%s\" cannot score user " INT64_FORMAT "; recommending popular items",
+								 model->name, user_id)));
 	for (int r = 0; r < found; r++)
-	{
-		float		s = top_score[r];
-
-		if (u >= 0 && model->explicit_feedback)
-			s = explicit_prediction(model, u, top_idx[r], s - model->item_bias[top_idx[r]]);
-		put_row(rsinfo, model->items.ids[top_idx[r]], s);
-		rs_bitmap_set(exclude, top_idx[r]);
-	}
-
-	/* fill up from the popularity ranking (kNN models reach few items) */
-	for (int32 p = 0; p < n_items && found < k; p++)
-	{
-		int32		i = model->popular_order[p];
-
-		if (rs_bitmap_test(exclude, i))
-			continue;
-		put_row(rsinfo, model->items.ids[i], 0);
-		rs_bitmap_set(exclude, i);
-		found++;
-	}
+		put_row(rsinfo, model->items.ids[top_idx[r]], top_score[r]);
 	return (Datum) 0;
 }
 

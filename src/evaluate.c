@@ -1,0 +1,316 @@
+/*-------------------------------------------------------------------------
+ *
+ * evaluate.c
+ *		recsys.evaluate(): ranking and rating metrics of a model on a test
+ *		set, computed in one pass in C.
+ *
+ * Protocol (the shared splits' README, which the peers' figures follow):
+ *	- relevance is binary: a user's relevant items T_u are their test items;
+ *	- evaluated users are the test users who have rows in the model's
+ *	  training source; the others are counted as skipped;
+ *	- each evaluated user's list R_u holds the k items recommend() would
+ *	  return, the items the user has in the training source excluded, so
+ *	  only the catalog (items with training rows) can be recommended;
+ *	- with rel_i = 1 when the item at rank i is relevant and hits = sum rel_i:
+ *		precision@k = hits / k
+ *		recall@k    = hits / |T_u|   (all test items, known to the model or not)
+ *		ndcg@k      = sum rel_i / log2(i + 1) / sum_{i <= min(k, |T_u|)} 1 / log2(i + 1)
+ *		map@k       = sum rel_i precision@i / min(k, |T_u|)
+ *		hit_rate@k  = 1 if hits > 0
+ *		mrr@k       = 1 / (rank of the first hit), 0 without one
+ *	  each averaged over evaluated users (every user weighs the same);
+ *		coverage@k  = |union of R_u| / |catalog|;
+ *	- for explicit models and a rating column: rmse and mae of the clipped
+ *	  predictions over every test row (mu + b_i for an unknown user,
+ *	  mu + b_u for an unknown item).
+ * The training source is read once as it is now, so evaluate on a model
+ * trained from the split's train table.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+
+#include "args.h"
+#include "ingest.h"
+#include "model_cache.h"
+#include "recommend.h"
+#include "score.h"
+#include "train_common.h"
+
+PG_FUNCTION_INFO_V1(recsys_evaluate);
+
+#define EVALUATE_MAX_K 1000
+
+/* Sums of the per-user metrics. */
+typedef struct MetricSums
+{
+	double		precision;
+	double		recall;
+	double		ndcg;
+	double		map;
+	double		hit_rate;
+	double		mrr;
+	int64		users;
+	int64		skipped;
+} MetricSums;
+
+static void
+put_metric(ReturnSetInfo *rsinfo, const char *name, double value)
+{
+	Datum		values[2] = {CStringGetTextDatum(name), Float8GetDatum(value)};
+	bool		nulls[2] = {false, false};
+
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+static void
+put_metric_at(ReturnSetInfo *rsinfo, const char *name, int k, double value)
+{
+	put_metric(rsinfo, psprintf("%s@%d", name, k), value);
+}
+
+/* Dense model item index for every item of a matrix's column map, or -1. */
+static int32 *
+model_item_indexes(RsModel *model, const RsIdMap *items)
+{
+	int32	   *map = palloc(sizeof(int32) * Max(items->count, 1));
+
+	for (int32 i = 0; i < items->count; i++)
+		map[i] = RsModelItemIndex(model, items->ids[i]);
+	return map;
+}
+
+/* Score one user's list against their test items. */
+static void
+add_user(MetricSums *sums, const int32 *list, int found, int k,
+		 const uint8 *relevant, int n_relevant)
+{
+	int			hits = 0;
+	double		dcg = 0;
+	double		idcg = 0;
+	double		ap = 0;
+	int			first_hit = 0;
+
+	for (int r = 0; r < found; r++)
+	{
+		if (!rs_bitmap_test(relevant, list[r]))
+			continue;
+		hits++;
+		dcg += 1.0 / log2(r + 2.0);
+		ap += (double) hits / (r + 1);
+		if (first_hit == 0)
+			first_hit = r + 1;
+	}
+	for (int r = 0; r < Min(k, n_relevant); r++)
+		idcg += 1.0 / log2(r + 2.0);
+
+	sums->precision += (double) hits / k;
+	sums->recall += (double) hits / n_relevant;
+	sums->ndcg += idcg > 0 ? dcg / idcg : 0;
+	sums->map += ap / Min(k, n_relevant);
+	sums->hit_rate += hits > 0;
+	sums->mrr += first_hit > 0 ? 1.0 / first_hit : 0;
+	sums->users++;
+}
+
+/* The explicit model's clipped prediction, with the usual cold-start terms. */
+static double
+predict_rating(RsModel *model, int32 u, int32 i)
+{
+	double		p = model->global_mean;
+
+	if (u >= 0)
+		p += model->user_bias[u];
+	if (i >= 0)
+		p += model->item_bias[i];
+	if (u >= 0 && i >= 0)
+		for (int f = 0; f < model->k; f++)
+			p += (double) model->user_factors[(int64) u * model->k + f] *
+				model->item_factors[(int64) i * model->k + f];
+	return Min(Max(p, model->rating_min), model->rating_max);
+}
+
+/*
+ * recsys_evaluate(model text, test regclass, k int, user_col name,
+ *				   item_col name, rating_col name) returns (metric, value).
+ */
+Datum
+recsys_evaluate(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	double		start = RsSeconds();
+	RsModel    *model;
+	RsSourceSpec test_spec;
+	RsSourceSpec train_spec;
+	RsInteractions test;
+	RsInteractions train;
+	int			k;
+	int32		n_items;
+	int32	   *test_items;
+	int32	   *train_items;
+	uint8	   *exclude;
+	uint8	   *relevant;
+	uint8	   *covered;
+	float	   *scratch;
+	int32	   *list;
+	float	   *list_score;
+	RsUserItems items;
+	MetricSums	sums = {0};
+	int64		covered_count = 0;
+	bool		rating_metrics;
+	double		sq_error = 0;
+	double		abs_error = 0;
+	MemoryContext eval_context;
+	MemoryContext old;
+
+	RsRequireArg(fcinfo, 0, "model");
+	RsRequireArg(fcinfo, 1, "test");
+	k = RsIntArg(fcinfo, 2, "k", 1, EVALUATE_MAX_K);
+	RsRequireArg(fcinfo, 3, "user_col");
+	RsRequireArg(fcinfo, 4, "item_col");
+	model = RsGetModel(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	test_spec.relid = PG_GETARG_OID(1);
+	test_spec.user_col = NameStr(*PG_GETARG_NAME(3));
+	test_spec.item_col = NameStr(*PG_GETARG_NAME(4));
+	test_spec.weight_col = PG_ARGISNULL(5) ? NULL : NameStr(*PG_GETARG_NAME(5));
+	rating_metrics = test_spec.weight_col != NULL;
+	if (rating_metrics && !(model->kind == RS_MODEL_FACTORS && model->explicit_feedback))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rating_col needs a model of explicit ratings, and \"%s\" is %s",
+						model->name, model->algorithm),
+				 errhint("Leave rating_col NULL for ranking metrics only.")));
+	RsRequireSource(model, "Evaluating");
+	InitMaterializedSRF(fcinfo, 0);
+
+	eval_context = AllocSetContextCreate(CurrentMemoryContext, "recsys evaluate",
+										 ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(eval_context);
+
+	RsReadSource(&test_spec, true, &test);
+	if (rating_metrics && test.by_user.nnz < test.rows_read - test.rows_skipped)
+		ereport(ERROR,
+				(errcode(ERRCODE_CARDINALITY_VIOLATION),
+				 errmsg("test set \"%s\" rates some (user, item) pairs more than once",
+						get_rel_name(test_spec.relid))));
+	train_spec.relid = model->source;
+	train_spec.user_col = model->user_col;
+	train_spec.item_col = model->item_col;
+	train_spec.weight_col = model->weight_col;
+	RsReadSource(&train_spec, true, &train);
+
+	n_items = model->items.count;
+	test_items = model_item_indexes(model, &test.items);
+	train_items = model_item_indexes(model, &train.items);
+	exclude = palloc0(RS_BITMAP_BYTES(n_items) + 1);
+	relevant = palloc0(RS_BITMAP_BYTES(n_items) + 1);
+	covered = palloc0(RS_BITMAP_BYTES(n_items) + 1);
+	scratch = palloc(sizeof(float) * Max(n_items, RS_SCORE_BLOCK));
+	list = palloc(sizeof(int32) * k);
+	list_score = palloc(sizeof(float) * k);
+	items.item = palloc(sizeof(int32) * Max(train.items.count, 1));
+	items.weight = palloc(sizeof(float) * Max(train.items.count, 1));
+
+	for (int32 r = 0; r < test.by_user.n_rows; r++)
+	{
+		int64		user_id = test.users.ids[r];
+		int32		tr = rs_idmap_lookup(&train.users, user_id);
+		int64		t0 = test.by_user.indptr[r];
+		int64		t1 = test.by_user.indptr[r + 1];
+		bool		fallback;
+		int			found;
+
+		CHECK_FOR_INTERRUPTS();
+		if (tr < 0)
+		{
+			sums.skipped++;
+			continue;
+		}
+
+		/* the user's training items: excluded, and item-kNN's input */
+		items.n = 0;
+		for (int64 p = train.by_user.indptr[tr]; p < train.by_user.indptr[tr + 1]; p++)
+		{
+			int32		i = train_items[train.by_user.indices[p]];
+
+			if (i < 0)
+				continue;
+			items.item[items.n] = i;
+			items.weight[items.n] = train.by_user.data[p];
+			items.n++;
+			rs_bitmap_set(exclude, i);
+		}
+		for (int64 p = t0; p < t1; p++)
+			if (test_items[test.by_user.indices[p]] >= 0)
+				rs_bitmap_set(relevant, test_items[test.by_user.indices[p]]);
+
+		found = RsRankForUser(model, user_id, &items, exclude, k, scratch, list, list_score,
+							  &fallback);
+		add_user(&sums, list, found, k, relevant, (int) (t1 - t0));
+		for (int r2 = 0; r2 < found; r2++)
+		{
+			if (!rs_bitmap_test(covered, list[r2]))
+				covered_count++;
+			rs_bitmap_set(covered, list[r2]);
+			exclude[list[r2] >> 3] = 0;
+		}
+
+		/* clear what this user set */
+		for (int n = 0; n < items.n; n++)
+			exclude[items.item[n] >> 3] = 0;
+		for (int64 p = t0; p < t1; p++)
+			if (test_items[test.by_user.indices[p]] >= 0)
+				relevant[test_items[test.by_user.indices[p]] >> 3] = 0;
+	}
+
+	if (rating_metrics)
+	{
+		for (int32 r = 0; r < test.by_user.n_rows; r++)
+		{
+			int32		u = RsModelUserIndex(model, test.users.ids[r]);
+
+			for (int64 p = test.by_user.indptr[r]; p < test.by_user.indptr[r + 1]; p++)
+			{
+				double		err = predict_rating(model, u, test_items[test.by_user.indices[p]]) -
+					test.by_user.data[p];
+
+				sq_error += err * err;
+				abs_error += fabs(err);
+			}
+		}
+	}
+
+	MemoryContextSwitchTo(old);
+	{
+		double		n = Max(sums.users, 1);
+
+		put_metric_at(rsinfo, "precision", k, sums.precision / n);
+		put_metric_at(rsinfo, "recall", k, sums.recall / n);
+		put_metric_at(rsinfo, "ndcg", k, sums.ndcg / n);
+		put_metric_at(rsinfo, "map", k, sums.map / n);
+		put_metric_at(rsinfo, "hit_rate", k, sums.hit_rate / n);
+		put_metric_at(rsinfo, "mrr", k, sums.mrr / n);
+		put_metric_at(rsinfo, "coverage", k, n_items > 0 ? (double) covered_count / n_items : 0);
+		if (rating_metrics)
+		{
+			double		rows = Max(test.by_user.nnz, 1);
+
+			put_metric(rsinfo, "rmse", sqrt(sq_error / rows));
+			put_metric(rsinfo, "mae", abs_error / rows);
+		}
+		put_metric(rsinfo, "users", sums.users);
+		put_metric(rsinfo, "skipped_users", sums.skipped);
+		put_metric(rsinfo, "seconds", RsSeconds() - start);
+	}
+	MemoryContextDelete(eval_context);
+	return (Datum) 0;
+}

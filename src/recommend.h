@@ -1,0 +1,19 @@
+/*-------------------------------------------------------------------------
+ *
+ * recommend.h
+ *		Ranking items for a user, shared by recommend and evaluate.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_RECOMMEND_H
+#define RECSYS_RECOMMEND_H
+
+#include "postgres.h"
+
+#include "model_cache.h"
+
+extern int	RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items,
+						  uint8 *exclude, int k, float *scratch, int32 *out_idx,
+						  float *out_score, bool *fallback);
+
+#endif							/* RECSYS_RECOMMEND_H */
