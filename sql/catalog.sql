@@ -4,7 +4,7 @@ SELECT c.relname, c.relkind,
 		FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
 		WHERE i.indrelid = c.oid AND i.indisprimary) AS primary_key
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'recsys' AND c.relkind = 'r'
+WHERE n.nspname = 'recsys' AND c.relkind IN ('r', 'v')
 ORDER BY 1;
 
 -- every table's rows go into pg_dump
@@ -22,10 +22,10 @@ INSERT INTO recsys.model_versions (model, version, algorithm, source) VALUES
 	('shop', 1, 'als', 'public.events'), ('shop', 2, 'als', 'public.events');
 INSERT INTO recsys.user_factors VALUES ('shop', 1, 7, 0, '{0.1, 0.2}'), ('shop', 2, 7, 0, '{0.3, 0.4}');
 INSERT INTO recsys.item_factors VALUES ('shop', 2, 70, 0.5, '{1, 0}'), ('shop', 2, 71, 0, '{0, 1}');
-INSERT INTO recsys.item_neighbors VALUES ('shop', 2, 70, 71, 0.9);
+INSERT INTO recsys.item_neighbor_lists VALUES ('shop', 2, 70, '{71, 72}', '{0.9, 0.5}');
 INSERT INTO recsys.models (name, algorithm, source) VALUES ('other', 'item_knn', 'public.events');
 INSERT INTO recsys.model_versions (model, version, algorithm, source) VALUES ('other', 1, 'item_knn', 'public.events');
-INSERT INTO recsys.item_neighbors VALUES ('other', 1, 70, 71, 0.5);
+INSERT INTO recsys.item_neighbor_lists VALUES ('other', 1, 70, '{71}', '{0.5}');
 
 -- artefacts need an existing model version
 INSERT INTO recsys.item_factors VALUES ('ghost', 1, 70, 0, '{1}');
@@ -34,6 +34,11 @@ INSERT INTO recsys.item_factors VALUES ('ghost', 1, 70, 0, '{1}');
 INSERT INTO recsys.models (name, algorithm, source) VALUES ('', 'als', 't');
 INSERT INTO recsys.model_versions (model, version, algorithm, source) VALUES ('shop', 0, 'als', 't');
 \set VERBOSITY default
+
+-- neighbour lists read one pair per row through the item_neighbors view
+SELECT model, item_id, neighbor_id, score, rank FROM recsys.item_neighbors ORDER BY model, rank;
+-- a list's ids and scores must pair up
+INSERT INTO recsys.item_neighbor_lists VALUES ('shop', 2, 71, '{70}', '{0.9, 0.1}');
 
 -- the artefacts join like any table: the active version's item factors
 SELECT m.name, f.item_id, f.factors
@@ -46,7 +51,7 @@ SELECT name FROM recsys.models ORDER BY 1;
 SELECT count(*) FROM recsys.model_versions WHERE model = 'shop';
 SELECT count(*) FROM recsys.user_factors;
 SELECT count(*) FROM recsys.item_factors;
-SELECT model, item_id, neighbor_id FROM recsys.item_neighbors;
+SELECT model, item_id, neighbor_id, score, rank FROM recsys.item_neighbors;
 
 -- errors: unknown model, NULL model; if_exists makes the unknown case quiet
 SELECT recsys.drop_model('shop');

@@ -87,31 +87,53 @@ CREATE TABLE recsys.item_factors (
 COMMENT ON TABLE recsys.item_factors IS
 	'recsys factor models: one latent vector (and bias) per item and model version';
 
-CREATE TABLE recsys.item_neighbors (
+-- Neighbour lists are stored one row per item (or user), best first, so a
+-- model of 100,000 items x 100 neighbours is 100,000 rows to write, check
+-- and load rather than 10 million; the views below show them one pair per
+-- row for querying and joining.
+CREATE TABLE recsys.item_neighbor_lists (
 	model			text NOT NULL,
 	version			integer NOT NULL,
 	item_id			bigint NOT NULL,
-	neighbor_id		bigint NOT NULL,
-	score			real NOT NULL,
-	PRIMARY KEY (model, version, item_id, neighbor_id),
+	neighbor_ids	bigint[] NOT NULL,
+	scores			real[] NOT NULL
+		CHECK (cardinality(scores) = cardinality(neighbor_ids)),
+	PRIMARY KEY (model, version, item_id),
 	FOREIGN KEY (model, version) REFERENCES recsys.model_versions (model, version)
 		ON DELETE CASCADE ON UPDATE CASCADE
 );
-COMMENT ON TABLE recsys.item_neighbors IS
-	'recsys neighbourhood models: each item''s most similar items and their scores';
+COMMENT ON TABLE recsys.item_neighbor_lists IS
+	'recsys neighbourhood models: each item''s most similar items, best first';
 
-CREATE TABLE recsys.user_neighbors (
+CREATE TABLE recsys.user_neighbor_lists (
 	model			text NOT NULL,
 	version			integer NOT NULL,
 	user_id			bigint NOT NULL,
-	neighbor_id		bigint NOT NULL,
-	score			real NOT NULL,
-	PRIMARY KEY (model, version, user_id, neighbor_id),
+	neighbor_ids	bigint[] NOT NULL,
+	scores			real[] NOT NULL
+		CHECK (cardinality(scores) = cardinality(neighbor_ids)),
+	PRIMARY KEY (model, version, user_id),
 	FOREIGN KEY (model, version) REFERENCES recsys.model_versions (model, version)
 		ON DELETE CASCADE ON UPDATE CASCADE
 );
-COMMENT ON TABLE recsys.user_neighbors IS
-	'recsys user-kNN models: each user''s most similar users and their scores';
+COMMENT ON TABLE recsys.user_neighbor_lists IS
+	'recsys user-kNN models: each user''s most similar users, best first';
+
+CREATE VIEW recsys.item_neighbors AS
+SELECT l.model, l.version, l.item_id, n.neighbor_id, n.score, n.rank::integer AS rank
+FROM recsys.item_neighbor_lists l,
+	 ROWS FROM (pg_catalog.unnest(l.neighbor_ids), pg_catalog.unnest(l.scores))
+		 WITH ORDINALITY AS n(neighbor_id, score, rank);
+COMMENT ON VIEW recsys.item_neighbors IS
+	'recsys neighbourhood models: one row per (item, neighbour), rank 1 the most similar';
+
+CREATE VIEW recsys.user_neighbors AS
+SELECT l.model, l.version, l.user_id, n.neighbor_id, n.score, n.rank::integer AS rank
+FROM recsys.user_neighbor_lists l,
+	 ROWS FROM (pg_catalog.unnest(l.neighbor_ids), pg_catalog.unnest(l.scores))
+		 WITH ORDINALITY AS n(neighbor_id, score, rank);
+COMMENT ON VIEW recsys.user_neighbors IS
+	'recsys user-kNN models: one row per (user, neighbour), rank 1 the most similar';
 
 CREATE TABLE recsys.item_stats (
 	model			text NOT NULL,
@@ -132,8 +154,8 @@ SELECT pg_catalog.pg_extension_config_dump('recsys.models', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.model_versions', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.user_factors', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.item_factors', '');
-SELECT pg_catalog.pg_extension_config_dump('recsys.item_neighbors', '');
-SELECT pg_catalog.pg_extension_config_dump('recsys.user_neighbors', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.item_neighbor_lists', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.user_neighbor_lists', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.item_stats', '');
 
 -- Everybody may look up the schema's functions; reading and writing models

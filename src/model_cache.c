@@ -321,12 +321,11 @@ load_factors(RsModel *model, int64 n_users)
 	}
 }
 
-/* item_neighbors / user_neighbors rows, grouped by owner (ORDER BY) */
+/* neighbour list rows, in owner id order */
 typedef struct NeighborLoad
 {
 	RsModel    *model;
-	RsIdMap    *owners;			/* map of the rows' owners */
-	RsIdMap    *targets;		/* map of the neighbours */
+	RsIdMap    *map;			/* owners and neighbours alike */
 	int64		capacity;
 	int32		last_owner;
 } NeighborLoad;
@@ -337,21 +336,32 @@ load_neighbor_row(TupleTableSlot *slot, void *arg)
 	NeighborLoad *load = arg;
 	RsModel    *model = load->model;
 	RsCsr	   *m = &model->neighbors;
-	int32		owner = rs_idmap_lookup(load->owners, DatumGetInt64(slot->tts_values[0]));
-	int32		target = rs_idmap_lookup(load->targets, DatumGetInt64(slot->tts_values[1]));
+	int32		owner = rs_idmap_lookup(load->map, DatumGetInt64(slot->tts_values[0]));
+	ArrayType  *ids = DatumGetArrayTypeP(slot->tts_values[1]);
+	ArrayType  *scores = DatumGetArrayTypeP(slot->tts_values[2]);
+	int			n = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
+	const int64 *id = (const int64 *) ARR_DATA_PTR(ids);
+	const float *score = (const float *) ARR_DATA_PTR(scores);
 
-	if (owner < 0 || target < 0)
-		corrupt(model, "a neighbour list names an unknown id");
-	if (m->nnz >= load->capacity)
-		corrupt(model, "more neighbours than counted");
-	if (owner < load->last_owner)
-		corrupt(model, "neighbour lists out of order");
+	if (owner < 0 || owner < load->last_owner)
+		corrupt(model, "a neighbour list has an unknown or out-of-order owner");
+	if (ARR_HASNULL(ids) || ARR_HASNULL(scores) ||
+		ArrayGetNItems(ARR_NDIM(scores), ARR_DIMS(scores)) != n ||
+		m->nnz + n > load->capacity)
+		corrupt(model, "a neighbour list is malformed");
 	/* close the rows up to this owner */
 	while (load->last_owner < owner)
 		m->indptr[++load->last_owner] = m->nnz;
-	m->indices[m->nnz] = target;
-	m->data[m->nnz] = DatumGetFloat4(slot->tts_values[2]);
-	m->nnz++;
+	for (int j = 0; j < n; j++)
+	{
+		int32		target = rs_idmap_lookup(load->map, id[j]);
+
+		if (target < 0)
+			corrupt(model, "a neighbour list names an unknown id");
+		m->indices[m->nnz] = target;
+		m->data[m->nnz] = score[j];
+		m->nnz++;
+	}
 }
 
 /* Number the users of a user-kNN model in id order. */
@@ -366,24 +376,27 @@ map_user_row(TupleTableSlot *slot, void *arg)
 }
 
 /*
- * Load neighbour lists in owner id order, best first within a list.
- * Owners are items (item-kNN) or users (user-kNN, whose map is built from
- * the list owners first).
+ * Load neighbour lists as a CSR over owner indexes, best first within a
+ * row.  Owners are items (item-kNN) or users (user-kNN, whose map is built
+ * here from the owners and neighbours in id order).
  */
 static void
-load_neighbors(RsModel *model, bool users, int64 n_owners)
+load_neighbors(RsModel *model, bool users)
 {
 	Oid			argtypes[2] = {TEXTOID, INT4OID};
 	Datum		values[2] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
 	NeighborLoad load;
 	int64		total;
+	int64		n_owners;
 	bool		isnull;
 	RsCsr	   *m = &model->neighbors;
 
 	RsExecute(users ?
-			  "SELECT count(*) FROM recsys.user_neighbors "
+			  "SELECT coalesce(sum(pg_catalog.cardinality(neighbor_ids)), 0)::pg_catalog.int8 "
+			  "FROM recsys.user_neighbor_lists "
 			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2" :
-			  "SELECT count(*) FROM recsys.item_neighbors "
+			  "SELECT coalesce(sum(pg_catalog.cardinality(neighbor_ids)), 0)::pg_catalog.int8 "
+			  "FROM recsys.item_neighbor_lists "
 			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
 			  2, argtypes, values, NULL, true, SPI_OK_SELECT);
 	total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -391,48 +404,44 @@ load_neighbors(RsModel *model, bool users, int64 n_owners)
 	memset(&load, 0, sizeof(load));
 	load.model = model;
 	load.capacity = total;
-	load.last_owner = 0;
 	if (users)
 	{
-		/* user-kNN: number every user in a list, owner or neighbour, by id */
-		int64		n;
+		const char *every_user =
+			"SELECT user_id FROM recsys.user_neighbor_lists "
+			"WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
+			"UNION SELECT pg_catalog.unnest(neighbor_ids) FROM recsys.user_neighbor_lists "
+			"WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2";
 
-		RsExecute("SELECT count(*) FROM (SELECT user_id FROM recsys.user_neighbors "
-				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
-				  "UNION SELECT neighbor_id FROM recsys.user_neighbors "
-				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2) s",
+		RsExecute(psprintf("SELECT count(*) FROM (%s) s", every_user),
 				  2, argtypes, values, NULL, true, SPI_OK_SELECT);
-		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		n_owners = n;
-		init_map(model, &model->users, n);
-		RsStreamQuery("SELECT u FROM (SELECT user_id FROM recsys.user_neighbors "
-					  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
-					  "UNION SELECT neighbor_id FROM recsys.user_neighbors "
-					  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2) s(u) "
-					  "ORDER BY u",
+		n_owners = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		init_map(model, &model->users, n_owners);
+		RsStreamQuery(psprintf("SELECT u FROM (%s) s(u) ORDER BY u", every_user),
 					  2, argtypes, values, NULL, true, map_user_row, model);
-		load.owners = load.targets = &model->users;
+		load.map = &model->users;
 	}
 	else
-		load.owners = load.targets = &model->items;
+	{
+		n_owners = model->items.count;
+		load.map = &model->items;
+	}
 
 	m->indptr = alloc_model(model, sizeof(int64) * (n_owners + 1));
 	m->indices = alloc_model(model, sizeof(int32) * Max(total, 1));
 	m->data = alloc_model(model, sizeof(float) * Max(total, 1));
 	m->nnz = 0;
-
 	RsStreamQuery(users ?
-				  "SELECT user_id, neighbor_id, score FROM recsys.user_neighbors "
+				  "SELECT user_id, neighbor_ids, scores FROM recsys.user_neighbor_lists "
 				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
-				  "ORDER BY user_id, score DESC, neighbor_id" :
-				  "SELECT item_id, neighbor_id, score FROM recsys.item_neighbors "
+				  "ORDER BY user_id" :
+				  "SELECT item_id, neighbor_ids, scores FROM recsys.item_neighbor_lists "
 				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
-				  "ORDER BY item_id, score DESC, neighbor_id",
+				  "ORDER BY item_id",
 				  2, argtypes, values, NULL, true, load_neighbor_row, &load);
-	while (load.last_owner < load.owners->count)
+	while (load.last_owner < load.map->count)
 		m->indptr[++load.last_owner] = m->nnz;
-	m->n_rows = load.owners->count;
-	m->n_cols = load.targets->count;
+	m->n_rows = load.map->count;
+	m->n_cols = load.map->count;
 }
 
 /* Prepare the per-call query for a user's items in the source. */
@@ -559,9 +568,9 @@ load_model(const char *name, CatalogRow *row)
 	if (model->kind == RS_MODEL_FACTORS)
 		load_factors(model, row->n_users);
 	else if (model->kind == RS_MODEL_ITEM_KNN)
-		load_neighbors(model, false, model->items.count);
+		load_neighbors(model, false);
 	else if (model->kind == RS_MODEL_USER_KNN)
-		load_neighbors(model, true, row->n_users);
+		load_neighbors(model, true);
 
 	old = MemoryContextSwitchTo(mcxt);
 	prepare_seen_queries(model, row->source);

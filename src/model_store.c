@@ -38,6 +38,7 @@
 #include "spi_util.h"
 
 #define BATCH_ROWS 8192
+#define BATCH_PAIRS 262144		/* neighbour pairs per INSERT */
 
 /* First key of recsys's advisory locks ("recs"), the second is the name's hash. */
 #define RECSYS_LOCK_CLASS 0x72656373
@@ -191,10 +192,11 @@ RsWriteFactors(RsSide side, const char *name, int32 version, const int64 *ids,
 }
 
 /*
- * RsWriteNeighbors stores neighbour lists into item_neighbors or
- * user_neighbors.  Row r (id row_ids[r]) has count[r] neighbours in slots
- * [r * slots, r * slots + count[r]): neighbour[] holds dense indexes into
- * neighbor_ids[], score[] their similarities.
+ * RsWriteNeighbors stores neighbour lists into item_neighbor_lists or
+ * user_neighbor_lists, one row per owner.  Row r (id row_ids[r]) has
+ * count[r] neighbours, best first, in slots [r * slots, r * slots +
+ * count[r]): neighbor[] holds dense indexes into neighbor_ids[], score[]
+ * their similarities.  Rows without neighbours are not stored.
  */
 void
 RsWriteNeighbors(RsSide side, const char *name, int32 version,
@@ -203,20 +205,22 @@ RsWriteNeighbors(RsSide side, const char *name, int32 version,
 				 const int64 *neighbor_ids, const float *score)
 {
 	const char *query = side == RS_USERS ?
-		"INSERT INTO recsys.user_neighbors (model, version, user_id, neighbor_id, score) "
-		"SELECT $1, $2, t.a, t.b, t.s "
-		"FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int8[]), "
-		"pg_catalog.unnest($5::pg_catalog.float4[])) AS t(a, b, s)" :
-		"INSERT INTO recsys.item_neighbors (model, version, item_id, neighbor_id, score) "
-		"SELECT $1, $2, t.a, t.b, t.s "
-		"FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int8[]), "
-		"pg_catalog.unnest($5::pg_catalog.float4[])) AS t(a, b, s)";
-	Oid			argtypes[5] = {TEXTOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID, FLOAT4ARRAYOID};
-	Datum		values[5];
-	int64	   *a = palloc(sizeof(int64) * BATCH_ROWS);
-	int64	   *b = palloc(sizeof(int64) * BATCH_ROWS);
-	float	   *s = palloc(sizeof(float) * BATCH_ROWS);
-	int			filled = 0;
+		"INSERT INTO recsys.user_neighbor_lists (model, version, user_id, neighbor_ids, scores) "
+		"SELECT $1, $2, $3[t.o], $4[$7[t.o] + 1 : $7[t.o + 1]], $5[$7[t.o] + 1 : $7[t.o + 1]] "
+		"FROM pg_catalog.generate_series(1, $6) AS t(o)" :
+		"INSERT INTO recsys.item_neighbor_lists (model, version, item_id, neighbor_ids, scores) "
+		"SELECT $1, $2, $3[t.o], $4[$7[t.o] + 1 : $7[t.o + 1]], $5[$7[t.o] + 1 : $7[t.o + 1]] "
+		"FROM pg_catalog.generate_series(1, $6) AS t(o)";
+	Oid			argtypes[7] = {TEXTOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID, FLOAT4ARRAYOID,
+	INT4OID, INT4ARRAYOID};
+	Datum		values[7];
+	int			batch_rows = Max(1, Min(BATCH_ROWS, BATCH_PAIRS / slots));
+	int64	   *owners = palloc(sizeof(int64) * batch_rows);
+	Datum	   *offsets = palloc(sizeof(Datum) * (batch_rows + 1));
+	int64	   *ids = palloc(sizeof(int64) * (Size) batch_rows * slots);
+	float	   *sims = palloc(sizeof(float) * (Size) batch_rows * slots);
+	int			rows = 0;
+	int			pairs = 0;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -225,37 +229,42 @@ RsWriteNeighbors(RsSide side, const char *name, int32 version,
 
 	for (int64 r = 0; r <= n_rows; r++)
 	{
-		int			c = r < n_rows ? count[r] : 0;
-
-		for (int j = 0; j < c || (r == n_rows && filled > 0); j++)
+		if (r < n_rows && count[r] > 0)
 		{
-			if (r < n_rows)
+			/* owner r's list: the pairs [offsets[rows], offsets[rows + 1]) */
+			owners[rows] = row_ids[r];
+			offsets[rows] = Int32GetDatum(pairs);
+			for (int j = 0; j < count[r]; j++)
 			{
-				a[filled] = row_ids[r];
-				b[filled] = neighbor_ids[neighbor[r * slots + j]];
-				s[filled] = score[r * slots + j];
-				filled++;
+				ids[pairs] = neighbor_ids[neighbor[r * slots + j]];
+				sims[pairs] = score[r * slots + j];
+				pairs++;
 			}
-			if (filled == BATCH_ROWS || r == n_rows)
-			{
-				CHECK_FOR_INTERRUPTS();
-				values[2] = PointerGetDatum(RsInt64Array(a, filled));
-				values[3] = PointerGetDatum(RsInt64Array(b, filled));
-				values[4] = PointerGetDatum(RsFloatArray(s, filled));
-				RsExecute(query, 5, argtypes, values, NULL, false, SPI_OK_INSERT);
-				pfree(DatumGetPointer(values[2]));
-				pfree(DatumGetPointer(values[3]));
-				pfree(DatumGetPointer(values[4]));
-				filled = 0;
-				if (r == n_rows)
-					break;
-			}
+			rows++;
+		}
+		if (rows > 0 && (rows == batch_rows || r == n_rows))
+		{
+			CHECK_FOR_INTERRUPTS();
+			offsets[rows] = Int32GetDatum(pairs);
+			values[2] = PointerGetDatum(RsInt64Array(owners, rows));
+			values[3] = PointerGetDatum(RsInt64Array(ids, pairs));
+			values[4] = PointerGetDatum(RsFloatArray(sims, pairs));
+			values[5] = Int32GetDatum(rows);
+			values[6] = PointerGetDatum(construct_array_builtin(offsets, rows + 1, INT4OID));
+			RsExecute(query, 7, argtypes, values, NULL, false, SPI_OK_INSERT);
+			pfree(DatumGetPointer(values[2]));
+			pfree(DatumGetPointer(values[3]));
+			pfree(DatumGetPointer(values[4]));
+			pfree(DatumGetPointer(values[6]));
+			rows = 0;
+			pairs = 0;
 		}
 	}
 	SPI_finish();
-	pfree(a);
-	pfree(b);
-	pfree(s);
+	pfree(owners);
+	pfree(offsets);
+	pfree(ids);
+	pfree(sims);
 }
 
 /*

@@ -22,7 +22,7 @@ $node->safe_psql('shop', q{
 		VALUES ('m', 1, 'als', 'public.events'), ('m', 2, 'als', 'public.events');
 	INSERT INTO recsys.user_factors VALUES ('m', 2, 1, 0.5, '{0.25, -1}'), ('m', 2, 2, 0, '{1, 2}');
 	INSERT INTO recsys.item_factors VALUES ('m', 1, 10, 0, '{3, 4}'), ('m', 2, 10, 0.125, '{5, 6}');
-	INSERT INTO recsys.item_neighbors VALUES ('m', 2, 10, 11, 0.75);
+	INSERT INTO recsys.item_neighbor_lists VALUES ('m', 2, 10, '{11, 12}', '{0.75, 0.5}');
 });
 
 my $snapshot = q{
@@ -30,7 +30,7 @@ my $snapshot = q{
 	UNION ALL SELECT 'versions', count(*), string_agg(model || version, ',' ORDER BY version) FROM recsys.model_versions
 	UNION ALL SELECT 'users', count(*), string_agg(user_id || '=' || bias || factors::text, ',' ORDER BY user_id) FROM recsys.user_factors
 	UNION ALL SELECT 'items', count(*), string_agg(version || '/' || item_id || '=' || bias || factors::text, ',' ORDER BY version) FROM recsys.item_factors
-	UNION ALL SELECT 'neighbors', count(*), string_agg(item_id || '>' || neighbor_id || '=' || score, ',') FROM recsys.item_neighbors
+	UNION ALL SELECT 'neighbors', count(*), string_agg(item_id || '>' || neighbor_id || '=' || score, ',' ORDER BY rank) FROM recsys.item_neighbors
 };
 my $before = $node->safe_psql('shop', $snapshot);
 like($before, qr/users\|2\|1=0\.5\{0\.25,-1\}/, 'model rows written');

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# test/bench/accuracy.sh: recsys's models on the shared splits, next to the peers.
+#
+#   bash test/bench/accuracy.sh [strat75|last5|cv5|all]      (default all)
+#
+# Loads the fixed splits from ../shared/data/splits, trains each model on
+# <protocol>/train and prints recsys.evaluate's metrics on <protocol>/test,
+# one line per model, in the layout of PEERS.md.  Hyper-parameters are
+# fixed here (defaults, or values chosen on the valid/ files); nothing is
+# tuned on test.  MovieLens uses binary matrix values (as PEERS.md), online
+# retail the purchase-line count ("weight") and binary where noted.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+which=${1:-all}
+shared=${RECSYS_SHARED:-$RECSYS_ROOT/../shared}
+splits=$shared/data/splits
+
+recsys_install_deps
+recsys_build
+recsys_start_cluster "shared_buffers = 1GB"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
+	"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$RECSYS_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+recsys_psql -c "CREATE EXTENSION recsys" -c "SET recsys.threads = 2"
+
+# load a split file as a table (user_id, item_id, r, ts, one) and index it
+load() {
+	local table=$1 file=$2
+	recsys_psql <<SQL
+CREATE TABLE $table (user_id bigint, item_id bigint, r real, ts bigint);
+\copy $table FROM PROGRAM 'gzip -dc $file' WITH (FORMAT csv, HEADER true)
+ALTER TABLE $table ADD COLUMN one real DEFAULT 1;
+CREATE INDEX ON $table (user_id);
+ANALYZE $table;
+SQL
+}
+
+# train with a SQL call on the train table and print the test metrics
+run() {
+	local label=$1 train=$2 test=$3 call=$4
+	recsys_psql -At -F ' ' <<SQL
+SET recsys.threads = 2;
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+SELECT 1 AS trained FROM $call \gset
+SELECT extract(epoch FROM clock_timestamp()) - :t0 AS fit \gset
+SELECT format('%-34s %7s %7s %7s %7s %7s %7s %7s %6s',
+	'$label',
+	round(max(value) FILTER (WHERE metric = 'precision@10')::numeric, 4),
+	round(max(value) FILTER (WHERE metric = 'recall@10')::numeric, 4),
+	round(max(value) FILTER (WHERE metric = 'ndcg@10')::numeric, 4),
+	round(max(value) FILTER (WHERE metric = 'map@10')::numeric, 4),
+	round(max(value) FILTER (WHERE metric = 'hit_rate@10')::numeric, 4),
+	round(max(value) FILTER (WHERE metric = 'coverage@10')::numeric, 3),
+	round(:fit::numeric, 2),
+	round(max(value) FILTER (WHERE metric = 'seconds')::numeric, 2))
+FROM recsys.evaluate('m', '$test');
+SELECT recsys.drop_model('m');
+SQL
+}
+
+header() {
+	echo
+	echo "### $1"
+	printf '%-34s %7s %7s %7s %7s %7s %7s %7s %6s\n' model P@10 R@10 NDCG@10 MAP@10 HR@10 cover fit_s eval_s
+}
+
+topn() {
+	local data=$1 protocol=$2 weight=$3
+	local t=${data//-/_}_$protocol
+	load "${t}_train" "$splits/$data/$protocol/train.csv.gz"
+	load "${t}_test" "$splits/$data/$protocol/test.csv.gz"
+	header "$data / $protocol (test)"
+	run "popularity" "${t}_train" "${t}_test" "recsys.train_popular('${t}_train', model => 'm')"
+	run "ALS default (train_cf, $weight)" "${t}_train" "${t}_test" \
+		"recsys.train_cf('${t}_train', model => 'm', rating_col => '$weight')"
+	run "ALS binary, f=64 reg=0.01 a=1" "${t}_train" "${t}_test" \
+		"recsys.train_cf('${t}_train', model => 'm', rating_col => 'one')"
+	for K in 50 100; do
+		run "Cosine K=$K (binary)" "${t}_train" "${t}_test" \
+			"recsys.train_item_knn('${t}_train', $K, model => 'm', weight_col => 'one')"
+		run "BM25 K=$K ($weight)" "${t}_train" "${t}_test" \
+			"recsys.train_item_knn('${t}_train', $K, model => 'm', similarity => 'bm25', weight_col => '$weight')"
+	done
+	run "user-kNN K=50 (binary)" "${t}_train" "${t}_test" \
+		"recsys.train_user_knn('${t}_train', 50, model => 'm', weight_col => 'one')"
+}
+
+if [ "$which" = all ] || [ "$which" = strat75 ]; then
+	topn ml-latest-small strat75 one
+	topn online-retail strat75 r
+fi
+if [ "$which" = all ] || [ "$which" = last5 ]; then
+	topn ml-latest-small last5 one
+	topn online-retail last5 r
+fi
+if [ "$which" = all ] || [ "$which" = cv5 ]; then
+	echo
+	echo "### ml-latest-small / cv5 rating prediction (explicit biased MF, train_cf defaults)"
+	for fold in 1 2 3 4 5; do
+		load "cv_train_$fold" "$splits/ml-latest-small/cv5/fold$fold/train.csv.gz"
+		load "cv_test_$fold" "$splits/ml-latest-small/cv5/fold$fold/test.csv.gz"
+		recsys_psql -At -F ' ' <<SQL
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+SELECT 1 AS trained FROM recsys.train_cf('cv_train_$fold', model => 'mf', feedback => 'explicit', rating_col => 'r') \gset
+SELECT format('fold %s: fit %s s, rmse %s, mae %s', $fold,
+	round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 2),
+	round(max(value) FILTER (WHERE metric = 'rmse')::numeric, 4),
+	round(max(value) FILTER (WHERE metric = 'mae')::numeric, 4))
+FROM recsys.evaluate('mf', 'cv_test_$fold', rating_col => 'r');
+SQL
+	done
+fi
