@@ -234,6 +234,20 @@ COMMENT ON FUNCTION recsys.train_cf(regclass, integer, text, text, integer, doub
 	double precision, name, name, name, bigint) IS
 	'train a matrix factorisation model by ALS (implicit feedback or explicit ratings)';
 
+CREATE FUNCTION recsys.train_ease(
+	source regclass,
+	lambda double precision DEFAULT 200,
+	model text DEFAULT 'default_ease',
+	neighbors integer DEFAULT 200,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_ease'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_ease(regclass, double precision, text, integer, name, name, name) IS
+	'train EASE (Steck 2019), the closed-form item-item model, kept as each item''s strongest weights';
+
 CREATE FUNCTION recsys.train_popular(
 	source regclass,
 	model text DEFAULT 'popular',

@@ -65,6 +65,7 @@ typedef struct CatalogRow
 	int64		n_items;
 	int			k;
 	bool		explicit_feedback;
+	bool		binary;
 	float		global_mean;
 	float		rating_min;
 	float		rating_max;
@@ -123,7 +124,8 @@ read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row
 			  "(stats->>'rating_min')::pg_catalog.float8, "
 			  "(stats->>'rating_max')::pg_catalog.float8, "
 			  "(params->>'regularization')::pg_catalog.float8, "
-			  "(params->>'alpha')::pg_catalog.float8 "
+			  "(params->>'alpha')::pg_catalog.float8, "
+			  "params->>'binary' = 'true' "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -153,6 +155,11 @@ read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row
 	row->rating_max = float_column(tuple, desc, 14, get_float4_infinity());
 	row->regularization = float_column(tuple, desc, 15, 0);
 	row->alpha = float_column(tuple, desc, 16, 1);
+	{
+		Datum		d = SPI_getbinval(tuple, desc, 17, &isnull);
+
+		row->binary = !isnull && DatumGetBool(d);
+	}
 	MemoryContextSwitchTo(old);
 	return true;
 }
@@ -547,6 +554,7 @@ load_model(const char *name, CatalogRow *row)
 	MemoryContextSwitchTo(old);
 	model->k = row->k;
 	model->explicit_feedback = row->explicit_feedback;
+	model->binary = row->binary;
 	model->global_mean = row->global_mean;
 	model->rating_min = row->rating_min;
 	model->rating_max = row->rating_max;

@@ -51,6 +51,7 @@ typedef struct RsModel
 	/* factor models */
 	int			k;
 	bool		explicit_feedback;
+	bool		binary;			/* every interaction weighs 1 (EASE) */
 	float		global_mean;
 	float		rating_min;
 	float		rating_max;

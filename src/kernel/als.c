@@ -11,13 +11,13 @@
  *		r  = sum_i (c_i p_i - w_i (y_i.x)) y_i - (YtY + reg I) x
  * then cg_steps CG iterations, each needing one product
  *		A p = (YtY + reg I) p + sum_i w_i (y_i.p) y_i.
- * A short row (at most gather_rows entries) copies its y_i into a
- * contiguous tile during the residual pass, so that the CG passes read
- * cache-resident memory instead of scattered rows of Y.  A long row (a
- * popular item: up to every user) would have to stream its y_i from
- * memory once per pass; instead it builds A explicitly in one pass with a
- * register-blocked rank update and runs the same CG steps on the dense A.
- * Both give the same iterates in exact arithmetic.
+ * The residual pass copies the row's y_i (up to gather_rows of them, a
+ * tile that fits a core's L2 cache) into a contiguous tile, so that the
+ * cg_steps passes read cache-resident memory instead of scattered rows of
+ * Y; the rest of a longer row (a popular item's users) is read in place,
+ * with software prefetch.  Each pass fuses the dot product and the axpy of
+ * every y_i, with the k outputs held in registers.  (Building A explicitly
+ * for long rows, k^2/2 flops per entry instead of 8k, measured slower.)
  *
  * Explicit rows: with y~_i = (y_i, 1) and target t_i = r_i - mu - b_i,
  *		(sum_i y~_i y~_i^T + diag(reg, ..., reg, reg_bias)) (x, b_u)
@@ -57,7 +57,11 @@
 
 #define RS_INLINE static inline __attribute__((always_inline))
 
-/* Eight floats: one AVX register, two SSE/NEON registers elsewhere. */
+/*
+ * Eight floats (four doubles): one AVX register.  Used only by the AVX
+ * instantiations; the others use the native 16-byte types (see the
+ * helpers below).
+ */
 typedef float RsVec __attribute__((vector_size(32)));
 typedef double RsVecD __attribute__((vector_size(32)));
 typedef float RsVec4 __attribute__((vector_size(16)));
@@ -65,20 +69,17 @@ typedef double RsVecD2 __attribute__((vector_size(16)));
 
 #define RS_VLEN		8
 #define RS_VLEN_D	4
+/* Unaligned loads and stores (the compiler emits plain vector moves). */
 #define VLOAD(v, p)		memcpy(&(v), (p), sizeof(v))
-/*
- * A scalar broadcast to all lanes.  Spelled out because GCC lowers
- * "scalar * vector" on targets without native 32-byte vectors (SSE2,
- * NEON) through a store/reload of the scalar, which stalls.
- */
-#define VSPLAT(s)		__builtin_shufflevector((RsVec4) {(s), (s), (s), (s)}, (RsVec4) {0}, 0, 1, 2, 3, 0, 1, 2, 3)
-#define VSPLAT_D(s)		__builtin_shufflevector((RsVecD2) {(s), (s)}, (RsVecD2) {0}, 0, 1, 0, 1)
 #define VSTORE(p, v)	memcpy((p), &(v), sizeof(v))
-/* Fixed pairwise order, so a dot product never depends on the ISA path. */
+/* A scalar broadcast to all lanes. */
+#define VSPLAT(s)		((RsVec) {(s), (s), (s), (s), (s), (s), (s), (s)})
+#define VSPLAT_D(s)		((RsVecD) {(s), (s), (s), (s)})
+/* Horizontal sum in a fixed pairwise order. */
 #define VHSUM(v) \
 	((((v)[0] + (v)[4]) + ((v)[1] + (v)[5])) + (((v)[2] + (v)[6]) + ((v)[3] + (v)[7])))
 
-/* Rows per tile in the explicit solver and in the implicit dense-A path. */
+/* Rows per tile in the explicit solver's accumulation. */
 #define EXPLICIT_TILE		128
 /* Upper bound on floats gathered per implicit row (fits a core's L2). */
 #define IMPLICIT_GATHER_FLOATS	(64 * 1024)
@@ -100,9 +101,9 @@ typedef double RsVecD2 __attribute__((vector_size(16)));
 /*
  * Every helper takes nregs, the number of 8-float vectors the target keeps
  * in registers (a compile-time constant per instantiation).  Targets with
- * fewer than 16 (SSE2, NEON) use native 4-float vectors: GCC keeps 8-float
- * vector variables in memory there and builds broadcasts through the
- * stack, which is several times slower.
+ * fewer than 16 (SSE2, NEON) use native 4-float vectors and no arrays of
+ * vectors: there GCC keeps 8-float vectors in memory and builds each
+ * broadcast through the stack, which made the kernels ten times slower.
  */
 
 /* a . b over k floats, with a fixed summation order. */
@@ -247,17 +248,16 @@ vec_xpby(float *y, const float *x, float s, int k, const int nregs)
 /*
  * out = (S + reg I) v for a symmetric k x k row-major S.  With enough
  * registers, uses the column form out = sum_b v_b S[b, :] (S is symmetric)
- * with 64 outputs held in registers, so there is no horizontal reduction.
- * Narrow targets (nregs < 16) take one dot product per output instead:
- * GCC keeps arrays of vectors wider than the hardware's in memory, and
- * slowly.
+ * with blocks of up to 64 outputs held in registers, so there is no
+ * horizontal reduction.  Narrow targets (nregs < 16) take one dot product
+ * per output instead.
  */
 RS_INLINE void
 sym_matvec(const float *S, const float *v, float reg, float *out, int k,
 		   const int nregs)
 {
-	const int	width = 8;
 	int			c0,
+				nv,
 				b,
 				l,
 				i;
@@ -268,13 +268,16 @@ sym_matvec(const float *S, const float *v, float reg, float *out, int k,
 			out[i] = reg * v[i] + vec_dot(S + (size_t) i * k, v, k, nregs);
 		return;
 	}
-	for (c0 = 0; c0 + width * RS_VLEN <= k; c0 += width * RS_VLEN)
+	for (c0 = 0; c0 + RS_VLEN <= k; c0 += nv * RS_VLEN)
 	{
 		RsVec		acc[8],
 					row;
 
+		/* eight independent accumulators hide the FMA latency */
+		nv = (k - c0) / RS_VLEN < 8 ? (k - c0) / RS_VLEN : 8;
+		memset(acc, 0, sizeof(acc));	/* only acc[0 .. nv) are used */
 #pragma GCC unroll 8
-		for (l = 0; l < width; l++)
+		for (l = 0; l < nv; l++)
 		{
 			VLOAD(row, v + c0 + l * RS_VLEN);
 			acc[l] = VSPLAT(reg) * row;
@@ -285,29 +288,15 @@ sym_matvec(const float *S, const float *v, float reg, float *out, int k,
 			const float *srow = S + (size_t) b * k + c0;
 
 #pragma GCC unroll 8
-			for (l = 0; l < width; l++)
+			for (l = 0; l < nv; l++)
 			{
 				VLOAD(row, srow + l * RS_VLEN);
 				acc[l] += vb * row;
 			}
 		}
 #pragma GCC unroll 8
-		for (l = 0; l < width; l++)
+		for (l = 0; l < nv; l++)
 			VSTORE(out + c0 + l * RS_VLEN, acc[l]);
-	}
-	for (; c0 + RS_VLEN <= k; c0 += RS_VLEN)
-	{
-		RsVec		acc,
-					row;
-
-		VLOAD(row, v + c0);
-		acc = VSPLAT(reg) * row;
-		for (b = 0; b < k; b++)
-		{
-			VLOAD(row, S + (size_t) b * k + c0);
-			acc += VSPLAT(v[b]) * row;
-		}
-		VSTORE(out + c0, acc);
 	}
 	for (i = c0; i < k; i++)
 	{
@@ -330,15 +319,23 @@ prefetch_row(const float *row, int k)
 }
 
 /*
- * out += sum_j w_j (g_j . p) g_j over the n rows g_j of a contiguous
- * n x k tile G.  When k is a multiple of 8 and k / 8 vectors fit in half
- * the registers, the accumulator stays in registers across the rows.
+ * out += sum_j w_j (g_j . p) g_j over n rows g_j: either the rows of a
+ * contiguous n x k tile G with weights W (indirect = false), or the rows
+ * Y[idx[j]] with weights alpha |val[j]| read in place (indirect = true).
+ * When k is a multiple of 8 and k / 8 vectors fit in half the registers,
+ * the accumulator stays in registers across the rows.
  */
 RS_INLINE void
-accumulate_weighted_rows(const float *G, const float *W, int64_t n,
-						 const float *p, float *out, int k, const int nregs)
+accumulate_weighted_rows(const float *G, const float *W,
+						 const float *Y, const int32_t *idx,
+						 const float *val, float alpha, const bool indirect,
+						 int64_t n, const float *p, float *out, int k,
+						 const int nregs)
 {
 	int64_t		j;
+
+#define ROW_J	(indirect ? Y + (size_t) idx[j] * k : G + j * k)
+#define WEIGHT_J (indirect ? alpha * fabsf(val[j]) : W[j])
 
 	if (nregs >= 16 && k % RS_VLEN == 0 && k / RS_VLEN <= nregs / 2 &&
 		k <= 16 * RS_VLEN)
@@ -354,9 +351,12 @@ accumulate_weighted_rows(const float *G, const float *W, int64_t n,
 			VLOAD(acc[l], out + l * RS_VLEN);
 		for (j = 0; j < n; j++)
 		{
-			const float *gj = G + j * k;
-			RsVec		s = VSPLAT(W[j] * vec_dot(gj, p, k, nregs));
+			const float *gj = ROW_J;
+			RsVec		s;
 
+			if (indirect && j + PREFETCH_AHEAD < n)
+				prefetch_row(Y + (size_t) idx[j + PREFETCH_AHEAD] * k, k);
+			s = VSPLAT(WEIGHT_J * vec_dot(gj, p, k, nregs));
 #pragma GCC unroll 16
 			for (l = 0; l < nv; l++)
 			{
@@ -372,11 +372,15 @@ accumulate_weighted_rows(const float *G, const float *W, int64_t n,
 	{
 		for (j = 0; j < n; j++)
 		{
-			const float *gj = G + j * k;
+			const float *gj = ROW_J;
 
-			vec_axpy(out, W[j] * vec_dot(gj, p, k, nregs), gj, k, nregs);
+			if (indirect && j + PREFETCH_AHEAD < n)
+				prefetch_row(Y + (size_t) idx[j + PREFETCH_AHEAD] * k, k);
+			vec_axpy(out, WEIGHT_J * vec_dot(gj, p, k, nregs), gj, k, nregs);
 		}
 	}
+#undef ROW_J
+#undef WEIGHT_J
 }
 
 /*
@@ -467,17 +471,16 @@ typedef struct ImplicitJob
 	float		reg;
 	float		alpha;
 	int			cg_steps;
-	int64_t		gather_rows;	/* longer rows take the dense-A path */
+	int64_t		gather_rows;	/* entries of a row copied to the tile */
 } ImplicitJob;
 
-/* Rows of k floats that one implicit row may gather. */
+/* Rows of k floats that one implicit row may gather into its tile. */
 static int64_t
 implicit_gather_rows(int k)
 {
 	int64_t		rows = IMPLICIT_GATHER_FLOATS / k;
 
-	/* the dense-A path keeps two tiles where the gathered rows go */
-	return rows < 2 * EXPLICIT_TILE ? 2 * EXPLICIT_TILE : rows;
+	return rows < 64 ? 64 : rows;
 }
 
 /* Floats of per-thread scratch for the implicit solver. */
@@ -487,42 +490,86 @@ implicit_thread_floats(int k)
 	size_t		kp = ROUND_UP((size_t) k, 16);
 	size_t		rows = (size_t) implicit_gather_rows(k);
 
-	/* r, p, Ap, b; weights; gathered tile; dense A */
-	return 4 * kp + ROUND_UP(rows, 16) + rows * kp + kp * kp;
+	/* r, p, Ap; weights; gathered tile */
+	return 3 * kp + ROUND_UP(rows, 16) + rows * k;
 }
 
 /*
- * Run the CG iterations for one row once the residual r is known: the
- * products A p come from the gathered tile G (gathered = true) or from the
- * dense matrix Adense.  Returns RS_ALS_OK or RS_ALS_ERR_NOT_PD.
+ * Update row u of X.  ws holds implicit_thread_floats(k) floats, 64-byte
+ * aligned.  The first min(n, gather_rows) entries' y_i are copied to the
+ * tile G during the residual pass; any further ones (a popular item's
+ * long tail of users) are read in place on every pass.
  */
 RS_INLINE int
-implicit_cg_iterate(const ImplicitJob *job, const int k, const int nregs,
-					bool gathered,
-					const float *G, const float *W, int64_t n,
-					const float *Adense, float *x, float *r, float *p,
-					float *Ap)
+implicit_solve_row(const ImplicitJob *job, const int k, const int nregs,
+				   int32_t u, float *ws)
 {
+	const RsCsr *R = job->R;
+	int64_t		start = R->indptr[u];
+	int64_t		n = R->indptr[u + 1] - start;
+	const int32_t *idx = R->indices + start;
+	const float *val = R->data + start;
+	const float *Y = job->Y;
+	float		alpha = job->alpha;
+	float	   *x = job->X + (size_t) u * k;
+	size_t		kp = ROUND_UP((size_t) k, 16);
+	int64_t		n_gathered = n < job->gather_rows ? n : job->gather_rows;
+	float	   *r = ws;
+	float	   *p = r + kp;
+	float	   *Ap = p + kp;
+	float	   *W = Ap + kp;
+	float	   *G = W + ROUND_UP((size_t) job->gather_rows, 16);
 	float		rsold,
 				rsnew,
 				pAp,
 				step;
+	int64_t		j;
 	int			it;
 
+	if (n == 0)
+	{
+		memset(x, 0, sizeof(float) * k);
+		return RS_ALS_OK;
+	}
+
+	/*
+	 * r = b - A x = sum_j (c_j p_j - w_j (y_j . x)) y_j - (YtY + reg I) x,
+	 * gathering y_j and w_j on the way.
+	 */
+	memset(r, 0, sizeof(float) * k);
+	for (j = 0; j < n; j++)
+	{
+		const float *y = Y + (size_t) idx[j] * k;
+		float		w = alpha * fabsf(val[j]);
+		float		cp = val[j] > 0.0f ? 1.0f + w : 0.0f;
+
+		if (j + PREFETCH_AHEAD < n)
+			prefetch_row(Y + (size_t) idx[j + PREFETCH_AHEAD] * k, k);
+		if (j < n_gathered)
+		{
+			memcpy(G + j * k, y, sizeof(float) * k);
+			W[j] = w;
+		}
+		vec_axpy(r, cp - w * vec_dot(y, x, k, nregs), y, k, nregs);
+	}
+	sym_matvec(job->YtY, x, job->reg, Ap, k, nregs);
+	vec_axpy(r, -1.0f, Ap, k, nregs);
+
+	/* conjugate gradient from the current x */
 	memcpy(p, r, sizeof(float) * k);
 	rsold = vec_dot(r, r, k, nregs);
 	if (rsold < CG_EPSILON)
 		return RS_ALS_OK;
-
 	for (it = 0; it < job->cg_steps; it++)
 	{
-		if (gathered)
-		{
-			sym_matvec(job->YtY, p, job->reg, Ap, k, nregs);
-			accumulate_weighted_rows(G, W, n, p, Ap, k, nregs);
-		}
-		else
-			sym_matvec(Adense, p, 0.0f, Ap, k, nregs);
+		/* Ap = (YtY + reg I) p + sum_j w_j (y_j . p) y_j */
+		sym_matvec(job->YtY, p, job->reg, Ap, k, nregs);
+		accumulate_weighted_rows(G, W, NULL, NULL, NULL, 0.0f, false,
+								 n_gathered, p, Ap, k, nregs);
+		if (n > n_gathered)
+			accumulate_weighted_rows(NULL, NULL, Y, idx + n_gathered,
+									 val + n_gathered, alpha, true,
+									 n - n_gathered, p, Ap, k, nregs);
 
 		pAp = vec_dot(p, Ap, k, nregs);
 		/* A is positive definite unless reg = 0 or inputs are not finite */
@@ -538,128 +585,6 @@ implicit_cg_iterate(const ImplicitJob *job, const int k, const int nregs,
 		rsold = rsnew;
 	}
 	return RS_ALS_OK;
-}
-
-/*
- * Update row u of X.  ws holds implicit_thread_floats(k) floats, 64-byte
- * aligned.
- */
-RS_INLINE int
-implicit_solve_row(const ImplicitJob *job, const int k, const int nregs,
-				   int32_t u, float *ws)
-{
-	const RsCsr *R = job->R;
-	int64_t		start = R->indptr[u];
-	int64_t		n = R->indptr[u + 1] - start;
-	const int32_t *idx = R->indices + start;
-	const float *val = R->data + start;
-	const float *Y = job->Y;
-	float		alpha = job->alpha;
-	float	   *x = job->X + (size_t) u * k;
-	size_t		kp = ROUND_UP((size_t) k, 16);
-	int64_t		gather_rows = job->gather_rows;
-	float	   *r = ws;
-	float	   *p = r + kp;
-	float	   *Ap = p + kp;
-	float	   *b = Ap + kp;
-	float	   *W = b + kp;
-	float	   *G = W + ROUND_UP((size_t) gather_rows, 16);
-	int64_t		j;
-
-	if (n == 0)
-	{
-		memset(x, 0, sizeof(float) * k);
-		return RS_ALS_OK;
-	}
-
-	if (n <= gather_rows)
-	{
-		/*
-		 * Residual pass, gathering each y_i into G and its weight into W
-		 * for the CG passes.
-		 */
-		memset(r, 0, sizeof(float) * k);
-		for (j = 0; j < n; j++)
-		{
-			const float *y = Y + (size_t) idx[j] * k;
-			float		w = alpha * fabsf(val[j]);
-			float		cp = val[j] > 0.0f ? 1.0f + w : 0.0f;
-
-			if (j + PREFETCH_AHEAD < n)
-				prefetch_row(Y + (size_t) idx[j + PREFETCH_AHEAD] * k, k);
-			memcpy(G + j * k, y, sizeof(float) * k);
-			W[j] = w;
-			vec_axpy(r, cp - w * vec_dot(y, x, k, nregs), y, k, nregs);
-		}
-		sym_matvec(job->YtY, x, job->reg, Ap, k, nregs);
-		vec_axpy(r, -1.0f, Ap, k, nregs);
-		return implicit_cg_iterate(job, k, nregs, true, G, W, n, NULL, x, r, p, Ap);
-	}
-	else
-	{
-		/*
-		 * Long row: A = YtY + reg I + V^T W V and b = sum c_i p_i y_i,
-		 * gathering tiles of y_i (V) and w_i y_i (B) for the rank update,
-		 * which only fills A's upper triangle by blocks.  k is then padded
-		 * to kp columns in the tiles (zeros), and A is kp x kp.
-		 */
-		float	   *A = G + (size_t) gather_rows * kp;
-		float	   *V = G;
-		float	   *B = G + (size_t) EXPLICIT_TILE * kp;
-		int64_t		t0;
-		size_t		a,
-					c;
-
-		memset(A, 0, sizeof(float) * kp * kp);
-		memset(b, 0, sizeof(float) * kp);
-		for (t0 = 0; t0 < n; t0 += EXPLICIT_TILE)
-		{
-			int			tn = n - t0 < EXPLICIT_TILE ? (int) (n - t0) : EXPLICIT_TILE;
-			int			t;
-
-			for (t = 0; t < tn; t++)
-			{
-				const float *y = Y + (size_t) idx[t0 + t] * k;
-				float		v = val[t0 + t];
-				float		w = alpha * fabsf(v);
-				float	   *vrow = V + (size_t) t * kp;
-				float	   *brow = B + (size_t) t * kp;
-				size_t		i;
-
-				if (t0 + t + PREFETCH_AHEAD < n)
-					prefetch_row(Y + (size_t) idx[t0 + t + PREFETCH_AHEAD] * k, k);
-				memcpy(vrow, y, sizeof(float) * k);
-				for (i = k; i < kp; i++)
-					vrow[i] = 0.0f;
-				for (i = 0; i < kp; i++)
-					brow[i] = w * vrow[i];
-				if (v > 0.0f)
-					vec_axpy(b, 1.0f + w, vrow, (int) kp, nregs);
-			}
-			rank_update_upper(A, B, V, tn, (int) kp, nregs);
-		}
-
-		/*
-		 * Compact the upper triangle to row stride k, adding YtY + reg I,
-		 * then mirror it.  Walking rows in increasing order lets the
-		 * compaction happen in place.
-		 */
-		for (a = 0; a < (size_t) k; a++)
-		{
-			for (c = a; c < (size_t) k; c++)
-				A[a * k + c] = A[a * kp + c] + job->YtY[a * k + c];
-			A[a * k + a] += job->reg;
-		}
-		for (a = 0; a < (size_t) k; a++)
-			for (c = 0; c < a; c++)
-				A[a * k + c] = A[c * k + a];
-
-		/* r = b - A x */
-		sym_matvec(A, x, 0.0f, Ap, k, nregs);
-		for (a = 0; a < (size_t) k; a++)
-			r[a] = b[a] - Ap[a];
-		return implicit_cg_iterate(job, k, nregs, false, NULL, NULL, n, A, x, r, p, Ap);
-	}
 }
 
 /* Update rows [begin, end) with k fixed at compile time where inlined. */
@@ -711,9 +636,49 @@ explicit_thread_floats(int k)
 		EXPLICIT_TILE * kp + EXPLICIT_TILE;
 }
 
+/* y[c] -= s * x[c] for c in [0, len), in doubles. */
+RS_INLINE void
+dvec_sub_scaled(double *y, double s, const double *x, int len, const int nregs)
+{
+	int			c = 0;
+
+	if (nregs < 16)
+	{
+		RsVecD2		vs = {s, s},
+					vx,
+					vy;
+
+		for (; c + 2 <= len; c += 2)
+		{
+			VLOAD(vx, x + c);
+			VLOAD(vy, y + c);
+			vy -= vs * vx;
+			VSTORE(y + c, vy);
+		}
+	}
+	else
+	{
+		RsVecD		vs = VSPLAT_D(s),
+					vx,
+					vy;
+
+		for (; c + RS_VLEN_D <= len; c += RS_VLEN_D)
+		{
+			VLOAD(vx, x + c);
+			VLOAD(vy, y + c);
+			vy -= vs * vx;
+			VSTORE(y + c, vy);
+		}
+	}
+	for (; c < len; c++)
+		y[c] -= s * x[c];
+}
+
 /*
  * Solve (U^T U) z = rhs in place for a symmetric positive definite n x n
  * row-major double matrix A whose upper triangle is overwritten by U.
+ * Every inner loop is a contiguous axpy on a row of U (or independent
+ * scalar updates), so nothing waits on a long chain of dependent adds.
  * Returns false if a pivot is not positive (or not a number).
  */
 RS_INLINE bool
@@ -723,7 +688,7 @@ cholesky_solve(double *A, double *rhs, int n, const int nregs)
 				j,
 				c;
 
-	/* Right-looking factorisation: rows of U, trailing updates by rows. */
+	/* right-looking factorisation: row j of U, then the trailing update */
 	for (j = 0; j < n; j++)
 	{
 		double	   *uj = A + (size_t) j * n;
@@ -738,65 +703,67 @@ cholesky_solve(double *A, double *rhs, int n, const int nregs)
 		for (c = j + 1; c < n; c++)
 			uj[c] *= inv;
 		for (i = j + 1; i < n; i++)
-		{
-			double	   *ui = A + (size_t) i * n;
-			double		s = uj[i];
-
-			c = i;
-			if (nregs < 16)
-			{
-				RsVecD2		vs = {s, s},
-							vu,
-							vi;
-
-				for (; c + 2 <= n; c += 2)
-				{
-					VLOAD(vu, uj + c);
-					VLOAD(vi, ui + c);
-					vi -= vs * vu;
-					VSTORE(ui + c, vi);
-				}
-			}
-			else
-			{
-				RsVecD		vs = VSPLAT_D(s),
-							vu,
-							vi;
-
-				for (; c + RS_VLEN_D <= n; c += RS_VLEN_D)
-				{
-					VLOAD(vu, uj + c);
-					VLOAD(vi, ui + c);
-					vi -= vs * vu;
-					VSTORE(ui + c, vi);
-				}
-			}
-			for (; c < n; c++)
-				ui[c] -= s * uj[c];
-		}
+			dvec_sub_scaled(A + (size_t) i * n + i, uj[i], uj + i, n - i, nregs);
 	}
-	/* U^T z' = rhs (forward), then U z = z' (backward) */
+	/* U^T z' = rhs, by columns of U^T (rows of U) */
 	for (i = 0; i < n; i++)
 	{
-		double		s = rhs[i];
+		const double *ui = A + (size_t) i * n;
 
-		for (j = 0; j < i; j++)
-			s -= A[(size_t) j * n + i] * rhs[j];
-		rhs[i] = s / A[(size_t) i * n + i];
+		rhs[i] /= ui[i];
+		dvec_sub_scaled(rhs + i + 1, rhs[i], ui + i + 1, n - i - 1, nregs);
 	}
+	/* U z = z', by columns of U */
 	for (i = n - 1; i >= 0; i--)
 	{
-		const double *ui = A + (size_t) i * n;
-		double		s = rhs[i];
-
-		for (j = i + 1; j < n; j++)
-			s -= ui[j] * rhs[j];
-		rhs[i] = s / ui[i];
+		rhs[i] /= A[(size_t) i * n + i];
+		for (j = 0; j < i; j++)
+			rhs[j] -= A[(size_t) j * n + i] * rhs[i];
 	}
 	return true;
 }
 
-/* Update row u of X (and xbias); ws is 64-byte aligned scratch. */
+/*
+ * Copy entries [t0, t0 + tn) of a row into the tile: V gets (y_i, 1) (or
+ * y_i without a bias), zero-padded to kp columns, and T the targets
+ * r - mu - b_i.
+ */
+RS_INLINE void
+explicit_gather_tile(const ExplicitJob *job, const int k, const int32_t *idx,
+					 const float *val, int64_t n, int64_t t0, int tn,
+					 bool has_bias, int kp, float *V, float *T)
+{
+	const float *Y = job->Y;
+	const float *ybias = job->ybias;
+	int			t,
+				c;
+
+	for (t = 0; t < tn; t++)
+	{
+		int32_t		i = idx[t0 + t];
+		float	   *vrow = V + (size_t) t * kp;
+
+		if (t0 + t + PREFETCH_AHEAD < n)
+			prefetch_row(Y + (size_t) idx[t0 + t + PREFETCH_AHEAD] * k, k);
+		memcpy(vrow, Y + (size_t) i * k, sizeof(float) * k);
+		for (c = k; c < kp; c++)
+			vrow[c] = 0.0f;
+		if (has_bias)
+			vrow[k] = 1.0f;
+		T[t] = val[t0 + t] - job->mu - (ybias ? ybias[i] : 0.0f);
+	}
+}
+
+/*
+ * Update row u of X (and xbias); ws is 64-byte aligned scratch.
+ *
+ * With D = diag(lambda, ..., lambda, lambda_bias), the row solves
+ * (V^T V + D) z = V^T t.  A row with fewer entries n than unknowns k1 (most
+ * users) is solved in its n-dimensional dual form instead,
+ *		z = D^-1 V^T s  where  (V D^-1 V^T + I) s = t,
+ * the same solution (push-through identity) for an n^3/6 instead of a
+ * k1^3/6 factorisation; its matrix is also better conditioned.
+ */
 RS_INLINE int
 explicit_solve_row(const ExplicitJob *job, const int k, const int nregs,
 				   int32_t u, float *ws)
@@ -806,8 +773,6 @@ explicit_solve_row(const ExplicitJob *job, const int k, const int nregs,
 	int64_t		n = R->indptr[u + 1] - start;
 	const int32_t *idx = R->indices + start;
 	const float *val = R->data + start;
-	const float *Y = job->Y;
-	const float *ybias = job->ybias;
 	bool		has_bias = job->xbias != NULL;
 	int			k1 = k + (has_bias ? 1 : 0);
 	int			kp = ROUND_UP(k1, 16);
@@ -818,8 +783,8 @@ explicit_solve_row(const ExplicitJob *job, const int k, const int nregs,
 	float	   *bt = At + (size_t) kp * kp;
 	float	   *V = bt + kp;
 	float	   *T = V + (size_t) EXPLICIT_TILE * kp;
-	float		lambda,
-				lambda_bias;
+	double		lambda = job->reg,
+				lambda_bias = job->reg_bias;
 	int64_t		t0;
 	int			a,
 				c;
@@ -831,7 +796,56 @@ explicit_solve_row(const ExplicitJob *job, const int k, const int nregs,
 			job->xbias[u] = 0.0f;
 		return RS_ALS_OK;
 	}
+	if (job->weighted_reg)
+	{
+		lambda *= (double) n;
+		lambda_bias *= (double) n;
+	}
 
+	if (n < k1 && n <= EXPLICIT_TILE && lambda > 0.0 &&
+		(!has_bias || lambda_bias > 0.0))
+	{
+		/* dual: W = V D^-1/2, (W W^T + I) s = t, z = D^-1/2 W^T s */
+		int			nn = (int) n;
+		float		scale = (float) (1.0 / sqrt(lambda));
+		float		scale_bias = (float) (1.0 / sqrt(lambda_bias));
+		int			j;
+
+		explicit_gather_tile(job, k, idx, val, n, 0, nn, has_bias, kp, V, T);
+		for (j = 0; j < nn; j++)
+		{
+			float	   *vrow = V + (size_t) j * kp;
+
+			for (c = 0; c < k; c++)
+				vrow[c] *= scale;
+			if (has_bias)
+				vrow[k] *= scale_bias;
+		}
+		for (a = 0; a < nn; a++)
+		{
+			for (c = a; c < nn; c++)
+				A[(size_t) a * nn + c] = vec_dot(V + (size_t) a * kp,
+												 V + (size_t) c * kp, kp, nregs);
+			A[(size_t) a * nn + a] += 1.0;
+			rhs[a] = T[a];
+		}
+		if (!cholesky_solve(A, rhs, nn, nregs))
+			return RS_ALS_ERR_NOT_PD;
+		for (c = 0; c < k1; c++)
+		{
+			double		z = 0.0;
+
+			for (j = 0; j < nn; j++)
+				z += (double) V[(size_t) j * kp + c] * rhs[j];
+			if (c < k)
+				x[c] = (float) (z * scale);
+			else
+				job->xbias[u] = (float) (z * scale_bias);
+		}
+		return RS_ALS_OK;
+	}
+
+	/* primal: accumulate V^T V and V^T t tile by tile, then factorise */
 	memset(A, 0, sizeof(double) * k1 * k1);
 	memset(rhs, 0, sizeof(double) * k1);
 	for (t0 = 0; t0 < n; t0 += EXPLICIT_TILE)
@@ -839,23 +853,11 @@ explicit_solve_row(const ExplicitJob *job, const int k, const int nregs,
 		int			tn = n - t0 < EXPLICIT_TILE ? (int) (n - t0) : EXPLICIT_TILE;
 		int			t;
 
+		explicit_gather_tile(job, k, idx, val, n, t0, tn, has_bias, kp, V, T);
 		memset(At, 0, sizeof(float) * kp * kp);
 		memset(bt, 0, sizeof(float) * kp);
 		for (t = 0; t < tn; t++)
-		{
-			int32_t		i = idx[t0 + t];
-			float	   *vrow = V + (size_t) t * kp;
-
-			if (t0 + t + PREFETCH_AHEAD < n)
-				prefetch_row(Y + (size_t) idx[t0 + t + PREFETCH_AHEAD] * k, k);
-			memcpy(vrow, Y + (size_t) i * k, sizeof(float) * k);
-			for (c = k; c < kp; c++)
-				vrow[c] = 0.0f;
-			if (has_bias)
-				vrow[k] = 1.0f;
-			T[t] = val[t0 + t] - job->mu - (ybias ? ybias[i] : 0.0f);
-			vec_axpy(bt, T[t], vrow, kp, nregs);
-		}
+			vec_axpy(bt, T[t], V + (size_t) t * kp, kp, nregs);
 		rank_update_upper(At, V, V, tn, kp, nregs);
 		for (a = 0; a < k1; a++)
 		{
@@ -863,14 +865,6 @@ explicit_solve_row(const ExplicitJob *job, const int k, const int nregs,
 				A[(size_t) a * k1 + c] += At[(size_t) a * kp + c];
 			rhs[a] += bt[a];
 		}
-	}
-
-	lambda = job->reg;
-	lambda_bias = job->reg_bias;
-	if (job->weighted_reg)
-	{
-		lambda *= (float) n;
-		lambda_bias *= (float) n;
 	}
 	for (a = 0; a < k; a++)
 		A[(size_t) a * k1 + a] += lambda;
@@ -1267,50 +1261,41 @@ rs_als_explicit_update(const RsCsr *R, const float *Y, const float *ybias,
 /*
  * Full implicit objective.  sum over all pairs of (x.y)^2 is
  * sum_u x_u^T YtY x_u; each stored entry then corrects its own term from
- * (x.y)^2 to c (p - x.y)^2.  Accumulated in double.
+ * (x.y)^2 to c (p - x.y)^2.  Dot products in float (vectorised at the
+ * baseline ISA), sums in double.  NaN if k is out of range.
  */
 double
 rs_als_implicit_loss(const RsCsr *R, const float *X, const float *Y,
 					 const float *YtY, int k, float reg, float alpha)
 {
+	float		YtYx[RS_ALS_MAX_K];
 	double		loss = 0.0;
 	double		norms = 0.0;
 	int32_t		u;
 	int64_t		i;
-	int			a,
-				c;
 
+	if (k <= 0 || k > RS_ALS_MAX_K)
+		return NAN;
 	for (u = 0; u < R->n_rows; u++)
 	{
 		const float *x = X + (size_t) u * k;
 		int64_t		j;
-		double		quad = 0.0;
 
-		for (a = 0; a < k; a++)
-		{
-			double		row = 0.0;
-
-			for (c = 0; c < k; c++)
-				row += (double) YtY[(size_t) a * k + c] * x[c];
-			quad += row * x[a];
-			norms += (double) x[a] * x[a];
-		}
-		loss += quad;
+		sym_matvec(YtY, x, 0.0f, YtYx, k, 8);
+		loss += vec_dot(YtYx, x, k, 8);
+		norms += vec_dot(x, x, k, 8);
 		for (j = R->indptr[u]; j < R->indptr[u + 1]; j++)
 		{
-			const float *y = Y + (size_t) R->indices[j] * k;
 			double		v = R->data[j];
 			double		conf = 1.0 + (double) alpha * fabs(v);
 			double		pref = v > 0.0 ? 1.0 : 0.0;
-			double		s = 0.0;
+			double		s = vec_dot(x, Y + (size_t) R->indices[j] * k, k, 8);
 
-			for (a = 0; a < k; a++)
-				s += (double) x[a] * y[a];
 			loss += conf * (pref - s) * (pref - s) - s * s;
 		}
 	}
-	for (i = 0; i < (int64_t) R->n_cols * k; i++)
-		norms += (double) Y[i] * Y[i];
+	for (i = 0; i < R->n_cols; i++)
+		norms += vec_dot(Y + (size_t) i * k, Y + (size_t) i * k, k, 8);
 	return loss + reg * norms;
 }
 
@@ -1335,14 +1320,12 @@ rs_rmse(const RsCsr *R, const float *X, const float *xbias, const float *Y,
 			const float *y = Y + (size_t) i * k;
 			double		pred = mu;
 			double		err;
-			int			a;
 
 			if (xbias)
 				pred += xbias[u];
 			if (ybias)
 				pred += ybias[i];
-			for (a = 0; a < k; a++)
-				pred += (double) x[a] * y[a];
+			pred += vec_dot(x, y, k, 8);
 			if (pred < clip_lo)
 				pred = clip_lo;
 			if (pred > clip_hi)

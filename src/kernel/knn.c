@@ -5,38 +5,51 @@
  *		user-user), BM25 weighting, item-kNN scoring.  See knn.h for the
  *		definitions and the calling conventions.
  *
- * Algorithm.  Row a's dot products with every other row are one row of
+ * Accumulation.  Row a's dot products with every other row are one row of
  * A At, computed by the row-by-row sparse product of Gustavson ("Two fast
  * algorithms for sparse matrices: multiplication and permuted
- * transposition", ACM TOMS 4(3), 1978), the same scheme as SMMP and the
+ * transposition", ACM TOMS 4(3), 1978), the scheme of SMMP and of the
  * `implicit` library's all_pairs_knn: for each column c of row a, for each
  * row b of column c, acc[b] += A[a,c] A[b,c], into a dense accumulator of
- * n_rows floats per thread.  The cost is sum over columns c of
- * (entries of c) for each entry of a, that is sum_c |c|^2 for all rows:
- * popular items co-occur with nearly every item, so there is no way
- * around touching them, only around touching them slowly.
+ * n_rows floats per thread.  Over all rows that is sum_c |c|^2
+ * scatter-adds (8.3e8 for 1M users x 100K items x 19.4M entries): popular
+ * items co-occur with nearly every item and `implicit` computes the full
+ * product too, so the work is kept and made cheap instead.  The
+ * accumulator (400 kB for 100,000 items) stays in a core's L2; the rows
+ * of At are scattered over memory, so each is prefetched (every cache
+ * line of it) a few columns ahead, since the columns of a are known.
  *
- * Two accumulation modes, chosen per row from its exact amount of work
- * (the number of scatter-adds, known before starting):
- *	- sparse: the row does fewer scatter-adds than there are rows, so it
- *	  also records the indexes it touches (branch-free) and only those are
- *	  examined and reset;
- *	- dense: a long row (a popular item) touches most of the accumulator;
- *	  recording would cost more than one sequential scan, so the
- *	  accumulator is scanned for nonzero entries afterwards.
- * Both hand the same candidate set to the same selection code, and the
- * accumulation order (columns of a ascending, then rows of c ascending)
- * is the same, so the mode never changes a result bit.  The accumulator
- * (400 kB for 100,000 items) stays in a core's L2; the rows of At are
- * streamed with software prefetch since the columns of a are known ahead.
+ * Two accumulation modes, chosen per row from its exact number of
+ * scatter-adds, counted before starting:
+ *	- sparse (fewer scatter-adds than n_rows / 2): the loop also records
+ *	  each index it touches first (branch-free), and only those entries are
+ *	  examined and cleared;
+ *	- dense (a popular item touching most of the accumulator): recording
+ *	  would cost more than sweeping the accumulator afterwards, with a
+ *	  vectorised pre-filter that drops the entries that cannot beat the
+ *	  current K-th best (select_dense).
+ * Every similarity is computed by one expression in select_batch, and the
+ * accumulation order (columns of a ascending, then rows of c ascending) is
+ * the same in both modes, so the mode never changes a result bit.
  *
- * Selection keeps the K best candidates in a bounded min-heap whose root
- * is the worst kept one (one comparison per candidate unless it beats the
- * root), then heap-sorts it best first, as score.c does.
+ * Selection.  Candidates that rank after a threshold are dropped with one
+ * comparison; the others are buffered, and a full buffer (4K + 60) is cut
+ * back to its best K by quickselect (Hoare's FIND), its K-th entry
+ * becoming the threshold; the K survivors are finally sorted.  Linear on
+ * average, where a size-K heap pays O(log K) per entry that enters it.
+ * The ranking is a total order (similarity descending, index ascending),
+ * so the K best are one set whatever order the candidates come in.
  *
- * Threads take a few rows at a time from an atomic counter; a row is
+ * Threads take a few rows at a time from atomic counters, long rows
+ * (popular items, up to thousands of times the average cost) first so
+ * that a call does not end with one thread alone on a long row; a row is
  * computed by one thread only, so nthreads and the chunking cannot change
  * the results.
+ *
+ * On shared/bench/synth.py's model at full size (1M users, 100K items,
+ * 19.4M entries), BM25 with K = 100 takes about 4.7 s at 1 thread and
+ * 2.5 s at 2 threads on a 2-core VM, against 12.2 s at 2 threads for
+ * `implicit` (test/bench/knn_kernel_bench.c has the figures).
  *
  *-------------------------------------------------------------------------
  */
@@ -55,6 +68,10 @@
 
 /* Rows handed to a thread at a time (rows are costly and uneven). */
 #define ROWS_PER_GRAB		4
+/* Range scanned for long rows at a time (most of it is skipped). */
+#define LONG_ROWS_PER_GRAB	64
+/* A row is scheduled first when its length reaches n_rows / this. */
+#define LONG_ROW_DIVISOR	64
 /* Software prefetch distance, in columns of row a, for the rows of At. */
 #ifndef PREFETCH_AHEAD
 #define PREFETCH_AHEAD		8
@@ -158,7 +175,8 @@ knn_mode(const RsKnnParams *params)
 }
 
 /* ----------------------------------------------------------------------
- * Bounded heap of (similarity, index), root = worst kept entry
+ * Ranking: (similarity descending, index ascending).  Bounded heaps with
+ * the worst kept entry at the root (serving), sorting and quickselect.
  * ----------------------------------------------------------------------
  */
 
@@ -595,20 +613,24 @@ select_finish(KnnScratch *s, KnnSelect *st, int k)
 	return (int) st->size;
 }
 
-/* Eight floats (one AVX register; two SSE registers at plain -O2). */
-typedef float KnnVec __attribute__((vector_size(32)));
-typedef int32_t KnnVecI __attribute__((vector_size(32)));
+/*
+ * Four floats: one SSE2 or NEON register, so that the pre-filter is
+ * vector code at PGXS's plain -O2 (wider vectors without -mavx would be
+ * split lane by lane through memory).
+ */
+typedef float KnnVec __attribute__((vector_size(16)));
+typedef int32_t KnnVecI __attribute__((vector_size(16)));
 
-#define KNN_VLEN	8
+#define KNN_VLEN	4
 
 /* Whether any lane of a comparison result is set. */
 RS_INLINE bool
 vec_any(const KnnVecI *m)
 {
-	uint64_t	w[4];
+	uint64_t	w[2];
 
 	memcpy(w, m, sizeof(w));
-	return (w[0] | w[1] | w[2] | w[3]) != 0;
+	return (w[0] | w[1]) != 0;
 }
 
 /* Entries of the accumulator examined per batch in a dense row. */
@@ -759,35 +781,63 @@ knn_row(const KnnCtx *ctx, int32_t a, KnnScratch *s,
 	ctx->count[a - ctx->begin] = kept;
 }
 
-/* Rows [begin, end) with the kind and mode as compile-time constants. */
-RS_INLINE void
-knn_rows_impl(const KnnCtx *ctx, int32_t begin, int32_t end, KnnScratch *s,
-			  const RsKnnKind kind, const KnnMode mode)
+/*
+ * Whether row a is long enough to be scheduled first.  Long rows (popular
+ * items) cost up to thousands of times the average; handing them out
+ * before the others means a call never ends with one thread still busy on
+ * a long row while the others wait.  The row length stands in for the
+ * work, since this decides the order only, never a result.
+ */
+RS_INLINE bool
+row_is_long(const KnnCtx *ctx, int32_t a)
 {
-	for (int32_t a = begin; a < end; a++)
-		knn_row(ctx, a, s, kind, mode);
+	const int64_t *ptr = ctx->A->indptr;
+
+	return (ptr[a + 1] - ptr[a]) * LONG_ROW_DIVISOR >= (int64_t) ctx->A->n_rows;
 }
 
-/* Rows [begin, end): dispatch to the specialised instance. */
+/* Which rows of a range a pass computes. */
+typedef enum KnnPass
+{
+	PASS_ALL,
+	PASS_LONG,
+	PASS_SHORT
+} KnnPass;
+
+/* Rows [begin, end) of a pass, with the kind and mode as compile-time constants. */
+RS_INLINE void
+knn_rows_impl(const KnnCtx *ctx, int32_t begin, int32_t end, KnnPass pass,
+			  KnnScratch *s, const RsKnnKind kind, const KnnMode mode)
+{
+	for (int32_t a = begin; a < end; a++)
+	{
+		if (pass != PASS_ALL && row_is_long(ctx, a) != (pass == PASS_LONG))
+			continue;
+		knn_row(ctx, a, s, kind, mode);
+	}
+}
+
+/* Rows [begin, end) of a pass: dispatch to the specialised instance. */
 static void
-knn_rows(const KnnCtx *ctx, int32_t begin, int32_t end, KnnScratch *s)
+knn_rows(const KnnCtx *ctx, int32_t begin, int32_t end, KnnPass pass,
+		 KnnScratch *s)
 {
 	switch (ctx->kind)
 	{
 		case RS_KNN_COSINE:
 			if (ctx->mode == MODE_DOT_COUNT)
-				knn_rows_impl(ctx, begin, end, s, RS_KNN_COSINE, MODE_DOT_COUNT);
+				knn_rows_impl(ctx, begin, end, pass, s, RS_KNN_COSINE, MODE_DOT_COUNT);
 			else
-				knn_rows_impl(ctx, begin, end, s, RS_KNN_COSINE, MODE_DOT);
+				knn_rows_impl(ctx, begin, end, pass, s, RS_KNN_COSINE, MODE_DOT);
 			break;
 		case RS_KNN_DOT:
 			if (ctx->mode == MODE_DOT_COUNT)
-				knn_rows_impl(ctx, begin, end, s, RS_KNN_DOT, MODE_DOT_COUNT);
+				knn_rows_impl(ctx, begin, end, pass, s, RS_KNN_DOT, MODE_DOT_COUNT);
 			else
-				knn_rows_impl(ctx, begin, end, s, RS_KNN_DOT, MODE_DOT);
+				knn_rows_impl(ctx, begin, end, pass, s, RS_KNN_DOT, MODE_DOT);
 			break;
 		case RS_KNN_JACCARD:
-			knn_rows_impl(ctx, begin, end, s, RS_KNN_JACCARD, MODE_COUNT);
+			knn_rows_impl(ctx, begin, end, pass, s, RS_KNN_JACCARD, MODE_COUNT);
 			break;
 	}
 }
@@ -801,7 +851,8 @@ knn_rows(const KnnCtx *ctx, int32_t begin, int32_t end, KnnScratch *s)
 typedef struct KnnParallel
 {
 	const KnnCtx *ctx;
-	int64_t		next_row;		/* atomic: next row not yet handed out */
+	int64_t		next_long;		/* atomic: next row of the long-row pass */
+	int64_t		next_short;		/* atomic: next row of the short-row pass */
 	int64_t		end_row;
 } KnnParallel;
 
@@ -812,7 +863,7 @@ typedef struct KnnWorker
 	char	   *base;
 } KnnWorker;
 
-/* Take a few rows at a time until none are left. */
+/* Take a few rows at a time, long rows first, until none are left. */
 static void *
 knn_worker_main(void *arg)
 {
@@ -822,16 +873,23 @@ knn_worker_main(void *arg)
 	KnnScratch	s;
 
 	scratch_init(&s, worker->base, ctx->A->n_rows, ctx->k, ctx->mode);
-	for (;;)
+	for (int p = 0; p < 2; p++)
 	{
-		int64_t		begin = __atomic_fetch_add(&par->next_row, ROWS_PER_GRAB,
-											   __ATOMIC_RELAXED);
-		int64_t		end;
+		int64_t    *next = p == 0 ? &par->next_long : &par->next_short;
+		KnnPass		pass = p == 0 ? PASS_LONG : PASS_SHORT;
+		/* long rows are few: take them one range at a time */
+		int64_t		grab = p == 0 ? LONG_ROWS_PER_GRAB : ROWS_PER_GRAB;
 
-		if (begin >= par->end_row)
-			break;
-		end = begin + ROWS_PER_GRAB < par->end_row ? begin + ROWS_PER_GRAB : par->end_row;
-		knn_rows(ctx, (int32_t) begin, (int32_t) end, &s);
+		for (;;)
+		{
+			int64_t		begin = __atomic_fetch_add(next, grab, __ATOMIC_RELAXED);
+			int64_t		end;
+
+			if (begin >= par->end_row)
+				break;
+			end = begin + grab < par->end_row ? begin + grab : par->end_row;
+			knn_rows(ctx, (int32_t) begin, (int32_t) end, pass, &s);
+		}
 	}
 	return NULL;
 }
@@ -943,12 +1001,13 @@ rs_knn_build(const RsCsr *A, const RsCsr *At, const float *norms,
 		KnnScratch	s;
 
 		scratch_init(&s, base, A->n_rows, ctx.k, ctx.mode);
-		knn_rows(&ctx, begin, end, &s);
+		knn_rows(&ctx, begin, end, PASS_ALL, &s);
 		return RS_KNN_OK;
 	}
 
 	par.ctx = &ctx;
-	par.next_row = begin;
+	par.next_long = begin;
+	par.next_short = begin;
 	par.end_row = end;
 	{
 		pthread_t	threads[RS_KNN_MAX_THREADS];

@@ -26,9 +26,11 @@
  *					BM25Recommender, which ranks by the raw dot product.
  * Any kind may further be multiplied by the support shrinkage of Koren
  * ("Factor in the neighbors: scalable and accurate collaborative
- * filtering", ACM TKDD 4(1), 2010, eq. 2):  sim * n_ab / (n_ab +
- * support_shrink), which pulls pairs seen together by few rows towards 0.
- * support_shrink = 0 disables it.
+ * filtering", ACM TKDD 4(1), 2010, the shrunk similarity s_ij = n_ij /
+ * (n_ij + lambda) rho_ij):  sim * n_ab / (n_ab + support_shrink), which
+ * pulls pairs seen together by few rows towards 0.  support_shrink = 0
+ * disables it.  Dot products are float sums (as in `implicit`), in a fixed
+ * order; norms and BM25 weights are computed in double.
  *
  * Neighbours.  A row's neighbours are the K rows b != a with the highest
  * similarity, ranked by similarity descending and then by smaller index;

@@ -345,8 +345,8 @@ UNIT_TEST(als_gram_matches_naive)
 /*
  * With many CG steps the implicit update must reach the exact solution of
  * the normal equations, for short rows (gathered), a row longer than the
- * gather limit (dense-A path), negative and zero values, k both a
- * specialised constant and an odd size.
+ * gather limit (entries past it read in place), negative and zero values,
+ * and k both a specialised constant and an odd size.
  */
 UNIT_TEST(als_implicit_cg_matches_direct_solve)
 {
@@ -545,19 +545,56 @@ UNIT_TEST(als_implicit_block_holdout_ranks_first)
 	test_csr_free(&Rt);
 }
 
-/* Explicit updates with every setting must equal a direct solve. */
+/*
+ * Explicit updates with every setting must equal a direct solve, both for
+ * rows longer than k + 1 (primal solve, several tiles) and for shorter
+ * ones (dual solve).
+ */
 UNIT_TEST(als_explicit_matches_direct_solve)
 {
 	int			k = 6,
 				n_cols = 400,
+				n_rows = 8,
 				variant;
-	TestCsr		R = test_csr_random(3, n_cols, 0.5, 21, 1.0f, 5.0f);
+	TestCsr		R;
 	float	   *Y = malloc(sizeof(float) * n_cols * k);
 	float	   *ybias = malloc(sizeof(float) * n_cols);
-	float		X[3 * 6],
-				xbias[3];
+	float		X[8 * 6],
+				xbias[8];
 	float	   *ws = malloc(sizeof(float) * rs_als_workspace_floats(k, 1));
-	int			i;
+	int			i,
+				n_short = 0,
+				n_long = 0;
+
+	/* rows 0-3 have ~200 entries, rows 4-7 a handful */
+	{
+		TestCsr		dense = test_csr_random(4, n_cols, 0.5, 21, 1.0f, 5.0f);
+		TestCsr		sparse = test_csr_random(4, n_cols, 0.01, 22, 1.0f, 5.0f);
+
+		R.m.n_rows = n_rows;
+		R.m.n_cols = n_cols;
+		R.m.nnz = dense.m.nnz + sparse.m.nnz;
+		R.m.indptr = malloc(sizeof(int64_t) * (n_rows + 1));
+		R.m.indices = malloc(sizeof(int32_t) * R.m.nnz);
+		R.m.data = malloc(sizeof(float) * R.m.nnz);
+		memcpy(R.m.indptr, dense.m.indptr, sizeof(int64_t) * 5);
+		for (i = 1; i <= 4; i++)
+			R.m.indptr[4 + i] = dense.m.nnz + sparse.m.indptr[i];
+		memcpy(R.m.indices, dense.m.indices, sizeof(int32_t) * dense.m.nnz);
+		memcpy(R.m.indices + dense.m.nnz, sparse.m.indices, sizeof(int32_t) * sparse.m.nnz);
+		memcpy(R.m.data, dense.m.data, sizeof(float) * dense.m.nnz);
+		memcpy(R.m.data + dense.m.nnz, sparse.m.data, sizeof(float) * sparse.m.nnz);
+		test_csr_free(&dense);
+		test_csr_free(&sparse);
+	}
+	for (i = 0; i < n_rows; i++)
+	{
+		int64_t		n = R.m.indptr[i + 1] - R.m.indptr[i];
+
+		n_short += n > 0 && n < k;
+		n_long += n > 128;
+	}
+	UNIT_CHECK(n_short >= 2 && n_long >= 2);
 
 	for (i = 0; i < n_cols * k; i++)
 		Y[i] = (float) (0.5 * test_normal(3, (uint64_t) i));
@@ -575,8 +612,8 @@ UNIT_TEST(als_explicit_matches_direct_solve)
 
 		UNIT_CHECK(rs_als_explicit_update(&R.m, Y, ybias, mu, X,
 										  with_bias ? xbias : NULL, k, reg,
-										  reg_bias, weighted, 0, 3, 1, ws) == RS_ALS_OK);
-		for (u = 0; u < 3; u++)
+										  reg_bias, weighted, 0, n_rows, 1, ws) == RS_ALS_OK);
+		for (u = 0; u < n_rows; u++)
 		{
 			int			k1 = k + (with_bias ? 1 : 0);
 			double		A[49],
@@ -742,7 +779,7 @@ UNIT_TEST(als_explicit_planted_rank3)
 
 /*
  * Same seed: bit-identical factors whatever the thread count and however
- * the rows are chunked; includes a row long enough for the dense-A path.
+ * the rows are chunked; includes a row longer than the gather limit.
  */
 UNIT_TEST(als_deterministic_across_threads)
 {

@@ -12,6 +12,7 @@
  * expression as the kernel from exactly summed integer dot products, so
  * with integer weights it must agree bit for bit, ties included.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,11 +131,20 @@ knn_out_identical(const KnnOut *x, const KnnOut *y, int32_t n, int k)
 		memcmp(x->sim, y->sim, sizeof(float) * slots) == 0;
 }
 
+/* Row a's count, clamped to [0, k] so that a broken kernel cannot crash a test. */
+static int
+knn_count(const KnnOut *o, int k, int32_t a)
+{
+	int			c = o->count[a];
+
+	return c < 0 ? 0 : c > k ? k : c;
+}
+
 /* Find b in row a's neighbours: its similarity, or NAN if absent. */
 static float
 knn_find(const KnnOut *o, int k, int32_t a, int32_t b)
 {
-	for (int t = 0; t < o->count[a]; t++)
+	for (int t = 0; t < knn_count(o, k, a); t++)
 		if (o->nbr[(size_t) a * k + t] == b)
 			return o->sim[(size_t) a * k + t];
 	return NAN;
@@ -398,12 +408,13 @@ UNIT_TEST(knn_row_norms)
  */
 
 /*
- * A random 200 x 300 matrix with integer weights 1..3: a few very popular
- * columns (so their rows take the dense path), many rare ones, and
- * duplicated columns (identical rows of the transpose, hence exact ties).
+ * A random 200 x 300 matrix with integer weights 1..3 (or -3..3 without 0,
+ * where dot products cancel to zero): a few very popular columns (so
+ * their rows take the dense path), many rare ones, and duplicated columns
+ * (identical rows of the transpose, hence exact ties).
  */
 static KnnPair
-knn_random(int32_t n_rows, int32_t n_cols, uint64_t seed)
+knn_random(int32_t n_rows, int32_t n_cols, uint64_t seed, bool with_negative)
 {
 	int64_t		cap = (int64_t) n_rows * n_cols;
 	int32_t    *rows = malloc(sizeof(int32_t) * cap);
@@ -430,6 +441,8 @@ knn_random(int32_t n_rows, int32_t n_cols, uint64_t seed)
 				rows[n] = r;
 				cols[n] = c;
 				vals[n] = (float) (1 + knn_rand(&st) % 3);
+				if (with_negative && knn_rand(&st) % 2)
+					vals[n] = -vals[n];
 				n++;
 			}
 		}
@@ -504,9 +517,10 @@ knn_brute_check(const RsCsr *A, const RsKnnParams *params, const KnnOut *o)
 					common++;
 				}
 			}
-			if (common == 0)
-				continue;
 			v = params->kind == RS_KNN_JACCARD ? (float) common : (float) dot;
+			/* no common column, or a dot product that cancels out */
+			if (v == 0.0f)
+				continue;
 			n_ab = (float) common;
 			if (params->kind == RS_KNN_COSINE)
 				sim = v / (norms[a] * norms[b] + params->shrink);
@@ -559,7 +573,7 @@ knn_brute_check(const RsCsr *A, const RsKnnParams *params, const KnnOut *o)
 /* Every kind and option, K below and above the candidate counts, both orientations. */
 UNIT_TEST(knn_brute_force_all_kinds)
 {
-	KnnPair		p = knn_random(200, 300, 7);
+	KnnPair		p = knn_random(200, 300, 7, false);
 	static const RsKnnParams cases[] = {
 		{RS_KNN_COSINE, 10, 0.0f, 0.0f},
 		{RS_KNN_COSINE, 10, 5.0f, 0.0f},
@@ -609,10 +623,66 @@ UNIT_TEST(knn_brute_force_all_kinds)
 	knn_pair_free(&p);
 }
 
+/*
+ * Signed weights: dot products that cancel to exactly zero are not
+ * neighbours (in both the sparse and the dense path), and negative
+ * similarities rank last.
+ */
+UNIT_TEST(knn_brute_force_signed)
+{
+	KnnPair		p = knn_random(200, 300, 13, true);
+	static const RsKnnParams cases[] = {
+		{RS_KNN_DOT, 10, 0.0f, 0.0f},
+		{RS_KNN_COSINE, 10, 0.0f, 0.0f},
+		{RS_KNN_COSINE, 300, 1.0f, 2.0f},	/* every candidate, negatives too */
+		{RS_KNN_DOT, 10, 0.0f, 1.0f},
+	};
+	int			cancelled = 0;
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+	{
+		KnnOut		o = knn_run(&p.Rt, &p.R, &cases[c], 2, 41);
+		int32_t		matched;
+
+		UNIT_CHECK(o.status == RS_KNN_OK);
+		matched = knn_brute_check(&p.Rt, &cases[c], &o);
+		if (matched != 300)
+			fprintf(stderr, "  case %zu: %d of 300 rows match\n", c, matched);
+		UNIT_CHECK(matched == 300);
+		knn_out_free(&o);
+	}
+
+	/* the data does have pairs with common users and a zero dot product */
+	for (int32_t a = 0; a < 300 && !cancelled; a++)
+		for (int32_t b = a + 1; b < 300 && !cancelled; b++)
+		{
+			float		dot = 0.0f;
+			int			common = 0;
+			int64_t		i = p.Rt.indptr[a],
+						j = p.Rt.indptr[b];
+
+			while (i < p.Rt.indptr[a + 1] && j < p.Rt.indptr[b + 1])
+			{
+				if (p.Rt.indices[i] < p.Rt.indices[j])
+					i++;
+				else if (p.Rt.indices[i] > p.Rt.indices[j])
+					j++;
+				else
+				{
+					dot += p.Rt.data[i++] * p.Rt.data[j++];
+					common++;
+				}
+			}
+			cancelled = common > 0 && dot == 0.0f;
+		}
+	UNIT_CHECK(cancelled);
+	knn_pair_free(&p);
+}
+
 /* Twin columns are exact ties: the smaller index must come first. */
 UNIT_TEST(knn_tie_order)
 {
-	KnnPair		p = knn_random(200, 300, 11);
+	KnnPair		p = knn_random(200, 300, 11, false);
 	RsKnnParams params = {RS_KNN_COSINE, 20, 0.0f, 0.0f};
 	KnnOut		o = knn_run(&p.Rt, &p.R, &params, 2, 300);
 	int			ties = 0;
@@ -626,7 +696,7 @@ UNIT_TEST(knn_tie_order)
 		if (a == 48 || a == 49 || isnan(s48) || isnan(s49))
 			continue;
 		UNIT_CHECK(s48 == s49);
-		for (int t = 0; t < o.count[a]; t++)
+		for (int t = 0; t < knn_count(&o, 20, a); t++)
 		{
 			if (o.nbr[(size_t) a * 20 + t] == 49)
 			{
@@ -650,7 +720,7 @@ UNIT_TEST(knn_tie_order)
 /* nthreads and the chunking never change a bit, for every mode. */
 UNIT_TEST(knn_threads_chunks_identical)
 {
-	KnnPair		p = knn_random(200, 300, 23);
+	KnnPair		p = knn_random(200, 300, 23, false);
 	static const RsKnnParams cases[] = {
 		{RS_KNN_COSINE, 10, 0.5f, 0.0f},
 		{RS_KNN_JACCARD, 10, 0.0f, 0.0f},
@@ -700,7 +770,7 @@ UNIT_TEST(knn_threads_chunks_identical)
  */
 UNIT_TEST(knn_bm25_brute_force)
 {
-	KnnPair		p = knn_random(200, 300, 5);
+	KnnPair		p = knn_random(200, 300, 5, false);
 	float	   *w = malloc(sizeof(float) * (size_t) p.R.nnz);
 	float	   *wt = malloc(sizeof(float) * (size_t) p.R.nnz);
 	double	   *scratch = malloc(sizeof(double) * rs_bm25_scratch_count(&p.Rt));
@@ -724,9 +794,15 @@ UNIT_TEST(knn_bm25_brute_force)
 		double		last = INFINITY;
 		int			n_cand = 0;
 
-		for (int t = 0; t < o.count[a]; t++)
+		for (int t = 0; t < knn_count(&o, 15, a); t++)
 		{
 			int32_t		b = o.nbr[(size_t) a * 15 + t];
+
+			if (b < 0 || b >= 300)
+			{
+				bad++;
+				continue;
+			}
 			double		dot = 0.0;
 
 			for (int32_t u = 0; u < 200; u++)
@@ -769,7 +845,7 @@ UNIT_TEST(knn_bm25_brute_force)
 /* User-user: the same kernel on R (rows = users) with Rt as the transpose. */
 UNIT_TEST(knn_user_user)
 {
-	KnnPair		p = knn_random(200, 300, 31);
+	KnnPair		p = knn_random(200, 300, 31, false);
 	static const RsKnnParams cases[] = {
 		{RS_KNN_COSINE, 12, 0.0f, 0.0f},
 		{RS_KNN_JACCARD, 12, 0.0f, 0.0f},
@@ -900,7 +976,7 @@ UNIT_TEST(knn_errors)
 	UNIT_CHECK(rs_knn_build(&p.Rt, &p.R, norms, &params, 2, 5, 1, ws, nbr, sim, count) == RS_KNN_ERR_ARGUMENT);
 	UNIT_CHECK(rs_knn_build(&p.Rt, &p.R, norms, &params, 3, 2, 1, ws, nbr, sim, count) == RS_KNN_ERR_ARGUMENT);
 	UNIT_CHECK(rs_knn_build(&p.Rt, &p.R, norms, &params, 2, 2, 1, ws, nbr, sim, count) == RS_KNN_OK);
-	/* A and At not transposes of each other (square but At = A is allowed by shape) */
+	/* At's shape does not match A's transpose */
 	{
 		RsCsr		bad = p.R;
 

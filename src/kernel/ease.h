@@ -1,0 +1,44 @@
+/*-------------------------------------------------------------------------
+ *
+ * ease.h
+ *		EASE (Steck, WWW 2019): the closed-form item-item model.
+ *
+ * Plain C over OpenBLAS's LAPACK.  The caller allocates the dense
+ * n_items x n_items matrix (row-major floats) and the outputs; sizes are
+ * the caller's to check against its memory budget.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_KERNEL_EASE_H
+#define RECSYS_KERNEL_EASE_H
+
+#include <stdint.h>
+
+#include "sparse.h"
+
+/*
+ * G = X^T X + lambda I for the users x items matrix R (CSR), full and
+ * symmetric, n_cols x n_cols.  binary: every stored entry counts 1.
+ * O(sum over users of their item count squared).
+ */
+extern void rs_ease_gram(const RsCsr *R, int binary, float lambda, float *G);
+
+/*
+ * Replace the symmetric positive definite G (n x n) by its inverse P,
+ * through Cholesky (spotrf, spotri).  Returns 0, or LAPACK's positive info
+ * when G is not positive definite.  Uses as many threads as OpenBLAS is
+ * set to.
+ */
+extern int	rs_ease_invert(float *G, int32_t n);
+
+/*
+ * For rows i in [row_begin, row_end) of B = I - P diagMat(1 / diag(P)),
+ * the k largest weights B_ij (j != i), best first (ties to the smaller
+ * index): nbr/weight hold (row_end - row_begin) x k slots, count the
+ * number filled (k, or n - 1 when smaller); unused slots get -1 and 0.
+ */
+extern void rs_ease_neighbors(const float *P, int32_t n, int32_t row_begin,
+							  int32_t row_end, int k, int32_t *nbr,
+							  float *weight, int32_t *count);
+
+#endif							/* RECSYS_KERNEL_EASE_H */

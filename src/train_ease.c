@@ -1,0 +1,146 @@
+/*-------------------------------------------------------------------------
+ *
+ * train_ease.c
+ *		recsys.train_ease(): Steck's EASE, the closed-form item-item model.
+ *
+ * B = I - P diagMat(1 / diag(P)), P = (X^T X + lambda I)^-1, computed in
+ * single precision through OpenBLAS's Cholesky (src/kernel/ease.c) and
+ * kept as each item's strongest weights in the neighbour lists, so it is
+ * served by recommend, similar_items and explain like an item-kNN model:
+ * the score of item j for user u is sum over u's items i of B_ij.
+ *
+ * The dense Gram matrix needs n_items^2 floats; a catalog that would need
+ * more than recsys.max_memory is refused before anything is allocated.
+ * The inversion is the one step that uses OpenBLAS's own threads
+ * (recsys.threads of them, for its duration).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "args.h"
+#include "blas_loader.h"
+#include "ease.h"
+#include "ingest.h"
+#include "model_store.h"
+#include "recsys.h"
+#include "train_common.h"
+
+PG_FUNCTION_INFO_V1(recsys_train_ease);
+
+#define EASE_MAX_NEIGHBORS 10000
+#define EASE_CHUNK_ROWS 256
+
+/*
+ * recsys_train_ease(source regclass, lambda float8, model text,
+ *					 neighbors int, user_col name, item_col name,
+ *					 weight_col name) trains an EASE model.
+ */
+Datum
+recsys_train_ease(PG_FUNCTION_ARGS)
+{
+	double		start = RsSeconds();
+	RsSourceSpec spec;
+	RsInteractions data;
+	char	   *name;
+	double		lambda;
+	int			K;
+	bool		binary;
+	int32		n;
+	Size		gram_bytes;
+	float	   *G;
+	int32	   *nbr;
+	float	   *weight;
+	int32	   *count;
+	int			info;
+	RsModelDesc desc;
+	StringInfoData params;
+	StringInfoData stats;
+	int32		version;
+	double		fit_start;
+
+	RsRequireArg(fcinfo, 0, "source");
+	lambda = RsFloatArg(fcinfo, 1, "lambda", 1e-6, 1e9, NAN);
+	name = RsTextArg(fcinfo, 2, "model");
+	K = RsIntArg(fcinfo, 3, "neighbors", 1, EASE_MAX_NEIGHBORS);
+	RsRequireArg(fcinfo, 4, "user_col");
+	RsRequireArg(fcinfo, 5, "item_col");
+	spec.relid = PG_GETARG_OID(0);
+	spec.user_col = NameStr(*PG_GETARG_NAME(4));
+	spec.item_col = NameStr(*PG_GETARG_NAME(5));
+	spec.weight_col = PG_ARGISNULL(6) ? NULL : NameStr(*PG_GETARG_NAME(6));
+	binary = spec.weight_col == NULL;
+
+	RsLockModelForTraining(name);
+	RsReadSource(&spec, false, &data);
+	RsRequireInteractions(&spec, &data);
+	n = data.items.count;
+	K = Min(K, Max(n - 1, 1));
+
+	gram_bytes = (Size) n * (Size) n * sizeof(float);
+	RsCheckTrainingMemory("the dense item x item matrix", gram_bytes +
+						  (Size) n * K * (sizeof(int32) + sizeof(float)), &data);
+	fit_start = RsSeconds();
+	G = MemoryContextAllocExtended(CurrentMemoryContext, gram_bytes, MCXT_ALLOC_HUGE);
+	rs_ease_gram(&data.by_user, binary, (float) lambda, G);
+	CHECK_FOR_INTERRUPTS();
+
+	/* the O(n^3) step: OpenBLAS threads for its duration only */
+	RsBlasSetThreads(recsys_threads);
+	info = rs_ease_invert(G, n);
+	RsBlasSetThreads(1);
+	if (info != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("the Gram matrix of \"%s\" is not positive definite", name),
+				 errhint("Increase lambda.")));
+	CHECK_FOR_INTERRUPTS();
+
+	nbr = MemoryContextAllocExtended(CurrentMemoryContext, (Size) n * K * sizeof(int32), MCXT_ALLOC_HUGE);
+	weight = MemoryContextAllocExtended(CurrentMemoryContext, (Size) n * K * sizeof(float), MCXT_ALLOC_HUGE);
+	count = palloc(sizeof(int32) * n);
+	for (int32 begin = 0; begin < n; begin += EASE_CHUNK_ROWS)
+	{
+		int32		end = Min(begin + EASE_CHUNK_ROWS, n);
+
+		CHECK_FOR_INTERRUPTS();
+		rs_ease_neighbors(G, n, begin, end, K, nbr + (int64) begin * K,
+						  weight + (int64) begin * K, count + begin);
+	}
+	pfree(G);
+
+	RsJsonBegin(&params);
+	RsJsonFloat(&params, "lambda", lambda);
+	RsJsonInt(&params, "neighbors", K);
+	RsJsonText(&params, "binary", binary ? "true" : "false");
+	RsJsonInt(&params, "threads", recsys_threads);
+	RsDescribeSource(&spec, &params);
+	RsJsonEnd(&params);
+	RsJsonBegin(&stats);
+	RsJsonInt(&stats, "rows_read", data.rows_read);
+	RsJsonInt(&stats, "rows_skipped", data.rows_skipped);
+	RsJsonFloat(&stats, "read_seconds", data.read_seconds + data.build_seconds);
+	RsJsonFloat(&stats, "fit_seconds", RsSeconds() - fit_start);
+	RsJsonEnd(&stats);
+
+	desc.name = name;
+	desc.algorithm = "ease";
+	desc.source = spec.relid;
+	desc.params = &params;
+	desc.stats = &stats;
+	desc.n_users = data.users.count;
+	desc.n_items = n;
+	desc.n_interactions = data.by_user.nnz;
+	version = RsCreateModelVersion(&desc);
+	RsWriteItemStatsFromData(name, version, &data);
+	RsWriteNeighbors(RS_ITEMS, name, version, data.items.ids, n, K, count, nbr,
+					 data.items.ids, weight);
+	RsActivateModelVersion(&desc, version, RsSeconds() - start);
+	PG_RETURN_DATUM(RsModelRowDatum(fcinfo, name));
+}

@@ -1,0 +1,65 @@
+/*
+ * test_ease.c
+ *		Unit tests of src/kernel/ease.c against a direct computation.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ease.h"
+#include "unit.h"
+
+/* A 4 users x 3 items binary matrix as CSR. */
+static const int64_t indptr[] = {0, 2, 4, 5, 7};
+static const int32_t indices[] = {0, 1, 0, 2, 1, 1, 2};
+static const float data[] = {1, 3, 1, 1, 2, 1, 1};
+
+UNIT_TEST(ease_gram_counts_co_occurrences)
+{
+	RsCsr		R = {4, 3, 7, (int64_t *) indptr, (int32_t *) indices, (float *) data};
+	float		G[9];
+
+	/* binary X^T X: item 0 by users 0, 1; item 1 by 0, 2, 3; item 2 by 1, 3 */
+	rs_ease_gram(&R, 1, 10, G);
+	UNIT_CHECK(G[0] == 12 && G[4] == 13 && G[8] == 12);
+	UNIT_CHECK(G[1] == 1 && G[3] == 1);		/* items 0, 1 share user 0 */
+	UNIT_CHECK(G[2] == 1 && G[6] == 1);		/* items 0, 2 share user 1 */
+	UNIT_CHECK(G[5] == 1 && G[7] == 1);		/* items 1, 2 share user 3 */
+	/* weighted: item 1's weights 3, 2, 1 -> 9 + 4 + 1 */
+	rs_ease_gram(&R, 0, 0, G);
+	UNIT_CHECK(G[4] == 14 && G[1] == 3);
+}
+
+UNIT_TEST(ease_matches_direct_inverse)
+{
+	/* G = [[4, 1, 1], [1, 5, 2], [1, 2, 6]]: inverse = cofactors / det 97 */
+	float		G[9] = {4, 1, 1, 1, 5, 2, 1, 2, 6};
+	double		inv[9] = {26, -4, -3, -4, 23, -7, -3, -7, 19};
+	int32_t		nbr[6];
+	float		w[6];
+	int32_t		count[3];
+
+	UNIT_CHECK(rs_ease_invert(G, 3) == 0);
+	for (int i = 0; i < 9; i++)
+		UNIT_CHECK_NEAR(G[i], inv[i] / 97.0, 1e-5);
+
+	/* B_ij = -P_ij / P_jj: row 0 -> B_01 = 4/23, B_02 = 3/19 */
+	rs_ease_neighbors(G, 3, 0, 3, 2, nbr, w, count);
+	UNIT_CHECK(count[0] == 2 && count[1] == 2 && count[2] == 2);
+	UNIT_CHECK(nbr[0] == 1 && nbr[1] == 2);
+	UNIT_CHECK_NEAR(w[0], 4.0 / 23, 1e-5);
+	UNIT_CHECK_NEAR(w[1], 3.0 / 19, 1e-5);
+	/* row 1: B_10 = 4/26, B_12 = 7/19, best first */
+	UNIT_CHECK(nbr[2] == 2 && nbr[3] == 0);
+	UNIT_CHECK_NEAR(w[2], 7.0 / 19, 1e-5);
+	/* k = 1 keeps only the strongest; rows are written from row_begin */
+	rs_ease_neighbors(G, 3, 2, 3, 1, nbr, w, count);
+	UNIT_CHECK(count[0] == 1 && nbr[0] == 1);
+	UNIT_CHECK_NEAR(w[0], 7.0 / 23, 1e-5);
+}
+
+UNIT_TEST(ease_refuses_indefinite)
+{
+	float		G[4] = {1, 2, 2, 1};
+
+	UNIT_CHECK(rs_ease_invert(G, 2) > 0);
+}
