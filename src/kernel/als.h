@@ -31,15 +31,21 @@
  *
  * Calling conventions for every update function:
  *	- the caller allocates everything, including a scratch workspace of
- *	  rs_als_workspace_floats(k, nthreads) floats (any alignment);
+ *	  rs_als_workspace_floats(k, n) floats (any alignment) for some
+ *	  n >= nthreads; nothing is allocated inside, nothing is kept between
+ *	  calls;
  *	- rows [row_begin, row_end) are updated, so the caller can chunk the
  *	  work and check for interrupts between calls;
  *	- nthreads POSIX threads share the rows (nthreads = 1 creates none);
- *	  the calling thread works too, the others run with every signal
- *	  blocked;
+ *	  the calling thread works too, the others are created with every
+ *	  signal blocked, and all are joined before the call returns;
  *	- each row's result depends only on its inputs, so results are
- *	  bit-identical whatever nthreads and whatever the chunking;
- *	- no BLAS call is made from the worker threads.
+ *	  bit-identical whatever nthreads and whatever the chunking (on one
+ *	  machine: the instruction set used, AVX-512, AVX2+FMA or baseline, is
+ *	  chosen from the CPU and changes the last bits);
+ *	- no BLAS call is made from the worker threads;
+ *	- R's column indexes must be < R->n_cols (they are not checked), and X
+ *	  must not overlap Y.
  *
  *-------------------------------------------------------------------------
  */

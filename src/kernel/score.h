@@ -42,10 +42,11 @@ extern void rs_score_items(const float *Y, const float *ybias,
 						   float *scores);
 
 /*
- * The k best of n scores, best first, into out_idx/out_score (each room for
- * k entries).  exclude is NULL or a bitmap of RS_BITMAP_BYTES(n) bytes whose
- * set bits are skipped; NaN scores are skipped too.  Returns how many were
- * written: min(k, n - skipped), 0 if k <= 0.
+ * The k best of n (<= INT32_MAX) scores, best first, into out_idx/out_score
+ * (each room for k entries).  exclude is NULL or a bitmap of
+ * RS_BITMAP_BYTES(n) bytes whose set bits are skipped; NaN scores are
+ * skipped too.  Returns how many were written: min(k, n - skipped), 0 if
+ * k <= 0.
  */
 extern int	rs_topk(const float *scores, int64_t n, int k,
 					const uint8_t *exclude, int32_t *out_idx,
