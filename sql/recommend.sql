@@ -93,6 +93,7 @@ SELECT count(*) FROM recsys.recommend(1, 3, 'shop', exclude_seen => false);
 ALTER TABLE blocks_old RENAME TO blocks;
 -- the caller needs to be able to read the model and the source
 CREATE ROLE recsys_app;
+\set VERBOSITY terse
 SET ROLE recsys_app;
 SELECT * FROM recsys.recommend(1, 3, 'shop');
 RESET ROLE;
@@ -101,6 +102,7 @@ SET ROLE recsys_app;
 SELECT * FROM recsys.recommend(1, 3, 'shop');
 SELECT count(*) FROM recsys.recommend(1, 3, 'shop', exclude_seen => false);
 RESET ROLE;
+\set VERBOSITY default
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM recsys_app;
 DROP ROLE recsys_app;
 

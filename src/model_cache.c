@@ -451,19 +451,18 @@ load_neighbors(RsModel *model, bool users)
 	m->n_cols = load.map->count;
 }
 
-/* Prepare the per-call query for a user's items in the source. */
+/*
+ * Prepare the per-call queries for users' items in the source, on first
+ * use (SPI connected): only callers that need the source need privileges
+ * on it.
+ */
 static void
-prepare_seen_queries(RsModel *model, const char *source)
+prepare_seen_queries(RsModel *model)
 {
 	StringInfoData q;
 	const char *weight;
-
-	model->source = InvalidOid;
-	if (source == NULL || model->user_col == NULL || model->item_col == NULL)
-		return;
-	model->source = resolve_source(source);
-	if (!OidIsValid(model->source))
-		return;
+	const char *source;
+	MemoryContext old = MemoryContextSwitchTo(model->mcxt);
 
 	/* the name goes into SQL re-quoted from the catalog, never as stored */
 	source = RsRelationName(model->source);
@@ -484,15 +483,39 @@ prepare_seen_queries(RsModel *model, const char *source)
 	model->seen_many_plan = SPI_prepare(q.data, 1, (Oid[]) {INT8ARRAYOID});
 	if (model->seen_many_plan == NULL || SPI_keepplan(model->seen_many_plan) != 0)
 		elog(ERROR, "could not prepare \"%s\": %s", q.data, SPI_result_code_string(SPI_result));
+	MemoryContextSwitchTo(old);
 }
 
-/* Look the source up by name; InvalidOid if it is gone. */
+/*
+ * Look the source up by its stored qualified name; InvalidOid if it is
+ * gone.  Catalog lookups only, no privilege checks: whether the caller
+ * may read the source is checked when (and only if) it is read.
+ */
 static Oid
 resolve_source(const char *source)
 {
-	List	   *names = stringToQualifiedNameList(source);
+	List	   *names;
+	Oid			nsp;
 
-	return RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+	if (source == NULL)
+		return InvalidOid;
+	names = stringToQualifiedNameList(source);
+	if (list_length(names) != 2)
+		return InvalidOid;
+	nsp = get_namespace_oid(strVal(linitial(names)), true);
+	if (!OidIsValid(nsp))
+		return InvalidOid;
+	return get_relname_relid(strVal(lsecond(names)), nsp);
+}
+
+static void
+free_plans(RsModel *model)
+{
+	if (model->seen_plan)
+		SPI_freeplan(model->seen_plan);
+	if (model->seen_many_plan)
+		SPI_freeplan(model->seen_many_plan);
+	model->seen_plan = model->seen_many_plan = NULL;
 }
 
 /*
@@ -502,29 +525,20 @@ resolve_source(const char *source)
 static void
 refresh_source(RsModel *model)
 {
-	MemoryContext old;
+	Oid			now = resolve_source(model->source_name);
 
-	if (resolve_source(model->source_name) == model->source &&
-		(model->seen_plan != NULL || !OidIsValid(model->source)))
-		return;
-	if (model->seen_plan)
-		SPI_freeplan(model->seen_plan);
-	if (model->seen_many_plan)
-		SPI_freeplan(model->seen_many_plan);
-	model->seen_plan = model->seen_many_plan = NULL;
-	old = MemoryContextSwitchTo(model->mcxt);
-	prepare_seen_queries(model, model->source_name);
-	MemoryContextSwitchTo(old);
+	if (now != model->source)
+	{
+		free_plans(model);
+		model->source = now;
+	}
 }
 
 /* Free a model and everything it holds. */
 static void
 free_model(RsModel *model)
 {
-	if (model->seen_plan)
-		SPI_freeplan(model->seen_plan);
-	if (model->seen_many_plan)
-		SPI_freeplan(model->seen_many_plan);
+	free_plans(model);
 	MemoryContextDelete(model->mcxt);
 }
 
@@ -580,9 +594,8 @@ load_model(const char *name, CatalogRow *row)
 	else if (model->kind == RS_MODEL_USER_KNN)
 		load_neighbors(model, true);
 
-	old = MemoryContextSwitchTo(mcxt);
-	prepare_seen_queries(model, row->source);
-	MemoryContextSwitchTo(old);
+	if (model->user_col != NULL && model->item_col != NULL)
+		model->source = resolve_source(row->source);
 
 	MemoryContextSetParent(mcxt, TopMemoryContext);
 	return model;
@@ -674,6 +687,13 @@ RsModelUserIndex(RsModel *model, int64 user_id)
 void
 RsRequireSource(RsModel *model, const char *why)
 {
+	if (OidIsValid(model->source) && model->seen_plan == NULL)
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		prepare_seen_queries(model);
+		SPI_finish();
+	}
 	if (!OidIsValid(model->source) || model->seen_plan == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
