@@ -122,20 +122,23 @@ add_user(MetricSums *sums, const int32 *list, int found, int k,
 	sums->users++;
 }
 
-/* The explicit model's clipped prediction, with the usual cold-start terms. */
+/*
+ * The explicit model's clipped prediction, with the usual cold-start
+ * terms: x is the user's vector (NULL for an unknown user), i the item's
+ * index (-1 for an unknown item).
+ */
 static double
-predict_rating(RsModel *model, int32 u, int32 i)
+predict_rating(RsModel *model, const float *x, float user_bias, int32 i)
 {
 	double		p = model->global_mean;
 
-	if (u >= 0)
-		p += model->user_bias[u];
+	if (x != NULL)
+		p += user_bias;
 	if (i >= 0)
 		p += model->item_bias[i];
-	if (u >= 0 && i >= 0)
+	if (x != NULL && i >= 0)
 		for (int f = 0; f < model->k; f++)
-			p += (double) model->user_factors[(int64) u * model->k + f] *
-				model->item_factors[(int64) i * model->k + f];
+			p += (double) x[f] * model->item_factors[(int64) i * model->k + f];
 	return Min(Max(p, model->rating_min), model->rating_max);
 }
 
@@ -276,11 +279,13 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	{
 		for (int32 r = 0; r < test.by_user.n_rows; r++)
 		{
-			int32		u = RsModelUserIndex(model, test.users.ids[r]);
+			float		user_bias = 0;
+			const float *x = RsModelUserVector(model, test.users.ids[r], &user_bias);
 
+			CHECK_FOR_INTERRUPTS();
 			for (int64 p = test.by_user.indptr[r]; p < test.by_user.indptr[r + 1]; p++)
 			{
-				double		err = predict_rating(model, u, test_items[test.by_user.indices[p]]) -
+				double		err = predict_rating(model, x, user_bias, test_items[test.by_user.indices[p]]) -
 					test.by_user.data[p];
 
 				sq_error += err * err;

@@ -251,71 +251,50 @@ load_items(RsModel *model, int64 n_items)
 	sort_model = NULL;
 }
 
-/* user_factors / item_factors rows */
-typedef struct FactorLoad
-{
-	RsModel    *model;
-	bool		users;
-	int64		capacity;
-} FactorLoad;
-
+/* item_factors rows */
 static void
 load_factor_row(TupleTableSlot *slot, void *arg)
 {
-	FactorLoad *load = arg;
-	RsModel    *model = load->model;
+	RsModel    *model = arg;
 	int64		id = DatumGetInt64(slot->tts_values[0]);
 	ArrayType  *factors = DatumGetArrayTypeP(slot->tts_values[2]);
 	int32		index;
 
 	if (ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != model->k || ARR_HASNULL(factors))
 		corrupt(model, "a factor vector has the wrong length");
-	if (load->users)
-	{
-		if (model->users.count >= load->capacity)
-			corrupt(model, "recsys.user_factors has more users than recsys.models says");
-		index = rs_idmap_insert(&model->users, id);
-		model->user_bias[index] = DatumGetFloat4(slot->tts_values[1]);
-		memcpy(model->user_factors + (int64) index * model->k, ARR_DATA_PTR(factors),
-			   sizeof(float) * model->k);
-	}
-	else
-	{
-		index = rs_idmap_lookup(&model->items, id);
-		if (index < 0)
-			corrupt(model, "an item has factors but no row in recsys.item_stats");
-		model->item_bias[index] = DatumGetFloat4(slot->tts_values[1]);
-		memcpy(model->item_factors + (int64) index * model->k, ARR_DATA_PTR(factors),
-			   sizeof(float) * model->k);
-	}
+	index = rs_idmap_lookup(&model->items, id);
+	if (index < 0)
+		corrupt(model, "an item has factors but no row in recsys.item_stats");
+	model->item_bias[index] = DatumGetFloat4(slot->tts_values[1]);
+	memcpy(model->item_factors + (int64) index * model->k, ARR_DATA_PTR(factors),
+		   sizeof(float) * model->k);
 	if ((Pointer) factors != DatumGetPointer(slot->tts_values[2]))
 		pfree(factors);
 }
 
+/*
+ * Load a factor model's items.  User vectors are not cached: they are
+ * read one at a time when needed (RsModelUserVector), so a model with
+ * millions of users costs each backend only its items' memory, and a
+ * user refreshed by refresh_user() counts at once everywhere.
+ */
 static void
-load_factors(RsModel *model, int64 n_users)
+load_factors(RsModel *model)
 {
 	Oid			argtypes[2] = {TEXTOID, INT4OID};
 	Datum		values[2] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
-	FactorLoad	load = {model, true, n_users};
 	int32		n_items = model->items.count;
 
 	if (model->k <= 0)
 		corrupt(model, "params has no factors");
-	init_map(model, &model->users, n_users);
-	model->user_factors = alloc_model(model, sizeof(float) * model->k * (Size) n_users);
-	model->user_bias = alloc_model(model, sizeof(float) * n_users);
 	model->item_factors = alloc_model(model, sizeof(float) * model->k * (Size) n_items);
 	model->item_bias = alloc_model(model, sizeof(float) * n_items);
 	model->item_norms = alloc_model(model, sizeof(float) * n_items);
+	model->user_vector = alloc_model(model, sizeof(float) * model->k);
 
-	RsStreamQuery("SELECT user_id, bias, factors FROM recsys.user_factors "
-				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
-				  2, argtypes, values, NULL, true, load_factor_row, &load);
-	load.users = false;
 	RsStreamQuery("SELECT item_id, bias, factors FROM recsys.item_factors "
 				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
-				  2, argtypes, values, NULL, true, load_factor_row, &load);
+				  2, argtypes, values, NULL, true, load_factor_row, model);
 
 	for (int32 i = 0; i < n_items; i++)
 	{
@@ -511,6 +490,9 @@ resolve_source(const char *source)
 static void
 free_plans(RsModel *model)
 {
+	if (model->user_plan)
+		SPI_freeplan(model->user_plan);
+	model->user_plan = NULL;
 	if (model->seen_plan)
 		SPI_freeplan(model->seen_plan);
 	if (model->seen_many_plan)
@@ -588,7 +570,7 @@ load_model(const char *name, CatalogRow *row)
 
 	load_items(model, row->n_items);
 	if (model->kind == RS_MODEL_FACTORS)
-		load_factors(model, row->n_users);
+		load_factors(model);
 	else if (model->kind == RS_MODEL_ITEM_KNN)
 		load_neighbors(model, false);
 	else if (model->kind == RS_MODEL_USER_KNN)
@@ -599,6 +581,27 @@ load_model(const char *name, CatalogRow *row)
 
 	MemoryContextSetParent(mcxt, TopMemoryContext);
 	return model;
+}
+
+/* RsCurrentStatement identifies the statement running now. */
+RsStatementStamp
+RsCurrentStatement(void)
+{
+	RsStatementStamp s;
+
+	s.lxid = MyProc->lxid;
+	s.cid = GetCurrentCommandId(false);
+	s.start = GetCurrentStatementStartTimestamp();
+	s.valid = true;
+	return s;
+}
+
+/* RsSameStatement says whether two stamps name the same statement. */
+bool
+RsSameStatement(const RsStatementStamp *a, const RsStatementStamp *b)
+{
+	return a->valid && b->valid && a->lxid == b->lxid && a->cid == b->cid &&
+		a->start == b->start;
 }
 
 /*
@@ -612,8 +615,7 @@ RsGetModel(const char *name)
 	ModelCacheEntry *entry;
 	bool		found;
 	CatalogRow	row;
-	LocalTransactionId lxid = MyProc->lxid;
-	CommandId	cid = GetCurrentCommandId(false);
+	RsStatementStamp now = RsCurrentStatement();
 
 	if (strlen(name) >= NAMEDATALEN)
 		ereport(ERROR,
@@ -625,7 +627,7 @@ RsGetModel(const char *name)
 	entry = hash_search(model_cache, name, HASH_ENTER, &found);
 	if (!found)
 		entry->model = NULL;
-	else if (entry->model && entry->model->checked_lxid == lxid && entry->model->checked_cid == cid)
+	else if (entry->model && RsSameStatement(&entry->model->checked, &now))
 		return entry->model;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -659,8 +661,7 @@ RsGetModel(const char *name)
 	else
 		refresh_source(entry->model);
 	SPI_finish();
-	entry->model->checked_lxid = lxid;
-	entry->model->checked_cid = cid;
+	entry->model->checked = now;
 	return entry->model;
 }
 
@@ -671,7 +672,69 @@ RsModelItemIndex(RsModel *model, int64 item_id)
 	return rs_idmap_lookup(&model->items, item_id);
 }
 
-/* RsModelUserIndex returns a user's dense index, or -1 if unknown. */
+/*
+ * RsModelUserVector finds a factor model's vector (and bias) for a user in
+ * recsys.user_factors, through the primary key; false if the user has
+ * none.  The answer is kept for the rest of the statement, so scoring many
+ * items for one user (ORDER BY recsys.score(...)) reads it once.  The
+ * returned pointer stays valid until the next call.
+ */
+const float *
+RsModelUserVector(RsModel *model, int64 user_id, float *bias)
+{
+	RsStatementStamp now = RsCurrentStatement();
+
+	if (model->kind != RS_MODEL_FACTORS)
+		return NULL;
+	if (!(model->vector_user == user_id && RsSameStatement(&model->vector_stamp, &now)))
+	{
+		Datum		values[3] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version),
+		Int64GetDatum(user_id)};
+		int			ret;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (model->user_plan == NULL)
+		{
+			model->user_plan = SPI_prepare("SELECT bias, factors FROM recsys.user_factors "
+										   "WHERE model OPERATOR(pg_catalog.=) $1 "
+										   "AND version OPERATOR(pg_catalog.=) $2 "
+										   "AND user_id OPERATOR(pg_catalog.=) $3",
+										   3, (Oid[]) {TEXTOID, INT4OID, INT8OID});
+			if (model->user_plan == NULL || SPI_keepplan(model->user_plan) != 0)
+				elog(ERROR, "could not prepare the user vector query: %s",
+					 SPI_result_code_string(SPI_result));
+		}
+		ret = SPI_execute_plan(model->user_plan, values, NULL, true, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "reading the vector of user " INT64_FORMAT " failed: %s", user_id,
+				 SPI_result_code_string(ret));
+		model->vector_found = SPI_processed == 1;
+		if (model->vector_found)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+			ArrayType  *factors = isnull ? NULL : DatumGetArrayTypeP(d);
+
+			if (factors == NULL || ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != model->k ||
+				ARR_HASNULL(factors))
+				corrupt(model, "a user's factor vector has the wrong length");
+			memcpy(model->user_vector, ARR_DATA_PTR(factors), sizeof(float) * model->k);
+			model->vector_bias = DatumGetFloat4(SPI_getbinval(SPI_tuptable->vals[0],
+															  SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		SPI_finish();
+		model->vector_user = user_id;
+		model->vector_stamp = now;
+	}
+	if (!model->vector_found)
+		return NULL;
+	if (bias)
+		*bias = model->vector_bias;
+	return model->user_vector;
+}
+
+/* RsModelUserIndex returns a user-kNN model's dense user index, or -1. */
 int32
 RsModelUserIndex(RsModel *model, int64 user_id)
 {

@@ -16,6 +16,18 @@
 #include "idmap.h"
 #include "sparse.h"
 
+/*
+ * Identifies the statement running now, for caches that are valid for one
+ * statement: in READ COMMITTED each statement sees a new snapshot.
+ */
+typedef struct RsStatementStamp
+{
+	LocalTransactionId lxid;
+	CommandId	cid;
+	TimestampTz start;
+	bool		valid;
+} RsStatementStamp;
+
 /* How a model scores items. */
 typedef enum RsModelKind
 {
@@ -57,20 +69,25 @@ typedef struct RsModel
 	float		rating_max;
 	float		regularization;
 	float		alpha;
-	RsIdMap		users;			/* users with factors (or neighbours) */
-	float	   *user_factors;	/* n_users x k */
-	float	   *user_bias;
 	float	   *item_factors;	/* n_items x k */
 	float	   *item_bias;
 	float	   *item_norms;		/* |y_i|, for cosine similar_items */
 	float	   *gram;			/* k x k YtY, computed on first explain */
 
+	/* one user's vector, read per statement (RsModelUserVector) */
+	SPIPlanPtr	user_plan;
+	float	   *user_vector;
+	float		vector_bias;
+	int64		vector_user;
+	bool		vector_found;
+	RsStatementStamp vector_stamp;
+
 	/* neighbourhood models: neighbours of each item (or user) by index */
+	RsIdMap		users;			/* user-kNN: the users with neighbour lists */
 	RsCsr		neighbors;
 
 	/* validity memo: checked against the catalog once per statement */
-	LocalTransactionId checked_lxid;
-	CommandId	checked_cid;
+	RsStatementStamp checked;
 } RsModel;
 
 /* A user's interactions as read from the source at call time. */
@@ -81,9 +98,12 @@ typedef struct RsUserItems
 	float	   *weight;
 } RsUserItems;
 
+extern RsStatementStamp RsCurrentStatement(void);
+extern bool RsSameStatement(const RsStatementStamp *a, const RsStatementStamp *b);
 extern RsModel *RsGetModel(const char *name);
 extern int32 RsModelItemIndex(RsModel *model, int64 item_id);
 extern int32 RsModelUserIndex(RsModel *model, int64 user_id);
+extern const float *RsModelUserVector(RsModel *model, int64 user_id, float *bias);
 extern void RsReadUserItems(RsModel *model, int64 user_id, const char *why,
 							RsUserItems *out);
 extern void RsRequireSource(RsModel *model, const char *why);

@@ -87,11 +87,11 @@ put_row(ReturnSetInfo *rsinfo, int64 id, float value)
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
-/* The explicit model's prediction for a user and item, clipped. */
+/* The explicit model's prediction for a user (bias) and item, clipped. */
 static float
-explicit_prediction(RsModel *model, int32 u, int32 i, float dot)
+explicit_prediction(RsModel *model, float user_bias, int32 i, float dot)
 {
-	float		p = model->global_mean + model->user_bias[u] + model->item_bias[i] + dot;
+	float		p = model->global_mean + user_bias + model->item_bias[i] + dot;
 
 	return Min(Max(p, model->rating_min), model->rating_max);
 }
@@ -202,15 +202,15 @@ static bool
 score_all_items(RsModel *model, int64 user_id, const RsUserItems *items, float *scores)
 {
 	int32		u;
+	const float *x;
 
 	switch (model->kind)
 	{
 		case RS_MODEL_FACTORS:
-			u = RsModelUserIndex(model, user_id);
-			if (u < 0)
+			x = RsModelUserVector(model, user_id, NULL);
+			if (x == NULL)
 				return false;
-			rs_score_items(model->item_factors, NULL, model->items.count, model->k,
-						   model->user_factors + (int64) u * model->k, scores);
+			rs_score_items(model->item_factors, NULL, model->items.count, model->k, x, scores);
 			if (model->explicit_feedback)
 				for (int32 i = 0; i < model->items.count; i++)
 					scores[i] += model->item_bias[i];
@@ -244,20 +244,20 @@ RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *ex
 			  int k, float *scratch, int32 *out_idx, float *out_score, bool *fallback)
 {
 	int32		n_items = model->items.count;
-	int32		u = model->kind == RS_MODEL_FACTORS ? RsModelUserIndex(model, user_id) : -1;
+	float		user_bias = 0;
+	const float *x = RsModelUserVector(model, user_id, &user_bias);
 	int			found;
 
 	*fallback = false;
-	if (u >= 0)
+	if (x != NULL)
 	{
 		/* factor models: score and select in one cache-friendly pass */
 		found = rs_score_topk(model->item_factors,
 							  model->explicit_feedback ? model->item_bias : NULL,
-							  n_items, model->k, model->user_factors + (int64) u * model->k,
-							  exclude, k, scratch, out_idx, out_score);
+							  n_items, model->k, x, exclude, k, scratch, out_idx, out_score);
 		if (model->explicit_feedback)
 			for (int r = 0; r < found; r++)
-				out_score[r] = explicit_prediction(model, u, out_idx[r],
+				out_score[r] = explicit_prediction(model, user_bias, out_idx[r],
 												   out_score[r] - model->item_bias[out_idx[r]]);
 	}
 	else
@@ -430,8 +430,7 @@ typedef struct ScoreMemo
 	RsModel    *model;
 	int32		version;
 	int64		user_id;
-	LocalTransactionId lxid;
-	CommandId	cid;
+	RsStatementStamp stamp;
 	bool		scored;
 	float	   *scores;
 } ScoreMemo;
@@ -448,7 +447,6 @@ recsys_score(PG_FUNCTION_ARGS)
 	int64		user_id;
 	int64		item_id;
 	int32		i;
-	int32		u;
 
 	RsRequireArg(fcinfo, 0, "user_id");
 	RsRequireArg(fcinfo, 1, "item_id");
@@ -462,15 +460,14 @@ recsys_score(PG_FUNCTION_ARGS)
 
 	if (model->kind == RS_MODEL_FACTORS)
 	{
-		u = RsModelUserIndex(model, user_id);
-		if (u < 0)
-			PG_RETURN_FLOAT4(model->popularity[i]);
-		{
-			float		d = dot(model->user_factors + (int64) u * model->k,
-								model->item_factors + (int64) i * model->k, model->k);
+		float		user_bias;
+		const float *x = RsModelUserVector(model, user_id, &user_bias);
+		float		d;
 
-			PG_RETURN_FLOAT4(model->explicit_feedback ? explicit_prediction(model, u, i, d) : d);
-		}
+		if (x == NULL)
+			PG_RETURN_FLOAT4(model->popularity[i]);
+		d = dot(x, model->item_factors + (int64) i * model->k, model->k);
+		PG_RETURN_FLOAT4(model->explicit_feedback ? explicit_prediction(model, user_bias, i, d) : d);
 	}
 	if (model->kind == RS_MODEL_POPULAR)
 		PG_RETURN_FLOAT4(model->popularity[i]);
@@ -478,8 +475,7 @@ recsys_score(PG_FUNCTION_ARGS)
 	/* kNN: the user's score vector, once per statement */
 	{
 		ScoreMemo  *memo = (ScoreMemo *) fcinfo->flinfo->fn_extra;
-		LocalTransactionId lxid = MyProc->lxid;
-		CommandId	cid = GetCurrentCommandId(false);
+		RsStatementStamp now = RsCurrentStatement();
 
 		if (memo == NULL)
 		{
@@ -487,7 +483,7 @@ recsys_score(PG_FUNCTION_ARGS)
 			fcinfo->flinfo->fn_extra = memo;
 		}
 		if (memo->model != model || memo->version != model->version ||
-			memo->user_id != user_id || memo->lxid != lxid || memo->cid != cid ||
+			memo->user_id != user_id || !RsSameStatement(&memo->stamp, &now) ||
 			memo->scores == NULL)
 		{
 			RsUserItems items = {0};
@@ -502,8 +498,7 @@ recsys_score(PG_FUNCTION_ARGS)
 			memo->model = model;
 			memo->version = model->version;
 			memo->user_id = user_id;
-			memo->lxid = lxid;
-			memo->cid = cid;
+			memo->stamp = now;
 		}
 		if (!memo->scored)
 			PG_RETURN_FLOAT4(model->popularity[i]);
@@ -567,7 +562,9 @@ factor_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 us
 	int			k = model->k;
 	float	   *A = palloc(sizeof(float) * k * k);
 	float	   *z = palloc(sizeof(float) * k);
-	int32		u = RsModelUserIndex(model, user_id);
+	float		user_bias = 0;
+
+	(void) RsModelUserVector(model, user_id, &user_bias);
 
 	if (model->explicit_feedback)
 		memset(A, 0, sizeof(float) * k * k);
@@ -596,8 +593,7 @@ factor_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 us
 		float		weight;
 
 		if (model->explicit_feedback)
-			weight = items->weight[n] - model->global_mean - model->item_bias[i] -
-				(u >= 0 ? model->user_bias[u] : 0);
+			weight = items->weight[n] - model->global_mean - model->item_bias[i] - user_bias;
 		else
 			weight = items->weight[n] > 0 ? 1 + model->alpha * items->weight[n] : 0;
 		out[n].item = i;
