@@ -342,6 +342,69 @@ COMMENT ON FUNCTION recsys.explain(bigint, bigint, integer, text) IS
 	'which of the user''s own items contribute most to an item''s score';
 
 -------------------------------------------------------------------------------
+-- Real time: folding new interactions into a trained factor model
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.fold_in_accum(state bytea, item_id bigint, weight real, model text)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'recsys_fold_in_sfunc'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.fold_in_accum(bytea, bigint, real, text) IS
+	'transition function of recsys.fold_in';
+
+CREATE FUNCTION recsys.fold_in_combine(a bytea, b bytea)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'recsys_fold_in_combine'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.fold_in_combine(bytea, bytea) IS
+	'combine function of recsys.fold_in';
+
+CREATE FUNCTION recsys.fold_in_final(state bytea)
+RETURNS real[]
+AS 'MODULE_PATHNAME', 'recsys_fold_in_final'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.fold_in_final(bytea) IS
+	'final function of recsys.fold_in';
+
+CREATE AGGREGATE recsys.fold_in(item_id bigint, weight real, model text) (
+	SFUNC = recsys.fold_in_accum,
+	STYPE = bytea,
+	COMBINEFUNC = recsys.fold_in_combine,
+	FINALFUNC = recsys.fold_in_final,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.fold_in(bigint, real, text) IS
+	'the user vector ALS would fit for the aggregated interactions, against a model''s item factors';
+
+CREATE FUNCTION recsys.recommend_for_vector(
+	vec real[],
+	k integer DEFAULT 10,
+	model text DEFAULT 'default',
+	exclude bigint[] DEFAULT NULL)
+RETURNS TABLE (item_id bigint, score real)
+AS 'MODULE_PATHNAME', 'recsys_recommend_for_vector'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+COMMENT ON FUNCTION recsys.recommend_for_vector(real[], integer, text, bigint[]) IS
+	'the k items a factor model ranks highest for a user vector';
+
+CREATE FUNCTION recsys.recommend_session(
+	items bigint[],
+	k integer DEFAULT 10,
+	model text DEFAULT 'default')
+RETURNS TABLE (item_id bigint, score real)
+AS 'MODULE_PATHNAME', 'recsys_recommend_session'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+COMMENT ON FUNCTION recsys.recommend_session(bigint[], integer, text) IS
+	'recommendations for an anonymous visitor from the items of their session';
+
+CREATE FUNCTION recsys.refresh_user(user_id bigint, model text DEFAULT 'default')
+RETURNS real[]
+AS 'MODULE_PATHNAME', 'recsys_refresh_user'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.refresh_user(bigint, text) IS
+	'recompute one user''s vector of a factor model from the source as it is now';
+
+-------------------------------------------------------------------------------
 -- Splitting interactions for evaluation
 --
 -- Each split function reads a source's distinct (user, item) pairs and says

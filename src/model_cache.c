@@ -37,6 +37,7 @@
 #include "utils/float.h"
 #include "utils/varlena.h"
 
+#include "als.h"
 #include "ingest.h"
 #include "model_cache.h"
 #include "spi_util.h"
@@ -732,6 +733,23 @@ RsModelUserVector(RsModel *model, int64 user_id, float *bias)
 	if (bias)
 		*bias = model->vector_bias;
 	return model->user_vector;
+}
+
+/*
+ * RsModelGram returns the k x k Gram matrix Y^T Y of a factor model's item
+ * factors, computed on first use and kept with the model.
+ */
+const float *
+RsModelGram(RsModel *model)
+{
+	if (model->gram == NULL)
+	{
+		float	   *g = MemoryContextAllocZero(model->mcxt, sizeof(float) * model->k * model->k);
+
+		rs_gram(model->item_factors, model->items.count, model->k, g);
+		model->gram = g;
+	}
+	return model->gram;
 }
 
 /* RsModelUserIndex returns a user-kNN model's dense user index, or -1. */

@@ -104,6 +104,7 @@ extern RsModel *RsGetModel(const char *name);
 extern int32 RsModelItemIndex(RsModel *model, int64 item_id);
 extern int32 RsModelUserIndex(RsModel *model, int64 user_id);
 extern const float *RsModelUserVector(RsModel *model, int64 user_id, float *bias);
+extern const float *RsModelGram(RsModel *model);
 extern void RsReadUserItems(RsModel *model, int64 user_id, const char *why,
 							RsUserItems *out);
 extern void RsRequireSource(RsModel *model, const char *why);

@@ -524,29 +524,6 @@ contribution_cmp(const void *a, const void *b)
 	return x->item < y->item ? -1 : x->item > y->item;
 }
 
-/* The k x k Gram matrix Y^T Y of a factor model, computed on first use. */
-static const float *
-model_gram(RsModel *model)
-{
-	if (model->gram == NULL)
-	{
-		int			k = model->k;
-		float	   *g = MemoryContextAllocZero(model->mcxt, sizeof(float) * k * k);
-
-		for (int32 i = 0; i < model->items.count; i++)
-		{
-			const float *y = model->item_factors + (int64) i * k;
-
-			CHECK_FOR_INTERRUPTS();
-			for (int a = 0; a < k; a++)
-				for (int b = 0; b < k; b++)
-					g[a * k + b] += y[a] * y[b];
-		}
-		model->gram = g;
-	}
-	return model->gram;
-}
-
 /*
  * Factor-model contributions, the decomposition the implicit library's
  * explain uses: the user's vector solves A x = sum_i c_i p_i y_i, so the
@@ -569,7 +546,7 @@ factor_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 us
 	if (model->explicit_feedback)
 		memset(A, 0, sizeof(float) * k * k);
 	else
-		memcpy(A, model_gram(model), sizeof(float) * k * k);
+		memcpy(A, RsModelGram(model), sizeof(float) * k * k);
 	for (int a = 0; a < k; a++)
 		A[a * k + a] += model->regularization;
 	for (int n = 0; n < items->n; n++)

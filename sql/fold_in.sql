@@ -1,0 +1,94 @@
+-- real time: fold_in, recommend_for_vector, recommend_session, refresh_user
+CREATE SCHEMA fold_in_test;
+SET search_path = fold_in_test, public;
+SET extra_float_digits = 0;
+
+-- users 1-10 like items 100-109, 11-20 items 110-119, 21-30 items 120-129;
+-- each misses one item of their block
+CREATE TABLE events AS
+SELECT u AS user_id, 100 + 10 * ((u - 1) / 10) + j AS item_id, 1 AS w
+FROM generate_series(1, 30) u, generate_series(0, 9) j
+WHERE j <> u % 10;
+CREATE INDEX ON events (user_id);
+SELECT version FROM recsys.train_cf('events', factors => 4, model => 'als', iterations => 10);
+
+-- folding a user's own events in gives a vector whose best unseen item is
+-- the one missing from their block, like their trained vector
+SELECT u, (SELECT item_id FROM recsys.recommend_for_vector(v, 1, 'als',
+		   exclude => (SELECT array_agg(item_id) FROM events WHERE user_id = u))) AS first
+FROM (SELECT user_id AS u, recsys.fold_in(item_id, w::real, 'als') AS v
+	  FROM events WHERE user_id IN (3, 14, 25) GROUP BY user_id) f
+ORDER BY u;
+SELECT array_length(recsys.fold_in(item_id, 1, 'als'), 1) AS k FROM events WHERE user_id = 3;
+-- the fold-in solves the step exactly against the final item factors, so
+-- it points where the trained vector (one step behind) points
+SELECT sum(a * b) / sqrt(sum(a * a) * sum(b * b)) > 0.95 AS same_direction FROM (
+	SELECT unnest(f.factors) AS a, unnest((SELECT recsys.fold_in(item_id, w::real, 'als') FROM events WHERE user_id = 3)) AS b
+	FROM recsys.user_factors f WHERE f.model = 'als' AND f.user_id = 3) s;
+
+-- the aggregate is parallel safe with a real state type: same answer in a
+-- parallel plan (Partial Aggregate in the workers)
+CREATE TABLE many AS SELECT e.* FROM events e, generate_series(1, 200);
+ANALYZE many;
+SET extra_float_digits = 3;
+SELECT recsys.fold_in(item_id, w::real, 'als') AS serial FROM many WHERE user_id = 7 \gset
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT recsys.fold_in(item_id, w::real, 'als') FROM many WHERE user_id = 7;
+SELECT recsys.fold_in(item_id, w::real, 'als') = :'serial'::real[] AS same FROM many WHERE user_id = 7;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+SET extra_float_digits = 0;
+-- no known items: NULL
+SELECT recsys.fold_in(item_id, 1, 'als') IS NULL AS empty FROM events WHERE item_id > 1000;
+SELECT recsys.fold_in(x, 1, 'als') IS NULL AS unknown FROM (VALUES (999::bigint)) v(x);
+
+-- an anonymous session: recommendations from the session's items alone
+SELECT count(*) FILTER (WHERE item_id BETWEEN 110 AND 119) AS same_block, count(*)
+FROM recsys.recommend_session(ARRAY[111, 112, 113], 5, 'als');
+SELECT count(*) AS session_items_back FROM recsys.recommend_session(ARRAY[111, 112, 113], 30, 'als')
+WHERE item_id IN (111, 112, 113);
+SELECT version FROM recsys.train_item_knn('events', 20, model => 'knn');
+SELECT count(*) FILTER (WHERE item_id BETWEEN 120 AND 129) AS same_block
+FROM recsys.recommend_session(ARRAY[121, 122], 5, 'knn');
+SELECT count(*) FROM recsys.recommend_session(ARRAY[]::bigint[], 3, 'als');
+
+-- refresh_user: after user 1 buys three items of block 2, their
+-- recommendations move there without retraining
+SELECT count(*) FILTER (WHERE item_id BETWEEN 120 AND 129) AS block_2_before
+FROM recsys.recommend(1, 5, 'als');
+INSERT INTO events VALUES (1, 121, 1), (1, 122, 1), (1, 123, 1);
+SELECT array_length(recsys.refresh_user(1, 'als'), 1) AS refreshed;
+SELECT count(*) FILTER (WHERE item_id BETWEEN 120 AND 129) AS block_2_after
+FROM recsys.recommend(1, 5, 'als');
+-- a new user becomes known the same way
+SELECT count(*) AS known_before FROM recsys.user_factors WHERE model = 'als' AND user_id = 77;
+INSERT INTO events VALUES (77, 115, 1), (77, 116, 1);
+SELECT recsys.refresh_user(77, 'als') IS NOT NULL AS refreshed;
+SELECT count(*) FILTER (WHERE item_id BETWEEN 110 AND 119) AS block_1 FROM recsys.recommend(77, 3, 'als');
+-- and a user without interactions any more loses their vector
+DELETE FROM events WHERE user_id = 77;
+SELECT recsys.refresh_user(77, 'als') IS NULL AS no_vector;
+SELECT count(*) AS known_after FROM recsys.user_factors WHERE model = 'als' AND user_id = 77;
+
+-- errors
+SELECT recsys.fold_in(item_id, 1, 'knn') FROM events WHERE user_id = 1;
+SELECT recsys.fold_in(item_id, 'NaN', 'als') FROM events WHERE user_id = 1;
+SELECT recsys.fold_in(item_id, 1, 'nope') FROM events WHERE user_id = 1;
+SELECT * FROM recsys.recommend_for_vector('{1, 2}', 3, 'als');
+SELECT * FROM recsys.recommend_for_vector('{1, 2, "NaN", 4}', 3, 'als');
+SELECT * FROM recsys.recommend_for_vector(NULL, 3, 'als');
+SELECT * FROM recsys.recommend_for_vector('{1, 2, 3, 4}', 0, 'als');
+SELECT * FROM recsys.recommend_session(NULL, 3, 'als');
+SELECT * FROM recsys.recommend_session(ARRAY[1], 3, NULL);
+SELECT recsys.refresh_user(1, 'knn');
+SELECT recsys.refresh_user(NULL, 'als');
+
+SELECT recsys.drop_model('als');
+SELECT recsys.drop_model('knn');
+RESET search_path;
+DROP SCHEMA fold_in_test CASCADE;
