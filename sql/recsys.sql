@@ -186,6 +186,74 @@ $$;
 COMMENT ON FUNCTION recsys.drop_model(text, boolean) IS
 	'drop a model with all its versions and artefacts';
 
+CREATE FUNCTION recsys.activate(model text, version integer)
+RETURNS recsys.models
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	result recsys.models;
+BEGIN
+	IF model IS NULL OR version IS NULL THEN
+		RAISE EXCEPTION 'model and version must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM recsys.models m WHERE m.name = activate.model) THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+	UPDATE recsys.models m
+	SET version = v.version, algorithm = v.algorithm, source = v.source, params = v.params,
+		stats = v.stats, n_users = v.n_users, n_items = v.n_items,
+		n_interactions = v.n_interactions, trained_at = v.trained_at,
+		train_seconds = v.train_seconds, metrics = v.metrics, trained_by = v.trained_by
+	FROM recsys.model_versions v
+	WHERE m.name = activate.model AND v.model = activate.model AND v.version = activate.version
+	RETURNING m.* INTO result;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" has no version %', model, version
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = format('Versions kept: %s.',
+								(SELECT string_agg(v.version::text, ', ' ORDER BY v.version)
+								 FROM recsys.model_versions v WHERE v.model = activate.model));
+	END IF;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION recsys.activate(text, integer) IS
+	'make a kept version of a model the one that serves';
+
+CREATE FUNCTION recsys.rollback(model text)
+RETURNS recsys.models
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	active integer;
+	previous integer;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT m.version INTO active FROM recsys.models m WHERE m.name = rollback.model FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+	SELECT max(v.version) INTO previous FROM recsys.model_versions v
+	WHERE v.model = rollback.model AND v.version < active;
+	IF previous IS NULL THEN
+		RAISE EXCEPTION 'model "%" has no version older than the active version %', model, active
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'recsys.keep_versions sets how many versions training keeps.';
+	END IF;
+	RETURN recsys.activate(model, previous);
+END
+$$;
+COMMENT ON FUNCTION recsys.rollback(text) IS
+	'make the version before the active one serve again';
+
 -------------------------------------------------------------------------------
 -- Reading sources
 -------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ SELECT version FROM recsys.train_cf('blocks', factors => 4, model => 'blocks', i
 SELECT count(*) AS changed FROM before b JOIN recsys.user_factors f USING (user_id)
 WHERE f.model = 'blocks' AND f.factors IS DISTINCT FROM b.factors;
 RESET recsys.threads;
--- only the active version is kept
+-- the newest recsys.keep_versions (default 3) versions are kept
 SELECT model, version FROM recsys.model_versions WHERE model = 'blocks';
 
 -- a failed retrain leaves the previous model in place

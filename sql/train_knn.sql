@@ -26,7 +26,7 @@ FROM recsys.item_neighbors WHERE model = 'tiny_jac' ORDER BY item_id, score DESC
 -- support shrinkage pulls rarely co-occurring pairs down: sim * n / (n + 1)
 SELECT version FROM recsys.train_item_knn('tiny', model => 'tiny_cos', shrinkage => 1);
 SELECT item_id, neighbor_id, round(score::numeric, 4) AS score
-FROM recsys.item_neighbors WHERE model = 'tiny_cos' ORDER BY item_id, score DESC, neighbor_id;
+FROM recsys.item_neighbors WHERE model = 'tiny_cos' AND version = 2 ORDER BY item_id, score DESC, neighbor_id;
 -- user-kNN: cosine(1, 2) = 2 / (sqrt 2 * sqrt 3) = 0.8165, cosine(2, 3) = 1 / sqrt 3 = 0.5774
 SELECT version FROM recsys.train_user_knn('tiny', model => 'tiny_users');
 SELECT user_id, neighbor_id, round(score::numeric, 4) AS score

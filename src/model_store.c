@@ -35,6 +35,7 @@
 #include "array_util.h"
 #include "ingest.h"
 #include "model_store.h"
+#include "recsys.h"
 #include "spi_util.h"
 
 #define BATCH_ROWS 8192
@@ -335,9 +336,13 @@ RsActivateModelVersion(const RsModelDesc *desc, int32 version, double train_seco
 			  "metrics = '{}', trained_by = CURRENT_USER "
 			  "WHERE name OPERATOR(pg_catalog.=) $1",
 			  10, argtypes, values, NULL, false, SPI_OK_UPDATE);
+	/* retention: the newest recsys.keep_versions versions stay */
 	RsExecute("DELETE FROM recsys.model_versions "
-			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.<>) $2",
-			  2, (Oid[]) {TEXTOID, INT4OID}, (Datum[]) {values[0], values[8]}, NULL, false,
+			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.<>) $2 "
+			  "AND version OPERATOR(pg_catalog.<) ALL (SELECT v.version FROM recsys.model_versions v "
+			  "WHERE v.model OPERATOR(pg_catalog.=) $1 ORDER BY v.version DESC LIMIT $3)",
+			  3, (Oid[]) {TEXTOID, INT4OID, INT4OID},
+			  (Datum[]) {values[0], values[8], Int32GetDatum(recsys_keep_versions)}, NULL, false,
 			  SPI_OK_DELETE);
 	SPI_finish();
 }

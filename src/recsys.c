@@ -17,6 +17,7 @@ PG_MODULE_MAGIC;
 
 int			recsys_threads = RECSYS_DEFAULT_THREADS;
 int			recsys_max_memory_mb = RECSYS_DEFAULT_MAX_MEMORY_MB;
+int			recsys_keep_versions = RECSYS_DEFAULT_KEEP_VERSIONS;
 
 void		_PG_init(void);
 
@@ -43,6 +44,16 @@ _PG_init(void)
 							RECSYS_DEFAULT_MAX_MEMORY_MB,
 							RECSYS_MIN_MAX_MEMORY_MB, RECSYS_MAX_MAX_MEMORY_MB,
 							PGC_USERSET, GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("recsys.keep_versions",
+							"Sets how many versions of a model training keeps, the active one included.",
+							"Older versions are deleted when a new one is trained; recsys.rollback() "
+							"can return to any version still kept.",
+							&recsys_keep_versions,
+							RECSYS_DEFAULT_KEEP_VERSIONS,
+							1, RECSYS_MAX_KEEP_VERSIONS,
+							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("recsys");

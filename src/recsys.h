@@ -22,7 +22,12 @@
 #define RECSYS_MIN_MAX_MEMORY_MB 1
 #define RECSYS_MAX_MAX_MEMORY_MB (1024 * 1024 * 1024)	/* 1 PB */
 
+/* recsys.keep_versions: versions of a model kept (the active one included) */
+#define RECSYS_DEFAULT_KEEP_VERSIONS 3
+#define RECSYS_MAX_KEEP_VERSIONS 1000
+
 extern int	recsys_threads;
+extern int	recsys_keep_versions;
 extern int	recsys_max_memory_mb;
 
 /* recsys.max_memory in bytes */
