@@ -68,7 +68,10 @@ report online_retail 15 "$results"
 if $synthetic; then
 	log "writing the synthetic set (synth.py)"
 	synth_csv="$RECSYS_SCRATCH/synth.csv.gz"
-	python3 "$shared/bench/synth.py" "$synth_csv"
+	# synth.py needs numpy: Debian's python3-numpy, for /usr/bin/python3
+	[ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import numpy" 2>/dev/null ||
+		{ apt-get install -y -qq python3-numpy >/dev/null; }
+	/usr/bin/python3 "$shared/bench/synth.py" "$synth_csv"
 	recsys_psql <<SQL
 CREATE TABLE synth (user_id bigint, item_id bigint, weight real);
 \copy synth FROM PROGRAM 'gzip -dc $synth_csv' WITH (FORMAT csv, HEADER true)
