@@ -1,0 +1,52 @@
+-- Upgrades: every released version updates to the current one, and the
+-- result matches a fresh install object for object.
+SET client_min_messages = warning;
+
+-- one row per extension member, with what defines it
+CREATE FUNCTION pg_temp.recsys_objects()
+RETURNS TABLE (object text, definition text)
+LANGUAGE sql AS $$
+	SELECT pg_describe_object(d.classid, d.objid, 0),
+		   CASE d.classid
+			   WHEN 'pg_proc'::regclass THEN
+				   (SELECT concat_ws(' | ', p.prokind, pg_get_function_arguments(p.oid),
+									 pg_get_function_result(p.oid), p.provolatile, p.proparallel,
+									 p.prosecdef, p.proconfig::text, md5(p.prosrc))
+					FROM pg_proc p WHERE p.oid = d.objid)
+			   WHEN 'pg_class'::regclass THEN
+				   (SELECT concat_ws(' | ', c.relkind,
+									 (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+														|| CASE WHEN a.attnotnull THEN ' not null' ELSE '' END,
+														', ' ORDER BY a.attnum)
+									  FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
+									 (SELECT string_agg(pg_get_constraintdef(k.oid), ', ' ORDER BY pg_get_constraintdef(k.oid))
+									  FROM pg_constraint k WHERE k.conrelid = c.oid),
+									 (SELECT md5(pg_get_viewdef(c.oid)) WHERE c.relkind = 'v'))
+					FROM pg_class c WHERE c.oid = d.objid)
+		   END
+	FROM pg_depend d
+	WHERE d.refclassid = 'pg_extension'::regclass
+	  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'recsys')
+	  AND d.deptype = 'e'
+$$;
+
+DROP EXTENSION recsys CASCADE;
+CREATE EXTENSION recsys VERSION '0.1.0';
+SELECT extversion FROM pg_extension WHERE extname = 'recsys';
+ALTER EXTENSION recsys UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'recsys';
+CREATE TEMP TABLE upgraded AS SELECT * FROM pg_temp.recsys_objects();
+
+DROP EXTENSION recsys CASCADE;
+CREATE EXTENSION recsys;
+CREATE TEMP TABLE fresh AS SELECT * FROM pg_temp.recsys_objects();
+
+-- no difference either way
+SELECT 'only after upgrade' AS side, * FROM (SELECT * FROM upgraded EXCEPT SELECT * FROM fresh) a
+UNION ALL
+SELECT 'only when fresh', * FROM (SELECT * FROM fresh EXCEPT SELECT * FROM upgraded) b
+ORDER BY 1, 2;
+SELECT count(*) > 30 AS objects_compared FROM fresh;
+
+-- the update path the extension offers
+SELECT source, target, path FROM pg_extension_update_paths('recsys') WHERE path IS NOT NULL ORDER BY 1, 2;
