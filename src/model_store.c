@@ -31,6 +31,7 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "array_util.h"
 #include "ingest.h"
@@ -41,7 +42,7 @@
 #define BATCH_ROWS 8192
 #define BATCH_PAIRS 262144		/* neighbour pairs per INSERT */
 
-/* First key of recsys's advisory locks ("recs"), the second is the name's hash. */
+/* Seed of the hash that keys a model's advisory lock ("recs"). */
 #define RECSYS_LOCK_CLASS 0x72656373
 
 /*
@@ -66,15 +67,16 @@ RsCheckModelName(const char *name)
 void
 RsLockModelForTraining(const char *name)
 {
-	Oid			argtypes[2] = {INT4OID, TEXTOID};
-	Datum		values[2] = {Int32GetDatum(RECSYS_LOCK_CLASS), CStringGetTextDatum(name)};
+	Oid			argtypes[2] = {TEXTOID, INT8OID};
+	Datum		values[2] = {CStringGetTextDatum(name), Int64GetDatum(RECSYS_LOCK_CLASS)};
 	bool		isnull;
 	bool		locked;
 
 	RsCheckModelName(name);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	RsExecute("SELECT pg_catalog.pg_try_advisory_xact_lock($1, pg_catalog.hashtext($2))",
+	/* a 64-bit hash of the name: two names colliding is practically impossible */
+	RsExecute("SELECT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended($1, $2))",
 			  2, argtypes, values, NULL, false, SPI_OK_SELECT);
 	locked = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
@@ -313,8 +315,8 @@ RsWriteItemStats(const char *name, int32 version, const int64 *ids, int64 n,
 void
 RsActivateModelVersion(const RsModelDesc *desc, int32 version, double train_seconds)
 {
-	Oid			argtypes[10];
-	Datum		values[10];
+	Oid			argtypes[11];
+	Datum		values[11];
 
 	desc_values(desc, argtypes, values);
 	argtypes[8] = INT4OID;
@@ -322,20 +324,27 @@ RsActivateModelVersion(const RsModelDesc *desc, int32 version, double train_seco
 	argtypes[9] = FLOAT8OID;
 	values[9] = Float8GetDatum(train_seconds);
 
+	/*
+	 * The clock, not now(): trained_at tells model versions apart (the
+	 * serving cache keys on it), even two trained in one transaction.
+	 */
+	argtypes[10] = TIMESTAMPTZOID;
+	values[10] = TimestampTzGetDatum(GetCurrentTimestamp());
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	RsExecute("UPDATE recsys.model_versions SET train_seconds = $10, trained_at = pg_catalog.now() "
+	RsExecute("UPDATE recsys.model_versions SET train_seconds = $10, trained_at = $11 "
 			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $9 "
 			  "AND $2 IS NOT NULL AND $3 IS NOT NULL AND $4 IS NOT NULL AND $5 IS NOT NULL "
 			  "AND $6 IS NOT NULL AND $7 IS NOT NULL AND $8 IS NOT NULL",
-			  10, argtypes, values, NULL, false, SPI_OK_UPDATE);
+			  11, argtypes, values, NULL, false, SPI_OK_UPDATE);
 	RsExecute("UPDATE recsys.models SET algorithm = $2, source = $3, "
 			  "params = $4::pg_catalog.jsonb, stats = $5::pg_catalog.jsonb, "
 			  "n_users = $6, n_items = $7, n_interactions = $8, version = $9, "
-			  "train_seconds = $10, trained_at = pg_catalog.now(), "
+			  "train_seconds = $10, trained_at = $11, "
 			  "metrics = '{}', trained_by = CURRENT_USER "
 			  "WHERE name OPERATOR(pg_catalog.=) $1",
-			  10, argtypes, values, NULL, false, SPI_OK_UPDATE);
+			  11, argtypes, values, NULL, false, SPI_OK_UPDATE);
 	/* retention: the newest recsys.keep_versions versions stay */
 	RsExecute("DELETE FROM recsys.model_versions "
 			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.<>) $2 "

@@ -231,6 +231,21 @@ score_all_items(RsModel *model, int64 user_id, const RsUserItems *items, float *
 }
 
 /*
+ * The scores for a user the model cannot score: an explicit model's
+ * baseline prediction mu + b_i (a rating, as evaluate uses), else the
+ * popularity.
+ */
+static void
+fallback_scores(RsModel *model, float *scores)
+{
+	if (model->kind == RS_MODEL_FACTORS && model->explicit_feedback)
+		for (int32 i = 0; i < model->items.count; i++)
+			scores[i] = explicit_prediction(model, 0, i, 0);
+	else
+		memcpy(scores, model->popularity, sizeof(float) * model->items.count);
+}
+
+/*
  * RsRankForUser puts the k best items for a user into out_idx/out_score,
  * best first, and returns how many (fewer only when the catalog runs out).
  * items are the user's interactions (needed by item-kNN; NULL otherwise).
@@ -265,7 +280,7 @@ RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *ex
 		if (!score_all_items(model, user_id, items, scratch))
 		{
 			*fallback = true;
-			memcpy(scratch, model->popularity, sizeof(float) * n_items);
+			fallback_scores(model, scratch);
 		}
 		found = rs_topk(scratch, n_items, k, exclude, out_idx, out_score);
 	}
@@ -465,7 +480,8 @@ recsys_score(PG_FUNCTION_ARGS)
 		float		d;
 
 		if (x == NULL)
-			PG_RETURN_FLOAT4(model->popularity[i]);
+			PG_RETURN_FLOAT4(model->explicit_feedback ? explicit_prediction(model, 0, i, 0) :
+							 model->popularity[i]);
 		d = dot(x, model->item_factors + (int64) i * model->k, model->k);
 		PG_RETURN_FLOAT4(model->explicit_feedback ? explicit_prediction(model, user_bias, i, d) : d);
 	}

@@ -34,7 +34,7 @@
 
 PG_FUNCTION_INFO_V1(recsys_train_ease);
 
-#define EASE_MAX_NEIGHBORS 10000
+#define EASE_MAX_NEIGHBORS 100000
 #define EASE_CHUNK_ROWS 256
 
 /*
@@ -50,6 +50,7 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	RsInteractions data;
 	char	   *name;
 	double		lambda;
+	double		dropout;
 	int			K;
 	bool		binary;
 	int32		n;
@@ -68,7 +69,8 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	RsRequireArg(fcinfo, 0, "source");
 	lambda = RsFloatArg(fcinfo, 1, "lambda", 1e-6, 1e9, NAN);
 	name = RsTextArg(fcinfo, 2, "model");
-	K = RsIntArg(fcinfo, 3, "neighbors", 1, EASE_MAX_NEIGHBORS);
+	/* NULL neighbors: every weight, the exact model */
+	K = PG_ARGISNULL(3) ? EASE_MAX_NEIGHBORS : RsIntArg(fcinfo, 3, "neighbors", 1, EASE_MAX_NEIGHBORS);
 	RsRequireArg(fcinfo, 4, "user_col");
 	RsRequireArg(fcinfo, 5, "item_col");
 	spec.relid = PG_GETARG_OID(0);
@@ -76,6 +78,8 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	spec.item_col = NameStr(*PG_GETARG_NAME(5));
 	spec.weight_col = PG_ARGISNULL(6) ? NULL : NameStr(*PG_GETARG_NAME(6));
 	binary = spec.weight_col == NULL;
+	/* dropout arrived in 0.2.0: a 0.1.0 definition passes seven arguments */
+	dropout = PG_NARGS() > 7 ? RsFloatArg(fcinfo, 7, "dropout", 0, 0.99, NAN) : 0;
 
 	RsLockModelForTraining(name);
 	RsReadSource(&spec, false, &data);
@@ -88,7 +92,7 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 						  (Size) n * K * (sizeof(int32) + sizeof(float)), &data);
 	fit_start = RsSeconds();
 	G = MemoryContextAllocExtended(CurrentMemoryContext, gram_bytes, MCXT_ALLOC_HUGE);
-	rs_ease_gram(&data.by_user, binary, (float) lambda, G);
+	rs_ease_gram(&data.by_user, binary, (float) lambda, (float) dropout, G);
 	CHECK_FOR_INTERRUPTS();
 
 	/* the O(n^3) step: OpenBLAS threads for its duration only */
@@ -117,6 +121,7 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 
 	RsJsonBegin(&params);
 	RsJsonFloat(&params, "lambda", lambda);
+	RsJsonFloat(&params, "dropout", dropout);
 	RsJsonInt(&params, "neighbors", K);
 	RsJsonText(&params, "binary", binary ? "true" : "false");
 	RsJsonInt(&params, "threads", recsys_threads);

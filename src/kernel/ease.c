@@ -12,6 +12,11 @@
  * of a general inverse.  Single precision throughout, as the rest of
  * recsys.
  *
+ * With dropout p > 0 the regularisation becomes item-specific, lambda +
+ * p / (1 - p) G_ii: the denoising linear autoencoder (DLAE) of Steck,
+ * "Autoencoders that don't overfit towards the Identity", NeurIPS 2020,
+ * which regularises popular items more.
+ *
  *-------------------------------------------------------------------------
  */
 #include "ease.h"
@@ -23,7 +28,7 @@ extern void spotrf_(const char *uplo, const int *n, float *a, const int *lda, in
 extern void spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info);
 
 void
-rs_ease_gram(const RsCsr *R, int binary, float lambda, float *G)
+rs_ease_gram(const RsCsr *R, int binary, float lambda, float dropout, float *G)
 {
 	int64_t		n = R->n_cols;
 
@@ -43,7 +48,8 @@ rs_ease_gram(const RsCsr *R, int binary, float lambda, float *G)
 	}
 	for (int64_t i = 0; i < n; i++)
 	{
-		G[i * n + i] += lambda;
+		/* DLAE: dropout p adds p / (1 - p) of each item's own count */
+		G[i * n + i] += lambda + dropout / (1 - dropout) * G[i * n + i];
 		for (int64_t j = i + 1; j < n; j++)
 			G[j * n + i] = G[i * n + j];
 	}

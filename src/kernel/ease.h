@@ -17,11 +17,13 @@
 #include "sparse.h"
 
 /*
- * G = X^T X + lambda I for the users x items matrix R (CSR), full and
- * symmetric, n_cols x n_cols.  binary: every stored entry counts 1.
- * O(sum over users of their item count squared).
+ * G = X^T X + Lambda for the users x items matrix R (CSR), full and
+ * symmetric, n_cols x n_cols, with Lambda = diag(lambda + p / (1 - p)
+ * (X^T X)_ii) for dropout p in [0, 1) (p = 0: EASE's lambda I).
+ * binary: every stored entry counts 1.  O(sum over users of their item
+ * count squared).
  */
-extern void rs_ease_gram(const RsCsr *R, int binary, float lambda, float *G);
+extern void rs_ease_gram(const RsCsr *R, int binary, float lambda, float dropout, float *G);
 
 /*
  * Replace the symmetric positive definite G (n x n) by its inverse P,

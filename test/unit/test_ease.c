@@ -19,14 +19,17 @@ UNIT_TEST(ease_gram_counts_co_occurrences)
 	float		G[9];
 
 	/* binary X^T X: item 0 by users 0, 1; item 1 by 0, 2, 3; item 2 by 1, 3 */
-	rs_ease_gram(&R, 1, 10, G);
+	rs_ease_gram(&R, 1, 10, 0, G);
 	UNIT_CHECK(G[0] == 12 && G[4] == 13 && G[8] == 12);
 	UNIT_CHECK(G[1] == 1 && G[3] == 1);		/* items 0, 1 share user 0 */
 	UNIT_CHECK(G[2] == 1 && G[6] == 1);		/* items 0, 2 share user 1 */
 	UNIT_CHECK(G[5] == 1 && G[7] == 1);		/* items 1, 2 share user 3 */
 	/* weighted: item 1's weights 3, 2, 1 -> 9 + 4 + 1 */
-	rs_ease_gram(&R, 0, 0, G);
+	rs_ease_gram(&R, 0, 0, 0, G);
 	UNIT_CHECK(G[4] == 14 && G[1] == 3);
+	/* dropout 0.5 doubles each diagonal count, then adds lambda */
+	rs_ease_gram(&R, 1, 10, 0.5f, G);
+	UNIT_CHECK(G[0] == 2 + 2 + 10 && G[4] == 3 + 3 + 10 && G[1] == 1);
 }
 
 UNIT_TEST(ease_matches_direct_inverse)
