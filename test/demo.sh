@@ -70,5 +70,28 @@ WHERE product_id = (SELECT product_id FROM shop.events WHERE kind = 'purchase'
 SELECT p.title, p.category, p.price, round(s.score::numeric, 3) AS similarity
 FROM recsys.similar_items(:demo_product, 5) s JOIN shop.products p ON p.product_id = s.item_id
 ORDER BY s.score DESC;
+
+-- the first demo customer buys three products of a category they never
+-- touched; refresh_user folds that into their vector without retraining
+SELECT split_part(:'demo_users', ',', 1)::bigint AS demo_user \gset
+SELECT category AS new_category FROM shop.products
+WHERE category NOT IN (SELECT p.category FROM shop.events e JOIN shop.products p USING (product_id)
+					   WHERE e.user_id = :demo_user)
+GROUP BY category ORDER BY count(*) DESC, category LIMIT 1 \gset
+\echo 'Customer' :demo_user 'buys three' :'new_category' 'products; recommendations before and after recsys.refresh_user:'
+CREATE TEMP TABLE before AS
+SELECT ordinality AS rank, item_id FROM recsys.recommend(:demo_user, 5) WITH ORDINALITY;
+INSERT INTO shop.events
+SELECT :demo_user, product_id, kind, now()
+FROM (SELECT product_id FROM shop.products WHERE category = :'new_category'
+	  ORDER BY product_id LIMIT 3) p, (VALUES ('view'), ('cart'), ('purchase')) k(kind);
+SELECT array_length(recsys.refresh_user(:demo_user), 1) AS refreshed_factors;
+SELECT b.rank, pb.title || ' (' || pb.category || ')' AS before,
+	   pa.title || ' (' || pa.category || ')' AS after
+FROM before b
+JOIN recsys.recommend(:demo_user, 5) WITH ORDINALITY a ON a.ordinality = b.rank
+JOIN shop.products pb ON pb.product_id = b.item_id
+JOIN shop.products pa ON pa.product_id = a.item_id
+ORDER BY b.rank;
 SQL
 log "demo finished"
