@@ -64,11 +64,36 @@ header() {
 	printf '%-34s %7s %7s %7s %7s %7s %7s %7s %6s\n' model P@10 R@10 NDCG@10 MAP@10 HR@10 cover fit_s eval_s
 }
 
+# tune on valid/train -> valid/test, then train the best on train and
+# score on test: label, table prefix, algorithm, grid, fixed parameters
+tuned() {
+	local label=$1 t=$2 algorithm=$3 grid=$4 fixed=$5
+	local best
+	best=$(recsys_psql -At <<SQL
+SET recsys.threads = 2;
+SELECT params FROM recsys.tune('$algorithm', '${t}_vtrain', '${t}_vtest', '$grid', fixed => '$fixed',
+							   model => 'tuning') WHERE rank = 1;
+SELECT recsys.drop_model('tuning') \gset
+SQL
+)
+	local trainer
+	case $algorithm in
+		als) trainer=train_cf ;;
+		*) trainer=train_$algorithm ;;
+	esac
+	local args
+	args=$(recsys_psql -At -c "SELECT string_agg(format('%I => %L', key, value), ', ')
+		FROM jsonb_each_text('$fixed'::jsonb || '$best'::jsonb)")
+	run "$label $best" "${t}_train" "${t}_test" "recsys.$trainer('${t}_train', model => 'm', $args)"
+}
+
 topn() {
 	local data=$1 protocol=$2 weight=$3
 	local t=${data//-/_}_$protocol
 	load "${t}_train" "$splits/$data/$protocol/train.csv.gz"
 	load "${t}_test" "$splits/$data/$protocol/test.csv.gz"
+	load "${t}_vtrain" "$splits/$data/$protocol/valid/train.csv.gz"
+	load "${t}_vtest" "$splits/$data/$protocol/valid/test.csv.gz"
 	header "$data / $protocol (test)"
 	run "popularity" "${t}_train" "${t}_test" "recsys.train_popular('${t}_train', model => 'm')"
 	run "ALS default (train_cf, $weight)" "${t}_train" "${t}_test" \
@@ -83,6 +108,15 @@ topn() {
 	done
 	run "user-kNN K=50 (binary)" "${t}_train" "${t}_test" \
 		"recsys.train_user_knn('${t}_train', 50, model => 'm', weight_col => 'one')"
+	run "EASE lambda=200 (binary)" "${t}_train" "${t}_test" \
+		"recsys.train_ease('${t}_train', 200, model => 'm')"
+	if [ "${RECSYS_TUNE:-1}" = 1 ]; then
+		tuned "EASE/DLAE tuned" "$t" ease \
+			'{"lambda": [50, 100, 200, 500, 1000], "dropout": [0, 0.1, 0.25, 0.5]}' '{}'
+		tuned "ALS tuned" "$t" als \
+			'{"factors": [64, 128], "regularization": [0.01, 0.05, 0.1], "alpha": [1, 10, 40]}' \
+			"{\"rating_col\": \"$weight\"}"
+	fi
 }
 
 if [ "$which" = all ] || [ "$which" = strat75 ]; then
