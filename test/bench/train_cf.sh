@@ -39,11 +39,13 @@ time_training() {
 SET recsys.threads = 2;
 SET recsys.max_memory = '16GB';
 SELECT (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+)'))[1]::bigint AS hwm0,
+	   (regexp_match(pg_read_file('/proc/self/status'), 'RssShmem:\s+(\d+)'))[1]::bigint AS shm0,
 	   extract(epoch FROM clock_timestamp()) AS t0 \gset
 SELECT 1 AS trained FROM recsys.train_cf('$source', factors => 64, iterations => $iterations, model => 'bench') \gset
 SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 3),
 	   round((stats->>'read_seconds')::numeric, 3), round((stats->>'fit_seconds')::numeric, 3),
-	   round(((regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+)'))[1]::bigint - :hwm0) / 1024.0, 1)
+	   round(((regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+)'))[1]::bigint - :hwm0) / 1024.0, 1),
+	   round(((regexp_match(pg_read_file('/proc/self/status'), 'RssShmem:\s+(\d+)'))[1]::bigint - :shm0) / 1024.0, 1)
 FROM recsys.models WHERE name = 'bench';
 SQL
 }
@@ -52,15 +54,15 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 report() {
 	local name=$1 iterations=$2 file=$3
-	printf '%-16s median of %d: total %s s, read %s s, fit %s s, %s s per iteration, peak +%s MB\n' "$name" \
+	printf '%-16s median of %d: total %s s, read %s s, fit %s s, %s s per iteration, peak +%s MB (of which shared buffers +%s MB)\n' "$name" \
 		"$(wc -l <"$file")" "$(cut -d' ' -f1 "$file" | median)" "$(cut -d' ' -f2 "$file" | median)" \
 		"$(cut -d' ' -f3 "$file" | median)" \
 		"$(cut -d' ' -f3 "$file" | median | awk -v it="$iterations" '{ printf "%.3f", $1 / it }')" \
-		"$(cut -d' ' -f4 "$file" | median)"
+		"$(cut -d' ' -f4 "$file" | median)" "$(cut -d' ' -f5 "$file" | median)"
 }
 
 results=$(mktemp)
-echo "online_retail (retail.purchases, 397,924 rows): total_s read_s fit_s peak_mb"
+echo "online_retail (retail.purchases, 397,924 rows): total_s read_s fit_s peak_mb shmem_mb"
 time_training retail.purchases 15 >/dev/null	# warm-up
 for run in $(seq 1 "$runs"); do
 	time_training retail.purchases 15 | tee -a "$results"
@@ -80,7 +82,7 @@ CREATE TABLE synth (user_id bigint, item_id bigint, weight real);
 VACUUM ANALYZE synth;
 SQL
 	: >"$results"
-	echo "synthetic (19.3M pairs): total_s read_s fit_s peak_mb"
+	echo "synthetic (19.3M pairs): total_s read_s fit_s peak_mb shmem_mb"
 	for run in $(seq 1 "$runs"); do
 		time_training synth 15 | tee -a "$results"
 	done
@@ -89,19 +91,21 @@ SQL
 	# item-kNN on the same set, end to end (the reference is implicit's
 	# BM25Recommender, K=100: 12.2 s to build its neighbour table)
 	for similarity in bm25 cosine; do
-		echo "item-kNN $similarity K=100 on the synthetic set: total_s read_s fit_s peak_mb"
+		echo "item-kNN $similarity K=100 on the synthetic set: total_s read_s fit_s peak_mb shmem_mb"
 		: >"$results"
 		for run in $(seq 1 "$runs"); do
 			recsys_psql -At -F ' ' <<SQL | tee -a "$results"
 SET recsys.threads = 2;
 SET recsys.max_memory = '16GB';
 SELECT (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+)'))[1]::bigint AS hwm0,
+	   (regexp_match(pg_read_file('/proc/self/status'), 'RssShmem:\s+(\d+)'))[1]::bigint AS shm0,
 	   extract(epoch FROM clock_timestamp()) AS t0 \gset
 SELECT 1 AS trained FROM recsys.train_item_knn('synth', 100, model => 'knn_bench', similarity => '$similarity',
 											   weight_col => 'weight') \gset
 SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 3),
 	   round((stats->>'read_seconds')::numeric, 3), round((stats->>'fit_seconds')::numeric, 3),
-	   round(((regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+)'))[1]::bigint - :hwm0) / 1024.0, 1)
+	   round(((regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+)'))[1]::bigint - :hwm0) / 1024.0, 1),
+	   round(((regexp_match(pg_read_file('/proc/self/status'), 'RssShmem:\s+(\d+)'))[1]::bigint - :shm0) / 1024.0, 1)
 FROM recsys.models WHERE name = 'knn_bench';
 SQL
 		done
