@@ -3,7 +3,8 @@
  * als.c
  *		Alternating least squares kernels: seeded initialisation, Gram
  *		matrices, implicit ALS by conjugate gradient, explicit biased ALS by
- *		Cholesky, and the loss/RMSE helpers.  See als.h for the model.
+ *		Cholesky, Bayesian explicit MF by Gibbs sampling, and the loss/RMSE
+ *		helpers.  See als.h for the models.
  *
  * Implicit rows (Hu, Koren and Volinsky 2008; CG variant of Takacs,
  * Pilaszy and Tikk 2011, as in the `implicit` library's _solve_cg): with
@@ -24,7 +25,11 @@
  *			= sum_i t_i y~_i
  * accumulated in float tiles of EXPLICIT_TILE rows (so no float sum runs
  * over more than a tile) into a double matrix that is factorised by an
- * in-place Cholesky.
+ * in-place Cholesky.  The Gibbs sampler accumulates the same sums, forms
+ * P = alpha sum_i y~_i y~_i^T + Lambda (a full prior precision) and
+ * b = alpha sum_i t_i y~_i + Lambda m, factorises P = U^T U and returns
+ * P^-1 b + U^-1 z for seeded standard normals z (Box-Muller on the
+ * counter-based generator of rng.h).
  *
  * Performance notes.  The hot loops use GCC/Clang vector extensions (8
  * floats, one AVX register) so that they vectorise at PGXS's -O2 without
@@ -79,6 +84,8 @@ typedef double RsVecD2 __attribute__((vector_size(16)));
 #define VHSUM(v) \
 	((((v)[0] + (v)[4]) + ((v)[1] + (v)[5])) + (((v)[2] + (v)[6]) + ((v)[3] + (v)[7])))
 
+/* 2 pi, for the Box-Muller normal draws. */
+#define RS_TWO_PI			6.283185307179586476925
 /* Rows per tile in the explicit solver's accumulation. */
 #define EXPLICIT_TILE		128
 /* Upper bound on floats gathered per implicit row (fits a core's L2). */
@@ -755,6 +762,45 @@ explicit_gather_tile(const ExplicitJob *job, const int k, const int32_t *idx,
 }
 
 /*
+ * The upper triangle of A = sum_i v_i v_i^T (k1 x k1, doubles) and
+ * rhs = sum_i t_i v_i over a row's n entries, accumulated in float tiles
+ * of EXPLICIT_TILE entries (At, bt, V, T: the tile scratch).
+ */
+RS_INLINE void
+explicit_accumulate(const ExplicitJob *job, const int k, const int nregs,
+					const int32_t *idx, const float *val, int64_t n,
+					bool has_bias, double *A, double *rhs, float *At,
+					float *bt, float *V, float *T)
+{
+	int			k1 = k + (has_bias ? 1 : 0);
+	int			kp = ROUND_UP(k1, 16);
+	int64_t		t0;
+	int			a,
+				c;
+
+	memset(A, 0, sizeof(double) * k1 * k1);
+	memset(rhs, 0, sizeof(double) * k1);
+	for (t0 = 0; t0 < n; t0 += EXPLICIT_TILE)
+	{
+		int			tn = n - t0 < EXPLICIT_TILE ? (int) (n - t0) : EXPLICIT_TILE;
+		int			t;
+
+		explicit_gather_tile(job, k, idx, val, n, t0, tn, has_bias, kp, V, T);
+		memset(At, 0, sizeof(float) * kp * kp);
+		memset(bt, 0, sizeof(float) * kp);
+		for (t = 0; t < tn; t++)
+			vec_axpy(bt, T[t], V + (size_t) t * kp, kp, nregs);
+		rank_update_upper(At, V, V, tn, kp, nregs);
+		for (a = 0; a < k1; a++)
+		{
+			for (c = a; c < k1; c++)
+				A[(size_t) a * k1 + c] += At[(size_t) a * kp + c];
+			rhs[a] += bt[a];
+		}
+	}
+}
+
+/*
  * Update row u of X (and xbias); ws is 64-byte aligned scratch.
  *
  * With D = diag(lambda, ..., lambda, lambda_bias), the row solves
@@ -785,7 +831,6 @@ explicit_solve_row(const ExplicitJob *job, const int k, const int nregs,
 	float	   *T = V + (size_t) EXPLICIT_TILE * kp;
 	double		lambda = job->reg,
 				lambda_bias = job->reg_bias;
-	int64_t		t0;
 	int			a,
 				c;
 
@@ -846,26 +891,8 @@ explicit_solve_row(const ExplicitJob *job, const int k, const int nregs,
 	}
 
 	/* primal: accumulate V^T V and V^T t tile by tile, then factorise */
-	memset(A, 0, sizeof(double) * k1 * k1);
-	memset(rhs, 0, sizeof(double) * k1);
-	for (t0 = 0; t0 < n; t0 += EXPLICIT_TILE)
-	{
-		int			tn = n - t0 < EXPLICIT_TILE ? (int) (n - t0) : EXPLICIT_TILE;
-		int			t;
-
-		explicit_gather_tile(job, k, idx, val, n, t0, tn, has_bias, kp, V, T);
-		memset(At, 0, sizeof(float) * kp * kp);
-		memset(bt, 0, sizeof(float) * kp);
-		for (t = 0; t < tn; t++)
-			vec_axpy(bt, T[t], V + (size_t) t * kp, kp, nregs);
-		rank_update_upper(At, V, V, tn, kp, nregs);
-		for (a = 0; a < k1; a++)
-		{
-			for (c = a; c < k1; c++)
-				A[(size_t) a * k1 + c] += At[(size_t) a * kp + c];
-			rhs[a] += bt[a];
-		}
-	}
+	explicit_accumulate(job, k, nregs, idx, val, n, has_bias, A, rhs, At, bt,
+						V, T);
 	for (a = 0; a < k; a++)
 		A[(size_t) a * k1 + a] += lambda;
 	if (has_bias)
@@ -891,6 +918,135 @@ explicit_rows_body(const ExplicitJob *job, const int k, const int nregs,
 	for (u = begin; u < end; u++)
 	{
 		status = explicit_solve_row(job, k, nregs, u, ws);
+		if (status != RS_ALS_OK)
+			return status;
+	}
+	return RS_ALS_OK;
+}
+
+/* ----------------------------------------------------------------------
+ * Explicit Gibbs row sampler (Bayesian biased matrix factorisation)
+ * ----------------------------------------------------------------------
+ */
+
+/* Everything a Gibbs row draw reads, shared by all threads. */
+typedef struct SampleJob
+{
+	ExplicitJob base;			/* R, Y, ybias, mu, X, xbias, k (no reg) */
+	double		alpha;			/* noise precision */
+	const double *precision;	/* d x d prior precision, d = k (+ 1) */
+	const double *precision_mean;	/* d: precision times the prior mean */
+	uint64_t	seed;
+} SampleJob;
+
+/*
+ * Two independent standard normal draws, a pure function of (seed,
+ * counter): Box-Muller on the uniforms number 2 counter and 2 counter + 1
+ * of the stream.
+ */
+static inline void
+normal_pair(uint64_t seed, uint64_t counter, double *z0, double *z1)
+{
+	double		u1 = rs_rng_uniform_double(seed, 2 * counter);
+	double		u2 = rs_rng_uniform_double(seed, 2 * counter + 1);
+	/* 1 - u1 is in (0, 1]: the logarithm is finite */
+	double		r = sqrt(-2.0 * log(1.0 - u1));
+
+	*z0 = r * cos(RS_TWO_PI * u2);
+	*z1 = r * sin(RS_TWO_PI * u2);
+}
+
+/* One standard normal draw: the first of normal_pair(seed, counter). */
+static inline double
+normal_draw(uint64_t seed, uint64_t counter)
+{
+	double		u1 = rs_rng_uniform_double(seed, 2 * counter);
+	double		u2 = rs_rng_uniform_double(seed, 2 * counter + 1);
+
+	return sqrt(-2.0 * log(1.0 - u1)) * cos(RS_TWO_PI * u2);
+}
+
+/*
+ * Draw row u of X (and xbias) from its conditional posterior:
+ *		P = Lambda + alpha sum_i v_i v_i^T,  b = Lambda m + alpha sum_i t_i v_i
+ *		(x, b_u) = P^-1 b + U^-1 z,  P = U^T U,  z ~ N(0, I)
+ * with z's d values the normal pairs number u ceil(d / 2) onwards of the
+ * seed's stream, so the result does not depend on the thread or the chunk.
+ */
+RS_INLINE int
+sample_solve_row(const SampleJob *job, const int k, const int nregs,
+				 int32_t u, float *ws)
+{
+	const ExplicitJob *ej = &job->base;
+	const RsCsr *R = ej->R;
+	int64_t		start = R->indptr[u];
+	int64_t		n = R->indptr[u + 1] - start;
+	bool		has_bias = ej->xbias != NULL;
+	int			k1 = k + (has_bias ? 1 : 0);
+	int			kp = ROUND_UP(k1, 16);
+	float	   *x = ej->X + (size_t) u * k;
+	double	   *A = (double *) ws;
+	double	   *rhs = A + (size_t) (k + 1) * (k + 1);
+	float	   *At = ws + 2 * ((size_t) (k + 1) * (k + 1) + ROUND_UP((size_t) k + 1, 8));
+	float	   *bt = At + (size_t) kp * kp;
+	float	   *V = bt + kp;
+	float	   *T = V + (size_t) EXPLICIT_TILE * kp;
+	double	   *z = (double *) At;	/* the tile is free after accumulating */
+	const double *L = job->precision;
+	double		alpha = job->alpha;
+	uint64_t	pair0 = (uint64_t) u * (uint64_t) ((k1 + 1) / 2);
+	int			a,
+				c;
+
+	explicit_accumulate(ej, k, nregs, R->indices + start, R->data + start, n,
+						has_bias, A, rhs, At, bt, V, T);
+	for (a = 0; a < k1; a++)
+	{
+		double	   *arow = A + (size_t) a * k1;
+		const double *lrow = L + (size_t) a * k1;
+
+		rhs[a] = alpha * rhs[a] + job->precision_mean[a];
+		for (c = a; c < k1; c++)
+			arow[c] = alpha * arow[c] + lrow[c];
+	}
+	if (!cholesky_solve(A, rhs, k1, nregs))
+		return RS_ALS_ERR_NOT_PD;
+	/* w = U^-1 z by back substitution; U is in A's upper triangle */
+	for (a = 0; a < k1; a += 2)
+	{
+		double		z1;
+
+		normal_pair(job->seed, pair0 + (uint64_t) (a / 2), &z[a], &z1);
+		if (a + 1 < k1)
+			z[a + 1] = z1;
+	}
+	for (a = k1 - 1; a >= 0; a--)
+	{
+		const double *ua = A + (size_t) a * k1;
+		double		sum = z[a];
+
+		for (c = a + 1; c < k1; c++)
+			sum -= ua[c] * z[c];
+		z[a] = sum / ua[a];
+	}
+	for (a = 0; a < k; a++)
+		x[a] = (float) (rhs[a] + z[a]);
+	if (has_bias)
+		ej->xbias[u] = (float) (rhs[k] + z[k]);
+	return RS_ALS_OK;
+}
+
+/* Draw rows [begin, end) with k fixed at compile time where inlined. */
+RS_INLINE int
+sample_rows_body(const SampleJob *job, const int k, const int nregs,
+				 int32_t begin, int32_t end, float *ws)
+{
+	int32_t		u;
+	int			status;
+
+	for (u = begin; u < end; u++)
+	{
+		status = sample_solve_row(job, k, nregs, u, ws);
 		if (status != RS_ALS_OK)
 			return status;
 	}
@@ -940,15 +1096,35 @@ explicit_rows_##SUFFIX(const void *ctx, int32_t begin, int32_t end, float *ws) \
 	} \
 }
 
+/* sample_rows_SUFFIX, the Gibbs row sampler, likewise (small k too). */
+#define RS_DEFINE_SAMPLE_KERNELS(SUFFIX, ATTRS, NREGS) \
+static ATTRS int \
+sample_rows_##SUFFIX(const void *ctx, int32_t begin, int32_t end, float *ws) \
+{ \
+	const SampleJob *job = (const SampleJob *) ctx; \
+	switch (job->base.k) \
+	{ \
+		case 8: return sample_rows_body(job, 8, NREGS, begin, end, ws); \
+		case 16: return sample_rows_body(job, 16, NREGS, begin, end, ws); \
+		case 32: return sample_rows_body(job, 32, NREGS, begin, end, ws); \
+		case 64: return sample_rows_body(job, 64, NREGS, begin, end, ws); \
+		default: return sample_rows_body(job, job->base.k, NREGS, begin, end, ws); \
+	} \
+}
+
 #if defined(__aarch64__)
 RS_DEFINE_ROW_KERNELS(generic,, 16)		/* 32 NEON registers */
+RS_DEFINE_SAMPLE_KERNELS(generic,, 16)
 #else
 RS_DEFINE_ROW_KERNELS(generic,, 8)		/* 16 SSE registers */
+RS_DEFINE_SAMPLE_KERNELS(generic,, 8)
 #endif
 
 #ifdef RS_X86_DISPATCH
 RS_DEFINE_ROW_KERNELS(avx2, __attribute__((target("avx2,fma"))), 16)
 RS_DEFINE_ROW_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 32)
+RS_DEFINE_SAMPLE_KERNELS(avx2, __attribute__((target("avx2,fma"))), 16)
+RS_DEFINE_SAMPLE_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 32)
 #endif
 
 /* The fastest instantiation this CPU runs (a pure function of the CPU). */
@@ -972,6 +1148,20 @@ pick_row_kernels(RsRowsFn *implicit_fn, RsRowsFn *explicit_fn)
 #endif
 	*implicit_fn = implicit_rows_generic;
 	*explicit_fn = explicit_rows_generic;
+}
+
+/* The Gibbs row sampler for this CPU, chosen as pick_row_kernels does. */
+static RsRowsFn
+pick_sample_kernel(void)
+{
+#ifdef RS_X86_DISPATCH
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
+		return sample_rows_avx512;
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return sample_rows_avx2;
+#endif
+	return sample_rows_generic;
 }
 
 /* ----------------------------------------------------------------------
@@ -1137,6 +1327,17 @@ rs_init_factors(float *X, int64_t n, int k, uint64_t seed, float scale)
 		X[i] = rs_rng_uniform_float(seed, (uint64_t) i) * scale;
 }
 
+/* Fill X with N(0, std^2) values, a function of (seed, index) only. */
+void
+rs_init_normal(float *X, int64_t n, int k, uint64_t seed, float std)
+{
+	int64_t		total = n * (int64_t) k;
+	int64_t		i;
+
+	for (i = 0; i < total; i++)
+		X[i] = (float) (std * normal_draw(seed, (uint64_t) i));
+}
+
 /* G = Y^T Y by cblas_ssyrk (upper), then mirrored to the lower triangle. */
 void
 rs_gram(const float *Y, int64_t n, int k, float *G)
@@ -1257,6 +1458,268 @@ rs_als_explicit_update(const RsCsr *R, const float *Y, const float *ybias,
 	return run_parallel(explicit_fn, &job, row_begin, row_end, nthreads,
 						workspace, explicit_thread_floats(k));
 }
+
+/* Gibbs draw of rows [row_begin, row_end) of X, xbias. */
+int
+rs_als_explicit_sample(const RsCsr *R, const float *Y, const float *ybias,
+					   float mu, float *X, float *xbias, int k, float alpha,
+					   const double *prior_precision, const double *prior_mean,
+					   uint64_t seed, int32_t row_begin, int32_t row_end,
+					   int nthreads, float *workspace)
+{
+	SampleJob	job;
+	double		precision_mean[RS_ALS_MAX_K + 1];
+	int			d = k + (xbias != NULL ? 1 : 0);
+	int			a,
+				c;
+
+	if (!update_args_ok(R, Y, X, k, row_begin, row_end, nthreads, workspace) ||
+		prior_precision == NULL || prior_mean == NULL ||
+		!(alpha > 0.0f) || !isfinite(alpha))
+		return RS_ALS_ERR_ARGUMENT;
+	if (row_begin == row_end)
+		return RS_ALS_OK;
+	for (a = 0; a < d; a++)
+	{
+		double		sum = 0.0;
+
+		for (c = 0; c < d; c++)
+			sum += prior_precision[(size_t) a * d + c] * prior_mean[c];
+		precision_mean[a] = sum;
+	}
+
+	memset(&job, 0, sizeof(job));
+	job.base.R = R;
+	job.base.Y = Y;
+	job.base.ybias = ybias;
+	job.base.mu = mu;
+	job.base.X = X;
+	job.base.xbias = xbias;
+	job.base.k = k;
+	job.alpha = alpha;
+	job.precision = prior_precision;
+	job.precision_mean = precision_mean;
+	/* a stream of its own, unrelated to rs_als_sample_prior's */
+	job.seed = rs_rng_mix64(seed ^ UINT64_C(0x526f7753616d706c));
+
+	return run_parallel(pick_sample_kernel(), &job, row_begin, row_end,
+						nthreads, workspace, explicit_thread_floats(k));
+}
+
+/* Doubles of scratch for rs_als_sample_prior. */
+size_t
+rs_als_prior_workspace_doubles(int k)
+{
+	size_t		d = (size_t) k + 1;
+
+	if (k <= 0 || k > RS_ALS_MAX_K)
+		return 0;
+	return 3 * d * d + 2 * d;
+}
+
+/*
+ * In-place Cholesky A = C C^T of a symmetric positive definite n x n
+ * row-major matrix, reading and writing the lower triangle only.  Returns
+ * false if a pivot is not positive (or not a number).
+ */
+static bool
+dense_cholesky_lower(double *A, int n)
+{
+	int			i,
+				j,
+				c;
+
+	for (j = 0; j < n; j++)
+	{
+		double	   *aj = A + (size_t) j * n;
+		double		d = aj[j];
+
+		for (c = 0; c < j; c++)
+			d -= aj[c] * aj[c];
+		if (!(d > 0.0) || !isfinite(d))
+			return false;
+		d = sqrt(d);
+		aj[j] = d;
+		for (i = j + 1; i < n; i++)
+		{
+			double	   *ai = A + (size_t) i * n;
+			double		sum = ai[j];
+
+			for (c = 0; c < j; c++)
+				sum -= ai[c] * aj[c];
+			ai[j] = sum / d;
+		}
+	}
+	return true;
+}
+
+/*
+ * A Gamma(shape, 1) draw by Marsaglia and Tsang ("A simple method for
+ * generating gamma variables", ACM TOMS 2000), boosted for shape < 1.
+ * Normals come from the stream nseed, uniforms from useed, both at
+ * *counter, which advances past every draw used.
+ */
+static double
+gamma_draw(double shape, uint64_t nseed, uint64_t useed, uint64_t *counter)
+{
+	double		boost = 1.0,
+				d,
+				c;
+
+	if (shape < 1.0)
+	{
+		double		u = rs_rng_uniform_double(useed, (*counter)++);
+
+		boost = pow(1.0 - u, 1.0 / shape);
+		shape += 1.0;
+	}
+	d = shape - 1.0 / 3.0;
+	c = 1.0 / sqrt(9.0 * d);
+	for (;;)
+	{
+		double		x = normal_draw(nseed, *counter),
+					v = 1.0 + c * x,
+					u;
+
+		u = rs_rng_uniform_double(useed, *counter);
+		(*counter)++;
+		if (v <= 0.0)
+			continue;
+		v = v * v * v;
+		if (log(1.0 - u) < 0.5 * x * x + d - d * v + d * log(v))
+			return boost * d * v;
+	}
+}
+
+/* Value a of row u of (X, xbias): a factor, or the bias for a = k. */
+#define PRIOR_ROW_VALUE(u, a) \
+	((a) < k ? (double) X[(size_t) (u) * k + (a)] : (double) xbias[u])
+
+/*
+ * Normal-Wishart draw of the rows' prior.  With d-vectors x_u, their mean
+ * xbar and scatter S = sum (x_u - xbar)(x_u - xbar)^T:
+ *		W_n^-1 = I + S + (beta0 n / (beta0 + n)) xbar xbar^T = C C^T
+ *		precision ~ Wishart(W_n, nu0 + n) = B B^T,  B = C^-T A
+ * (Bartlett: A lower triangular, A_aa^2 ~ chi^2(nu0 + n - a), A_ac ~
+ * N(0, 1)); then mean ~ N(n xbar / (beta0 + n), ((beta0 + n) precision)^-1)
+ * = mu_n + G^-T z with beta_n precision = G G^T.
+ */
+int
+rs_als_sample_prior(const float *X, const float *xbias, int64_t n, int k,
+					uint64_t seed, double *prior_mean,
+					double *prior_precision, double *workspace)
+{
+	int			d = k + (xbias != NULL ? 1 : 0);
+	double	   *C,
+			   *S,
+			   *B,
+			   *xbar,
+			   *z;
+	double		beta0 = RS_ALS_PRIOR_BETA0,
+				beta_n,
+				nu_n;
+	uint64_t	nseed = rs_rng_mix64(seed ^ UINT64_C(0x5072696f724e6f72));
+	uint64_t	useed = rs_rng_mix64(seed ^ UINT64_C(0x5072696f72556e69));
+	uint64_t	counter = 0;
+	int64_t		u;
+	int			a,
+				c,
+				l;
+
+	if (k <= 0 || k > RS_ALS_MAX_K || n < 0 || (n > 0 && X == NULL) ||
+		prior_mean == NULL || prior_precision == NULL || workspace == NULL)
+		return RS_ALS_ERR_ARGUMENT;
+	C = workspace;
+	S = C + (size_t) d * d;
+	B = S + (size_t) d * d;
+	xbar = B + (size_t) d * d;
+	z = xbar + d;
+	beta_n = beta0 + (double) n;
+	nu_n = (double) d + (double) n;		/* nu0 = d */
+
+	/* mean and scatter (two passes), upper triangle of S */
+	memset(xbar, 0, sizeof(double) * d);
+	memset(S, 0, sizeof(double) * d * d);
+	for (u = 0; u < n; u++)
+		for (a = 0; a < d; a++)
+			xbar[a] += PRIOR_ROW_VALUE(u, a);
+	for (a = 0; a < d && n > 0; a++)
+		xbar[a] /= (double) n;
+	for (u = 0; u < n; u++)
+	{
+		for (a = 0; a < d; a++)
+			z[a] = PRIOR_ROW_VALUE(u, a) - xbar[a];
+		for (a = 0; a < d; a++)
+		{
+			double	   *srow = S + (size_t) a * d;
+			double		za = z[a];
+
+			for (c = a; c < d; c++)
+				srow[c] += za * z[c];
+		}
+	}
+
+	/* W_n^-1 = C C^T (lower triangle of C) */
+	for (a = 0; a < d; a++)
+		for (c = 0; c <= a; c++)
+			C[(size_t) a * d + c] = (a == c ? 1.0 : 0.0) + S[(size_t) c * d + a] +
+				beta0 * (double) n / beta_n * xbar[a] * xbar[c];
+	if (!dense_cholesky_lower(C, d))
+		return RS_ALS_ERR_NOT_PD;
+
+	/* Bartlett factor A (lower), then B = C^-T A column by column */
+	memset(B, 0, sizeof(double) * d * d);
+	for (a = 0; a < d; a++)
+	{
+		B[(size_t) a * d + a] = sqrt(2.0 * gamma_draw((nu_n - a) / 2.0, nseed,
+													  useed, &counter));
+		for (c = 0; c < a; c++)
+			B[(size_t) a * d + c] = normal_draw(nseed, counter++);
+	}
+	for (c = 0; c < d; c++)
+		for (a = d - 1; a >= 0; a--)
+		{
+			double		sum = B[(size_t) a * d + c];
+
+			for (l = a + 1; l < d; l++)
+				sum -= C[(size_t) l * d + a] * B[(size_t) l * d + c];
+			B[(size_t) a * d + c] = sum / C[(size_t) a * d + a];
+		}
+
+	/* precision = B B^T */
+	for (a = 0; a < d; a++)
+		for (c = 0; c <= a; c++)
+		{
+			double		sum = 0.0;
+
+			for (l = 0; l < d; l++)
+				sum += B[(size_t) a * d + l] * B[(size_t) c * d + l];
+			prior_precision[(size_t) a * d + c] = sum;
+			prior_precision[(size_t) c * d + a] = sum;
+		}
+
+	/* mean = n xbar / beta_n + G^-T z, beta_n precision = G G^T (G in S) */
+	for (a = 0; a < d; a++)
+		for (c = 0; c <= a; c++)
+			S[(size_t) a * d + c] = beta_n * prior_precision[(size_t) a * d + c];
+	if (!dense_cholesky_lower(S, d))
+		return RS_ALS_ERR_NOT_PD;
+	for (a = 0; a < d; a++)
+		z[a] = normal_draw(nseed, counter++);
+	for (a = d - 1; a >= 0; a--)
+	{
+		double		sum = z[a];
+
+		for (l = a + 1; l < d; l++)
+			sum -= S[(size_t) l * d + a] * z[l];
+		z[a] = sum / S[(size_t) a * d + a];
+	}
+	for (a = 0; a < d; a++)
+		prior_mean[a] = (double) n * xbar[a] / beta_n + z[a];
+	return RS_ALS_OK;
+}
+
+#undef PRIOR_ROW_VALUE
 
 /*
  * Full implicit objective.  sum over all pairs of (x.y)^2 is

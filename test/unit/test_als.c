@@ -4,7 +4,10 @@
  *		Gram matrix, implicit CG against a direct solve (short and long rows),
  *		monotone implicit loss, held-out ranking on block-diagonal tastes,
  *		explicit biased ALS on a planted low-rank matrix, determinism across
- *		thread counts and chunkings, empty rows, and error statuses.
+ *		thread counts and chunkings, empty rows, and error statuses; the
+ *		Bayesian (Gibbs) explicit sampler: the distribution of a row draw,
+ *		the Normal-Wishart prior draw, determinism, a planted low-rank
+ *		matrix, and its error statuses.
  *
  * The matrices are built here (test_csr_* below) so that these tests do not
  * depend on sparse.c.
@@ -982,4 +985,566 @@ UNIT_TEST(als_error_statuses)
 
 	free(ws);
 	test_csr_free(&R);
+}
+
+/* ----------------------------------------------------------------------
+ * Bayesian explicit MF: rs_als_sample_prior and rs_als_explicit_sample
+ * ----------------------------------------------------------------------
+ */
+
+/* Invert an n x n SPD matrix (double) column by column. */
+static void
+test_dense_inverse(const double *A, double *inv, int n)
+{
+	double	   *work = malloc(sizeof(double) * n * n);
+	double	   *col = malloc(sizeof(double) * n);
+	int			a,
+				c;
+
+	for (c = 0; c < n; c++)
+	{
+		memcpy(work, A, sizeof(double) * n * n);
+		for (a = 0; a < n; a++)
+			col[a] = a == c ? 1.0 : 0.0;
+		test_dense_solve(work, col, n);
+		for (a = 0; a < n; a++)
+			inv[a * n + c] = col[a];
+	}
+	free(work);
+	free(col);
+}
+
+/*
+ * Draws of a row over many seeds have the conditional posterior's mean
+ * P^-1 (Lambda m + alpha sum t v) and covariance P^-1: for a short row, a
+ * row with no entries (the prior itself) and a row longer than one tile.
+ */
+UNIT_TEST(als_sample_row_distribution)
+{
+	enum
+	{
+		K = 3, D = 4, N_COLS = 400, N_DRAWS = 6000
+	};
+	double		Lambda[D * D] = {
+		2.0, 0.3, 0.0, 0.1,
+		0.3, 1.0, 0.2, 0.0,
+		0.0, 0.2, 3.0, 0.0,
+		0.1, 0.0, 0.0, 0.5
+	};
+	double		m[D] = {0.1, -0.2, 0.3, 0.05};
+	float		alpha = 1.5f,
+				mu = 3.0f;
+	int32_t		rows[6 + 300],
+				cols[6 + 300];
+	float		vals[6 + 300];
+	float	   *Y = malloc(sizeof(float) * N_COLS * K);
+	float	   *yb = malloc(sizeof(float) * N_COLS);
+	float	   *ws = malloc(sizeof(float) * rs_als_workspace_floats(K, 1));
+	double	   *sum = calloc(3 * D, sizeof(double));
+	double	   *sq = calloc(3 * D * D, sizeof(double));
+	TestCsr		R;
+	int			nnz = 0,
+				j,
+				a,
+				c,
+				r;
+	uint64_t	seed;
+
+	/* row 0: 6 entries; row 1: none; row 2: 300 entries (> one tile) */
+	for (j = 0; j < 6; j++)
+	{
+		rows[nnz] = 0;
+		cols[nnz] = 7 * j + 1;
+		vals[nnz++] = 1.0f + (float) j * 0.7f;
+	}
+	for (j = 0; j < 300; j++)
+	{
+		rows[nnz] = 2;
+		cols[nnz] = j;
+		vals[nnz++] = 1.0f + (float) (j % 9) * 0.5f;
+	}
+	R = test_csr_from_triplets(3, N_COLS, nnz, rows, cols, vals);
+	for (j = 0; j < N_COLS * K; j++)
+		Y[j] = (float) (0.5 * test_normal(31, (uint64_t) j));
+	for (j = 0; j < N_COLS; j++)
+		yb[j] = (float) (0.2 * test_normal(32, (uint64_t) j));
+
+	for (seed = 0; seed < N_DRAWS; seed++)
+	{
+		float		X[3 * K],
+					xb[3];
+
+		UNIT_CHECK(rs_als_explicit_sample(&R.m, Y, yb, mu, X, xb, K, alpha,
+										  Lambda, m, seed, 0, 3, 1, ws) == RS_ALS_OK);
+		for (r = 0; r < 3; r++)
+		{
+			double		x[D];
+
+			for (a = 0; a < K; a++)
+				x[a] = X[r * K + a];
+			x[K] = xb[r];
+			for (a = 0; a < D; a++)
+			{
+				sum[r * D + a] += x[a];
+				for (c = 0; c < D; c++)
+					sq[(r * D + a) * D + c] += x[a] * x[c];
+			}
+		}
+	}
+
+	for (r = 0; r < 3; r++)
+	{
+		double		P[D * D],
+					b[D],
+					cov[D * D];
+		bool		mean_ok = true,
+					cov_ok = true;
+
+		memcpy(P, Lambda, sizeof(P));
+		for (a = 0; a < D; a++)
+		{
+			b[a] = 0.0;
+			for (c = 0; c < D; c++)
+				b[a] += Lambda[a * D + c] * m[c];
+		}
+		for (j = (int) R.m.indptr[r]; j < (int) R.m.indptr[r + 1]; j++)
+		{
+			int32_t		i = R.m.indices[j];
+			double		v[D],
+						t = R.m.data[j] - mu - yb[i];
+
+			for (a = 0; a < K; a++)
+				v[a] = Y[i * K + a];
+			v[K] = 1.0;
+			for (a = 0; a < D; a++)
+			{
+				b[a] += alpha * t * v[a];
+				for (c = 0; c < D; c++)
+					P[a * D + c] += alpha * v[a] * v[c];
+			}
+		}
+		test_dense_inverse(P, cov, D);
+		{
+			double		Pc[D * D];
+
+			memcpy(Pc, P, sizeof(P));
+			test_dense_solve(Pc, b, D);		/* b = the conditional mean */
+		}
+		for (a = 0; a < D; a++)
+		{
+			double		mean = sum[r * D + a] / N_DRAWS;
+			double		sd = sqrt(cov[a * D + a]);
+
+			/* 5 standard errors of the mean */
+			mean_ok &= fabs(mean - b[a]) < 5.0 * sd / sqrt((double) N_DRAWS);
+			for (c = 0; c < D; c++)
+			{
+				double		mc = sum[r * D + c] / N_DRAWS;
+				double		got = sq[(r * D + a) * D + c] / N_DRAWS - mean * mc;
+
+				/* sampling error of a covariance is about sd_a sd_c sqrt(2/N) */
+				cov_ok &= fabs(got - cov[a * D + c]) <
+					0.1 * sd * sqrt(cov[c * D + c]);
+			}
+		}
+		UNIT_CHECK(mean_ok);
+		UNIT_CHECK(cov_ok);
+	}
+	free(Y);
+	free(yb);
+	free(ws);
+	free(sum);
+	free(sq);
+	test_csr_free(&R);
+}
+
+/*
+ * Rows drawn from N(m0, Sigma0): with many rows the prior draw is close to
+ * (m0, Sigma0^-1); the draw is a pure function of the seed; no rows (the
+ * hyperprior alone) works too; without a bias the prior is k-dimensional.
+ */
+UNIT_TEST(als_sample_prior_recovers_moments)
+{
+	enum
+	{
+		K = 3, D = 4, N = 40000
+	};
+	double		Sigma0[D * D] = {
+		0.50, 0.10, 0.00, 0.05,
+		0.10, 0.30, -0.05, 0.00,
+		0.00, -0.05, 0.20, 0.00,
+		0.05, 0.00, 0.00, 0.40
+	};
+	double		m0[D] = {0.5, -0.3, 0.1, 0.2};
+	double		C[D * D],
+				want[D * D],
+				mean[D],
+				prec[D * D],
+				mean2[D],
+				prec2[D * D];
+	float	   *X = malloc(sizeof(float) * N * K);
+	float	   *xb = malloc(sizeof(float) * N);
+	double	   *pws = malloc(sizeof(double) * rs_als_prior_workspace_doubles(K));
+	int			a,
+				c,
+				l;
+	int64_t		u;
+	bool		ok = true;
+
+	/* C = lower Cholesky factor of Sigma0 */
+	memcpy(C, Sigma0, sizeof(C));
+	for (c = 0; c < D; c++)
+	{
+		for (l = 0; l < c; l++)
+			C[c * D + c] -= C[c * D + l] * C[c * D + l];
+		C[c * D + c] = sqrt(C[c * D + c]);
+		for (a = c + 1; a < D; a++)
+		{
+			for (l = 0; l < c; l++)
+				C[a * D + c] -= C[a * D + l] * C[c * D + l];
+			C[a * D + c] /= C[c * D + c];
+		}
+	}
+	for (u = 0; u < N; u++)
+	{
+		double		z[D],
+					x[D];
+
+		for (a = 0; a < D; a++)
+			z[a] = test_normal(41, (uint64_t) (u * D + a));
+		for (a = 0; a < D; a++)
+		{
+			x[a] = m0[a];
+			for (l = 0; l <= a; l++)
+				x[a] += C[a * D + l] * z[l];
+		}
+		for (a = 0; a < K; a++)
+			X[u * K + a] = (float) x[a];
+		xb[u] = (float) x[K];
+	}
+	test_dense_inverse(Sigma0, want, D);
+
+	UNIT_CHECK(rs_als_sample_prior(X, xb, N, K, 7, mean, prec, pws) == RS_ALS_OK);
+	for (a = 0; a < D; a++)
+	{
+		ok &= fabs(mean[a] - m0[a]) < 0.02;
+		for (c = 0; c < D; c++)
+		{
+			ok &= prec[a * D + c] == prec[c * D + a];
+			ok &= fabs(prec[a * D + c] - want[a * D + c]) <
+				0.05 * sqrt(want[a * D + a] * want[c * D + c]);
+		}
+	}
+	UNIT_CHECK(ok);
+
+	/* a pure function of the seed */
+	UNIT_CHECK(rs_als_sample_prior(X, xb, N, K, 7, mean2, prec2, pws) == RS_ALS_OK);
+	UNIT_CHECK(memcmp(mean, mean2, sizeof(mean)) == 0 &&
+			   memcmp(prec, prec2, sizeof(prec)) == 0);
+	UNIT_CHECK(rs_als_sample_prior(X, xb, N, K, 8, mean2, prec2, pws) == RS_ALS_OK);
+	UNIT_CHECK(memcmp(mean, mean2, sizeof(mean)) != 0);
+
+	/* no rows: a draw from the hyperprior, finite and symmetric */
+	UNIT_CHECK(rs_als_sample_prior(NULL, NULL, 0, K, 9, mean, prec, pws) == RS_ALS_OK);
+	ok = true;
+	for (a = 0; a < K; a++)
+		for (c = 0; c < K; c++)
+			ok &= isfinite(prec[a * K + c]) && prec[a * K + c] == prec[c * K + a];
+	UNIT_CHECK(ok && prec[0] > 0.0);
+
+	/* no bias: the first K x K block of the moments */
+	UNIT_CHECK(rs_als_sample_prior(X, NULL, N, K, 7, mean, prec, pws) == RS_ALS_OK);
+	{
+		double		SigmaK[K * K],
+					wantK[K * K];
+
+		for (a = 0; a < K; a++)
+			for (c = 0; c < K; c++)
+				SigmaK[a * K + c] = Sigma0[a * D + c];
+		test_dense_inverse(SigmaK, wantK, K);
+		ok = true;
+		for (a = 0; a < K; a++)
+		{
+			ok &= fabs(mean[a] - m0[a]) < 0.02;
+			for (c = 0; c < K; c++)
+				ok &= fabs(prec[a * K + c] - wantK[a * K + c]) <
+					0.05 * sqrt(wantK[a * K + a] * wantK[c * K + c]);
+		}
+		UNIT_CHECK(ok);
+	}
+	free(X);
+	free(xb);
+	free(pws);
+}
+
+/* One Gibbs sweep of the als.h recipe (users, then items). */
+static void
+test_gibbs_sweep(const RsCsr *R, const RsCsr *Rt, float mu, float *X,
+				 float *xb, float *Y, float *yb, int k, float alpha,
+				 uint64_t seed, int nthreads, int32_t chunk, float *ws,
+				 double *pws)
+{
+	double		mean[RS_ALS_MAX_K + 1];
+	double	   *prec = malloc(sizeof(double) * (k + 1) * (k + 1));
+	int32_t		b;
+
+	UNIT_CHECK(rs_als_sample_prior(X, xb, R->n_rows, k, seed, mean, prec, pws) == RS_ALS_OK);
+	for (b = 0; b < R->n_rows; b += chunk)
+		UNIT_CHECK(rs_als_explicit_sample(R, Y, yb, mu, X, xb, k, alpha, prec, mean,
+										  seed + 1, b,
+										  b + chunk < R->n_rows ? b + chunk : R->n_rows,
+										  nthreads, ws) == RS_ALS_OK);
+	UNIT_CHECK(rs_als_sample_prior(Y, yb, Rt->n_rows, k, seed + 2, mean, prec, pws) == RS_ALS_OK);
+	UNIT_CHECK(rs_als_explicit_sample(Rt, X, xb, mu, Y, yb, k, alpha, prec, mean,
+									  seed + 3, 0, Rt->n_rows, nthreads, ws) == RS_ALS_OK);
+	free(prec);
+}
+
+/* Same seeds: bit-identical draws whatever the threads and chunking. */
+UNIT_TEST(als_sample_deterministic_across_threads)
+{
+	int			k = 8,
+				r,
+				s;
+	int32_t		n_users = 3000,
+				n_items = 200;
+	TestCsr		R = test_csr_random(n_users, n_items, 0.03, 51, 0.5f, 5.0f);
+	TestCsr		Rt = test_csr_transpose(&R.m);
+	float	   *ws = malloc(sizeof(float) * rs_als_workspace_floats(k, 3));
+	double	   *pws = malloc(sizeof(double) * rs_als_prior_workspace_doubles(k));
+	float	   *X[4],
+			   *Y[4],
+			   *xb[4],
+			   *yb[4];
+
+	for (r = 0; r < 4; r++)
+	{
+		int			nthreads = r == 0 ? 1 : r == 1 ? 2 : 3;
+		int32_t		chunk = r == 2 ? 513 : n_users;
+		uint64_t	seed = r == 3 ? 1000 : 100;
+
+		X[r] = malloc(sizeof(float) * n_users * k);
+		Y[r] = malloc(sizeof(float) * n_items * k);
+		xb[r] = calloc(n_users, sizeof(float));
+		yb[r] = calloc(n_items, sizeof(float));
+		rs_init_normal(X[r], n_users, k, 61, 0.1f);
+		rs_init_normal(Y[r], n_items, k, 62, 0.1f);
+		for (s = 0; s < 3; s++)
+			test_gibbs_sweep(&R.m, &Rt.m, 2.75f, X[r], xb[r], Y[r], yb[r], k, 2.0f,
+							 seed + 4 * (uint64_t) s, nthreads, chunk, ws, pws);
+	}
+	for (r = 1; r < 3; r++)
+	{
+		UNIT_CHECK(memcmp(X[0], X[r], sizeof(float) * n_users * k) == 0);
+		UNIT_CHECK(memcmp(Y[0], Y[r], sizeof(float) * n_items * k) == 0);
+		UNIT_CHECK(memcmp(xb[0], xb[r], sizeof(float) * n_users) == 0);
+		UNIT_CHECK(memcmp(yb[0], yb[r], sizeof(float) * n_items) == 0);
+	}
+	/* another seed, another chain */
+	UNIT_CHECK(memcmp(X[0], X[3], sizeof(float) * n_users * k) != 0);
+	UNIT_CHECK(test_all_finite(X[0], (int64_t) n_users * k) &&
+			   test_all_finite(Y[0], (int64_t) n_items * k));
+	for (r = 0; r < 4; r++)
+	{
+		free(X[r]);
+		free(Y[r]);
+		free(xb[r]);
+		free(yb[r]);
+	}
+	free(ws);
+	free(pws);
+	test_csr_free(&R);
+	test_csr_free(&Rt);
+}
+
+/*
+ * A planted rank-3 matrix with biases plus N(0, 0.1^2) noise, 27% observed
+ * and 3% held out: the averaged Gibbs factors (noise precision 100, the
+ * truth) predict the held-out entries to about the noise level.
+ */
+UNIT_TEST(als_bayes_planted_rank3)
+{
+	int			n_users = 300,
+				n_items = 200,
+				rank = 3,
+				k = 3,
+				burn = 20,
+				samples = 30,
+				s;
+	int64_t		cap = (int64_t) n_users * n_items;
+	int32_t    *rows = malloc(sizeof(int32_t) * cap);
+	int32_t    *cols = malloc(sizeof(int32_t) * cap);
+	float	   *vals = malloc(sizeof(float) * cap);
+	int32_t    *hrows = malloc(sizeof(int32_t) * cap);
+	int32_t    *hcols = malloc(sizeof(int32_t) * cap);
+	float	   *hvals = malloc(sizeof(float) * cap);
+	int64_t		ntrain = 0,
+				nheld = 0,
+				e;
+	double		mu = 0.0,
+				held_rmse;
+	float	   *X = malloc(sizeof(float) * n_users * k);
+	float	   *Y = malloc(sizeof(float) * n_items * k);
+	float	   *xb = calloc(n_users, sizeof(float));
+	float	   *yb = calloc(n_items, sizeof(float));
+	float	   *Xa = calloc((size_t) n_users * k, sizeof(float));
+	float	   *Ya = calloc((size_t) n_items * k, sizeof(float));
+	float	   *xba = calloc(n_users, sizeof(float));
+	float	   *yba = calloc(n_items, sizeof(float));
+	float	   *ws = malloc(sizeof(float) * rs_als_workspace_floats(k, 2));
+	double	   *pws = malloc(sizeof(double) * rs_als_prior_workspace_doubles(k));
+	TestCsr		R,
+				Rt,
+				H;
+	int64_t		j;
+
+	for (e = 0; e < cap; e++)
+	{
+		int32_t		u = (int32_t) (e / n_items),
+					it = (int32_t) (e % n_items);
+		double		r = 3.5 + 0.5 * test_normal(202, (uint64_t) u) +
+			0.5 * test_normal(203, (uint64_t) it) +
+			0.1 * test_normal(204, (uint64_t) e);
+		double		coin = rs_rng_uniform_double(205, (uint64_t) e);
+		int			a;
+
+		for (a = 0; a < rank; a++)
+			r += test_normal(200, (uint64_t) (u * rank + a)) *
+				test_normal(201, (uint64_t) (it * rank + a)) / sqrt((double) rank);
+		if (coin < 0.27)
+		{
+			rows[ntrain] = u;
+			cols[ntrain] = it;
+			vals[ntrain++] = (float) r;
+			mu += r;
+		}
+		else if (coin < 0.30)
+		{
+			hrows[nheld] = u;
+			hcols[nheld] = it;
+			hvals[nheld++] = (float) r;
+		}
+	}
+	mu /= (double) ntrain;
+	R = test_csr_from_triplets(n_users, n_items, ntrain, rows, cols, vals);
+	Rt = test_csr_transpose(&R.m);
+	H = test_csr_from_triplets(n_users, n_items, nheld, hrows, hcols, hvals);
+
+	rs_init_normal(X, n_users, k, 1, 0.1f);
+	rs_init_normal(Y, n_items, k, 2, 0.1f);
+	for (s = 0; s < burn + samples; s++)
+	{
+		test_gibbs_sweep(&R.m, &Rt.m, (float) mu, X, xb, Y, yb, k, 100.0f,
+						 4 * (uint64_t) s, 2, n_users, ws, pws);
+		if (s < burn)
+			continue;
+		for (j = 0; j < (int64_t) n_users * k; j++)
+			Xa[j] += X[j] / samples;
+		for (j = 0; j < (int64_t) n_items * k; j++)
+			Ya[j] += Y[j] / samples;
+		for (j = 0; j < n_users; j++)
+			xba[j] += xb[j] / samples;
+		for (j = 0; j < n_items; j++)
+			yba[j] += yb[j] / samples;
+	}
+	held_rmse = rs_rmse(&H.m, Xa, xba, Ya, yba, (float) mu, k, -INFINITY, INFINITY);
+	if (getenv("UNIT_VERBOSE"))
+		printf("  bayes held-out %.4f (last draw %.4f)\n", held_rmse,
+			   rs_rmse(&H.m, X, xb, Y, yb, (float) mu, k, -INFINITY, INFINITY));
+	UNIT_CHECK(held_rmse < 0.13);
+
+	free(rows);
+	free(cols);
+	free(vals);
+	free(hrows);
+	free(hcols);
+	free(hvals);
+	free(X);
+	free(Y);
+	free(xb);
+	free(yb);
+	free(Xa);
+	free(Ya);
+	free(xba);
+	free(yba);
+	free(ws);
+	free(pws);
+	test_csr_free(&R);
+	test_csr_free(&Rt);
+	test_csr_free(&H);
+}
+
+/* Bad arguments and non-finite inputs give statuses, not crashes. */
+UNIT_TEST(als_sample_error_statuses)
+{
+	int			k = 2;
+	int32_t		rows[] = {0, 0, 1};
+	int32_t		cols[] = {0, 1, 1};
+	float		vals[] = {1, 2, 3};
+	TestCsr		R = test_csr_from_triplets(2, 2, 3, rows, cols, vals);
+	double		prec[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1},
+				mean[3] = {0, 0, 0};
+	float		X[4],
+				Y[4],
+				xb[2];
+	float	   *ws = malloc(sizeof(float) * rs_als_workspace_floats(k, 2));
+	double	   *pws = malloc(sizeof(double) * rs_als_prior_workspace_doubles(k));
+
+	rs_init_normal(X, 2, k, 1, 0.1f);
+	rs_init_normal(Y, 2, k, 2, 0.1f);
+	UNIT_CHECK(rs_als_explicit_sample(&R.m, Y, NULL, 1.0f, X, xb, k, 2.0f, prec, mean,
+									  1, 0, 2, 2, ws) == RS_ALS_OK);
+	UNIT_CHECK(rs_als_explicit_sample(&R.m, Y, NULL, 1.0f, X, xb, k, 0.0f, prec, mean,
+									  1, 0, 2, 1, ws) == RS_ALS_ERR_ARGUMENT);
+	UNIT_CHECK(rs_als_explicit_sample(&R.m, Y, NULL, 1.0f, X, xb, k, NAN, prec, mean,
+									  1, 0, 2, 1, ws) == RS_ALS_ERR_ARGUMENT);
+	UNIT_CHECK(rs_als_explicit_sample(&R.m, Y, NULL, 1.0f, X, xb, k, 2.0f, NULL, mean,
+									  1, 0, 2, 1, ws) == RS_ALS_ERR_ARGUMENT);
+	UNIT_CHECK(rs_als_explicit_sample(&R.m, Y, NULL, 1.0f, X, xb, k, 2.0f, prec, mean,
+									  1, 0, 3, 1, ws) == RS_ALS_ERR_ARGUMENT);
+	UNIT_CHECK(rs_als_explicit_sample(&R.m, Y, NULL, 1.0f, X, xb, k, 2.0f, prec, mean,
+									  1, 1, 1, 1, ws) == RS_ALS_OK);
+	UNIT_CHECK(rs_als_sample_prior(X, xb, -1, k, 1, mean, prec, pws) == RS_ALS_ERR_ARGUMENT);
+	UNIT_CHECK(rs_als_sample_prior(X, xb, 2, 0, 1, mean, prec, pws) == RS_ALS_ERR_ARGUMENT);
+	UNIT_CHECK(rs_als_sample_prior(X, xb, 2, k, 1, NULL, prec, pws) == RS_ALS_ERR_ARGUMENT);
+	UNIT_CHECK(rs_als_prior_workspace_doubles(0) == 0);
+	UNIT_CHECK(rs_als_prior_workspace_doubles(k) >= 3 * 9 + 2 * 3);
+
+	/* a non-finite factor: the row system is not positive definite */
+	Y[1] = NAN;
+	UNIT_CHECK(rs_als_explicit_sample(&R.m, Y, NULL, 1.0f, X, xb, k, 2.0f, prec, mean,
+									  1, 0, 2, 1, ws) == RS_ALS_ERR_NOT_PD);
+	X[0] = INFINITY;
+	UNIT_CHECK(rs_als_sample_prior(X, xb, 2, k, 1, mean, prec, pws) == RS_ALS_ERR_NOT_PD);
+
+	free(ws);
+	free(pws);
+	test_csr_free(&R);
+}
+
+/* rs_init_normal: a pure function of (seed, index) with the asked spread. */
+UNIT_TEST(als_init_normal_moments)
+{
+	int64_t		n = 20000,
+				i;
+	int			k = 5;
+	float	   *A = malloc(sizeof(float) * n * k);
+	float	   *B = malloc(sizeof(float) * n * k);
+	double		sum = 0.0,
+				sq = 0.0;
+
+	rs_init_normal(A, n, k, 11, 0.1f);
+	rs_init_normal(B, n, k, 11, 0.1f);
+	UNIT_CHECK(memcmp(A, B, sizeof(float) * n * k) == 0);
+	for (i = 0; i < n * k; i++)
+	{
+		sum += A[i];
+		sq += (double) A[i] * A[i];
+	}
+	UNIT_CHECK(fabs(sum / (n * k)) < 0.002);
+	UNIT_CHECK(fabs(sqrt(sq / (n * k)) - 0.1) < 0.002);
+	rs_init_normal(B, n, k, 12, 0.1f);
+	UNIT_CHECK(memcmp(A, B, sizeof(float) * n * k) != 0);
+	free(A);
+	free(B);
 }
