@@ -27,6 +27,29 @@ COMMENT ON FUNCTION recsys.train_ease(regclass, double precision, text, integer,
 	double precision) IS
 	'train EASE (Steck 2019), the closed-form item-item model, or with dropout its DLAE variant (Steck 2020)';
 
+-- train_cf: the solver for explicit feedback (ALS or Bayesian Gibbs sampling)
+DROP FUNCTION recsys.train_cf(regclass, integer, text, text, integer, double precision,
+	double precision, name, name, name, bigint);
+CREATE FUNCTION recsys.train_cf(
+	source regclass,
+	factors integer DEFAULT 64,
+	model text DEFAULT 'default',
+	feedback text DEFAULT 'implicit',
+	iterations integer DEFAULT 15,
+	regularization double precision DEFAULT NULL,
+	alpha double precision DEFAULT 1.0,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	rating_col name DEFAULT NULL,
+	seed bigint DEFAULT 42,
+	solver text DEFAULT NULL)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_cf'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_cf(regclass, integer, text, text, integer, double precision,
+	double precision, name, name, name, bigint, text) IS
+	'train a matrix factorisation model: implicit ALS, or explicit biased MF by ALS or Gibbs sampling';
+
 -- hyper-parameter search
 CREATE FUNCTION recsys.tune(
 	algorithm text,
@@ -69,7 +92,7 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	trainer := CASE algorithm
-		WHEN 'als' THEN 'recsys.train_cf(regclass, integer, text, text, integer, double precision, double precision, name, name, name, bigint)'
+		WHEN 'als' THEN 'recsys.train_cf(regclass, integer, text, text, integer, double precision, double precision, name, name, name, bigint, text)'
 		WHEN 'item_knn' THEN 'recsys.train_item_knn(regclass, integer, text, text, double precision, double precision, double precision, name, name, name)'
 		WHEN 'user_knn' THEN 'recsys.train_user_knn(regclass, integer, text, double precision, name, name, name)'
 		WHEN 'ease' THEN 'recsys.train_ease(regclass, double precision, text, integer, name, name, name, double precision)'

@@ -75,6 +75,14 @@ SELECT count(*) AS held_out,
 	   max(abs(recsys.score(u, i, 'stars') - (1 + 0.5 * (u % 5) + 0.25 * (i % 7))))::numeric(3, 1) < 0.1 AS close
 FROM generate_series(1, 40) u, generate_series(1, 30) i WHERE (u + i) % 4 = 0;
 SELECT max(score) <= 4.5 AS clipped FROM recsys.recommend(4, 30, 'stars', exclude_seen => false);
+-- the Bayesian solver (Gibbs sampling, averaged after burn-in) fits the same data
+SELECT params->>'solver' AS solver, (stats->>'train_rmse')::float8 < 0.15 AS fits
+FROM recsys.train_cf('ratings', factors => 2, model => 'stars_mcmc', feedback => 'explicit',
+					 rating_col => 'rating', solver => 'bayesian', alpha => 20, iterations => 60);
+SELECT count(*) AS held_out,
+	   max(abs(recsys.score(u, i, 'stars_mcmc') - (1 + 0.5 * (u % 5) + 0.25 * (i % 7))))::numeric(3, 1) < 0.3 AS close
+FROM generate_series(1, 40) u, generate_series(1, 30) i WHERE (u + i) % 4 = 0;
+SELECT recsys.drop_model('stars_mcmc');
 
 -- errors: arguments out of range or NULL
 SELECT recsys.train_cf('blocks', factors => 0);
@@ -94,6 +102,10 @@ SELECT recsys.train_cf('blocks', alpha => NULL);
 SELECT recsys.train_cf('blocks', seed => NULL);
 SELECT recsys.train_cf('blocks', user_col => 'customer');
 SELECT recsys.train_cf('blocks', rating_col => 'stars');
+-- errors: solvers
+SELECT recsys.train_cf('ratings', feedback => 'explicit', rating_col => 'rating', solver => 'sgd');
+SELECT recsys.train_cf('blocks', solver => 'bayesian');
+SELECT recsys.train_cf('ratings', feedback => 'explicit', rating_col => 'rating', solver => 'bayesian', alpha => 0);
 -- errors: explicit feedback needs ratings, one per pair
 SELECT recsys.train_cf('blocks', feedback => 'explicit');
 SELECT recsys.train_cf('blocks', feedback => 'explicit', rating_col => 'item_id', regularization => 0);
