@@ -322,29 +322,6 @@ recsys_fold_in_final(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(RsFloatArray(x, model->k));
 }
 
-static void
-put_row(ReturnSetInfo *rsinfo, int64 id, float value)
-{
-	Datum		values[2] = {Int64GetDatum(id), Float4GetDatum(value)};
-	bool		nulls[2] = {false, false};
-
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-}
-
-static int
-k_arg(FunctionCallInfo fcinfo, int argno)
-{
-	int32		k;
-
-	RsRequireArg(fcinfo, argno, "k");
-	k = PG_GETARG_INT32(argno);
-	if (k < 1 || k > 10000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("k must be between 1 and 10000, not %d", k)));
-	return k;
-}
-
 /* Mark the items of a bigint[] argument (unknown ids ignored). */
 static void
 mark_items(RsModel *model, ArrayType *array, const char *argname, uint8 *bitmap,
@@ -393,7 +370,7 @@ rank_vector(ReturnSetInfo *rsinfo, RsModel *model, const float *x, float user_bi
 
 		if (model->explicit_feedback)
 			s = Min(Max(s + model->global_mean + user_bias, model->rating_min), model->rating_max);
-		put_row(rsinfo, model->items.ids[idx[r]], s);
+		RsPutItemRow(rsinfo, model->items.ids[idx[r]], s);
 	}
 }
 
@@ -412,7 +389,7 @@ recsys_recommend_for_vector(PG_FUNCTION_ARGS)
 	uint8	   *exclude;
 
 	RsRequireArg(fcinfo, 0, "vec");
-	k = k_arg(fcinfo, 1);
+	k = RsKArg(fcinfo, 1);
 	model = factor_model(fcinfo, 2, "recommend_for_vector");
 	x = RsArrayToFloats(PG_GETARG_ARRAYTYPE_P(0), "vec", &n);
 	if (n != model->k)
@@ -446,7 +423,7 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
 	int			n_pairs;
 
 	RsRequireArg(fcinfo, 0, "items");
-	k = k_arg(fcinfo, 1);
+	k = RsKArg(fcinfo, 1);
 	RsRequireArg(fcinfo, 2, "model");
 	model = RsGetModel(text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	if (model->kind == RS_MODEL_USER_KNN)
@@ -488,7 +465,7 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
 		found = RsRankForUser(model, PG_INT64_MIN, &items, exclude, k, scratch, idx, score,
 							  &fallback);
 		for (int r = 0; r < found; r++)
-			put_row(rsinfo, model->items.ids[idx[r]], score[r]);
+			RsPutItemRow(rsinfo, model->items.ids[idx[r]], score[r]);
 	}
 	return (Datum) 0;
 }

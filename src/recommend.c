@@ -46,6 +46,7 @@
 #include "recommend.h"
 #include "recsys.h"
 #include "score.h"
+#include "train_common.h"
 
 PG_FUNCTION_INFO_V1(recsys_recommend);
 PG_FUNCTION_INFO_V1(recsys_similar_items);
@@ -55,19 +56,11 @@ PG_FUNCTION_INFO_V1(recsys_explain);
 #define RECOMMEND_MIN_K 1
 #define RECOMMEND_MAX_K 10000
 
-/* Check k against the allowed range, naming the argument. */
-static int
-check_k(FunctionCallInfo fcinfo, int argno)
+/* RsKArg returns the k argument of a serving function, 1..10000. */
+int
+RsKArg(FunctionCallInfo fcinfo, int argno)
 {
-	int32		k;
-
-	RsRequireArg(fcinfo, argno, "k");
-	k = PG_GETARG_INT32(argno);
-	if (k < RECOMMEND_MIN_K || k > RECOMMEND_MAX_K)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("k must be between %d and %d, not %d", RECOMMEND_MIN_K, RECOMMEND_MAX_K, k)));
-	return k;
+	return RsIntArg(fcinfo, argno, "k", RECOMMEND_MIN_K, RECOMMEND_MAX_K);
 }
 
 static RsModel *
@@ -77,9 +70,9 @@ model_arg(FunctionCallInfo fcinfo, int argno)
 	return RsGetModel(text_to_cstring(PG_GETARG_TEXT_PP(argno)));
 }
 
-/* Add one output row (id, value) to a materialized SRF. */
-static void
-put_row(ReturnSetInfo *rsinfo, int64 id, float value)
+/* RsPutItemRow adds one output row (id, value) to a materialized SRF. */
+void
+RsPutItemRow(ReturnSetInfo *rsinfo, int64 id, float value)
 {
 	Datum		values[2] = {Int64GetDatum(id), Float4GetDatum(value)};
 	bool		nulls[2] = {false, false};
@@ -325,7 +318,7 @@ recsys_recommend(PG_FUNCTION_ARGS)
 
 	RsRequireArg(fcinfo, 0, "user_id");
 	user_id = PG_GETARG_INT64(0);
-	k = check_k(fcinfo, 1);
+	k = RsKArg(fcinfo, 1);
 	RsRequireArg(fcinfo, 3, "exclude_seen");
 	exclude_seen = PG_GETARG_BOOL(3);
 	model = model_arg(fcinfo, 2);
@@ -370,7 +363,7 @@ recsys_recommend(PG_FUNCTION_ARGS)
 				(errmsg_internal("model \"%s\" cannot score user " INT64_FORMAT "; recommending popular items",
 								 model->name, user_id)));
 	for (int r = 0; r < found; r++)
-		put_row(rsinfo, model->items.ids[top_idx[r]], top_score[r]);
+		RsPutItemRow(rsinfo, model->items.ids[top_idx[r]], top_score[r]);
 	return (Datum) 0;
 }
 
@@ -390,7 +383,7 @@ recsys_similar_items(PG_FUNCTION_ARGS)
 
 	RsRequireArg(fcinfo, 0, "item_id");
 	item_id = PG_GETARG_INT64(0);
-	k = check_k(fcinfo, 1);
+	k = RsKArg(fcinfo, 1);
 	model = model_arg(fcinfo, 2);
 	if (model->kind != RS_MODEL_FACTORS && model->kind != RS_MODEL_ITEM_KNN)
 		ereport(ERROR,
@@ -410,7 +403,7 @@ recsys_similar_items(PG_FUNCTION_ARGS)
 		const RsCsr *nb = &model->neighbors;
 
 		for (int64 p = nb->indptr[i]; p < nb->indptr[i + 1] && p - nb->indptr[i] < k; p++)
-			put_row(rsinfo, model->items.ids[nb->indices[p]], nb->data[p]);
+			RsPutItemRow(rsinfo, model->items.ids[nb->indices[p]], nb->data[p]);
 	}
 	else
 	{
@@ -430,7 +423,7 @@ recsys_similar_items(PG_FUNCTION_ARGS)
 		rs_bitmap_set(exclude, i);
 		found = rs_topk(scores, n_items, k, exclude, top_idx, top_score);
 		for (int r = 0; r < found; r++)
-			put_row(rsinfo, model->items.ids[top_idx[r]], top_score[r]);
+			RsPutItemRow(rsinfo, model->items.ids[top_idx[r]], top_score[r]);
 	}
 	return (Datum) 0;
 }
@@ -615,7 +608,7 @@ recsys_explain(PG_FUNCTION_ARGS)
 	RsRequireArg(fcinfo, 1, "item_id");
 	user_id = PG_GETARG_INT64(0);
 	item_id = PG_GETARG_INT64(1);
-	k = check_k(fcinfo, 2);
+	k = RsKArg(fcinfo, 2);
 	model = model_arg(fcinfo, 3);
 	if (model->kind != RS_MODEL_FACTORS && model->kind != RS_MODEL_ITEM_KNN)
 		ereport(ERROR,
@@ -655,6 +648,6 @@ recsys_explain(PG_FUNCTION_ARGS)
 
 	qsort(contrib, items.n, sizeof(Contribution), contribution_cmp);
 	for (int n = 0; n < items.n && n < k; n++)
-		put_row(rsinfo, model->items.ids[contrib[n].item], contrib[n].value);
+		RsPutItemRow(rsinfo, model->items.ids[contrib[n].item], contrib[n].value);
 	return (Datum) 0;
 }

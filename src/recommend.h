@@ -10,10 +10,16 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+#include "funcapi.h"
+
 #include "model_cache.h"
 
 extern int	RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items,
 						  uint8 *exclude, int k, float *scratch, int32 *out_idx,
 						  float *out_score, bool *fallback);
+
+extern int	RsKArg(FunctionCallInfo fcinfo, int argno);
+extern void RsPutItemRow(ReturnSetInfo *rsinfo, int64 id, float value);
 
 #endif							/* RECSYS_RECOMMEND_H */
