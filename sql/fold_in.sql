@@ -86,6 +86,27 @@ SELECT * FROM recsys.recommend_for_vector('{1, 2, 3, 4}', 0, 'als');
 SELECT * FROM recsys.recommend_session(NULL, 3, 'als');
 SELECT * FROM recsys.recommend_session(ARRAY[1], 3, NULL);
 SELECT recsys.refresh_user(1, 'knn');
+-- the aggregate's support functions cannot be called directly, and a
+-- forged state is refused rather than trusted
+SELECT recsys.fold_in_final('\x00'::bytea);
+CREATE ROLE recsys_fold_in_user;
+GRANT USAGE ON SCHEMA fold_in_test TO recsys_fold_in_user;
+GRANT SELECT ON ALL TABLES IN SCHEMA recsys, fold_in_test TO recsys_fold_in_user;
+SET ROLE recsys_fold_in_user;
+SELECT recsys.fold_in_final(decode('49465352' || '01000000' || '01000000' || rpad('616c73', 128, '0') || '00ffff7f' || '0000803f', 'hex'));
+SELECT array_length(recsys.fold_in(item_id, 1, 'als'), 1) AS still_works FROM events WHERE user_id = 3;
+RESET ROLE;
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys, fold_in_test FROM recsys_fold_in_user;
+REVOKE ALL ON SCHEMA fold_in_test FROM recsys_fold_in_user;
+DROP ROLE recsys_fold_in_user;
+-- a forged state through a user-defined aggregate is checked in full
+CREATE AGGREGATE forged_fold_in(bigint, real, text) (
+	SFUNC = recsys.fold_in_accum, STYPE = bytea, FINALFUNC = recsys.fold_in_final,
+	INITCOND = '\x494653520100000001000000616c73000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000ffff7f0000803f');
+SELECT forged_fold_in(item_id, 1, 'als') FROM events WHERE user_id = 3;
+DROP AGGREGATE forged_fold_in(bigint, real, text);
+-- many rows of few items: the state stays as small as the distinct items
+SELECT array_length(recsys.fold_in(100 + g % 30, 1, 'als'), 1) AS k FROM generate_series(1, 200000) g;
 SELECT recsys.refresh_user(NULL, 'als');
 
 SELECT recsys.drop_model('als');

@@ -106,6 +106,20 @@ RESET ROLE;
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM recsys_app;
 DROP ROLE recsys_app;
 
+-- recsys's own queries cannot be hijacked through the caller's search_path
+CREATE SCHEMA evil;
+CREATE FUNCTION evil.get(jsonb, text) RETURNS text LANGUAGE plpgsql AS
+	$$ BEGIN RAISE NOTICE 'hijacked'; RETURN pg_catalog.jsonb_object_field_text($1, $2); END $$;
+CREATE OPERATOR evil.->> (LEFTARG = jsonb, RIGHTARG = text, FUNCTION = evil.get);
+CREATE FUNCTION evil.count(anyelement) RETURNS bigint LANGUAGE plpgsql AS
+	$$ BEGIN RAISE NOTICE 'hijacked'; RETURN 0; END $$;
+SET search_path = evil, pg_catalog, recommend_test;
+SELECT count(*) AS served FROM recsys.recommend(2, 3, 'shop');
+SELECT version FROM recsys.train_cf('blocks', factors => 4, model => 'shop', iterations => 2);
+SELECT count(*) AS served FROM recsys.recommend(2, 3, 'shop');
+SET search_path = recommend_test, public;
+DROP SCHEMA evil CASCADE;
+
 SELECT recsys.drop_model('shop');
 RESET search_path;
 DROP SCHEMA recommend_test CASCADE;

@@ -81,7 +81,8 @@ DECLARE
 	call text;
 	t0 timestamptz;
 	t1 timestamptz;
-	candidate text := '_recsys_tune_candidate';
+	-- a name of this backend's own, so concurrent searches do not collide
+	candidate text := format('_recsys_tune_%s_%s', pg_backend_pid(), txid_current());
 	best jsonb;
 	lower_is_better boolean := metric IN ('rmse', 'mae');
 BEGIN
@@ -203,3 +204,8 @@ $$;
 COMMENT ON FUNCTION recsys.tune(text, regclass, regclass, jsonb, jsonb, text, text, integer, integer,
 	integer, name, name, name) IS
 	'grid or random search: train each candidate, score it on a validation set, keep the best as a model';
+
+-- the fold_in support functions are for the aggregate only (it runs them
+-- with its owner's rights); nobody calls them directly
+REVOKE EXECUTE ON FUNCTION recsys.fold_in_accum(bytea, bigint, real, text),
+	recsys.fold_in_combine(bytea, bytea), recsys.fold_in_final(bytea) FROM PUBLIC;

@@ -453,6 +453,10 @@ CREATE AGGREGATE recsys.fold_in(item_id bigint, weight real, model text) (
 );
 COMMENT ON AGGREGATE recsys.fold_in(bigint, real, text) IS
 	'the user vector ALS would fit for the aggregated interactions, against a model''s item factors';
+-- the support functions are for the aggregate only (it runs them with its
+-- owner's rights); nobody calls them directly
+REVOKE EXECUTE ON FUNCTION recsys.fold_in_accum(bytea, bigint, real, text),
+	recsys.fold_in_combine(bytea, bytea), recsys.fold_in_final(bytea) FROM PUBLIC;
 
 CREATE FUNCTION recsys.recommend_for_vector(
 	vec real[],
@@ -669,7 +673,8 @@ DECLARE
 	call text;
 	t0 timestamptz;
 	t1 timestamptz;
-	candidate text := '_recsys_tune_candidate';
+	-- a name of this backend's own, so concurrent searches do not collide
+	candidate text := format('_recsys_tune_%s_%s', pg_backend_pid(), txid_current());
 	best jsonb;
 	lower_is_better boolean := metric IN ('rmse', 'mae');
 BEGIN

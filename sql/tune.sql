@@ -36,7 +36,8 @@ FROM recsys.tune('item_knn', 'train', 'valid',
 -- another metric
 SELECT rank FROM recsys.tune('ease', 'train', 'valid', '{"lambda": [10]}', metric => 'recall@10', model => 'e');
 
--- errors
+-- errors (terse: the context names the backend's own candidate model)
+\set VERBOSITY terse
 SELECT * FROM recsys.tune('svd', 'train', 'valid', '{"factors": [8]}');
 SELECT * FROM recsys.tune('als', 'train', 'valid', '{"factors": 8}');
 SELECT * FROM recsys.tune('als', 'train', 'valid', '{"factors": []}');
@@ -48,6 +49,7 @@ SELECT * FROM recsys.tune('als', 'train', 'valid', '{"factors": [8]}', metric =>
 SELECT * FROM recsys.tune('als', 'train', 'valid', '{"factors": [0]}');
 SELECT * FROM recsys.tune('als', 'train', NULL, '{"factors": [8]}');
 SELECT * FROM recsys.tune('als', 'train', 'valid', '{"factors": [8]}', samples => 0);
+\set VERBOSITY default
 SELECT count(*) FROM train;
 
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name IN ('best', 'knn', 'e');

@@ -11,7 +11,7 @@ LANGUAGE sql AS $$
 			   WHEN 'pg_proc'::regclass THEN
 				   (SELECT concat_ws(' | ', p.prokind, pg_get_function_arguments(p.oid),
 									 pg_get_function_result(p.oid), p.provolatile, p.proparallel,
-									 p.prosecdef, p.proconfig::text, md5(p.prosrc))
+									 p.prosecdef, p.proconfig::text, md5(p.prosrc), p.proacl::text)
 					FROM pg_proc p WHERE p.oid = d.objid)
 			   WHEN 'pg_class'::regclass THEN
 				   (SELECT concat_ws(' | ', c.relkind,

@@ -13,9 +13,10 @@
  *
  * recsys.fold_in is an aggregate whose state is a bytea (a real SQL type,
  * so distributed planners such as Citus can split it into worker and
- * coordinator phases): the model's name and version and the list of
- * (item index, weight) pairs seen.  The combine function concatenates two
- * lists; the final function merges duplicates and solves.
+ * coordinator phases): the model's name and version and the distinct
+ * items seen with their summed weights.  The combine function merges two
+ * states; the final function solves.  A state is user-visible data, so it
+ * is checked in full before anything in it is used.
  *
  *-------------------------------------------------------------------------
  */
@@ -50,27 +51,75 @@ PG_FUNCTION_INFO_V1(recsys_refresh_user);
 
 #define FOLD_IN_MAGIC 0x52534649	/* "RSFI" */
 
-/* The aggregate state, inside a bytea. */
+/*
+ * The aggregate state, inside a bytea: the model's name and version and
+ * the distinct items seen so far with their summed weights, sorted by item
+ * index.  The bytea carries spare room for more pairs (its length covers
+ * the capacity, n the pairs in use), so that appending modifies the state
+ * in place and a copy keeps the spare room: growth is amortised, and a
+ * group's state is bounded by its distinct items, not its rows.
+ */
 typedef struct FoldInState
 {
 	int32		vl_len_;		/* varlena header */
 	uint32		magic;
 	int32		version;
-	int32		n;				/* pairs */
+	int32		n;				/* pairs in use */
 	char		model[NAMEDATALEN];
 	RsWeightedItem pairs[FLEXIBLE_ARRAY_MEMBER];
 } FoldInState;
 
 #define FOLD_IN_SIZE(n) (offsetof(FoldInState, pairs) + (Size) (n) * sizeof(RsWeightedItem))
+#define FOLD_IN_CAPACITY(s) ((int32) ((VARSIZE(s) - offsetof(FoldInState, pairs)) / sizeof(RsWeightedItem)))
 
+/*
+ * Check a state's header: states are plain bytea values a caller could
+ * forge, so nothing in one is trusted before it is checked.
+ */
 static FoldInState *
 check_state(bytea *b)
 {
 	FoldInState *s = (FoldInState *) b;
 
 	if (VARSIZE(b) < offsetof(FoldInState, pairs) || s->magic != FOLD_IN_MAGIC ||
-		VARSIZE(b) != FOLD_IN_SIZE(s->n))
-		elog(ERROR, "recsys.fold_in: malformed aggregate state");
+		s->n < 0 || s->n > FOLD_IN_CAPACITY(s) ||
+		memchr(s->model, '\0', NAMEDATALEN) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("malformed recsys.fold_in state")));
+	return s;
+}
+
+/*
+ * Check every pair against the model: a valid item index, strictly
+ * ascending (no duplicates), a finite weight.
+ */
+static void
+check_pairs(const FoldInState *s, const RsModel *model)
+{
+	for (int32 j = 0; j < s->n; j++)
+	{
+		const RsWeightedItem *p = &s->pairs[j];
+
+		if (p->item < 0 || p->item >= model->items.count ||
+			(j > 0 && p->item <= s->pairs[j - 1].item) ||
+			isnan(p->weight) || isinf(p->weight))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("malformed recsys.fold_in state")));
+	}
+}
+
+/* A new state with room for capacity pairs, in the given context. */
+static FoldInState *
+new_state(MemoryContext mcxt, const RsModel *model, int32 capacity)
+{
+	FoldInState *s = MemoryContextAllocZero(mcxt, FOLD_IN_SIZE(capacity));
+
+	SET_VARSIZE(s, FOLD_IN_SIZE(capacity));
+	s->magic = FOLD_IN_MAGIC;
+	s->version = model->version;
+	strlcpy(s->model, model->name, NAMEDATALEN);
 	return s;
 }
 
@@ -213,18 +262,16 @@ recsys_fold_in_sfunc(PG_FUNCTION_ARGS)
 	RsModel    *model;
 	int32		item;
 	float		weight;
+	int32		lo;
+	int32		hi;
 
 	if (!AggCheckCallContext(fcinfo, &agg_context))
-		elog(ERROR, "recsys.fold_in called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("recsys.fold_in_accum can only be called by the recsys.fold_in aggregate")));
 	model = factor_model(fcinfo, 3, "recsys.fold_in");
 	if (PG_ARGISNULL(0))
-	{
-		s = MemoryContextAllocZero(agg_context, FOLD_IN_SIZE(16));
-		s->magic = FOLD_IN_MAGIC;
-		s->version = model->version;
-		strlcpy(s->model, model->name, NAMEDATALEN);
-		SET_VARSIZE(s, FOLD_IN_SIZE(0));
-	}
+		s = new_state(agg_context, model, 16);
 	else
 		s = check_state(PG_GETARG_BYTEA_P(0));
 	if (s->version != model->version || strcmp(s->model, model->name) != 0)
@@ -243,22 +290,45 @@ recsys_fold_in_sfunc(PG_FUNCTION_ARGS)
 	if (item < 0)
 		PG_RETURN_BYTEA_P(s);
 
-	/* grow in place while the chunk has room (it is ours: aggregate context) */
-	if (GetMemoryChunkSpace(s) < FOLD_IN_SIZE(s->n + 1) + sizeof(void *) * 4)
+	/* find the item (pairs are sorted); sum a repeat in place */
+	lo = 0;
+	hi = s->n;
+	while (lo < hi)
 	{
-		FoldInState *bigger = MemoryContextAlloc(agg_context, FOLD_IN_SIZE(2 * s->n + 16));
+		int32		mid = lo + (hi - lo) / 2;
 
-		memcpy(bigger, s, VARSIZE(s));
+		if (s->pairs[mid].item < item)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < s->n && s->pairs[lo].item == item)
+	{
+		s->pairs[lo].weight += weight;
+		PG_RETURN_BYTEA_P(s);
+	}
+
+	/*
+	 * A new item: insert at lo, in place while there is room.  A bigger
+	 * state is built in the per-call context; the executor copies it into
+	 * the aggregate's context (with its spare room) and frees the old one.
+	 */
+	if (s->n == FOLD_IN_CAPACITY(s))
+	{
+		FoldInState *bigger = new_state(CurrentMemoryContext, model, 2 * s->n + 16);
+
+		memcpy(bigger->pairs, s->pairs, sizeof(RsWeightedItem) * s->n);
+		bigger->n = s->n;
 		s = bigger;
 	}
-	s->pairs[s->n].item = item;
-	s->pairs[s->n].weight = weight;
+	memmove(s->pairs + lo + 1, s->pairs + lo, sizeof(RsWeightedItem) * (s->n - lo));
+	s->pairs[lo].item = item;
+	s->pairs[lo].weight = weight;
 	s->n++;
-	SET_VARSIZE(s, FOLD_IN_SIZE(s->n));
 	PG_RETURN_BYTEA_P(s);
 }
 
-/* recsys_fold_in_combine(a bytea, b bytea) concatenates two states. */
+/* recsys_fold_in_combine(a bytea, b bytea) merges two states. */
 Datum
 recsys_fold_in_combine(PG_FUNCTION_ARGS)
 {
@@ -266,16 +336,23 @@ recsys_fold_in_combine(PG_FUNCTION_ARGS)
 	FoldInState *a;
 	FoldInState *b;
 	FoldInState *c;
+	RsModel    *model;
+	int32		i = 0,
+				j = 0;
 
 	if (!AggCheckCallContext(fcinfo, &agg_context))
-		elog(ERROR, "recsys.fold_in called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("recsys.fold_in_combine can only be called by the recsys.fold_in aggregate")));
 	if (PG_ARGISNULL(0) && PG_ARGISNULL(1))
 		PG_RETURN_NULL();
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 	{
 		bytea	   *only = PG_ARGISNULL(0) ? PG_GETARG_BYTEA_P(1) : PG_GETARG_BYTEA_P(0);
-		bytea	   *copy = MemoryContextAlloc(agg_context, VARSIZE(only));
+		bytea	   *copy;
 
+		(void) check_state(only);
+		copy = MemoryContextAlloc(agg_context, VARSIZE(only));
 		memcpy(copy, only, VARSIZE(only));
 		PG_RETURN_BYTEA_P(copy);
 	}
@@ -285,11 +362,28 @@ recsys_fold_in_combine(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("recsys.fold_in must use one model per group")));
-	c = MemoryContextAlloc(agg_context, FOLD_IN_SIZE(a->n + b->n));
-	memcpy(c, a, FOLD_IN_SIZE(a->n));
-	memcpy(c->pairs + a->n, b->pairs, sizeof(RsWeightedItem) * b->n);
-	c->n = a->n + b->n;
-	SET_VARSIZE(c, FOLD_IN_SIZE(c->n));
+	model = RsGetModel(a->model);
+	check_pairs(a, model);
+	check_pairs(b, model);
+
+	/* merge the two sorted lists, summing items in both */
+	c = new_state(agg_context, model, a->n + b->n + 16);
+	c->version = a->version;
+	while (i < a->n || j < b->n)
+	{
+		RsWeightedItem next;
+
+		if (j >= b->n || (i < a->n && a->pairs[i].item < b->pairs[j].item))
+			next = a->pairs[i++];
+		else if (i >= a->n || b->pairs[j].item < a->pairs[i].item)
+			next = b->pairs[j++];
+		else
+		{
+			next = a->pairs[i++];
+			next.weight += b->pairs[j++].weight;
+		}
+		c->pairs[c->n++] = next;
+	}
 	PG_RETURN_BYTEA_P(c);
 }
 
@@ -313,6 +407,11 @@ recsys_fold_in_final(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("model \"%s\" changed version while folding in", s->model)));
+	if (model->kind != RS_MODEL_FACTORS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("malformed recsys.fold_in state")));
+	check_pairs(s, model);
 	/* the state may belong to the aggregate: sort a copy */
 	pairs = palloc(sizeof(RsWeightedItem) * Max(s->n, 1));
 	memcpy(pairs, s->pairs, sizeof(RsWeightedItem) * s->n);
@@ -434,6 +533,10 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	exclude = palloc0(RS_BITMAP_BYTES(model->items.count) + 1);
 	mark_items(model, PG_GETARG_ARRAYTYPE_P(0), "items", exclude, &pairs, &n_pairs);
+	/* for a model of ratings, a session's items count as top-rated */
+	if (model->kind == RS_MODEL_FACTORS && model->explicit_feedback && !isinf(model->rating_max))
+		for (int j = 0; j < n_pairs; j++)
+			pairs[j].weight = model->rating_max;
 
 	if (model->kind == RS_MODEL_FACTORS && n_pairs > 0)
 	{

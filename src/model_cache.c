@@ -34,6 +34,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
+#include "utils/snapmgr.h"
 #include "utils/float.h"
 #include "utils/varlena.h"
 
@@ -332,7 +333,8 @@ load_neighbor_row(TupleTableSlot *slot, void *arg)
 
 	if (owner < 0 || owner < load->last_owner)
 		corrupt(model, "a neighbour list has an unknown or out-of-order owner");
-	if (ARR_HASNULL(ids) || ARR_HASNULL(scores) ||
+	if (ARR_ELEMTYPE(ids) != INT8OID || ARR_ELEMTYPE(scores) != FLOAT4OID ||
+		ARR_HASNULL(ids) || ARR_HASNULL(scores) ||
 		ArrayGetNItems(ARR_NDIM(scores), ARR_DIMS(scores)) != n ||
 		m->nnz + n > load->capacity)
 		corrupt(model, "a neighbour list is malformed");
@@ -349,6 +351,11 @@ load_neighbor_row(TupleTableSlot *slot, void *arg)
 		m->data[m->nnz] = score[j];
 		m->nnz++;
 	}
+	/* detoasted copies: free them now, or the load holds the lists twice */
+	if ((Pointer) ids != DatumGetPointer(slot->tts_values[1]))
+		pfree(ids);
+	if ((Pointer) scores != DatumGetPointer(slot->tts_values[2]))
+		pfree(scores);
 }
 
 /* Number the users of a user-kNN model in id order. */
@@ -584,25 +591,38 @@ load_model(const char *name, CatalogRow *row)
 	return model;
 }
 
-/* RsCurrentStatement identifies the statement running now. */
+/*
+ * RsCurrentStatement stamps what the running query can see.  Two queries
+ * with equal stamps see the same data: same transaction, same command id
+ * in its snapshot, and no other transaction completed in between.  (A
+ * statement count would not do: a PL/pgSQL function takes a new snapshot
+ * for each of its statements.)  Without an active snapshot the stamp is
+ * invalid and never matches.
+ */
 RsStatementStamp
 RsCurrentStatement(void)
 {
 	RsStatementStamp s;
 
-	s.lxid = MyProc->lxid;
-	s.cid = GetCurrentCommandId(false);
-	s.start = GetCurrentStatementStartTimestamp();
-	s.valid = true;
+	memset(&s, 0, sizeof(s));
+	if (ActiveSnapshotSet())
+	{
+		Snapshot	snap = GetActiveSnapshot();
+
+		s.lxid = MyProc->lxid;
+		s.cid = snap->curcid;
+		s.completed = snap->snapXactCompletionCount;
+		s.valid = snap->snapshot_type == SNAPSHOT_MVCC && s.completed != 0;
+	}
 	return s;
 }
 
-/* RsSameStatement says whether two stamps name the same statement. */
+/* RsSameStatement says whether two stamps see the same data. */
 bool
 RsSameStatement(const RsStatementStamp *a, const RsStatementStamp *b)
 {
 	return a->valid && b->valid && a->lxid == b->lxid && a->cid == b->cid &&
-		a->start == b->start;
+		a->completed == b->completed;
 }
 
 /*

@@ -17,14 +17,16 @@
 #include "sparse.h"
 
 /*
- * Identifies the statement running now, for caches that are valid for one
- * statement: in READ COMMITTED each statement sees a new snapshot.
+ * Identifies what the running query can see, for caches valid while it
+ * does not change: the transaction, the snapshot's command id (our own
+ * writes) and how many transactions had completed when the snapshot was
+ * taken (everybody else's).
  */
 typedef struct RsStatementStamp
 {
 	LocalTransactionId lxid;
 	CommandId	cid;
-	TimestampTz start;
+	uint64		completed;
 	bool		valid;
 } RsStatementStamp;
 

@@ -10,7 +10,11 @@
  *
  * Callers connect SPI themselves (SPI_connect/SPI_finish), so that several
  * queries can share one connection.  Queries take their values as $n
- * parameters, never spliced into the text.
+ * parameters, never spliced into the text, and run with search_path set to
+ * pg_catalog, pg_temp: a function or operator a user creates in a schema
+ * early in their search_path cannot stand in for a built-in one in
+ * recsys's own queries.  (User sources are named schema-qualified, and
+ * views keep the names they were created with.)
  *
  *-------------------------------------------------------------------------
  */
@@ -18,6 +22,7 @@
 
 #include "executor/spi.h"
 #include "tcop/dest.h"
+#include "utils/guc.h"
 
 #include "spi_util.h"
 
@@ -55,6 +60,17 @@ callback_destroy(DestReceiver *self)
 {
 }
 
+/* Run what follows with the safe search_path; returns the level to undo. */
+static int
+safe_search_path(void)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
 /* Build a parameter list for SPI_execute_plan_extended. */
 static ParamListInfo
 make_params(int nargs, Oid *argtypes, Datum *values, const char *nulls)
@@ -84,6 +100,7 @@ RsStreamQuery(const char *query, int nargs, Oid *argtypes, Datum *values,
 	SPIExecuteOptions options;
 	SPIPlanPtr	plan;
 	int			ret;
+	int			level;
 
 	memset(&receiver, 0, sizeof(receiver));
 	receiver.pub.receiveSlot = callback_receive;
@@ -94,6 +111,7 @@ RsStreamQuery(const char *query, int nargs, Oid *argtypes, Datum *values,
 	receiver.callback = callback;
 	receiver.arg = arg;
 
+	level = safe_search_path();
 	plan = SPI_prepare(query, nargs, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query,
@@ -109,6 +127,7 @@ RsStreamQuery(const char *query, int nargs, Oid *argtypes, Datum *values,
 		elog(ERROR, "SPI_execute_plan_extended failed for \"%s\": %s", query,
 			 SPI_result_code_string(ret));
 	SPI_freeplan(plan);
+	AtEOXact_GUC(true, level);
 	return receiver.rows;
 }
 
@@ -121,9 +140,11 @@ int
 RsExecute(const char *query, int nargs, Oid *argtypes, Datum *values,
 		  const char *nulls, bool read_only, int expected)
 {
+	int			level = safe_search_path();
 	int			ret = SPI_execute_with_args(query, nargs, argtypes, values, nulls,
 											read_only, 0);
 
+	AtEOXact_GUC(true, level);
 	if (ret != expected)
 		elog(ERROR, "SPI_execute_with_args failed for \"%s\": %s", query,
 			 SPI_result_code_string(ret));

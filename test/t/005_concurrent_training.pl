@@ -215,6 +215,29 @@ my $x_recs = q{SELECT string_agg(item_id || '=' || score, ',' ORDER BY score DES
 is($victim->query_safe($x_recs), fresh($x_recs),
 	'(d) the session that trained serves what a new session serves');
 
+#
+# (e) inside one PL/pgSQL block every statement takes a new snapshot: a
+# model dropped by another session meanwhile is noticed by the next
+# statement of the block, not served from the cache
+#
+fresh("$train, model => 'y')");
+my $blocker = $node->background_psql('postgres', on_error_stop => 0);
+$blocker->query_until(qr/started/, q{
+	\echo started
+	DO $$ BEGIN
+		PERFORM recsys.score(1, 5, 'y');
+		PERFORM pg_sleep(3);
+		PERFORM * FROM recsys.recommend(1, 5, 'y');
+	END $$;
+});
+sleep 1;
+fresh("SELECT recsys.drop_model('y')");
+# the block's error arrives while the next query is pumped
+$blocker->query('SELECT 1');
+like($blocker->{stderr}, qr/model "y" does not exist/,
+	'(e) a PL/pgSQL block sees a model dropped between its statements');
+$blocker->quit;
+
 $victim->quit;
 $trainer->quit;
 $reader->quit;
