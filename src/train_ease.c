@@ -88,7 +88,7 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	K = Min(K, Max(n - 1, 1));
 
 	gram_bytes = (Size) n * (Size) n * sizeof(float);
-	RsCheckTrainingMemory("the dense item x item matrix", gram_bytes +
+	RsCheckTrainingMemory("the dense item x item matrix and neighbour lists", gram_bytes +
 						  (Size) n * K * (sizeof(int32) + sizeof(float)), &data);
 	fit_start = RsSeconds();
 	G = MemoryContextAllocExtended(CurrentMemoryContext, gram_bytes, MCXT_ALLOC_HUGE);
