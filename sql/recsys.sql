@@ -318,13 +318,17 @@ CREATE FUNCTION recsys.train_ease(
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id',
 	weight_col name DEFAULT NULL,
-	dropout double precision DEFAULT 0)
+	dropout double precision DEFAULT 0,
+	user_exponent double precision DEFAULT 0,
+	popularity_exponent double precision DEFAULT 0,
+	time_col name DEFAULT NULL,
+	half_life interval DEFAULT NULL)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_ease'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_ease(regclass, double precision, text, integer, name, name, name,
-	double precision) IS
-	'train EASE (Steck 2019), the closed-form item-item model, or with dropout its DLAE variant (Steck 2020)';
+	double precision, double precision, double precision, name, interval) IS
+	'train EASE (Steck 2019), the closed-form item-item model, with optional dropout (Steck 2020), user and popularity normalisation and recency-weighted scoring';
 
 CREATE FUNCTION recsys.train_popular(
 	source regclass,
@@ -688,7 +692,7 @@ BEGIN
 		WHEN 'als' THEN 'recsys.train_cf(regclass, integer, text, text, integer, double precision, double precision, name, name, name, bigint, text)'
 		WHEN 'item_knn' THEN 'recsys.train_item_knn(regclass, integer, text, text, double precision, double precision, double precision, name, name, name)'
 		WHEN 'user_knn' THEN 'recsys.train_user_knn(regclass, integer, text, double precision, name, name, name)'
-		WHEN 'ease' THEN 'recsys.train_ease(regclass, double precision, text, integer, name, name, name, double precision)'
+		WHEN 'ease' THEN 'recsys.train_ease(regclass, double precision, text, integer, name, name, name, double precision, double precision, double precision, name, interval)'
 		WHEN 'popular' THEN 'recsys.train_popular(regclass, text, name, name, name, name, interval)'
 	END::regprocedure;
 	IF trainer IS NULL THEN

@@ -3,7 +3,7 @@ CREATE SCHEMA popular_test;
 SET search_path = popular_test, public;
 SET extra_float_digits = 0;
 
-CREATE TABLE orders (customer bigint, product bigint, qty int, ordered_at timestamptz);
+CREATE TABLE orders (customer bigint, product bigint, qty int, ordered_at timestamptz, note text);
 INSERT INTO orders VALUES
 	(1, 10, 1, '2026-01-01'), (2, 10, 1, '2026-01-02'), (3, 10, 1, '2026-01-03'),	-- old favourite
 	(1, 20, 1, '2026-03-01'), (2, 20, 5, '2026-03-01'),								-- recent, bulk
@@ -35,7 +35,14 @@ SELECT * FROM recsys.explain(1, 10, 3, 'popular');
 SELECT recsys.train_popular(NULL);
 SELECT recsys.train_popular('orders', model => NULL);
 SELECT recsys.train_popular('orders', user_col => 'customer', item_col => 'product', time_col => 'ordered_at');
-SELECT recsys.train_popular('orders', user_col => 'customer', item_col => 'product', time_col => 'qty', half_life => '1 day');
+SELECT recsys.train_popular('orders', user_col => 'customer', item_col => 'product', time_col => 'note', half_life => '1 day');
+-- numbers are seconds: the same decay from epoch seconds
+CREATE VIEW orders_epoch AS SELECT customer, product, qty, extract(epoch FROM ordered_at)::bigint AS t FROM orders;
+SELECT (recsys.train_popular('orders_epoch', 'trending_epoch', 'customer', 'product', 'qty', 't', '30 days')).name;
+SELECT a.item_id, a.popularity::numeric(10,6) = b.popularity::numeric(10,6) AS same_decay
+FROM recsys.item_stats a JOIN recsys.item_stats b USING (item_id)
+WHERE a.model = 'trending' AND b.model = 'trending_epoch'
+ORDER BY 1;
 SELECT recsys.train_popular('orders', user_col => 'customer', item_col => 'product', time_col => 'shipped_at', half_life => '1 day');
 SELECT recsys.train_popular('orders', user_col => 'customer', item_col => 'product', time_col => 'ordered_at', half_life => '0 seconds');
 SELECT recsys.train_popular('orders');

@@ -33,17 +33,22 @@
 #include <math.h>
 
 #include "funcapi.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/float.h"
 #include "utils/tuplestore.h"
 
 #include "args.h"
 #include "ingest.h"
 #include "model_cache.h"
+#include "recency.h"
 #include "recommend.h"
 #include "score.h"
+#include "spi_util.h"
 #include "train_common.h"
 
 PG_FUNCTION_INFO_V1(recsys_evaluate);
@@ -142,6 +147,70 @@ predict_rating(RsModel *model, const float *x, float user_bias, int32 i)
 	return Min(Max(p, model->rating_min), model->rating_max);
 }
 
+/* Where the times of the training pairs go while they are streamed in. */
+typedef struct TrainTimes
+{
+	const RsInteractions *train;
+	double	   *seconds;		/* per stored (user, item) of train.by_user */
+} TrainTimes;
+
+static void
+store_train_time(TupleTableSlot *slot, void *arg)
+{
+	TrainTimes *times = (TrainTimes *) arg;
+	const RsCsr *R = &times->train->by_user;
+	int32		u,
+				i;
+	int64		lo,
+				hi;
+
+	if (slot->tts_isnull[0] || slot->tts_isnull[1] || slot->tts_isnull[2])
+		return;
+	u = rs_idmap_lookup(&times->train->users, DatumGetInt64(slot->tts_values[0]));
+	i = rs_idmap_lookup(&times->train->items, DatumGetInt64(slot->tts_values[1]));
+	if (u < 0 || i < 0)
+		return;
+	/* rows of the CSR are sorted by item */
+	lo = R->indptr[u];
+	hi = R->indptr[u + 1];
+	while (lo < hi)
+	{
+		int64		mid = lo + (hi - lo) / 2;
+
+		if (R->indices[mid] < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < R->indptr[u + 1] && R->indices[lo] == i)
+		times->seconds[lo] = DatumGetFloat8(slot->tts_values[2]);
+}
+
+/*
+ * For a model with a half-life: the latest time of every training pair,
+ * read in one grouped query over the source (as the caller).
+ */
+static double *
+read_train_times(RsModel *model, const RsInteractions *train)
+{
+	TrainTimes	times;
+	char	   *query;
+
+	times.train = train;
+	times.seconds = palloc(sizeof(double) * Max(train->by_user.nnz, 1));
+	for (int64 p = 0; p < train->by_user.nnz; p++)
+		times.seconds[p] = get_float8_nan();
+	query = psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, pg_catalog.max(%s) FROM %s GROUP BY 1, 2",
+					 quote_identifier(model->user_col), quote_identifier(model->item_col),
+					 RsTimeEpochSql(model->source, model->time_col, "time_col"),
+					 RsRelationName(model->source));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsStreamQuery(query, 0, NULL, NULL, NULL, true, store_train_time, &times);
+	SPI_finish();
+	return times.seconds;
+}
+
 /*
  * recsys_evaluate(model text, test regclass, k int, user_col name,
  *				   item_col name, rating_col name) returns (metric, value).
@@ -167,6 +236,8 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	int32	   *list;
 	float	   *list_score;
 	RsUserItems items;
+	double	   *train_seconds = NULL;
+	double	   *item_seconds = NULL;
 	MetricSums	sums = {0};
 	int64		covered_count = 0;
 	bool		rating_metrics;
@@ -222,6 +293,13 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	list_score = palloc(sizeof(float) * k);
 	items.item = palloc(sizeof(int32) * Max(train.items.count, 1));
 	items.weight = palloc(sizeof(float) * Max(train.items.count, 1));
+	items.recency = NULL;
+	if (model->half_life > 0)
+	{
+		train_seconds = read_train_times(model, &train);
+		item_seconds = palloc(sizeof(double) * Max(train.items.count, 1));
+		items.recency = palloc(sizeof(float) * Max(train.items.count, 1));
+	}
 
 	for (int32 r = 0; r < test.by_user.n_rows; r++)
 	{
@@ -249,6 +327,8 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 				continue;
 			items.item[items.n] = i;
 			items.weight[items.n] = train.by_user.data[p];
+			if (item_seconds)
+				item_seconds[items.n] = train_seconds[p];
 			items.n++;
 			rs_bitmap_set(exclude, i);
 		}
@@ -256,6 +336,8 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 			if (test_items[test.by_user.indices[p]] >= 0)
 				rs_bitmap_set(relevant, test_items[test.by_user.indices[p]]);
 
+		if (item_seconds)
+			RsRecencyWeights(item_seconds, items.n, model->half_life, items.recency);
 		found = RsRankForUser(model, user_id, &items, exclude, k, scratch, list, list_score,
 							  &fallback);
 		add_user(&sums, list, found, k, relevant, (int) (t1 - t0));

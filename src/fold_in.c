@@ -557,6 +557,7 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
 		int			found;
 
 		items.n = n_pairs;
+		items.recency = NULL;
 		items.item = palloc(sizeof(int32) * Max(n_pairs, 1));
 		items.weight = palloc(sizeof(float) * Max(n_pairs, 1));
 		for (int j = 0; j < n_pairs; j++)

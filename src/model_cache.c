@@ -41,6 +41,7 @@
 #include "als.h"
 #include "ingest.h"
 #include "model_cache.h"
+#include "recency.h"
 #include "spi_util.h"
 
 typedef struct ModelCacheEntry
@@ -73,6 +74,8 @@ typedef struct CatalogRow
 	float		rating_max;
 	float		regularization;
 	float		alpha;
+	char	   *time_col;
+	double		half_life;
 } CatalogRow;
 
 static void
@@ -127,7 +130,8 @@ read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row
 			  "(stats->>'rating_max')::pg_catalog.float8, "
 			  "(params->>'regularization')::pg_catalog.float8, "
 			  "(params->>'alpha')::pg_catalog.float8, "
-			  "params->>'binary' = 'true' "
+			  "params->>'binary' = 'true', "
+			  "params->>'time_col', (params->>'half_life_seconds')::pg_catalog.float8 "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -161,6 +165,12 @@ read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row
 		Datum		d = SPI_getbinval(tuple, desc, 17, &isnull);
 
 		row->binary = !isnull && DatumGetBool(d);
+	}
+	row->time_col = text_column(tuple, desc, 18);
+	{
+		Datum		d = SPI_getbinval(tuple, desc, 19, &isnull);
+
+		row->half_life = isnull ? 0 : DatumGetFloat8(d);
 	}
 	MemoryContextSwitchTo(old);
 	return true;
@@ -455,9 +465,10 @@ prepare_seen_queries(RsModel *model)
 	source = RsRelationName(model->source);
 	weight = model->weight_col ? quote_identifier(model->weight_col) : "1";
 	initStringInfo(&q);
-	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, (%s)::pg_catalog.float4 FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
-					 quote_identifier(model->item_col), weight, source,
-					 quote_identifier(model->user_col));
+	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, (%s)::pg_catalog.float4, %s FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
+					 quote_identifier(model->item_col), weight,
+					 model->time_col ? RsTimeEpochSql(model->source, model->time_col, "time_col") : "NULL::pg_catalog.float8",
+					 source, quote_identifier(model->user_col));
 	model->seen_plan = SPI_prepare(q.data, 1, (Oid[]) {INT8OID});
 	if (model->seen_plan == NULL || SPI_keepplan(model->seen_plan) != 0)
 		elog(ERROR, "could not prepare \"%s\": %s", q.data, SPI_result_code_string(SPI_result));
@@ -554,6 +565,11 @@ load_model(const char *name, CatalogRow *row)
 	model->user_col = row->user_col ? pstrdup(row->user_col) : NULL;
 	model->item_col = row->item_col ? pstrdup(row->item_col) : NULL;
 	model->weight_col = row->weight_col ? pstrdup(row->weight_col) : NULL;
+	/* item models weight the history they score by age; popular's decay is in its stats */
+	if (row->half_life > 0 && row->time_col &&
+		(strcmp(row->algorithm, "ease") == 0 || strcmp(row->algorithm, "item_knn") == 0))
+		model->time_col = pstrdup(row->time_col);
+	model->half_life = model->time_col ? row->half_life : 0;
 	model->source_name = pstrdup(row->source);
 	MemoryContextSwitchTo(old);
 	model->k = row->k;
@@ -817,7 +833,9 @@ user_item_cmp(const void *a, const void *b)
  * RsReadUserItems reads the user's interactions with the model's items
  * from the source as it is now, as training would: rows for items the
  * model does not know and rows with NULLs are ignored, and duplicate
- * items are summed.  Items come out in index order.  Runs as the caller.
+ * items are summed.  Items come out in index order.  A model with a
+ * half-life also gets each item's recency weight, from the item's latest
+ * row.  Runs as the caller.
  */
 void
 RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out)
@@ -826,6 +844,8 @@ RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out
 	int			ret;
 	int64	   *packed;			/* item index << 32 | position, to sort */
 	float	   *raw;			/* weights by position */
+	double	   *when;			/* times by position, NaN if NULL */
+	double	   *latest = NULL;	/* per output item */
 	int			n = 0;
 
 	RsRequireSource(model, why);
@@ -838,15 +858,24 @@ RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out
 
 	packed = SPI_palloc(sizeof(int64) * Max(SPI_processed, 1));
 	raw = SPI_palloc(sizeof(float) * Max(SPI_processed, 1));
+	when = SPI_palloc(sizeof(double) * Max(SPI_processed, 1));
 	out->item = SPI_palloc(sizeof(int32) * Max(SPI_processed, 1));
 	out->weight = SPI_palloc(sizeof(float) * Max(SPI_processed, 1));
+	out->recency = NULL;
+	if (model->half_life > 0)
+	{
+		out->recency = SPI_palloc(sizeof(float) * Max(SPI_processed, 1));
+		latest = SPI_palloc(sizeof(double) * Max(SPI_processed, 1));
+	}
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[r];
 		bool		null_item,
-					null_weight;
+					null_weight,
+					null_time;
 		Datum		item = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &null_item);
 		Datum		weight = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &null_weight);
+		Datum		time = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 3, &null_time);
 		int32		index;
 
 		if (null_item || null_weight)
@@ -855,6 +884,7 @@ RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out
 		if (index < 0)
 			continue;
 		raw[r] = DatumGetFloat4(weight);
+		when[r] = null_time ? get_float8_nan() : DatumGetFloat8(time);
 		packed[n++] = ((int64) index << 32) | (int64) r;
 	}
 	qsort(packed, n, sizeof(int64), user_item_cmp);
@@ -863,18 +893,27 @@ RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out
 	for (int j = 0; j < n; j++)
 	{
 		int32		index = (int32) (packed[j] >> 32);
-		float		w = raw[packed[j] & 0xFFFFFFFF];
+		int64		r = packed[j] & 0xFFFFFFFF;
 
 		if (out->n > 0 && out->item[out->n - 1] == index)
-			out->weight[out->n - 1] += w;
+		{
+			out->weight[out->n - 1] += raw[r];
+			if (latest && (isnan(latest[out->n - 1]) || when[r] > latest[out->n - 1]))
+				latest[out->n - 1] = when[r];
+		}
 		else
 		{
 			out->item[out->n] = index;
-			out->weight[out->n] = w;
+			out->weight[out->n] = raw[r];
+			if (latest)
+				latest[out->n] = when[r];
 			out->n++;
 		}
 	}
+	if (latest)
+		RsRecencyWeights(latest, out->n, model->half_life, out->recency);
 	pfree(packed);
 	pfree(raw);
+	pfree(when);
 	SPI_finish();
 }

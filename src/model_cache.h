@@ -54,7 +54,9 @@ typedef struct RsModel
 	char	   *user_col;
 	char	   *item_col;
 	char	   *weight_col;		/* NULL: every row counts 1 */
-	SPIPlanPtr	seen_plan;		/* SELECT item[, weight] WHERE user = $1 */
+	char	   *time_col;		/* item models with a half-life, else NULL */
+	double		half_life;		/* seconds; 0: history not weighted by age */
+	SPIPlanPtr	seen_plan;		/* SELECT item, weight, time WHERE user = $1 */
 	SPIPlanPtr	seen_many_plan; /* SELECT user, item[, weight] WHERE user = ANY($1) */
 
 	/* every item the model knows, and its popularity */
@@ -98,7 +100,20 @@ typedef struct RsUserItems
 	int			n;
 	int32	   *item;			/* item indexes in the model */
 	float	   *weight;
+	float	   *recency;		/* per item, for models with a half-life, or NULL */
 } RsUserItems;
+
+/*
+ * How much one of the user's items counts as input to an item model: its
+ * weight (1 in binary models), times its recency weight if any.
+ */
+static inline float
+RsUserItemInput(const RsModel *model, const RsUserItems *items, int n)
+{
+	float		w = model->binary ? 1.0f : items->weight[n];
+
+	return items->recency ? w * items->recency[n] : w;
+}
 
 extern RsStatementStamp RsCurrentStatement(void);
 extern bool RsSameStatement(const RsStatementStamp *a, const RsStatementStamp *b);

@@ -117,7 +117,7 @@ item_knn_scores(RsModel *model, const RsUserItems *items, float *scores)
 		for (int64 p = nb->indptr[i]; p < nb->indptr[i + 1]; p++)
 		{
 			int32		j = nb->indices[p];
-			float		add = (model->binary ? 1 : items->weight[n]) * nb->data[p];
+			float		add = RsUserItemInput(model, items, n) * nb->data[p];
 
 			scores[j] = isnan(scores[j]) ? add : scores[j] + add;
 		}
@@ -640,7 +640,7 @@ recsys_explain(PG_FUNCTION_ARGS)
 			contrib[n].value = 0;
 			for (int64 p = nb->indptr[i]; p < nb->indptr[i + 1]; p++)
 				if (nb->indices[p] == j)
-					contrib[n].value = (model->binary ? 1 : items.weight[n]) * nb->data[p];
+					contrib[n].value = RsUserItemInput(model, &items, n) * nb->data[p];
 		}
 	}
 	else

@@ -9,6 +9,13 @@
  * served by recommend, similar_items and explain like an item-kNN model:
  * the score of item j for user u is sum over u's items i of B_ij.
  *
+ * Options beyond Steck's model: dropout (see src/kernel/ease.c), users
+ * weighted by a power of their item count when the item-item statistics
+ * are gathered (user_exponent), target items damped by a power of their
+ * popularity (popularity_exponent), and a time column with a half-life,
+ * which weights each user's history by its age when the model scores
+ * (src/recency.c); training reads no times.
+ *
  * The dense Gram matrix needs n_items^2 floats; a catalog that would need
  * more than recsys.max_memory is refused before anything is allocated.
  * The inversion is the one step that uses OpenBLAS's own threads
@@ -29,6 +36,7 @@
 #include "ease.h"
 #include "ingest.h"
 #include "model_store.h"
+#include "recency.h"
 #include "recsys.h"
 #include "train_common.h"
 
@@ -40,7 +48,9 @@ PG_FUNCTION_INFO_V1(recsys_train_ease);
 /*
  * recsys_train_ease(source regclass, lambda float8, model text,
  *					 neighbors int, user_col name, item_col name,
- *					 weight_col name) trains an EASE model.
+ *					 weight_col name, dropout float8, user_exponent float8,
+ *					 popularity_exponent float8, time_col name,
+ *					 half_life interval) trains an EASE model.
  */
 Datum
 recsys_train_ease(PG_FUNCTION_ARGS)
@@ -51,6 +61,12 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	char	   *name;
 	double		lambda;
 	double		dropout;
+	double		user_exponent;
+	double		popularity_exponent;
+	const char *time_col = NULL;
+	double		half_life = 0;
+	float	   *user_weight = NULL;
+	float	   *column_scale = NULL;
 	int			K;
 	bool		binary;
 	int32		n;
@@ -80,6 +96,11 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	binary = spec.weight_col == NULL;
 	/* dropout arrived in 0.2.0: a 0.1.0 definition passes seven arguments */
 	dropout = PG_NARGS() > 7 ? RsFloatArg(fcinfo, 7, "dropout", 0, 0.99, NAN) : 0;
+	/* and these in 0.3.0 */
+	user_exponent = PG_NARGS() > 8 ? RsFloatArg(fcinfo, 8, "user_exponent", 0, 2, NAN) : 0;
+	popularity_exponent = PG_NARGS() > 9 ? RsFloatArg(fcinfo, 9, "popularity_exponent", -2, 2, NAN) : 0;
+	if (PG_NARGS() > 11)
+		RsTimeDecayArgs(fcinfo, 10, spec.relid, &time_col, &half_life);
 
 	RsLockModelForTraining(name);
 	RsReadSource(&spec, false, &data);
@@ -91,8 +112,21 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	RsCheckTrainingMemory("the dense item x item matrix and neighbour lists", gram_bytes +
 						  (Size) n * K * (sizeof(int32) + sizeof(float)), &data);
 	fit_start = RsSeconds();
+	if (user_exponent != 0)
+	{
+		user_weight = palloc(sizeof(float) * Max(data.by_user.n_rows, 1));
+		rs_ease_user_weights(&data.by_user, user_exponent, user_weight);
+	}
+	if (popularity_exponent != 0)
+	{
+		/* an item's popularity: its number of distinct users */
+		column_scale = palloc(sizeof(float) * n);
+		for (int32 j = 0; j < n; j++)
+			column_scale[j] = (float) pow((double) (data.by_item.indptr[j + 1] - data.by_item.indptr[j]),
+										  -popularity_exponent);
+	}
 	G = MemoryContextAllocExtended(CurrentMemoryContext, gram_bytes, MCXT_ALLOC_HUGE);
-	rs_ease_gram(&data.by_user, binary, (float) lambda, (float) dropout, G);
+	rs_ease_gram(&data.by_user, binary, user_weight, (float) lambda, (float) dropout, G);
 	CHECK_FOR_INTERRUPTS();
 
 	/* the O(n^3) step: OpenBLAS threads for its duration only */
@@ -114,7 +148,7 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 		int32		end = Min(begin + EASE_CHUNK_ROWS, n);
 
 		CHECK_FOR_INTERRUPTS();
-		rs_ease_neighbors(G, n, begin, end, K, nbr + (int64) begin * K,
+		rs_ease_neighbors(G, n, begin, end, column_scale, K, nbr + (int64) begin * K,
 						  weight + (int64) begin * K, count + begin);
 	}
 	pfree(G);
@@ -122,10 +156,15 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	RsJsonBegin(&params);
 	RsJsonFloat(&params, "lambda", lambda);
 	RsJsonFloat(&params, "dropout", dropout);
+	RsJsonFloat(&params, "user_exponent", user_exponent);
+	RsJsonFloat(&params, "popularity_exponent", popularity_exponent);
 	RsJsonInt(&params, "neighbors", K);
 	RsJsonText(&params, "binary", binary ? "true" : "false");
 	RsJsonInt(&params, "threads", recsys_threads);
 	RsDescribeSource(&spec, &params);
+	RsJsonText(&params, "time_col", time_col);
+	if (time_col)
+		RsJsonFloat(&params, "half_life_seconds", half_life);
 	RsJsonEnd(&params);
 	RsJsonBegin(&stats);
 	RsJsonInt(&stats, "rows_read", data.rows_read);

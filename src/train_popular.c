@@ -26,31 +26,11 @@
 #include "args.h"
 #include "ingest.h"
 #include "model_store.h"
+#include "recency.h"
 #include "spi_util.h"
 #include "train_common.h"
 
 PG_FUNCTION_INFO_V1(recsys_train_popular);
-
-/* Check that the time column exists and holds timestamps or dates. */
-static void
-check_time_column(Oid relid, const char *colname)
-{
-	AttrNumber	attnum = get_attnum(relid, colname);
-	Oid			typid;
-
-	if (attnum == InvalidAttrNumber || attnum < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of relation \"%s\" does not exist", colname, get_rel_name(relid)),
-				 errhint("Pass the name of the column that holds the interaction times as time_col.")));
-	typid = getBaseType(get_atttype(relid, attnum));
-	if (typid != TIMESTAMPTZOID && typid != TIMESTAMPOID && typid != DATEOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("time_col column \"%s\" has type %s, which is not a time", colname,
-						format_type_be(typid)),
-				 errhint("Use a column of type timestamptz, timestamp or date.")));
-}
 
 /*
  * recsys_train_popular(source regclass, model text, user_col name,
@@ -80,25 +60,7 @@ recsys_train_popular(PG_FUNCTION_ARGS)
 	spec.user_col = NameStr(*PG_GETARG_NAME(2));
 	spec.item_col = NameStr(*PG_GETARG_NAME(3));
 	spec.weight_col = PG_ARGISNULL(4) ? NULL : NameStr(*PG_GETARG_NAME(4));
-	if (!PG_ARGISNULL(5) || !PG_ARGISNULL(6))
-	{
-		Interval   *half_life;
-
-		if (PG_ARGISNULL(5) || PG_ARGISNULL(6))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("time_col and half_life go together"),
-					 errhint("Pass both for a time-decayed popularity, or neither.")));
-		time_col = NameStr(*PG_GETARG_NAME(5));
-		half_life = PG_GETARG_INTERVAL_P(6);
-		half_life_seconds = half_life->time / (double) USECS_PER_SEC +
-			(half_life->day + half_life->month * (double) DAYS_PER_MONTH) * SECS_PER_DAY;
-		if (!(half_life_seconds >= 1))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("half_life must be at least 1 second")));
-		check_time_column(spec.relid, time_col);
-	}
+	RsTimeDecayArgs(fcinfo, 5, spec.relid, &time_col, &half_life_seconds);
 
 	RsLockModelForTraining(name);
 
@@ -135,7 +97,7 @@ recsys_train_popular(PG_FUNCTION_ARGS)
 		const char *w = spec.weight_col ? quote_identifier(spec.weight_col) : "1";
 		const char *u = quote_identifier(spec.user_col);
 		const char *i = quote_identifier(spec.item_col);
-		const char *t = quote_identifier(time_col);
+		const char *t = RsTimeEpochSql(spec.relid, time_col, "time_col");
 		const char *rel = RsRelationName(spec.relid);
 		Oid			argtypes[3] = {TEXTOID, INT4OID, FLOAT8OID};
 		Datum		values[3] = {CStringGetTextDatum(name), Int32GetDatum(version),
@@ -144,13 +106,13 @@ recsys_train_popular(PG_FUNCTION_ARGS)
 		initStringInfo(&query);
 		appendStringInfo(&query,
 						 "INSERT INTO recsys.item_stats (model, version, item_id, n_users, weight_sum, popularity) "
-						 "SELECT $1, $2, s.%s, pg_catalog.count(DISTINCT s.%s), pg_catalog.sum(s.%s), "
-						 "pg_catalog.sum(s.%s * pg_catalog.power(0.5::pg_catalog.float8, "
-						 "EXTRACT(EPOCH FROM (newest.t - s.%s::pg_catalog.timestamptz))::pg_catalog.float8 / $3)) "
-						 "FROM %s s, (SELECT pg_catalog.max(%s::pg_catalog.timestamptz) AS t FROM %s) newest "
-						 "WHERE s.%s IS NOT NULL AND s.%s IS NOT NULL AND s.%s IS NOT NULL AND s.%s IS NOT NULL "
+						 "SELECT $1, $2, s.%s, pg_catalog.count(DISTINCT s.%s), pg_catalog.sum(s.rs_w), "
+						 "pg_catalog.sum(s.rs_w * pg_catalog.power(0.5::pg_catalog.float8, (newest.t - s.rs_t) / $3)) "
+						 "FROM (SELECT %s, %s, %s AS rs_w, %s AS rs_t FROM %s) s, "
+						 "(SELECT pg_catalog.max(%s) AS t FROM %s) newest "
+						 "WHERE s.%s IS NOT NULL AND s.%s IS NOT NULL AND s.rs_w IS NOT NULL AND s.rs_t IS NOT NULL "
 						 "GROUP BY s.%s",
-						 i, u, w, w, t, rel, t, rel, u, i, t, spec.weight_col ? w : "1", i);
+						 i, u, u, i, w, t, rel, t, rel, u, i, i);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		RsExecute(query.data, 3, argtypes, values, NULL, false, SPI_OK_INSERT);

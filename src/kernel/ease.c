@@ -17,6 +17,12 @@
  * "Autoencoders that don't overfit towards the Identity", NeurIPS 2020,
  * which regularises popular items more.
  *
+ * Two normalisations after Park et al., "Why is Normalization Necessary
+ * for Linear Recommenders?", SIGIR 2025: users weighted by a power of
+ * their item count in X^T D X, so a few heavy users do not set every
+ * item's neighbourhood, and a per-column scale of B, which the caller
+ * uses to damp (or favour) popular target items.
+ *
  *-------------------------------------------------------------------------
  */
 #include "ease.h"
@@ -28,18 +34,39 @@ extern void spotrf_(const char *uplo, const int *n, float *a, const int *lda, in
 extern void spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info);
 
 void
-rs_ease_gram(const RsCsr *R, int binary, float lambda, float dropout, float *G)
+rs_ease_user_weights(const RsCsr *R, double exponent, float *user_weight)
+{
+	double		weighted = 0;
+	double		scale;
+
+	for (int32_t u = 0; u < R->n_rows; u++)
+	{
+		int64_t		n_u = R->indptr[u + 1] - R->indptr[u];
+
+		user_weight[u] = n_u > 0 ? (float) pow((double) n_u, -exponent) : 0.0f;
+		weighted += (double) user_weight[u] * (double) n_u;
+	}
+	scale = weighted > 0 ? (double) R->nnz / weighted : 1.0;
+	for (int32_t u = 0; u < R->n_rows; u++)
+		user_weight[u] = (float) (user_weight[u] * scale);
+}
+
+void
+rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
+			 float lambda, float dropout, float *G)
 {
 	int64_t		n = R->n_cols;
 
 	memset(G, 0, sizeof(float) * (size_t) n * (size_t) n);
-	/* upper triangle (row-major i <= j) of X^T X, one user row at a time */
+	/* upper triangle (row-major i <= j) of X^T D X, one user row at a time */
 	for (int32_t u = 0; u < R->n_rows; u++)
 	{
+		float		d = user_weight ? user_weight[u] : 1.0f;
+
 		for (int64_t a = R->indptr[u]; a < R->indptr[u + 1]; a++)
 		{
 			int64_t		i = R->indices[a];
-			float		wi = binary ? 1.0f : R->data[a];
+			float		wi = d * (binary ? 1.0f : R->data[a]);
 			float	   *row = G + i * n;
 
 			for (int64_t b = a; b < R->indptr[u + 1]; b++)
@@ -114,7 +141,8 @@ sift_down(int32_t *idx, float *w, int size, int pos)
 
 void
 rs_ease_neighbors(const float *P, int32_t n, int32_t row_begin, int32_t row_end,
-				  int k, int32_t *nbr, float *weight, int32_t *count)
+				  const float *column_scale, int k, int32_t *nbr, float *weight,
+				  int32_t *count)
 {
 	for (int32_t i = row_begin; i < row_end; i++)
 	{
@@ -129,6 +157,8 @@ rs_ease_neighbors(const float *P, int32_t n, int32_t row_begin, int32_t row_end,
 			if (j == i)
 				continue;
 			b = -P[(int64_t) i * n + j] / P[(int64_t) j * n + j];
+			if (column_scale)
+				b *= column_scale[j];
 			if (isnan(b))
 				continue;
 			if (size < k)

@@ -17,13 +17,23 @@
 #include "sparse.h"
 
 /*
- * G = X^T X + Lambda for the users x items matrix R (CSR), full and
- * symmetric, n_cols x n_cols, with Lambda = diag(lambda + p / (1 - p)
- * (X^T X)_ii) for dropout p in [0, 1) (p = 0: EASE's lambda I).
- * binary: every stored entry counts 1.  O(sum over users of their item
- * count squared).
+ * G = X^T D X + Lambda for the users x items matrix R (CSR), full and
+ * symmetric, n_cols x n_cols, with D = diag(user_weight) (NULL: every user
+ * weighs 1) and Lambda = diag(lambda + p / (1 - p) (X^T D X)_ii) for
+ * dropout p in [0, 1) (p = 0: EASE's lambda I).  binary: every stored
+ * entry counts 1.  O(sum over users of their item count squared).
  */
-extern void rs_ease_gram(const RsCsr *R, int binary, float lambda, float dropout, float *G);
+extern void rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
+						 float lambda, float dropout, float *G);
+
+/*
+ * The user weights of the normalised Gram matrix: user u weighs
+ * n_u^-exponent (n_u = the user's stored entries), scaled so that the
+ * weights summed over all entries equal the entry count, which keeps
+ * lambda on the scale of the unweighted model.  Users without entries
+ * weigh 0.
+ */
+extern void rs_ease_user_weights(const RsCsr *R, double exponent, float *user_weight);
 
 /*
  * Replace the symmetric positive definite G (n x n) by its inverse P,
@@ -35,12 +45,13 @@ extern int	rs_ease_invert(float *G, int32_t n);
 
 /*
  * For rows i in [row_begin, row_end) of B = I - P diagMat(1 / diag(P)),
- * the k largest weights B_ij (j != i), best first (ties to the smaller
- * index): nbr/weight hold (row_end - row_begin) x k slots, count the
- * number filled (k, or n - 1 when smaller); unused slots get -1 and 0.
+ * with each column j multiplied by column_scale[j] (NULL: 1), the k
+ * largest weights B_ij (j != i), best first (ties to the smaller index):
+ * nbr/weight hold (row_end - row_begin) x k slots, count the number filled
+ * (k, or n - 1 when smaller); unused slots get -1 and 0.
  */
 extern void rs_ease_neighbors(const float *P, int32_t n, int32_t row_begin,
-							  int32_t row_end, int k, int32_t *nbr,
-							  float *weight, int32_t *count);
+							  int32_t row_end, const float *column_scale, int k,
+							  int32_t *nbr, float *weight, int32_t *count);
 
 #endif							/* RECSYS_KERNEL_EASE_H */

@@ -19,17 +19,43 @@ UNIT_TEST(ease_gram_counts_co_occurrences)
 	float		G[9];
 
 	/* binary X^T X: item 0 by users 0, 1; item 1 by 0, 2, 3; item 2 by 1, 3 */
-	rs_ease_gram(&R, 1, 10, 0, G);
+	rs_ease_gram(&R, 1, NULL, 10, 0, G);
 	UNIT_CHECK(G[0] == 12 && G[4] == 13 && G[8] == 12);
 	UNIT_CHECK(G[1] == 1 && G[3] == 1);		/* items 0, 1 share user 0 */
 	UNIT_CHECK(G[2] == 1 && G[6] == 1);		/* items 0, 2 share user 1 */
 	UNIT_CHECK(G[5] == 1 && G[7] == 1);		/* items 1, 2 share user 3 */
 	/* weighted: item 1's weights 3, 2, 1 -> 9 + 4 + 1 */
-	rs_ease_gram(&R, 0, 0, 0, G);
+	rs_ease_gram(&R, 0, NULL, 0, 0, G);
 	UNIT_CHECK(G[4] == 14 && G[1] == 3);
 	/* dropout 0.5 doubles each diagonal count, then adds lambda */
-	rs_ease_gram(&R, 1, 10, 0.5f, G);
+	rs_ease_gram(&R, 1, NULL, 10, 0.5f, G);
 	UNIT_CHECK(G[0] == 2 + 2 + 10 && G[4] == 3 + 3 + 10 && G[1] == 1);
+}
+
+UNIT_TEST(ease_user_weights_normalise_heavy_users)
+{
+	RsCsr		R = {4, 3, 7, (int64_t *) indptr, (int32_t *) indices, (float *) data};
+	float		d[4];
+	float		G[9];
+
+	/* exponent 0: everyone weighs 1 */
+	rs_ease_user_weights(&R, 0, d);
+	UNIT_CHECK_NEAR(d[0], 1, 1e-6);
+	UNIT_CHECK_NEAR(d[2], 1, 1e-6);
+
+	/*
+	 * exponent 1: users with 2, 2, 1, 2 items weigh c/2, c/2, c, c/2 and the
+	 * entries still sum to 7: 3 c + c = 7, so c = 7/4.
+	 */
+	rs_ease_user_weights(&R, 1, d);
+	UNIT_CHECK_NEAR(d[0], 7.0 / 8, 1e-6);
+	UNIT_CHECK_NEAR(d[2], 7.0 / 4, 1e-6);
+	UNIT_CHECK_NEAR(2 * d[0] + 2 * d[1] + d[2] + 2 * d[3], 7, 1e-5);
+
+	/* item 1 (users 0, 2, 3): 7/8 + 7/4 + 7/8; items 0, 1 share user 0 */
+	rs_ease_gram(&R, 1, d, 0, 0, G);
+	UNIT_CHECK_NEAR(G[4], 7.0 / 2, 1e-5);
+	UNIT_CHECK_NEAR(G[1], 7.0 / 8, 1e-6);
 }
 
 UNIT_TEST(ease_matches_direct_inverse)
@@ -46,7 +72,7 @@ UNIT_TEST(ease_matches_direct_inverse)
 		UNIT_CHECK_NEAR(G[i], inv[i] / 97.0, 1e-5);
 
 	/* B_ij = -P_ij / P_jj: row 0 -> B_01 = 4/23, B_02 = 3/19 */
-	rs_ease_neighbors(G, 3, 0, 3, 2, nbr, w, count);
+	rs_ease_neighbors(G, 3, 0, 3, NULL, 2, nbr, w, count);
 	UNIT_CHECK(count[0] == 2 && count[1] == 2 && count[2] == 2);
 	UNIT_CHECK(nbr[0] == 1 && nbr[1] == 2);
 	UNIT_CHECK_NEAR(w[0], 4.0 / 23, 1e-5);
@@ -55,9 +81,19 @@ UNIT_TEST(ease_matches_direct_inverse)
 	UNIT_CHECK(nbr[2] == 2 && nbr[3] == 0);
 	UNIT_CHECK_NEAR(w[2], 7.0 / 19, 1e-5);
 	/* k = 1 keeps only the strongest; rows are written from row_begin */
-	rs_ease_neighbors(G, 3, 2, 3, 1, nbr, w, count);
+	rs_ease_neighbors(G, 3, 2, 3, NULL, 1, nbr, w, count);
 	UNIT_CHECK(count[0] == 1 && nbr[0] == 1);
 	UNIT_CHECK_NEAR(w[0], 7.0 / 23, 1e-5);
+
+	/* column scales multiply B_ij and can reorder a row: B_21 / 4 < B_20 */
+	{
+		float		scale[3] = {1, 0.25f, 1};
+
+		rs_ease_neighbors(G, 3, 2, 3, scale, 2, nbr, w, count);
+		UNIT_CHECK(count[0] == 2 && nbr[0] == 0 && nbr[1] == 1);
+		UNIT_CHECK_NEAR(w[0], 3.0 / 26, 1e-5);
+		UNIT_CHECK_NEAR(w[1], 7.0 / 23 / 4, 1e-5);
+	}
 }
 
 UNIT_TEST(ease_refuses_indefinite)

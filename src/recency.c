@@ -1,0 +1,122 @@
+/*-------------------------------------------------------------------------
+ *
+ * recency.c
+ *		Weighting a user's history by how recent each interaction is.
+ *
+ * An item model trained with a time column and a half-life scores a user
+ * from their history with each item weighted 0.5^(age / half_life), age
+ * counted back from the user's latest interaction.  Counting from the
+ * latest one rather than from now() changes every weight of a user by the
+ * same factor, so rankings are the same, and a user who has been away for
+ * a year does not end up with weights that underflow to zero.
+ *
+ * Time columns may be timestamps, dates or numbers; numbers are taken as
+ * seconds (Unix epoch seconds, for instance).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "recency.h"
+
+/*
+ * RsTimeDecayArgs reads a trainer's (time_col name, half_life interval)
+ * arguments at time_argno and time_argno + 1: both NULL (returns false)
+ * or both given, with a column of relid that holds times and a half-life
+ * of at least a second (months count 30 days).
+ */
+bool
+RsTimeDecayArgs(FunctionCallInfo fcinfo, int time_argno, Oid relid,
+				const char **time_col, double *half_life)
+{
+	Interval   *span;
+
+	*time_col = NULL;
+	*half_life = 0;
+	if (PG_ARGISNULL(time_argno) && PG_ARGISNULL(time_argno + 1))
+		return false;
+	if (PG_ARGISNULL(time_argno) || PG_ARGISNULL(time_argno + 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time_col and half_life go together"),
+				 errhint("Pass both to weight interactions by their age, or neither.")));
+	span = PG_GETARG_INTERVAL_P(time_argno + 1);
+	*half_life = (double) span->time / USECS_PER_SEC +
+		((double) span->day + (double) span->month * DAYS_PER_MONTH) * SECS_PER_DAY;
+	if (!(*half_life >= 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("half_life must be at least 1 second, not %g seconds", *half_life)));
+	*time_col = NameStr(*PG_GETARG_NAME(time_argno));
+	/* the column must exist and hold times now */
+	(void) RsTimeEpochSql(relid, *time_col, "time_col");
+	return true;
+}
+
+/*
+ * RsTimeEpochSql checks that time_col is a column of relid that can hold
+ * a time and returns an SQL expression for it in seconds (float8).
+ */
+char *
+RsTimeEpochSql(Oid relid, const char *time_col, const char *argname)
+{
+	AttrNumber	attnum = get_attnum(relid, time_col);
+	const char *col = quote_identifier(time_col);
+
+	if (attnum == InvalidAttrNumber || attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						time_col, get_rel_name(relid)),
+				 errhint("Pass the name of the column that holds the interaction times as %s.",
+						 argname)));
+
+	switch (getBaseType(get_atttype(relid, attnum)))
+	{
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return psprintf("pg_catalog.date_part('epoch', %s)", col);
+		case DATEOID:
+			return psprintf("pg_catalog.date_part('epoch', %s::pg_catalog.timestamp)", col);
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case NUMERICOID:
+			return psprintf("%s::pg_catalog.float8", col);
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("%s column \"%s\" has type %s, which is not a time",
+							argname, time_col, format_type_be(get_atttype(relid, attnum))),
+					 errhint("Use a column of type timestamptz, timestamp or date, or a number of seconds.")));
+	}
+	pg_unreachable();
+}
+
+/*
+ * RsRecencyWeights sets weight[i] = 0.5^((latest - seconds[i]) / half_life)
+ * for one user's n interactions; NaN times (NULL in the source) get 0, so
+ * they count as seen but add nothing to the scores.
+ */
+void
+RsRecencyWeights(const double *seconds, int n, double half_life, float *weight)
+{
+	double		latest = -INFINITY;
+
+	for (int i = 0; i < n; i++)
+		if (!isnan(seconds[i]) && seconds[i] > latest)
+			latest = seconds[i];
+	for (int i = 0; i < n; i++)
+		weight[i] = isnan(seconds[i]) ? 0.0f :
+			(float) exp2(-(latest - seconds[i]) / half_life);
+}

@@ -1,0 +1,21 @@
+/*-------------------------------------------------------------------------
+ *
+ * recency.h
+ *		Weighting a user's history by how recent each interaction is.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_RECENCY_H
+#define RECSYS_RECENCY_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+
+extern bool RsTimeDecayArgs(FunctionCallInfo fcinfo, int time_argno, Oid relid,
+							const char **time_col, double *half_life);
+extern char *RsTimeEpochSql(Oid relid, const char *time_col, const char *argname);
+extern void RsRecencyWeights(const double *seconds, int n, double half_life,
+							 float *weight);
+
+#endif							/* RECSYS_RECENCY_H */
