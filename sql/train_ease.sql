@@ -31,7 +31,78 @@ SELECT max(rank) AS longest FROM recsys.item_neighbors WHERE model = 'ease' AND 
 SELECT round(recsys.score(3, 103, 'ease')::numeric, 4) =
 	   round((SELECT sum(contribution) FROM recsys.explain(3, 103, 100, 'ease'))::numeric, 4) AS explain_adds_up;
 
+-- user_exponent: with every user buying 9 items the weights are normalised
+-- back to the plain model's, exactly
+SELECT params->>'user_exponent' AS user_exponent
+FROM recsys.train_ease('purchases', 10, model => 'ease_users', user_exponent => 0.5);
+SELECT max(abs(a.score - b.score)) < 1e-6 AS same_weights, count(*)
+FROM recsys.item_neighbors a JOIN recsys.item_neighbors b USING (item_id, neighbor_id)
+WHERE a.model = 'ease' AND a.version = 1 AND b.model = 'ease_users';
+-- a heavy user (all 20 items) is the only link between the groups; with
+-- user_exponent 1 that user weighs 9/20 of the others and the links shrink
+INSERT INTO purchases SELECT 99, i FROM generate_series(100, 119) i;
+SELECT (recsys.train_ease('purchases', 10, model => 'ease_plain')).name;
+SELECT (recsys.train_ease('purchases', 10, model => 'ease_users', user_exponent => 1)).name;
+SELECT max(a.score) > 1.5 * max(b.score) AS links_shrink, min(b.score) > 0 AS still_positive
+FROM recsys.item_neighbors a JOIN recsys.item_neighbors b USING (item_id, neighbor_id)
+WHERE a.model = 'ease_plain' AND b.model = 'ease_users' AND b.version = 2
+  AND (item_id - 100) / 10 <> (neighbor_id - 100) / 10;
+-- popularity_exponent: every weight into item j is the plain one times n_users(j)^-0.5
+SELECT params->>'popularity_exponent' AS popularity_exponent
+FROM recsys.train_ease('purchases', 10, model => 'ease_pop', popularity_exponent => 0.5);
+SELECT max(abs(b.score - a.score * s.n_users ^ -0.5)) < 1e-6 AS scaled_by_popularity, count(*)
+FROM recsys.item_neighbors a
+JOIN recsys.item_neighbors b USING (item_id, neighbor_id)
+JOIN recsys.item_stats s ON s.model = 'ease_pop' AND s.item_id = a.neighbor_id
+WHERE a.model = 'ease_plain' AND b.model = 'ease_pop';
+DELETE FROM purchases WHERE user_id = 99;
+
+-- time_col and half_life: the user's history weighted by its age when scoring.
+-- User 21 bought two group-A items in 2020 and one group-B item in 2026.
+CREATE TABLE timed AS SELECT user_id, item_id, timestamptz '2026-01-01' AS bought_at FROM purchases;
+INSERT INTO timed VALUES (21, 100, '2020-01-01'), (21, 101, '2020-01-01'), (21, 110, '2026-01-01');
+CREATE INDEX ON timed (user_id);
+SELECT (recsys.train_ease('timed', 10, model => 'ease_all')).name;
+SELECT params->>'time_col' AS time_col, params->>'half_life_seconds' AS half_life_seconds
+FROM recsys.train_ease('timed', 10, model => 'ease_recent', time_col => 'bought_at', half_life => '30 days');
+-- the same weights: training reads no times
+SELECT max(abs(a.score - b.score)) < 1e-6 AS same_weights
+FROM recsys.item_neighbors a JOIN recsys.item_neighbors b USING (item_id, neighbor_id)
+WHERE a.model = 'ease_all' AND b.model = 'ease_recent';
+-- two old items outvote one recent one, unless age counts
+SELECT (SELECT (item_id - 100) / 10 FROM recsys.recommend(21, 1, 'ease_all')) AS group_all_history,
+	   (SELECT (item_id - 100) / 10 FROM recsys.recommend(21, 1, 'ease_recent')) AS group_recent_first;
+-- the old items weigh 0.5^(2192 days / 30 days), about 1e-22: explain shows it, and adds up
+SELECT item_id, contribution < 1e-15 AS negligible
+FROM recsys.explain(21, 111, 3, 'ease_recent') ORDER BY item_id;
+SELECT round(recsys.score(21, 111, 'ease_recent')::numeric, 5) =
+	   round((SELECT sum(contribution) FROM recsys.explain(21, 111, 100, 'ease_recent'))::numeric, 5) AS explain_adds_up;
+-- evaluate scores users the same way as recommend: user 21 goes on with group B
+CREATE TABLE timed_next AS SELECT 21 AS user_id, i AS item_id FROM generate_series(111, 119) i;
+SELECT m.name, e.value AS hit_rate
+FROM (VALUES ('ease_all'), ('ease_recent')) m(name),
+	 LATERAL recsys.evaluate(m.name, 'timed_next', k => 1) e
+WHERE e.metric = 'hit_rate@1' ORDER BY 1;
+-- numbers are seconds: an epoch column gives the same recommendations
+CREATE VIEW timed_epoch AS SELECT user_id, item_id, extract(epoch FROM bought_at) AS t FROM timed;
+SELECT (recsys.train_ease('timed_epoch', 10, model => 'ease_epoch', time_col => 't', half_life => '30 days')).name;
+SELECT (SELECT array_agg(item_id ORDER BY score DESC, item_id) FROM recsys.recommend(21, 5, 'ease_epoch')) =
+	   (SELECT array_agg(item_id ORDER BY score DESC, item_id) FROM recsys.recommend(21, 5, 'ease_recent')) AS same_lists;
+-- a NULL time: the item still counts as seen, but adds nothing
+INSERT INTO timed VALUES (21, 112, NULL);
+SELECT count(*) FILTER (WHERE item_id = 112) AS recommends_seen FROM recsys.recommend(21, 20, 'ease_recent');
+SELECT contribution FROM recsys.explain(21, 113, 20, 'ease_recent') WHERE item_id = 112;
+
 -- errors
+SELECT recsys.train_ease('purchases', 10, user_exponent => -0.5);
+SELECT recsys.train_ease('purchases', 10, user_exponent => 'NaN');
+SELECT recsys.train_ease('purchases', 10, popularity_exponent => 3);
+SELECT recsys.train_ease('timed', 10, time_col => 'bought_at');
+SELECT recsys.train_ease('timed', 10, half_life => '1 day');
+SELECT recsys.train_ease('timed', 10, time_col => 'bought_at', half_life => '0.5 seconds');
+SELECT recsys.train_ease('timed', 10, time_col => 'sold_at', half_life => '1 day');
+ALTER TABLE timed ADD COLUMN note text;
+SELECT recsys.train_ease('timed', 10, time_col => 'note', half_life => '1 day');
 SELECT recsys.train_ease('purchases', 0);
 SELECT recsys.train_ease('purchases', 'NaN');
 SELECT recsys.train_ease('purchases', NULL);
@@ -47,6 +118,7 @@ SET recsys.max_memory = '16MB';
 SELECT recsys.train_ease('wide', model => 'wide');
 RESET recsys.max_memory;
 
-SELECT recsys.drop_model('ease');
+SELECT recsys.drop_model(m) FROM unnest(ARRAY['ease', 'ease_users', 'ease_plain', 'ease_pop', 'ease_all',
+	'ease_recent', 'ease_epoch']) m;
 RESET search_path;
 DROP SCHEMA ease_test CASCADE;
