@@ -354,12 +354,14 @@ CREATE FUNCTION recsys.train_item_knn(
 	bm25_b double precision DEFAULT 0.75,
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id',
-	weight_col name DEFAULT NULL)
+	weight_col name DEFAULT NULL,
+	time_col name DEFAULT NULL,
+	half_life interval DEFAULT NULL)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_item_knn'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_item_knn(regclass, integer, text, text, double precision,
-	double precision, double precision, name, name, name) IS
+	double precision, double precision, name, name, name, name, interval) IS
 	'train an item-kNN model: each item''s most similar items (cosine, jaccard or bm25)';
 
 CREATE FUNCTION recsys.train_user_knn(
@@ -690,7 +692,7 @@ BEGIN
 	END IF;
 	trainer := CASE algorithm
 		WHEN 'als' THEN 'recsys.train_cf(regclass, integer, text, text, integer, double precision, double precision, name, name, name, bigint, text)'
-		WHEN 'item_knn' THEN 'recsys.train_item_knn(regclass, integer, text, text, double precision, double precision, double precision, name, name, name)'
+		WHEN 'item_knn' THEN 'recsys.train_item_knn(regclass, integer, text, text, double precision, double precision, double precision, name, name, name, name, interval)'
 		WHEN 'user_knn' THEN 'recsys.train_user_knn(regclass, integer, text, double precision, name, name, name)'
 		WHEN 'ease' THEN 'recsys.train_ease(regclass, double precision, text, integer, name, name, name, double precision, double precision, double precision, name, interval)'
 		WHEN 'popular' THEN 'recsys.train_popular(regclass, text, name, name, name, name, interval)'

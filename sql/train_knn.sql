@@ -67,6 +67,19 @@ SELECT count(*) > 0 AS explained FROM recsys.explain(3, 103, 3, 'cos');
 -- user-kNN has no item similarities
 SELECT * FROM recsys.similar_items(115, 5, 'users');
 
+-- item-kNN with time_col and half_life: user 21 bought two group-A items
+-- in 2020 and one group-B item in 2026; with a 30-day half-life the old
+-- ones count 0.5^73, so group B comes first
+CREATE TABLE timed AS SELECT user_id, item_id, date '2026-01-01' AS day FROM purchases;
+INSERT INTO timed VALUES (21, 100, '2020-01-01'), (21, 101, '2020-01-01'), (21, 110, '2026-01-01');
+SELECT params->>'time_col' AS time_col, params->>'half_life_seconds' AS half_life_seconds
+FROM recsys.train_item_knn('timed', 5, model => 'knn_recent', time_col => 'day', half_life => '30 days');
+SELECT (recsys.train_item_knn('timed', 5, model => 'knn_all')).name;
+SELECT (SELECT (item_id - 100) / 10 FROM recsys.recommend(21, 1, 'knn_all')) AS group_all_history,
+	   (SELECT (item_id - 100) / 10 FROM recsys.recommend(21, 1, 'knn_recent')) AS group_recent_first;
+SELECT recsys.train_item_knn('timed', 5, model => 'knn_recent', time_col => 'day');
+SELECT recsys.drop_model('knn_recent'), recsys.drop_model('knn_all');
+
 -- errors
 SELECT recsys.train_item_knn('purchases', neighbors => 0);
 SELECT recsys.train_item_knn('purchases', neighbors => 1001);

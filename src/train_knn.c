@@ -30,6 +30,7 @@
 #include "ingest.h"
 #include "knn.h"
 #include "model_store.h"
+#include "recency.h"
 #include "recsys.h"
 #include "train_common.h"
 
@@ -46,6 +47,8 @@ typedef struct KnnRun
 	RsKnnParams params;
 	float		bm25_k1;
 	float		bm25_b;
+	const char *time_col;		/* item-kNN: history weighted by age, or NULL */
+	double		half_life;
 } KnnRun;
 
 static void
@@ -147,6 +150,11 @@ train_neighbors(const RsSourceSpec *spec, const char *name, KnnRun *run, double 
 	}
 	RsJsonInt(&params, "threads", threads);
 	RsDescribeSource(spec, &params);
+	if (run->time_col)
+	{
+		RsJsonText(&params, "time_col", run->time_col);
+		RsJsonFloat(&params, "half_life_seconds", run->half_life);
+	}
 	RsJsonEnd(&params);
 	RsJsonBegin(&stats);
 	RsJsonInt(&stats, "neighbor_pairs", pairs);
@@ -201,7 +209,7 @@ common_args(FunctionCallInfo fcinfo, RsSourceSpec *spec, KnnRun *run, int shrink
  * recsys_train_item_knn(source regclass, neighbors int, model text,
  *						 similarity text, shrinkage float8, bm25_k1 float8,
  *						 bm25_b float8, user_col name, item_col name,
- *						 weight_col name)
+ *						 weight_col name, time_col name, half_life interval)
  */
 Datum
 recsys_train_item_knn(PG_FUNCTION_ARGS)
@@ -227,6 +235,9 @@ recsys_train_item_knn(PG_FUNCTION_ARGS)
 				 errmsg("similarity must be 'cosine', 'jaccard' or 'bm25', not '%s'", run.similarity)));
 	run.bm25_k1 = (float) RsFloatArg(fcinfo, 5, "bm25_k1", 0, 1e6, NAN);
 	run.bm25_b = (float) RsFloatArg(fcinfo, 6, "bm25_b", 0, 1, NAN);
+	/* time_col and half_life arrived in 0.3.0 */
+	if (PG_NARGS() > 11)
+		RsTimeDecayArgs(fcinfo, 10, spec.relid, &run.time_col, &run.half_life);
 
 	RsLockModelForTraining(name);
 	train_neighbors(&spec, name, &run, start);
