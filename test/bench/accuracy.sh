@@ -127,6 +127,9 @@ topn() {
 			tuned "EASE recency-weighted tuned" "$t" ease \
 				'{"lambda": [500, 1000, 2000], "popularity_exponent": [0, 0.25], "half_life": ["30 days", "60 days", "120 days"]}' \
 				'{"time_col": "ts"}'
+			tuned "BM25 recency-weighted tuned" "$t" item_knn \
+				'{"neighbors": [50, 100], "half_life": ["30 days", "60 days", "120 days"]}' \
+				"{\"similarity\": \"bm25\", \"weight_col\": \"$weight\", \"time_col\": \"ts\"}"
 		else
 			tuned "EASE normalised tuned" "$t" ease \
 				'{"lambda": [100, 200, 400], "user_exponent": [0.25, 0.5], "popularity_exponent": [0.1, 0.25], "dropout": [0, 0.25]}' '{}'
