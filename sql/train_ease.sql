@@ -92,6 +92,12 @@ SELECT (SELECT array_agg(item_id ORDER BY score DESC, item_id) FROM recsys.recom
 INSERT INTO timed VALUES (21, 112, NULL);
 SELECT count(*) FILTER (WHERE item_id = 112) AS recommends_seen FROM recsys.recommend(21, 20, 'ease_recent');
 SELECT contribution FROM recsys.explain(21, 113, 20, 'ease_recent') WHERE item_id = 112;
+-- the time column must still be there when the model serves
+ALTER TABLE timed RENAME COLUMN bought_at TO paid_at;
+SELECT * FROM recsys.recommend(21, 1, 'ease_recent');
+SELECT * FROM recsys.evaluate('ease_recent', 'timed_next');
+ALTER TABLE timed RENAME COLUMN paid_at TO bought_at;
+SELECT count(*) FROM recsys.recommend(21, 1, 'ease_recent');
 
 -- errors
 SELECT recsys.train_ease('purchases', 10, user_exponent => -0.5);
