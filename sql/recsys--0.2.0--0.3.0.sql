@@ -46,6 +46,30 @@ COMMENT ON FUNCTION recsys.train_item_knn(regclass, integer, text, text, double 
 	double precision, double precision, name, name, name, name, interval) IS
 	'train an item-kNN model: each item''s most similar items (cosine, jaccard or bm25)';
 
+-- train_cf: frequency-scaled regularisation for implicit ALS
+DROP FUNCTION recsys.train_cf(regclass, integer, text, text, integer, double precision,
+	double precision, name, name, name, bigint, text);
+CREATE FUNCTION recsys.train_cf(
+	source regclass,
+	factors integer DEFAULT 64,
+	model text DEFAULT 'default',
+	feedback text DEFAULT 'implicit',
+	iterations integer DEFAULT 15,
+	regularization double precision DEFAULT NULL,
+	alpha double precision DEFAULT 1.0,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	rating_col name DEFAULT NULL,
+	seed bigint DEFAULT 42,
+	solver text DEFAULT NULL,
+	regularization_exponent double precision DEFAULT 0)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_cf'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_cf(regclass, integer, text, text, integer, double precision,
+	double precision, name, name, name, bigint, text, double precision) IS
+	'train a matrix factorisation model: implicit ALS, or explicit biased MF by ALS or Gibbs sampling';
+
 -- tune knows the trainers by their full signatures
 CREATE OR REPLACE FUNCTION recsys.tune(
 	algorithm text,
@@ -89,7 +113,7 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	trainer := CASE algorithm
-		WHEN 'als' THEN 'recsys.train_cf(regclass, integer, text, text, integer, double precision, double precision, name, name, name, bigint, text)'
+		WHEN 'als' THEN 'recsys.train_cf(regclass, integer, text, text, integer, double precision, double precision, name, name, name, bigint, text, double precision)'
 		WHEN 'item_knn' THEN 'recsys.train_item_knn(regclass, integer, text, text, double precision, double precision, double precision, name, name, name, name, interval)'
 		WHEN 'user_knn' THEN 'recsys.train_user_knn(regclass, integer, text, double precision, name, name, name)'
 		WHEN 'ease' THEN 'recsys.train_ease(regclass, double precision, text, integer, name, name, name, double precision, double precision, double precision, name, interval)'

@@ -302,12 +302,13 @@ CREATE FUNCTION recsys.train_cf(
 	item_col name DEFAULT 'item_id',
 	rating_col name DEFAULT NULL,
 	seed bigint DEFAULT 42,
-	solver text DEFAULT NULL)
+	solver text DEFAULT NULL,
+	regularization_exponent double precision DEFAULT 0)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_cf'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_cf(regclass, integer, text, text, integer, double precision,
-	double precision, name, name, name, bigint, text) IS
+	double precision, name, name, name, bigint, text, double precision) IS
 	'train a matrix factorisation model: implicit ALS, or explicit biased MF by ALS or Gibbs sampling';
 
 CREATE FUNCTION recsys.train_ease(
@@ -691,7 +692,7 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	trainer := CASE algorithm
-		WHEN 'als' THEN 'recsys.train_cf(regclass, integer, text, text, integer, double precision, double precision, name, name, name, bigint, text)'
+		WHEN 'als' THEN 'recsys.train_cf(regclass, integer, text, text, integer, double precision, double precision, name, name, name, bigint, text, double precision)'
 		WHEN 'item_knn' THEN 'recsys.train_item_knn(regclass, integer, text, text, double precision, double precision, double precision, name, name, name, name, interval)'
 		WHEN 'user_knn' THEN 'recsys.train_user_knn(regclass, integer, text, double precision, name, name, name)'
 		WHEN 'ease' THEN 'recsys.train_ease(regclass, double precision, text, integer, name, name, name, double precision, double precision, double precision, name, interval)'

@@ -106,6 +106,10 @@ SELECT recsys.train_cf('blocks', rating_col => 'stars');
 SELECT recsys.train_cf('ratings', feedback => 'explicit', rating_col => 'rating', solver => 'sgd');
 SELECT recsys.train_cf('blocks', solver => 'bayesian');
 SELECT recsys.train_cf('ratings', feedback => 'explicit', rating_col => 'rating', solver => 'bayesian', alpha => 0);
+-- errors: frequency-scaled regularisation
+SELECT recsys.train_cf('blocks', regularization_exponent => 3);
+SELECT recsys.train_cf('blocks', regularization_exponent => 'NaN');
+SELECT recsys.train_cf('ratings', feedback => 'explicit', rating_col => 'rating', regularization_exponent => 1);
 -- errors: explicit feedback needs ratings, one per pair
 SELECT recsys.train_cf('blocks', feedback => 'explicit');
 SELECT recsys.train_cf('blocks', feedback => 'explicit', rating_col => 'item_id', regularization => 0);

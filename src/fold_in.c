@@ -191,9 +191,13 @@ RsFoldIn(RsModel *model, RsWeightedItem *pairs, int n, float *x, float *bias)
 	}
 	else
 	{
+		double		sum_abs = 0;
+
+		for (int j = 0; j < m; j++)
+			sum_abs += fabsf(pairs[j].weight);
 		memcpy(A, RsModelGram(model), sizeof(float) * k * k);
 		for (int p = 0; p < k; p++)
-			A[p * k + p] += model->regularization;
+			A[p * k + p] += RsImplicitUserReg(model, sum_abs);
 		for (int j = 0; j < m; j++)
 		{
 			const float *y = model->item_factors + (int64) pairs[j].item * k;

@@ -76,6 +76,7 @@ typedef struct CatalogRow
 	float		alpha;
 	char	   *time_col;
 	double		half_life;
+	float		reg_exponent;
 } CatalogRow;
 
 static void
@@ -131,7 +132,8 @@ read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row
 			  "(params->>'regularization')::pg_catalog.float8, "
 			  "(params->>'alpha')::pg_catalog.float8, "
 			  "params->>'binary' = 'true', "
-			  "params->>'time_col', (params->>'half_life_seconds')::pg_catalog.float8 "
+			  "params->>'time_col', (params->>'half_life_seconds')::pg_catalog.float8, "
+			  "(params->>'regularization_exponent')::pg_catalog.float8 "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -172,6 +174,7 @@ read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row
 
 		row->half_life = isnull ? 0 : DatumGetFloat8(d);
 	}
+	row->reg_exponent = float_column(tuple, desc, 20, 0);
 	MemoryContextSwitchTo(old);
 	return true;
 }
@@ -579,6 +582,7 @@ load_model(const char *name, CatalogRow *row)
 	model->rating_min = row->rating_min;
 	model->rating_max = row->rating_max;
 	model->regularization = row->regularization;
+	model->reg_exponent = row->reg_exponent;
 	model->alpha = row->alpha;
 
 	if (strcmp(row->algorithm, "als") == 0 || strcmp(row->algorithm, "mf") == 0)

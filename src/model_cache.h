@@ -10,6 +10,8 @@
 
 #include "postgres.h"
 
+#include <math.h>
+
 #include "executor/spi.h"
 #include "utils/timestamp.h"
 
@@ -72,6 +74,7 @@ typedef struct RsModel
 	float		rating_min;
 	float		rating_max;
 	float		regularization;
+	float		reg_exponent;	/* implicit: see RsImplicitUserReg */
 	float		alpha;
 	float	   *item_factors;	/* n_items x k */
 	float	   *item_bias;
@@ -102,6 +105,21 @@ typedef struct RsUserItems
 	float	   *weight;
 	float	   *recency;		/* per item, for models with a half-life, or NULL */
 } RsUserItems;
+
+/*
+ * The regularisation of an implicit model's user system, as training had
+ * it: reg, times (n_items + alpha sum_i |w_i|)^reg_exponent when the model
+ * scales it by the user's total confidence (src/kernel/als.h).
+ */
+static inline float
+RsImplicitUserReg(const RsModel *model, double sum_abs_weight)
+{
+	if (model->reg_exponent == 0)
+		return model->regularization;
+	return (float) (model->regularization *
+					pow((double) model->items.count + model->alpha * sum_abs_weight,
+						model->reg_exponent));
+}
 
 /*
  * How much one of the user's items counts as input to an item model: its

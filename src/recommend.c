@@ -549,15 +549,19 @@ factor_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 us
 	float	   *A = palloc(sizeof(float) * k * k);
 	float	   *z = palloc(sizeof(float) * k);
 	float		user_bias = 0;
+	double		sum_abs = 0;
+	float		reg;
 
 	(void) RsModelUserVector(model, user_id, &user_bias);
-
+	for (int n = 0; n < items->n; n++)
+		sum_abs += fabsf(items->weight[n]);
+	reg = model->explicit_feedback ? model->regularization : RsImplicitUserReg(model, sum_abs);
 	if (model->explicit_feedback)
 		memset(A, 0, sizeof(float) * k * k);
 	else
 		memcpy(A, RsModelGram(model), sizeof(float) * k * k);
 	for (int a = 0; a < k; a++)
-		A[a * k + a] += model->regularization;
+		A[a * k + a] += reg;
 	for (int n = 0; n < items->n; n++)
 	{
 		const float *y = model->item_factors + (int64) items->item[n] * k;

@@ -57,6 +57,7 @@ typedef struct CfRun
 	bool		explicit_feedback;
 	int			iterations;
 	float		reg;
+	float		reg_exponent;	/* implicit: reg scaled by confidence^this */
 	float		alpha;
 	int			threads;
 	bool		bayesian;		/* explicit: Gibbs sampling, not ALS */
@@ -102,9 +103,10 @@ half_step(CfRun *run, const RsCsr *R, float *X, float *xbias,
 												run->reg, run->reg, true, start, end,
 												run->threads, run->workspace));
 		else
-			check_status(rs_als_implicit_update(R, Y, run->gram, X, run->k, run->reg,
-												run->alpha, RS_ALS_DEFAULT_CG_STEPS,
-												start, end, run->threads, run->workspace));
+			check_status(rs_als_implicit_update_scaled(R, Y, run->gram, X, run->k, run->reg,
+													   run->reg_exponent, run->alpha,
+													   RS_ALS_DEFAULT_CG_STEPS, start, end,
+													   run->threads, run->workspace));
 	}
 }
 
@@ -229,14 +231,17 @@ fit(CfRun *run, uint64 seed)
 		return rs_rmse(&d->by_user, run->X, run->xbias, run->Y, run->ybias, run->mu, k,
 					   (float) d->min_weight, (float) d->max_weight);
 	rs_gram(run->Y, n_items, k, run->gram);
-	return rs_als_implicit_loss(&d->by_user, run->X, run->Y, run->gram, k, run->reg,
+	/* with scaled regularisation, the data term only */
+	return rs_als_implicit_loss(&d->by_user, run->X, run->Y, run->gram, k,
+								run->reg_exponent != 0 ? 0.0f : run->reg,
 								run->alpha) / Max(d->by_user.nnz, 1);
 }
 
 /*
  * recsys_train_cf(source regclass, factors int, model text, feedback text,
  *				   iterations int, regularization float8, alpha float8,
- *				   user_col name, item_col name, rating_col name, seed bigint)
+ *				   user_col name, item_col name, rating_col name, seed bigint,
+ *				   solver text, regularization_exponent float8)
  * trains a factor model and returns its recsys.models row.
  */
 Datum
@@ -306,6 +311,14 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("alpha, the noise precision of the bayesian solver, must be positive")));
 	}
+	/* and regularization_exponent in 0.3.0 */
+	run.reg_exponent = PG_NARGS() > 12 ?
+		(float) RsFloatArg(fcinfo, 12, "regularization_exponent", 0, 2, NAN) : 0;
+	if (run.reg_exponent != 0 && run.explicit_feedback)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("regularization_exponent needs feedback 'implicit'"),
+				 errhint("Explicit ALS already scales regularization by each row's rating count.")));
 	if (run.explicit_feedback && run.reg <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -338,6 +351,7 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 	RsJsonInt(&params, "iterations", run.iterations);
 	RsJsonFloat(&params, "regularization", run.reg);
 	RsJsonFloat(&params, "alpha", run.alpha);
+	RsJsonFloat(&params, "regularization_exponent", run.reg_exponent);
 	RsJsonText(&params, "solver", run.bayesian ? "bayesian" : "als");
 	RsJsonInt(&params, "seed", seed);
 	RsJsonInt(&params, "threads", run.threads);
@@ -353,7 +367,7 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 		RsJsonFloat(&stats, "train_rmse", loss);
 	}
 	else
-		RsJsonFloat(&stats, "train_loss", loss);
+		RsJsonFloat(&stats, run.reg_exponent != 0 ? "train_data_loss" : "train_loss", loss);
 	RsJsonInt(&stats, "rows_read", run.data.rows_read);
 	RsJsonInt(&stats, "rows_skipped", run.data.rows_skipped);
 	RsJsonFloat(&stats, "read_seconds", run.data.read_seconds + run.data.build_seconds);

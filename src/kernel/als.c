@@ -476,6 +476,7 @@ typedef struct ImplicitJob
 	float	   *X;
 	int			k;
 	float		reg;
+	float		reg_exponent;	/* 0: reg for every row */
 	float		alpha;
 	int			cg_steps;
 	int64_t		gather_rows;	/* entries of a row copied to the tile */
@@ -530,6 +531,8 @@ implicit_solve_row(const ImplicitJob *job, const int k, const int nregs,
 				rsnew,
 				pAp,
 				step;
+	float		reg = job->reg;
+	double		confidence = (double) R->n_cols;	/* sum over all pairs of c */
 	int64_t		j;
 	int			it;
 
@@ -557,9 +560,12 @@ implicit_solve_row(const ImplicitJob *job, const int k, const int nregs,
 			memcpy(G + j * k, y, sizeof(float) * k);
 			W[j] = w;
 		}
+		confidence += w;
 		vec_axpy(r, cp - w * vec_dot(y, x, k, nregs), y, k, nregs);
 	}
-	sym_matvec(job->YtY, x, job->reg, Ap, k, nregs);
+	if (job->reg_exponent != 0.0f)
+		reg = (float) (reg * pow(confidence, job->reg_exponent));
+	sym_matvec(job->YtY, x, reg, Ap, k, nregs);
 	vec_axpy(r, -1.0f, Ap, k, nregs);
 
 	/* conjugate gradient from the current x */
@@ -570,7 +576,7 @@ implicit_solve_row(const ImplicitJob *job, const int k, const int nregs,
 	for (it = 0; it < job->cg_steps; it++)
 	{
 		/* Ap = (YtY + reg I) p + sum_j w_j (y_j . p) y_j */
-		sym_matvec(job->YtY, p, job->reg, Ap, k, nregs);
+		sym_matvec(job->YtY, p, reg, Ap, k, nregs);
 		accumulate_weighted_rows(G, W, NULL, NULL, NULL, 0.0f, false,
 								 n_gathered, p, Ap, k, nregs);
 		if (n > n_gathered)
@@ -1400,12 +1406,24 @@ rs_als_implicit_update(const RsCsr *R, const float *Y, const float *YtY,
 					   int32_t row_begin, int32_t row_end, int nthreads,
 					   float *workspace)
 {
+	return rs_als_implicit_update_scaled(R, Y, YtY, X, k, reg, 0.0f, alpha, cg_steps,
+										 row_begin, row_end, nthreads, workspace);
+}
+
+/* The same with each row's reg scaled by its total confidence^reg_exponent. */
+int
+rs_als_implicit_update_scaled(const RsCsr *R, const float *Y, const float *YtY,
+							  float *X, int k, float reg, float reg_exponent,
+							  float alpha, int cg_steps, int32_t row_begin,
+							  int32_t row_end, int nthreads, float *workspace)
+{
 	ImplicitJob job;
 	RsRowsFn	implicit_fn,
 				explicit_fn;
 
 	if (!update_args_ok(R, Y, X, k, row_begin, row_end, nthreads, workspace) ||
-		YtY == NULL || cg_steps < 1 || !(reg >= 0.0f) || !(alpha >= 0.0f))
+		YtY == NULL || cg_steps < 1 || !(reg >= 0.0f) || !(alpha >= 0.0f) ||
+		!isfinite(reg_exponent))
 		return RS_ALS_ERR_ARGUMENT;
 	if (row_begin == row_end)
 		return RS_ALS_OK;
@@ -1416,6 +1434,7 @@ rs_als_implicit_update(const RsCsr *R, const float *Y, const float *YtY,
 	job.X = X;
 	job.k = k;
 	job.reg = reg;
+	job.reg_exponent = reg_exponent;
 	job.alpha = alpha;
 	job.cg_steps = cg_steps;
 	job.gather_rows = implicit_gather_rows(k);

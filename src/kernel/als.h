@@ -134,6 +134,21 @@ extern int	rs_als_implicit_update(const RsCsr *R, const float *Y,
 								   int nthreads, float *workspace);
 
 /*
+ * The same, with each row's reg multiplied by (sum over all n_cols pairs
+ * of c)^reg_exponent = (n_cols + alpha sum_i |r_i|)^reg_exponent: the
+ * frequency-scaled regularisation of Rendle et al., "Revisiting the
+ * Performance of iALS on Item Recommendation Benchmarks", RecSys 2022
+ * (their lambda (|I_u| + alpha0 |I|)^nu, with alpha = 1 / alpha0).
+ * reg_exponent 0 is rs_als_implicit_update.
+ */
+extern int	rs_als_implicit_update_scaled(const RsCsr *R, const float *Y,
+										  const float *YtY, float *X, int k,
+										  float reg, float reg_exponent,
+										  float alpha, int cg_steps,
+										  int32_t row_begin, int32_t row_end,
+										  int nthreads, float *workspace);
+
+/*
  * One explicit biased ALS update of rows [row_begin, row_end) of X and
  * xbias given Y, ybias and the global mean mu.  ybias may be NULL (taken
  * as zero); xbias may be NULL to fit no bias for this side (a k x k solve).

@@ -11,7 +11,8 @@
 # retail the purchase-line count ("weight") and binary where noted.
 #
 # RECSYS_TUNE=1 (default) runs every tuned line, RECSYS_TUNE=new only the
-# normalised / recency-weighted EASE grids, RECSYS_TUNE=0 none.
+# lines added in 0.3.0 (frequency-scaled ALS, normalised / recency-weighted
+# EASE and BM25), RECSYS_TUNE=als only the frequency-scaled ALS, 0 none.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 which=${1:-all}
@@ -120,6 +121,12 @@ topn() {
 		tuned "ALS tuned" "$t" als \
 			'{"factors": [64, 128], "regularization": [0.01, 0.05, 0.1], "alpha": [1, 10, 40]}' \
 			"{\"rating_col\": \"$weight\"}"
+	fi
+	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = als ]; then
+		# implicit ALS with frequency-scaled regularisation (Rendle et al. 2022)
+		tuned "ALS frequency-scaled reg tuned" "$t" als \
+			'{"alpha": [10, 20], "regularization": [0.005, 0.01, 0.02, 0.05]}' \
+			"{\"rating_col\": \"one\", \"factors\": 128, \"iterations\": 12, \"regularization_exponent\": 1}"
 	fi
 	if [ "$tune" = 1 ] || [ "$tune" = new ]; then
 		if [ "$protocol" = last5 ]; then

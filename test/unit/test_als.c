@@ -436,6 +436,49 @@ UNIT_TEST(als_implicit_cg_matches_direct_solve)
 	}
 }
 
+/*
+ * Frequency-scaled regularisation: row u solves the same system as plain
+ * ALS with reg * (n_cols + alpha sum_i |r_ui|)^e.
+ */
+UNIT_TEST(als_implicit_scaled_reg_matches_direct_solve)
+{
+	enum
+	{
+		k = 8, n_cols = 40, nnz = 7
+	};
+	static const int32_t rows[nnz] = {0, 0, 0, 1, 1, 1, 1};
+	static const int32_t cols[nnz] = {1, 5, 9, 2, 3, 30, 39};
+	static const float vals[nnz] = {1, 2, 1, 1, -1, 3, 0.5f};
+	const float reg = 0.01f,
+				alpha = 4.0f,
+				e = 0.75f;
+	TestCsr		R = test_csr_from_triplets(2, n_cols, nnz, rows, cols, vals);
+	float		Y[n_cols * k];
+	float		X[2 * k];
+	float		G[k * k];
+	double		exact[k];
+	float	   *ws = malloc(sizeof(float) * rs_als_workspace_floats(k, 1));
+
+	for (int i = 0; i < n_cols * k; i++)
+		Y[i] = (float) (0.3 * test_normal(3, (uint64_t) i));
+	rs_init_factors(X, 2, k, 5, 0.01f);
+	rs_gram(Y, n_cols, k, G);
+	UNIT_CHECK(rs_als_implicit_update_scaled(&R.m, Y, G, X, k, reg, e, alpha, 4 * k,
+											 0, 2, 1, ws) == RS_ALS_OK);
+	/* row 0: 40 + 4 * 4; row 1: 40 + 4 * 5.5 */
+	test_implicit_direct(&R.m, Y, k, reg * powf(56.0f, e), alpha, 0, exact);
+	UNIT_CHECK(test_rel_diff(X, exact, k) < 2e-4);
+	test_implicit_direct(&R.m, Y, k, reg * powf(62.0f, e), alpha, 1, exact);
+	UNIT_CHECK(test_rel_diff(X + k, exact, k) < 2e-4);
+	/* and it is not the unscaled solution */
+	test_implicit_direct(&R.m, Y, k, reg, alpha, 1, exact);
+	UNIT_CHECK(test_rel_diff(X + k, exact, k) > 1e-2);
+	UNIT_CHECK(rs_als_implicit_update_scaled(&R.m, Y, G, X, k, reg, NAN, alpha, 3,
+											 0, 2, 1, ws) == RS_ALS_ERR_ARGUMENT);
+	free(ws);
+	test_csr_free(&R);
+}
+
 /* Each half-iteration solves a convex problem: the loss must not go up. */
 UNIT_TEST(als_implicit_loss_decreases)
 {
