@@ -202,7 +202,7 @@ read_train_times(RsModel *model, const RsInteractions *train)
 		times.seconds[p] = get_float8_nan();
 	query = psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, pg_catalog.max(%s) FROM %s GROUP BY 1, 2",
 					 quote_identifier(model->user_col), quote_identifier(model->item_col),
-					 RsTimeEpochSql(model->source, model->time_col, NULL),
+					 RsTimeEpochSql(model->source, model->time_col, "time_col"),
 					 RsRelationName(model->source));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

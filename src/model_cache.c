@@ -470,7 +470,7 @@ prepare_seen_queries(RsModel *model)
 	initStringInfo(&q);
 	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, (%s)::pg_catalog.float4, %s FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
 					 quote_identifier(model->item_col), weight,
-					 model->time_col ? RsTimeEpochSql(model->source, model->time_col, NULL) : "NULL::pg_catalog.float8",
+					 model->time_col ? RsTimeEpochSql(model->source, model->time_col, "time_col") : "NULL::pg_catalog.float8",
 					 source, quote_identifier(model->user_col));
 	model->seen_plan = SPI_prepare(q.data, 1, (Oid[]) {INT8OID});
 	if (model->seen_plan == NULL || SPI_keepplan(model->seen_plan) != 0)
@@ -824,11 +824,15 @@ RsRequireSource(RsModel *model, const char *why)
 
 	/*
 	 * The prepared queries name the columns; one renamed or dropped since
-	 * would fail inside them with a bare "column does not exist".
+	 * would fail inside them with a bare "column does not exist".  Once per
+	 * statement: the queries' locks keep the columns until it ends.
 	 */
 	{
 		const char *columns[4] = {model->user_col, model->item_col, model->weight_col, model->time_col};
+		RsStatementStamp now = RsCurrentStatement();
 
+		if (RsSameStatement(&model->columns_checked, &now))
+			return;
 		for (int c = 0; c < 4; c++)
 		{
 			AttrNumber	attnum;
@@ -844,6 +848,7 @@ RsRequireSource(RsModel *model, const char *why)
 						 errdetail("%s needs the user's interactions, which are read from the model's source.", why),
 						 errhint("Restore the column (or rename it back), or retrain the model on the source as it is now.")));
 		}
+		model->columns_checked = now;
 	}
 }
 

@@ -95,6 +95,7 @@ typedef struct RsModel
 
 	/* validity memo: checked against the catalog once per statement */
 	RsStatementStamp checked;
+	RsStatementStamp columns_checked;	/* the source's columns, likewise */
 } RsModel;
 
 /* A user's interactions as read from the source at call time. */

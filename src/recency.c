@@ -64,8 +64,8 @@ RsTimeDecayArgs(FunctionCallInfo fcinfo, int time_argno, Oid relid,
 /*
  * RsTimeEpochSql checks that time_col is a column of relid that can hold
  * a time and returns an SQL expression for it in seconds (float8).
- * argname names the trainer's argument in errors; NULL when a trained
- * model reads the column to serve.
+ * argname names the argument in errors.  (Serving checks first that the
+ * column is still there: RsRequireSource.)
  */
 char *
 RsTimeEpochSql(Oid relid, const char *time_col, const char *argname)
@@ -73,13 +73,6 @@ RsTimeEpochSql(Oid relid, const char *time_col, const char *argname)
 	AttrNumber	attnum = get_attnum(relid, time_col);
 	const char *col = quote_identifier(time_col);
 
-	if ((attnum == InvalidAttrNumber || attnum < 0) && argname == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of relation \"%s\" does not exist",
-						time_col, get_rel_name(relid)),
-				 errdetail("The model weights each user's history by its age in that column."),
-				 errhint("Restore the column, or retrain the model without time_col.")));
 	if (attnum == InvalidAttrNumber || attnum < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -106,7 +99,7 @@ RsTimeEpochSql(Oid relid, const char *time_col, const char *argname)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("%s column \"%s\" has type %s, which is not a time",
-							argname ? argname : "time_col", time_col, format_type_be(get_atttype(relid, attnum))),
+							argname, time_col, format_type_be(get_atttype(relid, attnum))),
 					 errhint("Use a column of type timestamptz, timestamp or date, or a number of seconds.")));
 	}
 	pg_unreachable();
