@@ -109,6 +109,7 @@ SELECT recsys.train_cf('ratings', feedback => 'explicit', rating_col => 'rating'
 -- errors: frequency-scaled regularisation
 SELECT recsys.train_cf('blocks', regularization_exponent => 3);
 SELECT recsys.train_cf('blocks', regularization_exponent => 'NaN');
+SELECT recsys.train_cf('blocks', regularization_exponent => NULL);
 SELECT recsys.train_cf('ratings', feedback => 'explicit', rating_col => 'rating', regularization_exponent => 1);
 -- errors: explicit feedback needs ratings, one per pair
 SELECT recsys.train_cf('blocks', feedback => 'explicit');

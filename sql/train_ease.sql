@@ -103,6 +103,8 @@ SELECT count(*) FROM recsys.recommend(21, 1, 'ease_recent');
 SELECT recsys.train_ease('purchases', 10, user_exponent => -0.5);
 SELECT recsys.train_ease('purchases', 10, user_exponent => 'NaN');
 SELECT recsys.train_ease('purchases', 10, popularity_exponent => 3);
+SELECT recsys.train_ease('purchases', 10, user_exponent => NULL);
+SELECT recsys.train_ease('purchases', 10, popularity_exponent => NULL);
 SELECT recsys.train_ease('timed', 10, time_col => 'bought_at');
 SELECT recsys.train_ease('timed', 10, half_life => '1 day');
 SELECT recsys.train_ease('timed', 10, time_col => 'bought_at', half_life => '0.5 seconds');
