@@ -379,6 +379,16 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_user_knn(regclass, integer, text, double precision, name, name, name) IS
 	'train a user-kNN model: each user''s most similar users by cosine';
 
+CREATE FUNCTION recsys.train_blend(
+	members text[],
+	weights real[] DEFAULT NULL,
+	model text DEFAULT 'default_blend')
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_blend'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_blend(text[], real[], text) IS
+	'store a blend of models: their scores for a user, standardised and summed with weights';
+
 -------------------------------------------------------------------------------
 -- Serving
 -------------------------------------------------------------------------------
@@ -650,6 +660,25 @@ LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 12;
 COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name) IS
 	'ranking metrics (and rmse/mae for explicit models) of a model on a test set';
 
+-- The statement that trains one tune candidate: the trainer called with
+-- the source (unless NULL: a blend has none), the model name and the
+-- parameters by name.  Names go in as identifiers, values as literals; a
+-- JSON array becomes an SQL array (a blend's members and weights).
+CREATE FUNCTION recsys._tune_call(trainer regprocedure, source regclass, model text, params jsonb)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT format('SELECT 1 FROM %s(%smodel => %L', trainer::regproc,
+				  CASE WHEN source IS NOT NULL THEN format('%L::regclass, ', source) ELSE '' END, model)
+		   || coalesce(string_agg(format(', %I => %L', p.key,
+										 CASE WHEN jsonb_typeof(p.value) = 'array'
+											  THEN (SELECT array_agg(e)::text FROM jsonb_array_elements_text(p.value) e)
+											  ELSE p.value #>> '{}' END), '' ORDER BY p.key), '')
+		   || ')'
+	FROM jsonb_each(params) p
+$$;
+
 CREATE FUNCTION recsys.tune(
 	algorithm text,
 	train regclass,
@@ -677,7 +706,6 @@ DECLARE
 	next_combos jsonb[];
 	combo jsonb;
 	v jsonb;
-	call text;
 	t0 timestamptz;
 	t1 timestamptz;
 	-- a name of this backend's own, so concurrent searches do not collide
@@ -697,9 +725,10 @@ BEGIN
 		WHEN 'user_knn' THEN 'recsys.train_user_knn(regclass, integer, text, double precision, name, name, name)'
 		WHEN 'ease' THEN 'recsys.train_ease(regclass, double precision, text, integer, name, name, name, double precision, double precision, double precision, name, interval)'
 		WHEN 'popular' THEN 'recsys.train_popular(regclass, text, name, name, name, name, interval)'
+		WHEN 'blend' THEN 'recsys.train_blend(text[], real[], text)'
 	END::regprocedure;
 	IF trainer IS NULL THEN
-		RAISE EXCEPTION 'algorithm must be one of als, item_knn, user_knn, ease, popular, not "%"', algorithm
+		RAISE EXCEPTION 'algorithm must be one of als, item_knn, user_knn, ease, popular, blend, not "%"', algorithm
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF jsonb_typeof(fixed) <> 'object' THEN
@@ -760,13 +789,8 @@ BEGIN
 	TRUNCATE _recsys_tune_results;
 
 	FOREACH combo IN ARRAY combos LOOP
-		call := format('SELECT 1 FROM %s(%L::regclass, model => %L', trainer::regproc, train, candidate);
-		FOR key, v IN SELECT * FROM jsonb_each(fixed || combo) LOOP
-			call := call || format(', %I => %L', key, v #>> '{}');
-		END LOOP;
-		call := call || ')';
 		t0 := clock_timestamp();
-		EXECUTE call;
+		EXECUTE recsys._tune_call(trainer, CASE WHEN algorithm <> 'blend' THEN train END, candidate, fixed || combo);
 		t1 := clock_timestamp();
 		INSERT INTO _recsys_tune_results
 		SELECT combo, max(e.value) FILTER (WHERE e.metric = tune.metric),
@@ -787,11 +811,7 @@ BEGIN
 	-- keep the best as the named model (a new version of it)
 	SELECT r.params INTO best FROM _recsys_tune_results r
 	ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text LIMIT 1;
-	call := format('SELECT 1 FROM %s(%L::regclass, model => %L', trainer::regproc, train, tune.model);
-	FOR key, v IN SELECT * FROM jsonb_each(fixed || best) LOOP
-		call := call || format(', %I => %L', key, v #>> '{}');
-	END LOOP;
-	EXECUTE call || ')';
+	EXECUTE recsys._tune_call(trainer, CASE WHEN algorithm <> 'blend' THEN train END, tune.model, fixed || best);
 
 	RETURN QUERY
 	SELECT (row_number() OVER (ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text))::integer,

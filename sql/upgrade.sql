@@ -48,7 +48,7 @@ SELECT 'only when fresh', * FROM (SELECT * FROM fresh EXCEPT SELECT * FROM upgra
 ORDER BY 1, 2;
 SELECT count(*) > 30 AS objects_compared FROM fresh;
 
--- and from the previous release directly
+-- and from each later release
 DROP EXTENSION recsys CASCADE;
 CREATE EXTENSION recsys VERSION '0.2.0';
 ALTER EXTENSION recsys UPDATE;
@@ -56,6 +56,15 @@ CREATE TEMP TABLE from_previous AS SELECT * FROM pg_temp.recsys_objects();
 SELECT 'only after upgrade from 0.2.0' AS side, * FROM (SELECT * FROM from_previous EXCEPT SELECT * FROM fresh) a
 UNION ALL
 SELECT 'only when fresh', * FROM (SELECT * FROM fresh EXCEPT SELECT * FROM from_previous) b
+ORDER BY 1, 2;
+
+DROP EXTENSION recsys CASCADE;
+CREATE EXTENSION recsys VERSION '0.3.0';
+ALTER EXTENSION recsys UPDATE;
+CREATE TEMP TABLE from_0_3 AS SELECT * FROM pg_temp.recsys_objects();
+SELECT 'only after upgrade from 0.3.0' AS side, * FROM (SELECT * FROM from_0_3 EXCEPT SELECT * FROM fresh) a
+UNION ALL
+SELECT 'only when fresh', * FROM (SELECT * FROM fresh EXCEPT SELECT * FROM from_0_3) b
 ORDER BY 1, 2;
 
 -- the update path the extension offers

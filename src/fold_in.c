@@ -529,10 +529,11 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
 	k = RsKArg(fcinfo, 1);
 	RsRequireArg(fcinfo, 2, "model");
 	model = RsGetModel(text_to_cstring(PG_GETARG_TEXT_PP(2)));
-	if (model->kind == RS_MODEL_USER_KNN)
+	if (model->kind == RS_MODEL_USER_KNN || model->kind == RS_MODEL_BLEND)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("model \"%s\" (user_knn) cannot recommend for an anonymous session", model->name),
+				 errmsg("model \"%s\" (%s) cannot recommend for an anonymous session",
+						model->name, model->algorithm),
 				 errhint("Use a factor, item neighbourhood or popularity model.")));
 	InitMaterializedSRF(fcinfo, 0);
 	exclude = palloc0(RS_BITMAP_BYTES(model->items.count) + 1);

@@ -39,6 +39,7 @@
 #include "utils/varlena.h"
 
 #include "als.h"
+#include "blend.h"
 #include "ingest.h"
 #include "model_cache.h"
 #include "recency.h"
@@ -593,6 +594,8 @@ load_model(const char *name, CatalogRow *row)
 		model->kind = RS_MODEL_USER_KNN;
 	else if (strcmp(row->algorithm, "popular") == 0)
 		model->kind = RS_MODEL_POPULAR;
+	else if (strcmp(row->algorithm, "blend") == 0)
+		model->kind = RS_MODEL_BLEND;
 	else
 		corrupt(model, "unknown algorithm");
 
@@ -603,6 +606,8 @@ load_model(const char *name, CatalogRow *row)
 		load_neighbors(model, false);
 	else if (model->kind == RS_MODEL_USER_KNN)
 		load_neighbors(model, true);
+	else if (model->kind == RS_MODEL_BLEND)
+		RsLoadBlendMembers(model);
 
 	if (model->user_col != NULL && model->item_col != NULL)
 		model->source = resolve_source(row->source);
@@ -656,6 +661,7 @@ RsGetModel(const char *name)
 	ModelCacheEntry *entry;
 	bool		found;
 	CatalogRow	row;
+	RsModel    *model;
 	RsStatementStamp now = RsCurrentStatement();
 
 	if (strlen(name) >= NAMEDATALEN)
@@ -687,8 +693,6 @@ RsGetModel(const char *name)
 	if (entry->model == NULL || entry->model->version != row.version ||
 		entry->model->trained_at != row.trained_at)
 	{
-		RsModel    *model;
-
 		if (entry->model)
 		{
 			free_model(entry->model);
@@ -702,8 +706,12 @@ RsGetModel(const char *name)
 	else
 		refresh_source(entry->model);
 	SPI_finish();
-	entry->model->checked = now;
-	return entry->model;
+	model = entry->model;
+	/* a blend is current only when its members are */
+	if (model->kind == RS_MODEL_BLEND)
+		RsResolveBlendMembers(model);
+	model->checked = now;
+	return model;
 }
 
 /* RsModelItemIndex returns an item's dense index, or -1 if unknown. */

@@ -38,8 +38,24 @@ typedef enum RsModelKind
 	RS_MODEL_FACTORS,			/* als, mf: dot products of latent factors */
 	RS_MODEL_ITEM_KNN,			/* item_knn: the user's items' neighbours */
 	RS_MODEL_USER_KNN,			/* user_knn: the user's neighbours' items */
-	RS_MODEL_POPULAR			/* popular: one ranking for everybody */
+	RS_MODEL_POPULAR,			/* popular: one ranking for everybody */
+	RS_MODEL_BLEND				/* blend: other models' scores, standardised and summed */
 } RsModelKind;
+
+struct RsModel;
+
+/* One member of a blend model (src/blend.c). */
+typedef struct RsBlendMember
+{
+	char	   *name;
+	float		weight;
+	/* set by RsResolveBlendMembers, valid for the statement that set it */
+	struct RsModel *model;
+	/* for the member version below: blend item -> member item, -1 unknown */
+	int32		version;
+	TimestampTz trained_at;
+	int32	   *index;			/* NULL: the member has exactly the blend's items */
+} RsBlendMember;
 
 typedef struct RsModel
 {
@@ -92,6 +108,12 @@ typedef struct RsModel
 	/* neighbourhood models: neighbours of each item (or user) by index */
 	RsIdMap		users;			/* user-kNN: the users with neighbour lists */
 	RsCsr		neighbors;
+
+	/* blends: the members, and room for one member's scores */
+	int			n_members;
+	RsBlendMember *members;
+	float	   *member_scores;
+	int32		member_scores_size;
 
 	/* validity memo: checked against the catalog once per statement */
 	RsStatementStamp checked;

@@ -309,6 +309,25 @@ RsWriteItemStats(const char *name, int32 version, const int64 *ids, int64 n,
 }
 
 /*
+ * RsCopyItemStats gives version of model the item stats of another
+ * model's version (a blend takes its first member's items).
+ */
+void
+RsCopyItemStats(const char *name, int32 version, const char *from_name, int32 from_version)
+{
+	Datum		values[4] = {CStringGetTextDatum(name), Int32GetDatum(version),
+	CStringGetTextDatum(from_name), Int32GetDatum(from_version)};
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("INSERT INTO recsys.item_stats (model, version, item_id, n_users, weight_sum, popularity) "
+			  "SELECT $1, $2, item_id, n_users, weight_sum, popularity FROM recsys.item_stats "
+			  "WHERE model OPERATOR(pg_catalog.=) $3 AND version OPERATOR(pg_catalog.=) $4",
+			  4, (Oid[]) {TEXTOID, INT4OID, TEXTOID, INT4OID}, values, NULL, false, SPI_OK_INSERT);
+	SPI_finish();
+}
+
+/*
  * RsActivateModelVersion makes version the model's active one, records the
  * training time, and deletes the older versions with their artefacts.
  */
@@ -381,6 +400,14 @@ RsJsonText(StringInfo buf, const char *key, const char *value)
 		appendStringInfoString(buf, "null");
 	else
 		escape_json(buf, value);
+}
+
+/* RsJsonRaw adds a value that is already JSON (an array, say). */
+void
+RsJsonRaw(StringInfo buf, const char *key, const char *json)
+{
+	json_key(buf, key);
+	appendStringInfoString(buf, json);
 }
 
 void

@@ -48,12 +48,15 @@ extern void RsWriteNeighbors(RsSide side, const char *name, int32 version,
 extern void RsWriteItemStats(const char *name, int32 version, const int64 *ids,
 							 int64 n, const int32 *n_users,
 							 const float *weight_sum, const float *popularity);
+extern void RsCopyItemStats(const char *name, int32 version, const char *from_name,
+							int32 from_version);
 extern void RsActivateModelVersion(const RsModelDesc *desc, int32 version,
 								   double train_seconds);
 
 /* JSON object building for params and stats */
 extern void RsJsonBegin(StringInfo buf);
 extern void RsJsonText(StringInfo buf, const char *key, const char *value);
+extern void RsJsonRaw(StringInfo buf, const char *key, const char *json);
 extern void RsJsonInt(StringInfo buf, const char *key, int64 value);
 extern void RsJsonFloat(StringInfo buf, const char *key, double value);
 extern void RsJsonEnd(StringInfo buf);

@@ -41,6 +41,7 @@
 
 #include "args.h"
 #include "array_util.h"
+#include "blend.h"
 #include "linalg.h"
 #include "model_cache.h"
 #include "recommend.h"
@@ -187,12 +188,13 @@ user_knn_scores(RsModel *model, int32 u, float *scores)
 }
 
 /*
- * Score every item for a user; returns false when the model cannot score
- * this user and the popularity fallback applies.  items holds the user's
- * items when the caller read them (NULL otherwise).
+ * RsScoreAllItems scores every item for a user; returns false when the
+ * model cannot score this user and the popularity fallback applies.
+ * items holds the user's items when the caller read them (NULL
+ * otherwise).
  */
-static bool
-score_all_items(RsModel *model, int64 user_id, const RsUserItems *items, float *scores)
+bool
+RsScoreAllItems(RsModel *model, int64 user_id, const RsUserItems *items, float *scores)
 {
 	int32		u;
 	const float *x;
@@ -219,6 +221,8 @@ score_all_items(RsModel *model, int64 user_id, const RsUserItems *items, float *
 		case RS_MODEL_POPULAR:
 			memcpy(scores, model->popularity, sizeof(float) * model->items.count);
 			return true;
+		case RS_MODEL_BLEND:
+			return RsBlendScores(model, user_id, items, scores);
 	}
 	return false;
 }
@@ -270,7 +274,7 @@ RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *ex
 	}
 	else
 	{
-		if (!score_all_items(model, user_id, items, scratch))
+		if (!RsScoreAllItems(model, user_id, items, scratch))
 		{
 			*fallback = true;
 			fallback_scores(model, scratch);
@@ -429,7 +433,7 @@ recsys_similar_items(PG_FUNCTION_ARGS)
 }
 
 /*
- * A kNN model's score of one item needs the user's whole score vector;
+ * A kNN model's (or a blend's) score of one item needs the user's whole score vector;
  * ORDER BY recsys.score(u, p.id) calls once per row, so the vector is
  * kept for the rest of the statement.
  */
@@ -481,7 +485,7 @@ recsys_score(PG_FUNCTION_ARGS)
 	if (model->kind == RS_MODEL_POPULAR)
 		PG_RETURN_FLOAT4(model->popularity[i]);
 
-	/* kNN: the user's score vector, once per statement */
+	/* kNN and blends: the user's score vector, once per statement */
 	{
 		ScoreMemo  *memo = (ScoreMemo *) fcinfo->flinfo->fn_extra;
 		RsStatementStamp now = RsCurrentStatement();
@@ -503,7 +507,9 @@ recsys_score(PG_FUNCTION_ARGS)
 											  sizeof(float) * Max(model->items.count, 1));
 			if (model->kind == RS_MODEL_ITEM_KNN)
 				RsReadUserItems(model, user_id, "An item-kNN model", &items);
-			memo->scored = score_all_items(model, user_id, &items, memo->scores);
+			memo->scored = RsScoreAllItems(model, user_id,
+										   model->kind == RS_MODEL_ITEM_KNN ? &items : NULL,
+										   memo->scores);
 			memo->model = model;
 			memo->version = model->version;
 			memo->user_id = user_id;

@@ -19,6 +19,8 @@ extern int	RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items
 						  uint8 *exclude, int k, float *scratch, int32 *out_idx,
 						  float *out_score, bool *fallback);
 
+extern bool RsScoreAllItems(RsModel *model, int64 user_id, const RsUserItems *items,
+							float *scores);
 extern int	RsKArg(FunctionCallInfo fcinfo, int argno);
 extern void RsPutItemRow(ReturnSetInfo *rsinfo, int64 id, float value);
 

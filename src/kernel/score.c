@@ -181,3 +181,49 @@ rs_score_topk(const float *Y, const float *ybias, int64_t n_items, int k,
 	heap_sort(out_idx, out_score, size);
 	return size;
 }
+
+/* A member's score of blend item i: 0 when unknown or unreached. */
+static inline double
+member_score(const float *member_scores, const int32_t *index, int64_t i)
+{
+	float		s;
+
+	if (index == NULL)
+		s = member_scores[i];
+	else if (index[i] < 0)
+		return 0.0;
+	else
+		s = member_scores[index[i]];
+	return isnan(s) ? 0.0 : (double) s;
+}
+
+int
+rs_add_standardized(const float *member_scores, const int32_t *index, int64_t n,
+					float weight, float *out)
+{
+	double		sum = 0.0;
+	double		sq = 0.0;
+	double		mean;
+	double		sd;
+	double		scale;
+
+	if (n <= 0)
+		return 0;
+	for (int64_t i = 0; i < n; i++)
+		sum += member_score(member_scores, index, i);
+	mean = sum / (double) n;
+	/* two passes: scores may sit far from 0 (ratings), which one pass would cancel */
+	for (int64_t i = 0; i < n; i++)
+	{
+		double		d = member_score(member_scores, index, i) - mean;
+
+		sq += d * d;
+	}
+	sd = sqrt(sq / (double) n);
+	if (!(sd > 1e-12 * (fabs(mean) + 1.0)))
+		return 0;
+	scale = (double) weight / sd;
+	for (int64_t i = 0; i < n; i++)
+		out[i] += (float) ((member_score(member_scores, index, i) - mean) * scale);
+	return 1;
+}

@@ -65,4 +65,16 @@ extern int	rs_score_topk(const float *Y, const float *ybias, int64_t n_items,
 						  int top_n, float *block_scores, int32_t *out_idx,
 						  float *out_score);
 
+/*
+ * Blending: out[i] += weight * (s_i - mean) / sd, where s_i is
+ * member_scores[index[i]] (member_scores[i] when index is NULL), and 0 for
+ * an item whose index is negative or whose score is NaN (an item the
+ * member does not know or cannot reach); mean and sd (population) are
+ * taken over all n items.  So members on different scales (ratings, dot
+ * products, summed similarities) count as their weights say.  Returns 0
+ * and adds nothing when the scores are constant, else 1.
+ */
+extern int	rs_add_standardized(const float *member_scores, const int32_t *index,
+								int64_t n, float weight, float *out);
+
 #endif							/* RECSYS_KERNEL_SCORE_H */

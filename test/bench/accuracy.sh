@@ -11,8 +11,10 @@
 # retail the purchase-line count ("weight") and binary where noted.
 #
 # RECSYS_TUNE=1 (default) runs every tuned line, RECSYS_TUNE=new only the
-# lines added in 0.3.0 (frequency-scaled ALS, normalised / recency-weighted
-# EASE and BM25), RECSYS_TUNE=als only the frequency-scaled ALS, 0 none.
+# lines added in 0.3.0 and 0.4.0 (frequency-scaled ALS, normalised /
+# recency-weighted EASE and BM25, the blend), RECSYS_TUNE=blend the blend
+# and the two tuned lines it blends, RECSYS_TUNE=als only the
+# frequency-scaled ALS, 0 none.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 which=${1:-all}
@@ -69,7 +71,10 @@ header() {
 }
 
 # tune on valid/train -> valid/test, then train the best on train and
-# score on test: label, table prefix, algorithm, grid, fixed parameters
+# score on test: label, table prefix, algorithm, grid, fixed parameters.
+# The winner's training call, "trainer|named arguments", is left in
+# tuned_call for blended.
+tuned_call=
 tuned() {
 	local label=$1 t=$2 algorithm=$3 grid=$4 fixed=$5
 	local best
@@ -88,7 +93,44 @@ SQL
 	local args
 	args=$(recsys_psql -At -c "SELECT string_agg(format('%I => %L', key, value), ', ')
 		FROM jsonb_each_text('$fixed'::jsonb || '$best'::jsonb)")
+	tuned_call="$trainer|$args"
 	run "$label $best" "${t}_train" "${t}_test" "recsys.$trainer('${t}_train', model => 'm', $args)"
+}
+
+# blend tuned lines' winners: each member is trained with its winner's
+# parameters on valid/train and on train; the blend weights are chosen on
+# valid/test by tune, and the blend of the train members is scored on
+# test (fit_s is the blend's own, not its members').  label, table prefix,
+# weight grid, then one "trainer|arguments" per member.
+blended() {
+	local label=$1 t=$2 grid=$3
+	shift 3
+	local n=0 spec valid_members=() members=()
+	for spec in "$@"; do
+		recsys_psql -q -At <<SQL >/dev/null
+SET recsys.threads = 2;
+SELECT 1 FROM recsys.${spec%%|*}('${t}_vtrain', model => 'vmember$n', ${spec#*|});
+SELECT 1 FROM recsys.${spec%%|*}('${t}_train', model => 'member$n', ${spec#*|});
+SQL
+		valid_members+=("\"vmember$n\"")
+		members+=("member$n")
+		n=$((n + 1))
+	done
+	local best
+	best=$(recsys_psql -At <<SQL
+SELECT params FROM recsys.tune('blend', '${t}_vtrain', '${t}_vtest', '$grid',
+							   fixed => '{"members": [$(IFS=,; echo "${valid_members[*]}")]}',
+							   model => 'tuning') WHERE rank = 1;
+SELECT recsys.drop_model('tuning') \gset
+SQL
+)
+	local weights
+	weights=$(recsys_psql -At -c "SELECT array_agg(w::real)::text FROM jsonb_array_elements_text('$best'::jsonb -> 'weights') w")
+	run "$label $best" "${t}_train" "${t}_test" \
+		"recsys.train_blend('{$(IFS=,; echo "${members[*]}")}', '$weights', model => 'm')"
+	for n in $(seq 0 $(($# - 1))); do
+		recsys_psql -q -c "SELECT recsys.drop_model('vmember$n'), recsys.drop_model('member$n')" >/dev/null
+	done
 }
 
 topn() {
@@ -122,25 +164,32 @@ topn() {
 			'{"factors": [64, 128], "regularization": [0.01, 0.05, 0.1], "alpha": [1, 10, 40]}' \
 			"{\"rating_col\": \"$weight\"}"
 	fi
-	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = als ]; then
+	local als_call= ease_call=
+	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = als ] || [ "$tune" = blend ]; then
 		# implicit ALS with frequency-scaled regularisation (Rendle et al. 2022)
 		tuned "ALS frequency-scaled reg tuned" "$t" als \
 			'{"alpha": [10, 20], "regularization": [0.005, 0.01, 0.02, 0.05]}' \
 			"{\"rating_col\": \"one\", \"factors\": 128, \"iterations\": 12, \"regularization_exponent\": 1}"
+		als_call=$tuned_call
 	fi
-	if [ "$tune" = 1 ] || [ "$tune" = new ]; then
+	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = blend ]; then
 		if [ "$protocol" = last5 ]; then
 			# predicting the next purchases: weight the history by its age
 			tuned "EASE recency-weighted tuned" "$t" ease \
 				'{"lambda": [500, 1000, 2000], "popularity_exponent": [0, 0.25], "half_life": ["30 days", "60 days", "120 days"]}' \
 				'{"time_col": "ts"}'
+			ease_call=$tuned_call
 			tuned "BM25 recency-weighted tuned" "$t" item_knn \
 				'{"neighbors": [50, 100], "half_life": ["30 days", "60 days", "120 days"]}' \
 				"{\"similarity\": \"bm25\", \"weight_col\": \"$weight\", \"time_col\": \"ts\"}"
 		else
 			tuned "EASE normalised tuned" "$t" ease \
 				'{"lambda": [100, 200, 400], "user_exponent": [0.25, 0.5], "popularity_exponent": [0.1, 0.25], "dropout": [0, 0.25]}' '{}'
+			ease_call=$tuned_call
 		fi
+		# the two winners blended (EASE, then ALS with weight w)
+		blended "EASE + ALS blend tuned" "$t" \
+			'{"weights": [[1, 0.3], [1, 0.5], [1, 0.7], [1, 0.85], [1, 1], [1, 1.3]]}' "$ease_call" "$als_call"
 	fi
 }
 

@@ -199,3 +199,79 @@ UNIT_TEST(score_topk_matches_scores_then_topk)
 	free(block);
 	free(ex);
 }
+
+/*
+ * Standardised blending, worked by hand: scores {1, 2, 3, 6} have mean 3
+ * and population sd sqrt((4 + 1 + 0 + 9) / 4) = sqrt(3.5).
+ */
+UNIT_TEST(add_standardized_by_hand)
+{
+	const float scores[4] = {1, 2, 3, 6};
+	float		out[4] = {10, 10, 10, 10};
+	double		sd = sqrt(3.5);
+
+	UNIT_CHECK(rs_add_standardized(scores, NULL, 4, 2.0f, out) == 1);
+	UNIT_CHECK_NEAR(out[0], 10 + 2 * (1 - 3) / sd, 1e-5);
+	UNIT_CHECK_NEAR(out[1], 10 + 2 * (2 - 3) / sd, 1e-5);
+	UNIT_CHECK_NEAR(out[2], 10.0, 1e-5);
+	UNIT_CHECK_NEAR(out[3], 10 + 2 * (6 - 3) / sd, 1e-5);
+}
+
+/*
+ * Through an index: blend items 0..3 are member items 2, -1 (unknown),
+ * 0 and 1, and member item 1 is NaN (unreached), so the member's scores
+ * of the blend items are {5, 0, 1, 0}: mean 1.5, sd sqrt((12.25 + 2.25 +
+ * 0.25 + 2.25) / 4) = sqrt(4.25).
+ */
+UNIT_TEST(add_standardized_index_unknown_and_nan)
+{
+	const float scores[3] = {1, NAN, 5};
+	const int32_t index[4] = {2, -1, 0, 1};
+	float		out[4] = {0, 0, 0, 0};
+	double		sd = sqrt(4.25);
+
+	UNIT_CHECK(rs_add_standardized(scores, index, 4, 1.0f, out) == 1);
+	UNIT_CHECK_NEAR(out[0], 3.5 / sd, 1e-5);
+	UNIT_CHECK_NEAR(out[1], -1.5 / sd, 1e-5);
+	UNIT_CHECK_NEAR(out[2], -0.5 / sd, 1e-5);
+	UNIT_CHECK_NEAR(out[3], -1.5 / sd, 1e-5);
+}
+
+/* Constant scores carry no ranking: nothing is added. */
+UNIT_TEST(add_standardized_constant_adds_nothing)
+{
+	const float scores[3] = {4, 4, 4};
+	const float unreached[3] = {NAN, NAN, NAN};
+	float		out[3] = {1, 2, 3};
+
+	UNIT_CHECK(rs_add_standardized(scores, NULL, 3, 1.0f, out) == 0);
+	UNIT_CHECK(rs_add_standardized(unreached, NULL, 3, 1.0f, out) == 0);
+	UNIT_CHECK(rs_add_standardized(scores, NULL, 0, 1.0f, out) == 0);
+	UNIT_CHECK(out[0] == 1 && out[1] == 2 && out[2] == 3);
+}
+
+/*
+ * Scores far from zero (ratings around 4000 with small spread) keep their
+ * spread: the mean is taken out before squaring.
+ */
+UNIT_TEST(add_standardized_large_offset)
+{
+	float		scores[1000];
+	float		out[1000];
+	double		sum = 0,
+				sq = 0;
+
+	for (int i = 0; i < 1000; i++)
+	{
+		scores[i] = 4000.0f + (float) (i % 10) * 0.01f;
+		out[i] = 0;
+	}
+	UNIT_CHECK(rs_add_standardized(scores, NULL, 1000, 1.0f, out) == 1);
+	for (int i = 0; i < 1000; i++)
+	{
+		sum += out[i];
+		sq += (double) out[i] * out[i];
+	}
+	UNIT_CHECK_NEAR(sum / 1000, 0.0, 1e-3);
+	UNIT_CHECK_NEAR(sq / 1000, 1.0, 1e-2);
+}

@@ -1,0 +1,141 @@
+-- recsys.train_blend: a weighted sum of models' standardised scores
+CREATE SCHEMA blend_test;
+SET search_path = blend_test, public;
+SET extra_float_digits = 0;
+
+-- 30 users, items 100-139, each user buys 12 items with a quantity
+CREATE TABLE purchases AS
+SELECT u AS user_id, 100 + (u * 7 + j * 3) % 40 AS item_id, 1 + (u + j) % 3 AS qty
+FROM generate_series(1, 30) u, generate_series(0, 11) j;
+CREATE INDEX ON purchases (user_id);
+
+SELECT (recsys.train_ease('purchases', 10, model => 'ease')).name;
+SELECT (recsys.train_cf('purchases', 4, model => 'als', iterations => 8, seed => 7)).name;
+-- quantities as weights: this member cannot take the blend's (binary) reads
+SELECT (recsys.train_item_knn('purchases', 20, model => 'knn', weight_col => 'qty')).name;
+SELECT (recsys.train_popular('purchases', model => 'pop')).name;
+
+-- the blend is a model like any other: a catalog row with its members,
+-- the first member's source, columns, items and popularity
+SELECT name, version, algorithm, source, n_users, n_items, n_interactions,
+	   params->'members' AS members, params->'weights' AS weights, params->>'user_col' AS user_col,
+	   stats->'member_versions' AS member_versions
+FROM recsys.train_blend('{ease,als}', '{1,0.5}', 'mix');
+SELECT count(*) AS same_item_stats
+FROM recsys.item_stats a JOIN recsys.item_stats b USING (item_id, n_users, weight_sum, popularity)
+WHERE a.model = 'ease' AND b.model = 'mix';
+
+-- Its score, by hand: each member's scores of all 40 items for the user,
+-- standardised (mean 0, population standard deviation 1), times the
+-- member's weight, summed.  Checked for every user and item.
+CREATE FUNCTION blend_by_hand(blend text, members text[], weights real[])
+RETURNS TABLE (user_id int, item_id int, expected float8, actual float8)
+LANGUAGE sql AS $$
+	WITH raw AS (
+		SELECT u, i, m.ord, m.w, coalesce(recsys.score(u, i, m.name), 0) AS s
+		FROM generate_series(1, 30) u, generate_series(100, 139) i,
+			 unnest(members, weights) WITH ORDINALITY AS m(name, w, ord)
+	), z AS (
+		SELECT u, i, w * (s - avg(s) OVER w2) / nullif(stddev_pop(s) OVER w2, 0) AS part
+		FROM raw WINDOW w2 AS (PARTITION BY u, ord)
+	)
+	SELECT u, i, sum(coalesce(part, 0)), recsys.score(u, i, blend)
+	FROM z GROUP BY u, i
+$$;
+SELECT count(*) AS scores, max(abs(expected - actual)) < 1e-4 AS as_by_hand
+FROM blend_by_hand('mix', '{ease,als}', '{1,0.5}');
+-- recommend ranks by that score, the user's own items excluded
+SELECT (SELECT array_agg(item_id ORDER BY score DESC, item_id) FROM recsys.recommend(4, 5, 'mix'))
+	 = (SELECT array_agg(i ORDER BY s DESC, i) FROM (
+			SELECT i, recsys.score(4, i, 'mix') AS s FROM generate_series(100::bigint, 139) i
+			WHERE i NOT IN (SELECT p.item_id FROM purchases p WHERE p.user_id = 4)
+			ORDER BY s DESC, i LIMIT 5) t) AS recommend_is_top_score;
+
+-- one member: the member's ranking, so the same metrics
+SELECT (recsys.train_blend('{ease}', '{2}', 'solo')).name;
+SELECT count(*) AS scores, max(abs(expected - actual)) < 1e-4 AS as_by_hand
+FROM blend_by_hand('solo', '{ease}', '{2}');
+SELECT a.metric, a.value = b.value AS same
+FROM recsys.evaluate('solo', 'purchases') a JOIN recsys.evaluate('ease', 'purchases') b USING (metric)
+WHERE a.metric LIKE '%@10' ORDER BY 1;
+
+-- members that read the user's items themselves (quantities), popularity
+-- (the same for every user) and a negative weight
+SELECT (recsys.train_blend('{ease,knn,pop}', '{1,0.7,-0.3}', 'three')).name;
+SELECT count(*) AS scores, max(abs(expected - actual)) < 1e-4 AS as_by_hand
+FROM blend_by_hand('three', '{ease,knn,pop}', '{1,0.7,-0.3}');
+SELECT metric, round(value::numeric, 4) FROM recsys.evaluate('three', 'purchases')
+WHERE metric IN ('users', 'skipped_users', 'coverage@10');
+
+-- a member with fewer items: the blend's other items score 0 in it
+CREATE TABLE some_purchases AS SELECT * FROM purchases WHERE item_id < 120;
+SELECT (recsys.train_ease('some_purchases', 10, model => 'ease_some')).n_items;
+SELECT (recsys.train_blend('{ease,ease_some}', NULL, 'partial')).params->'weights' AS equal_weights;
+SELECT count(*) AS scores, max(abs(expected - actual)) < 1e-4 AS as_by_hand
+FROM blend_by_hand('partial', '{ease,ease_some}', '{1,1}');
+
+-- a user no member can score gets the blend's popularity ranking
+SELECT (SELECT array_agg(item_id) FROM recsys.recommend(999, 5, 'mix'))
+	 = (SELECT array_agg(item_id) FROM recsys.recommend(999, 5, 'pop')) AS popular_fallback;
+
+-- retraining a member changes the blend from the next statement on
+SELECT (recsys.train_cf('purchases', 6, model => 'als', iterations => 8, seed => 8)).version;
+SELECT count(*) AS scores, max(abs(expected - actual)) < 1e-4 AS follows_member
+FROM blend_by_hand('mix', '{ease,als}', '{1,0.5}');
+-- and retraining the blend makes a new version that records the members'
+SELECT version, stats->'member_versions' AS member_versions
+FROM recsys.train_blend('{ease,als}', '{1,0.5}', 'mix');
+
+-- tune: blend weights chosen on a validation set
+CREATE TABLE valid AS SELECT * FROM purchases WHERE (user_id + item_id) % 4 = 0;
+CREATE TABLE train AS SELECT * FROM purchases WHERE (user_id + item_id) % 4 <> 0;
+SELECT (recsys.train_ease('train', 10, model => 'v_ease')).name;
+SELECT (recsys.train_cf('train', 4, model => 'v_als', iterations => 8, seed => 7)).name;
+SELECT rank, params, value IS NOT NULL AS scored
+FROM recsys.tune('blend', 'train', 'valid', '{"weights": [[1, 0], [0, 1], [1, 1]]}',
+				 fixed => '{"members": ["v_ease", "v_als"]}', model => 'v_mix')
+ORDER BY rank, params::text;
+SELECT algorithm, params->'members' AS members FROM recsys.models WHERE name = 'v_mix';
+
+-- what a blend cannot do
+\set VERBOSITY terse
+SELECT * FROM recsys.similar_items(100, 5, 'mix');
+SELECT * FROM recsys.explain(1, 100, 5, 'mix');
+SELECT * FROM recsys.recommend_session('{100,101}', 5, 'mix');
+SELECT * FROM recsys.evaluate('mix', 'purchases', rating_col => 'qty');
+
+-- errors
+SELECT recsys.train_blend(NULL);
+SELECT recsys.train_blend('{}');
+SELECT recsys.train_blend(array_fill('ease'::text, ARRAY[17]));
+SELECT recsys.train_blend('{{ease},{als}}');
+SELECT recsys.train_blend('{ease,NULL}');
+SELECT recsys.train_blend('{ease,ease}');
+SELECT recsys.train_blend('{ease,mix}', model => 'mix');
+SELECT recsys.train_blend('{ease,nosuch}');
+SELECT recsys.train_blend('{ease,mix}');
+SELECT recsys.train_blend('{ease,als}', '{1}');
+SELECT recsys.train_blend('{ease,als}', '{1,NaN}');
+SELECT recsys.train_blend('{ease,als}', '{1,Infinity}');
+SELECT recsys.train_blend('{ease,als}', '{1,NULL}');
+SELECT recsys.train_blend('{ease,als}', '{0,0}');
+SELECT recsys.train_blend('{ease,als}', '{1,1e7}');
+SELECT recsys.train_blend('{ease,als}', model => NULL);
+SELECT recsys.train_blend('{ease,als}', model => '');
+SELECT recsys.train_blend('{ease,als}', model => repeat('x', 64));
+-- a member that is gone, or has become a blend, is named when the blend is used
+\set VERBOSITY default
+SELECT recsys.drop_model('als');
+SELECT * FROM recsys.recommend(1, 5, 'mix');
+SELECT (recsys.train_blend('{ease}', NULL, 'als')).name;
+SELECT * FROM recsys.recommend(1, 5, 'mix');
+\set VERBOSITY terse
+-- a first member whose source is gone
+DROP TABLE some_purchases;
+SELECT recsys.train_blend('{ease_some,ease}');
+\set VERBOSITY default
+
+RESET search_path;
+DROP SCHEMA blend_test CASCADE;
+SELECT recsys.drop_model(name) FROM recsys.models WHERE name IN ('ease', 'als', 'knn', 'pop', 'mix', 'solo',
+	'three', 'ease_some', 'partial', 'v_ease', 'v_als', 'v_mix') ORDER BY name;

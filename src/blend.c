@@ -1,0 +1,535 @@
+/*-------------------------------------------------------------------------
+ *
+ * blend.c
+ *		Blend models: recsys.train_blend() and how a blend scores.
+ *
+ * A blend is a weighted sum of other models ("members"), each member's
+ * scores for the user first standardised over all the blend's items
+ * (mean 0, standard deviation 1; src/kernel/score.c), so an EASE model's
+ * summed weights, an ALS model's dot products and a rating model's stars
+ * count as their weights say.  The blend has its own catalog row and
+ * versions like any model; its items and popularity (the cold-start
+ * fallback, and what evaluate calls the catalog) are its first member's,
+ * copied when the blend is trained, and so are its source and columns:
+ * the items a user has seen are read from there.
+ *
+ * A blend names its members, not their versions: retraining a member
+ * changes the blend's scores from the next statement on.  A member that
+ * no longer exists makes the blend fail with an error naming it.  Blends
+ * do not nest.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "args.h"
+#include "array_util.h"
+#include "blend.h"
+#include "ingest.h"
+#include "model_cache.h"
+#include "model_store.h"
+#include "recommend.h"
+#include "score.h"
+#include "spi_util.h"
+#include "train_common.h"
+
+PG_FUNCTION_INFO_V1(recsys_train_blend);
+
+/* More members than this is a mistake, not a model. */
+#define BLEND_MAX_MEMBERS 16
+#define BLEND_MAX_WEIGHT 1e6
+
+/* Set while a blend resolves its members, to refuse nested blends. */
+static bool resolving_members = false;
+
+static bool
+same_name(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/*
+ * RsLoadBlendMembers reads the member names and weights of the blend's
+ * loaded version (SPI connected) into its context.
+ */
+void
+RsLoadBlendMembers(RsModel *blend)
+{
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(blend->name), Int32GetDatum(blend->version)};
+	MemoryContext old;
+
+	RsExecute("SELECT m.name, (v.params->'weights'->>(m.o::pg_catalog.int4 - 1))::pg_catalog.float4 "
+			  "FROM recsys.model_versions v, "
+			  "pg_catalog.jsonb_array_elements_text(v.params->'members') WITH ORDINALITY AS m(name, o) "
+			  "WHERE v.model OPERATOR(pg_catalog.=) $1 AND v.version OPERATOR(pg_catalog.=) $2 "
+			  "ORDER BY m.o",
+			  2, argtypes, values, NULL, true, SPI_OK_SELECT);
+	if (SPI_processed == 0 || SPI_processed > BLEND_MAX_MEMBERS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("blend \"%s\" version %d is damaged: it names " UINT64_FORMAT " members",
+						blend->name, blend->version, SPI_processed),
+				 errhint("Retrain the blend.")));
+	old = MemoryContextSwitchTo(blend->mcxt);
+	blend->n_members = (int) SPI_processed;
+	blend->members = palloc0(sizeof(RsBlendMember) * blend->n_members);
+	for (int m = 0; m < blend->n_members; m++)
+	{
+		bool		null_name,
+					null_weight;
+		Datum		name = SPI_getbinval(SPI_tuptable->vals[m], SPI_tuptable->tupdesc, 1, &null_name);
+		Datum		weight = SPI_getbinval(SPI_tuptable->vals[m], SPI_tuptable->tupdesc, 2, &null_weight);
+
+		if (null_name || null_weight)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("blend \"%s\" version %d is damaged: member %d has no name or weight",
+							blend->name, blend->version, m + 1),
+					 errhint("Retrain the blend.")));
+		blend->members[m].name = TextDatumGetCString(name);
+		blend->members[m].weight = DatumGetFloat4(weight);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* Says which blend was loading a member when an error was raised. */
+static void
+member_context(void *arg)
+{
+	const char **names = arg;
+
+	errcontext("member model \"%s\" of blend \"%s\"", names[1], names[0]);
+}
+
+/*
+ * Map the blend's items to a member's (NULL when they are the same items
+ * in the same order, as for the member the blend copied them from).
+ */
+static int32 *
+member_index(RsModel *blend, RsModel *member)
+{
+	int32	   *index = MemoryContextAlloc(blend->mcxt, sizeof(int32) * Max(blend->items.count, 1));
+	bool		identity = member->items.count == blend->items.count;
+
+	for (int32 i = 0; i < blend->items.count; i++)
+	{
+		index[i] = RsModelItemIndex(member, blend->items.ids[i]);
+		identity = identity && index[i] == i;
+	}
+	if (identity)
+	{
+		pfree(index);
+		return NULL;
+	}
+	return index;
+}
+
+/*
+ * RsResolveBlendMembers looks up (and loads, if need be) every member of
+ * a blend for the current statement, and maps the blend's items to each
+ * member version it has not seen before.
+ */
+void
+RsResolveBlendMembers(RsModel *blend)
+{
+	int32		most_items;
+
+	if (resolving_members)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("blend \"%s\" cannot be a member of another blend", blend->name),
+				 errhint("Name the inner blend's members in the outer blend instead.")));
+	resolving_members = true;
+	PG_TRY();
+	{
+		for (int m = 0; m < blend->n_members; m++)
+		{
+			RsBlendMember *member = &blend->members[m];
+			const char *names[2] = {blend->name, member->name};
+			ErrorContextCallback callback = {error_context_stack, member_context, names};
+			RsModel    *model;
+
+			error_context_stack = &callback;
+			model = RsGetModel(member->name);
+			if (model->kind == RS_MODEL_BLEND)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("blend \"%s\" cannot be a member of another blend", model->name),
+						 errhint("Name the inner blend's members in the outer blend instead.")));
+			error_context_stack = callback.previous;
+
+			if (member->model == NULL || member->version != model->version ||
+				member->trained_at != model->trained_at)
+			{
+				if (member->index)
+					pfree(member->index);
+				member->index = NULL;
+				member->version = 0;
+				member->index = member_index(blend, model);
+				member->version = model->version;
+				member->trained_at = model->trained_at;
+			}
+			member->model = model;
+		}
+	}
+	PG_FINALLY();
+	{
+		resolving_members = false;
+	}
+	PG_END_TRY();
+
+	most_items = RS_SCORE_BLOCK;
+	for (int m = 0; m < blend->n_members; m++)
+		most_items = Max(most_items, blend->members[m].model->items.count);
+	if (blend->member_scores_size < most_items)
+	{
+		if (blend->member_scores)
+			pfree(blend->member_scores);
+		blend->member_scores = NULL;
+		blend->member_scores = MemoryContextAllocExtended(blend->mcxt, sizeof(float) * most_items,
+														  MCXT_ALLOC_HUGE);
+		blend->member_scores_size = most_items;
+	}
+}
+
+/*
+ * Whether an item model member scores the user's items exactly as the
+ * blend read them: same source and columns, and no weighting the blend's
+ * read lacks.  Otherwise the member reads them itself.
+ */
+static bool
+takes_blend_items(RsModel *blend, RsModel *member)
+{
+	return member->source == blend->source && OidIsValid(member->source) &&
+		same_name(member->user_col, blend->user_col) &&
+		same_name(member->item_col, blend->item_col) &&
+		(member->binary || same_name(member->weight_col, blend->weight_col)) &&
+		member->half_life == 0;
+}
+
+/*
+ * A member's view of the user's items: the blend's, mapped to the
+ * member's item indexes, or read by the member itself.
+ */
+static void
+member_items(RsModel *blend, RsBlendMember *member, int64 user_id, const RsUserItems *items,
+			 RsUserItems *out)
+{
+	if (items == NULL || !takes_blend_items(blend, member->model))
+	{
+		RsReadUserItems(member->model, user_id, "A blend's item model", out);
+		return;
+	}
+	out->n = 0;
+	out->item = palloc(sizeof(int32) * Max(items->n, 1));
+	out->weight = palloc(sizeof(float) * Max(items->n, 1));
+	out->recency = NULL;
+	for (int n = 0; n < items->n; n++)
+	{
+		int32		i = member->index ? member->index[items->item[n]] : items->item[n];
+
+		if (i < 0)
+			continue;
+		out->item[out->n] = i;
+		out->weight[out->n] = items->weight[n];
+		out->n++;
+	}
+}
+
+/*
+ * RsBlendScores sets scores[i] for every blend item: the members'
+ * standardised scores times their weights, summed.  A member that cannot
+ * score the user (an unknown user of a factor model, no items for an item
+ * model) adds nothing; returns false when no member could.  items are the
+ * user's items as the blend read them, or NULL if it did not.
+ */
+bool
+RsBlendScores(RsModel *blend, int64 user_id, const RsUserItems *items, float *scores)
+{
+	bool		scored = false;
+
+	memset(scores, 0, sizeof(float) * blend->items.count);
+	for (int m = 0; m < blend->n_members; m++)
+	{
+		RsBlendMember *member = &blend->members[m];
+		RsModel    *model = member->model;
+		RsUserItems own = {0};
+		bool		has_items = false;
+
+		if (model->kind == RS_MODEL_ITEM_KNN)
+		{
+			member_items(blend, member, user_id, items, &own);
+			has_items = true;
+		}
+		if (RsScoreAllItems(model, user_id, has_items ? &own : NULL, blend->member_scores) &&
+			rs_add_standardized(blend->member_scores, member->index, blend->items.count,
+								member->weight, scores))
+			scored = true;
+		/* evaluate calls once per user: free what the member read */
+		if (has_items)
+		{
+			if (own.item)
+				pfree(own.item);
+			if (own.weight)
+				pfree(own.weight);
+			if (own.recency)
+				pfree(own.recency);
+		}
+	}
+	return scored;
+}
+
+/* JSON arrays for the blend's params and stats */
+static char *
+json_text_array(char **values, int n)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	for (int m = 0; m < n; m++)
+	{
+		if (m > 0)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, values[m]);
+	}
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
+}
+
+static char *
+json_number_array(const double *values, int n)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	for (int m = 0; m < n; m++)
+		appendStringInfo(&buf, "%s%.9g", m > 0 ? ", " : "", values[m]);
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
+}
+
+/* What the catalog says about a member when the blend is trained. */
+typedef struct MemberRow
+{
+	char	   *algorithm;
+	int32		version;
+	Oid			source;			/* InvalidOid if gone */
+	char	   *source_name;
+	char	   *user_col;
+	char	   *item_col;
+	char	   *weight_col;
+	int64		n_users;
+	int64		n_items;
+	int64		n_interactions;
+} MemberRow;
+
+static char *
+text_or_null(int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* Read a member's catalog row (SPI connected) into the caller's context. */
+static void
+read_member(const char *name, MemoryContext caller, MemberRow *row)
+{
+	Datum		value = CStringGetTextDatum(name);
+	bool		isnull;
+	Datum		source;
+	MemoryContext old;
+
+	RsExecute("SELECT algorithm, version, pg_catalog.to_regclass(source)::pg_catalog.oid, source, "
+			  "params->>'user_col', params->>'item_col', params->>'weight_col', "
+			  "n_users, n_items, n_interactions "
+			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
+			  1, (Oid[]) {TEXTOID}, &value, NULL, true, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("member model \"%s\" does not exist", name),
+				 errhint("SELECT name FROM recsys.models lists the models.")));
+	old = MemoryContextSwitchTo(caller);
+	row->algorithm = text_or_null(1);
+	row->version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	source = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+	row->source = isnull ? InvalidOid : DatumGetObjectId(source);
+	row->source_name = text_or_null(4);
+	row->user_col = text_or_null(5);
+	row->item_col = text_or_null(6);
+	row->weight_col = text_or_null(7);
+	row->n_users = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull));
+	row->n_items = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
+	row->n_interactions = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10, &isnull));
+	MemoryContextSwitchTo(old);
+}
+
+/* The members argument: 1..BLEND_MAX_MEMBERS distinct names, none the blend's. */
+static char **
+members_arg(FunctionCallInfo fcinfo, const char *blend_name, int *n)
+{
+	ArrayType  *array;
+	Datum	   *elems;
+	bool	   *nulls;
+	char	  **names;
+
+	RsRequireArg(fcinfo, 0, "members");
+	array = PG_GETARG_ARRAYTYPE_P(0);
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("members must be a one-dimensional array")));
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, n);
+	if (*n < 1 || *n > BLEND_MAX_MEMBERS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("members must name between 1 and %d models, not %d", BLEND_MAX_MEMBERS, *n)));
+	names = palloc(sizeof(char *) * *n);
+	for (int m = 0; m < *n; m++)
+	{
+		if (nulls[m])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("members must not contain NULLs")));
+		names[m] = TextDatumGetCString(elems[m]);
+		if (strcmp(names[m], blend_name) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("blend \"%s\" cannot be a member of itself", blend_name)));
+		for (int o = 0; o < m; o++)
+			if (strcmp(names[o], names[m]) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("model \"%s\" is named twice in members", names[m]),
+						 errhint("Give it one member and a larger weight instead.")));
+	}
+	return names;
+}
+
+/* The weights argument: one finite number per member, not all zero. */
+static float *
+weights_arg(FunctionCallInfo fcinfo, int n_members)
+{
+	float	   *weights;
+	int			n;
+	bool		any = false;
+
+	if (PG_ARGISNULL(1))
+	{
+		weights = palloc(sizeof(float) * n_members);
+		for (int m = 0; m < n_members; m++)
+			weights[m] = 1;
+		return weights;
+	}
+	weights = RsArrayToFloats(PG_GETARG_ARRAYTYPE_P(1), "weights", &n);
+	if (n != n_members)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("weights must have one value per member: %d members, %d weights", n_members, n)));
+	for (int m = 0; m < n; m++)
+	{
+		if (fabsf(weights[m]) > BLEND_MAX_WEIGHT)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("weights must be between %g and %g, element %d is %g",
+							-BLEND_MAX_WEIGHT, BLEND_MAX_WEIGHT, m + 1, weights[m])));
+		any = any || weights[m] != 0;
+	}
+	if (!any)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("weights must not all be zero")));
+	return weights;
+}
+
+/*
+ * recsys_train_blend(members text[], weights real[], model text) stores a
+ * blend of existing models as a new version of model.
+ */
+Datum
+recsys_train_blend(PG_FUNCTION_ARGS)
+{
+	double		start = RsSeconds();
+	char	   *name;
+	char	  **names;
+	float	   *weights;
+	int			n;
+	MemberRow  *rows;
+	RsModelDesc desc;
+	StringInfoData params;
+	StringInfoData stats;
+	int32		version;
+	double		as_double[BLEND_MAX_MEMBERS];
+	double		versions[BLEND_MAX_MEMBERS];
+	MemoryContext caller = CurrentMemoryContext;
+
+	name = RsTextArg(fcinfo, 2, "model");
+	names = members_arg(fcinfo, name, &n);
+	weights = weights_arg(fcinfo, n);
+	RsLockModelForTraining(name);
+
+	rows = palloc0(sizeof(MemberRow) * n);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (int m = 0; m < n; m++)
+	{
+		read_member(names[m], caller, &rows[m]);
+		if (strcmp(rows[m].algorithm, "blend") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("blend \"%s\" cannot be a member of another blend", names[m]),
+					 errhint("Name the inner blend's members in the outer blend instead.")));
+	}
+	SPI_finish();
+	if (!OidIsValid(rows[0].source) || rows[0].user_col == NULL || rows[0].item_col == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" of member model \"%s\" no longer exists",
+						rows[0].source_name, names[0]),
+				 errdetail("A blend reads the items users have seen from its first member's source."),
+				 errhint("Retrain the member, or name another member first.")));
+
+	for (int m = 0; m < n; m++)
+	{
+		as_double[m] = weights[m];
+		versions[m] = rows[m].version;
+	}
+	RsJsonBegin(&params);
+	RsJsonRaw(&params, "members", json_text_array(names, n));
+	RsJsonRaw(&params, "weights", json_number_array(as_double, n));
+	RsJsonText(&params, "user_col", rows[0].user_col);
+	RsJsonText(&params, "item_col", rows[0].item_col);
+	RsJsonText(&params, "weight_col", rows[0].weight_col);
+	RsJsonEnd(&params);
+	RsJsonBegin(&stats);
+	RsJsonRaw(&stats, "member_versions", json_number_array(versions, n));
+	RsJsonEnd(&stats);
+
+	desc.name = name;
+	desc.algorithm = "blend";
+	desc.source = rows[0].source;
+	desc.params = &params;
+	desc.stats = &stats;
+	desc.n_users = rows[0].n_users;
+	desc.n_items = rows[0].n_items;
+	desc.n_interactions = rows[0].n_interactions;
+	version = RsCreateModelVersion(&desc);
+	RsCopyItemStats(name, version, names[0], rows[0].version);
+	RsActivateModelVersion(&desc, version, RsSeconds() - start);
+	PG_RETURN_DATUM(RsModelRowDatum(fcinfo, name));
+}

@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ *
+ * blend.h
+ *		Blend models: weighted sums of other models' standardised scores.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_BLEND_H
+#define RECSYS_BLEND_H
+
+#include "postgres.h"
+
+#include "model_cache.h"
+
+extern void RsLoadBlendMembers(RsModel *blend);
+extern void RsResolveBlendMembers(RsModel *blend);
+extern bool RsBlendScores(RsModel *blend, int64 user_id, const RsUserItems *items,
+						  float *scores);
+
+#endif							/* RECSYS_BLEND_H */
