@@ -12,6 +12,41 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_blend(text[], real[], text) IS
 	'store a blend of models: their scores for a user, standardised and summed with weights';
 
+-- drop_model: a blend's members stay until the blend goes
+CREATE OR REPLACE FUNCTION recsys.drop_model(model text, if_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	blends text;
+	n_blends bigint;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- like DROP TABLE under a view: a blend's member stays until the blend goes
+	SELECT string_agg(format('"%s"', b.name), ', ' ORDER BY b.name), count(*) INTO blends, n_blends
+	FROM recsys.models b
+	WHERE b.algorithm OPERATOR(pg_catalog.=) 'blend'
+	  AND b.params OPERATOR(pg_catalog.->) 'members' OPERATOR(pg_catalog.?) model
+	  AND b.name OPERATOR(pg_catalog.<>) model;
+	IF n_blends > 0 THEN
+		RAISE EXCEPTION 'cannot drop model "%" because %', model,
+			CASE WHEN n_blends = 1 THEN format('blend %s uses it', blends)
+				 ELSE format('blends %s use it', blends) END
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Drop the blend first, or train it again without this member.';
+	END IF;
+	DELETE FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model;
+	IF NOT FOUND AND NOT coalesce(if_exists, false) THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+END
+$$;
+
 -- tune: blends, and array-valued parameters
 -- The statement that trains one tune candidate: the trainer called with
 -- the source (unless NULL: a blend has none), the model name and the
