@@ -13,6 +13,9 @@
 #   - pgbench -c 4 -T 30 throughput of recommend for random users.
 # Reference (issue): p50 under 1 ms for 10K items, under 15 ms for 1M
 # items; one sgemv over 1M x 64 floats takes about 11 ms on this machine.
+# Also an item-kNN model (K=50) trained on the seen items and a blend of it
+# with the 10K factor model (train_blend), to show what a blend costs over
+# its members.  MODELS="items_10k ..." picks the models.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 calls=${1:-500}
@@ -50,10 +53,12 @@ CREATE FUNCTION make_model(name text, n_items int) RETURNS void LANGUAGE sql AS 
 $$;
 SELECT make_model('items_10k', 10000);
 SELECT make_model('items_1m', 1000000);
+SELECT 1 FROM recsys.train_item_knn('seen', 50, model => 'knn_10k');
+SELECT 1 FROM recsys.train_blend('{items_10k,knn_10k}', model => 'blend_10k');
 VACUUM ANALYZE;
 SQL
 
-for model in items_10k items_1m; do
+for model in ${MODELS:-items_10k knn_10k blend_10k items_1m}; do
 	echo "== $model"
 	cold=$(recsys_psql -At <<SQL
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
