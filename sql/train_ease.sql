@@ -126,6 +126,26 @@ SET recsys.max_memory = '16MB';
 SELECT recsys.train_ease('wide', model => 'wide');
 RESET recsys.max_memory;
 
+
+-- Cancelling: statement_timeout stops a long inversion between two of its
+-- blocks, not after it.  8,000 items, the inversion most of the time;
+-- the timeout is a fifth of a full run, and the cancelled run must end
+-- well before a full one would (it took the full time when the
+-- inversion was one LAPACK call).  The model is not written.
+CREATE TABLE many_items AS
+SELECT i % 500 AS user_id, i AS item_id FROM generate_series(0, 7999) i
+UNION ALL SELECT (i * 7 + 3) % 500, i FROM generate_series(0, 7999) i;
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+SELECT (recsys.train_ease('many_items', 100, model => 'ease_many', neighbors => 5)).n_items;
+SELECT extract(epoch FROM clock_timestamp()) - :t0 AS full_seconds \gset
+SELECT recsys.drop_model('ease_many');
+SELECT set_config('statement_timeout', round(:full_seconds * 200)::text, false) IS NOT NULL AS timeout_set;
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+SELECT (recsys.train_ease('many_items', 100, model => 'ease_many', neighbors => 5)).n_items;
+RESET statement_timeout;
+SELECT extract(epoch FROM clock_timestamp()) - :t0 < 0.6 * :full_seconds AS stopped_early,
+	   NOT EXISTS (SELECT FROM recsys.models WHERE name = 'ease_many') AS no_model;
+
 SELECT recsys.drop_model(m) FROM unnest(ARRAY['ease', 'ease_users', 'ease_plain', 'ease_pop', 'ease_all',
 	'ease_recent', 'ease_epoch']) m;
 RESET search_path;

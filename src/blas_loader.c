@@ -48,7 +48,16 @@ static float (*p_sdot) (const blasint, const float *, const blasint, const float
 static void (*p_spotrf) (const char *, const int *, float *, const int *, int *);
 static void (*p_spotrs) (const char *, const int *, const int *, const float *, const int *,
 						 float *, const int *, int *);
-static void (*p_spotri) (const char *, const int *, float *, const int *, int *);
+static void (*p_strsm) (const enum CBLAS_ORDER, const enum CBLAS_SIDE, const enum CBLAS_UPLO,
+						const enum CBLAS_TRANSPOSE, const enum CBLAS_DIAG, const blasint,
+						const blasint, const float, const float *, const blasint, float *,
+						const blasint);
+static void (*p_strmm) (const enum CBLAS_ORDER, const enum CBLAS_SIDE, const enum CBLAS_UPLO,
+						const enum CBLAS_TRANSPOSE, const enum CBLAS_DIAG, const blasint,
+						const blasint, const float, const float *, const blasint, float *,
+						const blasint);
+static void (*p_strtri) (const char *, const char *, const int *, float *, const int *, int *);
+static void (*p_slauum) (const char *, const int *, float *, const int *, int *);
 static void (*p_set_num_threads) (int);
 
 /* Look up one symbol, or fail the load with a clear message. */
@@ -86,7 +95,10 @@ RsLoadBlas(void)
 	p_sdot = lookup("cblas_sdot");
 	p_spotrf = lookup("spotrf_");
 	p_spotrs = lookup("spotrs_");
-	p_spotri = lookup("spotri_");
+	p_strsm = lookup("cblas_strsm");
+	p_strmm = lookup("cblas_strmm");
+	p_strtri = lookup("strtri_");
+	p_slauum = lookup("slauum_");
 	p_set_num_threads = lookup("openblas_set_num_threads");
 	p_set_num_threads(1);
 }
@@ -127,6 +139,24 @@ cblas_ssyrk(const enum CBLAS_ORDER order, const enum CBLAS_UPLO uplo,
 	p_ssyrk(order, uplo, trans, n, k, alpha, a, lda, beta, c, ldc);
 }
 
+void
+cblas_strsm(const enum CBLAS_ORDER order, const enum CBLAS_SIDE side, const enum CBLAS_UPLO uplo,
+			const enum CBLAS_TRANSPOSE trans, const enum CBLAS_DIAG diag, const blasint m,
+			const blasint n, const float alpha, const float *a, const blasint lda, float *b,
+			const blasint ldb)
+{
+	p_strsm(order, side, uplo, trans, diag, m, n, alpha, a, lda, b, ldb);
+}
+
+void
+cblas_strmm(const enum CBLAS_ORDER order, const enum CBLAS_SIDE side, const enum CBLAS_UPLO uplo,
+			const enum CBLAS_TRANSPOSE trans, const enum CBLAS_DIAG diag, const blasint m,
+			const blasint n, const float alpha, const float *a, const blasint lda, float *b,
+			const blasint ldb)
+{
+	p_strmm(order, side, uplo, trans, diag, m, n, alpha, a, lda, b, ldb);
+}
+
 float
 cblas_sdot(const blasint n, const float *x, const blasint incx, const float *y,
 		   const blasint incy)
@@ -138,7 +168,9 @@ cblas_sdot(const blasint n, const float *x, const blasint incx, const float *y,
 extern void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info);
 extern void spotrs_(const char *uplo, const int *n, const int *nrhs, const float *a,
 					const int *lda, float *b, const int *ldb, int *info);
-extern void spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info);
+extern void strtri_(const char *uplo, const char *diag, const int *n, float *a, const int *lda,
+					int *info);
+extern void slauum_(const char *uplo, const int *n, float *a, const int *lda, int *info);
 
 void
 spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info)
@@ -154,7 +186,13 @@ spotrs_(const char *uplo, const int *n, const int *nrhs, const float *a, const i
 }
 
 void
-spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info)
+strtri_(const char *uplo, const char *diag, const int *n, float *a, const int *lda, int *info)
 {
-	p_spotri(uplo, n, a, lda, info);
+	p_strtri(uplo, diag, n, a, lda, info);
+}
+
+void
+slauum_(const char *uplo, const int *n, float *a, const int *lda, int *info)
+{
+	p_slauum(uplo, n, a, lda, info);
 }

@@ -19,7 +19,8 @@
  * The dense Gram matrix needs n_items^2 floats; a catalog that would need
  * more than recsys.max_memory is refused before anything is allocated.
  * The inversion is the one step that uses OpenBLAS's own threads
- * (recsys.threads of them, for its duration).
+ * (recsys.threads of them, for its duration); it runs block by block and
+ * stops between blocks when the statement is cancelled.
  *
  *-------------------------------------------------------------------------
  */
@@ -44,6 +45,18 @@ PG_FUNCTION_INFO_V1(recsys_train_ease);
 
 #define EASE_MAX_NEIGHBORS 100000
 #define EASE_CHUNK_ROWS 256
+
+/*
+ * Whether a cancel (statement_timeout, pg_cancel_backend) or a terminate
+ * is pending: the kernel asks between blocks of the inversion, so a long
+ * one stops within a block's time, and CHECK_FOR_INTERRUPTS() then
+ * raises the error here, outside the kernel.
+ */
+static int
+cancel_requested(void *arg)
+{
+	return QueryCancelPending || ProcDiePending;
+}
 
 /*
  * recsys_train_ease(source regclass, lambda float8, model text,
@@ -131,8 +144,16 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 
 	/* the O(n^3) step: OpenBLAS threads for its duration only */
 	RsBlasSetThreads(recsys_threads);
-	info = rs_ease_invert(G, n);
+	info = rs_ease_invert(G, n, cancel_requested, NULL);
 	RsBlasSetThreads(1);
+	if (info == RS_EASE_STOPPED)
+	{
+		CHECK_FOR_INTERRUPTS();
+		/* an interrupt that did not cancel still cut the inversion short */
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("training of model \"%s\" was interrupted", name)));
+	}
 	if (info != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),

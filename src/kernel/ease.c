@@ -7,9 +7,10 @@
  * WWW 2019: with the Gram matrix G = X^T X + lambda I of the user x item
  * matrix X, P = G^-1 and B = I - P diagMat(1 / diag(P)), that is
  * B_ij = -P_ij / P_jj off the diagonal and 0 on it; a user's scores are
- * x_u B.  The inverse goes through a Cholesky factorisation (spotrf +
- * spotri), which is stable for this positive definite G and half the work
- * of a general inverse.  Single precision throughout, as the rest of
+ * x_u B.  The inverse goes through a Cholesky factorisation (LAPACK's
+ * blocked spotrf + spotri, block by block here so it can be stopped),
+ * which is stable for this positive definite G and half the work of a
+ * general inverse.  Single precision throughout, as the rest of
  * recsys.
  *
  * With dropout p > 0 the regularisation becomes item-specific, lambda +
@@ -30,8 +31,12 @@
 #include <math.h>
 #include <string.h>
 
+#include <cblas.h>
+
 extern void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info);
-extern void spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info);
+extern void strtri_(const char *uplo, const char *diag, const int *n, float *a, const int *lda,
+					int *info);
+extern void slauum_(const char *uplo, const int *n, float *a, const int *lda, int *info);
 
 void
 rs_ease_user_weights(const RsCsr *R, double exponent, float *user_weight)
@@ -82,21 +87,112 @@ rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
 	}
 }
 
-int
-rs_ease_invert(float *G, int32_t n)
-{
-	int			info = 0;
-	int			nn = n;
+/* Column-major element (i, j) of the n x n matrix A. */
+#define AT(A, n, i, j) ((A) + (int64_t) (j) * (n) + (i))
 
-	spotrf_("L", &nn, G, &nn, &info);
-	if (info != 0)
-		return info;
-	spotri_("L", &nn, G, &nn, &info);
+/*
+ * The three blocked steps below follow LAPACK's own blocked spotrf,
+ * strtri and slauum (lower triangle, column-major, which is the upper
+ * triangle of our row-major array): the same BLAS-3 calls and flop count,
+ * so the same speed, but the loop over blocks is ours, and between two
+ * blocks the caller may stop the work.
+ */
+static int
+cholesky_blocked(float *A, int n, int (*stop) (void *), void *stop_arg)
+{
+	for (int k = 0; k < n; k += RS_EASE_BLOCK)
+	{
+		int			kb = n - k < RS_EASE_BLOCK ? n - k : RS_EASE_BLOCK;
+		int			rest = n - k - kb;
+		int			info = 0;
+
+		spotrf_("L", &kb, AT(A, n, k, k), &n, &info);
+		if (info != 0)
+			return k + info;
+		if (rest > 0)
+		{
+			cblas_strsm(CblasColMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit,
+						rest, kb, 1.0f, AT(A, n, k, k), n, AT(A, n, k + kb, k), n);
+			cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, rest, kb, -1.0f,
+						AT(A, n, k + kb, k), n, 1.0f, AT(A, n, k + kb, k + kb), n);
+		}
+		if (stop && stop(stop_arg))
+			return RS_EASE_STOPPED;
+	}
+	return 0;
+}
+
+/* L^-1 in place of the Cholesky factor L, last block first. */
+static int
+triangular_inverse_blocked(float *A, int n, int (*stop) (void *), void *stop_arg)
+{
+	for (int j = ((n - 1) / RS_EASE_BLOCK) * RS_EASE_BLOCK; j >= 0; j -= RS_EASE_BLOCK)
+	{
+		int			jb = n - j < RS_EASE_BLOCK ? n - j : RS_EASE_BLOCK;
+		int			rest = n - j - jb;
+		int			info = 0;
+
+		if (rest > 0)
+		{
+			/* A21 := -inv(L22) A21 inv(L11), inv(L22) already in place */
+			cblas_strmm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit,
+						rest, jb, 1.0f, AT(A, n, j + jb, j + jb), n, AT(A, n, j + jb, j), n);
+			cblas_strsm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit,
+						rest, jb, -1.0f, AT(A, n, j, j), n, AT(A, n, j + jb, j), n);
+		}
+		strtri_("L", "N", &jb, AT(A, n, j, j), &n, &info);
+		if (info != 0)
+			return j + info;
+		if (stop && stop(stop_arg))
+			return RS_EASE_STOPPED;
+	}
+	return 0;
+}
+
+/* W^T W in place of the lower triangular W (the lower triangle of it). */
+static int
+lower_gram_blocked(float *A, int n, int (*stop) (void *), void *stop_arg)
+{
+	for (int i = 0; i < n; i += RS_EASE_BLOCK)
+	{
+		int			ib = n - i < RS_EASE_BLOCK ? n - i : RS_EASE_BLOCK;
+		int			rest = n - i - ib;
+		int			info = 0;
+
+		if (i > 0)
+			cblas_strmm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit,
+						ib, i, 1.0f, AT(A, n, i, i), n, AT(A, n, i, 0), n);
+		slauum_("L", &ib, AT(A, n, i, i), &n, &info);
+		if (rest > 0)
+		{
+			if (i > 0)
+				cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, ib, i, rest, 1.0f,
+							AT(A, n, i + ib, i), n, AT(A, n, i + ib, 0), n, 1.0f, AT(A, n, i, 0), n);
+			cblas_ssyrk(CblasColMajor, CblasLower, CblasTrans, ib, rest, 1.0f,
+						AT(A, n, i + ib, i), n, 1.0f, AT(A, n, i, i), n);
+		}
+		if (stop && stop(stop_arg))
+			return RS_EASE_STOPPED;
+	}
+	return 0;
+}
+
+int
+rs_ease_invert(float *G, int32_t n, int (*stop) (void *), void *stop_arg)
+{
+	int			info;
+
+	/* P = G^-1 = L^-T L^-1 with G = L L^T */
+	info = cholesky_blocked(G, n, stop, stop_arg);
+	if (info == 0)
+		info = triangular_inverse_blocked(G, n, stop, stop_arg);
+	if (info == 0)
+		info = lower_gram_blocked(G, n, stop, stop_arg);
 	if (info != 0)
 		return info;
 	/*
-	 * spotri filled the lower triangle in Fortran's column-major terms,
-	 * which is the upper triangle (j >= i) of our row-major array.
+	 * The lower triangle in Fortran's column-major terms is the upper
+	 * triangle (j >= i) of our row-major array.
 	 */
 	for (int64_t i = 0; i < n; i++)
 		for (int64_t j = i + 1; j < n; j++)

@@ -35,13 +35,21 @@ extern void rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
  */
 extern void rs_ease_user_weights(const RsCsr *R, double exponent, float *user_weight);
 
+/* Columns per block of rs_ease_invert: the granularity of stopping it. */
+#define RS_EASE_BLOCK 512
+
+/* rs_ease_invert's result when stop() asked it to stop. */
+#define RS_EASE_STOPPED (-1)
+
 /*
  * Replace the symmetric positive definite G (n x n) by its inverse P,
- * through Cholesky (spotrf, spotri).  Returns 0, or LAPACK's positive info
- * when G is not positive definite.  Uses as many threads as OpenBLAS is
- * set to.
+ * through Cholesky (spotrf, strtri, slauum, done block by block).
+ * Returns 0; a positive column number when G is not positive definite;
+ * or RS_EASE_STOPPED when stop (if not NULL) returned nonzero after a
+ * block, leaving G half-done.  Uses as many threads as OpenBLAS is set
+ * to.
  */
-extern int	rs_ease_invert(float *G, int32_t n);
+extern int	rs_ease_invert(float *G, int32_t n, int (*stop) (void *), void *stop_arg);
 
 /*
  * For rows i in [row_begin, row_end) of B = I - P diagMat(1 / diag(P)),

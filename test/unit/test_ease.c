@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "ease.h"
+#include "rng.h"
 #include "unit.h"
 
 /* A 4 users x 3 items binary matrix as CSR. */
@@ -67,7 +70,7 @@ UNIT_TEST(ease_matches_direct_inverse)
 	float		w[6];
 	int32_t		count[3];
 
-	UNIT_CHECK(rs_ease_invert(G, 3) == 0);
+	UNIT_CHECK(rs_ease_invert(G, 3, NULL, NULL) == 0);
 	for (int i = 0; i < 9; i++)
 		UNIT_CHECK_NEAR(G[i], inv[i] / 97.0, 1e-5);
 
@@ -100,5 +103,87 @@ UNIT_TEST(ease_refuses_indefinite)
 {
 	float		G[4] = {1, 2, 2, 1};
 
-	UNIT_CHECK(rs_ease_invert(G, 2) > 0);
+	UNIT_CHECK(rs_ease_invert(G, 2, NULL, NULL) > 0);
+}
+
+/* A random symmetric positive definite n x n matrix: M M^T / n + I. */
+static float *
+random_spd(int n, uint64_t seed)
+{
+	float	   *M = malloc(sizeof(float) * n * n);
+	float	   *G = malloc(sizeof(float) * n * n);
+
+	for (int i = 0; i < n * n; i++)
+		M[i] = rs_rng_uniform_float(seed, i) - 0.5f;
+	cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, n, 1.0f / n, M, n, 0.0f, G, n);
+	for (int i = 0; i < n; i++)
+	{
+		G[i * n + i] += 1.0f;
+		for (int j = i + 1; j < n; j++)
+			G[j * n + i] = G[i * n + j];
+	}
+	free(M);
+	return G;
+}
+
+/*
+ * Several blocks (1112 = 512 + 512 + 88): G P = I within single
+ * precision (every fifth row checked, to keep the test fast), and P
+ * symmetric.
+ */
+UNIT_TEST(ease_blocked_inverse_is_the_inverse)
+{
+	int			n = 2 * RS_EASE_BLOCK + 88;
+	float	   *G = random_spd(n, 11);
+	float	   *P = malloc(sizeof(float) * n * n);
+	double		worst = 0;
+	double		asym = 0;
+
+	memcpy(P, G, sizeof(float) * n * n);
+	UNIT_CHECK(rs_ease_invert(P, n, NULL, NULL) == 0);
+	for (int i = 0; i < n; i += 5)
+		for (int j = 0; j < n; j++)
+		{
+			double		s = 0;
+
+			for (int k = 0; k < n; k++)
+				s += (double) G[i * n + k] * P[k * n + j];
+			s -= i == j ? 1.0 : 0.0;
+			worst = fabs(s) > worst ? fabs(s) : worst;
+			asym = fabs(P[i * n + j] - P[j * n + i]) > asym ? fabs(P[i * n + j] - P[j * n + i]) : asym;
+		}
+	UNIT_CHECK(worst < 1e-3);
+	UNIT_CHECK(asym == 0);
+	free(G);
+	free(P);
+}
+
+static int
+stop_at_second(void *arg)
+{
+	int		   *calls = arg;
+
+	return ++*calls >= 2;
+}
+
+/* The caller can stop it between blocks; an indefinite block deep in is found. */
+UNIT_TEST(ease_blocked_inverse_stops_and_refuses)
+{
+	int			n = 2 * RS_EASE_BLOCK + 88;
+	float	   *G = random_spd(n, 12);
+	int			calls = 0;
+
+	UNIT_CHECK(rs_ease_invert(G, n, stop_at_second, &calls) == RS_EASE_STOPPED);
+	UNIT_CHECK(calls == 2);
+	free(G);
+
+	/* a negative diagonal in the third block: not positive definite there */
+	G = random_spd(n, 13);
+	G[(int64_t) (2 * RS_EASE_BLOCK + 40) * n + 2 * RS_EASE_BLOCK + 40] = -100.0f;
+	{
+		int			info = rs_ease_invert(G, n, NULL, NULL);
+
+		UNIT_CHECK(info > 2 * RS_EASE_BLOCK && info <= 2 * RS_EASE_BLOCK + 41);
+	}
+	free(G);
 }
