@@ -92,6 +92,15 @@ my $knn = "SELECT string_agg(item_id || '=' || score, ',' ORDER BY score DESC, i
 is($session->query_safe($knn), $primary->safe_psql('postgres', $knn),
 	'item-kNN: the standby session recommends as the primary');
 
+# so does a blend of the two, scored from its members on the standby
+$primary->safe_psql('postgres', "SELECT 1 FROM recsys.train_blend('{default_knn,default}', '{1,0.5}', 'mix')");
+$primary->wait_for_catchup($standby);
+my $mix = "SELECT string_agg(item_id || '=' || score, ',' ORDER BY score DESC, item_id) "
+  . "FROM recsys.recommend(42, 10, 'mix')";
+is($session->query_safe($mix), $primary->safe_psql('postgres', $mix),
+	'blend: the standby session recommends as the primary');
+$primary->safe_psql('postgres', "SELECT recsys.drop_model('mix')");
+
 # dropping on the primary is seen by the standby session too
 $primary->safe_psql('postgres', "SELECT recsys.drop_model('default')");
 $primary->wait_for_catchup($standby);

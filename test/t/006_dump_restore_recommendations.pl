@@ -1,8 +1,9 @@
 # Trained models survive pg_dump -Fc and pg_restore into a fresh
 # database not just row for row (001) but in what they serve: an
-# implicit ALS model, an explicit matrix factorisation model and an
-# item-kNN model, trained for real, give exactly the same recommend,
-# similar_items and score results in the restored database (whose
+# implicit ALS model, an explicit matrix factorisation model, an
+# item-kNN model and a blend of the kNN and ALS models, trained for
+# real, give exactly the same recommend, similar_items (not for the
+# blend) and score results in the restored database (whose
 # source tables came along in the dump), and training continues there
 # with the next version number.
 use strict;
@@ -32,6 +33,7 @@ $node->safe_psql('shop', q{
 	SELECT 1 FROM recsys.train_cf('ratings', feedback => 'explicit', rating_col => 'stars',
 		model => 'stars', factors => 8, iterations => 3);
 	SELECT 1 FROM recsys.train_item_knn('events', neighbors => 20);
+	SELECT 1 FROM recsys.train_blend('{default_knn,default}', '{1,0.5}', 'mix');
 });
 
 my @users = (1, 2, 17, 500, 1234, 2000, 99999);    # 99999: unknown to every model
@@ -42,7 +44,7 @@ sub served
 {
 	my ($db) = @_;
 	my @q;
-	for my $model ('default', 'stars', 'default_knn')
+	for my $model ('default', 'stars', 'default_knn', 'mix')
 	{
 		for my $u (@users)
 		{
@@ -51,6 +53,7 @@ sub served
 			push @q, "SELECT '$model score $u: ' || coalesce(string_agg(coalesce(recsys.score($u, i, '$model')::text, 'null'), ',' ORDER BY i), '') "
 			  . "FROM unnest('{0,7,250,499,100000}'::bigint[]) i";
 		}
+		next if $model eq 'mix';
 		for my $i (@items)
 		{
 			push @q, "SELECT '$model similar $i: ' || coalesce(string_agg(item_id || '=' || score, ',' "
@@ -67,6 +70,7 @@ note $before;
 like($before, qr/^default recommend 1: (\d+=[-\d.e]+,){9}\d+=[-\d.e]+$/m, 'ALS model recommends');
 like($before, qr/^stars recommend 1: (\d+=[-\d.e]+,){9}\d+=[-\d.e]+$/m, 'explicit model recommends');
 like($before, qr/^default_knn recommend 1: (\d+=[-\d.e]+,){9}\d+=[-\d.e]+$/m, 'item-kNN model recommends');
+like($before, qr/^mix recommend 1: (\d+=[-\d.e]+,){9}\d+=[-\d.e]+$/m, 'the blend recommends');
 like($before, qr/^default 2 als public\.events /m, 'the ALS model is at version 2');
 
 my $dump = $node->basedir . '/shop.dump';
