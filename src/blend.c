@@ -25,6 +25,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/shortest_dec.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -308,15 +309,33 @@ json_text_array(char **values, int n)
 	return buf.data;
 }
 
+/* Weights as the shortest decimals that read back as the same real. */
 static char *
-json_number_array(const double *values, int n)
+json_real_array(const float *values, int n)
+{
+	StringInfoData buf;
+	char		number[FLOAT_SHORTEST_DECIMAL_LEN];
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	for (int m = 0; m < n; m++)
+	{
+		float_to_shortest_decimal_buf(values[m], number);
+		appendStringInfo(&buf, "%s%s", m > 0 ? ", " : "", number);
+	}
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
+}
+
+static char *
+json_int_array(const int32 *values, int n)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '[');
 	for (int m = 0; m < n; m++)
-		appendStringInfo(&buf, "%s%.9g", m > 0 ? ", " : "", values[m]);
+		appendStringInfo(&buf, "%s%d", m > 0 ? ", " : "", values[m]);
 	appendStringInfoChar(&buf, ']');
 	return buf.data;
 }
@@ -474,8 +493,7 @@ recsys_train_blend(PG_FUNCTION_ARGS)
 	StringInfoData params;
 	StringInfoData stats;
 	int32		version;
-	double		as_double[BLEND_MAX_MEMBERS];
-	double		versions[BLEND_MAX_MEMBERS];
+	int32		versions[BLEND_MAX_MEMBERS];
 	MemoryContext caller = CurrentMemoryContext;
 
 	name = RsTextArg(fcinfo, 2, "model");
@@ -505,19 +523,16 @@ recsys_train_blend(PG_FUNCTION_ARGS)
 				 errhint("Retrain the member, or name another member first.")));
 
 	for (int m = 0; m < n; m++)
-	{
-		as_double[m] = weights[m];
 		versions[m] = rows[m].version;
-	}
 	RsJsonBegin(&params);
 	RsJsonRaw(&params, "members", json_text_array(names, n));
-	RsJsonRaw(&params, "weights", json_number_array(as_double, n));
+	RsJsonRaw(&params, "weights", json_real_array(weights, n));
 	RsJsonText(&params, "user_col", rows[0].user_col);
 	RsJsonText(&params, "item_col", rows[0].item_col);
 	RsJsonText(&params, "weight_col", rows[0].weight_col);
 	RsJsonEnd(&params);
 	RsJsonBegin(&stats);
-	RsJsonRaw(&stats, "member_versions", json_number_array(versions, n));
+	RsJsonRaw(&stats, "member_versions", json_int_array(versions, n));
 	RsJsonEnd(&stats);
 
 	desc.name = name;
