@@ -12,6 +12,21 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_blend(text[], real[], text) IS
 	'store a blend of models: their scores for a user, standardised and summed with weights';
 
+-- the serving cache, for DBAs
+CREATE FUNCTION recsys.cache_stats(
+	OUT model text,
+	OUT version integer,
+	OUT algorithm text,
+	OUT items bigint,
+	OUT bytes bigint,
+	OUT loads bigint,
+	OUT checks bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'recsys_cache_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.cache_stats() IS
+	'the models this session has loaded for serving: memory, loads and catalog checks';
+
 -- drop_model: a blend's members stay until the blend goes
 CREATE OR REPLACE FUNCTION recsys.drop_model(model text, if_exists boolean DEFAULT false)
 RETURNS void
@@ -26,6 +41,8 @@ BEGIN
 		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	-- like DROP TABLE under a view: a blend's member stays until the blend goes
+	-- (the row lock waits for a blend being trained on it to commit)
+	PERFORM FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model FOR UPDATE;
 	SELECT string_agg(format('"%s"', b.name), ', ' ORDER BY b.name), count(*) INTO blends, n_blends
 	FROM recsys.models b
 	WHERE b.algorithm OPERATOR(pg_catalog.=) 'blend'

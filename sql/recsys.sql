@@ -186,6 +186,8 @@ BEGIN
 		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	-- like DROP TABLE under a view: a blend's member stays until the blend goes
+	-- (the row lock waits for a blend being trained on it to commit)
+	PERFORM FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model FOR UPDATE;
 	SELECT string_agg(format('"%s"', b.name), ', ' ORDER BY b.name), count(*) INTO blends, n_blends
 	FROM recsys.models b
 	WHERE b.algorithm OPERATOR(pg_catalog.=) 'blend'
@@ -451,6 +453,20 @@ AS 'MODULE_PATHNAME', 'recsys_explain'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 5;
 COMMENT ON FUNCTION recsys.explain(bigint, bigint, integer, text) IS
 	'which of the user''s own items contribute most to an item''s score';
+
+CREATE FUNCTION recsys.cache_stats(
+	OUT model text,
+	OUT version integer,
+	OUT algorithm text,
+	OUT items bigint,
+	OUT bytes bigint,
+	OUT loads bigint,
+	OUT checks bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'recsys_cache_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.cache_stats() IS
+	'the models this session has loaded for serving: memory, loads and catalog checks';
 
 -------------------------------------------------------------------------------
 -- Real time: folding new interactions into a trained factor model

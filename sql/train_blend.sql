@@ -28,12 +28,12 @@ WHERE a.model = 'ease' AND b.model = 'mix';
 -- Its score, by hand: each member's scores of all 40 items for the user,
 -- standardised (mean 0, population standard deviation 1), times the
 -- member's weight, summed.  Checked for every user and item.
-CREATE FUNCTION blend_by_hand(blend text, members text[], weights real[])
+CREATE FUNCTION blend_by_hand(blend text, members text[], weights real[], last_item int DEFAULT 139)
 RETURNS TABLE (user_id int, item_id int, expected float8, actual float8)
 LANGUAGE sql AS $$
 	WITH raw AS (
 		SELECT u, i, m.ord, m.w, coalesce(recsys.score(u, i, m.name), 0) AS s
-		FROM generate_series(1, 30) u, generate_series(100, 139) i,
+		FROM generate_series(1, 30) u, generate_series(100, last_item) i,
 			 unnest(members, weights) WITH ORDINALITY AS m(name, w, ord)
 	), z AS (
 		SELECT u, i, w * (s - avg(s) OVER w2) / nullif(stddev_pop(s) OVER w2, 0) AS part
@@ -42,8 +42,19 @@ LANGUAGE sql AS $$
 	SELECT u, i, sum(coalesce(part, 0)), recsys.score(u, i, blend)
 	FROM z GROUP BY u, i
 $$;
-SELECT count(*) AS scores, max(abs(expected - actual)) < 1e-4 AS as_by_hand
+SELECT count(actual) AS scores, max(abs(expected - actual)) < 1e-4 AS as_by_hand
 FROM blend_by_hand('mix', '{ease,als}', '{1,0.5}');
+-- The serving cache checks a model against the catalog once per
+-- statement, however many rows call it: 1,200 scores, one check of the
+-- blend and of each member, and no reload.
+SELECT max(checks) FILTER (WHERE model = 'mix') AS mix_before,
+	   max(checks) FILTER (WHERE model = 'ease') AS ease_before
+FROM recsys.cache_stats() \gset
+SELECT count(recsys.score(u, i, 'mix')) FROM generate_series(1, 30) u, generate_series(100, 139) i;
+SELECT model, version, algorithm, items, bytes > 0 AS has_memory, loads,
+	   checks - CASE model WHEN 'mix' THEN :mix_before ELSE :ease_before END AS new_checks
+FROM recsys.cache_stats() WHERE model IN ('mix', 'ease') ORDER BY model;
+
 -- recommend ranks by that score, the user's own items excluded
 SELECT (SELECT array_agg(item_id ORDER BY score DESC, item_id) FROM recsys.recommend(4, 5, 'mix'))
 	 = (SELECT array_agg(i ORDER BY s DESC, i) FROM (
@@ -53,7 +64,7 @@ SELECT (SELECT array_agg(item_id ORDER BY score DESC, item_id) FROM recsys.recom
 
 -- one member: the member's ranking, so the same metrics
 SELECT (recsys.train_blend('{ease}', '{2}', 'solo')).name;
-SELECT count(*) AS scores, max(abs(expected - actual)) < 1e-4 AS as_by_hand
+SELECT count(actual) AS scores, max(abs(expected - actual)) < 1e-4 AS as_by_hand
 FROM blend_by_hand('solo', '{ease}', '{2}');
 SELECT a.metric, a.value = b.value AS same
 FROM recsys.evaluate('solo', 'purchases') a JOIN recsys.evaluate('ease', 'purchases') b USING (metric)
@@ -62,7 +73,7 @@ WHERE a.metric LIKE '%@10' ORDER BY 1;
 -- members that read the user's items themselves (quantities), popularity
 -- (the same for every user) and a negative weight
 SELECT (recsys.train_blend('{ease,knn,pop}', '{1,0.7,-0.3}', 'three')).name;
-SELECT count(*) AS scores, max(abs(expected - actual)) < 1e-4 AS as_by_hand
+SELECT count(actual) AS scores, max(abs(expected - actual)) < 1e-4 AS as_by_hand
 FROM blend_by_hand('three', '{ease,knn,pop}', '{1,0.7,-0.3}');
 SELECT metric, round(value::numeric, 4) FROM recsys.evaluate('three', 'purchases')
 WHERE metric IN ('users', 'skipped_users', 'coverage@10');
@@ -71,8 +82,28 @@ WHERE metric IN ('users', 'skipped_users', 'coverage@10');
 CREATE TABLE some_purchases AS SELECT * FROM purchases WHERE item_id < 120;
 SELECT (recsys.train_ease('some_purchases', 10, model => 'ease_some')).n_items;
 SELECT (recsys.train_blend('{ease,ease_some}', NULL, 'partial')).params->'weights' AS equal_weights;
-SELECT count(*) AS scores, max(abs(expected - actual)) < 1e-4 AS as_by_hand
+SELECT count(actual) AS scores, max(abs(expected - actual)) < 1e-4 AS as_by_hand
 FROM blend_by_hand('partial', '{ease,ease_some}', '{1,1}');
+
+-- members of one source trained before and after new items arrived
+SELECT (recsys.train_ease('purchases', 10, model => 'ease_early')).n_items;
+INSERT INTO purchases SELECT u, 140 + u % 5, 1 FROM generate_series(1, 30) u;
+SELECT (recsys.train_ease('purchases', 10, model => 'ease_late')).n_items;
+-- the blend has the early items; the late member knows items it does
+-- not, so it reads the user's history itself (new items included)
+SELECT (recsys.train_blend('{ease_early,ease_late}', '{1,1}', 'early_first')).n_items;
+SELECT count(actual) AS scores, max(abs(expected - actual)) < 1e-4 AS as_by_hand
+FROM blend_by_hand('early_first', '{ease_early,ease_late}', '{1,1}');
+-- the blend has the late items; the early member is mapped into them
+SELECT (recsys.train_blend('{ease_late,ease_early}', '{1,1}', 'late_first')).n_items;
+SELECT count(actual) AS scores, max(abs(expected - actual)) < 1e-4 AS as_by_hand
+FROM blend_by_hand('late_first', '{ease_late,ease_early}', '{1,1}', 144);
+-- either way recommend scores as score does, for a user with a new item
+SELECT b AS blend, count(*) AS recommended,
+	   max(abs(r.score - recsys.score(3, r.item_id, b))) < 1e-5 AS same_scores
+FROM unnest('{early_first,late_first}'::text[]) b, LATERAL recsys.recommend(3, 50, b) r
+GROUP BY b ORDER BY b;
+DELETE FROM purchases WHERE item_id >= 140;
 
 -- a user no member can score gets the blend's popularity ranking
 SELECT (SELECT array_agg(item_id) FROM recsys.recommend(999, 5, 'mix'))
@@ -80,7 +111,7 @@ SELECT (SELECT array_agg(item_id) FROM recsys.recommend(999, 5, 'mix'))
 
 -- retraining a member changes the blend from the next statement on
 SELECT (recsys.train_cf('purchases', 6, model => 'als', iterations => 8, seed => 8)).version;
-SELECT count(*) AS scores, max(abs(expected - actual)) < 1e-4 AS follows_member
+SELECT count(actual) AS scores, max(abs(expected - actual)) < 1e-4 AS follows_member
 FROM blend_by_hand('mix', '{ease,als}', '{1,0.5}');
 -- and retraining the blend makes a new version that records the members'
 SELECT version, stats->'member_versions' AS member_versions
@@ -123,6 +154,7 @@ SELECT recsys.train_blend('{ease,als}', '{1,1e7}');
 SELECT recsys.train_blend('{ease,als}', model => NULL);
 SELECT recsys.train_blend('{ease,als}', model => '');
 SELECT recsys.train_blend('{ease,als}', model => repeat('x', 64));
+SELECT recsys.train_blend('{knn}', model => 'als');
 -- a blend's members cannot be dropped while it uses them
 SELECT recsys.drop_model('als');
 SELECT recsys.drop_model('ease');
@@ -131,7 +163,8 @@ SELECT recsys.drop_model('ease');
 \set VERBOSITY default
 UPDATE recsys.models SET name = 'als_renamed' WHERE name = 'als';
 SELECT * FROM recsys.recommend(1, 5, 'mix');
-SELECT (recsys.train_blend('{ease}', NULL, 'als')).name;
+-- (train_blend refuses to turn a member into a blend; a rename can)
+UPDATE recsys.models SET name = 'als' WHERE name = 'solo';
 SELECT * FROM recsys.recommend(1, 5, 'mix');
 \set VERBOSITY terse
 -- a first member whose source is gone
@@ -144,4 +177,5 @@ DROP SCHEMA blend_test CASCADE;
 -- drop_model's check is a convenience: the catalog rows can go all at once
 DELETE FROM recsys.models
 WHERE name IN ('ease', 'als', 'als_renamed', 'knn', 'pop', 'mix', 'solo', 'three', 'ease_some',
-			   'partial', 'v_ease', 'v_als', 'v_mix');
+			   'partial', 'v_ease', 'v_als', 'v_mix', 'ease_early', 'ease_late', 'early_first',
+			   'late_first');

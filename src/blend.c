@@ -115,19 +115,23 @@ member_context(void *arg)
 
 /*
  * Map the blend's items to a member's (NULL when they are the same items
- * in the same order, as for the member the blend copied them from).
+ * in the same order, as for the member the blend copied them from), and
+ * say whether the member knows no item the blend does not.
  */
 static int32 *
-member_index(RsModel *blend, RsModel *member)
+member_index(RsModel *blend, RsModel *member, bool *within_blend)
 {
 	int32	   *index = MemoryContextAlloc(blend->mcxt, sizeof(int32) * Max(blend->items.count, 1));
 	bool		identity = member->items.count == blend->items.count;
+	int32		mapped = 0;
 
 	for (int32 i = 0; i < blend->items.count; i++)
 	{
 		index[i] = RsModelItemIndex(member, blend->items.ids[i]);
 		identity = identity && index[i] == i;
+		mapped += index[i] >= 0;
 	}
+	*within_blend = mapped == member->items.count;
 	if (identity)
 	{
 		pfree(index);
@@ -177,7 +181,7 @@ RsResolveBlendMembers(RsModel *blend)
 					pfree(member->index);
 				member->index = NULL;
 				member->version = 0;
-				member->index = member_index(blend, model);
+				member->index = member_index(blend, model, &member->within_blend);
 				member->version = model->version;
 				member->trained_at = model->trained_at;
 			}
@@ -206,13 +210,17 @@ RsResolveBlendMembers(RsModel *blend)
 
 /*
  * Whether an item model member scores the user's items exactly as the
- * blend read them: same source and columns, and no weighting the blend's
- * read lacks.  Otherwise the member reads them itself.
+ * blend read them: same source and columns, no weighting the blend's
+ * read lacks, and no item the blend's read would have dropped as
+ * unknown.  Otherwise the member reads them itself.
  */
 static bool
-takes_blend_items(RsModel *blend, RsModel *member)
+takes_blend_items(RsModel *blend, RsBlendMember *blend_member)
 {
-	return member->source == blend->source && OidIsValid(member->source) &&
+	RsModel    *member = blend_member->model;
+
+	return blend_member->within_blend &&
+		member->source == blend->source && OidIsValid(member->source) &&
 		same_name(member->user_col, blend->user_col) &&
 		same_name(member->item_col, blend->item_col) &&
 		(member->binary || same_name(member->weight_col, blend->weight_col)) &&
@@ -227,7 +235,7 @@ static void
 member_items(RsModel *blend, RsBlendMember *member, int64 user_id, const RsUserItems *items,
 			 RsUserItems *out)
 {
-	if (items == NULL || !takes_blend_items(blend, member->model))
+	if (items == NULL || !takes_blend_items(blend, member))
 	{
 		RsReadUserItems(member->model, user_id, "A blend's item model", out);
 		return;
@@ -364,7 +372,11 @@ text_or_null(int col)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
-/* Read a member's catalog row (SPI connected) into the caller's context. */
+/*
+ * Read a member's catalog row (SPI connected) into the caller's context,
+ * and lock it against retraining and dropping until the blend commits
+ * (drop_model's check for blends then sees it).
+ */
 static void
 read_member(const char *name, MemoryContext caller, MemberRow *row)
 {
@@ -376,8 +388,8 @@ read_member(const char *name, MemoryContext caller, MemberRow *row)
 	RsExecute("SELECT algorithm, version, pg_catalog.to_regclass(source)::pg_catalog.oid, source, "
 			  "params->>'user_col', params->>'item_col', params->>'weight_col', "
 			  "n_users, n_items, n_interactions "
-			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
-			  1, (Oid[]) {TEXTOID}, &value, NULL, true, SPI_OK_SELECT);
+			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1 FOR SHARE",
+			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -396,6 +408,28 @@ read_member(const char *name, MemoryContext caller, MemberRow *row)
 	row->n_items = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
 	row->n_interactions = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10, &isnull));
 	MemoryContextSwitchTo(old);
+}
+
+/* Blends do not nest: refuse to make a blend of a model a blend uses. */
+static void
+refuse_if_member(const char *name)
+{
+	Datum		value = CStringGetTextDatum(name);
+	bool		isnull;
+	Datum		blends;
+
+	RsExecute("SELECT pg_catalog.string_agg(pg_catalog.format('\"%s\"', name), ', ' ORDER BY name) "
+			  "FROM recsys.models WHERE algorithm OPERATOR(pg_catalog.=) 'blend' "
+			  "AND params OPERATOR(pg_catalog.->) 'members' OPERATOR(pg_catalog.?) $1 "
+			  "AND name OPERATOR(pg_catalog.<>) $1",
+			  1, (Oid[]) {TEXTOID}, &value, NULL, true, SPI_OK_SELECT);
+	blends = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model \"%s\" is a member of blend %s, so it cannot become a blend",
+						name, TextDatumGetCString(blends)),
+				 errhint("Train the blend under another name.")));
 }
 
 /* The members argument: 1..BLEND_MAX_MEMBERS distinct names, none the blend's. */
@@ -504,6 +538,7 @@ recsys_train_blend(PG_FUNCTION_ARGS)
 	rows = palloc0(sizeof(MemberRow) * n);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	refuse_if_member(name);
 	for (int m = 0; m < n; m++)
 	{
 		read_member(names[m], caller, &rows[m]);

@@ -25,6 +25,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
@@ -37,6 +38,8 @@
 #include "utils/snapmgr.h"
 #include "utils/float.h"
 #include "utils/varlena.h"
+#include "utils/tuplestore.h"
+#include "funcapi.h"
 
 #include "als.h"
 #include "blend.h"
@@ -49,7 +52,11 @@ typedef struct ModelCacheEntry
 {
 	char		name[NAMEDATALEN];	/* hash key */
 	RsModel    *model;
+	int64		loads;			/* times read from the model's tables */
+	int64		checks;			/* times its catalog row was read */
 } ModelCacheEntry;
+
+PG_FUNCTION_INFO_V1(recsys_cache_stats);
 
 static HTAB *model_cache = NULL;
 
@@ -618,11 +625,14 @@ load_model(const char *name, CatalogRow *row)
 
 /*
  * RsCurrentStatement stamps what the running query can see.  Two queries
- * with equal stamps see the same data: same transaction, same command id
- * in its snapshot, and no other transaction completed in between.  (A
- * statement count would not do: a PL/pgSQL function takes a new snapshot
- * for each of its statements.)  Without an active snapshot the stamp is
- * invalid and never matches.
+ * with equal stamps see the same data: same transaction, and MVCC
+ * snapshots with the same command id and the same horizon (xmin, xmax,
+ * transactions in progress), which is everything visibility depends on.
+ * (A statement count would not do: a PL/pgSQL function takes a new
+ * snapshot for each of its statements.  Nor would the snapshot's
+ * completion counter: the active snapshot is a copy, and copies have it
+ * zeroed.)  Without an active MVCC snapshot the stamp is invalid and
+ * never matches.
  */
 RsStatementStamp
 RsCurrentStatement(void)
@@ -634,10 +644,19 @@ RsCurrentStatement(void)
 	{
 		Snapshot	snap = GetActiveSnapshot();
 
+		if (snap->snapshot_type != SNAPSHOT_MVCC)
+			return s;
 		s.lxid = MyProc->lxid;
 		s.cid = snap->curcid;
-		s.completed = snap->snapXactCompletionCount;
-		s.valid = snap->snapshot_type == SNAPSHOT_MVCC && s.completed != 0;
+		s.xmin = snap->xmin;
+		s.xmax = snap->xmax;
+		/* a standby keeps them all in subxip; the same set in another order only misses */
+		s.in_progress = hash_bytes_extended((const unsigned char *) snap->xip,
+											sizeof(TransactionId) * snap->xcnt, snap->xcnt) ^
+			(hash_bytes_extended((const unsigned char *) snap->subxip,
+								 sizeof(TransactionId) * Max(snap->subxcnt, 0),
+								 (uint64) snap->subxcnt * 2 + snap->suboverflowed) * 0x9E3779B97F4A7C15);
+		s.valid = true;
 	}
 	return s;
 }
@@ -647,7 +666,7 @@ bool
 RsSameStatement(const RsStatementStamp *a, const RsStatementStamp *b)
 {
 	return a->valid && b->valid && a->lxid == b->lxid && a->cid == b->cid &&
-		a->completed == b->completed;
+		a->xmin == b->xmin && a->xmax == b->xmax && a->in_progress == b->in_progress;
 }
 
 /*
@@ -673,10 +692,22 @@ RsGetModel(const char *name)
 		init_cache();
 	entry = hash_search(model_cache, name, HASH_ENTER, &found);
 	if (!found)
+	{
 		entry->model = NULL;
+		entry->loads = entry->checks = 0;
+	}
 	else if (entry->model && RsSameStatement(&entry->model->checked, &now))
+	{
+		/*
+		 * A blend's member may have been reloaded since, by a statement
+		 * with another snapshot (a cursor's FETCH brings an older one back).
+		 */
+		if (entry->model->kind == RS_MODEL_BLEND)
+			RsResolveBlendMembers(entry->model);
 		return entry->model;
+	}
 
+	entry->checks++;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (!read_catalog_row(name, CurrentMemoryContext, &row))
@@ -702,6 +733,7 @@ RsGetModel(const char *name)
 		/* the hash table may have moved while loading */
 		entry = hash_search(model_cache, name, HASH_ENTER, &found);
 		entry->model = model;
+		entry->loads++;
 	}
 	else
 		refresh_source(entry->model);
@@ -957,4 +989,43 @@ RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out
 	pfree(raw);
 	pfree(when);
 	SPI_finish();
+}
+
+/*
+ * recsys_cache_stats() returns a row per model this backend has loaded:
+ * its version, algorithm, items, memory, and how often it was loaded and
+ * checked against the catalog (once per statement that uses it).
+ */
+Datum
+recsys_cache_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HASH_SEQ_STATUS status;
+	ModelCacheEntry *entry;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (model_cache == NULL)
+		return (Datum) 0;
+	hash_seq_init(&status, model_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		Datum		values[7];
+		bool		nulls[7] = {false};
+		RsModel    *model = entry->model;
+
+		values[0] = CStringGetTextDatum(entry->name);
+		if (model)
+		{
+			values[1] = Int32GetDatum(model->version);
+			values[2] = CStringGetTextDatum(model->algorithm);
+			values[3] = Int64GetDatum(model->items.count);
+			values[4] = Int64GetDatum((int64) MemoryContextMemAllocated(model->mcxt, true));
+		}
+		else
+			nulls[1] = nulls[2] = nulls[3] = nulls[4] = true;
+		values[5] = Int64GetDatum(entry->loads);
+		values[6] = Int64GetDatum(entry->checks);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

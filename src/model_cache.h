@@ -21,14 +21,16 @@
 /*
  * Identifies what the running query can see, for caches valid while it
  * does not change: the transaction, the snapshot's command id (our own
- * writes) and how many transactions had completed when the snapshot was
- * taken (everybody else's).
+ * writes) and its horizon: xmin, xmax and the transactions in progress
+ * when it was taken (everybody else's writes).
  */
 typedef struct RsStatementStamp
 {
 	LocalTransactionId lxid;
 	CommandId	cid;
-	uint64		completed;
+	TransactionId xmin;
+	TransactionId xmax;
+	uint64		in_progress;	/* a hash of the snapshot's xip and subxip */
 	bool		valid;
 } RsStatementStamp;
 
@@ -55,6 +57,7 @@ typedef struct RsBlendMember
 	int32		version;
 	TimestampTz trained_at;
 	int32	   *index;			/* NULL: the member has exactly the blend's items */
+	bool		within_blend;	/* every item of the member is one of the blend's */
 } RsBlendMember;
 
 typedef struct RsModel

@@ -154,6 +154,8 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("training of model \"%s\" was interrupted", name)));
 	}
+	if (info == RS_EASE_BAD_CALL)
+		elog(ERROR, "LAPACK refused an argument while inverting the Gram matrix of \"%s\"", name);
 	if (info != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),

@@ -108,7 +108,7 @@ cholesky_blocked(float *A, int n, int (*stop) (void *), void *stop_arg)
 
 		spotrf_("L", &kb, AT(A, n, k, k), &n, &info);
 		if (info != 0)
-			return k + info;
+			return info > 0 ? k + info : RS_EASE_BAD_CALL;
 		if (rest > 0)
 		{
 			cblas_strsm(CblasColMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit,
@@ -142,7 +142,7 @@ triangular_inverse_blocked(float *A, int n, int (*stop) (void *), void *stop_arg
 		}
 		strtri_("L", "N", &jb, AT(A, n, j, j), &n, &info);
 		if (info != 0)
-			return j + info;
+			return info > 0 ? j + info : RS_EASE_BAD_CALL;
 		if (stop && stop(stop_arg))
 			return RS_EASE_STOPPED;
 	}
@@ -163,6 +163,8 @@ lower_gram_blocked(float *A, int n, int (*stop) (void *), void *stop_arg)
 			cblas_strmm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit,
 						ib, i, 1.0f, AT(A, n, i, i), n, AT(A, n, i, 0), n);
 		slauum_("L", &ib, AT(A, n, i, i), &n, &info);
+		if (info != 0)
+			return RS_EASE_BAD_CALL;
 		if (rest > 0)
 		{
 			if (i > 0)

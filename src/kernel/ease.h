@@ -38,15 +38,17 @@ extern void rs_ease_user_weights(const RsCsr *R, double exponent, float *user_we
 /* Columns per block of rs_ease_invert: the granularity of stopping it. */
 #define RS_EASE_BLOCK 512
 
-/* rs_ease_invert's result when stop() asked it to stop. */
+/* rs_ease_invert's results when stop() asked it to stop, or LAPACK refused a call */
 #define RS_EASE_STOPPED (-1)
+#define RS_EASE_BAD_CALL (-2)
 
 /*
  * Replace the symmetric positive definite G (n x n) by its inverse P,
  * through Cholesky (spotrf, strtri, slauum, done block by block).
  * Returns 0; a positive column number when G is not positive definite;
- * or RS_EASE_STOPPED when stop (if not NULL) returned nonzero after a
- * block, leaving G half-done.  Uses as many threads as OpenBLAS is set
+ * RS_EASE_STOPPED when stop (if not NULL) returned nonzero after a block,
+ * leaving G half-done; RS_EASE_BAD_CALL if LAPACK refused an argument
+ * (a bug).  Uses as many threads as OpenBLAS is set
  * to.
  */
 extern int	rs_ease_invert(float *G, int32_t n, int (*stop) (void *), void *stop_arg);
