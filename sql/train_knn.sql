@@ -44,6 +44,43 @@ FROM (VALUES ('cos'), ('jac'), ('bm25'), ('users')) m(name), generate_series(1, 
 	 LATERAL recsys.recommend(u, 1, m.name) r
 GROUP BY m.name ORDER BY m.name;
 
+-- evaluate scores a user-kNN model from the training rows it has read
+-- (no query per user): the same metrics as recommend() reading the
+-- neighbours' items from the source, computed here in SQL
+CREATE TABLE rich AS
+SELECT u AS user_id, (u * 7 + j * 3) % 40 AS item_id, 1 + (u * j) % 4 AS qty
+FROM generate_series(1, 60) u, generate_series(0, 11) j;
+CREATE TABLE rich_test AS SELECT * FROM rich WHERE (user_id * 3 + item_id) % 5 = 0;
+CREATE TABLE rich_train AS SELECT * FROM rich WHERE (user_id * 3 + item_id) % 5 <> 0;
+CREATE INDEX ON rich_train (user_id);
+SELECT version FROM recsys.train_user_knn('rich_train', neighbors => 10, model => 'rich_users',
+										  weight_col => 'qty');
+WITH lists AS (
+	SELECT t.user_id, r.item_id, r.ord, r.item_id IN (SELECT x.item_id FROM rich_test x WHERE x.user_id = t.user_id) AS hit
+	FROM (SELECT DISTINCT user_id FROM rich_test) t,
+		 LATERAL recsys.recommend(t.user_id, 10, 'rich_users') WITH ORDINALITY AS r(item_id, score, ord)
+), per_user AS (
+	SELECT l.user_id, count(*) FILTER (WHERE hit) AS hits,
+		   sum(CASE WHEN hit THEN 1 / log(2, ord + 1) ELSE 0 END) AS dcg,
+		   (SELECT count(*) FROM rich_test x WHERE x.user_id = l.user_id) AS relevant
+	FROM lists l GROUP BY l.user_id
+), by_hand AS (
+	SELECT avg(hits / 10.0) AS precision, avg(hits::float8 / relevant) AS recall,
+		   avg((hits > 0)::int) AS hit_rate,
+		   avg(dcg / (SELECT sum(1 / log(2, g + 1)) FROM generate_series(1, least(10, relevant)) g)) AS ndcg
+	FROM per_user
+), evaluated AS (
+	SELECT max(value) FILTER (WHERE metric = 'precision@10') AS precision,
+		   max(value) FILTER (WHERE metric = 'recall@10') AS recall,
+		   max(value) FILTER (WHERE metric = 'hit_rate@10') AS hit_rate,
+		   max(value) FILTER (WHERE metric = 'ndcg@10') AS ndcg
+	FROM recsys.evaluate('rich_users', 'rich_test')
+)
+SELECT round(e.ndcg::numeric, 4) AS ndcg, abs(e.precision - h.precision) < 1e-9 AS same_precision,
+	   abs(e.recall - h.recall) < 1e-9 AS same_recall, abs(e.hit_rate - h.hit_rate) < 1e-9 AS same_hit_rate,
+	   abs(e.ndcg - h.ndcg) < 1e-9 AS same_ndcg
+FROM evaluated e, by_hand h;
+
 -- neighbour lists hold at most `neighbors` entries, never the item itself
 SELECT version FROM recsys.train_item_knn('purchases', neighbors => 5, model => 'cos5');
 SELECT max(n) AS longest, bool_and(NOT self) AS no_self FROM (

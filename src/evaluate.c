@@ -301,61 +301,79 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 		items.recency = palloc(sizeof(float) * Max(train.items.count, 1));
 	}
 
-	for (int32 r = 0; r < test.by_user.n_rows; r++)
+	/* user-kNN reads its neighbours' items from what was just read */
+	if (model->kind == RS_MODEL_USER_KNN)
 	{
-		int64		user_id = test.users.ids[r];
-		int32		tr = rs_idmap_lookup(&train.users, user_id);
-		int64		t0 = test.by_user.indptr[r];
-		int64		t1 = test.by_user.indptr[r + 1];
-		bool		fallback;
-		int			found;
-
-		CHECK_FOR_INTERRUPTS();
-		if (tr < 0)
-		{
-			sums.skipped++;
-			continue;
-		}
-
-		/* the user's training items: excluded, and item-kNN's input */
-		items.n = 0;
-		for (int64 p = train.by_user.indptr[tr]; p < train.by_user.indptr[tr + 1]; p++)
-		{
-			int32		i = train_items[train.by_user.indices[p]];
-
-			if (i < 0)
-				continue;
-			items.item[items.n] = i;
-			items.weight[items.n] = train.by_user.data[p];
-			if (item_seconds)
-				item_seconds[items.n] = train_seconds[p];
-			items.n++;
-			rs_bitmap_set(exclude, i);
-		}
-		for (int64 p = t0; p < t1; p++)
-			if (test_items[test.by_user.indices[p]] >= 0)
-				rs_bitmap_set(relevant, test_items[test.by_user.indices[p]]);
-
-		if (item_seconds)
-			RsRecencyWeights(item_seconds, items.n, model->half_life, items.recency);
-		found = RsRankForUser(model, user_id, &items, exclude, k, scratch, list, list_score,
-							  &fallback);
-		add_user(&sums, list, found, k, relevant, (int) (t1 - t0));
-		for (int r2 = 0; r2 < found; r2++)
-		{
-			if (!rs_bitmap_test(covered, list[r2]))
-				covered_count++;
-			rs_bitmap_set(covered, list[r2]);
-			exclude[list[r2] >> 3] = 0;
-		}
-
-		/* clear what this user set */
-		for (int n = 0; n < items.n; n++)
-			exclude[items.item[n] >> 3] = 0;
-		for (int64 p = t0; p < t1; p++)
-			if (test_items[test.by_user.indices[p]] >= 0)
-				relevant[test_items[test.by_user.indices[p]] >> 3] = 0;
+		model->lent_users = &train.users;
+		model->lent_rows = &train.by_user;
+		model->lent_item_index = train_items;
 	}
+	PG_TRY();
+	{
+		for (int32 r = 0; r < test.by_user.n_rows; r++)
+		{
+			int64		user_id = test.users.ids[r];
+			int32		tr = rs_idmap_lookup(&train.users, user_id);
+			int64		t0 = test.by_user.indptr[r];
+			int64		t1 = test.by_user.indptr[r + 1];
+			bool		fallback;
+			int			found;
+
+			CHECK_FOR_INTERRUPTS();
+			if (tr < 0)
+			{
+				sums.skipped++;
+				continue;
+			}
+
+			/* the user's training items: excluded, and item-kNN's input */
+			items.n = 0;
+			for (int64 p = train.by_user.indptr[tr]; p < train.by_user.indptr[tr + 1]; p++)
+			{
+				int32		i = train_items[train.by_user.indices[p]];
+
+				if (i < 0)
+					continue;
+				items.item[items.n] = i;
+				items.weight[items.n] = train.by_user.data[p];
+				if (item_seconds)
+					item_seconds[items.n] = train_seconds[p];
+				items.n++;
+				rs_bitmap_set(exclude, i);
+			}
+			for (int64 p = t0; p < t1; p++)
+				if (test_items[test.by_user.indices[p]] >= 0)
+					rs_bitmap_set(relevant, test_items[test.by_user.indices[p]]);
+
+			if (item_seconds)
+				RsRecencyWeights(item_seconds, items.n, model->half_life, items.recency);
+			found = RsRankForUser(model, user_id, &items, exclude, k, scratch, list, list_score,
+								  &fallback);
+			add_user(&sums, list, found, k, relevant, (int) (t1 - t0));
+			for (int r2 = 0; r2 < found; r2++)
+			{
+				if (!rs_bitmap_test(covered, list[r2]))
+					covered_count++;
+				rs_bitmap_set(covered, list[r2]);
+				exclude[list[r2] >> 3] = 0;
+			}
+
+			/* clear what this user set */
+			for (int n = 0; n < items.n; n++)
+				exclude[items.item[n] >> 3] = 0;
+			for (int64 p = t0; p < t1; p++)
+				if (test_items[test.by_user.indices[p]] >= 0)
+					relevant[test_items[test.by_user.indices[p]] >> 3] = 0;
+		}
+	}
+	PG_FINALLY();
+	{
+		/* the model stays cached; what it borrowed goes with this call */
+		model->lent_users = NULL;
+		model->lent_rows = NULL;
+		model->lent_item_index = NULL;
+	}
+	PG_END_TRY();
 
 	if (rating_metrics)
 	{

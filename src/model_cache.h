@@ -112,6 +112,16 @@ typedef struct RsModel
 	RsIdMap		users;			/* user-kNN: the users with neighbour lists */
 	RsCsr		neighbors;
 
+	/*
+	 * user-kNN: the source's rows by user, lent by evaluate for the length
+	 * of its loop (it has read them all), so the neighbours' items need no
+	 * query per user; NULL otherwise.  Row columns map to model items
+	 * through lent_item_index (-1: unknown to the model).
+	 */
+	const RsIdMap *lent_users;
+	const RsCsr *lent_rows;
+	const int32 *lent_item_index;
+
 	/* blends: the members, and room for one member's scores */
 	int			n_members;
 	RsBlendMember *members;

@@ -126,6 +126,40 @@ item_knn_scores(RsModel *model, const RsUserItems *items, float *scores)
 }
 
 /*
+ * user_knn_scores from the source rows evaluate lent the model: the same
+ * sums, without a query.
+ */
+static void
+user_knn_scores_lent(RsModel *model, int32 u, float *scores)
+{
+	const RsCsr *nb = &model->neighbors;
+	const RsCsr *rows = model->lent_rows;
+	double		total = 0;
+
+	for (int64 p = nb->indptr[u]; p < nb->indptr[u + 1]; p++)
+		total += fabs(nb->data[p]);
+	for (int32 i = 0; i < model->items.count; i++)
+		scores[i] = get_float4_nan();
+	for (int64 p = nb->indptr[u]; p < nb->indptr[u + 1]; p++)
+	{
+		int32		v = rs_idmap_lookup(model->lent_users, model->users.ids[nb->indices[p]]);
+		float		sim = nb->data[p];
+
+		if (v < 0)
+			continue;
+		for (int64 q = rows->indptr[v]; q < rows->indptr[v + 1]; q++)
+		{
+			int32		i = model->lent_item_index[rows->indices[q]];
+
+			if (i < 0)
+				continue;
+			scores[i] = (isnan(scores[i]) ? 0 : scores[i]) +
+				(float) (sim * rows->data[q] / Max(total, 1e-12));
+		}
+	}
+}
+
+/*
  * User-kNN scores: sum over neighbours v of sim(u, v) * w_vi, divided by
  * the sum of the similarities.  The neighbours' items come from the
  * source as it is now.  Returns false if the user has no neighbours.
@@ -143,6 +177,11 @@ user_knn_scores(RsModel *model, int32 u, float *scores)
 
 	if (n == 0)
 		return false;
+	if (model->lent_rows)
+	{
+		user_knn_scores_lent(model, u, scores);
+		return true;
+	}
 	RsRequireSource(model, "A user-kNN model");
 	ids = palloc(sizeof(int64) * n);
 	sims = palloc(sizeof(float) * n);
