@@ -128,10 +128,33 @@ FROM recsys.tune('blend', 'train', 'valid', '{"weights": [[1, 0], [0, 1], [1, 1]
 ORDER BY rank, params::text;
 SELECT algorithm, params->'members' AS members FROM recsys.models WHERE name = 'v_mix';
 
+-- explain: each member's contributions on the scale the blend puts its
+-- scores on, weight / (the member's standard deviation for the user).
+-- One item-kNN member with weight 2: its contributions times 2 / sd.
+SELECT (recsys.train_blend('{knn}', '{2}', 'knn_only')).name;
+WITH sd AS (
+	SELECT stddev_pop(coalesce(recsys.score(4, i, 'knn'), 0)) AS sd FROM generate_series(100, 139) i
+), target AS (
+	SELECT item_id FROM recsys.recommend(4, 1, 'knn_only')
+)
+SELECT count(*) AS explained,
+	   max(abs(b.contribution - a.contribution * 2 / sd.sd)) < 1e-4 AS scaled_by_weight_over_sd
+FROM target, sd, recsys.explain(4, target.item_id, 100, 'knn') a
+JOIN recsys.explain(4, target.item_id, 100, 'knn_only') b USING (item_id);
+-- Two item members (whose contributions add up to their scores): the
+-- contributions add up to the blend's score plus a constant per user
+-- (the members' means, which no item explains).
+SELECT (recsys.train_blend('{ease,knn}', '{1,0.7}', 'items_mix')).name;
+SELECT count(*) AS items, stddev_pop(total - recsys.score(4, j, 'items_mix')) < 1e-4 AS differ_by_a_constant
+FROM (SELECT r.item_id AS j, (SELECT sum(e.contribution) FROM recsys.explain(4, r.item_id, 100, 'items_mix') e) AS total
+	  FROM recsys.recommend(4, 8, 'items_mix') r) t;
+-- a factor member explains too: the blend of EASE and ALS names the user's items
+SELECT count(*) AS explained, bool_and(item_id IN (SELECT p.item_id FROM purchases p WHERE p.user_id = 4)) AS own_items
+FROM recsys.explain(4, (SELECT item_id FROM recsys.recommend(4, 1, 'mix')), 5, 'mix');
+
 -- what a blend cannot do
 \set VERBOSITY terse
 SELECT * FROM recsys.similar_items(100, 5, 'mix');
-SELECT * FROM recsys.explain(1, 100, 5, 'mix');
 SELECT * FROM recsys.recommend_session('{100,101}', 5, 'mix');
 SELECT * FROM recsys.evaluate('mix', 'purchases', rating_col => 'qty');
 
@@ -178,4 +201,4 @@ DROP SCHEMA blend_test CASCADE;
 DELETE FROM recsys.models
 WHERE name IN ('ease', 'als', 'als_renamed', 'knn', 'pop', 'mix', 'solo', 'three', 'ease_some',
 			   'partial', 'v_ease', 'v_als', 'v_mix', 'ease_early', 'ease_late', 'early_first',
-			   'late_first');
+			   'late_first', 'knn_only', 'items_mix');

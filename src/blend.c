@@ -299,6 +299,75 @@ RsBlendScores(RsModel *blend, int64 user_id, const RsUserItems *items, float *sc
 	return scored;
 }
 
+static int
+contribution_id_cmp(const void *a, const void *b)
+{
+	int64		x = ((const RsContribution *) a)->item_id;
+	int64		y = ((const RsContribution *) b)->item_id;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * RsBlendContributions explains a blend's score of item_id for the user:
+ * each member that explains by the user's items (factor and item models)
+ * gives its contributions, times its weight over its standard deviation
+ * for this user (the scale the blend puts its scores on); the shares of
+ * one item are summed.  Members that cannot explain (popularity,
+ * user-kNN) and the per-user means are left out.  Returns how many
+ * items, in *out (unsorted).
+ */
+int
+RsBlendContributions(RsModel *blend, int64 user_id, int64 item_id, RsContribution **out)
+{
+	RsUserItems items = {0};
+	RsContribution *all = NULL;
+	int			n_all = 0;
+	int			merged = 0;
+
+	RsReadUserItems(blend, user_id, "Explaining", &items);
+	for (int m = 0; m < blend->n_members; m++)
+	{
+		RsBlendMember *member = &blend->members[m];
+		RsModel    *model = member->model;
+		int32		j = RsModelItemIndex(model, item_id);
+		RsUserItems own = {0};
+		double		mean;
+		double		sd;
+
+		if ((model->kind != RS_MODEL_FACTORS && model->kind != RS_MODEL_ITEM_KNN) || j < 0)
+			continue;
+		member_items(blend, member, user_id, &items, &own);
+		if (own.n == 0 ||
+			!RsScoreAllItems(model, user_id, model->kind == RS_MODEL_ITEM_KNN ? &own : NULL,
+							 blend->member_scores) ||
+			!rs_standardize_stats(blend->member_scores, member->index, blend->items.count,
+								  &mean, &sd))
+			continue;
+		all = all ? repalloc(all, sizeof(RsContribution) * (n_all + own.n)) :
+			palloc(sizeof(RsContribution) * own.n);
+		RsItemContributions(model, &own, j, user_id, all + n_all);
+		for (int n = 0; n < own.n; n++)
+			all[n_all + n].value *= (float) (member->weight / sd);
+		n_all += own.n;
+	}
+	if (n_all == 0)
+	{
+		*out = palloc(sizeof(RsContribution));
+		return 0;
+	}
+	qsort(all, n_all, sizeof(RsContribution), contribution_id_cmp);
+	for (int n = 0; n < n_all; n++)
+	{
+		if (merged > 0 && all[merged - 1].item_id == all[n].item_id)
+			all[merged - 1].value += all[n].value;
+		else
+			all[merged++] = all[n];
+	}
+	*out = all;
+	return merged;
+}
+
 /* JSON arrays for the blend's params and stats */
 static char *
 json_text_array(char **values, int n)

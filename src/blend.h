@@ -11,10 +11,13 @@
 #include "postgres.h"
 
 #include "model_cache.h"
+#include "recommend.h"
 
 extern void RsLoadBlendMembers(RsModel *blend);
 extern void RsResolveBlendMembers(RsModel *blend);
 extern bool RsBlendScores(RsModel *blend, int64 user_id, const RsUserItems *items,
 						  float *scores);
+extern int	RsBlendContributions(RsModel *blend, int64 user_id, int64 item_id,
+								 RsContribution **out);
 
 #endif							/* RECSYS_BLEND_H */

@@ -560,22 +560,16 @@ recsys_score(PG_FUNCTION_ARGS)
 	}
 }
 
-/* A user's item and its share in a score, for sorting explanations. */
-typedef struct Contribution
-{
-	int32		item;
-	float		value;
-} Contribution;
-
+/* Largest contribution first, then smaller item id. */
 static int
 contribution_cmp(const void *a, const void *b)
 {
-	const Contribution *x = a;
-	const Contribution *y = b;
+	const RsContribution *x = a;
+	const RsContribution *y = b;
 
 	if (x->value != y->value)
 		return x->value > y->value ? -1 : 1;
-	return x->item < y->item ? -1 : x->item > y->item;
+	return x->item_id < y->item_id ? -1 : x->item_id > y->item_id;
 }
 
 /*
@@ -588,7 +582,7 @@ contribution_cmp(const void *a, const void *b)
  */
 static void
 factor_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 user_id,
-					 Contribution *out)
+					 RsContribution *out)
 {
 	int			k = model->k;
 	float	   *A = palloc(sizeof(float) * k * k);
@@ -631,9 +625,36 @@ factor_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 us
 			weight = items->weight[n] - model->global_mean - model->item_bias[i] - user_bias;
 		else
 			weight = items->weight[n] > 0 ? 1 + model->alpha * items->weight[n] : 0;
-		out[n].item = i;
+		out[n].item_id = model->items.ids[i];
 		out[n].value = weight * dot(z, model->item_factors + (int64) i * k, k);
 	}
+}
+
+/*
+ * RsItemContributions sets out[n] to the share of the user's n-th item in
+ * the score of item j (an index), for a factor or item-kNN model.
+ */
+void
+RsItemContributions(RsModel *model, const RsUserItems *items, int32 j, int64 user_id,
+					RsContribution *out)
+{
+	if (model->kind == RS_MODEL_ITEM_KNN)
+	{
+		const RsCsr *nb = &model->neighbors;
+
+		for (int n = 0; n < items->n; n++)
+		{
+			int32		i = items->item[n];
+
+			out[n].item_id = model->items.ids[i];
+			out[n].value = 0;
+			for (int64 p = nb->indptr[i]; p < nb->indptr[i + 1]; p++)
+				if (nb->indices[p] == j)
+					out[n].value = RsUserItemInput(model, items, n) * nb->data[p];
+		}
+	}
+	else
+		factor_contributions(model, items, j, user_id, out);
 }
 
 /*
@@ -650,8 +671,8 @@ recsys_explain(PG_FUNCTION_ARGS)
 	int64		item_id;
 	int			k;
 	int32		j;
-	RsUserItems items = {0};
-	Contribution *contrib;
+	RsContribution *contrib;
+	int			n_contrib;
 
 	RsRequireArg(fcinfo, 0, "user_id");
 	RsRequireArg(fcinfo, 1, "item_id");
@@ -659,12 +680,13 @@ recsys_explain(PG_FUNCTION_ARGS)
 	item_id = PG_GETARG_INT64(1);
 	k = RsKArg(fcinfo, 2);
 	model = model_arg(fcinfo, 3);
-	if (model->kind != RS_MODEL_FACTORS && model->kind != RS_MODEL_ITEM_KNN)
+	if (model->kind != RS_MODEL_FACTORS && model->kind != RS_MODEL_ITEM_KNN &&
+		model->kind != RS_MODEL_BLEND)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("model \"%s\" (%s) cannot explain recommendations by the user's items",
 						model->name, model->algorithm),
-				 errhint("Use a factor model (train_cf) or an item neighbourhood model (train_item_knn).")));
+				 errhint("Use a factor model (train_cf), an item model (train_item_knn, train_ease) or a blend of them.")));
 	j = RsModelItemIndex(model, item_id);
 	if (j < 0)
 		ereport(ERROR,
@@ -672,31 +694,20 @@ recsys_explain(PG_FUNCTION_ARGS)
 				 errmsg("item " INT64_FORMAT " is not in model \"%s\"", item_id, model->name)));
 	InitMaterializedSRF(fcinfo, 0);
 
-	RsReadUserItems(model, user_id, "Explaining", &items);
-	if (items.n == 0)
-		return (Datum) 0;
-	contrib = palloc(sizeof(Contribution) * items.n);
-
-	if (model->kind == RS_MODEL_ITEM_KNN)
-	{
-		const RsCsr *nb = &model->neighbors;
-
-		for (int n = 0; n < items.n; n++)
-		{
-			int32		i = items.item[n];
-
-			contrib[n].item = i;
-			contrib[n].value = 0;
-			for (int64 p = nb->indptr[i]; p < nb->indptr[i + 1]; p++)
-				if (nb->indices[p] == j)
-					contrib[n].value = RsUserItemInput(model, &items, n) * nb->data[p];
-		}
-	}
+	if (model->kind == RS_MODEL_BLEND)
+		n_contrib = RsBlendContributions(model, user_id, item_id, &contrib);
 	else
-		factor_contributions(model, &items, j, user_id, contrib);
+	{
+		RsUserItems items = {0};
 
-	qsort(contrib, items.n, sizeof(Contribution), contribution_cmp);
-	for (int n = 0; n < items.n && n < k; n++)
-		RsPutItemRow(rsinfo, model->items.ids[contrib[n].item], contrib[n].value);
+		RsReadUserItems(model, user_id, "Explaining", &items);
+		n_contrib = items.n;
+		contrib = palloc(sizeof(RsContribution) * Max(items.n, 1));
+		RsItemContributions(model, &items, j, user_id, contrib);
+	}
+
+	qsort(contrib, n_contrib, sizeof(RsContribution), contribution_cmp);
+	for (int n = 0; n < n_contrib && n < k; n++)
+		RsPutItemRow(rsinfo, contrib[n].item_id, contrib[n].value);
 	return (Datum) 0;
 }

@@ -15,6 +15,15 @@
 
 #include "model_cache.h"
 
+/* A user's item and its share in an item's score (explain). */
+typedef struct RsContribution
+{
+	int64		item_id;
+	float		value;
+} RsContribution;
+
+extern void RsItemContributions(RsModel *model, const RsUserItems *items, int32 j,
+								int64 user_id, RsContribution *out);
 extern int	RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items,
 						  uint8 *exclude, int k, float *scratch, int32 *out_idx,
 						  float *out_score, bool *fallback);

@@ -198,29 +198,39 @@ member_score(const float *member_scores, const int32_t *index, int64_t i)
 }
 
 int
-rs_add_standardized(const float *member_scores, const int32_t *index, int64_t n,
-					float weight, float *out)
+rs_standardize_stats(const float *member_scores, const int32_t *index, int64_t n,
+					 double *mean, double *sd)
 {
 	double		sum = 0.0;
 	double		sq = 0.0;
-	double		mean;
-	double		sd;
-	double		scale;
 
+	*mean = 0.0;
+	*sd = 0.0;
 	if (n <= 0)
 		return 0;
 	for (int64_t i = 0; i < n; i++)
 		sum += member_score(member_scores, index, i);
-	mean = sum / (double) n;
+	*mean = sum / (double) n;
 	/* two passes: scores may sit far from 0 (ratings), which one pass would cancel */
 	for (int64_t i = 0; i < n; i++)
 	{
-		double		d = member_score(member_scores, index, i) - mean;
+		double		d = member_score(member_scores, index, i) - *mean;
 
 		sq += d * d;
 	}
-	sd = sqrt(sq / (double) n);
-	if (!(sd > 1e-12 * (fabs(mean) + 1.0)))
+	*sd = sqrt(sq / (double) n);
+	return *sd > 1e-12 * (fabs(*mean) + 1.0);
+}
+
+int
+rs_add_standardized(const float *member_scores, const int32_t *index, int64_t n,
+					float weight, float *out)
+{
+	double		mean;
+	double		sd;
+	double		scale;
+
+	if (!rs_standardize_stats(member_scores, index, n, &mean, &sd))
 		return 0;
 	scale = (double) weight / sd;
 	for (int64_t i = 0; i < n; i++)

@@ -77,4 +77,11 @@ extern int	rs_score_topk(const float *Y, const float *ybias, int64_t n_items,
 extern int	rs_add_standardized(const float *member_scores, const int32_t *index,
 								int64_t n, float weight, float *out);
 
+/*
+ * The mean and standard deviation rs_add_standardized uses, into *mean
+ * and *sd; returns 0 when the scores are constant (or n <= 0), else 1.
+ */
+extern int	rs_standardize_stats(const float *member_scores, const int32_t *index,
+								 int64_t n, double *mean, double *sd);
+
 #endif							/* RECSYS_KERNEL_SCORE_H */

@@ -210,6 +210,12 @@ UNIT_TEST(add_standardized_by_hand)
 	float		out[4] = {10, 10, 10, 10};
 	double		sd = sqrt(3.5);
 
+	double		mean,
+				sd2;
+
+	UNIT_CHECK(rs_standardize_stats(scores, NULL, 4, &mean, &sd2) == 1);
+	UNIT_CHECK_NEAR(mean, 3.0, 1e-12);
+	UNIT_CHECK_NEAR(sd2, sd, 1e-12);
 	UNIT_CHECK(rs_add_standardized(scores, NULL, 4, 2.0f, out) == 1);
 	UNIT_CHECK_NEAR(out[0], 10 + 2 * (1 - 3) / sd, 1e-5);
 	UNIT_CHECK_NEAR(out[1], 10 + 2 * (2 - 3) / sd, 1e-5);
