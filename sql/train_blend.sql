@@ -152,10 +152,22 @@ FROM (SELECT r.item_id AS j, (SELECT sum(e.contribution) FROM recsys.explain(4, 
 SELECT count(*) AS explained, bool_and(item_id IN (SELECT p.item_id FROM purchases p WHERE p.user_id = 4)) AS own_items
 FROM recsys.explain(4, (SELECT item_id FROM recsys.recommend(4, 1, 'mix')), 5, 'mix');
 
+-- recommend_session: each member scores the visitor's items its own way
+-- (ALS folds them in, EASE sums their weights); a one-member blend ranks
+-- as its member does, and the session's items never come back
+SELECT (recsys.train_blend('{als}', NULL, 'als_only')).name;
+SELECT b.m AS blend,
+	   (SELECT array_agg(item_id ORDER BY score DESC, item_id) FROM recsys.recommend_session('{100,103,117}', 5, b.m))
+	 = (SELECT array_agg(item_id ORDER BY score DESC, item_id) FROM recsys.recommend_session('{100,103,117}', 5, b.member))
+	   AS ranks_as_member
+FROM (VALUES ('solo', 'ease'), ('als_only', 'als')) b(m, member);
+SELECT count(*) AS recommended, count(*) FILTER (WHERE item_id IN (100, 103, 117)) AS from_session
+FROM recsys.recommend_session('{100,103,117}', 10, 'mix');
+SELECT count(*) AS recommended FROM recsys.recommend_session('{}', 3, 'mix');
+
 -- what a blend cannot do
 \set VERBOSITY terse
 SELECT * FROM recsys.similar_items(100, 5, 'mix');
-SELECT * FROM recsys.recommend_session('{100,101}', 5, 'mix');
 SELECT * FROM recsys.evaluate('mix', 'purchases', rating_col => 'qty');
 
 -- errors
@@ -201,4 +213,4 @@ DROP SCHEMA blend_test CASCADE;
 DELETE FROM recsys.models
 WHERE name IN ('ease', 'als', 'als_renamed', 'knn', 'pop', 'mix', 'solo', 'three', 'ease_some',
 			   'partial', 'v_ease', 'v_als', 'v_mix', 'ease_early', 'ease_late', 'early_first',
-			   'late_first', 'knn_only', 'items_mix');
+			   'late_first', 'knn_only', 'items_mix', 'als_only');

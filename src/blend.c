@@ -36,6 +36,7 @@
 #include "args.h"
 #include "array_util.h"
 #include "blend.h"
+#include "fold_in.h"
 #include "ingest.h"
 #include "model_cache.h"
 #include "model_store.h"
@@ -299,6 +300,74 @@ RsBlendScores(RsModel *blend, int64 user_id, const RsUserItems *items, float *sc
 	return scored;
 }
 
+/*
+ * RsBlendSessionScores scores every blend item for an anonymous visitor
+ * from the items of their session (pairs: blend item indexes): factor
+ * members fold the items in, item members score their neighbours,
+ * popularity members rank by popularity; a user-kNN member has nobody to
+ * compare the visitor with and adds nothing.  Returns false when no
+ * member could score.
+ */
+bool
+RsBlendSessionScores(RsModel *blend, const RsWeightedItem *pairs, int n_pairs, float *scores)
+{
+	bool		scored = false;
+	RsWeightedItem *mine = palloc(sizeof(RsWeightedItem) * Max(n_pairs, 1));
+	int32	   *item = palloc(sizeof(int32) * Max(n_pairs, 1));
+	float	   *weight = palloc(sizeof(float) * Max(n_pairs, 1));
+
+	memset(scores, 0, sizeof(float) * blend->items.count);
+	for (int m = 0; m < blend->n_members; m++)
+	{
+		RsBlendMember *member = &blend->members[m];
+		RsModel    *model = member->model;
+		bool		ok = false;
+		int			n = 0;
+
+		for (int p = 0; p < n_pairs; p++)
+		{
+			int32		i = member->index ? member->index[pairs[p].item] : pairs[p].item;
+
+			if (i < 0)
+				continue;
+			mine[n].item = item[n] = i;
+			/* for a model of ratings, a session's items count as top-rated */
+			mine[n].weight = weight[n] =
+				model->kind == RS_MODEL_FACTORS && model->explicit_feedback &&
+				!isinf(model->rating_max) ? model->rating_max : 1;
+			n++;
+		}
+		if (model->kind == RS_MODEL_FACTORS && n > 0)
+		{
+			float	   *x = palloc(sizeof(float) * model->k);
+			float		bias = 0;
+
+			if (RsFoldIn(model, mine, n, x, &bias))
+			{
+				rs_score_items(model->item_factors, model->explicit_feedback ? model->item_bias : NULL,
+							   model->items.count, model->k, x, blend->member_scores);
+				ok = true;
+			}
+			pfree(x);
+		}
+		else if (model->kind == RS_MODEL_ITEM_KNN && n > 0)
+		{
+			RsUserItems items = {n, item, weight, NULL};
+
+			ok = RsScoreAllItems(model, PG_INT64_MIN, &items, blend->member_scores);
+		}
+		else if (model->kind == RS_MODEL_POPULAR)
+			ok = RsScoreAllItems(model, PG_INT64_MIN, NULL, blend->member_scores);
+		if (ok && rs_add_standardized(blend->member_scores, member->index, blend->items.count,
+									  member->weight, scores))
+			scored = true;
+	}
+	pfree(mine);
+	pfree(item);
+	pfree(weight);
+	return scored;
+}
+
 static int
 contribution_id_cmp(const void *a, const void *b)
 {
@@ -487,7 +556,8 @@ refuse_if_member(const char *name)
 	bool		isnull;
 	Datum		blends;
 
-	RsExecute("SELECT pg_catalog.string_agg(pg_catalog.format('\"%s\"', name), ', ' ORDER BY name) "
+	RsExecute("SELECT pg_catalog.string_agg(pg_catalog.format('\"%s\"', name), ', ' ORDER BY name), "
+			  "pg_catalog.count(*) "
 			  "FROM recsys.models WHERE algorithm OPERATOR(pg_catalog.=) 'blend' "
 			  "AND params OPERATOR(pg_catalog.->) 'members' OPERATOR(pg_catalog.?) $1 "
 			  "AND name OPERATOR(pg_catalog.<>) $1",
@@ -496,8 +566,11 @@ refuse_if_member(const char *name)
 	if (!isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("model \"%s\" is a member of blend %s, so it cannot become a blend",
-						name, TextDatumGetCString(blends)),
+				 errmsg("model \"%s\" is a member of %s %s, so it cannot become a blend",
+						name,
+						DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+													&isnull)) == 1 ? "blend" : "blends",
+						TextDatumGetCString(blends)),
 				 errhint("Train the blend under another name.")));
 }
 

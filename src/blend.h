@@ -10,6 +10,7 @@
 
 #include "postgres.h"
 
+#include "fold_in.h"
 #include "model_cache.h"
 #include "recommend.h"
 
@@ -17,6 +18,8 @@ extern void RsLoadBlendMembers(RsModel *blend);
 extern void RsResolveBlendMembers(RsModel *blend);
 extern bool RsBlendScores(RsModel *blend, int64 user_id, const RsUserItems *items,
 						  float *scores);
+extern bool RsBlendSessionScores(RsModel *blend, const RsWeightedItem *pairs, int n_pairs,
+								 float *scores);
 extern int	RsBlendContributions(RsModel *blend, int64 user_id, int64 item_id,
 								 RsContribution **out);
 

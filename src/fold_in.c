@@ -35,6 +35,7 @@
 
 #include "args.h"
 #include "array_util.h"
+#include "blend.h"
 #include "fold_in.h"
 #include "linalg.h"
 #include "model_cache.h"
@@ -512,8 +513,8 @@ recsys_recommend_for_vector(PG_FUNCTION_ARGS)
  * recsys_recommend_session(items bigint[], k int, model text) recommends
  * for an anonymous visitor from the items of their session: a factor
  * model folds them in, a neighbourhood model scores their neighbours, a
- * popularity model ranks by popularity.  The session's items are never
- * recommended back.
+ * popularity model ranks by popularity, and a blend has each member do
+ * its own.  The session's items are never recommended back.
  */
 Datum
 recsys_recommend_session(PG_FUNCTION_ARGS)
@@ -529,12 +530,11 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
 	k = RsKArg(fcinfo, 1);
 	RsRequireArg(fcinfo, 2, "model");
 	model = RsGetModel(text_to_cstring(PG_GETARG_TEXT_PP(2)));
-	if (model->kind == RS_MODEL_USER_KNN || model->kind == RS_MODEL_BLEND)
+	if (model->kind == RS_MODEL_USER_KNN)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("model \"%s\" (%s) cannot recommend for an anonymous session",
-						model->name, model->algorithm),
-				 errhint("Use a factor, item neighbourhood or popularity model.")));
+				 errmsg("model \"%s\" (user_knn) cannot recommend for an anonymous session", model->name),
+				 errhint("Use a factor, item neighbourhood or popularity model, or a blend.")));
 	InitMaterializedSRF(fcinfo, 0);
 	exclude = palloc0(RS_BITMAP_BYTES(model->items.count) + 1);
 	mark_items(model, PG_GETARG_ARRAYTYPE_P(0), "items", exclude, &pairs, &n_pairs);
@@ -550,6 +550,20 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
 
 		RsFoldIn(model, pairs, n_pairs, x, &bias);
 		rank_vector(rsinfo, model, x, bias, exclude, k);
+	}
+	else if (model->kind == RS_MODEL_BLEND)
+	{
+		/* each member scores the session its own way; see blend.c */
+		float	   *scores = palloc(sizeof(float) * Max(model->items.count, 1));
+		int32	   *idx = palloc(sizeof(int32) * k);
+		float	   *score = palloc(sizeof(float) * k);
+		int			found;
+
+		if (!RsBlendSessionScores(model, pairs, n_pairs, scores))
+			memcpy(scores, model->popularity, sizeof(float) * model->items.count);
+		found = RsTopItems(model, scores, exclude, k, idx, score);
+		for (int r = 0; r < found; r++)
+			RsPutItemRow(rsinfo, model->items.ids[idx[r]], score[r]);
 	}
 	else
 	{

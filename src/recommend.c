@@ -300,30 +300,44 @@ RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *ex
 	int			found;
 
 	*fallback = false;
-	if (x != NULL)
-	{
-		/* factor models: score and select in one cache-friendly pass */
-		found = rs_score_topk(model->item_factors,
-							  model->explicit_feedback ? model->item_bias : NULL,
-							  n_items, model->k, x, exclude, k, scratch, out_idx, out_score);
-		if (model->explicit_feedback)
-			for (int r = 0; r < found; r++)
-				out_score[r] = explicit_prediction(model, user_bias, out_idx[r],
-												   out_score[r] - model->item_bias[out_idx[r]]);
-	}
-	else
+	if (x == NULL)
 	{
 		if (!RsScoreAllItems(model, user_id, items, scratch))
 		{
 			*fallback = true;
 			fallback_scores(model, scratch);
 		}
-		found = rs_topk(scratch, n_items, k, exclude, out_idx, out_score);
+		return RsTopItems(model, scratch, exclude, k, out_idx, out_score);
 	}
+
+	/* factor models: score and select in one cache-friendly pass (every item is scored) */
+	found = rs_score_topk(model->item_factors,
+						  model->explicit_feedback ? model->item_bias : NULL,
+						  n_items, model->k, x, exclude, k, scratch, out_idx, out_score);
+	if (model->explicit_feedback)
+		for (int r = 0; r < found; r++)
+			out_score[r] = explicit_prediction(model, user_bias, out_idx[r],
+											   out_score[r] - model->item_bias[out_idx[r]]);
 	for (int r = 0; r < found; r++)
 		rs_bitmap_set(exclude, out_idx[r]);
+	return found;
+}
 
-	/* fill up from the popularity ranking (kNN models reach few items) */
+/*
+ * RsTopItems puts the k best of scores (one per model item, NaN for
+ * unreached) into out_idx/out_score, skipping and then adding to exclude,
+ * and fills up from the popularity ranking with score 0 (kNN models reach
+ * few items), so k items come back when the catalog has them.
+ */
+int
+RsTopItems(RsModel *model, const float *scores, uint8 *exclude, int k, int32 *out_idx,
+		   float *out_score)
+{
+	int32		n_items = model->items.count;
+	int			found = rs_topk(scores, n_items, k, exclude, out_idx, out_score);
+
+	for (int r = 0; r < found; r++)
+		rs_bitmap_set(exclude, out_idx[r]);
 	for (int32 p = 0; p < n_items && found < k; p++)
 	{
 		int32		i = model->popular_order[p];
