@@ -87,6 +87,34 @@ SELECT count(*) AS known_before FROM recsys.user_factors WHERE model = 'als' AND
 INSERT INTO events VALUES (77, 115, 1), (77, 116, 1);
 SELECT recsys.refresh_user(77, 'als') IS NOT NULL AS refreshed;
 SELECT count(*) FILTER (WHERE item_id BETWEEN 110 AND 119) AS block_1 FROM recsys.recommend(77, 3, 'als');
+-- a refresh rolled back with its savepoint is gone for the serving cache
+-- too, within one statement (an exception block in a function) and
+-- after ROLLBACK TO in a repeatable-read transaction
+DO $$
+DECLARE
+	before real := recsys.score(2, 125, 'als');
+	refreshed real;
+BEGIN
+	BEGIN
+		INSERT INTO events VALUES (2, 124, 1), (2, 126, 1), (2, 127, 1);
+		PERFORM recsys.refresh_user(2, 'als');
+		refreshed := recsys.score(2, 125, 'als');
+		RAISE EXCEPTION 'undo';
+	EXCEPTION WHEN raise_exception THEN
+		NULL;
+	END;
+	RAISE NOTICE 'changed: %, restored: %', refreshed <> before, recsys.score(2, 125, 'als') = before;
+END
+$$;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT recsys.score(2, 125, 'als') AS before \gset
+SAVEPOINT s;
+INSERT INTO events VALUES (2, 124, 1), (2, 126, 1), (2, 127, 1);
+SELECT recsys.refresh_user(2, 'als') IS NOT NULL AS refreshed;
+SELECT abs(recsys.score(2, 125, 'als') - :before) > 1e-4 AS changed;
+ROLLBACK TO s;
+SELECT abs(recsys.score(2, 125, 'als') - :before) < 1e-5 AS restored;  -- (:before is printed to 6 digits)
+COMMIT;
 -- and a user without interactions any more loses their vector
 DELETE FROM events WHERE user_id = 77;
 SELECT recsys.refresh_user(77, 'als') IS NULL AS no_vector;

@@ -87,10 +87,23 @@ typedef struct CatalogRow
 	float		reg_exponent;
 } CatalogRow;
 
+/* Subtransactions rolled back in this backend: part of every statement stamp. */
+static uint64 subxact_aborts = 0;
+
+static void
+count_subxact_abort(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		subxact_aborts++;
+}
+
 static void
 init_cache(void)
 {
 	HASHCTL		ctl;
+
+	RegisterSubXactCallback(count_subxact_abort, NULL);
 
 	ctl.keysize = NAMEDATALEN;
 	ctl.entrysize = sizeof(ModelCacheEntry);
@@ -624,14 +637,15 @@ load_model(const char *name, CatalogRow *row)
 }
 
 /*
- * RsCurrentStatement stamps what the running query can see.  Two queries
- * with equal stamps see the same data: same transaction, and MVCC
- * snapshots with the same command id and the same horizon (xmin, xmax,
- * transactions in progress), which is everything visibility depends on.
- * (A statement count would not do: a PL/pgSQL function takes a new
- * snapshot for each of its statements.  Nor would the snapshot's
- * completion counter: the active snapshot is a copy, and copies have it
- * zeroed.)  Without an active MVCC snapshot the stamp is invalid and
+ * RsCurrentStatement stamps the running statement and what it can see.
+ * Two calls with equal stamps belong to one top-level statement and see
+ * the same data: same transaction, MVCC snapshots with the same command
+ * id and the same horizon (xmin, xmax, transactions in progress), which
+ * is everything visibility depends on, no savepoint rolled back in
+ * between, and the same role asking.  (The snapshot alone would not do:
+ * a PL/pgSQL function takes a new one for each of its statements, and
+ * its completion counter is zeroed in copies, which the active snapshot
+ * always is.)  Without an active MVCC snapshot the stamp is invalid and
  * never matches.
  */
 RsStatementStamp
@@ -646,8 +660,11 @@ RsCurrentStatement(void)
 
 		if (snap->snapshot_type != SNAPSHOT_MVCC)
 			return s;
+		s.statement_start = GetCurrentStatementStartTimestamp();
 		s.lxid = MyProc->lxid;
 		s.cid = snap->curcid;
+		GetUserIdAndSecContext(&s.user_id, &s.security_context);
+		s.subxact_aborts = subxact_aborts;
 		s.xmin = snap->xmin;
 		s.xmax = snap->xmax;
 		/* a standby keeps them all in subxip; the same set in another order only misses */
@@ -665,8 +682,11 @@ RsCurrentStatement(void)
 bool
 RsSameStatement(const RsStatementStamp *a, const RsStatementStamp *b)
 {
-	return a->valid && b->valid && a->lxid == b->lxid && a->cid == b->cid &&
-		a->xmin == b->xmin && a->xmax == b->xmax && a->in_progress == b->in_progress;
+	return a->valid && b->valid && a->statement_start == b->statement_start &&
+		a->lxid == b->lxid && a->cid == b->cid &&
+		a->xmin == b->xmin && a->xmax == b->xmax && a->in_progress == b->in_progress &&
+		a->user_id == b->user_id && a->security_context == b->security_context &&
+		a->subxact_aborts == b->subxact_aborts;
 }
 
 /*

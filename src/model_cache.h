@@ -19,18 +19,25 @@
 #include "sparse.h"
 
 /*
- * Identifies what the running query can see, for caches valid while it
- * does not change: the transaction, the snapshot's command id (our own
- * writes) and its horizon: xmin, xmax and the transactions in progress
- * when it was taken (everybody else's writes).
+ * Identifies the running statement and what it can see, for caches valid
+ * while neither changes: the top-level statement, the transaction, the
+ * snapshot's command id (our own writes) and its horizon: xmin, xmax and
+ * the transactions in progress when it was taken (everybody else's
+ * writes); also who asks (role and security context, for privileges and
+ * row-level security) and how many subtransactions have rolled back (a
+ * rolled-back savepoint takes its writes away without changing the rest).
  */
 typedef struct RsStatementStamp
 {
+	TimestampTz statement_start;
 	LocalTransactionId lxid;
 	CommandId	cid;
 	TransactionId xmin;
 	TransactionId xmax;
 	uint64		in_progress;	/* a hash of the snapshot's xip and subxip */
+	Oid			user_id;
+	int			security_context;
+	uint64		subxact_aborts;
 	bool		valid;
 } RsStatementStamp;
 

@@ -717,7 +717,9 @@ recsys_explain(PG_FUNCTION_ARGS)
 		RsReadUserItems(model, user_id, "Explaining", &items);
 		n_contrib = items.n;
 		contrib = palloc(sizeof(RsContribution) * Max(items.n, 1));
-		RsItemContributions(model, &items, j, user_id, contrib);
+		/* no items, nothing to explain: no solve either */
+		if (items.n > 0)
+			RsItemContributions(model, &items, j, user_id, contrib);
 	}
 
 	qsort(contrib, n_contrib, sizeof(RsContribution), contribution_cmp);
