@@ -64,6 +64,56 @@ BEGIN
 END
 $$;
 
+-- activate (and so rollback): a blend version whose members are gone is refused
+CREATE OR REPLACE FUNCTION recsys.activate(model text, version integer)
+RETURNS recsys.models
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	result recsys.models;
+	missing text;
+BEGIN
+	IF model IS NULL OR version IS NULL THEN
+		RAISE EXCEPTION 'model and version must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM recsys.models m WHERE m.name = activate.model) THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+	UPDATE recsys.models m
+	SET version = v.version, algorithm = v.algorithm, source = v.source, params = v.params,
+		stats = v.stats, n_users = v.n_users, n_items = v.n_items,
+		n_interactions = v.n_interactions, trained_at = v.trained_at,
+		train_seconds = v.train_seconds, metrics = v.metrics, trained_by = v.trained_by
+	FROM recsys.model_versions v
+	WHERE m.name = activate.model AND v.model = activate.model AND v.version = activate.version
+	RETURNING m.* INTO result;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" has no version %', model, version
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = format('Versions kept: %s.',
+								(SELECT string_agg(v.version::text, ', ' ORDER BY v.version)
+								 FROM recsys.model_versions v WHERE v.model = activate.model));
+	END IF;
+	-- a blend's version serves only if its members still exist as models of their own
+	IF result.algorithm = 'blend' THEN
+		SELECT string_agg(format('"%s"', e.member), ', ' ORDER BY e.member) INTO missing
+		FROM jsonb_array_elements_text(result.params -> 'members') e(member)
+		WHERE NOT EXISTS (SELECT 1 FROM recsys.models b
+						  WHERE b.name = e.member AND b.algorithm <> 'blend');
+		IF missing IS NOT NULL THEN
+			RAISE EXCEPTION 'version % of blend "%" names members that are no longer models of their own: %',
+				version, model, missing
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'Train the members again, or train the blend again from the models there are.';
+		END IF;
+	END IF;
+	RETURN result;
+END
+$$;
+
 -- tune: blends, and array-valued parameters
 -- The statement that trains one tune candidate: the trainer called with
 -- the source (unless NULL: a blend has none), the model name and the

@@ -218,6 +218,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	result recsys.models;
+	missing text;
 BEGIN
 	IF model IS NULL OR version IS NULL THEN
 		RAISE EXCEPTION 'model and version must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -241,6 +242,19 @@ BEGIN
 				  HINT = format('Versions kept: %s.',
 								(SELECT string_agg(v.version::text, ', ' ORDER BY v.version)
 								 FROM recsys.model_versions v WHERE v.model = activate.model));
+	END IF;
+	-- a blend's version serves only if its members still exist as models of their own
+	IF result.algorithm = 'blend' THEN
+		SELECT string_agg(format('"%s"', e.member), ', ' ORDER BY e.member) INTO missing
+		FROM jsonb_array_elements_text(result.params -> 'members') e(member)
+		WHERE NOT EXISTS (SELECT 1 FROM recsys.models b
+						  WHERE b.name = e.member AND b.algorithm <> 'blend');
+		IF missing IS NOT NULL THEN
+			RAISE EXCEPTION 'version % of blend "%" names members that are no longer models of their own: %',
+				version, model, missing
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'Train the members again, or train the blend again from the models there are.';
+		END IF;
 	END IF;
 	RETURN result;
 END

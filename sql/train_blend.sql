@@ -202,6 +202,9 @@ SELECT * FROM recsys.recommend(1, 5, 'mix');
 UPDATE recsys.models SET name = 'als' WHERE name = 'solo';
 SELECT * FROM recsys.recommend(1, 5, 'mix');
 \set VERBOSITY terse
+-- a kept blend version whose member is gone is not activated (rollback
+-- uses activate): 'mix' version 1 names 'als', renamed away above
+SELECT recsys.rollback('mix');
 -- a first member whose source is gone
 DROP TABLE some_purchases;
 SELECT recsys.train_blend('{ease_some,ease}');
