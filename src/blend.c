@@ -512,8 +512,10 @@ text_or_null(int col)
 
 /*
  * Read a member's catalog row (SPI connected) into the caller's context,
- * and lock it against retraining and dropping until the blend commits
- * (drop_model's check for blends then sees it).
+ * and lock it against dropping and renaming until the blend commits
+ * (drop_model's check for blends then sees it).  A key-share lock lets
+ * the member be retrained meanwhile: the blend follows it by name, and
+ * the item stats copied come from this statement's snapshot either way.
  */
 static void
 read_member(const char *name, MemoryContext caller, MemberRow *row)
@@ -526,7 +528,7 @@ read_member(const char *name, MemoryContext caller, MemberRow *row)
 	RsExecute("SELECT algorithm, version, pg_catalog.to_regclass(source)::pg_catalog.oid, source, "
 			  "params->>'user_col', params->>'item_col', params->>'weight_col', "
 			  "n_users, n_items, n_interactions "
-			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1 FOR SHARE",
+			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
 			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		ereport(ERROR,

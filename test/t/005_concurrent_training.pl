@@ -12,7 +12,8 @@
 #     fitting), stopped by statement_timeout or rolled back leaves the
 #     previous version active and served, and releases the training lock.
 #
-# Two regressions are guarded too, in (b) and (d): model names whose
+# (f) checks that a blend being trained keeps its members from being
+# dropped.  Two regressions are guarded too, in (b) and (d): model names whose
 # 32-bit hashtext collides (the training lock once keyed on it) train
 # side by side, and a session that trains the same version number twice
 # in one transaction (drop_model in between) serves the second model, not
@@ -237,6 +238,29 @@ $blocker->query('SELECT 1');
 like($blocker->{stderr}, qr/model "y" does not exist/,
 	'(e) a PL/pgSQL block sees a model dropped between its statements');
 $blocker->quit;
+
+#
+# (f) a blend being trained keeps its members: the member can be retrained
+# meanwhile, but drop_model waits for the blend's transaction and then
+# refuses (without the lock it would check before the blend commits)
+#
+is(fresh("$train, model => 'm1')"), '1', '(f) member m1 trained');
+$trainer->query_safe('BEGIN');
+$trainer->query_safe(q{SELECT 1 FROM recsys.train_blend('{m1}', model => 'bl')});
+is(fresh("$train, model => 'm1', seed => 3)"), '2', '(f) retraining a member of a blend in training does not wait');
+my $dropper = $node->background_psql('postgres', on_error_stop => 0);
+$dropper->query_until(qr/started/, q{
+	\echo started
+	SELECT recsys.drop_model('m1');
+});
+sleep 1;
+cmp_ok(fresh("SELECT count(*) FROM pg_locks WHERE NOT granted"), '>=', 1,
+	'(f) dropping the member waits for the blend being trained');
+$trainer->query_safe('COMMIT');
+$dropper->query('SELECT 1');
+like($dropper->{stderr}, qr/cannot drop model "m1" because blend "bl" uses it/,
+	'(f) after the blend commits, the drop is refused');
+$dropper->quit;
 
 $victim->quit;
 $trainer->quit;
