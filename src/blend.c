@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * blend.c
- *		Blend models: recsys.train_blend() and how a blend scores.
+ *		Blend models: recsys.train_blend(), and how a blend scores a user
+ *		or an anonymous session and explains a score.
  *
  * A blend is a weighted sum of other models ("members"), each member's
  * scores for the user first standardised over all the blend's items

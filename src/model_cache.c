@@ -15,6 +15,7 @@
  * is picked up by the next statement after that session commits, and a
  * session in the middle of retraining sees its own uncommitted model.
  * Nothing here writes, so serving works on hot standbys too.
+ * recsys.cache_stats() shows what a session holds.
  *
  *-------------------------------------------------------------------------
  */
