@@ -332,10 +332,7 @@ RsBlendSessionScores(RsModel *blend, const RsWeightedItem *pairs, int n_pairs, f
 			if (i < 0)
 				continue;
 			mine[n].item = item[n] = i;
-			/* for a model of ratings, a session's items count as top-rated */
-			mine[n].weight = weight[n] =
-				model->kind == RS_MODEL_FACTORS && model->explicit_feedback &&
-				!isinf(model->rating_max) ? model->rating_max : 1;
+			mine[n].weight = weight[n] = RsSessionItemWeight(model);
 			n++;
 		}
 		if (model->kind == RS_MODEL_FACTORS && n > 0)

@@ -538,10 +538,8 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	exclude = palloc0(RS_BITMAP_BYTES(model->items.count) + 1);
 	mark_items(model, PG_GETARG_ARRAYTYPE_P(0), "items", exclude, &pairs, &n_pairs);
-	/* for a model of ratings, a session's items count as top-rated */
-	if (model->kind == RS_MODEL_FACTORS && model->explicit_feedback && !isinf(model->rating_max))
-		for (int j = 0; j < n_pairs; j++)
-			pairs[j].weight = model->rating_max;
+	for (int j = 0; j < n_pairs; j++)
+		pairs[j].weight = RsSessionItemWeight(model);
 
 	if (model->kind == RS_MODEL_FACTORS && n_pairs > 0)
 	{
