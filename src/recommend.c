@@ -126,6 +126,30 @@ item_knn_scores(RsModel *model, const RsUserItems *items, float *scores)
 }
 
 /*
+ * Start user u's user-kNN scores: every item unreached (NaN), and return
+ * the sum of |sim(u, v)| over u's neighbours, which divides every share.
+ */
+static double
+user_knn_start(RsModel *model, int32 u, float *scores)
+{
+	const RsCsr *nb = &model->neighbors;
+	double		total = 0;
+
+	for (int64 p = nb->indptr[u]; p < nb->indptr[u + 1]; p++)
+		total += fabs(nb->data[p]);
+	for (int32 i = 0; i < model->items.count; i++)
+		scores[i] = get_float4_nan();
+	return total;
+}
+
+/* Add neighbour v's share sim(u, v) * w_vi to item i's user-kNN score. */
+static inline void
+user_knn_add(float *scores, int32 i, float sim, float w, double total)
+{
+	scores[i] = (isnan(scores[i]) ? 0 : scores[i]) + (float) (sim * w / Max(total, 1e-12));
+}
+
+/*
  * user_knn_scores from the source rows evaluate lent the model: the same
  * sums, without a query.
  */
@@ -134,12 +158,8 @@ user_knn_scores_lent(RsModel *model, int32 u, float *scores)
 {
 	const RsCsr *nb = &model->neighbors;
 	const RsCsr *rows = model->lent_rows;
-	double		total = 0;
+	double		total = user_knn_start(model, u, scores);
 
-	for (int64 p = nb->indptr[u]; p < nb->indptr[u + 1]; p++)
-		total += fabs(nb->data[p]);
-	for (int32 i = 0; i < model->items.count; i++)
-		scores[i] = get_float4_nan();
 	for (int64 p = nb->indptr[u]; p < nb->indptr[u + 1]; p++)
 	{
 		int32		v = rs_idmap_lookup(model->lent_users, model->users.ids[nb->indices[p]]);
@@ -153,8 +173,7 @@ user_knn_scores_lent(RsModel *model, int32 u, float *scores)
 
 			if (i < 0)
 				continue;
-			scores[i] = (isnan(scores[i]) ? 0 : scores[i]) +
-				(float) (sim * rows->data[q] / Max(total, 1e-12));
+			user_knn_add(scores, i, sim, rows->data[q], total);
 		}
 	}
 }
@@ -171,7 +190,7 @@ user_knn_scores(RsModel *model, int32 u, float *scores)
 	int			n = (int) (nb->indptr[u + 1] - nb->indptr[u]);
 	int64	   *ids;
 	float	   *sims;
-	double		total = 0;
+	double		total;
 	Datum		arg;
 	int			ret;
 
@@ -189,10 +208,8 @@ user_knn_scores(RsModel *model, int32 u, float *scores)
 	{
 		ids[j] = model->users.ids[nb->indices[nb->indptr[u] + j]];
 		sims[j] = nb->data[nb->indptr[u] + j];
-		total += fabs(sims[j]);
 	}
-	for (int32 i = 0; i < model->items.count; i++)
-		scores[i] = get_float4_nan();
+	total = user_knn_start(model, u, scores);
 
 	arg = PointerGetDatum(RsInt64Array(ids, n));
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -220,7 +237,7 @@ user_knn_scores(RsModel *model, int32 u, float *scores)
 		for (int j = 0; j < n; j++)
 			if (ids[j] == v)
 				sim = sims[j];
-		scores[i] = (isnan(scores[i]) ? 0 : scores[i]) + (float) (sim * w / Max(total, 1e-12));
+		user_knn_add(scores, i, sim, w, total);
 	}
 	SPI_finish();
 	return true;
