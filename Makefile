@@ -6,16 +6,16 @@ PGFILEDESC = "recsys - recommender models trained and served in SQL"
 
 MODULE_big = recsys
 KERNEL_OBJS = src/kernel/als.o src/kernel/ease.o src/kernel/idmap.o src/kernel/knn.o src/kernel/linalg.o src/kernel/score.o src/kernel/sparse.o
-OBJS = src/recsys.o src/args.o src/array_util.o src/blas_loader.o src/blend.o src/evaluate.o src/fold_in.o src/ingest.o src/model_cache.o \
+OBJS = src/recsys.o src/args.o src/array_util.o src/blas_loader.o src/blend.o src/evaluate.o src/fold_in.o src/ingest.o src/item_features.o src/model_cache.o \
 	src/model_store.o src/recency.o src/recommend.o src/source_stats.o src/spi_util.o \
 	src/train_cf.o src/train_common.o src/train_ease.o src/train_knn.o src/train_popular.o $(KERNEL_OBJS)
 
 # sql/recsys.sql is the one hand-edited install script, built into the
 # current version's; released scripts are frozen: the full scripts of the
-# earlier releases (sql/recsys--0.1.0.sql, 0.2.0, 0.3.0) and the
+# earlier releases (sql/recsys--0.1.0.sql to 0.4.0) and the
 # upgrade scripts sql/recsys--A--B.sql, one per release, so every version
 # updates to the current one.
-DATA = sql/$(EXTENSION)--0.1.0.sql sql/$(EXTENSION)--0.2.0.sql sql/$(EXTENSION)--0.3.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
+DATA = sql/$(EXTENSION)--0.1.0.sql sql/$(EXTENSION)--0.2.0.sql sql/$(EXTENSION)--0.3.0.sql sql/$(EXTENSION)--0.4.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)
 

@@ -355,13 +355,15 @@ CREATE FUNCTION recsys.train_ease(
 	user_exponent double precision DEFAULT 0,
 	popularity_exponent double precision DEFAULT 0,
 	time_col name DEFAULT NULL,
-	half_life interval DEFAULT NULL)
+	half_life interval DEFAULT NULL,
+	features regclass DEFAULT NULL,
+	feature_weight double precision DEFAULT 0.5)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_ease'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_ease(regclass, double precision, text, integer, name, name, name,
-	double precision, double precision, double precision, name, interval) IS
-	'train EASE (Steck 2019), the closed-form item-item model, with optional dropout (Steck 2020), user and popularity normalisation and recency-weighted scoring';
+	double precision, double precision, double precision, name, interval, regclass, double precision) IS
+	'train EASE (Steck 2019), the closed-form item-item model, with optional dropout (Steck 2020), user and popularity normalisation, item features and recency-weighted scoring';
 
 CREATE FUNCTION recsys.train_popular(
 	source regclass,
@@ -765,14 +767,15 @@ BEGIN
 		RAISE EXCEPTION 'arguments of tune must not be NULL (samples and rating_col may be)'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	trainer := CASE algorithm
-		WHEN 'als' THEN 'recsys.train_cf(regclass, integer, text, text, integer, double precision, double precision, name, name, name, bigint, text, double precision)'
-		WHEN 'item_knn' THEN 'recsys.train_item_knn(regclass, integer, text, text, double precision, double precision, double precision, name, name, name, name, interval)'
-		WHEN 'user_knn' THEN 'recsys.train_user_knn(regclass, integer, text, double precision, name, name, name)'
-		WHEN 'ease' THEN 'recsys.train_ease(regclass, double precision, text, integer, name, name, name, double precision, double precision, double precision, name, interval)'
-		WHEN 'popular' THEN 'recsys.train_popular(regclass, text, name, name, name, name, interval)'
-		WHEN 'blend' THEN 'recsys.train_blend(text[], real[], text)'
-	END::regprocedure;
+	-- by name, not signature: a trainer that gains arguments stays found
+	trainer := (CASE algorithm
+		WHEN 'als' THEN 'recsys.train_cf'
+		WHEN 'item_knn' THEN 'recsys.train_item_knn'
+		WHEN 'user_knn' THEN 'recsys.train_user_knn'
+		WHEN 'ease' THEN 'recsys.train_ease'
+		WHEN 'popular' THEN 'recsys.train_popular'
+		WHEN 'blend' THEN 'recsys.train_blend'
+	END)::regproc::regprocedure;
 	IF trainer IS NULL THEN
 		RAISE EXCEPTION 'algorithm must be one of als, item_knn, user_knn, ease, popular, blend, not "%"', algorithm
 			USING ERRCODE = 'invalid_parameter_value';
@@ -805,6 +808,21 @@ BEGIN
 			RAISE EXCEPTION 'parameter "%" is not a parameter of %', key, trainer::text
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
+	END LOOP;
+	-- a relation (train_ease's features) is read here, with tune's search_path
+	FOR key, v IN
+		SELECT a.name, e.value
+		FROM unnest(arg_names, (SELECT p.proargtypes::oid[] FROM pg_proc p WHERE p.oid = trainer)) a(name, type)
+		JOIN (SELECT f.key, f.value FROM jsonb_each(fixed) f
+			  UNION ALL
+			  SELECT g.key, x.value FROM jsonb_each(grid) g,
+					 jsonb_array_elements(CASE WHEN jsonb_typeof(g.value) = 'array' THEN g.value ELSE '[]' END) x) e
+		  ON e.key = a.name
+		WHERE a.type = 'regclass'::regtype AND e.value <> 'null' AND to_regclass(e.value #>> '{}') IS NULL
+	LOOP
+		RAISE EXCEPTION 'parameter "%" names relation %, which tune cannot find', key, v
+			USING ERRCODE = 'undefined_table',
+				  HINT = 'Qualify it with its schema, for example "public.item_features": tune runs with search_path pg_catalog, pg_temp.';
 	END LOOP;
 	FOR key IN SELECT jsonb_object_keys(grid) LOOP
 		IF jsonb_typeof(grid -> key) <> 'array' OR jsonb_array_length(grid -> key) = 0 THEN

@@ -187,46 +187,62 @@ check_column(Oid relid, const char *colname, const char *argname, bool is_weight
 }
 
 /*
- * Refuse relations that cannot hold rows, and sources the caller may not
- * read, before running anything.  Column privileges are enough.
+ * Refuse relations that cannot hold rows, and ones the caller may not
+ * read, before running anything.  Column privileges on cols (NULL entries
+ * skipped) are enough.  what names the argument in messages.
  */
-static void
-check_source(const RsSourceSpec *spec)
+void
+RsCheckReadableRelation(Oid relid, const char *what, const char *const *cols, int ncols)
 {
 	char		relkind;
-	const char *cols[3] = {spec->user_col, spec->item_col, spec->weight_col};
 
-	if (get_rel_name(spec->relid) == NULL)
+	if (get_rel_name(relid) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("source relation with OID %u does not exist", spec->relid)));
-	relkind = get_rel_relkind(spec->relid);
+				 errmsg("%s relation with OID %u does not exist", what, relid)));
+	relkind = get_rel_relkind(relid);
 
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_VIEW &&
 		relkind != RELKIND_MATVIEW && relkind != RELKIND_FOREIGN_TABLE &&
 		relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("source \"%s\" is not a table or view", get_rel_name(spec->relid))));
+				 errmsg("%s \"%s\" is not a table or view", what, get_rel_name(relid))));
 
-	if (pg_class_aclcheck(spec->relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK)
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK)
 		return;
-	for (int c = 0; c < 3; c++)
+	for (int c = 0; c < ncols; c++)
 	{
 		AttrNumber	attnum;
 
 		if (cols[c] == NULL)
 			continue;
-		attnum = get_attnum(spec->relid, cols[c]);
+		attnum = get_attnum(relid, cols[c]);
 		if (attnum == InvalidAttrNumber ||
-			pg_attribute_aclcheck(spec->relid, attnum, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			pg_attribute_aclcheck(relid, attnum, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied for source \"%s\"", get_rel_name(spec->relid)),
-					 errdetail("Reading a source needs SELECT on its id and weight columns."),
-					 errhint("GRANT SELECT ON %s TO %s;", RsRelationName(spec->relid),
+					 errmsg("permission denied for %s \"%s\"", what, get_rel_name(relid)),
+					 errdetail("recsys reads the %s as the calling role, which needs SELECT on the columns it uses.", what),
+					 errhint("GRANT SELECT ON %s TO %s;", RsRelationName(relid),
 							 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
 	}
+}
+
+/* Whether a column of this type (or domain over it) can hold ids. */
+bool
+RsIsIdType(Oid typid)
+{
+	typid = getBaseType(typid);
+	return typid == INT2OID || typid == INT4OID || typid == INT8OID;
+}
+
+static void
+check_source(const RsSourceSpec *spec)
+{
+	const char *cols[3] = {spec->user_col, spec->item_col, spec->weight_col};
+
+	RsCheckReadableRelation(spec->relid, "source", cols, 3);
 }
 
 static int64

@@ -43,5 +43,8 @@ typedef struct RsInteractions
 extern void RsReadSource(const RsSourceSpec *spec, bool read_only,
 						 RsInteractions *out);
 extern char *RsRelationName(Oid relid);
+extern void RsCheckReadableRelation(Oid relid, const char *what,
+									const char *const *cols, int ncols);
+extern bool RsIsIdType(Oid typid);
 
 #endif							/* RECSYS_INGEST_H */

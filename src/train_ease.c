@@ -14,7 +14,10 @@
  * are gathered (user_exponent), target items damped by a power of their
  * popularity (popularity_exponent), and a time column with a half-life,
  * which weights each user's history by its age when the model scores
- * (src/recency.c); training reads no times.
+ * (src/recency.c); training reads no times.  Item features (a table of
+ * (item, feature) rows: categories, brands, title words) join the Gram
+ * matrix as extra rows of X (src/kernel/ease.c, src/item_features.c), so
+ * items that share features become neighbours.
  *
  * The dense Gram matrix needs n_items^2 floats; a catalog that would need
  * more than recsys.max_memory is refused before anything is allocated.
@@ -36,6 +39,7 @@
 #include "blas_loader.h"
 #include "ease.h"
 #include "ingest.h"
+#include "item_features.h"
 #include "model_store.h"
 #include "recency.h"
 #include "recsys.h"
@@ -63,7 +67,8 @@ cancel_requested(void *arg)
  *					 neighbors int, user_col name, item_col name,
  *					 weight_col name, dropout float8, user_exponent float8,
  *					 popularity_exponent float8, time_col name,
- *					 half_life interval) trains an EASE model.
+ *					 half_life interval, features regclass,
+ *					 feature_weight float8) trains an EASE model.
  */
 Datum
 recsys_train_ease(PG_FUNCTION_ARGS)
@@ -79,6 +84,11 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	const char *time_col = NULL;
 	double		half_life = 0;
 	float	   *user_weight = NULL;
+	Oid			features_relid = InvalidOid;
+	double		feature_weight = 0;
+	RsCsr		features;
+	RsItemFeatureCounts feature_counts;
+	Size		feature_bytes = 0;
 	float	   *column_scale = NULL;
 	int			K;
 	bool		binary;
@@ -114,15 +124,27 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	popularity_exponent = PG_NARGS() > 9 ? RsFloatArg(fcinfo, 9, "popularity_exponent", -2, 2, NAN) : 0;
 	if (PG_NARGS() > 11)
 		RsTimeDecayArgs(fcinfo, 10, spec.relid, &time_col, &half_life);
+	/* and these in 0.5.0 */
+	if (PG_NARGS() > 13 && !PG_ARGISNULL(12))
+	{
+		features_relid = PG_GETARG_OID(12);
+		feature_weight = RsFloatArg(fcinfo, 13, "feature_weight", 0, 1000, NAN);
+	}
 
 	RsLockModelForTraining(name);
 	RsReadSource(&spec, false, &data);
 	RsRequireInteractions(&spec, &data);
 	n = data.items.count;
 	K = Min(K, Max(n - 1, 1));
+	if (OidIsValid(features_relid))
+	{
+		RsReadItemFeatures(features_relid, spec.item_col, &data.items, &features, &feature_counts);
+		feature_bytes = (Size) features.nnz * (sizeof(int32) + sizeof(float)) +
+			((Size) features.n_rows + 1) * sizeof(int64);
+	}
 
 	gram_bytes = (Size) n * (Size) n * sizeof(float);
-	RsCheckTrainingMemory("the dense item x item matrix and neighbour lists", gram_bytes +
+	RsCheckTrainingMemory("the dense item x item matrix and neighbour lists", gram_bytes + feature_bytes +
 						  (Size) n * K * (sizeof(int32) + sizeof(float)), &data);
 	fit_start = RsSeconds();
 	if (user_exponent != 0)
@@ -138,8 +160,12 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 			column_scale[j] = (float) pow((double) (data.by_item.indptr[j + 1] - data.by_item.indptr[j]),
 										  -popularity_exponent);
 	}
+	if (OidIsValid(features_relid))
+		rs_ease_feature_weights(&features, palloc(sizeof(float) * Max(n, 1)));
 	G = MemoryContextAllocExtended(CurrentMemoryContext, gram_bytes, MCXT_ALLOC_HUGE);
-	rs_ease_gram(&data.by_user, binary, user_weight, (float) lambda, (float) dropout, G);
+	rs_ease_gram(&data.by_user, binary, user_weight,
+				 OidIsValid(features_relid) ? &features : NULL, (float) feature_weight,
+				 (float) lambda, (float) dropout, G);
 	CHECK_FOR_INTERRUPTS();
 
 	/* the O(n^3) step: OpenBLAS threads for its duration only */
@@ -188,12 +214,21 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	RsJsonText(&params, "time_col", time_col);
 	if (time_col)
 		RsJsonFloat(&params, "half_life_seconds", half_life);
+	RsJsonText(&params, "features", OidIsValid(features_relid) ? RsRelationName(features_relid) : NULL);
+	if (OidIsValid(features_relid))
+		RsJsonFloat(&params, "feature_weight", feature_weight);
 	RsJsonEnd(&params);
 	RsJsonBegin(&stats);
 	RsJsonInt(&stats, "rows_read", data.rows_read);
 	RsJsonInt(&stats, "rows_skipped", data.rows_skipped);
 	RsJsonFloat(&stats, "read_seconds", data.read_seconds + data.build_seconds);
 	RsJsonFloat(&stats, "fit_seconds", RsSeconds() - fit_start);
+	if (OidIsValid(features_relid))
+	{
+		RsJsonInt(&stats, "feature_pairs", feature_counts.pairs);
+		RsJsonInt(&stats, "features", feature_counts.features);
+		RsJsonInt(&stats, "items_with_features", feature_counts.items);
+	}
 	RsJsonEnd(&stats);
 
 	desc.name = name;

@@ -24,6 +24,14 @@
  * item's neighbourhood, and a per-column scale of B, which the caller
  * uses to damp (or favour) popular target items.
  *
+ * Item features (side information) enter as extra rows of X, one per
+ * feature: Jeunen, Van Balen and Goethals, "Closed-Form Models for
+ * Collaborative Filtering with Side-Information", RecSys 2020.  Items
+ * that share features become neighbours even when few users link them,
+ * which helps the long tail most.  Each feature is weighted by its idf
+ * and each item's feature vector has unit length, so an item with many
+ * features or a feature of many items does not dominate.
+ *
  *-------------------------------------------------------------------------
  */
 #include "ease.h"
@@ -56,17 +64,15 @@ rs_ease_user_weights(const RsCsr *R, double exponent, float *user_weight)
 		user_weight[u] = (float) (user_weight[u] * scale);
 }
 
-void
-rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
-			 float lambda, float dropout, float *G)
+/* Add w times the upper triangle (i <= j) of each row's outer product to G. */
+static void
+add_row_products(const RsCsr *R, int binary, const float *row_weight, float w, float *G)
 {
 	int64_t		n = R->n_cols;
 
-	memset(G, 0, sizeof(float) * (size_t) n * (size_t) n);
-	/* upper triangle (row-major i <= j) of X^T D X, one user row at a time */
 	for (int32_t u = 0; u < R->n_rows; u++)
 	{
-		float		d = user_weight ? user_weight[u] : 1.0f;
+		float		d = w * (row_weight ? row_weight[u] : 1.0f);
 
 		for (int64_t a = R->indptr[u]; a < R->indptr[u + 1]; a++)
 		{
@@ -78,13 +84,54 @@ rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
 				row[R->indices[b]] += wi * (binary ? 1.0f : R->data[b]);
 		}
 	}
+}
+
+void
+rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
+			 const RsCsr *features, float feature_weight,
+			 float lambda, float dropout, float *G)
+{
+	int64_t		n = R->n_cols;
+	double		trace = 0;
+
+	memset(G, 0, sizeof(float) * (size_t) n * (size_t) n);
+	add_row_products(R, binary, user_weight, 1.0f, G);
 	for (int64_t i = 0; i < n; i++)
 	{
+		trace += G[i * n + i];
 		/* DLAE: dropout p adds p / (1 - p) of each item's own count */
 		G[i * n + i] += lambda + dropout / (1 - dropout) * G[i * n + i];
+	}
+	/* after the dropout term, which stays the items' own, as in DLAE */
+	if (features != NULL && feature_weight > 0 && n > 0)
+		add_row_products(features, 0, NULL, (float) (feature_weight * trace / n), G);
+	for (int64_t i = 0; i < n; i++)
 		for (int64_t j = i + 1; j < n; j++)
 			G[j * n + i] = G[i * n + j];
+}
+
+void
+rs_ease_feature_weights(RsCsr *F, float *item_norm)
+{
+	int32_t		n = F->n_cols;
+
+	memset(item_norm, 0, sizeof(float) * (size_t) n);
+	for (int32_t f = 0; f < F->n_rows; f++)
+	{
+		int64_t		df = F->indptr[f + 1] - F->indptr[f];
+		/* a feature of one item links nothing; one of every item says nothing */
+		float		idf = df >= 2 ? (float) log((double) n / (double) df) : 0.0f;
+
+		for (int64_t a = F->indptr[f]; a < F->indptr[f + 1]; a++)
+		{
+			F->data[a] = idf;
+			item_norm[F->indices[a]] += idf * idf;
+		}
 	}
+	for (int32_t i = 0; i < n; i++)
+		item_norm[i] = item_norm[i] > 0 ? 1.0f / sqrtf(item_norm[i]) : 0.0f;
+	for (int64_t a = 0; a < F->nnz; a++)
+		F->data[a] *= item_norm[F->indices[a]];
 }
 
 /* Column-major element (i, j) of the n x n matrix A. */

@@ -17,14 +17,28 @@
 #include "sparse.h"
 
 /*
- * G = X^T D X + Lambda for the users x items matrix R (CSR), full and
- * symmetric, n_cols x n_cols, with D = diag(user_weight) (NULL: every user
- * weighs 1) and Lambda = diag(lambda + p / (1 - p) (X^T D X)_ii) for
- * dropout p in [0, 1) (p = 0: EASE's lambda I).  binary: every stored
- * entry counts 1.  O(sum over users of their item count squared).
+ * G = X^T D X + Lambda + a F^T F for the users x items matrix R (CSR),
+ * full and symmetric, n_cols x n_cols, with D = diag(user_weight) (NULL:
+ * every user weighs 1) and Lambda = diag(lambda + p / (1 - p) (X^T D X)_ii)
+ * for dropout p in [0, 1) (p = 0: EASE's lambda I).  binary: every stored
+ * entry counts 1.  features (NULL: none) is the features x items matrix F
+ * as rs_ease_feature_weights leaves it, and a = feature_weight times the
+ * mean diagonal of X^T D X, so that feature_weight means the same on data
+ * of any size.  O(sum over users of their item count squared, plus the
+ * same over features).
  */
 extern void rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
+						 const RsCsr *features, float feature_weight,
 						 float lambda, float dropout, float *G);
+
+/*
+ * Weight the features x items 0/1 matrix F in place: feature f of an item
+ * gets idf_f = ln(n_items / df_f), df_f being the number of items with f
+ * (0 when df_f < 2), and each item's column is then scaled to unit length
+ * (items without features or with only zero weights stay 0).  item_norm:
+ * n_cols floats of scratch.
+ */
+extern void rs_ease_feature_weights(RsCsr *F, float *item_norm);
 
 /*
  * The user weights of the normalised Gram matrix: user u weighs

@@ -22,17 +22,72 @@ UNIT_TEST(ease_gram_counts_co_occurrences)
 	float		G[9];
 
 	/* binary X^T X: item 0 by users 0, 1; item 1 by 0, 2, 3; item 2 by 1, 3 */
-	rs_ease_gram(&R, 1, NULL, 10, 0, G);
+	rs_ease_gram(&R, 1, NULL, NULL, 0, 10, 0, G);
 	UNIT_CHECK(G[0] == 12 && G[4] == 13 && G[8] == 12);
 	UNIT_CHECK(G[1] == 1 && G[3] == 1);		/* items 0, 1 share user 0 */
 	UNIT_CHECK(G[2] == 1 && G[6] == 1);		/* items 0, 2 share user 1 */
 	UNIT_CHECK(G[5] == 1 && G[7] == 1);		/* items 1, 2 share user 3 */
 	/* weighted: item 1's weights 3, 2, 1 -> 9 + 4 + 1 */
-	rs_ease_gram(&R, 0, NULL, 0, 0, G);
+	rs_ease_gram(&R, 0, NULL, NULL, 0, 0, 0, G);
 	UNIT_CHECK(G[4] == 14 && G[1] == 3);
 	/* dropout 0.5 doubles each diagonal count, then adds lambda */
-	rs_ease_gram(&R, 1, NULL, 10, 0.5f, G);
+	rs_ease_gram(&R, 1, NULL, NULL, 0, 10, 0.5f, G);
 	UNIT_CHECK(G[0] == 2 + 2 + 10 && G[4] == 3 + 3 + 10 && G[1] == 1);
+}
+
+UNIT_TEST(ease_feature_weights_are_idf_and_unit_length)
+{
+	/* features x 4 items: f0 on items 0, 1; f1 on 0, 2; f2 on 3 alone */
+	int64_t		fptr[] = {0, 2, 4, 5};
+	int32_t		fidx[] = {0, 1, 0, 2, 3};
+	float		fval[] = {1, 1, 1, 1, 1};
+	RsCsr		F = {3, 4, 5, fptr, fidx, fval};
+	float		scratch[4];
+	float		h = 0.70710678f;
+
+	rs_ease_feature_weights(&F, scratch);
+	/*
+	 * idf of f0 and f1 = ln(4 / 2); f2 (one item) 0.  Item 0 has both:
+	 * length sqrt(2) ln 2, so each becomes 1 / sqrt(2); items 1 and 2 have
+	 * one each: 1; item 3 only f2: stays 0.
+	 */
+	UNIT_CHECK_NEAR(fval[0], h, 1e-6);
+	UNIT_CHECK_NEAR(fval[1], 1, 1e-6);
+	UNIT_CHECK_NEAR(fval[2], h, 1e-6);
+	UNIT_CHECK_NEAR(fval[3], 1, 1e-6);
+	UNIT_CHECK(fval[4] == 0);
+}
+
+UNIT_TEST(ease_gram_adds_shared_features)
+{
+	RsCsr		R = {4, 3, 7, (int64_t *) indptr, (int32_t *) indices, (float *) data};
+	/* features x 3 items: f0 on items 0, 1; f1 on all three; f2 on 2 */
+	int64_t		fptr[] = {0, 2, 5, 6};
+	int32_t		fidx[] = {0, 1, 0, 1, 2, 2};
+	float		fval[] = {1, 1, 1, 1, 1, 1};
+	RsCsr		F = {3, 3, 6, fptr, fidx, fval};
+	float		scratch[3];
+	float		G[9];
+
+	/*
+	 * idf: f0 ln(3/2), f1 ln 1 = 0, f2 (one item) 0, so items 0 and 1 are
+	 * the unit vector f0 and item 2 is 0.  The diagonal of X^T X is 2, 3,
+	 * 2: mean 7/3, so feature_weight 3 adds 7 to G_00, G_01, G_10, G_11,
+	 * on top of the counts and lambda 10 (see the first test).
+	 */
+	rs_ease_feature_weights(&F, scratch);
+	rs_ease_gram(&R, 1, NULL, &F, 3, 10, 0, G);
+	UNIT_CHECK_NEAR(G[0], 19, 1e-5);
+	UNIT_CHECK_NEAR(G[4], 20, 1e-5);
+	UNIT_CHECK_NEAR(G[1], 8, 1e-5);
+	UNIT_CHECK_NEAR(G[3], 8, 1e-5);
+	UNIT_CHECK(G[8] == 12 && G[2] == 1 && G[6] == 1 && G[5] == 1 && G[7] == 1);
+	/* dropout counts the users' entries only: 2 + 2 + 10 + 7 */
+	rs_ease_gram(&R, 1, NULL, &F, 3, 10, 0.5f, G);
+	UNIT_CHECK_NEAR(G[0], 21, 1e-5);
+	/* feature_weight 0 is no features */
+	rs_ease_gram(&R, 1, NULL, &F, 0, 10, 0, G);
+	UNIT_CHECK(G[0] == 12 && G[1] == 1);
 }
 
 UNIT_TEST(ease_user_weights_normalise_heavy_users)
@@ -56,7 +111,7 @@ UNIT_TEST(ease_user_weights_normalise_heavy_users)
 	UNIT_CHECK_NEAR(2 * d[0] + 2 * d[1] + d[2] + 2 * d[3], 7, 1e-5);
 
 	/* item 1 (users 0, 2, 3): 7/8 + 7/4 + 7/8; items 0, 1 share user 0 */
-	rs_ease_gram(&R, 1, d, 0, 0, G);
+	rs_ease_gram(&R, 1, d, NULL, 0, 0, 0, G);
 	UNIT_CHECK_NEAR(G[4], 7.0 / 2, 1e-5);
 	UNIT_CHECK_NEAR(G[1], 7.0 / 8, 1e-6);
 }

@@ -1,0 +1,871 @@
+-- recsys: recommender models trained and served in SQL.
+--
+-- This is the one hand-edited install script; the build copies it to
+-- recsys--<version>.sql.  Released upgrade scripts are frozen.
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION recsys" to load this file. \quit
+
+-- All objects live in schema recsys, created here so that it belongs to the
+-- extension and goes with DROP EXTENSION (the control file names pg_catalog
+-- only because a fixed-schema extension has to name one).
+CREATE SCHEMA recsys;
+COMMENT ON SCHEMA recsys IS 'recsys: recommender models trained and served in SQL';
+
+-------------------------------------------------------------------------------
+-- The model catalog
+--
+-- A model is a name; each training run of it writes a new version, whose
+-- artefacts (factor rows, neighbour lists) are keyed by (model, version).
+-- recsys.models points at the active version and repeats its description,
+-- so "SELECT * FROM recsys.models" is all a DBA needs day to day.
+-------------------------------------------------------------------------------
+
+CREATE TABLE recsys.models (
+	name			text PRIMARY KEY
+		CHECK (name <> '' AND length(name) <= 63),
+	version			integer NOT NULL DEFAULT 1 CHECK (version > 0),
+	algorithm		text NOT NULL,
+	source			text NOT NULL,
+	params			jsonb NOT NULL DEFAULT '{}',
+	n_users			bigint NOT NULL DEFAULT 0,
+	n_items			bigint NOT NULL DEFAULT 0,
+	n_interactions	bigint NOT NULL DEFAULT 0,
+	trained_at		timestamptz NOT NULL DEFAULT now(),
+	train_seconds	double precision,
+	stats			jsonb NOT NULL DEFAULT '{}',
+	metrics			jsonb NOT NULL DEFAULT '{}',
+	trained_by		name NOT NULL DEFAULT current_user,
+	description		text
+);
+COMMENT ON TABLE recsys.models IS
+	'recsys models: one row per model, describing its active version';
+
+CREATE TABLE recsys.model_versions (
+	model			text NOT NULL
+		REFERENCES recsys.models (name) ON DELETE CASCADE ON UPDATE CASCADE,
+	version			integer NOT NULL CHECK (version > 0),
+	algorithm		text NOT NULL,
+	source			text NOT NULL,
+	params			jsonb NOT NULL DEFAULT '{}',
+	n_users			bigint NOT NULL DEFAULT 0,
+	n_items			bigint NOT NULL DEFAULT 0,
+	n_interactions	bigint NOT NULL DEFAULT 0,
+	trained_at		timestamptz NOT NULL DEFAULT now(),
+	train_seconds	double precision,
+	stats			jsonb NOT NULL DEFAULT '{}',
+	metrics			jsonb NOT NULL DEFAULT '{}',
+	trained_by		name NOT NULL DEFAULT current_user,
+	PRIMARY KEY (model, version)
+);
+COMMENT ON TABLE recsys.model_versions IS
+	'recsys model versions: every stored training run of every model';
+
+CREATE TABLE recsys.user_factors (
+	model			text NOT NULL,
+	version			integer NOT NULL,
+	user_id			bigint NOT NULL,
+	bias			real NOT NULL DEFAULT 0,
+	factors			real[] NOT NULL,
+	PRIMARY KEY (model, version, user_id),
+	FOREIGN KEY (model, version) REFERENCES recsys.model_versions (model, version)
+		ON DELETE CASCADE ON UPDATE CASCADE
+);
+COMMENT ON TABLE recsys.user_factors IS
+	'recsys factor models: one latent vector (and bias) per user and model version';
+
+CREATE TABLE recsys.item_factors (
+	model			text NOT NULL,
+	version			integer NOT NULL,
+	item_id			bigint NOT NULL,
+	bias			real NOT NULL DEFAULT 0,
+	factors			real[] NOT NULL,
+	PRIMARY KEY (model, version, item_id),
+	FOREIGN KEY (model, version) REFERENCES recsys.model_versions (model, version)
+		ON DELETE CASCADE ON UPDATE CASCADE
+);
+COMMENT ON TABLE recsys.item_factors IS
+	'recsys factor models: one latent vector (and bias) per item and model version';
+
+-- Neighbour lists are stored one row per item (or user), best first, so a
+-- model of 100,000 items x 100 neighbours is 100,000 rows to write, check
+-- and load rather than 10 million; the views below show them one pair per
+-- row for querying and joining.
+CREATE TABLE recsys.item_neighbor_lists (
+	model			text NOT NULL,
+	version			integer NOT NULL,
+	item_id			bigint NOT NULL,
+	neighbor_ids	bigint[] NOT NULL,
+	scores			real[] NOT NULL
+		CHECK (cardinality(scores) = cardinality(neighbor_ids)),
+	PRIMARY KEY (model, version, item_id),
+	FOREIGN KEY (model, version) REFERENCES recsys.model_versions (model, version)
+		ON DELETE CASCADE ON UPDATE CASCADE
+);
+COMMENT ON TABLE recsys.item_neighbor_lists IS
+	'recsys neighbourhood models: each item''s most similar items, best first';
+
+CREATE TABLE recsys.user_neighbor_lists (
+	model			text NOT NULL,
+	version			integer NOT NULL,
+	user_id			bigint NOT NULL,
+	neighbor_ids	bigint[] NOT NULL,
+	scores			real[] NOT NULL
+		CHECK (cardinality(scores) = cardinality(neighbor_ids)),
+	PRIMARY KEY (model, version, user_id),
+	FOREIGN KEY (model, version) REFERENCES recsys.model_versions (model, version)
+		ON DELETE CASCADE ON UPDATE CASCADE
+);
+-- Neighbour arrays do not compress: storing them uncompressed saves pglz
+-- trying on every row (a full EASE model of 8,776 items wrote 4x faster).
+ALTER TABLE recsys.item_neighbor_lists
+	ALTER COLUMN neighbor_ids SET STORAGE EXTERNAL, ALTER COLUMN scores SET STORAGE EXTERNAL;
+ALTER TABLE recsys.user_neighbor_lists
+	ALTER COLUMN neighbor_ids SET STORAGE EXTERNAL, ALTER COLUMN scores SET STORAGE EXTERNAL;
+
+COMMENT ON TABLE recsys.user_neighbor_lists IS
+	'recsys user-kNN models: each user''s most similar users, best first';
+
+CREATE VIEW recsys.item_neighbors AS
+SELECT l.model, l.version, l.item_id, n.neighbor_id, n.score, n.rank::integer AS rank
+FROM recsys.item_neighbor_lists l,
+	 ROWS FROM (pg_catalog.unnest(l.neighbor_ids), pg_catalog.unnest(l.scores))
+		 WITH ORDINALITY AS n(neighbor_id, score, rank);
+COMMENT ON VIEW recsys.item_neighbors IS
+	'recsys neighbourhood models: one row per (item, neighbour), rank 1 the most similar';
+
+CREATE VIEW recsys.user_neighbors AS
+SELECT l.model, l.version, l.user_id, n.neighbor_id, n.score, n.rank::integer AS rank
+FROM recsys.user_neighbor_lists l,
+	 ROWS FROM (pg_catalog.unnest(l.neighbor_ids), pg_catalog.unnest(l.scores))
+		 WITH ORDINALITY AS n(neighbor_id, score, rank);
+COMMENT ON VIEW recsys.user_neighbors IS
+	'recsys user-kNN models: one row per (user, neighbour), rank 1 the most similar';
+
+CREATE TABLE recsys.item_stats (
+	model			text NOT NULL,
+	version			integer NOT NULL,
+	item_id			bigint NOT NULL,
+	n_users			integer NOT NULL,
+	weight_sum		real NOT NULL,
+	popularity		real NOT NULL,
+	PRIMARY KEY (model, version, item_id),
+	FOREIGN KEY (model, version) REFERENCES recsys.model_versions (model, version)
+		ON DELETE CASCADE ON UPDATE CASCADE
+);
+COMMENT ON TABLE recsys.item_stats IS
+	'recsys: every trained item with its user count, weight and popularity score (the cold-start fallback)';
+
+-- pg_dump keeps the rows of extension tables only when told to
+SELECT pg_catalog.pg_extension_config_dump('recsys.models', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.model_versions', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.user_factors', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.item_factors', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.item_neighbor_lists', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.user_neighbor_lists', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.item_stats', '');
+
+-- Everybody may look up the schema's functions; reading and writing models
+-- takes table privileges a DBA grants (see doc/operations.md).
+GRANT USAGE ON SCHEMA recsys TO PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Managing models
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.drop_model(model text, if_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	blends text;
+	n_blends bigint;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- like DROP TABLE under a view: a blend's member stays until the blend goes
+	-- (the row lock waits for a blend being trained on it to commit)
+	PERFORM FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model FOR UPDATE;
+	SELECT string_agg(format('"%s"', b.name), ', ' ORDER BY b.name), count(*) INTO blends, n_blends
+	FROM recsys.models b
+	WHERE b.algorithm OPERATOR(pg_catalog.=) 'blend'
+	  AND b.params OPERATOR(pg_catalog.->) 'members' OPERATOR(pg_catalog.?) model
+	  AND b.name OPERATOR(pg_catalog.<>) model;
+	IF n_blends > 0 THEN
+		RAISE EXCEPTION 'cannot drop model "%" because %', model,
+			CASE WHEN n_blends = 1 THEN format('blend %s uses it', blends)
+				 ELSE format('blends %s use it', blends) END
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Drop the blend first, or train it again without this member.';
+	END IF;
+	DELETE FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model;
+	IF NOT FOUND AND NOT coalesce(if_exists, false) THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys.drop_model(text, boolean) IS
+	'drop a model with all its versions and artefacts';
+
+CREATE FUNCTION recsys.activate(model text, version integer)
+RETURNS recsys.models
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	result recsys.models;
+	missing text;
+BEGIN
+	IF model IS NULL OR version IS NULL THEN
+		RAISE EXCEPTION 'model and version must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM recsys.models m WHERE m.name = activate.model) THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+	UPDATE recsys.models m
+	SET version = v.version, algorithm = v.algorithm, source = v.source, params = v.params,
+		stats = v.stats, n_users = v.n_users, n_items = v.n_items,
+		n_interactions = v.n_interactions, trained_at = v.trained_at,
+		train_seconds = v.train_seconds, metrics = v.metrics, trained_by = v.trained_by
+	FROM recsys.model_versions v
+	WHERE m.name = activate.model AND v.model = activate.model AND v.version = activate.version
+	RETURNING m.* INTO result;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" has no version %', model, version
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = format('Versions kept: %s.',
+								(SELECT string_agg(v.version::text, ', ' ORDER BY v.version)
+								 FROM recsys.model_versions v WHERE v.model = activate.model));
+	END IF;
+	-- a blend's version serves only if its members still exist as models of their own
+	IF result.algorithm = 'blend' THEN
+		SELECT string_agg(format('"%s"', e.member), ', ' ORDER BY e.member) INTO missing
+		FROM jsonb_array_elements_text(result.params -> 'members') e(member)
+		WHERE NOT EXISTS (SELECT 1 FROM recsys.models b
+						  WHERE b.name = e.member AND b.algorithm <> 'blend');
+		IF missing IS NOT NULL THEN
+			RAISE EXCEPTION 'version % of blend "%" names members that are no longer models of their own: %',
+				version, model, missing
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'Train the members again, or train the blend again from the models there are.';
+		END IF;
+	END IF;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION recsys.activate(text, integer) IS
+	'make a kept version of a model the one that serves';
+
+CREATE FUNCTION recsys.rollback(model text)
+RETURNS recsys.models
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	active integer;
+	previous integer;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT m.version INTO active FROM recsys.models m WHERE m.name = rollback.model FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+	SELECT max(v.version) INTO previous FROM recsys.model_versions v
+	WHERE v.model = rollback.model AND v.version < active;
+	IF previous IS NULL THEN
+		RAISE EXCEPTION 'model "%" has no version older than the active version %', model, active
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'recsys.keep_versions sets how many versions training keeps.';
+	END IF;
+	RETURN recsys.activate(model, previous);
+END
+$$;
+COMMENT ON FUNCTION recsys.rollback(text) IS
+	'make the version before the active one serve again';
+
+-------------------------------------------------------------------------------
+-- Reading sources
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.source_stats(
+	source regclass,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	OUT users bigint,
+	OUT items bigint,
+	OUT interactions bigint,
+	OUT rows_read bigint,
+	OUT skipped_rows bigint,
+	OUT density double precision,
+	OUT min_weight double precision,
+	OUT max_weight double precision,
+	OUT read_seconds double precision,
+	OUT build_seconds double precision)
+RETURNS record
+AS 'MODULE_PATHNAME', 'recsys_source_stats'
+LANGUAGE C STABLE PARALLEL RESTRICTED SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.source_stats(regclass, name, name, name) IS
+	'read a training source as training would, and describe it';
+
+-------------------------------------------------------------------------------
+-- Training
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.train_cf(
+	source regclass,
+	factors integer DEFAULT 64,
+	model text DEFAULT 'default',
+	feedback text DEFAULT 'implicit',
+	iterations integer DEFAULT 15,
+	regularization double precision DEFAULT NULL,
+	alpha double precision DEFAULT 1.0,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	rating_col name DEFAULT NULL,
+	seed bigint DEFAULT 42,
+	solver text DEFAULT NULL,
+	regularization_exponent double precision DEFAULT 0)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_cf'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_cf(regclass, integer, text, text, integer, double precision,
+	double precision, name, name, name, bigint, text, double precision) IS
+	'train a matrix factorisation model: implicit ALS, or explicit biased MF by ALS or Gibbs sampling';
+
+CREATE FUNCTION recsys.train_ease(
+	source regclass,
+	lambda double precision DEFAULT 200,
+	model text DEFAULT 'default_ease',
+	neighbors integer DEFAULT NULL,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	dropout double precision DEFAULT 0,
+	user_exponent double precision DEFAULT 0,
+	popularity_exponent double precision DEFAULT 0,
+	time_col name DEFAULT NULL,
+	half_life interval DEFAULT NULL)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_ease'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_ease(regclass, double precision, text, integer, name, name, name,
+	double precision, double precision, double precision, name, interval) IS
+	'train EASE (Steck 2019), the closed-form item-item model, with optional dropout (Steck 2020), user and popularity normalisation and recency-weighted scoring';
+
+CREATE FUNCTION recsys.train_popular(
+	source regclass,
+	model text DEFAULT 'popular',
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	time_col name DEFAULT NULL,
+	half_life interval DEFAULT NULL)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_popular'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_popular(regclass, text, name, name, name, name, interval) IS
+	'train the popularity baseline (distinct users per item, or time-decayed weights)';
+
+CREATE FUNCTION recsys.train_item_knn(
+	source regclass,
+	neighbors integer DEFAULT 50,
+	model text DEFAULT 'default_knn',
+	similarity text DEFAULT 'cosine',
+	shrinkage double precision DEFAULT 0,
+	bm25_k1 double precision DEFAULT 1.2,
+	bm25_b double precision DEFAULT 0.75,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	time_col name DEFAULT NULL,
+	half_life interval DEFAULT NULL)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_item_knn'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_item_knn(regclass, integer, text, text, double precision,
+	double precision, double precision, name, name, name, name, interval) IS
+	'train an item-kNN model: each item''s most similar items (cosine, jaccard or bm25)';
+
+CREATE FUNCTION recsys.train_user_knn(
+	source regclass,
+	neighbors integer DEFAULT 50,
+	model text DEFAULT 'default_uknn',
+	shrinkage double precision DEFAULT 0,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_user_knn'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_user_knn(regclass, integer, text, double precision, name, name, name) IS
+	'train a user-kNN model: each user''s most similar users by cosine';
+
+CREATE FUNCTION recsys.train_blend(
+	members text[],
+	weights real[] DEFAULT NULL,
+	model text DEFAULT 'default_blend')
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_blend'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_blend(text[], real[], text) IS
+	'store a blend of models: their scores for a user, standardised and summed with weights';
+
+-------------------------------------------------------------------------------
+-- Serving
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.recommend(
+	user_id bigint,
+	k integer DEFAULT 10,
+	model text DEFAULT 'default',
+	exclude_seen boolean DEFAULT true,
+	candidates bigint[] DEFAULT NULL)
+RETURNS TABLE (item_id bigint, score real)
+AS 'MODULE_PATHNAME', 'recsys_recommend'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+COMMENT ON FUNCTION recsys.recommend(bigint, integer, text, boolean, bigint[]) IS
+	'the k items a model recommends to a user, best first';
+
+CREATE FUNCTION recsys.similar_items(
+	item_id bigint,
+	k integer DEFAULT 10,
+	model text DEFAULT 'default')
+RETURNS TABLE (item_id bigint, score real)
+AS 'MODULE_PATHNAME', 'recsys_similar_items'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+COMMENT ON FUNCTION recsys.similar_items(bigint, integer, text) IS
+	'the k items most similar to an item, best first';
+
+CREATE FUNCTION recsys.score(
+	user_id bigint,
+	item_id bigint,
+	model text DEFAULT 'default')
+RETURNS real
+AS 'MODULE_PATHNAME', 'recsys_score'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.score(bigint, bigint, text) IS
+	'a model''s score of one item for one user, for ORDER BY in product queries';
+
+CREATE FUNCTION recsys.explain(
+	user_id bigint,
+	item_id bigint,
+	k integer DEFAULT 5,
+	model text DEFAULT 'default')
+RETURNS TABLE (item_id bigint, contribution real)
+AS 'MODULE_PATHNAME', 'recsys_explain'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 5;
+COMMENT ON FUNCTION recsys.explain(bigint, bigint, integer, text) IS
+	'which of the user''s own items contribute most to an item''s score';
+
+CREATE FUNCTION recsys.cache_stats(
+	OUT model text,
+	OUT version integer,
+	OUT algorithm text,
+	OUT items bigint,
+	OUT bytes bigint,
+	OUT loads bigint,
+	OUT checks bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'recsys_cache_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.cache_stats() IS
+	'the models this session has loaded for serving: memory, loads and catalog checks';
+
+-------------------------------------------------------------------------------
+-- Real time: folding new interactions into a trained factor model
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.fold_in_accum(state bytea, item_id bigint, weight real, model text)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'recsys_fold_in_sfunc'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.fold_in_accum(bytea, bigint, real, text) IS
+	'transition function of recsys.fold_in';
+
+CREATE FUNCTION recsys.fold_in_combine(a bytea, b bytea)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'recsys_fold_in_combine'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.fold_in_combine(bytea, bytea) IS
+	'combine function of recsys.fold_in';
+
+CREATE FUNCTION recsys.fold_in_final(state bytea)
+RETURNS real[]
+AS 'MODULE_PATHNAME', 'recsys_fold_in_final'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.fold_in_final(bytea) IS
+	'final function of recsys.fold_in';
+
+CREATE AGGREGATE recsys.fold_in(item_id bigint, weight real, model text) (
+	SFUNC = recsys.fold_in_accum,
+	STYPE = bytea,
+	COMBINEFUNC = recsys.fold_in_combine,
+	FINALFUNC = recsys.fold_in_final,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.fold_in(bigint, real, text) IS
+	'the user vector ALS would fit for the aggregated interactions, against a model''s item factors';
+-- the support functions are for the aggregate only (it runs them with its
+-- owner's rights); nobody calls them directly
+REVOKE EXECUTE ON FUNCTION recsys.fold_in_accum(bytea, bigint, real, text),
+	recsys.fold_in_combine(bytea, bytea), recsys.fold_in_final(bytea) FROM PUBLIC;
+
+CREATE FUNCTION recsys.recommend_for_vector(
+	vec real[],
+	k integer DEFAULT 10,
+	model text DEFAULT 'default',
+	exclude bigint[] DEFAULT NULL)
+RETURNS TABLE (item_id bigint, score real)
+AS 'MODULE_PATHNAME', 'recsys_recommend_for_vector'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+COMMENT ON FUNCTION recsys.recommend_for_vector(real[], integer, text, bigint[]) IS
+	'the k items a factor model ranks highest for a user vector';
+
+CREATE FUNCTION recsys.recommend_session(
+	items bigint[],
+	k integer DEFAULT 10,
+	model text DEFAULT 'default')
+RETURNS TABLE (item_id bigint, score real)
+AS 'MODULE_PATHNAME', 'recsys_recommend_session'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+COMMENT ON FUNCTION recsys.recommend_session(bigint[], integer, text) IS
+	'recommendations for an anonymous visitor from the items of their session';
+
+CREATE FUNCTION recsys.refresh_user(user_id bigint, model text DEFAULT 'default')
+RETURNS real[]
+AS 'MODULE_PATHNAME', 'recsys_refresh_user'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.refresh_user(bigint, text) IS
+	'recompute one user''s vector of a factor model from the source as it is now';
+
+-------------------------------------------------------------------------------
+-- Splitting interactions for evaluation
+--
+-- Each split function reads a source's distinct (user, item) pairs and says
+-- where each goes; join the result back to the source to build train and
+-- test tables.  Random choices follow one seeded hash order,
+-- md5(seed || ':' || user_id || ':' || item_id), so a split can be rebuilt
+-- in any language; with seed 42 they reproduce the shared splits exactly.
+-------------------------------------------------------------------------------
+
+-- internal: the clear error for a missing column, naming the argument
+CREATE FUNCTION recsys._require_column(source regclass, col name, argname text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_attribute
+				   WHERE attrelid = source AND attname = col AND attnum > 0 AND NOT attisdropped) THEN
+		RAISE EXCEPTION 'column "%" of relation "%" does not exist', col, source
+			USING ERRCODE = 'undefined_column',
+				  HINT = format('Pass the name of an existing column as %s.', argname);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys._require_column(regclass, name, text) IS
+	'internal: raise a clear error when a source lacks a column';
+
+CREATE FUNCTION recsys.split_kfold(
+	source regclass,
+	folds integer DEFAULT 5,
+	seed integer DEFAULT 42,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id')
+RETURNS TABLE (user_id bigint, item_id bigint, fold integer)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF source IS NULL OR folds IS NULL OR seed IS NULL OR user_col IS NULL OR item_col IS NULL THEN
+		RAISE EXCEPTION 'arguments of split_kfold must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF folds < 2 OR folds > 100 THEN
+		RAISE EXCEPTION 'folds must be between 2 and 100, not %', folds USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM recsys._require_column(source, user_col, 'user_col');
+	PERFORM recsys._require_column(source, item_col, 'item_col');
+	RETURN QUERY EXECUTE format(
+		'SELECT u, i, ((row_number() OVER (ORDER BY md5($1 || '':'' || u || '':'' || i) COLLATE "C", u, i) - 1) %% $2 + 1)::integer '
+		'FROM (SELECT DISTINCT %I::bigint AS u, %I::bigint AS i FROM %s '
+		'WHERE %I IS NOT NULL AND %I IS NOT NULL) pairs',
+		user_col, item_col, source, user_col, item_col)
+	USING seed::text, folds;
+END
+$$;
+COMMENT ON FUNCTION recsys.split_kfold(regclass, integer, integer, name, name) IS
+	'random k-fold split of a source''s (user, item) pairs: the fold of each pair';
+
+CREATE FUNCTION recsys.split_holdout(
+	source regclass,
+	test_fraction double precision DEFAULT 0.25,
+	seed integer DEFAULT 42,
+	min_interactions integer DEFAULT 4,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id')
+RETURNS TABLE (user_id bigint, item_id bigint, is_test boolean)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF source IS NULL OR test_fraction IS NULL OR seed IS NULL OR min_interactions IS NULL
+		OR user_col IS NULL OR item_col IS NULL THEN
+		RAISE EXCEPTION 'arguments of split_holdout must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT (test_fraction > 0 AND test_fraction < 1) THEN
+		RAISE EXCEPTION 'test_fraction must be between 0 and 1 (exclusive), not %', test_fraction
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF min_interactions < 2 THEN
+		RAISE EXCEPTION 'min_interactions must be at least 2, not %', min_interactions
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM recsys._require_column(source, user_col, 'user_col');
+	PERFORM recsys._require_column(source, item_col, 'item_col');
+	-- a user's first round((1 - f) n) pairs in hash order train (half up,
+	-- in exact arithmetic: floor((3n + 2) / 4) for f = 0.25), the rest test
+	RETURN QUERY EXECUTE format(
+		'SELECT u, i, n >= $3 AND r > floor((1 - $2::numeric) * n + 0.5) '
+		'FROM (SELECT u, i, count(*) OVER (PARTITION BY u) AS n, '
+		'             row_number() OVER (PARTITION BY u ORDER BY md5($1 || '':'' || u || '':'' || i) COLLATE "C", i) AS r '
+		'      FROM (SELECT DISTINCT %I::bigint AS u, %I::bigint AS i FROM %s '
+		'            WHERE %I IS NOT NULL AND %I IS NOT NULL) pairs) ranked',
+		user_col, item_col, source, user_col, item_col)
+	USING seed::text, test_fraction, min_interactions;
+END
+$$;
+COMMENT ON FUNCTION recsys.split_holdout(regclass, double precision, integer, integer, name, name) IS
+	'per-user stratified random hold-out: whether each (user, item) pair is in the test set';
+
+CREATE FUNCTION recsys.split_last(
+	source regclass,
+	time_col name,
+	n integer DEFAULT 5,
+	min_interactions integer DEFAULT 10,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id')
+RETURNS TABLE (user_id bigint, item_id bigint, is_test boolean)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF source IS NULL OR time_col IS NULL OR n IS NULL OR min_interactions IS NULL
+		OR user_col IS NULL OR item_col IS NULL THEN
+		RAISE EXCEPTION 'arguments of split_last must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF n < 1 THEN
+		RAISE EXCEPTION 'n must be at least 1, not %', n USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF min_interactions <= n THEN
+		RAISE EXCEPTION 'min_interactions must be greater than n (%), not %', n, min_interactions
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Every test user needs training rows too.';
+	END IF;
+	PERFORM recsys._require_column(source, user_col, 'user_col');
+	PERFORM recsys._require_column(source, item_col, 'item_col');
+	PERFORM recsys._require_column(source, time_col, 'time_col');
+	-- a pair's time is its latest interaction; ties by item id
+	RETURN QUERY EXECUTE format(
+		'SELECT u, i, cnt >= $2 AND r > cnt - $1 '
+		'FROM (SELECT u, i, count(*) OVER (PARTITION BY u) AS cnt, '
+		'             row_number() OVER (PARTITION BY u ORDER BY t, i) AS r '
+		'      FROM (SELECT %I::bigint AS u, %I::bigint AS i, max(%I) AS t FROM %s '
+		'            WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2) pairs) ranked',
+		user_col, item_col, time_col, source, user_col, item_col)
+	USING n, min_interactions;
+END
+$$;
+COMMENT ON FUNCTION recsys.split_last(regclass, name, integer, integer, name, name) IS
+	'per-user leave-last-n-out by time: whether each (user, item) pair is in the test set';
+
+-------------------------------------------------------------------------------
+-- Measuring
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.evaluate(
+	model text,
+	test regclass,
+	k integer DEFAULT 10,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	rating_col name DEFAULT NULL)
+RETURNS TABLE (metric text, value double precision)
+AS 'MODULE_PATHNAME', 'recsys_evaluate'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 12;
+COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name) IS
+	'ranking metrics (and rmse/mae for explicit models) of a model on a test set';
+
+-- The statement that trains one tune candidate: the trainer called with
+-- the source (unless NULL: a blend has none), the model name and the
+-- parameters by name.  Names go in as identifiers, values as literals; a
+-- JSON array becomes an SQL array (a blend's members and weights).
+CREATE FUNCTION recsys._tune_call(trainer regprocedure, source regclass, model text, params jsonb)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT format('SELECT 1 FROM %s(%smodel => %L', trainer::regproc,
+				  CASE WHEN source IS NOT NULL THEN format('%L::regclass, ', source) ELSE '' END, model)
+		   || coalesce(string_agg(format(', %I => %L', p.key,
+										 CASE WHEN jsonb_typeof(p.value) = 'array'
+											  THEN (SELECT array_agg(e)::text FROM jsonb_array_elements_text(p.value) e)
+											  ELSE p.value #>> '{}' END), '' ORDER BY p.key), '')
+		   || ')'
+	FROM jsonb_each(params) p
+$$;
+
+CREATE FUNCTION recsys.tune(
+	algorithm text,
+	train regclass,
+	valid regclass,
+	grid jsonb,
+	fixed jsonb DEFAULT '{}',
+	metric text DEFAULT 'ndcg@10',
+	model text DEFAULT 'tuned',
+	samples integer DEFAULT NULL,
+	seed integer DEFAULT 42,
+	k integer DEFAULT 10,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	rating_col name DEFAULT NULL)
+RETURNS TABLE (rank integer, params jsonb, value double precision, metrics jsonb,
+			   train_seconds double precision, eval_seconds double precision)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trainer regprocedure;
+	arg_names text[];
+	key text;
+	combos jsonb[] := ARRAY['{}'::jsonb];
+	next_combos jsonb[];
+	combo jsonb;
+	v jsonb;
+	t0 timestamptz;
+	t1 timestamptz;
+	-- a name of this backend's own, so concurrent searches do not collide
+	candidate text := format('_recsys_tune_%s_%s', pg_backend_pid(), txid_current());
+	best jsonb;
+	lower_is_better boolean := metric IN ('rmse', 'mae');
+BEGIN
+	IF algorithm IS NULL OR train IS NULL OR valid IS NULL OR grid IS NULL OR fixed IS NULL
+		OR metric IS NULL OR model IS NULL OR seed IS NULL OR k IS NULL OR user_col IS NULL
+		OR item_col IS NULL THEN
+		RAISE EXCEPTION 'arguments of tune must not be NULL (samples and rating_col may be)'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	trainer := CASE algorithm
+		WHEN 'als' THEN 'recsys.train_cf(regclass, integer, text, text, integer, double precision, double precision, name, name, name, bigint, text, double precision)'
+		WHEN 'item_knn' THEN 'recsys.train_item_knn(regclass, integer, text, text, double precision, double precision, double precision, name, name, name, name, interval)'
+		WHEN 'user_knn' THEN 'recsys.train_user_knn(regclass, integer, text, double precision, name, name, name)'
+		WHEN 'ease' THEN 'recsys.train_ease(regclass, double precision, text, integer, name, name, name, double precision, double precision, double precision, name, interval)'
+		WHEN 'popular' THEN 'recsys.train_popular(regclass, text, name, name, name, name, interval)'
+		WHEN 'blend' THEN 'recsys.train_blend(text[], real[], text)'
+	END::regprocedure;
+	IF trainer IS NULL THEN
+		RAISE EXCEPTION 'algorithm must be one of als, item_knn, user_knn, ease, popular, blend, not "%"', algorithm
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF jsonb_typeof(fixed) <> 'object' THEN
+		RAISE EXCEPTION 'fixed must be a JSON object of parameter names and values'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"rating_col": "rating", "iterations": 15}.';
+	END IF;
+	IF jsonb_typeof(grid) <> 'object' THEN
+		RAISE EXCEPTION 'grid must be a JSON object of parameter names and arrays of values'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"factors": [32, 64], "regularization": [0.01, 0.1]}.';
+	END IF;
+	IF samples IS NOT NULL AND samples < 1 THEN
+		RAISE EXCEPTION 'samples must be at least 1, not %', samples USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF k < 1 OR k > 1000 THEN
+		RAISE EXCEPTION 'k must be between 1 and 1000, not %', k USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF lower_is_better AND rating_col IS NULL THEN
+		RAISE EXCEPTION 'metric % needs rating_col, the ratings of the validation set', metric
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	-- parameter names must be the trainer's own (they go into SQL as identifiers)
+	SELECT p.proargnames INTO arg_names FROM pg_proc p WHERE p.oid = trainer;
+	FOR key IN SELECT jsonb_object_keys(fixed) UNION ALL SELECT jsonb_object_keys(grid) LOOP
+		IF NOT key = ANY (arg_names) OR key IN ('source', 'model') THEN
+			RAISE EXCEPTION 'parameter "%" is not a parameter of %', key, trainer::text
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+	FOR key IN SELECT jsonb_object_keys(grid) LOOP
+		IF jsonb_typeof(grid -> key) <> 'array' OR jsonb_array_length(grid -> key) = 0 THEN
+			RAISE EXCEPTION 'grid parameter "%" needs a non-empty array of values', key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		-- the cartesian product, one parameter at a time
+		next_combos := ARRAY[]::jsonb[];
+		FOREACH combo IN ARRAY combos LOOP
+			FOR v IN SELECT jsonb_array_elements(grid -> key) LOOP
+				next_combos := next_combos || (combo || jsonb_build_object(key, v));
+			END LOOP;
+		END LOOP;
+		combos := next_combos;
+	END LOOP;
+	-- random search: a seeded sample of the grid
+	IF samples IS NOT NULL AND samples < cardinality(combos) THEN
+		SELECT array_agg(c ORDER BY md5(seed || ':' || c::text) COLLATE "C")
+		INTO combos
+		FROM (SELECT c FROM unnest(combos) c ORDER BY md5(seed || ':' || c::text) COLLATE "C" LIMIT samples) s;
+	END IF;
+
+	IF to_regclass('pg_temp._recsys_tune_results') IS NULL THEN
+		CREATE TEMP TABLE _recsys_tune_results (
+			params jsonb, value double precision, metrics jsonb,
+			train_seconds double precision, eval_seconds double precision) ON COMMIT DROP;
+	END IF;
+	TRUNCATE _recsys_tune_results;
+
+	FOREACH combo IN ARRAY combos LOOP
+		t0 := clock_timestamp();
+		EXECUTE recsys._tune_call(trainer, CASE WHEN algorithm <> 'blend' THEN train END, candidate, fixed || combo);
+		t1 := clock_timestamp();
+		INSERT INTO _recsys_tune_results
+		SELECT combo, max(e.value) FILTER (WHERE e.metric = tune.metric),
+			   jsonb_object_agg(e.metric, e.value),
+			   extract(epoch FROM t1 - t0), extract(epoch FROM clock_timestamp() - t1)
+		FROM recsys.evaluate(candidate, valid, k, user_col, item_col,
+							 CASE WHEN lower_is_better THEN rating_col END) e;
+		IF NOT EXISTS (SELECT 1 FROM _recsys_tune_results r WHERE r.params = combo AND r.value IS NOT NULL) THEN
+			RAISE EXCEPTION 'metric "%" is not one evaluate returns', metric
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = format('evaluate returns: %s.',
+									(SELECT string_agg(key2, ', ') FROM jsonb_object_keys(
+										(SELECT r.metrics FROM _recsys_tune_results r WHERE r.params = combo)) key2));
+		END IF;
+		PERFORM recsys.drop_model(candidate);
+	END LOOP;
+
+	-- keep the best as the named model (a new version of it)
+	SELECT r.params INTO best FROM _recsys_tune_results r
+	ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text LIMIT 1;
+	EXECUTE recsys._tune_call(trainer, CASE WHEN algorithm <> 'blend' THEN train END, tune.model, fixed || best);
+
+	RETURN QUERY
+	SELECT (row_number() OVER (ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text))::integer,
+		   r.params, r.value, r.metrics, r.train_seconds, r.eval_seconds
+	FROM _recsys_tune_results r
+	ORDER BY 1;
+END
+$$;
+COMMENT ON FUNCTION recsys.tune(text, regclass, regclass, jsonb, jsonb, text, text, integer, integer,
+	integer, name, name, name) IS
+	'grid or random search: train each candidate, score it on a validation set, keep the best as a model';

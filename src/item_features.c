@@ -1,0 +1,175 @@
+/*-------------------------------------------------------------------------
+ *
+ * item_features.c
+ *		Read a user's table of item features into a features x items
+ *		matrix, for models that use side information (train_ease's
+ *		features argument).
+ *
+ * The relation has one row per (item, feature): the item id in a column
+ * named like the source's item column, the feature in a column named
+ * "feature" of any type (compared as text), or an array of them, which is
+ * unnested.  A category, a brand, a word of the title: anything two items
+ * can share.  Rows with a NULL item or feature are skipped, duplicates
+ * count once, and items the model does not have are ignored.
+ *
+ * Features get their dense indexes from dense_rank() in the query, so no
+ * hash of strings is needed here; the read runs as the caller, like the
+ * source's.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "ingest.h"
+#include "item_features.h"
+#include "spi_util.h"
+
+/* The column that holds the features. */
+#define FEATURE_COL "feature"
+
+typedef struct FeatureReader
+{
+	MemoryContext mcxt;			/* the caller's, where the results go */
+	const RsIdMap *items;
+	int64		n;				/* pairs kept */
+	int64		capacity;
+	int32	   *features;		/* dense_rank() - 1 */
+	int32	   *items_of;		/* the model's item indexes */
+	int64		max_rank;
+} FeatureReader;
+
+static void
+keep_pair(TupleTableSlot *slot, void *arg)
+{
+	FeatureReader *r = (FeatureReader *) arg;
+	int32		item = rs_idmap_lookup(r->items, DatumGetInt64(slot->tts_values[0]));
+	int64		rank = DatumGetInt64(slot->tts_values[1]);
+
+	CHECK_FOR_INTERRUPTS();
+	r->max_rank = Max(r->max_rank, rank);
+	if (item < 0)
+		return;
+	if (r->n == r->capacity)
+	{
+		r->capacity *= 2;
+		r->features = repalloc_huge(r->features, (Size) r->capacity * sizeof(int32));
+		r->items_of = repalloc_huge(r->items_of, (Size) r->capacity * sizeof(int32));
+	}
+	r->features[r->n] = (int32) (rank - 1);
+	r->items_of[r->n] = item;
+	r->n++;
+}
+
+static void
+check_column_exists(Oid relid, const char *col, const char *item_col)
+{
+	AttrNumber	attnum = get_attnum(relid, col);
+
+	if (attnum == InvalidAttrNumber || attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of features relation \"%s\" does not exist",
+						col, get_rel_name(relid)),
+				 errhint("features needs the item ids in a column named like the source's, \"%s\" (item_col), "
+						 "and the features in a column named \"" FEATURE_COL "\"; a view can rename them.",
+						 item_col)));
+}
+
+/*
+ * RsReadItemFeatures reads relid's (item, feature) rows into features, a
+ * features x items CSR (columns: the dense indexes of items, values 1),
+ * allocated in the current memory context.
+ */
+void
+RsReadItemFeatures(Oid relid, const char *item_col, const RsIdMap *items,
+				   RsCsr *features, RsItemFeatureCounts *counts)
+{
+	const char *cols[2] = {item_col, FEATURE_COL};
+	Oid			item_type;
+	Oid			feature_type;
+	const char *item = quote_identifier(item_col);
+	StringInfoData query;
+	FeatureReader r;
+	float	   *ones;
+	int32	   *item_seen;
+
+	RsCheckReadableRelation(relid, "features", cols, 2);
+	check_column_exists(relid, item_col, item_col);
+	check_column_exists(relid, FEATURE_COL, item_col);
+	item_type = get_atttype(relid, get_attnum(relid, item_col));
+	if (!RsIsIdType(item_type))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("item_col column \"%s\" of features \"%s\" has type %s, which cannot be an id",
+						item_col, get_rel_name(relid), format_type_be(item_type)),
+				 errhint("Ids must be smallint, integer or bigint, as in the source.")));
+	feature_type = get_atttype(relid, get_attnum(relid, FEATURE_COL));
+
+	/* features compare as text in byte order: cheap and the same everywhere */
+	initStringInfo(&query);
+	if (type_is_array(feature_type))
+		appendStringInfo(&query,
+						 "SELECT i, dense_rank() OVER (ORDER BY f) FROM ("
+						 "SELECT DISTINCT r.%s::bigint AS i, u.f::text COLLATE \"C\" AS f "
+						 "FROM %s AS r CROSS JOIN LATERAL unnest(r." FEATURE_COL ") AS u(f) "
+						 "WHERE r.%s IS NOT NULL AND u.f IS NOT NULL) s",
+						 item, RsRelationName(relid), item);
+	else
+		appendStringInfo(&query,
+						 "SELECT i, dense_rank() OVER (ORDER BY f) FROM ("
+						 "SELECT DISTINCT %s::bigint AS i, " FEATURE_COL "::text COLLATE \"C\" AS f "
+						 "FROM %s WHERE %s IS NOT NULL AND " FEATURE_COL " IS NOT NULL) s",
+						 item, RsRelationName(relid), item);
+
+	memset(&r, 0, sizeof(r));
+	r.mcxt = CurrentMemoryContext;
+	r.items = items;
+	r.capacity = 1024;
+	r.features = palloc(r.capacity * sizeof(int32));
+	r.items_of = palloc(r.capacity * sizeof(int32));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* repalloc keeps the arrays in r.mcxt, outside SPI's contexts */
+	RsStreamQuery(query.data, 0, NULL, NULL, NULL, true, keep_pair, &r);
+	SPI_finish();
+
+	if (r.max_rank > INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("features \"%s\" has more than %d distinct features",
+						get_rel_name(relid), INT32_MAX)));
+
+	ones = MemoryContextAllocExtended(r.mcxt, (Size) Max(r.n, 1) * sizeof(float), MCXT_ALLOC_HUGE);
+	for (int64 a = 0; a < r.n; a++)
+		ones[a] = 1.0f;
+	features->indptr = MemoryContextAllocExtended(r.mcxt, ((Size) r.max_rank + 1) * sizeof(int64),
+												  MCXT_ALLOC_HUGE);
+	features->indices = MemoryContextAllocExtended(r.mcxt, (Size) Max(r.n, 1) * sizeof(int32),
+												   MCXT_ALLOC_HUGE);
+	features->data = MemoryContextAllocExtended(r.mcxt, (Size) Max(r.n, 1) * sizeof(float),
+												MCXT_ALLOC_HUGE);
+	rs_coo_to_csr((int32) r.max_rank, items->count, r.n, r.features, r.items_of, ones, features);
+	pfree(r.features);
+	pfree(r.items_of);
+	pfree(ones);
+
+	counts->pairs = features->nnz;
+	counts->features = 0;
+	counts->items = 0;
+	item_seen = palloc0(sizeof(int32) * Max(items->count, 1));
+	for (int32 f = 0; f < features->n_rows; f++)
+		if (features->indptr[f + 1] > features->indptr[f])
+			counts->features++;
+	for (int64 a = 0; a < features->nnz; a++)
+		if (item_seen[features->indices[a]]++ == 0)
+			counts->items++;
+	pfree(item_seen);
+}

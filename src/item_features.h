@@ -1,0 +1,28 @@
+/*-------------------------------------------------------------------------
+ *
+ * item_features.h
+ *		Reading a table of item features (side information) for hybrid
+ *		models.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_ITEM_FEATURES_H
+#define RECSYS_ITEM_FEATURES_H
+
+#include "postgres.h"
+
+#include "idmap.h"
+#include "sparse.h"
+
+/* What reading the features found, for the model's stats. */
+typedef struct RsItemFeatureCounts
+{
+	int64		pairs;			/* distinct (item, feature) pairs of the model's items */
+	int32		features;		/* distinct features of the model's items */
+	int32		items;			/* the model's items with at least one feature */
+} RsItemFeatureCounts;
+
+extern void RsReadItemFeatures(Oid relid, const char *item_col, const RsIdMap *items,
+							   RsCsr *features, RsItemFeatureCounts *counts);
+
+#endif							/* RECSYS_ITEM_FEATURES_H */
