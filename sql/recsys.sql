@@ -818,7 +818,9 @@ BEGIN
 			  SELECT g.key, x.value FROM jsonb_each(grid) g,
 					 jsonb_array_elements(CASE WHEN jsonb_typeof(g.value) = 'array' THEN g.value ELSE '[]' END) x) e
 		  ON e.key = a.name
-		WHERE a.type = 'regclass'::regtype AND e.value <> 'null' AND to_regclass(e.value #>> '{}') IS NULL
+		-- (to_regclass raises on a malformed name: only names of relation parameters go in)
+		WHERE CASE WHEN a.type = 'regclass'::regtype AND e.value <> 'null'
+				   THEN to_regclass(e.value #>> '{}') IS NULL ELSE false END
 	LOOP
 		RAISE EXCEPTION 'parameter "%" names relation %, which tune cannot find', key, v
 			USING ERRCODE = 'undefined_table',

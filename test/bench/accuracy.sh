@@ -11,10 +11,15 @@
 # retail the purchase-line count ("weight") and binary where noted.
 #
 # RECSYS_TUNE=1 (default) runs every tuned line, RECSYS_TUNE=new only the
-# lines added in 0.3.0 and 0.4.0 (frequency-scaled ALS, normalised /
-# recency-weighted EASE and BM25, the blend), RECSYS_TUNE=blend the blend
-# and the two tuned lines it blends, RECSYS_TUNE=als only the
-# frequency-scaled ALS, 0 none.
+# lines added in 0.3.0 to 0.5.0 (frequency-scaled ALS, normalised /
+# recency-weighted EASE and BM25, item features, the blends),
+# RECSYS_TUNE=blend the first blend and the two tuned lines it blends,
+# RECSYS_TUNE=features the EASE lines, item features and their blend with
+# ALS, RECSYS_TUNE=als only the frequency-scaled ALS, 0 none.
+#
+# Item features (0.5.0) come from the data sets' own item files: MovieLens
+# genres, decade and title words (movies.csv), online retail the words of
+# the product descriptions (online_retail.csv.gz via items.csv).
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 which=${1:-all}
@@ -75,6 +80,7 @@ header() {
 # The winner's training call, "trainer|named arguments", is left in
 # tuned_call for blended.
 tuned_call=
+tuned_json=
 tuned() {
 	local label=$1 t=$2 algorithm=$3 grid=$4 fixed=$5
 	local best
@@ -94,6 +100,7 @@ SQL
 	args=$(recsys_psql -At -c "SELECT string_agg(format('%I => %L', key, value), ', ')
 		FROM jsonb_each_text('$fixed'::jsonb || '$best'::jsonb)")
 	tuned_call="$trainer|$args"
+	tuned_json=$(recsys_psql -At -c "SELECT '$fixed'::jsonb || '$best'::jsonb")
 	run "$label $best" "${t}_train" "${t}_test" "recsys.$trainer('${t}_train', model => 'm', $args)"
 }
 
@@ -133,6 +140,42 @@ SQL
 	done
 }
 
+# item features of a data set as the view public.<data>_features (item_id,
+# feature): tokens a shop would have in its catalog
+stop_words="'the', 'a', 'an', 'and', 'of', 'in', 'on', 'to', 'for', 'with', 'from', 'at', 'by', 'is', 'it', 'la', 'le', 'les', 'de', 'der', 'die', 'das', 'el'"
+item_features() {
+	local data=$1 view=${1//-/_}_features
+	[ "$(recsys_psql -At -c "SELECT to_regclass('public.$view') IS NULL")" = t ] || return 0
+	if [ "$data" = ml-latest-small ]; then
+		recsys_psql -q <<SQL
+CREATE TABLE ml_movies (item_id bigint, title text, genres text);
+\copy ml_movies FROM '$shared/data/ml-latest-small/movies.csv' WITH (FORMAT csv, HEADER true)
+CREATE VIEW public.$view AS
+SELECT item_id, 'genre:' || g AS feature FROM ml_movies, unnest(string_to_array(genres, '|')) g
+UNION ALL
+SELECT item_id, 'decade:' || (substring(trim(title) FROM '\((\d{4})\)$')::int / 10 * 10)
+FROM ml_movies WHERE trim(title) ~ '\(\d{4}\)$'
+UNION ALL
+SELECT item_id, 'title:' || w
+FROM ml_movies, regexp_split_to_table(lower(regexp_replace(trim(title), '\(\d{4}\)$', '')), '[^a-z0-9'']+') w
+WHERE length(w) >= 2 AND w NOT IN ($stop_words);
+SQL
+	else
+		recsys_psql -q <<SQL
+CREATE TABLE retail_items (item_id bigint, stock_code text);
+\copy retail_items FROM '$splits/online-retail/items.csv' WITH (FORMAT csv, HEADER true)
+CREATE TABLE retail_lines (invoice text, stock_code text, description text, quantity text,
+						   invoice_date text, unit_price text, customer text, country text);
+\copy retail_lines FROM PROGRAM 'gzip -dc $shared/data/online-retail/online_retail.csv.gz' WITH (FORMAT csv, HEADER true)
+CREATE TABLE public.$view AS
+SELECT DISTINCT i.item_id, w AS feature
+FROM retail_items i JOIN retail_lines l USING (stock_code),
+	 regexp_split_to_table(lower(l.description), '[^a-z0-9'']+') w
+WHERE length(w) >= 2 AND w NOT IN ($stop_words);
+SQL
+	fi
+}
+
 topn() {
 	local data=$1 protocol=$2 weight=$3
 	local t=${data//-/_}_$protocol
@@ -164,32 +207,41 @@ topn() {
 			'{"factors": [64, 128], "regularization": [0.01, 0.05, 0.1], "alpha": [1, 10, 40]}' \
 			"{\"rating_col\": \"$weight\"}"
 	fi
-	local als_call= ease_call=
-	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = als ] || [ "$tune" = blend ]; then
+	local als_call= ease_call= ease_json=
+	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = als ] || [ "$tune" = blend ] || [ "$tune" = features ]; then
 		# implicit ALS with frequency-scaled regularisation (Rendle et al. 2022)
 		tuned "ALS frequency-scaled reg tuned" "$t" als \
 			'{"alpha": [10, 20], "regularization": [0.005, 0.01, 0.02, 0.05]}' \
 			"{\"rating_col\": \"one\", \"factors\": 128, \"iterations\": 12, \"regularization_exponent\": 1}"
 		als_call=$tuned_call
 	fi
-	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = blend ]; then
+	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = blend ] || [ "$tune" = features ]; then
 		if [ "$protocol" = last5 ]; then
 			# predicting the next purchases: weight the history by its age
 			tuned "EASE recency-weighted tuned" "$t" ease \
 				'{"lambda": [500, 1000, 2000], "popularity_exponent": [0, 0.25], "half_life": ["30 days", "60 days", "120 days"]}' \
 				'{"time_col": "ts"}'
-			ease_call=$tuned_call
+			ease_call=$tuned_call ease_json=$tuned_json
 			tuned "BM25 recency-weighted tuned" "$t" item_knn \
 				'{"neighbors": [50, 100], "half_life": ["30 days", "60 days", "120 days"]}' \
 				"{\"similarity\": \"bm25\", \"weight_col\": \"$weight\", \"time_col\": \"ts\"}"
 		else
 			tuned "EASE normalised tuned" "$t" ease \
 				'{"lambda": [100, 200, 400], "user_exponent": [0.25, 0.5], "popularity_exponent": [0.1, 0.25], "dropout": [0, 0.25]}' '{}'
-			ease_call=$tuned_call
+			ease_call=$tuned_call ease_json=$tuned_json
 		fi
+	fi
+	local blend_grid='{"weights": [[1, 0.3], [1, 0.5], [1, 0.7], [1, 0.85], [1, 1], [1, 1.3]]}'
+	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = blend ]; then
 		# the two winners blended (EASE, then ALS with weight w)
-		blended "EASE + ALS blend tuned" "$t" \
-			'{"weights": [[1, 0.3], [1, 0.5], [1, 0.7], [1, 0.85], [1, 1], [1, 1.3]]}' "$ease_call" "$als_call"
+		blended "EASE + ALS blend tuned" "$t" "$blend_grid" "$ease_call" "$als_call"
+	fi
+	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = features ]; then
+		# the EASE winner with item features, their weight chosen on valid
+		item_features "$data"
+		tuned "EASE + item features tuned" "$t" ease '{"feature_weight": [0.25, 0.5, 1, 2]}' \
+			"$(recsys_psql -At -c "SELECT '$ease_json'::jsonb || '{\"features\": \"public.${data//-/_}_features\"}'")"
+		blended "EASE + item features + ALS blend tuned" "$t" "$blend_grid" "$tuned_call" "$als_call"
 	fi
 }
 
