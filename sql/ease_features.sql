@@ -123,6 +123,11 @@ CREATE TABLE feats_no_feature (item_id int, tag text);
 SELECT recsys.train_ease('purchases', 5, features => 'feats_no_feature');
 CREATE TABLE feats_text_ids (item_id text, feature text);
 SELECT recsys.train_ease('purchases', 5, features => 'feats_text_ids');
+-- features are held to recsys.max_memory while they are read
+CREATE TABLE many_feats AS SELECT i AS item_id, g AS feature FROM generate_series(1, 7) i, generate_series(1, 20000) g;
+SET recsys.max_memory = '1MB';
+SELECT recsys.train_ease('purchases', 5, features => 'many_feats');
+RESET recsys.max_memory;
 -- the caller's privileges apply to the features as to the source
 CREATE ROLE recsys_features_user;
 GRANT USAGE ON SCHEMA ease_features_test TO recsys_features_user;

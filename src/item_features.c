@@ -29,6 +29,7 @@
 
 #include "ingest.h"
 #include "item_features.h"
+#include "recsys.h"
 #include "spi_util.h"
 
 /* The column that holds the features. */
@@ -43,6 +44,7 @@ typedef struct FeatureReader
 	int32	   *features;		/* dense_rank() - 1 */
 	int32	   *items_of;		/* the model's item indexes */
 	int64		max_rank;
+	Size		budget;			/* bytes the coordinates may take */
 } FeatureReader;
 
 static void
@@ -58,6 +60,12 @@ keep_pair(TupleTableSlot *slot, void *arg)
 		return;
 	if (r->n == r->capacity)
 	{
+		if ((Size) r->capacity * 2 * 2 * sizeof(int32) > r->budget)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("the features need more than the %.1f MB that recsys.max_memory (%d MB) leaves after the rest of the training",
+							r->budget / 1048576.0, recsys_max_memory_mb),
+					 errhint("Raise recsys.max_memory, or use fewer features per item.")));
 		r->capacity *= 2;
 		r->features = repalloc_huge(r->features, (Size) r->capacity * sizeof(int32));
 		r->items_of = repalloc_huge(r->items_of, (Size) r->capacity * sizeof(int32));
@@ -85,10 +93,11 @@ check_column_exists(Oid relid, const char *col, const char *item_col)
 /*
  * RsReadItemFeatures reads relid's (item, feature) rows into features, a
  * features x items CSR (columns: the dense indexes of items, values 1),
- * allocated in the current memory context.
+ * allocated in the current memory context.  other_bytes: what the rest of
+ * the training takes; the features may use what recsys.max_memory leaves.
  */
 void
-RsReadItemFeatures(Oid relid, const char *item_col, const RsIdMap *items,
+RsReadItemFeatures(Oid relid, const char *item_col, const RsIdMap *items, Size other_bytes,
 				   RsCsr *features, RsItemFeatureCounts *counts)
 {
 	const char *cols[2] = {item_col, FEATURE_COL};
@@ -132,6 +141,8 @@ RsReadItemFeatures(Oid relid, const char *item_col, const RsIdMap *items,
 	r.mcxt = CurrentMemoryContext;
 	r.items = items;
 	r.capacity = 1024;
+	/* the coordinates, then the matrix built from them: twice their size */
+	r.budget = other_bytes < RECSYS_MAX_MEMORY_BYTES ? (RECSYS_MAX_MEMORY_BYTES - other_bytes) / 2 : 0;
 	r.features = palloc(r.capacity * sizeof(int32));
 	r.items_of = palloc(r.capacity * sizeof(int32));
 

@@ -23,6 +23,7 @@ typedef struct RsItemFeatureCounts
 } RsItemFeatureCounts;
 
 extern void RsReadItemFeatures(Oid relid, const char *item_col, const RsIdMap *items,
-							   RsCsr *features, RsItemFeatureCounts *counts);
+							   Size other_bytes, RsCsr *features,
+							   RsItemFeatureCounts *counts);
 
 #endif							/* RECSYS_ITEM_FEATURES_H */

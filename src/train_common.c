@@ -80,6 +80,14 @@ RsSeconds(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The bytes of the interaction matrices (CSR and CSC) of a source. */
+Size
+RsInteractionBytes(const RsInteractions *data)
+{
+	return 2 * ((Size) data->by_user.nnz * (sizeof(int32) + sizeof(float))) +
+		((Size) data->users.count + data->items.count + 2) * sizeof(int64);
+}
+
 /*
  * RsCheckTrainingMemory refuses to allocate a model's working set when it
  * and the interaction matrices together exceed recsys.max_memory.
@@ -87,8 +95,7 @@ RsSeconds(void)
 void
 RsCheckTrainingMemory(const char *what, Size bytes, const RsInteractions *data)
 {
-	Size		matrices = 2 * ((Size) data->by_user.nnz * (sizeof(int32) + sizeof(float))) +
-		((Size) data->users.count + data->items.count + 2) * sizeof(int64);
+	Size		matrices = RsInteractionBytes(data);
 	Size		total = bytes + matrices;
 
 	if (total > RECSYS_MAX_MEMORY_BYTES)

@@ -22,6 +22,7 @@ extern double RsFloatArg(FunctionCallInfo fcinfo, int argno, const char *argname
 extern char *RsTextArg(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern double RsSeconds(void);
 extern void RsCheckTrainingMemory(const char *what, Size bytes, const RsInteractions *data);
+extern Size RsInteractionBytes(const RsInteractions *data);
 extern void RsDescribeSource(const RsSourceSpec *spec, StringInfo params);
 extern void RsWriteItemStatsFromData(const char *name, int32 version,
 									 const RsInteractions *data);

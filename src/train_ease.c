@@ -88,7 +88,7 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	double		feature_weight = 0;
 	RsCsr		features;
 	RsItemFeatureCounts feature_counts;
-	Size		feature_bytes = 0;
+	Size		model_bytes;
 	float	   *column_scale = NULL;
 	int			K;
 	bool		binary;
@@ -136,16 +136,19 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	RsRequireInteractions(&spec, &data);
 	n = data.items.count;
 	K = Min(K, Max(n - 1, 1));
+
+	/* refuse an oversized catalog before reading any features */
+	gram_bytes = (Size) n * (Size) n * sizeof(float);
+	model_bytes = gram_bytes + (Size) n * K * (sizeof(int32) + sizeof(float));
+	RsCheckTrainingMemory("the dense item x item matrix and neighbour lists", model_bytes, &data);
 	if (OidIsValid(features_relid))
 	{
-		RsReadItemFeatures(features_relid, spec.item_col, &data.items, &features, &feature_counts);
-		feature_bytes = (Size) features.nnz * (sizeof(int32) + sizeof(float)) +
-			((Size) features.n_rows + 1) * sizeof(int64);
+		RsReadItemFeatures(features_relid, spec.item_col, &data.items,
+						   model_bytes + RsInteractionBytes(&data), &features, &feature_counts);
+		RsCheckTrainingMemory("the dense item x item matrix, neighbour lists and item features",
+							  model_bytes + (Size) features.nnz * (sizeof(int32) + sizeof(float)) +
+							  ((Size) features.n_rows + 1) * sizeof(int64), &data);
 	}
-
-	gram_bytes = (Size) n * (Size) n * sizeof(float);
-	RsCheckTrainingMemory("the dense item x item matrix and neighbour lists", gram_bytes + feature_bytes +
-						  (Size) n * K * (sizeof(int32) + sizeof(float)), &data);
 	fit_start = RsSeconds();
 	if (user_exponent != 0)
 	{
