@@ -78,6 +78,23 @@ JOIN recsys.item_neighbors b USING (item_id, neighbor_id)
 JOIN recsys.item_neighbors c USING (item_id, neighbor_id)
 WHERE a.model = 'with_features' AND b.model = 'from_array' AND c.model = 'from_messy';
 
+-- so is a domain over an array
+CREATE DOMAIN feature_list AS text[];
+CREATE TABLE feats_domain AS SELECT item_id, array_agg(feature)::feature_list AS feature FROM feats GROUP BY item_id;
+SELECT (recsys.train_ease('purchases', 5, model => 'from_domain', features => 'feats_domain', feature_weight => 1)).stats->>'feature_pairs' AS pairs;
+SELECT max(abs(a.score - b.score)) = 0 AS same_weights
+FROM recsys.item_neighbors a JOIN recsys.item_neighbors b USING (item_id, neighbor_id)
+WHERE a.model = 'with_features' AND b.model = 'from_domain';
+
+-- features of items the model does not have cost nothing: 200,000 of them
+-- on an item nobody bought fit in 1 MB
+CREATE TABLE feats_catalog AS
+SELECT * FROM feats UNION ALL SELECT 1000000, 'only_' || g FROM generate_series(1, 200000) g;
+SET recsys.max_memory = '1MB';
+SELECT stats->>'feature_pairs' AS pairs, stats->>'features' AS n_features
+FROM recsys.train_ease('purchases', 5, model => 'from_catalog', features => 'feats_catalog', feature_weight => 1);
+RESET recsys.max_memory;
+
 -- features of any type compare as text: integer category ids work too
 CREATE TABLE feats_int AS SELECT item_id, dense_rank() OVER (ORDER BY feature) AS feature FROM feats;
 SELECT (recsys.train_ease('purchases', 5, model => 'from_int', features => 'feats_int', feature_weight => 1)).name;
@@ -136,11 +153,13 @@ SET ROLE recsys_features_user;
 SELECT recsys.train_ease('purchases', 5, model => 'not_mine', features => 'feats');
 RESET ROLE;
 -- a failed training leaves the previous version in place
-SELECT name, version FROM recsys.models WHERE name = 'with_features';
+SELECT recsys.train_ease('purchases', 5, model => 'with_features', features => 'feats_text_ids');
+SELECT name, version, params->>'feature_weight' AS feature_weight FROM recsys.models WHERE name = 'with_features';
 
 DROP SCHEMA ease_features_test CASCADE;
 SELECT recsys.drop_model(name) FROM recsys.models
-WHERE name IN ('with_features', 'plain', 'by_hand', 'weight0', 'from_array', 'from_messy', 'from_int', 'empty', 'tuned')
+WHERE name IN ('with_features', 'plain', 'by_hand', 'weight0', 'from_array', 'from_messy', 'from_domain', 'from_catalog',
+			   'from_int', 'empty', 'tuned')
 ORDER BY name;
 REVOKE ALL ON SCHEMA recsys FROM recsys_features_user;
 DROP ROLE recsys_features_user;

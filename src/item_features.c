@@ -13,8 +13,9 @@
  * count once, and items the model does not have are ignored.
  *
  * Features get their dense indexes from dense_rank() in the query, so no
- * hash of strings is needed here; the read runs as the caller, like the
- * source's.
+ * hash of strings is needed here, and the rows come ordered by it, so the
+ * features x items matrix is built as they stream in, with no coordinate
+ * copy.  The read runs as the caller, like the source's.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,16 +38,33 @@
 
 typedef struct FeatureReader
 {
-	MemoryContext mcxt;			/* the caller's, where the results go */
 	const RsIdMap *items;
+	Size		budget;			/* bytes the matrix may take */
+	int64		last_rank;		/* of the last pair kept */
+	int32		n_features;		/* rows so far */
+	int32		feature_capacity;
+	int64	   *indptr;			/* row starts; the end goes in at the end */
 	int64		n;				/* pairs kept */
 	int64		capacity;
-	int32	   *features;		/* dense_rank() - 1 */
-	int32	   *items_of;		/* the model's item indexes */
-	int64		max_rank;
-	Size		budget;			/* bytes the coordinates may take */
+	int32	   *indices;		/* the model's item indexes */
 } FeatureReader;
 
+static void
+over_budget(FeatureReader *r)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("the features need more than the %.1f MB that recsys.max_memory (%d MB) leaves after the rest of the training",
+					r->budget / 1048576.0, recsys_max_memory_mb),
+			 errhint("Raise recsys.max_memory, or use fewer features per item.")));
+}
+
+/*
+ * Rows arrive ordered by feature rank, then item id, so the matrix is
+ * built as they come: a new rank starts a row, and the columns of a row
+ * ascend because dense item indexes follow ascending ids.  Features of
+ * none of the model's items never get a row.
+ */
 static void
 keep_pair(TupleTableSlot *slot, void *arg)
 {
@@ -55,24 +73,32 @@ keep_pair(TupleTableSlot *slot, void *arg)
 	int64		rank = DatumGetInt64(slot->tts_values[1]);
 
 	CHECK_FOR_INTERRUPTS();
-	r->max_rank = Max(r->max_rank, rank);
 	if (item < 0)
 		return;
+	if (rank != r->last_rank)
+	{
+		if (r->n_features + 1 == r->feature_capacity)
+		{
+			if (r->feature_capacity >= INT32_MAX / 2)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("features has more than %d distinct features", INT32_MAX / 2)));
+			r->feature_capacity *= 2;
+			r->indptr = repalloc_huge(r->indptr, (Size) r->feature_capacity * sizeof(int64));
+		}
+		r->indptr[r->n_features++] = r->n;
+		r->last_rank = rank;
+	}
 	if (r->n == r->capacity)
 	{
-		if ((Size) r->capacity * 2 * 2 * sizeof(int32) > r->budget)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("the features need more than the %.1f MB that recsys.max_memory (%d MB) leaves after the rest of the training",
-							r->budget / 1048576.0, recsys_max_memory_mb),
-					 errhint("Raise recsys.max_memory, or use fewer features per item.")));
+		/* each pair: an index now and a weight later */
+		if ((Size) r->capacity * 2 * (sizeof(int32) + sizeof(float)) +
+			(Size) r->feature_capacity * sizeof(int64) > r->budget)
+			over_budget(r);
 		r->capacity *= 2;
-		r->features = repalloc_huge(r->features, (Size) r->capacity * sizeof(int32));
-		r->items_of = repalloc_huge(r->items_of, (Size) r->capacity * sizeof(int32));
+		r->indices = repalloc_huge(r->indices, (Size) r->capacity * sizeof(int32));
 	}
-	r->features[r->n] = (int32) (rank - 1);
-	r->items_of[r->n] = item;
-	r->n++;
+	r->indices[r->n++] = item;
 }
 
 static void
@@ -106,7 +132,6 @@ RsReadItemFeatures(Oid relid, const char *item_col, const RsIdMap *items, Size o
 	const char *item = quote_identifier(item_col);
 	StringInfoData query;
 	FeatureReader r;
-	float	   *ones;
 	int32	   *item_seen;
 
 	RsCheckReadableRelation(relid, "features", cols, 2);
@@ -123,62 +148,50 @@ RsReadItemFeatures(Oid relid, const char *item_col, const RsIdMap *items, Size o
 
 	/* features compare as text in byte order: cheap and the same everywhere */
 	initStringInfo(&query);
-	if (type_is_array(feature_type))
+	if (type_is_array(getBaseType(feature_type)))
 		appendStringInfo(&query,
 						 "SELECT i, dense_rank() OVER (ORDER BY f) FROM ("
 						 "SELECT DISTINCT r.%s::bigint AS i, u.f::text COLLATE \"C\" AS f "
 						 "FROM %s AS r CROSS JOIN LATERAL unnest(r." FEATURE_COL ") AS u(f) "
-						 "WHERE r.%s IS NOT NULL AND u.f IS NOT NULL) s",
+						 "WHERE r.%s IS NOT NULL AND u.f IS NOT NULL) s ORDER BY 2, 1",
 						 item, RsRelationName(relid), item);
 	else
 		appendStringInfo(&query,
 						 "SELECT i, dense_rank() OVER (ORDER BY f) FROM ("
 						 "SELECT DISTINCT %s::bigint AS i, " FEATURE_COL "::text COLLATE \"C\" AS f "
-						 "FROM %s WHERE %s IS NOT NULL AND " FEATURE_COL " IS NOT NULL) s",
+						 "FROM %s WHERE %s IS NOT NULL AND " FEATURE_COL " IS NOT NULL) s ORDER BY 2, 1",
 						 item, RsRelationName(relid), item);
 
 	memset(&r, 0, sizeof(r));
-	r.mcxt = CurrentMemoryContext;
 	r.items = items;
+	r.budget = other_bytes < RECSYS_MAX_MEMORY_BYTES ? RECSYS_MAX_MEMORY_BYTES - other_bytes : 0;
+	r.last_rank = -1;
+	r.feature_capacity = 1024;
+	r.indptr = palloc(r.feature_capacity * sizeof(int64));
 	r.capacity = 1024;
-	/* the coordinates, then the matrix built from them: twice their size */
-	r.budget = other_bytes < RECSYS_MAX_MEMORY_BYTES ? (RECSYS_MAX_MEMORY_BYTES - other_bytes) / 2 : 0;
-	r.features = palloc(r.capacity * sizeof(int32));
-	r.items_of = palloc(r.capacity * sizeof(int32));
+	r.indices = palloc(r.capacity * sizeof(int32));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* repalloc keeps the arrays in r.mcxt, outside SPI's contexts */
+	/* repalloc keeps the arrays in the caller's context, outside SPI's */
 	RsStreamQuery(query.data, 0, NULL, NULL, NULL, true, keep_pair, &r);
 	SPI_finish();
 
-	if (r.max_rank > INT32_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("features \"%s\" has more than %d distinct features",
-						get_rel_name(relid), INT32_MAX)));
-
-	ones = MemoryContextAllocExtended(r.mcxt, (Size) Max(r.n, 1) * sizeof(float), MCXT_ALLOC_HUGE);
+	r.indptr[r.n_features] = r.n;
+	features->n_rows = r.n_features;
+	features->n_cols = items->count;
+	features->nnz = r.n;
+	features->indptr = r.indptr;
+	features->indices = r.indices;
+	features->data = MemoryContextAllocExtended(CurrentMemoryContext,
+												(Size) Max(r.n, 1) * sizeof(float), MCXT_ALLOC_HUGE);
 	for (int64 a = 0; a < r.n; a++)
-		ones[a] = 1.0f;
-	features->indptr = MemoryContextAllocExtended(r.mcxt, ((Size) r.max_rank + 1) * sizeof(int64),
-												  MCXT_ALLOC_HUGE);
-	features->indices = MemoryContextAllocExtended(r.mcxt, (Size) Max(r.n, 1) * sizeof(int32),
-												   MCXT_ALLOC_HUGE);
-	features->data = MemoryContextAllocExtended(r.mcxt, (Size) Max(r.n, 1) * sizeof(float),
-												MCXT_ALLOC_HUGE);
-	rs_coo_to_csr((int32) r.max_rank, items->count, r.n, r.features, r.items_of, ones, features);
-	pfree(r.features);
-	pfree(r.items_of);
-	pfree(ones);
+		features->data[a] = 1.0f;
 
 	counts->pairs = features->nnz;
-	counts->features = 0;
+	counts->features = features->n_rows;
 	counts->items = 0;
 	item_seen = palloc0(sizeof(int32) * Max(items->count, 1));
-	for (int32 f = 0; f < features->n_rows; f++)
-		if (features->indptr[f + 1] > features->indptr[f])
-			counts->features++;
 	for (int64 a = 0; a < features->nnz; a++)
 		if (item_seen[features->indices[a]]++ == 0)
 			counts->items++;

@@ -89,6 +89,7 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	RsCsr		features;
 	RsItemFeatureCounts feature_counts;
 	Size		model_bytes;
+	double		features_seconds = 0;
 	float	   *column_scale = NULL;
 	int			K;
 	bool		binary;
@@ -143,8 +144,10 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	RsCheckTrainingMemory("the dense item x item matrix and neighbour lists", model_bytes, &data);
 	if (OidIsValid(features_relid))
 	{
+		features_seconds = RsSeconds();
 		RsReadItemFeatures(features_relid, spec.item_col, &data.items,
 						   model_bytes + RsInteractionBytes(&data), &features, &feature_counts);
+		features_seconds = RsSeconds() - features_seconds;
 		RsCheckTrainingMemory("the dense item x item matrix, neighbour lists and item features",
 							  model_bytes + (Size) features.nnz * (sizeof(int32) + sizeof(float)) +
 							  ((Size) features.n_rows + 1) * sizeof(int64), &data);
@@ -231,6 +234,7 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 		RsJsonInt(&stats, "feature_pairs", feature_counts.pairs);
 		RsJsonInt(&stats, "features", feature_counts.features);
 		RsJsonInt(&stats, "items_with_features", feature_counts.items);
+		RsJsonFloat(&stats, "features_read_seconds", features_seconds);
 	}
 	RsJsonEnd(&stats);
 

@@ -80,6 +80,9 @@ add_row_products(const RsCsr *R, int binary, const float *row_weight, float w, f
 			float		wi = d * (binary ? 1.0f : R->data[a]);
 			float	   *row = G + i * n;
 
+			/* a feature every item has weighs 0: skip its df^2 pairs */
+			if (wi == 0.0f)
+				continue;
 			for (int64_t b = a; b < R->indptr[u + 1]; b++)
 				row[R->indices[b]] += wi * (binary ? 1.0f : R->data[b]);
 		}
