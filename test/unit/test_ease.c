@@ -88,6 +88,20 @@ UNIT_TEST(ease_gram_adds_shared_features)
 	/* feature_weight 0 is no features */
 	rs_ease_gram(&R, 1, NULL, &F, 0, 10, 0, G);
 	UNIT_CHECK(G[0] == 12 && G[1] == 1);
+
+	/*
+	 * With user weights 2, 1, 1, 1 the diagonal of X^T D X is 3, 4, 2:
+	 * mean 3, so feature_weight 1 adds 3; G_01 = user 0's 2 + 3.
+	 */
+	{
+		float		d[4] = {2, 1, 1, 1};
+
+		rs_ease_gram(&R, 1, d, &F, 1, 10, 0, G);
+		UNIT_CHECK_NEAR(G[0], 3 + 10 + 3, 1e-5);
+		UNIT_CHECK_NEAR(G[4], 4 + 10 + 3, 1e-5);
+		UNIT_CHECK_NEAR(G[1], 2 + 3, 1e-5);
+		UNIT_CHECK_NEAR(G[8], 2 + 10, 1e-5);
+	}
 }
 
 UNIT_TEST(ease_user_weights_normalise_heavy_users)
