@@ -749,6 +749,7 @@ AS $$
 DECLARE
 	trainer regprocedure;
 	arg_names text[];
+	arg_types oid[];
 	key text;
 	combos jsonb[] := ARRAY['{}'::jsonb];
 	next_combos jsonb[];
@@ -802,7 +803,7 @@ BEGIN
 	END IF;
 
 	-- parameter names must be the trainer's own (they go into SQL as identifiers)
-	SELECT p.proargnames INTO arg_names FROM pg_proc p WHERE p.oid = trainer;
+	SELECT p.proargnames, p.proargtypes::oid[] INTO arg_names, arg_types FROM pg_proc p WHERE p.oid = trainer;
 	FOR key IN SELECT jsonb_object_keys(fixed) UNION ALL SELECT jsonb_object_keys(grid) LOOP
 		IF NOT key = ANY (arg_names) OR key IN ('source', 'model') THEN
 			RAISE EXCEPTION 'parameter "%" is not a parameter of %', key, trainer::text
@@ -812,7 +813,7 @@ BEGIN
 	-- a relation (train_ease's features) is read here, with tune's search_path
 	FOR key, v IN
 		SELECT a.name, e.value
-		FROM unnest(arg_names, (SELECT p.proargtypes::oid[] FROM pg_proc p WHERE p.oid = trainer)) a(name, type)
+		FROM unnest(arg_names, arg_types) a(name, type)
 		JOIN (SELECT f.key, f.value FROM jsonb_each(fixed) f
 			  UNION ALL
 			  SELECT g.key, x.value FROM jsonb_each(grid) g,

@@ -145,12 +145,10 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	if (OidIsValid(features_relid))
 	{
 		features_seconds = RsSeconds();
+		/* it holds the features to what recsys.max_memory leaves */
 		RsReadItemFeatures(features_relid, spec.item_col, &data.items,
 						   model_bytes + RsInteractionBytes(&data), &features, &feature_counts);
 		features_seconds = RsSeconds() - features_seconds;
-		RsCheckTrainingMemory("the dense item x item matrix, neighbour lists and item features",
-							  model_bytes + (Size) features.nnz * (sizeof(int32) + sizeof(float)) +
-							  ((Size) features.n_rows + 1) * sizeof(int64), &data);
 	}
 	fit_start = RsSeconds();
 	if (user_exponent != 0)
