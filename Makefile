@@ -12,7 +12,8 @@ OBJS = src/recsys.o src/args.o src/array_util.o src/blas_loader.o src/blend.o sr
 
 # sql/recsys.sql is the one hand-edited install script, built into the
 # current version's; released scripts are frozen: the full scripts of the
-# earlier releases (sql/recsys--0.1.0.sql to 0.4.0) and the
+# earlier releases (sql/recsys--0.1.0.sql to 0.4.0; 0.5.0 on is reached
+# from 0.4.0 through the upgrade scripts, as pgvector does) and the
 # upgrade scripts sql/recsys--A--B.sql, one per release, so every version
 # updates to the current one.
 DATA = sql/$(EXTENSION)--0.1.0.sql sql/$(EXTENSION)--0.2.0.sql sql/$(EXTENSION)--0.3.0.sql sql/$(EXTENSION)--0.4.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)

@@ -6,7 +6,9 @@
 # scratch directory, stopped again when the calling script exits.
 
 RECSYS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_BIN=/usr/lib/postgresql/15/bin
+# RECSYS_PG_BIN points at another (relocated) PostgreSQL 15, so that several
+# work trees can build and test side by side without sharing one install.
+PG_BIN=${RECSYS_PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_CONFIG=$PG_BIN/pg_config
 RECSYS_PACKAGES="postgresql-15 postgresql-server-dev-15 libopenblas-dev postgresql-15-cron libipc-run-perl make gcc libc6-dev"
 
