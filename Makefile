@@ -11,12 +11,12 @@ OBJS = src/recsys.o src/args.o src/array_util.o src/blas_loader.o src/blend.o sr
 	src/train_cf.o src/train_common.o src/train_ease.o src/train_knn.o src/train_popular.o $(KERNEL_OBJS)
 
 # sql/recsys.sql is the one hand-edited install script, built into the
-# current version's; released scripts are frozen: the full scripts of the
-# earlier releases (sql/recsys--0.1.0.sql to 0.4.0; 0.5.0 on is reached
-# from 0.4.0 through the upgrade scripts, as pgvector does) and the
-# upgrade scripts sql/recsys--A--B.sql, one per release, so every version
-# updates to the current one.
-DATA = sql/$(EXTENSION)--0.1.0.sql sql/$(EXTENSION)--0.2.0.sql sql/$(EXTENSION)--0.3.0.sql sql/$(EXTENSION)--0.4.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
+# current version's.  Released scripts are frozen, as pgvector keeps them:
+# the base script of the first release (sql/recsys--0.1.0.sql) and one
+# upgrade script per release (sql/recsys--A--B.sql), so every version
+# updates to the current one and any older version installs as the base
+# plus its deltas.
+DATA = sql/$(EXTENSION)--0.1.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)
 
