@@ -26,6 +26,11 @@ REGRESS = $(patsubst sql/%.sql,%,$(TESTS))
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -Isrc -Isrc/kernel -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
+# The test suite (test/run.sh, so CI) builds with RECSYS_WERROR=1: a
+# warning fails the build there.
+ifeq ($(RECSYS_WERROR),1)
+PG_CPPFLAGS += -Werror
+endif
 # OpenBLAS is loaded at run time by src/blas_loader.c, not linked.
 SHLIB_LINK = -ldl -lpthread -lm
 

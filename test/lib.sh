@@ -35,7 +35,7 @@ recsys_install_deps() {
 # Build and install the extension into the PostgreSQL 15 installation.
 recsys_build() {
 	log "building recsys"
-	make -s -C "$RECSYS_ROOT" PG_CONFIG="$PG_CONFIG" >/dev/null
+	make -s -C "$RECSYS_ROOT" PG_CONFIG="$PG_CONFIG" RECSYS_WERROR="${RECSYS_WERROR:-0}" >/dev/null
 	if [ -w "$($PG_CONFIG --pkglibdir)" ]; then
 		make -s -C "$RECSYS_ROOT" PG_CONFIG="$PG_CONFIG" install >/dev/null
 	else

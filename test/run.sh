@@ -25,6 +25,8 @@ tally() {
 }
 
 recsys_install_deps
+# a compiler warning fails the suite
+export RECSYS_WERROR=1
 recsys_build
 
 # 1. C unit tests of the pure-C kernels
