@@ -21,7 +21,18 @@ LANGUAGE sql AS $$
 									  FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
 									 (SELECT string_agg(pg_get_constraintdef(k.oid), ', ' ORDER BY pg_get_constraintdef(k.oid))
 									  FROM pg_constraint k WHERE k.conrelid = c.oid),
-									 (SELECT md5(pg_get_viewdef(c.oid)) WHERE c.relkind = 'v'))
+									 (SELECT md5(pg_get_viewdef(c.oid)) WHERE c.relkind = 'v'),
+									 (SELECT string_agg(a.attname || ' default ' || pg_get_expr(d.adbin, d.adrelid), ', ' ORDER BY a.attnum)
+									  FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+									  WHERE d.adrelid = c.oid),
+									 -- row-level security, view options, policies and triggers
+									 'rls ' || c.relrowsecurity || ' ' || coalesce(c.reloptions::text, ''),
+									 (SELECT string_agg(concat_ws(' ', p.polname, p.polcmd, p.polpermissive, p.polroles::text,
+																  pg_get_expr(p.polqual, p.polrelid),
+																  pg_get_expr(p.polwithcheck, p.polrelid)), '; ' ORDER BY p.polname)
+									  FROM pg_policy p WHERE p.polrelid = c.oid),
+									 (SELECT string_agg(pg_get_triggerdef(t.oid), '; ' ORDER BY t.tgname)
+									  FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal))
 					FROM pg_class c WHERE c.oid = d.objid)
 		   END
 	FROM pg_depend d

@@ -45,6 +45,7 @@
 #include "als.h"
 #include "blend.h"
 #include "ingest.h"
+#include "model_acl.h"
 #include "model_cache.h"
 #include "recency.h"
 #include "spi_util.h"
@@ -86,6 +87,7 @@ typedef struct CatalogRow
 	char	   *time_col;
 	double		half_life;
 	float		reg_exponent;
+	Oid			owner;
 } CatalogRow;
 
 /* Subtransactions rolled back in this backend: part of every statement stamp. */
@@ -131,7 +133,8 @@ float_column(HeapTuple tuple, TupleDesc desc, int col, float if_null)
 }
 
 /*
- * Look the model up in recsys.models; false if there is no such model.
+ * Look the model up in recsys.models; false if there is no such model or
+ * the current role may not use it (row-level security hides its row).
  * SPI must be connected; strings are copied into the caller's context.
  */
 static bool
@@ -155,7 +158,7 @@ read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row
 			  "(params->>'alpha')::pg_catalog.float8, "
 			  "params->>'binary' = 'true', "
 			  "params->>'time_col', (params->>'half_life_seconds')::pg_catalog.float8, "
-			  "(params->>'regularization_exponent')::pg_catalog.float8 "
+			  "(params->>'regularization_exponent')::pg_catalog.float8, owner::pg_catalog.oid "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -197,6 +200,7 @@ read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row
 		row->half_life = isnull ? 0 : DatumGetFloat8(d);
 	}
 	row->reg_exponent = float_column(tuple, desc, 20, 0);
+	row->owner = DatumGetObjectId(SPI_getbinval(tuple, desc, 21, &isnull));
 	MemoryContextSwitchTo(old);
 	return true;
 }
@@ -475,12 +479,13 @@ load_neighbors(RsModel *model, bool users)
 
 /*
  * Prepare the per-call queries for users' items in the source, on first
- * use (SPI connected): only callers that need the source need privileges
- * on it.
+ * use (SPI connected, as the model's owner: RsRunAsOwner; the source's
+ * row-level security is applied for the role that prepares them).
  */
 static void
-prepare_seen_queries(RsModel *model)
+prepare_seen_queries(void *arg)
 {
+	RsModel    *model = arg;
 	StringInfoData q;
 	const char *weight;
 	const char *source;
@@ -737,6 +742,9 @@ RsGetModel(const char *name)
 		if (entry->model)
 			free_model(entry->model);
 		hash_search(model_cache, name, HASH_REMOVE, NULL);
+		/* a model the role may not use: say so, and whose it is */
+		(void) RsRequireModelOwner(name, "use", false);
+		/* (or it was created after this statement's snapshot) */
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model \"%s\" does not exist", name),
@@ -760,6 +768,8 @@ RsGetModel(const char *name)
 		refresh_source(entry->model);
 	SPI_finish();
 	model = entry->model;
+	/* recsys.alter_model_owner changes no version: follow the row */
+	model->owner = row.owner;
 	/* a blend is current only when its members are */
 	if (model->kind == RS_MODEL_BLEND)
 		RsResolveBlendMembers(model);
@@ -863,6 +873,28 @@ RsModelUserIndex(RsModel *model, int64 user_id)
 }
 
 /*
+ * RsSourceReader returns the role whose rights a model's source is read
+ * with: the model's owner, who chose it.  A blend takes its source from
+ * its first member; while that is still the member's source, it is read
+ * as the member's owner, so the member owner's code (a view's functions)
+ * never runs with the rights of whoever made a blend of the model.
+ * (Members are current for the statement: RsGetModel resolved them.)
+ */
+Oid
+RsSourceReader(RsModel *model)
+{
+	if (model->kind == RS_MODEL_BLEND && model->n_members > 0 && model->members[0].model != NULL)
+	{
+		RsModel    *first = model->members[0].model;
+
+		if (first->source == model->source && OidIsValid(first->source) &&
+			strcmp(first->source_name, model->source_name) == 0)
+			return first->owner;
+	}
+	return model->owner;
+}
+
+/*
  * RsRequireSource raises an error when the model's source is gone and a
  * feature needs it.
  */
@@ -873,7 +905,7 @@ RsRequireSource(RsModel *model, const char *why)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		prepare_seen_queries(model);
+		RsRunAsOwner(model->name, RsSourceReader(model), prepare_seen_queries, model);
 		SPI_finish();
 	}
 	if (!OidIsValid(model->source) || model->seen_plan == NULL)
@@ -929,7 +961,7 @@ user_item_cmp(const void *a, const void *b)
  * model does not know and rows with NULLs are ignored, and duplicate
  * items are summed.  Items come out in index order.  A model with a
  * half-life also gets each item's recency weight, from the item's latest
- * row.  Runs as the caller.
+ * row.  The source is read as the model's owner (RsExecutePlanAsOwner).
  */
 void
 RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out)
@@ -945,7 +977,7 @@ RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out
 	RsRequireSource(model, why);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_plan(model->seen_plan, &value, NULL, true, 0);
+	ret = RsExecutePlanAsOwner(model->name, RsSourceReader(model), model->seen_plan, &value);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading the items of user " INT64_FORMAT " failed: %s", user_id,
 			 SPI_result_code_string(ret));

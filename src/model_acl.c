@@ -1,0 +1,243 @@
+/*-------------------------------------------------------------------------
+ *
+ * model_acl.c
+ *		Who owns a model, who may use it, and reading a model's source with
+ *		its owner's rights.
+ *
+ * Every model has an owner (recsys.models.owner, the role that first
+ * trained it) and a list of roles granted its use.  Row-level security on
+ * the catalog tables (sql/recsys.sql) decides which rows a role sees; this
+ * file holds what row-level security cannot do:
+ *
+ *	- the ownership check of every action that changes a model (training
+ *	  into its name, drop, activate, roll back, grant, revoke, a new owner,
+ *	  a direct UPDATE or DELETE of its row), which must see a model the
+ *	  caller may not read in order to refuse it by name: the owner is read
+ *	  as the catalog tables' owner, past the policies, and the caller must
+ *	  have the owner's privileges (superusers do);
+ *	- reading a model's source while serving it.  A model names a relation
+ *	  its owner chose, and whoever serves the model must not run that
+ *	  relation's code (a function in a view's WHERE clause, say) with their
+ *	  own rights.  As PostgreSQL does for views and REFRESH MATERIALIZED
+ *	  VIEW, the read runs as the model's owner, inside a security-restricted
+ *	  operation, with search_path pg_catalog, pg_temp; the caller's identity
+ *	  and settings come back afterwards, on error too.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "args.h"
+#include "model_acl.h"
+#include "spi_util.h"
+
+PG_FUNCTION_INFO_V1(recsys_require_model_owner);
+
+/* The owner of the catalog tables (the extension's installer). */
+static Oid
+catalog_owner(void)
+{
+	Oid			relid = get_relname_relid("models", get_namespace_oid("recsys", false));
+	HeapTuple	tuple;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation recsys.models does not exist");
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * RsModelOwner returns the owner of a model whether or not the current
+ * role may see its row (*found says whether there is such a model).  The
+ * row is read as the catalog's owner, whom row-level security does not
+ * apply to, in a security-restricted operation; no code of anybody else's
+ * runs in it.  The latest committed row counts, as for a lock.
+ */
+Oid
+RsModelOwner(const char *name, bool *found)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	volatile Oid owner = InvalidOid;
+	Datum		value = CStringGetTextDatum(name);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(catalog_owner(),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		RsExecute("SELECT owner::pg_catalog.oid FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
+				  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
+		*found = SPI_processed > 0;
+		if (*found)
+		{
+			bool		isnull;
+
+			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+	return owner;
+}
+
+/*
+ * RsDenyModel raises the error for a role that may not do action (a verb:
+ * "use", "train", "drop", ...) to a model: SQLSTATE 42501, naming the
+ * model and its owner.
+ */
+void
+RsDenyModel(const char *name, Oid owner, const char *action)
+{
+	char	   *owner_name = GetUserNameFromId(owner, true);
+
+	if (owner_name == NULL)
+		owner_name = psprintf("(dropped role with OID %u)", owner);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to %s model \"%s\", owned by role \"%s\"", action, name, owner_name),
+			 strcmp(action, "use") == 0 ?
+			 errhint("The owner can grant its use: SELECT recsys.grant_model('%s', '%s').",
+					 name, GetUserNameFromId(GetUserId(), false)) :
+			 errhint("Only its owner, members of role \"%s\" and superusers may.", owner_name)));
+}
+
+/*
+ * RsRequireModelOwner returns the owner of a model after checking that
+ * the current role has the owner's privileges (RsDenyModel otherwise,
+ * with action).  A model that does not exist is an error, or InvalidOid
+ * if missing_ok.
+ */
+Oid
+RsRequireModelOwner(const char *name, const char *action, bool missing_ok)
+{
+	bool		found;
+	Oid			owner = RsModelOwner(name, &found);
+
+	if (!found)
+	{
+		if (missing_ok)
+			return InvalidOid;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" does not exist", name),
+				 errhint("SELECT name FROM recsys.models lists the models.")));
+	}
+	if (!has_privs_of_role(GetUserId(), owner))
+		RsDenyModel(name, owner, action);
+	return owner;
+}
+
+/*
+ * recsys_require_model_owner(model text, action text, missing_ok boolean)
+ * returns regrole: RsRequireModelOwner for the PL/pgSQL functions and the
+ * recsys.models trigger; NULL for a missing model when missing_ok.
+ */
+Datum
+recsys_require_model_owner(PG_FUNCTION_ARGS)
+{
+	Oid			owner;
+
+	RsRequireArg(fcinfo, 0, "model");
+	RsRequireArg(fcinfo, 1, "action");
+	RsRequireArg(fcinfo, 2, "missing_ok");
+	owner = RsRequireModelOwner(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+								text_to_cstring(PG_GETARG_TEXT_PP(1)), PG_GETARG_BOOL(2));
+	if (!OidIsValid(owner))
+		PG_RETURN_NULL();
+	PG_RETURN_OID(owner);
+}
+
+/*
+ * RsRunAsOwner calls work(arg) as the owner of model name, in a
+ * security-restricted operation with search_path pg_catalog, pg_temp,
+ * like REFRESH MATERIALIZED VIEW (RefreshMatViewByOid): code in the
+ * source runs with the owner's rights and cannot change the session
+ * (SET ROLE, temporary tables, ...).  The caller's role, security context
+ * and settings are restored afterwards, also when work raises an error.
+ */
+void
+RsRunAsOwner(const char *name, Oid owner, RsOwnerWork work, void *arg)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+
+	if (!OidIsValid(owner) || !SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the owner of model \"%s\" (role with OID %u) no longer exists", name, owner),
+				 errdetail("A model's source is read with its owner's rights."),
+				 errhint("A superuser can give the model to another role with recsys.alter_model_owner.")));
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	PG_TRY();
+	{
+		work(arg);
+	}
+	PG_FINALLY();
+	{
+		/* roll back whatever the source's code set, then our search_path */
+		AtEOXact_GUC(false, save_nestlevel);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+}
+
+/* One prepared query over a model's source, run by RsExecutePlanAsOwner. */
+typedef struct PlanRun
+{
+	SPIPlanPtr	plan;
+	Datum	   *values;
+	int			result;
+} PlanRun;
+
+static void
+execute_plan(void *arg)
+{
+	PlanRun    *run = arg;
+
+	run->result = SPI_execute_plan(run->plan, run->values, NULL, true, 0);
+}
+
+/*
+ * RsExecutePlanAsOwner runs a read-only plan over a model's source (SPI
+ * connected) as the model's owner and returns SPI's result code; the rows
+ * are in SPI_tuptable as usual.
+ */
+int
+RsExecutePlanAsOwner(const char *name, Oid owner, SPIPlanPtr plan, Datum *values)
+{
+	PlanRun		run = {plan, values, 0};
+
+	RsRunAsOwner(name, owner, execute_plan, &run);
+	return run.result;
+}
