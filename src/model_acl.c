@@ -15,6 +15,10 @@
  *	  caller may not read in order to refuse it by name: the owner is read
  *	  as the catalog tables' owner, past the policies, and the caller must
  *	  have the owner's privileges (superusers do);
+ *	- loading a model for serving, once the caller's right to it has been
+ *	  checked by reading its catalog row through the policies: the artefact
+ *	  rows are read as the catalog's owner, so a 100,000-row model costs no
+ *	  policy check per row;
  *	- reading a model's source while serving it.  A model names a relation
  *	  its owner chose, and whoever serves the model must not run that
  *	  relation's code (a function in a view's WHERE clause, say) with their
@@ -64,44 +68,93 @@ catalog_owner(void)
 }
 
 /*
+ * Run work(arg) as role, in a security-restricted operation with
+ * search_path pg_catalog, pg_temp, like REFRESH MATERIALIZED VIEW
+ * (RefreshMatViewByOid): code that runs cannot change the session (SET
+ * ROLE, temporary tables, ...), and no name resolves to anybody's schema
+ * but pg_catalog.  The caller's role, security context and settings are
+ * restored afterwards, also when work raises an error.
+ */
+static void
+run_as(Oid role, RsOwnerWork work, void *arg)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(role,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	PG_TRY();
+	{
+		work(arg);
+	}
+	PG_FINALLY();
+	{
+		/* roll back whatever the work's code set, then our search_path */
+		AtEOXact_GUC(false, save_nestlevel);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * RsRunAsCatalogOwner calls work(arg) as the owner of the catalog tables,
+ * whom row-level security does not apply to, for recsys's own fixed
+ * queries on them: the owner check below, and loading a model whose
+ * catalog row the caller has just read through the policies (the right is
+ * checked once per statement, not once per artefact row).
+ */
+void
+RsRunAsCatalogOwner(RsOwnerWork work, void *arg)
+{
+	run_as(catalog_owner(), work, arg);
+}
+
+/* The owner of one model, read past row-level security (RsModelOwner). */
+typedef struct OwnerRead
+{
+	const char *name;
+	bool		found;
+	Oid			owner;
+} OwnerRead;
+
+static void
+read_owner(void *arg)
+{
+	OwnerRead  *read = arg;
+	Datum		value = CStringGetTextDatum(read->name);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT owner::pg_catalog.oid FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
+			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
+	read->found = SPI_processed > 0;
+	if (read->found)
+	{
+		bool		isnull;
+
+		read->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+}
+
+/*
  * RsModelOwner returns the owner of a model whether or not the current
  * role may see its row (*found says whether there is such a model).  The
- * row is read as the catalog's owner, whom row-level security does not
- * apply to, in a security-restricted operation; no code of anybody else's
- * runs in it.  The latest committed row counts, as for a lock.
+ * latest committed row counts, as for a lock.
  */
 Oid
 RsModelOwner(const char *name, bool *found)
 {
-	Oid			save_userid;
-	int			save_sec_context;
-	volatile Oid owner = InvalidOid;
-	Datum		value = CStringGetTextDatum(name);
+	OwnerRead	read = {name, false, InvalidOid};
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(catalog_owner(),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		RsExecute("SELECT owner::pg_catalog.oid FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
-				  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
-		*found = SPI_processed > 0;
-		if (*found)
-		{
-			bool		isnull;
-
-			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		}
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_userid, save_sec_context);
-	}
-	PG_END_TRY();
-	return owner;
+	RsRunAsCatalogOwner(read_owner, &read);
+	*found = read.found;
+	return read.owner;
 }
 
 /*
@@ -172,44 +225,20 @@ recsys_require_model_owner(PG_FUNCTION_ARGS)
 }
 
 /*
- * RsRunAsOwner calls work(arg) as the owner of model name, in a
- * security-restricted operation with search_path pg_catalog, pg_temp,
- * like REFRESH MATERIALIZED VIEW (RefreshMatViewByOid): code in the
- * source runs with the owner's rights and cannot change the session
- * (SET ROLE, temporary tables, ...).  The caller's role, security context
- * and settings are restored afterwards, also when work raises an error.
+ * RsRunAsOwner calls work(arg), which reads the source of model name, as
+ * the model's owner (run_as): code in the source runs with the owner's
+ * rights, never with the caller's.
  */
 void
 RsRunAsOwner(const char *name, Oid owner, RsOwnerWork work, void *arg)
 {
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-
 	if (!OidIsValid(owner) || !SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the owner of model \"%s\" (role with OID %u) no longer exists", name, owner),
 				 errdetail("A model's source is read with its owner's rights."),
 				 errhint("A superuser can give the model to another role with recsys.alter_model_owner.")));
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(owner,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	PG_TRY();
-	{
-		work(arg);
-	}
-	PG_FINALLY();
-	{
-		/* roll back whatever the source's code set, then our search_path */
-		AtEOXact_GUC(false, save_nestlevel);
-		SetUserIdAndSecContext(save_userid, save_sec_context);
-	}
-	PG_END_TRY();
+	run_as(owner, work, arg);
 }
 
 /* One prepared query over a model's source, run by RsExecutePlanAsOwner. */

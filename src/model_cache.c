@@ -11,7 +11,12 @@
  * Validity: every statement that uses a model checks, once, that the
  * catalog row it sees (recsys.models, through the statement's own
  * snapshot) still names the loaded version and training time; if not, the
- * model is reloaded.  So a model retrained or dropped in another session
+ * model is reloaded.  That read is also the privilege check: row-level
+ * security shows the row only to roles that may use the model, and the
+ * check is redone when the role or security context changes (the
+ * statement stamp includes them), so a model loaded for one role is never
+ * served to another that may not use it.  The model's tables are then read
+ * as the catalog's owner (src/model_acl.c), and its source as its owner.  So a model retrained or dropped in another session
  * is picked up by the next statement after that session commits, and a
  * session in the middle of retraining sees its own uncommitted model.
  * Nothing here writes, so serving works on hot standbys too.
@@ -642,6 +647,28 @@ load_model(const char *name, CatalogRow *row)
 	return model;
 }
 
+/* A model to load (RsGetModel), and the result. */
+typedef struct ModelLoad
+{
+	const char *name;
+	CatalogRow *row;
+	RsModel    *model;
+} ModelLoad;
+
+/*
+ * Load a model as the catalog's owner: the caller has just read its
+ * catalog row through row-level security, which is the check; its
+ * artefact rows (100,000s of them) then cost no policy check each.
+ * Only recsys's fixed queries run, with search_path pg_catalog, pg_temp.
+ */
+static void
+load_as_catalog_owner(void *arg)
+{
+	ModelLoad  *load = arg;
+
+	load->model = load_model(load->name, load->row);
+}
+
 /*
  * RsCurrentStatement stamps the running statement and what it can see.
  * Two calls with equal stamps belong to one top-level statement and see
@@ -758,7 +785,12 @@ RsGetModel(const char *name)
 			free_model(entry->model);
 			entry->model = NULL;
 		}
-		model = load_model(name, &row);
+		{
+			ModelLoad	load = {name, &row, NULL};
+
+			RsRunAsCatalogOwner(load_as_catalog_owner, &load);
+			model = load.model;
+		}
 		/* the hash table may have moved while loading */
 		entry = hash_search(model_cache, name, HASH_ENTER, &found);
 		entry->model = model;
@@ -784,6 +816,38 @@ RsModelItemIndex(RsModel *model, int64 item_id)
 	return rs_idmap_lookup(&model->items, item_id);
 }
 
+/* One user's row of recsys.user_factors (RsModelUserVector). */
+typedef struct UserVectorRead
+{
+	RsModel    *model;
+	Datum	   *values;
+	int			result;
+} UserVectorRead;
+
+/*
+ * Run the user vector query, as the catalog's owner: the model came from
+ * RsGetModel in this statement, which checked the caller's right to it.
+ */
+static void
+read_user_vector(void *arg)
+{
+	UserVectorRead *read = arg;
+	RsModel    *model = read->model;
+
+	if (model->user_plan == NULL)
+	{
+		model->user_plan = SPI_prepare("SELECT bias, factors FROM recsys.user_factors "
+									   "WHERE model OPERATOR(pg_catalog.=) $1 "
+									   "AND version OPERATOR(pg_catalog.=) $2 "
+									   "AND user_id OPERATOR(pg_catalog.=) $3",
+									   3, (Oid[]) {TEXTOID, INT4OID, INT8OID});
+		if (model->user_plan == NULL || SPI_keepplan(model->user_plan) != 0)
+			elog(ERROR, "could not prepare the user vector query: %s",
+				 SPI_result_code_string(SPI_result));
+	}
+	read->result = SPI_execute_plan(model->user_plan, read->values, NULL, true, 1);
+}
+
 /*
  * RsModelUserVector finds a factor model's vector (and bias) for a user in
  * recsys.user_factors, through the primary key; false if the user has
@@ -802,22 +866,13 @@ RsModelUserVector(RsModel *model, int64 user_id, float *bias)
 	{
 		Datum		values[3] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version),
 		Int64GetDatum(user_id)};
+		UserVectorRead read = {model, values, 0};
 		int			ret;
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (model->user_plan == NULL)
-		{
-			model->user_plan = SPI_prepare("SELECT bias, factors FROM recsys.user_factors "
-										   "WHERE model OPERATOR(pg_catalog.=) $1 "
-										   "AND version OPERATOR(pg_catalog.=) $2 "
-										   "AND user_id OPERATOR(pg_catalog.=) $3",
-										   3, (Oid[]) {TEXTOID, INT4OID, INT8OID});
-			if (model->user_plan == NULL || SPI_keepplan(model->user_plan) != 0)
-				elog(ERROR, "could not prepare the user vector query: %s",
-					 SPI_result_code_string(SPI_result));
-		}
-		ret = SPI_execute_plan(model->user_plan, values, NULL, true, 1);
+		RsRunAsCatalogOwner(read_user_vector, &read);
+		ret = read.result;
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "reading the vector of user " INT64_FORMAT " failed: %s", user_id,
 				 SPI_result_code_string(ret));
