@@ -209,6 +209,11 @@ SELECT recsys.grant_model('a_blend', 'regress_recsys_c');
 SET ROLE regress_recsys_c;
 SELECT count(*) FROM recsys.recommend(1, 3, 'a_blend');
 SELECT priv_test.try($$SELECT recsys.recommend(1, 3, 'b_knn')$$);
+-- b cannot drop b_knn from under a's blend, nor make it a blend, though
+-- b cannot see that blend (like DROP TABLE under another role's view)
+SET ROLE regress_recsys_b;
+SELECT priv_test.try($$SELECT recsys.drop_model('b_knn')$$);
+SELECT priv_test.try($$SELECT recsys.train_blend('{b_als}', model => 'b_knn')$$);
 -- once b takes b_knn back from a, a's blend stops, naming the member
 SET ROLE regress_recsys_b;
 SELECT recsys.revoke_model('b_knn', 'regress_recsys_a');

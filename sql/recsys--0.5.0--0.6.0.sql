@@ -59,6 +59,15 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._require_model_owner(text, text, boolean) IS
 	'internal: a model''s owner, after checking that the current role has its privileges';
 
+-- internal: the blends that name a model among their members, whoever
+-- owns them (read past row-level security, like pg_depend for DROP TABLE)
+CREATE FUNCTION recsys._blends_using(model text)
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'recsys_blends_using'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER STRICT;
+COMMENT ON FUNCTION recsys._blends_using(text) IS
+	'internal: the blends that use a model, whoever owns them';
+
 -- internal: a role by its name, as stored (not an SQL identifier), or
 -- OID 0 for PUBLIC when allowed
 CREATE FUNCTION recsys._role(role_name text, argname text, allow_public boolean)
@@ -128,7 +137,7 @@ BEGIN
 END
 $$;
 
--- only owners may drop, activate or roll back a model
+-- only owners may drop, activate or roll back a model; drop sees every role's blends
 CREATE OR REPLACE FUNCTION recsys.drop_model(model text, if_exists boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
@@ -145,11 +154,9 @@ BEGIN
 	-- like DROP TABLE under a view: a blend's member stays until the blend goes
 	-- (the row lock waits for a blend being trained on it to commit)
 	PERFORM FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model FOR UPDATE;
+	-- (every role's blends: one this role may not see counts too)
 	SELECT string_agg(format('"%s"', b.name), ', ' ORDER BY b.name), count(*) INTO blends, n_blends
-	FROM recsys.models b
-	WHERE b.algorithm OPERATOR(pg_catalog.=) 'blend'
-	  AND b.params OPERATOR(pg_catalog.->) 'members' OPERATOR(pg_catalog.?) model
-	  AND b.name OPERATOR(pg_catalog.<>) model;
+	FROM unnest(recsys._blends_using(model)) b(name);
 	IF n_blends > 0 THEN
 		RAISE EXCEPTION 'cannot drop model "%" because %', model,
 			CASE WHEN n_blends = 1 THEN format('blend %s uses it', blends)

@@ -581,12 +581,11 @@ refuse_if_member(const char *name)
 	bool		isnull;
 	Datum		blends;
 
-	RsExecute("SELECT pg_catalog.string_agg(pg_catalog.format('\"%s\"', name), ', ' ORDER BY name), "
+	/* every role's blends, also those the trainer may not see */
+	RsExecute("SELECT pg_catalog.string_agg(pg_catalog.format('\"%s\"', b), ', ' ORDER BY b), "
 			  "pg_catalog.count(*) "
-			  "FROM recsys.models WHERE algorithm OPERATOR(pg_catalog.=) 'blend' "
-			  "AND params OPERATOR(pg_catalog.->) 'members' OPERATOR(pg_catalog.?) $1 "
-			  "AND name OPERATOR(pg_catalog.<>) $1",
-			  1, (Oid[]) {TEXTOID}, &value, NULL, true, SPI_OK_SELECT);
+			  "FROM pg_catalog.unnest(recsys._blends_using($1)) b",
+			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
 	blends = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 		ereport(ERROR,

@@ -39,6 +39,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -48,6 +49,7 @@
 #include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(recsys_require_model_owner);
+PG_FUNCTION_INFO_V1(recsys_blends_using);
 
 /* The owner of the catalog tables (the extension's installer). */
 static Oid
@@ -155,6 +157,52 @@ RsModelOwner(const char *name, bool *found)
 	RsRunAsCatalogOwner(read_owner, &read);
 	*found = read.found;
 	return read.owner;
+}
+
+/* The blends naming one model as a member (recsys_blends_using). */
+typedef struct BlendsRead
+{
+	const char *name;
+	MemoryContext result_context;
+	Datum		blends;
+} BlendsRead;
+
+static void
+read_blends(void *arg)
+{
+	BlendsRead *read = arg;
+	Datum		value = CStringGetTextDatum(read->name);
+	bool		isnull;
+	MemoryContext old;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT coalesce(pg_catalog.array_agg(name ORDER BY name), '{}') "
+			  "FROM recsys.models WHERE algorithm OPERATOR(pg_catalog.=) 'blend' "
+			  "AND params OPERATOR(pg_catalog.->) 'members' OPERATOR(pg_catalog.?) $1 "
+			  "AND name OPERATOR(pg_catalog.<>) $1",
+			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
+	old = MemoryContextSwitchTo(read->result_context);
+	read->blends = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+							 false, -1);
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+}
+
+/*
+ * recsys_blends_using(model text) returns text[]: the blends that name the
+ * model among their members, in name order, whoever owns them.  Dropping
+ * a model another role's blend uses is refused like DROP TABLE under a
+ * view, and blends do not nest: both need every blend, not only those the
+ * caller may see.  Only names come out.
+ */
+Datum
+recsys_blends_using(PG_FUNCTION_ARGS)
+{
+	BlendsRead	read = {text_to_cstring(PG_GETARG_TEXT_PP(0)), CurrentMemoryContext, (Datum) 0};
+
+	RsRunAsCatalogOwner(read_blends, &read);
+	PG_RETURN_DATUM(read.blends);
 }
 
 /*
