@@ -421,7 +421,8 @@ $$;
 COMMENT ON FUNCTION recsys.rollback(text) IS
 	'make the version before the active one serve again';
 
-CREATE FUNCTION recsys.grant_model(model text, grantee text)
+-- internal: grant_model (give) and revoke_model (not give)
+CREATE FUNCTION recsys._change_grant(model text, grantee text, give boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
@@ -432,32 +433,30 @@ BEGIN
 	IF model IS NULL OR grantee IS NULL THEN
 		RAISE EXCEPTION 'model and grantee must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	PERFORM recsys._require_model_owner(model, 'grant use of');
+	PERFORM recsys._require_model_owner(model, CASE WHEN give THEN 'grant use of' ELSE 'revoke use of' END);
 	role := recsys._role(grantee, 'grantee', true);
-	UPDATE recsys.models m SET grantees = m.grantees || role
-	WHERE m.name = grant_model.model AND NOT role = ANY (m.grantees);
+	-- granting twice is granting once; revoking what was not granted does nothing
+	UPDATE recsys.models m
+	SET grantees = CASE WHEN give THEN m.grantees || role ELSE array_remove(m.grantees, role) END
+	WHERE m.name = _change_grant.model AND (role = ANY (m.grantees)) <> give;
 END
 $$;
+COMMENT ON FUNCTION recsys._change_grant(text, text, boolean) IS
+	'internal: give or take back the use of a model';
+
+CREATE FUNCTION recsys.grant_model(model text, grantee text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT recsys._change_grant(model, grantee, true) $$;
 COMMENT ON FUNCTION recsys.grant_model(text, text) IS
 	'give a role (or PUBLIC) the use of a model: serving, evaluating, blending it';
 
 CREATE FUNCTION recsys.revoke_model(model text, grantee text)
 RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	role regrole;
-BEGIN
-	IF model IS NULL OR grantee IS NULL THEN
-		RAISE EXCEPTION 'model and grantee must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	PERFORM recsys._require_model_owner(model, 'revoke use of');
-	role := recsys._role(grantee, 'grantee', true);
-	UPDATE recsys.models m SET grantees = array_remove(m.grantees, role)
-	WHERE m.name = revoke_model.model AND role = ANY (m.grantees);
-END
-$$;
+AS $$ SELECT recsys._change_grant(model, grantee, false) $$;
 COMMENT ON FUNCTION recsys.revoke_model(text, text) IS
 	'take back the use of a model from a role (or PUBLIC)';
 
