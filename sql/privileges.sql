@@ -226,9 +226,13 @@ SELECT count(*) AS leaked FROM priv_test.loot;
 -- Defect 4: a model cached by one role is not served to the next
 --
 SELECT count(*) FROM recsys.recommend(1, 3, 'b_als');
+SELECT loads AS loads_before FROM recsys.cache_stats() WHERE model = 'b_als' \gset
 SET ROLE regress_recsys_c;
 SELECT priv_test.try($$SELECT recsys.recommend(1, 3, 'b_als')$$);
 RESET ROLE;
+-- the refusal leaves the copy cached for the roles that may use it
+SELECT count(*) FROM recsys.recommend(1, 3, 'b_als');
+SELECT loads = :loads_before AS not_reloaded FROM recsys.cache_stats() WHERE model = 'b_als';
 -- in one transaction, and in one statement through SECURITY DEFINER functions
 BEGIN;
 SELECT count(*) FROM recsys.recommend(1, 3, 'b_als');

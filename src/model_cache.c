@@ -35,6 +35,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -765,13 +766,25 @@ RsGetModel(const char *name)
 		elog(ERROR, "SPI_connect failed");
 	if (!read_catalog_row(name, CurrentMemoryContext, &row))
 	{
+		bool		exists;
+		Oid			owner;
+
 		SPI_finish();
+		owner = RsModelOwner(name, &exists);
+		if (exists && !has_privs_of_role(GetUserId(), owner))
+		{
+			/*
+			 * A model the role may not use (row-level security hid its row):
+			 * say whose it is.  A copy loaded for another role stays cached.
+			 */
+			if (entry->model == NULL)
+				hash_search(model_cache, name, HASH_REMOVE, NULL);
+			RsDenyModel(name, owner, "use");
+		}
 		if (entry->model)
 			free_model(entry->model);
 		hash_search(model_cache, name, HASH_REMOVE, NULL);
-		/* a model the role may not use: say so, and whose it is */
-		(void) RsRequireModelOwner(name, "use", false);
-		/* (or it was created after this statement's snapshot) */
+		/* (a model that exists now was created after this statement's snapshot) */
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model \"%s\" does not exist", name),
