@@ -16,9 +16,10 @@
  * check is redone when the role or security context changes (the
  * statement stamp includes them), so a model loaded for one role is never
  * served to another that may not use it.  The model's tables are then read
- * as the catalog's owner (src/model_acl.c), and its source as its owner.  So a model retrained or dropped in another session
- * is picked up by the next statement after that session commits, and a
- * session in the middle of retraining sees its own uncommitted model.
+ * as the catalog's owner (src/model_acl.c), and its source as its owner.
+ * So a model retrained or dropped in another session is picked up by the
+ * next statement after that session commits, and a session in the middle
+ * of retraining sees its own uncommitted model.
  * Nothing here writes, so serving works on hot standbys too.
  * recsys.cache_stats() shows what a session holds.
  *
