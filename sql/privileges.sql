@@ -233,6 +233,17 @@ RESET ROLE;
 -- the refusal leaves the copy cached for the roles that may use it
 SELECT count(*) FROM recsys.recommend(1, 3, 'b_als');
 SELECT loads = :loads_before AS not_reloaded FROM recsys.cache_stats() WHERE model = 'b_als';
+-- in a parallel worker too (serving functions are parallel safe): the
+-- source read as the owner, the refusal naming the owner
+SET force_parallel_mode = on;
+SELECT recsys.grant_model('b_als', 'regress_recsys_a');
+SET ROLE regress_recsys_a;
+SELECT count(*) FROM recsys.recommend(1, 3, 'b_als');
+SET ROLE regress_recsys_c;
+SELECT recsys.score(1, 101, 'b_als');
+RESET ROLE;
+SELECT recsys.revoke_model('b_als', 'regress_recsys_a');
+RESET force_parallel_mode;
 -- in one transaction, and in one statement through SECURITY DEFINER functions
 BEGIN;
 SELECT count(*) FROM recsys.recommend(1, 3, 'b_als');

@@ -89,7 +89,18 @@ ORDER BY 1, 2;
 
 DROP EXTENSION recsys CASCADE;
 CREATE EXTENSION recsys VERSION '0.5.0';
+-- models from before 0.6.0 get an owner: the role that trained them if it
+-- still exists, else the extension's owner; and no grants
+CREATE ROLE regress_recsys_trainer;
+INSERT INTO recsys.models (name, algorithm, source, trained_by) VALUES
+	('kept', 'popular', 'public.t', 'regress_recsys_trainer'),
+	('orphan', 'popular', 'public.t', 'regress_recsys_gone');
 ALTER EXTENSION recsys UPDATE;
+SELECT name, owner, owner = (SELECT extowner FROM pg_extension WHERE extname = 'recsys') AS extension_owner,
+	   grantees
+FROM recsys.models ORDER BY 1;
+DELETE FROM recsys.models;
+DROP ROLE regress_recsys_trainer;
 CREATE TEMP TABLE from_0_5 AS SELECT * FROM pg_temp.recsys_objects();
 SELECT 'only after upgrade from 0.5.0' AS side, * FROM (SELECT * FROM from_0_5 EXCEPT SELECT * FROM fresh) a
 UNION ALL

@@ -31,6 +31,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -49,6 +50,13 @@
 #include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(recsys_require_model_owner);
+
+/*
+ * The catalog reads below want the latest committed rows (a new snapshot:
+ * SPI's read_only false), as a lock would; in parallel mode, where a new
+ * command cannot start, the statement's snapshot has to do.
+ */
+#define LATEST_ROWS_READ_ONLY IsInParallelMode()
 PG_FUNCTION_INFO_V1(recsys_blends_using);
 
 /* The owner of the catalog tables (the extension's installer). */
@@ -133,7 +141,7 @@ read_owner(void *arg)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	RsExecute("SELECT owner::pg_catalog.oid FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
-			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
+			  1, (Oid[]) {TEXTOID}, &value, NULL, LATEST_ROWS_READ_ONLY, SPI_OK_SELECT);
 	read->found = SPI_processed > 0;
 	if (read->found)
 	{
@@ -181,7 +189,7 @@ read_blends(void *arg)
 			  "FROM recsys.models WHERE algorithm OPERATOR(pg_catalog.=) 'blend' "
 			  "AND params OPERATOR(pg_catalog.->) 'members' OPERATOR(pg_catalog.?) $1 "
 			  "AND name OPERATOR(pg_catalog.<>) $1",
-			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
+			  1, (Oid[]) {TEXTOID}, &value, NULL, LATEST_ROWS_READ_ONLY, SPI_OK_SELECT);
 	old = MemoryContextSwitchTo(read->result_context);
 	read->blends = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
 							 false, -1);
