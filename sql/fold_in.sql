@@ -137,12 +137,14 @@ SELECT recsys.fold_in_final('\x00'::bytea);
 CREATE ROLE recsys_fold_in_user;
 GRANT USAGE ON SCHEMA fold_in_test TO recsys_fold_in_user;
 GRANT SELECT ON ALL TABLES IN SCHEMA recsys, fold_in_test TO recsys_fold_in_user;
+SELECT recsys.grant_model('als', 'recsys_fold_in_user');
 SET ROLE recsys_fold_in_user;
 SELECT recsys.fold_in_final(decode('49465352' || '01000000' || '01000000' || rpad('616c73', 128, '0') || '00ffff7f' || '0000803f', 'hex'));
 SELECT array_length(recsys.fold_in(item_id, 1, 'als'), 1) AS still_works FROM events WHERE user_id = 3;
 RESET ROLE;
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys, fold_in_test FROM recsys_fold_in_user;
 REVOKE ALL ON SCHEMA fold_in_test FROM recsys_fold_in_user;
+SELECT recsys.revoke_model('als', 'recsys_fold_in_user');
 DROP ROLE recsys_fold_in_user;
 -- a forged state through a user-defined aggregate is checked in full
 CREATE AGGREGATE forged_fold_in(bigint, real, text) (

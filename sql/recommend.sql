@@ -91,7 +91,9 @@ ALTER TABLE blocks RENAME TO blocks_old;
 SELECT * FROM recsys.recommend(1, 3, 'shop');
 SELECT count(*) FROM recsys.recommend(1, 3, 'shop', exclude_seen => false);
 ALTER TABLE blocks_old RENAME TO blocks;
--- the caller needs to be able to read the model and the source
+-- the caller needs to be able to read the catalog and to use the model;
+-- the source is read as the model's owner, so the caller needs no
+-- privilege on it
 CREATE ROLE recsys_app;
 \set VERBOSITY terse
 SET ROLE recsys_app;
@@ -100,10 +102,16 @@ RESET ROLE;
 GRANT SELECT ON ALL TABLES IN SCHEMA recsys TO recsys_app;
 SET ROLE recsys_app;
 SELECT * FROM recsys.recommend(1, 3, 'shop');
+RESET ROLE;
+SELECT recsys.grant_model('shop', 'recsys_app');
+SET ROLE recsys_app;
+SELECT count(*) FROM recsys.recommend(1, 3, 'shop');
 SELECT count(*) FROM recsys.recommend(1, 3, 'shop', exclude_seen => false);
+SELECT count(*) FROM recommend_test.blocks;
 RESET ROLE;
 \set VERBOSITY default
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM recsys_app;
+SELECT recsys.revoke_model('shop', 'recsys_app');
 DROP ROLE recsys_app;
 
 -- recsys's own queries cannot be hijacked through the caller's search_path

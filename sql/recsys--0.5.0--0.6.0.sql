@@ -10,6 +10,313 @@
 -- Ownership, grants and row-level security on the catalog
 -------------------------------------------------------------------------------
 
+-- every model gets an owner: the role that trained its active version if
+-- that role still exists, else the extension's owner; nobody else has a grant
+ALTER TABLE recsys.models ADD COLUMN owner regrole;
+UPDATE recsys.models m
+SET owner = coalesce(pg_catalog.to_regrole(pg_catalog.quote_ident(m.trained_by)),
+					 (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'recsys')::pg_catalog.regrole);
+ALTER TABLE recsys.models
+	ALTER COLUMN owner SET DEFAULT pg_catalog.to_regrole(pg_catalog.quote_ident(CURRENT_USER)),
+	ALTER COLUMN owner SET NOT NULL,
+	ADD COLUMN grantees regrole[] NOT NULL DEFAULT '{}';
+
+-- the neighbour views read the lists as whoever queries them, so the
+-- lists' row-level security holds through them
+ALTER VIEW recsys.item_neighbors SET (security_invoker = true);
+ALTER VIEW recsys.user_neighbors SET (security_invoker = true);
+
+-- internal: whether the current role has the privileges of a model's owner
+CREATE FUNCTION recsys._owns(owner regrole)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_has_role(owner, 'USAGE') $$;
+COMMENT ON FUNCTION recsys._owns(regrole) IS
+	'internal: whether the current role has the privileges of a model''s owner';
+
+-- internal: whether the current role may use a model: it owns it, or the
+-- model is granted to PUBLIC (OID 0) or to a role whose privileges it has
+CREATE FUNCTION recsys._may_use(owner regrole, grantees regrole[])
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_has_role(owner, 'USAGE')
+		OR EXISTS (SELECT FROM unnest(grantees) g WHERE g::oid = 0 OR pg_has_role(g, 'USAGE'))
+$$;
+COMMENT ON FUNCTION recsys._may_use(regrole, regrole[]) IS
+	'internal: whether the current role owns a model or was granted its use';
+
+-- internal: the owner of a model, read past row-level security, after
+-- checking that the current role has its privileges (42501 otherwise,
+-- naming what was refused: action).  A model that does not exist is an
+-- error, or NULL when missing_ok.
+CREATE FUNCTION recsys._require_model_owner(model text, action text, missing_ok boolean DEFAULT false)
+RETURNS regrole
+AS 'MODULE_PATHNAME', 'recsys_require_model_owner'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._require_model_owner(text, text, boolean) IS
+	'internal: a model''s owner, after checking that the current role has its privileges';
+
+-- internal: the blends that name a model among their members, whoever
+-- owns them (read past row-level security, like pg_depend for DROP TABLE)
+CREATE FUNCTION recsys._blends_using(model text)
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'recsys_blends_using'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER STRICT;
+COMMENT ON FUNCTION recsys._blends_using(text) IS
+	'internal: the blends that use a model, whoever owns them';
+
+-- internal: a role by its name, as stored (not an SQL identifier), or
+-- OID 0 for PUBLIC when allowed
+CREATE FUNCTION recsys._role(role_name text, argname text, allow_public boolean)
+RETURNS regrole
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	result regrole;
+BEGIN
+	IF allow_public AND upper(role_name) = 'PUBLIC' THEN
+		RETURN 0;
+	END IF;
+	SELECT r.oid INTO result FROM pg_roles r WHERE r.rolname = role_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'role "%" does not exist', role_name
+			USING ERRCODE = 'undefined_object',
+				  HINT = format('Pass the name of an existing role as %s%s.', argname,
+								CASE WHEN allow_public THEN ', or PUBLIC' ELSE '' END);
+	END IF;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION recsys._role(text, text, boolean) IS
+	'internal: a role by its name, or PUBLIC';
+
+-- internal: direct UPDATEs and DELETEs of recsys.models rows (which row-level
+-- security lets a model's users see) are the owner's; the error names both
+CREATE FUNCTION recsys._models_write_check()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM recsys._require_model_owner(OLD.name, lower(TG_OP), missing_ok => true);
+	RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION recsys._models_write_check() IS
+	'internal: only a model''s owner may update or delete its recsys.models row';
+CREATE TRIGGER models_write_check BEFORE UPDATE OR DELETE ON recsys.models
+	FOR EACH ROW EXECUTE FUNCTION recsys._models_write_check();
+
+-- recsys.models: a model's users see its row; its owners write it (the
+-- trigger above refuses the others' UPDATE and DELETE by name, and WITH
+-- CHECK keeps a row's owner a role the writer has the privileges of)
+ALTER TABLE recsys.models ENABLE ROW LEVEL SECURITY;
+CREATE POLICY model_access ON recsys.models
+	USING (recsys._may_use(owner, grantees))
+	WITH CHECK (recsys._owns(owner));
+
+-- every other table: rows of the models the role sees (through the policy
+-- above) may be read, rows of the models it owns written
+DO $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['model_versions', 'user_factors', 'item_factors',
+							 'item_neighbor_lists', 'user_neighbor_lists', 'item_stats'] LOOP
+		EXECUTE format('ALTER TABLE recsys.%I ENABLE ROW LEVEL SECURITY', t);
+		EXECUTE format('CREATE POLICY model_users ON recsys.%I FOR SELECT '
+					   'USING (model IN (SELECT m.name FROM recsys.models m))', t);
+		EXECUTE format('CREATE POLICY model_owners ON recsys.%I '
+					   'USING (model IN (SELECT m.name FROM recsys.models m WHERE recsys._owns(m.owner))) '
+					   'WITH CHECK (model IN (SELECT m.name FROM recsys.models m WHERE recsys._owns(m.owner)))', t);
+	END LOOP;
+END
+$$;
+
+-- only owners may drop, activate or roll back a model; drop sees every role's blends
+CREATE OR REPLACE FUNCTION recsys.drop_model(model text, if_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	blends text;
+	n_blends bigint;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM recsys._require_model_owner(model, 'drop', missing_ok => true);
+	-- like DROP TABLE under a view: a blend's member stays until the blend goes
+	-- (the row lock waits for a blend being trained on it to commit)
+	PERFORM FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model FOR UPDATE;
+	-- (every role's blends: one this role may not see counts too)
+	SELECT string_agg(format('"%s"', b.name), ', ' ORDER BY b.name), count(*) INTO blends, n_blends
+	FROM unnest(recsys._blends_using(model)) b(name);
+	IF n_blends > 0 THEN
+		RAISE EXCEPTION 'cannot drop model "%" because %', model,
+			CASE WHEN n_blends = 1 THEN format('blend %s uses it', blends)
+				 ELSE format('blends %s use it', blends) END
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Drop the blend first, or train it again without this member.';
+	END IF;
+	DELETE FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model;
+	IF NOT FOUND AND NOT coalesce(if_exists, false) THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys.drop_model(text, boolean) IS
+	'drop a model with all its versions and artefacts';
+
+CREATE OR REPLACE FUNCTION recsys.activate(model text, version integer)
+RETURNS recsys.models
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	result recsys.models;
+	missing text;
+BEGIN
+	IF model IS NULL OR version IS NULL THEN
+		RAISE EXCEPTION 'model and version must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM recsys._require_model_owner(model, 'activate');
+	UPDATE recsys.models m
+	SET version = v.version, algorithm = v.algorithm, source = v.source, params = v.params,
+		stats = v.stats, n_users = v.n_users, n_items = v.n_items,
+		n_interactions = v.n_interactions, trained_at = v.trained_at,
+		train_seconds = v.train_seconds, metrics = v.metrics, trained_by = v.trained_by
+	FROM recsys.model_versions v
+	WHERE m.name = activate.model AND v.model = activate.model AND v.version = activate.version
+	RETURNING m.* INTO result;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" has no version %', model, version
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = format('Versions kept: %s.',
+								(SELECT string_agg(v.version::text, ', ' ORDER BY v.version)
+								 FROM recsys.model_versions v WHERE v.model = activate.model));
+	END IF;
+	-- a blend's version serves only if its members still exist as models of their own
+	IF result.algorithm = 'blend' THEN
+		SELECT string_agg(format('"%s"', e.member), ', ' ORDER BY e.member) INTO missing
+		FROM jsonb_array_elements_text(result.params -> 'members') e(member)
+		WHERE NOT EXISTS (SELECT 1 FROM recsys.models b
+						  WHERE b.name = e.member AND b.algorithm <> 'blend');
+		IF missing IS NOT NULL THEN
+			RAISE EXCEPTION 'version % of blend "%" names members that are no longer models of their own: %',
+				version, model, missing
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'Train the members again, or train the blend again from the models there are.';
+		END IF;
+	END IF;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION recsys.activate(text, integer) IS
+	'make a kept version of a model the one that serves';
+
+CREATE OR REPLACE FUNCTION recsys.rollback(model text)
+RETURNS recsys.models
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	active integer;
+	previous integer;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM recsys._require_model_owner(model, 'roll back');
+	SELECT m.version INTO active FROM recsys.models m WHERE m.name = rollback.model FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+	SELECT max(v.version) INTO previous FROM recsys.model_versions v
+	WHERE v.model = rollback.model AND v.version < active;
+	IF previous IS NULL THEN
+		RAISE EXCEPTION 'model "%" has no version older than the active version %', model, active
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'recsys.keep_versions sets how many versions training keeps.';
+	END IF;
+	RETURN recsys.activate(model, previous);
+END
+$$;
+COMMENT ON FUNCTION recsys.rollback(text) IS
+	'make the version before the active one serve again';
+
+CREATE FUNCTION recsys._change_grant(model text, grantee text, give boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	role regrole;
+BEGIN
+	IF model IS NULL OR grantee IS NULL THEN
+		RAISE EXCEPTION 'model and grantee must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM recsys._require_model_owner(model, CASE WHEN give THEN 'grant use of' ELSE 'revoke use of' END);
+	role := recsys._role(grantee, 'grantee', true);
+	-- granting twice is granting once; revoking what was not granted does nothing
+	UPDATE recsys.models m
+	SET grantees = CASE WHEN give THEN m.grantees || role ELSE array_remove(m.grantees, role) END
+	WHERE m.name = _change_grant.model AND (role = ANY (m.grantees)) <> give;
+END
+$$;
+COMMENT ON FUNCTION recsys._change_grant(text, text, boolean) IS
+	'internal: give or take back the use of a model';
+
+CREATE FUNCTION recsys.grant_model(model text, grantee text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT recsys._change_grant(model, grantee, true) $$;
+COMMENT ON FUNCTION recsys.grant_model(text, text) IS
+	'give a role (or PUBLIC) the use of a model: serving, evaluating, blending it';
+
+CREATE FUNCTION recsys.revoke_model(model text, grantee text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT recsys._change_grant(model, grantee, false) $$;
+COMMENT ON FUNCTION recsys.revoke_model(text, text) IS
+	'take back the use of a model from a role (or PUBLIC)';
+
+CREATE FUNCTION recsys.alter_model_owner(model text, new_owner text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	role regrole;
+BEGIN
+	IF model IS NULL OR new_owner IS NULL THEN
+		RAISE EXCEPTION 'model and new_owner must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM recsys._require_model_owner(model, 'change the owner of');
+	role := recsys._role(new_owner, 'new_owner', false);
+	-- as ALTER TABLE ... OWNER TO: only to a role the caller could SET ROLE to
+	IF NOT pg_has_role(role, 'MEMBER') THEN
+		RAISE EXCEPTION 'must be able to SET ROLE "%" to give it model "%"', new_owner, model
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = format('A superuser, or a member of role "%s", may.', new_owner);
+	END IF;
+	UPDATE recsys.models m SET owner = role WHERE m.name = alter_model_owner.model;
+END
+$$;
+COMMENT ON FUNCTION recsys.alter_model_owner(text, text) IS
+	'give a model to another role (the caller must be able to SET ROLE to it)';
+
 -------------------------------------------------------------------------------
 -- Models that store no per-user data (store_users => false)
 -------------------------------------------------------------------------------

@@ -21,7 +21,18 @@ LANGUAGE sql AS $$
 									  FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
 									 (SELECT string_agg(pg_get_constraintdef(k.oid), ', ' ORDER BY pg_get_constraintdef(k.oid))
 									  FROM pg_constraint k WHERE k.conrelid = c.oid),
-									 (SELECT md5(pg_get_viewdef(c.oid)) WHERE c.relkind = 'v'))
+									 (SELECT md5(pg_get_viewdef(c.oid)) WHERE c.relkind = 'v'),
+									 (SELECT string_agg(a.attname || ' default ' || pg_get_expr(d.adbin, d.adrelid), ', ' ORDER BY a.attnum)
+									  FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+									  WHERE d.adrelid = c.oid),
+									 -- row-level security, view options, policies and triggers
+									 'rls ' || c.relrowsecurity || ' ' || coalesce(c.reloptions::text, ''),
+									 (SELECT string_agg(concat_ws(' ', p.polname, p.polcmd, p.polpermissive, p.polroles::text,
+																  pg_get_expr(p.polqual, p.polrelid),
+																  pg_get_expr(p.polwithcheck, p.polrelid)), '; ' ORDER BY p.polname)
+									  FROM pg_policy p WHERE p.polrelid = c.oid),
+									 (SELECT string_agg(pg_get_triggerdef(t.oid), '; ' ORDER BY t.tgname)
+									  FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal))
 					FROM pg_class c WHERE c.oid = d.objid)
 		   END
 	FROM pg_depend d
@@ -78,7 +89,18 @@ ORDER BY 1, 2;
 
 DROP EXTENSION recsys CASCADE;
 CREATE EXTENSION recsys VERSION '0.5.0';
+-- models from before 0.6.0 get an owner: the role that trained them if it
+-- still exists, else the extension's owner; and no grants
+CREATE ROLE regress_recsys_trainer;
+INSERT INTO recsys.models (name, algorithm, source, trained_by) VALUES
+	('kept', 'popular', 'public.t', 'regress_recsys_trainer'),
+	('orphan', 'popular', 'public.t', 'regress_recsys_gone');
 ALTER EXTENSION recsys UPDATE;
+SELECT name, owner, owner = (SELECT extowner FROM pg_extension WHERE extname = 'recsys') AS extension_owner,
+	   grantees
+FROM recsys.models ORDER BY 1;
+DELETE FROM recsys.models;
+DROP ROLE regress_recsys_trainer;
 CREATE TEMP TABLE from_0_5 AS SELECT * FROM pg_temp.recsys_objects();
 SELECT 'only after upgrade from 0.5.0' AS side, * FROM (SELECT * FROM from_0_5 EXCEPT SELECT * FROM fresh) a
 UNION ALL

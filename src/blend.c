@@ -39,6 +39,7 @@
 #include "blend.h"
 #include "fold_in.h"
 #include "ingest.h"
+#include "model_acl.h"
 #include "model_cache.h"
 #include "model_store.h"
 #include "recommend.h"
@@ -142,10 +143,28 @@ member_index(RsModel *blend, RsModel *member, bool *within_blend)
 	return index;
 }
 
+/* A member looked up as the blend's owner (RsRunAsOwner). */
+typedef struct MemberLookup
+{
+	const char *name;
+	RsModel    *model;
+} MemberLookup;
+
+static void
+get_member(void *arg)
+{
+	MemberLookup *lookup = arg;
+
+	lookup->model = RsGetModel(lookup->name);
+}
+
 /*
  * RsResolveBlendMembers looks up (and loads, if need be) every member of
  * a blend for the current statement, and maps the blend's items to each
- * member version it has not seen before.
+ * member version it has not seen before.  Members are looked up as the
+ * blend's owner, as a view reads its tables as the view's owner: a role
+ * granted the blend needs no grant on its members, and the blend stops
+ * (42501) when a member's owner revokes the blend owner's use of it.
  */
 void
 RsResolveBlendMembers(RsModel *blend)
@@ -165,10 +184,12 @@ RsResolveBlendMembers(RsModel *blend)
 			RsBlendMember *member = &blend->members[m];
 			const char *names[2] = {blend->name, member->name};
 			ErrorContextCallback callback = {error_context_stack, member_context, names};
+			MemberLookup lookup = {member->name, NULL};
 			RsModel    *model;
 
 			error_context_stack = &callback;
-			model = RsGetModel(member->name);
+			RsRunAsOwner(blend->name, blend->owner, get_member, &lookup);
+			model = lookup.model;
 			if (model->kind == RS_MODEL_BLEND)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -529,10 +550,14 @@ read_member(const char *name, MemoryContext caller, MemberRow *row)
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
 			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
 	if (SPI_processed == 0)
+	{
+		/* a member the trainer may not use: row-level security hides it */
+		(void) RsRequireModelOwner(name, "use", true);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("member model \"%s\" does not exist", name),
 				 errhint("SELECT name FROM recsys.models lists the models.")));
+	}
 	old = MemoryContextSwitchTo(caller);
 	row->algorithm = text_or_null(1);
 	row->version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
@@ -556,12 +581,11 @@ refuse_if_member(const char *name)
 	bool		isnull;
 	Datum		blends;
 
-	RsExecute("SELECT pg_catalog.string_agg(pg_catalog.format('\"%s\"', name), ', ' ORDER BY name), "
+	/* every role's blends, also those the trainer may not see */
+	RsExecute("SELECT pg_catalog.string_agg(pg_catalog.format('\"%s\"', b), ', ' ORDER BY b), "
 			  "pg_catalog.count(*) "
-			  "FROM recsys.models WHERE algorithm OPERATOR(pg_catalog.=) 'blend' "
-			  "AND params OPERATOR(pg_catalog.->) 'members' OPERATOR(pg_catalog.?) $1 "
-			  "AND name OPERATOR(pg_catalog.<>) $1",
-			  1, (Oid[]) {TEXTOID}, &value, NULL, true, SPI_OK_SELECT);
+			  "FROM pg_catalog.unnest(recsys._blends_using($1)) b",
+			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
 	blends = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 		ereport(ERROR,

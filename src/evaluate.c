@@ -44,6 +44,7 @@
 
 #include "args.h"
 #include "ingest.h"
+#include "model_acl.h"
 #include "model_cache.h"
 #include "recency.h"
 #include "recommend.h"
@@ -186,29 +187,59 @@ store_train_time(TupleTableSlot *slot, void *arg)
 		times->seconds[lo] = DatumGetFloat8(slot->tts_values[2]);
 }
 
+/* The grouped query of read_train_times, run as the model's owner. */
+typedef struct TrainTimesRead
+{
+	const char *query;
+	TrainTimes *times;
+} TrainTimesRead;
+
+static void
+stream_train_times(void *arg)
+{
+	TrainTimesRead *read = arg;
+
+	RsStreamQuery(read->query, 0, NULL, NULL, NULL, true, store_train_time, read->times);
+}
+
 /*
  * For a model with a half-life: the latest time of every training pair,
- * read in one grouped query over the source (as the caller).
+ * read in one grouped query over the source (as the model's owner).
  */
 static double *
 read_train_times(RsModel *model, const RsInteractions *train)
 {
 	TrainTimes	times;
-	char	   *query;
+	TrainTimesRead read = {NULL, &times};
 
 	times.train = train;
 	times.seconds = palloc(sizeof(double) * Max(train->by_user.nnz, 1));
 	for (int64 p = 0; p < train->by_user.nnz; p++)
 		times.seconds[p] = get_float8_nan();
-	query = psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, pg_catalog.max(%s) FROM %s GROUP BY 1, 2",
-					 quote_identifier(model->user_col), quote_identifier(model->item_col),
-					 RsTimeEpochSql(model->source, model->time_col, "time_col"),
-					 RsRelationName(model->source));
+	read.query = psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, pg_catalog.max(%s) FROM %s GROUP BY 1, 2",
+						  quote_identifier(model->user_col), quote_identifier(model->item_col),
+						  RsTimeEpochSql(model->source, model->time_col, "time_col"),
+						  RsRelationName(model->source));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	RsStreamQuery(query, 0, NULL, NULL, NULL, true, store_train_time, &times);
+	RsRunAsOwner(model->name, RsSourceReader(model), stream_train_times, &read);
 	SPI_finish();
 	return times.seconds;
+}
+
+/* The model's training rows, read from its source as its owner. */
+typedef struct TrainRead
+{
+	RsSourceSpec *spec;
+	RsInteractions *rows;
+} TrainRead;
+
+static void
+read_train_rows(void *arg)
+{
+	TrainRead  *read = arg;
+
+	RsReadSource(read->spec, true, read->rows);
 }
 
 /*
@@ -280,7 +311,11 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	train_spec.user_col = model->user_col;
 	train_spec.item_col = model->item_col;
 	train_spec.weight_col = model->weight_col;
-	RsReadSource(&train_spec, true, &train);
+	{
+		TrainRead	read = {&train_spec, &train};
+
+		RsRunAsOwner(model->name, RsSourceReader(model), read_train_rows, &read);
+	}
 
 	n_items = model->items.count;
 	test_items = model_item_indexes(model, &test.items);

@@ -38,6 +38,7 @@
 #include "blend.h"
 #include "fold_in.h"
 #include "linalg.h"
+#include "model_acl.h"
 #include "model_cache.h"
 #include "recommend.h"
 #include "score.h"
@@ -615,6 +616,8 @@ recsys_refresh_user(PG_FUNCTION_ARGS)
 	RsRequireArg(fcinfo, 0, "user_id");
 	user_id = PG_GETARG_INT64(0);
 	model = factor_model(fcinfo, 1, "refresh_user");
+	/* it writes the model's rows: the owner's right, not a user's */
+	(void) RsRequireModelOwner(model->name, "refresh users of", false);
 	RsReadUserItems(model, user_id, "refresh_user", &items);
 	pairs = palloc(sizeof(RsWeightedItem) * Max(items.n, 1));
 	for (int j = 0; j < items.n; j++)

@@ -11,9 +11,15 @@
  * Validity: every statement that uses a model checks, once, that the
  * catalog row it sees (recsys.models, through the statement's own
  * snapshot) still names the loaded version and training time; if not, the
- * model is reloaded.  So a model retrained or dropped in another session
- * is picked up by the next statement after that session commits, and a
- * session in the middle of retraining sees its own uncommitted model.
+ * model is reloaded.  That read is also the privilege check: row-level
+ * security shows the row only to roles that may use the model, and the
+ * check is redone when the role or security context changes (the
+ * statement stamp includes them), so a model loaded for one role is never
+ * served to another that may not use it.  The model's tables are then read
+ * as the catalog's owner (src/model_acl.c), and its source as its owner.
+ * So a model retrained or dropped in another session is picked up by the
+ * next statement after that session commits, and a session in the middle
+ * of retraining sees its own uncommitted model.
  * Nothing here writes, so serving works on hot standbys too.
  * recsys.cache_stats() shows what a session holds.
  *
@@ -30,6 +36,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -45,6 +52,7 @@
 #include "als.h"
 #include "blend.h"
 #include "ingest.h"
+#include "model_acl.h"
 #include "model_cache.h"
 #include "recency.h"
 #include "spi_util.h"
@@ -86,6 +94,7 @@ typedef struct CatalogRow
 	char	   *time_col;
 	double		half_life;
 	float		reg_exponent;
+	Oid			owner;
 } CatalogRow;
 
 /* Subtransactions rolled back in this backend: part of every statement stamp. */
@@ -131,7 +140,8 @@ float_column(HeapTuple tuple, TupleDesc desc, int col, float if_null)
 }
 
 /*
- * Look the model up in recsys.models; false if there is no such model.
+ * Look the model up in recsys.models; false if there is no such model or
+ * the current role may not use it (row-level security hides its row).
  * SPI must be connected; strings are copied into the caller's context.
  */
 static bool
@@ -155,7 +165,7 @@ read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row
 			  "(params->>'alpha')::pg_catalog.float8, "
 			  "params->>'binary' = 'true', "
 			  "params->>'time_col', (params->>'half_life_seconds')::pg_catalog.float8, "
-			  "(params->>'regularization_exponent')::pg_catalog.float8 "
+			  "(params->>'regularization_exponent')::pg_catalog.float8, owner::pg_catalog.oid "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -197,6 +207,7 @@ read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row
 		row->half_life = isnull ? 0 : DatumGetFloat8(d);
 	}
 	row->reg_exponent = float_column(tuple, desc, 20, 0);
+	row->owner = DatumGetObjectId(SPI_getbinval(tuple, desc, 21, &isnull));
 	MemoryContextSwitchTo(old);
 	return true;
 }
@@ -475,12 +486,13 @@ load_neighbors(RsModel *model, bool users)
 
 /*
  * Prepare the per-call queries for users' items in the source, on first
- * use (SPI connected): only callers that need the source need privileges
- * on it.
+ * use (SPI connected, as the model's owner: RsRunAsOwner; the source's
+ * row-level security is applied for the role that prepares them).
  */
 static void
-prepare_seen_queries(RsModel *model)
+prepare_seen_queries(void *arg)
 {
+	RsModel    *model = arg;
 	StringInfoData q;
 	const char *weight;
 	const char *source;
@@ -637,6 +649,28 @@ load_model(const char *name, CatalogRow *row)
 	return model;
 }
 
+/* A model to load (RsGetModel), and the result. */
+typedef struct ModelLoad
+{
+	const char *name;
+	CatalogRow *row;
+	RsModel    *model;
+} ModelLoad;
+
+/*
+ * Load a model as the catalog's owner: the caller has just read its
+ * catalog row through row-level security, which is the check; its
+ * artefact rows (100,000s of them) then cost no policy check each.
+ * Only recsys's fixed queries run, with search_path pg_catalog, pg_temp.
+ */
+static void
+load_as_catalog_owner(void *arg)
+{
+	ModelLoad  *load = arg;
+
+	load->model = load_model(load->name, load->row);
+}
+
 /*
  * RsCurrentStatement stamps the running statement and what it can see.
  * Two calls with equal stamps belong to one top-level statement and see
@@ -733,10 +767,25 @@ RsGetModel(const char *name)
 		elog(ERROR, "SPI_connect failed");
 	if (!read_catalog_row(name, CurrentMemoryContext, &row))
 	{
+		bool		exists;
+		Oid			owner;
+
 		SPI_finish();
+		owner = RsModelOwner(name, &exists);
+		if (exists && !has_privs_of_role(GetUserId(), owner))
+		{
+			/*
+			 * A model the role may not use (row-level security hid its row):
+			 * say whose it is.  A copy loaded for another role stays cached.
+			 */
+			if (entry->model == NULL)
+				hash_search(model_cache, name, HASH_REMOVE, NULL);
+			RsDenyModel(name, owner, "use");
+		}
 		if (entry->model)
 			free_model(entry->model);
 		hash_search(model_cache, name, HASH_REMOVE, NULL);
+		/* (a model that exists now was created after this statement's snapshot) */
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model \"%s\" does not exist", name),
@@ -750,7 +799,12 @@ RsGetModel(const char *name)
 			free_model(entry->model);
 			entry->model = NULL;
 		}
-		model = load_model(name, &row);
+		{
+			ModelLoad	load = {name, &row, NULL};
+
+			RsRunAsCatalogOwner(load_as_catalog_owner, &load);
+			model = load.model;
+		}
 		/* the hash table may have moved while loading */
 		entry = hash_search(model_cache, name, HASH_ENTER, &found);
 		entry->model = model;
@@ -760,6 +814,8 @@ RsGetModel(const char *name)
 		refresh_source(entry->model);
 	SPI_finish();
 	model = entry->model;
+	/* recsys.alter_model_owner changes no version: follow the row */
+	model->owner = row.owner;
 	/* a blend is current only when its members are */
 	if (model->kind == RS_MODEL_BLEND)
 		RsResolveBlendMembers(model);
@@ -772,6 +828,38 @@ int32
 RsModelItemIndex(RsModel *model, int64 item_id)
 {
 	return rs_idmap_lookup(&model->items, item_id);
+}
+
+/* One user's row of recsys.user_factors (RsModelUserVector). */
+typedef struct UserVectorRead
+{
+	RsModel    *model;
+	Datum	   *values;
+	int			result;
+} UserVectorRead;
+
+/*
+ * Run the user vector query, as the catalog's owner: the model came from
+ * RsGetModel in this statement, which checked the caller's right to it.
+ */
+static void
+read_user_vector(void *arg)
+{
+	UserVectorRead *read = arg;
+	RsModel    *model = read->model;
+
+	if (model->user_plan == NULL)
+	{
+		model->user_plan = SPI_prepare("SELECT bias, factors FROM recsys.user_factors "
+									   "WHERE model OPERATOR(pg_catalog.=) $1 "
+									   "AND version OPERATOR(pg_catalog.=) $2 "
+									   "AND user_id OPERATOR(pg_catalog.=) $3",
+									   3, (Oid[]) {TEXTOID, INT4OID, INT8OID});
+		if (model->user_plan == NULL || SPI_keepplan(model->user_plan) != 0)
+			elog(ERROR, "could not prepare the user vector query: %s",
+				 SPI_result_code_string(SPI_result));
+	}
+	read->result = SPI_execute_plan(model->user_plan, read->values, NULL, true, 1);
 }
 
 /*
@@ -792,22 +880,13 @@ RsModelUserVector(RsModel *model, int64 user_id, float *bias)
 	{
 		Datum		values[3] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version),
 		Int64GetDatum(user_id)};
+		UserVectorRead read = {model, values, 0};
 		int			ret;
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (model->user_plan == NULL)
-		{
-			model->user_plan = SPI_prepare("SELECT bias, factors FROM recsys.user_factors "
-										   "WHERE model OPERATOR(pg_catalog.=) $1 "
-										   "AND version OPERATOR(pg_catalog.=) $2 "
-										   "AND user_id OPERATOR(pg_catalog.=) $3",
-										   3, (Oid[]) {TEXTOID, INT4OID, INT8OID});
-			if (model->user_plan == NULL || SPI_keepplan(model->user_plan) != 0)
-				elog(ERROR, "could not prepare the user vector query: %s",
-					 SPI_result_code_string(SPI_result));
-		}
-		ret = SPI_execute_plan(model->user_plan, values, NULL, true, 1);
+		RsRunAsCatalogOwner(read_user_vector, &read);
+		ret = read.result;
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "reading the vector of user " INT64_FORMAT " failed: %s", user_id,
 				 SPI_result_code_string(ret));
@@ -863,6 +942,28 @@ RsModelUserIndex(RsModel *model, int64 user_id)
 }
 
 /*
+ * RsSourceReader returns the role whose rights a model's source is read
+ * with: the model's owner, who chose it.  A blend takes its source from
+ * its first member; while that is still the member's source, it is read
+ * as the member's owner, so the member owner's code (a view's functions)
+ * never runs with the rights of whoever made a blend of the model.
+ * (Members are current for the statement: RsGetModel resolved them.)
+ */
+Oid
+RsSourceReader(RsModel *model)
+{
+	if (model->kind == RS_MODEL_BLEND && model->n_members > 0 && model->members[0].model != NULL)
+	{
+		RsModel    *first = model->members[0].model;
+
+		if (first->source == model->source && OidIsValid(first->source) &&
+			strcmp(first->source_name, model->source_name) == 0)
+			return first->owner;
+	}
+	return model->owner;
+}
+
+/*
  * RsRequireSource raises an error when the model's source is gone and a
  * feature needs it.
  */
@@ -873,7 +974,7 @@ RsRequireSource(RsModel *model, const char *why)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		prepare_seen_queries(model);
+		RsRunAsOwner(model->name, RsSourceReader(model), prepare_seen_queries, model);
 		SPI_finish();
 	}
 	if (!OidIsValid(model->source) || model->seen_plan == NULL)
@@ -929,7 +1030,7 @@ user_item_cmp(const void *a, const void *b)
  * model does not know and rows with NULLs are ignored, and duplicate
  * items are summed.  Items come out in index order.  A model with a
  * half-life also gets each item's recency weight, from the item's latest
- * row.  Runs as the caller.
+ * row.  The source is read as the model's owner (RsExecutePlanAsOwner).
  */
 void
 RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out)
@@ -945,7 +1046,7 @@ RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out
 	RsRequireSource(model, why);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_plan(model->seen_plan, &value, NULL, true, 0);
+	ret = RsExecutePlanAsOwner(model->name, RsSourceReader(model), model->seen_plan, &value);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading the items of user " INT64_FORMAT " failed: %s", user_id,
 			 SPI_result_code_string(ret));

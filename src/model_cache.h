@@ -75,6 +75,7 @@ typedef struct RsModel
 	char	   *algorithm;
 	RsModelKind kind;
 	MemoryContext mcxt;
+	Oid			owner;			/* reads the source; as of this statement's check */
 
 	/* the source, for the items a user has seen (InvalidOid if gone) */
 	Oid			source;
@@ -186,5 +187,6 @@ extern const float *RsModelGram(RsModel *model);
 extern void RsReadUserItems(RsModel *model, int64 user_id, const char *why,
 							RsUserItems *out);
 extern void RsRequireSource(RsModel *model, const char *why);
+extern Oid	RsSourceReader(RsModel *model);
 
 #endif							/* RECSYS_MODEL_CACHE_H */

@@ -26,8 +26,10 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
@@ -35,6 +37,7 @@
 
 #include "array_util.h"
 #include "ingest.h"
+#include "model_acl.h"
 #include "model_store.h"
 #include "recsys.h"
 #include "spi_util.h"
@@ -42,8 +45,10 @@
 #define BATCH_ROWS 8192
 #define BATCH_PAIRS 262144		/* neighbour pairs per INSERT */
 
-/* Seed of the hash that keys a model's advisory lock ("recs"). */
+/* Seed of the hash that keys a model's training lock ("recs"). */
 #define RECSYS_LOCK_CLASS 0x72656373
+/* The training lock's advisory-lock space ("rs"): not 1 or 2, SQL's */
+#define RECSYS_LOCK_SPACE 0x7273
 
 /*
  * RsCheckModelName refuses names the catalog cannot hold, with a message
@@ -62,29 +67,32 @@ RsCheckModelName(const char *name)
  * RsLockModelForTraining makes sure only one session trains a given model
  * at a time: a second one gets a clear error at once instead of waiting
  * for, and then overwriting, the first one's result.  The lock is held to
- * the end of the transaction.
+ * the end of the transaction.  Then it checks that the caller may train
+ * into the name: a model another role owns is refused (42501), before any
+ * work is done.
+ *
+ * The lock is an advisory-lock tag whose last field is RECSYS_LOCK_SPACE,
+ * which the pg_advisory_* functions never use (theirs is 1 or 2): no SQL
+ * can take it, so no role can keep another from training by holding it.
+ * It is keyed on a 64-bit hash of the name in this database; two names
+ * colliding is practically impossible.  pg_locks shows it as an advisory
+ * lock with objsubid RECSYS_LOCK_SPACE.
  */
 void
 RsLockModelForTraining(const char *name)
 {
-	Oid			argtypes[2] = {TEXTOID, INT8OID};
-	Datum		values[2] = {CStringGetTextDatum(name), Int64GetDatum(RECSYS_LOCK_CLASS)};
-	bool		isnull;
-	bool		locked;
+	LOCKTAG		tag;
+	uint64		key;
 
 	RsCheckModelName(name);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	/* a 64-bit hash of the name: two names colliding is practically impossible */
-	RsExecute("SELECT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended($1, $2))",
-			  2, argtypes, values, NULL, false, SPI_OK_SELECT);
-	locked = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	if (!locked)
+	key = hash_bytes_extended((const unsigned char *) name, strlen(name), RECSYS_LOCK_CLASS);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, RECSYS_LOCK_SPACE);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 				 errmsg("model \"%s\" is being trained by another session", name),
 				 errhint("Wait for that training to finish, or train under another model name.")));
+	(void) RsRequireModelOwner(name, "train", true);
 }
 
 /* The descriptive columns shared by recsys.models and recsys.model_versions. */
@@ -116,8 +124,8 @@ desc_values(const RsModelDesc *desc, Oid *argtypes, Datum *values)
 int32
 RsCreateModelVersion(const RsModelDesc *desc)
 {
-	Oid			argtypes[9];
-	Datum		values[9];
+	Oid			argtypes[10];
+	Datum		values[10];
 	bool		isnull;
 	int32		version;
 
@@ -132,11 +140,15 @@ RsCreateModelVersion(const RsModelDesc *desc)
 
 	argtypes[8] = INT4OID;
 	values[8] = Int32GetDatum(version);
+	/* a new model belongs to the role that trains it */
+	argtypes[9] = OIDOID;
+	values[9] = ObjectIdGetDatum(GetUserId());
 	RsExecute("INSERT INTO recsys.models (name, algorithm, source, params, stats, "
-			  "n_users, n_items, n_interactions, version) "
-			  "VALUES ($1, $2, $3, $4::pg_catalog.jsonb, $5::pg_catalog.jsonb, $6, $7, $8, $9) "
+			  "n_users, n_items, n_interactions, version, owner) "
+			  "VALUES ($1, $2, $3, $4::pg_catalog.jsonb, $5::pg_catalog.jsonb, $6, $7, $8, $9, "
+			  "$10::pg_catalog.regrole) "
 			  "ON CONFLICT (name) DO NOTHING",
-			  9, argtypes, values, NULL, false, SPI_OK_INSERT);
+			  10, argtypes, values, NULL, false, SPI_OK_INSERT);
 	RsExecute("INSERT INTO recsys.model_versions (model, algorithm, source, params, stats, "
 			  "n_users, n_items, n_interactions, version) "
 			  "VALUES ($1, $2, $3, $4::pg_catalog.jsonb, $5::pg_catalog.jsonb, $6, $7, $8, $9)",

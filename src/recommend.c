@@ -43,6 +43,7 @@
 #include "array_util.h"
 #include "blend.h"
 #include "linalg.h"
+#include "model_acl.h"
 #include "model_cache.h"
 #include "recommend.h"
 #include "recsys.h"
@@ -214,7 +215,7 @@ user_knn_scores(RsModel *model, int32 u, float *scores)
 	arg = PointerGetDatum(RsInt64Array(ids, n));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_plan(model->seen_many_plan, &arg, NULL, true, 0);
+	ret = RsExecutePlanAsOwner(model->name, RsSourceReader(model), model->seen_many_plan, &arg);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading the neighbours' items failed: %s", SPI_result_code_string(ret));
 	for (uint64 r = 0; r < SPI_processed; r++)

@@ -99,6 +99,26 @@ my $mix = "SELECT string_agg(item_id || '=' || score, ',' ORDER BY score DESC, i
   . "FROM recsys.recommend(42, 10, 'mix')";
 is($session->query_safe($mix), $primary->safe_psql('postgres', $mix),
 	'blend: the standby session recommends as the primary');
+
+# row-level security and grants hold on the standby: a role granted the
+# model is served in the same session that served it to the superuser,
+# and one without a grant is refused, naming the owner, and sees no rows
+$primary->safe_psql('postgres', q{
+	CREATE ROLE regress_recsys_app;
+	CREATE ROLE regress_recsys_other;
+	GRANT SELECT ON ALL TABLES IN SCHEMA recsys TO regress_recsys_app, regress_recsys_other;
+	SELECT recsys.grant_model('mix', 'regress_recsys_app');
+});
+$primary->wait_for_catchup($standby);
+is($session->query_safe("SET ROLE regress_recsys_app;\n$mix"), $primary->safe_psql('postgres', $mix),
+	'a role granted the blend is served on the standby');
+$session->query("SET ROLE regress_recsys_other;\n$mix");
+like($session->{stderr}, qr/permission denied to use model "mix", owned by role "postgres"/,
+	'a role without a grant is refused on the standby');
+$session->{stderr} = '';
+is($session->query_safe("SELECT count(*) FROM recsys.item_stats"), '0',
+	'and sees no catalog rows there');
+$session->query_safe('RESET ROLE');
 $primary->safe_psql('postgres', "SELECT recsys.drop_model('mix')");
 
 # dropping on the primary is seen by the standby session too

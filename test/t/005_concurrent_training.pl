@@ -13,7 +13,8 @@
 #     previous version active and served, and releases the training lock.
 #
 # (f) checks that a blend being trained keeps its members from being
-# dropped.  Two regressions are guarded too, in (b) and (d): model names whose
+# dropped; (b) also checks that no session can block training by taking
+# an advisory lock in SQL (the lock is in a space SQL cannot reach).  Two regressions are guarded too, in (b) and (d): model names whose
 # 32-bit hashtext collides (the training lock once keyed on it) train
 # side by side, and a session that trains the same version number twice
 # in one transaction (drop_model in between) serves the second model, not
@@ -132,6 +133,22 @@ is(fresh("$train, model => 'other')"), '1', '(b) another model trains meanwhile'
 	$holder->query_safe('ROLLBACK');
 	$holder->quit;
 	is($e, '', '(b) a model whose name has the same hashtext trains meanwhile');
+}
+
+# No role can keep another from training by taking the training lock in
+# SQL: it once was pg_try_advisory_xact_lock(hashtextextended(name, "recs")),
+# a key anyone could compute; a session holding that key (or any advisory
+# lock) no longer blocks the model.
+{
+	my $blocker = $node->background_psql('postgres');
+	$blocker->query_safe(q{SELECT pg_advisory_lock(hashtextextended('blocked', 1919247219))});
+	$blocker->query_safe('BEGIN');
+	$blocker->query_safe(q{SELECT pg_advisory_xact_lock(hashtextextended('blocked', 1919247219))});
+	my ($r, $o, $e) = $node->psql('postgres',
+		"SET statement_timeout = '30s';\n$train, model => 'blocked')");
+	$blocker->quit;
+	is($e, '', '(b) an advisory lock on the old key does not block training');
+	is($r, 0, '(b) the model trains while that lock is held');
 }
 
 $trainer->query_safe('COMMIT');

@@ -1,0 +1,328 @@
+/*-------------------------------------------------------------------------
+ *
+ * model_acl.c
+ *		Who owns a model, who may use it, and reading a model's source with
+ *		its owner's rights.
+ *
+ * Every model has an owner (recsys.models.owner, the role that first
+ * trained it) and a list of roles granted its use.  Row-level security on
+ * the catalog tables (sql/recsys.sql) decides which rows a role sees; this
+ * file holds what row-level security cannot do:
+ *
+ *	- the ownership check of every action that changes a model (training
+ *	  into its name, drop, activate, roll back, grant, revoke, a new owner,
+ *	  a direct UPDATE or DELETE of its row), which must see a model the
+ *	  caller may not read in order to refuse it by name: the owner is read
+ *	  as the catalog tables' owner, past the policies, and the caller must
+ *	  have the owner's privileges (superusers do);
+ *	- loading a model for serving, once the caller's right to it has been
+ *	  checked by reading its catalog row through the policies: the artefact
+ *	  rows are read as the catalog's owner, so a 100,000-row model costs no
+ *	  policy check per row;
+ *	- reading a model's source while serving it.  A model names a relation
+ *	  its owner chose, and whoever serves the model must not run that
+ *	  relation's code (a function in a view's WHERE clause, say) with their
+ *	  own rights.  As PostgreSQL does for views and REFRESH MATERIALIZED
+ *	  VIEW, the read runs as the model's owner, inside a security-restricted
+ *	  operation, with search_path pg_catalog, pg_temp; the caller's identity
+ *	  and settings come back afterwards, on error too.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "args.h"
+#include "model_acl.h"
+#include "spi_util.h"
+
+PG_FUNCTION_INFO_V1(recsys_require_model_owner);
+
+/*
+ * The catalog reads below want the latest committed rows (a new snapshot:
+ * SPI's read_only false), as a lock would; in parallel mode, where a new
+ * command cannot start, the statement's snapshot has to do.
+ */
+#define LATEST_ROWS_READ_ONLY IsInParallelMode()
+PG_FUNCTION_INFO_V1(recsys_blends_using);
+
+/* The owner of the catalog tables (the extension's installer). */
+static Oid
+catalog_owner(void)
+{
+	Oid			relid = get_relname_relid("models", get_namespace_oid("recsys", false));
+	HeapTuple	tuple;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation recsys.models does not exist");
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * Run work(arg) as role, in a security-restricted operation with
+ * search_path pg_catalog, pg_temp, like REFRESH MATERIALIZED VIEW
+ * (RefreshMatViewByOid): code that runs cannot change the session (SET
+ * ROLE, temporary tables, ...), and no name resolves to anybody's schema
+ * but pg_catalog.  The caller's role, security context and settings are
+ * restored afterwards, also when work raises an error.
+ */
+static void
+run_as(Oid role, RsOwnerWork work, void *arg)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(role,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	PG_TRY();
+	{
+		work(arg);
+	}
+	PG_FINALLY();
+	{
+		/* roll back whatever the work's code set, then our search_path */
+		AtEOXact_GUC(false, save_nestlevel);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * RsRunAsCatalogOwner calls work(arg) as the owner of the catalog tables,
+ * whom row-level security does not apply to, for recsys's own fixed
+ * queries on them: the owner check below, and loading a model whose
+ * catalog row the caller has just read through the policies (the right is
+ * checked once per statement, not once per artefact row).
+ */
+void
+RsRunAsCatalogOwner(RsOwnerWork work, void *arg)
+{
+	run_as(catalog_owner(), work, arg);
+}
+
+/* The owner of one model, read past row-level security (RsModelOwner). */
+typedef struct OwnerRead
+{
+	const char *name;
+	bool		found;
+	Oid			owner;
+} OwnerRead;
+
+static void
+read_owner(void *arg)
+{
+	OwnerRead  *read = arg;
+	Datum		value = CStringGetTextDatum(read->name);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT owner::pg_catalog.oid FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
+			  1, (Oid[]) {TEXTOID}, &value, NULL, LATEST_ROWS_READ_ONLY, SPI_OK_SELECT);
+	read->found = SPI_processed > 0;
+	if (read->found)
+	{
+		bool		isnull;
+
+		read->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+}
+
+/*
+ * RsModelOwner returns the owner of a model whether or not the current
+ * role may see its row (*found says whether there is such a model).  The
+ * latest committed row counts, as for a lock.
+ */
+Oid
+RsModelOwner(const char *name, bool *found)
+{
+	OwnerRead	read = {name, false, InvalidOid};
+
+	RsRunAsCatalogOwner(read_owner, &read);
+	*found = read.found;
+	return read.owner;
+}
+
+/* The blends naming one model as a member (recsys_blends_using). */
+typedef struct BlendsRead
+{
+	const char *name;
+	MemoryContext result_context;
+	Datum		blends;
+} BlendsRead;
+
+static void
+read_blends(void *arg)
+{
+	BlendsRead *read = arg;
+	Datum		value = CStringGetTextDatum(read->name);
+	bool		isnull;
+	MemoryContext old;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT coalesce(pg_catalog.array_agg(name ORDER BY name), '{}') "
+			  "FROM recsys.models WHERE algorithm OPERATOR(pg_catalog.=) 'blend' "
+			  "AND params OPERATOR(pg_catalog.->) 'members' OPERATOR(pg_catalog.?) $1 "
+			  "AND name OPERATOR(pg_catalog.<>) $1",
+			  1, (Oid[]) {TEXTOID}, &value, NULL, LATEST_ROWS_READ_ONLY, SPI_OK_SELECT);
+	old = MemoryContextSwitchTo(read->result_context);
+	read->blends = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+							 false, -1);
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+}
+
+/*
+ * recsys_blends_using(model text) returns text[]: the blends that name the
+ * model among their members, in name order, whoever owns them.  Dropping
+ * a model another role's blend uses is refused like DROP TABLE under a
+ * view, and blends do not nest: both need every blend, not only those the
+ * caller may see.  Only names come out.
+ */
+Datum
+recsys_blends_using(PG_FUNCTION_ARGS)
+{
+	BlendsRead	read = {text_to_cstring(PG_GETARG_TEXT_PP(0)), CurrentMemoryContext, (Datum) 0};
+
+	RsRunAsCatalogOwner(read_blends, &read);
+	PG_RETURN_DATUM(read.blends);
+}
+
+/*
+ * RsDenyModel raises the error for a role that may not do action (a verb:
+ * "use", "train", "drop", ...) to a model: SQLSTATE 42501, naming the
+ * model and its owner.
+ */
+void
+RsDenyModel(const char *name, Oid owner, const char *action)
+{
+	char	   *owner_name = GetUserNameFromId(owner, true);
+
+	if (owner_name == NULL)
+		owner_name = psprintf("(dropped role with OID %u)", owner);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to %s model \"%s\", owned by role \"%s\"", action, name, owner_name),
+			 strcmp(action, "use") == 0 ?
+			 errhint("The owner can grant its use: SELECT recsys.grant_model('%s', '%s').",
+					 name, GetUserNameFromId(GetUserId(), false)) :
+			 errhint("Only its owner, members of role \"%s\" and superusers may.", owner_name)));
+}
+
+/*
+ * RsRequireModelOwner returns the owner of a model after checking that
+ * the current role has the owner's privileges (RsDenyModel otherwise,
+ * with action).  A model that does not exist is an error, or InvalidOid
+ * if missing_ok.
+ */
+Oid
+RsRequireModelOwner(const char *name, const char *action, bool missing_ok)
+{
+	bool		found;
+	Oid			owner = RsModelOwner(name, &found);
+
+	if (!found)
+	{
+		if (missing_ok)
+			return InvalidOid;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" does not exist", name),
+				 errhint("SELECT name FROM recsys.models lists the models.")));
+	}
+	if (!has_privs_of_role(GetUserId(), owner))
+		RsDenyModel(name, owner, action);
+	return owner;
+}
+
+/*
+ * recsys_require_model_owner(model text, action text, missing_ok boolean)
+ * returns regrole: RsRequireModelOwner for the PL/pgSQL functions and the
+ * recsys.models trigger; NULL for a missing model when missing_ok.
+ */
+Datum
+recsys_require_model_owner(PG_FUNCTION_ARGS)
+{
+	Oid			owner;
+
+	RsRequireArg(fcinfo, 0, "model");
+	RsRequireArg(fcinfo, 1, "action");
+	RsRequireArg(fcinfo, 2, "missing_ok");
+	owner = RsRequireModelOwner(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+								text_to_cstring(PG_GETARG_TEXT_PP(1)), PG_GETARG_BOOL(2));
+	if (!OidIsValid(owner))
+		PG_RETURN_NULL();
+	PG_RETURN_OID(owner);
+}
+
+/*
+ * RsRunAsOwner calls work(arg), which reads the source of model name, as
+ * the model's owner (run_as): code in the source runs with the owner's
+ * rights, never with the caller's.
+ */
+void
+RsRunAsOwner(const char *name, Oid owner, RsOwnerWork work, void *arg)
+{
+	if (!OidIsValid(owner) || !SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the owner of model \"%s\" (role with OID %u) no longer exists", name, owner),
+				 errdetail("A model's source is read with its owner's rights."),
+				 errhint("A superuser can give the model to another role with recsys.alter_model_owner.")));
+	run_as(owner, work, arg);
+}
+
+/* One prepared query over a model's source, run by RsExecutePlanAsOwner. */
+typedef struct PlanRun
+{
+	SPIPlanPtr	plan;
+	Datum	   *values;
+	int			result;
+} PlanRun;
+
+static void
+execute_plan(void *arg)
+{
+	PlanRun    *run = arg;
+
+	run->result = SPI_execute_plan(run->plan, run->values, NULL, true, 0);
+}
+
+/*
+ * RsExecutePlanAsOwner runs a read-only plan over a model's source (SPI
+ * connected) as the model's owner and returns SPI's result code; the rows
+ * are in SPI_tuptable as usual.
+ */
+int
+RsExecutePlanAsOwner(const char *name, Oid owner, SPIPlanPtr plan, Datum *values)
+{
+	PlanRun		run = {plan, values, 0};
+
+	RsRunAsOwner(name, owner, execute_plan, &run);
+	return run.result;
+}

@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ *
+ * model_acl.h
+ *		Who owns a model, who may use it, and reading a model's source with
+ *		its owner's rights.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_MODEL_ACL_H
+#define RECSYS_MODEL_ACL_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+
+/* Work done with a model owner's rights (RsRunAsOwner). */
+typedef void (*RsOwnerWork) (void *arg);
+
+extern Oid	RsModelOwner(const char *name, bool *found);
+extern Oid	RsRequireModelOwner(const char *name, const char *action, bool missing_ok);
+extern void RsDenyModel(const char *name, Oid owner, const char *action) pg_attribute_noreturn();
+extern void RsRunAsOwner(const char *name, Oid owner, RsOwnerWork work, void *arg);
+extern void RsRunAsCatalogOwner(RsOwnerWork work, void *arg);
+extern int	RsExecutePlanAsOwner(const char *name, Oid owner, SPIPlanPtr plan, Datum *values);
+
+#endif							/* RECSYS_MODEL_ACL_H */
