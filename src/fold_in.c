@@ -237,6 +237,26 @@ RsFoldIn(RsModel *model, RsWeightedItem *pairs, int n, float *x, float *bias)
 	return true;
 }
 
+/*
+ * RsFoldInUserItems folds in a user's interactions as RsReadUserItems
+ * returns them: RsFoldIn on a copy.
+ */
+bool
+RsFoldInUserItems(RsModel *model, const RsUserItems *items, float *x, float *bias)
+{
+	RsWeightedItem *pairs = palloc(sizeof(RsWeightedItem) * Max(items->n, 1));
+	bool		found;
+
+	for (int j = 0; j < items->n; j++)
+	{
+		pairs[j].item = items->item[j];
+		pairs[j].weight = items->weight[j];
+	}
+	found = RsFoldIn(model, pairs, items->n, x, bias);
+	pfree(pairs);
+	return found;
+}
+
 /* A factor model by name, or an error naming what needs one. */
 static RsModel *
 factor_model(FunctionCallInfo fcinfo, int argno, const char *what)
@@ -597,7 +617,8 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
  * now, so a purchase counts without retraining; a user unknown at
  * training time gets a vector.  Returns the vector, or NULL (and deletes
  * the user's row) when the user has no interactions with the model's
- * items.
+ * items.  A model trained with store_users false has no row to refresh
+ * (and must not gain one): an error says so.
  */
 Datum
 recsys_refresh_user(PG_FUNCTION_ARGS)
@@ -605,7 +626,6 @@ recsys_refresh_user(PG_FUNCTION_ARGS)
 	RsModel    *model;
 	int64		user_id;
 	RsUserItems items;
-	RsWeightedItem *pairs;
 	float	   *x;
 	float		bias = 0;
 	bool		found;
@@ -615,15 +635,16 @@ recsys_refresh_user(PG_FUNCTION_ARGS)
 	RsRequireArg(fcinfo, 0, "user_id");
 	user_id = PG_GETARG_INT64(0);
 	model = factor_model(fcinfo, 1, "refresh_user");
+	if (!model->store_users)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" stores no user vectors, so refresh_user has nothing to refresh",
+						model->name),
+				 errdetail("It was trained with store_users => false: serving folds each user's current rows of the source in at query time."),
+				 errhint("Leave out the refresh_user call for this model; recsys.fold_in computes a vector without storing it.")));
 	RsReadUserItems(model, user_id, "refresh_user", &items);
-	pairs = palloc(sizeof(RsWeightedItem) * Max(items.n, 1));
-	for (int j = 0; j < items.n; j++)
-	{
-		pairs[j].item = items.item[j];
-		pairs[j].weight = items.weight[j];
-	}
 	x = palloc(sizeof(float) * model->k);
-	found = RsFoldIn(model, pairs, items.n, x, &bias);
+	found = RsFoldInUserItems(model, &items, x, &bias);
 
 	values[0] = CStringGetTextDatum(model->name);
 	values[1] = Int32GetDatum(model->version);

@@ -258,7 +258,7 @@ RsScoreAllItems(RsModel *model, int64 user_id, const RsUserItems *items, float *
 	switch (model->kind)
 	{
 		case RS_MODEL_FACTORS:
-			x = RsModelUserVector(model, user_id, NULL);
+			x = RsModelUserVector(model, user_id, items, NULL);
 			if (x == NULL)
 				return false;
 			rs_score_items(model->item_factors, NULL, model->items.count, model->k, x, scores);
@@ -313,7 +313,7 @@ RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *ex
 {
 	int32		n_items = model->items.count;
 	float		user_bias = 0;
-	const float *x = RsModelUserVector(model, user_id, &user_bias);
+	const float *x = RsModelUserVector(model, user_id, items, &user_bias);
 	int			found;
 
 	*fallback = false;
@@ -543,7 +543,7 @@ recsys_score(PG_FUNCTION_ARGS)
 	if (model->kind == RS_MODEL_FACTORS)
 	{
 		float		user_bias;
-		const float *x = RsModelUserVector(model, user_id, &user_bias);
+		const float *x = RsModelUserVector(model, user_id, NULL, &user_bias);
 		float		d;
 
 		if (x == NULL)
@@ -622,7 +622,7 @@ factor_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 us
 	double		sum_abs = 0;
 	float		reg;
 
-	(void) RsModelUserVector(model, user_id, &user_bias);
+	(void) RsModelUserVector(model, user_id, items, &user_bias);
 	for (int n = 0; n < items->n; n++)
 		sum_abs += fabsf(items->weight[n]);
 	reg = model->explicit_feedback ? model->regularization : RsImplicitUserReg(model, sum_abs);
