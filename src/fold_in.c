@@ -9,7 +9,11 @@
  * exactly against the model's fixed item factors:
  *	implicit: (YtY + reg I + sum_i alpha |w_i| y_i y_i^T) x = sum_{w_i > 0} (1 + alpha w_i) y_i
  *	explicit: ([1 y_i] [1 y_i]^T summed + reg n I) [b_u x] = sum_i (r_i - mu - b_i) [1 y_i]
- * with duplicate items summed first, as training does.
+ * with duplicate items summed first, as training does.  The kernels do
+ * the numerics: src/kernel/foldin.c the implicit solve, and training's
+ * own exact row solver (rs_als_explicit_update) the explicit one.  Models
+ * trained with store_users false fold every user in this way when served
+ * (RsModelUserVector).
  *
  * recsys.fold_in is an aggregate whose state is a bytea (a real SQL type,
  * so distributed planners such as Citus can split it into worker and
@@ -27,17 +31,19 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
+#include "als.h"
 #include "args.h"
 #include "array_util.h"
 #include "blend.h"
 #include "fold_in.h"
-#include "linalg.h"
+#include "foldin.h"
 #include "model_cache.h"
 #include "recommend.h"
 #include "score.h"
@@ -51,6 +57,7 @@ PG_FUNCTION_INFO_V1(recsys_recommend_session);
 PG_FUNCTION_INFO_V1(recsys_refresh_user);
 
 #define FOLD_IN_MAGIC 0x52534649	/* "RSFI" */
+#define FOLD_IN_CHUNK 4096			/* items per kernel call between interrupt checks */
 
 /*
  * The aggregate state, inside a bytea: the model's name and version and
@@ -135,6 +142,78 @@ pair_cmp(const void *a, const void *b)
 }
 
 /*
+ * The implicit solve (foldin.h): the user's items' confidences with the
+ * model's Gram matrix and regularisation as training had them.
+ */
+static int
+fold_in_implicit(RsModel *model, const RsWeightedItem *pairs, int m, float *x)
+{
+	int			k = model->k;
+	int32	   *idx = palloc(sizeof(int32) * m);
+	float	   *w = palloc(sizeof(float) * m);
+	float	   *A = palloc(sizeof(float) * k * k);
+	float	   *tile = palloc(sizeof(float) * rs_fold_in_tile_floats(k));
+	double		sum_abs = 0;
+	int			status;
+
+	for (int j = 0; j < m; j++)
+	{
+		idx[j] = pairs[j].item;
+		w[j] = pairs[j].weight;
+		sum_abs += fabsf(w[j]);
+	}
+	rs_fold_in_implicit_begin(RsModelGram(model), k, RsImplicitUserReg(model, sum_abs), A, x);
+	/* a long session costs m k^2: check for a cancel between chunks */
+	for (int j = 0; j < m; j += FOLD_IN_CHUNK)
+	{
+		CHECK_FOR_INTERRUPTS();
+		rs_fold_in_implicit_add(model->item_factors, idx + j, w + j, Min(FOLD_IN_CHUNK, m - j), k,
+								model->alpha, A, x, tile);
+	}
+	status = rs_fold_in_implicit_solve(A, x, k);
+	pfree(idx);
+	pfree(w);
+	pfree(A);
+	pfree(tile);
+	return status;
+}
+
+/*
+ * The explicit solve: training's own row solver (exact), on the user's
+ * ratings as a one-row matrix.  pairs are sorted by item.
+ */
+static int
+fold_in_explicit(RsModel *model, const RsWeightedItem *pairs, int m, float *x, float *bias)
+{
+	RsCsr		R;
+	int64		indptr[2] = {0, m};
+	float		b = 0;
+	float	   *ws = palloc(sizeof(float) * rs_als_workspace_floats(model->k, 1));
+	int			status;
+
+	R.n_rows = 1;
+	R.n_cols = model->items.count;
+	R.nnz = m;
+	R.indptr = indptr;
+	R.indices = palloc(sizeof(int32) * m);
+	R.data = palloc(sizeof(float) * m);
+	for (int j = 0; j < m; j++)
+	{
+		R.indices[j] = pairs[j].item;
+		R.data[j] = pairs[j].weight;
+	}
+	status = rs_als_explicit_update(&R, model->item_factors, model->item_bias, model->global_mean,
+									x, &b, model->k, model->regularization, model->regularization,
+									true, 0, 1, 1, ws);
+	if (bias)
+		*bias = b;
+	pfree(R.indices);
+	pfree(R.data);
+	pfree(ws);
+	return status;
+}
+
+/*
  * RsFoldIn computes the user vector (and, for explicit models, bias) that
  * ALS would fit for the given interactions.  pairs may hold duplicates;
  * they are summed (the array is sorted in place).  x holds model->k floats.
@@ -143,11 +222,8 @@ pair_cmp(const void *a, const void *b)
 bool
 RsFoldIn(RsModel *model, RsWeightedItem *pairs, int n, float *x, float *bias)
 {
-	int			k = model->k;
 	int			m = 0;
-	int			dim;
-	float	   *A;
-	float	   *b;
+	int			status;
 
 	if (model->kind != RS_MODEL_FACTORS)
 		elog(ERROR, "fold-in needs a factor model");
@@ -162,78 +238,18 @@ RsFoldIn(RsModel *model, RsWeightedItem *pairs, int n, float *x, float *bias)
 	if (m == 0)
 		return false;
 
-	/* explicit models solve for [b_u, x] together */
-	dim = model->explicit_feedback ? k + 1 : k;
-	A = palloc0(sizeof(float) * dim * dim);
-	b = palloc0(sizeof(float) * dim);
-	if (model->explicit_feedback)
-	{
-		float		reg = model->regularization * m;
-
-		for (int j = 0; j < m; j++)
-		{
-			const float *y = model->item_factors + (int64) pairs[j].item * k;
-			float		t = pairs[j].weight - model->global_mean - model->item_bias[pairs[j].item];
-
-			/* feature vector f = [1, y] */
-			A[0] += 1;
-			b[0] += t;
-			for (int p = 0; p < k; p++)
-			{
-				A[p + 1] += y[p];
-				A[(p + 1) * dim] += y[p];
-				b[p + 1] += t * y[p];
-				for (int q = 0; q < k; q++)
-					A[(p + 1) * dim + q + 1] += y[p] * y[q];
-			}
-		}
-		for (int p = 0; p < dim; p++)
-			A[p * dim + p] += reg;
-	}
-	else
-	{
-		double		sum_abs = 0;
-
-		for (int j = 0; j < m; j++)
-			sum_abs += fabsf(pairs[j].weight);
-		memcpy(A, RsModelGram(model), sizeof(float) * k * k);
-		for (int p = 0; p < k; p++)
-			A[p * k + p] += RsImplicitUserReg(model, sum_abs);
-		for (int j = 0; j < m; j++)
-		{
-			const float *y = model->item_factors + (int64) pairs[j].item * k;
-			float		w = pairs[j].weight;
-			float		c1 = model->alpha * fabsf(w);	/* confidence - 1 */
-
-			for (int p = 0; p < k; p++)
-			{
-				if (w > 0)
-					b[p] += (1 + c1) * y[p];
-				for (int q = 0; q < k; q++)
-					A[p * k + q] += c1 * y[p] * y[q];
-			}
-		}
-	}
-	if (rs_cholesky_solve(A, dim, b, 1) != 0)
+	status = model->explicit_feedback ? fold_in_explicit(model, pairs, m, x, bias) :
+		fold_in_implicit(model, pairs, m, x);
+	if (status == RS_ALS_ERR_NOT_PD)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("cannot fold in: the user's system in model \"%s\" is not positive definite",
 						model->name),
 				 errhint("Retrain the model with a larger regularization.")));
-	if (model->explicit_feedback)
-	{
-		memcpy(x, b + 1, sizeof(float) * k);
-		if (bias)
-			*bias = b[0];
-	}
-	else
-	{
-		memcpy(x, b, sizeof(float) * k);
-		if (bias)
-			*bias = 0;
-	}
-	pfree(A);
-	pfree(b);
+	if (status != RS_ALS_OK)
+		elog(ERROR, "fold-in failed: %s", rs_als_strerror(status));
+	if (!model->explicit_feedback && bias)
+		*bias = 0;
 	return true;
 }
 
