@@ -184,6 +184,13 @@ SELECT version, params->>'store_users' AS store_users
 FROM recsys.train_cf('ev', factors => 4, model => 'stored', rating_col => 'w', store_users => false);
 SELECT version, count(*) AS user_rows FROM recsys.user_factors WHERE model = 'stored' GROUP BY version ORDER BY version;
 SELECT count(*) AS items FROM recsys.recommend(7000006, 5, 'stored');
+-- rolling back serves the stored vectors of version 1 again
+SELECT version, params->>'store_users' AS store_users FROM recsys.rollback('stored');
+SELECT abs(recsys.score(7000006, 101, 'stored') -
+		   (SELECT sum(a * b) FROM recsys.user_factors u, recsys.item_factors i,
+				   unnest(u.factors, i.factors) f(a, b)
+			WHERE u.model = 'stored' AND u.version = 1 AND u.user_id = 7000006
+			  AND i.model = 'stored' AND i.version = 1 AND i.item_id = 101)) < 1e-5 AS stored_vector;
 
 -- tune passes store_users through to every candidate and the kept model
 SELECT count(*) AS candidates FROM recsys.tune('als', 'store_users_test.ev', 'store_users_test.tst',
