@@ -247,7 +247,8 @@ user_knn_scores(RsModel *model, int32 u, float *scores)
  * RsScoreAllItems scores every item for a user; returns false when the
  * model cannot score this user and the popularity fallback applies.
  * items holds the user's items when the caller read them (NULL
- * otherwise).
+ * otherwise): all of them, as RsReadUserItems returns them, since a factor
+ * model without stored users folds them in.
  */
 bool
 RsScoreAllItems(RsModel *model, int64 user_id, const RsUserItems *items, float *scores)
@@ -301,7 +302,8 @@ fallback_scores(RsModel *model, float *scores)
 /*
  * RsRankForUser puts the k best items for a user into out_idx/out_score,
  * best first, and returns how many (fewer only when the catalog runs out).
- * items are the user's interactions (needed by item-kNN; NULL otherwise).
+ * items are the user's interactions (needed by item-kNN, folded in by a
+ * factor model without stored users; NULL if the caller did not read them).
  * exclude is a bitmap of items not to recommend; every item returned is
  * added to it, so the caller can clear exactly what it set.  *fallback
  * says whether the popularity ranking stood in for the model.  scratch
