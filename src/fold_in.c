@@ -9,9 +9,9 @@
  * exactly against the model's fixed item factors:
  *	implicit: (YtY + reg I + sum_i alpha |w_i| y_i y_i^T) x = sum_{w_i > 0} (1 + alpha w_i) y_i
  *	explicit: ([1 y_i] [1 y_i]^T summed + reg n I) [b_u x] = sum_i (r_i - mu - b_i) [1 y_i]
- * with duplicate items summed first, as training does.  The kernels do
- * the numerics: src/kernel/foldin.c the implicit solve, and training's
- * own exact row solver (rs_als_explicit_update) the explicit one.  Models
+ * with duplicate items summed first, as training does; the explicit
+ * system is the one training's row solver solves (rs_als_explicit_update).
+ * src/kernel/foldin.c does the numerics.  Models
  * trained with store_users false fold every user in this way when served
  * (RsModelUserVector).
  *
@@ -141,75 +141,90 @@ pair_cmp(const void *a, const void *b)
 	return x->item < y->item ? -1 : x->item > y->item;
 }
 
+/* The user's items and weights as two arrays, for the kernels. */
+static void
+split_pairs(const RsWeightedItem *pairs, int m, int32 **idx, float **w)
+{
+	*idx = palloc(sizeof(int32) * m);
+	*w = palloc(sizeof(float) * m);
+	for (int j = 0; j < m; j++)
+	{
+		(*idx)[j] = pairs[j].item;
+		(*w)[j] = pairs[j].weight;
+	}
+}
+
 /*
  * The implicit solve (foldin.h): the user's items' confidences with the
- * model's Gram matrix and regularisation as training had them.
+ * model's Gram matrix and regularisation as training had them.  A long
+ * session costs m k^2, so the items go in by chunks with a check for a
+ * cancel between them; likewise below.
  */
 static int
 fold_in_implicit(RsModel *model, const RsWeightedItem *pairs, int m, float *x)
 {
 	int			k = model->k;
-	int32	   *idx = palloc(sizeof(int32) * m);
-	float	   *w = palloc(sizeof(float) * m);
 	float	   *A = palloc(sizeof(float) * k * k);
 	float	   *tile = palloc(sizeof(float) * rs_fold_in_tile_floats(k));
+	int32	   *idx;
+	float	   *w;
 	double		sum_abs = 0;
 	int			status;
 
+	split_pairs(pairs, m, &idx, &w);
 	for (int j = 0; j < m; j++)
-	{
-		idx[j] = pairs[j].item;
-		w[j] = pairs[j].weight;
 		sum_abs += fabsf(w[j]);
-	}
 	rs_fold_in_implicit_begin(RsModelGram(model), k, RsImplicitUserReg(model, sum_abs), A, x);
-	/* a long session costs m k^2: check for a cancel between chunks */
 	for (int j = 0; j < m; j += FOLD_IN_CHUNK)
 	{
 		CHECK_FOR_INTERRUPTS();
 		rs_fold_in_implicit_add(model->item_factors, idx + j, w + j, Min(FOLD_IN_CHUNK, m - j), k,
 								model->alpha, A, x, tile);
 	}
-	status = rs_fold_in_implicit_solve(A, x, k);
-	pfree(idx);
-	pfree(w);
+	status = rs_fold_in_solve(A, x, k);
+	/* evaluate folds in every test user: free what this one took */
 	pfree(A);
 	pfree(tile);
+	pfree(idx);
+	pfree(w);
 	return status;
 }
 
 /*
- * The explicit solve: training's own row solver (exact), on the user's
- * ratings as a one-row matrix.  pairs are sorted by item.
+ * The explicit solve: the system training's row solver solves for a user
+ * (rs_als_explicit_update: regularisation weighted by the user's count,
+ * the bias regularised alike), for (x, b_u).
  */
 static int
 fold_in_explicit(RsModel *model, const RsWeightedItem *pairs, int m, float *x, float *bias)
 {
-	RsCsr		R;
-	int64		indptr[2] = {0, m};
-	float		b = 0;
-	float	   *ws = palloc(sizeof(float) * rs_als_workspace_floats(model->k, 1));
+	int			k = model->k;
+	float	   *A = palloc(sizeof(float) * (k + 1) * (k + 1));
+	float	   *z = palloc(sizeof(float) * (k + 1));
+	float	   *tile = palloc(sizeof(float) * rs_fold_in_tile_floats(k));
+	int32	   *idx;
+	float	   *r;
 	int			status;
 
-	R.n_rows = 1;
-	R.n_cols = model->items.count;
-	R.nnz = m;
-	R.indptr = indptr;
-	R.indices = palloc(sizeof(int32) * m);
-	R.data = palloc(sizeof(float) * m);
-	for (int j = 0; j < m; j++)
+	split_pairs(pairs, m, &idx, &r);
+	rs_fold_in_explicit_begin(k, A, z);
+	for (int j = 0; j < m; j += FOLD_IN_CHUNK)
 	{
-		R.indices[j] = pairs[j].item;
-		R.data[j] = pairs[j].weight;
+		CHECK_FOR_INTERRUPTS();
+		rs_fold_in_explicit_add(model->item_factors, model->item_bias, model->global_mean,
+								idx + j, r + j, Min(FOLD_IN_CHUNK, m - j), k, A, z, tile);
 	}
-	status = rs_als_explicit_update(&R, model->item_factors, model->item_bias, model->global_mean,
-									x, &b, model->k, model->regularization, model->regularization,
-									true, 0, 1, 1, ws);
+	for (int a = 0; a <= k; a++)
+		A[a * (k + 1) + a] += model->regularization * m;
+	status = rs_fold_in_solve(A, z, k + 1);
+	memcpy(x, z, sizeof(float) * k);
 	if (bias)
-		*bias = b;
-	pfree(R.indices);
-	pfree(R.data);
-	pfree(ws);
+		*bias = z[k];
+	pfree(A);
+	pfree(z);
+	pfree(tile);
+	pfree(idx);
+	pfree(r);
 	return status;
 }
 

@@ -1,8 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * foldin.c
- *		The exact implicit ALS solve of one user from the user's entries
- *		(foldin.h).
+ *		The exact ALS solve of one user from the user's entries (foldin.h).
  *
  *-------------------------------------------------------------------------
  */
@@ -21,7 +20,7 @@
 size_t
 rs_fold_in_tile_floats(int k)
 {
-	return (size_t) FOLD_IN_TILE * k;
+	return (size_t) FOLD_IN_TILE * (k + 1);
 }
 
 void
@@ -61,11 +60,45 @@ rs_fold_in_implicit_add(const float *Y, const int32_t *idx, const float *w, int6
 	}
 }
 
-int
-rs_fold_in_implicit_solve(float *A, float *b, int k)
+void
+rs_fold_in_explicit_begin(int k, float *A, float *b)
 {
-	for (int a = 0; a < k; a++)
+	memset(A, 0, sizeof(float) * (k + 1) * (k + 1));
+	memset(b, 0, sizeof(float) * (k + 1));
+}
+
+void
+rs_fold_in_explicit_add(const float *Y, const float *ybias, float mu, const int32_t *idx,
+						const float *r, int64_t n, int k, float *A, float *b, float *tile)
+{
+	int			d = k + 1;
+
+	for (int64_t j0 = 0; j0 < n; j0 += FOLD_IN_TILE)
+	{
+		int			tn = n - j0 < FOLD_IN_TILE ? (int) (n - j0) : FOLD_IN_TILE;
+
+		/* the tile's rows v_j = (y_j, 1), and the right side */
+		for (int t = 0; t < tn; t++)
+		{
+			int32_t		i = idx[j0 + t];
+			float	   *g = tile + (size_t) t * d;
+			float		target = r[j0 + t] - mu - (ybias ? ybias[i] : 0.0f);
+
+			memcpy(g, Y + (size_t) i * k, sizeof(float) * k);
+			g[k] = 1.0f;
+			for (int c = 0; c < d; c++)
+				b[c] += target * g[c];
+		}
+		/* A += tile^T tile, upper triangle */
+		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, d, tn, 1.0f, tile, d, 1.0f, A, d);
+	}
+}
+
+int
+rs_fold_in_solve(float *A, float *b, int n)
+{
+	for (int a = 0; a < n; a++)
 		for (int c = 0; c < a; c++)
-			A[a * k + c] = A[c * k + a];
-	return rs_cholesky_solve(A, k, b, 1) == 0 ? RS_ALS_OK : RS_ALS_ERR_NOT_PD;
+			A[a * n + c] = A[c * n + a];
+	return rs_cholesky_solve(A, n, b, 1) == 0 ? RS_ALS_OK : RS_ALS_ERR_NOT_PD;
 }

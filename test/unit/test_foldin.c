@@ -1,10 +1,12 @@
 /*
  * test_foldin.c
- *		Unit tests of src/kernel/foldin.c, the exact implicit solve of one
- *		user: against a direct solve in double (with negative and zero
+ *		Unit tests of src/kernel/foldin.c, the exact solve of one user.
+ *		Implicit: against a direct solve in double (with negative and zero
  *		weights, and more items than one tile), against training's row
  *		solver run to convergence, split over calls, and a system that is
- *		not positive definite.
+ *		not positive definite.  Explicit: against training's (exact) row
+ *		solver, in the dual (few ratings) and primal (many) forms, split
+ *		over calls.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +16,7 @@
 #include "rng.h"
 #include "unit.h"
 
-#define FI_ITEMS 2000
+#define FI_ITEMS 3000
 
 /* Centred random item factors, n x k. */
 static float *
@@ -27,7 +29,7 @@ fi_factors(int n, int k, uint64_t seed)
 	return Y;
 }
 
-/* A user's m distinct items (ascending) with weights, some <= 0. */
+/* A user's m distinct items (ascending, below 7 m + 3) with weights, some <= 0. */
 static void
 fi_user(int m, int32_t *idx, float *w)
 {
@@ -108,7 +110,7 @@ fi_fold(const float *Y, const float *G, int k, const int32_t *idx, const float *
 	for (int j = 0; j < m; j += split)
 		rs_fold_in_implicit_add(Y, idx + j, w + j, m - j < split ? m - j : split, k, alpha,
 								A, x, tile);
-	status = rs_fold_in_implicit_solve(A, x, k);
+	status = rs_fold_in_solve(A, x, k);
 	free(A);
 	free(tile);
 	return status;
@@ -226,4 +228,81 @@ UNIT_TEST(fold_in_not_positive_definite)
 
 	/* reg 0 and one item: rank 1 in two dimensions */
 	UNIT_CHECK(fi_fold(Y, G, 2, idx, w, 1, 1, 0.0f, 1.0f, x) == RS_ALS_ERR_NOT_PD);
+}
+
+/* Explicit fold-in of m ratings in calls of at most `split`, into x and *bias. */
+static int
+fi_fold_explicit(const float *Y, const float *ybias, float mu, int k, const int32_t *idx,
+				 const float *r, int m, int split, float reg, float *x, float *bias)
+{
+	float	   *A = malloc(sizeof(float) * (k + 1) * (k + 1));
+	float	   *z = malloc(sizeof(float) * (k + 1));
+	float	   *tile = malloc(sizeof(float) * rs_fold_in_tile_floats(k));
+	int			status;
+
+	rs_fold_in_explicit_begin(k, A, z);
+	for (int j = 0; j < m; j += split)
+		rs_fold_in_explicit_add(Y, ybias, mu, idx + j, r + j, m - j < split ? m - j : split, k,
+								A, z, tile);
+	for (int a = 0; a <= k; a++)
+		A[a * (k + 1) + a] += reg * m;
+	status = rs_fold_in_solve(A, z, k + 1);
+	memcpy(x, z, sizeof(float) * k);
+	*bias = z[k];
+	free(A);
+	free(z);
+	free(tile);
+	return status;
+}
+
+/*
+ * The explicit fold-in solves the system training's row solver solves:
+ * the same vector and bias as rs_als_explicit_update (weighted
+ * regularisation, bias regularised alike), for a user with fewer ratings
+ * than factors (the kernel's dual form) and with more than a tile.
+ */
+UNIT_TEST(fold_in_explicit_matches_training_row_solver)
+{
+	static const int ms[] = {5, 300};
+	int			k = 16;
+	float	   *Y = fi_factors(FI_ITEMS, k, 33);
+	float	   *ybias = malloc(sizeof(float) * FI_ITEMS);
+	float	   *ws = malloc(sizeof(float) * rs_als_workspace_floats(k, 1));
+
+	for (int i = 0; i < FI_ITEMS; i++)
+		ybias[i] = (float) (rs_rng_uniform_double(34, (uint64_t) i) - 0.5);
+	for (int s = 0; s < 2; s++)
+	{
+		int			m = ms[s];
+		int32_t    *idx = malloc(sizeof(int32_t) * m);
+		float	   *r = malloc(sizeof(float) * m);
+		int64_t		indptr[2] = {0, m};
+		RsCsr		R = {1, FI_ITEMS, m, indptr, idx, r};
+		float		trained[16],
+					folded[16],
+					split[16],
+					tb = 0,
+					fb = 0,
+					sb = 0;
+
+		fi_user(m, idx, r);
+		for (int j = 0; j < m; j++)
+			r[j] = 1.0f + (float) ((j * 7) % 5);
+		UNIT_CHECK(rs_als_explicit_update(&R, Y, ybias, 3.5f, trained, &tb, k, 0.1f, 0.1f, true,
+										  0, 1, 1, ws) == RS_ALS_OK);
+		UNIT_CHECK(fi_fold_explicit(Y, ybias, 3.5f, k, idx, r, m, m, 0.1f, folded, &fb) == RS_ALS_OK);
+		UNIT_CHECK(fi_fold_explicit(Y, ybias, 3.5f, k, idx, r, m, 7, 0.1f, split, &sb) == RS_ALS_OK);
+		for (int c = 0; c < k; c++)
+		{
+			UNIT_CHECK_NEAR(folded[c], trained[c], 1e-4 * (1 + fabs(trained[c])));
+			UNIT_CHECK_NEAR(split[c], folded[c], 1e-5 * (1 + fabs(folded[c])));
+		}
+		UNIT_CHECK_NEAR(fb, tb, 1e-4 * (1 + fabs(tb)));
+		UNIT_CHECK_NEAR(sb, fb, 1e-5 * (1 + fabs(fb)));
+		free(idx);
+		free(r);
+	}
+	free(Y);
+	free(ybias);
+	free(ws);
 }
