@@ -527,13 +527,14 @@ CREATE FUNCTION recsys.train_cf(
 	rating_col name DEFAULT NULL,
 	seed bigint DEFAULT 42,
 	solver text DEFAULT NULL,
-	regularization_exponent double precision DEFAULT 0)
+	regularization_exponent double precision DEFAULT 0,
+	store_users boolean DEFAULT true)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_cf'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_cf(regclass, integer, text, text, integer, double precision,
-	double precision, name, name, name, bigint, text, double precision) IS
-	'train a matrix factorisation model: implicit ALS, or explicit biased MF by ALS or Gibbs sampling';
+	double precision, name, name, name, bigint, text, double precision, boolean) IS
+	'train a matrix factorisation model: implicit ALS, or explicit biased MF by ALS or Gibbs sampling; with store_users => false no per-user vector is stored';
 
 CREATE FUNCTION recsys.train_ease(
 	source regclass,

@@ -260,7 +260,7 @@ member_items(RsModel *blend, RsBlendMember *member, int64 user_id, const RsUserI
 {
 	if (items == NULL || !takes_blend_items(blend, member))
 	{
-		RsReadUserItems(member->model, user_id, "A blend's item model", out);
+		RsReadUserItems(member->model, user_id, "A blend's member", out);
 		return;
 	}
 	out->n = 0;
@@ -299,7 +299,9 @@ RsBlendScores(RsModel *blend, int64 user_id, const RsUserItems *items, float *sc
 		RsUserItems own = {0};
 		bool		has_items = false;
 
-		if (model->kind == RS_MODEL_ITEM_KNN)
+		/* item models score the user's items; factor models without users fold them in */
+		if (model->kind == RS_MODEL_ITEM_KNN ||
+			(model->kind == RS_MODEL_FACTORS && !model->store_users))
 		{
 			member_items(blend, member, user_id, items, &own);
 			has_items = true;
@@ -310,14 +312,7 @@ RsBlendScores(RsModel *blend, int64 user_id, const RsUserItems *items, float *sc
 			scored = true;
 		/* evaluate calls once per user: free what the member read */
 		if (has_items)
-		{
-			if (own.item)
-				pfree(own.item);
-			if (own.weight)
-				pfree(own.weight);
-			if (own.recency)
-				pfree(own.recency);
-		}
+			RsFreeUserItems(&own);
 	}
 	return scored;
 }
@@ -427,8 +422,7 @@ RsBlendContributions(RsModel *blend, int64 user_id, int64 item_id, RsContributio
 			continue;
 		member_items(blend, member, user_id, &items, &own);
 		if (own.n == 0 ||
-			!RsScoreAllItems(model, user_id, model->kind == RS_MODEL_ITEM_KNN ? &own : NULL,
-							 blend->member_scores) ||
+			!RsScoreAllItems(model, user_id, &own, blend->member_scores) ||
 			!rs_standardize_stats(blend->member_scores, member->index, blend->items.count,
 								  &mean, &sd))
 			continue;

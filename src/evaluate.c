@@ -243,6 +243,33 @@ read_train_rows(void *arg)
 }
 
 /*
+ * Set items to user tr's training interactions with the model's items
+ * (none for tr < 0), with their times when the model has a half-life:
+ * what item-kNN scores, what is excluded, and what a model without stored
+ * users folds in.
+ */
+static void
+user_train_items(const RsInteractions *train, const int32 *train_items, int32 tr,
+				 const double *train_seconds, double *item_seconds, RsUserItems *items)
+{
+	items->n = 0;
+	if (tr < 0)
+		return;
+	for (int64 p = train->by_user.indptr[tr]; p < train->by_user.indptr[tr + 1]; p++)
+	{
+		int32		i = train_items[train->by_user.indices[p]];
+
+		if (i < 0)
+			continue;
+		items->item[items->n] = i;
+		items->weight[items->n] = train->by_user.data[p];
+		if (item_seconds)
+			item_seconds[items->n] = train_seconds[p];
+		items->n++;
+	}
+}
+
+/*
  * recsys_evaluate(model text, test regclass, k int, user_col name,
  *				   item_col name, rating_col name) returns (metric, value).
  */
@@ -361,21 +388,10 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 				continue;
 			}
 
-			/* the user's training items: excluded, and item-kNN's input */
-			items.n = 0;
-			for (int64 p = train.by_user.indptr[tr]; p < train.by_user.indptr[tr + 1]; p++)
-			{
-				int32		i = train_items[train.by_user.indices[p]];
-
-				if (i < 0)
-					continue;
-				items.item[items.n] = i;
-				items.weight[items.n] = train.by_user.data[p];
-				if (item_seconds)
-					item_seconds[items.n] = train_seconds[p];
-				items.n++;
-				rs_bitmap_set(exclude, i);
-			}
+			/* the user's training items: excluded, and the model's input */
+			user_train_items(&train, train_items, tr, train_seconds, item_seconds, &items);
+			for (int n = 0; n < items.n; n++)
+				rs_bitmap_set(exclude, items.item[n]);
 			for (int64 p = t0; p < t1; p++)
 				if (test_items[test.by_user.indices[p]] >= 0)
 					rs_bitmap_set(relevant, test_items[test.by_user.indices[p]]);
@@ -415,9 +431,12 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 		for (int32 r = 0; r < test.by_user.n_rows; r++)
 		{
 			float		user_bias = 0;
-			const float *x = RsModelUserVector(model, test.users.ids[r], &user_bias);
+			const float *x;
 
 			CHECK_FOR_INTERRUPTS();
+			user_train_items(&train, train_items, rs_idmap_lookup(&train.users, test.users.ids[r]),
+							 NULL, NULL, &items);
+			x = RsModelUserVector(model, test.users.ids[r], &items, &user_bias);
 			for (int64 p = test.by_user.indptr[r]; p < test.by_user.indptr[r + 1]; p++)
 			{
 				double		err = predict_rating(model, x, user_bias, test_items[test.by_user.indices[p]]) -

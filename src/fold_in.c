@@ -9,7 +9,11 @@
  * exactly against the model's fixed item factors:
  *	implicit: (YtY + reg I + sum_i alpha |w_i| y_i y_i^T) x = sum_{w_i > 0} (1 + alpha w_i) y_i
  *	explicit: ([1 y_i] [1 y_i]^T summed + reg n I) [b_u x] = sum_i (r_i - mu - b_i) [1 y_i]
- * with duplicate items summed first, as training does.
+ * with duplicate items summed first, as training does; the explicit
+ * system is the one training's row solver solves (rs_als_explicit_update).
+ * src/kernel/foldin.c does the numerics.  Models
+ * trained with store_users false fold every user in this way when served
+ * (RsModelUserVector).
  *
  * recsys.fold_in is an aggregate whose state is a bytea (a real SQL type,
  * so distributed planners such as Citus can split it into worker and
@@ -27,17 +31,19 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
+#include "als.h"
 #include "args.h"
 #include "array_util.h"
 #include "blend.h"
 #include "fold_in.h"
-#include "linalg.h"
+#include "foldin.h"
 #include "model_acl.h"
 #include "model_cache.h"
 #include "recommend.h"
@@ -52,6 +58,7 @@ PG_FUNCTION_INFO_V1(recsys_recommend_session);
 PG_FUNCTION_INFO_V1(recsys_refresh_user);
 
 #define FOLD_IN_MAGIC 0x52534649	/* "RSFI" */
+#define FOLD_IN_CHUNK 4096			/* items per kernel call between interrupt checks */
 
 /*
  * The aggregate state, inside a bytea: the model's name and version and
@@ -135,6 +142,93 @@ pair_cmp(const void *a, const void *b)
 	return x->item < y->item ? -1 : x->item > y->item;
 }
 
+/* The user's items and weights as two arrays, for the kernels. */
+static void
+split_pairs(const RsWeightedItem *pairs, int m, int32 **idx, float **w)
+{
+	*idx = palloc(sizeof(int32) * m);
+	*w = palloc(sizeof(float) * m);
+	for (int j = 0; j < m; j++)
+	{
+		(*idx)[j] = pairs[j].item;
+		(*w)[j] = pairs[j].weight;
+	}
+}
+
+/*
+ * The implicit solve (foldin.h): the user's items' confidences with the
+ * model's Gram matrix and regularisation as training had them.  A long
+ * session costs m k^2, so the items go in by chunks with a check for a
+ * cancel between them; likewise below.
+ */
+static int
+fold_in_implicit(RsModel *model, const RsWeightedItem *pairs, int m, float *x)
+{
+	int			k = model->k;
+	float	   *A = palloc(sizeof(float) * k * k);
+	float	   *tile = palloc(sizeof(float) * rs_fold_in_tile_floats(k));
+	int32	   *idx;
+	float	   *w;
+	double		sum_abs = 0;
+	int			status;
+
+	split_pairs(pairs, m, &idx, &w);
+	for (int j = 0; j < m; j++)
+		sum_abs += fabsf(w[j]);
+	rs_fold_in_implicit_begin(RsModelGram(model), k, RsImplicitUserReg(model, sum_abs), A, x);
+	for (int j = 0; j < m; j += FOLD_IN_CHUNK)
+	{
+		CHECK_FOR_INTERRUPTS();
+		rs_fold_in_implicit_add(model->item_factors, idx + j, w + j, Min(FOLD_IN_CHUNK, m - j), k,
+								model->alpha, A, x, tile);
+	}
+	status = rs_fold_in_solve(A, x, k);
+	/* evaluate folds in every test user: free what this one took */
+	pfree(A);
+	pfree(tile);
+	pfree(idx);
+	pfree(w);
+	return status;
+}
+
+/*
+ * The explicit solve: the system training's row solver solves for a user
+ * (rs_als_explicit_update: regularisation weighted by the user's count,
+ * the bias regularised alike), for (x, b_u).
+ */
+static int
+fold_in_explicit(RsModel *model, const RsWeightedItem *pairs, int m, float *x, float *bias)
+{
+	int			k = model->k;
+	float	   *A = palloc(sizeof(float) * (k + 1) * (k + 1));
+	float	   *z = palloc(sizeof(float) * (k + 1));
+	float	   *tile = palloc(sizeof(float) * rs_fold_in_tile_floats(k));
+	int32	   *idx;
+	float	   *r;
+	int			status;
+
+	split_pairs(pairs, m, &idx, &r);
+	rs_fold_in_explicit_begin(k, A, z);
+	for (int j = 0; j < m; j += FOLD_IN_CHUNK)
+	{
+		CHECK_FOR_INTERRUPTS();
+		rs_fold_in_explicit_add(model->item_factors, model->item_bias, model->global_mean,
+								idx + j, r + j, Min(FOLD_IN_CHUNK, m - j), k, A, z, tile);
+	}
+	for (int a = 0; a <= k; a++)
+		A[a * (k + 1) + a] += model->regularization * m;
+	status = rs_fold_in_solve(A, z, k + 1);
+	memcpy(x, z, sizeof(float) * k);
+	if (bias)
+		*bias = z[k];
+	pfree(A);
+	pfree(z);
+	pfree(tile);
+	pfree(idx);
+	pfree(r);
+	return status;
+}
+
 /*
  * RsFoldIn computes the user vector (and, for explicit models, bias) that
  * ALS would fit for the given interactions.  pairs may hold duplicates;
@@ -144,11 +238,8 @@ pair_cmp(const void *a, const void *b)
 bool
 RsFoldIn(RsModel *model, RsWeightedItem *pairs, int n, float *x, float *bias)
 {
-	int			k = model->k;
 	int			m = 0;
-	int			dim;
-	float	   *A;
-	float	   *b;
+	int			status;
 
 	if (model->kind != RS_MODEL_FACTORS)
 		elog(ERROR, "fold-in needs a factor model");
@@ -163,79 +254,39 @@ RsFoldIn(RsModel *model, RsWeightedItem *pairs, int n, float *x, float *bias)
 	if (m == 0)
 		return false;
 
-	/* explicit models solve for [b_u, x] together */
-	dim = model->explicit_feedback ? k + 1 : k;
-	A = palloc0(sizeof(float) * dim * dim);
-	b = palloc0(sizeof(float) * dim);
-	if (model->explicit_feedback)
-	{
-		float		reg = model->regularization * m;
-
-		for (int j = 0; j < m; j++)
-		{
-			const float *y = model->item_factors + (int64) pairs[j].item * k;
-			float		t = pairs[j].weight - model->global_mean - model->item_bias[pairs[j].item];
-
-			/* feature vector f = [1, y] */
-			A[0] += 1;
-			b[0] += t;
-			for (int p = 0; p < k; p++)
-			{
-				A[p + 1] += y[p];
-				A[(p + 1) * dim] += y[p];
-				b[p + 1] += t * y[p];
-				for (int q = 0; q < k; q++)
-					A[(p + 1) * dim + q + 1] += y[p] * y[q];
-			}
-		}
-		for (int p = 0; p < dim; p++)
-			A[p * dim + p] += reg;
-	}
-	else
-	{
-		double		sum_abs = 0;
-
-		for (int j = 0; j < m; j++)
-			sum_abs += fabsf(pairs[j].weight);
-		memcpy(A, RsModelGram(model), sizeof(float) * k * k);
-		for (int p = 0; p < k; p++)
-			A[p * k + p] += RsImplicitUserReg(model, sum_abs);
-		for (int j = 0; j < m; j++)
-		{
-			const float *y = model->item_factors + (int64) pairs[j].item * k;
-			float		w = pairs[j].weight;
-			float		c1 = model->alpha * fabsf(w);	/* confidence - 1 */
-
-			for (int p = 0; p < k; p++)
-			{
-				if (w > 0)
-					b[p] += (1 + c1) * y[p];
-				for (int q = 0; q < k; q++)
-					A[p * k + q] += c1 * y[p] * y[q];
-			}
-		}
-	}
-	if (rs_cholesky_solve(A, dim, b, 1) != 0)
+	status = model->explicit_feedback ? fold_in_explicit(model, pairs, m, x, bias) :
+		fold_in_implicit(model, pairs, m, x);
+	if (status == RS_ALS_ERR_NOT_PD)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("cannot fold in: the user's system in model \"%s\" is not positive definite",
 						model->name),
 				 errhint("Retrain the model with a larger regularization.")));
-	if (model->explicit_feedback)
-	{
-		memcpy(x, b + 1, sizeof(float) * k);
-		if (bias)
-			*bias = b[0];
-	}
-	else
-	{
-		memcpy(x, b, sizeof(float) * k);
-		if (bias)
-			*bias = 0;
-	}
-	pfree(A);
-	pfree(b);
+	if (status != RS_ALS_OK)
+		elog(ERROR, "fold-in failed: %s", rs_als_strerror(status));
+	if (!model->explicit_feedback && bias)
+		*bias = 0;
 	return true;
+}
+
+/*
+ * RsFoldInUserItems folds in a user's interactions as RsReadUserItems
+ * returns them: RsFoldIn on a copy.
+ */
+bool
+RsFoldInUserItems(RsModel *model, const RsUserItems *items, float *x, float *bias)
+{
+	RsWeightedItem *pairs = palloc(sizeof(RsWeightedItem) * Max(items->n, 1));
+	bool		found;
+
+	for (int j = 0; j < items->n; j++)
+	{
+		pairs[j].item = items->item[j];
+		pairs[j].weight = items->weight[j];
+	}
+	found = RsFoldIn(model, pairs, items->n, x, bias);
+	pfree(pairs);
+	return found;
 }
 
 /* A factor model by name, or an error naming what needs one. */
@@ -598,7 +649,8 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
  * now, so a purchase counts without retraining; a user unknown at
  * training time gets a vector.  Returns the vector, or NULL (and deletes
  * the user's row) when the user has no interactions with the model's
- * items.
+ * items.  A model trained with store_users false has no row to refresh
+ * (and must not gain one): an error says so.
  */
 Datum
 recsys_refresh_user(PG_FUNCTION_ARGS)
@@ -606,7 +658,6 @@ recsys_refresh_user(PG_FUNCTION_ARGS)
 	RsModel    *model;
 	int64		user_id;
 	RsUserItems items;
-	RsWeightedItem *pairs;
 	float	   *x;
 	float		bias = 0;
 	bool		found;
@@ -618,15 +669,16 @@ recsys_refresh_user(PG_FUNCTION_ARGS)
 	model = factor_model(fcinfo, 1, "refresh_user");
 	/* it writes the model's rows: the owner's right, not a user's */
 	(void) RsRequireModelOwner(model->name, "refresh users of", false);
+	if (!model->store_users)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" stores no user vectors, so refresh_user has nothing to refresh",
+						model->name),
+				 errdetail("It was trained with store_users => false: serving folds each user's current rows of the source in at query time."),
+				 errhint("Leave out the refresh_user call for this model; recsys.fold_in computes a vector without storing it.")));
 	RsReadUserItems(model, user_id, "refresh_user", &items);
-	pairs = palloc(sizeof(RsWeightedItem) * Max(items.n, 1));
-	for (int j = 0; j < items.n; j++)
-	{
-		pairs[j].item = items.item[j];
-		pairs[j].weight = items.weight[j];
-	}
 	x = palloc(sizeof(float) * model->k);
-	found = RsFoldIn(model, pairs, items.n, x, &bias);
+	found = RsFoldInUserItems(model, &items, x, &bias);
 
 	values[0] = CStringGetTextDatum(model->name);
 	values[1] = Int32GetDatum(model->version);

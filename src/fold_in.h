@@ -31,5 +31,6 @@ RsSessionItemWeight(const RsModel *model)
 }
 
 extern bool RsFoldIn(RsModel *model, RsWeightedItem *pairs, int n, float *x, float *bias);
+extern bool RsFoldInUserItems(RsModel *model, const RsUserItems *items, float *x, float *bias);
 
 #endif							/* RECSYS_FOLD_IN_H */

@@ -51,6 +51,7 @@
 
 #include "als.h"
 #include "blend.h"
+#include "fold_in.h"
 #include "ingest.h"
 #include "model_acl.h"
 #include "model_cache.h"
@@ -95,6 +96,7 @@ typedef struct CatalogRow
 	double		half_life;
 	float		reg_exponent;
 	Oid			owner;
+	bool		store_users;
 } CatalogRow;
 
 /* Subtransactions rolled back in this backend: part of every statement stamp. */
@@ -165,7 +167,8 @@ read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row
 			  "(params->>'alpha')::pg_catalog.float8, "
 			  "params->>'binary' = 'true', "
 			  "params->>'time_col', (params->>'half_life_seconds')::pg_catalog.float8, "
-			  "(params->>'regularization_exponent')::pg_catalog.float8, owner::pg_catalog.oid "
+			  "(params->>'regularization_exponent')::pg_catalog.float8, owner::pg_catalog.oid, "
+			  "params->>'store_users' = 'false' "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -208,6 +211,12 @@ read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row
 	}
 	row->reg_exponent = float_column(tuple, desc, 20, 0);
 	row->owner = DatumGetObjectId(SPI_getbinval(tuple, desc, 21, &isnull));
+	{
+		Datum		d = SPI_getbinval(tuple, desc, 22, &isnull);
+
+		/* absent before 0.6.0: every factor model stored its users */
+		row->store_users = isnull || !DatumGetBool(d);
+	}
 	MemoryContextSwitchTo(old);
 	return true;
 }
@@ -618,6 +627,7 @@ load_model(const char *name, CatalogRow *row)
 	model->regularization = row->regularization;
 	model->reg_exponent = row->reg_exponent;
 	model->alpha = row->alpha;
+	model->store_users = row->store_users;
 
 	if (strcmp(row->algorithm, "als") == 0 || strcmp(row->algorithm, "mf") == 0)
 		model->kind = RS_MODEL_FACTORS;
@@ -862,15 +872,74 @@ read_user_vector(void *arg)
 	read->result = SPI_execute_plan(model->user_plan, read->values, NULL, true, 1);
 }
 
+/* Read the user's stored vector and bias; false if there is none. */
+static bool
+read_stored_vector(RsModel *model, int64 user_id)
+{
+	Datum		values[3] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version),
+	Int64GetDatum(user_id)};
+	UserVectorRead read = {model, values, 0};
+	bool		found;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsRunAsCatalogOwner(read_user_vector, &read);
+	if (read.result != SPI_OK_SELECT)
+		elog(ERROR, "reading the vector of user " INT64_FORMAT " failed: %s", user_id,
+			 SPI_result_code_string(read.result));
+	found = SPI_processed == 1;
+	if (found)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		ArrayType  *factors = isnull ? NULL : DatumGetArrayTypeP(d);
+
+		if (factors == NULL || ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != model->k ||
+			ARR_HASNULL(factors))
+			corrupt(model, "a user's factor vector has the wrong length");
+		memcpy(model->user_vector, ARR_DATA_PTR(factors), sizeof(float) * model->k);
+		model->vector_bias = DatumGetFloat4(SPI_getbinval(SPI_tuptable->vals[0],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	return found;
+}
+
 /*
- * RsModelUserVector finds a factor model's vector (and bias) for a user in
- * recsys.user_factors, through the primary key; false if the user has
- * none.  The answer is kept for the rest of the statement, so scoring many
- * items for one user (ORDER BY recsys.score(...)) reads it once.  The
- * returned pointer stays valid until the next call.
+ * Fold the user's interactions in (RsFoldIn: one k x k solve against the
+ * item factors, as training solves a user): items when the caller has
+ * read them, else the user's rows of the source as they are now.  False
+ * if the user has no interaction with the model's items.
+ */
+static bool
+fold_in_vector(RsModel *model, int64 user_id, const RsUserItems *items)
+{
+	RsUserItems read = {0};
+	bool		found;
+
+	if (items == NULL)
+	{
+		RsReadUserItems(model, user_id, "A model trained with store_users => false", &read);
+		items = &read;
+	}
+	found = RsFoldInUserItems(model, items, model->user_vector, &model->vector_bias);
+	RsFreeUserItems(&read);
+	return found;
+}
+
+/*
+ * RsModelUserVector returns a factor model's vector (and bias) for a
+ * user, or NULL if the model has none for the user.  A model that stores
+ * its users reads the vector from recsys.user_factors through the primary
+ * key; one trained with store_users false folds the user's current
+ * interactions in: items if the caller has read them (all of the user's
+ * interactions with the model's items, as RsReadUserItems returns them),
+ * else read here.  The answer is kept for the rest of the statement, so
+ * scoring many items for one user (ORDER BY recsys.score(...)) reads or
+ * solves once.  The returned pointer stays valid until the next call.
  */
 const float *
-RsModelUserVector(RsModel *model, int64 user_id, float *bias)
+RsModelUserVector(RsModel *model, int64 user_id, const RsUserItems *items, float *bias)
 {
 	RsStatementStamp now = RsCurrentStatement();
 
@@ -878,33 +947,10 @@ RsModelUserVector(RsModel *model, int64 user_id, float *bias)
 		return NULL;
 	if (!(model->vector_user == user_id && RsSameStatement(&model->vector_stamp, &now)))
 	{
-		Datum		values[3] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version),
-		Int64GetDatum(user_id)};
-		UserVectorRead read = {model, values, 0};
-		int			ret;
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		RsRunAsCatalogOwner(read_user_vector, &read);
-		ret = read.result;
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "reading the vector of user " INT64_FORMAT " failed: %s", user_id,
-				 SPI_result_code_string(ret));
-		model->vector_found = SPI_processed == 1;
-		if (model->vector_found)
-		{
-			bool		isnull;
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-			ArrayType  *factors = isnull ? NULL : DatumGetArrayTypeP(d);
-
-			if (factors == NULL || ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != model->k ||
-				ARR_HASNULL(factors))
-				corrupt(model, "a user's factor vector has the wrong length");
-			memcpy(model->user_vector, ARR_DATA_PTR(factors), sizeof(float) * model->k);
-			model->vector_bias = DatumGetFloat4(SPI_getbinval(SPI_tuptable->vals[0],
-															  SPI_tuptable->tupdesc, 1, &isnull));
-		}
-		SPI_finish();
+		/* an error halfway leaves no half-made answer behind */
+		model->vector_stamp.valid = false;
+		model->vector_found = model->store_users ? read_stored_vector(model, user_id) :
+			fold_in_vector(model, user_id, items);
 		model->vector_user = user_id;
 		model->vector_stamp = now;
 	}
@@ -1111,6 +1157,22 @@ RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out
 	pfree(raw);
 	pfree(when);
 	SPI_finish();
+}
+
+/* RsFreeUserItems frees what RsReadUserItems (or a caller) allocated. */
+void
+RsFreeUserItems(RsUserItems *items)
+{
+	if (items->item)
+		pfree(items->item);
+	if (items->weight)
+		pfree(items->weight);
+	if (items->recency)
+		pfree(items->recency);
+	items->item = NULL;
+	items->weight = NULL;
+	items->recency = NULL;
+	items->n = 0;
 }
 
 /*

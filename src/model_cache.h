@@ -108,7 +108,12 @@ typedef struct RsModel
 	float	   *item_norms;		/* |y_i|, for cosine similar_items */
 	float	   *gram;			/* k x k YtY, computed on first explain */
 
-	/* one user's vector, read per statement (RsModelUserVector) */
+	/*
+	 * One user's vector, read per statement (RsModelUserVector): from
+	 * recsys.user_factors, or, for a model trained with store_users false,
+	 * folded in from the user's rows of the source.
+	 */
+	bool		store_users;
 	SPIPlanPtr	user_plan;
 	float	   *user_vector;
 	float		vector_bias;
@@ -182,10 +187,12 @@ extern bool RsSameStatement(const RsStatementStamp *a, const RsStatementStamp *b
 extern RsModel *RsGetModel(const char *name);
 extern int32 RsModelItemIndex(RsModel *model, int64 item_id);
 extern int32 RsModelUserIndex(RsModel *model, int64 user_id);
-extern const float *RsModelUserVector(RsModel *model, int64 user_id, float *bias);
+extern const float *RsModelUserVector(RsModel *model, int64 user_id,
+									  const RsUserItems *items, float *bias);
 extern const float *RsModelGram(RsModel *model);
 extern void RsReadUserItems(RsModel *model, int64 user_id, const char *why,
 							RsUserItems *out);
+extern void RsFreeUserItems(RsUserItems *items);
 extern void RsRequireSource(RsModel *model, const char *why);
 extern Oid	RsSourceReader(RsModel *model);
 

@@ -248,7 +248,8 @@ user_knn_scores(RsModel *model, int32 u, float *scores)
  * RsScoreAllItems scores every item for a user; returns false when the
  * model cannot score this user and the popularity fallback applies.
  * items holds the user's items when the caller read them (NULL
- * otherwise).
+ * otherwise): all of them, as RsReadUserItems returns them, since a factor
+ * model without stored users folds them in.
  */
 bool
 RsScoreAllItems(RsModel *model, int64 user_id, const RsUserItems *items, float *scores)
@@ -259,7 +260,7 @@ RsScoreAllItems(RsModel *model, int64 user_id, const RsUserItems *items, float *
 	switch (model->kind)
 	{
 		case RS_MODEL_FACTORS:
-			x = RsModelUserVector(model, user_id, NULL);
+			x = RsModelUserVector(model, user_id, items, NULL);
 			if (x == NULL)
 				return false;
 			rs_score_items(model->item_factors, NULL, model->items.count, model->k, x, scores);
@@ -302,7 +303,8 @@ fallback_scores(RsModel *model, float *scores)
 /*
  * RsRankForUser puts the k best items for a user into out_idx/out_score,
  * best first, and returns how many (fewer only when the catalog runs out).
- * items are the user's interactions (needed by item-kNN; NULL otherwise).
+ * items are the user's interactions (needed by item-kNN, folded in by a
+ * factor model without stored users; NULL if the caller did not read them).
  * exclude is a bitmap of items not to recommend; every item returned is
  * added to it, so the caller can clear exactly what it set.  *fallback
  * says whether the popularity ranking stood in for the model.  scratch
@@ -314,7 +316,7 @@ RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *ex
 {
 	int32		n_items = model->items.count;
 	float		user_bias = 0;
-	const float *x = RsModelUserVector(model, user_id, &user_bias);
+	const float *x = RsModelUserVector(model, user_id, items, &user_bias);
 	int			found;
 
 	*fallback = false;
@@ -544,7 +546,7 @@ recsys_score(PG_FUNCTION_ARGS)
 	if (model->kind == RS_MODEL_FACTORS)
 	{
 		float		user_bias;
-		const float *x = RsModelUserVector(model, user_id, &user_bias);
+		const float *x = RsModelUserVector(model, user_id, NULL, &user_bias);
 		float		d;
 
 		if (x == NULL)
@@ -623,7 +625,7 @@ factor_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 us
 	double		sum_abs = 0;
 	float		reg;
 
-	(void) RsModelUserVector(model, user_id, &user_bias);
+	(void) RsModelUserVector(model, user_id, items, &user_bias);
 	for (int n = 0; n < items->n; n++)
 		sum_abs += fabsf(items->weight[n]);
 	reg = model->explicit_feedback ? model->regularization : RsImplicitUserReg(model, sum_abs);

@@ -61,6 +61,7 @@ typedef struct CfRun
 	float		alpha;
 	int			threads;
 	bool		bayesian;		/* explicit: Gibbs sampling, not ALS */
+	bool		store_users;	/* write the user vectors (else served by fold-in) */
 	float		mu;
 	float	   *X;				/* users x k */
 	float	   *Y;				/* items x k */
@@ -241,8 +242,11 @@ fit(CfRun *run, uint64 seed)
  * recsys_train_cf(source regclass, factors int, model text, feedback text,
  *				   iterations int, regularization float8, alpha float8,
  *				   user_col name, item_col name, rating_col name, seed bigint,
- *				   solver text, regularization_exponent float8)
- * trains a factor model and returns its recsys.models row.
+ *				   solver text, regularization_exponent float8,
+ *				   store_users bool)
+ * trains a factor model and returns its recsys.models row.  With
+ * store_users false no per-user row is written: serving folds each user's
+ * current rows of the source in at query time (RsModelUserVector).
  */
 Datum
 recsys_train_cf(PG_FUNCTION_ARGS)
@@ -323,6 +327,17 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("regularization must be positive for explicit feedback")));
+	/* and store_users in 0.6.0; an older definition stores them */
+	run.store_users = true;
+	if (PG_NARGS() > 13)
+	{
+		if (PG_ARGISNULL(13))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("store_users must not be NULL"),
+					 errhint("Pass true to store a vector per user, false to store none and fold each user's rows in at query time.")));
+		run.store_users = PG_GETARG_BOOL(13);
+	}
 	run.threads = recsys_threads;
 
 	RsLockModelForTraining(name);
@@ -355,6 +370,7 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 	RsJsonText(&params, "solver", run.bayesian ? "bayesian" : "als");
 	RsJsonInt(&params, "seed", seed);
 	RsJsonInt(&params, "threads", run.threads);
+	RsJsonRaw(&params, "store_users", run.store_users ? "true" : "false");
 	RsDescribeSource(&spec, &params);
 	RsJsonEnd(&params);
 
@@ -385,8 +401,9 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 
 	version = RsCreateModelVersion(&desc);
 	RsWriteItemStatsFromData(name, version, &run.data);
-	RsWriteFactors(RS_USERS, name, version, run.data.users.ids, run.xbias, run.X,
-				   run.data.users.count, run.k);
+	if (run.store_users)
+		RsWriteFactors(RS_USERS, name, version, run.data.users.ids, run.xbias, run.X,
+					   run.data.users.count, run.k);
 	RsWriteFactors(RS_ITEMS, name, version, run.data.items.ids, run.ybias, run.Y,
 				   run.data.items.count, run.k);
 	RsActivateModelVersion(&desc, version, RsSeconds() - start);

@@ -17,6 +17,9 @@
 # RECSYS_TUNE=features the EASE lines, item features and their blend with
 # ALS, RECSYS_TUNE=als only the frequency-scaled ALS, 0 none.
 #
+# "store_users => false" lines (0.6.0): the same models without stored
+# user vectors, each user folded in from train when evaluated.
+#
 # Item features (0.5.0) come from the data sets' own item files: MovieLens
 # genres, decade and title words (movies.csv), online retail the words of
 # the product descriptions (online_retail.csv.gz via items.csv).
@@ -187,6 +190,9 @@ topn() {
 	run "popularity" "${t}_train" "${t}_test" "recsys.train_popular('${t}_train', model => 'm')"
 	run "ALS default (train_cf, $weight)" "${t}_train" "${t}_test" \
 		"recsys.train_cf('${t}_train', model => 'm', rating_col => '$weight')"
+	# the same model without stored user vectors: users folded in when served
+	run "ALS default, store_users => false" "${t}_train" "${t}_test" \
+		"recsys.train_cf('${t}_train', model => 'm', rating_col => '$weight', store_users => false)"
 	run "ALS binary, f=64 reg=0.01 a=1" "${t}_train" "${t}_test" \
 		"recsys.train_cf('${t}_train', model => 'm', rating_col => 'one')"
 	for K in 50 100; do
@@ -255,7 +261,9 @@ if [ "$which" = all ] || [ "$which" = last5 ]; then
 fi
 if [ "$which" = all ] || [ "$which" = cv5 ]; then
 	for setting in "explicit ALS, train_cf defaults|" \
-		"Bayesian MF (k=8, alpha=2, 100 sweeps; chosen on inner validation, test/bench/explicit_lab.c)|, solver => 'bayesian', factors => 8, alpha => 2, iterations => 100"; do
+		"explicit ALS, train_cf defaults, store_users => false|, store_users => false" \
+		"Bayesian MF (k=8, alpha=2, 100 sweeps; chosen on inner validation, test/bench/explicit_lab.c)|, solver => 'bayesian', factors => 8, alpha => 2, iterations => 100" \
+		"Bayesian MF as above, store_users => false (users folded in by the ALS step)|, solver => 'bayesian', factors => 8, alpha => 2, iterations => 100, store_users => false"; do
 	CV_ARGS=${setting#*|}
 	echo
 	echo "### ml-latest-small / cv5 rating prediction: ${setting%%|*}"
