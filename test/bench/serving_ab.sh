@@ -76,7 +76,8 @@ for round in $(seq 1 "$rounds"); do
 		install -m 755 "$builds/$rev/recsys.so" "$pkglib/recsys.so"
 		# a new backend loads the library just installed
 		recsys_psql <<SQL
-SELECT count(*) FROM recsys.recommend(1, 10, 'items_10k'), recsys.recommend(1, 10, 'blend_10k');
+SELECT count(*) FROM recsys.recommend(1, 10, 'items_10k');
+SELECT count(*) FROM recsys.recommend(1, 10, 'blend_10k');
 CREATE TEMP TABLE lat (what text, ms float8);
 DO \$\$
 DECLARE
