@@ -137,7 +137,27 @@ BEGIN
 END $$;
 SELECT count(*) > 0 AS changed FROM scored_before b WHERE b.s <> recsys.score(1, b.i, 'pin_cf');
 
+-- A statement that fails after the model changed under it, and an
+-- exception block that rolls back, release what they held: no replaced
+-- version is left behind once they end.
+SET test.target = 'pin_knn';
+SET test.serving = 'retrain_knn';
+SELECT CASE WHEN sane('pin_knn') IS NOT NULL THEN 1 / (random() * 0)::int END;
+SET test.serving = 'off';
+DO $$
+BEGIN
+	PERFORM set_config('test.serving', 'retrain_knn', false);
+	BEGIN
+		PERFORM sane('pin_knn');
+		RAISE EXCEPTION 'roll back';
+	EXCEPTION WHEN OTHERS THEN
+		RAISE NOTICE 'caught: %', SQLERRM;
+	END;
+	PERFORM sane('pin_knn');
+END $$;
 RESET ROLE;
+SELECT (SELECT count(*) FROM pg_backend_memory_contexts WHERE name = 'recsys model')
+	 = (SELECT count(*) FROM recsys.cache_stats()) AS only_cached_models_held;
 SELECT recsys.drop_model(m, if_exists => true) FROM unnest('{pin_blend,pin_cf,pin_knn,pin_pop}'::text[]) m;
 DROP TABLE pg_temp.scored_before;
 DROP SCHEMA pin_test CASCADE;

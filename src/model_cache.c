@@ -958,7 +958,7 @@ static bool
 use_model(RsModel *model)
 {
 	pin_model(model);
-	if (model->cached)
+	if (model->cached && dlist_head_node(&lru_models) != &model->cache_node)
 		dlist_move_head(&lru_models, &model->cache_node);
 	return model->kind != RS_MODEL_BLEND || RsResolveBlendMembers(model);
 }

@@ -37,7 +37,7 @@ cleanup_builds() {
 	make -s -C "$RECSYS_ROOT" PG_CONFIG="$PG_CONFIG" install >/dev/null
 }
 recsys_start_cluster "shared_buffers = 1GB"
-trap 'recsys_stop_cluster; cleanup_builds' EXIT
+trap 'recsys_stop_cluster || true; cleanup_builds' EXIT
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
 	"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ); A = $rev_a, B = $rev_b"
