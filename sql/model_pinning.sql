@@ -117,6 +117,7 @@ SET test.serving = 'off';
 SELECT (recsys.train_cf('shop', 3, model => 'pin_cf', iterations => 2, seed => 1)).version;
 CREATE TEMP TABLE scored_before AS
 SELECT i, recsys.score(1, i, 'pin_cf') AS s FROM generate_series(1, 10) i;
+SELECT loads AS loads_before FROM recsys.cache_stats() WHERE model = 'pin_cf' \gset
 DO $$
 DECLARE
 	c refcursor;
@@ -129,12 +130,16 @@ BEGIN
 		same := same + (SELECT count(*) FROM scored_before b WHERE b.i = r.i AND b.s = r.s);
 		IF n = 3 THEN
 			PERFORM recsys.train_cf('pin_test.shop', 3, model => 'pin_cf', iterations => 2, seed => 9);
+		END IF;
+		IF n >= 3 THEN
 			PERFORM recsys.score(1, 1, 'pin_cf');
 		END IF;
 	END LOOP;
 	CLOSE c;
 	RAISE NOTICE '% of 10 rows as before the retrain', same;
 END $$;
+-- the cursor's version and the new one took turns; each was read once
+SELECT loads - :loads_before AS loads_during FROM recsys.cache_stats() WHERE model = 'pin_cf';
 SELECT count(*) > 0 AS changed FROM scored_before b WHERE b.s <> recsys.score(1, b.i, 'pin_cf');
 
 -- A statement that fails after the model changed under it, and an

@@ -31,7 +31,9 @@
  * cursor close, subtransaction commit or abort), and all at transaction
  * end.  Pinning is O(1) when the same owner asks again (score() per row).
  * A model replaced or dropped while pinned leaves the cache for a retired
- * list and is freed when its last pin goes; a prepared query replaced
+ * list and is freed when its last pin goes (a statement that needs that
+ * very version again, as a cursor's older snapshot does, takes it back
+ * instead of reading it again); a prepared query replaced
  * while its model is pinned (the source was recreated) is kept until then
  * too.  A blend binds its members once; a member reloaded since makes the
  * blend load anew instead of changing under a statement that uses it.
@@ -916,36 +918,72 @@ RsSameStatement(const RsStatementStamp *a, const RsStatementStamp *b)
 }
 
 /*
- * Load the model's version the catalog row names and make it the cache's
- * copy, the previous one (if any) retired or freed.
+ * A retired copy of exactly this version that a running statement still
+ * holds (a cursor's older snapshot, alternating with newer statements),
+ * taken off the retired list; NULL if there is none.  Not for blends: a
+ * retired blend may have bound members that are no longer current.
  */
 static RsModel *
-cache_new_model(const char *name, CatalogRow *row)
+take_retired(const char *name, const CatalogRow *row)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &retired_models)
+	{
+		RsModel    *model = dlist_container(RsModel, cache_node, iter.cur);
+
+		if (model->kind != RS_MODEL_BLEND && strcmp(model->name, name) == 0 &&
+			model->version == row->version && model->trained_at == row->trained_at)
+		{
+			dlist_delete(&model->cache_node);
+			return model;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Make the version the catalog row names the cache's copy, the previous
+ * one (if any) retired or freed: a retired copy of it if a statement
+ * still holds one, else loaded from the model's tables.
+ */
+static RsModel *
+cache_model(const char *name, CatalogRow *row)
 {
 	ModelCacheEntry *entry;
 	bool		found;
-	RsModel    *model;
+	RsModel    *model = NULL;
 	int64		loads = 0;
 	int64		checks = 1;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	model = load_model(name, row);
-	SPI_finish();
+	entry = hash_search(model_cache, name, HASH_FIND, NULL);
+	if (entry == NULL || entry->model->version != row->version ||
+		entry->model->trained_at != row->trained_at)
+		model = take_retired(name, row);
+	if (model == NULL)
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		model = load_model(name, row);
+		SPI_finish();
+		loads = 1;
+	}
 	/* loading ran queries: look the entry up only now */
 	entry = hash_search(model_cache, name, HASH_FIND, NULL);
 	if (entry)
 	{
-		loads = entry->loads;
+		loads += entry->loads;
 		checks = entry->checks;
 		uncache_model(entry->model);
 	}
-	entry = hash_search(model_cache, name, HASH_ENTER, &found);
-	entry->model = model;
-	entry->loads = loads + 1;
-	entry->checks = checks;
 	model->cached = true;
 	dlist_push_head(&lru_models, &model->cache_node);
+	entry = hash_search(model_cache, name, HASH_ENTER, &found);
+	entry->model = model;
+	entry->loads = loads;
+	entry->checks = checks;
+	/* a retired copy may predate a change of its source */
+	refresh_source(model);
 	return model;
 }
 
@@ -1024,7 +1062,7 @@ RsGetModel(const char *name)
 			return model;
 		}
 	}
-	model = cache_new_model(name, &row);
+	model = cache_model(name, &row);
 	if (!use_model(model))
 		elog(ERROR, "blend \"%s\" changed while it was loaded", name);
 	model->checked = now;
