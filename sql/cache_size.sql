@@ -54,6 +54,10 @@ FROM recsys.cache_stats();
 SELECT count(*) FROM recsys.recommend(1, 3, 'cache_1');
 SELECT model, loads FROM recsys.cache_stats() ORDER BY model;
 
+-- the limit's range: 0 .. 2TB
+SET recsys.cache_size = '-1kB';
+SET recsys.cache_size = '4TB';
+
 -- A model in use is never evicted: with no room at all, a statement
 -- still has every model it uses, and they go when it ends.
 SET recsys.cache_size = 0;
