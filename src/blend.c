@@ -160,16 +160,20 @@ get_member(void *arg)
 
 /*
  * RsResolveBlendMembers looks up (and loads, if need be) every member of
- * a blend for the current statement, and maps the blend's items to each
- * member version it has not seen before.  Members are looked up as the
- * blend's owner, as a view reads its tables as the view's owner: a role
- * granted the blend needs no grant on its members, and the blend stops
- * (42501) when a member's owner revokes the blend owner's use of it.
+ * a blend for the current statement, which pins them as long as the
+ * blend.  Members are looked up as the blend's owner, as a view reads its
+ * tables as the view's owner: a role granted the blend needs no grant on
+ * its members, and the blend stops (42501) when a member's owner revokes
+ * the blend owner's use of it.  A blend binds each member once, mapping
+ * its items to the member's; returns false, changing nothing, when a
+ * member bound before has been reloaded since (the caller loads the blend
+ * anew: a statement may still be using this one with the members it has).
  */
-void
+bool
 RsResolveBlendMembers(RsModel *blend)
 {
 	int32		most_items;
+	bool		current = true;
 
 	if (resolving_members)
 		ereport(ERROR,
@@ -179,7 +183,7 @@ RsResolveBlendMembers(RsModel *blend)
 	resolving_members = true;
 	PG_TRY();
 	{
-		for (int m = 0; m < blend->n_members; m++)
+		for (int m = 0; m < blend->n_members && current; m++)
 		{
 			RsBlendMember *member = &blend->members[m];
 			const char *names[2] = {blend->name, member->name};
@@ -197,18 +201,14 @@ RsResolveBlendMembers(RsModel *blend)
 						 errhint("Name the inner blend's members in the outer blend instead.")));
 			error_context_stack = callback.previous;
 
-			if (member->model == NULL || member->version != model->version ||
-				member->trained_at != model->trained_at)
+			if (member->model == NULL)
 			{
-				if (member->index)
-					pfree(member->index);
-				member->index = NULL;
-				member->version = 0;
 				member->index = member_index(blend, model, &member->within_blend);
-				member->version = model->version;
-				member->trained_at = model->trained_at;
+				member->instance = model->instance;
+				member->model = model;
 			}
-			member->model = model;
+			else if (member->instance != model->instance)
+				current = false;
 		}
 	}
 	PG_FINALLY();
@@ -216,19 +216,21 @@ RsResolveBlendMembers(RsModel *blend)
 		resolving_members = false;
 	}
 	PG_END_TRY();
+	if (!current)
+		return false;
 
+	/* room for one member's scores, allocated when the members are bound */
 	most_items = RS_SCORE_BLOCK;
 	for (int m = 0; m < blend->n_members; m++)
 		most_items = Max(most_items, blend->members[m].model->items.count);
 	if (blend->member_scores_size < most_items)
 	{
-		if (blend->member_scores)
-			pfree(blend->member_scores);
-		blend->member_scores = NULL;
+		Assert(blend->member_scores == NULL);
 		blend->member_scores = MemoryContextAllocExtended(blend->mcxt, sizeof(float) * most_items,
 														  MCXT_ALLOC_HUGE);
 		blend->member_scores_size = most_items;
 	}
+	return true;
 }
 
 /*

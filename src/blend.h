@@ -15,7 +15,7 @@
 #include "recommend.h"
 
 extern void RsLoadBlendMembers(RsModel *blend);
-extern void RsResolveBlendMembers(RsModel *blend);
+extern bool RsResolveBlendMembers(RsModel *blend);
 extern bool RsBlendScores(RsModel *blend, int64 user_id, const RsUserItems *items,
 						  float *scores);
 extern bool RsBlendSessionScores(RsModel *blend, const RsWeightedItem *pairs, int n_pairs,

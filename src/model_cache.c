@@ -23,6 +23,33 @@
  * Nothing here writes, so serving works on hot standbys too.
  * recsys.cache_stats() shows what a session holds.
  *
+ * Pinning: a model, and the prepared queries it owns, stay valid until
+ * the statement that asked for them ends, whatever happens meanwhile.
+ * That matters because statements nest: reading a user's items runs the
+ * model's prepared query on the source, and a function in the source may
+ * run statements of its own (with newer snapshots) that retrain, drop,
+ * activate or roll back the very model being served, and serve it again.
+ * So RsGetModel pins what it returns to the current resource owner: the
+ * portal of the running top-level statement or cursor, or the
+ * subtransaction of a PL/pgSQL exception block.  A PostgreSQL 15
+ * extension cannot add resource kinds, so the pins are ours, dropped by a
+ * resource-release callback when that owner is released (statement end,
+ * cursor close, subtransaction commit or abort), and all at transaction
+ * end.  Pinning is O(1) when the same owner asks again (score() per row).
+ * A model replaced or dropped while pinned leaves the cache for a retired
+ * list and is freed when its last pin goes (a statement that needs that
+ * very version again, as a cursor's older snapshot does, takes it back
+ * instead of reading it again); a prepared query replaced
+ * while its model is pinned (the source was recreated) is kept until then
+ * too.  A blend binds its members once; a member reloaded since makes the
+ * blend load anew instead of changing under a statement that uses it.
+ *
+ * Size: an entry exists only for a model that loaded successfully, so
+ * failing lookups leave nothing behind.  When the models held (cached or
+ * retired) exceed recsys.cache_size, the least recently used unpinned
+ * ones are evicted, after each load and when statements release them; a
+ * model in use is never evicted, so one statement may exceed the limit.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -42,7 +69,9 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/guc.h"
 #include "utils/regproc.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/float.h"
 #include "utils/varlena.h"
@@ -61,14 +90,34 @@
 typedef struct ModelCacheEntry
 {
 	char		name[NAMEDATALEN];	/* hash key */
-	RsModel    *model;
+	RsModel    *model;			/* loaded, never NULL */
 	int64		loads;			/* times read from the model's tables */
 	int64		checks;			/* times its catalog row was read */
 } ModelCacheEntry;
 
+/*
+ * A resource owner's hold on a model: the model stays until the owner is
+ * released (owner NULL: until the transaction ends).
+ */
+typedef struct ModelPin
+{
+	RsModel    *model;
+	ResourceOwner owner;
+	dlist_node	model_node;		/* in model->pins, most recent first */
+	dlist_node	all_node;		/* in all_pins */
+} ModelPin;
+
 PG_FUNCTION_INFO_V1(recsys_cache_stats);
 
 static HTAB *model_cache = NULL;
+/* cached models, most recently used first */
+static dlist_head lru_models = DLIST_STATIC_INIT(lru_models);
+/* models replaced or dropped while pinned, freed when unpinned */
+static dlist_head retired_models = DLIST_STATIC_INIT(retired_models);
+static dlist_head all_pins = DLIST_STATIC_INIT(all_pins);
+static uint64 next_instance = 1;
+
+int			recsys_cache_size_kb = RECSYS_DEFAULT_CACHE_SIZE_KB;
 
 static Oid	resolve_source(const char *source);
 
@@ -110,12 +159,37 @@ count_subxact_abort(SubXactEvent event, SubTransactionId mySubid,
 		subxact_aborts++;
 }
 
+static void release_pins(ResourceOwner owner, bool all);
+
+/* Statements and subtransactions end: drop the pins their owners hold. */
+static void
+release_owner_pins(ResourceReleasePhase phase, bool isCommit, bool isTopLevel, void *arg)
+{
+	/* after the owner's own plan references are gone */
+	if (phase != RESOURCE_RELEASE_AFTER_LOCKS || dlist_is_empty(&all_pins))
+		return;
+	release_pins(CurrentResourceOwner,
+				 isTopLevel && CurrentResourceOwner == TopTransactionResourceOwner);
+}
+
+/* And whatever is left when the transaction ends. */
+static void
+release_transaction_pins(XactEvent event, void *arg)
+{
+	if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		 event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		 event == XACT_EVENT_PARALLEL_ABORT) && !dlist_is_empty(&all_pins))
+		release_pins(NULL, true);
+}
+
 static void
 init_cache(void)
 {
 	HASHCTL		ctl;
 
 	RegisterSubXactCallback(count_subxact_abort, NULL);
+	RegisterResourceReleaseCallback(release_owner_pins, NULL);
+	RegisterXactCallback(release_transaction_pins, NULL);
 
 	ctl.keysize = NAMEDATALEN;
 	ctl.entrysize = sizeof(ModelCacheEntry);
@@ -552,17 +626,45 @@ resolve_source(const char *source)
 	return get_relname_relid(strVal(lsecond(names)), nsp);
 }
 
+/* Free a prepared query now, or keep it until the model is unpinned. */
+static void
+drop_plan(RsModel *model, SPIPlanPtr plan)
+{
+	MemoryContext old;
+
+	if (plan == NULL)
+		return;
+	if (dlist_is_empty(&model->pins))
+	{
+		SPI_freeplan(plan);
+		return;
+	}
+	/* a statement using the model may be running it */
+	old = MemoryContextSwitchTo(model->mcxt);
+	model->stale_plans = lappend(model->stale_plans, plan);
+	MemoryContextSwitchTo(old);
+}
+
 static void
 free_plans(RsModel *model)
 {
-	if (model->user_plan)
-		SPI_freeplan(model->user_plan);
+	drop_plan(model, model->user_plan);
 	model->user_plan = NULL;
-	if (model->seen_plan)
-		SPI_freeplan(model->seen_plan);
-	if (model->seen_many_plan)
-		SPI_freeplan(model->seen_many_plan);
+	drop_plan(model, model->seen_plan);
+	drop_plan(model, model->seen_many_plan);
 	model->seen_plan = model->seen_many_plan = NULL;
+}
+
+/* Free the prepared queries replaced while the model was pinned. */
+static void
+free_stale_plans(RsModel *model)
+{
+	ListCell   *lc;
+
+	foreach(lc, model->stale_plans)
+		SPI_freeplan((SPIPlanPtr) lfirst(lc));
+	list_free(model->stale_plans);
+	model->stale_plans = NIL;
 }
 
 /*
@@ -581,12 +683,135 @@ refresh_source(RsModel *model)
 	}
 }
 
-/* Free a model and everything it holds. */
+/* Free an unpinned model and everything it holds. */
 static void
 free_model(RsModel *model)
 {
+	Assert(dlist_is_empty(&model->pins));
 	free_plans(model);
+	free_stale_plans(model);
 	MemoryContextDelete(model->mcxt);
+}
+
+/* The memory a model holds. */
+static Size
+model_bytes(RsModel *model)
+{
+	return MemoryContextMemAllocated(model->mcxt, true);
+}
+
+/*
+ * Take a model out of the cache (dropped, replaced or evicted): freed now
+ * if no statement uses it, else when the last one releases it.
+ */
+static void
+uncache_model(RsModel *model)
+{
+	Assert(model->cached);
+	hash_search(model_cache, model->name, HASH_REMOVE, NULL);
+	model->cached = false;
+	dlist_delete(&model->cache_node);
+	if (dlist_is_empty(&model->pins))
+		free_model(model);
+	else
+		dlist_push_head(&retired_models, &model->cache_node);
+}
+
+/*
+ * Evict the least recently used models no statement uses while the
+ * models held exceed recsys.cache_size.
+ */
+static void
+evict_models(void)
+{
+	Size		limit = (Size) recsys_cache_size_kb * 1024;
+	Size		held = 0;
+	dlist_iter	iter;
+	dlist_node *node;
+
+	dlist_foreach(iter, &lru_models)
+		held += model_bytes(dlist_container(RsModel, cache_node, iter.cur));
+	dlist_foreach(iter, &retired_models)
+		held += model_bytes(dlist_container(RsModel, cache_node, iter.cur));
+	if (held <= limit || dlist_is_empty(&lru_models))
+		return;
+	node = dlist_tail_node(&lru_models);
+	while (held > limit && node != &lru_models.head)
+	{
+		RsModel    *model = dlist_container(RsModel, cache_node, node);
+
+		node = node->prev;
+		if (!dlist_is_empty(&model->pins))
+			continue;
+		held -= model_bytes(model);
+		uncache_model(model);
+	}
+}
+
+/*
+ * Pin a model to the current resource owner, once per owner: the owner
+ * that asked last is at the head of the model's pins.
+ */
+static void
+pin_model(RsModel *model)
+{
+	ResourceOwner owner = CurrentResourceOwner;
+	dlist_iter	iter;
+	ModelPin   *pin;
+
+	if (!dlist_is_empty(&model->pins) &&
+		dlist_head_element(ModelPin, model_node, &model->pins)->owner == owner)
+		return;
+	dlist_foreach(iter, &model->pins)
+	{
+		pin = dlist_container(ModelPin, model_node, iter.cur);
+		if (pin->owner == owner)
+		{
+			dlist_move_head(&model->pins, &pin->model_node);
+			return;
+		}
+	}
+	pin = MemoryContextAlloc(TopMemoryContext, sizeof(ModelPin));
+	pin->model = model;
+	pin->owner = owner;
+	dlist_push_head(&model->pins, &pin->model_node);
+	dlist_push_head(&all_pins, &pin->all_node);
+}
+
+/*
+ * Drop the pins of a resource owner (all of them if all): retired models
+ * left unpinned are freed, cached ones free the queries they replaced,
+ * and the cache shrinks back to its limit.
+ */
+static void
+release_pins(ResourceOwner owner, bool all)
+{
+	dlist_mutable_iter iter;
+	bool		released = false;
+
+	dlist_foreach_modify(iter, &all_pins)
+	{
+		ModelPin   *pin = dlist_container(ModelPin, all_node, iter.cur);
+		RsModel    *model = pin->model;
+
+		if (!all && pin->owner != owner)
+			continue;
+		dlist_delete(&pin->all_node);
+		dlist_delete(&pin->model_node);
+		pfree(pin);
+		released = true;
+		if (!dlist_is_empty(&model->pins))
+			continue;
+		if (model->cached)
+			free_stale_plans(model);
+		else
+		{
+			dlist_delete(&model->cache_node);
+			free_model(model);
+		}
+	}
+	if (released)
+		evict_models();
 }
 
 /*
@@ -603,6 +828,8 @@ load_model(const char *name, CatalogRow *row)
 	MemoryContext old;
 
 	model->mcxt = mcxt;
+	model->instance = next_instance++;
+	dlist_init(&model->pins);
 	strlcpy(model->name, name, NAMEDATALEN);
 	model->version = row->version;
 	model->trained_at = row->trained_at;
@@ -735,18 +962,109 @@ RsSameStatement(const RsStatementStamp *a, const RsStatementStamp *b)
 }
 
 /*
+ * A retired copy of exactly this version that a running statement still
+ * holds (a cursor's older snapshot, alternating with newer statements),
+ * taken off the retired list; NULL if there is none.  Not for blends: a
+ * retired blend may have bound members that are no longer current.
+ */
+static RsModel *
+take_retired(const char *name, const CatalogRow *row)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &retired_models)
+	{
+		RsModel    *model = dlist_container(RsModel, cache_node, iter.cur);
+
+		if (model->kind != RS_MODEL_BLEND && strcmp(model->name, name) == 0 &&
+			model->version == row->version && model->trained_at == row->trained_at)
+		{
+			dlist_delete(&model->cache_node);
+			return model;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Make the version the catalog row names the cache's copy, the previous
+ * one (if any) retired or freed: a retired copy of it if a statement
+ * still holds one, else loaded from the model's tables.
+ */
+static RsModel *
+cache_model(const char *name, CatalogRow *row)
+{
+	ModelCacheEntry *entry;
+	bool		found;
+	RsModel    *model = NULL;
+	int64		loads = 0;
+	int64		checks = 1;
+
+	entry = hash_search(model_cache, name, HASH_FIND, NULL);
+	if (entry == NULL || entry->model->version != row->version ||
+		entry->model->trained_at != row->trained_at)
+		model = take_retired(name, row);
+	if (model == NULL)
+	{
+		ModelLoad	load = {name, row, NULL};
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		/* the caller's right was checked through the policies on its row */
+		RsRunAsCatalogOwner(load_as_catalog_owner, &load);
+		model = load.model;
+		SPI_finish();
+		loads = 1;
+	}
+	/* loading ran queries: look the entry up only now */
+	entry = hash_search(model_cache, name, HASH_FIND, NULL);
+	if (entry)
+	{
+		loads += entry->loads;
+		checks = entry->checks;
+		uncache_model(entry->model);
+	}
+	model->cached = true;
+	dlist_push_head(&lru_models, &model->cache_node);
+	entry = hash_search(model_cache, name, HASH_ENTER, &found);
+	entry->model = model;
+	entry->loads = loads;
+	entry->checks = checks;
+	/* a retired copy may predate a change of its source */
+	refresh_source(model);
+	return model;
+}
+
+/*
+ * Pin a model for the current statement and mark it most recently used;
+ * false if it is a blend with a member reloaded since it bound them (then
+ * the blend must be loaded anew).
+ */
+static bool
+use_model(RsModel *model)
+{
+	pin_model(model);
+	if (model->cached && dlist_head_node(&lru_models) != &model->cache_node)
+		dlist_move_head(&lru_models, &model->cache_node);
+	return model->kind != RS_MODEL_BLEND || RsResolveBlendMembers(model);
+}
+
+/*
  * RsGetModel returns the named model, loaded and current as of this
  * statement's snapshot, or raises an error if there is no such model.
- * The result stays valid until the end of the statement.
+ * The result is pinned: it stays valid until the statement (or cursor,
+ * or exception block) that asked for it ends, even if a statement nested
+ * in it replaces or drops the model.
  */
 RsModel *
 RsGetModel(const char *name)
 {
 	ModelCacheEntry *entry;
-	bool		found;
 	CatalogRow	row;
 	RsModel    *model;
 	RsStatementStamp now = RsCurrentStatement();
+	MemoryContext caller = CurrentMemoryContext;
+	bool		found;
 
 	if (strlen(name) >= NAMEDATALEN)
 		ereport(ERROR,
@@ -755,81 +1073,63 @@ RsGetModel(const char *name)
 				 errdetail("Model names are at most %d characters long.", NAMEDATALEN - 1)));
 	if (model_cache == NULL)
 		init_cache();
-	entry = hash_search(model_cache, name, HASH_ENTER, &found);
-	if (!found)
-	{
-		entry->model = NULL;
-		entry->loads = entry->checks = 0;
-	}
-	else if (entry->model && RsSameStatement(&entry->model->checked, &now))
-	{
-		/*
-		 * A blend's member may have been reloaded since, by a statement
-		 * with another snapshot (a cursor's FETCH brings an older one back).
-		 */
-		if (entry->model->kind == RS_MODEL_BLEND)
-			RsResolveBlendMembers(entry->model);
-		return entry->model;
-	}
 
-	entry->checks++;
+	/*
+	 * Checked by this statement already.  A blend's members are looked up
+	 * again: one may have been reloaded since, by a statement with another
+	 * snapshot (a cursor's FETCH brings an older one back).
+	 */
+	entry = hash_search(model_cache, name, HASH_FIND, NULL);
+	if (entry && RsSameStatement(&entry->model->checked, &now) && use_model(entry->model))
+		return entry->model;
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (!read_catalog_row(name, CurrentMemoryContext, &row))
+	found = read_catalog_row(name, caller, &row);
+	SPI_finish();
+	entry = hash_search(model_cache, name, HASH_FIND, NULL);
+	if (!found)
 	{
 		bool		exists;
-		Oid			owner;
+		Oid			owner = RsModelOwner(name, &exists);
 
-		SPI_finish();
-		owner = RsModelOwner(name, &exists);
 		if (exists && !has_privs_of_role(GetUserId(), owner))
 		{
 			/*
 			 * A model the role may not use (row-level security hid its row):
 			 * say whose it is.  A copy loaded for another role stays cached.
 			 */
-			if (entry->model == NULL)
-				hash_search(model_cache, name, HASH_REMOVE, NULL);
 			RsDenyModel(name, owner, "use");
 		}
-		if (entry->model)
-			free_model(entry->model);
-		hash_search(model_cache, name, HASH_REMOVE, NULL);
 		/* (a model that exists now was created after this statement's snapshot) */
+		if (entry)
+			uncache_model(entry->model);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model \"%s\" does not exist", name),
 				 errhint("SELECT name FROM recsys.models lists the models.")));
 	}
-	if (entry->model == NULL || entry->model->version != row.version ||
-		entry->model->trained_at != row.trained_at)
+	if (entry)
+		entry->checks++;
+	if (entry && entry->model->version == row.version &&
+		entry->model->trained_at == row.trained_at)
 	{
-		if (entry->model)
+		model = entry->model;
+		refresh_source(model);
+		model->owner = row.owner;
+		if (use_model(model))
 		{
-			free_model(entry->model);
-			entry->model = NULL;
+			model->checked = now;
+			return model;
 		}
-		{
-			ModelLoad	load = {name, &row, NULL};
-
-			RsRunAsCatalogOwner(load_as_catalog_owner, &load);
-			model = load.model;
-		}
-		/* the hash table may have moved while loading */
-		entry = hash_search(model_cache, name, HASH_ENTER, &found);
-		entry->model = model;
-		entry->loads++;
 	}
-	else
-		refresh_source(entry->model);
-	SPI_finish();
-	model = entry->model;
+	model = cache_model(name, &row);
 	/* recsys.alter_model_owner changes no version: follow the row */
 	model->owner = row.owner;
-	/* a blend is current only when its members are */
-	if (model->kind == RS_MODEL_BLEND)
-		RsResolveBlendMembers(model);
+	if (!use_model(model))
+		elog(ERROR, "blend \"%s\" changed while it was loaded", name);
 	model->checked = now;
+	evict_models();
 	return model;
 }
 
@@ -1198,18 +1498,32 @@ recsys_cache_stats(PG_FUNCTION_ARGS)
 		RsModel    *model = entry->model;
 
 		values[0] = CStringGetTextDatum(entry->name);
-		if (model)
-		{
-			values[1] = Int32GetDatum(model->version);
-			values[2] = CStringGetTextDatum(model->algorithm);
-			values[3] = Int64GetDatum(model->items.count);
-			values[4] = Int64GetDatum((int64) MemoryContextMemAllocated(model->mcxt, true));
-		}
-		else
-			nulls[1] = nulls[2] = nulls[3] = nulls[4] = true;
+		values[1] = Int32GetDatum(model->version);
+		values[2] = CStringGetTextDatum(model->algorithm);
+		values[3] = Int64GetDatum(model->items.count);
+		values[4] = Int64GetDatum((int64) model_bytes(model));
 		values[5] = Int64GetDatum(entry->loads);
 		values[6] = Int64GetDatum(entry->checks);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * RsModelCacheInit defines recsys.cache_size.  Superuser-only, like the
+ * other memory limits: it is the administrator's bound on what each
+ * backend keeps.
+ */
+void
+RsModelCacheInit(void)
+{
+	DefineCustomIntVariable("recsys.cache_size",
+							"Sets how much memory of loaded models a backend keeps for serving.",
+							"Beyond it the least recently used models no running statement "
+							"uses are evicted (and loaded again when next used).",
+							&recsys_cache_size_kb,
+							RECSYS_DEFAULT_CACHE_SIZE_KB,
+							0, RECSYS_MAX_CACHE_SIZE_KB,
+							PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "executor/spi.h"
+#include "lib/ilist.h"
 #include "utils/timestamp.h"
 
 #include "idmap.h"
@@ -53,16 +54,20 @@ typedef enum RsModelKind
 
 struct RsModel;
 
-/* One member of a blend model (src/blend.c). */
+/*
+ * One member of a blend model (src/blend.c).  A loaded blend binds each
+ * member once, to the member as loaded then (RsResolveBlendMembers); when
+ * a member is reloaded, the blend is loaded anew rather than changed, so
+ * a statement still using the old blend keeps a consistent set.
+ */
 typedef struct RsBlendMember
 {
 	char	   *name;
 	float		weight;
-	/* set by RsResolveBlendMembers, valid for the statement that set it */
+	/* bound by RsResolveBlendMembers; pinned whenever the blend is */
 	struct RsModel *model;
-	/* for the member version below: blend item -> member item, -1 unknown */
-	int32		version;
-	TimestampTz trained_at;
+	uint64		instance;		/* the bound member's RsModel.instance */
+	/* blend item -> member item, -1 unknown */
 	int32	   *index;			/* NULL: the member has exactly the blend's items */
 	bool		within_blend;	/* every item of the member is one of the blend's */
 } RsBlendMember;
@@ -76,6 +81,13 @@ typedef struct RsModel
 	RsModelKind kind;
 	MemoryContext mcxt;
 	Oid			owner;			/* reads the source; as of this statement's check */
+
+	/* the cache's bookkeeping (model_cache.c) */
+	uint64		instance;		/* unique per load in this backend */
+	dlist_head	pins;			/* statements using the model (ModelPin) */
+	bool		cached;			/* the cache's current copy, else retired */
+	dlist_node	cache_node;		/* in the LRU list if cached, else the retired list */
+	List	   *stale_plans;	/* plans replaced while pinned, freed when unpinned */
 
 	/* the source, for the items a user has seen (InvalidOid if gone) */
 	Oid			source;
@@ -184,6 +196,11 @@ RsUserItemInput(const RsModel *model, const RsUserItems *items, int n)
 
 extern RsStatementStamp RsCurrentStatement(void);
 extern bool RsSameStatement(const RsStatementStamp *a, const RsStatementStamp *b);
+/* recsys.cache_size, in kB: models a backend keeps loaded beyond those in use */
+#define RECSYS_DEFAULT_CACHE_SIZE_KB (1024 * 1024)	/* 1 GB */
+#define RECSYS_MAX_CACHE_SIZE_KB INT_MAX
+
+extern void RsModelCacheInit(void);
 extern RsModel *RsGetModel(const char *name);
 extern int32 RsModelItemIndex(RsModel *model, int64 item_id);
 extern int32 RsModelUserIndex(RsModel *model, int64 user_id);

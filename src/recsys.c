@@ -11,6 +11,7 @@
 #include "utils/guc.h"
 
 #include "blas_loader.h"
+#include "model_cache.h"
 #include "recsys.h"
 
 PG_MODULE_MAGIC;
@@ -55,6 +56,8 @@ _PG_init(void)
 							1, RECSYS_MAX_KEEP_VERSIONS,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+
+	RsModelCacheInit();
 
 	MarkGUCPrefixReserved("recsys");
 
