@@ -18,17 +18,22 @@ CREATE TABLE events AS
 SELECT u AS user_id, 1 + (u * 3 + j) % 10 AS item_id
 FROM generate_series(1, 12) u, generate_series(0, 3) j;
 
--- What the source's function does, once, when test.serving names it.
+-- What the source's function does, once, when the switch names it.  (A
+-- table, not a setting: serving reads the source as the model's owner in
+-- a security-restricted operation, and settings changed there are undone
+-- when the read ends, as for a view read by REFRESH MATERIALIZED VIEW.)
+CREATE TABLE switch (what text NOT NULL);
+INSERT INTO switch VALUES ('off');
 CREATE FUNCTION meddle() RETURNS boolean
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-	what text := current_setting('test.serving', true);
+	what text := (SELECT s.what FROM pin_test.switch s);
 	target text := current_setting('test.target', true);
 BEGIN
 	IF coalesce(what, '') IN ('', 'off') THEN
 		RETURN true;
 	END IF;
-	PERFORM set_config('test.serving', 'off', false);
+	UPDATE pin_test.switch SET what = 'off';
 	IF what = 'drop' THEN
 		PERFORM recsys.drop_model(target);
 	ELSIF what = 'retrain_cf' THEN
@@ -69,43 +74,43 @@ $$;
 
 -- rollback: version 2 -> 1 while version 2 serves
 SET test.target = 'pin_cf';
-SET test.serving = 'rollback';
+UPDATE switch SET what = 'rollback';
 SELECT sane('pin_cf');
 SELECT version FROM recsys.models WHERE name = 'pin_cf';
 -- activate: 1 -> 1 is no change; retrain first, then activate 1 while 3 serves
 SELECT (recsys.train_cf('shop', 3, model => 'pin_cf', iterations => 2, seed => 3)).version;
 SELECT sane('pin_cf');
-SET test.serving = 'activate';
+UPDATE switch SET what = 'activate';
 SELECT sane('pin_cf');
 SELECT version FROM recsys.models WHERE name = 'pin_cf';
 -- retrain while it serves
-SET test.serving = 'retrain_cf';
+UPDATE switch SET what = 'retrain_cf';
 SELECT sane('pin_cf');
 SELECT version FROM recsys.models WHERE name = 'pin_cf';
 -- score() per row of a query whose rows come through the source: the
 -- first row retrains the model, the rest are scored in the same statement
-SET test.serving = 'retrain_cf';
+UPDATE switch SET what = 'retrain_cf';
 SELECT count(recsys.score(e.user_id, e.item_id, 'pin_cf')) AS scores FROM shop e;
 -- item-kNN reads the source to score: retrain it while it serves
 SET test.target = 'pin_knn';
-SET test.serving = 'retrain_knn';
+UPDATE switch SET what = 'retrain_knn';
 SELECT sane('pin_knn');
-SET test.serving = 'retrain_knn';
+UPDATE switch SET what = 'retrain_knn';
 SELECT count(recsys.score(1, i, 'pin_knn')) AS scores FROM generate_series(1, 10) i;
 -- a blend whose member is retrained while the blend serves, and served
 -- again inside (its members looked up anew)
 SET test.also = 'pin_blend';
-SET test.serving = 'retrain_knn';
+UPDATE switch SET what = 'retrain_knn';
 SELECT sane('pin_blend');
-SET test.serving = 'retrain_knn';
+UPDATE switch SET what = 'retrain_knn';
 SELECT count(recsys.score(1, i, 'pin_blend')) AS scores FROM generate_series(1, 10) i;
 -- drop while it serves: the statement finishes with the model it had
 SET test.target = 'pin_blend';
-SET test.serving = 'drop';
+UPDATE switch SET what = 'drop';
 SELECT sane('pin_blend');
 SET test.also = '';
 SET test.target = 'pin_cf';
-SET test.serving = 'drop';
+UPDATE switch SET what = 'drop';
 SELECT sane('pin_cf');
 SELECT count(*) AS left_over FROM recsys.models WHERE name IN ('pin_cf', 'pin_blend');
 SELECT sane('pin_cf');
@@ -113,7 +118,7 @@ SELECT sane('pin_cf');
 -- A cursor keeps the snapshot, and so the model version, it started
 -- with: a retrain in the same transaction between its fetches, served at
 -- once, does not change what the cursor returns.
-SET test.serving = 'off';
+UPDATE switch SET what = 'off';
 SELECT (recsys.train_cf('shop', 3, model => 'pin_cf', iterations => 2, seed => 1)).version;
 CREATE TEMP TABLE scored_before AS
 SELECT i, recsys.score(1, i, 'pin_cf') AS s FROM generate_series(1, 10) i;
@@ -146,12 +151,12 @@ SELECT count(*) > 0 AS changed FROM scored_before b WHERE b.s <> recsys.score(1,
 -- exception block that rolls back, release what they held: no replaced
 -- version is left behind once they end.
 SET test.target = 'pin_knn';
-SET test.serving = 'retrain_knn';
+UPDATE switch SET what = 'retrain_knn';
 SELECT CASE WHEN sane('pin_knn') IS NOT NULL THEN 1 / (random() * 0)::int END;
-SET test.serving = 'off';
+UPDATE switch SET what = 'off';
 DO $$
 BEGIN
-	PERFORM set_config('test.serving', 'retrain_knn', false);
+	UPDATE pin_test.switch SET what = 'retrain_knn';
 	BEGIN
 		PERFORM sane('pin_knn');
 		RAISE EXCEPTION 'roll back';
