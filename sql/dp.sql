@@ -114,7 +114,8 @@ WHERE s.model = 'kw';
 -- sensitivity) the noisy counts show it
 CREATE TABLE heavy AS SELECT u AS user_id, i AS item_id FROM generate_series(1, 50) u, generate_series(1, 20) i;
 SELECT (recsys.train_item_knn('heavy', 5, model => 'kh', epsilon => 100, max_user_items => 5, seed => 1)).name;
-SELECT round(avg(weight_sum)::numeric, 1) AS clipped_count, round(50 * sqrt(30 / 420.0), 1) AS expected
+SELECT round(avg(weight_sum)::numeric, 1) AS clipped_count,
+	   abs(avg(weight_sum) - 50 * sqrt(30 / 420.0)) < 0.2 AS as_expected
 FROM recsys.item_stats WHERE model = 'kh';
 
 -- at a large epsilon the private neighbours are the exact ones (each
