@@ -2,7 +2,8 @@
 # test/bench/accuracy.sh: recsys's models on the shared splits, next to the peers.
 #
 #   bash test/bench/accuracy.sh [strat75|last5|cv5|all]      (default all)
-#   bash test/bench/accuracy.sh privacy [ml|retail|synth|all]  (default all)
+#   bash test/bench/accuracy.sh privacy [ml|retail|synth|all]  (default all;
+#        RECSYS_DP_MODELS="ease knn" which models on ml and retail)
 #
 # Loads the fixed splits from ../shared/data/splits, trains each model on
 # <protocol>/train and prints recsys.evaluate's metrics on <protocol>/test,
@@ -23,8 +24,9 @@
 # retail strat75 and on a holdout split of the synthetic 1M-user set
 # (RECSYS_SYNTH, default /tmp/synth20m.csv.gz, written by
 # ../shared/bench/synth.py; see private_topn_synth).  The non-private
-# settings are chosen on valid, then the clip max_user_items at epsilon 1
-# on valid; every line on test uses those same settings.  The noise seed is
+# settings are chosen on valid, then the clip max_user_items on valid at
+# each epsilon (RECSYS_DP_CLIP=once RECSYS_DP_CLIP_EPSILON=1: at epsilon 1
+# for all); the private and non-private lines use the same settings.  The noise seed is
 # fixed (seed => 1) so the figures can be reproduced: one draw of the noise.
 #
 # Item features (0.5.0) come from the data sets' own item files: MovieLens
@@ -255,12 +257,13 @@ topn() {
 	fi
 }
 
-# tune on valid without privacy, then the clip at epsilon 1, then the
-# same settings on test at every epsilon: label, table prefix, algorithm,
-# grid, fixed parameters
+# tune on valid without privacy, then the clip at each epsilon on valid
+# (RECSYS_DP_CLIP=once: at epsilon 1 only), then the same settings on
+# test: label, table prefix, algorithm, grid, fixed parameters
 private_lines() {
 	local label=$1 t=$2 algorithm=$3 grid=$4 fixed=$5
-	local trainer=train_$algorithm best clip args eps
+	local trainer=train_$algorithm best clip= args eps
+	local clips=${RECSYS_DP_CLIPS:-5, 10, 25, 50, 100}
 	best=$(recsys_psql -At <<SQL
 SET recsys.threads = 2;
 SELECT '$fixed'::jsonb || params FROM recsys.tune('$algorithm', '${t}_vtrain', '${t}_vtest', '$grid',
@@ -268,24 +271,26 @@ SELECT '$fixed'::jsonb || params FROM recsys.tune('$algorithm', '${t}_vtrain', '
 SELECT recsys.drop_model('tuning') \gset
 SQL
 )
-	clip=$(recsys_psql -At <<SQL
-SET recsys.threads = 2;
-SELECT params->>'max_user_items' FROM recsys.tune('$algorithm', '${t}_vtrain', '${t}_vtest',
-	'{"max_user_items": [5, 10, 25, 50, 100]}',
-	fixed => '$best'::jsonb || '{"epsilon": 1, "seed": 1}', model => 'tuning') WHERE rank = 1;
-SELECT recsys.drop_model('tuning') \gset
-SQL
-)
 	args=$(recsys_psql -At -c "SELECT string_agg(format('%I => %L', key, value), ', ')
 		FROM jsonb_each_text('$best'::jsonb)")
-	echo "# $label: $best chosen on valid without privacy, max_user_items $clip at epsilon 1"
+	echo "# $label: $best chosen on valid without privacy; max_user_items from {$clips} on valid"
 	for eps in none 8 4 2 1 0.5; do
 		if [ "$eps" = none ]; then
 			run "$label, no privacy" "${t}_train" "${t}_test" "recsys.$trainer('${t}_train', model => 'm', $args)"
-		else
-			run "$label, epsilon $eps" "${t}_train" "${t}_test" \
-				"recsys.$trainer('${t}_train', model => 'm', $args, epsilon => $eps, max_user_items => $clip, seed => 1)"
+			continue
 		fi
+		if [ -z "$clip" ] || [ "${RECSYS_DP_CLIP:-each}" = each ]; then
+			clip=$(recsys_psql -At <<SQL
+SET recsys.threads = 2;
+SELECT params->>'max_user_items' FROM recsys.tune('$algorithm', '${t}_vtrain', '${t}_vtest',
+	'{"max_user_items": [$clips]}',
+	fixed => '$best'::jsonb || '{"epsilon": ${RECSYS_DP_CLIP_EPSILON:-$eps}, "seed": 1}', model => 'tuning') WHERE rank = 1;
+SELECT recsys.drop_model('tuning') \gset
+SQL
+)
+		fi
+		run "$label, epsilon $eps, clip $clip" "${t}_train" "${t}_test" \
+			"recsys.$trainer('${t}_train', model => 'm', $args, epsilon => $eps, max_user_items => $clip, seed => 1)"
 	done
 }
 
@@ -297,8 +302,12 @@ private_topn() {
 	load "${t}_vtrain" "$splits/$data/strat75/valid/train.csv.gz"
 	load "${t}_vtest" "$splits/$data/strat75/valid/test.csv.gz"
 	header "$data / strat75 (test), differential privacy (delta 1e-7)"
-	private_lines "EASE" "$t" ease '{"lambda": [50, 100, 200, 500, 1000]}' '{}'
-	private_lines "item-kNN cosine" "$t" item_knn '{"neighbors": [20, 50, 100, 200]}' '{}'
+	case " $models " in *" ease "*)
+		private_lines "EASE" "$t" ease '{"lambda": [50, 100, 200, 500, 1000]}' '{}' ;;
+	esac
+	case " $models " in *" knn "*)
+		private_lines "item-kNN cosine" "$t" item_knn '{"neighbors": [20, 50, 100, 200]}' '{}' ;;
+	esac
 }
 
 # The synthetic set (1M users, 100k items, ~19.3M pairs): EASE over 100k
@@ -346,6 +355,7 @@ SQL
 
 if [ "$which" = privacy ]; then
 	part=${2:-all}
+	models=${RECSYS_DP_MODELS:-ease knn}
 	if [ "$part" = all ] || [ "$part" = ml ]; then private_topn ml-latest-small; fi
 	if [ "$part" = all ] || [ "$part" = retail ]; then private_topn online-retail; fi
 	if [ "$part" = all ] || [ "$part" = synth ]; then private_topn_synth; fi
