@@ -98,7 +98,9 @@ private_item_neighbors(KnnRun *run, const RsInteractions *data, int32 *nbr, floa
 	RsPrivateGram(&run->privacy, data, G);
 	rs_ease_gram_finish(G, n, NULL, 0, 0, 0);
 	CHECK_FOR_INTERRUPTS();
+	/* pairs whose noisy count pure noise would reach are no neighbours */
 	check_status(rs_dp_similarities(G, n, run->params.kind, min_count,
+									(float) rs_dp_universal_threshold(n, run->privacy.sigma),
 									run->params.support_shrink, diag));
 	for (int32 begin = 0; begin < n; begin += KNN_CHUNK_ROWS)
 	{

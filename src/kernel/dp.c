@@ -114,7 +114,7 @@ rs_dp_noisy_user_count(int64_t n_users, int32_t n, double sigma, uint64_t seed)
 }
 
 int
-rs_dp_similarities(float *G, int32_t n, RsKnnKind kind, float min_count,
+rs_dp_similarities(float *G, int32_t n, RsKnnKind kind, float min_count, float min_pair,
 				   float support_shrink, float *diag)
 {
 	if (kind != RS_KNN_COSINE && kind != RS_KNN_JACCARD)
@@ -127,7 +127,7 @@ rs_dp_similarities(float *G, int32_t n, RsKnnKind kind, float min_count,
 
 		for (int64_t j = 0; j < n; j++)
 		{
-			float		c = fmaxf(row[j], 0.0f);
+			float		c = row[j] >= min_pair ? fmaxf(row[j], 0.0f) : 0.0f;
 			float		s;
 
 			if (kind == RS_KNN_COSINE)
@@ -140,4 +140,12 @@ rs_dp_similarities(float *G, int32_t n, RsKnnKind kind, float min_count,
 		}
 	}
 	return RS_KNN_OK;
+}
+
+double
+rs_dp_universal_threshold(int32_t n, double sigma)
+{
+	double		m = (double) n * ((double) n + 1.0) / 2.0;
+
+	return m > 1 ? sigma * sqrt(2.0 * log(m)) : 0.0;
 }

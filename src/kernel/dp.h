@@ -86,14 +86,23 @@ extern int64_t rs_dp_noisy_user_count(int64_t n_users, int32_t n, double sigma, 
 
 /*
  * Overwrite the full symmetric noisy co-occurrence matrix G (n x n) with
- * item-item similarities for rs_dense_top_k: co-occurrences below 0 become
- * 0 (no neighbour); an item's own count is taken as at least min_count
- * (noise can make it tiny or negative).  RS_KNN_COSINE: c_ij / sqrt(c_ii
+ * item-item similarities for rs_dense_top_k: co-occurrences below min_pair
+ * (and below 0) become 0 (no neighbour); an item's own count is taken as
+ * at least min_count (noise can make it tiny or negative).  RS_KNN_COSINE: c_ij / sqrt(c_ii
  * c_jj); RS_KNN_JACCARD: c_ij / (c_ii + c_jj - c_ij); both times c_ij /
  * (c_ij + support_shrink) when support_shrink > 0.  diag: n floats of
  * scratch.  Returns RS_KNN_ERR_ARGUMENT for another kind, else RS_KNN_OK.
  */
 extern int	rs_dp_similarities(float *G, int32_t n, RsKnnKind kind, float min_count,
-							   float support_shrink, float *diag);
+							   float min_pair, float support_shrink, float *diag);
+
+/*
+ * The universal threshold of Donoho and Johnstone ("Ideal spatial
+ * adaptation by wavelet shrinkage", Biometrika 1994) for the n (n + 1) / 2
+ * noisy entries of an n x n upper triangle: sigma sqrt(2 ln m), which pure
+ * noise exceeds with probability about 1 / sqrt(pi ln m) in all, so that
+ * a pair whose noisy count lies below it is taken as no co-occurrence.
+ */
+extern double rs_dp_universal_threshold(int32_t n, double sigma);
 
 #endif							/* RECSYS_KERNEL_DP_H */

@@ -175,7 +175,7 @@ UNIT_TEST(dp_similarities_from_noisy_counts)
 	int32_t		count[3];
 
 	memcpy(C, G, sizeof(G));
-	UNIT_CHECK(rs_dp_similarities(C, 3, RS_KNN_COSINE, 1, 0, diag) == RS_KNN_OK);
+	UNIT_CHECK(rs_dp_similarities(C, 3, RS_KNN_COSINE, 1, -1e30f, 0, diag) == RS_KNN_OK);
 	UNIT_CHECK_NEAR(C[1], 3 / sqrt(36.0), 1e-6);
 	UNIT_CHECK(C[2] == 0);			/* a negative count is no co-occurrence */
 	UNIT_CHECK_NEAR(C[5], 1 / sqrt(9.0), 1e-6);	/* item 2's count taken as 1 */
@@ -183,7 +183,20 @@ UNIT_TEST(dp_similarities_from_noisy_counts)
 	UNIT_CHECK(count[0] == 1 && nbr[0] == 1 && nbr[1] == -1 && sim[1] == 0);
 	UNIT_CHECK(count[1] == 2 && nbr[2] == 0 && nbr[3] == 2);
 	memcpy(C, G, sizeof(G));
-	UNIT_CHECK(rs_dp_similarities(C, 3, RS_KNN_JACCARD, 1, 3, diag) == RS_KNN_OK);
+	UNIT_CHECK(rs_dp_similarities(C, 3, RS_KNN_JACCARD, 1, -1e30f, 3, diag) == RS_KNN_OK);
 	UNIT_CHECK_NEAR(C[1], 3 / 10.0 * 0.5, 1e-6);
-	UNIT_CHECK(rs_dp_similarities(C, 3, RS_KNN_DOT, 1, 0, diag) == RS_KNN_ERR_ARGUMENT);
+	UNIT_CHECK(rs_dp_similarities(C, 3, RS_KNN_DOT, 1, -1e30f, 0, diag) == RS_KNN_ERR_ARGUMENT);
+}
+
+UNIT_TEST(dp_threshold_drops_pairs_below_it)
+{
+	float		G[9] = {4, 3, 1.5f, 3, 9, 2, 1.5f, 2, 1};
+	float		diag[3];
+
+	UNIT_CHECK(rs_dp_similarities(G, 3, RS_KNN_COSINE, 1, 2, 0, diag) == RS_KNN_OK);
+	UNIT_CHECK(G[2] == 0 && G[6] == 0);	/* 1.5 < 2: no co-occurrence */
+	UNIT_CHECK(G[1] > 0 && G[5] > 0);	/* 3 and 2 stay */
+	/* sigma sqrt(2 ln(n (n + 1) / 2)) */
+	UNIT_CHECK_NEAR(rs_dp_universal_threshold(1000, 2), 2 * sqrt(2 * log(500500.0)), 1e-9);
+	UNIT_CHECK(rs_dp_universal_threshold(1, 2) == 0);
 }
