@@ -26,9 +26,9 @@
  * stops between blocks when the statement is cancelled.
  *
  * With epsilon, the model is differentially private (src/privacy.c): the
- * Gram matrix gets calibrated noise before lambda is added, and lambda is
- * raised by the noise's spectral norm so that the matrix stays positive
- * definite.
+ * Gram matrix gets calibrated noise before lambda is added, pairs whose
+ * noisy count noise alone could reach are dropped, and lambda is raised by
+ * the noise's spectral norm so that the matrix stays positive definite.
  *
  *-------------------------------------------------------------------------
  */
@@ -42,6 +42,7 @@
 
 #include "args.h"
 #include "blas_loader.h"
+#include "dp.h"
 #include "ease.h"
 #include "ingest.h"
 #include "item_features.h"
@@ -183,6 +184,8 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	if (privacy.enabled)
 	{
 		RsPrivateGram(&privacy, &data, G);
+		/* pairs whose noisy count pure noise would reach are taken as none */
+		rs_dp_threshold_pairs(G, n, (float) rs_dp_universal_threshold(n, privacy.sigma));
 		/*
 		 * The noise matrix's eigenvalues lie within about 2 sigma sqrt(n)
 		 * of 0 (Wigner's semicircle; the largest one exceeds that by

@@ -149,3 +149,12 @@ rs_dp_universal_threshold(int32_t n, double sigma)
 
 	return m > 1 ? sigma * sqrt(2.0 * log(m)) : 0.0;
 }
+
+void
+rs_dp_threshold_pairs(float *G, int32_t n, float min_pair)
+{
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t j = i + 1; j < n; j++)
+			if (G[i * n + j] < min_pair)
+				G[i * n + j] = 0.0f;
+}

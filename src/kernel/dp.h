@@ -105,4 +105,11 @@ extern int	rs_dp_similarities(float *G, int32_t n, RsKnnKind kind, float min_cou
  */
 extern double rs_dp_universal_threshold(int32_t n, double sigma);
 
+/*
+ * Set the off-diagonal entries G[i][j], j > i, of the upper triangle of the
+ * row-major n x n G that lie below min_pair to 0 (the private EASE's
+ * denoising: a pair that noise alone could reach is taken as none).
+ */
+extern void rs_dp_threshold_pairs(float *G, int32_t n, float min_pair);
+
 #endif							/* RECSYS_KERNEL_DP_H */

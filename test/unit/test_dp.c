@@ -199,4 +199,12 @@ UNIT_TEST(dp_threshold_drops_pairs_below_it)
 	/* sigma sqrt(2 ln(n (n + 1) / 2)) */
 	UNIT_CHECK_NEAR(rs_dp_universal_threshold(1000, 2), 2 * sqrt(2 * log(500500.0)), 1e-9);
 	UNIT_CHECK(rs_dp_universal_threshold(1, 2) == 0);
+	/* EASE's version: the upper triangle off the diagonal only */
+	{
+		float		H[9] = {0.5f, 3, 1.5f, 0, -4, 2, 0, 0, 1};
+
+		rs_dp_threshold_pairs(H, 3, 2);
+		UNIT_CHECK(H[0] == 0.5f && H[4] == -4 && H[8] == 1);
+		UNIT_CHECK(H[1] == 3 && H[2] == 0 && H[5] == 2);
+	}
 }
