@@ -149,6 +149,16 @@ SELECT round((x.rms / y.rms / (x.sigma / y.sigma))::numeric, 1) AS deviation_ove
 FROM deviation x, deviation y WHERE x.model = 'e20' AND y.model = 'e100';
 -- private EASE is served like the exact one
 SELECT count(*) FROM recsys.recommend(3, 5, 'e100');
+-- EASE with no pair above the threshold keeps no neighbours (not lists of
+-- zero weights): a user gets the noisy popularity ranking of unseen items
+SELECT (recsys.train_ease('purchases', 10, model => 'e_empty', epsilon => 0.1, max_user_items => 9, seed => 2)).name;
+SELECT count(*) AS neighbors FROM recsys.item_neighbors WHERE model = 'e_empty';
+SELECT array_agg(r.item_id ORDER BY r.ord) =
+	   (SELECT array_agg(item_id ORDER BY popularity DESC)
+		FROM (SELECT item_id, popularity FROM recsys.item_stats
+			  WHERE model = 'e_empty' AND item_id NOT IN (SELECT item_id FROM purchases WHERE user_id = 3)
+			  ORDER BY popularity DESC LIMIT 5) x) AS popularity_order
+FROM recsys.recommend(3, 5, 'e_empty') WITH ORDINALITY r(item_id, score, ord);
 -- popularity_exponent takes popularity from the noisy counts
 SELECT params->>'popularity_exponent' AS popularity_exponent
 FROM recsys.train_ease('purchases', 10, model => 'e_pop', epsilon => 1, popularity_exponent => 0.5, seed => 1);

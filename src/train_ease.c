@@ -240,6 +240,9 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		rs_ease_neighbors(G, n, begin, end, column_scale, K, nbr + (int64) begin * K,
 						  weight + (int64) begin * K, count + begin);
+		if (privacy.enabled)
+			rs_dp_drop_zero_weights(nbr + (int64) begin * K, weight + (int64) begin * K,
+									count + begin, end - begin, K);
 	}
 	pfree(G);
 

@@ -158,3 +158,28 @@ rs_dp_threshold_pairs(float *G, int32_t n, float min_pair)
 			if (G[i * n + j] < min_pair)
 				G[i * n + j] = 0.0f;
 }
+
+void
+rs_dp_drop_zero_weights(int32_t *nbr, float *weight, int32_t *count, int32_t rows, int k)
+{
+	for (int64_t r = 0; r < rows; r++)
+	{
+		int32_t    *idx = nbr + r * k;
+		float	   *w = weight + r * k;
+		int			kept = 0;
+
+		for (int t = 0; t < count[r]; t++)
+			if (w[t] != 0.0f)
+			{
+				idx[kept] = idx[t];
+				w[kept] = w[t];
+				kept++;
+			}
+		for (int t = kept; t < k; t++)
+		{
+			idx[t] = -1;
+			w[t] = 0.0f;
+		}
+		count[r] = kept;
+	}
+}

@@ -112,4 +112,13 @@ extern double rs_dp_universal_threshold(int32_t n, double sigma);
  */
 extern void rs_dp_threshold_pairs(float *G, int32_t n, float min_pair);
 
+/*
+ * Remove the entries of weight 0 from rows neighbour lists of k slots (as
+ * rs_ease_neighbors writes them), keeping the order of the others and
+ * padding with -1 and 0: a pair the threshold dropped is no neighbour, so
+ * a list that is left empty is served from the popularity ranking.
+ */
+extern void rs_dp_drop_zero_weights(int32_t *nbr, float *weight, int32_t *count,
+									int32_t rows, int k);
+
 #endif							/* RECSYS_KERNEL_DP_H */

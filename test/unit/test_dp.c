@@ -208,3 +208,14 @@ UNIT_TEST(dp_threshold_drops_pairs_below_it)
 		UNIT_CHECK(H[1] == 3 && H[2] == 0 && H[5] == 2);
 	}
 }
+
+UNIT_TEST(dp_drop_zero_weights_compacts_lists)
+{
+	int32_t		nbr[6] = {4, 2, 7, 1, 3, -1};
+	float		w[6] = {0.5f, 0, -0.0f, 0, 0, 0};
+	int32_t		count[2] = {3, 2};
+
+	rs_dp_drop_zero_weights(nbr, w, count, 2, 3);
+	UNIT_CHECK(count[0] == 1 && nbr[0] == 4 && w[0] == 0.5f && nbr[1] == -1 && nbr[2] == -1);
+	UNIT_CHECK(count[1] == 0 && nbr[3] == -1 && nbr[4] == -1);
+}
