@@ -550,13 +550,18 @@ CREATE FUNCTION recsys.train_ease(
 	time_col name DEFAULT NULL,
 	half_life interval DEFAULT NULL,
 	features regclass DEFAULT NULL,
-	feature_weight double precision DEFAULT 0.5)
+	feature_weight double precision DEFAULT 0.5,
+	epsilon double precision DEFAULT NULL,
+	delta double precision DEFAULT NULL,
+	max_user_items integer DEFAULT NULL,
+	seed bigint DEFAULT NULL)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_ease'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_ease(regclass, double precision, text, integer, name, name, name,
-	double precision, double precision, double precision, name, interval, regclass, double precision) IS
-	'train EASE (Steck 2019), the closed-form item-item model, with optional dropout (Steck 2020), user and popularity normalisation, item features and recency-weighted scoring';
+	double precision, double precision, double precision, name, interval, regclass, double precision,
+	double precision, double precision, integer, bigint) IS
+	'train EASE (Steck 2019), the closed-form item-item model, with optional dropout (Steck 2020), user and popularity normalisation, item features, recency-weighted scoring and differential privacy';
 
 CREATE FUNCTION recsys.train_popular(
 	source regclass,
@@ -584,13 +589,18 @@ CREATE FUNCTION recsys.train_item_knn(
 	item_col name DEFAULT 'item_id',
 	weight_col name DEFAULT NULL,
 	time_col name DEFAULT NULL,
-	half_life interval DEFAULT NULL)
+	half_life interval DEFAULT NULL,
+	epsilon double precision DEFAULT NULL,
+	delta double precision DEFAULT NULL,
+	max_user_items integer DEFAULT NULL,
+	seed bigint DEFAULT NULL)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_item_knn'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_item_knn(regclass, integer, text, text, double precision,
-	double precision, double precision, name, name, name, name, interval) IS
-	'train an item-kNN model: each item''s most similar items (cosine, jaccard or bm25)';
+	double precision, double precision, name, name, name, name, interval,
+	double precision, double precision, integer, bigint) IS
+	'train an item-kNN model: each item''s most similar items (cosine, jaccard or bm25), optionally differentially private';
 
 CREATE FUNCTION recsys.train_user_knn(
 	source regclass,

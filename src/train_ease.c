@@ -25,6 +25,11 @@
  * (recsys.threads of them, for its duration); it runs block by block and
  * stops between blocks when the statement is cancelled.
  *
+ * With epsilon, the model is differentially private (src/privacy.c): the
+ * Gram matrix gets calibrated noise before lambda is added, pairs whose
+ * noisy count noise alone could reach are dropped, and lambda is raised by
+ * the noise's spectral norm so that the matrix stays positive definite.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -37,10 +42,12 @@
 
 #include "args.h"
 #include "blas_loader.h"
+#include "dp.h"
 #include "ease.h"
 #include "ingest.h"
 #include "item_features.h"
 #include "model_store.h"
+#include "privacy.h"
 #include "recency.h"
 #include "recsys.h"
 #include "train_common.h"
@@ -68,7 +75,8 @@ cancel_requested(void *arg)
  *					 weight_col name, dropout float8, user_exponent float8,
  *					 popularity_exponent float8, time_col name,
  *					 half_life interval, features regclass,
- *					 feature_weight float8) trains an EASE model.
+ *					 feature_weight float8, epsilon float8, delta float8,
+ *					 max_user_items int, seed int8) trains an EASE model.
  */
 Datum
 recsys_train_ease(PG_FUNCTION_ARGS)
@@ -105,6 +113,8 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	StringInfoData stats;
 	int32		version;
 	double		fit_start;
+	RsPrivacy	privacy;
+	double		noise_ridge = 0;
 
 	RsRequireArg(fcinfo, 0, "source");
 	lambda = RsFloatArg(fcinfo, 1, "lambda", 1e-6, 1e9, NAN);
@@ -131,6 +141,10 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 		features_relid = PG_GETARG_OID(12);
 		feature_weight = RsFloatArg(fcinfo, 13, "feature_weight", 0, 1000, NAN);
 	}
+	/* and these in 0.6.0 */
+	RsPrivacyArgs(fcinfo, 14, &privacy);
+	RsPrivacyRefuse(&privacy, !binary, "weight_col");
+	RsPrivacyRefuse(&privacy, user_exponent != 0, "user_exponent");
 
 	RsLockModelForTraining(name);
 	RsReadSource(&spec, false, &data);
@@ -156,7 +170,7 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 		user_weight = palloc(sizeof(float) * Max(data.by_user.n_rows, 1));
 		rs_ease_user_weights(&data.by_user, user_exponent, user_weight);
 	}
-	if (popularity_exponent != 0)
+	if (popularity_exponent != 0 && !privacy.enabled)
 	{
 		/* an item's popularity: its number of distinct users */
 		column_scale = palloc(sizeof(float) * n);
@@ -167,9 +181,32 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	if (OidIsValid(features_relid))
 		rs_ease_feature_weights(&features, palloc(sizeof(float) * Max(n, 1)));
 	G = MemoryContextAllocExtended(CurrentMemoryContext, gram_bytes, MCXT_ALLOC_HUGE);
-	rs_ease_gram(&data.by_user, binary, user_weight,
-				 OidIsValid(features_relid) ? &features : NULL, (float) feature_weight,
-				 (float) lambda, (float) dropout, G);
+	if (privacy.enabled)
+	{
+		RsPrivateGram(&privacy, &data, G);
+		/* pairs whose noisy count pure noise would reach are taken as none */
+		rs_dp_threshold_pairs(G, n, (float) rs_dp_universal_threshold(n, privacy.sigma));
+		/*
+		 * The noise matrix's eigenvalues lie within about 2 sigma sqrt(n)
+		 * of 0 (Wigner's semicircle; the largest one exceeds that by
+		 * O(sigma n^-1/6)): so much more ridge keeps the noisy Gram
+		 * matrix positive definite.
+		 */
+		noise_ridge = privacy.sigma * (2.0 * sqrt((double) n) + 10.0);
+		if (popularity_exponent != 0)
+		{
+			/* popularity from the noisy counts: the exact ones are private */
+			column_scale = palloc(sizeof(float) * n);
+			for (int32 j = 0; j < n; j++)
+				column_scale[j] = (float) pow(Max(privacy.noisy_counts[j], 1.0), -popularity_exponent);
+		}
+		rs_ease_gram_finish(G, n, OidIsValid(features_relid) ? &features : NULL,
+							(float) feature_weight, (float) (lambda + noise_ridge), (float) dropout);
+	}
+	else
+		rs_ease_gram(&data.by_user, binary, user_weight,
+					 OidIsValid(features_relid) ? &features : NULL, (float) feature_weight,
+					 (float) lambda, (float) dropout, G);
 	CHECK_FOR_INTERRUPTS();
 
 	/* the O(n^3) step: OpenBLAS threads for its duration only */
@@ -203,6 +240,9 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		rs_ease_neighbors(G, n, begin, end, column_scale, K, nbr + (int64) begin * K,
 						  weight + (int64) begin * K, count + begin);
+		if (privacy.enabled)
+			rs_dp_drop_zero_weights(nbr + (int64) begin * K, weight + (int64) begin * K,
+									count + begin, end - begin, K);
 	}
 	pfree(G);
 
@@ -221,10 +261,17 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	RsJsonText(&params, "features", OidIsValid(features_relid) ? RsRelationName(features_relid) : NULL);
 	if (OidIsValid(features_relid))
 		RsJsonFloat(&params, "feature_weight", feature_weight);
+	RsPrivacyDescribe(&privacy, &params);
+	if (privacy.enabled)
+		RsJsonFloat(&params, "noise_ridge", noise_ridge);
 	RsJsonEnd(&params);
 	RsJsonBegin(&stats);
-	RsJsonInt(&stats, "rows_read", data.rows_read);
-	RsJsonInt(&stats, "rows_skipped", data.rows_skipped);
+	if (!privacy.enabled)
+	{
+		/* exact counts of the source: not in a private model */
+		RsJsonInt(&stats, "rows_read", data.rows_read);
+		RsJsonInt(&stats, "rows_skipped", data.rows_skipped);
+	}
 	RsJsonFloat(&stats, "read_seconds", data.read_seconds + data.build_seconds);
 	RsJsonFloat(&stats, "fit_seconds", RsSeconds() - fit_start);
 	if (OidIsValid(features_relid))
@@ -241,11 +288,11 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	desc.source = spec.relid;
 	desc.params = &params;
 	desc.stats = &stats;
-	desc.n_users = data.users.count;
+	desc.n_users = privacy.enabled ? privacy.noisy_users : data.users.count;
 	desc.n_items = n;
-	desc.n_interactions = data.by_user.nnz;
+	desc.n_interactions = privacy.enabled ? privacy.noisy_interactions : data.by_user.nnz;
 	version = RsCreateModelVersion(&desc);
-	RsWriteItemStatsFromData(name, version, &data);
+	RsPrivacyWriteItemStats(&privacy, name, version, &data);
 	RsWriteNeighbors(RS_ITEMS, name, version, data.items.ids, n, K, count, nbr,
 					 data.items.ids, weight);
 	RsActivateModelVersion(&desc, version, RsSeconds() - start);

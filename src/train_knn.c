@@ -13,6 +13,10 @@
  * in few rows can be shrunk towards zero: sim * n / (n + shrinkage)
  * (Koren 2010).
  *
+ * With epsilon, item-kNN is differentially private (src/privacy.c): the
+ * similarities come from the noisy dense co-occurrence matrix instead,
+ * which needs n_items^2 floats.
+ *
  * The numerics are src/kernel/knn.c; this file owns arguments, reading
  * the source, the memory budget, interrupts between chunks, and writing.
  *
@@ -29,7 +33,10 @@
 #include "args.h"
 #include "ingest.h"
 #include "knn.h"
+#include "dp.h"
+#include "ease.h"
 #include "model_store.h"
+#include "privacy.h"
 #include "recency.h"
 #include "recsys.h"
 #include "train_common.h"
@@ -49,6 +56,7 @@ typedef struct KnnRun
 	float		bm25_b;
 	const char *time_col;		/* item-kNN: history weighted by age, or NULL */
 	double		half_life;
+	RsPrivacy	privacy;		/* item-kNN with epsilon */
 } KnnRun;
 
 static void
@@ -65,6 +73,43 @@ static void *
 alloc_huge(Size size)
 {
 	return MemoryContextAllocExtended(CurrentMemoryContext, Max(size, 1), MCXT_ALLOC_HUGE);
+}
+
+/*
+ * The neighbours of every item from the noisy co-occurrence matrix of a
+ * private model (src/privacy.c) into nbr/sim/count.
+ */
+static void
+private_item_neighbors(KnnRun *run, const RsInteractions *data, int32 *nbr, float *sim,
+					   int32 *count)
+{
+	int32		n = data->items.count;
+	int			K = run->params.k;
+	float	   *G = alloc_huge((Size) n * n * sizeof(float));
+	float	   *diag = alloc_huge((Size) n * sizeof(float));
+
+	/*
+	 * An item's own count is taken as at least the largest noise expected
+	 * among n entries, sigma sqrt(2 ln n), so that an item whose count is
+	 * mostly noise does not look similar to everything.
+	 */
+	float		min_count = (float) Max(1.0, run->privacy.sigma * sqrt(2.0 * log(Max(n, 2))));
+
+	RsPrivateGram(&run->privacy, data, G);
+	rs_ease_gram_finish(G, n, NULL, 0, 0, 0);
+	CHECK_FOR_INTERRUPTS();
+	/* pairs whose noisy count pure noise would reach are no neighbours */
+	check_status(rs_dp_similarities(G, n, run->params.kind, min_count,
+									(float) rs_dp_universal_threshold(n, run->privacy.sigma),
+									run->params.support_shrink, diag));
+	for (int32 begin = 0; begin < n; begin += KNN_CHUNK_ROWS)
+	{
+		CHECK_FOR_INTERRUPTS();
+		rs_dense_top_k(G, n, begin, Min(begin + KNN_CHUNK_ROWS, n), K,
+					   nbr + (int64) begin * K, sim + (int64) begin * K, count + begin);
+	}
+	pfree(G);
+	pfree(diag);
 }
 
 /*
@@ -99,13 +144,20 @@ train_neighbors(const RsSourceSpec *spec, const char *name, KnnRun *run, double 
 	At = items ? data.by_user : data.by_item;
 	n_rows = A.n_rows;
 
-	work_bytes = rs_knn_workspace_bytes(&run->params, n_rows, threads);
-	RsCheckTrainingMemory("neighbour lists",
-						  (Size) n_rows * K * (sizeof(int32) + sizeof(float)) + work_bytes +
-						  (strcmp(run->similarity, "bm25") == 0 ? 2 * (Size) A.nnz * sizeof(float) : 0),
-						  &data);
+	work_bytes = run->privacy.enabled ? 0 : rs_knn_workspace_bytes(&run->params, n_rows, threads);
+	if (run->privacy.enabled)
+		RsCheckTrainingMemory("the dense item x item matrix (for epsilon) and neighbour lists",
+							  (Size) n_rows * n_rows * sizeof(float) +
+							  (Size) n_rows * K * (sizeof(int32) + sizeof(float)), &data);
+	else
+		RsCheckTrainingMemory("neighbour lists",
+							  (Size) n_rows * K * (sizeof(int32) + sizeof(float)) + work_bytes +
+							  (strcmp(run->similarity, "bm25") == 0 ? 2 * (Size) A.nnz * sizeof(float) : 0),
+							  &data);
 
-	if (strcmp(run->similarity, "bm25") == 0)
+	if (run->privacy.enabled)
+		;						/* similarities from the noisy counts below */
+	else if (strcmp(run->similarity, "bm25") == 0)
 	{
 		/* implicit's orientation: documents are items, terms are users */
 		float	   *a_data = alloc_huge((Size) A.nnz * sizeof(float));
@@ -127,7 +179,9 @@ train_neighbors(const RsSourceSpec *spec, const char *name, KnnRun *run, double 
 	sim = alloc_huge((Size) n_rows * K * sizeof(float));
 	count = alloc_huge((Size) n_rows * sizeof(int32));
 	workspace = alloc_huge(work_bytes);
-	for (int32 begin = 0; begin < n_rows; begin += KNN_CHUNK_ROWS)
+	if (run->privacy.enabled)
+		private_item_neighbors(run, &data, nbr, sim, count);
+	for (int32 begin = 0; begin < n_rows && !run->privacy.enabled; begin += KNN_CHUNK_ROWS)
 	{
 		int32		end = Min(begin + KNN_CHUNK_ROWS, n_rows);
 
@@ -155,11 +209,16 @@ train_neighbors(const RsSourceSpec *spec, const char *name, KnnRun *run, double 
 		RsJsonText(&params, "time_col", run->time_col);
 		RsJsonFloat(&params, "half_life_seconds", run->half_life);
 	}
+	RsPrivacyDescribe(&run->privacy, &params);
 	RsJsonEnd(&params);
 	RsJsonBegin(&stats);
 	RsJsonInt(&stats, "neighbor_pairs", pairs);
-	RsJsonInt(&stats, "rows_read", data.rows_read);
-	RsJsonInt(&stats, "rows_skipped", data.rows_skipped);
+	if (!run->privacy.enabled)
+	{
+		/* exact counts of the source: not in a private model */
+		RsJsonInt(&stats, "rows_read", data.rows_read);
+		RsJsonInt(&stats, "rows_skipped", data.rows_skipped);
+	}
 	RsJsonFloat(&stats, "read_seconds", data.read_seconds + data.build_seconds);
 	RsJsonFloat(&stats, "fit_seconds", RsSeconds() - start - data.read_seconds - data.build_seconds);
 	RsJsonEnd(&stats);
@@ -169,11 +228,11 @@ train_neighbors(const RsSourceSpec *spec, const char *name, KnnRun *run, double 
 	desc.source = spec->relid;
 	desc.params = &params;
 	desc.stats = &stats;
-	desc.n_users = data.users.count;
+	desc.n_users = run->privacy.enabled ? run->privacy.noisy_users : data.users.count;
 	desc.n_items = data.items.count;
-	desc.n_interactions = data.by_user.nnz;
+	desc.n_interactions = run->privacy.enabled ? run->privacy.noisy_interactions : data.by_user.nnz;
 	version = RsCreateModelVersion(&desc);
-	RsWriteItemStatsFromData(name, version, &data);
+	RsPrivacyWriteItemStats(&run->privacy, name, version, &data);
 	if (items)
 		RsWriteNeighbors(RS_ITEMS, name, version, data.items.ids, n_rows, K, count, nbr,
 						 data.items.ids, sim);
@@ -209,7 +268,9 @@ common_args(FunctionCallInfo fcinfo, RsSourceSpec *spec, KnnRun *run, int shrink
  * recsys_train_item_knn(source regclass, neighbors int, model text,
  *						 similarity text, shrinkage float8, bm25_k1 float8,
  *						 bm25_b float8, user_col name, item_col name,
- *						 weight_col name, time_col name, half_life interval)
+ *						 weight_col name, time_col name, half_life interval,
+ *						 epsilon float8, delta float8, max_user_items int,
+ *						 seed int8)
  */
 Datum
 recsys_train_item_knn(PG_FUNCTION_ARGS)
@@ -238,6 +299,10 @@ recsys_train_item_knn(PG_FUNCTION_ARGS)
 	/* time_col and half_life arrived in 0.3.0 */
 	if (PG_NARGS() > 11)
 		RsTimeDecayArgs(fcinfo, 10, spec.relid, &run.time_col, &run.half_life);
+	/* and these in 0.6.0 */
+	RsPrivacyArgs(fcinfo, 12, &run.privacy);
+	RsPrivacyRefuse(&run.privacy, spec.weight_col != NULL, "weight_col");
+	RsPrivacyRefuse(&run.privacy, run.params.kind == RS_KNN_DOT, "similarity 'bm25'");
 
 	RsLockModelForTraining(name);
 	train_neighbors(&spec, name, &run, start);

@@ -90,15 +90,19 @@ add_row_products(const RsCsr *R, int binary, const float *row_weight, float w, f
 }
 
 void
-rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
-			 const RsCsr *features, float feature_weight,
-			 float lambda, float dropout, float *G)
+rs_ease_gram_counts(const RsCsr *R, int binary, const float *user_weight, float *G)
 {
-	int64_t		n = R->n_cols;
+	memset(G, 0, sizeof(float) * (size_t) R->n_cols * (size_t) R->n_cols);
+	add_row_products(R, binary, user_weight, 1.0f, G);
+}
+
+void
+rs_ease_gram_finish(float *G, int32_t n_items, const RsCsr *features, float feature_weight,
+					float lambda, float dropout)
+{
+	int64_t		n = n_items;
 	double		trace = 0;
 
-	memset(G, 0, sizeof(float) * (size_t) n * (size_t) n);
-	add_row_products(R, binary, user_weight, 1.0f, G);
 	for (int64_t i = 0; i < n; i++)
 	{
 		trace += G[i * n + i];
@@ -111,6 +115,15 @@ rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
 	for (int64_t i = 0; i < n; i++)
 		for (int64_t j = i + 1; j < n; j++)
 			G[j * n + i] = G[i * n + j];
+}
+
+void
+rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
+			 const RsCsr *features, float feature_weight,
+			 float lambda, float dropout, float *G)
+{
+	rs_ease_gram_counts(R, binary, user_weight, G);
+	rs_ease_gram_finish(G, R->n_cols, features, feature_weight, lambda, dropout);
 }
 
 void
@@ -287,6 +300,57 @@ sift_down(int32_t *idx, float *w, int size, int pos)
 	}
 }
 
+/* Offer (b, j) to the k-slot heap idx/w of *size entries, worst at the root. */
+static void
+heap_offer(int32_t *idx, float *w, int *size, int k, float b, int32_t j)
+{
+	if (*size < k)
+	{
+		int			pos = (*size)++;
+
+		while (pos > 0)
+		{
+			int			parent = (pos - 1) / 2;
+
+			if (!ranks_before(w[parent], idx[parent], b, j))
+				break;
+			w[pos] = w[parent];
+			idx[pos] = idx[parent];
+			pos = parent;
+		}
+		w[pos] = b;
+		idx[pos] = j;
+	}
+	else if (ranks_before(b, j, w[0], idx[0]))
+	{
+		w[0] = b;
+		idx[0] = j;
+		sift_down(idx, w, *size, 0);
+	}
+}
+
+/* Sort the heap best first and pad its k slots with -1 and 0. */
+static void
+heap_finish(int32_t *idx, float *w, int size, int k)
+{
+	for (int end = size - 1; end > 0; end--)
+	{
+		float		tw = w[0];
+		int32_t		ti = idx[0];
+
+		w[0] = w[end];
+		idx[0] = idx[end];
+		w[end] = tw;
+		idx[end] = ti;
+		sift_down(idx, w, end, 0);
+	}
+	for (int t = size; t < k; t++)
+	{
+		idx[t] = -1;
+		w[t] = 0;
+	}
+}
+
 void
 rs_ease_neighbors(const float *P, int32_t n, int32_t row_begin, int32_t row_end,
 				  const float *column_scale, int k, int32_t *nbr, float *weight,
@@ -309,47 +373,28 @@ rs_ease_neighbors(const float *P, int32_t n, int32_t row_begin, int32_t row_end,
 				b *= column_scale[j];
 			if (isnan(b))
 				continue;
-			if (size < k)
-			{
-				int			pos = size++;
-
-				while (pos > 0)
-				{
-					int			parent = (pos - 1) / 2;
-
-					if (!ranks_before(w[parent], idx[parent], b, j))
-						break;
-					w[pos] = w[parent];
-					idx[pos] = idx[parent];
-					pos = parent;
-				}
-				w[pos] = b;
-				idx[pos] = j;
-			}
-			else if (ranks_before(b, j, w[0], idx[0]))
-			{
-				w[0] = b;
-				idx[0] = j;
-				sift_down(idx, w, size, 0);
-			}
+			heap_offer(idx, w, &size, k, b, j);
 		}
-		/* best first */
-		for (int end = size - 1; end > 0; end--)
-		{
-			float		tw = w[0];
-			int32_t		ti = idx[0];
+		heap_finish(idx, w, size, k);
+		count[i - row_begin] = size;
+	}
+}
 
-			w[0] = w[end];
-			idx[0] = idx[end];
-			w[end] = tw;
-			idx[end] = ti;
-			sift_down(idx, w, end, 0);
-		}
-		for (int t = size; t < k; t++)
-		{
-			idx[t] = -1;
-			w[t] = 0;
-		}
+void
+rs_dense_top_k(const float *S, int32_t n, int32_t row_begin, int32_t row_end, int k,
+			   int32_t *nbr, float *weight, int32_t *count)
+{
+	for (int32_t i = row_begin; i < row_end; i++)
+	{
+		const float *row = S + (int64_t) i * n;
+		int32_t    *idx = nbr + (int64_t) (i - row_begin) * k;
+		float	   *w = weight + (int64_t) (i - row_begin) * k;
+		int			size = 0;
+
+		for (int32_t j = 0; j < n; j++)
+			if (j != i && row[j] > 0)
+				heap_offer(idx, w, &size, k, row[j], j);
+		heap_finish(idx, w, size, k);
 		count[i - row_begin] = size;
 	}
 }

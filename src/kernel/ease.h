@@ -32,6 +32,18 @@ extern void rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
 						 float lambda, float dropout, float *G);
 
 /*
+ * rs_ease_gram in two steps, so that a caller can change the counts in
+ * between (differential privacy adds its noise there, src/kernel/dp.h):
+ * rs_ease_gram_counts writes the upper triangle (i <= j) of X^T D X into
+ * G and zeroes the rest; rs_ease_gram_finish adds Lambda and the features
+ * term to it and mirrors it into the full symmetric matrix.
+ */
+extern void rs_ease_gram_counts(const RsCsr *R, int binary, const float *user_weight,
+								float *G);
+extern void rs_ease_gram_finish(float *G, int32_t n_items, const RsCsr *features,
+								float feature_weight, float lambda, float dropout);
+
+/*
  * Weight the features x items 0/1 matrix F in place: feature f of an item
  * gets idf_f = ln(n_items / df_f), df_f being the number of items with f
  * (0 when df_f < 2), and each item's column is then scaled to unit length
@@ -77,5 +89,14 @@ extern int	rs_ease_invert(float *G, int32_t n, int (*stop) (void *), void *stop_
 extern void rs_ease_neighbors(const float *P, int32_t n, int32_t row_begin,
 							  int32_t row_end, const float *column_scale, int k,
 							  int32_t *nbr, float *weight, int32_t *count);
+
+/*
+ * For rows i in [row_begin, row_end) of the dense n x n matrix S, the k
+ * largest positive entries S_ij (j != i), best first (ties to the smaller
+ * index), laid out as rs_ease_neighbors writes them; zero, negative and
+ * NaN entries never qualify, so count may be below k.
+ */
+extern void rs_dense_top_k(const float *S, int32_t n, int32_t row_begin, int32_t row_end,
+						   int k, int32_t *nbr, float *weight, int32_t *count);
 
 #endif							/* RECSYS_KERNEL_EASE_H */

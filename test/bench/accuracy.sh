@@ -2,6 +2,8 @@
 # test/bench/accuracy.sh: recsys's models on the shared splits, next to the peers.
 #
 #   bash test/bench/accuracy.sh [strat75|last5|cv5|all]      (default all)
+#   bash test/bench/accuracy.sh privacy [ml|retail|synth|all]  (default all;
+#        RECSYS_DP_MODELS="ease knn" which models on ml and retail)
 #
 # Loads the fixed splits from ../shared/data/splits, trains each model on
 # <protocol>/train and prints recsys.evaluate's metrics on <protocol>/test,
@@ -19,6 +21,16 @@
 #
 # "store_users => false" lines (0.6.0): the same models without stored
 # user vectors, each user folded in from train when evaluated.
+#
+# privacy (0.6.0): differentially private EASE and item-kNN at epsilon
+# 0.5, 1, 2, 4, 8 and without privacy, on ml-latest-small and online
+# retail strat75 and on a holdout split of the synthetic 1M-user set
+# (RECSYS_SYNTH, default /tmp/synth20m.csv.gz, written by
+# ../shared/bench/synth.py; see private_topn_synth).  The non-private
+# settings are chosen on valid, then the clip max_user_items on valid at
+# each epsilon (RECSYS_DP_CLIP=once RECSYS_DP_CLIP_EPSILON=1: at epsilon 1
+# for all); the private and non-private lines use the same settings.  The noise seed is
+# fixed (seed => 1) so the figures can be reproduced: one draw of the noise.
 #
 # Item features (0.5.0) come from the data sets' own item files: MovieLens
 # genres, decade and title words (movies.csv), online retail the words of
@@ -251,6 +263,110 @@ topn() {
 	fi
 }
 
+# tune on valid without privacy, then the clip at each epsilon on valid
+# (RECSYS_DP_CLIP=once: at epsilon 1 only), then the same settings on
+# test: label, table prefix, algorithm, grid, fixed parameters
+private_lines() {
+	local label=$1 t=$2 algorithm=$3 grid=$4 fixed=$5
+	local trainer=train_$algorithm best clip= args eps
+	local clips=${RECSYS_DP_CLIPS:-5, 10, 25, 50, 100}
+	best=$(recsys_psql -At <<SQL
+SET recsys.threads = 2;
+SELECT '$fixed'::jsonb || params FROM recsys.tune('$algorithm', '${t}_vtrain', '${t}_vtest', '$grid',
+	fixed => '$fixed', model => 'tuning') WHERE rank = 1;
+SELECT recsys.drop_model('tuning') \gset
+SQL
+)
+	args=$(recsys_psql -At -c "SELECT string_agg(format('%I => %L', key, value), ', ')
+		FROM jsonb_each_text('$best'::jsonb)")
+	echo "# $label: $best chosen on valid without privacy; max_user_items from {$clips} on valid"
+	for eps in none 8 4 2 1 0.5; do
+		if [ "$eps" = none ]; then
+			run "$label, no privacy" "${t}_train" "${t}_test" "recsys.$trainer('${t}_train', model => 'm', $args)"
+			continue
+		fi
+		if [ -z "$clip" ] || [ "${RECSYS_DP_CLIP:-each}" = each ]; then
+			clip=$(recsys_psql -At <<SQL
+SET recsys.threads = 2;
+SELECT params->>'max_user_items' FROM recsys.tune('$algorithm', '${t}_vtrain', '${t}_vtest',
+	'{"max_user_items": [$clips]}',
+	fixed => '$best'::jsonb || '{"epsilon": ${RECSYS_DP_CLIP_EPSILON:-$eps}, "seed": 1}', model => 'tuning') WHERE rank = 1;
+SELECT recsys.drop_model('tuning') \gset
+SQL
+)
+		fi
+		run "$label, epsilon $eps, clip $clip" "${t}_train" "${t}_test" \
+			"recsys.$trainer('${t}_train', model => 'm', $args, epsilon => $eps, max_user_items => $clip, seed => 1)"
+	done
+}
+
+private_topn() {
+	local data=$1
+	local t=${data//-/_}_strat75
+	load "${t}_train" "$splits/$data/strat75/train.csv.gz"
+	load "${t}_test" "$splits/$data/strat75/test.csv.gz"
+	load "${t}_vtrain" "$splits/$data/strat75/valid/train.csv.gz"
+	load "${t}_vtest" "$splits/$data/strat75/valid/test.csv.gz"
+	header "$data / strat75 (test), differential privacy (delta 1e-7)"
+	case " $models " in *" ease "*)
+		private_lines "EASE" "$t" ease '{"lambda": [50, 100, 200, 500, 1000]}' '{}' ;;
+	esac
+	case " $models " in *" knn "*)
+		private_lines "item-kNN cosine" "$t" item_knn '{"neighbors": [20, 50, 100, 200]}' '{}' ;;
+	esac
+}
+
+# The synthetic set (1M users, 100k items, ~19.3M pairs): EASE over 100k
+# items needs a 40 GB matrix and a private item-kNN the same dense
+# co-occurrence matrix, so both are restricted to the RECSYS_SYNTH_ITEMS
+# (default 10,000) most popular items, a list taken as public.  Holdout:
+# the users with user_id % 100 = 0 (10,000) are split as strat75 (md5
+# order, users with at least 4 items), the rest is train; valid is the
+# same on train with user_id % 100 = 1.
+private_topn_synth() {
+	local file=${RECSYS_SYNTH:-/tmp/synth20m.csv.gz} top=${RECSYS_SYNTH_ITEMS:-10000}
+	recsys_psql <<SQL
+CREATE UNLOGGED TABLE synth_all (user_id bigint, item_id bigint, w real);
+\copy synth_all FROM PROGRAM 'gzip -dc $file' WITH (FORMAT csv, HEADER true)
+CREATE UNLOGGED TABLE synth_top AS
+SELECT item_id FROM synth_all GROUP BY item_id ORDER BY count(*) DESC, item_id LIMIT $top;
+CREATE UNLOGGED TABLE synth AS SELECT user_id, item_id FROM synth_all JOIN synth_top USING (item_id);
+DROP TABLE synth_all;
+CREATE FUNCTION pg_temp.holdout(src regclass, dst text, remainder int) RETURNS void LANGUAGE plpgsql AS \$\$
+BEGIN
+	EXECUTE format('CREATE UNLOGGED TABLE %I AS SELECT user_id, item_id FROM (
+		SELECT user_id, item_id, count(*) OVER w AS n,
+			   row_number() OVER (w ORDER BY md5(''42:'' || user_id || '':'' || item_id)) AS k
+		FROM %s WHERE user_id %% 100 = %s WINDOW w AS (PARTITION BY user_id)) s
+		WHERE n >= 4 AND k > (3 * n + 2) / 4', dst || '_test', src, remainder);
+	EXECUTE format('CREATE UNLOGGED TABLE %I AS SELECT user_id, item_id FROM %s s
+		WHERE NOT EXISTS (SELECT 1 FROM %I t WHERE t.user_id = s.user_id AND t.item_id = s.item_id)',
+		dst || '_train', src, dst || '_test');
+	EXECUTE format('CREATE INDEX ON %I (user_id)', dst || '_train');
+	EXECUTE format('ANALYZE %I', dst || '_train');
+	EXECUTE format('ANALYZE %I', dst || '_test');
+END \$\$;
+SELECT pg_temp.holdout('synth', 'synth_h', 0);
+SELECT pg_temp.holdout('synth_h_train', 'synth_h_v', 1);
+ALTER TABLE synth_h_v_train RENAME TO synth_h_vtrain;
+ALTER TABLE synth_h_v_test RENAME TO synth_h_vtest;
+SELECT 'synth: ' || (SELECT count(*) FROM synth_h_train) || ' train rows, ' ||
+	   (SELECT count(*) FROM synth_h_test) || ' test rows of ' ||
+	   (SELECT count(DISTINCT user_id) FROM synth_h_test) || ' users, ' ||
+	   (SELECT count(*) FROM synth_h_vtest) || ' valid rows, $top items' AS sizes;
+SQL
+	header "synthetic 1M users, top $top items, holdout (test), differential privacy (delta 1e-7)"
+	private_lines "item-kNN cosine" synth_h item_knn '{"neighbors": [50, 200]}' '{}'
+}
+
+if [ "$which" = privacy ]; then
+	part=${2:-all}
+	models=${RECSYS_DP_MODELS:-ease knn}
+	if [ "$part" = all ] || [ "$part" = ml ]; then private_topn ml-latest-small; fi
+	if [ "$part" = all ] || [ "$part" = retail ]; then private_topn online-retail; fi
+	if [ "$part" = all ] || [ "$part" = synth ]; then private_topn_synth; fi
+	exit 0
+fi
 if [ "$which" = all ] || [ "$which" = strat75 ]; then
 	topn ml-latest-small strat75 one
 	topn online-retail strat75 r
