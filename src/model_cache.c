@@ -868,6 +868,9 @@ load_model(const char *name, CatalogRow *row)
 		model->kind = RS_MODEL_BLEND;
 	else
 		corrupt(model, "unknown algorithm");
+	/* item indexes are int32; a negative count would wrap the allocations */
+	if (row->n_items < 0 || row->n_items > PG_INT32_MAX)
+		corrupt(model, "recsys.models gives an item count out of range");
 
 	load_items(model, row->n_items);
 	if (model->kind == RS_MODEL_FACTORS)
