@@ -9,7 +9,10 @@
  * exactly against the model's fixed item factors:
  *	implicit: (YtY + reg I + sum_i alpha |w_i| y_i y_i^T) x = sum_{w_i > 0} (1 + alpha w_i) y_i
  *	explicit: ([1 y_i] [1 y_i]^T summed + reg n I) [b_u x] = sum_i (r_i - mu - b_i) [1 y_i]
- * with duplicate items summed first, as training does.
+ * with duplicate items summed first, as training does.  Each item adds a
+ * k x k outer product, so a 200,000-item session at 1,024 factors is
+ * 10^11 multiply-adds: the loop checks for interrupts every
+ * RS_CHECK_WORK of them.
  *
  * recsys.fold_in is an aggregate whose state is a bytea (a real SQL type,
  * so distributed planners such as Citus can split it into worker and
@@ -28,6 +31,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -36,6 +40,7 @@
 #include "args.h"
 #include "array_util.h"
 #include "blend.h"
+#include "cancel.h"
 #include "fold_in.h"
 #include "linalg.h"
 #include "model_cache.h"
@@ -148,9 +153,11 @@ RsFoldIn(RsModel *model, RsWeightedItem *pairs, int n, float *x, float *bias)
 	int			dim;
 	float	   *A;
 	float	   *b;
+	int			items_per_check;
 
 	if (model->kind != RS_MODEL_FACTORS)
 		elog(ERROR, "fold-in needs a factor model");
+	items_per_check = Max(RS_CHECK_WORK / ((int64) (k + 1) * (k + 1)), 1);
 	qsort(pairs, n, sizeof(RsWeightedItem), pair_cmp);
 	for (int j = 0; j < n; j++)
 	{
@@ -175,6 +182,8 @@ RsFoldIn(RsModel *model, RsWeightedItem *pairs, int n, float *x, float *bias)
 			const float *y = model->item_factors + (int64) pairs[j].item * k;
 			float		t = pairs[j].weight - model->global_mean - model->item_bias[pairs[j].item];
 
+			if (j % items_per_check == 0)
+				CHECK_FOR_INTERRUPTS();
 			/* feature vector f = [1, y] */
 			A[0] += 1;
 			b[0] += t;
@@ -205,6 +214,8 @@ RsFoldIn(RsModel *model, RsWeightedItem *pairs, int n, float *x, float *bias)
 			float		w = pairs[j].weight;
 			float		c1 = model->alpha * fabsf(w);	/* confidence - 1 */
 
+			if (j % items_per_check == 0)
+				CHECK_FOR_INTERRUPTS();
 			for (int p = 0; p < k; p++)
 			{
 				if (w > 0)

@@ -43,6 +43,7 @@
 #include "funcapi.h"
 
 #include "als.h"
+#include "cancel.h"
 #include "blend.h"
 #include "ingest.h"
 #include "model_cache.h"
@@ -845,10 +846,14 @@ RsModelGram(RsModel *model)
 {
 	if (model->gram == NULL)
 	{
-		float	   *g = MemoryContextAllocZero(model->mcxt, sizeof(float) * model->k * model->k);
+		Size		bytes = sizeof(float) * model->k * model->k;
+		/* computed in the statement's memory: a cancel midway leaks nothing */
+		float	   *g = palloc(bytes);
 
-		rs_gram(model->item_factors, model->items.count, model->k, g);
-		model->gram = g;
+		RsGram(model->item_factors, model->items.count, model->k, g);
+		model->gram = MemoryContextAlloc(model->mcxt, bytes);
+		memcpy(model->gram, g, bytes);
+		pfree(g);
 	}
 	return model->gram;
 }

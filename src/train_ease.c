@@ -37,6 +37,7 @@
 
 #include "args.h"
 #include "blas_loader.h"
+#include "cancel.h"
 #include "ease.h"
 #include "ingest.h"
 #include "item_features.h"
@@ -49,18 +50,6 @@ PG_FUNCTION_INFO_V1(recsys_train_ease);
 
 #define EASE_MAX_NEIGHBORS 100000
 #define EASE_CHUNK_ROWS 256
-
-/*
- * Whether a cancel (statement_timeout, pg_cancel_backend) or a terminate
- * is pending: the kernel asks between blocks of the inversion, so a long
- * one stops within a block's time, and CHECK_FOR_INTERRUPTS() then
- * raises the error here, outside the kernel.
- */
-static int
-cancel_requested(void *arg)
-{
-	return QueryCancelPending || ProcDiePending;
-}
 
 /*
  * recsys_train_ease(source regclass, lambda float8, model text,
@@ -167,23 +156,20 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	if (OidIsValid(features_relid))
 		rs_ease_feature_weights(&features, palloc(sizeof(float) * Max(n, 1)));
 	G = MemoryContextAllocExtended(CurrentMemoryContext, gram_bytes, MCXT_ALLOC_HUGE);
-	rs_ease_gram(&data.by_user, binary, user_weight,
-				 OidIsValid(features_relid) ? &features : NULL, (float) feature_weight,
-				 (float) lambda, (float) dropout, G);
+	/* the kernels ask RsCancelRequested between blocks (see cancel.c) */
+	if (rs_ease_gram(&data.by_user, binary, user_weight,
+					 OidIsValid(features_relid) ? &features : NULL, (float) feature_weight,
+					 (float) lambda, (float) dropout, G,
+					 RsCancelRequested, NULL) == RS_EASE_STOPPED)
+		RsKernelStopped(psprintf("training of model \"%s\"", name));
 	CHECK_FOR_INTERRUPTS();
 
 	/* the O(n^3) step: OpenBLAS threads for its duration only */
 	RsBlasSetThreads(recsys_threads);
-	info = rs_ease_invert(G, n, cancel_requested, NULL);
+	info = rs_ease_invert(G, n, RsCancelRequested, NULL);
 	RsBlasSetThreads(1);
 	if (info == RS_EASE_STOPPED)
-	{
-		CHECK_FOR_INTERRUPTS();
-		/* an interrupt that did not cancel still cut the inversion short */
-		ereport(ERROR,
-				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("training of model \"%s\" was interrupted", name)));
-	}
+		RsKernelStopped(psprintf("training of model \"%s\"", name));
 	if (info == RS_EASE_BAD_CALL)
 		elog(ERROR, "LAPACK refused an argument while inverting the Gram matrix of \"%s\"", name);
 	if (info != 0)

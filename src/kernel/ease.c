@@ -64,9 +64,13 @@ rs_ease_user_weights(const RsCsr *R, double exponent, float *user_weight)
 		user_weight[u] = (float) (user_weight[u] * scale);
 }
 
-/* Add w times the upper triangle (i <= j) of each row's outer product to G. */
-static void
-add_row_products(const RsCsr *R, int binary, const float *row_weight, float w, float *G)
+/*
+ * Add w times the upper triangle (i <= j) of each row's outer product to
+ * G; returns RS_EASE_STOPPED if the clock's callback asked to stop.
+ */
+static int
+add_row_products(const RsCsr *R, int binary, const float *row_weight, float w, float *G,
+				 RsStopClock *clock)
 {
 	int64_t		n = R->n_cols;
 
@@ -85,20 +89,27 @@ add_row_products(const RsCsr *R, int binary, const float *row_weight, float w, f
 				continue;
 			for (int64_t b = a; b < R->indptr[u + 1]; b++)
 				row[R->indices[b]] += wi * (binary ? 1.0f : R->data[b]);
+			/* one user or feature may have many items: ask per item */
+			if (rs_stop_tick(clock, R->indptr[u + 1] - a))
+				return RS_EASE_STOPPED;
 		}
 	}
+	return 0;
 }
 
-void
+int
 rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
 			 const RsCsr *features, float feature_weight,
-			 float lambda, float dropout, float *G)
+			 float lambda, float dropout, float *G,
+			 RsStopFn stop, void *stop_arg)
 {
 	int64_t		n = R->n_cols;
 	double		trace = 0;
+	RsStopClock clock = rs_stop_clock(stop, stop_arg);
 
 	memset(G, 0, sizeof(float) * (size_t) n * (size_t) n);
-	add_row_products(R, binary, user_weight, 1.0f, G);
+	if (add_row_products(R, binary, user_weight, 1.0f, G, &clock) != 0)
+		return RS_EASE_STOPPED;
 	for (int64_t i = 0; i < n; i++)
 	{
 		trace += G[i * n + i];
@@ -106,11 +117,14 @@ rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
 		G[i * n + i] += lambda + dropout / (1 - dropout) * G[i * n + i];
 	}
 	/* after the dropout term, which stays the items' own, as in DLAE */
-	if (features != NULL && feature_weight > 0 && n > 0)
-		add_row_products(features, 0, NULL, (float) (feature_weight * trace / n), G);
+	if (features != NULL && feature_weight > 0 && n > 0 &&
+		add_row_products(features, 0, NULL, (float) (feature_weight * trace / n), G,
+						 &clock) != 0)
+		return RS_EASE_STOPPED;
 	for (int64_t i = 0; i < n; i++)
 		for (int64_t j = i + 1; j < n; j++)
 			G[j * n + i] = G[i * n + j];
+	return 0;
 }
 
 void

@@ -1,0 +1,23 @@
+/*-------------------------------------------------------------------------
+ *
+ * cancel.h
+ *		Stopping long kernel steps when the statement is cancelled.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_CANCEL_H
+#define RECSYS_CANCEL_H
+
+#include "postgres.h"
+
+/*
+ * Multiply-adds of work between two interrupt checks in glue loops: about
+ * RS_STOP_WORK (src/kernel/stop.h), a few milliseconds.
+ */
+#define RS_CHECK_WORK	((int64) 1 << 24)
+
+extern int	RsCancelRequested(void *arg);
+extern void RsKernelStopped(const char *what) pg_attribute_noreturn();
+extern void RsGram(const float *Y, int64 n, int k, float *G);
+
+#endif							/* RECSYS_CANCEL_H */
