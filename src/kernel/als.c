@@ -1576,10 +1576,11 @@ rs_als_prior_workspace_doubles(int k)
 /*
  * In-place Cholesky A = C C^T of a symmetric positive definite n x n
  * row-major matrix, reading and writing the lower triangle only.  Returns
- * false if a pivot is not positive (or not a number).
+ * RS_ALS_OK, RS_ALS_ERR_NOT_PD if a pivot is not positive (or not a
+ * number), or RS_ALS_STOPPED when the clock's callback asks to stop.
  */
-static bool
-dense_cholesky_lower(double *A, int n)
+static int
+dense_cholesky_lower(double *A, int n, RsStopClock *clock)
 {
 	int			i,
 				j,
@@ -1593,7 +1594,7 @@ dense_cholesky_lower(double *A, int n)
 		for (c = 0; c < j; c++)
 			d -= aj[c] * aj[c];
 		if (!(d > 0.0) || !isfinite(d))
-			return false;
+			return RS_ALS_ERR_NOT_PD;
 		d = sqrt(d);
 		aj[j] = d;
 		for (i = j + 1; i < n; i++)
@@ -1605,8 +1606,10 @@ dense_cholesky_lower(double *A, int n)
 				sum -= ai[c] * aj[c];
 			ai[j] = sum / d;
 		}
+		if (rs_stop_tick(clock, (int64_t) j * (n - j)))
+			return RS_ALS_STOPPED;
 	}
-	return true;
+	return RS_ALS_OK;
 }
 
 /*
@@ -1667,6 +1670,7 @@ rs_als_sample_prior(const float *X, const float *xbias, int64_t n, int k,
 					RsStopFn stop, void *stop_arg)
 {
 	RsStopClock clock = rs_stop_clock(stop, stop_arg);
+	int			status;
 	int			d = k + (xbias != NULL ? 1 : 0);
 	double	   *C,
 			   *S,
@@ -1728,8 +1732,9 @@ rs_als_sample_prior(const float *X, const float *xbias, int64_t n, int k,
 		for (c = 0; c <= a; c++)
 			C[(size_t) a * d + c] = (a == c ? 1.0 : 0.0) + S[(size_t) c * d + a] +
 				beta0 * (double) n / beta_n * xbar[a] * xbar[c];
-	if (!dense_cholesky_lower(C, d))
-		return RS_ALS_ERR_NOT_PD;
+	status = dense_cholesky_lower(C, d, &clock);
+	if (status != RS_ALS_OK)
+		return status;
 
 	/* Bartlett factor A (lower), then B = C^-T A column by column */
 	memset(B, 0, sizeof(double) * d * d);
@@ -1774,8 +1779,9 @@ rs_als_sample_prior(const float *X, const float *xbias, int64_t n, int k,
 	for (a = 0; a < d; a++)
 		for (c = 0; c <= a; c++)
 			S[(size_t) a * d + c] = beta_n * prior_precision[(size_t) a * d + c];
-	if (!dense_cholesky_lower(S, d))
-		return RS_ALS_ERR_NOT_PD;
+	status = dense_cholesky_lower(S, d, &clock);
+	if (status != RS_ALS_OK)
+		return status;
 	for (a = 0; a < d; a++)
 		z[a] = normal_draw(nseed, counter++);
 	for (a = d - 1; a >= 0; a--)
