@@ -48,6 +48,26 @@ RsKernelStopped(const char *what)
 }
 
 /*
+ * RsChunkEnd returns the end of the chunk of rows that starts at start:
+ * at most max_rows rows, and rows until their work reaches budget, at
+ * least one.  Kernels that work row by row are called a chunk at a time
+ * with an interrupt check between, so a chunk must be short however long
+ * its rows (at 1,024 factors, or for an item that co-occurs with all
+ * others).
+ */
+int32
+RsChunkEnd(int32 start, int32 n_rows, int32 max_rows, int64 budget,
+		   RsRowWorkFn row_work, const void *arg)
+{
+	int64		work = 0;
+	int32		end = start;
+
+	while (end < n_rows && end - start < max_rows && (end == start || work < budget))
+		work += row_work(arg, end++);
+	return end;
+}
+
+/*
  * RsGram computes G = Y^T Y (k x k) for the n x k item factors Y, stopping
  * at a cancel: at 1,024 factors and 200,000 items it takes seconds.
  */

@@ -26,7 +26,12 @@ RsOuterProductsPerCheck(int dim)
 	return (int) Max(RS_CHECK_WORK / ((int64) dim * dim), 1);
 }
 
+/* The work of one row of a kernel call, for RsChunkEnd. */
+typedef int64 (*RsRowWorkFn) (const void *arg, int32 row);
+
 extern int	RsCancelRequested(void *arg);
+extern int32 RsChunkEnd(int32 start, int32 n_rows, int32 max_rows, int64 budget,
+						RsRowWorkFn row_work, const void *arg);
 extern void RsKernelStopped(const char *what) pg_attribute_noreturn();
 extern void RsGram(const float *Y, int64 n, int k, float *G);
 

@@ -55,6 +55,8 @@ PG_FUNCTION_INFO_V1(recsys_train_cf);
 #define CF_CHUNK_ROWS 16384
 /* Multiply-adds per thread in one chunk of rows: tens of milliseconds. */
 #define CF_CHUNK_WORK ((int64) 1 << 27)
+/* Bytes zeroed between two interrupt checks. */
+#define CF_ZERO_BYTES ((Size) 32 << 20)
 
 /* Everything one ALS run needs. */
 typedef struct CfRun
@@ -92,6 +94,13 @@ check_status(int status)
 						 "Increase regularization." : "Lower recsys.threads.")));
 }
 
+/* What row_work needs: the run and the matrix whose rows are solved. */
+typedef struct CfRowWork
+{
+	const CfRun *run;
+	const RsCsr *R;
+} CfRowWork;
+
 /*
  * Rough multiply-adds of one row's update: the k x k products of the
  * solve plus the work per stored entry (a (k+1) x (k+1) Cholesky and
@@ -99,31 +108,28 @@ check_status(int status)
  * k x k product each for implicit ones).
  */
 static int64
-row_work(const CfRun *run, const RsCsr *R, int32 row)
+row_work(const void *arg, int32 row)
 {
-	int64		k = run->k;
-	int64		nnz = R->indptr[row + 1] - R->indptr[row];
+	const CfRowWork *w = arg;
+	int64		k = w->run->k;
+	int64		nnz = w->R->indptr[row + 1] - w->R->indptr[row];
 
-	if (run->explicit_feedback)
+	if (w->run->explicit_feedback)
 		return k * k * k / 6 + nnz * k * k / 2 + k;
 	return (RS_ALS_DEFAULT_CG_STEPS + 1) * (k * k + 2 * nnz * k);
 }
 
 /*
- * The end of the chunk of rows that starts at start: at most
- * CF_CHUNK_ROWS rows and about CF_CHUNK_WORK multiply-adds per thread,
- * at least one row.
+ * The end of the chunk of rows of R that starts at start: at most
+ * CF_CHUNK_ROWS rows and about CF_CHUNK_WORK multiply-adds per thread.
  */
 static int32
 chunk_end(const CfRun *run, const RsCsr *R, int32 start)
 {
-	int64		budget = CF_CHUNK_WORK * Max(run->threads, 1);
-	int64		work = 0;
-	int32		end = start;
+	CfRowWork	w = {run, R};
 
-	while (end < R->n_rows && end - start < CF_CHUNK_ROWS && (end == start || work < budget))
-		work += row_work(run, R, end++);
-	return end;
+	return RsChunkEnd(start, R->n_rows, CF_CHUNK_ROWS, CF_CHUNK_WORK * Max(run->threads, 1),
+					  row_work, &w);
 }
 
 /*
@@ -152,11 +158,23 @@ half_step(CfRun *run, const RsCsr *R, float *X, float *xbias,
 	}
 }
 
+/*
+ * A zeroed allocation of any size.  The zeroing (and the page faults it
+ * takes) goes by pieces with interrupt checks between: 200,000 items x
+ * 1,024 factors are 800 MB, most of a second to touch.
+ */
 static void *
 alloc_zero(Size size)
 {
-	return MemoryContextAllocExtended(CurrentMemoryContext, Max(size, 1),
-									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	char	   *p = MemoryContextAllocExtended(CurrentMemoryContext, Max(size, 1),
+											   MCXT_ALLOC_HUGE);
+
+	for (Size done = 0; done < size; done += CF_ZERO_BYTES)
+	{
+		CHECK_FOR_INTERRUPTS();
+		memset(p + done, 0, Min(CF_ZERO_BYTES, size - done));
+	}
+	return p;
 }
 
 /* Rows of k factors per interrupt check in the glue's own loops. */

@@ -107,7 +107,13 @@ rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
 	double		trace = 0;
 	RsStopClock clock = rs_stop_clock(stop, stop_arg);
 
-	memset(G, 0, sizeof(float) * (size_t) n * (size_t) n);
+	/* by rows: a catalog of 20,000 items is 1.6 GB to touch */
+	for (int64_t i = 0; i < n; i++)
+	{
+		memset(G + i * n, 0, sizeof(float) * (size_t) n);
+		if (rs_stop_tick(&clock, n))
+			return RS_EASE_STOPPED;
+	}
 	if (add_row_products(R, binary, user_weight, 1.0f, G, &clock) != 0)
 		return RS_EASE_STOPPED;
 	for (int64_t i = 0; i < n; i++)
@@ -159,8 +165,24 @@ rs_ease_feature_weights(RsCsr *F, float *item_norm)
  * strtri and slauum (lower triangle, column-major, which is the upper
  * triangle of our row-major array): the same BLAS-3 calls and flop count,
  * so the same speed, but the loop over blocks is ours, and between two
- * blocks the caller may stop the work.
+ * blocks the caller may stop the work.  A block's big update (O(n^2) x
+ * the block's width: at 10,000 items 2.5 x 10^10 flops, over a second on
+ * a busy machine) goes by panels of about EASE_PANEL_WORK flops, the
+ * caller being asked after each.
  */
+#define EASE_PANEL_WORK		((int64_t) 1 << 29)
+#define EASE_MIN_PANEL		64
+
+/* Panel width (rows or columns) for an update costing per_unit each. */
+static int
+panel_width(int64_t per_unit)
+{
+	int64_t		w = per_unit > 0 ? EASE_PANEL_WORK / per_unit : EASE_PANEL_WORK;
+
+	return w < EASE_MIN_PANEL ? EASE_MIN_PANEL : (w > (1 << 30) ? (1 << 30) : (int) w);
+}
+
+#define STOP_ASKED(stop, stop_arg) ((stop) != NULL && (stop) (stop_arg))
 static int
 cholesky_blocked(float *A, int n, int (*stop) (void *), void *stop_arg)
 {
@@ -175,12 +197,27 @@ cholesky_blocked(float *A, int n, int (*stop) (void *), void *stop_arg)
 			return info > 0 ? k + info : RS_EASE_BAD_CALL;
 		if (rest > 0)
 		{
+			int			w = panel_width((int64_t) rest * kb);
+
 			cblas_strsm(CblasColMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit,
 						rest, kb, 1.0f, AT(A, n, k, k), n, AT(A, n, k + kb, k), n);
-			cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, rest, kb, -1.0f,
-						AT(A, n, k + kb, k), n, 1.0f, AT(A, n, k + kb, k + kb), n);
+			/* A22 -= A21 A21^T, by panels of columns: diagonal, then below */
+			for (int c = 0; c < rest; c += w)
+			{
+				int			cw = rest - c < w ? rest - c : w;
+				int			below = rest - c - cw;
+
+				cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, cw, kb, -1.0f,
+							AT(A, n, k + kb + c, k), n, 1.0f, AT(A, n, k + kb + c, k + kb + c), n);
+				if (below > 0)
+					cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, below, cw, kb, -1.0f,
+								AT(A, n, k + kb + c + cw, k), n, AT(A, n, k + kb + c, k), n,
+								1.0f, AT(A, n, k + kb + c + cw, k + kb + c), n);
+				if (below > 0 && STOP_ASKED(stop, stop_arg))
+					return RS_EASE_STOPPED;
+			}
 		}
-		if (stop && stop(stop_arg))
+		if (STOP_ASKED(stop, stop_arg))
 			return RS_EASE_STOPPED;
 	}
 	return 0;
@@ -198,16 +235,33 @@ triangular_inverse_blocked(float *A, int n, int (*stop) (void *), void *stop_arg
 
 		if (rest > 0)
 		{
-			/* A21 := -inv(L22) A21 inv(L11), inv(L22) already in place */
-			cblas_strmm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit,
-						rest, jb, 1.0f, AT(A, n, j + jb, j + jb), n, AT(A, n, j + jb, j), n);
+			int			h = panel_width((int64_t) rest * jb);
+
+			/*
+			 * A21 := -inv(L22) A21 inv(L11), inv(L22) already in place.  The
+			 * product by inv(L22) goes by panels of rows, last first, so
+			 * that the rows above a panel are still the old A21 it needs.
+			 */
+			for (int r1 = rest, r0; r1 > 0; r1 = r0)
+			{
+				r0 = r1 - h > 0 ? r1 - h : 0;
+				cblas_strmm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit,
+							r1 - r0, jb, 1.0f, AT(A, n, j + jb + r0, j + jb + r0), n,
+							AT(A, n, j + jb + r0, j), n);
+				if (r0 > 0)
+					cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, r1 - r0, jb, r0, 1.0f,
+								AT(A, n, j + jb + r0, j + jb), n, AT(A, n, j + jb, j), n,
+								1.0f, AT(A, n, j + jb + r0, j), n);
+				if (r0 > 0 && STOP_ASKED(stop, stop_arg))
+					return RS_EASE_STOPPED;
+			}
 			cblas_strsm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit,
 						rest, jb, -1.0f, AT(A, n, j, j), n, AT(A, n, j + jb, j), n);
 		}
 		strtri_("L", "N", &jb, AT(A, n, j, j), &n, &info);
 		if (info != 0)
 			return info > 0 ? j + info : RS_EASE_BAD_CALL;
-		if (stop && stop(stop_arg))
+		if (STOP_ASKED(stop, stop_arg))
 			return RS_EASE_STOPPED;
 	}
 	return 0;
@@ -231,13 +285,22 @@ lower_gram_blocked(float *A, int n, int (*stop) (void *), void *stop_arg)
 			return RS_EASE_BAD_CALL;
 		if (rest > 0)
 		{
-			if (i > 0)
-				cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, ib, i, rest, 1.0f,
-							AT(A, n, i + ib, i), n, AT(A, n, i + ib, 0), n, 1.0f, AT(A, n, i, 0), n);
+			int			w = panel_width((int64_t) ib * rest);
+
+			/* A10 += A21^T A20, by panels of columns */
+			for (int c = 0; c < i; c += w)
+			{
+				int			cw = i - c < w ? i - c : w;
+
+				cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, ib, cw, rest, 1.0f,
+							AT(A, n, i + ib, i), n, AT(A, n, i + ib, c), n, 1.0f, AT(A, n, i, c), n);
+				if (c + cw < i && STOP_ASKED(stop, stop_arg))
+					return RS_EASE_STOPPED;
+			}
 			cblas_ssyrk(CblasColMajor, CblasLower, CblasTrans, ib, rest, 1.0f,
 						AT(A, n, i + ib, i), n, 1.0f, AT(A, n, i, i), n);
 		}
-		if (stop && stop(stop_arg))
+		if (STOP_ASKED(stop, stop_arg))
 			return RS_EASE_STOPPED;
 	}
 	return 0;
