@@ -53,9 +53,12 @@ SELECT count(*) AS users_served FROM generate_series(1, 30) u, LATERAL recsys.re
 CREATE TABLE big_blocks AS
 SELECT u AS user_id, (u * 7 + j * 13) % 2000 AS item_id, 1 + (u + j) % 5 AS w
 FROM generate_series(1, 20000) u, generate_series(1, 20) j;
+-- (terse: the cancel may land while the source is read, under load)
+\set VERBOSITY terse
 SET statement_timeout = '100ms';
 SELECT version FROM recsys.train_cf('big_blocks', factors => 64, model => 'blocks', iterations => 1000);
 RESET statement_timeout;
+\set VERBOSITY default
 SELECT version, params->>'factors' AS factors FROM recsys.models WHERE name = 'blocks';
 
 -- explicit ratings: additive user and item effects are fitted by the biases,

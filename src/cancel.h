@@ -33,6 +33,7 @@ extern int	RsCancelRequested(void *arg);
 extern int32 RsChunkEnd(int32 start, int32 n_rows, int32 max_rows, int64 budget,
 						RsRowWorkFn row_work, const void *arg);
 extern void RsKernelStopped(const char *what) pg_attribute_noreturn();
+extern void *RsAllocZero(MemoryContext mcxt, Size size);
 extern void RsGram(const float *Y, int64 n, int k, float *G);
 
 #endif							/* RECSYS_CANCEL_H */

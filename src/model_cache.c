@@ -224,10 +224,11 @@ init_map(RsModel *model, RsIdMap *map, int64 n)
 												  MCXT_ALLOC_HUGE), capacity);
 }
 
+/* Zeroed model memory; a cancel can stop the zeroing of a big model. */
 static void *
 alloc_model(RsModel *model, Size size)
 {
-	return MemoryContextAllocExtended(model->mcxt, Max(size, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	return RsAllocZero(model->mcxt, size);
 }
 
 /* item_stats rows: item ids and popularity */
@@ -338,6 +339,8 @@ load_factors(RsModel *model)
 	{
 		double		s = 0;
 
+		if (i % 1024 == 0)
+			CHECK_FOR_INTERRUPTS();
 		for (int f = 0; f < model->k; f++)
 			s += (double) model->item_factors[(int64) i * model->k + f] *
 				model->item_factors[(int64) i * model->k + f];

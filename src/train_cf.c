@@ -55,8 +55,6 @@ PG_FUNCTION_INFO_V1(recsys_train_cf);
 #define CF_CHUNK_ROWS 16384
 /* Multiply-adds per thread in one chunk of rows: tens of milliseconds. */
 #define CF_CHUNK_WORK ((int64) 1 << 27)
-/* Bytes zeroed between two interrupt checks. */
-#define CF_ZERO_BYTES ((Size) 32 << 20)
 
 /* Everything one ALS run needs. */
 typedef struct CfRun
@@ -158,23 +156,11 @@ half_step(CfRun *run, const RsCsr *R, float *X, float *xbias,
 	}
 }
 
-/*
- * A zeroed allocation of any size.  The zeroing (and the page faults it
- * takes) goes by pieces with interrupt checks between: 200,000 items x
- * 1,024 factors are 800 MB, most of a second to touch.
- */
+/* A zeroed allocation of any size, interruptible (see RsAllocZero). */
 static void *
 alloc_zero(Size size)
 {
-	char	   *p = MemoryContextAllocExtended(CurrentMemoryContext, Max(size, 1),
-											   MCXT_ALLOC_HUGE);
-
-	for (Size done = 0; done < size; done += CF_ZERO_BYTES)
-	{
-		CHECK_FOR_INTERRUPTS();
-		memset(p + done, 0, Min(CF_ZERO_BYTES, size - done));
-	}
-	return p;
+	return RsAllocZero(CurrentMemoryContext, size);
 }
 
 /* Rows of k factors per interrupt check in the glue's own loops. */
