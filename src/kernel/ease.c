@@ -170,7 +170,9 @@ rs_ease_feature_weights(RsCsr *F, float *item_norm)
  * a busy machine) goes by panels of about EASE_PANEL_WORK flops, the
  * caller being asked after each.
  */
+#ifndef EASE_PANEL_WORK			/* the unit tests set it small, to cut panels */
 #define EASE_PANEL_WORK		((int64_t) 1 << 29)
+#endif
 #define EASE_MIN_PANEL		64
 
 /* Panel width (rows or columns) for an update costing per_unit each. */
