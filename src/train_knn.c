@@ -41,7 +41,7 @@ PG_FUNCTION_INFO_V1(recsys_train_user_knn);
 #define KNN_MAX_NEIGHBORS 1000
 #define KNN_CHUNK_ROWS 1024
 /* Candidate visits per thread in one chunk: tens of milliseconds. */
-#define KNN_CHUNK_WORK ((int64) 1 << 24)
+#define KNN_CHUNK_WORK ((int64) 1 << 23)
 
 typedef struct KnnRun
 {
