@@ -43,6 +43,7 @@
 #include "args.h"
 #include "array_util.h"
 #include "blend.h"
+#include "cancel.h"
 #include "fold_in.h"
 #include "foldin.h"
 #include "model_acl.h"

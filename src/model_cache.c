@@ -79,6 +79,7 @@
 #include "funcapi.h"
 
 #include "als.h"
+#include "cancel.h"
 #include "blend.h"
 #include "fold_in.h"
 #include "ingest.h"
@@ -317,10 +318,11 @@ init_map(RsModel *model, RsIdMap *map, int64 n)
 												  MCXT_ALLOC_HUGE), capacity);
 }
 
+/* Zeroed model memory; a cancel can stop the zeroing of a big model. */
 static void *
 alloc_model(RsModel *model, Size size)
 {
-	return MemoryContextAllocExtended(model->mcxt, Max(size, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	return RsAllocZero(model->mcxt, size);
 }
 
 /* item_stats rows: item ids and popularity */
@@ -431,6 +433,8 @@ load_factors(RsModel *model)
 	{
 		double		s = 0;
 
+		if (i % 1024 == 0)
+			CHECK_FOR_INTERRUPTS();
 		for (int f = 0; f < model->k; f++)
 			s += (double) model->item_factors[(int64) i * model->k + f] *
 				model->item_factors[(int64) i * model->k + f];
@@ -1273,10 +1277,14 @@ RsModelGram(RsModel *model)
 {
 	if (model->gram == NULL)
 	{
-		float	   *g = MemoryContextAllocZero(model->mcxt, sizeof(float) * model->k * model->k);
+		Size		bytes = sizeof(float) * model->k * model->k;
+		/* computed in the statement's memory: a cancel midway leaks nothing */
+		float	   *g = palloc(bytes);
 
-		rs_gram(model->item_factors, model->items.count, model->k, g);
-		model->gram = g;
+		RsGram(model->item_factors, model->items.count, model->k, g);
+		model->gram = MemoryContextAlloc(model->mcxt, bytes);
+		memcpy(model->gram, g, bytes);
+		pfree(g);
 	}
 	return model->gram;
 }

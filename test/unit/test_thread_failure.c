@@ -334,7 +334,7 @@ UNIT_TEST(als_thread_creation_fails)
 	c.G = malloc(sizeof(float) * c.k * c.k);
 	c.X = malloc(sizeof(float) * c.R.n_rows * c.k);
 	rs_init_factors(c.Y, c.R.n_cols, c.k, 7, 0.5f);
-	rs_gram(c.Y, c.R.n_cols, c.k, c.G);
+	rs_gram(c.Y, c.R.n_cols, c.k, c.G, NULL, NULL);
 	UNIT_CHECK(tf_als_run(&c, 1, c.X) == RS_ALS_OK);
 	c.some_start = false;
 	UNIT_CHECK(tf_in_child(0, tf_als_check, &c));
