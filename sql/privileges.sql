@@ -331,6 +331,37 @@ SET ROLE regress_recsys_c;
 SELECT count(*) AS listed_for_c FROM recsys.cache_stats() WHERE model = 'b_als';
 RESET ROLE;
 
+-- a blend's row is its owner's to write: naming a model there that its
+-- owner may not use pins nothing (else anyone could stop anyone's drop)
+SET ROLE regress_recsys_b;
+SELECT name FROM recsys.train_popular('priv_test.events', model => 'b_pinned');
+SET ROLE regress_recsys_a;
+INSERT INTO recsys.models (name, algorithm, source, params)
+VALUES ('a_squat', 'blend', 'priv_test.events', '{"members": ["b_pinned"]}');
+SET ROLE regress_recsys_b;
+-- a grant to a role dropped since shows as its OID, and is revoked by it
+RESET ROLE;
+CREATE ROLE regress_recsys_d;
+SET ROLE regress_recsys_b;
+SELECT recsys.grant_model('b_pinned', 'regress_recsys_d');
+RESET ROLE;
+DROP ROLE regress_recsys_d;
+SET ROLE regress_recsys_b;
+SELECT cardinality(grantees) AS grantees FROM recsys.models WHERE name = 'b_pinned';
+SELECT recsys.revoke_model('b_pinned', (SELECT grantees[1]::oid::text FROM recsys.models WHERE name = 'b_pinned'));
+SELECT cardinality(grantees) AS grantees FROM recsys.models WHERE name = 'b_pinned';
+SELECT recsys.drop_model('b_pinned');
+-- names in the refusal's hint are quoted as SQL literals
+SELECT name FROM recsys.train_popular('priv_test.events', model => 'b''q');
+SET ROLE regress_recsys_c;
+SELECT recsys.score(1, 101, 'b''q');
+SET ROLE regress_recsys_b;
+SELECT recsys.drop_model('b''q');
+-- an overlong name is not echoed back whole
+SELECT recsys.drop_model(repeat('x', 100));
+SELECT recsys.drop_model(repeat('x', 100), if_exists => true);
+RESET ROLE;
+
 -- a role's models go before the role does (DROP OWNED does not know them)
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'a\_%';
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'b\_%' ORDER BY name;

@@ -61,12 +61,13 @@ COMMENT ON FUNCTION recsys._require_model_owner(text, text, boolean) IS
 
 -- internal: the blends that name a model among their members, whoever
 -- owns them (read past row-level security, like pg_depend for DROP TABLE)
-CREATE FUNCTION recsys._blends_using(model text)
+CREATE FUNCTION recsys._blends_using(model text, owner oid DEFAULT NULL,
+									 grantees oid[] DEFAULT NULL)
 RETURNS text[]
 AS 'MODULE_PATHNAME', 'recsys_blends_using'
-LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER STRICT;
-COMMENT ON FUNCTION recsys._blends_using(text) IS
-	'internal: the blends that use a model, whoever owns them';
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._blends_using(text, oid, oid[]) IS
+	'internal: the blends that use a model, whoever owns them (their owners may use it: as owner, or through grantees, if given; else the model''s own)';
 
 -- internal: a role by its name, as stored (not an SQL identifier), or
 -- OID 0 for PUBLIC when allowed
@@ -127,17 +128,21 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	gone text;
+	gone_owner regrole;
+	gone_grantees regrole[];
 	blends text[];
 BEGIN
-	FOR gone IN
-		SELECT o.name FROM old_rows o
+	FOR gone, gone_owner, gone_grantees IN
+		SELECT o.name, o.owner, o.grantees FROM old_rows o
 		WHERE TG_OP OPERATOR(pg_catalog.=) 'DELETE'
 		UNION
-		SELECT o.name FROM old_rows o
+		SELECT o.name, o.owner, o.grantees FROM old_rows o
 		WHERE TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
 		  AND NOT EXISTS (SELECT FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) o.name)
 	LOOP
-		blends := recsys._blends_using(gone);
+		-- (the row is gone: its owner and grantees as they were)
+		blends := recsys._blends_using(gone, gone_owner::pg_catalog.oid,
+									   coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
 		IF pg_catalog.cardinality(blends) > 0 THEN
 			RAISE EXCEPTION 'cannot % model "%" because blend "%" uses it',
 				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, blends[1]
@@ -218,7 +223,8 @@ BEGIN
 	END IF;
 	DELETE FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model;
 	IF NOT FOUND AND NOT coalesce(if_exists, false) THEN
-		RAISE EXCEPTION 'model "%" does not exist', model
+		RAISE EXCEPTION 'model "%" does not exist',
+			CASE WHEN length(model) > 63 THEN left(model, 63) || '...' ELSE model END
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'SELECT name FROM recsys.models lists the models.';
 	END IF;
@@ -287,7 +293,9 @@ BEGIN
 		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM recsys._require_model_owner(model, 'roll back');
-	SELECT m.version INTO active FROM recsys.models m WHERE m.name = rollback.model FOR UPDATE;
+	-- (NO KEY: a blend being trained on the model holds a key-share lock;
+	-- a rollback need not wait for it, as a retrain does not)
+	SELECT m.version INTO active FROM recsys.models m WHERE m.name = rollback.model FOR NO KEY UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'model "%" does not exist', model
 			USING ERRCODE = 'invalid_parameter_value',
@@ -318,7 +326,14 @@ BEGIN
 		RAISE EXCEPTION 'model and grantee must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM recsys._require_model_owner(model, CASE WHEN give THEN 'grant use of' ELSE 'revoke use of' END);
-	role := recsys._role(grantee, 'grantee', true);
+	IF NOT give AND grantee ~ '^[0-9]{1,10}$' AND grantee::numeric <= 4294967295
+	   AND NOT EXISTS (SELECT FROM pg_roles r
+					   WHERE r.rolname = grantee OR r.oid = grantee::numeric::bigint::oid) THEN
+		-- a dropped role's grant, which grantees shows as its OID
+		role := grantee::numeric::bigint::oid::regrole;
+	ELSE
+		role := recsys._role(grantee, 'grantee', true);
+	END IF;
 	-- granting twice is granting once; revoking what was not granted does nothing
 	UPDATE recsys.models m
 	SET grantees = CASE WHEN give THEN m.grantees || role ELSE array_remove(m.grantees, role) END

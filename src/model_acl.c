@@ -39,6 +39,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
@@ -171,6 +172,9 @@ RsModelOwner(const char *name, bool *found)
 typedef struct BlendsRead
 {
 	const char *name;
+	Datum		owner;			/* the model's owner (oid), or NULL: read it */
+	Datum		grantees;		/* its grantees (oid[]), likewise */
+	bool		given;
 	MemoryContext result_context;
 	Datum		blends;
 } BlendsRead;
@@ -179,17 +183,51 @@ static void
 read_blends(void *arg)
 {
 	BlendsRead *read = arg;
-	Datum		value = CStringGetTextDatum(read->name);
+	Datum		values[3] = {CStringGetTextDatum(read->name), read->owner, read->grantees};
 	bool		isnull;
 	MemoryContext old;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	RsExecute("SELECT coalesce(pg_catalog.array_agg(name ORDER BY name), '{}') "
-			  "FROM recsys.models WHERE algorithm OPERATOR(pg_catalog.=) 'blend' "
-			  "AND params OPERATOR(pg_catalog.->) 'members' OPERATOR(pg_catalog.?) $1 "
-			  "AND name OPERATOR(pg_catalog.<>) $1",
-			  1, (Oid[]) {TEXTOID}, &value, NULL, LATEST_ROWS_READ_ONLY, SPI_OK_SELECT);
+	if (!read->given)
+	{
+		RsExecute("SELECT owner::pg_catalog.oid, grantees::pg_catalog.oid[] FROM recsys.models "
+				  "WHERE name OPERATOR(pg_catalog.=) $1",
+				  1, (Oid[]) {TEXTOID}, values, NULL, LATEST_ROWS_READ_ONLY, SPI_OK_SELECT);
+		if (SPI_processed == 0)
+		{
+			SPI_finish();
+			old = MemoryContextSwitchTo(read->result_context);
+			read->blends = PointerGetDatum(construct_empty_array(TEXTOID));
+			MemoryContextSwitchTo(old);
+			return;
+		}
+		values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		values[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	}
+
+	/*
+	 * A blend's row is its owner's to write, so its list of members proves
+	 * nothing by itself: only a blend whose owner may use the member counts
+	 * (as train_blend required), or anyone could pin anyone's model by
+	 * naming it.  Both the row's list and its active version's (the one
+	 * served) count.
+	 */
+	RsExecute("SELECT coalesce(pg_catalog.array_agg(b.name ORDER BY b.name), '{}') "
+			  "FROM recsys.models b "
+			  "WHERE b.algorithm OPERATOR(pg_catalog.=) 'blend' "
+			  "AND b.name OPERATOR(pg_catalog.<>) $1 "
+			  "AND (b.params OPERATOR(pg_catalog.->) 'members' OPERATOR(pg_catalog.?) $1 "
+			  "     OR EXISTS (SELECT FROM recsys.model_versions v "
+			  "                WHERE v.model OPERATOR(pg_catalog.=) b.name "
+			  "                AND v.version OPERATOR(pg_catalog.=) b.version "
+			  "                AND v.params OPERATOR(pg_catalog.->) 'members' OPERATOR(pg_catalog.?) $1)) "
+			  "AND (pg_catalog.pg_has_role(b.owner::pg_catalog.oid, $2, 'USAGE') "
+			  "     OR EXISTS (SELECT FROM pg_catalog.unnest($3) g "
+			  "                WHERE g OPERATOR(pg_catalog.=) 0::pg_catalog.oid "
+			  "                OR pg_catalog.pg_has_role(b.owner::pg_catalog.oid, g, 'USAGE')))",
+			  3, (Oid[]) {TEXTOID, OIDOID, OIDARRAYOID}, values, NULL, LATEST_ROWS_READ_ONLY,
+			  SPI_OK_SELECT);
 	old = MemoryContextSwitchTo(read->result_context);
 	read->blends = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
 							 false, -1);
@@ -198,8 +236,11 @@ read_blends(void *arg)
 }
 
 /*
- * recsys_blends_using(model text) returns text[]: the blends that name the
- * model among their members, in name order, whoever owns them.  Dropping
+ * recsys_blends_using(model text, owner oid, grantees oid[]) returns
+ * text[]: the blends that name the model among their members, in name
+ * order, whoever owns them, as long as their owners may use it (given the
+ * model's owner and grantees, as a trigger has them for a row just
+ * deleted or renamed; else as the catalog has them now).  Dropping
  * a model another role's blend uses is refused like DROP TABLE under a
  * view, and blends do not nest: both need every blend, not only those the
  * caller may see.  Only names come out.
@@ -207,8 +248,18 @@ read_blends(void *arg)
 Datum
 recsys_blends_using(PG_FUNCTION_ARGS)
 {
-	BlendsRead	read = {text_to_cstring(PG_GETARG_TEXT_PP(0)), CurrentMemoryContext, (Datum) 0};
+	BlendsRead	read = {0};
 
+	RsRequireArg(fcinfo, 0, "model");
+	read.name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	/* the owner and grantees of a row just deleted or renamed, else read */
+	read.given = PG_NARGS() >= 3 && !PG_ARGISNULL(1) && !PG_ARGISNULL(2);
+	if (read.given)
+	{
+		read.owner = PG_GETARG_DATUM(1);
+		read.grantees = PG_GETARG_DATUM(2);
+	}
+	read.result_context = CurrentMemoryContext;
 	RsRunAsCatalogOwner(read_blends, &read);
 	PG_RETURN_DATUM(read.blends);
 }
@@ -224,13 +275,19 @@ RsDenyModel(const char *name, Oid owner, const char *action)
 	char	   *owner_name = GetUserNameFromId(owner, true);
 
 	if (owner_name == NULL)
-		owner_name = psprintf("(dropped role with OID %u)", owner);
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s model \"%s\", whose owner (role OID %u) was dropped",
+						action, name, owner),
+				 errhint("A superuser can give it a new owner: SELECT recsys.alter_model_owner(%s, ...).",
+						 quote_literal_cstr(name))));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied to %s model \"%s\", owned by role \"%s\"", action, name, owner_name),
 			 strcmp(action, "use") == 0 ?
-			 errhint("The owner can grant its use: SELECT recsys.grant_model('%s', '%s').",
-					 name, GetUserNameFromId(GetUserId(), false)) :
+			 errhint("The owner can grant its use: SELECT recsys.grant_model(%s, %s).",
+					 quote_literal_cstr(name),
+					 quote_literal_cstr(GetUserNameFromId(GetUserId(), false))) :
 			 errhint("Only its owner, members of role \"%s\" and superusers may.", owner_name)));
 }
 
@@ -243,9 +300,18 @@ RsDenyModel(const char *name, Oid owner, const char *action)
 Oid
 RsRequireModelOwner(const char *name, const char *action, bool missing_ok)
 {
-	bool		found;
-	Oid			owner = RsModelOwner(name, &found);
+	bool		found = false;
+	Oid			owner = InvalidOid;
 
+	/* (the catalog's CHECK allows no longer name: don't echo one back whole) */
+	if (strlen(name) >= NAMEDATALEN && missing_ok)
+		return InvalidOid;
+	if (strlen(name) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%.*s...\" does not exist", NAMEDATALEN - 1, name),
+				 errdetail("Model names are at most %d characters long.", NAMEDATALEN - 1)));
+	owner = RsModelOwner(name, &found);
 	if (!found)
 	{
 		if (missing_ok)

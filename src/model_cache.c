@@ -85,6 +85,7 @@
 #include "ingest.h"
 #include "model_acl.h"
 #include "model_cache.h"
+#include "recsys.h"
 #include "recency.h"
 #include "spi_util.h"
 
@@ -147,6 +148,7 @@ typedef struct CatalogRow
 	float		reg_exponent;
 	Oid			owner;
 	bool		store_users;
+	char	   *fingerprint;	/* md5 of params and stats: edits without a new version */
 } CatalogRow;
 
 /* Subtransactions rolled back in this backend: part of every statement stamp. */
@@ -243,7 +245,8 @@ read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row
 			  "params->>'binary' = 'true', "
 			  "params->>'time_col', (params->>'half_life_seconds')::pg_catalog.float8, "
 			  "(params->>'regularization_exponent')::pg_catalog.float8, owner::pg_catalog.oid, "
-			  "params->>'store_users' = 'false' "
+			  "params->>'store_users' = 'false', "
+			  "pg_catalog.md5(params::pg_catalog.text OPERATOR(pg_catalog.||) stats::pg_catalog.text) "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -292,6 +295,7 @@ read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row
 		/* absent before 0.6.0: every factor model stored its users */
 		row->store_users = isnull || !DatumGetBool(d);
 	}
+	row->fingerprint = text_column(tuple, desc, 23);
 	MemoryContextSwitchTo(old);
 	return true;
 }
@@ -848,6 +852,7 @@ load_model(const char *name, CatalogRow *row)
 		model->time_col = pstrdup(row->time_col);
 	model->half_life = model->time_col ? row->half_life : 0;
 	model->source_name = pstrdup(row->source);
+	model->fingerprint = pstrdup(row->fingerprint);
 	MemoryContextSwitchTo(old);
 	model->k = row->k;
 	model->explicit_feedback = row->explicit_feedback;
@@ -923,17 +928,15 @@ same_name(const char *a, const char *b)
 }
 
 /*
- * Whether a loaded model still reads the source its catalog row names:
- * an owner may edit the row's source or columns without a new version,
- * and serving must then read what the row says, not what it said.
+ * Whether a loaded model is still what its catalog row describes: an
+ * owner may edit the row's params or stats (its source's columns, say)
+ * without a new version, and serving must then follow the row.
  */
 static bool
 describes_source(const RsModel *model, const CatalogRow *row)
 {
-	return same_name(model->source_name, row->source) &&
-		same_name(model->user_col, row->user_col) &&
-		same_name(model->item_col, row->item_col) &&
-		same_name(model->weight_col, row->weight_col);
+	return model->fingerprint != NULL && row->fingerprint != NULL &&
+		strcmp(model->fingerprint, row->fingerprint) == 0;
 }
 
 /*
@@ -1539,6 +1542,10 @@ recsys_cache_stats(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (model_cache == NULL)
+		return (Datum) 0;
+	/* a role that may not read the catalog may use no model */
+	if (pg_class_aclcheck(get_relname_relid("models", get_namespace_oid(RECSYS_SCHEMA, false)),
+						  GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		return (Datum) 0;
 
 	/*

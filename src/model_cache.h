@@ -81,6 +81,7 @@ typedef struct RsModel
 	RsModelKind kind;
 	MemoryContext mcxt;
 	Oid			owner;			/* reads the source; as of this statement's check */
+	char	   *fingerprint;	/* of the catalog row's params and stats, when loaded */
 
 	/* the cache's bookkeeping (model_cache.c) */
 	uint64		instance;		/* unique per load in this backend */
