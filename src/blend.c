@@ -569,7 +569,10 @@ read_member(const char *name, MemoryContext caller, MemberRow *row)
 	MemoryContextSwitchTo(old);
 }
 
-/* Blends do not nest: refuse to make a blend of a model a blend uses. */
+/*
+ * Blends do not nest: refuse to make a blend of a model a blend uses
+ * (RsTrainer.refuse).
+ */
 static void
 refuse_if_member(const char *name)
 {
@@ -577,6 +580,8 @@ refuse_if_member(const char *name)
 	bool		isnull;
 	Datum		blends;
 
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	/* every role's blends, also those the trainer may not see */
 	RsExecute("SELECT pg_catalog.string_agg(pg_catalog.format('\"%s\"', b), ', ' ORDER BY b), "
 			  "pg_catalog.count(*) "
@@ -592,6 +597,7 @@ refuse_if_member(const char *name)
 													&isnull)) == 1 ? "blend" : "blends",
 						TextDatumGetCString(blends)),
 				 errhint("Train the blend under another name.")));
+	SPI_finish();
 }
 
 /* The members argument: 1..BLEND_MAX_MEMBERS distinct names, none the blend's. */
@@ -709,12 +715,13 @@ recsys_train_blend(PG_FUNCTION_ARGS)
 	RsTrainArgs(fcinfo, &argnos, &trainer);
 	names = members_arg(fcinfo, trainer.name, &n);
 	weights = weights_arg(fcinfo, n);
+	/* a member cannot become a blend, whatever replace says */
+	trainer.refuse = refuse_if_member;
 	RsTrainBegin(&trainer, "blend", NULL);
 
 	rows = palloc0(sizeof(MemberRow) * n);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	refuse_if_member(trainer.name);
 	for (int m = 0; m < n; m++)
 	{
 		read_member(names[m], caller, &rows[m]);

@@ -35,6 +35,7 @@
 #include "utils/lsyscache.h"
 
 #include "args.h"
+#include "model_acl.h"
 #include "privacy.h"
 #include "recsys.h"
 #include "spi_util.h"
@@ -182,32 +183,24 @@ RsTrainArgs(FunctionCallInfo fcinfo, const RsTrainArgNos *argnos, RsTrainer *tra
 /*
  * Refuse to retrain a model under another algorithm unless replace: its
  * users (and the blends that name it) would silently get another kind of
- * model.  The caller owns the model (RsLockModelForTraining checked), so
- * row-level security shows it its row.
+ * model.  The row is read as the lock's ownership check reads it
+ * (RsModelAlgorithm): the caller owns the model by now, but need not be
+ * able to read recsys.models itself.
  */
 static void
 refuse_other_algorithm(const RsTrainer *trainer)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(trainer->name)};
-	char	   *current = NULL;
+	char	   *current = RsModelAlgorithm(trainer->name);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	RsExecute("SELECT algorithm FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
-			  1, argtypes, values, NULL, true, SPI_OK_SELECT);
-	if (SPI_processed == 1)
-		current = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (current != NULL && strcmp(current, trainer->algorithm) != 0 && !trainer->replace)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("model \"%s\" is a %s model, not %s", trainer->name, current,
-						trainer->algorithm),
-				 errdetail("Retraining it as %s would change what everyone it serves gets.",
+				 errmsg("model \"%s\" was trained with algorithm %s, not %s", trainer->name,
+						current, trainer->algorithm),
+				 errdetail("Retraining it with %s would change what everyone it serves gets.",
 						   trainer->algorithm),
-				 errhint("Pass replace => true to replace it with a %s model, or train under another name.",
+				 errhint("Pass replace => true to retrain it with %s, or train under another name.",
 						 trainer->algorithm)));
-	SPI_finish();
 }
 
 /*
@@ -221,6 +214,8 @@ RsTrainBegin(RsTrainer *trainer, const char *algorithm, RsInteractions *data)
 {
 	trainer->algorithm = algorithm;
 	RsLockModelForTraining(trainer->name);
+	if (trainer->refuse != NULL)
+		trainer->refuse(trainer->name);
 	refuse_other_algorithm(trainer);
 	if (data == NULL)
 		return;

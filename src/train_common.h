@@ -38,6 +38,8 @@ typedef struct RsTrainer
 	char	   *name;			/* the model trained */
 	const char *algorithm;		/* what it is trained as */
 	bool		replace;		/* may a model of another algorithm be replaced */
+	void		(*refuse) (const char *name);	/* the trainer's own refusals
+												 * of the name, first */
 	RsSourceSpec spec;			/* relid InvalidOid until known (a blend's) */
 	RsInteractions *data;		/* the source as read, or NULL */
 	bool		exact_counts;	/* store the source's row counts (not when private) */

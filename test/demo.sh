@@ -41,7 +41,7 @@ FROM recsys.source_stats('shop.interactions', weight_col => 'weight');
 
 \echo 'Training implicit ALS on it (recsys.train_cf):'
 SELECT name, algorithm, n_users, n_items, n_interactions, round(train_seconds::numeric, 3) AS seconds
-FROM recsys.train_cf('shop.interactions', factors => 32, rating_col => 'weight');
+FROM recsys.train_cf('shop.interactions', factors => 32, weight_col => 'weight');
 
 -- two of the most active buyers
 SELECT string_agg(user_id::text, ',') AS demo_users FROM (
