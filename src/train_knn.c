@@ -223,11 +223,13 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 	return RsTrainFinish(fcinfo, trainer, RsWriteNeighborLists, &lists);
 }
 
-/* Read the arguments both kNN trainers have. */
+/* Start a run of algorithm: the arguments both kNN trainers have. */
 static void
-common_args(FunctionCallInfo fcinfo, const RsTrainArgNos *argnos, RsTrainer *trainer,
-			KnnRun *run, int shrink_argno)
+common_args(FunctionCallInfo fcinfo, const RsTrainArgNos *argnos, const char *algorithm,
+			int shrink_argno, RsTrainer *trainer, KnnRun *run)
 {
+	memset(run, 0, sizeof(KnnRun));
+	run->algorithm = algorithm;
 	RsTrainArgs(fcinfo, argnos, trainer);
 	run->params.k = RsIntArg(fcinfo, 1, "neighbors", 1, KNN_MAX_NEIGHBORS);
 	run->params.support_shrink = (float) RsFloatArg(fcinfo, shrink_argno, "shrinkage", 0, 1e9, NAN);
@@ -249,9 +251,7 @@ recsys_train_item_knn(PG_FUNCTION_ARGS)
 	RsTrainer	trainer;
 	KnnRun		run;
 
-	memset(&run, 0, sizeof(run));
-	run.algorithm = "item_knn";
-	common_args(fcinfo, &argnos, &trainer, &run, 4);
+	common_args(fcinfo, &argnos, "item_knn", 4, &trainer, &run);
 	run.similarity = RsTextArg(fcinfo, 3, "similarity");
 	if (strcmp(run.similarity, "cosine") == 0)
 		run.params.kind = RS_KNN_COSINE;
@@ -288,10 +288,8 @@ recsys_train_user_knn(PG_FUNCTION_ARGS)
 	RsTrainer	trainer;
 	KnnRun		run;
 
-	memset(&run, 0, sizeof(run));
-	run.algorithm = "user_knn";
+	common_args(fcinfo, &argnos, "user_knn", 3, &trainer, &run);
 	run.similarity = "cosine";
 	run.params.kind = RS_KNN_COSINE;
-	common_args(fcinfo, &argnos, &trainer, &run, 3);
 	PG_RETURN_DATUM(train_neighbors(fcinfo, &trainer, &run));
 }
