@@ -589,6 +589,7 @@ COMMENT ON FUNCTION recsys._recommend_for_vector(real[], integer, text, bigint[]
 	'internal: recommend_for_vector';
 
 -- a single SELECT, so the planner inlines it into the query calling it
+-- (and folds the CASE away when exclude is not given)
 CREATE FUNCTION recsys.recommend_for_vector(
 	vec real[],
 	k integer DEFAULT 10,
@@ -600,7 +601,8 @@ RETURNS TABLE (item_id bigint, score real)
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10
 AS $$
 	SELECT * FROM recsys._recommend_for_vector(vec, k, model,
-		coalesce(recsys._renamed(exclude, 'exclude', 'exclude_seen'), exclude_seen))
+		CASE WHEN exclude IS NULL THEN exclude_seen
+			 ELSE recsys._renamed(exclude, 'exclude', 'exclude_seen') END)
 $$;
 COMMENT ON FUNCTION recsys.recommend_for_vector(real[], integer, text, bigint[], bigint[]) IS
 	'the k items a factor model ranks highest for a user vector';
@@ -630,7 +632,8 @@ RETURNS TABLE (metric text, value double precision)
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER ROWS 12
 AS $$
 	SELECT * FROM recsys._evaluate(model, test, k, user_col, item_col,
-		coalesce(recsys._renamed(rating_col, 'rating_col', 'weight_col'), weight_col))
+		CASE WHEN rating_col IS NULL THEN weight_col
+			 ELSE recsys._renamed(rating_col, 'rating_col', 'weight_col') END)
 $$;
 COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name, name) IS
 	'ranking metrics (and rmse/mae for explicit models) of a model on a test set';
