@@ -55,6 +55,9 @@ SELECT name, algorithm, version FROM recsys.train_cf('ev', factors => 4, iterati
 SELECT name, algorithm, version FROM recsys.train_blend('{m_knn}', replace => true);
 SELECT name, algorithm, version FROM recsys.train_user_knn('ev', replace => true);
 SELECT name, algorithm, version FROM recsys.train_item_knn('ev', replace => true);
+-- rollback and activate switch algorithms with the version (no replace needed)
+SELECT name, algorithm, version FROM recsys.rollback('default');
+SELECT name, algorithm, version FROM recsys.activate('default', 7);
 SELECT count(*) AS recommended FROM recsys.recommend(1, 3);
 -- an older SQL definition (0.5.0's train_popular, no replace) never replaces
 CREATE FUNCTION train_popular_050(source regclass, model text, user_col name, item_col name,
