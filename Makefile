@@ -6,7 +6,7 @@ PGFILEDESC = "recsys - recommender models trained and served in SQL"
 
 MODULE_big = recsys
 KERNEL_OBJS = src/kernel/als.o src/kernel/dp.o src/kernel/ease.o src/kernel/foldin.o src/kernel/idmap.o src/kernel/knn.o src/kernel/linalg.o src/kernel/score.o src/kernel/sparse.o
-OBJS = src/recsys.o src/args.o src/array_util.o src/blas_loader.o src/blend.o src/evaluate.o src/fold_in.o src/ingest.o src/item_features.o src/model_acl.o src/model_cache.o \
+OBJS = src/recsys.o src/args.o src/array_util.o src/blas_loader.o src/blend.o src/cancel.o src/evaluate.o src/fold_in.o src/ingest.o src/item_features.o src/model_acl.o src/model_cache.o \
 	src/model_store.o src/privacy.o src/recency.o src/recommend.o src/source_stats.o src/spi_util.o \
 	src/train_cf.o src/train_common.o src/train_ease.o src/train_knn.o src/train_popular.o $(KERNEL_OBJS)
 
@@ -44,10 +44,14 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 # PGXS tracks no header dependencies; rebuild everything when one changes.
 $(OBJS): $(wildcard src/*.h src/kernel/*.h)
 
-# C unit tests of the pure-C kernels: no server needed.
+# C unit tests of the pure-C kernels: no server needed.  EASE's inversion
+# is built with small panels, so that the unit tests' matrices (1,112
+# items) go through the panel code that only catalogs of 16,000 items
+# and more reach in the server.
 UNIT_SRCS = $(wildcard test/unit/*.c) $(wildcard src/kernel/*.c)
 test/unit/run_unit_tests: $(UNIT_SRCS) $(wildcard test/unit/*.h src/kernel/*.h)
-	$(CC) -O2 -g -Wall -Wextra -Wno-unused-parameter -Isrc/kernel -Itest/unit -o $@ $(UNIT_SRCS) -lopenblas -lpthread -lm
+	$(CC) -O2 -g -Wall -Wextra -Wno-unused-parameter -Isrc/kernel -Itest/unit \
+		-DEASE_PANEL_WORK='((int64_t) 1 << 16)' -o $@ $(UNIT_SRCS) -lopenblas -lpthread -lm
 
 unitcheck: test/unit/run_unit_tests
 	test/unit/run_unit_tests

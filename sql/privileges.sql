@@ -134,7 +134,9 @@ SELECT (SELECT count(*) FROM recsys.item_factors) AS item_factors,
 	   (SELECT count(*) FROM recsys.user_factors) AS user_factors;
 SELECT count(*) FROM recsys.similar_items(101, 3, 'b_knn');
 SELECT priv_test.try($$SELECT recsys.score(1, 101, 'b_als')$$);
--- but may change nothing of b's
+-- but may change nothing of b's (recsys's functions refuse by name; the
+-- direct UPDATEs and the DELETE find no row, as row-level security has it,
+-- and the listing below shows b_knn unchanged)
 SELECT priv_test.try(q) FROM (VALUES
 	($$SELECT recsys.train_item_knn('priv_test.events', 5, model => 'b_knn')$$),
 	($$SELECT recsys.train_blend('{b_knn}', model => 'b_als')$$),
@@ -263,6 +265,71 @@ SELECT priv_test.as_b('b_als') AS as_b, priv_test.try($$SELECT recsys.recommend(
 RESET ROLE;
 SELECT count(*) AS as_superuser, priv_test.try($$SELECT priv_test.as_c('b_als')$$) AS as_c
 FROM recsys.recommend(1, 3, 'b_als');
+
+--
+-- A blend reads its first member's source only as that member reads it
+--
+-- b's trap again, as the first member of a's blend; then b retrains it
+-- on another source: a's blend must not go on reading the view, as a
+SET ROLE regress_recsys_b;
+SELECT name FROM recsys.train_item_knn('priv_test.b_events', 5, model => 'b_trap');
+SELECT recsys.grant_model('b_trap', 'regress_recsys_a');
+SET ROLE regress_recsys_a;
+SELECT name, source FROM recsys.train_blend('{b_trap}', model => 'a_trapped');
+SELECT count(*) FROM recsys.recommend(1, 3, 'a_trapped');
+SET ROLE regress_recsys_b;
+SELECT name, source FROM recsys.train_item_knn('priv_test.events', 5, model => 'b_trap');
+SET ROLE regress_recsys_a;
+SELECT priv_test.try($$SELECT recsys.recommend(1, 3, 'a_trapped')$$);
+SELECT priv_test.try($$SELECT recsys.explain(1, 101, 3, 'a_trapped')$$);
+RESET ROLE;
+SELECT count(*) AS leaked FROM priv_test.loot;
+-- nor can a blend's owner make the member's owner read columns of its
+-- choosing, by editing the blend's own rows: b's private note stays b's
+SET ROLE regress_recsys_b;
+CREATE TABLE priv_test.b_private AS
+SELECT user_id, item_id, 'card-4111-' || user_id AS note FROM priv_test.events;
+SELECT name FROM recsys.train_item_knn('priv_test.b_private', 5, model => 'b_priv');
+SELECT recsys.grant_model('b_priv', 'regress_recsys_a');
+SET ROLE regress_recsys_a;
+SELECT priv_test.try($$SELECT note FROM priv_test.b_private LIMIT 1$$);
+SELECT name FROM recsys.train_blend('{b_priv}', model => 'a_cols');
+SELECT count(*) FROM recsys.recommend(17, 3, 'a_cols');
+UPDATE recsys.models SET params = params || '{"weight_col": "note"}' WHERE name = 'a_cols';
+UPDATE recsys.model_versions SET params = params || '{"weight_col": "note"}' WHERE model = 'a_cols';
+SELECT priv_test.try($$SELECT recsys.recommend(17, 3, 'a_cols')$$);
+-- a model's use does not let a role lock or write its catalog row: the
+-- owner's training would wait behind the lock
+SELECT count(*) AS locked FROM (SELECT name FROM recsys.models WHERE name = 'b_priv' FOR UPDATE NOWAIT) l;
+UPDATE recsys.models SET description = 'mine now' WHERE name = 'b_priv';
+RESET ROLE;
+-- a blend's member keeps its row and name while the blend uses it, as drop_model says
+SET ROLE regress_recsys_b;
+SELECT priv_test.try($$DELETE FROM recsys.models WHERE name = 'b_priv'$$);
+SELECT priv_test.try($$UPDATE recsys.models SET name = 'b_priv2' WHERE name = 'b_priv'$$);
+-- an owner's edit of its model's columns counts from the next statement
+-- (the cached copy follows the row, though the version is the same)
+SELECT count(*) FROM recsys.recommend(1, 3, 'b_trap');
+UPDATE recsys.models SET params = params || '{"user_col": "no_such_column"}' WHERE name = 'b_trap';
+SELECT priv_test.try($$SELECT recsys.recommend(1, 3, 'b_trap')$$);
+RESET ROLE;
+-- a grant to a role called "Public" goes to that role, not to PUBLIC
+CREATE ROLE "Public";
+SET ROLE regress_recsys_b;
+SELECT recsys.grant_model('b_priv', 'Public');
+SELECT grantees FROM recsys.models WHERE name = 'b_priv';
+SET ROLE regress_recsys_c;
+SELECT priv_test.try($$SELECT recsys.recommend(1, 3, 'b_priv')$$);
+SET ROLE regress_recsys_b;
+SELECT recsys.revoke_model('b_priv', 'Public');
+RESET ROLE;
+DROP ROLE "Public";
+-- cache_stats lists only the models the current role may use
+SELECT count(*) FROM recsys.recommend(1, 3, 'b_als');
+SELECT count(*) AS cached FROM recsys.cache_stats() WHERE model = 'b_als';
+SET ROLE regress_recsys_c;
+SELECT count(*) AS listed_for_c FROM recsys.cache_stats() WHERE model = 'b_als';
+RESET ROLE;
 
 -- a role's models go before the role does (DROP OWNED does not know them)
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'a\_%';

@@ -78,10 +78,15 @@ AS $$
 DECLARE
 	result regrole;
 BEGIN
-	IF allow_public AND upper(role_name) = 'PUBLIC' THEN
+	-- a role of that exact name first ("Public" may be one); then PUBLIC,
+	-- spelt in any case as in GRANT (no role may be called public)
+	SELECT r.oid INTO result FROM pg_roles r WHERE r.rolname = role_name;
+	IF FOUND THEN
+		RETURN result;
+	END IF;
+	IF allow_public AND lower(role_name) = 'public' THEN
 		RETURN 0;
 	END IF;
-	SELECT r.oid INTO result FROM pg_roles r WHERE r.rolname = role_name;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'role "%" does not exist', role_name
 			USING ERRCODE = 'undefined_object',
@@ -111,12 +116,59 @@ COMMENT ON FUNCTION recsys._models_write_check() IS
 CREATE TRIGGER models_write_check BEFORE UPDATE OR DELETE ON recsys.models
 	FOR EACH ROW EXECUTE FUNCTION recsys._models_write_check();
 
+-- Like drop_model, and like DROP TABLE under a view: a blend's member keeps
+-- its row and its name while a blend that remains names it (blends name
+-- their members; a rename would leave them dangling).  Checked once the
+-- statement is done, so that a blend and its members can go together.
+CREATE FUNCTION recsys._models_members_check()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	gone text;
+	blends text[];
+BEGIN
+	FOR gone IN
+		SELECT o.name FROM old_rows o
+		WHERE TG_OP OPERATOR(pg_catalog.=) 'DELETE'
+		UNION
+		SELECT o.name FROM old_rows o
+		WHERE TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+		  AND NOT EXISTS (SELECT FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) o.name)
+	LOOP
+		blends := recsys._blends_using(gone);
+		IF pg_catalog.cardinality(blends) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because blend "%" uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, blends[1]
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = 'Drop the blend first, or train it again without this member.';
+		END IF;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION recsys._models_members_check() IS
+	'internal: a model a remaining blend uses keeps its recsys.models row and name';
+CREATE TRIGGER models_members_delete AFTER DELETE ON recsys.models
+	REFERENCING OLD TABLE AS old_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION recsys._models_members_check();
+CREATE TRIGGER models_members_rename AFTER UPDATE ON recsys.models
+	REFERENCING OLD TABLE AS old_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION recsys._models_members_check();
+
 -- recsys.models: a model's users see its row; its owners write it (the
--- trigger above refuses the others' UPDATE and DELETE by name, and WITH
--- CHECK keeps a row's owner a role the writer has the privileges of)
+-- others' UPDATE and DELETE find no row, as on any table with row-level
+-- security; recsys's functions refuse them by name; WITH CHECK keeps a
+-- row's owner a role the writer has the privileges of)
 ALTER TABLE recsys.models ENABLE ROW LEVEL SECURITY;
-CREATE POLICY model_access ON recsys.models
-	USING (recsys._may_use(owner, grantees))
+CREATE POLICY model_users ON recsys.models FOR SELECT
+	USING (recsys._may_use(owner, grantees));
+-- (a separate policy for writes, so that a role that may only use a model
+-- cannot lock its row either: SELECT ... FOR UPDATE needs the UPDATE
+-- policy, and a held row lock would stall the owner's training)
+CREATE POLICY model_owners ON recsys.models
+	USING (recsys._owns(owner))
 	WITH CHECK (recsys._owns(owner));
 
 -- every other table: rows of the models the role sees (through the policy

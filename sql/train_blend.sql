@@ -193,14 +193,18 @@ SELECT recsys.train_blend('{knn}', model => 'als');
 -- a blend's members cannot be dropped while it uses them
 SELECT recsys.drop_model('als');
 SELECT recsys.drop_model('ease');
--- a member that is gone (renamed here), or has become a blend, is named
--- when the blend is used
+-- nor renamed (the catalog's trigger refuses, as drop_model does)
+UPDATE recsys.models SET name = 'als_renamed' WHERE name = 'als';
+-- a member that is gone (renamed here, past the trigger, as a DBA may),
+-- or has become a blend, is named when the blend is used
 \set VERBOSITY default
+ALTER TABLE recsys.models DISABLE TRIGGER models_members_rename;
 UPDATE recsys.models SET name = 'als_renamed' WHERE name = 'als';
 SELECT * FROM recsys.recommend(1, 5, 'mix');
 -- (train_blend refuses to turn a member into a blend; a rename can)
 UPDATE recsys.models SET name = 'als' WHERE name = 'solo';
 SELECT * FROM recsys.recommend(1, 5, 'mix');
+ALTER TABLE recsys.models ENABLE TRIGGER models_members_rename;
 \set VERBOSITY terse
 -- a kept blend version whose member is gone is not activated (rollback
 -- uses activate): 'mix' version 1 names 'als', renamed away above

@@ -39,7 +39,7 @@ SELECT count(*) AS changed FROM before b JOIN recsys.user_factors f USING (user_
 WHERE f.model = 'blocks' AND f.factors IS DISTINCT FROM b.factors;
 RESET recsys.threads;
 -- the newest recsys.keep_versions (default 3) versions are kept
-SELECT model, version FROM recsys.model_versions WHERE model = 'blocks';
+SELECT model, version FROM recsys.model_versions WHERE model = 'blocks' ORDER BY version;
 
 -- a failed retrain leaves the previous model in place
 BEGIN;

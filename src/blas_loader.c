@@ -16,6 +16,17 @@
  * operation that wants BLAS threads asks for them with
  * RsBlasSetThreads() for its duration.
  *
+ * OpenBLAS starts its worker threads inside dlopen() (when
+ * OPENBLAS_NUM_THREADS asks for more than one) and inside
+ * openblas_set_num_threads() (when it raises the count), and they live as
+ * long as the backend.  A thread inherits its creator's signal mask, and
+ * a process-directed signal (SIGINT, SIGTERM, SIGALRM of
+ * statement_timeout, SIGUSR1...) goes to any thread that does not block
+ * it: PostgreSQL's handlers must never run on an OpenBLAS thread.  So
+ * every signal is blocked in the backend around those two calls, and the
+ * backend's own mask is restored right after (recsys's own worker threads
+ * are created the same way, src/kernel/als.c and knn.c).
+ *
  * The functions below have the names and signatures of cblas.h and
  * LAPACK, so the plain-C kernels call BLAS the same way in the server
  * and in the unit tests (which link OpenBLAS directly).
@@ -26,6 +37,8 @@
 
 #include <cblas.h>
 #include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "blas_loader.h"
@@ -74,20 +87,47 @@ lookup(const char *symbol)
 }
 
 /*
+ * Block every signal in the calling thread, so that threads it creates
+ * start with all of them blocked; the old mask goes to *old.
+ */
+static void
+block_all_signals(sigset_t *old)
+{
+	sigset_t	all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, old);
+}
+
+static void
+restore_signals(const sigset_t *old)
+{
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/*
  * RsLoadBlas loads OpenBLAS with one thread; called from _PG_init.
  */
 void
 RsLoadBlas(void)
 {
+	sigset_t	old_signals;
+	const char *error = NULL;
+
 	if (openblas != NULL)
 		return;
 	/* respect an administrator's explicit choice */
 	setenv("OPENBLAS_NUM_THREADS", "1", 0);
+	/* which may start threads: see the header comment */
+	block_all_signals(&old_signals);
 	openblas = dlopen(OPENBLAS_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+	if (openblas == NULL)
+		error = dlerror();
+	restore_signals(&old_signals);
 	if (openblas == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FILE),
-				 errmsg("could not load %s: %s", OPENBLAS_LIBRARY, dlerror()),
+				 errmsg("could not load %s: %s", OPENBLAS_LIBRARY, error),
 				 errhint("Install OpenBLAS (Debian: apt-get install libopenblas0).")));
 	p_sgemv = lookup("cblas_sgemv");
 	p_sgemm = lookup("cblas_sgemm");
@@ -100,17 +140,22 @@ RsLoadBlas(void)
 	p_strtri = lookup("strtri_");
 	p_slauum = lookup("slauum_");
 	p_set_num_threads = lookup("openblas_set_num_threads");
-	p_set_num_threads(1);
+	RsBlasSetThreads(1);
 }
 
 /*
  * RsBlasSetThreads sets how many threads OpenBLAS itself may use; a large
  * dense operation raises it for its duration and sets it back to 1.
+ * Raising it starts threads, with every signal blocked.
  */
 void
 RsBlasSetThreads(int threads)
 {
+	sigset_t	old_signals;
+
+	block_all_signals(&old_signals);
 	p_set_num_threads(threads);
+	restore_signals(&old_signals);
 }
 
 void

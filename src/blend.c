@@ -526,8 +526,24 @@ text_or_null(int col)
 }
 
 /*
+ * Key-share lock a member's catalog row, as the catalog's owner: a role
+ * that may use a model may not lock its row itself (the row's UPDATE
+ * policy is its owner's, so that nobody else can stall its training),
+ * but making a blend of it must hold it until the blend commits.
+ */
+static void
+lock_member(void *arg)
+{
+	Datum		value = CStringGetTextDatum((const char *) arg);
+
+	RsExecute("SELECT FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
+			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
+}
+
+/*
  * Read a member's catalog row (SPI connected) into the caller's context,
- * and lock it against dropping and renaming until the blend commits
+ * through row-level security (so only a model the trainer may use), and
+ * lock it against dropping and renaming until the blend commits
  * (drop_model's check for blends then sees it).  A key-share lock lets
  * the member be retrained meanwhile: the blend follows it by name, and
  * the item stats copied come from this statement's snapshot either way.
@@ -543,7 +559,7 @@ read_member(const char *name, MemoryContext caller, MemberRow *row)
 	RsExecute("SELECT algorithm, version, pg_catalog.to_regclass(source)::pg_catalog.oid, source, "
 			  "params->>'user_col', params->>'item_col', params->>'weight_col', "
 			  "n_users, n_items, n_interactions "
-			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
+			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 	{
@@ -567,6 +583,7 @@ read_member(const char *name, MemoryContext caller, MemberRow *row)
 	row->n_items = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
 	row->n_interactions = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10, &isnull));
 	MemoryContextSwitchTo(old);
+	RsRunAsCatalogOwner(lock_member, (void *) name);
 }
 
 /*

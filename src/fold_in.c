@@ -31,6 +31,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -42,6 +43,7 @@
 #include "args.h"
 #include "array_util.h"
 #include "blend.h"
+#include "cancel.h"
 #include "fold_in.h"
 #include "foldin.h"
 #include "model_acl.h"
@@ -92,7 +94,8 @@ check_state(bytea *b)
 
 	if (VARSIZE(b) < offsetof(FoldInState, pairs) || s->magic != FOLD_IN_MAGIC ||
 		s->n < 0 || s->n > FOLD_IN_CAPACITY(s) ||
-		memchr(s->model, '\0', NAMEDATALEN) == NULL)
+		memchr(s->model, '\0', NAMEDATALEN) == NULL ||
+		!pg_verifymbstr(s->model, strlen(s->model), true))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("malformed recsys.fold_in state")));
@@ -130,6 +133,21 @@ new_state(MemoryContext mcxt, const RsModel *model, int32 capacity)
 	s->version = model->version;
 	strlcpy(s->model, model->name, NAMEDATALEN);
 	return s;
+}
+
+/*
+ * Sum an item's weights, refusing a sum beyond the float range (the state
+ * checks would take it for a forged one, and the solver would give NaN).
+ */
+static void
+add_weight(float *sum, float weight)
+{
+	*sum += weight;
+	if (isinf(*sum))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the summed weight of an item is out of range for type real"),
+				 errhint("Scale the weights down.")));
 }
 
 /* Order pairs by item, for merging duplicates. */
@@ -247,7 +265,7 @@ RsFoldIn(RsModel *model, RsWeightedItem *pairs, int n, float *x, float *bias)
 	for (int j = 0; j < n; j++)
 	{
 		if (m > 0 && pairs[m - 1].item == pairs[j].item)
-			pairs[m - 1].weight += pairs[j].weight;
+			add_weight(&pairs[m - 1].weight, pairs[j].weight);
 		else
 			pairs[m++] = pairs[j];
 	}
@@ -266,6 +284,13 @@ RsFoldIn(RsModel *model, RsWeightedItem *pairs, int n, float *x, float *bias)
 		elog(ERROR, "fold-in failed: %s", rs_als_strerror(status));
 	if (!model->explicit_feedback && bias)
 		*bias = 0;
+	/* finite weights so large that the solve overflows */
+	for (int f = 0; f < model->k; f++)
+		if (!isfinite(x[f]) || (bias && !isfinite(*bias)))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("cannot fold in: the weights are too large for model \"%s\"", model->name),
+					 errhint("Scale the weights down.")));
 	return true;
 }
 
@@ -361,7 +386,7 @@ recsys_fold_in_sfunc(PG_FUNCTION_ARGS)
 	}
 	if (lo < s->n && s->pairs[lo].item == item)
 	{
-		s->pairs[lo].weight += weight;
+		add_weight(&s->pairs[lo].weight, weight);
 		PG_RETURN_BYTEA_P(s);
 	}
 
@@ -437,7 +462,7 @@ recsys_fold_in_combine(PG_FUNCTION_ARGS)
 		else
 		{
 			next = a->pairs[i++];
-			next.weight += b->pairs[j++].weight;
+			add_weight(&next.weight, b->pairs[j++].weight);
 		}
 		c->pairs[c->n++] = next;
 	}

@@ -79,6 +79,7 @@
 #include "funcapi.h"
 
 #include "als.h"
+#include "cancel.h"
 #include "blend.h"
 #include "fold_in.h"
 #include "ingest.h"
@@ -317,10 +318,11 @@ init_map(RsModel *model, RsIdMap *map, int64 n)
 												  MCXT_ALLOC_HUGE), capacity);
 }
 
+/* Zeroed model memory; a cancel can stop the zeroing of a big model. */
 static void *
 alloc_model(RsModel *model, Size size)
 {
-	return MemoryContextAllocExtended(model->mcxt, Max(size, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	return RsAllocZero(model->mcxt, size);
 }
 
 /* item_stats rows: item ids and popularity */
@@ -431,6 +433,8 @@ load_factors(RsModel *model)
 	{
 		double		s = 0;
 
+		if (i % 1024 == 0)
+			CHECK_FOR_INTERRUPTS();
 		for (int f = 0; f < model->k; f++)
 			s += (double) model->item_factors[(int64) i * model->k + f] *
 				model->item_factors[(int64) i * model->k + f];
@@ -868,6 +872,9 @@ load_model(const char *name, CatalogRow *row)
 		model->kind = RS_MODEL_BLEND;
 	else
 		corrupt(model, "unknown algorithm");
+	/* item indexes are int32; a negative count would wrap the allocations */
+	if (row->n_items < 0 || row->n_items > PG_INT32_MAX)
+		corrupt(model, "recsys.models gives an item count out of range");
 
 	load_items(model, row->n_items);
 	if (model->kind == RS_MODEL_FACTORS)
@@ -906,6 +913,27 @@ load_as_catalog_owner(void *arg)
 	ModelLoad  *load = arg;
 
 	load->model = load_model(load->name, load->row);
+}
+
+/* Two optional names: both absent, or equal. */
+static bool
+same_name(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : (b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * Whether a loaded model still reads the source its catalog row names:
+ * an owner may edit the row's source or columns without a new version,
+ * and serving must then read what the row says, not what it said.
+ */
+static bool
+describes_source(const RsModel *model, const CatalogRow *row)
+{
+	return same_name(model->source_name, row->source) &&
+		same_name(model->user_col, row->user_col) &&
+		same_name(model->item_col, row->item_col) &&
+		same_name(model->weight_col, row->weight_col);
 }
 
 /*
@@ -977,7 +1005,8 @@ take_retired(const char *name, const CatalogRow *row)
 		RsModel    *model = dlist_container(RsModel, cache_node, iter.cur);
 
 		if (model->kind != RS_MODEL_BLEND && strcmp(model->name, name) == 0 &&
-			model->version == row->version && model->trained_at == row->trained_at)
+			model->version == row->version && model->trained_at == row->trained_at &&
+			describes_source(model, row))
 		{
 			dlist_delete(&model->cache_node);
 			return model;
@@ -1112,7 +1141,7 @@ RsGetModel(const char *name)
 	if (entry)
 		entry->checks++;
 	if (entry && entry->model->version == row.version &&
-		entry->model->trained_at == row.trained_at)
+		entry->model->trained_at == row.trained_at && describes_source(entry->model, &row))
 	{
 		model = entry->model;
 		refresh_source(model);
@@ -1270,10 +1299,14 @@ RsModelGram(RsModel *model)
 {
 	if (model->gram == NULL)
 	{
-		float	   *g = MemoryContextAllocZero(model->mcxt, sizeof(float) * model->k * model->k);
+		Size		bytes = sizeof(float) * model->k * model->k;
+		/* computed in the statement's memory: a cancel midway leaks nothing */
+		float	   *g = palloc(bytes);
 
-		rs_gram(model->item_factors, model->items.count, model->k, g);
-		model->gram = g;
+		RsGram(model->item_factors, model->items.count, model->k, g);
+		model->gram = MemoryContextAlloc(model->mcxt, bytes);
+		memcpy(model->gram, g, bytes);
+		pfree(g);
 	}
 	return model->gram;
 }
@@ -1289,24 +1322,38 @@ RsModelUserIndex(RsModel *model, int64 user_id)
 
 /*
  * RsSourceReader returns the role whose rights a model's source is read
- * with: the model's owner, who chose it.  A blend takes its source from
- * its first member; while that is still the member's source, it is read
- * as the member's owner, so the member owner's code (a view's functions)
- * never runs with the rights of whoever made a blend of the model.
- * (Members are current for the statement: RsGetModel resolved them.)
+ * with: the model's owner, who chose it.  A blend reads the source of its
+ * first member, as the member's owner, and only while that member still
+ * reads the same relation with the same columns: the blend's copy of them
+ * is the blend owner's row (which its owner may edit), and neither the
+ * member owner's code (a view's functions) may run with the rights of
+ * whoever made a blend of the model, nor may a blend owner make the member
+ * owner read columns of the blend owner's choosing.  Otherwise the blend
+ * must be retrained.  (Members are current for the statement: RsGetModel
+ * resolved them.)
  */
 Oid
 RsSourceReader(RsModel *model)
 {
-	if (model->kind == RS_MODEL_BLEND && model->n_members > 0 && model->members[0].model != NULL)
-	{
-		RsModel    *first = model->members[0].model;
+	RsModel    *first;
 
-		if (first->source == model->source && OidIsValid(first->source) &&
-			strcmp(first->source_name, model->source_name) == 0)
-			return first->owner;
-	}
-	return model->owner;
+	if (model->kind != RS_MODEL_BLEND)
+		return model->owner;
+	first = model->n_members > 0 ? model->members[0].model : NULL;
+	if (first == NULL || !OidIsValid(first->source) || first->source != model->source ||
+		!same_name(first->source_name, model->source_name) ||
+		!same_name(first->user_col, model->user_col) ||
+		!same_name(first->item_col, model->item_col) ||
+		!same_name(first->weight_col, model->weight_col))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("blend \"%s\" no longer reads the source of its first member \"%s\"",
+						model->name, model->n_members > 0 ? model->members[0].name : ""),
+				 errdetail("A blend reads its users' items from its first member's source, with that member's columns, "
+						   "as that member's owner; the member has been retrained on another source or other columns since, "
+						   "or the blend's own description was changed."),
+				 errhint("Retrain the blend with recsys.train_blend.")));
+	return first->owner;
 }
 
 /*
@@ -1487,15 +1534,43 @@ recsys_cache_stats(PG_FUNCTION_ARGS)
 	HASH_SEQ_STATUS status;
 	ModelCacheEntry *entry;
 
+	HTAB	   *visible;
+	HASHCTL		ctl;
+
 	InitMaterializedSRF(fcinfo, 0);
 	if (model_cache == NULL)
 		return (Datum) 0;
+
+	/*
+	 * Only the models the current role may use (their catalog rows, read
+	 * through row-level security): a backend may have served others for a
+	 * role it has since left with SET ROLE.
+	 */
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = NAMEDATALEN;
+	ctl.hcxt = CurrentMemoryContext;
+	visible = hash_create("recsys visible models", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT name FROM recsys.models", 0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+
+		if (name != NULL && strlen(name) < NAMEDATALEN)
+			(void) hash_search(visible, name, HASH_ENTER, NULL);
+	}
+	SPI_finish();
+
 	hash_seq_init(&status, model_cache);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
 		Datum		values[7];
 		bool		nulls[7] = {false};
 		RsModel    *model = entry->model;
+
+		if (hash_search(visible, entry->name, HASH_FIND, NULL) == NULL)
+			continue;
 
 		values[0] = CStringGetTextDatum(entry->name);
 		values[1] = Int32GetDatum(model->version);

@@ -29,6 +29,7 @@
 #include "miscadmin.h"
 #include "port.h"
 
+#include "cancel.h"
 #include "dp.h"
 #include "ease.h"
 #include "model_store.h"
@@ -112,7 +113,8 @@ RsPrivateGram(RsPrivacy *privacy, const RsInteractions *data, float *G)
 	double		interactions = 0;
 
 	rs_dp_clip_weights(&data->by_user, privacy->max_user_items, weight);
-	rs_ease_gram_counts(&data->by_user, 1, weight, G);
+	if (rs_ease_gram_counts(&data->by_user, 1, weight, G, RsCancelRequested, NULL) != 0)
+		RsKernelStopped("the private Gram matrix");
 	pfree(weight);
 	for (int32 begin = 0; begin < n; begin += DP_CHUNK_ROWS)
 	{

@@ -29,13 +29,18 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	/*
+	 * The two limits are the administrator's: only superusers (and ALTER
+	 * ROLE / DATABASE SET by one, or postgresql.conf) may change them, so an
+	 * ordinary role cannot raise them past what was set for it.
+	 */
 	DefineCustomIntVariable("recsys.threads",
 							"Sets the number of threads one recsys training run may use.",
 							"Valid range is 1..64.",
 							&recsys_threads,
 							RECSYS_DEFAULT_THREADS,
 							RECSYS_MIN_THREADS, RECSYS_MAX_THREADS,
-							PGC_USERSET, 0,
+							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("recsys.max_memory",
@@ -44,9 +49,14 @@ _PG_init(void)
 							&recsys_max_memory_mb,
 							RECSYS_DEFAULT_MAX_MEMORY_MB,
 							RECSYS_MIN_MAX_MEMORY_MB, RECSYS_MAX_MAX_MEMORY_MB,
-							PGC_USERSET, GUC_UNIT_MB,
+							PGC_SUSET, GUC_UNIT_MB,
 							NULL, NULL, NULL);
 
+	/*
+	 * keep_versions stays the caller's: it only sets how many versions of
+	 * the model being trained are kept, and only someone allowed to
+	 * retrain that model can train it (or roll it back, or drop it).
+	 */
 	DefineCustomIntVariable("recsys.keep_versions",
 							"Sets how many versions of a model training keeps, the active one included.",
 							"Older versions are deleted when a new one is trained; recsys.rollback() "

@@ -20,7 +20,11 @@
  * The PostgreSQL side is here: arguments, reading the source, memory
  * budget, interrupts between chunks of rows, and writing the model.  The
  * numerics are the plain-C kernels of src/kernel/als.c, which split each
- * chunk over recsys.threads threads.
+ * chunk over recsys.threads threads.  A chunk is sized by its work, not
+ * its rows: at 1,024 factors one explicit row is a 1,025 x 1,025
+ * Cholesky, so a chunk holds a few rows and a cancel is honoured within
+ * a fraction of a second; the whole-matrix steps (Gram, loss, the
+ * Bayesian prior) stop through the kernels' stop callback (cancel.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -35,6 +39,7 @@
 
 #include "als.h"
 #include "args.h"
+#include "cancel.h"
 #include "ingest.h"
 #include "model_store.h"
 #include "recsys.h"
@@ -48,6 +53,8 @@ PG_FUNCTION_INFO_V1(recsys_train_cf);
 #define CF_DEFAULT_IMPLICIT_REG 0.01
 #define CF_DEFAULT_EXPLICIT_REG 0.1
 #define CF_CHUNK_ROWS 16384
+/* Multiply-adds per thread in one chunk of rows: tens of milliseconds. */
+#define CF_CHUNK_WORK ((int64) 1 << 27)
 
 /* Everything one ALS run needs. */
 typedef struct CfRun
@@ -75,6 +82,8 @@ typedef struct CfRun
 static void
 check_status(int status)
 {
+	if (status == RS_ALS_STOPPED)
+		RsKernelStopped("training");
 	if (status != RS_ALS_OK)
 		ereport(ERROR,
 				(errcode(status == RS_ALS_ERR_THREAD ? ERRCODE_INSUFFICIENT_RESOURCES :
@@ -82,6 +91,44 @@ check_status(int status)
 				 errmsg("ALS failed: %s", rs_als_strerror(status)),
 				 errhint(status == RS_ALS_ERR_NOT_PD ?
 						 "Increase regularization." : "Lower recsys.threads.")));
+}
+
+/* What row_work needs: the run and the matrix whose rows are solved. */
+typedef struct CfRowWork
+{
+	const CfRun *run;
+	const RsCsr *R;
+} CfRowWork;
+
+/*
+ * Rough multiply-adds of one row's update: the k x k products of the
+ * solve plus the work per stored entry (a (k+1) x (k+1) Cholesky and
+ * rank-one updates for explicit rows; conjugate-gradient steps with a
+ * k x k product each for implicit ones).
+ */
+static int64
+row_work(const void *arg, int32 row)
+{
+	const CfRowWork *w = arg;
+	int64		k = w->run->k;
+	int64		nnz = w->R->indptr[row + 1] - w->R->indptr[row];
+
+	if (w->run->explicit_feedback)
+		return k * k * k / 6 + nnz * k * k / 2 + k;
+	return (RS_ALS_DEFAULT_CG_STEPS + 1) * (k * k + 2 * nnz * k);
+}
+
+/*
+ * The end of the chunk of rows of R that starts at start: at most
+ * CF_CHUNK_ROWS rows and about CF_CHUNK_WORK multiply-adds per thread.
+ */
+static int32
+chunk_end(const CfRun *run, const RsCsr *R, int32 start)
+{
+	CfRowWork	w = {run, R};
+
+	return RsChunkEnd(start, R->n_rows, CF_CHUNK_ROWS, CF_CHUNK_WORK * Max(run->threads, 1),
+					  row_work, &w);
 }
 
 /*
@@ -93,11 +140,10 @@ half_step(CfRun *run, const RsCsr *R, float *X, float *xbias,
 		  const float *Y, const float *ybias, int64 n_fixed)
 {
 	if (!run->explicit_feedback)
-		rs_gram(Y, n_fixed, run->k, run->gram);
-	for (int32 start = 0; start < R->n_rows; start += CF_CHUNK_ROWS)
+		RsGram(Y, n_fixed, run->k, run->gram);
+	for (int32 start = 0, end; start < R->n_rows; start = end)
 	{
-		int32		end = Min(start + CF_CHUNK_ROWS, R->n_rows);
-
+		end = chunk_end(run, R, start);
 		CHECK_FOR_INTERRUPTS();
 		if (run->explicit_feedback)
 			check_status(rs_als_explicit_update(R, Y, ybias, run->mu, X, xbias, run->k,
@@ -111,11 +157,58 @@ half_step(CfRun *run, const RsCsr *R, float *X, float *xbias,
 	}
 }
 
+/* A zeroed allocation of any size, interruptible (see RsAllocZero). */
 static void *
 alloc_zero(Size size)
 {
-	return MemoryContextAllocExtended(CurrentMemoryContext, Max(size, 1),
-									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	return RsAllocZero(CurrentMemoryContext, size);
+}
+
+/* Rows of k factors per interrupt check in the glue's own loops. */
+static int64
+rows_per_check(int k)
+{
+	return Max(RS_CHECK_WORK / k, 1);
+}
+
+/*
+ * Seeded starting factors of the n x k matrix X, uniform or normal, by
+ * chunks of rows with an interrupt check between (the values do not
+ * depend on the chunking).  A normal draw (Box-Muller) costs about as
+ * much as 64 multiply-adds: 90 ns, against 4 ns for a uniform one.
+ */
+static void
+init_factors(float *X, int64 n, int k, uint64 seed, bool normal, float scale)
+{
+	int64		rows = Max(rows_per_check(k) / (normal ? 64 : 1), 1);
+
+	for (int64 start = 0; start < n; start += rows)
+	{
+		int64		end = Min(start + rows, n);
+
+		CHECK_FOR_INTERRUPTS();
+		if (normal)
+			rs_init_normal_rows(X, start, end, k, seed, scale);
+		else
+			rs_init_factors_rows(X, start, end, k, seed, scale);
+	}
+}
+
+/* avg += X / samples over n rows of k values (plus their biases). */
+static void
+add_to_average(float *avg, float *avg_bias, const float *X, const float *bias,
+			   int64 n, int k, int samples)
+{
+	for (int64 start = 0; start < n; start += rows_per_check(k))
+	{
+		int64		end = Min(start + rows_per_check(k), n);
+
+		CHECK_FOR_INTERRUPTS();
+		for (int64 j = start * k; j < end * k; j++)
+			avg[j] += X[j] / samples;
+		for (int64 j = start; j < end; j++)
+			avg_bias[j] += bias[j] / samples;
+	}
 }
 
 /*
@@ -139,45 +232,41 @@ fit_bayesian(CfRun *run, uint64 seed)
 	double	   *precision = palloc(sizeof(double) * (k + 1) * (k + 1));
 	double	   *prior_work = alloc_zero(rs_als_prior_workspace_doubles(k) * sizeof(double));
 
-	rs_init_normal(run->X, n_users, k, seed, 0.1f);
-	rs_init_normal(run->Y, n_items, k, seed ^ UINT64_C(0x5DEECE66D), 0.1f);
+	init_factors(run->X, n_users, k, seed, true, 0.1f);
+	init_factors(run->Y, n_items, k, seed ^ UINT64_C(0x5DEECE66D), true, 0.1f);
 	for (int s = 0; s < run->iterations; s++)
 	{
 		uint64		sweep_seed = seed + 4 * (uint64) s;
 
 		CHECK_FOR_INTERRUPTS();
 		check_status(rs_als_sample_prior(run->X, run->xbias, n_users, k, sweep_seed,
-										 mean, precision, prior_work));
-		for (int32 start = 0; start < n_users; start += CF_CHUNK_ROWS)
+										 mean, precision, prior_work,
+										 RsCancelRequested, NULL));
+		for (int32 start = 0, end; start < n_users; start = end)
 		{
+			end = chunk_end(run, &d->by_user, start);
 			CHECK_FOR_INTERRUPTS();
 			check_status(rs_als_explicit_sample(&d->by_user, run->Y, run->ybias, run->mu,
 												run->X, run->xbias, k, run->alpha, precision,
-												mean, sweep_seed + 1, start,
-												Min(start + CF_CHUNK_ROWS, n_users),
+												mean, sweep_seed + 1, start, end,
 												run->threads, run->workspace));
 		}
 		check_status(rs_als_sample_prior(run->Y, run->ybias, n_items, k, sweep_seed + 2,
-										 mean, precision, prior_work));
-		for (int32 start = 0; start < n_items; start += CF_CHUNK_ROWS)
+										 mean, precision, prior_work,
+										 RsCancelRequested, NULL));
+		for (int32 start = 0, end; start < n_items; start = end)
 		{
+			end = chunk_end(run, &d->by_item, start);
 			CHECK_FOR_INTERRUPTS();
 			check_status(rs_als_explicit_sample(&d->by_item, run->X, run->xbias, run->mu,
 												run->Y, run->ybias, k, run->alpha, precision,
-												mean, sweep_seed + 3, start,
-												Min(start + CF_CHUNK_ROWS, n_items),
+												mean, sweep_seed + 3, start, end,
 												run->threads, run->workspace));
 		}
 		if (s < burn)
 			continue;
-		for (int64 j = 0; j < (int64) n_users * k; j++)
-			avg_x[j] += run->X[j] / samples;
-		for (int64 j = 0; j < (int64) n_items * k; j++)
-			avg_y[j] += run->Y[j] / samples;
-		for (int32 j = 0; j < n_users; j++)
-			avg_xb[j] += run->xbias[j] / samples;
-		for (int32 j = 0; j < n_items; j++)
-			avg_yb[j] += run->ybias[j] / samples;
+		add_to_average(avg_x, avg_xb, run->X, run->xbias, n_users, k, samples);
+		add_to_average(avg_y, avg_yb, run->Y, run->ybias, n_items, k, samples);
 	}
 	run->X = avg_x;
 	run->Y = avg_y;
@@ -219,8 +308,8 @@ fit(CfRun *run, uint64 seed)
 	}
 	else
 	{
-		rs_init_factors(run->X, n_users, k, seed, 0.01f);
-		rs_init_factors(run->Y, n_items, k, seed ^ UINT64_C(0x5DEECE66D), 0.01f);
+		init_factors(run->X, n_users, k, seed, false, 0.01f);
+		init_factors(run->Y, n_items, k, seed ^ UINT64_C(0x5DEECE66D), false, 0.01f);
 		for (int it = 0; it < run->iterations; it++)
 		{
 			half_step(run, &d->by_user, run->X, run->xbias, run->Y, run->ybias, n_items);
@@ -229,13 +318,25 @@ fit(CfRun *run, uint64 seed)
 	}
 
 	if (run->explicit_feedback)
-		return rs_rmse(&d->by_user, run->X, run->xbias, run->Y, run->ybias, run->mu, k,
-					   (float) d->min_weight, (float) d->max_weight);
-	rs_gram(run->Y, n_items, k, run->gram);
-	/* with scaled regularisation, the data term only */
-	return rs_als_implicit_loss(&d->by_user, run->X, run->Y, run->gram, k,
-								run->reg_exponent != 0 ? 0.0f : run->reg,
-								run->alpha) / Max(d->by_user.nnz, 1);
+	{
+		double		rmse;
+
+		check_status(rs_rmse(&d->by_user, run->X, run->xbias, run->Y, run->ybias, run->mu, k,
+							 (float) d->min_weight, (float) d->max_weight,
+							 RsCancelRequested, NULL, &rmse));
+		return rmse;
+	}
+	else
+	{
+		double		loss;
+
+		RsGram(run->Y, n_items, k, run->gram);
+		/* with scaled regularisation, the data term only */
+		check_status(rs_als_implicit_loss(&d->by_user, run->X, run->Y, run->gram, k,
+										  run->reg_exponent != 0 ? 0.0f : run->reg,
+										  run->alpha, RsCancelRequested, NULL, &loss));
+		return loss / Max(d->by_user.nnz, 1);
+	}
 }
 
 /* The item statistics and factors of a version (RsTrainWriter). */

@@ -42,6 +42,7 @@
 
 #include "args.h"
 #include "blas_loader.h"
+#include "cancel.h"
 #include "dp.h"
 #include "ease.h"
 #include "ingest.h"
@@ -56,18 +57,6 @@ PG_FUNCTION_INFO_V1(recsys_train_ease);
 
 #define EASE_MAX_NEIGHBORS 100000
 #define EASE_CHUNK_ROWS 256
-
-/*
- * Whether a cancel (statement_timeout, pg_cancel_backend) or a terminate
- * is pending: the kernel asks between blocks of the inversion, so a long
- * one stops within a block's time, and CHECK_FOR_INTERRUPTS() then
- * raises the error here, outside the kernel.
- */
-static int
-cancel_requested(void *arg)
-{
-	return QueryCancelPending || ProcDiePending;
-}
 
 /*
  * recsys_train_ease(source regclass, regularization float8, model text,
@@ -101,6 +90,7 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	Size		model_bytes;
 	double		features_seconds = 0;
 	float	   *column_scale = NULL;
+	int			stopped;
 	int			K;
 	bool		binary;
 	int32		n;
@@ -193,27 +183,25 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 			for (int32 j = 0; j < n; j++)
 				column_scale[j] = (float) pow(Max(privacy.noisy_counts[j], 1.0), -popularity_exponent);
 		}
-		rs_ease_gram_finish(G, n, OidIsValid(features_relid) ? &features : NULL,
-							(float) feature_weight, (float) (lambda + noise_ridge), (float) dropout);
+		stopped = rs_ease_gram_finish(G, n, OidIsValid(features_relid) ? &features : NULL,
+									  (float) feature_weight, (float) (lambda + noise_ridge),
+									  (float) dropout, RsCancelRequested, NULL);
 	}
 	else
-		rs_ease_gram(&data.by_user, binary, user_weight,
-					 OidIsValid(features_relid) ? &features : NULL, (float) feature_weight,
-					 (float) lambda, (float) dropout, G);
+		stopped = rs_ease_gram(&data.by_user, binary, user_weight,
+							   OidIsValid(features_relid) ? &features : NULL, (float) feature_weight,
+							   (float) lambda, (float) dropout, G, RsCancelRequested, NULL);
+	/* the kernels ask RsCancelRequested between blocks (see cancel.c) */
+	if (stopped == RS_EASE_STOPPED)
+		RsKernelStopped(psprintf("training of model \"%s\"", name));
 	CHECK_FOR_INTERRUPTS();
 
 	/* the O(n^3) step: OpenBLAS threads for its duration only */
 	RsBlasSetThreads(recsys_threads);
-	info = rs_ease_invert(G, n, cancel_requested, NULL);
+	info = rs_ease_invert(G, n, RsCancelRequested, NULL);
 	RsBlasSetThreads(1);
 	if (info == RS_EASE_STOPPED)
-	{
-		CHECK_FOR_INTERRUPTS();
-		/* an interrupt that did not cancel still cut the inversion short */
-		ereport(ERROR,
-				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("training of model \"%s\" was interrupted", name)));
-	}
+		RsKernelStopped(psprintf("training of model \"%s\"", name));
 	if (info == RS_EASE_BAD_CALL)
 		elog(ERROR, "LAPACK refused an argument while inverting the Gram matrix of \"%s\"", name);
 	if (info != 0)

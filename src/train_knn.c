@@ -31,6 +31,7 @@
 #include "utils/memutils.h"
 
 #include "args.h"
+#include "cancel.h"
 #include "ingest.h"
 #include "knn.h"
 #include "dp.h"
@@ -46,6 +47,8 @@ PG_FUNCTION_INFO_V1(recsys_train_user_knn);
 
 #define KNN_MAX_NEIGHBORS 1000
 #define KNN_CHUNK_ROWS 1024
+/* Candidate visits per thread in one chunk: tens of milliseconds. */
+#define KNN_CHUNK_WORK ((int64) 1 << 23)
 
 typedef struct KnnRun
 {
@@ -67,6 +70,24 @@ check_status(int status)
 				(errcode(status == RS_KNN_ERR_THREAD ? ERRCODE_INSUFFICIENT_RESOURCES :
 						 ERRCODE_INTERNAL_ERROR),
 				 errmsg("neighbourhood computation failed: %s", rs_knn_strerror(status))));
+}
+
+/*
+ * The candidates row a of A visits: every row that shares a column with
+ * it, so the sum of its columns' lengths in At (an item bought by a user
+ * who bought everything visits every item).
+ */
+static int64
+row_work(const void *arg, int32 a)
+{
+	const RsCsr *const *AAt = arg;
+	const RsCsr *A = AAt[0];
+	const RsCsr *At = AAt[1];
+	int64		work = 1;
+
+	for (int64 p = A->indptr[a]; p < A->indptr[a + 1]; p++)
+		work += At->indptr[A->indices[p] + 1] - At->indptr[A->indices[p]];
+	return work;
 }
 
 static void *
@@ -96,7 +117,8 @@ private_item_neighbors(KnnRun *run, const RsInteractions *data, int32 *nbr, floa
 	float		min_count = (float) Max(1.0, run->privacy.sigma * sqrt(2.0 * log(Max(n, 2))));
 
 	RsPrivateGram(&run->privacy, data, G);
-	rs_ease_gram_finish(G, n, NULL, 0, 0, 0);
+	if (rs_ease_gram_finish(G, n, NULL, 0, 0, 0, RsCancelRequested, NULL) != 0)
+		RsKernelStopped("the private co-occurrence matrix");
 	CHECK_FOR_INTERRUPTS();
 	/* pairs whose noisy count pure noise would reach are no neighbours */
 	check_status(rs_dp_similarities(G, n, run->params.kind, min_count,
@@ -177,10 +199,13 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 	workspace = alloc_huge(work_bytes);
 	if (run->privacy.enabled)
 		private_item_neighbors(run, &data, nbr, sim, count);
-	for (int32 begin = 0; begin < n_rows && !run->privacy.enabled; begin += KNN_CHUNK_ROWS)
+	for (int32 begin = 0, end; begin < n_rows && !run->privacy.enabled; begin = end)
 	{
-		int32		end = Min(begin + KNN_CHUNK_ROWS, n_rows);
+		const RsCsr *AAt[2] = {&A, &At};
 
+		/* chunks of bounded work, so a cancel is honoured quickly */
+		end = RsChunkEnd(begin, n_rows, KNN_CHUNK_ROWS, KNN_CHUNK_WORK * Max(threads, 1),
+						 row_work, AAt);
 		CHECK_FOR_INTERRUPTS();
 		check_status(rs_knn_build(&A, &At, norms, &run->params, begin, end, threads,
 								  workspace, nbr + (int64) begin * K, sim + (int64) begin * K,

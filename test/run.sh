@@ -90,7 +90,7 @@ rm -rf "$tap_dir"
 # 4. The demo, end to end, exactly as README.md runs it
 log "demo"
 if bash "$RECSYS_ROOT/test/demo.sh" >/tmp/recsys-demo.out 2>&1; then
-	tail -n 40 /tmp/recsys-demo.out
+	tail -n 80 /tmp/recsys-demo.out
 	tally "demo" 1 0
 else
 	cat /tmp/recsys-demo.out

@@ -92,7 +92,10 @@ typedef double RsVecD2 __attribute__((vector_size(16)));
 #define IMPLICIT_GATHER_FLOATS	(64 * 1024)
 /* CG stops early once |r|^2 falls below this, as in `implicit`. */
 #define CG_EPSILON			1e-20f
-/* Rows handed to a thread at a time. */
+/*
+ * Rows handed to a thread at a time (fewer when a call has fewer than
+ * that per thread: at 1,024 factors the caller passes a few rows a call).
+ */
 #define ROWS_PER_GRAB		32
 /* Software prefetch distance, in rows of Y, for the scattered gather. */
 #define PREFETCH_AHEAD		8
@@ -1182,6 +1185,7 @@ typedef struct RsParallel
 	const void *ctx;
 	int64_t		next_row;		/* atomic: next row not yet handed out */
 	int64_t		end_row;
+	int64_t		grab;			/* rows handed out at a time */
 	int			status;			/* atomic: first error, 0 if none */
 } RsParallel;
 
@@ -1207,10 +1211,10 @@ worker_main(void *arg)
 
 		if (__atomic_load_n(&par->status, __ATOMIC_RELAXED) != 0)
 			break;
-		begin = __atomic_fetch_add(&par->next_row, ROWS_PER_GRAB, __ATOMIC_RELAXED);
+		begin = __atomic_fetch_add(&par->next_row, par->grab, __ATOMIC_RELAXED);
 		if (begin >= par->end_row)
 			break;
-		end = begin + ROWS_PER_GRAB < par->end_row ? begin + ROWS_PER_GRAB : par->end_row;
+		end = begin + par->grab < par->end_row ? begin + par->grab : par->end_row;
 		status = par->fn(par->ctx, (int32_t) begin, (int32_t) end, worker->ws);
 		if (status != 0)
 		{
@@ -1260,6 +1264,9 @@ run_parallel(RsRowsFn fn, const void *ctx, int32_t begin, int32_t end,
 	par.ctx = ctx;
 	par.next_row = begin;
 	par.end_row = end;
+	par.grab = (end - begin + nthreads - 1) / nthreads;
+	if (par.grab > ROWS_PER_GRAB)
+		par.grab = ROWS_PER_GRAB;
 	par.status = 0;
 
 	{
@@ -1318,53 +1325,83 @@ rs_als_strerror(int status)
 			return "could not create a worker thread";
 		case RS_ALS_ERR_NOT_PD:
 			return "a least-squares system is not positive definite (zero regularisation or non-finite values)";
+		case RS_ALS_STOPPED:
+			return "stopped by the caller";
 	}
 	return "unknown ALS kernel error";
+}
+
+/* Fill rows [row_begin, row_end) of X with uniform [0, scale) values. */
+void
+rs_init_factors_rows(float *X, int64_t row_begin, int64_t row_end, int k,
+					 uint64_t seed, float scale)
+{
+	int64_t		i;
+
+	for (i = row_begin * k; i < row_end * (int64_t) k; i++)
+		X[i] = rs_rng_uniform_float(seed, (uint64_t) i) * scale;
 }
 
 /* Fill X with uniform [0, scale) values, a function of (seed, index) only. */
 void
 rs_init_factors(float *X, int64_t n, int k, uint64_t seed, float scale)
 {
-	int64_t		total = n * (int64_t) k;
+	rs_init_factors_rows(X, 0, n, k, seed, scale);
+}
+
+/* Fill rows [row_begin, row_end) of X with N(0, std^2) values. */
+void
+rs_init_normal_rows(float *X, int64_t row_begin, int64_t row_end, int k,
+					uint64_t seed, float std)
+{
 	int64_t		i;
 
-	for (i = 0; i < total; i++)
-		X[i] = rs_rng_uniform_float(seed, (uint64_t) i) * scale;
+	for (i = row_begin * k; i < row_end * (int64_t) k; i++)
+		X[i] = (float) (std * normal_draw(seed, (uint64_t) i));
 }
 
 /* Fill X with N(0, std^2) values, a function of (seed, index) only. */
 void
 rs_init_normal(float *X, int64_t n, int k, uint64_t seed, float std)
 {
-	int64_t		total = n * (int64_t) k;
-	int64_t		i;
-
-	for (i = 0; i < total; i++)
-		X[i] = (float) (std * normal_draw(seed, (uint64_t) i));
+	rs_init_normal_rows(X, 0, n, k, seed, std);
 }
 
-/* G = Y^T Y by cblas_ssyrk (upper), then mirrored to the lower triangle. */
-void
-rs_gram(const float *Y, int64_t n, int k, float *G)
+/*
+ * G = Y^T Y by cblas_ssyrk (upper), then mirrored to the lower triangle.
+ * The rows go through in blocks of about RS_GRAM_BLOCK_WORK multiply-adds
+ * (at least RS_GRAM_MIN_BLOCK_ROWS rows), the same blocks whether or not
+ * there is a stop callback, which is asked after each one.
+ */
+int
+rs_gram(const float *Y, int64_t n, int k, float *G,
+		RsStopFn stop, void *stop_arg)
 {
 	int64_t		done = 0;
+	int64_t		block;
 	int			a,
 				c;
 
+	if (k <= 0 || n < 0)
+		return RS_ALS_ERR_ARGUMENT;
+	block = RS_GRAM_BLOCK_WORK / ((int64_t) k * k);
+	if (block < RS_GRAM_MIN_BLOCK_ROWS)
+		block = RS_GRAM_MIN_BLOCK_ROWS;
 	memset(G, 0, sizeof(float) * k * k);
-	/* BLAS sizes are int: accumulate blocks of at most 2^30 rows */
 	while (done < n)
 	{
-		int64_t		rows = n - done < ((int64_t) 1 << 30) ? n - done : ((int64_t) 1 << 30);
+		int64_t		rows = n - done < block ? n - done : block;
 
 		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, (int) rows,
 					1.0f, Y + done * k, k, 1.0f, G, k);
 		done += rows;
+		if (done < n && stop != NULL && stop(stop_arg))
+			return RS_ALS_STOPPED;
 	}
 	for (a = 0; a < k; a++)
 		for (c = 0; c < a; c++)
 			G[a * k + c] = G[c * k + a];
+	return RS_ALS_OK;
 }
 
 /* Scratch floats for either update function, nthreads slices plus slack. */
@@ -1539,10 +1576,11 @@ rs_als_prior_workspace_doubles(int k)
 /*
  * In-place Cholesky A = C C^T of a symmetric positive definite n x n
  * row-major matrix, reading and writing the lower triangle only.  Returns
- * false if a pivot is not positive (or not a number).
+ * RS_ALS_OK, RS_ALS_ERR_NOT_PD if a pivot is not positive (or not a
+ * number), or RS_ALS_STOPPED when the clock's callback asks to stop.
  */
-static bool
-dense_cholesky_lower(double *A, int n)
+static int
+dense_cholesky_lower(double *A, int n, RsStopClock *clock)
 {
 	int			i,
 				j,
@@ -1556,7 +1594,7 @@ dense_cholesky_lower(double *A, int n)
 		for (c = 0; c < j; c++)
 			d -= aj[c] * aj[c];
 		if (!(d > 0.0) || !isfinite(d))
-			return false;
+			return RS_ALS_ERR_NOT_PD;
 		d = sqrt(d);
 		aj[j] = d;
 		for (i = j + 1; i < n; i++)
@@ -1568,8 +1606,10 @@ dense_cholesky_lower(double *A, int n)
 				sum -= ai[c] * aj[c];
 			ai[j] = sum / d;
 		}
+		if (rs_stop_tick(clock, (int64_t) j * (n - j)))
+			return RS_ALS_STOPPED;
 	}
-	return true;
+	return RS_ALS_OK;
 }
 
 /*
@@ -1626,8 +1666,11 @@ gamma_draw(double shape, uint64_t nseed, uint64_t useed, uint64_t *counter)
 int
 rs_als_sample_prior(const float *X, const float *xbias, int64_t n, int k,
 					uint64_t seed, double *prior_mean,
-					double *prior_precision, double *workspace)
+					double *prior_precision, double *workspace,
+					RsStopFn stop, void *stop_arg)
 {
+	RsStopClock clock = rs_stop_clock(stop, stop_arg);
+	int			status;
 	int			d = k + (xbias != NULL ? 1 : 0);
 	double	   *C,
 			   *S,
@@ -1660,8 +1703,12 @@ rs_als_sample_prior(const float *X, const float *xbias, int64_t n, int k,
 	memset(xbar, 0, sizeof(double) * d);
 	memset(S, 0, sizeof(double) * d * d);
 	for (u = 0; u < n; u++)
+	{
 		for (a = 0; a < d; a++)
 			xbar[a] += PRIOR_ROW_VALUE(u, a);
+		if (rs_stop_tick(&clock, d))
+			return RS_ALS_STOPPED;
+	}
 	for (a = 0; a < d && n > 0; a++)
 		xbar[a] /= (double) n;
 	for (u = 0; u < n; u++)
@@ -1676,6 +1723,8 @@ rs_als_sample_prior(const float *X, const float *xbias, int64_t n, int k,
 			for (c = a; c < d; c++)
 				srow[c] += za * z[c];
 		}
+		if (rs_stop_tick(&clock, (int64_t) d * d / 2))
+			return RS_ALS_STOPPED;
 	}
 
 	/* W_n^-1 = C C^T (lower triangle of C) */
@@ -1683,8 +1732,9 @@ rs_als_sample_prior(const float *X, const float *xbias, int64_t n, int k,
 		for (c = 0; c <= a; c++)
 			C[(size_t) a * d + c] = (a == c ? 1.0 : 0.0) + S[(size_t) c * d + a] +
 				beta0 * (double) n / beta_n * xbar[a] * xbar[c];
-	if (!dense_cholesky_lower(C, d))
-		return RS_ALS_ERR_NOT_PD;
+	status = dense_cholesky_lower(C, d, &clock);
+	if (status != RS_ALS_OK)
+		return status;
 
 	/* Bartlett factor A (lower), then B = C^-T A column by column */
 	memset(B, 0, sizeof(double) * d * d);
@@ -1696,6 +1746,7 @@ rs_als_sample_prior(const float *X, const float *xbias, int64_t n, int k,
 			B[(size_t) a * d + c] = normal_draw(nseed, counter++);
 	}
 	for (c = 0; c < d; c++)
+	{
 		for (a = d - 1; a >= 0; a--)
 		{
 			double		sum = B[(size_t) a * d + c];
@@ -1704,9 +1755,13 @@ rs_als_sample_prior(const float *X, const float *xbias, int64_t n, int k,
 				sum -= C[(size_t) l * d + a] * B[(size_t) l * d + c];
 			B[(size_t) a * d + c] = sum / C[(size_t) a * d + a];
 		}
+		if (rs_stop_tick(&clock, (int64_t) d * d / 2))
+			return RS_ALS_STOPPED;
+	}
 
 	/* precision = B B^T */
 	for (a = 0; a < d; a++)
+	{
 		for (c = 0; c <= a; c++)
 		{
 			double		sum = 0.0;
@@ -1716,13 +1771,17 @@ rs_als_sample_prior(const float *X, const float *xbias, int64_t n, int k,
 			prior_precision[(size_t) a * d + c] = sum;
 			prior_precision[(size_t) c * d + a] = sum;
 		}
+		if (rs_stop_tick(&clock, (int64_t) a * d))
+			return RS_ALS_STOPPED;
+	}
 
 	/* mean = n xbar / beta_n + G^-T z, beta_n precision = G G^T (G in S) */
 	for (a = 0; a < d; a++)
 		for (c = 0; c <= a; c++)
 			S[(size_t) a * d + c] = beta_n * prior_precision[(size_t) a * d + c];
-	if (!dense_cholesky_lower(S, d))
-		return RS_ALS_ERR_NOT_PD;
+	status = dense_cholesky_lower(S, d, &clock);
+	if (status != RS_ALS_OK)
+		return status;
 	for (a = 0; a < d; a++)
 		z[a] = normal_draw(nseed, counter++);
 	for (a = d - 1; a >= 0; a--)
@@ -1746,18 +1805,20 @@ rs_als_sample_prior(const float *X, const float *xbias, int64_t n, int k,
  * (x.y)^2 to c (p - x.y)^2.  Dot products in float (vectorised at the
  * baseline ISA), sums in double.  NaN if k is out of range.
  */
-double
+int
 rs_als_implicit_loss(const RsCsr *R, const float *X, const float *Y,
-					 const float *YtY, int k, float reg, float alpha)
+					 const float *YtY, int k, float reg, float alpha,
+					 RsStopFn stop, void *stop_arg, double *result)
 {
 	float		YtYx[RS_ALS_MAX_K];
 	double		loss = 0.0;
 	double		norms = 0.0;
 	int32_t		u;
 	int64_t		i;
+	RsStopClock clock = rs_stop_clock(stop, stop_arg);
 
 	if (k <= 0 || k > RS_ALS_MAX_K)
-		return NAN;
+		return RS_ALS_ERR_ARGUMENT;
 	for (u = 0; u < R->n_rows; u++)
 	{
 		const float *x = X + (size_t) u * k;
@@ -1775,23 +1836,29 @@ rs_als_implicit_loss(const RsCsr *R, const float *X, const float *Y,
 
 			loss += conf * (pref - s) * (pref - s) - s * s;
 		}
+		if (rs_stop_tick(&clock, (int64_t) k * (k + 2 + R->indptr[u + 1] - R->indptr[u])))
+			return RS_ALS_STOPPED;
 	}
 	for (i = 0; i < R->n_cols; i++)
 		norms += vec_dot(Y + (size_t) i * k, Y + (size_t) i * k, k, 8);
-	return loss + reg * norms;
+	*result = loss + reg * norms;
+	return RS_ALS_OK;
 }
 
 /* RMSE of the clipped biased prediction over R's stored entries. */
-double
+int
 rs_rmse(const RsCsr *R, const float *X, const float *xbias, const float *Y,
-		const float *ybias, float mu, int k, float clip_lo, float clip_hi)
+		const float *ybias, float mu, int k, float clip_lo, float clip_hi,
+		RsStopFn stop, void *stop_arg, double *result)
 {
 	double		sse = 0.0;
 	int32_t		u;
 	int64_t		j;
+	RsStopClock clock = rs_stop_clock(stop, stop_arg);
 
+	*result = 0.0;
 	if (R->nnz == 0)
-		return 0.0;
+		return RS_ALS_OK;
 	for (u = 0; u < R->n_rows; u++)
 	{
 		const float *x = X + (size_t) u * k;
@@ -1815,6 +1882,9 @@ rs_rmse(const RsCsr *R, const float *X, const float *xbias, const float *Y,
 			err = pred - R->data[j];
 			sse += err * err;
 		}
+		if (rs_stop_tick(&clock, (int64_t) k * (1 + R->indptr[u + 1] - R->indptr[u])))
+			return RS_ALS_STOPPED;
 	}
-	return sqrt(sse / (double) R->nnz);
+	*result = sqrt(sse / (double) R->nnz);
+	return RS_ALS_OK;
 }

@@ -45,10 +45,10 @@
  *
  *	mu = mean rating; X, Y = seeded N(0, 0.1^2) (rs_init_normal), biases 0
  *	for s in 0 .. burn + samples - 1:
- *		rs_als_sample_prior(X, xbias, n_users, k, seed_s_1, m_u, L_u, ws2)
+ *		rs_als_sample_prior(X, xbias, n_users, k, seed_s_1, m_u, L_u, ws2, stop..)
  *		rs_als_explicit_sample(R, Y, ybias, mu, X, xbias, k, alpha, L_u,
  *							   m_u, seed_s_2, chunk..., nthreads, ws)
- *		rs_als_sample_prior(Y, ybias, n_items, k, seed_s_3, m_i, L_i, ws2)
+ *		rs_als_sample_prior(Y, ybias, n_items, k, seed_s_3, m_i, L_i, ws2, stop..)
  *		rs_als_explicit_sample(Rt, X, xbias, mu, Y, ybias, k, alpha, L_i,
  *							   m_i, seed_s_4, chunk..., nthreads, ws)
  *		if s >= burn: add X, Y, xbias, ybias / samples to the averages
@@ -84,6 +84,7 @@
 #include <stdint.h>
 
 #include "sparse.h"
+#include "stop.h"
 
 /* Status codes returned by the update functions (0 is success). */
 #define RS_ALS_OK				0
@@ -91,6 +92,8 @@
 #define RS_ALS_ERR_THREAD		(-2)	/* pthread_create failed */
 #define RS_ALS_ERR_NOT_PD		(-3)	/* a row system is not positive
 										 * definite (reg = 0, or NaN/Inf) */
+#define RS_ALS_STOPPED			(-4)	/* the stop callback asked to stop
+										 * (see stop.h); outputs unusable */
 
 /* Largest supported number of factors (bounds a few stack arrays). */
 #define RS_ALS_MAX_K			1024
@@ -113,11 +116,27 @@ extern void rs_init_factors(float *X, int64_t n, int k, uint64_t seed,
 							float scale);
 
 /*
+ * The same for rows [row_begin, row_end) of X only (X is the whole
+ * matrix): the values do not depend on the chunking, so the caller can
+ * check for interrupts between chunks.
+ */
+extern void rs_init_factors_rows(float *X, int64_t row_begin, int64_t row_end,
+								 int k, uint64_t seed, float scale);
+
+/* Multiply-adds per block of rs_gram, and the fewest rows in a block. */
+#define RS_GRAM_BLOCK_WORK		((int64_t) 1 << 28)
+#define RS_GRAM_MIN_BLOCK_ROWS	256
+
+/*
  * G = Y^T Y (k x k, full symmetric, row-major) for Y of n x k, through
  * cblas_ssyrk; call it from one thread with OpenBLAS pinned to one thread
  * (openblas_set_num_threads(1)) for results independent of the machine load.
+ * O(n k^2): at k = 1,024 and 200,000 rows seconds, so it goes by blocks of
+ * rows and asks stop (NULL: never stop; see stop.h) after each.  Returns
+ * RS_ALS_OK, RS_ALS_STOPPED or RS_ALS_ERR_ARGUMENT.
  */
-extern void rs_gram(const float *Y, int64_t n, int k, float *G);
+extern int	rs_gram(const float *Y, int64_t n, int k, float *G,
+					RsStopFn stop, void *stop_arg);
 
 /* Scratch floats needed by either update function with these settings. */
 extern size_t rs_als_workspace_floats(int k, int nthreads);
@@ -176,6 +195,8 @@ extern int	rs_als_explicit_update(const RsCsr *R, const float *Y,
  */
 extern void rs_init_normal(float *X, int64_t n, int k, uint64_t seed,
 						   float std);
+extern void rs_init_normal_rows(float *X, int64_t row_begin, int64_t row_end,
+								int k, uint64_t seed, float std);
 
 /* Doubles of scratch rs_als_sample_prior needs for this k (0 if k is bad). */
 extern size_t rs_als_prior_workspace_doubles(int k);
@@ -187,11 +208,12 @@ extern size_t rs_als_prior_workspace_doubles(int k);
  * prior_precision d x d (full symmetric, row-major).  O(n d^2 + d^3), one
  * thread; workspace holds rs_als_prior_workspace_doubles(k) doubles.  The
  * draws are a pure function of (X, xbias, seed).  Returns RS_ALS_OK or a
- * negative status.
+ * negative status (RS_ALS_STOPPED when stop asked; see stop.h).
  */
 extern int	rs_als_sample_prior(const float *X, const float *xbias, int64_t n,
 								int k, uint64_t seed, double *prior_mean,
-								double *prior_precision, double *workspace);
+								double *prior_precision, double *workspace,
+								RsStopFn stop, void *stop_arg);
 
 /*
  * One Gibbs draw of rows [row_begin, row_end) of X and xbias given Y,
@@ -218,19 +240,24 @@ extern int	rs_als_explicit_sample(const RsCsr *R, const float *Y,
 /*
  * The full implicit objective sum_{u,i} c_ui (p_ui - x_u.y_i)^2
  * + reg (|X|^2 + |Y|^2) over all R->n_rows x R->n_cols pairs, in
- * O(nnz k + n_rows k^2) using YtY = rs_gram(Y).  Not normalised.
+ * O(nnz k + n_rows k^2) using YtY = rs_gram(Y), into *loss.  Not
+ * normalised.  Returns RS_ALS_OK, RS_ALS_STOPPED (stop: see stop.h) or
+ * RS_ALS_ERR_ARGUMENT (k out of range).
  */
-extern double rs_als_implicit_loss(const RsCsr *R, const float *X,
-								   const float *Y, const float *YtY, int k,
-								   float reg, float alpha);
+extern int	rs_als_implicit_loss(const RsCsr *R, const float *X,
+								 const float *Y, const float *YtY, int k,
+								 float reg, float alpha,
+								 RsStopFn stop, void *stop_arg, double *loss);
 
 /*
  * Root mean squared error of mu + b_u + b_i + x_u.y_i over R's stored
  * entries, each prediction clipped to [clip_lo, clip_hi] (pass -INFINITY
- * and INFINITY for none).  xbias and ybias may be NULL.  0 if R is empty.
+ * and INFINITY for none), into *rmse.  xbias and ybias may be NULL.  0 if
+ * R is empty.  Returns RS_ALS_OK or RS_ALS_STOPPED (stop: see stop.h).
  */
-extern double rs_rmse(const RsCsr *R, const float *X, const float *xbias,
-					  const float *Y, const float *ybias, float mu, int k,
-					  float clip_lo, float clip_hi);
+extern int	rs_rmse(const RsCsr *R, const float *X, const float *xbias,
+					const float *Y, const float *ybias, float mu, int k,
+					float clip_lo, float clip_hi,
+					RsStopFn stop, void *stop_arg, double *rmse);
 
 #endif							/* RECSYS_KERNEL_ALS_H */

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "sparse.h"
+#include "stop.h"
 
 /*
  * G = X^T D X + Lambda + a F^T F for the users x items matrix R (CSR),
@@ -25,23 +26,27 @@
  * as rs_ease_feature_weights leaves it, and a = feature_weight times the
  * mean diagonal of X^T D X, so that feature_weight means the same on data
  * of any size.  O(sum over users of their item count squared, plus the
- * same over features).
+ * same over features), which heavy users make long: stop (NULL: never) is
+ * asked as stop.h says.  Returns 0, or RS_EASE_STOPPED (G unusable).
  */
-extern void rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
+extern int	rs_ease_gram(const RsCsr *R, int binary, const float *user_weight,
 						 const RsCsr *features, float feature_weight,
-						 float lambda, float dropout, float *G);
+						 float lambda, float dropout, float *G,
+						 RsStopFn stop, void *stop_arg);
 
 /*
  * rs_ease_gram in two steps, so that a caller can change the counts in
  * between (differential privacy adds its noise there, src/kernel/dp.h):
  * rs_ease_gram_counts writes the upper triangle (i <= j) of X^T D X into
  * G and zeroes the rest; rs_ease_gram_finish adds Lambda and the features
- * term to it and mirrors it into the full symmetric matrix.
+ * term to it and mirrors it into the full symmetric matrix.  Both ask
+ * stop as rs_ease_gram does and return 0 or RS_EASE_STOPPED.
  */
-extern void rs_ease_gram_counts(const RsCsr *R, int binary, const float *user_weight,
-								float *G);
-extern void rs_ease_gram_finish(float *G, int32_t n_items, const RsCsr *features,
-								float feature_weight, float lambda, float dropout);
+extern int	rs_ease_gram_counts(const RsCsr *R, int binary, const float *user_weight,
+								float *G, RsStopFn stop, void *stop_arg);
+extern int	rs_ease_gram_finish(float *G, int32_t n_items, const RsCsr *features,
+								float feature_weight, float lambda, float dropout,
+								RsStopFn stop, void *stop_arg);
 
 /*
  * Weight the features x items 0/1 matrix F in place: feature f of an item
@@ -77,7 +82,7 @@ extern void rs_ease_user_weights(const RsCsr *R, double exponent, float *user_we
  * (a bug).  Uses as many threads as OpenBLAS is set
  * to.
  */
-extern int	rs_ease_invert(float *G, int32_t n, int (*stop) (void *), void *stop_arg);
+extern int	rs_ease_invert(float *G, int32_t n, RsStopFn stop, void *stop_arg);
 
 /*
  * For rows i in [row_begin, row_end) of B = I - P diagMat(1 / diag(P)),

@@ -266,7 +266,7 @@ half_iteration(bool explicit_mode, const RsCsr *R, const float *Y,
 	int32_t		b;
 
 	if (!explicit_mode)
-		rs_gram(Y, R->n_cols, k, G);
+		rs_gram(Y, R->n_cols, k, G, NULL, NULL);
 	for (b = 0; b < R->n_rows; b += CHUNK_ROWS)
 	{
 		int32_t		e = R->n_rows - b > CHUNK_ROWS ? b + CHUNK_ROWS : R->n_rows;
@@ -455,11 +455,11 @@ main(int argc, char **argv)
 				double		loss;
 
 				if (explicit_mode)
-					loss = rs_rmse(&R, X, xb, Y, yb, (float) mu, k, 1.0f, 5.0f);
+					rs_rmse(&R, X, xb, Y, yb, (float) mu, k, 1.0f, 5.0f, NULL, NULL, &loss);
 				else
 				{
-					rs_gram(Y, n_items, k, G);
-					loss = rs_als_implicit_loss(&R, X, Y, G, k, reg, alpha);
+					rs_gram(Y, n_items, k, G, NULL, NULL);
+					rs_als_implicit_loss(&R, X, Y, G, k, reg, alpha, NULL, NULL, &loss);
 				}
 				printf("  threads %d iteration %d: users %.3f s, items %.3f s, %s %.6g (took %.2f s)\n",
 					   nthreads, rep + 1, tu[rep], ti[rep],

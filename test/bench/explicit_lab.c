@@ -1430,11 +1430,11 @@ method_bayes(const Train *t, const Params *p, const Query *q, float *out)
 	{
 		uint64_t	ss = seed + 4 * (uint64_t) s;
 
-		check(rs_als_sample_prior(X, xb, t->n_users, k, ss, mu_u, Lu, pws));
+		check(rs_als_sample_prior(X, xb, t->n_users, k, ss, mu_u, Lu, pws, NULL, NULL));
 		check(rs_als_explicit_sample(&t->by_user, Y, yb, t->mu, X, xb, k, alpha,
 									 Lu, mu_u, ss + 1, 0, t->n_users,
 									 threads, ws));
-		check(rs_als_sample_prior(Y, yb, t->n_items, k, ss + 2, mu_i, Li, pws));
+		check(rs_als_sample_prior(Y, yb, t->n_items, k, ss + 2, mu_i, Li, pws, NULL, NULL));
 		check(rs_als_explicit_sample(&t->by_item, X, xb, t->mu, Y, yb, k, alpha,
 									 Li, mu_i, ss + 3, 0, t->n_items,
 									 threads, ws));

@@ -17,7 +17,7 @@
  * decision; glibc on x86-64 is the reference.)
  *
  * Sizes (E = --events, default 5000, seed default 42):
- *   products = max(60, E / 200)     e.g. E=5000 -> 60,  E=10M -> 50,000
+ *   products = max(60, E / 50)      e.g. E=5000 -> 100, E=10M -> 200,000
  *   users    = max(50, E / 25)      e.g. E=5000 -> 200, E=10M -> 400,000
  *   events   = exactly E rows.
  * Memory is O(products); users are regenerated from their seed on demand
@@ -530,7 +530,7 @@ static void build_popularity_index(Shop *shop, Rng *rng)
 
 static void build_shop(Shop *shop, uint64_t n_events, uint64_t seed)
 {
-    uint64_t np = n_events / 200, nu = n_events / 25;
+    uint64_t np = n_events / 50, nu = n_events / 25;
     if (np > 100000000 || nu > 400000000) {
         fprintf(stderr, "shopgen: --events too large\n");
         exit(2);

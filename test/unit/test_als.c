@@ -20,6 +20,27 @@
 #include "score.h"
 #include "unit.h"
 
+/* The kernels' loss and RMSE as values (no stop callback: they cannot stop). */
+static double
+implicit_loss(const RsCsr *R, const float *X, const float *Y, const float *YtY,
+			  int k, float reg, float alpha)
+{
+	double		loss = NAN;
+
+	rs_als_implicit_loss(R, X, Y, YtY, k, reg, alpha, NULL, NULL, &loss);
+	return loss;
+}
+
+static double
+rmse(const RsCsr *R, const float *X, const float *xbias, const float *Y,
+	 const float *ybias, float mu, int k, float clip_lo, float clip_hi)
+{
+	double		result = NAN;
+
+	rs_rmse(R, X, xbias, Y, ybias, mu, k, clip_lo, clip_hi, NULL, NULL, &result);
+	return result;
+}
+
 /* A CSR matrix owning its arrays. */
 typedef struct TestCsr
 {
@@ -280,12 +301,12 @@ test_implicit_iteration(const RsCsr *R, const RsCsr *Rt, float *X, float *Y,
 	float	   *G = malloc(sizeof(float) * k * k);
 	int			status;
 
-	rs_gram(Y, R->n_cols, k, G);
+	rs_gram(Y, R->n_cols, k, G, NULL, NULL);
 	status = rs_als_implicit_update(R, Y, G, X, k, reg, alpha, cg_steps,
 									0, R->n_rows, nthreads, ws);
 	if (status == RS_ALS_OK)
 	{
-		rs_gram(X, R->n_rows, k, G);
+		rs_gram(X, R->n_rows, k, G, NULL, NULL);
 		status = rs_als_implicit_update(Rt, X, G, Y, k, reg, alpha, cg_steps,
 										0, Rt->n_rows, nthreads, ws);
 	}
@@ -331,7 +352,7 @@ UNIT_TEST(als_gram_matches_naive)
 	double		worst = 0.0;
 
 	rs_init_factors(Y, n, k, 7, 1.0f);
-	rs_gram(Y, n, k, G);
+	rs_gram(Y, n, k, G, NULL, NULL);
 	for (a = 0; a < k; a++)
 		for (c = 0; c < k; c++)
 		{
@@ -400,7 +421,7 @@ UNIT_TEST(als_implicit_cg_matches_direct_solve)
 		for (i = 0; i < n_cols * k; i++)
 			Y[i] = (float) (0.1 * test_normal(11, (uint64_t) i));
 		rs_init_factors(X, 4, k, 5, 0.01f);
-		rs_gram(Y, n_cols, k, G);
+		rs_gram(Y, n_cols, k, G, NULL, NULL);
 		status = rs_als_implicit_update(&R.m, Y, G, X, k, 0.5f, 2.0f, 4 * k,
 										0, 4, 2, ws);
 		UNIT_CHECK(status == RS_ALS_OK);
@@ -462,7 +483,7 @@ UNIT_TEST(als_implicit_scaled_reg_matches_direct_solve)
 	for (int i = 0; i < n_cols * k; i++)
 		Y[i] = (float) (0.3 * test_normal(3, (uint64_t) i));
 	rs_init_factors(X, 2, k, 5, 0.01f);
-	rs_gram(Y, n_cols, k, G);
+	rs_gram(Y, n_cols, k, G, NULL, NULL);
 	UNIT_CHECK(rs_als_implicit_update_scaled(&R.m, Y, G, X, k, reg, e, alpha, 4 * k,
 											 0, 2, 1, ws) == RS_ALS_OK);
 	/* row 0: 40 + 4 * 4; row 1: 40 + 4 * 5.5 */
@@ -499,21 +520,21 @@ UNIT_TEST(als_implicit_loss_decreases)
 
 	rs_init_factors(X, 80, k, 1, 0.01f);
 	rs_init_factors(Y, 60, k, 2, 0.01f);
-	rs_gram(Y, 60, k, G);
-	first = prev = rs_als_implicit_loss(&R.m, X, Y, G, k, reg, alpha);
+	rs_gram(Y, 60, k, G, NULL, NULL);
+	first = prev = implicit_loss(&R.m, X, Y, G, k, reg, alpha);
 	for (it = 0; it < 10; it++)
 	{
 		UNIT_CHECK(rs_als_implicit_update(&R.m, Y, G, X, k, reg, alpha, 3,
 										  0, 80, 1, ws) == RS_ALS_OK);
-		loss = rs_als_implicit_loss(&R.m, X, Y, G, k, reg, alpha);
+		loss = implicit_loss(&R.m, X, Y, G, k, reg, alpha);
 		monotone &= loss <= prev * (1.0 + 1e-5) + 1e-6;
 		prev = loss;
 
-		rs_gram(X, 80, k, G);
+		rs_gram(X, 80, k, G, NULL, NULL);
 		UNIT_CHECK(rs_als_implicit_update(&Rt.m, X, G, Y, k, reg, alpha, 3,
 										  0, 60, 1, ws) == RS_ALS_OK);
-		rs_gram(Y, 60, k, G);
-		loss = rs_als_implicit_loss(&R.m, X, Y, G, k, reg, alpha);
+		rs_gram(Y, 60, k, G, NULL, NULL);
+		loss = implicit_loss(&R.m, X, Y, G, k, reg, alpha);
 		monotone &= loss <= prev * (1.0 + 1e-5) + 1e-6;
 		prev = loss;
 	}
@@ -792,12 +813,12 @@ UNIT_TEST(als_explicit_planted_rank3)
 			UNIT_CHECK(rs_als_explicit_update(&Rt.m, X, xb, (float) mu, Y, yb, k,
 											  reg, reg, weighted, 0, n_items, 2, ws) == RS_ALS_OK);
 		}
-		train_rmse = rs_rmse(&R.m, X, xb, Y, yb, (float) mu, k, -INFINITY, INFINITY);
-		held_rmse = rs_rmse(&H.m, X, xb, Y, yb, (float) mu, k, -INFINITY, INFINITY);
+		train_rmse = rmse(&R.m, X, xb, Y, yb, (float) mu, k, -INFINITY, INFINITY);
+		held_rmse = rmse(&H.m, X, xb, Y, yb, (float) mu, k, -INFINITY, INFINITY);
 		UNIT_CHECK(train_rmse < 0.11);
 		UNIT_CHECK(held_rmse < 0.13);
 		/* clipping to a narrow band must make the error larger */
-		UNIT_CHECK(rs_rmse(&H.m, X, xb, Y, yb, (float) mu, k, 3.0f, 4.0f) > held_rmse);
+		UNIT_CHECK(rmse(&H.m, X, xb, Y, yb, (float) mu, k, 3.0f, 4.0f) > held_rmse);
 		if (getenv("UNIT_VERBOSE"))
 			printf("  explicit weighted=%d train %.4f held-out %.4f\n",
 				   (int) weighted, train_rmse, held_rmse);
@@ -895,12 +916,12 @@ UNIT_TEST(als_deterministic_across_threads)
 
 				if (variant == 0)
 				{
-					rs_gram(Y[r], n_items, k, G);
+					rs_gram(Y[r], n_items, k, G, NULL, NULL);
 					for (b = 0; b < n_users; b += chunk)
 						UNIT_CHECK(rs_als_implicit_update(&R.m, Y[r], G, X[r], k, 0.1f, 20.0f, 3,
 														  b, b + chunk < n_users ? b + chunk : n_users,
 														  nthreads, ws) == RS_ALS_OK);
-					rs_gram(X[r], n_users, k, G);
+					rs_gram(X[r], n_users, k, G, NULL, NULL);
 					UNIT_CHECK(rs_als_implicit_update(&Rt.m, X[r], G, Y[r], k, 0.1f, 20.0f, 3,
 													  0, n_items, nthreads, ws) == RS_ALS_OK);
 				}
@@ -1017,7 +1038,7 @@ UNIT_TEST(als_error_statuses)
 	/* NaN in Y cannot go unnoticed */
 	rs_init_factors(Y, 2, k, 3, 1.0f);
 	Y[1] = NAN;
-	rs_gram(Y, 2, k, G);
+	rs_gram(Y, 2, k, G, NULL, NULL);
 	UNIT_CHECK(rs_als_implicit_update(&R.m, Y, G, X, k, 0.1f, 1.0f, 3, 0, 2, 1, ws) == RS_ALS_ERR_NOT_PD);
 	UNIT_CHECK(rs_als_explicit_update(&R.m, Y, NULL, 0.0f, X, xb, k, 0.1f, 0.1f,
 									  false, 0, 2, 1, ws) == RS_ALS_ERR_NOT_PD);
@@ -1267,7 +1288,7 @@ UNIT_TEST(als_sample_prior_recovers_moments)
 	}
 	test_dense_inverse(Sigma0, want, D);
 
-	UNIT_CHECK(rs_als_sample_prior(X, xb, N, K, 7, mean, prec, pws) == RS_ALS_OK);
+	UNIT_CHECK(rs_als_sample_prior(X, xb, N, K, 7, mean, prec, pws, NULL, NULL) == RS_ALS_OK);
 	for (a = 0; a < D; a++)
 	{
 		ok &= fabs(mean[a] - m0[a]) < 0.02;
@@ -1281,14 +1302,14 @@ UNIT_TEST(als_sample_prior_recovers_moments)
 	UNIT_CHECK(ok);
 
 	/* a pure function of the seed */
-	UNIT_CHECK(rs_als_sample_prior(X, xb, N, K, 7, mean2, prec2, pws) == RS_ALS_OK);
+	UNIT_CHECK(rs_als_sample_prior(X, xb, N, K, 7, mean2, prec2, pws, NULL, NULL) == RS_ALS_OK);
 	UNIT_CHECK(memcmp(mean, mean2, sizeof(mean)) == 0 &&
 			   memcmp(prec, prec2, sizeof(prec)) == 0);
-	UNIT_CHECK(rs_als_sample_prior(X, xb, N, K, 8, mean2, prec2, pws) == RS_ALS_OK);
+	UNIT_CHECK(rs_als_sample_prior(X, xb, N, K, 8, mean2, prec2, pws, NULL, NULL) == RS_ALS_OK);
 	UNIT_CHECK(memcmp(mean, mean2, sizeof(mean)) != 0);
 
 	/* no rows: a draw from the hyperprior, finite and symmetric */
-	UNIT_CHECK(rs_als_sample_prior(NULL, NULL, 0, K, 9, mean, prec, pws) == RS_ALS_OK);
+	UNIT_CHECK(rs_als_sample_prior(NULL, NULL, 0, K, 9, mean, prec, pws, NULL, NULL) == RS_ALS_OK);
 	ok = true;
 	for (a = 0; a < K; a++)
 		for (c = 0; c < K; c++)
@@ -1296,7 +1317,7 @@ UNIT_TEST(als_sample_prior_recovers_moments)
 	UNIT_CHECK(ok && prec[0] > 0.0);
 
 	/* no bias: the first K x K block of the moments */
-	UNIT_CHECK(rs_als_sample_prior(X, NULL, N, K, 7, mean, prec, pws) == RS_ALS_OK);
+	UNIT_CHECK(rs_als_sample_prior(X, NULL, N, K, 7, mean, prec, pws, NULL, NULL) == RS_ALS_OK);
 	{
 		double		SigmaK[K * K],
 					wantK[K * K];
@@ -1331,13 +1352,13 @@ test_gibbs_sweep(const RsCsr *R, const RsCsr *Rt, float mu, float *X,
 	double	   *prec = malloc(sizeof(double) * (k + 1) * (k + 1));
 	int32_t		b;
 
-	UNIT_CHECK(rs_als_sample_prior(X, xb, R->n_rows, k, seed, mean, prec, pws) == RS_ALS_OK);
+	UNIT_CHECK(rs_als_sample_prior(X, xb, R->n_rows, k, seed, mean, prec, pws, NULL, NULL) == RS_ALS_OK);
 	for (b = 0; b < R->n_rows; b += chunk)
 		UNIT_CHECK(rs_als_explicit_sample(R, Y, yb, mu, X, xb, k, alpha, prec, mean,
 										  seed + 1, b,
 										  b + chunk < R->n_rows ? b + chunk : R->n_rows,
 										  nthreads, ws) == RS_ALS_OK);
-	UNIT_CHECK(rs_als_sample_prior(Y, yb, Rt->n_rows, k, seed + 2, mean, prec, pws) == RS_ALS_OK);
+	UNIT_CHECK(rs_als_sample_prior(Y, yb, Rt->n_rows, k, seed + 2, mean, prec, pws, NULL, NULL) == RS_ALS_OK);
 	UNIT_CHECK(rs_als_explicit_sample(Rt, X, xb, mu, Y, yb, k, alpha, prec, mean,
 									  seed + 3, 0, Rt->n_rows, nthreads, ws) == RS_ALS_OK);
 	free(prec);
@@ -1490,10 +1511,10 @@ UNIT_TEST(als_bayes_planted_rank3)
 		for (j = 0; j < n_items; j++)
 			yba[j] += yb[j] / samples;
 	}
-	held_rmse = rs_rmse(&H.m, Xa, xba, Ya, yba, (float) mu, k, -INFINITY, INFINITY);
+	held_rmse = rmse(&H.m, Xa, xba, Ya, yba, (float) mu, k, -INFINITY, INFINITY);
 	if (getenv("UNIT_VERBOSE"))
 		printf("  bayes held-out %.4f (last draw %.4f)\n", held_rmse,
-			   rs_rmse(&H.m, X, xb, Y, yb, (float) mu, k, -INFINITY, INFINITY));
+			   rmse(&H.m, X, xb, Y, yb, (float) mu, k, -INFINITY, INFINITY));
 	UNIT_CHECK(held_rmse < 0.13);
 
 	free(rows);
@@ -1547,9 +1568,9 @@ UNIT_TEST(als_sample_error_statuses)
 									  1, 0, 3, 1, ws) == RS_ALS_ERR_ARGUMENT);
 	UNIT_CHECK(rs_als_explicit_sample(&R.m, Y, NULL, 1.0f, X, xb, k, 2.0f, prec, mean,
 									  1, 1, 1, 1, ws) == RS_ALS_OK);
-	UNIT_CHECK(rs_als_sample_prior(X, xb, -1, k, 1, mean, prec, pws) == RS_ALS_ERR_ARGUMENT);
-	UNIT_CHECK(rs_als_sample_prior(X, xb, 2, 0, 1, mean, prec, pws) == RS_ALS_ERR_ARGUMENT);
-	UNIT_CHECK(rs_als_sample_prior(X, xb, 2, k, 1, NULL, prec, pws) == RS_ALS_ERR_ARGUMENT);
+	UNIT_CHECK(rs_als_sample_prior(X, xb, -1, k, 1, mean, prec, pws, NULL, NULL) == RS_ALS_ERR_ARGUMENT);
+	UNIT_CHECK(rs_als_sample_prior(X, xb, 2, 0, 1, mean, prec, pws, NULL, NULL) == RS_ALS_ERR_ARGUMENT);
+	UNIT_CHECK(rs_als_sample_prior(X, xb, 2, k, 1, NULL, prec, pws, NULL, NULL) == RS_ALS_ERR_ARGUMENT);
 	UNIT_CHECK(rs_als_prior_workspace_doubles(0) == 0);
 	UNIT_CHECK(rs_als_prior_workspace_doubles(k) >= 3 * 9 + 2 * 3);
 
@@ -1558,7 +1579,7 @@ UNIT_TEST(als_sample_error_statuses)
 	UNIT_CHECK(rs_als_explicit_sample(&R.m, Y, NULL, 1.0f, X, xb, k, 2.0f, prec, mean,
 									  1, 0, 2, 1, ws) == RS_ALS_ERR_NOT_PD);
 	X[0] = INFINITY;
-	UNIT_CHECK(rs_als_sample_prior(X, xb, 2, k, 1, mean, prec, pws) == RS_ALS_ERR_NOT_PD);
+	UNIT_CHECK(rs_als_sample_prior(X, xb, 2, k, 1, mean, prec, pws, NULL, NULL) == RS_ALS_ERR_NOT_PD);
 
 	free(ws);
 	free(pws);

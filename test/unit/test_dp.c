@@ -112,7 +112,7 @@ UNIT_TEST(dp_gram_noise_is_symmetric_after_finish_and_has_sigma)
 	UNIT_CHECK_NEAR(sum / m, 0, 0.05);
 	UNIT_CHECK_NEAR(sqrt(sq / m), 2.5, 0.03);
 	/* finish mirrors it: one noise value per pair, the same both ways */
-	rs_ease_gram_finish(G, n, NULL, 0, 0, 0);
+	rs_ease_gram_finish(G, n, NULL, 0, 0, 0, NULL, NULL);
 	for (int32_t i = 0; i < n; i++)
 		for (int32_t j = 0; j < i; j++)
 			if (G[i * n + j] != G[j * n + i])
@@ -155,7 +155,7 @@ UNIT_TEST(dp_clip_bounds_each_users_contribution)
 		double		norm2 = 1;
 
 		one.indptr = ptr;
-		rs_ease_gram_counts(&one, 1, &w[u], G);
+		rs_ease_gram_counts(&one, 1, &w[u], G, NULL, NULL);
 		for (int i = 0; i < 100; i++)
 			norm2 += (double) G[i] * G[i];
 		UNIT_CHECK(sqrt(norm2) <= bound);

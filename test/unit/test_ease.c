@@ -22,16 +22,16 @@ UNIT_TEST(ease_gram_counts_co_occurrences)
 	float		G[9];
 
 	/* binary X^T X: item 0 by users 0, 1; item 1 by 0, 2, 3; item 2 by 1, 3 */
-	rs_ease_gram(&R, 1, NULL, NULL, 0, 10, 0, G);
+	rs_ease_gram(&R, 1, NULL, NULL, 0, 10, 0, G, NULL, NULL);
 	UNIT_CHECK(G[0] == 12 && G[4] == 13 && G[8] == 12);
 	UNIT_CHECK(G[1] == 1 && G[3] == 1);		/* items 0, 1 share user 0 */
 	UNIT_CHECK(G[2] == 1 && G[6] == 1);		/* items 0, 2 share user 1 */
 	UNIT_CHECK(G[5] == 1 && G[7] == 1);		/* items 1, 2 share user 3 */
 	/* weighted: item 1's weights 3, 2, 1 -> 9 + 4 + 1 */
-	rs_ease_gram(&R, 0, NULL, NULL, 0, 0, 0, G);
+	rs_ease_gram(&R, 0, NULL, NULL, 0, 0, 0, G, NULL, NULL);
 	UNIT_CHECK(G[4] == 14 && G[1] == 3);
 	/* dropout 0.5 doubles each diagonal count, then adds lambda */
-	rs_ease_gram(&R, 1, NULL, NULL, 0, 10, 0.5f, G);
+	rs_ease_gram(&R, 1, NULL, NULL, 0, 10, 0.5f, G, NULL, NULL);
 	UNIT_CHECK(G[0] == 2 + 2 + 10 && G[4] == 3 + 3 + 10 && G[1] == 1);
 }
 
@@ -76,17 +76,17 @@ UNIT_TEST(ease_gram_adds_shared_features)
 	 * on top of the counts and lambda 10 (see the first test).
 	 */
 	rs_ease_feature_weights(&F, scratch);
-	rs_ease_gram(&R, 1, NULL, &F, 3, 10, 0, G);
+	rs_ease_gram(&R, 1, NULL, &F, 3, 10, 0, G, NULL, NULL);
 	UNIT_CHECK_NEAR(G[0], 19, 1e-5);
 	UNIT_CHECK_NEAR(G[4], 20, 1e-5);
 	UNIT_CHECK_NEAR(G[1], 8, 1e-5);
 	UNIT_CHECK_NEAR(G[3], 8, 1e-5);
 	UNIT_CHECK(G[8] == 12 && G[2] == 1 && G[6] == 1 && G[5] == 1 && G[7] == 1);
 	/* dropout counts the users' entries only: 2 + 2 + 10 + 7 */
-	rs_ease_gram(&R, 1, NULL, &F, 3, 10, 0.5f, G);
+	rs_ease_gram(&R, 1, NULL, &F, 3, 10, 0.5f, G, NULL, NULL);
 	UNIT_CHECK_NEAR(G[0], 21, 1e-5);
 	/* feature_weight 0 is no features */
-	rs_ease_gram(&R, 1, NULL, &F, 0, 10, 0, G);
+	rs_ease_gram(&R, 1, NULL, &F, 0, 10, 0, G, NULL, NULL);
 	UNIT_CHECK(G[0] == 12 && G[1] == 1);
 
 	/*
@@ -96,7 +96,7 @@ UNIT_TEST(ease_gram_adds_shared_features)
 	{
 		float		d[4] = {2, 1, 1, 1};
 
-		rs_ease_gram(&R, 1, d, &F, 1, 10, 0, G);
+		rs_ease_gram(&R, 1, d, &F, 1, 10, 0, G, NULL, NULL);
 		UNIT_CHECK_NEAR(G[0], 3 + 10 + 3, 1e-5);
 		UNIT_CHECK_NEAR(G[4], 4 + 10 + 3, 1e-5);
 		UNIT_CHECK_NEAR(G[1], 2 + 3, 1e-5);
@@ -125,7 +125,7 @@ UNIT_TEST(ease_user_weights_normalise_heavy_users)
 	UNIT_CHECK_NEAR(2 * d[0] + 2 * d[1] + d[2] + 2 * d[3], 7, 1e-5);
 
 	/* item 1 (users 0, 2, 3): 7/8 + 7/4 + 7/8; items 0, 1 share user 0 */
-	rs_ease_gram(&R, 1, d, NULL, 0, 0, 0, G);
+	rs_ease_gram(&R, 1, d, NULL, 0, 0, 0, G, NULL, NULL);
 	UNIT_CHECK_NEAR(G[4], 7.0 / 2, 1e-5);
 	UNIT_CHECK_NEAR(G[1], 7.0 / 8, 1e-6);
 }

@@ -93,7 +93,7 @@ fi_gram(const float *Y, int n, int k)
 {
 	float	   *G = malloc(sizeof(float) * k * k);
 
-	rs_gram(Y, n, k, G);
+	rs_gram(Y, n, k, G, NULL, NULL);
 	return G;
 }
 

@@ -1,0 +1,216 @@
+-- A damaged catalog: a DBA (or a bad restore) edits a model's rows by hand.
+-- Every inconsistency the loader checks (src/model_cache.c, corrupt()) is
+-- a clean error, SQLSTATE XX001 (data_corrupted), naming the model, its
+-- version and what is wrong, with a hint; never a crash.  And once the
+-- rows are repaired (or the model retrained) the next statement serves.
+CREATE SCHEMA damaged;
+SET search_path = damaged, public;
+SET extra_float_digits = 0;
+SELECT pg_postmaster_start_time() AS started \gset
+
+-- 12 users, items 10-19, each user buys 5 items
+CREATE TABLE buys AS
+SELECT u AS user_id, 10 + (u * 3 + j * 2) % 10 AS item_id
+FROM generate_series(1, 12) u, generate_series(0, 4) j;
+
+SELECT (recsys.train_cf('buys', 2, model => 'dmg_als', iterations => 3, seed => 1)).version;
+SELECT (recsys.train_item_knn('buys', 5, model => 'dmg_knn')).version;
+SELECT (recsys.train_ease('buys', 10, model => 'dmg_ease')).version;
+SELECT (recsys.train_user_knn('buys', 5, model => 'dmg_uknn')).version;
+SELECT (recsys.train_popular('buys', model => 'dmg_pop')).version;
+SELECT (recsys.train_blend('{dmg_knn,dmg_als}', '{1,1}', 'dmg_mix')).version;
+
+-- A statement's outcome: "served" or its SQLSTATE, message, hint and the
+-- error context lines recsys adds (not PL/pgSQL's).
+CREATE FUNCTION outcome(statement text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	state text;
+	msg text;
+	hint text;
+	ctx text;
+BEGIN
+	EXECUTE statement;
+	RETURN 'served';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+		hint = PG_EXCEPTION_HINT, ctx = PG_EXCEPTION_CONTEXT;
+	SELECT string_agg(l, '; ') INTO ctx
+	FROM regexp_split_to_table(ctx, E'\n') l
+	WHERE l NOT LIKE 'PL/pgSQL%' AND l NOT LIKE 'SQL statement%';
+	RETURN state || ': ' || msg || coalesce(' HINT: ' || nullif(hint, ''), '') ||
+		coalesce(' CONTEXT: ' || ctx, '');
+END $$;
+
+-- The catalog row changes (as every retrain changes it), so the next
+-- statement reloads the model instead of serving the copy it holds.
+CREATE FUNCTION touch(m text) RETURNS void LANGUAGE sql AS $$
+	UPDATE recsys.models SET trained_at = trained_at + interval '1 second' WHERE name = m
+$$;
+
+-- Serve a model in a few ways: the first error, or "served".
+CREATE FUNCTION serve(m text) RETURNS text LANGUAGE sql AS $$
+	SELECT coalesce(
+		(SELECT o FROM unnest(ARRAY[
+			outcome(format('SELECT count(*) FROM recsys.recommend(1, 3, %L)', m)),
+			outcome(format('SELECT recsys.score(1, 10, %L)', m))]) o
+		 WHERE o <> 'served' LIMIT 1),
+		'served')
+$$;
+
+SELECT name, serve(name) FROM recsys.models WHERE name LIKE 'dmg\_%' ORDER BY name;
+
+-- keep the artefacts to repair them from
+CREATE TABLE saved_item_factors AS SELECT * FROM recsys.item_factors WHERE model LIKE 'dmg\_%';
+CREATE TABLE saved_user_factors AS SELECT * FROM recsys.user_factors WHERE model LIKE 'dmg\_%';
+CREATE TABLE saved_item_stats AS SELECT * FROM recsys.item_stats WHERE model LIKE 'dmg\_%';
+CREATE TABLE saved_item_lists AS SELECT * FROM recsys.item_neighbor_lists WHERE model LIKE 'dmg\_%';
+CREATE TABLE saved_user_lists AS SELECT * FROM recsys.user_neighbor_lists WHERE model LIKE 'dmg\_%';
+CREATE TABLE saved_models AS SELECT * FROM recsys.models WHERE name LIKE 'dmg\_%';
+CREATE TABLE saved_versions AS SELECT * FROM recsys.model_versions WHERE model LIKE 'dmg\_%';
+CREATE FUNCTION repair() RETURNS void LANGUAGE sql AS $$
+	UPDATE recsys.models m SET algorithm = s.algorithm, params = s.params, n_items = s.n_items,
+		trained_at = clock_timestamp()
+	FROM saved_models s WHERE s.name = m.name;
+	UPDATE recsys.model_versions m SET params = s.params
+	FROM saved_versions s WHERE (s.model, s.version) = (m.model, m.version);
+	DELETE FROM recsys.item_factors WHERE model LIKE 'dmg\_%';
+	INSERT INTO recsys.item_factors SELECT * FROM saved_item_factors;
+	DELETE FROM recsys.user_factors WHERE model LIKE 'dmg\_%';
+	INSERT INTO recsys.user_factors SELECT * FROM saved_user_factors;
+	DELETE FROM recsys.item_stats WHERE model LIKE 'dmg\_%';
+	INSERT INTO recsys.item_stats SELECT * FROM saved_item_stats;
+	DELETE FROM recsys.item_neighbor_lists WHERE model LIKE 'dmg\_%';
+	INSERT INTO recsys.item_neighbor_lists SELECT * FROM saved_item_lists;
+	DELETE FROM recsys.user_neighbor_lists WHERE model LIKE 'dmg\_%';
+	INSERT INTO recsys.user_neighbor_lists SELECT * FROM saved_user_lists;
+$$;
+
+-- Each damage: break, serve (the error), repair, serve again.
+CREATE TABLE damages (n serial, model text, what text, damage text);
+INSERT INTO damages (model, what, damage) VALUES
+	('dmg_als', 'an item''s factors too short',
+	 $$UPDATE recsys.item_factors SET factors = factors[1:1] WHERE model = 'dmg_als' AND item_id = 13$$),
+	('dmg_als', 'an item''s factors too long',
+	 $$UPDATE recsys.item_factors SET factors = factors || 1::real WHERE model = 'dmg_als' AND item_id = 13$$),
+	('dmg_als', 'an item''s factors two-dimensional',
+	 $$UPDATE recsys.item_factors SET factors = ARRAY[factors] WHERE model = 'dmg_als' AND item_id = 13$$),
+	('dmg_als', 'an item''s factors with a NULL',
+	 $$UPDATE recsys.item_factors SET factors[2] = NULL WHERE model = 'dmg_als' AND item_id = 13$$),
+	('dmg_als', 'an item with factors but no stats row',
+	 $$DELETE FROM recsys.item_stats WHERE model = 'dmg_als' AND item_id = 13$$),
+	('dmg_als', 'factors of an item the model never had',
+	 $$INSERT INTO recsys.item_factors VALUES ('dmg_als', 1, 99, 0, '{1,1}')$$),
+	('dmg_als', 'more items than the catalog says',
+	 $$UPDATE recsys.models SET n_items = n_items - 1 WHERE name = 'dmg_als'$$),
+	('dmg_als', 'no items at all in the catalog',
+	 $$UPDATE recsys.models SET n_items = 0 WHERE name = 'dmg_als'$$),
+	('dmg_als', 'params without factors',
+	 $$UPDATE recsys.models SET params = params - 'factors' WHERE name = 'dmg_als'$$),
+	('dmg_als', 'params with zero factors',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{factors}', '0') WHERE name = 'dmg_als'$$),
+	('dmg_als', 'params with negative factors',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{factors}', '-3') WHERE name = 'dmg_als'$$),
+	('dmg_als', 'params with more factors than stored',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{factors}', '3') WHERE name = 'dmg_als'$$),
+	-- not a number: the catalog read's cast fails (a clean error, not XX001)
+	('dmg_als', 'params with factors that are not a number',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{factors}', '"two"') WHERE name = 'dmg_als'$$),
+	('dmg_als', 'a negative item count',
+	 $$UPDATE recsys.models SET n_items = -1 WHERE name = 'dmg_als'$$),
+	('dmg_als', 'an item count beyond any model',
+	 $$UPDATE recsys.models SET n_items = 5000000000 WHERE name = 'dmg_als'$$),
+	('dmg_als', 'an unknown algorithm',
+	 $$UPDATE recsys.models SET algorithm = 'svd' WHERE name = 'dmg_als'$$),
+	('dmg_als', 'user 1''s vector too short',
+	 $$UPDATE recsys.user_factors SET factors = factors[1:1] WHERE model = 'dmg_als' AND user_id = 1$$),
+	('dmg_als', 'user 1''s vector with a NULL',
+	 $$UPDATE recsys.user_factors SET factors[1] = NULL WHERE model = 'dmg_als' AND user_id = 1$$),
+	('dmg_als', 'user 1''s vector two-dimensional',
+	 $$UPDATE recsys.user_factors SET factors = ARRAY[factors] WHERE model = 'dmg_als' AND user_id = 1$$),
+	('dmg_knn', 'a neighbour list of an unknown item',
+	 $$UPDATE recsys.item_neighbor_lists SET item_id = 99 WHERE model = 'dmg_knn' AND item_id = 19$$),
+	('dmg_knn', 'a neighbour list naming an unknown item',
+	 $$UPDATE recsys.item_neighbor_lists SET neighbor_ids[1] = 99 WHERE model = 'dmg_knn' AND item_id = 10$$),
+	('dmg_knn', 'a neighbour list with a NULL id',
+	 $$UPDATE recsys.item_neighbor_lists SET neighbor_ids[1] = NULL WHERE model = 'dmg_knn' AND item_id = 10$$),
+	('dmg_knn', 'a neighbour list with a NULL score',
+	 $$UPDATE recsys.item_neighbor_lists SET scores[2] = NULL WHERE model = 'dmg_knn' AND item_id = 10$$),
+	-- harmless: the lists are read as flat arrays of equal length
+	('dmg_knn', 'a neighbour list whose scores are a matrix',
+	 $$UPDATE recsys.item_neighbor_lists SET scores = ARRAY[scores[1:2], scores[3:4]],
+		neighbor_ids = neighbor_ids[1:4] WHERE model = 'dmg_knn' AND item_id = 10$$),
+	('dmg_knn', 'neighbours of an item the stats lost',
+	 $$DELETE FROM recsys.item_stats WHERE model = 'dmg_knn' AND item_id = 19$$),
+	('dmg_knn', 'more items than the catalog says',
+	 $$UPDATE recsys.models SET n_items = 3 WHERE name = 'dmg_knn'$$),
+	('dmg_ease', 'a neighbour list naming an unknown item',
+	 $$UPDATE recsys.item_neighbor_lists SET neighbor_ids[2] = 99 WHERE model = 'dmg_ease' AND item_id = 11$$),
+	('dmg_ease', 'a neighbour list of an unknown item',
+	 $$UPDATE recsys.item_neighbor_lists SET item_id = 9 WHERE model = 'dmg_ease' AND item_id = 10$$),
+	-- (a user-kNN model's users are its lists' owners and neighbours, read
+	-- in one snapshot: "more users than counted" cannot be reached by
+	-- editing rows, nor an out-of-order owner, as the lists are read in
+	-- owner order)
+	('dmg_uknn', 'a neighbour list with a NULL user',
+	 $$UPDATE recsys.user_neighbor_lists SET neighbor_ids[1] = NULL WHERE model = 'dmg_uknn' AND user_id = 1$$),
+	('dmg_uknn', 'a neighbour list with a NULL score',
+	 $$UPDATE recsys.user_neighbor_lists SET scores[1] = NULL WHERE model = 'dmg_uknn' AND user_id = 1$$),
+	('dmg_pop', 'more items than the catalog says',
+	 $$UPDATE recsys.models SET n_items = 9 WHERE name = 'dmg_pop'$$),
+	('dmg_pop', 'an unknown algorithm',
+	 $$UPDATE recsys.models SET algorithm = '' WHERE name = 'dmg_pop'$$),
+	-- a blend is as damaged as its members, and says which one is
+	('dmg_mix', 'a member''s item factors',
+	 $$UPDATE recsys.item_factors SET factors = '{1}' WHERE model = 'dmg_als' AND item_id = 13;
+	   SELECT damaged.touch('dmg_als')$$),
+	('dmg_mix', 'a member''s neighbour list',
+	 $$UPDATE recsys.item_neighbor_lists SET neighbor_ids[1] = 99 WHERE model = 'dmg_knn' AND item_id = 10;
+	   SELECT damaged.touch('dmg_knn')$$),
+	('dmg_mix', 'a member''s unknown algorithm',
+	 $$UPDATE recsys.models SET algorithm = 'svd' WHERE name = 'dmg_knn';
+	   SELECT damaged.touch('dmg_knn')$$),
+	('dmg_mix', 'no members',
+	 $$UPDATE recsys.model_versions SET params = params - 'members' WHERE model = 'dmg_mix'$$),
+	('dmg_mix', 'a member without a weight',
+	 $$UPDATE recsys.model_versions SET params = jsonb_set(params, '{weights}', '[1]') WHERE model = 'dmg_mix'$$);
+
+CREATE FUNCTION try_damage(d damages) RETURNS TABLE (step text, outcome text) LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE d.damage;
+	PERFORM touch(d.model);
+	step := 'damaged';
+	outcome := serve(d.model);
+	RETURN NEXT;
+	-- the error left nothing behind: the same statement fails the same way
+	step := 'again';
+	outcome := CASE WHEN serve(d.model) = outcome THEN 'same' ELSE serve(d.model) END;
+	RETURN NEXT;
+	PERFORM repair();
+	step := 'repaired';
+	outcome := serve(d.model);
+	RETURN NEXT;
+END $$;
+
+SELECT d.n, d.model, d.what, t.step, t.outcome
+FROM damages d, LATERAL try_damage(d) WITH ORDINALITY t
+ORDER BY d.n, t.ordinality;
+
+-- A damaged model is retrained: the next statement serves the new version.
+UPDATE recsys.item_factors SET factors = '{1}' WHERE model = 'dmg_als' AND item_id = 13;
+SELECT touch('dmg_als');
+SELECT serve('dmg_als');
+SELECT (recsys.train_cf('buys', 2, model => 'dmg_als', iterations => 3, seed => 1)).version;
+SELECT serve('dmg_als');
+SELECT serve('dmg_mix');
+-- ... and other kinds
+UPDATE recsys.item_neighbor_lists SET neighbor_ids[1] = 99 WHERE model = 'dmg_knn';
+SELECT touch('dmg_knn');
+SELECT serve('dmg_knn');
+SELECT (recsys.train_item_knn('buys', 5, model => 'dmg_knn')).version;
+SELECT serve('dmg_knn');
+
+-- the server never restarted
+SELECT pg_postmaster_start_time() = :'started' AS same_postmaster;
+
+DROP SCHEMA damaged CASCADE;
+DELETE FROM recsys.models WHERE name LIKE 'dmg\_%';
