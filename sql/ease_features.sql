@@ -111,18 +111,18 @@ WHERE a.model = 'empty' AND b.model = 'plain';
 
 -- tune searches feature_weight like any parameter
 SELECT rank, params FROM recsys.tune('ease', 'purchases', 'purchases', '{"feature_weight": [0, 1]}',
-									 fixed => '{"lambda": 5, "features": "ease_features_test.feats"}', model => 'tuned')
+									 fixed => '{"regularization": 5, "features": "ease_features_test.feats"}', model => 'tuned')
 ORDER BY params->>'feature_weight';
 SELECT params->>'features' AS features FROM recsys.models WHERE name = 'tuned';
 -- other string parameters are not taken for relations ("1 day" is no name)
 CREATE VIEW purchases_t AS SELECT *, 0 AS ts FROM purchases;
 SELECT rank, params FROM recsys.tune('ease', 'purchases_t', 'purchases_t', '{"half_life": ["1 day", "2 days"]}',
-									 fixed => '{"lambda": 5, "time_col": "ts", "features": "ease_features_test.feats"}',
+									 fixed => '{"regularization": 5, "time_col": "ts", "features": "ease_features_test.feats"}',
 									 model => 'tuned')
 ORDER BY params->>'half_life';
 -- unless the relation is schema-qualified: tune reads it with its own search_path
 SELECT rank FROM recsys.tune('ease', 'purchases', 'purchases', '{"feature_weight": [0, 1]}',
-							 fixed => '{"lambda": 5, "features": "feats"}', model => 'tuned');
+							 fixed => '{"regularization": 5, "features": "feats"}', model => 'tuned');
 
 -- errors
 \set VERBOSITY default

@@ -46,7 +46,7 @@ INSERT INTO recsys.item_factors VALUES ('stars', 1, 10, -0.5, '{0.5}'), ('stars'
 CREATE TABLE rating_test (user_id int, item_id int, stars real);
 INSERT INTO rating_test VALUES (1, 10, 3.5), (1, 11, 2), (2, 10, 2), (1, 99, 4);
 SELECT metric, round(value::numeric, 4) AS value
-FROM recsys.evaluate('stars', 'rating_test', rating_col => 'stars')
+FROM recsys.evaluate('stars', 'rating_test', weight_col => 'stars')
 WHERE metric IN ('rmse', 'mae', 'users', 'skipped_users');
 -- the predictions evaluate scores are the ones score() returns
 SELECT recsys.score(1, 10, 'stars') AS known, recsys.score(1, 11, 'stars') AS other;
@@ -72,11 +72,11 @@ SELECT * FROM recsys.evaluate('pop', NULL);
 SELECT * FROM recsys.evaluate('pop', 'test', k => 0);
 SELECT * FROM recsys.evaluate('pop', 'test', k => 1001);
 SELECT * FROM recsys.evaluate('pop', 'test', user_col => 'customer');
-SELECT * FROM recsys.evaluate('pop', 'test', rating_col => 'item_id');
+SELECT * FROM recsys.evaluate('pop', 'test', weight_col => 'item_id');
 CREATE TABLE text_test (user_id int, item_id text);
 SELECT * FROM recsys.evaluate('pop', 'text_test');
 INSERT INTO rating_test VALUES (1, 10, 5);
-SELECT * FROM recsys.evaluate('stars', 'rating_test', rating_col => 'stars');
+SELECT * FROM recsys.evaluate('stars', 'rating_test', weight_col => 'stars');
 
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name IN ('pop', 'stars', 'blocks_als', 'blocks_pop');
 RESET search_path;

@@ -15,7 +15,7 @@ SELECT version FROM recsys.train_cf('events', factors => 4, model => 'als', iter
 -- folding a user's own events in gives a vector whose best unseen item is
 -- the one missing from their block, like their trained vector
 SELECT u, (SELECT item_id FROM recsys.recommend_for_vector(v, 1, 'als',
-		   exclude => (SELECT array_agg(item_id) FROM events WHERE user_id = u))) AS first
+		   exclude_seen => (SELECT array_agg(item_id) FROM events WHERE user_id = u))) AS first
 FROM (SELECT user_id AS u, recsys.fold_in(item_id, w::real, 'als') AS v
 	  FROM events WHERE user_id IN (3, 14, 25) GROUP BY user_id) f
 ORDER BY u;

@@ -553,6 +553,35 @@ COMMENT ON FUNCTION recsys.alter_model_owner(text, text) IS
 	'give a model to another role (the caller must be able to SET ROLE to it)';
 
 -------------------------------------------------------------------------------
+-- Renamed arguments
+--
+-- An argument renamed in 0.6.0 keeps its old name for one release as a
+-- trailing parameter with no default but NULL: PostgreSQL cannot overload
+-- on parameter names, and an overload carrying the old name would make
+-- every call that leaves both out ambiguous.  Given the old name, a
+-- function warns (deprecated_feature) and uses its value.
+-------------------------------------------------------------------------------
+
+-- internal: the value of a renamed argument given under its old name,
+-- with the deprecation warning; NULL (not given) passes silently
+CREATE FUNCTION recsys._renamed(value anyelement, old_name text, new_name text)
+RETURNS anyelement
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF value IS NOT NULL THEN
+		RAISE WARNING 'argument % is deprecated, use %', old_name, new_name
+			USING ERRCODE = '01P01',
+				  DETAIL = format('recsys 0.7.0 removes the name %s.', old_name);
+	END IF;
+	RETURN value;
+END
+$$;
+COMMENT ON FUNCTION recsys._renamed(anyelement, text, text) IS
+	'internal: a renamed argument''s value given under its old name, with a deprecation warning';
+
+-------------------------------------------------------------------------------
 -- Reading sources
 -------------------------------------------------------------------------------
 
@@ -591,22 +620,25 @@ CREATE FUNCTION recsys.train_cf(
 	alpha double precision DEFAULT 1.0,
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id',
-	rating_col name DEFAULT NULL,
+	weight_col name DEFAULT NULL,
 	seed bigint DEFAULT 42,
 	solver text DEFAULT NULL,
 	regularization_exponent double precision DEFAULT 0,
-	store_users boolean DEFAULT true)
+	store_users boolean DEFAULT true,
+	replace boolean DEFAULT false,
+	-- deprecated in 0.6.0, removed in 0.7.0: weight_col's old name
+	rating_col name DEFAULT NULL)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_cf'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_cf(regclass, integer, text, text, integer, double precision,
-	double precision, name, name, name, bigint, text, double precision, boolean) IS
+	double precision, name, name, name, bigint, text, double precision, boolean, boolean, name) IS
 	'train a matrix factorisation model: implicit ALS, or explicit biased MF by ALS or Gibbs sampling; with store_users => false no per-user vector is stored';
 
 CREATE FUNCTION recsys.train_ease(
 	source regclass,
-	lambda double precision DEFAULT 200,
-	model text DEFAULT 'default_ease',
+	regularization double precision DEFAULT 200,
+	model text DEFAULT 'default',
 	neighbors integer DEFAULT NULL,
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id',
@@ -621,33 +653,37 @@ CREATE FUNCTION recsys.train_ease(
 	epsilon double precision DEFAULT NULL,
 	delta double precision DEFAULT NULL,
 	max_user_items integer DEFAULT NULL,
-	seed bigint DEFAULT NULL)
+	seed bigint DEFAULT NULL,
+	replace boolean DEFAULT false,
+	-- deprecated in 0.6.0, removed in 0.7.0: regularization's old name
+	lambda double precision DEFAULT NULL)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_ease'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_ease(regclass, double precision, text, integer, name, name, name,
 	double precision, double precision, double precision, name, interval, regclass, double precision,
-	double precision, double precision, integer, bigint) IS
+	double precision, double precision, integer, bigint, boolean, double precision) IS
 	'train EASE (Steck 2019), the closed-form item-item model, with optional dropout (Steck 2020), user and popularity normalisation, item features, recency-weighted scoring and differential privacy';
 
 CREATE FUNCTION recsys.train_popular(
 	source regclass,
-	model text DEFAULT 'popular',
+	model text DEFAULT 'default',
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id',
 	weight_col name DEFAULT NULL,
 	time_col name DEFAULT NULL,
-	half_life interval DEFAULT NULL)
+	half_life interval DEFAULT NULL,
+	replace boolean DEFAULT false)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_popular'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
-COMMENT ON FUNCTION recsys.train_popular(regclass, text, name, name, name, name, interval) IS
+COMMENT ON FUNCTION recsys.train_popular(regclass, text, name, name, name, name, interval, boolean) IS
 	'train the popularity baseline (distinct users per item, or time-decayed weights)';
 
 CREATE FUNCTION recsys.train_item_knn(
 	source regclass,
 	neighbors integer DEFAULT 50,
-	model text DEFAULT 'default_knn',
+	model text DEFAULT 'default',
 	similarity text DEFAULT 'cosine',
 	shrinkage double precision DEFAULT 0,
 	bm25_k1 double precision DEFAULT 1.2,
@@ -660,37 +696,40 @@ CREATE FUNCTION recsys.train_item_knn(
 	epsilon double precision DEFAULT NULL,
 	delta double precision DEFAULT NULL,
 	max_user_items integer DEFAULT NULL,
-	seed bigint DEFAULT NULL)
+	seed bigint DEFAULT NULL,
+	replace boolean DEFAULT false)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_item_knn'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_item_knn(regclass, integer, text, text, double precision,
 	double precision, double precision, name, name, name, name, interval,
-	double precision, double precision, integer, bigint) IS
+	double precision, double precision, integer, bigint, boolean) IS
 	'train an item-kNN model: each item''s most similar items (cosine, jaccard or bm25), optionally differentially private';
 
 CREATE FUNCTION recsys.train_user_knn(
 	source regclass,
 	neighbors integer DEFAULT 50,
-	model text DEFAULT 'default_uknn',
+	model text DEFAULT 'default',
 	shrinkage double precision DEFAULT 0,
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id',
-	weight_col name DEFAULT NULL)
+	weight_col name DEFAULT NULL,
+	replace boolean DEFAULT false)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_user_knn'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
-COMMENT ON FUNCTION recsys.train_user_knn(regclass, integer, text, double precision, name, name, name) IS
+COMMENT ON FUNCTION recsys.train_user_knn(regclass, integer, text, double precision, name, name, name, boolean) IS
 	'train a user-kNN model: each user''s most similar users by cosine';
 
 CREATE FUNCTION recsys.train_blend(
 	members text[],
 	weights real[] DEFAULT NULL,
-	model text DEFAULT 'default_blend')
+	model text DEFAULT 'default',
+	replace boolean DEFAULT false)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_blend'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
-COMMENT ON FUNCTION recsys.train_blend(text[], real[], text) IS
+COMMENT ON FUNCTION recsys.train_blend(text[], real[], text, boolean) IS
 	'store a blend of models: their scores for a user, standardised and summed with weights';
 
 -------------------------------------------------------------------------------
@@ -793,15 +832,32 @@ COMMENT ON AGGREGATE recsys.fold_in(bigint, real, text) IS
 REVOKE EXECUTE ON FUNCTION recsys.fold_in_accum(bytea, bigint, real, text),
 	recsys.fold_in_combine(bytea, bytea), recsys.fold_in_final(bytea) FROM PUBLIC;
 
+-- internal: the ranking of recommend_for_vector (its public definition
+-- below carries the deprecated argument name exclude for one release)
+CREATE FUNCTION recsys._recommend_for_vector(vec real[], k integer, model text, exclude_seen bigint[])
+RETURNS TABLE (item_id bigint, score real)
+AS 'MODULE_PATHNAME', 'recsys_recommend_for_vector'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+COMMENT ON FUNCTION recsys._recommend_for_vector(real[], integer, text, bigint[]) IS
+	'internal: recommend_for_vector';
+
+-- a single SELECT, so the planner inlines it into the query calling it
+-- (and folds the CASE away when exclude is not given)
 CREATE FUNCTION recsys.recommend_for_vector(
 	vec real[],
 	k integer DEFAULT 10,
 	model text DEFAULT 'default',
+	exclude_seen bigint[] DEFAULT NULL,
+	-- deprecated in 0.6.0, removed in 0.7.0: exclude_seen's old name
 	exclude bigint[] DEFAULT NULL)
 RETURNS TABLE (item_id bigint, score real)
-AS 'MODULE_PATHNAME', 'recsys_recommend_for_vector'
-LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
-COMMENT ON FUNCTION recsys.recommend_for_vector(real[], integer, text, bigint[]) IS
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10
+AS $$
+	SELECT * FROM recsys._recommend_for_vector(vec, k, model,
+		CASE WHEN exclude IS NULL THEN exclude_seen
+			 ELSE recsys._renamed(exclude, 'exclude', 'exclude_seen') END)
+$$;
+COMMENT ON FUNCTION recsys.recommend_for_vector(real[], integer, text, bigint[], bigint[]) IS
 	'the k items a factor model ranks highest for a user vector';
 
 CREATE FUNCTION recsys.recommend_session(
@@ -852,7 +908,7 @@ COMMENT ON FUNCTION recsys._require_column(regclass, name, text) IS
 CREATE FUNCTION recsys.split_kfold(
 	source regclass,
 	folds integer DEFAULT 5,
-	seed integer DEFAULT 42,
+	seed bigint DEFAULT 42,
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id')
 RETURNS TABLE (user_id bigint, item_id bigint, fold integer)
@@ -876,13 +932,13 @@ BEGIN
 	USING seed::text, folds;
 END
 $$;
-COMMENT ON FUNCTION recsys.split_kfold(regclass, integer, integer, name, name) IS
+COMMENT ON FUNCTION recsys.split_kfold(regclass, integer, bigint, name, name) IS
 	'random k-fold split of a source''s (user, item) pairs: the fold of each pair';
 
 CREATE FUNCTION recsys.split_holdout(
 	source regclass,
 	test_fraction double precision DEFAULT 0.25,
-	seed integer DEFAULT 42,
+	seed bigint DEFAULT 42,
 	min_interactions integer DEFAULT 4,
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id')
@@ -917,7 +973,7 @@ BEGIN
 	USING seed::text, test_fraction, min_interactions;
 END
 $$;
-COMMENT ON FUNCTION recsys.split_holdout(regclass, double precision, integer, integer, name, name) IS
+COMMENT ON FUNCTION recsys.split_holdout(regclass, double precision, bigint, integer, name, name) IS
 	'per-user stratified random hold-out: whether each (user, item) pair is in the test set';
 
 CREATE FUNCTION recsys.split_last(
@@ -965,18 +1021,48 @@ COMMENT ON FUNCTION recsys.split_last(regclass, name, integer, integer, name, na
 -- Measuring
 -------------------------------------------------------------------------------
 
+-- internal: the measuring of evaluate (its public definition below
+-- carries the deprecated argument name rating_col for one release)
+CREATE FUNCTION recsys._evaluate(model text, test regclass, k integer, user_col name,
+	item_col name, weight_col name)
+RETURNS TABLE (metric text, value double precision)
+AS 'MODULE_PATHNAME', 'recsys_evaluate'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 12;
+COMMENT ON FUNCTION recsys._evaluate(text, regclass, integer, name, name, name) IS
+	'internal: evaluate';
+
 CREATE FUNCTION recsys.evaluate(
 	model text,
 	test regclass,
 	k integer DEFAULT 10,
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	-- deprecated in 0.6.0, removed in 0.7.0: weight_col's old name
 	rating_col name DEFAULT NULL)
 RETURNS TABLE (metric text, value double precision)
-AS 'MODULE_PATHNAME', 'recsys_evaluate'
-LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 12;
-COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name) IS
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER ROWS 12
+AS $$
+	SELECT * FROM recsys._evaluate(model, test, k, user_col, item_col,
+		CASE WHEN rating_col IS NULL THEN weight_col
+			 ELSE recsys._renamed(rating_col, 'rating_col', 'weight_col') END)
+$$;
+COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name, name) IS
 	'ranking metrics (and rmse/mae for explicit models) of a model on a test set';
+
+-- The SQL literal of a tune parameter's JSON value: a JSON array becomes
+-- an SQL array (a blend's members and weights), null stays NULL.
+CREATE FUNCTION recsys._tune_literal(value jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN jsonb_typeof(value) = 'array'
+				THEN (SELECT array_agg(e)::text FROM jsonb_array_elements_text(value) e)
+				ELSE value #>> '{}' END
+$$;
+COMMENT ON FUNCTION recsys._tune_literal(jsonb) IS
+	'internal: the SQL literal of a tune parameter''s JSON value';
 
 -- The statement that trains one tune candidate: the trainer called with
 -- the source (unless NULL: a blend has none), the model name and the
@@ -989,13 +1075,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT format('SELECT 1 FROM %s(%smodel => %L', trainer::regproc,
 				  CASE WHEN source IS NOT NULL THEN format('%L::regclass, ', source) ELSE '' END, model)
-		   || coalesce(string_agg(format(', %I => %L', p.key,
-										 CASE WHEN jsonb_typeof(p.value) = 'array'
-											  THEN (SELECT array_agg(e)::text FROM jsonb_array_elements_text(p.value) e)
-											  ELSE p.value #>> '{}' END), '' ORDER BY p.key), '')
+		   || coalesce(string_agg(format(', %I => %L', p.key, recsys._tune_literal(p.value)), '' ORDER BY p.key), '')
 		   || ')'
 	FROM jsonb_each(params) p
 $$;
+COMMENT ON FUNCTION recsys._tune_call(regprocedure, regclass, text, jsonb) IS
+	'internal: the statement that trains one tune candidate';
 
 CREATE FUNCTION recsys.tune(
 	algorithm text,
@@ -1004,12 +1089,15 @@ CREATE FUNCTION recsys.tune(
 	grid jsonb,
 	fixed jsonb DEFAULT '{}',
 	metric text DEFAULT 'ndcg@10',
-	model text DEFAULT 'tuned',
+	model text DEFAULT 'default',
 	samples integer DEFAULT NULL,
-	seed integer DEFAULT 42,
+	seed bigint DEFAULT 42,
 	k integer DEFAULT 10,
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	replace boolean DEFAULT false,
+	-- deprecated in 0.6.0, removed in 0.7.0: weight_col's old name
 	rating_col name DEFAULT NULL)
 RETURNS TABLE (rank integer, params jsonb, value double precision, metrics jsonb,
 			   train_seconds double precision, eval_seconds double precision)
@@ -1031,13 +1119,16 @@ DECLARE
 	candidate text := format('_recsys_tune_%s_%s', pg_backend_pid(), txid_current());
 	best jsonb;
 	lower_is_better boolean := metric IN ('rmse', 'mae');
+	metrics text[];
+	arg_type oid;
 BEGIN
 	IF algorithm IS NULL OR train IS NULL OR valid IS NULL OR grid IS NULL OR fixed IS NULL
 		OR metric IS NULL OR model IS NULL OR seed IS NULL OR k IS NULL OR user_col IS NULL
-		OR item_col IS NULL THEN
-		RAISE EXCEPTION 'arguments of tune must not be NULL (samples and rating_col may be)'
+		OR item_col IS NULL OR replace IS NULL THEN
+		RAISE EXCEPTION 'arguments of tune must not be NULL (samples and weight_col may be)'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	weight_col := coalesce(recsys._renamed(rating_col, 'rating_col', 'weight_col'), weight_col);
 	-- by name, not signature: a trainer that gains arguments stays found
 	trainer := (CASE algorithm
 		WHEN 'als' THEN 'recsys.train_cf'
@@ -1067,17 +1158,29 @@ BEGIN
 	IF k < 1 OR k > 1000 THEN
 		RAISE EXCEPTION 'k must be between 1 and 1000, not %', k USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF lower_is_better AND rating_col IS NULL THEN
-		RAISE EXCEPTION 'metric % needs rating_col, the ratings of the validation set', metric
+	-- the metric must be one evaluate returns (checked before any training)
+	metrics := ARRAY(SELECT m || '@' || k FROM unnest(ARRAY['precision', 'recall', 'ndcg', 'map',
+															  'hit_rate', 'mrr', 'coverage']) m)
+			   || ARRAY['rmse', 'mae'];
+	IF NOT metric = ANY (metrics) THEN
+		RAISE EXCEPTION 'metric must be one of %, not "%"', array_to_string(metrics, ', '), metric
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = format('Metrics at a cutoff are named for tune''s k (%s).', k);
+	END IF;
+	IF lower_is_better AND weight_col IS NULL THEN
+		RAISE EXCEPTION 'metric % needs weight_col, the ratings of the validation set', metric
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
 	-- parameter names must be the trainer's own (they go into SQL as identifiers)
 	SELECT p.proargnames, p.proargtypes::oid[] INTO arg_names, arg_types FROM pg_proc p WHERE p.oid = trainer;
 	FOR key IN SELECT jsonb_object_keys(fixed) UNION ALL SELECT jsonb_object_keys(grid) LOOP
-		IF NOT key = ANY (arg_names) OR key IN ('source', 'model') THEN
+		IF NOT key = ANY (arg_names) OR key IN ('source', 'model', 'replace') THEN
 			RAISE EXCEPTION 'parameter "%" is not a parameter of %', key, trainer::text
-				USING ERRCODE = 'invalid_parameter_value';
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = format('Parameters of %s: %s.', trainer::regproc,
+									(SELECT string_agg(a, ', ' ORDER BY o) FROM unnest(arg_names) WITH ORDINALITY u(a, o)
+									 WHERE a NOT IN ('source', 'model', 'replace')));
 		END IF;
 	END LOOP;
 	-- a relation (train_ease's features) is read here, with tune's search_path
@@ -1096,6 +1199,24 @@ BEGIN
 		RAISE EXCEPTION 'parameter "%" names relation %, which tune cannot find', key, v
 			USING ERRCODE = 'undefined_table',
 				  HINT = 'Qualify it with its schema, for example "public.item_features": tune runs with search_path pg_catalog, pg_temp.';
+	END LOOP;
+	-- every value must be of its parameter's type (checked before any training)
+	FOR key, v, arg_type IN
+		SELECT e.key, e.value, a.type
+		FROM unnest(arg_names, arg_types) a(name, type)
+		JOIN (SELECT f.key, f.value FROM jsonb_each(fixed) f
+			  UNION ALL
+			  SELECT g.key, x.value FROM jsonb_each(grid) g,
+					 jsonb_array_elements(CASE WHEN jsonb_typeof(g.value) = 'array' THEN g.value ELSE '[]' END) x) e
+		  ON e.key = a.name
+	LOOP
+		BEGIN
+			EXECUTE format('SELECT %L::%s', recsys._tune_literal(v), arg_type::regtype);
+		EXCEPTION WHEN data_exception OR syntax_error OR undefined_object THEN
+			RAISE EXCEPTION 'parameter "%" of % takes a value of type %, not %', key, trainer::regproc,
+				arg_type::regtype, v
+				USING ERRCODE = 'invalid_parameter_value', DETAIL = SQLERRM;
+		END;
 	END LOOP;
 	FOR key IN SELECT jsonb_object_keys(grid) LOOP
 		IF jsonb_typeof(grid -> key) <> 'array' OR jsonb_array_length(grid -> key) = 0 THEN
@@ -1134,21 +1255,15 @@ BEGIN
 			   jsonb_object_agg(e.metric, e.value),
 			   extract(epoch FROM t1 - t0), extract(epoch FROM clock_timestamp() - t1)
 		FROM recsys.evaluate(candidate, valid, k, user_col, item_col,
-							 CASE WHEN lower_is_better THEN rating_col END) e;
-		IF NOT EXISTS (SELECT 1 FROM _recsys_tune_results r WHERE r.params = combo AND r.value IS NOT NULL) THEN
-			RAISE EXCEPTION 'metric "%" is not one evaluate returns', metric
-				USING ERRCODE = 'invalid_parameter_value',
-					  HINT = format('evaluate returns: %s.',
-									(SELECT string_agg(key2, ', ') FROM jsonb_object_keys(
-										(SELECT r.metrics FROM _recsys_tune_results r WHERE r.params = combo)) key2));
-		END IF;
+							 CASE WHEN lower_is_better THEN weight_col END) e;
 		PERFORM recsys.drop_model(candidate);
 	END LOOP;
 
 	-- keep the best as the named model (a new version of it)
 	SELECT r.params INTO best FROM _recsys_tune_results r
 	ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text LIMIT 1;
-	EXECUTE recsys._tune_call(trainer, CASE WHEN algorithm <> 'blend' THEN train END, tune.model, fixed || best);
+	EXECUTE recsys._tune_call(trainer, CASE WHEN algorithm <> 'blend' THEN train END, tune.model,
+							  fixed || best || jsonb_build_object('replace', tune.replace));
 
 	RETURN QUERY
 	SELECT (row_number() OVER (ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text))::integer,
@@ -1157,6 +1272,6 @@ BEGIN
 	ORDER BY 1;
 END
 $$;
-COMMENT ON FUNCTION recsys.tune(text, regclass, regclass, jsonb, jsonb, text, text, integer, integer,
-	integer, name, name, name) IS
+COMMENT ON FUNCTION recsys.tune(text, regclass, regclass, jsonb, jsonb, text, text, integer, bigint,
+	integer, name, name, name, boolean, name) IS
 	'grid or random search: train each candidate, score it on a validation set, keep the best as a model';

@@ -38,9 +38,9 @@ $$;
 
 -- the same training with and without users: params say which
 SELECT name, n_users, params->>'store_users' AS store_users
-FROM recsys.train_cf('ev', factors => 4, model => 'stored', rating_col => 'w');
+FROM recsys.train_cf('ev', factors => 4, model => 'stored', weight_col => 'w');
 SELECT name, n_users, params->>'store_users' AS store_users
-FROM recsys.train_cf('ev', factors => 4, model => 'nouser', rating_col => 'w', store_users => false);
+FROM recsys.train_cf('ev', factors => 4, model => 'nouser', weight_col => 'w', store_users => false);
 SELECT model, version, params->>'store_users' AS store_users FROM recsys.model_versions
 WHERE model IN ('stored', 'nouser') ORDER BY model;
 SELECT model, count(*) AS user_rows FROM recsys.user_factors GROUP BY model ORDER BY model;
@@ -60,7 +60,7 @@ FROM generate_series(7000001, 7000040, 13) u,
 	 LATERAL recsys.recommend(u, 10, 'nouser') a
 	 JOIN LATERAL recsys.recommend_for_vector(
 		 (SELECT recsys.fold_in(item_id, w, 'nouser') FROM ev WHERE user_id = u), 10, 'nouser',
-		 exclude => (SELECT array_agg(item_id) FROM ev WHERE user_id = u)) b USING (item_id)
+		 exclude_seen => (SELECT array_agg(item_id) FROM ev WHERE user_id = u)) b USING (item_id)
 GROUP BY u ORDER BY u;
 SELECT u, count(*) AS items, max(abs(recsys.score(u, b.item_id, 'nouser') - b.score)) < 1e-4 AS same_scores
 FROM generate_series(7000002, 7000040, 13) u,
@@ -94,9 +94,9 @@ COMMIT;
 -- on the stored model writes the same fold-in (its item factors are the
 -- same), after which both score alike
 SELECT name, params->>'store_users' AS store_users
-FROM recsys.train_cf('rt', factors => 4, model => 'estored', feedback => 'explicit', rating_col => 'rating');
+FROM recsys.train_cf('rt', factors => 4, model => 'estored', feedback => 'explicit', weight_col => 'rating');
 SELECT name, params->>'store_users' AS store_users
-FROM recsys.train_cf('rt', factors => 4, model => 'enouser', feedback => 'explicit', rating_col => 'rating',
+FROM recsys.train_cf('rt', factors => 4, model => 'enouser', feedback => 'explicit', weight_col => 'rating',
 					 store_users => false);
 SELECT count(recsys.refresh_user(u, 'estored')) AS refreshed FROM (SELECT DISTINCT user_id AS u FROM rt) s;
 SELECT max(abs(recsys.score(u, i, 'estored') - recsys.score(u, i, 'enouser'))) < 1e-4 AS same_scores
@@ -107,8 +107,8 @@ FROM generate_series(7000003, 7000040, 17) u,
 GROUP BY u ORDER BY u;
 -- evaluate folds in the training rows it reads: the same metrics
 SELECT a.metric, abs(a.value - b.value) < 1e-6 AS same
-FROM recsys.evaluate('estored', 'rt', 5, rating_col => 'rating') a
-JOIN recsys.evaluate('enouser', 'rt', 5, rating_col => 'rating') b USING (metric)
+FROM recsys.evaluate('estored', 'rt', 5, weight_col => 'rating') a
+JOIN recsys.evaluate('enouser', 'rt', 5, weight_col => 'rating') b USING (metric)
 WHERE a.metric <> 'seconds' ORDER BY a.metric;
 
 -- and the stored vectors as training left them?  train_cf ends every
@@ -117,16 +117,16 @@ WHERE a.metric <> 'seconds' ORDER BY a.metric;
 -- conjugate-gradient steps, not exactly).  So they agree as ALS
 -- converges: explicit within 1e-4 at 50 iterations; implicit within 0.05
 -- at the default 15 iterations and within 0.005 at 200.
-SELECT 1 FROM recsys.train_cf('rt', factors => 4, model => 'estored', feedback => 'explicit', rating_col => 'rating',
+SELECT 1 FROM recsys.train_cf('rt', factors => 4, model => 'estored', feedback => 'explicit', weight_col => 'rating',
 							  iterations => 50);
-SELECT 1 FROM recsys.train_cf('rt', factors => 4, model => 'enouser', feedback => 'explicit', rating_col => 'rating',
+SELECT 1 FROM recsys.train_cf('rt', factors => 4, model => 'enouser', feedback => 'explicit', weight_col => 'rating',
 							  iterations => 50, store_users => false);
 SELECT max(abs(recsys.score(u, i, 'estored') - recsys.score(u, i, 'enouser'))) < 1e-4 AS explicit_50
 FROM generate_series(7000001, 7000040) u, generate_series(100, 129) i;
 SELECT max(abs(recsys.score(u, i, 'stored') - recsys.score(u, i, 'nouser'))) < 0.05 AS implicit_15
 FROM generate_series(7000001, 7000040) u, generate_series(100, 129) i;
-SELECT 1 FROM recsys.train_cf('ev', factors => 4, model => 'stored200', rating_col => 'w', iterations => 200);
-SELECT 1 FROM recsys.train_cf('ev', factors => 4, model => 'nouser200', rating_col => 'w', iterations => 200,
+SELECT 1 FROM recsys.train_cf('ev', factors => 4, model => 'stored200', weight_col => 'w', iterations => 200);
+SELECT 1 FROM recsys.train_cf('ev', factors => 4, model => 'nouser200', weight_col => 'w', iterations => 200,
 							  store_users => false);
 SELECT max(abs(recsys.score(u, i, 'stored200') - recsys.score(u, i, 'nouser200'))) < 0.005 AS implicit_200
 FROM generate_series(7000001, 7000040) u, generate_series(100, 129) i;
@@ -134,7 +134,7 @@ SELECT recsys.drop_model('stored200'), recsys.drop_model('nouser200');
 
 -- the Bayesian solver too: its averaged item factors, the ALS fold-in
 SELECT params->>'solver' AS solver, params->>'store_users' AS store_users
-FROM recsys.train_cf('rt', factors => 4, model => 'bnouser', feedback => 'explicit', rating_col => 'rating',
+FROM recsys.train_cf('rt', factors => 4, model => 'bnouser', feedback => 'explicit', weight_col => 'rating',
 					 solver => 'bayesian', alpha => 2, iterations => 20, store_users => false);
 SELECT count(*) AS items, bool_and(score BETWEEN 1 AND 5) AS ratings FROM recsys.recommend(7000007, 5, 'bnouser');
 SELECT count(*) AS user_rows FROM recsys.user_factors WHERE model = 'bnouser';
@@ -181,7 +181,7 @@ SELECT * FROM mentions(7000005, 'stored');
 -- switching a model to store_users => false: its new version has no user
 -- rows; earlier versions keep theirs until pruned or the model is dropped
 SELECT version, params->>'store_users' AS store_users
-FROM recsys.train_cf('ev', factors => 4, model => 'stored', rating_col => 'w', store_users => false);
+FROM recsys.train_cf('ev', factors => 4, model => 'stored', weight_col => 'w', store_users => false);
 SELECT version, count(*) AS user_rows FROM recsys.user_factors WHERE model = 'stored' GROUP BY version ORDER BY version;
 SELECT count(*) AS items FROM recsys.recommend(7000006, 5, 'stored');
 -- rolling back serves the stored vectors of version 1 again
@@ -194,7 +194,7 @@ SELECT abs(recsys.score(7000006, 101, 'stored') -
 
 -- tune passes store_users through to every candidate and the kept model
 SELECT count(*) AS candidates FROM recsys.tune('als', 'store_users_test.ev', 'store_users_test.tst',
-											   '{"factors": [2, 4]}', '{"store_users": false, "rating_col": "w"}',
+											   '{"factors": [2, 4]}', '{"store_users": false, "weight_col": "w"}',
 											   model => 'tuned');
 SELECT params->>'store_users' AS store_users FROM recsys.models WHERE name = 'tuned';
 SELECT count(*) AS user_rows FROM recsys.user_factors WHERE model = 'tuned';
@@ -210,7 +210,7 @@ FROM train_cf_0_5('ev', 4, 'old', 'implicit', 5, NULL, 1, 'user_id', 'item_id', 
 SELECT count(*) AS user_rows FROM recsys.user_factors WHERE model = 'old';
 
 -- errors
-SELECT recsys.train_cf('ev', factors => 4, model => 'bad', rating_col => 'w', store_users => NULL);
+SELECT recsys.train_cf('ev', factors => 4, model => 'bad', weight_col => 'w', store_users => NULL);
 SELECT count(*) AS models FROM recsys.models WHERE name = 'bad';
 -- refresh_user has nothing to refresh, and must not store a vector
 SELECT recsys.refresh_user(7000006, 'nouser');

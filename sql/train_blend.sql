@@ -168,7 +168,7 @@ SELECT count(*) AS recommended FROM recsys.recommend_session('{}', 3, 'mix');
 -- what a blend cannot do
 \set VERBOSITY terse
 SELECT * FROM recsys.similar_items(100, 5, 'mix');
-SELECT * FROM recsys.evaluate('mix', 'purchases', rating_col => 'qty');
+SELECT * FROM recsys.evaluate('mix', 'purchases', weight_col => 'qty');
 
 -- errors
 SELECT recsys.train_blend(NULL);

@@ -72,7 +72,7 @@ SELECT name, algorithm, n_users, n_items, params->>'feedback' AS feedback,
 	   stats->>'rating_min' AS rating_min, stats->>'rating_max' AS rating_max,
 	   (stats->>'train_rmse')::float8 < 0.05 AS fits
 FROM recsys.train_cf('ratings', factors => 2, model => 'stars', feedback => 'explicit',
-					 rating_col => 'rating', regularization => 0.001);
+					 weight_col => 'rating', regularization => 0.001);
 -- held-out pairs ((u + i) % 4 = 0) are predicted within 0.1 of the truth
 SELECT count(*) AS held_out,
 	   max(abs(recsys.score(u, i, 'stars') - (1 + 0.5 * (u % 5) + 0.25 * (i % 7))))::numeric(3, 1) < 0.1 AS close
@@ -81,7 +81,7 @@ SELECT max(score) <= 4.5 AS clipped FROM recsys.recommend(4, 30, 'stars', exclud
 -- the Bayesian solver (Gibbs sampling, averaged after burn-in) fits the same data
 SELECT params->>'solver' AS solver, (stats->>'train_rmse')::float8 < 0.15 AS fits
 FROM recsys.train_cf('ratings', factors => 2, model => 'stars_mcmc', feedback => 'explicit',
-					 rating_col => 'rating', solver => 'bayesian', alpha => 20, iterations => 60);
+					 weight_col => 'rating', solver => 'bayesian', alpha => 20, iterations => 60);
 SELECT count(*) AS held_out,
 	   max(abs(recsys.score(u, i, 'stars_mcmc') - (1 + 0.5 * (u % 5) + 0.25 * (i % 7))))::numeric(3, 1) < 0.3 AS close
 FROM generate_series(1, 40) u, generate_series(1, 30) i WHERE (u + i) % 4 = 0;
@@ -104,22 +104,22 @@ SELECT recsys.train_cf('blocks', alpha => 'Infinity');
 SELECT recsys.train_cf('blocks', alpha => NULL);
 SELECT recsys.train_cf('blocks', seed => NULL);
 SELECT recsys.train_cf('blocks', user_col => 'customer');
-SELECT recsys.train_cf('blocks', rating_col => 'stars');
+SELECT recsys.train_cf('blocks', weight_col => 'stars');
 -- errors: solvers
-SELECT recsys.train_cf('ratings', feedback => 'explicit', rating_col => 'rating', solver => 'sgd');
+SELECT recsys.train_cf('ratings', feedback => 'explicit', weight_col => 'rating', solver => 'sgd');
 SELECT recsys.train_cf('blocks', solver => 'bayesian');
-SELECT recsys.train_cf('ratings', feedback => 'explicit', rating_col => 'rating', solver => 'bayesian', alpha => 0);
+SELECT recsys.train_cf('ratings', feedback => 'explicit', weight_col => 'rating', solver => 'bayesian', alpha => 0);
 -- errors: frequency-scaled regularisation
 SELECT recsys.train_cf('blocks', regularization_exponent => 3);
 SELECT recsys.train_cf('blocks', regularization_exponent => 'NaN');
 SELECT recsys.train_cf('blocks', regularization_exponent => NULL);
-SELECT recsys.train_cf('ratings', feedback => 'explicit', rating_col => 'rating', regularization_exponent => 1);
+SELECT recsys.train_cf('ratings', feedback => 'explicit', weight_col => 'rating', regularization_exponent => 1);
 -- errors: explicit feedback needs ratings, one per pair
 SELECT recsys.train_cf('blocks', feedback => 'explicit');
-SELECT recsys.train_cf('blocks', feedback => 'explicit', rating_col => 'item_id', regularization => 0);
+SELECT recsys.train_cf('blocks', feedback => 'explicit', weight_col => 'item_id', regularization => 0);
 CREATE TABLE rerated (user_id int, item_id int, rating real);
 INSERT INTO rerated VALUES (1, 1, 4), (1, 1, 5), (2, 1, 3);
-SELECT recsys.train_cf('rerated', feedback => 'explicit', rating_col => 'rating');
+SELECT recsys.train_cf('rerated', feedback => 'explicit', weight_col => 'rating');
 -- errors: nothing to train on
 CREATE TABLE nothing (user_id bigint, item_id bigint);
 SELECT recsys.train_cf('nothing');

@@ -10,7 +10,7 @@ FROM generate_series(1, 20) u, generate_series(0, 9) j
 WHERE j <> u % 10;
 CREATE INDEX ON purchases (user_id);
 
-SELECT name, algorithm, n_users, n_items, params->>'lambda' AS lambda, params->>'binary' AS binary,
+SELECT name, algorithm, n_users, n_items, params->>'regularization' AS regularization, params->>'binary' AS binary,
 	   params->>'neighbors' AS neighbors
 FROM recsys.train_ease('purchases', 10, model => 'ease');
 -- every user's first recommendation is the item missing from their group

@@ -14,11 +14,11 @@ CREATE INDEX ON orders (customer);
 SELECT name, algorithm, n_users, n_items, n_interactions
 FROM recsys.train_popular('orders', user_col => 'customer', item_col => 'product');
 -- distinct users per item
-SELECT item_id, n_users, weight_sum, popularity FROM recsys.item_stats WHERE model = 'popular' ORDER BY item_id;
-SELECT item_id, score FROM recsys.recommend(99, 3, 'popular');
+SELECT item_id, n_users, weight_sum, popularity FROM recsys.item_stats WHERE model = 'default' ORDER BY item_id;
+SELECT item_id, score FROM recsys.recommend(99, 3, 'default');
 -- everybody gets the same list, minus what they already bought
-SELECT item_id, score FROM recsys.recommend(1, 3, 'popular');
-SELECT recsys.score(1, 10, 'popular') AS score_10;
+SELECT item_id, score FROM recsys.recommend(1, 3, 'default');
+SELECT recsys.score(1, 10, 'default') AS score_10;
 
 -- time-decayed: a 30-day half-life puts the recent bulk order first
 SELECT name, params->>'time_col' AS time_col, params->>'half_life_seconds' AS half_life_seconds
@@ -28,8 +28,8 @@ SELECT item_id, n_users, weight_sum, round(popularity::numeric, 3) AS popularity
 FROM recsys.item_stats WHERE model = 'trending' ORDER BY popularity DESC;
 
 -- popularity models rank but do not relate items
-SELECT * FROM recsys.similar_items(10, 3, 'popular');
-SELECT * FROM recsys.explain(1, 10, 3, 'popular');
+SELECT * FROM recsys.similar_items(10, 3, 'default');
+SELECT * FROM recsys.explain(1, 10, 3, 'default');
 
 -- errors
 SELECT recsys.train_popular(NULL);
@@ -47,7 +47,7 @@ SELECT recsys.train_popular('orders', user_col => 'customer', item_col => 'produ
 SELECT recsys.train_popular('orders', user_col => 'customer', item_col => 'product', time_col => 'ordered_at', half_life => '0 seconds');
 SELECT recsys.train_popular('orders');
 
-SELECT recsys.drop_model('popular');
+SELECT recsys.drop_model('default');
 SELECT recsys.drop_model('trending');
 RESET search_path;
 DROP SCHEMA popular_test CASCADE;

@@ -34,7 +34,7 @@ SELECT array_agg(params ORDER BY params::text) =
 FROM recsys.tune('item_knn', 'train', 'valid',
 		'{"neighbors": [5, 10, 20, 40], "similarity": ["cosine", "jaccard"]}', samples => 3, model => 'knn');
 -- another metric
-SELECT rank FROM recsys.tune('ease', 'train', 'valid', '{"lambda": [10]}', metric => 'recall@10', model => 'e');
+SELECT rank FROM recsys.tune('ease', 'train', 'valid', '{"regularization": [10]}', metric => 'recall@10', model => 'e');
 
 -- errors (terse: the context names the backend's own candidate model)
 \set VERBOSITY terse

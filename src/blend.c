@@ -586,7 +586,10 @@ read_member(const char *name, MemoryContext caller, MemberRow *row)
 	RsRunAsCatalogOwner(lock_member, (void *) name);
 }
 
-/* Blends do not nest: refuse to make a blend of a model a blend uses. */
+/*
+ * Blends do not nest: refuse to make a blend of a model a blend uses
+ * (RsTrainer.refuse).
+ */
 static void
 refuse_if_member(const char *name)
 {
@@ -594,6 +597,8 @@ refuse_if_member(const char *name)
 	bool		isnull;
 	Datum		blends;
 
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	/* every role's blends, also those the trainer may not see */
 	RsExecute("SELECT pg_catalog.string_agg(pg_catalog.format('\"%s\"', b), ', ' ORDER BY b), "
 			  "pg_catalog.count(*) "
@@ -609,6 +614,7 @@ refuse_if_member(const char *name)
 													&isnull)) == 1 ? "blend" : "blends",
 						TextDatumGetCString(blends)),
 				 errhint("Train the blend under another name.")));
+	SPI_finish();
 }
 
 /* The members argument: 1..BLEND_MAX_MEMBERS distinct names, none the blend's. */
@@ -689,35 +695,50 @@ weights_arg(FunctionCallInfo fcinfo, int n_members)
 	return weights;
 }
 
+/* The member whose items a blend copies. */
+typedef struct FirstMember
+{
+	const char *name;
+	int32		version;
+} FirstMember;
+
+/* A blend's item statistics, its first member's (RsTrainWriter). */
+static void
+copy_item_stats(RsTrainer *trainer, int32 version, void *arg)
+{
+	FirstMember *first = arg;
+
+	RsCopyItemStats(trainer->name, version, first->name, first->version);
+}
+
 /*
- * recsys_train_blend(members text[], weights real[], model text) stores a
- * blend of existing models as a new version of model.
+ * recsys_train_blend(members text[], weights real[], model text,
+ * replace bool) stores a blend of existing models as a new version of
+ * model.
  */
 Datum
 recsys_train_blend(PG_FUNCTION_ARGS)
 {
-	double		start = RsSeconds();
-	char	   *name;
+	static const RsTrainArgNos argnos = {.model = 2,.cols = -1,.weight_col = -1,.replace = 3};
+	RsTrainer	trainer;
 	char	  **names;
 	float	   *weights;
 	int			n;
 	MemberRow  *rows;
-	RsModelDesc desc;
-	StringInfoData params;
-	StringInfoData stats;
-	int32		version;
 	int32		versions[BLEND_MAX_MEMBERS];
+	FirstMember first;
 	MemoryContext caller = CurrentMemoryContext;
 
-	name = RsTextArg(fcinfo, 2, "model");
-	names = members_arg(fcinfo, name, &n);
+	RsTrainArgs(fcinfo, &argnos, &trainer);
+	names = members_arg(fcinfo, trainer.name, &n);
 	weights = weights_arg(fcinfo, n);
-	RsLockModelForTraining(name);
+	/* a member cannot become a blend, whatever replace says */
+	trainer.refuse = refuse_if_member;
+	RsTrainBegin(&trainer, "blend", NULL);
 
 	rows = palloc0(sizeof(MemberRow) * n);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	refuse_if_member(name);
 	for (int m = 0; m < n; m++)
 	{
 		read_member(names[m], caller, &rows[m]);
@@ -738,27 +759,18 @@ recsys_train_blend(PG_FUNCTION_ARGS)
 
 	for (int m = 0; m < n; m++)
 		versions[m] = rows[m].version;
-	RsJsonBegin(&params);
-	RsJsonRaw(&params, "members", json_text_array(names, n));
-	RsJsonRaw(&params, "weights", json_real_array(weights, n));
-	RsJsonText(&params, "user_col", rows[0].user_col);
-	RsJsonText(&params, "item_col", rows[0].item_col);
-	RsJsonText(&params, "weight_col", rows[0].weight_col);
-	RsJsonEnd(&params);
-	RsJsonBegin(&stats);
-	RsJsonRaw(&stats, "member_versions", json_int_array(versions, n));
-	RsJsonEnd(&stats);
-
-	desc.name = name;
-	desc.algorithm = "blend";
-	desc.source = rows[0].source;
-	desc.params = &params;
-	desc.stats = &stats;
-	desc.n_users = rows[0].n_users;
-	desc.n_items = rows[0].n_items;
-	desc.n_interactions = rows[0].n_interactions;
-	version = RsCreateModelVersion(&desc);
-	RsCopyItemStats(name, version, names[0], rows[0].version);
-	RsActivateModelVersion(&desc, version, RsSeconds() - start);
-	PG_RETURN_DATUM(RsModelRowDatum(fcinfo, name));
+	/* the first member's source and columns, described as a trainer's */
+	trainer.spec.relid = rows[0].source;
+	trainer.spec.user_col = rows[0].user_col;
+	trainer.spec.item_col = rows[0].item_col;
+	trainer.spec.weight_col = rows[0].weight_col;
+	RsJsonRaw(&trainer.params, "members", json_text_array(names, n));
+	RsJsonRaw(&trainer.params, "weights", json_real_array(weights, n));
+	RsJsonRaw(&trainer.stats, "member_versions", json_int_array(versions, n));
+	trainer.n_users = rows[0].n_users;
+	trainer.n_items = rows[0].n_items;
+	trainer.n_interactions = rows[0].n_interactions;
+	first.name = names[0];
+	first.version = rows[0].version;
+	PG_RETURN_DATUM(RsTrainFinish(fcinfo, &trainer, copy_item_stats, &first));
 }

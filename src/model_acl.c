@@ -125,12 +125,14 @@ RsRunAsCatalogOwner(RsOwnerWork work, void *arg)
 	run_as(catalog_owner(), work, arg);
 }
 
-/* The owner of one model, read past row-level security (RsModelOwner). */
+/* One model's owner and algorithm, read past row-level security. */
 typedef struct OwnerRead
 {
 	const char *name;
 	bool		found;
 	Oid			owner;
+	char	   *algorithm;		/* in result_context */
+	MemoryContext result_context;
 } OwnerRead;
 
 static void
@@ -141,7 +143,7 @@ read_owner(void *arg)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	RsExecute("SELECT owner::pg_catalog.oid FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
+	RsExecute("SELECT owner::pg_catalog.oid, algorithm FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, (Oid[]) {TEXTOID}, &value, NULL, LATEST_ROWS_READ_ONLY, SPI_OK_SELECT);
 	read->found = SPI_processed > 0;
 	if (read->found)
@@ -149,6 +151,8 @@ read_owner(void *arg)
 		bool		isnull;
 
 		read->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		read->algorithm = MemoryContextStrdup(read->result_context,
+											  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 	}
 	SPI_finish();
 }
@@ -161,11 +165,25 @@ read_owner(void *arg)
 Oid
 RsModelOwner(const char *name, bool *found)
 {
-	OwnerRead	read = {name, false, InvalidOid};
+	OwnerRead	read = {name, false, InvalidOid, NULL, CurrentMemoryContext};
 
 	RsRunAsCatalogOwner(read_owner, &read);
 	*found = read.found;
 	return read.owner;
+}
+
+/*
+ * RsModelAlgorithm returns the algorithm of a model as RsModelOwner reads
+ * its owner, or NULL if there is no such model.  The caller checks first
+ * that the current role may know it (RsRequireModelOwner).
+ */
+char *
+RsModelAlgorithm(const char *name)
+{
+	OwnerRead	read = {name, false, InvalidOid, NULL, CurrentMemoryContext};
+
+	RsRunAsCatalogOwner(read_owner, &read);
+	return read.algorithm;
 }
 
 /* The blends naming one model as a member (recsys_blends_using). */

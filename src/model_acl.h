@@ -17,6 +17,7 @@
 typedef void (*RsOwnerWork) (void *arg);
 
 extern Oid	RsModelOwner(const char *name, bool *found);
+extern char *RsModelAlgorithm(const char *name);
 extern Oid	RsRequireModelOwner(const char *name, const char *action, bool missing_ok);
 extern void RsDenyModel(const char *name, Oid owner, const char *action) pg_attribute_noreturn();
 extern void RsRunAsOwner(const char *name, Oid owner, RsOwnerWork work, void *arg);

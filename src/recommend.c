@@ -56,16 +56,6 @@ PG_FUNCTION_INFO_V1(recsys_similar_items);
 PG_FUNCTION_INFO_V1(recsys_score);
 PG_FUNCTION_INFO_V1(recsys_explain);
 
-#define RECOMMEND_MIN_K 1
-#define RECOMMEND_MAX_K 10000
-
-/* RsKArg returns the k argument of a serving function, 1..10000. */
-int
-RsKArg(FunctionCallInfo fcinfo, int argno)
-{
-	return RsIntArg(fcinfo, argno, "k", RECOMMEND_MIN_K, RECOMMEND_MAX_K);
-}
-
 static RsModel *
 model_arg(FunctionCallInfo fcinfo, int argno)
 {

@@ -32,7 +32,6 @@ extern bool RsScoreAllItems(RsModel *model, int64 user_id, const RsUserItems *it
 							float *scores);
 extern int	RsTopItems(RsModel *model, const float *scores, uint8 *exclude, int k,
 					   int32 *out_idx, float *out_score);
-extern int	RsKArg(FunctionCallInfo fcinfo, int argno);
 extern void RsPutItemRow(ReturnSetInfo *rsinfo, int64 id, float value);
 
 #endif							/* RECSYS_RECOMMEND_H */

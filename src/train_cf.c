@@ -339,36 +339,49 @@ fit(CfRun *run, uint64 seed)
 	}
 }
 
+/* The item statistics and factors of a version (RsTrainWriter). */
+static void
+write_factors(RsTrainer *trainer, int32 version, void *arg)
+{
+	CfRun	   *run = arg;
+
+	RsWriteItemStatsFromData(trainer->name, version, &run->data);
+	if (run->store_users)
+		RsWriteFactors(RS_USERS, trainer->name, version, run->data.users.ids, run->xbias, run->X,
+					   run->data.users.count, run->k);
+	RsWriteFactors(RS_ITEMS, trainer->name, version, run->data.items.ids, run->ybias, run->Y,
+				   run->data.items.count, run->k);
+}
+
 /*
  * recsys_train_cf(source regclass, factors int, model text, feedback text,
  *				   iterations int, regularization float8, alpha float8,
- *				   user_col name, item_col name, rating_col name, seed bigint,
+ *				   user_col name, item_col name, weight_col name, seed bigint,
  *				   solver text, regularization_exponent float8,
- *				   store_users bool)
+ *				   store_users bool, replace bool, rating_col name)
  * trains a factor model and returns its recsys.models row.  With
  * store_users false no per-user row is written: serving folds each user's
  * current rows of the source in at query time (RsModelUserVector).
+ * rating_col is weight_col's name before 0.6.0.
  */
 Datum
 recsys_train_cf(PG_FUNCTION_ARGS)
 {
-	double		start = RsSeconds();
-	RsSourceSpec spec;
+	RsTrainArgNos argnos = {.model = 2,.cols = 7,.weight_col = 9,.replace = 14};
+	RsTrainer	trainer;
 	CfRun		run;
-	char	   *name;
 	char	   *feedback;
 	int64		seed;
 	double		loss;
-	RsModelDesc desc;
-	StringInfoData params;
-	StringInfoData stats;
-	int32		version;
 	MemoryContext train_context;
 	MemoryContext old;
+	Datum		result;
 
 	memset(&run, 0, sizeof(run));
+	/* weight_col was called rating_col before 0.6.0 */
+	argnos.weight_col = RsDeprecatedArg(fcinfo, 15, "rating_col", 9, "weight_col");
+	RsTrainArgs(fcinfo, &argnos, &trainer);
 	run.k = RsIntArg(fcinfo, 1, "factors", CF_MIN_FACTORS, CF_MAX_FACTORS);
-	name = RsTextArg(fcinfo, 2, "model");
 	feedback = RsTextArg(fcinfo, 3, "feedback");
 	if (strcmp(feedback, "implicit") == 0)
 		run.explicit_feedback = false;
@@ -382,20 +395,13 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 	run.reg = (float) RsFloatArg(fcinfo, 5, "regularization", 0, 1e6,
 								 run.explicit_feedback ? CF_DEFAULT_EXPLICIT_REG : CF_DEFAULT_IMPLICIT_REG);
 	run.alpha = (float) RsFloatArg(fcinfo, 6, "alpha", 0, 1e6, NAN);
-	RsRequireArg(fcinfo, 0, "source");
-	RsRequireArg(fcinfo, 7, "user_col");
-	RsRequireArg(fcinfo, 8, "item_col");
-	spec.relid = PG_GETARG_OID(0);
-	spec.user_col = NameStr(*PG_GETARG_NAME(7));
-	spec.item_col = NameStr(*PG_GETARG_NAME(8));
-	spec.weight_col = PG_ARGISNULL(9) ? NULL : NameStr(*PG_GETARG_NAME(9));
 	RsRequireArg(fcinfo, 10, "seed");
 	seed = PG_GETARG_INT64(10);
-	if (run.explicit_feedback && spec.weight_col == NULL)
+	if (run.explicit_feedback && trainer.spec.weight_col == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("explicit feedback needs rating_col"),
-				 errhint("Pass the column holding the ratings, e.g. rating_col => 'rating'.")));
+				 errmsg("explicit feedback needs weight_col"),
+				 errhint("Pass the column holding the ratings, e.g. weight_col => 'rating'.")));
 	/* solver arrived in 0.2.0: a 0.1.0 definition passes eleven arguments */
 	if (PG_NARGS() > 11 && !PG_ARGISNULL(11))
 	{
@@ -441,19 +447,16 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 	}
 	run.threads = recsys_threads;
 
-	RsLockModelForTraining(name);
-
 	train_context = AllocSetContextCreate(CurrentMemoryContext, "recsys train_cf",
 										  ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(train_context);
 
-	RsReadSource(&spec, false, &run.data);
-	RsRequireInteractions(&spec, &run.data);
+	RsTrainBegin(&trainer, run.explicit_feedback ? "mf" : "als", &run.data);
 	if (run.explicit_feedback && run.data.by_user.nnz < run.data.rows_read - run.data.rows_skipped)
 		ereport(ERROR,
 				(errcode(ERRCODE_CARDINALITY_VIOLATION),
 				 errmsg("source \"%s\" rates some (user, item) pairs more than once",
-						get_rel_name(spec.relid)),
+						get_rel_name(trainer.spec.relid)),
 				 errdetail("%lld rows but %lld distinct pairs.",
 						   (long long) (run.data.rows_read - run.data.rows_skipped),
 						   (long long) run.data.by_user.nnz),
@@ -461,55 +464,31 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 
 	loss = fit(&run, (uint64) seed);
 
-	RsJsonBegin(&params);
-	RsJsonText(&params, "feedback", feedback);
-	RsJsonInt(&params, "factors", run.k);
-	RsJsonInt(&params, "iterations", run.iterations);
-	RsJsonFloat(&params, "regularization", run.reg);
-	RsJsonFloat(&params, "alpha", run.alpha);
-	RsJsonFloat(&params, "regularization_exponent", run.reg_exponent);
-	RsJsonText(&params, "solver", run.bayesian ? "bayesian" : "als");
-	RsJsonInt(&params, "seed", seed);
-	RsJsonInt(&params, "threads", run.threads);
-	RsJsonRaw(&params, "store_users", run.store_users ? "true" : "false");
-	RsDescribeSource(&spec, &params);
-	RsJsonEnd(&params);
+	RsJsonText(&trainer.params, "feedback", feedback);
+	RsJsonInt(&trainer.params, "factors", run.k);
+	RsJsonInt(&trainer.params, "iterations", run.iterations);
+	RsJsonFloat(&trainer.params, "regularization", run.reg);
+	RsJsonFloat(&trainer.params, "alpha", run.alpha);
+	RsJsonFloat(&trainer.params, "regularization_exponent", run.reg_exponent);
+	RsJsonText(&trainer.params, "solver", run.bayesian ? "bayesian" : "als");
+	RsJsonInt(&trainer.params, "seed", seed);
+	RsJsonInt(&trainer.params, "threads", run.threads);
+	RsJsonRaw(&trainer.params, "store_users", run.store_users ? "true" : "false");
 
-	RsJsonBegin(&stats);
 	if (run.explicit_feedback)
 	{
-		RsJsonFloat(&stats, "global_mean", run.mu);
-		RsJsonFloat(&stats, "rating_min", run.data.min_weight);
-		RsJsonFloat(&stats, "rating_max", run.data.max_weight);
-		RsJsonFloat(&stats, "train_rmse", loss);
+		RsJsonFloat(&trainer.stats, "global_mean", run.mu);
+		RsJsonFloat(&trainer.stats, "rating_min", run.data.min_weight);
+		RsJsonFloat(&trainer.stats, "rating_max", run.data.max_weight);
+		RsJsonFloat(&trainer.stats, "train_rmse", loss);
 	}
 	else
-		RsJsonFloat(&stats, run.reg_exponent != 0 ? "train_data_loss" : "train_loss", loss);
-	RsJsonInt(&stats, "rows_read", run.data.rows_read);
-	RsJsonInt(&stats, "rows_skipped", run.data.rows_skipped);
-	RsJsonFloat(&stats, "read_seconds", run.data.read_seconds + run.data.build_seconds);
-	RsJsonFloat(&stats, "fit_seconds", RsSeconds() - start - run.data.read_seconds - run.data.build_seconds);
-	RsJsonEnd(&stats);
+		RsJsonFloat(&trainer.stats, run.reg_exponent != 0 ? "train_data_loss" : "train_loss", loss);
+	RsJsonFloat(&trainer.stats, "fit_seconds",
+				RsSeconds() - trainer.start - run.data.read_seconds - run.data.build_seconds);
 
-	desc.name = name;
-	desc.algorithm = run.explicit_feedback ? "mf" : "als";
-	desc.source = spec.relid;
-	desc.params = &params;
-	desc.stats = &stats;
-	desc.n_users = run.data.users.count;
-	desc.n_items = run.data.items.count;
-	desc.n_interactions = run.data.by_user.nnz;
-
-	version = RsCreateModelVersion(&desc);
-	RsWriteItemStatsFromData(name, version, &run.data);
-	if (run.store_users)
-		RsWriteFactors(RS_USERS, name, version, run.data.users.ids, run.xbias, run.X,
-					   run.data.users.count, run.k);
-	RsWriteFactors(RS_ITEMS, name, version, run.data.items.ids, run.ybias, run.Y,
-				   run.data.items.count, run.k);
-	RsActivateModelVersion(&desc, version, RsSeconds() - start);
-
+	result = RsTrainFinish(fcinfo, &trainer, write_factors, &run);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(train_context);
-	PG_RETURN_DATUM(RsModelRowDatum(fcinfo, name));
+	PG_RETURN_DATUM(result);
 }

@@ -1,9 +1,25 @@
 /*-------------------------------------------------------------------------
  *
  * train_common.c
- *		What every recsys training function shares: argument checks, the
- *		memory budget, the item statistics every model stores (its cold-start
- *		fallback), and returning the catalog row of the trained model.
+ *		What every recsys training function shares: one lifecycle, the
+ *		memory budget and the item statistics every model stores (its
+ *		cold-start fallback).
+ *
+ * Every trainer runs the same steps around its own fit:
+ *
+ *	RsTrainArgs		the arguments all trainers have: source, columns,
+ *					model name, replace;
+ *	(the trainer's own arguments)
+ *	RsTrainBegin	the lock on the model name (and the check that the
+ *					caller may train into it), the refusal to retrain a
+ *					model under another algorithm unless replace, and
+ *					the source, read and checked;
+ *	(the fit)
+ *	RsTrainFinish	the description (the source's columns and counts
+ *					join the trainer's settings and results), a new
+ *					version, its item statistics and artefacts (the
+ *					trainer's writer), its activation, and the catalog
+ *					row the trainer returns.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,56 +35,11 @@
 #include "utils/lsyscache.h"
 
 #include "args.h"
+#include "model_acl.h"
+#include "privacy.h"
 #include "recsys.h"
 #include "spi_util.h"
 #include "train_common.h"
-
-/* RsIntArg returns a non-NULL integer argument within [min, max]. */
-int32
-RsIntArg(FunctionCallInfo fcinfo, int argno, const char *argname, int32 min, int32 max)
-{
-	int32		value;
-
-	RsRequireArg(fcinfo, argno, argname);
-	value = PG_GETARG_INT32(argno);
-	if (value < min || value > max)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be between %d and %d, not %d", argname, min, max, value)));
-	return value;
-}
-
-/*
- * RsFloatArg returns a finite float8 argument within [min, max], or
- * if_null when the argument is NULL (pass NAN to make NULL an error).
- */
-double
-RsFloatArg(FunctionCallInfo fcinfo, int argno, const char *argname,
-		   double min, double max, double if_null)
-{
-	double		value;
-
-	if (PG_ARGISNULL(argno))
-	{
-		if (isnan(if_null))
-			RsRequireArg(fcinfo, argno, argname);
-		return if_null;
-	}
-	value = PG_GETARG_FLOAT8(argno);
-	if (isnan(value) || value < min || value > max)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be between %g and %g, not %g", argname, min, max, value)));
-	return value;
-}
-
-/* RsTextArg returns a non-NULL text argument as a C string. */
-char *
-RsTextArg(FunctionCallInfo fcinfo, int argno, const char *argname)
-{
-	RsRequireArg(fcinfo, argno, argname);
-	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
-}
 
 /* RsSeconds returns a monotonic clock reading in seconds. */
 double
@@ -107,18 +78,18 @@ RsCheckTrainingMemory(const char *what, Size bytes, const RsInteractions *data)
 				 errhint("Raise recsys.max_memory, or train with smaller settings or a smaller source.")));
 }
 
-/* RsDescribeSource adds the source's column names to a params object. */
-void
-RsDescribeSource(const RsSourceSpec *spec, StringInfo params)
+/* The source's column names, into a params object. */
+static void
+describe_source(const RsSourceSpec *spec, StringInfo params)
 {
 	RsJsonText(params, "user_col", spec->user_col);
 	RsJsonText(params, "item_col", spec->item_col);
 	RsJsonText(params, "weight_col", spec->weight_col);
 }
 
-/* RsRequireInteractions refuses to train on a source without rows. */
-void
-RsRequireInteractions(const RsSourceSpec *spec, const RsInteractions *data)
+/* Refuse to train on a source without rows. */
+static void
+require_interactions(const RsSourceSpec *spec, const RsInteractions *data)
 {
 	if (data->by_user.nnz == 0)
 		ereport(ERROR,
@@ -156,12 +127,9 @@ RsWriteItemStatsFromData(const char *name, int32 version, const RsInteractions *
 	pfree(popularity);
 }
 
-/*
- * RsModelRowDatum returns the recsys.models row of a model as the
- * composite result of a training function.
- */
-Datum
-RsModelRowDatum(FunctionCallInfo fcinfo, const char *name)
+/* The recsys.models row of a model, the result of a training function. */
+static Datum
+model_row_datum(FunctionCallInfo fcinfo, const char *name)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
@@ -176,4 +144,147 @@ RsModelRowDatum(FunctionCallInfo fcinfo, const char *name)
 	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
 	SPI_finish();
 	return result;
+}
+
+/*
+ * RsTrainArgs reads the arguments every trainer has, at argnos: the source
+ * (argument 0) and its columns, the model name and replace (absent from a
+ * definition older than 0.6.0: false).  It does nothing else, so that the
+ * trainer's own arguments can be checked before any lock is taken.
+ */
+void
+RsTrainArgs(FunctionCallInfo fcinfo, const RsTrainArgNos *argnos, RsTrainer *trainer)
+{
+	memset(trainer, 0, sizeof(RsTrainer));
+	trainer->start = RsSeconds();
+	trainer->caller_context = CurrentMemoryContext;
+	trainer->exact_counts = true;
+	if (argnos->cols >= 0)
+	{
+		RsRequireArg(fcinfo, 0, "source");
+		RsRequireArg(fcinfo, argnos->cols, "user_col");
+		RsRequireArg(fcinfo, argnos->cols + 1, "item_col");
+		trainer->spec.relid = PG_GETARG_OID(0);
+		trainer->spec.user_col = NameStr(*PG_GETARG_NAME(argnos->cols));
+		trainer->spec.item_col = NameStr(*PG_GETARG_NAME(argnos->cols + 1));
+		trainer->spec.weight_col = PG_ARGISNULL(argnos->weight_col) ? NULL :
+			NameStr(*PG_GETARG_NAME(argnos->weight_col));
+	}
+	trainer->name = RsTextArg(fcinfo, argnos->model, "model");
+	if (PG_NARGS() > argnos->replace)
+	{
+		RsRequireArg(fcinfo, argnos->replace, "replace");
+		trainer->replace = PG_GETARG_BOOL(argnos->replace);
+	}
+	RsJsonBegin(&trainer->params);
+	RsJsonBegin(&trainer->stats);
+}
+
+/*
+ * Refuse to retrain a model under another algorithm unless replace: its
+ * users (and the blends that name it) would silently get another kind of
+ * model.  The row is read as the lock's ownership check reads it
+ * (RsModelAlgorithm): the caller owns the model by now, but need not be
+ * able to read recsys.models itself.
+ */
+static void
+refuse_other_algorithm(const RsTrainer *trainer)
+{
+	char	   *current = RsModelAlgorithm(trainer->name);
+
+	if (current != NULL && strcmp(current, trainer->algorithm) != 0 && !trainer->replace)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("model \"%s\" was trained with algorithm %s, not %s", trainer->name,
+						current, trainer->algorithm),
+				 errdetail("Retraining it with %s would change what everyone it serves gets.",
+						   trainer->algorithm),
+				 errhint("Pass replace => true to retrain it with %s, or train under another name.",
+						 trainer->algorithm)));
+}
+
+/*
+ * RsTrainBegin takes the model name for this transaction (refusing a name
+ * another session is training or another role owns), refuses to change
+ * its algorithm unless replace, and reads the source into data (NULL: the
+ * trainer has no source, a blend).
+ */
+void
+RsTrainBegin(RsTrainer *trainer, const char *algorithm, RsInteractions *data)
+{
+	trainer->algorithm = algorithm;
+	RsLockModelForTraining(trainer->name);
+	if (trainer->refuse != NULL)
+		trainer->refuse(trainer->name);
+	refuse_other_algorithm(trainer);
+	if (data == NULL)
+		return;
+	RsReadSource(&trainer->spec, false, data);
+	require_interactions(&trainer->spec, data);
+	trainer->data = data;
+	trainer->n_users = data->users.count;
+	trainer->n_items = data->items.count;
+	trainer->n_interactions = data->by_user.nnz;
+}
+
+/*
+ * RsTrainFinish completes the description, stores a new version (write
+ * adds its item statistics and artefacts), activates it and returns the
+ * model's catalog row.
+ */
+Datum
+RsTrainFinish(FunctionCallInfo fcinfo, RsTrainer *trainer, RsTrainWriter write, void *arg)
+{
+	RsModelDesc desc;
+	int32		version;
+	MemoryContext old;
+	Datum		result;
+
+	if (OidIsValid(trainer->spec.relid))
+		describe_source(&trainer->spec, &trainer->params);
+	if (trainer->data != NULL)
+	{
+		if (trainer->exact_counts)
+		{
+			RsJsonInt(&trainer->stats, "rows_read", trainer->data->rows_read);
+			RsJsonInt(&trainer->stats, "rows_skipped", trainer->data->rows_skipped);
+		}
+		RsJsonFloat(&trainer->stats, "read_seconds",
+					trainer->data->read_seconds + trainer->data->build_seconds);
+	}
+	RsJsonEnd(&trainer->params);
+	RsJsonEnd(&trainer->stats);
+
+	desc.name = trainer->name;
+	desc.algorithm = trainer->algorithm;
+	desc.source = trainer->spec.relid;
+	desc.params = &trainer->params;
+	desc.stats = &trainer->stats;
+	desc.n_users = trainer->n_users;
+	desc.n_items = trainer->n_items;
+	desc.n_interactions = trainer->n_interactions;
+	version = RsCreateModelVersion(&desc);
+	write(trainer, version, arg);
+	RsActivateModelVersion(&desc, version, RsSeconds() - trainer->start);
+	/* the row outlives a training context the trainer deletes */
+	old = MemoryContextSwitchTo(trainer->caller_context);
+	result = model_row_datum(fcinfo, trainer->name);
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
+/*
+ * RsWriteNeighborLists is the RsTrainWriter of neighbourhood models (arg:
+ * an RsNeighborLists): their item statistics, exact or private, and the
+ * neighbour lists of every item or user.
+ */
+void
+RsWriteNeighborLists(RsTrainer *trainer, int32 version, void *arg)
+{
+	const RsNeighborLists *lists = arg;
+	const RsIdMap *rows = lists->side == RS_ITEMS ? &trainer->data->items : &trainer->data->users;
+
+	RsPrivacyWriteItemStats(lists->privacy, trainer->name, version, trainer->data);
+	RsWriteNeighbors(lists->side, trainer->name, version, rows->ids, rows->count, lists->slots,
+					 lists->count, lists->neighbor, rows->ids, lists->score);
 }

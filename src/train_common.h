@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * train_common.h
- *		What every recsys training function shares.
+ *		What every recsys training function shares: one lifecycle.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,21 +12,72 @@
 
 #include "fmgr.h"
 
+#include "args.h"
 #include "ingest.h"
 #include "model_store.h"
 
-extern int32 RsIntArg(FunctionCallInfo fcinfo, int argno, const char *argname,
-					  int32 min, int32 max);
-extern double RsFloatArg(FunctionCallInfo fcinfo, int argno, const char *argname,
-						 double min, double max, double if_null);
-extern char *RsTextArg(FunctionCallInfo fcinfo, int argno, const char *argname);
+/* Where a trainer's common arguments are (-1: it has none). */
+typedef struct RsTrainArgNos
+{
+	int			model;			/* the model name */
+	int			cols;			/* user_col, item_col (source is argument 0) */
+	int			weight_col;		/* the weight column */
+	int			replace;		/* replace, new in 0.6.0 */
+} RsTrainArgNos;
+
+/*
+ * One training run, from RsTrainArgs through RsTrainBegin to
+ * RsTrainFinish.  The trainer adds its own settings to params and its own
+ * results to stats; RsTrainFinish adds the source's columns, row counts
+ * and read time.
+ */
+typedef struct RsTrainer
+{
+	double		start;			/* clock reading at the call */
+	MemoryContext caller_context;	/* current at the call: the result's */
+	char	   *name;			/* the model trained */
+	const char *algorithm;		/* what it is trained as */
+	bool		replace;		/* may a model of another algorithm be replaced */
+	void		(*refuse) (const char *name);	/* the trainer's own refusals
+												 * of the name, first */
+	RsSourceSpec spec;			/* relid InvalidOid until known (a blend's) */
+	RsInteractions *data;		/* the source as read, or NULL */
+	bool		exact_counts;	/* store the source's row counts (not when private) */
+	StringInfoData params;		/* a JSON object being built: the settings */
+	StringInfoData stats;		/* a JSON object being built: the results */
+	int64		n_users;		/* the catalog's counts, preset from data */
+	int64		n_items;
+	int64		n_interactions;
+} RsTrainer;
+
+/*
+ * Writes a version's item statistics and artefacts, between its creation
+ * and its activation.
+ */
+typedef void (*RsTrainWriter) (RsTrainer *trainer, int32 version, void *arg);
+
+/* The neighbour lists a kNN or EASE model stores (RsWriteNeighborLists). */
+typedef struct RsNeighborLists
+{
+	RsSide		side;			/* items' lists, or users' */
+	const struct RsPrivacy *privacy;	/* the item statistics' privacy */
+	int			slots;			/* neighbours per row at most */
+	const int32 *count;			/* per row: how many */
+	const int32 *neighbor;		/* row-major, slots per row */
+	const float *score;
+} RsNeighborLists;
+
+extern void RsWriteNeighborLists(RsTrainer *trainer, int32 version, void *arg);
+extern void RsTrainArgs(FunctionCallInfo fcinfo, const RsTrainArgNos *argnos,
+						RsTrainer *trainer);
+extern void RsTrainBegin(RsTrainer *trainer, const char *algorithm, RsInteractions *data);
+extern Datum RsTrainFinish(FunctionCallInfo fcinfo, RsTrainer *trainer,
+						   RsTrainWriter write, void *arg);
+
 extern double RsSeconds(void);
 extern void RsCheckTrainingMemory(const char *what, Size bytes, const RsInteractions *data);
 extern Size RsInteractionBytes(const RsInteractions *data);
-extern void RsDescribeSource(const RsSourceSpec *spec, StringInfo params);
 extern void RsWriteItemStatsFromData(const char *name, int32 version,
 									 const RsInteractions *data);
-extern Datum RsModelRowDatum(FunctionCallInfo fcinfo, const char *name);
-extern void RsRequireInteractions(const RsSourceSpec *spec, const RsInteractions *data);
 
 #endif							/* RECSYS_TRAIN_COMMON_H */

@@ -59,19 +59,21 @@ PG_FUNCTION_INFO_V1(recsys_train_ease);
 #define EASE_CHUNK_ROWS 256
 
 /*
- * recsys_train_ease(source regclass, lambda float8, model text,
+ * recsys_train_ease(source regclass, regularization float8, model text,
  *					 neighbors int, user_col name, item_col name,
  *					 weight_col name, dropout float8, user_exponent float8,
  *					 popularity_exponent float8, time_col name,
  *					 half_life interval, features regclass,
  *					 feature_weight float8, epsilon float8, delta float8,
- *					 max_user_items int, seed int8) trains an EASE model.
+ *					 max_user_items int, seed int8, replace bool,
+ *					 lambda float8) trains an EASE model.  lambda is
+ *					 regularization's name before 0.6.0.
  */
 Datum
 recsys_train_ease(PG_FUNCTION_ARGS)
 {
-	double		start = RsSeconds();
-	RsSourceSpec spec;
+	static const RsTrainArgNos argnos = {.model = 2,.cols = 4,.weight_col = 6,.replace = 18};
+	RsTrainer	trainer;
 	RsInteractions data;
 	char	   *name;
 	double		lambda;
@@ -98,33 +100,26 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	float	   *weight;
 	int32	   *count;
 	int			info;
-	RsModelDesc desc;
-	StringInfoData params;
-	StringInfoData stats;
-	int32		version;
 	double		fit_start;
 	RsPrivacy	privacy;
 	double		noise_ridge = 0;
+	RsNeighborLists lists;
 
-	RsRequireArg(fcinfo, 0, "source");
-	lambda = RsFloatArg(fcinfo, 1, "lambda", 1e-6, 1e9, NAN);
-	name = RsTextArg(fcinfo, 2, "model");
+	RsTrainArgs(fcinfo, &argnos, &trainer);
+	name = trainer.name;
+	/* regularization was called lambda before 0.6.0 */
+	lambda = RsFloatArg(fcinfo, RsDeprecatedArg(fcinfo, 19, "lambda", 1, "regularization"),
+						"regularization", 1e-6, 1e9, NAN);
 	/* NULL neighbors: every weight, the exact model */
 	K = PG_ARGISNULL(3) ? EASE_MAX_NEIGHBORS : RsIntArg(fcinfo, 3, "neighbors", 1, EASE_MAX_NEIGHBORS);
-	RsRequireArg(fcinfo, 4, "user_col");
-	RsRequireArg(fcinfo, 5, "item_col");
-	spec.relid = PG_GETARG_OID(0);
-	spec.user_col = NameStr(*PG_GETARG_NAME(4));
-	spec.item_col = NameStr(*PG_GETARG_NAME(5));
-	spec.weight_col = PG_ARGISNULL(6) ? NULL : NameStr(*PG_GETARG_NAME(6));
-	binary = spec.weight_col == NULL;
+	binary = trainer.spec.weight_col == NULL;
 	/* dropout arrived in 0.2.0: a 0.1.0 definition passes seven arguments */
 	dropout = PG_NARGS() > 7 ? RsFloatArg(fcinfo, 7, "dropout", 0, 0.99, NAN) : 0;
 	/* and these in 0.3.0 */
 	user_exponent = PG_NARGS() > 8 ? RsFloatArg(fcinfo, 8, "user_exponent", 0, 2, NAN) : 0;
 	popularity_exponent = PG_NARGS() > 9 ? RsFloatArg(fcinfo, 9, "popularity_exponent", -2, 2, NAN) : 0;
 	if (PG_NARGS() > 11)
-		RsTimeDecayArgs(fcinfo, 10, spec.relid, &time_col, &half_life);
+		RsTimeDecayArgs(fcinfo, 10, trainer.spec.relid, &time_col, &half_life);
 	/* and these in 0.5.0 */
 	if (PG_NARGS() > 13 && !PG_ARGISNULL(12))
 	{
@@ -136,9 +131,7 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	RsPrivacyRefuse(&privacy, !binary, "weight_col");
 	RsPrivacyRefuse(&privacy, user_exponent != 0, "user_exponent");
 
-	RsLockModelForTraining(name);
-	RsReadSource(&spec, false, &data);
-	RsRequireInteractions(&spec, &data);
+	RsTrainBegin(&trainer, "ease", &data);
 	n = data.items.count;
 	K = Min(K, Max(n - 1, 1));
 
@@ -150,7 +143,7 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	{
 		features_seconds = RsSeconds();
 		/* it holds the features to what recsys.max_memory leaves */
-		RsReadItemFeatures(features_relid, spec.item_col, &data.items,
+		RsReadItemFeatures(features_relid, trainer.spec.item_col, &data.items,
 						   model_bytes + RsInteractionBytes(&data), &features, &feature_counts);
 		features_seconds = RsSeconds() - features_seconds;
 	}
@@ -234,55 +227,42 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	}
 	pfree(G);
 
-	RsJsonBegin(&params);
-	RsJsonFloat(&params, "lambda", lambda);
-	RsJsonFloat(&params, "dropout", dropout);
-	RsJsonFloat(&params, "user_exponent", user_exponent);
-	RsJsonFloat(&params, "popularity_exponent", popularity_exponent);
-	RsJsonInt(&params, "neighbors", K);
-	RsJsonText(&params, "binary", binary ? "true" : "false");
-	RsJsonInt(&params, "threads", recsys_threads);
-	RsDescribeSource(&spec, &params);
-	RsJsonText(&params, "time_col", time_col);
+	RsJsonFloat(&trainer.params, "regularization", lambda);
+	RsJsonFloat(&trainer.params, "dropout", dropout);
+	RsJsonFloat(&trainer.params, "user_exponent", user_exponent);
+	RsJsonFloat(&trainer.params, "popularity_exponent", popularity_exponent);
+	RsJsonInt(&trainer.params, "neighbors", K);
+	RsJsonText(&trainer.params, "binary", binary ? "true" : "false");
+	RsJsonInt(&trainer.params, "threads", recsys_threads);
+	RsJsonText(&trainer.params, "time_col", time_col);
 	if (time_col)
-		RsJsonFloat(&params, "half_life_seconds", half_life);
-	RsJsonText(&params, "features", OidIsValid(features_relid) ? RsRelationName(features_relid) : NULL);
+		RsJsonFloat(&trainer.params, "half_life_seconds", half_life);
+	RsJsonText(&trainer.params, "features", OidIsValid(features_relid) ? RsRelationName(features_relid) : NULL);
 	if (OidIsValid(features_relid))
-		RsJsonFloat(&params, "feature_weight", feature_weight);
-	RsPrivacyDescribe(&privacy, &params);
+		RsJsonFloat(&trainer.params, "feature_weight", feature_weight);
+	RsPrivacyDescribe(&privacy, &trainer.params);
 	if (privacy.enabled)
-		RsJsonFloat(&params, "noise_ridge", noise_ridge);
-	RsJsonEnd(&params);
-	RsJsonBegin(&stats);
-	if (!privacy.enabled)
-	{
-		/* exact counts of the source: not in a private model */
-		RsJsonInt(&stats, "rows_read", data.rows_read);
-		RsJsonInt(&stats, "rows_skipped", data.rows_skipped);
-	}
-	RsJsonFloat(&stats, "read_seconds", data.read_seconds + data.build_seconds);
-	RsJsonFloat(&stats, "fit_seconds", RsSeconds() - fit_start);
+		RsJsonFloat(&trainer.params, "noise_ridge", noise_ridge);
+	/* exact counts of the source: not in a private model */
+	trainer.exact_counts = !privacy.enabled;
+	RsJsonFloat(&trainer.stats, "fit_seconds", RsSeconds() - fit_start);
 	if (OidIsValid(features_relid))
 	{
-		RsJsonInt(&stats, "feature_pairs", feature_counts.pairs);
-		RsJsonInt(&stats, "features", feature_counts.features);
-		RsJsonInt(&stats, "items_with_features", feature_counts.items);
-		RsJsonFloat(&stats, "features_read_seconds", features_seconds);
+		RsJsonInt(&trainer.stats, "feature_pairs", feature_counts.pairs);
+		RsJsonInt(&trainer.stats, "features", feature_counts.features);
+		RsJsonInt(&trainer.stats, "items_with_features", feature_counts.items);
+		RsJsonFloat(&trainer.stats, "features_read_seconds", features_seconds);
 	}
-	RsJsonEnd(&stats);
-
-	desc.name = name;
-	desc.algorithm = "ease";
-	desc.source = spec.relid;
-	desc.params = &params;
-	desc.stats = &stats;
-	desc.n_users = privacy.enabled ? privacy.noisy_users : data.users.count;
-	desc.n_items = n;
-	desc.n_interactions = privacy.enabled ? privacy.noisy_interactions : data.by_user.nnz;
-	version = RsCreateModelVersion(&desc);
-	RsPrivacyWriteItemStats(&privacy, name, version, &data);
-	RsWriteNeighbors(RS_ITEMS, name, version, data.items.ids, n, K, count, nbr,
-					 data.items.ids, weight);
-	RsActivateModelVersion(&desc, version, RsSeconds() - start);
-	PG_RETURN_DATUM(RsModelRowDatum(fcinfo, name));
+	if (privacy.enabled)
+	{
+		trainer.n_users = privacy.noisy_users;
+		trainer.n_interactions = privacy.noisy_interactions;
+	}
+	lists.side = RS_ITEMS;
+	lists.privacy = &privacy;
+	lists.slots = K;
+	lists.count = count;
+	lists.neighbor = nbr;
+	lists.score = weight;
+	PG_RETURN_DATUM(RsTrainFinish(fcinfo, &trainer, RsWriteNeighborLists, &lists));
 }

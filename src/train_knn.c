@@ -136,10 +136,10 @@ private_item_neighbors(KnnRun *run, const RsInteractions *data, int32 *nbr, floa
 
 /*
  * Compute and store the neighbours of every row of A (items for item-kNN,
- * users for user-kNN) and return the version written.
+ * users for user-kNN), and return the trained model's catalog row.
  */
-static int32
-train_neighbors(const RsSourceSpec *spec, const char *name, KnnRun *run, double start)
+static Datum
+train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 {
 	RsInteractions data;
 	bool		items = strcmp(run->algorithm, "item_knn") == 0;
@@ -154,14 +154,10 @@ train_neighbors(const RsSourceSpec *spec, const char *name, KnnRun *run, double 
 	int32	   *count;
 	void	   *workspace;
 	Size		work_bytes;
-	RsModelDesc desc;
-	StringInfoData params;
-	StringInfoData stats;
-	int32		version;
 	int64		pairs = 0;
+	RsNeighborLists lists;
 
-	RsReadSource(spec, false, &data);
-	RsRequireInteractions(spec, &data);
+	RsTrainBegin(trainer, run->algorithm, &data);
 	A = items ? data.by_item : data.by_user;
 	At = items ? data.by_user : data.by_item;
 	n_rows = A.n_rows;
@@ -218,75 +214,51 @@ train_neighbors(const RsSourceSpec *spec, const char *name, KnnRun *run, double 
 	for (int32 r = 0; r < n_rows; r++)
 		pairs += count[r];
 
-	RsJsonBegin(&params);
-	RsJsonInt(&params, "neighbors", K);
-	RsJsonText(&params, "similarity", run->similarity);
-	RsJsonFloat(&params, "shrinkage", run->params.support_shrink);
+	RsJsonInt(&trainer->params, "neighbors", K);
+	RsJsonText(&trainer->params, "similarity", run->similarity);
+	RsJsonFloat(&trainer->params, "shrinkage", run->params.support_shrink);
 	if (strcmp(run->similarity, "bm25") == 0)
 	{
-		RsJsonFloat(&params, "bm25_k1", run->bm25_k1);
-		RsJsonFloat(&params, "bm25_b", run->bm25_b);
+		RsJsonFloat(&trainer->params, "bm25_k1", run->bm25_k1);
+		RsJsonFloat(&trainer->params, "bm25_b", run->bm25_b);
 	}
-	RsJsonInt(&params, "threads", threads);
-	RsDescribeSource(spec, &params);
+	RsJsonInt(&trainer->params, "threads", threads);
 	if (run->time_col)
 	{
-		RsJsonText(&params, "time_col", run->time_col);
-		RsJsonFloat(&params, "half_life_seconds", run->half_life);
+		RsJsonText(&trainer->params, "time_col", run->time_col);
+		RsJsonFloat(&trainer->params, "half_life_seconds", run->half_life);
 	}
-	RsPrivacyDescribe(&run->privacy, &params);
-	RsJsonEnd(&params);
-	RsJsonBegin(&stats);
-	RsJsonInt(&stats, "neighbor_pairs", pairs);
-	if (!run->privacy.enabled)
-	{
-		/* exact counts of the source: not in a private model */
-		RsJsonInt(&stats, "rows_read", data.rows_read);
-		RsJsonInt(&stats, "rows_skipped", data.rows_skipped);
-	}
-	RsJsonFloat(&stats, "read_seconds", data.read_seconds + data.build_seconds);
-	RsJsonFloat(&stats, "fit_seconds", RsSeconds() - start - data.read_seconds - data.build_seconds);
-	RsJsonEnd(&stats);
+	RsPrivacyDescribe(&run->privacy, &trainer->params);
+	RsJsonInt(&trainer->stats, "neighbor_pairs", pairs);
+	/* exact counts of the source: not in a private model */
+	trainer->exact_counts = !run->privacy.enabled;
+	RsJsonFloat(&trainer->stats, "fit_seconds", RsSeconds() - trainer->start - data.read_seconds - data.build_seconds);
 
-	desc.name = name;
-	desc.algorithm = run->algorithm;
-	desc.source = spec->relid;
-	desc.params = &params;
-	desc.stats = &stats;
-	desc.n_users = run->privacy.enabled ? run->privacy.noisy_users : data.users.count;
-	desc.n_items = data.items.count;
-	desc.n_interactions = run->privacy.enabled ? run->privacy.noisy_interactions : data.by_user.nnz;
-	version = RsCreateModelVersion(&desc);
-	RsPrivacyWriteItemStats(&run->privacy, name, version, &data);
-	if (items)
-		RsWriteNeighbors(RS_ITEMS, name, version, data.items.ids, n_rows, K, count, nbr,
-						 data.items.ids, sim);
-	else
-		RsWriteNeighbors(RS_USERS, name, version, data.users.ids, n_rows, K, count, nbr,
-						 data.users.ids, sim);
-	RsActivateModelVersion(&desc, version, RsSeconds() - start);
-	return version;
+	if (run->privacy.enabled)
+	{
+		trainer->n_users = run->privacy.noisy_users;
+		trainer->n_interactions = run->privacy.noisy_interactions;
+	}
+	lists.side = items ? RS_ITEMS : RS_USERS;
+	lists.privacy = &run->privacy;
+	lists.slots = K;
+	lists.count = count;
+	lists.neighbor = nbr;
+	lists.score = sim;
+	return RsTrainFinish(fcinfo, trainer, RsWriteNeighborLists, &lists);
 }
 
-/* Read the (source, neighbors, model, ..., user_col, item_col, weight_col) arguments. */
-static char *
-common_args(FunctionCallInfo fcinfo, RsSourceSpec *spec, KnnRun *run, int shrink_argno,
-			int cols_argno)
+/* Start a run of algorithm: the arguments both kNN trainers have. */
+static void
+common_args(FunctionCallInfo fcinfo, const RsTrainArgNos *argnos, const char *algorithm,
+			int shrink_argno, RsTrainer *trainer, KnnRun *run)
 {
-	char	   *name;
-
-	RsRequireArg(fcinfo, 0, "source");
+	memset(run, 0, sizeof(KnnRun));
+	run->algorithm = algorithm;
+	RsTrainArgs(fcinfo, argnos, trainer);
 	run->params.k = RsIntArg(fcinfo, 1, "neighbors", 1, KNN_MAX_NEIGHBORS);
-	name = RsTextArg(fcinfo, 2, "model");
 	run->params.support_shrink = (float) RsFloatArg(fcinfo, shrink_argno, "shrinkage", 0, 1e9, NAN);
 	run->params.shrink = 0;
-	RsRequireArg(fcinfo, cols_argno, "user_col");
-	RsRequireArg(fcinfo, cols_argno + 1, "item_col");
-	spec->relid = PG_GETARG_OID(0);
-	spec->user_col = NameStr(*PG_GETARG_NAME(cols_argno));
-	spec->item_col = NameStr(*PG_GETARG_NAME(cols_argno + 1));
-	spec->weight_col = PG_ARGISNULL(cols_argno + 2) ? NULL : NameStr(*PG_GETARG_NAME(cols_argno + 2));
-	return name;
 }
 
 /*
@@ -295,19 +267,16 @@ common_args(FunctionCallInfo fcinfo, RsSourceSpec *spec, KnnRun *run, int shrink
  *						 bm25_b float8, user_col name, item_col name,
  *						 weight_col name, time_col name, half_life interval,
  *						 epsilon float8, delta float8, max_user_items int,
- *						 seed int8)
+ *						 seed int8, replace bool)
  */
 Datum
 recsys_train_item_knn(PG_FUNCTION_ARGS)
 {
-	double		start = RsSeconds();
-	RsSourceSpec spec;
+	static const RsTrainArgNos argnos = {.model = 2,.cols = 7,.weight_col = 9,.replace = 16};
+	RsTrainer	trainer;
 	KnnRun		run;
-	char	   *name;
 
-	memset(&run, 0, sizeof(run));
-	run.algorithm = "item_knn";
-	name = common_args(fcinfo, &spec, &run, 4, 7);
+	common_args(fcinfo, &argnos, "item_knn", 4, &trainer, &run);
 	run.similarity = RsTextArg(fcinfo, 3, "similarity");
 	if (strcmp(run.similarity, "cosine") == 0)
 		run.params.kind = RS_KNN_COSINE;
@@ -323,37 +292,29 @@ recsys_train_item_knn(PG_FUNCTION_ARGS)
 	run.bm25_b = (float) RsFloatArg(fcinfo, 6, "bm25_b", 0, 1, NAN);
 	/* time_col and half_life arrived in 0.3.0 */
 	if (PG_NARGS() > 11)
-		RsTimeDecayArgs(fcinfo, 10, spec.relid, &run.time_col, &run.half_life);
+		RsTimeDecayArgs(fcinfo, 10, trainer.spec.relid, &run.time_col, &run.half_life);
 	/* and these in 0.6.0 */
 	RsPrivacyArgs(fcinfo, 12, &run.privacy);
-	RsPrivacyRefuse(&run.privacy, spec.weight_col != NULL, "weight_col");
+	RsPrivacyRefuse(&run.privacy, trainer.spec.weight_col != NULL, "weight_col");
 	RsPrivacyRefuse(&run.privacy, run.params.kind == RS_KNN_DOT, "similarity 'bm25'");
 
-	RsLockModelForTraining(name);
-	train_neighbors(&spec, name, &run, start);
-	PG_RETURN_DATUM(RsModelRowDatum(fcinfo, name));
+	PG_RETURN_DATUM(train_neighbors(fcinfo, &trainer, &run));
 }
 
 /*
  * recsys_train_user_knn(source regclass, neighbors int, model text,
  *						 shrinkage float8, user_col name, item_col name,
- *						 weight_col name)
+ *						 weight_col name, replace bool)
  */
 Datum
 recsys_train_user_knn(PG_FUNCTION_ARGS)
 {
-	double		start = RsSeconds();
-	RsSourceSpec spec;
+	static const RsTrainArgNos argnos = {.model = 2,.cols = 4,.weight_col = 6,.replace = 7};
+	RsTrainer	trainer;
 	KnnRun		run;
-	char	   *name;
 
-	memset(&run, 0, sizeof(run));
-	run.algorithm = "user_knn";
+	common_args(fcinfo, &argnos, "user_knn", 3, &trainer, &run);
 	run.similarity = "cosine";
 	run.params.kind = RS_KNN_COSINE;
-	name = common_args(fcinfo, &spec, &run, 3, 4);
-
-	RsLockModelForTraining(name);
-	train_neighbors(&spec, name, &run, start);
-	PG_RETURN_DATUM(RsModelRowDatum(fcinfo, name));
+	PG_RETURN_DATUM(train_neighbors(fcinfo, &trainer, &run));
 }

@@ -66,7 +66,7 @@ INSERT INTO shop.candidates VALUES
 	('cand_knn', 'item-kNN, cosine', 'train_item_knn(%L, 50, model => %L, weight_col => ''weight'')'),
 	('cand_bm25', 'item-kNN, BM25', 'train_item_knn(%L, 50, model => %L, similarity => ''bm25'', weight_col => ''weight'')'),
 	('cand_ease', 'EASE', 'train_ease(%L, 500, model => %L)'),
-	('cand_als', 'implicit ALS', 'train_cf(%L, 16, model => %L, rating_col => ''weight'', regularization => 5)');
+	('cand_als', 'implicit ALS', 'train_cf(%L, 16, model => %L, weight_col => ''weight'', regularization => 5)');
 DO $$
 DECLARE
 	c record;

@@ -201,12 +201,12 @@ topn() {
 	header "$data / $protocol (test)"
 	run "popularity" "${t}_train" "${t}_test" "recsys.train_popular('${t}_train', model => 'm')"
 	run "ALS default (train_cf, $weight)" "${t}_train" "${t}_test" \
-		"recsys.train_cf('${t}_train', model => 'm', rating_col => '$weight')"
+		"recsys.train_cf('${t}_train', model => 'm', weight_col => '$weight')"
 	# the same model without stored user vectors: users folded in when served
 	run "ALS default, store_users => false" "${t}_train" "${t}_test" \
-		"recsys.train_cf('${t}_train', model => 'm', rating_col => '$weight', store_users => false)"
+		"recsys.train_cf('${t}_train', model => 'm', weight_col => '$weight', store_users => false)"
 	run "ALS binary, f=64 reg=0.01 a=1" "${t}_train" "${t}_test" \
-		"recsys.train_cf('${t}_train', model => 'm', rating_col => 'one')"
+		"recsys.train_cf('${t}_train', model => 'm', weight_col => 'one')"
 	for K in 50 100; do
 		run "Cosine K=$K (binary)" "${t}_train" "${t}_test" \
 			"recsys.train_item_knn('${t}_train', $K, model => 'm', weight_col => 'one')"
@@ -220,24 +220,24 @@ topn() {
 	local tune=${RECSYS_TUNE:-1}
 	if [ "$tune" = 1 ]; then
 		tuned "EASE/DLAE tuned" "$t" ease \
-			'{"lambda": [50, 100, 200, 500, 1000], "dropout": [0, 0.1, 0.25, 0.5]}' '{}'
+			'{"regularization": [50, 100, 200, 500, 1000], "dropout": [0, 0.1, 0.25, 0.5]}' '{}'
 		tuned "ALS tuned" "$t" als \
 			'{"factors": [64, 128], "regularization": [0.01, 0.05, 0.1], "alpha": [1, 10, 40]}' \
-			"{\"rating_col\": \"$weight\"}"
+			"{\"weight_col\": \"$weight\"}"
 	fi
 	local als_call= ease_call= ease_json=
 	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = als ] || [ "$tune" = blend ] || [ "$tune" = features ]; then
 		# implicit ALS with frequency-scaled regularisation (Rendle et al. 2022)
 		tuned "ALS frequency-scaled reg tuned" "$t" als \
 			'{"alpha": [10, 20], "regularization": [0.005, 0.01, 0.02, 0.05]}' \
-			"{\"rating_col\": \"one\", \"factors\": 128, \"iterations\": 12, \"regularization_exponent\": 1}"
+			"{\"weight_col\": \"one\", \"factors\": 128, \"iterations\": 12, \"regularization_exponent\": 1}"
 		als_call=$tuned_call
 	fi
 	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = blend ] || [ "$tune" = features ]; then
 		if [ "$protocol" = last5 ]; then
 			# predicting the next purchases: weight the history by its age
 			tuned "EASE recency-weighted tuned" "$t" ease \
-				'{"lambda": [500, 1000, 2000], "popularity_exponent": [0, 0.25], "half_life": ["30 days", "60 days", "120 days"]}' \
+				'{"regularization": [500, 1000, 2000], "popularity_exponent": [0, 0.25], "half_life": ["30 days", "60 days", "120 days"]}' \
 				'{"time_col": "ts"}'
 			ease_call=$tuned_call ease_json=$tuned_json
 			tuned "BM25 recency-weighted tuned" "$t" item_knn \
@@ -245,7 +245,7 @@ topn() {
 				"{\"similarity\": \"bm25\", \"weight_col\": \"$weight\", \"time_col\": \"ts\"}"
 		else
 			tuned "EASE normalised tuned" "$t" ease \
-				'{"lambda": [100, 200, 400], "user_exponent": [0.25, 0.5], "popularity_exponent": [0.1, 0.25], "dropout": [0, 0.25]}' '{}'
+				'{"regularization": [100, 200, 400], "user_exponent": [0.25, 0.5], "popularity_exponent": [0.1, 0.25], "dropout": [0, 0.25]}' '{}'
 			ease_call=$tuned_call ease_json=$tuned_json
 		fi
 	fi
@@ -309,7 +309,7 @@ private_topn() {
 	load "${t}_vtest" "$splits/$data/strat75/valid/test.csv.gz"
 	header "$data / strat75 (test), differential privacy (delta 1e-7)"
 	case " $models " in *" ease "*)
-		private_lines "EASE" "$t" ease '{"lambda": [50, 100, 200, 500, 1000]}' '{}' ;;
+		private_lines "EASE" "$t" ease '{"regularization": [50, 100, 200, 500, 1000]}' '{}' ;;
 	esac
 	case " $models " in *" knn "*)
 		private_lines "item-kNN cosine" "$t" item_knn '{"neighbors": [20, 50, 100, 200]}' '{}' ;;
@@ -390,12 +390,12 @@ if [ "$which" = all ] || [ "$which" = cv5 ]; then
 		fi
 		recsys_psql -At -F ' ' <<SQL
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
-SELECT 1 AS trained FROM recsys.train_cf('cv_train_$fold', model => 'mf', feedback => 'explicit', rating_col => 'r'$CV_ARGS) \gset
+SELECT 1 AS trained FROM recsys.train_cf('cv_train_$fold', model => 'mf', feedback => 'explicit', weight_col => 'r'$CV_ARGS) \gset
 SELECT format('fold %s: fit %s s, rmse %s, mae %s', $fold,
 	round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 2),
 	round(max(value) FILTER (WHERE metric = 'rmse')::numeric, 4),
 	round(max(value) FILTER (WHERE metric = 'mae')::numeric, 4))
-FROM recsys.evaluate('mf', 'cv_test_$fold', rating_col => 'r');
+FROM recsys.evaluate('mf', 'cv_test_$fold', weight_col => 'r');
 SQL
 	done
 	done

@@ -85,7 +85,7 @@ isnt($s2, $s1, 'the long-lived standby session no longer serves version 1');
 is($s2, $p2, 'version 2: the standby session answers exactly as the primary');
 
 # a neighbourhood model replicates and is served the same way
-$primary->safe_psql('postgres', "SELECT 1 FROM recsys.train_item_knn('events', neighbors => 20)");
+$primary->safe_psql('postgres', "SELECT 1 FROM recsys.train_item_knn('events', neighbors => 20, model => 'default_knn')");
 $primary->wait_for_catchup($standby);
 my $knn = "SELECT string_agg(item_id || '=' || score, ',' ORDER BY score DESC, item_id) "
   . "FROM recsys.recommend(42, 10, 'default_knn')";

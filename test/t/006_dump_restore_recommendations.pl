@@ -30,9 +30,9 @@ $node->safe_psql('shop', q{
 $node->safe_psql('shop', q{
 	SELECT 1 FROM recsys.train_cf('events', factors => 8, iterations => 3);
 	SELECT 1 FROM recsys.train_cf('events', factors => 8, iterations => 3, seed => 7);
-	SELECT 1 FROM recsys.train_cf('ratings', feedback => 'explicit', rating_col => 'stars',
+	SELECT 1 FROM recsys.train_cf('ratings', feedback => 'explicit', weight_col => 'stars',
 		model => 'stars', factors => 8, iterations => 3);
-	SELECT 1 FROM recsys.train_item_knn('events', neighbors => 20);
+	SELECT 1 FROM recsys.train_item_knn('events', neighbors => 20, model => 'default_knn');
 	SELECT 1 FROM recsys.train_blend('{default_knn,default}', '{1,0.5}', 'mix');
 });
 
@@ -90,7 +90,7 @@ is($node->safe_psql('restored',
 		"SELECT version FROM recsys.train_cf('events', factors => 8, iterations => 3, seed => 7)"),
 	'3', 'retraining in the restored database gives version 3');
 is($node->safe_psql('restored',
-		"SELECT version FROM recsys.train_item_knn('events', neighbors => 20)"),
+		"SELECT version FROM recsys.train_item_knn('events', neighbors => 20, model => 'default_knn')"),
 	'2', 'retraining the item-kNN model gives version 2');
 my $retrained = served('restored');
 my ($r_before) = $before =~ /^(default recommend 1: .*)$/m;

@@ -83,10 +83,10 @@ my @cases = (
 		q{SELECT 1 FROM recsys.train_cf('many', factors => 1024, iterations => 5, model => 'c1')} ],
 	[ 'train_cf explicit, 1,024 factors',
 		q{SELECT 1 FROM recsys.train_cf('tall', factors => 1024, iterations => 5, model => 'c2',
-			feedback => 'explicit', rating_col => 'rating')} ],
+			feedback => 'explicit', weight_col => 'rating')} ],
 	[ 'train_cf bayesian, 1,024 factors',
 		q{SELECT 1 FROM recsys.train_cf('tall', factors => 1024, iterations => 5, model => 'c3',
-			feedback => 'explicit', rating_col => 'rating', solver => 'bayesian', alpha => 2)} ],
+			feedback => 'explicit', weight_col => 'rating', solver => 'bayesian', alpha => 2)} ],
 );
 for my $case (@cases)
 {

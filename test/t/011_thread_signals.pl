@@ -66,14 +66,14 @@ $node->start;
 $node->safe_psql('postgres', $setup);
 my $out = $node->safe_psql('postgres', qq{
 	SET recsys.threads = 2;
-	SELECT 1 FROM recsys.train_ease('events', lambda => 100);
+	SELECT 1 FROM recsys.train_ease('events', regularization => 100);
 	$threads_sql});
 $out =~ s/^1\n//;
 check_threads('after train_ease with 2 threads', $out);
 # and a cancel still reaches the backend, which keeps working
 is($node->safe_psql('postgres', q{
 	SET recsys.threads = 2;
-	SELECT 1 FROM recsys.train_ease('events', lambda => 100, model => 'e2');
+	SELECT 1 FROM recsys.train_ease('events', regularization => 100, model => 'e2');
 	SELECT count(*) FROM recsys.recommend(1, 5, 'e2')}), "1\n5", 'a second EASE run in a backend that has the pool');
 $node->stop;
 
