@@ -60,6 +60,7 @@
 #include <string.h>
 
 #include "knn.h"
+#include "topk.h"
 
 /* Vectors only reach always-inline helpers: the ABI notes are moot. */
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -175,92 +176,13 @@ knn_mode(const RsKnnParams *params)
 }
 
 /* ----------------------------------------------------------------------
- * Ranking: (similarity descending, index ascending).  Bounded heaps with
- * the worst kept entry at the root (serving), sorting and quickselect.
+ * Ranking: (similarity descending, index ascending), as in topk.h (whose
+ * bounded heap serving uses), sorting and quickselect.
  * ----------------------------------------------------------------------
  */
 
-/* Whether (sa, ia) ranks strictly before (sb, ib): higher, then smaller index. */
-RS_INLINE bool
-ranks_before(float sa, int32_t ia, float sb, int32_t ib)
-{
-	return sa > sb || (sa == sb && ia < ib);
-}
-
-/* Restore the heap property below pos. */
-static void
-heap_sift_down(int32_t *idx, float *val, int size, int pos)
-{
-	for (;;)
-	{
-		int			worst = pos;
-		int			left = 2 * pos + 1;
-		int			right = left + 1;
-		float		tv;
-		int32_t		ti;
-
-		if (left < size && ranks_before(val[worst], idx[worst], val[left], idx[left]))
-			worst = left;
-		if (right < size && ranks_before(val[worst], idx[worst], val[right], idx[right]))
-			worst = right;
-		if (worst == pos)
-			return;
-		tv = val[pos];
-		val[pos] = val[worst];
-		val[worst] = tv;
-		ti = idx[pos];
-		idx[pos] = idx[worst];
-		idx[worst] = ti;
-		pos = worst;
-	}
-}
-
-/* Add (s, i) to a heap of size *size < cap, or replace the root if better. */
-RS_INLINE void
-heap_offer(int32_t *idx, float *val, int *size, int cap, float s, int32_t i)
-{
-	if (*size < cap)
-	{
-		int			pos = (*size)++;
-
-		/* sift up: a parent must rank after (be worse than) its children */
-		while (pos > 0)
-		{
-			int			parent = (pos - 1) / 2;
-
-			if (!ranks_before(val[parent], idx[parent], s, i))
-				break;
-			val[pos] = val[parent];
-			idx[pos] = idx[parent];
-			pos = parent;
-		}
-		val[pos] = s;
-		idx[pos] = i;
-	}
-	else if (ranks_before(s, i, val[0], idx[0]))
-	{
-		val[0] = s;
-		idx[0] = i;
-		heap_sift_down(idx, val, *size, 0);
-	}
-}
-
-/* Sort a heap in place, best first. */
-static void
-heap_sort_best_first(int32_t *idx, float *val, int size)
-{
-	for (int end = size - 1; end > 0; end--)
-	{
-		float		tv = val[0];
-		int32_t		ti = idx[0];
-
-		val[0] = val[end];
-		idx[0] = idx[end];
-		val[end] = tv;
-		idx[end] = ti;
-		heap_sift_down(idx, val, end, 0);
-	}
-}
+/* The ranking of topk.h, which the sorts and quickselect below share. */
+#define ranks_before rs_topk_ranks_before
 
 /* Sort n entries best first: insertion sort for short runs. */
 static void
@@ -1181,8 +1103,8 @@ rs_knn_topk_touched(float *scores, const int32_t *touched, int64_t n_touched,
 			continue;
 		if (exclude && ((exclude[j >> 3] >> (j & 7)) & 1))
 			continue;
-		heap_offer(out_idx, out_score, &size, top_n, s, j);
+		rs_topk_offer(out_idx, out_score, &size, top_n, s, j);
 	}
-	heap_sort_best_first(out_idx, out_score, size);
+	rs_topk_sort(out_idx, out_score, size);
 	return size;
 }
