@@ -25,7 +25,7 @@
  * it: PostgreSQL's handlers must never run on an OpenBLAS thread.  So
  * every signal is blocked in the backend around those two calls, and the
  * backend's own mask is restored right after (recsys's own worker threads
- * are created the same way, src/kernel/als.c and knn.c).
+ * are created the same way, src/kernel/threads.c).
  *
  * The functions below have the names and signatures of cblas.h and
  * LAPACK, so the plain-C kernels call BLAS the same way in the server

@@ -44,14 +44,13 @@
  *-------------------------------------------------------------------------
  */
 #include <math.h>
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
 
 #include <cblas.h>
 
 #include "als.h"
 #include "rng.h"
+#include "threads.h"
 
 /* Vectors are only ever passed to always-inline helpers: ABI notes are moot. */
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -1202,20 +1201,14 @@ worker_main(void *arg)
 {
 	RsWorker   *worker = (RsWorker *) arg;
 	RsParallel *par = worker->par;
+	int64_t		begin;
+	int64_t		end;
 
-	for (;;)
+	while (__atomic_load_n(&par->status, __ATOMIC_RELAXED) == 0 &&
+		   rs_threads_grab(&par->next_row, par->grab, par->end_row, &begin, &end))
 	{
-		int64_t		begin;
-		int64_t		end;
-		int			status;
+		int			status = par->fn(par->ctx, (int32_t) begin, (int32_t) end, worker->ws);
 
-		if (__atomic_load_n(&par->status, __ATOMIC_RELAXED) != 0)
-			break;
-		begin = __atomic_fetch_add(&par->next_row, par->grab, __ATOMIC_RELAXED);
-		if (begin >= par->end_row)
-			break;
-		end = begin + par->grab < par->end_row ? begin + par->grab : par->end_row;
-		status = par->fn(par->ctx, (int32_t) begin, (int32_t) end, worker->ws);
 		if (status != 0)
 		{
 			int			expected = 0;
@@ -1239,11 +1232,10 @@ align_workspace(float *workspace)
 
 /*
  * Run fn over [begin, end) on nthreads threads (the caller's included),
- * each with its own slice of per_thread floats of the workspace.  Threads
- * are created with every signal blocked, so that a backend's signals reach
- * the main thread.  If a thread cannot be created the others (at least the
- * calling thread) still do all the rows, and RS_ALS_ERR_THREAD is returned
- * unless a row failed.
+ * each with its own slice of per_thread floats of the workspace, through
+ * rs_threads_run (signals blocked in the workers).  If a thread cannot be
+ * created the others (at least the calling thread) still do all the rows,
+ * and RS_ALS_ERR_THREAD is returned unless a row failed.
  */
 static int
 run_parallel(RsRowsFn fn, const void *ctx, int32_t begin, int32_t end,
@@ -1252,8 +1244,7 @@ run_parallel(RsRowsFn fn, const void *ctx, int32_t begin, int32_t end,
 	RsParallel	par;
 	float	   *ws = align_workspace(workspace);
 	size_t		stride = ROUND_UP(per_thread, 16);
-	int			created = 0;
-	bool		create_failed = false;
+	bool		create_failed;
 
 	if (nthreads > end - begin)
 		nthreads = end - begin > 0 ? end - begin : 1;
@@ -1270,35 +1261,17 @@ run_parallel(RsRowsFn fn, const void *ctx, int32_t begin, int32_t end,
 	par.status = 0;
 
 	{
-		pthread_t	threads[RS_ALS_MAX_THREADS];
 		RsWorker	workers[RS_ALS_MAX_THREADS];
-		sigset_t	all_signals,
-					old_signals;
-		int			t;
 
 		if (nthreads > RS_ALS_MAX_THREADS)
 			nthreads = RS_ALS_MAX_THREADS;
-		sigfillset(&all_signals);
-		pthread_sigmask(SIG_BLOCK, &all_signals, &old_signals);
-		for (t = 1; t < nthreads; t++)
+		for (int t = 0; t < nthreads; t++)
 		{
 			workers[t].par = &par;
 			workers[t].ws = ws + (size_t) t * stride;
-			if (pthread_create(&threads[t], NULL, worker_main, &workers[t]) != 0)
-			{
-				create_failed = true;
-				break;
-			}
-			created++;
 		}
-		pthread_sigmask(SIG_SETMASK, &old_signals, NULL);
-
-		workers[0].par = &par;
-		workers[0].ws = ws;
-		worker_main(&workers[0]);
-
-		for (t = 1; t <= created; t++)
-			pthread_join(threads[t], NULL);
+		create_failed = rs_threads_run(nthreads, worker_main, workers,
+									   sizeof(RsWorker)) != RS_THREADS_OK;
 	}
 
 	if (par.status != 0)

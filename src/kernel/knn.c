@@ -54,12 +54,11 @@
  *-------------------------------------------------------------------------
  */
 #include <math.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "knn.h"
+#include "threads.h"
 #include "topk.h"
 
 /* Vectors only reach always-inline helpers: the ABI notes are moot. */
@@ -802,16 +801,11 @@ knn_worker_main(void *arg)
 		/* long rows are few: take them one range at a time */
 		int64_t		grab = p == 0 ? LONG_ROWS_PER_GRAB : ROWS_PER_GRAB;
 
-		for (;;)
-		{
-			int64_t		begin = __atomic_fetch_add(next, grab, __ATOMIC_RELAXED);
-			int64_t		end;
+		int64_t		begin;
+		int64_t		end;
 
-			if (begin >= par->end_row)
-				break;
-			end = begin + grab < par->end_row ? begin + grab : par->end_row;
+		while (rs_threads_grab(next, grab, par->end_row, &begin, &end))
 			knn_rows(ctx, (int32_t) begin, (int32_t) end, pass, &s);
-		}
 	}
 	return NULL;
 }
@@ -877,8 +871,7 @@ rs_knn_build(const RsCsr *A, const RsCsr *At, const float *norms,
 	KnnParallel par;
 	char	   *base;
 	size_t		stride;
-	int			created = 0;
-	bool		create_failed = false;
+	bool		create_failed;
 
 	if (A == NULL || At == NULL || params == NULL || workspace == NULL ||
 		nbr == NULL || sim == NULL || count == NULL)
@@ -932,33 +925,15 @@ rs_knn_build(const RsCsr *A, const RsCsr *At, const float *norms,
 	par.next_short = begin;
 	par.end_row = end;
 	{
-		pthread_t	threads[RS_KNN_MAX_THREADS];
 		KnnWorker	workers[RS_KNN_MAX_THREADS];
-		sigset_t	all_signals,
-					old_signals;
 
-		/* workers inherit a full signal mask: the backend's signals go to us */
-		sigfillset(&all_signals);
-		pthread_sigmask(SIG_BLOCK, &all_signals, &old_signals);
-		for (int t = 1; t < nthreads; t++)
+		for (int t = 0; t < nthreads; t++)
 		{
 			workers[t].par = &par;
 			workers[t].base = base + (size_t) t * stride;
-			if (pthread_create(&threads[t], NULL, knn_worker_main, &workers[t]) != 0)
-			{
-				create_failed = true;
-				break;
-			}
-			created++;
 		}
-		pthread_sigmask(SIG_SETMASK, &old_signals, NULL);
-
-		workers[0].par = &par;
-		workers[0].base = base;
-		knn_worker_main(&workers[0]);
-
-		for (int t = 1; t <= created; t++)
-			pthread_join(threads[t], NULL);
+		create_failed = rs_threads_run(nthreads, knn_worker_main, workers,
+									   sizeof(KnnWorker)) != RS_THREADS_OK;
 	}
 	return create_failed ? RS_KNN_ERR_THREAD : RS_KNN_OK;
 }
