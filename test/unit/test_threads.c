@@ -4,11 +4,16 @@
  *		every share runs once, the workers block every signal while the
  *		caller's mask is restored, a failed creation (through the
  *		rs_thread_create hook) is reported and leaves the queue's work to
- *		the threads that run, and rs_threads_grab hands out each row once.
+ *		the threads that run (rs_knn_build then returns RS_KNN_ERR_THREAD
+ *		with every row as on one thread), and rs_threads_grab hands out
+ *		each row once.
  */
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "knn.h"
+#include "sparse.h"
 #include "threads.h"
 #include "unit.h"
 
@@ -153,4 +158,80 @@ UNIT_TEST(threads_grab_covers_the_range)
 	UNIT_CHECK(rs_threads_grab(&next, 4, 12, &begin, &end) && begin == 9 && end == 12);
 	UNIT_CHECK(!rs_threads_grab(&next, 4, 12, &begin, &end));
 	UNIT_CHECK(!rs_threads_grab(&next, 4, 12, &begin, &end));
+}
+
+
+#define TT_KNN_ROWS 300
+#define TT_KNN_COLS 50
+#define TT_KNN_NNZ 3000
+#define TT_KNN_K 7
+
+/* rs_knn_build of a fixed random matrix on nthreads threads. */
+static int
+tt_knn(int nthreads, int32_t *nbr, float *sim, int32_t *count)
+{
+	static int32_t rows[TT_KNN_NNZ],
+				cols[TT_KNN_NNZ];
+	static float vals[TT_KNN_NNZ];
+	static int64_t indptr[TT_KNN_ROWS + 1],
+				indptr_t[TT_KNN_COLS + 1];
+	static int32_t indices[TT_KNN_NNZ],
+				indices_t[TT_KNN_NNZ];
+	static float data[TT_KNN_NNZ],
+				data_t[TT_KNN_NNZ],
+				norms[TT_KNN_ROWS];
+	RsCsr		A = {0, 0, 0, indptr, indices, data};
+	RsCsr		At = {0, 0, 0, indptr_t, indices_t, data_t};
+	RsKnnParams params = {RS_KNN_COSINE, TT_KNN_K, 1.0f, 0.0f};
+	void	   *ws;
+	int			status;
+
+	for (int i = 0; i < TT_KNN_NNZ; i++)
+	{
+		rows[i] = (int32_t) ((i * 7919u) % TT_KNN_ROWS);
+		cols[i] = (int32_t) ((i * 104729u + i / 3) % TT_KNN_COLS);
+		vals[i] = 1.0f + (float) (i % 5);
+	}
+	rs_coo_to_csr(TT_KNN_ROWS, TT_KNN_COLS, TT_KNN_NNZ, rows, cols, vals, &A);
+	rs_csr_transpose(&A, &At);
+	rs_knn_row_norms(&A, norms);
+	ws = malloc(rs_knn_workspace_bytes(&params, TT_KNN_ROWS, nthreads));
+	status = rs_knn_build(&A, &At, norms, &params, 0, TT_KNN_ROWS, nthreads, ws,
+						  nbr, sim, count);
+	free(ws);
+	return status;
+}
+
+UNIT_TEST(threads_knn_build_when_a_creation_fails)
+{
+	static int32_t nbr1[TT_KNN_ROWS * TT_KNN_K],
+				nbr4[TT_KNN_ROWS * TT_KNN_K],
+				count1[TT_KNN_ROWS],
+				count4[TT_KNN_ROWS];
+	static float sim1[TT_KNN_ROWS * TT_KNN_K],
+				sim4[TT_KNN_ROWS * TT_KNN_K];
+
+	UNIT_CHECK(tt_knn(1, nbr1, sim1, count1) == RS_KNN_OK);
+	{
+		int			total = 0;
+
+		for (int r = 0; r < TT_KNN_ROWS; r++)
+			total += count1[r];
+		UNIT_CHECK(total > TT_KNN_ROWS);	/* rows do have neighbours */
+	}
+	for (int fail_at = 1; fail_at <= 3; fail_at++)
+	{
+		memset(nbr4, 0xff, sizeof(nbr4));
+		tt_creations = 0;
+		tt_fail_at = fail_at;
+		rs_thread_create = tt_failing_create;
+		/* the rows are all computed, by the threads that did start */
+		UNIT_CHECK(tt_knn(4, nbr4, sim4, count4) == RS_KNN_ERR_THREAD);
+		rs_thread_create = pthread_create;
+		UNIT_CHECK(memcmp(count1, count4, sizeof(count1)) == 0);
+		UNIT_CHECK(memcmp(nbr1, nbr4, sizeof(nbr1)) == 0);
+		UNIT_CHECK(memcmp(sim1, sim4, sizeof(sim1)) == 0);
+	}
+	UNIT_CHECK(tt_knn(4, nbr4, sim4, count4) == RS_KNN_OK);
+	UNIT_CHECK(memcmp(nbr1, nbr4, sizeof(nbr1)) == 0);
 }
