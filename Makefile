@@ -5,7 +5,7 @@ EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/defau
 PGFILEDESC = "recsys - recommender models trained and served in SQL"
 
 MODULE_big = recsys
-KERNEL_OBJS = src/kernel/als.o src/kernel/dp.o src/kernel/ease.o src/kernel/foldin.o src/kernel/idmap.o src/kernel/knn.o src/kernel/linalg.o src/kernel/score.o src/kernel/sparse.o
+KERNEL_OBJS = src/kernel/als.o src/kernel/dp.o src/kernel/ease.o src/kernel/foldin.o src/kernel/gibbs.o src/kernel/idmap.o src/kernel/knn.o src/kernel/linalg.o src/kernel/score.o src/kernel/simd.o src/kernel/sparse.o src/kernel/threads.o
 OBJS = src/recsys.o src/args.o src/array_util.o src/blas_loader.o src/blend.o src/cancel.o src/evaluate.o src/fold_in.o src/ingest.o src/item_features.o src/model_acl.o src/model_cache.o \
 	src/model_store.o src/privacy.o src/recency.o src/recommend.o src/source_stats.o src/spi_util.o \
 	src/train_cf.o src/train_common.o src/train_ease.o src/train_knn.o src/train_popular.o $(KERNEL_OBJS)
@@ -53,6 +53,9 @@ test/unit/run_unit_tests: $(UNIT_SRCS) $(wildcard test/unit/*.h src/kernel/*.h)
 	$(CC) -O2 -g -Wall -Wextra -Wno-unused-parameter -Isrc/kernel -Itest/unit \
 		-DEASE_PANEL_WORK='((int64_t) 1 << 16)' -o $@ $(UNIT_SRCS) -lopenblas -lpthread -lm
 
+# The runner repeats the suite for every instruction-set build of the SIMD
+# kernels this CPU can run (src/kernel/simd.h), noting those it cannot;
+# RECSYS_ISA=baseline|avx2|avx512 runs one.
 unitcheck: test/unit/run_unit_tests
 	test/unit/run_unit_tests
 

@@ -25,7 +25,7 @@
  * it: PostgreSQL's handlers must never run on an OpenBLAS thread.  So
  * every signal is blocked in the backend around those two calls, and the
  * backend's own mask is restored right after (recsys's own worker threads
- * are created the same way, src/kernel/als.c and knn.c).
+ * are created the same way, src/kernel/threads.c).
  *
  * The functions below have the names and signatures of cblas.h and
  * LAPACK, so the plain-C kernels call BLAS the same way in the server
@@ -158,7 +158,19 @@ RsBlasSetThreads(int threads)
 	restore_signals(&old_signals);
 }
 
-void
+/*
+ * The forwarders are hidden: without this they would be global symbols of
+ * recsys.so and so of the backend (dlopen'ed RTLD_GLOBAL), where another
+ * extension's call to cblas_sgemm or spotrf_ could bind to them (and
+ * fail while recsys has not loaded OpenBLAS), and recsys's own calls
+ * could bind to another library's.  Hidden, the kernels in recsys.so call
+ * them directly and nothing outside sees them (test/run.sh checks that
+ * `nm -D recsys.so` lists none).  PostgreSQL 15's PGXS does not build
+ * with -fvisibility=hidden, so each one says so.
+ */
+#define RS_BLAS_FORWARDER __attribute__((visibility("hidden")))
+
+RS_BLAS_FORWARDER void
 cblas_sgemv(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE trans, const blasint m,
 			const blasint n, const float alpha, const float *a, const blasint lda,
 			const float *x, const blasint incx, const float beta, float *y, const blasint incy)
@@ -166,7 +178,7 @@ cblas_sgemv(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE trans, cons
 	p_sgemv(order, trans, m, n, alpha, a, lda, x, incx, beta, y, incy);
 }
 
-void
+RS_BLAS_FORWARDER void
 cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE transa,
 			const enum CBLAS_TRANSPOSE transb, const blasint m, const blasint n, const blasint k,
 			const float alpha, const float *a, const blasint lda, const float *b,
@@ -175,7 +187,7 @@ cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE transa,
 	p_sgemm(order, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-void
+RS_BLAS_FORWARDER void
 cblas_ssyrk(const enum CBLAS_ORDER order, const enum CBLAS_UPLO uplo,
 			const enum CBLAS_TRANSPOSE trans, const blasint n, const blasint k,
 			const float alpha, const float *a, const blasint lda, const float beta,
@@ -184,7 +196,7 @@ cblas_ssyrk(const enum CBLAS_ORDER order, const enum CBLAS_UPLO uplo,
 	p_ssyrk(order, uplo, trans, n, k, alpha, a, lda, beta, c, ldc);
 }
 
-void
+RS_BLAS_FORWARDER void
 cblas_strsm(const enum CBLAS_ORDER order, const enum CBLAS_SIDE side, const enum CBLAS_UPLO uplo,
 			const enum CBLAS_TRANSPOSE trans, const enum CBLAS_DIAG diag, const blasint m,
 			const blasint n, const float alpha, const float *a, const blasint lda, float *b,
@@ -193,7 +205,7 @@ cblas_strsm(const enum CBLAS_ORDER order, const enum CBLAS_SIDE side, const enum
 	p_strsm(order, side, uplo, trans, diag, m, n, alpha, a, lda, b, ldb);
 }
 
-void
+RS_BLAS_FORWARDER void
 cblas_strmm(const enum CBLAS_ORDER order, const enum CBLAS_SIDE side, const enum CBLAS_UPLO uplo,
 			const enum CBLAS_TRANSPOSE trans, const enum CBLAS_DIAG diag, const blasint m,
 			const blasint n, const float alpha, const float *a, const blasint lda, float *b,
@@ -202,7 +214,7 @@ cblas_strmm(const enum CBLAS_ORDER order, const enum CBLAS_SIDE side, const enum
 	p_strmm(order, side, uplo, trans, diag, m, n, alpha, a, lda, b, ldb);
 }
 
-float
+RS_BLAS_FORWARDER float
 cblas_sdot(const blasint n, const float *x, const blasint incx, const float *y,
 		   const blasint incy)
 {
@@ -217,26 +229,26 @@ extern void strtri_(const char *uplo, const char *diag, const int *n, float *a, 
 					int *info);
 extern void slauum_(const char *uplo, const int *n, float *a, const int *lda, int *info);
 
-void
+RS_BLAS_FORWARDER void
 spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info)
 {
 	p_spotrf(uplo, n, a, lda, info);
 }
 
-void
+RS_BLAS_FORWARDER void
 spotrs_(const char *uplo, const int *n, const int *nrhs, const float *a, const int *lda,
 		float *b, const int *ldb, int *info)
 {
 	p_spotrs(uplo, n, nrhs, a, lda, b, ldb, info);
 }
 
-void
+RS_BLAS_FORWARDER void
 strtri_(const char *uplo, const char *diag, const int *n, float *a, const int *lda, int *info)
 {
 	p_strtri(uplo, diag, n, a, lda, info);
 }
 
-void
+RS_BLAS_FORWARDER void
 slauum_(const char *uplo, const int *n, float *a, const int *lda, int *info)
 {
 	p_slauum(uplo, n, a, lda, info);

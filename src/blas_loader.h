@@ -8,7 +8,8 @@
 #ifndef RECSYS_BLAS_LOADER_H
 #define RECSYS_BLAS_LOADER_H
 
-extern void RsLoadBlas(void);
-extern void RsBlasSetThreads(int threads);
+/* Hidden like the forwarders: nothing outside recsys.so calls them. */
+extern void RsLoadBlas(void) __attribute__((visibility("hidden")));
+extern void RsBlasSetThreads(int threads) __attribute__((visibility("hidden")));
 
 #endif							/* RECSYS_BLAS_LOADER_H */

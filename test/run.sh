@@ -29,6 +29,19 @@ recsys_install_deps
 export RECSYS_WERROR=1
 recsys_build
 
+# 0. recsys.so exports no BLAS or LAPACK symbol: its forwarders
+# (src/blas_loader.c) must stay hidden, or another extension's BLAS calls
+# could bind to them and recsys's to another library's
+log "exported symbols"
+leaked=$(nm -D --defined-only "$RECSYS_ROOT/recsys.so" |
+	grep -iE ' (cblas_[a-z0-9_]+|[sdcz](gemm|gemv|syrk|trsm|trmm|dot|potrf|potrs|trtri|lauum)_?|[a-z_]*blas[a-z_]*)$' || true)
+if [ -z "$leaked" ]; then
+	tally "exported symbols" 1 0
+else
+	printf 'recsys.so exports BLAS symbols:\n%s\n' "$leaked"
+	tally "exported symbols" 0 1
+fi
+
 # 1. C unit tests of the pure-C kernels
 log "unit tests"
 set +e

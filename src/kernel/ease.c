@@ -35,6 +35,7 @@
  *-------------------------------------------------------------------------
  */
 #include "ease.h"
+#include "topk.h"
 
 #include <math.h>
 #include <string.h>
@@ -365,85 +366,11 @@ rs_ease_invert(float *G, int32_t n, int (*stop) (void *), void *stop_arg)
 	return mirror_upper(G, n, &clock);
 }
 
-/* Whether (sa, ia) ranks strictly before (sb, ib): higher, then lower index. */
-static inline int
-ranks_before(float sa, int32_t ia, float sb, int32_t ib)
-{
-	return sa > sb || (sa == sb && ia < ib);
-}
-
-static void
-sift_down(int32_t *idx, float *w, int size, int pos)
-{
-	for (;;)
-	{
-		int			worst = pos;
-		int			l = 2 * pos + 1;
-		int			r = l + 1;
-
-		if (l < size && ranks_before(w[worst], idx[worst], w[l], idx[l]))
-			worst = l;
-		if (r < size && ranks_before(w[worst], idx[worst], w[r], idx[r]))
-			worst = r;
-		if (worst == pos)
-			return;
-		{
-			float		tw = w[pos];
-			int32_t		ti = idx[pos];
-
-			w[pos] = w[worst];
-			idx[pos] = idx[worst];
-			w[worst] = tw;
-			idx[worst] = ti;
-		}
-		pos = worst;
-	}
-}
-
-/* Offer (b, j) to the k-slot heap idx/w of *size entries, worst at the root. */
-static void
-heap_offer(int32_t *idx, float *w, int *size, int k, float b, int32_t j)
-{
-	if (*size < k)
-	{
-		int			pos = (*size)++;
-
-		while (pos > 0)
-		{
-			int			parent = (pos - 1) / 2;
-
-			if (!ranks_before(w[parent], idx[parent], b, j))
-				break;
-			w[pos] = w[parent];
-			idx[pos] = idx[parent];
-			pos = parent;
-		}
-		w[pos] = b;
-		idx[pos] = j;
-	}
-	else if (ranks_before(b, j, w[0], idx[0]))
-	{
-		w[0] = b;
-		idx[0] = j;
-		sift_down(idx, w, *size, 0);
-	}
-}
-
 /* Sort the heap best first and pad its k slots with -1 and 0. */
 static void
 heap_finish(int32_t *idx, float *w, int size, int k)
 {
-	for (int end = size - 1; end > 0; end--)
-	{
-		float		tw = w[0];
-		int32_t		ti = idx[0];
-
-		w[0] = w[end];
-		idx[0] = idx[end];
-		w[end] = tw;
-		idx[end] = ti;
-		sift_down(idx, w, end, 0);
-	}
+	rs_topk_sort(idx, w, size);
 	for (int t = size; t < k; t++)
 	{
 		idx[t] = -1;
@@ -473,7 +400,7 @@ rs_ease_neighbors(const float *P, int32_t n, int32_t row_begin, int32_t row_end,
 				b *= column_scale[j];
 			if (isnan(b))
 				continue;
-			heap_offer(idx, w, &size, k, b, j);
+			rs_topk_offer(idx, w, &size, k, b, j);
 		}
 		heap_finish(idx, w, size, k);
 		count[i - row_begin] = size;
@@ -493,7 +420,7 @@ rs_dense_top_k(const float *S, int32_t n, int32_t row_begin, int32_t row_end, in
 
 		for (int32_t j = 0; j < n; j++)
 			if (j != i && row[j] > 0)
-				heap_offer(idx, w, &size, k, row[j], j);
+				rs_topk_offer(idx, w, &size, k, row[j], j);
 		heap_finish(idx, w, size, k);
 		count[i - row_begin] = size;
 	}

@@ -54,12 +54,12 @@
  *-------------------------------------------------------------------------
  */
 #include <math.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "knn.h"
+#include "threads.h"
+#include "topk.h"
 
 /* Vectors only reach always-inline helpers: the ABI notes are moot. */
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -175,92 +175,13 @@ knn_mode(const RsKnnParams *params)
 }
 
 /* ----------------------------------------------------------------------
- * Ranking: (similarity descending, index ascending).  Bounded heaps with
- * the worst kept entry at the root (serving), sorting and quickselect.
+ * Ranking: (similarity descending, index ascending), as in topk.h (whose
+ * bounded heap serving uses), sorting and quickselect.
  * ----------------------------------------------------------------------
  */
 
-/* Whether (sa, ia) ranks strictly before (sb, ib): higher, then smaller index. */
-RS_INLINE bool
-ranks_before(float sa, int32_t ia, float sb, int32_t ib)
-{
-	return sa > sb || (sa == sb && ia < ib);
-}
-
-/* Restore the heap property below pos. */
-static void
-heap_sift_down(int32_t *idx, float *val, int size, int pos)
-{
-	for (;;)
-	{
-		int			worst = pos;
-		int			left = 2 * pos + 1;
-		int			right = left + 1;
-		float		tv;
-		int32_t		ti;
-
-		if (left < size && ranks_before(val[worst], idx[worst], val[left], idx[left]))
-			worst = left;
-		if (right < size && ranks_before(val[worst], idx[worst], val[right], idx[right]))
-			worst = right;
-		if (worst == pos)
-			return;
-		tv = val[pos];
-		val[pos] = val[worst];
-		val[worst] = tv;
-		ti = idx[pos];
-		idx[pos] = idx[worst];
-		idx[worst] = ti;
-		pos = worst;
-	}
-}
-
-/* Add (s, i) to a heap of size *size < cap, or replace the root if better. */
-RS_INLINE void
-heap_offer(int32_t *idx, float *val, int *size, int cap, float s, int32_t i)
-{
-	if (*size < cap)
-	{
-		int			pos = (*size)++;
-
-		/* sift up: a parent must rank after (be worse than) its children */
-		while (pos > 0)
-		{
-			int			parent = (pos - 1) / 2;
-
-			if (!ranks_before(val[parent], idx[parent], s, i))
-				break;
-			val[pos] = val[parent];
-			idx[pos] = idx[parent];
-			pos = parent;
-		}
-		val[pos] = s;
-		idx[pos] = i;
-	}
-	else if (ranks_before(s, i, val[0], idx[0]))
-	{
-		val[0] = s;
-		idx[0] = i;
-		heap_sift_down(idx, val, *size, 0);
-	}
-}
-
-/* Sort a heap in place, best first. */
-static void
-heap_sort_best_first(int32_t *idx, float *val, int size)
-{
-	for (int end = size - 1; end > 0; end--)
-	{
-		float		tv = val[0];
-		int32_t		ti = idx[0];
-
-		val[0] = val[end];
-		idx[0] = idx[end];
-		val[end] = tv;
-		idx[end] = ti;
-		heap_sift_down(idx, val, end, 0);
-	}
-}
+/* The ranking of topk.h, which the sorts and quickselect below share. */
+#define ranks_before rs_topk_ranks_before
 
 /* Sort n entries best first: insertion sort for short runs. */
 static void
@@ -880,16 +801,11 @@ knn_worker_main(void *arg)
 		/* long rows are few: take them one range at a time */
 		int64_t		grab = p == 0 ? LONG_ROWS_PER_GRAB : ROWS_PER_GRAB;
 
-		for (;;)
-		{
-			int64_t		begin = __atomic_fetch_add(next, grab, __ATOMIC_RELAXED);
-			int64_t		end;
+		int64_t		begin;
+		int64_t		end;
 
-			if (begin >= par->end_row)
-				break;
-			end = begin + grab < par->end_row ? begin + grab : par->end_row;
+		while (rs_threads_grab(next, grab, par->end_row, &begin, &end))
 			knn_rows(ctx, (int32_t) begin, (int32_t) end, pass, &s);
-		}
 	}
 	return NULL;
 }
@@ -955,8 +871,7 @@ rs_knn_build(const RsCsr *A, const RsCsr *At, const float *norms,
 	KnnParallel par;
 	char	   *base;
 	size_t		stride;
-	int			created = 0;
-	bool		create_failed = false;
+	bool		create_failed;
 
 	if (A == NULL || At == NULL || params == NULL || workspace == NULL ||
 		nbr == NULL || sim == NULL || count == NULL)
@@ -1010,33 +925,15 @@ rs_knn_build(const RsCsr *A, const RsCsr *At, const float *norms,
 	par.next_short = begin;
 	par.end_row = end;
 	{
-		pthread_t	threads[RS_KNN_MAX_THREADS];
 		KnnWorker	workers[RS_KNN_MAX_THREADS];
-		sigset_t	all_signals,
-					old_signals;
 
-		/* workers inherit a full signal mask: the backend's signals go to us */
-		sigfillset(&all_signals);
-		pthread_sigmask(SIG_BLOCK, &all_signals, &old_signals);
-		for (int t = 1; t < nthreads; t++)
+		for (int t = 0; t < nthreads; t++)
 		{
 			workers[t].par = &par;
 			workers[t].base = base + (size_t) t * stride;
-			if (pthread_create(&threads[t], NULL, knn_worker_main, &workers[t]) != 0)
-			{
-				create_failed = true;
-				break;
-			}
-			created++;
 		}
-		pthread_sigmask(SIG_SETMASK, &old_signals, NULL);
-
-		workers[0].par = &par;
-		workers[0].base = base;
-		knn_worker_main(&workers[0]);
-
-		for (int t = 1; t <= created; t++)
-			pthread_join(threads[t], NULL);
+		create_failed = rs_threads_run(nthreads, knn_worker_main, workers,
+									   sizeof(KnnWorker)) != RS_THREADS_OK;
 	}
 	return create_failed ? RS_KNN_ERR_THREAD : RS_KNN_OK;
 }
@@ -1181,8 +1078,8 @@ rs_knn_topk_touched(float *scores, const int32_t *touched, int64_t n_touched,
 			continue;
 		if (exclude && ((exclude[j >> 3] >> (j & 7)) & 1))
 			continue;
-		heap_offer(out_idx, out_score, &size, top_n, s, j);
+		rs_topk_offer(out_idx, out_score, &size, top_n, s, j);
 	}
-	heap_sort_best_first(out_idx, out_score, size);
+	rs_topk_sort(out_idx, out_score, size);
 	return size;
 }

@@ -14,6 +14,7 @@
 #ifndef RECSYS_KERNEL_RNG_H
 #define RECSYS_KERNEL_RNG_H
 
+#include <math.h>
 #include <stdint.h>
 
 /* The SplitMix64 finaliser: a bijective 64-bit mix with good avalanche. */
@@ -46,6 +47,36 @@ static inline double
 rs_rng_uniform_double(uint64_t seed, uint64_t counter)
 {
 	return (double) (rs_rng_u64(seed, counter) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* 2 pi, for the Box-Muller normal draws. */
+#define RS_TWO_PI			6.283185307179586476925
+
+/*
+ * Two independent standard normal draws, a pure function of (seed,
+ * counter): Box-Muller on the uniforms number 2 counter and 2 counter + 1
+ * of the stream.
+ */
+static inline void
+rs_rng_normal_pair(uint64_t seed, uint64_t counter, double *z0, double *z1)
+{
+	double		u1 = rs_rng_uniform_double(seed, 2 * counter);
+	double		u2 = rs_rng_uniform_double(seed, 2 * counter + 1);
+	/* 1 - u1 is in (0, 1]: the logarithm is finite */
+	double		r = sqrt(-2.0 * log(1.0 - u1));
+
+	*z0 = r * cos(RS_TWO_PI * u2);
+	*z1 = r * sin(RS_TWO_PI * u2);
+}
+
+/* One standard normal draw: the first of rs_rng_normal_pair(seed, counter). */
+static inline double
+rs_rng_normal(uint64_t seed, uint64_t counter)
+{
+	double		u1 = rs_rng_uniform_double(seed, 2 * counter);
+	double		u2 = rs_rng_uniform_double(seed, 2 * counter + 1);
+
+	return sqrt(-2.0 * log(1.0 - u1)) * cos(RS_TWO_PI * u2);
 }
 
 #endif							/* RECSYS_KERNEL_RNG_H */

@@ -2,7 +2,7 @@
  *
  * score.c
  *		Serving helpers: item scores for one user (cblas_sgemv) and top-k
- *		selection with a bounded min-heap.  See score.h.
+ *		selection with the bounded min-heap of topk.h.  See score.h.
  *
  * The heap's root is the worst kept entry, so each of the n candidates
  * costs one comparison unless it beats the root (then O(log k)); the heap
@@ -18,6 +18,7 @@
 #include <cblas.h>
 
 #include "score.h"
+#include "topk.h"
 
 /* Y x (+ ybias); sgemv sizes are int, so very tall Y goes in blocks. */
 void
@@ -40,105 +41,6 @@ rs_score_items(const float *Y, const float *ybias, int64_t n_items, int k,
 			scores[i] += ybias[i];
 }
 
-/* Whether (sa, ia) ranks strictly before (sb, ib): higher score, then lower index. */
-static inline bool
-ranks_before(float sa, int32_t ia, float sb, int32_t ib)
-{
-	return sa > sb || (sa == sb && ia < ib);
-}
-
-/* Restore the min-heap (root = worst) below position pos. */
-static void
-heap_sift_down(int32_t *idx, float *score, int size, int pos)
-{
-	for (;;)
-	{
-		int			worst = pos;
-		int			left = 2 * pos + 1;
-		int			right = left + 1;
-		float		ts;
-		int32_t		ti;
-
-		if (left < size && ranks_before(score[worst], idx[worst], score[left], idx[left]))
-			worst = left;
-		if (right < size && ranks_before(score[worst], idx[worst], score[right], idx[right]))
-			worst = right;
-		if (worst == pos)
-			return;
-		ts = score[pos];
-		score[pos] = score[worst];
-		score[worst] = ts;
-		ti = idx[pos];
-		idx[pos] = idx[worst];
-		idx[worst] = ti;
-		pos = worst;
-	}
-}
-
-/*
- * Offer scores[0..n) (item indexes first_index..) to a heap of at most k
- * entries holding *size now.  The root is the worst kept entry, so once
- * the heap is full one comparison rejects almost every candidate; NaN
- * fails that comparison too, and the exclusion bitmap is only consulted
- * for candidates good enough to enter.
- */
-static void
-heap_offer(const float *scores, int64_t n, int64_t first_index, int k,
-		   const uint8_t *exclude, int32_t *idx, float *score, int *size)
-{
-	for (int64_t j = 0; j < n; j++)
-	{
-		float		s = scores[j];
-		int32_t		i = (int32_t) (first_index + j);
-
-		if (*size == k && !(s >= score[0]))
-			continue;
-		if (isnan(s) || (exclude && rs_bitmap_test(exclude, i)))
-			continue;
-		if (*size < k)
-		{
-			/* sift up: parents must be worse than children */
-			int			pos = (*size)++;
-
-			while (pos > 0)
-			{
-				int			parent = (pos - 1) / 2;
-
-				if (!ranks_before(score[parent], idx[parent], s, i))
-					break;
-				score[pos] = score[parent];
-				idx[pos] = idx[parent];
-				pos = parent;
-			}
-			score[pos] = s;
-			idx[pos] = i;
-		}
-		else if (ranks_before(s, i, score[0], idx[0]))
-		{
-			score[0] = s;
-			idx[0] = i;
-			heap_sift_down(idx, score, *size, 0);
-		}
-	}
-}
-
-/* Sort a heap in place, best first: move the worst to the end repeatedly. */
-static void
-heap_sort(int32_t *idx, float *score, int size)
-{
-	for (int end = size - 1; end > 0; end--)
-	{
-		float		ts = score[0];
-		int32_t		ti = idx[0];
-
-		score[0] = score[end];
-		idx[0] = idx[end];
-		score[end] = ts;
-		idx[end] = ti;
-		heap_sift_down(idx, score, end, 0);
-	}
-}
-
 /* Top-k by a bounded min-heap, then heap-sorted best first. */
 int
 rs_topk(const float *scores, int64_t n, int k, const uint8_t *exclude,
@@ -148,8 +50,8 @@ rs_topk(const float *scores, int64_t n, int k, const uint8_t *exclude,
 
 	if (k <= 0 || n <= 0)
 		return 0;
-	heap_offer(scores, n, 0, k, exclude, out_idx, out_score, &size);
-	heap_sort(out_idx, out_score, size);
+	rs_topk_offer_scores(scores, n, 0, exclude, out_idx, out_score, &size, k);
+	rs_topk_sort(out_idx, out_score, size);
 	return size;
 }
 
@@ -176,9 +78,9 @@ rs_score_topk(const float *Y, const float *ybias, int64_t n_items, int k,
 		if (ybias)
 			for (int j = 0; j < rows; j++)
 				block_scores[j] += ybias[start + j];
-		heap_offer(block_scores, rows, start, top_n, exclude, out_idx, out_score, &size);
+		rs_topk_offer_scores(block_scores, rows, start, exclude, out_idx, out_score, &size, top_n);
 	}
-	heap_sort(out_idx, out_score, size);
+	rs_topk_sort(out_idx, out_score, size);
 	return size;
 }
 

@@ -17,8 +17,8 @@
  * across thread counts, and reports the peak RSS.
  *
  * Build and run (default: 1M users x 100K items x ~19.3M entries, k = 64):
- *	cc -O2 -Isrc/kernel test/bench/als_kernel_bench.c src/kernel/als.c \
- *		src/kernel/sparse.c -lopenblas -lpthread -lm -o /tmp/als_bench
+ *	cc -O2 -Wall -Isrc/kernel -o /tmp/als_bench test/bench/als_kernel_bench.c \
+ *		src/kernel/*.c -lopenblas -lpthread -lm
  *	/tmp/als_bench [--small] [--users N] [--items N] [--nnz N] [--k K]
  *		[--reps R] [--threads 1,2] [--zipf S] [--loss] [--explicit]
  *

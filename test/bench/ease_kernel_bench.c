@@ -7,7 +7,7 @@
  *		matrix, in one run, alternating, so both see the same machine.
  *
  *   cc -O2 -Wall -Isrc/kernel -o /tmp/ease_bench test/bench/ease_kernel_bench.c \
- *       src/kernel/ease.c src/kernel/sparse.c -lopenblas -lpthread -lm
+ *       src/kernel/*.c -lopenblas -lpthread -lm
  *   OPENBLAS_NUM_THREADS=2 /tmp/ease_bench [N] [RUNS]
  *
  * Defaults: N = 8776 (ml-latest-small's item count), 3 runs of each.  The

@@ -4,7 +4,7 @@
  *		implicit-feedback matrix shaped like shared/bench/synth.py's.
  *
  *   cc -O2 -Wall -Isrc/kernel -o /tmp/knn_bench test/bench/knn_kernel_bench.c \
- *       src/kernel/knn.c src/kernel/sparse.c -lpthread -lm
+ *       src/kernel/*.c -lopenblas -lpthread -lm
  *   /tmp/knn_bench [--scale F] [--users N] [--items M] [--pairs P]
  *                  [--kind bm25|cosine|jaccard|user-cosine] [--k K]
  *                  [--threads T[,T...]] [--runs R] [--chunk C] [--csv FILE]

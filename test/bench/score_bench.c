@@ -2,7 +2,8 @@
  * score_bench.c
  *		Serving kernel speed: top-10 over n items x k factors, two ways.
  *
- *	 cc -O2 -Isrc/kernel test/bench/score_bench.c src/kernel/score.c -lopenblas -lm -o /tmp/score_bench
+ *	 cc -O2 -Wall -Isrc/kernel -o /tmp/score_bench test/bench/score_bench.c \
+ *		src/kernel/*.c -lopenblas -lpthread -lm
  *	 OPENBLAS_NUM_THREADS=1 /tmp/score_bench [n_items] [k] [rounds]
  *
  * "separate" is rs_score_items then rs_topk (a full score array written and
