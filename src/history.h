@@ -1,0 +1,21 @@
+/*-------------------------------------------------------------------------
+ *
+ * history.h
+ *		Users' interactions read from a model's source at call time.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_HISTORY_H
+#define RECSYS_HISTORY_H
+
+#include "postgres.h"
+
+#include "model.h"
+
+extern void RsReadUserItems(RsModel *model, int64 user_id, const char *why,
+							RsUserItems *out);
+extern void RsFreeUserItems(RsUserItems *items);
+extern void RsRequireSource(RsModel *model, const char *why);
+extern Oid	RsSourceReader(RsModel *model);
+
+#endif							/* RECSYS_HISTORY_H */
