@@ -17,5 +17,7 @@ extern void RsReadUserItems(RsModel *model, int64 user_id, const char *why,
 extern void RsFreeUserItems(RsUserItems *items);
 extern void RsRequireSource(RsModel *model, const char *why);
 extern Oid	RsSourceReader(RsModel *model);
+extern int	RsExplainByUserItems(RsModel *model, int64 user_id, int32 j, int64 item_id,
+								 RsContribution **out);
 
 #endif							/* RECSYS_HISTORY_H */

@@ -32,6 +32,7 @@
 #include "utils/memutils.h"
 
 #include "als.h"
+#include "factor_scores.h"
 #include "foldin.h"
 #include "history.h"
 #include "linalg.h"
@@ -149,15 +150,7 @@ factors_load(RsModel *model, const RsCatalogRow *row)
 				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
 				  2, argtypes, values, NULL, true, load_factor_row, model);
 
-	for (int32 i = 0; i < n_items; i++)
-	{
-		double		s = 0;
-
-		for (int f = 0; f < F(model)->k; f++)
-			s += (double) F(model)->item_factors[(int64) i * F(model)->k + f] *
-				F(model)->item_factors[(int64) i * F(model)->k + f];
-		F(model)->item_norms[i] = (float) sqrt(s);
-	}
+	rs_row_norms(F(model)->item_factors, n_items, F(model)->k, F(model)->item_norms);
 }
 
 /* One user's row of recsys.user_factors (user_vector). */
@@ -543,10 +536,8 @@ factors_score_user(RsModel *model, int64 user_id, const RsUserItems *items, floa
 
 	if (x == NULL)
 		return false;
-	rs_score_items(F(model)->item_factors, NULL, model->items.count, F(model)->k, x, scores);
-	if (F(model)->explicit_feedback)
-		for (int32 i = 0; i < model->items.count; i++)
-			scores[i] += F(model)->item_bias[i];
+	rs_score_items(F(model)->item_factors, F(model)->explicit_feedback ? F(model)->item_bias : NULL,
+				   model->items.count, F(model)->k, x, scores);
 	return true;
 }
 
@@ -684,12 +675,9 @@ factors_similar_items(RsModel *model, int32 i, int k, int32 *out_idx, float *out
 	float	   *scores = palloc(sizeof(float) * n_items);
 	uint8	   *exclude = palloc0(RS_BITMAP_BYTES(n_items) + 1);
 	const float *y = f->item_factors + (int64) i * f->k;
-	float		norm = f->item_norms[i];
 
 	rs_score_items(f->item_factors, NULL, n_items, f->k, y, scores);
-	for (int32 j = 0; j < n_items; j++)
-		scores[j] = (norm > 0 && f->item_norms[j] > 0) ?
-			scores[j] / (norm * f->item_norms[j]) : 0;
+	rs_cosine_from_dots(scores, f->item_norms, i, n_items);
 	rs_bitmap_set(exclude, i);
 	return rs_topk(scores, n_items, k, exclude, out_idx, out_score);
 }

@@ -19,10 +19,10 @@
 
 #include <math.h>
 
-#include "utils/float.h"
-
+#include "history.h"
 #include "model_kind.h"
 #include "model_load.h"
+#include "neighbor_scores.h"
 
 /* A model's neighbour lists, as a CSR over item indexes, best first. */
 typedef struct ItemNeighborsState
@@ -69,31 +69,24 @@ item_neighbors_history_input(RsModel *model)
 }
 
 /*
- * scores[j] = sum w_ui * sim(i, j) over the user's items; false when the
- * user has none.  Unreached items stay NaN so top-k skips them.
+ * scores[j] = sum w_ui * sim(i, j) over the user's items
+ * (rs_neighbor_scores); false when the user has none.  Unreached items
+ * stay NaN so top-k skips them.
  */
 static bool
 item_neighbors_score_user(RsModel *model, int64 user_id, const RsUserItems *items,
 						  float *scores)
 {
-	const RsCsr *nb = &N(model)->neighbors;
+	float	   *inputs;
 
 	if (items == NULL || items->n == 0)
 		return false;
-	for (int32 j = 0; j < model->items.count; j++)
-		scores[j] = get_float4_nan();
+	inputs = palloc(sizeof(float) * items->n);
 	for (int n = 0; n < items->n; n++)
-	{
-		int32		i = items->item[n];
-
-		for (int64 p = nb->indptr[i]; p < nb->indptr[i + 1]; p++)
-		{
-			int32		j = nb->indices[p];
-			float		add = item_input(model, items, n) * nb->data[p];
-
-			scores[j] = isnan(scores[j]) ? add : scores[j] + add;
-		}
-	}
+		inputs[n] = item_input(model, items, n);
+	if (rs_neighbor_scores(&N(model)->neighbors, items->item, inputs, items->n, scores) != 0)
+		elog(ERROR, "an item index is out of range");
+	pfree(inputs);
 	return true;
 }
 

@@ -18,13 +18,13 @@
 #include <math.h>
 
 #include "executor/spi.h"
-#include "utils/float.h"
 
 #include "array_util.h"
 #include "history.h"
 #include "model_acl.h"
 #include "model_kind.h"
 #include "model_load.h"
+#include "neighbor_scores.h"
 
 /* The users with neighbour lists, and the lists as a CSR over them. */
 typedef struct UserNeighborsState
@@ -45,27 +45,16 @@ user_neighbors_load(RsModel *model, const RsCatalogRow *row)
 }
 
 /*
- * Start user u's user-kNN scores: every item unreached (NaN), and return
+ * Start user u's user-kNN scores: every item unscored (NaN), and return
  * the sum of |sim(u, v)| over u's neighbours, which divides every share.
  */
 static double
 user_knn_start(RsModel *model, int32 u, float *scores)
 {
 	const RsCsr *nb = &U(model)->neighbors;
-	double		total = 0;
 
-	for (int64 p = nb->indptr[u]; p < nb->indptr[u + 1]; p++)
-		total += fabs(nb->data[p]);
-	for (int32 i = 0; i < model->items.count; i++)
-		scores[i] = get_float4_nan();
-	return total;
-}
-
-/* Add neighbour v's share sim(u, v) * w_vi to item i's user-kNN score. */
-static inline void
-user_knn_add(float *scores, int32 i, float sim, float w, double total)
-{
-	scores[i] = (isnan(scores[i]) ? 0 : scores[i]) + (float) (sim * w / Max(total, 1e-12));
+	return rs_user_neighbor_begin(nb->data + nb->indptr[u], nb->indptr[u + 1] - nb->indptr[u],
+								  scores, model->items.count);
 }
 
 /*
@@ -86,14 +75,9 @@ user_knn_scores_lent(RsModel *model, int32 u, float *scores)
 
 		if (v < 0)
 			continue;
-		for (int64 q = rows->indptr[v]; q < rows->indptr[v + 1]; q++)
-		{
-			int32		i = model->lent_item_index[rows->indices[q]];
-
-			if (i < 0)
-				continue;
-			user_knn_add(scores, i, sim, rows->data[q], total);
-		}
+		rs_user_neighbor_add(scores, rows->indices + rows->indptr[v], model->lent_item_index,
+							 rows->data + rows->indptr[v], rows->indptr[v + 1] - rows->indptr[v],
+							 sim, total);
 	}
 }
 
@@ -156,7 +140,7 @@ user_knn_scores(RsModel *model, int32 u, float *scores)
 		for (int j = 0; j < n; j++)
 			if (ids[j] == v)
 				sim = sims[j];
-		user_knn_add(scores, i, sim, w, total);
+		rs_user_neighbor_add(scores, &i, NULL, &w, 1, sim, total);
 	}
 	SPI_finish();
 	return true;

@@ -17,7 +17,6 @@
 
 #include "lib/stringinfo.h"
 
-#include "history.h"
 #include "model_kind.h"
 
 typedef struct KindRegistration
@@ -65,23 +64,4 @@ RsKindNotSupported(RsModel *model, const char *action, Size callback)
 			 errmsg("model \"%s\" (algorithm %s) does not support %s",
 					model->name, model->algorithm, action),
 			 n > 0 ? errhint("Models trained with %s support it.", supported.data) : 0));
-}
-
-/*
- * RsExplainByUserItems is the explain of kinds whose scores are sums over
- * the user's items: the user's items as the source has them now, and
- * each one's share (the kind's contributions callback).
- */
-int
-RsExplainByUserItems(RsModel *model, int64 user_id, int32 j, int64 item_id,
-					 RsContribution **out)
-{
-	RsUserItems items = {0};
-
-	RsReadUserItems(model, user_id, "Explaining", &items);
-	*out = palloc(sizeof(RsContribution) * Max(items.n, 1));
-	/* no items, nothing to explain: no solve either */
-	if (items.n > 0)
-		model->kind->contributions(model, &items, j, user_id, *out);
-	return items.n;
 }

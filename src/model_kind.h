@@ -22,8 +22,6 @@ extern const RsModelKind RsBlendKind;			/* blend */
 
 extern const RsModelKind *RsModelKindFor(const char *algorithm);
 extern void RsKindNotSupported(RsModel *model, const char *action, Size callback) pg_attribute_noreturn();
-extern int	RsExplainByUserItems(RsModel *model, int64 user_id, int32 j, int64 item_id,
-								 RsContribution **out);
 
 /*
  * RS_REQUIRE(model, callback, action) raises the not-supported error
