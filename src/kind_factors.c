@@ -298,15 +298,6 @@ explicit_prediction(RsModel *model, float user_bias, int32 i, float dot)
 	return Min(Max(p, F(model)->rating_min), F(model)->rating_max);
 }
 
-static float
-dot(const float *a, const float *b, int k)
-{
-	float		s = 0;
-
-	for (int f = 0; f < k; f++)
-		s += a[f] * b[f];
-	return s;
-}
 
 /* Order pairs by item, for merging duplicates. */
 static int
@@ -478,6 +469,7 @@ factor_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 us
 	int			k = F(model)->k;
 	float	   *A = palloc(sizeof(float) * k * k);
 	float	   *z = palloc(sizeof(float) * k);
+	float	   *c;
 	float		user_bias = 0;
 	double		sum_abs = 0;
 	float		reg;
@@ -492,15 +484,11 @@ factor_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 us
 		memcpy(A, gram_matrix(model), sizeof(float) * k * k);
 	for (int a = 0; a < k; a++)
 		A[a * k + a] += reg;
+	c = palloc(sizeof(float) * Max(items->n, 1));
 	for (int n = 0; n < items->n; n++)
-	{
-		const float *y = F(model)->item_factors + (int64) items->item[n] * k;
-		float		c = F(model)->explicit_feedback ? 1 : F(model)->alpha * fabsf(items->weight[n]);
-
-		for (int a = 0; a < k; a++)
-			for (int b = 0; b < k; b++)
-				A[a * k + b] += c * y[a] * y[b];
-	}
+		c[n] = F(model)->explicit_feedback ? 1 : F(model)->alpha * fabsf(items->weight[n]);
+	rs_add_weighted_outer(F(model)->item_factors, items->item, c, items->n, k, A);
+	pfree(c);
 	memcpy(z, F(model)->item_factors + (int64) j * k, sizeof(float) * k);
 	if (rs_cholesky_solve(A, k, z, 1) != 0)
 		ereport(ERROR,
@@ -517,7 +505,7 @@ factor_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 us
 		else
 			weight = items->weight[n] > 0 ? 1 + F(model)->alpha * items->weight[n] : 0;
 		out[n].item_id = model->items.ids[i];
-		out[n].value = weight * dot(z, F(model)->item_factors + (int64) i * k, k);
+		out[n].value = weight * rs_dot(z, F(model)->item_factors + (int64) i * k, k);
 	}
 }
 
@@ -604,7 +592,7 @@ factors_score_item(RsModel *model, int64 user_id, int32 i)
 
 	if (x == NULL)
 		return f->explicit_feedback ? explicit_prediction(model, 0, i, 0) : model->popularity[i];
-	d = dot(x, f->item_factors + (int64) i * f->k, f->k);
+	d = rs_dot(x, f->item_factors + (int64) i * f->k, f->k);
 	return f->explicit_feedback ? explicit_prediction(model, user_bias, i, d) : d;
 }
 

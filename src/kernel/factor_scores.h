@@ -1,6 +1,7 @@
 /*
  * factor_scores.h
- *		Item-item similarity of latent factor models (similar_items).
+ *		Serving arithmetic of latent factor models: item-item cosines
+ *		(similar_items), dot products and a user's system (explain).
  *
  * Pure C: no PostgreSQL calls, safe on several threads.
  */
@@ -17,5 +18,15 @@ extern void rs_row_norms(const float *Y, int64_t n, int k, float *norms);
  * scores[j] /= norms[i] * norms[j], 0 where either norm is 0.
  */
 extern void rs_cosine_from_dots(float *scores, const float *norms, int64_t i, int64_t n);
+
+/* a . b over k floats, summed in float (as the scores of score() are). */
+extern float rs_dot(const float *a, const float *b, int k);
+
+/*
+ * A += c[m] Y[idx[m], :]^T Y[idx[m], :] for m < n: the k x k row-major
+ * system of a user's items weighted by c (explain's decomposition).
+ */
+extern void rs_add_weighted_outer(const float *Y, const int32_t *idx, const float *c,
+								  int64_t n, int k, float *A);
 
 #endif							/* RECSYS_KERNEL_FACTOR_SCORES_H */

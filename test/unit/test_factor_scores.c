@@ -34,3 +34,27 @@ UNIT_TEST(factor_scores_norms_and_cosines)
 	for (int j = 0; j < 4; j++)
 		UNIT_CHECK(dots[j] == 0);
 }
+
+UNIT_TEST(factor_scores_dot_and_weighted_outer)
+{
+	/* three items with 3 factors */
+	float		Y[9] = {1, 2, 3, -1, 0, 2, 0.5f, 0.5f, -2};
+	int32_t		idx[3] = {2, 0, 2};	/* a repeat adds twice */
+	float		c[3] = {2, 0.5f, 1};
+	float		A[9];
+	float		expect[9];
+
+	UNIT_CHECK_NEAR(rs_dot(Y, Y + 3, 3), -1 + 0 + 6, 1e-6);
+	UNIT_CHECK(rs_dot(Y, Y, 0) == 0);
+	for (int e = 0; e < 9; e++)
+		A[e] = expect[e] = (float) e;	/* added to, not overwritten */
+	for (int m = 0; m < 3; m++)
+		for (int a = 0; a < 3; a++)
+			for (int b = 0; b < 3; b++)
+				expect[a * 3 + b] += c[m] * Y[idx[m] * 3 + a] * Y[idx[m] * 3 + b];
+	rs_add_weighted_outer(Y, idx, c, 3, 3, A);
+	for (int e = 0; e < 9; e++)
+		UNIT_CHECK_NEAR(A[e], expect[e], 1e-5);
+	/* symmetric */
+	UNIT_CHECK(A[1] - 1 == A[3] - 3);
+}
