@@ -1,26 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * blend.h
- *		Blend models: weighted sums of other models' standardised scores.
+ *		Blend models: weighted sums of other models' standardised scores
+ *		(trained by src/blend.c, served by src/kind_blend.c).
  *
  *-------------------------------------------------------------------------
  */
 #ifndef RECSYS_BLEND_H
 #define RECSYS_BLEND_H
 
-#include "postgres.h"
-
-#include "fold_in.h"
-#include "model_cache.h"
-#include "recommend.h"
-
-extern void RsLoadBlendMembers(RsModel *blend);
-extern bool RsResolveBlendMembers(RsModel *blend);
-extern bool RsBlendScores(RsModel *blend, int64 user_id, const RsUserItems *items,
-						  float *scores);
-extern bool RsBlendSessionScores(RsModel *blend, const RsWeightedItem *pairs, int n_pairs,
-								 float *scores);
-extern int	RsBlendContributions(RsModel *blend, int64 user_id, int64 item_id,
-								 RsContribution **out);
+/* More members than this is a mistake, not a model. */
+#define BLEND_MAX_MEMBERS 16
 
 #endif							/* RECSYS_BLEND_H */

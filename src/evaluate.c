@@ -45,6 +45,7 @@
 #include "args.h"
 #include "ingest.h"
 #include "model_acl.h"
+#include "history.h"
 #include "model_cache.h"
 #include "recency.h"
 #include "recommend.h"
@@ -126,26 +127,6 @@ add_user(MetricSums *sums, const int32 *list, int found, int k,
 	sums->hit_rate += hits > 0;
 	sums->mrr += first_hit > 0 ? 1.0 / first_hit : 0;
 	sums->users++;
-}
-
-/*
- * The explicit model's clipped prediction, with the usual cold-start
- * terms: x is the user's vector (NULL for an unknown user), i the item's
- * index (-1 for an unknown item).
- */
-static double
-predict_rating(RsModel *model, const float *x, float user_bias, int32 i)
-{
-	double		p = model->global_mean;
-
-	if (x != NULL)
-		p += user_bias;
-	if (i >= 0)
-		p += model->item_bias[i];
-	if (x != NULL && i >= 0)
-		for (int f = 0; f < model->k; f++)
-			p += (double) x[f] * model->item_factors[(int64) i * model->k + f];
-	return Min(Max(p, model->rating_min), model->rating_max);
 }
 
 /* Where the times of the training pairs go while they are streamed in. */
@@ -315,7 +296,7 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	test_spec.item_col = NameStr(*PG_GETARG_NAME(4));
 	test_spec.weight_col = PG_ARGISNULL(5) ? NULL : NameStr(*PG_GETARG_NAME(5));
 	rating_metrics = test_spec.weight_col != NULL;
-	if (rating_metrics && !(model->kind == RS_MODEL_FACTORS && model->explicit_feedback))
+	if (rating_metrics && (model->kind->rates == NULL || !model->kind->rates(model)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("rating_col needs a model of explicit ratings, and \"%s\" is %s",
@@ -363,13 +344,10 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 		items.recency = palloc(sizeof(float) * Max(train.items.count, 1));
 	}
 
-	/* user-kNN reads its neighbours' items from what was just read */
-	if (model->kind == RS_MODEL_USER_KNN)
-	{
-		model->lent_users = &train.users;
-		model->lent_rows = &train.by_user;
-		model->lent_item_index = train_items;
-	}
+	/* kinds that read other users' items (user-kNN) read what was just read */
+	model->lent_users = &train.users;
+	model->lent_rows = &train.by_user;
+	model->lent_item_index = train_items;
 	PG_TRY();
 	{
 		for (int32 r = 0; r < test.by_user.n_rows; r++)
@@ -430,16 +408,13 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	{
 		for (int32 r = 0; r < test.by_user.n_rows; r++)
 		{
-			float		user_bias = 0;
-			const float *x;
-
 			CHECK_FOR_INTERRUPTS();
 			user_train_items(&train, train_items, rs_idmap_lookup(&train.users, test.users.ids[r]),
 							 NULL, NULL, &items);
-			x = RsModelUserVector(model, test.users.ids[r], &items, &user_bias);
 			for (int64 p = test.by_user.indptr[r]; p < test.by_user.indptr[r + 1]; p++)
 			{
-				double		err = predict_rating(model, x, user_bias, test_items[test.by_user.indices[p]]) -
+				double		err = model->kind->predict_rating(model, test.users.ids[r], &items,
+															  test_items[test.by_user.indices[p]]) -
 					test.by_user.data[p];
 
 				sq_error += err * err;

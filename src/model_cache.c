@@ -78,15 +78,11 @@
 #include "utils/tuplestore.h"
 #include "funcapi.h"
 
-#include "als.h"
-#include "cancel.h"
-#include "blend.h"
-#include "fold_in.h"
-#include "ingest.h"
 #include "model_acl.h"
 #include "model_cache.h"
 #include "recsys.h"
-#include "recency.h"
+#include "model_kind.h"
+#include "model_load.h"
 #include "spi_util.h"
 
 typedef struct ModelCacheEntry
@@ -122,34 +118,6 @@ static uint64 next_instance = 1;
 int			recsys_cache_size_kb = RECSYS_DEFAULT_CACHE_SIZE_KB;
 
 static Oid	resolve_source(const char *source);
-
-/* What the catalog says about a model's active version. */
-typedef struct CatalogRow
-{
-	int32		version;
-	TimestampTz trained_at;
-	char	   *algorithm;
-	char	   *source;
-	char	   *user_col;
-	char	   *item_col;
-	char	   *weight_col;
-	int64		n_users;
-	int64		n_items;
-	int			k;
-	bool		explicit_feedback;
-	bool		binary;
-	float		global_mean;
-	float		rating_min;
-	float		rating_max;
-	float		regularization;
-	float		alpha;
-	char	   *time_col;
-	double		half_life;
-	float		reg_exponent;
-	Oid			owner;
-	bool		store_users;
-	char	   *fingerprint;	/* md5 of params and stats: edits without a new version */
-} CatalogRow;
 
 /* Subtransactions rolled back in this backend: part of every statement stamp. */
 static uint64 subxact_aborts = 0;
@@ -224,7 +192,7 @@ float_column(HeapTuple tuple, TupleDesc desc, int col, float if_null)
  * SPI must be connected; strings are copied into the caller's context.
  */
 static bool
-read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row)
+read_catalog_row(const char *name, MemoryContext result_context, RsCatalogRow *row)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
@@ -300,318 +268,6 @@ read_catalog_row(const char *name, MemoryContext result_context, CatalogRow *row
 	return true;
 }
 
-/* Model corruption is a can't-happen for recsys, but DBAs may edit tables. */
-static void
-corrupt(RsModel *model, const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("model \"%s\" version %d is damaged: %s", model->name, model->version, what),
-			 errhint("Retrain the model.")));
-}
-
-/* A hash map sized for n ids, allocated in the model's context. */
-static void
-init_map(RsModel *model, RsIdMap *map, int64 n)
-{
-	int64		capacity = 16;
-
-	while (capacity < 2 * n + 2)
-		capacity *= 2;
-	rs_idmap_init(map, MemoryContextAllocExtended(model->mcxt, rs_idmap_bytes(capacity),
-												  MCXT_ALLOC_HUGE), capacity);
-}
-
-/* Zeroed model memory; a cancel can stop the zeroing of a big model. */
-static void *
-alloc_model(RsModel *model, Size size)
-{
-	return RsAllocZero(model->mcxt, size);
-}
-
-/* item_stats rows: item ids and popularity */
-typedef struct ItemLoad
-{
-	RsModel    *model;
-	int64		capacity;
-} ItemLoad;
-
-static void
-load_item_row(TupleTableSlot *slot, void *arg)
-{
-	ItemLoad   *load = arg;
-	RsModel    *model = load->model;
-	int32		index;
-
-	if (model->items.count >= load->capacity || slot->tts_isnull[0])
-		corrupt(model, "recsys.item_stats has more items than recsys.models says");
-	index = rs_idmap_insert(&model->items, DatumGetInt64(slot->tts_values[0]));
-	model->popularity[index] = DatumGetFloat4(slot->tts_values[1]);
-}
-
-/* Popularity order for the fallback: most popular first, then smaller id. */
-static RsModel *sort_model;
-
-static int
-popular_cmp(const void *a, const void *b)
-{
-	int32		x = *(const int32 *) a;
-	int32		y = *(const int32 *) b;
-	float		px = sort_model->popularity[x];
-	float		py = sort_model->popularity[y];
-
-	if (px != py)
-		return px > py ? -1 : 1;
-	return sort_model->items.ids[x] < sort_model->items.ids[y] ? -1 : 1;
-}
-
-/* Load every item (in id order, so dense indexes follow ids). */
-static void
-load_items(RsModel *model, int64 n_items)
-{
-	Oid			argtypes[2] = {TEXTOID, INT4OID};
-	Datum		values[2] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
-	ItemLoad	load = {model, n_items};
-
-	init_map(model, &model->items, n_items);
-	model->popularity = alloc_model(model, sizeof(float) * n_items);
-	RsStreamQuery("SELECT item_id, popularity FROM recsys.item_stats "
-				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
-				  "ORDER BY item_id",
-				  2, argtypes, values, NULL, true, load_item_row, &load);
-
-	model->popular_order = alloc_model(model, sizeof(int32) * model->items.count);
-	for (int32 i = 0; i < model->items.count; i++)
-		model->popular_order[i] = i;
-	sort_model = model;
-	qsort(model->popular_order, model->items.count, sizeof(int32), popular_cmp);
-	sort_model = NULL;
-}
-
-/* item_factors rows */
-static void
-load_factor_row(TupleTableSlot *slot, void *arg)
-{
-	RsModel    *model = arg;
-	int64		id = DatumGetInt64(slot->tts_values[0]);
-	ArrayType  *factors = DatumGetArrayTypeP(slot->tts_values[2]);
-	int32		index;
-
-	if (ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != model->k || ARR_HASNULL(factors))
-		corrupt(model, "a factor vector has the wrong length");
-	index = rs_idmap_lookup(&model->items, id);
-	if (index < 0)
-		corrupt(model, "an item has factors but no row in recsys.item_stats");
-	model->item_bias[index] = DatumGetFloat4(slot->tts_values[1]);
-	memcpy(model->item_factors + (int64) index * model->k, ARR_DATA_PTR(factors),
-		   sizeof(float) * model->k);
-	if ((Pointer) factors != DatumGetPointer(slot->tts_values[2]))
-		pfree(factors);
-}
-
-/*
- * Load a factor model's items.  User vectors are not cached: they are
- * read one at a time when needed (RsModelUserVector), so a model with
- * millions of users costs each backend only its items' memory, and a
- * user refreshed by refresh_user() counts at once everywhere.
- */
-static void
-load_factors(RsModel *model)
-{
-	Oid			argtypes[2] = {TEXTOID, INT4OID};
-	Datum		values[2] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
-	int32		n_items = model->items.count;
-
-	if (model->k <= 0)
-		corrupt(model, "params has no factors");
-	model->item_factors = alloc_model(model, sizeof(float) * model->k * (Size) n_items);
-	model->item_bias = alloc_model(model, sizeof(float) * n_items);
-	model->item_norms = alloc_model(model, sizeof(float) * n_items);
-	model->user_vector = alloc_model(model, sizeof(float) * model->k);
-
-	RsStreamQuery("SELECT item_id, bias, factors FROM recsys.item_factors "
-				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
-				  2, argtypes, values, NULL, true, load_factor_row, model);
-
-	for (int32 i = 0; i < n_items; i++)
-	{
-		double		s = 0;
-
-		if (i % 1024 == 0)
-			CHECK_FOR_INTERRUPTS();
-		for (int f = 0; f < model->k; f++)
-			s += (double) model->item_factors[(int64) i * model->k + f] *
-				model->item_factors[(int64) i * model->k + f];
-		model->item_norms[i] = (float) sqrt(s);
-	}
-}
-
-/* neighbour list rows, in owner id order */
-typedef struct NeighborLoad
-{
-	RsModel    *model;
-	RsIdMap    *map;			/* owners and neighbours alike */
-	int64		capacity;
-	int32		last_owner;
-} NeighborLoad;
-
-static void
-load_neighbor_row(TupleTableSlot *slot, void *arg)
-{
-	NeighborLoad *load = arg;
-	RsModel    *model = load->model;
-	RsCsr	   *m = &model->neighbors;
-	int32		owner = rs_idmap_lookup(load->map, DatumGetInt64(slot->tts_values[0]));
-	ArrayType  *ids = DatumGetArrayTypeP(slot->tts_values[1]);
-	ArrayType  *scores = DatumGetArrayTypeP(slot->tts_values[2]);
-	int			n = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
-	const int64 *id = (const int64 *) ARR_DATA_PTR(ids);
-	const float *score = (const float *) ARR_DATA_PTR(scores);
-
-	if (owner < 0 || owner < load->last_owner)
-		corrupt(model, "a neighbour list has an unknown or out-of-order owner");
-	if (ARR_ELEMTYPE(ids) != INT8OID || ARR_ELEMTYPE(scores) != FLOAT4OID ||
-		ARR_HASNULL(ids) || ARR_HASNULL(scores) ||
-		ArrayGetNItems(ARR_NDIM(scores), ARR_DIMS(scores)) != n ||
-		m->nnz + n > load->capacity)
-		corrupt(model, "a neighbour list is malformed");
-	/* close the rows up to this owner */
-	while (load->last_owner < owner)
-		m->indptr[++load->last_owner] = m->nnz;
-	for (int j = 0; j < n; j++)
-	{
-		int32		target = rs_idmap_lookup(load->map, id[j]);
-
-		if (target < 0)
-			corrupt(model, "a neighbour list names an unknown id");
-		m->indices[m->nnz] = target;
-		m->data[m->nnz] = score[j];
-		m->nnz++;
-	}
-	/* detoasted copies: free them now, or the load holds the lists twice */
-	if ((Pointer) ids != DatumGetPointer(slot->tts_values[1]))
-		pfree(ids);
-	if ((Pointer) scores != DatumGetPointer(slot->tts_values[2]))
-		pfree(scores);
-}
-
-/* Number the users of a user-kNN model in id order. */
-static void
-map_user_row(TupleTableSlot *slot, void *arg)
-{
-	RsModel    *model = arg;
-
-	if (rs_idmap_full(&model->users))
-		corrupt(model, "more users than counted");
-	rs_idmap_insert(&model->users, DatumGetInt64(slot->tts_values[0]));
-}
-
-/*
- * Load neighbour lists as a CSR over owner indexes, best first within a
- * row.  Owners are items (item-kNN) or users (user-kNN, whose map is built
- * here from the owners and neighbours in id order).
- */
-static void
-load_neighbors(RsModel *model, bool users)
-{
-	Oid			argtypes[2] = {TEXTOID, INT4OID};
-	Datum		values[2] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
-	NeighborLoad load;
-	int64		total;
-	int64		n_owners;
-	bool		isnull;
-	RsCsr	   *m = &model->neighbors;
-
-	RsExecute(users ?
-			  "SELECT coalesce(sum(pg_catalog.cardinality(neighbor_ids)), 0)::pg_catalog.int8 "
-			  "FROM recsys.user_neighbor_lists "
-			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2" :
-			  "SELECT coalesce(sum(pg_catalog.cardinality(neighbor_ids)), 0)::pg_catalog.int8 "
-			  "FROM recsys.item_neighbor_lists "
-			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
-			  2, argtypes, values, NULL, true, SPI_OK_SELECT);
-	total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-
-	memset(&load, 0, sizeof(load));
-	load.model = model;
-	load.capacity = total;
-	if (users)
-	{
-		const char *every_user =
-			"SELECT user_id FROM recsys.user_neighbor_lists "
-			"WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
-			"UNION SELECT pg_catalog.unnest(neighbor_ids) FROM recsys.user_neighbor_lists "
-			"WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2";
-
-		RsExecute(psprintf("SELECT count(*) FROM (%s) s", every_user),
-				  2, argtypes, values, NULL, true, SPI_OK_SELECT);
-		n_owners = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		init_map(model, &model->users, n_owners);
-		RsStreamQuery(psprintf("SELECT u FROM (%s) s(u) ORDER BY u", every_user),
-					  2, argtypes, values, NULL, true, map_user_row, model);
-		load.map = &model->users;
-	}
-	else
-	{
-		n_owners = model->items.count;
-		load.map = &model->items;
-	}
-
-	m->indptr = alloc_model(model, sizeof(int64) * (n_owners + 1));
-	m->indices = alloc_model(model, sizeof(int32) * Max(total, 1));
-	m->data = alloc_model(model, sizeof(float) * Max(total, 1));
-	m->nnz = 0;
-	RsStreamQuery(users ?
-				  "SELECT user_id, neighbor_ids, scores FROM recsys.user_neighbor_lists "
-				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
-				  "ORDER BY user_id" :
-				  "SELECT item_id, neighbor_ids, scores FROM recsys.item_neighbor_lists "
-				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
-				  "ORDER BY item_id",
-				  2, argtypes, values, NULL, true, load_neighbor_row, &load);
-	while (load.last_owner < load.map->count)
-		m->indptr[++load.last_owner] = m->nnz;
-	m->n_rows = load.map->count;
-	m->n_cols = load.map->count;
-}
-
-/*
- * Prepare the per-call queries for users' items in the source, on first
- * use (SPI connected, as the model's owner: RsRunAsOwner; the source's
- * row-level security is applied for the role that prepares them).
- */
-static void
-prepare_seen_queries(void *arg)
-{
-	RsModel    *model = arg;
-	StringInfoData q;
-	const char *weight;
-	const char *source;
-	MemoryContext old = MemoryContextSwitchTo(model->mcxt);
-
-	/* the name goes into SQL re-quoted from the catalog, never as stored */
-	source = RsRelationName(model->source);
-	weight = model->weight_col ? quote_identifier(model->weight_col) : "1";
-	initStringInfo(&q);
-	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, (%s)::pg_catalog.float4, %s FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
-					 quote_identifier(model->item_col), weight,
-					 model->time_col ? RsTimeEpochSql(model->source, model->time_col, "time_col") : "NULL::pg_catalog.float8",
-					 source, quote_identifier(model->user_col));
-	model->seen_plan = SPI_prepare(q.data, 1, (Oid[]) {INT8OID});
-	if (model->seen_plan == NULL || SPI_keepplan(model->seen_plan) != 0)
-		elog(ERROR, "could not prepare \"%s\": %s", q.data, SPI_result_code_string(SPI_result));
-
-	resetStringInfo(&q);
-	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, (%s)::pg_catalog.float4 FROM %s "
-					 "WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
-					 quote_identifier(model->user_col), quote_identifier(model->item_col),
-					 weight, source, quote_identifier(model->user_col));
-	model->seen_many_plan = SPI_prepare(q.data, 1, (Oid[]) {INT8ARRAYOID});
-	if (model->seen_many_plan == NULL || SPI_keepplan(model->seen_many_plan) != 0)
-		elog(ERROR, "could not prepare \"%s\": %s", q.data, SPI_result_code_string(SPI_result));
-	MemoryContextSwitchTo(old);
-}
-
 /*
  * Look the source up by its stored qualified name; InvalidOid if it is
  * gone.  Catalog lookups only, no privilege checks: whether the caller
@@ -634,9 +290,9 @@ resolve_source(const char *source)
 	return get_relname_relid(strVal(lsecond(names)), nsp);
 }
 
-/* Free a prepared query now, or keep it until the model is unpinned. */
-static void
-drop_plan(RsModel *model, SPIPlanPtr plan)
+/* RsDropPlan frees a prepared query now, or keeps it until the model is unpinned. */
+void
+RsDropPlan(RsModel *model, SPIPlanPtr plan)
 {
 	MemoryContext old;
 
@@ -656,10 +312,10 @@ drop_plan(RsModel *model, SPIPlanPtr plan)
 static void
 free_plans(RsModel *model)
 {
-	drop_plan(model, model->user_plan);
-	model->user_plan = NULL;
-	drop_plan(model, model->seen_plan);
-	drop_plan(model, model->seen_many_plan);
+	if (model->kind->free)
+		model->kind->free(model);
+	RsDropPlan(model, model->seen_plan);
+	RsDropPlan(model, model->seen_many_plan);
 	model->seen_plan = model->seen_many_plan = NULL;
 }
 
@@ -828,7 +484,7 @@ release_pins(ResourceOwner owner, bool all)
  * error or a cancel halfway frees it.
  */
 static RsModel *
-load_model(const char *name, CatalogRow *row)
+load_model(const char *name, RsCatalogRow *row)
 {
 	MemoryContext mcxt = AllocSetContextCreate(CurrentMemoryContext, "recsys model",
 											   ALLOCSET_DEFAULT_SIZES);
@@ -846,50 +502,18 @@ load_model(const char *name, CatalogRow *row)
 	model->user_col = row->user_col ? pstrdup(row->user_col) : NULL;
 	model->item_col = row->item_col ? pstrdup(row->item_col) : NULL;
 	model->weight_col = row->weight_col ? pstrdup(row->weight_col) : NULL;
-	/* item models weight the history they score by age; popular's decay is in its stats */
-	if (row->half_life > 0 && row->time_col &&
-		(strcmp(row->algorithm, "ease") == 0 || strcmp(row->algorithm, "item_knn") == 0))
-		model->time_col = pstrdup(row->time_col);
-	model->half_life = model->time_col ? row->half_life : 0;
 	model->source_name = pstrdup(row->source);
 	model->fingerprint = pstrdup(row->fingerprint);
 	MemoryContextSwitchTo(old);
-	model->k = row->k;
-	model->explicit_feedback = row->explicit_feedback;
-	model->binary = row->binary;
-	model->global_mean = row->global_mean;
-	model->rating_min = row->rating_min;
-	model->rating_max = row->rating_max;
-	model->regularization = row->regularization;
-	model->reg_exponent = row->reg_exponent;
-	model->alpha = row->alpha;
-	model->store_users = row->store_users;
-
-	if (strcmp(row->algorithm, "als") == 0 || strcmp(row->algorithm, "mf") == 0)
-		model->kind = RS_MODEL_FACTORS;
-	else if (strcmp(row->algorithm, "item_knn") == 0 || strcmp(row->algorithm, "ease") == 0)
-		model->kind = RS_MODEL_ITEM_KNN;
-	else if (strcmp(row->algorithm, "user_knn") == 0)
-		model->kind = RS_MODEL_USER_KNN;
-	else if (strcmp(row->algorithm, "popular") == 0)
-		model->kind = RS_MODEL_POPULAR;
-	else if (strcmp(row->algorithm, "blend") == 0)
-		model->kind = RS_MODEL_BLEND;
-	else
-		corrupt(model, "unknown algorithm");
+	model->kind = RsModelKindFor(row->algorithm);
+	if (model->kind == NULL)
+		RsModelCorrupt(model, "unknown algorithm");
 	/* item indexes are int32; a negative count would wrap the allocations */
 	if (row->n_items < 0 || row->n_items > PG_INT32_MAX)
-		corrupt(model, "recsys.models gives an item count out of range");
+		RsModelCorrupt(model, "recsys.models gives an item count out of range");
 
-	load_items(model, row->n_items);
-	if (model->kind == RS_MODEL_FACTORS)
-		load_factors(model);
-	else if (model->kind == RS_MODEL_ITEM_KNN)
-		load_neighbors(model, false);
-	else if (model->kind == RS_MODEL_USER_KNN)
-		load_neighbors(model, true);
-	else if (model->kind == RS_MODEL_BLEND)
-		RsLoadBlendMembers(model);
+	RsLoadItems(model, row->n_items);
+	model->kind->load(model, row);
 
 	if (model->user_col != NULL && model->item_col != NULL)
 		model->source = resolve_source(row->source);
@@ -902,7 +526,7 @@ load_model(const char *name, CatalogRow *row)
 typedef struct ModelLoad
 {
 	const char *name;
-	CatalogRow *row;
+	RsCatalogRow *row;
 	RsModel    *model;
 } ModelLoad;
 
@@ -918,25 +542,6 @@ load_as_catalog_owner(void *arg)
 	ModelLoad  *load = arg;
 
 	load->model = load_model(load->name, load->row);
-}
-
-/* Two optional names: both absent, or equal. */
-static bool
-same_name(const char *a, const char *b)
-{
-	return a == NULL ? b == NULL : (b != NULL && strcmp(a, b) == 0);
-}
-
-/*
- * Whether a loaded model is still what its catalog row describes: an
- * owner may edit the row's params or stats (its source's columns, say)
- * without a new version, and serving must then follow the row.
- */
-static bool
-describes_source(const RsModel *model, const CatalogRow *row)
-{
-	return model->fingerprint != NULL && row->fingerprint != NULL &&
-		strcmp(model->fingerprint, row->fingerprint) == 0;
 }
 
 /*
@@ -993,13 +598,26 @@ RsSameStatement(const RsStatementStamp *a, const RsStatementStamp *b)
 }
 
 /*
+ * Whether a loaded model is still what its catalog row describes: an
+ * owner may edit the row's params or stats (its source's columns, say)
+ * without a new version, and serving must then follow the row.
+ */
+static bool
+describes_row(const RsModel *model, const RsCatalogRow *row)
+{
+	return model->fingerprint != NULL && row->fingerprint != NULL &&
+		strcmp(model->fingerprint, row->fingerprint) == 0;
+}
+
+/*
  * A retired copy of exactly this version that a running statement still
  * holds (a cursor's older snapshot, alternating with newer statements),
- * taken off the retired list; NULL if there is none.  Not for blends: a
- * retired blend may have bound members that are no longer current.
+ * taken off the retired list; NULL if there is none.  Not for kinds that
+ * revalidate per statement: a retired blend may have bound members that
+ * are no longer current.
  */
 static RsModel *
-take_retired(const char *name, const CatalogRow *row)
+take_retired(const char *name, const RsCatalogRow *row)
 {
 	dlist_mutable_iter iter;
 
@@ -1007,9 +625,9 @@ take_retired(const char *name, const CatalogRow *row)
 	{
 		RsModel    *model = dlist_container(RsModel, cache_node, iter.cur);
 
-		if (model->kind != RS_MODEL_BLEND && strcmp(model->name, name) == 0 &&
+		if (model->kind->revalidate == NULL && strcmp(model->name, name) == 0 &&
 			model->version == row->version && model->trained_at == row->trained_at &&
-			describes_source(model, row))
+			describes_row(model, row))
 		{
 			dlist_delete(&model->cache_node);
 			return model;
@@ -1024,7 +642,7 @@ take_retired(const char *name, const CatalogRow *row)
  * still holds one, else loaded from the model's tables.
  */
 static RsModel *
-cache_model(const char *name, CatalogRow *row)
+cache_model(const char *name, RsCatalogRow *row)
 {
 	ModelCacheEntry *entry;
 	bool		found;
@@ -1078,7 +696,7 @@ use_model(RsModel *model)
 	pin_model(model);
 	if (model->cached && dlist_head_node(&lru_models) != &model->cache_node)
 		dlist_move_head(&lru_models, &model->cache_node);
-	return model->kind != RS_MODEL_BLEND || RsResolveBlendMembers(model);
+	return model->kind->revalidate == NULL || model->kind->revalidate(model);
 }
 
 /*
@@ -1092,7 +710,7 @@ RsModel *
 RsGetModel(const char *name)
 {
 	ModelCacheEntry *entry;
-	CatalogRow	row;
+	RsCatalogRow	row;
 	RsModel    *model;
 	RsStatementStamp now = RsCurrentStatement();
 	MemoryContext caller = CurrentMemoryContext;
@@ -1144,7 +762,7 @@ RsGetModel(const char *name)
 	if (entry)
 		entry->checks++;
 	if (entry && entry->model->version == row.version &&
-		entry->model->trained_at == row.trained_at && describes_source(entry->model, &row))
+		entry->model->trained_at == row.trained_at && describes_row(entry->model, &row))
 	{
 		model = entry->model;
 		refresh_source(model);
@@ -1170,359 +788,6 @@ int32
 RsModelItemIndex(RsModel *model, int64 item_id)
 {
 	return rs_idmap_lookup(&model->items, item_id);
-}
-
-/* One user's row of recsys.user_factors (RsModelUserVector). */
-typedef struct UserVectorRead
-{
-	RsModel    *model;
-	Datum	   *values;
-	int			result;
-} UserVectorRead;
-
-/*
- * Run the user vector query, as the catalog's owner: the model came from
- * RsGetModel in this statement, which checked the caller's right to it.
- */
-static void
-read_user_vector(void *arg)
-{
-	UserVectorRead *read = arg;
-	RsModel    *model = read->model;
-
-	if (model->user_plan == NULL)
-	{
-		model->user_plan = SPI_prepare("SELECT bias, factors FROM recsys.user_factors "
-									   "WHERE model OPERATOR(pg_catalog.=) $1 "
-									   "AND version OPERATOR(pg_catalog.=) $2 "
-									   "AND user_id OPERATOR(pg_catalog.=) $3",
-									   3, (Oid[]) {TEXTOID, INT4OID, INT8OID});
-		if (model->user_plan == NULL || SPI_keepplan(model->user_plan) != 0)
-			elog(ERROR, "could not prepare the user vector query: %s",
-				 SPI_result_code_string(SPI_result));
-	}
-	read->result = SPI_execute_plan(model->user_plan, read->values, NULL, true, 1);
-}
-
-/* Read the user's stored vector and bias; false if there is none. */
-static bool
-read_stored_vector(RsModel *model, int64 user_id)
-{
-	Datum		values[3] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version),
-	Int64GetDatum(user_id)};
-	UserVectorRead read = {model, values, 0};
-	bool		found;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	RsRunAsCatalogOwner(read_user_vector, &read);
-	if (read.result != SPI_OK_SELECT)
-		elog(ERROR, "reading the vector of user " INT64_FORMAT " failed: %s", user_id,
-			 SPI_result_code_string(read.result));
-	found = SPI_processed == 1;
-	if (found)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-		ArrayType  *factors = isnull ? NULL : DatumGetArrayTypeP(d);
-
-		if (factors == NULL || ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != model->k ||
-			ARR_HASNULL(factors))
-			corrupt(model, "a user's factor vector has the wrong length");
-		memcpy(model->user_vector, ARR_DATA_PTR(factors), sizeof(float) * model->k);
-		model->vector_bias = DatumGetFloat4(SPI_getbinval(SPI_tuptable->vals[0],
-														  SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	SPI_finish();
-	return found;
-}
-
-/*
- * Fold the user's interactions in (RsFoldIn: one k x k solve against the
- * item factors, as training solves a user): items when the caller has
- * read them, else the user's rows of the source as they are now.  False
- * if the user has no interaction with the model's items.
- */
-static bool
-fold_in_vector(RsModel *model, int64 user_id, const RsUserItems *items)
-{
-	RsUserItems read = {0};
-	bool		found;
-
-	if (items == NULL)
-	{
-		RsReadUserItems(model, user_id, "A model trained with store_users => false", &read);
-		items = &read;
-	}
-	found = RsFoldInUserItems(model, items, model->user_vector, &model->vector_bias);
-	RsFreeUserItems(&read);
-	return found;
-}
-
-/*
- * RsModelUserVector returns a factor model's vector (and bias) for a
- * user, or NULL if the model has none for the user.  A model that stores
- * its users reads the vector from recsys.user_factors through the primary
- * key; one trained with store_users false folds the user's current
- * interactions in: items if the caller has read them (all of the user's
- * interactions with the model's items, as RsReadUserItems returns them),
- * else read here.  The answer is kept for the rest of the statement, so
- * scoring many items for one user (ORDER BY recsys.score(...)) reads or
- * solves once.  The returned pointer stays valid until the next call.
- */
-const float *
-RsModelUserVector(RsModel *model, int64 user_id, const RsUserItems *items, float *bias)
-{
-	RsStatementStamp now = RsCurrentStatement();
-
-	if (model->kind != RS_MODEL_FACTORS)
-		return NULL;
-	if (!(model->vector_user == user_id && RsSameStatement(&model->vector_stamp, &now)))
-	{
-		/* an error halfway leaves no half-made answer behind */
-		model->vector_stamp.valid = false;
-		model->vector_found = model->store_users ? read_stored_vector(model, user_id) :
-			fold_in_vector(model, user_id, items);
-		model->vector_user = user_id;
-		model->vector_stamp = now;
-	}
-	if (!model->vector_found)
-		return NULL;
-	if (bias)
-		*bias = model->vector_bias;
-	return model->user_vector;
-}
-
-/*
- * RsModelGram returns the k x k Gram matrix Y^T Y of a factor model's item
- * factors, computed on first use and kept with the model.
- */
-const float *
-RsModelGram(RsModel *model)
-{
-	if (model->gram == NULL)
-	{
-		Size		bytes = sizeof(float) * model->k * model->k;
-		/* computed in the statement's memory: a cancel midway leaks nothing */
-		float	   *g = palloc(bytes);
-
-		RsGram(model->item_factors, model->items.count, model->k, g);
-		model->gram = MemoryContextAlloc(model->mcxt, bytes);
-		memcpy(model->gram, g, bytes);
-		pfree(g);
-	}
-	return model->gram;
-}
-
-/* RsModelUserIndex returns a user-kNN model's dense user index, or -1. */
-int32
-RsModelUserIndex(RsModel *model, int64 user_id)
-{
-	if (model->users.capacity == 0)
-		return -1;
-	return rs_idmap_lookup(&model->users, user_id);
-}
-
-/*
- * RsSourceReader returns the role whose rights a model's source is read
- * with: the model's owner, who chose it.  A blend reads the source of its
- * first member, as the member's owner, and only while that member still
- * reads the same relation with the same columns: the blend's copy of them
- * is the blend owner's row (which its owner may edit), and neither the
- * member owner's code (a view's functions) may run with the rights of
- * whoever made a blend of the model, nor may a blend owner make the member
- * owner read columns of the blend owner's choosing.  Otherwise the blend
- * must be retrained.  (Members are current for the statement: RsGetModel
- * resolved them.)
- */
-Oid
-RsSourceReader(RsModel *model)
-{
-	RsModel    *first;
-
-	if (model->kind != RS_MODEL_BLEND)
-		return model->owner;
-	first = model->n_members > 0 ? model->members[0].model : NULL;
-	if (first == NULL || !OidIsValid(first->source) || first->source != model->source ||
-		!same_name(first->source_name, model->source_name) ||
-		!same_name(first->user_col, model->user_col) ||
-		!same_name(first->item_col, model->item_col) ||
-		!same_name(first->weight_col, model->weight_col))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("blend \"%s\" no longer reads the source of its first member \"%s\"",
-						model->name, model->n_members > 0 ? model->members[0].name : ""),
-				 errdetail("A blend reads its users' items from its first member's source, with that member's columns, "
-						   "as that member's owner; the member has been retrained on another source or other columns since, "
-						   "or the blend's own description was changed."),
-				 errhint("Retrain the blend with recsys.train_blend.")));
-	return first->owner;
-}
-
-/*
- * RsRequireSource raises an error when the model's source is gone and a
- * feature needs it.
- */
-void
-RsRequireSource(RsModel *model, const char *why)
-{
-	if (OidIsValid(model->source) && model->seen_plan == NULL)
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		RsRunAsOwner(model->name, RsSourceReader(model), prepare_seen_queries, model);
-		SPI_finish();
-	}
-	if (!OidIsValid(model->source) || model->seen_plan == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("source \"%s\" of model \"%s\" no longer exists", model->source_name, model->name),
-				 errdetail("%s needs the user's interactions, which are read from the model's source.", why),
-				 errhint("Recreate the source (or rename it back), or retrain the model on the current one.")));
-
-	/*
-	 * The prepared queries name the columns; one renamed or dropped since
-	 * would fail inside them with a bare "column does not exist".  Once per
-	 * statement: the queries' locks keep the columns until it ends.
-	 */
-	{
-		const char *columns[4] = {model->user_col, model->item_col, model->weight_col, model->time_col};
-		RsStatementStamp now = RsCurrentStatement();
-
-		if (RsSameStatement(&model->columns_checked, &now))
-			return;
-		for (int c = 0; c < 4; c++)
-		{
-			AttrNumber	attnum;
-
-			if (columns[c] == NULL)
-				continue;
-			attnum = get_attnum(model->source, columns[c]);
-			if (attnum == InvalidAttrNumber || attnum < 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("column \"%s\" of source \"%s\" of model \"%s\" no longer exists",
-								columns[c], model->source_name, model->name),
-						 errdetail("%s needs the user's interactions, which are read from the model's source.", why),
-						 errhint("Restore the column (or rename it back), or retrain the model on the source as it is now.")));
-		}
-		model->columns_checked = now;
-	}
-}
-
-/* Order a user's interactions by item index, for merging duplicates. */
-static int
-user_item_cmp(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return x < y ? -1 : x > y;
-}
-
-/*
- * RsReadUserItems reads the user's interactions with the model's items
- * from the source as it is now, as training would: rows for items the
- * model does not know and rows with NULLs are ignored, and duplicate
- * items are summed.  Items come out in index order.  A model with a
- * half-life also gets each item's recency weight, from the item's latest
- * row.  The source is read as the model's owner (RsExecutePlanAsOwner).
- */
-void
-RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out)
-{
-	Datum		value = Int64GetDatum(user_id);
-	int			ret;
-	int64	   *packed;			/* item index << 32 | position, to sort */
-	float	   *raw;			/* weights by position */
-	double	   *when;			/* times by position, NaN if NULL */
-	double	   *latest = NULL;	/* per output item */
-	int			n = 0;
-
-	RsRequireSource(model, why);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ret = RsExecutePlanAsOwner(model->name, RsSourceReader(model), model->seen_plan, &value);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading the items of user " INT64_FORMAT " failed: %s", user_id,
-			 SPI_result_code_string(ret));
-
-	packed = SPI_palloc(sizeof(int64) * Max(SPI_processed, 1));
-	raw = SPI_palloc(sizeof(float) * Max(SPI_processed, 1));
-	when = SPI_palloc(sizeof(double) * Max(SPI_processed, 1));
-	out->item = SPI_palloc(sizeof(int32) * Max(SPI_processed, 1));
-	out->weight = SPI_palloc(sizeof(float) * Max(SPI_processed, 1));
-	out->recency = NULL;
-	if (model->half_life > 0)
-	{
-		out->recency = SPI_palloc(sizeof(float) * Max(SPI_processed, 1));
-		latest = SPI_palloc(sizeof(double) * Max(SPI_processed, 1));
-	}
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		HeapTuple	tuple = SPI_tuptable->vals[r];
-		bool		null_item,
-					null_weight,
-					null_time;
-		Datum		item = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &null_item);
-		Datum		weight = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &null_weight);
-		Datum		time = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 3, &null_time);
-		int32		index;
-
-		if (null_item || null_weight)
-			continue;
-		index = rs_idmap_lookup(&model->items, DatumGetInt64(item));
-		if (index < 0)
-			continue;
-		raw[r] = DatumGetFloat4(weight);
-		when[r] = null_time ? get_float8_nan() : DatumGetFloat8(time);
-		packed[n++] = ((int64) index << 32) | (int64) r;
-	}
-	qsort(packed, n, sizeof(int64), user_item_cmp);
-
-	out->n = 0;
-	for (int j = 0; j < n; j++)
-	{
-		int32		index = (int32) (packed[j] >> 32);
-		int64		r = packed[j] & 0xFFFFFFFF;
-
-		if (out->n > 0 && out->item[out->n - 1] == index)
-		{
-			out->weight[out->n - 1] += raw[r];
-			if (latest && (isnan(latest[out->n - 1]) || when[r] > latest[out->n - 1]))
-				latest[out->n - 1] = when[r];
-		}
-		else
-		{
-			out->item[out->n] = index;
-			out->weight[out->n] = raw[r];
-			if (latest)
-				latest[out->n] = when[r];
-			out->n++;
-		}
-	}
-	if (latest)
-		RsRecencyWeights(latest, out->n, model->half_life, out->recency);
-	pfree(packed);
-	pfree(raw);
-	pfree(when);
-	SPI_finish();
-}
-
-/* RsFreeUserItems frees what RsReadUserItems (or a caller) allocated. */
-void
-RsFreeUserItems(RsUserItems *items)
-{
-	if (items->item)
-		pfree(items->item);
-	if (items->weight)
-		pfree(items->weight);
-	if (items->recency)
-		pfree(items->recency);
-	items->item = NULL;
-	items->weight = NULL;
-	items->recency = NULL;
-	items->n = 0;
 }
 
 /*

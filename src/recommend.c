@@ -1,26 +1,23 @@
 /*-------------------------------------------------------------------------
  *
  * recommend.c
- *		Serving: recommend, similar_items, score and explain.
+ *		Serving: recommend, similar_items, score, explain,
+ *		recommend_session, recommend_for_vector and refresh_user.
  *
  * Every function takes the model by name, gets it from the backend's
- * model cache (model_cache.c) and scores items with the pure-C kernels.
- * How a model scores depends on its kind:
- *	- factors (als, mf): x_u . y_i, plus biases and the global mean for
- *	  explicit ratings (clipped to the rating range);
- *	- item-kNN: sum over the user's items i of w_ui * sim(i, j), the user's
- *	  items read from the model's source as it is now, so a purchase made
- *	  a second ago already counts;
- *	- user-kNN: sum over the user's neighbours v of sim(u, v) * w_vi,
- *	  divided by the sum of the neighbours' similarities;
- *	- popular: the popularity score.
- * A user the model cannot score (unknown to a factor model, no items for a
- * kNN model) gets the model's popularity ranking; a DEBUG1 message says so.
- * Items a kNN model cannot reach for this user follow the scored ones, by
+ * model cache (model_cache.c) and asks the model's kind (src/model.h,
+ * RsModelKind; one src/kind_*.c per kind) to score: no function here
+ * knows which kinds there are.  An action a kind has no callback for gets
+ * one error (RsKindNotSupported).
+ *
+ * A user the model cannot score (unknown to a factor model, no items for
+ * an item model) gets the kind's cold-start scores (the popularity
+ * ranking unless the kind says otherwise); a DEBUG1 message says so.
+ * Items a model cannot reach for this user follow the scored ones, by
  * popularity, with score 0, so a request for k items gets k items when
  * the catalog has them.
  *
- * All functions are read-only: they run on hot standbys.
+ * All functions but refresh_user are read-only: they run on hot standbys.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,30 +28,29 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
-#include "access/xact.h"
 #include "miscadmin.h"
-#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/float.h"
 #include "utils/tuplestore.h"
 
 #include "args.h"
 #include "array_util.h"
-#include "blend.h"
-#include "cancel.h"
-#include "linalg.h"
+#include "history.h"
 #include "model_acl.h"
 #include "model_cache.h"
+#include "model_kind.h"
 #include "recommend.h"
-#include "recsys.h"
 #include "score.h"
+#include "spi_util.h"
 #include "train_common.h"
 
 PG_FUNCTION_INFO_V1(recsys_recommend);
 PG_FUNCTION_INFO_V1(recsys_similar_items);
 PG_FUNCTION_INFO_V1(recsys_score);
 PG_FUNCTION_INFO_V1(recsys_explain);
+PG_FUNCTION_INFO_V1(recsys_recommend_for_vector);
+PG_FUNCTION_INFO_V1(recsys_recommend_session);
+PG_FUNCTION_INFO_V1(recsys_refresh_user);
 
 static RsModel *
 model_arg(FunctionCallInfo fcinfo, int argno)
@@ -73,220 +69,19 @@ RsPutItemRow(ReturnSetInfo *rsinfo, int64 id, float value)
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
-/* The explicit model's prediction for a user (bias) and item, clipped. */
-static float
-explicit_prediction(RsModel *model, float user_bias, int32 i, float dot)
+/* What the model's scores need the user's items for, or NULL if they do not. */
+static const char *
+history_input(RsModel *model)
 {
-	float		p = model->global_mean + user_bias + model->item_bias[i] + dot;
-
-	return Min(Max(p, model->rating_min), model->rating_max);
+	return model->kind->history_input ? model->kind->history_input(model) : NULL;
 }
 
-static float
-dot(const float *a, const float *b, int k)
-{
-	float		s = 0;
-
-	for (int f = 0; f < k; f++)
-		s += a[f] * b[f];
-	return s;
-}
-
-/*
- * Item-kNN scores: scores[j] += w_ui * sim(i, j) over the user's items.
- * Unreached items stay NaN so top-k skips them.
- */
+/* The scores of a user (or session) the model cannot score. */
 static void
-item_knn_scores(RsModel *model, const RsUserItems *items, float *scores)
+cold_start_scores(RsModel *model, float *scores)
 {
-	const RsCsr *nb = &model->neighbors;
-
-	for (int32 j = 0; j < model->items.count; j++)
-		scores[j] = get_float4_nan();
-	for (int n = 0; n < items->n; n++)
-	{
-		int32		i = items->item[n];
-
-		for (int64 p = nb->indptr[i]; p < nb->indptr[i + 1]; p++)
-		{
-			int32		j = nb->indices[p];
-			float		add = RsUserItemInput(model, items, n) * nb->data[p];
-
-			scores[j] = isnan(scores[j]) ? add : scores[j] + add;
-		}
-	}
-}
-
-/*
- * Start user u's user-kNN scores: every item unreached (NaN), and return
- * the sum of |sim(u, v)| over u's neighbours, which divides every share.
- */
-static double
-user_knn_start(RsModel *model, int32 u, float *scores)
-{
-	const RsCsr *nb = &model->neighbors;
-	double		total = 0;
-
-	for (int64 p = nb->indptr[u]; p < nb->indptr[u + 1]; p++)
-		total += fabs(nb->data[p]);
-	for (int32 i = 0; i < model->items.count; i++)
-		scores[i] = get_float4_nan();
-	return total;
-}
-
-/* Add neighbour v's share sim(u, v) * w_vi to item i's user-kNN score. */
-static inline void
-user_knn_add(float *scores, int32 i, float sim, float w, double total)
-{
-	scores[i] = (isnan(scores[i]) ? 0 : scores[i]) + (float) (sim * w / Max(total, 1e-12));
-}
-
-/*
- * user_knn_scores from the source rows evaluate lent the model: the same
- * sums, without a query.
- */
-static void
-user_knn_scores_lent(RsModel *model, int32 u, float *scores)
-{
-	const RsCsr *nb = &model->neighbors;
-	const RsCsr *rows = model->lent_rows;
-	double		total = user_knn_start(model, u, scores);
-
-	for (int64 p = nb->indptr[u]; p < nb->indptr[u + 1]; p++)
-	{
-		int32		v = rs_idmap_lookup(model->lent_users, model->users.ids[nb->indices[p]]);
-		float		sim = nb->data[p];
-
-		if (v < 0)
-			continue;
-		for (int64 q = rows->indptr[v]; q < rows->indptr[v + 1]; q++)
-		{
-			int32		i = model->lent_item_index[rows->indices[q]];
-
-			if (i < 0)
-				continue;
-			user_knn_add(scores, i, sim, rows->data[q], total);
-		}
-	}
-}
-
-/*
- * User-kNN scores: sum over neighbours v of sim(u, v) * w_vi, divided by
- * the sum of the similarities.  The neighbours' items come from the
- * source as it is now.  Returns false if the user has no neighbours.
- */
-static bool
-user_knn_scores(RsModel *model, int32 u, float *scores)
-{
-	const RsCsr *nb = &model->neighbors;
-	int			n = (int) (nb->indptr[u + 1] - nb->indptr[u]);
-	int64	   *ids;
-	float	   *sims;
-	double		total;
-	Datum		arg;
-	int			ret;
-
-	if (n == 0)
-		return false;
-	if (model->lent_rows)
-	{
-		user_knn_scores_lent(model, u, scores);
-		return true;
-	}
-	RsRequireSource(model, "A user-kNN model");
-	ids = palloc(sizeof(int64) * n);
-	sims = palloc(sizeof(float) * n);
-	for (int j = 0; j < n; j++)
-	{
-		ids[j] = model->users.ids[nb->indices[nb->indptr[u] + j]];
-		sims[j] = nb->data[nb->indptr[u] + j];
-	}
-	total = user_knn_start(model, u, scores);
-
-	arg = PointerGetDatum(RsInt64Array(ids, n));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ret = RsExecutePlanAsOwner(model->name, RsSourceReader(model), model->seen_many_plan, &arg);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading the neighbours' items failed: %s", SPI_result_code_string(ret));
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		HeapTuple	tuple = SPI_tuptable->vals[r];
-		bool		n1,
-					n2,
-					n3;
-		int64		v = DatumGetInt64(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &n1));
-		int64		item = DatumGetInt64(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &n2));
-		float		w = DatumGetFloat4(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 3, &n3));
-		int32		i;
-		float		sim = 0;
-
-		if (n1 || n2 || n3)
-			continue;
-		i = RsModelItemIndex(model, item);
-		if (i < 0)
-			continue;
-		for (int j = 0; j < n; j++)
-			if (ids[j] == v)
-				sim = sims[j];
-		user_knn_add(scores, i, sim, w, total);
-	}
-	SPI_finish();
-	return true;
-}
-
-/*
- * RsScoreAllItems scores every item for a user; returns false when the
- * model cannot score this user and the popularity fallback applies.
- * items holds the user's items when the caller read them (NULL
- * otherwise): all of them, as RsReadUserItems returns them, since a factor
- * model without stored users folds them in.
- */
-bool
-RsScoreAllItems(RsModel *model, int64 user_id, const RsUserItems *items, float *scores)
-{
-	int32		u;
-	const float *x;
-
-	switch (model->kind)
-	{
-		case RS_MODEL_FACTORS:
-			x = RsModelUserVector(model, user_id, items, NULL);
-			if (x == NULL)
-				return false;
-			rs_score_items(model->item_factors, NULL, model->items.count, model->k, x, scores);
-			if (model->explicit_feedback)
-				for (int32 i = 0; i < model->items.count; i++)
-					scores[i] += model->item_bias[i];
-			return true;
-		case RS_MODEL_ITEM_KNN:
-			if (items == NULL || items->n == 0)
-				return false;
-			item_knn_scores(model, items, scores);
-			return true;
-		case RS_MODEL_USER_KNN:
-			u = RsModelUserIndex(model, user_id);
-			return u >= 0 && user_knn_scores(model, u, scores);
-		case RS_MODEL_POPULAR:
-			memcpy(scores, model->popularity, sizeof(float) * model->items.count);
-			return true;
-		case RS_MODEL_BLEND:
-			return RsBlendScores(model, user_id, items, scores);
-	}
-	return false;
-}
-
-/*
- * The scores for a user the model cannot score: an explicit model's
- * baseline prediction mu + b_i (a rating, as evaluate uses), else the
- * popularity.
- */
-static void
-fallback_scores(RsModel *model, float *scores)
-{
-	if (model->kind == RS_MODEL_FACTORS && model->explicit_feedback)
-		for (int32 i = 0; i < model->items.count; i++)
-			scores[i] = explicit_prediction(model, 0, i, 0);
+	if (model->kind->cold_start_scores)
+		model->kind->cold_start_scores(model, scores);
 	else
 		memcpy(scores, model->popularity, sizeof(float) * model->items.count);
 }
@@ -294,44 +89,33 @@ fallback_scores(RsModel *model, float *scores)
 /*
  * RsRankForUser puts the k best items for a user into out_idx/out_score,
  * best first, and returns how many (fewer only when the catalog runs out).
- * items are the user's interactions (needed by item-kNN, folded in by a
- * factor model without stored users; NULL if the caller did not read them).
+ * items are the user's interactions (all of them, as RsReadUserItems
+ * returns them: an item model scores them, a factor model without stored
+ * users folds them in; NULL if the caller did not read them).
  * exclude is a bitmap of items not to recommend; every item returned is
  * added to it, so the caller can clear exactly what it set.  *fallback
- * says whether the popularity ranking stood in for the model.  scratch
+ * says whether the cold-start ranking stood in for the model.  scratch
  * holds Max(n_items, RS_SCORE_BLOCK) floats.
  */
 int
 RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *exclude,
 			  int k, float *scratch, int32 *out_idx, float *out_score, bool *fallback)
 {
-	int32		n_items = model->items.count;
-	float		user_bias = 0;
-	const float *x = RsModelUserVector(model, user_id, items, &user_bias);
-	int			found;
-
 	*fallback = false;
-	if (x == NULL)
+	if (model->kind->rank_top_k)
 	{
-		if (!RsScoreAllItems(model, user_id, items, scratch))
-		{
-			*fallback = true;
-			fallback_scores(model, scratch);
-		}
-		return RsTopItems(model, scratch, exclude, k, out_idx, out_score);
-	}
+		int			found = model->kind->rank_top_k(model, user_id, items, exclude, k, scratch,
+													out_idx, out_score);
 
-	/* factor models: score and select in one cache-friendly pass (every item is scored) */
-	found = rs_score_topk(model->item_factors,
-						  model->explicit_feedback ? model->item_bias : NULL,
-						  n_items, model->k, x, exclude, k, scratch, out_idx, out_score);
-	if (model->explicit_feedback)
-		for (int r = 0; r < found; r++)
-			out_score[r] = explicit_prediction(model, user_bias, out_idx[r],
-											   out_score[r] - model->item_bias[out_idx[r]]);
-	for (int r = 0; r < found; r++)
-		rs_bitmap_set(exclude, out_idx[r]);
-	return found;
+		if (found >= 0)
+			return found;
+	}
+	if (!model->kind->score_user(model, user_id, items, scratch))
+	{
+		*fallback = true;
+		cold_start_scores(model, scratch);
+	}
+	return RsTopItems(model, scratch, exclude, k, out_idx, out_score);
 }
 
 /*
@@ -411,10 +195,10 @@ recsys_recommend(PG_FUNCTION_ARGS)
 		}
 	}
 
-	if (exclude_seen || model->kind == RS_MODEL_ITEM_KNN)
+	if (exclude_seen || history_input(model))
 	{
 		RsReadUserItems(model, user_id,
-						exclude_seen ? "Excluding seen items" : "An item-kNN model", &items);
+						exclude_seen ? "Excluding seen items" : history_input(model), &items);
 		have_items = true;
 		if (exclude_seen)
 			for (int n = 0; n < items.n; n++)
@@ -437,8 +221,8 @@ recsys_recommend(PG_FUNCTION_ARGS)
 
 /*
  * recsys_similar_items(item_id bigint, k int, model text) returns the k
- * items most similar to item_id: cosine of item factors, or the stored
- * neighbours of a neighbourhood model.
+ * items most similar to item_id, as the model's kind measures it (cosine
+ * of item factors, the stored neighbours of an item model).
  */
 Datum
 recsys_similar_items(PG_FUNCTION_ARGS)
@@ -448,16 +232,15 @@ recsys_similar_items(PG_FUNCTION_ARGS)
 	int64		item_id;
 	int			k;
 	int32		i;
+	int32	   *top_idx;
+	float	   *top_score;
+	int			found;
 
 	RsRequireArg(fcinfo, 0, "item_id");
 	item_id = PG_GETARG_INT64(0);
 	k = RsKArg(fcinfo, 1);
 	model = model_arg(fcinfo, 2);
-	if (model->kind != RS_MODEL_FACTORS && model->kind != RS_MODEL_ITEM_KNN)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("model \"%s\" (%s) has no item similarities", model->name, model->algorithm),
-				 errhint("Use a factor model (train_cf) or an item neighbourhood model (train_item_knn).")));
+	RS_REQUIRE(model, similar_items, "similar_items");
 	i = RsModelItemIndex(model, item_id);
 	if (i < 0)
 		ereport(ERROR,
@@ -465,41 +248,18 @@ recsys_similar_items(PG_FUNCTION_ARGS)
 				 errmsg("item " INT64_FORMAT " is not in model \"%s\"", item_id, model->name),
 				 errhint("Only items of the model's training source have similarities.")));
 	InitMaterializedSRF(fcinfo, 0);
-
-	if (model->kind == RS_MODEL_ITEM_KNN)
-	{
-		const RsCsr *nb = &model->neighbors;
-
-		for (int64 p = nb->indptr[i]; p < nb->indptr[i + 1] && p - nb->indptr[i] < k; p++)
-			RsPutItemRow(rsinfo, model->items.ids[nb->indices[p]], nb->data[p]);
-	}
-	else
-	{
-		int32		n_items = model->items.count;
-		float	   *scores = palloc(sizeof(float) * n_items);
-		uint8	   *exclude = palloc0(RS_BITMAP_BYTES(n_items) + 1);
-		int32	   *top_idx = palloc(sizeof(int32) * k);
-		float	   *top_score = palloc(sizeof(float) * k);
-		const float *y = model->item_factors + (int64) i * model->k;
-		float		norm = model->item_norms[i];
-		int			found;
-
-		rs_score_items(model->item_factors, NULL, n_items, model->k, y, scores);
-		for (int32 j = 0; j < n_items; j++)
-			scores[j] = (norm > 0 && model->item_norms[j] > 0) ?
-				scores[j] / (norm * model->item_norms[j]) : 0;
-		rs_bitmap_set(exclude, i);
-		found = rs_topk(scores, n_items, k, exclude, top_idx, top_score);
-		for (int r = 0; r < found; r++)
-			RsPutItemRow(rsinfo, model->items.ids[top_idx[r]], top_score[r]);
-	}
+	top_idx = palloc(sizeof(int32) * k);
+	top_score = palloc(sizeof(float) * k);
+	found = model->kind->similar_items(model, i, k, top_idx, top_score);
+	for (int r = 0; r < found; r++)
+		RsPutItemRow(rsinfo, model->items.ids[top_idx[r]], top_score[r]);
 	return (Datum) 0;
 }
 
 /*
- * A kNN model's (or a blend's) score of one item needs the user's whole score vector;
- * ORDER BY recsys.score(u, p.id) calls once per row, so the vector is
- * kept for the rest of the statement.
+ * A score of one item that needs the user's whole score vector (kinds
+ * without score_item); ORDER BY recsys.score(u, p.id) calls once per row,
+ * so the vector is kept for the rest of the statement.
  */
 typedef struct ScoreMemo
 {
@@ -514,7 +274,7 @@ typedef struct ScoreMemo
 /*
  * recsys_score(user_id bigint, item_id bigint, model text) returns the
  * model's score of one item for one user: NULL for an item the model does
- * not know, the item's popularity for a user it cannot score.
+ * not know, the item's cold-start score for a user it cannot score.
  */
 Datum
 recsys_score(PG_FUNCTION_ARGS)
@@ -523,6 +283,8 @@ recsys_score(PG_FUNCTION_ARGS)
 	int64		user_id;
 	int64		item_id;
 	int32		i;
+	ScoreMemo  *memo;
+	RsStatementStamp now;
 
 	RsRequireArg(fcinfo, 0, "user_id");
 	RsRequireArg(fcinfo, 1, "item_id");
@@ -533,56 +295,40 @@ recsys_score(PG_FUNCTION_ARGS)
 	i = RsModelItemIndex(model, item_id);
 	if (i < 0)
 		PG_RETURN_NULL();
+	if (model->kind->score_item)
+		PG_RETURN_FLOAT4(model->kind->score_item(model, user_id, i));
 
-	if (model->kind == RS_MODEL_FACTORS)
+	/* the user's score vector, once per statement */
+	memo = (ScoreMemo *) fcinfo->flinfo->fn_extra;
+	now = RsCurrentStatement();
+	if (memo == NULL)
 	{
-		float		user_bias;
-		const float *x = RsModelUserVector(model, user_id, NULL, &user_bias);
-		float		d;
-
-		if (x == NULL)
-			PG_RETURN_FLOAT4(model->explicit_feedback ? explicit_prediction(model, 0, i, 0) :
-							 model->popularity[i]);
-		d = dot(x, model->item_factors + (int64) i * model->k, model->k);
-		PG_RETURN_FLOAT4(model->explicit_feedback ? explicit_prediction(model, user_bias, i, d) : d);
+		memo = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ScoreMemo));
+		fcinfo->flinfo->fn_extra = memo;
 	}
-	if (model->kind == RS_MODEL_POPULAR)
-		PG_RETURN_FLOAT4(model->popularity[i]);
-
-	/* kNN and blends: the user's score vector, once per statement */
+	if (memo->model != model || memo->version != model->version ||
+		memo->user_id != user_id || !RsSameStatement(&memo->stamp, &now) ||
+		memo->scores == NULL)
 	{
-		ScoreMemo  *memo = (ScoreMemo *) fcinfo->flinfo->fn_extra;
-		RsStatementStamp now = RsCurrentStatement();
+		RsUserItems items = {0};
+		const char *why = history_input(model);
 
-		if (memo == NULL)
-		{
-			memo = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ScoreMemo));
-			fcinfo->flinfo->fn_extra = memo;
-		}
-		if (memo->model != model || memo->version != model->version ||
-			memo->user_id != user_id || !RsSameStatement(&memo->stamp, &now) ||
-			memo->scores == NULL)
-		{
-			RsUserItems items = {0};
-
-			if (memo->scores)
-				pfree(memo->scores);
-			memo->scores = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
-											  sizeof(float) * Max(model->items.count, 1));
-			if (model->kind == RS_MODEL_ITEM_KNN)
-				RsReadUserItems(model, user_id, "An item-kNN model", &items);
-			memo->scored = RsScoreAllItems(model, user_id,
-										   model->kind == RS_MODEL_ITEM_KNN ? &items : NULL,
-										   memo->scores);
-			memo->model = model;
-			memo->version = model->version;
-			memo->user_id = user_id;
-			memo->stamp = now;
-		}
+		if (memo->scores)
+			pfree(memo->scores);
+		memo->scores = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
+										  sizeof(float) * Max(model->items.count, 1));
+		if (why)
+			RsReadUserItems(model, user_id, why, &items);
+		memo->scored = model->kind->score_user(model, user_id, why ? &items : NULL,
+											   memo->scores);
 		if (!memo->scored)
-			PG_RETURN_FLOAT4(model->popularity[i]);
-		PG_RETURN_FLOAT4(isnan(memo->scores[i]) ? 0 : memo->scores[i]);
+			cold_start_scores(model, memo->scores);
+		memo->model = model;
+		memo->version = model->version;
+		memo->user_id = user_id;
+		memo->stamp = now;
 	}
+	PG_RETURN_FLOAT4(isnan(memo->scores[i]) ? 0 : memo->scores[i]);
 }
 
 /* Largest contribution first, then smaller item id. */
@@ -595,94 +341,6 @@ contribution_cmp(const void *a, const void *b)
 	if (x->value != y->value)
 		return x->value > y->value ? -1 : 1;
 	return x->item_id < y->item_id ? -1 : x->item_id > y->item_id;
-}
-
-/*
- * Factor-model contributions, the decomposition the implicit library's
- * explain uses: the user's vector solves A x = sum_i c_i p_i y_i, so the
- * score of item j splits as sum_i c_i p_i (y_j^T A^-1 y_i).  Implicit:
- * A = YtY + reg I + sum_i (c_i - 1) y_i y_i^T, c_i = 1 + alpha w_i.
- * Explicit: A = sum_i y_i y_i^T + reg I and c_i p_i becomes the residual
- * r_ui - mu - b_u - b_i.
- */
-static void
-factor_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 user_id,
-					 RsContribution *out)
-{
-	int			k = model->k;
-	float	   *A = palloc(sizeof(float) * k * k);
-	float	   *z = palloc(sizeof(float) * k);
-	float		user_bias = 0;
-	double		sum_abs = 0;
-	float		reg;
-
-	(void) RsModelUserVector(model, user_id, items, &user_bias);
-	for (int n = 0; n < items->n; n++)
-		sum_abs += fabsf(items->weight[n]);
-	reg = model->explicit_feedback ? model->regularization : RsImplicitUserReg(model, sum_abs);
-	if (model->explicit_feedback)
-		memset(A, 0, sizeof(float) * k * k);
-	else
-		memcpy(A, RsModelGram(model), sizeof(float) * k * k);
-	for (int a = 0; a < k; a++)
-		A[a * k + a] += reg;
-	for (int n = 0; n < items->n; n++)
-	{
-		const float *y = model->item_factors + (int64) items->item[n] * k;
-		float		c = model->explicit_feedback ? 1 : model->alpha * fabsf(items->weight[n]);
-
-		/* a user of 200,000 items at 1,024 factors: 10^11 multiply-adds */
-		if (n % RsOuterProductsPerCheck(k) == 0)
-			CHECK_FOR_INTERRUPTS();
-		for (int a = 0; a < k; a++)
-			for (int b = 0; b < k; b++)
-				A[a * k + b] += c * y[a] * y[b];
-	}
-	memcpy(z, model->item_factors + (int64) j * k, sizeof(float) * k);
-	if (rs_cholesky_solve(A, k, z, 1) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("cannot explain: the user's system in model \"%s\" is not positive definite",
-						model->name)));
-	for (int n = 0; n < items->n; n++)
-	{
-		int32		i = items->item[n];
-		float		weight;
-
-		if (model->explicit_feedback)
-			weight = items->weight[n] - model->global_mean - model->item_bias[i] - user_bias;
-		else
-			weight = items->weight[n] > 0 ? 1 + model->alpha * items->weight[n] : 0;
-		out[n].item_id = model->items.ids[i];
-		out[n].value = weight * dot(z, model->item_factors + (int64) i * k, k);
-	}
-}
-
-/*
- * RsItemContributions sets out[n] to the share of the user's n-th item in
- * the score of item j (an index), for a factor or item-kNN model.
- */
-void
-RsItemContributions(RsModel *model, const RsUserItems *items, int32 j, int64 user_id,
-					RsContribution *out)
-{
-	if (model->kind == RS_MODEL_ITEM_KNN)
-	{
-		const RsCsr *nb = &model->neighbors;
-
-		for (int n = 0; n < items->n; n++)
-		{
-			int32		i = items->item[n];
-
-			out[n].item_id = model->items.ids[i];
-			out[n].value = 0;
-			for (int64 p = nb->indptr[i]; p < nb->indptr[i + 1]; p++)
-				if (nb->indices[p] == j)
-					out[n].value = RsUserItemInput(model, items, n) * nb->data[p];
-		}
-	}
-	else
-		factor_contributions(model, items, j, user_id, out);
 }
 
 /*
@@ -708,13 +366,7 @@ recsys_explain(PG_FUNCTION_ARGS)
 	item_id = PG_GETARG_INT64(1);
 	k = RsKArg(fcinfo, 2);
 	model = model_arg(fcinfo, 3);
-	if (model->kind != RS_MODEL_FACTORS && model->kind != RS_MODEL_ITEM_KNN &&
-		model->kind != RS_MODEL_BLEND)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("model \"%s\" (%s) cannot explain recommendations by the user's items",
-						model->name, model->algorithm),
-				 errhint("Use a factor model (train_cf), an item model (train_item_knn, train_ease) or a blend of them.")));
+	RS_REQUIRE(model, explain, "explain");
 	j = RsModelItemIndex(model, item_id);
 	if (j < 0)
 		ereport(ERROR,
@@ -722,22 +374,183 @@ recsys_explain(PG_FUNCTION_ARGS)
 				 errmsg("item " INT64_FORMAT " is not in model \"%s\"", item_id, model->name)));
 	InitMaterializedSRF(fcinfo, 0);
 
-	if (model->kind == RS_MODEL_BLEND)
-		n_contrib = RsBlendContributions(model, user_id, item_id, &contrib);
-	else
-	{
-		RsUserItems items = {0};
-
-		RsReadUserItems(model, user_id, "Explaining", &items);
-		n_contrib = items.n;
-		contrib = palloc(sizeof(RsContribution) * Max(items.n, 1));
-		/* no items, nothing to explain: no solve either */
-		if (items.n > 0)
-			RsItemContributions(model, &items, j, user_id, contrib);
-	}
-
+	n_contrib = model->kind->explain(model, user_id, j, item_id, &contrib);
 	qsort(contrib, n_contrib, sizeof(RsContribution), contribution_cmp);
 	for (int n = 0; n < n_contrib && n < k; n++)
 		RsPutItemRow(rsinfo, contrib[n].item_id, contrib[n].value);
 	return (Datum) 0;
+}
+
+/* Mark the items of a bigint[] argument (unknown ids ignored). */
+static void
+mark_items(RsModel *model, ArrayType *array, const char *argname, uint8 *bitmap,
+		   RsWeightedItem **pairs, int *n_pairs)
+{
+	int			n;
+	int64	   *ids = RsArrayToInt64s(array, argname, &n);
+
+	if (pairs)
+	{
+		*pairs = palloc(sizeof(RsWeightedItem) * Max(n, 1));
+		*n_pairs = 0;
+	}
+	for (int j = 0; j < n; j++)
+	{
+		int32		i = RsModelItemIndex(model, ids[j]);
+
+		if (i < 0)
+			continue;
+		rs_bitmap_set(bitmap, i);
+		if (pairs)
+		{
+			(*pairs)[*n_pairs].item = i;
+			(*pairs)[*n_pairs].weight = 1;
+			(*n_pairs)++;
+		}
+	}
+}
+
+/*
+ * recsys_recommend_for_vector(vec real[], k int, model text, exclude bigint[])
+ * ranks a model's items for a user vector, e.g. from fold_in.
+ */
+Datum
+recsys_recommend_for_vector(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RsModel    *model;
+	float	   *x;
+	int			n;
+	int			k;
+	uint8	   *exclude;
+	int32	   *idx;
+	float	   *score;
+	int			found;
+
+	RsRequireArg(fcinfo, 0, "vec");
+	k = RsKArg(fcinfo, 1);
+	model = model_arg(fcinfo, 2);
+	RS_REQUIRE(model, rank_vector, "recommend_for_vector");
+	x = RsArrayToFloats(PG_GETARG_ARRAYTYPE_P(0), "vec", &n);
+	exclude = palloc0(RS_BITMAP_BYTES(model->items.count) + 1);
+	idx = palloc(sizeof(int32) * k);
+	score = palloc(sizeof(float) * k);
+	if (!PG_ARGISNULL(3))
+		mark_items(model, PG_GETARG_ARRAYTYPE_P(3), "exclude", exclude, NULL, NULL);
+	found = model->kind->rank_vector(model, x, n, 0, exclude, k, idx, score);
+	InitMaterializedSRF(fcinfo, 0);
+	for (int r = 0; r < found; r++)
+		RsPutItemRow(rsinfo, model->items.ids[idx[r]], score[r]);
+	return (Datum) 0;
+}
+
+/*
+ * recsys_recommend_session(items bigint[], k int, model text) recommends
+ * for an anonymous visitor from the items of their session, as the
+ * model's kind scores a session (a factor model folds them in, an item
+ * model scores their neighbours, a popularity model ranks by popularity,
+ * a blend has each member do its own).  The session's items are never
+ * recommended back.
+ */
+Datum
+recsys_recommend_session(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RsModel    *model;
+	int			k;
+	uint8	   *exclude;
+	RsWeightedItem *pairs;
+	int			n_pairs;
+	RsUserItems session;
+	int32	   *idx;
+	float	   *score;
+	float	   *scratch;
+	int			found = -1;
+
+	RsRequireArg(fcinfo, 0, "items");
+	k = RsKArg(fcinfo, 1);
+	model = model_arg(fcinfo, 2);
+	RS_REQUIRE(model, score_session, "recommend_session");
+	InitMaterializedSRF(fcinfo, 0);
+	exclude = palloc0(RS_BITMAP_BYTES(model->items.count) + 1);
+	mark_items(model, PG_GETARG_ARRAYTYPE_P(0), "items", exclude, &pairs, &n_pairs);
+	session.n = n_pairs;
+	session.recency = NULL;
+	session.item = palloc(sizeof(int32) * Max(n_pairs, 1));
+	session.weight = palloc(sizeof(float) * Max(n_pairs, 1));
+	for (int j = 0; j < n_pairs; j++)
+	{
+		session.item[j] = pairs[j].item;
+		session.weight[j] = 1;
+	}
+
+	idx = palloc(sizeof(int32) * k);
+	score = palloc(sizeof(float) * k);
+	scratch = palloc(sizeof(float) * Max(model->items.count, RS_SCORE_BLOCK));
+	if (model->kind->rank_session)
+		found = model->kind->rank_session(model, &session, exclude, k, scratch, idx, score);
+	if (found < 0)
+	{
+		if (!model->kind->score_session(model, &session, scratch))
+			cold_start_scores(model, scratch);
+		found = RsTopItems(model, scratch, exclude, k, idx, score);
+	}
+	for (int r = 0; r < found; r++)
+		RsPutItemRow(rsinfo, model->items.ids[idx[r]], score[r]);
+	return (Datum) 0;
+}
+
+/*
+ * recsys_refresh_user(user_id bigint, model text) recomputes one user's
+ * stored vector of the active version from the model's source as it is
+ * now, so a purchase counts without retraining; a user unknown at
+ * training time gets a vector.  Returns the vector, or NULL (and deletes
+ * the user's row) when the user has no interactions with the model's
+ * items (the kind's refresh_user says how; a factor model trained with
+ * store_users false refuses).
+ */
+Datum
+recsys_refresh_user(PG_FUNCTION_ARGS)
+{
+	RsModel    *model;
+	int64		user_id;
+	float	   *x;
+	int			length;
+	float		bias = 0;
+	bool		found;
+	Oid			argtypes[5] = {TEXTOID, INT4OID, INT8OID, FLOAT4OID, FLOAT4ARRAYOID};
+	Datum		values[5];
+
+	RsRequireArg(fcinfo, 0, "user_id");
+	user_id = PG_GETARG_INT64(0);
+	model = model_arg(fcinfo, 1);
+	RS_REQUIRE(model, refresh_user, "refresh_user");
+	/* it writes the model's rows: the owner's right, not a user's */
+	(void) RsRequireModelOwner(model->name, "refresh users of", false);
+	x = model->kind->refresh_user(model, user_id, &bias, &length);
+	found = x != NULL;
+
+	values[0] = CStringGetTextDatum(model->name);
+	values[1] = Int32GetDatum(model->version);
+	values[2] = Int64GetDatum(user_id);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (found)
+	{
+		values[3] = Float4GetDatum(bias);
+		values[4] = PointerGetDatum(RsFloatArray(x, length));
+		RsExecute("INSERT INTO recsys.user_factors (model, version, user_id, bias, factors) "
+				  "VALUES ($1, $2, $3, $4, $5) "
+				  "ON CONFLICT (model, version, user_id) DO UPDATE "
+				  "SET bias = EXCLUDED.bias, factors = EXCLUDED.factors",
+				  5, argtypes, values, NULL, false, SPI_OK_INSERT);
+	}
+	else
+		RsExecute("DELETE FROM recsys.user_factors WHERE model OPERATOR(pg_catalog.=) $1 "
+				  "AND version OPERATOR(pg_catalog.=) $2 AND user_id OPERATOR(pg_catalog.=) $3",
+				  3, argtypes, values, NULL, false, SPI_OK_DELETE);
+	SPI_finish();
+	if (!found)
+		PG_RETURN_NULL();
+	PG_RETURN_ARRAYTYPE_P(RsFloatArray(x, length));
 }

@@ -58,6 +58,20 @@ else
 	tally "unit (did not build or run)" 0 1
 fi
 
+# 1b. the include graph of src/ has no cycle
+log "include graph"
+set +e
+graph_out=$(bash "$RECSYS_ROOT/test/tools/include_graph.sh" 2>&1)
+graph_status=$?
+set -e
+if [ "$graph_status" -eq 0 ]; then
+	printf '%s\n' "$graph_out" | tail -n 1
+	tally "include graph" 1 0
+else
+	printf '%s\n' "$graph_out"
+	tally "include graph" 0 1
+fi
+
 # 2. pg_regress against a scratch cluster
 recsys_start_cluster
 log "pg_regress"

@@ -1,0 +1,267 @@
+/*-------------------------------------------------------------------------
+ *
+ * history.c
+ *		What users have done, read from a model's source at call time: the
+ *		one place the serving side reads sources.
+ *
+ * A model remembers the relation and columns it was trained from; the
+ * items a user has seen (to exclude them, or as the input of an item
+ * model, or to fold a user in) are read from there as the source is now,
+ * so a purchase made a second ago already counts.  The source is read as
+ * the model's owner (src/model_acl.c), with queries prepared once per
+ * loaded model and freed by the model cache with it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "history.h"
+#include "ingest.h"
+#include "model_acl.h"
+#include "model_cache.h"
+#include "recency.h"
+#include "spi_util.h"
+
+/*
+ * Prepare the per-call queries for users' items in the source, on first
+ * use (SPI connected, as the model's owner: RsRunAsOwner; the source's
+ * row-level security is applied for the role that prepares them).
+ */
+static void
+prepare_seen_queries(void *arg)
+{
+	RsModel    *model = arg;
+	StringInfoData q;
+	const char *weight;
+	const char *source;
+	MemoryContext old = MemoryContextSwitchTo(model->mcxt);
+
+	/* the name goes into SQL re-quoted from the catalog, never as stored */
+	source = RsRelationName(model->source);
+	weight = model->weight_col ? quote_identifier(model->weight_col) : "1";
+	initStringInfo(&q);
+	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, (%s)::pg_catalog.float4, %s FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
+					 quote_identifier(model->item_col), weight,
+					 model->time_col ? RsTimeEpochSql(model->source, model->time_col, "time_col") : "NULL::pg_catalog.float8",
+					 source, quote_identifier(model->user_col));
+	model->seen_plan = SPI_prepare(q.data, 1, (Oid[]) {INT8OID});
+	if (model->seen_plan == NULL || SPI_keepplan(model->seen_plan) != 0)
+		elog(ERROR, "could not prepare \"%s\": %s", q.data, SPI_result_code_string(SPI_result));
+
+	resetStringInfo(&q);
+	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, (%s)::pg_catalog.float4 FROM %s "
+					 "WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
+					 quote_identifier(model->user_col), quote_identifier(model->item_col),
+					 weight, source, quote_identifier(model->user_col));
+	model->seen_many_plan = SPI_prepare(q.data, 1, (Oid[]) {INT8ARRAYOID});
+	if (model->seen_many_plan == NULL || SPI_keepplan(model->seen_many_plan) != 0)
+		elog(ERROR, "could not prepare \"%s\": %s", q.data, SPI_result_code_string(SPI_result));
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * RsSourceReader returns the role whose rights a model's source is read
+ * with: the model's owner, who chose it, unless its kind says otherwise
+ * (a blend reads its first member's source as that member's owner).
+ */
+Oid
+RsSourceReader(RsModel *model)
+{
+	if (model->kind->source_reader)
+		return model->kind->source_reader(model);
+	return model->owner;
+}
+
+/*
+ * RsRequireSource raises an error when the model's source is gone and a
+ * feature needs it.
+ */
+void
+RsRequireSource(RsModel *model, const char *why)
+{
+	if (OidIsValid(model->source) && model->seen_plan == NULL)
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		RsRunAsOwner(model->name, RsSourceReader(model), prepare_seen_queries, model);
+		SPI_finish();
+	}
+	if (!OidIsValid(model->source) || model->seen_plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" of model \"%s\" no longer exists", model->source_name, model->name),
+				 errdetail("%s needs the user's interactions, which are read from the model's source.", why),
+				 errhint("Recreate the source (or rename it back), or retrain the model on the current one.")));
+
+	/*
+	 * The prepared queries name the columns; one renamed or dropped since
+	 * would fail inside them with a bare "column does not exist".  Once per
+	 * statement: the queries' locks keep the columns until it ends.
+	 */
+	{
+		const char *columns[4] = {model->user_col, model->item_col, model->weight_col, model->time_col};
+		RsStatementStamp now = RsCurrentStatement();
+
+		if (RsSameStatement(&model->columns_checked, &now))
+			return;
+		for (int c = 0; c < 4; c++)
+		{
+			AttrNumber	attnum;
+
+			if (columns[c] == NULL)
+				continue;
+			attnum = get_attnum(model->source, columns[c]);
+			if (attnum == InvalidAttrNumber || attnum < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("column \"%s\" of source \"%s\" of model \"%s\" no longer exists",
+								columns[c], model->source_name, model->name),
+						 errdetail("%s needs the user's interactions, which are read from the model's source.", why),
+						 errhint("Restore the column (or rename it back), or retrain the model on the source as it is now.")));
+		}
+		model->columns_checked = now;
+	}
+}
+
+/* Order a user's interactions by item index, for merging duplicates. */
+static int
+user_item_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * RsReadUserItems reads the user's interactions with the model's items
+ * from the source as it is now, as training would: rows for items the
+ * model does not know and rows with NULLs are ignored, and duplicate
+ * items are summed.  Items come out in index order.  A model with a
+ * half-life also gets each item's recency weight, from the item's latest
+ * row.  The source is read as the model's owner (RsExecutePlanAsOwner).
+ */
+void
+RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out)
+{
+	Datum		value = Int64GetDatum(user_id);
+	int			ret;
+	int64	   *packed;			/* item index << 32 | position, to sort */
+	float	   *raw;			/* weights by position */
+	double	   *when;			/* times by position, NaN if NULL */
+	double	   *latest = NULL;	/* per output item */
+	int			n = 0;
+
+	RsRequireSource(model, why);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = RsExecutePlanAsOwner(model->name, RsSourceReader(model), model->seen_plan, &value);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the items of user " INT64_FORMAT " failed: %s", user_id,
+			 SPI_result_code_string(ret));
+
+	packed = SPI_palloc(sizeof(int64) * Max(SPI_processed, 1));
+	raw = SPI_palloc(sizeof(float) * Max(SPI_processed, 1));
+	when = SPI_palloc(sizeof(double) * Max(SPI_processed, 1));
+	out->item = SPI_palloc(sizeof(int32) * Max(SPI_processed, 1));
+	out->weight = SPI_palloc(sizeof(float) * Max(SPI_processed, 1));
+	out->recency = NULL;
+	if (model->half_life > 0)
+	{
+		out->recency = SPI_palloc(sizeof(float) * Max(SPI_processed, 1));
+		latest = SPI_palloc(sizeof(double) * Max(SPI_processed, 1));
+	}
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[r];
+		bool		null_item,
+					null_weight,
+					null_time;
+		Datum		item = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &null_item);
+		Datum		weight = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &null_weight);
+		Datum		time = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 3, &null_time);
+		int32		index;
+
+		if (null_item || null_weight)
+			continue;
+		index = rs_idmap_lookup(&model->items, DatumGetInt64(item));
+		if (index < 0)
+			continue;
+		raw[r] = DatumGetFloat4(weight);
+		when[r] = null_time ? get_float8_nan() : DatumGetFloat8(time);
+		packed[n++] = ((int64) index << 32) | (int64) r;
+	}
+	qsort(packed, n, sizeof(int64), user_item_cmp);
+
+	out->n = 0;
+	for (int j = 0; j < n; j++)
+	{
+		int32		index = (int32) (packed[j] >> 32);
+		int64		r = packed[j] & 0xFFFFFFFF;
+
+		if (out->n > 0 && out->item[out->n - 1] == index)
+		{
+			out->weight[out->n - 1] += raw[r];
+			if (latest && (isnan(latest[out->n - 1]) || when[r] > latest[out->n - 1]))
+				latest[out->n - 1] = when[r];
+		}
+		else
+		{
+			out->item[out->n] = index;
+			out->weight[out->n] = raw[r];
+			if (latest)
+				latest[out->n] = when[r];
+			out->n++;
+		}
+	}
+	if (latest)
+		RsRecencyWeights(latest, out->n, model->half_life, out->recency);
+	pfree(packed);
+	pfree(raw);
+	pfree(when);
+	SPI_finish();
+}
+
+/* RsFreeUserItems frees what RsReadUserItems (or a caller) allocated. */
+void
+RsFreeUserItems(RsUserItems *items)
+{
+	if (items->item)
+		pfree(items->item);
+	if (items->weight)
+		pfree(items->weight);
+	if (items->recency)
+		pfree(items->recency);
+	items->item = NULL;
+	items->weight = NULL;
+	items->recency = NULL;
+	items->n = 0;
+}
+
+/*
+ * RsExplainByUserItems is the explain of kinds whose scores are sums over
+ * the user's items: the user's items as the source has them now, and
+ * each one's share (the kind's contributions callback).
+ */
+int
+RsExplainByUserItems(RsModel *model, int64 user_id, int32 j, int64 item_id,
+					 RsContribution **out)
+{
+	RsUserItems items = {0};
+
+	RsReadUserItems(model, user_id, "Explaining", &items);
+	*out = palloc(sizeof(RsContribution) * Max(items.n, 1));
+	/* no items, nothing to explain: no solve either */
+	if (items.n > 0)
+		model->kind->contributions(model, &items, j, user_id, *out);
+	return items.n;
+}

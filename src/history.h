@@ -1,0 +1,23 @@
+/*-------------------------------------------------------------------------
+ *
+ * history.h
+ *		Users' interactions read from a model's source at call time.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_HISTORY_H
+#define RECSYS_HISTORY_H
+
+#include "postgres.h"
+
+#include "model.h"
+
+extern void RsReadUserItems(RsModel *model, int64 user_id, const char *why,
+							RsUserItems *out);
+extern void RsFreeUserItems(RsUserItems *items);
+extern void RsRequireSource(RsModel *model, const char *why);
+extern Oid	RsSourceReader(RsModel *model);
+extern int	RsExplainByUserItems(RsModel *model, int64 user_id, int32 j, int64 item_id,
+								 RsContribution **out);
+
+#endif							/* RECSYS_HISTORY_H */

@@ -1,0 +1,814 @@
+/*-------------------------------------------------------------------------
+ *
+ * kind_factors.c
+ *		The factor model kind (als, mf): scores are dot products of latent
+ *		factors, x_u . y_i, plus biases and the global mean for explicit
+ *		ratings (clipped to the rating range).
+ *
+ * A model's item factors are loaded once per backend; user vectors are
+ * not: one is read per statement (user_vector) from recsys.user_factors,
+ * or, for a model trained with store_users false, folded in from the
+ * user's rows of the source.  Folding in is the least-squares step ALS
+ * makes for one user, solved exactly against the fixed item factors:
+ *	implicit: (YtY + reg I + sum_i alpha |w_i| y_i y_i^T) x = sum_{w_i > 0} (1 + alpha w_i) y_i
+ *	explicit: ([1 y_i] [1 y_i]^T summed + reg n I) [b_u x] = sum_i (r_i - mu - b_i) [1 y_i]
+ * with duplicate items summed first, as training does; the explicit
+ * system is the one training's row solver solves (rs_als_explicit_update).
+ * src/kernel/foldin.c does the numerics, src/kernel/score.c the fused
+ * blockwise score + top-k.  An anonymous session is folded in the same
+ * way (its items taken as liked: the top rating of a rating model).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "als.h"
+#include "cancel.h"
+#include "factor_scores.h"
+#include "foldin.h"
+#include "history.h"
+#include "linalg.h"
+#include "model_acl.h"
+#include "model_cache.h"
+#include "model_kind.h"
+#include "model_load.h"
+#include "score.h"
+#include "spi_util.h"
+
+#define FOLD_IN_CHUNK 4096			/* items per kernel call between interrupt checks */
+
+/* What a factor model holds besides the items every model has. */
+typedef struct FactorsState
+{
+	int			k;
+	bool		explicit_feedback;
+	float		global_mean;
+	float		rating_min;
+	float		rating_max;
+	float		regularization;
+	float		reg_exponent;	/* implicit: see implicit_user_reg */
+	float		alpha;
+	float	   *item_factors;	/* n_items x k */
+	float	   *item_bias;
+	float	   *item_norms;		/* |y_i|, for cosine similar_items */
+	float	   *gram;			/* k x k YtY, computed on first use */
+
+	/*
+	 * One user's vector, read per statement (user_vector): from
+	 * recsys.user_factors, or, for a model trained with store_users false,
+	 * folded in from the user's rows of the source.
+	 */
+	bool		store_users;
+	SPIPlanPtr	user_plan;
+	float	   *user_vector;
+	float		vector_bias;
+	int64		vector_user;
+	bool		vector_found;
+	RsStatementStamp vector_stamp;
+} FactorsState;
+
+#define F(model) ((FactorsState *) (model)->kind_state)
+
+static bool fold_in_user_items(RsModel *model, const RsUserItems *items, float *x, float *bias);
+
+/*
+ * The regularisation of an implicit model's user system, as training had
+ * it: reg, times (n_items + alpha sum_i |w_i|)^reg_exponent when the model
+ * scales it by the user's total confidence (src/kernel/als.h).
+ */
+static inline float
+implicit_user_reg(const RsModel *model, double sum_abs_weight)
+{
+	if (F(model)->reg_exponent == 0)
+		return F(model)->regularization;
+	return (float) (F(model)->regularization *
+					pow((double) model->items.count + F(model)->alpha * sum_abs_weight,
+						F(model)->reg_exponent));
+}
+
+/* item_factors rows */
+static void
+load_factor_row(TupleTableSlot *slot, void *arg)
+{
+	RsModel    *model = arg;
+	int64		id = DatumGetInt64(slot->tts_values[0]);
+	ArrayType  *factors = DatumGetArrayTypeP(slot->tts_values[2]);
+	int32		index;
+
+	if (ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != F(model)->k || ARR_HASNULL(factors))
+		RsModelCorrupt(model, "a factor vector has the wrong length");
+	index = rs_idmap_lookup(&model->items, id);
+	if (index < 0)
+		RsModelCorrupt(model, "an item has factors but no row in recsys.item_stats");
+	F(model)->item_bias[index] = DatumGetFloat4(slot->tts_values[1]);
+	memcpy(F(model)->item_factors + (int64) index * F(model)->k, ARR_DATA_PTR(factors),
+		   sizeof(float) * F(model)->k);
+	if ((Pointer) factors != DatumGetPointer(slot->tts_values[2]))
+		pfree(factors);
+}
+
+/*
+ * Load a factor model's items.  User vectors are not cached: they are
+ * read one at a time when needed (user_vector), so a model with
+ * millions of users costs each backend only its items' memory, and a
+ * user refreshed by refresh_user() counts at once everywhere.
+ */
+static void
+factors_load(RsModel *model, const RsCatalogRow *row)
+{
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
+	int32		n_items = model->items.count;
+	FactorsState *f = RsModelAlloc(model, sizeof(FactorsState));
+
+	f->k = row->k;
+	f->explicit_feedback = row->explicit_feedback;
+	f->global_mean = row->global_mean;
+	f->rating_min = row->rating_min;
+	f->rating_max = row->rating_max;
+	f->regularization = row->regularization;
+	f->reg_exponent = row->reg_exponent;
+	f->alpha = row->alpha;
+	f->store_users = row->store_users;
+	model->kind_state = f;
+	if (F(model)->k <= 0)
+		RsModelCorrupt(model, "params has no factors");
+	F(model)->item_factors = RsModelAlloc(model, sizeof(float) * F(model)->k * (Size) n_items);
+	F(model)->item_bias = RsModelAlloc(model, sizeof(float) * n_items);
+	F(model)->item_norms = RsModelAlloc(model, sizeof(float) * n_items);
+	F(model)->user_vector = RsModelAlloc(model, sizeof(float) * F(model)->k);
+
+	RsStreamQuery("SELECT item_id, bias, factors FROM recsys.item_factors "
+				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+				  2, argtypes, values, NULL, true, load_factor_row, model);
+
+	for (int32 begin = 0; begin < n_items; begin += 1024)
+	{
+		CHECK_FOR_INTERRUPTS();
+		rs_row_norms(F(model)->item_factors + (int64) begin * F(model)->k, Min(1024, n_items - begin),
+					 F(model)->k, F(model)->item_norms + begin);
+	}
+}
+
+/* One user's row of recsys.user_factors (user_vector). */
+typedef struct UserVectorRead
+{
+	RsModel    *model;
+	Datum	   *values;
+	int			result;
+} UserVectorRead;
+
+/*
+ * Run the user vector query, as the catalog's owner: the model came from
+ * RsGetModel in this statement, which checked the caller's right to it.
+ */
+static void
+read_user_vector(void *arg)
+{
+	UserVectorRead *read = arg;
+	RsModel    *model = read->model;
+
+	if (F(model)->user_plan == NULL)
+	{
+		F(model)->user_plan = SPI_prepare("SELECT bias, factors FROM recsys.user_factors "
+									   "WHERE model OPERATOR(pg_catalog.=) $1 "
+									   "AND version OPERATOR(pg_catalog.=) $2 "
+									   "AND user_id OPERATOR(pg_catalog.=) $3",
+									   3, (Oid[]) {TEXTOID, INT4OID, INT8OID});
+		if (F(model)->user_plan == NULL || SPI_keepplan(F(model)->user_plan) != 0)
+			elog(ERROR, "could not prepare the user vector query: %s",
+				 SPI_result_code_string(SPI_result));
+	}
+	read->result = SPI_execute_plan(F(model)->user_plan, read->values, NULL, true, 1);
+}
+
+/* Read the user's stored vector and bias; false if there is none. */
+static bool
+read_stored_vector(RsModel *model, int64 user_id)
+{
+	Datum		values[3] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version),
+	Int64GetDatum(user_id)};
+	UserVectorRead read = {model, values, 0};
+	bool		found;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsRunAsCatalogOwner(read_user_vector, &read);
+	if (read.result != SPI_OK_SELECT)
+		elog(ERROR, "reading the vector of user " INT64_FORMAT " failed: %s", user_id,
+			 SPI_result_code_string(read.result));
+	found = SPI_processed == 1;
+	if (found)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		ArrayType  *factors = isnull ? NULL : DatumGetArrayTypeP(d);
+
+		if (factors == NULL || ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != F(model)->k ||
+			ARR_HASNULL(factors))
+			RsModelCorrupt(model, "a user's factor vector has the wrong length");
+		memcpy(F(model)->user_vector, ARR_DATA_PTR(factors), sizeof(float) * F(model)->k);
+		F(model)->vector_bias = DatumGetFloat4(SPI_getbinval(SPI_tuptable->vals[0],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	return found;
+}
+
+/*
+ * Fold the user's interactions in (RsFoldIn: one k x k solve against the
+ * item factors, as training solves a user): items when the caller has
+ * read them, else the user's rows of the source as they are now.  False
+ * if the user has no interaction with the model's items.
+ */
+static bool
+fold_in_vector(RsModel *model, int64 user_id, const RsUserItems *items)
+{
+	RsUserItems read = {0};
+	bool		found;
+
+	if (items == NULL)
+	{
+		RsReadUserItems(model, user_id, "A model trained with store_users => false", &read);
+		items = &read;
+	}
+	found = fold_in_user_items(model, items, F(model)->user_vector, &F(model)->vector_bias);
+	RsFreeUserItems(&read);
+	return found;
+}
+
+/*
+ * user_vector returns a factor model's vector (and bias) for a
+ * user, or NULL if the model has none for the user.  A model that stores
+ * its users reads the vector from recsys.user_factors through the primary
+ * key; one trained with store_users false folds the user's current
+ * interactions in: items if the caller has read them (all of the user's
+ * interactions with the model's items, as RsReadUserItems returns them),
+ * else read here.  The answer is kept for the rest of the statement, so
+ * scoring many items for one user (ORDER BY recsys.score(...)) reads or
+ * solves once.  The returned pointer stays valid until the next call.
+ */
+static const float *
+user_vector(RsModel *model, int64 user_id, const RsUserItems *items, float *bias)
+{
+	RsStatementStamp now = RsCurrentStatement();
+
+	if (!(F(model)->vector_user == user_id && RsSameStatement(&F(model)->vector_stamp, &now)))
+	{
+		/* an error halfway leaves no half-made answer behind */
+		F(model)->vector_stamp.valid = false;
+		F(model)->vector_found = F(model)->store_users ? read_stored_vector(model, user_id) :
+			fold_in_vector(model, user_id, items);
+		F(model)->vector_user = user_id;
+		F(model)->vector_stamp = now;
+	}
+	if (!F(model)->vector_found)
+		return NULL;
+	if (bias)
+		*bias = F(model)->vector_bias;
+	return F(model)->user_vector;
+}
+
+/*
+ * gram returns the k x k Gram matrix Y^T Y of a factor model's item
+ * factors, computed on first use and kept with the model.
+ */
+static const float *
+gram_matrix(RsModel *model)
+{
+	if (F(model)->gram == NULL)
+	{
+		Size		bytes = sizeof(float) * F(model)->k * F(model)->k;
+
+		/* computed in the statement's memory: a cancel midway leaks nothing */
+		float	   *g = palloc(bytes);
+
+		RsGram(F(model)->item_factors, model->items.count, F(model)->k, g);
+		F(model)->gram = MemoryContextAlloc(model->mcxt, bytes);
+		memcpy(F(model)->gram, g, bytes);
+		pfree(g);
+	}
+	return F(model)->gram;
+}
+
+/* The explicit model's prediction for a user (bias) and item, clipped. */
+static float
+explicit_prediction(RsModel *model, float user_bias, int32 i, float dot)
+{
+	float		p = F(model)->global_mean + user_bias + F(model)->item_bias[i] + dot;
+
+	return Min(Max(p, F(model)->rating_min), F(model)->rating_max);
+}
+
+
+/* Order pairs by item, for merging duplicates. */
+static int
+pair_cmp(const void *a, const void *b)
+{
+	const RsWeightedItem *x = a;
+	const RsWeightedItem *y = b;
+
+	return x->item < y->item ? -1 : x->item > y->item;
+}
+
+/* The user's items and weights as two arrays, for the kernels. */
+static void
+split_pairs(const RsWeightedItem *pairs, int m, int32 **idx, float **w)
+{
+	*idx = palloc(sizeof(int32) * m);
+	*w = palloc(sizeof(float) * m);
+	for (int j = 0; j < m; j++)
+	{
+		(*idx)[j] = pairs[j].item;
+		(*w)[j] = pairs[j].weight;
+	}
+}
+
+/*
+ * The implicit solve (foldin.h): the user's items' confidences with the
+ * model's Gram matrix and regularisation as training had them.  A long
+ * session costs m k^2, so the items go in by chunks with a check for a
+ * cancel between them; likewise below.
+ */
+static int
+fold_in_implicit(RsModel *model, const RsWeightedItem *pairs, int m, float *x)
+{
+	int			k = F(model)->k;
+	float	   *A = palloc(sizeof(float) * k * k);
+	float	   *tile = palloc(sizeof(float) * rs_fold_in_tile_floats(k));
+	int32	   *idx;
+	float	   *w;
+	double		sum_abs = 0;
+	int			status;
+
+	split_pairs(pairs, m, &idx, &w);
+	for (int j = 0; j < m; j++)
+		sum_abs += fabsf(w[j]);
+	rs_fold_in_implicit_begin(gram_matrix(model), k, implicit_user_reg(model, sum_abs), A, x);
+	for (int j = 0; j < m; j += FOLD_IN_CHUNK)
+	{
+		CHECK_FOR_INTERRUPTS();
+		rs_fold_in_implicit_add(F(model)->item_factors, idx + j, w + j, Min(FOLD_IN_CHUNK, m - j), k,
+								F(model)->alpha, A, x, tile);
+	}
+	status = rs_fold_in_solve(A, x, k);
+	/* evaluate folds in every test user: free what this one took */
+	pfree(A);
+	pfree(tile);
+	pfree(idx);
+	pfree(w);
+	return status;
+}
+
+/*
+ * The explicit solve: the system training's row solver solves for a user
+ * (rs_als_explicit_update: regularisation weighted by the user's count,
+ * the bias regularised alike), for (x, b_u).
+ */
+static int
+fold_in_explicit(RsModel *model, const RsWeightedItem *pairs, int m, float *x, float *bias)
+{
+	int			k = F(model)->k;
+	float	   *A = palloc(sizeof(float) * (k + 1) * (k + 1));
+	float	   *z = palloc(sizeof(float) * (k + 1));
+	float	   *tile = palloc(sizeof(float) * rs_fold_in_tile_floats(k));
+	int32	   *idx;
+	float	   *r;
+	int			status;
+
+	split_pairs(pairs, m, &idx, &r);
+	rs_fold_in_explicit_begin(k, A, z);
+	for (int j = 0; j < m; j += FOLD_IN_CHUNK)
+	{
+		CHECK_FOR_INTERRUPTS();
+		rs_fold_in_explicit_add(F(model)->item_factors, F(model)->item_bias, F(model)->global_mean,
+								idx + j, r + j, Min(FOLD_IN_CHUNK, m - j), k, A, z, tile);
+	}
+	for (int a = 0; a <= k; a++)
+		A[a * (k + 1) + a] += F(model)->regularization * m;
+	status = rs_fold_in_solve(A, z, k + 1);
+	memcpy(x, z, sizeof(float) * k);
+	if (bias)
+		*bias = z[k];
+	pfree(A);
+	pfree(z);
+	pfree(tile);
+	pfree(idx);
+	pfree(r);
+	return status;
+}
+
+/*
+ * fold_in_pairs computes the user vector (and, for explicit models, bias) that
+ * ALS would fit for the given interactions.  pairs may hold duplicates;
+ * they are summed (the array is sorted in place).  x holds F(model)->k floats.
+ * Returns false when there are no interactions to fit.
+ */
+static bool
+fold_in_pairs(RsModel *model, RsWeightedItem *pairs, int n, float *x, float *bias)
+{
+	int			m = 0;
+	int			status;
+
+	qsort(pairs, n, sizeof(RsWeightedItem), pair_cmp);
+	for (int j = 0; j < n; j++)
+	{
+		if (m > 0 && pairs[m - 1].item == pairs[j].item)
+			RsAddWeight(&pairs[m - 1].weight, pairs[j].weight);
+		else
+			pairs[m++] = pairs[j];
+	}
+	if (m == 0)
+		return false;
+
+	status = F(model)->explicit_feedback ? fold_in_explicit(model, pairs, m, x, bias) :
+		fold_in_implicit(model, pairs, m, x);
+	if (status == RS_ALS_ERR_NOT_PD)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("cannot fold in: the user's system in model \"%s\" is not positive definite",
+						model->name),
+				 errhint("Retrain the model with a larger regularization.")));
+	if (status != RS_ALS_OK)
+		elog(ERROR, "fold-in failed: %s", rs_als_strerror(status));
+	if (!F(model)->explicit_feedback && bias)
+		*bias = 0;
+	/* finite weights so large that the solve overflows */
+	for (int f = 0; f < F(model)->k; f++)
+		if (!isfinite(x[f]) || (bias && !isfinite(*bias)))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("cannot fold in: the weights are too large for model \"%s\"", model->name),
+					 errhint("Scale the weights down.")));
+	return true;
+}
+
+/*
+ * fold_in_user_items folds in a user's interactions as RsReadUserItems
+ * returns them: fold_in_pairs on a copy.
+ */
+static bool
+fold_in_user_items(RsModel *model, const RsUserItems *items, float *x, float *bias)
+{
+	RsWeightedItem *pairs = palloc(sizeof(RsWeightedItem) * Max(items->n, 1));
+	bool		found;
+
+	for (int j = 0; j < items->n; j++)
+	{
+		pairs[j].item = items->item[j];
+		pairs[j].weight = items->weight[j];
+	}
+	found = fold_in_pairs(model, pairs, items->n, x, bias);
+	pfree(pairs);
+	return found;
+}
+
+/*
+ * Factor-model contributions, the decomposition the implicit library's
+ * explain uses: the user's vector solves A x = sum_i c_i p_i y_i, so the
+ * score of item j splits as sum_i c_i p_i (y_j^T A^-1 y_i).  Implicit:
+ * A = YtY + reg I + sum_i (c_i - 1) y_i y_i^T, c_i = 1 + alpha w_i.
+ * Explicit: A = sum_i y_i y_i^T + reg I and c_i p_i becomes the residual
+ * r_ui - mu - b_u - b_i.
+ */
+static void
+factor_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 user_id,
+					 RsContribution *out)
+{
+	int			k = F(model)->k;
+	float	   *A = palloc(sizeof(float) * k * k);
+	float	   *z = palloc(sizeof(float) * k);
+	float	   *c;
+	float		user_bias = 0;
+	double		sum_abs = 0;
+	float		reg;
+
+	(void) user_vector(model, user_id, items, &user_bias);
+	for (int n = 0; n < items->n; n++)
+		sum_abs += fabsf(items->weight[n]);
+	reg = F(model)->explicit_feedback ? F(model)->regularization : implicit_user_reg(model, sum_abs);
+	if (F(model)->explicit_feedback)
+		memset(A, 0, sizeof(float) * k * k);
+	else
+		memcpy(A, gram_matrix(model), sizeof(float) * k * k);
+	for (int a = 0; a < k; a++)
+		A[a * k + a] += reg;
+	c = palloc(sizeof(float) * Max(items->n, 1));
+	for (int n = 0; n < items->n; n++)
+		c[n] = F(model)->explicit_feedback ? 1 : F(model)->alpha * fabsf(items->weight[n]);
+	/* in chunks: a user of 200,000 items at 1,024 factors is 10^11 multiply-adds */
+	for (int begin = 0, step = RsOuterProductsPerCheck(k); begin < items->n; begin += step)
+	{
+		CHECK_FOR_INTERRUPTS();
+		rs_add_weighted_outer(F(model)->item_factors, items->item + begin, c + begin,
+							  Min(step, items->n - begin), k, A);
+	}
+	pfree(c);
+	memcpy(z, F(model)->item_factors + (int64) j * k, sizeof(float) * k);
+	if (rs_cholesky_solve(A, k, z, 1) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("cannot explain: the user's system in model \"%s\" is not positive definite",
+						model->name)));
+	for (int n = 0; n < items->n; n++)
+	{
+		int32		i = items->item[n];
+		float		weight;
+
+		if (F(model)->explicit_feedback)
+			weight = items->weight[n] - F(model)->global_mean - F(model)->item_bias[i] - user_bias;
+		else
+			weight = items->weight[n] > 0 ? 1 + F(model)->alpha * items->weight[n] : 0;
+		out[n].item_id = model->items.ids[i];
+		out[n].value = weight * rs_dot(z, F(model)->item_factors + (int64) i * k, k);
+	}
+}
+
+/* A model without stored users folds the user's items in. */
+static const char *
+factors_history_input(RsModel *model)
+{
+	return F(model)->store_users ? NULL : "A model trained with store_users => false";
+}
+
+/* Every item's score: x_u . y_i (+ b_i); false for a user without a vector. */
+static bool
+factors_score_user(RsModel *model, int64 user_id, const RsUserItems *items, float *scores)
+{
+	const float *x = user_vector(model, user_id, items, NULL);
+
+	if (x == NULL)
+		return false;
+	rs_score_items(F(model)->item_factors, F(model)->explicit_feedback ? F(model)->item_bias : NULL,
+				   model->items.count, F(model)->k, x, scores);
+	return true;
+}
+
+/*
+ * Rank every item for vector x (and an explicit model's user bias) in one
+ * cache-friendly pass: rs_score_topk scores and selects block by block.
+ * Explicit models report the clipped rating prediction.
+ */
+static int
+rank_for_vector(RsModel *model, const float *x, float user_bias, uint8 *exclude, int k,
+				float *block, int32 *out_idx, float *out_score)
+{
+	FactorsState *f = F(model);
+	int			found = rs_score_topk(f->item_factors, f->explicit_feedback ? f->item_bias : NULL,
+									  model->items.count, f->k, x, exclude, k, block,
+									  out_idx, out_score);
+
+	if (f->explicit_feedback)
+		for (int r = 0; r < found; r++)
+			out_score[r] = explicit_prediction(model, user_bias, out_idx[r],
+											   out_score[r] - f->item_bias[out_idx[r]]);
+	return found;
+}
+
+/* The fused ranking for a known user; -1 for a user without a vector. */
+static int
+factors_rank_top_k(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *exclude,
+				   int k, float *scratch, int32 *out_idx, float *out_score)
+{
+	float		user_bias = 0;
+	const float *x = user_vector(model, user_id, items, &user_bias);
+	int			found;
+
+	if (x == NULL)
+		return -1;
+	found = rank_for_vector(model, x, user_bias, exclude, k, scratch, out_idx, out_score);
+	for (int r = 0; r < found; r++)
+		rs_bitmap_set(exclude, out_idx[r]);
+	return found;
+}
+
+/*
+ * A user the model cannot score: an explicit model's baseline prediction
+ * mu + b_i (a rating, as evaluate uses), else the popularity.
+ */
+static void
+factors_cold_start_scores(RsModel *model, float *scores)
+{
+	if (F(model)->explicit_feedback)
+		for (int32 i = 0; i < model->items.count; i++)
+			scores[i] = explicit_prediction(model, 0, i, 0);
+	else
+		memcpy(scores, model->popularity, sizeof(float) * model->items.count);
+}
+
+/* One item's score (score()): one dot product, no full ranking. */
+static float
+factors_score_item(RsModel *model, int64 user_id, int32 i)
+{
+	FactorsState *f = F(model);
+	float		user_bias;
+	const float *x = user_vector(model, user_id, NULL, &user_bias);
+	float		d;
+
+	if (x == NULL)
+		return f->explicit_feedback ? explicit_prediction(model, 0, i, 0) : model->popularity[i];
+	d = rs_dot(x, f->item_factors + (int64) i * f->k, f->k);
+	return f->explicit_feedback ? explicit_prediction(model, user_bias, i, d) : d;
+}
+
+/*
+ * A session's items as fold-in input: each counts 1, or for a model of
+ * ratings the top rating (a visitor's items are taken as liked).
+ */
+static RsWeightedItem *
+session_pairs(RsModel *model, const RsUserItems *session)
+{
+	RsWeightedItem *pairs = palloc(sizeof(RsWeightedItem) * Max(session->n, 1));
+	float		weight = F(model)->explicit_feedback && !isinf(F(model)->rating_max) ?
+		F(model)->rating_max : 1;
+
+	for (int n = 0; n < session->n; n++)
+	{
+		pairs[n].item = session->item[n];
+		pairs[n].weight = weight;
+	}
+	return pairs;
+}
+
+/* A session's scores: its items folded in, then every item scored (dot + b_i). */
+static bool
+factors_score_session(RsModel *model, const RsUserItems *session, float *scores)
+{
+	FactorsState *f = F(model);
+	RsWeightedItem *pairs = session_pairs(model, session);
+	float	   *x = palloc(sizeof(float) * f->k);
+	float		bias = 0;
+	bool		ok = session->n > 0 && fold_in_pairs(model, pairs, session->n, x, &bias);
+
+	if (ok)
+		rs_score_items(f->item_factors, f->explicit_feedback ? f->item_bias : NULL,
+					   model->items.count, f->k, x, scores);
+	pfree(x);
+	pfree(pairs);
+	return ok;
+}
+
+/* A session ranked the fused way; -1 for an empty session. */
+static int
+factors_rank_session(RsModel *model, const RsUserItems *session, uint8 *exclude, int k,
+					 float *scratch, int32 *out_idx, float *out_score)
+{
+	RsWeightedItem *pairs;
+	float	   *x;
+	float		bias = 0;
+	int			found;
+
+	if (session->n == 0)
+		return -1;
+	pairs = session_pairs(model, session);
+	x = palloc(sizeof(float) * F(model)->k);
+	fold_in_pairs(model, pairs, session->n, x, &bias);
+	found = rank_for_vector(model, x, bias, exclude, k, scratch, out_idx, out_score);
+	pfree(x);
+	pfree(pairs);
+	return found;
+}
+
+/* The k items whose factors have the largest cosine with item i's. */
+static int
+factors_similar_items(RsModel *model, int32 i, int k, int32 *out_idx, float *out_score)
+{
+	FactorsState *f = F(model);
+	int32		n_items = model->items.count;
+	float	   *scores = palloc(sizeof(float) * n_items);
+	uint8	   *exclude = palloc0(RS_BITMAP_BYTES(n_items) + 1);
+	const float *y = f->item_factors + (int64) i * f->k;
+
+	rs_score_items(f->item_factors, NULL, n_items, f->k, y, scores);
+	rs_cosine_from_dots(scores, f->item_norms, i, n_items);
+	rs_bitmap_set(exclude, i);
+	return rs_topk(scores, n_items, k, exclude, out_idx, out_score);
+}
+
+static bool
+factors_rates(RsModel *model)
+{
+	return F(model)->explicit_feedback;
+}
+
+/*
+ * The explicit model's clipped prediction, with the usual cold-start
+ * terms: mu + b_i for a user without a vector, mu + b_u for an unknown
+ * item (i = -1).
+ */
+static double
+factors_predict_rating(RsModel *model, int64 user_id, const RsUserItems *items, int32 i)
+{
+	FactorsState *f = F(model);
+	float		user_bias = 0;
+	const float *x = user_vector(model, user_id, items, &user_bias);
+	double		p = f->global_mean;
+
+	if (x != NULL)
+		p += user_bias;
+	if (i >= 0)
+		p += f->item_bias[i];
+	if (x != NULL && i >= 0)
+		for (int a = 0; a < f->k; a++)
+			p += (double) x[a] * f->item_factors[(int64) i * f->k + a];
+	return Min(Max(p, f->rating_min), f->rating_max);
+}
+
+/* fold_in(): the vector (and bias) for the pairs, NULL if none to fit. */
+static float *
+factors_fold_in(RsModel *model, RsWeightedItem *pairs, int n, float *bias, int *length)
+{
+	float	   *x = palloc(sizeof(float) * F(model)->k);
+
+	*length = F(model)->k;
+	if (!fold_in_pairs(model, pairs, n, x, bias))
+	{
+		pfree(x);
+		return NULL;
+	}
+	return x;
+}
+
+/* recommend_for_vector(): vec must have the model's number of factors. */
+static int
+factors_rank_vector(RsModel *model, const float *x, int length, float bias, uint8 *exclude,
+					int k, int32 *out_idx, float *out_score)
+{
+	if (length != F(model)->k)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("vec has %d elements, but model \"%s\" has %d factors", length, model->name,
+						F(model)->k)));
+	return rank_for_vector(model, x, bias, exclude, k, palloc(sizeof(float) * RS_SCORE_BLOCK),
+						   out_idx, out_score);
+}
+
+/*
+ * refresh_user(): the user's vector from the source as it is now, NULL
+ * when the user has no interactions with the model's items.  A model
+ * trained with store_users false has no row to refresh (and must not
+ * gain one): an error says so.
+ */
+static float *
+factors_refresh_user(RsModel *model, int64 user_id, float *bias, int *length)
+{
+	RsUserItems items;
+	float	   *x;
+
+	if (!F(model)->store_users)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" stores no user vectors, so refresh_user has nothing to refresh",
+						model->name),
+				 errdetail("It was trained with store_users => false: serving folds each user's current rows of the source in at query time."),
+				 errhint("Leave out the refresh_user call for this model; recsys.fold_in computes a vector without storing it.")));
+	RsReadUserItems(model, user_id, "refresh_user", &items);
+	x = palloc(sizeof(float) * F(model)->k);
+	*length = F(model)->k;
+	if (!fold_in_user_items(model, &items, x, bias))
+	{
+		pfree(x);
+		return NULL;
+	}
+	return x;
+}
+
+/* The user vector query goes with the model (or when it is unpinned). */
+static void
+factors_free(RsModel *model)
+{
+	if (F(model) == NULL)
+		return;
+	RsDropPlan(model, F(model)->user_plan);
+	F(model)->user_plan = NULL;
+}
+
+const RsModelKind RsFactorsKind = {
+	.name = "factors",
+	.load = factors_load,
+	.free = factors_free,
+	.history_input = factors_history_input,
+	.score_user = factors_score_user,
+	.rank_top_k = factors_rank_top_k,
+	.cold_start_scores = factors_cold_start_scores,
+	.score_item = factors_score_item,
+	.score_session = factors_score_session,
+	.rank_session = factors_rank_session,
+	.similar_items = factors_similar_items,
+	.contributions = factor_contributions,
+	.explain = RsExplainByUserItems,
+	.rates = factors_rates,
+	.predict_rating = factors_predict_rating,
+	.fold_in = factors_fold_in,
+	.rank_vector = factors_rank_vector,
+	.refresh_user = factors_refresh_user,
+};

@@ -1,0 +1,144 @@
+/*-------------------------------------------------------------------------
+ *
+ * kind_item_neighbors.c
+ *		The item neighbourhood kind: item-kNN (item_knn) and EASE (ease).
+ *
+ * Both store, for each item, a list of neighbour items and weights
+ * (recsys.item_neighbor_lists): item-kNN its k most similar items, EASE
+ * the non-zero entries of its item-item weight matrix B.  A user's score
+ * of item j is then sum over the user's items i of w_ui * sim(i, j), the
+ * user's items read from the model's source as it is now, so a purchase
+ * made a second ago already counts (weighted by age for a model with a
+ * half-life, 1 each in a binary model).  An anonymous session scores the
+ * same way, each of its items counting 1.  Items no neighbour list of the
+ * user's items reaches stay unscored (NaN).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "history.h"
+#include "model_kind.h"
+#include "model_load.h"
+#include "neighbor_scores.h"
+
+/* A model's neighbour lists, as a CSR over item indexes, best first. */
+typedef struct ItemNeighborsState
+{
+	bool		binary;			/* every interaction weighs 1 (EASE) */
+	RsCsr		neighbors;
+} ItemNeighborsState;
+
+#define N(model) ((ItemNeighborsState *) (model)->kind_state)
+
+static void
+item_neighbors_load(RsModel *model, const RsCatalogRow *row)
+{
+	ItemNeighborsState *s = RsModelAlloc(model, sizeof(ItemNeighborsState));
+
+	s->binary = row->binary;
+	model->binary_input = row->binary;
+	model->kind_state = s;
+	/* item models weight the history they score by age */
+	if (row->half_life > 0 && row->time_col)
+	{
+		model->time_col = MemoryContextStrdup(model->mcxt, row->time_col);
+		model->half_life = row->half_life;
+	}
+	RsLoadNeighborLists(model, false, NULL, &s->neighbors);
+}
+
+/*
+ * How much one of the user's items counts: its weight (1 in binary
+ * models), times its recency weight if any.
+ */
+static inline float
+item_input(const RsModel *model, const RsUserItems *items, int n)
+{
+	float		w = N(model)->binary ? 1.0f : items->weight[n];
+
+	return items->recency ? w * items->recency[n] : w;
+}
+
+static const char *
+item_neighbors_history_input(RsModel *model)
+{
+	return "An item-kNN model";
+}
+
+/*
+ * scores[j] = sum w_ui * sim(i, j) over the user's items
+ * (rs_neighbor_scores); false when the user has none.  Unreached items
+ * stay NaN so top-k skips them.
+ */
+static bool
+item_neighbors_score_user(RsModel *model, int64 user_id, const RsUserItems *items,
+						  float *scores)
+{
+	float	   *inputs;
+
+	if (items == NULL || items->n == 0)
+		return false;
+	inputs = palloc(sizeof(float) * items->n);
+	for (int n = 0; n < items->n; n++)
+		inputs[n] = item_input(model, items, n);
+	if (rs_neighbor_scores(&N(model)->neighbors, items->item, inputs, items->n, scores) != 0)
+		elog(ERROR, "an item index is out of range");
+	pfree(inputs);
+	return true;
+}
+
+/* A session scores as a user whose items they are. */
+static bool
+item_neighbors_score_session(RsModel *model, const RsUserItems *session, float *scores)
+{
+	return item_neighbors_score_user(model, PG_INT64_MIN, session, scores);
+}
+
+/* The stored neighbours of item i, best first. */
+static int
+item_neighbors_similar_items(RsModel *model, int32 i, int k, int32 *out_idx, float *out_score)
+{
+	const RsCsr *nb = &N(model)->neighbors;
+	int			found = 0;
+
+	for (int64 p = nb->indptr[i]; p < nb->indptr[i + 1] && found < k; p++)
+	{
+		out_idx[found] = nb->indices[p];
+		out_score[found] = nb->data[p];
+		found++;
+	}
+	return found;
+}
+
+/* Item i's share in the score of j: w_ui * sim(i, j). */
+static void
+item_neighbors_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 user_id,
+							 RsContribution *out)
+{
+	const RsCsr *nb = &N(model)->neighbors;
+
+	for (int n = 0; n < items->n; n++)
+	{
+		int32		i = items->item[n];
+
+		out[n].item_id = model->items.ids[i];
+		out[n].value = 0;
+		for (int64 p = nb->indptr[i]; p < nb->indptr[i + 1]; p++)
+			if (nb->indices[p] == j)
+				out[n].value = item_input(model, items, n) * nb->data[p];
+	}
+}
+
+const RsModelKind RsItemNeighborsKind = {
+	.name = "item neighbours",
+	.load = item_neighbors_load,
+	.history_input = item_neighbors_history_input,
+	.score_user = item_neighbors_score_user,
+	.score_session = item_neighbors_score_session,
+	.similar_items = item_neighbors_similar_items,
+	.contributions = item_neighbors_contributions,
+	.explain = RsExplainByUserItems,
+};

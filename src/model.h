@@ -1,0 +1,243 @@
+/*-------------------------------------------------------------------------
+ *
+ * model.h
+ *		A trained model as served: RsModel, the user's items it scores, and
+ *		RsModelKind, the callbacks by which each kind of model serves
+ *		(src/model_kind.h has the registry; one src/kind_*.c per kind).
+ *
+ * Types only, so that the model cache, the serving entry points and the
+ * kinds can share them without including each other.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_MODEL_H
+#define RECSYS_MODEL_H
+
+#include "postgres.h"
+
+#include <math.h>
+
+#include "executor/spi.h"
+#include "lib/ilist.h"
+#include "nodes/pg_list.h"
+#include "utils/timestamp.h"
+
+#include "idmap.h"
+#include "sparse.h"
+
+/*
+ * Identifies the running statement and what it can see, for caches valid
+ * while neither changes: the top-level statement, the transaction, the
+ * snapshot's command id (our own writes) and its horizon: xmin, xmax and
+ * the transactions in progress when it was taken (everybody else's
+ * writes); also who asks (role and security context, for privileges and
+ * row-level security) and how many subtransactions have rolled back (a
+ * rolled-back savepoint takes its writes away without changing the rest).
+ */
+typedef struct RsStatementStamp
+{
+	TimestampTz statement_start;
+	LocalTransactionId lxid;
+	CommandId	cid;
+	TransactionId xmin;
+	TransactionId xmax;
+	uint64		in_progress;	/* a hash of the snapshot's xip and subxip */
+	Oid			user_id;
+	int			security_context;
+	uint64		subxact_aborts;
+	bool		valid;
+} RsStatementStamp;
+
+typedef struct RsModel
+{
+	char		name[NAMEDATALEN];
+	int32		version;
+	TimestampTz trained_at;
+	char	   *algorithm;
+	const struct RsModelKind *kind;	/* how it serves (src/model_kind.h) */
+	MemoryContext mcxt;
+	Oid			owner;			/* reads the source; as of this statement's check */
+	char	   *fingerprint;	/* of the catalog row's params and stats, when loaded */
+
+	/* the cache's bookkeeping (model_cache.c) */
+	uint64		instance;		/* unique per load in this backend */
+	dlist_head	pins;			/* statements using the model (ModelPin) */
+	bool		cached;			/* the cache's current copy, else retired */
+	dlist_node	cache_node;		/* in the LRU list if cached, else the retired list */
+	List	   *stale_plans;	/* plans replaced while pinned, freed when unpinned */
+
+	/* the source, for the items a user has seen (InvalidOid if gone) */
+	Oid			source;
+	char	   *source_name;
+	char	   *user_col;
+	char	   *item_col;
+	char	   *weight_col;		/* NULL: every row counts 1 */
+	char	   *time_col;		/* item models with a half-life, else NULL */
+	double		half_life;		/* seconds; 0: history not weighted by age */
+	SPIPlanPtr	seen_plan;		/* SELECT item, weight, time WHERE user = $1 */
+	SPIPlanPtr	seen_many_plan; /* SELECT user, item[, weight] WHERE user = ANY($1) */
+
+	/* every item the model knows, and its popularity */
+	RsIdMap		items;			/* items.ids[] ascending */
+	float	   *popularity;		/* per item index */
+	int32	   *popular_order;	/* item indexes, most popular first */
+
+	/*
+	 * The kind's own state (each src/kind_*.c defines its struct: factors,
+	 * neighbour lists, blend members), in the model's context.
+	 */
+	void	   *kind_state;
+	/* the history's weights are ignored: every interaction weighs 1 */
+	bool		binary_input;
+
+	/*
+	 * The source's rows by user, lent by evaluate for the length of its
+	 * loop (it has read them all), for kinds that read other users' rows
+	 * (user-kNN) instead of a query per user; NULL otherwise.  Row columns
+	 * map to model items through lent_item_index (-1: unknown to the model).
+	 */
+	const RsIdMap *lent_users;
+	const RsCsr *lent_rows;
+	const int32 *lent_item_index;
+
+	/* validity memo: checked against the catalog once per statement */
+	RsStatementStamp checked;
+	RsStatementStamp columns_checked;	/* the source's columns, likewise */
+} RsModel;
+
+/* A user's interactions as read from the source at call time. */
+typedef struct RsUserItems
+{
+	int			n;
+	int32	   *item;			/* item indexes in the model */
+	float	   *weight;
+	float	   *recency;		/* per item, for models with a half-life, or NULL */
+} RsUserItems;
+
+/* One interaction: an item's dense index in the model and its weight. */
+typedef struct RsWeightedItem
+{
+	int32		item;
+	float		weight;
+} RsWeightedItem;
+
+/*
+ * Add weight to an item's summed weight, refusing a sum beyond the float
+ * range (a fold_in state's checks would take it for a forged one, and the
+ * solver would give NaN).
+ */
+static inline void
+RsAddWeight(float *sum, float weight)
+{
+	*sum += weight;
+	if (isinf(*sum))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the summed weight of an item is out of range for type real"),
+				 errhint("Scale the weights down.")));
+}
+
+/* A user's item and its share in an item's score (explain). */
+typedef struct RsContribution
+{
+	int64		item_id;
+	float		value;
+} RsContribution;
+
+/* What the catalog says about a model's active version (the kinds' load input). */
+typedef struct RsCatalogRow
+{
+	int32		version;
+	TimestampTz trained_at;
+	char	   *algorithm;
+	char	   *source;
+	char	   *user_col;
+	char	   *item_col;
+	char	   *weight_col;
+	int64		n_users;
+	int64		n_items;
+	int			k;
+	bool		explicit_feedback;
+	bool		binary;
+	float		global_mean;
+	float		rating_min;
+	float		rating_max;
+	float		regularization;
+	float		alpha;
+	char	   *time_col;
+	double		half_life;
+	float		reg_exponent;
+	Oid			owner;
+	bool		store_users;
+	char	   *fingerprint;	/* md5 of params and stats: edits without a new version */
+} RsCatalogRow;
+
+/*
+ * RsModelKind: how one kind of model serves, as PostgreSQL's index access
+ * methods fill an IndexAmRoutine.  Serving code never asks a model which
+ * kind it is; it calls these.  A NULL callback means the kind does not
+ * support the action: the entry point raises one FEATURE_NOT_SUPPORTED
+ * error for it (RsKindNotSupported).  Scores are per model item index;
+ * NaN marks an item the model cannot reach for this user.
+ */
+typedef struct RsModelKind
+{
+	const char *name;			/* "factors", "item neighbours", ... */
+
+	/* read the kind's artefacts of the version row names (SPI connected) */
+	void		(*load) (RsModel *model, const RsCatalogRow *row);
+	/* once per statement that uses the model; false: load it anew */
+	bool		(*revalidate) (RsModel *model);
+	/* free what lives outside the model's context (prepared queries) */
+	void		(*free) (RsModel *model);
+	/* whose rights read the source (NULL: the model's owner) */
+	Oid			(*source_reader) (RsModel *model);
+
+	/*
+	 * Whether score_user takes the user's items (read from the source) as
+	 * input: NULL if not, else what needs them, for the errors of a read.
+	 */
+	const char *(*history_input) (RsModel *model);
+	/* every item for a user; false: cannot score the user (cold start) */
+	bool		(*score_user) (RsModel *model, int64 user_id, const RsUserItems *items,
+							   float *scores);
+	/* fused score + top-k; -1: cannot score the user (then score_user is not tried) */
+	int			(*rank_top_k) (RsModel *model, int64 user_id, const RsUserItems *items,
+							   uint8 *exclude, int k, float *scratch, int32 *out_idx,
+							   float *out_score);
+	/* the scores of a user the model cannot score (NULL: popularity) */
+	void		(*cold_start_scores) (RsModel *model, float *scores);
+	/* one item's score for a user, cold start included (NULL: from score_user) */
+	float		(*score_item) (RsModel *model, int64 user_id, int32 i);
+
+	/* every item for an anonymous visitor's items (weights 1) */
+	bool		(*score_session) (RsModel *model, const RsUserItems *session, float *scores);
+	/* fused session ranking; -1: use score_session */
+	int			(*rank_session) (RsModel *model, const RsUserItems *session, uint8 *exclude,
+								 int k, float *scratch, int32 *out_idx, float *out_score);
+
+	/* the k items most like item i, best first */
+	int			(*similar_items) (RsModel *model, int32 i, int k, int32 *out_idx,
+								  float *out_score);
+	/* the share of each of the user's items in the score of item j */
+	void		(*contributions) (RsModel *model, const RsUserItems *items, int32 j,
+								  int64 user_id, RsContribution *out);
+	/* explain(): the user's items' shares in item j's score, unsorted */
+	int			(*explain) (RsModel *model, int64 user_id, int32 j, int64 item_id,
+							RsContribution **out);
+
+	/* whether the model predicts ratings (evaluate's rmse), and the prediction */
+	bool		(*rates) (RsModel *model);
+	double		(*predict_rating) (RsModel *model, int64 user_id, const RsUserItems *items,
+								   int32 i);
+
+	/* user vectors: fold interactions in (NULL: none to fit), rank for a vector */
+	float	   *(*fold_in) (RsModel *model, RsWeightedItem *pairs, int n, float *bias,
+							int *length);
+	int			(*rank_vector) (RsModel *model, const float *x, int length, float bias,
+								uint8 *exclude, int k, int32 *out_idx, float *out_score);
+	/* refresh_user(): the user's new stored vector, NULL if none */
+	float	   *(*refresh_user) (RsModel *model, int64 user_id, float *bias, int *length);
+} RsModelKind;
+
+#endif							/* RECSYS_MODEL_H */

@@ -1,0 +1,248 @@
+/*-------------------------------------------------------------------------
+ *
+ * model_load.c
+ *		Reading a model's artefact tables into its memory context: the
+ *		parts kinds share (items and popularity, neighbour lists) and the
+ *		error for a damaged model.
+ *
+ * Called with SPI connected, as the catalog's owner (src/model_cache.c);
+ * everything allocated goes into the model's context.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "cancel.h"
+#include "model_load.h"
+#include "spi_util.h"
+
+/*
+ * RsModelCorrupt: model corruption is a can't-happen for recsys, but DBAs
+ * may edit tables.
+ */
+void
+RsModelCorrupt(RsModel *model, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("model \"%s\" version %d is damaged: %s", model->name, model->version, what),
+			 errhint("Retrain the model.")));
+}
+
+/* RsModelInitMap: a hash map sized for n ids, allocated in the model's context. */
+void
+RsModelInitMap(RsModel *model, RsIdMap *map, int64 n)
+{
+	int64		capacity = 16;
+
+	while (capacity < 2 * n + 2)
+		capacity *= 2;
+	rs_idmap_init(map, MemoryContextAllocExtended(model->mcxt, rs_idmap_bytes(capacity),
+												  MCXT_ALLOC_HUGE), capacity);
+}
+
+/*
+ * RsModelAlloc: zeroed memory in the model's context, huge allowed; a
+ * cancel can stop the zeroing of a big model.
+ */
+void *
+RsModelAlloc(RsModel *model, Size size)
+{
+	return RsAllocZero(model->mcxt, size);
+}
+
+/* item_stats rows: item ids and popularity */
+typedef struct ItemLoad
+{
+	RsModel    *model;
+	int64		capacity;
+} ItemLoad;
+
+static void
+load_item_row(TupleTableSlot *slot, void *arg)
+{
+	ItemLoad   *load = arg;
+	RsModel    *model = load->model;
+	int32		index;
+
+	if (model->items.count >= load->capacity || slot->tts_isnull[0])
+		RsModelCorrupt(model, "recsys.item_stats has more items than recsys.models says");
+	index = rs_idmap_insert(&model->items, DatumGetInt64(slot->tts_values[0]));
+	model->popularity[index] = DatumGetFloat4(slot->tts_values[1]);
+}
+
+/* Popularity order for the fallback: most popular first, then smaller id. */
+static RsModel *sort_model;
+
+static int
+popular_cmp(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+	float		px = sort_model->popularity[x];
+	float		py = sort_model->popularity[y];
+
+	if (px != py)
+		return px > py ? -1 : 1;
+	return sort_model->items.ids[x] < sort_model->items.ids[y] ? -1 : 1;
+}
+
+/* RsLoadItems loads every item (in id order, so dense indexes follow ids). */
+void
+RsLoadItems(RsModel *model, int64 n_items)
+{
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
+	ItemLoad	load = {model, n_items};
+
+	RsModelInitMap(model, &model->items, n_items);
+	model->popularity = RsModelAlloc(model, sizeof(float) * n_items);
+	RsStreamQuery("SELECT item_id, popularity FROM recsys.item_stats "
+				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
+				  "ORDER BY item_id",
+				  2, argtypes, values, NULL, true, load_item_row, &load);
+
+	model->popular_order = RsModelAlloc(model, sizeof(int32) * model->items.count);
+	for (int32 i = 0; i < model->items.count; i++)
+		model->popular_order[i] = i;
+	sort_model = model;
+	qsort(model->popular_order, model->items.count, sizeof(int32), popular_cmp);
+	sort_model = NULL;
+}
+
+/* neighbour list rows, in owner id order */
+typedef struct NeighborLoad
+{
+	RsModel    *model;
+	RsIdMap    *map;			/* owners and neighbours alike */
+	RsCsr	   *csr;
+	int64		capacity;
+	int32		last_owner;
+} NeighborLoad;
+
+static void
+load_neighbor_row(TupleTableSlot *slot, void *arg)
+{
+	NeighborLoad *load = arg;
+	RsModel    *model = load->model;
+	RsCsr	   *m = load->csr;
+	int32		owner = rs_idmap_lookup(load->map, DatumGetInt64(slot->tts_values[0]));
+	ArrayType  *ids = DatumGetArrayTypeP(slot->tts_values[1]);
+	ArrayType  *scores = DatumGetArrayTypeP(slot->tts_values[2]);
+	int			n = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
+	const int64 *id = (const int64 *) ARR_DATA_PTR(ids);
+	const float *score = (const float *) ARR_DATA_PTR(scores);
+
+	if (owner < 0 || owner < load->last_owner)
+		RsModelCorrupt(model, "a neighbour list has an unknown or out-of-order owner");
+	if (ARR_ELEMTYPE(ids) != INT8OID || ARR_ELEMTYPE(scores) != FLOAT4OID ||
+		ARR_HASNULL(ids) || ARR_HASNULL(scores) ||
+		ArrayGetNItems(ARR_NDIM(scores), ARR_DIMS(scores)) != n ||
+		m->nnz + n > load->capacity)
+		RsModelCorrupt(model, "a neighbour list is malformed");
+	/* close the rows up to this owner */
+	while (load->last_owner < owner)
+		m->indptr[++load->last_owner] = m->nnz;
+	for (int j = 0; j < n; j++)
+	{
+		int32		target = rs_idmap_lookup(load->map, id[j]);
+
+		if (target < 0)
+			RsModelCorrupt(model, "a neighbour list names an unknown id");
+		m->indices[m->nnz] = target;
+		m->data[m->nnz] = score[j];
+		m->nnz++;
+	}
+	/* detoasted copies: free them now, or the load holds the lists twice */
+	if ((Pointer) ids != DatumGetPointer(slot->tts_values[1]))
+		pfree(ids);
+	if ((Pointer) scores != DatumGetPointer(slot->tts_values[2]))
+		pfree(scores);
+}
+
+/* Number the users of a user-kNN model in id order. */
+static void
+map_user_row(TupleTableSlot *slot, void *arg)
+{
+	NeighborLoad *load = arg;
+
+	if (rs_idmap_full(load->map))
+		RsModelCorrupt(load->model, "more users than counted");
+	rs_idmap_insert(load->map, DatumGetInt64(slot->tts_values[0]));
+}
+
+/*
+ * RsLoadNeighborLists loads neighbour lists into m, a CSR over owner indexes, best first within a
+ * row.  Owners are items (item-kNN) or users (user-kNN, whose map is built
+ * here from the owners and neighbours in id order).
+ */
+void
+RsLoadNeighborLists(RsModel *model, bool users, RsIdMap *user_map, RsCsr *m)
+{
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
+	NeighborLoad load;
+	int64		total;
+	int64		n_owners;
+	bool		isnull;
+
+	RsExecute(users ?
+			  "SELECT coalesce(sum(pg_catalog.cardinality(neighbor_ids)), 0)::pg_catalog.int8 "
+			  "FROM recsys.user_neighbor_lists "
+			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2" :
+			  "SELECT coalesce(sum(pg_catalog.cardinality(neighbor_ids)), 0)::pg_catalog.int8 "
+			  "FROM recsys.item_neighbor_lists "
+			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+			  2, argtypes, values, NULL, true, SPI_OK_SELECT);
+	total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	memset(&load, 0, sizeof(load));
+	load.model = model;
+	load.csr = m;
+	load.capacity = total;
+	if (users)
+	{
+		const char *every_user =
+			"SELECT user_id FROM recsys.user_neighbor_lists "
+			"WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
+			"UNION SELECT pg_catalog.unnest(neighbor_ids) FROM recsys.user_neighbor_lists "
+			"WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2";
+
+		RsExecute(psprintf("SELECT count(*) FROM (%s) s", every_user),
+				  2, argtypes, values, NULL, true, SPI_OK_SELECT);
+		n_owners = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		RsModelInitMap(model, user_map, n_owners);
+		load.map = user_map;
+		RsStreamQuery(psprintf("SELECT u FROM (%s) s(u) ORDER BY u", every_user),
+					  2, argtypes, values, NULL, true, map_user_row, &load);
+	}
+	else
+	{
+		n_owners = model->items.count;
+		load.map = &model->items;
+	}
+
+	m->indptr = RsModelAlloc(model, sizeof(int64) * (n_owners + 1));
+	m->indices = RsModelAlloc(model, sizeof(int32) * Max(total, 1));
+	m->data = RsModelAlloc(model, sizeof(float) * Max(total, 1));
+	m->nnz = 0;
+	RsStreamQuery(users ?
+				  "SELECT user_id, neighbor_ids, scores FROM recsys.user_neighbor_lists "
+				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
+				  "ORDER BY user_id" :
+				  "SELECT item_id, neighbor_ids, scores FROM recsys.item_neighbor_lists "
+				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
+				  "ORDER BY item_id",
+				  2, argtypes, values, NULL, true, load_neighbor_row, &load);
+	while (load.last_owner < load.map->count)
+		m->indptr[++load.last_owner] = m->nnz;
+	m->n_rows = load.map->count;
+	m->n_cols = load.map->count;
+}
+

@@ -1,0 +1,21 @@
+/*-------------------------------------------------------------------------
+ *
+ * model_load.h
+ *		Reading a model's artefact tables into its memory context.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_MODEL_LOAD_H
+#define RECSYS_MODEL_LOAD_H
+
+#include "postgres.h"
+
+#include "model.h"
+
+extern void RsModelCorrupt(RsModel *model, const char *what) pg_attribute_noreturn();
+extern void RsModelInitMap(RsModel *model, RsIdMap *map, int64 n);
+extern void *RsModelAlloc(RsModel *model, Size size);
+extern void RsLoadItems(RsModel *model, int64 n_items);
+extern void RsLoadNeighborLists(RsModel *model, bool users, RsIdMap *user_map, RsCsr *m);
+
+#endif							/* RECSYS_MODEL_LOAD_H */
