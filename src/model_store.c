@@ -444,3 +444,31 @@ RsJsonEnd(StringInfo buf)
 {
 	appendStringInfoChar(buf, '}');
 }
+
+/*
+ * RsWriteItemStatsFromData stores every item's user count and weight sum;
+ * the popularity score is the user count.
+ */
+void
+RsWriteItemStatsFromData(const char *name, int32 version, const RsInteractions *data)
+{
+	int32		n = data->items.count;
+	int32	   *users = palloc(sizeof(int32) * Max(n, 1));
+	float	   *weight = palloc(sizeof(float) * Max(n, 1));
+	float	   *popularity = palloc(sizeof(float) * Max(n, 1));
+
+	for (int32 i = 0; i < n; i++)
+	{
+		double		sum = 0;
+
+		for (int64 p = data->by_item.indptr[i]; p < data->by_item.indptr[i + 1]; p++)
+			sum += data->by_item.data[p];
+		users[i] = (int32) (data->by_item.indptr[i + 1] - data->by_item.indptr[i]);
+		weight[i] = (float) sum;
+		popularity[i] = (float) users[i];
+	}
+	RsWriteItemStats(name, version, data->items.ids, n, users, weight, popularity);
+	pfree(users);
+	pfree(weight);
+	pfree(popularity);
+}

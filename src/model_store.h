@@ -12,6 +12,8 @@
 
 #include "lib/stringinfo.h"
 
+#include "ingest.h"
+
 /* Model names are at most this long (the catalog's CHECK agrees). */
 #define RECSYS_MAX_MODEL_NAME 63
 
@@ -48,6 +50,8 @@ extern void RsWriteNeighbors(RsSide side, const char *name, int32 version,
 extern void RsWriteItemStats(const char *name, int32 version, const int64 *ids,
 							 int64 n, const int32 *n_users,
 							 const float *weight_sum, const float *popularity);
+extern void RsWriteItemStatsFromData(const char *name, int32 version,
+									 const RsInteractions *data);
 extern void RsCopyItemStats(const char *name, int32 version, const char *from_name,
 							int32 from_version);
 extern void RsActivateModelVersion(const RsModelDesc *desc, int32 version,

@@ -29,12 +29,12 @@
 #include "miscadmin.h"
 #include "port.h"
 
+#include "args.h"
 #include "cancel.h"
 #include "dp.h"
 #include "ease.h"
 #include "model_store.h"
 #include "privacy.h"
-#include "train_common.h"
 
 /* rows of the Gram matrix noised between two interrupt checks */
 #define DP_CHUNK_ROWS 256

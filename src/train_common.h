@@ -77,7 +77,5 @@ extern Datum RsTrainFinish(FunctionCallInfo fcinfo, RsTrainer *trainer,
 extern double RsSeconds(void);
 extern void RsCheckTrainingMemory(const char *what, Size bytes, const RsInteractions *data);
 extern Size RsInteractionBytes(const RsInteractions *data);
-extern void RsWriteItemStatsFromData(const char *name, int32 version,
-									 const RsInteractions *data);
 
 #endif							/* RECSYS_TRAIN_COMMON_H */
