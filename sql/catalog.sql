@@ -10,6 +10,13 @@ ORDER BY 1;
 -- every table's rows go into pg_dump
 SELECT unnest(extconfig)::regclass AS dumped FROM pg_extension WHERE extname = 'recsys' ORDER BY 1::text;
 
+-- every table has row-level security, with a read policy and an owners' policy
+SELECT c.relname, c.relrowsecurity,
+	   (SELECT string_agg(p.polname || ' ' || p.polcmd::text, ', ' ORDER BY p.polname)
+		FROM pg_policy p WHERE p.polrelid = c.oid) AS policies
+FROM pg_class c WHERE c.relnamespace = 'recsys'::regnamespace AND c.relkind = 'r'
+ORDER BY 1;
+
 -- foreign keys cascade from a model to its versions to their artefacts
 SELECT conrelid::regclass AS child, confrelid::regclass AS parent, confdeltype
 FROM pg_constraint WHERE contype = 'f' AND connamespace = 'recsys'::regnamespace

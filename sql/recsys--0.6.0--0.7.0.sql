@@ -7,6 +7,37 @@
 -- Each change has a section of its own below.
 
 -------------------------------------------------------------------------------
+-- Named parameter arrays (the models that are not only factors or neighbours)
+-------------------------------------------------------------------------------
+
+-- Parameters that are neither per-user nor per-item rows (the layers of a
+-- neural model, a factorisation machine's feature weights, learned
+-- neighbourhood weights): one named array per row, row-major, its
+-- dimensions in shape.  The loader checks that they agree.
+CREATE TABLE recsys.model_parameters (
+	model			text NOT NULL,
+	version			integer NOT NULL,
+	name			text NOT NULL,
+	shape			integer[] NOT NULL,
+	value			real[] NOT NULL,
+	PRIMARY KEY (model, version, name),
+	FOREIGN KEY (model, version) REFERENCES recsys.model_versions (model, version)
+		ON DELETE CASCADE ON UPDATE CASCADE
+);
+COMMENT ON TABLE recsys.model_parameters IS
+	'recsys models'' named parameter arrays (layers, feature weights), row-major, with their shape';
+-- learned weights do not compress (see the neighbour arrays below)
+ALTER TABLE recsys.model_parameters ALTER COLUMN value SET STORAGE EXTERNAL;
+
+ALTER TABLE recsys.model_parameters ENABLE ROW LEVEL SECURITY;
+CREATE POLICY model_users ON recsys.model_parameters FOR SELECT
+	USING (model IN (SELECT m.name FROM recsys.models m));
+CREATE POLICY model_owners ON recsys.model_parameters
+	USING (model IN (SELECT m.name FROM recsys.models m WHERE recsys._owns(m.owner)))
+	WITH CHECK (model IN (SELECT m.name FROM recsys.models m WHERE recsys._owns(m.owner)));
+SELECT pg_catalog.pg_extension_config_dump('recsys.model_parameters', '');
+
+-------------------------------------------------------------------------------
 -- Cold-start rows marked, fallback scores on the personalised scale
 -------------------------------------------------------------------------------
 

@@ -93,6 +93,25 @@ CREATE TABLE recsys.item_factors (
 COMMENT ON TABLE recsys.item_factors IS
 	'recsys factor models: one latent vector (and bias) per item and model version';
 
+-- Parameters that are neither per-user nor per-item rows (the layers of a
+-- neural model, a factorisation machine's feature weights, learned
+-- neighbourhood weights): one named array per row, row-major, its
+-- dimensions in shape.  The loader checks that they agree.
+CREATE TABLE recsys.model_parameters (
+	model			text NOT NULL,
+	version			integer NOT NULL,
+	name			text NOT NULL,
+	shape			integer[] NOT NULL,
+	value			real[] NOT NULL,
+	PRIMARY KEY (model, version, name),
+	FOREIGN KEY (model, version) REFERENCES recsys.model_versions (model, version)
+		ON DELETE CASCADE ON UPDATE CASCADE
+);
+COMMENT ON TABLE recsys.model_parameters IS
+	'recsys models'' named parameter arrays (layers, feature weights), row-major, with their shape';
+-- learned weights do not compress (see the neighbour arrays below)
+ALTER TABLE recsys.model_parameters ALTER COLUMN value SET STORAGE EXTERNAL;
+
 -- Neighbour lists are stored one row per item (or user), best first, so a
 -- model of 100,000 items x 100 neighbours is 100,000 rows to write, check
 -- and load rather than 10 million; the views below show them one pair per
@@ -334,7 +353,8 @@ DECLARE
 	t text;
 BEGIN
 	FOREACH t IN ARRAY ARRAY['model_versions', 'user_factors', 'item_factors',
-							 'item_neighbor_lists', 'user_neighbor_lists', 'item_stats'] LOOP
+							 'item_neighbor_lists', 'user_neighbor_lists', 'item_stats',
+							 'model_parameters'] LOOP
 		EXECUTE format('ALTER TABLE recsys.%I ENABLE ROW LEVEL SECURITY', t);
 		EXECUTE format('CREATE POLICY model_users ON recsys.%I FOR SELECT '
 					   'USING (model IN (SELECT m.name FROM recsys.models m))', t);
@@ -353,6 +373,7 @@ SELECT pg_catalog.pg_extension_config_dump('recsys.item_factors', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.item_neighbor_lists', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.user_neighbor_lists', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.item_stats', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.model_parameters', '');
 
 -- Everybody may look up the schema's functions; reading and writing models
 -- takes table privileges a DBA grants (see doc/operations.md).

@@ -246,3 +246,74 @@ RsLoadNeighborLists(RsModel *model, bool users, RsIdMap *user_map, RsCsr *m)
 	m->n_cols = load.map->count;
 }
 
+/* one recsys.model_parameters row, checked against the expected shape */
+typedef struct ParameterLoad
+{
+	RsModel    *model;
+	const char *parameter;
+	int			ndims;
+	int32	   *shape;			/* in: expected (-1: any); out: as stored */
+	float	   *values;
+	bool		found;
+} ParameterLoad;
+
+static void
+parameter_corrupt(ParameterLoad *load, const char *problem)
+{
+	RsModelCorrupt(load->model, psprintf("recsys.model_parameters row \"%s\" %s",
+										 load->parameter, problem));
+}
+
+static void
+load_parameter_row(TupleTableSlot *slot, void *arg)
+{
+	ParameterLoad *load = arg;
+	ArrayType  *shape = DatumGetArrayTypeP(slot->tts_values[0]);
+	ArrayType  *value = DatumGetArrayTypeP(slot->tts_values[1]);
+	int			n_dims = ArrayGetNItems(ARR_NDIM(shape), ARR_DIMS(shape));
+	int64		expected = 1;
+
+	if (ARR_HASNULL(shape) || ARR_HASNULL(value) || ARR_NDIM(shape) != 1 || n_dims != load->ndims ||
+		ARR_NDIM(value) != 1)
+		parameter_corrupt(load, "has the wrong shape");
+	for (int d = 0; d < n_dims; d++)
+	{
+		int32		dim = ((const int32 *) ARR_DATA_PTR(shape))[d];
+
+		if (dim < 0 || (load->shape[d] >= 0 && dim != load->shape[d]))
+			parameter_corrupt(load, "has the wrong shape");
+		load->shape[d] = dim;
+		expected *= dim;
+	}
+	if (ArrayGetNItems(1, ARR_DIMS(value)) != expected)
+		parameter_corrupt(load, "has a value count that does not match its shape");
+	load->values = RsModelAlloc(load->model, sizeof(float) * Max(expected, 1));
+	memcpy(load->values, ARR_DATA_PTR(value), sizeof(float) * expected);
+	for (int64 i = 0; i < expected; i++)
+		if (!isfinite(load->values[i]))
+			parameter_corrupt(load, "holds a value that is not finite");
+	load->found = true;
+}
+
+/*
+ * RsLoadParameter reads a named parameter array of the model's version
+ * into its context.  shape[0 .. ndims) gives the expected dimensions (-1:
+ * any) and receives the stored ones; a missing row, another shape, a
+ * wrong value count or a value that is not finite is damage.
+ */
+float *
+RsLoadParameter(RsModel *model, const char *parameter, int ndims, int32 *shape)
+{
+	Oid			argtypes[3] = {TEXTOID, INT4OID, TEXTOID};
+	Datum		values[3] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version),
+	CStringGetTextDatum(parameter)};
+	ParameterLoad load = {model, parameter, ndims, shape, NULL, false};
+
+	RsStreamQuery("SELECT shape, value FROM recsys.model_parameters "
+				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
+				  "AND name OPERATOR(pg_catalog.=) $3",
+				  3, argtypes, values, NULL, true, load_parameter_row, &load);
+	if (!load.found)
+		RsModelCorrupt(model, psprintf("recsys.model_parameters has no row \"%s\"", parameter));
+	return load.values;
+}

@@ -16,6 +16,8 @@ extern void RsModelCorrupt(RsModel *model, const char *what) pg_attribute_noretu
 extern void RsModelInitMap(RsModel *model, RsIdMap *map, int64 n);
 extern void *RsModelAlloc(RsModel *model, Size size);
 extern void RsLoadItems(RsModel *model, int64 n_items);
+extern float *RsLoadParameter(RsModel *model, const char *parameter, int ndims,
+							  int32 *shape);
 extern void RsLoadNeighborLists(RsModel *model, bool users, RsIdMap *user_map, RsCsr *m);
 
 #endif							/* RECSYS_MODEL_LOAD_H */

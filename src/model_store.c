@@ -321,6 +321,45 @@ RsWriteItemStats(const char *name, int32 version, const int64 *ids, int64 n,
 }
 
 /*
+ * RsWriteParameter stores one named parameter array of a model version
+ * (recsys.model_parameters): values row-major, shape[0 .. ndims) its
+ * dimensions.  For what is neither a per-user nor a per-item row: layer
+ * weights, feature weights.
+ */
+void
+RsWriteParameter(const char *name, int32 version, const char *parameter,
+				 const int32 *shape, int ndims, const float *values)
+{
+	Oid			argtypes[5] = {TEXTOID, INT4OID, TEXTOID, INT4ARRAYOID, FLOAT4ARRAYOID};
+	Datum		args[5];
+	Datum	   *dims = palloc(sizeof(Datum) * ndims);
+	int64		n = 1;
+
+	for (int d = 0; d < ndims; d++)
+	{
+		dims[d] = Int32GetDatum(shape[d]);
+		n *= shape[d];
+	}
+	if (n > MaxAllocSize / sizeof(float))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("parameter \"%s\" of model \"%s\" has %lld values, more than an array can hold",
+						parameter, name, (long long) n)));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	args[0] = CStringGetTextDatum(name);
+	args[1] = Int32GetDatum(version);
+	args[2] = CStringGetTextDatum(parameter);
+	args[3] = PointerGetDatum(construct_array_builtin(dims, ndims, INT4OID));
+	args[4] = PointerGetDatum(RsFloatArray(values, (int) n));
+	RsExecute("INSERT INTO recsys.model_parameters (model, version, name, shape, value) "
+			  "VALUES ($1, $2, $3, $4, $5)",
+			  5, argtypes, args, NULL, false, SPI_OK_INSERT);
+	SPI_finish();
+	pfree(dims);
+}
+
+/*
  * RsCopyItemStats gives version of model the item stats of another
  * model's version (a blend takes its first member's items).
  */

@@ -52,6 +52,8 @@ extern void RsWriteItemStats(const char *name, int32 version, const int64 *ids,
 							 const float *weight_sum, const float *popularity);
 extern void RsWriteItemStatsFromData(const char *name, int32 version,
 									 const RsInteractions *data);
+extern void RsWriteParameter(const char *name, int32 version, const char *parameter,
+							 const int32 *shape, int ndims, const float *values);
 extern void RsCopyItemStats(const char *name, int32 version, const char *from_name,
 							int32 from_version);
 extern void RsActivateModelVersion(const RsModelDesc *desc, int32 version,
