@@ -15,7 +15,10 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "lib/stringinfo.h"
+#include "utils/memutils.h"
 
 #include "model_kind.h"
 
@@ -64,4 +67,35 @@ RsKindNotSupported(RsModel *model, const char *action, Size callback)
 			 errmsg("model \"%s\" (algorithm %s) does not support %s",
 					model->name, model->algorithm, action),
 			 n > 0 ? errhint("Models trained with %s support it.", supported.data) : 0));
+}
+
+/*
+ * RsColdStartScores returns the model's scores for a user it cannot
+ * score: its kind's cold_start_scores (the popularity if it has none),
+ * computed once per loaded model and kept in the model's context.  An
+ * item the fallback does not reach scores 0, as unreached items do in
+ * score().  A blend asks its members through here too.
+ */
+const float *
+RsColdStartScores(RsModel *model)
+{
+	if (model->cold_start == NULL)
+	{
+		int32		n = model->items.count;
+		/* computed in the statement's memory: an error midway leaves nothing half-made */
+		float	   *scores = palloc(sizeof(float) * Max(n, 1));
+
+		if (model->kind->cold_start_scores)
+			model->kind->cold_start_scores(model, scores);
+		else
+			memcpy(scores, model->popularity, sizeof(float) * n);
+		for (int32 i = 0; i < n; i++)
+			if (isnan(scores[i]))
+				scores[i] = 0;
+		model->cold_start = MemoryContextAllocExtended(model->mcxt, sizeof(float) * Max(n, 1),
+													   MCXT_ALLOC_HUGE);
+		memcpy(model->cold_start, scores, sizeof(float) * n);
+		pfree(scores);
+	}
+	return model->cold_start;
 }

@@ -21,6 +21,7 @@ extern const RsModelKind RsPopularKind;			/* popular */
 extern const RsModelKind RsBlendKind;			/* blend */
 
 extern const RsModelKind *RsModelKindFor(const char *algorithm);
+extern const float *RsColdStartScores(RsModel *model);
 extern void RsKindNotSupported(RsModel *model, const char *action, Size callback) pg_attribute_noreturn();
 
 /*

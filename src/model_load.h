@@ -16,6 +16,7 @@ extern void RsModelCorrupt(RsModel *model, const char *what) pg_attribute_noretu
 extern void RsModelInitMap(RsModel *model, RsIdMap *map, int64 n);
 extern void *RsModelAlloc(RsModel *model, Size size);
 extern void RsLoadItems(RsModel *model, int64 n_items);
+extern float *RsLoadMeanHistory(RsModel *model, int64 n_users, bool binary);
 extern void RsLoadNeighborLists(RsModel *model, bool users, RsIdMap *user_map, RsCsr *m);
 
 #endif							/* RECSYS_MODEL_LOAD_H */
