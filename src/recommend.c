@@ -435,18 +435,23 @@ recsys_explain(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* Mark the items of a bigint[] argument (unknown ids ignored). */
+/*
+ * Mark the items of a bigint[] argument (unknown ids ignored), and if
+ * session is not NULL, make them a session's items (weights 1).
+ */
 static void
 mark_items(RsModel *model, ArrayType *array, const char *argname, uint8 *bitmap,
-		   RsWeightedItem **pairs, int *n_pairs)
+		   RsUserItems *session)
 {
 	int			n;
 	int64	   *ids = RsArrayToInt64s(array, argname, &n);
 
-	if (pairs)
+	if (session)
 	{
-		*pairs = palloc(sizeof(RsWeightedItem) * Max(n, 1));
-		*n_pairs = 0;
+		session->n = 0;
+		session->item = palloc(sizeof(int32) * Max(n, 1));
+		session->weight = palloc(sizeof(float) * Max(n, 1));
+		session->recency = NULL;
 	}
 	for (int j = 0; j < n; j++)
 	{
@@ -455,11 +460,11 @@ mark_items(RsModel *model, ArrayType *array, const char *argname, uint8 *bitmap,
 		if (i < 0)
 			continue;
 		rs_bitmap_set(bitmap, i);
-		if (pairs)
+		if (session)
 		{
-			(*pairs)[*n_pairs].item = i;
-			(*pairs)[*n_pairs].weight = 1;
-			(*n_pairs)++;
+			session->item[session->n] = i;
+			session->weight[session->n] = 1;
+			session->n++;
 		}
 	}
 }
@@ -487,7 +492,7 @@ recsys_recommend_for_vector(PG_FUNCTION_ARGS)
 	x = RsArrayToFloats(PG_GETARG_ARRAYTYPE_P(0), "vec", &n);
 	exclude = palloc0(RS_BITMAP_BYTES(model->items.count) + 1);
 	if (!PG_ARGISNULL(3))
-		mark_items(model, PG_GETARG_ARRAYTYPE_P(3), "exclude_seen", exclude, NULL, NULL);
+		mark_items(model, PG_GETARG_ARRAYTYPE_P(3), "exclude_seen", exclude, NULL);
 	ranking_init(&ranking, k, false);
 	ranking.found = model->kind->rank_vector(model, x, n, 0, exclude, k, ranking.idx,
 											 ranking.score);
@@ -512,8 +517,6 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
 	RsModel    *model;
 	int			k;
 	uint8	   *exclude;
-	RsWeightedItem *pairs;
-	int			n_pairs;
 	RsUserItems session;
 	Ranking		ranking;
 	float	   *scratch;
@@ -524,17 +527,7 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
 	RS_REQUIRE(model, score_session, "recommend_session");
 	InitMaterializedSRF(fcinfo, 0);
 	exclude = palloc0(RS_BITMAP_BYTES(model->items.count) + 1);
-	mark_items(model, PG_GETARG_ARRAYTYPE_P(0), "items", exclude, &pairs, &n_pairs);
-	session.n = n_pairs;
-	session.recency = NULL;
-	session.item = palloc(sizeof(int32) * Max(n_pairs, 1));
-	session.weight = palloc(sizeof(float) * Max(n_pairs, 1));
-	for (int j = 0; j < n_pairs; j++)
-	{
-		session.item[j] = pairs[j].item;
-		session.weight[j] = 1;
-	}
-
+	mark_items(model, PG_GETARG_ARRAYTYPE_P(0), "items", exclude, &session);
 	ranking_init(&ranking, k, true);
 	scratch = palloc(sizeof(float) * Max(model->items.count, RS_SCORE_BLOCK));
 	ranking.found = model->kind->rank_session ?
