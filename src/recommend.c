@@ -11,11 +11,12 @@
  * one error (RsKindNotSupported).
  *
  * A user the model cannot score (unknown to a factor model, no items for
- * an item model) gets the kind's cold-start scores (the popularity
- * ranking unless the kind says otherwise); a DEBUG1 message says so.
+ * an item model) gets the kind's cold-start scores, on the scale of its
+ * personalised ones (RsColdStartScores); a DEBUG1 message says so.
  * Items a model cannot reach for this user follow the scored ones, by
  * popularity, with score 0, so a request for k items gets k items when
- * the catalog has them.
+ * the catalog has them.  recommend and recommend_session say for each
+ * row which of these it is (the reason column, RsReason in src/model.h).
  *
  * All functions but refresh_user are read-only: they run on hot standbys.
  *
