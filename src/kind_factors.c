@@ -21,8 +21,9 @@
  * A user without a vector gets the average user's scores: for implicit
  * feedback those of the mean training user vector, which, scores being
  * linear in the vector, are the mean of every training user's scores
- * (training stores the mean in stats); for ratings the baseline
- * prediction mu + b_i, a rating as personalised predictions are.
+ * (training stores the mean in stats), handed out in popularity order;
+ * for ratings the baseline prediction mu + b_i, a rating as personalised
+ * predictions are.
  *
  *-------------------------------------------------------------------------
  */
@@ -682,8 +683,8 @@ factors_rank_top_k(RsModel *model, int64 user_id, const RsUserItems *items, uint
 /*
  * A user the model cannot score: an explicit model's baseline prediction
  * mu + b_i (a rating, as evaluate uses); an implicit model's average
- * user's scores x_mean . y_i, or without a known mean user
- * (load_mean_user) each item's share of users.
+ * user's scores x_mean . y_i (or without a known mean user, load_mean_user,
+ * each item's share of users), in popularity order (RsInPopularityOrder).
  */
 static void
 factors_cold_start_scores(RsModel *model, float *scores)
@@ -692,12 +693,16 @@ factors_cold_start_scores(RsModel *model, float *scores)
 	int32		n = model->items.count;
 
 	if (f->explicit_feedback)
+	{
 		for (int32 i = 0; i < n; i++)
 			scores[i] = explicit_prediction(model, 0, i, 0);
-	else if (f->mean_user)
+		return;
+	}
+	if (f->mean_user)
 		rs_score_items(f->item_factors, NULL, n, f->k, f->mean_user, scores);
 	else
 		memcpy(scores, f->mean_history, sizeof(float) * n);
+	RsInPopularityOrder(model, scores);
 }
 
 /* One item's score (score()): one dot product, no full ranking. */

@@ -17,11 +17,11 @@
  * order: the scores of the mean training history (each item's user count,
  * or summed weight, over the number of users), which, the scores being
  * linear in the history, are the mean of every training user's scores,
- * are sorted and handed out by popularity, the most popular item getting
- * the highest.  So the fallback has the values an average user gets and
- * the popularity ranking: ranked by their own order, item-kNN's average
- * scores favour items on many neighbour lists (hubs) and lost half of
- * popularity's NDCG@10 on the shared splits (doc/internals.md).
+ * are handed out again in popularity order (RsInPopularityOrder).  So the
+ * fallback has the values an average user gets and the popularity
+ * ranking: ranked by their own order, item-kNN's average scores favour
+ * items on many neighbour lists (hubs) and lost half of popularity's
+ * NDCG@10 on the shared splits (doc/internals.md).
  *
  *-------------------------------------------------------------------------
  */
@@ -102,16 +102,6 @@ item_neighbors_score_user(RsModel *model, int64 user_id, const RsUserItems *item
 	return true;
 }
 
-/* Highest first. */
-static int
-float_desc_cmp(const void *a, const void *b)
-{
-	float		x = *(const float *) a;
-	float		y = *(const float *) b;
-
-	return x > y ? -1 : x < y;
-}
-
 /*
  * The average user's scores (those of the mean history; unreached items
  * 0), handed out in popularity order.
@@ -121,20 +111,13 @@ item_neighbors_cold_start_scores(RsModel *model, float *scores)
 {
 	int32		n = model->items.count;
 	int32	   *every = palloc(sizeof(int32) * Max(n, 1));
-	float	   *mean_scores = palloc(sizeof(float) * Max(n, 1));
 
 	for (int32 i = 0; i < n; i++)
 		every[i] = i;
-	if (rs_neighbor_scores(&N(model)->neighbors, every, N(model)->mean_history, n, mean_scores) != 0)
+	if (rs_neighbor_scores(&N(model)->neighbors, every, N(model)->mean_history, n, scores) != 0)
 		elog(ERROR, "an item index is out of range");
-	for (int32 i = 0; i < n; i++)
-		if (isnan(mean_scores[i]))
-			mean_scores[i] = 0;
-	qsort(mean_scores, n, sizeof(float), float_desc_cmp);
-	for (int32 r = 0; r < n; r++)
-		scores[model->popular_order[r]] = mean_scores[r];
+	RsInPopularityOrder(model, scores);
 	pfree(every);
-	pfree(mean_scores);
 }
 
 /* A session scores as a user whose items they are. */

@@ -12,7 +12,8 @@
  * session (nobody to compare the visitor with), cannot be scored.  A user
  * without neighbours gets the average user's scores: every training user
  * taken as an equally similar neighbour, each item's summed weight over
- * the number of users (for weights 1, the share of users who chose it).
+ * the number of users (for weights 1, the share of users who chose it),
+ * in popularity order like every kind's fallback.
  *
  *-------------------------------------------------------------------------
  */
@@ -54,6 +55,7 @@ static void
 user_neighbors_cold_start_scores(RsModel *model, float *scores)
 {
 	memcpy(scores, U(model)->mean_history, sizeof(float) * model->items.count);
+	RsInPopularityOrder(model, scores);
 }
 
 /*

@@ -69,6 +69,37 @@ RsKindNotSupported(RsModel *model, const char *action, Size callback)
 			 n > 0 ? errhint("Models trained with %s support it.", supported.data) : 0));
 }
 
+/* Highest first. */
+static int
+float_desc_cmp(const void *a, const void *b)
+{
+	float		x = *(const float *) a;
+	float		y = *(const float *) b;
+
+	return x > y ? -1 : x < y;
+}
+
+/*
+ * RsInPopularityOrder hands a model's per-item scores out again in
+ * popularity order: sorted, the highest to the most popular item, and so
+ * on (NaN counts as 0).  The kinds' cold-start scores keep the values an
+ * average user gets and take popularity's ranking (doc/internals.md,
+ * "Cold start").
+ */
+void
+RsInPopularityOrder(RsModel *model, float *scores)
+{
+	int32		n = model->items.count;
+	float	   *sorted = palloc(sizeof(float) * Max(n, 1));
+
+	for (int32 i = 0; i < n; i++)
+		sorted[i] = isnan(scores[i]) ? 0 : scores[i];
+	qsort(sorted, n, sizeof(float), float_desc_cmp);
+	for (int32 r = 0; r < n; r++)
+		scores[model->popular_order[r]] = sorted[r];
+	pfree(sorted);
+}
+
 /*
  * RsColdStartScores returns the model's scores for a user it cannot
  * score: its kind's cold_start_scores (the popularity if it has none),

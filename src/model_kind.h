@@ -22,6 +22,7 @@ extern const RsModelKind RsBlendKind;			/* blend */
 
 extern const RsModelKind *RsModelKindFor(const char *algorithm);
 extern const float *RsColdStartScores(RsModel *model);
+extern void RsInPopularityOrder(RsModel *model, float *scores);
 extern void RsKindNotSupported(RsModel *model, const char *action, Size callback) pg_attribute_noreturn();
 
 /*
