@@ -128,6 +128,9 @@ SELECT * FROM recsys.recommend_for_vector('{1, 2}', 3, 'als');
 SELECT * FROM recsys.recommend_for_vector('{1, 2, "NaN", 4}', 3, 'als');
 SELECT * FROM recsys.recommend_for_vector(NULL, 3, 'als');
 SELECT * FROM recsys.recommend_for_vector('{1, 2, 3, 4}', 0, 'als');
+-- messages name the argument as the signature does
+SELECT * FROM recsys.recommend_for_vector('{1, 2, 3, 4}', 3, 'als', exclude_seen => '{1, NULL}');
+SELECT * FROM recsys.recommend_session('{1, NULL}', 3, 'als');
 SELECT * FROM recsys.recommend_session(NULL, 3, 'als');
 SELECT * FROM recsys.recommend_session(ARRAY[1], 3, NULL);
 SELECT recsys.refresh_user(1, 'knn');

@@ -34,10 +34,15 @@ DELETE FROM blocks WHERE user_id = 1 AND item_id = 101;
 -- k larger than the catalog gives every eligible item once
 SELECT count(*), count(DISTINCT item_id) FROM recsys.recommend(2, 10000, 'shop', exclude_seen => false);
 
--- an unknown user gets the popularity ranking (a DEBUG1 message says so)
+-- an unknown user gets the model's cold-start ranking, marked so (and a
+-- DEBUG1 message): the average user's scores, on the scale of a known
+-- user's (every item of these blocks has 9 users; item 130 has one)
 SET client_min_messages = debug1;
-SELECT item_id, score FROM recsys.recommend(424242, 3, 'shop');
+SELECT count(*), min(reason) AS reason, round(min(score)::numeric, 1) AS low,
+	   round(max(score)::numeric, 1) AS high
+FROM recsys.recommend(424242, 3, 'shop');
 RESET client_min_messages;
+SELECT reason, count(*) FROM recsys.recommend(2, 5, 'shop') GROUP BY reason;
 
 -- similar items: cosine of item factors stays within the block
 SELECT count(*) FILTER (WHERE item_id BETWEEN 110 AND 119) AS same_block, count(*)
@@ -51,8 +56,10 @@ SELECT count(*) FILTER (WHERE id BETWEEN 110 AND 119) AS own_block FROM (
 	ORDER BY recsys.score(11, p.id, 'shop') DESC NULLS LAST, p.id LIMIT 3) top;
 -- the user's held-out item scores above an item of another block
 SELECT recsys.score(11, 111, 'shop') > recsys.score(11, 125, 'shop') AS block_wins;
--- unknown item: NULL; unknown user: the item's popularity
-SELECT recsys.score(11, 999, 'shop') IS NULL AS unknown_item, recsys.score(424242, 130, 'shop') AS popularity;
+-- unknown item: NULL; unknown user: the item's cold-start score, as recommend has it
+SELECT recsys.score(11, 999, 'shop') IS NULL AS unknown_item,
+	   recsys.score(424242, 130, 'shop') = (SELECT score FROM recsys.recommend(424242, 100, 'shop')
+											WHERE item_id = 130) AS cold_start_score;
 
 -- explain: the user's own items, largest contribution first; for ALS they
 -- add up to the score

@@ -41,6 +41,34 @@ SELECT pg_catalog.pg_extension_config_dump('recsys.model_parameters', '');
 -- Cold-start rows marked, fallback scores on the personalised scale
 -------------------------------------------------------------------------------
 
+-- recommend and recommend_session return why each row is there (reason:
+-- 'personalised', 'filled', 'cold start' or 'popular'); a new output
+-- column changes the return type, so they are dropped and created again
+-- (nothing in the extension depends on them)
+DROP FUNCTION recsys.recommend(bigint, integer, text, boolean, bigint[]);
+CREATE FUNCTION recsys.recommend(
+	user_id bigint,
+	k integer DEFAULT 10,
+	model text DEFAULT 'default',
+	exclude_seen boolean DEFAULT true,
+	candidates bigint[] DEFAULT NULL)
+RETURNS TABLE (item_id bigint, score real, reason text)
+AS 'MODULE_PATHNAME', 'recsys_recommend'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+COMMENT ON FUNCTION recsys.recommend(bigint, integer, text, boolean, bigint[]) IS
+	'the k items a model recommends to a user, best first, and why each is there';
+
+DROP FUNCTION recsys.recommend_session(bigint[], integer, text);
+CREATE FUNCTION recsys.recommend_session(
+	items bigint[],
+	k integer DEFAULT 10,
+	model text DEFAULT 'default')
+RETURNS TABLE (item_id bigint, score real, reason text)
+AS 'MODULE_PATHNAME', 'recsys_recommend_session'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+COMMENT ON FUNCTION recsys.recommend_session(bigint[], integer, text) IS
+	'recommendations for an anonymous visitor from the items of their session, and why each is there';
+
 -------------------------------------------------------------------------------
 -- BPR
 -------------------------------------------------------------------------------

@@ -763,11 +763,11 @@ CREATE FUNCTION recsys.recommend(
 	model text DEFAULT 'default',
 	exclude_seen boolean DEFAULT true,
 	candidates bigint[] DEFAULT NULL)
-RETURNS TABLE (item_id bigint, score real)
+RETURNS TABLE (item_id bigint, score real, reason text)
 AS 'MODULE_PATHNAME', 'recsys_recommend'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
 COMMENT ON FUNCTION recsys.recommend(bigint, integer, text, boolean, bigint[]) IS
-	'the k items a model recommends to a user, best first';
+	'the k items a model recommends to a user, best first, and why each is there';
 
 CREATE FUNCTION recsys.similar_items(
 	item_id bigint,
@@ -885,11 +885,11 @@ CREATE FUNCTION recsys.recommend_session(
 	items bigint[],
 	k integer DEFAULT 10,
 	model text DEFAULT 'default')
-RETURNS TABLE (item_id bigint, score real)
+RETURNS TABLE (item_id bigint, score real, reason text)
 AS 'MODULE_PATHNAME', 'recsys_recommend_session'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
 COMMENT ON FUNCTION recsys.recommend_session(bigint[], integer, text) IS
-	'recommendations for an anonymous visitor from the items of their session';
+	'recommendations for an anonymous visitor from the items of their session, and why each is there';
 
 CREATE FUNCTION recsys.refresh_user(user_id bigint, model text DEFAULT 'default')
 RETURNS real[]

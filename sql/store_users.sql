@@ -70,12 +70,13 @@ GROUP BY u ORDER BY u;
 -- the vector is the exact solve, so explain's terms add up to the score
 SELECT abs((SELECT sum(contribution) FROM recsys.explain(7000005, 101, 100, 'nouser'))
 		   - recsys.score(7000005, 101, 'nouser')) < 1e-4 AS sums_to_score;
--- a user without rows is served as an unknown user: the popularity fallback
-SELECT (SELECT array_agg(item_id) FROM recsys.recommend(7999999, 5, 'nouser')) =
-	   (SELECT array_agg(item_id) FROM (SELECT item_id FROM recsys.item_stats WHERE model = 'nouser'
-										ORDER BY popularity DESC, item_id LIMIT 5) s) AS popular,
-	   recsys.score(7999999, 101, 'nouser') = (SELECT popularity FROM recsys.item_stats
-											   WHERE model = 'nouser' AND item_id = 101) AS popularity_score;
+-- a user without rows is served as an unknown user: the cold-start
+-- fallback, the average user's scores (the mean vector training stored,
+-- as a model with stored users has it)
+SELECT (SELECT bool_and(reason = 'cold start') FROM recsys.recommend(7999999, 5, 'nouser')) AS cold_start,
+	   recsys.score(7999999, 101, 'nouser') =
+	   (SELECT score FROM recsys.recommend(7999999, 1000, 'nouser') WHERE item_id = 101) AS cold_start_score,
+	   (SELECT stats->'mean_user_factors' FROM recsys.models WHERE name = 'nouser') IS NOT NULL AS mean_stored;
 
 -- score() in an ORDER BY reads and solves once per user per statement:
 -- one scan of the source for 30 scores (pg_stat_xact_user_tables counts

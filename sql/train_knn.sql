@@ -58,7 +58,7 @@ SELECT version FROM recsys.train_user_knn('rich_train', neighbors => 10, model =
 WITH lists AS (
 	SELECT t.user_id, r.item_id, r.ord, r.item_id IN (SELECT x.item_id FROM rich_test x WHERE x.user_id = t.user_id) AS hit
 	FROM (SELECT DISTINCT user_id FROM rich_test) t,
-		 LATERAL recsys.recommend(t.user_id, 10, 'rich_users') WITH ORDINALITY AS r(item_id, score, ord)
+		 LATERAL recsys.recommend(t.user_id, 10, 'rich_users') WITH ORDINALITY AS r(item_id, score, reason, ord)
 ), per_user AS (
 	SELECT l.user_id, count(*) FILTER (WHERE hit) AS hits,
 		   sum(CASE WHEN hit THEN 1 / log(2, ord + 1) ELSE 0 END) AS dcg,

@@ -252,7 +252,7 @@ user_train_items(const RsInteractions *train, const int32 *train_items, int32 tr
 
 /*
  * recsys_evaluate(model text, test regclass, k int, user_col name,
- *				   item_col name, rating_col name) returns (metric, value).
+ *				   item_col name, weight_col name) returns (metric, value).
  */
 Datum
 recsys_evaluate(PG_FUNCTION_ARGS)
@@ -299,9 +299,9 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	if (rating_metrics && (model->kind->rates == NULL || !model->kind->rates(model)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("rating_col needs a model of explicit ratings, and \"%s\" is %s",
+				 errmsg("weight_col needs a model of explicit ratings, and \"%s\" is %s",
 						model->name, model->algorithm),
-				 errhint("Leave rating_col NULL for ranking metrics only.")));
+				 errhint("Leave weight_col NULL for ranking metrics only.")));
 	RsRequireSource(model, "Evaluating");
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -356,7 +356,6 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 			int32		tr = rs_idmap_lookup(&train.users, user_id);
 			int64		t0 = test.by_user.indptr[r];
 			int64		t1 = test.by_user.indptr[r + 1];
-			bool		fallback;
 			int			found;
 
 			CHECK_FOR_INTERRUPTS();
@@ -377,7 +376,7 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 			if (item_seconds)
 				RsRecencyWeights(item_seconds, items.n, model->half_life, items.recency);
 			found = RsRankForUser(model, user_id, &items, exclude, k, scratch, list, list_score,
-								  &fallback);
+								  NULL);
 			add_user(&sums, list, found, k, relevant, (int) (t1 - t0));
 			for (int r2 = 0; r2 < found; r2++)
 			{

@@ -8,9 +8,11 @@
  * blend's items (mean 0, standard deviation 1; src/kernel/score.c), so an
  * EASE model's summed weights, an ALS model's dot products and a rating
  * model's stars count as their weights say.  The blend's items and
- * popularity (the cold-start fallback) are its first member's, copied
+ * popularity (what fills a short list) are its first member's, copied
  * when the blend is trained (src/blend.c), and so are its source and
- * columns: the items a user has seen are read from there.
+ * columns: the items a user has seen are read from there.  A user no
+ * personalising member can score gets the members' cold-start scores,
+ * standardised and summed with the same weights.
  *
  * A blend names its members, not their versions: retraining a member
  * changes the blend's scores from the next statement on.  A loaded blend
@@ -294,8 +296,10 @@ member_items(RsModel *blend, RsBlendMember *member, int64 user_id, const RsUserI
  * blend_score_user sets scores[i] for every blend item: the members'
  * standardised scores times their weights, summed.  A member that cannot
  * score the user (an unknown user of a factor model, no items for an item
- * model) adds nothing; returns false when no member could.  items are the
- * user's items as the blend read them, or NULL if it did not.
+ * model) adds nothing; returns false when no member could, popularity
+ * members aside (they score everybody alike: then the blend's cold-start
+ * scores stand in).  items are the user's items as the blend read them,
+ * or NULL if it did not.
  */
 static bool
 blend_score_user(RsModel *blend, int64 user_id, const RsUserItems *items, float *scores)
@@ -318,7 +322,8 @@ blend_score_user(RsModel *blend, int64 user_id, const RsUserItems *items, float 
 		}
 		if (model->kind->score_user(model, user_id, has_items ? &own : NULL, B(blend)->member_scores) &&
 			rs_add_standardized(B(blend)->member_scores, member->index, blend->items.count,
-								member->weight, scores))
+								member->weight, scores) &&
+			!model->kind->impersonal)
 			scored = true;
 		/* evaluate calls once per user: free what the member read */
 		if (has_items)
@@ -333,7 +338,8 @@ blend_score_user(RsModel *blend, int64 user_id, const RsUserItems *items, float 
  * score_session: factor members fold the items in, item members score
  * their neighbours, popularity members rank by popularity); a member
  * that cannot score sessions (user-kNN has nobody to compare the visitor
- * with) adds nothing.  Returns false when no member could score.
+ * with) adds nothing.  Returns false when no member could score, as
+ * blend_score_user does.
  */
 static bool
 blend_score_session(RsModel *blend, const RsUserItems *session, float *scores)
@@ -365,12 +371,34 @@ blend_score_session(RsModel *blend, const RsUserItems *session, float *scores)
 		}
 		if (model->kind->score_session(model, &mine, B(blend)->member_scores) &&
 			rs_add_standardized(B(blend)->member_scores, member->index, blend->items.count,
-								member->weight, scores))
+								member->weight, scores) &&
+			!model->kind->impersonal)
 			scored = true;
 	}
 	pfree(mine.item);
 	pfree(mine.weight);
 	return scored;
+}
+
+/*
+ * The blend's cold-start scores: each member's (RsColdStartScores: the
+ * average user's, or the popularity of a popularity member) standardised
+ * and summed with the members' weights, as blend_score_user combines
+ * scores.  The members are bound for the statement (blend_revalidate),
+ * and a blend whose member is reloaded is loaded anew, so the result can
+ * be kept with the blend.
+ */
+static void
+blend_cold_start_scores(RsModel *blend, float *scores)
+{
+	memset(scores, 0, sizeof(float) * blend->items.count);
+	for (int m = 0; m < B(blend)->n_members; m++)
+	{
+		RsBlendMember *member = &B(blend)->members[m];
+
+		(void) rs_add_standardized(RsColdStartScores(member->model), member->index,
+								   blend->items.count, member->weight, scores);
+	}
 }
 
 static int
@@ -480,6 +508,7 @@ const RsModelKind RsBlendKind = {
 	.revalidate = blend_revalidate,
 	.source_reader = blend_source_reader,
 	.score_user = blend_score_user,
+	.cold_start_scores = blend_cold_start_scores,
 	.score_session = blend_score_session,
 	.explain = blend_explain,
 };

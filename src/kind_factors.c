@@ -18,6 +18,13 @@
  * blockwise score + top-k.  An anonymous session is folded in the same
  * way (its items taken as liked: the top rating of a rating model).
  *
+ * A user without a vector gets the average user's scores: for implicit
+ * feedback those of the mean training user vector, which, scores being
+ * linear in the vector, are the mean of every training user's scores
+ * (training stores the mean in stats), handed out in popularity order;
+ * for ratings the baseline prediction mu + b_i, a rating as personalised
+ * predictions are.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -61,6 +68,10 @@ typedef struct FactorsState
 	float	   *item_bias;
 	float	   *item_norms;		/* |y_i|, for cosine similar_items */
 	float	   *gram;			/* k x k YtY, computed on first use */
+
+	/* implicit cold start: the mean user vector, else the share of users per item */
+	float	   *mean_user;
+	float	   *mean_history;
 
 	/*
 	 * One user's vector, read per statement (user_vector): from
@@ -116,6 +127,83 @@ load_factor_row(TupleTableSlot *slot, void *arg)
 		pfree(factors);
 }
 
+/* user_factors rows: summed into the mean user */
+typedef struct MeanUserLoad
+{
+	RsModel    *model;
+	double	   *sum;
+	int64		n;
+} MeanUserLoad;
+
+static void
+add_user_row(TupleTableSlot *slot, void *arg)
+{
+	MeanUserLoad *load = arg;
+	int			k = F(load->model)->k;
+	ArrayType  *factors = DatumGetArrayTypeP(slot->tts_values[0]);
+	const float *x = (const float *) ARR_DATA_PTR(factors);
+
+	if (ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != k || ARR_HASNULL(factors))
+		RsModelCorrupt(load->model, "a user's factor vector has the wrong length");
+	for (int f = 0; f < k; f++)
+		load->sum[f] += x[f];
+	load->n++;
+	if ((Pointer) factors != DatumGetPointer(slot->tts_values[0]))
+		pfree(factors);
+}
+
+/*
+ * An implicit model's average user, for the cold-start scores: the mean
+ * user vector training stored in stats (read from recsys.models, the row
+ * whose edits reload the model); for a model trained before 0.7.0,
+ * the mean of its stored user vectors, or if none, each item's share of
+ * users (the fraction of users who chose it, the preference implicit ALS
+ * fits).
+ */
+static void
+load_mean_user(RsModel *model, const RsCatalogRow *row, Oid *argtypes, Datum *values)
+{
+	FactorsState *f = F(model);
+	bool		isnull = true;
+	Datum		d;
+
+	if (f->explicit_feedback)
+		return;
+	RsExecute("SELECT (SELECT pg_catalog.array_agg(e::pg_catalog.float4 ORDER BY o) "
+			  "FROM pg_catalog.jsonb_array_elements_text(CASE pg_catalog.jsonb_typeof(stats->'mean_user_factors') "
+			  "WHEN 'array' THEN stats->'mean_user_factors' END) WITH ORDINALITY AS a(e, o)) "
+			  "FROM recsys.models "
+			  "WHERE name OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+			  2, argtypes, values, NULL, true, SPI_OK_SELECT);
+	d = SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : 0;
+	if (SPI_processed == 1 && !isnull)
+	{
+		ArrayType  *mean = DatumGetArrayTypeP(d);
+
+		if (ARR_NDIM(mean) != 1 || ARR_DIMS(mean)[0] != f->k || ARR_HASNULL(mean))
+			RsModelCorrupt(model, "stats has a mean user vector of the wrong length");
+		f->mean_user = RsModelAlloc(model, sizeof(float) * f->k);
+		memcpy(f->mean_user, ARR_DATA_PTR(mean), sizeof(float) * f->k);
+	}
+	else if (f->store_users)
+	{
+		MeanUserLoad load = {model, palloc0(sizeof(double) * f->k), 0};
+
+		RsStreamQuery("SELECT factors FROM recsys.user_factors "
+					  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+					  2, argtypes, values, NULL, true, add_user_row, &load);
+		if (load.n > 0)
+		{
+			f->mean_user = RsModelAlloc(model, sizeof(float) * f->k);
+			for (int a = 0; a < f->k; a++)
+				f->mean_user[a] = (float) (load.sum[a] / load.n);
+		}
+		pfree(load.sum);
+	}
+	if (f->mean_user == NULL)
+		f->mean_history = RsLoadMeanHistory(model, row->n_users, true);
+}
+
 /*
  * Load a factor model's items.  User vectors are not cached: they are
  * read one at a time when needed (user_vector), so a model with
@@ -157,6 +245,7 @@ factors_load(RsModel *model, const RsCatalogRow *row)
 		rs_row_norms(F(model)->item_factors + (int64) begin * F(model)->k, Min(1024, n_items - begin),
 					 F(model)->k, F(model)->item_norms + begin);
 	}
+	load_mean_user(model, row, argtypes, values);
 }
 
 /* One user's row of recsys.user_factors (user_vector). */
@@ -593,16 +682,27 @@ factors_rank_top_k(RsModel *model, int64 user_id, const RsUserItems *items, uint
 
 /*
  * A user the model cannot score: an explicit model's baseline prediction
- * mu + b_i (a rating, as evaluate uses), else the popularity.
+ * mu + b_i (a rating, as evaluate uses); an implicit model's average
+ * user's scores x_mean . y_i (or without a known mean user, load_mean_user,
+ * each item's share of users), in popularity order (RsInPopularityOrder).
  */
 static void
 factors_cold_start_scores(RsModel *model, float *scores)
 {
-	if (F(model)->explicit_feedback)
-		for (int32 i = 0; i < model->items.count; i++)
+	FactorsState *f = F(model);
+	int32		n = model->items.count;
+
+	if (f->explicit_feedback)
+	{
+		for (int32 i = 0; i < n; i++)
 			scores[i] = explicit_prediction(model, 0, i, 0);
+		return;
+	}
+	if (f->mean_user)
+		rs_score_items(f->item_factors, NULL, n, f->k, f->mean_user, scores);
 	else
-		memcpy(scores, model->popularity, sizeof(float) * model->items.count);
+		memcpy(scores, f->mean_history, sizeof(float) * n);
+	RsInPopularityOrder(model, scores);
 }
 
 /* One item's score (score()): one dot product, no full ranking. */
@@ -615,7 +715,7 @@ factors_score_item(RsModel *model, int64 user_id, int32 i)
 	float		d;
 
 	if (x == NULL)
-		return f->explicit_feedback ? explicit_prediction(model, 0, i, 0) : model->popularity[i];
+		return RsColdStartScores(model)[i];
 	d = rs_dot(x, f->item_factors + (int64) i * f->k, f->k);
 	return f->explicit_feedback ? explicit_prediction(model, user_bias, i, d) : d;
 }
@@ -702,8 +802,8 @@ factors_rates(RsModel *model)
 
 /*
  * The explicit model's clipped prediction, with the usual cold-start
- * terms: mu + b_i for a user without a vector, mu + b_u for an unknown
- * item (i = -1).
+ * terms: mu + b_i for a user without a vector (its cold-start score),
+ * mu + b_u for an unknown item (i = -1).
  */
 static double
 factors_predict_rating(RsModel *model, int64 user_id, const RsUserItems *items, int32 i)

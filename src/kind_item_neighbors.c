@@ -13,6 +13,16 @@
  * same way, each of its items counting 1.  Items no neighbour list of the
  * user's items reaches stay unscored (NaN).
  *
+ * A user without items gets the average user's scores in popularity
+ * order: the scores of the mean training history (each item's user count,
+ * or summed weight, over the number of users), which, the scores being
+ * linear in the history, are the mean of every training user's scores,
+ * are handed out again in popularity order (RsInPopularityOrder).  So the
+ * fallback has the values an average user gets and the popularity
+ * ranking: ranked by their own order, item-kNN's average scores favour
+ * items on many neighbour lists (hubs) and lost half of popularity's
+ * NDCG@10 on the shared splits (doc/internals.md).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -29,6 +39,7 @@ typedef struct ItemNeighborsState
 {
 	bool		binary;			/* every interaction weighs 1 (EASE) */
 	RsCsr		neighbors;
+	float	   *mean_history;	/* per item, the average user's weight */
 } ItemNeighborsState;
 
 #define N(model) ((ItemNeighborsState *) (model)->kind_state)
@@ -48,6 +59,7 @@ item_neighbors_load(RsModel *model, const RsCatalogRow *row)
 		model->half_life = row->half_life;
 	}
 	RsLoadNeighborLists(model, false, NULL, &s->neighbors);
+	s->mean_history = RsLoadMeanHistory(model, row->n_users, row->binary);
 }
 
 /*
@@ -88,6 +100,24 @@ item_neighbors_score_user(RsModel *model, int64 user_id, const RsUserItems *item
 		elog(ERROR, "an item index is out of range");
 	pfree(inputs);
 	return true;
+}
+
+/*
+ * The average user's scores (those of the mean history; unreached items
+ * 0), handed out in popularity order.
+ */
+static void
+item_neighbors_cold_start_scores(RsModel *model, float *scores)
+{
+	int32		n = model->items.count;
+	int32	   *every = palloc(sizeof(int32) * Max(n, 1));
+
+	for (int32 i = 0; i < n; i++)
+		every[i] = i;
+	if (rs_neighbor_scores(&N(model)->neighbors, every, N(model)->mean_history, n, scores) != 0)
+		elog(ERROR, "an item index is out of range");
+	RsInPopularityOrder(model, scores);
+	pfree(every);
 }
 
 /* A session scores as a user whose items they are. */
@@ -137,6 +167,7 @@ const RsModelKind RsItemNeighborsKind = {
 	.load = item_neighbors_load,
 	.history_input = item_neighbors_history_input,
 	.score_user = item_neighbors_score_user,
+	.cold_start_scores = item_neighbors_cold_start_scores,
 	.score_session = item_neighbors_score_session,
 	.similar_items = item_neighbors_similar_items,
 	.contributions = item_neighbors_contributions,

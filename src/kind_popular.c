@@ -7,7 +7,9 @@
  *
  * The smallest kind, and the worked example of doc/internals.md: it has
  * nothing to load beyond what every model has, scores every user and
- * session alike, and leaves every other callback NULL (not supported).
+ * session alike (impersonal: its rows' reason is 'popular'; it needs no
+ * cold-start scores), and leaves every other callback NULL (not
+ * supported).
  *
  *-------------------------------------------------------------------------
  */
@@ -42,6 +44,7 @@ popular_score_item(RsModel *model, int64 user_id, int32 i)
 
 const RsModelKind RsPopularKind = {
 	.name = "popular",
+	.impersonal = true,
 	.load = popular_load,
 	.score_user = popular_score_user,
 	.score_item = popular_score_item,

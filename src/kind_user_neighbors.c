@@ -9,7 +9,11 @@
  * backend; the neighbours' items are read from the model's source as it
  * is now, in one query per user (or from the rows evaluate lends the
  * model for its loop).  A user without neighbours, and an anonymous
- * session (nobody to compare the visitor with), cannot be scored.
+ * session (nobody to compare the visitor with), cannot be scored.  A user
+ * without neighbours gets the average user's scores: every training user
+ * taken as an equally similar neighbour, each item's summed weight over
+ * the number of users (for weights 1, the share of users who chose it),
+ * in popularity order like every kind's fallback.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,6 +35,7 @@ typedef struct UserNeighborsState
 {
 	RsIdMap		users;
 	RsCsr		neighbors;
+	float	   *mean_history;	/* per item, the average user's weight */
 } UserNeighborsState;
 
 #define U(model) ((UserNeighborsState *) (model)->kind_state)
@@ -42,6 +47,15 @@ user_neighbors_load(RsModel *model, const RsCatalogRow *row)
 
 	model->kind_state = s;
 	RsLoadNeighborLists(model, true, &s->users, &s->neighbors);
+	s->mean_history = RsLoadMeanHistory(model, row->n_users, false);
+}
+
+/* The average user's scores: every user an equal neighbour. */
+static void
+user_neighbors_cold_start_scores(RsModel *model, float *scores)
+{
+	memcpy(scores, U(model)->mean_history, sizeof(float) * model->items.count);
+	RsInPopularityOrder(model, scores);
 }
 
 /*
@@ -161,4 +175,5 @@ const RsModelKind RsUserNeighborsKind = {
 	.name = "user neighbours",
 	.load = user_neighbors_load,
 	.score_user = user_neighbors_score_user,
+	.cold_start_scores = user_neighbors_cold_start_scores,
 };

@@ -81,6 +81,8 @@ typedef struct RsModel
 	RsIdMap		items;			/* items.ids[] ascending */
 	float	   *popularity;		/* per item index */
 	int32	   *popular_order;	/* item indexes, most popular first */
+	/* the kind's cold-start scores, computed on first use (RsColdStartScores) */
+	float	   *cold_start;
 
 	/*
 	 * The kind's own state (each src/kind_*.c defines its struct: factors,
@@ -104,6 +106,21 @@ typedef struct RsModel
 	RsStatementStamp checked;
 	RsStatementStamp columns_checked;	/* the source's columns, likewise */
 } RsModel;
+
+/*
+ * Why an item is in a ranking (recommend's reason column): the model
+ * scored the user; it scored the user but reached fewer than k items and
+ * the popularity ranking filled the list (score 0, what the model gives
+ * an item it does not reach); it cannot score the user and its cold-start
+ * scores ranked the items; or it ranks every user alike (popularity).
+ */
+typedef enum RsReason
+{
+	RS_REASON_PERSONALISED,
+	RS_REASON_FILLED,
+	RS_REASON_COLD_START,
+	RS_REASON_POPULAR,
+} RsReason;
 
 /* A user's interactions as read from the source at call time. */
 typedef struct RsUserItems
@@ -183,6 +200,8 @@ typedef struct RsCatalogRow
 typedef struct RsModelKind
 {
 	const char *name;			/* "factors", "item neighbours", ... */
+	/* scores every user alike (popularity): its rows are not personalised */
+	bool		impersonal;
 
 	/* read the kind's artefacts of the version row names (SPI connected) */
 	void		(*load) (RsModel *model, const RsCatalogRow *row);
@@ -205,7 +224,12 @@ typedef struct RsModelKind
 	int			(*rank_top_k) (RsModel *model, int64 user_id, const RsUserItems *items,
 							   uint8 *exclude, int k, float *scratch, int32 *out_idx,
 							   float *out_score);
-	/* the scores of a user the model cannot score (NULL: popularity) */
+	/*
+	 * The scores of a user the model cannot score, on the scale of its
+	 * personalised scores (the "average user's"; NULL: the popularity,
+	 * for kinds whose scores are popularity).  Called once per loaded
+	 * model; serving reads them through RsColdStartScores.
+	 */
 	void		(*cold_start_scores) (RsModel *model, float *scores);
 	/* one item's score for a user, cold start included (NULL: from score_user) */
 	float		(*score_item) (RsModel *model, int64 user_id, int32 i);

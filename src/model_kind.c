@@ -15,7 +15,10 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "lib/stringinfo.h"
+#include "utils/memutils.h"
 
 #include "model_kind.h"
 
@@ -64,4 +67,66 @@ RsKindNotSupported(RsModel *model, const char *action, Size callback)
 			 errmsg("model \"%s\" (algorithm %s) does not support %s",
 					model->name, model->algorithm, action),
 			 n > 0 ? errhint("Models trained with %s support it.", supported.data) : 0));
+}
+
+/* Highest first. */
+static int
+float_desc_cmp(const void *a, const void *b)
+{
+	float		x = *(const float *) a;
+	float		y = *(const float *) b;
+
+	return x > y ? -1 : x < y;
+}
+
+/*
+ * RsInPopularityOrder hands a model's per-item scores out again in
+ * popularity order: sorted, the highest to the most popular item, and so
+ * on (NaN counts as 0).  The kinds' cold-start scores keep the values an
+ * average user gets and take popularity's ranking (doc/internals.md,
+ * "Cold start").
+ */
+void
+RsInPopularityOrder(RsModel *model, float *scores)
+{
+	int32		n = model->items.count;
+	float	   *sorted = palloc(sizeof(float) * Max(n, 1));
+
+	for (int32 i = 0; i < n; i++)
+		sorted[i] = isnan(scores[i]) ? 0 : scores[i];
+	qsort(sorted, n, sizeof(float), float_desc_cmp);
+	for (int32 r = 0; r < n; r++)
+		scores[model->popular_order[r]] = sorted[r];
+	pfree(sorted);
+}
+
+/*
+ * RsColdStartScores returns the model's scores for a user it cannot
+ * score: its kind's cold_start_scores (the popularity if it has none),
+ * computed once per loaded model and kept in the model's context.  An
+ * item the fallback does not reach scores 0, as unreached items do in
+ * score().  A blend asks its members through here too.
+ */
+const float *
+RsColdStartScores(RsModel *model)
+{
+	if (model->cold_start == NULL)
+	{
+		int32		n = model->items.count;
+		/* computed in the statement's memory: an error midway leaves nothing half-made */
+		float	   *scores = palloc(sizeof(float) * Max(n, 1));
+
+		if (model->kind->cold_start_scores)
+			model->kind->cold_start_scores(model, scores);
+		else
+			memcpy(scores, model->popularity, sizeof(float) * n);
+		for (int32 i = 0; i < n; i++)
+			if (isnan(scores[i]))
+				scores[i] = 0;
+		model->cold_start = MemoryContextAllocExtended(model->mcxt, sizeof(float) * Max(n, 1),
+													   MCXT_ALLOC_HUGE);
+		memcpy(model->cold_start, scores, sizeof(float) * n);
+		pfree(scores);
+	}
+	return model->cold_start;
 }

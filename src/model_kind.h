@@ -21,6 +21,8 @@ extern const RsModelKind RsPopularKind;			/* popular */
 extern const RsModelKind RsBlendKind;			/* blend */
 
 extern const RsModelKind *RsModelKindFor(const char *algorithm);
+extern const float *RsColdStartScores(RsModel *model);
+extern void RsInPopularityOrder(RsModel *model, float *scores);
 extern void RsKindNotSupported(RsModel *model, const char *action, Size callback) pg_attribute_noreturn();
 
 /*

@@ -116,6 +116,51 @@ RsLoadItems(RsModel *model, int64 n_items)
 	sort_model = NULL;
 }
 
+/* item_stats rows: each item's share of the average user's history */
+typedef struct MeanHistoryLoad
+{
+	RsModel    *model;
+	float	   *mean;
+	double		n_users;
+	bool		binary;
+} MeanHistoryLoad;
+
+static void
+load_mean_history_row(TupleTableSlot *slot, void *arg)
+{
+	MeanHistoryLoad *load = arg;
+	int32		i = slot->tts_isnull[0] ? -1 :
+		rs_idmap_lookup(&load->model->items, DatumGetInt64(slot->tts_values[0]));
+	int			column = load->binary ? 1 : 2;
+
+	if (i < 0)
+		RsModelCorrupt(load->model, "recsys.item_stats changed while the model was loaded");
+	if (!slot->tts_isnull[column])
+		load->mean[i] = (float) (DatumGetFloat8(slot->tts_values[column]) / load->n_users);
+}
+
+/*
+ * RsLoadMeanHistory returns the average training user's history, per
+ * item: the item's user count (binary) or summed weight, over the number
+ * of users.  A model linear in the user's history (item neighbours)
+ * gives the average user's score when it scores this history; the
+ * kinds' cold-start scores (src/model.h).
+ */
+float *
+RsLoadMeanHistory(RsModel *model, int64 n_users, bool binary)
+{
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
+	MeanHistoryLoad load = {model, RsModelAlloc(model, sizeof(float) * Max(model->items.count, 1)),
+	Max(n_users, 1), binary};
+
+	RsStreamQuery("SELECT item_id, n_users::pg_catalog.float8, weight_sum::pg_catalog.float8 "
+				  "FROM recsys.item_stats "
+				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+				  2, argtypes, values, NULL, true, load_mean_history_row, &load);
+	return load.mean;
+}
+
 /* neighbour list rows, in owner id order */
 typedef struct NeighborLoad
 {

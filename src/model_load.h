@@ -18,6 +18,7 @@ extern void *RsModelAlloc(RsModel *model, Size size);
 extern void RsLoadItems(RsModel *model, int64 n_items);
 extern float *RsLoadParameter(RsModel *model, const char *parameter, int ndims,
 							  int32 *shape);
+extern float *RsLoadMeanHistory(RsModel *model, int64 n_users, bool binary);
 extern void RsLoadNeighborLists(RsModel *model, bool users, RsIdMap *user_map, RsCsr *m);
 
 #endif							/* RECSYS_MODEL_LOAD_H */

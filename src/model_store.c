@@ -479,6 +479,23 @@ RsJsonFloat(StringInfo buf, const char *key, double value)
 }
 
 void
+RsJsonFloatArray(StringInfo buf, const char *key, const float *values, int n)
+{
+	json_key(buf, key);
+	appendStringInfoChar(buf, '[');
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(buf, ',');
+		if (isnan(values[i]) || isinf(values[i]))
+			appendStringInfoString(buf, "null");
+		else
+			appendStringInfo(buf, "%.9g", values[i]);
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+void
 RsJsonEnd(StringInfo buf)
 {
 	appendStringInfoChar(buf, '}');

@@ -65,6 +65,7 @@ extern void RsJsonText(StringInfo buf, const char *key, const char *value);
 extern void RsJsonRaw(StringInfo buf, const char *key, const char *json);
 extern void RsJsonInt(StringInfo buf, const char *key, int64 value);
 extern void RsJsonFloat(StringInfo buf, const char *key, double value);
+extern void RsJsonFloatArray(StringInfo buf, const char *key, const float *values, int n);
 extern void RsJsonEnd(StringInfo buf);
 
 #endif							/* RECSYS_MODEL_STORE_H */

@@ -11,11 +11,12 @@
  * one error (RsKindNotSupported).
  *
  * A user the model cannot score (unknown to a factor model, no items for
- * an item model) gets the kind's cold-start scores (the popularity
- * ranking unless the kind says otherwise); a DEBUG1 message says so.
+ * an item model) gets the kind's cold-start scores, on the scale of its
+ * personalised ones (RsColdStartScores); a DEBUG1 message says so.
  * Items a model cannot reach for this user follow the scored ones, by
  * popularity, with score 0, so a request for k items gets k items when
- * the catalog has them.
+ * the catalog has them.  recommend and recommend_session say for each
+ * row which of these it is (the reason column, RsReason in src/model.h).
  *
  * All functions but refresh_user are read-only: they run on hot standbys.
  *
@@ -59,14 +60,54 @@ model_arg(FunctionCallInfo fcinfo, int argno)
 	return RsGetModel(text_to_cstring(PG_GETARG_TEXT_PP(argno)));
 }
 
-/* RsPutItemRow adds one output row (id, value) to a materialized SRF. */
-void
-RsPutItemRow(ReturnSetInfo *rsinfo, int64 id, float value)
+/*
+ * A ranking for an output: up to k items, best first, and why each is
+ * there (reason NULL for functions without a reason column).
+ */
+typedef struct Ranking
 {
-	Datum		values[2] = {Int64GetDatum(id), Float4GetDatum(value)};
-	bool		nulls[2] = {false, false};
+	int			found;
+	int32	   *idx;
+	float	   *score;
+	RsReason   *reason;
+} Ranking;
 
+static void
+ranking_init(Ranking *ranking, int k, bool reasons)
+{
+	ranking->found = 0;
+	ranking->idx = palloc(sizeof(int32) * k);
+	ranking->score = palloc(sizeof(float) * k);
+	ranking->reason = reasons ? palloc(sizeof(RsReason) * k) : NULL;
+}
+
+/* The reason column's values (doc/reference.md, "Why an item is recommended"). */
+static const char *const reason_names[] = {
+	[RS_REASON_PERSONALISED] = "personalised",
+	[RS_REASON_FILLED] = "filled",
+	[RS_REASON_COLD_START] = "cold start",
+	[RS_REASON_POPULAR] = "popular",
+};
+
+/* Add one row (id, value[, reason]) to a materialized SRF. */
+static void
+put_item_row(ReturnSetInfo *rsinfo, int64 id, float value, const char *reason)
+{
+	Datum		values[3] = {Int64GetDatum(id), Float4GetDatum(value), (Datum) 0};
+	bool		nulls[3] = {false, false, false};
+
+	if (reason)
+		values[2] = CStringGetTextDatum(reason);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/* Output a ranking as rows (item_id, score[, reason]). */
+static void
+put_ranking(ReturnSetInfo *rsinfo, RsModel *model, const Ranking *ranking)
+{
+	for (int r = 0; r < ranking->found; r++)
+		put_item_row(rsinfo, model->items.ids[ranking->idx[r]], ranking->score[r],
+					 ranking->reason ? reason_names[ranking->reason[r]] : NULL);
 }
 
 /* What the model's scores need the user's items for, or NULL if they do not. */
@@ -76,14 +117,37 @@ history_input(RsModel *model)
 	return model->kind->history_input ? model->kind->history_input(model) : NULL;
 }
 
-/* The scores of a user (or session) the model cannot score. */
-static void
-cold_start_scores(RsModel *model, float *scores)
+/*
+ * Rank a user's (or session's) scores, or when the model could not score
+ * them (!scored) its cold-start scores, and say why each row is there:
+ * rows the scores ranked are personalised (popular for a kind that scores
+ * everybody alike), rows RsTopItems filled in are filled, and every row
+ * of a cold start is a cold start.
+ */
+static int
+rank_scores(RsModel *model, bool scored, const float *scores, uint8 *exclude, int k,
+			int32 *out_idx, float *out_score, RsReason *out_reason)
 {
-	if (model->kind->cold_start_scores)
-		model->kind->cold_start_scores(model, scores);
-	else
-		memcpy(scores, model->popularity, sizeof(float) * model->items.count);
+	int			ranked;
+	int			found = RsTopItems(model, scored ? scores : RsColdStartScores(model), exclude, k,
+								   out_idx, out_score, &ranked);
+
+	if (out_reason)
+		for (int r = 0; r < found; r++)
+			out_reason[r] = !scored ? RS_REASON_COLD_START :
+				r >= ranked ? RS_REASON_FILLED :
+				model->kind->impersonal ? RS_REASON_POPULAR : RS_REASON_PERSONALISED;
+	return found;
+}
+
+/* Every row of a kind's fused ranking is the model's own. */
+static int
+ranked_by_model(RsModel *model, int found, RsReason *out_reason)
+{
+	if (out_reason)
+		for (int r = 0; r < found; r++)
+			out_reason[r] = model->kind->impersonal ? RS_REASON_POPULAR : RS_REASON_PERSONALISED;
+	return found;
 }
 
 /*
@@ -93,44 +157,43 @@ cold_start_scores(RsModel *model, float *scores)
  * returns them: an item model scores them, a factor model without stored
  * users folds them in; NULL if the caller did not read them).
  * exclude is a bitmap of items not to recommend; every item returned is
- * added to it, so the caller can clear exactly what it set.  *fallback
- * says whether the cold-start ranking stood in for the model.  scratch
- * holds Max(n_items, RS_SCORE_BLOCK) floats.
+ * added to it, so the caller can clear exactly what it set.  out_reason
+ * (NULL if not wanted) says for each row why it is there: whether the
+ * model ranked it, the popularity ranking filled it in, or the model's
+ * cold-start scores stood in for a user it cannot score.  scratch holds
+ * Max(n_items, RS_SCORE_BLOCK) floats.
  */
 int
 RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *exclude,
-			  int k, float *scratch, int32 *out_idx, float *out_score, bool *fallback)
+			  int k, float *scratch, int32 *out_idx, float *out_score, RsReason *out_reason)
 {
-	*fallback = false;
 	if (model->kind->rank_top_k)
 	{
 		int			found = model->kind->rank_top_k(model, user_id, items, exclude, k, scratch,
 													out_idx, out_score);
 
 		if (found >= 0)
-			return found;
+			return ranked_by_model(model, found, out_reason);
 	}
-	if (!model->kind->score_user(model, user_id, items, scratch))
-	{
-		*fallback = true;
-		cold_start_scores(model, scratch);
-	}
-	return RsTopItems(model, scratch, exclude, k, out_idx, out_score);
+	return rank_scores(model, model->kind->score_user(model, user_id, items, scratch), scratch,
+					   exclude, k, out_idx, out_score, out_reason);
 }
 
 /*
  * RsTopItems puts the k best of scores (one per model item, NaN for
  * unreached) into out_idx/out_score, skipping and then adding to exclude,
  * and fills up from the popularity ranking with score 0 (kNN models reach
- * few items), so k items come back when the catalog has them.
+ * few items), so k items come back when the catalog has them.  *ranked
+ * says how many of the rows the scores ranked (the rest are filled in).
  */
 int
 RsTopItems(RsModel *model, const float *scores, uint8 *exclude, int k, int32 *out_idx,
-		   float *out_score)
+		   float *out_score, int *ranked)
 {
 	int32		n_items = model->items.count;
 	int			found = rs_topk(scores, n_items, k, exclude, out_idx, out_score);
 
+	*ranked = found;
 	for (int r = 0; r < found; r++)
 		rs_bitmap_set(exclude, out_idx[r]);
 	for (int32 p = 0; p < n_items && found < k; p++)
@@ -149,7 +212,8 @@ RsTopItems(RsModel *model, const float *scores, uint8 *exclude, int k, int32 *ou
 
 /*
  * recsys_recommend(user_id bigint, k int, model text, exclude_seen bool,
- *					candidates bigint[]) returns (item_id, score) best first.
+ *					candidates bigint[]) returns (item_id, score, reason)
+ *					best first.
  */
 Datum
 recsys_recommend(PG_FUNCTION_ARGS)
@@ -161,12 +225,9 @@ recsys_recommend(PG_FUNCTION_ARGS)
 	bool		exclude_seen;
 	int32		n_items;
 	uint8	   *exclude;
-	int32	   *top_idx;
-	float	   *top_score;
-	int			found;
+	Ranking		ranking;
 	RsUserItems items = {0};
 	bool		have_items = false;
-	bool		fallback;
 
 	RsRequireArg(fcinfo, 0, "user_id");
 	user_id = PG_GETARG_INT64(0);
@@ -205,17 +266,15 @@ recsys_recommend(PG_FUNCTION_ARGS)
 				rs_bitmap_set(exclude, items.item[n]);
 	}
 
-	top_idx = palloc(sizeof(int32) * k);
-	top_score = palloc(sizeof(float) * k);
-	found = RsRankForUser(model, user_id, have_items ? &items : NULL, exclude, k,
-						  palloc(sizeof(float) * Max(n_items, RS_SCORE_BLOCK)),
-						  top_idx, top_score, &fallback);
-	if (fallback)
+	ranking_init(&ranking, k, true);
+	ranking.found = RsRankForUser(model, user_id, have_items ? &items : NULL, exclude, k,
+								  palloc(sizeof(float) * Max(n_items, RS_SCORE_BLOCK)),
+								  ranking.idx, ranking.score, ranking.reason);
+	if (ranking.found > 0 && ranking.reason[0] == RS_REASON_COLD_START)
 		ereport(DEBUG1,
-				(errmsg_internal("model \"%s\" cannot score user " INT64_FORMAT "; recommending popular items",
+				(errmsg_internal("model \"%s\" cannot score user " INT64_FORMAT "; ranking by its cold-start scores",
 								 model->name, user_id)));
-	for (int r = 0; r < found; r++)
-		RsPutItemRow(rsinfo, model->items.ids[top_idx[r]], top_score[r]);
+	put_ranking(rsinfo, model, &ranking);
 	return (Datum) 0;
 }
 
@@ -232,9 +291,7 @@ recsys_similar_items(PG_FUNCTION_ARGS)
 	int64		item_id;
 	int			k;
 	int32		i;
-	int32	   *top_idx;
-	float	   *top_score;
-	int			found;
+	Ranking		ranking;
 
 	RsRequireArg(fcinfo, 0, "item_id");
 	item_id = PG_GETARG_INT64(0);
@@ -248,11 +305,9 @@ recsys_similar_items(PG_FUNCTION_ARGS)
 				 errmsg("item " INT64_FORMAT " is not in model \"%s\"", item_id, model->name),
 				 errhint("Only items of the model's training source have similarities.")));
 	InitMaterializedSRF(fcinfo, 0);
-	top_idx = palloc(sizeof(int32) * k);
-	top_score = palloc(sizeof(float) * k);
-	found = model->kind->similar_items(model, i, k, top_idx, top_score);
-	for (int r = 0; r < found; r++)
-		RsPutItemRow(rsinfo, model->items.ids[top_idx[r]], top_score[r]);
+	ranking_init(&ranking, k, false);
+	ranking.found = model->kind->similar_items(model, i, k, ranking.idx, ranking.score);
+	put_ranking(rsinfo, model, &ranking);
 	return (Datum) 0;
 }
 
@@ -322,7 +377,7 @@ recsys_score(PG_FUNCTION_ARGS)
 		memo->scored = model->kind->score_user(model, user_id, why ? &items : NULL,
 											   memo->scores);
 		if (!memo->scored)
-			cold_start_scores(model, memo->scores);
+			memcpy(memo->scores, RsColdStartScores(model), sizeof(float) * model->items.count);
 		memo->model = model;
 		memo->version = model->version;
 		memo->user_id = user_id;
@@ -377,22 +432,27 @@ recsys_explain(PG_FUNCTION_ARGS)
 	n_contrib = model->kind->explain(model, user_id, j, item_id, &contrib);
 	qsort(contrib, n_contrib, sizeof(RsContribution), contribution_cmp);
 	for (int n = 0; n < n_contrib && n < k; n++)
-		RsPutItemRow(rsinfo, contrib[n].item_id, contrib[n].value);
+		put_item_row(rsinfo, contrib[n].item_id, contrib[n].value, NULL);
 	return (Datum) 0;
 }
 
-/* Mark the items of a bigint[] argument (unknown ids ignored). */
+/*
+ * Mark the items of a bigint[] argument (unknown ids ignored), and if
+ * session is not NULL, make them a session's items (weights 1).
+ */
 static void
 mark_items(RsModel *model, ArrayType *array, const char *argname, uint8 *bitmap,
-		   RsWeightedItem **pairs, int *n_pairs)
+		   RsUserItems *session)
 {
 	int			n;
 	int64	   *ids = RsArrayToInt64s(array, argname, &n);
 
-	if (pairs)
+	if (session)
 	{
-		*pairs = palloc(sizeof(RsWeightedItem) * Max(n, 1));
-		*n_pairs = 0;
+		session->n = 0;
+		session->item = palloc(sizeof(int32) * Max(n, 1));
+		session->weight = palloc(sizeof(float) * Max(n, 1));
+		session->recency = NULL;
 	}
 	for (int j = 0; j < n; j++)
 	{
@@ -401,18 +461,19 @@ mark_items(RsModel *model, ArrayType *array, const char *argname, uint8 *bitmap,
 		if (i < 0)
 			continue;
 		rs_bitmap_set(bitmap, i);
-		if (pairs)
+		if (session)
 		{
-			(*pairs)[*n_pairs].item = i;
-			(*pairs)[*n_pairs].weight = 1;
-			(*n_pairs)++;
+			session->item[session->n] = i;
+			session->weight[session->n] = 1;
+			session->n++;
 		}
 	}
 }
 
 /*
- * recsys_recommend_for_vector(vec real[], k int, model text, exclude bigint[])
- * ranks a model's items for a user vector, e.g. from fold_in.
+ * recsys_recommend_for_vector(vec real[], k int, model text, exclude_seen bigint[])
+ * ranks a model's items for a user vector, e.g. from fold_in.  The vector
+ * scores every item, so nothing falls back: no reason column.
  */
 Datum
 recsys_recommend_for_vector(PG_FUNCTION_ARGS)
@@ -423,9 +484,7 @@ recsys_recommend_for_vector(PG_FUNCTION_ARGS)
 	int			n;
 	int			k;
 	uint8	   *exclude;
-	int32	   *idx;
-	float	   *score;
-	int			found;
+	Ranking		ranking;
 
 	RsRequireArg(fcinfo, 0, "vec");
 	k = RsKArg(fcinfo, 1);
@@ -433,14 +492,13 @@ recsys_recommend_for_vector(PG_FUNCTION_ARGS)
 	RS_REQUIRE(model, rank_vector, "recommend_for_vector");
 	x = RsArrayToFloats(PG_GETARG_ARRAYTYPE_P(0), "vec", &n);
 	exclude = palloc0(RS_BITMAP_BYTES(model->items.count) + 1);
-	idx = palloc(sizeof(int32) * k);
-	score = palloc(sizeof(float) * k);
 	if (!PG_ARGISNULL(3))
-		mark_items(model, PG_GETARG_ARRAYTYPE_P(3), "exclude", exclude, NULL, NULL);
-	found = model->kind->rank_vector(model, x, n, 0, exclude, k, idx, score);
+		mark_items(model, PG_GETARG_ARRAYTYPE_P(3), "exclude_seen", exclude, NULL);
+	ranking_init(&ranking, k, false);
+	ranking.found = model->kind->rank_vector(model, x, n, 0, exclude, k, ranking.idx,
+											 ranking.score);
 	InitMaterializedSRF(fcinfo, 0);
-	for (int r = 0; r < found; r++)
-		RsPutItemRow(rsinfo, model->items.ids[idx[r]], score[r]);
+	put_ranking(rsinfo, model, &ranking);
 	return (Datum) 0;
 }
 
@@ -450,7 +508,8 @@ recsys_recommend_for_vector(PG_FUNCTION_ARGS)
  * model's kind scores a session (a factor model folds them in, an item
  * model scores their neighbours, a popularity model ranks by popularity,
  * a blend has each member do its own).  The session's items are never
- * recommended back.
+ * recommended back.  An empty session (or none of whose items the model
+ * knows) gets the model's cold-start ranking; the reason column says so.
  */
 Datum
 recsys_recommend_session(PG_FUNCTION_ARGS)
@@ -459,13 +518,9 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
 	RsModel    *model;
 	int			k;
 	uint8	   *exclude;
-	RsWeightedItem *pairs;
-	int			n_pairs;
 	RsUserItems session;
-	int32	   *idx;
-	float	   *score;
+	Ranking		ranking;
 	float	   *scratch;
-	int			found = -1;
 
 	RsRequireArg(fcinfo, 0, "items");
 	k = RsKArg(fcinfo, 1);
@@ -473,30 +528,19 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
 	RS_REQUIRE(model, score_session, "recommend_session");
 	InitMaterializedSRF(fcinfo, 0);
 	exclude = palloc0(RS_BITMAP_BYTES(model->items.count) + 1);
-	mark_items(model, PG_GETARG_ARRAYTYPE_P(0), "items", exclude, &pairs, &n_pairs);
-	session.n = n_pairs;
-	session.recency = NULL;
-	session.item = palloc(sizeof(int32) * Max(n_pairs, 1));
-	session.weight = palloc(sizeof(float) * Max(n_pairs, 1));
-	for (int j = 0; j < n_pairs; j++)
-	{
-		session.item[j] = pairs[j].item;
-		session.weight[j] = 1;
-	}
-
-	idx = palloc(sizeof(int32) * k);
-	score = palloc(sizeof(float) * k);
+	mark_items(model, PG_GETARG_ARRAYTYPE_P(0), "items", exclude, &session);
+	ranking_init(&ranking, k, true);
 	scratch = palloc(sizeof(float) * Max(model->items.count, RS_SCORE_BLOCK));
-	if (model->kind->rank_session)
-		found = model->kind->rank_session(model, &session, exclude, k, scratch, idx, score);
-	if (found < 0)
-	{
-		if (!model->kind->score_session(model, &session, scratch))
-			cold_start_scores(model, scratch);
-		found = RsTopItems(model, scratch, exclude, k, idx, score);
-	}
-	for (int r = 0; r < found; r++)
-		RsPutItemRow(rsinfo, model->items.ids[idx[r]], score[r]);
+	ranking.found = model->kind->rank_session ?
+		model->kind->rank_session(model, &session, exclude, k, scratch, ranking.idx,
+								  ranking.score) : -1;
+	if (ranking.found >= 0)
+		ranked_by_model(model, ranking.found, ranking.reason);
+	else
+		ranking.found = rank_scores(model, model->kind->score_session(model, &session, scratch),
+									scratch, exclude, k, ranking.idx, ranking.score,
+									ranking.reason);
+	put_ranking(rsinfo, model, &ranking);
 	return (Datum) 0;
 }
 

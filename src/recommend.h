@@ -17,9 +17,8 @@
 
 extern int	RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items,
 						  uint8 *exclude, int k, float *scratch, int32 *out_idx,
-						  float *out_score, bool *fallback);
+						  float *out_score, RsReason *out_reason);
 extern int	RsTopItems(RsModel *model, const float *scores, uint8 *exclude, int k,
-					   int32 *out_idx, float *out_score);
-extern void RsPutItemRow(ReturnSetInfo *rsinfo, int64 id, float value);
+					   int32 *out_idx, float *out_score, int *ranked);
 
 #endif							/* RECSYS_RECOMMEND_H */

@@ -339,6 +339,34 @@ fit(CfRun *run, uint64 seed)
 	}
 }
 
+/*
+ * The average user of an implicit model: the mean of the user vectors,
+ * whose scores are the mean of every user's scores, serving's cold-start
+ * scores (kind_factors.c).  Stored in stats, so that a model without
+ * stored users has it too.
+ */
+static void
+write_mean_user(CfRun *run, StringInfo stats)
+{
+	int			k = run->k;
+	int64		n_users = run->data.users.count;
+	double	   *sum = palloc0(sizeof(double) * k);
+	float	   *mean = palloc(sizeof(float) * k);
+
+	for (int64 u = 0; u < n_users; u++)
+	{
+		if ((u & 4095) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int f = 0; f < k; f++)
+			sum[f] += run->X[u * k + f];
+	}
+	for (int f = 0; f < k; f++)
+		mean[f] = (float) (sum[f] / Max(n_users, 1));
+	RsJsonFloatArray(stats, "mean_user_factors", mean, k);
+	pfree(sum);
+	pfree(mean);
+}
+
 /* The item statistics and factors of a version (RsTrainWriter). */
 static void
 write_factors(RsTrainer *trainer, int32 version, void *arg)
@@ -483,7 +511,10 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 		RsJsonFloat(&trainer.stats, "train_rmse", loss);
 	}
 	else
+	{
 		RsJsonFloat(&trainer.stats, run.reg_exponent != 0 ? "train_data_loss" : "train_loss", loss);
+		write_mean_user(&run, &trainer.stats);
+	}
 	RsJsonFloat(&trainer.stats, "fit_seconds",
 				RsSeconds() - trainer.start - run.data.read_seconds - run.data.build_seconds);
 

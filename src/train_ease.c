@@ -208,7 +208,7 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("the Gram matrix of \"%s\" is not positive definite", name),
-				 errhint("Increase lambda.")));
+				 errhint("Increase regularization.")));
 	CHECK_FOR_INTERRUPTS();
 
 	nbr = MemoryContextAllocExtended(CurrentMemoryContext, (Size) n * K * sizeof(int32), MCXT_ALLOC_HUGE);

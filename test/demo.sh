@@ -155,6 +155,15 @@ SELECT p.title, p.category, round(x.contribution::numeric, 4) AS contribution
 FROM recsys.explain(:demo_user, :top_item, 3, 'shop') x JOIN shop.products p ON p.product_id = x.item_id
 ORDER BY x.contribution DESC;
 
+\echo 'A first-time visitor, whom the model does not know, gets its cold-start ranking, marked'
+\echo 'in the reason column; the scores are on the scale of the regular customer''s:'
+SELECT 'customer ' || :demo_user AS customer, r.reason, p.title, p.category, round(r.score::numeric, 3) AS score
+FROM recsys.recommend(:demo_user, 3, 'shop') r JOIN shop.products p ON p.product_id = r.item_id
+UNION ALL
+SELECT 'first-time visitor', r.reason, p.title, p.category, round(r.score::numeric, 3)
+FROM recsys.recommend(-1, 3, 'shop') r JOIN shop.products p ON p.product_id = r.item_id
+ORDER BY customer, score DESC;
+
 SELECT product_id AS demo_product, title AS demo_title FROM shop.products
 WHERE product_id = (SELECT product_id FROM shop.events WHERE kind = 'purchase'
 					GROUP BY product_id ORDER BY count(*) DESC, product_id LIMIT 1) \gset

@@ -4,6 +4,7 @@
 #   bash test/bench/accuracy.sh [strat75|last5|cv5|all]      (default all)
 #   bash test/bench/accuracy.sh privacy [ml|retail|synth|all]  (default all;
 #        RECSYS_DP_MODELS="ease knn" which models on ml and retail)
+#   bash test/bench/accuracy.sh cold
 #
 # Loads the fixed splits from ../shared/data/splits, trains each model on
 # <protocol>/train and prints recsys.evaluate's metrics on <protocol>/test,
@@ -31,6 +32,12 @@
 # each epsilon (RECSYS_DP_CLIP=once RECSYS_DP_CLIP_EPSILON=1: at epsilon 1
 # for all); the private and non-private lines use the same settings.  The noise seed is
 # fixed (seed => 1) so the figures can be reproduced: one draw of the noise.
+#
+# cold (0.7.0): a fifth of the users (by a hash of their id) left out of
+# training; every model ranks for them with its cold-start scores and is
+# evaluated on their strat75 test rows.  The popularity line is what
+# every model fell back to before 0.7.0.  Each line is followed by the
+# range of known users' top-10 scores next to the cold start's.
 #
 # Item features (0.5.0) come from the data sets' own item files: MovieLens
 # genres, decade and title words (movies.csv), online retail the words of
@@ -359,6 +366,76 @@ SQL
 	private_lines "item-kNN cosine" synth_h item_knn '{"neighbors": [50, 200]}' '{}'
 }
 
+# train on the warm users, then rank for the users left out (evaluate
+# skips users without training rows, so the metrics are computed here, as
+# evaluate defines them) and print the score ranges
+run_cold() {
+	local label=$1 t=$2 call=$3
+	recsys_psql -At -F ' ' <<SQL
+SET recsys.threads = 2;
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+SELECT 1 AS trained FROM $call \gset
+SELECT extract(epoch FROM clock_timestamp()) - :t0 AS fit \gset
+WITH relevant AS (SELECT user_id, count(*) AS n FROM ${t}_unknown GROUP BY user_id),
+lists AS (
+	SELECT u.user_id, u.n, r.ordinality AS rank,
+		   EXISTS (SELECT 1 FROM ${t}_unknown x WHERE x.user_id = u.user_id AND x.item_id = r.item_id) AS hit
+	FROM relevant u, LATERAL recsys.recommend(u.user_id, 10, 'm') WITH ORDINALITY r
+), per_user AS (
+	SELECT user_id, n, count(*) FILTER (WHERE hit) AS hits,
+		   sum(CASE WHEN hit THEN 1 / log(2, rank + 1) ELSE 0 END) AS dcg,
+		   (SELECT sum(1 / log(2, i + 1)) FROM generate_series(1, least(n, 10)) i) AS idcg
+	FROM lists GROUP BY user_id, n
+)
+SELECT format('%-34s %7s %7s %7s %7s %7s',
+	'$label', round(avg(hits / 10.0), 4), round(avg(hits::numeric / n), 4),
+	round(avg(dcg / idcg), 4), round(avg((hits > 0)::int), 4), round(:fit::numeric, 2))
+FROM per_user;
+WITH known AS (
+	SELECT r.score, r.ordinality FROM (SELECT DISTINCT user_id FROM ${t}_warm ORDER BY 1 LIMIT 100) u,
+		 LATERAL recsys.recommend(u.user_id, 10, 'm') WITH ORDINALITY r), cold AS (
+	SELECT score, reason FROM recsys.recommend(-1, 10, 'm'))
+SELECT format('  scores: known users'' top 10 %s .. %s (median first %s); cold start top 10 %s .. %s (%s)',
+	(SELECT round(min(score)::numeric, 3) FROM known), (SELECT round(max(score)::numeric, 3) FROM known),
+	(SELECT round((percentile_cont(0.5) WITHIN GROUP (ORDER BY score))::numeric, 3) FROM known WHERE ordinality = 1),
+	(SELECT round(min(score)::numeric, 3) FROM cold), (SELECT round(max(score)::numeric, 3) FROM cold),
+	(SELECT string_agg(DISTINCT reason, ', ') FROM cold));
+SELECT recsys.drop_model('m');
+SQL
+}
+
+cold_start() {
+	local data=$1 weight=$2
+	local t=${data//-/_}_cold
+	load "${t}_train" "$splits/$data/strat75/train.csv.gz"
+	load "${t}_test" "$splits/$data/strat75/test.csv.gz"
+	recsys_psql <<SQL
+CREATE TABLE ${t}_warm AS SELECT * FROM ${t}_train
+WHERE get_byte(decode(md5('cold:' || user_id), 'hex'), 0) % 5 <> 0;
+CREATE INDEX ON ${t}_warm (user_id);
+ANALYZE ${t}_warm;
+CREATE TABLE ${t}_unknown AS SELECT * FROM ${t}_test
+WHERE get_byte(decode(md5('cold:' || user_id), 'hex'), 0) % 5 = 0;
+SQL
+	echo
+	echo "### $data / strat75, the fifth of the users left out of training ($(recsys_psql -At -c "SELECT count(DISTINCT user_id) FROM ${t}_unknown") users, their test rows)"
+	printf '%-34s %7s %7s %7s %7s %7s\n' model P@10 R@10 NDCG@10 HR@10 fit_s
+	run_cold "popularity (fallback before 0.7.0)" "$t" "recsys.train_popular('${t}_warm', model => 'm')"
+	run_cold "ALS default ($weight)" "$t" "recsys.train_cf('${t}_warm', model => 'm', weight_col => '$weight')"
+	run_cold "ALS default, store_users => false" "$t" \
+		"recsys.train_cf('${t}_warm', model => 'm', weight_col => '$weight', store_users => false)"
+	run_cold "Cosine K=100 (binary)" "$t" "recsys.train_item_knn('${t}_warm', 100, model => 'm', weight_col => 'one')"
+	run_cold "BM25 K=100 ($weight)" "$t" \
+		"recsys.train_item_knn('${t}_warm', 100, model => 'm', similarity => 'bm25', weight_col => '$weight')"
+	run_cold "user-kNN K=50 (binary)" "$t" "recsys.train_user_knn('${t}_warm', 50, model => 'm', weight_col => 'one')"
+	run_cold "EASE lambda=200 (binary)" "$t" "recsys.train_ease('${t}_warm', 200, model => 'm')"
+}
+
+if [ "$which" = cold ]; then
+	cold_start ml-latest-small one
+	cold_start online-retail r
+	exit 0
+fi
 if [ "$which" = privacy ]; then
 	part=${2:-all}
 	models=${RECSYS_DP_MODELS:-ease knn}
