@@ -8,7 +8,7 @@ WHERE n.nspname = 'recsys' AND c.relkind IN ('r', 'v')
 ORDER BY 1;
 
 -- every table's rows go into pg_dump
-SELECT unnest(extconfig)::regclass AS dumped FROM pg_extension WHERE extname = 'recsys' ORDER BY 1::text;
+SELECT unnest(extconfig)::regclass AS dumped FROM pg_extension WHERE extname = 'recsys' ORDER BY unnest(extconfig)::regclass::text;
 
 -- every table has row-level security, with a read policy and an owners' policy
 SELECT c.relname, c.relrowsecurity,
@@ -20,7 +20,7 @@ ORDER BY 1;
 -- foreign keys cascade from a model to its versions to their artefacts
 SELECT conrelid::regclass AS child, confrelid::regclass AS parent, confdeltype
 FROM pg_constraint WHERE contype = 'f' AND connamespace = 'recsys'::regnamespace
-ORDER BY 1::text;
+ORDER BY conrelid::regclass::text;
 
 -- a model written by hand, as training does, with two versions
 INSERT INTO recsys.models (name, version, algorithm, source, params, n_users, n_items)
