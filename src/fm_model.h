@@ -26,4 +26,6 @@
 /* the factors' initial standard deviation */
 #define FM_INIT_SD			0.01f
 
+extern void RsFmRefuseNesting(const char *base_name) pg_attribute_noreturn();
+
 #endif							/* RECSYS_FM_MODEL_H */

@@ -59,6 +59,7 @@ typedef struct FeatureReader
 	bool		with_values;	/* the rows have a value column */
 	float	   *values;			/* per pair, when with_values */
 	const char *argname;		/* the argument naming the relation */
+	const char *side;			/* "item" or "user" */
 	char	  **names;			/* per feature, when wanted */
 	int			name_col;		/* the slot's column of the name */
 } FeatureReader;
@@ -70,7 +71,7 @@ over_budget(FeatureReader *r)
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("the features need more than the %.1f MB that recsys.max_memory (%d MB) leaves after the rest of the training",
 					r->budget / 1048576.0, recsys_max_memory_mb),
-			 errhint("Raise recsys.max_memory, or use fewer features per row of %s.", r->argname)));
+			 errhint("Raise recsys.max_memory, or use fewer features per %s.", r->side)));
 }
 
 /*
@@ -233,21 +234,26 @@ RsReadFeatures(const RsFeatureRelation *rel, const RsIdMap *ids, Size other_byte
 	if (type_is_array(getBaseType(feature_type)))
 		appendStringInfo(&query,
 						 "SELECT i, dense_rank() OVER (ORDER BY f)%s FROM ("
-						 "SELECT r.%s::bigint AS i, u.f::text COLLATE \"C\" AS f%s "
+						 "SELECT %sr.%s::bigint AS i, u.f::text COLLATE \"C\" AS f%s "
 						 "FROM %s AS r CROSS JOIN LATERAL unnest(r." FEATURE_COL ") AS u(f) "
-						 "WHERE r.%s IS NOT NULL AND u.f IS NOT NULL%s) s GROUP BY i, f ORDER BY 2, 1",
-						 value, id, r.with_values ? ", r." VALUE_COL "::float8 AS v" : "",
-						 RsRelationName(relid), id, r.with_values ? " AND r." VALUE_COL " IS NOT NULL" : "");
+						 "WHERE r.%s IS NOT NULL AND u.f IS NOT NULL%s) s%s ORDER BY 2, 1",
+						 value, r.with_values ? "" : "DISTINCT ", id,
+						 r.with_values ? ", r." VALUE_COL "::float8 AS v" : "",
+						 RsRelationName(relid), id, r.with_values ? " AND r." VALUE_COL " IS NOT NULL" : "",
+						 r.with_values ? " GROUP BY i, f" : "");
 	else
 		appendStringInfo(&query,
 						 "SELECT i, dense_rank() OVER (ORDER BY f)%s FROM ("
-						 "SELECT %s::bigint AS i, " FEATURE_COL "::text COLLATE \"C\" AS f%s "
-						 "FROM %s WHERE %s IS NOT NULL AND " FEATURE_COL " IS NOT NULL%s) s GROUP BY i, f ORDER BY 2, 1",
-						 value, id, r.with_values ? ", " VALUE_COL "::float8 AS v" : "",
-						 RsRelationName(relid), id, r.with_values ? " AND " VALUE_COL " IS NOT NULL" : "");
+						 "SELECT %s%s::bigint AS i, " FEATURE_COL "::text COLLATE \"C\" AS f%s "
+						 "FROM %s WHERE %s IS NOT NULL AND " FEATURE_COL " IS NOT NULL%s) s%s ORDER BY 2, 1",
+						 value, r.with_values ? "" : "DISTINCT ", id,
+						 r.with_values ? ", " VALUE_COL "::float8 AS v" : "",
+						 RsRelationName(relid), id, r.with_values ? " AND " VALUE_COL " IS NOT NULL" : "",
+						 r.with_values ? " GROUP BY i, f" : "");
 
 	r.items = ids;
 	r.argname = rel->argname;
+	r.side = rel->side;
 	r.budget = other_bytes < RECSYS_MAX_MEMORY_BYTES ? RECSYS_MAX_MEMORY_BYTES - other_bytes : 0;
 	r.last_rank = -1;
 	r.feature_capacity = 1024;

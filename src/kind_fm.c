@@ -190,6 +190,16 @@ bind_base(RsModel *fm, RsModel *base)
 	S(fm)->base = base;
 }
 
+/* RsFmRefuseNesting: re-rankers do not nest (training and serving). */
+void
+RsFmRefuseNesting(const char *base_name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("candidates_from model \"%s\" is a re-ranker itself", base_name),
+			 errhint("Re-rankers do not nest: name the model it re-ranks instead.")));
+}
+
 /*
  * fm_revalidate looks the base up (and loads it, if need be) for the
  * current statement as the re-ranker's owner, which pins it as long as
@@ -203,11 +213,9 @@ fm_revalidate(RsModel *fm)
 	ErrorContextCallback callback = {error_context_stack, base_context, names};
 	BaseLookup	lookup = {S(fm)->base_name, NULL};
 
+	/* looked up as another re-ranker's base */
 	if (resolving_base)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("re-ranker \"%s\" cannot re-rank another re-ranker's candidates", fm->name),
-				 errhint("Retrain it with candidates_from naming a model that is not a re-ranker.")));
+		RsFmRefuseNesting(fm->name);
 	error_context_stack = &callback;
 	resolving_base = true;
 	PG_TRY();
@@ -220,10 +228,7 @@ fm_revalidate(RsModel *fm)
 	}
 	PG_END_TRY();
 	if (lookup.model->kind == &RsFmKind)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("re-ranker \"%s\" cannot re-rank another re-ranker's candidates", fm->name),
-				 errhint("Retrain it with candidates_from naming a model that is not a re-ranker.")));
+		RsFmRefuseNesting(lookup.model->name);
 	error_context_stack = callback.previous;
 	if (S(fm)->base == NULL)
 		bind_base(fm, lookup.model);

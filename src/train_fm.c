@@ -329,10 +329,7 @@ check_base(const char *base_name, const char *model_name)
 				 errhint("Name another model as candidates_from.")));
 	base = RsGetModel(base_name);
 	if (base->kind == &RsFmKind)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("candidates_from model \"%s\" is a re-ranker itself", base_name),
-				 errhint("Re-rankers do not nest: name the model it re-ranks instead.")));
+		RsFmRefuseNesting(base_name);
 	if (base->kind->score_user == NULL && base->kind->rank_top_k == NULL)
 		RsKindNotSupported(base, "ranking a user's items", offsetof(RsModelKind, score_user));
 }
