@@ -94,9 +94,12 @@ FROM recsys.train_fm('buys', 'fm_base', model => 'fm_time', factors => 4, epochs
 SELECT name, shape FROM recsys.model_parameters WHERE model = 'fm_time' ORDER BY name;
 SELECT count(*) AS served FROM recsys.recommend(3, 5, model => 'fm_time');
 
--- Hard negatives from the base's pool, and progress per epoch
+-- Hard negatives from the base's pool, and progress per epoch (the
+-- seconds it took in the detail)
+\set VERBOSITY terse
 SELECT (recsys.train_fm('buys', 'fm_base', model => 'fm_hard', factors => 4, epochs => 2,
 						hard_negatives => 0.5, verbose => true)).params->>'hard_negatives' AS hard_negatives;
+\set VERBOSITY default
 
 -- A blend as the base, and the re-ranker follows a retrained base
 SELECT (recsys.train_ease('buys', 10, model => 'fm_ease')).name;

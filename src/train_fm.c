@@ -64,6 +64,8 @@
 
 PG_FUNCTION_INFO_V1(recsys_train_fm);
 
+#define FM_INIT_CHUNK 1024		/* features initialised between interrupt checks */
+
 /* What one training run holds, beyond RsTrainer. */
 typedef struct FmRun
 {
@@ -316,6 +318,17 @@ hard_negative_lists(FmRun *run, const char *base_name, int pool)
 	run->d.hard_item = items;
 }
 
+static void diverged(const char *name) pg_attribute_noreturn();
+
+static void
+diverged(const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("training of model \"%s\" diverged: its parameters overflowed", name),
+			 errhint("Lower learning_rate.")));
+}
+
 /* The base model: one the caller may use, and not a re-ranker. */
 static void
 check_base(const char *base_name, const char *model_name)
@@ -352,6 +365,15 @@ json_names(char **names, int32 n)
 	return buf.data;
 }
 
+/* Training that overflowed leaves what serving needs not finite. */
+static void
+require_finite(const char *name, const float *values, int64 n)
+{
+	for (int64 a = 0; a < n; a++)
+		if (!isfinite(values[a]))
+			diverged(name);
+}
+
 /* The version's artefacts (RsTrainWriter). */
 static void
 write_fm(RsTrainer *trainer, int32 version, void *arg)
@@ -371,11 +393,13 @@ write_fm(RsTrainer *trainer, int32 version, void *arg)
 
 	RsWriteItemStatsFromData(trainer->name, version, data);
 	rs_fm_item_terms(&run->p, &run->d.items, terms);
+	require_finite(trainer->name, terms, (int64) data->items.count * (k + 1));
 	shape[0] = data->items.count;
 	shape[1] = k + 1;
 	RsWriteParameter(trainer->name, version, FM_ITEM_TERMS, shape, 2, terms);
 	for (int32 u = 0; u < data->users.count; u++)
 		rs_fm_side_sum(&run->p, &run->d.users, u, users + (int64) u * k);
+	require_finite(trainer->name, users, (int64) data->users.count * k);
 	RsWriteFactors(RS_USERS, trainer->name, version, data->users.ids, NULL, users, data->users.count, k);
 
 	/* the side features' own parameters: item features, then user features */
@@ -527,7 +551,11 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	run.p.w = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * run.d.n_features, MCXT_ALLOC_HUGE);
 	run.p.v = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * run.d.n_features * run.k,
 										 MCXT_ALLOC_HUGE);
-	rs_fm_init(&run.p, (uint64) seed, FM_INIT_SD);
+	for (int32 begin = 0; begin < run.d.n_features; begin += FM_INIT_CHUNK)
+	{
+		CHECK_FOR_INTERRUPTS();
+		rs_fm_init(&run.p, (uint64) seed, FM_INIT_SD, begin, Min(begin + FM_INIT_CHUNK, run.d.n_features));
+	}
 	workspace = palloc(sizeof(float) * rs_fm_workspace_floats(run.k));
 	order = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int64) * Max(run.d.n_examples, 1),
 									   MCXT_ALLOC_HUGE);
@@ -544,16 +572,13 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 		if (status == RS_FM_STOPPED)
 			RsKernelStopped(psprintf("training of model \"%s\"", trainer.name));
 		if (status == RS_FM_ERR_DIVERGED)
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("training of model \"%s\" diverged in epoch %d", trainer.name, e + 1),
-					 errhint("Lower learning_rate.")));
+			diverged(trainer.name);
 		/* RS_FM_ERR_THREAD: fewer threads ran, the results are the same */
 		CHECK_FOR_INTERRUPTS();
 		if (verbose)
 			ereport(NOTICE,
-					(errmsg("epoch %d of %d: loss %.6f, %.2f s", e + 1, epochs, loss,
-							RsSeconds() - epoch_start)));
+					(errmsg("epoch %d of %d: loss %.6f", e + 1, epochs, loss),
+					 errdetail("%.2f s", RsSeconds() - epoch_start)));
 	}
 
 	RsJsonText(&trainer.params, "candidates_from", base_name);

@@ -19,12 +19,10 @@
 #define NEGATIVE_TRIES 32
 
 void
-rs_fm_init(RsFmParams *p, uint64_t seed, float init_sd)
+rs_fm_init(RsFmParams *p, uint64_t seed, float init_sd, int32_t begin, int32_t end)
 {
-	size_t		n = (size_t) p->n_features * p->k;
-
-	memset(p->w, 0, sizeof(float) * p->n_features);
-	for (size_t a = 0; a < n; a++)
+	memset(p->w + begin, 0, sizeof(float) * (end - begin));
+	for (size_t a = (size_t) begin * p->k; a < (size_t) end * p->k; a++)
 		p->v[a] = (float) (init_sd * rs_rng_normal(seed, a));
 }
 
@@ -380,10 +378,8 @@ rs_fm_epoch(const RsFmData *d, RsFmParams *p, const RsFmSettings *s, int epoch,
 			return RS_FM_STOPPED;
 	}
 	*loss = pairs > 0 ? total / pairs : 0;
+	/* a parameter gone infinite makes some pair's loss so */
 	if (!isfinite(*loss))
 		return RS_FM_ERR_DIVERGED;
-	for (size_t a = 0; a < (size_t) p->n_features * p->k; a++)
-		if (!isfinite(p->v[a]))
-			return RS_FM_ERR_DIVERGED;
 	return created ? RS_FM_OK : RS_FM_ERR_THREAD;
 }

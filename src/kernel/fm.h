@@ -100,8 +100,11 @@ typedef struct RsFmSettings
 	int			nthreads;
 } RsFmSettings;
 
-/* v ~ N(0, init_sd^2), w = 0, from the seed alone. */
-extern void rs_fm_init(RsFmParams *p, uint64_t seed, float init_sd);
+/*
+ * Features [begin, end): v ~ N(0, init_sd^2), w = 0, from the seed alone
+ * (so the caller can chunk it between interrupt checks).
+ */
+extern void rs_fm_init(RsFmParams *p, uint64_t seed, float init_sd, int32_t begin, int32_t end);
 
 /* Floats of workspace rs_fm_epoch needs. */
 extern size_t rs_fm_workspace_floats(int k);

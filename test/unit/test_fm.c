@@ -92,7 +92,7 @@ UNIT_TEST(fm_step_follows_gradient)
 	int			checked = 0;
 
 	tiny_case(&c);
-	rs_fm_init(&p, 11, 0.5f);
+	rs_fm_init(&p, 11, 0.5f, 0, 8);
 	for (int a = 0; a < 8; a++)
 		w[a] = 0.1f * (a - 3);
 	memcpy(w0, w, sizeof(w));
@@ -211,7 +211,8 @@ train(FmCase *c, int k, int epochs, int nthreads, float *w, float *v)
 	int64_t    *order = malloc(sizeof(int64_t) * c->d.n_examples);
 	double		loss;
 
-	rs_fm_init(&p, 5, 0.1f);
+	rs_fm_init(&p, 5, 0.1f, 0, 3);
+	rs_fm_init(&p, 5, 0.1f, 3, c->d.n_features);
 	for (int e = 0; e < epochs; e++)
 		UNIT_CHECK(rs_fm_epoch(&c->d, &p, &s, e, ws, order, NULL, NULL, &loss) == RS_FM_OK);
 	free(ws);
