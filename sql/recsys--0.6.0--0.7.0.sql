@@ -66,6 +66,8 @@ CREATE FUNCTION recsys.train_fm(
 	item_features regclass DEFAULT NULL,
 	user_features regclass DEFAULT NULL,
 	time_col name DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	context boolean DEFAULT true,
 	hard_negatives double precision DEFAULT 0,
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id',
@@ -76,8 +78,8 @@ RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_fm'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_fm(regclass, text, text, integer, integer, double precision,
-	double precision, integer, double precision, regclass, regclass, name, double precision,
-	name, name, bigint, boolean, boolean) IS
+	double precision, integer, double precision, regclass, regclass, name, interval, boolean,
+	double precision, name, name, bigint, boolean, boolean) IS
 	'train a factorisation machine (ids, item and user features, hour and weekday) that re-ranks another model''s top items';
 
 -------------------------------------------------------------------------------

@@ -93,6 +93,12 @@ SELECT params->>'time_col' AS time_col, stats->>'examples' AS examples
 FROM recsys.train_fm('buys', 'fm_base', model => 'fm_time', factors => 4, epochs => 3, time_col => 'ts');
 SELECT name, shape FROM recsys.model_parameters WHERE model = 'fm_time' ORDER BY name;
 SELECT count(*) AS served FROM recsys.recommend(3, 5, model => 'fm_time');
+-- recent interactions weighing more, without the context features
+SELECT params->>'half_life_seconds' AS half_life_seconds, params->>'context' AS context
+FROM recsys.train_fm('buys', 'fm_base', model => 'fm_recent', factors => 4, epochs => 3, time_col => 'ts',
+					 half_life => '1 day', context => false);
+SELECT name FROM recsys.model_parameters WHERE model = 'fm_recent' ORDER BY name;
+SELECT count(*) AS served FROM recsys.recommend(3, 5, model => 'fm_recent');
 
 -- Hard negatives from the base's pool, and progress per epoch (the
 -- seconds it took in the detail)
@@ -126,6 +132,9 @@ SELECT recsys.train_fm('buys', 'fm_err', model => 'fm_err');
 SELECT recsys.train_fm('buys', 'fm', model => 'fm_err');
 SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', time_col => 'note');
 SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', time_col => 'no_col');
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', half_life => '1 day');
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', time_col => 'ts', half_life => '0.5 seconds');
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', context => NULL);
 -- features relations
 CREATE TABLE no_feature (item_id int, tag text);
 CREATE TABLE text_ids (item_id text, feature text);

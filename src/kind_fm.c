@@ -97,7 +97,7 @@ load_settings(RsModel *model, bool *context)
 
 	RsExecute("SELECT params->>'candidates_from', (params->>'pool')::pg_catalog.int4, "
 			  "(params->>'base_weight')::pg_catalog.float4, (params->>'factors')::pg_catalog.int4, "
-			  "params->>'time_col' IS NOT NULL "
+			  "params->>'time_col' IS NOT NULL AND (params->>'context') IS DISTINCT FROM 'false' "
 			  "FROM recsys.model_versions "
 			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
 			  2, argtypes, values, NULL, true, SPI_OK_SELECT);

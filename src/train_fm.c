@@ -46,6 +46,7 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "args.h"
 #include "cancel.h"
@@ -161,6 +162,7 @@ typedef struct EventRead
 	int32	   *item;
 	int32	   *context;		/* 2 per event: hour, weekday */
 	float	   *value;
+	double	   *seconds;		/* the event's time */
 } EventRead;
 
 static void
@@ -171,13 +173,14 @@ keep_event(TupleTableSlot *slot, void *arg)
 	int32		i = rs_idmap_lookup(&r->run->data->items, DatumGetInt64(slot->tts_values[1]));
 	int32		hour = DatumGetInt32(slot->tts_values[2]);
 	int32		dow = DatumGetInt32(slot->tts_values[3]);
+	double		seconds = DatumGetFloat8(slot->tts_values[4]);
 
 	CHECK_FOR_INTERRUPTS();
 	if (u < 0 || i < 0 || hour < 0 || hour > 23 || dow < 0 || dow > 6)
 		return;
 	if (r->n == r->capacity)
 	{
-		Size		bytes = (Size) r->capacity * 2 * (2 * sizeof(int32) + 2 * sizeof(int32) + 2 * sizeof(float));
+		Size		bytes = (Size) r->capacity * 2 * (4 * sizeof(int32) + 3 * sizeof(float) + sizeof(double));
 
 		if (bytes + RsInteractionBytes(r->run->data) > RECSYS_MAX_MEMORY_BYTES)
 			RsCheckTrainingMemory("the events with their context", bytes, r->run->data);
@@ -186,7 +189,9 @@ keep_event(TupleTableSlot *slot, void *arg)
 		r->item = repalloc_huge(r->item, sizeof(int32) * r->capacity);
 		r->context = repalloc_huge(r->context, sizeof(int32) * 2 * r->capacity);
 		r->value = repalloc_huge(r->value, sizeof(float) * 2 * r->capacity);
+		r->seconds = repalloc_huge(r->seconds, sizeof(double) * r->capacity);
 	}
+	r->seconds[r->n] = seconds;
 	r->user[r->n] = u;
 	r->item[r->n] = i;
 	r->context[2 * r->n] = r->run->context_base + hour;
@@ -198,10 +203,13 @@ keep_event(TupleTableSlot *slot, void *arg)
 
 /*
  * The examples of a source with time_col: one per row (an item bought at
- * two hours is two examples), each with its hour and weekday.
+ * two hours is two examples), each with its hour and weekday (the context,
+ * unless run->context is off) and, with a half_life (seconds, 0: none),
+ * a weight 0.5^(age / half_life), the age counted from the user's latest
+ * interaction, as a recency-weighted item model counts it.
  */
 static void
-event_examples(FmRun *run, const char *time_col)
+event_examples(FmRun *run, const char *time_col, double half_life)
 {
 	RsSourceSpec *spec = &run->trainer->spec;
 	char	   *epoch = RsTimeEpochSql(spec->relid, time_col, "time_col");
@@ -212,9 +220,11 @@ event_examples(FmRun *run, const char *time_col)
 	r.item = palloc(sizeof(int32) * r.capacity);
 	r.context = palloc(sizeof(int32) * 2 * r.capacity);
 	r.value = palloc(sizeof(float) * 2 * r.capacity);
+	r.seconds = palloc(sizeof(double) * r.capacity);
 	query = psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, "
 					 "pg_catalog.date_part('hour', t)::pg_catalog.int4, "
-					 "pg_catalog.date_part('dow', t)::pg_catalog.int4 "
+					 "pg_catalog.date_part('dow', t)::pg_catalog.int4, "
+					 "pg_catalog.date_part('epoch', t) "
 					 "FROM (SELECT %s, %s, pg_catalog.to_timestamp(%s) AS t FROM %s) s "
 					 "WHERE %s IS NOT NULL AND %s IS NOT NULL AND t IS NOT NULL "
 					 "AND pg_catalog.isfinite(t)",
@@ -234,9 +244,26 @@ event_examples(FmRun *run, const char *time_col)
 	run->d.n_examples = r.n;
 	run->d.example_user = r.user;
 	run->d.example_item = r.item;
-	run->d.n_context = 2;
-	run->d.context_feature = r.context;
-	run->d.context_value = r.value;
+	if (run->context)
+	{
+		run->d.n_context = 2;
+		run->d.context_feature = r.context;
+		run->d.context_value = r.value;
+	}
+	if (half_life > 0)
+	{
+		double	   *latest = palloc(sizeof(double) * Max(run->data->users.count, 1));
+		float	   *weight = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * r.n,
+														MCXT_ALLOC_HUGE);
+
+		for (int32 u = 0; u < run->data->users.count; u++)
+			latest[u] = -INFINITY;
+		for (int64 e = 0; e < r.n; e++)
+			latest[r.user[e]] = Max(latest[r.user[e]], r.seconds[e]);
+		for (int64 e = 0; e < r.n; e++)
+			weight[e] = (float) exp2(-(latest[r.user[e]] - r.seconds[e]) / half_life);
+		run->d.example_weight = weight;
+	}
 }
 
 /* Each user's items, ascending, for rejecting negatives. */
@@ -429,13 +456,14 @@ write_fm(RsTrainer *trainer, int32 version, void *arg)
  *				   factors int, epochs int, learning_rate float8,
  *				   regularization float8, pool int, base_weight float8,
  *				   item_features regclass, user_features regclass,
- *				   time_col name, hard_negatives float8, user_col name,
+ *				   time_col name, half_life interval, context bool,
+ *				   hard_negatives float8, user_col name,
  *				   item_col name, seed int8, verbose bool, replace bool)
  */
 Datum
 recsys_train_fm(PG_FUNCTION_ARGS)
 {
-	static const RsTrainArgNos argnos = {.model = 2,.cols = 13,.weight_col = -1,.replace = 17};
+	static const RsTrainArgNos argnos = {.model = 2,.cols = 15,.weight_col = -1,.replace = 19};
 	RsTrainer	trainer;
 	RsInteractions data;
 	FmRun		run;
@@ -449,6 +477,8 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	Oid			user_features = InvalidOid;
 	const char *time_col = NULL;
 	double		hard_share;
+	double		half_life = 0;
+	bool		context;
 	int64		seed;
 	bool		verbose;
 	RsCsr		item_side,
@@ -477,11 +507,29 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 		user_features = PG_GETARG_OID(10);
 	if (!PG_ARGISNULL(11))
 		time_col = NameStr(*PG_GETARG_NAME(11));
-	hard_share = RsFloatArg(fcinfo, 12, "hard_negatives", 0, 1, NAN);
-	RsRequireArg(fcinfo, 15, "seed");
-	seed = PG_GETARG_INT64(15);
-	RsRequireArg(fcinfo, 16, "verbose");
-	verbose = PG_GETARG_BOOL(16);
+	if (!PG_ARGISNULL(12))
+	{
+		Interval   *span = PG_GETARG_INTERVAL_P(12);
+
+		half_life = (double) span->time / USECS_PER_SEC +
+			((double) span->day + (double) span->month * DAYS_PER_MONTH) * SECS_PER_DAY;
+		if (!(half_life >= 1))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("half_life must be at least 1 second, not %g seconds", half_life)));
+		if (time_col == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("half_life needs time_col"),
+					 errhint("Name the column of the interaction times as time_col.")));
+	}
+	RsRequireArg(fcinfo, 13, "context");
+	context = PG_GETARG_BOOL(13);
+	hard_share = RsFloatArg(fcinfo, 14, "hard_negatives", 0, 1, NAN);
+	RsRequireArg(fcinfo, 17, "seed");
+	seed = PG_GETARG_INT64(17);
+	RsRequireArg(fcinfo, 18, "verbose");
+	verbose = PG_GETARG_BOOL(18);
 
 	RsTrainBegin(&trainer, "fm", &data);
 	check_base(base_name, trainer.name);
@@ -509,7 +557,7 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 					   &run.user_feature_names);
 		run.n_user_features = user_side.n_rows;
 	}
-	run.context = time_col != NULL;
+	run.context = time_col != NULL && context;
 	if ((int64) data.items.count + run.n_item_features + data.users.count + run.n_user_features +
 		FM_CONTEXTS > INT32_MAX / 2)
 		ereport(ERROR,
@@ -534,8 +582,8 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 			   &run.d.items);
 	build_rows(data.users.count, run.user_base, OidIsValid(user_features) ? &user_side : NULL,
 			   run.user_feature_base, &run.d.users);
-	if (run.context)
-		event_examples(&run, time_col);
+	if (time_col)
+		event_examples(&run, time_col, half_life);
 	else
 		pair_examples(&run);
 	seen_lists(&run);
@@ -596,6 +644,9 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	RsJsonText(&trainer.params, "user_features",
 			   OidIsValid(user_features) ? RsRelationName(user_features) : NULL);
 	RsJsonText(&trainer.params, "time_col", time_col);
+	if (half_life > 0)
+		RsJsonFloat(&trainer.params, "half_life_seconds", half_life);
+	RsJsonText(&trainer.params, "context", run.context ? "true" : "false");
 	RsJsonRaw(&trainer.params, "item_feature_names", json_names(run.item_feature_names, run.n_item_features));
 	RsJsonRaw(&trainer.params, "user_feature_names", json_names(run.user_feature_names, run.n_user_features));
 	RsJsonFloat(&trainer.stats, "loss", loss);

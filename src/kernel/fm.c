@@ -205,6 +205,7 @@ score_pairs(FmShared *sh, int64_t b, int64_t e)
 		int32_t		u = d->example_user[ex];
 		int32_t		i = d->example_item[ex];
 		int32_t		j = draw_negative(d, sh->epoch_seed, sh->epoch_counter + ex, u);
+		double		weight = d->example_weight ? d->example_weight[ex] : 1.0;
 		double		x;
 
 		sh->negative[n] = j;
@@ -219,8 +220,8 @@ score_pairs(FmShared *sh, int64_t b, int64_t e)
 		rs_fm_side_sum(sh->p, &d->items, j, slot + 2 * k);
 		x = pair_score(sh->p, d, i, j, slot, slot + k, slot + 2 * k);
 		/* d ln sigmoid(x) / dx = sigmoid(-x); -ln sigmoid(x) = log1p(exp(-x)) */
-		slot[3 * k] = (float) (1.0 / (1.0 + exp(x)));
-		slot[3 * k + 1] = (float) (x > 0 ? log1p(exp(-x)) : -x + log1p(exp(x)));
+		slot[3 * k] = (float) (weight / (1.0 + exp(x)));
+		slot[3 * k + 1] = (float) (weight * (x > 0 ? log1p(exp(-x)) : -x + log1p(exp(x))));
 	}
 }
 
@@ -337,7 +338,7 @@ rs_fm_epoch(const RsFmData *d, RsFmParams *p, const RsFmSettings *s, int epoch,
 	int			nthreads = s->nthreads < 1 ? 1 : s->nthreads > RS_THREADS_MAX ? RS_THREADS_MAX : s->nthreads;
 	int			created = 1;
 	double		total = 0;
-	int64_t		pairs = 0;
+	double		pairs = 0;
 	uint64_t	shuffle_seed = rs_rng_mix64(s->seed ^ UINT64_C(0x5bd1e995)) + (uint64_t) epoch;
 
 	/* the epoch's order: a Fisher-Yates shuffle */
@@ -371,8 +372,10 @@ rs_fm_epoch(const RsFmData *d, RsFmParams *p, const RsFmSettings *s, int epoch,
 		for (int64_t n = 0; n < sh.batch_end - sh.batch_begin; n++)
 			if (sh.negative[n] >= 0)
 			{
+				int64_t		ex = order[sh.batch_begin + n];
+
 				total += sh.per_example[n * example_floats(p->k) + 3 * p->k + 1];
-				pairs++;
+				pairs += d->example_weight ? d->example_weight[ex] : 1.0;
 			}
 		if (rs_stop_tick(&clock, (sh.batch_end - sh.batch_begin) * 64 * (int64_t) p->k))
 			return RS_FM_STOPPED;

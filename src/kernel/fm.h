@@ -74,6 +74,7 @@ typedef struct RsFmData
 	int			n_context;		/* context features per example, 0 .. RS_FM_MAX_CONTEXT */
 	const int32_t *context_feature; /* n_examples x n_context; -1: none */
 	const float *context_value;
+	const float *example_weight;	/* per example, scaling its gradient; NULL: 1 */
 	/* each user's items, ascending (never sampled as negatives) */
 	const int64_t *seen_indptr;
 	const int32_t *seen_item;
@@ -111,8 +112,8 @@ extern size_t rs_fm_workspace_floats(int k);
 
 /*
  * One epoch: every example once, in an order drawn from (seed, epoch),
- * each with one negative.  *loss: the mean of -ln sigmoid(x_uij) before
- * each pair's update.  Returns RS_FM_OK, RS_FM_STOPPED (parameters
+ * each with one negative.  *loss: the (example_weight-weighted) mean of
+ * -ln sigmoid(x_uij) before each pair's update.  Returns RS_FM_OK, RS_FM_STOPPED (parameters
  * partly updated), RS_FM_ERR_THREAD (complete) or RS_FM_ERR_DIVERGED.
  * order: n_examples int64 of scratch.
  */

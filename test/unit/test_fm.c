@@ -282,3 +282,42 @@ UNIT_TEST(fm_feature_decides_order)
 	/* the good feature's weight is above the bad one's */
 	UNIT_CHECK(w[RI + RU] > w[RI + RU + 1]);
 }
+
+/* An example's weight scales its step (and its share of the loss). */
+UNIT_TEST(fm_example_weight_scales_step)
+{
+	static FmCase c;
+	enum
+	{
+		K = 4
+	};
+	float		w[8],
+				v[8 * K],
+				w0[8],
+				v0[8 * K],
+				step1[8 * (K + 1)];
+	RsFmParams	p = {8, K, w, v};
+	RsFmSettings s = {1e-3f, 0.0f, 7, 1};
+	float	   *ws = malloc(sizeof(float) * rs_fm_workspace_floats(K));
+	int64_t		order[1];
+	double		loss1,
+				loss3;
+	float		weight = 3;
+
+	tiny_case(&c);
+	rs_fm_init(&p, 11, 0.5f, 0, 8);
+	memcpy(w0, w, sizeof(w));
+	memcpy(v0, v, sizeof(v));
+	UNIT_CHECK(rs_fm_epoch(&c.d, &p, &s, 0, ws, order, NULL, NULL, &loss1) == RS_FM_OK);
+	for (int a = 0; a < 8 * (K + 1); a++)
+		step1[a] = a < 8 ? w[a] - w0[a] : v[a - 8] - v0[a - 8];
+	memcpy(w, w0, sizeof(w));
+	memcpy(v, v0, sizeof(v));
+	c.d.example_weight = &weight;
+	UNIT_CHECK(rs_fm_epoch(&c.d, &p, &s, 0, ws, order, NULL, NULL, &loss3) == RS_FM_OK);
+	for (int a = 0; a < 8 * (K + 1); a++)
+		UNIT_CHECK_NEAR(a < 8 ? w[a] - w0[a] : v[a - 8] - v0[a - 8], 3 * step1[a], 1e-5 + 1e-2 * fabs(step1[a]));
+	/* the weighted mean of one pair's loss is its loss */
+	UNIT_CHECK_NEAR(loss3, loss1, 1e-6);
+	free(ws);
+}
