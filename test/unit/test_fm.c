@@ -2,7 +2,7 @@
  * test_fm.c
  *		Unit tests of the factorisation machine kernel (src/kernel/fm.c):
  *		one SGD step moves every parameter along the numerical gradient
- *		of ln sigmoid(x_uij); an epoch gives bit-identical parameters on
+ *		of ln sigmoid(x_uij), an example's weight times; an epoch gives bit-identical parameters on
  *		1, 2 and 3 threads; and a case decided by construction: users who
  *		only take items with feature "good" get every unseen good item
  *		ranked above every "bad" one, through the feature's weights alone
@@ -127,6 +127,24 @@ UNIT_TEST(fm_step_follows_gradient)
 	}
 	/* the user's and context's factors, every item feature's: most have a gradient */
 	UNIT_CHECK(checked >= 20);
+
+	/* an example's weight scales its step, not the mean loss of one pair */
+	{
+		float		weight = 3;
+		double		loss3;
+
+		memcpy(w, w0, sizeof(w));
+		memcpy(v, v0, sizeof(v));
+		c.d.example_weight = &weight;
+		UNIT_CHECK(rs_fm_epoch(&c.d, &p, &s, 0, ws, order, NULL, NULL, &loss3) == RS_FM_OK);
+		for (int a = 0; a < 8 * (K + 1); a++)
+		{
+			double		step = a < 8 ? w1[a] - w0[a] : v1[a - 8] - v0[a - 8];
+
+			UNIT_CHECK_NEAR(a < 8 ? w[a] - w0[a] : v[a - 8] - v0[a - 8], 3 * step, 1e-6 + 1e-2 * fabs(step));
+		}
+		UNIT_CHECK_NEAR(loss3, loss, 1e-6);
+	}
 	free(ws);
 }
 
@@ -283,41 +301,3 @@ UNIT_TEST(fm_feature_decides_order)
 	UNIT_CHECK(w[RI + RU] > w[RI + RU + 1]);
 }
 
-/* An example's weight scales its step (and its share of the loss). */
-UNIT_TEST(fm_example_weight_scales_step)
-{
-	static FmCase c;
-	enum
-	{
-		K = 4
-	};
-	float		w[8],
-				v[8 * K],
-				w0[8],
-				v0[8 * K],
-				step1[8 * (K + 1)];
-	RsFmParams	p = {8, K, w, v};
-	RsFmSettings s = {1e-3f, 0.0f, 7, 1};
-	float	   *ws = malloc(sizeof(float) * rs_fm_workspace_floats(K));
-	int64_t		order[1];
-	double		loss1,
-				loss3;
-	float		weight = 3;
-
-	tiny_case(&c);
-	rs_fm_init(&p, 11, 0.5f, 0, 8);
-	memcpy(w0, w, sizeof(w));
-	memcpy(v0, v, sizeof(v));
-	UNIT_CHECK(rs_fm_epoch(&c.d, &p, &s, 0, ws, order, NULL, NULL, &loss1) == RS_FM_OK);
-	for (int a = 0; a < 8 * (K + 1); a++)
-		step1[a] = a < 8 ? w[a] - w0[a] : v[a - 8] - v0[a - 8];
-	memcpy(w, w0, sizeof(w));
-	memcpy(v, v0, sizeof(v));
-	c.d.example_weight = &weight;
-	UNIT_CHECK(rs_fm_epoch(&c.d, &p, &s, 0, ws, order, NULL, NULL, &loss3) == RS_FM_OK);
-	for (int a = 0; a < 8 * (K + 1); a++)
-		UNIT_CHECK_NEAR(a < 8 ? w[a] - w0[a] : v[a - 8] - v0[a - 8], 3 * step1[a], 1e-5 + 1e-2 * fabs(step1[a]));
-	/* the weighted mean of one pair's loss is its loss */
-	UNIT_CHECK_NEAR(loss3, loss1, 1e-6);
-	free(ws);
-}
