@@ -19,6 +19,7 @@ SELECT (recsys.train_ease('buys', 10, model => 'dmg_ease')).version;
 SELECT (recsys.train_user_knn('buys', 5, model => 'dmg_uknn')).version;
 SELECT (recsys.train_popular('buys', model => 'dmg_pop')).version;
 SELECT (recsys.train_blend('{dmg_knn,dmg_als}', '{1,1}', 'dmg_mix')).version;
+SELECT (recsys.train_fm('buys', 'dmg_ease', 'dmg_fm', factors => 2, epochs => 2, time_col => 'item_id')).version;
 
 -- A statement's outcome: "served" or its SQLSTATE, message, hint and the
 -- error context lines recsys adds (not PL/pgSQL's).
@@ -67,6 +68,7 @@ CREATE TABLE saved_item_lists AS SELECT * FROM recsys.item_neighbor_lists WHERE 
 CREATE TABLE saved_user_lists AS SELECT * FROM recsys.user_neighbor_lists WHERE model LIKE 'dmg\_%';
 CREATE TABLE saved_models AS SELECT * FROM recsys.models WHERE name LIKE 'dmg\_%';
 CREATE TABLE saved_versions AS SELECT * FROM recsys.model_versions WHERE model LIKE 'dmg\_%';
+CREATE TABLE saved_parameters AS SELECT * FROM recsys.model_parameters WHERE model LIKE 'dmg\_%';
 CREATE FUNCTION repair() RETURNS void LANGUAGE sql AS $$
 	UPDATE recsys.models m SET algorithm = s.algorithm, params = s.params, n_items = s.n_items,
 		trained_at = clock_timestamp()
@@ -83,6 +85,8 @@ CREATE FUNCTION repair() RETURNS void LANGUAGE sql AS $$
 	INSERT INTO recsys.item_neighbor_lists SELECT * FROM saved_item_lists;
 	DELETE FROM recsys.user_neighbor_lists WHERE model LIKE 'dmg\_%';
 	INSERT INTO recsys.user_neighbor_lists SELECT * FROM saved_user_lists;
+	DELETE FROM recsys.model_parameters WHERE model LIKE 'dmg\_%';
+	INSERT INTO recsys.model_parameters SELECT * FROM saved_parameters;
 $$;
 
 -- Each damage: break, serve (the error), repair, serve again.
@@ -172,7 +176,31 @@ INSERT INTO damages (model, what, damage) VALUES
 	('dmg_mix', 'no members',
 	 $$UPDATE recsys.model_versions SET params = params - 'members' WHERE model = 'dmg_mix'$$),
 	('dmg_mix', 'a member without a weight',
-	 $$UPDATE recsys.model_versions SET params = jsonb_set(params, '{weights}', '[1]') WHERE model = 'dmg_mix'$$);
+	 $$UPDATE recsys.model_versions SET params = jsonb_set(params, '{weights}', '[1]') WHERE model = 'dmg_mix'$$),
+	-- a re-ranker: its parameters, its settings, its users and its base
+	('dmg_fm', 'no item terms',
+	 $$DELETE FROM recsys.model_parameters WHERE model = 'dmg_fm' AND name = 'item_terms'$$),
+	('dmg_fm', 'item terms of another shape',
+	 $$UPDATE recsys.model_parameters SET shape = '{3,3}' WHERE model = 'dmg_fm' AND name = 'item_terms'$$),
+	('dmg_fm', 'item terms with too few values',
+	 $$UPDATE recsys.model_parameters SET value = value[1:3] WHERE model = 'dmg_fm' AND name = 'item_terms'$$),
+	('dmg_fm', 'an item term not finite',
+	 $$UPDATE recsys.model_parameters SET value[2] = 'Infinity' WHERE model = 'dmg_fm' AND name = 'item_terms'$$),
+	('dmg_fm', 'no context factors',
+	 $$DELETE FROM recsys.model_parameters WHERE model = 'dmg_fm' AND name = 'context_factors'$$),
+	('dmg_fm', 'a user vector too short',
+	 $$UPDATE recsys.user_factors SET factors = factors[1:1] WHERE model = 'dmg_fm' AND user_id = 1$$),
+	('dmg_fm', 'a user vector not finite',
+	 $$UPDATE recsys.user_factors SET factors[1] = 'NaN' WHERE model = 'dmg_fm' AND user_id = 1$$),
+	('dmg_fm', 'params without candidates_from',
+	 $$UPDATE recsys.model_versions SET params = params - 'candidates_from' WHERE model = 'dmg_fm'$$),
+	('dmg_fm', 'params with pool 0',
+	 $$UPDATE recsys.model_versions SET params = jsonb_set(params, '{pool}', '0') WHERE model = 'dmg_fm'$$),
+	('dmg_fm', 'params with factors 0',
+	 $$UPDATE recsys.model_versions SET params = jsonb_set(params, '{factors}', '0') WHERE model = 'dmg_fm'$$),
+	('dmg_fm', 'a damaged base',
+	 $$UPDATE recsys.item_neighbor_lists SET neighbor_ids[1] = 99 WHERE model = 'dmg_ease' AND item_id = 10;
+	   SELECT damaged.touch('dmg_ease')$$);
 
 CREATE FUNCTION try_damage(d damages) RETURNS TABLE (step text, outcome text) LANGUAGE plpgsql AS $$
 BEGIN

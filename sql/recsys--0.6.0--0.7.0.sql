@@ -81,6 +81,35 @@ COMMENT ON FUNCTION recsys.recommend_session(bigint[], integer, text) IS
 -- Factorisation machine re-ranker
 -------------------------------------------------------------------------------
 
+CREATE FUNCTION recsys.train_fm(
+	source regclass,
+	candidates_from text,
+	model text DEFAULT 'default',
+	factors integer DEFAULT 32,
+	epochs integer DEFAULT 20,
+	learning_rate double precision DEFAULT 0.05,
+	regularization double precision DEFAULT 0.0001,
+	pool integer DEFAULT 100,
+	base_weight double precision DEFAULT 1,
+	item_features regclass DEFAULT NULL,
+	user_features regclass DEFAULT NULL,
+	time_col name DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	context boolean DEFAULT true,
+	hard_negatives double precision DEFAULT 0,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	seed bigint DEFAULT 42,
+	verbose boolean DEFAULT false,
+	replace boolean DEFAULT false)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_fm'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_fm(regclass, text, text, integer, integer, double precision,
+	double precision, integer, double precision, regclass, regclass, name, interval, boolean,
+	double precision, name, name, bigint, boolean, boolean) IS
+	'train a factorisation machine (ids, item and user features, hour and weekday) that re-ranks another model''s top items';
+
 -------------------------------------------------------------------------------
 -- Learned neighbourhood weights
 -------------------------------------------------------------------------------

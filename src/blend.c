@@ -342,6 +342,11 @@ recsys_train_blend(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("blend \"%s\" cannot be a member of another blend", names[m]),
 					 errhint("Name the inner blend's members in the outer blend instead.")));
+		if (strcmp(rows[m].algorithm, "fm") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("re-ranker \"%s\" cannot be a member of a blend", names[m]),
+					 errhint("Blend the model it re-ranks (its candidates_from), and re-rank the blend instead.")));
 	}
 	SPI_finish();
 	if (!OidIsValid(rows[0].source) || rows[0].user_col == NULL || rows[0].item_col == NULL)

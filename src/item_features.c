@@ -1,16 +1,21 @@
 /*-------------------------------------------------------------------------
  *
  * item_features.c
- *		Read a user's table of item features into a features x items
- *		matrix, for models that use side information (train_ease's
- *		features argument).
+ *		Read a user's table of item (or user) features into a features x
+ *		items matrix, for models that use side information (train_ease's
+ *		features, train_fm's item_features and user_features).
  *
  * The relation has one row per (item, feature): the item id in a column
  * named like the source's item column, the feature in a column named
  * "feature" of any type (compared as text), or an array of them, which is
  * unnested.  A category, a brand, a word of the title: anything two items
  * can share.  Rows with a NULL item or feature are skipped, duplicates
- * count once, and items the model does not have are ignored.
+ * count once, and items the model does not have are ignored.  A reader
+ * that takes values (train_fm) reads them from a column named "value" if
+ * there is one (a number: a price, a rating count), else every value is 1;
+ * a pair given twice counts once, with its largest value, and a row whose
+ * value is NULL is skipped.  The same reader reads user features, the
+ * users' ids in a column named like the source's user column.
  *
  * Features get their dense indexes from dense_rank() in the query, so no
  * hash of strings is needed here, and the rows come ordered by it, so the
@@ -21,20 +26,24 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 #include "ingest.h"
 #include "item_features.h"
 #include "recsys.h"
 #include "spi_util.h"
 
-/* The column that holds the features. */
+/* The columns that hold the features and their values. */
 #define FEATURE_COL "feature"
+#define VALUE_COL "value"
 
 typedef struct FeatureReader
 {
@@ -47,6 +56,12 @@ typedef struct FeatureReader
 	int64		n;				/* pairs kept */
 	int64		capacity;
 	int32	   *indices;		/* the model's item indexes */
+	bool		with_values;	/* the rows have a value column */
+	float	   *values;			/* per pair, when with_values */
+	const char *argname;		/* the argument naming the relation */
+	const char *side;			/* "item" or "user" */
+	char	  **names;			/* per feature, when wanted */
+	int			name_col;		/* the slot's column of the name */
 } FeatureReader;
 
 static void
@@ -56,7 +71,7 @@ over_budget(FeatureReader *r)
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("the features need more than the %.1f MB that recsys.max_memory (%d MB) leaves after the rest of the training",
 					r->budget / 1048576.0, recsys_max_memory_mb),
-			 errhint("Raise recsys.max_memory, or use fewer features per item.")));
+			 errhint("Raise recsys.max_memory, or use fewer features per %s.", r->side)));
 }
 
 /*
@@ -85,7 +100,13 @@ keep_pair(TupleTableSlot *slot, void *arg)
 						 errmsg("features has more than %d distinct features", INT32_MAX / 2)));
 			r->feature_capacity *= 2;
 			r->indptr = repalloc_huge(r->indptr, (Size) r->feature_capacity * sizeof(int64));
+			if (r->names)
+				r->names = repalloc_huge(r->names, (Size) r->feature_capacity * sizeof(char *));
 		}
+		/* in the arrays' context: the callback runs in SPI's */
+		if (r->names)
+			r->names[r->n_features] = MemoryContextStrdup(GetMemoryChunkContext(r->names),
+														  TextDatumGetCString(slot->tts_values[r->name_col]));
 		r->indptr[r->n_features++] = r->n;
 		r->last_rank = rank;
 	}
@@ -97,79 +118,155 @@ keep_pair(TupleTableSlot *slot, void *arg)
 			over_budget(r);
 		r->capacity *= 2;
 		r->indices = repalloc_huge(r->indices, (Size) r->capacity * sizeof(int32));
+		if (r->with_values)
+			r->values = repalloc_huge(r->values, (Size) r->capacity * sizeof(float));
+	}
+	if (r->with_values)
+	{
+		float		value = DatumGetFloat4(slot->tts_values[2]);
+
+		if (!isfinite(value))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("column \"" VALUE_COL "\" of %s must hold finite real numbers, not %g",
+							r->argname, value)));
+		r->values[r->n] = value;
 	}
 	r->indices[r->n++] = item;
 }
 
-static void
-check_column_exists(Oid relid, const char *col, const char *item_col)
+static bool
+column_exists(Oid relid, const char *col)
 {
 	AttrNumber	attnum = get_attnum(relid, col);
 
-	if (attnum == InvalidAttrNumber || attnum < 0)
+	return attnum != InvalidAttrNumber && attnum > 0;
+}
+
+static void
+check_column_exists(Oid relid, const char *col, const RsFeatureRelation *rel)
+{
+	if (!column_exists(relid, col))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of features relation \"%s\" does not exist",
-						col, get_rel_name(relid)),
-				 errhint("features needs the item ids in a column named like the source's, \"%s\" (item_col), "
+				 errmsg("column \"%s\" of %s relation \"%s\" does not exist",
+						col, rel->argname, get_rel_name(relid)),
+				 errhint("%s needs the %s ids in a column named like the source's, \"%s\" (%s), "
 						 "and the features in a column named \"" FEATURE_COL "\"; a view can rename them.",
-						 item_col)));
+						 rel->argname, rel->side, rel->id_col, rel->id_argname)));
+}
+
+/* Whether a type is a number a value column may have. */
+static bool
+is_number_type(Oid type)
+{
+	switch (getBaseType(type))
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case NUMERICOID:
+			return true;
+		default:
+			return false;
+	}
 }
 
 /*
- * RsReadItemFeatures reads relid's (item, feature) rows into features, a
- * features x items CSR (columns: the dense indexes of items, values 1),
- * allocated in the current memory context.  other_bytes: what the rest of
- * the training takes; the features may use what recsys.max_memory leaves.
+ * RsReadFeatures reads the (id, feature[, value]) rows of rel into
+ * features, a features x ids CSR (columns: the dense indexes of ids,
+ * values 1 or the value column's), allocated in the current memory
+ * context.  other_bytes: what the rest of the training takes; the
+ * features may use what recsys.max_memory leaves.  names (if not NULL)
+ * receives each feature's name, as text, in the rows' order.
  */
 void
-RsReadItemFeatures(Oid relid, const char *item_col, const RsIdMap *items, Size other_bytes,
-				   RsCsr *features, RsItemFeatureCounts *counts)
+RsReadFeatures(const RsFeatureRelation *rel, const RsIdMap *ids, Size other_bytes,
+			   RsCsr *features, RsItemFeatureCounts *counts, char ***names)
 {
-	const char *cols[2] = {item_col, FEATURE_COL};
-	Oid			item_type;
+	Oid			relid = rel->relid;
+	const char *cols[3] = {rel->id_col, FEATURE_COL, VALUE_COL};
+	Oid			id_type;
 	Oid			feature_type;
-	const char *item = quote_identifier(item_col);
+	const char *id = quote_identifier(rel->id_col);
+	const char *value = "";
 	StringInfoData query;
 	FeatureReader r;
-	int32	   *item_seen;
+	int32	   *id_seen;
 
-	RsCheckReadableRelation(relid, "features", cols, 2);
-	check_column_exists(relid, item_col, item_col);
-	check_column_exists(relid, FEATURE_COL, item_col);
-	item_type = get_atttype(relid, get_attnum(relid, item_col));
-	if (!RsIsIdType(item_type))
+	memset(&r, 0, sizeof(r));
+	r.with_values = rel->with_values && column_exists(relid, VALUE_COL);
+	RsCheckReadableRelation(relid, rel->argname, cols, r.with_values ? 3 : 2);
+	check_column_exists(relid, rel->id_col, rel);
+	check_column_exists(relid, FEATURE_COL, rel);
+	id_type = get_atttype(relid, get_attnum(relid, rel->id_col));
+	if (!RsIsIdType(id_type))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("item_col column \"%s\" of features \"%s\" has type %s, which cannot be an id",
-						item_col, get_rel_name(relid), format_type_be(item_type)),
+				 errmsg("%s column \"%s\" of %s \"%s\" has type %s, which cannot be an id",
+						rel->id_argname, rel->id_col, rel->argname, get_rel_name(relid),
+						format_type_be(id_type)),
 				 errhint("Ids must be smallint, integer or bigint, as in the source.")));
 	feature_type = get_atttype(relid, get_attnum(relid, FEATURE_COL));
+	if (r.with_values)
+	{
+		Oid			value_type = get_atttype(relid, get_attnum(relid, VALUE_COL));
 
-	/* features compare as text in byte order: cheap and the same everywhere */
+		if (!is_number_type(value_type))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"" VALUE_COL "\" of %s \"%s\" has type %s, not a number",
+							rel->argname, get_rel_name(relid), format_type_be(value_type)),
+					 errhint("Give numeric features as real numbers, categorical ones as value 1.")));
+		value = ", max(v)::real";
+	}
+	/* and the feature's name, last */
+	if (names)
+		value = psprintf("%s, f", value);
+
+	/*
+	 * features compare as text in byte order: cheap and the same
+	 * everywhere; a pair given twice counts once (with its largest value)
+	 */
 	initStringInfo(&query);
 	if (type_is_array(getBaseType(feature_type)))
 		appendStringInfo(&query,
-						 "SELECT i, dense_rank() OVER (ORDER BY f) FROM ("
-						 "SELECT DISTINCT r.%s::bigint AS i, u.f::text COLLATE \"C\" AS f "
+						 "SELECT i, dense_rank() OVER (ORDER BY f)%s FROM ("
+						 "SELECT %sr.%s::bigint AS i, u.f::text COLLATE \"C\" AS f%s "
 						 "FROM %s AS r CROSS JOIN LATERAL unnest(r." FEATURE_COL ") AS u(f) "
-						 "WHERE r.%s IS NOT NULL AND u.f IS NOT NULL) s ORDER BY 2, 1",
-						 item, RsRelationName(relid), item);
+						 "WHERE r.%s IS NOT NULL AND u.f IS NOT NULL%s) s%s ORDER BY 2, 1",
+						 value, r.with_values ? "" : "DISTINCT ", id,
+						 r.with_values ? ", r." VALUE_COL "::float8 AS v" : "",
+						 RsRelationName(relid), id, r.with_values ? " AND r." VALUE_COL " IS NOT NULL" : "",
+						 r.with_values ? " GROUP BY i, f" : "");
 	else
 		appendStringInfo(&query,
-						 "SELECT i, dense_rank() OVER (ORDER BY f) FROM ("
-						 "SELECT DISTINCT %s::bigint AS i, " FEATURE_COL "::text COLLATE \"C\" AS f "
-						 "FROM %s WHERE %s IS NOT NULL AND " FEATURE_COL " IS NOT NULL) s ORDER BY 2, 1",
-						 item, RsRelationName(relid), item);
+						 "SELECT i, dense_rank() OVER (ORDER BY f)%s FROM ("
+						 "SELECT %s%s::bigint AS i, " FEATURE_COL "::text COLLATE \"C\" AS f%s "
+						 "FROM %s WHERE %s IS NOT NULL AND " FEATURE_COL " IS NOT NULL%s) s%s ORDER BY 2, 1",
+						 value, r.with_values ? "" : "DISTINCT ", id,
+						 r.with_values ? ", " VALUE_COL "::float8 AS v" : "",
+						 RsRelationName(relid), id, r.with_values ? " AND " VALUE_COL " IS NOT NULL" : "",
+						 r.with_values ? " GROUP BY i, f" : "");
 
-	memset(&r, 0, sizeof(r));
-	r.items = items;
+	r.items = ids;
+	r.argname = rel->argname;
+	r.side = rel->side;
 	r.budget = other_bytes < RECSYS_MAX_MEMORY_BYTES ? RECSYS_MAX_MEMORY_BYTES - other_bytes : 0;
 	r.last_rank = -1;
 	r.feature_capacity = 1024;
 	r.indptr = palloc(r.feature_capacity * sizeof(int64));
 	r.capacity = 1024;
 	r.indices = palloc(r.capacity * sizeof(int32));
+	if (r.with_values)
+		r.values = palloc(r.capacity * sizeof(float));
+	if (names)
+	{
+		r.names = palloc(r.feature_capacity * sizeof(char *));
+		r.name_col = r.with_values ? 3 : 2;
+	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -179,21 +276,41 @@ RsReadItemFeatures(Oid relid, const char *item_col, const RsIdMap *items, Size o
 
 	r.indptr[r.n_features] = r.n;
 	features->n_rows = r.n_features;
-	features->n_cols = items->count;
+	features->n_cols = ids->count;
 	features->nnz = r.n;
 	features->indptr = r.indptr;
 	features->indices = r.indices;
-	features->data = MemoryContextAllocExtended(CurrentMemoryContext,
-												(Size) Max(r.n, 1) * sizeof(float), MCXT_ALLOC_HUGE);
-	for (int64 a = 0; a < r.n; a++)
-		features->data[a] = 1.0f;
+	if (r.with_values)
+		features->data = r.values;
+	else
+	{
+		features->data = MemoryContextAllocExtended(CurrentMemoryContext,
+													(Size) Max(r.n, 1) * sizeof(float), MCXT_ALLOC_HUGE);
+		for (int64 a = 0; a < r.n; a++)
+			features->data[a] = 1.0f;
+	}
 
+	if (names)
+		*names = r.names;
 	counts->pairs = features->nnz;
 	counts->features = features->n_rows;
 	counts->items = 0;
-	item_seen = palloc0(sizeof(int32) * Max(items->count, 1));
+	id_seen = palloc0(sizeof(int32) * Max(ids->count, 1));
 	for (int64 a = 0; a < features->nnz; a++)
-		if (item_seen[features->indices[a]]++ == 0)
+		if (id_seen[features->indices[a]]++ == 0)
 			counts->items++;
-	pfree(item_seen);
+	pfree(id_seen);
+}
+
+/*
+ * RsReadItemFeatures reads train_ease's features: (item, feature) rows,
+ * every value 1.
+ */
+void
+RsReadItemFeatures(Oid relid, const char *item_col, const RsIdMap *items, Size other_bytes,
+				   RsCsr *features, RsItemFeatureCounts *counts)
+{
+	RsFeatureRelation rel = {relid, "features", "item", item_col, "item_col", false};
+
+	RsReadFeatures(&rel, items, other_bytes, features, counts, NULL);
 }

@@ -22,6 +22,19 @@ typedef struct RsItemFeatureCounts
 	int32		items;			/* the model's items with at least one feature */
 } RsItemFeatureCounts;
 
+/* A relation of (id, feature[, value]) rows and how its argument is named. */
+typedef struct RsFeatureRelation
+{
+	Oid			relid;
+	const char *argname;		/* "features", "item_features", "user_features" */
+	const char *side;			/* "item" or "user", for messages */
+	const char *id_col;			/* the ids' column, named as the source's */
+	const char *id_argname;		/* "item_col" or "user_col" */
+	bool		with_values;	/* read a "value" column if there is one */
+} RsFeatureRelation;
+
+extern void RsReadFeatures(const RsFeatureRelation *rel, const RsIdMap *ids, Size other_bytes,
+						   RsCsr *features, RsItemFeatureCounts *counts, char **names[]);
 extern void RsReadItemFeatures(Oid relid, const char *item_col, const RsIdMap *items,
 							   Size other_bytes, RsCsr *features,
 							   RsItemFeatureCounts *counts);

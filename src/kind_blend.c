@@ -204,6 +204,12 @@ blend_revalidate(RsModel *blend)
 			error_context_stack = &callback;
 			RsRunAsOwner(blend->name, blend->owner, get_member, &lookup);
 			model = lookup.model;
+			/* a model that binds a base of its own: a re-ranker */
+			if (model->kind == &RsFmKind)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("re-ranker \"%s\" cannot be a member of a blend", model->name),
+						 errhint("Blend the model it re-ranks (its candidates_from), and re-rank the blend instead.")));
 			/* a model that binds members of its own: a blend */
 			if (model->kind->revalidate != NULL)
 				ereport(ERROR,

@@ -36,6 +36,7 @@ static const KindRegistration registry[] = {
 	{"user_knn", &RsUserNeighborsKind},
 	{"popular", &RsPopularKind},
 	{"blend", &RsBlendKind},
+	{"fm", &RsFmKind},
 };
 
 /* RsModelKindFor returns the kind serving an algorithm, NULL if none does. */

@@ -18,7 +18,9 @@
 # recency-weighted EASE and BM25, item features, the blends),
 # RECSYS_TUNE=blend the first blend and the two tuned lines it blends,
 # RECSYS_TUNE=features the EASE lines, item features and their blend with
-# ALS, RECSYS_TUNE=als only the frequency-scaled ALS, 0 none.
+# ALS, RECSYS_TUNE=als only the frequency-scaled ALS, RECSYS_TUNE=fm the
+# EASE lines with item features and the factorisation machine re-ranking
+# their top 100 (train_fm), 0 none.
 #
 # "store_users => false" lines (0.6.0): the same models without stored
 # user vectors, each user folded in from train when evaluated.
@@ -198,6 +200,69 @@ SQL
 	fi
 }
 
+# RECSYS_TUNE=fm: the factorisation machine re-ranker (train_fm) over the
+# top 100 of the EASE with item features: the side features of a data set
+# as public.<data>_fm_items (the item features plus, for online retail,
+# the decile of the product's median unit price) and public.<data>_fm_users
+# (online retail: the customer's country; MovieLens: none)
+fm_features() {
+	local data=$1 items=${1//-/_}_fm_items users=${1//-/_}_fm_users
+	item_features "$data"
+	[ "$(recsys_psql -At -c "SELECT to_regclass('public.$items') IS NULL")" = t ] || return 0
+	if [ "$data" = online-retail ]; then
+		recsys_psql -q <<SQL
+CREATE TABLE public.$items AS
+SELECT item_id, feature, 1::real AS value FROM public.online_retail_features
+UNION ALL
+SELECT item_id, 'price:' || ntile(10) OVER (ORDER BY p), 1::real
+FROM (SELECT i.item_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY l.unit_price::float8) AS p
+	  FROM retail_items i JOIN retail_lines l USING (stock_code)
+	  WHERE l.unit_price::float8 > 0 GROUP BY i.item_id) s;
+CREATE TABLE public.$users AS
+SELECT DISTINCT customer::float8::bigint AS user_id, 'country:' || country AS feature
+FROM retail_lines WHERE customer <> '' AND country IS NOT NULL;
+SQL
+	else
+		recsys_psql -q <<SQL
+CREATE VIEW public.$items AS SELECT item_id, feature, 1::real AS value FROM public.${data//-/_}_features;
+CREATE TABLE public.$users (user_id bigint, feature text);
+SQL
+	fi
+}
+
+# The re-ranker over a base ("trainer|arguments", trained on valid/train
+# and on train): base_weight and epochs chosen on valid/test (64 factors),
+# then the winner on test.  The base's own line is printed too.
+fm_reranked() {
+	local label=$1 t=$2 data=$3 base=$4
+	local items="public.${data//-/_}_fm_items" users="public.${data//-/_}_fm_users"
+	fm_features "$data"
+	recsys_psql -q -At <<SQL >/dev/null
+SET recsys.threads = 2;
+SELECT 1 FROM recsys.${base%%|*}('${t}_vtrain', model => 'vfm_base', ${base#*|});
+SELECT 1 FROM recsys.${base%%|*}('${t}_train', model => 'fm_base', ${base#*|});
+SQL
+	local best= best_value=-1 w e value
+	for w in 1 1.5 2 3; do
+		for e in 10 20; do
+			value=$(recsys_psql -At <<SQL
+SET recsys.threads = 2;
+SELECT 1 AS ok FROM recsys.train_fm('${t}_vtrain', 'vfm_base', model => 'vfm', factors => 64,
+	epochs => $e, base_weight => $w, item_features => '$items', user_features => '$users') \gset
+SELECT value FROM recsys.evaluate('vfm', '${t}_vtest') WHERE metric = 'ndcg@10';
+SQL
+)
+			echo "# fm on valid: base_weight $w, epochs $e: NDCG@10 $value"
+			if awk "BEGIN {exit !($value > $best_value)}"; then best_value=$value best="$w $e"; fi
+		done
+	done
+	run "$label base" "${t}_train" "${t}_test" "recsys.${base%%|*}('${t}_train', model => 'm', ${base#*|})"
+	run "$label, base_weight ${best% *}, epochs ${best#* }" "${t}_train" "${t}_test" \
+		"recsys.train_fm('${t}_train', 'fm_base', model => 'm', factors => 64, epochs => ${best#* },
+			base_weight => ${best% *}, item_features => '$items', user_features => '$users')"
+	recsys_psql -q -c "SELECT recsys.drop_model('vfm'), recsys.drop_model('vfm_base'), recsys.drop_model('fm_base')" >/dev/null
+}
+
 topn() {
 	local data=$1 protocol=$2 weight=$3
 	local t=${data//-/_}_$protocol
@@ -240,7 +305,7 @@ topn() {
 			"{\"weight_col\": \"one\", \"factors\": 128, \"iterations\": 12, \"regularization_exponent\": 1}"
 		als_call=$tuned_call
 	fi
-	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = blend ] || [ "$tune" = features ]; then
+	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = blend ] || [ "$tune" = features ] || [ "$tune" = fm ]; then
 		if [ "$protocol" = last5 ]; then
 			# predicting the next purchases: weight the history by its age
 			tuned "EASE recency-weighted tuned" "$t" ease \
@@ -267,6 +332,14 @@ topn() {
 		tuned "EASE + item features tuned" "$t" ease '{"feature_weight": [0.25, 0.5, 1, 2]}' \
 			"$(recsys_psql -At -c "SELECT '$ease_json'::jsonb || '{\"features\": \"public.${data//-/_}_features\"}'")"
 		blended "EASE + item features + ALS blend tuned" "$t" "$blend_grid" "$tuned_call" "$als_call"
+	fi
+	if [ "$tune" = fm ]; then
+		# the EASE line above (recency-weighted on last5, normalised on
+		# strat75) with item features, re-ranked by the FM
+		item_features "$data"
+		tuned "EASE + item features tuned" "$t" ease '{"feature_weight": [0.25, 0.5, 1, 2]}' \
+			"$(recsys_psql -At -c "SELECT '$ease_json'::jsonb || '{\"features\": \"public.${data//-/_}_features\"}'")"
+		fm_reranked "FM re-ranking EASE + features top 100" "$t" "$data" "$tuned_call"
 	fi
 }
 

@@ -1,0 +1,221 @@
+-- recsys.train_fm: a factorisation machine re-ranking another model's top items
+CREATE SCHEMA fm_test;
+SET search_path = fm_test, public;
+SET extra_float_digits = 0;
+
+-- Known by construction: users 1-20 buy three of the "good" items 1-8,
+-- users 21-40 buy four of the "bad" items 11-15, so the bad items are the
+-- most popular and a popularity base puts them first for everybody.  Good
+-- items 7 and 8 are bought once each only, yet share the feature "good".
+CREATE TABLE buys (user_id int, item_id int, ts timestamptz, note text);
+INSERT INTO buys
+SELECT u, 1 + (u + j * 2) % 6, '2026-01-05 09:00+00'::timestamptz + u * interval '1 hour'
+FROM generate_series(1, 20) u, generate_series(0, 2) j;
+INSERT INTO buys VALUES (1, 7, '2026-01-05 10:00+00'), (2, 8, '2026-01-05 11:00+00');
+INSERT INTO buys
+SELECT u, 11 + (u + j) % 5, '2026-01-06 20:00+00'::timestamptz + u * interval '1 hour'
+FROM generate_series(21, 40) u, generate_series(0, 3) j;
+CREATE TABLE item_feats (item_id int, feature text, value real DEFAULT 1);
+INSERT INTO item_feats (item_id, feature)
+SELECT i, CASE WHEN i <= 8 THEN 'good' ELSE 'bad' END FROM generate_series(1, 15) i WHERE i <= 8 OR i >= 11;
+-- a numeric feature, and an item the model does not have
+INSERT INTO item_feats VALUES (1, 'price', 2.5), (11, 'price', 0.5), (99, 'good', 1);
+CREATE TABLE user_feats (user_id int, feature text[]);
+INSERT INTO user_feats SELECT u, ARRAY['group:' || (u - 1) / 20] FROM generate_series(1, 40) u;
+
+SELECT (recsys.train_popular('buys', model => 'fm_base')).name;
+SELECT name, algorithm, n_users, n_items, params->>'candidates_from' AS base, params->>'pool' AS pool,
+	   params->'item_feature_names' AS item_features, params->'user_feature_names' AS user_features,
+	   stats->>'examples' AS examples, stats->>'items_with_features' AS items_with_features
+FROM recsys.train_fm('buys', 'fm_base', model => 'fm', factors => 8, epochs => 40, base_weight => 0,
+					 item_features => 'item_feats', user_features => 'user_feats', seed => 3);
+
+-- user 3 has good items 4, 6, 2: the base offers the bad ones first, the
+-- re-ranker puts the good ones it has not bought first, 7 and 8 included
+SELECT string_agg(item_id::text, ' ' ORDER BY score DESC, item_id) AS base_top
+FROM recsys.recommend(3, 5, model => 'fm_base');
+SELECT string_agg(item_id::text, ' ' ORDER BY score DESC, item_id) AS fm_top
+FROM recsys.recommend(3, 5, model => 'fm');
+-- for every user of each group the first item is of their group, and for
+-- the good group (five good items each has not bought) the first three
+SELECT u <= 20 AS good_group, count(*) AS users,
+	   bool_and(r.first_own) AS first_of_their_group,
+	   bool_and(r.own_in_top3 = 3) FILTER (WHERE u <= 20) AS top3_of_their_group
+FROM generate_series(1, 40) u,
+	 LATERAL (SELECT count(*) FILTER (WHERE (item_id <= 8) = (u <= 20)) AS own_in_top3,
+					 bool_or((item_id <= 8) = (u <= 20)) FILTER (WHERE rk = 1) AS first_own
+			  FROM (SELECT item_id, row_number() OVER (ORDER BY score DESC) AS rk
+					FROM recsys.recommend(u, 3, model => 'fm')) t) r
+GROUP BY 1 ORDER BY 1;
+-- what is stored: one row per parameter, shapes agreeing with the model
+SELECT name, shape FROM recsys.model_parameters WHERE model = 'fm' ORDER BY name;
+SELECT count(*) AS user_vectors, min(array_length(factors, 1)) AS k FROM recsys.user_factors WHERE model = 'fm';
+
+-- recommend re-ranks only the pool: with pool 2 the re-ranker returns
+-- the base's two best, in its own order, and nothing else
+SELECT (recsys.train_fm('buys', 'fm_base', model => 'fm_pool2', factors => 8, epochs => 40, pool => 2,
+						base_weight => 0, item_features => 'item_feats', seed => 3)).params->>'pool' AS pool;
+SELECT count(*) AS rows, bool_and(item_id IN (SELECT item_id FROM recsys.recommend(3, 2, model => 'fm_base'))) AS from_base
+FROM recsys.recommend(3, 10, model => 'fm_pool2');
+-- score: the pool's items have their re-ranked score, the rest 0 (as
+-- score gives any item a model cannot reach)
+SELECT recsys.score(3, 7, 'fm') > 0 AS good_pooled, recsys.score(3, 11, 'fm') < 0 AS bad_pooled,
+	   recsys.score(3, 1, 'fm_pool2') = 0 AS outside_pool;
+-- evaluate serves it like any model
+CREATE TABLE held_out (user_id int, item_id int);
+INSERT INTO held_out SELECT u, 7 FROM generate_series(3, 20) u;
+SELECT metric, round(value::numeric, 4) AS value FROM recsys.evaluate('fm', 'held_out')
+WHERE metric IN ('hit_rate@10', 'users') ORDER BY 1;
+
+-- Deterministic for a seed whatever the threads
+SET recsys.threads = 1;
+SELECT (recsys.train_fm('buys', 'fm_base', model => 'fm_t1', factors => 8, epochs => 5,
+						item_features => 'item_feats', user_features => 'user_feats', seed => 9)).name;
+SET recsys.threads = 3;
+SELECT (recsys.train_fm('buys', 'fm_base', model => 'fm_t3', factors => 8, epochs => 5,
+						item_features => 'item_feats', user_features => 'user_feats', seed => 9)).name;
+RESET recsys.threads;
+SELECT count(*) AS parameters, bool_and(a.value = b.value) AS identical
+FROM recsys.model_parameters a JOIN recsys.model_parameters b USING (name)
+WHERE a.model = 'fm_t1' AND b.model = 'fm_t3';
+SELECT bool_and(a.factors = b.factors) AS identical_users
+FROM recsys.user_factors a JOIN recsys.user_factors b USING (user_id)
+WHERE a.model = 'fm_t1' AND b.model = 'fm_t3';
+-- another seed, another model
+SELECT (recsys.train_fm('buys', 'fm_base', model => 'fm_s2', factors => 8, epochs => 5,
+						item_features => 'item_feats', user_features => 'user_feats', seed => 10)).name;
+SELECT bool_and(a.value = b.value) AS identical
+FROM recsys.model_parameters a JOIN recsys.model_parameters b USING (name)
+WHERE a.model = 'fm_t1' AND b.model = 'fm_s2';
+
+-- Context: hour and weekday of each event; served at the statement's time
+SELECT params->>'time_col' AS time_col, stats->>'examples' AS examples
+FROM recsys.train_fm('buys', 'fm_base', model => 'fm_time', factors => 4, epochs => 3, time_col => 'ts');
+SELECT name, shape FROM recsys.model_parameters WHERE model = 'fm_time' ORDER BY name;
+SELECT count(*) AS served FROM recsys.recommend(3, 5, model => 'fm_time');
+-- recent interactions weighing more, without the context features
+SELECT params->>'half_life_seconds' AS half_life_seconds, params->>'context' AS context
+FROM recsys.train_fm('buys', 'fm_base', model => 'fm_recent', factors => 4, epochs => 3, time_col => 'ts',
+					 half_life => '1 day', context => false);
+SELECT name FROM recsys.model_parameters WHERE model = 'fm_recent' ORDER BY name;
+SELECT count(*) AS served FROM recsys.recommend(3, 5, model => 'fm_recent');
+
+-- Hard negatives from the base's pool, and progress per epoch (the
+-- seconds it took in the detail)
+\set VERBOSITY terse
+SELECT (recsys.train_fm('buys', 'fm_base', model => 'fm_hard', factors => 4, epochs => 2,
+						hard_negatives => 0.5, verbose => true)).params->>'hard_negatives' AS hard_negatives;
+\set VERBOSITY default
+
+-- A blend as the base, and the re-ranker follows a retrained base
+SELECT (recsys.train_ease('buys', 10, model => 'fm_ease')).name;
+SELECT (recsys.train_blend('{fm_ease,fm_base}', '{1,0.5}', 'fm_blend')).name;
+SELECT (recsys.train_fm('buys', 'fm_blend', model => 'fm_on_blend', factors => 4, epochs => 3)).name;
+SELECT count(*) FROM recsys.recommend(3, 5, model => 'fm_on_blend');
+
+-- Errors
+\set VERBOSITY terse
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', pool => 0);
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', pool => 10001);
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', factors => 0);
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', factors => 513);
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', epochs => 0);
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', learning_rate => 0);
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', regularization => -1);
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', base_weight => 'NaN');
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', hard_negatives => 1.5);
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', seed => NULL);
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', verbose => NULL);
+SELECT recsys.train_fm('buys', NULL, model => 'fm_err');
+SELECT recsys.train_fm('buys', 'no_such_model', model => 'fm_err');
+SELECT recsys.train_fm('buys', 'fm_err', model => 'fm_err');
+SELECT recsys.train_fm('buys', 'fm', model => 'fm_err');
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', time_col => 'note');
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', time_col => 'no_col');
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', half_life => '1 day');
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', time_col => 'ts', half_life => '0.5 seconds');
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', context => NULL);
+-- features relations
+CREATE TABLE no_feature (item_id int, tag text);
+CREATE TABLE text_ids (item_id text, feature text);
+CREATE TABLE text_values (item_id int, feature text, value text);
+CREATE TABLE nan_values (item_id int, feature text, value float8);
+INSERT INTO nan_values VALUES (1, 'x', 'Infinity');
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', item_features => 'no_feature');
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', item_features => 'text_ids');
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', item_features => 'text_values');
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', item_features => 'nan_values');
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', user_features => 'item_feats');
+-- a diverging learning rate is an error, not a model of NaNs
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm_err', learning_rate => 10, factors => 64,
+					   item_features => 'item_feats', base_weight => 0, regularization => 0, epochs => 200);
+-- recsys.max_memory holds the parameters
+CREATE TABLE many_users AS SELECT u AS user_id, u % 7 AS item_id FROM generate_series(1, 3000) u;
+SELECT (recsys.train_popular('many_users', model => 'fm_many_base')).name;
+SET recsys.max_memory = '3MB';
+SELECT recsys.train_fm('many_users', 'fm_many_base', model => 'fm_err', factors => 512, epochs => 1);
+RESET recsys.max_memory;
+SELECT count(*) AS no_model_left FROM recsys.models WHERE name = 'fm_err';
+-- a base dropped: the re-ranker says which model it misses
+SELECT (recsys.train_fm('many_users', 'fm_many_base', model => 'fm_lost', epochs => 1)).name;
+SELECT recsys.drop_model('fm_many_base');
+SELECT count(*) FROM recsys.recommend(3, 5, model => 'fm_lost');
+-- A failed retraining keeps the version that serves
+SELECT version FROM recsys.models WHERE name = 'fm';
+SELECT recsys.train_fm('buys', 'fm_base', model => 'fm', item_features => 'no_feature');
+SELECT version, (SELECT count(*) FROM recsys.recommend(3, 5, model => 'fm')) AS served
+FROM recsys.models WHERE name = 'fm';
+-- re-rankers do not nest, even when the base becomes one after training
+SELECT (recsys.train_fm('buys', 'fm_pool2', model => 'fm_nested', epochs => 1)).name;
+SELECT (recsys.train_popular('buys', model => 'fm_inner')).name;
+SELECT (recsys.train_fm('buys', 'fm_inner', model => 'fm_outer', epochs => 1)).name;
+SELECT (recsys.train_fm('buys', 'fm_base', model => 'fm_inner', epochs => 1, replace => true)).name;
+SELECT count(*) FROM recsys.recommend(3, 5, model => 'fm_outer');
+-- nor can a blend have one as a member
+SELECT recsys.train_blend('{fm,fm_base}', NULL, 'fm_blend2');
+SELECT recsys.train_blend('{fm_base,fm}', NULL, 'fm_blend2');
+\set VERBOSITY default
+
+-- Privileges: the base is looked up as the re-ranker's owner
+CREATE ROLE regress_recsys_fm_a;
+CREATE ROLE regress_recsys_fm_b;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys TO regress_recsys_fm_a, regress_recsys_fm_b;
+GRANT USAGE ON SCHEMA fm_test TO regress_recsys_fm_a, regress_recsys_fm_b;
+GRANT SELECT ON buys, item_feats TO regress_recsys_fm_a, regress_recsys_fm_b;
+SET ROLE regress_recsys_fm_a;
+SELECT (recsys.train_popular('buys', model => 'fm_a_base')).name;
+SELECT (recsys.train_fm('buys', 'fm_a_base', model => 'fm_a', epochs => 2, item_features => 'item_feats')).name;
+SELECT recsys.grant_model('fm_a', 'regress_recsys_fm_b');
+SET ROLE regress_recsys_fm_b;
+-- b may use the re-ranker, which reads a's base as a
+SELECT count(*) AS served FROM recsys.recommend(3, 5, model => 'fm_a');
+-- but b may not re-rank a's base itself
+\set VERBOSITY terse
+SELECT recsys.train_fm('buys', 'fm_a_base', model => 'fm_b', epochs => 1);
+\set VERBOSITY default
+SELECT count(*) FROM recsys.models WHERE name = 'fm_b';
+-- b's re-ranker over a base a granted to b stops when a revokes it
+SET ROLE regress_recsys_fm_a;
+SELECT recsys.grant_model('fm_a_base', 'regress_recsys_fm_b');
+SET ROLE regress_recsys_fm_b;
+SELECT (recsys.train_fm('buys', 'fm_a_base', model => 'fm_b', epochs => 1)).name;
+SELECT count(*) AS served FROM recsys.recommend(3, 5, model => 'fm_b');
+SET ROLE regress_recsys_fm_a;
+SELECT recsys.revoke_model('fm_a_base', 'regress_recsys_fm_b');
+SET ROLE regress_recsys_fm_b;
+\set VERBOSITY terse
+SELECT count(*) FROM recsys.recommend(3, 5, model => 'fm_b');
+\set VERBOSITY default
+SELECT recsys.drop_model('fm_b');
+SET ROLE regress_recsys_fm_a;
+SELECT recsys.drop_model('fm_a'), recsys.drop_model('fm_a_base');
+RESET ROLE;
+REVOKE ALL ON buys, item_feats FROM regress_recsys_fm_a, regress_recsys_fm_b;
+REVOKE ALL ON SCHEMA fm_test FROM regress_recsys_fm_a, regress_recsys_fm_b;
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_fm_a, regress_recsys_fm_b;
+DROP ROLE regress_recsys_fm_a;
+DROP ROLE regress_recsys_fm_b;
+
+SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'fm%' ORDER BY
+	CASE WHEN algorithm = 'fm' THEN 0 WHEN algorithm = 'blend' THEN 1 ELSE 2 END, name;
+DROP SCHEMA fm_test CASCADE;

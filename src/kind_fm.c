@@ -1,0 +1,464 @@
+/*-------------------------------------------------------------------------
+ *
+ * kind_fm.c
+ *		The factorisation machine re-ranker kind (fm): another model's
+ *		("the base's") top pool items for the user, re-ordered by the FM's
+ *		score, optionally plus the base's score.
+ *
+ * For user u at the statement's time c, the FM scores an item i as
+ *		t_i + <P_u + C_c, Q_i>
+ * (src/kernel/fm.h: the terms that do not involve the item are left out,
+ * they do not change a user's order): t_i and Q_i are the stored
+ * item_terms, P_u the user's stored vector (recsys.user_factors; zero for
+ * a user training did not see, who is then ranked by the items' terms
+ * alone) and C_c the hour's and weekday's factors, in the session's time
+ * zone, when the model was trained with time_col.  Over the pool, both
+ * the FM's and the base's scores are standardised (mean 0, sd 1) and the
+ * result is fm + base_weight * base.
+ *
+ * The base is looked up once per statement as the re-ranker's owner, as a
+ * blend looks up its members (src/kind_blend.c): a role granted the
+ * re-ranker needs no grant on the base, and the re-ranker stops (42501)
+ * when the base's owner revokes the re-ranker owner's use of it.  When
+ * the base is reloaded, the re-ranker is loaded anew.  Re-rankers do not
+ * nest, and a blend cannot have one as a member.  Items of the base the
+ * FM does not know are left out of the pool.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgtime.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "fm.h"
+#include "fm_model.h"
+#include "history.h"
+#include "model_acl.h"
+#include "model_cache.h"
+#include "model_kind.h"
+#include "model_load.h"
+#include "recommend.h"
+#include "score.h"
+#include "spi_util.h"
+
+typedef struct FmState
+{
+	int			k;
+	int			pool;
+	float		base_weight;
+	char	   *base_name;
+	float	   *item_terms;		/* n_items x (k + 1) */
+	float	   *context_factors;	/* FM_CONTEXTS x k, or NULL */
+	/* bound by fm_revalidate */
+	RsModel    *base;
+	uint64		base_instance;
+	int32	   *base_to_fm;		/* base item -> FM item, -1 unknown */
+	float	   *base_scratch;
+	uint8	   *base_exclude;
+	/* per call */
+	int32	   *pool_idx;
+	float	   *pool_base;
+	float	   *pool_fm;
+	float	   *user;			/* k */
+	SPIPlanPtr	user_plan;
+} FmState;
+
+#define S(model) ((FmState *) (model)->kind_state)
+
+/* Set while a re-ranker looks its base up, to refuse nesting. */
+static bool resolving_base = false;
+
+/* The version's settings from its params (SPI connected). */
+static void
+load_settings(RsModel *model, bool *context)
+{
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
+	bool		null_base,
+				null_pool,
+				null_weight,
+				null_k;
+	Datum		base,
+				pool,
+				weight,
+				k;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+
+	RsExecute("SELECT params->>'candidates_from', (params->>'pool')::pg_catalog.int4, "
+			  "(params->>'base_weight')::pg_catalog.float4, (params->>'factors')::pg_catalog.int4, "
+			  "params->>'time_col' IS NOT NULL AND (params->>'context') IS DISTINCT FROM 'false' "
+			  "FROM recsys.model_versions "
+			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+			  2, argtypes, values, NULL, true, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		RsModelCorrupt(model, "its version row is missing");
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	base = SPI_getbinval(tuple, desc, 1, &null_base);
+	pool = SPI_getbinval(tuple, desc, 2, &null_pool);
+	weight = SPI_getbinval(tuple, desc, 3, &null_weight);
+	k = SPI_getbinval(tuple, desc, 4, &null_k);
+	*context = DatumGetBool(SPI_getbinval(tuple, desc, 5, &null_k));
+	if (null_base)
+		RsModelCorrupt(model, "params has no candidates_from");
+	if (null_pool || DatumGetInt32(pool) < 1 || DatumGetInt32(pool) > FM_MAX_POOL)
+		RsModelCorrupt(model, psprintf("params' pool is not between 1 and %d", FM_MAX_POOL));
+	if (null_weight || !isfinite(DatumGetFloat4(weight)))
+		RsModelCorrupt(model, "params' base_weight is not a finite number");
+	if (null_k || DatumGetInt32(k) < 1 || DatumGetInt32(k) > RS_FM_MAX_FACTORS)
+		RsModelCorrupt(model, psprintf("params' factors is not between 1 and %d", RS_FM_MAX_FACTORS));
+	S(model)->base_name = MemoryContextStrdup(model->mcxt, TextDatumGetCString(base));
+	S(model)->pool = DatumGetInt32(pool);
+	S(model)->base_weight = DatumGetFloat4(weight);
+	S(model)->k = DatumGetInt32(k);
+}
+
+/* fm_load reads the version's items, settings and parameters (SPI connected). */
+static void
+fm_load(RsModel *model, const RsCatalogRow *row)
+{
+	int32		shape[2];
+	bool		context;
+
+	model->kind_state = MemoryContextAllocZero(model->mcxt, sizeof(FmState));
+	RsLoadItems(model, row->n_items);
+	load_settings(model, &context);
+	shape[0] = model->items.count;
+	shape[1] = S(model)->k + 1;
+	S(model)->item_terms = RsLoadParameter(model, FM_ITEM_TERMS, 2, shape);
+	if (context)
+	{
+		shape[0] = FM_CONTEXTS;
+		shape[1] = S(model)->k;
+		S(model)->context_factors = RsLoadParameter(model, FM_CONTEXT_FACTORS, 2, shape);
+	}
+	S(model)->pool_idx = MemoryContextAlloc(model->mcxt, sizeof(int32) * S(model)->pool);
+	S(model)->pool_base = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->pool);
+	S(model)->pool_fm = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->pool);
+	S(model)->user = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->k);
+}
+
+/* Says which re-ranker was looking its base up when an error was raised. */
+static void
+base_context(void *arg)
+{
+	const char **names = arg;
+
+	errcontext("candidates_from model \"%s\" of re-ranker \"%s\"", names[1], names[0]);
+}
+
+typedef struct BaseLookup
+{
+	const char *name;
+	RsModel    *model;
+} BaseLookup;
+
+static void
+get_base(void *arg)
+{
+	BaseLookup *lookup = arg;
+
+	lookup->model = RsGetModel(lookup->name);
+}
+
+/* Bind the base: map its items to the FM's, room for its scores. */
+static void
+bind_base(RsModel *fm, RsModel *base)
+{
+	Size		bitmap = RS_BITMAP_BYTES(base->items.count) + 1;
+
+	S(fm)->base_to_fm = MemoryContextAllocExtended(fm->mcxt, sizeof(int32) * Max(base->items.count, 1),
+												   MCXT_ALLOC_HUGE);
+	for (int32 b = 0; b < base->items.count; b++)
+		S(fm)->base_to_fm[b] = RsModelItemIndex(fm, base->items.ids[b]);
+	S(fm)->base_scratch = MemoryContextAllocExtended(fm->mcxt,
+													 sizeof(float) * Max(base->items.count, RS_SCORE_BLOCK),
+													 MCXT_ALLOC_HUGE);
+	S(fm)->base_exclude = MemoryContextAllocExtended(fm->mcxt, bitmap, MCXT_ALLOC_HUGE);
+	S(fm)->base_instance = base->instance;
+	S(fm)->base = base;
+}
+
+/* RsFmRefuseNesting: re-rankers do not nest (training and serving). */
+void
+RsFmRefuseNesting(const char *base_name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("candidates_from model \"%s\" is a re-ranker itself", base_name),
+			 errhint("Re-rankers do not nest: name the model it re-ranks instead.")));
+}
+
+/*
+ * fm_revalidate looks the base up (and loads it, if need be) for the
+ * current statement as the re-ranker's owner, which pins it as long as
+ * the re-ranker.  Returns false, changing nothing, when the base bound
+ * before has been reloaded since (the caller loads the re-ranker anew).
+ */
+static bool
+fm_revalidate(RsModel *fm)
+{
+	const char *names[2] = {fm->name, S(fm)->base_name};
+	ErrorContextCallback callback = {error_context_stack, base_context, names};
+	BaseLookup	lookup = {S(fm)->base_name, NULL};
+
+	/* looked up as another re-ranker's base */
+	if (resolving_base)
+		RsFmRefuseNesting(fm->name);
+	error_context_stack = &callback;
+	resolving_base = true;
+	PG_TRY();
+	{
+		RsRunAsOwner(fm->name, fm->owner, get_base, &lookup);
+	}
+	PG_FINALLY();
+	{
+		resolving_base = false;
+	}
+	PG_END_TRY();
+	if (lookup.model->kind == &RsFmKind)
+		RsFmRefuseNesting(lookup.model->name);
+	error_context_stack = callback.previous;
+	if (S(fm)->base == NULL)
+		bind_base(fm, lookup.model);
+	else if (S(fm)->base_instance != lookup.model->instance)
+		return false;
+	return true;
+}
+
+static void
+fm_free(RsModel *model)
+{
+	if (S(model) == NULL)
+		return;
+	RsDropPlan(model, S(model)->user_plan);
+	S(model)->user_plan = NULL;
+}
+
+/* user_factors' row of the user (as the catalog owner, as factor models read). */
+typedef struct UserRead
+{
+	RsModel    *model;
+	Datum	   *values;
+	int			result;
+} UserRead;
+
+static void
+read_user_row(void *arg)
+{
+	UserRead   *read = arg;
+	FmState    *s = S(read->model);
+
+	if (s->user_plan == NULL)
+	{
+		s->user_plan = SPI_prepare("SELECT factors FROM recsys.user_factors "
+								   "WHERE model OPERATOR(pg_catalog.=) $1 "
+								   "AND version OPERATOR(pg_catalog.=) $2 "
+								   "AND user_id OPERATOR(pg_catalog.=) $3",
+								   3, (Oid[]) {TEXTOID, INT4OID, INT8OID});
+		if (s->user_plan == NULL || SPI_keepplan(s->user_plan) != 0)
+			elog(ERROR, "could not prepare the user vector query: %s",
+				 SPI_result_code_string(SPI_result));
+	}
+	read->result = SPI_execute_plan(s->user_plan, read->values, NULL, true, 1);
+}
+
+/*
+ * S(model)->user = the user's stored vector (zero if training did not see
+ * the user) plus the context's factors at the statement's time.
+ */
+static void
+user_and_context(RsModel *model, int64 user_id)
+{
+	FmState    *s = S(model);
+	Datum		values[3] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version),
+	Int64GetDatum(user_id)};
+	UserRead	read = {model, values, 0};
+
+	memset(s->user, 0, sizeof(float) * s->k);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsRunAsCatalogOwner(read_user_row, &read);
+	if (read.result != SPI_OK_SELECT)
+		elog(ERROR, "reading the vector of user " INT64_FORMAT " failed: %s", user_id,
+			 SPI_result_code_string(read.result));
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		ArrayType  *factors = isnull ? NULL : DatumGetArrayTypeP(d);
+
+		if (factors == NULL || ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != s->k ||
+			ARR_HASNULL(factors))
+			RsModelCorrupt(model, "a user's factor vector has the wrong length");
+		memcpy(s->user, ARR_DATA_PTR(factors), sizeof(float) * s->k);
+		for (int f = 0; f < s->k; f++)
+			if (!isfinite(s->user[f]))
+				RsModelCorrupt(model, "a user's factor vector is not finite");
+	}
+	SPI_finish();
+
+	if (s->context_factors)
+	{
+		struct pg_tm tm;
+		fsec_t		fsec;
+		int			tz;
+		int			hour = 0;
+		int			dow = 0;
+
+		if (timestamp2tm(GetCurrentStatementStartTimestamp(), &tz, &tm, &fsec, NULL, NULL) == 0)
+		{
+			hour = tm.tm_hour;
+			dow = j2day(date2j(tm.tm_year, tm.tm_mon, tm.tm_mday));
+		}
+		for (int f = 0; f < s->k; f++)
+			s->user[f] += s->context_factors[hour * s->k + f] +
+				s->context_factors[(FM_HOURS + dow) * s->k + f];
+	}
+}
+
+/* Standardise n scores in place (all 0 when they are constant). */
+static void
+standardize(float *x, int n)
+{
+	double		mean = 0,
+				var = 0,
+				sd;
+
+	for (int r = 0; r < n; r++)
+		mean += x[r];
+	mean /= Max(n, 1);
+	for (int r = 0; r < n; r++)
+		var += (x[r] - mean) * (x[r] - mean);
+	sd = sqrt(var / Max(n, 1));
+	for (int r = 0; r < n; r++)
+		x[r] = sd > 0 && isfinite(sd) ? (float) ((x[r] - mean) / sd) : 0.0f;
+}
+
+/*
+ * The pool for the user, re-scored: returns its size, with FM item
+ * indexes in pool_idx and the combined scores in pool_fm.  exclude (FM
+ * items, may be NULL) is left out of the pool.
+ */
+static int
+rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude)
+{
+	FmState    *s = S(fm);
+	RsModel    *base = s->base;
+	RsUserItems own = {0};
+	bool		has_items = false;
+	bool		fallback;
+	int			n;
+
+	memset(s->base_exclude, 0, RS_BITMAP_BYTES(base->items.count) + 1);
+	for (int32 b = 0; b < base->items.count; b++)
+	{
+		int32		i = s->base_to_fm[b];
+
+		if (i < 0 || (exclude && rs_bitmap_test(exclude, i)))
+			rs_bitmap_set(s->base_exclude, b);
+	}
+	if (base->kind->history_input && base->kind->history_input(base))
+	{
+		RsReadUserItems(base, user_id, "A re-ranker's base model", &own);
+		has_items = true;
+	}
+	n = RsRankForUser(base, user_id, has_items ? &own : NULL, s->base_exclude, s->pool,
+					  s->base_scratch, s->pool_idx, s->pool_base, &fallback);
+	if (has_items)
+		RsFreeUserItems(&own);
+
+	user_and_context(fm, user_id);
+	for (int r = 0; r < n; r++)
+	{
+		int32		i = s->base_to_fm[s->pool_idx[r]];
+		const float *t = s->item_terms + (int64) i * (s->k + 1);
+		double		score = t[0];
+
+		for (int f = 0; f < s->k; f++)
+			score += (double) s->user[f] * t[1 + f];
+		s->pool_idx[r] = i;
+		s->pool_fm[r] = (float) score;
+	}
+	standardize(s->pool_fm, n);
+	if (s->base_weight != 0)
+	{
+		standardize(s->pool_base, n);
+		for (int r = 0; r < n; r++)
+			s->pool_fm[r] += s->base_weight * s->pool_base[r];
+	}
+	return n;
+}
+
+/* fm_rank_top_k: the k best of the re-scored pool, best first (ties: item order). */
+static int
+fm_rank_top_k(RsModel *fm, int64 user_id, const RsUserItems *items, uint8 *exclude, int k,
+			  float *scratch, int32 *out_idx, float *out_score)
+{
+	FmState    *s = S(fm);
+	int			n = rescore_pool(fm, user_id, exclude);
+	int			found = 0;
+
+	/* selection of the k best: the pool is small */
+	for (; found < k && found < n; found++)
+	{
+		int			best = found;
+
+		for (int r = found + 1; r < n; r++)
+			if (s->pool_fm[r] > s->pool_fm[best] ||
+				(s->pool_fm[r] == s->pool_fm[best] && s->pool_idx[r] < s->pool_idx[best]))
+				best = r;
+		out_idx[found] = s->pool_idx[best];
+		out_score[found] = s->pool_fm[best];
+		s->pool_idx[best] = s->pool_idx[found];
+		s->pool_fm[best] = s->pool_fm[found];
+		rs_bitmap_set(exclude, out_idx[found]);
+	}
+	return found;
+}
+
+/* fm_score_user: the pool's scores (the user's items left out), NaN elsewhere. */
+static bool
+fm_score_user(RsModel *fm, int64 user_id, const RsUserItems *items, float *scores)
+{
+	uint8	   *exclude = palloc0(RS_BITMAP_BYTES(fm->items.count) + 1);
+	int			n;
+
+	for (int a = 0; items && a < items->n; a++)
+		rs_bitmap_set(exclude, items->item[a]);
+	n = rescore_pool(fm, user_id, exclude);
+	for (int32 i = 0; i < fm->items.count; i++)
+		scores[i] = NAN;
+	for (int r = 0; r < n; r++)
+		scores[S(fm)->pool_idx[r]] = S(fm)->pool_fm[r];
+	pfree(exclude);
+	return n > 0;
+}
+
+/* The pool leaves out the items the user has. */
+static const char *
+fm_history_input(RsModel *model)
+{
+	return "Re-ranking";
+}
+
+const RsModelKind RsFmKind = {
+	.name = "factorisation machine re-ranker",
+	.load = fm_load,
+	.revalidate = fm_revalidate,
+	.free = fm_free,
+	.history_input = fm_history_input,
+	.score_user = fm_score_user,
+	.rank_top_k = fm_rank_top_k,
+};

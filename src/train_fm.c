@@ -1,0 +1,660 @@
+/*-------------------------------------------------------------------------
+ *
+ * train_fm.c
+ *		recsys.train_fm(): a factorisation machine (Rendle 2010) over user
+ *		and item ids, item and user features and the context of an event
+ *		(hour of day, weekday), trained to re-rank another model's top
+ *		items.  How it serves is src/kind_fm.c; the numerics are
+ *		src/kernel/fm.c.
+ *
+ * Loss: BPR's pairwise ln sigmoid(y(u, c, i) - y(u, c, j)) on a sampled
+ * negative j per interaction, rather than a pointwise binary cross-entropy.
+ * A re-ranker only orders one user's candidates, and the pairwise loss
+ * optimises exactly that: every term of the FM that does not involve the
+ * item cancels, so no capacity goes to how active a user is or when, and
+ * no calibration of sampled negatives against positives is needed.
+ * Negatives are uniform over the items the user does not have or, for a
+ * share hard_negatives of them, drawn from the base model's own top items
+ * for the user: the candidates the model will have to order when it
+ * serves.
+ *
+ * Features (x_a):
+ *	- the item's id (value 1) and its item_features, scaled so that their
+ *	  values' squares sum to at most 1 (a long description does not drown
+ *	  the id);
+ *	- the user's id (1) and user_features, scaled likewise;
+ *	- with time_col, the event's hour of day and weekday (value 1 each) in
+ *	  the session's time zone; when the model serves, the statement's.
+ * The parameters stored (recsys.model_parameters, see doc/internals.md):
+ * item_terms (per item: t_i and Q_i, what serving needs), feature_weights
+ * and feature_factors (the side features' w and v, for inspection), and
+ * context_factors; user vectors (the sum of a user's v_a x_a) go into
+ * recsys.user_factors like any factor model's; the feature dictionary is
+ * the version's params (item_feature_names, user_feature_names: a name's
+ * position is its row in feature_weights).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/shortest_dec.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "args.h"
+#include "cancel.h"
+#include "fm.h"
+#include "fm_model.h"
+#include "history.h"
+#include "item_features.h"
+#include "model_cache.h"
+#include "model_kind.h"
+#include "recency.h"
+#include "recommend.h"
+#include "recsys.h"
+#include "score.h"
+#include "spi_util.h"
+#include "train_common.h"
+
+PG_FUNCTION_INFO_V1(recsys_train_fm);
+
+#define FM_INIT_CHUNK 1024		/* features initialised between interrupt checks */
+
+/* What one training run holds, beyond RsTrainer. */
+typedef struct FmRun
+{
+	RsTrainer  *trainer;
+	RsInteractions *data;
+	int			k;
+	/* the feature index layout: item ids, item features, user ids, user features, context */
+	int32		item_feature_base;
+	int32		user_base;
+	int32		user_feature_base;
+	int32		context_base;
+	int32		n_item_features;
+	int32		n_user_features;
+	char	  **item_feature_names;
+	char	  **user_feature_names;
+	bool		context;
+	RsFmData	d;
+	RsFmParams	p;
+} FmRun;
+
+/*
+ * Rows of (feature, value): each id's own feature (value 1) and its side
+ * features from a features x ids CSR (NULL: none) shifted by base, the
+ * side values scaled so that their squares sum to at most 1.
+ */
+static void
+build_rows(int32 n, int32 id_base, const RsCsr *side, int32 side_base, RsFmRows *rows)
+{
+	int64	   *count = palloc0(sizeof(int64) * (n + 1));
+	int64	   *indptr = palloc(sizeof(int64) * (n + 1));
+	int64		nnz = n + (side ? side->nnz : 0);
+	int32	   *feature = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int32) * Max(nnz, 1), MCXT_ALLOC_HUGE);
+	float	   *value = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * Max(nnz, 1), MCXT_ALLOC_HUGE);
+	double	   *square = palloc0(sizeof(double) * Max(n, 1));
+
+	for (int32 i = 0; i < n; i++)
+		count[i] = 1;
+	if (side)
+		for (int64 a = 0; a < side->nnz; a++)
+		{
+			count[side->indices[a]]++;
+			square[side->indices[a]] += (double) side->data[a] * side->data[a];
+		}
+	indptr[0] = 0;
+	for (int32 i = 0; i < n; i++)
+		indptr[i + 1] = indptr[i] + count[i];
+	for (int32 i = 0; i < n; i++)
+	{
+		feature[indptr[i]] = id_base + i;
+		value[indptr[i]] = 1;
+		count[i] = 1;
+	}
+	if (side)
+		for (int32 f = 0; f < side->n_rows; f++)
+			for (int64 a = side->indptr[f]; a < side->indptr[f + 1]; a++)
+			{
+				int32		i = side->indices[a];
+				int64		slot = indptr[i] + count[i]++;
+
+				feature[slot] = side_base + f;
+				value[slot] = (float) (side->data[a] / Max(1.0, sqrt(square[i])));
+			}
+	rows->n_rows = n;
+	rows->indptr = indptr;
+	rows->feature = feature;
+	rows->value = value;
+	pfree(count);
+	pfree(square);
+}
+
+/* The examples of a source without time_col: its distinct (user, item) pairs. */
+static void
+pair_examples(FmRun *run)
+{
+	const RsCsr *R = &run->data->by_user;
+	int32	   *user = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int32) * R->nnz, MCXT_ALLOC_HUGE);
+
+	for (int32 u = 0; u < R->n_rows; u++)
+		for (int64 a = R->indptr[u]; a < R->indptr[u + 1]; a++)
+			user[a] = u;
+	run->d.n_examples = R->nnz;
+	run->d.example_user = user;
+	run->d.example_item = R->indices;
+}
+
+/* The events read with their context (time_col), growing arrays. */
+typedef struct EventRead
+{
+	FmRun	   *run;
+	int64		n;
+	int64		capacity;
+	int32	   *user;
+	int32	   *item;
+	int32	   *context;		/* 2 per event: hour, weekday */
+	float	   *value;
+	double	   *seconds;		/* the event's time */
+} EventRead;
+
+static void
+keep_event(TupleTableSlot *slot, void *arg)
+{
+	EventRead  *r = arg;
+	int32		u = rs_idmap_lookup(&r->run->data->users, DatumGetInt64(slot->tts_values[0]));
+	int32		i = rs_idmap_lookup(&r->run->data->items, DatumGetInt64(slot->tts_values[1]));
+	int32		hour = DatumGetInt32(slot->tts_values[2]);
+	int32		dow = DatumGetInt32(slot->tts_values[3]);
+	double		seconds = DatumGetFloat8(slot->tts_values[4]);
+
+	CHECK_FOR_INTERRUPTS();
+	if (u < 0 || i < 0 || hour < 0 || hour > 23 || dow < 0 || dow > 6)
+		return;
+	if (r->n == r->capacity)
+	{
+		Size		bytes = (Size) r->capacity * 2 * (4 * sizeof(int32) + 3 * sizeof(float) + sizeof(double));
+
+		if (bytes + RsInteractionBytes(r->run->data) > RECSYS_MAX_MEMORY_BYTES)
+			RsCheckTrainingMemory("the events with their context", bytes, r->run->data);
+		r->capacity *= 2;
+		r->user = repalloc_huge(r->user, sizeof(int32) * r->capacity);
+		r->item = repalloc_huge(r->item, sizeof(int32) * r->capacity);
+		r->context = repalloc_huge(r->context, sizeof(int32) * 2 * r->capacity);
+		r->value = repalloc_huge(r->value, sizeof(float) * 2 * r->capacity);
+		r->seconds = repalloc_huge(r->seconds, sizeof(double) * r->capacity);
+	}
+	r->seconds[r->n] = seconds;
+	r->user[r->n] = u;
+	r->item[r->n] = i;
+	r->context[2 * r->n] = r->run->context_base + hour;
+	r->context[2 * r->n + 1] = r->run->context_base + FM_HOURS + dow;
+	r->value[2 * r->n] = 1;
+	r->value[2 * r->n + 1] = 1;
+	r->n++;
+}
+
+/*
+ * The examples of a source with time_col: one per row (an item bought at
+ * two hours is two examples), each with its hour and weekday (the context,
+ * unless run->context is off) and, with a half_life (seconds, 0: none),
+ * a weight 0.5^(age / half_life), the age counted from the user's latest
+ * interaction, as a recency-weighted item model counts it.
+ */
+static void
+event_examples(FmRun *run, const char *time_col, double half_life)
+{
+	RsSourceSpec *spec = &run->trainer->spec;
+	char	   *epoch = RsTimeEpochSql(spec->relid, time_col, "time_col");
+	char	   *query;
+	EventRead	r = {run, 0, 1024};
+
+	r.user = palloc(sizeof(int32) * r.capacity);
+	r.item = palloc(sizeof(int32) * r.capacity);
+	r.context = palloc(sizeof(int32) * 2 * r.capacity);
+	r.value = palloc(sizeof(float) * 2 * r.capacity);
+	r.seconds = palloc(sizeof(double) * r.capacity);
+	query = psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, "
+					 "pg_catalog.date_part('hour', t)::pg_catalog.int4, "
+					 "pg_catalog.date_part('dow', t)::pg_catalog.int4, "
+					 "pg_catalog.date_part('epoch', t) "
+					 "FROM (SELECT %s, %s, pg_catalog.to_timestamp(%s) AS t FROM %s) s "
+					 "WHERE %s IS NOT NULL AND %s IS NOT NULL AND t IS NOT NULL "
+					 "AND pg_catalog.isfinite(t)",
+					 quote_identifier(spec->user_col), quote_identifier(spec->item_col),
+					 quote_identifier(spec->user_col), quote_identifier(spec->item_col),
+					 epoch, RsRelationName(spec->relid),
+					 quote_identifier(spec->user_col), quote_identifier(spec->item_col));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsStreamQuery(query, 0, NULL, NULL, NULL, true, keep_event, &r);
+	SPI_finish();
+	if (r.n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time_col \"%s\" is NULL in every row of the source", time_col),
+				 errhint("Train without time_col, or fill the column.")));
+	run->d.n_examples = r.n;
+	run->d.example_user = r.user;
+	run->d.example_item = r.item;
+	if (run->context)
+	{
+		run->d.n_context = 2;
+		run->d.context_feature = r.context;
+		run->d.context_value = r.value;
+	}
+	if (half_life > 0)
+	{
+		double	   *latest = palloc(sizeof(double) * Max(run->data->users.count, 1));
+		float	   *weight = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * r.n,
+														MCXT_ALLOC_HUGE);
+
+		for (int32 u = 0; u < run->data->users.count; u++)
+			latest[u] = -INFINITY;
+		for (int64 e = 0; e < r.n; e++)
+			latest[r.user[e]] = Max(latest[r.user[e]], r.seconds[e]);
+		for (int64 e = 0; e < r.n; e++)
+			weight[e] = (float) exp2(-(latest[r.user[e]] - r.seconds[e]) / half_life);
+		run->d.example_weight = weight;
+	}
+}
+
+/* Each user's items, ascending, for rejecting negatives. */
+static void
+seen_lists(FmRun *run)
+{
+	const RsCsr *R = &run->data->by_user;
+	int32	   *items = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int32) * Max(R->nnz, 1), MCXT_ALLOC_HUGE);
+
+	memcpy(items, R->indices, sizeof(int32) * R->nnz);
+	for (int32 u = 0; u < R->n_rows; u++)
+	{
+		int64		b = R->indptr[u];
+		int64		n = R->indptr[u + 1] - b;
+
+		/* ascending already when read; sorting is cheap insurance */
+		for (int64 x = 1; x < n; x++)
+			for (int64 y = x; y > 0 && items[b + y - 1] > items[b + y]; y--)
+			{
+				int32		t = items[b + y];
+
+				items[b + y] = items[b + y - 1];
+				items[b + y - 1] = t;
+			}
+	}
+	run->d.seen_indptr = R->indptr;
+	run->d.seen_item = items;
+}
+
+/*
+ * The base model's top pool items (that the user does not have) for
+ * every user of the source, as hard negatives.  The base serves as it
+ * would for the caller: the trainer may use it (RsGetModel checked).
+ */
+static void
+hard_negative_lists(FmRun *run, const char *base_name, int pool)
+{
+	RsInteractions *data = run->data;
+	int32		n_users = data->users.count;
+	int64	   *indptr = palloc(sizeof(int64) * (n_users + 1));
+	int32	   *items;
+	int64		n = 0;
+	RsModel    *base = RsGetModel(base_name);
+	float	   *scratch = MemoryContextAllocExtended(CurrentMemoryContext,
+													 sizeof(float) * Max(base->items.count, RS_SCORE_BLOCK),
+													 MCXT_ALLOC_HUGE);
+	uint8	   *exclude = palloc0(RS_BITMAP_BYTES(base->items.count) + 1);
+	int32	   *top = palloc(sizeof(int32) * pool);
+	float	   *top_score = palloc(sizeof(float) * pool);
+
+	RsCheckTrainingMemory("the base model's candidates", (Size) n_users * pool * sizeof(int32), data);
+	items = MemoryContextAllocExtended(CurrentMemoryContext, (Size) n_users * pool * sizeof(int32) + 1,
+									   MCXT_ALLOC_HUGE);
+	indptr[0] = 0;
+	for (int32 u = 0; u < n_users; u++)
+	{
+		RsUserItems own = {0};
+		bool		fallback;
+		int			found;
+
+		CHECK_FOR_INTERRUPTS();
+		RsReadUserItems(base, data->users.ids[u], "Drawing hard negatives", &own);
+		for (int a = 0; a < own.n; a++)
+			rs_bitmap_set(exclude, own.item[a]);
+		found = RsRankForUser(base, data->users.ids[u], &own, exclude, pool, scratch, top, top_score,
+							  &fallback);
+		for (int r = 0; r < found; r++)
+		{
+			int32		i = rs_idmap_lookup(&data->items, base->items.ids[top[r]]);
+
+			if (i >= 0)
+				items[n++] = i;
+		}
+		indptr[u + 1] = n;
+		memset(exclude, 0, RS_BITMAP_BYTES(base->items.count) + 1);
+		RsFreeUserItems(&own);
+	}
+	run->d.hard_indptr = indptr;
+	run->d.hard_item = items;
+}
+
+static void diverged(const char *name) pg_attribute_noreturn();
+
+static void
+diverged(const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("training of model \"%s\" diverged: its parameters overflowed", name),
+			 errhint("Lower learning_rate.")));
+}
+
+/* The base model: one the caller may use, and not a re-ranker. */
+static void
+check_base(const char *base_name, const char *model_name)
+{
+	RsModel    *base;
+
+	if (strcmp(base_name, model_name) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" cannot re-rank its own candidates", model_name),
+				 errhint("Name another model as candidates_from.")));
+	base = RsGetModel(base_name);
+	if (base->kind == &RsFmKind)
+		RsFmRefuseNesting(base_name);
+	if (base->kind->score_user == NULL && base->kind->rank_top_k == NULL)
+		RsKindNotSupported(base, "ranking a user's items", offsetof(RsModelKind, score_user));
+}
+
+/* Feature names as a JSON array. */
+static char *
+json_names(char **names, int32 n)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	for (int32 f = 0; f < n; f++)
+	{
+		if (f > 0)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, names[f]);
+	}
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
+}
+
+/* Training that overflowed leaves what serving needs not finite. */
+static void
+require_finite(const char *name, const float *values, int64 n)
+{
+	for (int64 a = 0; a < n; a++)
+		if (!isfinite(values[a]))
+			diverged(name);
+}
+
+/* The version's artefacts (RsTrainWriter). */
+static void
+write_fm(RsTrainer *trainer, int32 version, void *arg)
+{
+	FmRun	   *run = arg;
+	RsInteractions *data = run->data;
+	int			k = run->k;
+	float	   *terms = MemoryContextAllocExtended(CurrentMemoryContext,
+												   sizeof(float) * data->items.count * (k + 1), MCXT_ALLOC_HUGE);
+	float	   *users = MemoryContextAllocExtended(CurrentMemoryContext,
+												   sizeof(float) * data->users.count * k, MCXT_ALLOC_HUGE);
+	int32		n_side = run->n_item_features + run->n_user_features;
+	float	   *side_w = palloc(sizeof(float) * Max(n_side, 1));
+	float	   *side_v = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * Max(n_side, 1) * k,
+													MCXT_ALLOC_HUGE);
+	int32		shape[2];
+
+	RsWriteItemStatsFromData(trainer->name, version, data);
+	rs_fm_item_terms(&run->p, &run->d.items, terms);
+	require_finite(trainer->name, terms, (int64) data->items.count * (k + 1));
+	shape[0] = data->items.count;
+	shape[1] = k + 1;
+	RsWriteParameter(trainer->name, version, FM_ITEM_TERMS, shape, 2, terms);
+	for (int32 u = 0; u < data->users.count; u++)
+		rs_fm_side_sum(&run->p, &run->d.users, u, users + (int64) u * k);
+	require_finite(trainer->name, users, (int64) data->users.count * k);
+	RsWriteFactors(RS_USERS, trainer->name, version, data->users.ids, NULL, users, data->users.count, k);
+
+	/* the side features' own parameters: item features, then user features */
+	for (int32 f = 0; f < n_side; f++)
+	{
+		int32		a = f < run->n_item_features ? run->item_feature_base + f :
+			run->user_feature_base + (f - run->n_item_features);
+
+		side_w[f] = run->p.w[a];
+		memcpy(side_v + (int64) f * k, run->p.v + (int64) a * k, sizeof(float) * k);
+	}
+	shape[0] = n_side;
+	RsWriteParameter(trainer->name, version, FM_FEATURE_WEIGHTS, shape, 1, side_w);
+	shape[1] = k;
+	RsWriteParameter(trainer->name, version, FM_FEATURE_FACTORS, shape, 2, side_v);
+	if (run->context)
+	{
+		shape[0] = FM_CONTEXTS;
+		shape[1] = k;
+		RsWriteParameter(trainer->name, version, FM_CONTEXT_FACTORS, shape, 2,
+						 run->p.v + (int64) run->context_base * k);
+	}
+}
+
+/*
+ * recsys_train_fm(source regclass, candidates_from text, model text,
+ *				   factors int, epochs int, learning_rate float8,
+ *				   regularization float8, pool int, base_weight float8,
+ *				   item_features regclass, user_features regclass,
+ *				   time_col name, half_life interval, context bool,
+ *				   hard_negatives float8, user_col name,
+ *				   item_col name, seed int8, verbose bool, replace bool)
+ */
+Datum
+recsys_train_fm(PG_FUNCTION_ARGS)
+{
+	static const RsTrainArgNos argnos = {.model = 2,.cols = 15,.weight_col = -1,.replace = 19};
+	RsTrainer	trainer;
+	RsInteractions data;
+	FmRun		run;
+	char	   *base_name;
+	int			epochs;
+	double		learning_rate;
+	double		regularization;
+	int			pool;
+	double		base_weight;
+	Oid			item_features = InvalidOid;
+	Oid			user_features = InvalidOid;
+	const char *time_col = NULL;
+	double		hard_share;
+	double		half_life = 0;
+	bool		context;
+	int64		seed;
+	bool		verbose;
+	RsCsr		item_side,
+				user_side;
+	RsItemFeatureCounts item_counts = {0},
+				user_counts = {0};
+	RsFmSettings settings;
+	float	   *workspace;
+	int64	   *order;
+	Size		bytes;
+	double		fit_start;
+	double		loss = 0;
+
+	RsTrainArgs(fcinfo, &argnos, &trainer);
+	base_name = RsTextArg(fcinfo, 1, "candidates_from");
+	memset(&run, 0, sizeof(run));
+	run.k = RsIntArg(fcinfo, 3, "factors", 1, RS_FM_MAX_FACTORS);
+	epochs = RsIntArg(fcinfo, 4, "epochs", 1, 10000);
+	learning_rate = RsFloatArg(fcinfo, 5, "learning_rate", 1e-6, 10, NAN);
+	regularization = RsFloatArg(fcinfo, 6, "regularization", 0, 100, NAN);
+	pool = RsIntArg(fcinfo, 7, "pool", 1, FM_MAX_POOL);
+	base_weight = RsFloatArg(fcinfo, 8, "base_weight", -1000, 1000, NAN);
+	if (!PG_ARGISNULL(9))
+		item_features = PG_GETARG_OID(9);
+	if (!PG_ARGISNULL(10))
+		user_features = PG_GETARG_OID(10);
+	if (!PG_ARGISNULL(11))
+		time_col = NameStr(*PG_GETARG_NAME(11));
+	if (!PG_ARGISNULL(12))
+	{
+		Interval   *span = PG_GETARG_INTERVAL_P(12);
+
+		half_life = (double) span->time / USECS_PER_SEC +
+			((double) span->day + (double) span->month * DAYS_PER_MONTH) * SECS_PER_DAY;
+		if (!(half_life >= 1))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("half_life must be at least 1 second, not %g seconds", half_life)));
+		if (time_col == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("half_life needs time_col"),
+					 errhint("Name the column of the interaction times as time_col.")));
+	}
+	RsRequireArg(fcinfo, 13, "context");
+	context = PG_GETARG_BOOL(13);
+	hard_share = RsFloatArg(fcinfo, 14, "hard_negatives", 0, 1, NAN);
+	RsRequireArg(fcinfo, 17, "seed");
+	seed = PG_GETARG_INT64(17);
+	RsRequireArg(fcinfo, 18, "verbose");
+	verbose = PG_GETARG_BOOL(18);
+
+	RsTrainBegin(&trainer, "fm", &data);
+	check_base(base_name, trainer.name);
+	if (time_col)
+		(void) RsTimeEpochSql(trainer.spec.relid, time_col, "time_col");
+	run.trainer = &trainer;
+	run.data = &data;
+
+	/* features, within what recsys.max_memory leaves */
+	memset(&item_side, 0, sizeof(item_side));
+	memset(&user_side, 0, sizeof(user_side));
+	if (OidIsValid(item_features))
+	{
+		RsFeatureRelation rel = {item_features, "item_features", "item", trainer.spec.item_col, "item_col", true};
+
+		RsReadFeatures(&rel, &data.items, RsInteractionBytes(&data), &item_side, &item_counts,
+					   &run.item_feature_names);
+		run.n_item_features = item_side.n_rows;
+	}
+	if (OidIsValid(user_features))
+	{
+		RsFeatureRelation rel = {user_features, "user_features", "user", trainer.spec.user_col, "user_col", true};
+
+		RsReadFeatures(&rel, &data.users, RsInteractionBytes(&data), &user_side, &user_counts,
+					   &run.user_feature_names);
+		run.n_user_features = user_side.n_rows;
+	}
+	run.context = time_col != NULL && context;
+	if ((int64) data.items.count + run.n_item_features + data.users.count + run.n_user_features +
+		FM_CONTEXTS > INT32_MAX / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the factorisation machine would have more than %d features", INT32_MAX / 2)));
+	run.item_feature_base = data.items.count;
+	run.user_base = run.item_feature_base + run.n_item_features;
+	run.user_feature_base = run.user_base + data.users.count;
+	run.context_base = run.user_feature_base + run.n_user_features;
+	run.d.n_features = run.context_base + (run.context ? FM_CONTEXTS : 0);
+
+	/* parameters, examples (with their order) and item terms */
+	bytes = (Size) run.d.n_features * (run.k + 1) * sizeof(float) +
+		(Size) data.by_user.nnz * (sizeof(int32) + sizeof(int64) + 2 * sizeof(int32)) +
+		(Size) (data.items.count + data.users.count + item_side.nnz + user_side.nnz) * 2 * (sizeof(int32) + sizeof(float)) +
+		(Size) data.items.count * (run.k + 1) * sizeof(float) +
+		(Size) data.users.count * run.k * sizeof(float) +
+		(hard_share > 0 ? (Size) data.users.count * pool * sizeof(int32) : 0);
+	RsCheckTrainingMemory("the factorisation machine", bytes, &data);
+
+	build_rows(data.items.count, 0, OidIsValid(item_features) ? &item_side : NULL, run.item_feature_base,
+			   &run.d.items);
+	build_rows(data.users.count, run.user_base, OidIsValid(user_features) ? &user_side : NULL,
+			   run.user_feature_base, &run.d.users);
+	if (time_col)
+		event_examples(&run, time_col, half_life);
+	else
+		pair_examples(&run);
+	seen_lists(&run);
+	if (hard_share > 0)
+	{
+		hard_negative_lists(&run, base_name, pool);
+		run.d.hard_share = (float) hard_share;
+	}
+
+	fit_start = RsSeconds();
+	run.p.n_features = run.d.n_features;
+	run.p.k = run.k;
+	run.p.w = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * run.d.n_features, MCXT_ALLOC_HUGE);
+	run.p.v = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * run.d.n_features * run.k,
+										 MCXT_ALLOC_HUGE);
+	for (int32 begin = 0; begin < run.d.n_features; begin += FM_INIT_CHUNK)
+	{
+		CHECK_FOR_INTERRUPTS();
+		rs_fm_init(&run.p, (uint64) seed, FM_INIT_SD, begin, Min(begin + FM_INIT_CHUNK, run.d.n_features));
+	}
+	workspace = palloc(sizeof(float) * rs_fm_workspace_floats(run.k));
+	order = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int64) * Max(run.d.n_examples, 1),
+									   MCXT_ALLOC_HUGE);
+	settings.learning_rate = (float) learning_rate;
+	settings.regularization = (float) regularization;
+	settings.seed = (uint64) seed;
+	settings.nthreads = recsys_threads;
+	for (int e = 0; e < epochs; e++)
+	{
+		double		epoch_start = RsSeconds();
+		int			status = rs_fm_epoch(&run.d, &run.p, &settings, e, workspace, order,
+										 RsCancelRequested, NULL, &loss);
+
+		if (status == RS_FM_STOPPED)
+			RsKernelStopped(psprintf("training of model \"%s\"", trainer.name));
+		if (status == RS_FM_ERR_DIVERGED)
+			diverged(trainer.name);
+		/* RS_FM_ERR_THREAD: fewer threads ran, the results are the same */
+		CHECK_FOR_INTERRUPTS();
+		if (verbose)
+			ereport(NOTICE,
+					(errmsg("epoch %d of %d: loss %.6f", e + 1, epochs, loss),
+					 errdetail("%.2f s", RsSeconds() - epoch_start)));
+	}
+
+	RsJsonText(&trainer.params, "candidates_from", base_name);
+	RsJsonInt(&trainer.params, "pool", pool);
+	RsJsonFloat(&trainer.params, "base_weight", base_weight);
+	RsJsonInt(&trainer.params, "factors", run.k);
+	RsJsonInt(&trainer.params, "epochs", epochs);
+	RsJsonFloat(&trainer.params, "learning_rate", learning_rate);
+	RsJsonFloat(&trainer.params, "regularization", regularization);
+	RsJsonFloat(&trainer.params, "hard_negatives", hard_share);
+	RsJsonInt(&trainer.params, "seed", seed);
+	RsJsonInt(&trainer.params, "threads", recsys_threads);
+	RsJsonText(&trainer.params, "item_features",
+			   OidIsValid(item_features) ? RsRelationName(item_features) : NULL);
+	RsJsonText(&trainer.params, "user_features",
+			   OidIsValid(user_features) ? RsRelationName(user_features) : NULL);
+	RsJsonText(&trainer.params, "time_col", time_col);
+	if (half_life > 0)
+		RsJsonFloat(&trainer.params, "half_life_seconds", half_life);
+	RsJsonText(&trainer.params, "context", run.context ? "true" : "false");
+	RsJsonRaw(&trainer.params, "item_feature_names", json_names(run.item_feature_names, run.n_item_features));
+	RsJsonRaw(&trainer.params, "user_feature_names", json_names(run.user_feature_names, run.n_user_features));
+	RsJsonFloat(&trainer.stats, "loss", loss);
+	RsJsonInt(&trainer.stats, "examples", run.d.n_examples);
+	RsJsonInt(&trainer.stats, "item_features", run.n_item_features);
+	RsJsonInt(&trainer.stats, "items_with_features", item_counts.items);
+	RsJsonInt(&trainer.stats, "user_features", run.n_user_features);
+	RsJsonInt(&trainer.stats, "users_with_features", user_counts.items);
+	RsJsonFloat(&trainer.stats, "fit_seconds", RsSeconds() - fit_start);
+	PG_RETURN_DATUM(RsTrainFinish(fcinfo, &trainer, write_fm, &run));
+}
