@@ -358,7 +358,6 @@ rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude)
 	RsModel    *base = s->base;
 	RsUserItems own = {0};
 	bool		has_items = false;
-	bool		fallback;
 	int			n;
 
 	memset(s->base_exclude, 0, RS_BITMAP_BYTES(base->items.count) + 1);
@@ -375,7 +374,7 @@ rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude)
 		has_items = true;
 	}
 	n = RsRankForUser(base, user_id, has_items ? &own : NULL, s->base_exclude, s->pool,
-					  s->base_scratch, s->pool_idx, s->pool_base, &fallback);
+					  s->base_scratch, s->pool_idx, s->pool_base, NULL);
 	if (has_items)
 		RsFreeUserItems(&own);
 

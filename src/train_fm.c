@@ -321,15 +321,14 @@ hard_negative_lists(FmRun *run, const char *base_name, int pool)
 	for (int32 u = 0; u < n_users; u++)
 	{
 		RsUserItems own = {0};
-		bool		fallback;
-		int			found;
+			int			found;
 
 		CHECK_FOR_INTERRUPTS();
 		RsReadUserItems(base, data->users.ids[u], "Drawing hard negatives", &own);
 		for (int a = 0; a < own.n; a++)
 			rs_bitmap_set(exclude, own.item[a]);
 		found = RsRankForUser(base, data->users.ids[u], &own, exclude, pool, scratch, top, top_score,
-							  &fallback);
+							  NULL);
 		for (int r = 0; r < found; r++)
 		{
 			int32		i = rs_idmap_lookup(&data->items, base->items.ids[top[r]]);
