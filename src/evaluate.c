@@ -252,7 +252,7 @@ user_train_items(const RsInteractions *train, const int32 *train_items, int32 tr
 
 /*
  * recsys_evaluate(model text, test regclass, k int, user_col name,
- *				   item_col name, rating_col name) returns (metric, value).
+ *				   item_col name, weight_col name) returns (metric, value).
  */
 Datum
 recsys_evaluate(PG_FUNCTION_ARGS)
@@ -299,9 +299,9 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	if (rating_metrics && (model->kind->rates == NULL || !model->kind->rates(model)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("rating_col needs a model of explicit ratings, and \"%s\" is %s",
+				 errmsg("weight_col needs a model of explicit ratings, and \"%s\" is %s",
 						model->name, model->algorithm),
-				 errhint("Leave rating_col NULL for ranking metrics only.")));
+				 errhint("Leave weight_col NULL for ranking metrics only.")));
 	RsRequireSource(model, "Evaluating");
 	InitMaterializedSRF(fcinfo, 0);
 

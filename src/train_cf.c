@@ -358,16 +358,15 @@ write_factors(RsTrainer *trainer, int32 version, void *arg)
  *				   iterations int, regularization float8, alpha float8,
  *				   user_col name, item_col name, weight_col name, seed bigint,
  *				   solver text, regularization_exponent float8,
- *				   store_users bool, replace bool, rating_col name)
+ *				   store_users bool, replace bool)
  * trains a factor model and returns its recsys.models row.  With
  * store_users false no per-user row is written: serving folds each user's
  * current rows of the source in at query time (RsModelUserVector).
- * rating_col is weight_col's name before 0.6.0.
  */
 Datum
 recsys_train_cf(PG_FUNCTION_ARGS)
 {
-	RsTrainArgNos argnos = {.model = 2,.cols = 7,.weight_col = 9,.replace = 14};
+	static const RsTrainArgNos argnos = {.model = 2,.cols = 7,.weight_col = 9,.replace = 14};
 	RsTrainer	trainer;
 	CfRun		run;
 	char	   *feedback;
@@ -378,8 +377,8 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 	Datum		result;
 
 	memset(&run, 0, sizeof(run));
-	/* weight_col was called rating_col before 0.6.0 */
-	argnos.weight_col = RsDeprecatedArg(fcinfo, 15, "rating_col", 9, "weight_col");
+	/* 0.6.0's definition passes weight_col's old name last */
+	RsRefuseRemovedArg(fcinfo, 15, "rating_col", "weight_col");
 	RsTrainArgs(fcinfo, &argnos, &trainer);
 	run.k = RsIntArg(fcinfo, 1, "factors", CF_MIN_FACTORS, CF_MAX_FACTORS);
 	feedback = RsTextArg(fcinfo, 3, "feedback");
