@@ -202,6 +202,15 @@ vec_scaled_add(float *y, const float *x, float s, int k, const int nregs,
 {
 	int			i;
 
+	/* one vector of y at j, whichever the width of vs, vx and vy */
+#define SCALED_ADD_AT(j) \
+	do { \
+		VLOAD(vx, x + (j)); \
+		VLOAD(vy, y + (j)); \
+		vy = scale_y ? vx + vs * vy : vy + vs * vx; \
+		VSTORE(y + (j), vy); \
+	} while (0)
+
 	if (nregs < 16)
 	{
 		RsVec4		vs = {s, s, s, s},
@@ -210,15 +219,7 @@ vec_scaled_add(float *y, const float *x, float s, int k, const int nregs,
 
 #pragma GCC unroll 16
 		for (i = 0; i + 4 <= k; i += 4)
-		{
-			VLOAD(vx, x + i);
-			VLOAD(vy, y + i);
-			if (scale_y)
-				vy = vx + vs * vy;
-			else
-				vy += vs * vx;
-			VSTORE(y + i, vy);
-		}
+			SCALED_ADD_AT(i);
 	}
 	else
 	{
@@ -228,18 +229,11 @@ vec_scaled_add(float *y, const float *x, float s, int k, const int nregs,
 
 #pragma GCC unroll 16
 		for (i = 0; i + RS_VLEN <= k; i += RS_VLEN)
-		{
-			VLOAD(vx, x + i);
-			VLOAD(vy, y + i);
-			if (scale_y)
-				vy = vx + vs * vy;
-			else
-				vy += vs * vx;
-			VSTORE(y + i, vy);
-		}
+			SCALED_ADD_AT(i);
 	}
 	for (; i < k; i++)
 		y[i] = scale_y ? x[i] + s * y[i] : y[i] + s * x[i];
+#undef SCALED_ADD_AT
 }
 
 /* y += s * x over k floats. */
