@@ -228,24 +228,9 @@ BEGIN
 									 WHERE a NOT IN ('source', 'model', 'replace')));
 		END IF;
 	END LOOP;
-	-- a relation (train_ease's features) is read here, with tune's search_path
-	FOR key, v IN
-		SELECT a.name, e.value
-		FROM unnest(arg_names, arg_types) a(name, type)
-		JOIN (SELECT f.key, f.value FROM jsonb_each(fixed) f
-			  UNION ALL
-			  SELECT g.key, x.value FROM jsonb_each(grid) g,
-					 jsonb_array_elements(CASE WHEN jsonb_typeof(g.value) = 'array' THEN g.value ELSE '[]' END) x) e
-		  ON e.key = a.name
-		-- (to_regclass raises on a malformed name: only names of relation parameters go in)
-		WHERE CASE WHEN a.type = 'regclass'::regtype AND e.value <> 'null'
-				   THEN to_regclass(e.value #>> '{}') IS NULL ELSE false END
-	LOOP
-		RAISE EXCEPTION 'parameter "%" names relation %, which tune cannot find', key, v
-			USING ERRCODE = 'undefined_table',
-				  HINT = 'Qualify it with its schema, for example "public.item_features": tune runs with search_path pg_catalog, pg_temp.';
-	END LOOP;
-	-- every value must be of its parameter's type (checked before any training)
+	-- every value, checked before any training: a relation (train_ease's
+	-- features) must exist (it is read here, with tune's search_path), and
+	-- a value must be of its parameter's type
 	FOR key, v, arg_type IN
 		SELECT e.key, e.value, a.type
 		FROM unnest(arg_names, arg_types) a(name, type)
@@ -255,6 +240,14 @@ BEGIN
 					 jsonb_array_elements(CASE WHEN jsonb_typeof(g.value) = 'array' THEN g.value ELSE '[]' END) x) e
 		  ON e.key = a.name
 	LOOP
+		-- (to_regclass raises on a malformed name: only names of relation parameters go in)
+		IF arg_type = 'regclass'::regtype AND v <> 'null' THEN
+			IF to_regclass(v #>> '{}') IS NULL THEN
+				RAISE EXCEPTION 'parameter "%" names relation %, which tune cannot find', key, v
+					USING ERRCODE = 'undefined_table',
+						  HINT = 'Qualify it with its schema, for example "public.item_features": tune runs with search_path pg_catalog, pg_temp.';
+			END IF;
+		END IF;
 		BEGIN
 			EXECUTE format('SELECT %L::%s', recsys._tune_literal(v), arg_type::regtype);
 		EXCEPTION WHEN data_exception OR syntax_error OR undefined_object THEN
