@@ -117,3 +117,287 @@ COMMENT ON FUNCTION recsys.train_fm(regclass, text, text, integer, integer, doub
 -------------------------------------------------------------------------------
 -- Diversity
 -------------------------------------------------------------------------------
+
+-------------------------------------------------------------------------------
+-- Deprecated 0.5.0 names removed
+--
+-- 0.6.0 kept the 0.5.0 names of renamed arguments as trailing parameters
+-- that warned; 0.7.0 removes them, as promised.  A signature changes, so
+-- each function is dropped and created again (none has grants).  evaluate
+-- is the C function itself again (its SQL wrapper was there for the old
+-- name only); recommend_for_vector keeps its SQL wrapper.
+-------------------------------------------------------------------------------
+
+DROP FUNCTION recsys.train_cf(regclass, integer, text, text, integer, double precision,
+	double precision, name, name, name, bigint, text, double precision, boolean, boolean, name);
+DROP FUNCTION recsys.train_ease(regclass, double precision, text, integer, name, name, name,
+	double precision, double precision, double precision, name, interval, regclass, double precision,
+	double precision, double precision, integer, bigint, boolean, double precision);
+DROP FUNCTION recsys.recommend_for_vector(real[], integer, text, bigint[], bigint[]);
+DROP FUNCTION recsys.evaluate(text, regclass, integer, name, name, name, name);
+DROP FUNCTION recsys._evaluate(text, regclass, integer, name, name, name);
+DROP FUNCTION recsys.tune(text, regclass, regclass, jsonb, jsonb, text, text, integer, bigint,
+	integer, name, name, name, boolean, name);
+DROP FUNCTION recsys._renamed(anyelement, text, text);
+
+CREATE FUNCTION recsys.train_cf(
+	source regclass,
+	factors integer DEFAULT 64,
+	model text DEFAULT 'default',
+	feedback text DEFAULT 'implicit',
+	iterations integer DEFAULT 15,
+	regularization double precision DEFAULT NULL,
+	alpha double precision DEFAULT 1.0,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	seed bigint DEFAULT 42,
+	solver text DEFAULT NULL,
+	regularization_exponent double precision DEFAULT 0,
+	store_users boolean DEFAULT true,
+	replace boolean DEFAULT false)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_cf'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_cf(regclass, integer, text, text, integer, double precision,
+	double precision, name, name, name, bigint, text, double precision, boolean, boolean) IS
+	'train a matrix factorisation model: implicit ALS, or explicit biased MF by ALS or Gibbs sampling; with store_users => false no per-user vector is stored';
+
+CREATE FUNCTION recsys.train_ease(
+	source regclass,
+	regularization double precision DEFAULT 200,
+	model text DEFAULT 'default',
+	neighbors integer DEFAULT NULL,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	dropout double precision DEFAULT 0,
+	user_exponent double precision DEFAULT 0,
+	popularity_exponent double precision DEFAULT 0,
+	time_col name DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	features regclass DEFAULT NULL,
+	feature_weight double precision DEFAULT 0.5,
+	epsilon double precision DEFAULT NULL,
+	delta double precision DEFAULT NULL,
+	max_user_items integer DEFAULT NULL,
+	seed bigint DEFAULT NULL,
+	replace boolean DEFAULT false)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_ease'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_ease(regclass, double precision, text, integer, name, name, name,
+	double precision, double precision, double precision, name, interval, regclass, double precision,
+	double precision, double precision, integer, bigint, boolean) IS
+	'train EASE (Steck 2019), the closed-form item-item model, with optional dropout (Steck 2020), user and popularity normalisation, item features, recency-weighted scoring and differential privacy';
+
+-- a single SELECT, so the planner inlines it into the query calling it
+CREATE FUNCTION recsys.recommend_for_vector(
+	vec real[],
+	k integer DEFAULT 10,
+	model text DEFAULT 'default',
+	exclude_seen bigint[] DEFAULT NULL)
+RETURNS TABLE (item_id bigint, score real)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10
+AS $$
+	SELECT * FROM recsys._recommend_for_vector(vec, k, model, exclude_seen)
+$$;
+COMMENT ON FUNCTION recsys.recommend_for_vector(real[], integer, text, bigint[]) IS
+	'the k items a factor model ranks highest for a user vector';
+
+CREATE FUNCTION recsys.evaluate(
+	model text,
+	test regclass,
+	k integer DEFAULT 10,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL)
+RETURNS TABLE (metric text, value double precision)
+AS 'MODULE_PATHNAME', 'recsys_evaluate'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 12;
+COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name) IS
+	'ranking metrics (and rmse/mae for explicit models) of a model on a test set';
+
+CREATE FUNCTION recsys.tune(
+	algorithm text,
+	train regclass,
+	valid regclass,
+	grid jsonb,
+	fixed jsonb DEFAULT '{}',
+	metric text DEFAULT 'ndcg@10',
+	model text DEFAULT 'default',
+	samples integer DEFAULT NULL,
+	seed bigint DEFAULT 42,
+	k integer DEFAULT 10,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	replace boolean DEFAULT false)
+RETURNS TABLE (rank integer, params jsonb, value double precision, metrics jsonb,
+			   train_seconds double precision, eval_seconds double precision)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trainer regprocedure;
+	arg_names text[];
+	arg_types oid[];
+	key text;
+	combos jsonb[] := ARRAY['{}'::jsonb];
+	next_combos jsonb[];
+	combo jsonb;
+	v jsonb;
+	t0 timestamptz;
+	t1 timestamptz;
+	-- a name of this backend's own, so concurrent searches do not collide
+	candidate text := format('_recsys_tune_%s_%s', pg_backend_pid(), txid_current());
+	best jsonb;
+	lower_is_better boolean := metric IN ('rmse', 'mae');
+	metrics text[];
+	arg_type oid;
+BEGIN
+	IF algorithm IS NULL OR train IS NULL OR valid IS NULL OR grid IS NULL OR fixed IS NULL
+		OR metric IS NULL OR model IS NULL OR seed IS NULL OR k IS NULL OR user_col IS NULL
+		OR item_col IS NULL OR replace IS NULL THEN
+		RAISE EXCEPTION 'arguments of tune must not be NULL (samples and weight_col may be)'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- by name, not signature: a trainer that gains arguments stays found
+	trainer := (CASE algorithm
+		WHEN 'als' THEN 'recsys.train_cf'
+		WHEN 'item_knn' THEN 'recsys.train_item_knn'
+		WHEN 'user_knn' THEN 'recsys.train_user_knn'
+		WHEN 'ease' THEN 'recsys.train_ease'
+		WHEN 'popular' THEN 'recsys.train_popular'
+		WHEN 'blend' THEN 'recsys.train_blend'
+	END)::regproc::regprocedure;
+	IF trainer IS NULL THEN
+		RAISE EXCEPTION 'algorithm must be one of als, item_knn, user_knn, ease, popular, blend, not "%"', algorithm
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF jsonb_typeof(fixed) <> 'object' THEN
+		RAISE EXCEPTION 'fixed must be a JSON object of parameter names and values'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"weight_col": "rating", "iterations": 15}.';
+	END IF;
+	IF jsonb_typeof(grid) <> 'object' THEN
+		RAISE EXCEPTION 'grid must be a JSON object of parameter names and arrays of values'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"factors": [32, 64], "regularization": [0.01, 0.1]}.';
+	END IF;
+	IF samples IS NOT NULL AND samples < 1 THEN
+		RAISE EXCEPTION 'samples must be at least 1, not %', samples USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF k < 1 OR k > 1000 THEN
+		RAISE EXCEPTION 'k must be between 1 and 1000, not %', k USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- the metric must be one evaluate returns (checked before any training)
+	metrics := ARRAY(SELECT m || '@' || k FROM unnest(ARRAY['precision', 'recall', 'ndcg', 'map',
+															  'hit_rate', 'mrr', 'coverage']) m)
+			   || ARRAY['rmse', 'mae'];
+	IF NOT metric = ANY (metrics) THEN
+		RAISE EXCEPTION 'metric must be one of %, not "%"', array_to_string(metrics, ', '), metric
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = format('Metrics at a cutoff are named for tune''s k (%s).', k);
+	END IF;
+	IF lower_is_better AND weight_col IS NULL THEN
+		RAISE EXCEPTION 'metric % needs weight_col, the ratings of the validation set', metric
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	-- parameter names must be the trainer's own (they go into SQL as identifiers)
+	SELECT p.proargnames, p.proargtypes::oid[] INTO arg_names, arg_types FROM pg_proc p WHERE p.oid = trainer;
+	FOR key IN SELECT jsonb_object_keys(fixed) UNION ALL SELECT jsonb_object_keys(grid) LOOP
+		IF NOT key = ANY (arg_names) OR key IN ('source', 'model', 'replace') THEN
+			RAISE EXCEPTION 'parameter "%" is not a parameter of %', key, trainer::text
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = format('Parameters of %s: %s.', trainer::regproc,
+									(SELECT string_agg(a, ', ' ORDER BY o) FROM unnest(arg_names) WITH ORDINALITY u(a, o)
+									 WHERE a NOT IN ('source', 'model', 'replace')));
+		END IF;
+	END LOOP;
+	-- every value, checked before any training: a relation (train_ease's
+	-- features) must exist (it is read here, with tune's search_path), and
+	-- a value must be of its parameter's type
+	FOR key, v, arg_type IN
+		SELECT e.key, e.value, a.type
+		FROM unnest(arg_names, arg_types) a(name, type)
+		JOIN (SELECT f.key, f.value FROM jsonb_each(fixed) f
+			  UNION ALL
+			  SELECT g.key, x.value FROM jsonb_each(grid) g,
+					 jsonb_array_elements(CASE WHEN jsonb_typeof(g.value) = 'array' THEN g.value ELSE '[]' END) x) e
+		  ON e.key = a.name
+	LOOP
+		-- (to_regclass raises on a malformed name: only names of relation parameters go in)
+		IF arg_type = 'regclass'::regtype AND v <> 'null' THEN
+			IF to_regclass(v #>> '{}') IS NULL THEN
+				RAISE EXCEPTION 'parameter "%" names relation %, which tune cannot find', key, v
+					USING ERRCODE = 'undefined_table',
+						  HINT = 'Qualify it with its schema, for example "public.item_features": tune runs with search_path pg_catalog, pg_temp.';
+			END IF;
+		END IF;
+		BEGIN
+			EXECUTE format('SELECT %L::%s', recsys._tune_literal(v), arg_type::regtype);
+		EXCEPTION WHEN data_exception OR syntax_error OR undefined_object THEN
+			RAISE EXCEPTION 'parameter "%" of % takes a value of type %, not %', key, trainer::regproc,
+				arg_type::regtype, v
+				USING ERRCODE = 'invalid_parameter_value', DETAIL = SQLERRM;
+		END;
+	END LOOP;
+	FOR key IN SELECT jsonb_object_keys(grid) LOOP
+		IF jsonb_typeof(grid -> key) <> 'array' OR jsonb_array_length(grid -> key) = 0 THEN
+			RAISE EXCEPTION 'grid parameter "%" needs a non-empty array of values', key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		-- the cartesian product, one parameter at a time
+		next_combos := ARRAY[]::jsonb[];
+		FOREACH combo IN ARRAY combos LOOP
+			FOR v IN SELECT jsonb_array_elements(grid -> key) LOOP
+				next_combos := next_combos || (combo || jsonb_build_object(key, v));
+			END LOOP;
+		END LOOP;
+		combos := next_combos;
+	END LOOP;
+	-- random search: a seeded sample of the grid
+	IF samples IS NOT NULL AND samples < cardinality(combos) THEN
+		SELECT array_agg(c ORDER BY md5(seed || ':' || c::text) COLLATE "C")
+		INTO combos
+		FROM (SELECT c FROM unnest(combos) c ORDER BY md5(seed || ':' || c::text) COLLATE "C" LIMIT samples) s;
+	END IF;
+
+	IF to_regclass('pg_temp._recsys_tune_results') IS NULL THEN
+		CREATE TEMP TABLE _recsys_tune_results (
+			params jsonb, value double precision, metrics jsonb,
+			train_seconds double precision, eval_seconds double precision) ON COMMIT DROP;
+	END IF;
+	TRUNCATE _recsys_tune_results;
+
+	FOREACH combo IN ARRAY combos LOOP
+		t0 := clock_timestamp();
+		EXECUTE recsys._tune_call(trainer, CASE WHEN algorithm <> 'blend' THEN train END, candidate, fixed || combo);
+		t1 := clock_timestamp();
+		INSERT INTO _recsys_tune_results
+		SELECT combo, max(e.value) FILTER (WHERE e.metric = tune.metric),
+			   jsonb_object_agg(e.metric, e.value),
+			   extract(epoch FROM t1 - t0), extract(epoch FROM clock_timestamp() - t1)
+		FROM recsys.evaluate(candidate, valid, k, user_col, item_col,
+							 CASE WHEN lower_is_better THEN weight_col END) e;
+		PERFORM recsys.drop_model(candidate);
+	END LOOP;
+
+	-- keep the best as the named model (a new version of it)
+	SELECT r.params INTO best FROM _recsys_tune_results r
+	ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text LIMIT 1;
+	EXECUTE recsys._tune_call(trainer, CASE WHEN algorithm <> 'blend' THEN train END, tune.model,
+							  fixed || best || jsonb_build_object('replace', tune.replace));
+
+	RETURN QUERY
+	SELECT (row_number() OVER (ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text))::integer,
+		   r.params, r.value, r.metrics, r.train_seconds, r.eval_seconds
+	FROM _recsys_tune_results r
+	ORDER BY 1;
+END
+$$;
+COMMENT ON FUNCTION recsys.tune(text, regclass, regclass, jsonb, jsonb, text, text, integer, bigint,
+	integer, name, name, name, boolean) IS
+	'grid or random search: train each candidate, score it on a validation set, keep the best as a model';

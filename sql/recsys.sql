@@ -574,35 +574,6 @@ COMMENT ON FUNCTION recsys.alter_model_owner(text, text) IS
 	'give a model to another role (the caller must be able to SET ROLE to it)';
 
 -------------------------------------------------------------------------------
--- Renamed arguments
---
--- An argument renamed in 0.6.0 keeps its old name for one release as a
--- trailing parameter with no default but NULL: PostgreSQL cannot overload
--- on parameter names, and an overload carrying the old name would make
--- every call that leaves both out ambiguous.  Given the old name, a
--- function warns (deprecated_feature) and uses its value.
--------------------------------------------------------------------------------
-
--- internal: the value of a renamed argument given under its old name,
--- with the deprecation warning; NULL (not given) passes silently
-CREATE FUNCTION recsys._renamed(value anyelement, old_name text, new_name text)
-RETURNS anyelement
-LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF value IS NOT NULL THEN
-		RAISE WARNING 'argument % is deprecated, use %', old_name, new_name
-			USING ERRCODE = '01P01',
-				  DETAIL = format('recsys 0.7.0 removes the name %s.', old_name);
-	END IF;
-	RETURN value;
-END
-$$;
-COMMENT ON FUNCTION recsys._renamed(anyelement, text, text) IS
-	'internal: a renamed argument''s value given under its old name, with a deprecation warning';
-
--------------------------------------------------------------------------------
 -- Reading sources
 -------------------------------------------------------------------------------
 
@@ -646,14 +617,12 @@ CREATE FUNCTION recsys.train_cf(
 	solver text DEFAULT NULL,
 	regularization_exponent double precision DEFAULT 0,
 	store_users boolean DEFAULT true,
-	replace boolean DEFAULT false,
-	-- deprecated in 0.6.0, removed in 0.7.0: weight_col's old name
-	rating_col name DEFAULT NULL)
+	replace boolean DEFAULT false)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_cf'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_cf(regclass, integer, text, text, integer, double precision,
-	double precision, name, name, name, bigint, text, double precision, boolean, boolean, name) IS
+	double precision, name, name, name, bigint, text, double precision, boolean, boolean) IS
 	'train a matrix factorisation model: implicit ALS, or explicit biased MF by ALS or Gibbs sampling; with store_users => false no per-user vector is stored';
 
 CREATE FUNCTION recsys.train_ease(
@@ -675,15 +644,13 @@ CREATE FUNCTION recsys.train_ease(
 	delta double precision DEFAULT NULL,
 	max_user_items integer DEFAULT NULL,
 	seed bigint DEFAULT NULL,
-	replace boolean DEFAULT false,
-	-- deprecated in 0.6.0, removed in 0.7.0: regularization's old name
-	lambda double precision DEFAULT NULL)
+	replace boolean DEFAULT false)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_ease'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_ease(regclass, double precision, text, integer, name, name, name,
 	double precision, double precision, double precision, name, interval, regclass, double precision,
-	double precision, double precision, integer, bigint, boolean, double precision) IS
+	double precision, double precision, integer, bigint, boolean) IS
 	'train EASE (Steck 2019), the closed-form item-item model, with optional dropout (Steck 2020), user and popularity normalisation, item features, recency-weighted scoring and differential privacy';
 
 CREATE FUNCTION recsys.train_popular(
@@ -882,8 +849,7 @@ COMMENT ON AGGREGATE recsys.fold_in(bigint, real, text) IS
 REVOKE EXECUTE ON FUNCTION recsys.fold_in_accum(bytea, bigint, real, text),
 	recsys.fold_in_combine(bytea, bytea), recsys.fold_in_final(bytea) FROM PUBLIC;
 
--- internal: the ranking of recommend_for_vector (its public definition
--- below carries the deprecated argument name exclude for one release)
+-- internal: the ranking of recommend_for_vector
 CREATE FUNCTION recsys._recommend_for_vector(vec real[], k integer, model text, exclude_seen bigint[])
 RETURNS TABLE (item_id bigint, score real)
 AS 'MODULE_PATHNAME', 'recsys_recommend_for_vector'
@@ -892,22 +858,17 @@ COMMENT ON FUNCTION recsys._recommend_for_vector(real[], integer, text, bigint[]
 	'internal: recommend_for_vector';
 
 -- a single SELECT, so the planner inlines it into the query calling it
--- (and folds the CASE away when exclude is not given)
 CREATE FUNCTION recsys.recommend_for_vector(
 	vec real[],
 	k integer DEFAULT 10,
 	model text DEFAULT 'default',
-	exclude_seen bigint[] DEFAULT NULL,
-	-- deprecated in 0.6.0, removed in 0.7.0: exclude_seen's old name
-	exclude bigint[] DEFAULT NULL)
+	exclude_seen bigint[] DEFAULT NULL)
 RETURNS TABLE (item_id bigint, score real)
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10
 AS $$
-	SELECT * FROM recsys._recommend_for_vector(vec, k, model,
-		CASE WHEN exclude IS NULL THEN exclude_seen
-			 ELSE recsys._renamed(exclude, 'exclude', 'exclude_seen') END)
+	SELECT * FROM recsys._recommend_for_vector(vec, k, model, exclude_seen)
 $$;
-COMMENT ON FUNCTION recsys.recommend_for_vector(real[], integer, text, bigint[], bigint[]) IS
+COMMENT ON FUNCTION recsys.recommend_for_vector(real[], integer, text, bigint[]) IS
 	'the k items a factor model ranks highest for a user vector';
 
 CREATE FUNCTION recsys.recommend_session(
@@ -1071,33 +1032,17 @@ COMMENT ON FUNCTION recsys.split_last(regclass, name, integer, integer, name, na
 -- Measuring
 -------------------------------------------------------------------------------
 
--- internal: the measuring of evaluate (its public definition below
--- carries the deprecated argument name rating_col for one release)
-CREATE FUNCTION recsys._evaluate(model text, test regclass, k integer, user_col name,
-	item_col name, weight_col name)
-RETURNS TABLE (metric text, value double precision)
-AS 'MODULE_PATHNAME', 'recsys_evaluate'
-LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 12;
-COMMENT ON FUNCTION recsys._evaluate(text, regclass, integer, name, name, name) IS
-	'internal: evaluate';
-
 CREATE FUNCTION recsys.evaluate(
 	model text,
 	test regclass,
 	k integer DEFAULT 10,
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id',
-	weight_col name DEFAULT NULL,
-	-- deprecated in 0.6.0, removed in 0.7.0: weight_col's old name
-	rating_col name DEFAULT NULL)
+	weight_col name DEFAULT NULL)
 RETURNS TABLE (metric text, value double precision)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER ROWS 12
-AS $$
-	SELECT * FROM recsys._evaluate(model, test, k, user_col, item_col,
-		CASE WHEN rating_col IS NULL THEN weight_col
-			 ELSE recsys._renamed(rating_col, 'rating_col', 'weight_col') END)
-$$;
-COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name, name) IS
+AS 'MODULE_PATHNAME', 'recsys_evaluate'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 12;
+COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name) IS
 	'ranking metrics (and rmse/mae for explicit models) of a model on a test set';
 
 -- The SQL literal of a tune parameter's JSON value: a JSON array becomes
@@ -1146,9 +1091,7 @@ CREATE FUNCTION recsys.tune(
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id',
 	weight_col name DEFAULT NULL,
-	replace boolean DEFAULT false,
-	-- deprecated in 0.6.0, removed in 0.7.0: weight_col's old name
-	rating_col name DEFAULT NULL)
+	replace boolean DEFAULT false)
 RETURNS TABLE (rank integer, params jsonb, value double precision, metrics jsonb,
 			   train_seconds double precision, eval_seconds double precision)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
@@ -1178,7 +1121,6 @@ BEGIN
 		RAISE EXCEPTION 'arguments of tune must not be NULL (samples and weight_col may be)'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	weight_col := coalesce(recsys._renamed(rating_col, 'rating_col', 'weight_col'), weight_col);
 	-- by name, not signature: a trainer that gains arguments stays found
 	trainer := (CASE algorithm
 		WHEN 'als' THEN 'recsys.train_cf'
@@ -1195,7 +1137,7 @@ BEGIN
 	IF jsonb_typeof(fixed) <> 'object' THEN
 		RAISE EXCEPTION 'fixed must be a JSON object of parameter names and values'
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'For example {"rating_col": "rating", "iterations": 15}.';
+				  HINT = 'For example {"weight_col": "rating", "iterations": 15}.';
 	END IF;
 	IF jsonb_typeof(grid) <> 'object' THEN
 		RAISE EXCEPTION 'grid must be a JSON object of parameter names and arrays of values'
@@ -1233,24 +1175,9 @@ BEGIN
 									 WHERE a NOT IN ('source', 'model', 'replace')));
 		END IF;
 	END LOOP;
-	-- a relation (train_ease's features) is read here, with tune's search_path
-	FOR key, v IN
-		SELECT a.name, e.value
-		FROM unnest(arg_names, arg_types) a(name, type)
-		JOIN (SELECT f.key, f.value FROM jsonb_each(fixed) f
-			  UNION ALL
-			  SELECT g.key, x.value FROM jsonb_each(grid) g,
-					 jsonb_array_elements(CASE WHEN jsonb_typeof(g.value) = 'array' THEN g.value ELSE '[]' END) x) e
-		  ON e.key = a.name
-		-- (to_regclass raises on a malformed name: only names of relation parameters go in)
-		WHERE CASE WHEN a.type = 'regclass'::regtype AND e.value <> 'null'
-				   THEN to_regclass(e.value #>> '{}') IS NULL ELSE false END
-	LOOP
-		RAISE EXCEPTION 'parameter "%" names relation %, which tune cannot find', key, v
-			USING ERRCODE = 'undefined_table',
-				  HINT = 'Qualify it with its schema, for example "public.item_features": tune runs with search_path pg_catalog, pg_temp.';
-	END LOOP;
-	-- every value must be of its parameter's type (checked before any training)
+	-- every value, checked before any training: a relation (train_ease's
+	-- features) must exist (it is read here, with tune's search_path), and
+	-- a value must be of its parameter's type
 	FOR key, v, arg_type IN
 		SELECT e.key, e.value, a.type
 		FROM unnest(arg_names, arg_types) a(name, type)
@@ -1260,6 +1187,14 @@ BEGIN
 					 jsonb_array_elements(CASE WHEN jsonb_typeof(g.value) = 'array' THEN g.value ELSE '[]' END) x) e
 		  ON e.key = a.name
 	LOOP
+		-- (to_regclass raises on a malformed name: only names of relation parameters go in)
+		IF arg_type = 'regclass'::regtype AND v <> 'null' THEN
+			IF to_regclass(v #>> '{}') IS NULL THEN
+				RAISE EXCEPTION 'parameter "%" names relation %, which tune cannot find', key, v
+					USING ERRCODE = 'undefined_table',
+						  HINT = 'Qualify it with its schema, for example "public.item_features": tune runs with search_path pg_catalog, pg_temp.';
+			END IF;
+		END IF;
 		BEGIN
 			EXECUTE format('SELECT %L::%s', recsys._tune_literal(v), arg_type::regtype);
 		EXCEPTION WHEN data_exception OR syntax_error OR undefined_object THEN
@@ -1323,5 +1258,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION recsys.tune(text, regclass, regclass, jsonb, jsonb, text, text, integer, bigint,
-	integer, name, name, name, boolean, name) IS
+	integer, name, name, name, boolean) IS
 	'grid or random search: train each candidate, score it on a validation set, keep the best as a model';

@@ -83,27 +83,24 @@ RsKArg(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
- * RsDeprecatedArg returns the argument number to read a value from when
- * an argument was renamed: a function keeps the old name as a trailing
- * parameter (DEFAULT NULL) for one release, because PostgreSQL cannot
- * overload on parameter names and an overload with the old name would make
- * every call that leaves both out ambiguous.  Given the old name (it has
- * no default, so it is only ever given on purpose), it warns and returns
- * argno, which wins over the new name's default; else it returns
- * new_argno.  An older SQL definition without the trailing parameter
- * reads the new one.
+ * RsRefuseRemovedArg refuses an argument that 0.7.0 removed: 0.6.0 kept a
+ * renamed argument's 0.5.0 name as a trailing parameter (argno), and the
+ * 0.6.0 SQL definitions still pass it to this library until ALTER
+ * EXTENSION recsys UPDATE.  Ignoring a value given there would train on
+ * something else than asked (no weights, say), so it is an error.  The
+ * 0.7.0 definitions have no such parameter: PostgreSQL itself refuses the
+ * old name.
  */
-int
-RsDeprecatedArg(FunctionCallInfo fcinfo, int argno, const char *old_name,
-				int new_argno, const char *new_name)
+void
+RsRefuseRemovedArg(FunctionCallInfo fcinfo, int argno, const char *old_name,
+				   const char *new_name)
 {
 	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
-		return new_argno;
-	ereport(WARNING,
-			(errcode(ERRCODE_WARNING_DEPRECATED_FEATURE),
-			 errmsg("argument %s is deprecated, use %s", old_name, new_name),
-			 errdetail("recsys 0.7.0 removes the name %s.", old_name)));
-	return argno;
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("argument %s was removed in recsys 0.7.0, use %s", old_name, new_name),
+			 errhint("The function's SQL definition is older than the library: run ALTER EXTENSION recsys UPDATE.")));
 }
 
 /*

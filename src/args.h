@@ -25,8 +25,8 @@ extern double RsFloatArg(FunctionCallInfo fcinfo, int argno, const char *argname
 						 double min, double max, double if_null);
 extern char *RsTextArg(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern int	RsKArg(FunctionCallInfo fcinfo, int argno);
-extern int	RsDeprecatedArg(FunctionCallInfo fcinfo, int argno, const char *old_name,
-							int new_argno, const char *new_name);
+extern void RsRefuseRemovedArg(FunctionCallInfo fcinfo, int argno, const char *old_name,
+							   const char *new_name);
 extern void RsSourceSpecFromArgs(FunctionCallInfo fcinfo, int first_argno,
 								 RsSourceSpec *spec);
 

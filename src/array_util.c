@@ -68,19 +68,31 @@ check_flat(ArrayType *array, Oid elemtype, const char *argname)
 }
 
 /*
+ * A palloc'd copy of a flat array argument's elements (check_flat's
+ * checks), never of zero bytes; sets *n.
+ */
+static void *
+copy_flat(ArrayType *array, Oid elemtype, Size elemsize, const char *argname, int *n)
+{
+	void	   *out;
+
+	check_flat(array, elemtype, argname);
+	*n = ARR_NDIM(array) == 0 ? 0 : ARR_DIMS(array)[0];
+	out = palloc(elemsize * Max(*n, 1));
+	if (*n > 0)
+		memcpy(out, ARR_DATA_PTR(array), elemsize * *n);
+	return out;
+}
+
+/*
  * RsArrayToFloats returns a palloc'd copy of a real[] argument's elements
  * and sets *n; NaN and infinite elements are refused.
  */
 float *
 RsArrayToFloats(ArrayType *array, const char *argname, int *n)
 {
-	float	   *out;
+	float	   *out = copy_flat(array, FLOAT4OID, sizeof(float), argname, n);
 
-	check_flat(array, FLOAT4OID, argname);
-	*n = ARR_NDIM(array) == 0 ? 0 : ARR_DIMS(array)[0];
-	out = palloc(sizeof(float) * Max(*n, 1));
-	if (*n > 0)
-		memcpy(out, ARR_DATA_PTR(array), sizeof(float) * *n);
 	for (int i = 0; i < *n; i++)
 		if (isnan(out[i]) || isinf(out[i]))
 			ereport(ERROR,
@@ -94,12 +106,5 @@ RsArrayToFloats(ArrayType *array, const char *argname, int *n)
 int64 *
 RsArrayToInt64s(ArrayType *array, const char *argname, int *n)
 {
-	int64	   *out;
-
-	check_flat(array, INT8OID, argname);
-	*n = ARR_NDIM(array) == 0 ? 0 : ARR_DIMS(array)[0];
-	out = palloc(sizeof(int64) * Max(*n, 1));
-	if (*n > 0)
-		memcpy(out, ARR_DATA_PTR(array), sizeof(int64) * *n);
-	return out;
+	return copy_flat(array, INT8OID, sizeof(int64), argname, n);
 }

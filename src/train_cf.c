@@ -212,6 +212,30 @@ add_to_average(float *avg, float *avg_bias, const float *X, const float *bias,
 }
 
 /*
+ * One half-sweep of the Gibbs sampler: draw the prior of X's side (seed),
+ * then every row of X (n rows of R) given the fixed Y (seed + 1), a chunk
+ * of rows at a time so a cancel is honoured quickly.  mean, precision and
+ * prior_work are the caller's scratch.
+ */
+static void
+sample_half_sweep(CfRun *run, const RsCsr *R, float *X, float *xbias,
+				  const float *Y, const float *ybias, uint64 seed,
+				  double *mean, double *precision, double *prior_work)
+{
+	CHECK_FOR_INTERRUPTS();
+	check_status(rs_als_sample_prior(X, xbias, R->n_rows, run->k, seed, mean, precision,
+									 prior_work, RsCancelRequested, NULL));
+	for (int32 start = 0, end; start < R->n_rows; start = end)
+	{
+		end = chunk_end(run, R, start);
+		CHECK_FOR_INTERRUPTS();
+		check_status(rs_als_explicit_sample(R, Y, ybias, run->mu, X, xbias, run->k,
+											run->alpha, precision, mean, seed + 1, start, end,
+											run->threads, run->workspace));
+	}
+}
+
+/*
  * Gibbs sampling of Bayesian biased MF: iterations sweeps, the first tenth
  * burn-in, the rest averaged into X, Y and the biases (see als.h).
  */
@@ -238,31 +262,10 @@ fit_bayesian(CfRun *run, uint64 seed)
 	{
 		uint64		sweep_seed = seed + 4 * (uint64) s;
 
-		CHECK_FOR_INTERRUPTS();
-		check_status(rs_als_sample_prior(run->X, run->xbias, n_users, k, sweep_seed,
-										 mean, precision, prior_work,
-										 RsCancelRequested, NULL));
-		for (int32 start = 0, end; start < n_users; start = end)
-		{
-			end = chunk_end(run, &d->by_user, start);
-			CHECK_FOR_INTERRUPTS();
-			check_status(rs_als_explicit_sample(&d->by_user, run->Y, run->ybias, run->mu,
-												run->X, run->xbias, k, run->alpha, precision,
-												mean, sweep_seed + 1, start, end,
-												run->threads, run->workspace));
-		}
-		check_status(rs_als_sample_prior(run->Y, run->ybias, n_items, k, sweep_seed + 2,
-										 mean, precision, prior_work,
-										 RsCancelRequested, NULL));
-		for (int32 start = 0, end; start < n_items; start = end)
-		{
-			end = chunk_end(run, &d->by_item, start);
-			CHECK_FOR_INTERRUPTS();
-			check_status(rs_als_explicit_sample(&d->by_item, run->X, run->xbias, run->mu,
-												run->Y, run->ybias, k, run->alpha, precision,
-												mean, sweep_seed + 3, start, end,
-												run->threads, run->workspace));
-		}
+		sample_half_sweep(run, &d->by_user, run->X, run->xbias, run->Y, run->ybias,
+						  sweep_seed, mean, precision, prior_work);
+		sample_half_sweep(run, &d->by_item, run->Y, run->ybias, run->X, run->xbias,
+						  sweep_seed + 2, mean, precision, prior_work);
 		if (s < burn)
 			continue;
 		add_to_average(avg_x, avg_xb, run->X, run->xbias, n_users, k, samples);
@@ -386,16 +389,15 @@ write_factors(RsTrainer *trainer, int32 version, void *arg)
  *				   iterations int, regularization float8, alpha float8,
  *				   user_col name, item_col name, weight_col name, seed bigint,
  *				   solver text, regularization_exponent float8,
- *				   store_users bool, replace bool, rating_col name)
+ *				   store_users bool, replace bool)
  * trains a factor model and returns its recsys.models row.  With
  * store_users false no per-user row is written: serving folds each user's
  * current rows of the source in at query time (RsModelUserVector).
- * rating_col is weight_col's name before 0.6.0.
  */
 Datum
 recsys_train_cf(PG_FUNCTION_ARGS)
 {
-	RsTrainArgNos argnos = {.model = 2,.cols = 7,.weight_col = 9,.replace = 14};
+	static const RsTrainArgNos argnos = {.model = 2,.cols = 7,.weight_col = 9,.replace = 14};
 	RsTrainer	trainer;
 	CfRun		run;
 	char	   *feedback;
@@ -406,8 +408,8 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 	Datum		result;
 
 	memset(&run, 0, sizeof(run));
-	/* weight_col was called rating_col before 0.6.0 */
-	argnos.weight_col = RsDeprecatedArg(fcinfo, 15, "rating_col", 9, "weight_col");
+	/* 0.6.0's definition passes weight_col's old name last */
+	RsRefuseRemovedArg(fcinfo, 15, "rating_col", "weight_col");
 	RsTrainArgs(fcinfo, &argnos, &trainer);
 	run.k = RsIntArg(fcinfo, 1, "factors", CF_MIN_FACTORS, CF_MAX_FACTORS);
 	feedback = RsTextArg(fcinfo, 3, "feedback");

@@ -65,9 +65,8 @@ PG_FUNCTION_INFO_V1(recsys_train_ease);
  *					 popularity_exponent float8, time_col name,
  *					 half_life interval, features regclass,
  *					 feature_weight float8, epsilon float8, delta float8,
- *					 max_user_items int, seed int8, replace bool,
- *					 lambda float8) trains an EASE model.  lambda is
- *					 regularization's name before 0.6.0.
+ *					 max_user_items int, seed int8, replace bool)
+ *					 trains an EASE model.
  */
 Datum
 recsys_train_ease(PG_FUNCTION_ARGS)
@@ -107,9 +106,9 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 
 	RsTrainArgs(fcinfo, &argnos, &trainer);
 	name = trainer.name;
-	/* regularization was called lambda before 0.6.0 */
-	lambda = RsFloatArg(fcinfo, RsDeprecatedArg(fcinfo, 19, "lambda", 1, "regularization"),
-						"regularization", 1e-6, 1e9, NAN);
+	/* 0.6.0's definition passes regularization's old name last */
+	RsRefuseRemovedArg(fcinfo, 19, "lambda", "regularization");
+	lambda = RsFloatArg(fcinfo, 1, "regularization", 1e-6, 1e9, NAN);
 	/* NULL neighbors: every weight, the exact model */
 	K = PG_ARGISNULL(3) ? EASE_MAX_NEIGHBORS : RsIntArg(fcinfo, 3, "neighbors", 1, EASE_MAX_NEIGHBORS);
 	binary = trainer.spec.weight_col == NULL;

@@ -116,3 +116,16 @@ recsys_stop_cluster() {
 recsys_psql() {
 	"$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"
 }
+
+# The machine a benchmark runs on and its load average (on a shared
+# machine the figures mean little without them).
+recsys_bench_machine() {
+	echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
+		"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# The machine, the date and the commit, the first lines of a benchmark's output.
+recsys_bench_header() {
+	recsys_bench_machine
+	echo "date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$RECSYS_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+}

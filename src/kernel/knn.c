@@ -204,6 +204,42 @@ insertion_sort_best_first(int32_t *idx, float *val, int64_t n)
 	}
 }
 
+/*
+ * Hoare's partition of (idx, val)[*i .. *j] around the pivot (pv, pi),
+ * which stands in that range: on return [start, *j] ranks no later than
+ * the pivot, [*i, end] no earlier, and *j < *i.  Shared by the quicksort
+ * and the quickselect below.
+ */
+RS_INLINE void
+partition_around(int32_t *idx, float *val, float pv, int32_t pi,
+				 int64_t *i_io, int64_t *j_io)
+{
+	int64_t		i = *i_io,
+				j = *j_io;
+
+	do
+	{
+		while (ranks_before(val[i], idx[i], pv, pi))
+			i++;
+		while (ranks_before(pv, pi, val[j], idx[j]))
+			j--;
+		if (i <= j)
+		{
+			float		tv = val[i];
+			int32_t		ti = idx[i];
+
+			val[i] = val[j];
+			idx[i] = idx[j];
+			val[j] = tv;
+			idx[j] = ti;
+			i++;
+			j--;
+		}
+	} while (i <= j);
+	*i_io = i;
+	*j_io = j;
+}
+
 /* Sort n entries best first: quicksort (middle pivot), insertion sort below 16. */
 static void
 sort_best_first(int32_t *idx, float *val, int64_t n)
@@ -215,25 +251,7 @@ sort_best_first(int32_t *idx, float *val, int64_t n)
 		int64_t		i = 0,
 					j = n - 1;
 
-		do
-		{
-			while (ranks_before(val[i], idx[i], pv, pi))
-				i++;
-			while (ranks_before(pv, pi, val[j], idx[j]))
-				j--;
-			if (i <= j)
-			{
-				float		tv = val[i];
-				int32_t		ti = idx[i];
-
-				val[i] = val[j];
-				idx[i] = idx[j];
-				val[j] = tv;
-				idx[j] = ti;
-				i++;
-				j--;
-			}
-		} while (i <= j);
+		partition_around(idx, val, pv, pi, &i, &j);
 		/* [0, j] ranks before [i, n); recurse on the smaller side */
 		if (j + 1 < n - i)
 		{
@@ -296,25 +314,7 @@ select_best(int32_t *idx, float *val, int64_t n, int64_t k)
 		pv = val[piv];
 		pi = idx[piv];
 
-		do
-		{
-			while (ranks_before(val[i], idx[i], pv, pi))
-				i++;
-			while (ranks_before(pv, pi, val[j], idx[j]))
-				j--;
-			if (i <= j)
-			{
-				float		tv = val[i];
-				int32_t		ti = idx[i];
-
-				val[i] = val[j];
-				idx[i] = idx[j];
-				val[j] = tv;
-				idx[j] = ti;
-				i++;
-				j--;
-			}
-		} while (i <= j);
+		partition_around(idx, val, pv, pi, &i, &j);
 		if (j < target)
 			lo = i;
 		if (target < i)

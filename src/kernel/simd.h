@@ -191,11 +191,25 @@ vec_dot(const float *a, const float *b, int k, const int nregs)
 	return sum;
 }
 
-/* y += s * x over k floats. */
+/*
+ * The body of vec_axpy and vec_xpby: y += s * x, or with scale_y
+ * y = x + s * y.  scale_y is a constant at every call, so each caller
+ * compiles to its own loop with one multiply-add and no test.
+ */
 RS_INLINE void
-vec_axpy(float *y, float s, const float *x, int k, const int nregs)
+vec_scaled_add(float *y, const float *x, float s, int k, const int nregs,
+			   const bool scale_y)
 {
 	int			i;
+
+	/* one vector of y at j, whichever the width of vs, vx and vy */
+#define SCALED_ADD_AT(j) \
+	do { \
+		VLOAD(vx, x + (j)); \
+		VLOAD(vy, y + (j)); \
+		vy = scale_y ? vx + vs * vy : vy + vs * vx; \
+		VSTORE(y + (j), vy); \
+	} while (0)
 
 	if (nregs < 16)
 	{
@@ -205,12 +219,7 @@ vec_axpy(float *y, float s, const float *x, int k, const int nregs)
 
 #pragma GCC unroll 16
 		for (i = 0; i + 4 <= k; i += 4)
-		{
-			VLOAD(vx, x + i);
-			VLOAD(vy, y + i);
-			vy += vs * vx;
-			VSTORE(y + i, vy);
-		}
+			SCALED_ADD_AT(i);
 	}
 	else
 	{
@@ -220,55 +229,25 @@ vec_axpy(float *y, float s, const float *x, int k, const int nregs)
 
 #pragma GCC unroll 16
 		for (i = 0; i + RS_VLEN <= k; i += RS_VLEN)
-		{
-			VLOAD(vx, x + i);
-			VLOAD(vy, y + i);
-			vy += vs * vx;
-			VSTORE(y + i, vy);
-		}
+			SCALED_ADD_AT(i);
 	}
 	for (; i < k; i++)
-		y[i] += s * x[i];
+		y[i] = scale_y ? x[i] + s * y[i] : y[i] + s * x[i];
+#undef SCALED_ADD_AT
+}
+
+/* y += s * x over k floats. */
+RS_INLINE void
+vec_axpy(float *y, float s, const float *x, int k, const int nregs)
+{
+	vec_scaled_add(y, x, s, k, nregs, false);
 }
 
 /* y = x + s * y over k floats (the CG direction update). */
 RS_INLINE void
 vec_xpby(float *y, const float *x, float s, int k, const int nregs)
 {
-	int			i;
-
-	if (nregs < 16)
-	{
-		RsVec4		vs = {s, s, s, s},
-					vx,
-					vy;
-
-#pragma GCC unroll 16
-		for (i = 0; i + 4 <= k; i += 4)
-		{
-			VLOAD(vx, x + i);
-			VLOAD(vy, y + i);
-			vy = vx + vs * vy;
-			VSTORE(y + i, vy);
-		}
-	}
-	else
-	{
-		RsVec		vs = VSPLAT(s),
-					vx,
-					vy;
-
-#pragma GCC unroll 16
-		for (i = 0; i + RS_VLEN <= k; i += RS_VLEN)
-		{
-			VLOAD(vx, x + i);
-			VLOAD(vy, y + i);
-			vy = vx + vs * vy;
-			VSTORE(y + i, vy);
-		}
-	}
-	for (; i < k; i++)
-		y[i] = x[i] + s * y[i];
+	vec_scaled_add(y, x, s, k, nregs, true);
 }
 
 /*

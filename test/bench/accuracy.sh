@@ -53,9 +53,7 @@ splits=$shared/data/splits
 recsys_install_deps
 recsys_build
 recsys_start_cluster "shared_buffers = 1GB"
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
-	"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
-echo "date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$RECSYS_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+recsys_bench_header
 recsys_psql -c "CREATE EXTENSION recsys" -c "SET recsys.threads = 2"
 
 # load a split file as a table (user_id, item_id, r, ts, one) and index it

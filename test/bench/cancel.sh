@@ -24,9 +24,7 @@ only=${2:-}
 recsys_install_deps
 recsys_build
 recsys_start_cluster "shared_buffers = 1GB" "max_wal_size = 8GB"
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
-	"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$RECSYS_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+recsys_bench_header
 
 log "building the data and training the models"
 recsys_psql <<'SQL'

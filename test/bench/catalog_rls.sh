@@ -21,9 +21,7 @@ runs=${1:-7}
 recsys_install_deps
 recsys_build
 recsys_start_cluster "shared_buffers = 1GB"
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
-	"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
-echo "date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$RECSYS_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+recsys_bench_header
 
 recsys_psql <<'SQL'
 CREATE EXTENSION recsys;

@@ -38,9 +38,7 @@ shared=${RECSYS_SHARED:-$RECSYS_ROOT/../shared}
 recsys_install_deps
 recsys_build
 recsys_start_cluster "shared_buffers = 2GB" "max_wal_size = 20GB"
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
-	"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
-echo "date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$RECSYS_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+recsys_bench_header
 lscpu | head
 
 recsys_psql -c "CREATE EXTENSION recsys"

@@ -38,8 +38,7 @@ cleanup_builds() {
 }
 recsys_start_cluster "shared_buffers = 1GB"
 trap 'recsys_stop_cluster || true; cleanup_builds' EXIT
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
-	"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+recsys_bench_machine
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ); A = $rev_a, B = $rev_b"
 
 recsys_psql <<'SQL'

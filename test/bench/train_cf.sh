@@ -24,30 +24,35 @@ shared=${RECSYS_SHARED:-$RECSYS_ROOT/../shared}
 recsys_install_deps
 recsys_build
 recsys_start_cluster "shared_buffers = 2GB" "max_wal_size = 20GB"
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
-	"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
-echo "date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$RECSYS_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+recsys_bench_header
 
 recsys_psql -c "CREATE EXTENSION recsys"
 recsys_psql -v csv="$shared/data/online-retail/online_retail.csv.gz" -f "$RECSYS_ROOT/test/bench/online_retail.sql"
 
-# Time one train_cf call in a fresh session: prints seconds, the model's
-# own read/fit split, and the backend's peak RSS growth in MB.
-time_training() {
-	local source=$1 iterations=$2
+# Time one training call (the SELECT of a trainer that trains model) in a
+# fresh session: prints seconds, the model's own read/fit split, and the
+# backend's peak RSS growth in MB.
+time_call() {
+	local call=$1 model=$2
 	recsys_psql -At -F ' ' <<SQL
 SET recsys.threads = 2;
 SET recsys.max_memory = '16GB';
 SELECT (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+)'))[1]::bigint AS hwm0,
 	   (regexp_match(pg_read_file('/proc/self/status'), 'RssShmem:\s+(\d+)'))[1]::bigint AS shm0,
 	   extract(epoch FROM clock_timestamp()) AS t0 \gset
-SELECT 1 AS trained FROM recsys.train_cf('$source', factors => 64, iterations => $iterations, model => 'bench') \gset
+SELECT 1 AS trained FROM $call \gset
 SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 3),
 	   round((stats->>'read_seconds')::numeric, 3), round((stats->>'fit_seconds')::numeric, 3),
 	   round(((regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+)'))[1]::bigint - :hwm0) / 1024.0, 1),
 	   round(((regexp_match(pg_read_file('/proc/self/status'), 'RssShmem:\s+(\d+)'))[1]::bigint - :shm0) / 1024.0, 1)
-FROM recsys.models WHERE name = 'bench';
+FROM recsys.models WHERE name = '$model';
 SQL
+}
+
+# Time one train_cf call of 64 factors on source.
+time_training() {
+	local source=$1 iterations=$2
+	time_call "recsys.train_cf('$source', factors => 64, iterations => $iterations, model => 'bench')" bench
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -94,20 +99,8 @@ SQL
 		echo "item-kNN $similarity K=100 on the synthetic set: total_s read_s fit_s peak_mb shmem_mb"
 		: >"$results"
 		for run in $(seq 1 "$runs"); do
-			recsys_psql -At -F ' ' <<SQL | tee -a "$results"
-SET recsys.threads = 2;
-SET recsys.max_memory = '16GB';
-SELECT (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+)'))[1]::bigint AS hwm0,
-	   (regexp_match(pg_read_file('/proc/self/status'), 'RssShmem:\s+(\d+)'))[1]::bigint AS shm0,
-	   extract(epoch FROM clock_timestamp()) AS t0 \gset
-SELECT 1 AS trained FROM recsys.train_item_knn('synth', 100, model => 'knn_bench', similarity => '$similarity',
-											   weight_col => 'weight') \gset
-SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 3),
-	   round((stats->>'read_seconds')::numeric, 3), round((stats->>'fit_seconds')::numeric, 3),
-	   round(((regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+)'))[1]::bigint - :hwm0) / 1024.0, 1),
-	   round(((regexp_match(pg_read_file('/proc/self/status'), 'RssShmem:\s+(\d+)'))[1]::bigint - :shm0) / 1024.0, 1)
-FROM recsys.models WHERE name = 'knn_bench';
-SQL
+			time_call "recsys.train_item_knn('synth', 100, model => 'knn_bench', similarity => '$similarity',
+											 weight_col => 'weight')" knn_bench | tee -a "$results"
 		done
 		report "knn_$similarity" 1 "$results"
 	done
