@@ -357,7 +357,8 @@ permute(int32_t *order, int32_t n, uint64_t seed, uint64_t stream)
  * neighbours (user_base: the users' fixed baselines); *sq_error gets the sum of the squared errors seen before
  * each update.  Returns RS_NBR_STOPPED when the stop callback asks
  * (checked every few million operations), RS_NBR_ERR_DIVERGED when an
- * error is not finite.
+ * error is not finite, RS_NBR_ERR_RANGE when an item has more than
+ * RS_NBR_MAX_NEIGHBORS neighbours.
  */
 int
 rs_nbr_epoch(RsNbrModel *m, const RsCsr *by_user, const float *z_by_user, const float *user_base,
@@ -369,6 +370,8 @@ rs_nbr_epoch(RsNbrModel *m, const RsCsr *by_user, const float *z_by_user, const 
 	float		reg = step->regularization;
 	double		total = 0;
 	int			status = RS_NBR_OK;
+	int64_t		hit_slot[RS_NBR_MAX_NEIGHBORS];
+	float		hit_z[RS_NBR_MAX_NEIGHBORS];
 	int64_t		work_per_rating = 4 + 3 * (m->n_items > 0 ? m->start[m->n_items - 1] / m->n_items + 1 : 0);
 
 	permute(order, by_user->n_rows, step->seed, (uint64_t) step->epoch);
@@ -385,11 +388,30 @@ rs_nbr_epoch(RsNbrModel *m, const RsCsr *by_user, const float *z_by_user, const 
 		{
 			int32_t		i = by_user->indices[p];
 			int64_t		slot = m->start[i];
-			double		offset = rs_nbr_offset(m, i, position, z, NULL);
-			double		err = by_user->data[p] - (m->mu + user_base[u] + m->item_bias[i] + offset);
 			int			rated = 0;
+			double		sum = 0;
+			double		err;
 			float		scaled;
 
+			if (m->count[i] > RS_NBR_MAX_NEIGHBORS)
+			{
+				status = RS_NBR_ERR_RANGE;
+				break;
+			}
+			/* the rated neighbours, once: rs_nbr_offset's sum, kept for the update */
+			for (int q = 0; q < m->count[i]; q++)
+			{
+				int32_t		pos = position[m->neighbor[slot + q]];
+
+				if (pos == 0)
+					continue;
+				hit_slot[rated] = slot + q;
+				hit_z[rated] = z[pos - 1];
+				sum += (double) hit_z[rated] * m->w[slot + q] + m->c[slot + q];
+				rated++;
+			}
+			err = by_user->data[p] - (m->mu + user_base[u] + m->item_bias[i] +
+									  (rated > 0 ? sum / sqrt((double) rated) : 0));
 			if (!isfinite(err))
 			{
 				status = RS_NBR_ERR_DIVERGED;
@@ -397,19 +419,15 @@ rs_nbr_epoch(RsNbrModel *m, const RsCsr *by_user, const float *z_by_user, const 
 			}
 			total += err * err;
 			m->item_bias[i] += lr * ((float) err - reg * m->item_bias[i]);
-			for (int q = 0; q < m->count[i]; q++)
-				rated += position[m->neighbor[slot + q]] != 0;
 			if (rated == 0)
 				continue;
 			scaled = (float) (err / sqrt((double) rated));
-			for (int q = 0; q < m->count[i]; q++)
+			for (int h = 0; h < rated; h++)
 			{
-				int32_t		pos = position[m->neighbor[slot + q]];
+				int64_t		s = hit_slot[h];
 
-				if (pos == 0)
-					continue;
-				m->w[slot + q] += lr * (scaled * z[pos - 1] - reg * m->w[slot + q]);
-				m->c[slot + q] += lr * (scaled - reg * m->c[slot + q]);
+				m->w[s] += lr * (scaled * hit_z[h] - reg * m->w[s]);
+				m->c[s] += lr * (scaled - reg * m->c[s]);
 			}
 		}
 		for (int64_t p = begin; p < end; p++)
@@ -419,4 +437,37 @@ rs_nbr_epoch(RsNbrModel *m, const RsCsr *by_user, const float *z_by_user, const 
 	}
 	*sq_error = total;
 	return status;
+}
+
+/*
+ * Order each item's neighbours by descending w (ties by index), moving c
+ * along: the order in which they are stored and listed as similar items.
+ */
+void
+rs_nbr_sort_by_weight(RsNbrModel *m, int32_t *neighbor)
+{
+	for (int32_t i = 0; i < m->n_items; i++)
+	{
+		int64_t		s = m->start[i];
+
+		/* insertion sort: k is at most a thousand, and mostly in order */
+		for (int q = 1; q < m->count[i]; q++)
+		{
+			int32_t		j = neighbor[s + q];
+			float		w = m->w[s + q];
+			float		c = m->c[s + q];
+			int			r = q;
+
+			while (r > 0 && rs_topk_ranks_before(w, j, m->w[s + r - 1], neighbor[s + r - 1]))
+			{
+				neighbor[s + r] = neighbor[s + r - 1];
+				m->w[s + r] = m->w[s + r - 1];
+				m->c[s + r] = m->c[s + r - 1];
+				r--;
+			}
+			neighbor[s + r] = j;
+			m->w[s + r] = w;
+			m->c[s + r] = c;
+		}
+	}
 }

@@ -25,6 +25,9 @@
 #define RS_NBR_ERR_DIVERGED		(-2)	/* a prediction became infinite or NaN */
 #define RS_NBR_ERR_RANGE		(-3)	/* an index out of range */
 
+/* Neighbours per item at most (the descent's scratch is this long). */
+#define RS_NBR_MAX_NEIGHBORS	1000
+
 /* The baselines' regularisation (Koren 2010, section 2.1). */
 #define RS_NBR_BASE_REG_USER	10.0f
 #define RS_NBR_BASE_REG_ITEM	25.0f
@@ -85,6 +88,7 @@ extern int	rs_nbr_epoch(RsNbrModel *m, const RsCsr *by_user, const float *z_by_u
 						 const float *user_base, const RsNbrStep *step, int32_t *position,
 						 int32_t *order, RsStopFn stop, void *stop_arg, double *sq_error);
 
+extern void rs_nbr_sort_by_weight(RsNbrModel *m, int32_t *neighbor);
 extern double rs_nbr_offset(const RsNbrModel *m, int32_t i, const int32_t *position,
 							const float *z, float *contributions);
 
