@@ -192,8 +192,9 @@ fit(NbrRun *run)
 		run->train_rmse = sqrt(sq_error / d->by_user.nnz);
 		if (run->verbose)
 			ereport(NOTICE,
-					(errmsg("epoch %d of %d: training RMSE %.4f, %.3f s",
-							e + 1, run->iterations, run->train_rmse, RsSeconds() - epoch_start)));
+					(errmsg("epoch %d of %d: training RMSE %.4f",
+							e + 1, run->iterations, run->train_rmse),
+					 errdetail("%.3f s in this epoch.", RsSeconds() - epoch_start)));
 	}
 	rs_nbr_sort_by_weight(&run->m, run->neighbor);
 }
