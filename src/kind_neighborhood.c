@@ -45,6 +45,13 @@ typedef struct NeighborhoodState
 	float		rating_max;
 	int32	   *position;		/* per item, zero between calls (see mark_user) */
 	int32		factor_rows;	/* item_factors rows loaded */
+	/* the lists reversed, and zeroed scratch, for scoring every item */
+	int64	   *rev_indptr;
+	int64	   *rev_slot;
+	int32	   *rev_owner;
+	double	   *sum;
+	int32	   *count;
+	int32	   *touched;
 } NeighborhoodState;
 
 #define NB(model) ((NeighborhoodState *) (model)->kind_state)
@@ -120,6 +127,14 @@ neighborhood_load(RsModel *model, const RsCatalogRow *row)
 			RsModelCorrupt(model, "an item has more neighbours than recsys.model_parameters \"implicit_weights\" has columns");
 		memcpy(s->m.c + s->lists.indptr[i], c + (int64) i * shape[1], sizeof(float) * count[i]);
 	}
+
+	s->rev_indptr = RsModelAlloc(model, sizeof(int64) * ((Size) n_items + 1));
+	s->rev_slot = RsModelAlloc(model, sizeof(int64) * Max(s->lists.nnz, 1));
+	s->rev_owner = RsModelAlloc(model, sizeof(int32) * Max(s->lists.nnz, 1));
+	rs_nbr_reverse(&s->m, s->rev_indptr, s->rev_slot, s->rev_owner);
+	s->sum = RsModelAlloc(model, sizeof(double) * Max(n_items, 1));
+	s->count = RsModelAlloc(model, sizeof(int32) * Max(n_items, 1));
+	s->touched = RsModelAlloc(model, sizeof(int32) * Max(n_items, 1));
 }
 
 /*
@@ -178,10 +193,12 @@ neighborhood_score_user(RsModel *model, int64 user_id, const RsUserItems *items,
 		return false;
 	z = palloc(sizeof(float) * items->n);
 	base_u = mark_user(model, items, z);
-	for (int32 i = 0; i < s->m.n_items; i++)
-		scores[i] = (float) ((double) s->m.mu + base_u + s->m.item_bias[i] +
-							 rs_nbr_offset(&s->m, i, s->position, z, NULL));
 	unmark_user(model, items);
+	for (int32 i = 0; i < s->m.n_items; i++)
+		scores[i] = (float) ((double) s->m.mu + base_u + s->m.item_bias[i]);
+	/* through the reversed lists: the user's items' neighbours only */
+	rs_nbr_offsets_all(&s->m, s->rev_indptr, s->rev_slot, s->rev_owner, items->item, z, items->n,
+					   s->sum, s->count, s->touched, scores);
 	pfree(z);
 	return true;
 }

@@ -471,3 +471,72 @@ rs_nbr_sort_by_weight(RsNbrModel *m, int32_t *neighbor)
 		}
 	}
 }
+
+/*
+ * The reverse of the neighbour lists, for scoring every item of a user at
+ * once: rev_indptr (n_items + 1) delimits, for each item j, the slots of
+ * the lists j appears in (rev_slot) and whose lists they are (rev_owner),
+ * in slot order.  nnz: the slots in use, start[n_items - 1] +
+ * count[n_items - 1] for packed lists.
+ */
+void
+rs_nbr_reverse(const RsNbrModel *m, int64_t *rev_indptr, int64_t *rev_slot, int32_t *rev_owner)
+{
+	memset(rev_indptr, 0, sizeof(int64_t) * ((size_t) m->n_items + 1));
+	for (int32_t i = 0; i < m->n_items; i++)
+		for (int q = 0; q < m->count[i]; q++)
+			rev_indptr[m->neighbor[m->start[i] + q] + 1]++;
+	for (int32_t j = 0; j < m->n_items; j++)
+		rev_indptr[j + 1] += rev_indptr[j];
+	for (int32_t i = 0; i < m->n_items; i++)
+		for (int q = 0; q < m->count[i]; q++)
+		{
+			int32_t		j = m->neighbor[m->start[i] + q];
+			int64_t		at = rev_indptr[j]++;
+
+			rev_slot[at] = m->start[i] + q;
+			rev_owner[at] = i;
+		}
+	/* the fill moved each start to the next item's: shift back */
+	for (int32_t j = m->n_items; j > 0; j--)
+		rev_indptr[j] = rev_indptr[j - 1];
+	rev_indptr[0] = 0;
+}
+
+/*
+ * Add the neighbourhood term of every item to out[] for a user with the n
+ * rated items items[] and residuals z[] (as rs_nbr_offset, summed in the
+ * user's item order), in time proportional to the user's items' reverse
+ * lists rather than to the catalog.  sum (n_items doubles) and count,
+ * touched (n_items int32 each) are zeroed scratch, left zeroed.
+ */
+void
+rs_nbr_offsets_all(const RsNbrModel *m, const int64_t *rev_indptr, const int64_t *rev_slot,
+				   const int32_t *rev_owner, const int32_t *items, const float *z, int64_t n,
+				   double *sum, int32_t *count, int32_t *touched, float *out)
+{
+	int32_t		n_touched = 0;
+
+	for (int64_t p = 0; p < n; p++)
+	{
+		int32_t		j = items[p];
+
+		for (int64_t r = rev_indptr[j]; r < rev_indptr[j + 1]; r++)
+		{
+			int32_t		i = rev_owner[r];
+			int64_t		s = rev_slot[r];
+
+			if (count[i]++ == 0)
+				touched[n_touched++] = i;
+			sum[i] += (double) z[p] * m->w[s] + m->c[s];
+		}
+	}
+	for (int32_t t = 0; t < n_touched; t++)
+	{
+		int32_t		i = touched[t];
+
+		out[i] += (float) (sum[i] / sqrt((double) count[i]));
+		sum[i] = 0;
+		count[i] = 0;
+	}
+}

@@ -89,6 +89,12 @@ extern int	rs_nbr_epoch(RsNbrModel *m, const RsCsr *by_user, const float *z_by_u
 						 int32_t *order, RsStopFn stop, void *stop_arg, double *sq_error);
 
 extern void rs_nbr_sort_by_weight(RsNbrModel *m, int32_t *neighbor);
+extern void rs_nbr_reverse(const RsNbrModel *m, int64_t *rev_indptr, int64_t *rev_slot,
+						   int32_t *rev_owner);
+extern void rs_nbr_offsets_all(const RsNbrModel *m, const int64_t *rev_indptr,
+							   const int64_t *rev_slot, const int32_t *rev_owner,
+							   const int32_t *items, const float *z, int64_t n, double *sum,
+							   int32_t *count, int32_t *touched, float *out);
 extern double rs_nbr_offset(const RsNbrModel *m, int32_t i, const int32_t *position,
 							const float *z, float *contributions);
 

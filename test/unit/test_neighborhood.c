@@ -395,6 +395,52 @@ UNIT_TEST(nbr_epoch_reports_divergence)
 	ratings_free(&d);
 }
 
+UNIT_TEST(nbr_offsets_all_match_one_by_one)
+{
+	Ratings		d = random_ratings(80, 50, 0.4, 13);
+	Fit			f = fit_begin(&d, 12, 10, 1);
+	int64_t		nnz = (int64_t) 50 * 12;	/* slots: unused ones are never listed */
+	int64_t    *rev_indptr = calloc(51, sizeof(int64_t));
+	int64_t    *rev_slot = calloc(nnz, sizeof(int64_t));
+	int32_t    *rev_owner = calloc(nnz, sizeof(int32_t));
+	double	   *sum = calloc(50, sizeof(double));
+	int32_t    *count = calloc(50, sizeof(int32_t));
+	int32_t    *touched = calloc(50, sizeof(int32_t));
+	float		out[50];
+	int64_t		listed = 0;
+
+	fit_epochs(&f, &d, 5, 0.01f, 0.01f, 1);
+	rs_nbr_reverse(&f.m, rev_indptr, rev_slot, rev_owner);
+	for (int32_t i = 0; i < 50; i++)
+		listed += f.count[i];
+	UNIT_CHECK(rev_indptr[50] == listed);
+	for (int32_t u = 0; u < 80; u += 7)
+	{
+		int64_t		b = d.by_user.indptr[u];
+		int64_t		e = d.by_user.indptr[u + 1];
+
+		memset(out, 0, sizeof(out));
+		rs_nbr_offsets_all(&f.m, rev_indptr, rev_slot, rev_owner, d.by_user.indices + b,
+						   d.z_by_user + b, e - b, sum, count, touched, out);
+		for (int64_t p = b; p < e; p++)
+			f.position[d.by_user.indices[p]] = (int32_t) (p - b + 1);
+		for (int32_t i = 0; i < 50; i++)
+			UNIT_CHECK_NEAR(out[i], rs_nbr_offset(&f.m, i, f.position, d.z_by_user + b, NULL), 1e-5);
+		for (int64_t p = b; p < e; p++)
+			f.position[d.by_user.indices[p]] = 0;
+	}
+	for (int32_t i = 0; i < 50; i++)
+		UNIT_CHECK(sum[i] == 0 && count[i] == 0);
+	free(rev_indptr);
+	free(rev_slot);
+	free(rev_owner);
+	free(sum);
+	free(count);
+	free(touched);
+	fit_free(&f);
+	ratings_free(&d);
+}
+
 UNIT_TEST(nbr_sort_by_weight_moves_c_along)
 {
 	int64_t		start[2] = {0, 3};
