@@ -7,8 +7,8 @@
  *		baselines, and least-squares blends of any of them.
  *
  * Build (from the repository root):
- *	cc -O2 -Isrc/kernel test/bench/explicit_lab.c src/kernel/als.c src/kernel/neighborhood.c \
- *		src/kernel/sparse.c -lopenblas -lpthread -lm -o /tmp/lab
+ *	cc -O2 -Isrc/kernel test/bench/explicit_lab.c src/kernel/*.c \
+ *		-lopenblas -lpthread -lm -o /tmp/lab
  *
  * Run:
  *	/tmp/lab [--valid] [--folds 1-5] [--threads N] [--data DIR]
@@ -37,6 +37,10 @@
  *	  knn      item-kNN on baseline residuals, shrunk Pearson-baseline
  *	           similarity (Surprise's KNNBaseline, item-based): K, shrink,
  *	           reg_u, reg_i
+ *	  nbr      Koren's global neighbourhood model through the kernel of
+ *	           train_neighborhood (src/kernel/neighborhood.c): K, shrink,
+ *	           lr, reg, epochs, decay, threads, trace=1 (training RMSE per
+ *	           epoch)
  *	Every method also takes seed=N.  Several methods joined by '+' are
  *	blended: each is fitted on an inner train split, blend weights are fit
  *	by ridge least squares on the inner validation rows, then (without
