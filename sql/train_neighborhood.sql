@@ -144,6 +144,9 @@ SELECT recsys.train_neighborhood('ratings', 5, weight_col => 'nosuch');
 SELECT recsys.train_neighborhood(NULL, 5, weight_col => 'rating');
 SELECT recsys.train_neighborhood('ratings', 5, model => NULL, weight_col => 'rating');
 SELECT recsys.train_neighborhood('ratings', 5, replace => NULL, weight_col => 'rating');
+SELECT recsys.train_neighborhood('ratings', 5, user_col => NULL, weight_col => 'rating');
+SELECT recsys.train_neighborhood('ratings', 5, item_col => NULL, weight_col => 'rating');
+SELECT recsys.train_neighborhood('ratings', 5, item_col => 'rating', weight_col => 'rating');
 -- another algorithm's model is not replaced unless asked
 SELECT recsys.train_neighborhood('ratings', 5, model => 'nb_mf', weight_col => 'rating');
 SELECT algorithm, version FROM recsys.train_neighborhood('ratings', 5, model => 'nb_mf', weight_col => 'rating',
@@ -169,5 +172,38 @@ SET recsys.max_memory = '8MB';
 SELECT recsys.train_neighborhood('wide', 1000, model => 'nb_wide', weight_col => 'rating');
 RESET recsys.max_memory;
 
+-- two roles: training reads the source with the caller's rights; a model is
+-- used by another role only once granted, and then serves that role from
+-- the owner's ratings without giving it the table
+CREATE ROLE regress_recsys_nbr_a;
+CREATE ROLE regress_recsys_nbr_b;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys TO regress_recsys_nbr_a, regress_recsys_nbr_b;
+GRANT USAGE ON SCHEMA nbr_test TO regress_recsys_nbr_a, regress_recsys_nbr_b;
+CREATE TABLE a_ratings AS SELECT * FROM ratings;
+ALTER TABLE a_ratings OWNER TO regress_recsys_nbr_a;
+GRANT SELECT ON held_out TO regress_recsys_nbr_b;
+SET ROLE regress_recsys_nbr_b;
+SELECT recsys.train_neighborhood('a_ratings', 5, model => 'nb_b', weight_col => 'rating');
+RESET ROLE;
+SET ROLE regress_recsys_nbr_a;
+SELECT (recsys.train_neighborhood('a_ratings', 5, model => 'nb_a', weight_col => 'rating')).version;
+RESET ROLE;
+SET ROLE regress_recsys_nbr_b;
+SELECT count(*) FROM recsys.recommend(1, 3, 'nb_a');
+RESET ROLE;
+SET ROLE regress_recsys_nbr_a;
+SELECT recsys.grant_model('nb_a', 'regress_recsys_nbr_b');
+RESET ROLE;
+SET ROLE regress_recsys_nbr_b;
+SELECT count(*) FROM recsys.recommend(1, 3, 'nb_a');
+SELECT metric, value < 0.5 AS below_half_a_star
+FROM recsys.evaluate('nb_a', 'held_out', weight_col => 'rating') WHERE metric = 'rmse';
+SELECT count(*) FROM a_ratings;
+RESET ROLE;
+SELECT recsys.drop_model('nb_a');
+
 DROP SCHEMA nbr_test CASCADE;
 DELETE FROM recsys.models WHERE name LIKE 'nb\_%' OR name = 'nb';
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_nbr_a, regress_recsys_nbr_b;
+DROP ROLE regress_recsys_nbr_a;
+DROP ROLE regress_recsys_nbr_b;
