@@ -20,6 +20,8 @@ SELECT (recsys.train_user_knn('buys', 5, model => 'dmg_uknn')).version;
 SELECT (recsys.train_popular('buys', model => 'dmg_pop')).version;
 SELECT (recsys.train_blend('{dmg_knn,dmg_als}', '{1,1}', 'dmg_mix')).version;
 SELECT (recsys.train_fm('buys', 'dmg_ease', 'dmg_fm', factors => 2, epochs => 2, time_col => 'item_id')).version;
+CREATE TABLE rates AS SELECT user_id, item_id, (1 + (user_id + item_id) % 5)::real AS rating FROM buys;
+SELECT (recsys.train_neighborhood('rates', 3, model => 'dmg_nbr', weight_col => 'rating')).version;
 
 -- A statement's outcome: "served" or its SQLSTATE, message, hint and the
 -- error context lines recsys adds (not PL/pgSQL's).
@@ -66,9 +68,9 @@ CREATE TABLE saved_user_factors AS SELECT * FROM recsys.user_factors WHERE model
 CREATE TABLE saved_item_stats AS SELECT * FROM recsys.item_stats WHERE model LIKE 'dmg\_%';
 CREATE TABLE saved_item_lists AS SELECT * FROM recsys.item_neighbor_lists WHERE model LIKE 'dmg\_%';
 CREATE TABLE saved_user_lists AS SELECT * FROM recsys.user_neighbor_lists WHERE model LIKE 'dmg\_%';
+CREATE TABLE saved_parameters AS SELECT * FROM recsys.model_parameters WHERE model LIKE 'dmg\_%';
 CREATE TABLE saved_models AS SELECT * FROM recsys.models WHERE name LIKE 'dmg\_%';
 CREATE TABLE saved_versions AS SELECT * FROM recsys.model_versions WHERE model LIKE 'dmg\_%';
-CREATE TABLE saved_parameters AS SELECT * FROM recsys.model_parameters WHERE model LIKE 'dmg\_%';
 CREATE FUNCTION repair() RETURNS void LANGUAGE sql AS $$
 	UPDATE recsys.models m SET algorithm = s.algorithm, params = s.params, n_items = s.n_items,
 		trained_at = clock_timestamp()
@@ -200,7 +202,38 @@ INSERT INTO damages (model, what, damage) VALUES
 	 $$UPDATE recsys.model_versions SET params = jsonb_set(params, '{factors}', '0') WHERE model = 'dmg_fm'$$),
 	('dmg_fm', 'a damaged base',
 	 $$UPDATE recsys.item_neighbor_lists SET neighbor_ids[1] = 99 WHERE model = 'dmg_ease' AND item_id = 10;
-	   SELECT damaged.touch('dmg_ease')$$);
+	   SELECT damaged.touch('dmg_ease')$$),
+	-- the neighbourhood model's rows (src/kind_neighborhood.c)
+	('dmg_nbr', 'an item''s baseline missing',
+	 $$UPDATE recsys.item_factors SET factors = '{}' WHERE model = 'dmg_nbr' AND item_id = 13$$),
+	('dmg_nbr', 'an item''s baseline and something more',
+	 $$UPDATE recsys.item_factors SET factors = '{0,0}' WHERE model = 'dmg_nbr' AND item_id = 13$$),
+	('dmg_nbr', 'an item''s baseline NULL',
+	 $$UPDATE recsys.item_factors SET factors = '{NULL}' WHERE model = 'dmg_nbr' AND item_id = 13$$),
+	('dmg_nbr', 'an item''s baseline not a number',
+	 $$UPDATE recsys.item_factors SET factors = '{NaN}' WHERE model = 'dmg_nbr' AND item_id = 13$$),
+	('dmg_nbr', 'an item''s bias infinite',
+	 $$UPDATE recsys.item_factors SET bias = 'Infinity' WHERE model = 'dmg_nbr' AND item_id = 13$$),
+	('dmg_nbr', 'an item without its bias row',
+	 $$DELETE FROM recsys.item_factors WHERE model = 'dmg_nbr' AND item_id = 13$$),
+	('dmg_nbr', 'a bias row of an item the model never had',
+	 $$INSERT INTO recsys.item_factors VALUES ('dmg_nbr', 1, 99, 0, '{0}')$$),
+	('dmg_nbr', 'a neighbour weight not a number',
+	 $$UPDATE recsys.item_neighbor_lists SET scores[1] = 'NaN' WHERE model = 'dmg_nbr' AND item_id = 10$$),
+	('dmg_nbr', 'a neighbour list naming an unknown item',
+	 $$UPDATE recsys.item_neighbor_lists SET neighbor_ids[1] = 99 WHERE model = 'dmg_nbr' AND item_id = 10$$),
+	('dmg_nbr', 'no implicit weights',
+	 $$DELETE FROM recsys.model_parameters WHERE model = 'dmg_nbr'$$),
+	('dmg_nbr', 'implicit weights of fewer items',
+	 $$UPDATE recsys.model_parameters SET shape = '{9,3}', value = value[1:27] WHERE model = 'dmg_nbr'$$),
+	('dmg_nbr', 'implicit weights of fewer neighbours than listed',
+	 $$UPDATE recsys.model_parameters SET shape = '{10,1}', value = value[1:10] WHERE model = 'dmg_nbr'$$),
+	('dmg_nbr', 'implicit weights fewer than their shape',
+	 $$UPDATE recsys.model_parameters SET value = value[1:29] WHERE model = 'dmg_nbr'$$),
+	('dmg_nbr', 'implicit weights of three dimensions',
+	 $$UPDATE recsys.model_parameters SET shape = '{10,3,1}' WHERE model = 'dmg_nbr'$$),
+	('dmg_nbr', 'an implicit weight infinite',
+	 $$UPDATE recsys.model_parameters SET value[2] = '-Infinity' WHERE model = 'dmg_nbr'$$);
 
 CREATE FUNCTION try_damage(d damages) RETURNS TABLE (step text, outcome text) LANGUAGE plpgsql AS $$
 BEGIN

@@ -114,6 +114,29 @@ COMMENT ON FUNCTION recsys.train_fm(regclass, text, text, integer, integer, doub
 -- Learned neighbourhood weights
 -------------------------------------------------------------------------------
 
+-- recsys.train_neighborhood (src/train_neighborhood.c, src/kind_neighborhood.c):
+-- stored in item_stats, item_factors, item_neighbor_lists and model_parameters.
+CREATE FUNCTION recsys.train_neighborhood(
+	source regclass,
+	neighbors integer DEFAULT 100,
+	model text DEFAULT 'default',
+	iterations integer DEFAULT 30,
+	learning_rate double precision DEFAULT 0.01,
+	regularization double precision DEFAULT 0.01,
+	shrinkage double precision DEFAULT 100,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	seed bigint DEFAULT 42,
+	verbose boolean DEFAULT false,
+	replace boolean DEFAULT false)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_neighborhood'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_neighborhood(regclass, integer, text, integer, double precision,
+	double precision, double precision, name, name, name, bigint, boolean, boolean) IS
+	'train Koren''s global neighbourhood model of explicit ratings: interpolation weights between each item and its most similar items, learned by gradient descent';
+
 -------------------------------------------------------------------------------
 -- Diversity
 -------------------------------------------------------------------------------

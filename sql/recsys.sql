@@ -709,6 +709,27 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_user_knn(regclass, integer, text, double precision, name, name, name, boolean) IS
 	'train a user-kNN model: each user''s most similar users by cosine';
 
+CREATE FUNCTION recsys.train_neighborhood(
+	source regclass,
+	neighbors integer DEFAULT 100,
+	model text DEFAULT 'default',
+	iterations integer DEFAULT 30,
+	learning_rate double precision DEFAULT 0.01,
+	regularization double precision DEFAULT 0.01,
+	shrinkage double precision DEFAULT 100,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	seed bigint DEFAULT 42,
+	verbose boolean DEFAULT false,
+	replace boolean DEFAULT false)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_neighborhood'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_neighborhood(regclass, integer, text, integer, double precision,
+	double precision, double precision, name, name, name, bigint, boolean, boolean) IS
+	'train Koren''s global neighbourhood model of explicit ratings: interpolation weights between each item and its most similar items, learned by gradient descent';
+
 CREATE FUNCTION recsys.train_blend(
 	members text[],
 	weights real[] DEFAULT NULL,

@@ -508,6 +508,61 @@ blend_source_reader(RsModel *blend)
 	return first->owner;
 }
 
+/*
+ * A blend predicts ratings when every member does and its weights do not
+ * sum to zero: then evaluate's rmse and mae measure it.
+ */
+static bool
+blend_rates(RsModel *blend)
+{
+	double		weight_sum = 0;
+
+	for (int m = 0; m < B(blend)->n_members; m++)
+	{
+		RsModel    *model = B(blend)->members[m].model;
+
+		if (model->kind->rates == NULL || !model->kind->rates(model))
+			return false;
+		weight_sum += B(blend)->members[m].weight;
+	}
+	return weight_sum != 0;
+}
+
+/*
+ * The blend's rating of blend item i (-1: unknown): the members' predicted
+ * ratings averaged with the blend's weights, sum w_m r_m / sum w_m, not
+ * standardised (the members share the rating scale).  Each member
+ * predicts from the user's ratings as it reads them (item i unknown to a
+ * member is its cold-start prediction).
+ */
+static double
+blend_predict_rating(RsModel *blend, int64 user_id, const RsUserItems *items, int32 i)
+{
+	double		sum = 0;
+	double		weight_sum = 0;
+
+	for (int m = 0; m < B(blend)->n_members; m++)
+	{
+		RsBlendMember *member = &B(blend)->members[m];
+		RsModel    *model = member->model;
+		RsUserItems own = {0};
+		bool		has_items = false;
+		int32		j = i < 0 ? -1 : member->index ? member->index[i] : i;
+
+		if (model->kind->history_input && model->kind->history_input(model))
+		{
+			member_items(blend, member, user_id, items, &own);
+			has_items = true;
+		}
+		sum += member->weight * model->kind->predict_rating(model, user_id,
+															 has_items ? &own : NULL, j);
+		weight_sum += member->weight;
+		if (has_items)
+			RsFreeUserItems(&own);
+	}
+	return sum / weight_sum;
+}
+
 const RsModelKind RsBlendKind = {
 	.name = "blend",
 	.load = blend_load,
@@ -517,4 +572,6 @@ const RsModelKind RsBlendKind = {
 	.cold_start_scores = blend_cold_start_scores,
 	.score_session = blend_score_session,
 	.explain = blend_explain,
+	.rates = blend_rates,
+	.predict_rating = blend_predict_rating,
 };

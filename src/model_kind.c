@@ -37,6 +37,7 @@ static const KindRegistration registry[] = {
 	{"popular", &RsPopularKind},
 	{"blend", &RsBlendKind},
 	{"fm", &RsFmKind},
+	{"neighborhood", &RsNeighborhoodKind},
 };
 
 /* RsModelKindFor returns the kind serving an algorithm, NULL if none does. */

@@ -34,7 +34,6 @@
 
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "als.h"
@@ -482,15 +481,8 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(train_context);
 
 	RsTrainBegin(&trainer, run.explicit_feedback ? "mf" : "als", &run.data);
-	if (run.explicit_feedback && run.data.by_user.nnz < run.data.rows_read - run.data.rows_skipped)
-		ereport(ERROR,
-				(errcode(ERRCODE_CARDINALITY_VIOLATION),
-				 errmsg("source \"%s\" rates some (user, item) pairs more than once",
-						get_rel_name(trainer.spec.relid)),
-				 errdetail("%lld rows but %lld distinct pairs.",
-						   (long long) (run.data.rows_read - run.data.rows_skipped),
-						   (long long) run.data.by_user.nnz),
-				 errhint("Train on a view with one rating per pair, e.g. the latest with DISTINCT ON.")));
+	if (run.explicit_feedback)
+		RsRefuseRepeatedRatings(&trainer, &run.data);
 
 	loss = fit(&run, (uint64) seed);
 

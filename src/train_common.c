@@ -78,6 +78,24 @@ RsCheckTrainingMemory(const char *what, Size bytes, const RsInteractions *data)
 				 errhint("Raise recsys.max_memory, or train with smaller settings or a smaller source.")));
 }
 
+/*
+ * RsRefuseRepeatedRatings refuses a source of ratings that rates a (user,
+ * item) pair more than once: the matrices would hold their sum.
+ */
+void
+RsRefuseRepeatedRatings(const RsTrainer *trainer, const RsInteractions *data)
+{
+	if (data->by_user.nnz < data->rows_read - data->rows_skipped)
+		ereport(ERROR,
+				(errcode(ERRCODE_CARDINALITY_VIOLATION),
+				 errmsg("source \"%s\" rates some (user, item) pairs more than once",
+						get_rel_name(trainer->spec.relid)),
+				 errdetail("%lld rows but %lld distinct pairs.",
+						   (long long) (data->rows_read - data->rows_skipped),
+						   (long long) data->by_user.nnz),
+				 errhint("Train on a view with one rating per pair, e.g. the latest with DISTINCT ON.")));
+}
+
 /* The source's column names, into a params object. */
 static void
 describe_source(const RsSourceSpec *spec, StringInfo params)

@@ -74,6 +74,7 @@ extern void RsTrainBegin(RsTrainer *trainer, const char *algorithm, RsInteractio
 extern Datum RsTrainFinish(FunctionCallInfo fcinfo, RsTrainer *trainer,
 						   RsTrainWriter write, void *arg);
 
+extern void RsRefuseRepeatedRatings(const RsTrainer *trainer, const RsInteractions *data);
 extern double RsSeconds(void);
 extern void RsCheckTrainingMemory(const char *what, Size bytes, const RsInteractions *data);
 extern Size RsInteractionBytes(const RsInteractions *data);

@@ -547,4 +547,34 @@ FROM recsys.evaluate('mf', 'cv_test_$fold', weight_col => 'r');
 SQL
 	done
 	done
+
+	# Koren's global neighbourhood model (0.7.0), its defaults (chosen on an
+	# inner validation split of fold 1's train: test/bench/explicit_lab.c,
+	# method nbr), and its blend with the Bayesian MF above, weights 0.63 and
+	# 0.37 (the lab's ridge blend fitted on that inner split, normalised)
+	for setting in "neighbourhood model, train_neighborhood defaults (neighbors 100, 30 iterations, learning_rate 0.01, regularization 0.01, shrinkage 100)|" \
+		"blend of the Bayesian MF above (weight 0.63) and the neighbourhood model (0.37)|blend"; do
+	echo
+	echo "### ml-latest-small / cv5 rating prediction: ${setting%%|*}"
+	for fold in 1 2 3 4 5; do
+		if [ "${setting#*|}" = blend ]; then
+			train="SELECT 1 AS trained FROM recsys.train_cf('cv_train_$fold', model => 'bmf_$fold', feedback => 'explicit', weight_col => 'r', solver => 'bayesian', factors => 8, alpha => 2, iterations => 100) \\gset
+SELECT 1 AS trained FROM recsys.train_blend('{bmf_$fold,nbr_$fold}', '{0.63,0.37}', 'nbr_blend_$fold') \\gset"
+			evaluated=nbr_blend_$fold
+		else
+			train="SELECT 1 AS trained FROM recsys.train_neighborhood('cv_train_$fold', model => 'nbr_$fold', weight_col => 'r') \\gset"
+			evaluated=nbr_$fold
+		fi
+		recsys_psql -At -F ' ' <<SQL
+SET recsys.threads = 2;
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \\gset
+$train
+SELECT format('fold %s: fit %s s, rmse %s, mae %s', $fold,
+	round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 2),
+	round(max(value) FILTER (WHERE metric = 'rmse')::numeric, 4),
+	round(max(value) FILTER (WHERE metric = 'mae')::numeric, 4))
+FROM recsys.evaluate('$evaluated', 'cv_test_$fold', weight_col => 'r');
+SQL
+	done
+	done
 fi

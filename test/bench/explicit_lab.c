@@ -7,8 +7,8 @@
  *		baselines, and least-squares blends of any of them.
  *
  * Build (from the repository root):
- *	cc -O2 -Isrc/kernel test/bench/explicit_lab.c src/kernel/als.c \
- *		src/kernel/sparse.c -lopenblas -lpthread -lm -o /tmp/lab
+ *	cc -O2 -Isrc/kernel test/bench/explicit_lab.c src/kernel/*.c \
+ *		-lopenblas -lpthread -lm -o /tmp/lab
  *
  * Run:
  *	/tmp/lab [--valid] [--folds 1-5] [--threads N] [--data DIR]
@@ -37,6 +37,10 @@
  *	  knn      item-kNN on baseline residuals, shrunk Pearson-baseline
  *	           similarity (Surprise's KNNBaseline, item-based): K, shrink,
  *	           reg_u, reg_i
+ *	  nbr      Koren's global neighbourhood model through the kernel of
+ *	           train_neighborhood (src/kernel/neighborhood.c): K, shrink,
+ *	           lr, reg, epochs, decay, threads, trace=1 (training RMSE per
+ *	           epoch)
  *	Every method also takes seed=N.  Several methods joined by '+' are
  *	blended: each is fitted on an inner train split, blend weights are fit
  *	by ridge least squares on the inner validation rows, then (without
@@ -61,6 +65,7 @@
 #include <cblas.h>
 
 #include "als.h"
+#include "neighborhood.h"
 #include "rng.h"
 #include "sparse.h"
 
@@ -1678,6 +1683,94 @@ typedef struct Method
 	MethodFn	fn;
 } Method;
 
+/*
+ * Koren's global neighbourhood model through the kernel API
+ * (src/kernel/neighborhood.c): K, shrink, lr, reg, epochs, decay, threads.
+ */
+static void
+method_nbr(const Train *t, const Params *p, const Query *q, float *out)
+{
+	int			K = (int) param(p, "K", 100);
+	int			epochs = (int) param(p, "epochs", 30);
+	double		decay = param(p, "decay", 1.0);
+	RsNbrModel	m;
+	RsNbrStep	step;
+	float	   *ubase = xcalloc(t->n_users, sizeof(float));
+	float	   *zu = xmalloc(sizeof(float) * t->n);
+	float	   *zi = xmalloc(sizeof(float) * t->n);
+	float	   *sim = xmalloc(sizeof(float) * t->n_items * K);
+	int32_t    *position = xcalloc(t->n_items, sizeof(int32_t));
+	int32_t    *order = xmalloc(sizeof(int32_t) * t->n_users);
+	int			threads = (int) param(p, "threads", 1);
+	void	   *work = xcalloc(1, rs_nbr_neighbors_workspace_bytes(t->n_items, threads));
+	int64_t    *start = xmalloc(sizeof(int64_t) * t->n_items);
+	int32_t    *count = xcalloc(t->n_items, sizeof(int32_t));
+	int32_t    *neighbor = xmalloc(sizeof(int32_t) * t->n_items * K);
+	float	   *item_base = xmalloc(sizeof(float) * t->n_items);
+	double		se;
+
+	memset(&m, 0, sizeof(m));
+	for (int32_t i = 0; i < t->n_items; i++)
+		start[i] = (int64_t) i * K;
+	m.n_items = t->n_items;
+	m.mu = t->mu;
+	m.start = start;
+	m.count = count;
+	m.neighbor = neighbor;
+	m.w = xcalloc((size_t) t->n_items * K, sizeof(float));
+	m.c = xcalloc((size_t) t->n_items * K, sizeof(float));
+	m.item_bias = xmalloc(sizeof(float) * t->n_items);
+	m.item_base = item_base;
+	rs_nbr_baselines(&t->by_user, &t->by_item, t->mu, RS_NBR_BASE_REG_USER, RS_NBR_BASE_REG_ITEM,
+					 RS_NBR_BASE_SWEEPS, ubase, item_base);
+	rs_nbr_residuals(&t->by_user, true, t->mu, ubase, item_base, zu);
+	rs_nbr_residuals(&t->by_item, false, t->mu, ubase, item_base, zi);
+	rs_nbr_neighbors(&t->by_item, zi, &t->by_user, zu, (float) param(p, "shrink", 100), K, 0,
+					 t->n_items, threads, work, neighbor, sim, count);
+	memcpy(m.item_bias, item_base, sizeof(float) * t->n_items);
+	step.learning_rate = (float) param(p, "lr", 0.01);
+	step.regularization = (float) param(p, "reg", 0.01);
+	step.seed = (uint64_t) param(p, "seed", 42);
+	for (int e = 0; e < epochs; e++)
+	{
+		step.epoch = e;
+		rs_nbr_epoch(&m, &t->by_user, zu, ubase, &step, position, order, NULL, NULL, &se);
+		if (param(p, "trace", 0))
+			fprintf(stderr, "epoch %d train rmse %.4f\n", e, sqrt(se / t->n));
+		step.learning_rate *= (float) decay;
+	}
+	/* predictions: runs of one user's queries share the user's marks */
+	for (int64_t s0 = 0, s1; s0 < q->n; s0 = s1)
+	{
+		int32_t		u = q->u[s0];
+		int64_t		b = 0, e = 0;
+
+		for (s1 = s0; s1 < q->n && q->u[s1] == u; s1++)
+			;
+		if (u >= 0)
+		{
+			b = t->by_user.indptr[u];
+			e = t->by_user.indptr[u + 1];
+			for (int64_t x = b; x < e; x++)
+				position[t->by_user.indices[x]] = (int32_t) (x - b + 1);
+		}
+		for (int64_t s = s0; s < s1; s++)
+		{
+			int32_t		i = q->i[s];
+			double		pr = t->mu + (u >= 0 ? ubase[u] : 0);
+
+			if (i >= 0)
+				pr += m.item_bias[i] + (u >= 0 ? rs_nbr_offset(&m, i, position, zu + b, NULL) : 0);
+			out[s] = clipf((float) pr);
+		}
+		for (int64_t x = b; x < e; x++)
+			position[t->by_user.indices[x]] = 0;
+	}
+	free(ubase); free(zu); free(zi); free(sim); free(position); free(order); free(work);
+	free(start); free(count); free(neighbor); free(m.w); free(m.c); free(m.item_bias);
+	free(item_base);
+}
+
 static const Method methods[] = {
 	{"bias", method_bias},
 	{"als", method_als},
@@ -1687,6 +1780,7 @@ static const Method methods[] = {
 	{"gibbs", method_gibbs},
 	{"bayes", method_bayes},
 	{"knn", method_knn},
+	{"nbr", method_nbr},
 };
 
 static MethodFn
