@@ -741,12 +741,14 @@ CREATE FUNCTION recsys.recommend(
 	k integer DEFAULT 10,
 	model text DEFAULT 'default',
 	exclude_seen boolean DEFAULT true,
-	candidates bigint[] DEFAULT NULL)
+	candidates bigint[] DEFAULT NULL,
+	diversity real DEFAULT 0,
+	similarity_model text DEFAULT NULL)
 RETURNS TABLE (item_id bigint, score real)
 AS 'MODULE_PATHNAME', 'recsys_recommend'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
-COMMENT ON FUNCTION recsys.recommend(bigint, integer, text, boolean, bigint[]) IS
-	'the k items a model recommends to a user, best first';
+COMMENT ON FUNCTION recsys.recommend(bigint, integer, text, boolean, bigint[], real, text) IS
+	'the k items a model recommends to a user, best first (diversity > 0: re-ranked by maximal marginal relevance)';
 
 CREATE FUNCTION recsys.similar_items(
 	item_id bigint,
@@ -1024,11 +1026,11 @@ COMMENT ON FUNCTION recsys.split_last(regclass, name, integer, integer, name, na
 -- internal: the measuring of evaluate (its public definition below
 -- carries the deprecated argument name rating_col for one release)
 CREATE FUNCTION recsys._evaluate(model text, test regclass, k integer, user_col name,
-	item_col name, weight_col name)
+	item_col name, weight_col name, diversity real, similarity_model text)
 RETURNS TABLE (metric text, value double precision)
 AS 'MODULE_PATHNAME', 'recsys_evaluate'
-LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 12;
-COMMENT ON FUNCTION recsys._evaluate(text, regclass, integer, name, name, name) IS
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 13;
+COMMENT ON FUNCTION recsys._evaluate(text, regclass, integer, name, name, name, real, text) IS
 	'internal: evaluate';
 
 CREATE FUNCTION recsys.evaluate(
@@ -1039,15 +1041,18 @@ CREATE FUNCTION recsys.evaluate(
 	item_col name DEFAULT 'item_id',
 	weight_col name DEFAULT NULL,
 	-- deprecated in 0.6.0, removed in 0.7.0: weight_col's old name
-	rating_col name DEFAULT NULL)
+	rating_col name DEFAULT NULL,
+	diversity real DEFAULT 0,
+	similarity_model text DEFAULT NULL)
 RETURNS TABLE (metric text, value double precision)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER ROWS 12
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER ROWS 13
 AS $$
 	SELECT * FROM recsys._evaluate(model, test, k, user_col, item_col,
 		CASE WHEN rating_col IS NULL THEN weight_col
-			 ELSE recsys._renamed(rating_col, 'rating_col', 'weight_col') END)
+			 ELSE recsys._renamed(rating_col, 'rating_col', 'weight_col') END,
+		diversity, similarity_model)
 $$;
-COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name, name) IS
+COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name, name, real, text) IS
 	'ranking metrics (and rmse/mae for explicit models) of a model on a test set';
 
 -- The SQL literal of a tune parameter's JSON value: a JSON array becomes

@@ -29,6 +29,7 @@
 #include "utils/memutils.h"
 
 #include "blend.h"
+#include "diversity.h"
 #include "history.h"
 #include "model_acl.h"
 #include "model_cache.h"
@@ -373,6 +374,35 @@ blend_score_session(RsModel *blend, const RsUserItems *session, float *scores)
 	return scored;
 }
 
+/*
+ * How alike items are, as the blend's first member that can say sees it
+ * (factor and item models can, popularity and user-kNN cannot): a blend's
+ * own scores are a sum, which has no similarity of its own.  Items the
+ * member does not know are like no other.
+ */
+static void
+blend_item_similarity(RsModel *blend, const int32 *idx, int n, float *out)
+{
+	for (int m = 0; m < B(blend)->n_members; m++)
+	{
+		RsBlendMember *member = &B(blend)->members[m];
+		int32	   *mine;
+
+		if (member->model->kind->item_similarity == NULL)
+			continue;
+		mine = palloc(sizeof(int32) * Max(n, 1));
+		for (int a = 0; a < n; a++)
+			mine[a] = member->index ? member->index[idx[a]] : idx[a];
+		RsItemSimilarityOf(member->model, mine, n, out);
+		pfree(mine);
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("blend \"%s\" has no member that supports diversity", blend->name),
+			 errhint("Name a model of items' similarity in similarity_model.")));
+}
+
 static int
 contribution_id_cmp(const void *a, const void *b)
 {
@@ -482,4 +512,5 @@ const RsModelKind RsBlendKind = {
 	.score_user = blend_score_user,
 	.score_session = blend_score_session,
 	.explain = blend_explain,
+	.item_similarity = blend_item_similarity,
 };

@@ -35,6 +35,7 @@
 
 #include "args.h"
 #include "array_util.h"
+#include "diversity.h"
 #include "history.h"
 #include "model_acl.h"
 #include "model_cache.h"
@@ -149,7 +150,9 @@ RsTopItems(RsModel *model, const float *scores, uint8 *exclude, int k, int32 *ou
 
 /*
  * recsys_recommend(user_id bigint, k int, model text, exclude_seen bool,
- *					candidates bigint[]) returns (item_id, score) best first.
+ *					candidates bigint[], diversity real, similarity_model text)
+ * returns (item_id, score) best first, or in the order diversity's
+ * re-ranking picks them (src/diversity.c).
  */
 Datum
 recsys_recommend(PG_FUNCTION_ARGS)
@@ -167,6 +170,7 @@ recsys_recommend(PG_FUNCTION_ARGS)
 	RsUserItems items = {0};
 	bool		have_items = false;
 	bool		fallback;
+	RsDiversity diversity;
 
 	RsRequireArg(fcinfo, 0, "user_id");
 	user_id = PG_GETARG_INT64(0);
@@ -174,6 +178,7 @@ recsys_recommend(PG_FUNCTION_ARGS)
 	RsRequireArg(fcinfo, 3, "exclude_seen");
 	exclude_seen = PG_GETARG_BOOL(3);
 	model = model_arg(fcinfo, 2);
+	RsDiversityArgs(fcinfo, 5, model, k, &diversity);
 	InitMaterializedSRF(fcinfo, 0);
 
 	n_items = model->items.count;
@@ -207,7 +212,7 @@ recsys_recommend(PG_FUNCTION_ARGS)
 
 	top_idx = palloc(sizeof(int32) * k);
 	top_score = palloc(sizeof(float) * k);
-	found = RsRankForUser(model, user_id, have_items ? &items : NULL, exclude, k,
+	found = RsRankDiverse(model, &diversity, user_id, have_items ? &items : NULL, exclude, k,
 						  palloc(sizeof(float) * Max(n_items, RS_SCORE_BLOCK)),
 						  top_idx, top_score, &fallback);
 	if (fallback)
