@@ -31,9 +31,6 @@ typedef struct RsDiversity
 extern void RsDiversityArgs(FunctionCallInfo fcinfo, int argno, RsModel *model, int k,
 							RsDiversity *out);
 extern int	RsDiversePoolSize(int k);
-extern int	RsRankDiverse(RsModel *model, const RsDiversity *diversity, int64 user_id,
-						  const RsUserItems *items, uint8 *exclude, int k, float *scratch,
-						  int32 *out_idx, float *out_score, bool *fallback);
 extern void RsItemSimilarityOf(RsModel *model, const int32 *idx, int n, float *out);
 
 #endif							/* RECSYS_DIVERSITY_H */

@@ -37,6 +37,7 @@
 #include "array_util.h"
 #include "diversity.h"
 #include "history.h"
+#include "mmr.h"
 #include "model_acl.h"
 #include "model_cache.h"
 #include "model_kind.h"
@@ -117,6 +118,71 @@ RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *ex
 		cold_start_scores(model, scratch);
 	}
 	return RsTopItems(model, scratch, exclude, k, out_idx, out_score);
+}
+
+/*
+ * RsRankDiverse ranks as RsRankForUser does (same arguments, same
+ * contract: what is returned is added to exclude, nothing else), then
+ * re-ranks by MMR when diversity asks for it.
+ */
+int
+RsRankDiverse(RsModel *model, const RsDiversity *diversity, int64 user_id,
+			  const RsUserItems *items, uint8 *exclude, int k, float *scratch,
+			  int32 *out_idx, float *out_score, bool *fallback)
+{
+	int			pool;
+	int32	   *pool_idx;
+	float	   *pool_score;
+	int32	   *sim_idx;
+	float	   *sim;
+	float	   *mmr_scratch;
+	int32	   *order;
+	bool	   *picked;
+	int			n;
+	int			found;
+
+	if (diversity->lambda == 0)
+		return RsRankForUser(model, user_id, items, exclude, k, scratch, out_idx, out_score,
+							 fallback);
+
+	pool = RsDiversePoolSize(k);
+	pool_idx = palloc(sizeof(int32) * pool);
+	pool_score = palloc(sizeof(float) * pool);
+	n = RsRankForUser(model, user_id, items, exclude, pool, scratch, pool_idx, pool_score,
+					  fallback);
+
+	/* the pool's items as the similarity model knows them */
+	sim_idx = palloc(sizeof(int32) * Max(n, 1));
+	for (int c = 0; c < n; c++)
+		sim_idx[c] = diversity->similarity == model ? pool_idx[c] :
+			RsModelItemIndex(diversity->similarity, model->items.ids[pool_idx[c]]);
+	sim = palloc(sizeof(float) * Max((Size) n * n, 1));
+	CHECK_FOR_INTERRUPTS();
+	RsItemSimilarityOf(diversity->similarity, sim_idx, n, sim);
+
+	mmr_scratch = palloc(sizeof(float) * 2 * Max(n, 1));
+	order = palloc(sizeof(int32) * Max(n, 1));
+	found = rs_mmr_rerank(pool_score, sim, n, k, diversity->lambda, mmr_scratch, order);
+	picked = palloc0(sizeof(bool) * Max(n, 1));
+	for (int r = 0; r < found; r++)
+	{
+		out_idx[r] = pool_idx[order[r]];
+		out_score[r] = pool_score[order[r]];
+		picked[order[r]] = true;
+	}
+	/* the pool's items not picked were not excluded before: unmark them */
+	for (int c = 0; c < n; c++)
+		if (!picked[c])
+			exclude[pool_idx[c] >> 3] &= (uint8) ~(1u << (pool_idx[c] & 7));
+
+	pfree(picked);
+	pfree(order);
+	pfree(mmr_scratch);
+	pfree(sim);
+	pfree(sim_idx);
+	pfree(pool_score);
+	pfree(pool_idx);
+	return found;
 }
 
 /*
