@@ -68,6 +68,21 @@ SELECT 1 FROM recsys.train_blend('{div_pop, div_uknn}', model => 'div_blend2');
 SELECT * FROM recsys.recommend(1000, 3, 'div_blend2', diversity => 0.5);
 SELECT count(*) FROM recsys.recommend(1000, 3, 'div_blend2', diversity => 0.5, similarity_model => 'div_ease');
 
+-- an anonymous session of three category 1 items, likewise
+SELECT m.model, d.diversity, count(DISTINCT r.item_id / 10) AS categories
+FROM unnest(ARRAY['div_knn', 'div_ease', 'div_als']) m(model),
+	 unnest(ARRAY[0, 0.5]::real[]) d(diversity),
+	 recsys.recommend_session('{11, 12, 13}', 3, m.model, diversity => d.diversity) r
+GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT array_agg(r ORDER BY o) = (SELECT array_agg(r ORDER BY o)
+	FROM recsys.recommend_session('{11, 12, 13}', 5, 'div_ease', diversity => 0) WITH ORDINALITY r(i, s, o))
+	AS same
+FROM recsys.recommend_session('{11, 12, 13}', 5, 'div_ease') WITH ORDINALITY r(i, s, o);
+SELECT count(DISTINCT item_id / 10) AS categories
+FROM recsys.recommend_session('{11, 12, 13}', 3, 'div_pop', diversity => 0.5, similarity_model => 'div_knn');
+SELECT * FROM recsys.recommend_session('{11, 12, 13}', 3, 'div_pop', diversity => 0.5);
+SELECT * FROM recsys.recommend_session('{11, 12, 13}', 3, 'div_knn', diversity => 1.01);
+
 -- bad arguments
 SELECT * FROM recsys.recommend(1000, 3, 'div_knn', diversity => -0.1);
 SELECT * FROM recsys.recommend(1000, 3, 'div_knn', diversity => 1.5);

@@ -30,8 +30,9 @@
 -- Diversity
 -------------------------------------------------------------------------------
 
--- recommend and evaluate take diversity and similarity_model; evaluate
--- reports ild@k.  A new signature: the old functions go.
+-- recommend, recommend_session and evaluate take diversity and
+-- similarity_model; evaluate reports ild@k.  New signatures: the old
+-- functions go.
 DROP FUNCTION recsys.recommend(bigint, integer, text, boolean, bigint[]);
 CREATE FUNCTION recsys.recommend(
 	user_id bigint,
@@ -78,3 +79,16 @@ AS $$
 $$;
 COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name, name, real, text) IS
 	'ranking metrics (and rmse/mae for explicit models) of a model on a test set';
+
+DROP FUNCTION recsys.recommend_session(bigint[], integer, text);
+CREATE FUNCTION recsys.recommend_session(
+	items bigint[],
+	k integer DEFAULT 10,
+	model text DEFAULT 'default',
+	diversity real DEFAULT 0,
+	similarity_model text DEFAULT NULL)
+RETURNS TABLE (item_id bigint, score real)
+AS 'MODULE_PATHNAME', 'recsys_recommend_session'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+COMMENT ON FUNCTION recsys.recommend_session(bigint[], integer, text, real, text) IS
+	'recommendations for an anonymous visitor from the items of their session';

@@ -865,11 +865,13 @@ COMMENT ON FUNCTION recsys.recommend_for_vector(real[], integer, text, bigint[],
 CREATE FUNCTION recsys.recommend_session(
 	items bigint[],
 	k integer DEFAULT 10,
-	model text DEFAULT 'default')
+	model text DEFAULT 'default',
+	diversity real DEFAULT 0,
+	similarity_model text DEFAULT NULL)
 RETURNS TABLE (item_id bigint, score real)
 AS 'MODULE_PATHNAME', 'recsys_recommend_session'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
-COMMENT ON FUNCTION recsys.recommend_session(bigint[], integer, text) IS
+COMMENT ON FUNCTION recsys.recommend_session(bigint[], integer, text, real, text) IS
 	'recommendations for an anonymous visitor from the items of their session';
 
 CREATE FUNCTION recsys.refresh_user(user_id bigint, model text DEFAULT 'default')

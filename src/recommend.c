@@ -121,56 +121,37 @@ RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *ex
 }
 
 /*
- * RsRankDiverse ranks as RsRankForUser does (same arguments, same
- * contract: what is returned is added to exclude, nothing else), then
- * re-ranks by MMR when diversity asks for it.
+ * Pick k of a pool of n ranked items (pool_idx/pool_score, best first) by
+ * MMR (rs_mmr_rerank) with the similarities of diversity's model, into
+ * out_idx/out_score; the pool's items not picked are cleared from
+ * exclude (they were not in it before the pool was ranked).
  */
-int
-RsRankDiverse(RsModel *model, const RsDiversity *diversity, int64 user_id,
-			  const RsUserItems *items, uint8 *exclude, int k, float *scratch,
-			  int32 *out_idx, float *out_score, bool *fallback)
+static int
+pick_diverse(RsModel *model, const RsDiversity *diversity, const int32 *pool_idx,
+			 const float *pool_score, int n, int k, uint8 *exclude, int32 *out_idx,
+			 float *out_score)
 {
-	int			pool;
-	int32	   *pool_idx;
-	float	   *pool_score;
-	int32	   *sim_idx;
-	float	   *sim;
-	float	   *mmr_scratch;
-	int32	   *order;
-	bool	   *picked;
-	int			n;
+	int32	   *sim_idx = palloc(sizeof(int32) * Max(n, 1));
+	float	   *sim = palloc(sizeof(float) * Max((Size) n * n, 1));
+	float	   *mmr_scratch = palloc(sizeof(float) * 2 * Max(n, 1));
+	int32	   *order = palloc(sizeof(int32) * Max(n, 1));
+	bool	   *picked = palloc0(sizeof(bool) * Max(n, 1));
 	int			found;
 
-	if (diversity->lambda == 0)
-		return RsRankForUser(model, user_id, items, exclude, k, scratch, out_idx, out_score,
-							 fallback);
-
-	pool = RsDiversePoolSize(k);
-	pool_idx = palloc(sizeof(int32) * pool);
-	pool_score = palloc(sizeof(float) * pool);
-	n = RsRankForUser(model, user_id, items, exclude, pool, scratch, pool_idx, pool_score,
-					  fallback);
-
 	/* the pool's items as the similarity model knows them */
-	sim_idx = palloc(sizeof(int32) * Max(n, 1));
 	for (int c = 0; c < n; c++)
 		sim_idx[c] = diversity->similarity == model ? pool_idx[c] :
 			RsModelItemIndex(diversity->similarity, model->items.ids[pool_idx[c]]);
-	sim = palloc(sizeof(float) * Max((Size) n * n, 1));
 	CHECK_FOR_INTERRUPTS();
 	RsItemSimilarityOf(diversity->similarity, sim_idx, n, sim);
 
-	mmr_scratch = palloc(sizeof(float) * 2 * Max(n, 1));
-	order = palloc(sizeof(int32) * Max(n, 1));
 	found = rs_mmr_rerank(pool_score, sim, n, k, diversity->lambda, mmr_scratch, order);
-	picked = palloc0(sizeof(bool) * Max(n, 1));
 	for (int r = 0; r < found; r++)
 	{
 		out_idx[r] = pool_idx[order[r]];
 		out_score[r] = pool_score[order[r]];
 		picked[order[r]] = true;
 	}
-	/* the pool's items not picked were not excluded before: unmark them */
 	for (int c = 0; c < n; c++)
 		if (!picked[c])
 			exclude[pool_idx[c] >> 3] &= (uint8) ~(1u << (pool_idx[c] & 7));
@@ -180,6 +161,35 @@ RsRankDiverse(RsModel *model, const RsDiversity *diversity, int64 user_id,
 	pfree(mmr_scratch);
 	pfree(sim);
 	pfree(sim_idx);
+	return found;
+}
+
+/*
+ * RsRankDiverse ranks as RsRankForUser does (same arguments, same
+ * contract: what is returned is added to exclude, nothing else), then
+ * re-ranks by MMR when diversity asks for it: the model's ranking of a
+ * pool of RsDiversePoolSize(k) items, k of them picked.
+ */
+int
+RsRankDiverse(RsModel *model, const RsDiversity *diversity, int64 user_id,
+			  const RsUserItems *items, uint8 *exclude, int k, float *scratch,
+			  int32 *out_idx, float *out_score, bool *fallback)
+{
+	int			pool = RsDiversePoolSize(k);
+	int32	   *pool_idx;
+	float	   *pool_score;
+	int			n;
+	int			found;
+
+	if (diversity->lambda == 0)
+		return RsRankForUser(model, user_id, items, exclude, k, scratch, out_idx, out_score,
+							 fallback);
+	pool_idx = palloc(sizeof(int32) * pool);
+	pool_score = palloc(sizeof(float) * pool);
+	n = RsRankForUser(model, user_id, items, exclude, pool, scratch, pool_idx, pool_score,
+					  fallback);
+	found = pick_diverse(model, diversity, pool_idx, pool_score, n, k, exclude, out_idx,
+						 out_score);
 	pfree(pool_score);
 	pfree(pool_idx);
 	return found;
@@ -521,7 +531,8 @@ recsys_recommend_for_vector(PG_FUNCTION_ARGS)
  * model's kind scores a session (a factor model folds them in, an item
  * model scores their neighbours, a popularity model ranks by popularity,
  * a blend has each member do its own).  The session's items are never
- * recommended back.
+ * recommended back.  diversity real and similarity_model text re-rank as
+ * in recommend.
  */
 Datum
 recsys_recommend_session(PG_FUNCTION_ARGS)
@@ -537,11 +548,15 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
 	float	   *score;
 	float	   *scratch;
 	int			found = -1;
+	RsDiversity diversity;
+	int			pool;
 
 	RsRequireArg(fcinfo, 0, "items");
 	k = RsKArg(fcinfo, 1);
 	model = model_arg(fcinfo, 2);
 	RS_REQUIRE(model, score_session, "recommend_session");
+	RsDiversityArgs(fcinfo, 3, model, k, &diversity);
+	pool = diversity.lambda > 0 ? RsDiversePoolSize(k) : k;
 	InitMaterializedSRF(fcinfo, 0);
 	exclude = palloc0(RS_BITMAP_BYTES(model->items.count) + 1);
 	mark_items(model, PG_GETARG_ARRAYTYPE_P(0), "items", exclude, &pairs, &n_pairs);
@@ -555,16 +570,26 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
 		session.weight[j] = 1;
 	}
 
-	idx = palloc(sizeof(int32) * k);
-	score = palloc(sizeof(float) * k);
+	idx = palloc(sizeof(int32) * pool);
+	score = palloc(sizeof(float) * pool);
 	scratch = palloc(sizeof(float) * Max(model->items.count, RS_SCORE_BLOCK));
 	if (model->kind->rank_session)
-		found = model->kind->rank_session(model, &session, exclude, k, scratch, idx, score);
+		found = model->kind->rank_session(model, &session, exclude, pool, scratch, idx, score);
 	if (found < 0)
 	{
 		if (!model->kind->score_session(model, &session, scratch))
 			cold_start_scores(model, scratch);
-		found = RsTopItems(model, scratch, exclude, k, idx, score);
+		found = RsTopItems(model, scratch, exclude, pool, idx, score);
+	}
+	if (diversity.lambda > 0)
+	{
+		int32	   *pool_idx = idx;
+		float	   *pool_score = score;
+
+		idx = palloc(sizeof(int32) * k);
+		score = palloc(sizeof(float) * k);
+		found = pick_diverse(model, &diversity, pool_idx, pool_score, found, k, exclude, idx,
+							 score);
 	}
 	for (int r = 0; r < found; r++)
 		RsPutItemRow(rsinfo, model->items.ids[idx[r]], score[r]);
