@@ -109,6 +109,16 @@ FROM recsys.evaluate('div_pop', 'held_out', 3, diversity => 0.5, similarity_mode
 WHERE metric = 'ild@3';
 SELECT * FROM recsys.evaluate('div_pop', 'held_out', 3, diversity => 0.5);
 SELECT * FROM recsys.evaluate('div_knn', 'held_out', 3, diversity => 2);
+-- ild over a category relation (train_ease's features layout): user 1000's
+-- list is one category at 0 (ild 0), three at 0.5 (ild 1)
+CREATE TABLE categories AS SELECT DISTINCT item_id, (item_id / 10)::text AS feature FROM events;
+CREATE TABLE held_1000 (user_id bigint, item_id bigint);
+INSERT INTO held_1000 VALUES (1000, 14);
+SELECT d.diversity, round(e.value::numeric, 4) AS ild
+FROM unnest(ARRAY[0, 0.5]::real[]) d(diversity),
+	 recsys.evaluate('div_knn', 'held_1000', 3, diversity => d.diversity, features => 'categories') e
+WHERE e.metric = 'ild@3' ORDER BY 1;
+SELECT * FROM recsys.evaluate('div_knn', 'held_1000', 3, features => 'held_out');
 -- ild is reported up to k = 100
 SELECT count(*) FILTER (WHERE metric LIKE 'ild@%') AS ild_rows
 FROM recsys.evaluate('div_knn', 'held_out', 101);

@@ -1028,11 +1028,11 @@ COMMENT ON FUNCTION recsys.split_last(regclass, name, integer, integer, name, na
 -- internal: the measuring of evaluate (its public definition below
 -- carries the deprecated argument name rating_col for one release)
 CREATE FUNCTION recsys._evaluate(model text, test regclass, k integer, user_col name,
-	item_col name, weight_col name, diversity real, similarity_model text)
+	item_col name, weight_col name, diversity real, similarity_model text, features regclass)
 RETURNS TABLE (metric text, value double precision)
 AS 'MODULE_PATHNAME', 'recsys_evaluate'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 13;
-COMMENT ON FUNCTION recsys._evaluate(text, regclass, integer, name, name, name, real, text) IS
+COMMENT ON FUNCTION recsys._evaluate(text, regclass, integer, name, name, name, real, text, regclass) IS
 	'internal: evaluate';
 
 CREATE FUNCTION recsys.evaluate(
@@ -1045,16 +1045,17 @@ CREATE FUNCTION recsys.evaluate(
 	-- deprecated in 0.6.0, removed in 0.7.0: weight_col's old name
 	rating_col name DEFAULT NULL,
 	diversity real DEFAULT 0,
-	similarity_model text DEFAULT NULL)
+	similarity_model text DEFAULT NULL,
+	features regclass DEFAULT NULL)
 RETURNS TABLE (metric text, value double precision)
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER ROWS 13
 AS $$
 	SELECT * FROM recsys._evaluate(model, test, k, user_col, item_col,
 		CASE WHEN rating_col IS NULL THEN weight_col
 			 ELSE recsys._renamed(rating_col, 'rating_col', 'weight_col') END,
-		diversity, similarity_model)
+		diversity, similarity_model, features)
 $$;
-COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name, name, real, text) IS
+COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name, name, real, text, regclass) IS
 	'ranking metrics (and rmse/mae for explicit models) of a model on a test set';
 
 -- The SQL literal of a tune parameter's JSON value: a JSON array becomes

@@ -23,9 +23,11 @@
  *		ild@k       = intra-list diversity: the mean over the pairs of R_u
  *					  of 1 - cos(a, b), the cosine of the two items' binary
  *					  columns in the training source (the share of buyers in
- *					  common, whatever model is evaluated), averaged over
- *					  users with two items or more; for k <= 100 only (it
- *					  costs k / 2 column scans per list);
+ *					  common, whatever model is evaluated), or of their
+ *					  feature sets when features are given (a relation as
+ *					  train_ease's), averaged over users with two items or
+ *					  more; for k <= 100 only (it costs k / 2 column scans
+ *					  per list);
  *	- the lists are recommend()'s with the diversity and similarity_model
  *	  given (src/diversity.c), so ild@k and ndcg@k measure its trade;
  *	- for explicit models and a rating column: rmse and mae of the clipped
@@ -53,6 +55,7 @@
 #include "args.h"
 #include "diversity.h"
 #include "ingest.h"
+#include "item_features.h"
 #include "mmr.h"
 #include "model_acl.h"
 #include "history.h"
@@ -143,19 +146,19 @@ add_user(MetricSums *sums, const int32 *list, int found, int k,
 }
 
 /*
- * Add a list's intra-list distance (rs_intra_list_distance) over the
- * items' columns of the training matrix; model_to_train maps model item
- * indexes to the matrix's (-1: not in it).
+ * Add a list's intra-list distance (rs_intra_list_distance) over the rows
+ * of an items x (users or features) matrix; row_of maps model item indexes
+ * to the matrix's rows (-1: not in it).
  */
 static void
-add_intra_list(MetricSums *sums, const RsInteractions *train, const int32 *model_to_train,
+add_intra_list(MetricSums *sums, const RsCsr *by_item, const int32 *row_of,
 			   const int32 *list, int found, int32 *cols, uint8 *mark)
 {
 	double		d;
 
 	for (int r = 0; r < found; r++)
-		cols[r] = model_to_train[list[r]];
-	d = rs_intra_list_distance(&train->by_item, cols, found, mark);
+		cols[r] = row_of[list[r]];
+	d = rs_intra_list_distance(by_item, cols, found, mark);
 	if (d < 0)
 		return;
 	sums->ild += d;
@@ -286,7 +289,8 @@ user_train_items(const RsInteractions *train, const int32 *train_items, int32 tr
 /*
  * recsys_evaluate(model text, test regclass, k int, user_col name,
  *				   item_col name, weight_col name, diversity real,
- *				   similarity_model text) returns (metric, value).
+ *				   similarity_model text, features regclass)
+ * returns (metric, value).
  */
 Datum
 recsys_evaluate(PG_FUNCTION_ARGS)
@@ -322,6 +326,8 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	int32	   *model_to_train = NULL;
 	int32	   *ild_cols = NULL;
 	uint8	   *ild_mark = NULL;
+	RsCsr		ild_rows;		/* items x users of train, or x features */
+	Oid			features_relid = InvalidOid;
 
 	RsRequireArg(fcinfo, 0, "model");
 	RsRequireArg(fcinfo, 1, "test");
@@ -341,6 +347,8 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 						model->name, model->algorithm),
 				 errhint("Leave rating_col NULL for ranking metrics only.")));
 	RsDiversityArgs(fcinfo, 6, model, k, &diversity);
+	if (PG_NARGS() > 8 && !PG_ARGISNULL(8))
+		features_relid = PG_GETARG_OID(8);
 	RsRequireSource(model, "Evaluating");
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -379,12 +387,34 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	if (k <= EVALUATE_MAX_ILD_K)
 	{
 		model_to_train = palloc(sizeof(int32) * Max(n_items, 1));
-		memset(model_to_train, 0xff, sizeof(int32) * Max(n_items, 1));
-		for (int32 t = 0; t < train.items.count; t++)
-			if (train_items[t] >= 0)
-				model_to_train[train_items[t]] = t;
 		ild_cols = palloc(sizeof(int32) * k);
-		ild_mark = palloc0(Max(train.users.count, 1));
+		if (OidIsValid(features_relid))
+		{
+			/* the items' feature sets: features x items, transposed */
+			RsCsr		features;
+			RsItemFeatureCounts counts;
+
+			RsReadItemFeatures(features_relid, model->item_col, &model->items, 0, &features,
+							   &counts);
+			ild_rows.indptr = palloc(sizeof(int64) * (n_items + 1));
+			ild_rows.indices = MemoryContextAllocHuge(CurrentMemoryContext,
+													  sizeof(int32) * Max(features.nnz, 1));
+			ild_rows.data = MemoryContextAllocHuge(CurrentMemoryContext,
+												   sizeof(float) * Max(features.nnz, 1));
+			rs_csr_transpose(&features, &ild_rows);
+			for (int32 i = 0; i < n_items; i++)
+				model_to_train[i] = i;
+			ild_mark = palloc0(Max(features.n_rows, 1));
+		}
+		else
+		{
+			ild_rows = train.by_item;
+			memset(model_to_train, 0xff, sizeof(int32) * Max(n_items, 1));
+			for (int32 t = 0; t < train.items.count; t++)
+				if (train_items[t] >= 0)
+					model_to_train[train_items[t]] = t;
+			ild_mark = palloc0(Max(train.users.count, 1));
+		}
 	}
 	if (model->half_life > 0)
 	{
@@ -429,7 +459,7 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 								  list_score, &fallback);
 			add_user(&sums, list, found, k, relevant, (int) (t1 - t0));
 			if (model_to_train)
-				add_intra_list(&sums, &train, model_to_train, list, found, ild_cols, ild_mark);
+				add_intra_list(&sums, &ild_rows, model_to_train, list, found, ild_cols, ild_mark);
 			for (int r2 = 0; r2 < found; r2++)
 			{
 				if (!rs_bitmap_test(covered, list[r2]))
