@@ -147,6 +147,9 @@ item_neighbors_item_similarity(RsModel *model, const int32 *idx, int n, float *o
 			int32		b = position[nb->indices[p]];
 			float		s = nb->data[p] / strongest;
 
+			/* best first: the rest are no more alike (EASE's negatives count 0) */
+			if (!(s > 0))
+				break;
 			if (b < 0 || b == a || !(s > out[(Size) a * n + b]))
 				continue;
 			s = Min(s, 1.0f);
