@@ -2,23 +2,24 @@
  *
  * diversity.c
  *		Diverse recommendation lists by maximal marginal relevance
- *		(Carbonell and Goldstein 1998), for recommend and evaluate.
+ *		(Carbonell and Goldstein 1998), for recommend, recommend_session
+ *		and evaluate: their arguments, and item similarities across models.
  *
  * With diversity lambda > 0 the model ranks a pool of its best
- * min(max(10 k, 100), 1000) items as usual, and MMR picks
- * k of them one at a time, each maximising
+ * min(max(10 k, 100), 1000) items as usual, and MMR picks k of them one
+ * at a time, each maximising
  *		(1 - lambda) rel(i) - lambda max_{j picked} sim(i, j),
  * rel the model's score scaled to [0, 1] within the pool (so a lambda
  * means the same for every kind and scale), sim the items' similarity as
  * a model sees it: the model's own kind (its item_similarity callback,
  * src/model.h: cosine of item factors, the stored neighbour weights of an
  * item model), or that of the model named by similarity_model, looked up
- * with the caller's rights like any model.  RsRankDiverse
- * (src/recommend.c, next to the ranking it re-ranks) pools and picks,
- * src/kernel/mmr.c does the picking; this file reads the arguments and
- * maps items between models.  Each row keeps the model's own score; rows come in the order
- * picked.  lambda 0 is the model's ranking itself, not re-ranked: the same
- * rows, at no cost.
+ * with the caller's rights like any model.  src/recommend.c pools and
+ * picks (RsRankDiverse, next to the ranking it re-ranks), the kernel
+ * src/kernel/mmr.c does the arithmetic; this file reads the arguments and
+ * maps items between models.  Each row keeps the model's own score; rows
+ * come in the order picked.  lambda 0 is the model's ranking itself, not
+ * re-ranked: the same rows, at no cost.
  *
  * A pool of 10 k lets MMR reach 10 times deeper than the list; deeper
  * pools bring items too weak to be worth their novelty (their scaled
