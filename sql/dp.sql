@@ -158,7 +158,7 @@ SELECT array_agg(r.item_id ORDER BY r.ord) =
 		FROM (SELECT item_id, popularity FROM recsys.item_stats
 			  WHERE model = 'e_empty' AND item_id NOT IN (SELECT item_id FROM purchases WHERE user_id = 3)
 			  ORDER BY popularity DESC LIMIT 5) x) AS popularity_order
-FROM recsys.recommend(3, 5, 'e_empty') WITH ORDINALITY r(item_id, score, ord);
+FROM recsys.recommend(3, 5, 'e_empty') WITH ORDINALITY r(item_id, score, reason, ord);
 -- popularity_exponent takes popularity from the noisy counts
 SELECT params->>'popularity_exponent' AS popularity_exponent
 FROM recsys.train_ease('purchases', 10, model => 'e_pop', epsilon => 1, popularity_exponent => 0.5, seed => 1);

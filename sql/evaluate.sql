@@ -21,6 +21,9 @@ SELECT version FROM recsys.train_popular('train', model => 'pop');
 --   user 5 has no training rows: skipped.
 -- Means over 3 users: precision 0.5, recall 0.8333, ndcg 0.7480, map 0.6667,
 -- hit_rate 1, mrr 0.8333; coverage |{2, 3, 4}| / 4 items = 0.75.
+-- ild (1 - cosine of the items' buyer sets in train: 1 {1,2,3}, 2 {2,3},
+-- 3 {3}, 4 {4}): user 1 1 - 1/sqrt(2) = 0.2929, user 2 1 - 0 = 1, user 3
+-- has one item (left out): ild@2 = 0.6464.
 SELECT metric, round(value::numeric, 4) AS value FROM recsys.evaluate('pop', 'test', k => 2)
 WHERE metric <> 'seconds';
 SELECT value >= 0 AS timed FROM recsys.evaluate('pop', 'test') WHERE metric = 'seconds';

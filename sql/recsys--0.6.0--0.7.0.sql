@@ -44,29 +44,34 @@ SELECT pg_catalog.pg_extension_config_dump('recsys.model_parameters', '');
 -- recommend and recommend_session return why each row is there (reason:
 -- 'personalised', 'filled', 'cold start' or 'popular'); a new output
 -- column changes the return type, so they are dropped and created again
--- (nothing in the extension depends on them)
+-- (nothing in the extension depends on them).  Their new arguments
+-- diversity and similarity_model (see "Diversity") come in the same step.
 DROP FUNCTION recsys.recommend(bigint, integer, text, boolean, bigint[]);
 CREATE FUNCTION recsys.recommend(
 	user_id bigint,
 	k integer DEFAULT 10,
 	model text DEFAULT 'default',
 	exclude_seen boolean DEFAULT true,
-	candidates bigint[] DEFAULT NULL)
+	candidates bigint[] DEFAULT NULL,
+	diversity real DEFAULT 0,
+	similarity_model text DEFAULT NULL)
 RETURNS TABLE (item_id bigint, score real, reason text)
 AS 'MODULE_PATHNAME', 'recsys_recommend'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
-COMMENT ON FUNCTION recsys.recommend(bigint, integer, text, boolean, bigint[]) IS
-	'the k items a model recommends to a user, best first, and why each is there';
+COMMENT ON FUNCTION recsys.recommend(bigint, integer, text, boolean, bigint[], real, text) IS
+	'the k items a model recommends to a user, best first (diversity > 0: re-ranked by maximal marginal relevance), and why each is there';
 
 DROP FUNCTION recsys.recommend_session(bigint[], integer, text);
 CREATE FUNCTION recsys.recommend_session(
 	items bigint[],
 	k integer DEFAULT 10,
-	model text DEFAULT 'default')
+	model text DEFAULT 'default',
+	diversity real DEFAULT 0,
+	similarity_model text DEFAULT NULL)
 RETURNS TABLE (item_id bigint, score real, reason text)
 AS 'MODULE_PATHNAME', 'recsys_recommend_session'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
-COMMENT ON FUNCTION recsys.recommend_session(bigint[], integer, text) IS
+COMMENT ON FUNCTION recsys.recommend_session(bigint[], integer, text, real, text) IS
 	'recommendations for an anonymous visitor from the items of their session, and why each is there';
 
 -------------------------------------------------------------------------------
@@ -140,6 +145,11 @@ COMMENT ON FUNCTION recsys.train_neighborhood(regclass, integer, text, integer, 
 -------------------------------------------------------------------------------
 -- Diversity
 -------------------------------------------------------------------------------
+
+-- recommend and recommend_session take diversity and similarity_model
+-- (created with them in "Cold-start rows marked" above); evaluate takes
+-- them and features, and reports ild@k (created in "Deprecated 0.5.0
+-- names removed" below, which replaces it anyway).
 
 -------------------------------------------------------------------------------
 -- Deprecated 0.5.0 names removed
@@ -234,11 +244,14 @@ CREATE FUNCTION recsys.evaluate(
 	k integer DEFAULT 10,
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id',
-	weight_col name DEFAULT NULL)
+	weight_col name DEFAULT NULL,
+	diversity real DEFAULT 0,
+	similarity_model text DEFAULT NULL,
+	features regclass DEFAULT NULL)
 RETURNS TABLE (metric text, value double precision)
 AS 'MODULE_PATHNAME', 'recsys_evaluate'
-LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 12;
-COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name) IS
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 13;
+COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name, real, text, regclass) IS
 	'ranking metrics (and rmse/mae for explicit models) of a model on a test set';
 
 CREATE FUNCTION recsys.tune(

@@ -779,12 +779,14 @@ CREATE FUNCTION recsys.recommend(
 	k integer DEFAULT 10,
 	model text DEFAULT 'default',
 	exclude_seen boolean DEFAULT true,
-	candidates bigint[] DEFAULT NULL)
+	candidates bigint[] DEFAULT NULL,
+	diversity real DEFAULT 0,
+	similarity_model text DEFAULT NULL)
 RETURNS TABLE (item_id bigint, score real, reason text)
 AS 'MODULE_PATHNAME', 'recsys_recommend'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
-COMMENT ON FUNCTION recsys.recommend(bigint, integer, text, boolean, bigint[]) IS
-	'the k items a model recommends to a user, best first, and why each is there';
+COMMENT ON FUNCTION recsys.recommend(bigint, integer, text, boolean, bigint[], real, text) IS
+	'the k items a model recommends to a user, best first (diversity > 0: re-ranked by maximal marginal relevance), and why each is there';
 
 CREATE FUNCTION recsys.similar_items(
 	item_id bigint,
@@ -895,11 +897,13 @@ COMMENT ON FUNCTION recsys.recommend_for_vector(real[], integer, text, bigint[])
 CREATE FUNCTION recsys.recommend_session(
 	items bigint[],
 	k integer DEFAULT 10,
-	model text DEFAULT 'default')
+	model text DEFAULT 'default',
+	diversity real DEFAULT 0,
+	similarity_model text DEFAULT NULL)
 RETURNS TABLE (item_id bigint, score real, reason text)
 AS 'MODULE_PATHNAME', 'recsys_recommend_session'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
-COMMENT ON FUNCTION recsys.recommend_session(bigint[], integer, text) IS
+COMMENT ON FUNCTION recsys.recommend_session(bigint[], integer, text, real, text) IS
 	'recommendations for an anonymous visitor from the items of their session, and why each is there';
 
 CREATE FUNCTION recsys.refresh_user(user_id bigint, model text DEFAULT 'default')
@@ -1059,11 +1063,14 @@ CREATE FUNCTION recsys.evaluate(
 	k integer DEFAULT 10,
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id',
-	weight_col name DEFAULT NULL)
+	weight_col name DEFAULT NULL,
+	diversity real DEFAULT 0,
+	similarity_model text DEFAULT NULL,
+	features regclass DEFAULT NULL)
 RETURNS TABLE (metric text, value double precision)
 AS 'MODULE_PATHNAME', 'recsys_evaluate'
-LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 12;
-COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name) IS
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 13;
+COMMENT ON FUNCTION recsys.evaluate(text, regclass, integer, name, name, name, real, text, regclass) IS
 	'ranking metrics (and rmse/mae for explicit models) of a model on a test set';
 
 -- The SQL literal of a tune parameter's JSON value: a JSON array becomes

@@ -20,6 +20,16 @@
  *		mrr@k       = 1 / (rank of the first hit), 0 without one
  *	  each averaged over evaluated users (every user weighs the same);
  *		coverage@k  = |union of R_u| / |catalog|;
+ *		ild@k       = intra-list diversity: the mean over the pairs of R_u
+ *					  of 1 - cos(a, b), the cosine of the two items' binary
+ *					  columns in the training source (the share of buyers in
+ *					  common, whatever model is evaluated), or of their
+ *					  feature sets when features are given (a relation as
+ *					  train_ease's), averaged over users with two items or
+ *					  more; for k <= 100 only (it costs k / 2 column scans
+ *					  per list);
+ *	- the lists are recommend()'s with the diversity and similarity_model
+ *	  given (src/diversity.c), so ild@k and ndcg@k measure its trade;
  *	- for explicit models and a rating column: rmse and mae of the clipped
  *	  predictions over every test row (mu + b_i for an unknown user,
  *	  mu + b_u for an unknown item).
@@ -43,7 +53,10 @@
 #include "utils/tuplestore.h"
 
 #include "args.h"
+#include "diversity.h"
 #include "ingest.h"
+#include "item_features.h"
+#include "mmr.h"
 #include "model_acl.h"
 #include "history.h"
 #include "model_cache.h"
@@ -56,6 +69,7 @@
 PG_FUNCTION_INFO_V1(recsys_evaluate);
 
 #define EVALUATE_MAX_K 1000
+#define EVALUATE_MAX_ILD_K 100	/* ild@k is reported up to this k */
 
 /* Sums of the per-user metrics. */
 typedef struct MetricSums
@@ -66,6 +80,8 @@ typedef struct MetricSums
 	double		map;
 	double		hit_rate;
 	double		mrr;
+	double		ild;
+	int64		ild_users;		/* with two items or more */
 	int64		users;
 	int64		skipped;
 } MetricSums;
@@ -127,6 +143,26 @@ add_user(MetricSums *sums, const int32 *list, int found, int k,
 	sums->hit_rate += hits > 0;
 	sums->mrr += first_hit > 0 ? 1.0 / first_hit : 0;
 	sums->users++;
+}
+
+/*
+ * Add a list's intra-list distance (rs_intra_list_distance) over the rows
+ * of an items x (users or features) matrix; row_of maps model item indexes
+ * to the matrix's rows (-1: not in it).
+ */
+static void
+add_intra_list(MetricSums *sums, const RsCsr *by_item, const int32 *row_of,
+			   const int32 *list, int found, int32 *cols, uint8 *mark)
+{
+	double		d;
+
+	for (int r = 0; r < found; r++)
+		cols[r] = row_of[list[r]];
+	d = rs_intra_list_distance(by_item, cols, found, mark);
+	if (d < 0)
+		return;
+	sums->ild += d;
+	sums->ild_users++;
 }
 
 /* Where the times of the training pairs go while they are streamed in. */
@@ -252,7 +288,9 @@ user_train_items(const RsInteractions *train, const int32 *train_items, int32 tr
 
 /*
  * recsys_evaluate(model text, test regclass, k int, user_col name,
- *				   item_col name, weight_col name) returns (metric, value).
+ *				   item_col name, weight_col name, diversity real,
+ *				   similarity_model text, features regclass)
+ * returns (metric, value).
  */
 Datum
 recsys_evaluate(PG_FUNCTION_ARGS)
@@ -284,6 +322,12 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	double		abs_error = 0;
 	MemoryContext eval_context;
 	MemoryContext old;
+	RsDiversity diversity;
+	int32	   *model_to_train = NULL;
+	int32	   *ild_cols = NULL;
+	uint8	   *ild_mark = NULL;
+	RsCsr		ild_rows;		/* items x users of train, or x features */
+	Oid			features_relid = InvalidOid;
 
 	RsRequireArg(fcinfo, 0, "model");
 	RsRequireArg(fcinfo, 1, "test");
@@ -302,6 +346,9 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 				 errmsg("weight_col needs a model of explicit ratings, and \"%s\" is %s",
 						model->name, model->algorithm),
 				 errhint("Leave weight_col NULL for ranking metrics only.")));
+	RsDiversityArgs(fcinfo, 6, model, k, &diversity);
+	if (PG_NARGS() > 8 && !PG_ARGISNULL(8))
+		features_relid = PG_GETARG_OID(8);
 	RsRequireSource(model, "Evaluating");
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -337,6 +384,38 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	items.item = palloc(sizeof(int32) * Max(train.items.count, 1));
 	items.weight = palloc(sizeof(float) * Max(train.items.count, 1));
 	items.recency = NULL;
+	if (k <= EVALUATE_MAX_ILD_K)
+	{
+		model_to_train = palloc(sizeof(int32) * Max(n_items, 1));
+		ild_cols = palloc(sizeof(int32) * k);
+		if (OidIsValid(features_relid))
+		{
+			/* the items' feature sets: features x items, transposed */
+			RsCsr		features;
+			RsItemFeatureCounts counts;
+
+			RsReadItemFeatures(features_relid, model->item_col, &model->items, 0, &features,
+							   &counts);
+			ild_rows.indptr = palloc(sizeof(int64) * (n_items + 1));
+			ild_rows.indices = MemoryContextAllocHuge(CurrentMemoryContext,
+													  sizeof(int32) * Max(features.nnz, 1));
+			ild_rows.data = MemoryContextAllocHuge(CurrentMemoryContext,
+												   sizeof(float) * Max(features.nnz, 1));
+			rs_csr_transpose(&features, &ild_rows);
+			for (int32 i = 0; i < n_items; i++)
+				model_to_train[i] = i;
+			ild_mark = palloc0(Max(features.n_rows, 1));
+		}
+		else
+		{
+			ild_rows = train.by_item;
+			memset(model_to_train, 0xff, sizeof(int32) * Max(n_items, 1));
+			for (int32 t = 0; t < train.items.count; t++)
+				if (train_items[t] >= 0)
+					model_to_train[train_items[t]] = t;
+			ild_mark = palloc0(Max(train.users.count, 1));
+		}
+	}
 	if (model->half_life > 0)
 	{
 		train_seconds = read_train_times(model, &train);
@@ -375,9 +454,11 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 
 			if (item_seconds)
 				RsRecencyWeights(item_seconds, items.n, model->half_life, items.recency);
-			found = RsRankForUser(model, user_id, &items, exclude, k, scratch, list, list_score,
-								  NULL);
+			found = RsRankDiverse(model, &diversity, user_id, &items, exclude, k, scratch, list,
+								  list_score, NULL);
 			add_user(&sums, list, found, k, relevant, (int) (t1 - t0));
+			if (model_to_train)
+				add_intra_list(&sums, &ild_rows, model_to_train, list, found, ild_cols, ild_mark);
 			for (int r2 = 0; r2 < found; r2++)
 			{
 				if (!rs_bitmap_test(covered, list[r2]))
@@ -433,6 +514,8 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 		put_metric_at(rsinfo, "hit_rate", k, sums.hit_rate / n);
 		put_metric_at(rsinfo, "mrr", k, sums.mrr / n);
 		put_metric_at(rsinfo, "coverage", k, n_items > 0 ? (double) covered_count / n_items : 0);
+		if (model_to_train)
+			put_metric_at(rsinfo, "ild", k, sums.ild_users > 0 ? sums.ild / sums.ild_users : 0);
 		if (rating_metrics)
 		{
 			double		rows = Max(test.by_user.nnz, 1);

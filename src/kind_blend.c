@@ -31,6 +31,7 @@
 #include "utils/memutils.h"
 
 #include "blend.h"
+#include "diversity.h"
 #include "history.h"
 #include "model_acl.h"
 #include "model_cache.h"
@@ -407,6 +408,35 @@ blend_cold_start_scores(RsModel *blend, float *scores)
 	}
 }
 
+/*
+ * How alike items are, as the blend's first member that can say sees it
+ * (factor and item models can, popularity and user-kNN cannot): a blend's
+ * own scores are a sum, which has no similarity of its own.  Items the
+ * member does not know are like no other.
+ */
+static void
+blend_item_similarity(RsModel *blend, const int32 *idx, int n, float *out)
+{
+	for (int m = 0; m < B(blend)->n_members; m++)
+	{
+		RsBlendMember *member = &B(blend)->members[m];
+		int32	   *mine;
+
+		if (member->model->kind->item_similarity == NULL)
+			continue;
+		mine = palloc(sizeof(int32) * Max(n, 1));
+		for (int a = 0; a < n; a++)
+			mine[a] = member->index ? member->index[idx[a]] : idx[a];
+		RsItemSimilarityOf(member->model, mine, n, out);
+		pfree(mine);
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("blend \"%s\" has no member that supports diversity", blend->name),
+			 errhint("Name a model of items' similarity in similarity_model.")));
+}
+
 static int
 contribution_id_cmp(const void *a, const void *b)
 {
@@ -574,4 +604,5 @@ const RsModelKind RsBlendKind = {
 	.explain = blend_explain,
 	.rates = blend_rates,
 	.predict_rating = blend_predict_rating,
+	.item_similarity = blend_item_similarity,
 };

@@ -778,6 +778,13 @@ factors_rank_session(RsModel *model, const RsUserItems *session, uint8 *exclude,
 	return found;
 }
 
+/* How alike items are: the cosines of their factors (as similar_items). */
+static void
+factors_item_similarity(RsModel *model, const int32 *idx, int n, float *out)
+{
+	rs_cosine_among(F(model)->item_factors, F(model)->item_norms, idx, n, F(model)->k, out);
+}
+
 /* The k items whose factors have the largest cosine with item i's. */
 static int
 factors_similar_items(RsModel *model, int32 i, int k, int32 *out_idx, float *out_score)
@@ -904,6 +911,7 @@ const RsModelKind RsFactorsKind = {
 	.score_session = factors_score_session,
 	.rank_session = factors_rank_session,
 	.similar_items = factors_similar_items,
+	.item_similarity = factors_item_similarity,
 	.contributions = factor_contributions,
 	.explain = RsExplainByUserItems,
 	.rates = factors_rates,

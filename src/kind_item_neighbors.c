@@ -29,6 +29,8 @@
 
 #include <math.h>
 
+#include "miscadmin.h"
+
 #include "history.h"
 #include "model_kind.h"
 #include "model_load.h"
@@ -143,6 +145,51 @@ item_neighbors_similar_items(RsModel *model, int32 i, int k, int32 *out_idx, flo
 	return found;
 }
 
+/*
+ * How alike items are: the weight one keeps for the other among its
+ * neighbours, relative to its strongest neighbour's (so item-kNN's cosines
+ * and EASE's weights come to the same scale, 1 for an item's nearest),
+ * the larger of the two directions, 0 for items neither lists.
+ */
+static void
+item_neighbors_item_similarity(RsModel *model, const int32 *idx, int n, float *out)
+{
+	const RsCsr *nb = &N(model)->neighbors;
+	int32	   *position = palloc(sizeof(int32) * Max(model->items.count, 1));
+
+	memset(position, 0xff, sizeof(int32) * Max(model->items.count, 1));
+	for (int a = 0; a < n; a++)
+		position[idx[a]] = a;
+	memset(out, 0, sizeof(float) * (Size) n * n);
+	for (int a = 0; a < n; a++)
+	{
+		int64		p0 = nb->indptr[idx[a]];
+		int64		p1 = nb->indptr[idx[a] + 1];
+		float		strongest = p1 > p0 ? nb->data[p0] : 0;
+
+		if ((a & 63) == 0)
+			CHECK_FOR_INTERRUPTS();
+		out[(Size) a * n + a] = 1;
+		if (!(strongest > 0))
+			continue;
+		for (int64 p = p0; p < p1; p++)
+		{
+			int32		b = position[nb->indices[p]];
+			float		s = nb->data[p] / strongest;
+
+			/* best first: the rest are no more alike (EASE's negatives count 0) */
+			if (!(s > 0))
+				break;
+			if (b < 0 || b == a || !(s > out[(Size) a * n + b]))
+				continue;
+			s = Min(s, 1.0f);
+			out[(Size) a * n + b] = s;
+			out[(Size) b * n + a] = s;
+		}
+	}
+	pfree(position);
+}
+
 /* Item i's share in the score of j: w_ui * sim(i, j). */
 static void
 item_neighbors_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 user_id,
@@ -170,6 +217,7 @@ const RsModelKind RsItemNeighborsKind = {
 	.cold_start_scores = item_neighbors_cold_start_scores,
 	.score_session = item_neighbors_score_session,
 	.similar_items = item_neighbors_similar_items,
+	.item_similarity = item_neighbors_item_similarity,
 	.contributions = item_neighbors_contributions,
 	.explain = RsExplainByUserItems,
 };

@@ -243,6 +243,12 @@ typedef struct RsModelKind
 	/* the k items most like item i, best first */
 	int			(*similar_items) (RsModel *model, int32 i, int k, int32 *out_idx,
 								  float *out_score);
+	/*
+	 * How alike n items are, for diversity (recommend's MMR re-ranking):
+	 * out[a * n + b] for items idx[a], idx[b], n x n, symmetric, 1 on the
+	 * diagonal of an item the kind can compare, 0 for unrelated items.
+	 */
+	void		(*item_similarity) (RsModel *model, const int32 *idx, int n, float *out);
 	/* the share of each of the user's items in the score of item j */
 	void		(*contributions) (RsModel *model, const RsUserItems *items, int32 j,
 								  int64 user_id, RsContribution *out);

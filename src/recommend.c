@@ -36,7 +36,9 @@
 
 #include "args.h"
 #include "array_util.h"
+#include "diversity.h"
 #include "history.h"
+#include "mmr.h"
 #include "model_acl.h"
 #include "model_cache.h"
 #include "model_kind.h"
@@ -66,6 +68,7 @@ model_arg(FunctionCallInfo fcinfo, int argno)
  */
 typedef struct Ranking
 {
+	int			k;				/* room for k rows */
 	int			found;
 	int32	   *idx;
 	float	   *score;
@@ -75,6 +78,7 @@ typedef struct Ranking
 static void
 ranking_init(Ranking *ranking, int k, bool reasons)
 {
+	ranking->k = k;
 	ranking->found = 0;
 	ranking->idx = palloc(sizeof(int32) * k);
 	ranking->score = palloc(sizeof(float) * k);
@@ -180,6 +184,88 @@ RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *ex
 }
 
 /*
+ * Re-rank a pool (the model's best n items, best first, and why each is
+ * there) by maximal marginal relevance into out_idx/out_score/out_reason
+ * (NULL if not wanted), k at most.  Pool items not picked are taken out of
+ * exclude again, so the caller's exclude bitmap holds exactly the items
+ * returned, as RsRankForUser leaves it.
+ */
+static int
+pick_diverse(RsModel *model, const RsDiversity *diversity, const int32 *pool_idx,
+			 const float *pool_score, const RsReason *pool_reason, int n, int k,
+			 uint8 *exclude, int32 *out_idx, float *out_score, RsReason *out_reason)
+{
+	int32	   *sim_idx = palloc(sizeof(int32) * Max(n, 1));
+	float	   *sim = palloc(sizeof(float) * Max((Size) n * n, 1));
+	float	   *mmr_scratch = palloc(sizeof(float) * 2 * Max(n, 1));
+	int32	   *order = palloc(sizeof(int32) * Max(n, 1));
+	bool	   *picked = palloc0(sizeof(bool) * Max(n, 1));
+	int			found;
+
+	/* the pool's items as the similarity model knows them */
+	for (int c = 0; c < n; c++)
+		sim_idx[c] = diversity->similarity == model ? pool_idx[c] :
+			RsModelItemIndex(diversity->similarity, model->items.ids[pool_idx[c]]);
+	CHECK_FOR_INTERRUPTS();
+	RsItemSimilarityOf(diversity->similarity, sim_idx, n, sim);
+
+	found = rs_mmr_rerank(pool_score, sim, n, k, diversity->lambda, mmr_scratch, order);
+	for (int r = 0; r < found; r++)
+	{
+		out_idx[r] = pool_idx[order[r]];
+		out_score[r] = pool_score[order[r]];
+		if (out_reason)
+			out_reason[r] = pool_reason[order[r]];
+		picked[order[r]] = true;
+	}
+	for (int c = 0; c < n; c++)
+		if (!picked[c])
+			exclude[pool_idx[c] >> 3] &= (uint8) ~(1u << (pool_idx[c] & 7));
+
+	pfree(picked);
+	pfree(order);
+	pfree(mmr_scratch);
+	pfree(sim);
+	pfree(sim_idx);
+	return found;
+}
+
+/*
+ * RsRankDiverse ranks as RsRankForUser does (same arguments, same
+ * exclude contract) and, when diversity asks for it, re-ranks the model's
+ * best RsDiversePoolSize(k) items by maximal marginal relevance; each row
+ * keeps its score and reason.  Diversity 0 is RsRankForUser itself.
+ */
+int
+RsRankDiverse(RsModel *model, const RsDiversity *diversity, int64 user_id,
+			  const RsUserItems *items, uint8 *exclude, int k, float *scratch,
+			  int32 *out_idx, float *out_score, RsReason *out_reason)
+{
+	int			pool = RsDiversePoolSize(k);
+	int32	   *pool_idx;
+	float	   *pool_score;
+	RsReason   *pool_reason;
+	int			n;
+	int			found;
+
+	if (diversity->lambda == 0)
+		return RsRankForUser(model, user_id, items, exclude, k, scratch, out_idx, out_score,
+							 out_reason);
+	pool_idx = palloc(sizeof(int32) * pool);
+	pool_score = palloc(sizeof(float) * pool);
+	pool_reason = out_reason ? palloc(sizeof(RsReason) * pool) : NULL;
+	n = RsRankForUser(model, user_id, items, exclude, pool, scratch, pool_idx, pool_score,
+					  pool_reason);
+	found = pick_diverse(model, diversity, pool_idx, pool_score, pool_reason, n, k, exclude,
+						 out_idx, out_score, out_reason);
+	if (pool_reason)
+		pfree(pool_reason);
+	pfree(pool_score);
+	pfree(pool_idx);
+	return found;
+}
+
+/*
  * RsTopItems puts the k best of scores (one per model item, NaN for
  * unreached) into out_idx/out_score, skipping and then adding to exclude,
  * and fills up from the popularity ranking with score 0 (kNN models reach
@@ -212,8 +298,9 @@ RsTopItems(RsModel *model, const float *scores, uint8 *exclude, int k, int32 *ou
 
 /*
  * recsys_recommend(user_id bigint, k int, model text, exclude_seen bool,
- *					candidates bigint[]) returns (item_id, score, reason)
- *					best first.
+ *					candidates bigint[], diversity real, similarity_model text)
+ * returns (item_id, score, reason) best first, or in the order diversity's
+ * re-ranking picks them (src/diversity.c).
  */
 Datum
 recsys_recommend(PG_FUNCTION_ARGS)
@@ -228,6 +315,7 @@ recsys_recommend(PG_FUNCTION_ARGS)
 	Ranking		ranking;
 	RsUserItems items = {0};
 	bool		have_items = false;
+	RsDiversity diversity;
 
 	RsRequireArg(fcinfo, 0, "user_id");
 	user_id = PG_GETARG_INT64(0);
@@ -235,6 +323,7 @@ recsys_recommend(PG_FUNCTION_ARGS)
 	RsRequireArg(fcinfo, 3, "exclude_seen");
 	exclude_seen = PG_GETARG_BOOL(3);
 	model = model_arg(fcinfo, 2);
+	RsDiversityArgs(fcinfo, 5, model, k, &diversity);
 	InitMaterializedSRF(fcinfo, 0);
 
 	n_items = model->items.count;
@@ -267,8 +356,8 @@ recsys_recommend(PG_FUNCTION_ARGS)
 	}
 
 	ranking_init(&ranking, k, true);
-	ranking.found = RsRankForUser(model, user_id, have_items ? &items : NULL, exclude, k,
-								  palloc(sizeof(float) * Max(n_items, RS_SCORE_BLOCK)),
+	ranking.found = RsRankDiverse(model, &diversity, user_id, have_items ? &items : NULL,
+								  exclude, k, palloc(sizeof(float) * Max(n_items, RS_SCORE_BLOCK)),
 								  ranking.idx, ranking.score, ranking.reason);
 	if (ranking.found > 0 && ranking.reason[0] == RS_REASON_COLD_START)
 		ereport(DEBUG1,
@@ -510,6 +599,7 @@ recsys_recommend_for_vector(PG_FUNCTION_ARGS)
  * a blend has each member do its own).  The session's items are never
  * recommended back.  An empty session (or none of whose items the model
  * knows) gets the model's cold-start ranking; the reason column says so.
+ * diversity real and similarity_model text re-rank as in recommend.
  */
 Datum
 recsys_recommend_session(PG_FUNCTION_ARGS)
@@ -520,27 +610,39 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
 	uint8	   *exclude;
 	RsUserItems session;
 	Ranking		ranking;
+	Ranking		pool;
 	float	   *scratch;
+	RsDiversity diversity;
 
 	RsRequireArg(fcinfo, 0, "items");
 	k = RsKArg(fcinfo, 1);
 	model = model_arg(fcinfo, 2);
 	RS_REQUIRE(model, score_session, "recommend_session");
+	RsDiversityArgs(fcinfo, 3, model, k, &diversity);
 	InitMaterializedSRF(fcinfo, 0);
 	exclude = palloc0(RS_BITMAP_BYTES(model->items.count) + 1);
 	mark_items(model, PG_GETARG_ARRAYTYPE_P(0), "items", exclude, &session);
-	ranking_init(&ranking, k, true);
+	/* with diversity, the session's ranking is a pool to re-rank */
+	ranking_init(&pool, diversity.lambda > 0 ? RsDiversePoolSize(k) : k, true);
 	scratch = palloc(sizeof(float) * Max(model->items.count, RS_SCORE_BLOCK));
-	ranking.found = model->kind->rank_session ?
-		model->kind->rank_session(model, &session, exclude, k, scratch, ranking.idx,
-								  ranking.score) : -1;
-	if (ranking.found >= 0)
-		ranked_by_model(model, ranking.found, ranking.reason);
+	pool.found = model->kind->rank_session ?
+		model->kind->rank_session(model, &session, exclude, pool.k, scratch, pool.idx,
+								  pool.score) : -1;
+	if (pool.found >= 0)
+		ranked_by_model(model, pool.found, pool.reason);
 	else
-		ranking.found = rank_scores(model, model->kind->score_session(model, &session, scratch),
-									scratch, exclude, k, ranking.idx, ranking.score,
-									ranking.reason);
-	put_ranking(rsinfo, model, &ranking);
+		pool.found = rank_scores(model, model->kind->score_session(model, &session, scratch),
+								 scratch, exclude, pool.k, pool.idx, pool.score, pool.reason);
+	if (diversity.lambda > 0)
+	{
+		ranking_init(&ranking, k, true);
+		ranking.found = pick_diverse(model, &diversity, pool.idx, pool.score, pool.reason,
+									 pool.found, k, exclude, ranking.idx, ranking.score,
+									 ranking.reason);
+		put_ranking(rsinfo, model, &ranking);
+	}
+	else
+		put_ranking(rsinfo, model, &pool);
 	return (Datum) 0;
 }
 

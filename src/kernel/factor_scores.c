@@ -44,6 +44,26 @@ rs_dot(const float *a, const float *b, int k)
 }
 
 void
+rs_cosine_among(const float *Y, const float *norms, const int32_t *idx, int n, int k, float *out)
+{
+	for (int a = 0; a < n; a++)
+	{
+		float		na = norms[idx[a]];
+
+		out[(int64_t) a * n + a] = na > 0 ? 1 : 0;
+		for (int b = a + 1; b < n; b++)
+		{
+			float		nb = norms[idx[b]];
+			float		c = (na > 0 && nb > 0) ?
+				rs_dot(Y + (int64_t) idx[a] * k, Y + (int64_t) idx[b] * k, k) / (na * nb) : 0;
+
+			out[(int64_t) a * n + b] = c;
+			out[(int64_t) b * n + a] = c;
+		}
+	}
+}
+
+void
 rs_add_weighted_outer(const float *Y, const int32_t *idx, const float *c, int64_t n, int k,
 					  float *A)
 {

@@ -1,7 +1,7 @@
 /*
  * factor_scores.h
  *		Serving arithmetic of latent factor models: item-item cosines
- *		(similar_items), dot products and a user's system (explain).
+ *		(similar_items, diversity), dot products and a user's system (explain).
  *
  * Pure C: no PostgreSQL calls, safe on several threads.
  */
@@ -18,6 +18,14 @@ extern void rs_row_norms(const float *Y, int64_t n, int k, float *norms);
  * scores[j] /= norms[i] * norms[j], 0 where either norm is 0.
  */
 extern void rs_cosine_from_dots(float *scores, const float *norms, int64_t i, int64_t n);
+
+/*
+ * out[a * n + b] = cos(Y[idx[a], :], Y[idx[b], :]) for a, b < n: the n x n
+ * symmetric cosine matrix of n items (1 on the diagonal, 0 where a norm
+ * is 0), given the rows' norms (recommend's diversity).
+ */
+extern void rs_cosine_among(const float *Y, const float *norms, const int32_t *idx, int n,
+							int k, float *out);
 
 /* a . b over k floats, summed in float (as the scores of score() are). */
 extern float rs_dot(const float *a, const float *b, int k);
