@@ -59,6 +59,7 @@ typedef struct FactorsState
 	float		alpha;
 	float	   *item_factors;	/* n_items x k */
 	float	   *item_bias;
+	float	   *score_bias;		/* item_bias if scores add it, else NULL */
 	float	   *item_norms;		/* |y_i|, for cosine similar_items */
 	float	   *gram;			/* k x k YtY, computed on first use */
 
@@ -151,6 +152,13 @@ factors_load(RsModel *model, const RsCatalogRow *row)
 				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
 				  2, argtypes, values, NULL, true, load_factor_row, model);
 
+	/*
+	 * Scores add the item biases of explicit models, and of implicit ones
+	 * that learnt some (BPR); implicit ALS stores zeros.
+	 */
+	for (int32 i = 0; i < n_items && f->score_bias == NULL; i++)
+		if (f->explicit_feedback || f->item_bias[i] != 0)
+			f->score_bias = f->item_bias;
 	for (int32 begin = 0; begin < n_items; begin += 1024)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -548,7 +556,7 @@ factors_score_user(RsModel *model, int64 user_id, const RsUserItems *items, floa
 
 	if (x == NULL)
 		return false;
-	rs_score_items(F(model)->item_factors, F(model)->explicit_feedback ? F(model)->item_bias : NULL,
+	rs_score_items(F(model)->item_factors, F(model)->score_bias,
 				   model->items.count, F(model)->k, x, scores);
 	return true;
 }
@@ -563,7 +571,7 @@ rank_for_vector(RsModel *model, const float *x, float user_bias, uint8 *exclude,
 				float *block, int32 *out_idx, float *out_score)
 {
 	FactorsState *f = F(model);
-	int			found = rs_score_topk(f->item_factors, f->explicit_feedback ? f->item_bias : NULL,
+	int			found = rs_score_topk(f->item_factors, f->score_bias,
 									  model->items.count, f->k, x, exclude, k, block,
 									  out_idx, out_score);
 
@@ -617,7 +625,9 @@ factors_score_item(RsModel *model, int64 user_id, int32 i)
 	if (x == NULL)
 		return f->explicit_feedback ? explicit_prediction(model, 0, i, 0) : model->popularity[i];
 	d = rs_dot(x, f->item_factors + (int64) i * f->k, f->k);
-	return f->explicit_feedback ? explicit_prediction(model, user_bias, i, d) : d;
+	if (f->explicit_feedback)
+		return explicit_prediction(model, user_bias, i, d);
+	return f->score_bias ? d + f->score_bias[i] : d;
 }
 
 /*
@@ -650,7 +660,7 @@ factors_score_session(RsModel *model, const RsUserItems *session, float *scores)
 	bool		ok = session->n > 0 && fold_in_pairs(model, pairs, session->n, x, &bias);
 
 	if (ok)
-		rs_score_items(f->item_factors, f->explicit_feedback ? f->item_bias : NULL,
+		rs_score_items(f->item_factors, f->score_bias,
 					   model->items.count, f->k, x, scores);
 	pfree(x);
 	pfree(pairs);
