@@ -151,18 +151,112 @@ user_has_item(const RsCsr *R, int32_t u, int32_t j)
 	return lo < R->indptr[u + 1] && R->indices[lo] == j;
 }
 
-/* log(1 + exp(-z)), without overflow. */
-static inline double
-softplus_neg(double z)
+/*
+ * The triple's loss -ln sigmoid(z) = -ln(1 - g) from g = sigmoid(-z),
+ * with one logarithm; -z itself where 1 - g would lose every digit.
+ */
+static inline float
+triple_loss(float z, float g)
 {
-	return z > 0 ? log1p(exp(-z)) : -z + log1p(exp(z));
+	return z < -16 ? -z : -log1pf(-g);
 }
+
+/* A draw uniform in [0, n) from a 64-bit random value (multiply-shift). */
+static inline int64_t
+draw_below(uint64_t r, int64_t n)
+{
+	return (int64_t) (((unsigned __int128) r * (uint64_t) n) >> 64);
+}
+
+/* Random draws per triple: the positive's, then the negatives' tries. */
+#define DRAWS_PER_TRIPLE	64
+#if 1 + RS_BPR_NEGATIVE_TRIES > DRAWS_PER_TRIPLE
+#error "a triple's draws would overlap the next triple's"
+#endif
 
 /* sigmoid(-z) */
 static inline float
 sigmoid_neg(float z)
 {
 	return 1.0f / (1.0f + expf(z));
+}
+
+/* y = a * y + b * x over k floats, with the ISA's vectors. */
+RS_INLINE void
+vec_scale_add(float *y, float a, float b, const float *x, int k, const int nregs)
+{
+	int			i = 0;
+
+	if (nregs < 16)
+	{
+		RsVec4		va = {a, a, a, a},
+					vb = {b, b, b, b},
+					vx,
+					vy;
+
+		for (; i + 4 <= k; i += 4)
+		{
+			VLOAD(vx, x + i);
+			VLOAD(vy, y + i);
+			vy = va * vy + vb * vx;
+			VSTORE(y + i, vy);
+		}
+	}
+	else
+	{
+		RsVec		va = VSPLAT(a),
+					vb = VSPLAT(b),
+					vx,
+					vy;
+
+		for (; i + RS_VLEN <= k; i += RS_VLEN)
+		{
+			VLOAD(vx, x + i);
+			VLOAD(vy, y + i);
+			vy = va * vy + vb * vx;
+			VSTORE(y + i, vy);
+		}
+	}
+	for (; i < k; i++)
+		y[i] = a * y[i] + b * x[i];
+}
+
+/* out = x + b * y over k floats. */
+RS_INLINE void
+vec_add_scaled(float *out, const float *x, float b, const float *y, int k, const int nregs)
+{
+	int			i = 0;
+
+	if (nregs < 16)
+	{
+		RsVec4		vb = {b, b, b, b},
+					vx,
+					vy;
+
+		for (; i + 4 <= k; i += 4)
+		{
+			VLOAD(vx, x + i);
+			VLOAD(vy, y + i);
+			vx += vb * vy;
+			VSTORE(out + i, vx);
+		}
+	}
+	else
+	{
+		RsVec		vb = VSPLAT(b),
+					vx,
+					vy;
+
+		for (; i + RS_VLEN <= k; i += RS_VLEN)
+		{
+			VLOAD(vx, x + i);
+			VLOAD(vy, y + i);
+			vx += vb * vy;
+			VSTORE(out + i, vx);
+		}
+	}
+	for (; i < k; i++)
+		out[i] = x[i] + b * y[i];
 }
 
 /* Shared state of one stratum. */
@@ -205,7 +299,6 @@ cell_body(BprStratum *par, int ub, bool is_caller, RsStopClock *clock, const int
 	int64_t		n_pool = run->pool_start[ib + 1] - run->pool_start[ib];
 	uint64_t	stream = rs_rng_mix64(run->seed ^ CELL_STREAM) +
 		(uint64_t) par->epoch * RS_BPR_MAX_BLOCKS * RS_BPR_MAX_BLOCKS + (uint64_t) cell;
-	uint64_t	draw = 0;
 	float		lr = run->learning_rate;
 	float		shrink = 1.0f - run->learning_rate * run->reg;
 	float		eps = run->adv_epsilon;
@@ -218,7 +311,8 @@ cell_body(BprStratum *par, int ub, bool is_caller, RsStopClock *clock, const int
 
 	for (int64_t t = 0; t < n; t++)
 	{
-		int64_t		e = begin + (int64_t) (rs_rng_u64(stream, draw++) % (uint64_t) n);
+		uint64_t	draw = (uint64_t) t * DRAWS_PER_TRIPLE;
+		int64_t		e = begin + draw_below(rs_rng_u64(stream, draw++), n);
 		int32_t		u = run->cell_user[e];
 		int32_t		i = run->cell_item[e];
 		int32_t		j = -1;
@@ -231,12 +325,25 @@ cell_body(BprStratum *par, int ub, bool is_caller, RsStopClock *clock, const int
 					ga = 0;
 		int64_t		work = 2 * k;
 
+		/* the next triple's rows are cache misses: ask for them now */
+		if (t + 1 < n)
+		{
+			uint64_t	next = (uint64_t) (t + 1) * DRAWS_PER_TRIPLE;
+			int64_t		en = begin + draw_below(rs_rng_u64(stream, next), n);
+
+			prefetch_row(run->X + (int64_t) run->cell_user[en] * k, k);
+			prefetch_row(run->Y + (int64_t) run->cell_item[en] * k, k);
+			if (n_items > 1)
+				prefetch_row(run->Y + (int64_t) (run->sampling == RS_BPR_POPULARITY ?
+												 pool[draw_below(rs_rng_u64(stream, next + 1), n_pool)] :
+												 items[draw_below(rs_rng_u64(stream, next + 1), n_items)]) * k, k);
+		}
 		memcpy(xu, x, sizeof(float) * k);
 		for (int tries = 0, found = 0; n_items > 1 && tries < RS_BPR_NEGATIVE_TRIES; tries++)
 		{
 			int32_t		c = run->sampling == RS_BPR_POPULARITY ?
-				pool[rs_rng_u64(stream, draw++) % (uint64_t) n_pool] :
-				items[rs_rng_u64(stream, draw++) % (uint64_t) n_items];
+				pool[draw_below(rs_rng_u64(stream, draw++), n_pool)] :
+				items[draw_below(rs_rng_u64(stream, draw++), n_items)];
 
 			if (c == i || user_has_item(R, u, c))
 				continue;
@@ -262,11 +369,10 @@ cell_body(BprStratum *par, int ub, bool is_caller, RsStopClock *clock, const int
 		if (j >= 0)
 		{
 			yj = run->Y + (int64_t) j * k;
-			for (int f = 0; f < k; f++)
-				d[f] = yi[f] - yj[f];
+			vec_add_scaled(d, yi, -1, yj, k, nregs);
 			z = vec_dot(xu, d, k, nregs) + run->bias[i] - run->bias[j];
 			g = sigmoid_neg(z);
-			loss += softplus_neg(z);
+			loss += triple_loss(z, g);
 			if (par->adversarial)
 			{
 				float		dn = sqrtf(vec_dot(d, d, k, nregs));
@@ -275,26 +381,18 @@ cell_body(BprStratum *par, int ub, bool is_caller, RsStopClock *clock, const int
 				float		sx = xn > 0 ? 2 * eps / xn : 0;
 				float		za;
 
-				for (int f = 0; f < k; f++)
-				{
-					xadv[f] = xu[f] - sd * d[f];
-					dadv[f] = d[f] - sx * xu[f];
-				}
+				vec_add_scaled(xadv, xu, -sd, d, k, nregs);
+				vec_add_scaled(dadv, d, -sx, xu, k, nregs);
 				za = vec_dot(xadv, dadv, k, nregs) + run->bias[i] - run->bias[j];
-				ga = weight * sigmoid_neg(za);
-				loss += weight * softplus_neg(za);
+				ga = sigmoid_neg(za);
+				loss += weight * triple_loss(za, ga);
+				ga *= weight;
 				work += 4 * k;
 			}
 			/* descend from the old values: x_u's step uses d, the items' xu */
-			for (int f = 0; f < k; f++)
-			{
-				x[f] *= shrink;
-				yi[f] *= shrink;
-				yj[f] *= shrink;
-			}
-			vec_axpy(x, lr * g, d, k, nregs);
-			vec_axpy(yi, lr * g, xu, k, nregs);
-			vec_axpy(yj, -lr * g, xu, k, nregs);
+			vec_scale_add(x, shrink, lr * g, d, k, nregs);
+			vec_scale_add(yi, shrink, lr * g, xu, k, nregs);
+			vec_scale_add(yj, shrink, -lr * g, xu, k, nregs);
 			run->bias[i] = run->bias[i] * shrink + lr * (g + ga);
 			run->bias[j] = run->bias[j] * shrink - lr * (g + ga);
 			if (par->adversarial)
