@@ -334,7 +334,12 @@ stop_now(void *arg)
 	return 1;
 }
 
-/* A stop callback that says stop ends a stratum at its first call. */
+/*
+ * A stop callback that says stop ends a stratum at its first call.  With
+ * one thread the caller does the whole stratum, so it is asked; with two
+ * the other thread may take nearly every cell, and the caller may not
+ * reach the work between two calls: then the stratum completes.
+ */
 UNIT_TEST(test_bpr_stop)
 {
 	unsigned char *dense = random_tastes(2000, 1000);
@@ -344,9 +349,13 @@ UNIT_TEST(test_bpr_stop)
 	setup_run(&t, 512, RS_BPR_UNIFORM, 0, 1);
 	for (int threads = 1; threads <= 2; threads++)
 	{
+		int			status;
+
 		stop_calls = 0;
-		UNIT_CHECK(rs_bpr_stratum(&t.run, 0, 0, 0, threads, stop_now, NULL) == RS_BPR_STOPPED);
-		UNIT_CHECK(stop_calls == 1);
+		status = rs_bpr_stratum(&t.run, 0, 0, 0, threads, stop_now, NULL);
+		UNIT_CHECK(stop_calls <= 1);
+		UNIT_CHECK(threads == 2 || stop_calls == 1);
+		UNIT_CHECK(status == (stop_calls == 1 ? RS_BPR_STOPPED : RS_BPR_OK));
 	}
 	free_run(&t);
 	free(dense);
