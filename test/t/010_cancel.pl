@@ -12,7 +12,10 @@
 #  - explain for a user with all 10,000 items: the same loop;
 #  - train_cf with 1,024 factors: implicit on 100,000 items, where the
 #    Gram step (10^11 multiply-adds) ran uninterrupted; explicit; and the
-#    Bayesian solver, whose prior and averages ran uninterrupted.
+#    Bayesian solver, whose prior and averages ran uninterrupted;
+#  - train_bpr with 1,024 factors (new in 0.7.0: checks between strata and
+#    the kernel's stop callback within one), uniform, and adaptive with the
+#    adversarial term from the first epoch (iterations 2: the second half).
 # Each call must fail with the timeout (so it was still running then:
 # the sizes are large enough), and the time from the start of the
 # statement to the error must stay under 1.5 s (1 s is the goal; the
@@ -87,6 +90,11 @@ my @cases = (
 	[ 'train_cf bayesian, 1,024 factors',
 		q{SELECT 1 FROM recsys.train_cf('tall', factors => 1024, iterations => 5, model => 'c3',
 			feedback => 'explicit', weight_col => 'rating', solver => 'bayesian', alpha => 2)} ],
+	[ 'train_bpr, 100,000 items, 1,024 factors',
+		q{SELECT 1 FROM recsys.train_bpr('many', factors => 1024, model => 'c4')} ],
+	[ 'train_bpr adaptive and adversarial, 1,024 factors',
+		q{SELECT 1 FROM recsys.train_bpr('many', factors => 1024, model => 'c5', sampling => 'adaptive',
+			adversarial_epsilon => 0.5, iterations => 2)} ],
 );
 for my $case (@cases)
 {
@@ -100,7 +108,7 @@ for my $case (@cases)
 $session->quit;
 
 # after the cancels, nothing half-trained is left and the model serves
-is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.models WHERE name IN ('c1', 'c2', 'c3')}),
+is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.models WHERE name IN ('c1', 'c2', 'c3', 'c4', 'c5')}),
 	'0', 'cancelled training left no model');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.recommend(2, 5, 'wide1024')}),
 	'5', 'the model still serves');
