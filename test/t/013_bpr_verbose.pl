@@ -20,16 +20,16 @@ $node->safe_psql('postgres', q{
 
 my ($stdout, $stderr);
 $node->psql('postgres',
-	q{SELECT name FROM recsys.train_bpr('blocks', factors => 8, iterations => 6, verbose => true,
-		adversarial_epsilon => 0.1)},
+	q{SELECT name FROM recsys.train_bpr('blocks', factors => 8, iterations => 10, verbose => true,
+		learning_rate => 0.3, adversarial_epsilon => 0.1)},
 	stdout => \$stdout, stderr => \$stderr);
 is($stdout, 'default', 'trained');
-my @epochs = $stderr =~ /NOTICE:  train_bpr epoch (\d+) of 6: loss (\d+\.\d{6}), \d+\.\d{3} s( \(adversarial\))?/g;
+my @epochs = $stderr =~ /NOTICE:  train_bpr epoch (\d+) of 10: loss (\d+\.\d{6}), \d+\.\d{3} s( \(adversarial\))?/g;
 my @numbers = map { $epochs[3 * $_] } 0 .. $#epochs / 3;
-is_deeply(\@numbers, [1 .. 6], 'one NOTICE per epoch, in order');
+is_deeply(\@numbers, [1 .. 10], 'one NOTICE per epoch, in order');
 my @adversarial = map { defined $epochs[3 * $_ + 2] ? 1 : 0 } 0 .. $#epochs / 3;
-is_deeply(\@adversarial, [0, 0, 0, 1, 1, 1], 'the second half is adversarial');
-cmp_ok($epochs[3 * 2 + 1], '<', $epochs[1], 'the loss falls over the plain epochs');
+is_deeply(\@adversarial, [0, 0, 0, 0, 0, 1, 1, 1, 1, 1], 'the second half is adversarial');
+cmp_ok($epochs[3 * 4 + 1], '<', 0.9 * $epochs[1], 'the loss falls over the plain epochs');
 
 $node->psql('postgres',
 	q{SELECT name FROM recsys.train_bpr('blocks', factors => 8, iterations => 3, model => 'quiet')},
