@@ -17,7 +17,8 @@
 # recency-weighted EASE and BM25, item features, the blends),
 # RECSYS_TUNE=blend the first blend and the two tuned lines it blends,
 # RECSYS_TUNE=features the EASE lines, item features and their blend with
-# ALS, RECSYS_TUNE=als only the frequency-scaled ALS, 0 none.
+# ALS, RECSYS_TUNE=als only the frequency-scaled ALS, RECSYS_TUNE=bpr only
+# the BPR lines (0.7.0; see bpr_lines), 0 none.
 #
 # "store_users => false" lines (0.6.0): the same models without stored
 # user vectors, each user folded in from train when evaluated.
@@ -199,6 +200,10 @@ topn() {
 	load "${t}_vtrain" "$splits/$data/$protocol/valid/train.csv.gz"
 	load "${t}_vtest" "$splits/$data/$protocol/valid/test.csv.gz"
 	header "$data / $protocol (test)"
+	if [ "${RECSYS_TUNE:-1}" = bpr ]; then
+		bpr_lines "$t"
+		return
+	fi
 	run "popularity" "${t}_train" "${t}_test" "recsys.train_popular('${t}_train', model => 'm')"
 	run "ALS default (train_cf, $weight)" "${t}_train" "${t}_test" \
 		"recsys.train_cf('${t}_train', model => 'm', weight_col => '$weight')"
@@ -260,6 +265,66 @@ topn() {
 		tuned "EASE + item features tuned" "$t" ease '{"feature_weight": [0.25, 0.5, 1, 2]}' \
 			"$(recsys_psql -At -c "SELECT '$ease_json'::jsonb || '{\"features\": \"public.${data//-/_}_features\"}'")"
 		blended "EASE + item features + ALS blend tuned" "$t" "$blend_grid" "$tuned_call" "$als_call"
+	fi
+	if [ "$tune" = 1 ]; then
+		bpr_lines "$t"
+	fi
+}
+
+# valid NDCG@10 of a train_bpr call's arguments (trained on valid/train)
+bpr_valid_ndcg() {
+	local t=$1 args=$2
+	recsys_psql -At <<SQL
+SET recsys.threads = 2;
+SELECT 1 AS trained FROM recsys.train_bpr('${t}_vtrain', model => 'tuning', weight_col => 'one', $args) \gset
+SELECT round(value::numeric, 4) FROM recsys.evaluate('tuning', '${t}_vtest') WHERE metric = 'ndcg@10';
+SELECT recsys.drop_model('tuning') \gset
+SQL
+}
+
+# the best of a list of train_bpr argument strings on valid: sets bpr_best
+bpr_best=
+bpr_choose() {
+	local t=$1 args ndcg best_ndcg=-1
+	shift
+	for args in "$@"; do
+		ndcg=$(bpr_valid_ndcg "$t" "$args")
+		echo "#   valid NDCG@10 $ndcg: $args"
+		if awk -v a="$ndcg" -v b="$best_ndcg" 'BEGIN { exit !(a > b) }'; then
+			best_ndcg=$ndcg bpr_best=$args
+		fi
+	done
+}
+
+# BPR (0.7.0; recsys.tune does not know it): factors, learning rate and
+# regularization chosen on valid (100 epochs, uniform negatives), then the
+# sampling and the adversarial epsilon at that setting, each kept only if
+# valid improves.  Test lines: the choice, the choice with store_users =>
+# false (users folded in), and the choice without APR (when APR won) or
+# with APR at the best epsilon tried (when it did not), for the comparison.
+bpr_lines() {
+	local t=$1 grid=() f lr reg
+	for f in 64 128; do for lr in 0.05 0.1; do for reg in 0.005 0.01; do
+		grid+=("factors => $f, learning_rate => $lr, regularization => $reg")
+	done; done; done
+	echo "# BPR, chosen on valid:"
+	bpr_choose "$t" "${grid[@]}"
+	local base=$bpr_best
+	bpr_choose "$t" "$base" "$base, sampling => 'adaptive'" "$base, sampling => 'popularity'"
+	local sampled=$bpr_best
+	bpr_choose "$t" "$sampled" "$sampled, adversarial_epsilon => 0.1" "$sampled, adversarial_epsilon => 0.5" \
+		"$sampled, adversarial_epsilon => 1"
+	local chosen=$bpr_best
+	run "BPR tuned: $chosen" "${t}_train" "${t}_test" \
+		"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $chosen)"
+	run "BPR tuned, store_users => false" "${t}_train" "${t}_test" \
+		"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $chosen, store_users => false)"
+	if [ "$chosen" = "$sampled" ]; then
+		run "BPR tuned + APR eps=0.5 (not chosen)" "${t}_train" "${t}_test" \
+			"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $chosen, adversarial_epsilon => 0.5)"
+	else
+		run "BPR tuned without APR" "${t}_train" "${t}_test" \
+			"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $sampled)"
 	fi
 }
 
