@@ -17,6 +17,9 @@
  * src/kernel/foldin.c does the numerics, src/kernel/score.c the fused
  * blockwise score + top-k.  An anonymous session is folded in the same
  * way (its items taken as liked: the top rating of a rating model).
+ * A model trained by SGD (BPR: params has a learning_rate) folds a user in
+ * by the same SGD against the fixed items instead (fold_in_sgd), and adds
+ * its item biases to the scores like an explicit model.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,6 +35,7 @@
 #include "utils/memutils.h"
 
 #include "als.h"
+#include "bpr.h"
 #include "cancel.h"
 #include "factor_scores.h"
 #include "foldin.h"
@@ -57,6 +61,10 @@ typedef struct FactorsState
 	float		regularization;
 	float		reg_exponent;	/* implicit: see implicit_user_reg */
 	float		alpha;
+	/* trained by SGD (BPR): users fold in by the same SGD, not the ALS step */
+	float		sgd_learning_rate;	/* 0: fold in by the ALS step */
+	int			sgd_epochs;
+	uint64		sgd_seed;
 	float	   *item_factors;	/* n_items x k */
 	float	   *item_bias;
 	float	   *score_bias;		/* item_bias if scores add it, else NULL */
@@ -140,6 +148,9 @@ factors_load(RsModel *model, const RsCatalogRow *row)
 	f->reg_exponent = row->reg_exponent;
 	f->alpha = row->alpha;
 	f->store_users = row->store_users;
+	f->sgd_learning_rate = row->learning_rate;
+	f->sgd_epochs = row->iterations;
+	f->sgd_seed = (uint64) row->seed;
 	model->kind_state = f;
 	if (F(model)->k <= 0)
 		RsModelCorrupt(model, "params has no factors");
@@ -416,8 +427,48 @@ fold_in_explicit(RsModel *model, const RsWeightedItem *pairs, int m, float *x, f
 }
 
 /*
+ * The fold-in of a model trained by SGD (BPR): the same SGD on the user's
+ * positive items (weight > 0; pairs sorted by item, distinct) against the
+ * fixed item factors and biases, by chunks of epochs with a check for a
+ * cancel between them (rs_bpr_fold_in; the chunks do not change x).
+ * The ALS step solves a different objective, and with BPR's factors it
+ * ranks far worse (ml-latest-small strat75 NDCG@10 0.19 against 0.28
+ * with the stored vectors).  Returns false if no item is positive.
+ */
+static bool
+fold_in_sgd(RsModel *model, const RsWeightedItem *pairs, int m, float *x)
+{
+	FactorsState *f = F(model);
+	int32	   *items = palloc(sizeof(int32) * m);
+	int32		n = 0;
+	int			per_check;
+
+	for (int j = 0; j < m; j++)
+		if (pairs[j].weight > 0)
+			items[n++] = pairs[j].item;
+	if (n == 0)
+	{
+		pfree(items);
+		return false;
+	}
+	memset(x, 0, sizeof(float) * f->k);
+	per_check = (int) Max(RS_CHECK_WORK / ((int64) n * f->k * 4), 1);
+	for (int e = 0; e < f->sgd_epochs; e += per_check)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (rs_bpr_fold_in(f->item_factors, f->item_bias, model->items.count, f->k, items, n,
+						   f->sgd_learning_rate, f->regularization, f->sgd_seed, e,
+						   Min(e + per_check, f->sgd_epochs), x) != RS_BPR_OK)
+			elog(ERROR, "BPR fold-in failed for model \"%s\"", model->name);
+	}
+	pfree(items);
+	return true;
+}
+
+/*
  * fold_in_pairs computes the user vector (and, for explicit models, bias) that
- * ALS would fit for the given interactions.  pairs may hold duplicates;
+ * ALS would fit for the given interactions (a model trained by SGD: the
+ * SGD's, fold_in_sgd).  pairs may hold duplicates;
  * they are summed (the array is sorted in place).  x holds F(model)->k floats.
  * Returns false when there are no interactions to fit.
  */
@@ -437,6 +488,14 @@ fold_in_pairs(RsModel *model, RsWeightedItem *pairs, int n, float *x, float *bia
 	}
 	if (m == 0)
 		return false;
+	if (F(model)->sgd_learning_rate > 0)
+	{
+		if (!fold_in_sgd(model, pairs, m, x))
+			return false;
+		if (bias)
+			*bias = 0;
+		return true;
+	}
 
 	status = F(model)->explicit_feedback ? fold_in_explicit(model, pairs, m, x, bias) :
 		fold_in_implicit(model, pairs, m, x);

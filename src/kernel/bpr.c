@@ -501,3 +501,66 @@ rs_bpr_strerror(int status)
 	}
 	return "unknown status";
 }
+
+/* Whether j is in the ascending list items[0 .. n). */
+static inline bool
+list_has(const int32_t *items, int32_t n, int32_t j)
+{
+	int32_t		lo = 0;
+	int32_t		hi = n;
+
+	while (lo < hi)
+	{
+		int32_t		mid = lo + (hi - lo) / 2;
+
+		if (items[mid] < j)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && items[lo] == j;
+}
+
+int
+rs_bpr_fold_in(const float *Y, const float *bias, int32_t n_items, int k,
+			   const int32_t *items, int32_t n, float learning_rate, float reg,
+			   uint64_t seed, int epoch_begin, int epoch_end, float *x)
+{
+	uint64_t	stream = rs_rng_mix64(seed ^ CELL_STREAM ^ USER_BLOCK_STREAM);
+	float		shrink = 1.0f - learning_rate * reg;
+	float		d[RS_BPR_MAX_FACTORS];
+
+	if (k < 1 || k > RS_BPR_MAX_FACTORS || n < 0 || n > n_items || epoch_begin < 0)
+		return RS_BPR_ERR_ARGUMENT;
+	if (n == 0 || n == n_items)
+		return RS_BPR_OK;		/* nothing to rank against */
+	for (int e = epoch_begin; e < epoch_end; e++)
+		for (int32_t t = 0; t < n; t++)
+		{
+			uint64_t	draw = ((uint64_t) e * (uint64_t) n + (uint64_t) t) * DRAWS_PER_TRIPLE;
+			int32_t		i = items[draw_below(rs_rng_u64(stream, draw++), n)];
+			int32_t		j = -1;
+			float		z,
+						g;
+
+			for (int tries = 0; tries < RS_BPR_NEGATIVE_TRIES && j < 0; tries++)
+			{
+				int32_t		c = (int32_t) draw_below(rs_rng_u64(stream, draw++), n_items);
+
+				if (!list_has(items, n, c))
+					j = c;
+			}
+			if (j < 0)
+				continue;
+			z = bias[i] - bias[j];
+			for (int f = 0; f < k; f++)
+			{
+				d[f] = Y[(int64_t) i * k + f] - Y[(int64_t) j * k + f];
+				z += x[f] * d[f];
+			}
+			g = sigmoid_neg(z);
+			for (int f = 0; f < k; f++)
+				x[f] = shrink * x[f] + learning_rate * g * d[f];
+		}
+	return RS_BPR_OK;
+}

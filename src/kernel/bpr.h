@@ -104,6 +104,19 @@ extern int	rs_bpr_prepare(RsBprRun *run);
 extern int	rs_bpr_stratum(RsBprRun *run, int epoch, int stratum, int adversarial,
 						   int nthreads, RsStopFn stop, void *stop_arg);
 
+/*
+ * Fold a user in: the vector x (k floats) that the same SGD fits for the
+ * user's items (n, ascending, distinct, < n_items) against fixed item
+ * factors Y and biases, starting from x as given (zeros at first), for
+ * epochs [epoch_begin, epoch_end) of n triples each, negatives uniform
+ * over the other items.  The caller runs the epochs in chunks to check
+ * for interrupts between them; the result does not depend on the chunks.
+ * Returns RS_BPR_OK or RS_BPR_ERR_ARGUMENT.
+ */
+extern int	rs_bpr_fold_in(const float *Y, const float *bias, int32_t n_items, int k,
+						   const int32_t *items, int32_t n, float learning_rate, float reg,
+						   uint64_t seed, int epoch_begin, int epoch_end, float *x);
+
 /* Mean loss per triple of the last epoch (cells summed in a fixed order). */
 extern double rs_bpr_epoch_loss(const RsBprRun *run);
 

@@ -312,16 +312,17 @@ bpr_lines() {
 	local base=$bpr_best
 	bpr_choose "$t" "$base" "$base, sampling => 'adaptive'" "$base, sampling => 'popularity'"
 	local sampled=$bpr_best
-	bpr_choose "$t" "$sampled" "$sampled, adversarial_epsilon => 0.1" "$sampled, adversarial_epsilon => 0.5" \
-		"$sampled, adversarial_epsilon => 1"
+	bpr_choose "$t" "$sampled" "$sampled, adversarial_epsilon => 0.02" "$sampled, adversarial_epsilon => 0.05" \
+		"$sampled, adversarial_epsilon => 0.1"
 	local chosen=$bpr_best
-	run "BPR tuned: $chosen" "${t}_train" "${t}_test" \
+	# (run's label is a SQL literal: no quotes in it)
+	run "BPR tuned: ${chosen//\'/}" "${t}_train" "${t}_test" \
 		"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $chosen)"
 	run "BPR tuned, store_users => false" "${t}_train" "${t}_test" \
 		"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $chosen, store_users => false)"
 	if [ "$chosen" = "$sampled" ]; then
-		run "BPR tuned + APR eps=0.5 (not chosen)" "${t}_train" "${t}_test" \
-			"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $chosen, adversarial_epsilon => 0.5)"
+		run "BPR tuned + APR eps=0.05 (not chosen)" "${t}_train" "${t}_test" \
+			"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $chosen, adversarial_epsilon => 0.05)"
 	else
 		run "BPR tuned without APR" "${t}_train" "${t}_test" \
 			"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $sampled)"

@@ -376,3 +376,62 @@ UNIT_TEST(test_bpr_bad_arguments)
 	free_run(&t);
 	free(dense);
 }
+
+/*
+ * Folding a user in against the trained items ranks the user's held-out
+ * item first, like the trained vector, and the result does not depend on
+ * how the epochs are chunked.
+ */
+UNIT_TEST(test_bpr_fold_in)
+{
+	int32_t		n_users = 256,
+				n_items = 128;
+	int32_t    *held_out = malloc(sizeof(int32_t) * n_users);
+	unsigned char *dense = block_diagonal(n_users, n_items, 4, held_out);
+	TestBpr		t;
+	int			first = 0;
+	float		x[8],
+				x2[8];
+
+	build_matrix(&t, n_users, n_items, dense);
+	setup_run(&t, 8, RS_BPR_UNIFORM, 0, 3);
+	for (int e = 0; e < 40; e++)
+		epoch(&t, e, 0, 2);
+	for (int32_t u = 0; u < n_users; u++)
+	{
+		const int32_t *items = t.R.indices + t.R.indptr[u];
+		int32_t		n = (int32_t) (t.R.indptr[u + 1] - t.R.indptr[u]);
+		float		target;
+		bool		top = true;
+
+		memset(x, 0, sizeof(x));
+		UNIT_CHECK(rs_bpr_fold_in(t.run.Y, t.run.bias, n_items, 8, items, n, 0.05f, 0.001f, 9,
+								  0, 40, x) == RS_BPR_OK);
+		if (u % 17 == 0)
+		{
+			memset(x2, 0, sizeof(x2));
+			rs_bpr_fold_in(t.run.Y, t.run.bias, n_items, 8, items, n, 0.05f, 0.001f, 9, 0, 13, x2);
+			rs_bpr_fold_in(t.run.Y, t.run.bias, n_items, 8, items, n, 0.05f, 0.001f, 9, 13, 40, x2);
+			UNIT_CHECK(memcmp(x, x2, sizeof(x)) == 0);
+		}
+		target = t.run.bias[held_out[u]];
+		for (int f = 0; f < 8; f++)
+			target += x[f] * t.run.Y[held_out[u] * 8 + f];
+		for (int32_t i = 0; i < n_items && top; i++)
+		{
+			float		s = t.run.bias[i];
+
+			for (int f = 0; f < 8; f++)
+				s += x[f] * t.run.Y[i * 8 + f];
+			if (i != held_out[u] && !dense[(int64_t) u * n_items + i] && s >= target)
+				top = false;
+		}
+		first += top;
+	}
+	UNIT_CHECK(first == n_users);
+	UNIT_CHECK(rs_bpr_fold_in(t.run.Y, t.run.bias, n_items, 0, NULL, 0, 0.05f, 0, 9, 0, 1, x) ==
+			   RS_BPR_ERR_ARGUMENT);
+	free_run(&t);
+	free(held_out);
+	free(dense);
+}
