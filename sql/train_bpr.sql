@@ -93,6 +93,31 @@ SELECT count(*) FILTER (WHERE r.item_id = h.item_id) AS held_out_first, count(*)
 FROM held_out h, LATERAL recsys.recommend(h.user_id, 1, 'folded') r;
 SELECT recsys.drop_model('folded');
 
+-- a user folded in (fold_in, sessions, store_users => false) gets the
+-- vector training would give: the same SGD against the fixed items, not
+-- the ALS step (which ranks BPR's items far worse).  On noisier tastes
+-- (each user also likes 4 items of the next block) the folded vectors
+-- point where the stored ones do, and a session of a user's items is
+-- recommended nearly what the user is.
+CREATE TABLE mixed AS SELECT * FROM blocks UNION
+SELECT u, 100 + (16 * ((u - 1) / 32) + 16 + (u * 7 + j * 5) % 16) % 128
+FROM generate_series(1, 256) u, generate_series(1, 4) j;
+SELECT n_interactions FROM recsys.train_bpr('mixed', factors => 8, model => 'mixed', iterations => 100);
+WITH folded AS (
+	SELECT (SELECT recsys.fold_in(item_id, 1, 'mixed') FROM mixed m WHERE m.user_id = u.user_id) AS v,
+		   u.factors
+	FROM recsys.user_factors u WHERE model = 'mixed'),
+cosines AS (
+	SELECT (SELECT sum(a * b) FROM unnest(v, factors) t(a, b)) /
+		   sqrt((SELECT sum(a * a) FROM unnest(v) a) * (SELECT sum(b * b) FROM unnest(factors) b)) AS c
+	FROM folded)
+SELECT count(*) AS users, min(c) > 0.9 AS all_aligned, avg(c) > 0.97 AS aligned_on_average FROM cosines;
+SELECT sum((SELECT count(*) FROM recsys.recommend(u, 5, 'mixed') a
+			JOIN recsys.recommend_session((SELECT array_agg(item_id) FROM mixed WHERE user_id = u), 5, 'mixed') b
+			USING (item_id))) >= 0.9 * 256 * 5 AS sessions_agree
+FROM generate_series(1, 256) u;
+SELECT recsys.drop_model('mixed');
+
 -- a failed retrain leaves the previous model serving
 SELECT version AS serving FROM recsys.models WHERE name = 'blocks';
 CREATE TABLE negatives AS SELECT user_id, item_id, -1 AS w FROM blocks;

@@ -168,6 +168,9 @@ fit(BprTrain *t)
 		/* APR: after a warm start of plain BPR */
 		int			adversarial = run->adv_epsilon > 0 && e >= t->iterations / 2;
 
+		/* the loss costs a logarithm per triple: only when it is shown or kept */
+		run->track_loss = t->verbose || e == t->iterations - 1;
+
 		for (int s = 0; s < run->nblocks; s++)
 		{
 			CHECK_FOR_INTERRUPTS();

@@ -372,7 +372,8 @@ cell_body(BprStratum *par, int ub, bool is_caller, RsStopClock *clock, const int
 			vec_add_scaled(d, yi, -1, yj, k, nregs);
 			z = vec_dot(xu, d, k, nregs) + run->bias[i] - run->bias[j];
 			g = sigmoid_neg(z);
-			loss += triple_loss(z, g);
+			if (run->track_loss)
+				loss += triple_loss(z, g);
 			if (par->adversarial)
 			{
 				float		dn = sqrtf(vec_dot(d, d, k, nregs));
@@ -385,7 +386,8 @@ cell_body(BprStratum *par, int ub, bool is_caller, RsStopClock *clock, const int
 				vec_add_scaled(dadv, d, -sx, xu, k, nregs);
 				za = vec_dot(xadv, dadv, k, nregs) + run->bias[i] - run->bias[j];
 				ga = sigmoid_neg(za);
-				loss += weight * triple_loss(za, ga);
+				if (run->track_loss)
+					loss += weight * triple_loss(za, ga);
 				ga *= weight;
 				work += 4 * k;
 			}
@@ -414,7 +416,8 @@ cell_body(BprStratum *par, int ub, bool is_caller, RsStopClock *clock, const int
 		else if (t % STOP_POLL == 0 && __atomic_load_n(&par->stopped, __ATOMIC_RELAXED))
 			return RS_BPR_STOPPED;
 	}
-	run->cell_loss[cell] = loss;
+	if (run->track_loss)
+		run->cell_loss[cell] = loss;
 	return RS_BPR_OK;
 }
 

@@ -67,6 +67,7 @@ typedef struct RsBprRun
 	float		adv_weight;		/* APR: weight of the perturbed loss */
 	uint64_t	seed;
 	int			nblocks;		/* rs_bpr_blocks(R) */
+	int			track_loss;		/* sum the loss (costs a logarithm per triple) */
 
 	/* the model: X n_users x k, Y n_items x k, bias n_items */
 	float	   *X;
@@ -117,7 +118,10 @@ extern int	rs_bpr_fold_in(const float *Y, const float *bias, int32_t n_items, in
 						   const int32_t *items, int32_t n, float learning_rate, float reg,
 						   uint64_t seed, int epoch_begin, int epoch_end, float *x);
 
-/* Mean loss per triple of the last epoch (cells summed in a fixed order). */
+/*
+ * Mean loss per triple of the last epoch run with track_loss (cells summed
+ * in a fixed order).
+ */
 extern double rs_bpr_epoch_loss(const RsBprRun *run);
 
 extern const char *rs_bpr_strerror(int status);

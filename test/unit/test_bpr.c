@@ -65,6 +65,7 @@ setup_run(TestBpr *t, int k, RsBprSampling sampling, float eps, uint64_t seed)
 	run->adv_weight = 1;
 	run->seed = seed;
 	run->nblocks = B = rs_bpr_blocks(&t->R);
+	run->track_loss = 1;
 	run->X = malloc(sizeof(float) * t->R.n_rows * k);
 	run->Y = malloc(sizeof(float) * t->R.n_cols * k);
 	run->bias = calloc(t->R.n_cols, sizeof(float));
