@@ -17,6 +17,9 @@
  * src/kernel/foldin.c does the numerics, src/kernel/score.c the fused
  * blockwise score + top-k.  An anonymous session is folded in the same
  * way (its items taken as liked: the top rating of a rating model).
+ * A model trained by SGD (BPR: params has a learning_rate) folds a user in
+ * by the same SGD against the fixed items instead (fold_in_sgd), and adds
+ * its item biases to the scores like an explicit model.
  *
  * A user without a vector gets the average user's scores: for implicit
  * feedback those of the mean training user vector, which, scores being
@@ -39,6 +42,7 @@
 #include "utils/memutils.h"
 
 #include "als.h"
+#include "bpr.h"
 #include "cancel.h"
 #include "factor_scores.h"
 #include "foldin.h"
@@ -64,8 +68,13 @@ typedef struct FactorsState
 	float		regularization;
 	float		reg_exponent;	/* implicit: see implicit_user_reg */
 	float		alpha;
+	/* trained by SGD (BPR): users fold in by the same SGD, not the ALS step */
+	float		sgd_learning_rate;	/* 0: fold in by the ALS step */
+	int			sgd_epochs;
+	uint64		sgd_seed;
 	float	   *item_factors;	/* n_items x k */
 	float	   *item_bias;
+	float	   *score_bias;		/* item_bias if scores add it, else NULL */
 	float	   *item_norms;		/* |y_i|, for cosine similar_items */
 	float	   *gram;			/* k x k YtY, computed on first use */
 
@@ -227,6 +236,9 @@ factors_load(RsModel *model, const RsCatalogRow *row)
 	f->reg_exponent = row->reg_exponent;
 	f->alpha = row->alpha;
 	f->store_users = row->store_users;
+	f->sgd_learning_rate = row->learning_rate;
+	f->sgd_epochs = row->iterations;
+	f->sgd_seed = (uint64) row->seed;
 	model->kind_state = f;
 	if (F(model)->k <= 0)
 		RsModelCorrupt(model, "params has no factors");
@@ -239,6 +251,13 @@ factors_load(RsModel *model, const RsCatalogRow *row)
 				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
 				  2, argtypes, values, NULL, true, load_factor_row, model);
 
+	/*
+	 * Scores add the item biases of explicit models, and of implicit ones
+	 * that learnt some (BPR); implicit ALS stores zeros.
+	 */
+	for (int32 i = 0; i < n_items && f->score_bias == NULL; i++)
+		if (f->explicit_feedback || f->item_bias[i] != 0)
+			f->score_bias = f->item_bias;
 	for (int32 begin = 0; begin < n_items; begin += 1024)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -497,8 +516,48 @@ fold_in_explicit(RsModel *model, const RsWeightedItem *pairs, int m, float *x, f
 }
 
 /*
+ * The fold-in of a model trained by SGD (BPR): the same SGD on the user's
+ * positive items (weight > 0; pairs sorted by item, distinct) against the
+ * fixed item factors and biases, by chunks of epochs with a check for a
+ * cancel between them (rs_bpr_fold_in; the chunks do not change x).
+ * The ALS step solves a different objective, and with BPR's factors it
+ * ranks far worse (ml-latest-small strat75 NDCG@10 0.19, against 0.29
+ * by this fold-in and 0.28 with the stored vectors).  Returns false if no item is positive.
+ */
+static bool
+fold_in_sgd(RsModel *model, const RsWeightedItem *pairs, int m, float *x)
+{
+	FactorsState *f = F(model);
+	int32	   *items = palloc(sizeof(int32) * m);
+	int32		n = 0;
+	int			per_check;
+
+	for (int j = 0; j < m; j++)
+		if (pairs[j].weight > 0)
+			items[n++] = pairs[j].item;
+	if (n == 0)
+	{
+		pfree(items);
+		return false;
+	}
+	memset(x, 0, sizeof(float) * f->k);
+	per_check = (int) Max(RS_CHECK_WORK / ((int64) n * f->k * 4), 1);
+	for (int e = 0; e < f->sgd_epochs; e += per_check)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (rs_bpr_fold_in(f->item_factors, f->item_bias, model->items.count, f->k, items, n,
+						   f->sgd_learning_rate, f->regularization, f->sgd_seed, e,
+						   Min(e + per_check, f->sgd_epochs), x) != RS_BPR_OK)
+			elog(ERROR, "BPR fold-in failed for model \"%s\"", model->name);
+	}
+	pfree(items);
+	return true;
+}
+
+/*
  * fold_in_pairs computes the user vector (and, for explicit models, bias) that
- * ALS would fit for the given interactions.  pairs may hold duplicates;
+ * ALS would fit for the given interactions (a model trained by SGD: the
+ * SGD's, fold_in_sgd).  pairs may hold duplicates;
  * they are summed (the array is sorted in place).  x holds F(model)->k floats.
  * Returns false when there are no interactions to fit.
  */
@@ -518,6 +577,14 @@ fold_in_pairs(RsModel *model, RsWeightedItem *pairs, int n, float *x, float *bia
 	}
 	if (m == 0)
 		return false;
+	if (F(model)->sgd_learning_rate > 0)
+	{
+		if (!fold_in_sgd(model, pairs, m, x))
+			return false;
+		if (bias)
+			*bias = 0;
+		return true;
+	}
 
 	status = F(model)->explicit_feedback ? fold_in_explicit(model, pairs, m, x, bias) :
 		fold_in_implicit(model, pairs, m, x);
@@ -637,7 +704,7 @@ factors_score_user(RsModel *model, int64 user_id, const RsUserItems *items, floa
 
 	if (x == NULL)
 		return false;
-	rs_score_items(F(model)->item_factors, F(model)->explicit_feedback ? F(model)->item_bias : NULL,
+	rs_score_items(F(model)->item_factors, F(model)->score_bias,
 				   model->items.count, F(model)->k, x, scores);
 	return true;
 }
@@ -652,7 +719,7 @@ rank_for_vector(RsModel *model, const float *x, float user_bias, uint8 *exclude,
 				float *block, int32 *out_idx, float *out_score)
 {
 	FactorsState *f = F(model);
-	int			found = rs_score_topk(f->item_factors, f->explicit_feedback ? f->item_bias : NULL,
+	int			found = rs_score_topk(f->item_factors, f->score_bias,
 									  model->items.count, f->k, x, exclude, k, block,
 									  out_idx, out_score);
 
@@ -717,7 +784,9 @@ factors_score_item(RsModel *model, int64 user_id, int32 i)
 	if (x == NULL)
 		return RsColdStartScores(model)[i];
 	d = rs_dot(x, f->item_factors + (int64) i * f->k, f->k);
-	return f->explicit_feedback ? explicit_prediction(model, user_bias, i, d) : d;
+	if (f->explicit_feedback)
+		return explicit_prediction(model, user_bias, i, d);
+	return f->score_bias ? d + f->score_bias[i] : d;
 }
 
 /*
@@ -750,7 +819,7 @@ factors_score_session(RsModel *model, const RsUserItems *session, float *scores)
 	bool		ok = session->n > 0 && fold_in_pairs(model, pairs, session->n, x, &bias);
 
 	if (ok)
-		rs_score_items(f->item_factors, f->explicit_feedback ? f->item_bias : NULL,
+		rs_score_items(f->item_factors, f->score_bias,
 					   model->items.count, f->k, x, scores);
 	pfree(x);
 	pfree(pairs);

@@ -187,6 +187,9 @@ typedef struct RsCatalogRow
 	Oid			owner;
 	bool		store_users;
 	char	   *fingerprint;	/* md5 of params and stats: edits without a new version */
+	float		learning_rate;	/* a model trained by SGD (bpr), else 0 */
+	int			iterations;		/* its epochs */
+	int64		seed;
 } RsCatalogRow;
 
 /*

@@ -214,7 +214,9 @@ read_catalog_row(const char *name, MemoryContext result_context, RsCatalogRow *r
 			  "params->>'time_col', (params->>'half_life_seconds')::pg_catalog.float8, "
 			  "(params->>'regularization_exponent')::pg_catalog.float8, owner::pg_catalog.oid, "
 			  "params->>'store_users' = 'false', "
-			  "pg_catalog.md5(params::pg_catalog.text OPERATOR(pg_catalog.||) stats::pg_catalog.text) "
+			  "pg_catalog.md5(params::pg_catalog.text OPERATOR(pg_catalog.||) stats::pg_catalog.text), "
+			  "(params->>'learning_rate')::pg_catalog.float8, (params->>'iterations')::pg_catalog.int4, "
+			  "(params->>'seed')::pg_catalog.int8 "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -264,6 +266,14 @@ read_catalog_row(const char *name, MemoryContext result_context, RsCatalogRow *r
 		row->store_users = isnull || !DatumGetBool(d);
 	}
 	row->fingerprint = text_column(tuple, desc, 23);
+	row->learning_rate = float_column(tuple, desc, 24, 0);
+	{
+		Datum		d = SPI_getbinval(tuple, desc, 25, &isnull);
+
+		row->iterations = isnull ? 0 : DatumGetInt32(d);
+		d = SPI_getbinval(tuple, desc, 26, &isnull);
+		row->seed = isnull ? 0 : DatumGetInt64(d);
+	}
 	MemoryContextSwitchTo(old);
 	return true;
 }

@@ -31,6 +31,7 @@ typedef struct KindRegistration
 static const KindRegistration registry[] = {
 	{"als", &RsFactorsKind},
 	{"mf", &RsFactorsKind},
+	{"bpr", &RsFactorsKind},
 	{"item_knn", &RsItemNeighborsKind},
 	{"ease", &RsItemNeighborsKind},	/* EASE's B matrix, stored as neighbour lists */
 	{"user_knn", &RsUserNeighborsKind},

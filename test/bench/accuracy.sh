@@ -33,6 +33,8 @@
 # lambda with the most ILD at no more than 5% NDCG@10 lost; the same grid
 # on test.  RECSYS_DIV_DATA="online-retail" runs one data set.
 #
+# RECSYS_TUNE=bpr (0.7.0): only the BPR lines (see bpr_lines).
+#
 # "store_users => false" lines (0.6.0): the same models without stored
 # user vectors, each user folded in from train when evaluated.
 #
@@ -280,6 +282,10 @@ topn() {
 	load "${t}_vtrain" "$splits/$data/$protocol/valid/train.csv.gz"
 	load "${t}_vtest" "$splits/$data/$protocol/valid/test.csv.gz"
 	header "$data / $protocol (test)"
+	if [ "${RECSYS_TUNE:-1}" = bpr ]; then
+		bpr_lines "$t"
+		return
+	fi
 	run "popularity" "${t}_train" "${t}_test" "recsys.train_popular('${t}_train', model => 'm')"
 	run "ALS default (train_cf, $weight)" "${t}_train" "${t}_test" \
 		"recsys.train_cf('${t}_train', model => 'm', weight_col => '$weight')"
@@ -349,6 +355,9 @@ topn() {
 		tuned "EASE + item features tuned" "$t" ease '{"feature_weight": [0.25, 0.5, 1, 2]}' \
 			"$(recsys_psql -At -c "SELECT '$ease_json'::jsonb || '{\"features\": \"public.${data//-/_}_features\"}'")"
 		fm_reranked "FM re-ranking EASE + features top 100" "$t" "$data" "$tuned_call"
+	fi
+	if [ "$tune" = 1 ]; then
+		bpr_lines "$t"
 	fi
 }
 
@@ -439,6 +448,64 @@ JOIN base b ON b.split = 'test' AND b.similarity = c.similarity AND b.measure = 
 ORDER BY c.measure, c.similarity;
 SQL
 	recsys_psql -q -c "SELECT recsys.drop_model('div_ease'), recsys.drop_model('div_cosine')" >/dev/null
+}
+
+# valid NDCG@10 of a train_bpr call's arguments (trained on valid/train)
+bpr_valid_ndcg() {
+	local t=$1 args=$2
+	recsys_psql -At <<SQL
+SET recsys.threads = 2;
+SELECT 1 AS trained FROM recsys.train_bpr('${t}_vtrain', model => 'tuning', weight_col => 'one', $args) \gset
+SELECT round(value::numeric, 4) FROM recsys.evaluate('tuning', '${t}_vtest') WHERE metric = 'ndcg@10';
+SELECT recsys.drop_model('tuning') \gset
+SQL
+}
+
+# the best of a list of train_bpr argument strings on valid: sets bpr_best
+bpr_best=
+bpr_choose() {
+	local t=$1 args ndcg best_ndcg=-1
+	shift
+	for args in "$@"; do
+		ndcg=$(bpr_valid_ndcg "$t" "$args")
+		echo "#   valid NDCG@10 $ndcg: $args"
+		if awk -v a="$ndcg" -v b="$best_ndcg" 'BEGIN { exit !(a > b) }'; then
+			best_ndcg=$ndcg bpr_best=$args
+		fi
+	done
+}
+
+# BPR (0.7.0; recsys.tune does not know it): factors, learning rate and
+# regularization chosen on valid (100 epochs, uniform negatives), then the
+# sampling and the adversarial epsilon at that setting, each kept only if
+# valid improves.  Test lines: the choice, the choice with store_users =>
+# false (users folded in), and the choice without APR (when APR won) or
+# with APR at the best epsilon tried (when it did not), for the comparison.
+bpr_lines() {
+	local t=$1 grid=() f lr reg
+	for f in 64 128; do for lr in 0.05 0.1; do for reg in 0.005 0.01; do
+		grid+=("factors => $f, learning_rate => $lr, regularization => $reg")
+	done; done; done
+	echo "# BPR, chosen on valid:"
+	bpr_choose "$t" "${grid[@]}"
+	local base=$bpr_best
+	bpr_choose "$t" "$base" "$base, sampling => 'adaptive'" "$base, sampling => 'popularity'"
+	local sampled=$bpr_best
+	bpr_choose "$t" "$sampled" "$sampled, adversarial_epsilon => 0.02" "$sampled, adversarial_epsilon => 0.05" \
+		"$sampled, adversarial_epsilon => 0.1"
+	local chosen=$bpr_best
+	# (run's label is a SQL literal: no quotes in it)
+	run "BPR tuned: ${chosen//\'/}" "${t}_train" "${t}_test" \
+		"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $chosen)"
+	run "BPR tuned, store_users => false" "${t}_train" "${t}_test" \
+		"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $chosen, store_users => false)"
+	if [ "$chosen" = "$sampled" ]; then
+		run "BPR tuned + APR eps=0.05 (not chosen)" "${t}_train" "${t}_test" \
+			"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $chosen, adversarial_epsilon => 0.05)"
+	else
+		run "BPR tuned without APR" "${t}_train" "${t}_test" \
+			"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $sampled)"
+	fi
 }
 
 # tune on valid without privacy, then the clip at each epsilon on valid

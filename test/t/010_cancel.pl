@@ -18,7 +18,10 @@
 #  - train_neighborhood on 1,000 users who rate all 400 items, 400
 #    neighbours: cancelled in the similarities (300 ms) and in the
 #    gradient descent (a later timeout, after the first epoch's progress
-#    NOTICE: the limit is then that timeout plus 1.2 s).
+#    NOTICE: the limit is then that timeout plus 1.2 s);
+#  - train_bpr with 1,024 factors (new in 0.7.0: checks between strata and
+#    the kernel's stop callback within one), uniform, and adaptive with the
+#    adversarial term from the first epoch (iterations 2: the second half).
 # Each call must fail with the timeout (so it was still running then:
 # the sizes are large enough), and the time from the start of the
 # statement to the error must stay under 1.5 s (1 s is the goal; the
@@ -115,6 +118,11 @@ my @cases = (
 	[ 'train_neighborhood, descent, 400 neighbours',
 		q{SELECT 1 FROM recsys.train_neighborhood('dense', 400, model => 'c6', weight_col => 'rating',
 			iterations => 1000, verbose => true)}, $descent_timeout, qr/NOTICE:  epoch 1 of 1000/ ],
+	[ 'train_bpr, 100,000 items, 1,024 factors',
+		q{SELECT 1 FROM recsys.train_bpr('many', factors => 1024, model => 'c7')} ],
+	[ 'train_bpr adaptive and adversarial, 1,024 factors',
+		q{SELECT 1 FROM recsys.train_bpr('many', factors => 1024, model => 'c8', sampling => 'adaptive',
+			adversarial_epsilon => 0.5, iterations => 2)} ],
 );
 for my $case (@cases)
 {
@@ -130,7 +138,7 @@ for my $case (@cases)
 $session->quit;
 
 # after the cancels, nothing half-trained is left and the model serves
-is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.models WHERE name IN ('c1', 'c2', 'c3', 'c4', 'c5', 'c6')}),
+is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.models WHERE name IN ('c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8')}),
 	'0', 'cancelled training left no model');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.recommend(2, 5, 'wide1024')}),
 	'5', 'the model still serves');

@@ -1,0 +1,181 @@
+-- recsys.train_bpr: Bayesian personalised ranking, served as a factor model
+CREATE SCHEMA train_bpr_test;
+SET search_path = train_bpr_test, public;
+SET extra_float_digits = 0;
+
+-- Known by construction (implicit's checkerboard): eight blocks of tastes,
+-- users 1-32 like items 100-115, users 33-64 items 116-131, and so on;
+-- each user misses one item of their block, which must then be their
+-- first recommendation.  (256 users and 128 items: training splits them
+-- into 4 x 4 blocks, so threads share the work.)
+CREATE TABLE blocks AS
+SELECT u AS user_id, 100 + 16 * ((u - 1) / 32) + j AS item_id
+FROM generate_series(1, 256) u, generate_series(0, 15) j
+WHERE j <> u % 16;
+CREATE VIEW held_out AS
+SELECT u AS user_id, 100 + 16 * ((u - 1) / 32) + u % 16 AS item_id FROM generate_series(1, 256) u;
+
+SELECT name, version, algorithm, source, n_users, n_items, n_interactions,
+	   params->>'factors' AS factors, params->>'sampling' AS sampling,
+	   params->>'learning_rate' AS learning_rate, params->>'iterations' AS iterations,
+	   (stats->>'train_loss')::float8 < 0.2 AS fits, (stats->>'blocks')::int AS blocks,
+	   train_seconds >= 0 AS timed
+FROM recsys.train_bpr('blocks', factors => 8, model => 'blocks', iterations => 100);
+
+SELECT count(*) FILTER (WHERE r.item_id = h.item_id) AS held_out_first, count(*) AS users
+FROM held_out h, LATERAL recsys.recommend(h.user_id, 1, 'blocks') r;
+
+-- the artefacts are plain rows: the item bias with the item factors
+SELECT count(*) AS user_rows, min(array_length(factors, 1)) AS k
+FROM recsys.user_factors WHERE model = 'blocks';
+SELECT count(*) AS item_rows, count(*) FILTER (WHERE bias <> 0) AS with_bias
+FROM recsys.item_factors WHERE model = 'blocks';
+
+-- served by the factors kind: score() is x_u . y_i + b_i, recommend's scores alike
+SELECT abs(recsys.score(3, r.item_id, 'blocks') - r.score) < 1e-5 AS score_matches,
+	   abs(r.score - ((SELECT sum(u * i) FROM unnest(uf.factors, f.factors) AS t(u, i)) + f.bias)) < 1e-4 AS dot_plus_bias
+FROM recsys.recommend(3, 1, 'blocks') r
+JOIN recsys.item_factors f ON f.model = 'blocks' AND f.item_id = r.item_id
+JOIN recsys.user_factors uf ON uf.model = 'blocks' AND uf.user_id = 3;
+-- similar items of an item are those of its block
+SELECT count(*) FILTER (WHERE (s.item_id - 100) / 16 = 0) AS same_block, count(*) AS items
+FROM recsys.similar_items(100, 5, 'blocks') s;
+-- a session of one block's items recommends that block's other items
+SELECT count(*) FILTER (WHERE (r.item_id - 100) / 16 = 2) AS same_block, count(*) AS items
+FROM recsys.recommend_session(ARRAY[132, 133, 134, 135, 136, 137], 4, 'blocks') r;
+-- explain names the user's items
+SELECT count(*) AS contributions FROM recsys.explain(3, 103, 3, 'blocks');
+
+-- deterministic for a seed whatever recsys.threads is
+CREATE TEMP TABLE before AS
+SELECT item_id, bias, factors FROM recsys.item_factors WHERE model = 'blocks';
+SET recsys.threads = 1;
+SELECT version FROM recsys.train_bpr('blocks', factors => 8, model => 'blocks', iterations => 100);
+SELECT count(*) AS changed FROM before b JOIN recsys.item_factors f USING (item_id)
+WHERE f.model = 'blocks' AND (f.factors IS DISTINCT FROM b.factors OR f.bias IS DISTINCT FROM b.bias);
+SET recsys.threads = 3;
+SELECT version FROM recsys.train_bpr('blocks', factors => 8, model => 'blocks', iterations => 100);
+SELECT count(*) AS changed FROM before b JOIN recsys.item_factors f USING (item_id)
+WHERE f.model = 'blocks' AND (f.factors IS DISTINCT FROM b.factors OR f.bias IS DISTINCT FROM b.bias);
+RESET recsys.threads;
+-- another seed, another model
+SELECT version FROM recsys.train_bpr('blocks', factors => 8, model => 'blocks', iterations => 100, seed => 7);
+SELECT count(*) > 0 AS changed FROM before b JOIN recsys.item_factors f USING (item_id)
+WHERE f.model = 'blocks' AND f.factors IS DISTINCT FROM b.factors;
+
+-- every sampling, and adversarial training, find the held-out items too
+CREATE TEMP TABLE variants AS
+SELECT s AS sampling, eps AS adversarial_epsilon,
+	   (recsys.train_bpr('blocks', factors => 8, model => 'm_' || s || eps, iterations => 100,
+						 sampling => s, adversarial_epsilon => eps)).name
+FROM unnest(ARRAY['uniform', 'popularity', 'adaptive']) s, unnest(ARRAY[0, 0.5]) eps;
+SELECT sampling, adversarial_epsilon,
+	   (SELECT count(*) FILTER (WHERE r.item_id = h.item_id)
+		FROM held_out h, LATERAL recsys.recommend(h.user_id, 1, v.name) r) AS held_out_first
+FROM variants v ORDER BY 1, 2;
+SELECT params->>'sampling' AS sampling, params->>'adversarial_epsilon' AS eps,
+	   params->>'adversarial_weight' AS weight
+FROM recsys.models WHERE name = 'm_adaptive0.5';
+SELECT count(recsys.drop_model(name)) AS dropped FROM variants;
+
+-- weights: only pairs of positive weight are positives (here 15 of each user's 16)
+CREATE TABLE signed AS
+SELECT user_id, item_id, CASE WHEN item_id % 16 = 15 THEN -1 ELSE 1 END AS w FROM blocks;
+SELECT n_interactions, (stats->>'train_loss')::float8 < 0.3 AS fits
+FROM recsys.train_bpr('signed', factors => 8, model => 'signed', iterations => 100, weight_col => 'w');
+SELECT recsys.drop_model('signed');
+
+-- without stored user vectors each user is folded in from the source
+SELECT params->>'store_users' AS store_users
+FROM recsys.train_bpr('blocks', factors => 8, model => 'folded', iterations => 100, store_users => false);
+SELECT count(*) AS user_rows FROM recsys.user_factors WHERE model = 'folded';
+SELECT count(*) FILTER (WHERE r.item_id = h.item_id) AS held_out_first, count(*) AS users
+FROM held_out h, LATERAL recsys.recommend(h.user_id, 1, 'folded') r;
+SELECT recsys.drop_model('folded');
+
+-- a user folded in (fold_in, sessions, store_users => false) gets the
+-- vector training would give: the same SGD against the fixed items, not
+-- the ALS step (which ranks BPR's items far worse).  On noisier tastes
+-- (each user also likes 4 items of the next block) the folded vectors
+-- point where the stored ones do, and a session of a user's items is
+-- recommended nearly what the user is.
+CREATE TABLE mixed AS SELECT * FROM blocks UNION
+SELECT u, 100 + (16 * ((u - 1) / 32) + 16 + (u * 7 + j * 5) % 16) % 128
+FROM generate_series(1, 256) u, generate_series(1, 4) j;
+SELECT n_interactions FROM recsys.train_bpr('mixed', factors => 8, model => 'mixed', iterations => 100);
+WITH folded AS (
+	SELECT (SELECT recsys.fold_in(item_id, 1, 'mixed') FROM mixed m WHERE m.user_id = u.user_id) AS v,
+		   u.factors
+	FROM recsys.user_factors u WHERE model = 'mixed'),
+cosines AS (
+	SELECT (SELECT sum(a * b) FROM unnest(v, factors) t(a, b)) /
+		   sqrt((SELECT sum(a * a) FROM unnest(v) a) * (SELECT sum(b * b) FROM unnest(factors) b)) AS c
+	FROM folded)
+SELECT count(*) AS users, min(c) > 0.9 AS all_aligned, avg(c) > 0.97 AS aligned_on_average FROM cosines;
+SELECT sum((SELECT count(*) FROM recsys.recommend(u, 5, 'mixed') a
+			JOIN recsys.recommend_session((SELECT array_agg(item_id) FROM mixed WHERE user_id = u), 5, 'mixed') b
+			USING (item_id))) >= 0.9 * 256 * 5 AS sessions_agree
+FROM generate_series(1, 256) u;
+SELECT recsys.drop_model('mixed');
+
+-- a failed retrain leaves the previous model serving
+SELECT version AS serving FROM recsys.models WHERE name = 'blocks';
+CREATE TABLE negatives AS SELECT user_id, item_id, -1 AS w FROM blocks;
+SELECT recsys.train_bpr('negatives', model => 'blocks', weight_col => 'w');
+CREATE TABLE big_blocks AS
+SELECT u AS user_id, (u * 7 + j * 13) % 2000 AS item_id
+FROM generate_series(1, 4000) u, generate_series(1, 20) j;
+SET recsys.max_memory = '4MB';
+SELECT recsys.train_bpr('big_blocks', factors => 256, model => 'blocks');
+RESET recsys.max_memory;
+BEGIN;
+SELECT version FROM recsys.train_bpr('blocks', factors => 2, model => 'blocks', iterations => 1);
+ROLLBACK;
+SELECT version AS serving, params->>'factors' AS factors FROM recsys.models WHERE name = 'blocks';
+SELECT count(*) AS users_served FROM held_out h, LATERAL recsys.recommend(h.user_id, 1, 'blocks');
+-- a cancelled one too (statement_timeout interrupts the epochs)
+\set VERBOSITY terse
+SET statement_timeout = '200ms';
+SELECT version FROM recsys.train_bpr('big_blocks', factors => 64, model => 'blocks', iterations => 10000);
+RESET statement_timeout;
+\set VERBOSITY default
+SELECT version AS serving, params->>'factors' AS factors FROM recsys.models WHERE name = 'blocks';
+
+-- errors: arguments out of range or NULL
+SELECT recsys.train_bpr(NULL);
+SELECT recsys.train_bpr('blocks', factors => 0);
+SELECT recsys.train_bpr('blocks', factors => 1025);
+SELECT recsys.train_bpr('blocks', model => NULL);
+SELECT recsys.train_bpr('blocks', iterations => 0);
+SELECT recsys.train_bpr('blocks', iterations => 10001);
+SELECT recsys.train_bpr('blocks', learning_rate => 0);
+SELECT recsys.train_bpr('blocks', learning_rate => NULL);
+SELECT recsys.train_bpr('blocks', learning_rate => 'NaN');
+SELECT recsys.train_bpr('blocks', regularization => -1);
+SELECT recsys.train_bpr('blocks', regularization => NULL);
+SELECT recsys.train_bpr('blocks', learning_rate => 1, regularization => 1);
+SELECT recsys.train_bpr('blocks', seed => NULL);
+SELECT recsys.train_bpr('blocks', sampling => 'warp');
+SELECT recsys.train_bpr('blocks', sampling => NULL);
+SELECT recsys.train_bpr('blocks', adversarial_epsilon => -0.1);
+SELECT recsys.train_bpr('blocks', adversarial_epsilon => NULL);
+SELECT recsys.train_bpr('blocks', adversarial_weight => -1);
+SELECT recsys.train_bpr('blocks', adversarial_weight => 'Infinity');
+SELECT recsys.train_bpr('blocks', store_users => NULL);
+SELECT recsys.train_bpr('blocks', verbose => NULL);
+SELECT recsys.train_bpr('blocks', user_col => 'customer');
+SELECT recsys.train_bpr('blocks', weight_col => 'stars');
+-- errors: nothing to train on
+CREATE TABLE nothing (user_id bigint, item_id bigint);
+SELECT recsys.train_bpr('nothing');
+-- errors: a model of another algorithm is replaced only when asked
+SELECT (recsys.train_cf('blocks', factors => 4, model => 'als_model', iterations => 2)).algorithm;
+SELECT recsys.train_bpr('blocks', model => 'als_model');
+SELECT algorithm FROM recsys.train_bpr('blocks', factors => 4, model => 'als_model', iterations => 2, replace => true);
+SELECT recsys.drop_model('als_model');
+-- none of the failures left a model behind
+SELECT name FROM recsys.models ORDER BY name;
+SELECT recsys.drop_model('blocks');
+
+RESET search_path;
+DROP SCHEMA train_bpr_test CASCADE;

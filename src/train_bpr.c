@@ -1,0 +1,296 @@
+/*-------------------------------------------------------------------------
+ *
+ * train_bpr.c
+ *		recsys.train_bpr(): Bayesian personalised ranking (Rendle et al.
+ *		2009), optionally with adversarial training (APR, He et al. 2018).
+ *
+ * A user's items (pairs of positive summed weight) should rank above the
+ * items the user has not interacted with: stochastic gradient descent on
+ * sampled (user, positive, negative) triples, as many per epoch as there
+ * are pairs, with an item bias.  Negatives are drawn uniformly, in
+ * proportion to the items' interaction counts ('popularity'), or as the
+ * highest scored of a few uniform draws ('adaptive', see bpr.c).  With
+ * adversarial_epsilon > 0 the second half of the epochs (the first half
+ * being the warm start the paper asks for) also descends the loss at the
+ * worst-case perturbation of the embeddings.
+ *
+ * The model is stored as a factor model (user_factors, item_factors with
+ * the item bias) and served by the factors kind.  The numerics are
+ * src/kernel/bpr.c, whose results do not depend on recsys.threads; here
+ * are the arguments, the memory budget, a check for interrupts between
+ * strata (and the kernel's stop callback within one), and the optional
+ * NOTICE per epoch.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include "args.h"
+#include "bpr.h"
+#include "cancel.h"
+#include "model_store.h"
+#include "recsys.h"
+#include "train_common.h"
+
+PG_FUNCTION_INFO_V1(recsys_train_bpr);
+
+#define BPR_MAX_ITERATIONS 10000
+
+/* Rows of k factors between interrupt checks while initialising. */
+static int64
+rows_per_check(int k)
+{
+	return Max(RS_CHECK_WORK / k, 1);
+}
+
+/* Seeded starting factors of n rows, by chunks with interrupt checks. */
+static void
+init_factors(float *X, int64 n, int k, uint64 seed)
+{
+	for (int64 start = 0; start < n; start += rows_per_check(k))
+	{
+		CHECK_FOR_INTERRUPTS();
+		rs_bpr_init_rows(X, start, Min(start + rows_per_check(k), n), k, seed);
+	}
+}
+
+/*
+ * The pairs of positive weight: by_user itself when every weight is
+ * positive, else a copy without the others.
+ */
+static const RsCsr *
+positive_pairs(const RsCsr *R)
+{
+	RsCsr	   *P;
+	int64		n = 0;
+
+	for (int64 p = 0; p < R->nnz; p++)
+		n += R->data[p] > 0;
+	if (n == R->nnz)
+		return R;
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the source has no (user, item) pair of positive weight to learn from"),
+				 errhint("BPR learns that a user's items of positive weight rank above the others.")));
+	P = palloc0(sizeof(RsCsr));
+	P->n_rows = R->n_rows;
+	P->n_cols = R->n_cols;
+	P->indptr = RsAllocZero(CurrentMemoryContext, sizeof(int64) * (R->n_rows + 1));
+	P->indices = RsAllocZero(CurrentMemoryContext, sizeof(int32) * n);
+	P->data = RsAllocZero(CurrentMemoryContext, sizeof(float) * n);
+	for (int32 u = 0; u < R->n_rows; u++)
+	{
+		if (u % 65536 == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int64 p = R->indptr[u]; p < R->indptr[u + 1]; p++)
+			if (R->data[p] > 0)
+			{
+				P->indices[P->nnz] = R->indices[p];
+				P->data[P->nnz++] = R->data[p];
+			}
+		P->indptr[u + 1] = P->nnz;
+	}
+	return P;
+}
+
+/* Raise an error for a kernel status. */
+static void
+check_status(int status)
+{
+	if (status == RS_BPR_STOPPED)
+		RsKernelStopped("training");
+	if (status != RS_BPR_OK)
+		ereport(ERROR,
+				(errcode(status == RS_BPR_ERR_THREAD ? ERRCODE_INSUFFICIENT_RESOURCES :
+						 ERRCODE_INTERNAL_ERROR),
+				 errmsg("BPR failed: %s", rs_bpr_strerror(status)),
+				 status == RS_BPR_ERR_THREAD ? errhint("Lower recsys.threads.") : 0));
+}
+
+/* Everything one run needs besides the kernel's state. */
+typedef struct BprTrain
+{
+	RsInteractions data;
+	RsBprRun	run;
+	int			iterations;
+	bool		verbose;
+	bool		store_users;
+	int			threads;
+} BprTrain;
+
+/* Allocate the kernel's arrays within recsys.max_memory, and prepare. */
+static void
+allocate(BprTrain *t)
+{
+	RsBprRun   *run = &t->run;
+	const RsCsr *R = run->R;
+	int			B = run->nblocks;
+	int			k = run->k;
+	Size		bytes = ((Size) R->n_rows + R->n_cols) * k * sizeof(float) +
+		(Size) R->n_cols * 2 * sizeof(float) + (Size) R->nnz * 3 * sizeof(int32) +
+		(Size) (B * B + 2 * B + 3) * (sizeof(int64) + sizeof(double));
+
+	if (R != &t->data.by_user)
+		bytes += (Size) R->nnz * (sizeof(int32) + sizeof(float)) + (Size) R->n_rows * sizeof(int64);
+	RsCheckTrainingMemory("factors and sampling tables", bytes, &t->data);
+	run->X = RsAllocZero(CurrentMemoryContext, (Size) R->n_rows * k * sizeof(float));
+	run->Y = RsAllocZero(CurrentMemoryContext, (Size) R->n_cols * k * sizeof(float));
+	run->bias = RsAllocZero(CurrentMemoryContext, (Size) R->n_cols * sizeof(float));
+	run->cell_start = palloc(sizeof(int64) * (B * B + 1));
+	run->cell_user = RsAllocZero(CurrentMemoryContext, (Size) R->nnz * sizeof(int32));
+	run->cell_item = RsAllocZero(CurrentMemoryContext, (Size) R->nnz * sizeof(int32));
+	run->block_item_start = palloc(sizeof(int64) * (B + 1));
+	run->block_items = RsAllocZero(CurrentMemoryContext, (Size) R->n_cols * sizeof(int32));
+	run->pool_start = palloc(sizeof(int64) * (B + 1));
+	run->pool_items = RsAllocZero(CurrentMemoryContext, (Size) R->nnz * sizeof(int32));
+	run->cell_loss = palloc(sizeof(double) * B * B);
+	check_status(rs_bpr_prepare(run));
+}
+
+/* Fit: every stratum of every epoch; returns the last epoch's mean loss. */
+static double
+fit(BprTrain *t)
+{
+	RsBprRun   *run = &t->run;
+	double		loss = 0;
+
+	init_factors(run->X, run->R->n_rows, run->k, run->seed);
+	init_factors(run->Y, run->R->n_cols, run->k, run->seed ^ UINT64_C(0x5DEECE66D));
+	for (int e = 0; e < t->iterations; e++)
+	{
+		double		start = RsSeconds();
+		/* APR: after a warm start of plain BPR */
+		int			adversarial = run->adv_epsilon > 0 && e >= t->iterations / 2;
+
+		/* the loss costs a logarithm per triple: only when it is shown or kept */
+		run->track_loss = t->verbose || e == t->iterations - 1;
+
+		for (int s = 0; s < run->nblocks; s++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			check_status(rs_bpr_stratum(run, e, s, adversarial, t->threads,
+										RsCancelRequested, NULL));
+		}
+		loss = rs_bpr_epoch_loss(run);
+		if (t->verbose)
+			ereport(NOTICE,
+					(errmsg("train_bpr epoch %d of %d: loss %.6f, %.3f s%s", e + 1, t->iterations,
+							loss, RsSeconds() - start, adversarial ? " (adversarial)" : "")));
+	}
+	return loss;
+}
+
+/* The item statistics and factors of a version (RsTrainWriter). */
+static void
+write_factors(RsTrainer *trainer, int32 version, void *arg)
+{
+	BprTrain   *t = arg;
+
+	RsWriteItemStatsFromData(trainer->name, version, &t->data);
+	if (t->store_users)
+		RsWriteFactors(RS_USERS, trainer->name, version, t->data.users.ids, NULL, t->run.X,
+					   t->data.users.count, t->run.k);
+	RsWriteFactors(RS_ITEMS, trainer->name, version, t->data.items.ids, t->run.bias, t->run.Y,
+				   t->data.items.count, t->run.k);
+}
+
+/* The sampling argument. */
+static RsBprSampling
+sampling_arg(FunctionCallInfo fcinfo, int argno, const char **name)
+{
+	*name = RsTextArg(fcinfo, argno, "sampling");
+	if (strcmp(*name, "uniform") == 0)
+		return RS_BPR_UNIFORM;
+	if (strcmp(*name, "popularity") == 0)
+		return RS_BPR_POPULARITY;
+	if (strcmp(*name, "adaptive") == 0)
+		return RS_BPR_ADAPTIVE;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("sampling must be 'uniform', 'popularity' or 'adaptive', not '%s'", *name)));
+}
+
+/*
+ * recsys_train_bpr(source regclass, factors int, model text,
+ *					iterations int, learning_rate float8,
+ *					regularization float8, user_col name, item_col name,
+ *					weight_col name, seed bigint, sampling text,
+ *					adversarial_epsilon float8, adversarial_weight float8,
+ *					store_users bool, verbose bool, replace bool)
+ * trains a BPR factor model and returns its recsys.models row.
+ */
+Datum
+recsys_train_bpr(PG_FUNCTION_ARGS)
+{
+	RsTrainArgNos argnos = {.model = 2,.cols = 6,.weight_col = 8,.replace = 15};
+	RsTrainer	trainer;
+	BprTrain	t;
+	RsBprRun   *run = &t.run;
+	const char *sampling;
+	int64		seed;
+	double		loss;
+	MemoryContext train_context;
+	MemoryContext old;
+	Datum		result;
+
+	memset(&t, 0, sizeof(t));
+	RsTrainArgs(fcinfo, &argnos, &trainer);
+	run->k = RsIntArg(fcinfo, 1, "factors", 1, RS_BPR_MAX_FACTORS);
+	t.iterations = RsIntArg(fcinfo, 3, "iterations", 1, BPR_MAX_ITERATIONS);
+	run->learning_rate = (float) RsFloatArg(fcinfo, 4, "learning_rate", 1e-6, 10, NAN);
+	run->reg = (float) RsFloatArg(fcinfo, 5, "regularization", 0, 100, NAN);
+	if (run->learning_rate * run->reg >= 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("learning_rate times regularization must be below 1, not %g",
+						(double) run->learning_rate * run->reg),
+				 errhint("Each step shrinks the factors by that fraction: lower one of them.")));
+	RsRequireArg(fcinfo, 9, "seed");
+	seed = PG_GETARG_INT64(9);
+	run->seed = (uint64) seed;
+	run->sampling = sampling_arg(fcinfo, 10, &sampling);
+	run->adv_epsilon = (float) RsFloatArg(fcinfo, 11, "adversarial_epsilon", 0, 100, NAN);
+	run->adv_weight = (float) RsFloatArg(fcinfo, 12, "adversarial_weight", 0, 100, NAN);
+	RsRequireArg(fcinfo, 13, "store_users");
+	t.store_users = PG_GETARG_BOOL(13);
+	RsRequireArg(fcinfo, 14, "verbose");
+	t.verbose = PG_GETARG_BOOL(14);
+	t.threads = recsys_threads;
+
+	train_context = AllocSetContextCreate(CurrentMemoryContext, "recsys train_bpr",
+										  ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(train_context);
+
+	RsTrainBegin(&trainer, "bpr", &t.data);
+	run->R = positive_pairs(&t.data.by_user);
+	run->nblocks = rs_bpr_blocks(run->R);
+	allocate(&t);
+	loss = fit(&t);
+
+	RsJsonInt(&trainer.params, "factors", run->k);
+	RsJsonInt(&trainer.params, "iterations", t.iterations);
+	RsJsonFloat(&trainer.params, "learning_rate", run->learning_rate);
+	RsJsonFloat(&trainer.params, "regularization", run->reg);
+	RsJsonText(&trainer.params, "sampling", sampling);
+	RsJsonFloat(&trainer.params, "adversarial_epsilon", run->adv_epsilon);
+	RsJsonFloat(&trainer.params, "adversarial_weight", run->adv_weight);
+	RsJsonInt(&trainer.params, "seed", seed);
+	RsJsonInt(&trainer.params, "threads", t.threads);
+	RsJsonRaw(&trainer.params, "store_users", t.store_users ? "true" : "false");
+
+	RsJsonFloat(&trainer.stats, "train_loss", loss);
+	RsJsonInt(&trainer.stats, "blocks", run->nblocks);
+	RsJsonFloat(&trainer.stats, "fit_seconds",
+				RsSeconds() - trainer.start - t.data.read_seconds - t.data.build_seconds);
+
+	result = RsTrainFinish(fcinfo, &trainer, write_factors, &t);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(train_context);
+	PG_RETURN_DATUM(result);
+}
