@@ -33,6 +33,7 @@ static const KindRegistration registry[] = {
 	{"user_knn", &RsUserNeighborsKind},
 	{"popular", &RsPopularKind},
 	{"blend", &RsBlendKind},
+	{"ncf", &RsNcfKind},
 };
 
 /* RsModelKindFor returns the kind serving an algorithm, NULL if none does. */

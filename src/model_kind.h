@@ -19,6 +19,7 @@ extern const RsModelKind RsItemNeighborsKind;	/* item_knn, ease */
 extern const RsModelKind RsUserNeighborsKind;	/* user_knn */
 extern const RsModelKind RsPopularKind;			/* popular */
 extern const RsModelKind RsBlendKind;			/* blend */
+extern const RsModelKind RsNcfKind;			/* ncf */
 
 extern const RsModelKind *RsModelKindFor(const char *algorithm);
 extern void RsKindNotSupported(RsModel *model, const char *action, Size callback) pg_attribute_noreturn();

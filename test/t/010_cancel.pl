@@ -12,7 +12,8 @@
 #  - explain for a user with all 10,000 items: the same loop;
 #  - train_cf with 1,024 factors: implicit on 100,000 items, where the
 #    Gram step (10^11 multiply-adds) ran uninterrupted; explicit; and the
-#    Bayesian solver, whose prior and averages ran uninterrupted.
+#    Bayesian solver, whose prior and averages ran uninterrupted;
+#  - train_ncf with wide layers (the stop callback is asked per mini-batch).
 # Each call must fail with the timeout (so it was still running then:
 # the sizes are large enough), and the time from the start of the
 # statement to the error must stay under 1.5 s (1 s is the goal; the
@@ -87,6 +88,10 @@ my @cases = (
 	[ 'train_cf bayesian, 1,024 factors',
 		q{SELECT 1 FROM recsys.train_cf('tall', factors => 1024, iterations => 5, model => 'c3',
 			feedback => 'explicit', weight_col => 'rating', solver => 'bayesian', alpha => 2)} ],
+	# the kernel asks between mini-batches (1,280 samples through 1,024 and 512 units)
+	[ 'train_ncf, hidden 1,024 and 512, 256 factors',
+		q{SELECT 1 FROM recsys.train_ncf('tall', factors => 256, hidden => '{1024,512}', iterations => 5,
+			model => 'c4')} ],
 );
 for my $case (@cases)
 {
@@ -100,7 +105,7 @@ for my $case (@cases)
 $session->quit;
 
 # after the cancels, nothing half-trained is left and the model serves
-is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.models WHERE name IN ('c1', 'c2', 'c3')}),
+is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.models WHERE name IN ('c1', 'c2', 'c3', 'c4')}),
 	'0', 'cancelled training left no model');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.recommend(2, 5, 'wide1024')}),
 	'5', 'the model still serves');
