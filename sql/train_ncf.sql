@@ -56,6 +56,13 @@ FROM recsys.train_ncf('blocks', 4, model => 'ncf_plain', hidden => '{}', gmf => 
 SELECT name, shape FROM recsys.model_parameters WHERE model = 'ncf_plain' ORDER BY name;
 SELECT count(*) FROM recsys.recommend(0, 3, 'ncf_plain');
 
+-- in a blend: recommended with the others; explain's cosines are not
+-- shares of a score, so the blend's explain leaves ncf members out (as it
+-- leaves out popularity and user-kNN members): here nothing is left
+SELECT 1 FROM recsys.train_blend('{ncf_blocks,ncf_plain}', '{1,1}', 'ncf_mix');
+SELECT count(*) FROM recsys.recommend(0, 3, 'ncf_mix');
+SELECT * FROM recsys.explain(0, 100, 3, 'ncf_mix');
+
 -- the same seed gives the same model whatever recsys.threads is; APR
 -- (adversarial training) included
 SET recsys.threads = 1;
@@ -123,5 +130,6 @@ SELECT count(*) AS held_out_first
 FROM generate_series(0, 23) u, recsys.recommend(u, 1, 'ncf_blocks') r
 WHERE r.item_id = 100 + (u / 6) * 6 + u % 6;
 
+SELECT recsys.drop_model('ncf_mix');
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'ncf\_%' ORDER BY name;
 DROP SCHEMA ncf CASCADE;

@@ -286,20 +286,30 @@ ncf_similar_items(RsModel *model, int32 i, int k, int32 *out_idx, float *out_sco
 	return rs_topk(scores, n_items, k, exclude, out_idx, out_score);
 }
 
-/* Each of the user's items: its embedding's cosine with item j's. */
-static void
-ncf_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 user_id,
-				  RsContribution *out)
+/*
+ * explain(): each of the user's items (as the source has them now) with
+ * its embedding's cosine with item j's.  Not a contributions callback: a
+ * blend adds its members' shares of the score, and these are not shares.
+ */
+static int
+ncf_explain(RsModel *model, int64 user_id, int32 j, int64 item_id, RsContribution **out)
 {
-	float	   *cos = palloc(sizeof(float) * model->items.count);
+	RsUserItems items = {0};
+	float	   *cos;
 
+	RsReadUserItems(model, user_id, "Explaining", &items);
+	*out = palloc(sizeof(RsContribution) * Max(items.n, 1));
+	if (items.n == 0)
+		return 0;
+	cos = palloc(sizeof(float) * model->items.count);
 	item_cosines(model, j, cos);
-	for (int r = 0; r < items->n; r++)
+	for (int r = 0; r < items.n; r++)
 	{
-		out[r].item_id = model->items.ids[items->item[r]];
-		out[r].value = items->item[r] == j ? 1.0f : cos[items->item[r]];
+		(*out)[r].item_id = model->items.ids[items.item[r]];
+		(*out)[r].value = items.item[r] == j ? 1.0f : cos[items.item[r]];
 	}
 	pfree(cos);
+	return items.n;
 }
 
 static void
@@ -318,6 +328,5 @@ const RsModelKind RsNcfKind = {
 	.score_user = ncf_score_user,
 	.score_item = ncf_score_item,
 	.similar_items = ncf_similar_items,
-	.contributions = ncf_contributions,
-	.explain = RsExplainByUserItems,
+	.explain = ncf_explain,
 };

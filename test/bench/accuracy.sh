@@ -17,7 +17,8 @@
 # recency-weighted EASE and BM25, item features, the blends),
 # RECSYS_TUNE=blend the first blend and the two tuned lines it blends,
 # RECSYS_TUNE=features the EASE lines, item features and their blend with
-# ALS, RECSYS_TUNE=als only the frequency-scaled ALS, 0 none.
+# ALS, RECSYS_TUNE=als only the frequency-scaled ALS, RECSYS_TUNE=ncf the
+# neural model (NeuMF, 0.7.0) with and without APR, 0 none.
 #
 # "store_users => false" lines (0.6.0): the same models without stored
 # user vectors, each user folded in from train when evaluated.
@@ -191,6 +192,32 @@ SQL
 	fi
 }
 
+# NCF (0.7.0): tune's grid has no ncf, so the grid is walked here: each
+# setting trained on valid/train and scored on valid/test by NDCG@10, the
+# best trained on train and scored on test.  label, table prefix, then one
+# argument list per setting; the winner's arguments are left in ncf_args.
+ncf_args=
+ncf_grid() {
+	local label=$1 t=$2
+	shift 2
+	local best_ndcg=-1 args ndcg
+	for args in "$@"; do
+		ndcg=$(recsys_psql -At <<SQL
+SET recsys.threads = 2;
+SELECT 1 FROM recsys.train_ncf('${t}_vtrain', model => 'tuning', $args) \gset
+SELECT round(value::numeric, 4) FROM recsys.evaluate('tuning', '${t}_vtest') WHERE metric = 'ndcg@10';
+SELECT recsys.drop_model('tuning') \gset
+SQL
+)
+		echo "# valid NDCG@10 $ndcg: $args"
+		if awk "BEGIN {exit !($ndcg > $best_ndcg)}"; then
+			best_ndcg=$ndcg
+			ncf_args=$args
+		fi
+	done
+	run "$label {$ncf_args}" "${t}_train" "${t}_test" "recsys.train_ncf('${t}_train', model => 'm', $ncf_args)"
+}
+
 topn() {
 	local data=$1 protocol=$2 weight=$3
 	local t=${data//-/_}_$protocol
@@ -253,6 +280,18 @@ topn() {
 	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = blend ]; then
 		# the two winners blended (EASE, then ALS with weight w)
 		blended "EASE + ALS blend tuned" "$t" "$blend_grid" "$ease_call" "$als_call"
+	fi
+	if [ "$tune" = 1 ] || [ "$tune" = ncf ]; then
+		# NeuMF (binary): a small grid on valid, then APR on the winner
+		ncf_grid "NCF (NeuMF) tuned" "$t" \
+			"factors => 32, hidden => '{64,32}', iterations => 8" \
+			"factors => 32, hidden => '{64,32}', iterations => 16" \
+			"factors => 64, hidden => '{128,64}', iterations => 8" \
+			"factors => 64, hidden => '{}', iterations => 8"
+		local ncf_plain=$ncf_args
+		ncf_grid "NCF + APR tuned" "$t" \
+			"$ncf_plain, adversarial_epsilon => 0.1, adversarial_weight => 1" \
+			"$ncf_plain, adversarial_epsilon => 0.5, adversarial_weight => 1"
 	fi
 	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = features ]; then
 		# the EASE winner with item features, their weight chosen on valid
