@@ -285,9 +285,7 @@ topn() {
 		# NeuMF (binary): a small grid on valid, then APR on the winner
 		ncf_grid "NCF (NeuMF) tuned" "$t" \
 			"factors => 32, hidden => '{64,32}', iterations => 8" \
-			"factors => 32, hidden => '{64,32}', iterations => 16" \
-			"factors => 64, hidden => '{128,64}', iterations => 8" \
-			"factors => 64, hidden => '{}', iterations => 8"
+			"factors => 64, hidden => '{128,64}', iterations => 6"
 		local ncf_plain=$ncf_args
 		ncf_grid "NCF + APR tuned" "$t" \
 			"$ncf_plain, adversarial_epsilon => 0.1, adversarial_weight => 1" \
