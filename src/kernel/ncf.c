@@ -453,7 +453,7 @@ typedef struct Workspace
 	uint64_t   *s_id;
 	float	   *EU;				/* per sample: embedding gradients */
 	float	   *EI;
-	float	   *chunk_grad;		/* per chunk: dense gradient */
+	float	   *chunk_grad;		/* per chunk of a wave: dense gradient */
 	double	   *chunk_loss;
 	float	   *thread_scratch;
 } Workspace;
@@ -502,6 +502,8 @@ workspace_carve(const RsNcfShape *s, int64_t nnz, const RsNcfConfig *c, char *ba
 	TAKE(s_id, uint64_t, samples);
 	TAKE(EU, float, samples * dim);
 	TAKE(EI, float, samples * dim);
+	if (chunks > RS_NCF_WAVE)
+		chunks = RS_NCF_WAVE;
 	TAKE(chunk_grad, float, chunks * lay.size);
 	TAKE(chunk_loss, double, chunks);
 	TAKE(thread_scratch, float, threads * pass_floats(s, RS_NCF_CHUNK));
@@ -545,13 +547,17 @@ typedef struct Batch
 	Workspace  *w;
 	int			n_samples;
 	int			n_chunks;
+	int			wave_begin;		/* the chunks being run: [wave_begin, wave_end) */
+	int			wave_end;
 	int64_t		next_chunk;
+	int			stopped;		/* set by the calling thread: take no more chunks */
 } Batch;
 
 typedef struct BatchWorker
 {
 	Batch	   *batch;
 	float	   *scratch;
+	RsStopClock *clock;			/* the calling thread's; NULL on the others */
 } BatchWorker;
 
 /* One chunk: forward, loss, backward; then APR's second pass. */
@@ -563,7 +569,7 @@ run_chunk(Batch *b, int c, float *scratch)
 	int			dim = rs_ncf_dim(&b->model->shape);
 	int			begin = c * RS_NCF_CHUNK;
 	int			n = b->n_samples - begin < RS_NCF_CHUNK ? b->n_samples - begin : RS_NCF_CHUNK;
-	float	   *grad = w->chunk_grad + (size_t) c * b->lay->size;
+	float	   *grad = w->chunk_grad + (size_t) (c - b->wave_begin) * b->lay->size;
 	float	   *EU = w->EU + (size_t) begin * dim;
 	float	   *EI = w->EI + (size_t) begin * dim;
 	float		keep_scale = 1.0f / (1.0f - cfg->dropout);
@@ -573,7 +579,7 @@ run_chunk(Batch *b, int c, float *scratch)
 	pass_carve(&p, b->model, b->lay, scratch, RS_NCF_CHUNK);
 	pass_gather(&p, NULL, w->s_user + begin, w->s_item + begin, 0, n);
 	pass_forward(&p, n, w->s_id + begin, cfg->dropout, cfg->seed);
-	w->chunk_loss[c] = pass_loss(&p, n, w->s_label + begin, 1.0f / b->n_samples);
+	w->chunk_loss[c - b->wave_begin] = pass_loss(&p, n, w->s_label + begin, 1.0f / b->n_samples);
 	pass_backward(&p, n, keep_scale, grad, EU, EI, 0);
 	if (cfg->adv_weight > 0 && cfg->adv_epsilon > 0)
 	{
@@ -606,8 +612,19 @@ batch_worker_main(void *arg)
 	int64_t		c0;
 	int64_t		c1;
 
-	while (rs_threads_grab(&bw->batch->next_chunk, 1, bw->batch->n_chunks, &c0, &c1))
-		run_chunk(bw->batch, (int) c0, bw->scratch);
+	Batch	   *b = bw->batch;
+	/* a chunk's multiply-adds, about: forward, backward, twice with APR */
+	int64_t		work = (int64_t) RS_NCF_CHUNK * b->lay->size *
+		(b->config->adv_weight > 0 ? 6 : 3);
+
+	while (!__atomic_load_n(&b->stopped, __ATOMIC_RELAXED) &&
+		   rs_threads_grab(&b->next_chunk, 1, b->wave_end, &c0, &c1))
+	{
+		run_chunk(b, (int) c0, bw->scratch);
+		/* wide layers make a long mini-batch: the caller asks between chunks too */
+		if (bw->clock != NULL && rs_stop_tick(bw->clock, work))
+			__atomic_store_n(&b->stopped, 1, __ATOMIC_RELAXED);
+	}
 	return NULL;
 }
 
@@ -673,6 +690,7 @@ rs_ncf_train_epoch(RsNcfModel *model, const RsCsr *R, const RsNcfConfig *config,
 	int			create_failed = 0;
 	double		total = 0;
 	int64_t		n_samples_epoch;
+	RsStopClock clock = rs_stop_clock(config->stop, config->stop_arg);
 	RsNcfLayout lay;
 	Workspace  *w;
 
@@ -754,30 +772,43 @@ rs_ncf_train_epoch(RsNcfModel *model, const RsCsr *R, const RsNcfConfig *config,
 		b.w = w;
 		b.n_samples = nb * per;
 		b.n_chunks = (b.n_samples + RS_NCF_CHUNK - 1) / RS_NCF_CHUNK;
-		b.next_chunk = 0;
+		b.stopped = 0;
+		/*
+		 * A wave of RS_NCF_WAVE chunks at a time (a fixed number, so the
+		 * memory for their gradients does not grow with batch_size), each
+		 * wave's gradients and losses then added in chunk order: the same
+		 * sums, in the same order, as over the whole mini-batch at once.
+		 */
+		for (int wave = 0; wave < b.n_chunks; wave += RS_NCF_WAVE)
 		{
 			BatchWorker workers[RS_THREADS_MAX];
-			int			nt = threads < b.n_chunks ? threads : b.n_chunks;
+			int			nt;
 
+			b.wave_begin = wave;
+			b.wave_end = wave + RS_NCF_WAVE < b.n_chunks ? wave + RS_NCF_WAVE : b.n_chunks;
+			b.next_chunk = wave;
+			nt = threads < b.wave_end - wave ? threads : b.wave_end - wave;
 			for (int t = 0; t < nt; t++)
 			{
 				workers[t].batch = &b;
 				workers[t].scratch = w->thread_scratch + (size_t) t * pass_floats(s, RS_NCF_CHUNK);
+				workers[t].clock = t == 0 ? &clock : NULL;
 			}
 			if (rs_threads_run(nt, batch_worker_main, workers, sizeof(BatchWorker)) != RS_THREADS_OK)
 				create_failed = 1;
-		}
+			if (b.stopped)
+				return RS_NCF_STOPPED;
+			for (int c = wave; c < b.wave_end; c++)
+			{
+				const float *g = w->chunk_grad + (size_t) (c - wave) * lay.size;
 
-		/* the chunks' gradients and losses summed in order */
-		memcpy(w->dense_grad, w->chunk_grad, sizeof(float) * lay.size);
-		total += w->chunk_loss[0];
-		for (int c = 1; c < b.n_chunks; c++)
-		{
-			const float *g = w->chunk_grad + (size_t) c * lay.size;
-
-			for (int64_t e = 0; e < lay.size; e++)
-				w->dense_grad[e] += g[e];
-			total += w->chunk_loss[c];
+				if (c == 0)
+					memcpy(w->dense_grad, g, sizeof(float) * lay.size);
+				else
+					for (int64_t e = 0; e < lay.size; e++)
+						w->dense_grad[e] += g[e];
+				total += w->chunk_loss[c - wave];
+			}
 		}
 		for (int l = 0; l <= s->n_layers; l++)
 			for (int64_t e = lay.weight[l]; e < lay.bias[l]; e++)

@@ -47,8 +47,10 @@
  *
  * Calling conventions: the caller allocates everything (the model's
  * arrays, and a zeroed workspace of rs_ncf_workspace_bytes); nothing is
- * allocated inside.  The stop callback (stop.h) is called once per
- * mini-batch on the calling thread.  Dense layers use cblas_sgemm (the
+ * allocated inside.  The stop callback (stop.h) is called on the calling
+ * thread before each mini-batch and, within one, between the chunks the
+ * calling thread runs once RS_STOP_WORK multiply-adds have passed (wide
+ * layers); the other threads then take no further chunk.  Dense layers use cblas_sgemm (the
  * caller keeps OpenBLAS single-threaded; the threads here are the
  * kernel's own).
  *
@@ -66,6 +68,7 @@
 #define RS_NCF_MAX_LAYERS	8
 #define RS_NCF_MAX_WIDTH	4096	/* units of a hidden layer, factors */
 #define RS_NCF_CHUNK		128		/* samples per unit of parallel work */
+#define RS_NCF_WAVE			16		/* chunks whose gradients are held at once */
 #define RS_NCF_SCORE_BLOCK	256		/* items per block when scoring */
 
 #define RS_NCF_OK			0

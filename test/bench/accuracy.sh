@@ -19,6 +19,8 @@
 # RECSYS_TUNE=features the EASE lines, item features and their blend with
 # ALS, RECSYS_TUNE=als only the frequency-scaled ALS, RECSYS_TUNE=ncf the
 # neural model (NeuMF, 0.7.0) with and without APR, 0 none.
+# RECSYS_BASELINES=0 leaves out the fixed lines (popularity, default ALS,
+# kNN, EASE lambda=200) before the tuned ones.
 #
 # "store_users => false" lines (0.6.0): the same models without stored
 # user vectors, each user folded in from train when evaluated.
@@ -204,7 +206,7 @@ ncf_grid() {
 	for args in "$@"; do
 		ndcg=$(recsys_psql -At <<SQL
 SET recsys.threads = 2;
-SELECT 1 FROM recsys.train_ncf('${t}_vtrain', model => 'tuning', $args) \gset
+SELECT 1 AS trained FROM recsys.train_ncf('${t}_vtrain', model => 'tuning', $args) \gset
 SELECT round(value::numeric, 4) FROM recsys.evaluate('tuning', '${t}_vtest') WHERE metric = 'ndcg@10';
 SELECT recsys.drop_model('tuning') \gset
 SQL
@@ -226,24 +228,26 @@ topn() {
 	load "${t}_vtrain" "$splits/$data/$protocol/valid/train.csv.gz"
 	load "${t}_vtest" "$splits/$data/$protocol/valid/test.csv.gz"
 	header "$data / $protocol (test)"
-	run "popularity" "${t}_train" "${t}_test" "recsys.train_popular('${t}_train', model => 'm')"
-	run "ALS default (train_cf, $weight)" "${t}_train" "${t}_test" \
-		"recsys.train_cf('${t}_train', model => 'm', weight_col => '$weight')"
-	# the same model without stored user vectors: users folded in when served
-	run "ALS default, store_users => false" "${t}_train" "${t}_test" \
-		"recsys.train_cf('${t}_train', model => 'm', weight_col => '$weight', store_users => false)"
-	run "ALS binary, f=64 reg=0.01 a=1" "${t}_train" "${t}_test" \
-		"recsys.train_cf('${t}_train', model => 'm', weight_col => 'one')"
-	for K in 50 100; do
-		run "Cosine K=$K (binary)" "${t}_train" "${t}_test" \
-			"recsys.train_item_knn('${t}_train', $K, model => 'm', weight_col => 'one')"
-		run "BM25 K=$K ($weight)" "${t}_train" "${t}_test" \
-			"recsys.train_item_knn('${t}_train', $K, model => 'm', similarity => 'bm25', weight_col => '$weight')"
-	done
-	run "user-kNN K=50 (binary)" "${t}_train" "${t}_test" \
-		"recsys.train_user_knn('${t}_train', 50, model => 'm', weight_col => 'one')"
-	run "EASE lambda=200 (binary)" "${t}_train" "${t}_test" \
-		"recsys.train_ease('${t}_train', 200, model => 'm')"
+	if [ "${RECSYS_BASELINES:-1}" = 1 ]; then
+		run "popularity" "${t}_train" "${t}_test" "recsys.train_popular('${t}_train', model => 'm')"
+		run "ALS default (train_cf, $weight)" "${t}_train" "${t}_test" \
+			"recsys.train_cf('${t}_train', model => 'm', weight_col => '$weight')"
+		# the same model without stored user vectors: users folded in when served
+		run "ALS default, store_users => false" "${t}_train" "${t}_test" \
+			"recsys.train_cf('${t}_train', model => 'm', weight_col => '$weight', store_users => false)"
+		run "ALS binary, f=64 reg=0.01 a=1" "${t}_train" "${t}_test" \
+			"recsys.train_cf('${t}_train', model => 'm', weight_col => 'one')"
+		for K in 50 100; do
+			run "Cosine K=$K (binary)" "${t}_train" "${t}_test" \
+				"recsys.train_item_knn('${t}_train', $K, model => 'm', weight_col => 'one')"
+			run "BM25 K=$K ($weight)" "${t}_train" "${t}_test" \
+				"recsys.train_item_knn('${t}_train', $K, model => 'm', similarity => 'bm25', weight_col => '$weight')"
+		done
+		run "user-kNN K=50 (binary)" "${t}_train" "${t}_test" \
+			"recsys.train_user_knn('${t}_train', 50, model => 'm', weight_col => 'one')"
+		run "EASE lambda=200 (binary)" "${t}_train" "${t}_test" \
+			"recsys.train_ease('${t}_train', 200, model => 'm')"
+	fi
 	local tune=${RECSYS_TUNE:-1}
 	if [ "$tune" = 1 ]; then
 		tuned "EASE/DLAE tuned" "$t" ease \

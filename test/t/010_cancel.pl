@@ -88,10 +88,10 @@ my @cases = (
 	[ 'train_cf bayesian, 1,024 factors',
 		q{SELECT 1 FROM recsys.train_cf('tall', factors => 1024, iterations => 5, model => 'c3',
 			feedback => 'explicit', weight_col => 'rating', solver => 'bayesian', alpha => 2)} ],
-	# the kernel asks between mini-batches (1,280 samples through 1,024 and 512 units)
-	[ 'train_ncf, hidden 1,024 and 512, 256 factors',
+	# the kernel asks between mini-batches and, within one, between chunks
+	[ 'train_ncf, hidden 1,024 and 512, 256 factors, batch_size 8,192',
 		q{SELECT 1 FROM recsys.train_ncf('tall', factors => 256, hidden => '{1024,512}', iterations => 5,
-			model => 'c4')} ],
+			batch_size => 8192, model => 'c4')} ],
 );
 for my $case (@cases)
 {

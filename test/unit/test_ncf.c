@@ -369,3 +369,57 @@ UNIT_TEST(ncf_score_is_the_forward_pass)
 	free(one);
 	free_model(&m);
 }
+
+UNIT_TEST(ncf_same_result_over_several_waves_of_chunks)
+{
+	int			hidden[1] = {6};
+	RsCsr		R = block_matrix();
+	RsNcfModel	a = make_model(R.n_rows, R.n_cols, 2, 3, 1, hidden, 2);
+	RsNcfModel	b = make_model(R.n_rows, R.n_cols, 2, 3, 1, hidden, 2);
+	RsNcfConfig ca = config(1);
+	RsNcfConfig cb = config(4);
+	RsNcfLayout lay;
+
+	/* one mini-batch of 224 pairs x 13 samples: 23 chunks, two waves */
+	ca.negatives = cb.negatives = 12;
+	ca.batch = cb.batch = 1000;
+	rs_ncf_layout(&a.shape, &lay);
+	UNIT_CHECK(train(&a, &R, &ca, 2, NULL) == train(&b, &R, &cb, 2, NULL));
+	UNIT_CHECK(memcmp(a.dense, b.dense, sizeof(float) * lay.size) == 0);
+	UNIT_CHECK(memcmp(a.user, b.user, sizeof(float) * R.n_rows * rs_ncf_dim(&a.shape)) == 0);
+	free_model(&a);
+	free_model(&b);
+	free(R.indptr);
+	free(R.indices);
+	free(R.data);
+}
+
+static int
+stop_on_second(void *arg)
+{
+	return ++stop_calls >= 2;
+}
+
+UNIT_TEST(ncf_stop_callback_stops_within_a_wide_mini_batch)
+{
+	/* 128 samples through 64 -> 256 -> 128: above RS_STOP_WORK per chunk */
+	int			hidden[2] = {256, 128};
+	RsCsr		R = block_matrix();
+	RsNcfModel	m = make_model(R.n_rows, R.n_cols, 0, 32, 2, hidden, 1);
+	RsNcfConfig c = config(1);
+	void	   *ws;
+	double		loss = -1;
+
+	c.batch = 1000;				/* all 224 pairs in one mini-batch of 9 chunks */
+	c.stop = stop_on_second;
+	stop_calls = 0;
+	ws = calloc(1, rs_ncf_workspace_bytes(&m.shape, R.nnz, &c));
+	/* asked before the mini-batch (no), then after its first chunk (yes) */
+	UNIT_CHECK(rs_ncf_train_epoch(&m, &R, &c, 0, ws, &loss) == RS_NCF_STOPPED);
+	UNIT_CHECK(stop_calls == 2);
+	free(ws);
+	free_model(&m);
+	free(R.indptr);
+	free(R.indices);
+	free(R.data);
+}
