@@ -692,7 +692,7 @@ CREATE FUNCTION recsys.train_ncf(
 	model text DEFAULT 'default',
 	hidden integer[] DEFAULT '{64,32}',
 	gmf boolean DEFAULT true,
-	iterations integer DEFAULT 10,
+	iterations integer DEFAULT 8,
 	learning_rate double precision DEFAULT 0.001,
 	regularization double precision DEFAULT 0,
 	dropout double precision DEFAULT 0,
