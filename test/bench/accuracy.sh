@@ -217,7 +217,9 @@ SQL
 			ncf_args=$args
 		fi
 	done
-	run "$label {$ncf_args}" "${t}_train" "${t}_test" "recsys.train_ncf('${t}_train', model => 'm', $ncf_args)"
+	# the label goes into a SQL string: its quotes doubled
+	run "$label {${ncf_args//\'/\'\'}}" "${t}_train" "${t}_test" \
+		"recsys.train_ncf('${t}_train', model => 'm', $ncf_args)"
 }
 
 topn() {
