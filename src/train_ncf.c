@@ -210,6 +210,12 @@ recsys_train_ncf(PG_FUNCTION_ARGS)
 	s->d_mlp = factors;
 	s->d_gmf = gmf ? factors : 0;
 	rs_ncf_layout(s, &lay);
+	/* the kernel numbers the observed pairs with int32 */
+	if (run->data.by_user.nnz > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("train_ncf takes at most %d (user, item) pairs, not %lld", PG_INT32_MAX,
+						(long long) run->data.by_user.nnz)));
 
 	/* refuse what recsys.max_memory cannot hold before allocating it */
 	model_bytes = (((Size) s->n_users + s->n_items) * rs_ncf_dim(s) + lay.size) * sizeof(float);
