@@ -22,6 +22,7 @@ SELECT (recsys.train_blend('{dmg_knn,dmg_als}', '{1,1}', 'dmg_mix')).version;
 SELECT (recsys.train_fm('buys', 'dmg_ease', 'dmg_fm', factors => 2, epochs => 2, time_col => 'item_id')).version;
 CREATE TABLE rates AS SELECT user_id, item_id, (1 + (user_id + item_id) % 5)::real AS rating FROM buys;
 SELECT (recsys.train_neighborhood('rates', 3, model => 'dmg_nbr', weight_col => 'rating')).version;
+SELECT (recsys.train_ncf('buys', 2, model => 'dmg_ncf', hidden => '{3,2}', iterations => 2, seed => 1)).version;
 
 -- A statement's outcome: "served" or its SQLSTATE, message, hint and the
 -- error context lines recsys adds (not PL/pgSQL's).
@@ -233,7 +234,32 @@ INSERT INTO damages (model, what, damage) VALUES
 	('dmg_nbr', 'implicit weights of three dimensions',
 	 $$UPDATE recsys.model_parameters SET shape = '{10,3,1}' WHERE model = 'dmg_nbr'$$),
 	('dmg_nbr', 'an implicit weight infinite',
-	 $$UPDATE recsys.model_parameters SET value[2] = '-Infinity' WHERE model = 'dmg_nbr'$$);
+	 $$UPDATE recsys.model_parameters SET value[2] = '-Infinity' WHERE model = 'dmg_nbr'$$),
+	-- a neural model's layers (recsys.model_parameters) and embeddings
+	('dmg_ncf', 'a layer missing',
+	 $$DELETE FROM recsys.model_parameters WHERE model = 'dmg_ncf' AND name = 'mlp.1.weight'$$),
+	('dmg_ncf', 'a layer of the wrong shape',
+	 $$UPDATE recsys.model_parameters SET shape = '{3,4}' WHERE model = 'dmg_ncf' AND name = 'mlp.1.weight'$$),
+	('dmg_ncf', 'a layer with fewer values than its shape',
+	 $$UPDATE recsys.model_parameters SET value = value[1:2] WHERE model = 'dmg_ncf' AND name = 'mlp.0.bias'$$),
+	('dmg_ncf', 'a layer with a value that is not finite',
+	 $$UPDATE recsys.model_parameters SET value[1] = 'NaN' WHERE model = 'dmg_ncf' AND name = 'output.weight'$$),
+	('dmg_ncf', 'a layer with an infinite value',
+	 $$UPDATE recsys.model_parameters SET value[2] = '-Infinity' WHERE model = 'dmg_ncf' AND name = 'mlp.0.weight'$$),
+	('dmg_ncf', 'an architecture of impossible sizes',
+	 $$UPDATE recsys.model_parameters SET value[3] = 2.5 WHERE model = 'dmg_ncf' AND name = 'architecture'$$),
+	('dmg_ncf', 'an architecture one layer short',
+	 $$UPDATE recsys.model_parameters SET shape = '{3}', value = value[1:3] WHERE model = 'dmg_ncf' AND name = 'architecture'$$),
+	('dmg_ncf', 'an item embedding too short',
+	 $$UPDATE recsys.item_factors SET factors = factors[1:3] WHERE model = 'dmg_ncf' AND item_id = 13$$),
+	('dmg_ncf', 'an item embedding that is not finite',
+	 $$UPDATE recsys.item_factors SET factors[1] = 'Infinity' WHERE model = 'dmg_ncf' AND item_id = 13$$),
+	('dmg_ncf', 'an item without an embedding',
+	 $$DELETE FROM recsys.item_factors WHERE model = 'dmg_ncf' AND item_id = 13$$),
+	('dmg_ncf', 'user 1''s embedding too long',
+	 $$UPDATE recsys.user_factors SET factors = factors || 1::real WHERE model = 'dmg_ncf' AND user_id = 1$$),
+	('dmg_ncf', 'user 1''s embedding that is not finite',
+	 $$UPDATE recsys.user_factors SET factors[4] = 'NaN' WHERE model = 'dmg_ncf' AND user_id = 1$$);
 
 CREATE FUNCTION try_damage(d damages) RETURNS TABLE (step text, outcome text) LANGUAGE plpgsql AS $$
 BEGIN
@@ -269,6 +295,11 @@ SELECT touch('dmg_knn');
 SELECT serve('dmg_knn');
 SELECT (recsys.train_item_knn('buys', 5, model => 'dmg_knn')).version;
 SELECT serve('dmg_knn');
+UPDATE recsys.model_parameters SET value[1] = 'NaN' WHERE model = 'dmg_ncf' AND name = 'output.weight';
+SELECT touch('dmg_ncf');
+SELECT serve('dmg_ncf');
+SELECT (recsys.train_ncf('buys', 2, model => 'dmg_ncf', hidden => '{3,2}', iterations => 2, seed => 1)).version;
+SELECT serve('dmg_ncf');
 
 -- the server never restarted
 SELECT pg_postmaster_start_time() = :'started' AS same_postmaster;

@@ -39,6 +39,7 @@ static const KindRegistration registry[] = {
 	{"blend", &RsBlendKind},
 	{"fm", &RsFmKind},
 	{"neighborhood", &RsNeighborhoodKind},
+	{"ncf", &RsNcfKind},
 };
 
 /* RsModelKindFor returns the kind serving an algorithm, NULL if none does. */

@@ -21,6 +21,7 @@ extern const RsModelKind RsPopularKind;			/* popular */
 extern const RsModelKind RsBlendKind;			/* blend */
 extern const RsModelKind RsFmKind;				/* fm */
 extern const RsModelKind RsNeighborhoodKind;	/* neighborhood */
+extern const RsModelKind RsNcfKind;			/* ncf */
 
 extern const RsModelKind *RsModelKindFor(const char *algorithm);
 extern const float *RsColdStartScores(RsModel *model);

@@ -35,6 +35,10 @@
 #
 # RECSYS_TUNE=bpr (0.7.0): only the BPR lines (see bpr_lines).
 #
+# RECSYS_TUNE=ncf (0.7.0): the neural model (NeuMF) with and without APR.
+# RECSYS_BASELINES=0 leaves out the fixed lines (popularity, default ALS,
+# kNN, EASE lambda=200) before the tuned ones.
+#
 # "store_users => false" lines (0.6.0): the same models without stored
 # user vectors, each user folded in from train when evaluated.
 #
@@ -274,6 +278,34 @@ SQL
 	recsys_psql -q -c "SELECT recsys.drop_model('vfm'), recsys.drop_model('vfm_base'), recsys.drop_model('fm_base')" >/dev/null
 }
 
+# NCF (0.7.0): tune's grid has no ncf, so the grid is walked here: each
+# setting trained on valid/train and scored on valid/test by NDCG@10, the
+# best trained on train and scored on test.  label, table prefix, then one
+# argument list per setting; the winner's arguments are left in ncf_args.
+ncf_args=
+ncf_grid() {
+	local label=$1 t=$2
+	shift 2
+	local best_ndcg=-1 args ndcg
+	for args in "$@"; do
+		ndcg=$(recsys_psql -At <<SQL
+SET recsys.threads = 2;
+SELECT 1 AS trained FROM recsys.train_ncf('${t}_vtrain', model => 'tuning', $args) \gset
+SELECT round(value::numeric, 4) FROM recsys.evaluate('tuning', '${t}_vtest') WHERE metric = 'ndcg@10';
+SELECT recsys.drop_model('tuning') \gset
+SQL
+)
+		echo "# valid NDCG@10 $ndcg: $args"
+		if awk "BEGIN {exit !($ndcg > $best_ndcg)}"; then
+			best_ndcg=$ndcg
+			ncf_args=$args
+		fi
+	done
+	# the label goes into a SQL string: its quotes doubled
+	run "$label {${ncf_args//\'/\'\'}}" "${t}_train" "${t}_test" \
+		"recsys.train_ncf('${t}_train', model => 'm', $ncf_args)"
+}
+
 topn() {
 	local data=$1 protocol=$2 weight=$3
 	local t=${data//-/_}_$protocol
@@ -286,24 +318,26 @@ topn() {
 		bpr_lines "$t"
 		return
 	fi
-	run "popularity" "${t}_train" "${t}_test" "recsys.train_popular('${t}_train', model => 'm')"
-	run "ALS default (train_cf, $weight)" "${t}_train" "${t}_test" \
-		"recsys.train_cf('${t}_train', model => 'm', weight_col => '$weight')"
-	# the same model without stored user vectors: users folded in when served
-	run "ALS default, store_users => false" "${t}_train" "${t}_test" \
-		"recsys.train_cf('${t}_train', model => 'm', weight_col => '$weight', store_users => false)"
-	run "ALS binary, f=64 reg=0.01 a=1" "${t}_train" "${t}_test" \
-		"recsys.train_cf('${t}_train', model => 'm', weight_col => 'one')"
-	for K in 50 100; do
-		run "Cosine K=$K (binary)" "${t}_train" "${t}_test" \
-			"recsys.train_item_knn('${t}_train', $K, model => 'm', weight_col => 'one')"
-		run "BM25 K=$K ($weight)" "${t}_train" "${t}_test" \
-			"recsys.train_item_knn('${t}_train', $K, model => 'm', similarity => 'bm25', weight_col => '$weight')"
-	done
-	run "user-kNN K=50 (binary)" "${t}_train" "${t}_test" \
-		"recsys.train_user_knn('${t}_train', 50, model => 'm', weight_col => 'one')"
-	run "EASE lambda=200 (binary)" "${t}_train" "${t}_test" \
-		"recsys.train_ease('${t}_train', 200, model => 'm')"
+	if [ "${RECSYS_BASELINES:-1}" = 1 ]; then
+		run "popularity" "${t}_train" "${t}_test" "recsys.train_popular('${t}_train', model => 'm')"
+		run "ALS default (train_cf, $weight)" "${t}_train" "${t}_test" \
+			"recsys.train_cf('${t}_train', model => 'm', weight_col => '$weight')"
+		# the same model without stored user vectors: users folded in when served
+		run "ALS default, store_users => false" "${t}_train" "${t}_test" \
+			"recsys.train_cf('${t}_train', model => 'm', weight_col => '$weight', store_users => false)"
+		run "ALS binary, f=64 reg=0.01 a=1" "${t}_train" "${t}_test" \
+			"recsys.train_cf('${t}_train', model => 'm', weight_col => 'one')"
+		for K in 50 100; do
+			run "Cosine K=$K (binary)" "${t}_train" "${t}_test" \
+				"recsys.train_item_knn('${t}_train', $K, model => 'm', weight_col => 'one')"
+			run "BM25 K=$K ($weight)" "${t}_train" "${t}_test" \
+				"recsys.train_item_knn('${t}_train', $K, model => 'm', similarity => 'bm25', weight_col => '$weight')"
+		done
+		run "user-kNN K=50 (binary)" "${t}_train" "${t}_test" \
+			"recsys.train_user_knn('${t}_train', 50, model => 'm', weight_col => 'one')"
+		run "EASE lambda=200 (binary)" "${t}_train" "${t}_test" \
+			"recsys.train_ease('${t}_train', 200, model => 'm')"
+	fi
 	local tune=${RECSYS_TUNE:-1}
 	if [ "$tune" = 1 ]; then
 		tuned "EASE/DLAE tuned" "$t" ease \
@@ -340,6 +374,16 @@ topn() {
 	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = blend ]; then
 		# the two winners blended (EASE, then ALS with weight w)
 		blended "EASE + ALS blend tuned" "$t" "$blend_grid" "$ease_call" "$als_call"
+	fi
+	if [ "$tune" = 1 ] || [ "$tune" = ncf ]; then
+		# NeuMF (binary): a small grid on valid, then APR on the winner
+		ncf_grid "NCF (NeuMF) tuned" "$t" \
+			"factors => 32, hidden => '{64,32}', iterations => 8" \
+			"factors => 64, hidden => '{128,64}', iterations => 6"
+		local ncf_plain=$ncf_args
+		ncf_grid "NCF + APR tuned" "$t" \
+			"$ncf_plain, adversarial_epsilon => 0.1, adversarial_weight => 1" \
+			"$ncf_plain, adversarial_epsilon => 0.5, adversarial_weight => 1"
 	fi
 	if [ "$tune" = 1 ] || [ "$tune" = new ] || [ "$tune" = features ]; then
 		# the EASE winner with item features, their weight chosen on valid

@@ -21,7 +21,8 @@
 #    NOTICE: the limit is then that timeout plus 1.2 s);
 #  - train_bpr with 1,024 factors (new in 0.7.0: checks between strata and
 #    the kernel's stop callback within one), uniform, and adaptive with the
-#    adversarial term from the first epoch (iterations 2: the second half).
+#    adversarial term from the first epoch (iterations 2: the second half);
+#  - train_ncf with wide layers (the stop callback is asked per mini-batch).
 # Each call must fail with the timeout (so it was still running then:
 # the sizes are large enough), and the time from the start of the
 # statement to the error must stay under 1.5 s (1 s is the goal; the
@@ -123,6 +124,10 @@ my @cases = (
 	[ 'train_bpr adaptive and adversarial, 1,024 factors',
 		q{SELECT 1 FROM recsys.train_bpr('many', factors => 1024, model => 'c8', sampling => 'adaptive',
 			adversarial_epsilon => 0.5, iterations => 2)} ],
+	# the kernel asks between mini-batches and, within one, between chunks
+	[ 'train_ncf, hidden 1,024 and 512, 256 factors, batch_size 8,192',
+		q{SELECT 1 FROM recsys.train_ncf('tall', factors => 256, hidden => '{1024,512}', iterations => 5,
+			batch_size => 8192, model => 'c9')} ],
 );
 for my $case (@cases)
 {
@@ -138,7 +143,7 @@ for my $case (@cases)
 $session->quit;
 
 # after the cancels, nothing half-trained is left and the model serves
-is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.models WHERE name IN ('c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8')}),
+is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.models WHERE name IN ('c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9')}),
 	'0', 'cancelled training left no model');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.recommend(2, 5, 'wide1024')}),
 	'5', 'the model still serves');
