@@ -88,6 +88,12 @@ SELECT * FROM recsys.tune('ncf', 'train', 'valid', '{"layers": [[2]]}');
 SELECT * FROM recsys.tune('neighborhood', 'train', 'valid', '{"similarity": ["cosine"]}');
 SELECT * FROM recsys.tune('fm', 'train', 'valid', '{"epochs": [1]}', fixed => '{"candidates_from": "fm_base", "bogus": 1}');
 SELECT * FROM recsys.tune('fm', 'train', 'valid', '{"epochs": [1]}');
+-- the base must exist first (the first candidate stops), and the kept
+-- model cannot be its own base (refused when it is trained, after the search)
+SELECT * FROM recsys.tune('fm', 'train', 'valid', '{"epochs": [1]}', fixed => '{"candidates_from": "no_such_base"}');
+SELECT * FROM recsys.tune('fm', 'train', 'valid', '{"epochs": [1]}', fixed => '{"candidates_from": "fm_base", "factors": 2}',
+						  model => 'fm_base', replace => true);
+SELECT algorithm FROM recsys.models WHERE name = 'fm_base';
 SELECT * FROM recsys.tune('item_knn', 'train', 'valid', '{"diversity": ["much"]}');
 SELECT * FROM recsys.tune('als', 'train', 'valid', '{"factors": [8]}', metric => 'ild@200', k => 200);
 \set VERBOSITY default
