@@ -1195,6 +1195,13 @@ DECLARE
 	lower_is_better boolean := metric IN ('rmse', 'mae');
 	metrics text[];
 	arg_type oid;
+	required text[];
+	-- algorithms whose trainer is not recsys.train_<algorithm>
+	aliases CONSTANT jsonb := '{"als": "cf"}';
+	-- keys of fixed and grid that go to evaluate, not to the trainer: they
+	-- shape the served lists (recommend's arguments), not the model
+	eval_keys CONSTANT text[] := ARRAY['diversity', 'similarity_model'];
+	eval_types CONSTANT regtype[] := ARRAY['real', 'text']::regtype[];
 BEGIN
 	IF algorithm IS NULL OR train IS NULL OR valid IS NULL OR grid IS NULL OR fixed IS NULL
 		OR metric IS NULL OR model IS NULL OR seed IS NULL OR k IS NULL OR user_col IS NULL
@@ -1202,17 +1209,20 @@ BEGIN
 		RAISE EXCEPTION 'arguments of tune must not be NULL (samples and weight_col may be)'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	-- by name, not signature: a trainer that gains arguments stays found
-	trainer := (CASE algorithm
-		WHEN 'als' THEN 'recsys.train_cf'
-		WHEN 'item_knn' THEN 'recsys.train_item_knn'
-		WHEN 'user_knn' THEN 'recsys.train_user_knn'
-		WHEN 'ease' THEN 'recsys.train_ease'
-		WHEN 'popular' THEN 'recsys.train_popular'
-		WHEN 'blend' THEN 'recsys.train_blend'
-	END)::regproc::regprocedure;
+	-- the trainer is recsys.train_<algorithm> (or its alias's), found by
+	-- name, not signature: a trainer that gains arguments stays found, and
+	-- a new trainer is an algorithm of tune's without a change here
+	SELECT p.oid INTO trainer FROM pg_proc p
+	WHERE p.pronamespace = 'recsys'::regnamespace
+	  AND p.proname = 'train_' || coalesce(aliases ->> algorithm, algorithm);
 	IF trainer IS NULL THEN
-		RAISE EXCEPTION 'algorithm must be one of als, item_knn, user_knn, ease, popular, blend, not "%"', algorithm
+		RAISE EXCEPTION 'algorithm must be one of %, not "%"',
+			(SELECT string_agg(a, ', ' ORDER BY a)
+			 FROM (SELECT jsonb_object_keys(aliases)
+				   UNION
+				   SELECT substr(p.proname, 7) FROM pg_proc p
+				   WHERE p.pronamespace = 'recsys'::regnamespace AND p.proname LIKE 'train\_%') n(a)),
+			algorithm
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF jsonb_typeof(fixed) <> 'object' THEN
@@ -1235,6 +1245,10 @@ BEGIN
 	metrics := ARRAY(SELECT m || '@' || k FROM unnest(ARRAY['precision', 'recall', 'ndcg', 'map',
 															  'hit_rate', 'mrr', 'coverage']) m)
 			   || ARRAY['rmse', 'mae'];
+	IF k <= 100 THEN
+		-- evaluate reports intra-list diversity for k <= 100 only
+		metrics := metrics || ('ild@' || k);
+	END IF;
 	IF NOT metric = ANY (metrics) THEN
 		RAISE EXCEPTION 'metric must be one of %, not "%"', array_to_string(metrics, ', '), metric
 			USING ERRCODE = 'invalid_parameter_value',
@@ -1245,15 +1259,27 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
-	-- parameter names must be the trainer's own (they go into SQL as identifiers)
-	SELECT p.proargnames, p.proargtypes::oid[] INTO arg_names, arg_types FROM pg_proc p WHERE p.oid = trainer;
+	-- parameter names must be the trainer's own or evaluate's (they go
+	-- into SQL as identifiers)
+	SELECT p.proargnames, p.proargtypes::oid[], p.proargnames[1:p.pronargs - p.pronargdefaults]
+	INTO arg_names, arg_types, required FROM pg_proc p WHERE p.oid = trainer;
 	FOR key IN SELECT jsonb_object_keys(fixed) UNION ALL SELECT jsonb_object_keys(grid) LOOP
-		IF NOT key = ANY (arg_names) OR key IN ('source', 'model', 'replace') THEN
+		IF NOT (key = ANY (arg_names) OR key = ANY (eval_keys)) OR key IN ('source', 'model', 'replace') THEN
 			RAISE EXCEPTION 'parameter "%" is not a parameter of %', key, trainer::text
 				USING ERRCODE = 'invalid_parameter_value',
-					  HINT = format('Parameters of %s: %s.', trainer::regproc,
+					  HINT = format('Parameters of %s: %s; of evaluate: %s.', trainer::regproc,
 									(SELECT string_agg(a, ', ' ORDER BY o) FROM unnest(arg_names) WITH ORDINALITY u(a, o)
-									 WHERE a NOT IN ('source', 'model', 'replace')));
+									 WHERE a NOT IN ('source', 'model', 'replace')),
+									array_to_string(eval_keys, ', '));
+		END IF;
+	END LOOP;
+	-- a trainer's arguments without a default (fm's candidates_from, a
+	-- blend's members) must be given
+	FOR key IN SELECT r FROM unnest(required) r WHERE r NOT IN ('source', 'model') LOOP
+		IF NOT (fixed ? key OR grid ? key) THEN
+			RAISE EXCEPTION 'algorithm % needs parameter "%"', algorithm, key
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = format('Give it in fixed, for example {"%s": ...}.', key);
 		END IF;
 	END LOOP;
 	-- every value, checked before any training: a relation (train_ease's
@@ -1261,7 +1287,7 @@ BEGIN
 	-- a value must be of its parameter's type
 	FOR key, v, arg_type IN
 		SELECT e.key, e.value, a.type
-		FROM unnest(arg_names, arg_types) a(name, type)
+		FROM unnest(arg_names || eval_keys, arg_types || eval_types::oid[]) a(name, type)
 		JOIN (SELECT f.key, f.value FROM jsonb_each(fixed) f
 			  UNION ALL
 			  SELECT g.key, x.value FROM jsonb_each(grid) g,
@@ -1279,7 +1305,8 @@ BEGIN
 		BEGIN
 			EXECUTE format('SELECT %L::%s', recsys._tune_literal(v), arg_type::regtype);
 		EXCEPTION WHEN data_exception OR syntax_error OR undefined_object THEN
-			RAISE EXCEPTION 'parameter "%" of % takes a value of type %, not %', key, trainer::regproc,
+			RAISE EXCEPTION 'parameter "%" of % takes a value of type %, not %', key,
+				CASE WHEN key = ANY (eval_keys) THEN 'recsys.evaluate' ELSE trainer::regproc::text END,
 				arg_type::regtype, v
 				USING ERRCODE = 'invalid_parameter_value', DETAIL = SQLERRM;
 		END;
@@ -1314,22 +1341,25 @@ BEGIN
 
 	FOREACH combo IN ARRAY combos LOOP
 		t0 := clock_timestamp();
-		EXECUTE recsys._tune_call(trainer, CASE WHEN algorithm <> 'blend' THEN train END, candidate, fixed || combo);
+		EXECUTE recsys._tune_call(trainer, CASE WHEN arg_names[1] = 'source' THEN train END, candidate,
+								  (fixed || combo) - eval_keys);
 		t1 := clock_timestamp();
 		INSERT INTO _recsys_tune_results
 		SELECT combo, max(e.value) FILTER (WHERE e.metric = tune.metric),
 			   jsonb_object_agg(e.metric, e.value),
 			   extract(epoch FROM t1 - t0), extract(epoch FROM clock_timestamp() - t1)
 		FROM recsys.evaluate(candidate, valid, k, user_col, item_col,
-							 CASE WHEN lower_is_better THEN weight_col END) e;
+							 CASE WHEN lower_is_better THEN weight_col END,
+							 coalesce(((fixed || combo) ->> 'diversity')::real, 0),
+							 (fixed || combo) ->> 'similarity_model') e;
 		PERFORM recsys.drop_model(candidate);
 	END LOOP;
 
 	-- keep the best as the named model (a new version of it)
 	SELECT r.params INTO best FROM _recsys_tune_results r
 	ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text LIMIT 1;
-	EXECUTE recsys._tune_call(trainer, CASE WHEN algorithm <> 'blend' THEN train END, tune.model,
-							  fixed || best || jsonb_build_object('replace', tune.replace));
+	EXECUTE recsys._tune_call(trainer, CASE WHEN arg_names[1] = 'source' THEN train END, tune.model,
+							  (fixed || best || jsonb_build_object('replace', tune.replace)) - eval_keys);
 
 	RETURN QUERY
 	SELECT (row_number() OVER (ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text))::integer,

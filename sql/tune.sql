@@ -36,6 +36,39 @@ FROM recsys.tune('item_knn', 'train', 'valid',
 -- another metric
 SELECT rank FROM recsys.tune('ease', 'train', 'valid', '{"regularization": [10]}', metric => 'recall@10', model => 'e');
 
+-- every trainer is an algorithm of tune's: each tiny grid picks a winner
+-- and keeps it as the named model
+SELECT rank, params, value > 0 AS scored
+FROM recsys.tune('bpr', 'train', 'valid', '{"factors": [1, 8]}',
+				 fixed => '{"iterations": 30, "learning_rate": 0.1}', model => 'bpr');
+SELECT algorithm, params->>'factors' AS factors FROM recsys.models WHERE name = 'bpr';
+-- an array in the grid is one value: a list of layer widths
+SELECT rank, params, value >= 0 AS scored
+FROM recsys.tune('ncf', 'train', 'valid', '{"hidden": [[2], [2, 2]]}',
+				 fixed => '{"factors": 2, "iterations": 1}', model => 'ncf');
+SELECT algorithm, params->'hidden' AS hidden FROM recsys.models WHERE name = 'ncf';
+-- explicit ratings: rmse on the validation ratings, lower is better
+SELECT rank, params, value > 0 AND value < 3 AS plausible
+FROM recsys.tune('neighborhood', 'train', 'valid', '{"regularization": [0.01, 100]}',
+				 fixed => '{"weight_col": "w", "neighbors": 5, "iterations": 5}',
+				 metric => 'rmse', weight_col => 'w', model => 'nbr');
+SELECT algorithm, params->>'regularization' AS regularization FROM recsys.models WHERE name = 'nbr';
+-- a re-ranker: its base is trained first and named in fixed; the
+-- candidates re-rank it and are dropped, the base stays
+SELECT (recsys.train_cf('train', factors => 8, iterations => 8, model => 'fm_base')).name;
+SELECT rank, params, value > 0 AS scored
+FROM recsys.tune('fm', 'train', 'valid', '{"base_weight": [0, 1]}',
+				 fixed => '{"candidates_from": "fm_base", "factors": 2, "epochs": 2}', model => 'fm');
+SELECT name, algorithm, params->>'candidates_from' AS base FROM recsys.models
+WHERE name IN ('fm', 'fm_base') ORDER BY name;
+-- diversity goes to evaluate (recommend's re-ranking), not to the
+-- trainer: the most diverse lists win on ild@10
+SELECT rank, params, value > 0 AS scored
+FROM recsys.tune('item_knn', 'train', 'valid', '{"diversity": [0, 1]}',
+				 fixed => '{"neighbors": 5}', metric => 'ild@10', model => 'knn');
+SELECT params ? 'diversity' AS trainer_got_diversity FROM recsys.models WHERE name = 'knn';
+SELECT name FROM recsys.models WHERE name LIKE '_recsys_tune%';
+
 -- errors (terse: the context names the backend's own candidate model)
 \set VERBOSITY terse
 SELECT * FROM recsys.tune('svd', 'train', 'valid', '{"factors": [8]}');
@@ -49,9 +82,24 @@ SELECT * FROM recsys.tune('als', 'train', 'valid', '{"factors": [8]}', metric =>
 SELECT * FROM recsys.tune('als', 'train', 'valid', '{"factors": [0]}');
 SELECT * FROM recsys.tune('als', 'train', NULL, '{"factors": [8]}');
 SELECT * FROM recsys.tune('als', 'train', 'valid', '{"factors": [8]}', samples => 0);
+-- each trainer's parameters are its own, checked before any training
+SELECT * FROM recsys.tune('bpr', 'train', 'valid', '{"alpha": [1]}');
+SELECT * FROM recsys.tune('ncf', 'train', 'valid', '{"layers": [[2]]}');
+SELECT * FROM recsys.tune('neighborhood', 'train', 'valid', '{"similarity": ["cosine"]}');
+SELECT * FROM recsys.tune('fm', 'train', 'valid', '{"epochs": [1]}', fixed => '{"candidates_from": "fm_base", "bogus": 1}');
+SELECT * FROM recsys.tune('fm', 'train', 'valid', '{"epochs": [1]}');
+-- the base must exist first (the first candidate stops), and the kept
+-- model cannot be its own base (refused when it is trained, after the search)
+SELECT * FROM recsys.tune('fm', 'train', 'valid', '{"epochs": [1]}', fixed => '{"candidates_from": "no_such_base"}');
+SELECT * FROM recsys.tune('fm', 'train', 'valid', '{"epochs": [1]}', fixed => '{"candidates_from": "fm_base", "factors": 2}',
+						  model => 'fm_base', replace => true);
+SELECT algorithm FROM recsys.models WHERE name = 'fm_base';
+SELECT * FROM recsys.tune('item_knn', 'train', 'valid', '{"diversity": ["much"]}');
+SELECT * FROM recsys.tune('als', 'train', 'valid', '{"factors": [8]}', metric => 'ild@200', k => 200);
 \set VERBOSITY default
 SELECT count(*) FROM train;
 
-SELECT recsys.drop_model(name) FROM recsys.models WHERE name IN ('best', 'knn', 'e');
+SELECT recsys.drop_model(name) FROM recsys.models WHERE name IN ('best', 'knn', 'e', 'bpr', 'ncf', 'nbr', 'fm');
+SELECT recsys.drop_model('fm_base');
 RESET search_path;
 DROP SCHEMA tune_test CASCADE;
