@@ -201,14 +201,42 @@ SET ROLE regress_recsys_fm_b;
 SELECT (recsys.train_fm('buys', 'fm_a_base', model => 'fm_b', epochs => 1)).name;
 SELECT count(*) AS served FROM recsys.recommend(3, 5, model => 'fm_b');
 SET ROLE regress_recsys_fm_a;
+-- a may not drop a base b's re-ranker uses while b may use it (as for blends)
+\set VERBOSITY terse
+SELECT recsys.drop_model('fm_a_base');
+\set VERBOSITY default
 SELECT recsys.revoke_model('fm_a_base', 'regress_recsys_fm_b');
 SET ROLE regress_recsys_fm_b;
 \set VERBOSITY terse
 SELECT count(*) FROM recsys.recommend(3, 5, model => 'fm_b');
 \set VERBOSITY default
 SELECT recsys.drop_model('fm_b');
+-- A re-ranker's base can be neither dropped nor renamed while the re-ranker
+-- names it: another role could take the name and choose what a's
+-- re-ranker serves to those a granted it to (b here)
 SET ROLE regress_recsys_fm_a;
-SELECT recsys.drop_model('fm_a'), recsys.drop_model('fm_a_base');
+\set VERBOSITY terse
+SELECT recsys.drop_model('fm_a_base');
+UPDATE recsys.models SET name = 'fm_a_base_old' WHERE name = 'fm_a_base';
+DELETE FROM recsys.models WHERE name = 'fm_a_base';
+-- nor become a re-ranker itself (re-rankers do not nest)
+SELECT recsys.train_fm('buys', 'fm_a', model => 'fm_a_base', epochs => 1, replace => true);
+\set VERBOSITY default
+SET ROLE regress_recsys_fm_b;
+\set VERBOSITY terse
+SELECT recsys.train_popular('buys', model => 'fm_a_base');
+\set VERBOSITY default
+SELECT count(*) AS served_from_a_base FROM recsys.recommend(3, 5, model => 'fm_a');
+-- an old version of a re-ranker whose base is gone does not come back
+SET ROLE regress_recsys_fm_a;
+SELECT (recsys.train_popular('buys', model => 'fm_a_base2')).name;
+SELECT (recsys.train_fm('buys', 'fm_a_base2', model => 'fm_a', epochs => 1)).name;
+SELECT recsys.drop_model('fm_a_base');
+\set VERBOSITY terse
+SELECT recsys.activate('fm_a', 1);
+\set VERBOSITY default
+-- the re-ranker and its base can go together
+SELECT recsys.drop_model('fm_a'), recsys.drop_model('fm_a_base2');
 RESET ROLE;
 REVOKE ALL ON buys, item_feats FROM regress_recsys_fm_a, regress_recsys_fm_b;
 REVOKE ALL ON SCHEMA fm_test FROM regress_recsys_fm_a, regress_recsys_fm_b;

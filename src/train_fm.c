@@ -54,6 +54,7 @@
 #include "fm_model.h"
 #include "history.h"
 #include "item_features.h"
+#include "model_acl.h"
 #include "model_cache.h"
 #include "model_kind.h"
 #include "recency.h"
@@ -355,7 +356,43 @@ diverged(const char *name)
 			 errhint("Lower learning_rate.")));
 }
 
-/* The base model: one the caller may use, and not a re-ranker. */
+/*
+ * Re-rankers do not nest, nor re-rank inside blends: refuse to make a
+ * re-ranker of a model another re-ranker re-ranks or a blend uses
+ * (RsTrainer.refuse), every role's, also those the trainer may not see.
+ */
+static void
+refuse_if_built_on(const char *name)
+{
+	static const char *const users[2][2] = {
+		{"recsys._rerankers_using", "the candidates_from of re-ranker"},
+		{"recsys._blends_using", "a member of blend"}};
+	Datum		value = CStringGetTextDatum(name);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (int u = 0; u < 2; u++)
+	{
+		char	   *query = psprintf("SELECT (%s($1))[1]", users[u][0]);
+		bool		isnull;
+		Datum		first;
+
+		RsExecute(query, 1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
+		first = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("model \"%s\" is %s \"%s\", so it cannot become a re-ranker",
+							name, users[u][1], TextDatumGetCString(first)),
+					 errhint("Train the re-ranker under another name.")));
+	}
+	SPI_finish();
+}
+
+/*
+ * The base model: one the caller may use, and not a re-ranker; its row
+ * stays locked against dropping and renaming until the re-ranker commits.
+ */
 static void
 check_base(const char *base_name, const char *model_name)
 {
@@ -366,6 +403,7 @@ check_base(const char *base_name, const char *model_name)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model \"%s\" cannot re-rank its own candidates", model_name),
 				 errhint("Name another model as candidates_from.")));
+	RsLockModelRow(base_name);
 	base = RsGetModel(base_name);
 	if (base->kind == &RsFmKind)
 		RsFmRefuseNesting(base_name);
@@ -530,6 +568,7 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	RsRequireArg(fcinfo, 18, "verbose");
 	verbose = PG_GETARG_BOOL(18);
 
+	trainer.refuse = refuse_if_built_on;
 	RsTrainBegin(&trainer, "fm", &data);
 	check_base(base_name, trainer.name);
 	if (time_col)
