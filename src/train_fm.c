@@ -438,6 +438,21 @@ require_finite(const char *name, const float *values, int64 n)
 			diverged(name);
 }
 
+/*
+ * The end of a chunk of rows from begin holding about RS_STOP_WORK of
+ * work (features x factors), at least one row.
+ */
+static int32
+chunk_end(const RsFmRows *rows, int32 begin, int k)
+{
+	int32		end = begin + 1;
+
+	while (end < rows->n_rows &&
+		   (rows->indptr[end] - rows->indptr[begin]) * (int64) (k + 2) < RS_STOP_WORK)
+		end++;
+	return end;
+}
+
 /* The version's artefacts (RsTrainWriter). */
 static void
 write_fm(RsTrainer *trainer, int32 version, void *arg)
@@ -456,13 +471,24 @@ write_fm(RsTrainer *trainer, int32 version, void *arg)
 	int32		shape[2];
 
 	RsWriteItemStatsFromData(trainer->name, version, data);
-	rs_fm_item_terms(&run->p, &run->d.items, terms);
+	/* (chunks of items and users by their features, between interrupt checks) */
+	for (int32 i = 0, end; i < data->items.count; i = end)
+	{
+		end = chunk_end(&run->d.items, i, k);
+		rs_fm_item_terms(&run->p, &run->d.items, i, end, terms);
+		CHECK_FOR_INTERRUPTS();
+	}
 	require_finite(trainer->name, terms, (int64) data->items.count * (k + 1));
 	shape[0] = data->items.count;
 	shape[1] = k + 1;
 	RsWriteParameter(trainer->name, version, FM_ITEM_TERMS, shape, 2, terms);
-	for (int32 u = 0; u < data->users.count; u++)
-		rs_fm_side_sum(&run->p, &run->d.users, u, users + (int64) u * k);
+	for (int32 u = 0, end; u < data->users.count; u = end)
+	{
+		end = chunk_end(&run->d.users, u, k);
+		for (; u < end; u++)
+			rs_fm_side_sum(&run->p, &run->d.users, u, users + (int64) u * k);
+		CHECK_FOR_INTERRUPTS();
+	}
 	require_finite(trainer->name, users, (int64) data->users.count * k);
 	RsWriteFactors(RS_USERS, trainer->name, version, data->users.ids, NULL, users, data->users.count, k);
 
@@ -474,6 +500,8 @@ write_fm(RsTrainer *trainer, int32 version, void *arg)
 
 		side_w[f] = run->p.w[a];
 		memcpy(side_v + (int64) f * k, run->p.v + (int64) a * k, sizeof(float) * k);
+		if ((f & 65535) == 65535)
+			CHECK_FOR_INTERRUPTS();
 	}
 	shape[0] = n_side;
 	RsWriteParameter(trainer->name, version, FM_FEATURE_WEIGHTS, shape, 1, side_w);
