@@ -99,6 +99,42 @@ FROM recsys.train_fm('buys', 'fm_base', model => 'fm_recent', factors => 4, epoc
 					 half_life => '1 day', context => false);
 SELECT name FROM recsys.model_parameters WHERE model = 'fm_recent' ORDER BY name;
 SELECT count(*) AS served FROM recsys.recommend(3, 5, model => 'fm_recent');
+-- The hours and weekdays are taken in one zone, recorded at training (the
+-- training session's TimeZone) and used at serving whatever the serving
+-- session's: the same scores in Tokyo, UTC and Berlin (one statement, so
+-- one statement time)
+SET TimeZone = 'Asia/Tokyo';
+SELECT params->>'time_zone' AS time_zone
+FROM recsys.train_fm('buys', 'fm_base', model => 'fm_zone', factors => 4, epochs => 3, time_col => 'ts');
+CREATE TEMP TABLE zone_scores (zone text, item_id bigint, score real);
+DO $$
+DECLARE
+	z text;
+BEGIN
+	FOREACH z IN ARRAY ARRAY['Asia/Tokyo', 'UTC', 'Europe/Berlin'] LOOP
+		PERFORM set_config('TimeZone', z, true);
+		INSERT INTO zone_scores SELECT z, r.item_id, r.score FROM recsys.recommend(3, 5, model => 'fm_zone') r;
+	END LOOP;
+END
+$$;
+SELECT count(*) AS rows, count(DISTINCT (item_id, score)) AS distinct_rows FROM zone_scores;
+-- a timestamp (no zone) is the wall-clock time it says: the source with
+-- Tokyo's wall-clock times trains the model the timestamptz source trained
+-- in Tokyo did
+CREATE TABLE buys_local AS
+SELECT user_id, item_id, ts AT TIME ZONE 'Asia/Tokyo' AS ts, (ts AT TIME ZONE 'Asia/Tokyo')::date AS day FROM buys;
+SELECT (recsys.train_fm('buys_local', 'fm_base', model => 'fm_local', factors => 4, epochs => 3, time_col => 'ts')).name;
+SELECT a.name, a.value = b.value AS identical
+FROM recsys.model_parameters a JOIN recsys.model_parameters b USING (name)
+WHERE a.model = 'fm_zone' AND b.model = 'fm_local' ORDER BY a.name;
+-- a date has no hour: context is refused, a recency weighting is not
+\set VERBOSITY terse
+SELECT recsys.train_fm('buys_local', 'fm_base', model => 'fm_err', time_col => 'day');
+\set VERBOSITY default
+SELECT params->>'context' AS context, params->>'time_zone' AS time_zone
+FROM recsys.train_fm('buys_local', 'fm_base', model => 'fm_day', epochs => 1, time_col => 'day',
+					 half_life => '7 days', context => false);
+RESET TimeZone;
 
 -- Hard negatives from the base's pool, and progress per epoch (the
 -- seconds it took in the detail)

@@ -187,6 +187,7 @@ typedef struct RsCatalogRow
 	Oid			owner;
 	bool		store_users;
 	char	   *fingerprint;	/* md5 of params and stats: edits without a new version */
+	char	   *params;			/* params as JSON text, for a kind's own settings */
 } RsCatalogRow;
 
 /*

@@ -214,7 +214,8 @@ read_catalog_row(const char *name, MemoryContext result_context, RsCatalogRow *r
 			  "params->>'time_col', (params->>'half_life_seconds')::pg_catalog.float8, "
 			  "(params->>'regularization_exponent')::pg_catalog.float8, owner::pg_catalog.oid, "
 			  "params->>'store_users' = 'false', "
-			  "pg_catalog.md5(params::pg_catalog.text OPERATOR(pg_catalog.||) stats::pg_catalog.text) "
+			  "pg_catalog.md5(params::pg_catalog.text OPERATOR(pg_catalog.||) stats::pg_catalog.text), "
+			  "params::pg_catalog.text "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -264,6 +265,7 @@ read_catalog_row(const char *name, MemoryContext result_context, RsCatalogRow *r
 		row->store_users = isnull || !DatumGetBool(d);
 	}
 	row->fingerprint = text_column(tuple, desc, 23);
+	row->params = text_column(tuple, desc, 24);
 	MemoryContextSwitchTo(old);
 	return true;
 }

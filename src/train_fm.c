@@ -44,7 +44,9 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -84,6 +86,7 @@ typedef struct FmRun
 	char	  **item_feature_names;
 	char	  **user_feature_names;
 	bool		context;
+	const char *time_zone;		/* of the hours and weekdays (the session's TimeZone) */
 	RsFmData	d;
 	RsFmParams	p;
 } FmRun;
@@ -202,6 +205,13 @@ keep_event(TupleTableSlot *slot, void *arg)
 	r->n++;
 }
 
+/* The base type of a source's time column (checked by RsTimeEpochSql). */
+static Oid
+time_col_type(Oid relid, const char *time_col)
+{
+	return getBaseType(get_atttype(relid, get_attnum(relid, time_col)));
+}
+
 /*
  * The examples of a source with time_col: one per row (an item bought at
  * two hours is two examples), each with its hour and weekday (the context,
@@ -214,8 +224,29 @@ event_examples(FmRun *run, const char *time_col, double half_life)
 {
 	RsSourceSpec *spec = &run->trainer->spec;
 	char	   *epoch = RsTimeEpochSql(spec->relid, time_col, "time_col");
+	const char *col = quote_identifier(time_col);
+	char	   *local;
 	char	   *query;
+	Datum		zone = CStringGetTextDatum(run->time_zone);
 	EventRead	r = {run, 0, 1024};
+
+	/*
+	 * The local time the hour and weekday come from: a timestamp's own
+	 * (wall-clock time), a timestamptz's or a number of seconds' in the
+	 * recorded zone ($1), a date's midnight (no context: refused).
+	 */
+	switch (time_col_type(spec->relid, time_col))
+	{
+		case TIMESTAMPOID:
+			local = pstrdup(col);
+			break;
+		case DATEOID:
+			local = psprintf("%s::pg_catalog.timestamp", col);
+			break;
+		default:
+			local = psprintf("(pg_catalog.to_timestamp(%s) AT TIME ZONE $1)", epoch);
+			break;
+	}
 
 	r.user = palloc(sizeof(int32) * r.capacity);
 	r.item = palloc(sizeof(int32) * r.capacity);
@@ -223,19 +254,19 @@ event_examples(FmRun *run, const char *time_col, double half_life)
 	r.value = palloc(sizeof(float) * 2 * r.capacity);
 	r.seconds = palloc(sizeof(double) * r.capacity);
 	query = psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, "
-					 "pg_catalog.date_part('hour', t)::pg_catalog.int4, "
-					 "pg_catalog.date_part('dow', t)::pg_catalog.int4, "
+					 "pg_catalog.date_part('hour', l)::pg_catalog.int4, "
+					 "pg_catalog.date_part('dow', l)::pg_catalog.int4, "
 					 "pg_catalog.date_part('epoch', t) "
-					 "FROM (SELECT %s, %s, pg_catalog.to_timestamp(%s) AS t FROM %s) s "
+					 "FROM (SELECT %s, %s, pg_catalog.to_timestamp(%s) AS t, %s AS l FROM %s) s "
 					 "WHERE %s IS NOT NULL AND %s IS NOT NULL AND t IS NOT NULL "
 					 "AND pg_catalog.isfinite(t)",
 					 quote_identifier(spec->user_col), quote_identifier(spec->item_col),
 					 quote_identifier(spec->user_col), quote_identifier(spec->item_col),
-					 epoch, RsRelationName(spec->relid),
+					 epoch, local, RsRelationName(spec->relid),
 					 quote_identifier(spec->user_col), quote_identifier(spec->item_col));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	RsStreamQuery(query, 0, NULL, NULL, NULL, true, keep_event, &r);
+	RsStreamQuery(query, 1, (Oid[]) {TEXTOID}, &zone, NULL, true, keep_event, &r);
 	SPI_finish();
 	if (r.n == 0)
 		ereport(ERROR,
@@ -624,6 +655,13 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 		run.n_user_features = user_side.n_rows;
 	}
 	run.context = time_col != NULL && context;
+	/* the zone of the hours and weekdays, also at serving (kind_fm.c) */
+	run.time_zone = pstrdup(GetConfigOption("TimeZone", false, false));
+	if (run.context && time_col_type(trainer.spec.relid, time_col) == DATEOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time_col \"%s\" is a date, which has no hour of day for context", time_col),
+				 errhint("Pass context => false to weight by time_col only, or name a timestamp column.")));
 	if ((int64) data.items.count + run.n_item_features + data.users.count + run.n_user_features +
 		FM_CONTEXTS > INT32_MAX / 2)
 		ereport(ERROR,
@@ -713,6 +751,8 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	if (half_life > 0)
 		RsJsonFloat(&trainer.params, "half_life_seconds", half_life);
 	RsJsonText(&trainer.params, "context", run.context ? "true" : "false");
+	if (run.context)
+		RsJsonText(&trainer.params, "time_zone", run.time_zone);
 	RsJsonRaw(&trainer.params, "item_feature_names", json_names(run.item_feature_names, run.n_item_features));
 	RsJsonRaw(&trainer.params, "user_feature_names", json_names(run.user_feature_names, run.n_user_features));
 	RsJsonFloat(&trainer.stats, "loss", loss);
