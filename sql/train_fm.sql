@@ -57,10 +57,11 @@ SELECT (recsys.train_fm('buys', 'fm_base', model => 'fm_pool2', factors => 8, ep
 						base_weight => 0, item_features => 'item_feats', seed => 3)).params->>'pool' AS pool;
 SELECT count(*) AS rows, bool_and(item_id IN (SELECT item_id FROM recsys.recommend(3, 2, model => 'fm_base'))) AS from_base
 FROM recsys.recommend(3, 10, model => 'fm_pool2');
--- score: the pool's items have their re-ranked score, the rest 0 (as
--- score gives any item a model cannot reach)
+-- score: the pool's items have their re-ranked score, the rest the
+-- pool's lowest minus 1 (below every pooled item)
 SELECT recsys.score(3, 7, 'fm') > 0 AS good_pooled, recsys.score(3, 11, 'fm') < 0 AS bad_pooled,
-	   recsys.score(3, 1, 'fm_pool2') = 0 AS outside_pool;
+	   recsys.score(3, 1, 'fm_pool2') =
+	   (SELECT min(score) - 1 FROM recsys.recommend(3, 10, model => 'fm_pool2')) AS outside_pool;
 -- evaluate serves it like any model
 CREATE TABLE held_out (user_id int, item_id int);
 INSERT INTO held_out SELECT u, 7 FROM generate_series(3, 20) u;
@@ -211,6 +212,36 @@ SELECT count(*) FROM recsys.recommend(3, 5, model => 'fm_outer');
 SELECT recsys.train_blend('{fm,fm_base}', NULL, 'fm_blend2');
 SELECT recsys.train_blend('{fm_base,fm}', NULL, 'fm_blend2');
 \set VERBOSITY default
+
+-- recsys.score agrees with recommend: an item outside the pool scores the
+-- pool's lowest score minus 1 (pool scores are standardised around 0)
+SELECT (recsys.train_fm('buys', 'fm_base', model => 'fm_pool3', factors => 4, epochs => 5, pool => 3)).name;
+WITH s AS (SELECT i AS item_id, recsys.score(3, i, 'fm_pool3') AS score FROM generate_series(1, 15) i),
+	 r AS (SELECT * FROM recsys.recommend(3, 10, 'fm_pool3'))
+SELECT (SELECT array_agg(item_id::bigint ORDER BY score DESC, item_id)
+		FROM (SELECT * FROM s ORDER BY score DESC NULLS LAST, item_id LIMIT 3) t) =
+	   (SELECT array_agg(item_id) FROM r) AS score_orders_as_recommend,
+	   (SELECT count(DISTINCT score) FROM s WHERE item_id NOT IN (SELECT item_id FROM r) AND score IS NOT NULL) AS outside_scores,
+	   (SELECT max(score) FROM s WHERE item_id NOT IN (SELECT item_id FROM r)) =
+	   (SELECT min(score) - 1 FROM r) AS outside_is_lowest_minus_1;
+-- the settings are read from recsys.models, the row whose edits reload a
+-- model in every backend
+UPDATE recsys.models SET params = params || '{"pool": 2}' WHERE name = 'fm_pool3';
+SELECT count(*) AS rows_with_pool_2 FROM recsys.recommend(3, 10, 'fm_pool3');
+
+-- The reason column: each row's reason as the base gave it (a cold start
+-- of an ALS base for a user it does not know, a popularity base's rows)
+SELECT (recsys.train_cf('buys', 4, model => 'fm_als', iterations => 3)).name;
+SELECT (recsys.train_fm('buys', 'fm_als', model => 'fm_on_als', factors => 4, epochs => 2, pool => 5)).name;
+SELECT 'known' AS "user", reason, count(*) FROM recsys.recommend(3, 5, 'fm_on_als') GROUP BY 2
+UNION ALL
+SELECT 'unknown', reason, count(*) FROM recsys.recommend(424242, 5, 'fm_on_als') GROUP BY 2
+UNION ALL
+SELECT 'known, popularity base', reason, count(*) FROM recsys.recommend(3, 5, 'fm_pool3') GROUP BY 2
+ORDER BY 1, 2;
+-- a blend of a popularity model only: popular, scored, for every user
+SELECT (recsys.train_blend('{fm_base}', NULL, 'fm_pop_blend')).name;
+SELECT reason, count(*), bool_and(score <> 0) AS scored FROM recsys.recommend(3, 5, 'fm_pop_blend') GROUP BY 1;
 
 -- Privileges: the base is looked up as the re-ranker's owner
 CREATE ROLE regress_recsys_fm_a;

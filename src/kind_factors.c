@@ -685,7 +685,7 @@ rank_for_vector(RsModel *model, const float *x, float user_bias, uint8 *exclude,
 /* The fused ranking for a known user; -1 for a user without a vector. */
 static int
 factors_rank_top_k(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *exclude,
-				   int k, float *scratch, int32 *out_idx, float *out_score)
+				   int k, float *scratch, int32 *out_idx, float *out_score, RsReason *out_reason)
 {
 	float		user_bias = 0;
 	const float *x = user_vector(model, user_id, items, &user_bias);

@@ -72,6 +72,7 @@ typedef struct FmState
 	int32	   *pool_idx;
 	float	   *pool_base;
 	float	   *pool_fm;
+	RsReason   *pool_reason;	/* why the base put each there */
 	float	   *user;			/* k */
 	SPIPlanPtr	user_plan;
 } FmState;
@@ -164,6 +165,7 @@ fm_load(RsModel *model, const RsCatalogRow *row)
 	S(model)->pool_idx = MemoryContextAlloc(model->mcxt, sizeof(int32) * S(model)->pool);
 	S(model)->pool_base = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->pool);
 	S(model)->pool_fm = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->pool);
+	S(model)->pool_reason = MemoryContextAlloc(model->mcxt, sizeof(RsReason) * S(model)->pool);
 	S(model)->user = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->k);
 }
 
@@ -392,7 +394,7 @@ rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude)
 		has_items = true;
 	}
 	n = RsRankForUser(base, user_id, has_items ? &own : NULL, s->base_exclude, s->pool,
-					  s->base_scratch, s->pool_idx, s->pool_base, NULL);
+					  s->base_scratch, s->pool_idx, s->pool_base, s->pool_reason);
 	if (has_items)
 		RsFreeUserItems(&own);
 
@@ -418,10 +420,15 @@ rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude)
 	return n;
 }
 
-/* fm_rank_top_k: the k best of the re-scored pool, best first (ties: item order). */
+/*
+ * fm_rank_top_k: the k best of the re-scored pool, best first (ties: item
+ * order), each with the reason the base gave it (a cold start of the base
+ * for a user it cannot score, a row it filled in, ...): the re-ranker
+ * only re-orders the base's rows.
+ */
 static int
 fm_rank_top_k(RsModel *fm, int64 user_id, const RsUserItems *items, uint8 *exclude, int k,
-			  float *scratch, int32 *out_idx, float *out_score)
+			  float *scratch, int32 *out_idx, float *out_score, RsReason *out_reason)
 {
 	FmState    *s = S(fm);
 	int			n = rescore_pool(fm, user_id, exclude);
@@ -438,25 +445,37 @@ fm_rank_top_k(RsModel *fm, int64 user_id, const RsUserItems *items, uint8 *exclu
 				best = r;
 		out_idx[found] = s->pool_idx[best];
 		out_score[found] = s->pool_fm[best];
+		if (out_reason)
+			out_reason[found] = s->pool_reason[best];
 		s->pool_idx[best] = s->pool_idx[found];
 		s->pool_fm[best] = s->pool_fm[found];
+		s->pool_reason[best] = s->pool_reason[found];
 		rs_bitmap_set(exclude, out_idx[found]);
 	}
 	return found;
 }
 
-/* fm_score_user: the pool's scores (the user's items left out), NaN elsewhere. */
+/*
+ * fm_score_user: the pool's scores (the user's items left out), and for
+ * every other item the pool's lowest score minus 1, so that ordering all
+ * items by recsys.score puts recommend's order first (pool scores are
+ * standardised around 0: NaN, which recsys.score reports as 0, would put
+ * items outside the pool above the pool's lower half).
+ */
 static bool
 fm_score_user(RsModel *fm, int64 user_id, const RsUserItems *items, float *scores)
 {
 	uint8	   *exclude = palloc0(RS_BITMAP_BYTES(fm->items.count) + 1);
+	float		lowest = 0;
 	int			n;
 
 	for (int a = 0; items && a < items->n; a++)
 		rs_bitmap_set(exclude, items->item[a]);
 	n = rescore_pool(fm, user_id, exclude);
+	for (int r = 0; r < n; r++)
+		lowest = r == 0 ? S(fm)->pool_fm[r] : Min(lowest, S(fm)->pool_fm[r]);
 	for (int32 i = 0; i < fm->items.count; i++)
-		scores[i] = NAN;
+		scores[i] = lowest - 1;
 	for (int r = 0; r < n; r++)
 		scores[S(fm)->pool_idx[r]] = S(fm)->pool_fm[r];
 	pfree(exclude);

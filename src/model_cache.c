@@ -515,6 +515,7 @@ load_model(const char *name, RsCatalogRow *row)
 		RsModelCorrupt(model, "recsys.models gives an item count out of range");
 
 	RsLoadItems(model, row->n_items);
+	model->impersonal = model->kind->impersonal;
 	model->kind->load(model, row);
 
 	if (model->user_col != NULL && model->item_col != NULL)
