@@ -193,7 +193,7 @@ SET recsys.max_memory = '3MB';
 SELECT recsys.train_fm('many_users', 'fm_many_base', model => 'fm_err', factors => 512, epochs => 1);
 RESET recsys.max_memory;
 SELECT count(*) AS no_model_left FROM recsys.models WHERE name = 'fm_err';
--- a base dropped: the re-ranker says which model it misses
+-- a base cannot be dropped while a re-ranker names it
 SELECT (recsys.train_fm('many_users', 'fm_many_base', model => 'fm_lost', epochs => 1)).name;
 SELECT recsys.drop_model('fm_many_base');
 SELECT count(*) FROM recsys.recommend(3, 5, model => 'fm_lost');

@@ -281,7 +281,8 @@ read_blends(void *arg)
  * deleted or renamed; else as the catalog has them now).  Dropping
  * a model another role's blend uses is refused like DROP TABLE under a
  * view, and blends do not nest: both need every blend, not only those the
- * caller may see.  Only names come out.
+ * caller may see.  Only names come out.  (models_using serves both it and
+ * recsys_rerankers_using.)
  */
 static Datum
 models_using(FunctionCallInfo fcinfo, bool rerankers)
