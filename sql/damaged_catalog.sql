@@ -73,7 +73,7 @@ CREATE TABLE saved_parameters AS SELECT * FROM recsys.model_parameters WHERE mod
 CREATE TABLE saved_models AS SELECT * FROM recsys.models WHERE name LIKE 'dmg\_%';
 CREATE TABLE saved_versions AS SELECT * FROM recsys.model_versions WHERE model LIKE 'dmg\_%';
 CREATE FUNCTION repair() RETURNS void LANGUAGE sql AS $$
-	UPDATE recsys.models m SET algorithm = s.algorithm, params = s.params, n_items = s.n_items,
+	UPDATE recsys.models m SET algorithm = s.algorithm, params = s.params, stats = s.stats, n_items = s.n_items,
 		trained_at = clock_timestamp()
 	FROM saved_models s WHERE s.name = m.name;
 	UPDATE recsys.model_versions m SET params = s.params
@@ -196,11 +196,11 @@ INSERT INTO damages (model, what, damage) VALUES
 	('dmg_fm', 'a user vector not finite',
 	 $$UPDATE recsys.user_factors SET factors[1] = 'NaN' WHERE model = 'dmg_fm' AND user_id = 1$$),
 	('dmg_fm', 'params without candidates_from',
-	 $$UPDATE recsys.model_versions SET params = params - 'candidates_from' WHERE model = 'dmg_fm'$$),
+	 $$UPDATE recsys.models SET params = params - 'candidates_from' WHERE name = 'dmg_fm'$$),
 	('dmg_fm', 'params with pool 0',
-	 $$UPDATE recsys.model_versions SET params = jsonb_set(params, '{pool}', '0') WHERE model = 'dmg_fm'$$),
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{pool}', '0') WHERE name = 'dmg_fm'$$),
 	('dmg_fm', 'params with factors 0',
-	 $$UPDATE recsys.model_versions SET params = jsonb_set(params, '{factors}', '0') WHERE model = 'dmg_fm'$$),
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{factors}', '0') WHERE name = 'dmg_fm'$$),
 	('dmg_fm', 'a damaged base',
 	 $$UPDATE recsys.item_neighbor_lists SET neighbor_ids[1] = 99 WHERE model = 'dmg_ease' AND item_id = 10;
 	   SELECT damaged.touch('dmg_ease')$$),
@@ -259,7 +259,30 @@ INSERT INTO damages (model, what, damage) VALUES
 	('dmg_ncf', 'user 1''s embedding too long',
 	 $$UPDATE recsys.user_factors SET factors = factors || 1::real WHERE model = 'dmg_ncf' AND user_id = 1$$),
 	('dmg_ncf', 'user 1''s embedding that is not finite',
-	 $$UPDATE recsys.user_factors SET factors[4] = 'NaN' WHERE model = 'dmg_ncf' AND user_id = 1$$);
+	 $$UPDATE recsys.user_factors SET factors[4] = 'NaN' WHERE model = 'dmg_ncf' AND user_id = 1$$),
+	-- settings and stats of the wrong type or out of range: damage, not a cast's error
+	('dmg_fm', 'params with pool "abc"',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{pool}', '"abc"') WHERE name = 'dmg_fm'$$),
+	('dmg_fm', 'params with pool 1e20',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{pool}', '1e20') WHERE name = 'dmg_fm'$$),
+	('dmg_fm', 'params with base_weight 1e39',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{base_weight}', '1e39') WHERE name = 'dmg_fm'$$),
+	('dmg_fm', 'params with a time zone that is none',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{time_zone}', '"Not/AZone"') WHERE name = 'dmg_fm'$$),
+	('dmg_als', 'a mean user vector element "NaN"',
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{mean_user_factors,0}', '"NaN"') WHERE name = 'dmg_als'$$),
+	('dmg_als', 'a mean user vector element "Infinity"',
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{mean_user_factors,0}', '"Infinity"') WHERE name = 'dmg_als'$$),
+	('dmg_als', 'a mean user vector element not a number',
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{mean_user_factors,0}', '"abc"') WHERE name = 'dmg_als'$$),
+	('dmg_als', 'a mean user vector element 1e39',
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{mean_user_factors,0}', '1e39') WHERE name = 'dmg_als'$$),
+	('dmg_als', 'a mean user vector too short',
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{mean_user_factors}', '[1]') WHERE name = 'dmg_als'$$),
+	('dmg_als', 'a mean user vector empty',
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{mean_user_factors}', '[]') WHERE name = 'dmg_als'$$),
+	('dmg_als', 'a mean user vector not an array',
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{mean_user_factors}', '"x"') WHERE name = 'dmg_als'$$);
 
 CREATE FUNCTION try_damage(d damages) RETURNS TABLE (step text, outcome text) LANGUAGE plpgsql AS $$
 BEGIN

@@ -711,3 +711,179 @@ BEGIN
 	ORDER BY 1;
 END
 $$;
+
+-------------------------------------------------------------------------------
+-- Review fixes
+--
+-- A re-ranker's base is protected like a blend's member: it can be neither
+-- dropped nor renamed while a re-ranker names it as candidates_from
+-- (_rerankers_using, drop_model, the recsys.models triggers), and an old
+-- version of a re-ranker whose base is gone cannot be activated.
+-------------------------------------------------------------------------------
+
+-- internal: the re-rankers that name a model as their candidates_from,
+-- counted as _blends_using counts blends
+CREATE FUNCTION recsys._rerankers_using(model text, owner oid DEFAULT NULL,
+										grantees oid[] DEFAULT NULL)
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'recsys_rerankers_using'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._rerankers_using(text, oid, oid[]) IS
+	'internal: the re-rankers that re-rank a model''s candidates, whoever owns them (counted as _blends_using counts blends)';
+
+-- Like drop_model, and like DROP TABLE under a view: a blend's member (a
+-- re-ranker's base) keeps its row and its name while a blend (re-ranker)
+-- that remains names it (both find it by name; a rename would leave them
+-- dangling, or serving whatever model takes the name).  Checked once the
+-- statement is done, so that a blend and its members can go together.
+CREATE OR REPLACE FUNCTION recsys._models_members_check()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	gone text;
+	gone_owner regrole;
+	gone_grantees regrole[];
+	blends text[];
+	rerankers text[];
+BEGIN
+	FOR gone, gone_owner, gone_grantees IN
+		SELECT o.name, o.owner, o.grantees FROM old_rows o
+		WHERE TG_OP OPERATOR(pg_catalog.=) 'DELETE'
+		UNION
+		SELECT o.name, o.owner, o.grantees FROM old_rows o
+		WHERE TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+		  AND NOT EXISTS (SELECT FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) o.name)
+	LOOP
+		-- (the row is gone: its owner and grantees as they were)
+		blends := recsys._blends_using(gone, gone_owner::pg_catalog.oid,
+									   coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
+		IF pg_catalog.cardinality(blends) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because blend "%" uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, blends[1]
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = 'Drop the blend first, or train it again without this member.';
+		END IF;
+		rerankers := recsys._rerankers_using(gone, gone_owner::pg_catalog.oid,
+											 coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
+		IF pg_catalog.cardinality(rerankers) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because re-ranker "%" uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, rerankers[1]
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = 'Drop the re-ranker first, or train it again with another candidates_from.';
+		END IF;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION recsys._models_members_check() IS
+	'internal: a model a remaining blend or re-ranker uses keeps its recsys.models row and name';
+
+CREATE OR REPLACE FUNCTION recsys.drop_model(model text, if_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	blends text;
+	n_blends bigint;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM recsys._require_model_owner(model, 'drop', missing_ok => true);
+	-- like DROP TABLE under a view: a blend's member (a re-ranker's base)
+	-- stays until the blend (re-ranker) goes
+	-- (the row lock waits for a blend being trained on it to commit)
+	PERFORM FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model FOR UPDATE;
+	-- (every role's blends: one this role may not see counts too)
+	SELECT string_agg(format('"%s"', b.name), ', ' ORDER BY b.name), count(*) INTO blends, n_blends
+	FROM unnest(recsys._blends_using(model)) b(name);
+	IF n_blends > 0 THEN
+		RAISE EXCEPTION 'cannot drop model "%" because %', model,
+			CASE WHEN n_blends = 1 THEN format('blend %s uses it', blends)
+				 ELSE format('blends %s use it', blends) END
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Drop the blend first, or train it again without this member.';
+	END IF;
+	-- likewise a re-ranker's base (a model of that name would serve in its place)
+	SELECT string_agg(format('"%s"', r.name), ', ' ORDER BY r.name), count(*) INTO blends, n_blends
+	FROM unnest(recsys._rerankers_using(model)) r(name);
+	IF n_blends > 0 THEN
+		RAISE EXCEPTION 'cannot drop model "%" because %', model,
+			CASE WHEN n_blends = 1 THEN format('re-ranker %s uses it', blends)
+				 ELSE format('re-rankers %s use it', blends) END
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Drop the re-ranker first, or train it again with another candidates_from.';
+	END IF;
+	DELETE FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model;
+	IF NOT FOUND AND NOT coalesce(if_exists, false) THEN
+		RAISE EXCEPTION 'model "%" does not exist',
+			CASE WHEN length(model) > 63 THEN left(model, 63) || '...' ELSE model END
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys.drop_model(text, boolean) IS
+	'drop a model with all its versions and artefacts';
+
+CREATE OR REPLACE FUNCTION recsys.activate(model text, version integer)
+RETURNS recsys.models
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	result recsys.models;
+	missing text;
+BEGIN
+	IF model IS NULL OR version IS NULL THEN
+		RAISE EXCEPTION 'model and version must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM recsys._require_model_owner(model, 'activate');
+	UPDATE recsys.models m
+	SET version = v.version, algorithm = v.algorithm, source = v.source, params = v.params,
+		stats = v.stats, n_users = v.n_users, n_items = v.n_items,
+		n_interactions = v.n_interactions, trained_at = v.trained_at,
+		train_seconds = v.train_seconds, metrics = v.metrics, trained_by = v.trained_by
+	FROM recsys.model_versions v
+	WHERE m.name = activate.model AND v.model = activate.model AND v.version = activate.version
+	RETURNING m.* INTO result;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" has no version %', model, version
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = format('Versions kept: %s.',
+								(SELECT string_agg(v.version::text, ', ' ORDER BY v.version)
+								 FROM recsys.model_versions v WHERE v.model = activate.model));
+	END IF;
+	-- a blend's version serves only if its members still exist as models of their own
+	IF result.algorithm = 'blend' THEN
+		SELECT string_agg(format('"%s"', e.member), ', ' ORDER BY e.member) INTO missing
+		FROM jsonb_array_elements_text(result.params -> 'members') e(member)
+		WHERE NOT EXISTS (SELECT 1 FROM recsys.models b
+						  WHERE b.name = e.member AND b.algorithm <> 'blend');
+		IF missing IS NOT NULL THEN
+			RAISE EXCEPTION 'version % of blend "%" names members that are no longer models of their own: %',
+				version, model, missing
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'Train the members again, or train the blend again from the models there are.';
+		END IF;
+	END IF;
+	-- likewise a re-ranker's base (one the activating role may use, no re-ranker)
+	IF result.algorithm = 'fm' THEN
+		SELECT format('"%s"', result.params ->> 'candidates_from') INTO missing
+		WHERE NOT EXISTS (SELECT 1 FROM recsys.models b
+						  WHERE b.name = result.params ->> 'candidates_from' AND b.algorithm <> 'fm');
+		IF missing IS NOT NULL THEN
+			RAISE EXCEPTION 'version % of re-ranker "%" re-ranks model %, which is no longer a model to re-rank',
+				version, model, missing
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'Train the re-ranker again on a model there is.';
+		END IF;
+	END IF;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION recsys.activate(text, integer) IS
+	'make a kept version of a model the one that serves';

@@ -239,6 +239,16 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._blends_using(text, oid, oid[]) IS
 	'internal: the blends that use a model, whoever owns them (their owners may use it: as owner, or through grantees, if given; else the model''s own)';
 
+-- internal: the re-rankers that name a model as their candidates_from,
+-- counted as _blends_using counts blends
+CREATE FUNCTION recsys._rerankers_using(model text, owner oid DEFAULT NULL,
+										grantees oid[] DEFAULT NULL)
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'recsys_rerankers_using'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._rerankers_using(text, oid, oid[]) IS
+	'internal: the re-rankers that re-rank a model''s candidates, whoever owns them (counted as _blends_using counts blends)';
+
 -- internal: a role by its name, as stored (not an SQL identifier), or
 -- OID 0 for PUBLIC when allowed
 CREATE FUNCTION recsys._role(role_name text, argname text, allow_public boolean)
@@ -287,9 +297,10 @@ COMMENT ON FUNCTION recsys._models_write_check() IS
 CREATE TRIGGER models_write_check BEFORE UPDATE OR DELETE ON recsys.models
 	FOR EACH ROW EXECUTE FUNCTION recsys._models_write_check();
 
--- Like drop_model, and like DROP TABLE under a view: a blend's member keeps
--- its row and its name while a blend that remains names it (blends name
--- their members; a rename would leave them dangling).  Checked once the
+-- Like drop_model, and like DROP TABLE under a view: a blend's member (a
+-- re-ranker's base) keeps its row and its name while a blend (re-ranker)
+-- that remains names it (both find it by name; a rename would leave them
+-- dangling, or serving whatever model takes the name).  Checked once the
 -- statement is done, so that a blend and its members can go together.
 CREATE FUNCTION recsys._models_members_check()
 RETURNS trigger
@@ -301,6 +312,7 @@ DECLARE
 	gone_owner regrole;
 	gone_grantees regrole[];
 	blends text[];
+	rerankers text[];
 BEGIN
 	FOR gone, gone_owner, gone_grantees IN
 		SELECT o.name, o.owner, o.grantees FROM old_rows o
@@ -319,12 +331,20 @@ BEGIN
 				USING ERRCODE = 'dependent_objects_still_exist',
 					  HINT = 'Drop the blend first, or train it again without this member.';
 		END IF;
+		rerankers := recsys._rerankers_using(gone, gone_owner::pg_catalog.oid,
+											 coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
+		IF pg_catalog.cardinality(rerankers) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because re-ranker "%" uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, rerankers[1]
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = 'Drop the re-ranker first, or train it again with another candidates_from.';
+		END IF;
 	END LOOP;
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION recsys._models_members_check() IS
-	'internal: a model a remaining blend uses keeps its recsys.models row and name';
+	'internal: a model a remaining blend or re-ranker uses keeps its recsys.models row and name';
 CREATE TRIGGER models_members_delete AFTER DELETE ON recsys.models
 	REFERENCING OLD TABLE AS old_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION recsys._models_members_check();
@@ -396,7 +416,8 @@ BEGIN
 		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM recsys._require_model_owner(model, 'drop', missing_ok => true);
-	-- like DROP TABLE under a view: a blend's member stays until the blend goes
+	-- like DROP TABLE under a view: a blend's member (a re-ranker's base)
+	-- stays until the blend (re-ranker) goes
 	-- (the row lock waits for a blend being trained on it to commit)
 	PERFORM FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model FOR UPDATE;
 	-- (every role's blends: one this role may not see counts too)
@@ -408,6 +429,16 @@ BEGIN
 				 ELSE format('blends %s use it', blends) END
 			USING ERRCODE = 'dependent_objects_still_exist',
 				  HINT = 'Drop the blend first, or train it again without this member.';
+	END IF;
+	-- likewise a re-ranker's base (a model of that name would serve in its place)
+	SELECT string_agg(format('"%s"', r.name), ', ' ORDER BY r.name), count(*) INTO blends, n_blends
+	FROM unnest(recsys._rerankers_using(model)) r(name);
+	IF n_blends > 0 THEN
+		RAISE EXCEPTION 'cannot drop model "%" because %', model,
+			CASE WHEN n_blends = 1 THEN format('re-ranker %s uses it', blends)
+				 ELSE format('re-rankers %s use it', blends) END
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Drop the re-ranker first, or train it again with another candidates_from.';
 	END IF;
 	DELETE FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model;
 	IF NOT FOUND AND NOT coalesce(if_exists, false) THEN
@@ -460,6 +491,18 @@ BEGIN
 				version, model, missing
 				USING ERRCODE = 'object_not_in_prerequisite_state',
 					  HINT = 'Train the members again, or train the blend again from the models there are.';
+		END IF;
+	END IF;
+	-- likewise a re-ranker's base (one the activating role may use, no re-ranker)
+	IF result.algorithm = 'fm' THEN
+		SELECT format('"%s"', result.params ->> 'candidates_from') INTO missing
+		WHERE NOT EXISTS (SELECT 1 FROM recsys.models b
+						  WHERE b.name = result.params ->> 'candidates_from' AND b.algorithm <> 'fm');
+		IF missing IS NOT NULL THEN
+			RAISE EXCEPTION 'version % of re-ranker "%" re-ranks model %, which is no longer a model to re-rank',
+				version, model, missing
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'Train the re-ranker again on a model there is.';
 		END IF;
 	END IF;
 	RETURN result;

@@ -57,10 +57,11 @@ SELECT (recsys.train_fm('buys', 'fm_base', model => 'fm_pool2', factors => 8, ep
 						base_weight => 0, item_features => 'item_feats', seed => 3)).params->>'pool' AS pool;
 SELECT count(*) AS rows, bool_and(item_id IN (SELECT item_id FROM recsys.recommend(3, 2, model => 'fm_base'))) AS from_base
 FROM recsys.recommend(3, 10, model => 'fm_pool2');
--- score: the pool's items have their re-ranked score, the rest 0 (as
--- score gives any item a model cannot reach)
+-- score: the pool's items have their re-ranked score, the rest the
+-- pool's lowest minus 1 (below every pooled item)
 SELECT recsys.score(3, 7, 'fm') > 0 AS good_pooled, recsys.score(3, 11, 'fm') < 0 AS bad_pooled,
-	   recsys.score(3, 1, 'fm_pool2') = 0 AS outside_pool;
+	   recsys.score(3, 1, 'fm_pool2') =
+	   (SELECT min(score) - 1 FROM recsys.recommend(3, 10, model => 'fm_pool2')) AS outside_pool;
 -- evaluate serves it like any model
 CREATE TABLE held_out (user_id int, item_id int);
 INSERT INTO held_out SELECT u, 7 FROM generate_series(3, 20) u;
@@ -99,6 +100,42 @@ FROM recsys.train_fm('buys', 'fm_base', model => 'fm_recent', factors => 4, epoc
 					 half_life => '1 day', context => false);
 SELECT name FROM recsys.model_parameters WHERE model = 'fm_recent' ORDER BY name;
 SELECT count(*) AS served FROM recsys.recommend(3, 5, model => 'fm_recent');
+-- The hours and weekdays are taken in one zone, recorded at training (the
+-- training session's TimeZone) and used at serving whatever the serving
+-- session's: the same scores in Tokyo, UTC and Berlin (one statement, so
+-- one statement time)
+SET TimeZone = 'Asia/Tokyo';
+SELECT params->>'time_zone' AS time_zone
+FROM recsys.train_fm('buys', 'fm_base', model => 'fm_zone', factors => 4, epochs => 3, time_col => 'ts');
+CREATE TEMP TABLE zone_scores (zone text, item_id bigint, score real);
+DO $$
+DECLARE
+	z text;
+BEGIN
+	FOREACH z IN ARRAY ARRAY['Asia/Tokyo', 'UTC', 'Europe/Berlin'] LOOP
+		PERFORM set_config('TimeZone', z, true);
+		INSERT INTO zone_scores SELECT z, r.item_id, r.score FROM recsys.recommend(3, 5, model => 'fm_zone') r;
+	END LOOP;
+END
+$$;
+SELECT count(*) AS rows, count(DISTINCT (item_id, score)) AS distinct_rows FROM zone_scores;
+-- a timestamp (no zone) is the wall-clock time it says: the source with
+-- Tokyo's wall-clock times trains the model the timestamptz source trained
+-- in Tokyo did
+CREATE TABLE buys_local AS
+SELECT user_id, item_id, ts AT TIME ZONE 'Asia/Tokyo' AS ts, (ts AT TIME ZONE 'Asia/Tokyo')::date AS day FROM buys;
+SELECT (recsys.train_fm('buys_local', 'fm_base', model => 'fm_local', factors => 4, epochs => 3, time_col => 'ts')).name;
+SELECT a.name, a.value = b.value AS identical
+FROM recsys.model_parameters a JOIN recsys.model_parameters b USING (name)
+WHERE a.model = 'fm_zone' AND b.model = 'fm_local' ORDER BY a.name;
+-- a date has no hour: context is refused, a recency weighting is not
+\set VERBOSITY terse
+SELECT recsys.train_fm('buys_local', 'fm_base', model => 'fm_err', time_col => 'day');
+\set VERBOSITY default
+SELECT params->>'context' AS context, params->>'time_zone' AS time_zone
+FROM recsys.train_fm('buys_local', 'fm_base', model => 'fm_day', epochs => 1, time_col => 'day',
+					 half_life => '7 days', context => false);
+RESET TimeZone;
 
 -- Hard negatives from the base's pool, and progress per epoch (the
 -- seconds it took in the detail)
@@ -156,7 +193,7 @@ SET recsys.max_memory = '3MB';
 SELECT recsys.train_fm('many_users', 'fm_many_base', model => 'fm_err', factors => 512, epochs => 1);
 RESET recsys.max_memory;
 SELECT count(*) AS no_model_left FROM recsys.models WHERE name = 'fm_err';
--- a base dropped: the re-ranker says which model it misses
+-- a base cannot be dropped while a re-ranker names it
 SELECT (recsys.train_fm('many_users', 'fm_many_base', model => 'fm_lost', epochs => 1)).name;
 SELECT recsys.drop_model('fm_many_base');
 SELECT count(*) FROM recsys.recommend(3, 5, model => 'fm_lost');
@@ -175,6 +212,36 @@ SELECT count(*) FROM recsys.recommend(3, 5, model => 'fm_outer');
 SELECT recsys.train_blend('{fm,fm_base}', NULL, 'fm_blend2');
 SELECT recsys.train_blend('{fm_base,fm}', NULL, 'fm_blend2');
 \set VERBOSITY default
+
+-- recsys.score agrees with recommend: an item outside the pool scores the
+-- pool's lowest score minus 1 (pool scores are standardised around 0)
+SELECT (recsys.train_fm('buys', 'fm_base', model => 'fm_pool3', factors => 4, epochs => 5, pool => 3)).name;
+WITH s AS (SELECT i AS item_id, recsys.score(3, i, 'fm_pool3') AS score FROM generate_series(1, 15) i),
+	 r AS (SELECT * FROM recsys.recommend(3, 10, 'fm_pool3'))
+SELECT (SELECT array_agg(item_id::bigint ORDER BY score DESC, item_id)
+		FROM (SELECT * FROM s ORDER BY score DESC NULLS LAST, item_id LIMIT 3) t) =
+	   (SELECT array_agg(item_id) FROM r) AS score_orders_as_recommend,
+	   (SELECT count(DISTINCT score) FROM s WHERE item_id NOT IN (SELECT item_id FROM r) AND score IS NOT NULL) AS outside_scores,
+	   (SELECT max(score) FROM s WHERE item_id NOT IN (SELECT item_id FROM r)) =
+	   (SELECT min(score) - 1 FROM r) AS outside_is_lowest_minus_1;
+-- the settings are read from recsys.models, the row whose edits reload a
+-- model in every backend
+UPDATE recsys.models SET params = params || '{"pool": 2}' WHERE name = 'fm_pool3';
+SELECT count(*) AS rows_with_pool_2 FROM recsys.recommend(3, 10, 'fm_pool3');
+
+-- The reason column: each row's reason as the base gave it (a cold start
+-- of an ALS base for a user it does not know, a popularity base's rows)
+SELECT (recsys.train_cf('buys', 4, model => 'fm_als', iterations => 3)).name;
+SELECT (recsys.train_fm('buys', 'fm_als', model => 'fm_on_als', factors => 4, epochs => 2, pool => 5)).name;
+SELECT 'known' AS "user", reason, count(*) FROM recsys.recommend(3, 5, 'fm_on_als') GROUP BY 2
+UNION ALL
+SELECT 'unknown', reason, count(*) FROM recsys.recommend(424242, 5, 'fm_on_als') GROUP BY 2
+UNION ALL
+SELECT 'known, popularity base', reason, count(*) FROM recsys.recommend(3, 5, 'fm_pool3') GROUP BY 2
+ORDER BY 1, 2;
+-- a blend of a popularity model only: popular, scored, for every user
+SELECT (recsys.train_blend('{fm_base}', NULL, 'fm_pop_blend')).name;
+SELECT reason, count(*), bool_and(score <> 0) AS scored FROM recsys.recommend(3, 5, 'fm_pop_blend') GROUP BY 1;
 
 -- Privileges: the base is looked up as the re-ranker's owner
 CREATE ROLE regress_recsys_fm_a;
@@ -201,14 +268,42 @@ SET ROLE regress_recsys_fm_b;
 SELECT (recsys.train_fm('buys', 'fm_a_base', model => 'fm_b', epochs => 1)).name;
 SELECT count(*) AS served FROM recsys.recommend(3, 5, model => 'fm_b');
 SET ROLE regress_recsys_fm_a;
+-- a may not drop a base b's re-ranker uses while b may use it (as for blends)
+\set VERBOSITY terse
+SELECT recsys.drop_model('fm_a_base');
+\set VERBOSITY default
 SELECT recsys.revoke_model('fm_a_base', 'regress_recsys_fm_b');
 SET ROLE regress_recsys_fm_b;
 \set VERBOSITY terse
 SELECT count(*) FROM recsys.recommend(3, 5, model => 'fm_b');
 \set VERBOSITY default
 SELECT recsys.drop_model('fm_b');
+-- A re-ranker's base can be neither dropped nor renamed while the re-ranker
+-- names it: another role could take the name and choose what a's
+-- re-ranker serves to those a granted it to (b here)
 SET ROLE regress_recsys_fm_a;
-SELECT recsys.drop_model('fm_a'), recsys.drop_model('fm_a_base');
+\set VERBOSITY terse
+SELECT recsys.drop_model('fm_a_base');
+UPDATE recsys.models SET name = 'fm_a_base_old' WHERE name = 'fm_a_base';
+DELETE FROM recsys.models WHERE name = 'fm_a_base';
+-- nor become a re-ranker itself (re-rankers do not nest)
+SELECT recsys.train_fm('buys', 'fm_a', model => 'fm_a_base', epochs => 1, replace => true);
+\set VERBOSITY default
+SET ROLE regress_recsys_fm_b;
+\set VERBOSITY terse
+SELECT recsys.train_popular('buys', model => 'fm_a_base');
+\set VERBOSITY default
+SELECT count(*) AS served_from_a_base FROM recsys.recommend(3, 5, model => 'fm_a');
+-- an old version of a re-ranker whose base is gone does not come back
+SET ROLE regress_recsys_fm_a;
+SELECT (recsys.train_popular('buys', model => 'fm_a_base2')).name;
+SELECT (recsys.train_fm('buys', 'fm_a_base2', model => 'fm_a', epochs => 1)).name;
+SELECT recsys.drop_model('fm_a_base');
+\set VERBOSITY terse
+SELECT recsys.activate('fm_a', 1);
+\set VERBOSITY default
+-- the re-ranker and its base can go together
+SELECT recsys.drop_model('fm_a'), recsys.drop_model('fm_a_base2');
 RESET ROLE;
 REVOKE ALL ON buys, item_feats FROM regress_recsys_fm_a, regress_recsys_fm_b;
 REVOKE ALL ON SCHEMA fm_test FROM regress_recsys_fm_a, regress_recsys_fm_b;

@@ -121,21 +121,6 @@ text_or_null(int col)
 }
 
 /*
- * Key-share lock a member's catalog row, as the catalog's owner: a role
- * that may use a model may not lock its row itself (the row's UPDATE
- * policy is its owner's, so that nobody else can stall its training),
- * but making a blend of it must hold it until the blend commits.
- */
-static void
-lock_member(void *arg)
-{
-	Datum		value = CStringGetTextDatum((const char *) arg);
-
-	RsExecute("SELECT FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
-			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
-}
-
-/*
  * Read a member's catalog row (SPI connected) into the caller's context,
  * through row-level security (so only a model the trainer may use), and
  * lock it against dropping and renaming until the blend commits
@@ -178,7 +163,7 @@ read_member(const char *name, MemoryContext caller, MemberRow *row)
 	row->n_items = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
 	row->n_interactions = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10, &isnull));
 	MemoryContextSwitchTo(old);
-	RsRunAsCatalogOwner(lock_member, (void *) name);
+	RsLockModelRow(name);
 }
 
 /*

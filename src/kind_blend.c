@@ -237,6 +237,11 @@ blend_revalidate(RsModel *blend)
 	if (!current)
 		return false;
 
+	/* a blend of popularity models only scores everybody alike */
+	blend->impersonal = true;
+	for (int m = 0; m < B(blend)->n_members; m++)
+		blend->impersonal &= B(blend)->members[m].model->impersonal;
+
 	/* room for one member's scores, allocated when the members are bound */
 	most_items = RS_SCORE_BLOCK;
 	for (int m = 0; m < B(blend)->n_members; m++)
@@ -305,7 +310,8 @@ member_items(RsModel *blend, RsBlendMember *member, int64 user_id, const RsUserI
  * score the user (an unknown user of a factor model, no items for an item
  * model) adds nothing; returns false when no member could, popularity
  * members aside (they score everybody alike: then the blend's cold-start
- * scores stand in).  items are the user's items as the blend read them,
+ * scores stand in) unless every member is one (an impersonal blend,
+ * whose rows are then 'popular').  items are the user's items as the blend read them,
  * or NULL if it did not.
  */
 static bool
@@ -330,7 +336,7 @@ blend_score_user(RsModel *blend, int64 user_id, const RsUserItems *items, float 
 		if (model->kind->score_user(model, user_id, has_items ? &own : NULL, B(blend)->member_scores) &&
 			rs_add_standardized(B(blend)->member_scores, member->index, blend->items.count,
 								member->weight, scores) &&
-			!model->kind->impersonal)
+			(!model->impersonal || blend->impersonal))
 			scored = true;
 		/* evaluate calls once per user: free what the member read */
 		if (has_items)
@@ -379,7 +385,7 @@ blend_score_session(RsModel *blend, const RsUserItems *session, float *scores)
 		if (model->kind->score_session(model, &mine, B(blend)->member_scores) &&
 			rs_add_standardized(B(blend)->member_scores, member->index, blend->items.count,
 								member->weight, scores) &&
-			!model->kind->impersonal)
+			(!model->impersonal || blend->impersonal))
 			scored = true;
 	}
 	pfree(mine.item);

@@ -178,21 +178,40 @@ load_mean_user(RsModel *model, const RsCatalogRow *row, Oid *argtypes, Datum *va
 
 	if (f->explicit_feedback)
 		return;
-	RsExecute("SELECT (SELECT pg_catalog.array_agg(e::pg_catalog.float4 ORDER BY o) "
-			  "FROM pg_catalog.jsonb_array_elements_text(CASE pg_catalog.jsonb_typeof(stats->'mean_user_factors') "
-			  "WHEN 'array' THEN stats->'mean_user_factors' END) WITH ORDINALITY AS a(e, o)) "
+	/* (an element that is not a number a float4 holds comes out NULL) */
+	RsExecute("SELECT (SELECT pg_catalog.array_agg(CASE WHEN pg_catalog.jsonb_typeof(e) OPERATOR(pg_catalog.=) 'number' "
+			  "                 AND pg_catalog.abs(e::pg_catalog.numeric) OPERATOR(pg_catalog.<=) 3.4e38 "
+			  "                 THEN e::pg_catalog.numeric::pg_catalog.float4 END ORDER BY o) "
+			  "        FROM pg_catalog.jsonb_array_elements(CASE pg_catalog.jsonb_typeof(stats->'mean_user_factors') "
+			  "        WHEN 'array' THEN stats->'mean_user_factors' END) WITH ORDINALITY AS a(e, o)), "
+			  "pg_catalog.jsonb_typeof(stats->'mean_user_factors') "
 			  "FROM recsys.models "
 			  "WHERE name OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
 			  2, argtypes, values, NULL, true, SPI_OK_SELECT);
 	d = SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : 0;
+	if (SPI_processed == 1)
+	{
+		bool		absent;
+		Datum		type = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &absent);
+
+		if (!absent && strcmp(TextDatumGetCString(type), "array") != 0)
+			RsModelCorrupt(model, "stats' mean user vector is not an array");
+		if (!absent && isnull)
+			RsModelCorrupt(model, "stats has a mean user vector of the wrong length");
+	}
 	if (SPI_processed == 1 && !isnull)
 	{
 		ArrayType  *mean = DatumGetArrayTypeP(d);
 
-		if (ARR_NDIM(mean) != 1 || ARR_DIMS(mean)[0] != f->k || ARR_HASNULL(mean))
+		if (ARR_NDIM(mean) != 1 || ARR_DIMS(mean)[0] != f->k)
 			RsModelCorrupt(model, "stats has a mean user vector of the wrong length");
+		if (ARR_HASNULL(mean))
+			RsModelCorrupt(model, "stats' mean user vector has an element that is not a finite number");
 		f->mean_user = RsModelAlloc(model, sizeof(float) * f->k);
 		memcpy(f->mean_user, ARR_DATA_PTR(mean), sizeof(float) * f->k);
+		for (int a = 0; a < f->k; a++)
+			if (!isfinite(f->mean_user[a]))
+				RsModelCorrupt(model, "stats' mean user vector has an element that is not a finite number");
 	}
 	else if (f->store_users)
 	{
@@ -733,7 +752,7 @@ rank_for_vector(RsModel *model, const float *x, float user_bias, uint8 *exclude,
 /* The fused ranking for a known user; -1 for a user without a vector. */
 static int
 factors_rank_top_k(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *exclude,
-				   int k, float *scratch, int32 *out_idx, float *out_score)
+				   int k, float *scratch, int32 *out_idx, float *out_score, RsReason *out_reason)
 {
 	float		user_bias = 0;
 	const float *x = user_vector(model, user_id, items, &user_bias);

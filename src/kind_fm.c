@@ -11,8 +11,10 @@
  * they do not change a user's order): t_i and Q_i are the stored
  * item_terms, P_u the user's stored vector (recsys.user_factors; zero for
  * a user training did not see, who is then ranked by the items' terms
- * alone) and C_c the hour's and weekday's factors, in the session's time
- * zone, when the model was trained with time_col.  Over the pool, both
+ * alone) and C_c the hour's and weekday's factors when the model was
+ * trained with time_col, taken in the time zone training recorded
+ * (params' time_zone: the training session's TimeZone), so that a cron
+ * job in UTC and an application in Europe/Berlin serve alike.  Over the pool, both
  * the FM's and the base's scores are standardised (mean 0, sd 1) and the
  * result is fm + base_weight * base.
  *
@@ -59,6 +61,7 @@ typedef struct FmState
 	char	   *base_name;
 	float	   *item_terms;		/* n_items x (k + 1) */
 	float	   *context_factors;	/* FM_CONTEXTS x k, or NULL */
+	pg_tz	   *zone;			/* of the hours and weekdays (NULL: the session's) */
 	/* bound by fm_revalidate */
 	RsModel    *base;
 	uint64		base_instance;
@@ -69,6 +72,7 @@ typedef struct FmState
 	int32	   *pool_idx;
 	float	   *pool_base;
 	float	   *pool_fm;
+	RsReason   *pool_reason;	/* why the base put each there */
 	float	   *user;			/* k */
 	SPIPlanPtr	user_plan;
 } FmState;
@@ -78,50 +82,65 @@ typedef struct FmState
 /* Set while a re-ranker looks its base up, to refuse nesting. */
 static bool resolving_base = false;
 
-/* The version's settings from its params (SPI connected). */
+/*
+ * The settings from params as the catalog row has them (the row the
+ * reload check fingerprints: every backend serves the same settings,
+ * and an edit of recsys.models' params reloads).  Values of the wrong
+ * type or out of range make the model damaged (RsModelCorrupt), never a
+ * cast's error.  SPI connected.
+ */
 static void
-load_settings(RsModel *model, bool *context)
+load_settings(RsModel *model, const RsCatalogRow *row, bool *context)
 {
-	Oid			argtypes[2] = {TEXTOID, INT4OID};
-	Datum		values[2] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
-	bool		null_base,
-				null_pool,
-				null_weight,
-				null_k;
-	Datum		base,
-				pool,
-				weight,
-				k;
+	Datum		values[3] = {CStringGetTextDatum(row->params ? row->params : "{}"),
+							 Int32GetDatum(FM_MAX_POOL), Int32GetDatum(RS_FM_MAX_FACTORS)};
+	bool		isnull[6];
+	Datum		d[6];
 	HeapTuple	tuple;
 	TupleDesc	desc;
 
-	RsExecute("SELECT params->>'candidates_from', (params->>'pool')::pg_catalog.int4, "
-			  "(params->>'base_weight')::pg_catalog.float4, (params->>'factors')::pg_catalog.int4, "
-			  "params->>'time_col' IS NOT NULL AND (params->>'context') IS DISTINCT FROM 'false' "
-			  "FROM recsys.model_versions "
-			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
-			  2, argtypes, values, NULL, true, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		RsModelCorrupt(model, "its version row is missing");
+	/* (a number in range is cast; anything else is NULL) */
+	RsExecute("SELECT p->>'candidates_from', "
+			  "CASE WHEN pg_catalog.jsonb_typeof(p->'pool') OPERATOR(pg_catalog.=) 'number' "
+			  "     AND (p->'pool')::pg_catalog.numeric BETWEEN 1 AND $2 "
+			  "     THEN (p->'pool')::pg_catalog.int4 END, "
+			  "CASE WHEN pg_catalog.jsonb_typeof(p->'base_weight') OPERATOR(pg_catalog.=) 'number' "
+			  "     AND (p->'base_weight')::pg_catalog.numeric BETWEEN -1000 AND 1000 "
+			  "     THEN (p->'base_weight')::pg_catalog.float4 END, "
+			  "CASE WHEN pg_catalog.jsonb_typeof(p->'factors') OPERATOR(pg_catalog.=) 'number' "
+			  "     AND (p->'factors')::pg_catalog.numeric BETWEEN 1 AND $3 "
+			  "     THEN (p->'factors')::pg_catalog.int4 END, "
+			  "p->>'time_col' IS NOT NULL AND (p->>'context') IS DISTINCT FROM 'false', "
+			  "p->>'time_zone' "
+			  "FROM (SELECT $1::pg_catalog.jsonb AS p) s",
+			  3, (Oid[]) {TEXTOID, INT4OID, INT4OID}, values, NULL, true, SPI_OK_SELECT);
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	base = SPI_getbinval(tuple, desc, 1, &null_base);
-	pool = SPI_getbinval(tuple, desc, 2, &null_pool);
-	weight = SPI_getbinval(tuple, desc, 3, &null_weight);
-	k = SPI_getbinval(tuple, desc, 4, &null_k);
-	*context = DatumGetBool(SPI_getbinval(tuple, desc, 5, &null_k));
-	if (null_base)
+	for (int c = 0; c < 6; c++)
+		d[c] = SPI_getbinval(tuple, desc, c + 1, &isnull[c]);
+	if (isnull[0])
 		RsModelCorrupt(model, "params has no candidates_from");
-	if (null_pool || DatumGetInt32(pool) < 1 || DatumGetInt32(pool) > FM_MAX_POOL)
-		RsModelCorrupt(model, psprintf("params' pool is not between 1 and %d", FM_MAX_POOL));
-	if (null_weight || !isfinite(DatumGetFloat4(weight)))
-		RsModelCorrupt(model, "params' base_weight is not a finite number");
-	if (null_k || DatumGetInt32(k) < 1 || DatumGetInt32(k) > RS_FM_MAX_FACTORS)
-		RsModelCorrupt(model, psprintf("params' factors is not between 1 and %d", RS_FM_MAX_FACTORS));
-	S(model)->base_name = MemoryContextStrdup(model->mcxt, TextDatumGetCString(base));
-	S(model)->pool = DatumGetInt32(pool);
-	S(model)->base_weight = DatumGetFloat4(weight);
-	S(model)->k = DatumGetInt32(k);
+	if (isnull[1])
+		RsModelCorrupt(model, psprintf("params' pool is not a number between 1 and %d", FM_MAX_POOL));
+	if (isnull[2])
+		RsModelCorrupt(model, "params' base_weight is not a number between -1000 and 1000");
+	if (isnull[3])
+		RsModelCorrupt(model, psprintf("params' factors is not a number between 1 and %d", RS_FM_MAX_FACTORS));
+	*context = DatumGetBool(d[4]);
+	S(model)->base_name = MemoryContextStrdup(model->mcxt, TextDatumGetCString(d[0]));
+	S(model)->pool = DatumGetInt32(d[1]);
+	S(model)->base_weight = DatumGetFloat4(d[2]);
+	S(model)->k = DatumGetInt32(d[3]);
+	if (*context)
+	{
+		/* the zone training took the hours in (absent: the session's) */
+		if (!isnull[5])
+		{
+			S(model)->zone = pg_tzset(TextDatumGetCString(d[5]));
+			if (S(model)->zone == NULL)
+				RsModelCorrupt(model, "params' time_zone is not a time zone");
+		}
+	}
 }
 
 /* fm_load reads the version's items, settings and parameters (SPI connected). */
@@ -133,7 +152,7 @@ fm_load(RsModel *model, const RsCatalogRow *row)
 
 	model->kind_state = MemoryContextAllocZero(model->mcxt, sizeof(FmState));
 	RsLoadItems(model, row->n_items);
-	load_settings(model, &context);
+	load_settings(model, row, &context);
 	shape[0] = model->items.count;
 	shape[1] = S(model)->k + 1;
 	S(model)->item_terms = RsLoadParameter(model, FM_ITEM_TERMS, 2, shape);
@@ -146,6 +165,7 @@ fm_load(RsModel *model, const RsCatalogRow *row)
 	S(model)->pool_idx = MemoryContextAlloc(model->mcxt, sizeof(int32) * S(model)->pool);
 	S(model)->pool_base = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->pool);
 	S(model)->pool_fm = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->pool);
+	S(model)->pool_reason = MemoryContextAlloc(model->mcxt, sizeof(RsReason) * S(model)->pool);
 	S(model)->user = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->k);
 }
 
@@ -317,7 +337,7 @@ user_and_context(RsModel *model, int64 user_id)
 		int			hour = 0;
 		int			dow = 0;
 
-		if (timestamp2tm(GetCurrentStatementStartTimestamp(), &tz, &tm, &fsec, NULL, NULL) == 0)
+		if (timestamp2tm(GetCurrentStatementStartTimestamp(), &tz, &tm, &fsec, NULL, s->zone) == 0)
 		{
 			hour = tm.tm_hour;
 			dow = j2day(date2j(tm.tm_year, tm.tm_mon, tm.tm_mday));
@@ -374,7 +394,7 @@ rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude)
 		has_items = true;
 	}
 	n = RsRankForUser(base, user_id, has_items ? &own : NULL, s->base_exclude, s->pool,
-					  s->base_scratch, s->pool_idx, s->pool_base, NULL);
+					  s->base_scratch, s->pool_idx, s->pool_base, s->pool_reason);
 	if (has_items)
 		RsFreeUserItems(&own);
 
@@ -400,10 +420,15 @@ rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude)
 	return n;
 }
 
-/* fm_rank_top_k: the k best of the re-scored pool, best first (ties: item order). */
+/*
+ * fm_rank_top_k: the k best of the re-scored pool, best first (ties: item
+ * order), each with the reason the base gave it (a cold start of the base
+ * for a user it cannot score, a row it filled in, ...): the re-ranker
+ * only re-orders the base's rows.
+ */
 static int
 fm_rank_top_k(RsModel *fm, int64 user_id, const RsUserItems *items, uint8 *exclude, int k,
-			  float *scratch, int32 *out_idx, float *out_score)
+			  float *scratch, int32 *out_idx, float *out_score, RsReason *out_reason)
 {
 	FmState    *s = S(fm);
 	int			n = rescore_pool(fm, user_id, exclude);
@@ -420,25 +445,37 @@ fm_rank_top_k(RsModel *fm, int64 user_id, const RsUserItems *items, uint8 *exclu
 				best = r;
 		out_idx[found] = s->pool_idx[best];
 		out_score[found] = s->pool_fm[best];
+		if (out_reason)
+			out_reason[found] = s->pool_reason[best];
 		s->pool_idx[best] = s->pool_idx[found];
 		s->pool_fm[best] = s->pool_fm[found];
+		s->pool_reason[best] = s->pool_reason[found];
 		rs_bitmap_set(exclude, out_idx[found]);
 	}
 	return found;
 }
 
-/* fm_score_user: the pool's scores (the user's items left out), NaN elsewhere. */
+/*
+ * fm_score_user: the pool's scores (the user's items left out), and for
+ * every other item the pool's lowest score minus 1, so that ordering all
+ * items by recsys.score puts recommend's order first (pool scores are
+ * standardised around 0: NaN, which recsys.score reports as 0, would put
+ * items outside the pool above the pool's lower half).
+ */
 static bool
 fm_score_user(RsModel *fm, int64 user_id, const RsUserItems *items, float *scores)
 {
 	uint8	   *exclude = palloc0(RS_BITMAP_BYTES(fm->items.count) + 1);
+	float		lowest = 0;
 	int			n;
 
 	for (int a = 0; items && a < items->n; a++)
 		rs_bitmap_set(exclude, items->item[a]);
 	n = rescore_pool(fm, user_id, exclude);
+	for (int r = 0; r < n; r++)
+		lowest = r == 0 ? S(fm)->pool_fm[r] : Min(lowest, S(fm)->pool_fm[r]);
 	for (int32 i = 0; i < fm->items.count; i++)
-		scores[i] = NAN;
+		scores[i] = lowest - 1;
 	for (int r = 0; r < n; r++)
 		scores[S(fm)->pool_idx[r]] = S(fm)->pool_fm[r];
 	pfree(exclude);

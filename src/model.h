@@ -58,6 +58,12 @@ typedef struct RsModel
 	MemoryContext mcxt;
 	Oid			owner;			/* reads the source; as of this statement's check */
 	char	   *fingerprint;	/* of the catalog row's params and stats, when loaded */
+	/*
+	 * Scores every user alike, so its rows' reason is 'popular': the kind's
+	 * impersonal flag, which a kind may set per model (a blend whose
+	 * members are all impersonal is so) in load or revalidate.
+	 */
+	bool		impersonal;
 
 	/* the cache's bookkeeping (model_cache.c) */
 	uint64		instance;		/* unique per load in this backend */
@@ -190,6 +196,7 @@ typedef struct RsCatalogRow
 	float		learning_rate;	/* a model trained by SGD (bpr), else 0 */
 	int			iterations;		/* its epochs */
 	int64		seed;
+	char	   *params;			/* params as JSON text, for a kind's own settings */
 } RsCatalogRow;
 
 /*
@@ -223,10 +230,16 @@ typedef struct RsModelKind
 	/* every item for a user; false: cannot score the user (cold start) */
 	bool		(*score_user) (RsModel *model, int64 user_id, const RsUserItems *items,
 							   float *scores);
-	/* fused score + top-k; -1: cannot score the user (then score_user is not tried) */
+	/*
+	 * fused score + top-k; -1: cannot score the user (then score_user is
+	 * not tried).  out_reason (NULL: not wanted) comes preset to the
+	 * model's own reason (personalised, or popular if impersonal) for each
+	 * of the k rows; a kind whose rows come from another model (a
+	 * re-ranker's base) sets each row's reason as that model gave it.
+	 */
 	int			(*rank_top_k) (RsModel *model, int64 user_id, const RsUserItems *items,
 							   uint8 *exclude, int k, float *scratch, int32 *out_idx,
-							   float *out_score);
+							   float *out_score, RsReason *out_reason);
 	/*
 	 * The scores of a user the model cannot score, on the scale of its
 	 * personalised scores (the "average user's"; NULL: the popularity,

@@ -59,6 +59,7 @@ PG_FUNCTION_INFO_V1(recsys_require_model_owner);
  */
 #define LATEST_ROWS_READ_ONLY IsInParallelMode()
 PG_FUNCTION_INFO_V1(recsys_blends_using);
+PG_FUNCTION_INFO_V1(recsys_rerankers_using);
 
 /* The owner of the catalog tables (the extension's installer). */
 static Oid
@@ -186,9 +187,14 @@ RsModelAlgorithm(const char *name)
 	return read.algorithm;
 }
 
-/* The blends naming one model as a member (recsys_blends_using). */
+/*
+ * The models built on one model: the blends naming it as a member
+ * (recsys_blends_using), or the re-rankers naming it as candidates_from
+ * (recsys_rerankers_using).
+ */
 typedef struct BlendsRead
 {
+	bool		rerankers;		/* re-rankers, not blends */
 	const char *name;
 	Datum		owner;			/* the model's owner (oid), or NULL: read it */
 	Datum		grantees;		/* its grantees (oid[]), likewise */
@@ -231,7 +237,21 @@ read_blends(void *arg)
 	 * naming it.  Both the row's list and its active version's (the one
 	 * served) count.
 	 */
-	RsExecute("SELECT coalesce(pg_catalog.array_agg(b.name ORDER BY b.name), '{}') "
+	RsExecute(read->rerankers ?
+			  "SELECT coalesce(pg_catalog.array_agg(b.name ORDER BY b.name), '{}') "
+			  "FROM recsys.models b "
+			  "WHERE b.algorithm OPERATOR(pg_catalog.=) 'fm' "
+			  "AND b.name OPERATOR(pg_catalog.<>) $1 "
+			  "AND (b.params OPERATOR(pg_catalog.->>) 'candidates_from' OPERATOR(pg_catalog.=) $1 "
+			  "     OR EXISTS (SELECT FROM recsys.model_versions v "
+			  "                WHERE v.model OPERATOR(pg_catalog.=) b.name "
+			  "                AND v.version OPERATOR(pg_catalog.=) b.version "
+			  "                AND v.params OPERATOR(pg_catalog.->>) 'candidates_from' OPERATOR(pg_catalog.=) $1)) "
+			  "AND (pg_catalog.pg_has_role(b.owner::pg_catalog.oid, $2, 'USAGE') "
+			  "     OR EXISTS (SELECT FROM pg_catalog.unnest($3) g "
+			  "                WHERE g OPERATOR(pg_catalog.=) 0::pg_catalog.oid "
+			  "                OR pg_catalog.pg_has_role(b.owner::pg_catalog.oid, g, 'USAGE')))" :
+			  "SELECT coalesce(pg_catalog.array_agg(b.name ORDER BY b.name), '{}') "
 			  "FROM recsys.models b "
 			  "WHERE b.algorithm OPERATOR(pg_catalog.=) 'blend' "
 			  "AND b.name OPERATOR(pg_catalog.<>) $1 "
@@ -261,14 +281,16 @@ read_blends(void *arg)
  * deleted or renamed; else as the catalog has them now).  Dropping
  * a model another role's blend uses is refused like DROP TABLE under a
  * view, and blends do not nest: both need every blend, not only those the
- * caller may see.  Only names come out.
+ * caller may see.  Only names come out.  (models_using serves both it and
+ * recsys_rerankers_using.)
  */
-Datum
-recsys_blends_using(PG_FUNCTION_ARGS)
+static Datum
+models_using(FunctionCallInfo fcinfo, bool rerankers)
 {
 	BlendsRead	read = {0};
 
 	RsRequireArg(fcinfo, 0, "model");
+	read.rerankers = rerankers;
 	read.name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	/* the owner and grantees of a row just deleted or renamed, else read */
 	read.given = PG_NARGS() >= 3 && !PG_ARGISNULL(1) && !PG_ARGISNULL(2);
@@ -280,6 +302,53 @@ recsys_blends_using(PG_FUNCTION_ARGS)
 	read.result_context = CurrentMemoryContext;
 	RsRunAsCatalogOwner(read_blends, &read);
 	PG_RETURN_DATUM(read.blends);
+}
+
+Datum
+recsys_blends_using(PG_FUNCTION_ARGS)
+{
+	return models_using(fcinfo, false);
+}
+
+/*
+ * recsys_rerankers_using(model text, owner oid, grantees oid[]) returns
+ * text[]: the re-rankers (algorithm fm) that name the model as their
+ * candidates_from, counted as recsys_blends_using counts blends.  A
+ * re-ranker finds its base by name, so a base dropped or renamed under
+ * it would let any role that takes the name choose its candidates.
+ */
+Datum
+recsys_rerankers_using(PG_FUNCTION_ARGS)
+{
+	return models_using(fcinfo, true);
+}
+
+/* Key-share lock one catalog row (RsLockModelRow). */
+static void
+lock_model_row(void *arg)
+{
+	Datum		value = CStringGetTextDatum((const char *) arg);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
+			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
+	SPI_finish();
+}
+
+/*
+ * RsLockModelRow key-share locks a model's catalog row, as the catalog's
+ * owner, until the transaction ends: a role that may use a model may not
+ * lock its row itself (the row's UPDATE policy is its owner's, so that
+ * nobody else can stall its training), but a model built on it (a blend,
+ * a re-ranker) must hold it against dropping and renaming until it
+ * commits; drop_model's check then sees the new model.  A key-share lock
+ * lets the model be retrained meanwhile.
+ */
+void
+RsLockModelRow(const char *name)
+{
+	RsRunAsCatalogOwner(lock_model_row, (void *) name);
 }
 
 /*

@@ -22,6 +22,7 @@ extern Oid	RsRequireModelOwner(const char *name, const char *action, bool missin
 extern void RsDenyModel(const char *name, Oid owner, const char *action) pg_attribute_noreturn();
 extern void RsRunAsOwner(const char *name, Oid owner, RsOwnerWork work, void *arg);
 extern void RsRunAsCatalogOwner(RsOwnerWork work, void *arg);
+extern void RsLockModelRow(const char *name);
 extern int	RsExecutePlanAsOwner(const char *name, Oid owner, SPIPlanPtr plan, Datum *values);
 
 #endif							/* RECSYS_MODEL_ACL_H */

@@ -216,7 +216,8 @@ read_catalog_row(const char *name, MemoryContext result_context, RsCatalogRow *r
 			  "params->>'store_users' = 'false', "
 			  "pg_catalog.md5(params::pg_catalog.text OPERATOR(pg_catalog.||) stats::pg_catalog.text), "
 			  "(params->>'learning_rate')::pg_catalog.float8, (params->>'iterations')::pg_catalog.int4, "
-			  "(params->>'seed')::pg_catalog.int8 "
+			  "(params->>'seed')::pg_catalog.int8, "
+			  "params::pg_catalog.text "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -274,6 +275,7 @@ read_catalog_row(const char *name, MemoryContext result_context, RsCatalogRow *r
 		d = SPI_getbinval(tuple, desc, 26, &isnull);
 		row->seed = isnull ? 0 : DatumGetInt64(d);
 	}
+	row->params = text_column(tuple, desc, 27);
 	MemoryContextSwitchTo(old);
 	return true;
 }
@@ -523,6 +525,7 @@ load_model(const char *name, RsCatalogRow *row)
 		RsModelCorrupt(model, "recsys.models gives an item count out of range");
 
 	RsLoadItems(model, row->n_items);
+	model->impersonal = model->kind->impersonal;
 	model->kind->load(model, row);
 
 	if (model->user_col != NULL && model->item_col != NULL)

@@ -140,17 +140,17 @@ rank_scores(RsModel *model, bool scored, const float *scores, uint8 *exclude, in
 		for (int r = 0; r < found; r++)
 			out_reason[r] = !scored ? RS_REASON_COLD_START :
 				r >= ranked ? RS_REASON_FILLED :
-				model->kind->impersonal ? RS_REASON_POPULAR : RS_REASON_PERSONALISED;
+				model->impersonal ? RS_REASON_POPULAR : RS_REASON_PERSONALISED;
 	return found;
 }
 
-/* Every row of a kind's fused ranking is the model's own. */
+/* The rows of a kind's fused ranking are the model's own (kinds may say otherwise). */
 static int
 ranked_by_model(RsModel *model, int found, RsReason *out_reason)
 {
 	if (out_reason)
 		for (int r = 0; r < found; r++)
-			out_reason[r] = model->kind->impersonal ? RS_REASON_POPULAR : RS_REASON_PERSONALISED;
+			out_reason[r] = model->impersonal ? RS_REASON_POPULAR : RS_REASON_PERSONALISED;
 	return found;
 }
 
@@ -173,11 +173,13 @@ RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *ex
 {
 	if (model->kind->rank_top_k)
 	{
-		int			found = model->kind->rank_top_k(model, user_id, items, exclude, k, scratch,
-													out_idx, out_score);
+		int			found;
 
+		(void) ranked_by_model(model, k, out_reason);
+		found = model->kind->rank_top_k(model, user_id, items, exclude, k, scratch,
+										out_idx, out_score, out_reason);
 		if (found >= 0)
-			return ranked_by_model(model, found, out_reason);
+			return found;
 	}
 	return rank_scores(model, model->kind->score_user(model, user_id, items, scratch), scratch,
 					   exclude, k, out_idx, out_score, out_reason);

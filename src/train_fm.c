@@ -44,7 +44,9 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -54,6 +56,7 @@
 #include "fm_model.h"
 #include "history.h"
 #include "item_features.h"
+#include "model_acl.h"
 #include "model_cache.h"
 #include "model_kind.h"
 #include "recency.h"
@@ -83,6 +86,7 @@ typedef struct FmRun
 	char	  **item_feature_names;
 	char	  **user_feature_names;
 	bool		context;
+	const char *time_zone;		/* of the hours and weekdays (the session's TimeZone) */
 	RsFmData	d;
 	RsFmParams	p;
 } FmRun;
@@ -201,6 +205,13 @@ keep_event(TupleTableSlot *slot, void *arg)
 	r->n++;
 }
 
+/* The base type of a source's time column (checked by RsTimeEpochSql). */
+static Oid
+time_col_type(Oid relid, const char *time_col)
+{
+	return getBaseType(get_atttype(relid, get_attnum(relid, time_col)));
+}
+
 /*
  * The examples of a source with time_col: one per row (an item bought at
  * two hours is two examples), each with its hour and weekday (the context,
@@ -213,8 +224,29 @@ event_examples(FmRun *run, const char *time_col, double half_life)
 {
 	RsSourceSpec *spec = &run->trainer->spec;
 	char	   *epoch = RsTimeEpochSql(spec->relid, time_col, "time_col");
+	const char *col = quote_identifier(time_col);
+	char	   *local;
 	char	   *query;
+	Datum		zone = CStringGetTextDatum(run->time_zone);
 	EventRead	r = {run, 0, 1024};
+
+	/*
+	 * The local time the hour and weekday come from: a timestamp's own
+	 * (wall-clock time), a timestamptz's or a number of seconds' in the
+	 * recorded zone ($1), a date's midnight (no context: refused).
+	 */
+	switch (time_col_type(spec->relid, time_col))
+	{
+		case TIMESTAMPOID:
+			local = pstrdup(col);
+			break;
+		case DATEOID:
+			local = psprintf("%s::pg_catalog.timestamp", col);
+			break;
+		default:
+			local = psprintf("(pg_catalog.to_timestamp(%s) AT TIME ZONE $1)", epoch);
+			break;
+	}
 
 	r.user = palloc(sizeof(int32) * r.capacity);
 	r.item = palloc(sizeof(int32) * r.capacity);
@@ -222,19 +254,19 @@ event_examples(FmRun *run, const char *time_col, double half_life)
 	r.value = palloc(sizeof(float) * 2 * r.capacity);
 	r.seconds = palloc(sizeof(double) * r.capacity);
 	query = psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, "
-					 "pg_catalog.date_part('hour', t)::pg_catalog.int4, "
-					 "pg_catalog.date_part('dow', t)::pg_catalog.int4, "
+					 "pg_catalog.date_part('hour', l)::pg_catalog.int4, "
+					 "pg_catalog.date_part('dow', l)::pg_catalog.int4, "
 					 "pg_catalog.date_part('epoch', t) "
-					 "FROM (SELECT %s, %s, pg_catalog.to_timestamp(%s) AS t FROM %s) s "
+					 "FROM (SELECT %s, %s, pg_catalog.to_timestamp(%s) AS t, %s AS l FROM %s) s "
 					 "WHERE %s IS NOT NULL AND %s IS NOT NULL AND t IS NOT NULL "
 					 "AND pg_catalog.isfinite(t)",
 					 quote_identifier(spec->user_col), quote_identifier(spec->item_col),
 					 quote_identifier(spec->user_col), quote_identifier(spec->item_col),
-					 epoch, RsRelationName(spec->relid),
+					 epoch, local, RsRelationName(spec->relid),
 					 quote_identifier(spec->user_col), quote_identifier(spec->item_col));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	RsStreamQuery(query, 0, NULL, NULL, NULL, true, keep_event, &r);
+	RsStreamQuery(query, 1, (Oid[]) {TEXTOID}, &zone, NULL, true, keep_event, &r);
 	SPI_finish();
 	if (r.n == 0)
 		ereport(ERROR,
@@ -355,7 +387,43 @@ diverged(const char *name)
 			 errhint("Lower learning_rate.")));
 }
 
-/* The base model: one the caller may use, and not a re-ranker. */
+/*
+ * Re-rankers do not nest, nor re-rank inside blends: refuse to make a
+ * re-ranker of a model another re-ranker re-ranks or a blend uses
+ * (RsTrainer.refuse), every role's, also those the trainer may not see.
+ */
+static void
+refuse_if_built_on(const char *name)
+{
+	static const char *const users[2][2] = {
+		{"recsys._rerankers_using", "the candidates_from of re-ranker"},
+		{"recsys._blends_using", "a member of blend"}};
+	Datum		value = CStringGetTextDatum(name);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (int u = 0; u < 2; u++)
+	{
+		char	   *query = psprintf("SELECT (%s($1))[1]", users[u][0]);
+		bool		isnull;
+		Datum		first;
+
+		RsExecute(query, 1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
+		first = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("model \"%s\" is %s \"%s\", so it cannot become a re-ranker",
+							name, users[u][1], TextDatumGetCString(first)),
+					 errhint("Train the re-ranker under another name.")));
+	}
+	SPI_finish();
+}
+
+/*
+ * The base model: one the caller may use, and not a re-ranker; its row
+ * stays locked against dropping and renaming until the re-ranker commits.
+ */
 static void
 check_base(const char *base_name, const char *model_name)
 {
@@ -366,6 +434,7 @@ check_base(const char *base_name, const char *model_name)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model \"%s\" cannot re-rank its own candidates", model_name),
 				 errhint("Name another model as candidates_from.")));
+	RsLockModelRow(base_name);
 	base = RsGetModel(base_name);
 	if (base->kind == &RsFmKind)
 		RsFmRefuseNesting(base_name);
@@ -400,6 +469,21 @@ require_finite(const char *name, const float *values, int64 n)
 			diverged(name);
 }
 
+/*
+ * The end of a chunk of rows from begin holding about RS_STOP_WORK of
+ * work (features x factors), at least one row.
+ */
+static int32
+chunk_end(const RsFmRows *rows, int32 begin, int k)
+{
+	int32		end = begin + 1;
+
+	while (end < rows->n_rows &&
+		   (rows->indptr[end] - rows->indptr[begin]) * (int64) (k + 2) < RS_STOP_WORK)
+		end++;
+	return end;
+}
+
 /* The version's artefacts (RsTrainWriter). */
 static void
 write_fm(RsTrainer *trainer, int32 version, void *arg)
@@ -418,13 +502,24 @@ write_fm(RsTrainer *trainer, int32 version, void *arg)
 	int32		shape[2];
 
 	RsWriteItemStatsFromData(trainer->name, version, data);
-	rs_fm_item_terms(&run->p, &run->d.items, terms);
+	/* (chunks of items and users by their features, between interrupt checks) */
+	for (int32 i = 0, end; i < data->items.count; i = end)
+	{
+		end = chunk_end(&run->d.items, i, k);
+		rs_fm_item_terms(&run->p, &run->d.items, i, end, terms);
+		CHECK_FOR_INTERRUPTS();
+	}
 	require_finite(trainer->name, terms, (int64) data->items.count * (k + 1));
 	shape[0] = data->items.count;
 	shape[1] = k + 1;
 	RsWriteParameter(trainer->name, version, FM_ITEM_TERMS, shape, 2, terms);
-	for (int32 u = 0; u < data->users.count; u++)
-		rs_fm_side_sum(&run->p, &run->d.users, u, users + (int64) u * k);
+	for (int32 u = 0, end; u < data->users.count; u = end)
+	{
+		end = chunk_end(&run->d.users, u, k);
+		for (; u < end; u++)
+			rs_fm_side_sum(&run->p, &run->d.users, u, users + (int64) u * k);
+		CHECK_FOR_INTERRUPTS();
+	}
 	require_finite(trainer->name, users, (int64) data->users.count * k);
 	RsWriteFactors(RS_USERS, trainer->name, version, data->users.ids, NULL, users, data->users.count, k);
 
@@ -436,6 +531,8 @@ write_fm(RsTrainer *trainer, int32 version, void *arg)
 
 		side_w[f] = run->p.w[a];
 		memcpy(side_v + (int64) f * k, run->p.v + (int64) a * k, sizeof(float) * k);
+		if ((f & 65535) == 65535)
+			CHECK_FOR_INTERRUPTS();
 	}
 	shape[0] = n_side;
 	RsWriteParameter(trainer->name, version, FM_FEATURE_WEIGHTS, shape, 1, side_w);
@@ -530,6 +627,7 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	RsRequireArg(fcinfo, 18, "verbose");
 	verbose = PG_GETARG_BOOL(18);
 
+	trainer.refuse = refuse_if_built_on;
 	RsTrainBegin(&trainer, "fm", &data);
 	check_base(base_name, trainer.name);
 	if (time_col)
@@ -557,6 +655,13 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 		run.n_user_features = user_side.n_rows;
 	}
 	run.context = time_col != NULL && context;
+	/* the zone of the hours and weekdays, also at serving (kind_fm.c) */
+	run.time_zone = pstrdup(GetConfigOption("TimeZone", false, false));
+	if (run.context && time_col_type(trainer.spec.relid, time_col) == DATEOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time_col \"%s\" is a date, which has no hour of day for context", time_col),
+				 errhint("Pass context => false to weight by time_col only, or name a timestamp column.")));
 	if ((int64) data.items.count + run.n_item_features + data.users.count + run.n_user_features +
 		FM_CONTEXTS > INT32_MAX / 2)
 		ereport(ERROR,
@@ -646,6 +751,8 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	if (half_life > 0)
 		RsJsonFloat(&trainer.params, "half_life_seconds", half_life);
 	RsJsonText(&trainer.params, "context", run.context ? "true" : "false");
+	if (run.context)
+		RsJsonText(&trainer.params, "time_zone", run.time_zone);
 	RsJsonRaw(&trainer.params, "item_feature_names", json_names(run.item_feature_names, run.n_item_features));
 	RsJsonRaw(&trainer.params, "user_feature_names", json_names(run.user_feature_names, run.n_user_features));
 	RsJsonFloat(&trainer.stats, "loss", loss);

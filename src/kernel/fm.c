@@ -80,9 +80,9 @@ item_linear_and_pairs(const RsFmParams *p, const RsFmRows *items, int32_t i, con
 }
 
 void
-rs_fm_item_terms(const RsFmParams *p, const RsFmRows *items, float *out)
+rs_fm_item_terms(const RsFmParams *p, const RsFmRows *items, int32_t begin, int32_t end, float *out)
 {
-	for (int32_t i = 0; i < items->n_rows; i++)
+	for (int32_t i = begin; i < end; i++)
 	{
 		float	   *o = out + (size_t) i * (p->k + 1);
 
@@ -339,9 +339,10 @@ rs_fm_epoch(const RsFmData *d, RsFmParams *p, const RsFmSettings *s, int epoch,
 	int			created = 1;
 	double		total = 0;
 	double		pairs = 0;
+	int64_t		work = 0;		/* in the current batch, by its features */
 	uint64_t	shuffle_seed = rs_rng_mix64(s->seed ^ UINT64_C(0x5bd1e995)) + (uint64_t) epoch;
 
-	/* the epoch's order: a Fisher-Yates shuffle */
+	/* the epoch's order: a Fisher-Yates shuffle (a random access each step) */
 	for (int64_t e = 0; e < d->n_examples; e++)
 		order[e] = e;
 	for (int64_t e = d->n_examples - 1; e > 0; e--)
@@ -351,6 +352,8 @@ rs_fm_epoch(const RsFmData *d, RsFmParams *p, const RsFmSettings *s, int epoch,
 
 		order[e] = order[r];
 		order[r] = t;
+		if ((e & 4095) == 0 && rs_stop_tick(&clock, 4096 * 64))
+			return RS_FM_STOPPED;
 	}
 
 	memset(&sh, 0, sizeof(sh));
@@ -370,15 +373,26 @@ rs_fm_epoch(const RsFmData *d, RsFmParams *p, const RsFmSettings *s, int epoch,
 		created &= run_phase(&sh, 1, nthreads);
 		created &= run_phase(&sh, 2, nthreads);
 		for (int64_t n = 0; n < sh.batch_end - sh.batch_begin; n++)
-			if (sh.negative[n] >= 0)
-			{
-				int64_t		ex = order[sh.batch_begin + n];
+		{
+			int64_t		ex = order[sh.batch_begin + n];
+			int32_t		i = d->example_item[ex];
+			int32_t		j = sh.negative[n];
+			int32_t		u = d->example_user[ex];
+			int64_t		nnz = d->items.indptr[i + 1] - d->items.indptr[i] +
+				d->users.indptr[u + 1] - d->users.indptr[u] + d->n_context;
 
+			if (j >= 0)
+			{
 				total += sh.per_example[n * example_floats(p->k) + 3 * p->k + 1];
 				pairs += d->example_weight ? d->example_weight[ex] : 1.0;
+				nnz += d->items.indptr[j + 1] - d->items.indptr[j];
 			}
-		if (rs_stop_tick(&clock, (sh.batch_end - sh.batch_begin) * 64 * (int64_t) p->k))
+			/* scored, then stepped: each feature's row of k, and drawing j */
+			work += 2 * (nnz + 1) * (p->k + 1) + 64;
+		}
+		if (rs_stop_tick(&clock, work))
 			return RS_FM_STOPPED;
+		work = 0;
 	}
 	*loss = pairs > 0 ? total / pairs : 0;
 	/* a parameter gone infinite makes some pair's loss so */

@@ -125,10 +125,12 @@ extern int	rs_fm_epoch(const RsFmData *data, RsFmParams *p, const RsFmSettings *
 extern void rs_fm_side_sum(const RsFmParams *p, const RsFmRows *rows, int32_t row, float *out);
 
 /*
- * An item's serving terms: out[0] = t_i, out[1 .. k] = Q_i (k + 1 floats
- * per item, for every item of rows).
+ * Items [begin, end)'s serving terms: out[0] = t_i, out[1 .. k] = Q_i
+ * (k + 1 floats per item, item i's at out + i * (k + 1)), so that the
+ * caller can chunk it between interrupt checks.
  */
-extern void rs_fm_item_terms(const RsFmParams *p, const RsFmRows *items, float *out);
+extern void rs_fm_item_terms(const RsFmParams *p, const RsFmRows *items, int32_t begin, int32_t end,
+							 float *out);
 
 /* The pair's x_uij = t_i - t_j + <P, Q_i - Q_j> (for tests and checks). */
 extern double rs_fm_pair_score(const RsFmParams *p, const RsFmData *data, int64_t example,

@@ -15,6 +15,12 @@
 #    Bayesian solver, whose prior and averages ran uninterrupted;
 #  - train_fm with 512 factors on the 100,000 items (its SGD epochs stop
 #    between mini-batches);
+#  - train_fm with 2,000 features per item (100 items, 150,000 examples,
+#    1 factor): its epochs counted 64 x factors of work per example
+#    whatever the features, so no interrupt check came within an epoch
+#    (seconds); the timeout falls a quarter into the first epoch, as
+#    timed in the setup, so the old code overran by 3/4 of an epoch
+#    (limit: that timeout plus 1.2 s);
 #  - train_neighborhood on 1,000 users who rate all 400 items, 400
 #    neighbours: cancelled in the similarities (300 ms) and in the
 #    gradient descent (a later timeout, after the first epoch's progress
@@ -53,6 +59,11 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE dense AS
 		SELECT u AS user_id, i AS item_id, (1 + (u * 3 + i * 7) % 5)::real AS rating
 		FROM generate_series(1, 1000) u, generate_series(1, 400) i;
+	-- 150,000 users buying one of 100 items, each with 2,000 features
+	CREATE TABLE featured AS
+		SELECT u AS user_id, u % 100 + 1 AS item_id FROM generate_series(1, 150000) u;
+	CREATE TABLE featured_items AS
+		SELECT i AS item_id, 'f' || f AS feature FROM generate_series(1, 100) i, generate_series(1, 2000) f;
 	-- 20,000 users with two ratings each over 500 items
 	CREATE TABLE tall AS
 		SELECT u AS user_id, (u * 7 + j * 13) % 500 AS item_id, (1 + (u + j) % 5)::real AS rating
@@ -95,6 +106,19 @@ $node->safe_psql('postgres', q{
 });
 my $descent_timeout = int(1000 * (time - $t0) + 1000) . 'ms';
 note(sprintf('setup: one epoch of train_neighborhood on dense in %.1f s', time - $t0));
+$node->safe_psql('postgres', q{SELECT 1 FROM recsys.train_popular('featured', model => 'featured_pop')});
+$t0 = time;
+my ($fm_out, $fm_err) = ('', '');
+$node->psql('postgres', q{
+	SET recsys.threads = 2;
+	SELECT 1 FROM recsys.train_fm('featured', 'featured_pop', model => 'c10', factors => 1, epochs => 1,
+								  item_features => 'featured_items', verbose => true);
+	SELECT recsys.drop_model('c10');
+}, stdout => \$fm_out, stderr => \$fm_err);
+my ($fm_epoch) = $fm_err =~ /DETAIL:  ([0-9.]+) s/;
+die "no epoch time in: $fm_err" unless defined $fm_epoch;
+my $fm_timeout = int(1000 * (time - $t0 - 0.75 * $fm_epoch)) . 'ms';
+note(sprintf('setup: train_fm on featured in %.1f s, its epoch %.1f s', time - $t0, $fm_epoch));
 
 my $session_items = q{(SELECT array_agg(i::bigint) FROM generate_series(1, 10000) i)};
 my @cases = (
@@ -114,6 +138,9 @@ my @cases = (
 			feedback => 'explicit', weight_col => 'rating', solver => 'bayesian', alpha => 2)} ],
 	[ 'train_fm, 100,000 items, 512 factors',
 		q{SELECT 1 FROM recsys.train_fm('many', 'many_pop', factors => 512, epochs => 50, model => 'c4')} ],
+	[ 'train_fm, 2,000 features per item, 1 factor',
+		q{SELECT 1 FROM recsys.train_fm('featured', 'featured_pop', model => 'c10', factors => 1, epochs => 1000,
+			item_features => 'featured_items')}, $fm_timeout ],
 	[ 'train_neighborhood, similarities, 400 neighbours',
 		q{SELECT 1 FROM recsys.train_neighborhood('dense', 400, model => 'c5', weight_col => 'rating')} ],
 	[ 'train_neighborhood, descent, 400 neighbours',
@@ -143,7 +170,7 @@ for my $case (@cases)
 $session->quit;
 
 # after the cancels, nothing half-trained is left and the model serves
-is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.models WHERE name IN ('c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9')}),
+is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.models WHERE name IN ('c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9', 'c10')}),
 	'0', 'cancelled training left no model');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.recommend(2, 5, 'wide1024')}),
 	'5', 'the model still serves');

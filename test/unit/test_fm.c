@@ -275,7 +275,7 @@ UNIT_TEST(fm_feature_decides_order)
 
 	good_bad_case(&c);
 	train(&c, K, 60, 2, w, v);
-	rs_fm_item_terms(&p, &c.d.items, terms);
+	rs_fm_item_terms(&p, &c.d.items, 0, c.d.items.n_rows, terms);
 	for (int u = 0; u < RU; u++)
 	{
 		float		worst_good = INFINITY;
