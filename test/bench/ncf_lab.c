@@ -20,164 +20,36 @@
  *	normalised gradient of the training loss, one sampled negative per
  *	pair: APR's worst-case perturbation).
  *
- * Metric: users with a test row; train items excluded; k = 10; binary
- * relevance; IDCG over min(|test items|, 10); test items unknown to train
- * count in |test| (as recsys.evaluate and the splits README define it).
+ * Metric: lab_split.h (recsys.evaluate's definition).
  */
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
+#include "lab_split.h"
 #include "ncf.h"
 #include "rng.h"
-#include "sparse.h"
 
-typedef struct Pair
+typedef struct NcfScore
 {
-	long		user;
-	long		item;
-} Pair;
+	const RsNcfModel *m;
+	float	   *scratch;
+} NcfScore;
 
-static Pair *
-read_pairs(const char *path, long *n)
+static void
+score_ncf(void *arg, int u, float *scores)
 {
-	char		cmd[4096];
-	char		line[512];
-	FILE	   *f;
-	long		cap = 1 << 16;
-	Pair	   *p = malloc(sizeof(Pair) * cap);
+	const NcfScore *c = arg;
+	const RsNcfModel *m = c->m;
 
-	snprintf(cmd, sizeof(cmd), "gzip -dc '%s'", path);
-	f = popen(cmd, "r");
-	if (f == NULL || fgets(line, sizeof(line), f) == NULL)
-	{
-		fprintf(stderr, "cannot read %s\n", path);
-		exit(1);
-	}
-	*n = 0;
-	while (fgets(line, sizeof(line), f))
-	{
-		if (*n == cap)
-			p = realloc(p, sizeof(Pair) * (cap *= 2));
-		if (sscanf(line, "%ld,%ld", &p[*n].user, &p[*n].item) == 2)
-			(*n)++;
-	}
-	pclose(f);
-	return p;
+	rs_ncf_score(m, m->user + (long) u * rs_ncf_dim(&m->shape), NULL, 0, m->shape.n_items,
+				 scores, c->scratch);
 }
 
-static int
-cmp_long(const void *a, const void *b)
+static double
+ndcg(const RsNcfModel *m, const LabSplit *s)
 {
-	long		x = *(const long *) a, y = *(const long *) b;
+	NcfScore	c = {m, malloc(sizeof(float) * rs_ncf_score_scratch_floats(&m->shape))};
+	double		v = lab_ndcg(s, score_ncf, &c);
 
-	return x < y ? -1 : x > y;
-}
-
-/* Sorted distinct ids and a lookup. */
-static long *
-distinct(const Pair *p, long n, int user, int *count)
-{
-	long	   *v = malloc(sizeof(long) * (n + 1));
-	int			m = 0;
-
-	for (long k = 0; k < n; k++)
-		v[k] = user ? p[k].user : p[k].item;
-	qsort(v, n, sizeof(long), cmp_long);
-	for (long k = 0; k < n; k++)
-		if (m == 0 || v[m - 1] != v[k])
-			v[m++] = v[k];
-	*count = m;
+	free(c.scratch);
 	return v;
-}
-
-static int
-find(const long *v, int n, long id)
-{
-	int			lo = 0, hi = n;
-
-	while (lo < hi)
-	{
-		int			mid = (lo + hi) / 2;
-
-		if (v[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && v[lo] == id ? lo : -1;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-typedef struct Eval
-{
-	int			n_users;
-	long	   *tptr;			/* per train user: test items (model index or -1) */
-	int		   *titem;
-} Eval;
-
-static double
-ndcg(const RsNcfModel *m, const RsCsr *R, const Eval *ev)
-{
-	int			n_items = m->shape.n_items;
-	int			dim = rs_ncf_dim(&m->shape);
-	float	   *scores = malloc(sizeof(float) * n_items);
-	float	   *scratch = malloc(sizeof(float) * rs_ncf_score_scratch_floats(&m->shape));
-	double		sum = 0;
-	int			users = 0;
-
-	for (int u = 0; u < ev->n_users; u++)
-	{
-		int			nt = (int) (ev->tptr[u + 1] - ev->tptr[u]);
-		int			top[10];
-		double		dcg = 0, idcg = 0;
-
-		if (nt == 0)
-			continue;
-		users++;
-		if (u >= R->n_rows)
-			continue;			/* not in train: scores nothing */
-		rs_ncf_score(m, m->user + (long) u * dim, NULL, 0, n_items, scores, scratch);
-		for (long e = R->indptr[u]; e < R->indptr[u + 1]; e++)
-			scores[R->indices[e]] = -INFINITY;
-		for (int r = 0; r < 10; r++)
-		{
-			int			best = -1;
-
-			for (int i = 0; i < n_items; i++)
-			{
-				int			taken = 0;
-
-				for (int q = 0; q < r; q++)
-					taken |= top[q] == i;
-				if (!taken && scores[i] > -INFINITY && (best < 0 || scores[i] > scores[best]))
-					best = i;
-			}
-			top[r] = best;
-		}
-		for (int r = 0; r < 10; r++)
-		{
-			for (long t = ev->tptr[u]; t < ev->tptr[u + 1]; t++)
-				if (top[r] >= 0 && ev->titem[t] == top[r])
-					dcg += 1 / log2(r + 2.0);
-			if (r < nt)
-				idcg += 1 / log2(r + 2.0);
-		}
-		sum += dcg / idcg;
-	}
-	free(scores);
-	free(scratch);
-	return users ? sum / users : 0;
 }
 
 /* Move every embedding eps along its row of the training loss's gradient. */
@@ -254,16 +126,12 @@ perturb(RsNcfModel *m, const RsCsr *R, float eps, uint64_t seed)
 int
 main(int argc, char **argv)
 {
-	char		path[4096];
-	long		ntrain, ntest;
-	Pair	   *train, *test;
-	int			n_users, n_items;
-	long	   *uids, *iids;
+	LabSplit	s;
 	RsNcfModel	m;
 	RsNcfConfig c;
 	RsNcfLayout lay;
-	RsCsr		R;
-	Eval		ev;
+	const RsCsr *R = &s.R;
+	int			n_users, n_items;
 	int			epochs = 20, every = 0, factors = 32, gmf = 1;
 	float		perturb_eps = 0;
 	double		t0, fit = 0, loss = 0;
@@ -323,59 +191,9 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	snprintf(path, sizeof(path), "%s/train.csv.gz", argv[1]);
-	train = read_pairs(path, &ntrain);
-	snprintf(path, sizeof(path), "%s/test.csv.gz", argv[1]);
-	test = read_pairs(path, &ntest);
-	uids = distinct(train, ntrain, 1, &n_users);
-	iids = distinct(train, ntrain, 0, &n_items);
-
-	/* train CSR (rows sorted by user, item in the files) */
-	R.n_rows = n_users;
-	R.n_cols = n_items;
-	R.nnz = ntrain;
-	R.indptr = calloc(n_users + 1, sizeof(int64_t));
-	R.indices = malloc(sizeof(int32_t) * ntrain);
-	R.data = malloc(sizeof(float) * ntrain);
-	for (long k = 0; k < ntrain; k++)
-		R.indptr[find(uids, n_users, train[k].user) + 1]++;
-	for (int u = 0; u < n_users; u++)
-		R.indptr[u + 1] += R.indptr[u];
-	{
-		int64_t    *fill = malloc(sizeof(int64_t) * n_users);
-
-		memcpy(fill, R.indptr, sizeof(int64_t) * n_users);
-		for (long k = 0; k < ntrain; k++)
-		{
-			int			u = find(uids, n_users, train[k].user);
-
-			R.indices[fill[u]] = find(iids, n_items, train[k].item);
-			R.data[fill[u]++] = 1;
-		}
-	}
-	/* test items per train user; a test user not in train scores 0 */
-	ev.n_users = n_users + 1;
-	ev.tptr = calloc(ev.n_users + 1, sizeof(long));
-	ev.titem = malloc(sizeof(int) * (ntest + 1));
-	{
-		long		nt = 0;
-		int			missing = 0;
-
-		for (int u = 0; u < n_users; u++)
-		{
-			ev.tptr[u] = nt;
-			for (long k = 0; k < ntest; k++)
-				if (test[k].user == uids[u])
-					ev.titem[nt++] = find(iids, n_items, test[k].item);
-		}
-		for (long k = 0; k < ntest; k++)
-			missing += find(uids, n_users, test[k].user) < 0;
-		ev.tptr[n_users] = nt;
-		/* users only in test: one pseudo-row counted as scoring 0 */
-		ev.tptr[n_users + 1] = nt + (missing > 0);
-		if (missing)
-			ev.titem[nt] = -1;
-	}
+	lab_load(argv[1], &s);
+	n_users = s.n_users;
+	n_items = s.n_items;
 
 	m.shape.n_users = n_users;
 	m.shape.n_items = n_items;
@@ -386,20 +204,20 @@ main(int argc, char **argv)
 	m.item = malloc(sizeof(float) * n_items * rs_ncf_dim(&m.shape));
 	m.dense = malloc(sizeof(float) * lay.size);
 	rs_ncf_init(&m, c.seed, 0.01f);
-	ws = calloc(1, rs_ncf_workspace_bytes(&m.shape, R.nnz, &c));
+	ws = calloc(1, rs_ncf_workspace_bytes(&m.shape, R->nnz, &c));
 	for (int e = 0; e < epochs; e++)
 	{
-		t0 = now();
-		rs_ncf_train_epoch(&m, &R, &c, e, ws, &loss);
-		fit += now() - t0;
+		t0 = lab_now();
+		rs_ncf_train_epoch(&m, R, &c, e, ws, &loss);
+		fit += lab_now() - t0;
 		if (every > 0 && (e + 1) % every == 0)
-			printf("epoch %d loss %.4f fit %.1fs ndcg@10 %.4f\n", e + 1, loss, fit, ndcg(&m, &R, &ev));
+			printf("epoch %d loss %.4f fit %.1fs ndcg@10 %.4f\n", e + 1, loss, fit, ndcg(&m, &s));
 	}
-	printf("final loss %.4f fit %.1fs ndcg@10 %.4f\n", loss, fit, ndcg(&m, &R, &ev));
+	printf("final loss %.4f fit %.1fs ndcg@10 %.4f\n", loss, fit, ndcg(&m, &s));
 	if (perturb_eps > 0)
 	{
-		perturb(&m, &R, perturb_eps, c.seed + 1);
-		printf("perturbed eps %g ndcg@10 %.4f\n", perturb_eps, ndcg(&m, &R, &ev));
+		perturb(&m, R, perturb_eps, c.seed + 1);
+		printf("perturbed eps %g ndcg@10 %.4f\n", perturb_eps, ndcg(&m, &s));
 	}
 	return 0;
 }
