@@ -23,6 +23,7 @@ SELECT (recsys.train_fm('buys', 'dmg_ease', 'dmg_fm', factors => 2, epochs => 2,
 CREATE TABLE rates AS SELECT user_id, item_id, (1 + (user_id + item_id) % 5)::real AS rating FROM buys;
 SELECT (recsys.train_neighborhood('rates', 3, model => 'dmg_nbr', weight_col => 'rating')).version;
 SELECT (recsys.train_ncf('buys', 2, model => 'dmg_ncf', hidden => '{3,2}', iterations => 2, seed => 1)).version;
+SELECT (recsys.train_bpr('buys', factors => 2, model => 'dmg_bpr', iterations => 3, seed => 1)).version;
 
 -- A statement's outcome: "served" or its SQLSTATE, message, hint and the
 -- error context lines recsys adds (not PL/pgSQL's).
@@ -259,7 +260,16 @@ INSERT INTO damages (model, what, damage) VALUES
 	('dmg_ncf', 'user 1''s embedding too long',
 	 $$UPDATE recsys.user_factors SET factors = factors || 1::real WHERE model = 'dmg_ncf' AND user_id = 1$$),
 	('dmg_ncf', 'user 1''s embedding that is not finite',
-	 $$UPDATE recsys.user_factors SET factors[4] = 'NaN' WHERE model = 'dmg_ncf' AND user_id = 1$$);
+	 $$UPDATE recsys.user_factors SET factors[4] = 'NaN' WHERE model = 'dmg_ncf' AND user_id = 1$$),
+	-- a factor model's numbers (review 2: an infinite score crashed diversity)
+	('dmg_bpr', 'an item''s factors infinite',
+	 $$UPDATE recsys.item_factors SET factors[1] = 'Infinity' WHERE model = 'dmg_bpr' AND item_id = 13$$),
+	('dmg_bpr', 'an item''s factors not a number',
+	 $$UPDATE recsys.item_factors SET factors[2] = 'NaN' WHERE model = 'dmg_bpr' AND item_id = 13$$),
+	('dmg_bpr', 'an item''s bias infinite',
+	 $$UPDATE recsys.item_factors SET bias = '-Infinity' WHERE model = 'dmg_bpr' AND item_id = 13$$),
+	('dmg_als', 'an item''s factors not a number',
+	 $$UPDATE recsys.item_factors SET factors[1] = 'NaN' WHERE model = 'dmg_als' AND item_id = 13$$);
 
 CREATE FUNCTION try_damage(d damages) RETURNS TABLE (step text, outcome text) LANGUAGE plpgsql AS $$
 BEGIN

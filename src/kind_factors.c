@@ -132,6 +132,11 @@ load_factor_row(TupleTableSlot *slot, void *arg)
 	F(model)->item_bias[index] = DatumGetFloat4(slot->tts_values[1]);
 	memcpy(F(model)->item_factors + (int64) index * F(model)->k, ARR_DATA_PTR(factors),
 		   sizeof(float) * F(model)->k);
+	if (!isfinite(F(model)->item_bias[index]))
+		RsModelCorrupt(model, "an item's bias is not finite");
+	for (int a = 0; a < F(model)->k; a++)
+		if (!isfinite(F(model)->item_factors[(int64) index * F(model)->k + a]))
+			RsModelCorrupt(model, "an item's factor vector holds a value that is not finite");
 	if ((Pointer) factors != DatumGetPointer(slot->tts_values[2]))
 		pfree(factors);
 }
