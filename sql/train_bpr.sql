@@ -165,6 +165,17 @@ SELECT recsys.train_bpr('blocks', store_users => NULL);
 SELECT recsys.train_bpr('blocks', verbose => NULL);
 SELECT recsys.train_bpr('blocks', user_col => 'customer');
 SELECT recsys.train_bpr('blocks', weight_col => 'stars');
+-- errors: a learning rate that makes the factors overflow fails and
+-- keeps the version that serves (review 2: it stored NaN factors, and an
+-- infinite score crashed diversity's re-ranking)
+SELECT (recsys.train_bpr('blocks', factors => 8, model => 'blocks', iterations => 2, seed => 5)).version;
+SELECT recsys.train_bpr('blocks', factors => 8, model => 'blocks', iterations => 2,
+						learning_rate => 10, regularization => 0);
+SELECT recsys.train_bpr('blocks', factors => 8, model => 'blocks', iterations => 2,
+						learning_rate => 10, regularization => 0, verbose => true);
+SELECT version AS serving FROM recsys.models WHERE name = 'blocks';
+SELECT count(*) AS rows, bool_and(score = score AND score < 'Infinity') AS finite
+FROM recsys.recommend(6, 10, 'blocks', diversity => 0.3);
 -- errors: nothing to train on
 CREATE TABLE nothing (user_id bigint, item_id bigint);
 SELECT recsys.train_bpr('nothing');

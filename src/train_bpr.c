@@ -153,9 +153,41 @@ allocate(BprTrain *t)
 	check_status(rs_bpr_prepare(run));
 }
 
+/* Whether n floats are all finite. */
+static bool
+all_finite(const float *v, int64 n)
+{
+	for (int64 i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return false;
+	return true;
+}
+
+/*
+ * An epoch that left a loss or a parameter that is not finite: the model
+ * diverged (too large a learning rate); the error keeps the version that
+ * serves.
+ */
+static void
+check_diverged(BprTrain *t, const char *name, int epoch, double loss)
+{
+	RsBprRun   *run = &t->run;
+
+	if ((run->track_loss && !isfinite(loss)) ||
+		!all_finite(run->X, (int64) run->R->n_rows * run->k) ||
+		!all_finite(run->Y, (int64) run->R->n_cols * run->k) ||
+		!all_finite(run->bias, run->R->n_cols))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("training of model \"%s\" diverged at epoch %d (%s)", name, epoch + 1,
+						isfinite(loss) || !run->track_loss ? "factors not finite" :
+						psprintf("loss %g", loss)),
+				 errhint("Lower learning_rate.")));
+}
+
 /* Fit: every stratum of every epoch; returns the last epoch's mean loss. */
 static double
-fit(BprTrain *t)
+fit(BprTrain *t, const char *name)
 {
 	RsBprRun   *run = &t->run;
 	double		loss = 0;
@@ -177,7 +209,8 @@ fit(BprTrain *t)
 			check_status(rs_bpr_stratum(run, e, s, adversarial, t->threads,
 										RsCancelRequested, NULL));
 		}
-		loss = rs_bpr_epoch_loss(run);
+		loss = run->track_loss ? rs_bpr_epoch_loss(run) : NAN;
+		check_diverged(t, name, e, loss);
 		if (t->verbose)
 			ereport(NOTICE,
 					(errmsg("train_bpr epoch %d of %d: loss %.6f, %.3f s%s", e + 1, t->iterations,
@@ -271,7 +304,7 @@ recsys_train_bpr(PG_FUNCTION_ARGS)
 	run->R = positive_pairs(&t.data.by_user);
 	run->nblocks = rs_bpr_blocks(run->R);
 	allocate(&t);
-	loss = fit(&t);
+	loss = fit(&t, trainer.name);
 
 	RsJsonInt(&trainer.params, "factors", run->k);
 	RsJsonInt(&trainer.params, "iterations", t.iterations);
