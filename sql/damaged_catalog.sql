@@ -74,7 +74,7 @@ CREATE TABLE saved_parameters AS SELECT * FROM recsys.model_parameters WHERE mod
 CREATE TABLE saved_models AS SELECT * FROM recsys.models WHERE name LIKE 'dmg\_%';
 CREATE TABLE saved_versions AS SELECT * FROM recsys.model_versions WHERE model LIKE 'dmg\_%';
 CREATE FUNCTION repair() RETURNS void LANGUAGE sql AS $$
-	UPDATE recsys.models m SET algorithm = s.algorithm, params = s.params, n_items = s.n_items,
+	UPDATE recsys.models m SET algorithm = s.algorithm, params = s.params, stats = s.stats, n_items = s.n_items,
 		trained_at = clock_timestamp()
 	FROM saved_models s WHERE s.name = m.name;
 	UPDATE recsys.model_versions m SET params = s.params
@@ -269,7 +269,29 @@ INSERT INTO damages (model, what, damage) VALUES
 	('dmg_bpr', 'an item''s bias infinite',
 	 $$UPDATE recsys.item_factors SET bias = '-Infinity' WHERE model = 'dmg_bpr' AND item_id = 13$$),
 	('dmg_als', 'an item''s factors not a number',
-	 $$UPDATE recsys.item_factors SET factors[1] = 'NaN' WHERE model = 'dmg_als' AND item_id = 13$$);
+	 $$UPDATE recsys.item_factors SET factors[1] = 'NaN' WHERE model = 'dmg_als' AND item_id = 13$$),
+	-- a BPR model's fold-in settings (review 2)
+	('dmg_bpr', 'params with a learning_rate not a number',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{learning_rate}', '"NaN"') WHERE name = 'dmg_bpr'$$),
+	('dmg_bpr', 'params with a huge learning_rate',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{learning_rate}', '1e30') WHERE name = 'dmg_bpr'$$),
+	('dmg_bpr', 'params with a negative learning_rate',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{learning_rate}', '-0.1') WHERE name = 'dmg_bpr'$$),
+	('dmg_bpr', 'params with zero iterations',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{iterations}', '0') WHERE name = 'dmg_bpr'$$),
+	('dmg_bpr', 'params with negative iterations',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{iterations}', '-5') WHERE name = 'dmg_bpr'$$),
+	('dmg_bpr', 'params with a regularization not a number',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{regularization}', '"NaN"') WHERE name = 'dmg_bpr'$$),
+	-- the neighbourhood model's rating scale (review 2)
+	('dmg_nbr', 'stats with a global_mean not a number',
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{global_mean}', '"NaN"') WHERE name = 'dmg_nbr'$$),
+	('dmg_nbr', 'stats with a rating_min not a number',
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{rating_min}', '"NaN"') WHERE name = 'dmg_nbr'$$),
+	('dmg_nbr', 'stats with a rating_max not a number',
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{rating_max}', '"NaN"') WHERE name = 'dmg_nbr'$$),
+	('dmg_nbr', 'stats with rating_min above rating_max',
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{rating_min}', '6') WHERE name = 'dmg_nbr'$$);
 
 CREATE FUNCTION try_damage(d damages) RETURNS TABLE (step text, outcome text) LANGUAGE plpgsql AS $$
 BEGIN

@@ -43,8 +43,14 @@ FROM recsys.similar_items(100, 5, 'blocks') s;
 -- a session of one block's items recommends that block's other items
 SELECT count(*) FILTER (WHERE (r.item_id - 100) / 16 = 2) AS same_block, count(*) AS items
 FROM recsys.recommend_session(ARRAY[132, 133, 134, 135, 136, 137], 4, 'blocks') r;
--- explain names the user's items
+-- explain is refused: the ALS decomposition does not describe a BPR
+-- score, nothing else splits it among the user's items (review 2)
 SELECT count(*) AS contributions FROM recsys.explain(3, 103, 3, 'blocks');
+-- in a blend, a BPR member is left out of explain (as popularity is)
+SELECT (recsys.train_item_knn('blocks', 5, model => 'blocks_knn')).version;
+SELECT (recsys.train_blend('{blocks,blocks_knn}', '{1,1}', 'blocks_mix')).version;
+SELECT count(*) AS contributions FROM recsys.explain(3, 103, 3, 'blocks_mix');
+SELECT recsys.drop_model('blocks_mix'), recsys.drop_model('blocks_knn');
 
 -- deterministic for a seed whatever recsys.threads is
 CREATE TEMP TABLE before AS

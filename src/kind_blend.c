@@ -474,7 +474,7 @@ blend_explain(RsModel *blend, int64 user_id, int32 blend_j, int64 item_id, RsCon
 		double		mean;
 		double		sd;
 
-		if (model->kind->contributions == NULL || j < 0)
+		if (model->kind->contributions == NULL || j < 0 || !RsAlgorithmExplains(model->algorithm))
 			continue;
 		member_items(blend, member, user_id, &items, &own);
 		if (own.n == 0 ||

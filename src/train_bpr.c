@@ -39,7 +39,6 @@
 
 PG_FUNCTION_INFO_V1(recsys_train_bpr);
 
-#define BPR_MAX_ITERATIONS 10000
 
 /* Rows of k factors between interrupt checks while initialising. */
 static int64
@@ -275,8 +274,9 @@ recsys_train_bpr(PG_FUNCTION_ARGS)
 	memset(&t, 0, sizeof(t));
 	RsTrainArgs(fcinfo, &argnos, &trainer);
 	run->k = RsIntArg(fcinfo, 1, "factors", 1, RS_BPR_MAX_FACTORS);
-	t.iterations = RsIntArg(fcinfo, 3, "iterations", 1, BPR_MAX_ITERATIONS);
-	run->learning_rate = (float) RsFloatArg(fcinfo, 4, "learning_rate", 1e-6, 10, NAN);
+	t.iterations = RsIntArg(fcinfo, 3, "iterations", 1, RS_BPR_MAX_ITERATIONS);
+	run->learning_rate = (float) RsFloatArg(fcinfo, 4, "learning_rate", 1e-6,
+											RS_BPR_MAX_LEARNING_RATE, NAN);
 	run->reg = (float) RsFloatArg(fcinfo, 5, "regularization", 0, 100, NAN);
 	if (run->learning_rate * run->reg >= 1)
 		ereport(ERROR,
