@@ -539,8 +539,10 @@ blend_source_reader(RsModel *blend)
 }
 
 /*
- * A blend predicts ratings when every member does and its weights do not
- * sum to zero: then evaluate's rmse and mae measure it.
+ * A blend predicts ratings when every member does and its weights are
+ * not negative and not all zero: a weighted mean of the members' (clipped)
+ * ratings, within their range (weights {1, -0.999} extrapolated a 1..5
+ * scale to RMSE 362, review 2).  Then evaluate's rmse and mae measure it.
  */
 static bool
 blend_rates(RsModel *blend)
@@ -551,11 +553,12 @@ blend_rates(RsModel *blend)
 	{
 		RsModel    *model = B(blend)->members[m].model;
 
-		if (model->kind->rates == NULL || !model->kind->rates(model))
+		if (model->kind->rates == NULL || !model->kind->rates(model) ||
+			B(blend)->members[m].weight < 0)
 			return false;
 		weight_sum += B(blend)->members[m].weight;
 	}
-	return weight_sum != 0;
+	return weight_sum > 0;
 }
 
 /*
