@@ -179,6 +179,12 @@ SELECT recsys.train_bpr('blocks', factors => 8, model => 'blocks', iterations =>
 						learning_rate => 10, regularization => 0);
 SELECT recsys.train_bpr('blocks', factors => 8, model => 'blocks', iterations => 2,
 						learning_rate => 10, regularization => 0, verbose => true);
+-- ... and when the factors stay finite but the scores overflow (the
+-- review's repro: loss 1.8e35, infinite scores)
+CREATE TABLE review_buys AS
+SELECT u AS user_id, 1 + (u * 7 + j * 3) % 30 AS item_id FROM generate_series(1, 60) u, generate_series(0, 5) j;
+SELECT recsys.train_bpr('review_buys', factors => 8, model => 'blocks', iterations => 2,
+						learning_rate => 4, regularization => 0);
 SELECT version AS serving FROM recsys.models WHERE name = 'blocks';
 SELECT count(*) AS rows, bool_and(score = score AND score < 'Infinity') AS finite
 FROM recsys.recommend(6, 10, 'blocks', diversity => 0.3);

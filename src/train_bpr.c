@@ -25,6 +25,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "miscadmin.h"
@@ -152,34 +153,46 @@ allocate(BprTrain *t)
 	check_status(rs_bpr_prepare(run));
 }
 
-/* Whether n floats are all finite. */
-static bool
-all_finite(const float *v, int64 n)
+/*
+ * The largest Euclidean norm of n rows of k floats (double: it may be
+ * beyond a float's range); NaN or Inf if a value is not finite.
+ */
+static double
+max_row_norm(const float *v, int64 n, int k)
 {
-	for (int64 i = 0; i < n; i++)
-		if (!isfinite(v[i]))
-			return false;
-	return true;
+	double		max = 0;
+
+	for (int64 r = 0; r < n; r++)
+	{
+		double		sum = 0;
+
+		for (int a = 0; a < k; a++)
+			sum += (double) v[r * k + a] * v[r * k + a];
+		if (!(sum <= max * max))
+			max = sqrt(sum);
+	}
+	return max;
 }
 
 /*
- * An epoch that left a loss or a parameter that is not finite: the model
- * diverged (too large a learning rate); the error keeps the version that
- * serves.
+ * An epoch that left a loss that is not finite, or factors whose scores
+ * x_u . y_i + b_i could overflow a float (|x_u . y_i| <= |x_u| |y_i|; NaN
+ * fails the test too): the model diverged (too large a learning rate).
+ * The error keeps the version that serves.
  */
 static void
 check_diverged(BprTrain *t, const char *name, int epoch, double loss)
 {
 	RsBprRun   *run = &t->run;
+	double		bound = max_row_norm(run->X, run->R->n_rows, run->k) *
+		max_row_norm(run->Y, run->R->n_cols, run->k) +
+		max_row_norm(run->bias, run->R->n_cols, 1);
 
-	if ((run->track_loss && !isfinite(loss)) ||
-		!all_finite(run->X, (int64) run->R->n_rows * run->k) ||
-		!all_finite(run->Y, (int64) run->R->n_cols * run->k) ||
-		!all_finite(run->bias, run->R->n_cols))
+	if ((run->track_loss && !isfinite(loss)) || !(bound <= FLT_MAX))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("training of model \"%s\" diverged at epoch %d (%s)", name, epoch + 1,
-						isfinite(loss) || !run->track_loss ? "factors not finite" :
+						isfinite(loss) || !run->track_loss ? "scores overflow" :
 						psprintf("loss %g", loss)),
 				 errhint("Lower learning_rate.")));
 }
