@@ -23,6 +23,7 @@ SELECT (recsys.train_fm('buys', 'dmg_ease', 'dmg_fm', factors => 2, epochs => 2,
 CREATE TABLE rates AS SELECT user_id, item_id, (1 + (user_id + item_id) % 5)::real AS rating FROM buys;
 SELECT (recsys.train_neighborhood('rates', 3, model => 'dmg_nbr', weight_col => 'rating')).version;
 SELECT (recsys.train_ncf('buys', 2, model => 'dmg_ncf', hidden => '{3,2}', iterations => 2, seed => 1)).version;
+SELECT (recsys.train_bpr('buys', factors => 2, model => 'dmg_bpr', iterations => 3, seed => 1)).version;
 
 -- A statement's outcome: "served" or its SQLSTATE, message, hint and the
 -- error context lines recsys adds (not PL/pgSQL's).
@@ -282,7 +283,38 @@ INSERT INTO damages (model, what, damage) VALUES
 	('dmg_als', 'a mean user vector empty',
 	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{mean_user_factors}', '[]') WHERE name = 'dmg_als'$$),
 	('dmg_als', 'a mean user vector not an array',
-	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{mean_user_factors}', '"x"') WHERE name = 'dmg_als'$$);
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{mean_user_factors}', '"x"') WHERE name = 'dmg_als'$$),
+	-- a factor model's numbers (review 2: an infinite score crashed diversity)
+	('dmg_bpr', 'an item''s factors infinite',
+	 $$UPDATE recsys.item_factors SET factors[1] = 'Infinity' WHERE model = 'dmg_bpr' AND item_id = 13$$),
+	('dmg_bpr', 'an item''s factors not a number',
+	 $$UPDATE recsys.item_factors SET factors[2] = 'NaN' WHERE model = 'dmg_bpr' AND item_id = 13$$),
+	('dmg_bpr', 'an item''s bias infinite',
+	 $$UPDATE recsys.item_factors SET bias = '-Infinity' WHERE model = 'dmg_bpr' AND item_id = 13$$),
+	('dmg_als', 'an item''s factors not a number',
+	 $$UPDATE recsys.item_factors SET factors[1] = 'NaN' WHERE model = 'dmg_als' AND item_id = 13$$),
+	-- a BPR model's fold-in settings (review 2)
+	('dmg_bpr', 'params with a learning_rate not a number',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{learning_rate}', '"NaN"') WHERE name = 'dmg_bpr'$$),
+	('dmg_bpr', 'params with a huge learning_rate',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{learning_rate}', '1e30') WHERE name = 'dmg_bpr'$$),
+	('dmg_bpr', 'params with a negative learning_rate',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{learning_rate}', '-0.1') WHERE name = 'dmg_bpr'$$),
+	('dmg_bpr', 'params with zero iterations',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{iterations}', '0') WHERE name = 'dmg_bpr'$$),
+	('dmg_bpr', 'params with negative iterations',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{iterations}', '-5') WHERE name = 'dmg_bpr'$$),
+	('dmg_bpr', 'params with a regularization not a number',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{regularization}', '"NaN"') WHERE name = 'dmg_bpr'$$),
+	-- the neighbourhood model's rating scale (review 2)
+	('dmg_nbr', 'stats with a global_mean not a number',
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{global_mean}', '"NaN"') WHERE name = 'dmg_nbr'$$),
+	('dmg_nbr', 'stats with a rating_min not a number',
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{rating_min}', '"NaN"') WHERE name = 'dmg_nbr'$$),
+	('dmg_nbr', 'stats with a rating_max not a number',
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{rating_max}', '"NaN"') WHERE name = 'dmg_nbr'$$),
+	('dmg_nbr', 'stats with rating_min above rating_max',
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{rating_min}', '6') WHERE name = 'dmg_nbr'$$);
 
 CREATE FUNCTION try_damage(d damages) RETURNS TABLE (step text, outcome text) LANGUAGE plpgsql AS $$
 BEGIN

@@ -43,8 +43,14 @@ FROM recsys.similar_items(100, 5, 'blocks') s;
 -- a session of one block's items recommends that block's other items
 SELECT count(*) FILTER (WHERE (r.item_id - 100) / 16 = 2) AS same_block, count(*) AS items
 FROM recsys.recommend_session(ARRAY[132, 133, 134, 135, 136, 137], 4, 'blocks') r;
--- explain names the user's items
+-- explain is refused: the ALS decomposition does not describe a BPR
+-- score, nothing else splits it among the user's items (review 2)
 SELECT count(*) AS contributions FROM recsys.explain(3, 103, 3, 'blocks');
+-- in a blend, a BPR member is left out of explain (as popularity is)
+SELECT (recsys.train_item_knn('blocks', 5, model => 'blocks_knn')).version;
+SELECT (recsys.train_blend('{blocks,blocks_knn}', '{1,1}', 'blocks_mix')).version;
+SELECT count(*) AS contributions FROM recsys.explain(3, 103, 3, 'blocks_mix');
+SELECT recsys.drop_model('blocks_mix'), recsys.drop_model('blocks_knn');
 
 -- deterministic for a seed whatever recsys.threads is
 CREATE TEMP TABLE before AS
@@ -165,6 +171,23 @@ SELECT recsys.train_bpr('blocks', store_users => NULL);
 SELECT recsys.train_bpr('blocks', verbose => NULL);
 SELECT recsys.train_bpr('blocks', user_col => 'customer');
 SELECT recsys.train_bpr('blocks', weight_col => 'stars');
+-- errors: a learning rate that makes the factors overflow fails and
+-- keeps the version that serves (review 2: it stored NaN factors, and an
+-- infinite score crashed diversity's re-ranking)
+SELECT (recsys.train_bpr('blocks', factors => 8, model => 'blocks', iterations => 2, seed => 5)).version;
+SELECT recsys.train_bpr('blocks', factors => 8, model => 'blocks', iterations => 2,
+						learning_rate => 10, regularization => 0);
+SELECT recsys.train_bpr('blocks', factors => 8, model => 'blocks', iterations => 2,
+						learning_rate => 10, regularization => 0, verbose => true);
+-- ... and when the factors stay finite but the scores overflow (the
+-- review's repro: loss 1.8e35, infinite scores)
+CREATE TABLE review_buys AS
+SELECT u AS user_id, 1 + (u * 7 + j * 3) % 30 AS item_id FROM generate_series(1, 60) u, generate_series(0, 5) j;
+SELECT recsys.train_bpr('review_buys', factors => 8, model => 'blocks', iterations => 2,
+						learning_rate => 4, regularization => 0);
+SELECT version AS serving FROM recsys.models WHERE name = 'blocks';
+SELECT count(*) AS rows, bool_and(score = score AND score < 'Infinity') AS finite
+FROM recsys.recommend(6, 10, 'blocks', diversity => 0.3);
 -- errors: nothing to train on
 CREATE TABLE nothing (user_id bigint, item_id bigint);
 SELECT recsys.train_bpr('nothing');

@@ -46,6 +46,8 @@ FROM recsys.similar_items(100, 5, 'ncf_blocks') s;
 SELECT count(*) AS items, bool_and(contribution BETWEEN -1 AND 1) AS cosines,
 	   bool_and((item_id - 100) / 6 = 0) AS users_items
 FROM recsys.explain(0, 100, 10, 'ncf_blocks');
+-- a user without items: no rows, and a notice says why (review 2)
+SELECT count(*) AS items FROM recsys.explain(99999, 100, 10, 'ncf_blocks');
 
 -- not supported: sessions and fold-in (a user's embedding is only learnt by training)
 SELECT count(*) FROM recsys.recommend_session('{100,101}', 3, 'ncf_blocks');

@@ -78,6 +78,19 @@ INSERT INTO ratings VALUES (100, 1, 5), (100, 6, 1), (101, 1, 1), (101, 6, 5);
 SELECT u, array_agg(r.item_id <= 5 ORDER BY r.item_id) AS block_a
 FROM (VALUES (100), (101)) v(u), LATERAL recsys.recommend(u, 4, 'nb') r GROUP BY u ORDER BY u;
 DELETE FROM ratings WHERE user_id >= 100;
+-- ... but not from what training refuses (review 2: duplicates were
+-- summed, a 10-star "rating", and NaN was used): an item rated twice,
+-- a rating that is not finite
+INSERT INTO ratings VALUES (100, 1, 5), (100, 1, 5), (100, 6, 1);
+SELECT count(*) FROM recsys.recommend(100, 4, 'nb');
+SELECT recsys.score(100, 2, 'nb');
+SELECT count(*) FROM recsys.explain(100, 2, 3, 'nb');
+DELETE FROM ratings WHERE user_id >= 100;
+INSERT INTO ratings VALUES (100, 1, 'NaN'), (100, 6, 1);
+SELECT count(*) FROM recsys.recommend(100, 4, 'nb');
+UPDATE ratings SET rating = 'Infinity' WHERE user_id = 100 AND item_id = 1;
+SELECT recsys.score(100, 2, 'nb');
+DELETE FROM ratings WHERE user_id >= 100;
 
 -- progress: one NOTICE per epoch (the seconds go in a detail)
 \set VERBOSITY terse
@@ -118,6 +131,11 @@ SELECT (recsys.train_blend('{nb,nb_pop}', NULL, 'nb_ranking')).version;
 SELECT * FROM recsys.evaluate('nb_ranking', 'held_out', weight_col => 'rating');
 SELECT (recsys.train_blend('{nb,nb_mf}', '{1,-1}', 'nb_zero')).version;
 SELECT * FROM recsys.evaluate('nb_zero', 'held_out', weight_col => 'rating');
+-- ... nor with a negative weight: it would extrapolate off the rating
+-- scale (review 2: {1,-0.999} gave an RMSE of 362 on 1..5); it ranks
+SELECT (recsys.train_blend('{nb,nb_mf}', '{1,-0.999}', 'nb_negative')).version;
+SELECT * FROM recsys.evaluate('nb_negative', 'held_out', weight_col => 'rating');
+SELECT count(*) AS ranked FROM recsys.recommend(1, 3, 'nb_negative');
 
 -- what the kind does not do: anonymous sessions have no ratings
 SELECT * FROM recsys.recommend_session('{1,2}', 3, 'nb');

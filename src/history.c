@@ -149,6 +149,8 @@ user_item_cmp(const void *a, const void *b)
  * items are summed.  Items come out in index order.  A model with a
  * half-life also gets each item's recency weight, from the item's latest
  * row.  The source is read as the model's owner (RsExecutePlanAsOwner).
+ * A model of ratings (the kind's rates) refuses what its training
+ * refuses: a weight that is not finite, an item rated twice.
  */
 void
 RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out)
@@ -160,6 +162,7 @@ RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out
 	double	   *when;			/* times by position, NaN if NULL */
 	double	   *latest = NULL;	/* per output item */
 	int			n = 0;
+	bool		ratings = model->kind->rates && model->kind->rates(model);
 
 	RsRequireSource(model, why);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -197,6 +200,14 @@ RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out
 		if (index < 0)
 			continue;
 		raw[r] = DatumGetFloat4(weight);
+		if (ratings && !isfinite(raw[r]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("weight column \"%s\" holds %g for user " INT64_FORMAT " and item "
+							INT64_FORMAT, model->weight_col, raw[r], user_id,
+							DatumGetInt64(item)),
+					 errdetail("%s: a model of ratings needs finite ratings, as its training did.", why),
+					 errhint("Filter such rows out with a view, or use NULL to skip them.")));
 		when[r] = null_time ? get_float8_nan() : DatumGetFloat8(time);
 		packed[n++] = ((int64) index << 32) | (int64) r;
 	}
@@ -210,6 +221,14 @@ RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out
 
 		if (out->n > 0 && out->item[out->n - 1] == index)
 		{
+			if (ratings)
+				ereport(ERROR,
+						(errcode(ERRCODE_CARDINALITY_VIOLATION),
+						 errmsg("source \"%s\" rates item " INT64_FORMAT " more than once for user "
+								INT64_FORMAT, model->source_name, model->items.ids[index], user_id),
+						 errdetail("%s: a model of ratings needs one rating per pair, as its training did.",
+								   why),
+						 errhint("Serve from a view with one rating per pair, e.g. the latest with DISTINCT ON.")));
 			out->weight[out->n - 1] += raw[r];
 			if (latest && (isnan(latest[out->n - 1]) || when[r] > latest[out->n - 1]))
 				latest[out->n - 1] = when[r];

@@ -480,7 +480,7 @@ blend_explain(RsModel *blend, int64 user_id, int32 blend_j, int64 item_id, RsCon
 		double		mean;
 		double		sd;
 
-		if (model->kind->contributions == NULL || j < 0)
+		if (model->kind->contributions == NULL || j < 0 || !RsAlgorithmExplains(model->algorithm))
 			continue;
 		member_items(blend, member, user_id, &items, &own);
 		if (own.n == 0 ||
@@ -545,8 +545,10 @@ blend_source_reader(RsModel *blend)
 }
 
 /*
- * A blend predicts ratings when every member does and its weights do not
- * sum to zero: then evaluate's rmse and mae measure it.
+ * A blend predicts ratings when every member does and its weights are
+ * not negative and not all zero: a weighted mean of the members' (clipped)
+ * ratings, within their range (weights {1, -0.999} extrapolated a 1..5
+ * scale to RMSE 362, review 2).  Then evaluate's rmse and mae measure it.
  */
 static bool
 blend_rates(RsModel *blend)
@@ -557,11 +559,12 @@ blend_rates(RsModel *blend)
 	{
 		RsModel    *model = B(blend)->members[m].model;
 
-		if (model->kind->rates == NULL || !model->kind->rates(model))
+		if (model->kind->rates == NULL || !model->kind->rates(model) ||
+			B(blend)->members[m].weight < 0)
 			return false;
 		weight_sum += B(blend)->members[m].weight;
 	}
-	return weight_sum != 0;
+	return weight_sum > 0;
 }
 
 /*

@@ -132,6 +132,11 @@ load_factor_row(TupleTableSlot *slot, void *arg)
 	F(model)->item_bias[index] = DatumGetFloat4(slot->tts_values[1]);
 	memcpy(F(model)->item_factors + (int64) index * F(model)->k, ARR_DATA_PTR(factors),
 		   sizeof(float) * F(model)->k);
+	if (!isfinite(F(model)->item_bias[index]))
+		RsModelCorrupt(model, "an item's bias is not finite");
+	for (int a = 0; a < F(model)->k; a++)
+		if (!isfinite(F(model)->item_factors[(int64) index * F(model)->k + a]))
+			RsModelCorrupt(model, "an item's factor vector holds a value that is not finite");
 	if ((Pointer) factors != DatumGetPointer(slot->tts_values[2]))
 		pfree(factors);
 }
@@ -261,6 +266,14 @@ factors_load(RsModel *model, const RsCatalogRow *row)
 	model->kind_state = f;
 	if (F(model)->k <= 0)
 		RsModelCorrupt(model, "params has no factors");
+	/* a BPR model's fold-in settings, as train_bpr checks them */
+	if (f->sgd_learning_rate != 0 &&
+		!(f->sgd_learning_rate > 0 && f->sgd_learning_rate <= RS_BPR_MAX_LEARNING_RATE &&
+		  f->sgd_epochs >= 1 && f->sgd_epochs <= RS_BPR_MAX_ITERATIONS &&
+		  f->k <= RS_BPR_MAX_FACTORS && f->regularization >= 0 &&
+		  f->sgd_learning_rate * f->regularization < 1))
+		RsModelCorrupt(model, "params has a learning_rate, iterations, factors or regularization "
+					   "train_bpr does not accept");
 	F(model)->item_factors = RsModelAlloc(model, sizeof(float) * F(model)->k * (Size) n_items);
 	F(model)->item_bias = RsModelAlloc(model, sizeof(float) * n_items);
 	F(model)->item_norms = RsModelAlloc(model, sizeof(float) * n_items);
@@ -567,7 +580,7 @@ fold_in_sgd(RsModel *model, const RsWeightedItem *pairs, int m, float *x)
 		if (rs_bpr_fold_in(f->item_factors, f->item_bias, model->items.count, f->k, items, n,
 						   f->sgd_learning_rate, f->regularization, f->sgd_seed, e,
 						   Min(e + per_check, f->sgd_epochs), x) != RS_BPR_OK)
-			elog(ERROR, "BPR fold-in failed for model \"%s\"", model->name);
+			RsModelCorrupt(model, "its BPR fold-in refused the model's sizes");
 	}
 	pfree(items);
 	return true;
@@ -645,6 +658,25 @@ fold_in_user_items(RsModel *model, const RsUserItems *items, float *x, float *bi
 	found = fold_in_pairs(model, pairs, items->n, x, bias);
 	pfree(pairs);
 	return found;
+}
+
+/*
+ * explain(): the ALS decomposition (factor_contributions).  A BPR model's
+ * user vector is fitted by gradient steps, not solved from the user's
+ * items, so nothing splits its score among them: refused (review 2).
+ */
+static int
+factors_explain(RsModel *model, int64 user_id, int32 j, int64 item_id, RsContribution **out)
+{
+	if (!RsAlgorithmExplains(model->algorithm))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model \"%s\" (algorithm %s) does not support explain",
+						model->name, model->algorithm),
+				 errdetail("A BPR model's user vector is fitted by gradient steps, "
+						   "not solved from the user's items."),
+				 errhint("Use similar_items for the items like it.")));
+	return RsExplainByUserItems(model, user_id, j, item_id, out);
 }
 
 /*
@@ -1001,7 +1033,7 @@ const RsModelKind RsFactorsKind = {
 	.similar_items = factors_similar_items,
 	.item_similarity = factors_item_similarity,
 	.contributions = factor_contributions,
-	.explain = RsExplainByUserItems,
+	.explain = factors_explain,
 	.rates = factors_rates,
 	.predict_rating = factors_predict_rating,
 	.fold_in = factors_fold_in,

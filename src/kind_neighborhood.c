@@ -95,6 +95,11 @@ neighborhood_load(RsModel *model, const RsCatalogRow *row)
 	s->rating_min = row->rating_min;
 	s->rating_max = row->rating_max;
 	s->m.mu = row->global_mean;
+	/* absent bounds read as infinite (no clipping); NaN is damage */
+	if (!isfinite(s->m.mu) || isnan(s->rating_min) || isnan(s->rating_max) ||
+		s->rating_min > s->rating_max)
+		RsModelCorrupt(model, "stats has a global_mean, rating_min or rating_max out of order "
+					   "or not a number");
 	s->m.n_items = n_items;
 	s->position = RsModelAlloc(model, sizeof(int32) * Max(n_items, 1));
 

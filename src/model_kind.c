@@ -26,12 +26,13 @@ typedef struct KindRegistration
 {
 	const char *algorithm;
 	const RsModelKind *kind;
+	bool		no_explain;		/* the kind explains, but not this algorithm */
 } KindRegistration;
 
 static const KindRegistration registry[] = {
 	{"als", &RsFactorsKind},
 	{"mf", &RsFactorsKind},
-	{"bpr", &RsFactorsKind},
+	{"bpr", &RsFactorsKind, true},	/* gradient-fitted vectors: no ALS decomposition */
 	{"item_knn", &RsItemNeighborsKind},
 	{"ease", &RsItemNeighborsKind},	/* EASE's B matrix, stored as neighbour lists */
 	{"user_knn", &RsUserNeighborsKind},
@@ -41,6 +42,19 @@ static const KindRegistration registry[] = {
 	{"neighborhood", &RsNeighborhoodKind},
 	{"ncf", &RsNcfKind},
 };
+
+/*
+ * RsAlgorithmExplains: whether explain splits the scores of an
+ * algorithm's models among the user's items.
+ */
+bool
+RsAlgorithmExplains(const char *algorithm)
+{
+	for (int r = 0; r < lengthof(registry); r++)
+		if (strcmp(registry[r].algorithm, algorithm) == 0)
+			return registry[r].kind->explain != NULL && !registry[r].no_explain;
+	return false;
+}
 
 /* RsModelKindFor returns the kind serving an algorithm, NULL if none does. */
 const RsModelKind *
@@ -64,7 +78,8 @@ RsKindNotSupported(RsModel *model, const char *action, Size callback)
 
 	initStringInfo(&supported);
 	for (int r = 0; r < lengthof(registry); r++)
-		if (*(void *const *) ((const char *) registry[r].kind + callback) != NULL)
+		if (*(void *const *) ((const char *) registry[r].kind + callback) != NULL &&
+			!(callback == offsetof(RsModelKind, explain) && registry[r].no_explain))
 			appendStringInfo(&supported, "%s%s", n++ > 0 ? ", " : "", registry[r].algorithm);
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

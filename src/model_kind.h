@@ -23,6 +23,7 @@ extern const RsModelKind RsFmKind;				/* fm */
 extern const RsModelKind RsNeighborhoodKind;	/* neighborhood */
 extern const RsModelKind RsNcfKind;			/* ncf */
 
+extern bool RsAlgorithmExplains(const char *algorithm);
 extern const RsModelKind *RsModelKindFor(const char *algorithm);
 extern const float *RsColdStartScores(RsModel *model);
 extern void RsInPopularityOrder(RsModel *model, float *scores);

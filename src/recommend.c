@@ -521,6 +521,12 @@ recsys_explain(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	n_contrib = model->kind->explain(model, user_id, j, item_id, &contrib);
+	if (n_contrib == 0)
+		ereport(NOTICE,
+				(errmsg("model \"%s\" has nothing to explain item " INT64_FORMAT " by for user "
+						INT64_FORMAT, model->name, item_id, user_id),
+				 errdetail("The user has no items in the model's source (recommend serves such a user "
+						   "the cold-start fallback), or a blend's members that explain know none.")));
 	qsort(contrib, n_contrib, sizeof(RsContribution), contribution_cmp);
 	for (int n = 0; n < n_contrib && n < k; n++)
 		put_item_row(rsinfo, contrib[n].item_id, contrib[n].value, NULL);

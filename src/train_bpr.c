@@ -25,6 +25,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "miscadmin.h"
@@ -39,7 +40,6 @@
 
 PG_FUNCTION_INFO_V1(recsys_train_bpr);
 
-#define BPR_MAX_ITERATIONS 10000
 
 /* Rows of k factors between interrupt checks while initialising. */
 static int64
@@ -153,9 +153,53 @@ allocate(BprTrain *t)
 	check_status(rs_bpr_prepare(run));
 }
 
+/*
+ * The largest Euclidean norm of n rows of k floats (double: it may be
+ * beyond a float's range); NaN or Inf if a value is not finite.
+ */
+static double
+max_row_norm(const float *v, int64 n, int k)
+{
+	double		max = 0;
+
+	for (int64 r = 0; r < n; r++)
+	{
+		double		sum = 0;
+
+		for (int a = 0; a < k; a++)
+			sum += (double) v[r * k + a] * v[r * k + a];
+		if (!(sum <= max * max))
+			max = sqrt(sum);
+	}
+	return max;
+}
+
+/*
+ * An epoch that left a loss that is not finite, or factors whose scores
+ * x_u . y_i + b_i could overflow a float (|x_u . y_i| <= |x_u| |y_i|; NaN
+ * fails the test too): the model diverged (too large a learning rate).
+ * The error keeps the version that serves.
+ */
+static void
+check_diverged(BprTrain *t, const char *name, int epoch, double loss)
+{
+	RsBprRun   *run = &t->run;
+	double		bound = max_row_norm(run->X, run->R->n_rows, run->k) *
+		max_row_norm(run->Y, run->R->n_cols, run->k) +
+		max_row_norm(run->bias, run->R->n_cols, 1);
+
+	if ((run->track_loss && !isfinite(loss)) || !(bound <= FLT_MAX))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("training of model \"%s\" diverged at epoch %d (%s)", name, epoch + 1,
+						isfinite(loss) || !run->track_loss ? "scores overflow" :
+						psprintf("loss %g", loss)),
+				 errhint("Lower learning_rate.")));
+}
+
 /* Fit: every stratum of every epoch; returns the last epoch's mean loss. */
 static double
-fit(BprTrain *t)
+fit(BprTrain *t, const char *name)
 {
 	RsBprRun   *run = &t->run;
 	double		loss = 0;
@@ -177,7 +221,8 @@ fit(BprTrain *t)
 			check_status(rs_bpr_stratum(run, e, s, adversarial, t->threads,
 										RsCancelRequested, NULL));
 		}
-		loss = rs_bpr_epoch_loss(run);
+		loss = run->track_loss ? rs_bpr_epoch_loss(run) : NAN;
+		check_diverged(t, name, e, loss);
 		if (t->verbose)
 			ereport(NOTICE,
 					(errmsg("train_bpr epoch %d of %d: loss %.6f, %.3f s%s", e + 1, t->iterations,
@@ -242,8 +287,9 @@ recsys_train_bpr(PG_FUNCTION_ARGS)
 	memset(&t, 0, sizeof(t));
 	RsTrainArgs(fcinfo, &argnos, &trainer);
 	run->k = RsIntArg(fcinfo, 1, "factors", 1, RS_BPR_MAX_FACTORS);
-	t.iterations = RsIntArg(fcinfo, 3, "iterations", 1, BPR_MAX_ITERATIONS);
-	run->learning_rate = (float) RsFloatArg(fcinfo, 4, "learning_rate", 1e-6, 10, NAN);
+	t.iterations = RsIntArg(fcinfo, 3, "iterations", 1, RS_BPR_MAX_ITERATIONS);
+	run->learning_rate = (float) RsFloatArg(fcinfo, 4, "learning_rate", 1e-6,
+											RS_BPR_MAX_LEARNING_RATE, NAN);
 	run->reg = (float) RsFloatArg(fcinfo, 5, "regularization", 0, 100, NAN);
 	if (run->learning_rate * run->reg >= 1)
 		ereport(ERROR,
@@ -271,7 +317,7 @@ recsys_train_bpr(PG_FUNCTION_ARGS)
 	run->R = positive_pairs(&t.data.by_user);
 	run->nblocks = rs_bpr_blocks(run->R);
 	allocate(&t);
-	loss = fit(&t);
+	loss = fit(&t, trainer.name);
 
 	RsJsonInt(&trainer.params, "factors", run->k);
 	RsJsonInt(&trainer.params, "iterations", t.iterations);

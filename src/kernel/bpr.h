@@ -36,6 +36,8 @@
 
 #define RS_BPR_MAX_FACTORS	1024
 #define RS_BPR_MAX_BLOCKS	16
+#define RS_BPR_MAX_ITERATIONS	10000
+#define RS_BPR_MAX_LEARNING_RATE	10
 /* Rows of users (and of items) per block at least: small data, few blocks. */
 #define RS_BPR_MIN_BLOCK_ROWS 32
 /* Draws of a negative that is not one of the user's items, before giving up. */

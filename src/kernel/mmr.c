@@ -15,6 +15,17 @@
 
 #include "mmr.h"
 
+/*
+ * Tiers of a candidate: +Inf relevance before every finite one, -Inf and
+ * NaN after; MMR orders the candidates within a tier.  The scaled
+ * relevance keeps the tier as +Inf / -Inf and NaN marks a picked one.
+ */
+static inline int
+mmr_tier(float scaled)
+{
+	return isinf(scaled) ? (scaled > 0 ? 2 : 0) : 1;
+}
+
 int
 rs_mmr_rerank(const float *relevance, const float *sim, int n, int k, double lambda,
 			  float *scratch, int32_t *order)
@@ -29,35 +40,47 @@ rs_mmr_rerank(const float *relevance, const float *sim, int n, int k, double lam
 		k = n;
 	for (int c = 0; c < n; c++)
 	{
-		float		r = isnan(relevance[c]) ? 0 : relevance[c];
+		float		r = isnan(relevance[c]) ? -INFINITY : relevance[c];
 
 		rel[c] = r;
-		lo = fminf(lo, r);
-		hi = fmaxf(hi, r);
+		if (isfinite(r))
+		{
+			lo = fminf(lo, r);
+			hi = fmaxf(hi, r);
+		}
 		max_sim[c] = 0;
 	}
 	for (int c = 0; c < n; c++)
-		rel[c] = hi > lo ? (rel[c] - lo) / (hi - lo) : 1;
+		if (isfinite(rel[c]))
+			/* in double: hi - lo may overflow a float */
+			rel[c] = hi > lo ? (float) (((double) rel[c] - lo) / ((double) hi - lo)) : 1;
 
 	while (picked < k)
 	{
 		int			best = -1;
+		int			best_tier = -1;
 		double		best_value = 0;
 
 		for (int c = 0; c < n; c++)
 		{
+			int			tier;
 			double		value;
 
 			if (isnan(rel[c]))
 				continue;
+			tier = mmr_tier(rel[c]);
 			/* nothing picked yet: no penalty (max over the empty set) */
-			value = (1 - lambda) * rel[c] - (picked > 0 ? lambda * max_sim[c] : 0);
-			if (best < 0 || value > best_value)
+			value = (tier == 1 ? (1 - lambda) * rel[c] : 0) -
+				(picked > 0 ? lambda * max_sim[c] : 0);
+			if (tier > best_tier || (tier == best_tier && value > best_value))
 			{
 				best = c;
+				best_tier = tier;
 				best_value = value;
 			}
 		}
+		if (best < 0)
+			break;
 		order[picked++] = best;
 		rel[best] = NAN;
 		for (int c = 0; c < n; c++)

@@ -22,9 +22,10 @@
  *		(1 - lambda) rel(c) - lambda max_{p picked} sim(c, p)
  * (Carbonell and Goldstein 1998), and writes their positions in the pool
  * to order[0 .. min(k, n)), in the order picked; returns how many.
- * relevance[] holds the n candidates' scores (NaN: 0 after scaling); they
- * are scaled to [0, 1] within the pool (min-max; all 1 when they are
- * equal), so lambda weighs the same whatever the model's scale.  sim is
+ * relevance[] holds the n candidates' scores; the finite ones are scaled
+ * to [0, 1] within the pool (min-max; all 1 when they are equal), so
+ * lambda weighs the same whatever the model's scale.  +Inf ranks before
+ * every finite score, -Inf and NaN after (MMR orders each group).  sim is
  * the n x n row-major similarity matrix of the pool (NaN read as 0).
  * Ties go to the earlier candidate, so the pool should come best first:
  * lambda 0 then returns the pool's own order.  scratch holds 2 n floats.

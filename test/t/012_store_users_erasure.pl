@@ -59,8 +59,10 @@ $primary->safe_psql('postgres', "DELETE FROM events WHERE user_id = $user");
 is($on_primary->query_safe($list->($user)), $unknown_list,
 	'the next statement of a session with the model loaded serves the user as unknown');
 is($on_primary->query_safe($scores->($user)), $unknown_scores, 'score too');
-is($on_primary->query_safe("SELECT count(*) FROM recsys.explain($user, 7, 10, 'private')"), '0',
+is($on_primary->query("SELECT count(*) FROM recsys.explain($user, 7, 10, 'private')"), '0',
 	'explain finds nothing to explain');
+like($on_primary->{stderr}, qr/NOTICE:  model "private" has nothing to explain item 7 by for user $user/,
+	'and says so');
 is($snapshot->query_safe($list->($user)), $before,
 	'the repeatable-read transaction keeps its snapshot');
 $snapshot->query_safe('COMMIT');

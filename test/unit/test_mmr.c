@@ -96,6 +96,51 @@ UNIT_TEST(mmr_lambda_one_and_edges)
 	UNIT_CHECK(rs_mmr_rerank(rel, sim, 1, 3, 0.5, scratch, order) == 1 && order[0] == 0);
 }
 
+/*
+ * Non-finite relevance (a diverged model, review 2): +Inf first, then the
+ * finite scores by MMR, then -Inf and NaN; every candidate once and no
+ * position outside the pool (Inf / Inf used to be the "picked" mark).
+ */
+UNIT_TEST(mmr_non_finite_relevance)
+{
+	float		rel[6] = {1, INFINITY, -INFINITY, 0.5f, NAN, INFINITY};
+	float		sim[36];
+	float		scratch[12];
+	int32_t		order[6];
+	int			seen[6] = {0};
+
+	two_groups(sim);
+	for (int t = 0; t <= 2; t++)
+	{
+		UNIT_CHECK(rs_mmr_rerank(rel, sim, 6, 6, t / 2.0, scratch, order) == 6);
+		memset(seen, 0, sizeof(seen));
+		for (int r = 0; r < 6; r++)
+		{
+			UNIT_CHECK(order[r] >= 0 && order[r] < 6);
+			if (order[r] >= 0 && order[r] < 6)
+				seen[order[r]]++;
+		}
+		for (int c = 0; c < 6; c++)
+			UNIT_CHECK(seen[c] == 1);
+		UNIT_CHECK((order[0] == 1 && order[1] == 5) || (order[0] == 5 && order[1] == 1));
+		UNIT_CHECK((order[2] == 0 && order[3] == 3) || (order[2] == 3 && order[3] == 0));
+		UNIT_CHECK((order[4] == 2 && order[5] == 4) || (order[4] == 4 && order[5] == 2));
+	}
+	/* lambda 0: ties by position within each group */
+	UNIT_CHECK(rs_mmr_rerank(rel, sim, 6, 3, 0, scratch, order) == 3);
+	UNIT_CHECK(order[0] == 1 && order[1] == 5 && order[2] == 0);
+	/* all infinite, and a range that overflows a float */
+	for (int c = 0; c < 6; c++)
+		rel[c] = c % 2 ? INFINITY : -INFINITY;
+	UNIT_CHECK(rs_mmr_rerank(rel, sim, 6, 6, 0.3, scratch, order) == 6);
+	UNIT_CHECK(order[0] % 2 == 1 && order[1] % 2 == 1 && order[2] % 2 == 1);
+	UNIT_CHECK(order[3] % 2 == 0 && order[4] % 2 == 0 && order[5] % 2 == 0);
+	for (int c = 0; c < 6; c++)
+		rel[c] = c == 0 ? 3e38f : c == 5 ? -3e38f : 0;
+	UNIT_CHECK(rs_mmr_rerank(rel, sim, 6, 6, 0, scratch, order) == 6);
+	UNIT_CHECK(order[0] == 0 && order[5] == 5);
+}
+
 UNIT_TEST(mmr_matches_brute_force)
 {
 	enum
