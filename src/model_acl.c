@@ -333,6 +333,18 @@ lock_model_row(void *arg)
 		elog(ERROR, "SPI_connect failed");
 	RsExecute("SELECT FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
 			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
+
+	/*
+	 * No row: dropped or renamed by a transaction that committed while the
+	 * lock waited for it.  The statement's snapshot may still show the row,
+	 * so say here what RsGetModel says of a missing model.
+	 */
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" does not exist", (const char *) arg),
+				 errdetail("It was dropped or renamed by a transaction that committed meanwhile."),
+				 errhint("SELECT name FROM recsys.models lists the models.")));
 	SPI_finish();
 }
 
