@@ -505,6 +505,24 @@ BEGIN
 					  HINT = 'Train the re-ranker again on a model there is.';
 		END IF;
 	END IF;
+	-- the base and members must still be their owners' at training (recorded
+	-- by name since 0.7.0): else another role took the name after a drop
+	SELECT string_agg(format('"%s"', e.name), ', ' ORDER BY e.name) INTO missing
+	FROM (SELECT result.params ->> 'candidates_from', result.params ->> 'candidates_owner'
+		  WHERE result.algorithm = 'fm'
+		  UNION ALL
+		  SELECT m.name, result.params -> 'member_owners' ->> (m.o::integer - 1)
+		  FROM jsonb_array_elements_text(result.params -> 'members') WITH ORDINALITY m(name, o)
+		  WHERE result.algorithm = 'blend') e(name, owner)
+	JOIN recsys.models b ON b.name = e.name
+	WHERE e.owner IS NOT NULL AND pg_get_userbyid(b.owner) IS DISTINCT FROM e.owner;
+	IF missing IS NOT NULL THEN
+		RAISE EXCEPTION 'version % of "%" is built on models that changed owner since training: %',
+			version, model, missing
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'A model of that name was dropped, and another role''s model took the name.',
+				  HINT = 'Train the model again.';
+	END IF;
 	RETURN result;
 END
 $$;

@@ -224,6 +224,57 @@ DROP TABLE some_purchases;
 SELECT recsys.train_blend('{ease_some,ease}');
 \set VERBOSITY default
 
+-- A member that another role's model replaced by name is refused: the
+-- blend recorded its members' owners at training (by name)
+CREATE ROLE regress_recsys_blend_a;
+CREATE ROLE regress_recsys_blend_b;
+CREATE ROLE regress_recsys_blend_c;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys
+	TO regress_recsys_blend_a, regress_recsys_blend_b, regress_recsys_blend_c;
+GRANT USAGE ON SCHEMA blend_test TO regress_recsys_blend_a, regress_recsys_blend_b, regress_recsys_blend_c;
+GRANT SELECT ON purchases TO regress_recsys_blend_a, regress_recsys_blend_b, regress_recsys_blend_c;
+-- (1) b's blend of a's model; a revokes it and drops it; c takes the name
+SET ROLE regress_recsys_blend_a;
+SELECT (recsys.train_popular('purchases', model => 'bo_m')).name;
+SELECT recsys.grant_model('bo_m', 'regress_recsys_blend_b');
+SET ROLE regress_recsys_blend_b;
+SELECT (recsys.train_popular('purchases', model => 'bo_own')).name;
+SELECT (recsys.train_blend('{bo_own,bo_m}', '{1,1}', 'bo_mix')).params->'member_owners' AS member_owners;
+SET ROLE regress_recsys_blend_a;
+SELECT recsys.revoke_model('bo_m', 'regress_recsys_blend_b');
+SELECT recsys.drop_model('bo_m');
+SET ROLE regress_recsys_blend_c;
+SELECT (recsys.train_popular('purchases', model => 'bo_m')).name;
+SELECT recsys.grant_model('bo_m', 'public');
+SET ROLE regress_recsys_blend_b;
+SELECT * FROM recsys.recommend(1, 3, 'bo_mix');
+-- (2) b's blend, retrained without that member; c drops it, a takes the
+-- name; b's rollback to the old version is refused
+SET ROLE regress_recsys_blend_c;
+SELECT recsys.grant_model('bo_m', 'regress_recsys_blend_b');
+SET ROLE regress_recsys_blend_b;
+SELECT (recsys.train_blend('{bo_own,bo_m}', '{1,1}', 'bo_mix', replace => true)).version;
+SELECT (recsys.train_blend('{bo_own}', NULL, 'bo_mix', replace => true)).version;
+SET ROLE regress_recsys_blend_c;
+SELECT recsys.drop_model('bo_m');
+SET ROLE regress_recsys_blend_a;
+SELECT (recsys.train_popular('purchases', model => 'bo_m')).name;
+SELECT recsys.grant_model('bo_m', 'public');
+SET ROLE regress_recsys_blend_b;
+SELECT recsys.rollback('bo_mix');
+SELECT version, params->'members' AS members FROM recsys.models WHERE name = 'bo_mix';
+SELECT recsys.drop_model('bo_mix'), recsys.drop_model('bo_own');
+SET ROLE regress_recsys_blend_a;
+SELECT recsys.drop_model('bo_m');
+RESET ROLE;
+REVOKE ALL ON purchases FROM regress_recsys_blend_a, regress_recsys_blend_b, regress_recsys_blend_c;
+REVOKE ALL ON SCHEMA blend_test FROM regress_recsys_blend_a, regress_recsys_blend_b, regress_recsys_blend_c;
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys
+	FROM regress_recsys_blend_a, regress_recsys_blend_b, regress_recsys_blend_c;
+DROP ROLE regress_recsys_blend_a;
+DROP ROLE regress_recsys_blend_b;
+DROP ROLE regress_recsys_blend_c;
+
 RESET search_path;
 DROP SCHEMA blend_test CASCADE;
 -- drop_model's check is a convenience: the catalog rows can go all at once

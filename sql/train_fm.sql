@@ -304,6 +304,59 @@ SELECT recsys.activate('fm_a', 1);
 \set VERBOSITY default
 -- the re-ranker and its base can go together
 SELECT recsys.drop_model('fm_a'), recsys.drop_model('fm_a_base2');
+-- A base that another role's model replaced by name is refused: the
+-- re-ranker recorded its base's owner at training (by name)
+RESET ROLE;
+CREATE ROLE regress_recsys_fm_c;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys TO regress_recsys_fm_c;
+GRANT USAGE ON SCHEMA fm_test TO regress_recsys_fm_c;
+GRANT SELECT ON buys TO regress_recsys_fm_c;
+-- (1) b's re-ranker over a's base; a revokes it and drops it; c takes the name
+SET ROLE regress_recsys_fm_a;
+SELECT (recsys.train_popular('buys', model => 'fm_x')).name;
+SELECT recsys.grant_model('fm_x', 'regress_recsys_fm_b');
+SET ROLE regress_recsys_fm_b;
+SELECT (recsys.train_fm('buys', 'fm_x', model => 'fm_r', epochs => 1)).params->>'candidates_owner' AS base_owner;
+SET ROLE regress_recsys_fm_a;
+SELECT recsys.revoke_model('fm_x', 'regress_recsys_fm_b');
+SELECT recsys.drop_model('fm_x');
+SET ROLE regress_recsys_fm_c;
+SELECT (recsys.train_popular('buys', model => 'fm_x')).name;
+SELECT recsys.grant_model('fm_x', 'public');
+SET ROLE regress_recsys_fm_b;
+SELECT * FROM recsys.recommend(3, 3, 'fm_r');
+SELECT recsys.drop_model('fm_r');
+SET ROLE regress_recsys_fm_c;
+SELECT recsys.drop_model('fm_x');
+-- (2) a's re-ranker, retrained on another base; a drops the old base, b
+-- takes its name; a's rollback to the old version is refused
+SET ROLE regress_recsys_fm_a;
+SELECT (recsys.train_popular('buys', model => 'fm_y')).name;
+SELECT (recsys.train_popular('buys', model => 'fm_y2')).name;
+SELECT (recsys.train_fm('buys', 'fm_y', model => 'fm_r', epochs => 1)).version;
+SELECT (recsys.train_fm('buys', 'fm_y2', model => 'fm_r', epochs => 1)).version;
+SELECT recsys.drop_model('fm_y');
+SET ROLE regress_recsys_fm_b;
+SELECT (recsys.train_popular('buys', model => 'fm_y')).name;
+SELECT recsys.grant_model('fm_y', 'public');
+SET ROLE regress_recsys_fm_a;
+SELECT recsys.rollback('fm_r');
+SELECT version, params->>'candidates_from' AS base FROM recsys.models WHERE name = 'fm_r';
+-- (past activate, e.g. by a catalog edit, serving refuses it as well)
+UPDATE recsys.models SET version = 1, params = v.params
+FROM recsys.model_versions v WHERE v.model = 'fm_r' AND v.version = 1 AND models.name = 'fm_r';
+SELECT * FROM recsys.recommend(3, 3, 'fm_r');
+-- a re-ranker trained before owners were recorded serves as it did
+UPDATE recsys.models SET params = params - 'candidates_owner' WHERE name = 'fm_r';
+SELECT count(*) > 0 AS served FROM recsys.recommend(3, 3, 'fm_r');
+SELECT recsys.drop_model('fm_r'), recsys.drop_model('fm_y2');
+SET ROLE regress_recsys_fm_b;
+SELECT recsys.drop_model('fm_y');
+RESET ROLE;
+REVOKE ALL ON buys FROM regress_recsys_fm_c;
+REVOKE ALL ON SCHEMA fm_test FROM regress_recsys_fm_c;
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_fm_c;
+DROP ROLE regress_recsys_fm_c;
 RESET ROLE;
 REVOKE ALL ON buys, item_feats FROM regress_recsys_fm_a, regress_recsys_fm_b;
 REVOKE ALL ON SCHEMA fm_test FROM regress_recsys_fm_a, regress_recsys_fm_b;

@@ -302,6 +302,7 @@ recsys_train_blend(PG_FUNCTION_ARGS)
 	static const RsTrainArgNos argnos = {.model = 2,.cols = -1,.weight_col = -1,.replace = 3};
 	RsTrainer	trainer;
 	char	  **names;
+	char	  **owners;
 	float	   *weights;
 	int			n;
 	MemberRow  *rows;
@@ -342,8 +343,15 @@ recsys_train_blend(PG_FUNCTION_ARGS)
 				 errdetail("A blend reads the items users have seen from its first member's source."),
 				 errhint("Retrain the member, or name another member first.")));
 
+	/* each member's owner (its row is locked): serving refuses another's */
+	owners = palloc(sizeof(char *) * n);
 	for (int m = 0; m < n; m++)
+	{
+		bool		exists;
+
 		versions[m] = rows[m].version;
+		owners[m] = RsModelOwnerName(RsModelOwner(names[m], &exists));
+	}
 	/* the first member's source and columns, described as a trainer's */
 	trainer.spec.relid = rows[0].source;
 	trainer.spec.user_col = rows[0].user_col;
@@ -351,6 +359,7 @@ recsys_train_blend(PG_FUNCTION_ARGS)
 	trainer.spec.weight_col = rows[0].weight_col;
 	RsJsonRaw(&trainer.params, "members", json_text_array(names, n));
 	RsJsonRaw(&trainer.params, "weights", json_real_array(weights, n));
+	RsJsonRaw(&trainer.params, "member_owners", json_text_array(owners, n));
 	RsJsonRaw(&trainer.stats, "member_versions", json_int_array(versions, n));
 	trainer.n_users = rows[0].n_users;
 	trainer.n_items = rows[0].n_items;

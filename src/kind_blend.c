@@ -44,6 +44,7 @@ typedef struct RsBlendMember
 {
 	char	   *name;
 	float		weight;
+	char	   *trained_owner;	/* at training (NULL: not recorded) */
 	/* bound by blend_revalidate; pinned whenever the blend is */
 	RsModel    *model;
 	uint64		instance;		/* the bound member's RsModel.instance */
@@ -83,7 +84,8 @@ blend_load(RsModel *blend, const RsCatalogRow *row)
 	Datum		values[2] = {CStringGetTextDatum(blend->name), Int32GetDatum(blend->version)};
 	MemoryContext old;
 
-	RsExecute("SELECT m.name, (v.params->'weights'->>(m.o::pg_catalog.int4 - 1))::pg_catalog.float4 "
+	RsExecute("SELECT m.name, (v.params->'weights'->>(m.o::pg_catalog.int4 - 1))::pg_catalog.float4, "
+			  "v.params->'member_owners'->>(m.o::pg_catalog.int4 - 1) "
 			  "FROM recsys.model_versions v, "
 			  "pg_catalog.jsonb_array_elements_text(v.params->'members') WITH ORDINALITY AS m(name, o) "
 			  "WHERE v.model OPERATOR(pg_catalog.=) $1 AND v.version OPERATOR(pg_catalog.=) $2 "
@@ -102,7 +104,9 @@ blend_load(RsModel *blend, const RsCatalogRow *row)
 	for (int m = 0; m < B(blend)->n_members; m++)
 	{
 		bool		null_name,
-					null_weight;
+					null_weight,
+					null_owner;
+		Datum		owner;
 		Datum		name = SPI_getbinval(SPI_tuptable->vals[m], SPI_tuptable->tupdesc, 1, &null_name);
 		Datum		weight = SPI_getbinval(SPI_tuptable->vals[m], SPI_tuptable->tupdesc, 2, &null_weight);
 
@@ -114,6 +118,9 @@ blend_load(RsModel *blend, const RsCatalogRow *row)
 					 errhint("Retrain the blend.")));
 		B(blend)->members[m].name = TextDatumGetCString(name);
 		B(blend)->members[m].weight = DatumGetFloat4(weight);
+		owner = SPI_getbinval(SPI_tuptable->vals[m], SPI_tuptable->tupdesc, 3, &null_owner);
+		if (!null_owner)
+			B(blend)->members[m].trained_owner = TextDatumGetCString(owner);
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -217,6 +224,8 @@ blend_revalidate(RsModel *blend)
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("blend \"%s\" cannot be a member of another blend", model->name),
 						 errhint("Name the inner blend's members in the outer blend instead.")));
+			RsRefuseChangedOwner("member model", member->name, "blend", blend->name,
+								 member->trained_owner, model->owner);
 			error_context_stack = callback.previous;
 
 			if (member->model == NULL)

@@ -59,6 +59,7 @@ typedef struct FmState
 	int			pool;
 	float		base_weight;
 	char	   *base_name;
+	char	   *base_owner;		/* at training (NULL: not recorded) */
 	float	   *item_terms;		/* n_items x (k + 1) */
 	float	   *context_factors;	/* FM_CONTEXTS x k, or NULL */
 	pg_tz	   *zone;			/* of the hours and weekdays (NULL: the session's) */
@@ -94,8 +95,8 @@ load_settings(RsModel *model, const RsCatalogRow *row, bool *context)
 {
 	Datum		values[3] = {CStringGetTextDatum(row->params ? row->params : "{}"),
 							 Int32GetDatum(FM_MAX_POOL), Int32GetDatum(RS_FM_MAX_FACTORS)};
-	bool		isnull[6];
-	Datum		d[6];
+	bool		isnull[7];
+	Datum		d[7];
 	HeapTuple	tuple;
 	TupleDesc	desc;
 
@@ -111,12 +112,12 @@ load_settings(RsModel *model, const RsCatalogRow *row, bool *context)
 			  "     AND (p->'factors')::pg_catalog.numeric BETWEEN 1 AND $3 "
 			  "     THEN (p->'factors')::pg_catalog.int4 END, "
 			  "p->>'time_col' IS NOT NULL AND (p->>'context') IS DISTINCT FROM 'false', "
-			  "p->>'time_zone' "
+			  "p->>'time_zone', p->>'candidates_owner' "
 			  "FROM (SELECT $1::pg_catalog.jsonb AS p) s",
 			  3, (Oid[]) {TEXTOID, INT4OID, INT4OID}, values, NULL, true, SPI_OK_SELECT);
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	for (int c = 0; c < 6; c++)
+	for (int c = 0; c < 7; c++)
 		d[c] = SPI_getbinval(tuple, desc, c + 1, &isnull[c]);
 	if (isnull[0])
 		RsModelCorrupt(model, "params has no candidates_from");
@@ -128,6 +129,8 @@ load_settings(RsModel *model, const RsCatalogRow *row, bool *context)
 		RsModelCorrupt(model, psprintf("params' factors is not a number between 1 and %d", RS_FM_MAX_FACTORS));
 	*context = DatumGetBool(d[4]);
 	S(model)->base_name = MemoryContextStrdup(model->mcxt, TextDatumGetCString(d[0]));
+	if (!isnull[6])
+		S(model)->base_owner = MemoryContextStrdup(model->mcxt, TextDatumGetCString(d[6]));
 	S(model)->pool = DatumGetInt32(d[1]);
 	S(model)->base_weight = DatumGetFloat4(d[2]);
 	S(model)->k = DatumGetInt32(d[3]);
@@ -249,6 +252,8 @@ fm_revalidate(RsModel *fm)
 	PG_END_TRY();
 	if (lookup.model->kind == &RsFmKind)
 		RsFmRefuseNesting(lookup.model->name);
+	RsRefuseChangedOwner("candidates_from model", S(fm)->base_name, "re-ranker", fm->name,
+						 S(fm)->base_owner, lookup.model->owner);
 	error_context_stack = callback.previous;
 	if (S(fm)->base == NULL)
 		bind_base(fm, lookup.model);

@@ -364,6 +364,42 @@ RsLockModelRow(const char *name)
 }
 
 /*
+ * RsModelOwnerName is the name of a model's owner as a model built on it
+ * records it (a name, not an OID: it must survive a dump restored into
+ * another cluster); a dropped role's is "" (matching no recorded name).
+ */
+char *
+RsModelOwnerName(Oid owner)
+{
+	char	   *name = GetUserNameFromId(owner, true);
+
+	return name ? name : "";
+}
+
+/*
+ * RsRefuseChangedOwner refuses a base or member (what: "candidates_from
+ * model", "member model") found by name whose owner is no longer the one
+ * recorded at training (trained_owner; NULL: a model trained before owners
+ * were recorded, not checked): the model of that name was dropped and
+ * another role took the name.
+ */
+void
+RsRefuseChangedOwner(const char *what, const char *name, const char *user_kind,
+					 const char *user_name, const char *trained_owner, Oid owner)
+{
+	const char *now = RsModelOwnerName(owner);
+
+	if (trained_owner == NULL || strcmp(trained_owner, now) == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("%s \"%s\" of %s \"%s\" changed owner since training", what, name, user_kind, user_name),
+			 errdetail("It was owned by role \"%s\" at training; the model of that name now is role \"%s\"'s.",
+					   trained_owner, now),
+			 errhint("Retrain the %s.", user_kind)));
+}
+
+/*
  * RsDenyModel raises the error for a role that may not do action (a verb:
  * "use", "train", "drop", ...) to a model: SQLSTATE 42501, naming the
  * model and its owner.

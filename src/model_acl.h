@@ -23,6 +23,9 @@ extern void RsDenyModel(const char *name, Oid owner, const char *action) pg_attr
 extern void RsRunAsOwner(const char *name, Oid owner, RsOwnerWork work, void *arg);
 extern void RsRunAsCatalogOwner(RsOwnerWork work, void *arg);
 extern void RsLockModelRow(const char *name);
+extern char *RsModelOwnerName(Oid owner);
+extern void RsRefuseChangedOwner(const char *what, const char *name, const char *user_kind,
+								 const char *user_name, const char *trained_owner, Oid owner);
 extern int	RsExecutePlanAsOwner(const char *name, Oid owner, SPIPlanPtr plan, Datum *values);
 
 #endif							/* RECSYS_MODEL_ACL_H */

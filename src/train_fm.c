@@ -423,8 +423,10 @@ refuse_if_built_on(const char *name)
 /*
  * The base model: one the caller may use, and not a re-ranker; its row
  * stays locked against dropping and renaming until the re-ranker commits.
+ * Returns its owner's name, recorded as params.candidates_owner so that
+ * serving and activate refuse a model another role later names so.
  */
-static void
+static char *
 check_base(const char *base_name, const char *model_name)
 {
 	RsModel    *base;
@@ -440,6 +442,7 @@ check_base(const char *base_name, const char *model_name)
 		RsFmRefuseNesting(base_name);
 	if (base->kind->score_user == NULL && base->kind->rank_top_k == NULL)
 		RsKindNotSupported(base, "ranking a user's items", offsetof(RsModelKind, score_user));
+	return RsModelOwnerName(base->owner);
 }
 
 /* Feature names as a JSON array. */
@@ -564,6 +567,7 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	RsInteractions data;
 	FmRun		run;
 	char	   *base_name;
+	char	   *base_owner;
 	int			epochs;
 	double		learning_rate;
 	double		regularization;
@@ -629,7 +633,7 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 
 	trainer.refuse = refuse_if_built_on;
 	RsTrainBegin(&trainer, "fm", &data);
-	check_base(base_name, trainer.name);
+	base_owner = check_base(base_name, trainer.name);
 	if (time_col)
 		(void) RsTimeEpochSql(trainer.spec.relid, time_col, "time_col");
 	run.trainer = &trainer;
@@ -734,6 +738,7 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	}
 
 	RsJsonText(&trainer.params, "candidates_from", base_name);
+	RsJsonText(&trainer.params, "candidates_owner", base_owner);
 	RsJsonInt(&trainer.params, "pool", pool);
 	RsJsonFloat(&trainer.params, "base_weight", base_weight);
 	RsJsonInt(&trainer.params, "factors", run.k);
