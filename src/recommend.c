@@ -347,10 +347,13 @@ recsys_recommend(PG_FUNCTION_ARGS)
 		}
 	}
 
+	if (history_input(model))
+		RsReadUserItems(model, user_id, history_input(model), &items);
+	else if (exclude_seen)
+		/* for excluding only: a model of ratings need not refuse duplicates */
+		RsReadSeenItems(model, user_id, "Excluding seen items", &items);
 	if (exclude_seen || history_input(model))
 	{
-		RsReadUserItems(model, user_id,
-						exclude_seen ? "Excluding seen items" : history_input(model), &items);
 		have_items = true;
 		if (exclude_seen)
 			for (int n = 0; n < items.n; n++)
