@@ -362,7 +362,7 @@ recsys_recommend(PG_FUNCTION_ARGS)
 	else if (exclude_seen || history_input(model))
 	{
 		RsReadUserItems(model, user_id,
-						history_input(model) ? history_input(model) : "Excluding seen items", &items);
+						exclude_seen ? "Excluding seen items" : history_input(model), &items);
 		have_items = true;
 		if (exclude_seen)
 			for (int n = 0; n < items.n; n++)
