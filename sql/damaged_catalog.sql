@@ -270,6 +270,8 @@ INSERT INTO damages (model, what, damage) VALUES
 	 $$UPDATE recsys.models SET params = jsonb_set(params, '{base_weight}', '1e39') WHERE name = 'dmg_fm'$$),
 	('dmg_fm', 'params with a time zone that is none',
 	 $$UPDATE recsys.models SET params = jsonb_set(params, '{time_zone}', '"Not/AZone"') WHERE name = 'dmg_fm'$$),
+	('dmg_fm', 'params with a time zone that is a number',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{time_zone}', '123') WHERE name = 'dmg_fm'$$),
 	('dmg_als', 'a mean user vector element "NaN"',
 	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{mean_user_factors,0}', '"NaN"') WHERE name = 'dmg_als'$$),
 	('dmg_als', 'a mean user vector element "Infinity"',

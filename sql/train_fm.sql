@@ -128,6 +128,22 @@ SELECT (recsys.train_fm('buys_local', 'fm_base', model => 'fm_local', factors =>
 SELECT a.name, a.value = b.value AS identical
 FROM recsys.model_parameters a JOIN recsys.model_parameters b USING (name)
 WHERE a.model = 'fm_zone' AND b.model = 'fm_local' ORDER BY a.name;
+-- a zone set as an offset is recorded by its resolved name (the raw setting
+-- "INTERVAL '05:30:00'" or "5" would read as a POSIX offset west of UTC):
+-- +05:30 trains and serves like Asia/Kolkata (review 3)
+SET TIME ZONE INTERVAL '+05:30' HOUR TO MINUTE;
+SELECT params->>'time_zone' AS time_zone
+FROM recsys.train_fm('buys', 'fm_base', model => 'fm_offset', factors => 4, epochs => 3, time_col => 'ts');
+SET TimeZone = 'Asia/Kolkata';
+SELECT (recsys.train_fm('buys', 'fm_base', model => 'fm_kolkata', factors => 4, epochs => 3, time_col => 'ts')).name;
+SELECT a.name, a.value = b.value AS identical
+FROM recsys.model_parameters a JOIN recsys.model_parameters b USING (name)
+WHERE a.model = 'fm_offset' AND b.model = 'fm_kolkata' ORDER BY a.name;
+SET TimeZone = 'UTC';
+SELECT count(*) AS rows, bool_and(a.item_id = b.item_id AND a.score = b.score) AS same
+FROM (SELECT row_number() OVER () AS r, * FROM recsys.recommend(3, 5, model => 'fm_offset')) a
+JOIN (SELECT row_number() OVER () AS r, * FROM recsys.recommend(3, 5, model => 'fm_kolkata')) b USING (r);
+SET TimeZone = 'Asia/Tokyo';
 -- a date has no hour: context is refused, a recency weighting is not
 \set VERBOSITY terse
 SELECT recsys.train_fm('buys_local', 'fm_base', model => 'fm_err', time_col => 'day');

@@ -125,6 +125,23 @@ SELECT abs((SELECT value FROM recsys.evaluate('nb_blend', 'one_rating', weight_c
 	   < 1e-5 AS weighted_mean;
 SELECT (SELECT value FROM recsys.evaluate('nb_only', 'held_out', weight_col => 'rating') WHERE metric = 'rmse') =
 	   (SELECT value FROM recsys.evaluate('nb', 'held_out', weight_col => 'rating') WHERE metric = 'rmse') AS weight_zero_drops;
+-- an explicit factor model only excludes the user's items (its scores do
+-- not read them): an item rated twice, or not finitely, is no reason to
+-- refuse (review 3: recommend refused what score served); the
+-- neighbourhood model, which scores from them, still refuses, alone or
+-- in a blend
+INSERT INTO ratings SELECT user_id, item_id, 4 FROM ratings WHERE user_id = 1 ORDER BY item_id LIMIT 1
+RETURNING ctid AS dup, item_id AS dup_item \gset
+SELECT count(*) FILTER (WHERE item_id = :dup_item) AS the_item,
+	   count(*) = (SELECT count(DISTINCT item_id) FROM ratings) -
+	   (SELECT count(DISTINCT item_id) FROM ratings WHERE user_id = 1) AS every_unseen_item
+FROM recsys.recommend(1, 1000, 'nb_mf');
+SELECT count(*) FROM recsys.recommend(1, 3, 'nb');
+SELECT count(*) FROM recsys.recommend(1, 3, 'nb_blend');
+UPDATE ratings SET rating = 'NaN' WHERE ctid = :'dup';
+SELECT count(*) FILTER (WHERE item_id = :dup_item) AS the_item, count(*) AS served
+FROM recsys.recommend(1, 3, 'nb_mf');
+DELETE FROM ratings WHERE rating = 'NaN';
 -- ... but not with a member that does not rate, nor with weights summing to zero
 SELECT (recsys.train_popular('ratings', model => 'nb_pop')).version;
 SELECT (recsys.train_blend('{nb,nb_pop}', NULL, 'nb_ranking')).version;

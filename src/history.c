@@ -152,8 +152,29 @@ user_item_cmp(const void *a, const void *b)
  * A model of ratings (the kind's rates) refuses what its training
  * refuses: a weight that is not finite, an item rated twice.
  */
+static void read_user_items(RsModel *model, int64 user_id, const char *why, bool ratings,
+							RsUserItems *out);
+
 void
 RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out)
+{
+	read_user_items(model, user_id, why, model->kind->rates && model->kind->rates(model), out);
+}
+
+/*
+ * RsReadSeenItems reads the user's items for excluding them only (the
+ * model does not score with them): their weights and duplicates do not
+ * matter, so a model of ratings refuses nothing (duplicates are summed).
+ */
+void
+RsReadSeenItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out)
+{
+	read_user_items(model, user_id, why, false, out);
+}
+
+/* The read of RsReadUserItems; ratings: refuse what rating models refuse. */
+static void
+read_user_items(RsModel *model, int64 user_id, const char *why, bool ratings, RsUserItems *out)
 {
 	Datum		value = Int64GetDatum(user_id);
 	int			ret;
@@ -162,7 +183,6 @@ RsReadUserItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out
 	double	   *when;			/* times by position, NaN if NULL */
 	double	   *latest = NULL;	/* per output item */
 	int			n = 0;
-	bool		ratings = model->kind->rates && model->kind->rates(model);
 
 	RsRequireSource(model, why);
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -14,6 +14,8 @@
 
 extern void RsReadUserItems(RsModel *model, int64 user_id, const char *why,
 							RsUserItems *out);
+extern void RsReadSeenItems(RsModel *model, int64 user_id, const char *why,
+							RsUserItems *out);
 extern void RsFreeUserItems(RsUserItems *items);
 extern void RsRequireSource(RsModel *model, const char *why);
 extern Oid	RsSourceReader(RsModel *model);

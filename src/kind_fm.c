@@ -95,8 +95,8 @@ load_settings(RsModel *model, const RsCatalogRow *row, bool *context)
 {
 	Datum		values[3] = {CStringGetTextDatum(row->params ? row->params : "{}"),
 							 Int32GetDatum(FM_MAX_POOL), Int32GetDatum(RS_FM_MAX_FACTORS)};
-	bool		isnull[7];
-	Datum		d[7];
+	bool		isnull[8];
+	Datum		d[8];
 	HeapTuple	tuple;
 	TupleDesc	desc;
 
@@ -112,12 +112,14 @@ load_settings(RsModel *model, const RsCatalogRow *row, bool *context)
 			  "     AND (p->'factors')::pg_catalog.numeric BETWEEN 1 AND $3 "
 			  "     THEN (p->'factors')::pg_catalog.int4 END, "
 			  "p->>'time_col' IS NOT NULL AND (p->>'context') IS DISTINCT FROM 'false', "
-			  "p->>'time_zone', p->>'candidates_owner' "
+			  "p->>'time_zone', p->>'candidates_owner', "
+			  "p->'time_zone' IS NULL "
+			  "OR pg_catalog.jsonb_typeof(p->'time_zone') OPERATOR(pg_catalog.=) 'string' "
 			  "FROM (SELECT $1::pg_catalog.jsonb AS p) s",
 			  3, (Oid[]) {TEXTOID, INT4OID, INT4OID}, values, NULL, true, SPI_OK_SELECT);
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	for (int c = 0; c < 7; c++)
+	for (int c = 0; c < 8; c++)
 		d[c] = SPI_getbinval(tuple, desc, c + 1, &isnull[c]);
 	if (isnull[0])
 		RsModelCorrupt(model, "params has no candidates_from");
@@ -137,6 +139,8 @@ load_settings(RsModel *model, const RsCatalogRow *row, bool *context)
 	if (*context)
 	{
 		/* the zone training took the hours in (absent: the session's) */
+		if (!DatumGetBool(d[7]))
+			RsModelCorrupt(model, "params' time_zone is not a string");
 		if (!isnull[5])
 		{
 			S(model)->zone = pg_tzset(TextDatumGetCString(d[5]));

@@ -347,7 +347,19 @@ recsys_recommend(PG_FUNCTION_ARGS)
 		}
 	}
 
-	if (exclude_seen || history_input(model))
+	if (exclude_seen && !history_input(model) && model->kind->rates && model->kind->rates(model))
+	{
+		/*
+		 * A model of ratings that does not score from the user's items:
+		 * they only exclude, so a duplicate or a NaN is no reason to refuse;
+		 * nor are they handed on (a rating blend's members that score from
+		 * items read them themselves, and refuse).
+		 */
+		RsReadSeenItems(model, user_id, "Excluding seen items", &items);
+		for (int n = 0; n < items.n; n++)
+			rs_bitmap_set(exclude, items.item[n]);
+	}
+	else if (exclude_seen || history_input(model))
 	{
 		RsReadUserItems(model, user_id,
 						exclude_seen ? "Excluding seen items" : history_input(model), &items);

@@ -154,27 +154,6 @@ allocate(BprTrain *t)
 }
 
 /*
- * The largest Euclidean norm of n rows of k floats (double: it may be
- * beyond a float's range); NaN or Inf if a value is not finite.
- */
-static double
-max_row_norm(const float *v, int64 n, int k)
-{
-	double		max = 0;
-
-	for (int64 r = 0; r < n; r++)
-	{
-		double		sum = 0;
-
-		for (int a = 0; a < k; a++)
-			sum += (double) v[r * k + a] * v[r * k + a];
-		if (!(sum <= max * max))
-			max = sqrt(sum);
-	}
-	return max;
-}
-
-/*
  * An epoch that left a loss that is not finite, or factors whose scores
  * x_u . y_i + b_i could overflow a float (|x_u . y_i| <= |x_u| |y_i|; NaN
  * fails the test too): the model diverged (too large a learning rate).
@@ -184,9 +163,9 @@ static void
 check_diverged(BprTrain *t, const char *name, int epoch, double loss)
 {
 	RsBprRun   *run = &t->run;
-	double		bound = max_row_norm(run->X, run->R->n_rows, run->k) *
-		max_row_norm(run->Y, run->R->n_cols, run->k) +
-		max_row_norm(run->bias, run->R->n_cols, 1);
+	double		bound = rs_bpr_max_row_norm(run->X, run->R->n_rows, run->k) *
+		rs_bpr_max_row_norm(run->Y, run->R->n_cols, run->k) +
+		rs_bpr_max_row_norm(run->bias, run->R->n_cols, 1);
 
 	if ((run->track_loss && !isfinite(loss)) || !(bound <= FLT_MAX))
 		ereport(ERROR,

@@ -47,6 +47,7 @@
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "pgtime.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -659,8 +660,13 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 		run.n_user_features = user_side.n_rows;
 	}
 	run.context = time_col != NULL && context;
-	/* the zone of the hours and weekdays, also at serving (kind_fm.c) */
-	run.time_zone = pstrdup(GetConfigOption("TimeZone", false, false));
+	/*
+	 * The zone of the hours and weekdays, also at serving (kind_fm.c): its
+	 * resolved name as SHOW TimeZone prints it, not the raw setting (after
+	 * SET TIME ZONE 5 or INTERVAL '+05:30' the setting reads as a POSIX
+	 * offset, west of UTC: the opposite sign).
+	 */
+	run.time_zone = pstrdup(pg_get_timezone_name(session_timezone));
 	if (run.context && time_col_type(trainer.spec.relid, time_col) == DATEOID)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -488,6 +488,26 @@ rs_bpr_epoch_loss(const RsBprRun *run)
 	return run->R->nnz > 0 ? sum / run->R->nnz : 0;
 }
 
+double
+rs_bpr_max_row_norm(const float *v, int64_t n, int k)
+{
+	double		max = 0;
+
+	for (int64_t r = 0; r < n; r++)
+	{
+		double		sum = 0;
+
+		for (int a = 0; a < k; a++)
+			sum += (double) v[r * k + a] * v[r * k + a];
+		/* NaN at once: a later finite row must not replace it */
+		if (isnan(sum))
+			return sum;
+		if (sum > max * max)
+			max = sqrt(sum);
+	}
+	return max;
+}
+
 const char *
 rs_bpr_strerror(int status)
 {

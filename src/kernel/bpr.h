@@ -126,6 +126,13 @@ extern int	rs_bpr_fold_in(const float *Y, const float *bias, int32_t n_items, in
  */
 extern double rs_bpr_epoch_loss(const RsBprRun *run);
 
+/*
+ * The largest Euclidean norm of n rows of k floats (double: it may be
+ * beyond a float's range); NaN as soon as a row has a NaN, Inf if a row
+ * is infinite (train_bpr's divergence check).
+ */
+extern double rs_bpr_max_row_norm(const float *v, int64_t n, int k);
+
 extern const char *rs_bpr_strerror(int status);
 
 #endif							/* RECSYS_KERNEL_BPR_H */

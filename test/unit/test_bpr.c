@@ -6,6 +6,7 @@
  *		block-diagonal tastes ranks first, the cells partition the pairs,
  *		a stop callback stops a stratum, and bad arguments are refused.
  */
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,6 +377,29 @@ UNIT_TEST(test_bpr_bad_arguments)
 	t.run.k = 4;
 	free_run(&t);
 	free(dense);
+}
+
+/*
+ * The divergence check's norm: the largest row's; NaN whatever rows follow
+ * a NaN row (review 3: a later finite row replaced it), Inf for an
+ * infinite row.
+ */
+UNIT_TEST(test_bpr_max_row_norm)
+{
+	float		rows[6] = {3, 4, 0, 1, 6, 8};
+
+	UNIT_CHECK(rs_bpr_max_row_norm(rows, 3, 2) == 10);
+	UNIT_CHECK(rs_bpr_max_row_norm(rows, 0, 2) == 0);
+	rows[0] = NAN;
+	UNIT_CHECK(isnan(rs_bpr_max_row_norm(rows, 3, 2)));
+	rows[0] = 3;
+	rows[5] = NAN;
+	UNIT_CHECK(isnan(rs_bpr_max_row_norm(rows, 3, 2)));
+	rows[5] = 8;
+	rows[2] = INFINITY;
+	UNIT_CHECK(isinf(rs_bpr_max_row_norm(rows, 3, 2)));
+	rows[0] = NAN;
+	UNIT_CHECK(isnan(rs_bpr_max_row_norm(rows, 3, 2)));
 }
 
 /*
