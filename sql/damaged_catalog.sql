@@ -316,7 +316,10 @@ INSERT INTO damages (model, what, damage) VALUES
 	('dmg_nbr', 'stats with a rating_max not a number',
 	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{rating_max}', '"NaN"') WHERE name = 'dmg_nbr'$$),
 	('dmg_nbr', 'stats with rating_min above rating_max',
-	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{rating_min}', '6') WHERE name = 'dmg_nbr'$$);
+	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{rating_min}', '6') WHERE name = 'dmg_nbr'$$),
+	-- a stored user vector not finite (RsReadUserVector, shared by the factor, fm and ncf kinds)
+	('dmg_als', 'user 1''s vector not finite',
+	 $$UPDATE recsys.user_factors SET factors[1] = 'NaN' WHERE model = 'dmg_als' AND user_id = 1$$);
 
 CREATE FUNCTION try_damage(d damages) RETURNS TABLE (step text, outcome text) LANGUAGE plpgsql AS $$
 BEGIN

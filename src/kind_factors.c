@@ -299,69 +299,12 @@ factors_load(RsModel *model, const RsCatalogRow *row)
 	load_mean_user(model, row, argtypes, values);
 }
 
-/* One user's row of recsys.user_factors (user_vector). */
-typedef struct UserVectorRead
-{
-	RsModel    *model;
-	Datum	   *values;
-	int			result;
-} UserVectorRead;
-
-/*
- * Run the user vector query, as the catalog's owner: the model came from
- * RsGetModel in this statement, which checked the caller's right to it.
- */
-static void
-read_user_vector(void *arg)
-{
-	UserVectorRead *read = arg;
-	RsModel    *model = read->model;
-
-	if (F(model)->user_plan == NULL)
-	{
-		F(model)->user_plan = SPI_prepare("SELECT bias, factors FROM recsys.user_factors "
-									   "WHERE model OPERATOR(pg_catalog.=) $1 "
-									   "AND version OPERATOR(pg_catalog.=) $2 "
-									   "AND user_id OPERATOR(pg_catalog.=) $3",
-									   3, (Oid[]) {TEXTOID, INT4OID, INT8OID});
-		if (F(model)->user_plan == NULL || SPI_keepplan(F(model)->user_plan) != 0)
-			elog(ERROR, "could not prepare the user vector query: %s",
-				 SPI_result_code_string(SPI_result));
-	}
-	read->result = SPI_execute_plan(F(model)->user_plan, read->values, NULL, true, 1);
-}
-
 /* Read the user's stored vector and bias; false if there is none. */
 static bool
 read_stored_vector(RsModel *model, int64 user_id)
 {
-	Datum		values[3] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version),
-	Int64GetDatum(user_id)};
-	UserVectorRead read = {model, values, 0};
-	bool		found;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	RsRunAsCatalogOwner(read_user_vector, &read);
-	if (read.result != SPI_OK_SELECT)
-		elog(ERROR, "reading the vector of user " INT64_FORMAT " failed: %s", user_id,
-			 SPI_result_code_string(read.result));
-	found = SPI_processed == 1;
-	if (found)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-		ArrayType  *factors = isnull ? NULL : DatumGetArrayTypeP(d);
-
-		if (factors == NULL || ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != F(model)->k ||
-			ARR_HASNULL(factors))
-			RsModelCorrupt(model, "a user's factor vector has the wrong length");
-		memcpy(F(model)->user_vector, ARR_DATA_PTR(factors), sizeof(float) * F(model)->k);
-		F(model)->vector_bias = DatumGetFloat4(SPI_getbinval(SPI_tuptable->vals[0],
-														  SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	SPI_finish();
-	return found;
+	return RsReadUserVector(model, &F(model)->user_plan, user_id, F(model)->k,
+							F(model)->user_vector, &F(model)->vector_bias, "user's factor vector");
 }
 
 /*

@@ -275,34 +275,6 @@ fm_free(RsModel *model)
 	S(model)->user_plan = NULL;
 }
 
-/* user_factors' row of the user (as the catalog owner, as factor models read). */
-typedef struct UserRead
-{
-	RsModel    *model;
-	Datum	   *values;
-	int			result;
-} UserRead;
-
-static void
-read_user_row(void *arg)
-{
-	UserRead   *read = arg;
-	FmState    *s = S(read->model);
-
-	if (s->user_plan == NULL)
-	{
-		s->user_plan = SPI_prepare("SELECT factors FROM recsys.user_factors "
-								   "WHERE model OPERATOR(pg_catalog.=) $1 "
-								   "AND version OPERATOR(pg_catalog.=) $2 "
-								   "AND user_id OPERATOR(pg_catalog.=) $3",
-								   3, (Oid[]) {TEXTOID, INT4OID, INT8OID});
-		if (s->user_plan == NULL || SPI_keepplan(s->user_plan) != 0)
-			elog(ERROR, "could not prepare the user vector query: %s",
-				 SPI_result_code_string(SPI_result));
-	}
-	read->result = SPI_execute_plan(s->user_plan, read->values, NULL, true, 1);
-}
-
 /*
  * S(model)->user = the user's stored vector (zero if training did not see
  * the user) plus the context's factors at the statement's time.
@@ -311,32 +283,11 @@ static void
 user_and_context(RsModel *model, int64 user_id)
 {
 	FmState    *s = S(model);
-	Datum		values[3] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version),
-	Int64GetDatum(user_id)};
-	UserRead	read = {model, values, 0};
 
-	memset(s->user, 0, sizeof(float) * s->k);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	RsRunAsCatalogOwner(read_user_row, &read);
-	if (read.result != SPI_OK_SELECT)
-		elog(ERROR, "reading the vector of user " INT64_FORMAT " failed: %s", user_id,
-			 SPI_result_code_string(read.result));
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		ArrayType  *factors = isnull ? NULL : DatumGetArrayTypeP(d);
-
-		if (factors == NULL || ARR_NDIM(factors) != 1 || ARR_DIMS(factors)[0] != s->k ||
-			ARR_HASNULL(factors))
-			RsModelCorrupt(model, "a user's factor vector has the wrong length");
-		memcpy(s->user, ARR_DATA_PTR(factors), sizeof(float) * s->k);
-		for (int f = 0; f < s->k; f++)
-			if (!isfinite(s->user[f]))
-				RsModelCorrupt(model, "a user's factor vector is not finite");
-	}
-	SPI_finish();
+	/* zero if training did not see the user */
+	if (!RsReadUserVector(model, &s->user_plan, user_id, s->k, s->user, NULL,
+						  "user's factor vector"))
+		memset(s->user, 0, sizeof(float) * s->k);
 
 	if (s->context_factors)
 	{

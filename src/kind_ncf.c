@@ -153,34 +153,6 @@ ncf_load(RsModel *model, const RsCatalogRow *row)
 	}
 }
 
-typedef struct UserRead
-{
-	RsModel    *model;
-	Datum	   *values;
-	int			result;
-} UserRead;
-
-/* The user's embedding query, as the catalog's owner (RsGetModel checked the caller). */
-static void
-read_user_row(void *arg)
-{
-	UserRead   *read = arg;
-	NcfState   *n = N(read->model);
-
-	if (n->user_plan == NULL)
-	{
-		n->user_plan = SPI_prepare("SELECT factors FROM recsys.user_factors "
-								   "WHERE model OPERATOR(pg_catalog.=) $1 "
-								   "AND version OPERATOR(pg_catalog.=) $2 "
-								   "AND user_id OPERATOR(pg_catalog.=) $3",
-								   3, (Oid[]) {TEXTOID, INT4OID, INT8OID});
-		if (n->user_plan == NULL || SPI_keepplan(n->user_plan) != 0)
-			elog(ERROR, "could not prepare the user embedding query: %s",
-				 SPI_result_code_string(SPI_result));
-	}
-	read->result = SPI_execute_plan(n->user_plan, read->values, NULL, true, 1);
-}
-
 /*
  * The user's embedding, NULL if the model has none (cold start); kept
  * for the rest of the statement.
@@ -193,33 +165,9 @@ user_embedding(RsModel *model, int64 user_id)
 
 	if (!(n->vector_user == user_id && RsSameStatement(&n->vector_stamp, &now)))
 	{
-		Datum		values[3] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version),
-		Int64GetDatum(user_id)};
-		UserRead	read = {model, values, 0};
-		int			dim = rs_ncf_dim(&n->net.shape);
-
 		n->vector_stamp.valid = false;
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		RsRunAsCatalogOwner(read_user_row, &read);
-		if (read.result != SPI_OK_SELECT)
-			elog(ERROR, "reading the embedding of user " INT64_FORMAT " failed: %s", user_id,
-				 SPI_result_code_string(read.result));
-		n->vector_found = SPI_processed == 1;
-		if (n->vector_found)
-		{
-			bool		isnull;
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-			ArrayType  *v = isnull ? NULL : DatumGetArrayTypeP(d);
-
-			if (v == NULL || ARR_NDIM(v) != 1 || ARR_DIMS(v)[0] != dim || ARR_HASNULL(v))
-				RsModelCorrupt(model, "a user embedding has the wrong length");
-			memcpy(n->user_vector, ARR_DATA_PTR(v), sizeof(float) * dim);
-			for (int a = 0; a < dim; a++)
-				if (!isfinite(n->user_vector[a]))
-					RsModelCorrupt(model, "a user embedding holds a value that is not finite");
-		}
-		SPI_finish();
+		n->vector_found = RsReadUserVector(model, &n->user_plan, user_id, rs_ncf_dim(&n->net.shape),
+										   n->user_vector, NULL, "user embedding");
 		n->vector_user = user_id;
 		n->vector_stamp = now;
 	}

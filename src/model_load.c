@@ -19,6 +19,7 @@
 #include "utils/memutils.h"
 
 #include "cancel.h"
+#include "model_acl.h"
 #include "model_load.h"
 #include "spi_util.h"
 
@@ -361,4 +362,78 @@ RsLoadParameter(RsModel *model, const char *parameter, int ndims, int32 *shape)
 	if (!load.found)
 		RsModelCorrupt(model, psprintf("recsys.model_parameters has no row \"%s\"", parameter));
 	return load.values;
+}
+
+/* One user's row of recsys.user_factors, read as the catalog's owner. */
+typedef struct UserVectorRead
+{
+	RsModel    *model;
+	SPIPlanPtr *plan;
+	Datum	   *values;
+	int			result;
+} UserVectorRead;
+
+static void
+read_user_vector_row(void *arg)
+{
+	UserVectorRead *read = arg;
+
+	if (*read->plan == NULL)
+	{
+		*read->plan = SPI_prepare("SELECT bias, factors FROM recsys.user_factors "
+								  "WHERE model OPERATOR(pg_catalog.=) $1 "
+								  "AND version OPERATOR(pg_catalog.=) $2 "
+								  "AND user_id OPERATOR(pg_catalog.=) $3",
+								  3, (Oid[]) {TEXTOID, INT4OID, INT8OID});
+		if (*read->plan == NULL || SPI_keepplan(*read->plan) != 0)
+			elog(ERROR, "could not prepare the user vector query: %s",
+				 SPI_result_code_string(SPI_result));
+	}
+	read->result = SPI_execute_plan(*read->plan, read->values, NULL, true, 1);
+}
+
+/*
+ * RsReadUserVector reads a user's stored vector (recsys.user_factors) of
+ * the model's version into vector[0 .. length) and its bias into *bias
+ * (if not NULL); false if the user has none.  It reads as the catalog's
+ * owner: the model came from RsGetModel in this statement, which checked
+ * the caller's right to it.  *plan keeps the prepared query with the
+ * kind's state (freed by its free callback).  A vector of another length,
+ * with NULLs or values that are not finite is damage; what names the
+ * vector in that message ("user's factor vector", "user embedding").
+ */
+bool
+RsReadUserVector(RsModel *model, SPIPlanPtr *plan, int64 user_id, int length,
+				 float *vector, float *bias, const char *what)
+{
+	Datum		values[3] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version),
+	Int64GetDatum(user_id)};
+	UserVectorRead read = {model, plan, values, 0};
+	bool		found;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsRunAsCatalogOwner(read_user_vector_row, &read);
+	if (read.result != SPI_OK_SELECT)
+		elog(ERROR, "reading the vector of user " INT64_FORMAT " failed: %s", user_id,
+			 SPI_result_code_string(read.result));
+	found = SPI_processed == 1;
+	if (found)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		ArrayType  *v = isnull ? NULL : DatumGetArrayTypeP(d);
+
+		if (v == NULL || ARR_NDIM(v) != 1 || ARR_DIMS(v)[0] != length || ARR_HASNULL(v))
+			RsModelCorrupt(model, psprintf("a %s has the wrong length", what));
+		memcpy(vector, ARR_DATA_PTR(v), sizeof(float) * length);
+		for (int a = 0; a < length; a++)
+			if (!isfinite(vector[a]))
+				RsModelCorrupt(model, psprintf("a %s holds a value that is not finite", what));
+		if (bias)
+			*bias = DatumGetFloat4(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+												 &isnull));
+	}
+	SPI_finish();
+	return found;
 }

@@ -19,6 +19,8 @@ extern void RsLoadItems(RsModel *model, int64 n_items);
 extern float *RsLoadParameter(RsModel *model, const char *parameter, int ndims,
 							  int32 *shape);
 extern float *RsLoadMeanHistory(RsModel *model, int64 n_users, bool binary);
+extern bool RsReadUserVector(RsModel *model, SPIPlanPtr *plan, int64 user_id, int length,
+							 float *vector, float *bias, const char *what);
 extern void RsLoadNeighborLists(RsModel *model, bool users, RsIdMap *user_map, RsCsr *m);
 
 #endif							/* RECSYS_MODEL_LOAD_H */
