@@ -213,7 +213,7 @@ blend_revalidate(RsModel *blend)
 			RsRunAsOwner(blend->name, blend->owner, get_member, &lookup);
 			model = lookup.model;
 			/* a model that binds a base of its own: a re-ranker */
-			if (model->kind == &RsFmKind)
+			if (model->kind->reranks)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("re-ranker \"%s\" cannot be a member of a blend", model->name),

@@ -254,7 +254,7 @@ fm_revalidate(RsModel *fm)
 		resolving_base = false;
 	}
 	PG_END_TRY();
-	if (lookup.model->kind == &RsFmKind)
+	if (lookup.model->kind->reranks)
 		RsFmRefuseNesting(lookup.model->name);
 	RsRefuseChangedOwner("candidates_from model", S(fm)->base_name, "re-ranker", fm->name,
 						 S(fm)->base_owner, lookup.model->owner);
@@ -451,6 +451,7 @@ fm_history_input(RsModel *model)
 
 const RsModelKind RsFmKind = {
 	.name = "factorisation machine re-ranker",
+	.reranks = true,
 	.load = fm_load,
 	.revalidate = fm_revalidate,
 	.free = fm_free,

@@ -212,6 +212,8 @@ typedef struct RsModelKind
 	const char *name;			/* "factors", "item neighbours", ... */
 	/* scores every user alike (popularity): its rows are not personalised */
 	bool		impersonal;
+	/* re-ranks another model's candidates: cannot be a blend member or a base */
+	bool		reranks;
 
 	/* read the kind's artefacts of the version row names (SPI connected) */
 	void		(*load) (RsModel *model, const RsCatalogRow *row);

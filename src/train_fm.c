@@ -439,7 +439,7 @@ check_base(const char *base_name, const char *model_name)
 				 errhint("Name another model as candidates_from.")));
 	RsLockModelRow(base_name);
 	base = RsGetModel(base_name);
-	if (base->kind == &RsFmKind)
+	if (base->kind->reranks)
 		RsFmRefuseNesting(base_name);
 	if (base->kind->score_user == NULL && base->kind->rank_top_k == NULL)
 		RsKindNotSupported(base, "ranking a user's items", offsetof(RsModelKind, score_user));
