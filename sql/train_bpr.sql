@@ -202,3 +202,13 @@ SELECT recsys.drop_model('blocks');
 
 RESET search_path;
 DROP SCHEMA train_bpr_test CASCADE;
+
+-- an empty source is refused before anything is written
+CREATE TABLE public.rs_empty_src (user_id bigint, item_id bigint);
+INSERT INTO public.rs_empty_src VALUES (1, 1);
+SELECT 1 FROM recsys.train_popular('public.rs_empty_src', model => 'rs_empty_base');
+DELETE FROM public.rs_empty_src;
+SELECT recsys.train_bpr('public.rs_empty_src', model => 'rs_empty');
+SELECT count(*) FROM recsys.models WHERE name = 'rs_empty';
+SELECT recsys.drop_model('rs_empty_base');
+DROP TABLE public.rs_empty_src;

@@ -383,3 +383,14 @@ DROP ROLE regress_recsys_fm_b;
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'fm%' ORDER BY
 	CASE WHEN algorithm = 'fm' THEN 0 WHEN algorithm = 'blend' THEN 1 ELSE 2 END, name;
 DROP SCHEMA fm_test CASCADE;
+
+-- an empty source is refused before anything is written
+CREATE TABLE public.rs_empty_src (user_id bigint, item_id bigint);
+-- (the re-ranker's base, trained while the table has a row)
+INSERT INTO public.rs_empty_src VALUES (1, 1);
+SELECT 1 FROM recsys.train_popular('public.rs_empty_src', model => 'rs_empty_base');
+DELETE FROM public.rs_empty_src;
+SELECT recsys.train_fm('public.rs_empty_src', 'rs_empty_base', model => 'rs_empty');
+SELECT count(*) FROM recsys.models WHERE name = 'rs_empty';
+SELECT recsys.drop_model('rs_empty_base');
+DROP TABLE public.rs_empty_src;

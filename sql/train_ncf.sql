@@ -135,3 +135,13 @@ WHERE r.item_id = 100 + (u / 6) * 6 + u % 6;
 SELECT recsys.drop_model('ncf_mix');
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'ncf\_%' ORDER BY name;
 DROP SCHEMA ncf CASCADE;
+
+-- an empty source is refused before anything is written
+CREATE TABLE public.rs_empty_src (user_id bigint, item_id bigint);
+INSERT INTO public.rs_empty_src VALUES (1, 1);
+SELECT 1 FROM recsys.train_popular('public.rs_empty_src', model => 'rs_empty_base');
+DELETE FROM public.rs_empty_src;
+SELECT recsys.train_ncf('public.rs_empty_src', model => 'rs_empty');
+SELECT count(*) FROM recsys.models WHERE name = 'rs_empty';
+SELECT recsys.drop_model('rs_empty_base');
+DROP TABLE public.rs_empty_src;
