@@ -33,6 +33,18 @@
 -- Shared model cache
 -------------------------------------------------------------------------------
 
+CREATE FUNCTION recsys.shared_cache_stats(
+	OUT model text,
+	OUT version integer,
+	OUT bytes bigint,
+	OUT backends integer,
+	OUT attaches bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'recsys_shared_cache_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.shared_cache_stats() IS
+	'the models held once for all backends (recsys in shared_preload_libraries): memory and users';
+
 -------------------------------------------------------------------------------
 -- train_auto
 -------------------------------------------------------------------------------

@@ -947,6 +947,18 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.cache_stats() IS
 	'the models this session has loaded for serving: memory, loads and catalog checks';
 
+CREATE FUNCTION recsys.shared_cache_stats(
+	OUT model text,
+	OUT version integer,
+	OUT bytes bigint,
+	OUT backends integer,
+	OUT attaches bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'recsys_shared_cache_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.shared_cache_stats() IS
+	'the models held once for all backends (recsys in shared_preload_libraries): memory and users';
+
 -------------------------------------------------------------------------------
 -- Real time: folding new interactions into a trained factor model
 -------------------------------------------------------------------------------

@@ -238,17 +238,12 @@ load_mean_user(RsModel *model, const RsCatalogRow *row, Oid *argtypes, Datum *va
 }
 
 /*
- * Load a factor model's items.  User vectors are not cached: they are
- * read one at a time when needed (user_vector), so a model with
- * millions of users costs each backend only its items' memory, and a
- * user refreshed by refresh_user() counts at once everywhere.
+ * A factor model's settings, from its catalog row, checked, and its
+ * per-backend user state; the arrays are the caller's to fill.
  */
-static void
-factors_load(RsModel *model, const RsCatalogRow *row)
+static FactorsState *
+factors_state(RsModel *model, const RsCatalogRow *row)
 {
-	Oid			argtypes[2] = {TEXTOID, INT4OID};
-	Datum		values[2] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
-	int32		n_items = model->items.count;
 	FactorsState *f = RsModelAlloc(model, sizeof(FactorsState));
 
 	f->k = row->k;
@@ -264,7 +259,7 @@ factors_load(RsModel *model, const RsCatalogRow *row)
 	f->sgd_epochs = row->iterations;
 	f->sgd_seed = (uint64) row->seed;
 	model->kind_state = f;
-	if (F(model)->k <= 0)
+	if (f->k <= 0)
 		RsModelCorrupt(model, "params has no factors");
 	/* a BPR model's fold-in settings, as train_bpr checks them */
 	if (f->sgd_learning_rate != 0 &&
@@ -274,10 +269,27 @@ factors_load(RsModel *model, const RsCatalogRow *row)
 		  f->sgd_learning_rate * f->regularization < 1))
 		RsModelCorrupt(model, "params has a learning_rate, iterations, factors or regularization "
 					   "train_bpr does not accept");
+	f->user_vector = RsModelAlloc(model, sizeof(float) * f->k);
+	return f;
+}
+
+/*
+ * Load a factor model's items.  User vectors are not cached: they are
+ * read one at a time when needed (user_vector), so a model with
+ * millions of users costs each backend only its items' memory, and a
+ * user refreshed by refresh_user() counts at once everywhere.
+ */
+static void
+factors_load(RsModel *model, const RsCatalogRow *row)
+{
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
+	int32		n_items = model->items.count;
+	FactorsState *f = factors_state(model, row);
+
 	F(model)->item_factors = RsModelAlloc(model, sizeof(float) * F(model)->k * (Size) n_items);
 	F(model)->item_bias = RsModelAlloc(model, sizeof(float) * n_items);
 	F(model)->item_norms = RsModelAlloc(model, sizeof(float) * n_items);
-	F(model)->user_vector = RsModelAlloc(model, sizeof(float) * F(model)->k);
 
 	RsStreamQuery("SELECT item_id, bias, factors FROM recsys.item_factors "
 				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
@@ -297,6 +309,60 @@ factors_load(RsModel *model, const RsCatalogRow *row)
 					 F(model)->k, F(model)->item_norms + begin);
 	}
 	load_mean_user(model, row, argtypes, values);
+}
+
+/* The factor kind's part of a model's flat copy (the shared cache's). */
+typedef struct FlatFactors
+{
+	int32		k;
+	int32		n_items;
+	bool		score_bias;		/* scores add item_bias */
+	Size		item_factors;
+	Size		item_bias;
+	Size		item_norms;
+	Size		mean_user;		/* 0: none */
+	Size		mean_history;	/* 0: none */
+} FlatFactors;
+
+/* Lay the item factors out flat: everything but the per-backend user state. */
+static void
+factors_flatten(RsModel *model, RsFlat *flat)
+{
+	FactorsState *f = F(model);
+	Size		n = model->items.count;
+	FlatFactors h;
+	Size		header = RsFlatPut(flat, NULL, sizeof(FlatFactors));
+
+	memset(&h, 0, sizeof(h));
+	h.k = f->k;
+	h.n_items = model->items.count;
+	h.score_bias = f->score_bias != NULL;
+	h.item_factors = RsFlatPut(flat, f->item_factors, sizeof(float) * f->k * n);
+	h.item_bias = RsFlatPut(flat, f->item_bias, sizeof(float) * n);
+	h.item_norms = RsFlatPut(flat, f->item_norms, sizeof(float) * n);
+	if (f->mean_user != NULL)
+		h.mean_user = RsFlatPut(flat, f->mean_user, sizeof(float) * f->k);
+	if (f->mean_history != NULL)
+		h.mean_history = RsFlatPut(flat, f->mean_history, sizeof(float) * Max(n, 1));
+	if (flat->base != NULL)
+		memcpy(flat->base + header, &h, sizeof(h));
+}
+
+/* Serve a factor model from a flat copy: only the user state is this backend's. */
+static void
+factors_attach(RsModel *model, const RsCatalogRow *row, const char *copy, Size kind)
+{
+	FactorsState *f = factors_state(model, row);
+	const FlatFactors *h = RsFlatAt(copy, kind);
+
+	if (h->k != f->k || h->n_items != model->items.count)
+		RsModelCorrupt(model, "the shared copy has another shape than recsys.models");
+	f->item_factors = RsFlatAt(copy, h->item_factors);
+	f->item_bias = RsFlatAt(copy, h->item_bias);
+	f->item_norms = RsFlatAt(copy, h->item_norms);
+	f->score_bias = h->score_bias ? f->item_bias : NULL;
+	f->mean_user = RsFlatAt(copy, h->mean_user);
+	f->mean_history = RsFlatAt(copy, h->mean_history);
 }
 
 /* Read the user's stored vector and bias; false if there is none. */
@@ -966,6 +1032,8 @@ const RsModelKind RsFactorsKind = {
 	.name = "factors",
 	.load = factors_load,
 	.free = factors_free,
+	.flatten = factors_flatten,
+	.attach = factors_attach,
 	.history_input = factors_history_input,
 	.score_user = factors_score_user,
 	.rank_top_k = factors_rank_top_k,

@@ -71,6 +71,9 @@ typedef struct RsModel
 	bool		cached;			/* the cache's current copy, else retired */
 	dlist_node	cache_node;		/* in the LRU list if cached, else the retired list */
 	List	   *stale_plans;	/* plans replaced while pinned, freed when unpinned */
+	/* served from a shared copy (shared_cache.c): its slot and size, else -1 */
+	int			shared_slot;
+	Size		shared_bytes;
 
 	/* the source, for the items a user has seen (InvalidOid if gone) */
 	Oid			source;
@@ -200,6 +203,39 @@ typedef struct RsCatalogRow
 } RsCatalogRow;
 
 /*
+ * A flat, pointer-free copy of a loaded model (the shared cache's,
+ * src/shared_cache.c): arrays laid out one after another at offsets from
+ * base, each aligned for SIMD loads.  RsFlatPut appends bytes (copied
+ * from src unless NULL) and returns their offset; with base NULL it only
+ * counts, to size the copy first.
+ */
+typedef struct RsFlat
+{
+	char	   *base;
+	Size		size;
+} RsFlat;
+
+#define RS_FLAT_ALIGN 64
+
+static inline Size
+RsFlatPut(RsFlat *flat, const void *src, Size bytes)
+{
+	Size		offset = TYPEALIGN(RS_FLAT_ALIGN, flat->size);
+
+	if (flat->base != NULL && src != NULL && bytes > 0)
+		memcpy(flat->base + offset, src, bytes);
+	flat->size = offset + bytes;
+	return offset;
+}
+
+/* The array at offset of a flat copy (NULL for offset 0: absent). */
+static inline void *
+RsFlatAt(const char *base, Size offset)
+{
+	return offset == 0 ? NULL : (void *) (base + offset);
+}
+
+/*
  * RsModelKind: how one kind of model serves, as PostgreSQL's index access
  * methods fill an IndexAmRoutine.  Serving code never asks a model which
  * kind it is; it calls these.  A NULL callback means the kind does not
@@ -221,6 +257,22 @@ typedef struct RsModelKind
 	bool		(*revalidate) (RsModel *model);
 	/* free what lives outside the model's context (prepared queries) */
 	void		(*free) (RsModel *model);
+
+	/*
+	 * The shared model cache (optional: both or neither; a kind without
+	 * them is loaded by each backend for itself).  flatten appends the
+	 * kind's read-only arrays, and a header of its own first, to a flat
+	 * copy (RsFlatPut); it is called twice, to size the copy (flat->base
+	 * NULL) and to write it into shared memory, so it must be pure: no
+	 * error, allocation or interrupt check.  attach sets kind_state up
+	 * for a model served from such a copy: checks of the row as load
+	 * makes them, per-backend state (scratch, prepared queries) in the
+	 * model's context, and pointers into copy for the arrays, whose
+	 * header is at offset kind; the copy is read-only and shared by every
+	 * backend, so nothing may write into it or compute into it lazily.
+	 */
+	void		(*flatten) (RsModel *model, RsFlat *flat);
+	void		(*attach) (RsModel *model, const RsCatalogRow *row, const char *copy, Size kind);
 	/* whose rights read the source (NULL: the model's owner) */
 	Oid			(*source_reader) (RsModel *model);
 

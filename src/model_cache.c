@@ -83,6 +83,7 @@
 #include "recsys.h"
 #include "model_kind.h"
 #include "model_load.h"
+#include "shared_cache.h"
 #include "spi_util.h"
 
 typedef struct ModelCacheEntry
@@ -373,7 +374,7 @@ free_model(RsModel *model)
 static Size
 model_bytes(RsModel *model)
 {
-	return MemoryContextMemAllocated(model->mcxt, true);
+	return MemoryContextMemAllocated(model->mcxt, true) + model->shared_bytes;
 }
 
 /*
@@ -491,12 +492,13 @@ release_pins(ResourceOwner owner, bool all)
 }
 
 /*
- * Read a model's active version into a new context.  The context hangs
- * under the current (statement) context until the load succeeds, so an
- * error or a cancel halfway frees it.
+ * A new model for the version the catalog row names, without its
+ * artefacts, in a context of its own that hangs under the current
+ * (statement) context until the load succeeds, so an error or a cancel
+ * halfway frees it.
  */
 static RsModel *
-load_model(const char *name, RsCatalogRow *row)
+new_model(const char *name, RsCatalogRow *row)
 {
 	MemoryContext mcxt = AllocSetContextCreate(CurrentMemoryContext, "recsys model",
 											   ALLOCSET_DEFAULT_SIZES);
@@ -505,6 +507,7 @@ load_model(const char *name, RsCatalogRow *row)
 
 	model->mcxt = mcxt;
 	model->instance = next_instance++;
+	model->shared_slot = -1;
 	dlist_init(&model->pins);
 	strlcpy(model->name, name, NAMEDATALEN);
 	model->version = row->version;
@@ -523,16 +526,163 @@ load_model(const char *name, RsCatalogRow *row)
 	/* item indexes are int32; a negative count would wrap the allocations */
 	if (row->n_items < 0 || row->n_items > PG_INT32_MAX)
 		RsModelCorrupt(model, "recsys.models gives an item count out of range");
-
-	RsLoadItems(model, row->n_items);
 	model->impersonal = model->kind->impersonal;
-	model->kind->load(model, row);
+	return model;
+}
 
+/* A loaded model is served: its context leaves the statement's. */
+static RsModel *
+finish_model(RsModel *model, RsCatalogRow *row)
+{
 	if (model->user_col != NULL && model->item_col != NULL)
 		model->source = resolve_source(row->source);
-
-	MemoryContextSetParent(mcxt, TopMemoryContext);
+	MemoryContextSetParent(model->mcxt, TopMemoryContext);
 	return model;
+}
+
+/*
+ * The common part of a model's flat copy (the shared cache's): the item
+ * map and popularity every model has; the kind's part follows at kind.
+ */
+typedef struct FlatModel
+{
+	int64		capacity;		/* the item map's */
+	int32		shift;
+	int32		count;
+	Size		slot_keys;
+	Size		slot_index;
+	Size		ids;
+	Size		popularity;
+	Size		popular_order;
+	Size		kind;
+} FlatModel;
+
+/* Lay a loaded model out flat (sizing only if flat->base is NULL). */
+static void
+flatten_model(RsModel *model, RsFlat *flat)
+{
+	FlatModel	h;
+	Size		header = RsFlatPut(flat, NULL, sizeof(FlatModel));
+	Size		n = model->items.count;
+
+	memset(&h, 0, sizeof(h));
+	h.capacity = model->items.capacity;
+	h.shift = model->items.shift;
+	h.count = model->items.count;
+	h.slot_keys = RsFlatPut(flat, model->items.slot_keys, sizeof(int64) * model->items.capacity);
+	h.slot_index = RsFlatPut(flat, model->items.slot_index, sizeof(int32) * model->items.capacity);
+	h.ids = RsFlatPut(flat, model->items.ids, sizeof(int64) * n);
+	h.popularity = RsFlatPut(flat, model->popularity, sizeof(float) * n);
+	h.popular_order = RsFlatPut(flat, model->popular_order, sizeof(int32) * n);
+	h.kind = TYPEALIGN(RS_FLAT_ALIGN, flat->size);
+	model->kind->flatten(model, flat);
+	if (flat->base != NULL)
+		memcpy(flat->base + header, &h, sizeof(h));
+}
+
+/* RsSharedPublish's writer: the loaded model into shared memory. */
+static void
+write_flat_model(void *arg, char *buf)
+{
+	RsFlat		flat = {buf, 0};
+
+	flatten_model((RsModel *) arg, &flat);
+}
+
+/* A model's context goes (freed, or an error while attaching): drop its reference. */
+static void
+release_shared_copy(void *arg)
+{
+	RsSharedRelease(((RsModel *) arg)->shared_slot);
+}
+
+/*
+ * Serve a new model from a shared copy, which this backend references
+ * from now until the model's context is deleted.
+ */
+static RsModel *
+attach_model(RsModel *model, RsCatalogRow *row, const char *copy, int slot, Size bytes)
+{
+	const FlatModel *h = (const FlatModel *) copy;
+	MemoryContextCallback *cb = MemoryContextAlloc(model->mcxt, sizeof(MemoryContextCallback));
+
+	model->shared_slot = slot;
+	model->shared_bytes = bytes;
+	cb->func = release_shared_copy;
+	cb->arg = model;
+	MemoryContextRegisterResetCallback(model->mcxt, cb);
+	if (h->count != row->n_items)
+		RsModelCorrupt(model, "the shared copy has another item count than recsys.models");
+	model->items.capacity = h->capacity;
+	model->items.shift = h->shift;
+	model->items.count = h->count;
+	model->items.slot_keys = RsFlatAt(copy, h->slot_keys);
+	model->items.slot_index = RsFlatAt(copy, h->slot_index);
+	model->items.ids = RsFlatAt(copy, h->ids);
+	model->popularity = RsFlatAt(copy, h->popularity);
+	model->popular_order = RsFlatAt(copy, h->popular_order);
+	model->kind->attach(model, row, copy, h->kind);
+	return finish_model(model, row);
+}
+
+/*
+ * Whether this load may use or make a shared copy, and its key: only for
+ * kinds that can be laid out flat, and only when everything the
+ * transaction sees is committed (it has written nothing, so no version
+ * of its own, which could still roll back, gets shared).
+ */
+static bool
+shared_key(const char *name, const RsModel *model, const RsCatalogRow *row, RsSharedKey *key)
+{
+	if (!RsSharedCacheActive() || model->kind->flatten == NULL || model->kind->attach == NULL ||
+		row->fingerprint == NULL || strlen(row->fingerprint) != RS_FINGERPRINT_LEN ||
+		TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		return false;
+	memset(key, 0, sizeof(RsSharedKey));
+	key->database = MyDatabaseId;
+	strlcpy(key->name, name, NAMEDATALEN);
+	key->version = row->version;
+	key->trained_at = row->trained_at;
+	strlcpy(key->fingerprint, row->fingerprint, sizeof(key->fingerprint));
+	return true;
+}
+
+/*
+ * Read a model's active version: from the shared copy if there is one,
+ * else from its tables, publishing what was read as the shared copy if
+ * the model can be shared (then this backend, too, serves from that copy
+ * and frees what it read).
+ */
+static RsModel *
+load_model(const char *name, RsCatalogRow *row)
+{
+	RsModel    *model = new_model(name, row);
+	RsSharedKey key;
+	bool		shareable = shared_key(name, model, row, &key);
+	const char *copy;
+	int			slot;
+	Size		bytes;
+	RsFlat		size = {NULL, 0};
+
+	if (shareable && (copy = RsSharedAcquire(&key, &slot, &bytes)) != NULL)
+		return attach_model(model, row, copy, slot, bytes);
+
+	RsLoadItems(model, row->n_items);
+	model->kind->load(model, row);
+	if (shareable)
+	{
+		flatten_model(model, &size);
+		copy = RsSharedPublish(&key, size.size, write_flat_model, model, &slot);
+		if (copy != NULL)
+		{
+			RsModel    *shared = new_model(name, row);
+
+			free_plans(model);
+			MemoryContextDelete(model->mcxt);
+			return attach_model(shared, row, copy, slot, size.size);
+		}
+	}
+	return finish_model(model, row);
 }
 
 /* A model to load (RsGetModel), and the result. */
@@ -814,38 +964,11 @@ recsys_cache_stats(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HASH_SEQ_STATUS status;
 	ModelCacheEntry *entry;
-
 	HTAB	   *visible;
-	HASHCTL		ctl;
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (model_cache == NULL)
+	if (model_cache == NULL || (visible = RsVisibleModels()) == NULL)
 		return (Datum) 0;
-	/* a role that may not read the catalog may use no model */
-	if (pg_class_aclcheck(get_relname_relid("models", get_namespace_oid(RECSYS_SCHEMA, false)),
-						  GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		return (Datum) 0;
-
-	/*
-	 * Only the models the current role may use (their catalog rows, read
-	 * through row-level security): a backend may have served others for a
-	 * role it has since left with SET ROLE.
-	 */
-	ctl.keysize = NAMEDATALEN;
-	ctl.entrysize = NAMEDATALEN;
-	ctl.hcxt = CurrentMemoryContext;
-	visible = hash_create("recsys visible models", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	RsExecute("SELECT name FROM recsys.models", 0, NULL, NULL, NULL, true, SPI_OK_SELECT);
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		char	   *name = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
-
-		if (name != NULL && strlen(name) < NAMEDATALEN)
-			(void) hash_search(visible, name, HASH_ENTER, NULL);
-	}
-	SPI_finish();
 
 	hash_seq_init(&status, model_cache);
 	while ((entry = hash_seq_search(&status)) != NULL)
@@ -867,6 +990,41 @@ recsys_cache_stats(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * RsVisibleModels returns the names of the models the current role may
+ * use (their catalog rows, read through row-level security), as a hash
+ * table in the current context, or NULL if the role may not read the
+ * catalog (then it may use no model): the cache statistics show no more
+ * (a backend may have served others for a role it has since left with
+ * SET ROLE).
+ */
+HTAB *
+RsVisibleModels(void)
+{
+	HTAB	   *visible;
+	HASHCTL		ctl;
+
+	if (pg_class_aclcheck(get_relname_relid("models", get_namespace_oid(RECSYS_SCHEMA, false)),
+						  GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		return NULL;
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = NAMEDATALEN;
+	ctl.hcxt = CurrentMemoryContext;
+	visible = hash_create("recsys visible models", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT name FROM recsys.models", 0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+
+		if (name != NULL && strlen(name) < NAMEDATALEN)
+			(void) hash_search(visible, name, HASH_ENTER, NULL);
+	}
+	SPI_finish();
+	return visible;
 }
 
 /*

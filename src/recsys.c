@@ -13,6 +13,7 @@
 #include "blas_loader.h"
 #include "model_cache.h"
 #include "recsys.h"
+#include "shared_cache.h"
 
 PG_MODULE_MAGIC;
 
@@ -68,6 +69,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	RsModelCacheInit();
+	RsSharedCacheInit();
 
 	MarkGUCPrefixReserved("recsys");
 

@@ -1,0 +1,48 @@
+/*-------------------------------------------------------------------------
+ *
+ * shared_cache.h
+ *		One copy of each loaded model per server, in dynamic shared memory,
+ *		when recsys is in shared_preload_libraries (shared_cache.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_SHARED_CACHE_H
+#define RECSYS_SHARED_CACHE_H
+
+#include "postgres.h"
+
+#include "utils/timestamp.h"
+
+/* recsys.shared_cache_size, in MB: 0 turns the shared cache off */
+#define RECSYS_DEFAULT_SHARED_CACHE_SIZE_MB 1024
+#define RECSYS_MAX_SHARED_CACHE_SIZE_MB (INT_MAX / 2)
+/* models the shared cache holds at most, whatever their size */
+#define RS_SHARED_SLOTS 64
+/* the catalog fingerprint is an md5: 32 hex digits */
+#define RS_FINGERPRINT_LEN 32
+
+/*
+ * What identifies one shared copy: the database, the model, and exactly
+ * the version the catalog row names (version, training time, and the
+ * fingerprint of its params and stats, as the per-backend cache checks).
+ */
+typedef struct RsSharedKey
+{
+	Oid			database;
+	char		name[NAMEDATALEN];
+	int32		version;
+	TimestampTz trained_at;
+	char		fingerprint[RS_FINGERPRINT_LEN + 1];
+} RsSharedKey;
+
+/* Writes a model's flat copy into buf (pure: no error, no allocation). */
+typedef void (*RsSharedWriteFn) (void *arg, char *buf);
+
+extern void RsSharedCacheInit(void);
+extern bool RsSharedCacheActive(void);
+extern const char *RsSharedAcquire(const RsSharedKey *key, int *slot, Size *bytes);
+extern const char *RsSharedPublish(const RsSharedKey *key, Size bytes, RsSharedWriteFn write,
+								   void *arg, int *slot);
+extern void RsSharedRelease(int slot);
+
+#endif							/* RECSYS_SHARED_CACHE_H */
