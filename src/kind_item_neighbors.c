@@ -46,8 +46,9 @@ typedef struct ItemNeighborsState
 
 #define N(model) ((ItemNeighborsState *) (model)->kind_state)
 
-static void
-item_neighbors_load(RsModel *model, const RsCatalogRow *row)
+/* A model's settings from its catalog row; the lists are the caller's to fill. */
+static ItemNeighborsState *
+item_neighbors_state(RsModel *model, const RsCatalogRow *row)
 {
 	ItemNeighborsState *s = RsModelAlloc(model, sizeof(ItemNeighborsState));
 
@@ -60,8 +61,67 @@ item_neighbors_load(RsModel *model, const RsCatalogRow *row)
 		model->time_col = MemoryContextStrdup(model->mcxt, row->time_col);
 		model->half_life = row->half_life;
 	}
+	return s;
+}
+
+static void
+item_neighbors_load(RsModel *model, const RsCatalogRow *row)
+{
+	ItemNeighborsState *s = item_neighbors_state(model, row);
+
 	RsLoadNeighborLists(model, false, NULL, &s->neighbors);
 	s->mean_history = RsLoadMeanHistory(model, row->n_users, row->binary);
+}
+
+/* The kind's part of a model's flat copy (the shared cache's). */
+typedef struct FlatNeighbors
+{
+	int32		n_rows;
+	int32		n_cols;
+	int64		nnz;
+	Size		indptr;
+	Size		indices;
+	Size		data;
+	Size		mean_history;
+} FlatNeighbors;
+
+/* Lay the neighbour lists and the mean history out flat. */
+static void
+item_neighbors_flatten(RsModel *model, RsFlat *flat)
+{
+	const RsCsr *nb = &N(model)->neighbors;
+	FlatNeighbors h;
+	Size		header = RsFlatPut(flat, NULL, sizeof(FlatNeighbors));
+
+	memset(&h, 0, sizeof(h));
+	h.n_rows = nb->n_rows;
+	h.n_cols = nb->n_cols;
+	h.nnz = nb->nnz;
+	h.indptr = RsFlatPut(flat, nb->indptr, sizeof(int64) * ((Size) nb->n_rows + 1));
+	h.indices = RsFlatPut(flat, nb->indices, sizeof(int32) * Max(nb->nnz, 1));
+	h.data = RsFlatPut(flat, nb->data, sizeof(float) * Max(nb->nnz, 1));
+	h.mean_history = RsFlatPut(flat, N(model)->mean_history,
+							   sizeof(float) * Max(model->items.count, 1));
+	if (flat->base != NULL)
+		memcpy(flat->base + header, &h, sizeof(h));
+}
+
+/* Serve a neighbour model from a flat copy. */
+static void
+item_neighbors_attach(RsModel *model, const RsCatalogRow *row, const char *copy, Size kind)
+{
+	ItemNeighborsState *s = item_neighbors_state(model, row);
+	const FlatNeighbors *h = RsFlatAt(copy, kind);
+
+	if (h->n_rows != model->items.count)
+		RsModelCorrupt(model, "the shared copy has another shape than recsys.models");
+	s->neighbors.n_rows = h->n_rows;
+	s->neighbors.n_cols = h->n_cols;
+	s->neighbors.nnz = h->nnz;
+	s->neighbors.indptr = RsFlatAt(copy, h->indptr);
+	s->neighbors.indices = RsFlatAt(copy, h->indices);
+	s->neighbors.data = RsFlatAt(copy, h->data);
+	s->mean_history = RsFlatAt(copy, h->mean_history);
 }
 
 /*
@@ -212,6 +272,8 @@ item_neighbors_contributions(RsModel *model, const RsUserItems *items, int32 j, 
 const RsModelKind RsItemNeighborsKind = {
 	.name = "item neighbours",
 	.load = item_neighbors_load,
+	.flatten = item_neighbors_flatten,
+	.attach = item_neighbors_attach,
 	.history_input = item_neighbors_history_input,
 	.score_user = item_neighbors_score_user,
 	.cold_start_scores = item_neighbors_cold_start_scores,

@@ -97,6 +97,17 @@ is(answers(sub { $sessions[2]->query_safe($_[0]) }), $v2_in_a, 'after the rollba
 unlike($shared_stats->('m'), qr/v3/, 'the rolled-back version was never shared');
 is(answers(sub { $a->query_safe($_[0]) }), $v2_in_a, 'and the training session is back to version 2');
 
+# an item-neighbour model (item-kNN; EASE is the same kind) is shared too
+$primary->safe_psql('postgres', "SELECT 1 FROM recsys.train_item_knn('events', neighbors => 20, model => 'knn')");
+my $knn_query = "SELECT string_agg(item_id || '=' || score, ',' ORDER BY score DESC, item_id) "
+  . "FROM (SELECT * FROM recsys.recommend(17, 10, 'knn') UNION ALL SELECT item_id, score, NULL "
+  . "FROM recsys.similar_items(7, 5, 'knn') UNION ALL SELECT * FROM recsys.recommend(99999, 3, 'knn')) r";
+my $knn_private = $private->($knn_query);
+like($knn_private, qr/^(\d+=[-\d.e]+,){17}\d+=[-\d.e]+$/, 'item-kNN serves from a private copy');
+is($sessions[1]->query_safe($knn_query), $knn_private, 'item-kNN: a backend answers as a private copy');
+is($sessions[2]->query_safe($knn_query), $knn_private, 'item-kNN: another backend too');
+is($shared_stats->('knn'), 'knn v1 backends 2', 'item-kNN: one shared copy');
+
 # privileges stay per call: a copy loaded for its owner is not another role's
 $primary->safe_psql('postgres', q{
 	CREATE ROLE regress_recsys_shm_owner;
