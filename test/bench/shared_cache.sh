@@ -15,7 +15,8 @@
 # shared pages split between the processes mapping them) and USS (private
 # pages) from /proc/<pid>/smaps_rollup.  Goal (issue 17): 8 backends
 # <= 1.3x the PSS of one.  First call: a new connection's first recommend,
-# 5 connections per mode, median (psql \timing).
+# and its second (the scan alone), 5 connections per mode, medians (psql
+# \timing).
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 
@@ -67,12 +68,16 @@ stop_clients() {
 	sleep 1
 }
 
+# A new connection's first call and its second (the scan alone), medians of 5.
 first_call_ms() {
-	local times=()
+	local first=() second=()
 	for c in 1 2 3 4 5; do
-		times+=("$("$PG_BIN/psql" -X -q -c '\timing on' -c "$SERVE" 2>&1 | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')")
+		"$PG_BIN/psql" -X -q -c '\timing on' -c "$SERVE" -c "$SERVE" 2>&1 |
+			sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' >"$tmp/times"
+		first+=("$(sed -n 1p "$tmp/times")")
+		second+=("$(sed -n 2p "$tmp/times")")
 	done
-	printf '%s\n' "${times[@]}" | sort -n | sed -n 3p
+	echo "$(printf '%s\n' "${first[@]}" | sort -n | sed -n 3p) / $(printf '%s\n' "${second[@]}" | sort -n | sed -n 3p)"
 }
 
 measure() {
@@ -93,12 +98,12 @@ measure() {
 	shared=$(recsys_psql -At -c "SELECT round(coalesce(sum(bytes), 0) / 1048576.0, 1) || ' MB in ' || count(*) || ' entries, ' || coalesce(sum(backends), 0) || ' backends' FROM recsys.shared_cache_stats()")
 	stop_clients
 	awk -v m="$mode" -v p1="$pss1" -v u1="$uss1" -v p8="$pss8" -v u8="$uss8" -v f="$first" -v s="$shared" \
-		'BEGIN {printf "| %-22s | %9.0f | %9.0f | %12.0f | %12.0f | %5.2fx | %8.1f | %s |\n", m, p1 / 1024, u1 / 1024, p8 / 1024, u8 / 1024, p8 / p1, f, s}'
+		'BEGIN {printf "| %-22s | %9.0f | %9.0f | %12.0f | %12.0f | %5.2fx | %s | %s |\n", m, p1 / 1024, u1 / 1024, p8 / 1024, u8 / 1024, p8 / p1, f, s}'
 }
 
 echo
 echo "$ITEMS items x 64 factors; $BACKENDS backends; memory in MB (PSS, USS: /proc/<pid>/smaps_rollup)"
-echo "| mode                   | PSS of 1  | USS of 1  | PSS of $BACKENDS sum | USS of $BACKENDS sum | ratio  | 1st call ms (median of 5) | shared cache |"
+echo "| mode                   | PSS of 1  | USS of 1  | PSS of $BACKENDS sum | USS of $BACKENDS sum | ratio  | new backend: 1st / 2nd call ms (medians of 5) | shared cache |"
 echo "|---|---|---|---|---|---|---|---|"
 measure "shared (preloaded)"
 recsys_psql -c "ALTER SYSTEM SET recsys.shared_cache_size = 0" -c "SELECT pg_reload_conf()" >/dev/null
