@@ -101,6 +101,26 @@ measure() {
 		'BEGIN {printf "| %-22s | %9.0f | %9.0f | %12.0f | %12.0f | %5.2fx | %s | %s |\n", m, p1 / 1024, u1 / 1024, p8 / 1024, u8 / 1024, p8 / p1, f, s}'
 }
 
+# Serving speed from the shared copy and from a private one (a transaction
+# that has written loads for itself), alternated in blocks of 5 calls after
+# each connection's first, 3 blocks each: medians of 15.
+scan_ms() {
+	local shared=() private=() calls=()
+	for c in 1 2 3 4 5 6; do calls+=(-c "$SERVE"); done
+	for b in 1 2 3; do
+		shared+=($("$PG_BIN/psql" -X -q -c '\timing on' "${calls[@]}" 2>&1 |
+			sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 5))
+		private+=($("$PG_BIN/psql" -X -q -c 'BEGIN' -c 'SELECT txid_current()' -c '\timing on' \
+			"${calls[@]}" -c 'COMMIT' 2>&1 |
+			sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sed -n 2,6p))
+	done
+	echo "recommend(k 10) on the $ITEMS x 64 model, medians of 15 calls alternated in blocks:" \
+		"from the shared copy $(printf '%s\n' "${shared[@]}" | sort -n | sed -n 8p) ms," \
+		"from a private copy $(printf '%s\n' "${private[@]}" | sort -n | sed -n 8p) ms"
+}
+
+recsys_psql -At -c "$SERVE" >/dev/null
+scan_ms
 echo
 echo "$ITEMS items x 64 factors; $BACKENDS backends; memory in MB (PSS, USS: /proc/<pid>/smaps_rollup)"
 echo "| mode                   | PSS of 1  | USS of 1  | PSS of $BACKENDS sum | USS of $BACKENDS sum | ratio  | new backend: 1st / 2nd call ms (medians of 5) | shared cache |"
