@@ -38,7 +38,8 @@ CREATE FUNCTION recsys.shared_cache_stats(
 	OUT version integer,
 	OUT bytes bigint,
 	OUT backends integer,
-	OUT attaches bigint)
+	OUT attaches bigint,
+	OUT reads bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'recsys_shared_cache_stats'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;

@@ -43,11 +43,13 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
 #include "args.h"
 #include "model_acl.h"
+#include "recsys.h"
 #include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(recsys_require_model_owner);
@@ -526,4 +528,39 @@ RsExecutePlanAsOwner(const char *name, Oid owner, SPIPlanPtr plan, Datum *values
 
 	RsRunAsOwner(name, owner, execute_plan, &run);
 	return run.result;
+}
+
+/*
+ * RsVisibleModels returns the names of the models the current role may
+ * use (their catalog rows, read through row-level security), as a hash
+ * table in the current context, or NULL if the role may not read the
+ * catalog (then it may use no model): the cache statistics show no more
+ * (a backend may have served others for a role it has since left with
+ * SET ROLE).
+ */
+HTAB *
+RsVisibleModels(void)
+{
+	HTAB	   *visible;
+	HASHCTL		ctl;
+
+	if (pg_class_aclcheck(get_relname_relid("models", get_namespace_oid(RECSYS_SCHEMA, false)),
+						  GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		return NULL;
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = NAMEDATALEN;
+	ctl.hcxt = CurrentMemoryContext;
+	visible = hash_create("recsys visible models", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT name FROM recsys.models", 0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+
+		if (name != NULL && strlen(name) < NAMEDATALEN)
+			(void) hash_search(visible, name, HASH_ENTER, NULL);
+	}
+	SPI_finish();
+	return visible;
 }

@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/hsearch.h"
 
 /* Work done with a model owner's rights (RsRunAsOwner). */
 typedef void (*RsOwnerWork) (void *arg);
@@ -27,5 +28,6 @@ extern char *RsModelOwnerName(Oid owner);
 extern void RsRefuseChangedOwner(const char *what, const char *name, const char *user_kind,
 								 const char *user_name, const char *trained_owner, Oid owner);
 extern int	RsExecutePlanAsOwner(const char *name, Oid owner, SPIPlanPtr plan, Datum *values);
+extern HTAB *RsVisibleModels(void);
 
 #endif							/* RECSYS_MODEL_ACL_H */

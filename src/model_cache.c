@@ -596,6 +596,13 @@ release_shared_copy(void *arg)
 	RsSharedRelease(((RsModel *) arg)->shared_slot);
 }
 
+/* A private load's context goes: it no longer loads the shared copy it reserved. */
+static void
+abandon_shared_load(void *arg)
+{
+	RsSharedAbandon(*(uint64 *) arg);
+}
+
 /*
  * Serve a new model from a shared copy, which this backend references
  * from now until the model's context is deleted.
@@ -664,8 +671,23 @@ load_model(const char *name, RsCatalogRow *row)
 	Size		bytes;
 	RsFlat		size = {NULL, 0};
 
-	if (shareable && (copy = RsSharedAcquire(&key, &slot, &bytes)) != NULL)
-		return attach_model(model, row, copy, slot, bytes);
+	if (shareable)
+	{
+		uint64	   *ticket = MemoryContextAlloc(model->mcxt, sizeof(uint64));
+
+		copy = RsSharedAcquire(&key, &slot, &bytes, ticket);
+		if (copy != NULL)
+			return attach_model(model, row, copy, slot, bytes);
+		if (*ticket != 0)
+		{
+			/* an error or a cancel while loading wakes the backends waiting */
+			MemoryContextCallback *cb = MemoryContextAlloc(model->mcxt, sizeof(MemoryContextCallback));
+
+			cb->func = abandon_shared_load;
+			cb->arg = ticket;
+			MemoryContextRegisterResetCallback(model->mcxt, cb);
+		}
+	}
 
 	RsLoadItems(model, row->n_items);
 	model->kind->load(model, row);
@@ -990,41 +1012,6 @@ recsys_cache_stats(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
-}
-
-/*
- * RsVisibleModels returns the names of the models the current role may
- * use (their catalog rows, read through row-level security), as a hash
- * table in the current context, or NULL if the role may not read the
- * catalog (then it may use no model): the cache statistics show no more
- * (a backend may have served others for a role it has since left with
- * SET ROLE).
- */
-HTAB *
-RsVisibleModels(void)
-{
-	HTAB	   *visible;
-	HASHCTL		ctl;
-
-	if (pg_class_aclcheck(get_relname_relid("models", get_namespace_oid(RECSYS_SCHEMA, false)),
-						  GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		return NULL;
-	ctl.keysize = NAMEDATALEN;
-	ctl.entrysize = NAMEDATALEN;
-	ctl.hcxt = CurrentMemoryContext;
-	visible = hash_create("recsys visible models", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	RsExecute("SELECT name FROM recsys.models", 0, NULL, NULL, NULL, true, SPI_OK_SELECT);
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		char	   *name = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
-
-		if (name != NULL && strlen(name) < NAMEDATALEN)
-			(void) hash_search(visible, name, HASH_ENTER, NULL);
-	}
-	SPI_finish();
-	return visible;
 }
 
 /*

@@ -11,7 +11,6 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
-#include "utils/hsearch.h"
 
 #include "model.h"
 
@@ -25,6 +24,5 @@ extern void RsModelCacheInit(void);
 extern RsModel *RsGetModel(const char *name);
 extern int32 RsModelItemIndex(RsModel *model, int64 item_id);
 extern void RsDropPlan(RsModel *model, SPIPlanPtr plan);
-extern HTAB *RsVisibleModels(void);
 
 #endif							/* RECSYS_MODEL_CACHE_H */

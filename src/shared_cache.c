@@ -22,14 +22,15 @@
  * statement's snapshot; the shared cache only answers "is this exact
  * version already in memory".
  *
- * Publishing: a backend that loaded a model privately reserves a slot and
- * the bytes under the lock (state LOADING: invisible to lookups),
- * allocates the copy, writes it without any error path, and only then
- * marks the slot READY.  So no backend ever sees a half-written copy, and
- * an error (out of shared memory) or a cancel before the write leaves no
- * entry behind.  Two backends loading the same version at once each load
- * privately; the second to publish takes the first's copy and frees its
- * own.
+ * Publishing: a backend that needs a version nobody holds reserves a slot
+ * for it under the lock (state LOADING: invisible to lookups), reads the
+ * model's tables privately, allocates the copy, writes it without any
+ * error path, and only then marks the slot READY.  So no backend ever
+ * sees a half-written copy, and an error (out of shared memory) or a
+ * cancel gives the slot back (a reset callback on the private model's
+ * context, RsSharedAbandon).  Backends that need the same version
+ * meanwhile wait on a condition variable, up to RS_LOAD_WAIT_MS, and
+ * attach to the copy; if the loader gave up they load for themselves.
  *
  * Lifetime: each backend model attached to an entry holds one reference
  * (released when the backend frees that model, and at backend exit).
@@ -47,6 +48,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -55,9 +57,11 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
+#include "utils/wait_event.h"
 
-#include "model_cache.h"
+#include "model_acl.h"
 #include "shared_cache.h"
 
 typedef enum RsSlotState
@@ -76,11 +80,13 @@ typedef struct RsSharedSlot
 	int			refcount;		/* backend models attached to it */
 	uint64		last_used;		/* the control's clock when last acquired */
 	int64		attaches;		/* times a backend attached to it */
+	int64		reads;			/* times a backend read the model's tables for it */
 } RsSharedSlot;
 
 typedef struct RsSharedControl
 {
 	LWLock	   *lock;
+	ConditionVariable loaded;	/* a LOADING slot became READY or FREE */
 	int			dsa_tranche;
 	dsa_handle	area;			/* DSM_HANDLE_INVALID until first used */
 	Size		used;			/* bytes of LOADING and READY slots */
@@ -99,6 +105,12 @@ static bool exit_callback_set = false;
 
 /* the references this backend holds, per slot (released at exit) */
 static int	held[RS_SHARED_SLOTS];
+/* the LOADING slot this backend reserved, or -1, and that reservation's ticket */
+static int	loading_slot = -1;
+static uint64 loading_ticket = 0;
+
+/* the longest a backend waits for another to load a model, then loads it too */
+#define RS_LOAD_WAIT_MS 30000
 
 #define TRANCHE_NAME "recsys shared cache"
 
@@ -126,6 +138,7 @@ shared_cache_startup(void)
 		control->lock = &(GetNamedLWLockTranche(TRANCHE_NAME))->lock;
 		control->dsa_tranche = LWLockNewTrancheId();
 		control->area = DSM_HANDLE_INVALID;
+		ConditionVariableInit(&control->loaded);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -168,6 +181,7 @@ release_all(int code, Datum arg)
 {
 	if (control == NULL)
 		return;
+	RsSharedAbandon(0);
 	LWLockAcquire(control->lock, LW_EXCLUSIVE);
 	for (int s = 0; s < RS_SHARED_SLOTS; s++)
 	{
@@ -206,6 +220,9 @@ attach_area(void)
 		exit_callback_set = true;
 	}
 }
+
+static void prefault(const char *copy, Size bytes);
+static bool make_room(Size bytes, int *free_slot);
 
 static bool
 same_key(const RsSharedKey *a, const RsSharedKey *b)
@@ -271,24 +288,78 @@ advise_huge_pages(const char *copy, Size bytes)
 }
 
 /*
+ * Wait, up to RS_LOAD_WAIT_MS, while another backend loads key; interrupts
+ * (a cancel) end the wait with an error as usual.
+ */
+static void
+wait_for_loader(const RsSharedKey *key)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RS_LOAD_WAIT_MS);
+
+	ConditionVariablePrepareToSleep(&control->loaded);
+	for (;;)
+	{
+		bool		loading;
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+
+		LWLockAcquire(control->lock, LW_SHARED);
+		loading = find_slot(key, RS_SLOT_LOADING) >= 0;
+		LWLockRelease(control->lock);
+		if (!loading || left <= 0)
+			break;
+		(void) ConditionVariableTimedSleep(&control->loaded, left, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+}
+
+/*
  * RsSharedAcquire returns the shared copy of key, referenced by this
- * backend until RsSharedRelease(*slot), or NULL if there is none.
+ * backend until RsSharedRelease(*slot), or NULL if there is none.  If
+ * another backend is loading it, it waits for that copy first.  With
+ * NULL, *ticket is not 0 if this backend is now the one to load it (it
+ * then calls RsSharedPublish, or RsSharedAbandon(ticket) if the load fails).
  */
 const char *
-RsSharedAcquire(const RsSharedKey *key, int *slot, Size *bytes)
+RsSharedAcquire(const RsSharedKey *key, int *slot, Size *bytes, uint64 *ticket)
 {
 	const char *copy = NULL;
-	int			s;
+	bool		waited = false;
 
+	*ticket = 0;
 	if (!RsSharedCacheActive())
 		return NULL;
 	LWLockAcquire(control->lock, LW_EXCLUSIVE);
-	s = control->area == DSM_HANDLE_INVALID ? -1 : find_slot(key, RS_SLOT_READY);
-	if (s >= 0)
+	attach_area();
+	for (;;)
 	{
-		attach_area();
-		copy = take_slot(s, bytes);
-		*slot = s;
+		int			s = find_slot(key, RS_SLOT_READY);
+
+		if (s >= 0)
+		{
+			copy = take_slot(s, bytes);
+			*slot = s;
+			break;
+		}
+		if (find_slot(key, RS_SLOT_LOADING) >= 0)
+		{
+			if (waited)
+				break;			/* the loader could not share it: load privately */
+			LWLockRelease(control->lock);
+			wait_for_loader(key);
+			waited = true;
+			LWLockAcquire(control->lock, LW_EXCLUSIVE);
+			continue;
+		}
+		/* nobody loads it: this backend will (one reservation at a time) */
+		if (loading_slot < 0 && make_room(0, &s))
+		{
+			memset(&control->slots[s], 0, sizeof(RsSharedSlot));
+			control->slots[s].state = RS_SLOT_LOADING;
+			control->slots[s].key = *key;
+			loading_slot = s;
+			*ticket = ++loading_ticket;
+		}
+		break;
 	}
 	LWLockRelease(control->lock);
 	if (copy != NULL)
@@ -297,50 +368,62 @@ RsSharedAcquire(const RsSharedKey *key, int *slot, Size *bytes)
 }
 
 /*
- * Free the least recently used unreferenced copies until bytes more fit
- * and a slot is free; the free slot, or -1 if that cannot be (the lock
- * held exclusively).
+ * Free the least recently used unreferenced copies until bytes more fit,
+ * and (if free_slot is not NULL) a slot is free: true, and *free_slot, if
+ * that can be (the lock held exclusively).
  */
-static pg_noinline int
-make_room(Size bytes)
+static pg_noinline bool
+make_room(Size bytes, int *free_slot)
 {
 	Size		limit = (Size) recsys_shared_cache_size_mb * 1024 * 1024;
 
 	if (bytes > limit)
-		return -1;
+		return false;
 	for (;;)
 	{
-		int			free_slot = -1;
+		int			found = -1;
 		int			victim = -1;
 
 		for (int s = 0; s < RS_SHARED_SLOTS; s++)
 		{
 			RsSharedSlot *slot = &control->slots[s];
 
-			if (slot->state == RS_SLOT_FREE && free_slot < 0)
-				free_slot = s;
+			if (slot->state == RS_SLOT_FREE && found < 0)
+				found = s;
 			else if (slot->state == RS_SLOT_READY && slot->refcount == 0 &&
 					 (victim < 0 || slot->last_used < control->slots[victim].last_used))
 				victim = s;
 		}
-		if (free_slot >= 0 && control->used + bytes <= limit)
-			return free_slot;
+		if ((free_slot == NULL || found >= 0) && control->used + bytes <= limit)
+		{
+			if (free_slot != NULL)
+				*free_slot = found;
+			return true;
+		}
 		if (victim < 0)
-			return -1;
+			return false;
 		dsa_free(area, control->slots[victim].copy);
 		control->used -= control->slots[victim].bytes;
 		control->slots[victim].state = RS_SLOT_FREE;
 	}
 }
 
-/* Give a reserved slot back (the lock not held). */
-static void
-unreserve(int s)
+/*
+ * RsSharedAbandon gives back the slot this backend reserved to load a
+ * model into (ticket 0: whichever), if it still holds it (its load failed
+ * or cannot be shared), and wakes the backends waiting for it.
+ */
+void
+RsSharedAbandon(uint64 ticket)
 {
+	if (loading_slot < 0 || (ticket != 0 && ticket != loading_ticket))
+		return;
 	LWLockAcquire(control->lock, LW_EXCLUSIVE);
-	control->used -= control->slots[s].bytes;
-	control->slots[s].state = RS_SLOT_FREE;
+	control->used -= control->slots[loading_slot].bytes;
+	control->slots[loading_slot].state = RS_SLOT_FREE;
 	LWLockRelease(control->lock);
+	loading_slot = -1;
+	ConditionVariableBroadcast(&control->loaded);
 }
 
 /*
@@ -357,26 +440,48 @@ RsSharedPublish(const RsSharedKey *key, Size bytes, RsSharedWriteFn write, void 
 	int			s;
 
 	if (!RsSharedCacheActive())
+	{
+		RsSharedAbandon(0);
 		return NULL;
+	}
 	LWLockAcquire(control->lock, LW_EXCLUSIVE);
 	attach_area();
-	s = find_slot(key, RS_SLOT_READY);
-	if (s >= 0)
+	if (loading_slot >= 0 && same_key(&control->slots[loading_slot].key, key))
 	{
-		copy = take_slot(s, &bytes);
-		*slot = s;
-		LWLockRelease(control->lock);
-		return copy;
+		/* reserved by RsSharedAcquire: only the bytes are missing */
+		if (!make_room(bytes, NULL))
+		{
+			LWLockRelease(control->lock);
+			RsSharedAbandon(0);
+			return NULL;
+		}
+		s = loading_slot;
 	}
-	if (find_slot(key, RS_SLOT_LOADING) >= 0 || (s = make_room(bytes)) < 0)
+	else
 	{
-		LWLockRelease(control->lock);
-		return NULL;
+		s = find_slot(key, RS_SLOT_READY);
+		if (s >= 0)
+		{
+			/* another backend loaded it at the same time */
+			control->slots[s].reads++;
+			copy = take_slot(s, &bytes);
+			*slot = s;
+			LWLockRelease(control->lock);
+			return copy;
+		}
+		if (loading_slot >= 0 || find_slot(key, RS_SLOT_LOADING) >= 0 || !make_room(bytes, &s))
+		{
+			LWLockRelease(control->lock);
+			return NULL;
+		}
+		memset(&control->slots[s], 0, sizeof(RsSharedSlot));
+		control->slots[s].state = RS_SLOT_LOADING;
+		control->slots[s].key = *key;
+		loading_slot = s;
+		++loading_ticket;
 	}
-	memset(&control->slots[s], 0, sizeof(RsSharedSlot));
-	control->slots[s].state = RS_SLOT_LOADING;
-	control->slots[s].key = *key;
 	control->slots[s].bytes = bytes;
+	control->slots[s].reads = 1;
 	control->used += bytes;
 	LWLockRelease(control->lock);
 
@@ -387,13 +492,13 @@ RsSharedPublish(const RsSharedKey *key, Size bytes, RsSharedWriteFn write, void 
 	}
 	PG_CATCH();
 	{
-		unreserve(s);
+		RsSharedAbandon(0);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	if (!DsaPointerIsValid(dp))
 	{
-		unreserve(s);
+		RsSharedAbandon(0);
 		return NULL;
 	}
 	/* no error and no interrupt from here until the slot is READY */
@@ -406,6 +511,8 @@ RsSharedPublish(const RsSharedKey *key, Size bytes, RsSharedWriteFn write, void 
 	copy = take_slot(s, &bytes);
 	*slot = s;
 	LWLockRelease(control->lock);
+	loading_slot = -1;
+	ConditionVariableBroadcast(&control->loaded);
 	return copy;
 }
 
@@ -424,8 +531,9 @@ RsSharedRelease(int slot)
 /*
  * recsys_shared_cache_stats() returns a row per model of this database in
  * the shared cache that the current role may use: its version, the bytes
- * of its copy, the backends serving from it now, and how many times a
- * backend attached to it.  No rows without preloading.
+ * of its copy, the backends serving from it now, how many times a
+ * backend attached to it, and how many times one read the model's tables
+ * for it (1, unless backends loaded it at once without waiting).  No rows without preloading.
  */
 Datum
 recsys_shared_cache_stats(PG_FUNCTION_ARGS)
@@ -442,8 +550,8 @@ recsys_shared_cache_stats(PG_FUNCTION_ARGS)
 	LWLockRelease(control->lock);
 	for (int s = 0; s < RS_SHARED_SLOTS; s++)
 	{
-		Datum		values[5];
-		bool		nulls[5] = {false};
+		Datum		values[6];
+		bool		nulls[6] = {false};
 
 		if (slots[s].state != RS_SLOT_READY || slots[s].key.database != MyDatabaseId ||
 			hash_search(visible, slots[s].key.name, HASH_FIND, NULL) == NULL)
@@ -453,6 +561,7 @@ recsys_shared_cache_stats(PG_FUNCTION_ARGS)
 		values[2] = Int64GetDatum((int64) slots[s].bytes);
 		values[3] = Int32GetDatum(slots[s].refcount);
 		values[4] = Int64GetDatum(slots[s].attaches);
+		values[5] = Int64GetDatum(slots[s].reads);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

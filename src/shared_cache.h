@@ -40,9 +40,11 @@ typedef void (*RsSharedWriteFn) (void *arg, char *buf);
 
 extern void RsSharedCacheInit(void);
 extern bool RsSharedCacheActive(void);
-extern const char *RsSharedAcquire(const RsSharedKey *key, int *slot, Size *bytes);
+extern const char *RsSharedAcquire(const RsSharedKey *key, int *slot, Size *bytes,
+								   uint64 *ticket);
 extern const char *RsSharedPublish(const RsSharedKey *key, Size bytes, RsSharedWriteFn write,
 								   void *arg, int *slot);
+extern void RsSharedAbandon(uint64 ticket);
 extern void RsSharedRelease(int slot);
 
 #endif							/* RECSYS_SHARED_CACHE_H */
