@@ -25,6 +25,262 @@
 -- Progress and plots
 -------------------------------------------------------------------------------
 
+-- Progress: every trainer and tune advertise their phase and iteration in
+-- the backend's progress counters (src/progress.c); tune reports its candidates.
+CREATE FUNCTION recsys._progress(
+	OUT pid integer, OUT datid oid, OUT userid oid, OUT command text, OUT model text,
+	OUT algorithm text, OUT phase text, OUT iteration integer, OUT iterations integer,
+	OUT loss double precision, OUT candidate integer, OUT candidates integer,
+	OUT started timestamptz, OUT elapsed_seconds double precision,
+	OUT remaining_seconds double precision)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'recsys_progress_rows'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER ROWS 4;
+COMMENT ON FUNCTION recsys._progress() IS
+	'internal: the progress counters of every backend that trains or tunes (the view recsys.progress)';
+
+CREATE FUNCTION recsys._progress_tune(model text, algorithm text, step text, candidate integer,
+									  candidates integer)
+RETURNS void
+AS 'MODULE_PATHNAME', 'recsys_progress_tune'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._progress_tune(text, text, text, integer, integer) IS
+	'internal: tune reports its candidate (step candidate, best or end)';
+
+CREATE VIEW recsys.progress WITH (security_invoker = true) AS
+SELECT p.pid, p.datid, d.datname, p.userid AS usesysid, r.rolname AS usename, p.command,
+	   p.model, p.algorithm, p.phase, p.iteration, p.iterations, p.loss, p.candidate,
+	   p.candidates, p.started,
+	   make_interval(secs => p.elapsed_seconds) AS elapsed,
+	   make_interval(secs => p.remaining_seconds) AS remaining
+FROM recsys._progress() p
+	LEFT JOIN pg_catalog.pg_database d ON d.oid = p.datid
+	LEFT JOIN pg_catalog.pg_roles r ON r.oid = p.userid;
+COMMENT ON VIEW recsys.progress IS
+	'one row per session that trains a model or runs tune: phase, iteration of N, loss, elapsed, estimated remaining';
+GRANT SELECT ON recsys.progress TO PUBLIC;
+
+-- tune reports candidate i of N to recsys.progress
+CREATE OR REPLACE FUNCTION recsys.tune(
+	algorithm text,
+	train regclass,
+	valid regclass,
+	grid jsonb,
+	fixed jsonb DEFAULT '{}',
+	metric text DEFAULT 'ndcg@10',
+	model text DEFAULT 'default',
+	samples integer DEFAULT NULL,
+	seed bigint DEFAULT 42,
+	k integer DEFAULT 10,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	replace boolean DEFAULT false)
+RETURNS TABLE (rank integer, params jsonb, value double precision, metrics jsonb,
+			   train_seconds double precision, eval_seconds double precision)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trainer regprocedure;
+	arg_names text[];
+	arg_types oid[];
+	key text;
+	combos jsonb[] := ARRAY['{}'::jsonb];
+	next_combos jsonb[];
+	combo jsonb;
+	v jsonb;
+	t0 timestamptz;
+	t1 timestamptz;
+	-- a name of this backend's own, so concurrent searches do not collide
+	candidate text := format('_recsys_tune_%s_%s', pg_backend_pid(), txid_current());
+	best jsonb;
+	lower_is_better boolean := metric IN ('rmse', 'mae');
+	metrics text[];
+	arg_type oid;
+	required text[];
+	-- algorithms whose trainer is not recsys.train_<algorithm>
+	aliases CONSTANT jsonb := '{"als": "cf"}';
+	-- keys of fixed and grid that go to evaluate, not to the trainer: they
+	-- shape the served lists (recommend's arguments), not the model
+	eval_keys CONSTANT text[] := ARRAY['diversity', 'similarity_model'];
+	eval_types CONSTANT regtype[] := ARRAY['real', 'text']::regtype[];
+	done integer := 0;
+BEGIN
+	IF algorithm IS NULL OR train IS NULL OR valid IS NULL OR grid IS NULL OR fixed IS NULL
+		OR metric IS NULL OR model IS NULL OR seed IS NULL OR k IS NULL OR user_col IS NULL
+		OR item_col IS NULL OR replace IS NULL THEN
+		RAISE EXCEPTION 'arguments of tune must not be NULL (samples and weight_col may be)'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- the trainer is recsys.train_<algorithm> (or its alias's), found by
+	-- name, not signature: a trainer that gains arguments stays found, and
+	-- a new trainer is an algorithm of tune's without a change here
+	SELECT p.oid INTO trainer FROM pg_proc p
+	WHERE p.pronamespace = 'recsys'::regnamespace
+	  AND p.proname = 'train_' || coalesce(aliases ->> algorithm, algorithm);
+	IF trainer IS NULL THEN
+		RAISE EXCEPTION 'algorithm must be one of %, not "%"',
+			(SELECT string_agg(a, ', ' ORDER BY a)
+			 FROM (SELECT jsonb_object_keys(aliases)
+				   UNION
+				   SELECT substr(p.proname, 7) FROM pg_proc p
+				   WHERE p.pronamespace = 'recsys'::regnamespace AND p.proname LIKE 'train\_%') n(a)),
+			algorithm
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF jsonb_typeof(fixed) <> 'object' THEN
+		RAISE EXCEPTION 'fixed must be a JSON object of parameter names and values'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"weight_col": "rating", "iterations": 15}.';
+	END IF;
+	IF jsonb_typeof(grid) <> 'object' THEN
+		RAISE EXCEPTION 'grid must be a JSON object of parameter names and arrays of values'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"factors": [32, 64], "regularization": [0.01, 0.1]}.';
+	END IF;
+	IF samples IS NOT NULL AND samples < 1 THEN
+		RAISE EXCEPTION 'samples must be at least 1, not %', samples USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF k < 1 OR k > 1000 THEN
+		RAISE EXCEPTION 'k must be between 1 and 1000, not %', k USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- the metric must be one evaluate returns (checked before any training)
+	metrics := ARRAY(SELECT m || '@' || k FROM unnest(ARRAY['precision', 'recall', 'ndcg', 'map',
+															  'hit_rate', 'mrr', 'coverage']) m)
+			   || ARRAY['rmse', 'mae'];
+	IF k <= 100 THEN
+		-- evaluate reports intra-list diversity for k <= 100 only
+		metrics := metrics || ('ild@' || k);
+	END IF;
+	IF NOT metric = ANY (metrics) THEN
+		RAISE EXCEPTION 'metric must be one of %, not "%"', array_to_string(metrics, ', '), metric
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = format('Metrics at a cutoff are named for tune''s k (%s).', k);
+	END IF;
+	IF lower_is_better AND weight_col IS NULL THEN
+		RAISE EXCEPTION 'metric % needs weight_col, the ratings of the validation set', metric
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	-- parameter names must be the trainer's own or evaluate's (they go
+	-- into SQL as identifiers)
+	SELECT p.proargnames, p.proargtypes::oid[], p.proargnames[1:p.pronargs - p.pronargdefaults]
+	INTO arg_names, arg_types, required FROM pg_proc p WHERE p.oid = trainer;
+	FOR key IN SELECT jsonb_object_keys(fixed) UNION ALL SELECT jsonb_object_keys(grid) LOOP
+		IF NOT (key = ANY (arg_names) OR key = ANY (eval_keys)) OR key IN ('source', 'model', 'replace') THEN
+			RAISE EXCEPTION 'parameter "%" is not a parameter of %', key, trainer::text
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = format('Parameters of %s: %s; of evaluate: %s.', trainer::regproc,
+									(SELECT string_agg(a, ', ' ORDER BY o) FROM unnest(arg_names) WITH ORDINALITY u(a, o)
+									 WHERE a NOT IN ('source', 'model', 'replace')),
+									array_to_string(eval_keys, ', '));
+		END IF;
+	END LOOP;
+	-- a trainer's arguments without a default (fm's candidates_from, a
+	-- blend's members) must be given
+	FOR key IN SELECT r FROM unnest(required) r WHERE r NOT IN ('source', 'model') LOOP
+		IF NOT (fixed ? key OR grid ? key) THEN
+			RAISE EXCEPTION 'algorithm % needs parameter "%"', algorithm, key
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = format('Give it in fixed, for example {"%s": ...}.', key);
+		END IF;
+	END LOOP;
+	-- every value, checked before any training: a relation (train_ease's
+	-- features) must exist (it is read here, with tune's search_path), and
+	-- a value must be of its parameter's type
+	FOR key, v, arg_type IN
+		SELECT e.key, e.value, a.type
+		FROM unnest(arg_names || eval_keys, arg_types || eval_types::oid[]) a(name, type)
+		JOIN (SELECT f.key, f.value FROM jsonb_each(fixed) f
+			  UNION ALL
+			  SELECT g.key, x.value FROM jsonb_each(grid) g,
+					 jsonb_array_elements(CASE WHEN jsonb_typeof(g.value) = 'array' THEN g.value ELSE '[]' END) x) e
+		  ON e.key = a.name
+	LOOP
+		-- (to_regclass raises on a malformed name: only names of relation parameters go in)
+		IF arg_type = 'regclass'::regtype AND v <> 'null' THEN
+			IF to_regclass(v #>> '{}') IS NULL THEN
+				RAISE EXCEPTION 'parameter "%" names relation %, which tune cannot find', key, v
+					USING ERRCODE = 'undefined_table',
+						  HINT = 'Qualify it with its schema, for example "public.item_features": tune runs with search_path pg_catalog, pg_temp.';
+			END IF;
+		END IF;
+		BEGIN
+			EXECUTE format('SELECT %L::%s', recsys._tune_literal(v), arg_type::regtype);
+		EXCEPTION WHEN data_exception OR syntax_error OR undefined_object THEN
+			RAISE EXCEPTION 'parameter "%" of % takes a value of type %, not %', key,
+				CASE WHEN key = ANY (eval_keys) THEN 'recsys.evaluate' ELSE trainer::regproc::text END,
+				arg_type::regtype, v
+				USING ERRCODE = 'invalid_parameter_value', DETAIL = SQLERRM;
+		END;
+	END LOOP;
+	FOR key IN SELECT jsonb_object_keys(grid) LOOP
+		IF jsonb_typeof(grid -> key) <> 'array' OR jsonb_array_length(grid -> key) = 0 THEN
+			RAISE EXCEPTION 'grid parameter "%" needs a non-empty array of values', key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		-- the cartesian product, one parameter at a time
+		next_combos := ARRAY[]::jsonb[];
+		FOREACH combo IN ARRAY combos LOOP
+			FOR v IN SELECT jsonb_array_elements(grid -> key) LOOP
+				next_combos := next_combos || (combo || jsonb_build_object(key, v));
+			END LOOP;
+		END LOOP;
+		combos := next_combos;
+	END LOOP;
+	-- random search: a seeded sample of the grid
+	IF samples IS NOT NULL AND samples < cardinality(combos) THEN
+		SELECT array_agg(c ORDER BY md5(seed || ':' || c::text) COLLATE "C")
+		INTO combos
+		FROM (SELECT c FROM unnest(combos) c ORDER BY md5(seed || ':' || c::text) COLLATE "C" LIMIT samples) s;
+	END IF;
+
+	IF to_regclass('pg_temp._recsys_tune_results') IS NULL THEN
+		CREATE TEMP TABLE _recsys_tune_results (
+			params jsonb, value double precision, metrics jsonb,
+			train_seconds double precision, eval_seconds double precision) ON COMMIT DROP;
+	END IF;
+	TRUNCATE _recsys_tune_results;
+
+	FOREACH combo IN ARRAY combos LOOP
+		done := done + 1;
+		PERFORM recsys._progress_tune(tune.model, algorithm, 'candidate', done, cardinality(combos));
+		t0 := clock_timestamp();
+		EXECUTE recsys._tune_call(trainer, CASE WHEN arg_names[1] = 'source' THEN train END, candidate,
+								  (fixed || combo) - eval_keys);
+		t1 := clock_timestamp();
+		INSERT INTO _recsys_tune_results
+		SELECT combo, max(e.value) FILTER (WHERE e.metric = tune.metric),
+			   jsonb_object_agg(e.metric, e.value),
+			   extract(epoch FROM t1 - t0), extract(epoch FROM clock_timestamp() - t1)
+		FROM recsys.evaluate(candidate, valid, k, user_col, item_col,
+							 CASE WHEN lower_is_better THEN weight_col END,
+							 coalesce(((fixed || combo) ->> 'diversity')::real, 0),
+							 (fixed || combo) ->> 'similarity_model') e;
+		PERFORM recsys.drop_model(candidate);
+	END LOOP;
+
+	-- keep the best as the named model (a new version of it)
+	SELECT r.params INTO best FROM _recsys_tune_results r
+	ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text LIMIT 1;
+	PERFORM recsys._progress_tune(tune.model, algorithm, 'best', done, cardinality(combos));
+	EXECUTE recsys._tune_call(trainer, CASE WHEN arg_names[1] = 'source' THEN train END, tune.model,
+							  (fixed || best || jsonb_build_object('replace', tune.replace)) - eval_keys);
+	PERFORM recsys._progress_tune(tune.model, algorithm, 'end', done, cardinality(combos));
+
+	RETURN QUERY
+	SELECT (row_number() OVER (ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text))::integer,
+		   r.params, r.value, r.metrics, r.train_seconds, r.eval_seconds
+	FROM _recsys_tune_results r
+	ORDER BY 1;
+END
+$$;
+COMMENT ON FUNCTION recsys.tune(text, regclass, regclass, jsonb, jsonb, text, text, integer, bigint,
+	integer, name, name, name, boolean) IS
+	'grid or random search: train each candidate, score it on a validation set, keep the best as a model';
+
+
 -------------------------------------------------------------------------------
 -- Compressed item vectors, fast writes, planner estimates
 -------------------------------------------------------------------------------

@@ -1168,6 +1168,48 @@ COMMENT ON FUNCTION recsys.split_last(regclass, name, integer, integer, name, na
 	'per-user leave-last-n-out by time: whether each (user, item) pair is in the test set';
 
 -------------------------------------------------------------------------------
+-- Progress of training and tune
+--
+-- Every trainer and tune advertise what they do in the backend's progress
+-- counters (src/progress.c), the shared memory pg_stat_progress_* read:
+-- no shared_preload_libraries needed.  recsys.progress shows every session
+-- that trains, like pg_stat_progress_vacuum.
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys._progress(
+	OUT pid integer, OUT datid oid, OUT userid oid, OUT command text, OUT model text,
+	OUT algorithm text, OUT phase text, OUT iteration integer, OUT iterations integer,
+	OUT loss double precision, OUT candidate integer, OUT candidates integer,
+	OUT started timestamptz, OUT elapsed_seconds double precision,
+	OUT remaining_seconds double precision)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'recsys_progress_rows'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER ROWS 4;
+COMMENT ON FUNCTION recsys._progress() IS
+	'internal: the progress counters of every backend that trains or tunes (the view recsys.progress)';
+
+CREATE FUNCTION recsys._progress_tune(model text, algorithm text, step text, candidate integer,
+									  candidates integer)
+RETURNS void
+AS 'MODULE_PATHNAME', 'recsys_progress_tune'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._progress_tune(text, text, text, integer, integer) IS
+	'internal: tune reports its candidate (step candidate, best or end)';
+
+CREATE VIEW recsys.progress WITH (security_invoker = true) AS
+SELECT p.pid, p.datid, d.datname, p.userid AS usesysid, r.rolname AS usename, p.command,
+	   p.model, p.algorithm, p.phase, p.iteration, p.iterations, p.loss, p.candidate,
+	   p.candidates, p.started,
+	   make_interval(secs => p.elapsed_seconds) AS elapsed,
+	   make_interval(secs => p.remaining_seconds) AS remaining
+FROM recsys._progress() p
+	LEFT JOIN pg_catalog.pg_database d ON d.oid = p.datid
+	LEFT JOIN pg_catalog.pg_roles r ON r.oid = p.userid;
+COMMENT ON VIEW recsys.progress IS
+	'one row per session that trains a model or runs tune: phase, iteration of N, loss, elapsed, estimated remaining';
+GRANT SELECT ON recsys.progress TO PUBLIC;
+
+-------------------------------------------------------------------------------
 -- Measuring
 -------------------------------------------------------------------------------
 
@@ -1263,6 +1305,7 @@ DECLARE
 	-- shape the served lists (recommend's arguments), not the model
 	eval_keys CONSTANT text[] := ARRAY['diversity', 'similarity_model'];
 	eval_types CONSTANT regtype[] := ARRAY['real', 'text']::regtype[];
+	done integer := 0;
 BEGIN
 	IF algorithm IS NULL OR train IS NULL OR valid IS NULL OR grid IS NULL OR fixed IS NULL
 		OR metric IS NULL OR model IS NULL OR seed IS NULL OR k IS NULL OR user_col IS NULL
@@ -1401,6 +1444,8 @@ BEGIN
 	TRUNCATE _recsys_tune_results;
 
 	FOREACH combo IN ARRAY combos LOOP
+		done := done + 1;
+		PERFORM recsys._progress_tune(tune.model, algorithm, 'candidate', done, cardinality(combos));
 		t0 := clock_timestamp();
 		EXECUTE recsys._tune_call(trainer, CASE WHEN arg_names[1] = 'source' THEN train END, candidate,
 								  (fixed || combo) - eval_keys);
@@ -1419,8 +1464,10 @@ BEGIN
 	-- keep the best as the named model (a new version of it)
 	SELECT r.params INTO best FROM _recsys_tune_results r
 	ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text LIMIT 1;
+	PERFORM recsys._progress_tune(tune.model, algorithm, 'best', done, cardinality(combos));
 	EXECUTE recsys._tune_call(trainer, CASE WHEN arg_names[1] = 'source' THEN train END, tune.model,
 							  (fixed || best || jsonb_build_object('replace', tune.replace)) - eval_keys);
+	PERFORM recsys._progress_tune(tune.model, algorithm, 'end', done, cardinality(combos));
 
 	RETURN QUERY
 	SELECT (row_number() OVER (ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text))::integer,

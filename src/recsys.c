@@ -12,6 +12,7 @@
 
 #include "blas_loader.h"
 #include "model_cache.h"
+#include "progress.h"
 #include "recsys.h"
 
 PG_MODULE_MAGIC;
@@ -68,6 +69,8 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	RsModelCacheInit();
+
+	RsProgressInit();
 
 	MarkGUCPrefixReserved("recsys");
 
