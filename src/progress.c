@@ -386,6 +386,21 @@ RsProgressIteration(int iteration, int iterations, const char *loss_name, double
 	}
 }
 
+/*
+ * RsProgressWork records a fit without epochs advancing: done units of
+ * total (kNN: rows whose neighbour lists are built), shown in the view as
+ * iteration of iterations, without NOTICE lines (there are many steps).
+ */
+void
+RsProgressWork(int64 done, int64 total)
+{
+	if (!state.training)
+		return;
+	state.iteration = (int) Min(done, PG_INT32_MAX);
+	state.iterations = (int) Min(total, PG_INT32_MAX);
+	publish();
+}
+
 /* RsProgressEnd ends the training run (tune's row stays). */
 void
 RsProgressEnd(void)

@@ -31,6 +31,7 @@ extern void RsProgressPhaseBegin(RsProgressPhase phase);
 extern bool RsProgressWantsLoss(void);
 extern void RsProgressIteration(int iteration, int iterations, const char *loss_name,
 								double loss, const char *note);
+extern void RsProgressWork(int64 done, int64 total);
 extern void RsProgressEnd(void);
 
 #endif							/* RECSYS_PROGRESS_H */

@@ -100,6 +100,19 @@ is($row, 'slow|ease|reading source|t', 'the phase reading source, no iterations 
 $h->finish;
 is($$out, "slow\nafter: 0\n", 'trained; no row after the call');
 
+# 2b. item-kNN reports the rows whose lists are built, of all items.
+$node->safe_psql('postgres', q{
+	CREATE TABLE wide AS SELECT u AS user_id, (u * 7 + j * 13) % 4000 AS item_id
+	FROM generate_series(1, 40000) u, generate_series(1, 40) j});
+($h, $out, $err) = start_session(q{
+	SELECT name FROM recsys.train_item_knn('wide', model => 'knn');
+});
+$row = poll(q{SELECT phase, iterations, iteration <= iterations, remaining IS NOT NULL
+	FROM recsys.progress WHERE algorithm = 'item_knn' AND iteration > 0});
+is($row, 'fitting|4000|t|t', 'item_knn: rows built of all items');
+$h->finish;
+is($$out, "knn\n", 'item_knn trained');
+
 # 3. A failed training leaves no row either.
 is($node->psql('postgres', q{
 	SELECT recsys.train_bpr('blocks', factors => 8, iterations => 2, model => 'bad', learning_rate => 10,
