@@ -63,6 +63,11 @@ FROM (SELECT recsys.plot_lines(ARRAY['</text><script>alert("x")</script>', 'b'],
 SELECT xml_is_well_formed_document(recsys._plot_heatmap('{"<x>"}', '{"&y"}', '{1}', '<t>', '"', '''', '<v>',
 														 400, 300)) AS heatmap_escaped;
 
+-- values far from 0 with a tiny spread: a bounded number of ticks
+SELECT xml_is_well_formed_document(doc) AS well_formed,
+	   (length(doc) - length(replace(doc, '<circle', ''))) / length('<circle') AS points
+FROM (SELECT recsys.plot_lines('{a,a}', '{1e16,1.0000000000000002e16}', '{1,2}') AS doc) s;
+
 -- errors
 SELECT recsys.plot_lines('{a,b}', '{1}', '{1,2}');
 SELECT recsys.plot_lines('{a}', '{1}', '{1}', lower => '{0}');
@@ -75,6 +80,8 @@ SELECT recsys.plot_lines('{a}', '{1}', '{1}', height => 5000);
 SELECT recsys.plot_lines('{a}', '{1}', '{1}', title => NULL);
 SELECT recsys.plot_lines(array_agg('s' || i), array_agg(i::float8), array_agg(i::float8))
 FROM generate_series(1, 21) i;
+SELECT recsys.plot_lines('{a,a}', '{-1e308,1e308}', '{1,2}');
+SELECT recsys.plot_lines('{a}', '{1}', '{1}', lower => '{-1e308}', upper => '{1e308}');
 SELECT recsys._plot_heatmap('{a,a}', '{b,b}', '{1,2}', '', 'x', 'y', 'v', 640, 400);
 SELECT recsys._plot_heatmap('{a}', '{NULL}', '{1}', '', 'x', 'y', 'v', 640, 400);
 SELECT recsys.plot_tune(ARRAY['{"f": 2}']::jsonb[], '{0.1}', 'f', 'r');

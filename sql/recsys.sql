@@ -1305,7 +1305,6 @@ DECLARE
 	-- shape the served lists (recommend's arguments), not the model
 	eval_keys CONSTANT text[] := ARRAY['diversity', 'similarity_model'];
 	eval_types CONSTANT regtype[] := ARRAY['real', 'text']::regtype[];
-	done integer := 0;
 BEGIN
 	IF algorithm IS NULL OR train IS NULL OR valid IS NULL OR grid IS NULL OR fixed IS NULL
 		OR metric IS NULL OR model IS NULL OR seed IS NULL OR k IS NULL OR user_col IS NULL
@@ -1444,8 +1443,8 @@ BEGIN
 	TRUNCATE _recsys_tune_results;
 
 	FOREACH combo IN ARRAY combos LOOP
-		done := done + 1;
-		PERFORM recsys._progress_tune(tune.model, algorithm, 'candidate', done, cardinality(combos));
+		PERFORM recsys._progress_tune(tune.model, algorithm, 'candidate', array_position(combos, combo),
+									  cardinality(combos));
 		t0 := clock_timestamp();
 		EXECUTE recsys._tune_call(trainer, CASE WHEN arg_names[1] = 'source' THEN train END, candidate,
 								  (fixed || combo) - eval_keys);
@@ -1464,10 +1463,10 @@ BEGIN
 	-- keep the best as the named model (a new version of it)
 	SELECT r.params INTO best FROM _recsys_tune_results r
 	ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text LIMIT 1;
-	PERFORM recsys._progress_tune(tune.model, algorithm, 'best', done, cardinality(combos));
+	PERFORM recsys._progress_tune(tune.model, algorithm, 'best', cardinality(combos), cardinality(combos));
 	EXECUTE recsys._tune_call(trainer, CASE WHEN arg_names[1] = 'source' THEN train END, tune.model,
 							  (fixed || best || jsonb_build_object('replace', tune.replace)) - eval_keys);
-	PERFORM recsys._progress_tune(tune.model, algorithm, 'end', done, cardinality(combos));
+	PERFORM recsys._progress_tune(tune.model, algorithm, 'end', cardinality(combos), cardinality(combos));
 
 	RETURN QUERY
 	SELECT (row_number() OVER (ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text))::integer,

@@ -246,31 +246,48 @@ begin_document(StringInfo buf, int width, int height, const char *title)
 	append_text(buf, width / 2.0, 24, "middle", "font-size=\"15\" font-weight=\"bold\"", title);
 }
 
+/*
+ * The ticks of [lo, hi] by step, counted (adding step to a large value
+ * could leave it unchanged), at most 50.
+ */
+static int
+tick_count(double lo, double hi, double step)
+{
+	double		n = floor((hi - lo) / step + 1e-6) + 1;
+
+	return isfinite(n) ? (int) Max(1, Min(n, 50)) : 1;
+}
+
+#define FOR_TICKS(v, lo, hi, step) \
+	for (int t_ = 0, n_ = tick_count(lo, hi, step); t_ < n_ && ((v) = (lo) + t_ * (step), true); t_++)
+
 /* Axes of a numeric frame: grid, ticks, tick labels, axis labels. */
 static void
 draw_axes(StringInfo buf, const Frame *f, const char *x_label, const char *y_label)
 {
 	double		x_step = nice_step(f->x_max - f->x_min, 6);
 	double		y_step = nice_step(f->y_max - f->y_min, 6);
+	double		x,
+				y;
 
 	appendStringInfoString(buf, "<g stroke=\"#dddddd\" stroke-width=\"1\">\n");
-	for (double x = f->x_min; x <= f->x_max + x_step * 1e-6; x += x_step)
+	FOR_TICKS(x, f->x_min, f->x_max, x_step)
 		appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
 						 to_px_x(f, x), f->top, to_px_x(f, x), f->top + f->height);
-	for (double y = f->y_min; y <= f->y_max + y_step * 1e-6; y += y_step)
+	FOR_TICKS(y, f->y_min, f->y_max, y_step)
 		appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
 						 f->left, to_px_y(f, y), f->left + f->width, to_px_y(f, y));
 	appendStringInfoString(buf, "</g>\n");
 	appendStringInfo(buf,
 					 "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333333\"/>\n",
 					 f->left, f->top, f->width, f->height);
-	for (double x = f->x_min; x <= f->x_max + x_step * 1e-6; x += x_step)
+	FOR_TICKS(x, f->x_min, f->x_max, x_step)
 	{
 		appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333333\"/>\n",
 						 to_px_x(f, x), f->top + f->height, to_px_x(f, x), f->top + f->height + 5);
 		append_text(buf, to_px_x(f, x), f->top + f->height + 18, "middle", "", tick_label(x, x_step));
 	}
-	for (double y = f->y_min; y <= f->y_max + y_step * 1e-6; y += y_step)
+	FOR_TICKS(y, f->y_min, f->y_max, y_step)
 	{
 		appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333333\"/>\n",
 						 f->left - 5, to_px_y(f, y), f->left, to_px_y(f, y));
@@ -403,6 +420,12 @@ recsys_plot_lines(PG_FUNCTION_ARGS)
 	}
 	if (!any)
 		f.x_min = f.y_min = 0, f.x_max = f.y_max = 1;
+	if (!isfinite(f.x_max - f.x_min) || !isfinite(f.y_max - f.y_min))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the values of %s span more than double precision can hold",
+						isfinite(f.x_max - f.x_min) ? "y (with lower and upper)" : "x"),
+				 errhint("Scale the values (plot thousands, or a logarithm).")));
 	nice_range(&f.x_min, &f.x_max, 6);
 	nice_range(&f.y_min, &f.y_max, 6);
 	f.left = MARGIN_LEFT;

@@ -56,7 +56,6 @@
 #include "utils/timestamp.h"
 
 #include "progress.h"
-#include "train_common.h"
 
 PG_FUNCTION_INFO_V1(recsys_progress_rows);
 PG_FUNCTION_INFO_V1(recsys_progress_tune);
@@ -108,7 +107,7 @@ static struct
 	double		loss;
 	TimestampTz started;
 	TimestampTz fit_started;
-	double		iteration_clock;	/* RsSeconds() at the last iteration */
+	TimestampTz iteration_clock;	/* at the last iteration */
 	/* tune, around its trainers */
 	bool		tuning;
 	bool		tune_best;
@@ -126,6 +125,13 @@ static struct
 	Oid			saved_target;
 	int64		saved_param[PGSTAT_NUM_PROGRESS_PARAM];
 }			state;
+
+/* Seconds from a to b. */
+static double
+seconds_between(TimestampTz a, TimestampTz b)
+{
+	return (double) (b - a) / USECS_PER_SEC;
+}
 
 /* Copy a name into a fixed buffer, cut at a character boundary. */
 static void
@@ -329,7 +335,7 @@ RsProgressPhaseBegin(RsProgressPhase phase)
 	if (phase == RS_PHASE_FITTING)
 	{
 		state.fit_started = GetCurrentTimestamp();
-		state.iteration_clock = RsSeconds();
+		state.iteration_clock = state.fit_started;
 	}
 	publish();
 	if (recsys_progress)
@@ -347,12 +353,6 @@ RsProgressWantsLoss(void)
 	return state.training && state.notices;
 }
 
-/* Seconds from a to b. */
-static double
-seconds_between(TimestampTz a, TimestampTz b)
-{
-	return (double) (b - a) / USECS_PER_SEC;
-}
 
 /*
  * RsProgressIteration records an iteration done (1-based) of iterations,
@@ -363,19 +363,19 @@ void
 RsProgressIteration(int iteration, int iterations, const char *loss_name, double loss,
 					const char *note)
 {
-	double		now_clock = RsSeconds();
-	double		seconds = now_clock - state.iteration_clock;
+	TimestampTz now = GetCurrentTimestamp();
+	double		seconds = seconds_between(state.iteration_clock, now);
 
 	if (!state.training)
 		return;
 	state.iteration = iteration;
 	state.iterations = iterations;
 	state.loss = loss;
-	state.iteration_clock = now_clock;
+	state.iteration_clock = now;
 	publish();
 	if (state.notices)
 	{
-		double		fitting = seconds_between(state.fit_started, GetCurrentTimestamp());
+		double		fitting = seconds_between(state.fit_started, now);
 		double		left = fitting / iteration * (iterations - iteration);
 
 		ereport(NOTICE,
