@@ -1181,6 +1181,48 @@ COMMENT ON FUNCTION recsys.split_last(regclass, name, integer, integer, name, na
 	'per-user leave-last-n-out by time: whether each (user, item) pair is in the test set';
 
 -------------------------------------------------------------------------------
+-- Progress of training and tune
+--
+-- Every trainer and tune advertise what they do in the backend's progress
+-- counters (src/progress.c), the shared memory pg_stat_progress_* read:
+-- no shared_preload_libraries needed.  recsys.progress shows every session
+-- that trains, like pg_stat_progress_vacuum.
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys._progress(
+	OUT pid integer, OUT datid oid, OUT userid oid, OUT command text, OUT model text,
+	OUT algorithm text, OUT phase text, OUT iteration integer, OUT iterations integer,
+	OUT loss double precision, OUT candidate integer, OUT candidates integer,
+	OUT started timestamptz, OUT elapsed_seconds double precision,
+	OUT remaining_seconds double precision)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'recsys_progress_rows'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER ROWS 4;
+COMMENT ON FUNCTION recsys._progress() IS
+	'internal: the progress counters of every backend that trains or tunes (the view recsys.progress)';
+
+CREATE FUNCTION recsys._progress_tune(model text, algorithm text, step text, candidate integer,
+									  candidates integer)
+RETURNS void
+AS 'MODULE_PATHNAME', 'recsys_progress_tune'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._progress_tune(text, text, text, integer, integer) IS
+	'internal: tune reports its candidate (step candidate, best or end)';
+
+CREATE VIEW recsys.progress WITH (security_invoker = true) AS
+SELECT p.pid, p.datid, d.datname, p.userid AS usesysid, r.rolname AS usename, p.command,
+	   p.model, p.algorithm, p.phase, p.iteration, p.iterations, p.loss, p.candidate,
+	   p.candidates, p.started,
+	   make_interval(secs => p.elapsed_seconds) AS elapsed,
+	   make_interval(secs => p.remaining_seconds) AS remaining
+FROM recsys._progress() p
+	LEFT JOIN pg_catalog.pg_database d ON d.oid = p.datid
+	LEFT JOIN pg_catalog.pg_roles r ON r.oid = p.userid;
+COMMENT ON VIEW recsys.progress IS
+	'one row per session that trains a model or runs tune: phase, iteration of N, loss, elapsed, estimated remaining';
+GRANT SELECT ON recsys.progress TO PUBLIC;
+
+-------------------------------------------------------------------------------
 -- Measuring
 -------------------------------------------------------------------------------
 
@@ -1414,6 +1456,8 @@ BEGIN
 	TRUNCATE _recsys_tune_results;
 
 	FOREACH combo IN ARRAY combos LOOP
+		PERFORM recsys._progress_tune(tune.model, algorithm, 'candidate', array_position(combos, combo),
+									  cardinality(combos));
 		t0 := clock_timestamp();
 		EXECUTE recsys._tune_call(trainer, CASE WHEN arg_names[1] = 'source' THEN train END, candidate,
 								  (fixed || combo) - eval_keys);
@@ -1432,8 +1476,10 @@ BEGIN
 	-- keep the best as the named model (a new version of it)
 	SELECT r.params INTO best FROM _recsys_tune_results r
 	ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text LIMIT 1;
+	PERFORM recsys._progress_tune(tune.model, algorithm, 'best', cardinality(combos), cardinality(combos));
 	EXECUTE recsys._tune_call(trainer, CASE WHEN arg_names[1] = 'source' THEN train END, tune.model,
 							  (fixed || best || jsonb_build_object('replace', tune.replace)) - eval_keys);
+	PERFORM recsys._progress_tune(tune.model, algorithm, 'end', cardinality(combos), cardinality(combos));
 
 	RETURN QUERY
 	SELECT (row_number() OVER (ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text))::integer,
@@ -1445,3 +1491,187 @@ $$;
 COMMENT ON FUNCTION recsys.tune(text, regclass, regclass, jsonb, jsonb, text, text, integer, bigint,
 	integer, name, name, name, boolean) IS
 	'grid or random search: train each candidate, score it on a validation set, keep the best as a model';
+
+-------------------------------------------------------------------------------
+-- Pictures
+--
+-- SVG documents straight from SQL (src/plot.c draws them): a line chart
+-- with optional interval bands and a heat map; the functions below feed
+-- them from evaluate and tune.  Each picture's numbers are also plain rows:
+-- evaluate_at's, tune's own, or the caller's arrays.
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.plot_lines(
+	series text[],
+	x double precision[],
+	y double precision[],
+	lower double precision[] DEFAULT NULL,
+	upper double precision[] DEFAULT NULL,
+	title text DEFAULT '',
+	x_label text DEFAULT 'x',
+	y_label text DEFAULT 'y',
+	width integer DEFAULT 640,
+	height integer DEFAULT 400)
+RETURNS text
+AS 'MODULE_PATHNAME', 'recsys_plot_lines'
+LANGUAGE C IMMUTABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.plot_lines(text[], double precision[], double precision[], double precision[],
+	double precision[], text, text, text, integer, integer) IS
+	'an SVG line chart: one line per series, points (x, y), a shaded band from lower to upper where given';
+
+CREATE FUNCTION recsys._plot_heatmap(x text[], y text[], value double precision[], title text,
+									 x_label text, y_label text, value_label text, width integer,
+									 height integer)
+RETURNS text
+AS 'MODULE_PATHNAME', 'recsys_plot_heatmap'
+LANGUAGE C IMMUTABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._plot_heatmap(text[], text[], double precision[], text, text, text, text,
+	integer, integer) IS
+	'internal: an SVG heat map of one value per (x, y) cell (plot_tune)';
+
+CREATE FUNCTION recsys.evaluate_at(
+	model text,
+	test regclass,
+	ks integer[] DEFAULT '{1,2,3,5,10,20}',
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	diversity real DEFAULT 0,
+	similarity_model text DEFAULT NULL)
+RETURNS TABLE (k integer, metric text, value double precision)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT c.k, split_part(e.metric, '@', 1), e.value
+	FROM unnest(evaluate_at.ks) WITH ORDINALITY c(k, o),
+		 LATERAL recsys.evaluate(evaluate_at.model, evaluate_at.test, c.k, evaluate_at.user_col,
+								 evaluate_at.item_col, NULL, evaluate_at.diversity,
+								 evaluate_at.similarity_model) e
+	WHERE e.metric LIKE '%@%'
+	ORDER BY c.o, 2;
+END;
+COMMENT ON FUNCTION recsys.evaluate_at(text, regclass, integer[], name, name, real, text) IS
+	'evaluate''s ranking metrics at each cutoff k of ks: the rows of the metric-at-k and precision-recall curves';
+
+CREATE FUNCTION recsys.plot_pr_curve(
+	models text[],
+	test regclass,
+	ks integer[] DEFAULT '{1,2,3,5,10,20,50}',
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	title text DEFAULT 'Precision and recall at k',
+	width integer DEFAULT 640,
+	height integer DEFAULT 400)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	WITH r AS (
+		SELECT m.o, m.model, e.k,
+			   max(e.value) FILTER (WHERE e.metric = 'precision') AS p,
+			   max(e.value) FILTER (WHERE e.metric = 'recall') AS r
+		FROM unnest(plot_pr_curve.models) WITH ORDINALITY m(model, o),
+			 LATERAL recsys.evaluate_at(m.model, plot_pr_curve.test, plot_pr_curve.ks,
+										plot_pr_curve.user_col, plot_pr_curve.item_col) e
+		GROUP BY m.o, m.model, e.k)
+	SELECT recsys.plot_lines(coalesce(array_agg(r.model ORDER BY r.o, r.k), '{}'),
+							 coalesce(array_agg(r.r ORDER BY r.o, r.k), '{}'),
+							 coalesce(array_agg(r.p ORDER BY r.o, r.k), '{}'),
+							 title => plot_pr_curve.title,
+							 x_label => 'recall@k (share of a user''s test items in the list)',
+							 y_label => 'precision@k (share of the list that is relevant)',
+							 width => plot_pr_curve.width, height => plot_pr_curve.height)
+	FROM r;
+END;
+COMMENT ON FUNCTION recsys.plot_pr_curve(text[], regclass, integer[], name, name, text, integer, integer) IS
+	'an SVG precision-recall curve of each model, one point per cutoff k (rows: evaluate_at)';
+
+CREATE FUNCTION recsys.plot_metrics_at_k(
+	models text[],
+	test regclass,
+	metrics text[] DEFAULT '{precision,recall,ndcg}',
+	ks integer[] DEFAULT '{1,2,3,5,10,20,50}',
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	title text DEFAULT 'Metrics at k',
+	width integer DEFAULT 640,
+	height integer DEFAULT 400)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	WITH r AS (
+		SELECT m.o, mt.o2, CASE WHEN cardinality(plot_metrics_at_k.models) > 1
+							   THEN m.model || ': ' || e.metric ELSE e.metric END AS series,
+			   e.k, e.value
+		FROM unnest(plot_metrics_at_k.models) WITH ORDINALITY m(model, o),
+			 LATERAL recsys.evaluate_at(m.model, plot_metrics_at_k.test, plot_metrics_at_k.ks,
+										plot_metrics_at_k.user_col, plot_metrics_at_k.item_col) e,
+			 unnest(plot_metrics_at_k.metrics) WITH ORDINALITY mt(metric, o2)
+		WHERE e.metric = mt.metric)
+	SELECT recsys.plot_lines(coalesce(array_agg(r.series ORDER BY r.o, r.o2, r.k), '{}'),
+							 coalesce(array_agg(r.k::double precision ORDER BY r.o, r.o2, r.k), '{}'),
+							 coalesce(array_agg(r.value ORDER BY r.o, r.o2, r.k), '{}'),
+							 title => plot_metrics_at_k.title,
+							 x_label => 'k (length of the recommended list)',
+							 y_label => 'metric@k (mean over test users, 0 to 1)',
+							 width => plot_metrics_at_k.width, height => plot_metrics_at_k.height)
+	FROM r;
+END;
+COMMENT ON FUNCTION recsys.plot_metrics_at_k(text[], regclass, text[], integer[], name, name, text, integer,
+	integer) IS
+	'an SVG chart of evaluate''s metrics at each cutoff k, a line per model and metric (rows: evaluate_at)';
+
+CREATE FUNCTION recsys.plot_tune(
+	params jsonb[],
+	value double precision[],
+	x_param text,
+	y_param text,
+	metric text DEFAULT 'value',
+	lower_is_better boolean DEFAULT NULL,
+	title text DEFAULT NULL,
+	width integer DEFAULT 640,
+	height integer DEFAULT 400)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	lower_better boolean := coalesce(lower_is_better, metric IN ('rmse', 'mae'));
+	missing text;
+	result text;
+BEGIN
+	IF params IS NULL OR value IS NULL OR x_param IS NULL OR y_param IS NULL OR metric IS NULL THEN
+		RAISE EXCEPTION 'params, value, x_param, y_param and metric must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF cardinality(params) <> cardinality(value) THEN
+		RAISE EXCEPTION 'params and value must have the same length, not % and %',
+			cardinality(params), cardinality(value)
+			USING ERRCODE = 'array_subscript_error',
+				  HINT = 'Aggregate both from tune''s rows: array_agg(params), array_agg(value).';
+	END IF;
+	SELECT p INTO missing FROM unnest(ARRAY[x_param, y_param]) p
+	WHERE cardinality(params) > 0 AND NOT EXISTS (SELECT 1 FROM unnest(params) c WHERE c ? p) LIMIT 1;
+	IF missing IS NOT NULL THEN
+		RAISE EXCEPTION 'parameter "%" is not in params', missing
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name two keys of tune''s grid as x_param and y_param.';
+	END IF;
+	-- a grid of more than two parameters: each cell shows the best over the others
+	SELECT recsys._plot_heatmap(coalesce(array_agg(c.x), '{}'), coalesce(array_agg(c.y), '{}'),
+								coalesce(array_agg(c.v), '{}'),
+								coalesce(title, format('%s by %s and %s', metric, x_param, y_param)),
+								x_param, y_param,
+								metric || CASE WHEN lower_better THEN ' (lower is better)' ELSE '' END,
+								width, height)
+	INTO result
+	FROM (SELECT coalesce(p ->> x_param, 'null') AS x, coalesce(p ->> y_param, 'null') AS y,
+				 CASE WHEN lower_better THEN min(v) ELSE max(v) END AS v
+		  FROM unnest(params, value) u(p, v)
+		  GROUP BY 1, 2) c;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION recsys.plot_tune(jsonb[], double precision[], text, text, text, boolean, text, integer,
+	integer) IS
+	'an SVG heat map of tune''s results over two parameters of its grid (rows: tune''s own)';

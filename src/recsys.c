@@ -12,6 +12,7 @@
 
 #include "blas_loader.h"
 #include "model_cache.h"
+#include "progress.h"
 #include "recsys.h"
 #include "shared_cache.h"
 
@@ -70,6 +71,8 @@ _PG_init(void)
 
 	RsModelCacheInit();
 	RsSharedCacheInit();
+
+	RsProgressInit();
 
 	MarkGUCPrefixReserved("recsys");
 

@@ -35,6 +35,7 @@
 #include "bpr.h"
 #include "cancel.h"
 #include "model_store.h"
+#include "progress.h"
 #include "recsys.h"
 #include "train_common.h"
 
@@ -119,7 +120,6 @@ typedef struct BprTrain
 	RsInteractions data;
 	RsBprRun	run;
 	int			iterations;
-	bool		verbose;
 	bool		store_users;
 	int			threads;
 } BprTrain;
@@ -187,12 +187,11 @@ fit(BprTrain *t, const char *name)
 	init_factors(run->Y, run->R->n_cols, run->k, run->seed ^ UINT64_C(0x5DEECE66D));
 	for (int e = 0; e < t->iterations; e++)
 	{
-		double		start = RsSeconds();
 		/* APR: after a warm start of plain BPR */
 		int			adversarial = run->adv_epsilon > 0 && e >= t->iterations / 2;
 
 		/* the loss costs a logarithm per triple: only when it is shown or kept */
-		run->track_loss = t->verbose || e == t->iterations - 1;
+		run->track_loss = RsProgressWantsLoss() || e == t->iterations - 1;
 
 		for (int s = 0; s < run->nblocks; s++)
 		{
@@ -202,10 +201,8 @@ fit(BprTrain *t, const char *name)
 		}
 		loss = run->track_loss ? rs_bpr_epoch_loss(run) : NAN;
 		check_diverged(t, name, e, loss);
-		if (t->verbose)
-			ereport(NOTICE,
-					(errmsg("train_bpr epoch %d of %d: loss %.6f, %.3f s%s", e + 1, t->iterations,
-							loss, RsSeconds() - start, adversarial ? " (adversarial)" : "")));
+		RsProgressIteration(e + 1, t->iterations, "loss", loss,
+							adversarial ? " (adversarial)" : NULL);
 	}
 	return loss;
 }
@@ -285,7 +282,7 @@ recsys_train_bpr(PG_FUNCTION_ARGS)
 	RsRequireArg(fcinfo, 13, "store_users");
 	t.store_users = PG_GETARG_BOOL(13);
 	RsRequireArg(fcinfo, 14, "verbose");
-	t.verbose = PG_GETARG_BOOL(14);
+	trainer.verbose = PG_GETARG_BOOL(14);
 	t.threads = recsys_threads;
 
 	train_context = AllocSetContextCreate(CurrentMemoryContext, "recsys train_bpr",

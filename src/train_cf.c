@@ -41,6 +41,7 @@
 #include "cancel.h"
 #include "ingest.h"
 #include "model_store.h"
+#include "progress.h"
 #include "recsys.h"
 #include "train_common.h"
 
@@ -265,6 +266,7 @@ fit_bayesian(CfRun *run, uint64 seed)
 						  sweep_seed, mean, precision, prior_work);
 		sample_half_sweep(run, &d->by_item, run->Y, run->ybias, run->X, run->xbias,
 						  sweep_seed + 2, mean, precision, prior_work);
+		RsProgressIteration(s + 1, run->iterations, NULL, NAN, s < burn ? " (burn-in)" : NULL);
 		if (s < burn)
 			continue;
 		add_to_average(avg_x, avg_xb, run->X, run->xbias, n_users, k, samples);
@@ -316,6 +318,7 @@ fit(CfRun *run, uint64 seed)
 		{
 			half_step(run, &d->by_user, run->X, run->xbias, run->Y, run->ybias, n_items);
 			half_step(run, &d->by_item, run->Y, run->ybias, run->X, run->xbias, n_users);
+			RsProgressIteration(it + 1, run->iterations, NULL, NAN, NULL);
 		}
 	}
 

@@ -37,6 +37,7 @@
 #include "args.h"
 #include "model_acl.h"
 #include "privacy.h"
+#include "progress.h"
 #include "recsys.h"
 #include "spi_util.h"
 #include "train_common.h"
@@ -149,6 +150,9 @@ RsTrainArgs(FunctionCallInfo fcinfo, const RsTrainArgNos *argnos, RsTrainer *tra
 	trainer->start = RsSeconds();
 	trainer->caller_context = CurrentMemoryContext;
 	trainer->exact_counts = true;
+	trainer->function = get_func_name(fcinfo->flinfo->fn_oid);
+	if (trainer->function == NULL)
+		trainer->function = "training";
 	if (argnos->cols >= 0)
 	{
 		RsRequireArg(fcinfo, 0, "source");
@@ -203,18 +207,22 @@ void
 RsTrainBegin(RsTrainer *trainer, const char *algorithm, RsInteractions *data)
 {
 	trainer->algorithm = algorithm;
+	RsProgressStart(trainer->function, trainer->name, algorithm, trainer->verbose);
 	RsLockModelForTraining(trainer->name);
 	if (trainer->refuse != NULL)
 		trainer->refuse(trainer->name);
 	refuse_other_algorithm(trainer);
-	if (data == NULL)
-		return;
-	RsReadSource(&trainer->spec, false, data);
-	require_interactions(&trainer->spec, data);
-	trainer->data = data;
-	trainer->n_users = data->users.count;
-	trainer->n_items = data->items.count;
-	trainer->n_interactions = data->by_user.nnz;
+	if (data != NULL)
+	{
+		RsProgressPhaseBegin(RS_PHASE_READING);
+		RsReadSource(&trainer->spec, false, data);
+		require_interactions(&trainer->spec, data);
+		trainer->data = data;
+		trainer->n_users = data->users.count;
+		trainer->n_items = data->items.count;
+		trainer->n_interactions = data->by_user.nnz;
+	}
+	RsProgressPhaseBegin(RS_PHASE_FITTING);
 }
 
 /*
@@ -245,6 +253,7 @@ RsTrainFinish(FunctionCallInfo fcinfo, RsTrainer *trainer, RsTrainWriter write, 
 	RsJsonEnd(&trainer->params);
 	RsJsonEnd(&trainer->stats);
 
+	RsProgressPhaseBegin(RS_PHASE_WRITING);
 	desc.name = trainer->name;
 	desc.algorithm = trainer->algorithm;
 	desc.source = trainer->spec.relid;
@@ -256,6 +265,7 @@ RsTrainFinish(FunctionCallInfo fcinfo, RsTrainer *trainer, RsTrainWriter write, 
 	version = RsCreateModelVersion(&desc);
 	write(trainer, version, arg);
 	RsActivateModelVersion(&desc, version, RsSeconds() - trainer->start);
+	RsProgressEnd();
 	/* the row outlives a training context the trainer deletes */
 	old = MemoryContextSwitchTo(trainer->caller_context);
 	result = model_row_datum(fcinfo, trainer->name);

@@ -38,6 +38,8 @@ typedef struct RsTrainer
 	char	   *name;			/* the model trained */
 	const char *algorithm;		/* what it is trained as */
 	bool		replace;		/* may a model of another algorithm be replaced */
+	bool		verbose;		/* a NOTICE per iteration (the trainer's argument) */
+	const char *function;		/* the SQL function's name, for progress */
 	void		(*refuse) (const char *name);	/* the trainer's own refusals
 												 * of the name, first */
 	RsSourceSpec spec;			/* relid InvalidOid until known (a blend's) */

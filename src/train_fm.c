@@ -62,6 +62,7 @@
 #include "model_kind.h"
 #include "recency.h"
 #include "recommend.h"
+#include "progress.h"
 #include "recsys.h"
 #include "score.h"
 #include "spi_util.h"
@@ -581,7 +582,6 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	double		half_life = 0;
 	bool		context;
 	int64		seed;
-	bool		verbose;
 	RsCsr		item_side,
 				user_side;
 	RsItemFeatureCounts item_counts = {0},
@@ -630,7 +630,7 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	RsRequireArg(fcinfo, 17, "seed");
 	seed = PG_GETARG_INT64(17);
 	RsRequireArg(fcinfo, 18, "verbose");
-	verbose = PG_GETARG_BOOL(18);
+	trainer.verbose = PG_GETARG_BOOL(18);
 
 	trainer.refuse = refuse_if_built_on;
 	RsTrainBegin(&trainer, "fm", &data);
@@ -727,7 +727,6 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	settings.nthreads = recsys_threads;
 	for (int e = 0; e < epochs; e++)
 	{
-		double		epoch_start = RsSeconds();
 		int			status = rs_fm_epoch(&run.d, &run.p, &settings, e, workspace, order,
 										 RsCancelRequested, NULL, &loss);
 
@@ -737,10 +736,7 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 			diverged(trainer.name);
 		/* RS_FM_ERR_THREAD: fewer threads ran, the results are the same */
 		CHECK_FOR_INTERRUPTS();
-		if (verbose)
-			ereport(NOTICE,
-					(errmsg("epoch %d of %d: loss %.6f", e + 1, epochs, loss),
-					 errdetail("%.2f s", RsSeconds() - epoch_start)));
+		RsProgressIteration(e + 1, epochs, "loss", loss, NULL);
 	}
 
 	RsJsonText(&trainer.params, "candidates_from", base_name);

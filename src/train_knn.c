@@ -38,6 +38,7 @@
 #include "ease.h"
 #include "model_store.h"
 #include "privacy.h"
+#include "progress.h"
 #include "recency.h"
 #include "recsys.h"
 #include "train_common.h"
@@ -210,6 +211,7 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 		check_status(rs_knn_build(&A, &At, norms, &run->params, begin, end, threads,
 								  workspace, nbr + (int64) begin * K, sim + (int64) begin * K,
 								  count + begin));
+		RsProgressWork(end, n_rows);
 	}
 	for (int32 r = 0; r < n_rows; r++)
 		pairs += count[r];

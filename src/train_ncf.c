@@ -37,6 +37,7 @@
 #include "cancel.h"
 #include "ncf.h"
 #include "model_store.h"
+#include "progress.h"
 #include "recsys.h"
 #include "train_common.h"
 
@@ -166,7 +167,6 @@ recsys_train_ncf(PG_FUNCTION_ARGS)
 	int			factors;
 	bool		gmf;
 	int			epochs;
-	bool		verbose;
 	Size		model_bytes;
 	Size		work_bytes;
 	void	   *workspace;
@@ -196,7 +196,7 @@ recsys_train_ncf(PG_FUNCTION_ARGS)
 				 errmsg("adversarial_epsilon and adversarial_weight must both be positive or both be 0"),
 				 errhint("APR (He et al. 2018) uses epsilon 0.5 and weight 1 as a start.")));
 	RsRequireArg(fcinfo, 17, "verbose");
-	verbose = PG_GETARG_BOOL(17);
+	trainer.verbose = PG_GETARG_BOOL(17);
 	config.beta1 = 0.9f;
 	config.beta2 = 0.999f;
 	config.adam_eps = 1e-7f;
@@ -234,8 +234,6 @@ recsys_train_ncf(PG_FUNCTION_ARGS)
 	RsBlasSetThreads(1);
 	for (int epoch = 0; epoch < epochs; epoch++)
 	{
-		double		epoch_start = RsSeconds();
-
 		CHECK_FOR_INTERRUPTS();
 		status = rs_ncf_train_epoch(&run->model, &run->data.by_user, &config, epoch, workspace, &loss);
 		if (status == RS_NCF_STOPPED)
@@ -251,10 +249,7 @@ recsys_train_ncf(PG_FUNCTION_ARGS)
 					 errmsg("training of model \"%s\" diverged at epoch %d (loss %g)", trainer.name,
 							epoch + 1, loss),
 					 errhint("Lower learning_rate.")));
-		if (verbose)
-			ereport(NOTICE,
-					(errmsg("epoch %d of %d: loss %.4f, %.2f s", epoch + 1, epochs, loss,
-							RsSeconds() - epoch_start)));
+		RsProgressIteration(epoch + 1, epochs, "loss", loss, NULL);
 	}
 	pfree(workspace);
 

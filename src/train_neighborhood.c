@@ -41,6 +41,7 @@
 #include "ingest.h"
 #include "model_store.h"
 #include "neighborhood.h"
+#include "progress.h"
 #include "recsys.h"
 #include "train_common.h"
 
@@ -59,7 +60,6 @@ typedef struct NbrRun
 	int			iterations;
 	float		shrinkage;
 	RsNbrStep	step;
-	bool		verbose;
 	int			threads;
 	RsNbrModel	m;
 	int32	   *neighbor;		/* n_items x k */
@@ -181,7 +181,6 @@ fit(NbrRun *run)
 	memcpy(run->m.item_bias, run->m.item_base, (Size) n_items * sizeof(float));
 	for (int e = 0; e < run->iterations; e++)
 	{
-		double		epoch_start = RsSeconds();
 		double		sq_error;
 
 		CHECK_FOR_INTERRUPTS();
@@ -190,11 +189,7 @@ fit(NbrRun *run)
 								  position, order, RsCancelRequested, NULL, &sq_error),
 					 "gradient descent");
 		run->train_rmse = sqrt(sq_error / d->by_user.nnz);
-		if (run->verbose)
-			ereport(NOTICE,
-					(errmsg("epoch %d of %d: training RMSE %.4f",
-							e + 1, run->iterations, run->train_rmse),
-					 errdetail("%.3f s in this epoch.", RsSeconds() - epoch_start)));
+		RsProgressIteration(e + 1, run->iterations, "training RMSE", run->train_rmse, NULL);
 	}
 	rs_nbr_sort_by_weight(&run->m, run->neighbor);
 }
@@ -247,7 +242,7 @@ recsys_train_neighborhood(PG_FUNCTION_ARGS)
 	seed = PG_GETARG_INT64(10);
 	run.step.seed = (uint64) seed;
 	RsRequireArg(fcinfo, 11, "verbose");
-	run.verbose = PG_GETARG_BOOL(11);
+	trainer.verbose = PG_GETARG_BOOL(11);
 	if (trainer.spec.weight_col == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -10,7 +10,7 @@ RECSYS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # work trees can build and test side by side without sharing one install.
 PG_BIN=${RECSYS_PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_CONFIG=$PG_BIN/pg_config
-RECSYS_PACKAGES="postgresql-15 postgresql-server-dev-15 libopenblas-dev postgresql-15-cron libipc-run-perl make gcc libc6-dev"
+RECSYS_PACKAGES="postgresql-15 postgresql-server-dev-15 libopenblas-dev postgresql-15-cron libipc-run-perl make gcc libc6-dev librsvg2-bin libxml2-utils"
 
 log() { printf '== %s\n' "$*" >&2; }
 

@@ -145,7 +145,7 @@ my @cases = (
 		q{SELECT 1 FROM recsys.train_neighborhood('dense', 400, model => 'c5', weight_col => 'rating')} ],
 	[ 'train_neighborhood, descent, 400 neighbours',
 		q{SELECT 1 FROM recsys.train_neighborhood('dense', 400, model => 'c6', weight_col => 'rating',
-			iterations => 1000, verbose => true)}, $descent_timeout, qr/NOTICE:  epoch 1 of 1000/ ],
+			iterations => 1000, verbose => true)}, $descent_timeout, qr/NOTICE:  train_neighborhood epoch 1 of 1000/ ],
 	[ 'train_bpr, 100,000 items, 1,024 factors',
 		q{SELECT 1 FROM recsys.train_bpr('many', factors => 1024, model => 'c7')} ],
 	[ 'train_bpr adaptive and adversarial, 1,024 factors',

@@ -24,7 +24,7 @@ $node->psql('postgres',
 		learning_rate => 0.3, adversarial_epsilon => 0.1)},
 	stdout => \$stdout, stderr => \$stderr);
 is($stdout, 'default', 'trained');
-my @epochs = $stderr =~ /NOTICE:  train_bpr epoch (\d+) of 10: loss (\d+\.\d{6}), \d+\.\d{3} s( \(adversarial\))?/g;
+my @epochs = $stderr =~ /NOTICE:  train_bpr epoch (\d+) of 10: loss (\d+\.\d{6})( \(adversarial\))?\nDETAIL:  \d+\.\d{3} s in this epoch/g;
 my @numbers = map { $epochs[3 * $_] } 0 .. $#epochs / 3;
 is_deeply(\@numbers, [1 .. 10], 'one NOTICE per epoch, in order');
 my @adversarial = map { defined $epochs[3 * $_ + 2] ? 1 : 0 } 0 .. $#epochs / 3;

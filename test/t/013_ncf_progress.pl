@@ -20,7 +20,7 @@ $node->safe_psql('postgres', q{
 my ($ret, $stdout, $stderr) = $node->psql('postgres',
 	q{SELECT 1 FROM recsys.train_ncf('buys', 4, model => 'n', iterations => 3, verbose => true)});
 is($ret, 0, 'verbose training succeeds');
-my @epochs = $stderr =~ /NOTICE:  epoch (\d) of 3: loss \d+\.\d{4}, \d+\.\d{2} s/g;
+my @epochs = $stderr =~ /NOTICE:  train_ncf epoch (\d) of 3: loss \d+\.\d{6}\nDETAIL:  \d+\.\d{3} s in this epoch/g;
 is_deeply(\@epochs, [ 1, 2, 3 ], 'one NOTICE per epoch, in order, with loss and seconds');
 
 ($ret, $stdout, $stderr) = $node->psql('postgres',
