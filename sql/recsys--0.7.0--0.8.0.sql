@@ -34,10 +34,14 @@ CREATE TABLE recsys.experiments (
 	holdout			double precision NOT NULL DEFAULT 0 CHECK (holdout >= 0 AND holdout < 1),
 	-- the hash key: a user's bucket is a function of (salt, user id) only
 	salt			text NOT NULL,
-	-- bucket (0..9999, stored at subscript bucket + 1) -> variant: 0 the
-	-- holdout, i > 0 variants -> (i - 1); changed as little as possible
-	-- when the shares change (recsys._experiment_allocation)
-	allocation		smallint[] NOT NULL CHECK (cardinality(allocation) = 10000),
+	-- the allocation of buckets 0..9999 to variants, as runs: buckets from
+	-- run_starts[i] on (to the next start) go to run_variants[i], 0 the
+	-- holdout, v > 0 variants -> (v - 1); changed as little as possible
+	-- when the shares change (recsys._experiment_allocation).  Runs, not
+	-- one entry per bucket, so that the row stays small and uncompressed
+	-- and a lookup is a binary search (width_bucket)
+	run_starts		integer[] NOT NULL CHECK (run_starts[1] = 0),
+	run_variants	smallint[] NOT NULL CHECK (cardinality(run_variants) = cardinality(run_starts)),
 	attribution		interval NOT NULL DEFAULT '7 days' CHECK (attribution > '0'),
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	changed_at		timestamptz NOT NULL DEFAULT now(),
@@ -304,6 +308,26 @@ $$;
 COMMENT ON FUNCTION recsys._experiment_variants(jsonb, text) IS
 	'internal: an experiment''s variants, checked and completed';
 
+-- internal: an allocation (one entry per bucket) as runs, and back
+CREATE FUNCTION recsys._experiment_runs(allocation smallint[], OUT run_starts integer[], OUT run_variants smallint[])
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT array_agg(b - 1 ORDER BY b), array_agg(v ORDER BY b)
+	FROM (SELECT v, b, lag(v) OVER (ORDER BY b) AS prev FROM unnest(allocation) WITH ORDINALITY AS a(v, b)) x
+	WHERE b = 1 OR v IS DISTINCT FROM prev
+$$;
+COMMENT ON FUNCTION recsys._experiment_runs(smallint[]) IS
+	'internal: a bucket allocation as runs of buckets';
+
+CREATE FUNCTION recsys._experiment_buckets(run_starts integer[], run_variants smallint[])
+RETURNS smallint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT array_agg(run_variants[width_bucket(b, run_starts)] ORDER BY b) FROM generate_series(0, 9999) b $$;
+COMMENT ON FUNCTION recsys._experiment_buckets(integer[], smallint[]) IS
+	'internal: runs of buckets as a bucket allocation';
+
 -- internal: the bucket allocation for new shares that moves the fewest
 -- users from the old one.  Each variant (the holdout is index 0) is due
 -- round(10000 * its share) buckets (largest remainders); it keeps as many
@@ -419,12 +443,12 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Name one of the variants, or leave control NULL for the first.';
 	END IF;
-	INSERT INTO recsys.experiments AS x (name, design, variants, control, holdout, salt, allocation,
+	INSERT INTO recsys.experiments AS x (name, design, variants, control, holdout, salt, run_starts, run_variants,
 										 attribution, description)
-	VALUES (create_experiment.name, create_experiment.design, checked, control, create_experiment.holdout,
-			coalesce(create_experiment.salt, gen_random_uuid()::text),
-			recsys._experiment_allocation(NULL, NULL, checked, create_experiment.holdout),
-			create_experiment.attribution, create_experiment.description)
+	SELECT create_experiment.name, create_experiment.design, checked, control, create_experiment.holdout,
+		   coalesce(create_experiment.salt, gen_random_uuid()::text), r.run_starts, r.run_variants,
+		   create_experiment.attribution, create_experiment.description
+	FROM recsys._experiment_runs(recsys._experiment_allocation(NULL, NULL, checked, create_experiment.holdout)) r
 	RETURNING * INTO result;
 	RETURN result;
 EXCEPTION WHEN unique_violation THEN
@@ -472,8 +496,10 @@ BEGIN
 	UPDATE recsys.experiments x
 	SET variants = checked, holdout = alter_experiment.holdout, control = alter_experiment.control,
 		attribution = coalesce(alter_experiment.attribution, x.attribution),
-		allocation = recsys._experiment_allocation(x.allocation, x.variants, checked, alter_experiment.holdout),
-		changed_at = now()
+		run_starts = r.run_starts, run_variants = r.run_variants, changed_at = now()
+	FROM recsys._experiment_runs(recsys._experiment_allocation(
+			recsys._experiment_buckets(e.run_starts, e.run_variants), e.variants, checked,
+			alter_experiment.holdout)) r
 	WHERE x.name = e.name
 	RETURNING * INTO e;
 	RETURN e;
@@ -547,7 +573,7 @@ CREATE FUNCTION recsys._experiment_index(e recsys.experiments, user_id bigint)
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT e.allocation[recsys._experiment_bucket(e.salt, user_id) + 1]::integer $$;
+AS $$ SELECT e.run_variants[width_bucket(recsys._experiment_bucket(e.salt, user_id), e.run_starts)]::integer $$;
 COMMENT ON FUNCTION recsys._experiment_index(recsys.experiments, bigint) IS
 	'internal: the index of the variant a user is assigned to';
 
@@ -646,7 +672,7 @@ BEGIN
 			 WITH ORDINALITY AS r(item_id, score, reason, pos);
 	ELSIF k < 1 OR k > 100000 THEN
 		-- (recommend's own check, for a variant that shows nothing)
-		RAISE EXCEPTION 'k must be between 1 and 100000, not %', k USING ERRCODE = 'invalid_parameter_value';
+		RAISE EXCEPTION 'k must be between 1 and 10000, not %', k USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF log THEN
 		PERFORM recsys._log_impressions(e.name, array_fill(vname, ARRAY[greatest(cardinality(items), 1)]),
@@ -778,42 +804,41 @@ COMMENT ON FUNCTION recsys.log_outcome(text, bigint, text, bigint, double precis
 -- when the item was shown to the user at most attribution before it; a
 -- conversion when it falls between the user's first exposure and its last
 -- plus attribution.
-CREATE FUNCTION recsys._experiment_users(experiment text, until timestamptz DEFAULT NULL)
+CREATE FUNCTION recsys._experiment_users(experiment text)
 RETURNS TABLE (user_id bigint, variant text, first_at timestamptz, impressions bigint, clicks bigint,
-			   converted boolean, revenue double precision)
+			   converted_at timestamptz, revenue double precision)
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	WITH e AS (
 		SELECT x.attribution FROM recsys.experiments x WHERE x.name = experiment
-	), shown AS (
-		SELECT i.user_id, i.variant, i.item_id, i.shown_at FROM recsys.experiment_impressions i
-		WHERE i.experiment = _experiment_users.experiment AND (until IS NULL OR i.shown_at < until)
 	), per_user AS (
-		SELECT s.user_id,
-			   (array_agg(s.variant ORDER BY s.shown_at, s.variant))[1] AS variant,
-			   min(s.shown_at) AS first_at, max(s.shown_at) AS last_at, count(s.item_id) AS impressions
-		FROM shown s GROUP BY s.user_id
-	), outcomes AS (
-		SELECT o.* FROM recsys.experiment_outcomes o
-		WHERE o.experiment = _experiment_users.experiment AND (until IS NULL OR o.at < until)
-	)
-	SELECT u.user_id, u.variant, u.first_at, u.impressions,
-		   (SELECT count(*) FROM outcomes o
-			WHERE o.user_id = u.user_id AND o.kind = 'click'
-			  AND EXISTS (SELECT FROM shown s, e
-						  WHERE s.user_id = o.user_id AND s.item_id = o.item_id
-							AND o.at >= s.shown_at AND o.at <= s.shown_at + e.attribution)),
-		   c.n > 0, coalesce(c.revenue, 0)
-	FROM per_user u
-	CROSS JOIN e
-	LEFT JOIN LATERAL (
-		SELECT count(*) AS n, sum(o.amount) AS revenue FROM outcomes o
-		WHERE o.user_id = u.user_id AND o.kind = 'conversion'
+		SELECT i.user_id, (array_agg(i.variant ORDER BY i.shown_at, i.variant))[1] AS variant,
+			   min(i.shown_at) AS first_at, max(i.shown_at) AS last_at, count(i.item_id) AS impressions
+		FROM recsys.experiment_impressions i
+		WHERE i.experiment = _experiment_users.experiment
+		GROUP BY i.user_id
+	), clicks AS (
+		SELECT o.user_id, count(*) AS n
+		FROM recsys.experiment_outcomes o, e
+		WHERE o.experiment = _experiment_users.experiment AND o.kind = 'click'
+		  AND EXISTS (SELECT FROM recsys.experiment_impressions s
+					  WHERE s.experiment = _experiment_users.experiment AND s.user_id = o.user_id
+						AND s.item_id = o.item_id AND o.at >= s.shown_at AND o.at <= s.shown_at + e.attribution)
+		GROUP BY o.user_id
+	), conversions AS (
+		SELECT o.user_id, min(o.at) AS first_at, sum(o.amount) AS revenue
+		FROM recsys.experiment_outcomes o JOIN per_user u ON u.user_id = o.user_id CROSS JOIN e
+		WHERE o.experiment = _experiment_users.experiment AND o.kind = 'conversion'
 		  AND o.at >= u.first_at AND o.at <= u.last_at + e.attribution
-	) c ON true
+		GROUP BY o.user_id
+	)
+	SELECT u.user_id, u.variant, u.first_at, u.impressions, coalesce(c.n, 0), v.first_at, coalesce(v.revenue, 0)
+	FROM per_user u
+	LEFT JOIN clicks c ON c.user_id = u.user_id
+	LEFT JOIN conversions v ON v.user_id = u.user_id
 $$;
-COMMENT ON FUNCTION recsys._experiment_users(text, timestamptz) IS
+COMMENT ON FUNCTION recsys._experiment_users(text) IS
 	'internal: an experiment''s users with their variant, impressions and attributed outcomes';
 
 CREATE FUNCTION recsys.experiment_results(
@@ -875,7 +900,7 @@ BEGIN
 		SELECT 'holdout', 1000000 WHERE e.holdout > 0 OR EXISTS (SELECT FROM u WHERE u.variant = 'holdout')
 	), agg AS (
 		SELECT v.name, v.ord, count(u.user_id) AS n, coalesce(sum(u.impressions), 0)::bigint AS m,
-			   coalesce(sum(u.clicks), 0)::bigint AS c, count(*) FILTER (WHERE u.converted) AS x,
+			   coalesce(sum(u.clicks), 0)::bigint AS c, count(u.converted_at) AS x,
 			   avg(u.revenue) AS rev, var_samp(u.revenue) AS rev_var
 		FROM v LEFT JOIN u ON u.variant = v.name
 		GROUP BY v.name, v.ord
@@ -935,7 +960,7 @@ BEGIN
 		FROM tests t
 	)
 	SELECT q.name, q.ctl, q.n, q.m, q.c,
-		   q.r, q.r - z * sqrt(q.r_var), q.r + z * sqrt(q.r_var), q.ctr_pv,
+		   q.r, greatest(q.r - z * sqrt(q.r_var), 0), least(q.r + z * sqrt(q.r_var), 1), q.ctr_pv,
 		   q.x, q.p,
 		   -- Wilson's interval
 		   CASE WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) - z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
@@ -999,12 +1024,16 @@ BEGIN
 		SELECT d::date AS day
 		FROM generate_series((SELECT min(i.shown_at) FROM recsys.experiment_impressions i
 							  WHERE i.experiment = e.name)::date,
-							 (SELECT max(i.shown_at) FROM recsys.experiment_impressions i
-							  WHERE i.experiment = e.name)::date, '1 day') d
+							 greatest((SELECT max(i.shown_at) FROM recsys.experiment_impressions i
+									   WHERE i.experiment = e.name),
+									  (SELECT max(o.at) FROM recsys.experiment_outcomes o
+									   WHERE o.experiment = e.name))::date, '1 day') d
+	), users AS (
+		SELECT * FROM recsys._experiment_users(e.name)
 	), cum AS (
-		SELECT u.variant, d.day, count(*) AS n, count(*) FILTER (WHERE u.converted) AS x
-		FROM days d
-		CROSS JOIN LATERAL recsys._experiment_users(e.name, (d.day + 1)::timestamptz) u
+		-- users first exposed, and conversions, before the day's end
+		SELECT u.variant, d.day, count(*) AS n, count(*) FILTER (WHERE u.converted_at < d.day + 1) AS x
+		FROM days d JOIN users u ON u.first_at < d.day + 1
 		GROUP BY u.variant, d.day
 	)
 	SELECT c.variant, c.day, c.n, c.x, c.x::float8 / c.n,
