@@ -841,6 +841,23 @@ $$;
 COMMENT ON FUNCTION recsys._experiment_users(text) IS
 	'internal: an experiment''s users with their variant, impressions and attributed outcomes';
 
+-- internal: the users per arm at which the mSPRT (mixing N(0, tau^2))
+-- would reject at alpha if the difference d held, with the difference's
+-- variance unit_var / n at n users per arm: the smallest n on a grid of
+-- steps of 2^(1/64) (1.1%) up to 2^40
+CREATE FUNCTION recsys._msprt_users(d double precision, unit_var double precision, tau double precision,
+									alpha double precision)
+RETURNS double precision
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT min(n) FROM (SELECT ceil(2 ^ (i / 64.0)) AS n FROM generate_series(0, 2560) i) g
+	WHERE 0.5 * ln((unit_var / n) / (unit_var / n + tau ^ 2))
+		  + tau ^ 2 * d ^ 2 / (2 * (unit_var / n) * (unit_var / n + tau ^ 2)) >= ln(1 / alpha)
+$$;
+COMMENT ON FUNCTION recsys._msprt_users(double precision, double precision, double precision, double precision) IS
+	'internal: the users per arm the always-valid test needs to detect a difference';
+
 CREATE FUNCTION recsys.experiment_results(
 	experiment text,
 	metric text DEFAULT 'conversion',
@@ -992,7 +1009,12 @@ BEGIN
 							   ELSE round((100 * (z + zp) * sqrt(q.dv0))::numeric, 2)::text || ' points' END)
 			   ELSE
 				   format('not significant yet: about %s more users per arm needed (if the observed %s%s is real)',
-						  greatest(ceil((z + zp) ^ 2 * q.unit_var / q.d ^ 2 - least(q.n, q.cn)), 1)::bigint,
+						  -- the always-valid test needs more users than a
+						  -- fixed-horizon one, whose n has power 1 - beta
+						  coalesce(greatest(CASE WHEN sequential
+												 THEN recsys._msprt_users(q.d, q.unit_var, tau, alpha)
+												 ELSE ceil((z + zp) ^ 2 * q.unit_var / q.d ^ 2) END
+											- least(q.n, q.cn), 1)::bigint::text, 'more than a trillion'),
 						  CASE WHEN q.d > 0 THEN '+' ELSE '' END,
 						  CASE WHEN metric = 'revenue' THEN round(q.d::numeric, 2)::text
 							   ELSE round((100 * q.d)::numeric, 2)::text || ' points' END)
