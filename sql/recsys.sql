@@ -1590,15 +1590,11 @@ COMMENT ON FUNCTION recsys._binom_cdf(double precision, double precision, double
 -- internal: a user's bucket, 0..9999: the first 32 bits of
 -- SHA-256(salt ':' user id) modulo 10000, the same on every server,
 -- architecture and version (no hash function of PostgreSQL's own, whose
--- values may differ by platform)
+-- values may differ by platform); in C (src/experiment.c) for speed
 CREATE FUNCTION recsys._experiment_bucket(salt text, user_id bigint)
 RETURNS integer
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT (('x' || left(encode(sha256(convert_to(salt || ':' || user_id::text, 'UTF8')), 'hex'), 8))::bit(32)::bigint
-			% 10000)::integer
-$$;
+AS 'MODULE_PATHNAME', 'recsys_experiment_bucket'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION recsys._experiment_bucket(text, bigint) IS
 	'internal: a user''s bucket in an experiment, from a keyed SHA-256 of the user id';
 
@@ -1991,15 +1987,6 @@ AS $$ SELECT recsys._change_experiment_grant(experiment, grantee, false) $$;
 COMMENT ON FUNCTION recsys.revoke_experiment(text, text) IS
 	'take back the use of an experiment from a role (or PUBLIC)';
 
--- internal: the variant index (0 holdout, i > 0 variants -> (i - 1)) of a user
-CREATE FUNCTION recsys._experiment_index(e recsys.experiments, user_id bigint)
-RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT e.run_variants[width_bucket(recsys._experiment_bucket(e.salt, user_id), e.run_starts)]::integer $$;
-COMMENT ON FUNCTION recsys._experiment_index(recsys.experiments, bigint) IS
-	'internal: the index of the variant a user is assigned to';
-
 CREATE FUNCTION recsys.assign(experiment text, user_id bigint)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
@@ -2012,7 +1999,8 @@ BEGIN
 	IF user_id IS NULL THEN
 		RETURN NULL;
 	END IF;
-	i := recsys._experiment_index(e, user_id);
+	-- (the variant index: 0 the holdout, i > 0 variants -> (i - 1))
+	i := e.run_variants[width_bucket(recsys._experiment_bucket(e.salt, user_id), e.run_starts)];
 	RETURN CASE WHEN i = 0 THEN 'holdout' ELSE e.variants -> (i - 1) ->> 'name' END;
 END
 $$;
@@ -2083,7 +2071,7 @@ BEGIN
 	IF user_id IS NULL OR k IS NULL OR log IS NULL THEN
 		RAISE EXCEPTION 'user_id, k and log must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	i := recsys._experiment_index(e, user_id);
+	i := e.run_variants[width_bucket(recsys._experiment_bucket(e.salt, user_id), e.run_starts)];
 	v := CASE WHEN i = 0 THEN '{"name": "holdout"}' ELSE e.variants -> (i - 1) END;
 	vname := v ->> 'name';
 	IF v ->> 'model' IS NOT NULL THEN
