@@ -1675,3 +1675,1111 @@ $$;
 COMMENT ON FUNCTION recsys.plot_tune(jsonb[], double precision[], text, text, text, boolean, text, integer,
 	integer) IS
 	'an SVG heat map of tune''s results over two parameters of its grid (rows: tune''s own)';
+-------------------------------------------------------------------------------
+-- Online experiments: A/B tests and interleaving
+--
+-- An experiment splits users between variants (a model, a blend, or a
+-- recommend option set) by a keyed hash of the user id, serves each user
+-- the assigned variant and logs what was shown; outcomes (clicks,
+-- conversions with an amount) are logged against it and compared per
+-- variant with intervals, p-values and a verdict.  Experiments are owned
+-- and granted like models; the logs follow the experiments' rows.
+-- doc/internals.md ("Experiments") has the design.
+-------------------------------------------------------------------------------
+
+CREATE TABLE recsys.experiments (
+	name			text PRIMARY KEY
+		CHECK (name <> '' AND length(name) <= 63),
+	-- 'ab': each user sees one variant; 'interleaving': every user sees
+	-- the two variants' lists mixed by team draft
+	design			text NOT NULL DEFAULT 'ab' CHECK (design IN ('ab', 'interleaving')),
+	-- [{"name", "share", "model", "diversity", "similarity_model",
+	--   "exclude_seen"}, ...], as validated by recsys._experiment_variants
+	variants		jsonb NOT NULL,
+	control			text NOT NULL,
+	holdout			double precision NOT NULL DEFAULT 0 CHECK (holdout >= 0 AND holdout < 1),
+	-- the hash key: a user's bucket is a function of (salt, user id) only
+	salt			text NOT NULL,
+	-- the allocation of buckets 0..9999 to variants, as runs: buckets from
+	-- run_starts[i] on (to the next start) go to run_variants[i], 0 the
+	-- holdout, v > 0 variants -> (v - 1); changed as little as possible
+	-- when the shares change (recsys._experiment_allocation).  Runs, not
+	-- one entry per bucket, so that the row stays small and uncompressed
+	-- and a lookup is a binary search (width_bucket)
+	run_starts		integer[] NOT NULL CHECK (run_starts[1] = 0),
+	run_variants	smallint[] NOT NULL CHECK (cardinality(run_variants) = cardinality(run_starts)),
+	attribution		interval NOT NULL DEFAULT '7 days' CHECK (attribution > '0'),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	changed_at		timestamptz NOT NULL DEFAULT now(),
+	description		text,
+	owner			regrole NOT NULL
+		DEFAULT pg_catalog.to_regrole(pg_catalog.quote_ident(CURRENT_USER)),
+	grantees		regrole[] NOT NULL DEFAULT '{}'
+);
+COMMENT ON TABLE recsys.experiments IS
+	'recsys experiments: variants, traffic shares and the bucket allocation of each online experiment';
+
+-- What was shown to whom: one row per item shown (a row with no item_id
+-- records a user exposed to a variant that shows nothing, such as the
+-- holdout).  Partitioned by the experiment's hash, so that one
+-- experiment's results read one partition.
+CREATE TABLE recsys.experiment_impressions (
+	experiment		text NOT NULL
+		REFERENCES recsys.experiments (name) ON DELETE CASCADE,
+	variant			text NOT NULL,
+	user_id			bigint NOT NULL,
+	item_id			bigint,
+	position		integer CHECK (position > 0),
+	shown_at		timestamptz NOT NULL DEFAULT now()
+) PARTITION BY HASH (experiment);
+COMMENT ON TABLE recsys.experiment_impressions IS
+	'recsys experiments: what each user was shown, in which position, by which variant';
+CREATE INDEX ON recsys.experiment_impressions (experiment, user_id, item_id);
+
+-- What users did: clicks (on an item) and conversions (with an amount,
+-- such as an order's value), attributed to impressions in experiment_results.
+CREATE TABLE recsys.experiment_outcomes (
+	experiment		text NOT NULL
+		REFERENCES recsys.experiments (name) ON DELETE CASCADE,
+	user_id			bigint NOT NULL,
+	kind			text NOT NULL CHECK (kind IN ('click', 'conversion')),
+	item_id			bigint,
+	amount			double precision CHECK (amount >= 0 AND amount < 'infinity'),
+	at				timestamptz NOT NULL DEFAULT now()
+) PARTITION BY HASH (experiment);
+COMMENT ON TABLE recsys.experiment_outcomes IS
+	'recsys experiments: clicks and conversions of the experiments'' users';
+CREATE INDEX ON recsys.experiment_outcomes (experiment, user_id);
+
+DO $$
+DECLARE
+	t text;
+BEGIN
+	FOR p IN 0..7 LOOP
+		FOREACH t IN ARRAY ARRAY['experiment_impressions', 'experiment_outcomes'] LOOP
+			EXECUTE format('CREATE TABLE recsys.%I PARTITION OF recsys.%I '
+						   'FOR VALUES WITH (MODULUS 8, REMAINDER %s)', t || '_' || p, t, p);
+			EXECUTE format('COMMENT ON TABLE recsys.%I IS %L', t || '_' || p,
+						   format('recsys experiments: partition %s of %s', p, t));
+		END LOOP;
+	END LOOP;
+END
+$$;
+
+-- recsys.experiments: an experiment's users (its owner and grantees) see
+-- its row; its owners write it (as recsys.models)
+ALTER TABLE recsys.experiments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY experiment_users ON recsys.experiments FOR SELECT
+	USING (recsys._may_use(owner, grantees));
+CREATE POLICY experiment_owners ON recsys.experiments
+	USING (recsys._owns(owner))
+	WITH CHECK (recsys._owns(owner));
+
+-- the logs (and each partition, which a grant on all tables reaches too):
+-- an experiment's users read and append its rows, its owners change them
+DO $$
+DECLARE
+	t text;
+BEGIN
+	FOR t IN SELECT c.relname FROM pg_class c
+			 WHERE c.relnamespace = 'recsys'::regnamespace
+			   AND c.relname ~ '^experiment_(impressions|outcomes)(_[0-7])?$' AND c.relkind IN ('r', 'p')
+	LOOP
+		EXECUTE format('ALTER TABLE recsys.%I ENABLE ROW LEVEL SECURITY', t);
+		EXECUTE format('CREATE POLICY experiment_readers ON recsys.%I FOR SELECT '
+					   'USING (experiment IN (SELECT e.name FROM recsys.experiments e))', t);
+		EXECUTE format('CREATE POLICY experiment_loggers ON recsys.%I FOR INSERT '
+					   'WITH CHECK (experiment IN (SELECT e.name FROM recsys.experiments e))', t);
+		EXECUTE format('CREATE POLICY experiment_owners ON recsys.%I FOR UPDATE '
+					   'USING (experiment IN (SELECT e.name FROM recsys.experiments e WHERE recsys._owns(e.owner))) '
+					   'WITH CHECK (experiment IN (SELECT e.name FROM recsys.experiments e WHERE recsys._owns(e.owner)))', t);
+		EXECUTE format('CREATE POLICY experiment_deleters ON recsys.%I FOR DELETE '
+					   'USING (experiment IN (SELECT e.name FROM recsys.experiments e WHERE recsys._owns(e.owner)))', t);
+		EXECUTE format('SELECT pg_catalog.pg_extension_config_dump(%L, %L)', 'recsys.' || quote_ident(t), '');
+	END LOOP;
+END
+$$;
+SELECT pg_catalog.pg_extension_config_dump('recsys.experiments', '');
+
+-- internal: distribution functions for the results (src/kernel/stats.c)
+CREATE FUNCTION recsys._norm_cdf(x double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'recsys_norm_cdf'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys._norm_cdf(double precision) IS
+	'internal: P(Z <= x) for a standard normal Z';
+
+CREATE FUNCTION recsys._norm_quantile(p double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'recsys_norm_quantile'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys._norm_quantile(double precision) IS
+	'internal: the standard normal''s p-quantile (NULL unless 0 < p < 1)';
+
+CREATE FUNCTION recsys._t_two_sided_p(t double precision, df double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'recsys_t_two_sided_p'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys._t_two_sided_p(double precision, double precision) IS
+	'internal: the two-sided p-value of Student''s t statistic';
+
+CREATE FUNCTION recsys._binom_cdf(k double precision, n double precision, p double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'recsys_binom_cdf'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys._binom_cdf(double precision, double precision, double precision) IS
+	'internal: P(X <= k) for X binomial(n, p)';
+
+-- internal: a user's bucket, 0..9999: the first 32 bits of
+-- SHA-256(salt ':' user id) modulo 10000, the same on every server,
+-- architecture and version (no hash function of PostgreSQL's own, whose
+-- values may differ by platform); in C (src/experiment.c) for speed
+CREATE FUNCTION recsys._experiment_bucket(salt text, user_id bigint)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'recsys_experiment_bucket'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys._experiment_bucket(text, bigint) IS
+	'internal: a user''s bucket in an experiment, from a keyed SHA-256 of the user id';
+
+-- internal: an experiment's row (as the caller sees it), after checking
+-- that it exists, has the design asked for (if any) and, when an action is
+-- named, that the caller has its owner's privileges
+CREATE FUNCTION recsys._experiment(experiment text, design text DEFAULT NULL, action text DEFAULT NULL)
+RETURNS recsys.experiments
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments;
+BEGIN
+	IF experiment IS NULL THEN
+		RAISE EXCEPTION 'experiment must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO e FROM recsys.experiments x WHERE x.name OPERATOR(pg_catalog.=) experiment;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'experiment "%" does not exist',
+			CASE WHEN length(experiment) > 63 THEN left(experiment, 63) || '...' ELSE experiment END
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'SELECT name FROM recsys.experiments lists the experiments you may use.';
+	END IF;
+	IF action IS NOT NULL AND NOT pg_has_role(e.owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of experiment "%" to %', experiment, action
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = format('Its owner is role %s.', e.owner);
+	END IF;
+	IF _experiment.design IS NOT NULL AND e.design <> _experiment.design THEN
+		RAISE EXCEPTION 'experiment "%" is an % experiment', experiment,
+			CASE e.design WHEN 'ab' THEN 'A/B' ELSE e.design END
+			USING ERRCODE = 'wrong_object_type',
+				  HINT = CASE e.design WHEN 'ab' THEN 'Serve it with recsys.recommend_for_experiment.'
+						 ELSE 'Serve it with recsys.recommend_interleaved.' END;
+	END IF;
+	RETURN e;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment(text, text, text) IS
+	'internal: an experiment''s catalog row, checked';
+
+-- internal: the variants as given, checked and completed (share 1 unless
+-- given; the recommend options only when given)
+CREATE FUNCTION recsys._experiment_variants(variants jsonb, design text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v jsonb;
+	result jsonb := '[]';
+	names text[] := '{}';
+	vname text;
+	bad text;
+	allowed CONSTANT text[] := ARRAY['name', 'share', 'model', 'diversity', 'similarity_model', 'exclude_seen'];
+BEGIN
+	IF variants IS NULL OR jsonb_typeof(variants) <> 'array' OR jsonb_array_length(variants) < 2
+	   OR (design = 'interleaving' AND jsonb_array_length(variants) <> 2) THEN
+		RAISE EXCEPTION 'variants must be a JSON array of %',
+			CASE WHEN design = 'interleaving' THEN 'exactly 2 variants' ELSE '2 or more variants' END
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''[{"name": "A", "model": "popular"}, {"name": "B", "model": "als", "share": 1}]''.';
+	END IF;
+	IF jsonb_array_length(variants) > 100 THEN
+		RAISE EXCEPTION 'variants must not name more than 100 variants' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR v IN SELECT x FROM jsonb_array_elements(variants) x LOOP
+		IF jsonb_typeof(v) <> 'object' THEN
+			RAISE EXCEPTION 'each variant must be a JSON object, not %', v
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(v) k WHERE k <> ALL (allowed);
+		IF bad IS NOT NULL THEN
+			RAISE EXCEPTION 'unknown key % in variant %', bad, v
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'A variant may have: ' || array_to_string(allowed, ', ') || '.';
+		END IF;
+		vname := v ->> 'name';
+		IF jsonb_typeof(v -> 'name') IS DISTINCT FROM 'string' OR vname = '' OR length(vname) > 63 THEN
+			RAISE EXCEPTION 'each variant needs a name: a string of 1 to 63 characters'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF vname = ANY (names) OR vname = 'holdout' THEN
+			RAISE EXCEPTION 'variant name "%" is %', vname,
+				CASE WHEN vname = 'holdout' THEN 'reserved for the holdout' ELSE 'used twice' END
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		names := names || vname;
+		IF NOT v ? 'share' THEN
+			v := v || '{"share": 1}';
+		ELSIF jsonb_typeof(v -> 'share') <> 'number' OR NOT ((v ->> 'share')::float8 > 0)
+			  OR (v ->> 'share')::float8 > 1e6 THEN
+			RAISE EXCEPTION 'share of variant "%" must be a number > 0 and <= 1000000, not %', vname, v -> 'share'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Shares are relative: {"share": 1} and {"share": 3} split 25% / 75%.';
+		END IF;
+		IF v ? 'model' AND jsonb_typeof(v -> 'model') <> 'null' THEN
+			IF jsonb_typeof(v -> 'model') <> 'string' THEN
+				RAISE EXCEPTION 'model of variant "%" must be a model name', vname
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			IF NOT EXISTS (SELECT FROM recsys.models m WHERE m.name = v ->> 'model') THEN
+				RAISE EXCEPTION 'model "%" of variant "%" does not exist', v ->> 'model', vname
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = 'SELECT name FROM recsys.models lists the models you may use.';
+			END IF;
+		ELSIF design = 'interleaving' THEN
+			RAISE EXCEPTION 'variant "%" needs a model: interleaving mixes two models'' lists', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'diversity' AND (jsonb_typeof(v -> 'diversity') <> 'number'
+								OR NOT (v ->> 'diversity')::float8 BETWEEN 0 AND 1) THEN
+			RAISE EXCEPTION 'diversity of variant "%" must be a number between 0 and 1', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'similarity_model' AND jsonb_typeof(v -> 'similarity_model') <> 'string' THEN
+			RAISE EXCEPTION 'similarity_model of variant "%" must be a model name', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'exclude_seen' AND jsonb_typeof(v -> 'exclude_seen') <> 'boolean' THEN
+			RAISE EXCEPTION 'exclude_seen of variant "%" must be true or false', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		result := result || jsonb_build_array(v);
+	END LOOP;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_variants(jsonb, text) IS
+	'internal: an experiment''s variants, checked and completed';
+
+-- internal: an allocation (one entry per bucket) as runs, and back
+CREATE FUNCTION recsys._experiment_runs(allocation smallint[], OUT run_starts integer[], OUT run_variants smallint[])
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT array_agg(b - 1 ORDER BY b), array_agg(v ORDER BY b)
+	FROM (SELECT v, b, lag(v) OVER (ORDER BY b) AS prev FROM unnest(allocation) WITH ORDINALITY AS a(v, b)) x
+	WHERE b = 1 OR v IS DISTINCT FROM prev
+$$;
+COMMENT ON FUNCTION recsys._experiment_runs(smallint[]) IS
+	'internal: a bucket allocation as runs of buckets';
+
+CREATE FUNCTION recsys._experiment_buckets(run_starts integer[], run_variants smallint[])
+RETURNS smallint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT array_agg(run_variants[width_bucket(b, run_starts)] ORDER BY b) FROM generate_series(0, 9999) b $$;
+COMMENT ON FUNCTION recsys._experiment_buckets(integer[], smallint[]) IS
+	'internal: runs of buckets as a bucket allocation';
+
+-- internal: the bucket allocation for new shares that moves the fewest
+-- users from the old one.  Each variant (the holdout is index 0) is due
+-- round(10000 * its share) buckets (largest remainders); it keeps as many
+-- of its old buckets as it is due, in bucket order, and the buckets freed
+-- by variants that shrank or went go, in bucket order, to variants that
+-- grew.  Only the difference moves: sum over variants of
+-- max(0, old - new) buckets, the total variation distance between the old
+-- and new splits, which no allocation can beat.
+CREATE FUNCTION recsys._experiment_allocation(old_allocation smallint[], old_variants jsonb,
+											  variants jsonb, holdout double precision)
+RETURNS smallint[]
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n integer := jsonb_array_length(variants);
+	due integer[];
+	kept integer[];
+	remap integer[];			-- old index + 1 -> new index (NULL: gone)
+	result smallint[] := array_fill(NULL::smallint, ARRAY[10000]);
+	total double precision;
+	i integer;
+	b integer;
+	target integer;
+BEGIN
+	-- buckets due: largest remainders, ties to the lower index
+	SELECT sum((x ->> 'share')::float8) INTO total FROM jsonb_array_elements(variants) x;
+	WITH exact AS (
+		SELECT 0 AS idx, 10000 * holdout AS q
+		UNION ALL
+		SELECT o::integer, 10000 * (1 - holdout) * (x ->> 'share')::float8 / total
+		FROM jsonb_array_elements(variants) WITH ORDINALITY AS t(x, o)
+	), floors AS (
+		SELECT idx, floor(q)::integer AS f, q - floor(q) AS r FROM exact
+	), ranked AS (
+		SELECT idx, f, row_number() OVER (ORDER BY r DESC, idx) AS rk FROM floors
+	)
+	SELECT array_agg(f + CASE WHEN rk <= 10000 - (SELECT sum(f) FROM floors) THEN 1 ELSE 0 END ORDER BY idx)
+	INTO due FROM ranked;
+	kept := array_fill(0, ARRAY[n + 1]);
+
+	IF old_allocation IS NOT NULL THEN
+		remap := ARRAY[0] || ARRAY(
+			SELECT (SELECT o FROM jsonb_array_elements(variants) WITH ORDINALITY t(x, o)
+					WHERE x ->> 'name' = ov ->> 'name')::integer
+			FROM jsonb_array_elements(old_variants) WITH ORDINALITY s(ov, oo) ORDER BY oo);
+		FOR b IN 1..10000 LOOP
+			i := remap[old_allocation[b] + 1];
+			IF i IS NOT NULL AND kept[i + 1] < due[i + 1] THEN
+				result[b] := i;
+				kept[i + 1] := kept[i + 1] + 1;
+			END IF;
+		END LOOP;
+	END IF;
+	i := 0;
+	FOR b IN 1..10000 LOOP
+		IF result[b] IS NULL THEN
+			WHILE kept[i + 1] >= due[i + 1] LOOP
+				i := i + 1;
+			END LOOP;
+			result[b] := i;
+			kept[i + 1] := kept[i + 1] + 1;
+		END IF;
+	END LOOP;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_allocation(smallint[], jsonb, jsonb, double precision) IS
+	'internal: the bucket allocation for new shares that moves the fewest users';
+
+CREATE FUNCTION recsys.create_experiment(
+	name text,
+	variants jsonb,
+	control text DEFAULT NULL,
+	holdout double precision DEFAULT 0,
+	design text DEFAULT 'ab',
+	attribution interval DEFAULT '7 days',
+	salt text DEFAULT NULL,
+	description text DEFAULT NULL)
+RETURNS recsys.experiments
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	checked jsonb;
+	result recsys.experiments;
+BEGIN
+	IF name IS NULL OR name = '' OR length(name) > 63 THEN
+		RAISE EXCEPTION 'name must be a text of 1 to 63 characters' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF design IS NULL OR design NOT IN ('ab', 'interleaving') THEN
+		RAISE EXCEPTION 'design must be ''ab'' or ''interleaving'', not %', coalesce(quote_literal(design), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF holdout IS NULL OR NOT (holdout >= 0 AND holdout < 1) OR (design = 'interleaving' AND holdout > 0) THEN
+		RAISE EXCEPTION 'holdout must be at least 0 and below 1%, not %',
+			CASE WHEN design = 'interleaving' THEN ' (0 for interleaving)' ELSE '' END, holdout
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'holdout is the share of users shown nothing: 0.05 keeps 5% out.';
+	END IF;
+	IF attribution IS NULL OR attribution <= '0' THEN
+		RAISE EXCEPTION 'attribution must be a positive interval, not %', coalesce(attribution::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF salt = '' THEN
+		RAISE EXCEPTION 'salt must not be empty' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Leave it NULL for a random one.';
+	END IF;
+	checked := recsys._experiment_variants(variants, design);
+	control := coalesce(control, checked -> 0 ->> 'name');
+	IF NOT EXISTS (SELECT FROM jsonb_array_elements(checked) x WHERE x ->> 'name' = control) THEN
+		RAISE EXCEPTION 'control "%" is not a variant', control
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name one of the variants, or leave control NULL for the first.';
+	END IF;
+	INSERT INTO recsys.experiments AS x (name, design, variants, control, holdout, salt, run_starts, run_variants,
+										 attribution, description)
+	SELECT create_experiment.name, create_experiment.design, checked, control, create_experiment.holdout,
+		   coalesce(create_experiment.salt, gen_random_uuid()::text), r.run_starts, r.run_variants,
+		   create_experiment.attribution, create_experiment.description
+	FROM recsys._experiment_runs(recsys._experiment_allocation(NULL, NULL, checked, create_experiment.holdout)) r
+	RETURNING * INTO result;
+	RETURN result;
+EXCEPTION WHEN unique_violation THEN
+	RAISE EXCEPTION 'experiment "%" already exists', name
+		USING ERRCODE = 'duplicate_object',
+			  HINT = 'Change its shares with recsys.alter_experiment, or drop it with recsys.drop_experiment.';
+END
+$$;
+COMMENT ON FUNCTION recsys.create_experiment(text, jsonb, text, double precision, text, interval, text, text) IS
+	'start an online experiment: variants (models or recommend option sets) with traffic shares, a control, a holdout';
+
+CREATE FUNCTION recsys.alter_experiment(
+	name text,
+	variants jsonb DEFAULT NULL,
+	holdout double precision DEFAULT NULL,
+	control text DEFAULT NULL,
+	attribution interval DEFAULT NULL)
+RETURNS recsys.experiments
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments;
+	checked jsonb;
+BEGIN
+	e := recsys._experiment(name, action => 'alter it');
+	PERFORM FROM recsys.experiments x WHERE x.name = e.name FOR UPDATE;
+	checked := CASE WHEN variants IS NULL THEN e.variants ELSE recsys._experiment_variants(variants, e.design) END;
+	holdout := coalesce(holdout, e.holdout);
+	IF NOT (holdout >= 0 AND holdout < 1) OR (e.design = 'interleaving' AND holdout > 0) THEN
+		RAISE EXCEPTION 'holdout must be at least 0 and below 1%, not %',
+			CASE WHEN e.design = 'interleaving' THEN ' (0 for interleaving)' ELSE '' END, holdout
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF attribution <= '0' THEN
+		RAISE EXCEPTION 'attribution must be a positive interval, not %', attribution
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	control := coalesce(control, e.control);
+	IF NOT EXISTS (SELECT FROM jsonb_array_elements(checked) x WHERE x ->> 'name' = control) THEN
+		RAISE EXCEPTION 'control "%" is not a variant', control
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name one of the variants.';
+	END IF;
+	UPDATE recsys.experiments x
+	SET variants = checked, holdout = alter_experiment.holdout, control = alter_experiment.control,
+		attribution = coalesce(alter_experiment.attribution, x.attribution),
+		run_starts = r.run_starts, run_variants = r.run_variants, changed_at = now()
+	FROM recsys._experiment_runs(recsys._experiment_allocation(
+			recsys._experiment_buckets(e.run_starts, e.run_variants), e.variants, checked,
+			alter_experiment.holdout)) r
+	WHERE x.name = e.name
+	RETURNING * INTO e;
+	RETURN e;
+END
+$$;
+COMMENT ON FUNCTION recsys.alter_experiment(text, jsonb, double precision, text, interval) IS
+	'change an experiment''s variants, shares or holdout, moving as few users as possible';
+
+CREATE FUNCTION recsys.drop_experiment(name text, if_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF coalesce(if_exists, false)
+	   AND NOT EXISTS (SELECT FROM recsys.experiments x WHERE x.name = drop_experiment.name) THEN
+		RETURN;
+	END IF;
+	PERFORM recsys._experiment(name, action => 'drop it');
+	-- (its impressions and outcomes go with it)
+	DELETE FROM recsys.experiments x WHERE x.name = drop_experiment.name;
+END
+$$;
+COMMENT ON FUNCTION recsys.drop_experiment(text, boolean) IS
+	'drop an experiment with its impressions and outcomes';
+
+-- internal: grant_experiment (give) and revoke_experiment (not give)
+CREATE FUNCTION recsys._change_experiment_grant(experiment text, grantee text, give boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	role regrole;
+BEGIN
+	IF grantee IS NULL THEN
+		RAISE EXCEPTION 'grantee must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM recsys._experiment(experiment,
+							   action => CASE WHEN give THEN 'grant its use' ELSE 'revoke its use' END);
+	role := recsys._role(grantee, 'grantee', true);
+	UPDATE recsys.experiments x
+	SET grantees = CASE WHEN give THEN x.grantees || role ELSE array_remove(x.grantees, role) END
+	WHERE x.name = experiment AND (role = ANY (x.grantees)) <> give;
+END
+$$;
+COMMENT ON FUNCTION recsys._change_experiment_grant(text, text, boolean) IS
+	'internal: give or take back the use of an experiment';
+
+CREATE FUNCTION recsys.grant_experiment(experiment text, grantee text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT recsys._change_experiment_grant(experiment, grantee, true) $$;
+COMMENT ON FUNCTION recsys.grant_experiment(text, text) IS
+	'give a role (or PUBLIC) the use of an experiment: serving it, logging its outcomes, reading its results';
+
+CREATE FUNCTION recsys.revoke_experiment(experiment text, grantee text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT recsys._change_experiment_grant(experiment, grantee, false) $$;
+COMMENT ON FUNCTION recsys.revoke_experiment(text, text) IS
+	'take back the use of an experiment from a role (or PUBLIC)';
+
+CREATE FUNCTION recsys.assign(experiment text, user_id bigint)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments := recsys._experiment(experiment);
+	i integer;
+BEGIN
+	IF user_id IS NULL THEN
+		RETURN NULL;
+	END IF;
+	-- (the variant index: 0 the holdout, i > 0 variants -> (i - 1))
+	i := e.run_variants[width_bucket(recsys._experiment_bucket(e.salt, user_id), e.run_starts)];
+	RETURN CASE WHEN i = 0 THEN 'holdout' ELSE e.variants -> (i - 1) ->> 'name' END;
+END
+$$;
+COMMENT ON FUNCTION recsys.assign(text, bigint) IS
+	'the variant of an experiment a user is assigned to (or ''holdout''): the same in every session and on every server';
+
+-- internal: on a hot standby, where nothing can be logged, say once per
+-- session how impressions should be logged
+CREATE FUNCTION recsys._experiment_standby_notice()
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF current_setting('recsys_experiment.standby_noticed', true) IS DISTINCT FROM 'on' THEN
+		PERFORM set_config('recsys_experiment.standby_noticed', 'on', false);
+		RAISE NOTICE 'impressions are not logged on a hot standby'
+			USING HINT = 'Log them from the application on the primary: INSERT INTO recsys.experiment_impressions '
+						 '(experiment, variant, user_id, item_id, position) the rows served here, '
+						 'or call this function there with log => true.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_standby_notice() IS
+	'internal: on a standby, tell once per session how to log impressions';
+
+-- internal: log what a user was shown (no items: an exposure row)
+CREATE FUNCTION recsys._log_impressions(experiment text, variants text[], user_id bigint, items bigint[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_is_in_recovery() THEN
+		PERFORM recsys._experiment_standby_notice();
+	ELSIF cardinality(items) > 0 THEN
+		INSERT INTO recsys.experiment_impressions (experiment, variant, user_id, item_id, position)
+		SELECT experiment, v, user_id, i, p::integer
+		FROM unnest(items, variants) WITH ORDINALITY AS u(i, v, p);
+	ELSE
+		INSERT INTO recsys.experiment_impressions (experiment, variant, user_id)
+		VALUES (experiment, variants[1], user_id);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys._log_impressions(text, text[], bigint, bigint[]) IS
+	'internal: log the items shown to a user, with their variant, position and time';
+
+CREATE FUNCTION recsys.recommend_for_experiment(
+	experiment text,
+	user_id bigint,
+	k integer DEFAULT 10,
+	candidates bigint[] DEFAULT NULL,
+	log boolean DEFAULT true)
+RETURNS TABLE (item_id bigint, score real, reason text, variant text, "position" integer)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER ROWS 10
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments := recsys._experiment(experiment, 'ab');
+	i integer;
+	v jsonb;
+	vname text;
+	items bigint[];
+	scores real[];
+	reasons text[];
+BEGIN
+	IF user_id IS NULL OR k IS NULL OR log IS NULL THEN
+		RAISE EXCEPTION 'user_id, k and log must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	i := e.run_variants[width_bucket(recsys._experiment_bucket(e.salt, user_id), e.run_starts)];
+	v := CASE WHEN i = 0 THEN '{"name": "holdout"}' ELSE e.variants -> (i - 1) END;
+	vname := v ->> 'name';
+	IF v ->> 'model' IS NOT NULL THEN
+		SELECT array_agg(r.item_id ORDER BY r.pos), array_agg(r.score ORDER BY r.pos),
+			   array_agg(r.reason ORDER BY r.pos)
+		INTO items, scores, reasons
+		FROM recsys.recommend(user_id, k, v ->> 'model', coalesce((v ->> 'exclude_seen')::boolean, true),
+							  candidates, coalesce((v ->> 'diversity')::real, 0), v ->> 'similarity_model')
+			 WITH ORDINALITY AS r(item_id, score, reason, pos);
+	ELSIF k < 1 OR k > 100000 THEN
+		-- (recommend's own check, for a variant that shows nothing)
+		RAISE EXCEPTION 'k must be between 1 and 10000, not %', k USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF log THEN
+		PERFORM recsys._log_impressions(e.name, array_fill(vname, ARRAY[greatest(cardinality(items), 1)]),
+										user_id, items);
+	END IF;
+	RETURN QUERY
+	SELECT u.i, u.s, u.r, vname, u.p::integer
+	FROM unnest(items, scores, reasons) WITH ORDINALITY AS u(i, s, r, p);
+END
+$$;
+COMMENT ON FUNCTION recsys.recommend_for_experiment(text, bigint, integer, bigint[], boolean) IS
+	'serve a user the variant of an A/B experiment it is assigned to, and log what was shown';
+
+-- internal: a coin of the team draft, a function of (salt, user, round)
+CREATE FUNCTION recsys._experiment_coin(salt text, user_id bigint, round integer)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT get_byte(sha256(convert_to(salt || ':' || user_id::text || ':' || round::text, 'UTF8')), 0) % 2 = 0 $$;
+COMMENT ON FUNCTION recsys._experiment_coin(text, bigint, integer) IS
+	'internal: a team-draft coin flip, the same on every server';
+
+CREATE FUNCTION recsys.recommend_interleaved(
+	experiment text,
+	user_id bigint,
+	k integer DEFAULT 10,
+	candidates bigint[] DEFAULT NULL,
+	log boolean DEFAULT true)
+RETURNS TABLE (item_id bigint, "position" integer, team text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER ROWS 10
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments := recsys._experiment(experiment, 'interleaving');
+	va jsonb := e.variants -> 0;
+	vb jsonb := e.variants -> 1;
+	list_a bigint[];
+	list_b bigint[];
+	next_a integer := 1;
+	next_b integer := 1;
+	size_a integer := 0;
+	size_b integer := 0;
+	round integer := 0;
+	a_turn boolean;
+	items bigint[] := '{}';
+	teams text[] := '{}';
+BEGIN
+	IF user_id IS NULL OR k IS NULL OR log IS NULL THEN
+		RAISE EXCEPTION 'user_id, k and log must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	list_a := ARRAY(SELECT r.item_id FROM recsys.recommend(user_id, k, va ->> 'model',
+		coalesce((va ->> 'exclude_seen')::boolean, true), candidates, coalesce((va ->> 'diversity')::real, 0),
+		va ->> 'similarity_model') WITH ORDINALITY AS r(item_id, score, reason, pos) ORDER BY r.pos);
+	list_b := ARRAY(SELECT r.item_id FROM recsys.recommend(user_id, k, vb ->> 'model',
+		coalesce((vb ->> 'exclude_seen')::boolean, true), candidates, coalesce((vb ->> 'diversity')::real, 0),
+		vb ->> 'similarity_model') WITH ORDINALITY AS r(item_id, score, reason, pos) ORDER BY r.pos);
+	-- team draft (Radlinski, Kurup and Joachims 2008; Chapelle et al. 2012):
+	-- the team with fewer picks picks next, a coin decides between equals;
+	-- a team picks its best item not yet shown
+	LOOP
+		WHILE next_a <= cardinality(list_a) AND list_a[next_a] = ANY (items) LOOP
+			next_a := next_a + 1;
+		END LOOP;
+		WHILE next_b <= cardinality(list_b) AND list_b[next_b] = ANY (items) LOOP
+			next_b := next_b + 1;
+		END LOOP;
+		EXIT WHEN cardinality(items) >= k OR (next_a > cardinality(list_a) AND next_b > cardinality(list_b));
+		IF size_a <> size_b THEN
+			a_turn := size_a < size_b;
+		ELSE
+			round := round + 1;
+			a_turn := recsys._experiment_coin(e.salt, user_id, round);
+		END IF;
+		IF next_b > cardinality(list_b) OR (a_turn AND next_a <= cardinality(list_a)) THEN
+			items := items || list_a[next_a];
+			teams := teams || (va ->> 'name');
+			size_a := size_a + 1;
+		ELSE
+			items := items || list_b[next_b];
+			teams := teams || (vb ->> 'name');
+			size_b := size_b + 1;
+		END IF;
+	END LOOP;
+	IF log AND cardinality(items) > 0 THEN
+		PERFORM recsys._log_impressions(e.name, teams, user_id, items);
+	END IF;
+	RETURN QUERY SELECT u.i, u.p::integer, u.t FROM unnest(items, teams) WITH ORDINALITY AS u(i, t, p);
+END
+$$;
+COMMENT ON FUNCTION recsys.recommend_interleaved(text, bigint, integer, bigint[], boolean) IS
+	'serve a user two models'' lists mixed by team-draft interleaving, and log which model contributed each item';
+
+CREATE FUNCTION recsys.log_outcome(
+	experiment text,
+	user_id bigint,
+	kind text DEFAULT 'conversion',
+	item_id bigint DEFAULT NULL,
+	amount double precision DEFAULT NULL,
+	at timestamptz DEFAULT now())
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM recsys._experiment(experiment);
+	IF user_id IS NULL OR kind IS NULL OR at IS NULL THEN
+		RAISE EXCEPTION 'user_id, kind and at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF kind NOT IN ('click', 'conversion') THEN
+		RAISE EXCEPTION 'kind must be ''click'' or ''conversion'', not %', quote_literal(kind)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF kind = 'click' AND item_id IS NULL THEN
+		RAISE EXCEPTION 'a click needs the item_id clicked' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT (amount >= 0 AND amount < 'infinity') THEN
+		RAISE EXCEPTION 'amount must be a finite number >= 0, not %', amount
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO recsys.experiment_outcomes (experiment, user_id, kind, item_id, amount, at)
+	VALUES (experiment, user_id, kind, item_id, amount, at);
+END
+$$;
+COMMENT ON FUNCTION recsys.log_outcome(text, bigint, text, bigint, double precision, timestamptz) IS
+	'log a click on a shown item or a conversion (with its amount) of an experiment''s user';
+
+-- internal: each user of an experiment, in the variant of its first
+-- exposure, with its impressions and attributed outcomes.  A click counts
+-- when the item was shown to the user at most attribution before it; a
+-- conversion when it falls between the user's first exposure and its last
+-- plus attribution.
+CREATE FUNCTION recsys._experiment_users(experiment text)
+RETURNS TABLE (user_id bigint, variant text, first_at timestamptz, impressions bigint, clicks bigint,
+			   converted_at timestamptz, revenue double precision)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH e AS (
+		SELECT x.attribution FROM recsys.experiments x WHERE x.name = experiment
+	), per_user AS (
+		SELECT i.user_id, (array_agg(i.variant ORDER BY i.shown_at, i.variant))[1] AS variant,
+			   min(i.shown_at) AS first_at, max(i.shown_at) AS last_at, count(i.item_id) AS impressions
+		FROM recsys.experiment_impressions i
+		WHERE i.experiment = _experiment_users.experiment
+		GROUP BY i.user_id
+	), clicks AS (
+		SELECT o.user_id, count(*) AS n
+		FROM recsys.experiment_outcomes o, e
+		WHERE o.experiment = _experiment_users.experiment AND o.kind = 'click'
+		  AND EXISTS (SELECT FROM recsys.experiment_impressions s
+					  WHERE s.experiment = _experiment_users.experiment AND s.user_id = o.user_id
+						AND s.item_id = o.item_id AND o.at >= s.shown_at AND o.at <= s.shown_at + e.attribution)
+		GROUP BY o.user_id
+	), conversions AS (
+		SELECT o.user_id, min(o.at) AS first_at, sum(o.amount) AS revenue
+		FROM recsys.experiment_outcomes o JOIN per_user u ON u.user_id = o.user_id CROSS JOIN e
+		WHERE o.experiment = _experiment_users.experiment AND o.kind = 'conversion'
+		  AND o.at >= u.first_at AND o.at <= u.last_at + e.attribution
+		GROUP BY o.user_id
+	)
+	SELECT u.user_id, u.variant, u.first_at, u.impressions, coalesce(c.n, 0), v.first_at, coalesce(v.revenue, 0)
+	FROM per_user u
+	LEFT JOIN clicks c ON c.user_id = u.user_id
+	LEFT JOIN conversions v ON v.user_id = u.user_id
+$$;
+COMMENT ON FUNCTION recsys._experiment_users(text) IS
+	'internal: an experiment''s users with their variant, impressions and attributed outcomes';
+
+-- internal: the users per arm at which the mSPRT (mixing N(0, tau^2))
+-- would reject at alpha if the difference d held, with the difference's
+-- variance unit_var / n at n users per arm: the smallest n on a grid of
+-- steps of 2^(1/64) (1.1%) up to 2^40
+CREATE FUNCTION recsys._msprt_users(d double precision, unit_var double precision, tau double precision,
+									alpha double precision)
+RETURNS double precision
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT min(n) FROM (SELECT ceil(2 ^ (i / 64.0)) AS n FROM generate_series(0, 2560) i) g
+	WHERE 0.5 * ln((unit_var / n) / (unit_var / n + tau ^ 2))
+		  + tau ^ 2 * d ^ 2 / (2 * (unit_var / n) * (unit_var / n + tau ^ 2)) >= ln(1 / alpha)
+$$;
+COMMENT ON FUNCTION recsys._msprt_users(double precision, double precision, double precision, double precision) IS
+	'internal: the users per arm the always-valid test needs to detect a difference';
+
+CREATE FUNCTION recsys.experiment_results(
+	experiment text,
+	metric text DEFAULT 'conversion',
+	alpha double precision DEFAULT 0.05,
+	power double precision DEFAULT 0.8,
+	sequential boolean DEFAULT true,
+	tau double precision DEFAULT 0.01)
+RETURNS TABLE (variant text, is_control boolean, users bigint, impressions bigint, clicks bigint,
+			   ctr double precision, ctr_low double precision, ctr_high double precision, ctr_p double precision,
+			   conversions bigint, conversion double precision, conversion_low double precision,
+			   conversion_high double precision, conversion_p double precision,
+			   revenue_per_user double precision, revenue_low double precision, revenue_high double precision,
+			   revenue_p double precision,
+			   p_always_valid double precision, mde double precision, verdict text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments := recsys._experiment(experiment);
+	z double precision;
+	zp double precision;
+	has_revenue boolean;
+BEGIN
+	IF metric IS NULL OR metric NOT IN ('ctr', 'conversion', 'revenue') THEN
+		RAISE EXCEPTION 'metric must be ''ctr'', ''conversion'' or ''revenue'', not %',
+			coalesce(quote_literal(metric), 'NULL') USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF alpha IS NULL OR NOT (alpha > 0 AND alpha < 0.5) THEN
+		RAISE EXCEPTION 'alpha must be above 0 and below 0.5, not %', coalesce(alpha::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF power IS NULL OR NOT (power >= 0.5 AND power < 1) THEN
+		RAISE EXCEPTION 'power must be at least 0.5 and below 1, not %', coalesce(power::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF sequential IS NULL OR tau IS NULL OR NOT (tau > 0 AND tau < 'infinity') THEN
+		RAISE EXCEPTION 'sequential must not be NULL and tau must be a positive number'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF e.design <> 'ab' THEN
+		RAISE EXCEPTION 'experiment "%" is an interleaving experiment', e.name
+			USING ERRCODE = 'wrong_object_type', HINT = 'Its results are recsys.interleaving_results.';
+	END IF;
+	z := recsys._norm_quantile(1 - alpha / 2);
+	zp := recsys._norm_quantile(power);
+	SELECT EXISTS (SELECT FROM recsys.experiment_outcomes o
+				   WHERE o.experiment = e.name AND o.kind = 'conversion' AND o.amount IS NOT NULL)
+	INTO has_revenue;
+
+	RETURN QUERY
+	WITH u AS (
+		SELECT * FROM recsys._experiment_users(e.name)
+	), v AS (
+		-- every variant, including one without users yet, and the holdout if any
+		SELECT x ->> 'name' AS name, o AS ord FROM jsonb_array_elements(e.variants) WITH ORDINALITY t(x, o)
+		UNION ALL
+		SELECT 'holdout', 1000000 WHERE e.holdout > 0 OR EXISTS (SELECT FROM u WHERE u.variant = 'holdout')
+	), agg AS (
+		SELECT v.name, v.ord, count(u.user_id) AS n, coalesce(sum(u.impressions), 0)::bigint AS m,
+			   coalesce(sum(u.clicks), 0)::bigint AS c, count(u.converted_at) AS x,
+			   avg(u.revenue) AS rev, var_samp(u.revenue) AS rev_var
+		FROM v LEFT JOIN u ON u.variant = v.name
+		GROUP BY v.name, v.ord
+	), ctr_var AS (
+		-- the delta method for a ratio of per-user sums (clicks of a user
+		-- are not independent): var(c - r m) / (n mean(m)^2)
+		SELECT a.name, a.c::float8 / nullif(a.m, 0) AS r,
+			   (SELECT var_samp(u.clicks - a.c::float8 / nullif(a.m, 0) * u.impressions)
+				FROM u WHERE u.variant = a.name) / nullif(a.n * (a.m::float8 / nullif(a.n, 0)) ^ 2, 0) AS var
+		FROM agg a
+	), s AS (
+		SELECT a.*, cv.r, cv.var AS r_var, a.x::float8 / nullif(a.n, 0) AS p,
+			   a.name = e.control AS ctl
+		FROM agg a JOIN ctr_var cv USING (name)
+	), pair AS (
+		SELECT s.*, c.n AS cn, c.x AS cx, c.p AS cp, c.r AS cr, c.r_var AS cr_var, c.rev AS crev,
+			   c.rev_var AS crev_var,
+			   (s.x + c.x)::float8 / nullif(s.n + c.n, 0) AS pooled
+		FROM s CROSS JOIN (SELECT * FROM s WHERE s.ctl) c
+	), tests AS (
+		SELECT p.*,
+			   -- conversion: two-proportion z (pooled variance)
+			   CASE WHEN NOT p.ctl AND p.pooled > 0 AND p.pooled < 1 THEN
+				   2 * recsys._norm_cdf(-abs(p.p - p.cp)
+										/ sqrt(p.pooled * (1 - p.pooled) * (1.0 / nullif(p.n, 0) + 1.0 / nullif(p.cn, 0)))) END AS conv_p,
+			   -- CTR: z with delta-method variances
+			   CASE WHEN NOT p.ctl AND p.r_var + p.cr_var > 0 THEN
+				   2 * recsys._norm_cdf(-abs(p.r - p.cr) / sqrt(p.r_var + p.cr_var)) END AS ctr_pv,
+			   -- revenue per user: Welch's t
+			   CASE WHEN NOT p.ctl AND has_revenue AND p.rev_var / p.n + p.crev_var / p.cn > 0 THEN
+				   recsys._t_two_sided_p((p.rev - p.crev) / sqrt(p.rev_var / p.n + p.crev_var / p.cn),
+					   (p.rev_var / p.n + p.crev_var / p.cn) ^ 2
+					   / ((p.rev_var / p.n) ^ 2 / (p.n - 1) + (p.crev_var / p.cn) ^ 2 / (p.cn - 1))) END AS rev_p,
+			   -- the primary metric's difference and its unpooled variance
+			   CASE metric WHEN 'conversion' THEN p.p - p.cp WHEN 'ctr' THEN p.r - p.cr
+						   ELSE p.rev - p.crev END AS d,
+			   CASE metric WHEN 'conversion' THEN p.p * (1 - p.p) / nullif(p.n, 0) + p.cp * (1 - p.cp) / nullif(p.cn, 0)
+						   WHEN 'ctr' THEN p.r_var + p.cr_var
+						   ELSE p.rev_var / nullif(p.n, 0) + p.crev_var / nullif(p.cn, 0) END AS dv,
+			   -- the variance of the difference at this size if there were none
+			   CASE metric WHEN 'conversion' THEN p.cp * (1 - p.cp) * (1.0 / nullif(p.n, 0) + 1.0 / nullif(p.cn, 0))
+						   WHEN 'ctr' THEN p.cr_var * (1 + p.cn::float8 / nullif(p.n, 0))
+						   ELSE p.crev_var * (1.0 / nullif(p.n, 0) + 1.0 / nullif(p.cn, 0)) END AS dv0,
+			   -- per-user variances of the two arms, for the users still needed
+			   CASE metric WHEN 'conversion' THEN p.p * (1 - p.p) + p.cp * (1 - p.cp)
+						   WHEN 'ctr' THEN p.r_var * p.n + p.cr_var * p.cn
+						   ELSE p.rev_var + p.crev_var END AS unit_var
+		FROM pair p
+	), seq AS (
+		SELECT t.*,
+			   -- mSPRT with a normal mixture N(0, tau^2) (Johari et al. 2017):
+			   -- always-valid p = min(1, 1 / Lambda)
+			   CASE WHEN NOT t.ctl AND t.dv > 0 THEN
+				   least(1.0, exp(-(0.5 * ln(t.dv / (t.dv + tau ^ 2))
+									+ tau ^ 2 * t.d ^ 2 / (2 * t.dv * (t.dv + tau ^ 2))))) END AS pav,
+			   CASE metric WHEN 'conversion' THEN t.conv_p WHEN 'ctr' THEN t.ctr_pv ELSE t.rev_p END AS pfixed
+		FROM tests t
+	)
+	SELECT q.name, q.ctl, q.n, q.m, q.c,
+		   q.r, greatest(q.r - z * sqrt(q.r_var), 0), least(q.r + z * sqrt(q.r_var), 1), q.ctr_pv,
+		   q.x, q.p,
+		   -- Wilson's interval
+		   CASE WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) - z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
+								  / (1 + z ^ 2 / q.n) END,
+		   CASE WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) + z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
+								  / (1 + z ^ 2 / q.n) END,
+		   q.conv_p,
+		   CASE WHEN has_revenue THEN q.rev END,
+		   CASE WHEN has_revenue THEN q.rev - z * sqrt(q.rev_var / q.n) END,
+		   CASE WHEN has_revenue THEN q.rev + z * sqrt(q.rev_var / q.n) END,
+		   q.rev_p,
+		   q.pav,
+		   CASE WHEN NOT q.ctl THEN (z + zp) * sqrt(q.dv0) END,
+		   CASE
+			   WHEN q.ctl THEN 'control'
+			   WHEN q.n = 0 OR q.cn = 0 THEN 'no users yet'
+			   WHEN metric = 'revenue' AND NOT has_revenue THEN 'no amounts logged: pass amount to log_outcome'
+			   WHEN (CASE WHEN sequential THEN q.pav ELSE q.pfixed END) < alpha THEN
+				   format('%s %s %s on %s (%s%s, p = %s%s)', q.name,
+						  CASE WHEN q.d > 0 THEN 'beats' ELSE 'is worse than' END, e.control,
+						  metric, CASE WHEN q.d > 0 THEN '+' ELSE '' END,
+						  CASE WHEN metric = 'revenue' THEN round(q.d::numeric, 2)::text
+							   ELSE round((100 * q.d)::numeric, 2)::text || ' points' END,
+						  round((CASE WHEN sequential THEN q.pav ELSE q.pfixed END)::numeric, 4),
+						  CASE WHEN sequential THEN ', always valid' ELSE '' END)
+			   WHEN q.d = 0 OR q.d IS NULL OR q.unit_var IS NULL OR q.unit_var = 0 THEN
+				   format('not significant yet: no difference seen; detectable at this size: %s',
+						  CASE WHEN metric = 'revenue' THEN round(((z + zp) * sqrt(q.dv0))::numeric, 2)::text
+							   ELSE round((100 * (z + zp) * sqrt(q.dv0))::numeric, 2)::text || ' points' END)
+			   ELSE
+				   format('not significant yet: about %s more users per arm needed (if the observed %s%s is real)',
+						  -- the always-valid test needs more users than a
+						  -- fixed-horizon one, whose n has power 1 - beta
+						  coalesce(greatest(CASE WHEN sequential
+												 THEN recsys._msprt_users(q.d, q.unit_var, tau, alpha)
+												 ELSE ceil((z + zp) ^ 2 * q.unit_var / q.d ^ 2) END
+											- least(q.n, q.cn), 1)::bigint::text, 'more than a trillion'),
+						  CASE WHEN q.d > 0 THEN '+' ELSE '' END,
+						  CASE WHEN metric = 'revenue' THEN round(q.d::numeric, 2)::text
+							   ELSE round((100 * q.d)::numeric, 2)::text || ' points' END)
+		   END
+	FROM seq q
+	ORDER BY q.ord;
+END
+$$;
+COMMENT ON FUNCTION recsys.experiment_results(text, text, double precision, double precision, boolean, double precision) IS
+	'an A/B experiment''s results per variant: users, CTR, conversion, revenue per user, intervals, p-values against control, MDE and a verdict';
+
+CREATE FUNCTION recsys.experiment_daily(experiment text, alpha double precision DEFAULT 0.05)
+RETURNS TABLE (variant text, day date, users bigint, conversions bigint, conversion double precision,
+			   conversion_low double precision, conversion_high double precision)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments := recsys._experiment(experiment);
+	z double precision;
+BEGIN
+	IF alpha IS NULL OR NOT (alpha > 0 AND alpha < 0.5) THEN
+		RAISE EXCEPTION 'alpha must be above 0 and below 0.5, not %', coalesce(alpha::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	z := recsys._norm_quantile(1 - alpha / 2);
+	RETURN QUERY
+	WITH days AS (
+		SELECT d::date AS day
+		FROM generate_series((SELECT min(i.shown_at) FROM recsys.experiment_impressions i
+							  WHERE i.experiment = e.name)::date,
+							 greatest((SELECT max(i.shown_at) FROM recsys.experiment_impressions i
+									   WHERE i.experiment = e.name),
+									  (SELECT max(o.at) FROM recsys.experiment_outcomes o
+									   WHERE o.experiment = e.name))::date, '1 day') d
+	), users AS (
+		SELECT * FROM recsys._experiment_users(e.name)
+	), cum AS (
+		-- users first exposed, and conversions, before the day's end
+		SELECT u.variant, d.day, count(*) AS n, count(*) FILTER (WHERE u.converted_at < d.day + 1) AS x
+		FROM days d JOIN users u ON u.first_at < d.day + 1
+		GROUP BY u.variant, d.day
+	)
+	SELECT c.variant, c.day, c.n, c.x, c.x::float8 / c.n,
+		   (c.x::float8 / c.n + z ^ 2 / (2 * c.n) - z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
+		   / (1 + z ^ 2 / c.n),
+		   (c.x::float8 / c.n + z ^ 2 / (2 * c.n) + z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
+		   / (1 + z ^ 2 / c.n)
+	FROM cum c
+	ORDER BY c.variant, c.day;
+END
+$$;
+COMMENT ON FUNCTION recsys.experiment_daily(text, double precision) IS
+	'an A/B experiment''s cumulative conversion per variant and day, with its interval (rows for a plot)';
+
+CREATE FUNCTION recsys.interleaving_results(experiment text, alpha double precision DEFAULT 0.05)
+RETURNS TABLE (users bigint, users_clicking bigint, wins_a bigint, wins_b bigint, ties bigint,
+			   clicks_a bigint, clicks_b bigint, preference double precision, p_value double precision,
+			   verdict text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments := recsys._experiment(experiment, 'interleaving');
+	a text := e.variants -> 0 ->> 'name';
+	b text := e.variants -> 1 ->> 'name';
+BEGIN
+	IF alpha IS NULL OR NOT (alpha > 0 AND alpha < 0.5) THEN
+		RAISE EXCEPTION 'alpha must be above 0 and below 0.5, not %', coalesce(alpha::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY
+	WITH credited AS (
+		-- a click goes to the team that showed the item most recently before it
+		SELECT o.user_id,
+			   (SELECT i.variant FROM recsys.experiment_impressions i
+				WHERE i.experiment = e.name AND i.user_id = o.user_id AND i.item_id = o.item_id
+				  AND i.shown_at <= o.at AND o.at <= i.shown_at + e.attribution
+				ORDER BY i.shown_at DESC LIMIT 1) AS team
+		FROM recsys.experiment_outcomes o
+		WHERE o.experiment = e.name AND o.kind = 'click'
+	), per_user AS (
+		SELECT c.user_id, count(*) FILTER (WHERE c.team = a) AS ca, count(*) FILTER (WHERE c.team = b) AS cb
+		FROM credited c WHERE c.team IS NOT NULL GROUP BY c.user_id
+	), t AS (
+		SELECT (SELECT count(DISTINCT i.user_id) FROM recsys.experiment_impressions i
+				WHERE i.experiment = e.name) AS n,
+			   count(*) AS nc, count(*) FILTER (WHERE ca > cb) AS wa, count(*) FILTER (WHERE cb > ca) AS wb,
+			   count(*) FILTER (WHERE ca = cb) AS ti, coalesce(sum(ca), 0)::bigint AS sa,
+			   coalesce(sum(cb), 0)::bigint AS sb
+		FROM per_user
+	), p AS (
+		-- the two-sided sign test on the users who preferred one team
+		SELECT t.*, CASE WHEN t.wa + t.wb > 0 THEN
+						 least(1.0, 2 * recsys._binom_cdf(least(t.wa, t.wb), t.wa + t.wb, 0.5)) END AS pv
+		FROM t
+	)
+	SELECT p.n, p.nc, p.wa, p.wb, p.ti, p.sa, p.sb,
+		   -- Chapelle et al.'s Delta: (wins - losses) / users with a click, for b over a
+		   (p.wb - p.wa)::float8 / nullif(p.nc, 0), p.pv,
+		   CASE
+			   WHEN p.wa + p.wb = 0 THEN 'no preference seen yet: no user clicked one team more'
+			   WHEN p.pv < alpha THEN format('%s beats %s (%s of %s users who preferred one, p = %s)',
+											 CASE WHEN p.wb > p.wa THEN b ELSE a END,
+											 CASE WHEN p.wb > p.wa THEN a ELSE b END,
+											 greatest(p.wa, p.wb), p.wa + p.wb, round(p.pv::numeric, 4))
+			   ELSE format('not significant yet (p = %s): %s %s, %s %s', round(p.pv::numeric, 4),
+						   a, p.wa, b, p.wb)
+		   END
+	FROM p;
+END
+$$;
+COMMENT ON FUNCTION recsys.interleaving_results(text, double precision) IS
+	'an interleaving experiment''s results: users preferring each model''s items, the sign test and a verdict';

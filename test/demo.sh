@@ -20,7 +20,8 @@ recsys_build
 recsys_start_cluster
 
 log "loading a generated shop with $events events"
-bash "$RECSYS_ROOT/test/tools/load_shop.sh" "$events" 42
+# (with the users' tastes, for the simulated A/B test at the end)
+SHOP_TASTES=1 bash "$RECSYS_ROOT/test/tools/load_shop.sh" "$events" 42
 
 recsys_psql <<'SQL'
 CREATE EXTENSION recsys;
@@ -200,5 +201,44 @@ JOIN recsys.recommend(:demo_user, 5, 'shop') WITH ORDINALITY a ON a.ordinality =
 JOIN shop.products pb ON pb.product_id = b.item_id
 JOIN shop.products pa ON pa.product_id = a.item_id
 ORDER BY b.rank;
+SQL
+
+# A short online A/B test of model "shop" against popularity, on simulated
+# shoppers who click and buy according to the tastes the generator gave
+# them (test/tools/simulate.sql): every customer visits once and is shown
+# 10 items by the variant recsys.assign gives it; recsys.experiment_results
+# reads the log after every 50 customers.
+recsys_psql -q -f "$RECSYS_ROOT/test/tools/simulate.sql"
+recsys_psql <<'SQL'
+SET client_min_messages = warning;
+SELECT 1 FROM recsys.train_popular('shop.interactions', model => 'shop_popular') \g /dev/null
+SELECT 1 FROM recsys.create_experiment('demo_ab',
+	'[{"name": "popularity", "model": "shop_popular"}, {"name": "shop", "model": "shop"}]', salt => 'demo')
+\g /dev/null
+\echo
+\echo 'A simulated A/B test of model "shop" against popularity (recsys.create_experiment,'
+\echo 'recommend_for_experiment, log_outcome, experiment_results): the verdict as customers arrive'
+CREATE TEMP TABLE course AS SELECT * FROM sim.run('demo_ab', 0.42, 50);
+SELECT users AS customers, round(ctr_p::numeric, 4) AS "CTR p (fixed)",
+	   round(p_always_valid::numeric, 4) AS "p (always valid)", verdict
+FROM course WHERE users % 200 = 0 OR users = (SELECT min(users) FROM course WHERE verdict NOT LIKE 'not%')
+ORDER BY users;
+\echo 'The results when every customer has come:'
+SELECT variant, users, impressions, clicks, round(ctr::numeric, 4) AS ctr,
+	   round(ctr_low::numeric, 4) AS ctr_low, round(ctr_high::numeric, 4) AS ctr_high,
+	   conversions, round(revenue_per_user::numeric, 2) AS revenue_per_user, verdict
+FROM recsys.experiment_results('demo_ab', metric => 'ctr');
+SELECT format('Verdict: %s', verdict) AS msg FROM recsys.experiment_results('demo_ab', metric => 'ctr')
+WHERE NOT is_control \gset
+\echo :msg
+-- the demo fails if popularity wins: the model would have stopped learning
+-- what the shoppers like
+DO $$
+BEGIN
+	IF EXISTS (SELECT FROM recsys.experiment_results('demo_ab', metric => 'ctr')
+			   WHERE verdict LIKE 'shop is worse than%') THEN
+		RAISE EXCEPTION 'popularity beats model "shop" in the simulated A/B test';
+	END IF;
+END $$;
 SQL
 log "demo finished"

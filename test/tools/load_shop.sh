@@ -3,6 +3,8 @@
 #
 #   bash test/tools/load_shop.sh [EVENTS [SEED]]      (defaults 5000 42)
 #
+# SHOP_TASTES=1 also loads shop.tastes (users x products rows: for the
+# experiments' simulator, test/tools/simulate.sql).
 # Uses psql with the caller's PGHOST/PGPORT/PGUSER/PGDATABASE.  Builds
 # shopgen into $SHOPGEN_BIN_DIR (default test/tools/.build/) when the binary
 # is missing or older than shopgen.c, runs shop_schema.sql, loads the three
@@ -39,8 +41,13 @@ psql_bin="${shell_quoted_bin//\'/\'\'}"
 run_psql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 run_psql -f "$tools_dir/shop_schema.sql"
-for table in products users events; do
+tables="products users events"
+if [[ "${SHOP_TASTES:-0}" == 1 ]]; then
+    tables="$tables tastes"
+fi
+for table in $tables; do
     run_psql -c "\\copy shop.$table FROM PROGRAM '$psql_bin --table $table --events $events --seed $seed'"
 done
 run_psql -c "CREATE INDEX events_user_id_idx ON shop.events (user_id)" \
-         -c "ANALYZE shop.products" -c "ANALYZE shop.users" -c "ANALYZE shop.events"
+         -c "ANALYZE shop.products" -c "ANALYZE shop.users" -c "ANALYZE shop.events" \
+         -c "ANALYZE shop.tastes"

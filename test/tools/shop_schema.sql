@@ -6,6 +6,7 @@ SET client_min_messages = warning;   -- quiet IF [NOT] EXISTS notices
 
 CREATE SCHEMA IF NOT EXISTS shop;
 
+DROP TABLE IF EXISTS shop.tastes;
 DROP TABLE IF EXISTS shop.events;
 DROP TABLE IF EXISTS shop.users;
 DROP TABLE IF EXISTS shop.products;
@@ -31,4 +32,16 @@ CREATE TABLE shop.events (
     product_id bigint NOT NULL,
     kind       text NOT NULL CHECK (kind IN ('view', 'cart', 'purchase')),
     ts         timestamptz NOT NULL
+);
+
+-- Each user's taste per product (the generator's own model), for the
+-- experiments' simulator (test/tools/simulate.sql); filled only when
+-- load_shop.sh runs with SHOP_TASTES=1.
+CREATE TABLE shop.tastes (
+    user_id    bigint NOT NULL,
+    product_id bigint NOT NULL,
+    appeal     double precision NOT NULL,  -- P(next view is this product)
+    buy        double precision NOT NULL,  -- P(purchase | view)
+    activity   double precision NOT NULL,  -- the user's activity level
+    PRIMARY KEY (user_id, product_id)
 );

@@ -6,7 +6,10 @@
  * shop.products, shop.users, shop.events (schema: shop_schema.sql) to stdout
  * in PostgreSQL COPY text format.  load_shop.sh builds and loads it.
  *
- *   shopgen --table products|users|events [--events N] [--seed S]
+ *   shopgen --table products|users|events|tastes [--events N] [--seed S]
+ *
+ * (tastes: each user's appeal and purchase probability per product, for
+ * the experiments' simulator; see write_tastes)
  *
  * Determinism: every random decision comes from a private xoshiro256**
  * generator seeded through splitmix64 from (seed, stream tag, entity index).
@@ -819,6 +822,71 @@ static void write_user_events(const Shop *shop, uint32_t index, const User *u, u
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Tastes (for the experiments' simulator)                             */
+/* ------------------------------------------------------------------ */
+
+/* Each user's taste for each product, as the generator itself holds it:
+ * appeal = the probability that the user's next first view in a session is
+ * the product (preferred category with p=0.85 weighted by category weight,
+ * brand affinity, price-level match and popularity; else exploration by
+ * popularity), and buy = the probability that a view of it ends in a
+ * purchase (cart, then checkout); activity is the user's activity level
+ * (log-normal, mean exp(0.5): how much more than others the user browses,
+ * the share of events it gets).  Pairs with appeal below 1e-5 are left
+ * out (the simulator takes them as 0).  test/bench/experiments.sh has a
+ * simulated user click on a shown item with a probability growing with
+ * its appeal and buy it with probability buy. */
+static void write_tastes(const Shop *shop)
+{
+    double total_cat = 0.0;
+    for (int c = 0; c < NCAT; c++)
+        total_cat += category_weights[c];
+    for (uint32_t i = 0; i < shop->n_users; i++) {
+        User u;
+        double total_pref = 0.0;
+        make_user(shop, i, &u);
+        for (int k = 0; k < u.n_cats; k++)
+            total_pref += u.cat_weight[k];
+        for (int c = 0; c < NCAT; c++) {
+            const uint32_t *gs = &shop->grp_start[c * GROUPS_PER_CAT];
+            double pref = 0.0, cat_pop = 0.0, user_pop = 0.0;
+            double gp[GROUPS_PER_CAT], gu[GROUPS_PER_CAT];
+            for (int k = 0; k < u.n_cats; k++)
+                if (u.cat[k] == c)
+                    pref += P_PREFERRED * u.cat_weight[k] / total_pref;
+            for (int g = 0; g < GROUPS_PER_CAT; g++) {
+                gp[g] = shop->cum_pop[gs[g + 1]] - shop->cum_pop[gs[g]];
+                gu[g] = gp[g] * brand_affinity(&u, c, g / NLEVELS) * level_match(&u, g % NLEVELS);
+                cat_pop += gp[g];
+                user_pop += gu[g];
+            }
+            if (cat_pop <= 0.0)
+                continue;
+            double explore = (1.0 - P_PREFERRED) * category_weights[c] / total_cat;
+            for (int g = 0; g < GROUPS_PER_CAT; g++)
+                for (uint32_t k = gs[g]; k < gs[g + 1]; k++) {
+                    const Product *p = &shop->prod[shop->order[k]];
+                    double pop = shop->cum_pop[k + 1] - shop->cum_pop[k];
+                    double appeal = explore * pop / cat_pop;
+                    char num[64];
+                    int len;
+                    if (pref > 0.0 && user_pop > 0.0)
+                        appeal += pref * (gu[g] / user_pop) * (pop / gp[g]);
+                    if (appeal < 1e-5)
+                        continue;
+                    out_reserve_row();
+                    out_u64(u.id);
+                    out_char('\t');
+                    out_u64(p->id);
+                    len = snprintf(num, sizeof num, "\t%.6g\t%.4f\t%.4f\n", appeal,
+                                   cart_probability(&u, p) * P_PURCHASE, u.activity);
+                    out_mem(num, (size_t)len);
+                }
+        }
+    }
+}
+
 /* Splits n_events over users: 2 each (if possible), the rest in proportion
  * to activity, with cumulative rounding so the total is exact. */
 static void write_events(const Shop *shop)
@@ -849,7 +917,7 @@ static void write_events(const Shop *shop)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: shopgen --table products|users|events [--events N] [--seed S]\n"
+    fprintf(f, "usage: shopgen --table products|users|events|tastes [--events N] [--seed S]\n"
                "Writes one table of the demo shop to stdout in COPY text format.\n"
                "Defaults: --events 5000 --seed 42.\n");
 }
@@ -908,6 +976,8 @@ int main(int argc, char **argv)
         write_users(&shop);
     else if (strcmp(table, "events") == 0)
         write_events(&shop);
+    else if (strcmp(table, "tastes") == 0)
+        write_tastes(&shop);
     else {
         fprintf(stderr, "shopgen: unknown table '%s'\n", table);
         return 2;
