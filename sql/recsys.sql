@@ -678,12 +678,14 @@ CREATE FUNCTION recsys.train_cf(
 	solver text DEFAULT NULL,
 	regularization_exponent double precision DEFAULT 0,
 	store_users boolean DEFAULT true,
-	replace boolean DEFAULT false)
+	replace boolean DEFAULT false,
+	event_col name DEFAULT NULL,
+	event_weights jsonb DEFAULT NULL)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_cf'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_cf(regclass, integer, text, text, integer, double precision,
-	double precision, name, name, name, bigint, text, double precision, boolean, boolean) IS
+	double precision, name, name, name, bigint, text, double precision, boolean, boolean, name, jsonb) IS
 	'train a matrix factorisation model: implicit ALS, or explicit biased MF by ALS or Gibbs sampling; with store_users => false no per-user vector is stored';
 
 CREATE FUNCTION recsys.train_bpr(
@@ -730,13 +732,15 @@ CREATE FUNCTION recsys.train_ease(
 	delta double precision DEFAULT NULL,
 	max_user_items integer DEFAULT NULL,
 	seed bigint DEFAULT NULL,
-	replace boolean DEFAULT false)
+	replace boolean DEFAULT false,
+	event_col name DEFAULT NULL,
+	event_weights jsonb DEFAULT NULL)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_ease'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_ease(regclass, double precision, text, integer, name, name, name,
 	double precision, double precision, double precision, name, interval, regclass, double precision,
-	double precision, double precision, integer, bigint, boolean) IS
+	double precision, double precision, integer, bigint, boolean, name, jsonb) IS
 	'train EASE (Steck 2019), the closed-form item-item model, with optional dropout (Steck 2020), user and popularity normalisation, item features, recency-weighted scoring and differential privacy';
 
 CREATE FUNCTION recsys.train_ncf(
@@ -799,13 +803,15 @@ CREATE FUNCTION recsys.train_item_knn(
 	delta double precision DEFAULT NULL,
 	max_user_items integer DEFAULT NULL,
 	seed bigint DEFAULT NULL,
-	replace boolean DEFAULT false)
+	replace boolean DEFAULT false,
+	event_col name DEFAULT NULL,
+	event_weights jsonb DEFAULT NULL)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_item_knn'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_item_knn(regclass, integer, text, text, double precision,
 	double precision, double precision, name, name, name, name, interval,
-	double precision, double precision, integer, bigint, boolean) IS
+	double precision, double precision, integer, bigint, boolean, name, jsonb) IS
 	'train an item-kNN model: each item''s most similar items (cosine, jaccard or bm25), optionally differentially private';
 
 CREATE FUNCTION recsys.train_user_knn(

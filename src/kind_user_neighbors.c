@@ -146,7 +146,7 @@ user_knn_scores(RsModel *model, int32 u, float *scores)
 		int32		i;
 		float		sim = 0;
 
-		if (n1 || n2 || n3)
+		if (n1 || n2 || n3 || !RsEventRowWeight(model, tuple, SPI_tuptable->tupdesc, 4, &w))
 			continue;
 		i = rs_idmap_lookup(&model->items, item);
 		if (i < 0)

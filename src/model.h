@@ -78,6 +78,8 @@ typedef struct RsModel
 	char	   *user_col;
 	char	   *item_col;
 	char	   *weight_col;		/* NULL: every row counts 1 */
+	char	   *event_col;		/* NULL: no event types (src/events.c) */
+	const struct RsEventMap *events;	/* with event_col: weight per type */
 	char	   *time_col;		/* item models with a half-life, else NULL */
 	double		half_life;		/* seconds; 0: history not weighted by age */
 	SPIPlanPtr	seen_plan;		/* SELECT item, weight, time WHERE user = $1 */
@@ -197,6 +199,8 @@ typedef struct RsCatalogRow
 	int			iterations;		/* its epochs */
 	int64		seed;
 	char	   *params;			/* params as JSON text, for a kind's own settings */
+	char	   *event_col;		/* a multi-behaviour source's event column */
+	char	   *event_weights;	/* and its weights (JSON text), else NULL */
 } RsCatalogRow;
 
 /*
