@@ -918,6 +918,31 @@ LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
 COMMENT ON FUNCTION recsys.similar_items(bigint, integer, text) IS
 	'the k items most similar to an item, best first';
 
+CREATE FUNCTION recsys.similar_users(
+	user_id bigint,
+	k integer DEFAULT 10,
+	model text DEFAULT 'default')
+RETURNS TABLE (user_id bigint, score real)
+AS 'MODULE_PATHNAME', 'recsys_similar_users'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+COMMENT ON FUNCTION recsys.similar_users(bigint, integer, text) IS
+	'the k users most like a user by what the model stores per user (cosine of user vectors, user-kNN neighbour lists), best first';
+
+CREATE FUNCTION recsys.user_profile(
+	user_id bigint,
+	model text,
+	facets regclass,
+	facet_col name,
+	item_col name DEFAULT 'item_id',
+	k integer DEFAULT 100)
+RETURNS TABLE (facet text, items integer, history_items integer, history_share real,
+			   population_share real, history_lift real, top_items integer, top_share real,
+			   baseline_share real, model_lift real)
+AS 'MODULE_PATHNAME', 'recsys_user_profile'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 20;
+COMMENT ON FUNCTION recsys.user_profile(bigint, text, regclass, name, name, integer) IS
+	'a user''s affinity per item facet (category, brand, price band): share of their history and of their top k recommendations, each against the average user';
+
 CREATE FUNCTION recsys.score(
 	user_id bigint,
 	item_id bigint,

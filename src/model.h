@@ -290,6 +290,15 @@ typedef struct RsModelKind
 								uint8 *exclude, int k, int32 *out_idx, float *out_score);
 	/* refresh_user(): the user's new stored vector, NULL if none */
 	float	   *(*refresh_user) (RsModel *model, int64 user_id, float *bias, int *length);
+
+	/*
+	 * similar_users(): up to k users most like user_id by what the model
+	 * stores per user (vectors, neighbour lists), best first, into out_ids
+	 * and out_score; -1 if it stores nothing of this user.  A model that
+	 * keeps no per-user data (store_users false) raises its refusal.
+	 */
+	int			(*similar_users) (RsModel *model, int64 user_id, int k, int64 *out_ids,
+								  float *out_score);
 } RsModelKind;
 
 #endif							/* RECSYS_MODEL_H */
