@@ -49,8 +49,20 @@ SELECT * FROM recsys.user_profile(1, 'p_knn', 'colours', 'colour', k => 0);
 SELECT * FROM recsys.user_profile(1, 'p_knn', 'colours', NULL);
 SELECT * FROM recsys.user_profile(1, 'no_such_model', 'colours', 'colour');
 SELECT * FROM recsys.user_profile(1, 'p_knn', 'no_such_table', 'colour');
+CREATE TABLE text_ids (item_id text, colour text);
+SELECT * FROM recsys.user_profile(1, 'p_knn', 'text_ids', 'colour');
 CREATE SEQUENCE not_a_table;
 SELECT * FROM recsys.user_profile(1, 'p_knn', 'not_a_table', 'colour');
+
+-- the history side reads the source as the model does: with event weights
+-- (user 4: item 1 bought, weight 10; red 2, 3 and blue 4 viewed, 1 each:
+-- red 12 / 13, blue 1 / 13)
+CREATE TABLE acts (user_id int, item_id int, kind text);
+INSERT INTO acts SELECT user_id, item_id, CASE WHEN item_id = 1 THEN 'buy' ELSE 'view' END FROM buys;
+SELECT version FROM recsys.train_item_knn('acts', 10, model => 'p_events', event_col => 'kind',
+										  event_weights => '{"view": 1, "buy": 10}');
+SELECT facet, history_items, round(history_share::numeric, 4) AS history_share
+FROM recsys.user_profile(4, 'p_events', 'colours', 'colour') ORDER BY facet NULLS LAST;
 
 -- similar_users: the cosine of stored user vectors; known by construction,
 -- user 1's nearest are users 2 and 3 (the same items), and every red
