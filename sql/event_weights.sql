@@ -43,6 +43,14 @@ SELECT (SELECT array_agg(item_id || ':' || round(score::numeric, 4) ORDER BY sco
 	 = (SELECT array_agg(item_id || ':' || round(score::numeric, 4) ORDER BY score DESC, item_id)
 		FROM recsys.recommend(u, 3, 'case_ease')) AS same_recommendations
 FROM generate_series(1, 12) u GROUP BY 1;
+-- a blend reads the user's items as its first member does: with its event
+-- weights (a view only is not excluded as seen when views weigh 0)
+SELECT version FROM recsys.train_item_knn('events', model => 'ev_knn0', event_col => 'event',
+										  event_weights => '{"purchase": 10, "view": 0, "cart": 3}');
+SELECT params->>'event_col' AS event_col, params->'event_weights' AS weights
+FROM recsys.train_blend('{ev_knn0,ev_ease}', '{1,1}', model => 'ev_blend');
+SELECT array_agg(item_id ORDER BY item_id) AS views_only_not_excluded
+FROM recsys.recommend(1, 10, 'ev_blend') WHERE item_id IN (3, 7);
 SELECT version FROM recsys.train_cf('events', 4, model => 'ev_als', iterations => 5, event_col => 'event',
 									event_weights => '{"purchase": 10, "view": 1, "cart": 3}');
 SELECT version FROM recsys.train_cf('weighted', 4, model => 'case_als', iterations => 5, weight_col => 'w');

@@ -543,7 +543,8 @@ blend_source_reader(RsModel *blend)
 		!same_name(first->source_name, blend->source_name) ||
 		!same_name(first->user_col, blend->user_col) ||
 		!same_name(first->item_col, blend->item_col) ||
-		!same_name(first->weight_col, blend->weight_col))
+		!same_name(first->weight_col, blend->weight_col) ||
+		!same_name(first->event_col, blend->event_col))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("blend \"%s\" no longer reads the source of its first member \"%s\"",
