@@ -43,6 +43,7 @@
 #include "model_kind.h"
 #include "profile.h"
 #include "recommend.h"
+#include "recsys.h"
 #include "score.h"
 #include "spi_util.h"
 
@@ -60,6 +61,13 @@ RsUserScoresAdd(RsUserScores *s, int64 id, float score)
 	if (s->n == s->capacity)
 	{
 		s->capacity = Max(64, s->capacity * 2);
+		if ((Size) s->capacity * (sizeof(int64) + sizeof(float)) > RECSYS_MAX_MEMORY_BYTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("comparing users needs more than recsys.max_memory (%d MB)",
+							recsys_max_memory_mb),
+					 errdetail("%lld users compared so far.", (long long) s->n),
+					 errhint("Raise recsys.max_memory.")));
 		if (s->ids == NULL)
 		{
 			MemoryContext mcxt = s->mcxt ? s->mcxt : CurrentMemoryContext;

@@ -14,13 +14,16 @@
 #   2026-10-02, a model for test on every event before 2026-10-17.
 #   Three weightings of the same events: equal (1, 1, 1), the demo's CASE
 #   (view 1, cart 2, purchase 5: test/demo.sh, README), and the map tune
-#   picks from a grid (view {0, 1}, cart {0, 1, 3}, purchase {1, 5, 20})
-#   by NDCG@10 on valid.  Each weighting is then trained on the test
+#   picks from a grid (RECSYS_EV_GRID; default view {0.5, 1, 2}, cart
+#   {0, 1, 3}, purchase {0, 1, 5, 20}: 36 maps) by NDCG@10 on valid.  Each weighting is then trained on the test
 #   training set and scored on test: nothing is chosen on test.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 events=${1:-100000}
 models=${2:-"als item_knn ease"}
+# "view values; cart values; purchase values"
+grid=${RECSYS_EV_GRID:-"0.5,1,2;0,1,3;0,1,5,20"}
+IFS=';' read -r grid_view grid_cart grid_purchase <<<"$grid"
 
 recsys_build
 recsys_start_cluster
@@ -28,6 +31,12 @@ recsys_bench_header
 recsys_psql -c "CREATE EXTENSION recsys"
 bash "$RECSYS_ROOT/test/tools/load_shop.sh" "$events" 42
 
+recsys_psql <<SQL
+CREATE TABLE grid AS
+SELECT jsonb_build_object('view', v, 'cart', c, 'purchase', p) AS w
+FROM unnest('{$grid_view}'::real[]) v, unnest('{$grid_cart}'::real[]) c, unnest('{$grid_purchase}'::real[]) p
+WHERE v > 0 OR c > 0 OR p > 0;
+SQL
 recsys_psql <<'SQL'
 CREATE VIEW ev AS SELECT user_id, product_id AS item_id, kind, ts FROM shop.events;
 CREATE TABLE train_v AS SELECT * FROM ev WHERE ts < '2026-10-02';
@@ -45,9 +54,6 @@ WHERE e.kind = 'purchase' AND e.ts >= '2026-10-17'
 CREATE INDEX ON train_v (user_id);
 CREATE INDEX ON train_t (user_id);
 ANALYZE train_v; ANALYZE train_t; ANALYZE valid; ANALYZE test;
-CREATE TABLE grid AS
-SELECT jsonb_build_object('view', v, 'cart', c, 'purchase', p) AS w
-FROM unnest('{0,1}'::int[]) v, unnest('{0,1,3}'::int[]) c, unnest('{1,5,20}'::int[]) p;
 CREATE TABLE results (model text, weighting text, weights jsonb, valid_ndcg float8,
 					  test_ndcg float8, test_recall float8, test_hit float8);
 SQL
@@ -62,7 +68,7 @@ fixed_for() {
 	case $1 in
 		als) echo '{"factors": 32, "iterations": 10, "alpha": 10, "regularization": 0.1}' ;;
 		item_knn) echo '{"neighbors": 50}' ;;
-		ease) echo '{"regularization": 50}' ;;
+		ease) echo '{"regularization": 200}' ;;
 	esac
 }
 
