@@ -93,6 +93,15 @@ SELECT * FROM recsys.similar_users(999, 3, 'p_als');
 SELECT * FROM recsys.similar_users(1, 0, 'p_als');
 SELECT * FROM recsys.similar_users(NULL, 3, 'p_als');
 
+-- comparing users stays within recsys.max_memory (12 bytes a user: 70,000
+-- users pass 1 MB)
+CREATE TABLE many AS SELECT u AS user_id, u % 7 AS item_id FROM generate_series(1, 70000) u;
+SELECT n_users FROM recsys.train_cf('many', 1, model => 'p_many', iterations => 1);
+SET recsys.max_memory = '1MB';
+SELECT count(*) FROM recsys.similar_users(1, 3, 'p_many');
+RESET recsys.max_memory;
+SELECT count(*) FROM recsys.similar_users(1, 3, 'p_many');
+
 -- privileges: the facets relation is read as the caller; the model's
 -- source as its owner (the caller needs no right on it)
 CREATE ROLE regress_recsys_prof_owner;
