@@ -60,12 +60,18 @@ WHERE a.model = 'ev_als' AND b.model = 'case_als';
 
 -- a weight column and event weights multiply: every quantity 2 doubles
 -- each user's weights, so item-kNN's scores (sums of weight x similarity)
-CREATE TABLE qty_events AS SELECT *, 2 AS qty FROM events;
+CREATE TABLE qty_events AS SELECT *, 2::real AS qty FROM events;
 SELECT version FROM recsys.train_item_knn('qty_events', model => 'ev_qty', event_col => 'event', weight_col => 'qty',
 										  event_weights => '{"purchase": 10, "view": 1, "cart": 3}');
 SELECT bool_and(abs(q.score - 2 * c.score) < 1e-4 * c.score) AS doubled, count(*)
 FROM generate_series(1, 12) u, recsys.recommend(u, 3, 'ev_qty') q
 JOIN recsys.recommend(u, 3, 'case_knn') c USING (item_id);
+
+-- a product beyond the range of real: refused in training and in serving
+UPDATE qty_events SET qty = 3e38 WHERE user_id = 1 AND item_id = 1 AND event = 'purchase';
+SELECT count(*) FROM recsys.recommend(1, 3, 'ev_qty');
+SELECT version FROM recsys.train_item_knn('qty_events', model => 'ev_qty', event_col => 'event', weight_col => 'qty',
+										  event_weights => '{"purchase": 10, "view": 1, "cart": 3}');
 
 -- weight 0 drops a type as if its rows were not there: item 9 only viewed
 INSERT INTO events VALUES (1, 9, 'view'), (2, 9, 'view');

@@ -301,6 +301,11 @@ RsEventRowWeight(RsModel *model, HeapTuple tuple, TupleDesc desc, int attno, flo
 	if (!RsEventWeight(model->events, VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type), &w) || w == 0)
 		return false;
 	*weight *= w;
+	if (isinf(*weight))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("weight times event weight is out of range for type real"),
+				 errhint("Scale the weights down.")));
 	return true;
 }
 

@@ -409,7 +409,8 @@ ingest_receive(TupleTableSlot *slot, DestReceiver *self)
 		if (fabs(weight) > FLT_MAX)
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("weight times event weight is out of range for type real")));
+					 errmsg("weight times event weight is out of range for type real"),
+					 errhint("Scale the weights down.")));
 	}
 	if (r->has_weight || r->has_event)
 	{
