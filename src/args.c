@@ -120,4 +120,6 @@ RsSourceSpecFromArgs(FunctionCallInfo fcinfo, int first_argno, RsSourceSpec *spe
 	spec->item_col = NameStr(*PG_GETARG_NAME(first_argno + 2));
 	spec->weight_col = PG_ARGISNULL(first_argno + 3) ? NULL :
 		NameStr(*PG_GETARG_NAME(first_argno + 3));
+	spec->event_col = NULL;
+	spec->events = NULL;
 }

@@ -37,6 +37,7 @@
 #include "args.h"
 #include "array_util.h"
 #include "blend.h"
+#include "events.h"
 #include "ingest.h"
 #include "model_acl.h"
 #include "model_store.h"
@@ -106,6 +107,8 @@ typedef struct MemberRow
 	char	   *user_col;
 	char	   *item_col;
 	char	   *weight_col;
+	char	   *event_col;		/* a multi-behaviour source's, else NULL */
+	char	   *event_weights;
 	int64		n_users;
 	int64		n_items;
 	int64		n_interactions;
@@ -138,7 +141,7 @@ read_member(const char *name, MemoryContext caller, MemberRow *row)
 
 	RsExecute("SELECT algorithm, version, pg_catalog.to_regclass(source)::pg_catalog.oid, source, "
 			  "params->>'user_col', params->>'item_col', params->>'weight_col', "
-			  "n_users, n_items, n_interactions "
+			  "n_users, n_items, n_interactions, params->>'event_col', params->>'event_weights' "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -162,6 +165,8 @@ read_member(const char *name, MemoryContext caller, MemberRow *row)
 	row->n_users = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull));
 	row->n_items = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
 	row->n_interactions = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10, &isnull));
+	row->event_col = text_or_null(11);
+	row->event_weights = text_or_null(12);
 	MemoryContextSwitchTo(old);
 	RsLockModelRow(name);
 }
@@ -357,6 +362,12 @@ recsys_train_blend(PG_FUNCTION_ARGS)
 	trainer.spec.user_col = rows[0].user_col;
 	trainer.spec.item_col = rows[0].item_col;
 	trainer.spec.weight_col = rows[0].weight_col;
+	/* and its event weights: the blend reads the user's items as it does */
+	if (rows[0].event_col != NULL && rows[0].event_weights != NULL)
+	{
+		trainer.spec.event_col = rows[0].event_col;
+		trainer.spec.events = RsEventMapFromText(rows[0].event_weights, "a member's stored event_weights");
+	}
 	RsJsonRaw(&trainer.params, "members", json_text_array(names, n));
 	RsJsonRaw(&trainer.params, "weights", json_real_array(weights, n));
 	RsJsonRaw(&trainer.params, "member_owners", json_text_array(owners, n));

@@ -298,8 +298,8 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	double		start = RsSeconds();
 	RsModel    *model;
-	RsSourceSpec test_spec;
-	RsSourceSpec train_spec;
+	RsSourceSpec test_spec = {0};
+	RsSourceSpec train_spec = {0};
 	RsInteractions test;
 	RsInteractions train;
 	int			k;
@@ -368,6 +368,9 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	train_spec.user_col = model->user_col;
 	train_spec.item_col = model->item_col;
 	train_spec.weight_col = model->weight_col;
+	train_spec.event_col = model->event_col;
+	train_spec.events = model->events;
+	train_spec.skip_unknown_events = true;	/* as serving reads them */
 	{
 		TrainRead	read = {&train_spec, &train};
 

@@ -24,6 +24,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "events.h"
 #include "history.h"
 #include "ingest.h"
 #include "model_acl.h"
@@ -43,25 +44,29 @@ prepare_seen_queries(void *arg)
 	StringInfoData q;
 	const char *weight;
 	const char *source;
+	const char *event;
 	MemoryContext old = MemoryContextSwitchTo(model->mcxt);
 
 	/* the name goes into SQL re-quoted from the catalog, never as stored */
 	source = RsRelationName(model->source);
 	weight = model->weight_col ? quote_identifier(model->weight_col) : "1";
+	/* the event type, last (RsEventRowWeight), of a multi-behaviour source */
+	event = model->event_col ?
+		psprintf("(%s)::pg_catalog.text", quote_identifier(model->event_col)) : "NULL::pg_catalog.text";
 	initStringInfo(&q);
-	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, (%s)::pg_catalog.float4, %s FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
+	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, (%s)::pg_catalog.float4, %s, %s FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
 					 quote_identifier(model->item_col), weight,
 					 model->time_col ? RsTimeEpochSql(model->source, model->time_col, "time_col") : "NULL::pg_catalog.float8",
-					 source, quote_identifier(model->user_col));
+					 event, source, quote_identifier(model->user_col));
 	model->seen_plan = SPI_prepare(q.data, 1, (Oid[]) {INT8OID});
 	if (model->seen_plan == NULL || SPI_keepplan(model->seen_plan) != 0)
 		elog(ERROR, "could not prepare \"%s\": %s", q.data, SPI_result_code_string(SPI_result));
 
 	resetStringInfo(&q);
-	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, (%s)::pg_catalog.float4 FROM %s "
+	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, (%s)::pg_catalog.float4, %s FROM %s "
 					 "WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
 					 quote_identifier(model->user_col), quote_identifier(model->item_col),
-					 weight, source, quote_identifier(model->user_col));
+					 weight, event, source, quote_identifier(model->user_col));
 	model->seen_many_plan = SPI_prepare(q.data, 1, (Oid[]) {INT8ARRAYOID});
 	if (model->seen_many_plan == NULL || SPI_keepplan(model->seen_many_plan) != 0)
 		elog(ERROR, "could not prepare \"%s\": %s", q.data, SPI_result_code_string(SPI_result));
@@ -108,12 +113,13 @@ RsRequireSource(RsModel *model, const char *why)
 	 * statement: the queries' locks keep the columns until it ends.
 	 */
 	{
-		const char *columns[4] = {model->user_col, model->item_col, model->weight_col, model->time_col};
+		const char *columns[5] = {model->user_col, model->item_col, model->weight_col, model->time_col,
+		model->event_col};
 		RsStatementStamp now = RsCurrentStatement();
 
 		if (RsSameStatement(&model->columns_checked, &now))
 			return;
-		for (int c = 0; c < 4; c++)
+		for (int c = 0; c < 5; c++)
 		{
 			AttrNumber	attnum;
 
@@ -220,6 +226,8 @@ read_user_items(RsModel *model, int64 user_id, const char *why, bool ratings, Rs
 		if (index < 0)
 			continue;
 		raw[r] = DatumGetFloat4(weight);
+		if (!RsEventRowWeight(model, tuple, SPI_tuptable->tupdesc, 4, &raw[r]))
+			continue;
 		if (ratings && !isfinite(raw[r]))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
@@ -268,6 +276,37 @@ read_user_items(RsModel *model, int64 user_id, const char *why, bool ratings, Rs
 	pfree(raw);
 	pfree(when);
 	SPI_finish();
+}
+
+/*
+ * RsEventRowWeight applies a multi-behaviour model's event weights to a
+ * row's weight, the event type being column attno of the row: false if
+ * the row does not count (no type, a type the model was not trained with,
+ * or one of weight 0, as training dropped it).  Other models: true.
+ */
+bool
+RsEventRowWeight(RsModel *model, HeapTuple tuple, TupleDesc desc, int attno, float *weight)
+{
+	bool		isnull;
+	Datum		d;
+	text	   *type;
+	float		w;
+
+	if (model->events == NULL)
+		return true;
+	d = SPI_getbinval(tuple, desc, attno, &isnull);
+	if (isnull)
+		return false;
+	type = DatumGetTextPP(d);
+	if (!RsEventWeight(model->events, VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type), &w) || w == 0)
+		return false;
+	*weight *= w;
+	if (isinf(*weight))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("weight times event weight is out of range for type real"),
+				 errhint("Scale the weights down.")));
+	return true;
 }
 
 /* RsFreeUserItems frees what RsReadUserItems (or a caller) allocated. */

@@ -10,6 +10,9 @@
 
 #include "postgres.h"
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
+
 #include "model.h"
 
 extern void RsReadUserItems(RsModel *model, int64 user_id, const char *why,
@@ -17,6 +20,8 @@ extern void RsReadUserItems(RsModel *model, int64 user_id, const char *why,
 extern void RsReadSeenItems(RsModel *model, int64 user_id, const char *why,
 							RsUserItems *out);
 extern void RsFreeUserItems(RsUserItems *items);
+extern bool RsEventRowWeight(RsModel *model, HeapTuple tuple, TupleDesc desc, int attno,
+							 float *weight);
 extern void RsRequireSource(RsModel *model, const char *why);
 extern Oid	RsSourceReader(RsModel *model);
 extern int	RsExplainByUserItems(RsModel *model, int64 user_id, int32 j, int64 item_id,

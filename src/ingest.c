@@ -39,6 +39,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 
+#include "events.h"
 #include "ingest.h"
 #include "recsys.h"
 
@@ -73,6 +74,8 @@ typedef struct IngestReceiver
 	IngestType	item_type;
 	IngestType	weight_type;
 	bool		has_weight;
+	bool		has_event;		/* a last column of event types (text) */
+	int			natts;
 
 	/* coordinate arrays, first-appearance indexes until remapped */
 	int64		n;
@@ -240,9 +243,11 @@ RsIsIdType(Oid typid)
 static void
 check_source(const RsSourceSpec *spec)
 {
-	const char *cols[3] = {spec->user_col, spec->item_col, spec->weight_col};
+	const char *cols[4] = {spec->user_col, spec->item_col, spec->weight_col, spec->event_col};
 
-	RsCheckReadableRelation(spec->relid, "source", cols, 3);
+	RsCheckReadableRelation(spec->relid, "source", cols, 4);
+	if (spec->event_col != NULL)
+		RsCheckEventColumn(spec->relid, spec->event_col, cols, 3);
 }
 
 static int64
@@ -352,11 +357,12 @@ ingest_receive(TupleTableSlot *slot, DestReceiver *self)
 	int32		user_index;
 	float8		weight = 1.0;
 
-	slot_getsomeattrs(slot, r->has_weight ? 3 : 2);
+	slot_getsomeattrs(slot, r->natts);
 	values = slot->tts_values;
 	nulls = slot->tts_isnull;
 
-	if (nulls[0] || nulls[1] || (r->has_weight && nulls[2]))
+	if (nulls[0] || nulls[1] || (r->has_weight && nulls[2]) ||
+		(r->has_event && nulls[r->natts - 1]))
 	{
 		r->skipped++;
 		return true;
@@ -374,6 +380,40 @@ ingest_receive(TupleTableSlot *slot, DestReceiver *self)
 							(long long) datum_to_id(values[1], r->item_type)),
 					 errdetail("Weights must be finite numbers within the range of real."),
 					 errhint("Filter such rows out with a view, or use NULL to skip them.")));
+	}
+	if (r->has_event)
+	{
+		text	   *type = DatumGetTextPP(values[r->natts - 1]);
+		float		event_weight;
+		bool		known = RsEventWeight(r->spec->events, VARDATA_ANY(type),
+										  VARSIZE_ANY_EXHDR(type), &event_weight);
+
+		if (!known && r->spec->skip_unknown_events)
+			event_weight = 0;
+		else if (!known)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("event_weights has no weight for event type \"%s\" of column \"%s\"",
+							text_to_cstring(type), r->spec->event_col),
+					 errdetail("Found for user %lld and item %lld.",
+							   (long long) datum_to_id(values[0], r->user_type),
+							   (long long) datum_to_id(values[1], r->item_type)),
+					 errhint("Give every event type of the source a weight; weight 0 drops a type.")));
+		/* a dropped type, as if the rows were not there */
+		if (event_weight == 0)
+		{
+			r->skipped++;
+			return true;
+		}
+		weight *= event_weight;
+		if (fabs(weight) > FLT_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("weight times event weight is out of range for type real"),
+					 errhint("Scale the weights down.")));
+	}
+	if (r->has_weight || r->has_event)
+	{
 		if (weight < r->min_weight)
 			r->min_weight = weight;
 		if (weight > r->max_weight)
@@ -409,7 +449,7 @@ ingest_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
 	IngestReceiver *r = (IngestReceiver *) self;
 
-	if (typeinfo->natts != (r->has_weight ? 3 : 2))
+	if (typeinfo->natts != r->natts)
 		elog(ERROR, "unexpected column count %d in source query", typeinfo->natts);
 }
 
@@ -481,8 +521,10 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 	r->has_weight = spec->weight_col != NULL;
 	if (r->has_weight)
 		r->weight_type = check_column(spec->relid, spec->weight_col, "weight_col", true);
-	r->min_weight = r->has_weight ? get_float8_infinity() : 1.0;
-	r->max_weight = r->has_weight ? -get_float8_infinity() : 1.0;
+	r->has_event = spec->event_col != NULL;
+	r->natts = 2 + r->has_weight + r->has_event;
+	r->min_weight = r->has_weight || r->has_event ? get_float8_infinity() : 1.0;
+	r->max_weight = r->has_weight || r->has_event ? -get_float8_infinity() : 1.0;
 
 	r->capacity = INGEST_INITIAL_ROWS;
 	r->rows = alloc_huge(mcxt, (Size) r->capacity * sizeof(int32));
@@ -496,6 +538,8 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 					 quote_identifier(spec->item_col));
 	if (r->has_weight)
 		appendStringInfo(&query, ", %s", quote_identifier(spec->weight_col));
+	if (r->has_event)
+		appendStringInfo(&query, ", (%s)::pg_catalog.text", quote_identifier(spec->event_col));
 	appendStringInfo(&query, " FROM %s", RsRelationName(spec->relid));
 
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -20,6 +20,10 @@ typedef struct RsSourceSpec
 	const char *user_col;
 	const char *item_col;
 	const char *weight_col;		/* NULL: every row counts 1 */
+	const char *event_col;		/* NULL: no event types (src/events.c) */
+	const struct RsEventMap *events;	/* with event_col: weight per type */
+	bool		skip_unknown_events;	/* serving's reads: a type not in the
+										 * map is skipped, not an error */
 } RsSourceSpec;
 
 /*

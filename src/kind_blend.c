@@ -269,7 +269,8 @@ blend_revalidate(RsModel *blend)
  * Whether an item model member scores the user's items exactly as the
  * blend read them: same source and columns, no weighting the blend's
  * read lacks, and no item the blend's read would have dropped as
- * unknown.  Otherwise the member reads them itself.
+ * unknown, nor event weights (a multi-behaviour member weighs and drops
+ * rows by type).  Otherwise the member reads them itself.
  */
 static bool
 takes_blend_items(RsModel *blend, RsBlendMember *blend_member)
@@ -281,6 +282,7 @@ takes_blend_items(RsModel *blend, RsBlendMember *blend_member)
 		same_name(member->user_col, blend->user_col) &&
 		same_name(member->item_col, blend->item_col) &&
 		(member->binary_input || same_name(member->weight_col, blend->weight_col)) &&
+		member->event_col == NULL && blend->event_col == NULL &&
 		member->half_life == 0;
 }
 
@@ -541,7 +543,8 @@ blend_source_reader(RsModel *blend)
 		!same_name(first->source_name, blend->source_name) ||
 		!same_name(first->user_col, blend->user_col) ||
 		!same_name(first->item_col, blend->item_col) ||
-		!same_name(first->weight_col, blend->weight_col))
+		!same_name(first->weight_col, blend->weight_col) ||
+		!same_name(first->event_col, blend->event_col))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("blend \"%s\" no longer reads the source of its first member \"%s\"",

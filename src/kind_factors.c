@@ -52,6 +52,7 @@
 #include "model_cache.h"
 #include "model_kind.h"
 #include "model_load.h"
+#include "profile.h"
 #include "score.h"
 #include "spi_util.h"
 
@@ -1018,6 +1019,97 @@ factors_refresh_user(RsModel *model, int64 user_id, float *bias, int *length)
 	return x;
 }
 
+/* One scan of a version's stored user vectors (similar_users). */
+typedef struct SimilarUsersScan
+{
+	RsModel    *model;
+	const float *x;				/* the user's vector, |x| = 1 */
+	int64		self;
+	RsUserScores scores;
+} SimilarUsersScan;
+
+static void
+similar_user_row(TupleTableSlot *slot, void *arg)
+{
+	SimilarUsersScan *scan = arg;
+	int			k = F(scan->model)->k;
+	int64		id;
+	ArrayType  *v;
+	const float *y;
+	double		dot = 0,
+				norm = 0;
+
+	slot_getallattrs(slot);
+	if (slot->tts_isnull[0] || slot->tts_isnull[1])
+		RsModelCorrupt(scan->model, "a stored user vector has no user or no factors");
+	id = DatumGetInt64(slot->tts_values[0]);
+	if ((scan->scores.n & 4095) == 0)
+		CHECK_FOR_INTERRUPTS();
+	if (id == scan->self)
+		return;
+	v = DatumGetArrayTypeP(slot->tts_values[1]);
+	if (ARR_NDIM(v) != 1 || ARR_DIMS(v)[0] != k || ARR_HASNULL(v))
+		RsModelCorrupt(scan->model, "a user's factor vector has the wrong length");
+	y = (const float *) ARR_DATA_PTR(v);
+	for (int a = 0; a < k; a++)
+	{
+		dot += (double) scan->x[a] * y[a];
+		norm += (double) y[a] * y[a];
+	}
+	if (!isfinite(dot) || !isfinite(norm))
+		RsModelCorrupt(scan->model, "a user's factor vector holds a value that is not finite");
+	RsUserScoresAdd(&scan->scores, id, norm > 0 ? (float) (dot / sqrt(norm)) : 0.0f);
+}
+
+static void
+scan_user_factors(void *arg)
+{
+	SimilarUsersScan *scan = arg;
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(scan->model->name), Int32GetDatum(scan->model->version)};
+
+	RsStreamQuery("SELECT user_id, factors FROM recsys.user_factors "
+				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+				  2, argtypes, values, NULL, true, similar_user_row, scan);
+}
+
+/*
+ * similar_users(): the cosine of the user's stored vector with every other
+ * stored user vector of the version.  A model trained with store_users
+ * false keeps nothing per user: it refuses (folding everyone in from the
+ * source would compare users the model was told not to keep).
+ */
+static int
+factors_similar_users(RsModel *model, int64 user_id, int k, int64 *out_ids, float *out_score)
+{
+	/* the scores outlive the scan's SPI connection */
+	SimilarUsersScan scan = {model, NULL, user_id, {.mcxt = CurrentMemoryContext}};
+	const float *x;
+	float	   *unit;
+	double		norm = 0;
+
+	if (!F(model)->store_users)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model \"%s\" keeps no per-user data, so it cannot compare users", model->name),
+				 errdetail("It was trained with store_users => false: no user vector is stored."),
+				 errhint("Compare users with a model trained with store_users => true.")));
+	x = user_vector(model, user_id, NULL, NULL);
+	if (x == NULL)
+		return -1;
+	unit = palloc(sizeof(float) * F(model)->k);
+	for (int a = 0; a < F(model)->k; a++)
+		norm += (double) x[a] * x[a];
+	for (int a = 0; a < F(model)->k; a++)
+		unit[a] = norm > 0 ? (float) (x[a] / sqrt(norm)) : 0.0f;
+	scan.x = unit;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsRunAsCatalogOwner(scan_user_factors, &scan);
+	SPI_finish();
+	return RsUserScoresTop(&scan.scores, k, out_ids, out_score);
+}
+
 /* The user vector query goes with the model (or when it is unpinned). */
 static void
 factors_free(RsModel *model)
@@ -1050,4 +1142,5 @@ const RsModelKind RsFactorsKind = {
 	.fold_in = factors_fold_in,
 	.rank_vector = factors_rank_vector,
 	.refresh_user = factors_refresh_user,
+	.similar_users = factors_similar_users,
 };

@@ -29,6 +29,7 @@
 #include "model_kind.h"
 #include "model_load.h"
 #include "neighbor_scores.h"
+#include "profile.h"
 
 /* The users with neighbour lists, and the lists as a CSR over them. */
 typedef struct UserNeighborsState
@@ -146,7 +147,7 @@ user_knn_scores(RsModel *model, int32 u, float *scores)
 		int32		i;
 		float		sim = 0;
 
-		if (n1 || n2 || n3)
+		if (n1 || n2 || n3 || !RsEventRowWeight(model, tuple, SPI_tuptable->tupdesc, 4, &w))
 			continue;
 		i = rs_idmap_lookup(&model->items, item);
 		if (i < 0)
@@ -158,6 +159,23 @@ user_knn_scores(RsModel *model, int32 u, float *scores)
 	}
 	SPI_finish();
 	return true;
+}
+
+/* similar_users(): the user's stored neighbours, most similar first. */
+static int
+user_neighbors_similar_users(RsModel *model, int64 user_id, int k, int64 *out_ids,
+							 float *out_score)
+{
+	const RsCsr *nb = &U(model)->neighbors;
+	int32		u = U(model)->users.capacity == 0 ? -1 :
+		rs_idmap_lookup(&U(model)->users, user_id);
+	RsUserScores scores = {0};
+
+	if (u < 0)
+		return -1;
+	for (int64 p = nb->indptr[u]; p < nb->indptr[u + 1]; p++)
+		RsUserScoresAdd(&scores, U(model)->users.ids[nb->indices[p]], nb->data[p]);
+	return RsUserScoresTop(&scores, k, out_ids, out_score);
 }
 
 /* The user's scores; false for a user without neighbours. */
@@ -176,4 +194,5 @@ const RsModelKind RsUserNeighborsKind = {
 	.load = user_neighbors_load,
 	.score_user = user_neighbors_score_user,
 	.cold_start_scores = user_neighbors_cold_start_scores,
+	.similar_users = user_neighbors_similar_users,
 };

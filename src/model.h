@@ -81,6 +81,8 @@ typedef struct RsModel
 	char	   *user_col;
 	char	   *item_col;
 	char	   *weight_col;		/* NULL: every row counts 1 */
+	char	   *event_col;		/* NULL: no event types (src/events.c) */
+	const struct RsEventMap *events;	/* with event_col: weight per type */
 	char	   *time_col;		/* item models with a half-life, else NULL */
 	double		half_life;		/* seconds; 0: history not weighted by age */
 	SPIPlanPtr	seen_plan;		/* SELECT item, weight, time WHERE user = $1 */
@@ -200,6 +202,8 @@ typedef struct RsCatalogRow
 	int			iterations;		/* its epochs */
 	int64		seed;
 	char	   *params;			/* params as JSON text, for a kind's own settings */
+	char	   *event_col;		/* a multi-behaviour source's event column */
+	char	   *event_weights;	/* and its weights (JSON text), else NULL */
 } RsCatalogRow;
 
 /*
@@ -338,6 +342,15 @@ typedef struct RsModelKind
 								uint8 *exclude, int k, int32 *out_idx, float *out_score);
 	/* refresh_user(): the user's new stored vector, NULL if none */
 	float	   *(*refresh_user) (RsModel *model, int64 user_id, float *bias, int *length);
+
+	/*
+	 * similar_users(): up to k users most like user_id by what the model
+	 * stores per user (vectors, neighbour lists), best first, into out_ids
+	 * and out_score; -1 if it stores nothing of this user.  A model that
+	 * keeps no per-user data (store_users false) raises its refusal.
+	 */
+	int			(*similar_users) (RsModel *model, int64 user_id, int k, int64 *out_ids,
+								  float *out_score);
 } RsModelKind;
 
 #endif							/* RECSYS_MODEL_H */

@@ -79,6 +79,7 @@
 #include "funcapi.h"
 
 #include "model_acl.h"
+#include "events.h"
 #include "model_cache.h"
 #include "recsys.h"
 #include "model_kind.h"
@@ -218,7 +219,8 @@ read_catalog_row(const char *name, MemoryContext result_context, RsCatalogRow *r
 			  "pg_catalog.md5(params::pg_catalog.text OPERATOR(pg_catalog.||) stats::pg_catalog.text), "
 			  "(params->>'learning_rate')::pg_catalog.float8, (params->>'iterations')::pg_catalog.int4, "
 			  "(params->>'seed')::pg_catalog.int8, "
-			  "params::pg_catalog.text "
+			  "params::pg_catalog.text, "
+			  "params->>'event_col', params->>'event_weights' "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -277,6 +279,8 @@ read_catalog_row(const char *name, MemoryContext result_context, RsCatalogRow *r
 		row->seed = isnull ? 0 : DatumGetInt64(d);
 	}
 	row->params = text_column(tuple, desc, 27);
+	row->event_col = text_column(tuple, desc, 28);
+	row->event_weights = text_column(tuple, desc, 29);
 	MemoryContextSwitchTo(old);
 	return true;
 }
@@ -517,12 +521,17 @@ new_model(const char *name, RsCatalogRow *row)
 	model->user_col = row->user_col ? pstrdup(row->user_col) : NULL;
 	model->item_col = row->item_col ? pstrdup(row->item_col) : NULL;
 	model->weight_col = row->weight_col ? pstrdup(row->weight_col) : NULL;
+	model->event_col = row->event_col ? pstrdup(row->event_col) : NULL;
+	if (row->event_col != NULL && row->event_weights != NULL)
+		model->events = RsEventMapFromText(row->event_weights, "the model's stored event_weights");
 	model->source_name = pstrdup(row->source);
 	model->fingerprint = pstrdup(row->fingerprint);
 	MemoryContextSwitchTo(old);
 	model->kind = RsModelKindFor(row->algorithm);
 	if (model->kind == NULL)
 		RsModelCorrupt(model, "unknown algorithm");
+	if (model->event_col != NULL && model->events == NULL)
+		RsModelCorrupt(model, "recsys.models gives event_col without event_weights");
 	/* item indexes are int32; a negative count would wrap the allocations */
 	if (row->n_items < 0 || row->n_items > PG_INT32_MAX)
 		RsModelCorrupt(model, "recsys.models gives an item count out of range");

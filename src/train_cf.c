@@ -399,7 +399,7 @@ write_factors(RsTrainer *trainer, int32 version, void *arg)
 Datum
 recsys_train_cf(PG_FUNCTION_ARGS)
 {
-	static const RsTrainArgNos argnos = {.model = 2,.cols = 7,.weight_col = 9,.replace = 14};
+	static const RsTrainArgNos argnos = {.model = 2,.cols = 7,.weight_col = 9,.replace = 14,.events = 15};
 	RsTrainer	trainer;
 	CfRun		run;
 	char	   *feedback;
@@ -410,8 +410,9 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 	Datum		result;
 
 	memset(&run, 0, sizeof(run));
-	/* 0.6.0's definition passes weight_col's old name last */
-	RsRefuseRemovedArg(fcinfo, 15, "rating_col", "weight_col");
+	/* 0.6.0's definition passes weight_col's old name last (16 arguments) */
+	if (PG_NARGS() == 16)
+		RsRefuseRemovedArg(fcinfo, 15, "rating_col", "weight_col");
 	RsTrainArgs(fcinfo, &argnos, &trainer);
 	run.k = RsIntArg(fcinfo, 1, "factors", CF_MIN_FACTORS, CF_MAX_FACTORS);
 	feedback = RsTextArg(fcinfo, 3, "feedback");
@@ -423,6 +424,11 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("feedback must be 'implicit' or 'explicit', not '%s'", feedback)));
+	if (run.explicit_feedback && trainer.spec.event_col != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("event_col needs feedback 'implicit'"),
+				 errhint("Event weights make confidences of implicit feedback; ratings are not summed over events.")));
 	run.iterations = RsIntArg(fcinfo, 4, "iterations", 1, CF_MAX_ITERATIONS);
 	run.reg = (float) RsFloatArg(fcinfo, 5, "regularization", 0, 1e6,
 								 run.explicit_feedback ? CF_DEFAULT_EXPLICIT_REG : CF_DEFAULT_IMPLICIT_REG);

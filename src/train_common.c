@@ -35,6 +35,7 @@
 #include "utils/lsyscache.h"
 
 #include "args.h"
+#include "events.h"
 #include "model_acl.h"
 #include "privacy.h"
 #include "progress.h"
@@ -104,6 +105,47 @@ describe_source(const RsSourceSpec *spec, StringInfo params)
 	RsJsonText(params, "user_col", spec->user_col);
 	RsJsonText(params, "item_col", spec->item_col);
 	RsJsonText(params, "weight_col", spec->weight_col);
+	if (spec->event_col != NULL)
+	{
+		StringInfoData map;
+
+		initStringInfo(&map);
+		RsEventMapJson(&map, spec->events);
+		RsJsonText(params, "event_col", spec->event_col);
+		RsJsonRaw(params, "event_weights", map.data);
+		pfree(map.data);
+	}
+}
+
+/*
+ * RsSourceWeighted says whether a source's rows have weights of their
+ * own (a weight column or event weights), not 1 each.
+ */
+bool
+RsSourceWeighted(const RsSourceSpec *spec)
+{
+	return spec->weight_col != NULL || spec->event_col != NULL;
+}
+
+/*
+ * The event_col and event_weights arguments (at argno, argno + 1; absent
+ * from a definition older than 0.8.0): both or neither.
+ */
+static void
+event_args(FunctionCallInfo fcinfo, int argno, RsSourceSpec *spec)
+{
+	if (argno <= 0 || PG_NARGS() <= argno + 1)
+		return;
+	if (PG_ARGISNULL(argno) && PG_ARGISNULL(argno + 1))
+		return;
+	if (PG_ARGISNULL(argno) || PG_ARGISNULL(argno + 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("event_col and event_weights go together"),
+				 errhint("Pass the column of event types as event_col and a weight per type as event_weights, "
+						 "e.g. event_col => 'event', event_weights => '{\"view\": 1, \"purchase\": 10}'.")));
+	spec->event_col = NameStr(*PG_GETARG_NAME(argno));
+	spec->events = RsEventMapFromJsonb(PG_GETARG_JSONB_P(argno + 1), "event_weights");
 }
 
 /* Refuse to train on a source without rows. */
@@ -163,6 +205,7 @@ RsTrainArgs(FunctionCallInfo fcinfo, const RsTrainArgNos *argnos, RsTrainer *tra
 		trainer->spec.item_col = NameStr(*PG_GETARG_NAME(argnos->cols + 1));
 		trainer->spec.weight_col = PG_ARGISNULL(argnos->weight_col) ? NULL :
 			NameStr(*PG_GETARG_NAME(argnos->weight_col));
+		event_args(fcinfo, argnos->events, &trainer->spec);
 	}
 	trainer->name = RsTextArg(fcinfo, argnos->model, "model");
 	if (PG_NARGS() > argnos->replace)

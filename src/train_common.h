@@ -23,6 +23,7 @@ typedef struct RsTrainArgNos
 	int			cols;			/* user_col, item_col (source is argument 0) */
 	int			weight_col;		/* the weight column */
 	int			replace;		/* replace, new in 0.6.0 */
+	int			events;			/* event_col, event_weights next (0: none) */
 } RsTrainArgNos;
 
 /*
@@ -80,5 +81,6 @@ extern void RsRefuseRepeatedRatings(const RsTrainer *trainer, const RsInteractio
 extern double RsSeconds(void);
 extern void RsCheckTrainingMemory(const char *what, Size bytes, const RsInteractions *data);
 extern Size RsInteractionBytes(const RsInteractions *data);
+extern bool RsSourceWeighted(const RsSourceSpec *spec);
 
 #endif							/* RECSYS_TRAIN_COMMON_H */

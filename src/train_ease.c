@@ -71,7 +71,7 @@ PG_FUNCTION_INFO_V1(recsys_train_ease);
 Datum
 recsys_train_ease(PG_FUNCTION_ARGS)
 {
-	static const RsTrainArgNos argnos = {.model = 2,.cols = 4,.weight_col = 6,.replace = 18};
+	static const RsTrainArgNos argnos = {.model = 2,.cols = 4,.weight_col = 6,.replace = 18,.events = 19};
 	RsTrainer	trainer;
 	RsInteractions data;
 	char	   *name;
@@ -106,12 +106,13 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 
 	RsTrainArgs(fcinfo, &argnos, &trainer);
 	name = trainer.name;
-	/* 0.6.0's definition passes regularization's old name last */
-	RsRefuseRemovedArg(fcinfo, 19, "lambda", "regularization");
+	/* 0.6.0's definition passes regularization's old name last (20 arguments) */
+	if (PG_NARGS() == 20)
+		RsRefuseRemovedArg(fcinfo, 19, "lambda", "regularization");
 	lambda = RsFloatArg(fcinfo, 1, "regularization", 1e-6, 1e9, NAN);
 	/* NULL neighbors: every weight, the exact model */
 	K = PG_ARGISNULL(3) ? EASE_MAX_NEIGHBORS : RsIntArg(fcinfo, 3, "neighbors", 1, EASE_MAX_NEIGHBORS);
-	binary = trainer.spec.weight_col == NULL;
+	binary = !RsSourceWeighted(&trainer.spec);
 	/* dropout arrived in 0.2.0: a 0.1.0 definition passes seven arguments */
 	dropout = PG_NARGS() > 7 ? RsFloatArg(fcinfo, 7, "dropout", 0, 0.99, NAN) : 0;
 	/* and these in 0.3.0 */
@@ -127,7 +128,8 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	}
 	/* and these in 0.6.0 */
 	RsPrivacyArgs(fcinfo, 14, &privacy);
-	RsPrivacyRefuse(&privacy, !binary, "weight_col");
+	RsPrivacyRefuse(&privacy, trainer.spec.weight_col != NULL, "weight_col");
+	RsPrivacyRefuse(&privacy, trainer.spec.event_col != NULL, "event_col");
 	RsPrivacyRefuse(&privacy, user_exponent != 0, "user_exponent");
 
 	RsTrainBegin(&trainer, "ease", &data);

@@ -274,7 +274,7 @@ common_args(FunctionCallInfo fcinfo, const RsTrainArgNos *argnos, const char *al
 Datum
 recsys_train_item_knn(PG_FUNCTION_ARGS)
 {
-	static const RsTrainArgNos argnos = {.model = 2,.cols = 7,.weight_col = 9,.replace = 16};
+	static const RsTrainArgNos argnos = {.model = 2,.cols = 7,.weight_col = 9,.replace = 16,.events = 17};
 	RsTrainer	trainer;
 	KnnRun		run;
 
@@ -298,6 +298,7 @@ recsys_train_item_knn(PG_FUNCTION_ARGS)
 	/* and these in 0.6.0 */
 	RsPrivacyArgs(fcinfo, 12, &run.privacy);
 	RsPrivacyRefuse(&run.privacy, trainer.spec.weight_col != NULL, "weight_col");
+	RsPrivacyRefuse(&run.privacy, trainer.spec.event_col != NULL, "event_col");
 	RsPrivacyRefuse(&run.privacy, run.params.kind == RS_KNN_DOT, "similarity 'bm25'");
 
 	PG_RETURN_DATUM(train_neighbors(fcinfo, &trainer, &run));
