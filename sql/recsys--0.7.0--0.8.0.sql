@@ -595,7 +595,6 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	cat := recsys._lock_catalog(catalog, 'tune');
-	DROP TABLE IF EXISTS pg_temp._recsys_search_rows, pg_temp._recsys_search_feats, pg_temp._recsys_search_pairs;
 	EXECUTE format('CREATE TEMP TABLE _recsys_search_rows ON COMMIT DROP AS '
 				   'SELECT row_number() OVER (ORDER BY s.u, s.q, s.i) AS row_id, s.u AS user_id, s.q AS query, s.i AS item_id '
 				   'FROM (SELECT DISTINCT (%I)::bigint AS u, (%I)::text AS q, (%I)::bigint AS i FROM %s) s '

@@ -1,6 +1,7 @@
 -- recsys.index_catalog, search, tune_search (issue 14)
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 SET client_min_messages = notice;
+\set VERBOSITY terse
 CREATE TABLE shop_products (item_id bigint PRIMARY KEY, title text, details varchar(200), price numeric);
 INSERT INTO shop_products VALUES
 	(1, 'Lunch bag red', 'a bag for lunch', 3),
@@ -53,7 +54,7 @@ SELECT item_id, popularity_score FROM recsys.search('heart', user_id => 13, mode
 SELECT item_id FROM recsys.search('bag -lunch', model => NULL);
 SELECT item_id FROM recsys.search('"t-light holder"', model => NULL);
 SELECT item_id FROM recsys.search('lunch ba', model => NULL);
-SELECT item_id FROM recsys.search('lunhc bga', model => NULL);
+SELECT item_id FROM recsys.search('lunhc bag', model => NULL);
 SELECT item_id FROM recsys.search('CAFÉ crème', model => NULL);
 SELECT item_id FROM recsys.search('кружка 🍵', model => NULL);
 -- SQL-looking input is text like any other
@@ -88,12 +89,12 @@ SELECT version, n_items FROM recsys.catalogs;
 SELECT item_id FROM recsys.search('lunch box', model => NULL);
 
 -- tune_search learns weights from (user, query, bought item); known by
--- construction: every shopper buys the least popular bag, so popularity
--- gets a negative weight and the personal ranking of bags follows
+-- construction: every shopper buys the least popular, least text-relevant
+-- bag (2), which the defaults rank last; the tuned weights rank it first
 CREATE TABLE shop_searches (user_id bigint, query text, item_id bigint);
+SELECT item_id FROM recsys.search('bag');
 INSERT INTO shop_searches VALUES (10, 'bag', 2), (11, 'bag', 2), (12, 'bag', 2), (999, 'bag', 2), (13, 'lunch bag', 2);
 SELECT recsys.tune_search('default', 'shop_searches') -> 'anonymous' AS anonymous;
-SELECT (recsys.tune_search('default', 'shop_searches') -> 'anonymous' ->> 'popularity')::real < 0 AS popularity_down;
 SELECT item_id FROM recsys.search('bag', k => 1);
 SELECT recsys.tune_search('default', 'shop_searches', user_col => 'nope');
 CREATE TABLE no_searches (user_id bigint, query text, item_id bigint);
@@ -103,7 +104,11 @@ SELECT recsys.tune_search('default', 'no_searches');
 CREATE ROLE regress_recsys_search_a;
 CREATE ROLE regress_recsys_search_b;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys TO regress_recsys_search_a, regress_recsys_search_b;
+CREATE SCHEMA regress_search;
+GRANT ALL ON SCHEMA regress_search TO regress_recsys_search_a;
+GRANT SELECT ON shop_products TO regress_recsys_search_b;
 SET ROLE regress_recsys_search_a;
+SET search_path = regress_search, public;
 CREATE TABLE a_items (item_id bigint, title text);
 INSERT INTO a_items VALUES (1, 'secret lamp'), (2, 'desk lamp');
 -- the view says who reads it: the refresher must not matter
@@ -128,8 +133,9 @@ SET ROLE regress_recsys_search_a;
 SELECT recsys.revoke_catalog('a_cat', 'regress_recsys_search_b');
 SELECT recsys.drop_catalog('a_cat');
 RESET ROLE;
-DROP VIEW a_view;
-DROP TABLE a_items;
+RESET search_path;
+DROP SCHEMA regress_search CASCADE;
+REVOKE SELECT ON shop_products FROM regress_recsys_search_b;
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_search_a, regress_recsys_search_b;
 DROP ROLE regress_recsys_search_a;
 DROP ROLE regress_recsys_search_b;
