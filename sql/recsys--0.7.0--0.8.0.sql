@@ -27,7 +27,6 @@ CREATE TABLE recsys.catalogs (
 	id_col			name NOT NULL,
 	text_cols		name[] NOT NULL,
 	config			regconfig NOT NULL,
-	embedding_col	name,
 	n_items			bigint NOT NULL DEFAULT 0,
 	avg_length		double precision NOT NULL DEFAULT 0,
 	-- the ranking's weights over per-query normalised features: "personal"
@@ -50,12 +49,11 @@ CREATE TABLE recsys.catalog_docs (
 	item_id			bigint NOT NULL,
 	doc				tsvector NOT NULL,
 	length			integer NOT NULL,
-	embedding		real[],
 	PRIMARY KEY (catalog, item_id)
 );
 CREATE INDEX catalog_docs_doc ON recsys.catalog_docs USING gin (doc);
 COMMENT ON TABLE recsys.catalog_docs IS
-	'recsys search catalogs: every product''s text as a tsvector, its length in lexemes and its embedding';
+	'recsys search catalogs: every product''s text as a tsvector and its length in lexemes';
 
 CREATE TABLE recsys.catalog_terms (
 	catalog			text NOT NULL
@@ -91,10 +89,10 @@ SELECT pg_catalog.pg_extension_config_dump('recsys.catalogs', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.catalog_docs', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.catalog_terms', '');
 
--- internal: every row of a catalog's source (id, tsvector, embedding), read
+-- internal: every row of a catalog's source (id, tsvector), read
 -- as the catalog's owner in a security-restricted operation
 CREATE FUNCTION recsys._catalog_source(catalog text)
-RETURNS TABLE (item_id bigint, doc tsvector, embedding real[])
+RETURNS TABLE (item_id bigint, doc tsvector)
 AS 'MODULE_PATHNAME', 'recsys_catalog_source'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._catalog_source(text) IS
@@ -146,7 +144,7 @@ BEGIN
 	DELETE FROM recsys.catalog_terms t WHERE t.catalog = cat.name;
 	DELETE FROM recsys.catalog_docs d WHERE d.catalog = cat.name;
 	CREATE TEMP TABLE _recsys_catalog_rows ON COMMIT DROP AS
-		SELECT s.item_id, s.doc, s.embedding FROM recsys._catalog_source(cat.name) s;
+		SELECT s.item_id, s.doc FROM recsys._catalog_source(cat.name) s;
 	SELECT count(*), count(r.item_id), count(DISTINCT r.item_id) INTO n, n_ids, n_distinct
 	FROM _recsys_catalog_rows r;
 	IF n_ids < n THEN
@@ -159,10 +157,9 @@ BEGIN
 			USING ERRCODE = 'unique_violation',
 				  HINT = 'Index a table or view with one row per product.';
 	END IF;
-	INSERT INTO recsys.catalog_docs (catalog, item_id, doc, length, embedding)
+	INSERT INTO recsys.catalog_docs (catalog, item_id, doc, length)
 	SELECT cat.name, r.item_id, r.doc,
-		   (SELECT coalesce(sum(coalesce(array_length(u.positions, 1), 1)), 0) FROM unnest(r.doc) u),
-		   r.embedding
+		   (SELECT coalesce(sum(coalesce(array_length(u.positions, 1), 1)), 0) FROM unnest(r.doc) u)
 	FROM _recsys_catalog_rows r;
 	DROP TABLE _recsys_catalog_rows;
 	INSERT INTO recsys.catalog_terms (catalog, lexeme, df)
@@ -185,8 +182,7 @@ CREATE FUNCTION recsys.index_catalog(
 	id_col name DEFAULT 'item_id',
 	text_cols name[] DEFAULT NULL,
 	config regconfig DEFAULT 'english',
-	name text DEFAULT 'default',
-	embedding_col name DEFAULT NULL)
+	name text DEFAULT 'default')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
@@ -222,12 +218,12 @@ BEGIN
 		PERFORM recsys._lock_catalog(index_catalog.name, 'index into');
 		UPDATE recsys.catalogs c
 		SET source = index_catalog.source, id_col = index_catalog.id_col, text_cols = cols,
-			config = index_catalog.config, embedding_col = index_catalog.embedding_col
+			config = index_catalog.config
 		WHERE c.name = index_catalog.name;
 	ELSE
 		BEGIN
-			INSERT INTO recsys.catalogs (name, source, id_col, text_cols, config, embedding_col)
-			VALUES (index_catalog.name, source, id_col, cols, config, embedding_col);
+			INSERT INTO recsys.catalogs (name, source, id_col, text_cols, config)
+			VALUES (index_catalog.name, source, id_col, cols, config);
 		EXCEPTION WHEN unique_violation THEN
 			RAISE EXCEPTION 'catalog name "%" is taken by another role', index_catalog.name
 				USING ERRCODE = 'insufficient_privilege',
@@ -237,7 +233,7 @@ BEGIN
 	RETURN recsys.refresh_catalog(index_catalog.name);
 END
 $$;
-COMMENT ON FUNCTION recsys.index_catalog(regclass, name, name[], regconfig, text, name) IS
+COMMENT ON FUNCTION recsys.index_catalog(regclass, name, name[], regconfig, text) IS
 	'index a product table for recsys.search: tsvectors, a GIN index and BM25 statistics, kept as catalog "name"';
 
 CREATE FUNCTION recsys.drop_catalog(catalog text, if_exists boolean DEFAULT false)
@@ -324,6 +320,8 @@ DECLARE
 	fix text;
 	trgm text;
 	ids bigint[];
+	docs tsvector[];
+	lengths integer[];
 	known bigint[] := '{}';
 	personal_ids bigint[] := '{}';
 	personal_scores real[] := '{}';
@@ -397,7 +395,7 @@ BEGIN
 	END LOOP;
 	tsq := tsq_text::tsquery;
 
-	SELECT array_agg(d.item_id) INTO ids
+	SELECT array_agg(d.item_id), array_agg(d.doc), array_agg(d.length) INTO ids, docs, lengths
 	FROM recsys.catalog_docs d
 	WHERE d.catalog = cat.name AND d.doc @@ tsq
 	  AND (candidates IS NULL OR d.item_id = ANY (candidates));
@@ -421,9 +419,7 @@ BEGIN
 
 	RETURN QUERY
 	WITH cand AS (
-		SELECT d.item_id, d.doc, d.length
-		FROM recsys.catalog_docs d
-		WHERE d.catalog = cat.name AND d.item_id = ANY (ids)
+		SELECT c.item_id, c.doc, c.length FROM unnest(ids, docs, lengths) c(item_id, doc, length)
 	), bm25 AS (
 		SELECT c.item_id,
 			   sum(ln(1 + (cat.n_items - t.df + 0.5) / (t.df + 0.5))
@@ -441,23 +437,30 @@ BEGIN
 		SELECT s.item_id, s.n_users
 		FROM recsys.item_stats s
 		WHERE s.model = _search_features.model AND s.version = model_version AND s.item_id = ANY (ids)
-	), f AS (
+	), f AS MATERIALIZED (
 		SELECT c.item_id, coalesce(b.s, 0)::real AS text_score, p.score AS personal_score,
 			   coalesce(o.n_users, 0)::real AS popularity_score,
 			   (cardinality(personal_ids) > 0 AND c.item_id = ANY (known)
 				AND NOT c.item_id = ANY (unseen)) AS bought,
-			   coalesce(b.s, 0) AS x_text, coalesce(p.score, min(p.score) OVER ()) AS x_personal,
+			   coalesce(b.s, 0) AS x_text, p.score AS x_personal,
 			   ln(1 + coalesce(o.n_users, 0)) AS x_pop
 		FROM cand c
 		LEFT JOIN bm25 b ON b.item_id = c.item_id
 		LEFT JOIN personal p ON p.item_id = c.item_id
 		LEFT JOIN pop o ON o.item_id = c.item_id
+	), m AS (
+		-- the ranges of the features over the matches (an item the model
+		-- does not score counts as its lowest score)
+		SELECT min(f.x_text) AS text_lo, max(f.x_text) AS text_hi,
+			   min(f.x_personal) AS personal_lo, max(f.x_personal) AS personal_hi,
+			   min(f.x_pop) AS pop_lo, max(f.x_pop) AS pop_hi
+		FROM f
 	)
 	SELECT f.item_id, f.text_score, f.personal_score, f.popularity_score, f.bought,
-		   coalesce((f.x_text - min(f.x_text) OVER ()) / nullif(max(f.x_text) OVER () - min(f.x_text) OVER (), 0), 0)::real,
-		   coalesce((f.x_personal - min(f.x_personal) OVER ()) / nullif(max(f.x_personal) OVER () - min(f.x_personal) OVER (), 0), 0)::real,
-		   coalesce((f.x_pop - min(f.x_pop) OVER ()) / nullif(max(f.x_pop) OVER () - min(f.x_pop) OVER (), 0), 0)::real
-	FROM f
+		   coalesce((f.x_text - m.text_lo) / nullif(m.text_hi - m.text_lo, 0), 0)::real,
+		   coalesce((coalesce(f.x_personal, m.personal_lo) - m.personal_lo) / nullif(m.personal_hi - m.personal_lo, 0), 0)::real,
+		   coalesce((f.x_pop - m.pop_lo) / nullif(m.pop_hi - m.pop_lo, 0), 0)::real
+	FROM f, m
 	WHERE NOT (exclude_purchased AND f.bought);
 END
 $$;

@@ -56,12 +56,12 @@ read_source(void *arg)
 	for (uint64 i = 0; i < n; i++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
-		Datum		values[3];
-		bool		nulls[3];
+		Datum		values[2];
+		bool		nulls[2];
 
 		if ((i & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
-		for (int c = 0; c < 3; c++)
+		for (int c = 0; c < 2; c++)
 			values[c] = SPI_getbinval(tuple, SPI_tuptable->tupdesc, c + 1, &nulls[c]);
 		/* the tuplestore copies the values into its own context */
 		tuplestore_putvalues(read->rsinfo->setResult, read->rsinfo->setDesc, values, nulls);
@@ -82,7 +82,7 @@ source_column(Oid relid, const char *relname, const char *col, const char *argna
 
 /*
  * recsys._catalog_source(catalog text) RETURNS TABLE (item_id bigint,
- * doc tsvector, embedding real[]): every row of the catalog's source, its
+ * doc tsvector): every row of the catalog's source, its
  * text columns joined by spaces and parsed with the catalog's text search
  * configuration, read as the catalog's owner.  Only roles with the
  * owner's privileges may call it (42501), as only they may refresh.
@@ -97,7 +97,6 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 	Oid			config;
 	char	   *id_col;
 	Datum		text_cols;
-	char	   *embedding_col = NULL;
 	char	   *relname;
 	StringInfoData sql;
 	SourceRead	read;
@@ -115,7 +114,7 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 	/* the catalog row as the caller sees it (row-level security applies) */
 	arg[0] = CStringGetTextDatum(name);
 	if (SPI_execute_with_args("SELECT c.source, c.id_col::pg_catalog.text, c.text_cols, "
-							  "c.config::pg_catalog.oid, c.embedding_col::pg_catalog.text, c.owner::pg_catalog.oid, "
+							  "c.config::pg_catalog.oid, c.owner::pg_catalog.oid, "
 							  "pg_catalog.pg_has_role(c.owner, 'USAGE') "
 							  "FROM recsys.catalogs c WHERE c.name OPERATOR(pg_catalog.=) $1",
 							  1, argtype, arg, NULL, true, 1) != SPI_OK_SELECT)
@@ -130,7 +129,7 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		char	   *source = SPI_getvalue(row, desc, 1);
 
-		if (!DatumGetBool(SPI_getbinval(row, desc, 7, &isnull)))
+		if (!DatumGetBool(SPI_getbinval(row, desc, 6, &isnull)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("must be owner of catalog \"%s\" to read its source", name)));
@@ -143,8 +142,7 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 		id_col = SPI_getvalue(row, desc, 2);
 		text_cols = SPI_datumTransfer(SPI_getbinval(row, desc, 3, &isnull), false, -1);
 		config = DatumGetObjectId(SPI_getbinval(row, desc, 4, &isnull));
-		embedding_col = SPI_getvalue(row, desc, 5);
-		owner = DatumGetObjectId(SPI_getbinval(row, desc, 6, &isnull));
+		owner = DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull));
 	}
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
 		ereport(ERROR,
@@ -163,13 +161,7 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 	for (int c = 0; c < ncols; c++)
 		appendStringInfo(&sql, ", (s.%s)::pg_catalog.text",
 						 source_column(relid, relname, NameStr(*DatumGetName(cols[c])), "text_cols"));
-	appendStringInfoString(&sql, ")), ");
-	if (embedding_col)
-		appendStringInfo(&sql, "(s.%s)::pg_catalog.float4[]",
-						 source_column(relid, relname, embedding_col, "embedding_col"));
-	else
-		appendStringInfoString(&sql, "NULL::pg_catalog.float4[]");
-	appendStringInfo(&sql, " FROM %s s", relname);
+	appendStringInfo(&sql, ")) FROM %s s", relname);
 
 	{
 		Oid			types[1] = {OIDOID};

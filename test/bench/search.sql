@@ -1,6 +1,7 @@
 -- test/bench/search.sql: the measurement of test/bench/search.sh (issue 14).
 -- Expects tables products, queries, train (loaded by search.sh), a catalog
--- 'default' and a model 'default' trained on train.
+-- 'default' and the models als, ease and blend_1_1
+-- trained on train.
 
 -- validation / test inside the even half (README of the search set)
 CREATE TABLE q AS
@@ -36,11 +37,11 @@ BEGIN
 END
 $$;
 
--- features of every query (text, popularity; personal for the user)
+-- features of every query (text, popularity; personal for the user) with ALS
 \timing on
 CREATE TABLE feats AS
 SELECT q.query_id, f.*
-FROM q, LATERAL recsys._search_features(q.query, q.user_id, 'default', 'default') f;
+FROM q, LATERAL recsys._search_features(q.query, q.user_id, 'als', 'default') f;
 \timing off
 
 -- baselines from the features: (c) BM25, (d) popularity
@@ -52,26 +53,39 @@ CREATE TABLE r_model_unseen AS SELECT query_id, item_id, row_number() OVER (PART
 \echo '== baselines (filtered; README: BM25 all 0.3267/0.2373/0.6192, popularity all 0.5179/0.4150/0.8483)'
 SELECT 'c) BM25' AS ranker, * FROM metrics('r_bm25')
 UNION ALL SELECT 'd) popularity', * FROM metrics('r_pop')
-UNION ALL SELECT 'e) model score', * FROM metrics('r_model')
-UNION ALL SELECT 'e'') model score, bought removed', * FROM metrics('r_model_unseen');
+UNION ALL SELECT 'e) ALS score', * FROM metrics('r_model')
+UNION ALL SELECT 'e'') ALS score, bought removed', * FROM metrics('r_model_unseen');
 
--- tune on the validation queries only
+-- tune on the validation queries only, for every model; keep the model
+-- whose tuned weights score best on validation (tune_search reports it)
+CREATE TABLE tuned (model text, weights jsonb);
 \timing on
-SELECT recsys.tune_search('default', 'q_valid', 'default') AS weights;
+INSERT INTO tuned SELECT m, recsys.tune_search('default', 'q_valid', m)
+FROM unnest('{als,ease,blend_1_1}'::text[]) m;
 \timing off
+SELECT model, weights -> 'tuned' ->> 'ndcg@10' AS valid_ndcg, weights ->> 'personal' AS personal,
+	   weights ->> 'anonymous' AS anonymous
+FROM tuned ORDER BY 2 DESC;
+SELECT model AS best FROM tuned ORDER BY weights -> 'tuned' -> 'ndcg@10' DESC, model LIMIT 1 \gset
+UPDATE recsys.catalogs SET weights = t.weights FROM tuned t WHERE t.model = :'best';
+\echo '== chosen on validation:' :best
 
 -- recsys.search itself, personalised and anonymous (k = 10 + the number of
 -- co-relevant items, which the metric removes)
+\timing on
 CREATE TABLE r_search AS
 SELECT q.query_id, s.item_id, s.pos
 FROM q, LATERAL (SELECT r.item_id, row_number() OVER () AS pos
 				 FROM recsys.search(q.query, q.user_id,
-									10 + (SELECT count(*)::integer FROM q o WHERE o.user_id = q.user_id AND o.query = q.query AND o.query_id <> q.query_id)) r) s;
+									10 + (SELECT count(*)::integer FROM corel c WHERE c.query_id = q.query_id),
+									model => :'best') r) s;
+\timing off
 CREATE TABLE r_search_anon AS
 SELECT q.query_id, s.item_id, s.pos
 FROM q, LATERAL (SELECT r.item_id, row_number() OVER () AS pos
 				 FROM recsys.search(q.query, NULL,
-									10 + (SELECT count(*)::integer FROM q o WHERE o.user_id = q.user_id AND o.query = q.query AND o.query_id <> q.query_id)) r) s;
+									10 + (SELECT count(*)::integer FROM corel c WHERE c.query_id = q.query_id),
+									model => :'best') r) s;
 \echo '== recsys.search with the tuned weights (test = tuned on the other part)'
 SELECT 'search, personalised' AS ranker, * FROM metrics('r_search')
 UNION ALL SELECT 'search, anonymous', * FROM metrics('r_search_anon');
