@@ -1454,6 +1454,7 @@ CREATE TABLE recsys.catalogs (
 	id_col			name NOT NULL,
 	text_cols		name[] NOT NULL,
 	config			regconfig NOT NULL,
+	embedding_col	name,
 	n_items			bigint NOT NULL DEFAULT 0,
 	avg_length		double precision NOT NULL DEFAULT 0,
 	-- the ranking's weights over per-query normalised features: "personal"
@@ -1476,11 +1477,12 @@ CREATE TABLE recsys.catalog_docs (
 	item_id			bigint NOT NULL,
 	doc				tsvector NOT NULL,
 	length			integer NOT NULL,
+	embedding		real[],
 	PRIMARY KEY (catalog, item_id)
 );
 CREATE INDEX catalog_docs_doc ON recsys.catalog_docs USING gin (doc);
 COMMENT ON TABLE recsys.catalog_docs IS
-	'recsys search catalogs: every product''s text as a tsvector and its length in lexemes';
+	'recsys search catalogs: every product''s text as a tsvector, its length in lexemes and its embedding';
 
 CREATE TABLE recsys.catalog_terms (
 	catalog			text NOT NULL
@@ -1516,10 +1518,10 @@ SELECT pg_catalog.pg_extension_config_dump('recsys.catalogs', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.catalog_docs', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.catalog_terms', '');
 
--- internal: every row of a catalog's source (id, tsvector), read
+-- internal: every row of a catalog's source (id, tsvector, embedding), read
 -- as the catalog's owner in a security-restricted operation
 CREATE FUNCTION recsys._catalog_source(catalog text)
-RETURNS TABLE (item_id bigint, doc tsvector)
+RETURNS TABLE (item_id bigint, doc tsvector, embedding real[])
 AS 'MODULE_PATHNAME', 'recsys_catalog_source'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._catalog_source(text) IS
@@ -1571,7 +1573,7 @@ BEGIN
 	DELETE FROM recsys.catalog_terms t WHERE t.catalog = cat.name;
 	DELETE FROM recsys.catalog_docs d WHERE d.catalog = cat.name;
 	CREATE TEMP TABLE _recsys_catalog_rows ON COMMIT DROP AS
-		SELECT s.item_id, s.doc FROM recsys._catalog_source(cat.name) s;
+		SELECT s.item_id, s.doc, s.embedding FROM recsys._catalog_source(cat.name) s;
 	SELECT count(*), count(r.item_id), count(DISTINCT r.item_id) INTO n, n_ids, n_distinct
 	FROM _recsys_catalog_rows r;
 	IF n_ids < n THEN
@@ -1584,9 +1586,16 @@ BEGIN
 			USING ERRCODE = 'unique_violation',
 				  HINT = 'Index a table or view with one row per product.';
 	END IF;
-	INSERT INTO recsys.catalog_docs (catalog, item_id, doc, length)
+	IF (SELECT count(DISTINCT coalesce(array_length(r.embedding, 1), 0)) FROM _recsys_catalog_rows r
+		WHERE r.embedding IS NOT NULL) > 1 THEN
+		RAISE EXCEPTION 'the embeddings in column "%" of % differ in length', cat.embedding_col, cat.source
+			USING ERRCODE = 'array_subscript_error',
+				  HINT = 'Every product''s embedding must come from the same model (or be NULL).';
+	END IF;
+	INSERT INTO recsys.catalog_docs (catalog, item_id, doc, length, embedding)
 	SELECT cat.name, r.item_id, r.doc,
-		   (SELECT coalesce(sum(coalesce(array_length(u.positions, 1), 1)), 0) FROM unnest(r.doc) u)
+		   (SELECT coalesce(sum(coalesce(array_length(u.positions, 1), 1)), 0) FROM unnest(r.doc) u),
+		   r.embedding
 	FROM _recsys_catalog_rows r;
 	DROP TABLE _recsys_catalog_rows;
 	INSERT INTO recsys.catalog_terms (catalog, lexeme, df)
@@ -1609,7 +1618,8 @@ CREATE FUNCTION recsys.index_catalog(
 	id_col name DEFAULT 'item_id',
 	text_cols name[] DEFAULT NULL,
 	config regconfig DEFAULT 'english',
-	name text DEFAULT 'default')
+	name text DEFAULT 'default',
+	embedding_col name DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
@@ -1645,12 +1655,12 @@ BEGIN
 		PERFORM recsys._lock_catalog(index_catalog.name, 'index into');
 		UPDATE recsys.catalogs c
 		SET source = index_catalog.source, id_col = index_catalog.id_col, text_cols = cols,
-			config = index_catalog.config
+			config = index_catalog.config, embedding_col = index_catalog.embedding_col
 		WHERE c.name = index_catalog.name;
 	ELSE
 		BEGIN
-			INSERT INTO recsys.catalogs (name, source, id_col, text_cols, config)
-			VALUES (index_catalog.name, source, id_col, cols, config);
+			INSERT INTO recsys.catalogs (name, source, id_col, text_cols, config, embedding_col)
+			VALUES (index_catalog.name, source, id_col, cols, config, embedding_col);
 		EXCEPTION WHEN unique_violation THEN
 			RAISE EXCEPTION 'catalog name "%" is taken by another role', index_catalog.name
 				USING ERRCODE = 'insufficient_privilege',
@@ -1660,7 +1670,7 @@ BEGIN
 	RETURN recsys.refresh_catalog(index_catalog.name);
 END
 $$;
-COMMENT ON FUNCTION recsys.index_catalog(regclass, name, name[], regconfig, text) IS
+COMMENT ON FUNCTION recsys.index_catalog(regclass, name, name[], regconfig, text, name) IS
 	'index a product table for recsys.search: tsvectors, a GIN index and BM25 statistics, kept as catalog "name"';
 
 CREATE FUNCTION recsys.drop_catalog(catalog text, if_exists boolean DEFAULT false)
@@ -1721,15 +1731,25 @@ AS $$ SELECT recsys._change_catalog_grant(catalog, grantee, false) $$;
 COMMENT ON FUNCTION recsys.revoke_catalog(text, text) IS
 	'take back the use of a search catalog from a role (or PUBLIC)';
 
+-- internal: the cosine similarity of two embeddings (0 for a zero vector)
+CREATE FUNCTION recsys._embedding_similarity(a real[], b real[])
+RETURNS real
+AS 'MODULE_PATHNAME', 'recsys_embedding_similarity'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._embedding_similarity(real[], real[]) IS
+	'internal: cosine similarity of a product''s and a query''s embeddings';
+
 -- internal: the candidates of a query with their features, raw and
 -- normalised to [0, 1] over the candidates (min-max; 0 when all are
 -- equal).  Text: BM25 (k1 1.2, b 0.75) over the catalog's lexemes;
 -- personal: the model's score through recommend (any kind), only when the
 -- model knows the user; popularity: ln(1 + the model's users of the item);
--- bought: the user has the item in the model's source.
+-- bought: the user has the item in the model's source.  Items in also
+-- (hybrid search's nearest embeddings) are candidates whatever their text.
 CREATE FUNCTION recsys._search_features(
 	query text, user_id bigint, model text, catalog text,
-	candidates bigint[] DEFAULT NULL, exclude_purchased boolean DEFAULT false)
+	candidates bigint[] DEFAULT NULL, exclude_purchased boolean DEFAULT false,
+	also bigint[] DEFAULT NULL)
 RETURNS TABLE (item_id bigint, text_score real, personal_score real, popularity_score real,
 			   bought boolean, text_n real, personal_n real, popularity_n real)
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
@@ -1787,10 +1807,14 @@ BEGIN
 	INTO terms, last_lexeme
 	FROM unnest(to_tsvector(cat.config, query)) u;
 	IF terms IS NULL THEN
-		RAISE NOTICE 'query "%" has only stop words: no item matches', left(query, 100);
-		RETURN;
+		RAISE NOTICE 'query "%" has only stop words: no item matches its text', left(query, 100);
+		IF coalesce(cardinality(also), 0) = 0 THEN
+			RETURN;
+		END IF;
+		terms := '{}';
+	ELSE
+		tsq_text := websearch_to_tsquery(cat.config, query)::text;
 	END IF;
-	tsq_text := websearch_to_tsquery(cat.config, query)::text;
 
 	-- words that match nothing: the last one typed may be unfinished (a
 	-- prefix), any may be a typo (the catalog's most similar lexeme, when
@@ -1820,11 +1844,11 @@ BEGIN
 			tsq_text := replace(tsq_text, quote_literal(lex), fix);
 		END IF;
 	END LOOP;
-	tsq := tsq_text::tsquery;
+	tsq := tsq_text::tsquery;	-- NULL (matches nothing) for stop words
 
 	SELECT array_agg(d.item_id), array_agg(d.doc), array_agg(d.length) INTO ids, docs, lengths
 	FROM recsys.catalog_docs d
-	WHERE d.catalog = cat.name AND d.doc @@ tsq
+	WHERE d.catalog = cat.name AND (d.doc @@ tsq OR d.item_id = ANY (also))
 	  AND (candidates IS NULL OR d.item_id = ANY (candidates));
 	IF ids IS NULL THEN
 		RETURN;
@@ -1891,7 +1915,7 @@ BEGIN
 	WHERE NOT (exclude_purchased AND f.bought);
 END
 $$;
-COMMENT ON FUNCTION recsys._search_features(text, bigint, text, text, bigint[], boolean) IS
+COMMENT ON FUNCTION recsys._search_features(text, bigint, text, text, bigint[], boolean, bigint[]) IS
 	'internal: the items matching a search query, with the features search ranks them by';
 
 CREATE FUNCTION recsys.search(
@@ -1901,13 +1925,15 @@ CREATE FUNCTION recsys.search(
 	model text DEFAULT 'default',
 	catalog text DEFAULT 'default',
 	candidates bigint[] DEFAULT NULL,
-	exclude_purchased boolean DEFAULT false)
+	exclude_purchased boolean DEFAULT false,
+	query_embedding real[] DEFAULT NULL)
 RETURNS TABLE (item_id bigint, score real, text_score real, personal_score real, popularity_score real)
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	weights jsonb;
+	nearest bigint[];
 BEGIN
 	IF k IS NULL OR exclude_purchased IS NULL THEN
 		RAISE EXCEPTION 'k and exclude_purchased must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -1916,25 +1942,51 @@ BEGIN
 		RAISE EXCEPTION 'k must be between 1 and 10000, not %', k USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	SELECT c.weights INTO weights FROM recsys.catalogs c WHERE c.name = search.catalog;
+	IF query_embedding IS NOT NULL THEN
+		-- hybrid: the products nearest the query's embedding are candidates too
+		IF NOT EXISTS (SELECT FROM recsys.catalog_docs d
+					   WHERE d.catalog = search.catalog AND d.embedding IS NOT NULL) THEN
+			RAISE EXCEPTION 'catalog "%" has no embeddings', catalog
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Index it with embedding_col, or search without query_embedding.';
+		END IF;
+		SELECT array_agg(v.item_id ORDER BY v.sim DESC, v.item_id) INTO nearest
+		FROM (SELECT d.item_id, recsys._embedding_similarity(d.embedding, query_embedding) AS sim
+			  FROM recsys.catalog_docs d
+			  WHERE d.catalog = search.catalog AND d.embedding IS NOT NULL
+				AND (candidates IS NULL OR d.item_id = ANY (candidates))
+			  ORDER BY 2 DESC, 1
+			  LIMIT greatest(k, 100)) v;
+	END IF;
 	RETURN QUERY
 	WITH f AS (
-		SELECT * FROM recsys._search_features(query, user_id, model, catalog, candidates, exclude_purchased)
+		SELECT * FROM recsys._search_features(query, user_id, model, catalog, candidates, exclude_purchased,
+											  coalesce(nearest, '{}'))
 	), w AS (
 		SELECT coalesce((x ->> 'text')::real, 0) AS text, coalesce((x ->> 'personal')::real, 0) AS personal,
 			   coalesce((x ->> 'popularity')::real, 0) AS popularity, coalesce((x ->> 'bought')::real, 0) AS bought
 		FROM (SELECT weights -> CASE WHEN EXISTS (SELECT FROM f WHERE f.personal_score IS NOT NULL)
 									 THEN 'personal' ELSE 'anonymous' END AS x) s
+	), ranked AS (
+		SELECT f.item_id, f.text_score, f.personal_score, f.popularity_score,
+			   (w.text * f.text_n + w.personal * f.personal_n + w.popularity * f.popularity_n
+				+ w.bought * f.bought::integer)::real AS learned
+		FROM f, w
+	), fused AS (
+		-- reciprocal rank fusion (k = 60) of the learned ranking and the
+		-- embedding's, when there is one
+		SELECT r.*, CASE WHEN nearest IS NULL THEN r.learned
+						 ELSE (1.0 / (60 + row_number() OVER (ORDER BY r.learned DESC, r.item_id))
+							   + coalesce(1.0 / (60 + array_position(nearest, r.item_id)), 0))::real END AS fused
+		FROM ranked r
 	)
-	SELECT f.item_id,
-		   (w.text * f.text_n + w.personal * f.personal_n + w.popularity * f.popularity_n
-			+ w.bought * f.bought::integer)::real AS score,
-		   f.text_score, f.personal_score, f.popularity_score
-	FROM f, w
+	SELECT f.item_id, f.fused, f.text_score, f.personal_score, f.popularity_score
+	FROM fused f
 	ORDER BY 2 DESC, f.item_id
 	LIMIT k;
 END
 $$;
-COMMENT ON FUNCTION recsys.search(text, bigint, integer, text, text, bigint[], boolean) IS
+COMMENT ON FUNCTION recsys.search(text, bigint, integer, text, text, bigint[], boolean, real[]) IS
 	'personalised product search: the k items of a catalog matching a query, ranked by text relevance, the model''s score for the user and popularity';
 
 -- internal: NDCG@10 of tune_search's rows under weights w (text, personal,

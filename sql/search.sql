@@ -57,6 +57,26 @@ SELECT item_id FROM recsys.search('lunch ba', model => NULL);
 SELECT item_id FROM recsys.search('lunhc bag', model => NULL);
 SELECT item_id FROM recsys.search('CAFÉ crème', model => NULL);
 SELECT item_id FROM recsys.search('кружка 🍵', model => NULL);
+-- hybrid: embeddings known by construction (2-D; a couch is near a sofa,
+-- far from a lamp): 'couch' matches no product's text, yet the sofas come
+-- first, by reciprocal rank fusion with the embedding's ranking
+CREATE TABLE emb_products (item_id bigint, title text, vec real[]);
+INSERT INTO emb_products VALUES (1, 'Sofa grey', '{1,0}'), (2, 'Armchair', '{0.8,0.6}'),
+	(3, 'Lamp', '{0,1}'), (4, 'Sofa bed', '{0.9,0.1}'), (5, 'Rug', NULL);
+SELECT recsys.index_catalog('emb_products', text_cols => '{title}', name => 'hybrid', embedding_col => 'vec');
+SELECT item_id, round(score::numeric, 5) AS score, text_score
+FROM recsys.search('couch', model => NULL, catalog => 'hybrid', query_embedding => '{1,0}');
+SELECT item_id, round(score::numeric, 5) AS score, text_score
+FROM recsys.search('sofa', model => NULL, catalog => 'hybrid', query_embedding => '{0,1}');
+SELECT item_id FROM recsys.search('the', model => NULL, catalog => 'hybrid', query_embedding => '{1,0}', k => 1);
+SELECT * FROM recsys.search('sofa', model => NULL, catalog => 'hybrid', query_embedding => '{1,0,0}');
+SELECT * FROM recsys.search('sofa', model => NULL, catalog => 'hybrid', query_embedding => '{1,NULL}');
+SELECT * FROM recsys.search('bag', model => NULL, query_embedding => '{1,0}');
+INSERT INTO emb_products VALUES (6, 'Pouf', '{1,0,0}');
+SELECT recsys.refresh_catalog('hybrid');
+SELECT recsys.drop_catalog('hybrid');
+DROP TABLE emb_products;
+
 -- SQL-looking input is text like any other
 SELECT item_id FROM recsys.search($$bag'; DROP TABLE shop_products; --$$, model => NULL);
 SELECT item_id FROM recsys.search('1) OR 1=1 -- sign', model => NULL);

@@ -19,6 +19,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -32,6 +34,7 @@
 #include "utils/tuplestore.h"
 
 #include "args.h"
+#include "factor_scores.h"
 #include "model_acl.h"
 
 PG_FUNCTION_INFO_V1(recsys_catalog_source);
@@ -56,12 +59,12 @@ read_source(void *arg)
 	for (uint64 i = 0; i < n; i++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
-		Datum		values[2];
-		bool		nulls[2];
+		Datum		values[3];
+		bool		nulls[3];
 
 		if ((i & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
-		for (int c = 0; c < 2; c++)
+		for (int c = 0; c < 3; c++)
 			values[c] = SPI_getbinval(tuple, SPI_tuptable->tupdesc, c + 1, &nulls[c]);
 		/* the tuplestore copies the values into its own context */
 		tuplestore_putvalues(read->rsinfo->setResult, read->rsinfo->setDesc, values, nulls);
@@ -82,7 +85,7 @@ source_column(Oid relid, const char *relname, const char *col, const char *argna
 
 /*
  * recsys._catalog_source(catalog text) RETURNS TABLE (item_id bigint,
- * doc tsvector): every row of the catalog's source, its
+ * doc tsvector, embedding real[]): every row of the catalog's source, its
  * text columns joined by spaces and parsed with the catalog's text search
  * configuration, read as the catalog's owner.  Only roles with the
  * owner's privileges may call it (42501), as only they may refresh.
@@ -97,6 +100,7 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 	Oid			config;
 	char	   *id_col;
 	Datum		text_cols;
+	char	   *embedding_col = NULL;
 	char	   *relname;
 	StringInfoData sql;
 	SourceRead	read;
@@ -114,7 +118,7 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 	/* the catalog row as the caller sees it (row-level security applies) */
 	arg[0] = CStringGetTextDatum(name);
 	if (SPI_execute_with_args("SELECT c.source, c.id_col::pg_catalog.text, c.text_cols, "
-							  "c.config::pg_catalog.oid, c.owner::pg_catalog.oid, "
+							  "c.config::pg_catalog.oid, c.embedding_col::pg_catalog.text, c.owner::pg_catalog.oid, "
 							  "pg_catalog.pg_has_role(c.owner, 'USAGE') "
 							  "FROM recsys.catalogs c WHERE c.name OPERATOR(pg_catalog.=) $1",
 							  1, argtype, arg, NULL, true, 1) != SPI_OK_SELECT)
@@ -129,7 +133,7 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		char	   *source = SPI_getvalue(row, desc, 1);
 
-		if (!DatumGetBool(SPI_getbinval(row, desc, 6, &isnull)))
+		if (!DatumGetBool(SPI_getbinval(row, desc, 7, &isnull)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("must be owner of catalog \"%s\" to read its source", name)));
@@ -142,7 +146,8 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 		id_col = SPI_getvalue(row, desc, 2);
 		text_cols = SPI_datumTransfer(SPI_getbinval(row, desc, 3, &isnull), false, -1);
 		config = DatumGetObjectId(SPI_getbinval(row, desc, 4, &isnull));
-		owner = DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull));
+		embedding_col = SPI_getvalue(row, desc, 5);
+		owner = DatumGetObjectId(SPI_getbinval(row, desc, 6, &isnull));
 	}
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
 		ereport(ERROR,
@@ -161,7 +166,13 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 	for (int c = 0; c < ncols; c++)
 		appendStringInfo(&sql, ", (s.%s)::pg_catalog.text",
 						 source_column(relid, relname, NameStr(*DatumGetName(cols[c])), "text_cols"));
-	appendStringInfo(&sql, ")) FROM %s s", relname);
+	appendStringInfoString(&sql, ")), ");
+	if (embedding_col)
+		appendStringInfo(&sql, "(s.%s)::pg_catalog.float4[]",
+						 source_column(relid, relname, embedding_col, "embedding_col"));
+	else
+		appendStringInfoString(&sql, "NULL::pg_catalog.float4[]");
+	appendStringInfo(&sql, " FROM %s s", relname);
 
 	{
 		Oid			types[1] = {OIDOID};
@@ -176,4 +187,49 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 	RsRunAsOwner(name, owner, read_source, &read);
 	SPI_finish();
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(recsys_embedding_similarity);
+
+/* The elements of a real[] embedding, refusing NULL elements (22004). */
+static float *
+embedding_values(ArrayType *array, const char *argname, int *n)
+{
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", argname)));
+	if (array_contains_nulls(array))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not contain NULL elements", argname)));
+	*n = ARR_NDIM(array) == 0 ? 0 : ARR_DIMS(array)[0];
+	return (float *) ARR_DATA_PTR(array);
+}
+
+/*
+ * recsys._embedding_similarity(a real[], b real[]) RETURNS real: the
+ * cosine similarity of two embeddings of the same length (0 when either is
+ * all zeros): the vector side of hybrid search.
+ */
+Datum
+recsys_embedding_similarity(PG_FUNCTION_ARGS)
+{
+	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *b = PG_GETARG_ARRAYTYPE_P(1);
+	int			na;
+	int			nb;
+	float	   *x = embedding_values(a, "a product's embedding", &na);
+	float	   *y = embedding_values(b, "query_embedding", &nb);
+	double		norms;
+
+	if (na != nb)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("query_embedding has %d dimensions, the catalog's embeddings %d", nb, na),
+				 errhint("Embed the query with the model that embedded the products.")));
+	norms = sqrt((double) rs_dot(x, x, na) * (double) rs_dot(y, y, nb));
+	if (!(norms > 0) || !isfinite(norms))
+		PG_RETURN_FLOAT4(0);
+	PG_RETURN_FLOAT4((float) (rs_dot(x, y, na) / norms));
 }
