@@ -35,12 +35,13 @@ SELECT pg_size_pretty(pg_total_relation_size('recsys.catalog_docs')) AS docs_wit
 	   (SELECT count(*) FROM recsys.catalog_terms) AS lexemes;
 
 -- the workload: two words of a random title, a random user with events
+SELECT setseed(0.42);
 CREATE TABLE bench_q AS
 SELECT n, (SELECT lower(split_part(p.title, ' ', 2) || ' ' || split_part(p.title, ' ', 3))
 		   FROM shop.products p OFFSET floor(random() * (SELECT count(*) FROM shop.products)) LIMIT 1) AS query,
 	   (SELECT u.user_id FROM shop.users u OFFSET floor(random() * (SELECT count(*) FROM shop.users)) LIMIT 1) AS user_id
 FROM generate_series(1, $queries) n;
-SELECT setseed(0.42);
+
 
 CREATE FUNCTION bench_time(personal boolean) RETURNS TABLE (n integer, ms double precision, matches bigint)
 LANGUAGE plpgsql AS \$\$
