@@ -397,8 +397,9 @@ BEGIN
 	-- words that match nothing: the last one typed may be unfinished (a
 	-- prefix), any may be a typo (the catalog's most similar lexeme, when
 	-- pg_trgm is installed)
-	SELECT format('%I', e.extnamespace::regnamespace::text) INTO trgm
-	FROM pg_extension e WHERE e.extname = 'pg_trgm';
+	SELECT format('%I', n.nspname) INTO trgm
+	FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+	WHERE e.extname = 'pg_trgm';
 	FOREACH lex IN ARRAY terms LOOP
 		CONTINUE WHEN EXISTS (SELECT FROM recsys.catalog_terms t
 							  WHERE t.catalog = cat.name AND t.lexeme = lex);
