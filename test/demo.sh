@@ -174,6 +174,29 @@ SELECT p.title, p.category, p.price, round(s.score::numeric, 3) AS similarity
 FROM recsys.similar_items(:demo_product, 5, 'shop') s JOIN shop.products p ON p.product_id = s.item_id
 ORDER BY s.score DESC;
 
+-- search: the shop's products indexed for full-text search; a generic
+-- product word (the commonest noun of the customer's favourite category)
+-- searched by the customer and by an anonymous visitor
+SELECT recsys.index_catalog('shop.products', id_col => 'product_id',
+							text_cols => '{title,brand,category}', name => 'shop') AS indexed_products;
+SELECT lower(split_part(p.title, ' ', 3)) AS search_word
+FROM shop.products p
+WHERE p.category = (SELECT p2.category FROM shop.events e JOIN shop.products p2 USING (product_id)
+					WHERE e.user_id = :demo_user AND e.kind = 'purchase'
+					GROUP BY p2.category ORDER BY count(*) DESC, p2.category LIMIT 1)
+GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1 \gset
+SELECT format('Searching for "%s" (recsys.search): customer %s next to an anonymous visitor:',
+			  :'search_word', :demo_user) AS msg \gset
+\echo :msg
+SELECT c.rank, pc.title || ' (' || pc.brand || ', ' || pc.price || ')' AS "for the customer",
+	   pa.title || ' (' || pa.brand || ', ' || pa.price || ')' AS "for an anonymous visitor"
+FROM recsys.search(:'search_word', :demo_user, 5, 'shop', 'shop') WITH ORDINALITY c(item_id, score, t, p, pop, rank)
+JOIN recsys.search(:'search_word', NULL, 5, 'shop', 'shop') WITH ORDINALITY a(item_id, score, t, p, pop, rank)
+	ON a.rank = c.rank
+JOIN shop.products pc ON pc.product_id = c.item_id
+JOIN shop.products pa ON pa.product_id = a.item_id
+ORDER BY c.rank;
+
 -- the customer buys three products of a category they never touched: an
 -- item model reads their history as it is now; a factor model folds it
 -- into their vector with recsys.refresh_user, without retraining

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# test/bench/search_latency.sh: recsys.search's latency on a large catalog
+# (issue 14): the demo shop generator's catalog (test/tools/shopgen.c;
+# EVENTS / 50 products, 100,000 by default), indexed with index_catalog
+# (build time and size printed), ALS trained on the shop's events, then
+# two-word queries ("<adjective> <noun>" of random product titles) for
+# random known users, each run once to warm up and then timed inside the
+# server (clock_timestamp around each call, no client round trip).
+#
+#   bash test/bench/search_latency.sh [EVENTS [QUERIES]]   (5000000 300)
+#
+# Prints figures; not a test.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+events=${1:-5000000}
+queries=${2:-300}
+
+recsys_bench_header
+recsys_build
+recsys_start_cluster
+recsys_psql -c "CREATE EXTENSION recsys" -c "CREATE EXTENSION pg_trgm"
+t0=$(date +%s.%N)
+bash "$RECSYS_ROOT/test/tools/load_shop.sh" "$events" 42
+echo "shop loaded in $(echo "$(date +%s.%N) - $t0" | bc) s ($events events)"
+recsys_psql <<SQL
+SET recsys.threads = 2;
+SELECT count(*) AS products FROM shop.products;
+\timing on
+SELECT n_users, n_items FROM recsys.train_cf('shop.events', model => 'default', item_col => 'product_id');
+SELECT recsys.index_catalog('shop.products', id_col => 'product_id', text_cols => '{title,brand,category}') AS indexed;
+\timing off
+SELECT pg_size_pretty(pg_total_relation_size('recsys.catalog_docs')) AS docs_with_indexes,
+	   pg_size_pretty(pg_relation_size('recsys.catalog_docs_doc')) AS gin_index,
+	   pg_size_pretty(pg_total_relation_size('recsys.catalog_terms')) AS terms,
+	   (SELECT count(*) FROM recsys.catalog_terms) AS lexemes;
+
+-- the workload: two words of a random title, a random user with events
+SELECT setseed(0.42);
+CREATE TABLE bench_q AS
+SELECT n, (SELECT lower(split_part(p.title, ' ', 2) || ' ' || split_part(p.title, ' ', 3))
+		   FROM shop.products p OFFSET floor(random() * (SELECT count(*) FROM shop.products)) LIMIT 1) AS query,
+	   (SELECT u.user_id FROM shop.users u OFFSET floor(random() * (SELECT count(*) FROM shop.users)) LIMIT 1) AS user_id
+FROM generate_series(1, $queries) n;
+
+
+CREATE FUNCTION bench_time(personal boolean) RETURNS TABLE (n integer, ms double precision, matches bigint)
+LANGUAGE plpgsql AS \$\$
+DECLARE
+	r record;
+	t timestamptz;
+BEGIN
+	FOR r IN SELECT * FROM bench_q ORDER BY bench_q.n LOOP
+		-- warm: the same call once before the timed one
+		PERFORM * FROM recsys.search(r.query, CASE WHEN personal THEN r.user_id END);
+		t := clock_timestamp();
+		PERFORM * FROM recsys.search(r.query, CASE WHEN personal THEN r.user_id END);
+		n := r.n;
+		ms := extract(epoch FROM clock_timestamp() - t) * 1000;
+		SELECT count(*) INTO matches FROM recsys.catalog_docs d WHERE d.doc @@ plainto_tsquery('english', r.query);
+		RETURN NEXT;
+	END LOOP;
+END
+\$\$;
+SELECT 'personalised' AS search, count(*) AS queries,
+	   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) AS p50_ms,
+	   round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 2) AS p90_ms,
+	   round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2) AS p99_ms,
+	   percentile_cont(0.5) WITHIN GROUP (ORDER BY matches) AS median_matches, max(matches) AS max_matches
+FROM bench_time(true)
+UNION ALL
+SELECT 'anonymous', count(*),
+	   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+	   round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+	   round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+	   percentile_cont(0.5) WITHIN GROUP (ORDER BY matches), max(matches)
+FROM bench_time(false);
+SQL
