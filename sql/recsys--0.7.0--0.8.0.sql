@@ -40,7 +40,8 @@
 -- tune's steps as functions of their own, which train_auto calls too
 -- The trainer of an algorithm: recsys.train_<algorithm> (or its alias's),
 -- found by name, not signature: a trainer that gains arguments stays
--- found, and a new trainer is an algorithm of tune's without a change here.
+-- found, and a new trainer is an algorithm of tune's without a change here
+-- (train_auto, a search itself, is none).
 CREATE FUNCTION recsys._tune_trainer(algorithm text)
 RETURNS regprocedure
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
@@ -53,14 +54,15 @@ DECLARE
 BEGIN
 	SELECT p.oid INTO trainer FROM pg_proc p
 	WHERE p.pronamespace = 'recsys'::regnamespace
-	  AND p.proname = 'train_' || coalesce(aliases ->> algorithm, algorithm);
+	  AND p.proname = 'train_' || coalesce(aliases ->> algorithm, algorithm) AND p.proname <> 'train_auto';
 	IF trainer IS NULL THEN
 		RAISE EXCEPTION 'algorithm must be one of %, not "%"',
 			(SELECT string_agg(a, ', ' ORDER BY a)
 			 FROM (SELECT jsonb_object_keys(aliases)
 				   UNION
 				   SELECT substr(p.proname, 7) FROM pg_proc p
-				   WHERE p.pronamespace = 'recsys'::regnamespace AND p.proname LIKE 'train\_%') n(a)),
+				   WHERE p.pronamespace = 'recsys'::regnamespace AND p.proname LIKE 'train\_%'
+					 AND p.proname <> 'train_auto') n(a)),
 			algorithm
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;

@@ -8,8 +8,10 @@ SET extra_float_digits = 0;
 -- of the group (and a time); users 81 to 88 have the first 5 items of
 -- groups 1 to 8.  A quarter of each user's items is held out; the other
 -- users of the group have them, so a model of co-occurrence finds every
--- held-out item (NDCG@10 = 1), while popularity (the same list for
--- everyone, from one group's items at best) cannot reach 0.5.
+-- held-out item of users 1 to 80 (NDCG@10 = 1) and ranks the one of users
+-- 81 to 88 among the 6 unseen items of its group (NDCG@10 >= 1 / log2(7)):
+-- at least (80 + 8 / log2(7)) / 88 = 0.94, while popularity (the same list
+-- for everyone, from one group's items at best) cannot reach 0.5.
 CREATE TABLE events AS
 SELECT u AS user_id, 100 + 10 * ((u - 1) / 10) + j AS item_id, 1 + j % 3 AS w,
 	   timestamptz '2026-01-01' + (u * 10 + j) * interval '1 hour' AS ts
@@ -19,7 +21,7 @@ SELECT u, 100 + 10 * (u - 81) + j, 1, timestamptz '2026-01-01' + (u * 10 + j) * 
 FROM generate_series(81, 88) u, generate_series(0, 4) j;
 
 SELECT count(*) > 5 AS searched, count(*) FILTER (WHERE status = 'chosen') AS chosen,
-	   bool_and(value >= 0.999) FILTER (WHERE status = 'chosen') AS winner_perfect,
+	   bool_and(value >= 0.94) FILTER (WHERE status = 'chosen') AS winner_above_bound,
 	   bool_and(value < 0.5) FILTER (WHERE family = 'popular') AS popularity_loses,
 	   bool_and(family <> 'popular') FILTER (WHERE status = 'chosen') AS popularity_not_chosen,
 	   bool_and(train_seconds >= 0 AND eval_seconds >= 0) FILTER (WHERE status IN ('chosen', 'trained')) AS timed
@@ -34,8 +36,8 @@ SELECT m.metrics -> 'train_auto' ->> 'protocol' AS protocol,
 	   jsonb_array_length(m.metrics -> 'train_auto' -> 'candidates') > 5 AS candidates,
 	   m.metrics -> 'train_auto' -> 'candidates' -> 0 ?& ARRAY['family', 'algorithm', 'params', 'value',
 															  'train_seconds', 'eval_seconds', 'status'] AS recorded,
-	   (m.metrics -> 'train_auto' -> 'winner' ->> 'value')::float8 >= 0.999 AS winner_value,
-	   m.description LIKE 'train_auto: %best validation ndcg@10 (1.0000)%' AS described,
+	   (m.metrics -> 'train_auto' -> 'winner' ->> 'value')::float8 >= 0.94 AS winner_value,
+	   m.description LIKE 'train_auto: % (%), best validation ndcg@10 (0.9%) of % trained candidates; the best other family, %' AS described,
 	   v.metrics = m.metrics AS version_too
 FROM recsys.models m JOIN recsys.model_versions v ON v.model = m.name AND v.version = m.version
 WHERE m.name = 'auto';
@@ -88,9 +90,11 @@ SELECT count(*) AS stored FROM recsys.models WHERE name = 'tiny';
 -- and no candidate behind
 SELECT version AS before FROM recsys.models WHERE name = 'auto' \gset
 SET statement_timeout = '200ms';
+\set VERBOSITY terse
 SELECT count(*) FROM recsys.train_auto('wide', 'auto', budget => '1 minute');
+\set VERBOSITY default
 RESET statement_timeout;
-SELECT version = :before AS unchanged, algorithm FROM recsys.models WHERE name = 'auto';
+SELECT version = :before AS unchanged FROM recsys.models WHERE name = 'auto';
 SELECT count(*) AS items FROM recsys.recommend(1, 5, model => 'auto');
 SELECT name FROM recsys.models WHERE name LIKE '\_recsys\_auto%' ORDER BY name;
 
