@@ -2054,7 +2054,7 @@ BEGIN
 	WHERE v.model = train_auto.model AND v.version = version_trained;
 	UPDATE recsys.models m
 	SET metrics = jsonb_build_object('train_auto', report),
-		description = format('train_auto: %s (%s), %s', winner.family, winner.algorithm, why)
+		description = format('train_auto: %s (%s, %s), %s', winner.family, winner.algorithm, winner.shown, why)
 	WHERE m.name = train_auto.model;
 
 	RETURN QUERY
