@@ -1577,10 +1577,16 @@ AS $$
 			  THEN '[{"regularization": 500, "popularity_exponent": 0.25, "half_life": "30 days", "feature_weight": 0.25}]'::jsonb
 			  ELSE '[{"regularization": 400, "user_exponent": 0.5, "popularity_exponent": 0.1, "dropout": 0.25, "feature_weight": 0.5},
 					 {"regularization": 100, "user_exponent": 0.5, "popularity_exponent": 0.25, "dropout": 0.25, "feature_weight": 0.25}]'::jsonb END,
-		 '{"feature_weight": [0.125, 0.25, 0.5, 1, 2],
-		   "regularization": [50, 100, 200, 400, 800, 1600],
-		   "popularity_exponent": [0, 0.1, 0.25, 0.4],
-		   "half_life": ["7 days", "15 days", "30 days", "60 days", "120 days", "240 days"]}'::jsonb,
+		 CASE WHEN protocol = 'last'
+			  THEN '{"feature_weight": [0.125, 0.25, 0.5, 1, 2],
+					 "half_life": ["7 days", "15 days", "30 days", "60 days", "120 days", "240 days"],
+					 "regularization": [250, 500, 1000, 2000, 4000],
+					 "popularity_exponent": [0, 0.1, 0.25, 0.4]}'::jsonb
+			  ELSE '{"feature_weight": [0.125, 0.25, 0.5, 1, 2],
+					 "regularization": [50, 100, 200, 400, 800, 1600],
+					 "popularity_exponent": [0, 0.1, 0.25, 0.4],
+					 "user_exponent": [0, 0.25, 0.5, 0.75],
+					 "dropout": [0, 0.1, 0.25, 0.5]}'::jsonb END,
 		 '{"rows": 4e-5, "items3": 4e-11, "scores": 5e-7}'::jsonb),
 		-- implicit ALS with frequency-scaled regularisation (Rendle et al. 2022)
 		(4, 'als', 'als', true,

@@ -61,6 +61,12 @@ SELECT metrics -> 'train_auto' ->> 'protocol' AS protocol, metrics -> 'train_aut
 	   metrics -> 'train_auto' ->> 'metric' AS metric
 FROM recsys.models WHERE name = 'auto';
 
+-- item features: EASE with them joins the candidates (their weight searched)
+CREATE TABLE item_words AS SELECT DISTINCT item_id, 'group' || item_id / 10 AS feature FROM events;
+SELECT count(*) FILTER (WHERE family = 'ease_features' AND status IN ('trained', 'chosen')) >= 1 AS with_features,
+	   count(*) FILTER (WHERE status LIKE 'failed%') AS failed
+FROM recsys.train_auto('events', 'featured', features => 'item_words', budget => '1 minute');
+
 -- recsys.max_memory: a candidate that cannot fit is skipped, saying so
 -- (EASE's item-item matrix of 400 items needs more than 1 MB; the
 -- neighbour and factor models fit)
@@ -143,7 +149,7 @@ SELECT * FROM recsys.train_auto('events', 'owned');
 RESET ROLE;
 SELECT name, owner FROM recsys.models WHERE name IN ('owned', 'mine') ORDER BY name;
 
-SELECT recsys.drop_model(name) FROM recsys.models WHERE name IN ('auto', 'wide_auto', 'small', 'by_hand', 'owned')
+SELECT recsys.drop_model(name) FROM recsys.models WHERE name IN ('auto', 'featured', 'wide_auto', 'small', 'by_hand', 'owned')
 ORDER BY name;
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_auto_owner, regress_recsys_auto_other;
 DROP SCHEMA auto_test CASCADE;
