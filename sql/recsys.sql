@@ -1659,18 +1659,33 @@ BEGIN
 	SELECT max(t.train_seconds + t.eval_seconds) INTO estimate
 	FROM _recsys_auto_trials t WHERE t.family = _auto_trial.family AND t.train_seconds IS NOT NULL;
 	IF estimate IS NULL THEN
+		-- (trials modelled at a tenth of a second or more, when there are
+		-- some: below, fixed costs that no model has dominate)
 		SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY (t.train_seconds + t.eval_seconds) / t.modelled), 1)
-		INTO calibration FROM _recsys_auto_trials t WHERE t.train_seconds IS NOT NULL AND t.modelled > 0;
+		INTO calibration FROM _recsys_auto_trials t
+		WHERE t.train_seconds IS NOT NULL AND t.modelled > 0
+		  AND (t.modelled >= 0.1 OR NOT EXISTS (SELECT FROM _recsys_auto_trials u WHERE u.modelled >= 0.1));
 		estimate := calibration * recsys._auto_cost(cost, ctx);
 	END IF;
-	-- kept for the end: training the two best families' winners on all
-	-- the data (scaled by its size), and a few blend evaluations
-	SELECT coalesce(sum(b.train_seconds), 0) * (ctx ->> 'scale')::double precision * 1.2
-		   + CASE WHEN blending THEN 0 ELSE 3 * coalesce(sum(b.eval_seconds), 0) END
+	-- kept for the end: training the winner and its blend partner on all
+	-- the data (scaled by its size, plus a fifth), the two slowest of this
+	-- candidate (it may win) and the two best families' winners so far;
+	-- and, while the search runs, three blend evaluations
+	SELECT coalesce(sum(x.seconds), 0) * (ctx ->> 'scale')::double precision * 1.2
+		   + CASE WHEN blending THEN 0
+				  ELSE 3 * coalesce((SELECT sum(b.eval_seconds)
+									 FROM (SELECT t.eval_seconds FROM _recsys_auto_trials t
+										   WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
+										   ORDER BY t.value DESC LIMIT 2) b), 0) END
 	INTO reserve
-	FROM (SELECT t.train_seconds, t.eval_seconds FROM _recsys_auto_trials t
-		  WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
-		  ORDER BY t.value DESC LIMIT 2) b;
+	FROM (SELECT c.seconds FROM
+			(SELECT b.train_seconds AS seconds
+			 FROM (SELECT t.train_seconds FROM _recsys_auto_trials t
+				   WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
+				   ORDER BY t.value DESC LIMIT 2) b
+			 UNION ALL
+			 SELECT estimate WHERE NOT blending) c
+		  ORDER BY c.seconds DESC LIMIT 2) x;
 	left_seconds := extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp());
 	IF estimate + reserve > left_seconds THEN
 		INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, status)
@@ -1827,7 +1842,6 @@ DECLARE
 	winner record;
 	members text[];
 	member text;
-	replacing boolean;
 	report jsonb;
 	why text;
 	version_trained integer;
@@ -1883,8 +1897,6 @@ BEGIN
 				  DETAIL = 'train_auto may choose another algorithm than the model''s.',
 				  HINT = 'Pass replace => true to let train_auto retrain it, or train under another name.';
 	END IF;
-	-- (a model train_auto trained before may change its algorithm)
-	replacing := true;
 
 	-- the protocol: a time column means the model will rank what users do
 	-- next, so it is validated on each user's last interactions
@@ -1945,9 +1957,13 @@ BEGIN
 		-- a name of this backend's own, so concurrent searches do not collide
 		'prefix', format('_recsys_auto_%s_%s_', pg_backend_pid(), txid_current()));
 
-	-- round 0: each family's strongest known setting, in order
+	-- round 0: each family's strongest known setting, the cheapest family
+	-- first, so that the measured seconds correct the costs of the dearer
+	-- ones before they start
 	SELECT count(*) INTO n_families FROM recsys._auto_families(protocol_used, time_col, weight_col, features);
-	FOR fam IN SELECT * FROM recsys._auto_families(protocol_used, time_col, weight_col, features) LOOP
+	FOR fam IN SELECT f.* FROM recsys._auto_families(protocol_used, time_col, weight_col, features)
+						  WITH ORDINALITY f
+			   ORDER BY recsys._auto_cost(f.cost, ctx), f.ordinality LOOP
 		next_params := recsys._auto_next(fam.family, columns || fam.fixed, fam.seeds, fam.steps);
 		result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, 0, ctx);
 		IF result = 'budget' THEN
@@ -2008,7 +2024,9 @@ BEGIN
 		END LOOP;
 	END IF;
 
-	-- the winner, trained on all the data as the model
+	-- the winner, trained on all the data as the model (replacing it: a
+	-- model train_auto trained before may change its algorithm, and one it
+	-- did not was refused above unless replace)
 	SELECT t.* INTO winner FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
 	ORDER BY t.value DESC NULLS LAST, t.n LIMIT 1;
 	IF winner.family = 'blend' THEN
@@ -2022,9 +2040,9 @@ BEGIN
 		END LOOP;
 		PERFORM recsys._tune_keep(recsys._tune_trainer('blend'), NULL, model,
 								  jsonb_build_object('members', to_jsonb(members), 'weights', winner.params -> 'weights'),
-								  replacing);
+								  true);
 	ELSE
-		PERFORM recsys._tune_keep(recsys._tune_trainer(winner.algorithm), source, model, winner.params, replacing);
+		PERFORM recsys._tune_keep(recsys._tune_trainer(winner.algorithm), source, model, winner.params, true);
 	END IF;
 	-- the candidates go (blends before their members)
 	FOR member IN SELECT t.model FROM _recsys_auto_trials t WHERE t.model IS NOT NULL

@@ -104,7 +104,9 @@ SELECT version = :before AS unchanged FROM recsys.models WHERE name = 'auto';
 SELECT count(*) AS items FROM recsys.recommend(1, 5, model => 'auto');
 SELECT name FROM recsys.models WHERE name LIKE '\_recsys\_auto%' ORDER BY name;
 
--- errors, each before any training
+-- errors, each before any training (terse: the context names lines of
+-- train_auto's body)
+\set VERBOSITY terse
 SELECT * FROM recsys.train_auto(NULL);
 SELECT * FROM recsys.train_auto('events', budget => NULL);
 SELECT * FROM recsys.train_auto('events', budget => '0 seconds');
@@ -126,6 +128,7 @@ SELECT * FROM recsys.train_auto('short_events');
 -- a model trained by hand is replaced only when asked
 SELECT (recsys.train_popular('events', model => 'by_hand')).algorithm;
 SELECT * FROM recsys.train_auto('events', 'by_hand');
+\set VERBOSITY default
 SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen
 FROM recsys.train_auto('events', 'by_hand', budget => '10 seconds', replace => true);
 
@@ -141,11 +144,13 @@ SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen
 FROM recsys.train_auto('events', 'owned', budget => '10 seconds');
 RESET ROLE;
 SET ROLE regress_recsys_auto_other;
+\set VERBOSITY terse
 SELECT * FROM recsys.train_auto('events', 'mine');
 RESET ROLE;
 GRANT SELECT ON events TO regress_recsys_auto_other;
 SET ROLE regress_recsys_auto_other;
 SELECT * FROM recsys.train_auto('events', 'owned');
+\set VERBOSITY default
 RESET ROLE;
 SELECT name, owner FROM recsys.models WHERE name IN ('owned', 'mine') ORDER BY name;
 
