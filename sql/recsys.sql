@@ -1941,6 +1941,9 @@ BEGIN
 				   'SELECT r.* FROM %s r WHERE NOT EXISTS (SELECT FROM pg_temp._recsys_auto_valid v '
 				   'WHERE v.user_id = r.%I::bigint AND v.item_id = r.%I::bigint)',
 				   source, user_col, item_col);
+	-- (serving reads a user's rows of the source: recency-weighted and
+	-- neighbourhood models when evaluated)
+	EXECUTE format('CREATE INDEX ON pg_temp._recsys_auto_train (%I)', user_col);
 	ANALYZE pg_temp._recsys_auto_train;
 	SELECT count(*), count(DISTINCT s.user_id), count(DISTINCT s.item_id) FILTER (WHERE NOT s.is_test)
 	INTO n_train, n_users, n_items FROM _recsys_auto_split s WHERE NOT s.is_test;
