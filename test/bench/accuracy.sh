@@ -5,6 +5,7 @@
 #   bash test/bench/accuracy.sh privacy [ml|retail|synth|all]  (default all;
 #        RECSYS_DP_MODELS="ease knn" which models on ml and retail)
 #   bash test/bench/accuracy.sh cold
+#   bash test/bench/accuracy.sh auto [strat75|last5|all]   (default all)
 #
 # Loads the fixed splits from ../shared/data/splits, trains each model on
 # <protocol>/train and prints recsys.evaluate's metrics on <protocol>/test,
@@ -57,6 +58,12 @@
 # evaluated on their strat75 test rows.  The popularity line is what
 # every model fell back to before 0.7.0.  Each line is followed by the
 # range of known users' top-10 scores next to the cold start's.
+#
+# auto (0.8.0): train_auto given only the train file (no valid/ file, no
+# parameter but the columns: time_col => 'ts' on last5, which makes it
+# validate on each user's last items), its default budget (or
+# RECSYS_AUTO_BUDGET), scored on test; the line's fit_s is the whole
+# train_auto call, and the winner's description follows it.
 #
 # Item features (0.5.0) come from the data sets' own item files: MovieLens
 # genres, decade and title words (movies.csv), online retail the words of
@@ -713,6 +720,52 @@ SQL
 	run_cold "EASE lambda=200 (binary)" "$t" "recsys.train_ease('${t}_warm', 200, model => 'm')"
 }
 
+# train_auto on one split: its train file only, scored on test; then the
+# winner's description and each family's best validation value
+auto_line() {
+	local data=$1 protocol=$2
+	local t=${data//-/_}_$protocol
+	local budget=${RECSYS_AUTO_BUDGET:+, budget => '$RECSYS_AUTO_BUDGET'}
+	local time=
+	[ "$protocol" = last5 ] && time=", time_col => 'ts'"
+	load "${t}_train" "$splits/$data/$protocol/train.csv.gz"
+	load "${t}_test" "$splits/$data/$protocol/test.csv.gz"
+	header "$data / $protocol (test), train_auto"
+	recsys_psql -At -F ' ' <<SQL
+SET recsys.threads = 2;
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+CREATE TEMP TABLE auto_trials AS SELECT * FROM recsys.train_auto('${t}_train', model => 'auto'$time$budget);
+SELECT extract(epoch FROM clock_timestamp()) - :t0 AS fit \gset
+SELECT format('%-34s %7s %7s %7s %7s %7s %7s %7s %6s', 'train_auto',
+	round(max(value) FILTER (WHERE metric = 'precision@10')::numeric, 4),
+	round(max(value) FILTER (WHERE metric = 'recall@10')::numeric, 4),
+	round(max(value) FILTER (WHERE metric = 'ndcg@10')::numeric, 4),
+	round(max(value) FILTER (WHERE metric = 'map@10')::numeric, 4),
+	round(max(value) FILTER (WHERE metric = 'hit_rate@10')::numeric, 4),
+	round(max(value) FILTER (WHERE metric = 'coverage@10')::numeric, 3),
+	round(:fit::numeric, 2),
+	round(max(value) FILTER (WHERE metric = 'seconds')::numeric, 2))
+FROM recsys.evaluate('auto', '${t}_test');
+SELECT '# ' || description FROM recsys.models WHERE name = 'auto';
+SELECT '# winner: ' || (metrics -> 'train_auto' -> 'winner')::text FROM recsys.models WHERE name = 'auto';
+SELECT format('# %s: best validation %s of %s trained (%s s), %s skipped', family,
+	round(max(value)::numeric, 4), count(value), round(sum(train_seconds + eval_seconds)::numeric, 1),
+	count(*) FILTER (WHERE status LIKE 'skipped%'))
+FROM auto_trials GROUP BY family ORDER BY max(value) DESC NULLS LAST;
+SELECT recsys.drop_model('auto');
+SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'auto\_auto\_%';
+SQL
+}
+
+if [ "$which" = auto ]; then
+	part=${2:-all}
+	for data in ml-latest-small online-retail; do
+		for protocol in strat75 last5; do
+			if [ "$part" = all ] || [ "$part" = "$protocol" ]; then auto_line "$data" "$protocol"; fi
+		done
+	done
+	exit 0
+fi
 if [ "$which" = cold ]; then
 	cold_start ml-latest-small one
 	cold_start online-retail r

@@ -1,0 +1,162 @@
+-- recsys.train_auto: the algorithm and its settings chosen on a
+-- validation split of the source, within a time budget
+CREATE SCHEMA auto_test;
+SET search_path = auto_test, public;
+SET extra_float_digits = 0;
+
+-- Known by construction: 8 groups of 10 users, each user has all 10 items
+-- of the group (and a time); users 81 to 88 have the first 5 items of
+-- groups 1 to 8.  A quarter of each user's items is held out; the other
+-- users of the group have them, so a model of co-occurrence finds every
+-- held-out item of users 1 to 80 (NDCG@10 = 1) and ranks the one of users
+-- 81 to 88 among the 6 unseen items of its group (NDCG@10 >= 1 / log2(7)):
+-- at least (80 + 8 / log2(7)) / 88 = 0.94, while popularity (the same list
+-- for everyone, from one group's items at best) cannot reach 0.5.
+CREATE TABLE events AS
+SELECT u AS user_id, 100 + 10 * ((u - 1) / 10) + j AS item_id, 1 + j % 3 AS w,
+	   timestamptz '2026-01-01' + (u * 10 + j) * interval '1 hour' AS ts
+FROM generate_series(1, 80) u, generate_series(0, 9) j
+UNION ALL
+SELECT u, 100 + 10 * (u - 81) + j, 1, timestamptz '2026-01-01' + (u * 10 + j) * interval '1 hour'
+FROM generate_series(81, 88) u, generate_series(0, 4) j;
+
+SELECT count(*) > 5 AS searched, count(*) FILTER (WHERE status = 'chosen') AS chosen,
+	   bool_and(value >= 0.94) FILTER (WHERE status = 'chosen') AS winner_above_bound,
+	   bool_and(value < 0.5) FILTER (WHERE family = 'popular') AS popularity_loses,
+	   bool_and(family <> 'popular') FILTER (WHERE status = 'chosen') AS popularity_not_chosen,
+	   bool_and(train_seconds >= 0 AND eval_seconds >= 0) FILTER (WHERE status IN ('chosen', 'trained')) AS timed
+FROM recsys.train_auto('events', 'auto', budget => '1 minute');
+-- the winner serves: a user with half of group 1 gets the other half
+SELECT array_agg(item_id ORDER BY item_id) AS items FROM recsys.recommend(81, 5, model => 'auto');
+-- what was tried, each candidate's value and seconds, and why: in the
+-- model's metrics (also the version's) and, in a sentence, its description
+SELECT m.metrics -> 'train_auto' ->> 'protocol' AS protocol,
+	   m.metrics -> 'train_auto' ->> 'protocol_reason' AS reason,
+	   m.metrics -> 'train_auto' ->> 'metric' AS metric,
+	   jsonb_array_length(m.metrics -> 'train_auto' -> 'candidates') > 5 AS candidates,
+	   m.metrics -> 'train_auto' -> 'candidates' -> 0 ?& ARRAY['family', 'algorithm', 'params', 'value',
+															  'train_seconds', 'eval_seconds', 'status'] AS recorded,
+	   (m.metrics -> 'train_auto' -> 'winner' ->> 'value')::float8 >= 0.94 AS winner_value,
+	   m.description LIKE 'train_auto: % (%), best validation ndcg@10 (0.9%) of % trained candidates; the best other family, %' AS described,
+	   v.metrics = m.metrics AS version_too
+FROM recsys.models m JOIN recsys.model_versions v ON v.model = m.name AND v.version = m.version
+WHERE m.name = 'auto';
+-- the candidates leave no models behind
+SELECT name FROM recsys.models WHERE name LIKE '\_recsys\_auto%' ORDER BY name;
+
+-- a time column: validated on each user's last items (the protocol says
+-- why); recency-weighted candidates join.  A second run retrains the
+-- model train_auto trained, whatever algorithm wins now
+SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen,
+	   count(*) FILTER (WHERE family = 'ease_recent') > 0 AS recency_weighted
+FROM recsys.train_auto('events', 'auto', time_col => 'ts', budget => '1 minute');
+SELECT metrics -> 'train_auto' ->> 'protocol' AS protocol, metrics -> 'train_auto' ->> 'protocol_reason' AS reason,
+	   version
+FROM recsys.models WHERE name = 'auto';
+-- ... unless told: holdout with a time column, another metric
+SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen
+FROM recsys.train_auto('events', 'auto', time_col => 'ts', protocol => 'holdout', metric => 'recall@5',
+					   budget => '1 minute');
+SELECT metrics -> 'train_auto' ->> 'protocol' AS protocol, metrics -> 'train_auto' ->> 'protocol_reason' AS reason,
+	   metrics -> 'train_auto' ->> 'metric' AS metric
+FROM recsys.models WHERE name = 'auto';
+
+-- item features: EASE with them joins the candidates (their weight searched)
+CREATE TABLE item_words AS SELECT DISTINCT item_id, 'group' || item_id / 10 AS feature FROM events;
+SELECT count(*) FILTER (WHERE family = 'ease_features' AND status IN ('trained', 'chosen')) >= 1 AS with_features,
+	   count(*) FILTER (WHERE status LIKE 'failed%') AS failed
+FROM recsys.train_auto('events', 'featured', features => 'item_words', budget => '1 minute');
+
+-- recsys.max_memory: a candidate that cannot fit is skipped, saying so
+-- (EASE's item-item matrix of 400 items needs more than 1 MB; the
+-- neighbour and factor models fit)
+CREATE TABLE wide AS
+SELECT u AS user_id, 1000 + (u * 7 + j * 13) % 400 AS item_id
+FROM generate_series(1, 200) u, generate_series(0, 11) j;
+SET recsys.max_memory = '1MB';
+SELECT family, status LIKE 'skipped: training needs % MB%, more than recsys.max_memory (1 MB)' AS skipped_for_memory
+FROM recsys.train_auto('wide', 'wide_auto', budget => '1 minute')
+WHERE family LIKE 'ease%' ORDER BY rank LIMIT 1;
+SELECT algorithm <> 'ease' AS another_won FROM recsys.models WHERE name = 'wide_auto';
+RESET recsys.max_memory;
+
+-- the budget: a small one skips what would not end in time, saying so,
+-- and keeps the best found; one too small for any candidate stores
+-- nothing (the detail lists each candidate's estimate)
+SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen,
+	   count(*) FILTER (WHERE status LIKE 'skipped: estimated % s, % s of the budget left%') > 0 AS skipped_for_budget
+FROM recsys.train_auto('wide', 'small', budget => '0.5 seconds');
+SELECT (metrics -> 'train_auto' ->> 'seconds')::float8 < 5 AS quick FROM recsys.models WHERE name = 'small';
+\set VERBOSITY terse
+SELECT * FROM recsys.train_auto('wide', 'tiny', budget => '0.01 seconds');
+\set VERBOSITY default
+SELECT count(*) AS stored FROM recsys.models WHERE name = 'tiny';
+
+-- a cancel (here a statement timeout) leaves the previous version serving
+-- and no candidate behind
+SELECT version AS before FROM recsys.models WHERE name = 'auto' \gset
+SET statement_timeout = '200ms';
+\set VERBOSITY terse
+SELECT count(*) FROM recsys.train_auto('wide', 'auto', budget => '1 minute');
+\set VERBOSITY default
+RESET statement_timeout;
+SELECT version = :before AS unchanged FROM recsys.models WHERE name = 'auto';
+SELECT count(*) AS items FROM recsys.recommend(1, 5, model => 'auto');
+SELECT name FROM recsys.models WHERE name LIKE '\_recsys\_auto%' ORDER BY name;
+
+-- errors, each before any training (terse: the context names lines of
+-- train_auto's body)
+\set VERBOSITY terse
+SELECT * FROM recsys.train_auto(NULL);
+SELECT * FROM recsys.train_auto('events', budget => NULL);
+SELECT * FROM recsys.train_auto('events', budget => '0 seconds');
+SELECT * FROM recsys.train_auto('events', budget => '-1 minute');
+SELECT * FROM recsys.train_auto('events', metric => 'rmse');
+SELECT * FROM recsys.train_auto('events', metric => 'ndcg');
+SELECT * FROM recsys.train_auto('events', metric => 'ndcg@0');
+SELECT * FROM recsys.train_auto('events', metric => 'coverage@10');
+SELECT * FROM recsys.train_auto('events', protocol => 'random');
+SELECT * FROM recsys.train_auto('events', protocol => 'last');
+SELECT * FROM recsys.train_auto('events', time_col => 'no_such_column');
+SELECT * FROM recsys.train_auto('events', user_col => 'no_such_column');
+SELECT * FROM recsys.train_auto('events', model => '');
+CREATE TABLE empty_events (user_id bigint, item_id bigint);
+SELECT * FROM recsys.train_auto('empty_events');
+-- too few interactions per user to hold any out
+CREATE TABLE short_events AS SELECT u AS user_id, u + j AS item_id FROM generate_series(1, 20) u, generate_series(1, 3) j;
+SELECT * FROM recsys.train_auto('short_events');
+-- a model trained by hand is replaced only when asked
+SELECT (recsys.train_popular('events', model => 'by_hand')).algorithm;
+SELECT * FROM recsys.train_auto('events', 'by_hand');
+\set VERBOSITY default
+SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen
+FROM recsys.train_auto('events', 'by_hand', budget => '10 seconds', replace => true);
+
+-- two roles: one may not retrain the other's model, nor read a source it
+-- has no privileges on
+CREATE ROLE regress_recsys_auto_owner;
+CREATE ROLE regress_recsys_auto_other;
+GRANT USAGE ON SCHEMA auto_test TO regress_recsys_auto_owner, regress_recsys_auto_other;
+GRANT SELECT ON events TO regress_recsys_auto_owner;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys TO regress_recsys_auto_owner, regress_recsys_auto_other;
+SET ROLE regress_recsys_auto_owner;
+SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen
+FROM recsys.train_auto('events', 'owned', budget => '10 seconds');
+RESET ROLE;
+SET ROLE regress_recsys_auto_other;
+\set VERBOSITY terse
+SELECT * FROM recsys.train_auto('events', 'mine');
+RESET ROLE;
+GRANT SELECT ON events TO regress_recsys_auto_other;
+SET ROLE regress_recsys_auto_other;
+SELECT * FROM recsys.train_auto('events', 'owned');
+\set VERBOSITY default
+RESET ROLE;
+SELECT name, owner FROM recsys.models WHERE name IN ('owned', 'mine') ORDER BY name;
+
+SELECT recsys.drop_model(name) FROM recsys.models WHERE name IN ('auto', 'featured', 'wide_auto', 'small', 'by_hand', 'owned')
+ORDER BY name;
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_auto_owner, regress_recsys_auto_other;
+DROP SCHEMA auto_test CASCADE;
+DROP ROLE regress_recsys_auto_owner;
+DROP ROLE regress_recsys_auto_other;
