@@ -19,6 +19,7 @@ PG_MODULE_MAGIC;
 int			recsys_threads = RECSYS_DEFAULT_THREADS;
 int			recsys_max_memory_mb = RECSYS_DEFAULT_MAX_MEMORY_MB;
 int			recsys_keep_versions = RECSYS_DEFAULT_KEEP_VERSIONS;
+bool		recsys_compressed_scan = true;
 
 void		_PG_init(void);
 
@@ -66,6 +67,18 @@ _PG_init(void)
 							1, RECSYS_MAX_KEEP_VERSIONS,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+
+	/*
+	 * Only the speed changes: the compressed scan's bounds keep every item
+	 * that could be in the exact top k (src/kernel/factor_scores.h).
+	 */
+	DefineCustomBoolVariable("recsys.compressed_scan",
+							 "Ranks a factor model's items by an int8 copy first, re-scoring the best exactly.",
+							 "Off: every item is scored in fp32, as before 0.8.0.",
+							 &recsys_compressed_scan,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 
 	RsModelCacheInit();
 

@@ -28,6 +28,7 @@
 
 extern int	recsys_threads;
 extern int	recsys_keep_versions;
+extern bool recsys_compressed_scan;
 extern int	recsys_max_memory_mb;
 
 /* recsys.max_memory in bytes */
