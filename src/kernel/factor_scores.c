@@ -307,23 +307,54 @@ q8_compact(Q8Scan *s)
 }
 
 /*
+ * Offer the lanes of one block whose upper bound reaches the threshold
+ * (lanes: a bit per item) as candidates and their lower bounds to the
+ * heap; false when the candidate list overflows.
+ */
+static bool
+q8_offer_block(Q8Scan *s, int64_t i0, const float *approx, const float *margin, unsigned lanes)
+{
+	float		t = q8_threshold(s);
+
+	for (int j = 0; j < RS_Q8_BLOCK; j++)
+	{
+		int64_t		i = i0 + j;
+		float		up = approx[j] + margin[j],
+					low = approx[j] - margin[j];
+
+		if (!((lanes >> j) & 1) || i >= s->v.h->n || up < t ||
+			(s->exclude && ((s->exclude[i >> 3] >> (i & 7)) & 1)))
+			continue;
+		if (s->cand_n == s->cand_cap && !q8_compact(s))
+			return false;
+		s->cand_idx[s->cand_n] = (int32_t) i;
+		s->cand_up[s->cand_n++] = up;
+		if (low == low)
+			rs_topk_offer(s->low_idx, s->low_val, &s->low_size, s->top_n, low, (int32_t) i);
+		t = q8_threshold(s);
+	}
+	return true;
+}
+
+/*
  * Bounds of the items [first, first + count) from their int32 sums, and
  * the candidates among them; false when the candidate list overflows.
- * Eight items at a time with the vector type; the per-item work runs only
- * for a block with an upper bound reaching the threshold.
+ * approx_i = acc_i scale_i sx + b_i, margin_i = err_i cx + qnorm_i cq +
+ * eps |b_i|; the per-item work runs only for a block with an upper bound
+ * reaching the threshold (NaN reaches it: the exact score decides).
  */
-RS_INLINE bool
-q8_select(Q8Scan *s, const int32_t *acc, int64_t first, int count, const int nregs)
+static bool
+q8_select_generic(Q8Scan *s, const int32_t *acc, int64_t first, int count)
 {
 	const Q8View *v = &s->v;
-	float		t = q8_threshold(s);
 
 	for (int j0 = 0; j0 < count; j0 += RS_Q8_BLOCK)
 	{
 		int64_t		i0 = first + j0;
 		float		approx[RS_Q8_BLOCK],
-					margin[RS_Q8_BLOCK];
-		bool		any = false;
+					margin[RS_Q8_BLOCK],
+					t = q8_threshold(s);
+		unsigned	lanes = 0;
 
 		for (int j = 0; j < RS_Q8_BLOCK; j++)
 		{
@@ -331,38 +362,62 @@ q8_select(Q8Scan *s, const int32_t *acc, int64_t first, int count, const int nre
 
 			approx[j] = (float) acc[j0 + j] * (v->scale[i0 + j] * s->sx) + b;
 			margin[j] = v->err[i0 + j] * s->cx + v->qnorm[i0 + j] * s->cq + s->eps * fabsf(b);
-			any |= !(approx[j] + margin[j] < t);
+			lanes |= (unsigned) !(approx[j] + margin[j] < t) << j;
 		}
-		if (!any)
-			continue;
-		for (int j = 0; j < RS_Q8_BLOCK; j++)
-		{
-			int64_t		i = i0 + j;
-			float		up = approx[j] + margin[j],
-						low = approx[j] - margin[j];
-
-			if (i >= v->h->n || up < t ||
-				(s->exclude && ((s->exclude[i >> 3] >> (i & 7)) & 1)))
-				continue;
-			if (s->cand_n == s->cand_cap && !q8_compact(s))
-				return false;
-			s->cand_idx[s->cand_n] = (int32_t) i;
-			s->cand_up[s->cand_n++] = up;
-			if (low == low)
-				rs_topk_offer(s->low_idx, s->low_val, &s->low_size, s->top_n, low, (int32_t) i);
-			t = q8_threshold(s);
-		}
+		if (lanes && !q8_offer_block(s, i0, approx, margin, lanes))
+			return false;
 	}
 	return true;
 }
 
-#define Q8_DEFINE(SUFFIX, ATTRS, NREGS) \
-	ATTRS static bool \
-	q8_select_##SUFFIX(Q8Scan *s, const int32_t *acc, int64_t first, int count) \
-	{ \
-		return q8_select(s, acc, first, count, NREGS); \
+#if defined(RS_X86_DISPATCH)
+/* The same, eight items per AVX2 instruction (a bias beyond n reads as 0). */
+RS_ISA_ATTRS_AVX2 static bool
+q8_select_avx2(Q8Scan *s, const int32_t *acc, int64_t first, int count)
+{
+	const Q8View *v = &s->v;
+	__m256		sx = _mm256_set1_ps(s->sx),
+				cx = _mm256_set1_ps(s->cx),
+				cq = _mm256_set1_ps(s->cq),
+				eps = _mm256_set1_ps(s->eps),
+				absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)),
+				t = _mm256_set1_ps(q8_threshold(s));
+
+	for (int j0 = 0; j0 < count; j0 += RS_Q8_BLOCK)
+	{
+		int64_t		i0 = first + j0;
+		__m256		approx = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *) (acc + j0))),
+										   _mm256_mul_ps(_mm256_loadu_ps(v->scale + i0), sx));
+		__m256		margin = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(v->err + i0), cx),
+										   _mm256_mul_ps(_mm256_loadu_ps(v->qnorm + i0), cq));
+		unsigned	lanes;
+
+		if (s->ybias)
+		{
+			float		b[RS_Q8_BLOCK] = {0};
+			__m256		vb;
+
+			memcpy(b, s->ybias + i0, sizeof(float) * (i0 + RS_Q8_BLOCK <= v->h->n ? RS_Q8_BLOCK : v->h->n - i0));
+			vb = _mm256_loadu_ps(b);
+			approx = _mm256_add_ps(approx, vb);
+			margin = _mm256_add_ps(margin, _mm256_mul_ps(eps, _mm256_and_ps(vb, absmask)));
+		}
+		lanes = (unsigned) _mm256_movemask_ps(_mm256_cmp_ps(_mm256_add_ps(approx, margin), t, _CMP_NLT_UQ));
+		if (lanes)
+		{
+			float		a[RS_Q8_BLOCK],
+						m[RS_Q8_BLOCK];
+
+			_mm256_storeu_ps(a, approx);
+			_mm256_storeu_ps(m, margin);
+			if (!q8_offer_block(s, i0, a, m, lanes))
+				return false;
+			t = _mm256_set1_ps(q8_threshold(s));
+		}
 	}
-RS_SIMD_INSTANTIATE(Q8_DEFINE)
+	return true;
+}
+#endif
 
 int
 rs_q8_score_topk(const void *q8, const float *Y, const float *ybias, const float *x,
@@ -381,13 +436,16 @@ rs_q8_score_topk(const void *q8, const float *Y, const float *ybias, const float
 				eps = Q8_EPS(k);
 	int32_t		limit;
 	int			size = 0;
-	bool		(*select) (Q8Scan *, const int32_t *, int64_t, int) = RS_SIMD_SELECT(q8_select);
+	bool		(*select) (Q8Scan *, const int32_t *, int64_t, int) = q8_select_generic;
 	void		(*accumulate) (const int8_t *, int, const int32_t *, int64_t, int32_t *) =
 		q8_accumulate_generic;
 
 #if defined(RS_X86_DISPATCH)
 	if (rs_simd_isa() != RS_ISA_BASELINE)
+	{
 		accumulate = q8_accumulate_avx2;
+		select = q8_select_avx2;
+	}
 #endif
 	if (candidates)
 		*candidates = -1;
