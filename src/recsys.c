@@ -20,6 +20,7 @@ int			recsys_threads = RECSYS_DEFAULT_THREADS;
 int			recsys_max_memory_mb = RECSYS_DEFAULT_MAX_MEMORY_MB;
 int			recsys_keep_versions = RECSYS_DEFAULT_KEEP_VERSIONS;
 bool		recsys_compressed_scan = true;
+bool		recsys_bulk_write = true;
 
 void		_PG_init(void);
 
@@ -76,6 +77,15 @@ _PG_init(void)
 							 "Ranks a factor model's items by an int8 copy first, re-scoring the best exactly.",
 							 "Off: every item is scored in fp32, as before 0.8.0.",
 							 &recsys_compressed_scan,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	/* only the speed changes (src/model_store.c: bulk_write_factors) */
+	DefineCustomBoolVariable("recsys.bulk_write",
+							 "Writes a model's factor rows by heap multi-insert instead of INSERT statements.",
+							 "Off: every row goes through INSERT ... SELECT, as before 0.8.0.",
+							 &recsys_bulk_write,
 							 true,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
