@@ -894,6 +894,17 @@ COMMENT ON FUNCTION recsys.train_fm(regclass, text, text, integer, integer, doub
 -- Serving
 -------------------------------------------------------------------------------
 
+-- Row estimates for the planner (src/planner_support.c): a ranking's
+-- constant k, a split's source's estimated rows.
+CREATE FUNCTION recsys._rows_k(internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'recsys_rows_k'
+LANGUAGE C STABLE PARALLEL SAFE STRICT;
+CREATE FUNCTION recsys._rows_source(internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'recsys_rows_source'
+LANGUAGE C STABLE PARALLEL SAFE STRICT;
+
 CREATE FUNCTION recsys.recommend(
 	user_id bigint,
 	k integer DEFAULT 10,
@@ -904,7 +915,7 @@ CREATE FUNCTION recsys.recommend(
 	similarity_model text DEFAULT NULL)
 RETURNS TABLE (item_id bigint, score real, reason text)
 AS 'MODULE_PATHNAME', 'recsys_recommend'
-LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10 SUPPORT recsys._rows_k;
 COMMENT ON FUNCTION recsys.recommend(bigint, integer, text, boolean, bigint[], real, text) IS
 	'the k items a model recommends to a user, best first (diversity > 0: re-ranked by maximal marginal relevance), and why each is there';
 
@@ -914,7 +925,7 @@ CREATE FUNCTION recsys.similar_items(
 	model text DEFAULT 'default')
 RETURNS TABLE (item_id bigint, score real)
 AS 'MODULE_PATHNAME', 'recsys_similar_items'
-LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10 SUPPORT recsys._rows_k;
 COMMENT ON FUNCTION recsys.similar_items(bigint, integer, text) IS
 	'the k items most similar to an item, best first';
 
@@ -1034,7 +1045,7 @@ REVOKE EXECUTE ON FUNCTION recsys.fold_in_accum(bytea, bigint, real, text),
 CREATE FUNCTION recsys._recommend_for_vector(vec real[], k integer, model text, exclude_seen bigint[])
 RETURNS TABLE (item_id bigint, score real)
 AS 'MODULE_PATHNAME', 'recsys_recommend_for_vector'
-LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10 SUPPORT recsys._rows_k;
 COMMENT ON FUNCTION recsys._recommend_for_vector(real[], integer, text, bigint[]) IS
 	'internal: recommend_for_vector';
 
@@ -1045,7 +1056,7 @@ CREATE FUNCTION recsys.recommend_for_vector(
 	model text DEFAULT 'default',
 	exclude_seen bigint[] DEFAULT NULL)
 RETURNS TABLE (item_id bigint, score real)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10 SUPPORT recsys._rows_k
 AS $$
 	SELECT * FROM recsys._recommend_for_vector(vec, k, model, exclude_seen)
 $$;
@@ -1060,7 +1071,7 @@ CREATE FUNCTION recsys.recommend_session(
 	similarity_model text DEFAULT NULL)
 RETURNS TABLE (item_id bigint, score real, reason text)
 AS 'MODULE_PATHNAME', 'recsys_recommend_session'
-LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10;
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10 SUPPORT recsys._rows_k;
 COMMENT ON FUNCTION recsys.recommend_session(bigint[], integer, text, real, text) IS
 	'recommendations for an anonymous visitor from the items of their session, and why each is there';
 
@@ -1106,7 +1117,7 @@ CREATE FUNCTION recsys.split_kfold(
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id')
 RETURNS TABLE (user_id bigint, item_id bigint, fold integer)
-LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER SUPPORT recsys._rows_source
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -1137,7 +1148,7 @@ CREATE FUNCTION recsys.split_holdout(
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id')
 RETURNS TABLE (user_id bigint, item_id bigint, is_test boolean)
-LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER SUPPORT recsys._rows_source
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -1178,7 +1189,7 @@ CREATE FUNCTION recsys.split_last(
 	user_col name DEFAULT 'user_id',
 	item_col name DEFAULT 'item_id')
 RETURNS TABLE (user_id bigint, item_id bigint, is_test boolean)
-LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER SUPPORT recsys._rows_source
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN

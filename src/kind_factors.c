@@ -53,10 +53,13 @@
 #include "model_kind.h"
 #include "model_load.h"
 #include "profile.h"
+#include "recsys.h"
 #include "score.h"
 #include "spi_util.h"
 
 #define FOLD_IN_CHUNK 4096			/* items per kernel call between interrupt checks */
+/* Catalogs from this size rank through the compressed copy (recsys.compressed_scan). */
+#define COMPRESSED_MIN_ITEMS 4096
 
 /* What a factor model holds besides the items every model has. */
 typedef struct FactorsState
@@ -78,6 +81,14 @@ typedef struct FactorsState
 	float	   *score_bias;		/* item_bias if scores add it, else NULL */
 	float	   *item_norms;		/* |y_i|, for cosine similar_items */
 	float	   *gram;			/* k x k YtY, computed on first use */
+	/*
+	 * The int8 copy of item_factors ranking scans first (rs_q8_*): one flat
+	 * block without pointers, built on first use while
+	 * recsys.compressed_scan is on; q8_scratch is this backend's scratch.
+	 */
+	void	   *q8;
+	void	   *q8_scratch;
+	int			q8_scratch_top_n;
 
 	/* implicit cold start: the mean user vector, else the share of users per item */
 	float	   *mean_user;
@@ -771,18 +782,65 @@ factors_score_user(RsModel *model, int64 user_id, const RsUserItems *items, floa
 }
 
 /*
+ * The compressed copy of the item factors, built on first use (in steps
+ * between interrupt checks; a cancel midway leaves none), or NULL when
+ * recsys.compressed_scan is off or the catalog is too small to gain.
+ */
+static const void *
+compressed_items(RsModel *model)
+{
+	FactorsState *f = F(model);
+	int32		n = model->items.count;
+
+	if (!recsys_compressed_scan || n < COMPRESSED_MIN_ITEMS)
+		return NULL;
+	if (f->q8 == NULL)
+	{
+		void	   *q8 = RsModelAlloc(model, rs_q8_bytes(n, f->k));
+
+		rs_q8_init(q8, n, f->k);
+		for (int32 begin = 0; begin < n; begin += 16384)
+		{
+			CHECK_FOR_INTERRUPTS();
+			rs_q8_build(q8, f->item_factors, begin, Min(n, begin + 16384));
+		}
+		f->q8 = q8;
+	}
+	return f->q8;
+}
+
+/*
  * Rank every item for vector x (and an explicit model's user bias) in one
- * cache-friendly pass: rs_score_topk scores and selects block by block.
- * Explicit models report the clipped rating prediction.
+ * cache-friendly pass: rs_score_topk scores and selects block by block,
+ * or rs_q8_score_topk scans the compressed copy and re-scores the items
+ * its bounds keep (the same top k).  Explicit models report the clipped
+ * rating prediction.
  */
 static int
 rank_for_vector(RsModel *model, const float *x, float user_bias, uint8 *exclude, int k,
 				float *block, int32 *out_idx, float *out_score)
 {
 	FactorsState *f = F(model);
-	int			found = rs_score_topk(f->item_factors, f->score_bias,
-									  model->items.count, f->k, x, exclude, k, block,
-									  out_idx, out_score);
+	const void *q8 = k > 0 && 4 * (int64) k < model->items.count ? compressed_items(model) : NULL;
+	int			found;
+
+	if (q8 != NULL)
+	{
+		if (f->q8_scratch_top_n < k)
+		{
+			void	   *scratch = MemoryContextAllocHuge(model->mcxt, rs_q8_scratch_bytes(f->k, k));
+
+			if (f->q8_scratch)
+				pfree(f->q8_scratch);
+			f->q8_scratch = scratch;
+			f->q8_scratch_top_n = k;
+		}
+		found = rs_q8_score_topk(q8, f->item_factors, f->score_bias, x, exclude, k,
+								 f->q8_scratch, block, out_idx, out_score, NULL);
+	}
+	else
+		found = rs_score_topk(f->item_factors, f->score_bias, model->items.count, f->k, x,
+							  exclude, k, block, out_idx, out_score);
 
 	if (f->explicit_feedback)
 		for (int r = 0; r < found; r++)

@@ -25,11 +25,20 @@
 
 #include <math.h>
 
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "common/hashfn.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "storage/lock.h"
+#include "utils/rel.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
@@ -44,6 +53,7 @@
 
 #define BATCH_ROWS 8192
 #define BATCH_PAIRS 262144		/* neighbour pairs per INSERT */
+#define BULK_SLOTS 1000			/* rows per heap multi-insert */
 
 /* Seed of the hash that keys a model's training lock ("recs"). */
 #define RECSYS_LOCK_CLASS 0x72656373
@@ -158,8 +168,132 @@ RsCreateModelVersion(const RsModelDesc *desc)
 }
 
 /*
+ * Whether rows of the recsys table rel can be written in bulk
+ * (bulk_write_factors): a plain table whose columns are exactly
+ * (text, integer, bigint, real, real[]) and whose only triggers are its
+ * foreign key's checks, with no CHECK constraint.  A table a DBA changed
+ * takes the SPI path, which fires and checks everything.
+ */
+static bool
+bulk_writable(Relation rel)
+{
+	static const Oid types[5] = {TEXTOID, INT4OID, INT8OID, FLOAT4OID, FLOAT4ARRAYOID};
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION || desc->natts != 5 ||
+		(desc->constr && desc->constr->num_check > 0))
+		return false;
+	for (int a = 0; a < 5; a++)
+		if (TupleDescAttr(desc, a)->attisdropped || TupleDescAttr(desc, a)->atttypid != types[a] ||
+			TupleDescAttr(desc, a)->attgenerated)
+			return false;
+	if (rel->trigdesc)
+		for (int t = 0; t < rel->trigdesc->numtriggers; t++)
+			if (RI_FKey_trigger_type(rel->trigdesc->triggers[t].tgfoid) == RI_TRIGGER_NONE)
+				return false;
+	return true;
+}
+
+/* A one-dimensional real[] of the k floats x, built directly. */
+static ArrayType *
+float_array(const float *x, int k)
+{
+	Size		bytes = ARR_OVERHEAD_NONULLS(1) + sizeof(float) * (Size) k;
+	ArrayType  *a = palloc(bytes);
+
+	SET_VARSIZE(a, bytes);
+	a->ndim = 1;
+	a->dataoffset = 0;
+	a->elemtype = FLOAT4OID;
+	ARR_DIMS(a)[0] = k;
+	ARR_LBOUND(a)[0] = 1;
+	memcpy(ARR_DATA_PTR(a), x, sizeof(float) * (Size) k);
+	return a;
+}
+
+/*
+ * Rows [begin, n) of RsWriteFactors by heap multi-insert, BULK_SLOTS rows
+ * at a time, each row's index entries inserted as the executor does
+ * (ExecInsertIndexTuples): no SQL per row or batch.  The heap and index
+ * insertions are WAL-logged as any INSERT's (standbys, crash recovery).
+ * What is not done per row was done once by the caller's SPI insert of
+ * row 0 of the same model version: the privilege check, the row-level
+ * security policies' WITH CHECK (recsys's depend on the model only) and
+ * the foreign key's check, whose KEY SHARE lock on the model_versions row
+ * holds to the end of the transaction, so every row's key stays valid.
+ * bulk_writable() sends tables with other triggers or CHECK constraints
+ * to the SPI path.
+ */
+static void
+bulk_write_factors(Relation rel, const char *name, int32 version, const int64 *ids,
+				   const float *bias, const float *factors, int64 begin, int64 n, int k)
+{
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	BulkInsertState bistate = GetBulkInsertState();
+	CommandId	cid = GetCurrentCommandId(true);
+	TupleTableSlot *slots[BULK_SLOTS];
+	Datum		model = CStringGetTextDatum(name);
+	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext,
+														"recsys bulk factor rows",
+														ALLOCSET_DEFAULT_SIZES);
+
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	for (int s = 0; s < BULK_SLOTS; s++)
+		slots[s] = table_slot_create(rel, NULL);
+
+	for (int64 start = begin; start < n; start += BULK_SLOTS)
+	{
+		int			rows = (int) Min(BULK_SLOTS, n - start);
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(batch_context);
+		for (int r = 0; r < rows; r++)
+		{
+			TupleTableSlot *slot = slots[r];
+			int64		i = start + r;
+
+			ExecClearTuple(slot);
+			slot->tts_values[0] = model;
+			slot->tts_values[1] = Int32GetDatum(version);
+			slot->tts_values[2] = Int64GetDatum(ids[i]);
+			slot->tts_values[3] = Float4GetDatum(bias ? bias[i] : 0);
+			slot->tts_values[4] = PointerGetDatum(float_array(factors + i * k, k));
+			memset(slot->tts_isnull, 0, sizeof(bool) * 5);
+			ExecStoreVirtualTuple(slot);
+		}
+		MemoryContextSwitchTo(old);
+		table_multi_insert(rel, slots, rows, cid, 0, bistate);
+		for (int r = 0; r < rows; r++)
+		{
+			List	   *recheck = ExecInsertIndexTuples(rri, slots[r], estate, false, false,
+														NULL, NIL);
+
+			Assert(recheck == NIL);
+			list_free(recheck);
+		}
+		ResetPerTupleExprContext(estate);
+		MemoryContextReset(batch_context);
+	}
+
+	for (int s = 0; s < BULK_SLOTS; s++)
+		ExecDropSingleTupleTableSlot(slots[s]);
+	FreeBulkInsertState(bistate);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	MemoryContextDelete(batch_context);
+	/* the rows are visible to what the training runs next */
+	CommandCounterIncrement();
+}
+
+/*
  * RsWriteFactors stores n rows of ids[i], bias[i] (0 if bias is NULL) and
- * factors[i * k .. (i + 1) * k) into user_factors or item_factors.
+ * factors[i * k .. (i + 1) * k) into user_factors or item_factors: the
+ * first row by an INSERT through SPI (every check of the table), the rest
+ * in bulk (bulk_write_factors) when the table allows it, else by INSERTs
+ * of BATCH_ROWS rows.
  */
 void
 RsWriteFactors(RsSide side, const char *name, int32 version, const int64 *ids,
@@ -180,6 +314,7 @@ RsWriteFactors(RsSide side, const char *name, int32 version, const int64 *ids,
 	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext,
 														"recsys factor batch",
 														ALLOCSET_DEFAULT_SIZES);
+	bool		bulk = false;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -191,7 +326,8 @@ RsWriteFactors(RsSide side, const char *name, int32 version, const int64 *ids,
 
 	for (int64 start = 0; start < n; start += BATCH_ROWS)
 	{
-		int			rows = (int) Min(BATCH_ROWS, n - start);
+		/* the first batch is row 0 alone when the rest may go in bulk */
+		int			rows = (int) (start == 0 && recsys_bulk_write ? 1 : Min(BATCH_ROWS, n - start));
 		MemoryContext old = MemoryContextSwitchTo(batch_context);
 
 		CHECK_FOR_INTERRUPTS();
@@ -201,6 +337,19 @@ RsWriteFactors(RsSide side, const char *name, int32 version, const int64 *ids,
 		MemoryContextSwitchTo(old);
 		RsExecute(query, 6, argtypes, values, NULL, false, SPI_OK_INSERT);
 		MemoryContextReset(batch_context);
+		if (start == 0 && rows == 1 && n > 1)
+		{
+			Relation	rel = table_openrv(makeRangeVar("recsys", side == RS_USERS ? "user_factors" :
+														 "item_factors", -1), RowExclusiveLock);
+
+			bulk = bulk_writable(rel);
+			if (bulk)
+				bulk_write_factors(rel, name, version, ids, bias, factors, 1, n, k);
+			table_close(rel, NoLock);
+			if (bulk)
+				break;
+			start = 1 - BATCH_ROWS; /* the SPI batches go on from row 1 */
+		}
 	}
 	SPI_finish();
 	MemoryContextDelete(batch_context);

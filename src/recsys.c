@@ -21,6 +21,8 @@ PG_MODULE_MAGIC;
 int			recsys_threads = RECSYS_DEFAULT_THREADS;
 int			recsys_max_memory_mb = RECSYS_DEFAULT_MAX_MEMORY_MB;
 int			recsys_keep_versions = RECSYS_DEFAULT_KEEP_VERSIONS;
+bool		recsys_compressed_scan = true;
+bool		recsys_bulk_write = true;
 
 void		_PG_init(void);
 
@@ -68,6 +70,27 @@ _PG_init(void)
 							1, RECSYS_MAX_KEEP_VERSIONS,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+
+	/*
+	 * Only the speed changes: the compressed scan's bounds keep every item
+	 * that could be in the exact top k (src/kernel/factor_scores.h).
+	 */
+	DefineCustomBoolVariable("recsys.compressed_scan",
+							 "Ranks a factor model's items by an int8 copy first, re-scoring the best exactly.",
+							 "Off: every item is scored in fp32, as before 0.8.0.",
+							 &recsys_compressed_scan,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	/* only the speed changes (src/model_store.c: bulk_write_factors) */
+	DefineCustomBoolVariable("recsys.bulk_write",
+							 "Writes a model's factor rows by heap multi-insert instead of INSERT statements.",
+							 "Off: every row goes through INSERT ... SELECT, as before 0.8.0.",
+							 &recsys_bulk_write,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 
 	RsModelCacheInit();
 	RsSharedCacheInit();

@@ -28,6 +28,8 @@
 
 extern int	recsys_threads;
 extern int	recsys_keep_versions;
+extern bool recsys_compressed_scan;
+extern bool recsys_bulk_write;
 extern int	recsys_max_memory_mb;
 
 /* recsys.max_memory in bytes */

@@ -8,6 +8,7 @@
 #ifndef RECSYS_KERNEL_FACTOR_SCORES_H
 #define RECSYS_KERNEL_FACTOR_SCORES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* norms[i] = |Y[i, :]| for the n x k row-major Y, summed in double. */
@@ -36,5 +37,63 @@ extern float rs_dot(const float *a, const float *b, int k);
  */
 extern void rs_add_weighted_outer(const float *Y, const int32_t *idx, const float *c,
 								  int64_t n, int k, float *A);
+
+
+/* ----------------------------------------------------------------------
+ * Compressed item vectors (int8) with exact re-scoring
+ * ----------------------------------------------------------------------
+ *
+ * An int8 copy of the n x k item factors, one scale per item (its largest
+ * |y_i[d]| / 127), laid out in blocks of RS_Q8_BLOCK items with the
+ * dimensions in pairs (codes[block][pair][item][2]), so that one 16-byte
+ * load feeds eight items' multiply-adds.  It is one flat allocation with
+ * no pointers inside (it can be copied or placed in shared memory as is):
+ * a header, then per item its scale, the norm of its rounding error
+ * |y_i - q_i| and the norm of its rounded vector |q_i| (both rounded up),
+ * then the codes.
+ *
+ * rs_q8_score_topk ranks exactly what rs_score_topk ranks: the user
+ * vector is rounded to int16, every item gets an approximate score and a
+ * guaranteed error bound (Cauchy-Schwarz on both rounding errors plus the
+ * float rounding of the exact dot product), and every item whose upper
+ * bound reaches the k-th best lower bound is re-scored exactly in fp32.
+ * An item left out has k items certainly better than it, so the top k is
+ * the exact one; only the scores' last bits may differ from
+ * rs_score_topk's (a dot product summed in a fixed order, not sgemv's).
+ */
+#define RS_Q8_BLOCK 8
+
+typedef struct RsQ8Header
+{
+	int64_t		n;				/* items */
+	int32_t		k;				/* factors */
+	int32_t		pairs;			/* (k + 1) / 2 */
+	int64_t		blocks;			/* ceil(n / RS_Q8_BLOCK) */
+} RsQ8Header;
+
+/* Bytes of the compressed copy of n x k factors. */
+extern size_t rs_q8_bytes(int64_t n, int k);
+
+/* Set up the header of a copy of rs_q8_bytes(n, k) bytes (zeroed codes). */
+extern void rs_q8_init(void *q8, int64_t n, int k);
+
+/* Compress rows [begin, end) of the n x k row-major Y into q8. */
+extern void rs_q8_build(void *q8, const float *Y, int64_t begin, int64_t end);
+
+/* Bytes of the scratch rs_q8_score_topk needs for top_n and k factors. */
+extern size_t rs_q8_scratch_bytes(int k, int top_n);
+
+/*
+ * The top_n best of Y x (+ ybias), as rs_score_topk (same order, same
+ * return value; exclude as there), scanning the compressed copy first.
+ * scratch holds rs_q8_scratch_bytes(k, top_n) bytes, block_scores
+ * RS_SCORE_BLOCK floats (for the fallback).  Falls back to rs_score_topk
+ * when x is not finite or the bounds would keep too many candidates
+ * (*candidates, if not NULL, is then -1, else the number re-scored).
+ */
+extern int	rs_q8_score_topk(const void *q8, const float *Y, const float *ybias,
+							 const float *x, const uint8_t *exclude, int top_n,
+							 void *scratch, float *block_scores, int32_t *out_idx,
+							 float *out_score, int64_t *candidates);
 
 #endif							/* RECSYS_KERNEL_FACTOR_SCORES_H */
