@@ -3776,8 +3776,9 @@ BEGIN
 	END IF;
 	-- kept for the end: training the winner and its blend partner on all
 	-- the data (scaled by its size, plus a fifth), the two slowest of this
-	-- candidate (it may win) and the two best families' winners so far;
-	-- and, while the search runs, three blend evaluations
+	-- candidate's family (the candidate may win it) and the two best
+	-- other families' winners so far; and, while the search runs, three
+	-- blend evaluations
 	SELECT coalesce(sum(x.seconds), 0) * (ctx ->> 'scale')::double precision * 1.2
 		   + CASE WHEN blending THEN 0
 				  ELSE 3 * coalesce((SELECT sum(b.eval_seconds)
@@ -3789,9 +3790,12 @@ BEGIN
 			(SELECT b.train_seconds AS seconds
 			 FROM (SELECT t.train_seconds FROM _recsys_auto_trials t
 				   WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
+					 AND (blending OR t.family <> _auto_trial.family)
 				   ORDER BY t.value DESC LIMIT 2) b
 			 UNION ALL
-			 SELECT estimate WHERE NOT blending) c
+			 SELECT greatest(estimate, (SELECT t.train_seconds FROM _recsys_auto_trials t
+										WHERE t.model IS NOT NULL AND t.family = _auto_trial.family))
+			 WHERE NOT blending) c
 		  ORDER BY c.seconds DESC LIMIT 2) x;
 	left_seconds := extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp());
 	IF estimate + reserve > left_seconds THEN
