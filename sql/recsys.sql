@@ -678,13 +678,19 @@ CREATE FUNCTION recsys.train_cf(
 	solver text DEFAULT NULL,
 	regularization_exponent double precision DEFAULT 0,
 	store_users boolean DEFAULT true,
-	replace boolean DEFAULT false)
+	replace boolean DEFAULT false,
+	features regclass DEFAULT NULL,
+	feature_weight double precision DEFAULT 1,
+	embeddings regclass DEFAULT NULL,
+	embedding_weights double precision[] DEFAULT NULL,
+	cold_item_weight double precision DEFAULT 1)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_cf'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_cf(regclass, integer, text, text, integer, double precision,
-	double precision, name, name, name, bigint, text, double precision, boolean, boolean) IS
-	'train a matrix factorisation model: implicit ALS, or explicit biased MF by ALS or Gibbs sampling; with store_users => false no per-user vector is stored';
+	double precision, name, name, name, bigint, text, double precision, boolean, boolean, regclass,
+	double precision, regclass, double precision[], double precision) IS
+	'train a matrix factorisation model: implicit ALS, or explicit biased MF by ALS or Gibbs sampling; with store_users => false no per-user vector is stored; implicit ALS takes item features (as pseudo-users) and embeddings (mapped to item vectors), and gives cold items vectors';
 
 CREATE FUNCTION recsys.train_bpr(
 	source regclass,
