@@ -692,6 +692,13 @@ COMMENT ON FUNCTION recsys.train_cf(regclass, integer, text, text, integer, doub
 	double precision, regclass, double precision[], double precision) IS
 	'train a matrix factorisation model: implicit ALS, or explicit biased MF by ALS or Gibbs sampling; with store_users => false no per-user vector is stored; implicit ALS takes item features (as pseudo-users) and embeddings (mapped to item vectors), and gives cold items vectors';
 
+CREATE FUNCTION recsys.refresh_items(model text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'recsys_refresh_items'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.refresh_items(text) IS
+	'give the items that appeared in a model''s features or embeddings since training their vectors, without retraining; returns how many';
+
 CREATE FUNCTION recsys.train_bpr(
 	source regclass,
 	factors integer DEFAULT 64,

@@ -54,6 +54,7 @@
 #include "utils/regproc.h"
 #include "utils/rel.h"
 
+#include "args.h"
 #include "array_util.h"
 #include "cancel.h"
 #include "cold.h"
@@ -129,7 +130,19 @@ RsColdEmbeddingArgs(Oid relid, const char *item_col, ArrayType *weights, RsColdM
 				 errhint("Give each feature group (a text embedding, an image embedding) as a real[] column.")));
 	if (weights != NULL)
 	{
-		w = RsArrayToFloats(weights, "embedding_weights", &nw);
+		Datum	   *elems;
+		bool	   *nulls;
+
+		deconstruct_array_builtin(weights, FLOAT8OID, &elems, &nulls, &nw);
+		w = palloc(sizeof(float) * Max(nw, 1));
+		for (int g = 0; g < nw; g++)
+		{
+			if (nulls[g])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("embedding_weights must not contain NULL")));
+			w[g] = (float) DatumGetFloat8(elems[g]);
+		}
 		if (nw != cm->n_groups)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -140,7 +153,7 @@ RsColdEmbeddingArgs(Oid relid, const char *item_col, ArrayType *weights, RsColdM
 	for (int g = 0; g < cm->n_groups; g++)
 	{
 		cm->group_weights[g] = w ? w[g] : 1.0f;
-		if (cm->group_weights[g] < 0 || cm->group_weights[g] > 1000)
+		if (!(cm->group_weights[g] >= 0 && cm->group_weights[g] <= 1000))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("embedding_weights must be between 0 and 1000, not %g", cm->group_weights[g])));
@@ -648,4 +661,275 @@ RsColdDescribe(const RsColdModel *cm, StringInfo params)
 		RsJsonFloatArray(params, "embedding_weights", cm->group_weights, cm->n_groups);
 	}
 	RsJsonFloat(params, "cold_item_weight", cm->cold_weight);
+}
+
+/* A model's cold-item state as refresh_items reads it. */
+typedef struct ColdRefresh
+{
+	RsColdModel *cm;
+	const int64 *known;
+	int32		n_known;
+	int64	   *ids;
+	float	   *vectors;
+	int32		n;
+	MemoryContext cxt;
+} ColdRefresh;
+
+static void
+compute_as_owner(void *arg)
+{
+	ColdRefresh *r = arg;
+	MemoryContext old = MemoryContextSwitchTo(r->cxt);
+
+	r->n = RsColdItemVectors(r->cm, r->known, r->n_known, &r->ids, &r->vectors);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * SPI switches back to its own context after every query: refresh_items
+ * reads into this one, which outlives SPI_finish.
+ */
+static MemoryContext refresh_context;
+
+static void
+execute(const char *query, int nargs, Oid *argtypes, Datum *values)
+{
+	RsExecute(query, nargs, argtypes, values, NULL, true, SPI_OK_SELECT);
+	MemoryContextSwitchTo(refresh_context);
+}
+
+static char *
+spi_text(int row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+/* A relation a model recorded, or an error if it is gone. */
+static Oid
+recorded_relation(const char *model, const char *what, const char *relname)
+{
+	Oid			relid = DatumGetObjectId(DirectFunctionCall1(to_regclass, CStringGetTextDatum(relname)));
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the %s relation %s of model \"%s\" does not exist", what, relname, model),
+				 errhint("Retrain the model with its new %s.", what)));
+	return relid;
+}
+
+/* Read the stored parameter array name of a version into a palloc'd copy. */
+static float *
+stored_parameter(const char *model, int32 version, const char *name, int expect_cols, int *rows)
+{
+	Datum		values[3] = {CStringGetTextDatum(model), Int32GetDatum(version), CStringGetTextDatum(name)};
+	bool		isnull;
+	ArrayType  *a;
+	int			n;
+	float	   *out;
+
+	execute("SELECT shape[1], value FROM recsys.model_parameters "
+			"WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
+			"AND name OPERATOR(pg_catalog.=) $3 AND shape[2] OPERATOR(pg_catalog.=) $4",
+			4, (Oid[]) {TEXTOID, INT4OID, TEXTOID, INT4OID},
+			(Datum[]) {values[0], values[1], values[2], Int32GetDatum(expect_cols)});
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("model \"%s\" version %d has no parameter \"%s\" of %d columns", model, version,
+						name, expect_cols),
+				 errhint("Retrain the model.")));
+	*rows = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	a = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	out = RsArrayToFloats(a, name, &n);
+	if (n != *rows * expect_cols)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("parameter \"%s\" of model \"%s\" has %d values, not %d", name, model, n,
+						*rows * expect_cols)));
+	return out;
+}
+
+/* Read the features' vectors of a version (names in byte order). */
+static void
+load_feature_vectors(const char *model, int32 version, RsColdModel *cm)
+{
+	int			rows;
+
+	cm->gram = stored_parameter(model, version, "cold:gram", cm->k, &rows);
+	if (rows != cm->k)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("parameter \"cold:gram\" of model \"%s\" is not %d x %d", model, cm->k, cm->k)));
+	RsExecute("SELECT pg_catalog.substr(name, 9), value FROM recsys.model_parameters "
+			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
+			  "AND name COLLATE \"C\" OPERATOR(pg_catalog.>=) '" FEATURE_PREFIX "' "
+			  "AND name COLLATE \"C\" OPERATOR(pg_catalog.<) 'feature;' "
+			  "ORDER BY name COLLATE \"C\"",
+			  2, (Oid[]) {TEXTOID, INT4OID},
+			  (Datum[]) {CStringGetTextDatum(model), Int32GetDatum(version)}, NULL, true, SPI_OK_SELECT);
+	MemoryContextSwitchTo(refresh_context);
+	cm->n_features = (int32) SPI_processed;
+	cm->names = palloc(sizeof(char *) * Max(cm->n_features, 1));
+	cm->vectors = palloc(sizeof(float) * (Size) Max(cm->n_features, 1) * cm->k);
+	for (int32 f = 0; f < cm->n_features; f++)
+	{
+		bool		isnull;
+		ArrayType  *a = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[f], SPI_tuptable->tupdesc, 2, &isnull));
+		int			n;
+		float	   *v = RsArrayToFloats(a, "a feature's vector", &n);
+
+		if (n != cm->k)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("a feature vector of model \"%s\" has %d values, not %d", model, n, cm->k)));
+		cm->names[f] = spi_text(f, 1);
+		memcpy(cm->vectors + (Size) f * cm->k, v, sizeof(float) * cm->k);
+	}
+}
+
+/*
+ * recsys_refresh_items(model text) returns integer: gives the items that
+ * have appeared in the model's features or embeddings since it was
+ * trained (or refreshed) their vectors, in its active version, without
+ * retraining; returns how many.  The relations are read as the model's
+ * owner, like its source.
+ */
+Datum
+recsys_refresh_items(PG_FUNCTION_ARGS)
+{
+	char	   *name = RsTextArg(fcinfo, 0, "model");
+	RsColdModel cm = {0};
+	ColdRefresh r = {0};
+	Oid			owner;
+	int32		version;
+	bool		isnull;
+	char	   *algorithm;
+	char	   *features;
+	char	   *embeddings;
+	int64	   *known;
+	int32		n_known;
+
+	MemoryContext outer = CurrentMemoryContext;
+
+	RsLockModelForTraining(name);
+	owner = RsRequireModelOwner(name, "refresh the items of", false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	refresh_context = outer;
+	RsExecute("SELECT version, algorithm, params->>'features', params->>'embeddings', params->>'item_col', "
+			  "(params->>'factors')::pg_catalog.int4, (params->>'alpha')::pg_catalog.float8, "
+			  "(params->>'regularization')::pg_catalog.float8, "
+			  "(params->>'regularization_exponent')::pg_catalog.float8, "
+			  "(params->>'feature_weight')::pg_catalog.float8, (params->>'feature_columns')::pg_catalog.float8, "
+			  "(params->>'cold_item_weight')::pg_catalog.float8, "
+			  "ARRAY(SELECT pg_catalog.jsonb_array_elements_text(params->'embedding_columns')), "
+			  "ARRAY(SELECT pg_catalog.jsonb_array_elements_text(params->'embedding_dims')::pg_catalog.float8::pg_catalog.int4), "
+			  "ARRAY(SELECT pg_catalog.jsonb_array_elements_text(params->'embedding_weights')::pg_catalog.float4) "
+			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
+			  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(name)}, NULL, true, SPI_OK_SELECT);
+	MemoryContextSwitchTo(refresh_context);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name)));
+	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	algorithm = spi_text(0, 2);
+	features = spi_text(0, 3);
+	embeddings = spi_text(0, 4);
+	if (features == NULL && embeddings == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" (algorithm %s) was trained without features or embeddings", name, algorithm),
+				 errhint("Train it with recsys.train_cf(..., features => ..., embeddings => ...) to give new items vectors.")));
+	cm.item_col = spi_text(0, 5);
+	cm.k = atoi(spi_text(0, 6));
+	cm.alpha = (float) atof(spi_text(0, 7));
+	cm.reg = (float) atof(spi_text(0, 8));
+	cm.reg_exponent = (float) atof(spi_text(0, 9));
+	cm.cold_weight = (float) atof(spi_text(0, 12));
+	if (features != NULL)
+	{
+		cm.features = recorded_relation(name, "features", features);
+		cm.feature_weight = (float) atof(spi_text(0, 10));
+		cm.n_cols = atof(spi_text(0, 11));
+	}
+	if (embeddings != NULL)
+	{
+		ArrayType  *cols = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 13, &isnull));
+		ArrayType  *dims = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 14, &isnull));
+		ArrayType  *weights = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 15, &isnull));
+		Datum	   *col_values;
+		int			n_cols;
+		int			n_dims;
+		float	   *w;
+		int32	   *d;
+
+		cm.embeddings = recorded_relation(name, "embeddings", embeddings);
+		deconstruct_array_builtin(cols, TEXTOID, &col_values, NULL, &n_cols);
+		d = (int32 *) ARR_DATA_PTR(dims);
+		n_dims = ArrayGetNItems(ARR_NDIM(dims), ARR_DIMS(dims));
+		w = RsArrayToFloats(weights, "embedding_weights", &n_dims);
+		if (n_cols < 1 || n_cols > RS_MAX_EMBEDDING_GROUPS || n_dims != n_cols)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("model \"%s\" records %d embedding columns", name, n_cols)));
+		cm.n_groups = n_cols;
+		for (int g = 0; g < n_cols; g++)
+		{
+			cm.group_cols[g] = TextDatumGetCString(col_values[g]);
+			cm.dims[g] = d[g];
+			cm.group_weights[g] = w[g];
+		}
+	}
+	if (cm.n_features >= 0 && OidIsValid(cm.features))
+		load_feature_vectors(name, version, &cm);
+	if (OidIsValid(cm.embeddings))
+	{
+		int			D;
+
+		cm.map = stored_parameter(name, version, "cold:map", cm.k, &D);
+		cm.D = D;
+	}
+	RsExecute("SELECT pg_catalog.array_agg(item_id ORDER BY item_id) FROM recsys.item_stats "
+			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+			  2, (Oid[]) {TEXTOID, INT4OID}, (Datum[]) {CStringGetTextDatum(name), Int32GetDatum(version)},
+			  NULL, true, SPI_OK_SELECT);
+	MemoryContextSwitchTo(refresh_context);
+	{
+		Datum		a = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		known = isnull ? NULL : RsArrayToInt64s(DatumGetArrayTypePCopy(a), "items", &n_known);
+		if (isnull)
+			n_known = 0;
+	}
+	SPI_finish();
+
+	r.cm = &cm;
+	r.known = known;
+	r.n_known = n_known;
+	r.cxt = CurrentMemoryContext;
+	RsRunAsOwner(name, owner, compute_as_owner, &r);
+	RsColdWrite(name, version, &cm, r.ids, r.vectors, r.n);
+	if (r.n > 0)
+	{
+		Oid			argtypes[3] = {TEXTOID, INT4OID, INT8OID};
+		Datum		values[3] = {CStringGetTextDatum(name), Int32GetDatum(version), Int64GetDatum(r.n)};
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		/* a new fingerprint: every backend reloads the model */
+		RsExecute("UPDATE recsys.model_versions SET n_items = n_items OPERATOR(pg_catalog.+) $3, "
+				  "stats = stats OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('cold_items', "
+				  "COALESCE((stats->>'cold_items')::pg_catalog.int8, 0) OPERATOR(pg_catalog.+) $3) "
+				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+				  3, argtypes, values, NULL, false, SPI_OK_UPDATE);
+		RsExecute("UPDATE recsys.models SET n_items = n_items OPERATOR(pg_catalog.+) $3, "
+				  "stats = stats OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('cold_items', "
+				  "COALESCE((stats->>'cold_items')::pg_catalog.int8, 0) OPERATOR(pg_catalog.+) $3) "
+				  "WHERE name OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+				  3, argtypes, values, NULL, false, SPI_OK_UPDATE);
+		SPI_finish();
+	}
+	PG_RETURN_INT32(r.n);
 }
