@@ -704,11 +704,13 @@ spi_text(int row, int col)
 	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
 }
 
-/* A relation a model recorded, or an error if it is gone. */
+/* A relation a model recorded (col: its to_regclass), or an error if it is gone. */
 static Oid
-recorded_relation(const char *model, const char *what, const char *relname)
+recorded_relation(const char *model, const char *what, const char *relname, int col)
 {
-	Oid			relid = DatumGetObjectId(DirectFunctionCall1(to_regclass, CStringGetTextDatum(relname)));
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+	Oid			relid = isnull ? InvalidOid : DatumGetObjectId(d);
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -812,8 +814,8 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 
 	MemoryContext outer = CurrentMemoryContext;
 
-	RsLockModelForTraining(name);
 	owner = RsRequireModelOwner(name, "refresh the items of", false);
+	RsLockModelForTraining(name);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	refresh_context = outer;
@@ -825,7 +827,9 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 			  "(params->>'cold_item_weight')::pg_catalog.float8, "
 			  "ARRAY(SELECT pg_catalog.jsonb_array_elements_text(params->'embedding_columns')), "
 			  "ARRAY(SELECT pg_catalog.jsonb_array_elements_text(params->'embedding_dims')::pg_catalog.float8::pg_catalog.int4), "
-			  "ARRAY(SELECT pg_catalog.jsonb_array_elements_text(params->'embedding_weights')::pg_catalog.float4) "
+			  "ARRAY(SELECT pg_catalog.jsonb_array_elements_text(params->'embedding_weights')::pg_catalog.float4), "
+			  "pg_catalog.to_regclass(params->>'features')::pg_catalog.oid, "
+			  "pg_catalog.to_regclass(params->>'embeddings')::pg_catalog.oid "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(name)}, NULL, true, SPI_OK_SELECT);
 	MemoryContextSwitchTo(refresh_context);
@@ -850,7 +854,7 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 	cm.cold_weight = (float) atof(spi_text(0, 12));
 	if (features != NULL)
 	{
-		cm.features = recorded_relation(name, "features", features);
+		cm.features = recorded_relation(name, "features", features, 16);
 		cm.feature_weight = (float) atof(spi_text(0, 10));
 		cm.n_cols = atof(spi_text(0, 11));
 	}
@@ -865,7 +869,7 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 		float	   *w;
 		int32	   *d;
 
-		cm.embeddings = recorded_relation(name, "embeddings", embeddings);
+		cm.embeddings = recorded_relation(name, "embeddings", embeddings, 17);
 		deconstruct_array_builtin(cols, TEXTOID, &col_values, NULL, &n_cols);
 		d = (int32 *) ARR_DATA_PTR(dims);
 		n_dims = ArrayGetNItems(ARR_NDIM(dims), ARR_DIMS(dims));
