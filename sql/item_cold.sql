@@ -58,6 +58,37 @@ SELECT stats->>'cold_items' AS cold FROM recsys.train_cf('ic_ev', factors => 4, 
 SELECT params->'embedding_weights' AS w FROM recsys.train_cf('ic_ev', factors => 4, model => 'ic_emb',
     embeddings => 'ic_emb', embedding_weights => '{2}', iterations => 5);
 
+-- item-kNN: a cold item's neighbours are the trained items with alike
+-- features, and it joins their lists, so their users reach it
+CREATE TABLE ic_feats2 (item_id bigint, feature text[]);
+INSERT INTO ic_feats2 SELECT i, CASE WHEN i <= 10 THEN '{cat:a,shop}'::text[] ELSE '{cat:b,shop}' END
+  FROM generate_series(1, 20) i;
+INSERT INTO ic_feats2 VALUES (201, '{cat:a}'), (202, '{cat:b}');
+SELECT n_items, stats->>'cold_items' AS cold, params->>'features' AS features
+FROM recsys.train_item_knn('ic_ev', 5, model => 'ic_knn', features => 'ic_feats2', cold_item_weight => 0.5);
+SELECT count(*) FILTER (WHERE item_id <= 10) AS a_items, count(*) AS n FROM recsys.similar_items(201, 5, 'ic_knn');
+SELECT item_id, reason FROM recsys.recommend(1, 1, 'ic_knn', candidates => ARRAY[201, 202]::bigint[]);
+SELECT item_id, reason FROM recsys.recommend(25, 1, 'ic_knn', candidates => ARRAY[201, 202]::bigint[]);
+SELECT recsys.score(1, 201, 'ic_knn') > recsys.score(1, 202, 'ic_knn') AS a_user_prefers_201;
+SELECT item_id FROM recsys.recommend_session(ARRAY[202]::bigint[], 1, 'ic_knn');
+-- every list stays sorted, best first
+SELECT count(*) AS unsorted FROM recsys.item_neighbor_lists
+WHERE model = 'ic_knn' AND scores <> (SELECT array_agg(s ORDER BY s DESC) FROM unnest(scores) s);
+INSERT INTO ic_feats2 VALUES (203, '{cat:b,shop}');
+SELECT recsys.refresh_items('ic_knn');
+SELECT recsys.score(25, 203, 'ic_knn') > recsys.score(25, 201, 'ic_knn') AS b_user_prefers_203,
+       (SELECT n_items FROM recsys.models WHERE name = 'ic_knn') AS n_items;
+SELECT name FROM recsys.train_item_knn('ic_ev', 5, model => 'ic_knn_err', features => 'ic_emb');
+SELECT recsys.drop_model('ic_knn');
+DROP TABLE ic_feats2;
+-- a kind without cold items
+SELECT name FROM recsys.train_popular('ic_ev', model => 'ic_pop');
+SELECT recsys.refresh_items('ic_pop');
+SELECT recsys.drop_model('ic_pop');
+SELECT name FROM recsys.train_ease('ic_ev', 10, model => 'ic_ease', features => 'ic_feats');
+SELECT recsys.refresh_items('ic_ease');
+SELECT recsys.drop_model('ic_ease');
+
 -- errors
 -- dense features of the wrong length, at refresh and at training
 INSERT INTO ic_emb VALUES (108, '{0,1}');

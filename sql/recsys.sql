@@ -812,14 +812,16 @@ CREATE FUNCTION recsys.train_item_knn(
 	delta double precision DEFAULT NULL,
 	max_user_items integer DEFAULT NULL,
 	seed bigint DEFAULT NULL,
-	replace boolean DEFAULT false)
+	replace boolean DEFAULT false,
+	features regclass DEFAULT NULL,
+	cold_item_weight double precision DEFAULT 1)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_item_knn'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_item_knn(regclass, integer, text, text, double precision,
 	double precision, double precision, name, name, name, name, interval,
-	double precision, double precision, integer, bigint, boolean) IS
-	'train an item-kNN model: each item''s most similar items (cosine, jaccard or bm25), optionally differentially private';
+	double precision, double precision, integer, bigint, boolean, regclass, double precision) IS
+	'train an item-kNN model: each item''s most similar items (cosine, jaccard or bm25), optionally differentially private; items with features but no interactions get neighbour lists from feature similarity';
 
 CREATE FUNCTION recsys.train_user_knn(
 	source regclass,

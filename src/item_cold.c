@@ -667,6 +667,12 @@ RsColdDescribe(const RsColdModel *cm, StringInfo params)
 typedef struct ColdRefresh
 {
 	RsColdModel *cm;
+	bool		neighbors;		/* an item-kNN model: lists, not vectors */
+	int			k;
+	int64		n_pairs;
+	int64	   *cold;
+	int64	   *warm;
+	float	   *score;
 	const int64 *known;
 	int32		n_known;
 	int64	   *ids;
@@ -681,7 +687,11 @@ compute_as_owner(void *arg)
 	ColdRefresh *r = arg;
 	MemoryContext old = MemoryContextSwitchTo(r->cxt);
 
-	r->n = RsColdItemVectors(r->cm, r->known, r->n_known, &r->ids, &r->vectors);
+	if (r->neighbors)
+		r->n_pairs = RsColdNeighbors(r->cm->features, r->cm->item_col, r->known, r->n_known, r->k,
+									 r->cm->cold_weight, &r->cold, &r->warm, &r->score, &r->n);
+	else
+		r->n = RsColdItemVectors(r->cm, r->known, r->n_known, &r->ids, &r->vectors);
 	MemoryContextSwitchTo(old);
 }
 
@@ -829,7 +839,8 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 			  "ARRAY(SELECT pg_catalog.jsonb_array_elements_text(params->'embedding_dims')::pg_catalog.float8::pg_catalog.int4), "
 			  "ARRAY(SELECT pg_catalog.jsonb_array_elements_text(params->'embedding_weights')::pg_catalog.float4), "
 			  "pg_catalog.to_regclass(params->>'features')::pg_catalog.oid, "
-			  "pg_catalog.to_regclass(params->>'embeddings')::pg_catalog.oid "
+			  "pg_catalog.to_regclass(params->>'embeddings')::pg_catalog.oid, "
+			  "(params->>'neighbors')::pg_catalog.int4 "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(name)}, NULL, true, SPI_OK_SELECT);
 	MemoryContextSwitchTo(refresh_context);
@@ -846,13 +857,28 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("model \"%s\" (algorithm %s) was trained without features or embeddings", name, algorithm),
 				 errhint("Train it with recsys.train_cf(..., features => ..., embeddings => ...) to give new items vectors.")));
+	if (strcmp(algorithm, "als") != 0 && strcmp(algorithm, "item_knn") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model \"%s\" (algorithm %s) does not support refresh_items", name, algorithm),
+				 errhint("Models trained with als (train_cf) and item_knn support it.")));
+	r.neighbors = strcmp(algorithm, "item_knn") == 0;
 	cm.item_col = spi_text(0, 5);
-	cm.k = atoi(spi_text(0, 6));
-	cm.alpha = (float) atof(spi_text(0, 7));
-	cm.reg = (float) atof(spi_text(0, 8));
-	cm.reg_exponent = (float) atof(spi_text(0, 9));
 	cm.cold_weight = (float) atof(spi_text(0, 12));
-	if (features != NULL)
+	if (r.neighbors)
+	{
+		r.k = atoi(spi_text(0, 18));
+		cm.features = recorded_relation(name, "features", features, 16);
+	}
+	else
+		cm.k = atoi(spi_text(0, 6));
+	if (!r.neighbors)
+	{
+		cm.alpha = (float) atof(spi_text(0, 7));
+		cm.reg = (float) atof(spi_text(0, 8));
+		cm.reg_exponent = (float) atof(spi_text(0, 9));
+	}
+	if (features != NULL && !r.neighbors)
 	{
 		cm.features = recorded_relation(name, "features", features, 16);
 		cm.feature_weight = (float) atof(spi_text(0, 10));
@@ -886,7 +912,7 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 			cm.group_weights[g] = w[g];
 		}
 	}
-	if (cm.n_features >= 0 && OidIsValid(cm.features))
+	if (OidIsValid(cm.features) && !r.neighbors)
 		load_feature_vectors(name, version, &cm);
 	if (OidIsValid(cm.embeddings))
 	{
@@ -914,7 +940,10 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 	r.n_known = n_known;
 	r.cxt = CurrentMemoryContext;
 	RsRunAsOwner(name, owner, compute_as_owner, &r);
-	RsColdWrite(name, version, &cm, r.ids, r.vectors, r.n);
+	if (r.neighbors)
+		RsColdNeighborsWrite(name, version, r.cold, r.warm, r.score, r.n_pairs);
+	else
+		RsColdWrite(name, version, &cm, r.ids, r.vectors, r.n);
 	if (r.n > 0)
 	{
 		Oid			argtypes[3] = {TEXTOID, INT4OID, INT8OID};
@@ -936,4 +965,153 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 		SPI_finish();
 	}
 	PG_RETURN_INT32(r.n);
+}
+
+/*
+ * Cold items of a neighbourhood model (item_knn): each cold item's
+ * neighbours are the k trained items whose features are most alike, by
+ * the cosine of tf-idf-weighted feature vectors (idf over every item of
+ * the features relation); the cold item joins those items' lists with the
+ * same similarity, so users of them reach it.  Similarities are scaled by
+ * cold_item_weight.  The pairs are read as the caller (training) or the
+ * owner (refresh_items) and written by RsColdNeighborsWrite.
+ */
+typedef struct NeighborPairs
+{
+	int64		n;
+	int64		capacity;
+	int64	   *cold;
+	int64	   *warm;
+	float	   *score;
+} NeighborPairs;
+
+static void
+keep_pair_row(TupleTableSlot *slot, void *arg)
+{
+	NeighborPairs *p = arg;
+
+	CHECK_FOR_INTERRUPTS();
+	if (p->n == p->capacity)
+	{
+		p->capacity *= 2;
+		p->cold = repalloc_huge(p->cold, sizeof(int64) * p->capacity);
+		p->warm = repalloc_huge(p->warm, sizeof(int64) * p->capacity);
+		p->score = repalloc_huge(p->score, sizeof(float) * p->capacity);
+	}
+	p->cold[p->n] = DatumGetInt64(slot->tts_values[0]);
+	p->warm[p->n] = DatumGetInt64(slot->tts_values[1]);
+	p->score[p->n++] = DatumGetFloat4(slot->tts_values[2]);
+}
+
+/*
+ * RsColdNeighbors reads the cold items' top-k trained neighbours by
+ * feature cosine into arrays (cold, warm, score), ordered by cold item
+ * then rank; returns the number of pairs and sets *n_cold.
+ */
+int64
+RsColdNeighbors(Oid features, const char *item_col, const int64 *known, int32 n_known, int k,
+				float cold_weight, int64 **cold, int64 **warm, float **score, int32 *n_cold)
+{
+	const char *id = quote_identifier(item_col);
+	Oid			ftype;
+	bool		array;
+	const char *cols[2] = {item_col, "feature"};
+	StringInfoData q;
+	NeighborPairs p = {0};
+
+	if (get_attnum(features, item_col) <= 0 || get_attnum(features, "feature") <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" or \"feature\" of features relation \"%s\" does not exist",
+						item_col, get_rel_name(features)),
+				 errhint("features needs the item ids in a column named like the source's, \"%s\" (item_col), "
+						 "and the features in a column named \"feature\"; a view can rename them.", item_col)));
+	RsCheckReadableRelation(features, "features", cols, 2);
+	ftype = get_atttype(features, get_attnum(features, "feature"));
+	array = type_is_array(getBaseType(ftype));
+	initStringInfo(&q);
+	appendStringInfo(&q,
+					 "WITH f AS (SELECT DISTINCT r.%s::pg_catalog.int8 AS item, %s::pg_catalog.text AS feature "
+					 "  FROM %s AS r%s WHERE r.%s IS NOT NULL AND %s IS NOT NULL), "
+					 "known AS (SELECT pg_catalog.unnest($1::pg_catalog.int8[]) AS item), "
+					 "idf AS (SELECT feature, pg_catalog.ln((SELECT pg_catalog.count(DISTINCT item) FROM f)::pg_catalog.float8 "
+					 "  OPERATOR(pg_catalog./) pg_catalog.count(*)) AS w FROM f GROUP BY feature), "
+					 "v AS (SELECT f.item, f.feature, idf.w OPERATOR(pg_catalog./) pg_catalog.sqrt(pg_catalog.sum(idf.w OPERATOR(pg_catalog.*) idf.w) "
+					 "  OVER (PARTITION BY f.item)) AS w FROM f JOIN idf USING (feature) WHERE idf.w OPERATOR(pg_catalog.>) 0), "
+					 "vw AS (SELECT * FROM v WHERE item IN (SELECT item FROM known)), "
+					 "vc AS (SELECT * FROM v WHERE item NOT IN (SELECT item FROM known)), "
+					 "pairs AS (SELECT c.item AS cold, w.item AS warm, pg_catalog.sum(c.w OPERATOR(pg_catalog.*) w.w) AS s "
+					 "  FROM vc c JOIN vw w USING (feature) GROUP BY 1, 2), "
+					 "top AS (SELECT cold, warm, s, pg_catalog.row_number() OVER (PARTITION BY cold ORDER BY s DESC, warm) AS rk FROM pairs) "
+					 "SELECT cold, warm, (s OPERATOR(pg_catalog.*) $3)::pg_catalog.float4 FROM top "
+					 "WHERE rk OPERATOR(pg_catalog.<=) $2 ORDER BY cold, rk",
+					 id, array ? "u.f" : "r.feature", RsRelationName(features),
+					 array ? " CROSS JOIN LATERAL pg_catalog.unnest(r.feature) AS u(f)" : "",
+					 id, array ? "u.f" : "r.feature");
+	p.capacity = 256;
+	p.cold = palloc(sizeof(int64) * p.capacity);
+	p.warm = palloc(sizeof(int64) * p.capacity);
+	p.score = palloc(sizeof(float) * p.capacity);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsStreamQuery(q.data, 3, (Oid[]) {INT8ARRAYOID, INT4OID, FLOAT8OID},
+				  (Datum[]) {PointerGetDatum(RsInt64Array(known, n_known)), Int32GetDatum(k),
+							 Float8GetDatum(cold_weight)}, NULL, true, keep_pair_row, &p);
+	SPI_finish();
+	*n_cold = 0;
+	for (int64 a = 0; a < p.n; a++)
+		if (a == 0 || p.cold[a] != p.cold[a - 1])
+			(*n_cold)++;
+	*cold = p.cold;
+	*warm = p.warm;
+	*score = p.score;
+	return p.n;
+}
+
+/*
+ * RsColdNeighborsWrite stores the cold items' lists and item_stats rows
+ * and adds each cold item to its neighbours' lists (best first).
+ */
+void
+RsColdNeighborsWrite(const char *name, int32 version, const int64 *cold, const int64 *warm,
+					 const float *score, int64 n)
+{
+	Oid			argtypes[5] = {TEXTOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID, FLOAT4ARRAYOID};
+	Datum		values[5];
+
+	if (n == 0)
+		return;
+	if (n > INT32_MAX / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many cold items' neighbours (%lld)", (long long) n)));
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int32GetDatum(version);
+	values[2] = PointerGetDatum(RsInt64Array(cold, (int) n));
+	values[3] = PointerGetDatum(RsInt64Array(warm, (int) n));
+	values[4] = PointerGetDatum(RsFloatArray(score, (int) n));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("INSERT INTO recsys.item_neighbor_lists (model, version, item_id, neighbor_ids, scores) "
+			  "SELECT $1, $2, p.c, pg_catalog.array_agg(p.w ORDER BY p.o), pg_catalog.array_agg(p.s ORDER BY p.o) "
+			  "FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) "
+			  "WITH ORDINALITY AS p(c, w, s, o) GROUP BY p.c",
+			  5, argtypes, values, NULL, false, SPI_OK_INSERT);
+	RsExecute("INSERT INTO recsys.item_stats (model, version, item_id, n_users, weight_sum, popularity) "
+			  "SELECT DISTINCT $1, $2, c, 0, 0, 0 FROM pg_catalog.unnest($3) AS c "
+			  "WHERE $4 IS NOT NULL AND $5 IS NOT NULL",
+			  5, argtypes, values, NULL, false, SPI_OK_INSERT);
+	RsExecute("UPDATE recsys.item_neighbor_lists l SET neighbor_ids = z.ids, scores = z.scores "
+			  "FROM (SELECT x.item, pg_catalog.array_agg(x.id ORDER BY x.s DESC, x.id) AS ids, "
+			  "             pg_catalog.array_agg(x.s ORDER BY x.s DESC, x.id) AS scores "
+			  "      FROM (SELECT l2.item_id AS item, u.id, u.s FROM recsys.item_neighbor_lists l2, "
+			  "                   ROWS FROM (pg_catalog.unnest(l2.neighbor_ids), pg_catalog.unnest(l2.scores)) AS u(id, s) "
+			  "            WHERE l2.model OPERATOR(pg_catalog.=) $1 AND l2.version OPERATOR(pg_catalog.=) $2 "
+			  "              AND l2.item_id OPERATOR(pg_catalog.=) ANY ($4) "
+			  "            UNION ALL SELECT p.w, p.c, p.s FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), "
+			  "                   pg_catalog.unnest($5)) AS p(c, w, s)) x GROUP BY x.item) z "
+			  "WHERE l.model OPERATOR(pg_catalog.=) $1 AND l.version OPERATOR(pg_catalog.=) $2 "
+			  "AND l.item_id OPERATOR(pg_catalog.=) z.item",
+			  5, argtypes, values, NULL, false, SPI_OK_UPDATE);
+	SPI_finish();
 }

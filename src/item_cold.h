@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "utils/array.h"
 
 #include "idmap.h"
 #include "sparse.h"
@@ -65,6 +66,11 @@ extern int32 RsColdItemVectors(RsColdModel *cm, const int64 *known, int32 n_know
 extern void RsColdWrite(const char *name, int32 version, const RsColdModel *cm,
 						const int64 *ids, const float *vectors, int32 n);
 extern void RsColdStore(const char *name, int32 version, const RsColdModel *cm);
+extern int64 RsColdNeighbors(Oid features, const char *item_col, const int64 *known, int32 n_known,
+							 int k, float cold_weight, int64 **cold, int64 **warm, float **score,
+							 int32 *n_cold);
+extern void RsColdNeighborsWrite(const char *name, int32 version, const int64 *cold,
+								 const int64 *warm, const float *score, int64 n);
 extern void RsColdDescribe(const RsColdModel *cm, StringInfo params);
 
 #endif							/* RECSYS_ITEM_COLD_H */
