@@ -24,8 +24,9 @@
 # ALS of the item x word tf-idf matrix, items as users, computed in the
 # database), a fasttext embedding (Debian's fasttext, skipgram, 32 dims,
 # trained on the items' own texts outside the database, the mean of the
-# text's word vectors), and all together.  The ALS settings are the warm
-# ones chosen on valid; nothing is chosen on test.
+# text's word vectors), and all together; item-kNN (cosine, binary) with
+# the words, a cold item's list from tf-idf feature cosine.  The ALS
+# settings are the warm ones chosen on valid; nothing is chosen on test.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 what=${1:-all}
@@ -192,12 +193,12 @@ SQL
 	printf '%-44s %9s %9s %8s\n' model 'NDCG cold' 'NDCG all' 'seconds'
 	printf '%-44s %9s %9s\n' "random" "$(recsys_psql -At -c "$(ndcg_sql ${t}_r_random ${t}_ctest)")" -
 	printf '%-44s %9s %9s\n' "content-only kNN (tf-idf cosine)" "$(recsys_psql -At -c "$(ndcg_sql ${t}_r_knn ${t}_ctest)")" -
-	local label call
-	while IFS='|' read -r label call; do
+	local label trainer call
+	while IFS='|' read -r label trainer call; do
 		recsys_psql -At <<SQL
 SET recsys.threads = 2;
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
-SELECT 1 AS trained FROM recsys.train_cf('${t}_ctrain', model => 'm', $als_base, $als_best $call) \gset
+SELECT 1 AS trained FROM recsys.$trainer('${t}_ctrain', model => 'm', $call) \gset
 CREATE TEMP TABLE ranked AS
 SELECT u.user_id, x.item_id, row_number() OVER (PARTITION BY u.user_id ORDER BY x.score DESC, x.item_id) AS rk
 FROM (SELECT DISTINCT user_id FROM ${t}_ctest) u,
@@ -210,12 +211,14 @@ FROM recsys.evaluate('m', '${t}_ctest');
 SELECT recsys.drop_model('m') \gset
 SQL
 	done <<EOF
-ALS, no features|
-ALS + words|, features => '${v}_features', feature_weight => $fw_best
-ALS + LSA embedding|, embeddings => '${v}_emb_lsa'
-ALS + fasttext embedding|, embeddings => '${v}_emb_ft'
-ALS + LSA + fasttext|, embeddings => '${v}_emb'
-ALS + words + LSA + fasttext|, features => '${v}_features', feature_weight => $fw_best, embeddings => '${v}_emb'
+ALS, no features|train_cf|$als_base, $als_best
+ALS + words|train_cf|$als_base, $als_best, features => '${v}_features', feature_weight => $fw_best
+ALS + LSA embedding|train_cf|$als_base, $als_best, embeddings => '${v}_emb_lsa'
+ALS + fasttext embedding|train_cf|$als_base, $als_best, embeddings => '${v}_emb_ft'
+ALS + LSA + fasttext|train_cf|$als_base, $als_best, embeddings => '${v}_emb'
+ALS + words + LSA + fasttext|train_cf|$als_base, $als_best, features => '${v}_features', feature_weight => $fw_best, embeddings => '${v}_emb'
+item-kNN K=50 + words|train_item_knn|neighbors => 50, features => '${v}_features'
+item-kNN K=100 + words|train_item_knn|neighbors => 100, features => '${v}_features'
 EOF
 }
 
