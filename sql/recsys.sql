@@ -680,13 +680,26 @@ CREATE FUNCTION recsys.train_cf(
 	store_users boolean DEFAULT true,
 	replace boolean DEFAULT false,
 	event_col name DEFAULT NULL,
-	event_weights jsonb DEFAULT NULL)
+	event_weights jsonb DEFAULT NULL,
+	features regclass DEFAULT NULL,
+	feature_weight double precision DEFAULT 1,
+	embeddings regclass DEFAULT NULL,
+	embedding_weights double precision[] DEFAULT NULL,
+	cold_item_weight double precision DEFAULT 1)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_cf'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_cf(regclass, integer, text, text, integer, double precision,
-	double precision, name, name, name, bigint, text, double precision, boolean, boolean, name, jsonb) IS
-	'train a matrix factorisation model: implicit ALS, or explicit biased MF by ALS or Gibbs sampling; with store_users => false no per-user vector is stored';
+	double precision, name, name, name, bigint, text, double precision, boolean, boolean, name, jsonb,
+	regclass, double precision, regclass, double precision[], double precision) IS
+	'train a matrix factorisation model: implicit ALS, or explicit biased MF by ALS or Gibbs sampling; with store_users => false no per-user vector is stored; implicit ALS takes item features (as pseudo-users) and embeddings (mapped to item vectors), and gives cold items vectors';
+
+CREATE FUNCTION recsys.refresh_items(model text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'recsys_refresh_items'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.refresh_items(text) IS
+	'give the items that appeared in a model''s features or embeddings since training their vectors, without retraining; returns how many';
 
 CREATE FUNCTION recsys.train_bpr(
 	source regclass,
@@ -805,14 +818,16 @@ CREATE FUNCTION recsys.train_item_knn(
 	seed bigint DEFAULT NULL,
 	replace boolean DEFAULT false,
 	event_col name DEFAULT NULL,
-	event_weights jsonb DEFAULT NULL)
+	event_weights jsonb DEFAULT NULL,
+	features regclass DEFAULT NULL,
+	cold_item_weight double precision DEFAULT 1)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_item_knn'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_item_knn(regclass, integer, text, text, double precision,
 	double precision, double precision, name, name, name, name, interval,
-	double precision, double precision, integer, bigint, boolean, name, jsonb) IS
-	'train an item-kNN model: each item''s most similar items (cosine, jaccard or bm25), optionally differentially private';
+	double precision, double precision, integer, bigint, boolean, name, jsonb, regclass, double precision) IS
+	'train an item-kNN model: each item''s most similar items (cosine, jaccard or bm25), optionally differentially private; items with features but no interactions get neighbour lists from feature similarity';
 
 CREATE FUNCTION recsys.train_user_knn(
 	source regclass,

@@ -33,6 +33,7 @@
 #include <math.h>
 
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -40,6 +41,8 @@
 #include "args.h"
 #include "cancel.h"
 #include "ingest.h"
+#include "item_cold.h"
+#include "item_features.h"
 #include "model_store.h"
 #include "progress.h"
 #include "recsys.h"
@@ -76,6 +79,19 @@ typedef struct CfRun
 	float	   *ybias;
 	float	   *gram;			/* k x k */
 	float	   *workspace;
+	/*
+	 * The matrices ALS runs on: the source's, or with categorical
+	 * features the source's plus one pseudo-user per feature (collective
+	 * factorisation, src/item_cold.c); X then has n_users + n_features
+	 * rows, the features' vectors after the users'.
+	 */
+	RsCsr	   *by_user;
+	RsCsr	   *by_item;
+	RsCsr		item_features;	/* items x features, values as read */
+	RsColdModel cold;
+	int64	   *cold_ids;		/* cold items found at training */
+	float	   *cold_vectors;
+	int32		n_cold;
 } CfRun;
 
 /* Raise an error for a kernel status. */
@@ -283,7 +299,7 @@ static double
 fit(CfRun *run, uint64 seed)
 {
 	RsInteractions *d = &run->data;
-	int32		n_users = d->users.count;
+	int32		n_users = run->by_user->n_rows;	/* with pseudo-users */
 	int32		n_items = d->items.count;
 	int			k = run->k;
 	Size		factor_bytes = ((Size) n_users + n_items) * k * sizeof(float);
@@ -316,8 +332,8 @@ fit(CfRun *run, uint64 seed)
 		init_factors(run->Y, n_items, k, seed ^ UINT64_C(0x5DEECE66D), false, 0.01f);
 		for (int it = 0; it < run->iterations; it++)
 		{
-			half_step(run, &d->by_user, run->X, run->xbias, run->Y, run->ybias, n_items);
-			half_step(run, &d->by_item, run->Y, run->ybias, run->X, run->xbias, n_users);
+			half_step(run, run->by_user, run->X, run->xbias, run->Y, run->ybias, n_items);
+			half_step(run, run->by_item, run->Y, run->ybias, run->X, run->xbias, n_users);
 			RsProgressIteration(it + 1, run->iterations, NULL, NAN, NULL);
 		}
 	}
@@ -337,7 +353,7 @@ fit(CfRun *run, uint64 seed)
 
 		RsGram(run->Y, n_items, k, run->gram);
 		/* with scaled regularisation, the data term only */
-		check_status(rs_als_implicit_loss(&d->by_user, run->X, run->Y, run->gram, k,
+		check_status(rs_als_implicit_loss(run->by_user, run->X, run->Y, run->gram, k,
 										  run->reg_exponent != 0 ? 0.0f : run->reg,
 										  run->alpha, RsCancelRequested, NULL, &loss));
 		return loss / Max(d->by_user.nnz, 1);
@@ -384,6 +400,133 @@ write_factors(RsTrainer *trainer, int32 version, void *arg)
 					   run->data.users.count, run->k);
 	RsWriteFactors(RS_ITEMS, trainer->name, version, run->data.items.ids, run->ybias, run->Y,
 				   run->data.items.count, run->k);
+	RsColdStore(trainer->name, version, &run->cold);
+	RsColdWrite(trainer->name, version, &run->cold, run->cold_ids, run->cold_vectors, run->n_cold);
+}
+
+/*
+ * Add one pseudo-user per categorical feature to the matrices ALS runs on
+ * (collective factorisation): row n_users + f of the users' side holds
+ * the items that have feature f, with weight feature_weight * value.
+ */
+static void
+add_feature_pseudo_users(CfRun *run, const RsCsr *features)
+{
+	RsInteractions *d = &run->data;
+	RsCsr	   *T = &run->item_features;
+	RsCsr	   *U = palloc0(sizeof(RsCsr));
+	RsCsr	   *I = palloc0(sizeof(RsCsr));
+	int32		n_users = d->users.count;
+	float		w = run->cold.feature_weight;
+
+	T->indptr = palloc(sizeof(int64) * (d->items.count + 1));
+	T->indices = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int32) * Max(features->nnz, 1), MCXT_ALLOC_HUGE);
+	T->data = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * Max(features->nnz, 1), MCXT_ALLOC_HUGE);
+	rs_csr_transpose(features, T);
+	RsCheckTrainingMemory("the features as pseudo-users",
+						  2 * (RsInteractionBytes(d) + (Size) features->nnz * 2 * (sizeof(int32) + sizeof(float))), d);
+
+	/* users' side: the users' rows, then one per feature */
+	U->n_rows = n_users + features->n_rows;
+	U->n_cols = d->items.count;
+	U->nnz = d->by_user.nnz + features->nnz;
+	U->indptr = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int64) * (U->n_rows + 1), MCXT_ALLOC_HUGE);
+	U->indices = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int32) * U->nnz, MCXT_ALLOC_HUGE);
+	U->data = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * U->nnz, MCXT_ALLOC_HUGE);
+	memcpy(U->indptr, d->by_user.indptr, sizeof(int64) * (n_users + 1));
+	memcpy(U->indices, d->by_user.indices, sizeof(int32) * d->by_user.nnz);
+	memcpy(U->data, d->by_user.data, sizeof(float) * d->by_user.nnz);
+	for (int32 f = 0; f < features->n_rows; f++)
+		U->indptr[n_users + f + 1] = d->by_user.nnz + features->indptr[f + 1];
+	memcpy(U->indices + d->by_user.nnz, features->indices, sizeof(int32) * features->nnz);
+	for (int64 a = 0; a < features->nnz; a++)
+		U->data[d->by_user.nnz + a] = w * features->data[a];
+
+	/* items' side: each item's users, then its features as columns n_users + f */
+	I->n_rows = d->items.count;
+	I->n_cols = U->n_rows;
+	I->nnz = U->nnz;
+	I->indptr = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int64) * (I->n_rows + 1), MCXT_ALLOC_HUGE);
+	I->indices = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int32) * I->nnz, MCXT_ALLOC_HUGE);
+	I->data = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * I->nnz, MCXT_ALLOC_HUGE);
+	I->indptr[0] = 0;
+	for (int32 i = 0; i < I->n_rows; i++)
+	{
+		int64		out = I->indptr[i];
+
+		if ((i & 4095) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int64 a = d->by_item.indptr[i]; a < d->by_item.indptr[i + 1]; a++, out++)
+		{
+			I->indices[out] = d->by_item.indices[a];
+			I->data[out] = d->by_item.data[a];
+		}
+		for (int64 a = T->indptr[i]; a < T->indptr[i + 1]; a++, out++)
+		{
+			I->indices[out] = n_users + T->indices[a];
+			I->data[out] = w * T->data[a];
+		}
+		I->indptr[i + 1] = out;
+	}
+	run->by_user = U;
+	run->by_item = I;
+}
+
+/*
+ * Read the features and embeddings (as the caller, like the source) and
+ * turn the features into pseudo-users.
+ */
+static void
+read_item_features(CfRun *run, RsTrainer *trainer)
+{
+	RsColdModel *cm = &run->cold;
+
+	cm->k = run->k;
+	cm->item_col = trainer->spec.item_col;
+	if (OidIsValid(cm->features))
+	{
+		RsFeatureRelation rel = {cm->features, "features", "item", trainer->spec.item_col, "item_col", true};
+		RsCsr		features;
+		RsItemFeatureCounts counts;
+
+		RsReadFeatures(&rel, &run->data.items, RsInteractionBytes(&run->data), &features, &counts,
+					   &cm->names);
+		cm->n_features = features.n_rows;
+		RsJsonInt(&trainer->stats, "feature_pairs", counts.pairs);
+		RsJsonInt(&trainer->stats, "features", counts.features);
+		RsJsonInt(&trainer->stats, "items_with_features", counts.items);
+		if (cm->n_features > 0)
+			add_feature_pseudo_users(run, &features);
+	}
+	cm->n_cols = run->by_user->n_rows;
+}
+
+/*
+ * After the fit: the features' vectors and Gram matrix, the embeddings'
+ * map, and the cold items' vectors.
+ */
+static void
+finish_item_features(CfRun *run, RsTrainer *trainer)
+{
+	RsColdModel *cm = &run->cold;
+	int32		n_users = run->data.users.count;
+
+	if (!OidIsValid(cm->features) && !OidIsValid(cm->embeddings))
+		return;
+	cm->alpha = run->alpha;
+	cm->reg = run->reg;
+	cm->reg_exponent = run->reg_exponent;
+	if (cm->n_features > 0)
+	{
+		cm->vectors = run->X + (Size) n_users * run->k;
+		cm->gram = palloc(sizeof(float) * run->k * run->k);
+		RsGram(run->X, run->by_user->n_rows, run->k, cm->gram);
+	}
+	RsColdFitMap(cm, &run->data.items, cm->n_features > 0 ? &run->item_features : NULL, run->Y);
+	run->n_cold = RsColdItemVectors(cm, run->data.items.ids, run->data.items.count,
+									&run->cold_ids, &run->cold_vectors);
+	RsJsonInt(&trainer->stats, "cold_items", run->n_cold);
+	trainer->n_items += run->n_cold;
 }
 
 /*
@@ -483,6 +626,26 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 					 errhint("Pass true to store a vector per user, false to store none and fold each user's rows in at query time.")));
 		run.store_users = PG_GETARG_BOOL(13);
 	}
+	/* and the item features in 0.8.0 */
+	run.cold.cold_weight = 1;
+	if (PG_NARGS() > 21)
+	{
+		if (!PG_ARGISNULL(17))
+		{
+			run.cold.features = PG_GETARG_OID(17);
+			run.cold.feature_weight = (float) RsFloatArg(fcinfo, 18, "feature_weight", 0, 1e6, NAN);
+		}
+		if (!PG_ARGISNULL(19))
+			RsColdEmbeddingArgs(PG_GETARG_OID(19), trainer.spec.item_col,
+								PG_ARGISNULL(20) ? NULL : PG_GETARG_ARRAYTYPE_P(20), &run.cold);
+		run.cold.cold_weight = (float) RsFloatArg(fcinfo, 21, "cold_item_weight", 0, 1, NAN);
+		if ((OidIsValid(run.cold.features) || OidIsValid(run.cold.embeddings)) &&
+			(run.explicit_feedback || run.bayesian))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("features and embeddings need feedback 'implicit'"),
+					 errhint("Item features join implicit ALS as pseudo-users; train ratings without them.")));
+	}
 	run.threads = recsys_threads;
 
 	train_context = AllocSetContextCreate(CurrentMemoryContext, "recsys train_cf",
@@ -492,8 +655,12 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 	RsTrainBegin(&trainer, run.explicit_feedback ? "mf" : "als", &run.data);
 	if (run.explicit_feedback)
 		RsRefuseRepeatedRatings(&trainer, &run.data);
+	run.by_user = &run.data.by_user;
+	run.by_item = &run.data.by_item;
+	read_item_features(&run, &trainer);
 
 	loss = fit(&run, (uint64) seed);
+	finish_item_features(&run, &trainer);
 
 	RsJsonText(&trainer.params, "feedback", feedback);
 	RsJsonInt(&trainer.params, "factors", run.k);
@@ -505,6 +672,8 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 	RsJsonInt(&trainer.params, "seed", seed);
 	RsJsonInt(&trainer.params, "threads", run.threads);
 	RsJsonRaw(&trainer.params, "store_users", run.store_users ? "true" : "false");
+	if (OidIsValid(run.cold.features) || OidIsValid(run.cold.embeddings))
+		RsColdDescribe(&run.cold, &trainer.params);
 
 	if (run.explicit_feedback)
 	{

@@ -33,6 +33,7 @@
 #include "args.h"
 #include "cancel.h"
 #include "ingest.h"
+#include "item_cold.h"
 #include "knn.h"
 #include "dp.h"
 #include "ease.h"
@@ -61,7 +62,25 @@ typedef struct KnnRun
 	const char *time_col;		/* item-kNN: history weighted by age, or NULL */
 	double		half_life;
 	RsPrivacy	privacy;		/* item-kNN with epsilon */
+	/* item-kNN: cold items' lists from item features (src/item_cold.c) */
+	Oid			features;
+	float		cold_weight;
+	RsNeighborLists lists;
+	int64		n_pairs;
+	int64	   *cold;
+	int64	   *warm;
+	float	   *cold_score;
 } KnnRun;
+
+/* The lists, then the cold items' (RsTrainWriter). */
+static void
+write_lists(RsTrainer *trainer, int32 version, void *arg)
+{
+	KnnRun	   *run = arg;
+
+	RsWriteNeighborLists(trainer, version, &run->lists);
+	RsColdNeighborsWrite(trainer->name, version, run->cold, run->warm, run->cold_score, run->n_pairs);
+}
 
 static void
 check_status(int status)
@@ -156,7 +175,6 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 	void	   *workspace;
 	Size		work_bytes;
 	int64		pairs = 0;
-	RsNeighborLists lists;
 
 	RsTrainBegin(trainer, run->algorithm, &data);
 	A = items ? data.by_item : data.by_user;
@@ -241,13 +259,25 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 		trainer->n_users = run->privacy.noisy_users;
 		trainer->n_interactions = run->privacy.noisy_interactions;
 	}
-	lists.side = items ? RS_ITEMS : RS_USERS;
-	lists.privacy = &run->privacy;
-	lists.slots = K;
-	lists.count = count;
-	lists.neighbor = nbr;
-	lists.score = sim;
-	return RsTrainFinish(fcinfo, trainer, RsWriteNeighborLists, &lists);
+	if (OidIsValid(run->features))
+	{
+		int32		n_cold;
+
+		run->n_pairs = RsColdNeighbors(run->features, trainer->spec.item_col, data.items.ids,
+									   data.items.count, K, run->cold_weight, &run->cold,
+									   &run->warm, &run->cold_score, &n_cold);
+		RsJsonText(&trainer->params, "features", RsRelationName(run->features));
+		RsJsonFloat(&trainer->params, "cold_item_weight", run->cold_weight);
+		RsJsonInt(&trainer->stats, "cold_items", n_cold);
+		trainer->n_items += n_cold;
+	}
+	run->lists.side = items ? RS_ITEMS : RS_USERS;
+	run->lists.privacy = &run->privacy;
+	run->lists.slots = K;
+	run->lists.count = count;
+	run->lists.neighbor = nbr;
+	run->lists.score = sim;
+	return RsTrainFinish(fcinfo, trainer, write_lists, run);
 }
 
 /* Start a run of algorithm: the arguments both kNN trainers have. */
@@ -269,7 +299,9 @@ common_args(FunctionCallInfo fcinfo, const RsTrainArgNos *argnos, const char *al
  *						 bm25_b float8, user_col name, item_col name,
  *						 weight_col name, time_col name, half_life interval,
  *						 epsilon float8, delta float8, max_user_items int,
- *						 seed int8, replace bool)
+ *						 seed int8, replace bool, event_col name,
+ *						 event_weights jsonb, features regclass,
+ *						 cold_item_weight float8)
  */
 Datum
 recsys_train_item_knn(PG_FUNCTION_ARGS)
@@ -300,6 +332,14 @@ recsys_train_item_knn(PG_FUNCTION_ARGS)
 	RsPrivacyRefuse(&run.privacy, trainer.spec.weight_col != NULL, "weight_col");
 	RsPrivacyRefuse(&run.privacy, trainer.spec.event_col != NULL, "event_col");
 	RsPrivacyRefuse(&run.privacy, run.params.kind == RS_KNN_DOT, "similarity 'bm25'");
+	/* and these in 0.8.0 */
+	run.cold_weight = 1;
+	if (PG_NARGS() > 20)
+	{
+		if (!PG_ARGISNULL(19))
+			run.features = PG_GETARG_OID(19);
+		run.cold_weight = (float) RsFloatArg(fcinfo, 20, "cold_item_weight", 0, 1, NAN);
+	}
 
 	PG_RETURN_DATUM(train_neighbors(fcinfo, &trainer, &run));
 }

@@ -1,0 +1,1117 @@
+/*-------------------------------------------------------------------------
+ *
+ * item_cold.c
+ *		Item features in factor models, and vectors for cold items: items
+ *		that have features but no interactions, given a vector at training
+ *		and again by recsys.refresh_items(model) when they appear later,
+ *		without retraining.
+ *
+ * Categorical features (train_ease's features relation: a category, a
+ * brand, a word of the title) are trained by collective factorisation:
+ * train_cf adds each feature as a pseudo-user of the items that have it
+ * (confidence 1 + alpha * feature_weight * value), so ALS learns item
+ * vectors informed by the features and a vector per feature.  A cold item
+ * is then one implicit-ALS item half-step against its features' vectors
+ * (src/kernel/cold.c): exactly what training would give it from its
+ * features, with no interaction.  We chose this over a LightFM-style sum
+ * of feature vectors (Kula 2015) because it keeps ALS's closed-form
+ * steps and its warm items' vectors free (an item with many users is not
+ * pulled toward its features' average), and a new item costs one k x k
+ * solve, which refresh_items can afford per item.
+ *
+ * Dense features (embeddings computed outside the database: text, image)
+ * are real[] columns of an embeddings relation, one group per column,
+ * each L2-normalised and scaled by its group's weight.  They map to item
+ * vectors by ridge regression fitted on the trained items (Gantner et al.
+ * 2010, attribute-to-factor mapping).  With categorical features too, the
+ * map's input starts with the item's half-step vector, so one linear map
+ * learns how much each source says (multimodal fusion).
+ *
+ * What refresh_items needs is stored with the version in
+ * recsys.model_parameters: 'feature:<name>' per feature vector,
+ * 'cold:gram' and 'cold:map'; the relations, groups and weights in
+ * params.  Cold items get item_stats rows with no users and popularity 0,
+ * so everything that serves items serves them.  Their vectors are
+ * multiplied by cold_item_weight (at most 1), which bounds their scores
+ * and so their exposure.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/relation.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/rel.h"
+
+#include "args.h"
+#include "array_util.h"
+#include "cancel.h"
+#include "cold.h"
+#include "ingest.h"
+#include "item_cold.h"
+#include "model_acl.h"
+#include "model_store.h"
+#include "spi_util.h"
+
+PG_FUNCTION_INFO_V1(recsys_refresh_items);
+
+/* The ridge of the dense-feature map, on L2-normalised groups. */
+#define COLD_MAP_RIDGE 1.0f
+#define FEATURE_PREFIX "feature:"
+#define WRITE_BATCH 1000
+
+static bool
+is_float_array_type(Oid type)
+{
+	type = getBaseType(type);
+	return type == FLOAT4ARRAYOID || type == FLOAT8ARRAYOID;
+}
+
+/*
+ * RsColdEmbeddingArgs checks the embeddings relation and takes every
+ * real[] or double precision[] column as a feature group, in column
+ * order, with weights (NULL: 1 each).
+ */
+void
+RsColdEmbeddingArgs(Oid relid, const char *item_col, ArrayType *weights, RsColdModel *cm)
+{
+	AttrNumber	attnum = get_attnum(relid, item_col);
+	int			natts;
+	Relation	rel;
+	float	   *w = NULL;
+	int			nw = 0;
+
+	if (attnum == InvalidAttrNumber || attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of embeddings relation \"%s\" does not exist",
+						item_col, get_rel_name(relid)),
+				 errhint("embeddings needs the item ids in a column named like the source's, \"%s\" (item_col), "
+						 "and one real[] column per feature group; a view can rename them.", item_col)));
+	if (!RsIsIdType(get_atttype(relid, attnum)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("item_col \"%s\" of embeddings \"%s\" has type %s, which cannot be an id",
+						item_col, get_rel_name(relid), format_type_be(get_atttype(relid, attnum))),
+				 errhint("Ids must be smallint, integer or bigint, as in the source.")));
+	cm->embeddings = relid;
+	cm->n_groups = 0;
+	rel = relation_open(relid, AccessShareLock);
+	natts = RelationGetDescr(rel)->natts;
+	for (int a = 0; a < natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), a);
+
+		if (att->attisdropped || !is_float_array_type(att->atttypid))
+			continue;
+		if (cm->n_groups == RS_MAX_EMBEDDING_GROUPS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("embeddings \"%s\" has more than %d real[] columns",
+							get_rel_name(relid), RS_MAX_EMBEDDING_GROUPS)));
+		cm->group_cols[cm->n_groups++] = pstrdup(NameStr(att->attname));
+	}
+	relation_close(rel, AccessShareLock);
+	if (cm->n_groups == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("embeddings \"%s\" has no real[] column", get_rel_name(relid)),
+				 errhint("Give each feature group (a text embedding, an image embedding) as a real[] column.")));
+	if (weights != NULL)
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+
+		deconstruct_array_builtin(weights, FLOAT8OID, &elems, &nulls, &nw);
+		w = palloc(sizeof(float) * Max(nw, 1));
+		for (int g = 0; g < nw; g++)
+		{
+			if (nulls[g])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("embedding_weights must not contain NULL")));
+			w[g] = (float) DatumGetFloat8(elems[g]);
+		}
+		if (nw != cm->n_groups)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("embedding_weights has %d elements, but embeddings \"%s\" has %d real[] columns",
+							nw, get_rel_name(relid), cm->n_groups),
+					 errhint("Give one weight per real[] column, in column order.")));
+	}
+	for (int g = 0; g < cm->n_groups; g++)
+	{
+		cm->group_weights[g] = w ? w[g] : 1.0f;
+		if (!(cm->group_weights[g] >= 0 && cm->group_weights[g] <= 1000))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("embedding_weights must be between 0 and 1000, not %g", cm->group_weights[g])));
+		cm->dims[g] = 0;
+	}
+}
+
+/* Rows of the embeddings relation as read: ids ascending, dense part of z. */
+typedef struct EmbeddingRows
+{
+	RsColdModel *cm;
+	int			Dd;				/* sum of dims, once known */
+	int32		n;
+	int32		capacity;
+	int64	   *ids;
+	float	   *z;				/* n x Dd */
+	MemoryContext cxt;
+	bool		sized;
+} EmbeddingRows;
+
+static void
+embedding_error(RsColdModel *cm, int g, int64 id, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("embedding column \"%s\" of item %lld %s", cm->group_cols[g], (long long) id, what),
+			 errhint("Every embedding of a column must have the same length (%d here) and finite values; NULL leaves it out.",
+					 cm->dims[g])));
+}
+
+static void
+keep_embedding(TupleTableSlot *slot, void *arg)
+{
+	EmbeddingRows *e = arg;
+	RsColdModel *cm = e->cm;
+	int64		id = DatumGetInt64(slot->tts_values[0]);
+	float	   *z;
+	int			off = 0;
+
+	CHECK_FOR_INTERRUPTS();
+	if (e->n > 0 && e->ids[e->n - 1] == id)
+		ereport(ERROR,
+				(errcode(ERRCODE_CARDINALITY_VIOLATION),
+				 errmsg("embeddings has more than one row for item %lld", (long long) id),
+				 errhint("Give each item one row, a real[] column per feature group.")));
+	/* the first row with a group fixes its length (training) */
+	if (!e->sized)
+	{
+		bool		all = true;
+
+		for (int g = 0; g < cm->n_groups; g++)
+			if (cm->dims[g] == 0)
+			{
+				if (slot->tts_isnull[g + 1])
+				{
+					all = false;
+					continue;
+				}
+				cm->dims[g] = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(slot->tts_values[g + 1])),
+											 ARR_DIMS(DatumGetArrayTypeP(slot->tts_values[g + 1])));
+				if (cm->dims[g] < 1 || cm->dims[g] > RS_MAX_EMBEDDING_DIMS)
+					embedding_error(cm, g, id, psprintf("has %d elements; 1 to %d are allowed",
+														cm->dims[g], RS_MAX_EMBEDDING_DIMS));
+			}
+		if (!all)
+			return;				/* not sized yet: such rows are rare; keep reading */
+		e->sized = true;
+		e->Dd = 0;
+		for (int g = 0; g < cm->n_groups; g++)
+			e->Dd += cm->dims[g];
+	}
+	if (e->n == e->capacity)
+	{
+		e->capacity *= 2;
+		e->ids = repalloc_huge(e->ids, sizeof(int64) * e->capacity);
+		e->z = repalloc_huge(e->z, sizeof(float) * e->capacity * (Size) e->Dd);
+	}
+	z = e->z + (Size) e->n * e->Dd;
+	memset(z, 0, sizeof(float) * e->Dd);
+	for (int g = 0; g < cm->n_groups; g++)
+	{
+		if (!slot->tts_isnull[g + 1])
+		{
+			ArrayType  *a = DatumGetArrayTypeP(slot->tts_values[g + 1]);
+			int			n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+			float	   *v = (float *) ARR_DATA_PTR(a);
+			double		norm = 0;
+
+			if (ARR_HASNULL(a))
+				embedding_error(cm, g, id, "has a NULL element");
+			if (n != cm->dims[g])
+				embedding_error(cm, g, id, psprintf("has %d elements, not %d", n, cm->dims[g]));
+			for (int d = 0; d < n; d++)
+			{
+				if (!isfinite(v[d]))
+					embedding_error(cm, g, id, psprintf("has a non-finite element (%g at %d)", v[d], d + 1));
+				norm += (double) v[d] * v[d];
+			}
+			/* a zero vector says nothing: left out like NULL */
+			if (norm > 0)
+				for (int d = 0; d < n; d++)
+					z[off + d] = (float) (cm->group_weights[g] * v[d] / sqrt(norm));
+		}
+		off += cm->dims[g];
+	}
+	e->ids[e->n++] = id;
+}
+
+/*
+ * Read the embeddings of the items among (among true) or not among the
+ * known ids, ascending by id.  Rows before every group's length is known
+ * are skipped only while training sizes the groups, which reads the
+ * model's items first.
+ */
+static void
+read_embeddings(RsColdModel *cm, const int64 *known, int32 n_known, bool among,
+				EmbeddingRows *e)
+{
+	StringInfoData q;
+	const char *id = quote_identifier(cm->item_col);
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	const char *cols[1 + RS_MAX_EMBEDDING_GROUPS];
+
+	cols[0] = cm->item_col;
+	for (int g = 0; g < cm->n_groups; g++)
+		cols[g + 1] = cm->group_cols[g];
+	RsCheckReadableRelation(cm->embeddings, "embeddings", cols, cm->n_groups + 1);
+	initStringInfo(&q);
+	appendStringInfo(&q, "SELECT r.%s::pg_catalog.int8", id);
+	for (int g = 0; g < cm->n_groups; g++)
+		appendStringInfo(&q, ", r.%s::pg_catalog.float4[]", quote_identifier(cm->group_cols[g]));
+	appendStringInfo(&q, " FROM %s AS r WHERE r.%s IS NOT NULL AND r.%s::pg_catalog.int8 %s "
+					 "(SELECT pg_catalog.unnest($1::pg_catalog.int8[])) ORDER BY 1",
+					 RsRelationName(cm->embeddings), id, id, among ? "IN" : "NOT IN");
+	values[0] = PointerGetDatum(RsInt64Array(known, n_known));
+	e->cm = cm;
+	e->n = 0;
+	e->capacity = 64;
+	e->ids = palloc(sizeof(int64) * e->capacity);
+	e->sized = true;
+	e->Dd = 0;
+	for (int g = 0; g < cm->n_groups; g++)
+	{
+		if (cm->dims[g] == 0)
+			e->sized = false;
+		e->Dd += cm->dims[g];
+	}
+	/* sized later if not yet: allocate for the largest */
+	e->z = palloc(sizeof(float) * e->capacity * (Size) (e->sized ? Max(e->Dd, 1) :
+														RS_MAX_EMBEDDING_GROUPS * RS_MAX_EMBEDDING_DIMS));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsStreamQuery(q.data, 1, argtypes, values, NULL, true, keep_embedding, e);
+	SPI_finish();
+	if (!e->sized)
+		for (int g = 0; g < cm->n_groups; g++)
+			if (cm->dims[g] == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("embedding column \"%s\" of embeddings \"%s\" has no value for any item of the model",
+								cm->group_cols[g], get_rel_name(cm->embeddings))));
+}
+
+/* Binary search of a feature's name; -1 if the model has no such feature. */
+static int32
+feature_index(const RsColdModel *cm, const char *name)
+{
+	int32		lo = 0,
+				hi = cm->n_features - 1;
+
+	while (lo <= hi)
+	{
+		int32		mid = lo + (hi - lo) / 2;
+		int			c = strcmp(cm->names[mid], name);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* The half-step vector of an item from its features (out: k floats). */
+static void
+categorical_vector(const RsColdModel *cm, const int32 *idx, const float *v, int n,
+				   float *out, float *work)
+{
+	float	   *scaled = palloc(sizeof(float) * Max(n, 1));
+	int			status;
+
+	for (int j = 0; j < n; j++)
+		scaled[j] = cm->feature_weight * v[j];
+	status = rs_cold_item_solve(cm->gram, cm->vectors, cm->k, idx, scaled, n, cm->alpha,
+								cm->reg, cm->reg_exponent, cm->n_cols, out, work);
+	if (status != RS_COLD_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("the item half-step from features failed (status %d)", status),
+				 errhint("Increase regularization.")));
+	pfree(scaled);
+}
+
+/*
+ * RsColdFitMap fits the ridge map from dense features (after the
+ * half-step vector, with categorical features) to the trained items'
+ * vectors Y.  item_features: items x features (NULL without).
+ */
+void
+RsColdFitMap(RsColdModel *cm, const RsIdMap *items, const RsCsr *item_features, const float *Y)
+{
+	EmbeddingRows e;
+	int			k = cm->k;
+	int			off = cm->n_features > 0 ? k : 0;
+	float	   *Z;
+	float	   *work;
+	int			status;
+	int32		r = 0;
+
+	cm->map = NULL;
+	if (!OidIsValid(cm->embeddings))
+		return;
+	read_embeddings(cm, items->ids, items->count, true, &e);
+	cm->D = off + e.Dd;
+	Z = MemoryContextAllocExtended(CurrentMemoryContext, (Size) items->count * cm->D * sizeof(float),
+								   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	work = palloc(sizeof(float) * (Size) Max(k, 1) * Max(k, 1));
+	for (int32 i = 0; i < items->count; i++)
+	{
+		float	   *z = Z + (Size) i * cm->D;
+
+		CHECK_FOR_INTERRUPTS();
+		if (off > 0)
+		{
+			int64		b = item_features->indptr[i];
+
+			categorical_vector(cm, item_features->indices + b, item_features->data + b,
+							   (int) (item_features->indptr[i + 1] - b), z, work);
+		}
+		/* e.ids ascend like items->ids */
+		while (r < e.n && e.ids[r] < items->ids[i])
+			r++;
+		if (r < e.n && e.ids[r] == items->ids[i])
+			memcpy(z + off, e.z + (Size) r * e.Dd, sizeof(float) * e.Dd);
+	}
+	cm->map = palloc(sizeof(float) * (Size) cm->D * k);
+	work = palloc(sizeof(float) * (Size) cm->D * (cm->D + k));
+	status = rs_ridge_fit(Z, Y, items->count, cm->D, k, COLD_MAP_RIDGE, cm->map, work,
+						  RsCancelRequested, NULL);
+	if (status == RS_COLD_STOPPED)
+		RsKernelStopped("fitting the embeddings' map");
+	if (status != RS_COLD_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("the map from embeddings to item vectors could not be fitted (status %d)", status)));
+	pfree(Z);
+}
+
+/* Cold items' categorical features as read: (id, feature index) ascending by id. */
+typedef struct CategoricalRows
+{
+	const RsColdModel *cm;
+	int64		n;
+	int64		capacity;
+	int64	   *ids;
+	int32	   *feature;
+	float	   *value;
+} CategoricalRows;
+
+static void
+keep_categorical(TupleTableSlot *slot, void *arg)
+{
+	CategoricalRows *c = arg;
+	int32		f;
+	float		value = DatumGetFloat4(slot->tts_values[2]);
+
+	CHECK_FOR_INTERRUPTS();
+	f = feature_index(c->cm, TextDatumGetCString(slot->tts_values[1]));
+	if (f < 0)
+		return;					/* a feature no trained item has: says nothing */
+	if (!isfinite(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("column \"value\" of features must hold finite real numbers, not %g", value)));
+	if (c->n == c->capacity)
+	{
+		c->capacity *= 2;
+		c->ids = repalloc_huge(c->ids, sizeof(int64) * c->capacity);
+		c->feature = repalloc_huge(c->feature, sizeof(int32) * c->capacity);
+		c->value = repalloc_huge(c->value, sizeof(float) * c->capacity);
+	}
+	c->ids[c->n] = DatumGetInt64(slot->tts_values[0]);
+	c->feature[c->n] = f;
+	c->value[c->n++] = value;
+}
+
+/* Read the features of the items not among the known ids (as the trainer's read does). */
+static void
+read_cold_categorical(const RsColdModel *cm, const int64 *known, int32 n_known, CategoricalRows *c)
+{
+	Oid			relid = cm->features;
+	const char *id = quote_identifier(cm->item_col);
+	bool		with_value = get_attnum(relid, "value") > 0;
+	const char *value = with_value ? "r.value" : "1";
+	Oid			ftype = get_atttype(relid, get_attnum(relid, "feature"));
+	const char *cols[3] = {cm->item_col, "feature", "value"};
+	StringInfoData q;
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		values[1];
+
+	if (get_attnum(relid, cm->item_col) <= 0 || get_attnum(relid, "feature") <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("features relation \"%s\" has no column \"%s\" or \"feature\"",
+						get_rel_name(relid), cm->item_col),
+				 errhint("A model's features relation must keep the columns it was trained with.")));
+	RsCheckReadableRelation(relid, "features", cols, with_value ? 3 : 2);
+	initStringInfo(&q);
+	appendStringInfo(&q,
+					 "SELECT i, f, pg_catalog.max(v)::pg_catalog.float4 FROM ("
+					 "SELECT r.%s::pg_catalog.int8 AS i, %s::pg_catalog.text COLLATE \"C\" AS f, "
+					 "%s::pg_catalog.float8 AS v FROM %s AS r%s "
+					 "WHERE r.%s IS NOT NULL AND %s IS NOT NULL AND %s IS NOT NULL "
+					 "AND r.%s::pg_catalog.int8 NOT IN (SELECT pg_catalog.unnest($1::pg_catalog.int8[]))) s "
+					 "GROUP BY i, f ORDER BY i, f",
+					 id, type_is_array(getBaseType(ftype)) ? "u.f" : "r.feature", value,
+					 RsRelationName(relid),
+					 type_is_array(getBaseType(ftype)) ? " CROSS JOIN LATERAL pg_catalog.unnest(r.feature) AS u(f)" : "",
+					 id, type_is_array(getBaseType(ftype)) ? "u.f" : "r.feature", value, id);
+	values[0] = PointerGetDatum(RsInt64Array(known, n_known));
+	c->cm = cm;
+	c->n = 0;
+	c->capacity = 256;
+	c->ids = palloc(sizeof(int64) * c->capacity);
+	c->feature = palloc(sizeof(int32) * c->capacity);
+	c->value = palloc(sizeof(float) * c->capacity);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsStreamQuery(q.data, 1, argtypes, values, NULL, true, keep_categorical, c);
+	SPI_finish();
+}
+
+/*
+ * RsColdItemVectors computes the vectors of the items that have features
+ * (or an embedding) but are not among the known ids, ascending by id;
+ * returns how many.  An item none of whose features the model knows and
+ * without an embedding gets none.
+ */
+int32
+RsColdItemVectors(RsColdModel *cm, const int64 *known, int32 n_known, int64 **ids_out,
+				  float **vectors_out)
+{
+	CategoricalRows c = {0};
+	EmbeddingRows e = {0};
+	int			k = cm->k;
+	int64		capacity;
+	int64	   *ids;
+	float	   *vectors;
+	float	   *work = palloc(sizeof(float) * k * k);
+	float	   *z = palloc(sizeof(float) * Max(cm->D, k));
+	int32		n = 0;
+	int64		a = 0;
+	int32		b = 0;
+
+	if (cm->n_features > 0)
+		read_cold_categorical(cm, known, n_known, &c);
+	if (OidIsValid(cm->embeddings))
+		read_embeddings(cm, known, n_known, false, &e);
+	capacity = c.n + e.n;
+	ids = palloc(sizeof(int64) * Max(capacity, 1));
+	vectors = MemoryContextAllocExtended(CurrentMemoryContext,
+										 sizeof(float) * (Size) Max(capacity, 1) * k, MCXT_ALLOC_HUGE);
+	/* merge the two id-ordered streams */
+	while (a < c.n || b < e.n)
+	{
+		int64		id = a < c.n && (b >= e.n || c.ids[a] <= e.ids[b]) ? c.ids[a] : e.ids[b];
+		int64		start = a;
+		float	   *y = vectors + (Size) n * k;
+
+		CHECK_FOR_INTERRUPTS();
+		while (a < c.n && c.ids[a] == id)
+			a++;
+		memset(z, 0, sizeof(float) * Max(cm->D, k));
+		if (cm->n_features > 0)
+			categorical_vector(cm, c.feature + start, c.value + start, (int) (a - start), z, work);
+		if (b < e.n && e.ids[b] == id)
+		{
+			memcpy(z + (cm->n_features > 0 ? k : 0), e.z + (Size) b * e.Dd, sizeof(float) * e.Dd);
+			b++;
+		}
+		if (cm->map != NULL)
+			rs_ridge_apply(cm->map, cm->D, k, z, y);
+		else
+			memcpy(y, z, sizeof(float) * k);
+		for (int f = 0; f < k; f++)
+			y[f] *= cm->cold_weight;
+		ids[n++] = id;
+	}
+	*ids_out = ids;
+	*vectors_out = vectors;
+	return n;
+}
+
+/*
+ * RsColdWrite stores the cold items' vectors and their item_stats rows
+ * (no users, popularity 0).
+ */
+void
+RsColdWrite(const char *name, int32 version, const RsColdModel *cm, const int64 *ids,
+			const float *vectors, int32 n)
+{
+	int32	   *zeros;
+	float	   *fzeros;
+
+	if (n == 0)
+		return;
+	zeros = palloc0(sizeof(int32) * n);
+	fzeros = palloc0(sizeof(float) * n);
+	RsWriteFactors(RS_ITEMS, name, version, ids, NULL, vectors, n, cm->k);
+	RsWriteItemStats(name, version, ids, n, zeros, fzeros, fzeros);
+}
+
+/*
+ * RsColdStore stores what refresh_items needs: the features' vectors, the
+ * Gram matrix and the map.
+ */
+void
+RsColdStore(const char *name, int32 version, const RsColdModel *cm)
+{
+	Oid			argtypes[5] = {TEXTOID, INT4OID, TEXTARRAYOID, FLOAT4ARRAYOID, INT4OID};
+	Datum		values[5];
+	int32		shape[2] = {cm->k, cm->k};
+
+	if (cm->n_features > 0)
+	{
+		RsWriteParameter(name, version, "cold:gram", shape, 2, cm->gram);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		values[0] = CStringGetTextDatum(name);
+		values[1] = Int32GetDatum(version);
+		values[4] = Int32GetDatum(cm->k);
+		for (int32 start = 0; start < cm->n_features; start += WRITE_BATCH)
+		{
+			int			rows = Min(WRITE_BATCH, cm->n_features - start);
+			Datum	   *names = palloc(sizeof(Datum) * rows);
+
+			CHECK_FOR_INTERRUPTS();
+			for (int r = 0; r < rows; r++)
+				names[r] = CStringGetTextDatum(psprintf(FEATURE_PREFIX "%s", cm->names[start + r]));
+			values[2] = PointerGetDatum(construct_array_builtin(names, rows, TEXTOID));
+			values[3] = PointerGetDatum(RsFloatArray(cm->vectors + (Size) start * cm->k, rows * cm->k));
+			RsExecute("INSERT INTO recsys.model_parameters (model, version, name, shape, value) "
+					  "SELECT $1, $2, t.name, ARRAY[$5], $4[(t.o - 1) * $5 + 1 : t.o * $5] "
+					  "FROM pg_catalog.unnest($3::pg_catalog.text[]) WITH ORDINALITY AS t(name, o)",
+					  5, argtypes, values, NULL, false, SPI_OK_INSERT);
+		}
+		SPI_finish();
+	}
+	if (cm->map != NULL)
+	{
+		shape[0] = cm->D;
+		RsWriteParameter(name, version, "cold:map", shape, 2, cm->map);
+	}
+}
+
+static void
+json_text_array(StringInfo buf, const char *key, char **values, int n)
+{
+	StringInfoData a;
+
+	initStringInfo(&a);
+	appendStringInfoChar(&a, '[');
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&a, ", ");
+		escape_json(&a, values[i]);
+	}
+	appendStringInfoChar(&a, ']');
+	RsJsonRaw(buf, key, a.data);
+}
+
+/* RsColdDescribe adds the features' settings to a model's params. */
+void
+RsColdDescribe(const RsColdModel *cm, StringInfo params)
+{
+	float		dims[RS_MAX_EMBEDDING_GROUPS];
+
+	RsJsonText(params, "features", OidIsValid(cm->features) ? RsRelationName(cm->features) : NULL);
+	if (OidIsValid(cm->features))
+	{
+		RsJsonFloat(params, "feature_weight", cm->feature_weight);
+		RsJsonFloat(params, "feature_columns", cm->n_cols);
+	}
+	RsJsonText(params, "embeddings", OidIsValid(cm->embeddings) ? RsRelationName(cm->embeddings) : NULL);
+	if (OidIsValid(cm->embeddings))
+	{
+		json_text_array(params, "embedding_columns", (char **) cm->group_cols, cm->n_groups);
+		for (int g = 0; g < cm->n_groups; g++)
+			dims[g] = (float) cm->dims[g];
+		RsJsonFloatArray(params, "embedding_dims", dims, cm->n_groups);
+		RsJsonFloatArray(params, "embedding_weights", cm->group_weights, cm->n_groups);
+	}
+	RsJsonFloat(params, "cold_item_weight", cm->cold_weight);
+}
+
+/* A model's cold-item state as refresh_items reads it. */
+typedef struct ColdRefresh
+{
+	RsColdModel *cm;
+	bool		neighbors;		/* an item-kNN model: lists, not vectors */
+	int			k;
+	int64		n_pairs;
+	int64	   *cold;
+	int64	   *warm;
+	float	   *score;
+	const int64 *known;
+	int32		n_known;
+	int64	   *ids;
+	float	   *vectors;
+	int32		n;
+	MemoryContext cxt;
+} ColdRefresh;
+
+static void
+compute_as_owner(void *arg)
+{
+	ColdRefresh *r = arg;
+	MemoryContext old = MemoryContextSwitchTo(r->cxt);
+
+	if (r->neighbors)
+		r->n_pairs = RsColdNeighbors(r->cm->features, r->cm->item_col, r->known, r->n_known, r->k,
+									 r->cm->cold_weight, &r->cold, &r->warm, &r->score, &r->n);
+	else
+		r->n = RsColdItemVectors(r->cm, r->known, r->n_known, &r->ids, &r->vectors);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * SPI switches back to its own context after every query: refresh_items
+ * reads into this one, which outlives SPI_finish.
+ */
+static MemoryContext refresh_context;
+
+static void
+execute(const char *query, int nargs, Oid *argtypes, Datum *values)
+{
+	RsExecute(query, nargs, argtypes, values, NULL, true, SPI_OK_SELECT);
+	MemoryContextSwitchTo(refresh_context);
+}
+
+static char *
+spi_text(int row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+/* A relation a model recorded (col: its to_regclass), or an error if it is gone. */
+static Oid
+recorded_relation(const char *model, const char *what, const char *relname, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+	Oid			relid = isnull ? InvalidOid : DatumGetObjectId(d);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the %s relation %s of model \"%s\" does not exist", what, relname, model),
+				 errhint("Retrain the model with its new %s.", what)));
+	return relid;
+}
+
+/* Read the stored parameter array name of a version into a palloc'd copy. */
+static float *
+stored_parameter(const char *model, int32 version, const char *name, int expect_cols, int *rows)
+{
+	Datum		values[3] = {CStringGetTextDatum(model), Int32GetDatum(version), CStringGetTextDatum(name)};
+	bool		isnull;
+	ArrayType  *a;
+	int			n;
+	float	   *out;
+
+	execute("SELECT shape[1], value FROM recsys.model_parameters "
+			"WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
+			"AND name OPERATOR(pg_catalog.=) $3 AND shape[2] OPERATOR(pg_catalog.=) $4",
+			4, (Oid[]) {TEXTOID, INT4OID, TEXTOID, INT4OID},
+			(Datum[]) {values[0], values[1], values[2], Int32GetDatum(expect_cols)});
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("model \"%s\" version %d has no parameter \"%s\" of %d columns", model, version,
+						name, expect_cols),
+				 errhint("Retrain the model.")));
+	*rows = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	a = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	out = RsArrayToFloats(a, name, &n);
+	if (n != *rows * expect_cols)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("parameter \"%s\" of model \"%s\" has %d values, not %d", name, model, n,
+						*rows * expect_cols)));
+	return out;
+}
+
+/* Read the features' vectors of a version (names in byte order). */
+static void
+load_feature_vectors(const char *model, int32 version, RsColdModel *cm)
+{
+	int			rows;
+
+	cm->gram = stored_parameter(model, version, "cold:gram", cm->k, &rows);
+	if (rows != cm->k)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("parameter \"cold:gram\" of model \"%s\" is not %d x %d", model, cm->k, cm->k)));
+	RsExecute("SELECT pg_catalog.substr(name, 9), value FROM recsys.model_parameters "
+			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
+			  "AND name COLLATE \"C\" OPERATOR(pg_catalog.>=) '" FEATURE_PREFIX "' "
+			  "AND name COLLATE \"C\" OPERATOR(pg_catalog.<) 'feature;' "
+			  "ORDER BY name COLLATE \"C\"",
+			  2, (Oid[]) {TEXTOID, INT4OID},
+			  (Datum[]) {CStringGetTextDatum(model), Int32GetDatum(version)}, NULL, true, SPI_OK_SELECT);
+	MemoryContextSwitchTo(refresh_context);
+	cm->n_features = (int32) SPI_processed;
+	cm->names = palloc(sizeof(char *) * Max(cm->n_features, 1));
+	cm->vectors = palloc(sizeof(float) * (Size) Max(cm->n_features, 1) * cm->k);
+	for (int32 f = 0; f < cm->n_features; f++)
+	{
+		bool		isnull;
+		ArrayType  *a = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[f], SPI_tuptable->tupdesc, 2, &isnull));
+		int			n;
+		float	   *v = RsArrayToFloats(a, "a feature's vector", &n);
+
+		if (n != cm->k)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("a feature vector of model \"%s\" has %d values, not %d", model, n, cm->k)));
+		cm->names[f] = spi_text(f, 1);
+		memcpy(cm->vectors + (Size) f * cm->k, v, sizeof(float) * cm->k);
+	}
+}
+
+/*
+ * recsys_refresh_items(model text) returns integer: gives the items that
+ * have appeared in the model's features or embeddings since it was
+ * trained (or refreshed) their vectors, in its active version, without
+ * retraining; returns how many.  The relations are read as the model's
+ * owner, like its source.
+ */
+Datum
+recsys_refresh_items(PG_FUNCTION_ARGS)
+{
+	char	   *name = RsTextArg(fcinfo, 0, "model");
+	RsColdModel cm = {0};
+	ColdRefresh r = {0};
+	Oid			owner;
+	int32		version;
+	bool		isnull;
+	char	   *algorithm;
+	char	   *features;
+	char	   *embeddings;
+	int64	   *known;
+	int32		n_known;
+
+	MemoryContext outer = CurrentMemoryContext;
+
+	owner = RsRequireModelOwner(name, "refresh the items of", false);
+	RsLockModelForTraining(name);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	refresh_context = outer;
+	RsExecute("SELECT version, algorithm, params->>'features', params->>'embeddings', params->>'item_col', "
+			  "(params->>'factors')::pg_catalog.int4, (params->>'alpha')::pg_catalog.float8, "
+			  "(params->>'regularization')::pg_catalog.float8, "
+			  "(params->>'regularization_exponent')::pg_catalog.float8, "
+			  "(params->>'feature_weight')::pg_catalog.float8, (params->>'feature_columns')::pg_catalog.float8, "
+			  "(params->>'cold_item_weight')::pg_catalog.float8, "
+			  "ARRAY(SELECT pg_catalog.jsonb_array_elements_text(params->'embedding_columns')), "
+			  "ARRAY(SELECT pg_catalog.jsonb_array_elements_text(params->'embedding_dims')::pg_catalog.float8::pg_catalog.int4), "
+			  "ARRAY(SELECT pg_catalog.jsonb_array_elements_text(params->'embedding_weights')::pg_catalog.float4), "
+			  "pg_catalog.to_regclass(params->>'features')::pg_catalog.oid, "
+			  "pg_catalog.to_regclass(params->>'embeddings')::pg_catalog.oid, "
+			  "(params->>'neighbors')::pg_catalog.int4 "
+			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
+			  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(name)}, NULL, true, SPI_OK_SELECT);
+	MemoryContextSwitchTo(refresh_context);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name)));
+	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	algorithm = spi_text(0, 2);
+	features = spi_text(0, 3);
+	embeddings = spi_text(0, 4);
+	if (features == NULL && embeddings == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" (algorithm %s) was trained without features or embeddings", name, algorithm),
+				 errhint("Train it with recsys.train_cf(..., features => ..., embeddings => ...) to give new items vectors.")));
+	if (strcmp(algorithm, "als") != 0 && strcmp(algorithm, "item_knn") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model \"%s\" (algorithm %s) does not support refresh_items", name, algorithm),
+				 errhint("Models trained with als (train_cf) and item_knn support it.")));
+	r.neighbors = strcmp(algorithm, "item_knn") == 0;
+	cm.item_col = spi_text(0, 5);
+	cm.cold_weight = (float) atof(spi_text(0, 12));
+	if (r.neighbors)
+	{
+		r.k = atoi(spi_text(0, 18));
+		cm.features = recorded_relation(name, "features", features, 16);
+	}
+	else
+		cm.k = atoi(spi_text(0, 6));
+	if (!r.neighbors)
+	{
+		cm.alpha = (float) atof(spi_text(0, 7));
+		cm.reg = (float) atof(spi_text(0, 8));
+		cm.reg_exponent = (float) atof(spi_text(0, 9));
+	}
+	if (features != NULL && !r.neighbors)
+	{
+		cm.features = recorded_relation(name, "features", features, 16);
+		cm.feature_weight = (float) atof(spi_text(0, 10));
+		cm.n_cols = atof(spi_text(0, 11));
+	}
+	if (embeddings != NULL)
+	{
+		ArrayType  *cols = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 13, &isnull));
+		ArrayType  *dims = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 14, &isnull));
+		ArrayType  *weights = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 15, &isnull));
+		Datum	   *col_values;
+		int			n_cols;
+		int			n_dims;
+		float	   *w;
+		int32	   *d;
+
+		cm.embeddings = recorded_relation(name, "embeddings", embeddings, 17);
+		deconstruct_array_builtin(cols, TEXTOID, &col_values, NULL, &n_cols);
+		d = (int32 *) ARR_DATA_PTR(dims);
+		n_dims = ArrayGetNItems(ARR_NDIM(dims), ARR_DIMS(dims));
+		w = RsArrayToFloats(weights, "embedding_weights", &n_dims);
+		if (n_cols < 1 || n_cols > RS_MAX_EMBEDDING_GROUPS || n_dims != n_cols)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("model \"%s\" records %d embedding columns", name, n_cols)));
+		cm.n_groups = n_cols;
+		for (int g = 0; g < n_cols; g++)
+		{
+			cm.group_cols[g] = TextDatumGetCString(col_values[g]);
+			cm.dims[g] = d[g];
+			cm.group_weights[g] = w[g];
+		}
+	}
+	if (OidIsValid(cm.features) && !r.neighbors)
+		load_feature_vectors(name, version, &cm);
+	if (OidIsValid(cm.embeddings))
+	{
+		int			D;
+
+		cm.map = stored_parameter(name, version, "cold:map", cm.k, &D);
+		cm.D = D;
+	}
+	RsExecute("SELECT pg_catalog.array_agg(item_id ORDER BY item_id) FROM recsys.item_stats "
+			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+			  2, (Oid[]) {TEXTOID, INT4OID}, (Datum[]) {CStringGetTextDatum(name), Int32GetDatum(version)},
+			  NULL, true, SPI_OK_SELECT);
+	MemoryContextSwitchTo(refresh_context);
+	{
+		Datum		a = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		known = isnull ? NULL : RsArrayToInt64s(DatumGetArrayTypePCopy(a), "items", &n_known);
+		if (isnull)
+			n_known = 0;
+	}
+	SPI_finish();
+
+	r.cm = &cm;
+	r.known = known;
+	r.n_known = n_known;
+	r.cxt = CurrentMemoryContext;
+	RsRunAsOwner(name, owner, compute_as_owner, &r);
+	if (r.neighbors)
+		RsColdNeighborsWrite(name, version, r.cold, r.warm, r.score, r.n_pairs);
+	else
+		RsColdWrite(name, version, &cm, r.ids, r.vectors, r.n);
+	if (r.n > 0)
+	{
+		Oid			argtypes[3] = {TEXTOID, INT4OID, INT8OID};
+		Datum		values[3] = {CStringGetTextDatum(name), Int32GetDatum(version), Int64GetDatum(r.n)};
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		/* a new fingerprint: every backend reloads the model */
+		RsExecute("UPDATE recsys.model_versions SET n_items = n_items OPERATOR(pg_catalog.+) $3, "
+				  "stats = stats OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('cold_items', "
+				  "COALESCE((stats->>'cold_items')::pg_catalog.int8, 0) OPERATOR(pg_catalog.+) $3) "
+				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+				  3, argtypes, values, NULL, false, SPI_OK_UPDATE);
+		RsExecute("UPDATE recsys.models SET n_items = n_items OPERATOR(pg_catalog.+) $3, "
+				  "stats = stats OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('cold_items', "
+				  "COALESCE((stats->>'cold_items')::pg_catalog.int8, 0) OPERATOR(pg_catalog.+) $3) "
+				  "WHERE name OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+				  3, argtypes, values, NULL, false, SPI_OK_UPDATE);
+		SPI_finish();
+	}
+	PG_RETURN_INT32(r.n);
+}
+
+/*
+ * Cold items of a neighbourhood model (item_knn): each cold item's
+ * neighbours are the k trained items whose features are most alike, by
+ * the cosine of tf-idf-weighted feature vectors (idf over every item of
+ * the features relation); the cold item joins those items' lists with the
+ * same similarity, so users of them reach it.  Similarities are scaled by
+ * cold_item_weight.  The pairs are read as the caller (training) or the
+ * owner (refresh_items) and written by RsColdNeighborsWrite.
+ */
+typedef struct NeighborPairs
+{
+	int64		n;
+	int64		capacity;
+	int64	   *cold;
+	int64	   *warm;
+	float	   *score;
+} NeighborPairs;
+
+static void
+keep_pair_row(TupleTableSlot *slot, void *arg)
+{
+	NeighborPairs *p = arg;
+
+	CHECK_FOR_INTERRUPTS();
+	if (p->n == p->capacity)
+	{
+		p->capacity *= 2;
+		p->cold = repalloc_huge(p->cold, sizeof(int64) * p->capacity);
+		p->warm = repalloc_huge(p->warm, sizeof(int64) * p->capacity);
+		p->score = repalloc_huge(p->score, sizeof(float) * p->capacity);
+	}
+	p->cold[p->n] = DatumGetInt64(slot->tts_values[0]);
+	p->warm[p->n] = DatumGetInt64(slot->tts_values[1]);
+	p->score[p->n++] = DatumGetFloat4(slot->tts_values[2]);
+}
+
+/*
+ * RsColdNeighbors reads the cold items' top-k trained neighbours by
+ * feature cosine into arrays (cold, warm, score), ordered by cold item
+ * then rank; returns the number of pairs and sets *n_cold.
+ */
+int64
+RsColdNeighbors(Oid features, const char *item_col, const int64 *known, int32 n_known, int k,
+				float cold_weight, int64 **cold, int64 **warm, float **score, int32 *n_cold)
+{
+	const char *id = quote_identifier(item_col);
+	Oid			ftype;
+	bool		array;
+	const char *cols[2] = {item_col, "feature"};
+	StringInfoData q;
+	NeighborPairs p = {0};
+
+	if (get_attnum(features, item_col) <= 0 || get_attnum(features, "feature") <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" or \"feature\" of features relation \"%s\" does not exist",
+						item_col, get_rel_name(features)),
+				 errhint("features needs the item ids in a column named like the source's, \"%s\" (item_col), "
+						 "and the features in a column named \"feature\"; a view can rename them.", item_col)));
+	RsCheckReadableRelation(features, "features", cols, 2);
+	ftype = get_atttype(features, get_attnum(features, "feature"));
+	array = type_is_array(getBaseType(ftype));
+	initStringInfo(&q);
+	appendStringInfo(&q,
+					 "WITH f AS (SELECT DISTINCT r.%s::pg_catalog.int8 AS item, %s::pg_catalog.text AS feature "
+					 "  FROM %s AS r%s WHERE r.%s IS NOT NULL AND %s IS NOT NULL), "
+					 "known AS (SELECT pg_catalog.unnest($1::pg_catalog.int8[]) AS item), "
+					 "idf AS (SELECT feature, pg_catalog.ln((SELECT pg_catalog.count(DISTINCT item) FROM f)::pg_catalog.float8 "
+					 "  OPERATOR(pg_catalog./) pg_catalog.count(*)) AS w FROM f GROUP BY feature), "
+					 "v AS (SELECT f.item, f.feature, idf.w OPERATOR(pg_catalog./) pg_catalog.sqrt(pg_catalog.sum(idf.w OPERATOR(pg_catalog.*) idf.w) "
+					 "  OVER (PARTITION BY f.item)) AS w FROM f JOIN idf USING (feature) WHERE idf.w OPERATOR(pg_catalog.>) 0), "
+					 "vw AS (SELECT * FROM v WHERE item IN (SELECT item FROM known)), "
+					 "vc AS (SELECT * FROM v WHERE item NOT IN (SELECT item FROM known)), "
+					 "pairs AS (SELECT c.item AS cold, w.item AS warm, pg_catalog.sum(c.w OPERATOR(pg_catalog.*) w.w) AS s "
+					 "  FROM vc c JOIN vw w USING (feature) GROUP BY 1, 2), "
+					 "top AS (SELECT cold, warm, s, pg_catalog.row_number() OVER (PARTITION BY cold ORDER BY s DESC, warm) AS rk FROM pairs) "
+					 "SELECT cold, warm, (s OPERATOR(pg_catalog.*) $3)::pg_catalog.float4 FROM top "
+					 "WHERE rk OPERATOR(pg_catalog.<=) $2 ORDER BY cold, rk",
+					 id, array ? "u.f" : "r.feature", RsRelationName(features),
+					 array ? " CROSS JOIN LATERAL pg_catalog.unnest(r.feature) AS u(f)" : "",
+					 id, array ? "u.f" : "r.feature");
+	p.capacity = 256;
+	p.cold = palloc(sizeof(int64) * p.capacity);
+	p.warm = palloc(sizeof(int64) * p.capacity);
+	p.score = palloc(sizeof(float) * p.capacity);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsStreamQuery(q.data, 3, (Oid[]) {INT8ARRAYOID, INT4OID, FLOAT8OID},
+				  (Datum[]) {PointerGetDatum(RsInt64Array(known, n_known)), Int32GetDatum(k),
+							 Float8GetDatum(cold_weight)}, NULL, true, keep_pair_row, &p);
+	SPI_finish();
+	*n_cold = 0;
+	for (int64 a = 0; a < p.n; a++)
+		if (a == 0 || p.cold[a] != p.cold[a - 1])
+			(*n_cold)++;
+	*cold = p.cold;
+	*warm = p.warm;
+	*score = p.score;
+	return p.n;
+}
+
+/*
+ * RsColdNeighborsWrite stores the cold items' lists and item_stats rows
+ * and adds each cold item to its neighbours' lists (best first).
+ */
+void
+RsColdNeighborsWrite(const char *name, int32 version, const int64 *cold, const int64 *warm,
+					 const float *score, int64 n)
+{
+	Oid			argtypes[5] = {TEXTOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID, FLOAT4ARRAYOID};
+	Datum		values[5];
+
+	if (n == 0)
+		return;
+	if (n > INT32_MAX / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many cold items' neighbours (%lld)", (long long) n)));
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int32GetDatum(version);
+	values[2] = PointerGetDatum(RsInt64Array(cold, (int) n));
+	values[3] = PointerGetDatum(RsInt64Array(warm, (int) n));
+	values[4] = PointerGetDatum(RsFloatArray(score, (int) n));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("INSERT INTO recsys.item_neighbor_lists (model, version, item_id, neighbor_ids, scores) "
+			  "SELECT $1, $2, p.c, pg_catalog.array_agg(p.w ORDER BY p.o), pg_catalog.array_agg(p.s ORDER BY p.o) "
+			  "FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) "
+			  "WITH ORDINALITY AS p(c, w, s, o) GROUP BY p.c",
+			  5, argtypes, values, NULL, false, SPI_OK_INSERT);
+	RsExecute("INSERT INTO recsys.item_stats (model, version, item_id, n_users, weight_sum, popularity) "
+			  "SELECT DISTINCT $1, $2, c, 0, 0, 0 FROM pg_catalog.unnest($3) AS c "
+			  "WHERE $4 IS NOT NULL AND $5 IS NOT NULL",
+			  5, argtypes, values, NULL, false, SPI_OK_INSERT);
+	RsExecute("UPDATE recsys.item_neighbor_lists l SET neighbor_ids = z.ids, scores = z.scores "
+			  "FROM (SELECT x.item, pg_catalog.array_agg(x.id ORDER BY x.s DESC, x.id) AS ids, "
+			  "             pg_catalog.array_agg(x.s ORDER BY x.s DESC, x.id) AS scores "
+			  "      FROM (SELECT l2.item_id AS item, u.id, u.s FROM recsys.item_neighbor_lists l2, "
+			  "                   ROWS FROM (pg_catalog.unnest(l2.neighbor_ids), pg_catalog.unnest(l2.scores)) AS u(id, s) "
+			  "            WHERE l2.model OPERATOR(pg_catalog.=) $1 AND l2.version OPERATOR(pg_catalog.=) $2 "
+			  "              AND l2.item_id OPERATOR(pg_catalog.=) ANY ($4) "
+			  "            UNION ALL SELECT p.w, p.c, p.s FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), "
+			  "                   pg_catalog.unnest($5)) AS p(c, w, s)) x GROUP BY x.item) z "
+			  "WHERE l.model OPERATOR(pg_catalog.=) $1 AND l.version OPERATOR(pg_catalog.=) $2 "
+			  "AND l.item_id OPERATOR(pg_catalog.=) z.item",
+			  5, argtypes, values, NULL, false, SPI_OK_UPDATE);
+	SPI_finish();
+}

@@ -1,0 +1,76 @@
+/*-------------------------------------------------------------------------
+ *
+ * item_cold.h
+ *		Item features in factor models and vectors for cold items (items
+ *		with features but no interactions), at training and by
+ *		recsys.refresh_items; see item_cold.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_ITEM_COLD_H
+#define RECSYS_ITEM_COLD_H
+
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+
+#include "idmap.h"
+#include "sparse.h"
+
+/* The most dense feature groups (real[] columns) one model takes. */
+#define RS_MAX_EMBEDDING_GROUPS 16
+/* The longest embedding of one group. */
+#define RS_MAX_EMBEDDING_DIMS 4096
+
+/*
+ * What a factor model needs to give an item a vector from its features:
+ * the categorical features' pseudo-user vectors and the Gram matrix of
+ * every user and pseudo-user vector (the item half-step), and the ridge
+ * map of dense features (with the categorical solve's vector first, when
+ * there are categorical features) to item vectors.
+ */
+typedef struct RsColdModel
+{
+	int			k;
+	/* categorical features (features relation), or n_features 0 */
+	Oid			features;		/* InvalidOid: none */
+	int32		n_features;
+	char	  **names;			/* ascending in byte order */
+	float	   *vectors;		/* n_features x k */
+	float	   *gram;			/* k x k */
+	float		feature_weight;
+	float		alpha;
+	float		reg;
+	float		reg_exponent;
+	double		n_cols;			/* users and pseudo-users in training */
+	/* dense features (embeddings relation) */
+	Oid			embeddings;		/* InvalidOid: none */
+	int			n_groups;
+	char	   *group_cols[RS_MAX_EMBEDDING_GROUPS];
+	int			dims[RS_MAX_EMBEDDING_GROUPS];
+	float		group_weights[RS_MAX_EMBEDDING_GROUPS];
+	int			D;				/* rows of map: k (if categorical) + sum of dims */
+	float	   *map;			/* D x k, or NULL without dense features */
+	/* cold items' vectors are scaled by this (their exposure) */
+	float		cold_weight;
+	const char *item_col;
+} RsColdModel;
+
+extern void RsColdEmbeddingArgs(Oid relid, const char *item_col, ArrayType *weights,
+								RsColdModel *cm);
+extern void RsColdFitMap(RsColdModel *cm, const RsIdMap *items, const RsCsr *item_features,
+						 const float *Y);
+extern int32 RsColdItemVectors(RsColdModel *cm, const int64 *known, int32 n_known,
+							   int64 **ids, float **vectors);
+extern void RsColdWrite(const char *name, int32 version, const RsColdModel *cm,
+						const int64 *ids, const float *vectors, int32 n);
+extern void RsColdStore(const char *name, int32 version, const RsColdModel *cm);
+extern int64 RsColdNeighbors(Oid features, const char *item_col, const int64 *known, int32 n_known,
+							 int k, float cold_weight, int64 **cold, int64 **warm, float **score,
+							 int32 *n_cold);
+extern void RsColdNeighborsWrite(const char *name, int32 version, const int64 *cold,
+								 const int64 *warm, const float *score, int64 n);
+extern void RsColdDescribe(const RsColdModel *cm, StringInfo params);
+
+#endif							/* RECSYS_ITEM_COLD_H */

@@ -1,0 +1,120 @@
+/*-------------------------------------------------------------------------
+ *
+ * cold.c
+ *		Cold items' vectors from their features: one implicit-ALS half-step
+ *		against the features' pseudo-user vectors, and the ridge mapping of
+ *		dense features to item vectors (see cold.h).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "cold.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "linalg.h"
+
+int
+rs_cold_item_solve(const float *gram, const float *X, int k, const int32_t *idx,
+				   const float *v, int n, float alpha, float reg, float reg_exponent,
+				   double n_cols, float *out, float *work)
+{
+	double		confidence = n_cols;
+	float		reg_eff = reg;
+
+	if (k <= 0 || n < 0 || !(reg >= 0) || !(alpha >= 0))
+		return RS_COLD_BAD_ARGUMENT;
+	memset(out, 0, sizeof(float) * k);
+	if (n == 0)
+		return RS_COLD_OK;
+	memcpy(work, gram, sizeof(float) * k * k);
+	for (int j = 0; j < n; j++)
+	{
+		const float *x = X + (size_t) idx[j] * k;
+		float		w = alpha * fabsf(v[j]);
+		float		cp = v[j] > 0.0f ? 1.0f + w : 0.0f;
+
+		confidence += w;
+		for (int a = 0; a < k; a++)
+		{
+			out[a] += cp * x[a];
+			for (int b = 0; b < k; b++)
+				work[a * k + b] += w * x[a] * x[b];
+		}
+	}
+	if (reg_exponent != 0.0f)
+		reg_eff = (float) (reg * pow(confidence, reg_exponent));
+	for (int a = 0; a < k; a++)
+		work[a * k + a] += reg_eff;
+	if (rs_cholesky_solve(work, k, out, 1) != 0)
+	{
+		memset(out, 0, sizeof(float) * k);
+		return RS_COLD_NOT_PD;
+	}
+	for (int a = 0; a < k; a++)
+		if (!isfinite(out[a]))
+		{
+			memset(out, 0, sizeof(float) * k);
+			return RS_COLD_NOT_PD;
+		}
+	return RS_COLD_OK;
+}
+
+int
+rs_ridge_fit(const float *Z, const float *Y, int64_t n, int D, int k, float lambda,
+			 float *W, float *work, RsStopFn stop, void *stop_arg)
+{
+	RsStopClock clock = rs_stop_clock(stop, stop_arg);
+	float	   *rhs = work + (size_t) D * D;	/* Z^T Y, column-major for LAPACK */
+
+	if (D <= 0 || k <= 0 || n < 0 || !(lambda > 0))
+		return RS_COLD_BAD_ARGUMENT;
+	memset(work, 0, sizeof(float) * ((size_t) D * D + (size_t) D * k));
+	for (int64_t i = 0; i < n; i++)
+	{
+		const float *z = Z + (size_t) i * D;
+		const float *y = Y + (size_t) i * k;
+
+		if (rs_stop_tick(&clock, (int64_t) D * (D + k)))
+			return RS_COLD_STOPPED;
+		for (int a = 0; a < D; a++)
+		{
+			if (z[a] == 0.0f)
+				continue;
+			/* the upper triangle; mirrored below */
+			for (int b = a; b < D; b++)
+				work[(size_t) a * D + b] += z[a] * z[b];
+			for (int c = 0; c < k; c++)
+				rhs[(size_t) c * D + a] += z[a] * y[c];
+		}
+	}
+	for (int a = 0; a < D; a++)
+	{
+		work[(size_t) a * D + a] += lambda;
+		for (int b = 0; b < a; b++)
+			work[(size_t) a * D + b] = work[(size_t) b * D + a];
+	}
+	if (rs_cholesky_solve(work, D, rhs, k) != 0)
+		return RS_COLD_NOT_PD;
+	for (int a = 0; a < D; a++)
+		for (int c = 0; c < k; c++)
+		{
+			W[(size_t) a * k + c] = rhs[(size_t) c * D + a];
+			if (!isfinite(W[(size_t) a * k + c]))
+				return RS_COLD_NOT_PD;
+		}
+	return RS_COLD_OK;
+}
+
+void
+rs_ridge_apply(const float *W, int D, int k, const float *z, float *out)
+{
+	memset(out, 0, sizeof(float) * k);
+	for (int a = 0; a < D; a++)
+	{
+		if (z[a] == 0.0f)
+			continue;
+		for (int c = 0; c < k; c++)
+			out[c] += z[a] * W[a * k + c];
+	}
+}

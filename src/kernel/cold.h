@@ -1,0 +1,63 @@
+/*-------------------------------------------------------------------------
+ *
+ * cold.h
+ *		Vectors for items without interactions, from their features
+ *		(src/item_cold.c is the glue).
+ *
+ * Collective factorisation trains each categorical feature as a
+ * pseudo-user of the items that have it, so an item's features are
+ * observations like its users.  An item nobody has used yet is then one
+ * implicit-ALS item half-step against those fixed vectors:
+ *
+ *   (G + sum_f w_f x_f x_f^T + reg I) y = sum_f (1 + w_f) x_f,  w_f = alpha v_f
+ *
+ * G the Gram matrix of every user and pseudo-user vector, as training's
+ * item half-step uses it (Hu, Koren, Volinsky 2008); with frequency-scaled
+ * regularisation, reg times the row's total confidence^reg_exponent, as
+ * in rs_als_implicit_update_scaled.
+ *
+ * Dense features (embeddings) map to item vectors by ridge regression
+ * fitted on the trained items (Gantner et al. 2010, attribute-to-factor
+ * mapping): W = (Z^T Z + lambda I)^-1 Z^T Y, a cold item's vector z W.
+ *
+ * Plain C, no allocation: the caller passes the workspace.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_KERNEL_COLD_H
+#define RECSYS_KERNEL_COLD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stop.h"
+
+#define RS_COLD_OK 0
+#define RS_COLD_NOT_PD 1		/* the system is not positive definite */
+#define RS_COLD_STOPPED 2
+#define RS_COLD_BAD_ARGUMENT 3
+
+/*
+ * One cold item's vector (out, k floats) from its n observations: rows
+ * idx[] of X (pseudo-user vectors) with values v[].  gram: k x k;
+ * n_cols: training's columns (users and pseudo-users), for the scaled
+ * regularisation.  work: k * k floats.  n = 0 gives the zero vector.
+ */
+extern int	rs_cold_item_solve(const float *gram, const float *X, int k,
+							   const int32_t *idx, const float *v, int n,
+							   float alpha, float reg, float reg_exponent,
+							   double n_cols, float *out, float *work);
+
+/*
+ * Ridge regression W (D x k) of Y (n x k) on Z (n x D), both row-major:
+ * W = (Z^T Z + lambda I)^-1 Z^T Y.  work: D * (D + k) floats.  stop is asked
+ * between rows.
+ */
+extern int	rs_ridge_fit(const float *Z, const float *Y, int64_t n, int D, int k,
+						 float lambda, float *W, float *work,
+						 RsStopFn stop, void *stop_arg);
+
+/* out (k) = z (D) W (D x k) */
+extern void rs_ridge_apply(const float *W, int D, int k, const float *z, float *out);
+
+#endif							/* RECSYS_KERNEL_COLD_H */

@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# test/bench/cold_items.sh: item features in ALS, and cold items (issue 15).
+#
+#   bash test/bench/cold_items.sh [warm|cold|all] [ml-latest-small|online-retail|both]
+#
+# Protocol (doc/internals.md, "Item features and cold items"):
+#
+# warm: frequency-scaled implicit ALS (128 factors, 12 iterations,
+# regularization_exponent 1, binary weights; alpha and regularization
+# chosen on strat75/valid) beside the same ALS with the item features
+# (MovieLens genres, decade and title words; online retail description
+# words: test/bench/item_features.sh) as pseudo-users, feature_weight
+# chosen on valid; test NDCG@10 on strat75 (and last5 with all).
+#
+# cold: cold items = the first 10% of the data set's items in
+# md5('42:' || item_id) order; training = strat75/train without any row of
+# a cold item; test = strat75/test rows on cold items, of users with
+# training rows.  NDCG@10 ranking among the cold items only (recommend with
+# candidates => the cold items) and among all items (recsys.evaluate).
+# Baselines on the same split: random (an md5 order), content-only kNN
+# (score = sum over the user's training items of the tf-idf cosine of
+# their words with the cold item's).  Feature groups: the words (features
+# => pseudo-users), an LSA-style embedding of the words (32 dims: implicit
+# ALS of the item x word tf-idf matrix, items as users, computed in the
+# database), a fasttext embedding (Debian's fasttext, skipgram, 32 dims,
+# trained on the items' own texts outside the database, the mean of the
+# text's word vectors), and all together; item-kNN (cosine, binary) with
+# the words, a cold item's list from tf-idf feature cosine.  The ALS
+# settings are the warm ones chosen on valid; nothing is chosen on test.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+what=${1:-all}
+sets=${2:-both}
+shared=${RECSYS_SHARED:-$RECSYS_ROOT/../shared}
+splits=$shared/data/splits
+work=$(mktemp -d /tmp/recsys-cold.XXXXXX)
+trap 'rm -rf "$work"; recsys_stop_cluster' EXIT
+
+recsys_build
+recsys_start_cluster "shared_buffers = 512MB"
+recsys_bench_header
+recsys_psql -q -c "CREATE EXTENSION recsys"
+source "$(dirname "$0")/item_features.sh"
+
+load() {
+	local table=$1 file=$2
+	recsys_psql -q <<SQL
+CREATE TABLE $table (user_id bigint, item_id bigint, r real, ts bigint);
+\copy $table FROM PROGRAM 'gzip -dc $file' WITH (FORMAT csv, HEADER true)
+CREATE INDEX ON $table (user_id);
+ANALYZE $table;
+SQL
+}
+
+ndcg_sql() {
+	# NDCG@10 of ranked (user_id, item_id, rk) in $1 against test table $2
+	cat <<SQL
+SELECT round(avg(coalesce(d.dcg, 0) / i.idcg)::numeric, 4)
+FROM (SELECT user_id, sum(1 / log(2, g + 1)) AS idcg
+	  FROM (SELECT user_id, generate_series(1, least(count(*), 10)) g FROM $2 GROUP BY user_id) s
+	  GROUP BY user_id) i
+LEFT JOIN (SELECT r.user_id, sum(1 / log(2, r.rk + 1)) AS dcg FROM $1 r
+		   JOIN $2 t ON t.user_id = r.user_id AND t.item_id = r.item_id WHERE r.rk <= 10
+		   GROUP BY r.user_id) d USING (user_id)
+SQL
+}
+
+# the embeddings of a data set's items: <v>_emb (item_id, lsa real[], ft real[])
+embeddings() {
+	local v=$1
+	[ "$(recsys_psql -At -c "SELECT to_regclass('public.${v}_emb') IS NULL")" = t ] || return 0
+	recsys_psql -q <<SQL
+CREATE TABLE ${v}_words AS
+SELECT item_id, dense_rank() OVER (ORDER BY w) AS word_id, w
+FROM (SELECT DISTINCT item_id, regexp_replace(feature, '^[a-z]+:', '') AS w FROM ${v}_features) s;
+CREATE TABLE ${v}_tfidf AS
+SELECT item_id, word_id, (ln((SELECT count(DISTINCT item_id) FROM ${v}_words)::float8 / df))::real AS w
+FROM ${v}_words JOIN (SELECT word_id, count(*) AS df FROM ${v}_words GROUP BY word_id) d USING (word_id);
+SELECT 1 AS trained FROM recsys.train_cf('${v}_tfidf', 32, model => 'lsa', user_col => 'item_id', item_col => 'word_id',
+							  weight_col => 'w', alpha => 1, iterations => 15) \gset
+CREATE TABLE ${v}_lsa AS SELECT user_id AS item_id, factors AS lsa FROM recsys.user_factors WHERE model = 'lsa';
+SELECT recsys.drop_model('lsa') \gset
+\copy (SELECT item_id, string_agg(w, ' ' ORDER BY w) FROM ${v}_words GROUP BY item_id ORDER BY item_id) TO '$work/${v}.tsv'
+SQL
+	cut -f2 "$work/$v.tsv" >"$work/$v.txt"
+	fasttext skipgram -input "$work/$v.txt" -output "$work/$v.ft" -dim 32 -epoch 20 -minCount 1 \
+		-thread 2 -seed 42 >/dev/null 2>&1
+	fasttext print-sentence-vectors "$work/$v.ft.bin" <"$work/$v.txt" | tr ' ' ',' | sed 's/,$//' \
+		| paste -d '|' <(cut -f1 "$work/$v.tsv") - | sed 's/|\(.*\)/|{\1}/' >"$work/$v.ft.csv"
+	recsys_psql -q <<SQL
+CREATE TABLE ${v}_ft (item_id bigint, ft real[]);
+\copy ${v}_ft FROM '$work/${v}.ft.csv' WITH (FORMAT csv, DELIMITER '|')
+CREATE TABLE ${v}_emb AS SELECT item_id, l.lsa, f.ft FROM ${v}_lsa l FULL JOIN ${v}_ft f USING (item_id);
+CREATE VIEW ${v}_emb_lsa AS SELECT item_id, lsa FROM ${v}_emb;
+CREATE VIEW ${v}_emb_ft AS SELECT item_id, ft FROM ${v}_emb;
+SQL
+}
+
+# choose ALS's alpha and regularization on valid, then feature_weight
+als_base='factors => 128, iterations => 12, regularization_exponent => 1'
+choose() {
+	local t=$1 v=$2
+	als_best=$(recsys_psql -At <<SQL
+SET recsys.threads = 2;
+SELECT format('alpha => %s, regularization => %s', params->>'alpha', params->>'regularization')
+FROM recsys.tune('als', '${t}_vtrain', '${t}_vtest', '{"alpha": [10, 20], "regularization": [0.005, 0.01, 0.02, 0.05]}',
+				 fixed => '{"factors": 128, "iterations": 12, "regularization_exponent": 1}', model => 'tuning')
+WHERE rank = 1;
+SELECT recsys.drop_model('tuning') \gset
+SQL
+)
+	fw_best=$(recsys_psql -At <<SQL
+SET recsys.threads = 2;
+SELECT params->>'feature_weight'
+FROM recsys.tune('als', '${t}_vtrain', '${t}_vtest', '{"feature_weight": [0.05, 0.25, 1, 4, 16]}',
+				 fixed => jsonb_build_object('factors', 128, 'iterations', 12, 'regularization_exponent', 1,
+											 'features', 'public.${v}_features')
+						  || (SELECT jsonb_object_agg(k, v::float8) FROM
+							  regexp_matches('$als_best', '(\w+) => ([0-9.]+)', 'g') m(a), LATERAL (SELECT a[1] k, a[2] v) x),
+				 model => 'tuning')
+WHERE rank = 1;
+SELECT recsys.drop_model('tuning') \gset
+SQL
+)
+	echo "chosen on valid: $als_best; feature_weight => $fw_best"
+}
+
+evaluate_line() {
+	local label=$1 train=$2 test=$3 call=$4
+	recsys_psql -At <<SQL
+SET recsys.threads = 2;
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+SELECT 1 AS trained FROM recsys.train_cf('$train', model => 'm', $call) \gset
+SELECT format('%-44s %7s %7s', '$label',
+			  round(max(value) FILTER (WHERE metric = 'ndcg@10')::numeric, 4),
+			  round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 1))
+FROM recsys.evaluate('m', '$test');
+SELECT recsys.drop_model('m') \gset
+SQL
+}
+
+warm() {
+	local data=$1 t=$2 v=$3 protocol
+	for protocol in strat75 last5; do
+		[ "$protocol" = last5 ] && [ "$what" != all ] && continue
+		echo
+		echo "### warm: $data $protocol (test NDCG@10, fit+eval seconds)"
+		if [ "$protocol" = last5 ]; then
+			for s in train test vtrain vtest; do recsys_psql -q -c "DROP TABLE IF EXISTS ${t}_$s"; done
+			load "${t}_train" "$splits/$data/last5/train.csv.gz"
+			load "${t}_test" "$splits/$data/last5/test.csv.gz"
+			load "${t}_vtrain" "$splits/$data/last5/valid/train.csv.gz"
+			load "${t}_vtest" "$splits/$data/last5/valid/test.csv.gz"
+			choose "$t" "$v"
+		fi
+		evaluate_line "ALS frequency-scaled" "${t}_train" "${t}_test" "$als_base, $als_best"
+		evaluate_line "ALS + features (words) fw=$fw_best" "${t}_train" "${t}_test" \
+			"$als_base, $als_best, features => '${v}_features', feature_weight => $fw_best"
+	done
+}
+
+cold() {
+	local data=$1 t=$2 v=$3
+	embeddings "$v"
+	recsys_psql -q <<SQL
+CREATE TABLE ${t}_cold AS
+SELECT item_id FROM (SELECT DISTINCT item_id FROM (SELECT item_id FROM ${t}_train UNION SELECT item_id FROM ${t}_test) a) s
+ORDER BY md5('42:' || item_id)
+LIMIT (SELECT ceil(count(DISTINCT item_id) / 10.0) FROM (SELECT item_id FROM ${t}_train UNION SELECT item_id FROM ${t}_test) b);
+CREATE TABLE ${t}_ctrain AS SELECT * FROM ${t}_train WHERE item_id NOT IN (SELECT item_id FROM ${t}_cold);
+CREATE INDEX ON ${t}_ctrain (user_id);
+CREATE TABLE ${t}_ctest AS SELECT * FROM ${t}_test
+WHERE item_id IN (SELECT item_id FROM ${t}_cold) AND user_id IN (SELECT user_id FROM ${t}_ctrain);
+ANALYZE ${t}_ctrain; ANALYZE ${t}_ctest;
+-- random
+CREATE TABLE ${t}_r_random AS
+SELECT u.user_id, c.item_id, row_number() OVER (PARTITION BY u.user_id ORDER BY md5(u.user_id || ':' || c.item_id)) AS rk
+FROM (SELECT DISTINCT user_id FROM ${t}_ctest) u, ${t}_cold c;
+-- content-only kNN: tf-idf cosine of the cold item's words with the user's items'
+CREATE TABLE ${t}_unit AS
+SELECT item_id, word_id, w / sqrt(sum(w * w) OVER (PARTITION BY item_id)) AS w FROM ${v}_tfidf WHERE w > 0;
+CREATE TABLE ${t}_profile AS
+SELECT t.user_id, n.word_id, sum(n.w) AS w FROM ${t}_ctrain t JOIN ${t}_unit n USING (item_id)
+WHERE t.user_id IN (SELECT user_id FROM ${t}_ctest) GROUP BY 1, 2;
+CREATE TABLE ${t}_r_knn AS
+SELECT user_id, item_id, row_number() OVER (PARTITION BY user_id ORDER BY s DESC, item_id) AS rk
+FROM (SELECT p.user_id, n.item_id, sum(p.w * n.w) AS s FROM ${t}_profile p
+	  JOIN ${t}_unit n ON n.word_id = p.word_id AND n.item_id IN (SELECT item_id FROM ${t}_cold)
+	  GROUP BY 1, 2) s;
+SQL
+	echo
+	echo "### cold items: $data strat75 ($(recsys_psql -At -c "SELECT count(*) || ' cold items, ' || (SELECT count(*) FROM ${t}_ctest) || ' test rows, ' || (SELECT count(DISTINCT user_id) FROM ${t}_ctest) || ' users' FROM ${t}_cold"))"
+	printf '%-44s %9s %9s %8s\n' model 'NDCG cold' 'NDCG all' 'seconds'
+	printf '%-44s %9s %9s\n' "random" "$(recsys_psql -At -c "$(ndcg_sql ${t}_r_random ${t}_ctest)")" -
+	printf '%-44s %9s %9s\n' "content-only kNN (tf-idf cosine)" "$(recsys_psql -At -c "$(ndcg_sql ${t}_r_knn ${t}_ctest)")" -
+	local label trainer call
+	while IFS='|' read -r label trainer call; do
+		recsys_psql -At <<SQL
+SET recsys.threads = 2;
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+SELECT 1 AS trained FROM recsys.$trainer('${t}_ctrain', model => 'm', $call) \gset
+CREATE TEMP TABLE ranked AS
+SELECT u.user_id, x.item_id, row_number() OVER (PARTITION BY u.user_id ORDER BY x.score DESC, x.item_id) AS rk
+FROM (SELECT DISTINCT user_id FROM ${t}_ctest) u,
+	 LATERAL recsys.recommend(u.user_id, 10, 'm', candidates => (SELECT array_agg(item_id) FROM ${t}_cold)) x;
+SELECT ($(ndcg_sql ranked ${t}_ctest)) AS cold \gset
+SELECT format('%-44s %9s %9s %8s', '$label', :'cold',
+			  round(max(value) FILTER (WHERE metric = 'ndcg@10')::numeric, 4),
+			  round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 1))
+FROM recsys.evaluate('m', '${t}_ctest');
+SELECT recsys.drop_model('m') \gset
+SQL
+	done <<EOF
+ALS, no features|train_cf|$als_base, $als_best
+ALS + words|train_cf|$als_base, $als_best, features => '${v}_features', feature_weight => $fw_best
+ALS + LSA embedding|train_cf|$als_base, $als_best, embeddings => '${v}_emb_lsa'
+ALS + fasttext embedding|train_cf|$als_base, $als_best, embeddings => '${v}_emb_ft'
+ALS + LSA + fasttext|train_cf|$als_base, $als_best, embeddings => '${v}_emb'
+ALS + words + LSA + fasttext|train_cf|$als_base, $als_best, features => '${v}_features', feature_weight => $fw_best, embeddings => '${v}_emb'
+item-kNN K=50 + words|train_item_knn|neighbors => 50, features => '${v}_features'
+item-kNN K=100 + words|train_item_knn|neighbors => 100, features => '${v}_features'
+EOF
+}
+
+for data in ml-latest-small online-retail; do
+	[ "$sets" = both ] || [ "$sets" = "$data" ] || continue
+	t=${data//-/_}
+	t=${t%_latest_small}
+	v=${data//-/_}_features
+	item_features "$data"
+	v=${data//-/_}
+	load "${t}_train" "$splits/$data/strat75/train.csv.gz"
+	load "${t}_test" "$splits/$data/strat75/test.csv.gz"
+	load "${t}_vtrain" "$splits/$data/strat75/valid/train.csv.gz"
+	load "${t}_vtest" "$splits/$data/strat75/valid/test.csv.gz"
+	choose "$t" "$v"
+	if [ "$what" = all ] || [ "$what" = cold ]; then cold "$data" "$t" "$v"; fi
+	if [ "$what" = all ] || [ "$what" = warm ]; then warm "$data" "$t" "$v"; fi
+done
