@@ -7,13 +7,13 @@
 # random known users, each run once to warm up and then timed inside the
 # server (clock_timestamp around each call, no client round trip).
 #
-#   bash test/bench/search_latency.sh [EVENTS [QUERIES]]   (5000000 300)
+#   bash test/bench/search_latency.sh [EVENTS [QUERIES]]   (5000000 200)
 #
 # Prints figures; not a test.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 events=${1:-5000000}
-queries=${2:-300}
+queries=${2:-200}
 
 recsys_bench_header
 recsys_build
@@ -38,9 +38,12 @@ SELECT pg_size_pretty(pg_total_relation_size('recsys.catalog_docs')) AS docs_wit
 SELECT setseed(0.42);
 CREATE TABLE bench_q AS
 SELECT n, (SELECT lower(split_part(p.title, ' ', 2) || ' ' || split_part(p.title, ' ', 3))
-		   FROM shop.products p OFFSET floor(random() * (SELECT count(*) FROM shop.products)) LIMIT 1) AS query,
-	   (SELECT u.user_id FROM shop.users u OFFSET floor(random() * (SELECT count(*) FROM shop.users)) LIMIT 1) AS user_id
+		   FROM shop.products p WHERE n > 0	-- (correlated: one draw per row)
+		   OFFSET floor(random() * (SELECT count(*) FROM shop.products)) LIMIT 1) AS query,
+	   (SELECT u.user_id FROM shop.users u WHERE n > 0
+		OFFSET floor(random() * (SELECT count(*) FROM shop.users)) LIMIT 1) AS user_id
 FROM generate_series(1, $queries) n;
+SELECT count(DISTINCT query) AS distinct_queries, count(DISTINCT user_id) AS distinct_users FROM bench_q;
 
 
 CREATE FUNCTION bench_time(personal boolean) RETURNS TABLE (n integer, ms double precision, matches bigint)
