@@ -168,22 +168,27 @@ RsCreateModelVersion(const RsModelDesc *desc)
 }
 
 /*
- * Whether rows of the recsys table rel can be written in bulk
- * (bulk_write_factors): a plain table whose columns are exactly
- * (text, integer, bigint, real, real[]) and whose only triggers are its
- * foreign key's checks, with no CHECK constraint.  A table a DBA changed
- * takes the SPI path, which fires and checks everything.
+ * A bulk-written table's rows: (model text, version integer, id bigint)
+ * and the columns fill sets for row i (values[3 ..)).
+ */
+typedef void (*BulkFill) (void *arg, int64 i, Datum *values);
+
+/*
+ * Whether rows of the recsys table rel can be written in bulk (bulk_write):
+ * a plain table whose columns are exactly of the types given (natts of
+ * them) and whose only triggers are its foreign key's checks, with no
+ * CHECK constraint.  A table a DBA changed takes the SPI path, which fires
+ * and checks everything.
  */
 static bool
-bulk_writable(Relation rel)
+bulk_writable(Relation rel, const Oid *types, int natts)
 {
-	static const Oid types[5] = {TEXTOID, INT4OID, INT8OID, FLOAT4OID, FLOAT4ARRAYOID};
 	TupleDesc	desc = RelationGetDescr(rel);
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION || desc->natts != 5 ||
+	if (rel->rd_rel->relkind != RELKIND_RELATION || desc->natts != natts ||
 		(desc->constr && desc->constr->num_check > 0))
 		return false;
-	for (int a = 0; a < 5; a++)
+	for (int a = 0; a < natts; a++)
 		if (TupleDescAttr(desc, a)->attisdropped || TupleDescAttr(desc, a)->atttypid != types[a] ||
 			TupleDescAttr(desc, a)->attgenerated)
 			return false;
@@ -192,6 +197,119 @@ bulk_writable(Relation rel)
 			if (RI_FKey_trigger_type(rel->trigdesc->triggers[t].tgfoid) == RI_TRIGGER_NONE)
 				return false;
 	return true;
+}
+
+/*
+ * Rows [1, n) of a model version's artefact table by heap multi-insert,
+ * BULK_SLOTS rows at a time, each row's index entries inserted as the
+ * executor does (ExecInsertIndexTuples): no SQL per row or batch.  The
+ * heap and index insertions are WAL-logged as any INSERT's (standbys,
+ * crash recovery).  What is not done per row was done once by the
+ * caller's SPI insert of row 0 of the same model version: the privilege
+ * check, the row-level security policies' WITH CHECK (recsys's depend on
+ * the model only) and the foreign key's check, whose KEY SHARE lock on
+ * the model_versions row holds to the end of the transaction, so every
+ * row's key stays valid.  False, and nothing written, when the table is
+ * not bulk_writable or recsys.bulk_write is off: the caller goes on by SPI.
+ */
+static bool
+bulk_write(const char *table, const Oid *types, int natts, const char *name, int32 version,
+		   const int64 *ids, int64 n, BulkFill fill, void *arg)
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	BulkInsertState bistate;
+	CommandId	cid = GetCurrentCommandId(true);
+	TupleTableSlot *slots[BULK_SLOTS];
+	Datum		model = CStringGetTextDatum(name);
+	MemoryContext batch_context;
+
+	if (!recsys_bulk_write)
+		return false;
+	rel = table_openrv(makeRangeVar("recsys", (char *) table, -1), RowExclusiveLock);
+	if (!bulk_writable(rel, types, natts))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	estate = CreateExecutorState();
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	bistate = GetBulkInsertState();
+	batch_context = AllocSetContextCreate(CurrentMemoryContext, "recsys bulk rows",
+										  ALLOCSET_DEFAULT_SIZES);
+	for (int s = 0; s < BULK_SLOTS; s++)
+		slots[s] = table_slot_create(rel, NULL);
+
+	for (int64 start = 1; start < n; start += BULK_SLOTS)
+	{
+		int			rows = (int) Min(BULK_SLOTS, n - start);
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(batch_context);
+		for (int r = 0; r < rows; r++)
+		{
+			TupleTableSlot *slot = slots[r];
+
+			ExecClearTuple(slot);
+			slot->tts_values[0] = model;
+			slot->tts_values[1] = Int32GetDatum(version);
+			slot->tts_values[2] = Int64GetDatum(ids[start + r]);
+			fill(arg, start + r, slot->tts_values);
+			memset(slot->tts_isnull, 0, sizeof(bool) * natts);
+			ExecStoreVirtualTuple(slot);
+		}
+		MemoryContextSwitchTo(old);
+		table_multi_insert(rel, slots, rows, cid, 0, bistate);
+		for (int r = 0; r < rows; r++)
+			list_free(ExecInsertIndexTuples(rri, slots[r], estate, false, false, NULL, NIL));
+		ResetPerTupleExprContext(estate);
+		MemoryContextReset(batch_context);
+	}
+
+	for (int s = 0; s < BULK_SLOTS; s++)
+		ExecDropSingleTupleTableSlot(slots[s]);
+	FreeBulkInsertState(bistate);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	MemoryContextDelete(batch_context);
+	table_close(rel, NoLock);
+	/* the rows are visible to what the training runs next */
+	CommandCounterIncrement();
+	return true;
+}
+
+/*
+ * Rows 0 .. n) of an artefact table: row 0 by the SPI insert (every check
+ * of the table), the rest by bulk_write if it can, else by SPI batches of
+ * BATCH_ROWS rows.  spi_batch(arg, start, rows) inserts rows [start,
+ * start + rows) by SPI (connected).
+ */
+static void
+write_rows(const char *table, const Oid *types, int natts, const char *name, int32 version,
+		   const int64 *ids, int64 n, BulkFill fill, void (*spi_batch) (void *, int64, int),
+		   void *arg)
+{
+	int64		start = 0;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (n > 1 && recsys_bulk_write)
+	{
+		spi_batch(arg, 0, 1);
+		start = 1;
+		if (bulk_write(table, types, natts, name, version, ids, n, fill, arg))
+			start = n;
+	}
+	for (; start < n; start += BATCH_ROWS)
+	{
+		CHECK_FOR_INTERRUPTS();
+		spi_batch(arg, start, (int) Min(BATCH_ROWS, n - start));
+	}
+	SPI_finish();
 }
 
 /* A one-dimensional real[] of the k floats x, built directly. */
@@ -211,95 +329,34 @@ float_array(const float *x, int k)
 	return a;
 }
 
-/*
- * Rows [begin, n) of RsWriteFactors by heap multi-insert, BULK_SLOTS rows
- * at a time, each row's index entries inserted as the executor does
- * (ExecInsertIndexTuples): no SQL per row or batch.  The heap and index
- * insertions are WAL-logged as any INSERT's (standbys, crash recovery).
- * What is not done per row was done once by the caller's SPI insert of
- * row 0 of the same model version: the privilege check, the row-level
- * security policies' WITH CHECK (recsys's depend on the model only) and
- * the foreign key's check, whose KEY SHARE lock on the model_versions row
- * holds to the end of the transaction, so every row's key stays valid.
- * bulk_writable() sends tables with other triggers or CHECK constraints
- * to the SPI path.
- */
-static void
-bulk_write_factors(Relation rel, const char *name, int32 version, const int64 *ids,
-				   const float *bias, const float *factors, int64 begin, int64 n, int k)
+/* What RsWriteFactors writes, for its row writers. */
+typedef struct FactorRows
 {
-	EState	   *estate = CreateExecutorState();
-	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	BulkInsertState bistate = GetBulkInsertState();
-	CommandId	cid = GetCurrentCommandId(true);
-	TupleTableSlot *slots[BULK_SLOTS];
-	Datum		model = CStringGetTextDatum(name);
-	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext,
-														"recsys bulk factor rows",
-														ALLOCSET_DEFAULT_SIZES);
+	RsSide		side;
+	const char *name;
+	int32		version;
+	const int64 *ids;
+	const float *bias;
+	const float *factors;
+	int			k;
+	float	   *zeros;			/* BATCH_ROWS zero biases when bias is NULL */
+	MemoryContext batch_context;
+} FactorRows;
 
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-	for (int s = 0; s < BULK_SLOTS; s++)
-		slots[s] = table_slot_create(rel, NULL);
+static void
+fill_factor_row(void *arg, int64 i, Datum *values)
+{
+	FactorRows *f = arg;
 
-	for (int64 start = begin; start < n; start += BULK_SLOTS)
-	{
-		int			rows = (int) Min(BULK_SLOTS, n - start);
-		MemoryContext old;
-
-		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(batch_context);
-		for (int r = 0; r < rows; r++)
-		{
-			TupleTableSlot *slot = slots[r];
-			int64		i = start + r;
-
-			ExecClearTuple(slot);
-			slot->tts_values[0] = model;
-			slot->tts_values[1] = Int32GetDatum(version);
-			slot->tts_values[2] = Int64GetDatum(ids[i]);
-			slot->tts_values[3] = Float4GetDatum(bias ? bias[i] : 0);
-			slot->tts_values[4] = PointerGetDatum(float_array(factors + i * k, k));
-			memset(slot->tts_isnull, 0, sizeof(bool) * 5);
-			ExecStoreVirtualTuple(slot);
-		}
-		MemoryContextSwitchTo(old);
-		table_multi_insert(rel, slots, rows, cid, 0, bistate);
-		for (int r = 0; r < rows; r++)
-		{
-			List	   *recheck = ExecInsertIndexTuples(rri, slots[r], estate, false, false,
-														NULL, NIL);
-
-			Assert(recheck == NIL);
-			list_free(recheck);
-		}
-		ResetPerTupleExprContext(estate);
-		MemoryContextReset(batch_context);
-	}
-
-	for (int s = 0; s < BULK_SLOTS; s++)
-		ExecDropSingleTupleTableSlot(slots[s]);
-	FreeBulkInsertState(bistate);
-	ExecCloseIndices(rri);
-	FreeExecutorState(estate);
-	MemoryContextDelete(batch_context);
-	/* the rows are visible to what the training runs next */
-	CommandCounterIncrement();
+	values[3] = Float4GetDatum(f->bias ? f->bias[i] : 0);
+	values[4] = PointerGetDatum(float_array(f->factors + i * f->k, f->k));
 }
 
-/*
- * RsWriteFactors stores n rows of ids[i], bias[i] (0 if bias is NULL) and
- * factors[i * k .. (i + 1) * k) into user_factors or item_factors: the
- * first row by an INSERT through SPI (every check of the table), the rest
- * in bulk (bulk_write_factors) when the table allows it, else by INSERTs
- * of BATCH_ROWS rows.
- */
-void
-RsWriteFactors(RsSide side, const char *name, int32 version, const int64 *ids,
-			   const float *bias, const float *factors, int64 n, int k)
+static void
+insert_factor_rows(void *arg, int64 start, int rows)
 {
-	const char *query = side == RS_USERS ?
+	FactorRows *f = arg;
+	const char *query = f->side == RS_USERS ?
 		"INSERT INTO recsys.user_factors (model, version, user_id, bias, factors) "
 		"SELECT $1, $2, t.id, t.bias, $5[(t.o - 1) * $6 + 1 : t.o * $6] "
 		"FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.float4[])) "
@@ -310,49 +367,38 @@ RsWriteFactors(RsSide side, const char *name, int32 version, const int64 *ids,
 		"WITH ORDINALITY AS t(id, bias, o)";
 	Oid			argtypes[6] = {TEXTOID, INT4OID, INT8ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, INT4OID};
 	Datum		values[6];
-	float	   *zeros = NULL;
-	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext,
-														"recsys factor batch",
-														ALLOCSET_DEFAULT_SIZES);
-	bool		bulk = false;
+	MemoryContext old = MemoryContextSwitchTo(f->batch_context);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	values[0] = CStringGetTextDatum(name);
-	values[1] = Int32GetDatum(version);
-	values[5] = Int32GetDatum(k);
-	if (bias == NULL)
-		zeros = palloc0(sizeof(float) * BATCH_ROWS);
+	values[0] = CStringGetTextDatum(f->name);
+	values[1] = Int32GetDatum(f->version);
+	values[2] = PointerGetDatum(RsInt64Array(f->ids + start, rows));
+	values[3] = PointerGetDatum(RsFloatArray(f->bias ? f->bias + start : f->zeros, rows));
+	values[4] = PointerGetDatum(RsFloatArray(f->factors + start * f->k, rows * f->k));
+	values[5] = Int32GetDatum(f->k);
+	MemoryContextSwitchTo(old);
+	RsExecute(query, 6, argtypes, values, NULL, false, SPI_OK_INSERT);
+	MemoryContextReset(f->batch_context);
+}
 
-	for (int64 start = 0; start < n; start += BATCH_ROWS)
-	{
-		/* the first batch is row 0 alone when the rest may go in bulk */
-		int			rows = (int) (start == 0 && recsys_bulk_write ? 1 : Min(BATCH_ROWS, n - start));
-		MemoryContext old = MemoryContextSwitchTo(batch_context);
+/*
+ * RsWriteFactors stores n rows of ids[i], bias[i] (0 if bias is NULL) and
+ * factors[i * k .. (i + 1) * k) into user_factors or item_factors
+ * (write_rows: in bulk when it can).
+ */
+void
+RsWriteFactors(RsSide side, const char *name, int32 version, const int64 *ids,
+			   const float *bias, const float *factors, int64 n, int k)
+{
+	static const Oid types[5] = {TEXTOID, INT4OID, INT8OID, FLOAT4OID, FLOAT4ARRAYOID};
+	FactorRows	f = {side, name, version, ids, bias, factors, k,
+		bias ? NULL : palloc0(sizeof(float) * BATCH_ROWS),
+		AllocSetContextCreate(CurrentMemoryContext, "recsys factor batch", ALLOCSET_DEFAULT_SIZES)};
 
-		CHECK_FOR_INTERRUPTS();
-		values[2] = PointerGetDatum(RsInt64Array(ids + start, rows));
-		values[3] = PointerGetDatum(RsFloatArray(bias ? bias + start : zeros, rows));
-		values[4] = PointerGetDatum(RsFloatArray(factors + start * k, rows * k));
-		MemoryContextSwitchTo(old);
-		RsExecute(query, 6, argtypes, values, NULL, false, SPI_OK_INSERT);
-		MemoryContextReset(batch_context);
-		if (start == 0 && rows == 1 && n > 1)
-		{
-			Relation	rel = table_openrv(makeRangeVar("recsys", side == RS_USERS ? "user_factors" :
-														 "item_factors", -1), RowExclusiveLock);
-
-			bulk = bulk_writable(rel);
-			if (bulk)
-				bulk_write_factors(rel, name, version, ids, bias, factors, 1, n, k);
-			table_close(rel, NoLock);
-			if (bulk)
-				break;
-			start = 1 - BATCH_ROWS; /* the SPI batches go on from row 1 */
-		}
-	}
-	SPI_finish();
-	MemoryContextDelete(batch_context);
+	write_rows(side == RS_USERS ? "user_factors" : "item_factors", types, 5, name, version, ids, n,
+			   fill_factor_row, insert_factor_rows, &f);
+	MemoryContextDelete(f.batch_context);
+	if (f.zeros)
+		pfree(f.zeros);
 }
 
 /*
@@ -431,6 +477,55 @@ RsWriteNeighbors(RsSide side, const char *name, int32 version,
 	pfree(sims);
 }
 
+/* What RsWriteItemStats writes, for its row writers. */
+typedef struct ItemStatRows
+{
+	const char *name;
+	int32		version;
+	const int64 *ids;
+	const int32 *n_users;
+	const float *weight_sum;
+	const float *popularity;
+} ItemStatRows;
+
+static void
+fill_item_stat_row(void *arg, int64 i, Datum *values)
+{
+	ItemStatRows *r = arg;
+
+	values[3] = Int32GetDatum(r->n_users[i]);
+	values[4] = Float4GetDatum(r->weight_sum[i]);
+	values[5] = Float4GetDatum(r->popularity[i]);
+}
+
+static void
+insert_item_stat_rows(void *arg, int64 start, int rows)
+{
+	ItemStatRows *r = arg;
+	Oid			argtypes[6] = {TEXTOID, INT4OID, INT8ARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID};
+	Datum		values[6];
+	Datum	   *counts = palloc(sizeof(Datum) * rows);
+
+	for (int i = 0; i < rows; i++)
+		counts[i] = Int32GetDatum(r->n_users[start + i]);
+	values[0] = CStringGetTextDatum(r->name);
+	values[1] = Int32GetDatum(r->version);
+	values[2] = PointerGetDatum(RsInt64Array(r->ids + start, rows));
+	values[3] = PointerGetDatum(construct_array_builtin(counts, rows, INT4OID));
+	values[4] = PointerGetDatum(RsFloatArray(r->weight_sum + start, rows));
+	values[5] = PointerGetDatum(RsFloatArray(r->popularity + start, rows));
+	RsExecute("INSERT INTO recsys.item_stats (model, version, item_id, n_users, weight_sum, popularity) "
+			  "SELECT $1, $2, t.id, t.n, t.w, t.p "
+			  "FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int4[]), "
+			  "pg_catalog.unnest($5::pg_catalog.float4[]), pg_catalog.unnest($6::pg_catalog.float4[])) AS t(id, n, w, p)",
+			  6, argtypes, values, NULL, false, SPI_OK_INSERT);
+	pfree(DatumGetPointer(values[2]));
+	pfree(DatumGetPointer(values[3]));
+	pfree(DatumGetPointer(values[4]));
+	pfree(DatumGetPointer(values[5]));
+	pfree(counts);
+}
+
 /*
  * RsWriteItemStats stores every trained item's user count, weight sum and
  * popularity score (what recommend falls back to for unknown users).
@@ -440,33 +535,11 @@ RsWriteItemStats(const char *name, int32 version, const int64 *ids, int64 n,
 				 const int32 *n_users, const float *weight_sum,
 				 const float *popularity)
 {
-	Oid			argtypes[6] = {TEXTOID, INT4OID, INT8ARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID};
-	Datum		values[6];
+	static const Oid types[6] = {TEXTOID, INT4OID, INT8OID, INT4OID, FLOAT4OID, FLOAT4OID};
+	ItemStatRows r = {name, version, ids, n_users, weight_sum, popularity};
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	values[0] = CStringGetTextDatum(name);
-	values[1] = Int32GetDatum(version);
-	for (int64 start = 0; start < n; start += BATCH_ROWS)
-	{
-		int			rows = (int) Min(BATCH_ROWS, n - start);
-		Datum	   *counts = palloc(sizeof(Datum) * rows);
-
-		CHECK_FOR_INTERRUPTS();
-		for (int i = 0; i < rows; i++)
-			counts[i] = Int32GetDatum(n_users[start + i]);
-		values[2] = PointerGetDatum(RsInt64Array(ids + start, rows));
-		values[3] = PointerGetDatum(construct_array_builtin(counts, rows, INT4OID));
-		values[4] = PointerGetDatum(RsFloatArray(weight_sum + start, rows));
-		values[5] = PointerGetDatum(RsFloatArray(popularity + start, rows));
-		RsExecute("INSERT INTO recsys.item_stats (model, version, item_id, n_users, weight_sum, popularity) "
-				  "SELECT $1, $2, t.id, t.n, t.w, t.p "
-				  "FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int4[]), "
-				  "pg_catalog.unnest($5::pg_catalog.float4[]), pg_catalog.unnest($6::pg_catalog.float4[])) AS t(id, n, w, p)",
-				  6, argtypes, values, NULL, false, SPI_OK_INSERT);
-		pfree(counts);
-	}
-	SPI_finish();
+	write_rows("item_stats", types, 6, name, version, ids, n, fill_item_stat_row,
+			   insert_item_stat_rows, &r);
 }
 
 /*
