@@ -2784,6 +2784,8 @@ BEGIN
 	TRUNCATE _recsys_tune_results;
 
 	FOREACH combo IN ARRAY combos LOOP
+		PERFORM recsys._progress_tune(tune.model, algorithm, 'candidate', array_position(combos, combo),
+									  cardinality(combos));
 		INSERT INTO _recsys_tune_results
 		SELECT combo, c.value, c.metrics, c.train_seconds, c.eval_seconds
 		FROM recsys._tune_candidate(trainer, train, valid, candidate, fixed || combo, metric, k,
@@ -2794,7 +2796,9 @@ BEGIN
 	-- keep the best as the named model (a new version of it)
 	SELECT r.params INTO best FROM _recsys_tune_results r
 	ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text LIMIT 1;
+	PERFORM recsys._progress_tune(tune.model, algorithm, 'best', cardinality(combos), cardinality(combos));
 	PERFORM recsys._tune_keep(trainer, train, tune.model, fixed || best, tune.replace);
+	PERFORM recsys._progress_tune(tune.model, algorithm, 'end', cardinality(combos), cardinality(combos));
 
 	RETURN QUERY
 	SELECT (row_number() OVER (ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text))::integer,

@@ -27,6 +27,15 @@ FROM recsys.train_popular('orders', model => 'trending', user_col => 'customer',
 SELECT item_id, n_users, weight_sum, round(popularity::numeric, 3) AS popularity
 FROM recsys.item_stats WHERE model = 'trending' ORDER BY popularity DESC;
 
+-- an interaction thousands of half-lives old weighs almost nothing, and
+-- neither underflows nor fails (0.5 ^ 1100 is below float8's range)
+INSERT INTO orders VALUES (6, 40, 1, '1990-01-01');
+SELECT name FROM recsys.train_popular('orders', model => 'trending_old', user_col => 'customer', item_col => 'product',
+									  time_col => 'ordered_at', half_life => '1 day');
+SELECT item_id, popularity > 0 AS positive, popularity < 1e-30 AS negligible
+FROM recsys.item_stats WHERE model = 'trending_old' AND item_id IN (20, 40) ORDER BY item_id;
+DELETE FROM orders WHERE product = 40;
+
 -- popularity models rank but do not relate items
 SELECT * FROM recsys.similar_items(10, 3, 'default');
 SELECT * FROM recsys.explain(1, 10, 3, 'default');

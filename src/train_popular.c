@@ -68,11 +68,18 @@ write_popularity(RsTrainer *trainer, int32 version, void *arg)
 	values[0] = CStringGetTextDatum(trainer->name);
 	values[1] = Int32GetDatum(version);
 	values[2] = Float8GetDatum(run->half_life_seconds);
+	/*
+	 * Ages are capped at 120 half-lives: 0.5 ^ 1075 underflows float8
+	 * (power() raises an error rather than return 0) and a sum below
+	 * real's range cannot be stored; an interaction that old weighs 2^-120
+	 * of a new one, which orders only items with nothing newer.
+	 */
 	initStringInfo(&query);
 	appendStringInfo(&query,
 					 "INSERT INTO recsys.item_stats (model, version, item_id, n_users, weight_sum, popularity) "
 					 "SELECT $1, $2, s.%s, pg_catalog.count(DISTINCT s.%s), pg_catalog.sum(s.rs_w), "
-					 "pg_catalog.sum(s.rs_w * pg_catalog.power(0.5::pg_catalog.float8, (newest.t - s.rs_t) / $3)) "
+					 "pg_catalog.sum(s.rs_w * pg_catalog.power(0.5::pg_catalog.float8, "
+					 "LEAST((newest.t - s.rs_t) / $3, 120))) "
 					 "FROM (SELECT %s, %s, %s AS rs_w, %s AS rs_t FROM %s) s, "
 					 "(SELECT pg_catalog.max(%s) AS t FROM %s) newest "
 					 "WHERE s.%s IS NOT NULL AND s.%s IS NOT NULL AND s.rs_w IS NOT NULL AND s.rs_t IS NOT NULL "
