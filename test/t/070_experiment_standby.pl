@@ -21,9 +21,10 @@ $primary->safe_psql('postgres', q{
 	SELECT 1 FROM recsys.train_cf('events', factors => 8, iterations => 3, model => 'als');
 	SELECT 1 FROM recsys.create_experiment('ab',
 		'[{"name": "A", "model": "pop"}, {"name": "B", "model": "als", "diversity": 0.2, "similarity_model": "als"}]',
-		holdout => 0.1);
+		holdout => 0.1, salt => 'standby-ab');
 	SELECT 1 FROM recsys.create_experiment('il',
-		'[{"name": "pop", "model": "pop"}, {"name": "als", "model": "als"}]', design => 'interleaving');
+		'[{"name": "pop", "model": "pop"}, {"name": "als", "model": "als"}]', design => 'interleaving',
+		salt => 'standby-il');
 });
 $primary->backup('base');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
@@ -46,10 +47,14 @@ my $il = q{SELECT string_agg(u || ':' || r.team || ':' || r.item_id, ',' ORDER B
 is($standby->safe_psql('postgres', $il), $primary->safe_psql('postgres', $il),
 	'the standby interleaves as the primary does');
 
+# two users outside the holdout (which is shown nothing)
+my ($u1, $u2) = split /\n/, $primary->safe_psql('postgres',
+	q{SELECT u FROM generate_series(1, 100) u WHERE recsys.assign('ab', u) <> 'holdout' ORDER BY u LIMIT 2});
+
 # with log => true (the default): served, not logged, one NOTICE per session
-my ($ret, $out, $err) = $standby->psql('postgres', q{
-	SELECT count(*) FROM recsys.recommend_for_experiment('ab', 7, 5);
-	SELECT count(*) FROM recsys.recommend_for_experiment('ab', 8, 5);
+my ($ret, $out, $err) = $standby->psql('postgres', qq{
+	SELECT count(*) FROM recsys.recommend_for_experiment('ab', $u1, 5);
+	SELECT count(*) FROM recsys.recommend_for_experiment('ab', $u2, 5);
 	SELECT count(*) FROM recsys.recommend_interleaved('il', 9, 5);
 });
 is($ret, 0, 'serving with log => true works on the standby');
@@ -59,20 +64,20 @@ is(scalar @notices, 1, 'one NOTICE per session');
 like($err, qr/HINT:  Log them from the application on the primary/, 'with a hint naming the pattern');
 is($standby->safe_psql('postgres', 'SELECT count(*) FROM recsys.experiment_impressions'), '0',
 	'nothing was logged');
-($ret, $out, $err) = $standby->psql('postgres', q{SELECT recsys.log_outcome('ab', 7)});
+($ret, $out, $err) = $standby->psql('postgres', qq{SELECT recsys.log_outcome('ab', $u1)});
 isnt($ret, 0, 'log_outcome on the standby fails');
 like($err, qr/read-only transaction/, 'with the read-only error');
 
 # the pattern: the application logs on the primary what the standby served
 my $rows = $standby->safe_psql('postgres',
-	q{SELECT string_agg(format('(%L, %L, %s, %s, %s)', 'ab', r.variant, 7, r.item_id, r.position), ',')
-	  FROM recsys.recommend_for_experiment('ab', 7, 5, log => false) r});
+	qq{SELECT string_agg(format('(%L, %L, %s, %s, %s)', 'ab', r.variant, $u1, r.item_id, r.position), ',')
+	  FROM recsys.recommend_for_experiment('ab', $u1, 5, log => false) r});
 $primary->safe_psql('postgres',
 	"INSERT INTO recsys.experiment_impressions (experiment, variant, user_id, item_id, position) VALUES $rows");
-$primary->safe_psql('postgres', q{SELECT recsys.log_outcome('ab', 7)});
+$primary->safe_psql('postgres', qq{SELECT recsys.log_outcome('ab', $u1)});
 $primary->wait_for_catchup($standby);
 is($standby->safe_psql('postgres',
-	q{SELECT users || ' ' || conversions FROM recsys.experiment_results('ab') WHERE variant = recsys.assign('ab', 7)}),
+	qq{SELECT users || ' ' || conversions FROM recsys.experiment_results('ab') WHERE variant = recsys.assign('ab', $u1)}),
 	'1 1', 'the results, read on the standby, count what the primary logged');
 
 $standby->stop;
