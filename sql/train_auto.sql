@@ -156,6 +156,10 @@ SELECT name, owner FROM recsys.models WHERE name IN ('owned', 'mine') ORDER BY n
 
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name IN ('auto', 'featured', 'wide_auto', 'small', 'by_hand', 'owned')
 ORDER BY name;
+-- and the members of any blend the searches kept (how many depends on
+-- the machine's speed under the small budgets)
+SELECT count(recsys.drop_model(name)) >= 0 AS members_dropped FROM recsys.models WHERE name LIKE '%\_auto\_%';
+SELECT count(*) AS left_behind FROM recsys.models WHERE name LIKE '%auto%' OR name IN ('small', 'owned', 'mine');
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_auto_owner, regress_recsys_auto_other;
 DROP SCHEMA auto_test CASCADE;
 DROP ROLE regress_recsys_auto_owner;
