@@ -3070,14 +3070,36 @@ DECLARE
 	n bigint;
 	n_ids bigint;
 	n_distinct bigint;
+	n_lengths bigint;
+	not_finite bigint;
+	n_inserted bigint;
 BEGIN
 	cat := recsys._lock_catalog(catalog, 'refresh');
 	DELETE FROM recsys.catalog_terms t WHERE t.catalog = cat.name;
 	DELETE FROM recsys.catalog_docs d WHERE d.catalog = cat.name;
-	CREATE TEMP TABLE _recsys_catalog_rows ON COMMIT DROP AS
-		SELECT s.item_id, s.doc, s.embedding FROM recsys._catalog_source(cat.name) s;
-	SELECT count(*), count(r.item_id), count(DISTINCT r.item_id) INTO n, n_ids, n_distinct
-	FROM _recsys_catalog_rows r;
+	-- one read of the source, no temporary table (a role without TEMP on
+	-- the database may refresh): the rows go in as they come, with their
+	-- checks counted on the way; any failed check raises, which undoes
+	-- the insert with the rest of the refresh
+	WITH r AS MATERIALIZED (
+		SELECT s.item_id, s.doc, s.embedding FROM recsys._catalog_source(cat.name) s
+	), ins AS (
+		INSERT INTO recsys.catalog_docs (catalog, item_id, doc, length, embedding)
+		SELECT cat.name, r.item_id, r.doc,
+			   (SELECT coalesce(sum(coalesce(array_length(u.positions, 1), 1)), 0) FROM unnest(r.doc) u),
+			   r.embedding
+		FROM r
+		WHERE r.item_id IS NOT NULL
+		ON CONFLICT DO NOTHING
+		RETURNING 1
+	)
+	SELECT count(*), count(r.item_id), count(DISTINCT r.item_id),
+		   count(DISTINCT coalesce(array_length(r.embedding, 1), 0)) FILTER (WHERE r.embedding IS NOT NULL),
+		   min(r.item_id) FILTER (WHERE EXISTS (SELECT FROM unnest(r.embedding) e
+												WHERE e IN ('NaN'::real, 'Infinity'::real, '-Infinity'::real))),
+		   (SELECT count(*) FROM ins)
+	INTO n, n_ids, n_distinct, n_lengths, not_finite, n_inserted
+	FROM r;
 	IF n_ids < n THEN
 		RAISE EXCEPTION 'column "%" of % is NULL in % rows', cat.id_col, cat.source, n - n_ids
 			USING ERRCODE = 'null_value_not_allowed',
@@ -3088,18 +3110,18 @@ BEGIN
 			USING ERRCODE = 'unique_violation',
 				  HINT = 'Index a table or view with one row per product.';
 	END IF;
-	IF (SELECT count(DISTINCT coalesce(array_length(r.embedding, 1), 0)) FROM _recsys_catalog_rows r
-		WHERE r.embedding IS NOT NULL) > 1 THEN
+	IF n_lengths > 1 THEN
 		RAISE EXCEPTION 'the embeddings in column "%" of % differ in length', cat.embedding_col, cat.source
 			USING ERRCODE = 'array_subscript_error',
 				  HINT = 'Every product''s embedding must come from the same model (or be NULL).';
 	END IF;
-	INSERT INTO recsys.catalog_docs (catalog, item_id, doc, length, embedding)
-	SELECT cat.name, r.item_id, r.doc,
-		   (SELECT coalesce(sum(coalesce(array_length(u.positions, 1), 1)), 0) FROM unnest(r.doc) u),
-		   r.embedding
-	FROM _recsys_catalog_rows r;
-	DROP TABLE _recsys_catalog_rows;
+	IF not_finite IS NOT NULL THEN
+		RAISE EXCEPTION 'the embedding in column "%" of % of item % holds NaN or an infinity',
+			cat.embedding_col, cat.source, not_finite
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Every product''s embedding must hold finite numbers (or be NULL).';
+	END IF;
+	ASSERT n_inserted = n;
 	INSERT INTO recsys.catalog_terms (catalog, lexeme, df)
 	SELECT cat.name, u.lexeme, count(*)
 	FROM recsys.catalog_docs d, unnest(d.doc) u
@@ -3459,7 +3481,10 @@ BEGIN
 	END IF;
 	SELECT c.weights INTO weights FROM recsys.catalogs c WHERE c.name = search.catalog;
 	IF query_embedding IS NOT NULL THEN
-		-- hybrid: the products nearest the query's embedding are candidates too
+		-- hybrid: the products nearest the query's embedding are candidates
+		-- too; a query embedding holding NaN or an infinity is refused (22023)
+		-- whether or not a product is compared with it
+		PERFORM recsys._embedding_similarity(query_embedding, query_embedding);
 		IF NOT EXISTS (SELECT FROM recsys.catalog_docs d
 					   WHERE d.catalog = search.catalog AND d.embedding IS NOT NULL) THEN
 			RAISE EXCEPTION 'catalog "%" has no embeddings', catalog
@@ -3593,6 +3618,12 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	cat := recsys._lock_catalog(catalog, 'tune');
+	IF NOT has_database_privilege(current_database(), 'TEMPORARY') THEN
+		RAISE EXCEPTION 'tune_search needs the TEMPORARY privilege on database %', current_database()
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'It keeps the searches and their candidates in temporary tables.',
+				  HINT = 'GRANT TEMPORARY ON DATABASE to the role, or tune as a role that has it.';
+	END IF;
 	EXECUTE format('CREATE TEMP TABLE _recsys_search_rows ON COMMIT DROP AS '
 				   'SELECT row_number() OVER (ORDER BY s.u, s.q, s.i) AS row_id, s.u AS user_id, s.q AS query, s.i AS item_id '
 				   'FROM (SELECT DISTINCT (%I)::bigint AS u, (%I)::text AS q, (%I)::bigint AS i FROM %s) s '

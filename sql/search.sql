@@ -74,6 +74,49 @@ SELECT * FROM recsys.search('sofa', model => NULL, catalog => 'hybrid', query_em
 SELECT * FROM recsys.search('bag', model => NULL, query_embedding => '{1,0}');
 INSERT INTO emb_products VALUES (6, 'Pouf', '{1,0,0}');
 SELECT recsys.refresh_catalog('hybrid');
+-- cosine similarity in double: known by construction, 1 for parallel
+-- vectors whatever their scale (float sums overflowed or vanished), 0 for
+-- orthogonal ones, -1 for opposite ones, never beyond [-1, 1]
+SELECT recsys._embedding_similarity('{1e20,1e20}', '{1,1}') AS big,
+	   recsys._embedding_similarity('{1e-25,1e-25}', '{1,1}') AS tiny,
+	   recsys._embedding_similarity('{1e-20,1e-20}', '{1,1}') AS small,
+	   recsys._embedding_similarity('{3e38,3e38}', '{1,1}') AS huge,
+	   recsys._embedding_similarity('{1e-45,0}', '{1,0}') AS denormal,
+	   recsys._embedding_similarity('{1,0}', '{0,5}') AS orthogonal,
+	   recsys._embedding_similarity('{1,0}', '{-2,0}') AS opposite,
+	   recsys._embedding_similarity('{0,0}', '{1,0}') AS zero;
+-- a query embedding holding NaN or an infinity is refused (22023); a huge
+-- finite one ranks as its direction says (the armchair, {0.8,0.6}, is
+-- nearest {1,1})
+SELECT * FROM recsys.search('sofa', model => NULL, catalog => 'hybrid', query_embedding => '{NaN,0}');
+SELECT * FROM recsys.search('sofa', model => NULL, catalog => 'hybrid', query_embedding => '{Infinity,0}');
+SELECT * FROM recsys.search('sofa', model => NULL, catalog => 'hybrid', query_embedding => '{0,-Infinity}',
+							candidates => '{}');
+SELECT item_id FROM recsys.search('couch', model => NULL, catalog => 'hybrid', query_embedding => '{3e38,3e38}', k => 1);
+SELECT item_id FROM recsys.search('couch', model => NULL, catalog => 'hybrid', query_embedding => '{1e-25,1e-25}', k => 1);
+-- a product's embedding holding NaN or an infinity is refused at refresh,
+-- naming the item and the column; the catalog keeps its previous version
+DELETE FROM emb_products WHERE item_id = 6;
+INSERT INTO emb_products VALUES (7, 'Ottoman', '{NaN,0}');
+SELECT recsys.refresh_catalog('hybrid');
+UPDATE emb_products SET vec = '{1,Infinity}' WHERE item_id = 7;
+SELECT recsys.refresh_catalog('hybrid');
+SELECT version, n_items FROM recsys.catalogs WHERE name = 'hybrid';
+DELETE FROM emb_products WHERE item_id = 7;
+SELECT recsys.refresh_catalog('hybrid');
+-- a catalog whose source was dropped says so (42P01), as documented
+CREATE TABLE gone_products (item_id bigint, title text);
+INSERT INTO gone_products VALUES (1, 'Gone');
+SELECT recsys.index_catalog('gone_products', name => 'gone');
+DROP TABLE gone_products;
+DO $$
+BEGIN
+	PERFORM recsys.refresh_catalog('gone');
+EXCEPTION WHEN OTHERS THEN
+	RAISE NOTICE '%: %', SQLSTATE, SQLERRM;
+END
+$$;
+SELECT recsys.drop_catalog('gone');
 SELECT recsys.drop_catalog('hybrid');
 DROP TABLE emb_products;
 
@@ -137,6 +180,15 @@ SELECT recsys.index_catalog('a_view', name => 'a_cat');
 RESET ROLE;
 SELECT recsys.refresh_catalog('a_cat');
 SELECT item_id, doc FROM recsys.catalog_docs WHERE catalog = 'a_cat' ORDER BY item_id;
+-- refresh_catalog needs no TEMPORARY privilege on the database;
+-- tune_search says it needs it (42501)
+DO $$ BEGIN EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database()); END $$;
+SET ROLE regress_recsys_search_a;
+SELECT has_database_privilege(current_database(), 'TEMPORARY') AS may_create_temp;
+SELECT recsys.refresh_catalog('a_cat');
+SELECT recsys.tune_search('a_cat', 'a_items');
+RESET ROLE;
+DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database()); END $$;
 SET ROLE regress_recsys_search_b;
 SELECT count(*) FROM recsys.catalogs WHERE name = 'a_cat';
 SELECT * FROM recsys.search('lamp', model => NULL, catalog => 'a_cat');

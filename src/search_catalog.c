@@ -30,11 +30,11 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
 #include "args.h"
-#include "factor_scores.h"
 #include "model_acl.h"
 
 PG_FUNCTION_INFO_V1(recsys_catalog_source);
@@ -69,6 +69,19 @@ read_source(void *arg)
 		/* the tuplestore copies the values into its own context */
 		tuplestore_putvalues(read->rsinfo->setResult, read->rsinfo->setDesc, values, nulls);
 	}
+}
+
+/*
+ * The OID of a catalog's recorded source, InvalidOid once it no longer
+ * exists (to_regclass's answer, without calling it through
+ * DirectFunctionCall1, which cannot return the NULL it gives then).
+ */
+static Oid
+source_relid(const char *source)
+{
+	List	   *names = stringToQualifiedNameList(source);
+
+	return RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
 }
 
 /* A column of the source as an SQL identifier, after checking it exists. */
@@ -137,7 +150,7 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("must be owner of catalog \"%s\" to read its source", name)));
-		relid = DatumGetObjectId(DirectFunctionCall1(to_regclass, CStringGetTextDatum(source)));
+		relid = source_relid(source);
 		if (!OidIsValid(relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -191,10 +204,15 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(recsys_embedding_similarity);
 
-/* The elements of a real[] embedding, refusing NULL elements (22004). */
+/*
+ * The elements of a real[] embedding, refusing NULL elements (22004) and
+ * NaN or infinite ones (22023).
+ */
 static float *
-embedding_values(ArrayType *array, const char *argname, int *n)
+embedding_values(ArrayType *array, const char *argname, const char *hint, int *n)
 {
+	float	   *values;
+
 	if (ARR_NDIM(array) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
@@ -204,13 +222,24 @@ embedding_values(ArrayType *array, const char *argname, int *n)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not contain NULL elements", argname)));
 	*n = ARR_NDIM(array) == 0 ? 0 : ARR_DIMS(array)[0];
-	return (float *) ARR_DATA_PTR(array);
+	values = (float *) ARR_DATA_PTR(array);
+	for (int i = 0; i < *n; i++)
+		if (!isfinite(values[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must hold finite numbers, element %d is %g", argname, i + 1, values[i]),
+					 errhint("%s", hint)));
+	return values;
 }
 
 /*
  * recsys._embedding_similarity(a real[], b real[]) RETURNS real: the
  * cosine similarity of two embeddings of the same length (0 when either is
- * all zeros): the vector side of hybrid search.
+ * all zeros): the vector side of hybrid search.  Sums are in double: the
+ * square of any finite real (up to 3.4e38, down to 1.4e-45) and a sum of
+ * up to 2^31 of them are finite and not zero in double, where in float
+ * 1e20 or 1e-25 overflowed or vanished.  The answer is clamped to
+ * [-1, 1] against rounding.
  */
 Datum
 recsys_embedding_similarity(PG_FUNCTION_ARGS)
@@ -219,17 +248,26 @@ recsys_embedding_similarity(PG_FUNCTION_ARGS)
 	ArrayType  *b = PG_GETARG_ARRAYTYPE_P(1);
 	int			na;
 	int			nb;
-	float	   *x = embedding_values(a, "a product's embedding", &na);
-	float	   *y = embedding_values(b, "query_embedding", &nb);
-	double		norms;
+	float	   *y = embedding_values(b, "query_embedding", "Embed the query with the model that embedded the products.", &nb);
+	float	   *x = embedding_values(a, "a product's embedding", "Refresh the catalog with recsys.refresh_catalog.", &na);
+	double		xx = 0;
+	double		yy = 0;
+	double		xy = 0;
+	double		cosine;
 
 	if (na != nb)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("query_embedding has %d dimensions, the catalog's embeddings %d", nb, na),
 				 errhint("Embed the query with the model that embedded the products.")));
-	norms = sqrt((double) rs_dot(x, x, na) * (double) rs_dot(y, y, nb));
-	if (!(norms > 0) || !isfinite(norms))
+	for (int i = 0; i < na; i++)
+	{
+		xx += (double) x[i] * x[i];
+		yy += (double) y[i] * y[i];
+		xy += (double) x[i] * y[i];
+	}
+	if (!(xx > 0) || !(yy > 0))
 		PG_RETURN_FLOAT4(0);
-	PG_RETURN_FLOAT4((float) (rs_dot(x, y, na) / norms));
+	cosine = xy / (sqrt(xx) * sqrt(yy));
+	PG_RETURN_FLOAT4((float) Max(-1.0, Min(1.0, cosine)));
 }
