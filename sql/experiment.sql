@@ -435,7 +435,6 @@ SET ROLE regress_recsys_fixb_alice;
 SELECT experiment, variant, count(*) FROM recsys.experiment_impressions
 WHERE experiment LIKE 'fixb%' GROUP BY 1, 2 ORDER BY 1, 2;
 RESET ROLE;
-SELECT recsys.drop_experiment(x) FROM unnest(ARRAY['fixb_ab', 'fixb_reuse', 'fixb_il']) x;
 SELECT recsys.drop_model(m) FROM unnest(ARRAY['fixb_amodel', 'fixb_bmodel', 'fixb_shared', 'fixb_gone']) m;
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys
 	FROM regress_recsys_fixb_alice, regress_recsys_fixb_bob, regress_recsys_fixb_app;
@@ -443,6 +442,15 @@ REVOKE ALL ON exp_events FROM regress_recsys_fixb_alice, regress_recsys_fixb_bob
 DROP ROLE regress_recsys_fixb_alice;
 DROP ROLE regress_recsys_fixb_bob;
 DROP ROLE regress_recsys_fixb_app;
+-- an experiment whose owner was dropped serves nothing
+DO $$
+BEGIN
+	PERFORM FROM recsys.recommend_for_experiment('fixb_ab', 1, 3);
+EXCEPTION WHEN insufficient_privilege THEN
+	RAISE NOTICE '%', regexp_replace(SQLERRM, 'OID [0-9]+', 'OID n');
+END
+$$;
+SELECT recsys.drop_experiment(x) FROM unnest(ARRAY['fixb_ab', 'fixb_reuse', 'fixb_il']) x;
 
 -- amounts are bounded (1e12), so that the revenue statistics cannot
 -- overflow: three conversions of the largest amount, conversion and

@@ -2144,13 +2144,21 @@ AS $$
 DECLARE
 	m record;
 BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = e.owner) THEN
+		RAISE EXCEPTION 'permission denied to serve experiment "%": its owner (role OID %) was dropped',
+			e.name, e.owner::oid
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'A superuser can give it a new owner: UPDATE recsys.experiments SET owner = ...';
+	END IF;
 	FOR m IN
 		SELECT DISTINCT x.name, x.owner
 		FROM jsonb_array_elements(variants) v, unnest(ARRAY[v ->> 'model', v ->> 'similarity_model']) u(name)
 			 JOIN recsys.models x ON x.name = u.name
-		WHERE NOT (pg_has_role(e.owner::oid, x.owner::oid, 'USAGE')
-				   OR EXISTS (SELECT FROM unnest(x.grantees) g
-							  WHERE g::oid = 0 OR pg_has_role(e.owner::oid, g::oid, 'USAGE')))
+		-- (roles joined to pg_roles: a dropped role's OID is nobody's)
+		WHERE NOT (EXISTS (SELECT FROM pg_roles r
+						   WHERE r.oid = x.owner AND pg_has_role(e.owner::oid, r.oid, 'USAGE'))
+				   OR EXISTS (SELECT FROM unnest(x.grantees) g LEFT JOIN pg_roles r ON r.oid = g::oid
+							  WHERE g::oid = 0 OR pg_has_role(e.owner::oid, r.oid, 'USAGE')))
 		ORDER BY x.name
 	LOOP
 		RAISE EXCEPTION 'permission denied to serve model "%" in experiment "%": its owner, role %, may not use it',
