@@ -94,7 +94,7 @@ SELECT variant, item_id, position FROM recsys.experiment_impressions WHERE user_
 -- log => false serves without logging; a variant's option set reaches recommend
 SELECT count(*) FROM recsys.recommend_for_experiment('exp_ab', 7, 3, log => false);
 SELECT 1 FROM recsys.create_experiment('exp_opts',
-	'[{"name": "plain", "model": "exp_als", "share": 0.000001},
+	'[{"name": "plain", "model": "exp_als", "share": 0.0001},
 	  {"name": "diverse", "model": "exp_als", "diversity": 0.5, "similarity_model": "exp_als", "exclude_seen": false}]',
 	salt => 'opts');
 SELECT (SELECT array_agg(item_id ORDER BY position) FROM recsys.recommend_for_experiment('exp_opts', 6, 5, log => false))
@@ -250,6 +250,11 @@ SELECT recsys.create_experiment('x', '[{"name": "A"}, {"name": "B", "similarity_
 SELECT recsys.create_experiment('x', '[{"name": "A"}, {"name": "B"}]', control => 'C');
 SELECT recsys.create_experiment('x', '[{"name": "A"}, {"name": "B"}]', holdout => 1);
 SELECT recsys.create_experiment('x', '[{"name": "A"}, {"name": "B"}]', holdout => -0.1);
+-- a bucket is 1/10000 of the users: a holdout or share leaving a variant none
+SELECT recsys.create_experiment('x', '[{"name": "A"}, {"name": "B"}]', holdout => 0.999999);
+SELECT recsys.create_experiment('x', '[{"name": "A", "share": 1e-300}, {"name": "B", "share": 1e6}]');
+SELECT recsys.alter_experiment('exp_ab', '[{"name": "A", "share": 1}, {"name": "B", "share": 100000}]');
+SELECT recsys.create_experiment('x', '[{"name": "A"}, {"name": "B", "similarity_model": "no_such_model"}]');
 SELECT recsys.create_experiment('x', '[{"name": "A"}, {"name": "B"}]', design => 'bandit');
 SELECT recsys.create_experiment('x', '[{"name": "A"}, {"name": "B"}]', attribution => '-1 day');
 SELECT recsys.create_experiment('x', '[{"name": "A"}, {"name": "B"}]', salt => '');
@@ -265,12 +270,18 @@ SELECT * FROM recsys.recommend_for_experiment('exp_il', 1);
 SELECT * FROM recsys.recommend_for_experiment('exp_ab', NULL);
 SELECT * FROM recsys.recommend_for_experiment('exp_ab', :holdout_user, 0);
 SELECT * FROM recsys.recommend_for_experiment('exp_ab', 5, 0);
+-- (recommend's limit, also for a variant that shows nothing)
+SELECT * FROM recsys.recommend_for_experiment('exp_ab', :holdout_user, 10001);
+SELECT * FROM recsys.recommend_for_experiment('exp_ab', 5, 10001);
 SELECT * FROM recsys.recommend_interleaved('exp_ab', 1);
 SELECT * FROM recsys.recommend_interleaved('exp_il', NULL);
 SELECT recsys.log_outcome('exp_ab', 1, 'purchase');
 SELECT recsys.log_outcome('exp_ab', 1, 'click');
 SELECT recsys.log_outcome('exp_ab', 1, amount => -5);
 SELECT recsys.log_outcome('exp_ab', 1, amount => 'NaN');
+SELECT recsys.log_outcome('exp_ab', 1, amount => 1e160);
+SELECT recsys.log_outcome('exp_ab', 1, amount => 1.000001e12);
+INSERT INTO recsys.experiment_outcomes (experiment, user_id, kind, amount) VALUES ('exp_ab', 1, 'conversion', 1e160);
 SELECT recsys.log_outcome('exp_ab', NULL);
 SELECT recsys.log_outcome('no_such_experiment', 1);
 SELECT * FROM recsys.experiment_results('exp_ab', metric => 'ndcg');
@@ -330,6 +341,128 @@ REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_exp_owner, regress
 SELECT recsys.revoke_model('exp_pop', 'PUBLIC'), recsys.revoke_model('exp_als', 'PUBLIC');
 DROP ROLE regress_recsys_exp_owner;
 DROP ROLE regress_recsys_exp_app;
+
+-------------------------------------------------------------------------------
+-- An experiment serves only models its owner may use (its owner reads every
+-- impression), checked at serving whatever changed since its creation: a
+-- direct UPDATE of its row, a revoked grant, a dropped model whose name
+-- another role took
+-------------------------------------------------------------------------------
+CREATE ROLE regress_recsys_fixb_alice;
+CREATE ROLE regress_recsys_fixb_bob;
+CREATE ROLE regress_recsys_fixb_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys
+	TO regress_recsys_fixb_alice, regress_recsys_fixb_bob, regress_recsys_fixb_app;
+GRANT SELECT ON exp_events TO regress_recsys_fixb_alice, regress_recsys_fixb_bob;
+SET client_min_messages = warning;
+SELECT 1 FROM recsys.train_popular('exp_events', model => 'fixb_amodel');
+SELECT 1 FROM recsys.train_popular('exp_events', model => 'fixb_bmodel');
+SELECT 1 FROM recsys.train_popular('exp_events', model => 'fixb_shared');
+SELECT 1 FROM recsys.train_popular('exp_events', model => 'fixb_gone');
+RESET client_min_messages;
+SELECT recsys.alter_model_owner(m, o) FROM (VALUES ('fixb_amodel', 'regress_recsys_fixb_alice'),
+	('fixb_gone', 'regress_recsys_fixb_alice'), ('fixb_bmodel', 'regress_recsys_fixb_bob'),
+	('fixb_shared', 'regress_recsys_fixb_bob')) v(m, o);
+SET ROLE regress_recsys_fixb_bob;
+-- bob gives the app his models, and alice only fixb_shared
+SELECT recsys.grant_model('fixb_bmodel', 'regress_recsys_fixb_app'),
+	   recsys.grant_model('fixb_shared', 'regress_recsys_fixb_app'),
+	   recsys.grant_model('fixb_shared', 'regress_recsys_fixb_alice');
+SET ROLE regress_recsys_fixb_alice;
+SELECT recsys.grant_model('fixb_amodel', 'regress_recsys_fixb_app'),
+	   recsys.grant_model('fixb_gone', 'regress_recsys_fixb_app');
+-- at creation, bob's model does not exist for alice, as model or similarity_model
+SELECT recsys.create_experiment('fixb_x', '[{"name": "A", "model": "fixb_amodel"}, {"name": "B", "model": "fixb_bmodel"}]');
+SELECT recsys.create_experiment('fixb_x',
+	'[{"name": "A", "model": "fixb_amodel"}, {"name": "B", "model": "fixb_amodel", "similarity_model": "fixb_bmodel"}]');
+SELECT 1 FROM recsys.create_experiment('fixb_ab',
+	'[{"name": "A", "model": "fixb_amodel"}, {"name": "B", "model": "fixb_shared"}]', salt => 'fixb');
+SELECT 1 FROM recsys.create_experiment('fixb_reuse',
+	'[{"name": "A", "model": "fixb_amodel"}, {"name": "B", "model": "fixb_gone"}]', salt => 'fixb');
+SELECT 1 FROM recsys.create_experiment('fixb_il',
+	'[{"name": "A", "model": "fixb_amodel"}, {"name": "B", "model": "fixb_shared"}]', design => 'interleaving',
+	salt => 'fixb');
+SELECT recsys.grant_experiment(x, 'regress_recsys_fixb_app') FROM unnest(ARRAY['fixb_ab', 'fixb_reuse', 'fixb_il']) x;
+-- path 1: a direct UPDATE of the row is checked as alter_experiment's arguments
+UPDATE recsys.experiments
+SET variants = '[{"name": "A", "model": "fixb_bmodel", "share": 1}, {"name": "B", "model": "fixb_shared", "share": 1}]'
+WHERE name = 'fixb_ab';
+UPDATE recsys.experiments
+SET variants = '[{"name": "A", "model": "fixb_amodel", "share": 1, "similarity_model": "fixb_bmodel"}, {"name": "B", "model": "fixb_shared", "share": 1}]'
+WHERE name = 'fixb_ab';
+UPDATE recsys.experiments SET variants = '[{"name": "A", "model": "fixb_amodel"}, {"name": "B"}]' WHERE name = 'fixb_ab';
+UPDATE recsys.experiments SET control = 'Z' WHERE name = 'fixb_ab';
+UPDATE recsys.experiments SET run_starts = '{0}', run_variants = '{3}' WHERE name = 'fixb_ab';
+UPDATE recsys.experiments SET run_starts = '{0, 0}', run_variants = '{1, 2}' WHERE name = 'fixb_ab';
+-- (a valid direct change passes)
+UPDATE recsys.experiments SET control = 'B' WHERE name = 'fixb_ab';
+UPDATE recsys.experiments SET control = 'A' WHERE name = 'fixb_ab';
+RESET ROLE;
+-- a superuser sees every model, but the owner's rights are what count
+UPDATE recsys.experiments
+SET variants = '[{"name": "A", "model": "fixb_bmodel", "share": 1}, {"name": "B", "model": "fixb_shared", "share": 1}]'
+WHERE name = 'fixb_ab';
+UPDATE recsys.experiments SET owner = 'regress_recsys_fixb_bob' WHERE name = 'fixb_ab';
+SELECT u AS a_user FROM generate_series(1, 100) u WHERE recsys.assign('fixb_ab', u) = 'A' LIMIT 1 \gset
+SELECT u AS b_user FROM generate_series(1, 100) u WHERE recsys.assign('fixb_ab', u) = 'B' LIMIT 1 \gset
+SELECT u AS reuse_user FROM generate_series(1, 100) u WHERE recsys.assign('fixb_reuse', u) = 'B' LIMIT 1 \gset
+SET ROLE regress_recsys_fixb_app;
+SELECT count(*) FROM recsys.recommend_for_experiment('fixb_ab', :b_user, 3);
+SELECT count(*) FROM recsys.recommend_for_experiment('fixb_reuse', :reuse_user, 3);
+SELECT count(*) FROM recsys.recommend_interleaved('fixb_il', 1, 3);
+-- path 2: bob takes back alice's use of fixb_shared; the app still has it
+SET ROLE regress_recsys_fixb_bob;
+SELECT recsys.revoke_model('fixb_shared', 'regress_recsys_fixb_alice');
+SET ROLE regress_recsys_fixb_app;
+SELECT count(*) FROM recsys.recommend_for_experiment('fixb_ab', :b_user, 3);
+SELECT count(*) FROM recsys.recommend_for_experiment('fixb_ab', :a_user, 3);
+SELECT count(*) FROM recsys.recommend_interleaved('fixb_il', 1, 3);
+-- path 3: alice drops fixb_gone and bob trains a model of that name
+SET ROLE regress_recsys_fixb_alice;
+SELECT recsys.drop_model('fixb_gone');
+RESET ROLE;
+SET client_min_messages = warning;
+SELECT 1 FROM recsys.train_popular('exp_events', model => 'fixb_gone');
+RESET client_min_messages;
+SELECT recsys.alter_model_owner('fixb_gone', 'regress_recsys_fixb_bob');
+SET ROLE regress_recsys_fixb_bob;
+SELECT recsys.grant_model('fixb_gone', 'regress_recsys_fixb_app');
+SET ROLE regress_recsys_fixb_app;
+SELECT count(*) FROM recsys.recommend_for_experiment('fixb_reuse', :reuse_user, 3);
+-- alice's log holds only what was served while she could use the models
+-- (before the revoke and the drop)
+SET ROLE regress_recsys_fixb_alice;
+SELECT experiment, variant, count(*) FROM recsys.experiment_impressions
+WHERE experiment LIKE 'fixb%' GROUP BY 1, 2 ORDER BY 1, 2;
+RESET ROLE;
+SELECT recsys.drop_model(m) FROM unnest(ARRAY['fixb_amodel', 'fixb_bmodel', 'fixb_shared', 'fixb_gone']) m;
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys
+	FROM regress_recsys_fixb_alice, regress_recsys_fixb_bob, regress_recsys_fixb_app;
+REVOKE ALL ON exp_events FROM regress_recsys_fixb_alice, regress_recsys_fixb_bob;
+DROP ROLE regress_recsys_fixb_alice;
+DROP ROLE regress_recsys_fixb_bob;
+DROP ROLE regress_recsys_fixb_app;
+-- an experiment whose owner was dropped serves nothing
+DO $$
+BEGIN
+	PERFORM FROM recsys.recommend_for_experiment('fixb_ab', 1, 3);
+EXCEPTION WHEN insufficient_privilege THEN
+	RAISE NOTICE '%', regexp_replace(SQLERRM, 'OID [0-9]+', 'OID n');
+END
+$$;
+SELECT recsys.drop_experiment(x) FROM unnest(ARRAY['fixb_ab', 'fixb_reuse', 'fixb_il']) x;
+
+-- amounts are bounded (1e12), so that the revenue statistics cannot
+-- overflow: three conversions of the largest amount, conversion and
+-- revenue results as by hand (A: 2 of 2 users, 1e12 each; B: 1 of 2, 5e11)
+SELECT 1 FROM recsys.create_experiment('exp_big',
+	'[{"name": "A", "model": "exp_pop"}, {"name": "B", "model": "exp_als"}]', salt => 'big');
+INSERT INTO recsys.experiment_impressions (experiment, variant, user_id, item_id, position, shown_at)
+SELECT 'exp_big', CASE WHEN u <= 2 THEN 'A' ELSE 'B' END, u, 1, 1, '2026-01-01' FROM generate_series(1, 4) u;
+SELECT recsys.log_outcome('exp_big', u, amount => 1e12, at => '2026-01-02') FROM generate_series(1, 3) u;
+SELECT variant, users, conversions, conversion, revenue_per_user FROM recsys.experiment_results('exp_big');
+SELECT variant, revenue_per_user, revenue_low IS NOT NULL AS has_interval
+FROM recsys.experiment_results('exp_big', metric => 'revenue');
 
 -- dropping an experiment drops its log
 SELECT recsys.drop_experiment(name) FROM recsys.experiments ORDER BY name;

@@ -1895,7 +1895,8 @@ CREATE TABLE recsys.experiment_outcomes (
 	user_id			bigint NOT NULL,
 	kind			text NOT NULL CHECK (kind IN ('click', 'conversion')),
 	item_id			bigint,
-	amount			double precision CHECK (amount >= 0 AND amount < 'infinity'),
+	-- (bounded so that the revenue statistics stay far from overflow)
+	amount			double precision CHECK (amount >= 0 AND amount <= 1e12),
 	at				timestamptz NOT NULL DEFAULT now()
 ) PARTITION BY HASH (experiment);
 COMMENT ON TABLE recsys.experiment_outcomes IS
@@ -2109,6 +2110,12 @@ BEGIN
 			RAISE EXCEPTION 'similarity_model of variant "%" must be a model name', vname
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
+		IF v ? 'similarity_model' AND NOT EXISTS (SELECT FROM recsys.models m
+												  WHERE m.name = v ->> 'similarity_model') THEN
+			RAISE EXCEPTION 'similarity_model "%" of variant "%" does not exist', v ->> 'similarity_model', vname
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'SELECT name FROM recsys.models lists the models you may use.';
+		END IF;
 		IF v ? 'exclude_seen' AND jsonb_typeof(v -> 'exclude_seen') <> 'boolean' THEN
 			RAISE EXCEPTION 'exclude_seen of variant "%" must be true or false', vname
 				USING ERRCODE = 'invalid_parameter_value';
@@ -2120,6 +2127,50 @@ END
 $$;
 COMMENT ON FUNCTION recsys._experiment_variants(jsonb, text) IS
 	'internal: an experiment''s variants, checked and completed';
+
+-- internal: refuse (42501) to serve a variant naming a model (model,
+-- similarity_model) that the experiment's owner may not use, as a blend
+-- refuses a member its owner may not use: the owner reads every
+-- impression, so an experiment must not show models its owner could not
+-- query.  Checked at serving, whatever changed since the experiment was
+-- created (a direct UPDATE, a revoked grant, a dropped model whose name
+-- another role took).  A model the caller cannot see is left to recommend,
+-- which refuses it.
+CREATE FUNCTION recsys._experiment_check_models(e recsys.experiments, variants jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m record;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = e.owner) THEN
+		RAISE EXCEPTION 'permission denied to serve experiment "%": its owner (role OID %) was dropped',
+			e.name, e.owner::oid
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'A superuser can give it a new owner: UPDATE recsys.experiments SET owner = ...';
+	END IF;
+	FOR m IN
+		SELECT DISTINCT x.name, x.owner
+		FROM jsonb_array_elements(variants) v, unnest(ARRAY[v ->> 'model', v ->> 'similarity_model']) u(name)
+			 JOIN recsys.models x ON x.name = u.name
+		-- (roles joined to pg_roles: a dropped role's OID is nobody's)
+		WHERE NOT (EXISTS (SELECT FROM pg_roles r
+						   WHERE r.oid = x.owner AND pg_has_role(e.owner::oid, r.oid, 'USAGE'))
+				   OR EXISTS (SELECT FROM unnest(x.grantees) g LEFT JOIN pg_roles r ON r.oid = g::oid
+							  WHERE g::oid = 0 OR pg_has_role(e.owner::oid, r.oid, 'USAGE')))
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'permission denied to serve model "%" in experiment "%": its owner, role %, may not use it',
+			m.name, e.name, e.owner
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = format('The model''s owner (role %s) can grant its use to role %s: '
+								'SELECT recsys.grant_model(%L, %L).', m.owner, e.owner, m.name, e.owner::text);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_check_models(recsys.experiments, jsonb) IS
+	'internal: refuse variants whose models the experiment''s owner may not use';
 
 -- internal: an allocation (one entry per bucket) as runs, and back
 CREATE FUNCTION recsys._experiment_runs(allocation smallint[], OUT run_starts integer[], OUT run_variants smallint[])
@@ -2180,6 +2231,24 @@ BEGIN
 	)
 	SELECT array_agg(f + CASE WHEN rk <= 10000 - (SELECT sum(f) FROM floors) THEN 1 ELSE 0 END ORDER BY idx)
 	INTO due FROM ranked;
+	-- a bucket is 1/10000 of the users: a variant (or all of them) due
+	-- none would serve nobody
+	IF 10000 - due[1] = 0 THEN
+		RAISE EXCEPTION 'holdout % leaves no bucket to the variants', holdout
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'Users are split in buckets of 1/10000; the variants need at least one.',
+				  HINT = 'Use a holdout of at most 0.9999.';
+	END IF;
+	FOR i IN 1..n LOOP
+		IF due[i + 1] = 0 THEN
+			RAISE EXCEPTION 'share % of variant "%" gets no bucket', (variants -> (i - 1) ->> 'share')::float8,
+				variants -> (i - 1) ->> 'name'
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = format('Users are split in buckets of 1/10000; its share is %s of the treated users.',
+									  (variants -> (i - 1) ->> 'share')::float8 / total),
+					  HINT = 'Give each variant a share of at least 1/10000 of the total.';
+		END IF;
+	END LOOP;
 	kept := array_fill(0, ARRAY[n + 1]);
 
 	IF old_allocation IS NOT NULL THEN
@@ -2320,6 +2389,46 @@ END
 $$;
 COMMENT ON FUNCTION recsys.alter_experiment(text, jsonb, double precision, text, interval) IS
 	'change an experiment''s variants, shares or holdout, moving as few users as possible';
+
+-- internal: a direct UPDATE of an experiment's row (which row-level
+-- security lets its owners make) is checked as alter_experiment checks its
+-- arguments: the variants as _experiment_variants leaves them, the control
+-- one of them, the allocation naming only them, and their models usable by
+-- the (new) owner
+CREATE FUNCTION recsys._experiments_write_check()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n integer;
+BEGIN
+	IF (NEW.variants, NEW.design, NEW.control, NEW.run_starts, NEW.run_variants, NEW.owner)
+	   IS NOT DISTINCT FROM (OLD.variants, OLD.design, OLD.control, OLD.run_starts, OLD.run_variants, OLD.owner) THEN
+		RETURN NEW;
+	END IF;
+	IF recsys._experiment_variants(NEW.variants, NEW.design) IS DISTINCT FROM NEW.variants THEN
+		RAISE EXCEPTION 'variants of experiment "%" are incomplete: %', NEW.name, NEW.variants
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Change them with recsys.alter_experiment.';
+	END IF;
+	n := jsonb_array_length(NEW.variants);
+	IF NOT EXISTS (SELECT FROM jsonb_array_elements(NEW.variants) x WHERE x ->> 'name' = NEW.control)
+	   OR EXISTS (SELECT FROM unnest(NEW.run_variants) v WHERE v IS NULL OR v < 0 OR v > n)
+	   OR EXISTS (SELECT FROM unnest(NEW.run_starts) WITH ORDINALITY s(b, o)
+				  WHERE b IS NULL OR b > 9999 OR b <= coalesce(NEW.run_starts[o - 1], -1)) THEN
+		RAISE EXCEPTION 'control or bucket allocation of experiment "%" does not match its variants', NEW.name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Change them with recsys.alter_experiment.';
+	END IF;
+	PERFORM recsys._experiment_check_models(NEW, NEW.variants);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiments_write_check() IS
+	'internal: check a direct UPDATE of an experiment''s variants, control, allocation or owner';
+CREATE TRIGGER experiments_write_check BEFORE UPDATE ON recsys.experiments
+	FOR EACH ROW EXECUTE FUNCTION recsys._experiments_write_check();
 
 CREATE FUNCTION recsys.drop_experiment(name text, if_exists boolean DEFAULT false)
 RETURNS void
@@ -2468,6 +2577,7 @@ BEGIN
 	i := e.run_variants[width_bucket(recsys._experiment_bucket(e.salt, user_id), e.run_starts)];
 	v := CASE WHEN i = 0 THEN '{"name": "holdout"}' ELSE e.variants -> (i - 1) END;
 	vname := v ->> 'name';
+	PERFORM recsys._experiment_check_models(e, jsonb_build_array(v));
 	IF v ->> 'model' IS NOT NULL THEN
 		SELECT array_agg(r.item_id ORDER BY r.pos), array_agg(r.score ORDER BY r.pos),
 			   array_agg(r.reason ORDER BY r.pos)
@@ -2475,7 +2585,7 @@ BEGIN
 		FROM recsys.recommend(user_id, k, v ->> 'model', coalesce((v ->> 'exclude_seen')::boolean, true),
 							  candidates, coalesce((v ->> 'diversity')::real, 0), v ->> 'similarity_model')
 			 WITH ORDINALITY AS r(item_id, score, reason, pos);
-	ELSIF k < 1 OR k > 100000 THEN
+	ELSIF k < 1 OR k > 10000 THEN
 		-- (recommend's own check, for a variant that shows nothing)
 		RAISE EXCEPTION 'k must be between 1 and 10000, not %', k USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -2528,6 +2638,7 @@ BEGIN
 	IF user_id IS NULL OR k IS NULL OR log IS NULL THEN
 		RAISE EXCEPTION 'user_id, k and log must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	PERFORM recsys._experiment_check_models(e, e.variants);
 	list_a := ARRAY(SELECT r.item_id FROM recsys.recommend(user_id, k, va ->> 'model',
 		coalesce((va ->> 'exclude_seen')::boolean, true), candidates, coalesce((va ->> 'diversity')::real, 0),
 		va ->> 'similarity_model') WITH ORDINALITY AS r(item_id, score, reason, pos) ORDER BY r.pos);
@@ -2593,9 +2704,10 @@ BEGIN
 	IF kind = 'click' AND item_id IS NULL THEN
 		RAISE EXCEPTION 'a click needs the item_id clicked' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF NOT (amount >= 0 AND amount < 'infinity') THEN
-		RAISE EXCEPTION 'amount must be a finite number >= 0, not %', amount
-			USING ERRCODE = 'invalid_parameter_value';
+	IF NOT (amount >= 0 AND amount <= 1e12) THEN
+		RAISE EXCEPTION 'amount must be between 0 and 1e12, not %', amount
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'amount is a conversion''s value, such as an order''s total in the shop''s currency.';
 	END IF;
 	INSERT INTO recsys.experiment_outcomes (experiment, user_id, kind, item_id, amount, at)
 	VALUES (experiment, user_id, kind, item_id, amount, at);
