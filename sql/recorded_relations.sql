@@ -37,6 +37,7 @@ SELECT source, source_owner FROM recsys.catalogs WHERE name = 'fixc_cp';
 DROP TABLE fixc_common.products;
 SET ROLE regress_recsys_fixc_bob;
 CREATE VIEW fixc_common.products AS SELECT 1::bigint AS item_id, fixc_bteam.steal() AS t;
+GRANT SELECT ON fixc_common.products TO PUBLIC;
 SET ROLE regress_recsys_fixc_alice;
 SELECT recsys.refresh_catalog('fixc_cp');
 RESET ROLE;
@@ -61,6 +62,7 @@ SELECT array_agg(item_id ORDER BY item_id) FROM recsys.recommend(2, 10, 'fixc_po
 DROP TABLE fixc_common.events;
 SET ROLE regress_recsys_fixc_bob;
 CREATE VIEW fixc_common.events AS SELECT 2::bigint AS user_id, length(fixc_bteam.steal())::bigint AS item_id;
+GRANT SELECT ON fixc_common.events TO PUBLIC;
 SET ROLE regress_recsys_fixc_alice;
 SELECT array_agg(item_id ORDER BY item_id) FROM recsys.recommend(2, 10, 'fixc_pop');
 RESET ROLE;
@@ -89,6 +91,7 @@ FROM recsys.train_cf('fixc_common.events', factors => 2, model => 'fixc_cf', fea
 DROP TABLE fixc_common.feats;
 SET ROLE regress_recsys_fixc_bob;
 CREATE VIEW fixc_common.feats AS SELECT 5::bigint AS item_id, fixc_bteam.steal() AS feature;
+GRANT SELECT ON fixc_common.feats TO PUBLIC;
 SET ROLE regress_recsys_fixc_alice;
 SELECT recsys.refresh_items('fixc_cf');
 RESET ROLE;
