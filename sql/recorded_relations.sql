@@ -102,7 +102,17 @@ SET ROLE regress_recsys_fixc_alice;
 CREATE TABLE fixc_common.feats (item_id bigint, feature text);
 INSERT INTO fixc_common.feats SELECT i, 'cat:' || (i % 2) FROM generate_series(1, 5) i;
 SELECT recsys.refresh_items('fixc_cf');
+
+-- 4. a blend reads its first member's source as that member's owner: a
+-- blend trained after the swap is refused too
+DROP TABLE fixc_common.events;
+SET ROLE regress_recsys_fixc_bob;
+CREATE VIEW fixc_common.events AS SELECT 2::bigint AS user_id, length(fixc_bteam.steal())::bigint AS item_id;
+GRANT SELECT ON fixc_common.events TO PUBLIC;
+SET ROLE regress_recsys_fixc_alice;
+SELECT name FROM recsys.train_blend(ARRAY['fixc_cf', 'fixc_pop'], model => 'fixc_blend');
 RESET ROLE;
+SELECT count(*) AS stolen FROM fixc_bteam.loot;
 
 SELECT recsys.drop_model('fixc_pop'), recsys.drop_model('fixc_cf'), recsys.drop_catalog('fixc_cp');
 DROP SCHEMA fixc_common, fixc_shop, fixc_bteam CASCADE;
