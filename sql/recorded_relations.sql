@@ -114,6 +114,20 @@ SELECT name FROM recsys.train_blend(ARRAY['fixc_cf', 'fixc_pop'], model => 'fixc
 RESET ROLE;
 SELECT count(*) AS stolen FROM fixc_bteam.loot;
 
+-- 5. a source another role owns and granted: recorded with its owner, read
+-- while that role owns it
+SET ROLE regress_recsys_fixc_bob;
+CREATE TABLE fixc_common.shared (user_id bigint, item_id bigint);
+INSERT INTO fixc_common.shared VALUES (1, 1), (1, 2), (2, 1), (3, 3);
+GRANT SELECT ON fixc_common.shared TO regress_recsys_fixc_alice;
+SET ROLE regress_recsys_fixc_alice;
+SELECT stats->>'source_owner' AS source_owner
+FROM recsys.train_popular('fixc_common.shared', model => 'fixc_shared');
+-- user 1 saw items 1 and 2
+SELECT array_agg(item_id ORDER BY item_id) FROM recsys.recommend(1, 10, 'fixc_shared');
+RESET ROLE;
+
+SELECT recsys.drop_model('fixc_shared');
 SELECT recsys.drop_model('fixc_pop'), recsys.drop_model('fixc_cf'), recsys.drop_catalog('fixc_cp');
 DROP SCHEMA fixc_common, fixc_shop, fixc_bteam CASCADE;
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_fixc_alice, regress_recsys_fixc_bob;
