@@ -39,7 +39,11 @@ CREATE TABLE recsys.catalogs (
 	refreshed_at	timestamptz NOT NULL DEFAULT now(),
 	owner			regrole NOT NULL
 		DEFAULT pg_catalog.to_regrole(pg_catalog.quote_ident(CURRENT_USER)),
-	grantees		regrole[] NOT NULL DEFAULT '{}'
+	grantees		regrole[] NOT NULL DEFAULT '{}',
+	-- the role owning the source when it was indexed: refresh_catalog reads
+	-- the relation under that name (as the catalog's owner) only while it is
+	-- that role's (or the catalog owner's), not another role's put there since
+	source_owner	name
 );
 COMMENT ON TABLE recsys.catalogs IS
 	'recsys search catalogs: one row per indexed product table';
@@ -226,6 +230,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	source text;
+	source_owner name;
 	cols name[] := text_cols;
 	existing recsys.catalogs;
 BEGIN
@@ -233,7 +238,7 @@ BEGIN
 		RAISE EXCEPTION 'catalog, id_col, config and name must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	SELECT format('%I.%I', n.nspname, c.relname) INTO source
+	SELECT format('%I.%I', n.nspname, c.relname), pg_get_userbyid(c.relowner) INTO source, source_owner
 	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = catalog;
 	IF cols IS NULL THEN
 		-- every text column but the id, in table order
@@ -254,13 +259,14 @@ BEGIN
 	IF FOUND THEN
 		PERFORM recsys._lock_catalog(index_catalog.name, 'index into');
 		UPDATE recsys.catalogs c
-		SET source = index_catalog.source, id_col = index_catalog.id_col, text_cols = cols,
+		SET source = index_catalog.source, source_owner = index_catalog.source_owner,
+			id_col = index_catalog.id_col, text_cols = cols,
 			config = index_catalog.config, embedding_col = index_catalog.embedding_col
 		WHERE c.name = index_catalog.name;
 	ELSE
 		BEGIN
-			INSERT INTO recsys.catalogs (name, source, id_col, text_cols, config, embedding_col)
-			VALUES (index_catalog.name, source, id_col, cols, config, embedding_col);
+			INSERT INTO recsys.catalogs (name, source, source_owner, id_col, text_cols, config, embedding_col)
+			VALUES (index_catalog.name, source, source_owner, id_col, cols, config, embedding_col);
 		EXCEPTION WHEN unique_violation THEN
 			RAISE EXCEPTION 'catalog name "%" is taken by another role', index_catalog.name
 				USING ERRCODE = 'insufficient_privilege',

@@ -109,6 +109,7 @@ typedef struct MemberRow
 	char	   *weight_col;
 	char	   *event_col;		/* a multi-behaviour source's, else NULL */
 	char	   *event_weights;
+	char	   *source_owner;	/* recorded at the member's training, or NULL */
 	int64		n_users;
 	int64		n_items;
 	int64		n_interactions;
@@ -141,7 +142,8 @@ read_member(const char *name, MemoryContext caller, MemberRow *row)
 
 	RsExecute("SELECT algorithm, version, pg_catalog.to_regclass(source)::pg_catalog.oid, source, "
 			  "params->>'user_col', params->>'item_col', params->>'weight_col', "
-			  "n_users, n_items, n_interactions, params->>'event_col', params->>'event_weights' "
+			  "n_users, n_items, n_interactions, params->>'event_col', params->>'event_weights', "
+			  "stats->>'source_owner' "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -167,6 +169,7 @@ read_member(const char *name, MemoryContext caller, MemberRow *row)
 	row->n_interactions = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10, &isnull));
 	row->event_col = text_or_null(11);
 	row->event_weights = text_or_null(12);
+	row->source_owner = text_or_null(13);
 	MemoryContextSwitchTo(old);
 	RsLockModelRow(name);
 }
@@ -356,6 +359,13 @@ recsys_train_blend(PG_FUNCTION_ARGS)
 
 		versions[m] = rows[m].version;
 		owners[m] = RsModelOwnerName(RsModelOwner(names[m], &exists));
+	}
+	/* the first member's source, read as its owner: still the one it recorded */
+	{
+		bool		exists;
+
+		RsCheckRecordedRelation("model", names[0], RsRelationName(rows[0].source), rows[0].source,
+								RsModelOwner(names[0], &exists), rows[0].source_owner);
 	}
 	/* the first member's source and columns, described as a trainer's */
 	trainer.spec.relid = rows[0].source;

@@ -237,6 +237,7 @@ read_train_times(RsModel *model, const RsInteractions *train)
 						  quote_identifier(model->user_col), quote_identifier(model->item_col),
 						  RsTimeEpochSql(model->source, model->time_col, "time_col"),
 						  RsRelationName(model->source));
+	RsCheckModelSource(model);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	RsRunAsOwner(model->name, RsSourceReader(model), stream_train_times, &read);
@@ -374,6 +375,7 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	{
 		TrainRead	read = {&train_spec, &train};
 
+		RsCheckModelSource(model);
 		RsRunAsOwner(model->name, RsSourceReader(model), read_train_rows, &read);
 	}
 

@@ -32,6 +32,51 @@
 #include "recency.h"
 #include "spi_util.h"
 
+/* The role owning a model's source when it was trained, read past row-level security. */
+typedef struct SourceOwnerRead
+{
+	const char *name;
+	char	   *owner;			/* NULL: not recorded (before 0.8.0) */
+} SourceOwnerRead;
+
+static void
+read_source_owner(void *arg)
+{
+	SourceOwnerRead *read = arg;
+	MemoryContext outer = CurrentMemoryContext;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT stats->>'source_owner' FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
+			  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(read->name)}, NULL, true, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		char	   *owner = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (owner != NULL)
+			read->owner = MemoryContextStrdup(outer, owner);
+	}
+	SPI_finish();
+}
+
+/*
+ * RsCheckModelSource refuses to read a model's source, found again by its
+ * recorded name, when another role has put a relation of its own under
+ * that name (RsCheckRecordedRelation); call it before reading the source
+ * as its reader (RsSourceReader).
+ */
+void
+RsCheckModelSource(RsModel *model)
+{
+	SourceOwnerRead read = {model->name, NULL};
+
+	if (!OidIsValid(model->source))
+		return;
+	RsRunAsCatalogOwner(read_source_owner, &read);
+	RsCheckRecordedRelation("model", model->name, RsRelationName(model->source), model->source,
+							RsSourceReader(model), read.owner);
+}
+
 /*
  * Prepare the per-call queries for users' items in the source, on first
  * use (SPI connected, as the model's owner: RsRunAsOwner; the source's
@@ -95,6 +140,7 @@ RsRequireSource(RsModel *model, const char *why)
 {
 	if (OidIsValid(model->source) && model->seen_plan == NULL)
 	{
+		RsCheckModelSource(model);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		RsRunAsOwner(model->name, RsSourceReader(model), prepare_seen_queries, model);

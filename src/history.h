@@ -24,6 +24,7 @@ extern bool RsEventRowWeight(RsModel *model, HeapTuple tuple, TupleDesc desc, in
 							 float *weight);
 extern void RsRequireSource(RsModel *model, const char *why);
 extern Oid	RsSourceReader(RsModel *model);
+extern void RsCheckModelSource(RsModel *model);
 extern int	RsExplainByUserItems(RsModel *model, int64 user_id, int32 j, int64 item_id,
 								 RsContribution **out);
 

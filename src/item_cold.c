@@ -648,12 +648,15 @@ RsColdDescribe(const RsColdModel *cm, StringInfo params)
 	RsJsonText(params, "features", OidIsValid(cm->features) ? RsRelationName(cm->features) : NULL);
 	if (OidIsValid(cm->features))
 	{
+		/* whose they are: refresh_items reads them again by name only while theirs */
+		RsJsonText(params, "features_owner", RsRelationOwnerName(cm->features));
 		RsJsonFloat(params, "feature_weight", cm->feature_weight);
 		RsJsonFloat(params, "feature_columns", cm->n_cols);
 	}
 	RsJsonText(params, "embeddings", OidIsValid(cm->embeddings) ? RsRelationName(cm->embeddings) : NULL);
 	if (OidIsValid(cm->embeddings))
 	{
+		RsJsonText(params, "embeddings_owner", RsRelationOwnerName(cm->embeddings));
 		json_text_array(params, "embedding_columns", (char **) cm->group_cols, cm->n_groups);
 		for (int g = 0; g < cm->n_groups; g++)
 			dims[g] = (float) cm->dims[g];
@@ -714,9 +717,13 @@ spi_text(int row, int col)
 	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
 }
 
-/* A relation a model recorded (col: its to_regclass), or an error if it is gone. */
+/*
+ * A relation a model recorded (col: its to_regclass; col + 3: the role that
+ * owned it then), read as owner: an error if it is gone, or if another
+ * role's relation is under its name now (RsCheckRecordedRelation).
+ */
 static Oid
-recorded_relation(const char *model, const char *what, const char *relname, int col)
+recorded_relation(const char *model, Oid owner, const char *what, const char *relname, int col)
 {
 	bool		isnull;
 	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
@@ -727,6 +734,7 @@ recorded_relation(const char *model, const char *what, const char *relname, int 
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("the %s relation %s of model \"%s\" does not exist", what, relname, model),
 				 errhint("Retrain the model with its new %s.", what)));
+	RsCheckRecordedRelation("model", model, RsRelationName(relid), relid, owner, spi_text(0, col + 3));
 	return relid;
 }
 
@@ -840,7 +848,8 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 			  "ARRAY(SELECT pg_catalog.jsonb_array_elements_text(params->'embedding_weights')::pg_catalog.float4), "
 			  "pg_catalog.to_regclass(params->>'features')::pg_catalog.oid, "
 			  "pg_catalog.to_regclass(params->>'embeddings')::pg_catalog.oid, "
-			  "(params->>'neighbors')::pg_catalog.int4 "
+			  "(params->>'neighbors')::pg_catalog.int4, "
+			  "params->>'features_owner', params->>'embeddings_owner' "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(name)}, NULL, true, SPI_OK_SELECT);
 	MemoryContextSwitchTo(refresh_context);
@@ -868,7 +877,7 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 	if (r.neighbors)
 	{
 		r.k = atoi(spi_text(0, 18));
-		cm.features = recorded_relation(name, "features", features, 16);
+		cm.features = recorded_relation(name, owner, "features", features, 16);
 	}
 	else
 		cm.k = atoi(spi_text(0, 6));
@@ -880,7 +889,7 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 	}
 	if (features != NULL && !r.neighbors)
 	{
-		cm.features = recorded_relation(name, "features", features, 16);
+		cm.features = recorded_relation(name, owner, "features", features, 16);
 		cm.feature_weight = (float) atof(spi_text(0, 10));
 		cm.n_cols = atof(spi_text(0, 11));
 	}
@@ -895,7 +904,7 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 		float	   *w;
 		int32	   *d;
 
-		cm.embeddings = recorded_relation(name, "embeddings", embeddings, 17);
+		cm.embeddings = recorded_relation(name, owner, "embeddings", embeddings, 17);
 		deconstruct_array_builtin(cols, TEXTOID, &col_values, NULL, &n_cols);
 		d = (int32 *) ARR_DATA_PTR(dims);
 		n_dims = ArrayGetNItems(ARR_NDIM(dims), ARR_DIMS(dims));

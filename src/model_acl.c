@@ -564,3 +564,72 @@ RsVisibleModels(void)
 	SPI_finish();
 	return visible;
 }
+
+/*
+ * RsRelationOwnerName returns the name of the role owning relation relid
+ * (recorded with the relation's name by trainers and index_catalog, for
+ * RsCheckRecordedRelation), or NULL if there is no such relation.
+ */
+char *
+RsRelationOwnerName(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			relowner;
+
+	if (!HeapTupleIsValid(tuple))
+		return NULL;
+	relowner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return GetUserNameFromId(relowner, true);
+}
+
+/*
+ * RsCheckRecordedRelation refuses (42501) to let reader read relid, the
+ * relation found again by the name (relname) that object (of kind
+ * object_kind: "model", "catalog") recorded, unless it is the recorded
+ * relation's owner's: its owner is still recorded_owner (the name recorded
+ * with it; NULL for objects recorded before 0.8.0), or reader has its
+ * owner's privileges (reader's own code then runs as reader anyway).
+ * Names are recorded, not OIDs, so that dump and restore keep working; the
+ * owner is what another role cannot forge when it puts a view of its own
+ * (with a function that runs as reader) under a dropped relation's name.
+ */
+void
+RsCheckRecordedRelation(const char *object_kind, const char *object, const char *relname, Oid relid,
+						Oid reader, const char *recorded_owner)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			relowner;
+	char	   *owner_name;
+	const char *hint;
+
+	if (!HeapTupleIsValid(tuple))
+		return;					/* gone: the caller's own error */
+	relowner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	if (has_privs_of_role(reader, relowner))
+		return;
+	owner_name = GetUserNameFromId(relowner, true);
+	if (recorded_owner != NULL && owner_name != NULL && strcmp(recorded_owner, owner_name) == 0)
+		return;
+	if (owner_name == NULL)
+		owner_name = psprintf("with OID %u", relowner);
+	hint = strcmp(object_kind, "catalog") == 0 ?
+		"Index the relation again with recsys.index_catalog to accept it." :
+		"Retrain the model to accept the relation now under that name.";
+	if (recorded_owner == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("relation %s of %s \"%s\" is owned by role \"%s\", whose privileges role \"%s\" lacks",
+						relname, object_kind, object, owner_name, GetUserNameFromId(reader, false)),
+				 errdetail("The %s was recorded before recsys 0.8.0 without its relation's owner, and is read with the rights of role \"%s\", who must own the relation or be a member of its owner.",
+						   object_kind, GetUserNameFromId(reader, false)),
+				 errhint("%s", hint)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("relation %s of %s \"%s\" is now owned by role \"%s\", not by role \"%s\" who owned it when it was recorded",
+					relname, object_kind, object, owner_name, recorded_owner),
+			 errdetail("It is read with the rights of role \"%s\"; a relation another role put under the recorded name is not read.",
+					   GetUserNameFromId(reader, false)),
+			 errhint("%s", hint)));
+}

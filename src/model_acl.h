@@ -29,5 +29,8 @@ extern void RsRefuseChangedOwner(const char *what, const char *name, const char 
 								 const char *user_name, const char *trained_owner, Oid owner);
 extern int	RsExecutePlanAsOwner(const char *name, Oid owner, SPIPlanPtr plan, Datum *values);
 extern HTAB *RsVisibleModels(void);
+extern char *RsRelationOwnerName(Oid relid);
+extern void RsCheckRecordedRelation(const char *object_kind, const char *object, const char *relname,
+									Oid relid, Oid reader, const char *recorded_owner);
 
 #endif							/* RECSYS_MODEL_ACL_H */

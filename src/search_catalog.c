@@ -114,6 +114,7 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 	char	   *id_col;
 	Datum		text_cols;
 	char	   *embedding_col = NULL;
+	char	   *source_owner = NULL;
 	char	   *relname;
 	StringInfoData sql;
 	SourceRead	read;
@@ -132,7 +133,7 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 	arg[0] = CStringGetTextDatum(name);
 	if (SPI_execute_with_args("SELECT c.source, c.id_col::pg_catalog.text, c.text_cols, "
 							  "c.config::pg_catalog.oid, c.embedding_col::pg_catalog.text, c.owner::pg_catalog.oid, "
-							  "pg_catalog.pg_has_role(c.owner, 'USAGE') "
+							  "pg_catalog.pg_has_role(c.owner, 'USAGE'), c.source_owner::pg_catalog.text "
 							  "FROM recsys.catalogs c WHERE c.name OPERATOR(pg_catalog.=) $1",
 							  1, argtype, arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading recsys.catalogs failed");
@@ -161,6 +162,7 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 		config = DatumGetObjectId(SPI_getbinval(row, desc, 4, &isnull));
 		embedding_col = SPI_getvalue(row, desc, 5);
 		owner = DatumGetObjectId(SPI_getbinval(row, desc, 6, &isnull));
+		source_owner = SPI_getvalue(row, desc, 8);
 	}
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
 		ereport(ERROR,
@@ -170,6 +172,7 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 				 errhint("Drop the catalog and index the product table again.")));
 
 	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+	RsCheckRecordedRelation("catalog", name, relname, relid, owner, source_owner);
 	deconstruct_array(DatumGetArrayTypeP(text_cols), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
 					  &cols, NULL, &ncols);
 	initStringInfo(&sql);

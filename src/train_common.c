@@ -282,7 +282,11 @@ RsTrainFinish(FunctionCallInfo fcinfo, RsTrainer *trainer, RsTrainWriter write, 
 	Datum		result;
 
 	if (OidIsValid(trainer->spec.relid))
+	{
 		describe_source(&trainer->spec, &trainer->params);
+		/* whose source it is: read again by name later only while it is theirs */
+		RsJsonText(&trainer->stats, "source_owner", RsRelationOwnerName(trainer->spec.relid));
+	}
 	if (trainer->data != NULL)
 	{
 		if (trainer->exact_counts)

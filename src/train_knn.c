@@ -35,6 +35,7 @@
 #include "ingest.h"
 #include "item_cold.h"
 #include "knn.h"
+#include "model_acl.h"
 #include "dp.h"
 #include "ease.h"
 #include "model_store.h"
@@ -267,6 +268,7 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 									   data.items.count, K, run->cold_weight, &run->cold,
 									   &run->warm, &run->cold_score, &n_cold);
 		RsJsonText(&trainer->params, "features", RsRelationName(run->features));
+		RsJsonText(&trainer->params, "features_owner", RsRelationOwnerName(run->features));
 		RsJsonFloat(&trainer->params, "cold_item_weight", run->cold_weight);
 		RsJsonInt(&trainer->stats, "cold_items", n_cold);
 		trainer->n_items += n_cold;
