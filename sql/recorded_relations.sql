@@ -2,6 +2,7 @@
 -- catalog's source, a model's source, refresh_items' features): another role's
 -- relation put under a dropped one's name is refused, a recreate by the same
 -- owner is accepted
+\set SHOW_CONTEXT never
 SET client_min_messages = warning;
 CREATE ROLE regress_recsys_fixc_alice;
 CREATE ROLE regress_recsys_fixc_bob;
