@@ -374,6 +374,8 @@ SELECT recsys.drop_model('b''q');
 -- an overlong name is not echoed back whole
 SELECT recsys.drop_model(repeat('x', 100));
 SELECT recsys.drop_model(repeat('x', 100), if_exists => true);
+-- cut at a character's boundary (63 bytes would split an 'é')
+SELECT recsys.grant_model(repeat('é', 40), 'regress_recsys_c');
 RESET ROLE;
 
 -- a role's models go before the role does (DROP OWNED does not know them)

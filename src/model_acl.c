@@ -37,6 +37,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -480,8 +481,9 @@ RsRequireModelOwner(const char *name, const char *action, bool missing_ok)
 	if (strlen(name) >= NAMEDATALEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model \"%.*s...\" does not exist", NAMEDATALEN - 1, name),
-				 errdetail("Model names are at most %d characters long.", NAMEDATALEN - 1)));
+				 errmsg("model \"%.*s...\" does not exist",
+						pg_mbcliplen(name, strlen(name), NAMEDATALEN - 1), name),
+				 errdetail("Model names are at most %d bytes long.", NAMEDATALEN - 1)));
 	owner = RsModelOwner(name, &found);
 	if (!found)
 	{
