@@ -101,6 +101,15 @@ SELECT version FROM recsys.train_item_knn('events', model => 'ev_bad', event_wei
 SELECT version FROM recsys.train_item_knn('events', model => 'ev_bad', event_col => 'event', event_weights => '[1, 2]');
 SELECT version FROM recsys.train_item_knn('events', model => 'ev_bad', event_col => 'event', event_weights => '{}');
 SELECT version FROM recsys.train_item_knn('events', model => 'ev_bad', event_col => 'event', event_weights => '{"view": -1}');
+-- weights are relative, at most 1000: 1e38 failed inside ALS as "not
+-- positive definite", 1e6 inside EASE
+SELECT version FROM recsys.train_cf('events', 4, model => 'ev_bad', event_col => 'event',
+									event_weights => '{"purchase": 1e38, "view": 1, "cart": 1}');
+SELECT version FROM recsys.train_ease('events', 5, model => 'ev_bad', event_col => 'event',
+									  event_weights => '{"purchase": 1000.5, "view": 1, "cart": 1}');
+SELECT version FROM recsys.train_ease('events', 5, model => 'ev_big', event_col => 'event',
+									  event_weights => '{"purchase": 1000, "view": 1, "cart": 1, "wishlist": 0}');
+SELECT recsys.drop_model('ev_big');
 SELECT version FROM recsys.train_item_knn('events', model => 'ev_bad', event_col => 'event', event_weights => '{"view": "1"}');
 SELECT version FROM recsys.train_item_knn('events', model => 'ev_bad', event_col => 'event', event_weights => '{"view": 0}');
 SELECT version FROM recsys.train_item_knn('events', model => 'ev_bad', event_col => 'kind', event_weights => '{"view": 1}');

@@ -110,6 +110,19 @@ DELETE FROM ic_emb WHERE ctid = (SELECT max(ctid) FROM ic_emb WHERE item_id = 3)
 CREATE TABLE ic_nocol (product bigint, feature text);
 SELECT name FROM recsys.train_cf('ic_ev', factors => 4, model => 'ic_err', features => 'ic_nocol');
 SELECT name FROM recsys.train_cf('ic_ev', factors => 4, model => 'ic_err', embeddings => 'ic_nocol');
+-- a feature's value beyond real: an error naming features and the range
+-- (was a bare "value out of range: overflow"), at training and at refresh
+CREATE TABLE ic_valued (item_id bigint, feature text, value float8);
+INSERT INTO ic_valued SELECT item_id, feature, 1 FROM ic_feats;
+INSERT INTO ic_valued VALUES (3, 'price', 1e300);
+SELECT name FROM recsys.train_cf('ic_ev', factors => 4, model => 'ic_err', features => 'ic_valued');
+UPDATE ic_valued SET value = 2 WHERE feature = 'price';
+SELECT name FROM recsys.train_cf('ic_ev', factors => 4, model => 'ic_val', features => 'ic_valued',
+                                 iterations => 2);
+INSERT INTO ic_valued VALUES (110, 'price', -1e300);
+SELECT recsys.refresh_items('ic_val');
+SELECT recsys.drop_model('ic_val');
+DROP TABLE ic_valued;
 -- an embeddings relation without a real[] column; weights that do not match
 SELECT name FROM recsys.train_cf('ic_ev', factors => 4, model => 'ic_err', embeddings => 'ic_feats');
 SELECT name FROM recsys.train_cf('ic_ev', factors => 4, model => 'ic_err', embeddings => 'ic_emb',

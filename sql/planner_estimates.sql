@@ -22,6 +22,18 @@ SELECT plan_rows($$SELECT * FROM recsys.recommend(1, 25, 'm')$$) AS recommend_25
        plan_rows($$SELECT * FROM recsys.recommend_for_vector(ARRAY[1, 2]::real[], 7, 'm')$$) AS vector_7,
        plan_rows($$SELECT * FROM recsys.recommend(1, (SELECT 5), 'm')$$) AS recommend_not_constant;
 
+-- k beyond the allowed maximum (10,000, refused when run): at most the
+-- maximum, not 2^31 rows (which turned JIT on); recommend's constant
+-- candidates: at most their number
+SELECT plan_rows($$SELECT * FROM recsys.recommend(1, 2147483647, 'm')$$) AS recommend_huge_k,
+       plan_rows($$SELECT * FROM recsys.similar_items(1, 100000, 'm')$$) AS similar_huge_k,
+       plan_rows($$SELECT * FROM recsys.recommend(1, -5, 'm')$$) AS recommend_negative_k,
+       plan_rows($$SELECT * FROM recsys.recommend(1, 50, 'm', candidates => '{1,2,3}')$$) AS three_candidates,
+       plan_rows($$SELECT * FROM recsys.recommend(1, 2, 'm', candidates => '{1,2,3}')$$) AS k_below_candidates,
+       plan_rows($$SELECT * FROM recsys.recommend(1, 50, 'm', candidates => '{}')$$) AS no_candidates,
+       plan_rows($$SELECT * FROM recsys.recommend_session('{1,2,3}', 50, 'm')$$) AS session_not_candidates;
+EXPLAIN (COSTS OFF) SELECT * FROM recsys.recommend(1, 2147483647, 'm') ORDER BY score;
+
 -- splits: the source's rows (40,000), not 1,000
 SELECT plan_rows($$SELECT * FROM recsys.split_holdout('pe_ratings')$$) AS holdout,
        plan_rows($$SELECT * FROM recsys.split_kfold('pe_ratings', 5)$$) AS kfold,

@@ -82,6 +82,18 @@ SELECT recsys.plot_lines(array_agg('s' || i), array_agg(i::float8), array_agg(i:
 FROM generate_series(1, 21) i;
 SELECT recsys.plot_lines('{a,a}', '{-1e308,1e308}', '{1,2}');
 SELECT recsys.plot_lines('{a}', '{1}', '{1}', lower => '{-1e308}', upper => '{1e308}');
+-- values whose span overflows a double (crashed the heat map: NaN colour index)
+SELECT recsys.plot_tune(ARRAY['{"a":1,"b":1}','{"a":2,"b":2}']::jsonb[], '{9e307,-9e307}', 'a', 'b');
+SELECT recsys.plot_tune(ARRAY['{"a":1,"b":1}','{"a":2,"b":2}']::jsonb[], '{1e308,-1e308}', 'a', 'b');
+SELECT recsys._plot_heatmap('{a,b}', '{c,c}', '{-1.7e308,1.7e308}', '', 'x', 'y', 'v', 640, 400);
+-- near the largest double, widening the axis to round ticks overflows
+SELECT recsys.plot_lines('{a}', '{1.7e308}', '{1}');
+SELECT recsys.plot_lines('{a,a}', '{1,2}', '{1.6e308,1.79e308}');
+-- a single value of the heat map, large or tiny: a colour, no error
+SELECT xml_is_well_formed_document(recsys._plot_heatmap('{a}', '{b}', '{1.7e308}', '', 'x', 'y', 'v', 640, 400))
+	AS one_huge_value;
+SELECT xml_is_well_formed_document(recsys.plot_lines('{a}', '{5e-324}', '{1}')) AS tiny_value,
+	   recsys.plot_lines('{a}', '{5e-324}', '{1}') NOT LIKE '%nan%' AS tiny_value_no_nan;
 SELECT recsys._plot_heatmap('{a,a}', '{b,b}', '{1,2}', '', 'x', 'y', 'v', 640, 400);
 SELECT recsys._plot_heatmap('{a}', '{NULL}', '{1}', '', 'x', 'y', 'v', 640, 400);
 SELECT recsys.plot_tune(ARRAY['{"f": 2}']::jsonb[], '{0.1}', 'f', 'r');

@@ -207,7 +207,21 @@ ALTER ROLE regress_recsys_b2 RENAME TO regress_recsys_b;
 SET ROLE regress_recsys_a;
 SELECT priv_test.try($$SELECT recsys.train_blend('{b_knn, b_als}', model => 'a_blend')$$);
 SELECT name, owner, params->'members' AS members FROM recsys.train_blend('{b_knn}', model => 'a_blend');
+-- a role that may not see a's blend cannot list it either (before 0.8.0's
+-- review anyone could, read past row-level security), whatever owner and
+-- grantees it passes; b, b_knn's owner, sees every blend using it (its
+-- drop is refused naming them, as DROP TABLE names another role's view)
+SET ROLE regress_recsys_c;
+SELECT recsys._blends_using('b_knn') AS c_hidden,
+	   recsys._blends_using('b_knn', 'regress_recsys_c'::regrole::oid, '{0}') AS c_hidden_given,
+	   recsys._rerankers_using('b_knn', 'regress_recsys_b'::regrole::oid, '{0}') AS c_hidden_rerankers;
+SET ROLE regress_recsys_b;
+SELECT recsys._blends_using('b_knn') AS b_owner_sees;
+SET ROLE regress_recsys_a;
 SELECT recsys.grant_model('a_blend', 'regress_recsys_c');
+SET ROLE regress_recsys_c;
+SELECT recsys._blends_using('b_knn') AS c_granted_sees;
+SET ROLE regress_recsys_a;
 SET ROLE regress_recsys_c;
 SELECT count(*) FROM recsys.recommend(1, 3, 'a_blend');
 SELECT priv_test.try($$SELECT recsys.recommend(1, 3, 'b_knn')$$);
@@ -360,6 +374,8 @@ SELECT recsys.drop_model('b''q');
 -- an overlong name is not echoed back whole
 SELECT recsys.drop_model(repeat('x', 100));
 SELECT recsys.drop_model(repeat('x', 100), if_exists => true);
+-- cut at a character's boundary (63 bytes would split an 'é')
+SELECT recsys.grant_model(repeat('é', 40), 'regress_recsys_c');
 RESET ROLE;
 
 -- a role's models go before the role does (DROP OWNED does not know them)

@@ -95,6 +95,8 @@ SELECT recsys.train_cf(NULL);
 SELECT recsys.train_cf('blocks', model => NULL);
 SELECT recsys.train_cf('blocks', model => '');
 SELECT recsys.train_cf('blocks', model => repeat('m', 64));
+-- the limit is in bytes: 32 'é' are 64
+SELECT recsys.train_cf('blocks', model => repeat('é', 32));
 SELECT recsys.train_cf('blocks', feedback => 'ratings');
 SELECT recsys.train_cf('blocks', iterations => 0);
 SELECT recsys.train_cf('blocks', iterations => 1001);

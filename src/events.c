@@ -21,7 +21,6 @@
  */
 #include "postgres.h"
 
-#include <float.h>
 #include <math.h>
 
 #include "utils/builtins.h"
@@ -42,7 +41,7 @@ type_cmp(const void *a, const void *b)
 /*
  * RsEventMapFromJsonb checks and converts an event_weights object: a
  * non-empty object of at most RS_MAX_EVENT_TYPES keys whose values are
- * finite numbers >= 0, at least one of them positive.  argname names the
+ * numbers in [0, RS_MAX_EVENT_WEIGHT], at least one of them positive.  argname names the
  * argument in messages.
  */
 RsEventMap *
@@ -84,12 +83,14 @@ RsEventMapFromJsonb(Jsonb *jb, const char *argname)
 					 errmsg("%s gives event type \"%s\" a value that is not a number", argname, key),
 					 errhint("Each weight must be a number >= 0; 0 drops the event type.")));
 		w = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v.val.numeric)));
-		if (!(w >= 0) || w > FLT_MAX)
+		if (!(w >= 0) || w > RS_MAX_EVENT_WEIGHT)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s gives event type \"%s\" weight %g, outside [0, %g]", argname, key, w,
-							(double) FLT_MAX),
-					 errhint("Each weight must be a number >= 0; 0 drops the event type.")));
+					 errmsg("%s gives event type \"%s\" weight %g, outside [0, %d]", argname, key, w,
+							RS_MAX_EVENT_WEIGHT),
+					 errhint("Each weight must be a number >= 0; 0 drops the event type. "
+							 "Weights are relative: scale them so that the largest is at most %d.",
+							 RS_MAX_EVENT_WEIGHT)));
 		any_positive |= w > 0;
 		map->types[map->n] = key;
 		map->weights[map->n] = (float) w;

@@ -18,6 +18,14 @@
 /* At most this many event types in one map. */
 #define RS_MAX_EVENT_TYPES 1000
 
+/*
+ * The largest weight of an event type.  Weights are relative (a purchase
+ * worth 10 views); a type weighing 1e6 and more made the trainers' systems
+ * numerically singular (EASE's Gram matrix from 1e6 at lambda 5, ALS's
+ * from 1e12: "not positive definite"), so larger ones are refused up front.
+ */
+#define RS_MAX_EVENT_WEIGHT 1000
+
 /* event type (the column's value as text) -> weight; sorted by type */
 typedef struct RsEventMap
 {

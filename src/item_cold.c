@@ -60,6 +60,7 @@
 #include "cold.h"
 #include "ingest.h"
 #include "item_cold.h"
+#include "item_features.h"
 #include "model_acl.h"
 #include "model_store.h"
 #include "spi_util.h"
@@ -431,16 +432,13 @@ keep_categorical(TupleTableSlot *slot, void *arg)
 {
 	CategoricalRows *c = arg;
 	int32		f;
-	float		value = DatumGetFloat4(slot->tts_values[2]);
+	float		value;
 
 	CHECK_FOR_INTERRUPTS();
 	f = feature_index(c->cm, TextDatumGetCString(slot->tts_values[1]));
 	if (f < 0)
 		return;					/* a feature no trained item has: says nothing */
-	if (!isfinite(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("column \"value\" of features must hold finite real numbers, not %g", value)));
+	value = RsFeatureValue(DatumGetFloat8(slot->tts_values[2]), "features");
 	if (c->n == c->capacity)
 	{
 		c->capacity *= 2;
@@ -476,7 +474,7 @@ read_cold_categorical(const RsColdModel *cm, const int64 *known, int32 n_known, 
 	RsCheckReadableRelation(relid, "features", cols, with_value ? 3 : 2);
 	initStringInfo(&q);
 	appendStringInfo(&q,
-					 "SELECT i, f, pg_catalog.max(v)::pg_catalog.float4 FROM ("
+					 "SELECT i, f, pg_catalog.max(v) FROM ("
 					 "SELECT r.%s::pg_catalog.int8 AS i, %s::pg_catalog.text COLLATE \"C\" AS f, "
 					 "%s::pg_catalog.float8 AS v FROM %s AS r%s "
 					 "WHERE r.%s IS NOT NULL AND %s IS NOT NULL AND %s IS NOT NULL "

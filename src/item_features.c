@@ -26,6 +26,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -122,17 +123,25 @@ keep_pair(TupleTableSlot *slot, void *arg)
 			r->values = repalloc_huge(r->values, (Size) r->capacity * sizeof(float));
 	}
 	if (r->with_values)
-	{
-		float		value = DatumGetFloat4(slot->tts_values[2]);
-
-		if (!isfinite(value))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("column \"" VALUE_COL "\" of %s must hold finite real numbers, not %g",
-							r->argname, value)));
-		r->values[r->n] = value;
-	}
+		r->values[r->n] = RsFeatureValue(DatumGetFloat8(slot->tts_values[2]), r->argname);
 	r->indices[r->n++] = item;
+}
+
+/*
+ * RsFeatureValue checks a feature's value (read as double precision, so
+ * that one beyond real is named, not a bare "value out of range") and
+ * returns it as a real.  argname names the features argument.
+ */
+float
+RsFeatureValue(double value, const char *argname)
+{
+	if (!isfinite(value) || fabs(value) > FLT_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("column \"" VALUE_COL "\" of %s must hold finite numbers within [%g, %g], not %g",
+						argname, -(double) FLT_MAX, (double) FLT_MAX, value),
+				 errhint("Scale the feature's values (to [0, 1], or a logarithm).")));
+	return (float) value;
 }
 
 static bool
@@ -220,7 +229,7 @@ RsReadFeatures(const RsFeatureRelation *rel, const RsIdMap *ids, Size other_byte
 					 errmsg("column \"" VALUE_COL "\" of %s \"%s\" has type %s, not a number",
 							rel->argname, get_rel_name(relid), format_type_be(value_type)),
 					 errhint("Give numeric features as real numbers, categorical ones as value 1.")));
-		value = ", max(v)::real";
+		value = ", max(v)";
 	}
 	/* and the feature's name, last */
 	if (names)

@@ -33,6 +33,7 @@ typedef struct RsFeatureRelation
 	bool		with_values;	/* read a "value" column if there is one */
 } RsFeatureRelation;
 
+extern float RsFeatureValue(double value, const char *argname);
 extern void RsReadFeatures(const RsFeatureRelation *rel, const RsIdMap *ids, Size other_bytes,
 						   RsCsr *features, RsItemFeatureCounts *counts, char **names[]);
 extern void RsReadItemFeatures(Oid relid, const char *item_col, const RsIdMap *items,

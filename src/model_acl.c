@@ -37,6 +37,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -201,36 +202,65 @@ typedef struct BlendsRead
 	Datum		owner;			/* the model's owner (oid), or NULL: read it */
 	Datum		grantees;		/* its grantees (oid[]), likewise */
 	bool		given;
+	Oid			caller;			/* the role calling (GetUserId() before run_as) */
 	MemoryContext result_context;
 	Datum		blends;
 } BlendsRead;
+
+/*
+ * Which blends (re-rankers) a caller learns of: all when it has the
+ * privileges of the model's owner ($5: drop_model, the recsys.models
+ * triggers, a trainer replacing its own model need every role's, as DROP
+ * TABLE sees every view), else only those whose rows it may see ($4 may
+ * use them), as if the catalog were read through row-level security
+ * (before 0.8.0 anyone could list the hidden blends using anyone's model).
+ */
+#define USERS_VISIBLE_TO_CALLER \
+	"AND ($5 OR pg_catalog.pg_has_role($4, b.owner::pg_catalog.oid, 'USAGE') " \
+	"     OR EXISTS (SELECT FROM pg_catalog.unnest(b.grantees::pg_catalog.oid[]) g " \
+	"                WHERE g OPERATOR(pg_catalog.=) 0::pg_catalog.oid " \
+	"                OR pg_catalog.pg_has_role($4, g, 'USAGE')))"
+
 
 static void
 read_blends(void *arg)
 {
 	BlendsRead *read = arg;
-	Datum		values[3] = {CStringGetTextDatum(read->name), read->owner, read->grantees};
+	Datum		values[5] = {CStringGetTextDatum(read->name), read->owner, read->grantees,
+							 ObjectIdGetDatum(read->caller), BoolGetDatum(false)};
 	bool		isnull;
 	MemoryContext old;
+	Oid			owner;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT owner::pg_catalog.oid, grantees::pg_catalog.oid[] FROM recsys.models "
+			  "WHERE name OPERATOR(pg_catalog.=) $1",
+			  1, (Oid[]) {TEXTOID}, values, NULL, LATEST_ROWS_READ_ONLY, SPI_OK_SELECT);
+	if (SPI_processed == 0 && !read->given)
+	{
+		SPI_finish();
+		old = MemoryContextSwitchTo(read->result_context);
+		read->blends = PointerGetDatum(construct_empty_array(TEXTOID));
+		MemoryContextSwitchTo(old);
+		return;
+	}
 	if (!read->given)
 	{
-		RsExecute("SELECT owner::pg_catalog.oid, grantees::pg_catalog.oid[] FROM recsys.models "
-				  "WHERE name OPERATOR(pg_catalog.=) $1",
-				  1, (Oid[]) {TEXTOID}, values, NULL, LATEST_ROWS_READ_ONLY, SPI_OK_SELECT);
-		if (SPI_processed == 0)
-		{
-			SPI_finish();
-			old = MemoryContextSwitchTo(read->result_context);
-			read->blends = PointerGetDatum(construct_empty_array(TEXTOID));
-			MemoryContextSwitchTo(old);
-			return;
-		}
 		values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		values[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 	}
+
+	/*
+	 * The owner whose privileges show every blend: the row's, or when the
+	 * row is gone (the triggers' case: deleted or renamed by this
+	 * statement) the owner given, which a caller cannot choose for a model
+	 * that exists.
+	 */
+	owner = SPI_processed > 0 ?
+		DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) :
+		DatumGetObjectId(values[1]);
+	values[4] = BoolGetDatum(has_privs_of_role(read->caller, owner));
 
 	/*
 	 * A blend's row is its owner's to write, so its list of members proves
@@ -252,7 +282,8 @@ read_blends(void *arg)
 			  "AND (pg_catalog.pg_has_role(b.owner::pg_catalog.oid, $2, 'USAGE') "
 			  "     OR EXISTS (SELECT FROM pg_catalog.unnest($3) g "
 			  "                WHERE g OPERATOR(pg_catalog.=) 0::pg_catalog.oid "
-			  "                OR pg_catalog.pg_has_role(b.owner::pg_catalog.oid, g, 'USAGE')))" :
+			  "                OR pg_catalog.pg_has_role(b.owner::pg_catalog.oid, g, 'USAGE'))) "
+			  USERS_VISIBLE_TO_CALLER :
 			  "SELECT coalesce(pg_catalog.array_agg(b.name ORDER BY b.name), '{}') "
 			  "FROM recsys.models b "
 			  "WHERE b.algorithm OPERATOR(pg_catalog.=) 'blend' "
@@ -265,8 +296,9 @@ read_blends(void *arg)
 			  "AND (pg_catalog.pg_has_role(b.owner::pg_catalog.oid, $2, 'USAGE') "
 			  "     OR EXISTS (SELECT FROM pg_catalog.unnest($3) g "
 			  "                WHERE g OPERATOR(pg_catalog.=) 0::pg_catalog.oid "
-			  "                OR pg_catalog.pg_has_role(b.owner::pg_catalog.oid, g, 'USAGE')))",
-			  3, (Oid[]) {TEXTOID, OIDOID, OIDARRAYOID}, values, NULL, LATEST_ROWS_READ_ONLY,
+			  "                OR pg_catalog.pg_has_role(b.owner::pg_catalog.oid, g, 'USAGE'))) "
+			  USERS_VISIBLE_TO_CALLER,
+			  5, (Oid[]) {TEXTOID, OIDOID, OIDARRAYOID, OIDOID, BOOLOID}, values, NULL, LATEST_ROWS_READ_ONLY,
 			  SPI_OK_SELECT);
 	old = MemoryContextSwitchTo(read->result_context);
 	read->blends = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
@@ -283,7 +315,9 @@ read_blends(void *arg)
  * deleted or renamed; else as the catalog has them now).  Dropping
  * a model another role's blend uses is refused like DROP TABLE under a
  * view, and blends do not nest: both need every blend, not only those the
- * caller may see.  Only names come out.  (models_using serves both it and
+ * caller may see, so a caller with the privileges of the model's owner
+ * gets every one; any other caller only those it may see (see
+ * USERS_VISIBLE_TO_CALLER).  Only names come out.  (models_using serves both it and
  * recsys_rerankers_using.)
  */
 static Datum
@@ -301,6 +335,7 @@ models_using(FunctionCallInfo fcinfo, bool rerankers)
 		read.owner = PG_GETARG_DATUM(1);
 		read.grantees = PG_GETARG_DATUM(2);
 	}
+	read.caller = GetUserId();
 	read.result_context = CurrentMemoryContext;
 	RsRunAsCatalogOwner(read_blends, &read);
 	PG_RETURN_DATUM(read.blends);
@@ -446,8 +481,9 @@ RsRequireModelOwner(const char *name, const char *action, bool missing_ok)
 	if (strlen(name) >= NAMEDATALEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model \"%.*s...\" does not exist", NAMEDATALEN - 1, name),
-				 errdetail("Model names are at most %d characters long.", NAMEDATALEN - 1)));
+				 errmsg("model \"%.*s...\" does not exist",
+						pg_mbcliplen(name, strlen(name), NAMEDATALEN - 1), name),
+				 errdetail("Model names are at most %d bytes long.", NAMEDATALEN - 1)));
 	owner = RsModelOwner(name, &found);
 	if (!found)
 	{

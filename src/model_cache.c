@@ -914,7 +914,7 @@ RsGetModel(const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model \"%s\" does not exist", name),
-				 errdetail("Model names are at most %d characters long.", NAMEDATALEN - 1)));
+				 errdetail("Model names are at most %d bytes long.", NAMEDATALEN - 1)));
 	if (model_cache == NULL)
 		init_cache();
 

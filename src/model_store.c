@@ -35,6 +35,7 @@
 #include "common/hashfn.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "storage/lock.h"
@@ -67,10 +68,15 @@
 void
 RsCheckModelName(const char *name)
 {
-	if (name[0] == '\0' || strlen(name) > RECSYS_MAX_MODEL_NAME)
+	size_t		bytes = strlen(name);
+
+	/* the catalog's limit (a name) is in bytes: 'é' takes two */
+	if (bytes == 0 || bytes > RECSYS_MAX_MODEL_NAME)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model name must be 1 to %d characters long", RECSYS_MAX_MODEL_NAME)));
+				 errmsg("model name must be 1 to %d bytes long, not %zu", RECSYS_MAX_MODEL_NAME, bytes),
+				 bytes > (size_t) pg_mbstrlen(name) ?
+				 errhint("Characters outside ASCII take 2 to 4 bytes each.") : 0));
 }
 
 /*

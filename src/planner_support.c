@@ -6,7 +6,9 @@
  *
  * The rankings (recommend, recommend_session, similar_items,
  * recommend_for_vector) return at most k rows: with a constant k the
- * estimate is k.  The splits (split_kfold, split_holdout, split_last)
+ * estimate is k, clamped to [1, RECSYS_MAX_K] (a larger k is refused, and
+ * an estimate of 2^31 rows turned JIT on), and for recommend with a
+ * constant candidates array at most the array's length.  The splits (split_kfold, split_holdout, split_last)
  * return one row per distinct (user, item) pair of their source: with a
  * constant source the estimate is the planner's own estimate of the
  * source's rows (estimate_rel_size: pg_class.reltuples, or for a table
@@ -29,9 +31,15 @@
 #include "nodes/supportnodes.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/plancat.h"
+#include "utils/array.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+
+#include "args.h"
+
+/* recommend(user_id, k, model, exclude_seen, candidates, ...) */
+#define RECOMMEND_CANDIDATES_ARG 4
 
 PG_FUNCTION_INFO_V1(recsys_rows_k);
 PG_FUNCTION_INFO_V1(recsys_rows_source);
@@ -68,7 +76,20 @@ recsys_rows_k(PG_FUNCTION_ARGS)
 		k = const_argument(req->node, 1);
 		if (k != NULL && k->consttype == INT4OID)
 		{
-			req->rows = Max(DatumGetInt32(k->constvalue), 1);
+			/* a k outside [1, RECSYS_MAX_K] is refused: at most the maximum */
+			double		rows = Max(Min(DatumGetInt32(k->constvalue), RECSYS_MAX_K), 1);
+			Const	   *candidates = const_argument(req->node, RECOMMEND_CANDIDATES_ARG);
+			char	   *name = get_func_name(req->funcid);
+
+			/* recommend ranks only its candidates when given */
+			if (candidates != NULL && candidates->consttype == INT8ARRAYOID &&
+				name != NULL && strcmp(name, "recommend") == 0)
+			{
+				ArrayType  *array = DatumGetArrayTypeP(candidates->constvalue);
+
+				rows = Max(Min(rows, ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array))), 1);
+			}
+			req->rows = rows;
 			PG_RETURN_POINTER(req);
 		}
 	}

@@ -185,6 +185,22 @@ nice_step(double range, int target)
 	return 10 * power;
 }
 
+/*
+ * Refuse values whose span (hi - lo) a double cannot hold: the scales
+ * divide by it (an infinite span made NaN positions and colours).  An
+ * axis whose range is empty after widening (only the tiniest subnormal
+ * values) is refused the same way.
+ */
+static void
+require_span(double lo, double hi, const char *argname)
+{
+	if (!isfinite(hi - lo) || !isfinite(lo) || !isfinite(hi) || hi < lo)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the values of %s span more than double precision can hold", argname),
+				 errhint("Scale the values (plot thousands, or a logarithm).")));
+}
+
 /* Widen [lo, hi] to tick boundaries; an empty range by one unit. */
 static void
 nice_range(double *lo, double *hi, int target)
@@ -194,7 +210,10 @@ nice_range(double *lo, double *hi, int target)
 	if (!(*hi > *lo))
 	{
 		double		mid = *lo;
-		double		half = mid != 0 ? fabs(mid) * 0.5 : 1;
+		double		half = fabs(mid) * 0.5;
+
+		if (!(half > 0))
+			half = 1;			/* 0, or a subnormal whose half is 0 */
 
 		*lo = mid - half;
 		*hi = mid + half;
@@ -420,14 +439,13 @@ recsys_plot_lines(PG_FUNCTION_ARGS)
 	}
 	if (!any)
 		f.x_min = f.y_min = 0, f.x_max = f.y_max = 1;
-	if (!isfinite(f.x_max - f.x_min) || !isfinite(f.y_max - f.y_min))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("the values of %s span more than double precision can hold",
-						isfinite(f.x_max - f.x_min) ? "y (with lower and upper)" : "x"),
-				 errhint("Scale the values (plot thousands, or a logarithm).")));
+	require_span(f.x_min, f.x_max, "x");
+	require_span(f.y_min, f.y_max, has_band ? "y (with lower and upper)" : "y");
+	/* widening to round ticks can overflow too (values near the largest double) */
 	nice_range(&f.x_min, &f.x_max, 6);
 	nice_range(&f.y_min, &f.y_max, 6);
+	require_span(f.x_min, f.x_max, "x");
+	require_span(f.y_min, f.y_max, has_band ? "y (with lower and upper)" : "y");
 	f.left = MARGIN_LEFT;
 	f.top = MARGIN_TOP;
 	f.width = width - MARGIN_LEFT - LEGEND_WIDTH;
@@ -486,14 +504,17 @@ recsys_plot_lines(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
 }
 
-/* A colour of the sequential scale at t in [0, 1] (viridis' ends and middle). */
+/*
+ * A colour of the sequential scale at t in [0, 1] (viridis' ends and
+ * middle); t outside is clamped, NaN is the low end (never an index).
+ */
 static void
 scale_color(double t, char *out)
 {
 	static const double stops[5][3] = {
 		{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}
 	};
-	double		pos = Max(0, Min(1, t)) * 4;
+	double		pos = t >= 0 ? Min(1, t) * 4 : 0;	/* NaN: the low end */
 	int			i = Min((int) pos, 3);
 	double		w = pos - i;
 
@@ -616,6 +637,8 @@ recsys_plot_heatmap(PG_FUNCTION_ARGS)
 		}
 	}
 
+	if (v_max >= v_min)
+		require_span(v_min, v_max, "value");
 	category_order(x_names, nx, x_order);
 	category_order(y_names, ny, y_order);
 	initStringInfo(&buf);
