@@ -41,6 +41,28 @@ SELECT recsys.recommend_ids(3, 10, 'cit_nope');
 SELECT u, recsys.recommend_ids(u, 2, 'cit_als') FROM generate_series(1, 21, 10) u ORDER BY u;
 SELECT provolatile, proparallel, proretset FROM pg_proc WHERE oid = 'recsys.recommend_ids'::regproc;
 
+-- recommend_ids reads the model as recommend does: a role granted nothing
+-- on a model gets recommend's error, a granted role gets recommend's ids;
+-- fold_in's final function checks the model for the caller likewise
+CREATE ROLE regress_recsys_cit_owner;
+CREATE ROLE regress_recsys_cit_other;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys TO regress_recsys_cit_owner;
+GRANT SELECT ON ALL TABLES IN SCHEMA recsys TO regress_recsys_cit_other;
+GRANT USAGE ON SCHEMA cit TO regress_recsys_cit_owner, regress_recsys_cit_other;
+GRANT SELECT ON events TO regress_recsys_cit_owner;
+SET ROLE regress_recsys_cit_owner;
+SELECT version FROM recsys.train_cf('events', factors => 4, model => 'cit_owned', iterations => 3, seed => 7);
+SET ROLE regress_recsys_cit_other;
+SELECT recsys.recommend_ids(3, 5, 'cit_owned');
+SELECT * FROM recsys.recommend(3, 5, 'cit_owned');
+SELECT recsys.fold_in(item_id, 1, 'cit_owned') FROM (VALUES (101::bigint)) v(item_id);
+RESET ROLE;
+SELECT recsys.grant_model('cit_owned', 'regress_recsys_cit_other');
+SET ROLE regress_recsys_cit_other;
+SELECT recsys.recommend_ids(3, 5, 'cit_owned', false) =
+	   ARRAY(SELECT r.item_id FROM recsys.recommend(3, 5, 'cit_owned', false) r) AS granted_same;
+RESET ROLE;
+
 -- fold_in: the transition and combine functions never read the model, so
 -- a partial aggregate (a Citus worker's) runs where the model does not
 -- exist; only the final function (the coordinator's) needs it.  Partial
@@ -146,3 +168,5 @@ JOIN (SELECT user_id, recsys.fold_in(item_id, w, 'cit_als') AS v FROM big GROUP 
 
 DROP SCHEMA cit CASCADE;
 DELETE FROM recsys.models WHERE name LIKE 'cit\_%';
+DROP OWNED BY regress_recsys_cit_owner, regress_recsys_cit_other;
+DROP ROLE regress_recsys_cit_owner, regress_recsys_cit_other;
