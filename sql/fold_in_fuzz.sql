@@ -23,11 +23,15 @@ SELECT (recsys.train_item_knn('events', 5, model => 'fz_knn')).n_items;
 SELECT (recsys.train_popular('events', model => 'fz_pop')).n_items;
 
 -- The state's layout (src/fold_in.c, FoldInState), little-endian: magic
--- "RSFI", version, n (pairs in use), the model's name in 64 bytes, then
--- (item index int4, weight float4) pairs.
+-- "RSF2", n (pairs in use), 4 zero bytes, the model's name in 64 bytes, then (item id
+-- int8, weight float4, 4 zero bytes) pairs.  (0.7.0's states, of the
+-- model's item indexes, had magic "RSFI" and the model's version.)
 CREATE FUNCTION le4(x bigint) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
 	SELECT set_byte(set_byte(set_byte(set_byte('\x00000000'::bytea,
 		0, (x & 255)::int), 1, ((x >> 8) & 255)::int), 2, ((x >> 16) & 255)::int), 3, ((x >> 24) & 255)::int)
+$$;
+CREATE FUNCTION le8(x bigint) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
+	SELECT le4(x & 4294967295) || le4(x >> 32)
 $$;
 CREATE FUNCTION f4(x real) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
 	SELECT set_byte(set_byte(set_byte(set_byte(b, 0, get_byte(b0, 3)), 1, get_byte(b0, 2)),
@@ -37,20 +41,20 @@ $$;
 CREATE FUNCTION name64(m text) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
 	SELECT substr(convert_to(m, 'UTF8') || decode(repeat('00', 64), 'hex'), 1, 64)
 $$;
-CREATE FUNCTION state(m text, version bigint, n bigint, items bigint[], weights real[])
+CREATE FUNCTION state(m text, n bigint, items bigint[], weights real[])
 RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
-	SELECT '\x49465352'::bytea || le4(version) || le4(n) || name64(m) ||
-		coalesce((SELECT string_agg(le4(i) || f4(w), ''::bytea ORDER BY o)
+	SELECT '\x32465352'::bytea || le4(n) || le4(0) || name64(m) ||
+		coalesce((SELECT string_agg(le8(i) || f4(w) || '\x00000000'::bytea, ''::bytea ORDER BY o)
 				  FROM unnest(items, weights) WITH ORDINALITY AS p(i, w, o)), '')
 $$;
 
 -- Hand-built states mean what the aggregate means: the state of items
 -- 103, 107 and 120 gives the aggregate's vector of those items.
-SELECT recsys.fold_in_final(state('fz_als', 1, 3, '{3,7,20}', '{1,2,0.5}')) =
+SELECT recsys.fold_in_final(state('fz_als', 3, '{103,107,120}', '{1,2,0.5}')) =
 	   (SELECT recsys.fold_in(i, w, 'fz_als') FROM (VALUES (103, 1::real), (107, 2), (120, 0.5)) v(i, w))
 	   AS same_as_aggregate;
 -- spare room (n below the capacity) is allowed, as the aggregate keeps it
-SELECT recsys.fold_in_final(state('fz_als', 1, 2, '{3,7,20}', '{1,2,0.5}')) =
+SELECT recsys.fold_in_final(state('fz_als', 2, '{103,107,120}', '{1,2,0.5}')) =
 	   (SELECT recsys.fold_in(i, w, 'fz_als') FROM (VALUES (103, 1::real), (107, 2)) v(i, w))
 	   AS spare_room;
 
@@ -62,9 +66,9 @@ SELECT recsys.fold_in(i, 3.4e38, 'fz_als') FROM generate_series(100, 101) i, gen
 
 -- Valid seeds to mutate: 1-12 random ascending items with random weights.
 CREATE TABLE seeds AS
-SELECT s AS seed, state(CASE WHEN s % 5 = 0 THEN 'fz_als8' ELSE 'fz_als' END, 1, count(*), array_agg(i ORDER BY i),
+SELECT s AS seed, state(CASE WHEN s % 5 = 0 THEN 'fz_als8' ELSE 'fz_als' END, count(*), array_agg(i ORDER BY i),
 					   array_agg((random() * 4 - 1)::real ORDER BY i)) AS st
-FROM (SELECT DISTINCT s, (random() * 29)::int AS i
+FROM (SELECT DISTINCT s, 100 + (random() * 29)::int AS i
 	  FROM generate_series(1, 40) s, generate_series(1, 1 + (s % 12))) x
 GROUP BY s;
 
@@ -94,9 +98,9 @@ SELECT family, st FROM (
 	FROM generate_series(1, 400) r
 	UNION ALL
 	-- a random valid header with random pairs
-	SELECT 5, 'random pairs', state('fz_als', 1, k, items, weights), 0, r
+	SELECT 5, 'random pairs', state('fz_als', k, items, weights), 0, r
 	FROM (SELECT r, (random() * 6)::int AS k,
-				 ARRAY(SELECT (random() * 40 - 5)::int FROM generate_series(1, 6 + 0 * r)) AS items,
+				 ARRAY(SELECT (95 + random() * 40)::int FROM generate_series(1, 6 + 0 * r)) AS items,
 				 ARRAY(SELECT (random() * 10 - 5)::real FROM generate_series(1, 6 + 0 * r)) AS weights
 		  FROM generate_series(1, 400) r) p
 ) c
@@ -117,44 +121,46 @@ WHERE c.n = f.n;
 -- Boundaries, by hand.
 INSERT INTO cases (family, st) VALUES
 	('boundary', ''),
-	('boundary', '\x49465352'),
-	('boundary', state('fz_als', 1, 0, '{}', '{}')),
-	('boundary', state('fz_als', 1, 1, '{}', '{}')),
-	('boundary', state('fz_als', 1, -1, '{}', '{}')),
-	('boundary', state('fz_als', 1, 2147483647, '{1}', '{1}')),
-	('boundary', state('fz_als', 1, -2147483648, '{1}', '{1}')),
-	('boundary', state('fz_als', 1, 268435455, '{1}', '{1}')),
-	('boundary', state('fz_als', 1, 2, '{1}', '{1}')),
-	('boundary', state('fz_als', 0, 1, '{1}', '{1}')),
-	('boundary', state('fz_als', -1, 1, '{1}', '{1}')),
-	('boundary', state('fz_als', 2, 1, '{1}', '{1}')),
-	('boundary', state('fz_als', 2147483647, 1, '{1}', '{1}')),
-	('boundary', state('', 1, 1, '{1}', '{1}')),
-	('boundary', state('nope', 1, 1, '{1}', '{1}')),
-	('boundary', state('fz_knn', 1, 1, '{1}', '{1}')),
-	('boundary', state('fz_pop', 1, 1, '{1}', '{1}')),
-	('boundary', state('fz_als8', 1, 1, '{1}', '{1}')),
-	('boundary', state(repeat('x', 63), 1, 1, '{1}', '{1}')),
-	('boundary', state(repeat('x', 64), 1, 1, '{1}', '{1}')),
-	('boundary', state('fz_als', 1, 1, '{0}', '{NaN}')),
-	('boundary', state('fz_als', 1, 1, '{0}', '{Infinity}')),
-	('boundary', state('fz_als', 1, 1, '{0}', '{-Infinity}')),
-	('boundary', state('fz_als', 1, 1, '{0}', '{0}')),
-	('boundary', state('fz_als', 1, 1, '{0}', '{-0}')),
-	('boundary', state('fz_als', 1, 1, '{0}', '{1e-45}')),
-	('boundary', state('fz_als', 1, 1, '{0}', '{3.4e38}')),
-	('boundary', state('fz_als', 1, 2, '{0,1}', '{3.4e38,3.4e38}')),
-	('boundary', state('fz_als', 1, 2, '{0,1}', '{3.4e38,-3.4e38}')),
-	('boundary', state('fz_als', 1, 30, ARRAY(SELECT generate_series(0, 29)), array_fill(3.4e38::real, '{30}'))),
-	('boundary', state('fz_als', 1, 30, ARRAY(SELECT generate_series(0, 29)), array_fill(1::real, '{30}'))),
-	('boundary', state('fz_als', 1, 1, '{-1}', '{1}')),
-	('boundary', state('fz_als', 1, 1, '{29}', '{1}')),
-	('boundary', state('fz_als', 1, 1, '{30}', '{1}')),
-	('boundary', state('fz_als', 1, 1, '{2147483647}', '{1}')),
-	('boundary', state('fz_als', 1, 1, '{-2147483648}', '{1}')),
-	('boundary', state('fz_als', 1, 2, '{4,4}', '{1,1}')),
-	('boundary', state('fz_als', 1, 2, '{5,4}', '{1,1}')),
-	('boundary', state('fz_als', 1, 2, '{0,1}', '{1,NaN}'));
+	('boundary', '\x32465352'),
+	-- a 0.7.0 state (magic "RSFI", version 1) is not one
+	('boundary', '\x49465352'::bytea || le4(1) || le4(1) || name64('fz_als') || le4(1) || f4(1)),
+	('boundary', state('fz_als', 0, '{}', '{}')),
+	('boundary', state('fz_als', 1, '{}', '{}')),
+	('boundary', state('fz_als', -1, '{}', '{}')),
+	('boundary', state('fz_als', 2147483647, '{101}', '{1}')),
+	('boundary', state('fz_als', -2147483648, '{101}', '{1}')),
+	('boundary', state('fz_als', 268435455, '{101}', '{1}')),
+	('boundary', state('fz_als', 2, '{101}', '{1}')),
+	('boundary', state('', 1, '{101}', '{1}')),
+	('boundary', state('nope', 1, '{101}', '{1}')),
+	('boundary', state('fz_knn', 1, '{101}', '{1}')),
+	('boundary', state('fz_pop', 1, '{101}', '{1}')),
+	('boundary', state('fz_als8', 1, '{101}', '{1}')),
+	('boundary', state(repeat('x', 63), 1, '{101}', '{1}')),
+	('boundary', state(repeat('x', 64), 1, '{101}', '{1}')),
+	('boundary', state('fz_als', 1, '{100}', '{NaN}')),
+	('boundary', state('fz_als', 1, '{100}', '{Infinity}')),
+	('boundary', state('fz_als', 1, '{100}', '{-Infinity}')),
+	('boundary', state('fz_als', 1, '{100}', '{0}')),
+	('boundary', state('fz_als', 1, '{100}', '{-0}')),
+	('boundary', state('fz_als', 1, '{100}', '{1e-45}')),
+	('boundary', state('fz_als', 1, '{100}', '{3.4e38}')),
+	('boundary', state('fz_als', 2, '{100,101}', '{3.4e38,3.4e38}')),
+	('boundary', state('fz_als', 2, '{100,101}', '{3.4e38,-3.4e38}')),
+	('boundary', state('fz_als', 30, ARRAY(SELECT generate_series(100, 129)), array_fill(3.4e38::real, '{30}'))),
+	('boundary', state('fz_als', 30, ARRAY(SELECT generate_series(100, 129)), array_fill(1::real, '{30}'))),
+	('boundary', state('fz_als', 1, '{99}', '{1}')),
+	('boundary', state('fz_als', 1, '{129}', '{1}')),
+	('boundary', state('fz_als', 1, '{130}', '{1}')),
+	('boundary', state('fz_als', 1, '{2147483647}', '{1}')),
+	('boundary', state('fz_als', 1, '{-2147483648}', '{1}')),
+	('boundary', state('fz_als', 1, '{9223372036854775807}', '{1}')),
+	('boundary', state('fz_als', 1, '{-9223372036854775808}', '{1}')),
+	('boundary', state('fz_als', 2, '{-9223372036854775808,9223372036854775807}', '{1,1}')),
+	('boundary', state('fz_als', 2, '{9223372036854775807,-9223372036854775808}', '{1,1}')),
+	('boundary', state('fz_als', 2, '{104,104}', '{1,1}')),
+	('boundary', state('fz_als', 2, '{105,104}', '{1,1}')),
+	('boundary', state('fz_als', 2, '{100,101}', '{1,NaN}'));
 SELECT family, count(*) AS cases FROM cases GROUP BY family ORDER BY min(n);
 
 -- What a call did: "NULL", "vector" (the model's length, all finite),

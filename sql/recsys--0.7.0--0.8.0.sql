@@ -3526,3 +3526,24 @@ $$;
 COMMENT ON FUNCTION recsys.train_auto(regclass, text, interval, text, text, regclass, name, name, name,
 	name, bigint, boolean) IS
 	'choose an algorithm and its settings on a validation split of the source within a time budget, train the winner on all of it';
+
+-------------------------------------------------------------------------------
+-- Citus
+-------------------------------------------------------------------------------
+
+-- recommend as one scalar call, which Citus pushes down to workers where it
+-- refuses a set-returning function in a subquery
+CREATE FUNCTION recsys.recommend_ids(
+	user_id bigint,
+	k integer DEFAULT 10,
+	model text DEFAULT 'default',
+	exclude_seen boolean DEFAULT true)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'recsys_recommend_ids'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.recommend_ids(bigint, integer, text, boolean) IS
+	'the item ids recommend returns, best first, as one array';
+
+-- recsys.fold_in's state keeps its SQL type (bytea) but now holds raw item
+-- ids, resolved to the model's items by the final function only, so a
+-- worker's partial aggregate needs no model (src/fold_in.c): no SQL change.

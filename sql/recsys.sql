@@ -934,6 +934,17 @@ LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10 SUPPORT recsys._rows_k;
 COMMENT ON FUNCTION recsys.recommend(bigint, integer, text, boolean, bigint[], real, text) IS
 	'the k items a model recommends to a user, best first (diversity > 0: re-ranked by maximal marginal relevance), and why each is there';
 
+CREATE FUNCTION recsys.recommend_ids(
+	user_id bigint,
+	k integer DEFAULT 10,
+	model text DEFAULT 'default',
+	exclude_seen boolean DEFAULT true)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'recsys_recommend_ids'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.recommend_ids(bigint, integer, text, boolean) IS
+	'the item ids recommend returns, best first, as one array';
+
 CREATE FUNCTION recsys.similar_items(
 	item_id bigint,
 	k integer DEFAULT 10,

@@ -7,10 +7,13 @@
  *
  * recsys.fold_in is an aggregate whose state is a bytea (a real SQL type,
  * so distributed planners such as Citus can split it into worker and
- * coordinator phases): the model's name and version and the distinct
- * items seen with their summed weights.  The combine function merges two
- * states; the final function solves.  A state is user-visible data, so it
- * is checked in full before anything in it is used.
+ * coordinator phases): the model's name and the distinct item ids seen
+ * with their summed weights.  The state does not depend on the model: the
+ * transition and combine functions never read it, so they run where the
+ * model is not (a Citus worker); only the final function resolves the ids
+ * to the model's items (ids it does not know are dropped there) and
+ * solves.  A state is user-visible data, so it is checked in full before
+ * anything in it is used.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,122 +41,133 @@ PG_FUNCTION_INFO_V1(recsys_fold_in_sfunc);
 PG_FUNCTION_INFO_V1(recsys_fold_in_combine);
 PG_FUNCTION_INFO_V1(recsys_fold_in_final);
 
-#define FOLD_IN_MAGIC 0x52534649	/* "RSFI" */
+#define FOLD_IN_MAGIC 0x52534632	/* "RSF2" (0.7.0's states, of item indexes, were "RSFI") */
+
+/* One item id and its summed weight (pad is zero: states compare bytewise). */
+typedef struct FoldInPair
+{
+	int64		item_id;
+	float		weight;
+	int32		pad;
+} FoldInPair;
 
 /*
- * The aggregate state, inside a bytea: the model's name and version and
- * the distinct items seen so far with their summed weights, sorted by item
- * index.  The bytea carries spare room for more pairs (its length covers
- * the capacity, n the pairs in use), so that appending modifies the state
- * in place and a copy keeps the spare room: growth is amortised, and a
- * group's state is bounded by its distinct items, not its rows.
+ * The aggregate state, inside a bytea: the model's name and the distinct
+ * item ids seen so far with their summed weights, sorted by item id.  The
+ * bytea carries spare room for more pairs (its length covers the capacity,
+ * n the pairs in use), so that appending modifies the state in place and
+ * a copy keeps the spare room: growth is amortised, and a group's state is
+ * bounded by its distinct items, not its rows.
+ *
+ * Sums are plain float additions, in the order the rows come, as the
+ * 0.7.0 state summed them: a sum past the range of real becomes infinite
+ * (or NaN, when a combine adds two of opposite signs) and is refused by
+ * the final function, for the model's items only, as 0.7.0 refused it.
  */
 typedef struct FoldInState
 {
 	int32		vl_len_;		/* varlena header */
 	uint32		magic;
-	int32		version;
 	int32		n;				/* pairs in use */
+	int32		reserved;		/* zero: the pairs start 8-aligned */
 	char		model[NAMEDATALEN];
-	RsWeightedItem pairs[FLEXIBLE_ARRAY_MEMBER];
+	FoldInPair	pairs[FLEXIBLE_ARRAY_MEMBER];
 } FoldInState;
 
-#define FOLD_IN_SIZE(n) (offsetof(FoldInState, pairs) + (Size) (n) * sizeof(RsWeightedItem))
-#define FOLD_IN_CAPACITY(s) ((int32) ((VARSIZE(s) - offsetof(FoldInState, pairs)) / sizeof(RsWeightedItem)))
+#define FOLD_IN_SIZE(n) (offsetof(FoldInState, pairs) + (Size) (n) * sizeof(FoldInPair))
+#define FOLD_IN_CAPACITY(s) ((int32) ((VARSIZE(s) - offsetof(FoldInState, pairs)) / sizeof(FoldInPair)))
 
 /*
- * Check a state's header: states are plain bytea values a caller could
- * forge, so nothing in one is trusted before it is checked.
+ * Check a state: states are plain bytea values a caller could forge, so
+ * nothing in one is trusted before it is checked.  Its pairs are strictly
+ * ascending by item id (no duplicates).  A bytea read from a tuple is only
+ * 4-aligned: such a state is checked (and used) as an aligned copy.
  */
 static FoldInState *
 check_state(bytea *b)
 {
-	FoldInState *s = (FoldInState *) b;
+	FoldInState *s;
+	bool		bad;
 
-	if (VARSIZE(b) < offsetof(FoldInState, pairs) || s->magic != FOLD_IN_MAGIC ||
+	if ((uintptr_t) b % ALIGNOF_DOUBLE != 0)
+	{
+		bytea	   *copy = palloc(VARSIZE(b));
+
+		memcpy(copy, b, VARSIZE(b));
+		b = copy;
+	}
+	s = (FoldInState *) b;
+
+	bad = VARSIZE(b) < offsetof(FoldInState, pairs) || s->magic != FOLD_IN_MAGIC ||
 		s->n < 0 || s->n > FOLD_IN_CAPACITY(s) ||
 		memchr(s->model, '\0', NAMEDATALEN) == NULL ||
-		!pg_verifymbstr(s->model, strlen(s->model), true))
+		!pg_verifymbstr(s->model, strlen(s->model), true);
+	for (int32 j = 1; !bad && j < s->n; j++)
+		bad = s->pairs[j].item_id <= s->pairs[j - 1].item_id;
+	if (bad)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("malformed recsys.fold_in state")));
 	return s;
 }
 
-/*
- * Check every pair against the model: a valid item index, strictly
- * ascending (no duplicates), a finite weight.
- */
-static void
-check_pairs(const FoldInState *s, const RsModel *model)
-{
-	for (int32 j = 0; j < s->n; j++)
-	{
-		const RsWeightedItem *p = &s->pairs[j];
-
-		if (p->item < 0 || p->item >= model->items.count ||
-			(j > 0 && p->item <= s->pairs[j - 1].item) ||
-			isnan(p->weight) || isinf(p->weight))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("malformed recsys.fold_in state")));
-	}
-}
-
 /* A new state with room for capacity pairs, in the given context. */
 static FoldInState *
-new_state(MemoryContext mcxt, const RsModel *model, int32 capacity)
+new_state(MemoryContext mcxt, const char *model, int32 capacity)
 {
 	FoldInState *s = MemoryContextAllocZero(mcxt, FOLD_IN_SIZE(capacity));
 
 	SET_VARSIZE(s, FOLD_IN_SIZE(capacity));
 	s->magic = FOLD_IN_MAGIC;
-	s->version = model->version;
-	strlcpy(s->model, model->name, NAMEDATALEN);
+	strlcpy(s->model, model, NAMEDATALEN);
 	return s;
 }
 
-/* The model argument: one whose kind folds interactions in. */
-static RsModel *
-fold_in_model(FunctionCallInfo fcinfo, int argno)
+/* Two states (or a state and a row) of one group name one model. */
+static void
+check_same_model(const FoldInState *s, const char *model)
 {
-	RsModel    *model;
+	if (strcmp(s->model, model) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("recsys.fold_in must use one model per group")));
+}
 
-	RsRequireArg(fcinfo, argno, "model");
-	model = RsGetModel(text_to_cstring(PG_GETARG_TEXT_PP(argno)));
-	RS_REQUIRE(model, fold_in, "recsys.fold_in");
-	return model;
+static void
+check_agg_context(FunctionCallInfo fcinfo, MemoryContext *agg_context, const char *fn)
+{
+	if (!AggCheckCallContext(fcinfo, agg_context))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s can only be called by the recsys.fold_in aggregate", fn)));
 }
 
 /*
  * recsys_fold_in_sfunc(state bytea, item_id bigint, weight real, model text)
- * adds one interaction to the state.  Items the model does not know and
- * rows with a NULL item or weight are skipped.
+ * adds one interaction to the state, without reading the model.  Rows
+ * with a NULL item or weight are skipped.
  */
 Datum
 recsys_fold_in_sfunc(PG_FUNCTION_ARGS)
 {
 	MemoryContext agg_context;
 	FoldInState *s;
-	RsModel    *model;
-	int32		item;
+	char	   *model;
+	int64		item_id;
 	float		weight;
 	int32		lo;
 	int32		hi;
 
-	if (!AggCheckCallContext(fcinfo, &agg_context))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("recsys.fold_in_accum can only be called by the recsys.fold_in aggregate")));
-	model = fold_in_model(fcinfo, 3);
+	check_agg_context(fcinfo, &agg_context, "recsys.fold_in_accum");
+	RsRequireArg(fcinfo, 3, "model");
+	model = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	if (strlen(model) >= NAMEDATALEN)
+		(void) RsGetModel(model);	/* raises the error of a too long name */
 	if (PG_ARGISNULL(0))
 		s = new_state(agg_context, model, 16);
 	else
 		s = check_state(PG_GETARG_BYTEA_P(0));
-	if (s->version != model->version || strcmp(s->model, model->name) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("recsys.fold_in must use one model per group")));
+	check_same_model(s, model);
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_BYTEA_P(s);
@@ -162,9 +176,7 @@ recsys_fold_in_sfunc(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("weight must be a finite number, not %g", weight)));
-	item = RsModelItemIndex(model, PG_GETARG_INT64(1));
-	if (item < 0)
-		PG_RETURN_BYTEA_P(s);
+	item_id = PG_GETARG_INT64(1);
 
 	/* find the item (pairs are sorted); sum a repeat in place */
 	lo = 0;
@@ -173,14 +185,14 @@ recsys_fold_in_sfunc(PG_FUNCTION_ARGS)
 	{
 		int32		mid = lo + (hi - lo) / 2;
 
-		if (s->pairs[mid].item < item)
+		if (s->pairs[mid].item_id < item_id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo < s->n && s->pairs[lo].item == item)
+	if (lo < s->n && s->pairs[lo].item_id == item_id)
 	{
-		RsAddWeight(&s->pairs[lo].weight, weight);
+		s->pairs[lo].weight += weight;
 		PG_RETURN_BYTEA_P(s);
 	}
 
@@ -193,18 +205,22 @@ recsys_fold_in_sfunc(PG_FUNCTION_ARGS)
 	{
 		FoldInState *bigger = new_state(CurrentMemoryContext, model, 2 * s->n + 16);
 
-		memcpy(bigger->pairs, s->pairs, sizeof(RsWeightedItem) * s->n);
+		memcpy(bigger->pairs, s->pairs, sizeof(FoldInPair) * s->n);
 		bigger->n = s->n;
 		s = bigger;
 	}
-	memmove(s->pairs + lo + 1, s->pairs + lo, sizeof(RsWeightedItem) * (s->n - lo));
-	s->pairs[lo].item = item;
+	memmove(s->pairs + lo + 1, s->pairs + lo, sizeof(FoldInPair) * (s->n - lo));
+	s->pairs[lo].item_id = item_id;
 	s->pairs[lo].weight = weight;
+	s->pairs[lo].pad = 0;
 	s->n++;
 	PG_RETURN_BYTEA_P(s);
 }
 
-/* recsys_fold_in_combine(a bytea, b bytea) merges two states. */
+/*
+ * recsys_fold_in_combine(a bytea, b bytea) merges two states, without
+ * reading the model.
+ */
 Datum
 recsys_fold_in_combine(PG_FUNCTION_ARGS)
 {
@@ -212,14 +228,10 @@ recsys_fold_in_combine(PG_FUNCTION_ARGS)
 	FoldInState *a;
 	FoldInState *b;
 	FoldInState *c;
-	RsModel    *model;
 	int32		i = 0,
 				j = 0;
 
-	if (!AggCheckCallContext(fcinfo, &agg_context))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("recsys.fold_in_combine can only be called by the recsys.fold_in aggregate")));
+	check_agg_context(fcinfo, &agg_context, "recsys.fold_in_combine");
 	if (PG_ARGISNULL(0) && PG_ARGISNULL(1))
 		PG_RETURN_NULL();
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -234,38 +246,43 @@ recsys_fold_in_combine(PG_FUNCTION_ARGS)
 	}
 	a = check_state(PG_GETARG_BYTEA_P(0));
 	b = check_state(PG_GETARG_BYTEA_P(1));
-	if (a->version != b->version || strcmp(a->model, b->model) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("recsys.fold_in must use one model per group")));
-	model = RsGetModel(a->model);
-	check_pairs(a, model);
-	check_pairs(b, model);
+	check_same_model(a, b->model);
 
 	/* merge the two sorted lists, summing items in both */
-	c = new_state(agg_context, model, a->n + b->n + 16);
-	c->version = a->version;
+	c = new_state(agg_context, a->model, a->n + b->n + 16);
 	while (i < a->n || j < b->n)
 	{
-		RsWeightedItem next;
+		FoldInPair	next;
 
-		if (j >= b->n || (i < a->n && a->pairs[i].item < b->pairs[j].item))
+		if (j >= b->n || (i < a->n && a->pairs[i].item_id < b->pairs[j].item_id))
 			next = a->pairs[i++];
-		else if (i >= a->n || b->pairs[j].item < a->pairs[i].item)
+		else if (i >= a->n || b->pairs[j].item_id < a->pairs[i].item_id)
 			next = b->pairs[j++];
 		else
 		{
 			next = a->pairs[i++];
-			RsAddWeight(&next.weight, b->pairs[j++].weight);
+			next.weight += b->pairs[j++].weight;
 		}
+		next.pad = 0;
 		c->pairs[c->n++] = next;
 	}
 	PG_RETURN_BYTEA_P(c);
 }
 
+static int
+cmp_item_index(const void *a, const void *b)
+{
+	int32		x = ((const RsWeightedItem *) a)->item;
+	int32		y = ((const RsWeightedItem *) b)->item;
+
+	return (x > y) - (x < y);
+}
+
 /*
- * recsys_fold_in_final(state bytea) returns the folded-in user vector,
- * or NULL when no interaction was with an item the model knows.
+ * recsys_fold_in_final(state bytea) resolves the state's item ids to the
+ * model's items (dropping ids it does not know) and returns the
+ * folded-in user vector, or NULL when no interaction was with an item the
+ * model knows.
  */
 Datum
 recsys_fold_in_final(PG_FUNCTION_ARGS)
@@ -273,6 +290,7 @@ recsys_fold_in_final(PG_FUNCTION_ARGS)
 	FoldInState *s;
 	RsModel    *model;
 	RsWeightedItem *pairs;
+	int32		n = 0;
 	float	   *x;
 	int			length;
 
@@ -280,21 +298,24 @@ recsys_fold_in_final(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	s = check_state(PG_GETARG_BYTEA_P(0));
 	model = RsGetModel(s->model);
-	if (model->version != s->version)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("model \"%s\" changed version while folding in", s->model)));
-	if (model->kind->fold_in == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("malformed recsys.fold_in state")));
-	check_pairs(s, model);
-	/* the state may belong to the aggregate: sort a copy */
+	RS_REQUIRE(model, fold_in, "recsys.fold_in");
 	pairs = palloc(sizeof(RsWeightedItem) * Max(s->n, 1));
-	memcpy(pairs, s->pairs, sizeof(RsWeightedItem) * s->n);
-	x = model->kind->fold_in(model, pairs, s->n, NULL, &length);
+	for (int32 j = 0; j < s->n; j++)
+	{
+		int32		item = RsModelItemIndex(model, s->pairs[j].item_id);
+
+		if (item < 0)
+			continue;
+		if (isnan(s->pairs[j].weight) || isinf(s->pairs[j].weight))
+			RsWeightOutOfRange();
+		pairs[n].item = item;
+		pairs[n].weight = s->pairs[j].weight;
+		n++;
+	}
+	/* the model's item order, as the solve has always had them */
+	qsort(pairs, n, sizeof(RsWeightedItem), cmp_item_index);
+	x = model->kind->fold_in(model, pairs, n, NULL, &length);
 	if (x == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_ARRAYTYPE_P(RsFloatArray(x, length));
 }
-

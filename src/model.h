@@ -149,20 +149,26 @@ typedef struct RsWeightedItem
 	float		weight;
 } RsWeightedItem;
 
+/* The error of an item's summed weight beyond the float range. */
+static inline void
+RsWeightOutOfRange(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("the summed weight of an item is out of range for type real"),
+			 errhint("Scale the weights down.")));
+}
+
 /*
  * Add weight to an item's summed weight, refusing a sum beyond the float
- * range (a fold_in state's checks would take it for a forged one, and the
- * solver would give NaN).
+ * range (the solver would give NaN).
  */
 static inline void
 RsAddWeight(float *sum, float weight)
 {
 	*sum += weight;
 	if (isinf(*sum))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("the summed weight of an item is out of range for type real"),
-				 errhint("Scale the weights down.")));
+		RsWeightOutOfRange();
 }
 
 /* A user's item and its share in an item's score (explain). */

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * recommend.c
- *		Serving: recommend, similar_items, score, explain,
+ *		Serving: recommend, recommend_ids, similar_items, score, explain,
  *		recommend_session, recommend_for_vector and refresh_user.
  *
  * Every function takes the model by name, gets it from the backend's
@@ -48,6 +48,7 @@
 #include "train_common.h"
 
 PG_FUNCTION_INFO_V1(recsys_recommend);
+PG_FUNCTION_INFO_V1(recsys_recommend_ids);
 PG_FUNCTION_INFO_V1(recsys_similar_items);
 PG_FUNCTION_INFO_V1(recsys_score);
 PG_FUNCTION_INFO_V1(recsys_explain);
@@ -299,25 +300,23 @@ RsTopItems(RsModel *model, const float *scores, uint8 *exclude, int k, int32 *ou
 }
 
 /*
- * recsys_recommend(user_id bigint, k int, model text, exclude_seen bool,
- *					candidates bigint[], diversity real, similarity_model text)
- * returns (item_id, score, reason) best first, or in the order diversity's
- * re-ranking picks them (src/diversity.c).
+ * The ranking of recommend and recommend_ids, from the arguments (user_id,
+ * k, model, exclude_seen[, candidates, diversity, similarity_model]):
+ * recommend_ids has the first four only (full is false), which are
+ * recommend's with no candidates and no diversity.
  */
-Datum
-recsys_recommend(PG_FUNCTION_ARGS)
+static RsModel *
+recommend_ranking(FunctionCallInfo fcinfo, bool full, Ranking *ranking)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	RsModel    *model;
 	int64		user_id;
 	int			k;
 	bool		exclude_seen;
 	int32		n_items;
 	uint8	   *exclude;
-	Ranking		ranking;
 	RsUserItems items = {0};
 	bool		have_items = false;
-	RsDiversity diversity;
+	RsDiversity diversity = {0};
 
 	RsRequireArg(fcinfo, 0, "user_id");
 	user_id = PG_GETARG_INT64(0);
@@ -325,13 +324,13 @@ recsys_recommend(PG_FUNCTION_ARGS)
 	RsRequireArg(fcinfo, 3, "exclude_seen");
 	exclude_seen = PG_GETARG_BOOL(3);
 	model = model_arg(fcinfo, 2);
-	RsDiversityArgs(fcinfo, 5, model, k, &diversity);
-	InitMaterializedSRF(fcinfo, 0);
+	if (full)
+		RsDiversityArgs(fcinfo, 5, model, k, &diversity);
 
 	n_items = model->items.count;
 	exclude = palloc0(RS_BITMAP_BYTES(n_items) + 1);
 
-	if (!PG_ARGISNULL(4))
+	if (full && !PG_ARGISNULL(4))
 	{
 		/* only the candidates may be recommended */
 		int			n;
@@ -369,16 +368,53 @@ recsys_recommend(PG_FUNCTION_ARGS)
 				rs_bitmap_set(exclude, items.item[n]);
 	}
 
-	ranking_init(&ranking, k, true);
-	ranking.found = RsRankDiverse(model, &diversity, user_id, have_items ? &items : NULL,
-								  exclude, k, palloc(sizeof(float) * Max(n_items, RS_SCORE_BLOCK)),
-								  ranking.idx, ranking.score, ranking.reason);
-	if (ranking.found > 0 && ranking.reason[0] == RS_REASON_COLD_START)
+	ranking_init(ranking, k, true);
+	ranking->found = RsRankDiverse(model, &diversity, user_id, have_items ? &items : NULL,
+								   exclude, k, palloc(sizeof(float) * Max(n_items, RS_SCORE_BLOCK)),
+								   ranking->idx, ranking->score, ranking->reason);
+	if (ranking->found > 0 && ranking->reason[0] == RS_REASON_COLD_START)
 		ereport(DEBUG1,
 				(errmsg_internal("model \"%s\" cannot score user " INT64_FORMAT "; ranking by its cold-start scores",
 								 model->name, user_id)));
+	return model;
+}
+
+/*
+ * recsys_recommend(user_id bigint, k int, model text, exclude_seen bool,
+ *					candidates bigint[], diversity real, similarity_model text)
+ * returns (item_id, score, reason) best first, or in the order diversity's
+ * re-ranking picks them (src/diversity.c).
+ */
+Datum
+recsys_recommend(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Ranking		ranking;
+	RsModel    *model;
+
+	model = recommend_ranking(fcinfo, true, &ranking);
+	InitMaterializedSRF(fcinfo, 0);
 	put_ranking(rsinfo, model, &ranking);
 	return (Datum) 0;
+}
+
+/*
+ * recsys_recommend_ids(user_id bigint, k int, model text, exclude_seen bool)
+ * returns recommend's item ids as one array, best first: a scalar call,
+ * which distributed planners (Citus) push down where they refuse a
+ * set-returning function in a subquery.
+ */
+Datum
+recsys_recommend_ids(PG_FUNCTION_ARGS)
+{
+	Ranking		ranking;
+	RsModel    *model = recommend_ranking(fcinfo, false, &ranking);
+	Datum	   *ids = palloc(sizeof(Datum) * Max(ranking.found, 1));
+
+	for (int r = 0; r < ranking.found; r++)
+		ids[r] = Int64GetDatum(model->items.ids[ranking.idx[r]]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(ids, ranking.found, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /*
