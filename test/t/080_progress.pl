@@ -107,9 +107,11 @@ $node->safe_psql('postgres', q{
 ($h, $out, $err) = start_session(q{
 	SELECT name FROM recsys.train_item_knn('wide', model => 'knn');
 });
-$row = poll(q{SELECT phase, iterations, iteration <= iterations, remaining IS NOT NULL
+# (the first poll that sees a count may already be in the writing phase,
+# which keeps the count; the time left is estimated while fitting)
+$row = poll(q{SELECT iterations, iteration <= iterations, phase <> 'fitting' OR remaining IS NOT NULL
 	FROM recsys.progress WHERE algorithm = 'item_knn' AND iteration > 0});
-is($row, 'fitting|4000|t|t', 'item_knn: rows built of all items');
+is($row, '4000|t|t', 'item_knn: rows built of all items');
 $h->finish;
 is($$out, "knn\n", 'item_knn trained');
 
