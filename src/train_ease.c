@@ -14,9 +14,9 @@
  * stored (rs_ease_magnitude_floor finds the magnitude from a histogram,
  * rs_ease_neighbors drops the weights below it and every zero).  On
  * ml-latest-small a tenth of the weights scored within 0.002 NDCG@10 of
- * the exact model (doc/internals.md), with an eighth of the size and the
- * write time; a floor over the whole matrix lost less than one per item
- * (a share of each row's largest) at the same size.
+ * the exact model with a tenth of its size (doc/internals.md); a floor
+ * over the whole matrix lost less than one per item (a share of each
+ * row's largest) at the same size.
  *
  * Options beyond Steck's model: dropout (see src/kernel/ease.c), users
  * weighted by a power of their item count when the item-item statistics
