@@ -2616,6 +2616,42 @@ COMMENT ON FUNCTION recsys.plot_tune(jsonb[], double precision[], text, text, te
 -- Compressed item vectors, fast writes, planner estimates
 -------------------------------------------------------------------------------
 
+-- train_ease takes keep (compact EASE: only the largest weights stored)
+DROP FUNCTION recsys.train_ease(regclass, double precision, text, integer, name, name, name,
+	double precision, double precision, double precision, name, interval, regclass, double precision,
+	double precision, double precision, integer, bigint, boolean, name, jsonb);
+CREATE FUNCTION recsys.train_ease(
+	source regclass,
+	regularization double precision DEFAULT 200,
+	model text DEFAULT 'default',
+	neighbors integer DEFAULT NULL,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	dropout double precision DEFAULT 0,
+	user_exponent double precision DEFAULT 0,
+	popularity_exponent double precision DEFAULT 0,
+	time_col name DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	features regclass DEFAULT NULL,
+	feature_weight double precision DEFAULT 0.5,
+	epsilon double precision DEFAULT NULL,
+	delta double precision DEFAULT NULL,
+	max_user_items integer DEFAULT NULL,
+	seed bigint DEFAULT NULL,
+	replace boolean DEFAULT false,
+	event_col name DEFAULT NULL,
+	event_weights jsonb DEFAULT NULL,
+	keep double precision DEFAULT 1)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_ease'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_ease(regclass, double precision, text, integer, name, name, name,
+	double precision, double precision, double precision, name, interval, regclass, double precision,
+	double precision, double precision, integer, bigint, boolean, name, jsonb, double precision) IS
+	'train EASE (Steck 2019), the closed-form item-item model, with optional dropout (Steck 2020), user and popularity normalisation, item features, recency-weighted scoring and differential privacy; keep < 1 stores only that share of the weights, the largest in magnitude (compact EASE)';
+
+
 CREATE FUNCTION recsys._rows_k(internal)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'recsys_rows_k'

@@ -747,14 +747,15 @@ CREATE FUNCTION recsys.train_ease(
 	seed bigint DEFAULT NULL,
 	replace boolean DEFAULT false,
 	event_col name DEFAULT NULL,
-	event_weights jsonb DEFAULT NULL)
+	event_weights jsonb DEFAULT NULL,
+	keep double precision DEFAULT 1)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_ease'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_ease(regclass, double precision, text, integer, name, name, name,
 	double precision, double precision, double precision, name, interval, regclass, double precision,
-	double precision, double precision, integer, bigint, boolean, name, jsonb) IS
-	'train EASE (Steck 2019), the closed-form item-item model, with optional dropout (Steck 2020), user and popularity normalisation, item features, recency-weighted scoring and differential privacy';
+	double precision, double precision, integer, bigint, boolean, name, jsonb, double precision) IS
+	'train EASE (Steck 2019), the closed-form item-item model, with optional dropout (Steck 2020), user and popularity normalisation, item features, recency-weighted scoring and differential privacy; keep < 1 stores only that share of the weights, the largest in magnitude (compact EASE)';
 
 CREATE FUNCTION recsys.train_ncf(
 	source regclass,

@@ -120,6 +120,56 @@ SELECT recsys.train_ease(NULL);
 SELECT recsys.train_ease('purchases', 10, weight_col => 'stars');
 CREATE TABLE nothing (user_id int, item_id int);
 SELECT recsys.train_ease('nothing');
+-- Compact EASE (0.8.0): keep stores only that share of the weights, the
+-- largest in magnitude over the whole matrix.  The two groups of
+-- purchases share no user, so the weights across groups are exactly 0
+-- (200 of the 380): keeping half (190) keeps the 180 non-zero ones, zeros
+-- always go, and the compact model is the exact one without its zeros.
+SELECT params->>'keep' AS keep FROM recsys.train_ease('purchases', 10, model => 'ease_exact');
+SELECT params->>'keep' AS keep FROM recsys.train_ease('purchases', 10, model => 'ease_compact', keep => 0.5);
+SELECT count(*) FILTER (WHERE score = 0) AS zeros, count(*) AS weights
+FROM recsys.item_neighbors WHERE model = 'ease_exact';
+-- the compact lists are the exact lists' non-zero weights, in the same order
+SELECT count(*) AS compact_weights,
+	   (SELECT count(*) FROM (
+			(SELECT item_id, neighbor_id, score FROM recsys.item_neighbors
+			 WHERE model = 'ease_exact' AND score <> 0
+			 EXCEPT SELECT item_id, neighbor_id, score FROM recsys.item_neighbors WHERE model = 'ease_compact')
+			UNION ALL
+			(SELECT item_id, neighbor_id, score FROM recsys.item_neighbors WHERE model = 'ease_compact'
+			 EXCEPT SELECT item_id, neighbor_id, score FROM recsys.item_neighbors
+			 WHERE model = 'ease_exact' AND score <> 0)) d) AS differing,
+	   bool_and(rank = 1 OR score <= lag_score) AS best_first
+FROM (SELECT *, lag(score) OVER (PARTITION BY item_id ORDER BY rank) AS lag_score
+	  FROM recsys.item_neighbors WHERE model = 'ease_compact') c;
+-- every user's recommendations and scores are the same, and the stored lists shrink
+SELECT count(*) AS recommendations,
+	   count(*) FILTER (WHERE e.item_id IS DISTINCT FROM c.item_id OR e.score IS DISTINCT FROM c.score) AS differing
+FROM generate_series(1, 20) u,
+	 LATERAL (SELECT row_number() OVER () AS n, * FROM recsys.recommend(u, 3, 'ease_exact')) e
+	 FULL JOIN LATERAL (SELECT row_number() OVER () AS n, * FROM recsys.recommend(u, 3, 'ease_compact')) c
+	 ON e.n = c.n;
+SELECT sum(pg_column_size(neighbor_ids) + pg_column_size(scores)) FILTER (WHERE model = 'ease_compact')
+	   < 0.6 * sum(pg_column_size(neighbor_ids) + pg_column_size(scores)) FILTER (WHERE model = 'ease_exact')
+	   AS smaller
+FROM recsys.item_neighbor_lists WHERE model IN ('ease_exact', 'ease_compact');
+-- keeping a tenth (38): the groups are symmetric, so the 180 weights within
+-- them are equal to within the floor's resolution and are kept together;
+-- none smaller than one dropped
+SELECT (params->>'keep')::float8 AS keep FROM recsys.train_ease('purchases', 10, model => 'ease_compact', keep => 0.1);
+SELECT max(rank) AS longest, count(*) AS weights,
+	   min(abs(score)) >= (SELECT max(abs(score)) FROM recsys.item_neighbors e
+						   WHERE e.model = 'ease_exact' AND NOT EXISTS (
+								SELECT FROM recsys.item_neighbors c WHERE c.model = 'ease_compact'
+								AND c.version = 2 AND (c.item_id, c.neighbor_id) = (e.item_id, e.neighbor_id)))
+	   AS largest_kept
+FROM recsys.item_neighbors WHERE model = 'ease_compact' AND version = 2;
+-- keep outside (0, 1]
+SELECT recsys.train_ease('purchases', 10, model => 'ease_compact', keep => 1.5);
+SELECT recsys.train_ease('purchases', 10, model => 'ease_compact', keep => 0);
+SELECT recsys.train_ease('purchases', 10, model => 'ease_compact', keep => 'NaN');
+SELECT recsys.drop_model('ease_exact'), recsys.drop_model('ease_compact');
+
 -- the dense item x item matrix must fit recsys.max_memory
 CREATE TABLE wide AS SELECT u AS user_id, i AS item_id FROM generate_series(1, 3) u, generate_series(1, 3000) i;
 SET recsys.max_memory = '16MB';

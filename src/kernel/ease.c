@@ -37,7 +37,9 @@
 #include "ease.h"
 #include "topk.h"
 
+#include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cblas.h>
@@ -378,10 +380,19 @@ heap_finish(int32_t *idx, float *w, int size, int k)
 	}
 }
 
+/* B_ij = -P_ij / P_jj, times column j's scale if any */
+static inline float
+ease_weight(const float *P, int32_t n, int32_t i, int32_t j, const float *column_scale)
+{
+	float		b = -P[(int64_t) i * n + j] / P[(int64_t) j * n + j];
+
+	return column_scale ? b * column_scale[j] : b;
+}
+
 void
 rs_ease_neighbors(const float *P, int32_t n, int32_t row_begin, int32_t row_end,
-				  const float *column_scale, int k, int32_t *nbr, float *weight,
-				  int32_t *count)
+				  const float *column_scale, float min_magnitude, int k, int32_t *nbr,
+				  float *weight, int32_t *count)
 {
 	for (int32_t i = row_begin; i < row_end; i++)
 	{
@@ -395,16 +406,51 @@ rs_ease_neighbors(const float *P, int32_t n, int32_t row_begin, int32_t row_end,
 
 			if (j == i)
 				continue;
-			b = -P[(int64_t) i * n + j] / P[(int64_t) j * n + j];
-			if (column_scale)
-				b *= column_scale[j];
-			if (isnan(b))
+			b = ease_weight(P, n, i, j, column_scale);
+			/* NaN fails this test; a floor drops zeros too */
+			if (!(fabsf(b) >= min_magnitude) || (min_magnitude > 0 && b == 0))
 				continue;
 			rs_topk_offer(idx, w, &size, k, b, j);
 		}
 		heap_finish(idx, w, size, k);
 		count[i - row_begin] = size;
 	}
+}
+
+float
+rs_ease_magnitude_floor(const float *P, int32_t n, const float *column_scale, int64_t keep)
+{
+	/* a positive float's bits order as its value: 65536 bins of its top bits */
+	int64_t    *bins = calloc(65536, sizeof(int64_t));
+	int64_t		above = 0;
+	float		floor = FLT_TRUE_MIN;
+
+	if (bins == NULL)
+		return FLT_TRUE_MIN;
+	for (int32_t i = 0; i < n; i++)
+		for (int32_t j = 0; j < n; j++)
+		{
+			float		b = fabsf(ease_weight(P, n, i, j, column_scale));
+			uint32_t	bits;
+
+			if (j == i || !(b > 0) || isinf(b))
+				continue;
+			memcpy(&bits, &b, sizeof(bits));
+			bins[bits >> 15]++;
+		}
+	for (int32_t bin = 65535; bin >= 0; bin--)
+	{
+		above += bins[bin];
+		if (above >= keep)
+		{
+			uint32_t	bits = (uint32_t) bin << 15;
+
+			memcpy(&floor, &bits, sizeof(floor));
+			break;
+		}
+	}
+	free(bins);
+	return floor;
 }
 
 void

@@ -89,11 +89,24 @@ extern int	rs_ease_invert(float *G, int32_t n, RsStopFn stop, void *stop_arg);
  * with each column j multiplied by column_scale[j] (NULL: 1), the k
  * largest weights B_ij (j != i), best first (ties to the smaller index):
  * nbr/weight hold (row_end - row_begin) x k slots, count the number filled
- * (k, or n - 1 when smaller); unused slots get -1 and 0.
+ * (k, or n - 1 when smaller); unused slots get -1 and 0.  With
+ * min_magnitude > 0, only non-zero weights of at least that magnitude are
+ * candidates (compact EASE), so count may be smaller; 0 keeps every weight
+ * (the exact model).  NaN weights are never kept.
  */
 extern void rs_ease_neighbors(const float *P, int32_t n, int32_t row_begin,
-							  int32_t row_end, const float *column_scale, int k,
-							  int32_t *nbr, float *weight, int32_t *count);
+							  int32_t row_end, const float *column_scale, float min_magnitude,
+							  int k, int32_t *nbr, float *weight, int32_t *count);
+
+/*
+ * The magnitude above which about keep of B's off-diagonal weights lie
+ * (to within 0.4%: the largest bin edge that keeps at least keep, so
+ * weights equal to within that are kept together), the smallest positive
+ * float (every non-zero weight) when no more than keep are non-zero or
+ * memory runs out.
+ */
+extern float rs_ease_magnitude_floor(const float *P, int32_t n, const float *column_scale,
+									 int64_t keep);
 
 /*
  * For rows i in [row_begin, row_end) of the dense n x n matrix S, the k

@@ -2,6 +2,7 @@
  * test_ease.c
  *		Unit tests of src/kernel/ease.c against a direct computation.
  */
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,7 +145,7 @@ UNIT_TEST(ease_matches_direct_inverse)
 		UNIT_CHECK_NEAR(G[i], inv[i] / 97.0, 1e-5);
 
 	/* B_ij = -P_ij / P_jj: row 0 -> B_01 = 4/23, B_02 = 3/19 */
-	rs_ease_neighbors(G, 3, 0, 3, NULL, 2, nbr, w, count);
+	rs_ease_neighbors(G, 3, 0, 3, NULL, 0, 2, nbr, w, count);
 	UNIT_CHECK(count[0] == 2 && count[1] == 2 && count[2] == 2);
 	UNIT_CHECK(nbr[0] == 1 && nbr[1] == 2);
 	UNIT_CHECK_NEAR(w[0], 4.0 / 23, 1e-5);
@@ -153,7 +154,7 @@ UNIT_TEST(ease_matches_direct_inverse)
 	UNIT_CHECK(nbr[2] == 2 && nbr[3] == 0);
 	UNIT_CHECK_NEAR(w[2], 7.0 / 19, 1e-5);
 	/* k = 1 keeps only the strongest; rows are written from row_begin */
-	rs_ease_neighbors(G, 3, 2, 3, NULL, 1, nbr, w, count);
+	rs_ease_neighbors(G, 3, 2, 3, NULL, 0, 1, nbr, w, count);
 	UNIT_CHECK(count[0] == 1 && nbr[0] == 1);
 	UNIT_CHECK_NEAR(w[0], 7.0 / 23, 1e-5);
 
@@ -161,11 +162,54 @@ UNIT_TEST(ease_matches_direct_inverse)
 	{
 		float		scale[3] = {1, 0.25f, 1};
 
-		rs_ease_neighbors(G, 3, 2, 3, scale, 2, nbr, w, count);
+		rs_ease_neighbors(G, 3, 2, 3, scale, 0, 2, nbr, w, count);
 		UNIT_CHECK(count[0] == 2 && nbr[0] == 0 && nbr[1] == 1);
 		UNIT_CHECK_NEAR(w[0], 3.0 / 26, 1e-5);
 		UNIT_CHECK_NEAR(w[1], 7.0 / 23 / 4, 1e-5);
 	}
+
+	/* a floor on magnitude: row 1 keeps 7/19 only, row 0 both (4/23, 3/19) */
+	rs_ease_neighbors(G, 3, 0, 3, NULL, 0.155f, 2, nbr, w, count);
+	UNIT_CHECK(count[0] == 2 && count[1] == 1 && nbr[2] == 2 && nbr[3] == -1);
+	/* about 2 of the 6 weights lie above the floor for keep 2: 7/19 and 7/23 */
+	{
+		float		floor = rs_ease_magnitude_floor(G, 3, NULL, 2);
+
+		UNIT_CHECK(floor <= 7.0 / 23 && floor > 4.0 / 23);
+	}
+}
+
+/* a magnitude floor keeps strong negative weights and drops exact zeros */
+UNIT_TEST(ease_magnitude_floor)
+{
+	/* P with B_01 = -0.5, B_02 = 0, B_03 = 0.1: P_jj = 1, P_0j = -B_0j */
+	float		P[16] = {1, 0.5f, 0, -0.1f,
+						 0.5f, 1, 0, 0,
+						 0, 0, 1, 0,
+						 -0.1f, 0, 0, 1};
+	int32_t		nbr[3];
+	float		w[3];
+	int32_t		count[1];
+
+	/* exact: every weight, zeros too, best first */
+	rs_ease_neighbors(P, 4, 0, 1, NULL, 0, 3, nbr, w, count);
+	UNIT_CHECK(count[0] == 3 && nbr[0] == 3 && nbr[1] == 2 && nbr[2] == 1);
+	/* a tiny floor drops only the zero */
+	rs_ease_neighbors(P, 4, 0, 1, NULL, 1e-6f, 3, nbr, w, count);
+	UNIT_CHECK(count[0] == 2 && nbr[0] == 3 && nbr[1] == 1);
+	UNIT_CHECK_NEAR(w[1], -0.5, 1e-6);
+	/* 0.2: the negative weight stays, 0.1 goes */
+	rs_ease_neighbors(P, 4, 0, 1, NULL, 0.2f, 3, nbr, w, count);
+	UNIT_CHECK(count[0] == 1 && nbr[0] == 1);
+	UNIT_CHECK_NEAR(w[0], -0.5, 1e-6);
+	/*
+	 * 2 of the matrix's 12 off-diagonal weights are 0.5 (B_01, B_10), 2 are
+	 * 0.1 (B_03, B_30), the rest 0: keeping 2 puts the floor at 0.5's bin,
+	 * keeping 3 or 4 at 0.1's, more than the 4 non-zero ones every non-zero one
+	 */
+	UNIT_CHECK(rs_ease_magnitude_floor(P, 4, NULL, 2) <= 0.5f && rs_ease_magnitude_floor(P, 4, NULL, 2) > 0.1f);
+	UNIT_CHECK(rs_ease_magnitude_floor(P, 4, NULL, 3) <= 0.1f && rs_ease_magnitude_floor(P, 4, NULL, 3) > 0.09f);
+	UNIT_CHECK(rs_ease_magnitude_floor(P, 4, NULL, 100) == FLT_TRUE_MIN);
 }
 
 UNIT_TEST(ease_refuses_indefinite)
