@@ -394,6 +394,14 @@ UPDATE recsys.experiments SET variants = '[{"name": "A", "model": "fixb_amodel"}
 UPDATE recsys.experiments SET control = 'Z' WHERE name = 'fixb_ab';
 UPDATE recsys.experiments SET run_starts = '{0}', run_variants = '{3}' WHERE name = 'fixb_ab';
 UPDATE recsys.experiments SET run_starts = '{0, 0}', run_variants = '{1, 2}' WHERE name = 'fixb_ab';
+-- and a direct INSERT is checked for its control and allocation (its
+-- models when it is served)
+INSERT INTO recsys.experiments (name, design, variants, control, holdout, salt, run_starts, run_variants)
+VALUES ('fixb_ins', 'ab', '[{"name": "A", "model": "fixb_amodel", "share": 1}]', 'nope', 0, 's', '{0, 5000}', '{1, 1}');
+INSERT INTO recsys.experiments (name, design, variants, control, holdout, salt, run_starts, run_variants)
+VALUES ('fixb_ins', 'ab', '[{"name": "A", "model": "fixb_amodel", "share": 1}]', 'A', 0, 's', '{0, 5000}', '{7, -3}');
+INSERT INTO recsys.experiments (name, design, variants, control, holdout, salt, run_starts, run_variants)
+VALUES ('fixb_ins', 'ab', '{"name": "A"}', 'A', 0, 's', '{0}', '{1}');
 -- (a valid direct change passes)
 UPDATE recsys.experiments SET control = 'B' WHERE name = 'fixb_ab';
 UPDATE recsys.experiments SET control = 'A' WHERE name = 'fixb_ab';

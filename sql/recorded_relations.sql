@@ -128,6 +128,31 @@ FROM recsys.train_popular('fixc_common.shared', model => 'fixc_shared');
 SELECT array_agg(item_id ORDER BY item_id) FROM recsys.recommend(1, 10, 'fixc_shared');
 RESET ROLE;
 
+-- 6. a group role both belong to is no shortcut: alice's source dropped,
+-- bob puts a view owned by the group there; alice's model refuses it
+CREATE ROLE regress_recsys_fixc_group;
+GRANT regress_recsys_fixc_group TO regress_recsys_fixc_alice, regress_recsys_fixc_bob;
+GRANT USAGE, CREATE ON SCHEMA fixc_common TO regress_recsys_fixc_group;
+SET ROLE regress_recsys_fixc_alice;
+CREATE TABLE fixc_common.team (user_id bigint, item_id bigint);
+INSERT INTO fixc_common.team VALUES (1, 1), (1, 2), (2, 1), (3, 3);
+SELECT stats->>'source_owner' AS source_owner
+FROM recsys.train_popular('fixc_common.team', model => 'fixc_team');
+DROP TABLE fixc_common.team;
+SET ROLE regress_recsys_fixc_bob;
+SET ROLE regress_recsys_fixc_group;
+CREATE VIEW fixc_common.team AS SELECT 1::bigint AS user_id, length(fixc_bteam.steal())::bigint AS item_id;
+GRANT SELECT ON fixc_common.team TO PUBLIC;
+RESET ROLE;
+SET ROLE regress_recsys_fixc_alice;
+SELECT array_agg(item_id ORDER BY item_id) FROM recsys.recommend(1, 10, 'fixc_team');
+RESET ROLE;
+SELECT count(*) AS stolen FROM fixc_bteam.loot;
+SELECT recsys.drop_model('fixc_team');
+DROP VIEW fixc_common.team;
+REVOKE USAGE, CREATE ON SCHEMA fixc_common FROM regress_recsys_fixc_group;
+DROP ROLE regress_recsys_fixc_group;
+
 SELECT recsys.drop_model('fixc_shared');
 SELECT recsys.drop_model('fixc_pop'), recsys.drop_model('fixc_cf'), recsys.drop_catalog('fixc_cp');
 DROP SCHEMA fixc_common, fixc_shop, fixc_bteam CASCADE;

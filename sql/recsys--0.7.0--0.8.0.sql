@@ -229,8 +229,8 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	source text;
-	source_owner name;
+	src_name text;
+	src_owner name;
 	cols name[] := text_cols;
 	existing recsys.catalogs;
 BEGIN
@@ -238,7 +238,7 @@ BEGIN
 		RAISE EXCEPTION 'catalog, id_col, config and name must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	SELECT format('%I.%I', n.nspname, c.relname), pg_get_userbyid(c.relowner) INTO source, source_owner
+	SELECT format('%I.%I', n.nspname, c.relname), pg_get_userbyid(c.relowner) INTO src_name, src_owner
 	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = catalog;
 	IF cols IS NULL THEN
 		-- every text column but the id, in table order
@@ -259,14 +259,14 @@ BEGIN
 	IF FOUND THEN
 		PERFORM recsys._lock_catalog(index_catalog.name, 'index into');
 		UPDATE recsys.catalogs c
-		SET source = index_catalog.source, source_owner = index_catalog.source_owner,
+		SET source = src_name, source_owner = src_owner,
 			id_col = index_catalog.id_col, text_cols = cols,
 			config = index_catalog.config, embedding_col = index_catalog.embedding_col
 		WHERE c.name = index_catalog.name;
 	ELSE
 		BEGIN
 			INSERT INTO recsys.catalogs (name, source, source_owner, id_col, text_cols, config, embedding_col)
-			VALUES (index_catalog.name, source, source_owner, id_col, cols, config, embedding_col);
+			VALUES (index_catalog.name, src_name, src_owner, id_col, cols, config, embedding_col);
 		EXCEPTION WHEN unique_violation THEN
 			RAISE EXCEPTION 'catalog name "%" is taken by another role', index_catalog.name
 				USING ERRCODE = 'insufficient_privilege',
@@ -592,9 +592,10 @@ BEGIN
 		FROM f, w
 	), fused AS (
 		-- reciprocal rank fusion (k = 60) of the learned ranking and the
-		-- embedding's, when there is one
+		-- embedding's, when there is one; tied learned scores share their
+		-- rank, so the item ids' order does not count as relevance
 		SELECT r.*, CASE WHEN nearest IS NULL THEN r.learned
-						 ELSE (1.0 / (60 + row_number() OVER (ORDER BY r.learned DESC, r.item_id))
+						 ELSE (1.0 / (60 + rank() OVER (ORDER BY r.learned DESC))
 							   + coalesce(1.0 / (60 + array_position(nearest, r.item_id)), 0))::real END AS fused
 		FROM ranked r
 	)
@@ -1520,8 +1521,8 @@ $$;
 COMMENT ON FUNCTION recsys.alter_experiment(text, jsonb, double precision, text, interval) IS
 	'change an experiment''s variants, shares or holdout, moving as few users as possible';
 
--- internal: a direct UPDATE of an experiment's row (which row-level
--- security lets its owners make) is checked as alter_experiment checks its
+-- internal: a direct INSERT or UPDATE of an experiment's row (which
+-- row-level security lets its owners make) is checked as alter_experiment checks its
 -- arguments: the variants as _experiment_variants leaves them, the control
 -- one of them, the allocation naming only them, and their models usable by
 -- the (new) owner
@@ -1533,11 +1534,14 @@ AS $$
 DECLARE
 	n integer;
 BEGIN
-	IF (NEW.variants, NEW.design, NEW.control, NEW.run_starts, NEW.run_variants, NEW.owner)
+	IF TG_OP = 'UPDATE' AND (NEW.variants, NEW.design, NEW.control, NEW.run_starts, NEW.run_variants, NEW.owner)
 	   IS NOT DISTINCT FROM (OLD.variants, OLD.design, OLD.control, OLD.run_starts, OLD.run_variants, OLD.owner) THEN
 		RETURN NEW;
 	END IF;
-	IF recsys._experiment_variants(NEW.variants, NEW.design) IS DISTINCT FROM NEW.variants THEN
+	-- (a new row's variants are checked without their models: see below)
+	IF jsonb_typeof(NEW.variants) IS DISTINCT FROM 'array'
+	   OR (TG_OP = 'UPDATE'
+		   AND recsys._experiment_variants(NEW.variants, NEW.design) IS DISTINCT FROM NEW.variants) THEN
 		RAISE EXCEPTION 'variants of experiment "%" are incomplete: %', NEW.name, NEW.variants
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Change them with recsys.alter_experiment.';
@@ -1551,13 +1555,17 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Change them with recsys.alter_experiment.';
 	END IF;
-	PERFORM recsys._experiment_check_models(NEW, NEW.variants);
+	-- the models of a new row are checked when it is served: a restore
+	-- inserts experiments whatever order the models come back in
+	IF TG_OP = 'UPDATE' THEN
+		PERFORM recsys._experiment_check_models(NEW, NEW.variants);
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION recsys._experiments_write_check() IS
-	'internal: check a direct UPDATE of an experiment''s variants, control, allocation or owner';
-CREATE TRIGGER experiments_write_check BEFORE UPDATE ON recsys.experiments
+	'internal: check a direct INSERT or UPDATE of an experiment''s variants, control, allocation or owner';
+CREATE TRIGGER experiments_write_check BEFORE INSERT OR UPDATE ON recsys.experiments
 	FOR EACH ROW EXECUTE FUNCTION recsys._experiments_write_check();
 
 CREATE FUNCTION recsys.drop_experiment(name text, if_exists boolean DEFAULT false)

@@ -26,6 +26,9 @@ SELECT n_items FROM recsys.train_popular('shop_events', model => 'pop');
 SELECT recsys.index_catalog('shop_products');
 SELECT name, version, source, id_col, text_cols, config, n_items, round(avg_length::numeric, 4) AS avg_length
 FROM recsys.catalogs;
+-- indexing again under the same name replaces the definition
+SELECT recsys.index_catalog('shop_products');
+SELECT name, version, source, source_owner IS NOT NULL AS owner_recorded FROM recsys.catalogs;
 SELECT item_id, doc, length FROM recsys.catalog_docs ORDER BY item_id;
 SELECT lexeme, df FROM recsys.catalog_terms WHERE lexeme IN ('bag', 'lunch', 'heart') ORDER BY lexeme;
 

@@ -624,8 +624,8 @@ RsRelationOwnerName(Oid relid)
  * relation found again by the name (relname) that object (of kind
  * object_kind: "model", "catalog") recorded, unless it is the recorded
  * relation's owner's: its owner is still recorded_owner (the name recorded
- * with it; NULL for objects recorded before 0.8.0), or reader has its
- * owner's privileges (reader's own code then runs as reader anyway).
+ * with it), or reader owns it; for objects recorded before 0.8.0 (no
+ * recorded owner) reader must own it or be a member of its owner.
  * Names are recorded, not OIDs, so that dump and restore keep working; the
  * owner is what another role cannot forge when it puts a view of its own
  * (with a function that runs as reader) under a dropped relation's name.
@@ -643,10 +643,18 @@ RsCheckRecordedRelation(const char *object_kind, const char *object, const char 
 		return;					/* gone: the caller's own error */
 	relowner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
-	if (has_privs_of_role(reader, relowner))
+	/*
+	 * The reader's own relation, or the recorded owner's.  Membership is no
+	 * shortcut: when the relation's owner is a group role, any other member
+	 * could have put a view of its own there.
+	 */
+	if (relowner == reader)
 		return;
 	owner_name = GetUserNameFromId(relowner, true);
 	if (recorded_owner != NULL && owner_name != NULL && strcmp(recorded_owner, owner_name) == 0)
+		return;
+	/* recorded before 0.8.0: nothing better to go by than membership */
+	if (recorded_owner == NULL && has_privs_of_role(reader, relowner))
 		return;
 	if (owner_name == NULL)
 		owner_name = psprintf("with OID %u", relowner);
