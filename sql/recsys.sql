@@ -3760,7 +3760,7 @@ BEGIN
 		RAISE EXCEPTION 'tune_search needs the TEMPORARY privilege on database %', current_database()
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = 'It keeps the searches and their candidates in temporary tables.',
-				  HINT = 'GRANT TEMPORARY ON DATABASE to the role, or tune as a role that has it.';
+				  HINT = format('GRANT TEMPORARY ON DATABASE %I TO %I, or tune as a role that has it.', current_database(), current_user);
 	END IF;
 	EXECUTE format('CREATE TEMP TABLE _recsys_search_rows ON COMMIT DROP AS '
 				   'SELECT row_number() OVER (ORDER BY s.u, s.q, s.i) AS row_id, s.u AS user_id, s.q AS query, s.i AS item_id '

@@ -166,6 +166,7 @@ SELECT max(rank) AS longest, count(*) AS weights,
 FROM recsys.item_neighbors WHERE model = 'ease_compact' AND version = 2;
 -- keep outside (0, 1]
 SELECT recsys.train_ease('purchases', 10, model => 'ease_compact', keep => 1.5);
+SELECT recsys.train_ease('purchases', 10, model => 'ease_compact', keep => 1.0000001);
 SELECT recsys.train_ease('purchases', 10, model => 'ease_compact', keep => 0);
 SELECT recsys.train_ease('purchases', 10, model => 'ease_compact', keep => 'NaN');
 SELECT recsys.drop_model('ease_exact'), recsys.drop_model('ease_compact');

@@ -61,9 +61,24 @@ RsFloatArg(FunctionCallInfo fcinfo, int argno, const char *argname,
 	}
 	value = PG_GETARG_FLOAT8(argno);
 	if (isnan(value) || value < min || value > max)
+	{
+		/*
+		 * The refused value with as many digits as it takes to tell it
+		 * from the bounds (%g would print 1.0000001 as 1, and "must be at
+		 * most 1, not 1" explains nothing); %g's six where they suffice.
+		 */
+		char		shown[32];
+
+		for (int digits = 6; digits <= 17; digits++)
+		{
+			snprintf(shown, sizeof(shown), "%.*g", digits, value);
+			if (isnan(value) || strtod(shown, NULL) == value)
+				break;
+		}
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be between %g and %g, not %g", argname, min, max, value)));
+				 errmsg("%s must be between %g and %g, not %s", argname, min, max, shown)));
+	}
 	return value;
 }
 
