@@ -345,6 +345,15 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._embedding_similarity(real[], real[]) IS
 	'internal: cosine similarity of a product''s and a query''s embeddings';
 
+-- internal: the model's items the user has in its source (those recommend
+-- with exclude_seen leaves out, read the same way), for search's bought
+CREATE FUNCTION recsys._seen_items(user_id bigint, model text)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'recsys_seen_items'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._seen_items(bigint, text) IS
+	'internal: the model''s items a user has in its source, as recommend''s exclude_seen reads them';
+
 -- internal: the candidates of a query with their features, raw and
 -- normalised to [0, 1] over the candidates (min-max; 0 when all are
 -- equal).  Text: BM25 (k1 1.2, b 0.75) over the catalog's lexemes;
@@ -378,7 +387,7 @@ DECLARE
 	known bigint[] := '{}';
 	personal_ids bigint[] := '{}';
 	personal_scores real[] := '{}';
-	unseen bigint[] := '{}';
+	seen bigint[] := '{}';
 BEGIN
 	IF query IS NULL OR catalog IS NULL THEN
 		RAISE EXCEPTION 'query and catalog must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -478,8 +487,7 @@ BEGIN
 		INTO known, personal_ids, personal_scores
 		FROM recsys.recommend(user_id, least(cardinality(ids), 10000), model, false, ids) r;
 		IF cardinality(personal_ids) > 0 THEN
-			SELECT coalesce(array_agg(r.item_id), '{}') INTO unseen
-			FROM recsys.recommend(user_id, least(cardinality(ids), 10000), model, true, ids) r;
+			seen := recsys._seen_items(user_id, model);
 		END IF;
 	END IF;
 
@@ -507,7 +515,7 @@ BEGIN
 		SELECT c.item_id, coalesce(b.s, 0)::real AS text_score, p.score AS personal_score,
 			   coalesce(o.n_users, 0)::real AS popularity_score,
 			   (cardinality(personal_ids) > 0 AND c.item_id = ANY (known)
-				AND NOT c.item_id = ANY (unseen)) AS bought,
+				AND c.item_id = ANY (seen)) AS bought,
 			   coalesce(b.s, 0) AS x_text, p.score AS x_personal,
 			   ln(1 + coalesce(o.n_users, 0)) AS x_pop
 		FROM cand c
