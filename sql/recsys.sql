@@ -3554,23 +3554,27 @@ BEGIN
 	RETURN QUERY
 	WITH cand AS (
 		SELECT c.item_id, c.doc, c.length FROM unnest(ids, docs, lengths) c(item_id, doc, length)
+	), idf AS MATERIALIZED (
+		-- the query's lexemes in the catalog (those a prefix completes
+		-- too), each inverse document frequency computed once
+		SELECT t.lexeme, ln(1 + (cat.n_items - t.df + 0.5) / (t.df + 0.5)) AS idf
+		FROM recsys.catalog_terms t
+		WHERE t.catalog = cat.name AND t.lexeme = ANY (terms)
+		UNION
+		SELECT t.lexeme, ln(1 + (cat.n_items - t.df + 0.5) / (t.df + 0.5))
+		FROM recsys.catalog_terms t
+		WHERE cardinality(prefixes) > 0 AND t.catalog = cat.name
+		  AND EXISTS (SELECT FROM unnest(prefixes) p WHERE starts_with(t.lexeme, p))
 	), bm25 AS (
 		SELECT c.item_id,
-			   sum(ln(1 + (cat.n_items - t.df + 0.5) / (t.df + 0.5))
-				   * m.tf * 2.2 / (m.tf + 1.2 * (0.25 + 0.75 * c.length / greatest(cat.avg_length, 1e-9)))) AS s
+			   sum(q.idf * m.tf * 2.2 / (m.tf + 1.2 * (0.25 + 0.75 * c.length / greatest(cat.avg_length, 1e-9)))) AS s
 		FROM cand c
 		CROSS JOIN LATERAL (SELECT u.lexeme, coalesce(array_length(u.positions, 1), 1) AS tf
-							FROM unnest(c.doc) u
-							WHERE u.lexeme = ANY (terms)
-							   OR EXISTS (SELECT FROM unnest(prefixes) p WHERE starts_with(u.lexeme, p))) m
-		JOIN recsys.catalog_terms t ON t.catalog = cat.name AND t.lexeme = m.lexeme
+							FROM unnest(c.doc) u) m
+		JOIN idf q ON q.lexeme = m.lexeme
 		GROUP BY c.item_id
 	), personal AS (
 		SELECT p.item_id, p.score FROM unnest(personal_ids, personal_scores) p(item_id, score)
-	), pop AS (
-		SELECT s.item_id, s.n_users
-		FROM recsys.item_stats s
-		WHERE s.model = _search_features.model AND s.version = model_version AND s.item_id = ANY (ids)
 	), f AS MATERIALIZED (
 		SELECT c.item_id, coalesce(b.s, 0)::real AS text_score, p.score AS personal_score,
 			   coalesce(o.n_users, 0)::real AS popularity_score,
@@ -3581,7 +3585,11 @@ BEGIN
 		FROM cand c
 		LEFT JOIN bm25 b ON b.item_id = c.item_id
 		LEFT JOIN personal p ON p.item_id = c.item_id
-		LEFT JOIN pop o ON o.item_id = c.item_id
+		-- (one index probe per candidate, not a scan of the model's items)
+		LEFT JOIN LATERAL (SELECT s.n_users FROM recsys.item_stats s
+						   WHERE s.model = _search_features.model AND s.version = model_version
+							 AND s.item_id = c.item_id
+						   LIMIT 1) o ON true
 	), m AS (
 		-- the ranges of the features over the matches (an item the model
 		-- does not score counts as its lowest score)
