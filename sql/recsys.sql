@@ -3429,6 +3429,9 @@ RETURNS TABLE (item_id bigint, text_score real, personal_score real, popularity_
 			   bought boolean, text_n real, personal_n real, popularity_n real)
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
+-- (a query of thousands of matches is estimated dear enough for JIT, whose
+-- compilation, tens of milliseconds, costs more than the query itself)
+SET jit = off
 AS $$
 DECLARE
 	cat recsys.catalogs;
@@ -3547,7 +3550,10 @@ BEGIN
 		INTO known, personal_ids, personal_scores
 		FROM recsys.recommend(user_id, least(cardinality(ids), 10000), model, false, ids) r;
 		IF cardinality(personal_ids) > 0 THEN
-			seen := recsys._seen_items(user_id, model);
+			-- the candidates the model knows that the user has (few)
+			SELECT coalesce(array_agg(s.item_id), '{}') INTO seen
+			FROM unnest(recsys._seen_items(user_id, model)) s(item_id)
+			JOIN unnest(known) k(item_id) ON k.item_id = s.item_id;
 		END IF;
 	END IF;
 
@@ -3578,8 +3584,7 @@ BEGIN
 	), f AS MATERIALIZED (
 		SELECT c.item_id, coalesce(b.s, 0)::real AS text_score, p.score AS personal_score,
 			   coalesce(o.n_users, 0)::real AS popularity_score,
-			   (cardinality(personal_ids) > 0 AND c.item_id = ANY (known)
-				AND c.item_id = ANY (seen)) AS bought,
+			   (cardinality(personal_ids) > 0 AND c.item_id = ANY (seen)) AS bought,
 			   coalesce(b.s, 0) AS x_text, p.score AS x_personal,
 			   ln(1 + coalesce(o.n_users, 0)) AS x_pop
 		FROM cand c
