@@ -3405,6 +3405,15 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._embedding_similarity(real[], real[]) IS
 	'internal: cosine similarity of a product''s and a query''s embeddings';
 
+-- internal: the model's items the user has in its source (those recommend
+-- with exclude_seen leaves out, read the same way), for search's bought
+CREATE FUNCTION recsys._seen_items(user_id bigint, model text)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'recsys_seen_items'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._seen_items(bigint, text) IS
+	'internal: the model''s items a user has in its source, as recommend''s exclude_seen reads them';
+
 -- internal: the candidates of a query with their features, raw and
 -- normalised to [0, 1] over the candidates (min-max; 0 when all are
 -- equal).  Text: BM25 (k1 1.2, b 0.75) over the catalog's lexemes;
@@ -3420,6 +3429,9 @@ RETURNS TABLE (item_id bigint, text_score real, personal_score real, popularity_
 			   bought boolean, text_n real, personal_n real, popularity_n real)
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
+-- (a query of thousands of matches is estimated dear enough for JIT, whose
+-- compilation, tens of milliseconds, costs more than the query itself)
+SET jit = off
 AS $$
 DECLARE
 	cat recsys.catalogs;
@@ -3438,7 +3450,7 @@ DECLARE
 	known bigint[] := '{}';
 	personal_ids bigint[] := '{}';
 	personal_scores real[] := '{}';
-	unseen bigint[] := '{}';
+	seen bigint[] := '{}';
 BEGIN
 	IF query IS NULL OR catalog IS NULL THEN
 		RAISE EXCEPTION 'query and catalog must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -3538,42 +3550,51 @@ BEGIN
 		INTO known, personal_ids, personal_scores
 		FROM recsys.recommend(user_id, least(cardinality(ids), 10000), model, false, ids) r;
 		IF cardinality(personal_ids) > 0 THEN
-			SELECT coalesce(array_agg(r.item_id), '{}') INTO unseen
-			FROM recsys.recommend(user_id, least(cardinality(ids), 10000), model, true, ids) r;
+			-- the candidates the model knows that the user has (few)
+			SELECT coalesce(array_agg(s.item_id), '{}') INTO seen
+			FROM unnest(recsys._seen_items(user_id, model)) s(item_id)
+			JOIN unnest(known) k(item_id) ON k.item_id = s.item_id;
 		END IF;
 	END IF;
 
 	RETURN QUERY
 	WITH cand AS (
 		SELECT c.item_id, c.doc, c.length FROM unnest(ids, docs, lengths) c(item_id, doc, length)
+	), idf AS MATERIALIZED (
+		-- the query's lexemes in the catalog (those a prefix completes
+		-- too), each inverse document frequency computed once
+		SELECT t.lexeme, ln(1 + (cat.n_items - t.df + 0.5) / (t.df + 0.5)) AS idf
+		FROM recsys.catalog_terms t
+		WHERE t.catalog = cat.name AND t.lexeme = ANY (terms)
+		UNION
+		SELECT t.lexeme, ln(1 + (cat.n_items - t.df + 0.5) / (t.df + 0.5))
+		FROM recsys.catalog_terms t
+		WHERE cardinality(prefixes) > 0 AND t.catalog = cat.name
+		  AND EXISTS (SELECT FROM unnest(prefixes) p WHERE starts_with(t.lexeme, p))
 	), bm25 AS (
 		SELECT c.item_id,
-			   sum(ln(1 + (cat.n_items - t.df + 0.5) / (t.df + 0.5))
-				   * m.tf * 2.2 / (m.tf + 1.2 * (0.25 + 0.75 * c.length / greatest(cat.avg_length, 1e-9)))) AS s
+			   sum(q.idf * m.tf * 2.2 / (m.tf + 1.2 * (0.25 + 0.75 * c.length / greatest(cat.avg_length, 1e-9)))) AS s
 		FROM cand c
 		CROSS JOIN LATERAL (SELECT u.lexeme, coalesce(array_length(u.positions, 1), 1) AS tf
-							FROM unnest(c.doc) u
-							WHERE u.lexeme = ANY (terms)
-							   OR EXISTS (SELECT FROM unnest(prefixes) p WHERE starts_with(u.lexeme, p))) m
-		JOIN recsys.catalog_terms t ON t.catalog = cat.name AND t.lexeme = m.lexeme
+							FROM unnest(c.doc) u) m
+		JOIN idf q ON q.lexeme = m.lexeme
 		GROUP BY c.item_id
 	), personal AS (
 		SELECT p.item_id, p.score FROM unnest(personal_ids, personal_scores) p(item_id, score)
-	), pop AS (
-		SELECT s.item_id, s.n_users
-		FROM recsys.item_stats s
-		WHERE s.model = _search_features.model AND s.version = model_version AND s.item_id = ANY (ids)
 	), f AS MATERIALIZED (
 		SELECT c.item_id, coalesce(b.s, 0)::real AS text_score, p.score AS personal_score,
 			   coalesce(o.n_users, 0)::real AS popularity_score,
-			   (cardinality(personal_ids) > 0 AND c.item_id = ANY (known)
-				AND NOT c.item_id = ANY (unseen)) AS bought,
+			   (cardinality(personal_ids) > 0 AND c.item_id = ANY (seen)) AS bought,
 			   coalesce(b.s, 0) AS x_text, p.score AS x_personal,
 			   ln(1 + coalesce(o.n_users, 0)) AS x_pop
 		FROM cand c
 		LEFT JOIN bm25 b ON b.item_id = c.item_id
 		LEFT JOIN personal p ON p.item_id = c.item_id
-		LEFT JOIN pop o ON o.item_id = c.item_id
+		-- (one index probe per candidate, not a scan of the model's items)
+		LEFT JOIN LATERAL (SELECT s.n_users FROM recsys.item_stats s
+						   WHERE s.model = _search_features.model AND s.version = model_version
+							 AND s.item_id = c.item_id
+						   LIMIT 1) o ON true
 	), m AS (
 		-- the ranges of the features over the matches (an item the model
 		-- does not score counts as its lowest score)

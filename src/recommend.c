@@ -55,6 +55,7 @@ PG_FUNCTION_INFO_V1(recsys_explain);
 PG_FUNCTION_INFO_V1(recsys_recommend_for_vector);
 PG_FUNCTION_INFO_V1(recsys_recommend_session);
 PG_FUNCTION_INFO_V1(recsys_refresh_user);
+PG_FUNCTION_INFO_V1(recsys_seen_items);
 
 static RsModel *
 model_arg(FunctionCallInfo fcinfo, int argno)
@@ -414,6 +415,35 @@ recsys_recommend_ids(PG_FUNCTION_ARGS)
 	for (int r = 0; r < ranking.found; r++)
 		ids[r] = Int64GetDatum(model->items.ids[ranking.idx[r]]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(ids, ranking.found, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * recsys_seen_items(user_id bigint, model text) returns the model's items
+ * the user has in its source, in index order: the items recommend with
+ * exclude_seen leaves out, read the same way (as the model's owner, the
+ * same refusals), without scoring anything.  search asks it whether a
+ * candidate was bought.
+ */
+Datum
+recsys_seen_items(PG_FUNCTION_ARGS)
+{
+	RsModel    *model;
+	int64		user_id;
+	RsUserItems items = {0};
+	Datum	   *ids;
+
+	RsRequireArg(fcinfo, 0, "user_id");
+	user_id = PG_GETARG_INT64(0);
+	model = model_arg(fcinfo, 1);
+	if (!history_input(model) && model->kind->rates && model->kind->rates(model))
+		RsReadSeenItems(model, user_id, "Excluding seen items", &items);
+	else
+		RsReadUserItems(model, user_id, "Excluding seen items", &items);
+	ids = palloc(sizeof(Datum) * Max(items.n, 1));
+	for (int n = 0; n < items.n; n++)
+		ids[n] = Int64GetDatum(model->items.ids[items.item[n]]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(ids, items.n, INT8OID, sizeof(int64),
 										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 

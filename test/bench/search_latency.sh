@@ -9,6 +9,11 @@
 #
 #   bash test/bench/search_latency.sh [EVENTS [QUERIES]]   (5000000 200)
 #
+# SEARCH_BASELINE=<git ref> also times that commit's search (its
+# _search_features and search, loaded as schema bench_old over the same
+# catalog and model) in the same run, each query old then new, so that the
+# two are compared under the same load.
+#
 # Prints figures; not a test.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -22,6 +27,22 @@ recsys_psql -c "CREATE EXTENSION recsys" -c "CREATE EXTENSION pg_trgm"
 t0=$(date +%s.%N)
 bash "$RECSYS_ROOT/test/tools/load_shop.sh" "$events" 42
 echo "shop loaded in $(echo "$(date +%s.%N) - $t0" | bc) s ($events events)"
+baseline_sql=/dev/null
+if [[ -n "${SEARCH_BASELINE:-}" ]]; then
+	baseline_sql=$(mktemp)
+	git -C "$RECSYS_ROOT" show "$SEARCH_BASELINE:sql/recsys.sql" | python3 -c '
+import re, sys
+s = sys.stdin.read()
+t = s[s.index("CREATE FUNCTION recsys._search_features("):s.index("COMMENT ON FUNCTION recsys.search(")]
+t = re.sub(r"COMMENT ON FUNCTION recsys._search_features\(.*?\) IS\n\t.*?;\n", "", t)
+t = t.replace("recsys._search_features", "bench_old._search_features")
+print("CREATE SCHEMA bench_old;")
+print(t.replace("CREATE FUNCTION recsys.search(", "CREATE FUNCTION bench_old.search("))' >"$baseline_sql"
+fi
+recsys_psql -f "$baseline_sql"
+[[ "$baseline_sql" == /dev/null ]] || rm -f "$baseline_sql"
+variants="'new'"
+[[ -n "${SEARCH_BASELINE:-}" ]] && variants="'old', 'new'"
 recsys_psql <<SQL
 SET recsys.threads = 2;
 SELECT count(*) AS products FROM shop.products;
@@ -46,35 +67,43 @@ FROM generate_series(1, $queries) n;
 SELECT count(DISTINCT query) AS distinct_queries, count(DISTINCT user_id) AS distinct_users FROM bench_q;
 
 
-CREATE FUNCTION bench_time(personal boolean) RETURNS TABLE (n integer, ms double precision, matches bigint)
+CREATE FUNCTION bench_time(personal boolean)
+RETURNS TABLE (variant text, n integer, ms double precision, matches bigint)
 LANGUAGE plpgsql AS \$\$
 DECLARE
 	r record;
 	t timestamptz;
 BEGIN
 	FOR r IN SELECT * FROM bench_q ORDER BY bench_q.n LOOP
-		-- warm: the same call once before the timed one
-		PERFORM * FROM recsys.search(r.query, CASE WHEN personal THEN r.user_id END);
-		t := clock_timestamp();
-		PERFORM * FROM recsys.search(r.query, CASE WHEN personal THEN r.user_id END);
-		n := r.n;
-		ms := extract(epoch FROM clock_timestamp() - t) * 1000;
 		SELECT count(*) INTO matches FROM recsys.catalog_docs d WHERE d.doc @@ plainto_tsquery('english', r.query);
-		RETURN NEXT;
+		n := r.n;
+		FOREACH variant IN ARRAY ARRAY[$variants] LOOP
+			-- warm: the same call once before the timed one
+			EXECUTE format('SELECT count(*) FROM %s.search(\$1, \$2)',
+						   CASE variant WHEN 'old' THEN 'bench_old' ELSE 'recsys' END)
+				USING r.query, CASE WHEN personal THEN r.user_id END;
+			t := clock_timestamp();
+			EXECUTE format('SELECT count(*) FROM %s.search(\$1, \$2)',
+						   CASE variant WHEN 'old' THEN 'bench_old' ELSE 'recsys' END)
+				USING r.query, CASE WHEN personal THEN r.user_id END;
+			ms := extract(epoch FROM clock_timestamp() - t) * 1000;
+			RETURN NEXT;
+		END LOOP;
 	END LOOP;
 END
 \$\$;
-SELECT 'personalised' AS search, count(*) AS queries,
+SELECT 'personalised' AS search, variant, count(*) AS queries,
 	   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) AS p50_ms,
 	   round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 2) AS p90_ms,
 	   round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2) AS p99_ms,
 	   percentile_cont(0.5) WITHIN GROUP (ORDER BY matches) AS median_matches, max(matches) AS max_matches
-FROM bench_time(true)
+FROM bench_time(true) GROUP BY variant
 UNION ALL
-SELECT 'anonymous', count(*),
+SELECT 'anonymous', variant, count(*),
 	   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
 	   round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 2),
 	   round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2),
 	   percentile_cont(0.5) WITHIN GROUP (ORDER BY matches), max(matches)
-FROM bench_time(false);
+FROM bench_time(false) GROUP BY variant
+ORDER BY 1 DESC, 2 DESC;
 SQL
