@@ -28,6 +28,29 @@ ORDER BY 1, 2;
 SELECT recsys._seen_items(NULL, 'seen_knn');
 SELECT recsys._seen_items(11, NULL);
 SELECT recsys._seen_items(11, 'no_such_model');
+-- as recommend: a role that may not use the model is refused (42501),
+-- a grantee reads the same items as the owner
+CREATE ROLE regress_recsys_seen_owner;
+CREATE ROLE regress_recsys_seen_other;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys
+	TO regress_recsys_seen_owner, regress_recsys_seen_other;
+GRANT SELECT ON seen_events TO regress_recsys_seen_owner;
+SET ROLE regress_recsys_seen_owner;
+SELECT name FROM recsys.train_popular('seen_events', model => 'seen_own');
+SELECT recsys._seen_items(11, 'seen_own');
+SET ROLE regress_recsys_seen_other;
+SELECT recsys._seen_items(11, 'seen_own');
+RESET ROLE;
+SET ROLE regress_recsys_seen_owner;
+SELECT recsys.grant_model('seen_own', 'regress_recsys_seen_other');
+SET ROLE regress_recsys_seen_other;
+SELECT recsys._seen_items(11, 'seen_own');
+RESET ROLE;
+SELECT recsys.drop_model('seen_own');
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_seen_owner, regress_recsys_seen_other;
+REVOKE ALL ON seen_events FROM regress_recsys_seen_owner;
+DROP ROLE regress_recsys_seen_owner;
+DROP ROLE regress_recsys_seen_other;
 SELECT recsys.drop_model('seen_knn');
 SELECT recsys.drop_model('seen_pop');
 DROP TABLE seen_events;
