@@ -41,6 +41,14 @@ SELECT m.metrics -> 'train_auto' ->> 'protocol' AS protocol,
 	   v.metrics = m.metrics AS version_too
 FROM recsys.models m JOIN recsys.model_versions v ON v.model = m.name AND v.version = m.version
 WHERE m.name = 'auto';
+-- the EASE candidates are compact (keep 0.1, a tenth of the weights), and
+-- the winner is retrained with the settings it was validated with
+SELECT bool_and((c -> 'params' ->> 'keep')::float8 = 0.1) FILTER (WHERE c ->> 'algorithm' = 'ease') AS ease_compact,
+	   count(*) FILTER (WHERE c ->> 'algorithm' = 'ease' AND c ->> 'status' = 'trained') > 0 AS ease_trained,
+	   (SELECT m.algorithm <> 'ease' OR (m.params ->> 'keep')::float8 = 0.1
+		FROM recsys.models m WHERE m.name = 'auto') AS final_as_validated
+FROM recsys.models m, jsonb_array_elements(m.metrics -> 'train_auto' -> 'candidates') c
+WHERE m.name = 'auto';
 -- the candidates leave no models behind
 SELECT name FROM recsys.models WHERE name LIKE '\_recsys\_auto%' ORDER BY name;
 
