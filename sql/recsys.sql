@@ -3834,8 +3834,8 @@ COMMENT ON FUNCTION recsys.tune_search(text, regclass, text, name, name, name) I
 -- train_auto corrects them by what it measures).  The EASE families are
 -- compact (keep 0.1: the tenth of the weights largest in magnitude, about
 -- half the seconds of exact EASE, mostly less writing, for a validation
--- NDCG within a few thousandths of it); the winner is retrained on all
--- the data with the settings it was validated with.  protocol is 'holdout'
+-- NDCG within a few thousandths of it); an EASE winner is retrained on
+-- all the data exact when the budget left allows, else compact.  protocol is 'holdout'
 -- or 'last'; time_col, weight_col and features are train_auto's (NULL when
 -- not given).  A new trainer becomes a candidate by a row here.
 CREATE FUNCTION recsys._auto_families(protocol text, time_col name, weight_col name, features regclass)
@@ -4144,6 +4144,10 @@ DECLARE
 	report jsonb;
 	why text;
 	version_trained integer;
+	final_estimate double precision;
+	final_left double precision;
+	exact boolean := false;
+	final_note text;
 BEGIN
 	IF source IS NULL OR model IS NULL OR budget IS NULL OR metric IS NULL OR user_col IS NULL
 		OR item_col IS NULL OR seed IS NULL OR replace IS NULL THEN
@@ -4331,20 +4335,40 @@ BEGIN
 	-- did not was refused above unless replace)
 	SELECT t.* INTO winner FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
 	ORDER BY t.value DESC NULLS LAST, t.n LIMIT 1;
+	-- compact EASE (keep) approximates exact EASE: an EASE winner or
+	-- member is retrained exact when the budget left allows it (an exact
+	-- fit estimated at 2.5 times the compact one's seconds, scaled to all
+	-- the data plus a fifth), else compact, as validated
+	SELECT sum(t.train_seconds * CASE WHEN t.params ? 'keep' THEN 2.5 ELSE 1 END)
+		   * (ctx ->> 'scale')::double precision * 1.2,
+		   bool_or(t.params ? 'keep')
+	INTO final_estimate, exact
+	FROM _recsys_auto_trials t
+	WHERE t.n = winner.n OR (winner.family = 'blend'
+							 AND t.model IN (SELECT jsonb_array_elements_text(winner.params -> 'members')));
+	final_left := extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp());
+	IF exact THEN
+		exact := final_estimate <= final_left;
+		final_note := format('EASE retrained %s: exact estimated at %s s, %s s of the budget left',
+							 CASE WHEN exact THEN 'exact' ELSE 'compact (keep 0.1), as validated' END,
+							 round(final_estimate::numeric, 1), round(greatest(final_left, 0)::numeric, 1));
+	END IF;
 	IF winner.family = 'blend' THEN
 		-- the members under names of their own: <model>_auto_<family>
 		FOR fam IN SELECT t.* FROM _recsys_auto_trials t
 				   WHERE t.model IN (SELECT jsonb_array_elements_text(winner.params -> 'members'))
 				   ORDER BY t.value DESC NULLS LAST, t.n LOOP
 			member := format('%s_auto_%s', left(model, 40), fam.family);
-			PERFORM recsys._tune_keep(recsys._tune_trainer(fam.algorithm), source, member, fam.params, true);
+			PERFORM recsys._tune_keep(recsys._tune_trainer(fam.algorithm), source, member,
+									  CASE WHEN exact THEN fam.params - 'keep' ELSE fam.params END, true);
 			members := members || member;
 		END LOOP;
 		PERFORM recsys._tune_keep(recsys._tune_trainer('blend'), NULL, model,
 								  jsonb_build_object('members', to_jsonb(members), 'weights', winner.params -> 'weights'),
 								  true);
 	ELSE
-		PERFORM recsys._tune_keep(recsys._tune_trainer(winner.algorithm), source, model, winner.params, true);
+		PERFORM recsys._tune_keep(recsys._tune_trainer(winner.algorithm), source, model,
+								  CASE WHEN exact THEN winner.params - 'keep' ELSE winner.params END, true);
 	END IF;
 	-- the candidates go (blends before their members)
 	FOR member IN SELECT t.model FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
@@ -4369,7 +4393,7 @@ BEGIN
 		'winner', jsonb_build_object('family', winner.family, 'algorithm', winner.algorithm,
 									 'params', winner.shown, 'value', winner.value,
 									 'members', to_jsonb(members)),
-		'why', why,
+		'why', why, 'final', final_note,
 		'candidates', (SELECT jsonb_agg(jsonb_build_object(
 							'n', t.n, 'round', t.round, 'family', t.family, 'algorithm', t.algorithm,
 							'params', t.shown, 'value', t.value, 'train_seconds', t.train_seconds,
