@@ -41,6 +41,16 @@ SELECT m.metrics -> 'train_auto' ->> 'protocol' AS protocol,
 	   v.metrics = m.metrics AS version_too
 FROM recsys.models m JOIN recsys.model_versions v ON v.model = m.name AND v.version = m.version
 WHERE m.name = 'auto';
+-- the EASE candidates are compact (keep 0.1, a tenth of the weights); an
+-- EASE winner would be retrained exact when the budget left allows (the
+-- report's final says which); here BPR won (a tie at the top goes to the
+-- first tried), so there is no such note
+SELECT bool_and((c -> 'params' ->> 'keep')::float8 = 0.1) FILTER (WHERE c ->> 'algorithm' = 'ease') AS ease_compact,
+	   count(*) FILTER (WHERE c ->> 'algorithm' = 'ease' AND c ->> 'status' = 'trained') > 0 AS ease_trained,
+	   (SELECT m.algorithm = 'bpr' AND m.metrics -> 'train_auto' ->> 'final' IS NULL
+		FROM recsys.models m WHERE m.name = 'auto') AS no_final_note
+FROM recsys.models m, jsonb_array_elements(m.metrics -> 'train_auto' -> 'candidates') c
+WHERE m.name = 'auto';
 -- the candidates leave no models behind
 SELECT name FROM recsys.models WHERE name LIKE '\_recsys\_auto%' ORDER BY name;
 

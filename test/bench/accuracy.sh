@@ -5,7 +5,8 @@
 #   bash test/bench/accuracy.sh privacy [ml|retail|synth|all]  (default all;
 #        RECSYS_DP_MODELS="ease knn" which models on ml and retail)
 #   bash test/bench/accuracy.sh cold
-#   bash test/bench/accuracy.sh auto [strat75|last5|all]   (default all)
+#   bash test/bench/accuracy.sh auto [strat75|last5|all] [ml-latest-small|online-retail]
+#        (default all splits of both data sets)
 #
 # Loads the fixed splits from ../shared/data/splits, trains each model on
 # <protocol>/train and prints recsys.evaluate's metrics on <protocol>/test,
@@ -726,7 +727,7 @@ SQL
 
 if [ "$which" = auto ]; then
 	part=${2:-all}
-	for data in ml-latest-small online-retail; do
+	for data in ${3:-ml-latest-small online-retail}; do
 		for protocol in strat75 last5; do
 			if [ "$part" = all ] || [ "$part" = "$protocol" ]; then auto_line "$data" "$protocol"; fi
 		done
