@@ -88,6 +88,14 @@ SELECT recsys.drop_model('ic_pop');
 SELECT name FROM recsys.train_ease('ic_ev', 10, model => 'ic_ease', features => 'ic_feats');
 SELECT recsys.refresh_items('ic_ease');
 SELECT recsys.drop_model('ic_ease');
+-- a kind that refreshes cold items, but not for this algorithm (BPR takes no features)
+SELECT name FROM recsys.train_bpr('ic_ev', factors => 2, model => 'ic_bpr', iterations => 2, seed => 1);
+SELECT recsys.refresh_items('ic_bpr');
+SELECT recsys.drop_model('ic_bpr');
+-- item-kNN without features: a kind that can, a model trained without them
+SELECT name FROM recsys.train_item_knn('ic_ev', 5, model => 'ic_knn_plain');
+SELECT recsys.refresh_items('ic_knn_plain');
+SELECT recsys.drop_model('ic_knn_plain');
 
 -- errors
 -- dense features of the wrong length, at refresh and at training

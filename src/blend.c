@@ -40,6 +40,7 @@
 #include "events.h"
 #include "ingest.h"
 #include "model_acl.h"
+#include "model_kind.h"
 #include "model_store.h"
 #include "spi_util.h"
 #include "train_common.h"
@@ -330,13 +331,17 @@ recsys_train_blend(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	for (int m = 0; m < n; m++)
 	{
+		const RsModelKind *kind;
+
 		read_member(names[m], caller, &rows[m]);
+		kind = RsModelKindFor(rows[m].algorithm);
+		/* this trainer's own algorithm: blends do not nest */
 		if (strcmp(rows[m].algorithm, "blend") == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("blend \"%s\" cannot be a member of another blend", names[m]),
 					 errhint("Name the inner blend's members in the outer blend instead.")));
-		if (strcmp(rows[m].algorithm, "fm") == 0)
+		if (kind != NULL && kind->reranks)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("re-ranker \"%s\" cannot be a member of a blend", names[m]),

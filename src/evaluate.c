@@ -346,8 +346,7 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("weight_col needs a model of explicit ratings, and \"%s\" is %s",
 						model->name, model->algorithm),
-				 strcmp(model->algorithm, "blend") == 0 ?
-				 errdetail("A blend predicts ratings when every member does and no weight is negative.") : 0,
+				 model->kind->rates_when != NULL ? errdetail("%s", model->kind->rates_when) : 0,
 				 errhint("Leave weight_col NULL for ranking metrics only.")));
 	RsDiversityArgs(fcinfo, 6, model, k, &diversity);
 	if (PG_NARGS() > 8 && !PG_ARGISNULL(8))

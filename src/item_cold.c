@@ -62,6 +62,7 @@
 #include "item_cold.h"
 #include "item_features.h"
 #include "model_acl.h"
+#include "model_kind.h"
 #include "model_store.h"
 #include "spi_util.h"
 
@@ -807,19 +808,17 @@ load_feature_vectors(const char *model, int32 version, RsColdModel *cm)
 }
 
 /*
- * recsys_refresh_items(model text) returns integer: gives the items that
- * have appeared in the model's features or embeddings since it was
- * trained (or refreshed) their vectors, in its active version, without
- * retraining; returns how many.  The relations are read as the model's
- * owner, like its source.
+ * Give the items that have appeared in the model's features or embeddings
+ * since it was trained (or refreshed) their vectors (neighbors false) or
+ * neighbour lists, in its active version, without retraining; returns how
+ * many.  The relations are read as the model's owner, like its source.
+ * The caller owns the model and has locked it (recsys_refresh_items).
  */
-Datum
-recsys_refresh_items(PG_FUNCTION_ARGS)
+static int32
+refresh_cold_items(const char *name, Oid owner, bool neighbors)
 {
-	char	   *name = RsTextArg(fcinfo, 0, "model");
 	RsColdModel cm = {0};
 	ColdRefresh r = {0};
-	Oid			owner;
 	int32		version;
 	bool		isnull;
 	char	   *algorithm;
@@ -830,8 +829,6 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 
 	MemoryContext outer = CurrentMemoryContext;
 
-	owner = RsRequireModelOwner(name, "refresh the items of", false);
-	RsLockModelForTraining(name);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	refresh_context = outer;
@@ -864,12 +861,7 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("model \"%s\" (algorithm %s) was trained without features or embeddings", name, algorithm),
 				 errhint("Train it with recsys.train_cf(..., features => ..., embeddings => ...) to give new items vectors.")));
-	if (strcmp(algorithm, "als") != 0 && strcmp(algorithm, "item_knn") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("model \"%s\" (algorithm %s) does not support refresh_items", name, algorithm),
-				 errhint("Models trained with als (train_cf) and item_knn support it.")));
-	r.neighbors = strcmp(algorithm, "item_knn") == 0;
+	r.neighbors = neighbors;
 	cm.item_col = spi_text(0, 5);
 	cm.cold_weight = (float) atof(spi_text(0, 12));
 	if (r.neighbors)
@@ -971,7 +963,48 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 				  3, argtypes, values, NULL, false, SPI_OK_UPDATE);
 		SPI_finish();
 	}
-	PG_RETURN_INT32(r.n);
+	return r.n;
+}
+
+/* RsRefreshColdVectors: refresh_items for a factor model (its kind's callback). */
+int32
+RsRefreshColdVectors(const char *name, Oid owner)
+{
+	return refresh_cold_items(name, owner, false);
+}
+
+/* RsRefreshColdNeighbors: refresh_items for an item-kNN model (its kind's callback). */
+int32
+RsRefreshColdNeighbors(const char *name, Oid owner)
+{
+	return refresh_cold_items(name, owner, true);
+}
+
+/*
+ * recsys_refresh_items(model text) returns integer: gives the items that
+ * have appeared in the model's features or embeddings since it was
+ * trained (or refreshed) vectors or neighbours, as its kind does it
+ * (refresh_cold_items); returns how many.
+ */
+Datum
+recsys_refresh_items(PG_FUNCTION_ARGS)
+{
+	char	   *name = RsTextArg(fcinfo, 0, "model");
+	Oid			owner = RsRequireModelOwner(name, "refresh the items of", false);
+	char	   *algorithm;
+	const RsModelKind *kind;
+
+	RsLockModelForTraining(name);
+	algorithm = RsModelAlgorithm(name);
+	if (algorithm == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name)));
+	kind = RsModelKindFor(algorithm);
+	if (kind == NULL || !RsAlgorithmSupports(algorithm, offsetof(RsModelKind, refresh_cold_items)))
+		RsAlgorithmNotSupported(name, algorithm, "refresh_items",
+								offsetof(RsModelKind, refresh_cold_items));
+	PG_RETURN_INT32(kind->refresh_cold_items(name, owner));
 }
 
 /*

@@ -71,6 +71,8 @@ extern int64 RsColdNeighbors(Oid features, const char *item_col, const int64 *kn
 							 int32 *n_cold);
 extern void RsColdNeighborsWrite(const char *name, int32 version, const int64 *cold,
 								 const int64 *warm, const float *score, int64 n);
+extern int32 RsRefreshColdVectors(const char *name, Oid owner);
+extern int32 RsRefreshColdNeighbors(const char *name, Oid owner);
 extern void RsColdDescribe(const RsColdModel *cm, StringInfo params);
 
 #endif							/* RECSYS_ITEM_COLD_H */

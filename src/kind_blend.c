@@ -624,6 +624,7 @@ const RsModelKind RsBlendKind = {
 	.score_session = blend_score_session,
 	.explain = blend_explain,
 	.rates = blend_rates,
+	.rates_when = "A blend predicts ratings when every member does and no weight is negative.",
 	.predict_rating = blend_predict_rating,
 	.item_similarity = blend_item_similarity,
 };

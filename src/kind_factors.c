@@ -47,6 +47,7 @@
 #include "factor_scores.h"
 #include "foldin.h"
 #include "history.h"
+#include "item_cold.h"
 #include "linalg.h"
 #include "model_acl.h"
 #include "model_cache.h"
@@ -1201,4 +1202,5 @@ const RsModelKind RsFactorsKind = {
 	.rank_vector = factors_rank_vector,
 	.refresh_user = factors_refresh_user,
 	.similar_users = factors_similar_users,
+	.refresh_cold_items = RsRefreshColdVectors,
 };

@@ -32,6 +32,7 @@
 #include "miscadmin.h"
 
 #include "history.h"
+#include "item_cold.h"
 #include "model_kind.h"
 #include "model_load.h"
 #include "neighbor_scores.h"
@@ -282,4 +283,5 @@ const RsModelKind RsItemNeighborsKind = {
 	.item_similarity = item_neighbors_item_similarity,
 	.contributions = item_neighbors_contributions,
 	.explain = RsExplainByUserItems,
+	.refresh_cold_items = RsRefreshColdNeighbors,
 };

@@ -338,6 +338,8 @@ typedef struct RsModelKind
 
 	/* whether the model predicts ratings (evaluate's rmse), and the prediction */
 	bool		(*rates) (RsModel *model);
+	/* when rates is true, for a kind where it varies per model (evaluate's errdetail), else NULL */
+	const char *rates_when;
 	double		(*predict_rating) (RsModel *model, int64 user_id, const RsUserItems *items,
 								   int32 i);
 
@@ -357,6 +359,14 @@ typedef struct RsModelKind
 	 */
 	int			(*similar_users) (RsModel *model, int64 user_id, int k, int64 *out_ids,
 								  float *out_score);
+
+	/*
+	 * refresh_items(): give the items that have appeared in the features
+	 * or embeddings of the model named (owned by owner, locked by the
+	 * caller, not loaded) since training their vectors or neighbour lists
+	 * in its active version; returns how many (src/item_cold.c).
+	 */
+	int32		(*refresh_cold_items) (const char *model, Oid owner);
 } RsModelKind;
 
 #endif							/* RECSYS_MODEL_H */

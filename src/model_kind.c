@@ -27,14 +27,18 @@ typedef struct KindRegistration
 	const char *algorithm;
 	const RsModelKind *kind;
 	bool		no_explain;		/* the kind explains, but not this algorithm */
+	bool		no_cold_items;	/* the kind refreshes cold items, but not this algorithm's */
 } KindRegistration;
 
 static const KindRegistration registry[] = {
 	{"als", &RsFactorsKind},
-	{"mf", &RsFactorsKind},
-	{"bpr", &RsFactorsKind, true},	/* gradient-fitted vectors: no ALS decomposition */
+	/* explicit feedback and BPR take no item features (train_cf, train_bpr) */
+	{"mf", &RsFactorsKind,.no_cold_items = true},
+	/* gradient-fitted vectors: no ALS decomposition */
+	{"bpr", &RsFactorsKind,.no_explain = true,.no_cold_items = true},
 	{"item_knn", &RsItemNeighborsKind},
-	{"ease", &RsItemNeighborsKind},	/* EASE's B matrix, stored as neighbour lists */
+	/* EASE's B matrix, stored as neighbour lists; its features shape B, not cosines */
+	{"ease", &RsItemNeighborsKind,.no_cold_items = true},
 	{"user_knn", &RsUserNeighborsKind},
 	{"popular", &RsPopularKind},
 	{"blend", &RsBlendKind},
@@ -44,16 +48,43 @@ static const KindRegistration registry[] = {
 };
 
 /*
+ * Whether a registered algorithm's models have a callback (its offsetof
+ * in RsModelKind): their kind has it and the registry does not except the
+ * algorithm.
+ */
+static bool
+registration_supports(const KindRegistration *reg, Size callback)
+{
+	if (*(void *const *) ((const char *) reg->kind + callback) == NULL)
+		return false;
+	if (callback == offsetof(RsModelKind, explain) && reg->no_explain)
+		return false;
+	if (callback == offsetof(RsModelKind, refresh_cold_items) && reg->no_cold_items)
+		return false;
+	return true;
+}
+
+/*
+ * RsAlgorithmSupports: whether an algorithm's models support the action
+ * of a callback (its offsetof in RsModelKind); false for an unknown one.
+ */
+bool
+RsAlgorithmSupports(const char *algorithm, Size callback)
+{
+	for (int r = 0; r < lengthof(registry); r++)
+		if (strcmp(registry[r].algorithm, algorithm) == 0)
+			return registration_supports(&registry[r], callback);
+	return false;
+}
+
+/*
  * RsAlgorithmExplains: whether explain splits the scores of an
  * algorithm's models among the user's items.
  */
 bool
 RsAlgorithmExplains(const char *algorithm)
 {
-	for (int r = 0; r < lengthof(registry); r++)
-		if (strcmp(registry[r].algorithm, algorithm) == 0)
-			return registry[r].kind->explain != NULL && !registry[r].no_explain;
-	return false;
+	return RsAlgorithmSupports(algorithm, offsetof(RsModelKind, explain));
 }
 
 /* RsModelKindFor returns the kind serving an algorithm, NULL if none does. */
@@ -73,18 +104,26 @@ RsModelKindFor(const char *algorithm)
 void
 RsKindNotSupported(RsModel *model, const char *action, Size callback)
 {
+	RsAlgorithmNotSupported(model->name, model->algorithm, action, callback);
+}
+
+/*
+ * RsAlgorithmNotSupported raises the same error for a model known by its
+ * name and algorithm only (an action that does not load it).
+ */
+void
+RsAlgorithmNotSupported(const char *name, const char *algorithm, const char *action, Size callback)
+{
 	StringInfoData supported;
 	int			n = 0;
 
 	initStringInfo(&supported);
 	for (int r = 0; r < lengthof(registry); r++)
-		if (*(void *const *) ((const char *) registry[r].kind + callback) != NULL &&
-			!(callback == offsetof(RsModelKind, explain) && registry[r].no_explain))
+		if (registration_supports(&registry[r], callback))
 			appendStringInfo(&supported, "%s%s", n++ > 0 ? ", " : "", registry[r].algorithm);
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("model \"%s\" (algorithm %s) does not support %s",
-					model->name, model->algorithm, action),
+			 errmsg("model \"%s\" (algorithm %s) does not support %s", name, algorithm, action),
 			 n > 0 ? errhint("Models trained with %s support it.", supported.data) : 0));
 }
 

@@ -14,7 +14,7 @@
 #include "model.h"
 
 /* The kinds, one file each (src/kind_*.c). */
-extern const RsModelKind RsFactorsKind;			/* als, mf */
+extern const RsModelKind RsFactorsKind;			/* als, mf, bpr */
 extern const RsModelKind RsItemNeighborsKind;	/* item_knn, ease */
 extern const RsModelKind RsUserNeighborsKind;	/* user_knn */
 extern const RsModelKind RsPopularKind;			/* popular */
@@ -27,7 +27,10 @@ extern bool RsAlgorithmExplains(const char *algorithm);
 extern const RsModelKind *RsModelKindFor(const char *algorithm);
 extern const float *RsColdStartScores(RsModel *model);
 extern void RsInPopularityOrder(RsModel *model, float *scores);
+extern bool RsAlgorithmSupports(const char *algorithm, Size callback);
 extern void RsKindNotSupported(RsModel *model, const char *action, Size callback) pg_attribute_noreturn();
+extern void RsAlgorithmNotSupported(const char *name, const char *algorithm, const char *action,
+									Size callback) pg_attribute_noreturn();
 
 /*
  * RS_REQUIRE(model, callback, action) raises the not-supported error
