@@ -230,9 +230,10 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	weight = MemoryContextAllocExtended(CurrentMemoryContext, (Size) n * K * sizeof(float), MCXT_ALLOC_HUGE);
 	count = palloc(sizeof(int32) * n);
 	/* compact EASE: the largest weights of the whole matrix by magnitude */
-	if (keep < 1)
-		min_magnitude = rs_ease_magnitude_floor(G, n, column_scale,
-												(int64) ceil(keep * n * (double) (n - 1)));
+	if (keep < 1 &&
+		rs_ease_magnitude_floor(G, n, column_scale, (int64) ceil(keep * n * (double) (n - 1)),
+								&min_magnitude, RsCancelRequested, NULL) == RS_EASE_STOPPED)
+		RsKernelStopped(psprintf("training of model \"%s\"", name));
 	for (int32 begin = 0; begin < n; begin += EASE_CHUNK_ROWS)
 	{
 		int32		end = Min(begin + EASE_CHUNK_ROWS, n);

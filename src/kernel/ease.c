@@ -417,17 +417,26 @@ rs_ease_neighbors(const float *P, int32_t n, int32_t row_begin, int32_t row_end,
 	}
 }
 
-float
-rs_ease_magnitude_floor(const float *P, int32_t n, const float *column_scale, int64_t keep)
+int
+rs_ease_magnitude_floor(const float *P, int32_t n, const float *column_scale, int64_t keep,
+						float *floor, RsStopFn stop, void *stop_arg)
 {
 	/* a positive float's bits order as its value: 65536 bins of its top bits */
 	int64_t    *bins = calloc(65536, sizeof(int64_t));
 	int64_t		above = 0;
-	float		floor = FLT_TRUE_MIN;
+	RsStopClock clock = rs_stop_clock(stop, stop_arg);
 
+	*floor = FLT_TRUE_MIN;
 	if (bins == NULL)
-		return FLT_TRUE_MIN;
+		return 0;
 	for (int32_t i = 0; i < n; i++)
+	{
+		/* a row of n weights: one division and one bin each */
+		if (rs_stop_tick(&clock, n))
+		{
+			free(bins);
+			return RS_EASE_STOPPED;
+		}
 		for (int32_t j = 0; j < n; j++)
 		{
 			float		b = fabsf(ease_weight(P, n, i, j, column_scale));
@@ -438,6 +447,7 @@ rs_ease_magnitude_floor(const float *P, int32_t n, const float *column_scale, in
 			memcpy(&bits, &b, sizeof(bits));
 			bins[bits >> 15]++;
 		}
+	}
 	for (int32_t bin = 65535; bin >= 0; bin--)
 	{
 		above += bins[bin];
@@ -445,12 +455,12 @@ rs_ease_magnitude_floor(const float *P, int32_t n, const float *column_scale, in
 		{
 			uint32_t	bits = (uint32_t) bin << 15;
 
-			memcpy(&floor, &bits, sizeof(floor));
+			memcpy(floor, &bits, sizeof(*floor));
 			break;
 		}
 	}
 	free(bins);
-	return floor;
+	return 0;
 }
 
 void

@@ -99,14 +99,16 @@ extern void rs_ease_neighbors(const float *P, int32_t n, int32_t row_begin,
 							  int k, int32_t *nbr, float *weight, int32_t *count);
 
 /*
- * The magnitude above which about keep of B's off-diagonal weights lie
- * (to within 0.4%: the largest bin edge that keeps at least keep, so
- * weights equal to within that are kept together), the smallest positive
- * float (every non-zero weight) when no more than keep are non-zero or
- * memory runs out.
+ * Sets *floor to the magnitude above which about keep of B's off-diagonal
+ * weights lie (to within 0.4%: the largest bin edge that keeps at least
+ * keep, so weights equal to within that are kept together), the smallest
+ * positive float (every non-zero weight) when no more than keep are
+ * non-zero or memory runs out.  It reads all n^2 weights, so it asks stop
+ * (if not NULL) between rows as stop.h says.  Returns 0, or
+ * RS_EASE_STOPPED (*floor unusable).
  */
-extern float rs_ease_magnitude_floor(const float *P, int32_t n, const float *column_scale,
-									 int64_t keep);
+extern int	rs_ease_magnitude_floor(const float *P, int32_t n, const float *column_scale,
+									int64_t keep, float *floor, RsStopFn stop, void *stop_arg);
 
 /*
  * For rows i in [row_begin, row_end) of the dense n x n matrix S, the k

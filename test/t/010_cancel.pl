@@ -28,7 +28,13 @@
 #  - train_bpr with 1,024 factors (new in 0.7.0: checks between strata and
 #    the kernel's stop callback within one), uniform, and adaptive with the
 #    adversarial term from the first epoch (iterations 2: the second half);
-#  - train_ncf with wide layers (the stop callback is asked per mini-batch).
+#  - train_ncf with wide layers (the stop callback is asked per mini-batch);
+#  - compact EASE, train_ease(keep => 0.1) on 3,000 items (0.9.0: the
+#    magnitude floor's pass over all n^2 weights takes the stop callback;
+#    at 300 ms the cancel lands in the Gram matrix or its inverse, which
+#    dominate at any size that fits: the floor's pass costs O(n^2) beside
+#    the inverse's O(n^3), so the unit test test_ease.c
+#    ease_magnitude_floor_stops is what shows the floor itself stops).
 # Each call must fail with the timeout (so it was still running then:
 # the sizes are large enough), and the time from the start of the
 # statement to the error must stay under 1.5 s (1 s is the goal; the
@@ -64,6 +70,10 @@ $node->safe_psql('postgres', q{
 		SELECT u AS user_id, u % 100 + 1 AS item_id FROM generate_series(1, 150000) u;
 	CREATE TABLE featured_items AS
 		SELECT i AS item_id, 'f' || f AS feature FROM generate_series(1, 100) i, generate_series(1, 2000) f;
+	-- 6,000 users buying 8 of 3,000 items (compact EASE)
+	CREATE TABLE eased AS
+		SELECT u AS user_id, (u * 7 + j * 13) % 3000 AS item_id
+		FROM generate_series(1, 6000) u, generate_series(1, 8) j;
 	-- 20,000 users with two ratings each over 500 items
 	CREATE TABLE tall AS
 		SELECT u AS user_id, (u * 7 + j * 13) % 500 AS item_id, (1 + (u + j) % 5)::real AS rating
@@ -155,6 +165,8 @@ my @cases = (
 	[ 'train_ncf, hidden 1,024 and 512, 256 factors, batch_size 8,192',
 		q{SELECT 1 FROM recsys.train_ncf('tall', factors => 256, hidden => '{1024,512}', iterations => 5,
 			batch_size => 8192, model => 'c9')} ],
+	[ 'train_ease, keep 0.1, 3,000 items',
+		q{SELECT 1 FROM recsys.train_ease('eased', 100, model => 'c11', keep => 0.1)} ],
 );
 for my $case (@cases)
 {
@@ -170,7 +182,7 @@ for my $case (@cases)
 $session->quit;
 
 # after the cancels, nothing half-trained is left and the model serves
-is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.models WHERE name IN ('c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9', 'c10')}),
+is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.models WHERE name IN ('c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9', 'c10', 'c11')}),
 	'0', 'cancelled training left no model');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.recommend(2, 5, 'wide1024')}),
 	'5', 'the model still serves');

@@ -17,6 +17,17 @@ static const int64_t indptr[] = {0, 2, 4, 5, 7};
 static const int32_t indices[] = {0, 1, 0, 2, 1, 1, 2};
 static const float data[] = {1, 3, 1, 1, 2, 1, 1};
 
+/* rs_ease_magnitude_floor without a stop callback */
+static float
+magnitude_floor(const float *P, int32_t n, int64_t keep)
+{
+	float		floor;
+
+	if (rs_ease_magnitude_floor(P, n, NULL, keep, &floor, NULL, NULL) != 0)
+		return -1;
+	return floor;
+}
+
 UNIT_TEST(ease_gram_counts_co_occurrences)
 {
 	RsCsr		R = {4, 3, 7, (int64_t *) indptr, (int32_t *) indices, (float *) data};
@@ -173,7 +184,7 @@ UNIT_TEST(ease_matches_direct_inverse)
 	UNIT_CHECK(count[0] == 2 && count[1] == 1 && nbr[2] == 2 && nbr[3] == -1);
 	/* about 2 of the 6 weights lie above the floor for keep 2: 7/19 and 7/23 */
 	{
-		float		floor = rs_ease_magnitude_floor(G, 3, NULL, 2);
+		float		floor = magnitude_floor(G, 3, 2);
 
 		UNIT_CHECK(floor <= 7.0 / 23 && floor > 4.0 / 23);
 	}
@@ -207,9 +218,47 @@ UNIT_TEST(ease_magnitude_floor)
 	 * 0.1 (B_03, B_30), the rest 0: keeping 2 puts the floor at 0.5's bin,
 	 * keeping 3 or 4 at 0.1's, more than the 4 non-zero ones every non-zero one
 	 */
-	UNIT_CHECK(rs_ease_magnitude_floor(P, 4, NULL, 2) <= 0.5f && rs_ease_magnitude_floor(P, 4, NULL, 2) > 0.1f);
-	UNIT_CHECK(rs_ease_magnitude_floor(P, 4, NULL, 3) <= 0.1f && rs_ease_magnitude_floor(P, 4, NULL, 3) > 0.09f);
-	UNIT_CHECK(rs_ease_magnitude_floor(P, 4, NULL, 100) == FLT_TRUE_MIN);
+	UNIT_CHECK(magnitude_floor(P, 4, 2) <= 0.5f && magnitude_floor(P, 4, 2) > 0.1f);
+	UNIT_CHECK(magnitude_floor(P, 4, 3) <= 0.1f && magnitude_floor(P, 4, 3) > 0.09f);
+	UNIT_CHECK(magnitude_floor(P, 4, 100) == FLT_TRUE_MIN);
+}
+
+static int
+stop_at_first(void *arg)
+{
+	int		   *calls = arg;
+
+	return ++*calls >= 1;
+}
+
+static int
+never_stop(void *arg)
+{
+	++*(int *) arg;
+	return 0;
+}
+
+/*
+ * The floor reads n^2 weights: on a matrix of more than RS_STOP_WORK of
+ * them the caller's stop is asked within the pass and ends it.
+ */
+UNIT_TEST(ease_magnitude_floor_stops)
+{
+	int32_t		n = 4200;			/* 17.6M weights > RS_STOP_WORK */
+	float	   *P = malloc(sizeof(float) * (size_t) n * n);
+	int			calls = 0;
+	float		floor = 0;
+
+	for (int64_t a = 0; a < (int64_t) n * n; a++)
+		P[a] = (a % (n + 1)) == 0 ? 1.0f : 0.01f;
+	UNIT_CHECK(rs_ease_magnitude_floor(P, n, NULL, 10, &floor, stop_at_first, &calls) == RS_EASE_STOPPED);
+	UNIT_CHECK(calls == 1);
+	/* never asked to stop: it runs to the end, every weight 0.01 */
+	calls = 0;
+	UNIT_CHECK(rs_ease_magnitude_floor(P, n, NULL, 10, &floor, never_stop, &calls) == 0);
+	UNIT_CHECK(calls == 1);
+	UNIT_CHECK(floor <= 0.01f && floor > 0.0099f);
+	free(P);
 }
 
 UNIT_TEST(ease_refuses_indefinite)
