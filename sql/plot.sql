@@ -94,6 +94,13 @@ SELECT xml_is_well_formed_document(recsys._plot_heatmap('{a}', '{b}', '{1.7e308}
 	AS one_huge_value;
 SELECT xml_is_well_formed_document(recsys.plot_lines('{a}', '{5e-324}', '{1}')) AS tiny_value,
 	   recsys.plot_lines('{a}', '{5e-324}', '{1}') NOT LIKE '%nan%' AS tiny_value_no_nan;
+-- subnormal spans: the argument and the smallest span in the message;
+-- equal tiny values and a span of 1e-300 plot (no NaN)
+SELECT recsys.plot_lines('{a,a}', '{5e-324,1e-323}', '{1,2}');
+SELECT recsys.plot_lines('{a,a}', '{1,2}', '{0,2e-310}');
+SELECT recsys.plot_lines('{a}', '{1}', '{1e-320}', lower => '{1e-320}', upper => '{2e-320}');
+SELECT recsys.plot_lines('{a}', '{3e-323}', '{1}') NOT LIKE '%nan%' AS tiny_value_no_nan,
+	   recsys.plot_lines('{a,a}', '{1e-300,2e-300}', '{1,2}') NOT LIKE '%nan%' AS smallest_span_no_nan;
 SELECT recsys._plot_heatmap('{a,a}', '{b,b}', '{1,2}', '', 'x', 'y', 'v', 640, 400);
 SELECT recsys._plot_heatmap('{a}', '{NULL}', '{1}', '', 'x', 'y', 'v', 640, 400);
 SELECT recsys.plot_tune(ARRAY['{"f": 2}']::jsonb[], '{0.1}', 'f', 'r');

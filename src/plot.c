@@ -201,6 +201,28 @@ require_span(double lo, double hi, const char *argname)
 				 errhint("Scale the values (plot thousands, or a logarithm).")));
 }
 
+/*
+ * The smallest span of unequal values an axis scales: its ticks, a tenth
+ * of the span or so, stay normal doubles (below DBL_MIN they lose
+ * precision, and below 4.9e-324 the step is 0 and the positions NaN).
+ */
+#define PLOT_MIN_SPAN 1e-300
+
+/*
+ * Refuse unequal values closer together than PLOT_MIN_SPAN (subnormal
+ * spans): the argument, the span and the allowed range in the message.
+ */
+static void
+require_scalable_span(double lo, double hi, const char *argname)
+{
+	if (hi > lo && hi - lo < PLOT_MIN_SPAN)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the values of %s must all be equal or span at least %g, not %g",
+						argname, PLOT_MIN_SPAN, hi - lo),
+				 errhint("Scale the values (multiply them by a power of ten).")));
+}
+
 /* Widen [lo, hi] to tick boundaries; an empty range by one unit. */
 static void
 nice_range(double *lo, double *hi, int target)
@@ -212,8 +234,9 @@ nice_range(double *lo, double *hi, int target)
 		double		mid = *lo;
 		double		half = fabs(mid) * 0.5;
 
-		if (!(half > 0))
-			half = 1;			/* 0, or a subnormal whose half is 0 */
+		/* 0, or so tiny a value that its half-range would not scale */
+		if (!(half >= PLOT_MIN_SPAN / 2))
+			half = 1;
 
 		*lo = mid - half;
 		*hi = mid + half;
@@ -441,6 +464,8 @@ recsys_plot_lines(PG_FUNCTION_ARGS)
 		f.x_min = f.y_min = 0, f.x_max = f.y_max = 1;
 	require_span(f.x_min, f.x_max, "x");
 	require_span(f.y_min, f.y_max, has_band ? "y (with lower and upper)" : "y");
+	require_scalable_span(f.x_min, f.x_max, "x");
+	require_scalable_span(f.y_min, f.y_max, has_band ? "y (with lower and upper)" : "y");
 	/* widening to round ticks can overflow too (values near the largest double) */
 	nice_range(&f.x_min, &f.x_max, 6);
 	nice_range(&f.y_min, &f.y_max, 6);
