@@ -11,7 +11,7 @@ OBJS = src/recsys.o src/args.o src/array_util.o src/blas_loader.o src/blend.o sr
 	src/fold_in.o src/history.o src/ingest.o src/item_cold.o src/item_features.o src/model_acl.o src/model_cache.o src/model_kind.o src/model_load.o \
 	$(KIND_OBJS) src/model_store.o src/planner_support.o src/plot.o src/privacy.o src/profile.o src/progress.o src/recency.o src/recommend.o \
 	src/search_catalog.o src/shared_cache.o src/source_stats.o src/spi_util.o \
-	src/train_bpr.o src/train_cf.o src/train_common.o src/train_ease.o src/train_fm.o src/train_knn.o src/train_ncf.o src/train_neighborhood.o src/train_popular.o $(KERNEL_OBJS)
+	src/train_bpr.o src/train_cf.o src/train_common.o src/train_ease.o src/train_fm.o src/train_knn.o src/train_ncf.o src/train_neighborhood.o src/train_popular.o src/tune_search.o $(KERNEL_OBJS)
 
 # sql/recsys.sql is the one hand-edited install script, built into the
 # current version's.  Released scripts are frozen, as pgvector keeps them:

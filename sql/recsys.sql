@@ -3694,21 +3694,13 @@ COMMENT ON FUNCTION recsys.search(text, bigint, integer, text, text, bigint[], b
 -- candidate with the relevant item (p_row, p_dt, p_dp, p_dpop, p_db,
 -- p_before: parallel arrays, one element per pair); ties go to the
 -- smaller item_id, as in search.  Arrays, not a temporary table: a role
--- without TEMPORARY on the database tunes too.
+-- without TEMPORARY on the database tunes too; a loop in C
+-- (src/tune_search.c), evaluated a few hundred times per tune_search.
 CREATE FUNCTION recsys._search_ndcg(w real[], p_row bigint[], p_dt real[], p_dp real[], p_dpop real[],
 									p_db real[], p_before boolean[], n_alone bigint, n_rows bigint)
 RETURNS double precision
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT (coalesce(sum(CASE WHEN x.r <= 10 THEN ln(2) / ln(x.r + 1) ELSE 0 END), 0) + n_alone) / n_rows
-	FROM (SELECT 1 + count(*) FILTER (WHERE p.d > 0 OR (p.d = 0 AND p.before)) AS r
-		  FROM (SELECT u.row_id, u.before,
-					   u.dt * w[1] + u.dp * w[2] + u.dpop * w[3] + u.db * w[4] AS d
-				FROM unnest(p_row, p_dt, p_dp, p_dpop, p_db, p_before)
-					 AS u(row_id, dt, dp, dpop, db, before)) p
-		  GROUP BY p.row_id) x
-$$;
+AS 'MODULE_PATHNAME', 'recsys_search_ndcg'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION recsys._search_ndcg(real[], bigint[], real[], real[], real[], real[], boolean[], bigint, bigint) IS
 	'internal: tune_search''s objective';
 

@@ -165,6 +165,17 @@ SELECT item_id FROM recsys.search('bag', k => 1);
 SELECT recsys.tune_search('default', 'shop_searches', user_col => 'nope');
 CREATE TABLE no_searches (user_id bigint, query text, item_id bigint);
 SELECT recsys.tune_search('default', 'no_searches');
+-- its objective (internal, src/tune_search.c), known by construction:
+-- row 1 has one competitor ahead (d = 1) and one behind (d = -1): rank 2;
+-- row 2 one tied competitor with a smaller id: rank 2; one row alone:
+-- (2 / log2(3) + 1) / 3 = 0.753953
+SELECT round(recsys._search_ndcg('{1,0,0,0}', '{1,1,2}', '{1,-1,0}', '{0,0,0}', '{0,0,0}', '{0,0,0}',
+								 '{f,f,t}', 1, 3)::numeric, 6) AS ndcg;
+SELECT recsys._search_ndcg('{1,0,0}', '{1}', '{1}', '{0}', '{0}', '{0}', '{f}', 0, 1);
+SELECT recsys._search_ndcg('{1,0,0,0}', '{1,2}', '{1}', '{0}', '{0}', '{0}', '{f}', 0, 2);
+SELECT recsys._search_ndcg('{1,0,0,0}', '{1}', '{NULL}', '{0}', '{0}', '{0}', '{f}', 0, 1);
+SELECT recsys._search_ndcg('{1,0,0,0}', '{5}', '{1}', '{0}', '{0}', '{0}', '{f}', 0, 1);
+SELECT recsys._search_ndcg('{1,0,0,0}', '{1}', '{1}', '{0}', '{0}', '{0}', '{f}', 0, 0);
 
 -- owners, grantees, and the source read as the catalog's owner
 CREATE ROLE regress_recsys_search_a;
