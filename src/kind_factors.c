@@ -335,6 +335,7 @@ typedef struct FlatFactors
 	Size		item_norms;
 	Size		mean_user;		/* 0: none */
 	Size		mean_history;	/* 0: none */
+	Size		q8;				/* the compressed copy (compressed_items), 0: none */
 } FlatFactors;
 
 /* Lay the item factors out flat: everything but the per-backend user state. */
@@ -357,6 +358,23 @@ factors_flatten(RsModel *model, RsFlat *flat)
 		h.mean_user = RsFlatPut(flat, f->mean_user, sizeof(float) * f->k);
 	if (f->mean_history != NULL)
 		h.mean_history = RsFlatPut(flat, f->mean_history, sizeof(float) * Max(n, 1));
+
+	/*
+	 * The compressed copy too, when ranking would build one (the
+	 * publisher's recsys.compressed_scan decides; a backend with it off
+	 * does not use it): copied if this backend built it already, else
+	 * compressed straight into the shared copy (pure C, no allocation),
+	 * so no attaching backend builds its own.
+	 */
+	if (recsys_compressed_scan && n >= COMPRESSED_MIN_ITEMS)
+	{
+		h.q8 = RsFlatPut(flat, f->q8, rs_q8_bytes(n, f->k));
+		if (flat->base != NULL && f->q8 == NULL)
+		{
+			rs_q8_init(flat->base + h.q8, n, f->k);
+			rs_q8_build(flat->base + h.q8, f->item_factors, 0, n);
+		}
+	}
 	if (flat->base != NULL)
 		memcpy(flat->base + header, &h, sizeof(h));
 }
@@ -376,6 +394,8 @@ factors_attach(RsModel *model, const RsCatalogRow *row, const char *copy, Size k
 	f->score_bias = h->score_bias ? f->item_bias : NULL;
 	f->mean_user = RsFlatAt(copy, h->mean_user);
 	f->mean_history = RsFlatAt(copy, h->mean_history);
+	/* read-only, as rs_q8_score_topk reads it; NULL: built here on first use */
+	f->q8 = RsFlatAt(copy, h->q8);
 }
 
 /* Read the user's stored vector and bias; false if there is none. */
