@@ -155,8 +155,8 @@ sync_id(SyncWork *work, SPIPlanPtr read, int64 id, int64 *n, int64 *total)
 		char		nulls[4] = {' ', ' ', ' ', isnull ? 'n' : ' '};
 
 		if (SPI_execute_with_args("INSERT INTO recsys.catalog_docs (catalog, item_id, doc, length, embedding) "
-								  "SELECT $1, $2, $3, (SELECT pg_catalog.coalesce(pg_catalog.sum("
-								  "pg_catalog.coalesce(pg_catalog.array_length(u.positions, 1), 1)), 0) "
+								  "SELECT $1, $2, $3, (SELECT coalesce(pg_catalog.sum("
+								  "coalesce(pg_catalog.array_length(u.positions, 1), 1)), 0) "
 								  "FROM pg_catalog.unnest($3) u), $4 RETURNING length",
 								  4, types, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "indexing a product failed");
