@@ -38,6 +38,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "model_acl.h"
 #include "search_catalog.h"
@@ -310,6 +311,12 @@ recsys_catalog_sync(PG_FUNCTION_ARGS)
 				work.n_ids++;
 		}
 	}
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(cat.owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the owner of catalog \"%s\" (role with OID %u) no longer exists", cat.name, cat.owner),
+				 errdetail("A catalog's product table is read with its owner's rights."),
+				 errhint("Drop the catalog and index the product table again.")));
 	if (work.truncate || work.n_ids > 0)
 		RsRunAsOwner(cat.name, cat.owner, sync_as_owner, &work);
 	SPI_finish();
