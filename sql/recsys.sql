@@ -3269,7 +3269,9 @@ BEGIN
 	END IF;
 	UPDATE recsys.catalogs c
 	SET version = c.version + 1, n_items = n, refreshed_at = now(),
-		avg_length = coalesce((SELECT avg(d.length) FROM recsys.catalog_docs d WHERE d.catalog = cat.name), 0)
+		-- (the integer total over n in double, as the trigger keeps it)
+		avg_length = coalesce((SELECT sum(d.length)::double precision / nullif(count(*), 0)
+							   FROM recsys.catalog_docs d WHERE d.catalog = cat.name), 0)
 	WHERE c.name = cat.name;
 	RETURN n;
 END
@@ -3339,6 +3341,70 @@ $$;
 COMMENT ON FUNCTION recsys.index_catalog(regclass, name, name[], regconfig, text, name) IS
 	'index a product table for recsys.search: tsvectors, a GIN index and BM25 statistics, kept as catalog "name"';
 
+-- internal: the trigger keeping a catalog current (src/search_sync.c)
+CREATE FUNCTION recsys._catalog_sync()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'recsys_catalog_sync'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._catalog_sync() IS
+	'internal: brings a search catalog up to date with its product table''s changed rows, as the catalog''s owner';
+
+-- keep a catalog current without refresh calls: triggers on its product
+-- table index every inserted, updated or deleted product (and empty the
+-- catalog on TRUNCATE) in the same transaction, as the catalog's owner
+CREATE FUNCTION recsys.catalog_trigger(catalog text DEFAULT 'default', enabled boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cat recsys.catalogs;
+	rel regclass;
+	row_trigger name;
+	truncate_trigger name;
+	cols text;
+BEGIN
+	IF enabled IS NULL THEN
+		RAISE EXCEPTION 'enabled must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	cat := recsys._lock_catalog(catalog, 'change the trigger of');
+	rel := to_regclass(cat.source);
+	row_trigger := left('recsys_catalog_' || cat.name, 63);
+	truncate_trigger := left('recsys_catalog_truncate_' || cat.name, 63);
+	IF rel IS NULL THEN
+		IF NOT enabled THEN
+			RETURN false;	-- (dropping a catalog whose table is gone)
+		END IF;
+		RAISE EXCEPTION 'the source of catalog "%", relation %, no longer exists', cat.name, cat.source
+			USING ERRCODE = 'undefined_table',
+				  HINT = 'Index the product table again with recsys.index_catalog.';
+	END IF;
+	IF enabled AND (SELECT c.relkind FROM pg_class c WHERE c.oid = rel) NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION 'catalog "%" indexes %, which is not a table', cat.name, cat.source
+			USING ERRCODE = 'wrong_object_type',
+				  HINT = 'Only a table''s changes fire triggers: refresh a view''s catalog with recsys.refresh_catalog.';
+	END IF;
+	IF EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = rel AND t.tgname IN (row_trigger, truncate_trigger)) THEN
+		EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', row_trigger, rel);
+		EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', truncate_trigger, rel);
+	END IF;
+	IF enabled THEN
+		-- an UPDATE of other columns (a price) changes nothing searchable
+		SELECT string_agg(format('%I', c.col), ', ') INTO cols
+		FROM unnest(cat.id_col || cat.text_cols || cat.embedding_col) c(col) WHERE c.col IS NOT NULL;
+		EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OF %s OR DELETE ON %s '
+					   'FOR EACH ROW EXECUTE FUNCTION recsys._catalog_sync(%L)', row_trigger, cols, rel, cat.name);
+		EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %s '
+					   'FOR EACH STATEMENT EXECUTE FUNCTION recsys._catalog_sync(%L)', truncate_trigger, rel, cat.name);
+		-- from a fresh start: what changed before is in too
+		PERFORM recsys.refresh_catalog(cat.name);
+	END IF;
+	RETURN enabled;
+END
+$$;
+COMMENT ON FUNCTION recsys.catalog_trigger(text, boolean) IS
+	'keep a search catalog current with triggers on its product table (enabled => false removes them)';
+
 CREATE FUNCTION recsys.drop_catalog(catalog text, if_exists boolean DEFAULT false)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
@@ -3352,6 +3418,7 @@ BEGIN
 		RETURN false;
 	END IF;
 	PERFORM recsys._lock_catalog(catalog, 'drop');
+	PERFORM recsys.catalog_trigger(catalog, false);
 	DELETE FROM recsys.catalogs c WHERE c.name = drop_catalog.catalog;
 	RETURN true;
 END
@@ -3414,6 +3481,18 @@ LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._seen_items(bigint, text) IS
 	'internal: the model''s items a user has in its source, as recommend''s exclude_seen reads them';
 
+-- internal: a search query's matches in a catalog (GIN), with BM25 over
+-- terms and the lexemes prefixes complete, and the model's user count of
+-- each; the best recsys.search_max_matches by both when more match
+CREATE FUNCTION recsys._search_matches(
+	catalog text, tsq tsquery, terms text[], prefixes text[], n_items bigint,
+	avg_length double precision, candidates bigint[], also bigint[], model text,
+	OUT ids bigint[], OUT bm25 double precision[], OUT n_users integer[])
+AS 'MODULE_PATHNAME', 'recsys_search_matches'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._search_matches(text, tsquery, text[], text[], bigint, double precision, bigint[], bigint[], text) IS
+	'internal: a search query''s matches with their BM25 and popularity';
+
 -- internal: the candidates of a query with their features, raw and
 -- normalised to [0, 1] over the candidates (min-max; 0 when all are
 -- equal).  Text: BM25 (k1 1.2, b 0.75) over the catalog's lexemes;
@@ -3445,8 +3524,8 @@ DECLARE
 	fix text;
 	trgm text;
 	ids bigint[];
-	docs tsvector[];
-	lengths integer[];
+	bm25s double precision[];
+	users integer[];
 	known bigint[] := '{}';
 	personal_ids bigint[] := '{}';
 	personal_scores real[] := '{}';
@@ -3525,18 +3604,12 @@ BEGIN
 	END LOOP;
 	tsq := tsq_text::tsquery;	-- NULL (matches nothing) for stop words
 
-	IF coalesce(cardinality(also), 0) = 0 THEN
-		-- (apart, so that the plan is the GIN index's alone)
-		SELECT array_agg(d.item_id), array_agg(d.doc), array_agg(d.length) INTO ids, docs, lengths
-		FROM recsys.catalog_docs d
-		WHERE d.catalog = cat.name AND d.doc @@ tsq
-		  AND (candidates IS NULL OR d.item_id = ANY (candidates));
-	ELSE
-		SELECT array_agg(d.item_id), array_agg(d.doc), array_agg(d.length) INTO ids, docs, lengths
-		FROM recsys.catalog_docs d
-		WHERE d.catalog = cat.name AND (d.doc @@ tsq OR d.item_id = ANY (also))
-		  AND (candidates IS NULL OR d.item_id = ANY (candidates));
-	END IF;
+	-- the matches (GIN), their BM25 and user counts, capped to the best
+	-- recsys.search_max_matches by both for generic words (src/search_match.c)
+	SELECT m.ids, m.bm25, m.n_users INTO ids, bm25s, users
+	FROM recsys._search_matches(cat.name, tsq, terms, prefixes, cat.n_items, cat.avg_length,
+								candidates, CASE WHEN cardinality(also) > 0 THEN also END,
+								model) m;
 	IF ids IS NULL THEN
 		RETURN;
 	END IF;
@@ -3558,43 +3631,13 @@ BEGIN
 	END IF;
 
 	RETURN QUERY
-	WITH cand AS (
-		SELECT c.item_id, c.doc, c.length FROM unnest(ids, docs, lengths) c(item_id, doc, length)
-	), idf AS MATERIALIZED (
-		-- the query's lexemes in the catalog (those a prefix completes
-		-- too), each inverse document frequency computed once
-		SELECT t.lexeme, ln(1 + (cat.n_items - t.df + 0.5) / (t.df + 0.5)) AS idf
-		FROM recsys.catalog_terms t
-		WHERE t.catalog = cat.name AND t.lexeme = ANY (terms)
-		UNION
-		SELECT t.lexeme, ln(1 + (cat.n_items - t.df + 0.5) / (t.df + 0.5))
-		FROM recsys.catalog_terms t
-		WHERE cardinality(prefixes) > 0 AND t.catalog = cat.name
-		  AND EXISTS (SELECT FROM unnest(prefixes) p WHERE starts_with(t.lexeme, p))
-	), bm25 AS (
-		SELECT c.item_id,
-			   sum(q.idf * m.tf * 2.2 / (m.tf + 1.2 * (0.25 + 0.75 * c.length / greatest(cat.avg_length, 1e-9)))) AS s
-		FROM cand c
-		CROSS JOIN LATERAL (SELECT u.lexeme, coalesce(array_length(u.positions, 1), 1) AS tf
-							FROM unnest(c.doc) u) m
-		JOIN idf q ON q.lexeme = m.lexeme
-		GROUP BY c.item_id
-	), personal AS (
-		SELECT p.item_id, p.score FROM unnest(personal_ids, personal_scores) p(item_id, score)
-	), f AS MATERIALIZED (
-		SELECT c.item_id, coalesce(b.s, 0)::real AS text_score, p.score AS personal_score,
-			   coalesce(o.n_users, 0)::real AS popularity_score,
+	WITH f AS MATERIALIZED (
+		SELECT c.item_id, c.bm25::real AS text_score, p.score AS personal_score,
+			   c.n_users::real AS popularity_score,
 			   (cardinality(personal_ids) > 0 AND c.item_id = ANY (seen)) AS bought,
-			   coalesce(b.s, 0) AS x_text, p.score AS x_personal,
-			   ln(1 + coalesce(o.n_users, 0)) AS x_pop
-		FROM cand c
-		LEFT JOIN bm25 b ON b.item_id = c.item_id
-		LEFT JOIN personal p ON p.item_id = c.item_id
-		-- (one index probe per candidate, not a scan of the model's items)
-		LEFT JOIN LATERAL (SELECT s.n_users FROM recsys.item_stats s
-						   WHERE s.model = _search_features.model AND s.version = model_version
-							 AND s.item_id = c.item_id
-						   LIMIT 1) o ON true
+			   c.bm25 AS x_text, p.score AS x_personal, ln(1 + c.n_users) AS x_pop
+		FROM unnest(ids, bm25s, users) c(item_id, bm25, n_users)
+		LEFT JOIN unnest(personal_ids, personal_scores) p(item_id, score) ON p.item_id = c.item_id
 	), m AS (
 		-- the ranges of the features over the matches (an item the model
 		-- does not score counts as its lowest score)

@@ -23,6 +23,7 @@ int			recsys_max_memory_mb = RECSYS_DEFAULT_MAX_MEMORY_MB;
 int			recsys_keep_versions = RECSYS_DEFAULT_KEEP_VERSIONS;
 bool		recsys_compressed_scan = true;
 bool		recsys_bulk_write = true;
+int			recsys_search_max_matches = RECSYS_DEFAULT_SEARCH_MAX_MATCHES;
 
 void		_PG_init(void);
 
@@ -91,6 +92,19 @@ _PG_init(void)
 							 true,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+
+	/*
+	 * Only generic words matching more products than this are affected
+	 * (src/search_match.c): the search data set's queries match 154 at most.
+	 */
+	DefineCustomIntVariable("recsys.search_max_matches",
+							"Sets how many of a search query's matches, the best by BM25 and popularity, the model scores.",
+							"0 scores every match.",
+							&recsys_search_max_matches,
+							RECSYS_DEFAULT_SEARCH_MAX_MATCHES,
+							0, INT_MAX,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
 
 	RsModelCacheInit();
 	RsSharedCacheInit();

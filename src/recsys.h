@@ -26,11 +26,15 @@
 #define RECSYS_DEFAULT_KEEP_VERSIONS 3
 #define RECSYS_MAX_KEEP_VERSIONS 1000
 
+/* recsys.search_max_matches: a search query's matches the model scores (0: all) */
+#define RECSYS_DEFAULT_SEARCH_MAX_MATCHES 1000
+
 extern int	recsys_threads;
 extern int	recsys_keep_versions;
 extern bool recsys_compressed_scan;
 extern bool recsys_bulk_write;
 extern int	recsys_max_memory_mb;
+extern int	recsys_search_max_matches;
 
 /* recsys.max_memory in bytes */
 #define RECSYS_MAX_MEMORY_BYTES ((Size) recsys_max_memory_mb * 1024 * 1024)

@@ -36,6 +36,7 @@
 
 #include "args.h"
 #include "model_acl.h"
+#include "search_catalog.h"
 
 PG_FUNCTION_INFO_V1(recsys_catalog_source);
 
@@ -76,8 +77,8 @@ read_source(void *arg)
  * exists (to_regclass's answer, without calling it through
  * DirectFunctionCall1, which cannot return the NULL it gives then).
  */
-static Oid
-source_relid(const char *source)
+Oid
+RsCatalogSourceRelid(const char *source)
 {
 	List	   *names = stringToQualifiedNameList(source);
 
@@ -94,6 +95,41 @@ source_column(Oid relid, const char *relname, const char *col, const char *argna
 				 errmsg("column \"%s\" of relation %s does not exist", col, relname),
 				 errhint("Name an existing column as %s of recsys.index_catalog.", argname)));
 	return quote_identifier(col);
+}
+
+/*
+ * The read of a catalog's source (relid, named relname): id, the text
+ * columns joined by spaces and parsed with the text search configuration
+ * $1 (an OID), and the embedding; only the row whose id equals $2 (an
+ * int8) when by_id, so that an index on the id serves it.
+ */
+char *
+RsCatalogSourceQuery(Oid relid, const char *relname, const char *id_col, Datum text_cols,
+					 const char *embedding_col, bool by_id)
+{
+	StringInfoData sql;
+	Datum	   *cols;
+	int			ncols;
+	const char *id = source_column(relid, relname, id_col, "id_col");
+
+	deconstruct_array(DatumGetArrayTypeP(text_cols), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
+					  &cols, NULL, &ncols);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT (s.%s)::pg_catalog.int8, pg_catalog.to_tsvector($1::pg_catalog.oid::pg_catalog.regconfig, "
+					 "pg_catalog.concat_ws(' '", id);
+	for (int c = 0; c < ncols; c++)
+		appendStringInfo(&sql, ", (s.%s)::pg_catalog.text",
+						 source_column(relid, relname, NameStr(*DatumGetName(cols[c])), "text_cols"));
+	appendStringInfoString(&sql, ")), ");
+	if (embedding_col)
+		appendStringInfo(&sql, "(s.%s)::pg_catalog.float4[]",
+						 source_column(relid, relname, embedding_col, "embedding_col"));
+	else
+		appendStringInfoString(&sql, "NULL::pg_catalog.float4[]");
+	appendStringInfo(&sql, " FROM %s s", relname);
+	if (by_id)
+		appendStringInfo(&sql, " WHERE s.%s OPERATOR(pg_catalog.=) $2::pg_catalog.int8", id);
+	return sql.data;
 }
 
 /*
@@ -116,13 +152,11 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 	char	   *embedding_col = NULL;
 	char	   *source_owner = NULL;
 	char	   *relname;
-	StringInfoData sql;
+	char	   *sql;
 	SourceRead	read;
 	Datum		arg[1];
 	Oid			argtype[1] = {TEXTOID};
 	bool		isnull;
-	Datum	   *cols;
-	int			ncols;
 
 	RsRequireArg(fcinfo, 0, "catalog");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -151,7 +185,7 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("must be owner of catalog \"%s\" to read its source", name)));
-		relid = source_relid(source);
+		relid = RsCatalogSourceRelid(source);
 		if (!OidIsValid(relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -173,27 +207,12 @@ recsys_catalog_source(PG_FUNCTION_ARGS)
 
 	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
 	RsCheckRecordedRelation("catalog", name, relname, relid, owner, source_owner);
-	deconstruct_array(DatumGetArrayTypeP(text_cols), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
-					  &cols, NULL, &ncols);
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT (s.%s)::pg_catalog.int8, pg_catalog.to_tsvector($1::pg_catalog.oid::pg_catalog.regconfig, "
-					 "pg_catalog.concat_ws(' '",
-					 source_column(relid, relname, id_col, "id_col"));
-	for (int c = 0; c < ncols; c++)
-		appendStringInfo(&sql, ", (s.%s)::pg_catalog.text",
-						 source_column(relid, relname, NameStr(*DatumGetName(cols[c])), "text_cols"));
-	appendStringInfoString(&sql, ")), ");
-	if (embedding_col)
-		appendStringInfo(&sql, "(s.%s)::pg_catalog.float4[]",
-						 source_column(relid, relname, embedding_col, "embedding_col"));
-	else
-		appendStringInfoString(&sql, "NULL::pg_catalog.float4[]");
-	appendStringInfo(&sql, " FROM %s s", relname);
+	sql = RsCatalogSourceQuery(relid, relname, id_col, text_cols, embedding_col, false);
 
 	{
 		Oid			types[1] = {OIDOID};
 
-		read.plan = SPI_prepare(sql.data, 1, types);
+		read.plan = SPI_prepare(sql, 1, types);
 		if (read.plan == NULL)
 			elog(ERROR, "preparing the read of catalog \"%s\" failed: %s", name,
 				 SPI_result_code_string(SPI_result));

@@ -12,7 +12,8 @@
 # SEARCH_BASELINE=<git ref> also times that commit's search (its
 # _search_features and search, loaded as schema bench_old over the same
 # catalog and model) in the same run, each query old then new, so that the
-# two are compared under the same load.
+# two are compared under the same load; "new, no cap" is the new search
+# with recsys.search_max_matches = 0 (every match scored).
 #
 # Prints figures; not a test.
 set -euo pipefail
@@ -26,6 +27,7 @@ recsys_start_cluster
 recsys_psql -c "CREATE EXTENSION recsys" -c "CREATE EXTENSION pg_trgm"
 t0=$(date +%s.%N)
 bash "$RECSYS_ROOT/test/tools/load_shop.sh" "$events" 42
+echo "load average: $(cut -d" " -f1-3 /proc/loadavg)"
 echo "shop loaded in $(echo "$(date +%s.%N) - $t0" | bc) s ($events events)"
 baseline_sql=/dev/null
 if [[ -n "${SEARCH_BASELINE:-}" ]]; then
@@ -42,7 +44,7 @@ fi
 recsys_psql -f "$baseline_sql"
 [[ "$baseline_sql" == /dev/null ]] || rm -f "$baseline_sql"
 variants="'new'"
-[[ -n "${SEARCH_BASELINE:-}" ]] && variants="'old', 'new'"
+[[ -n "${SEARCH_BASELINE:-}" ]] && variants="'old', 'new, no cap', 'new'"
 recsys_psql <<SQL
 SET recsys.threads = 2;
 SELECT count(*) AS products FROM shop.products;
@@ -78,6 +80,8 @@ BEGIN
 		SELECT count(*) INTO matches FROM recsys.catalog_docs d WHERE d.doc @@ plainto_tsquery('english', r.query);
 		n := r.n;
 		FOREACH variant IN ARRAY ARRAY[$variants] LOOP
+			PERFORM set_config('recsys.search_max_matches',
+							   CASE variant WHEN 'new, no cap' THEN '0' ELSE '1000' END, true);
 			-- warm: the same call once before the timed one
 			EXECUTE format('SELECT count(*) FROM %s.search(\$1, \$2)',
 						   CASE variant WHEN 'old' THEN 'bench_old' ELSE 'recsys' END)
@@ -92,6 +96,7 @@ BEGIN
 	END LOOP;
 END
 \$\$;
+\! echo "load average: \$(cut -d' ' -f1-3 /proc/loadavg)"
 SELECT 'personalised' AS search, variant, count(*) AS queries,
 	   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) AS p50_ms,
 	   round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 2) AS p90_ms,

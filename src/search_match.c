@@ -1,0 +1,345 @@
+/*-------------------------------------------------------------------------
+ *
+ * search_match.c
+ *		A search query's matches with their BM25 and popularity, in C.
+ *
+ * recsys._search_features (sql/recsys.sql) resolves the query's words
+ * (prefixes, typos) into a tsquery and the lexemes it scores; this file
+ * does the per-match work: the GIN lookup of the matching products in
+ * recsys.catalog_docs, BM25 read straight from each product's tsvector
+ * (no unnest, the query's inverse document frequencies computed once),
+ * the model's user count of every match (from the model as served), and, for generic words matching very many products,
+ * a cap: only the recsys.search_max_matches best by normalised BM25 + popularity go on
+ * to the model's scoring and the blend.
+ *
+ * Everything is read as the caller (SECURITY INVOKER, the tables' row
+ * level security applies), as the SQL it replaces did; values reach SQL
+ * only as SPI parameters.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "tsearch/ts_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "args.h"
+#include "model_cache.h"
+#include "recsys.h"
+
+PG_FUNCTION_INFO_V1(recsys_search_matches);
+
+/* BM25's constants (Robertson and Zaragoza's usual k1 and b) */
+#define BM25_K1 1.2
+#define BM25_B 0.75
+
+/* One of the query's lexemes in the catalog, with its idf. */
+typedef struct QueryTerm
+{
+	const char *lexeme;
+	int			len;
+	double		idf;
+} QueryTerm;
+
+/* One match: its id, BM25, user count, and the cap's combined score. */
+typedef struct Match
+{
+	int64		item_id;
+	double		bm25;
+	int32		n_users;
+	double		cap_score;
+} Match;
+
+static int
+term_cmp_raw(const char *a, int alen, const char *b, int blen)
+{
+	int			c = memcmp(a, b, Min(alen, blen));
+
+	return c != 0 ? c : (alen > blen) - (alen < blen);
+}
+
+static int
+term_cmp(const void *a, const void *b)
+{
+	const QueryTerm *x = a;
+	const QueryTerm *y = b;
+
+	return term_cmp_raw(x->lexeme, x->len, y->lexeme, y->len);
+}
+
+/* The idf of a lexeme of the query (binary search), or -1 if not one. */
+static double
+term_idf(const QueryTerm *terms, int n, const char *lexeme, int len)
+{
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = term_cmp_raw(lexeme, len, terms[mid].lexeme, terms[mid].len);
+
+		if (c == 0)
+			return terms[mid].idf;
+		if (c < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+/* best cap_score first, then the smaller item id (search's tie order) */
+static int
+match_cap_cmp(const void *a, const void *b)
+{
+	const Match *x = a;
+	const Match *y = b;
+
+	if (x->cap_score != y->cap_score)
+		return x->cap_score > y->cap_score ? -1 : 1;
+	return (x->item_id > y->item_id) - (x->item_id < y->item_id);
+}
+
+/*
+ * The query's lexemes that are in the catalog (terms, and every lexeme
+ * a prefix completes), each with idf = ln(1 + (N - df + 0.5) / (df + 0.5)),
+ * sorted for term_idf.
+ */
+static QueryTerm *
+query_terms(Datum catalog, Datum terms, Datum prefixes, bool prefixes_null,
+			int64 n_items, int *n_out)
+{
+	Oid			types[3] = {TEXTOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[3] = {catalog, terms, prefixes};
+	char		nulls[3] = {' ', ' ', prefixes_null ? 'n' : ' '};
+	QueryTerm  *out;
+	uint64		n;
+
+	if (SPI_execute_with_args("SELECT t.lexeme::text, t.df FROM recsys.catalog_terms t "
+							  "WHERE t.catalog = $1 AND t.lexeme = ANY ($2) "
+							  "UNION "
+							  "SELECT t.lexeme::text, t.df FROM recsys.catalog_terms t "
+							  "WHERE cardinality($3) > 0 AND t.catalog = $1 "
+							  "AND EXISTS (SELECT FROM unnest($3) p WHERE starts_with(t.lexeme, p))",
+							  3, types, values, nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading a catalog's terms failed");
+	n = SPI_processed;
+	out = palloc(sizeof(QueryTerm) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		text	   *lexeme = DatumGetTextPP(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+		double		df = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 2, &isnull));
+
+		out[i].lexeme = pnstrdup(VARDATA_ANY(lexeme), VARSIZE_ANY_EXHDR(lexeme));
+		out[i].len = VARSIZE_ANY_EXHDR(lexeme);
+		out[i].idf = log(1.0 + ((double) n_items - df + 0.5) / (df + 0.5));
+	}
+	qsort(out, n, sizeof(QueryTerm), term_cmp);
+	*n_out = (int) n;
+	return out;
+}
+
+/* BM25 of one product's tsvector for the query's terms. */
+static double
+doc_bm25(TSVector doc, int32 length, double avg_length, const QueryTerm *terms, int n_terms)
+{
+	WordEntry  *entries = ARRPTR(doc);
+	char	   *strings = STRPTR(doc);
+	double		norm = BM25_K1 * (1 - BM25_B + BM25_B * length / Max(avg_length, 1e-9));
+	double		sum = 0;
+
+	for (int e = 0; e < doc->size; e++)
+	{
+		double		idf = term_idf(terms, n_terms, strings + entries[e].pos, entries[e].len);
+		double		tf;
+
+		if (idf < 0)
+			continue;
+		tf = entries[e].haspos ? POSDATALEN(doc, &entries[e]) : 1;
+		sum += idf * tf * (BM25_K1 + 1) / (tf + norm);
+	}
+	return sum;
+}
+
+/* Read the matches (GIN) and their BM25 into an array; returns how many. */
+static int
+read_matches(Datum catalog, Datum tsq, bool tsq_null, Datum candidates, bool candidates_null,
+			 Datum also, bool also_null, double avg_length,
+			 const QueryTerm *terms, int n_terms, Match **out)
+{
+	Oid			types[4] = {TEXTOID, TSQUERYOID, INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[4] = {catalog, tsq, candidates, also};
+	char		nulls[4] = {' ', tsq_null ? 'n' : ' ', candidates_null ? 'n' : ' ',
+	also_null ? 'n' : ' '};
+	Match	   *matches;
+	uint64		n;
+
+	/* (apart when there is no also, so that the plan is the GIN index's alone) */
+	if (SPI_execute_with_args(also_null ?
+							  "SELECT d.item_id, d.doc, d.length FROM recsys.catalog_docs d "
+							  "WHERE d.catalog = $1 AND d.doc @@ $2 "
+							  "AND ($3 IS NULL OR d.item_id = ANY ($3)) AND $4 IS NULL" :
+							  "SELECT d.item_id, d.doc, d.length FROM recsys.catalog_docs d "
+							  "WHERE d.catalog = $1 AND (d.doc @@ $2 OR d.item_id = ANY ($4)) "
+							  "AND ($3 IS NULL OR d.item_id = ANY ($3))",
+							  4, types, values, nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading a catalog's matches failed");
+	n = SPI_processed;
+	matches = palloc(sizeof(Match) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		doc_datum;
+		TSVector	doc;
+
+		if ((i & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+		matches[i].item_id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+		doc_datum = SPI_getbinval(tuple, desc, 2, &isnull);
+		doc = DatumGetTSVector(doc_datum);
+		matches[i].bm25 = doc_bm25(doc, DatumGetInt32(SPI_getbinval(tuple, desc, 3, &isnull)),
+								   avg_length, terms, n_terms);
+		matches[i].n_users = 0;
+		if ((Pointer) doc != DatumGetPointer(doc_datum))
+			pfree(doc);
+	}
+	*out = matches;
+	return (int) n;
+}
+
+/*
+ * Each match's user count in the model (0 for an item it does not know),
+ * from the model as served (its popularity is item_stats.popularity, the
+ * user count itself, or with private counts the noisy count that n_users
+ * rounds): an array lookup per match, where an index probe of
+ * recsys.item_stats per match cost tens of milliseconds at thousands.
+ */
+static void
+read_popularity(RsModel *model, Match *matches, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		int32		idx = RsModelItemIndex(model, matches[i].item_id);
+
+		matches[i].n_users = idx < 0 ? 0 : (int32) Min(lroundf(model->popularity[idx]), PG_INT32_MAX);
+	}
+}
+
+/*
+ * Keep the max_matches best matches by min-max normalised BM25 plus
+ * normalised ln(1 + users) (equal weights: what both features say before
+ * the model is asked), best first, the smaller id first among equals.
+ */
+static int
+cap_matches(Match *matches, int n, int max_matches)
+{
+	double		text_lo = INFINITY,
+				text_hi = -INFINITY,
+				pop_lo = INFINITY,
+				pop_hi = -INFINITY;
+
+	if (n <= max_matches)
+		return n;
+	for (int i = 0; i < n; i++)
+	{
+		double		pop = log1p(matches[i].n_users);
+
+		text_lo = Min(text_lo, matches[i].bm25);
+		text_hi = Max(text_hi, matches[i].bm25);
+		pop_lo = Min(pop_lo, pop);
+		pop_hi = Max(pop_hi, pop);
+	}
+	for (int i = 0; i < n; i++)
+		matches[i].cap_score =
+			(text_hi > text_lo ? (matches[i].bm25 - text_lo) / (text_hi - text_lo) : 0) +
+			(pop_hi > pop_lo ? (log1p(matches[i].n_users) - pop_lo) / (pop_hi - pop_lo) : 0);
+	qsort(matches, n, sizeof(Match), match_cap_cmp);
+	return max_matches;
+}
+
+/*
+ * recsys._search_matches(catalog text, tsq tsquery, terms text[],
+ *		prefixes text[], n_items bigint, avg_length float8,
+ *		candidates bigint[], also bigint[], model text,
+ *		OUT ids bigint[], OUT bm25 float8[], OUT n_users integer[])
+ *
+ * The products of the catalog matching tsq (or in also), within
+ * candidates when given, with BM25 over terms and the lexemes prefixes
+ * complete, and the model's user count of each (0 without a
+ * model); at most recsys.search_max_matches of them (0: all).  ids is NULL when
+ * nothing matches.
+ */
+Datum
+recsys_search_matches(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		result[3];
+	bool		result_null[3] = {true, true, true};
+	MemoryContext caller = CurrentMemoryContext;
+	QueryTerm  *terms;
+	int			n_terms;
+	Match	   *matches;
+	int			n;
+	RsModel    *model;
+	int			max_matches = recsys_search_max_matches > 0 ? recsys_search_max_matches : PG_INT32_MAX;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	for (int a = 0; a < 6; a++)
+		if (a != 1 && a != 3)
+			RsRequireArg(fcinfo, a, a == 0 ? "catalog" : a == 2 ? "terms" :
+						 a == 4 ? "n_items" : "avg_length");
+
+	/* (loaded before SPI: the model lives in its own context) */
+	model = PG_ARGISNULL(8) ? NULL : RsGetModel(text_to_cstring(PG_GETARG_TEXT_PP(8)));
+	SPI_connect();
+	terms = query_terms(PG_GETARG_DATUM(0), PG_GETARG_DATUM(2),
+						PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3), PG_ARGISNULL(3),
+						PG_GETARG_INT64(4), &n_terms);
+	n = read_matches(PG_GETARG_DATUM(0), PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1),
+					 PG_ARGISNULL(1),
+					 PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6), PG_ARGISNULL(6),
+					 PG_ARGISNULL(7) ? (Datum) 0 : PG_GETARG_DATUM(7), PG_ARGISNULL(7),
+					 PG_GETARG_FLOAT8(5), terms, n_terms, &matches);
+	if (n > 0 && model != NULL)
+		read_popularity(model, matches, n);
+	n = cap_matches(matches, n, max_matches);
+
+	if (n > 0)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+		Datum	   *ids = palloc(sizeof(Datum) * n);
+		Datum	   *bm25 = palloc(sizeof(Datum) * n);
+		Datum	   *users = palloc(sizeof(Datum) * n);
+
+		for (int i = 0; i < n; i++)
+		{
+			ids[i] = Int64GetDatum(matches[i].item_id);
+			bm25[i] = Float8GetDatum(matches[i].bm25);
+			users[i] = Int32GetDatum(matches[i].n_users);
+		}
+		result[0] = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64),
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		result[1] = PointerGetDatum(construct_array(bm25, n, FLOAT8OID, sizeof(float8),
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		result[2] = PointerGetDatum(construct_array(users, n, INT4OID, sizeof(int32),
+													true, TYPALIGN_INT));
+		result_null[0] = result_null[1] = result_null[2] = false;
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), result, result_null)));
+}

@@ -1,0 +1,324 @@
+/*-------------------------------------------------------------------------
+ *
+ * search_sync.c
+ *		The trigger that keeps a search catalog current as its product
+ *		table changes (recsys.catalog_trigger, sql/recsys.sql).
+ *
+ * recsys._catalog_sync(catalog) fires after each inserted, updated or
+ * deleted row of a catalog's source (and after a TRUNCATE).  For every id
+ * the row had or has it brings the catalog up to date incrementally: the
+ * product's old document is removed (its lexemes' df - 1), the source's
+ * row of that id, if any, is read again and indexed (df + 1), and the
+ * catalog's n_items and avg_length follow.  The result equals what
+ * refresh_catalog would compute (avg_length is the exact integer total
+ * of lengths over n_items in both).
+ *
+ * The role changing products need not be able to read the catalog: the
+ * trigger reads the catalog's definition as the owner of recsys's tables
+ * (the trigger's argument names the catalog, but the catalog must name
+ * this very table as its source, so a trigger put on another table does
+ * nothing to it), then does all the work as the catalog's owner in a
+ * security-restricted operation, as refresh_catalog does: the source's
+ * code runs with the owner's rights, never the changing role's, and
+ * nothing of the catalog comes back to that role.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "access/htup_details.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "model_acl.h"
+#include "search_catalog.h"
+
+PG_FUNCTION_INFO_V1(recsys_catalog_sync);
+
+/* A catalog's definition as the trigger needs it. */
+typedef struct SyncCatalog
+{
+	const char *name;
+	bool		found;
+	Oid			owner;
+	char	   *source;
+	char	   *source_owner;
+	char	   *id_col;
+	Datum		text_cols;
+	Oid			config;
+	char	   *embedding_col;
+} SyncCatalog;
+
+/* The work done as the catalog's owner: the ids to bring up to date. */
+typedef struct SyncWork
+{
+	SyncCatalog *cat;
+	Oid			relid;
+	char	   *relname;
+	int			n_ids;
+	int64		ids[2];
+	bool		truncate;
+} SyncWork;
+
+/* Read the catalog's row past row-level security (as recsys's tables' owner). */
+static void
+read_catalog(void *arg)
+{
+	SyncCatalog *cat = arg;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(cat->name)};
+	HeapTuple	row;
+	TupleDesc	desc;
+	bool		isnull;
+
+	if (SPI_execute_with_args("SELECT c.owner::pg_catalog.oid, c.source, c.source_owner::pg_catalog.text, "
+							  "c.id_col::pg_catalog.text, c.text_cols, c.config::pg_catalog.oid, "
+							  "c.embedding_col::pg_catalog.text "
+							  "FROM recsys.catalogs c WHERE c.name OPERATOR(pg_catalog.=) $1",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading recsys.catalogs failed");
+	cat->found = SPI_processed == 1;
+	if (!cat->found)
+		return;
+	row = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	cat->owner = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+	cat->source = SPI_getvalue(row, desc, 2);
+	cat->source_owner = SPI_getvalue(row, desc, 3);
+	cat->id_col = SPI_getvalue(row, desc, 4);
+	cat->text_cols = SPI_datumTransfer(SPI_getbinval(row, desc, 5, &isnull), false, -1);
+	cat->config = DatumGetObjectId(SPI_getbinval(row, desc, 6, &isnull));
+	cat->embedding_col = SPI_getvalue(row, desc, 7);
+}
+
+/* Run one statement of the sync (SPI connected), checking its result code. */
+static void
+run(const char *sql, int nargs, Oid *types, Datum *values, int expected)
+{
+	if (SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0) != expected)
+		elog(ERROR, "keeping a search catalog current failed: %s", sql);
+}
+
+/*
+ * Bring one product up to date: remove its document (df - 1 for each of
+ * its lexemes), index the source's row of that id again if there is one
+ * (df + 1).  *n and *total follow the catalog's item count and summed
+ * length.
+ */
+static void
+sync_id(SyncWork *work, SPIPlanPtr read, int64 id, int64 *n, int64 *total)
+{
+	Oid			types[4] = {TEXTOID, INT8OID, TSVECTOROID, FLOAT4ARRAYOID};
+	Datum		values[4] = {CStringGetTextDatum(work->cat->name), Int64GetDatum(id), 0, 0};
+	Datum		read_args[2] = {ObjectIdGetDatum(work->cat->config), Int64GetDatum(id)};
+	bool		isnull;
+
+	run("DELETE FROM recsys.catalog_docs d WHERE d.catalog OPERATOR(pg_catalog.=) $1 "
+		"AND d.item_id OPERATOR(pg_catalog.=) $2 RETURNING d.doc, d.length",
+		2, types, values, SPI_OK_DELETE_RETURNING);
+	if (SPI_processed == 1)
+	{
+		values[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		*total -= DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		*n -= 1;
+		run("UPDATE recsys.catalog_terms t SET df = t.df OPERATOR(pg_catalog.-) 1 "
+			"WHERE t.catalog OPERATOR(pg_catalog.=) $1 "
+			"AND t.lexeme OPERATOR(pg_catalog.=) ANY (SELECT u.lexeme FROM pg_catalog.unnest($3) u)",
+			3, types, values, SPI_OK_UPDATE);
+		run("DELETE FROM recsys.catalog_terms t WHERE t.catalog OPERATOR(pg_catalog.=) $1 "
+			"AND t.df OPERATOR(pg_catalog.<=) 0 "
+			"AND t.lexeme OPERATOR(pg_catalog.=) ANY (SELECT u.lexeme FROM pg_catalog.unnest($3) u)",
+			3, types, values, SPI_OK_DELETE);
+	}
+
+	if (SPI_execute_plan(read, read_args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading a catalog's source failed");
+	if (SPI_processed == 0)
+		return;
+	if (SPI_processed > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("column \"%s\" of %s has duplicate values", work->cat->id_col, work->relname),
+				 errhint("A catalog needs one row per product.")));
+	values[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	values[3] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+	{
+		char		nulls[4] = {' ', ' ', ' ', isnull ? 'n' : ' '};
+
+		if (SPI_execute_with_args("INSERT INTO recsys.catalog_docs (catalog, item_id, doc, length, embedding) "
+								  "SELECT $1, $2, $3, (SELECT coalesce(pg_catalog.sum("
+								  "coalesce(pg_catalog.array_length(u.positions, 1), 1)), 0) "
+								  "FROM pg_catalog.unnest($3) u), $4 RETURNING length",
+								  4, types, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "indexing a product failed");
+	}
+	*total += DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*n += 1;
+	run("INSERT INTO recsys.catalog_terms AS t (catalog, lexeme, df) "
+		"SELECT $1, u.lexeme, 1 FROM pg_catalog.unnest($3) u "
+		"ON CONFLICT (catalog, lexeme) DO UPDATE SET df = t.df OPERATOR(pg_catalog.+) 1",
+		3, types, values, SPI_OK_INSERT);
+}
+
+/* The sync itself, as the catalog's owner. */
+static void
+sync_as_owner(void *arg)
+{
+	SyncWork   *work = arg;
+	Oid			types[4] = {TEXTOID, INT8OID, FLOAT8OID};
+	Datum		values[4] = {CStringGetTextDatum(work->cat->name)};
+	int64		n;
+	int64		total;
+	bool		isnull;
+	double		avg;
+
+	/* the catalog's counts, its row locked against a concurrent refresh */
+	run("SELECT c.n_items, c.avg_length FROM recsys.catalogs c "
+		"WHERE c.name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+		1, types, values, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		return;
+	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	avg = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	/* avg_length is an integer total over n: the total comes back exactly */
+	total = (int64) llround(avg * n);
+
+	if (work->truncate)
+	{
+		run("DELETE FROM recsys.catalog_terms t WHERE t.catalog OPERATOR(pg_catalog.=) $1",
+			1, types, values, SPI_OK_DELETE);
+		run("DELETE FROM recsys.catalog_docs d WHERE d.catalog OPERATOR(pg_catalog.=) $1",
+			1, types, values, SPI_OK_DELETE);
+		n = total = 0;
+	}
+	else
+	{
+		Oid			read_types[2] = {OIDOID, INT8OID};
+		SPIPlanPtr	read = SPI_prepare(RsCatalogSourceQuery(work->relid, work->relname,
+															work->cat->id_col, work->cat->text_cols,
+															work->cat->embedding_col, true),
+									   2, read_types);
+
+		if (read == NULL)
+			elog(ERROR, "preparing the read of catalog \"%s\" failed: %s", work->cat->name,
+				 SPI_result_code_string(SPI_result));
+		for (int i = 0; i < work->n_ids; i++)
+			sync_id(work, read, work->ids[i], &n, &total);
+	}
+	values[1] = Int64GetDatum(n);
+	values[2] = Float8GetDatum(n > 0 ? (double) total / n : 0);
+	run("UPDATE recsys.catalogs c SET n_items = $2, avg_length = $3, "
+		"refreshed_at = pg_catalog.now() WHERE c.name OPERATOR(pg_catalog.=) $1",
+		3, types, values, SPI_OK_UPDATE);
+}
+
+/* A row's product id as int8, false when NULL. */
+static bool
+row_id(HeapTuple tuple, TupleDesc desc, int attno, int64 *id)
+{
+	bool		isnull;
+	Datum		value = heap_getattr(tuple, attno, desc, &isnull);
+	Oid			type = TupleDescAttr(desc, attno - 1)->atttypid;
+
+	if (isnull)
+		return false;
+	if (type == INT8OID)
+		*id = DatumGetInt64(value);
+	else if (type == INT4OID)
+		*id = DatumGetInt32(value);
+	else if (type == INT2OID)
+		*id = DatumGetInt16(value);
+	else
+	{
+		Oid			output;
+		bool		varlena;
+
+		getTypeOutputInfo(type, &output, &varlena);
+		*id = DatumGetInt64(DirectFunctionCall1(int8in,
+												CStringGetDatum(OidOutputFunctionCall(output, value))));
+	}
+	return true;
+}
+
+/*
+ * recsys._catalog_sync(catalog) RETURNS trigger: AFTER INSERT OR UPDATE
+ * OR DELETE FOR EACH ROW, or AFTER TRUNCATE FOR EACH STATEMENT, on a
+ * catalog's source (recsys.catalog_trigger creates both).
+ */
+Datum
+recsys_catalog_sync(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	SyncCatalog cat = {0};
+	SyncWork	work = {0};
+	TupleDesc	desc;
+	int			attno;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		trigdata->tg_trigger->tgnargs != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("recsys._catalog_sync must be called as an AFTER trigger with a catalog's name"),
+				 errhint("Create it with recsys.catalog_trigger.")));
+	cat.name = trigdata->tg_trigger->tgargs[0];
+
+	SPI_connect();
+	RsRunAsCatalogOwner(read_catalog, &cat);
+	/* a catalog since dropped, or one of another table: nothing to do */
+	if (!cat.found || RsCatalogSourceRelid(cat.source) != RelationGetRelid(trigdata->tg_relation))
+	{
+		SPI_finish();
+		return PointerGetDatum(NULL);
+	}
+	work.cat = &cat;
+	work.relid = RelationGetRelid(trigdata->tg_relation);
+	work.relname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(trigdata->tg_relation)),
+											  RelationGetRelationName(trigdata->tg_relation));
+	RsCheckRecordedRelation("catalog", cat.name, work.relname, work.relid, cat.owner, cat.source_owner);
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		work.truncate = true;
+	else if (TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+	{
+		desc = RelationGetDescr(trigdata->tg_relation);
+		attno = SPI_fnumber(desc, cat.id_col);
+		if (attno <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation %s does not exist", cat.id_col, work.relname),
+					 errhint("Index the product table again with recsys.index_catalog.")));
+		/* the id the row had (UPDATE, DELETE) and the one it has (INSERT, UPDATE) */
+		if (!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) &&
+			row_id(trigdata->tg_trigtuple, desc, attno, &work.ids[work.n_ids]))
+			work.n_ids++;
+		if (!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		{
+			HeapTuple	now = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+				trigdata->tg_newtuple : trigdata->tg_trigtuple;
+
+			if (row_id(now, desc, attno, &work.ids[work.n_ids]) &&
+				(work.n_ids == 0 || work.ids[0] != work.ids[work.n_ids]))
+				work.n_ids++;
+		}
+	}
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(cat.owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the owner of catalog \"%s\" (role with OID %u) no longer exists", cat.name, cat.owner),
+				 errdetail("A catalog's product table is read with its owner's rights."),
+				 errhint("Drop the catalog and index the product table again.")));
+	if (work.truncate || work.n_ids > 0)
+		RsRunAsOwner(cat.name, cat.owner, sync_as_owner, &work);
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# test/bench/search_anonymous.sh: features for anonymous search that need
+# no user (issue 14, goal >= 0.518 NDCG@10), on Online Retail's search set
+# (../shared/data/search/README.md), against popularity among matches.
+#
+#   bash test/bench/search_anonymous.sh
+#
+# Loads the catalog, the (even-user) queries and splits/online-retail/
+# last5/train, trains ALS (only for recsys._search_features' matches and
+# user counts), indexes the catalog, then ranks every query's matches by
+# item features computed from train only: buyers (search's popularity),
+# purchases (rows), quantity (summed weight), recency-weighted buyers
+# (half-lives 30-365 days before train's last timestamp), buyers of the
+# last 90 days, and blends; reports NDCG@10 (filtered, as search.sql) on
+# the validation and test halves (md5 rule of the data set's README).
+# Choose on validation; test is for reporting.  Prints figures; not a test.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+shared=${RECSYS_SHARED:-$(cd "$RECSYS_ROOT/../shared" && pwd)}
+search=$shared/data/search/online-retail
+splits=$shared/data/splits/online-retail
+
+recsys_bench_header
+recsys_build
+recsys_start_cluster
+recsys_psql <<SQL
+CREATE EXTENSION recsys;
+CREATE TABLE products (item_id bigint PRIMARY KEY, stock_code text, description text, product_type text);
+\copy products FROM PROGRAM 'gzip -dc $search/catalog.csv.gz' WITH (FORMAT csv, HEADER true)
+CREATE TABLE queries (query_id integer PRIMARY KEY, user_id bigint, query text, item_id bigint);
+\copy queries FROM PROGRAM 'gzip -dc $search/queries.csv.gz' WITH (FORMAT csv, HEADER true)
+CREATE TABLE train (user_id bigint, item_id bigint, weight real, ts bigint);
+\copy train FROM PROGRAM 'gzip -dc $splits/last5/train.csv.gz' WITH (FORMAT csv, HEADER true)
+CREATE INDEX ON train (user_id);
+ANALYZE;
+SELECT n_users, n_items FROM recsys.train_cf('train', model => 'als', weight_col => 'weight');
+SELECT recsys.index_catalog('products', text_cols => '{description}') AS indexed;
+SQL
+recsys_psql -f "$RECSYS_ROOT/test/bench/search_anonymous.sql"
