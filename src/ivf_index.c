@@ -74,6 +74,7 @@ struct RsIvfIndex
 typedef struct IvfRead
 {
 	RsModel    *model;
+	MemoryContext mcxt;			/* outlives the SPI connection */
 	int			k;
 	int			lists;			/* rows read */
 	int			capacity;
@@ -116,7 +117,7 @@ ivf_row(TupleTableSlot *slot, void *arg)
 			RsModelCorrupt(model, "an IVF centroid holds a value that is not finite");
 	n = ARR_NDIM(ids) == 0 ? 0 : ARR_DIMS(ids)[0];
 	id = (int64 *) ARR_DATA_PTR(ids);
-	r->members[list] = palloc(sizeof(int32) * Max(n, 1));
+	r->members[list] = MemoryContextAlloc(r->mcxt, sizeof(int32) * Max(n, 1));
 	r->sizes[list] = n;
 	for (int j = 0; j < n; j++)
 	{
@@ -160,6 +161,7 @@ RsIvfLoad(RsModel *model, const float *Y, int k)
 
 	memset(&r, 0, sizeof(r));
 	r.model = model;
+	r.mcxt = tmp;
 	r.k = k;
 	r.capacity = 64;
 	r.centroids = palloc(sizeof(float) * r.capacity * (k + 1));

@@ -24,7 +24,7 @@ source "$(dirname "$0")/../lib.sh"
 ITERATIONS=${RECSYS_LARGE_ITERATIONS:-3}
 MAX_MEMORY=${RECSYS_LARGE_MAX_MEMORY:-8GB}
 
-recsys_build
+[ "${RECSYS_SKIP_BUILD:-0}" = 1 ] || recsys_build
 recsys_start_cluster "shared_buffers = 1GB" "max_wal_size = 20GB" "maintenance_work_mem = 1GB"
 recsys_bench_header
 recsys_psql -c "CREATE EXTENSION recsys"
