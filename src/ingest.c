@@ -38,6 +38,7 @@
 #include "utils/float.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 #include "events.h"
 #include "ingest.h"
@@ -301,6 +302,42 @@ check_memory_budget(IngestReceiver *r, int64 rows)
 				 errhint("Raise recsys.max_memory, or train on a smaller source.")));
 }
 
+/*
+ * Refuse, before reading a row, a source whose table alone shows it is too
+ * large: its row estimate (pg_class.reltuples, kept by VACUUM, ANALYZE and
+ * CREATE INDEX) times the bytes per row reading needs, a lower bound of
+ * the working set.  Only for a table or materialized view that has an
+ * estimate and no row-level security (whose policies may leave this
+ * reader fewer rows); other sources are checked while rows stream in.
+ */
+static void
+check_estimated_size(const RsSourceSpec *spec)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(spec->relid));
+	Form_pg_class rel;
+	double		need;
+
+	if (!HeapTupleIsValid(tuple))
+		return;
+	rel = (Form_pg_class) GETSTRUCT(tuple);
+	need = (double) rel->reltuples * INGEST_BYTES_PER_ROW;
+	if ((rel->relkind == RELKIND_RELATION || rel->relkind == RELKIND_MATVIEW) &&
+		!rel->relrowsecurity && rel->reltuples > 0 && need > (double) RECSYS_MAX_MEMORY_BYTES)
+	{
+		double		rows = rel->reltuples;
+
+		ReleaseSysCache(tuple);
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("source \"%s\" needs at least %.1f MB to read, more than recsys.max_memory (%d MB)",
+						get_rel_name(spec->relid), need / (1024.0 * 1024.0), recsys_max_memory_mb),
+				 errdetail("Estimated before reading from the table's %.0f rows (pg_class.reltuples) at %d bytes each.",
+						   rows, (int) INGEST_BYTES_PER_ROW),
+				 errhint("Raise recsys.max_memory, or train on a smaller source.")));
+	}
+	ReleaseSysCache(tuple);
+}
+
 /* Double the coordinate arrays. */
 static void
 grow_coordinates(IngestReceiver *r)
@@ -502,6 +539,7 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 	MemoryContext mcxt = CurrentMemoryContext;
 
 	check_source(spec);
+	check_estimated_size(spec);
 	if (strcmp(spec->user_col, spec->item_col) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -53,6 +53,7 @@
 #include "model_cache.h"
 #include "model_kind.h"
 #include "model_load.h"
+#include "ivf_index.h"
 #include "profile.h"
 #include "recsys.h"
 #include "score.h"
@@ -90,6 +91,12 @@ typedef struct FactorsState
 	void	   *q8;
 	void	   *q8_scratch;
 	int			q8_scratch_top_n;
+	/*
+	 * The version's IVF index (src/ivf_index.c), read on the first ranking
+	 * while recsys.ivf_probes > 0; ivf_checked once looked for.
+	 */
+	bool		ivf_checked;
+	RsIvfIndex *ivf;
 
 	/* implicit cold start: the mean user vector, else the share of users per item */
 	float	   *mean_user;
@@ -842,10 +849,24 @@ rank_for_vector(RsModel *model, const float *x, float user_bias, uint8 *exclude,
 				float *block, int32 *out_idx, float *out_score)
 {
 	FactorsState *f = F(model);
-	const void *q8 = k > 0 && 4 * (int64) k < model->items.count ? compressed_items(model) : NULL;
-	int			found;
+	const void *q8;
+	int			found = -1;
 
-	if (q8 != NULL)
+	if (recsys_ivf_probes > 0 && k > 0)
+	{
+		if (!f->ivf_checked)
+		{
+			f->ivf = RsIvfLoad(model, f->item_factors, f->k);
+			f->ivf_checked = true;
+		}
+		if (f->ivf != NULL)
+			found = RsIvfRankVector(model, f->ivf, f->item_factors, f->score_bias, x, exclude, k,
+									out_idx, out_score);
+	}
+	q8 = found < 0 && k > 0 && 4 * (int64) k < model->items.count ? compressed_items(model) : NULL;
+	if (found >= 0)
+		;						/* ranked by the IVF index */
+	else if (q8 != NULL)
 	{
 		if (f->q8_scratch_top_n < k)
 		{
@@ -1189,6 +1210,14 @@ factors_similar_users(RsModel *model, int64 user_id, int k, int64 *out_ids, floa
 	return RsUserScoresTop(&scan.scores, k, out_ids, out_score);
 }
 
+/* The item factors, which scores rank by inner product (create_ivf). */
+static const float *
+factors_item_vectors(RsModel *model, int *length)
+{
+	*length = F(model)->k;
+	return F(model)->item_factors;
+}
+
 /* The user vector query goes with the model (or when it is unpinned). */
 static void
 factors_free(RsModel *model)
@@ -1220,6 +1249,7 @@ const RsModelKind RsFactorsKind = {
 	.predict_rating = factors_predict_rating,
 	.fold_in = factors_fold_in,
 	.rank_vector = factors_rank_vector,
+	.item_vectors = factors_item_vectors,
 	.refresh_user = factors_refresh_user,
 	.similar_users = factors_similar_users,
 	.refresh_cold_items = RsRefreshColdVectors,

@@ -348,6 +348,12 @@ typedef struct RsModelKind
 							int *length);
 	int			(*rank_vector) (RsModel *model, const float *x, int length, float bias,
 								uint8 *exclude, int k, int32 *out_idx, float *out_score);
+	/*
+	 * The n_items x *length row-major item vectors that rank_vector ranks
+	 * by inner product (create_ivf indexes them), valid while the model is
+	 * pinned; NULL callback: the kind has none.
+	 */
+	const float *(*item_vectors) (RsModel *model, int *length);
 	/* refresh_user(): the user's new stored vector, NULL if none */
 	float	   *(*refresh_user) (RsModel *model, int64 user_id, float *bias, int *length);
 

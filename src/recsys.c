@@ -11,6 +11,7 @@
 #include "utils/guc.h"
 
 #include "blas_loader.h"
+#include "ivf_index.h"
 #include "model_cache.h"
 #include "progress.h"
 #include "recsys.h"
@@ -83,6 +84,20 @@ _PG_init(void)
 							 true,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+
+	/*
+	 * Lists an IVF index scans at least (src/ivf_index.c): recall against
+	 * speed, per session; 0 scans every item exactly.
+	 */
+	DefineCustomIntVariable("recsys.ivf_probes",
+							"Sets how many lists of a model's IVF index a ranking scans at least.",
+							"More lists are scanned while fewer than k items pass the filters; "
+							"0 ranks by the exact scan even where an index exists.",
+							&recsys_ivf_probes,
+							RECSYS_DEFAULT_IVF_PROBES,
+							0, RECSYS_MAX_IVF_PROBES,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
 
 	/* only the speed changes (src/model_store.c: bulk_write_factors) */
 	DefineCustomBoolVariable("recsys.bulk_write",

@@ -159,38 +159,51 @@ float_up(double v)
 	return (double) f < v ? nextafterf(f, INFINITY) : f;
 }
 
+/* Compress y (k floats; NULL: zeros) into position i of v. */
+static void
+q8_put(const Q8View *v, int64_t i, const float *y)
+{
+	int			k = v->h->k;
+	int8_t	   *block = v->codes + (i / RS_Q8_BLOCK) * (int64_t) v->h->pairs * 2 * RS_Q8_BLOCK;
+	int			lane = (int) (i % RS_Q8_BLOCK);
+	float		m = 0;
+	double		err = 0,
+				qn = 0;
+
+	for (int d = 0; y && d < k; d++)
+		m = fmaxf(m, fabsf(y[d]));
+	v->scale[i] = m / 127;
+	for (int d = 0; d < k; d++)
+	{
+		long		q = m > 0 ? lrintf(y[d] / v->scale[i]) : 0;
+		double		r;
+
+		q = q > 127 ? 127 : q < -127 ? -127 : q;
+		block[(d / 2) * 2 * RS_Q8_BLOCK + lane * 2 + d % 2] = (int8_t) q;
+		r = (y ? (double) y[d] : 0) - (double) v->scale[i] * q;
+		err += r * r;
+		qn += ((double) v->scale[i] * q) * ((double) v->scale[i] * q);
+	}
+	v->err[i] = float_up(sqrt(err));
+	v->qnorm[i] = float_up(sqrt(qn));
+}
+
 void
 rs_q8_build(void *q8, const float *Y, int64_t begin, int64_t end)
 {
 	Q8View		v = q8_view(q8);
-	int			k = v.h->k;
 
 	for (int64_t i = begin; i < end; i++)
-	{
-		const float *y = Y + i * k;
-		int8_t	   *block = v.codes + (i / RS_Q8_BLOCK) * (int64_t) v.h->pairs * 2 * RS_Q8_BLOCK;
-		int			lane = (int) (i % RS_Q8_BLOCK);
-		float		m = 0;
-		double		err = 0,
-					qn = 0;
+		q8_put(&v, i, Y + i * v.h->k);
+}
 
-		for (int d = 0; d < k; d++)
-			m = fmaxf(m, fabsf(y[d]));
-		v.scale[i] = m / 127;
-		for (int d = 0; d < k; d++)
-		{
-			long		q = m > 0 ? lrintf(y[d] / v.scale[i]) : 0;
-			double		r;
+void
+rs_q8_build_rows(void *q8, const float *Y, const int32_t *rows, int64_t begin, int64_t end)
+{
+	Q8View		v = q8_view(q8);
 
-			q = q > 127 ? 127 : q < -127 ? -127 : q;
-			block[(d / 2) * 2 * RS_Q8_BLOCK + lane * 2 + d % 2] = (int8_t) q;
-			r = (double) y[d] - (double) v.scale[i] * q;
-			err += r * r;
-			qn += ((double) v.scale[i] * q) * ((double) v.scale[i] * q);
-		}
-		v.err[i] = float_up(sqrt(err));
-		v.qnorm[i] = float_up(sqrt(qn));
-	}
+	for (int64_t i = begin; i < end; i++)
+		q8_put(&v, i, rows[i] >= 0 ? Y + (int64_t) rows[i] * v.h->k : NULL);
 }
 
 size_t
@@ -268,6 +281,7 @@ typedef struct Q8Scan
 	Q8View		v;
 	const float *ybias;
 	const uint8_t *exclude;
+	const int32_t *item;		/* position -> item (-1: padding), NULL: same */
 	float		sx;				/* x ~ sx xq */
 	float		cx;				/* bound = err_i cx + qnorm_i cq + eps |b_i| */
 	float		cq;
@@ -322,8 +336,11 @@ q8_offer_block(Q8Scan *s, int64_t i0, const float *approx, const float *margin, 
 		float		up = approx[j] + margin[j],
 					low = approx[j] - margin[j];
 
-		if (!((lanes >> j) & 1) || i >= s->v.h->n || up < t ||
-			(s->exclude && ((s->exclude[i >> 3] >> (i & 7)) & 1)))
+		if (!((lanes >> j) & 1) || i >= s->v.h->n || up < t)
+			continue;
+		if (s->item && (i = s->item[i]) < 0)
+			continue;
+		if (s->exclude && ((s->exclude[i >> 3] >> (i & 7)) & 1))
 			continue;
 		if (s->cand_n == s->cand_cap && !q8_compact(s))
 			return false;
@@ -358,7 +375,8 @@ q8_select_generic(Q8Scan *s, const int32_t *acc, int64_t first, int count)
 
 		for (int j = 0; j < RS_Q8_BLOCK; j++)
 		{
-			float		b = s->ybias && i0 + j < v->h->n ? s->ybias[i0 + j] : 0;
+			int64_t		i = i0 + j < v->h->n ? (s->item ? s->item[i0 + j] : i0 + j) : -1;
+			float		b = s->ybias && i >= 0 ? s->ybias[i] : 0;
 
 			approx[j] = (float) acc[j0 + j] * (v->scale[i0 + j] * s->sx) + b;
 			margin[j] = v->err[i0 + j] * s->cx + v->qnorm[i0 + j] * s->cq + s->eps * fabsf(b);
@@ -419,51 +437,37 @@ q8_select_avx2(Q8Scan *s, const int32_t *acc, int64_t first, int count)
 }
 #endif
 
-int
-rs_q8_score_topk(const void *q8, const float *Y, const float *ybias, const float *x,
-				 const uint8_t *exclude, int top_n, void *scratch, float *block_scores,
-				 int32_t *out_idx, float *out_score, int64_t *candidates)
+/*
+ * Set a scan of q8 up for x: round x to int16 pairs (into scratch) and
+ * derive the bounds' constants; false when x is not finite or too large
+ * for the bounds (the caller then scores exactly).
+ */
+static bool
+q8_begin(Q8Scan *s, const void *q8, const float *ybias, const float *x,
+		 const uint8_t *exclude, const int32_t *item, int top_n, void *scratch,
+		 int32_t **xpair_out, int32_t **acc_out)
 {
-	Q8Scan		s;
 	const RsQ8Header *h = q8;
 	int			k = h->k;
 	int32_t    *xpair = scratch;
-	int32_t    *acc;
 	char	   *p = (char *) scratch + ROUND_UP(sizeof(int32_t) * (size_t) h->pairs, 64);
 	float		xmax = 0;
 	double		xnorm = 0,
 				rxnorm = 0,
 				eps = Q8_EPS(k);
 	int32_t		limit;
-	int			size = 0;
-	bool		(*select) (Q8Scan *, const int32_t *, int64_t, int) = q8_select_generic;
-	void		(*accumulate) (const int8_t *, int, const int32_t *, int64_t, int32_t *) =
-		q8_accumulate_generic;
 
-#if defined(RS_X86_DISPATCH)
-	if (rs_simd_isa() != RS_ISA_BASELINE)
-	{
-		accumulate = q8_accumulate_avx2;
-		select = q8_select_avx2;
-	}
-#endif
-	if (candidates)
-		*candidates = -1;
-	if (top_n <= 0 || h->n <= 0)
-		return 0;
 	for (int d = 0; d < k && isfinite(xmax); d++)
 		xmax = isfinite(x[d]) ? fmaxf(xmax, fabsf(x[d])) : INFINITY;
-	/* too few items to gain, or a vector the bounds cannot hold */
-	if (4 * (int64_t) top_n >= h->n || !isfinite(xmax) || xmax > 1e30f)
-		return rs_score_topk(Y, ybias, h->n, k, x, exclude, top_n, block_scores, out_idx,
-							 out_score);
+	if (!isfinite(xmax) || xmax > 1e30f)
+		return false;
 
 	/* x ~ sx xq with |xq| <= limit: no int32 sum can overflow */
 	limit = (int32_t) (INT32_MAX / (127 * (int64_t) h->pairs * 2));
 	if (limit > 32767)
 		limit = 32767;
-	memset(&s, 0, sizeof(s));
-	s.sx = xmax > 0 ? xmax / (float) limit : 0;
+	memset(s, 0, sizeof(*s));
+	s->sx = xmax > 0 ? xmax / (float) limit : 0;
 	for (int pr = 0; pr < h->pairs; pr++)
 	{
 		int32_t		q[2] = {0, 0};
@@ -471,12 +475,12 @@ rs_q8_score_topk(const void *q8, const float *Y, const float *ybias, const float
 		for (int t = 0; t < 2 && 2 * pr + t < k; t++)
 		{
 			float		xd = x[2 * pr + t];
-			long		r = s.sx > 0 ? lrintf(xd / s.sx) : 0;
+			long		r = s->sx > 0 ? lrintf(xd / s->sx) : 0;
 
 			r = r > limit ? limit : r < -limit ? -limit : r;
 			q[t] = (int32_t) r;
 			xnorm += (double) xd * xd;
-			rxnorm += ((double) xd - (double) s.sx * r) * ((double) xd - (double) s.sx * r);
+			rxnorm += ((double) xd - (double) s->sx * r) * ((double) xd - (double) s->sx * r);
 		}
 		xpair[pr] = (int32_t) (((uint32_t) (uint16_t) q[1] << 16) | (uint16_t) q[0]);
 	}
@@ -488,55 +492,136 @@ rs_q8_score_topk(const void *q8, const float *Y, const float *ybias, const float
 	 * and of adding b_i), as a share of |q_y|, |r_y| times |x| + |r_x|;
 	 * the whole is rounded up a further 0.1%.
 	 */
-	s.cx = float_up((xnorm + eps * (xnorm + rxnorm)) * 1.001);
-	s.cq = float_up((rxnorm + eps * (xnorm + rxnorm)) * 1.001);
-	s.eps = float_up(eps * 1.001);
-	s.v = q8_view(q8);
-	s.ybias = ybias;
-	s.exclude = exclude;
-	s.top_n = top_n;
-	s.cand_cap = Q8_CANDIDATES(top_n);
-	s.low_idx = (int32_t *) p;
-	s.low_val = (float *) (s.low_idx + top_n);
-	s.cand_idx = (int32_t *) (s.low_val + top_n);
-	s.cand_up = (float *) (s.cand_idx + s.cand_cap);
-	acc = (int32_t *) (s.cand_up + s.cand_cap);
+	s->cx = float_up((xnorm + eps * (xnorm + rxnorm)) * 1.001);
+	s->cq = float_up((rxnorm + eps * (xnorm + rxnorm)) * 1.001);
+	s->eps = float_up(eps * 1.001);
+	s->v = q8_view(q8);
+	s->ybias = ybias;
+	s->exclude = exclude;
+	s->item = item;
+	s->top_n = top_n;
+	s->cand_cap = Q8_CANDIDATES(top_n);
+	s->low_idx = (int32_t *) p;
+	s->low_val = (float *) (s->low_idx + top_n);
+	s->cand_idx = (int32_t *) (s->low_val + top_n);
+	s->cand_up = (float *) (s->cand_idx + s->cand_cap);
+	*xpair_out = xpair;
+	*acc_out = (int32_t *) (s->cand_up + s->cand_cap);
+	return true;
+}
 
-	for (int64_t first = 0; first < h->blocks * RS_Q8_BLOCK; first += Q8_CHUNK)
+/*
+ * Scan the positions [first, end) (first a multiple of RS_Q8_BLOCK);
+ * false when the candidate list overflows.
+ */
+static bool
+q8_scan(Q8Scan *s, const int32_t *xpair, int32_t *acc, int64_t first, int64_t end)
+{
+	const RsQ8Header *h = s->v.h;
+	bool		(*select) (Q8Scan *, const int32_t *, int64_t, int) = q8_select_generic;
+	void		(*accumulate) (const int8_t *, int, const int32_t *, int64_t, int32_t *) =
+		q8_accumulate_generic;
+
+#if defined(RS_X86_DISPATCH)
+	if (rs_simd_isa() != RS_ISA_BASELINE)
 	{
-		int64_t		nblocks = h->blocks - first / RS_Q8_BLOCK;
+		accumulate = q8_accumulate_avx2;
+		/* (the AVX2 selection reads biases by position) */
+		if (s->item == NULL || s->ybias == NULL)
+			select = q8_select_avx2;
+	}
+#endif
+	for (; first < end; first += Q8_CHUNK)
+	{
+		int64_t		nblocks = (end - first + RS_Q8_BLOCK - 1) / RS_Q8_BLOCK;
 
 		if (nblocks > Q8_CHUNK / RS_Q8_BLOCK)
 			nblocks = Q8_CHUNK / RS_Q8_BLOCK;
-		accumulate(s.v.codes + (first / RS_Q8_BLOCK) * h->pairs * 2 * RS_Q8_BLOCK, h->pairs,
+		accumulate(s->v.codes + (first / RS_Q8_BLOCK) * h->pairs * 2 * RS_Q8_BLOCK, h->pairs,
 				   xpair, nblocks, acc);
-		if (!select(&s, acc, first, (int) (nblocks * RS_Q8_BLOCK)))
-			return rs_score_topk(Y, ybias, h->n, k, x, exclude, top_n, block_scores, out_idx,
-								 out_score);
+		if (!select(s, acc, first, (int) (nblocks * RS_Q8_BLOCK)))
+			return false;
 	}
+	return true;
+}
 
-	/* the exact scores of the candidates still in reach */
+/* The exact scores of the candidates still in reach, best first; how many. */
+static int
+q8_finish(Q8Scan *s, const float *Y, const float *ybias, const float *x, int32_t *out_idx,
+		  float *out_score, int64_t *candidates)
+{
+	int			k = s->v.h->k;
+	float		t = q8_threshold(s);
+	int			size = 0;
+
+	if (candidates)
+		*candidates = 0;
+	for (int64_t c = 0; c < s->cand_n; c++)
 	{
-		float		t = q8_threshold(&s);
+		int32_t		i = s->cand_idx[c];
+		float		score;
 
-		for (int64_t c = 0; c < s.cand_n; c++)
-		{
-			int32_t		i = s.cand_idx[c];
-			float		score;
-
-			if (s.cand_up[c] < t)
-				continue;
-			score = rs_dot(x, Y + (int64_t) i * k, k);
-			if (ybias)
-				score += ybias[i];
-			if (score == score)
-				rs_topk_offer(out_idx, out_score, &size, top_n, score, i);
-			if (candidates)
-				*candidates = (*candidates < 0 ? 0 : *candidates) + 1;
-		}
-		if (candidates && *candidates < 0)
-			*candidates = 0;
+		if (s->cand_up[c] < t)
+			continue;
+		score = rs_dot(x, Y + (int64_t) i * k, k);
+		if (ybias)
+			score += ybias[i];
+		if (score == score)
+			rs_topk_offer(out_idx, out_score, &size, s->top_n, score, i);
+		if (candidates)
+			(*candidates)++;
 	}
 	rs_topk_sort(out_idx, out_score, size);
 	return size;
+}
+
+int
+rs_q8_score_topk(const void *q8, const float *Y, const float *ybias, const float *x,
+				 const uint8_t *exclude, int top_n, void *scratch, float *block_scores,
+				 int32_t *out_idx, float *out_score, int64_t *candidates)
+{
+	Q8Scan		s;
+	const RsQ8Header *h = q8;
+	int32_t    *xpair,
+			   *acc;
+
+	if (candidates)
+		*candidates = -1;
+	if (top_n <= 0 || h->n <= 0)
+		return 0;
+	/* too few items to gain, or a vector the bounds cannot hold */
+	if (4 * (int64_t) top_n >= h->n ||
+		!q8_begin(&s, q8, ybias, x, exclude, NULL, top_n, scratch, &xpair, &acc) ||
+		!q8_scan(&s, xpair, acc, 0, h->blocks * RS_Q8_BLOCK))
+	{
+		if (candidates)
+			*candidates = -1;
+		return rs_score_topk(Y, ybias, h->n, h->k, x, exclude, top_n, block_scores, out_idx,
+							 out_score);
+	}
+	return q8_finish(&s, Y, ybias, x, out_idx, out_score, candidates);
+}
+
+int
+rs_q8_score_lists(const void *q8, const int32_t *item, const int64_t *list_begin,
+				  const int32_t *probe, int n_probe, int min_probes, const float *Y,
+				  const float *ybias, const float *x, const uint8_t *exclude, int top_n,
+				  void *scratch, int32_t *out_idx, float *out_score, int *probed)
+{
+	Q8Scan		s;
+	int32_t    *xpair,
+			   *acc;
+	int			p = 0;
+
+	*probed = 0;
+	if (top_n <= 0)
+		return 0;
+	if (!q8_begin(&s, q8, ybias, x, exclude, item, top_n, scratch, &xpair, &acc))
+		return -1;
+	/* the first min_probes lists, then more while fewer than top_n items passed */
+	for (; p < n_probe && (p < min_probes || s.low_size < top_n); p++)
+		if (!q8_scan(&s, xpair, acc, list_begin[probe[p]], list_begin[probe[p] + 1]))
+			return -1;
+	*probed = p;
+	return q8_finish(&s, Y, ybias, x, out_idx, out_score, NULL);
 }

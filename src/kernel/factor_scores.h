@@ -96,4 +96,30 @@ extern int	rs_q8_score_topk(const void *q8, const float *Y, const float *ybias,
 							 void *scratch, float *block_scores, int32_t *out_idx,
 							 float *out_score, int64_t *candidates);
 
+/*
+ * The same scan over a copy compressed in list order (an IVF index,
+ * src/kernel/ivf.h): q8 holds the items at positions, item[p] the item at
+ * position p (-1: padding, skipped), list l the positions
+ * [list_begin[l], list_begin[l + 1]) (each a multiple of RS_Q8_BLOCK).
+ * The lists probe[0..n_probe) are scanned in that order: the first
+ * min_probes, then further ones only while fewer than top_n items have
+ * passed exclude (indexed by item), so a filter that removes the nearest
+ * lists' items still yields top_n rows when probe names enough.  The
+ * candidates are re-scored exactly in Y (by item); out_idx holds items.
+ * Returns how many were found (*probed: lists scanned), or -1 when x is
+ * not finite or the bounds kept too many candidates: then score exactly.
+ */
+extern int	rs_q8_score_lists(const void *q8, const int32_t *item, const int64_t *list_begin,
+							  const int32_t *probe, int n_probe, int min_probes, const float *Y,
+							  const float *ybias, const float *x, const uint8_t *exclude,
+							  int top_n, void *scratch, int32_t *out_idx, float *out_score,
+							  int *probed);
+
+/*
+ * Compress the rows rows[begin..end) of the n x k row-major Y into
+ * positions begin..end of q8 (a row of -1 gives zeros: padding).
+ */
+extern void rs_q8_build_rows(void *q8, const float *Y, const int32_t *rows, int64_t begin,
+							 int64_t end);
+
 #endif							/* RECSYS_KERNEL_FACTOR_SCORES_H */

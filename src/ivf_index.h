@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ *
+ * ivf_index.h
+ *		The IVF index of a model version's item vectors (ivf_index.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_IVF_INDEX_H
+#define RECSYS_IVF_INDEX_H
+
+#include "model.h"
+
+/* recsys.ivf_probes: lists a query scans at least (0: exact scans only) */
+#define RECSYS_DEFAULT_IVF_PROBES 32
+#define RECSYS_MAX_IVF_PROBES (1 << 20)
+extern int	recsys_ivf_probes;
+
+typedef struct RsIvfIndex RsIvfIndex;
+
+/*
+ * The index of the model's version over its n_items x k item vectors Y
+ * (which it reads to build its int8 copy), in the model's context; NULL
+ * when the version has none.
+ */
+extern RsIvfIndex *RsIvfLoad(RsModel *model, const float *Y, int k);
+
+/*
+ * The top_n items for x (+ ybias) by the index: exact within the lists it
+ * scans (recsys.ivf_probes, more while fewer than top_n items passed
+ * exclude).  -1: use the exact scan (probes 0, or a vector the compressed
+ * bounds cannot hold).
+ */
+extern int	RsIvfRankVector(RsModel *model, RsIvfIndex *ivf, const float *Y, const float *ybias,
+							const float *x, const uint8 *exclude, int top_n, int32 *out_idx,
+							float *out_score);
+
+#endif							/* RECSYS_IVF_INDEX_H */
