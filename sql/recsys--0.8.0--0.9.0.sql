@@ -32,8 +32,8 @@
 -------------------------------------------------------------------------------
 
 -- train_auto: blends by forward selection (up to four members), the
--- exact EASE retraining kept for during the search, families (a
--- trailing argument) and the optional / feature-aware families
+-- exact EASE retraining kept for during the search, families and event
+-- weights (trailing arguments), the optional / feature-aware families
 DROP FUNCTION recsys._auto_families(text, name, name, regclass);
 -- The candidates train_auto considers, strongest first: one row per
 -- family (an algorithm with fixed parameters), its seeds (the settings
@@ -282,7 +282,9 @@ CREATE FUNCTION recsys.train_auto(
 	weight_col name DEFAULT NULL,
 	seed bigint DEFAULT 42,
 	replace boolean DEFAULT false,
-	families text[] DEFAULT NULL)
+	families text[] DEFAULT NULL,
+	event_col name DEFAULT NULL,
+	event_weights jsonb DEFAULT NULL)
 RETURNS TABLE (rank integer, family text, algorithm text, params jsonb, value double precision,
 			   train_seconds double precision, eval_seconds double precision, status text)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
@@ -296,6 +298,7 @@ DECLARE
 	protocol_used text := protocol;
 	protocol_reason text;
 	families_used text[];
+	event_type text;
 	columns jsonb;
 	ctx jsonb;
 	n_rows bigint;
@@ -336,7 +339,7 @@ DECLARE
 BEGIN
 	IF source IS NULL OR model IS NULL OR budget IS NULL OR metric IS NULL OR user_col IS NULL
 		OR item_col IS NULL OR seed IS NULL OR replace IS NULL THEN
-		RAISE EXCEPTION 'arguments of train_auto must not be NULL (protocol, features, time_col and weight_col may be)'
+		RAISE EXCEPTION 'arguments of train_auto must not be NULL (protocol, features, time_col, weight_col, families, event_col and event_weights may be)'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF budget <= interval '0' THEN
@@ -375,6 +378,40 @@ BEGIN
 	IF weight_col IS NOT NULL THEN
 		PERFORM recsys._require_column(source, weight_col, 'weight_col');
 	END IF;
+	-- event weights: the trainers' own map, checked here once (every
+	-- candidate would fail on it) and given to every family whose trainer
+	-- weighs events
+	IF (event_col IS NULL) <> (event_weights IS NULL) THEN
+		RAISE EXCEPTION 'event_col and event_weights go together'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example event_col => ''kind'', event_weights => ''{"view": 1, "purchase": 10}''.';
+	END IF;
+	IF event_col IS NOT NULL THEN
+		PERFORM recsys._require_column(source, event_col, 'event_col');
+		IF jsonb_typeof(event_weights) <> 'object' OR event_weights = '{}' THEN
+			RAISE EXCEPTION 'event_weights must be a non-empty JSON object of event type: weight, not %', event_weights
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT e.key INTO event_type FROM jsonb_each(event_weights) e
+		WHERE jsonb_typeof(e.value) <> 'number' OR NOT e.value::text::numeric BETWEEN 0 AND 1000 LIMIT 1;
+		IF event_type IS NOT NULL THEN
+			RAISE EXCEPTION 'event_weights gives event type "%" weight %, not a number in [0, 1000]',
+				event_type, event_weights -> event_type
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF NOT EXISTS (SELECT FROM jsonb_each(event_weights) e WHERE e.value::text::numeric > 0) THEN
+			RAISE EXCEPTION 'event_weights must give some event type a weight above 0'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		EXECUTE format('SELECT r.%1$I::text FROM %2$s r WHERE r.%1$I IS NOT NULL AND NOT $1 ? r.%1$I::text LIMIT 1',
+					   event_col, source)
+		INTO event_type USING event_weights;
+		IF event_type IS NOT NULL THEN
+			RAISE EXCEPTION 'event_weights has no weight for event type "%" of column "%"', event_type, event_col
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Give every event type a weight, 0 to leave it out.';
+		END IF;
+	END IF;
 	-- a model trained by hand is replaced only when asked; one train_auto
 	-- trained before is its own to retrain (whatever algorithm wins now)
 	PERFORM recsys._require_model_owner(model, 'train', missing_ok => true);
@@ -399,12 +436,19 @@ BEGIN
 	-- the families searched: those named, else every one not optional
 	-- (a name must be one of this call's families: features and the
 	-- protocol enable some)
+	-- (and, with event weights, those whose trainer weighs events: the
+	-- others would count a view as a purchase)
 	families_used := ARRAY(SELECT f.family FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
-						   WHERE CASE WHEN families IS NULL THEN NOT f.optional ELSE f.family = ANY (families) END);
+						   WHERE CASE WHEN families IS NULL THEN NOT f.optional ELSE f.family = ANY (families) END
+							 AND (event_col IS NULL
+								  OR (SELECT 'event_col' = ANY (p.proargnames) FROM pg_proc p
+									  WHERE p.oid = recsys._tune_trainer(f.algorithm))));
 	IF families IS NOT NULL AND (cardinality(families) = 0 OR array_position(families, NULL) IS NOT NULL
 								 OR EXISTS (SELECT FROM unnest(families) n WHERE NOT n = ANY (families_used))) THEN
 		RAISE EXCEPTION 'families must name some of %, not %',
-			(SELECT string_agg(f.family, ', ') FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f),
+			(SELECT string_agg(f.family, ', ') FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+			 WHERE event_col IS NULL OR (SELECT 'event_col' = ANY (p.proargnames) FROM pg_proc p
+										 WHERE p.oid = recsys._tune_trainer(f.algorithm))),
 			families
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'The families depend on the protocol (ease_recent: last) and on features (ease_features, als_features); NULL tries every one not optional.';
@@ -453,7 +497,9 @@ BEGIN
 		value double precision, metrics jsonb, train_seconds double precision,
 		eval_seconds double precision, modelled double precision, model text, status text) ON COMMIT DROP;
 
-	columns := jsonb_build_object('user_col', user_col, 'item_col', item_col);
+	columns := jsonb_build_object('user_col', user_col, 'item_col', item_col)
+			   || CASE WHEN event_col IS NOT NULL
+					   THEN jsonb_build_object('event_col', event_col, 'event_weights', event_weights) ELSE '{}' END;
 	ctx := jsonb_build_object(
 		'deadline', started + budget, 'metric', metric, 'k', k,
 		'rows', n_train, 'users', n_users, 'items', n_items, 'valid_users', n_valid_users,
@@ -646,7 +692,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION recsys.train_auto(regclass, text, interval, text, text, regclass, name, name, name,
-	name, bigint, boolean, text[]) IS
+	name, bigint, boolean, text[], name, jsonb) IS
 	'choose an algorithm and its settings on a validation split of the source within a time budget, train the winner on all of it';
 
 -------------------------------------------------------------------------------

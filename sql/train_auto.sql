@@ -77,8 +77,9 @@ FROM recsys.models WHERE name = 'auto';
 CREATE TABLE item_words AS SELECT DISTINCT item_id, 'group' || item_id / 10 AS feature FROM events;
 SELECT count(*) FILTER (WHERE family = 'ease_features' AND status IN ('trained', 'chosen')) >= 1 AS with_features,
 	   count(*) FILTER (WHERE family = 'als_features' AND status IN ('trained', 'chosen')
-						AND params ->> 'features' = 'item_words' AND params ? 'feature_weight') >= 1 AS als_with_features,
-	   bool_and(params ->> 'features' = 'item_words') FILTER (WHERE family = 'bm25') AS knn_with_features,
+						AND (params ->> 'features')::regclass = 'item_words'::regclass
+						AND params ? 'feature_weight') >= 1 AS als_with_features,
+	   bool_and((params ->> 'features')::regclass = 'item_words'::regclass) FILTER (WHERE family = 'bm25') AS knn_with_features,
 	   count(*) FILTER (WHERE status LIKE 'failed%') AS failed
 FROM recsys.train_auto('events', 'featured', features => 'item_words', budget => '1 minute');
 
@@ -89,7 +90,7 @@ FROM recsys.train_auto('events', 'featured', features => 'item_words', budget =>
 SELECT array_agg(DISTINCT family) AS families, count(*) FILTER (WHERE status = 'chosen') AS chosen,
 	   bool_and((params ->> 'keep')::float8 = 0.1) AS validated_compact
 FROM recsys.train_auto('events', 'exact', budget => '1 minute', families => '{ease}');
-SELECT algorithm, params ? 'keep' AS stored_compact,
+SELECT algorithm, (params ->> 'keep')::float8 AS stored_keep,
 	   metrics -> 'train_auto' ->> 'final' LIKE 'EASE retrained exact: exact estimated at % s, % s of the budget left' AS final_exact,
 	   metrics -> 'train_auto' -> 'families' AS families,
 	   (metrics -> 'train_auto' -> 'winner' -> 'params' ->> 'keep')::float8 AS winner_keep
@@ -100,6 +101,23 @@ SELECT family, status, params ->> 'store_users' AS store_users
 FROM recsys.train_auto('events', 'folded', budget => '1 minute', families => '{bpr_folded}')
 ORDER BY rank LIMIT 1;
 SELECT algorithm, params ->> 'store_users' AS store_users FROM recsys.models WHERE name = 'folded';
+
+-- event weights (event_col, event_weights: the trainers' map): every
+-- family whose trainer weighs events gets them; BPR and popularity, which
+-- cannot, are left out (they would count a view as a purchase)
+CREATE TABLE kinds AS
+SELECT user_id, item_id, ts, 'buy'::text AS kind FROM events
+UNION ALL
+SELECT user_id, 999, ts, 'view' FROM events WHERE item_id % 10 = 0;
+SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen,
+	   bool_and(params -> 'event_weights' = '{"buy": 1, "view": 0.5}' AND params ->> 'event_col' = 'kind')
+		   FILTER (WHERE family <> 'blend') AS weighted,
+	   array_agg(DISTINCT family ORDER BY family) FILTER (WHERE family <> 'blend') AS families
+FROM recsys.train_auto('kinds', 'weighted', budget => '1 minute', event_col => 'kind',
+					   event_weights => '{"buy": 1, "view": 0.5}');
+SELECT algorithm = ANY ('{ease,als,item_knn,blend}') AS weighs_events,
+	   metrics -> 'train_auto' -> 'families' AS families
+FROM recsys.models WHERE name = 'weighted';
 
 -- recsys.max_memory: a candidate that cannot fit is skipped, saying so
 -- (EASE's item-item matrix of 400 items needs more than 1 MB; the
@@ -158,6 +176,16 @@ SELECT * FROM recsys.train_auto('events', families => '{ease,no_such_family}');
 SELECT * FROM recsys.train_auto('events', families => '{ease_recent}');
 SELECT * FROM recsys.train_auto('events', families => '{}');
 SELECT * FROM recsys.train_auto('events', families => '{ease,NULL}');
+SELECT * FROM recsys.train_auto('kinds', event_col => 'kind');
+SELECT * FROM recsys.train_auto('kinds', event_weights => '{"buy": 1}');
+SELECT * FROM recsys.train_auto('kinds', event_col => 'no_such_column', event_weights => '{"buy": 1}');
+SELECT * FROM recsys.train_auto('kinds', event_col => 'kind', event_weights => '[1]');
+SELECT * FROM recsys.train_auto('kinds', event_col => 'kind', event_weights => '{}');
+SELECT * FROM recsys.train_auto('kinds', event_col => 'kind', event_weights => '{"buy": 1, "view": 1001}');
+SELECT * FROM recsys.train_auto('kinds', event_col => 'kind', event_weights => '{"buy": "a lot", "view": 1}');
+SELECT * FROM recsys.train_auto('kinds', event_col => 'kind', event_weights => '{"buy": 0, "view": 0}');
+SELECT * FROM recsys.train_auto('kinds', event_col => 'kind', event_weights => '{"buy": 1}');
+SELECT * FROM recsys.train_auto('kinds', event_col => 'kind', event_weights => '{"buy": 1, "view": 0}', families => '{bpr}');
 CREATE TABLE empty_events (user_id bigint, item_id bigint);
 SELECT * FROM recsys.train_auto('empty_events');
 -- too few interactions per user to hold any out
@@ -193,7 +221,7 @@ RESET ROLE;
 SELECT name, owner FROM recsys.models WHERE name IN ('owned', 'mine') ORDER BY name;
 
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name IN ('auto', 'featured', 'wide_auto', 'small', 'by_hand', 'owned',
-																  'exact', 'folded')
+																  'exact', 'folded', 'weighted')
 ORDER BY name;
 -- and the members of any blend the searches kept (how many depends on
 -- the machine's speed under the small budgets)
