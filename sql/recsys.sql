@@ -4008,8 +4008,10 @@ BEGIN
 	-- candidate's family (the candidate may win it) and the two best
 	-- other families' winners so far; and, while the search runs, three
 	-- blend evaluations
-	-- (compact EASE is retrained exact at the end: kept for at its exact
-	-- estimate, so that a loaded machine does not leave too little time)
+	-- (compact EASE is retrained exact at the end: a trained one is kept
+	-- for at its exact estimate, so that a loaded machine does not leave
+	-- too little time; a family's first trial at its compact one, so that
+	-- EASE is tried at all, to be retrained compact if time runs short)
 	SELECT coalesce(sum(x.seconds), 0) * (ctx ->> 'scale')::double precision * 1.2
 		   + CASE WHEN blending THEN 0
 				  ELSE 3 * coalesce((SELECT sum(b.eval_seconds)
@@ -4028,7 +4030,9 @@ BEGIN
 			 UNION ALL
 			 SELECT greatest(estimate, (SELECT t.train_seconds FROM _recsys_auto_trials t
 										WHERE t.model IS NOT NULL AND t.family = _auto_trial.family))
-					* CASE WHEN params ? 'keep' THEN (ctx ->> 'exact_factor')::double precision ELSE 1 END
+					* CASE WHEN params ? 'keep' AND EXISTS (SELECT FROM _recsys_auto_trials t
+															WHERE t.model IS NOT NULL AND t.family = _auto_trial.family)
+						   THEN (ctx ->> 'exact_factor')::double precision ELSE 1 END
 			 WHERE NOT blending) c
 		  ORDER BY c.seconds DESC LIMIT 2) x;
 	left_seconds := extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp());
