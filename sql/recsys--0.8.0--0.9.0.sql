@@ -338,7 +338,9 @@ DECLARE
 	version_trained integer;
 	final_estimate double precision;
 	final_left double precision;
-	exact boolean := false;
+	final_other double precision;
+	final_ease double precision;
+	final_keep double precision;
 	final_note text;
 BEGIN
 	IF source IS NULL OR model IS NULL OR budget IS NULL OR metric IS NULL OR user_col IS NULL
@@ -614,21 +616,30 @@ BEGIN
 	SELECT t.* INTO winner FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
 	ORDER BY t.value DESC NULLS LAST, t.n LIMIT 1;
 	-- compact EASE (keep) approximates exact EASE: an EASE winner or
-	-- member is retrained exact when the budget left allows it (an exact
-	-- fit estimated at 2.5 times the compact one's seconds, scaled to all
-	-- the data plus a fifth), else compact, as validated
-	SELECT sum(t.train_seconds * CASE WHEN t.params ? 'keep' THEN (ctx ->> 'exact_factor')::double precision ELSE 1 END)
+	-- member is retrained with the largest keep whose fit the budget left
+	-- allows: exact (estimated at exact_factor times the compact one's
+	-- seconds, scaled to all the data plus a fifth), else 0.5 or 0.25
+	-- (the seconds in between, linearly: the solve is the same, the
+	-- writing grows with keep; the weights kept are the largest, so a
+	-- larger keep is closer to exact), else compact as validated (0.1)
+	SELECT coalesce(sum(t.train_seconds) FILTER (WHERE NOT t.params ? 'keep'), 0)
 		   * (ctx ->> 'scale')::double precision * 1.2,
-		   bool_or(t.params ? 'keep')
-	INTO final_estimate, exact
+		   sum(t.train_seconds) FILTER (WHERE t.params ? 'keep') * (ctx ->> 'scale')::double precision * 1.2
+	INTO final_other, final_ease
 	FROM _recsys_auto_trials t
 	WHERE t.n = winner.n OR (winner.family = 'blend'
 							 AND t.model IN (SELECT jsonb_array_elements_text(winner.params -> 'members')));
 	final_left := extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp());
-	IF exact THEN
-		exact := final_estimate <= final_left;
+	IF final_ease IS NOT NULL THEN
+		final_estimate := final_other + final_ease * (ctx ->> 'exact_factor')::double precision;
+		final_keep := coalesce((SELECT c.kept FROM unnest(ARRAY[1, 0.5, 0.25]::double precision[]) c(kept)
+								WHERE final_other + final_ease * (1 + ((ctx ->> 'exact_factor')::double precision - 1)
+																	  * (c.kept - 0.1) / 0.9) <= final_left
+								ORDER BY c.kept DESC LIMIT 1), 0.1);
 		final_note := format('EASE retrained %s: exact estimated at %s s, %s s of the budget left',
-							 CASE WHEN exact THEN 'exact' ELSE 'compact (keep 0.1), as validated' END,
+							 CASE WHEN final_keep = 1 THEN 'exact'
+								  WHEN final_keep > 0.1 THEN format('with keep %s, nearer exact than validated', final_keep)
+								  ELSE 'compact (keep 0.1), as validated' END,
 							 round(final_estimate::numeric, 1), round(greatest(final_left, 0)::numeric, 1));
 	END IF;
 	IF winner.family = 'blend' THEN
@@ -639,7 +650,9 @@ BEGIN
 				   ORDER BY m.o LOOP
 			member := format('%s_auto_%s', left(model, 40), fam.family);
 			PERFORM recsys._tune_keep(recsys._tune_trainer(fam.algorithm), source, member,
-									  CASE WHEN exact THEN fam.params - 'keep' ELSE fam.params END, true);
+									  CASE WHEN NOT fam.params ? 'keep' THEN fam.params
+										   WHEN final_keep = 1 THEN fam.params - 'keep'
+										   ELSE fam.params || jsonb_build_object('keep', final_keep) END, true);
 			members := members || member;
 		END LOOP;
 		PERFORM recsys._tune_keep(recsys._tune_trainer('blend'), NULL, model,
@@ -647,7 +660,9 @@ BEGIN
 								  true);
 	ELSE
 		PERFORM recsys._tune_keep(recsys._tune_trainer(winner.algorithm), source, model,
-								  CASE WHEN exact THEN winner.params - 'keep' ELSE winner.params END, true);
+								  CASE WHEN NOT winner.params ? 'keep' THEN winner.params
+									   WHEN final_keep = 1 THEN winner.params - 'keep'
+									   ELSE winner.params || jsonb_build_object('keep', final_keep) END, true);
 	END IF;
 	-- the candidates go (blends before their members)
 	FOR member IN SELECT t.model FROM _recsys_auto_trials t WHERE t.model IS NOT NULL

@@ -722,6 +722,7 @@ SELECT format('%-34s %7s %7s %7s %7s %7s %7s %7s %6s', 'train_auto',
 FROM recsys.evaluate('auto', '${t}_test');
 SELECT '# ' || description FROM recsys.models WHERE name = 'auto';
 SELECT '# winner: ' || (metrics -> 'train_auto' -> 'winner')::text FROM recsys.models WHERE name = 'auto';
+SELECT '# final: ' || coalesce(metrics -> 'train_auto' ->> 'final', '-') FROM recsys.models WHERE name = 'auto';
 SELECT format('# %s: best validation %s of %s trained (%s s), %s skipped', family,
 	round(max(value)::numeric, 4), count(value), round(sum(train_seconds + eval_seconds)::numeric, 1),
 	count(*) FILTER (WHERE status LIKE 'skipped%'))
