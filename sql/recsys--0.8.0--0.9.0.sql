@@ -518,13 +518,15 @@ BEGIN
 
 	-- round 0: each family's strongest known setting, the cheapest family
 	-- first, so that the measured seconds correct the costs of the dearer
-	-- ones before they start
+	-- ones before they start; each family's modelled seconds doubled per
+	-- place in the strength order, so that a dear weak family (BPR) does
+	-- not spend, before the strong ones start, the time they need
 	SELECT count(*) INTO n_families FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
 	WHERE f.family = ANY (families_used);
 	FOR fam IN SELECT f.* FROM recsys._auto_families(protocol_used, time_col, weight_col, features)
 						  WITH ORDINALITY f
 			   WHERE f.family = ANY (families_used)
-			   ORDER BY recsys._auto_cost(f.cost, ctx), f.ordinality LOOP
+			   ORDER BY recsys._auto_cost(f.cost, ctx) * power(2, f.ordinality - 1), f.ordinality LOOP
 		next_params := recsys._auto_next(fam.family, columns || fam.fixed, fam.seeds, fam.steps);
 		result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, 0, ctx);
 		IF result = 'budget' THEN
