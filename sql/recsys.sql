@@ -4010,7 +4010,10 @@ COMMENT ON FUNCTION recsys.tune_search(text, regclass, text, name, name, name) I
 -- the accuracy benchmark found best on the shared data sets' validation
 -- files, tried in order), its steps (per parameter, the ordered values
 -- the search moves between, one parameter one step at a time) and a cost
--- model of its seconds (train and evaluate: coefficients of the training
+-- model of its seconds (train and evaluate: a fixed 0.1 s per candidate
+-- for the catalog writes and evaluate's set-up, else the cheap families'
+-- measured / modelled ratio overstates a loaded machine's slowness and
+-- EASE's calibrated estimate; coefficients of the training
 -- rows, of users + items, of items cubed and of validation users x items;
 -- train_auto corrects them by what it measures).  The EASE families are
 -- compact (keep 0.1: the tenth of the weights largest in magnitude, about
@@ -4018,25 +4021,27 @@ COMMENT ON FUNCTION recsys.tune_search(text, regclass, text, name, name, name) I
 -- NDCG within a few thousandths of it); an EASE winner is retrained on
 -- all the data exact when the budget left allows, else compact.  protocol is 'holdout'
 -- or 'last'; time_col, weight_col and features are train_auto's (NULL when
--- not given).  A new trainer becomes a candidate by a row here.
+-- not given).  A new trainer becomes a candidate by a row here.  An
+-- optional family is tried only when train_auto's families names it
+-- (BPR without stored users: as weak as BPR, and as slow).
 CREATE FUNCTION recsys._auto_families(protocol text, time_col name, weight_col name, features regclass)
-RETURNS TABLE (family text, algorithm text, fixed jsonb, seeds jsonb, steps jsonb, cost jsonb)
+RETURNS TABLE (family text, algorithm text, fixed jsonb, seeds jsonb, steps jsonb, cost jsonb, optional boolean)
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT f.family, f.algorithm, f.fixed, f.seeds, f.steps, f.cost
+	SELECT f.family, f.algorithm, f.fixed, f.seeds, f.steps, f.cost, f.optional
 	FROM (VALUES
 		-- recency-weighted EASE: what comes next is like what came last
-		(1, 'ease_recent', 'ease', protocol = 'last',
+		(1, 'ease_recent', 'ease', protocol = 'last', false,
 		 jsonb_build_object('time_col', time_col, 'keep', 0.1),
 		 '[{"regularization": 500, "popularity_exponent": 0.25, "half_life": "30 days"},
 		   {"regularization": 1000, "popularity_exponent": 0.25, "half_life": "60 days"}]'::jsonb,
 		 '{"half_life": ["7 days", "15 days", "30 days", "60 days", "120 days", "240 days"],
 		   "regularization": [250, 500, 1000, 2000, 4000],
 		   "popularity_exponent": [0, 0.1, 0.25, 0.4]}'::jsonb,
-		 '{"rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb),
+		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb),
 		-- normalised EASE (user and popularity exponents, dropout)
-		(2, 'ease', 'ease', true,
+		(2, 'ease', 'ease', true, false,
 		 '{"keep": 0.1}'::jsonb,
 		 '[{"regularization": 400, "user_exponent": 0.5, "popularity_exponent": 0.1, "dropout": 0.25},
 		   {"regularization": 100, "user_exponent": 0.5, "popularity_exponent": 0.25, "dropout": 0.25}]'::jsonb,
@@ -4044,9 +4049,9 @@ AS $$
 		   "popularity_exponent": [0, 0.1, 0.25, 0.4],
 		   "user_exponent": [0, 0.25, 0.5, 0.75],
 		   "dropout": [0, 0.1, 0.25, 0.5]}'::jsonb,
-		 '{"rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb),
+		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb),
 		-- EASE with the item features, when given (their weight searched)
-		(3, 'ease_features', 'ease', features IS NOT NULL,
+		(3, 'ease_features', 'ease', features IS NOT NULL, false,
 		 jsonb_build_object('features', features::text, 'keep', 0.1)
 			 || CASE WHEN protocol = 'last' THEN jsonb_build_object('time_col', time_col) ELSE '{}' END,
 		 CASE WHEN protocol = 'last'
@@ -4063,16 +4068,27 @@ AS $$
 					 "popularity_exponent": [0, 0.1, 0.25, 0.4],
 					 "user_exponent": [0, 0.25, 0.5, 0.75],
 					 "dropout": [0, 0.1, 0.25, 0.5]}'::jsonb END,
-		 '{"rows": 4e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb),
+		 '{"seconds": 0.1, "rows": 4e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb),
 		-- implicit ALS with frequency-scaled regularisation (Rendle et al. 2022)
-		(4, 'als', 'als', true,
+		(4, 'als', 'als', true, false,
 		 '{"factors": 128, "iterations": 12, "regularization_exponent": 1}'::jsonb,
 		 '[{"alpha": 10, "regularization": 0.01}, {"alpha": 20, "regularization": 0.005}]'::jsonb,
 		 '{"alpha": [2.5, 5, 10, 20, 40], "regularization": [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1]}'::jsonb,
-		 '{"rows": 2e-6, "entities": 5e-5, "scores": 3e-8}'::jsonb),
-		-- item-kNN, BM25 weighting (recency-weighted on 'last')
-		(5, 'bm25', 'item_knn', true,
+		 '{"seconds": 0.1, "rows": 2e-6, "entities": 5e-5, "scores": 3e-8}'::jsonb),
+		-- ALS with the item features as pseudo-users, when given (their
+		-- weight searched; items without buyers get vectors from them)
+		(4, 'als_features', 'als', features IS NOT NULL, false,
+		 jsonb_build_object('features', features::text, 'factors', 128, 'iterations', 12,
+							'regularization_exponent', 1),
+		 '[{"alpha": 10, "regularization": 0.01, "feature_weight": 1}]'::jsonb,
+		 '{"feature_weight": [0.25, 0.5, 1, 2], "alpha": [2.5, 5, 10, 20, 40],
+		   "regularization": [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1]}'::jsonb,
+		 '{"seconds": 0.1, "rows": 3e-6, "entities": 5e-5, "scores": 3e-8}'::jsonb),
+		-- item-kNN, BM25 weighting (recency-weighted on 'last'; with the
+		-- item features, items without buyers get neighbour lists)
+		(5, 'bm25', 'item_knn', true, false,
 		 jsonb_build_object('similarity', 'bm25')
+			 || CASE WHEN features IS NOT NULL THEN jsonb_build_object('features', features::text) ELSE '{}' END
 			 || CASE WHEN weight_col IS NOT NULL THEN jsonb_build_object('weight_col', weight_col) ELSE '{}' END
 			 || CASE WHEN protocol = 'last' THEN jsonb_build_object('time_col', time_col) ELSE '{}' END,
 		 CASE WHEN protocol = 'last' THEN '[{"neighbors": 100, "half_life": "60 days"}]'::jsonb
@@ -4080,21 +4096,28 @@ AS $$
 		 CASE WHEN protocol = 'last'
 			  THEN '{"neighbors": [25, 50, 100, 200], "half_life": ["15 days", "30 days", "60 days", "120 days", "240 days"]}'::jsonb
 			  ELSE '{"neighbors": [25, 50, 100, 200]}'::jsonb END,
-		 '{"rows": 4e-6, "scores": 3e-8}'::jsonb),
+		 '{"seconds": 0.1, "rows": 4e-6, "scores": 3e-8}'::jsonb),
 		-- BPR (weaker than the above on every shared split; last)
-		(6, 'bpr', 'bpr', true,
+		(6, 'bpr', 'bpr', true, false,
 		 '{"factors": 128, "iterations": 100}'::jsonb,
 		 '[{"learning_rate": 0.05, "regularization": 0.01}, {"learning_rate": 0.1, "regularization": 0.01}]'::jsonb,
 		 '{"learning_rate": [0.02, 0.05, 0.1], "regularization": [0.005, 0.01, 0.02]}'::jsonb,
-		 '{"rows": 5e-5, "scores": 3e-8}'::jsonb),
+		 '{"seconds": 0.1, "rows": 5e-5, "scores": 3e-8}'::jsonb),
+		-- BPR without stored user vectors (users folded in when served:
+		-- new users' interactions count without a retraining)
+		(7, 'bpr_folded', 'bpr', true, true,
+		 '{"factors": 128, "iterations": 100, "store_users": false}'::jsonb,
+		 '[{"learning_rate": 0.05, "regularization": 0.01}]'::jsonb,
+		 '{"learning_rate": [0.02, 0.05, 0.1], "regularization": [0.005, 0.01, 0.02]}'::jsonb,
+		 '{"seconds": 0.1, "rows": 5e-5, "scores": 6e-8}'::jsonb),
 		-- the baseline: a floor every other candidate must beat
-		(7, 'popular', 'popular', true,
+		(8, 'popular', 'popular', true, false,
 		 CASE WHEN protocol = 'last' THEN jsonb_build_object('time_col', time_col) ELSE '{}' END,
 		 CASE WHEN protocol = 'last' THEN '[{"half_life": "30 days"}]'::jsonb ELSE '[{}]'::jsonb END,
 		 CASE WHEN protocol = 'last' THEN '{"half_life": ["7 days", "30 days", "120 days"]}'::jsonb
 			  ELSE '{}'::jsonb END,
-		 '{"rows": 1e-6, "scores": 1e-8}'::jsonb)
-	) f(prior, family, algorithm, enabled, fixed, seeds, steps, cost)
+		 '{"seconds": 0.1, "rows": 1e-6, "scores": 1e-8}'::jsonb)
+	) f(prior, family, algorithm, enabled, optional, fixed, seeds, steps, cost)
 	WHERE f.enabled
 	ORDER BY f.prior
 $$;
@@ -4148,6 +4171,10 @@ BEGIN
 	-- candidate's family (the candidate may win it) and the two best
 	-- other families' winners so far; and, while the search runs, three
 	-- blend evaluations
+	-- (compact EASE is retrained exact at the end: a trained one is kept
+	-- for at its exact estimate, so that a loaded machine does not leave
+	-- too little time; a family's first trial at its compact one, so that
+	-- EASE is tried at all, to be retrained compact if time runs short)
 	SELECT coalesce(sum(x.seconds), 0) * (ctx ->> 'scale')::double precision * 1.2
 		   + CASE WHEN blending THEN 0
 				  ELSE 3 * coalesce((SELECT sum(b.eval_seconds)
@@ -4157,13 +4184,18 @@ BEGIN
 	INTO reserve
 	FROM (SELECT c.seconds FROM
 			(SELECT b.train_seconds AS seconds
-			 FROM (SELECT t.train_seconds FROM _recsys_auto_trials t
+			 FROM (SELECT t.train_seconds * CASE WHEN t.params ? 'keep' THEN (ctx ->> 'exact_factor')::double precision
+												 ELSE 1 END AS train_seconds
+				   FROM _recsys_auto_trials t
 				   WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
 					 AND (blending OR t.family <> _auto_trial.family)
 				   ORDER BY t.value DESC LIMIT 2) b
 			 UNION ALL
 			 SELECT greatest(estimate, (SELECT t.train_seconds FROM _recsys_auto_trials t
 										WHERE t.model IS NOT NULL AND t.family = _auto_trial.family))
+					* CASE WHEN params ? 'keep' AND EXISTS (SELECT FROM _recsys_auto_trials t
+															WHERE t.model IS NOT NULL AND t.family = _auto_trial.family)
+						   THEN (ctx ->> 'exact_factor')::double precision ELSE 1 END
 			 WHERE NOT blending) c
 		  ORDER BY c.seconds DESC LIMIT 2) x;
 	left_seconds := extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp());
@@ -4286,7 +4318,10 @@ CREATE FUNCTION recsys.train_auto(
 	time_col name DEFAULT NULL,
 	weight_col name DEFAULT NULL,
 	seed bigint DEFAULT 42,
-	replace boolean DEFAULT false)
+	replace boolean DEFAULT false,
+	families text[] DEFAULT NULL,
+	event_col name DEFAULT NULL,
+	event_weights jsonb DEFAULT NULL)
 RETURNS TABLE (rank integer, family text, algorithm text, params jsonb, value double precision,
 			   train_seconds double precision, eval_seconds double precision, status text)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
@@ -4299,6 +4334,8 @@ DECLARE
 	ranking CONSTANT text[] := ARRAY['precision', 'recall', 'ndcg', 'map', 'hit_rate', 'mrr'];
 	protocol_used text := protocol;
 	protocol_reason text;
+	families_used text[];
+	event_type text;
 	columns jsonb;
 	ctx jsonb;
 	n_rows bigint;
@@ -4319,6 +4356,13 @@ DECLARE
 	top record;
 	runner_up record;
 	w double precision;
+	blend_models text[];
+	blend_families text[];
+	blend_weights double precision[];
+	blend_value double precision;
+	blend_seconds double precision;
+	best_weight double precision;
+	best_value double precision;
 	winner record;
 	members text[];
 	member text;
@@ -4327,12 +4371,14 @@ DECLARE
 	version_trained integer;
 	final_estimate double precision;
 	final_left double precision;
-	exact boolean := false;
+	final_other double precision;
+	final_ease double precision;
+	final_keep double precision;
 	final_note text;
 BEGIN
 	IF source IS NULL OR model IS NULL OR budget IS NULL OR metric IS NULL OR user_col IS NULL
 		OR item_col IS NULL OR seed IS NULL OR replace IS NULL THEN
-		RAISE EXCEPTION 'arguments of train_auto must not be NULL (protocol, features, time_col and weight_col may be)'
+		RAISE EXCEPTION 'arguments of train_auto must not be NULL (protocol, features, time_col, weight_col, families, event_col and event_weights may be)'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF budget <= interval '0' THEN
@@ -4371,6 +4417,40 @@ BEGIN
 	IF weight_col IS NOT NULL THEN
 		PERFORM recsys._require_column(source, weight_col, 'weight_col');
 	END IF;
+	-- event weights: the trainers' own map, checked here once (every
+	-- candidate would fail on it) and given to every family whose trainer
+	-- weighs events
+	IF (event_col IS NULL) <> (event_weights IS NULL) THEN
+		RAISE EXCEPTION 'event_col and event_weights go together'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example event_col => ''kind'', event_weights => ''{"view": 1, "purchase": 10}''.';
+	END IF;
+	IF event_col IS NOT NULL THEN
+		PERFORM recsys._require_column(source, event_col, 'event_col');
+		IF jsonb_typeof(event_weights) <> 'object' OR event_weights = '{}' THEN
+			RAISE EXCEPTION 'event_weights must be a non-empty JSON object of event type: weight, not %', event_weights
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT e.key INTO event_type FROM jsonb_each(event_weights) e
+		WHERE jsonb_typeof(e.value) <> 'number' OR NOT e.value::text::numeric BETWEEN 0 AND 1000 LIMIT 1;
+		IF event_type IS NOT NULL THEN
+			RAISE EXCEPTION 'event_weights gives event type "%" weight %, not a number in [0, 1000]',
+				event_type, event_weights -> event_type
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF NOT EXISTS (SELECT FROM jsonb_each(event_weights) e WHERE e.value::text::numeric > 0) THEN
+			RAISE EXCEPTION 'event_weights must give some event type a weight above 0'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		EXECUTE format('SELECT r.%1$I::text FROM %2$s r WHERE r.%1$I IS NOT NULL AND NOT $1 ? r.%1$I::text LIMIT 1',
+					   event_col, source)
+		INTO event_type USING event_weights;
+		IF event_type IS NOT NULL THEN
+			RAISE EXCEPTION 'event_weights has no weight for event type "%" of column "%"', event_type, event_col
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Give every event type a weight, 0 to leave it out.';
+		END IF;
+	END IF;
 	-- a model trained by hand is replaced only when asked; one train_auto
 	-- trained before is its own to retrain (whatever algorithm wins now)
 	PERFORM recsys._require_model_owner(model, 'train', missing_ok => true);
@@ -4391,6 +4471,26 @@ BEGIN
 								ELSE 'no time_col: validated on a random quarter of each user''s items' END;
 	ELSE
 		protocol_reason := 'protocol given';
+	END IF;
+	-- the families searched: those named, else every one not optional
+	-- (a name must be one of this call's families: features and the
+	-- protocol enable some)
+	-- (and, with event weights, those whose trainer weighs events: the
+	-- others would count a view as a purchase)
+	families_used := ARRAY(SELECT f.family FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+						   WHERE CASE WHEN families IS NULL THEN NOT f.optional ELSE f.family = ANY (families) END
+							 AND (event_col IS NULL
+								  OR (SELECT 'event_col' = ANY (p.proargnames) FROM pg_proc p
+									  WHERE p.oid = recsys._tune_trainer(f.algorithm))));
+	IF families IS NOT NULL AND (cardinality(families) = 0 OR array_position(families, NULL) IS NOT NULL
+								 OR EXISTS (SELECT FROM unnest(families) n WHERE NOT n = ANY (families_used))) THEN
+		RAISE EXCEPTION 'families must name some of %, not %',
+			(SELECT string_agg(f.family, ', ') FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+			 WHERE event_col IS NULL OR (SELECT 'event_col' = ANY (p.proargnames) FROM pg_proc p
+										 WHERE p.oid = recsys._tune_trainer(f.algorithm))),
+			families
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The families depend on the protocol (ease_recent: last) and on features (ease_features, als_features); NULL tries every one not optional.';
 	END IF;
 
 	-- the split: validation pairs, and the source's rows without them
@@ -4436,21 +4536,30 @@ BEGIN
 		value double precision, metrics jsonb, train_seconds double precision,
 		eval_seconds double precision, modelled double precision, model text, status text) ON COMMIT DROP;
 
-	columns := jsonb_build_object('user_col', user_col, 'item_col', item_col);
+	columns := jsonb_build_object('user_col', user_col, 'item_col', item_col)
+			   || CASE WHEN event_col IS NOT NULL
+					   THEN jsonb_build_object('event_col', event_col, 'event_weights', event_weights) ELSE '{}' END;
 	ctx := jsonb_build_object(
 		'deadline', started + budget, 'metric', metric, 'k', k,
 		'rows', n_train, 'users', n_users, 'items', n_items, 'valid_users', n_valid_users,
 		'scale', n_rows::double precision / n_train,
+		-- an exact EASE fit against a compact one's seconds (the solve is
+		-- the same, the writing ten times more)
+		'exact_factor', 2.5,
 		-- a name of this backend's own, so concurrent searches do not collide
 		'prefix', format('_recsys_auto_%s_%s_', pg_backend_pid(), txid_current()));
 
 	-- round 0: each family's strongest known setting, the cheapest family
 	-- first, so that the measured seconds correct the costs of the dearer
-	-- ones before they start
-	SELECT count(*) INTO n_families FROM recsys._auto_families(protocol_used, time_col, weight_col, features);
+	-- ones before they start; each family's modelled seconds doubled per
+	-- place in the strength order, so that a dear weak family (BPR) does
+	-- not spend, before the strong ones start, the time they need
+	SELECT count(*) INTO n_families FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+	WHERE f.family = ANY (families_used);
 	FOR fam IN SELECT f.* FROM recsys._auto_families(protocol_used, time_col, weight_col, features)
 						  WITH ORDINALITY f
-			   ORDER BY recsys._auto_cost(f.cost, ctx), f.ordinality LOOP
+			   WHERE f.family = ANY (families_used)
+			   ORDER BY recsys._auto_cost(f.cost, ctx) * power(2, f.ordinality - 1), f.ordinality LOOP
 		next_params := recsys._auto_next(fam.family, columns || fam.fixed, fam.seeds, fam.steps);
 		result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, 0, ctx);
 		IF result = 'budget' THEN
@@ -4468,7 +4577,8 @@ BEGIN
 						   LIMIT greatest(2, ceil(coalesce(cardinality(survivors), n_families) / 2.0)::integer));
 		per_family := 1 << least(search_round, 10);
 		tried := false;
-		FOR fam IN SELECT * FROM recsys._auto_families(protocol_used, time_col, weight_col, features) LOOP
+		FOR fam IN SELECT f.* FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+				   WHERE f.family = ANY (families_used) LOOP
 			-- (a family that no longer fits the budget stays out: time only shrinks)
 			CONTINUE WHEN NOT fam.family = ANY (survivors) OR fam.family = ANY (out_of_budget);
 			FOR i IN 1..per_family LOOP
@@ -4485,8 +4595,11 @@ BEGIN
 		EXIT WHEN NOT tried;
 	END LOOP;
 
-	-- blend the two best families when that helps on validation: the
-	-- second's weight against the first's 1
+	-- blend the families when that helps on validation, by forward
+	-- selection (Caruana et al. 2004): from the best family's model, add
+	-- the next best family's with the weight (against the first's 1) that
+	-- scores best, when that beats the blend it extends; then the next
+	-- family's, up to four members
 	SELECT t.* INTO top FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
 	ORDER BY t.value DESC NULLS LAST, t.n LIMIT 1;
 	IF top.n IS NULL THEN
@@ -4496,20 +4609,41 @@ BEGIN
 							FROM _recsys_auto_trials t),
 				  HINT = 'Raise the budget (or recsys.max_memory).';
 	END IF;
-	SELECT t.* INTO runner_up FROM _recsys_auto_trials t WHERE t.model IS NOT NULL AND t.n <> top.n
-	ORDER BY t.value DESC NULLS LAST, t.n LIMIT 1;
-	IF runner_up.n IS NOT NULL AND top.value IS NOT NULL AND runner_up.value IS NOT NULL THEN
+	blend_models := ARRAY[top.model];
+	blend_families := ARRAY[top.family];
+	blend_weights := ARRAY[1];
+	blend_value := top.value;
+	blend_seconds := top.eval_seconds;
+	result := NULL;
+	FOR runner_up IN SELECT t.* FROM _recsys_auto_trials t
+					 WHERE t.model IS NOT NULL AND t.n <> top.n AND t.value IS NOT NULL AND top.value IS NOT NULL
+					   AND t.family <> 'blend'
+					 ORDER BY t.value DESC, t.n LOOP
+		EXIT WHEN cardinality(blend_models) >= 4 OR result = 'budget';
+		best_weight := NULL;
+		best_value := blend_value;
 		FOREACH w IN ARRAY ARRAY[0.5, 1, 0.3, 0.7, 1.3] LOOP
 			result := recsys._auto_trial('blend', 'blend',
-										 jsonb_build_object('members', jsonb_build_array(top.model, runner_up.model),
-															'weights', jsonb_build_array(1, w)),
-										 jsonb_build_object('seconds', top.eval_seconds + runner_up.eval_seconds),
+										 jsonb_build_object('members', to_jsonb(blend_models || runner_up.model),
+															'weights', to_jsonb(blend_weights || w)),
+										 jsonb_build_object('seconds', blend_seconds + runner_up.eval_seconds),
 										 search_round + 1, ctx, blending => true,
-										 shown => jsonb_build_object('members', jsonb_build_array(top.family, runner_up.family),
-																	 'weights', jsonb_build_array(1, w)));
+										 shown => jsonb_build_object('members', to_jsonb(blend_families || runner_up.family),
+																	 'weights', to_jsonb(blend_weights || w)));
 			EXIT WHEN result = 'budget';
+			IF (SELECT t.value > best_value FROM _recsys_auto_trials t ORDER BY t.n DESC LIMIT 1) THEN
+				SELECT t.value INTO best_value FROM _recsys_auto_trials t ORDER BY t.n DESC LIMIT 1;
+				best_weight := w;
+			END IF;
 		END LOOP;
-	END IF;
+		IF best_weight IS NOT NULL THEN
+			blend_models := blend_models || runner_up.model;
+			blend_families := blend_families || runner_up.family;
+			blend_weights := blend_weights || best_weight;
+			blend_value := best_value;
+			blend_seconds := blend_seconds + runner_up.eval_seconds;
+		END IF;
+	END LOOP;
 
 	-- the winner, trained on all the data as the model (replacing it: a
 	-- model train_auto trained before may change its algorithm, and one it
@@ -4517,31 +4651,43 @@ BEGIN
 	SELECT t.* INTO winner FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
 	ORDER BY t.value DESC NULLS LAST, t.n LIMIT 1;
 	-- compact EASE (keep) approximates exact EASE: an EASE winner or
-	-- member is retrained exact when the budget left allows it (an exact
-	-- fit estimated at 2.5 times the compact one's seconds, scaled to all
-	-- the data plus a fifth), else compact, as validated
-	SELECT sum(t.train_seconds * CASE WHEN t.params ? 'keep' THEN 2.5 ELSE 1 END)
+	-- member is retrained with the largest keep whose fit the budget left
+	-- allows: exact (estimated at exact_factor times the compact one's
+	-- seconds, scaled to all the data plus a fifth), else 0.5 or 0.25
+	-- (the seconds in between, linearly: the solve is the same, the
+	-- writing grows with keep; the weights kept are the largest, so a
+	-- larger keep is closer to exact), else compact as validated (0.1)
+	SELECT coalesce(sum(t.train_seconds) FILTER (WHERE NOT t.params ? 'keep'), 0)
 		   * (ctx ->> 'scale')::double precision * 1.2,
-		   bool_or(t.params ? 'keep')
-	INTO final_estimate, exact
+		   sum(t.train_seconds) FILTER (WHERE t.params ? 'keep') * (ctx ->> 'scale')::double precision * 1.2
+	INTO final_other, final_ease
 	FROM _recsys_auto_trials t
 	WHERE t.n = winner.n OR (winner.family = 'blend'
 							 AND t.model IN (SELECT jsonb_array_elements_text(winner.params -> 'members')));
 	final_left := extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp());
-	IF exact THEN
-		exact := final_estimate <= final_left;
+	IF final_ease IS NOT NULL THEN
+		final_estimate := final_other + final_ease * (ctx ->> 'exact_factor')::double precision;
+		final_keep := coalesce((SELECT c.kept FROM unnest(ARRAY[1, 0.5, 0.25]::double precision[]) c(kept)
+								WHERE final_other + final_ease * (1 + ((ctx ->> 'exact_factor')::double precision - 1)
+																	  * (c.kept - 0.1) / 0.9) <= final_left
+								ORDER BY c.kept DESC LIMIT 1), 0.1);
 		final_note := format('EASE retrained %s: exact estimated at %s s, %s s of the budget left',
-							 CASE WHEN exact THEN 'exact' ELSE 'compact (keep 0.1), as validated' END,
+							 CASE WHEN final_keep = 1 THEN 'exact'
+								  WHEN final_keep > 0.1 THEN format('with keep %s, nearer exact than validated', final_keep)
+								  ELSE 'compact (keep 0.1), as validated' END,
 							 round(final_estimate::numeric, 1), round(greatest(final_left, 0)::numeric, 1));
 	END IF;
 	IF winner.family = 'blend' THEN
 		-- the members under names of their own: <model>_auto_<family>
-		FOR fam IN SELECT t.* FROM _recsys_auto_trials t
-				   WHERE t.model IN (SELECT jsonb_array_elements_text(winner.params -> 'members'))
-				   ORDER BY t.value DESC NULLS LAST, t.n LOOP
+		-- (in the blend's order: the weights follow it)
+		FOR fam IN SELECT t.* FROM jsonb_array_elements_text(winner.params -> 'members') WITH ORDINALITY m(name, o)
+						  JOIN _recsys_auto_trials t ON t.model = m.name
+				   ORDER BY m.o LOOP
 			member := format('%s_auto_%s', left(model, 40), fam.family);
 			PERFORM recsys._tune_keep(recsys._tune_trainer(fam.algorithm), source, member,
-									  CASE WHEN exact THEN fam.params - 'keep' ELSE fam.params END, true);
+									  CASE WHEN NOT fam.params ? 'keep' THEN fam.params
+										   WHEN final_keep = 1 THEN fam.params - 'keep'
+										   ELSE fam.params || jsonb_build_object('keep', final_keep) END, true);
 			members := members || member;
 		END LOOP;
 		PERFORM recsys._tune_keep(recsys._tune_trainer('blend'), NULL, model,
@@ -4549,7 +4695,9 @@ BEGIN
 								  true);
 	ELSE
 		PERFORM recsys._tune_keep(recsys._tune_trainer(winner.algorithm), source, model,
-								  CASE WHEN exact THEN winner.params - 'keep' ELSE winner.params END, true);
+								  CASE WHEN NOT winner.params ? 'keep' THEN winner.params
+									   WHEN final_keep = 1 THEN winner.params - 'keep'
+									   ELSE winner.params || jsonb_build_object('keep', final_keep) END, true);
 	END IF;
 	-- the candidates go (blends before their members)
 	FOR member IN SELECT t.model FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
@@ -4569,6 +4717,7 @@ BEGIN
 					   ELSE '' END);
 	report := jsonb_build_object(
 		'protocol', protocol_used, 'protocol_reason', protocol_reason, 'metric', metric,
+		'families', to_jsonb(families_used),
 		'budget_seconds', extract(epoch FROM budget), 'seconds', extract(epoch FROM clock_timestamp() - started),
 		'validation', jsonb_build_object('users', n_valid_users, 'pairs', n_valid, 'train_rows', n_train),
 		'winner', jsonb_build_object('family', winner.family, 'algorithm', winner.algorithm,
@@ -4597,5 +4746,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION recsys.train_auto(regclass, text, interval, text, text, regclass, name, name, name,
-	name, bigint, boolean) IS
+	name, bigint, boolean, text[], name, jsonb) IS
 	'choose an algorithm and its settings on a validation split of the source within a time budget, train the winner on all of it';

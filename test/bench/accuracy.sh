@@ -65,6 +65,8 @@
 # validate on each user's last items), its default budget (or
 # RECSYS_AUTO_BUDGET), scored on test; the line's fit_s is the whole
 # train_auto call, and the winner's description follows it.
+# RECSYS_AUTO_FEATURES=1 also passes the data set's item features
+# (features => the item_features view below).
 #
 # Item features (0.5.0) come from the data sets' own item files: MovieLens
 # genres, decade and title words (movies.csv), online retail the words of
@@ -694,15 +696,19 @@ auto_line() {
 	local data=$1 protocol=$2
 	local t=${data//-/_}_$protocol
 	local budget=${RECSYS_AUTO_BUDGET:+, budget => '$RECSYS_AUTO_BUDGET'}
-	local time=
+	local time= features=
 	[ "$protocol" = last5 ] && time=", time_col => 'ts'"
 	load "${t}_train" "$splits/$data/$protocol/train.csv.gz"
 	load "${t}_test" "$splits/$data/$protocol/test.csv.gz"
-	header "$data / $protocol (test), train_auto"
+	if [ "${RECSYS_AUTO_FEATURES:-0}" = 1 ]; then
+		item_features "$data"
+		features=", features => 'public.${data//-/_}_features'"
+	fi
+	header "$data / $protocol (test), train_auto${features:+ with item features}"
 	recsys_psql -At -F ' ' <<SQL
 SET recsys.threads = 2;
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
-CREATE TEMP TABLE auto_trials AS SELECT * FROM recsys.train_auto('${t}_train', model => 'auto'$time$budget);
+CREATE TEMP TABLE auto_trials AS SELECT * FROM recsys.train_auto('${t}_train', model => 'auto'$time$budget$features);
 SELECT extract(epoch FROM clock_timestamp()) - :t0 AS fit \gset
 SELECT format('%-34s %7s %7s %7s %7s %7s %7s %7s %6s', 'train_auto',
 	round(max(value) FILTER (WHERE metric = 'precision@10')::numeric, 4),
@@ -716,6 +722,7 @@ SELECT format('%-34s %7s %7s %7s %7s %7s %7s %7s %6s', 'train_auto',
 FROM recsys.evaluate('auto', '${t}_test');
 SELECT '# ' || description FROM recsys.models WHERE name = 'auto';
 SELECT '# winner: ' || (metrics -> 'train_auto' -> 'winner')::text FROM recsys.models WHERE name = 'auto';
+SELECT '# final: ' || coalesce(metrics -> 'train_auto' ->> 'final', '-') FROM recsys.models WHERE name = 'auto';
 SELECT format('# %s: best validation %s of %s trained (%s s), %s skipped', family,
 	round(max(value)::numeric, 4), count(value), round(sum(train_seconds + eval_seconds)::numeric, 1),
 	count(*) FILTER (WHERE status LIKE 'skipped%'))
