@@ -100,6 +100,29 @@ like($err, qr/model "cit" does not exist/, 'before sync_model, the workers have 
 	"SET ROLE regress_recsys_cit_owner;\n" . $recommend_sql->('retail_events'));
 like($err, qr/model "cit" does not exist/, 'nor for recommend_ids');
 
+# grouped by another column or over all rows, Citus splits fold_in: partial
+# states on the workers (raw item ids, no model needed), combined and
+# finished on the coordinator: works without a copy on the workers
+my $split_sql = sub {
+	"SELECT string_agg(g || ':' || v::text, ';' ORDER BY g) FROM ("
+	  . "SELECT item_id % 3 AS g, recsys.fold_in(item_id, quantity, 'cit') AS v FROM $_[0] GROUP BY 1 "
+	  . "UNION ALL SELECT -1, recsys.fold_in(item_id, quantity, 'cit') FROM $_[0]) s";
+};
+my $split_local = $owner->($coord, $split_sql->('local_events'));
+# Citus's worker_partial_agg checks the caller's EXECUTE on the aggregate's
+# support functions (PostgreSQL checks the aggregate owner's), which recsys
+# revokes from PUBLIC: a DBA grants them to the roles that fold in on Citus
+($ret, $out, $err) = $coord->psql('postgres',
+	"SET ROLE regress_recsys_cit_owner;\n" . $split_sql->('retail_events'));
+like($err, qr/permission denied for function fold_in_/, 'without EXECUTE on its support functions Citus refuses the split');
+$_->safe_psql('postgres', q{
+	GRANT EXECUTE ON FUNCTION recsys.fold_in_accum(bytea, bigint, real, text),
+		recsys.fold_in_combine(bytea, bytea), recsys.fold_in_final(bytea) TO regress_recsys_cit_owner;
+}) for @nodes;
+like($split_local, qr/^-1:\{[-0-9.e]+(,[-0-9.e]+){7}\};0:/, 'a local fold_in per item group and over all rows');
+is($owner->($coord, $split_sql->('retail_events')), $split_local,
+	'the same split between workers and coordinator, before any sync, bit for bit');
+
 # the other role may use the model but not sync it
 ($ret, $out, $err) = $coord->psql('postgres',
 	"SET ROLE regress_recsys_cit_other; SELECT * FROM recsys.sync_model('cit')");
@@ -125,6 +148,14 @@ like($coord_catalog, qr/^1 .* regress_recsys_cit_owner \{regress_recsys_cit_othe
 	'the coordinator\'s catalog as expected');
 is($owner->($_, $catalog_sql), $coord_catalog, $_->name . ': the same model row, version, grantees and rows')
   for @workers;
+
+# exclude_seen reads the model's source, here the distributed table itself:
+# from a query on a shard Citus refuses that nested distributed query (see
+# doc/operations.md, "Running on Citus"); exclude_seen => false above
+($ret, $out, $err) = $coord->psql('postgres',
+	"SET ROLE regress_recsys_cit_owner; SELECT recsys.recommend_ids(user_id, 5, 'cit') FROM retail_events GROUP BY user_id");
+like($err, qr/cannot execute a distributed query from a query on a shard/,
+	'recommend_ids pushed down with exclude_seen meets Citus\'s nested-query refusal');
 
 # bit-equal to a local run
 my $local_fold = $owner->($coord, $fold_in_sql->('local_events'));
@@ -176,6 +207,7 @@ for my $node (@nodes)
 	$node->safe_psql('postgres', q{
 		DELETE FROM recsys.models;
 		REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_cit_owner, regress_recsys_cit_other;
+		REVOKE ALL ON ALL FUNCTIONS IN SCHEMA recsys FROM regress_recsys_cit_owner;
 	});
 }
 $coord->safe_psql('postgres', 'DROP ROLE regress_recsys_cit_owner, regress_recsys_cit_other');
