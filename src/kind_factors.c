@@ -55,6 +55,7 @@
 #include "profile.h"
 #include "recsys.h"
 #include "score.h"
+#include "shared_cache.h"
 #include "spi_util.h"
 
 #define FOLD_IN_CHUNK 4096			/* items per kernel call between interrupt checks */
@@ -84,7 +85,9 @@ typedef struct FactorsState
 	/*
 	 * The int8 copy of item_factors ranking scans first (rs_q8_*): one flat
 	 * block without pointers, built on first use while
-	 * recsys.compressed_scan is on; q8_scratch is this backend's scratch.
+	 * recsys.compressed_scan is on, or by the loader when the model goes to
+	 * the shared cache (then it is in the shared copy, read-only);
+	 * q8_scratch is this backend's scratch.
 	 */
 	void	   *q8;
 	void	   *q8_scratch;
@@ -111,6 +114,7 @@ typedef struct FactorsState
 #define F(model) ((FactorsState *) (model)->kind_state)
 
 static bool fold_in_user_items(RsModel *model, const RsUserItems *items, float *x, float *bias);
+static const void *compressed_items(RsModel *model);
 
 /*
  * The regularisation of an implicit model's user system, as training had
@@ -321,6 +325,15 @@ factors_load(RsModel *model, const RsCatalogRow *row)
 					 F(model)->k, F(model)->item_norms + begin);
 	}
 	load_mean_user(model, row, argtypes, values);
+
+	/*
+	 * With the shared cache, this load is about to be published: build the
+	 * compressed copy now (with interrupt checks), so that it is published
+	 * too and no backend builds its own (a second or more per backend at
+	 * 1M items, and a quarter of the model's size each).
+	 */
+	if (RsSharedCacheActive())
+		(void) compressed_items(model);
 }
 
 /* The factor kind's part of a model's flat copy (the shared cache's). */
@@ -334,6 +347,7 @@ typedef struct FlatFactors
 	Size		item_norms;
 	Size		mean_user;		/* 0: none */
 	Size		mean_history;	/* 0: none */
+	Size		q8;				/* the compressed copy (rs_q8_*); 0: none */
 } FlatFactors;
 
 /* Lay the item factors out flat: everything but the per-backend user state. */
@@ -356,6 +370,8 @@ factors_flatten(RsModel *model, RsFlat *flat)
 		h.mean_user = RsFlatPut(flat, f->mean_user, sizeof(float) * f->k);
 	if (f->mean_history != NULL)
 		h.mean_history = RsFlatPut(flat, f->mean_history, sizeof(float) * Max(n, 1));
+	if (f->q8 != NULL)
+		h.q8 = RsFlatPut(flat, f->q8, rs_q8_bytes(n, f->k));
 	if (flat->base != NULL)
 		memcpy(flat->base + header, &h, sizeof(h));
 }
@@ -375,6 +391,8 @@ factors_attach(RsModel *model, const RsCatalogRow *row, const char *copy, Size k
 	f->score_bias = h->score_bias ? f->item_bias : NULL;
 	f->mean_user = RsFlatAt(copy, h->mean_user);
 	f->mean_history = RsFlatAt(copy, h->mean_history);
+	/* read-only once built: scans take it as const (else built here on first use) */
+	f->q8 = RsFlatAt(copy, h->q8);
 }
 
 /* Read the user's stored vector and bias; false if there is none. */
