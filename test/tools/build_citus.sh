@@ -24,6 +24,12 @@ for p in libzstd-dev liblz4-dev libkrb5-dev; do
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null
 done
 [ -f "$src/configure" ] || { echo "build_citus.sh: $src has no configure script" >&2; exit 1; }
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+mkdir -p "$build"
+build=$(cd "$build" && pwd)
+case "$build/" in
+"$repo"/* | / | /usr/* | /opt/*) echo "build_citus.sh: pick a scratch BUILD_DIR outside the repository, not $build" >&2; exit 1 ;;
+esac
 rm -rf "$build"
 mkdir -p "$build"
 cp -a "$src/." "$build/"
