@@ -25,8 +25,7 @@ for p in libzstd-dev liblz4-dev libkrb5-dev; do
 done
 [ -f "$src/configure" ] || { echo "build_citus.sh: $src has no configure script" >&2; exit 1; }
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-mkdir -p "$build"
-build=$(cd "$build" && pwd)
+build=$(realpath -m "$build")
 case "$build/" in
 "$repo"/* | / | /usr/* | /opt/*) echo "build_citus.sh: pick a scratch BUILD_DIR outside the repository, not $build" >&2; exit 1 ;;
 esac
