@@ -6,15 +6,16 @@
 # when citus.so is not installed.  Usage:
 #   RECSYS_PG_BIN=/path/to/pg15/bin bash test/tools/build_citus.sh SRC_DIR [BUILD_DIR]
 # SRC_DIR is a Citus source tree that supports PostgreSQL 15 (13.x; tested
-# with 13.2.2).  It is copied to BUILD_DIR (default /tmp/citus-build) and
-# built there, outside this repository; the source tree is left untouched.
+# with 13.2.2).  It is copied to BUILD_DIR (a new directory; default a
+# fresh /tmp/citus-build.XXXXXX) and built there, outside this repository;
+# the source tree is left untouched.
 # Built without libcurl (Citus's anonymous statistics); needs the Debian
 # packages libzstd-dev, liblz4-dev and libkrb5-dev (Debian's PostgreSQL is
 # built with zstd, lz4 and GSSAPI, so its headers and Citus's columnar code
 # include theirs); installed here when missing and run as root.
 set -euo pipefail
 src=${1:?usage: build_citus.sh SRC_DIR [BUILD_DIR]}
-build=${2:-/tmp/citus-build}
+build=${2:-}
 PG_BIN=${RECSYS_PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_CONFIG=$PG_BIN/pg_config
 
@@ -24,13 +25,13 @@ for p in libzstd-dev liblz4-dev libkrb5-dev; do
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null
 done
 [ -f "$src/configure" ] || { echo "build_citus.sh: $src has no configure script" >&2; exit 1; }
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-build=$(realpath -m "$build")
-case "$build/" in
-"$repo"/* | / | /usr/* | /opt/*) echo "build_citus.sh: pick a scratch BUILD_DIR outside the repository, not $build" >&2; exit 1 ;;
-esac
-rm -rf "$build"
-mkdir -p "$build"
+# a new directory, never one that exists (nothing is deleted)
+if [ -z "$build" ]; then
+	build=$(mktemp -d /tmp/citus-build.XXXXXX)
+else
+	[ ! -e "$build" ] || { echo "build_citus.sh: $build exists; give a new directory" >&2; exit 1; }
+	mkdir -p "$build"
+fi
 cp -a "$src/." "$build/"
 cd "$build"
 
