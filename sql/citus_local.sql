@@ -166,6 +166,14 @@ SELECT count(*) AS users, count(*) FILTER (WHERE p.v = s.v) AS bit_equal
 FROM par_exact p
 JOIN (SELECT user_id, recsys.fold_in(item_id, w, 'cit_als') AS v FROM big GROUP BY user_id) s USING (user_id);
 
+-- recsys.sync_model copies a model to Citus workers: without Citus it
+-- refuses with a hint, before looking at the model
+SELECT * FROM recsys.sync_model('cit_als');
+SELECT * FROM recsys.sync_model('no_such_model');
+SELECT * FROM recsys.sync_model(NULL);
+-- the tables a copy takes: every table referencing recsys.model_versions
+SELECT recsys._model_artefact_tables();
+
 DROP SCHEMA cit CASCADE;
 DELETE FROM recsys.models WHERE name LIKE 'cit\_%';
 DROP OWNED BY regress_recsys_cit_owner, regress_recsys_cit_other;

@@ -57,6 +57,7 @@
 #include "profile.h"
 #include "recsys.h"
 #include "score.h"
+#include "shared_cache.h"
 #include "spi_util.h"
 
 #define FOLD_IN_CHUNK 4096			/* items per kernel call between interrupt checks */
@@ -86,7 +87,9 @@ typedef struct FactorsState
 	/*
 	 * The int8 copy of item_factors ranking scans first (rs_q8_*): one flat
 	 * block without pointers, built on first use while
-	 * recsys.compressed_scan is on; q8_scratch is this backend's scratch.
+	 * recsys.compressed_scan is on, or by the loader when the model goes to
+	 * the shared cache (then it is in the shared copy, read-only);
+	 * q8_scratch is this backend's scratch.
 	 */
 	void	   *q8;
 	void	   *q8_scratch;
@@ -119,6 +122,7 @@ typedef struct FactorsState
 #define F(model) ((FactorsState *) (model)->kind_state)
 
 static bool fold_in_user_items(RsModel *model, const RsUserItems *items, float *x, float *bias);
+static const void *compressed_items(RsModel *model);
 
 /*
  * The regularisation of an implicit model's user system, as training had
@@ -329,6 +333,15 @@ factors_load(RsModel *model, const RsCatalogRow *row)
 					 F(model)->k, F(model)->item_norms + begin);
 	}
 	load_mean_user(model, row, argtypes, values);
+
+	/*
+	 * With the shared cache, this load is about to be published: build the
+	 * compressed copy now (with interrupt checks), so that it is published
+	 * too and no backend builds its own (a second or more per backend at
+	 * 1M items, and a quarter of the model's size each).
+	 */
+	if (RsSharedCacheActive())
+		(void) compressed_items(model);
 }
 
 /* The factor kind's part of a model's flat copy (the shared cache's). */
