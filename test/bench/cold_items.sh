@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test/bench/cold_items.sh: item features in ALS, and cold items (issue 15).
 #
-#   bash test/bench/cold_items.sh [warm|cold|all] [ml-latest-small|online-retail|both]
+#   bash test/bench/cold_items.sh [warm|cold|coldvalid|all] [ml-latest-small|online-retail|both]
 #
 # Protocol (doc/internals.md, "Item features and cold items"):
 #
@@ -159,17 +159,25 @@ warm() {
 	done
 }
 
+# cold items, on test (strat75 train/test) or, with $4 = valid, on
+# valid (strat75 valid/train, valid/test: the same cold items, those of
+# the whole data set, so that settings are chosen without test)
 cold() {
-	local data=$1 t=$2 v=$3
+	local data=$1 v=$3 split=${4:-test} t=$2 tr=train te=test
+	[ "$split" = valid ] && tr=vtrain te=vtest
 	embeddings "$v"
 	recsys_psql -q <<SQL
-CREATE TABLE ${t}_cold AS
+CREATE TABLE IF NOT EXISTS ${t}_cold AS
 SELECT item_id FROM (SELECT DISTINCT item_id FROM (SELECT item_id FROM ${t}_train UNION SELECT item_id FROM ${t}_test) a) s
 ORDER BY md5('42:' || item_id)
 LIMIT (SELECT ceil(count(DISTINCT item_id) / 10.0) FROM (SELECT item_id FROM ${t}_train UNION SELECT item_id FROM ${t}_test) b);
-CREATE TABLE ${t}_ctrain AS SELECT * FROM ${t}_train WHERE item_id NOT IN (SELECT item_id FROM ${t}_cold);
+SQL
+	[ "$split" = valid ] && t=${t}_v
+	recsys_psql -q <<SQL
+CREATE TABLE IF NOT EXISTS ${t}_cold AS SELECT * FROM ${2}_cold;
+CREATE TABLE ${t}_ctrain AS SELECT * FROM ${2}_$tr WHERE item_id NOT IN (SELECT item_id FROM ${t}_cold);
 CREATE INDEX ON ${t}_ctrain (user_id);
-CREATE TABLE ${t}_ctest AS SELECT * FROM ${t}_test
+CREATE TABLE ${t}_ctest AS SELECT * FROM ${2}_$te
 WHERE item_id IN (SELECT item_id FROM ${t}_cold) AND user_id IN (SELECT user_id FROM ${t}_ctrain);
 ANALYZE ${t}_ctrain; ANALYZE ${t}_ctest;
 -- random
@@ -189,7 +197,7 @@ FROM (SELECT p.user_id, n.item_id, sum(p.w * n.w) AS s FROM ${t}_profile p
 	  GROUP BY 1, 2) s;
 SQL
 	echo
-	echo "### cold items: $data strat75 ($(recsys_psql -At -c "SELECT count(*) || ' cold items, ' || (SELECT count(*) FROM ${t}_ctest) || ' test rows, ' || (SELECT count(DISTINCT user_id) FROM ${t}_ctest) || ' users' FROM ${t}_cold"))"
+	echo "### cold items: $data strat75 $split ($(recsys_psql -At -c "SELECT count(*) || ' cold items, ' || (SELECT count(*) FROM ${t}_ctest) || ' test rows, ' || (SELECT count(DISTINCT user_id) FROM ${t}_ctest) || ' users' FROM ${t}_cold"))"
 	printf '%-44s %9s %9s %8s\n' model 'NDCG cold' 'NDCG all' 'seconds'
 	printf '%-44s %9s %9s\n' "random" "$(recsys_psql -At -c "$(ndcg_sql ${t}_r_random ${t}_ctest)")" -
 	printf '%-44s %9s %9s\n' "content-only kNN (tf-idf cosine)" "$(recsys_psql -At -c "$(ndcg_sql ${t}_r_knn ${t}_ctest)")" -
@@ -210,7 +218,26 @@ SELECT format('%-44s %9s %9s %8s', '$label', :'cold',
 FROM recsys.evaluate('m', '${t}_ctest');
 SELECT recsys.drop_model('m') \gset
 SQL
-	done <<EOF
+	done < <(if [ "$split" = valid ]; then cold_valid_lines "$v"; else cold_test_lines "$v"; fi)
+}
+
+# the variants compared on valid: item-kNN's cold lists, tf-idf or learned
+# from the warm lists (cold_map_regularization, cold_map_self_weight)
+cold_valid_lines() {
+	local v=$1 k lambda self
+	for k in ${COLD_K:-50 100}; do
+		echo "item-kNN K=$k + words (tf-idf lists)|train_item_knn|neighbors => $k, features => '${v}_features'"
+		for lambda in ${COLD_LAMBDAS:-0.1 1 10}; do
+			for self in ${COLD_SELF:-0 1}; do
+				echo "item-kNN K=$k map lambda=$lambda self=$self|train_item_knn|neighbors => $k, features => '${v}_features', cold_map_regularization => $lambda, cold_map_self_weight => $self"
+			done
+		done
+	done
+}
+
+cold_test_lines() {
+	local v=$1
+	cat <<EOF
 ALS, no features|train_cf|$als_base, $als_best
 ALS + words|train_cf|$als_base, $als_best, features => '${v}_features', feature_weight => $fw_best
 ALS + LSA embedding|train_cf|$als_base, $als_best, embeddings => '${v}_emb_lsa'
@@ -219,6 +246,7 @@ ALS + LSA + fasttext|train_cf|$als_base, $als_best, embeddings => '${v}_emb'
 ALS + words + LSA + fasttext|train_cf|$als_base, $als_best, features => '${v}_features', feature_weight => $fw_best, embeddings => '${v}_emb'
 item-kNN K=50 + words|train_item_knn|neighbors => 50, features => '${v}_features'
 item-kNN K=100 + words|train_item_knn|neighbors => 100, features => '${v}_features'
+${COLD_TEST_EXTRA:-}
 EOF
 }
 
@@ -233,6 +261,7 @@ for data in ml-latest-small online-retail; do
 	load "${t}_test" "$splits/$data/strat75/test.csv.gz"
 	load "${t}_vtrain" "$splits/$data/strat75/valid/train.csv.gz"
 	load "${t}_vtest" "$splits/$data/strat75/valid/test.csv.gz"
+	if [ "$what" = coldvalid ]; then cold "$data" "$t" "$v" valid; continue; fi
 	choose "$t" "$v"
 	if [ "$what" = all ] || [ "$what" = cold ]; then cold "$data" "$t" "$v"; fi
 	if [ "$what" = all ] || [ "$what" = warm ]; then warm "$data" "$t" "$v"; fi
