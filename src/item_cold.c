@@ -934,7 +934,8 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 			  "pg_catalog.to_regclass(params->>'embeddings')::pg_catalog.oid, "
 			  "(params->>'neighbors')::pg_catalog.int4, "
 			  "params->>'features_owner', params->>'embeddings_owner', "
-			  "params->>'cold_map_regularization', params->>'cold_map_self_weight' "
+			  "params->>'cold_map_regularization', params->>'cold_map_self_weight', "
+			  "params->>'cold_map_popularity', params->>'cold_map_content_weight' "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(name)}, NULL, true, SPI_OK_SELECT);
 	MemoryContextSwitchTo(refresh_context);
@@ -963,6 +964,10 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 		map.lambda = (float) atof(map_lambda);
 		map.self_weight = (float) atof(spi_text(0, 22));
 		map.max_iter = RS_COLD_MAP_ITERATIONS;
+		if (spi_text(0, 23) != NULL)
+			map.popularity_exponent = (float) atof(spi_text(0, 23));
+		if (spi_text(0, 24) != NULL)
+			map.content_weight = (float) atof(spi_text(0, 24));
 	}
 	cm.item_col = spi_text(0, 5);
 	cm.cold_weight = (float) atof(spi_text(0, 12));
@@ -1022,7 +1027,9 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 		cm.map = stored_parameter(name, version, "cold:map", cm.k, &D);
 		cm.D = D;
 	}
-	RsExecute("SELECT pg_catalog.array_agg(item_id ORDER BY item_id) FROM recsys.item_stats "
+	RsExecute("SELECT pg_catalog.array_agg(item_id ORDER BY item_id), "
+			  "pg_catalog.array_agg(pg_catalog.ln(1 OPERATOR(pg_catalog.+) n_users)::pg_catalog.float4 ORDER BY item_id) "
+			  "FROM recsys.item_stats "
 			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
 			  2, (Oid[]) {TEXTOID, INT4OID}, (Datum[]) {CStringGetTextDatum(name), Int32GetDatum(version)},
 			  NULL, true, SPI_OK_SELECT);
@@ -1033,6 +1040,13 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 		known = isnull ? NULL : RsArrayToInt64s(DatumGetArrayTypePCopy(a), "items", &n_known);
 		if (isnull)
 			n_known = 0;
+		else if (map.popularity_exponent != 0)
+		{
+			int			n;
+
+			a = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+			map.log_users = RsArrayToFloats(DatumGetArrayTypePCopy(a), "n_users", &n);
+		}
 	}
 	if (r.neighbors && map_lambda != NULL)
 	{
@@ -1179,6 +1193,7 @@ cold_neighbors_mapped(const char *query, const int64 *known, int32 n_known, int 
 	float	   *work;
 	int32	   *heap_idx;
 	float	   *heap_val;
+	float	   *centred = NULL;
 
 	initStringInfo(&q);
 	appendStringInfo(&q, "%s SELECT item, (pg_catalog.dense_rank() OVER (ORDER BY feature COLLATE \"C\") "
@@ -1222,6 +1237,24 @@ cold_neighbors_mapped(const char *query, const int64 *known, int32 n_known, int 
 		}
 	}
 
+	/* the fitted items' log popularity, centred */
+	if (map->log_users != NULL)
+	{
+		double		mean = 0;
+		int32		fitted = 0;
+
+		centred = palloc0(sizeof(float) * Max(n_known, 1));
+		for (int32 i = 0; i < n_known; i++)
+			if (F.indptr[i + 1] > F.indptr[i])
+			{
+				mean += map->log_users[i];
+				fitted++;
+			}
+		mean /= Max(fitted, 1);
+		for (int32 i = 0; i < n_known; i++)
+			if (F.indptr[i + 1] > F.indptr[i])
+				centred[i] = (float) (map->log_users[i] - mean);
+	}
 	a = palloc(sizeof(float) * Max(n_known, 1));
 	s = palloc(sizeof(float) * Max(map->S.n_cols, 1));
 	work = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * (4 * (Size) n_features + n_known + 1));
@@ -1245,6 +1278,15 @@ cold_neighbors_mapped(const char *query, const int64 *known, int32 n_known, int 
 					 errmsg("the neighbours of cold item %lld could not be computed (status %d)",
 							(long long) f.item[r], status)));
 		rs_cold_map_spread(&map->S, a, map->self_weight, s);
+		rs_cold_map_add_content(&F, f.feature + r, f.w + r, (int) (end - r), map->content_weight, s, work);
+		if (map->popularity_exponent != 0 && centred != NULL)
+		{
+			float		prior = (float) exp(map->popularity_exponent *
+											rs_cold_map_predict(a, centred, n_known));
+
+			for (int32 w = 0; w < map->S.n_cols; w++)
+				s[w] *= prior;
+		}
 		rs_topk_offer_scores(s, map->S.n_cols, 0, NULL, heap_idx, heap_val, &size, k);
 		rs_topk_sort(heap_idx, heap_val, size);
 		for (int t = 0; t < size && heap_val[t] > 0; t++)

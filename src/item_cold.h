@@ -76,7 +76,15 @@ typedef struct RsColdNeighborMap
 	RsCsr		S;
 	float		lambda;			/* the ridge */
 	float		self_weight;	/* a warm item's weight in its own row */
+	float		content_weight; /* the feature cosine's weight */
 	int			max_iter;		/* conjugate-gradient steps */
+	/*
+	 * The popularity prior: a cold item's row is multiplied by
+	 * exp(popularity_exponent * p), p the ridge's prediction of the
+	 * centred log(1 + users) of the fitted items (log_users, per index).
+	 */
+	float		popularity_exponent;
+	const float *log_users;
 } RsColdNeighborMap;
 
 /* Conjugate-gradient steps per cold item: enough for lambda >= 0.01. */

@@ -119,6 +119,9 @@ rs_ridge_apply(const float *W, int D, int k, const float *z, float *out)
 	}
 }
 
+/* CG stops when the residual's squared norm fell by this factor (1e-3 in norm). */
+#define RS_COLD_MAP_TOLERANCE 1e-6
+
 /*
  * Conjugate gradients on (F^T F + lambda I) z = f, F's columns the
  * features; the normal matrix is never formed, each step is two sparse
@@ -149,7 +152,7 @@ rs_cold_map_coefficients(const RsCsr *F, const int32_t *fidx, const float *fval,
 	for (int32_t c = 0; c < D; c++)
 		rr += (double) r[c] * r[c];
 	rr0 = rr;
-	for (int it = 0; it < max_iter && rr > 1e-10 * rr0 && rr > 0; it++)
+	for (int it = 0; it < max_iter && rr > RS_COLD_MAP_TOLERANCE * rr0 && rr > 0; it++)
 	{
 		double		pq = 0;
 		double		rr_new = 0;
@@ -209,5 +212,35 @@ rs_cold_map_spread(const RsCsr *S, const float *a, float self_weight, float *s)
 			continue;
 		for (int64_t e = S->indptr[i]; e < S->indptr[i + 1]; e++)
 			s[S->indices[e]] += a[i] * S->data[e];
+	}
+}
+
+double
+rs_cold_map_predict(const float *a, const float *y, int32_t n)
+{
+	double		out = 0;
+
+	for (int32_t i = 0; i < n; i++)
+		out += (double) a[i] * y[i];
+	return out;
+}
+
+void
+rs_cold_map_add_content(const RsCsr *F, const int32_t *fidx, const float *fval, int nf,
+						float weight, float *s, float *work)
+{
+	if (weight == 0.0f)
+		return;
+	memset(work, 0, sizeof(float) * F->n_cols);
+	for (int j = 0; j < nf; j++)
+		if (fidx[j] >= 0 && fidx[j] < F->n_cols)
+			work[fidx[j]] += fval[j];
+	for (int32_t i = 0; i < F->n_rows; i++)
+	{
+		double		c = 0;
+
+		for (int64_t e = F->indptr[i]; e < F->indptr[i + 1]; e++)
+			c += (double) F->data[e] * work[F->indices[e]];
+		s[i] += weight * (float) c;
 	}
 }

@@ -84,4 +84,20 @@ extern int	rs_cold_map_coefficients(const RsCsr *F, const int32_t *fidx, const f
 									 int nf, float lambda, int max_iter, float *a, float *work);
 extern void rs_cold_map_spread(const RsCsr *S, const float *a, float self_weight, float *s);
 
+/*
+ * The same ridge's prediction of any other per-item quantity y (n warm
+ * items, centred by the caller): a^T y.  The glue predicts the log
+ * popularity a cold item's features promise (the feature popularity
+ * prior).
+ */
+/*
+ * s (F->n_rows) += weight * F f: the feature cosine of the cold item with
+ * each fitted item (F's rows are unit tf-idf vectors), the tf-idf list's
+ * own score.  work: F->n_cols floats.
+ */
+extern void rs_cold_map_add_content(const RsCsr *F, const int32_t *fidx, const float *fval,
+									int nf, float weight, float *s, float *work);
+
+extern double rs_cold_map_predict(const float *a, const float *y, int32_t n);
+
 #endif							/* RECSYS_KERNEL_COLD_H */

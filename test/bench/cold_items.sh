@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # test/bench/cold_items.sh: item features in ALS, and cold items (issue 15).
 #
-#   bash test/bench/cold_items.sh [warm|cold|coldvalid|all] [ml-latest-small|online-retail|both]
+#   bash test/bench/cold_items.sh [warm|cold|coldvalid|coldknn|all] [ml-latest-small|online-retail|both]
+#
+# coldvalid: the cold split on strat75/valid, item-kNN's cold lists (tf-idf
+# or learned: COLD_K, COLD_LAMBDAS, COLD_SELF, COLD_POP give the grid) to
+# choose settings; coldknn: the test split, the baselines and item-kNN
+# only (no ALS tuning).
 #
 # Protocol (doc/internals.md, "Item features and cold items"):
 #
@@ -112,7 +117,7 @@ SQL
 	fw_best=$(recsys_psql -At <<SQL
 SET recsys.threads = 2;
 SELECT params->>'feature_weight'
-FROM recsys.tune('als', '${t}_vtrain', '${t}_vtest', '{"feature_weight": [0.05, 0.25, 1, 4, 16]}',
+FROM recsys.tune('als', '${t}_vtrain', '${t}_vtest', '{"feature_weight": [0, 0.05, 0.25, 1, 4, 16]}',
 				 fixed => jsonb_build_object('factors', 128, 'iterations', 12, 'regularization_exponent', 1,
 											 'features', 'public.${v}_features')
 						  || (SELECT jsonb_object_agg(k, v::float8) FROM
@@ -218,24 +223,36 @@ SELECT format('%-44s %9s %9s %8s', '$label', :'cold',
 FROM recsys.evaluate('m', '${t}_ctest');
 SELECT recsys.drop_model('m') \gset
 SQL
-	done < <(if [ "$split" = valid ]; then cold_valid_lines "$v"; else cold_test_lines "$v"; fi)
+	done < <(if [ "$split" = valid ]; then cold_valid_lines "$v"; elif [ "$what" = coldknn ]; then
+				 cold_test_lines "$v" | grep '^item-kNN'; else cold_test_lines "$v"; fi)
 }
 
 # the variants compared on valid: item-kNN's cold lists, tf-idf or learned
 # from the warm lists (cold_map_regularization, cold_map_self_weight)
 cold_valid_lines() {
-	local v=$1 k lambda self
+	local v=$1 k lambda self pop
 	for k in ${COLD_K:-50 100}; do
-		echo "item-kNN K=$k + words (tf-idf lists)|train_item_knn|neighbors => $k, features => '${v}_features'"
+		[ -n "${COLD_NO_TFIDF:-}" ] || echo "item-kNN K=$k + words (tf-idf lists)|train_item_knn|neighbors => $k, features => '${v}_features'"
 		for lambda in ${COLD_LAMBDAS:-0.1 1 10}; do
 			for self in ${COLD_SELF:-0 1}; do
-				echo "item-kNN K=$k map lambda=$lambda self=$self|train_item_knn|neighbors => $k, features => '${v}_features', cold_map_regularization => $lambda, cold_map_self_weight => $self"
+				for pop in ${COLD_POP:-0}; do
+					echo "item-kNN K=$k map l=$lambda self=$self pop=$pop|train_item_knn|neighbors => $k, features => '${v}_features', cold_map_regularization => $lambda, cold_map_self_weight => $self, cold_map_popularity => $pop"
+				done
 			done
 		done
 	done
 }
 
+# the learned lists' settings chosen on valid (coldvalid), per data set
+cold_map_chosen() {
+	case $1 in
+	online_retail) echo "cold_map_regularization => 1, cold_map_self_weight => 3" ;;
+	*) echo "cold_map_regularization => 10, cold_map_content_weight => 3, cold_map_popularity => 2" ;;
+	esac
+}
+
 cold_test_lines() {
+	local als_best=${als_best:-} fw_best=${fw_best:-}
 	local v=$1
 	cat <<EOF
 ALS, no features|train_cf|$als_base, $als_best
@@ -246,7 +263,7 @@ ALS + LSA + fasttext|train_cf|$als_base, $als_best, embeddings => '${v}_emb'
 ALS + words + LSA + fasttext|train_cf|$als_base, $als_best, features => '${v}_features', feature_weight => $fw_best, embeddings => '${v}_emb'
 item-kNN K=50 + words|train_item_knn|neighbors => 50, features => '${v}_features'
 item-kNN K=100 + words|train_item_knn|neighbors => 100, features => '${v}_features'
-${COLD_TEST_EXTRA:-}
+item-kNN K=200 + words, learned lists (chosen on valid)|train_item_knn|neighbors => 200, features => '${v}_features', $(cold_map_chosen "$v")
 EOF
 }
 
@@ -262,6 +279,7 @@ for data in ml-latest-small online-retail; do
 	load "${t}_vtrain" "$splits/$data/strat75/valid/train.csv.gz"
 	load "${t}_vtest" "$splits/$data/strat75/valid/test.csv.gz"
 	if [ "$what" = coldvalid ]; then cold "$data" "$t" "$v" valid; continue; fi
+	if [ "$what" = coldknn ]; then cold "$data" "$t" "$v"; continue; fi
 	choose "$t" "$v"
 	if [ "$what" = all ] || [ "$what" = cold ]; then cold "$data" "$t" "$v"; fi
 	if [ "$what" = all ] || [ "$what" = warm ]; then warm "$data" "$t" "$v"; fi

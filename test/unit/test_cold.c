@@ -141,6 +141,11 @@ UNIT_TEST(cold_map_orthogonal_known_answer)
 	UNIT_CHECK_NEAR(s[1], 0.25, 1e-6);
 }
 
+/* Two warm items' unit feature rows, (1, 0) and (0.6, 0.8). */
+static int64_t corr_indptr[3] = {0, 1, 3};
+static int32_t corr_indices[3] = {0, 0, 1};
+static float corr_data[3] = {1, 0.6f, 0.8f};
+
 /*
  * Correlated features: item 0 = (1, 0), item 1 = (0.6, 0.8), lambda 0.5,
  * cold f = (0, 1).  M = F^T F + 0.5 I = [[1.86, 0.48], [0.48, 1.14]],
@@ -150,10 +155,7 @@ UNIT_TEST(cold_map_orthogonal_known_answer)
  */
 UNIT_TEST(cold_map_correlated_known_answer)
 {
-	int64_t		f_indptr[3] = {0, 1, 3};
-	int32_t		f_indices[3] = {0, 0, 1};
-	float		f_data[3] = {1, 0.6f, 0.8f};
-	RsCsr		F = {2, 2, 3, f_indptr, f_indices, f_data};
+	RsCsr		F = {2, 2, 3, corr_indptr, corr_indices, corr_data};
 	int32_t		fidx[1] = {1};
 	float		fval[1] = {1};
 	float		a[2];
@@ -167,10 +169,7 @@ UNIT_TEST(cold_map_correlated_known_answer)
 /* A large ridge gives the feature cosine over lambda; a feature no warm item has gives 0. */
 UNIT_TEST(cold_map_large_ridge_and_unknown_feature)
 {
-	int64_t		f_indptr[3] = {0, 1, 3};
-	int32_t		f_indices[3] = {0, 0, 1};
-	float		f_data[3] = {1, 0.6f, 0.8f};
-	RsCsr		F = {2, 3, 3, f_indptr, f_indices, f_data};
+	RsCsr		F = {2, 3, 3, corr_indptr, corr_indices, corr_data};
 	int32_t		fidx[2] = {1, 2};
 	float		fval[2] = {0.6f, 0.8f};
 	float		a[2];
@@ -185,4 +184,21 @@ UNIT_TEST(cold_map_large_ridge_and_unknown_feature)
 	UNIT_CHECK_NEAR(a[1], 0, 1e-7);
 	UNIT_CHECK(rs_cold_map_coefficients(&F, fidx, fval, 1, 0.0f, 100, a, work) == RS_COLD_BAD_ARGUMENT);
 	UNIT_CHECK(rs_cold_map_coefficients(&F, fidx, fval, 1, 1.0f, 0, a, work) == RS_COLD_BAD_ARGUMENT);
+}
+
+/* The content term adds the feature cosine: items (1, 0), (0.6, 0.8), f = (0, 1), weight 2: s += 2 * (0, 0.8). */
+UNIT_TEST(cold_map_add_content_known_answer)
+{
+	RsCsr		F = {2, 2, 3, corr_indptr, corr_indices, corr_data};
+	int32_t		fidx[1] = {1};
+	float		fval[1] = {1};
+	float		s[2] = {0.25f, 0.5f};
+	float		work[2];
+
+	rs_cold_map_add_content(&F, fidx, fval, 1, 2.0f, s, work);
+	UNIT_CHECK_NEAR(s[0], 0.25, 1e-6);
+	UNIT_CHECK_NEAR(s[1], 0.5 + 1.6, 1e-6);
+	/* weight 0 leaves s alone */
+	rs_cold_map_add_content(&F, fidx, fval, 1, 0.0f, s, work);
+	UNIT_CHECK_NEAR(s[1], 2.1, 1e-6);
 }
