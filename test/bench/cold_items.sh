@@ -4,7 +4,8 @@
 #   bash test/bench/cold_items.sh [warm|cold|coldvalid|coldknn|all] [ml-latest-small|online-retail|both]
 #
 # coldvalid: the cold split on strat75/valid, item-kNN's cold lists (tf-idf
-# or learned: COLD_K, COLD_LAMBDAS, COLD_SELF, COLD_POP give the grid) to
+# or learned: COLD_K, COLD_LAMBDAS, COLD_SELF, COLD_CONTENT, COLD_POP give
+# the grid) to
 # choose settings; coldknn: the test split, the baselines and item-kNN
 # only (no ALS tuning).
 #
@@ -224,7 +225,7 @@ FROM recsys.evaluate('m', '${t}_ctest');
 SELECT recsys.drop_model('m') \gset
 SQL
 	done < <(if [ "$split" = valid ]; then cold_valid_lines "$v"; elif [ "$what" = coldknn ]; then
-				 cold_test_lines "$v" | grep '^item-kNN'; else cold_test_lines "$v"; fi)
+				 cold_test_lines "$v" | grep "^item-kNN${COLD_LEARNED_ONLY:+.*learned}"; else cold_test_lines "$v"; fi)
 }
 
 # the variants compared on valid: item-kNN's cold lists, tf-idf or learned
@@ -236,7 +237,9 @@ cold_valid_lines() {
 		for lambda in ${COLD_LAMBDAS:-0.1 1 10}; do
 			for self in ${COLD_SELF:-0 1}; do
 				for pop in ${COLD_POP:-0}; do
-					echo "item-kNN K=$k map l=$lambda self=$self pop=$pop|train_item_knn|neighbors => $k, features => '${v}_features', cold_map_regularization => $lambda, cold_map_self_weight => $self, cold_map_popularity => $pop"
+					for content in ${COLD_CONTENT:-0}; do
+						echo "item-kNN K=$k map l=$lambda self=$self content=$content pop=$pop|train_item_knn|neighbors => $k, features => '${v}_features', cold_map_regularization => $lambda, cold_map_self_weight => $self, cold_map_content_weight => $content, cold_map_popularity => $pop"
+					done
 				done
 			done
 		done
@@ -246,8 +249,8 @@ cold_valid_lines() {
 # the learned lists' settings chosen on valid (coldvalid), per data set
 cold_map_chosen() {
 	case $1 in
-	online_retail) echo "cold_map_regularization => 1, cold_map_self_weight => 3" ;;
-	*) echo "cold_map_regularization => 10, cold_map_content_weight => 3, cold_map_popularity => 2" ;;
+	online_retail) echo "neighbors => 200, cold_map_regularization => 1, cold_map_self_weight => 3" ;;
+	*) echo "neighbors => 100, cold_map_regularization => 10, cold_map_content_weight => 3, cold_map_popularity => 2" ;;
 	esac
 }
 
@@ -263,7 +266,7 @@ ALS + LSA + fasttext|train_cf|$als_base, $als_best, embeddings => '${v}_emb'
 ALS + words + LSA + fasttext|train_cf|$als_base, $als_best, features => '${v}_features', feature_weight => $fw_best, embeddings => '${v}_emb'
 item-kNN K=50 + words|train_item_knn|neighbors => 50, features => '${v}_features'
 item-kNN K=100 + words|train_item_knn|neighbors => 100, features => '${v}_features'
-item-kNN K=200 + words, learned lists (chosen on valid)|train_item_knn|neighbors => 200, features => '${v}_features', $(cold_map_chosen "$v")
+item-kNN + words, learned lists (chosen on valid)|train_item_knn|features => '${v}_features', $(cold_map_chosen "$v")
 EOF
 }
 
