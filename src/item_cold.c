@@ -65,6 +65,7 @@
 #include "model_kind.h"
 #include "model_store.h"
 #include "spi_util.h"
+#include "topk.h"
 
 PG_FUNCTION_INFO_V1(recsys_refresh_items);
 
@@ -72,6 +73,8 @@ PG_FUNCTION_INFO_V1(recsys_refresh_items);
 #define COLD_MAP_RIDGE 1.0f
 #define FEATURE_PREFIX "feature:"
 #define WRITE_BATCH 1000
+
+static int32 known_index(const int64 *known, int32 n_known, int64 id);
 
 static bool
 is_float_array_type(Oid type)
@@ -671,6 +674,7 @@ typedef struct ColdRefresh
 	RsColdModel *cm;
 	bool		neighbors;		/* an item-kNN model: lists, not vectors */
 	int			k;
+	const RsColdNeighborMap *map;	/* learned lists, or NULL: tf-idf */
 	int64		n_pairs;
 	int64	   *cold;
 	int64	   *warm;
@@ -691,7 +695,7 @@ compute_as_owner(void *arg)
 
 	if (r->neighbors)
 		r->n_pairs = RsColdNeighbors(r->cm->features, r->cm->item_col, r->known, r->n_known, r->k,
-									 r->cm->cold_weight, &r->cold, &r->warm, &r->score, &r->n);
+									 r->cm->cold_weight, r->map, &r->cold, &r->warm, &r->score, &r->n);
 	else
 		r->n = RsColdItemVectors(r->cm, r->known, r->n_known, &r->ids, &r->vectors);
 	MemoryContextSwitchTo(old);
@@ -808,6 +812,86 @@ load_feature_vectors(const char *model, int32 version, RsColdModel *cm)
 }
 
 /*
+ * The stored lists of a learned-map item-kNN model as the CSR S over the
+ * indexes of known (ascending): the rows and columns of items with users
+ * only, as training fitted on (the cold items a refresh added before are
+ * in known but neither fitted on nor neighbours).
+ */
+static void
+load_neighbor_map(const char *model, int32 version, const int64 *known, int32 n_known, RsCsr *S)
+{
+	int64		nnz = 0;
+	bool	   *warm = palloc0(sizeof(bool) * Max(n_known, 1));
+	int32	   *row_of;
+	uint64		rows;
+
+	execute("SELECT l.item_id, l.neighbor_ids, l.scores FROM recsys.item_neighbor_lists l "
+			"JOIN recsys.item_stats s ON s.model OPERATOR(pg_catalog.=) l.model "
+			"AND s.version OPERATOR(pg_catalog.=) l.version AND s.item_id OPERATOR(pg_catalog.=) l.item_id "
+			"WHERE l.model OPERATOR(pg_catalog.=) $1 AND l.version OPERATOR(pg_catalog.=) $2 "
+			"AND s.n_users OPERATOR(pg_catalog.>) 0 ORDER BY l.item_id",
+			2, (Oid[]) {TEXTOID, INT4OID}, (Datum[]) {CStringGetTextDatum(model), Int32GetDatum(version)});
+	rows = SPI_processed;
+	row_of = palloc(sizeof(int32) * Max(rows, 1));
+	for (uint64 t = 0; t < rows; t++)
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 1, &isnull));
+
+		row_of[t] = known_index(known, n_known, id);
+		if (row_of[t] >= 0)
+			warm[row_of[t]] = true;
+	}
+	S->n_rows = n_known;
+	S->n_cols = n_known;
+	S->indptr = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * ((Size) n_known + 1));
+	memset(S->indptr, 0, sizeof(int64) * ((Size) n_known + 1));
+	/* one pass to size, one to fill */
+	for (int pass = 0; pass < 2; pass++)
+	{
+		for (uint64 t = 0; t < rows; t++)
+		{
+			bool		isnull;
+			int32		n_ids;
+			int32		n_scores;
+			int64	   *ids;
+			float	   *scores;
+			int32		i = row_of[t];
+
+			CHECK_FOR_INTERRUPTS();
+			if (i < 0)
+				continue;
+			ids = RsArrayToInt64s(DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 2, &isnull)),
+								  "neighbor_ids", &n_ids);
+			scores = RsArrayToFloats(DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 3, &isnull)),
+									 "scores", &n_scores);
+			for (int32 e = 0; e < Min(n_ids, n_scores); e++)
+			{
+				int32		c = known_index(known, n_known, ids[e]);
+
+				if (c < 0 || !warm[c])
+					continue;
+				if (pass == 0)
+					S->indptr[i + 1]++;
+				else
+				{
+					S->indices[nnz] = c;
+					S->data[nnz++] = scores[e];
+				}
+			}
+		}
+		if (pass == 0)
+		{
+			for (int32 i = 0; i < n_known; i++)
+				S->indptr[i + 1] += S->indptr[i];
+			S->nnz = S->indptr[n_known];
+			S->indices = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(S->nnz, 1));
+			S->data = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * Max(S->nnz, 1));
+		}
+	}
+}
+
+/*
  * Give the items that have appeared in the model's features or embeddings
  * since it was trained (or refreshed) their vectors (neighbors false) or
  * neighbour lists, in its active version, without retraining; returns how
@@ -824,8 +908,10 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 	char	   *algorithm;
 	char	   *features;
 	char	   *embeddings;
+	char	   *map_lambda;
 	int64	   *known;
 	int32		n_known;
+	RsColdNeighborMap map = {0};
 
 	MemoryContext outer = CurrentMemoryContext;
 
@@ -844,7 +930,9 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 			  "pg_catalog.to_regclass(params->>'features')::pg_catalog.oid, "
 			  "pg_catalog.to_regclass(params->>'embeddings')::pg_catalog.oid, "
 			  "(params->>'neighbors')::pg_catalog.int4, "
-			  "params->>'features_owner', params->>'embeddings_owner' "
+			  "params->>'features_owner', params->>'embeddings_owner', "
+			  "params->>'cold_map_regularization', params->>'cold_map_self_weight', "
+			  "params->>'cold_map_popularity', params->>'cold_map_content_weight' "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(name)}, NULL, true, SPI_OK_SELECT);
 	MemoryContextSwitchTo(refresh_context);
@@ -862,6 +950,17 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 				 errmsg("model \"%s\" (algorithm %s) was trained without features or embeddings", name, algorithm),
 				 errhint("Train it with recsys.train_cf(..., features => ..., embeddings => ...) to give new items vectors.")));
 	r.neighbors = neighbors;
+	map_lambda = spi_text(0, 21);
+	if (map_lambda != NULL)
+	{
+		map.lambda = (float) atof(map_lambda);
+		map.self_weight = (float) atof(spi_text(0, 22));
+		map.max_iter = RS_COLD_MAP_ITERATIONS;
+		if (spi_text(0, 23) != NULL)
+			map.popularity_exponent = (float) atof(spi_text(0, 23));
+		if (spi_text(0, 24) != NULL)
+			map.content_weight = (float) atof(spi_text(0, 24));
+	}
 	cm.item_col = spi_text(0, 5);
 	cm.cold_weight = (float) atof(spi_text(0, 12));
 	if (r.neighbors)
@@ -920,7 +1019,9 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 		cm.map = stored_parameter(name, version, "cold:map", cm.k, &D);
 		cm.D = D;
 	}
-	RsExecute("SELECT pg_catalog.array_agg(item_id ORDER BY item_id) FROM recsys.item_stats "
+	RsExecute("SELECT pg_catalog.array_agg(item_id ORDER BY item_id), "
+			  "pg_catalog.array_agg(pg_catalog.ln(1 OPERATOR(pg_catalog.+) n_users)::pg_catalog.float4 ORDER BY item_id) "
+			  "FROM recsys.item_stats "
 			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
 			  2, (Oid[]) {TEXTOID, INT4OID}, (Datum[]) {CStringGetTextDatum(name), Int32GetDatum(version)},
 			  NULL, true, SPI_OK_SELECT);
@@ -931,6 +1032,18 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 		known = isnull ? NULL : RsArrayToInt64s(DatumGetArrayTypePCopy(a), "items", &n_known);
 		if (isnull)
 			n_known = 0;
+		else if (map.popularity_exponent != 0)
+		{
+			int			n;
+
+			a = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+			map.log_users = RsArrayToFloats(DatumGetArrayTypePCopy(a), "n_users", &n);
+		}
+	}
+	if (r.neighbors && map_lambda != NULL)
+	{
+		load_neighbor_map(name, version, known, n_known, &map.S);
+		r.map = &map;
 	}
 	SPI_finish();
 
@@ -1043,21 +1156,224 @@ keep_pair_row(TupleTableSlot *slot, void *arg)
 	p->score[p->n++] = DatumGetFloat4(slot->tts_values[2]);
 }
 
+/* The items' feature rows (item, feature number, tf-idf weight), by item. */
+typedef struct FeatureRows
+{
+	int64		n;
+	int64		capacity;
+	int64	   *item;
+	int32	   *feature;
+	float	   *w;
+} FeatureRows;
+
+static void
+keep_feature_row(TupleTableSlot *slot, void *arg)
+{
+	FeatureRows *f = arg;
+
+	CHECK_FOR_INTERRUPTS();
+	if (f->n == f->capacity)
+	{
+		f->capacity *= 2;
+		f->item = repalloc_huge(f->item, sizeof(int64) * f->capacity);
+		f->feature = repalloc_huge(f->feature, sizeof(int32) * f->capacity);
+		f->w = repalloc_huge(f->w, sizeof(float) * f->capacity);
+	}
+	f->item[f->n] = DatumGetInt64(slot->tts_values[0]);
+	f->feature[f->n] = DatumGetInt32(slot->tts_values[1]);
+	f->w[f->n++] = DatumGetFloat4(slot->tts_values[2]);
+}
+
+static int32
+known_index(const int64 *known, int32 n_known, int64 id)
+{
+	int32		lo = 0,
+				hi = n_known - 1;
+
+	while (lo <= hi)
+	{
+		int32		mid = lo + (hi - lo) / 2;
+
+		if (known[mid] == id)
+			return mid;
+		if (known[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
 /*
- * RsColdNeighbors reads the cold items' top-k trained neighbours by
- * feature cosine into arrays (cold, warm, score), ordered by cold item
- * then rank; returns the number of pairs and sets *n_cold.
+ * Cold items' lists learned from the warm items' (src/kernel/cold.h): the
+ * ridge of the warm items' similarity rows map->S on their tf-idf feature
+ * vectors, applied to each cold item's features; its k best positive
+ * similarities, times cold_weight, into p.  Only items of known with a
+ * non-empty row of S are fitted on.  query: the CTE of
+ * feature_vectors_query.
  */
-int64
-RsColdNeighbors(Oid features, const char *item_col, const int64 *known, int32 n_known, int k,
-				float cold_weight, int64 **cold, int64 **warm, float **score, int32 *n_cold)
+static void
+cold_neighbors_mapped(const char *query, const int64 *known, int32 n_known, int k,
+					  float cold_weight, const RsColdNeighborMap *map, NeighborPairs *p)
+{
+	StringInfoData q;
+	FeatureRows f = {0};
+	RsCsr		F = {0};
+	int32		n_features = 0;
+	int32	   *fill;
+	float	   *a;
+	float	   *s;
+	float	   *work;
+	int32	   *heap_idx;
+	float	   *heap_val;
+	float	   *centred = NULL;
+
+	initStringInfo(&q);
+	appendStringInfo(&q, "%s SELECT item, (pg_catalog.dense_rank() OVER (ORDER BY feature COLLATE \"C\") "
+					 "OPERATOR(pg_catalog.-) 1)::pg_catalog.int4, w::pg_catalog.float4 FROM v ORDER BY item, 2", query);
+	f.capacity = 1024;
+	f.item = palloc(sizeof(int64) * f.capacity);
+	f.feature = palloc(sizeof(int32) * f.capacity);
+	f.w = palloc(sizeof(float) * f.capacity);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsStreamQuery(q.data, 0, NULL, NULL, NULL, true, keep_feature_row, &f);
+	SPI_finish();
+	for (int64 r = 0; r < f.n; r++)
+		n_features = Max(n_features, f.feature[r] + 1);
+
+	/* F: the fitted items' rows (index in known) */
+	F.n_rows = n_known;
+	F.n_cols = n_features;
+	F.indptr = palloc0(sizeof(int64) * ((Size) n_known + 1));
+	for (int64 r = 0; r < f.n; r++)
+	{
+		int32		i = known_index(known, n_known, f.item[r]);
+
+		if (i >= 0 && map->S.indptr[i + 1] > map->S.indptr[i])
+			F.indptr[i + 1]++;
+	}
+	for (int32 i = 0; i < n_known; i++)
+		F.indptr[i + 1] += F.indptr[i];
+	F.nnz = F.indptr[n_known];
+	F.indices = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(F.nnz, 1));
+	F.data = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * Max(F.nnz, 1));
+	fill = palloc0(sizeof(int32) * Max(n_known, 1));
+	for (int64 r = 0; r < f.n; r++)
+	{
+		int32		i = known_index(known, n_known, f.item[r]);
+
+		if (i >= 0 && map->S.indptr[i + 1] > map->S.indptr[i])
+		{
+			F.indices[F.indptr[i] + fill[i]] = f.feature[r];
+			F.data[F.indptr[i] + fill[i]++] = f.w[r];
+		}
+	}
+
+	/* the fitted items' log popularity, centred */
+	if (map->log_users != NULL)
+	{
+		double		mean = 0;
+		int32		fitted = 0;
+
+		centred = palloc0(sizeof(float) * Max(n_known, 1));
+		for (int32 i = 0; i < n_known; i++)
+			if (F.indptr[i + 1] > F.indptr[i])
+			{
+				mean += map->log_users[i];
+				fitted++;
+			}
+		mean /= Max(fitted, 1);
+		for (int32 i = 0; i < n_known; i++)
+			if (F.indptr[i + 1] > F.indptr[i])
+				centred[i] = (float) (map->log_users[i] - mean);
+	}
+	a = palloc(sizeof(float) * Max(n_known, 1));
+	s = palloc(sizeof(float) * Max(map->S.n_cols, 1));
+	work = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * (4 * (Size) n_features + n_known + 1));
+	heap_idx = palloc(sizeof(int32) * k);
+	heap_val = palloc(sizeof(float) * k);
+	for (int64 r = 0, end; r < f.n; r = end)
+	{
+		int			size = 0;
+		int			status;
+
+		for (end = r + 1; end < f.n && f.item[end] == f.item[r]; end++)
+			;
+		if (known_index(known, n_known, f.item[r]) >= 0)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		status = rs_cold_map_coefficients(&F, f.feature + r, f.w + r, (int) (end - r), map->lambda,
+										  map->max_iter, a, work);
+		if (status != RS_COLD_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("the neighbours of cold item %lld could not be computed (status %d)",
+							(long long) f.item[r], status)));
+		rs_cold_map_spread(&map->S, a, map->self_weight, s);
+		rs_cold_map_add_content(&F, f.feature + r, f.w + r, (int) (end - r), map->content_weight, s, work);
+		if (map->popularity_exponent != 0 && centred != NULL)
+		{
+			float		prior = (float) exp(map->popularity_exponent *
+											rs_cold_map_predict(a, centred, n_known));
+
+			for (int32 w = 0; w < map->S.n_cols; w++)
+				s[w] *= prior;
+		}
+		rs_topk_offer_scores(s, map->S.n_cols, 0, NULL, heap_idx, heap_val, &size, k);
+		rs_topk_sort(heap_idx, heap_val, size);
+		for (int t = 0; t < size && heap_val[t] > 0; t++)
+		{
+			if (p->n == p->capacity)
+			{
+				p->capacity *= 2;
+				p->cold = repalloc_huge(p->cold, sizeof(int64) * p->capacity);
+				p->warm = repalloc_huge(p->warm, sizeof(int64) * p->capacity);
+				p->score = repalloc_huge(p->score, sizeof(float) * p->capacity);
+			}
+			p->cold[p->n] = f.item[r];
+			p->warm[p->n] = known[heap_idx[t]];
+			p->score[p->n++] = heap_val[t] * cold_weight;
+		}
+	}
+}
+
+/*
+ * RsNeighborListsCsr: n rows of at most slots neighbours (row-major
+ * neighbor/score, count per row) as the CSR S (n x n), sharing nothing.
+ */
+void
+RsNeighborListsCsr(int32 n, int slots, const int32 *neighbor, const float *score,
+				   const int32 *count, RsCsr *S)
+{
+	S->n_rows = n;
+	S->n_cols = n;
+	S->indptr = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * ((Size) n + 1));
+	S->indptr[0] = 0;
+	for (int32 i = 0; i < n; i++)
+		S->indptr[i + 1] = S->indptr[i] + count[i];
+	S->nnz = S->indptr[n];
+	S->indices = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(S->nnz, 1));
+	S->data = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * Max(S->nnz, 1));
+	for (int32 i = 0; i < n; i++)
+	{
+		memcpy(S->indices + S->indptr[i], neighbor + (int64) i * slots, sizeof(int32) * count[i]);
+		memcpy(S->data + S->indptr[i], score + (int64) i * slots, sizeof(float) * count[i]);
+	}
+}
+
+/*
+ * The items' tf-idf feature vectors, L2-normalised, as the CTE "v" (item,
+ * feature, w) (idf over every item of the features relation), after the
+ * relation's columns are checked.
+ */
+static void
+feature_vectors_query(Oid features, const char *item_col, StringInfo q)
 {
 	const char *id = quote_identifier(item_col);
 	Oid			ftype;
 	bool		array;
 	const char *cols[2] = {item_col, "feature"};
-	StringInfoData q;
-	NeighborPairs p = {0};
 
 	if (get_attnum(features, item_col) <= 0 || get_attnum(features, "feature") <= 0)
 		ereport(ERROR,
@@ -1069,35 +1385,61 @@ RsColdNeighbors(Oid features, const char *item_col, const int64 *known, int32 n_
 	RsCheckReadableRelation(features, "features", cols, 2);
 	ftype = get_atttype(features, get_attnum(features, "feature"));
 	array = type_is_array(getBaseType(ftype));
-	initStringInfo(&q);
-	appendStringInfo(&q,
+	appendStringInfo(q,
 					 "WITH f AS (SELECT DISTINCT r.%s::pg_catalog.int8 AS item, %s::pg_catalog.text AS feature "
 					 "  FROM %s AS r%s WHERE r.%s IS NOT NULL AND %s IS NOT NULL), "
-					 "known AS (SELECT pg_catalog.unnest($1::pg_catalog.int8[]) AS item), "
 					 "idf AS (SELECT feature, pg_catalog.ln((SELECT pg_catalog.count(DISTINCT item) FROM f)::pg_catalog.float8 "
 					 "  OPERATOR(pg_catalog./) pg_catalog.count(*)) AS w FROM f GROUP BY feature), "
 					 "v AS (SELECT f.item, f.feature, idf.w OPERATOR(pg_catalog./) pg_catalog.sqrt(pg_catalog.sum(idf.w OPERATOR(pg_catalog.*) idf.w) "
-					 "  OVER (PARTITION BY f.item)) AS w FROM f JOIN idf USING (feature) WHERE idf.w OPERATOR(pg_catalog.>) 0), "
-					 "vw AS (SELECT * FROM v WHERE item IN (SELECT item FROM known)), "
-					 "vc AS (SELECT * FROM v WHERE item NOT IN (SELECT item FROM known)), "
-					 "pairs AS (SELECT c.item AS cold, w.item AS warm, pg_catalog.sum(c.w OPERATOR(pg_catalog.*) w.w) AS s "
-					 "  FROM vc c JOIN vw w USING (feature) GROUP BY 1, 2), "
-					 "top AS (SELECT cold, warm, s, pg_catalog.row_number() OVER (PARTITION BY cold ORDER BY s DESC, warm) AS rk FROM pairs) "
-					 "SELECT cold, warm, (s OPERATOR(pg_catalog.*) $3)::pg_catalog.float4 FROM top "
-					 "WHERE rk OPERATOR(pg_catalog.<=) $2 ORDER BY cold, rk",
+					 "  OVER (PARTITION BY f.item)) AS w FROM f JOIN idf USING (feature) WHERE idf.w OPERATOR(pg_catalog.>) 0) ",
 					 id, array ? "u.f" : "r.feature", RsRelationName(features),
 					 array ? " CROSS JOIN LATERAL pg_catalog.unnest(r.feature) AS u(f)" : "",
 					 id, array ? "u.f" : "r.feature");
+}
+
+/*
+ * RsColdNeighbors reads the cold items' top-k trained neighbours into
+ * arrays (cold, warm, score), ordered by cold item then rank; returns the
+ * number of pairs and sets *n_cold.  Cold items are the items of the
+ * features relation not in known (ascending).  With map NULL the
+ * neighbours are the k items of known whose features are most alike (tf-idf
+ * cosine); otherwise they are learned from the warm items' lists
+ * (cold_neighbors_mapped).
+ */
+int64
+RsColdNeighbors(Oid features, const char *item_col, const int64 *known, int32 n_known, int k,
+				float cold_weight, const RsColdNeighborMap *map, int64 **cold, int64 **warm,
+				float **score, int32 *n_cold)
+{
+	StringInfoData q;
+	NeighborPairs p = {0};
+
+	initStringInfo(&q);
+	feature_vectors_query(features, item_col, &q);
 	p.capacity = 256;
 	p.cold = palloc(sizeof(int64) * p.capacity);
 	p.warm = palloc(sizeof(int64) * p.capacity);
 	p.score = palloc(sizeof(float) * p.capacity);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	RsStreamQuery(q.data, 3, (Oid[]) {INT8ARRAYOID, INT4OID, FLOAT8OID},
-				  (Datum[]) {PointerGetDatum(RsInt64Array(known, n_known)), Int32GetDatum(k),
-							 Float8GetDatum(cold_weight)}, NULL, true, keep_pair_row, &p);
-	SPI_finish();
+	if (map != NULL)
+		cold_neighbors_mapped(q.data, known, n_known, k, cold_weight, map, &p);
+	else
+	{
+		appendStringInfoString(&q,
+							   ", known AS (SELECT pg_catalog.unnest($1::pg_catalog.int8[]) AS item), "
+							   "vw AS (SELECT * FROM v WHERE item IN (SELECT item FROM known)), "
+							   "vc AS (SELECT * FROM v WHERE item NOT IN (SELECT item FROM known)), "
+							   "pairs AS (SELECT c.item AS cold, w.item AS warm, pg_catalog.sum(c.w OPERATOR(pg_catalog.*) w.w) AS s "
+							   "  FROM vc c JOIN vw w USING (feature) GROUP BY 1, 2), "
+							   "top AS (SELECT cold, warm, s, pg_catalog.row_number() OVER (PARTITION BY cold ORDER BY s DESC, warm) AS rk FROM pairs) "
+							   "SELECT cold, warm, (s OPERATOR(pg_catalog.*) $3)::pg_catalog.float4 FROM top "
+							   "WHERE rk OPERATOR(pg_catalog.<=) $2 ORDER BY cold, rk");
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		RsStreamQuery(q.data, 3, (Oid[]) {INT8ARRAYOID, INT4OID, FLOAT8OID},
+					  (Datum[]) {PointerGetDatum(RsInt64Array(known, n_known)), Int32GetDatum(k),
+								 Float8GetDatum(cold_weight)}, NULL, true, keep_pair_row, &p);
+		SPI_finish();
+	}
 	*n_cold = 0;
 	for (int64 a = 0; a < p.n; a++)
 		if (a == 0 || p.cold[a] != p.cold[a - 1])

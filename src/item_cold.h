@@ -66,9 +66,35 @@ extern int32 RsColdItemVectors(RsColdModel *cm, const int64 *known, int32 n_know
 extern void RsColdWrite(const char *name, int32 version, const RsColdModel *cm,
 						const int64 *ids, const float *vectors, int32 n);
 extern void RsColdStore(const char *name, int32 version, const RsColdModel *cm);
+/*
+ * Cold items' neighbour lists learned from the warm items' lists
+ * (src/kernel/cold.h): S's rows and columns are the known items' indexes
+ * (an empty row: not fitted on).
+ */
+typedef struct RsColdNeighborMap
+{
+	RsCsr		S;
+	float		lambda;			/* the ridge */
+	float		self_weight;	/* a warm item's weight in its own row */
+	float		content_weight; /* the feature cosine's weight */
+	int			max_iter;		/* conjugate-gradient steps */
+	/*
+	 * The popularity prior: a cold item's row is multiplied by
+	 * exp(popularity_exponent * p), p the ridge's prediction of the
+	 * centred log(1 + users) of the fitted items (log_users, per index).
+	 */
+	float		popularity_exponent;
+	const float *log_users;
+} RsColdNeighborMap;
+
+/* Conjugate-gradient steps per cold item: enough for lambda >= 0.01. */
+#define RS_COLD_MAP_ITERATIONS 100
+
+extern void RsNeighborListsCsr(int32 n, int slots, const int32 *neighbor, const float *score,
+							   const int32 *count, RsCsr *S);
 extern int64 RsColdNeighbors(Oid features, const char *item_col, const int64 *known, int32 n_known,
-							 int k, float cold_weight, int64 **cold, int64 **warm, float **score,
-							 int32 *n_cold);
+							 int k, float cold_weight, const RsColdNeighborMap *map, int64 **cold,
+							 int64 **warm, float **score, int32 *n_cold);
 extern void RsColdNeighborsWrite(const char *name, int32 version, const int64 *cold,
 								 const int64 *warm, const float *score, int64 n);
 extern int32 RsRefreshColdVectors(const char *name, Oid owner);

@@ -634,6 +634,13 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 		{
 			run.cold.features = PG_GETARG_OID(17);
 			run.cold.feature_weight = (float) RsFloatArg(fcinfo, 18, "feature_weight", 0, 1e6, NAN);
+			/*
+			 * 0 switches the features off (since 0.9.0): the model is the
+			 * ALS without them, so a search (tune over feature_weight) can
+			 * choose "no features" where they do not help.
+			 */
+			if (run.cold.feature_weight == 0)
+				run.cold.features = InvalidOid;
 		}
 		if (!PG_ARGISNULL(19))
 			RsColdEmbeddingArgs(PG_GETARG_OID(19), trainer.spec.item_col,

@@ -66,6 +66,10 @@ typedef struct KnnRun
 	/* item-kNN: cold items' lists from item features (src/item_cold.c) */
 	Oid			features;
 	float		cold_weight;
+	float		map_lambda;		/* > 0: lists learned from the warm lists */
+	float		map_self_weight;
+	float		map_popularity;
+	float		map_content_weight;
 	RsNeighborLists lists;
 	int64		n_pairs;
 	int64	   *cold;
@@ -263,13 +267,39 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 	if (OidIsValid(run->features))
 	{
 		int32		n_cold;
+		RsColdNeighborMap map = {0};
 
+		if (run->map_lambda > 0)
+		{
+			RsNeighborListsCsr(n_rows, K, nbr, sim, count, &map.S);
+			map.lambda = run->map_lambda;
+			map.self_weight = run->map_self_weight;
+			map.max_iter = RS_COLD_MAP_ITERATIONS;
+			map.popularity_exponent = run->map_popularity;
+			map.content_weight = run->map_content_weight;
+			if (run->map_popularity != 0)
+			{
+				float	   *log_users = palloc(sizeof(float) * Max(n_rows, 1));
+
+				for (int32 i = 0; i < n_rows; i++)
+					log_users[i] = (float) log1p((double) (data.by_item.indptr[i + 1] - data.by_item.indptr[i]));
+				map.log_users = log_users;
+			}
+		}
 		run->n_pairs = RsColdNeighbors(run->features, trainer->spec.item_col, data.items.ids,
-									   data.items.count, K, run->cold_weight, &run->cold,
+									   data.items.count, K, run->cold_weight,
+									   run->map_lambda > 0 ? &map : NULL, &run->cold,
 									   &run->warm, &run->cold_score, &n_cold);
 		RsJsonText(&trainer->params, "features", RsRelationName(run->features));
 		RsJsonText(&trainer->params, "features_owner", RsRelationOwnerName(run->features));
 		RsJsonFloat(&trainer->params, "cold_item_weight", run->cold_weight);
+		if (run->map_lambda > 0)
+		{
+			RsJsonFloat(&trainer->params, "cold_map_regularization", run->map_lambda);
+			RsJsonFloat(&trainer->params, "cold_map_self_weight", run->map_self_weight);
+			RsJsonFloat(&trainer->params, "cold_map_popularity", run->map_popularity);
+			RsJsonFloat(&trainer->params, "cold_map_content_weight", run->map_content_weight);
+		}
 		RsJsonInt(&trainer->stats, "cold_items", n_cold);
 		trainer->n_items += n_cold;
 	}
@@ -303,7 +333,9 @@ common_args(FunctionCallInfo fcinfo, const RsTrainArgNos *argnos, const char *al
  *						 epsilon float8, delta float8, max_user_items int,
  *						 seed int8, replace bool, event_col name,
  *						 event_weights jsonb, features regclass,
- *						 cold_item_weight float8)
+ *						 cold_item_weight float8, cold_map_regularization float8,
+ *						 cold_map_self_weight float8, cold_map_popularity float8,
+ *						 cold_map_content_weight float8)
  */
 Datum
 recsys_train_item_knn(PG_FUNCTION_ARGS)
@@ -341,6 +373,20 @@ recsys_train_item_knn(PG_FUNCTION_ARGS)
 		if (!PG_ARGISNULL(19))
 			run.features = PG_GETARG_OID(19);
 		run.cold_weight = (float) RsFloatArg(fcinfo, 20, "cold_item_weight", 0, 1, NAN);
+	}
+	/* and these in 0.9.0 */
+	if (PG_NARGS() > 24)
+	{
+		if (!PG_ARGISNULL(21))
+			run.map_lambda = (float) RsFloatArg(fcinfo, 21, "cold_map_regularization", 1e-6, 1e6, NAN);
+		run.map_self_weight = (float) RsFloatArg(fcinfo, 22, "cold_map_self_weight", 0, 1e6, NAN);
+		run.map_popularity = (float) RsFloatArg(fcinfo, 23, "cold_map_popularity", -10, 10, NAN);
+		run.map_content_weight = (float) RsFloatArg(fcinfo, 24, "cold_map_content_weight", 0, 1e6, NAN);
+		if (run.map_lambda > 0 && !OidIsValid(run.features))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cold_map_regularization needs features"),
+					 errhint("Pass the items' features relation, or leave cold_map_regularization NULL.")));
 	}
 
 	PG_RETURN_DATUM(train_neighbors(fcinfo, &trainer, &run));

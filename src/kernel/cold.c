@@ -118,3 +118,129 @@ rs_ridge_apply(const float *W, int D, int k, const float *z, float *out)
 			out[c] += z[a] * W[a * k + c];
 	}
 }
+
+/* CG stops when the residual's squared norm fell by this factor (1e-3 in norm). */
+#define RS_COLD_MAP_TOLERANCE 1e-6
+
+/*
+ * Conjugate gradients on (F^T F + lambda I) z = f, F's columns the
+ * features; the normal matrix is never formed, each step is two sparse
+ * products with F.
+ */
+int
+rs_cold_map_coefficients(const RsCsr *F, const int32_t *fidx, const float *fval, int nf,
+						 float lambda, int max_iter, float *a, float *work)
+{
+	int32_t		D = F->n_cols;
+	int32_t		n = F->n_rows;
+	float	   *z = work;
+	float	   *r = z + D;
+	float	   *p = r + D;
+	float	   *q = p + D;
+	float	   *t = q + D;		/* n_rows */
+	double		rr = 0;
+	double		rr0;
+
+	if (!(lambda > 0) || max_iter < 1 || nf < 0)
+		return RS_COLD_BAD_ARGUMENT;
+	memset(z, 0, sizeof(float) * D);
+	memset(r, 0, sizeof(float) * D);
+	for (int j = 0; j < nf; j++)
+		if (fidx[j] >= 0 && fidx[j] < D)
+			r[fidx[j]] += fval[j];
+	memcpy(p, r, sizeof(float) * D);
+	for (int32_t c = 0; c < D; c++)
+		rr += (double) r[c] * r[c];
+	rr0 = rr;
+	for (int it = 0; it < max_iter && rr > RS_COLD_MAP_TOLERANCE * rr0 && rr > 0; it++)
+	{
+		double		pq = 0;
+		double		rr_new = 0;
+		double		step;
+
+		/* q = F^T (F p) + lambda p */
+		for (int32_t i = 0; i < n; i++)
+		{
+			double		s = 0;
+
+			for (int64_t e = F->indptr[i]; e < F->indptr[i + 1]; e++)
+				s += (double) F->data[e] * p[F->indices[e]];
+			t[i] = (float) s;
+		}
+		for (int32_t c = 0; c < D; c++)
+			q[c] = lambda * p[c];
+		for (int32_t i = 0; i < n; i++)
+			for (int64_t e = F->indptr[i]; e < F->indptr[i + 1]; e++)
+				q[F->indices[e]] += F->data[e] * t[i];
+		for (int32_t c = 0; c < D; c++)
+			pq += (double) p[c] * q[c];
+		if (!(pq > 0))
+			return RS_COLD_NOT_PD;
+		step = rr / pq;
+		for (int32_t c = 0; c < D; c++)
+		{
+			z[c] += (float) (step * p[c]);
+			r[c] -= (float) (step * q[c]);
+			rr_new += (double) r[c] * r[c];
+		}
+		for (int32_t c = 0; c < D; c++)
+			p[c] = r[c] + (float) (rr_new / rr) * p[c];
+		rr = rr_new;
+	}
+	/* a = F z */
+	for (int32_t i = 0; i < n; i++)
+	{
+		double		s = 0;
+
+		for (int64_t e = F->indptr[i]; e < F->indptr[i + 1]; e++)
+			s += (double) F->data[e] * z[F->indices[e]];
+		a[i] = (float) s;
+		if (!isfinite(a[i]))
+			return RS_COLD_NOT_PD;
+	}
+	return RS_COLD_OK;
+}
+
+void
+rs_cold_map_spread(const RsCsr *S, const float *a, float self_weight, float *s)
+{
+	for (int32_t w = 0; w < S->n_cols; w++)
+		s[w] = w < S->n_rows ? self_weight * a[w] : 0.0f;
+	for (int32_t i = 0; i < S->n_rows; i++)
+	{
+		if (a[i] == 0.0f)
+			continue;
+		for (int64_t e = S->indptr[i]; e < S->indptr[i + 1]; e++)
+			s[S->indices[e]] += a[i] * S->data[e];
+	}
+}
+
+double
+rs_cold_map_predict(const float *a, const float *y, int32_t n)
+{
+	double		out = 0;
+
+	for (int32_t i = 0; i < n; i++)
+		out += (double) a[i] * y[i];
+	return out;
+}
+
+void
+rs_cold_map_add_content(const RsCsr *F, const int32_t *fidx, const float *fval, int nf,
+						float weight, float *s, float *work)
+{
+	if (weight == 0.0f)
+		return;
+	memset(work, 0, sizeof(float) * F->n_cols);
+	for (int j = 0; j < nf; j++)
+		if (fidx[j] >= 0 && fidx[j] < F->n_cols)
+			work[fidx[j]] += fval[j];
+	for (int32_t i = 0; i < F->n_rows; i++)
+	{
+		double		c = 0;
+
+		for (int64_t e = F->indptr[i]; e < F->indptr[i + 1]; e++)
+			c += (double) F->data[e] * work[F->indices[e]];
+		s[i] += weight * (float) c;
+	}
+}

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sparse.h"
 #include "stop.h"
 
 #define RS_COLD_OK 0
@@ -59,5 +60,44 @@ extern int	rs_ridge_fit(const float *Z, const float *Y, int64_t n, int D, int k,
 
 /* out (k) = z (D) W (D x k) */
 extern void rs_ridge_apply(const float *W, int D, int k, const float *z, float *out);
+
+/*
+ * Neighbour lists for cold items learned from the warm items' lists
+ * (a CB2CF-style feature-to-similarity ridge, Gantner et al. 2010 applied
+ * to item-item similarity rows, Steck's EASE with side information in
+ * spirit): fit W (features x items) so that F W ~ S, the warm items'
+ * similarity rows, with ridge lambda; a cold item with feature vector f
+ * then has the similarity row
+ *
+ *   s = f W = a^T S,  a = F (F^T F + lambda I)^-1 f^T
+ *
+ * a weighs the warm items by how much their features explain f; with a
+ * large lambda a is the feature cosine over lambda (the tf-idf lists).
+ *
+ * rs_cold_map_coefficients: a (F->n_rows) from f given as nf (feature,
+ * value) pairs, by at most max_iter conjugate-gradient steps (the normal
+ * matrix is never formed).  work: 4 * F->n_cols + F->n_rows floats.
+ * rs_cold_map_spread: s (S->n_cols) = a^T S + self_weight a (the warm
+ * item itself counts self_weight in its own row).
+ */
+extern int	rs_cold_map_coefficients(const RsCsr *F, const int32_t *fidx, const float *fval,
+									 int nf, float lambda, int max_iter, float *a, float *work);
+extern void rs_cold_map_spread(const RsCsr *S, const float *a, float self_weight, float *s);
+
+/*
+ * The same ridge's prediction of any other per-item quantity y (n warm
+ * items, centred by the caller): a^T y.  The glue predicts the log
+ * popularity a cold item's features promise (the feature popularity
+ * prior).
+ */
+/*
+ * s (F->n_rows) += weight * F f: the feature cosine of the cold item with
+ * each fitted item (F's rows are unit tf-idf vectors), the tf-idf list's
+ * own score.  work: F->n_cols floats.
+ */
+extern void rs_cold_map_add_content(const RsCsr *F, const int32_t *fidx, const float *fval,
+									int nf, float weight, float *s, float *work);
+
+extern double rs_cold_map_predict(const float *a, const float *y, int32_t n);
 
 #endif							/* RECSYS_KERNEL_COLD_H */

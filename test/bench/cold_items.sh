@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # test/bench/cold_items.sh: item features in ALS, and cold items (issue 15).
 #
-#   bash test/bench/cold_items.sh [warm|cold|all] [ml-latest-small|online-retail|both]
+#   bash test/bench/cold_items.sh [warm|cold|coldvalid|coldknn|all] [ml-latest-small|online-retail|both]
+#
+# coldvalid: the cold split on strat75/valid, item-kNN's cold lists (tf-idf
+# or learned: COLD_K, COLD_LAMBDAS, COLD_SELF, COLD_CONTENT, COLD_POP give
+# the grid) to
+# choose settings; coldknn: the test split, the baselines and item-kNN
+# only (no ALS tuning).
 #
 # Protocol (doc/internals.md, "Item features and cold items"):
 #
@@ -112,7 +118,7 @@ SQL
 	fw_best=$(recsys_psql -At <<SQL
 SET recsys.threads = 2;
 SELECT params->>'feature_weight'
-FROM recsys.tune('als', '${t}_vtrain', '${t}_vtest', '{"feature_weight": [0.05, 0.25, 1, 4, 16]}',
+FROM recsys.tune('als', '${t}_vtrain', '${t}_vtest', '{"feature_weight": [0, 0.05, 0.25, 1, 4, 16]}',
 				 fixed => jsonb_build_object('factors', 128, 'iterations', 12, 'regularization_exponent', 1,
 											 'features', 'public.${v}_features')
 						  || (SELECT jsonb_object_agg(k, v::float8) FROM
@@ -159,17 +165,25 @@ warm() {
 	done
 }
 
+# cold items, on test (strat75 train/test) or, with $4 = valid, on
+# valid (strat75 valid/train, valid/test: the same cold items, those of
+# the whole data set, so that settings are chosen without test)
 cold() {
-	local data=$1 t=$2 v=$3
+	local data=$1 v=$3 split=${4:-test} t=$2 tr=train te=test
+	[ "$split" = valid ] && tr=vtrain te=vtest
 	embeddings "$v"
 	recsys_psql -q <<SQL
-CREATE TABLE ${t}_cold AS
+CREATE TABLE IF NOT EXISTS ${t}_cold AS
 SELECT item_id FROM (SELECT DISTINCT item_id FROM (SELECT item_id FROM ${t}_train UNION SELECT item_id FROM ${t}_test) a) s
 ORDER BY md5('42:' || item_id)
 LIMIT (SELECT ceil(count(DISTINCT item_id) / 10.0) FROM (SELECT item_id FROM ${t}_train UNION SELECT item_id FROM ${t}_test) b);
-CREATE TABLE ${t}_ctrain AS SELECT * FROM ${t}_train WHERE item_id NOT IN (SELECT item_id FROM ${t}_cold);
+SQL
+	[ "$split" = valid ] && t=${t}_v
+	recsys_psql -q <<SQL
+CREATE TABLE IF NOT EXISTS ${t}_cold AS SELECT * FROM ${2}_cold;
+CREATE TABLE ${t}_ctrain AS SELECT * FROM ${2}_$tr WHERE item_id NOT IN (SELECT item_id FROM ${t}_cold);
 CREATE INDEX ON ${t}_ctrain (user_id);
-CREATE TABLE ${t}_ctest AS SELECT * FROM ${t}_test
+CREATE TABLE ${t}_ctest AS SELECT * FROM ${2}_$te
 WHERE item_id IN (SELECT item_id FROM ${t}_cold) AND user_id IN (SELECT user_id FROM ${t}_ctrain);
 ANALYZE ${t}_ctrain; ANALYZE ${t}_ctest;
 -- random
@@ -189,7 +203,7 @@ FROM (SELECT p.user_id, n.item_id, sum(p.w * n.w) AS s FROM ${t}_profile p
 	  GROUP BY 1, 2) s;
 SQL
 	echo
-	echo "### cold items: $data strat75 ($(recsys_psql -At -c "SELECT count(*) || ' cold items, ' || (SELECT count(*) FROM ${t}_ctest) || ' test rows, ' || (SELECT count(DISTINCT user_id) FROM ${t}_ctest) || ' users' FROM ${t}_cold"))"
+	echo "### cold items: $data strat75 $split ($(recsys_psql -At -c "SELECT count(*) || ' cold items, ' || (SELECT count(*) FROM ${t}_ctest) || ' test rows, ' || (SELECT count(DISTINCT user_id) FROM ${t}_ctest) || ' users' FROM ${t}_cold"))"
 	printf '%-44s %9s %9s %8s\n' model 'NDCG cold' 'NDCG all' 'seconds'
 	printf '%-44s %9s %9s\n' "random" "$(recsys_psql -At -c "$(ndcg_sql ${t}_r_random ${t}_ctest)")" -
 	printf '%-44s %9s %9s\n' "content-only kNN (tf-idf cosine)" "$(recsys_psql -At -c "$(ndcg_sql ${t}_r_knn ${t}_ctest)")" -
@@ -210,7 +224,40 @@ SELECT format('%-44s %9s %9s %8s', '$label', :'cold',
 FROM recsys.evaluate('m', '${t}_ctest');
 SELECT recsys.drop_model('m') \gset
 SQL
-	done <<EOF
+	done < <(if [ "$split" = valid ]; then cold_valid_lines "$v"; elif [ "$what" = coldknn ]; then
+				 cold_test_lines "$v" | grep "^item-kNN${COLD_LEARNED_ONLY:+.*learned}"; else cold_test_lines "$v"; fi)
+}
+
+# the variants compared on valid: item-kNN's cold lists, tf-idf or learned
+# from the warm lists (cold_map_regularization, cold_map_self_weight)
+cold_valid_lines() {
+	local v=$1 k lambda self pop
+	for k in ${COLD_K:-50 100}; do
+		[ -n "${COLD_NO_TFIDF:-}" ] || echo "item-kNN K=$k + words (tf-idf lists)|train_item_knn|neighbors => $k, features => '${v}_features'"
+		for lambda in ${COLD_LAMBDAS:-0.1 1 10}; do
+			for self in ${COLD_SELF:-0 1}; do
+				for pop in ${COLD_POP:-0}; do
+					for content in ${COLD_CONTENT:-0}; do
+						echo "item-kNN K=$k map l=$lambda self=$self content=$content pop=$pop|train_item_knn|neighbors => $k, features => '${v}_features', cold_map_regularization => $lambda, cold_map_self_weight => $self, cold_map_content_weight => $content, cold_map_popularity => $pop"
+					done
+				done
+			done
+		done
+	done
+}
+
+# the learned lists' settings chosen on valid (coldvalid), per data set
+cold_map_chosen() {
+	case $1 in
+	online_retail) echo "neighbors => 200, cold_map_regularization => 1, cold_map_self_weight => 3" ;;
+	*) echo "neighbors => 100, cold_map_regularization => 10, cold_map_content_weight => 3, cold_map_popularity => 2" ;;
+	esac
+}
+
+cold_test_lines() {
+	local als_best=${als_best:-} fw_best=${fw_best:-}
+	local v=$1
+	cat <<EOF
 ALS, no features|train_cf|$als_base, $als_best
 ALS + words|train_cf|$als_base, $als_best, features => '${v}_features', feature_weight => $fw_best
 ALS + LSA embedding|train_cf|$als_base, $als_best, embeddings => '${v}_emb_lsa'
@@ -219,6 +266,7 @@ ALS + LSA + fasttext|train_cf|$als_base, $als_best, embeddings => '${v}_emb'
 ALS + words + LSA + fasttext|train_cf|$als_base, $als_best, features => '${v}_features', feature_weight => $fw_best, embeddings => '${v}_emb'
 item-kNN K=50 + words|train_item_knn|neighbors => 50, features => '${v}_features'
 item-kNN K=100 + words|train_item_knn|neighbors => 100, features => '${v}_features'
+item-kNN + words, learned lists (chosen on valid)|train_item_knn|features => '${v}_features', $(cold_map_chosen "$v")
 EOF
 }
 
@@ -233,6 +281,8 @@ for data in ml-latest-small online-retail; do
 	load "${t}_test" "$splits/$data/strat75/test.csv.gz"
 	load "${t}_vtrain" "$splits/$data/strat75/valid/train.csv.gz"
 	load "${t}_vtest" "$splits/$data/strat75/valid/test.csv.gz"
+	if [ "$what" = coldvalid ]; then cold "$data" "$t" "$v" valid; continue; fi
+	if [ "$what" = coldknn ]; then cold "$data" "$t" "$v"; continue; fi
 	choose "$t" "$v"
 	if [ "$what" = all ] || [ "$what" = cold ]; then cold "$data" "$t" "$v"; fi
 	if [ "$what" = all ] || [ "$what" = warm ]; then warm "$data" "$t" "$v"; fi

@@ -1,0 +1,92 @@
+-- item-kNN cold items' lists learned from the warm items' lists
+-- (cold_map_regularization): answers known by construction
+SET client_min_messages = warning;
+-- users 1-10 buy the tea items 1, 2 and the cake items 3, 4 together;
+-- users 11-15 buy the soap items 5, 6
+CREATE TABLE icm_ev AS
+  SELECT u AS user_id, i AS item_id FROM generate_series(1, 10) u, generate_series(1, 4) i
+  UNION ALL SELECT u, i FROM generate_series(11, 15) u, generate_series(5, 6) i;
+CREATE TABLE icm_feats (item_id bigint, feature text);
+INSERT INTO icm_feats VALUES (1, 'tea'), (2, 'tea'), (3, 'cake'), (4, 'cake'), (5, 'soap'), (6, 'soap'),
+  (101, 'tea');
+-- tf-idf lists: the cold tea item's neighbours are the tea items only
+SELECT stats->>'cold_items' AS cold
+FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_tfidf', features => 'icm_feats');
+SELECT item_id, round(score::numeric, 4) AS score FROM recsys.similar_items(101, 5, 'icm_tfidf') ORDER BY 1;
+-- learned lists, lambda 1: each feature is one unit tf-idf vector, so
+-- F^T F + I = 3 I over the features, a = F e_tea / 3 = 1/3 on items 1, 2;
+-- the warm lists have cosine 1 among items 1-4, so s = a^T S gives the cake
+-- items 2/3 (both tea items list them) and the tea items 1/3 (each other)
+SELECT stats->>'cold_items' AS cold, params->>'cold_map_regularization' AS lambda
+FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_map', features => 'icm_feats',
+                           cold_map_regularization => 1);
+SELECT item_id, round(score::numeric, 4) AS score FROM recsys.similar_items(101, 5, 'icm_map') ORDER BY 1;
+-- so the cake items' lists reach the new tea item, which tf-idf lists cannot
+SELECT model, item_id, 101 = ANY (neighbor_ids) AS reaches_101 FROM recsys.item_neighbor_lists
+WHERE model IN ('icm_tfidf', 'icm_map') AND item_id IN (1, 3) ORDER BY 1, 2;
+-- a tea-and-cake user's score is the sum over the history: 1/3 + 1/3 + 2/3 + 2/3
+SELECT round(recsys.score(1, 101, 'icm_map')::numeric, 4) AS score_user_1;
+-- the self weight adds to the item's own coefficient: 1/3 + 3 * 1/3 on the tea items
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_self', features => 'icm_feats',
+                                       cold_map_regularization => 1, cold_map_self_weight => 3);
+SELECT item_id, round(score::numeric, 4) AS score FROM recsys.similar_items(101, 5, 'icm_self') ORDER BY 1;
+-- the content weight adds the tf-idf cosine: 1/3 + 2 * 1 on the tea items
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_content', features => 'icm_feats',
+                                       cold_map_regularization => 1, cold_map_content_weight => 2);
+SELECT item_id, round(score::numeric, 4) AS score FROM recsys.similar_items(101, 5, 'icm_content') ORDER BY 1;
+-- the popularity prior: the ridge predicts the centred log(1 + users) of the
+-- fitted items, (2/3) (ln 11 - (4 ln 11 + 2 ln 6) / 6) = (2/9) ln(11/6), and
+-- multiplies the row by exp(popularity * that)
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_pop', features => 'icm_feats',
+                                       cold_map_regularization => 1, cold_map_popularity => 1);
+SELECT bool_and(abs(p.score - m.score * power(11.0 / 6, 2.0 / 9)) < 1e-5) AS prior_exact, count(*)
+FROM recsys.similar_items(101, 5, 'icm_pop') p JOIN recsys.similar_items(101, 5, 'icm_map') m USING (item_id);
+-- cold_item_weight still scales the learned lists
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_half', features => 'icm_feats',
+                                       cold_map_regularization => 1, cold_item_weight => 0.5);
+SELECT round(recsys.score(1, 101, 'icm_half')::numeric, 4) AS halved;
+
+-- refresh_items learns the new item's list the same way, from the stored
+-- lists of the items with users (not from the cold item 101's)
+INSERT INTO icm_feats VALUES (102, 'cake');
+SELECT recsys.refresh_items('icm_map');
+SELECT item_id, round(score::numeric, 4) AS score FROM recsys.similar_items(102, 5, 'icm_map') ORDER BY 1;
+SELECT recsys.refresh_items('icm_pop');
+SELECT recsys.refresh_items('icm_content');
+SELECT item_id, round(score::numeric, 4) AS score FROM recsys.similar_items(102, 5, 'icm_content') ORDER BY 1;
+SELECT bool_and(abs(p.score - m.score * power(11.0 / 6, 2.0 / 9)) < 1e-5) AS prior_exact_after_refresh, count(*)
+FROM recsys.similar_items(102, 5, 'icm_pop') p JOIN recsys.similar_items(102, 5, 'icm_map') m USING (item_id);
+
+-- train_cf: feature_weight 0 switches the features off, exactly: the same
+-- factors as ALS without features (a search can choose "no features")
+SELECT name FROM recsys.train_cf('icm_ev', factors => 2, iterations => 3, model => 'icm_als',
+                                 regularization_exponent => 1);
+SELECT params ? 'features' AS has_features, stats ? 'cold_items' AS has_cold
+FROM recsys.train_cf('icm_ev', factors => 2, iterations => 3, model => 'icm_als0',
+                     regularization_exponent => 1, features => 'icm_feats', feature_weight => 0);
+SELECT count(*) AS items, bool_and(a.factors = b.factors) AS identical
+FROM recsys.item_factors a JOIN recsys.item_factors b USING (item_id)
+WHERE a.model = 'icm_als' AND b.model = 'icm_als0';
+SELECT count(*) AS cold_vectors FROM recsys.item_factors WHERE model = 'icm_als0' AND item_id > 100;
+-- and with a weight the features change the factors
+SELECT name FROM recsys.train_cf('icm_ev', factors => 2, iterations => 3, model => 'icm_als1',
+                                 regularization_exponent => 1, features => 'icm_feats', feature_weight => 1);
+SELECT bool_and(a.factors = b.factors) AS identical
+FROM recsys.item_factors a JOIN recsys.item_factors b USING (item_id)
+WHERE a.model = 'icm_als' AND b.model = 'icm_als1';
+
+-- errors
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_err', cold_map_regularization => 1);
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_err', features => 'icm_feats',
+                                       cold_map_regularization => 0);
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_err', features => 'icm_feats',
+                                       cold_map_regularization => 1, cold_map_self_weight => -1);
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_err', features => 'icm_feats',
+                                       cold_map_regularization => 1, cold_map_popularity => 'NaN');
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_err', features => 'icm_feats',
+                                       cold_map_regularization => 1, cold_map_self_weight => NULL);
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_err', features => 'icm_feats',
+                                       cold_map_regularization => 1, cold_map_content_weight => -0.5);
+
+SELECT recsys.drop_model(m) FROM unnest(ARRAY['icm_tfidf', 'icm_map', 'icm_self', 'icm_pop', 'icm_half', 'icm_content', 'icm_als', 'icm_als0', 'icm_als1']) m;
+DROP TABLE icm_ev, icm_feats;
