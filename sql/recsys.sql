@@ -776,14 +776,15 @@ CREATE FUNCTION recsys.train_ncf(
 	adversarial_epsilon double precision DEFAULT 0,
 	adversarial_weight double precision DEFAULT 0,
 	verbose boolean DEFAULT false,
-	replace boolean DEFAULT false)
+	replace boolean DEFAULT false,
+	pretrained text DEFAULT NULL)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_ncf'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_ncf(regclass, integer, text, integer[], boolean, integer,
 	double precision, double precision, double precision, integer, integer, name, name, name,
-	bigint, double precision, double precision, boolean, boolean) IS
-	'train neural collaborative filtering (NeuMF, He et al. 2017): embeddings, an MLP tower and a GMF branch, binary cross-entropy on sampled negatives, Adam; optional adversarial training (APR, He et al. 2018)';
+	bigint, double precision, double precision, boolean, boolean, text) IS
+	'train neural collaborative filtering (NeuMF, He et al. 2017): embeddings, an MLP tower and a GMF branch, binary cross-entropy on sampled negatives, Adam; optional adversarial training (APR, He et al. 2018); optionally started from a factor model''s ranking (pretrained)';
 
 CREATE FUNCTION recsys.train_popular(
 	source regclass,

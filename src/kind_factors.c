@@ -1241,6 +1241,34 @@ factors_free(RsModel *model)
 	F(model)->user_plan = NULL;
 }
 
+/*
+ * factors_factor_vectors: the item factors as loaded, and each user's
+ * vector as serving reads it (stored, or folded in from the source for a
+ * model trained with store_users false).
+ */
+static int
+factors_factor_vectors(RsModel *model, const int64 *user_ids, int n, float *users, bool *found,
+					   const float **items, const float **score_bias)
+{
+	int			k = F(model)->k;
+
+	*items = F(model)->item_factors;
+	*score_bias = F(model)->score_bias;
+	for (int u = 0; users != NULL && u < n; u++)
+	{
+		const float *x;
+
+		CHECK_FOR_INTERRUPTS();
+		x = user_vector(model, user_ids[u], NULL, NULL);
+		found[u] = x != NULL;
+		if (x != NULL)
+			memcpy(users + (Size) u * k, x, sizeof(float) * k);
+		else
+			memset(users + (Size) u * k, 0, sizeof(float) * k);
+	}
+	return k;
+}
+
 const RsModelKind RsFactorsKind = {
 	.name = "factors",
 	.load = factors_load,
@@ -1266,4 +1294,5 @@ const RsModelKind RsFactorsKind = {
 	.refresh_user = factors_refresh_user,
 	.similar_users = factors_similar_users,
 	.refresh_cold_items = RsRefreshColdVectors,
+	.factor_vectors = factors_factor_vectors,
 };

@@ -358,6 +358,17 @@ typedef struct RsModelKind
 	float	   *(*refresh_user) (RsModel *model, int64 user_id, float *bias, int *length);
 
 	/*
+	 * factor_vectors(): a model that ranks by x_u . y_i + b_i returns its
+	 * length k, sets *items to its item vectors (items.count x k) and
+	 * *score_bias to the biases its scores add (NULL: none); with users
+	 * not NULL it also writes the vectors of the n user_ids (n x k) as
+	 * serving has them, found[u] false (row zero) for one it has none
+	 * for.  Another model starts from them (train_ncf's pretrained).
+	 */
+	int			(*factor_vectors) (RsModel *model, const int64 *user_ids, int n, float *users,
+								   bool *found, const float **items, const float **score_bias);
+
+	/*
 	 * similar_users(): up to k users most like user_id by what the model
 	 * stores per user (vectors, neighbour lists), best first, into out_ids
 	 * and out_score; -1 if it stores nothing of this user.  A model that

@@ -36,6 +36,9 @@
 #include "blas_loader.h"
 #include "cancel.h"
 #include "ncf.h"
+#include "model_acl.h"
+#include "model_cache.h"
+#include "model_kind.h"
 #include "model_store.h"
 #include "progress.h"
 #include "recsys.h"
@@ -147,13 +150,74 @@ write_ncf(RsTrainer *trainer, int32 version, void *arg)
 }
 
 /*
+ * The pretrained model's vectors in this model's user and item order (a
+ * user or item it does not know keeps found false).  The model is looked
+ * up as recommend looks a model up: the caller must be allowed to use it,
+ * and it is read as its owner.  Its row stays locked against dropping
+ * and renaming until training commits.
+ */
+static void
+read_pretrained(const char *name, const char *model_name, const RsInteractions *data,
+				RsNcfPretrained *p, char **owner, int32 *version)
+{
+	RsModel    *base;
+	const float *items;
+	const float *bias;
+	float	   *user;
+	float	   *item;
+	float	   *item_bias = NULL;
+	bool	   *user_found;
+	bool	   *item_found;
+	int			k;
+
+	if (strcmp(name, model_name) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" cannot be pretrained from itself", model_name),
+				 errhint("Train the factor model under another name and name it as pretrained.")));
+	RsLockModelRow(name);
+	base = RsGetModel(name);
+	if (base->kind->factor_vectors == NULL)
+		RsKindNotSupported(base, "starting a neural model from its vectors",
+						   offsetof(RsModelKind, factor_vectors));
+	k = base->kind->factor_vectors(base, NULL, 0, NULL, NULL, &items, &bias);
+	user = RsAllocZero(CurrentMemoryContext, sizeof(float) * (Size) data->users.count * k);
+	item = RsAllocZero(CurrentMemoryContext, sizeof(float) * (Size) data->items.count * k);
+	user_found = palloc0(sizeof(bool) * Max(data->users.count, 1));
+	item_found = palloc0(sizeof(bool) * Max(data->items.count, 1));
+	if (bias != NULL)
+		item_bias = RsAllocZero(CurrentMemoryContext, sizeof(float) * Max(data->items.count, 1));
+	(void) base->kind->factor_vectors(base, data->users.ids, data->users.count, user, user_found,
+									  &items, &bias);
+	for (int32 i = 0; i < data->items.count; i++)
+	{
+		int32		b = RsModelItemIndex(base, data->items.ids[i]);
+
+		if (b < 0)
+			continue;
+		item_found[i] = true;
+		memcpy(item + (Size) i * k, items + (Size) b * k, sizeof(float) * k);
+		if (item_bias != NULL)
+			item_bias[i] = bias[b];
+	}
+	p->k = k;
+	p->user = user;
+	p->item = item;
+	p->item_bias = item_bias;
+	p->user_found = user_found;
+	p->item_found = item_found;
+	*owner = RsModelOwnerName(base->owner);
+	*version = base->version;
+}
+
+/*
  * recsys_train_ncf(source regclass, factors int, model text, hidden int[],
  *					gmf bool, iterations int, learning_rate float8,
  *					regularization float8, dropout float8, negatives int,
  *					batch_size int, user_col name, item_col name,
  *					weight_col name, seed int8, adversarial_epsilon float8,
- *					adversarial_weight float8, verbose bool, replace bool)
- *					trains a NeuMF model.
+ *					adversarial_weight float8, verbose bool, replace bool,
+ *					pretrained text) trains a NeuMF model.
  */
 Datum
 recsys_train_ncf(PG_FUNCTION_ARGS)
@@ -173,13 +237,20 @@ recsys_train_ncf(PG_FUNCTION_ARGS)
 	double		fit_start;
 	double		loss = 0;
 	int			status = RS_NCF_OK;
+	const char *pretrained = NULL;
+	RsNcfPretrained pre;
+	char	   *pretrained_owner = NULL;
+	int32		pretrained_version = 0;
 
 	RsTrainArgs(fcinfo, &argnos, &trainer);
 	factors = RsIntArg(fcinfo, 1, "factors", 1, RS_NCF_MAX_WIDTH);
 	hidden_arg(fcinfo, 3, s);
 	RsRequireArg(fcinfo, 4, "gmf");
 	gmf = PG_GETARG_BOOL(4);
-	epochs = RsIntArg(fcinfo, 5, "iterations", 1, NCF_MAX_EPOCHS);
+	if (!PG_ARGISNULL(19))
+		pretrained = text_to_cstring(PG_GETARG_TEXT_PP(19));
+	/* 0 epochs: the pretrained model's ranking as it is */
+	epochs = RsIntArg(fcinfo, 5, "iterations", pretrained ? 0 : 1, NCF_MAX_EPOCHS);
 	memset(&config, 0, sizeof(config));
 	config.learning_rate = (float) RsFloatArg(fcinfo, 6, "learning_rate", 1e-6, 1, NAN);
 	config.l2 = (float) RsFloatArg(fcinfo, 7, "regularization", 0, 100, NAN);
@@ -204,11 +275,27 @@ recsys_train_ncf(PG_FUNCTION_ARGS)
 	config.stop = RsCancelRequested;
 	config.stop_arg = NULL;
 
+	if (pretrained && !gmf)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pretrained needs gmf => true"),
+				 errdetail("The pretrained model's vectors start the GMF branch.")));
+
 	RsTrainBegin(&trainer, "ncf", &run->data);
+	memset(&pre, 0, sizeof(pre));
+	if (pretrained)
+		read_pretrained(pretrained, trainer.name, &run->data, &pre, &pretrained_owner,
+						&pretrained_version);
 	s->n_users = run->data.users.count;
 	s->n_items = run->data.items.count;
 	s->d_mlp = factors;
-	s->d_gmf = gmf ? factors : 0;
+	/* pretrained: its k, and one more coordinate for its item biases */
+	s->d_gmf = !gmf ? 0 : pretrained ? pre.k + (pre.item_bias != NULL) : factors;
+	if (s->d_gmf > RS_NCF_MAX_WIDTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pretrained model \"%s\" has %d factors, more than the %d train_ncf takes",
+						pretrained, pre.k, RS_NCF_MAX_WIDTH)));
 	rs_ncf_layout(s, &lay);
 	/* the kernel numbers the observed pairs with int32 */
 	if (run->data.by_user.nnz > PG_INT32_MAX)
@@ -218,7 +305,8 @@ recsys_train_ncf(PG_FUNCTION_ARGS)
 						(long long) run->data.by_user.nnz)));
 
 	/* refuse what recsys.max_memory cannot hold before allocating it */
-	model_bytes = (((Size) s->n_users + s->n_items) * rs_ncf_dim(s) + lay.size) * sizeof(float);
+	model_bytes = (((Size) s->n_users + s->n_items) * (rs_ncf_dim(s) + pre.k) + lay.size) *
+		sizeof(float);
 	work_bytes = rs_ncf_workspace_bytes(s, run->data.by_user.nnz, &config);
 	RsCheckTrainingMemory("the embeddings, layers and Adam's state", model_bytes + work_bytes,
 						  &run->data);
@@ -231,6 +319,16 @@ recsys_train_ncf(PG_FUNCTION_ARGS)
 
 	fit_start = RsSeconds();
 	rs_ncf_init(&run->model, config.seed, 0.01f);
+	if (pretrained)
+	{
+		float	   *scratch = RsAllocZero(CurrentMemoryContext, sizeof(float) *
+										  rs_ncf_pretrain_scratch_floats(run->data.by_user.nnz,
+																		 config.negatives));
+
+		rs_ncf_pretrain(&run->model, &pre, &run->data.by_user, config.negatives, config.seed,
+						scratch);
+		pfree(scratch);
+	}
 	RsBlasSetThreads(1);
 	for (int epoch = 0; epoch < epochs; epoch++)
 	{
@@ -266,6 +364,14 @@ recsys_train_ncf(PG_FUNCTION_ARGS)
 	RsJsonFloat(&trainer.params, "adversarial_epsilon", config.adv_epsilon);
 	RsJsonFloat(&trainer.params, "adversarial_weight", config.adv_weight);
 	RsJsonInt(&trainer.params, "threads", recsys_threads);
+	if (pretrained)
+	{
+		RsJsonText(&trainer.params, "pretrained", pretrained);
+		RsJsonText(&trainer.params, "pretrained_owner", pretrained_owner);
+		RsJsonInt(&trainer.params, "pretrained_version", pretrained_version);
+		RsJsonFloat(&trainer.stats, "pretrained_scale", pre.scale);
+		RsJsonFloat(&trainer.stats, "pretrained_offset", pre.offset);
+	}
 	RsJsonInt(&trainer.stats, "positive_pairs", positive_pairs(&run->data.by_user));
 	RsJsonFloat(&trainer.stats, "loss", loss);
 	RsJsonFloat(&trainer.stats, "fit_seconds", RsSeconds() - fit_start);

@@ -28,6 +28,7 @@
 #define STREAM_SHUFFLE	UINT64_C(0x6e63662d73687566)
 #define STREAM_NEGATIVE	UINT64_C(0x6e63662d6e656761)
 #define STREAM_DROPOUT	UINT64_C(0x6e63662d64726f70)
+#define STREAM_CALIBRATE	UINT64_C(0x6e63662d63616c69)
 
 /* Draws per negative before a user's own item is taken anyway. */
 #define NEGATIVE_TRIES	8
@@ -79,6 +80,184 @@ rs_ncf_init(RsNcfModel *model, uint64_t seed, float init_std)
 			model->dense[lay.weight[l] + e] =
 				a * (2.0f * rs_rng_uniform_float(stream, counter++) - 1.0f);
 	}
+}
+
+static int	row_has(const RsCsr *R, int32_t u, int32_t i);
+
+/* A pretrained model's score of (u, i): x_u . y_i + b_i. */
+static double
+pretrained_score(const RsNcfPretrained *p, int32_t u, int32_t i)
+{
+	double		z = p->item_bias ? p->item_bias[i] : 0;
+
+	for (int f = 0; f < p->k; f++)
+		z += (double) p->user[(int64_t) u * p->k + f] * p->item[(int64_t) i * p->k + f];
+	return z;
+}
+
+/*
+ * The calibration sample: every observed pair's score (label 1) and, per
+ * pair, `negatives` scores of items drawn as training draws them (label
+ * 0); with more pairs than RS_NCF_CALIBRATION_PAIRS, an even stride of
+ * them.  Returns the number of scores written (positives first in each
+ * group of 1 + negatives).
+ */
+static int64_t
+calibration_sample(const RsNcfPretrained *p, const RsCsr *R, int negatives, uint64_t seed,
+				   float *scores)
+{
+	int64_t		n_pos = 0,
+				taken = 0,
+				seen = 0,
+				n = 0;
+
+	for (int64_t e = 0; e < R->nnz; e++)
+		n_pos += R->data[e] > 0;
+	for (int32_t u = 0; u < R->n_rows; u++)
+		for (int64_t e = R->indptr[u]; e < R->indptr[u + 1]; e++)
+		{
+			if (!(R->data[e] > 0))
+				continue;
+			/* pair number seen is taken when it crosses the next stride mark */
+			if (n_pos > RS_NCF_CALIBRATION_PAIRS &&
+				(seen++ * RS_NCF_CALIBRATION_PAIRS) / n_pos < taken)
+				continue;
+			taken++;
+			for (int j = 0; j <= negatives; j++)
+			{
+				int32_t		i = R->indices[e];
+
+				if (j > 0)
+					for (int t = 0; t < NEGATIVE_TRIES; t++)
+					{
+						i = (int32_t) (rs_rng_u64(seed ^ STREAM_CALIBRATE,
+												  (uint64_t) n * NEGATIVE_TRIES + t) %
+									   (uint64_t) R->n_cols);
+						if (!row_has(R, u, i))
+							break;
+					}
+				scores[n++] = (float) pretrained_score(p, u, i);
+			}
+		}
+	return n;
+}
+
+size_t
+rs_ncf_pretrain_scratch_floats(int64_t nnz, int negatives)
+{
+	int64_t		pairs = nnz < RS_NCF_CALIBRATION_PAIRS ? nnz : RS_NCF_CALIBRATION_PAIRS;
+
+	return (size_t) (pairs + 1) * (size_t) (negatives + 1);
+}
+
+/*
+ * Fit sigmoid(a s + b) to the sample (labels: 1 for the first of each
+ * group of 1 + negatives, else 0) by Newton's method on the mean
+ * cross-entropy from a = 1, b = 0, halving a step that does not lower it.
+ */
+static void
+calibrate(const float *scores, int64_t n, int negatives, double *a_out, double *b_out)
+{
+	double		a = 1,
+				b = 0;
+	double		prev = INFINITY;
+	double		last_da = 0,
+				last_db = 0;
+
+	for (int iter = 0; iter < 50 && n > 0; iter++)
+	{
+		double		loss = 0,
+					ga = 0,
+					gb = 0,
+					haa = 0,
+					hab = 0,
+					hbb = 0;
+		double		det,
+					da,
+					db;
+
+		for (int64_t t = 0; t < n; t++)
+		{
+			double		sc = scores[t];
+			double		y = t % (negatives + 1) == 0;
+			double		z = a * sc + b;
+			double		q = 1 / (1 + exp(-z));
+			double		w = q * (1 - q);
+
+			/* -log q for y = 1, -log(1 - q) for y = 0, overflow-free */
+			loss += z > 0 ? log1p(exp(-z)) + (1 - y) * z : log1p(exp(z)) - y * z;
+			ga += (q - y) * sc;
+			gb += q - y;
+			haa += w * sc * sc;
+			hab += w * sc;
+			hbb += w;
+		}
+		if (loss > prev)
+		{
+			/* overshot: back to the middle of the last step */
+			last_da *= 0.5;
+			last_db *= 0.5;
+			a -= last_da;
+			b -= last_db;
+			continue;
+		}
+		prev = loss;
+		det = haa * hbb - hab * hab;
+		if (!(det > 0))
+			break;
+		da = -(hbb * ga - hab * gb) / det;
+		db = -(haa * gb - hab * ga) / det;
+		a += da;
+		b += db;
+		last_da = da;
+		last_db = db;
+		if (fabs(da) <= 1e-7 * (fabs(a) + 1) && fabs(db) <= 1e-7 * (fabs(b) + 1))
+			break;
+	}
+	*a_out = a;
+	*b_out = b;
+}
+
+void
+rs_ncf_pretrain(RsNcfModel *model, RsNcfPretrained *p, const RsCsr *R, int negatives,
+				uint64_t seed, float *scratch)
+{
+	const RsNcfShape *s = &model->shape;
+	int			dim = rs_ncf_dim(s);
+	int			bias_dim = p->item_bias != NULL;
+	double		a,
+				b,
+				root;
+	RsNcfLayout lay;
+
+	calibrate(scratch, calibration_sample(p, R, negatives, seed, scratch), negatives, &a, &b);
+	/* a ranking read backwards would start upside down: keep its order */
+	if (!(a > 1e-6))
+		a = 1e-6;
+	p->scale = a;
+	p->offset = b;
+	root = sqrt(a);
+	for (int32_t u = 0; u < s->n_users; u++)
+		if (p->user_found[u])
+		{
+			for (int f = 0; f < p->k; f++)
+				model->user[(int64_t) u * dim + f] = (float) (root * p->user[(int64_t) u * p->k + f]);
+			if (bias_dim)
+				model->user[(int64_t) u * dim + p->k] = (float) root;
+		}
+	for (int32_t i = 0; i < s->n_items; i++)
+		if (p->item_found[i])
+		{
+			for (int f = 0; f < p->k; f++)
+				model->item[(int64_t) i * dim + f] = (float) (root * p->item[(int64_t) i * p->k + f]);
+			if (bias_dim)
+				model->item[(int64_t) i * dim + p->k] = (float) (root * p->item_bias[i]);
+		}
+	/* the logit starts as a s + b: the GMF branch weighs 1, the MLP tower 0 */
+	rs_ncf_layout(s, &lay);
+	for (int c = 0; c < lay.in[s->n_layers]; c++)
+		model->dense[lay.weight[s->n_layers] + c] = c < s->d_gmf ? 1.0f : 0.0f;
+	model->dense[lay.bias[s->n_layers]] = (float) b;
 }
 
 /* The widest row a pass keeps: of x_0, of any hidden layer. */

@@ -59,6 +59,7 @@
 #ifndef RECSYS_KERNEL_NCF_H
 #define RECSYS_KERNEL_NCF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,7 @@
 #define RS_NCF_CHUNK		128		/* samples per unit of parallel work */
 #define RS_NCF_WAVE			16		/* chunks whose gradients are held at once */
 #define RS_NCF_SCORE_BLOCK	256		/* items per block when scoring */
+#define RS_NCF_CALIBRATION_PAIRS	50000	/* observed pairs calibrate a pretrained start */
 
 #define RS_NCF_OK			0
 #define RS_NCF_STOPPED		1		/* the stop callback asked; the model is mid-step */
@@ -132,6 +134,41 @@ extern void rs_ncf_layout(const RsNcfShape *shape, RsNcfLayout *layout);
 
 /* Embeddings N(0, init_std^2), dense weights He-uniform, biases 0. */
 extern void rs_ncf_init(RsNcfModel *model, uint64_t seed, float init_std);
+
+/*
+ * A model that ranks by a dot product, x_u . y_i + b_i (a factor model),
+ * to start NeuMF from: k floats per user and item, in the NCF model's
+ * user and item order; a row whose found flag is false is left as
+ * rs_ncf_init drew it.  item_bias NULL: the scores add no bias.
+ */
+typedef struct RsNcfPretrained
+{
+	int			k;
+	const float *user;			/* n_users x k */
+	const float *item;			/* n_items x k */
+	const float *item_bias;		/* n_items, or NULL */
+	const bool *user_found;
+	const bool *item_found;
+	double		scale;			/* out: a and b of the calibration below */
+	double		offset;
+} RsNcfPretrained;
+
+/*
+ * Start the model (after rs_ncf_init) at a pretrained model's ranking:
+ * the logit is first a s + b, s the pretrained score, a > 0 and b fitted
+ * by logistic regression of R's observed pairs against `negatives`
+ * sampled items each (so the cross-entropy starts calibrated; at most
+ * RS_NCF_CALIBRATION_PAIRS pairs, evenly spaced).  The GMF
+ * branch holds sqrt(a) x_u and sqrt(a) y_i (and, with biases, one more
+ * coordinate: sqrt(a) and sqrt(a) b_i), its output weights are 1, the MLP
+ * tower's are 0 (its layers keep their random start) and the output bias
+ * is b.  Needs d_gmf = k, plus 1 with item_bias.
+ */
+extern void rs_ncf_pretrain(RsNcfModel *model, RsNcfPretrained *pretrained, const RsCsr *R,
+							int negatives, uint64_t seed, float *scratch);
+
+/* Floats of rs_ncf_pretrain's scratch for R's nnz. */
+extern size_t rs_ncf_pretrain_scratch_floats(int64_t nnz, int negatives);
 
 /*
  * Bytes of the training workspace for R's observed pairs (R's nnz), the

@@ -38,6 +38,12 @@
 # RECSYS_TUNE=bpr (0.7.0): only the BPR lines (see bpr_lines).
 #
 # RECSYS_TUNE=ncf (0.7.0): the neural model (NeuMF) with and without APR.
+#
+# RECSYS_TUNE=ncf_pretrained (0.9.0): NeuMF started from the
+# frequency-scaled ALS (train_ncf's pretrained), its epochs and learning
+# rate chosen on valid (0 epochs: the ALS ranking itself), next to that
+# ALS and BPR (the settings valid chose in 0.7.0), and with
+# RECSYS_NCF_EASE=1 EASE tuned on valid.
 # RECSYS_BASELINES=0 leaves out the fixed lines (popularity, default ALS,
 # kNN, EASE lambda=200) before the tuned ones.
 #
@@ -259,7 +265,9 @@ SQL
 # setting trained on valid/train and scored on valid/test by NDCG@10, the
 # best trained on train and scored on test.  label, table prefix, then one
 # argument list per setting; the winner's arguments are left in ncf_args.
+# ncf_before_test, if set, is a statement run before the winner's test run.
 ncf_args=
+ncf_before_test=
 ncf_grid() {
 	local label=$1 t=$2
 	shift 2
@@ -278,9 +286,45 @@ SQL
 			ncf_args=$args
 		fi
 	done
+	[ -z "$ncf_before_test" ] || recsys_psql -q -At -c "SET recsys.threads = 2" -c "$ncf_before_test" >/dev/null
 	# the label goes into a SQL string: its quotes doubled
 	run "$label {${ncf_args//\'/\'\'}}" "${t}_train" "${t}_test" \
 		"recsys.train_ncf('${t}_train', model => 'm', $ncf_args)"
+}
+
+# NeuMF pretrained from the frequency-scaled ALS (0.9.0): the ALS tuned
+# on valid, trained on valid/train and on train as the starts; the grid
+# below on valid, the winner on test; ALS, EASE and BPR beside it.
+ncf_pretrained_lines() {
+	local t=$1 data=$2 protocol=$3
+	tuned "ALS frequency-scaled reg tuned" "$t" als \
+		'{"alpha": [10, 20], "regularization": [0.005, 0.01, 0.02, 0.05]}' \
+		"{\"weight_col\": \"one\", \"factors\": 128, \"iterations\": 12, \"regularization_exponent\": 1}"
+	local als=$tuned_call
+	# EASE: its tuned figures are the README's (the grid costs minutes here)
+	[ "${RECSYS_NCF_EASE:-0}" = 0 ] ||
+		tuned "EASE tuned" "$t" ease '{"regularization": [100, 200, 500, 1000], "dropout": [0, 0.25]}' '{}'
+	# BPR: the settings valid chose for 0.7.0 (see bpr_lines)
+	local bpr="factors => 128, iterations => 100, learning_rate => 0.05, regularization => 0.01"
+	case $data/$protocol in
+		ml-latest-small/strat75) bpr="factors => 128, iterations => 100, learning_rate => 0.1, regularization => 0.01" ;;
+		ml-latest-small/last5) bpr="factors => 128, iterations => 100, learning_rate => 0.1, regularization => 0.005, sampling => 'adaptive'" ;;
+		online-retail/last5) bpr="factors => 128, iterations => 100, learning_rate => 0.05, regularization => 0.005" ;;
+	esac
+	run "BPR (0.7.0 valid choice)" "${t}_train" "${t}_test" \
+		"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $bpr)"
+	recsys_psql -q -At <<SQL >/dev/null
+SET recsys.threads = 2;
+SELECT 1 FROM recsys.${als%%|*}('${t}_vtrain', model => 'ncf_start', ${als#*|});
+SQL
+	# the winner on test starts from the ALS trained on train
+	ncf_before_test="SELECT 1 FROM recsys.${als%%|*}('${t}_train', model => 'ncf_start', replace => true, ${als#*|})"
+	ncf_grid "NCF pretrained tuned" "$t" \
+		"pretrained => 'ncf_start', iterations => 0" \
+		"pretrained => 'ncf_start', iterations => 1, learning_rate => 0.0001" \
+		"pretrained => 'ncf_start', iterations => 4, learning_rate => 0.00003"
+	ncf_before_test=
+	recsys_psql -q -c "SELECT recsys.drop_model('ncf_start')" >/dev/null
 }
 
 topn() {
@@ -293,6 +337,10 @@ topn() {
 	header "$data / $protocol (test)"
 	if [ "${RECSYS_TUNE:-1}" = bpr ]; then
 		bpr_lines "$t"
+		return
+	fi
+	if [ "${RECSYS_TUNE:-1}" = ncf_pretrained ]; then
+		ncf_pretrained_lines "$t" "$data" "$protocol"
 		return
 	fi
 	if [ "${RECSYS_BASELINES:-1}" = 1 ]; then

@@ -5,6 +5,7 @@
  *		structure, the same result whatever the thread count, the stop
  *		callback.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -419,6 +420,81 @@ UNIT_TEST(ncf_stop_callback_stops_within_a_wide_mini_batch)
 	UNIT_CHECK(stop_calls == 2);
 	free(ws);
 	free_model(&m);
+	free(R.indptr);
+	free(R.indices);
+	free(R.data);
+}
+
+/*
+ * A pretrained start (rs_ncf_pretrain) ranks as the factor model: with
+ * one-hot block vectors and item biases, every logit is a s + b for the
+ * factor score s, with a > 0 (observed pairs score higher); a user the
+ * factor model lacks keeps its random start.
+ */
+UNIT_TEST(ncf_pretrained_start_is_the_factor_ranking)
+{
+	int			hidden[1] = {6};
+	RsCsr		R = block_matrix();
+	int			k = BLOCKS;
+	RsNcfModel	m = make_model(R.n_rows, R.n_cols, k + 1, 3, 1, hidden, 5);
+	RsNcfModel	fresh = make_model(R.n_rows, R.n_cols, k + 1, 3, 1, hidden, 5);
+	int			dim = rs_ncf_dim(&m.shape);
+	float	   *user = calloc(R.n_rows * k, sizeof(float));
+	float	   *item = calloc(R.n_cols * k, sizeof(float));
+	float	   *bias = malloc(sizeof(float) * R.n_cols);
+	bool	   *user_found = malloc(R.n_rows);
+	bool	   *item_found = malloc(R.n_cols);
+	float	   *scratch = malloc(sizeof(float) * rs_ncf_pretrain_scratch_floats(R.nnz, 4));
+	float	   *score_scratch = malloc(sizeof(float) * rs_ncf_score_scratch_floats(&m.shape));
+	float	   *z = malloc(sizeof(float) * R.n_cols);
+	RsNcfPretrained p;
+	int			bad = 0;
+
+	for (int u = 0; u < R.n_rows; u++)
+	{
+		user[u * k + u / BLOCK_USERS] = 1;
+		user_found[u] = u != 3;
+	}
+	for (int i = 0; i < R.n_cols; i++)
+	{
+		item[i * k + i / BLOCK_ITEMS] = 1;
+		bias[i] = 0.01f * i;
+		item_found[i] = true;
+	}
+	memset(&p, 0, sizeof(p));
+	p.k = k;
+	p.user = user;
+	p.item = item;
+	p.item_bias = bias;
+	p.user_found = user_found;
+	p.item_found = item_found;
+	rs_ncf_pretrain(&m, &p, &R, 4, 9, scratch);
+	UNIT_CHECK(p.scale > 1);
+	for (int u = 0; u < R.n_rows; u++)
+	{
+		if (u == 3)
+			continue;
+		rs_ncf_score(&m, m.user + u * dim, NULL, 0, R.n_cols, z, score_scratch);
+		for (int i = 0; i < R.n_cols; i++)
+		{
+			double		s = (u / BLOCK_USERS == i / BLOCK_ITEMS) + bias[i];
+
+			bad += fabs(z[i] - (p.scale * s + p.offset)) > 1e-4 * (fabs(p.scale) + fabs(p.offset));
+		}
+	}
+	UNIT_CHECK(bad == 0);
+	UNIT_CHECK(memcmp(m.user + 3 * dim, fresh.user + 3 * dim, sizeof(float) * dim) == 0);
+	UNIT_CHECK(memcmp(m.user + 4 * dim, fresh.user + 4 * dim, sizeof(float) * dim) != 0);
+	free(user);
+	free(item);
+	free(bias);
+	free(user_found);
+	free(item_found);
+	free(scratch);
+	free(score_scratch);
+	free(z);
+	free_model(&m);
+	free_model(&fresh);
 	free(R.indptr);
 	free(R.indices);
 	free(R.data);
