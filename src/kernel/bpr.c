@@ -114,7 +114,7 @@ seen_cell(const RsBprRun *run, int ub, int ib)
 	return run->seen + us[ub] * ws[run->nblocks] + (us[ub + 1] - us[ub]) * ws[ib];
 }
 
-/* Fill the bitmap of seen pairs and the rows and columns that address it. */
+/* Set the bits of the pairs and fill the rows and columns that address them. */
 static void
 prepare_seen(RsBprRun *run)
 {
@@ -122,8 +122,8 @@ prepare_seen(RsBprRun *run)
 	int			B = run->nblocks;
 	int64_t		next_row[RS_BPR_MAX_BLOCKS] = {0};
 
+	/* the caller zeroed seen (it may be large: in chunks, with interrupt checks) */
 	seen_layout(run, run->seen_user_start, run->seen_word_start);
-	memset(run->seen, 0, sizeof(uint64_t) * R->n_rows * run->seen_word_start[B]);
 	for (int32_t u = 0; u < R->n_rows; u++)
 		run->user_row[u] = (int32_t) next_row[user_block(run, u)]++;
 	for (int b = 0; b < B; b++)

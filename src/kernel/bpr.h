@@ -93,8 +93,9 @@ typedef struct RsBprRun
 
 	/*
 	 * Optional (NULL: a binary search of the user's row instead): the
-	 * bitmap of the pairs, rs_bpr_seen_words(run) words, which tells a
-	 * drawn negative from one of the user's items with one bit read.
+	 * bitmap of the pairs, rs_bpr_seen_words(run) words, zeroed by the
+	 * caller; it tells a drawn negative from one of the user's items with
+	 * one bit read.
 	 * Cell (ub, ib) has its own rows, one per user of block ub, each of
 	 * the words that cover item block ib (bit p: block_items[p]), so the
 	 * bits a cell reads are together and few.

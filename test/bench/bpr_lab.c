@@ -242,7 +242,7 @@ main(int argc, char **argv)
 	run.cell_loss = malloc(sizeof(double) * B * B);
 	if (use_seen && rs_bpr_seen_words(&run) > 0)
 	{
-		run.seen = malloc(sizeof(uint64_t) * rs_bpr_seen_words(&run));
+		run.seen = calloc(sizeof(uint64_t), rs_bpr_seen_words(&run));
 		run.user_row = malloc(sizeof(int32_t) * s.n_users);
 		run.item_col = malloc(sizeof(int32_t) * s.n_items);
 		printf("seen bitmap: %ld words\n", (long) rs_bpr_seen_words(&run));

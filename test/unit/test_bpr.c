@@ -88,7 +88,7 @@ setup_run_seen(TestBpr *t, int k, RsBprSampling sampling, float eps, uint64_t se
 	run->cell_loss = malloc(sizeof(double) * B * B);
 	if (with_seen && rs_bpr_seen_words(run) > 0)
 	{
-		run->seen = malloc(sizeof(uint64_t) * rs_bpr_seen_words(run));
+		run->seen = calloc(sizeof(uint64_t), rs_bpr_seen_words(run));
 		run->user_row = malloc(sizeof(int32_t) * t->R.n_rows);
 		run->item_col = malloc(sizeof(int32_t) * t->R.n_cols);
 	}
