@@ -19,7 +19,7 @@ SELECT name, version, algorithm, source, n_users, n_items, n_interactions,
 	   params->>'factors' AS factors, params->>'sampling' AS sampling,
 	   params->>'learning_rate' AS learning_rate, params->>'iterations' AS iterations,
 	   (stats->>'train_loss')::float8 < 0.2 AS fits, (stats->>'blocks')::int AS blocks,
-	   train_seconds >= 0 AS timed
+	   train_seconds >= 0 AS timed, (stats->>'fit_cpu_seconds')::float8 >= 0 AS cpu_timed
 FROM recsys.train_bpr('blocks', factors => 8, model => 'blocks', iterations => 100);
 
 SELECT count(*) FILTER (WHERE r.item_id = h.item_id) AS held_out_first, count(*) AS users

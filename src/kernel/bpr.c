@@ -67,6 +67,84 @@ item_block(const RsBprRun *run, int32_t i)
 	return (int) (rs_rng_u64(run->seed ^ ITEM_BLOCK_STREAM, (uint64_t) i) % run->nblocks);
 }
 
+/*
+ * The bitmap's layout: the users before each user block, and the words of
+ * a row before each item block (a row of block ib has ceil(|ib| / 64)).
+ */
+static void
+seen_layout(const RsBprRun *run, int64_t *user_start, int64_t *word_start)
+{
+	int			B = run->nblocks;
+	int64_t		items[RS_BPR_MAX_BLOCKS] = {0};
+
+	memset(user_start, 0, sizeof(int64_t) * (B + 1));
+	for (int32_t u = 0; u < run->R->n_rows; u++)
+		user_start[user_block(run, u) + 1]++;
+	for (int32_t i = 0; i < run->R->n_cols; i++)
+		items[item_block(run, i)]++;
+	word_start[0] = 0;
+	for (int b = 0; b < B; b++)
+	{
+		user_start[b + 1] += user_start[b];
+		word_start[b + 1] = word_start[b] + (items[b] + 63) / 64;
+	}
+}
+
+int64_t
+rs_bpr_seen_words(const RsBprRun *run)
+{
+	int64_t		user_start[RS_BPR_MAX_BLOCKS + 1];
+	int64_t		word_start[RS_BPR_MAX_BLOCKS + 1];
+	int64_t		words;
+
+	if (run->nblocks < 1 || run->nblocks > RS_BPR_MAX_BLOCKS)
+		return 0;
+	seen_layout(run, user_start, word_start);
+	words = (int64_t) run->R->n_rows * word_start[run->nblocks];
+	return words <= RS_BPR_SEEN_BYTES_PER_PAIR / 8 * run->R->nnz ? words : 0;
+}
+
+/* The first word of cell (ub, ib)'s rows in the bitmap. */
+static inline uint64_t *
+seen_cell(const RsBprRun *run, int ub, int ib)
+{
+	const int64_t *us = run->seen_user_start;
+	const int64_t *ws = run->seen_word_start;
+
+	return run->seen + us[ub] * ws[run->nblocks] + (us[ub + 1] - us[ub]) * ws[ib];
+}
+
+/* Set the bits of the pairs and fill the rows and columns that address them. */
+static void
+prepare_seen(RsBprRun *run)
+{
+	const RsCsr *R = run->R;
+	int			B = run->nblocks;
+	int64_t		next_row[RS_BPR_MAX_BLOCKS] = {0};
+
+	/* the caller zeroed seen (it may be large: in chunks, with interrupt checks) */
+	seen_layout(run, run->seen_user_start, run->seen_word_start);
+	for (int32_t u = 0; u < R->n_rows; u++)
+		run->user_row[u] = (int32_t) next_row[user_block(run, u)]++;
+	for (int b = 0; b < B; b++)
+		for (int64_t p = run->block_item_start[b]; p < run->block_item_start[b + 1]; p++)
+			run->item_col[run->block_items[p]] = (int32_t) (p - run->block_item_start[b]);
+	for (int32_t u = 0; u < R->n_rows; u++)
+	{
+		int			ub = user_block(run, u);
+
+		for (int64_t p = R->indptr[u]; p < R->indptr[u + 1]; p++)
+		{
+			int32_t		i = R->indices[p];
+			int			ib = item_block(run, i);
+			uint64_t   *row = seen_cell(run, ub, ib) +
+				run->user_row[u] * (run->seen_word_start[ib + 1] - run->seen_word_start[ib]);
+
+			row[run->item_col[i] / 64] |= UINT64_C(1) << (run->item_col[i] % 64);
+		}
+	}
+}
+
 int
 rs_bpr_prepare(RsBprRun *run)
 {
@@ -129,6 +207,8 @@ rs_bpr_prepare(RsBprRun *run)
 	for (int64_t p = 0; p < R->nnz; p++)
 		run->pool_items[cursor[item_block(run, R->indices[p])]++] = R->indices[p];
 	memset(run->cell_loss, 0, sizeof(double) * B * B);
+	if (run->seen)
+		prepare_seen(run);
 	return RS_BPR_OK;
 }
 
@@ -181,44 +261,67 @@ sigmoid_neg(float z)
 	return 1.0f / (1.0f + expf(z));
 }
 
-/* y = a * y + b * x over k floats, with the ISA's vectors. */
+/*
+ * One triple's step from the old values: x = a x + b d, y_i = a y_i + b x,
+ * y_j = a y_j - b x (a the shrink, b the learning rate times the
+ * gradient's scale), in one pass, so x's old value needs no copy.
+ */
 RS_INLINE void
-vec_scale_add(float *y, float a, float b, const float *x, int k, const int nregs)
+triple_step(float *x, float *yi, float *yj, const float *d, float a, float b, int k,
+			const int nregs)
 {
 	int			i = 0;
+
+	/* each output as a * y + b * x, the form every build contracts alike */
+#define TRIPLE_STEP_AT(f) \
+	do { \
+		VLOAD(vx, x + (f)); \
+		VLOAD(vd, d + (f)); \
+		VLOAD(vi, yi + (f)); \
+		VLOAD(vj, yj + (f)); \
+		vi = va * vi + vb * vx; \
+		vj = va * vj + vnb * vx; \
+		vx = va * vx + vb * vd; \
+		VSTORE(yi + (f), vi); \
+		VSTORE(yj + (f), vj); \
+		VSTORE(x + (f), vx); \
+	} while (0)
 
 	if (nregs < 16)
 	{
 		RsVec4		va = {a, a, a, a},
 					vb = {b, b, b, b},
+					vnb = {-b, -b, -b, -b},
 					vx,
-					vy;
+					vd,
+					vi,
+					vj;
 
 		for (; i + 4 <= k; i += 4)
-		{
-			VLOAD(vx, x + i);
-			VLOAD(vy, y + i);
-			vy = va * vy + vb * vx;
-			VSTORE(y + i, vy);
-		}
+			TRIPLE_STEP_AT(i);
 	}
 	else
 	{
 		RsVec		va = VSPLAT(a),
 					vb = VSPLAT(b),
+					vnb = VSPLAT(-b),
 					vx,
-					vy;
+					vd,
+					vi,
+					vj;
 
 		for (; i + RS_VLEN <= k; i += RS_VLEN)
-		{
-			VLOAD(vx, x + i);
-			VLOAD(vy, y + i);
-			vy = va * vy + vb * vx;
-			VSTORE(y + i, vy);
-		}
+			TRIPLE_STEP_AT(i);
 	}
+#undef TRIPLE_STEP_AT
 	for (; i < k; i++)
-		y[i] = a * y[i] + b * x[i];
+	{
+		float		xi = x[i];
+
+		yi[i] = a * yi[i] + b * xi;
+		yj[i] = a * yj[i] + -b * xi;
+		x[i] = a * xi + b * d[i];
+	}
 }
 
 /* out = x + b * y over k floats. */
@@ -303,49 +406,67 @@ cell_body(BprStratum *par, int ub, bool is_caller, RsStopClock *clock, const int
 	float		shrink = 1.0f - run->learning_rate * run->reg;
 	float		eps = run->adv_epsilon;
 	float		weight = run->adv_weight;
-	float		xu[RS_BPR_MAX_FACTORS];
 	float		d[RS_BPR_MAX_FACTORS];
 	float		xadv[RS_BPR_MAX_FACTORS];
 	float		dadv[RS_BPR_MAX_FACTORS];
 	double		loss = 0;
+	bool		popularity = run->sampling == RS_BPR_POPULARITY;
+	const uint64_t *seen = run->seen ? seen_cell(run, ub, ib) : NULL;
+	int64_t		seen_stride = run->seen_word_start[ib + 1] - run->seen_word_start[ib];
+
+	/*
+	 * Each triple draws the next one's pair and first negative, to fetch
+	 * their rows ahead (they are cache misses); the draws are the same.
+	 */
+	int64_t		e_next = n > 0 ? begin + draw_below(rs_rng_u64(stream, 0), n) : 0;
+	uint64_t	r_next = rs_rng_u64(stream, 1);
+
 
 	for (int64_t t = 0; t < n; t++)
 	{
-		uint64_t	draw = (uint64_t) t * DRAWS_PER_TRIPLE;
-		int64_t		e = begin + draw_below(rs_rng_u64(stream, draw++), n);
+		uint64_t	draw = (uint64_t) t * DRAWS_PER_TRIPLE + 1;
+		int64_t		e = e_next;
+		uint64_t	r = r_next;
 		int32_t		u = run->cell_user[e];
 		int32_t		i = run->cell_item[e];
 		int32_t		j = -1;
 		float	   *x = run->X + (int64_t) u * k;
 		float	   *yi = run->Y + (int64_t) i * k;
 		float	   *yj;
+		const uint64_t *seen_u = seen ? seen + run->user_row[u] * seen_stride : NULL;
 		float		best = -INFINITY;
 		float		z,
 					g,
 					ga = 0;
 		int64_t		work = 2 * k;
 
-		/* the next triple's rows are cache misses: ask for them now */
 		if (t + 1 < n)
 		{
 			uint64_t	next = (uint64_t) (t + 1) * DRAWS_PER_TRIPLE;
-			int64_t		en = begin + draw_below(rs_rng_u64(stream, next), n);
 
-			prefetch_row(run->X + (int64_t) run->cell_user[en] * k, k);
-			prefetch_row(run->Y + (int64_t) run->cell_item[en] * k, k);
+			e_next = begin + draw_below(rs_rng_u64(stream, next), n);
+			r_next = rs_rng_u64(stream, next + 1);
+			prefetch_row(run->X + (int64_t) run->cell_user[e_next] * k, k);
+			prefetch_row(run->Y + (int64_t) run->cell_item[e_next] * k, k);
 			if (n_items > 1)
-				prefetch_row(run->Y + (int64_t) (run->sampling == RS_BPR_POPULARITY ?
-												 pool[draw_below(rs_rng_u64(stream, next + 1), n_pool)] :
-												 items[draw_below(rs_rng_u64(stream, next + 1), n_items)]) * k, k);
+				prefetch_row(run->Y + (int64_t) (popularity ? pool[draw_below(r_next, n_pool)] :
+												 items[draw_below(r_next, n_items)]) * k, k);
 		}
-		memcpy(xu, x, sizeof(float) * k);
 		for (int tries = 0, found = 0; n_items > 1 && tries < RS_BPR_NEGATIVE_TRIES; tries++)
 		{
-			int32_t		c = run->sampling == RS_BPR_POPULARITY ?
-				pool[draw_below(rs_rng_u64(stream, draw++), n_pool)] :
-				items[draw_below(rs_rng_u64(stream, draw++), n_items)];
+			int64_t		at = draw_below(tries == 0 ? r : rs_rng_u64(stream, draw + tries),
+										popularity ? n_pool : n_items);
+			int32_t		c = popularity ? pool[at] : items[at];
 
-			if (c == i || user_has_item(R, u, c))
+			/* one of the user's items (i too) is no negative */
+			if (seen_u)
+			{
+				int64_t		col = popularity ? run->item_col[c] : at;
+
+				if ((seen_u[col / 64] >> (col % 64)) & 1)
+					continue;
+			}
+			else if (c == i || user_has_item(R, u, c))
 				continue;
 			if (run->sampling != RS_BPR_ADAPTIVE)
 			{
@@ -354,7 +475,7 @@ cell_body(BprStratum *par, int ub, bool is_caller, RsStopClock *clock, const int
 			}
 			else
 			{
-				float		s = vec_dot(xu, run->Y + (int64_t) c * k, k, nregs) + run->bias[c];
+				float		s = vec_dot(x, run->Y + (int64_t) c * k, k, nregs) + run->bias[c];
 
 				work += k;
 				if (s > best)
@@ -370,20 +491,20 @@ cell_body(BprStratum *par, int ub, bool is_caller, RsStopClock *clock, const int
 		{
 			yj = run->Y + (int64_t) j * k;
 			vec_add_scaled(d, yi, -1, yj, k, nregs);
-			z = vec_dot(xu, d, k, nregs) + run->bias[i] - run->bias[j];
+			z = vec_dot(x, d, k, nregs) + run->bias[i] - run->bias[j];
 			g = sigmoid_neg(z);
 			if (run->track_loss)
 				loss += triple_loss(z, g);
 			if (par->adversarial)
 			{
 				float		dn = sqrtf(vec_dot(d, d, k, nregs));
-				float		xn = sqrtf(vec_dot(xu, xu, k, nregs));
+				float		xn = sqrtf(vec_dot(x, x, k, nregs));
 				float		sd = dn > 0 ? eps / dn : 0;
 				float		sx = xn > 0 ? 2 * eps / xn : 0;
 				float		za;
 
-				vec_add_scaled(xadv, xu, -sd, d, k, nregs);
-				vec_add_scaled(dadv, d, -sx, xu, k, nregs);
+				vec_add_scaled(xadv, x, -sd, d, k, nregs);
+				vec_add_scaled(dadv, d, -sx, x, k, nregs);
 				za = vec_dot(xadv, dadv, k, nregs) + run->bias[i] - run->bias[j];
 				ga = sigmoid_neg(za);
 				if (run->track_loss)
@@ -391,10 +512,8 @@ cell_body(BprStratum *par, int ub, bool is_caller, RsStopClock *clock, const int
 				ga *= weight;
 				work += 4 * k;
 			}
-			/* descend from the old values: x_u's step uses d, the items' xu */
-			vec_scale_add(x, shrink, lr * g, d, k, nregs);
-			vec_scale_add(yi, shrink, lr * g, xu, k, nregs);
-			vec_scale_add(yj, shrink, -lr * g, xu, k, nregs);
+			/* descend from the old values: x_u's step uses d, the items' x_u */
+			triple_step(x, yi, yj, d, shrink, lr * g, k, nregs);
 			run->bias[i] = run->bias[i] * shrink + lr * (g + ga);
 			run->bias[j] = run->bias[j] * shrink - lr * (g + ga);
 			if (par->adversarial)

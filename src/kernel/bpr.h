@@ -44,6 +44,11 @@
 #define RS_BPR_NEGATIVE_TRIES 16
 /* Uniform candidates of which 'adaptive' sampling takes the highest scored. */
 #define RS_BPR_ADAPTIVE_CANDIDATES 8
+/*
+ * The bitmap of seen pairs (rs_bpr_seen_words) is used when it takes at
+ * most this many bytes per pair: a density of 1/256 or more.
+ */
+#define RS_BPR_SEEN_BYTES_PER_PAIR 32
 
 typedef enum RsBprSampling
 {
@@ -85,6 +90,21 @@ typedef struct RsBprRun
 	int64_t    *pool_start;		/* B + 1 */
 	int32_t    *pool_items;		/* nnz: per block, each item once per interaction */
 	double	   *cell_loss;		/* B * B: the last epoch's loss per cell */
+
+	/*
+	 * Optional (NULL: a binary search of the user's row instead): the
+	 * bitmap of the pairs, rs_bpr_seen_words(run) words, zeroed by the
+	 * caller; it tells a drawn negative from one of the user's items with
+	 * one bit read.
+	 * Cell (ub, ib) has its own rows, one per user of block ub, each of
+	 * the words that cover item block ib (bit p: block_items[p]), so the
+	 * bits a cell reads are together and few.
+	 */
+	uint64_t   *seen;
+	int32_t    *user_row;		/* n_users (with seen): row within its block */
+	int32_t    *item_col;		/* n_items (with seen): position in its block */
+	int64_t		seen_user_start[RS_BPR_MAX_BLOCKS + 1]; /* users before each block */
+	int64_t		seen_word_start[RS_BPR_MAX_BLOCKS + 1]; /* row words before each block */
 } RsBprRun;
 
 /* The number of blocks for the data: a function of its size only. */
@@ -93,7 +113,17 @@ extern int	rs_bpr_blocks(const RsCsr *R);
 /* Initial factors of rows [begin, end) of X: uniform in (-0.5, 0.5) / k. */
 extern void rs_bpr_init_rows(float *X, int64_t begin, int64_t end, int k, uint64_t seed);
 
-/* Sort the pairs into cells and the items into blocks (O(nnz + n)). */
+/*
+ * The 64-bit words of the bitmap of seen pairs for run's R, nblocks and
+ * seed (about n_users x n_items / 64), or 0 when it would take more than
+ * RS_BPR_SEEN_BYTES_PER_PAIR bytes per pair: then leave seen NULL.
+ */
+extern int64_t rs_bpr_seen_words(const RsBprRun *run);
+
+/*
+ * Sort the pairs into cells and the items into blocks (O(nnz + n)), and
+ * fill the bitmap when seen is given (O(n_users x n_items / 64) more).
+ */
 extern int	rs_bpr_prepare(RsBprRun *run);
 
 /*

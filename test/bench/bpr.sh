@@ -7,9 +7,12 @@
 # On the train files of ml-latest-small and online-retail strat75 (the
 # shared splits), fits BPR with 64 factors and 100 iterations at 1 and 2
 # threads, RUNS times, interleaved with the peer, and prints each run and
-# the medians: the model's fit_seconds (reading the table and writing the
-# model left out) and the backend's CPU seconds over the call (all its
-# threads; on a shared machine the CPU seconds are the steadier figure).
+# a table of the medians side by side: wall seconds of the fit (the
+# model's fit_seconds: reading the table and writing the model left out;
+# implicit: fit() alone), CPU seconds of the fit (fit_cpu_seconds, all
+# threads; implicit: process_time() over fit(); on a shared machine the
+# CPU seconds are the steadier figure), the backend's CPU seconds over
+# the whole call, and the ratios recsys / implicit.
 #
 # The peer: implicit is not a Debian package.  Set RECSYS_IMPLICIT to a
 # source tree of implicit (0.7.x) with its Cython modules built in place,
@@ -54,7 +57,7 @@ cpu_ticks="(SELECT split_part(s, ' ', 12)::bigint + split_part(s, ' ', 13)::bigi
 	FROM (SELECT split_part(pg_read_file('/proc/self/stat'), ') ', 2) AS s) t)"
 ticks=$(getconf CLK_TCK)
 
-# one recsys fit: "fit_seconds cpu_seconds"
+# one recsys fit: "fit_seconds fit_cpu_seconds call_cpu_seconds"
 recsys_fit() {
 	local data=$1 threads=$2
 	recsys_psql -At -F ' ' <<SQL
@@ -62,7 +65,8 @@ SET recsys.threads = $threads;
 SELECT $cpu_ticks AS c0 \gset
 SELECT 1 AS trained FROM recsys.train_bpr('"$data"', factors => 64, iterations => 100,
 	model => 'bench', replace => true) \gset
-SELECT round((stats->>'fit_seconds')::numeric, 3), round(($cpu_ticks - :c0) / $ticks.0, 3)
+SELECT round((stats->>'fit_seconds')::numeric, 3), round((stats->>'fit_cpu_seconds')::numeric, 3),
+	round(($cpu_ticks - :c0) / $ticks.0, 3)
 FROM recsys.models WHERE name = 'bench';
 SQL
 }
@@ -82,15 +86,27 @@ for run in $(seq "$runs"); do
 	done
 done
 echo
-printf '%-16s %-8s %7s %12s %12s\n' data library threads "fit s" "CPU s"
+echo "medians of $runs runs; fit CPU: recsys's stats fit_cpu_seconds (getrusage over the fit, all"
+echo "threads), implicit's process_time() over fit(); call CPU: the backend's over the whole"
+echo "train_bpr call (reading the table and writing the model too); ratio: recsys / implicit fit CPU"
+printf '%-16s %7s %10s %10s %10s %10s %10s %10s %7s\n' data threads "recsys s" "impl. s" \
+	"recsys CPU" "impl. CPU" "call CPU" "wall ratio" "CPU ratio"
 for data in "${datasets[@]}"; do
 	for threads in 1 2; do
-		for lib in recsys implicit; do
-			[ -f "$out/${lib}_${data}_$threads" ] || continue
-			printf '%-16s %-8s %7s %12s %12s\n' "$data" "$lib" "$threads" \
-				"$(cut -d' ' -f1 "$out/${lib}_${data}_$threads" | median)" \
-				"$(cut -d' ' -f2 "$out/${lib}_${data}_$threads" | median)"
-		done
+		r=$out/recsys_${data}_$threads
+		p=$out/implicit_${data}_$threads
+		rw=$(cut -d' ' -f1 "$r" | median)
+		rc=$(cut -d' ' -f2 "$r" | median)
+		cc=$(cut -d' ' -f3 "$r" | median)
+		pw=-
+		pc=-
+		if [ -f "$p" ]; then
+			pw=$(cut -d' ' -f1 "$p" | median)
+			pc=$(cut -d' ' -f2 "$p" | median)
+		fi
+		printf '%-16s %7s %10s %10s %10s %10s %10s %10s %7s\n' "$data" "$threads" "$rw" "$pw" "$rc" "$pc" "$cc" \
+			"$([ "$pw" = - ] && echo - || awk -v a="$rw" -v b="$pw" 'BEGIN { printf "%.2f", a / b }')" \
+			"$([ "$pc" = - ] && echo - || awk -v a="$rc" -v b="$pc" 'BEGIN { printf "%.2f", a / b }')"
 	done
 done
 rm -rf "$out"

@@ -18,7 +18,12 @@
  *	epochs=100, lr=0.05, reg=0.01, sampling=uniform|popularity|adaptive,
  *	adv_eps=0 (APR's epsilon in training, from epoch epochs/2 on, as
  *	train_bpr), adv_weight=1, seed=42, threads=2, perturb=EPS[,EPS...]
- *	(after training, each from the trained model).
+ *	(after training, each from the trained model), foldin=0 (1: every
+ *	user's vector refitted by the SGD fold-in before the metric, as
+ *	store_users => false serves), seen=1 (0: no bitmap of seen pairs;
+ *	the model is the same), eval=1 (0: no metric).  It prints the fit's
+ *	wall and CPU seconds and a hash of the model's bytes (equal hashes:
+ *	bit-identical models, whatever threads or seen).
  *	README's BPR robustness table (D=/work/shared/data/splits):
  *	for a in 0 0.05 0.5; do
  *		/tmp/bpr_lab $D/ml-latest-small/strat75 factors=128 lr=0.1 reg=0.01 adv_eps=$a perturb=0.1,0.5
@@ -178,7 +183,8 @@ main(int argc, char **argv)
 	Model		m;
 	int			epochs = 100, threads = 2, B, st;
 	char	   *perturbs = NULL;
-	double		t0, loss;
+	double		t0, c0, loss;
+	int			eval = 1, use_seen = 1, foldin = 0;
 
 	if (argc < 2)
 	{
@@ -207,6 +213,9 @@ main(int argc, char **argv)
 		else if (!strcmp(argv[a], "adv_weight")) run.adv_weight = atof(v);
 		else if (!strcmp(argv[a], "seed")) run.seed = strtoull(v, NULL, 10);
 		else if (!strcmp(argv[a], "threads")) threads = atoi(v);
+		else if (!strcmp(argv[a], "eval")) eval = atoi(v);
+		else if (!strcmp(argv[a], "seen")) use_seen = atoi(v);
+		else if (!strcmp(argv[a], "foldin")) foldin = atoi(v);
 		else if (!strcmp(argv[a], "perturb")) perturbs = strdup(v);
 		else if (!strcmp(argv[a], "sampling"))
 			run.sampling = !strcmp(v, "popularity") ? RS_BPR_POPULARITY :
@@ -231,6 +240,13 @@ main(int argc, char **argv)
 	run.pool_start = malloc(sizeof(int64_t) * (B + 1));
 	run.pool_items = malloc(sizeof(int32_t) * (s.R.nnz + 1));
 	run.cell_loss = malloc(sizeof(double) * B * B);
+	if (use_seen && rs_bpr_seen_words(&run) > 0)
+	{
+		run.seen = calloc(sizeof(uint64_t), rs_bpr_seen_words(&run));
+		run.user_row = malloc(sizeof(int32_t) * s.n_users);
+		run.item_col = malloc(sizeof(int32_t) * s.n_items);
+		printf("seen bitmap: %ld words\n", (long) rs_bpr_seen_words(&run));
+	}
 	if ((st = rs_bpr_prepare(&run)) != RS_BPR_OK)
 	{
 		fprintf(stderr, "prepare: %s\n", rs_bpr_strerror(st));
@@ -240,6 +256,7 @@ main(int argc, char **argv)
 	rs_bpr_init_rows(run.X, 0, s.n_users, run.k, run.seed);
 	rs_bpr_init_rows(run.Y, 0, s.n_items, run.k, run.seed ^ UINT64_C(0x5DEECE66D));
 	t0 = lab_now();
+	c0 = (double) clock() / CLOCKS_PER_SEC;
 	for (int e = 0; e < epochs; e++)
 	{
 		run.track_loss = e == epochs - 1;
@@ -260,9 +277,31 @@ main(int argc, char **argv)
 	printf("%s: %d users, %d items, %ld pairs, %d blocks; f=%d lr=%g reg=%g adv_eps=%g\n",
 		   argv[1], s.n_users, s.n_items, (long) s.R.nnz, B, run.k,
 		   (double) run.learning_rate, (double) run.reg, (double) run.adv_epsilon);
-	printf("fit %.1fs, last loss %.4f, mean |x_u| %.3f, mean |y_i| %.3f\n", lab_now() - t0, loss,
+	printf("fit %.3fs cpu %.3fs, last loss %.4f, mean |x_u| %.3f, mean |y_i| %.3f\n", lab_now() - t0, (double) clock() / CLOCKS_PER_SEC - c0, loss,
 		   mean_norm(run.X, s.n_users, run.k), mean_norm(run.Y, s.n_items, run.k));
-	printf("clean ndcg@10 %.4f\n", lab_ndcg(&s, score_bpr, &m));
+	{
+		unsigned long long fnv = 1469598103934665603ULL;
+		const unsigned char *bx = (const unsigned char *) run.X, *by = (const unsigned char *) run.Y, *bb = (const unsigned char *) run.bias;
+		for (size_t q = 0; q < sizeof(float) * s.n_users * run.k; q++) fnv = (fnv ^ bx[q]) * 1099511628211ULL;
+		for (size_t q = 0; q < sizeof(float) * s.n_items * run.k; q++) fnv = (fnv ^ by[q]) * 1099511628211ULL;
+		for (size_t q = 0; q < sizeof(float) * s.n_items; q++) fnv = (fnv ^ bb[q]) * 1099511628211ULL;
+		printf("model hash %016llx\n", fnv);
+	}
+	if (foldin)
+	{
+		/* store_users => false: each user folded in as kind_factors.c does */
+		for (int u = 0; u < s.n_users; u++)
+		{
+			float	   *x = run.X + (long) u * run.k;
+
+			memset(x, 0, sizeof(float) * run.k);
+			rs_bpr_fold_in(run.Y, run.bias, s.n_items, run.k, s.R.indices + s.R.indptr[u],
+						   (int32_t) (s.R.indptr[u + 1] - s.R.indptr[u]), run.learning_rate, run.reg,
+						   run.seed, 0, epochs, x);
+		}
+		printf("users folded in\n");
+	}
+	if (eval) printf("clean ndcg@10 %.4f\n", lab_ndcg(&s, score_bpr, &m));
 	for (char *save = NULL, *tok = perturbs ? strtok_r(perturbs, ",", &save) : NULL; tok;
 		 tok = strtok_r(NULL, ",", &save))
 	{

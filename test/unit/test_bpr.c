@@ -2,9 +2,11 @@
  * test_bpr.c
  *		Unit tests of the BPR kernel (src/kernel/bpr.c): the loss falls,
  *		results are bit-identical for 1, 2, 3 and 7 threads (every sampling,
- *		with and without the adversarial term), the held-out item of
- *		block-diagonal tastes ranks first, the cells partition the pairs,
- *		a stop callback stops a stratum, and bad arguments are refused.
+ *		with and without the adversarial term) and with or without the
+ *		bitmap of seen pairs, which holds exactly the pairs; the held-out
+ *		item of block-diagonal tastes ranks first, the
+ *		cells partition the pairs, a stop callback stops a stratum, and bad
+ *		arguments are refused.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -49,9 +51,13 @@ build_matrix(TestBpr *t, int32_t n_users, int32_t n_items, const unsigned char *
 	free(vals);
 }
 
-/* Allocate and prepare a run of k factors on t->R. */
+/*
+ * Allocate and prepare a run of k factors on t->R, with the bitmap of seen
+ * pairs when the kernel offers it and with_seen.
+ */
 static void
-setup_run(TestBpr *t, int k, RsBprSampling sampling, float eps, uint64_t seed)
+setup_run_seen(TestBpr *t, int k, RsBprSampling sampling, float eps, uint64_t seed,
+			   bool with_seen)
 {
 	RsBprRun   *run = &t->run;
 	int			B;
@@ -80,7 +86,20 @@ setup_run(TestBpr *t, int k, RsBprSampling sampling, float eps, uint64_t seed)
 	run->pool_start = malloc(sizeof(int64_t) * (B + 1));
 	run->pool_items = malloc(sizeof(int32_t) * (t->R.nnz + 1));
 	run->cell_loss = malloc(sizeof(double) * B * B);
+	if (with_seen && rs_bpr_seen_words(run) > 0)
+	{
+		run->seen = calloc(sizeof(uint64_t), rs_bpr_seen_words(run));
+		run->user_row = malloc(sizeof(int32_t) * t->R.n_rows);
+		run->item_col = malloc(sizeof(int32_t) * t->R.n_cols);
+	}
 	UNIT_CHECK(rs_bpr_prepare(run) == RS_BPR_OK);
+}
+
+/* The same with the bitmap (as train_bpr runs when it fits). */
+static void
+setup_run(TestBpr *t, int k, RsBprSampling sampling, float eps, uint64_t seed)
+{
+	setup_run_seen(t, k, sampling, eps, seed, true);
 }
 
 static void
@@ -99,6 +118,9 @@ free_run(TestBpr *t)
 	free(run->pool_start);
 	free(run->pool_items);
 	free(run->cell_loss);
+	free(run->seen);
+	free(run->user_row);
+	free(run->item_col);
 }
 
 /* One epoch: every stratum; returns the mean loss, NAN on an error. */
@@ -179,12 +201,13 @@ UNIT_TEST(test_bpr_loss_decreases)
 /* X, Y and bias after a few epochs with nthreads threads. */
 static void
 train_copy(const unsigned char *dense, RsBprSampling sampling, float eps, int nthreads,
-		   float *X, float *Y, float *bias, double *loss)
+		   bool with_seen, float *X, float *Y, float *bias, double *loss)
 {
 	TestBpr		t;
 
 	build_matrix(&t, 300, 200, dense);
-	setup_run(&t, 24, sampling, eps, 99);
+	setup_run_seen(&t, 24, sampling, eps, 99, with_seen);
+	UNIT_CHECK((t.run.seen != NULL) == with_seen);
 	for (int e = 0; e < 6; e++)
 		*loss = epoch(&t, e, e >= 3, nthreads);
 	memcpy(X, t.run.X, sizeof(float) * 300 * 24);
@@ -203,7 +226,7 @@ UNIT_TEST(test_bpr_deterministic_across_threads)
 	float	   *X1 = malloc(sizeof(float) * 300 * 24),
 			   *Y1 = malloc(sizeof(float) * 200 * 24),
 			   *b1 = malloc(sizeof(float) * 200);
-	int			threads[3] = {2, 3, 7};
+	int			threads[4] = {2, 3, 7, 2};
 
 	for (int m = 0; m < 3; m++)
 		for (int adv = 0; adv < 2; adv++)
@@ -211,11 +234,12 @@ UNIT_TEST(test_bpr_deterministic_across_threads)
 			double		loss0,
 						loss1;
 
-			train_copy(dense, modes[m], adv ? 0.5f : 0, 1, X0, Y0, b0, &loss0);
+			train_copy(dense, modes[m], adv ? 0.5f : 0, 1, true, X0, Y0, b0, &loss0);
 			UNIT_CHECK(isfinite(loss0));
-			for (int n = 0; n < 3; n++)
+			/* the last run: without the bitmap (a binary search instead) */
+			for (int n = 0; n < 4; n++)
 			{
-				train_copy(dense, modes[m], adv ? 0.5f : 0, threads[n], X1, Y1, b1, &loss1);
+				train_copy(dense, modes[m], adv ? 0.5f : 0, threads[n], n < 3, X1, Y1, b1, &loss1);
 				UNIT_CHECK(memcmp(X0, X1, sizeof(float) * 300 * 24) == 0);
 				UNIT_CHECK(memcmp(Y0, Y1, sizeof(float) * 200 * 24) == 0);
 				UNIT_CHECK(memcmp(b0, b1, sizeof(float) * 200) == 0);
@@ -325,6 +349,75 @@ UNIT_TEST(test_bpr_cells_partition_pairs)
 	free_run(&t);
 	free(seen);
 	free(dense);
+}
+
+/*
+ * The bitmap of seen pairs holds exactly the pairs: the bit of (u, i), at
+ * u's row of cell (block of u, block of i) and i's column, is set iff u
+ * has i.  Data too sparse for it get none.
+ */
+UNIT_TEST(test_bpr_seen_bitmap)
+{
+	unsigned char *dense = random_tastes(300, 200);
+	TestBpr		t;
+	RsBprRun   *run = &t.run;
+	int			B;
+	int64_t		set = 0;
+
+	build_matrix(&t, 300, 200, dense);
+	setup_run(&t, 4, RS_BPR_UNIFORM, 0, 1);
+	B = run->nblocks;
+	UNIT_CHECK(run->seen != NULL);
+	UNIT_CHECK(run->seen_user_start[B] == 300);
+	for (int32_t u = 0; u < 300; u++)
+		for (int32_t i = 0; i < 200; i++)
+		{
+			int			ub = -1,
+						ib = -1;
+			int64_t		stride,
+						row;
+			const uint64_t *cell;
+
+			for (int c = 0; c < B * B; c++)
+				for (int64_t e = run->cell_start[c]; e < run->cell_start[c + 1]; e++)
+					if (run->cell_user[e] == u)
+						ub = c / B;
+			for (int b = 0; b < B; b++)
+				for (int64_t p = run->block_item_start[b]; p < run->block_item_start[b + 1]; p++)
+					if (run->block_items[p] == i)
+					{
+						ib = b;
+						UNIT_CHECK(run->item_col[i] == p - run->block_item_start[b]);
+					}
+			if (ub < 0)
+				continue;		/* a user without pairs: no row to read */
+			UNIT_CHECK(run->user_row[u] >= 0 &&
+					   run->user_row[u] < run->seen_user_start[ub + 1] - run->seen_user_start[ub]);
+			stride = run->seen_word_start[ib + 1] - run->seen_word_start[ib];
+			cell = run->seen + run->seen_user_start[ub] * run->seen_word_start[B] +
+				(run->seen_user_start[ub + 1] - run->seen_user_start[ub]) * run->seen_word_start[ib];
+			row = run->user_row[u] * stride;
+			UNIT_CHECK(((cell[row + run->item_col[i] / 64] >> (run->item_col[i] % 64)) & 1) ==
+					   dense[u * 200 + i]);
+			set += dense[u * 200 + i];
+		}
+	UNIT_CHECK(set == t.R.nnz);
+	free_run(&t);
+	free(dense);
+
+	/* one pair per user among 20000 items: 2.5 kB a pair, no bitmap */
+	{
+		unsigned char *sparse = calloc(40 * 20000, 1);
+
+		for (int u = 0; u < 40; u++)
+			sparse[u * 20000 + u * 397] = 1;
+		build_matrix(&t, 40, 20000, sparse);
+		setup_run(&t, 4, RS_BPR_UNIFORM, 0, 1);
+		UNIT_CHECK(rs_bpr_seen_words(&t.run) == 0 && t.run.seen == NULL);
+		UNIT_CHECK(epoch(&t, 0, 0, 2) >= 0);
+		free_run(&t);
+		free(sparse);
+	}
 }
 
 static int	stop_calls;
