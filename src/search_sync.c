@@ -17,7 +17,10 @@
  * trigger reads the catalog's definition as the owner of recsys's tables
  * (the trigger's argument names the catalog, but the catalog must name
  * this very table as its source, so a trigger put on another table does
- * nothing to it), then does all the work as the catalog's owner in a
+ * nothing to it, and the table's owner must have the catalog owner's
+ * rights: the table's owner chooses when triggers fire and what its row
+ * security policies run, so another role's table would run its code as
+ * the catalog's owner), then does all the work as the catalog's owner in a
  * security-restricted operation, as refresh_catalog does: the source's
  * code runs with the owner's rights, never the changing role's, and
  * nothing of the catalog comes back to that role.
