@@ -3324,6 +3324,7 @@ DECLARE
 	n_distinct bigint;
 	n_lengths bigint;
 	not_finite bigint;
+	null_element bigint;
 	n_inserted bigint;
 BEGIN
 	cat := recsys._lock_catalog(catalog, 'refresh');
@@ -3349,8 +3350,9 @@ BEGIN
 		   count(DISTINCT coalesce(array_length(r.embedding, 1), 0)) FILTER (WHERE r.embedding IS NOT NULL),
 		   min(r.item_id) FILTER (WHERE EXISTS (SELECT FROM unnest(r.embedding) e
 												WHERE e IN ('NaN'::real, 'Infinity'::real, '-Infinity'::real))),
+		   min(r.item_id) FILTER (WHERE array_position(r.embedding, NULL) IS NOT NULL),
 		   (SELECT count(*) FROM ins)
-	INTO n, n_ids, n_distinct, n_lengths, not_finite, n_inserted
+	INTO n, n_ids, n_distinct, n_lengths, not_finite, null_element, n_inserted
 	FROM r;
 	IF n_ids < n THEN
 		RAISE EXCEPTION 'column "%" of % is NULL in % rows', cat.id_col, cat.source, n - n_ids
@@ -3371,6 +3373,13 @@ BEGIN
 		RAISE EXCEPTION 'the embedding in column "%" of % of item % holds NaN or an infinity',
 			cat.embedding_col, cat.source, not_finite
 			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Every product''s embedding must hold finite numbers (or be NULL).';
+	END IF;
+	-- (search refuses them: one would fail every hybrid search)
+	IF null_element IS NOT NULL THEN
+		RAISE EXCEPTION 'the embedding in column "%" of % of item % holds a NULL element',
+			cat.embedding_col, cat.source, null_element
+			USING ERRCODE = 'null_value_not_allowed',
 				  HINT = 'Every product''s embedding must hold finite numbers (or be NULL).';
 	END IF;
 	ASSERT n_inserted = n;

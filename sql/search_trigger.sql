@@ -229,6 +229,10 @@ INSERT INTO emb VALUES (7, 'elm table', '{0,0,1}'), (8, 'no vector table', NULL)
 SELECT item_id, embedding FROM recsys.catalog_docs WHERE catalog = 'fixt_emb' ORDER BY 1;
 SELECT item_id FROM recsys.search('table', catalog => 'fixt_emb', model => NULL, query_embedding => '{0,0,1}') LIMIT 1;
 SELECT recsys.refresh_catalog('fixt_emb');
+-- and refresh_catalog refuses a NULL element, as search does
+SELECT recsys.catalog_trigger('fixt_emb', false);
+INSERT INTO emb VALUES (5, 'null table', '{1,NULL,0}');
+SELECT recsys.refresh_catalog('fixt_emb');
 
 -- catalogs whose names the old trigger names confused: "x" and
 -- "truncate_x", and long names alike in their first 63 characters
