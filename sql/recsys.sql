@@ -3324,6 +3324,7 @@ DECLARE
 	n_distinct bigint;
 	n_lengths bigint;
 	not_finite bigint;
+	null_element bigint;
 	n_inserted bigint;
 BEGIN
 	cat := recsys._lock_catalog(catalog, 'refresh');
@@ -3349,8 +3350,9 @@ BEGIN
 		   count(DISTINCT coalesce(array_length(r.embedding, 1), 0)) FILTER (WHERE r.embedding IS NOT NULL),
 		   min(r.item_id) FILTER (WHERE EXISTS (SELECT FROM unnest(r.embedding) e
 												WHERE e IN ('NaN'::real, 'Infinity'::real, '-Infinity'::real))),
+		   min(r.item_id) FILTER (WHERE array_position(r.embedding, NULL) IS NOT NULL),
 		   (SELECT count(*) FROM ins)
-	INTO n, n_ids, n_distinct, n_lengths, not_finite, n_inserted
+	INTO n, n_ids, n_distinct, n_lengths, not_finite, null_element, n_inserted
 	FROM r;
 	IF n_ids < n THEN
 		RAISE EXCEPTION 'column "%" of % is NULL in % rows', cat.id_col, cat.source, n - n_ids
@@ -3371,6 +3373,13 @@ BEGIN
 		RAISE EXCEPTION 'the embedding in column "%" of % of item % holds NaN or an infinity',
 			cat.embedding_col, cat.source, not_finite
 			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Every product''s embedding must hold finite numbers (or be NULL).';
+	END IF;
+	-- (search refuses them: one would fail every hybrid search)
+	IF null_element IS NOT NULL THEN
+		RAISE EXCEPTION 'the embedding in column "%" of % of item % holds a NULL element',
+			cat.embedding_col, cat.source, null_element
+			USING ERRCODE = 'null_value_not_allowed',
 				  HINT = 'Every product''s embedding must hold finite numbers (or be NULL).';
 	END IF;
 	ASSERT n_inserted = n;
@@ -3477,6 +3486,7 @@ AS $$
 DECLARE
 	cat recsys.catalogs;
 	rel regclass;
+	relowner oid;
 	row_trigger name;
 	truncate_trigger name;
 	cols text;
@@ -3486,8 +3496,10 @@ BEGIN
 	END IF;
 	cat := recsys._lock_catalog(catalog, 'change the trigger of');
 	rel := to_regclass(cat.source);
-	row_trigger := left('recsys_catalog_' || cat.name, 63);
-	truncate_trigger := left('recsys_catalog_truncate_' || cat.name, 63);
+	-- names no two catalogs share, whatever their length (the trigger's
+	-- argument names the catalog, and the trigger checks it)
+	row_trigger := 'recsys_catalog_' || md5(cat.name);
+	truncate_trigger := 'recsys_catalog_truncate_' || md5(cat.name);
 	IF rel IS NULL THEN
 		IF NOT enabled THEN
 			RETURN false;	-- (dropping a catalog whose table is gone)
@@ -3496,10 +3508,42 @@ BEGIN
 			USING ERRCODE = 'undefined_table',
 				  HINT = 'Index the product table again with recsys.index_catalog.';
 	END IF;
-	IF enabled AND (SELECT c.relkind FROM pg_class c WHERE c.oid = rel) NOT IN ('r', 'p') THEN
-		RAISE EXCEPTION 'catalog "%" indexes %, which is not a table', cat.name, cat.source
-			USING ERRCODE = 'wrong_object_type',
-				  HINT = 'Only a table''s changes fire triggers: refresh a view''s catalog with recsys.refresh_catalog.';
+	IF enabled THEN
+		IF (SELECT c.relkind FROM pg_class c WHERE c.oid = rel) = 'p' THEN
+			RAISE EXCEPTION 'catalog "%" indexes %, which is a partitioned table', cat.name, cat.source
+				USING ERRCODE = 'wrong_object_type',
+					  HINT = 'Its rows'' triggers fire on its partitions: refresh the catalog with recsys.refresh_catalog.';
+		END IF;
+		IF (SELECT c.relkind FROM pg_class c WHERE c.oid = rel) <> 'r' THEN
+			RAISE EXCEPTION 'catalog "%" indexes %, which is not a table', cat.name, cat.source
+				USING ERRCODE = 'wrong_object_type',
+					  HINT = 'Only a table''s changes fire triggers: refresh a view''s catalog with recsys.refresh_catalog.';
+		END IF;
+		-- the trigger reads the table as the catalog's owner whenever the
+		-- table's owner changes it: only a table owner with the catalog
+		-- owner's rights may have that (else its policies run as another
+		-- role), and only a role owning the table can switch it off again
+		relowner := (SELECT c.relowner FROM pg_class c WHERE c.oid = rel);
+		IF NOT pg_has_role(relowner, 'USAGE') THEN
+			RAISE EXCEPTION 'must be owner of table % to keep catalog "%" current with a trigger', cat.source, cat.name
+				USING ERRCODE = 'insufficient_privilege',
+					  HINT = 'Refresh the catalog with recsys.refresh_catalog instead.';
+		END IF;
+		IF NOT pg_has_role(relowner, cat.owner, 'USAGE') THEN
+			RAISE EXCEPTION 'the owner of table %, role "%", lacks the rights of role "%", the owner of catalog "%"',
+				cat.source, relowner::regrole, cat.owner, cat.name
+				USING ERRCODE = 'insufficient_privilege',
+					  DETAIL = 'The trigger reads the table with the catalog owner''s rights whenever the table''s owner changes it.',
+					  HINT = 'Refresh the catalog with recsys.refresh_catalog instead.';
+		END IF;
+		IF (SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = cat.id_col AND NOT a.attisdropped)
+		   NOT IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype) THEN
+			RAISE EXCEPTION 'column "%" of % is of type %, not an integer type', cat.id_col, cat.source,
+				(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+				 WHERE a.attrelid = rel AND a.attname = cat.id_col)
+				USING ERRCODE = 'datatype_mismatch',
+					  HINT = 'The trigger needs a smallint, integer or bigint id: refresh the catalog with recsys.refresh_catalog.';
+		END IF;
 	END IF;
 	IF EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = rel AND t.tgname IN (row_trigger, truncate_trigger)) THEN
 		EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', row_trigger, rel);
@@ -3535,7 +3579,14 @@ BEGIN
 		RETURN false;
 	END IF;
 	PERFORM recsys._lock_catalog(catalog, 'drop');
-	PERFORM recsys.catalog_trigger(catalog, false);
+	BEGIN
+		PERFORM recsys.catalog_trigger(catalog, false);
+	EXCEPTION WHEN insufficient_privilege THEN
+		-- (the table changed hands): its trigger does nothing once the
+		-- catalog is gone, and its owner may drop it
+		RAISE NOTICE 'the triggers of catalog "%" stay on its product table and do nothing: %', catalog, SQLERRM
+			USING HINT = 'The table''s owner may drop them.';
+	END;
 	DELETE FROM recsys.catalogs c WHERE c.name = drop_catalog.catalog;
 	RETURN true;
 END

@@ -117,9 +117,13 @@ RESET ROLE;
 CREATE ROLE regress_recsys_srch_gone;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys TO regress_recsys_srch_gone;
 GRANT USAGE ON SCHEMA regress_srch TO regress_recsys_srch_gone;
-GRANT SELECT, TRIGGER ON products TO regress_recsys_srch_gone;
+GRANT SELECT ON products TO regress_recsys_srch_gone;
 SET ROLE regress_recsys_srch_gone;
 SELECT recsys.index_catalog('products', id_col => 'id', text_cols => '{title}', name => 'srch_gone');
+-- (the table's owner needs the catalog owner's rights to have the trigger)
+RESET ROLE;
+GRANT regress_recsys_srch_gone TO regress_recsys_srch_owner;
+SET ROLE regress_recsys_srch_owner;
 SELECT recsys.catalog_trigger('srch_gone');
 RESET ROLE;
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_srch_gone;
@@ -137,6 +141,124 @@ $$;
 RESET ROLE;
 DELETE FROM recsys.catalogs WHERE name = 'srch_gone';
 INSERT INTO products VALUES (400, 'orphan lamp', 'acme', 1);
+
+-- review s5: a table's owner cannot have the trigger run code as the
+-- owner of another role's catalog indexing that table
+RESET ROLE;
+CREATE ROLE regress_recsys_fixt_alice;
+CREATE ROLE regress_recsys_fixt_bob;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys
+	TO regress_recsys_fixt_alice, regress_recsys_fixt_bob;
+GRANT ALL ON SCHEMA regress_srch TO regress_recsys_fixt_alice, regress_recsys_fixt_bob;
+SET ROLE regress_recsys_fixt_bob;
+CREATE TABLE bob_items (item_id bigint PRIMARY KEY, title text);
+INSERT INTO bob_items VALUES (1, 'blue hat'), (2, 'green hat');
+GRANT SELECT ON bob_items TO regress_recsys_fixt_alice;
+CREATE FUNCTION bob_spy() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	IF current_user <> 'regress_recsys_fixt_bob' THEN
+		RAISE WARNING 'bob''s code ran as %', current_user;
+	END IF;
+	RETURN true;
+END
+$$;
+SET ROLE regress_recsys_fixt_alice;
+SELECT recsys.index_catalog('bob_items', name => 'fixt_acat');
+-- bob's own trigger naming alice's catalog, and a policy with his code
+SET ROLE regress_recsys_fixt_bob;
+ALTER TABLE bob_items ENABLE ROW LEVEL SECURITY;
+CREATE POLICY spy ON bob_items USING (bob_spy());
+CREATE TRIGGER forged AFTER INSERT ON bob_items
+	FOR EACH ROW EXECUTE FUNCTION recsys._catalog_sync('fixt_acat');
+CREATE TRIGGER forged_truncate AFTER TRUNCATE ON bob_items
+	FOR EACH STATEMENT EXECUTE FUNCTION recsys._catalog_sync('fixt_acat');
+INSERT INTO bob_items VALUES (3, 'red hat');
+TRUNCATE bob_items;
+DROP TRIGGER forged ON bob_items;
+DROP TRIGGER forged_truncate ON bob_items;
+-- nor may alice put the trigger on bob's table, even with TRIGGER on it
+GRANT TRIGGER ON bob_items TO regress_recsys_fixt_alice;
+SET ROLE regress_recsys_fixt_alice;
+SELECT recsys.catalog_trigger('fixt_acat');
+SELECT recsys.catalog_trigger('fixt_acat', false);
+SELECT recsys.drop_catalog('fixt_acat');
+SELECT count(*) AS bob_triggers FROM pg_trigger WHERE tgrelid = 'bob_items'::regclass;
+-- a table alice had the trigger on, given to bob since: the trigger
+-- refuses to act, and drop_catalog leaves it (doing nothing) to bob
+CREATE TABLE given (item_id bigint PRIMARY KEY, title text);
+INSERT INTO given VALUES (1, 'felt hat');
+SELECT recsys.index_catalog('given', name => 'fixt_given');
+SELECT recsys.catalog_trigger('fixt_given');
+RESET ROLE;
+ALTER TABLE given OWNER TO regress_recsys_fixt_bob;
+SET ROLE regress_recsys_fixt_bob;
+INSERT INTO given VALUES (2, 'straw hat');
+SET ROLE regress_recsys_fixt_alice;
+SET client_min_messages = notice;
+SELECT recsys.drop_catalog('fixt_given');
+SET client_min_messages = warning;
+SET ROLE regress_recsys_fixt_bob;
+INSERT INTO given VALUES (2, 'straw hat');
+SELECT count(*) AS given_triggers FROM pg_trigger WHERE tgrelid = 'given'::regclass;
+SET ROLE regress_recsys_fixt_alice;
+
+-- a partitioned table's row triggers fire on its partitions: refused
+CREATE TABLE parted (item_id bigint, title text) PARTITION BY RANGE (item_id);
+CREATE TABLE parted1 PARTITION OF parted FOR VALUES FROM (0) TO (1000);
+INSERT INTO parted VALUES (1, 'wool scarf');
+SELECT recsys.index_catalog('parted', name => 'fixt_parted');
+SELECT recsys.catalog_trigger('fixt_parted');
+
+-- an id the trigger cannot read as a bigint: refused when enabling
+CREATE TABLE text_ids (item_id text, title text);
+INSERT INTO text_ids VALUES ('1', 'linen shirt');
+SELECT recsys.index_catalog('text_ids', name => 'fixt_text_ids');
+SELECT recsys.catalog_trigger('fixt_text_ids');
+
+-- embeddings refresh_catalog refuses are refused row by row
+CREATE TABLE emb (item_id bigint PRIMARY KEY, title text, vec real[]);
+INSERT INTO emb VALUES (1, 'oak table', '{1,0,0}'), (2, 'pine table', '{0,1,0}');
+SELECT recsys.index_catalog('emb', name => 'fixt_emb', embedding_col => 'vec');
+SELECT recsys.catalog_trigger('fixt_emb');
+INSERT INTO emb VALUES (3, 'nan table', '{NaN,1,0}');
+INSERT INTO emb VALUES (4, 'short table', '{1}');
+INSERT INTO emb VALUES (5, 'null table', '{1,NULL,0}');
+INSERT INTO emb VALUES (6, 'inf table', '{0,-Infinity,0}');
+UPDATE emb SET vec = '{1,1}' WHERE item_id = 2;
+INSERT INTO emb VALUES (7, 'elm table', '{0,0,1}'), (8, 'no vector table', NULL);
+SELECT item_id, embedding FROM recsys.catalog_docs WHERE catalog = 'fixt_emb' ORDER BY 1;
+SELECT item_id FROM recsys.search('table', catalog => 'fixt_emb', model => NULL, query_embedding => '{0,0,1}') LIMIT 1;
+SELECT recsys.refresh_catalog('fixt_emb');
+-- and refresh_catalog refuses a NULL element, as search does
+SELECT recsys.catalog_trigger('fixt_emb', false);
+INSERT INTO emb VALUES (5, 'null table', '{1,NULL,0}');
+SELECT recsys.refresh_catalog('fixt_emb');
+
+-- catalogs whose names the old trigger names confused: "x" and
+-- "truncate_x", and long names alike in their first 63 characters
+CREATE TABLE named (item_id bigint PRIMARY KEY, title text);
+INSERT INTO named VALUES (1, 'oak table');
+SELECT recsys.index_catalog('named', name => 'fx');
+SELECT recsys.index_catalog('named', name => 'truncate_fx');
+SELECT recsys.index_catalog('named', name => repeat('l', 62) || 'a');
+SELECT recsys.index_catalog('named', name => repeat('l', 62) || 'b');
+SELECT recsys.catalog_trigger(c) FROM unnest(ARRAY['fx', 'truncate_fx', repeat('l', 62) || 'a', repeat('l', 62) || 'b']) c;
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'named'::regclass;
+INSERT INTO named VALUES (2, 'pine table');
+SELECT left(name, 8) AS name, n_items FROM recsys.catalogs WHERE source = 'regress_srch.named' ORDER BY name;
+TRUNCATE named;
+SELECT left(name, 8) AS name, n_items FROM recsys.catalogs WHERE source = 'regress_srch.named' ORDER BY name;
+SELECT recsys.drop_catalog(c) FROM unnest(ARRAY['fx', 'truncate_fx', repeat('l', 62) || 'a', repeat('l', 62) || 'b',
+	'fixt_parted', 'fixt_text_ids', 'fixt_emb']) c;
+SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgrelid = 'named'::regclass;
+
+RESET ROLE;
+DROP TABLE bob_items, given, named, emb, text_ids, parted;
+DROP FUNCTION bob_spy();
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_fixt_alice, regress_recsys_fixt_bob;
+REVOKE ALL ON SCHEMA regress_srch FROM regress_recsys_fixt_alice, regress_recsys_fixt_bob;
+DROP ROLE regress_recsys_fixt_alice;
+DROP ROLE regress_recsys_fixt_bob;
 
 RESET ROLE;
 RESET search_path;

@@ -17,7 +17,10 @@
  * trigger reads the catalog's definition as the owner of recsys's tables
  * (the trigger's argument names the catalog, but the catalog must name
  * this very table as its source, so a trigger put on another table does
- * nothing to it), then does all the work as the catalog's owner in a
+ * nothing to it, and the table's owner must have the catalog owner's
+ * rights: the table's owner chooses when triggers fire and what its row
+ * security policies run, so another role's table would run its code as
+ * the catalog's owner), then does all the work as the catalog's owner in a
  * security-restricted operation, as refresh_catalog does: the source's
  * code runs with the owner's rights, never the changing role's, and
  * nothing of the catalog comes back to that role.
@@ -35,6 +38,8 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -110,6 +115,53 @@ run(const char *sql, int nargs, Oid *types, Datum *values, int expected)
 }
 
 /*
+ * refresh_catalog's checks of a product's embedding (values[3], values[0]
+ * the catalog's name), with its errors: finite numbers, no NULL element,
+ * the length of the catalog's other embeddings.  Stored, a bad one would
+ * fail every hybrid search and the next refresh.
+ */
+static void
+check_embedding(SyncWork *work, int64 id, Datum *values)
+{
+	ArrayType  *array = DatumGetArrayTypeP(values[3]);
+	int			n = ARR_NDIM(array) == 0 ? 0 : ARR_DIMS(array)[0];
+	float	   *elems = (float *) ARR_DATA_PTR(array);
+	bool		isnull;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("the embedding in column \"%s\" of %s of item " INT64_FORMAT " is not a one-dimensional array",
+						work->cat->embedding_col, work->relname, id)));
+	if (array_contains_nulls(array))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the embedding in column \"%s\" of %s of item " INT64_FORMAT " holds a NULL element",
+						work->cat->embedding_col, work->relname, id),
+				 errhint("Every product's embedding must hold finite numbers (or be NULL).")));
+	for (int i = 0; i < n; i++)
+		if (!isfinite(elems[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the embedding in column \"%s\" of %s of item " INT64_FORMAT " holds NaN or an infinity",
+							work->cat->embedding_col, work->relname, id),
+					 errhint("Every product's embedding must hold finite numbers (or be NULL).")));
+	/* (the product's old document is gone: any other embedding will do) */
+	run("SELECT coalesce(pg_catalog.array_length(d.embedding, 1), 0) FROM recsys.catalog_docs d "
+		"WHERE d.catalog OPERATOR(pg_catalog.=) $1 AND d.embedding IS NOT NULL LIMIT 1",
+		1, (Oid[]) {TEXTOID}, values, SPI_OK_SELECT);
+	if (SPI_processed == 1 &&
+		DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("the embeddings in column \"%s\" of %s differ in length", work->cat->embedding_col,
+						work->relname),
+				 errdetail("Item " INT64_FORMAT "'s embedding has %d elements, the catalog's others %d.", id, n,
+						   DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull))),
+				 errhint("Every product's embedding must come from the same model (or be NULL).")));
+}
+
+/*
  * Bring one product up to date: remove its document (df - 1 for each of
  * its lexemes), index the source's row of that id again if there is one
  * (df + 1).  *n and *total follow the catalog's item count and summed
@@ -152,6 +204,8 @@ sync_id(SyncWork *work, SPIPlanPtr read, int64 id, int64 *n, int64 *total)
 				 errhint("A catalog needs one row per product.")));
 	values[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 	values[3] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+	if (!isnull)
+		check_embedding(work, id, values);
 	{
 		char		nulls[4] = {' ', ' ', ' ', isnull ? 'n' : ' '};
 
@@ -285,6 +339,26 @@ recsys_catalog_sync(PG_FUNCTION_ARGS)
 	work.relname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(trigdata->tg_relation)),
 											  RelationGetRelationName(trigdata->tg_relation));
 	RsCheckRecordedRelation("catalog", cat.name, work.relname, work.relid, cat.owner, cat.source_owner);
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(cat.owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the owner of catalog \"%s\" (role with OID %u) no longer exists", cat.name, cat.owner),
+				 errdetail("A catalog's product table is read with its owner's rights."),
+				 errhint("Drop the catalog and index the product table again.")));
+	/*
+	 * Whoever owns the table decides when its triggers fire and what its
+	 * row security policies run: the trigger reads the table as the
+	 * catalog's owner only for a table owner who has that role's rights
+	 * already, or anybody could create this trigger on a table of theirs
+	 * that another role's catalog indexes and run code as that role.
+	 */
+	if (!has_privs_of_role(trigdata->tg_relation->rd_rel->relowner, cat.owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("trigger \"%s\" on %s may not keep catalog \"%s\" current",
+						trigdata->tg_trigger->tgname, work.relname, cat.name),
+				 errdetail("The trigger would read the table with the rights of the catalog's owner, which the table's owner lacks."),
+				 errhint("Drop the trigger; the catalog's owner may refresh it with recsys.refresh_catalog.")));
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 		work.truncate = true;
@@ -311,12 +385,6 @@ recsys_catalog_sync(PG_FUNCTION_ARGS)
 				work.n_ids++;
 		}
 	}
-	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(cat.owner)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("the owner of catalog \"%s\" (role with OID %u) no longer exists", cat.name, cat.owner),
-				 errdetail("A catalog's product table is read with its owner's rights."),
-				 errhint("Drop the catalog and index the product table again.")));
 	if (work.truncate || work.n_ids > 0)
 		RsRunAsOwner(cat.name, cat.owner, sync_as_owner, &work);
 	SPI_finish();
