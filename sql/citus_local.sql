@@ -174,6 +174,53 @@ SELECT * FROM recsys.sync_model(NULL);
 -- the tables a copy takes: every table referencing recsys.model_versions
 SELECT recsys._model_artefact_tables();
 
+-- _sync_model_receive (what each worker runs) with payloads built as
+-- sync_model builds them: a blend's member, retrained and synced again,
+-- keeps its recsys.models row (the blend names it; a DELETE of the row is
+-- refused), gets the new version's rows only, and the blend still serves
+CREATE FUNCTION payload(mname text) RETURNS json LANGUAGE plpgsql AS $$
+DECLARE m recsys.models; t text; part json; parts text[] := '{}';
+BEGIN
+	SELECT * INTO m FROM recsys.models x WHERE x.name = mname;
+	FOR t IN SELECT recsys._model_artefact_tables() LOOP
+		EXECUTE format('SELECT coalesce(json_agg(x), ''[]'') FROM recsys.%I x WHERE x.model = $1 AND x.version = $2', t)
+			INTO part USING m.name, m.version;
+		parts := parts || format('%s: %s', to_json(t), part);
+	END LOOP;
+	RETURN format('{"recsys_version": %s, "model": %s, "version": %s, "tables": {%s}}',
+				  (SELECT to_json(e.extversion) FROM pg_extension e WHERE e.extname = 'recsys'), to_json(m),
+				  (SELECT to_json(v) FROM recsys.model_versions v WHERE v.model = m.name AND v.version = m.version),
+				  array_to_string(parts, ', '))::json;
+END $$;
+SELECT version FROM recsys.train_cf('events', factors => 4, model => 'cit_member', iterations => 10, seed => 7);
+SELECT name, algorithm FROM recsys.train_blend('{cit_member,cit_knn}', model => 'cit_blend');
+CREATE TABLE payloads AS SELECT 1 AS v, payload('cit_member') AS p;
+SELECT version FROM recsys.train_cf('events', factors => 4, model => 'cit_member', iterations => 10, seed => 8);
+INSERT INTO payloads SELECT 2, payload('cit_member');
+CREATE TABLE served AS SELECT u, recsys.recommend_ids(u, 5, 'cit_blend') AS ids FROM generate_series(1, 30) u;
+GRANT SELECT ON payloads TO regress_recsys_cit_other;
+-- the node had version 1 (an earlier sync), then takes version 2
+SELECT recsys._sync_model_receive(p) FROM payloads WHERE v = 1;
+SELECT recsys._sync_model_receive(p) FROM payloads WHERE v = 2;
+SELECT m.version, (SELECT array_agg(v.version) FROM recsys.model_versions v WHERE v.model = m.name) AS versions,
+	   (SELECT count(*) FROM recsys.item_factors f WHERE f.model = m.name) AS item_rows,
+	   m.trained_at = (p -> 'model' ->> 'trained_at')::timestamptz AS payload_row
+FROM recsys.models m, payloads WHERE m.name = 'cit_member' AND v = 2;
+-- the blend serves what it served over the retrained member before
+SELECT count(*) AS users, count(*) FILTER (WHERE s.ids = n.ids) AS same_as_before
+FROM served s JOIN (SELECT u, recsys.recommend_ids(u, 5, 'cit_blend') AS ids FROM generate_series(1, 30) u) n USING (u);
+-- another role's copy is not replaced
+SET ROLE regress_recsys_cit_other;
+SELECT recsys._sync_model_receive(p) FROM cit.payloads WHERE v = 2;
+RESET ROLE;
+SET search_path = cit, public;
+-- a forged version the next training could not follow (version + 1), or
+-- a version row of another version, is refused
+SELECT recsys._sync_model_receive(jsonb_set(p::jsonb, '{model,version}', '2147483647')::json) FROM payloads WHERE v = 2;
+SELECT recsys._sync_model_receive(jsonb_set(p::jsonb, '{model,version}', '0')::json) FROM payloads WHERE v = 2;
+SELECT recsys._sync_model_receive(jsonb_set(p::jsonb, '{version,version}', '1')::json) FROM payloads WHERE v = 2;
+DELETE FROM recsys.models WHERE name = 'cit_blend';
+
 DROP SCHEMA cit CASCADE;
 DELETE FROM recsys.models WHERE name LIKE 'cit\_%';
 DROP OWNED BY regress_recsys_cit_owner, regress_recsys_cit_other;

@@ -626,7 +626,10 @@ COMMENT ON FUNCTION recsys._model_artefact_tables() IS
 -- of a model by the one in payload (its recsys.models row, the active
 -- version's row and that version's rows of every artefact table), in the
 -- calling transaction, with row-level security and the owner checks of
--- the node's own catalog
+-- the node's own catalog.  A copy already here keeps its recsys.models
+-- row, updated in place (a blend or re-ranker on the node may use it by
+-- name, and a DELETE of the row would be refused for that); only its
+-- versions and their artefacts are replaced.
 CREATE FUNCTION recsys._sync_model_receive(payload json)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
@@ -634,9 +637,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	model_name text := payload OPERATOR(pg_catalog.->) 'model' OPERATOR(pg_catalog.->>) 'name';
+	model_version numeric;
 	here text;
 	t text;
 	known text[];
+	columns text;
 BEGIN
 	SELECT e.extversion INTO here FROM pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'recsys';
 	IF here IS DISTINCT FROM payload OPERATOR(pg_catalog.->>) 'recsys_version' THEN
@@ -645,11 +650,36 @@ BEGIN
 			USING ERRCODE = 'feature_not_supported',
 				  HINT = 'Update the extension on every node to the same version (ALTER EXTENSION recsys UPDATE).';
 	END IF;
+	-- a version the next training here could not follow (it numbers
+	-- version + 1), or a version row of another version, is no model's
+	model_version := (payload OPERATOR(pg_catalog.->) 'model' OPERATOR(pg_catalog.->>) 'version')::numeric;
+	IF model_version IS NULL OR model_version OPERATOR(pg_catalog.<) 1
+	   OR model_version OPERATOR(pg_catalog.>=) 2147483647 THEN
+		RAISE EXCEPTION 'recsys.sync_model: version % of model "%" is out of range', model_version, model_name
+			USING ERRCODE = 'numeric_value_out_of_range',
+				  DETAIL = 'A model''s version is between 1 and 2147483646.';
+	END IF;
+	IF (payload OPERATOR(pg_catalog.->) 'version' OPERATOR(pg_catalog.->>) 'version')::numeric
+	   IS DISTINCT FROM model_version THEN
+		RAISE EXCEPTION 'recsys.sync_model: the version row of model "%" is not its version %', model_name, model_version
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	-- a copy here that another role owns stays: its owner replaces it
 	PERFORM recsys._require_model_owner(model_name, 'sync', missing_ok => true);
-	DELETE FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model_name;
-	INSERT INTO recsys.models
-	SELECT * FROM json_populate_record(NULL::recsys.models, payload OPERATOR(pg_catalog.->) 'model');
+	IF EXISTS (SELECT FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model_name) THEN
+		DELETE FROM recsys.model_versions v WHERE v.model OPERATOR(pg_catalog.=) model_name;
+		SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO columns
+		FROM pg_attribute a
+		WHERE a.attrelid OPERATOR(pg_catalog.=) 'recsys.models'::regclass
+		  AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+		  AND a.attname OPERATOR(pg_catalog.<>) 'name';
+		EXECUTE format('UPDATE recsys.models m SET (%s) = (SELECT %s FROM json_populate_record(NULL::recsys.models, $1) r) '
+					   'WHERE m.name OPERATOR(pg_catalog.=) $2', columns, columns)
+			USING payload OPERATOR(pg_catalog.->) 'model', model_name;
+	ELSE
+		INSERT INTO recsys.models
+		SELECT * FROM json_populate_record(NULL::recsys.models, payload OPERATOR(pg_catalog.->) 'model');
+	END IF;
 	INSERT INTO recsys.model_versions
 	SELECT * FROM json_populate_record(NULL::recsys.model_versions, payload OPERATOR(pg_catalog.->) 'version');
 	known := ARRAY(SELECT recsys._model_artefact_tables());
@@ -661,7 +691,7 @@ BEGIN
 		EXECUTE format('INSERT INTO recsys.%I SELECT * FROM json_populate_recordset(NULL::recsys.%I, $1)', t, t)
 			USING payload OPERATOR(pg_catalog.->) 'tables' OPERATOR(pg_catalog.->) t;
 	END LOOP;
-	RETURN (payload OPERATOR(pg_catalog.->) 'model' OPERATOR(pg_catalog.->>) 'version')::integer;
+	RETURN model_version;
 END
 $$;
 COMMENT ON FUNCTION recsys._sync_model_receive(json) IS
