@@ -87,6 +87,34 @@ SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_err', features
                                        cold_map_regularization => 1, cold_map_self_weight => NULL);
 SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_err', features => 'icm_feats',
                                        cold_map_regularization => 1, cold_map_content_weight => -0.5);
+-- the learned lists' weights say nothing without cold_map_regularization:
+-- refused rather than ignored
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_err', features => 'icm_feats',
+                                       cold_map_self_weight => 3);
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_err', features => 'icm_feats',
+                                       cold_map_popularity => 1);
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_err', features => 'icm_feats',
+                                       cold_map_content_weight => 2);
 
-SELECT recsys.drop_model(m) FROM unnest(ARRAY['icm_tfidf', 'icm_map', 'icm_self', 'icm_pop', 'icm_half', 'icm_content', 'icm_als', 'icm_als0', 'icm_als1']) m;
-DROP TABLE icm_ev, icm_feats;
+-- recsys.max_memory holds the cold items' features, vectors and lists:
+-- 60,000 cold items with two features each (120,006 rows of 16 bytes,
+-- two tea neighbours each) need more than 1 MB; the six items' do not
+SET recsys.max_memory = '1MB';
+SELECT stats->>'cold_items' AS cold_within_1mb
+FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_small', features => 'icm_feats',
+                           cold_map_regularization => 1);
+CREATE TABLE icm_many AS
+  SELECT item_id, feature FROM icm_feats
+  UNION ALL SELECT i, f FROM generate_series(1001, 61000) i, LATERAL (VALUES ('tea'), ('x' || i)) v(f);
+\set VERBOSITY terse
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_err', features => 'icm_many');
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_err', features => 'icm_many',
+                                       cold_map_regularization => 1);
+SELECT name FROM recsys.train_cf('icm_ev', factors => 2, iterations => 3, model => 'icm_err_cf',
+                                 features => 'icm_many');
+RESET recsys.max_memory;
+\set VERBOSITY default
+SELECT count(*) AS no_model FROM recsys.models WHERE name IN ('icm_err', 'icm_err_cf');
+
+SELECT recsys.drop_model(m) FROM unnest(ARRAY['icm_tfidf', 'icm_map', 'icm_self', 'icm_pop', 'icm_half', 'icm_content', 'icm_als', 'icm_als0', 'icm_als1', 'icm_small']) m;
+DROP TABLE icm_ev, icm_feats, icm_many;

@@ -64,6 +64,7 @@
 #include "model_acl.h"
 #include "model_kind.h"
 #include "model_store.h"
+#include "recsys.h"
 #include "spi_util.h"
 #include "topk.h"
 
@@ -420,6 +421,22 @@ RsColdFitMap(RsColdModel *cm, const RsIdMap *items, const RsCsr *item_features, 
 	pfree(Z);
 }
 
+/*
+ * The cold items' features, vectors and lists are held in arrays as a
+ * training's are: refused before they grow past recsys.max_memory (as
+ * src/item_features.c refuses the warm items' features).
+ */
+static void
+cold_within_budget(Size bytes)
+{
+	if (bytes > RECSYS_MAX_MEMORY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the cold items' features need more than recsys.max_memory (%d MB): %.1f MB",
+						recsys_max_memory_mb, bytes / 1048576.0),
+				 errhint("Raise recsys.max_memory, or give the items without interactions fewer features.")));
+}
+
 /* Cold items' categorical features as read: (id, feature index) ascending by id. */
 typedef struct CategoricalRows
 {
@@ -445,6 +462,7 @@ keep_categorical(TupleTableSlot *slot, void *arg)
 	value = RsFeatureValue(DatumGetFloat8(slot->tts_values[2]), "features");
 	if (c->n == c->capacity)
 	{
+		cold_within_budget((Size) c->capacity * 2 * (sizeof(int64) + sizeof(int32) + sizeof(float)));
 		c->capacity *= 2;
 		c->ids = repalloc_huge(c->ids, sizeof(int64) * c->capacity);
 		c->feature = repalloc_huge(c->feature, sizeof(int32) * c->capacity);
@@ -528,6 +546,9 @@ RsColdItemVectors(RsColdModel *cm, const int64 *known, int32 n_known, int64 **id
 	if (OidIsValid(cm->embeddings))
 		read_embeddings(cm, known, n_known, false, &e);
 	capacity = c.n + e.n;
+	cold_within_budget((Size) c.n * (sizeof(int64) + sizeof(int32) + sizeof(float)) +
+					   (Size) e.n * (sizeof(int64) + sizeof(float) * (Size) e.Dd) +
+					   (Size) Max(capacity, 1) * (sizeof(int64) + sizeof(float) * (Size) k));
 	ids = palloc(sizeof(int64) * Max(capacity, 1));
 	vectors = MemoryContextAllocExtended(CurrentMemoryContext,
 										 sizeof(float) * (Size) Max(capacity, 1) * k, MCXT_ALLOC_HUGE);
@@ -1138,6 +1159,17 @@ typedef struct NeighborPairs
 	float	   *score;
 } NeighborPairs;
 
+/* Double p's arrays, within recsys.max_memory with other_bytes held besides. */
+static void
+grow_pairs(NeighborPairs *p, Size other_bytes)
+{
+	cold_within_budget(other_bytes + (Size) p->capacity * 2 * (2 * sizeof(int64) + sizeof(float)));
+	p->capacity *= 2;
+	p->cold = repalloc_huge(p->cold, sizeof(int64) * p->capacity);
+	p->warm = repalloc_huge(p->warm, sizeof(int64) * p->capacity);
+	p->score = repalloc_huge(p->score, sizeof(float) * p->capacity);
+}
+
 static void
 keep_pair_row(TupleTableSlot *slot, void *arg)
 {
@@ -1145,12 +1177,7 @@ keep_pair_row(TupleTableSlot *slot, void *arg)
 
 	CHECK_FOR_INTERRUPTS();
 	if (p->n == p->capacity)
-	{
-		p->capacity *= 2;
-		p->cold = repalloc_huge(p->cold, sizeof(int64) * p->capacity);
-		p->warm = repalloc_huge(p->warm, sizeof(int64) * p->capacity);
-		p->score = repalloc_huge(p->score, sizeof(float) * p->capacity);
-	}
+		grow_pairs(p, 0);
 	p->cold[p->n] = DatumGetInt64(slot->tts_values[0]);
 	p->warm[p->n] = DatumGetInt64(slot->tts_values[1]);
 	p->score[p->n++] = DatumGetFloat4(slot->tts_values[2]);
@@ -1174,6 +1201,7 @@ keep_feature_row(TupleTableSlot *slot, void *arg)
 	CHECK_FOR_INTERRUPTS();
 	if (f->n == f->capacity)
 	{
+		cold_within_budget((Size) f->capacity * 2 * (sizeof(int64) + sizeof(int32) + sizeof(float)));
 		f->capacity *= 2;
 		f->item = repalloc_huge(f->item, sizeof(int64) * f->capacity);
 		f->feature = repalloc_huge(f->feature, sizeof(int32) * f->capacity);
@@ -1227,6 +1255,7 @@ cold_neighbors_mapped(const char *query, const int64 *known, int32 n_known, int 
 	int32	   *heap_idx;
 	float	   *heap_val;
 	float	   *centred = NULL;
+	Size		held;
 
 	initStringInfo(&q);
 	appendStringInfo(&q, "%s SELECT item, (pg_catalog.dense_rank() OVER (ORDER BY feature COLLATE \"C\") "
@@ -1256,6 +1285,10 @@ cold_neighbors_mapped(const char *query, const int64 *known, int32 n_known, int 
 	for (int32 i = 0; i < n_known; i++)
 		F.indptr[i + 1] += F.indptr[i];
 	F.nnz = F.indptr[n_known];
+	held = (Size) f.capacity * (sizeof(int64) + sizeof(int32) + sizeof(float)) +
+		((Size) n_known + 1) * sizeof(int64) + (Size) F.nnz * (sizeof(int32) + sizeof(float)) +
+		(4 * (Size) n_features + n_known + 1) * sizeof(float);
+	cold_within_budget(held + (Size) p->capacity * (2 * sizeof(int64) + sizeof(float)));
 	F.indices = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(F.nnz, 1));
 	F.data = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * Max(F.nnz, 1));
 	fill = palloc0(sizeof(int32) * Max(n_known, 1));
@@ -1325,12 +1358,7 @@ cold_neighbors_mapped(const char *query, const int64 *known, int32 n_known, int 
 		for (int t = 0; t < size && heap_val[t] > 0; t++)
 		{
 			if (p->n == p->capacity)
-			{
-				p->capacity *= 2;
-				p->cold = repalloc_huge(p->cold, sizeof(int64) * p->capacity);
-				p->warm = repalloc_huge(p->warm, sizeof(int64) * p->capacity);
-				p->score = repalloc_huge(p->score, sizeof(float) * p->capacity);
-			}
+				grow_pairs(p, held);
 			p->cold[p->n] = f.item[r];
 			p->warm[p->n] = known[heap_idx[t]];
 			p->score[p->n++] = heap_val[t] * cold_weight;

@@ -382,6 +382,20 @@ recsys_train_item_knn(PG_FUNCTION_ARGS)
 		run.map_self_weight = (float) RsFloatArg(fcinfo, 22, "cold_map_self_weight", 0, 1e6, NAN);
 		run.map_popularity = (float) RsFloatArg(fcinfo, 23, "cold_map_popularity", -10, 10, NAN);
 		run.map_content_weight = (float) RsFloatArg(fcinfo, 24, "cold_map_content_weight", 0, 1e6, NAN);
+		/* the learned lists' settings say nothing without them */
+		if (run.map_lambda == 0)
+		{
+			const char *ignored = run.map_self_weight != 0 ? "cold_map_self_weight" :
+				run.map_popularity != 0 ? "cold_map_popularity" :
+				run.map_content_weight != 0 ? "cold_map_content_weight" : NULL;
+
+			if (ignored != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s needs cold_map_regularization", ignored),
+						 errhint("It weighs the cold items' learned lists: pass cold_map_regularization "
+								 "(e.g. 1) to learn them, or leave %s at 0.", ignored)));
+		}
 		if (run.map_lambda > 0 && !OidIsValid(run.features))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
