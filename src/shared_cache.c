@@ -45,6 +45,8 @@
 
 #include <sys/mman.h>
 
+#include "catalog/namespace.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -53,16 +55,19 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/dsa.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "utils/wait_event.h"
 
-#include "model_acl.h"
+#include "recsys.h"
 #include "shared_cache.h"
+#include "spi_util.h"
 
 typedef enum RsSlotState
 {
@@ -516,12 +521,81 @@ RsSharedRelease(int slot)
 	LWLockRelease(control->lock);
 }
 
+/* A model version the current role may use now, as the catalog has it. */
+typedef struct RsVisibleVersion
+{
+	char		name[NAMEDATALEN];	/* the hash key: name and version */
+	int32		version;
+	TimestampTz trained_at;
+	bool		current;		/* the models row: its fingerprint is compared */
+	char		fingerprint[RS_FINGERPRINT_LEN + 1];
+} RsVisibleVersion;
+
 /*
- * recsys_shared_cache_stats() returns a row per model of this database in
- * the shared cache that the current role may use: its version, the bytes
- * of its copy, the backends serving from it now, how many times a
- * backend attached to it, and how many times one read the model's tables
- * for it (1, unless backends loaded it at once without waiting).  No rows without preloading.
+ * The versions of the models the current role may use (read through
+ * row-level security): each model's active version with the fingerprint a
+ * shared copy's key holds (as src/model_cache.c computes it), and its
+ * other stored versions; NULL if the role may not read the catalog.
+ */
+static HTAB *
+visible_versions(void)
+{
+	HTAB	   *visible;
+	HASHCTL		ctl;
+
+	if (pg_class_aclcheck(get_relname_relid("models", get_namespace_oid(RECSYS_SCHEMA, false)),
+						  GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		pg_class_aclcheck(get_relname_relid("model_versions", get_namespace_oid(RECSYS_SCHEMA, false)),
+						  GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		return NULL;
+	ctl.keysize = offsetof(RsVisibleVersion, trained_at);
+	ctl.entrysize = sizeof(RsVisibleVersion);
+	ctl.hcxt = CurrentMemoryContext;
+	visible = hash_create("recsys visible versions", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT m.name, m.version, m.trained_at, "
+			  "pg_catalog.md5(m.params::pg_catalog.text OPERATOR(pg_catalog.||) m.stats::pg_catalog.text) "
+			  "FROM recsys.models m "
+			  "UNION ALL SELECT v.model, v.version, v.trained_at, NULL FROM recsys.model_versions v "
+			  "JOIN recsys.models m ON m.name OPERATOR(pg_catalog.=) v.model "
+			  "AND m.version OPERATOR(pg_catalog.<>) v.version",
+			  0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *name = SPI_getvalue(tuple, desc, 1);
+		char	   *fingerprint = SPI_getvalue(tuple, desc, 4);
+		RsVisibleVersion key;
+		RsVisibleVersion *entry;
+		bool		isnull;
+
+		if (name == NULL || strlen(name) >= NAMEDATALEN)
+			continue;
+		memset(&key, 0, sizeof(key));
+		strlcpy(key.name, name, NAMEDATALEN);
+		key.version = DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
+		entry = hash_search(visible, &key, HASH_ENTER, NULL);
+		entry->trained_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 3, &isnull));
+		entry->current = fingerprint != NULL;
+		strlcpy(entry->fingerprint, fingerprint ? fingerprint : "", sizeof(entry->fingerprint));
+	}
+	SPI_finish();
+	return visible;
+}
+
+/*
+ * recsys_shared_cache_stats() returns a row per model version of this
+ * database in the shared cache that the current role may use: its
+ * version, the bytes of its copy, the backends serving from it now, how
+ * many times a backend attached to it, and how many times one read the
+ * model's tables for it (1, unless backends loaded it at once without
+ * waiting).  A copy is shown only while its key (name, version,
+ * trained_at, and for the active version the fingerprint) is a version of
+ * a model the role may use now: the copy of a dropped model stays in the
+ * cache until evicted, but is not shown under its name to the next model
+ * of that name.  No rows without preloading.
  */
 Datum
 recsys_shared_cache_stats(PG_FUNCTION_ARGS)
@@ -531,7 +605,7 @@ recsys_shared_cache_stats(PG_FUNCTION_ARGS)
 	HTAB	   *visible;
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (control == NULL || (visible = RsVisibleModels()) == NULL)
+	if (control == NULL || (visible = visible_versions()) == NULL)
 		return (Datum) 0;
 	LWLockAcquire(control->lock, LW_SHARED);
 	memcpy(slots, control->slots, sizeof(slots));
@@ -540,9 +614,17 @@ recsys_shared_cache_stats(PG_FUNCTION_ARGS)
 	{
 		Datum		values[6];
 		bool		nulls[6] = {false};
+		RsVisibleVersion key;
+		RsVisibleVersion *seen;
 
-		if (slots[s].state != RS_SLOT_READY || slots[s].key.database != MyDatabaseId ||
-			hash_search(visible, slots[s].key.name, HASH_FIND, NULL) == NULL)
+		if (slots[s].state != RS_SLOT_READY || slots[s].key.database != MyDatabaseId)
+			continue;
+		memset(&key, 0, sizeof(key));
+		strlcpy(key.name, slots[s].key.name, NAMEDATALEN);
+		key.version = slots[s].key.version;
+		seen = hash_search(visible, &key, HASH_FIND, NULL);
+		if (seen == NULL || seen->trained_at != slots[s].key.trained_at ||
+			(seen->current && strcmp(seen->fingerprint, slots[s].key.fingerprint) != 0))
 			continue;
 		values[0] = CStringGetTextDatum(slots[s].key.name);
 		values[1] = Int32GetDatum(slots[s].key.version);

@@ -128,6 +128,22 @@ like($err, qr/permission denied|may not use|does not exist/, 'another role is re
 is($primary->safe_psql('postgres',
 		"SET ROLE regress_recsys_shm_other; SELECT count(*) FROM recsys.shared_cache_stats() WHERE model = 'owned'"),
 	'0', 'nor does it see the copy in shared_cache_stats');
+# a dropped model's copy stays in the cache until evicted, but is not shown
+# under its name to the next model of that name (another role's)
+$primary->safe_psql('postgres', q{
+	GRANT SELECT ON events TO regress_recsys_shm_other;
+	SET ROLE regress_recsys_shm_owner;
+	SELECT recsys.drop_model('owned');
+	SET ROLE regress_recsys_shm_other;
+	SELECT 1 FROM recsys.train_cf('public.events', factors => 8, iterations => 3, seed => 3, model => 'owned');
+});
+is($primary->safe_psql('postgres',
+		"SET ROLE regress_recsys_shm_other; SELECT count(*) FROM recsys.shared_cache_stats() WHERE model = 'owned'"),
+	'0', 'the dropped model\'s copy is not shown as the new owner\'s model of that name');
+is($primary->safe_psql('postgres',
+		"SET ROLE regress_recsys_shm_other; SELECT count(*) FROM recsys.recommend(1, 5, 'owned'); "
+		  . "SELECT string_agg(version || ' ' || attaches, ';') FROM recsys.shared_cache_stats() WHERE model = 'owned'"),
+	"5\n1 1", 'its own copy is, once it serves it');
 
 # a cancelled load leaves nothing behind; a model beyond the limit is private
 $primary->safe_psql('postgres', q{
