@@ -14,7 +14,10 @@
  *
  * An index belongs to one model version (its rows carry the version and
  * go with it); a retrained model serves exactly until it is indexed again,
- * so a stale index is never used.  create_ivf also records the index in
+ * so a stale index is never used.  refresh_items adds cold items to the
+ * version without touching its index: an index whose lists miss some of
+ * the version's items is stale too, and the version is scanned exactly
+ * until create_ivf is run again.  create_ivf also records the index in
  * the version's stats, which changes the catalog fingerprint: every
  * backend holding the model loads it anew and finds the index.
  *
@@ -174,8 +177,8 @@ RsIvfLoad(RsModel *model, const float *Y, int k)
 		MemoryContextDelete(tmp);
 		return NULL;
 	}
-	/* every item in exactly one list */
-	if (r.items != model->items.count)
+	/* every item in at most one list */
+	if (r.items > model->items.count)
 		RsModelCorrupt(model, "the IVF lists do not hold every item of the model exactly once");
 	seen = MemoryContextAllocZero(tmp, RS_BITMAP_BYTES(model->items.count) + 1);
 	for (int l = 0; l < r.lists; l++)
@@ -189,6 +192,16 @@ RsIvfLoad(RsModel *model, const float *Y, int k)
 			rs_bitmap_set(seen, i);
 		}
 		positions += TYPEALIGN(RS_Q8_BLOCK, r.sizes[l]);
+	}
+	/*
+	 * Items the lists miss were added to the version after the index was
+	 * built (refresh_items): the index is stale, and the version is scanned
+	 * exactly until create_ivf indexes it again.
+	 */
+	if (r.items < model->items.count)
+	{
+		MemoryContextDelete(tmp);
+		return NULL;
 	}
 
 	ivf = RsModelAlloc(model, sizeof(RsIvfIndex));
