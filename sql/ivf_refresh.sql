@@ -61,4 +61,5 @@ FROM ivfr_runs e JOIN ivfr_runs a ON a.query = e.query AND a.rank = e.rank
 WHERE e.setting = 'exact' AND a.setting = 'indexed, probes 1';
 RESET recsys.ivf_probes;
 SELECT recsys.drop_ivf('ivfr');
+SELECT recsys.drop_model('ivfr');
 DROP TABLE ivfr_events, ivfr_words;
