@@ -1074,17 +1074,6 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 				  "COALESCE((stats->>'cold_items')::pg_catalog.int8, 0) OPERATOR(pg_catalog.+) $3) "
 				  "WHERE name OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
 				  3, argtypes, values, NULL, false, SPI_OK_UPDATE);
-		/* an IVF index of the version does not list the new items: stale */
-		RsExecute("SELECT FROM recsys.ivf_lists "
-				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 LIMIT 1",
-				  2, argtypes, values, NULL, true, SPI_OK_SELECT);
-		if (SPI_processed > 0)
-			ereport(NOTICE,
-					(errmsg("model \"%s\" serves by the exact scan until its IVF index is built again",
-							name),
-					 errdetail("The index of version %d does not list the " INT64_FORMAT " items just added.",
-							   version, (int64) r.n),
-					 errhint("Run recsys.create_ivf(%s) after refresh_items.", quote_literal_cstr(name))));
 		SPI_finish();
 	}
 	return r.n;
