@@ -9,14 +9,17 @@
 
 -- internal: a search query's matches in a catalog (GIN), with BM25 over
 -- terms and the lexemes prefixes complete, and the model's user count of
--- each; the best recsys.search_max_matches by both when more match
+-- each; the best recsys.search_max_matches by both when more match (but
+-- at least min_matches: search's k, plus the user's purchases when it
+-- leaves them out)
 CREATE FUNCTION recsys._search_matches(
 	catalog text, tsq tsquery, terms text[], prefixes text[], n_items bigint,
 	avg_length double precision, candidates bigint[], also bigint[], model text,
+	min_matches integer,
 	OUT ids bigint[], OUT bm25 double precision[], OUT n_users integer[])
 AS 'MODULE_PATHNAME', 'recsys_search_matches'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
-COMMENT ON FUNCTION recsys._search_matches(text, tsquery, text[], text[], bigint, double precision, bigint[], bigint[], text) IS
+COMMENT ON FUNCTION recsys._search_matches(text, tsquery, text[], text[], bigint, double precision, bigint[], bigint[], text, integer) IS
 	'internal: a search query''s matches with their BM25 and popularity';
 
 -- internal: the candidates of a query with their features, raw and
@@ -26,10 +29,13 @@ COMMENT ON FUNCTION recsys._search_matches(text, tsquery, text[], text[], bigint
 -- model knows the user; popularity: ln(1 + the model's users of the item);
 -- bought: the user has the item in the model's source.  Items in also
 -- (hybrid search's nearest embeddings) are candidates whatever their text.
-CREATE OR REPLACE FUNCTION recsys._search_features(
+-- top_k (search's k): the cap recsys.search_max_matches keeps at least top_k matches
+-- (and the user's purchases besides, when exclude_purchased drops them).
+DROP FUNCTION recsys._search_features(text, bigint, text, text, bigint[], boolean, bigint[]);
+CREATE FUNCTION recsys._search_features(
 	query text, user_id bigint, model text, catalog text,
 	candidates bigint[] DEFAULT NULL, exclude_purchased boolean DEFAULT false,
-	also bigint[] DEFAULT NULL)
+	also bigint[] DEFAULT NULL, top_k integer DEFAULT NULL)
 RETURNS TABLE (item_id bigint, text_score real, personal_score real, popularity_score real,
 			   bought boolean, text_n real, personal_n real, popularity_n real)
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
@@ -56,6 +62,7 @@ DECLARE
 	personal_ids bigint[] := '{}';
 	personal_scores real[] := '{}';
 	seen bigint[] := '{}';
+	min_matches integer := coalesce(top_k, 0);
 BEGIN
 	IF query IS NULL OR catalog IS NULL THEN
 		RAISE EXCEPTION 'query and catalog must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -131,11 +138,16 @@ BEGIN
 	tsq := tsq_text::tsquery;	-- NULL (matches nothing) for stop words
 
 	-- the matches (GIN), their BM25 and user counts, capped to the best
-	-- recsys.search_max_matches by both for generic words (src/search_match.c)
+	-- recsys.search_max_matches by both for generic words (src/search_match.c),
+	-- but never to fewer than k once the user's purchases are left out
+	IF exclude_purchased AND top_k IS NOT NULL AND user_id IS NOT NULL AND model IS NOT NULL THEN
+		min_matches := least(top_k::bigint + coalesce(cardinality(recsys._seen_items(user_id, model)), 0),
+							 2147483647);
+	END IF;
 	SELECT m.ids, m.bm25, m.n_users INTO ids, bm25s, users
 	FROM recsys._search_matches(cat.name, tsq, terms, prefixes, cat.n_items, cat.avg_length,
 								candidates, CASE WHEN cardinality(also) > 0 THEN also END,
-								model) m;
+								model, min_matches) m;
 	IF ids IS NULL THEN
 		RETURN;
 	END IF;
@@ -180,8 +192,84 @@ BEGIN
 	WHERE NOT (exclude_purchased AND f.bought);
 END
 $$;
-COMMENT ON FUNCTION recsys._search_features(text, bigint, text, text, bigint[], boolean, bigint[]) IS
+COMMENT ON FUNCTION recsys._search_features(text, bigint, text, text, bigint[], boolean, bigint[], integer) IS
 	'internal: the items matching a search query, with the features search ranks them by';
+
+-- search passes k to _search_features: the cap keeps at least k matches
+CREATE OR REPLACE FUNCTION recsys.search(
+	query text,
+	user_id bigint DEFAULT NULL,
+	k integer DEFAULT 10,
+	model text DEFAULT 'default',
+	catalog text DEFAULT 'default',
+	candidates bigint[] DEFAULT NULL,
+	exclude_purchased boolean DEFAULT false,
+	query_embedding real[] DEFAULT NULL)
+RETURNS TABLE (item_id bigint, score real, text_score real, personal_score real, popularity_score real)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	weights jsonb;
+	nearest bigint[];
+BEGIN
+	IF k IS NULL OR exclude_purchased IS NULL THEN
+		RAISE EXCEPTION 'k and exclude_purchased must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF k < 1 OR k > 10000 THEN
+		RAISE EXCEPTION 'k must be between 1 and 10000, not %', k USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT c.weights INTO weights FROM recsys.catalogs c WHERE c.name = search.catalog;
+	IF query_embedding IS NOT NULL THEN
+		-- hybrid: the products nearest the query's embedding are candidates
+		-- too; a query embedding holding NaN or an infinity is refused (22023)
+		-- whether or not a product is compared with it
+		PERFORM recsys._embedding_similarity(query_embedding, query_embedding);
+		IF NOT EXISTS (SELECT FROM recsys.catalog_docs d
+					   WHERE d.catalog = search.catalog AND d.embedding IS NOT NULL) THEN
+			RAISE EXCEPTION 'catalog "%" has no embeddings', catalog
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Index it with embedding_col, or search without query_embedding.';
+		END IF;
+		SELECT array_agg(v.item_id ORDER BY v.sim DESC, v.item_id) INTO nearest
+		FROM (SELECT d.item_id, recsys._embedding_similarity(d.embedding, query_embedding) AS sim
+			  FROM recsys.catalog_docs d
+			  WHERE d.catalog = search.catalog AND d.embedding IS NOT NULL
+				AND (candidates IS NULL OR d.item_id = ANY (candidates))
+			  ORDER BY 2 DESC, 1
+			  LIMIT greatest(k, 100)) v;
+	END IF;
+	RETURN QUERY
+	WITH f AS (
+		SELECT * FROM recsys._search_features(query, user_id, model, catalog, candidates, exclude_purchased,
+											  coalesce(nearest, '{}'), k)
+	), w AS (
+		SELECT coalesce((x ->> 'text')::real, 0) AS text, coalesce((x ->> 'personal')::real, 0) AS personal,
+			   coalesce((x ->> 'popularity')::real, 0) AS popularity, coalesce((x ->> 'bought')::real, 0) AS bought
+		FROM (SELECT weights -> CASE WHEN EXISTS (SELECT FROM f WHERE f.personal_score IS NOT NULL)
+									 THEN 'personal' ELSE 'anonymous' END AS x) s
+	), ranked AS (
+		SELECT f.item_id, f.text_score, f.personal_score, f.popularity_score,
+			   (w.text * f.text_n + w.personal * f.personal_n + w.popularity * f.popularity_n
+				+ w.bought * f.bought::integer)::real AS learned
+		FROM f, w
+	), fused AS (
+		-- reciprocal rank fusion (k = 60) of the learned ranking and the
+		-- embedding's, when there is one; tied learned scores share their
+		-- rank, so the item ids' order does not count as relevance
+		SELECT r.*, CASE WHEN nearest IS NULL THEN r.learned
+						 ELSE (1.0 / (60 + rank() OVER (ORDER BY r.learned DESC))
+							   + coalesce(1.0 / (60 + array_position(nearest, r.item_id)), 0))::real END AS fused
+		FROM ranked r
+	)
+	SELECT f.item_id, f.fused, f.text_score, f.personal_score, f.popularity_score
+	FROM fused f
+	ORDER BY 2 DESC, f.item_id
+	LIMIT k;
+END
+$$;
+COMMENT ON FUNCTION recsys.search(text, bigint, integer, text, text, bigint[], boolean, real[]) IS
+	'personalised product search: the k items of a catalog matching a query, ranked by text relevance, the model''s score for the user and popularity';
 
 CREATE OR REPLACE FUNCTION recsys.refresh_catalog(catalog text DEFAULT 'default')
 RETURNS bigint
@@ -1195,13 +1283,20 @@ BEGIN
 									  WHERE p.oid = recsys._tune_trainer(f.algorithm))));
 	IF families IS NOT NULL AND (cardinality(families) = 0 OR array_position(families, NULL) IS NOT NULL
 								 OR EXISTS (SELECT FROM unnest(families) n WHERE NOT n = ANY (families_used))) THEN
+		-- (with event_col, say which families it leaves out and why)
 		RAISE EXCEPTION 'families must name some of %, not %',
 			(SELECT string_agg(f.family, ', ') FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
 			 WHERE event_col IS NULL OR (SELECT 'event_col' = ANY (p.proargnames) FROM pg_proc p
-										 WHERE p.oid = recsys._tune_trainer(f.algorithm))),
+										 WHERE p.oid = recsys._tune_trainer(f.algorithm)))
+			|| COALESCE((SELECT format(' (event_col leaves out %s: their trainers do not weigh event types, so they would count a view as a purchase)',
+									string_agg(f.family, ', '))
+					  FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+					  WHERE event_col IS NOT NULL AND NOT (SELECT 'event_col' = ANY (p.proargnames) FROM pg_proc p
+														   WHERE p.oid = recsys._tune_trainer(f.algorithm))
+					  HAVING count(*) > 0), ''),
 			families
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'The families depend on the protocol (ease_recent: last) and on features (ease_features, als_features); NULL tries every one not optional.';
+				  HINT = 'The families depend on the protocol (ease_recent: last), on features (ease_features, als_features) and on event_col (only families whose trainer weighs event types); NULL tries every one not optional.';
 	END IF;
 
 	-- the split: validation pairs, and the source's rows without them

@@ -3651,14 +3651,17 @@ COMMENT ON FUNCTION recsys._seen_items(bigint, text) IS
 
 -- internal: a search query's matches in a catalog (GIN), with BM25 over
 -- terms and the lexemes prefixes complete, and the model's user count of
--- each; the best recsys.search_max_matches by both when more match
+-- each; the best recsys.search_max_matches by both when more match (but
+-- at least min_matches: search's k, plus the user's purchases when it
+-- leaves them out)
 CREATE FUNCTION recsys._search_matches(
 	catalog text, tsq tsquery, terms text[], prefixes text[], n_items bigint,
 	avg_length double precision, candidates bigint[], also bigint[], model text,
+	min_matches integer,
 	OUT ids bigint[], OUT bm25 double precision[], OUT n_users integer[])
 AS 'MODULE_PATHNAME', 'recsys_search_matches'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
-COMMENT ON FUNCTION recsys._search_matches(text, tsquery, text[], text[], bigint, double precision, bigint[], bigint[], text) IS
+COMMENT ON FUNCTION recsys._search_matches(text, tsquery, text[], text[], bigint, double precision, bigint[], bigint[], text, integer) IS
 	'internal: a search query''s matches with their BM25 and popularity';
 
 -- internal: the candidates of a query with their features, raw and
@@ -3668,10 +3671,12 @@ COMMENT ON FUNCTION recsys._search_matches(text, tsquery, text[], text[], bigint
 -- model knows the user; popularity: ln(1 + the model's users of the item);
 -- bought: the user has the item in the model's source.  Items in also
 -- (hybrid search's nearest embeddings) are candidates whatever their text.
+-- top_k (search's k): the cap recsys.search_max_matches keeps at least top_k matches
+-- (and the user's purchases besides, when exclude_purchased drops them).
 CREATE FUNCTION recsys._search_features(
 	query text, user_id bigint, model text, catalog text,
 	candidates bigint[] DEFAULT NULL, exclude_purchased boolean DEFAULT false,
-	also bigint[] DEFAULT NULL)
+	also bigint[] DEFAULT NULL, top_k integer DEFAULT NULL)
 RETURNS TABLE (item_id bigint, text_score real, personal_score real, popularity_score real,
 			   bought boolean, text_n real, personal_n real, popularity_n real)
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
@@ -3698,6 +3703,7 @@ DECLARE
 	personal_ids bigint[] := '{}';
 	personal_scores real[] := '{}';
 	seen bigint[] := '{}';
+	min_matches integer := coalesce(top_k, 0);
 BEGIN
 	IF query IS NULL OR catalog IS NULL THEN
 		RAISE EXCEPTION 'query and catalog must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -3773,11 +3779,16 @@ BEGIN
 	tsq := tsq_text::tsquery;	-- NULL (matches nothing) for stop words
 
 	-- the matches (GIN), their BM25 and user counts, capped to the best
-	-- recsys.search_max_matches by both for generic words (src/search_match.c)
+	-- recsys.search_max_matches by both for generic words (src/search_match.c),
+	-- but never to fewer than k once the user's purchases are left out
+	IF exclude_purchased AND top_k IS NOT NULL AND user_id IS NOT NULL AND model IS NOT NULL THEN
+		min_matches := least(top_k::bigint + coalesce(cardinality(recsys._seen_items(user_id, model)), 0),
+							 2147483647);
+	END IF;
 	SELECT m.ids, m.bm25, m.n_users INTO ids, bm25s, users
 	FROM recsys._search_matches(cat.name, tsq, terms, prefixes, cat.n_items, cat.avg_length,
 								candidates, CASE WHEN cardinality(also) > 0 THEN also END,
-								model) m;
+								model, min_matches) m;
 	IF ids IS NULL THEN
 		RETURN;
 	END IF;
@@ -3822,7 +3833,7 @@ BEGIN
 	WHERE NOT (exclude_purchased AND f.bought);
 END
 $$;
-COMMENT ON FUNCTION recsys._search_features(text, bigint, text, text, bigint[], boolean, bigint[]) IS
+COMMENT ON FUNCTION recsys._search_features(text, bigint, text, text, bigint[], boolean, bigint[], integer) IS
 	'internal: the items matching a search query, with the features search ranks them by';
 
 CREATE FUNCTION recsys.search(
@@ -3871,7 +3882,7 @@ BEGIN
 	RETURN QUERY
 	WITH f AS (
 		SELECT * FROM recsys._search_features(query, user_id, model, catalog, candidates, exclude_purchased,
-											  coalesce(nearest, '{}'))
+											  coalesce(nearest, '{}'), k)
 	), w AS (
 		SELECT coalesce((x ->> 'text')::real, 0) AS text, coalesce((x ->> 'personal')::real, 0) AS personal,
 			   coalesce((x ->> 'popularity')::real, 0) AS popularity, coalesce((x ->> 'bought')::real, 0) AS bought
@@ -4541,13 +4552,20 @@ BEGIN
 									  WHERE p.oid = recsys._tune_trainer(f.algorithm))));
 	IF families IS NOT NULL AND (cardinality(families) = 0 OR array_position(families, NULL) IS NOT NULL
 								 OR EXISTS (SELECT FROM unnest(families) n WHERE NOT n = ANY (families_used))) THEN
+		-- (with event_col, say which families it leaves out and why)
 		RAISE EXCEPTION 'families must name some of %, not %',
 			(SELECT string_agg(f.family, ', ') FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
 			 WHERE event_col IS NULL OR (SELECT 'event_col' = ANY (p.proargnames) FROM pg_proc p
-										 WHERE p.oid = recsys._tune_trainer(f.algorithm))),
+										 WHERE p.oid = recsys._tune_trainer(f.algorithm)))
+			|| COALESCE((SELECT format(' (event_col leaves out %s: their trainers do not weigh event types, so they would count a view as a purchase)',
+									string_agg(f.family, ', '))
+					  FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+					  WHERE event_col IS NOT NULL AND NOT (SELECT 'event_col' = ANY (p.proargnames) FROM pg_proc p
+														   WHERE p.oid = recsys._tune_trainer(f.algorithm))
+					  HAVING count(*) > 0), ''),
 			families
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'The families depend on the protocol (ease_recent: last) and on features (ease_features, als_features); NULL tries every one not optional.';
+				  HINT = 'The families depend on the protocol (ease_recent: last), on features (ease_features, als_features) and on event_col (only families whose trainer weighs event types); NULL tries every one not optional.';
 	END IF;
 
 	-- the split: validation pairs, and the source's rows without them

@@ -17,16 +17,28 @@ SHOW recsys.search_max_matches;
 -- no cap reached: every match, ranked by text alone (model => NULL)
 SELECT item_id, round(text_score::numeric, 4) AS bm25
 FROM recsys.search('lamp', model => NULL, catalog => 'cap', k => 10);
--- text alone: a cap of 2 keeps the two best by BM25 (4 and 3), whatever k
+-- text alone: a cap of 2 keeps the two best by BM25 (4 and 3) for k 2
 SET recsys.search_max_matches = 2;
-SELECT item_id FROM recsys.search('lamp', model => NULL, catalog => 'cap', k => 10);
+SELECT item_id FROM recsys.search('lamp', model => NULL, catalog => 'cap', k => 2);
+-- but never fewer than k: k 10 gets every match (0.9.0 returned 2 rows)
+SELECT count(*) FROM recsys.search('lamp', model => NULL, catalog => 'cap', k => 10);
 -- with popularity: normalised BM25 + normalised ln(1 + users) over the five
 -- matches (BM25 in the ratio 1.69 : 1.57 : 1.38 : 1 for tf 4, 3, 2, 1): 4 has 1 + 0,
 -- 5 has 0 + 1, 3 0.83 + 0, 2 0.54 + 0, 1 0 + 0.5: a cap of 2 keeps 4 and
 -- 5, a cap of 1 item 4 (ties: the smaller id)
-SELECT item_id, popularity_score FROM recsys.search('lamp', model => 'cap_pop', catalog => 'cap', k => 10);
+SELECT item_id, popularity_score FROM recsys.search('lamp', model => 'cap_pop', catalog => 'cap', k => 2);
 SET recsys.search_max_matches = 1;
-SELECT item_id FROM recsys.search('lamp', model => 'cap_pop', catalog => 'cap', k => 10);
+SELECT item_id FROM recsys.search('lamp', model => 'cap_pop', catalog => 'cap', k => 1);
+-- exclude_purchased: the cap keeps k plus the user's purchases, so leaving
+-- them out still gives k rows.  User 1 bought 1 and 5; a cap of 2 alone
+-- would keep 4 and 5 (above), and 5 left out would leave one row
+CREATE TABLE cap_more AS SELECT * FROM cap_events UNION ALL VALUES (5, 1), (5, 5), (6, 2), (6, 4);
+SELECT n_items FROM recsys.train_cf('cap_more', factors => 2, iterations => 2, model => 'cap_cf');
+SET recsys.search_max_matches = 2;
+SELECT item_id, personal_score IS NOT NULL AS personal
+FROM recsys.search('lamp', user_id => 1, model => 'cap_cf', catalog => 'cap', k => 2, exclude_purchased => true);
+SELECT recsys.drop_model('cap_cf');
+DROP TABLE cap_more;
 -- 0: no cap
 SET recsys.search_max_matches = 0;
 SELECT count(*) FROM recsys.search('lamp', model => 'cap_pop', catalog => 'cap', k => 10);

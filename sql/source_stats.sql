@@ -89,6 +89,18 @@ SELECT * FROM recsys.source_stats('big');
 SET recsys.max_memory = '3MB';
 SELECT users, items, interactions FROM recsys.source_stats('big');
 SET recsys.max_memory = '1MB';
+-- a stale estimate (ANALYZE at 100,000 rows, then a DELETE to 220, no
+-- vacuum) is not trusted: a sample of the pages finds the live rows, and
+-- the table is read (the exact check while rows stream in still applies)
+CREATE TABLE stale WITH (autovacuum_enabled = off) AS
+SELECT g % 5000 AS user_id, g % 300 AS item_id FROM generate_series(1, 100000) g;
+ANALYZE stale;
+DELETE FROM stale WHERE user_id > 10;
+SELECT reltuples, (SELECT count(*) FROM stale) AS live FROM pg_class WHERE oid = 'stale'::regclass;
+SELECT users, items, interactions FROM recsys.source_stats('stale');
+SELECT n_items FROM recsys.train_cf('stale', factors => 2, iterations => 1, model => 'source_stats_stale');
+SELECT recsys.drop_model('source_stats_stale');
+DROP TABLE stale;
 RESET recsys.max_memory;
 
 -- reads run as the caller: privileges and row-level security apply

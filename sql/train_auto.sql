@@ -186,6 +186,7 @@ SELECT * FROM recsys.train_auto('kinds', event_col => 'kind', event_weights => '
 SELECT * FROM recsys.train_auto('kinds', event_col => 'kind', event_weights => '{"buy": 0, "view": 0}');
 SELECT * FROM recsys.train_auto('kinds', event_col => 'kind', event_weights => '{"buy": 1}');
 SELECT * FROM recsys.train_auto('kinds', event_col => 'kind', event_weights => '{"buy": 1, "view": 0}', families => '{bpr}');
+SELECT * FROM recsys.train_auto('kinds', event_col => 'kind', event_weights => '{"buy": 1, "view": 0}', families => '{popular}');
 CREATE TABLE empty_events (user_id bigint, item_id bigint);
 SELECT * FROM recsys.train_auto('empty_events');
 -- too few interactions per user to hold any out

@@ -27,17 +27,20 @@
 #include <time.h>
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "tcop/dest.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "events.h"
@@ -50,6 +53,7 @@
  * CSC later reuses the coordinates' memory.
  */
 #define INGEST_BYTES_PER_ROW (3 * sizeof(int32) + 2 * sizeof(int32))
+#define INGEST_SAMPLE_BLOCKS 64	/* pages sampled to check a row estimate */
 
 #define INGEST_INITIAL_ROWS 65536
 #define INGEST_INITIAL_MAP_CAPACITY 1024
@@ -303,39 +307,84 @@ check_memory_budget(IngestReceiver *r, int64 rows)
 }
 
 /*
+ * The live rows of relid estimated from a sample of at most
+ * INGEST_SAMPLE_BLOCKS of its nblocks pages (TABLESAMPLE SYSTEM, a fixed
+ * seed): unlike pg_class.reltuples it is not left stale by a DELETE.
+ */
+static double
+sampled_rows(Oid relid, BlockNumber nblocks)
+{
+	double		percent = Min(100.0, 100.0 * INGEST_SAMPLE_BLOCKS / Max(nblocks, 1));
+	StringInfoData query;
+	double		rows;
+	bool		isnull;
+
+	initStringInfo(&query);
+	appendStringInfo(&query,
+					 "SELECT pg_catalog.count(*)::pg_catalog.float8 FROM ONLY %s "
+					 "TABLESAMPLE SYSTEM ($1) REPEATABLE (0)", RsRelationName(relid));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(query.data, 1, (Oid[]) {FLOAT8OID},
+							  (Datum[]) {Float8GetDatum(percent)}, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not sample \"%s\"", query.data);
+	rows = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	pfree(query.data);
+	return rows * 100.0 / percent;
+}
+
+/*
  * Refuse, before reading a row, a source whose table alone shows it is too
- * large: its row estimate (pg_class.reltuples, kept by VACUUM, ANALYZE and
- * CREATE INDEX) times the bytes per row reading needs, a lower bound of
- * the working set.  Only for a table or materialized view that has an
- * estimate and no row-level security (whose policies may leave this
- * reader fewer rows); other sources are checked while rows stream in.
+ * large: the rows it holds times the bytes per row reading needs, a lower
+ * bound of the working set.  The rows are estimated twice, and the source
+ * is refused only when both estimates are too many: pg_class.reltuples
+ * (kept by VACUUM, ANALYZE and CREATE INDEX, stale after a large DELETE
+ * until the next of those runs) and a sample of the table's pages (live
+ * rows only; sampled only when reltuples is too many).  Only for a table
+ * or materialized view that has an estimate and no row-level security
+ * (whose policies may leave this reader fewer rows); every source is also
+ * checked exactly while rows stream in (check_memory_budget).
  */
 static void
 check_estimated_size(const RsSourceSpec *spec)
 {
 	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(spec->relid));
 	Form_pg_class rel;
+	double		reltuples;
+	double		sampled;
 	double		need;
+	BlockNumber nblocks;
+	Relation	relation;
 
 	if (!HeapTupleIsValid(tuple))
 		return;
 	rel = (Form_pg_class) GETSTRUCT(tuple);
-	need = (double) rel->reltuples * INGEST_BYTES_PER_ROW;
-	if ((rel->relkind == RELKIND_RELATION || rel->relkind == RELKIND_MATVIEW) &&
-		!rel->relrowsecurity && rel->reltuples > 0 && need > (double) RECSYS_MAX_MEMORY_BYTES)
+	reltuples = rel->reltuples;
+	if (!((rel->relkind == RELKIND_RELATION || rel->relkind == RELKIND_MATVIEW) &&
+		  !rel->relrowsecurity && reltuples > 0 &&
+		  reltuples * INGEST_BYTES_PER_ROW > (double) RECSYS_MAX_MEMORY_BYTES))
 	{
-		double		rows = rel->reltuples;
-
 		ReleaseSysCache(tuple);
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("source \"%s\" needs at least %.1f MB to read, more than recsys.max_memory (%d MB)",
-						get_rel_name(spec->relid), need / (1024.0 * 1024.0), recsys_max_memory_mb),
-				 errdetail("Estimated before reading from the table's %.0f rows (pg_class.reltuples) at %d bytes each.",
-						   rows, (int) INGEST_BYTES_PER_ROW),
-				 errhint("Raise recsys.max_memory, or train on a smaller source.")));
+		return;
 	}
 	ReleaseSysCache(tuple);
+
+	/* the lock the read takes next anyway */
+	relation = table_open(spec->relid, AccessShareLock);
+	nblocks = RelationGetNumberOfBlocks(relation);
+	table_close(relation, NoLock);
+	sampled = sampled_rows(spec->relid, nblocks);
+	need = Min(reltuples, sampled) * INGEST_BYTES_PER_ROW;
+	if (need > (double) RECSYS_MAX_MEMORY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("source \"%s\" needs about %.1f MB to read by its estimated size, more than recsys.max_memory (%d MB)",
+						get_rel_name(spec->relid), need / (1024.0 * 1024.0), recsys_max_memory_mb),
+				 errdetail("Estimated before reading: %.0f rows by pg_class.reltuples, about %.0f live rows by a sample of its %u pages, at %d bytes each.",
+						   reltuples, sampled, nblocks, (int) INGEST_BYTES_PER_ROW),
+				 errhint("If the table's statistics are stale, run ANALYZE on it; otherwise raise recsys.max_memory, or train on a smaller source.")));
 }
 
 /* Double the coordinate arrays. */

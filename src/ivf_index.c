@@ -14,7 +14,11 @@
  *
  * An index belongs to one model version (its rows carry the version and
  * go with it); a retrained model serves exactly until it is indexed again,
- * so a stale index is never used.  create_ivf also records the index in
+ * so a stale index is never used.  refresh_items adds cold items to the
+ * version without touching its stored lists: the loader puts each item the
+ * lists miss in its nearest list, by the build's transformation and scale
+ * (add_missing), so the index serves every item; create_ivf run again
+ * stores such lists.  create_ivf also records the index in
  * the version's stats, which changes the catalog fingerprint: every
  * backend holding the model loads it anew and finds the index.
  *
@@ -147,6 +151,58 @@ read_lists(void *arg)
 	SPI_finish();
 }
 
+static int
+cmp_int32(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a,
+				y = *(const int32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Put the items of the model that r's lists miss (not in seen: items
+ * refresh_items added to the version after create_ivf) in their nearest
+ * lists by the build's transformation and scale (rs_ivf_assign, the scale
+ * from the listed items), each list's items kept ascending.  Every
+ * backend computes the same lists; create_ivf stores them when run again.
+ */
+static void
+add_missing(IvfRead *r, const float *Y, const uint8 *seen)
+{
+	int32		n = r->model->items.count;
+	int64	   *listed = palloc(sizeof(int64) * Max(r->items, 1));
+	int64	   *missing = palloc(sizeof(int64) * (n - r->items));
+	int32	   *assign = palloc(sizeof(int32) * (n - r->items));
+	int64		n_listed = 0,
+				n_missing = 0;
+	int32	   *grow = palloc0(sizeof(int32) * r->lists);
+
+	for (int32 i = 0; i < n; i++)
+	{
+		if (rs_bitmap_test(seen, i))
+			listed[n_listed++] = i;
+		else
+			missing[n_missing++] = i;
+	}
+	if (rs_ivf_assign(Y, r->k, r->centroids, r->lists, listed, n_listed, missing, n_missing,
+					  assign) != RS_IVF_OK)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory loading the IVF index")));
+	for (int64 j = 0; j < n_missing; j++)
+		grow[assign[j]]++;
+	for (int l = 0; l < r->lists; l++)
+	{
+		if (grow[l] == 0)
+			continue;
+		r->members[l] = repalloc(r->members[l], sizeof(int32) * (r->sizes[l] + grow[l]));
+		for (int64 j = 0; j < n_missing; j++)
+			if (assign[j] == l)
+				r->members[l][r->sizes[l]++] = (int32) missing[j];
+		qsort(r->members[l], r->sizes[l], sizeof(int32), cmp_int32);
+	}
+	r->items = n;
+}
+
 RsIvfIndex *
 RsIvfLoad(RsModel *model, const float *Y, int k)
 {
@@ -174,8 +230,8 @@ RsIvfLoad(RsModel *model, const float *Y, int k)
 		MemoryContextDelete(tmp);
 		return NULL;
 	}
-	/* every item in exactly one list */
-	if (r.items != model->items.count)
+	/* every item in at most one list */
+	if (r.items > model->items.count)
 		RsModelCorrupt(model, "the IVF lists do not hold every item of the model exactly once");
 	seen = MemoryContextAllocZero(tmp, RS_BITMAP_BYTES(model->items.count) + 1);
 	for (int l = 0; l < r.lists; l++)
@@ -189,6 +245,20 @@ RsIvfLoad(RsModel *model, const float *Y, int k)
 			rs_bitmap_set(seen, i);
 		}
 		positions += TYPEALIGN(RS_Q8_BLOCK, r.sizes[l]);
+	}
+	/*
+	 * Items the lists miss were added to the version after the index was
+	 * built (refresh_items): each joins its nearest list, as the build
+	 * would have put it (add_missing).
+	 */
+	if (r.items < model->items.count)
+	{
+		MemoryContextSwitchTo(tmp);
+		add_missing(&r, Y, seen);
+		MemoryContextSwitchTo(old);
+		positions = 0;
+		for (int l = 0; l < r.lists; l++)
+			positions += TYPEALIGN(RS_Q8_BLOCK, r.sizes[l]);
 	}
 
 	ivf = RsModelAlloc(model, sizeof(RsIvfIndex));

@@ -20,7 +20,8 @@ typedef struct RsIvfIndex RsIvfIndex;
 /*
  * The index of the model's version over its n_items x k item vectors Y
  * (which it reads to build its int8 copy), in the model's context; NULL
- * when the version has none.
+ * when the version has none.  Items added to the version since the index
+ * was built (refresh_items) join their nearest lists.
  */
 extern RsIvfIndex *RsIvfLoad(RsModel *model, const float *Y, int k);
 

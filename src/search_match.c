@@ -10,7 +10,8 @@
  * (no unnest, the query's inverse document frequencies computed once),
  * the model's user count of every match (from the model as served), and, for generic words matching very many products,
  * a cap: only the recsys.search_max_matches best by normalised BM25 + popularity go on
- * to the model's scoring and the blend.
+ * to the model's scoring and the blend (at least search's k of them, and
+ * the user's purchases besides when search leaves them out).
  *
  * Everything is read as the caller (SECURITY INVOKER, the tables' row
  * level security applies), as the SQL it replaces did; values reach SQL
@@ -273,13 +274,15 @@ cap_matches(Match *matches, int n, int max_matches)
 /*
  * recsys._search_matches(catalog text, tsq tsquery, terms text[],
  *		prefixes text[], n_items bigint, avg_length float8,
- *		candidates bigint[], also bigint[], model text,
+ *		candidates bigint[], also bigint[], model text, min_matches integer,
  *		OUT ids bigint[], OUT bm25 float8[], OUT n_users integer[])
  *
  * The products of the catalog matching tsq (or in also), within
  * candidates when given, with BM25 over terms and the lexemes prefixes
  * complete, and the model's user count of each (0 without a
- * model); at most recsys.search_max_matches of them (0: all).  ids is NULL when
+ * model); at most recsys.search_max_matches of them (0: all), but never
+ * fewer than min_matches (search's k, plus the user's purchases when it
+ * leaves them out: the cap never shortens a result).  ids is NULL when
  * nothing matches.
  */
 Datum
@@ -302,6 +305,9 @@ recsys_search_matches(PG_FUNCTION_ARGS)
 		if (a != 1 && a != 3)
 			RsRequireArg(fcinfo, a, a == 0 ? "catalog" : a == 2 ? "terms" :
 						 a == 4 ? "n_items" : "avg_length");
+
+	if (!PG_ARGISNULL(9))
+		max_matches = Max(max_matches, PG_GETARG_INT32(9));
 
 	/* (loaded before SPI: the model lives in its own context) */
 	model = PG_ARGISNULL(8) ? NULL : RsGetModel(text_to_cstring(PG_GETARG_TEXT_PP(8)));

@@ -113,6 +113,21 @@ assign_worker(void *arg)
 	return NULL;
 }
 
+/* An assignment pass over Y scaled by 1 / max_norm (rows, n, assign: the caller's). */
+static void
+init_pass(AssignPass *p, const float *Y, int k, double max_norm, const float *centroids,
+		  const float *half_norm, int lists, RsStopClock *clock)
+{
+	memset(p, 0, sizeof(*p));
+	p->Y = Y;
+	p->k = k;
+	p->inv_m = max_norm > 0 ? 1 / max_norm : 1;
+	p->centroids = centroids;
+	p->half_norm = half_norm;
+	p->lists = lists;
+	p->clock = clock;
+}
+
 /* Run one assignment pass on the threads; RS_IVF_* status. */
 static int
 assign_all(AssignPass *p, int threads, float *bufs)
@@ -150,6 +165,25 @@ set_half_norms(const float *centroids, int lists, int d, float *half_norm)
 			s += (double) centroids[(size_t) l * d + j] * centroids[(size_t) l * d + j];
 		half_norm[l] = (float) (s / 2);
 	}
+}
+
+/* The largest norm of the items rows[0..n) of Y (or 0..n), the build's M. */
+static double
+largest_norm(const float *Y, int k, const int64_t *rows, int64_t n)
+{
+	double		max_norm = 0;
+
+	for (int64_t r = 0; r < n; r++)
+	{
+		int64_t		i = rows ? rows[r] : r;
+		double		s = 0;
+
+		for (int j = 0; j < k; j++)
+			s += (double) Y[i * k + j] * Y[i * k + j];
+		if (s > max_norm)
+			max_norm = s;
+	}
+	return sqrt(max_norm);
 }
 
 static int
@@ -211,16 +245,7 @@ rs_ivf_build(const float *Y, int64_t n, int k, const RsIvfParams *params, float 
 		params->threads;
 	clock = rs_stop_clock(params->stop, params->stop_arg);
 
-	for (int64_t i = 0; i < n; i++)
-	{
-		double		s = 0;
-
-		for (int j = 0; j < k; j++)
-			s += (double) Y[i * k + j] * Y[i * k + j];
-		if (s > max_norm)
-			max_norm = s;
-	}
-	max_norm = sqrt(max_norm);
+	max_norm = largest_norm(Y, k, NULL, n);
 
 	m = (int64_t) lists * RS_IVF_SAMPLE_PER_LIST;
 	if (m > n)
@@ -254,14 +279,7 @@ rs_ivf_build(const float *Y, int64_t n, int k, const RsIvfParams *params, float 
 		free(pick);
 	}
 
-	memset(&pass, 0, sizeof(pass));
-	pass.Y = Y;
-	pass.k = k;
-	pass.inv_m = max_norm > 0 ? 1 / max_norm : 1;
-	pass.centroids = centroids;
-	pass.half_norm = half_norm;
-	pass.lists = lists;
-	pass.clock = &clock;
+	init_pass(&pass, Y, k, max_norm, centroids, half_norm, lists, &clock);
 
 	for (int it = 0; it < params->iterations; it++)
 	{
@@ -329,6 +347,42 @@ done:
 	free(counts);
 	free(bufs);
 	return status;
+}
+
+int
+rs_ivf_assign(const float *Y, int k, const float *centroids, int lists, const int64_t *scale_rows,
+			  int64_t m, const int64_t *rows, int64_t n, int32_t *assign)
+{
+	double		max_norm;
+	float	   *half_norm,
+			   *bufs;
+	AssignPass	pass;
+	RsStopClock clock = rs_stop_clock(NULL, NULL);
+	int			rc;
+
+	if (Y == NULL || centroids == NULL || scale_rows == NULL || rows == NULL || assign == NULL ||
+		k < 1 || lists < 1 || lists > RS_IVF_MAX_LISTS || m < 0 || n < 0)
+		return RS_IVF_ERR_ARGUMENT;
+	if (n == 0)
+		return RS_IVF_OK;
+	max_norm = largest_norm(Y, k, scale_rows, m);
+	half_norm = malloc(sizeof(float) * (size_t) lists);
+	bufs = malloc(sizeof(float) * (size_t) IVF_CHUNK * (k + 1 + lists));
+	if (half_norm == NULL || bufs == NULL)
+	{
+		free(half_norm);
+		free(bufs);
+		return RS_IVF_ERR_MEMORY;
+	}
+	set_half_norms(centroids, lists, k + 1, half_norm);
+	init_pass(&pass, Y, k, max_norm, centroids, half_norm, lists, &clock);
+	pass.rows = rows;
+	pass.n = n;
+	pass.assign = assign;
+	rc = assign_all(&pass, 1, bufs);
+	free(half_norm);
+	free(bufs);
+	return rc == RS_IVF_ERR_THREAD ? RS_IVF_OK : rc;	/* one thread: the caller's */
 }
 
 static int

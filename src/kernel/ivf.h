@@ -65,6 +65,19 @@ typedef struct RsIvfParams
 extern int	rs_ivf_build(const float *Y, int64_t n, int k, const RsIvfParams *params,
 						 float *centroids, int32_t *assign);
 
+/*
+ * Assign the n items rows[0..n) of Y to their nearest lists as the build
+ * does (the same transformation and arithmetic): the scale M is the
+ * largest norm among the m items scale_rows[0..m) (the items the index
+ * was built over, whose largest norm the build used).  For items added
+ * after the build (refresh_items): assigning the built items this way
+ * gives the build's own lists.  One thread.  Returns RS_IVF_OK,
+ * RS_IVF_ERR_ARGUMENT or RS_IVF_ERR_MEMORY.
+ */
+extern int	rs_ivf_assign(const float *Y, int k, const float *centroids, int lists,
+						  const int64_t *scale_rows, int64_t m, const int64_t *rows, int64_t n,
+						  int32_t *assign);
+
 /* A list and how close its centroid is to a query (rs_ivf_probe_order). */
 typedef struct RsIvfRank
 {

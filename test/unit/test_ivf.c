@@ -152,6 +152,51 @@ UNIT_TEST(ivf_arguments)
 		UNIT_CHECK(a[i] >= 0 && a[i] < 3);
 }
 
+/*
+ * Items assigned after the build (rs_ivf_assign, with the built items'
+ * scale): the built items get the build's own lists, by construction; an
+ * item added later near a cluster joins that cluster's list, also one
+ * longer than every built item (the scale stays the build's).
+ */
+UNIT_TEST(ivf_assign_after_build)
+{
+	int64_t		n = 3000;
+	int			k = 12,
+				lists = 30;
+	float	   *Y = malloc(sizeof(float) * (n + 2) * k);
+	float	   *c = malloc(sizeof(float) * lists * (k + 1));
+	int32_t    *a = malloc(sizeof(int32_t) * n),
+			   *again = malloc(sizeof(int32_t) * n),
+				added[2];
+	int64_t    *rows = malloc(sizeof(int64_t) * n),
+				new_rows[2] = {n, n + 1};
+	RsIvfParams p = {.lists = lists, .iterations = 5, .seed = 5, .threads = 2};
+
+	for (int64_t i = 0; i < n * k; i++)
+		Y[i] = rs_rng_uniform_float(11, (uint64_t) i) - 0.5f;
+	for (int64_t i = 0; i < n; i++)
+		rows[i] = i;
+	UNIT_CHECK(rs_ivf_build(Y, n, k, &p, c, a) == RS_IVF_OK);
+	UNIT_CHECK(rs_ivf_assign(Y, k, c, lists, rows, n, rows, n, again) == RS_IVF_OK);
+	UNIT_CHECK(memcmp(a, again, sizeof(int32_t) * n) == 0);
+	/* item n: a copy of item 7; item n + 1: item 9 times 100 */
+	for (int d = 0; d < k; d++)
+	{
+		Y[n * k + d] = Y[7 * k + d];
+		Y[(n + 1) * k + d] = 100 * Y[9 * k + d];
+	}
+	UNIT_CHECK(rs_ivf_assign(Y, k, c, lists, rows, n, new_rows, 2, added) == RS_IVF_OK);
+	UNIT_CHECK(added[0] == a[7]);
+	UNIT_CHECK(added[1] >= 0 && added[1] < lists);
+	UNIT_CHECK(rs_ivf_assign(NULL, k, c, lists, rows, n, new_rows, 2, added) == RS_IVF_ERR_ARGUMENT);
+	UNIT_CHECK(rs_ivf_assign(Y, k, c, lists, rows, n, new_rows, 0, added) == RS_IVF_OK);
+	free(Y);
+	free(c);
+	free(a);
+	free(again);
+	free(rows);
+}
+
 static int
 stop_now(void *arg)
 {
