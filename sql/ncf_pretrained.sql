@@ -47,6 +47,46 @@ SELECT bool_or(abs(w) > 0) AS mlp_output_weights_moved
 FROM recsys.model_parameters p, unnest(p.value[9:]) w
 WHERE p.model = 'ncf_tuned' AND p.name = 'output.weight';
 
+-- users and items the factor model lacks start at 0: with 0 epochs a new
+-- user (5000) is served as the factor model serves an unknown user (cold
+-- start, the same list), and a new item (9000-9002) scores as a zero
+-- factor vector would, the calibrated offset b, for every user
+CREATE TABLE buys_new AS
+SELECT * FROM buys
+UNION ALL SELECT 5000, 1000 + i, 1 FROM generate_series(0, 9) i
+UNION ALL SELECT u, 9000 + u % 3, 1 FROM generate_series(1, 12) u;
+SELECT n_users, n_items, (stats->>'pretrained_users')::int AS pretrained_users,
+	   (stats->>'pretrained_items')::int AS pretrained_items
+FROM recsys.train_ncf('buys_new', 4, 'ncf_new', hidden => '{8}', iterations => 0, pretrained => 'pre_als');
+SELECT reason, count(*) FROM recsys.recommend(5000, 5, 'ncf_new') GROUP BY reason;
+SELECT (SELECT array_agg(item_id ORDER BY n) FROM recsys.recommend(5000, 5, 'ncf_new') WITH ORDINALITY r(item_id, score, reason, n)) =
+	   (SELECT (array_agg(item_id ORDER BY n) FILTER (WHERE item_id NOT BETWEEN 1000 AND 1009))[1:5]
+		FROM recsys.recommend(7777, 20, 'ncf_new') WITH ORDINALITY r(item_id, score, reason, n))
+	   AS as_an_unknown_user_less_its_items;
+SELECT count(*) AS new_item_scores,
+	   count(*) FILTER (WHERE abs(recsys.score(u, i, 'ncf_new') - (m.stats->>'pretrained_offset')::float8) < 1e-4)
+	   AS at_the_offset
+FROM generate_series(1, 40) u, generate_series(9000, 9002) i, recsys.models m WHERE m.name = 'ncf_new';
+SELECT count(*) AS zero_rows FROM recsys.item_factors f JOIN recsys.models m ON m.name = f.model AND m.version = f.version
+WHERE f.model = 'ncf_new' AND f.item_id >= 9000 AND f.factors = array_fill(0::real, ARRAY[cardinality(f.factors)]);
+SELECT count(*) AS users_stored FROM recsys.user_factors f JOIN recsys.models m ON m.name = f.model AND m.version = f.version
+WHERE f.model = 'ncf_new';
+-- with epochs every user is trained and stored
+SELECT (stats->>'pretrained_users')::int AS pretrained_users
+FROM recsys.train_ncf('buys_new', 4, 'ncf_new', hidden => '{8}', iterations => 1, pretrained => 'pre_als', replace => true);
+SELECT count(*) AS users_stored FROM recsys.user_factors f JOIN recsys.models m ON m.name = f.model AND m.version = f.version
+WHERE f.model = 'ncf_new';
+
+-- a base model with huge (finite) factors is refused, named, not saved
+SELECT 1 AS trained FROM recsys.train_cf('buys', 8, 'pre_huge', weight_col => 'w', iterations => 10);
+UPDATE recsys.item_factors SET factors = (SELECT array_agg(x * 1e30::real) FROM unnest(factors) x)
+WHERE model = 'pre_huge';
+SELECT * FROM recsys.train_ncf('buys', 4, 'e', hidden => '{8}', iterations => 0, pretrained => 'pre_huge');
+SELECT * FROM recsys.train_ncf('buys', 4, 'e', hidden => '{8}', iterations => 2, pretrained => 'pre_huge');
+UPDATE recsys.user_factors SET factors = (SELECT array_agg(x * 1e30::real) FROM unnest(factors) x)
+WHERE model = 'pre_huge';
+SELECT * FROM recsys.train_ncf('buys', 4, 'e', hidden => '{8}', iterations => 0, pretrained => 'pre_huge');
+
 -- errors
 SELECT * FROM recsys.train_ncf('buys', model => 'e', pretrained => 'no_such_model');
 CREATE TABLE few AS SELECT * FROM buys WHERE user_id <= 5;
@@ -85,5 +125,5 @@ DROP ROLE regress_recsys_ncf_alice;
 DROP ROLE regress_recsys_ncf_bob;
 
 SELECT recsys.drop_model(name) FROM recsys.models
-WHERE name IN ('pre_als', 'pre_bpr', 'pre_ease', 'ncf_from_als', 'ncf_from_bpr', 'ncf_tuned') ORDER BY name;
+WHERE name IN ('pre_als', 'pre_bpr', 'pre_ease', 'pre_huge', 'ncf_from_als', 'ncf_from_bpr', 'ncf_tuned', 'ncf_new') ORDER BY name;
 DROP SCHEMA ncf_pre CASCADE;

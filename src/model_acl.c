@@ -392,11 +392,43 @@ lock_model_row(void *arg)
  * nobody else can stall its training), but a model built on it (a blend,
  * a re-ranker) must hold it against dropping and renaming until it
  * commits; drop_model's check then sees the new model.  A key-share lock
- * lets the model be retrained meanwhile.
+ * lets the model be retrained meanwhile.  The caller must be allowed to
+ * use the model: one it may not use, or that does not exist, gets the
+ * errors RsGetModel gives, before any lock is taken.
  */
 void
 RsLockModelRow(const char *name)
 {
+	Datum		value;
+	bool		visible;
+
+	/*
+	 * First the caller's right to use it (row-level security shows the
+	 * caller the rows of the models it may use) and the ordinary errors
+	 * of a model it may not use or that does not exist: only a model it
+	 * may use is locked with the catalog owner's rights.
+	 */
+	if (strlen(name) >= NAMEDATALEN)
+		(void) RsRequireModelOwner(name, "use", false);
+	value = CStringGetTextDatum(name);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
+			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
+	visible = SPI_processed > 0;
+	SPI_finish();
+	if (!visible)
+	{
+		bool		exists;
+		Oid			owner = RsModelOwner(name, &exists);
+
+		if (exists && !has_privs_of_role(GetUserId(), owner))
+			RsDenyModel(name, owner, "use");
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" does not exist", name),
+				 errhint("SELECT name FROM recsys.models lists the models.")));
+	}
 	RsRunAsCatalogOwner(lock_model_row, (void *) name);
 }
 

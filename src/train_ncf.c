@@ -55,6 +55,7 @@ typedef struct NcfRun
 {
 	RsNcfModel	model;
 	RsInteractions data;
+	const bool *skip_users;		/* non-NULL: store only the users it flags */
 } NcfRun;
 
 /* hidden integer[]: 0 to RS_NCF_MAX_LAYERS widths in [1, RS_NCF_MAX_WIDTH]. */
@@ -123,8 +124,26 @@ write_ncf(RsTrainer *trainer, int32 version, void *arg)
 	int32		shape[2];
 
 	RsWriteItemStatsFromData(trainer->name, version, &run->data);
-	RsWriteFactors(RS_USERS, trainer->name, version, run->data.users.ids, NULL, run->model.user,
-				   run->data.users.count, rs_ncf_dim(s));
+	if (run->skip_users == NULL)
+		RsWriteFactors(RS_USERS, trainer->name, version, run->data.users.ids, NULL, run->model.user,
+					   run->data.users.count, rs_ncf_dim(s));
+	else
+	{
+		/* (compacted in place: the model is not used after this) */
+		int64	   *ids = palloc(sizeof(int64) * Max(run->data.users.count, 1));
+		int64		n = 0;
+
+		for (int32 u = 0; u < run->data.users.count; u++)
+			if (run->skip_users[u])
+			{
+				ids[n] = run->data.users.ids[u];
+				memmove(run->model.user + n * rs_ncf_dim(s),
+						run->model.user + (Size) u * rs_ncf_dim(s), sizeof(float) * rs_ncf_dim(s));
+				n++;
+			}
+		RsWriteFactors(RS_USERS, trainer->name, version, ids, NULL, run->model.user, n,
+					   rs_ncf_dim(s));
+	}
 	RsWriteFactors(RS_ITEMS, trainer->name, version, run->data.items.ids, NULL, run->model.item,
 				   run->data.items.count, rs_ncf_dim(s));
 	architecture[0] = s->d_gmf;
@@ -151,7 +170,8 @@ write_ncf(RsTrainer *trainer, int32 version, void *arg)
 
 /*
  * The pretrained model's vectors in this model's user and item order (a
- * user or item it does not know keeps found false).  The model is looked
+ * user or item it does not know keeps found false: it starts at 0, see
+ * rs_ncf_pretrain).  The model is looked
  * up as recommend looks a model up: the caller must be allowed to use it,
  * and it is read as its owner.  Its row stays locked against dropping
  * and renaming until training commits.
@@ -208,6 +228,35 @@ read_pretrained(const char *name, const char *model_name, const RsInteractions *
 	p->item_found = item_found;
 	*owner = RsModelOwnerName(base->owner);
 	*version = base->version;
+}
+
+/*
+ * Refuse a pretrained start rs_ncf_pretrain refused: the base model's
+ * scores are not finite floats (damaged: XX001, as RsModelCorrupt says),
+ * or its calibration on this source is not finite, shrinks its scores to
+ * nothing or leaves them saturated (22000): either way a model that would
+ * not rank as the base.
+ */
+static void
+refuse_pretrained(int status, const RsNcfPretrained *pre, const char *name, int32 version,
+				  const char *model_name)
+{
+	if (status == RS_NCF_ERR_SCORES)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("model \"%s\" version %d is damaged: its scores are not finite", name,
+						version),
+				 errdetail("Model \"%s\" was to start from its vectors.", model_name),
+				 errhint("Retrain model \"%s\".", name)));
+	if (status == RS_NCF_ERR_CALIBRATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("model \"%s\" version %d cannot start model \"%s\": its scores do not calibrate on this source",
+						name, version, model_name),
+				 errdetail("The fit of sigmoid(a s + b) to the observed pairs gave a = %g, b = %g (a must be finite and above 1e-6, a s + b at most %g in size); its scores reach %g.",
+						   pre->scale, pre->offset, RS_NCF_MAX_START_LOGIT, pre->max_score),
+				 errhint("Retrain model \"%s\" (its factors may be damaged), or train without pretrained.",
+						 name)));
 }
 
 /*
@@ -325,9 +374,12 @@ recsys_train_ncf(PG_FUNCTION_ARGS)
 										  rs_ncf_pretrain_scratch_floats(run->data.by_user.nnz,
 																		 config.negatives));
 
-		rs_ncf_pretrain(&run->model, &pre, &run->data.by_user, config.negatives, config.seed,
-						scratch);
+		status = rs_ncf_pretrain(&run->model, &pre, &run->data.by_user, config.negatives,
+								 config.seed, scratch);
 		pfree(scratch);
+		refuse_pretrained(status, &pre, pretrained, pretrained_version, trainer.name);
+		/* 0 epochs: a user the factor model lacks is served as it serves one */
+		run->skip_users = epochs == 0 ? pre.user_found : NULL;
 	}
 	RsBlasSetThreads(1);
 	for (int epoch = 0; epoch < epochs; epoch++)
@@ -371,6 +423,8 @@ recsys_train_ncf(PG_FUNCTION_ARGS)
 		RsJsonInt(&trainer.params, "pretrained_version", pretrained_version);
 		RsJsonFloat(&trainer.stats, "pretrained_scale", pre.scale);
 		RsJsonFloat(&trainer.stats, "pretrained_offset", pre.offset);
+		RsJsonInt(&trainer.stats, "pretrained_users", pre.users_found);
+		RsJsonInt(&trainer.stats, "pretrained_items", pre.items_found);
 	}
 	RsJsonInt(&trainer.stats, "positive_pairs", positive_pairs(&run->data.by_user));
 	RsJsonFloat(&trainer.stats, "loss", loss);

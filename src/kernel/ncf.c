@@ -218,46 +218,87 @@ calibrate(const float *scores, int64_t n, int negatives, double *a_out, double *
 	*b_out = b;
 }
 
-void
+int
 rs_ncf_pretrain(RsNcfModel *model, RsNcfPretrained *p, const RsCsr *R, int negatives,
 				uint64_t seed, float *scratch)
 {
 	const RsNcfShape *s = &model->shape;
 	int			dim = rs_ncf_dim(s);
 	int			bias_dim = p->item_bias != NULL;
+	int64_t		n = calibration_sample(p, R, negatives, seed, scratch);
 	double		a,
 				b,
 				root;
 	RsNcfLayout lay;
 
-	calibrate(scratch, calibration_sample(p, R, negatives, seed, scratch), negatives, &a, &b);
-	/* a ranking read backwards would start upside down: keep its order */
-	if (!(a > 1e-6))
-		a = 1e-6;
+	p->scale = p->offset = NAN;
+	p->max_score = 0;
+	for (int64_t t = 0; t < n; t++)
+	{
+		if (!isfinite(scratch[t]))
+		{
+			p->max_score = INFINITY;
+			return RS_NCF_ERR_SCORES;
+		}
+		if (fabs(scratch[t]) > p->max_score)
+			p->max_score = fabs(scratch[t]);
+	}
+	calibrate(scratch, n, negatives, &a, &b);
 	p->scale = a;
 	p->offset = b;
+
+	/*
+	 * A scale of 1e-6 or less (a ranking read backwards, scores so large
+	 * that the fit shrinks them to nothing), a fit that is not finite, or
+	 * one that leaves logits beyond RS_NCF_MAX_START_LOGIT (scores so
+	 * large that every sigmoid saturates and Newton's method cannot move:
+	 * ties in float, a loss of 1e24) would start a model that does not
+	 * rank as the factor model does.
+	 */
+	if (!isfinite(a) || !isfinite(b) || !(a > 1e-6))
+		return RS_NCF_ERR_CALIBRATION;
+	for (int64_t t = 0; t < n; t++)
+		if (!(fabs(a * scratch[t] + b) <= RS_NCF_MAX_START_LOGIT))
+			return RS_NCF_ERR_CALIBRATION;
 	root = sqrt(a);
+	p->users_found = p->items_found = 0;
 	for (int32_t u = 0; u < s->n_users; u++)
-		if (p->user_found[u])
+	{
+		float	   *x = model->user + (int64_t) u * dim;
+
+		/* a user the factor model lacks: 0 in both branches (so is an item) */
+		if (!p->user_found[u])
 		{
-			for (int f = 0; f < p->k; f++)
-				model->user[(int64_t) u * dim + f] = (float) (root * p->user[(int64_t) u * p->k + f]);
-			if (bias_dim)
-				model->user[(int64_t) u * dim + p->k] = (float) root;
+			memset(x, 0, sizeof(float) * dim);
+			continue;
 		}
+		p->users_found++;
+		for (int f = 0; f < p->k; f++)
+			x[f] = (float) (root * p->user[(int64_t) u * p->k + f]);
+		if (bias_dim)
+			x[p->k] = (float) root;
+	}
 	for (int32_t i = 0; i < s->n_items; i++)
-		if (p->item_found[i])
+	{
+		float	   *y = model->item + (int64_t) i * dim;
+
+		if (!p->item_found[i])
 		{
-			for (int f = 0; f < p->k; f++)
-				model->item[(int64_t) i * dim + f] = (float) (root * p->item[(int64_t) i * p->k + f]);
-			if (bias_dim)
-				model->item[(int64_t) i * dim + p->k] = (float) (root * p->item_bias[i]);
+			memset(y, 0, sizeof(float) * dim);
+			continue;
 		}
+		p->items_found++;
+		for (int f = 0; f < p->k; f++)
+			y[f] = (float) (root * p->item[(int64_t) i * p->k + f]);
+		if (bias_dim)
+			y[p->k] = (float) (root * p->item_bias[i]);
+	}
 	/* the logit starts as a s + b: the GMF branch weighs 1, the MLP tower 0 */
 	rs_ncf_layout(s, &lay);
 	for (int c = 0; c < lay.in[s->n_layers]; c++)
 		model->dense[lay.weight[s->n_layers] + c] = c < s->d_gmf ? 1.0f : 0.0f;
 	model->dense[lay.bias[s->n_layers]] = (float) b;
+	return RS_NCF_OK;
 }
 
 /* The widest row a pass keeps: of x_0, of any hidden layer. */

@@ -72,10 +72,13 @@
 #define RS_NCF_WAVE			16		/* chunks whose gradients are held at once */
 #define RS_NCF_SCORE_BLOCK	256		/* items per block when scoring */
 #define RS_NCF_CALIBRATION_PAIRS	50000	/* observed pairs calibrate a pretrained start */
+#define RS_NCF_MAX_START_LOGIT	1e4		/* a calibrated start's largest |a s + b| */
 
 #define RS_NCF_OK			0
 #define RS_NCF_STOPPED		1		/* the stop callback asked; the model is mid-step */
 #define RS_NCF_ERR_THREAD	2		/* a thread could not be created; results complete */
+#define RS_NCF_ERR_SCORES	3		/* rs_ncf_pretrain: a pretrained score is not a finite float */
+#define RS_NCF_ERR_CALIBRATION 4	/* rs_ncf_pretrain: the fit is not finite or its scale <= 1e-6 */
 
 typedef struct RsNcfShape
 {
@@ -138,8 +141,8 @@ extern void rs_ncf_init(RsNcfModel *model, uint64_t seed, float init_std);
 /*
  * A model that ranks by a dot product, x_u . y_i + b_i (a factor model),
  * to start NeuMF from: k floats per user and item, in the NCF model's
- * user and item order; a row whose found flag is false is left as
- * rs_ncf_init drew it.  item_bias NULL: the scores add no bias.
+ * user and item order; a row whose found flag is false starts at 0 in
+ * both branches (GMF and MLP).  item_bias NULL: the scores add no bias.
  */
 typedef struct RsNcfPretrained
 {
@@ -151,6 +154,9 @@ typedef struct RsNcfPretrained
 	const bool *item_found;
 	double		scale;			/* out: a and b of the calibration below */
 	double		offset;
+	double		max_score;		/* out: the sample's largest |score| */
+	int32_t		users_found;	/* out: rows started from the factor model */
+	int32_t		items_found;
 } RsNcfPretrained;
 
 /*
@@ -162,9 +168,16 @@ typedef struct RsNcfPretrained
  * branch holds sqrt(a) x_u and sqrt(a) y_i (and, with biases, one more
  * coordinate: sqrt(a) and sqrt(a) b_i), its output weights are 1, the MLP
  * tower's are 0 (its layers keep their random start) and the output bias
- * is b.  Needs d_gmf = k, plus 1 with item_bias.
+ * is b.  Needs d_gmf = k, plus 1 with item_bias.  A user or item the
+ * factor model lacks starts at 0, so at first its every logit is b (the
+ * score a zero factor vector gets).  Returns RS_NCF_OK, or, leaving the
+ * model as it was: RS_NCF_ERR_SCORES when a sampled score is not a
+ * finite float, RS_NCF_ERR_CALIBRATION when a or b is not finite, a
+ * <= 1e-6 (scores so large that the fit shrinks them to nothing, or a
+ * ranking read backwards) or a sampled |a s + b| exceeds
+ * RS_NCF_MAX_START_LOGIT (saturated: the fit could not move).
  */
-extern void rs_ncf_pretrain(RsNcfModel *model, RsNcfPretrained *pretrained, const RsCsr *R,
+extern int	rs_ncf_pretrain(RsNcfModel *model, RsNcfPretrained *pretrained, const RsCsr *R,
 							int negatives, uint64_t seed, float *scratch);
 
 /* Floats of rs_ncf_pretrain's scratch for R's nnz. */

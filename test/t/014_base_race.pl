@@ -49,5 +49,37 @@ race('x', "SELECT 1 FROM recsys.train_fm('buys', 'x', model => 'r', factors => 4
 race('y', "SELECT 1 FROM recsys.train_blend(ARRAY['pop', 'y'], ARRAY[1, 1], model => 'bl')",
 	'train_blend');
 
+# A role that may not use a model does not lock its row: it is refused
+# at once, not queued behind the owner's open transaction (the lock is
+# taken with the catalog owner's rights only after the use check).  The
+# same for a re-ranker's base and a NeuMF model's pretrained model.
+$node->safe_psql('postgres', q{
+	CREATE ROLE regress_recsys_fixn_alice;
+	CREATE ROLE regress_recsys_fixn_bob;
+	GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys
+		TO regress_recsys_fixn_alice, regress_recsys_fixn_bob;
+	GRANT SELECT ON buys TO regress_recsys_fixn_alice, regress_recsys_fixn_bob;
+	SET ROLE regress_recsys_fixn_alice;
+	SELECT 1 FROM recsys.train_cf('buys', factors => 4, iterations => 2, model => 'alices');
+});
+my $owner = $node->background_psql('postgres');
+$owner->query_safe('BEGIN');
+$owner->query_safe("SELECT FROM recsys.models WHERE name = 'alices' FOR UPDATE");
+for my $case (
+	[ 'train_ncf', "recsys.train_ncf('buys', 4, 'bobs', iterations => 0, pretrained => 'alices')" ],
+	[ 'train_fm', "recsys.train_fm('buys', 'alices', model => 'bobs', factors => 4, epochs => 1)" ])
+{
+	my ($label, $call) = @$case;
+	my ($ret, $out, $err) = $node->psql('postgres',
+		"SET lock_timeout = '3s'; SET ROLE regress_recsys_fixn_bob; SELECT 1 FROM $call");
+	like($err, qr/permission denied to use model "alices"/,
+		"$label: a role that may not use the model is refused");
+	unlike($err, qr/lock timeout/, "$label: without waiting for the owner's row lock");
+}
+$owner->query_safe('COMMIT');
+$owner->quit;
+is($node->safe_psql('postgres', "SELECT count(*) FROM recsys.models WHERE name = 'bobs'"),
+	'0', 'no model made');
+
 $node->stop;
 done_testing();

@@ -429,7 +429,9 @@ UNIT_TEST(ncf_stop_callback_stops_within_a_wide_mini_batch)
  * A pretrained start (rs_ncf_pretrain) ranks as the factor model: with
  * one-hot block vectors and item biases, every logit is a s + b for the
  * factor score s, with a > 0 (observed pairs score higher); a user the
- * factor model lacks keeps its random start.
+ * factor model lacks starts at 0 (both branches: every logit is b).
+ * Scores that are not finite floats, or so large that the fit shrinks
+ * them to nothing, are refused with the model left as it was.
  */
 UNIT_TEST(ncf_pretrained_start_is_the_factor_ranking)
 {
@@ -468,8 +470,9 @@ UNIT_TEST(ncf_pretrained_start_is_the_factor_ranking)
 	p.item_bias = bias;
 	p.user_found = user_found;
 	p.item_found = item_found;
-	rs_ncf_pretrain(&m, &p, &R, 4, 9, scratch);
+	UNIT_CHECK(rs_ncf_pretrain(&m, &p, &R, 4, 9, scratch) == RS_NCF_OK);
 	UNIT_CHECK(p.scale > 1);
+	UNIT_CHECK(p.users_found == R.n_rows - 1 && p.items_found == R.n_cols);
 	for (int u = 0; u < R.n_rows; u++)
 	{
 		if (u == 3)
@@ -483,8 +486,29 @@ UNIT_TEST(ncf_pretrained_start_is_the_factor_ranking)
 		}
 	}
 	UNIT_CHECK(bad == 0);
-	UNIT_CHECK(memcmp(m.user + 3 * dim, fresh.user + 3 * dim, sizeof(float) * dim) == 0);
+	for (int f = 0; f < dim; f++)
+		bad += m.user[3 * dim + f] != 0;
+	UNIT_CHECK(bad == 0);
+	rs_ncf_score(&m, m.user + 3 * dim, NULL, 0, R.n_cols, z, score_scratch);
+	for (int i = 0; i < R.n_cols; i++)
+		bad += fabs(z[i] - p.offset) > 1e-4 * (fabs(p.offset) + 1);
+	UNIT_CHECK(bad == 0);
+	/* the MLP half of a known user keeps its random start */
+	UNIT_CHECK(memcmp(m.user + 4 * dim + k + 1, fresh.user + 4 * dim + k + 1,
+					  sizeof(float) * (dim - k - 1)) == 0);
 	UNIT_CHECK(memcmp(m.user + 4 * dim, fresh.user + 4 * dim, sizeof(float) * dim) != 0);
+
+	/* huge (1e30) factors: refused, the model untouched */
+	for (int i = 0; i < R.n_cols; i++)
+		item[i * k + i / BLOCK_ITEMS] = 1e30f;
+	memcpy(m.user, fresh.user, sizeof(float) * R.n_rows * dim);
+	UNIT_CHECK(rs_ncf_pretrain(&m, &p, &R, 4, 9, scratch) == RS_NCF_ERR_CALIBRATION);
+	UNIT_CHECK(memcmp(m.user, fresh.user, sizeof(float) * R.n_rows * dim) == 0);
+	/* 1e30 x 1e30: not a finite float */
+	for (int u = 0; u < R.n_rows; u++)
+		user[u * k + u / BLOCK_USERS] = 1e30f;
+	UNIT_CHECK(rs_ncf_pretrain(&m, &p, &R, 4, 9, scratch) == RS_NCF_ERR_SCORES);
+	UNIT_CHECK(memcmp(m.user, fresh.user, sizeof(float) * R.n_rows * dim) == 0);
 	free(user);
 	free(item);
 	free(bias);
