@@ -13,8 +13,11 @@
 #   serial    max_parallel_workers_per_gather = 0
 #   planner   = 2 with the default parallel costs (the planner decides)
 #   forced    = 2 with parallel_setup_cost = parallel_tuple_cost = 0
-# Prints each run (read_workers = workers the plan asked for) and the
-# medians.  Figures depend on the machine, printed first; not a test.
+# A "scan" row times SELECT count(user_id) + count(item_id) + count(weight)
+# in each setting: the scan alone, which PostgreSQL parallelises with a
+# partial aggregate, so no row crosses a Gather (the part of read_s that
+# workers can take).  Prints each run (workers: what the plan asked for)
+# and the medians.  Figures depend on the machine, printed first; not a test.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 runs=${1:-3}
@@ -62,6 +65,10 @@ SQL
 				sed -n 's/.*Workers Planned: \([0-9]*\).*/\1/p' | head -1)
 			awk -v s="$src" -v m="$mode" -v r="$run" -v w="${w:-0}" -v rs="$rs" -v bs="$bs" 'BEGIN {
 				printf "%-8s %-14s %-8s %3d %8d %8.3f %8.3f %8.3f\n", "read", s, m, r, w, rs, bs, rs + bs }' | tee -a "$results"
+			ms=$(recsys_psql -At -c "$(settings $mode)" -c '\timing on' \
+				-c "SELECT count(user_id) + count(item_id) + count(weight) FROM $src" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+			awk -v s="$src" -v m="$mode" -v r="$run" -v w="${w:-0}" -v ms="$ms" 'BEGIN {
+				printf "%-8s %-14s %-8s %3d %8s %8.3f %8s %8.3f\n", "scan", s, m, r, "-", ms / 1000, "-", ms / 1000 }' | tee -a "$results"
 		done
 	done
 	for mode in serial forced; do
