@@ -24,6 +24,8 @@ SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
+-- the workers alone scan, so rows arrive interleaved, not in block order
+SET parallel_leader_participation = off;
 -- the query the reader runs plans as a Gather
 EXPLAIN (COSTS OFF) SELECT user_id, item_id, weight FROM pr_events;
 
@@ -95,6 +97,7 @@ SELECT recsys.drop_model('pr_b');
 RESET ROLE;
 
 RESET max_parallel_workers_per_gather;
+RESET parallel_leader_participation;
 RESET min_parallel_table_scan_size;
 RESET parallel_tuple_cost;
 RESET parallel_setup_cost;
