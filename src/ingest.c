@@ -13,6 +13,20 @@
  * Reads run as the caller (no security context switch), so the caller's
  * privileges and the source's row-level security policies apply.
  *
+ * Parallel reads: the query is planned with CURSOR_OPT_PARALLEL_OK and run
+ * to completion in one call (SPI's executor call has execute_once set, as
+ * no cursor is involved), so PostgreSQL may give it a Gather with workers
+ * when the plan is parallel safe - a policy or view calling a parallel
+ * restricted or unsafe function simply keeps it serial.  Workers scan and
+ * filter; the leader's receiver still maps every row, polls for cancel
+ * and checks recsys.max_memory.  Rows then arrive in an arbitrary order,
+ * which nothing downstream depends on: ids are renumbered in ascending
+ * order after the read, and duplicates of a (user, item) pair are summed
+ * in ascending order of their weights (rs_coo_to_csr), so the matrices
+ * are bit-identical whatever the arrival order.  Only which bad row an
+ * error names, when several are bad, can differ (as it already could with
+ * synchronised sequential scans).
+ *
  * Memory: every buffer comes from the caller's memory context with huge
  * allocations allowed, and the projected working set is checked against
  * recsys.max_memory while rows stream in, so that an oversized source is
@@ -34,7 +48,9 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "nodes/plannodes.h"
 #include "tcop/dest.h"
+#include "utils/plancache.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -549,6 +565,58 @@ ingest_destroy(DestReceiver *self)
 {
 }
 
+/*
+ * The most workers any Gather or Gather Merge of the plan asked for: 0 for
+ * a serial plan.  Planned, not launched (max_parallel_workers may grant
+ * fewer).
+ */
+static int
+plan_workers(Plan *plan)
+{
+	int			n = 0;
+	ListCell   *lc;
+	List	   *children = NIL;
+
+	if (plan == NULL)
+		return 0;
+	check_stack_depth();
+	if (IsA(plan, Gather))
+		n = ((Gather *) plan)->num_workers;
+	else if (IsA(plan, GatherMerge))
+		n = ((GatherMerge *) plan)->num_workers;
+	else if (IsA(plan, Append))
+		children = ((Append *) plan)->appendplans;
+	else if (IsA(plan, MergeAppend))
+		children = ((MergeAppend *) plan)->mergeplans;
+	else if (IsA(plan, SubqueryScan))
+		n = plan_workers(((SubqueryScan *) plan)->subplan);
+	foreach(lc, children)
+		n = Max(n, plan_workers((Plan *) lfirst(lc)));
+	n = Max(n, plan_workers(plan->lefttree));
+	return Max(n, plan_workers(plan->righttree));
+}
+
+/* The workers planned for the statement(s) SPI just ran from plan. */
+static int
+spi_plan_workers(SPIPlanPtr plan)
+{
+	CachedPlan *cplan = SPI_plan_get_cached_plan(plan);
+	int			n = 0;
+	ListCell   *lc;
+
+	if (cplan == NULL)
+		return 0;
+	foreach(lc, cplan->stmt_list)
+	{
+		PlannedStmt *stmt = lfirst_node(PlannedStmt, lc);
+
+		if (stmt->commandType == CMD_SELECT)
+			n = Max(n, plan_workers(stmt->planTree));
+	}
+	ReleaseCachedPlan(cplan, NULL);
+	return n;
+}
+
 /* Renumber one side's indexes in ascending id order. */
 static void
 sort_ids(MemoryContext mcxt, RsIdMap *map, int32 *indexes, int64 n)
@@ -582,6 +650,7 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 	IngestReceiver *r;
 	StringInfoData query;
 	SPIPlanPtr	plan;
+	SPIPrepareOptions prepare;
 	SPIExecuteOptions options;
 	double		start = now_seconds();
 	int			ret;
@@ -631,7 +700,10 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare(query.data, 0, NULL);
+	/* one run to completion: a parallel plan is allowed (see the top) */
+	memset(&prepare, 0, sizeof(prepare));
+	prepare.cursorOptions = CURSOR_OPT_PARALLEL_OK;
+	plan = SPI_prepare_extended(query.data, &prepare);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query.data,
 			 SPI_result_code_string(SPI_result));
@@ -644,6 +716,7 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
 		elog(ERROR, "SPI_execute_plan_extended failed for \"%s\": %s", query.data,
 			 SPI_result_code_string(ret));
+	out->read_workers = spi_plan_workers(plan);
 	SPI_finish();
 	out->read_seconds = now_seconds() - start;
 

@@ -40,6 +40,7 @@ typedef struct RsInteractions
 	int64		rows_skipped;	/* rows with a NULL user, item or weight */
 	float8		min_weight;		/* over the rows read, before summing */
 	float8		max_weight;
+	int			read_workers;	/* parallel workers the read's plan asked for */
 	float8		read_seconds;	/* executing the scan and mapping ids */
 	float8		build_seconds;	/* building the CSR and CSC matrices */
 } RsInteractions;

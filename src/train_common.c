@@ -296,6 +296,7 @@ RsTrainFinish(FunctionCallInfo fcinfo, RsTrainer *trainer, RsTrainWriter write, 
 		}
 		RsJsonFloat(&trainer->stats, "read_seconds",
 					trainer->data->read_seconds + trainer->data->build_seconds);
+		RsJsonInt(&trainer->stats, "read_workers", trainer->data->read_workers);
 	}
 	RsJsonEnd(&trainer->params);
 	RsJsonEnd(&trainer->stats);

@@ -19,7 +19,15 @@
 
 #include <string.h>
 
-/* Sort a row's (column, value) pairs by column: insertion sort. */
+/*
+ * Pairs are ordered by column, then by value: duplicates of a column are
+ * then summed in ascending order of their values, so the sum does not
+ * depend on the order the rows arrived in (a parallel read delivers them
+ * in any order).  Values are finite (the reader refuses others).
+ */
+#define PAIR_LESS(c1, v1, c2, v2) ((c1) < (c2) || ((c1) == (c2) && (v1) < (v2)))
+
+/* Sort a row's (column, value) pairs: insertion sort. */
 static void
 sort_pairs_small(int32_t *col, float *val, int64_t n)
 {
@@ -29,7 +37,7 @@ sort_pairs_small(int32_t *col, float *val, int64_t n)
 		float		v = val[i];
 		int64_t		j = i;
 
-		while (j > 0 && col[j - 1] > c)
+		while (j > 0 && PAIR_LESS(c, v, col[j - 1], val[j - 1]))
 		{
 			col[j] = col[j - 1];
 			val[j] = val[j - 1];
@@ -40,22 +48,23 @@ sort_pairs_small(int32_t *col, float *val, int64_t n)
 	}
 }
 
-/* Sort (column, value) pairs by column: quicksort, insertion sort below 24. */
+/* Sort (column, value) pairs: quicksort, insertion sort below 24. */
 static void
 sort_pairs(int32_t *col, float *val, int64_t n)
 {
 	while (n > 24)
 	{
 		int32_t		pivot = col[n / 2];
+		float		pivot_val = val[n / 2];
 		int64_t		i = 0,
 					j = n - 1;
 
 		/* Hoare partition */
 		for (;;)
 		{
-			while (col[i] < pivot)
+			while (PAIR_LESS(col[i], val[i], pivot, pivot_val))
 				i++;
-			while (col[j] > pivot)
+			while (PAIR_LESS(pivot, pivot_val, col[j], val[j]))
 				j--;
 			if (i >= j)
 				break;

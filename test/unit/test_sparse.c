@@ -166,3 +166,89 @@ UNIT_TEST(transpose_twice_is_identity)
 	csr_free(&t);
 	csr_free(&tt);
 }
+
+/* Whether two CSR matrices are bit-identical. */
+static int
+csr_equal(const RsCsr *a, const RsCsr *b)
+{
+	return a->nnz == b->nnz && a->n_rows == b->n_rows &&
+		memcmp(a->indptr, b->indptr, sizeof(int64_t) * ((size_t) a->n_rows + 1)) == 0 &&
+		memcmp(a->indices, b->indices, sizeof(int32_t) * (size_t) a->nnz) == 0 &&
+		memcmp(a->data, b->data, sizeof(float) * (size_t) a->nnz) == 0;
+}
+
+/*
+ * A parallel read delivers rows in any order: duplicates must sum to the
+ * same bits whatever the order.  1e8, 1 and -1e8 sum to 0 or 1 in float
+ * depending on the order; in ascending order always to 0.
+ */
+UNIT_TEST(csr_duplicate_sums_ignore_row_order)
+{
+	enum
+	{
+		N = 3000, ROWS = 3, COLS = 40
+	};
+	static const float tricky[3] = {1e8f, 1.0f, -1e8f};
+	static const int perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+	int32_t    *r = malloc(sizeof(int32_t) * N);
+	int32_t    *c = malloc(sizeof(int32_t) * N);
+	float	   *v = malloc(sizeof(float) * N);
+	RsCsr		first;
+	unsigned	seed = 5;
+	int			ok = 1;
+
+	/* known by construction: every order of the three gives exactly 0 */
+	for (int p = 0; p < 6; p++)
+	{
+		int32_t		r3[3] = {0, 0, 0},
+					c3[3] = {1, 1, 1};
+		float		v3[3];
+		RsCsr		m;
+
+		for (int i = 0; i < 3; i++)
+			v3[i] = tricky[perms[p][i]];
+		m = build(1, 2, 3, r3, c3, v3);
+		ok &= m.nnz == 1 && m.indices[0] == 1 && m.data[0] == 0.0f;
+		csr_free(&m);
+	}
+	UNIT_CHECK(ok);
+
+	/* long rows of fractional duplicates, shuffled five times */
+	for (int i = 0; i < N; i++)
+	{
+		seed = seed * 1103515245u + 12345u;
+		r[i] = i % ROWS;
+		c[i] = (int32_t) ((seed >> 8) % COLS);
+		v[i] = (i % 7 == 0) ? tricky[i % 3] : (float) ((seed >> 12) % 1000) / 7.0f;
+	}
+	first = build(ROWS, COLS, N, r, c, v);
+	for (int round = 0; round < 5; round++)
+	{
+		RsCsr		m;
+
+		for (int i = N - 1; i > 0; i--)
+		{
+			int			j;
+			int32_t		tr = r[i],
+						tc = c[i];
+			float		tv = v[i];
+
+			seed = seed * 1103515245u + 12345u;
+			j = (int) ((seed >> 8) % (unsigned) (i + 1));
+			r[i] = r[j];
+			c[i] = c[j];
+			v[i] = v[j];
+			r[j] = tr;
+			c[j] = tc;
+			v[j] = tv;
+		}
+		m = build(ROWS, COLS, N, r, c, v);
+		ok &= csr_equal(&first, &m);
+		csr_free(&m);
+	}
+	UNIT_CHECK(ok);
+	free(r);
+	free(c);
+	free(v);
+	csr_free(&first);
+}
