@@ -346,8 +346,13 @@ recsys_ivf_lists(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("model must not be NULL")));
 	model = RsGetModel(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	RS_REQUIRE(model, item_vectors, "create_ivf");
-	Y = model->kind->item_vectors(model, &k);
+	RS_REQUIRE(model, factor_vectors, "create_ivf");
+	/* the item vectors rank_vector ranks by inner product (biases aside) */
+	{
+		const float *bias;
+
+		k = model->kind->factor_vectors(model, NULL, 0, NULL, NULL, &Y, &bias);
+	}
 	n = model->items.count;
 	if (n < 1)
 		ereport(ERROR,

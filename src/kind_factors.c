@@ -1223,14 +1223,6 @@ factors_similar_users(RsModel *model, int64 user_id, int k, int64 *out_ids, floa
 	return RsUserScoresTop(&scan.scores, k, out_ids, out_score);
 }
 
-/* The item factors, which scores rank by inner product (create_ivf). */
-static const float *
-factors_item_vectors(RsModel *model, int *length)
-{
-	*length = F(model)->k;
-	return F(model)->item_factors;
-}
-
 /* The user vector query goes with the model (or when it is unpinned). */
 static void
 factors_free(RsModel *model)
@@ -1290,7 +1282,6 @@ const RsModelKind RsFactorsKind = {
 	.predict_rating = factors_predict_rating,
 	.fold_in = factors_fold_in,
 	.rank_vector = factors_rank_vector,
-	.item_vectors = factors_item_vectors,
 	.refresh_user = factors_refresh_user,
 	.similar_users = factors_similar_users,
 	.refresh_cold_items = RsRefreshColdVectors,

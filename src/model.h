@@ -348,12 +348,6 @@ typedef struct RsModelKind
 							int *length);
 	int			(*rank_vector) (RsModel *model, const float *x, int length, float bias,
 								uint8 *exclude, int k, int32 *out_idx, float *out_score);
-	/*
-	 * The n_items x *length row-major item vectors that rank_vector ranks
-	 * by inner product (create_ivf indexes them), valid while the model is
-	 * pinned; NULL callback: the kind has none.
-	 */
-	const float *(*item_vectors) (RsModel *model, int *length);
 	/* refresh_user(): the user's new stored vector, NULL if none */
 	float	   *(*refresh_user) (RsModel *model, int64 user_id, float *bias, int *length);
 
@@ -363,7 +357,8 @@ typedef struct RsModelKind
 	 * *score_bias to the biases its scores add (NULL: none); with users
 	 * not NULL it also writes the vectors of the n user_ids (n x k) as
 	 * serving has them, found[u] false (row zero) for one it has none
-	 * for.  Another model starts from them (train_ncf's pretrained).
+	 * for.  Another model starts from them (train_ncf's pretrained), and
+	 * create_ivf indexes the item vectors.
 	 */
 	int			(*factor_vectors) (RsModel *model, const int64 *user_ids, int n, float *users,
 								   bool *found, const float **items, const float **score_bias);
