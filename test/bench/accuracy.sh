@@ -198,36 +198,6 @@ SQL
 # item_features <data>: the view public.<data>_features (item_id, feature)
 source "$(dirname "$0")/item_features.sh"
 
-# RECSYS_TUNE=fm: the factorisation machine re-ranker (train_fm) over the
-# top 100 of the EASE with item features: the side features of a data set
-# as public.<data>_fm_items (the item features plus, for online retail,
-# the decile of the product's median unit price) and public.<data>_fm_users
-# (online retail: the customer's country; MovieLens: none)
-fm_features() {
-	local data=$1 items=${1//-/_}_fm_items users=${1//-/_}_fm_users
-	item_features "$data"
-	[ "$(recsys_psql -At -c "SELECT to_regclass('public.$items') IS NULL")" = t ] || return 0
-	if [ "$data" = online-retail ]; then
-		recsys_psql -q <<SQL
-CREATE TABLE public.$items AS
-SELECT item_id, feature, 1::real AS value FROM public.online_retail_features
-UNION ALL
-SELECT item_id, 'price:' || ntile(10) OVER (ORDER BY p), 1::real
-FROM (SELECT i.item_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY l.unit_price::float8) AS p
-	  FROM retail_items i JOIN retail_lines l USING (stock_code)
-	  WHERE l.unit_price::float8 > 0 GROUP BY i.item_id) s;
-CREATE TABLE public.$users AS
-SELECT DISTINCT customer::float8::bigint AS user_id, 'country:' || country AS feature
-FROM retail_lines WHERE customer <> '' AND country IS NOT NULL;
-SQL
-	else
-		recsys_psql -q <<SQL
-CREATE VIEW public.$items AS SELECT item_id, feature, 1::real AS value FROM public.${data//-/_}_features;
-CREATE TABLE public.$users (user_id bigint, feature text);
-SQL
-	fi
-}
-
 # The re-ranker over a base ("trainer|arguments", trained on valid/train
 # and on train): base_weight and epochs chosen on valid/test (64 factors),
 # then the winner on test.  The base's own line is printed too.

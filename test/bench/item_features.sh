@@ -37,3 +37,33 @@ WHERE length(w) >= 2 AND w NOT IN ($stop_words);
 SQL
 	fi
 }
+
+# The factorisation machine re-ranker's (train_fm: accuracy.sh
+# RECSYS_TUNE=fm, fm_pool.sh) side features of a data set
+# as public.<data>_fm_items (the item features plus, for online retail,
+# the decile of the product's median unit price) and public.<data>_fm_users
+# (online retail: the customer's country; MovieLens: none)
+fm_features() {
+	local data=$1 items=${1//-/_}_fm_items users=${1//-/_}_fm_users
+	item_features "$data"
+	[ "$(recsys_psql -At -c "SELECT to_regclass('public.$items') IS NULL")" = t ] || return 0
+	if [ "$data" = online-retail ]; then
+		recsys_psql -q <<SQL
+CREATE TABLE public.$items AS
+SELECT item_id, feature, 1::real AS value FROM public.online_retail_features
+UNION ALL
+SELECT item_id, 'price:' || ntile(10) OVER (ORDER BY p), 1::real
+FROM (SELECT i.item_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY l.unit_price::float8) AS p
+	  FROM retail_items i JOIN retail_lines l USING (stock_code)
+	  WHERE l.unit_price::float8 > 0 GROUP BY i.item_id) s;
+CREATE TABLE public.$users AS
+SELECT DISTINCT customer::float8::bigint AS user_id, 'country:' || country AS feature
+FROM retail_lines WHERE customer <> '' AND country IS NOT NULL;
+SQL
+	else
+		recsys_psql -q <<SQL
+CREATE VIEW public.$items AS SELECT item_id, feature, 1::real AS value FROM public.${data//-/_}_features;
+CREATE TABLE public.$users (user_id bigint, feature text);
+SQL
+	fi
+}
