@@ -124,12 +124,12 @@ query_terms(Datum catalog, Datum terms, Datum prefixes, bool prefixes_null,
 	QueryTerm  *out;
 	uint64		n;
 
-	if (SPI_execute_with_args("SELECT t.lexeme::text, t.df FROM recsys.catalog_terms t "
-							  "WHERE t.catalog = $1 AND t.lexeme = ANY ($2) "
+	if (SPI_execute_with_args("SELECT t.lexeme::pg_catalog.text, t.df FROM recsys.catalog_terms t "
+							  "WHERE t.catalog OPERATOR(pg_catalog.=) $1 AND t.lexeme OPERATOR(pg_catalog.=) ANY ($2) "
 							  "UNION "
-							  "SELECT t.lexeme::text, t.df FROM recsys.catalog_terms t "
-							  "WHERE cardinality($3) > 0 AND t.catalog = $1 "
-							  "AND EXISTS (SELECT FROM unnest($3) p WHERE starts_with(t.lexeme, p))",
+							  "SELECT t.lexeme::pg_catalog.text, t.df FROM recsys.catalog_terms t "
+							  "WHERE pg_catalog.cardinality($3) OPERATOR(pg_catalog.>) 0 AND t.catalog OPERATOR(pg_catalog.=) $1 "
+							  "AND EXISTS (SELECT FROM pg_catalog.unnest($3) p WHERE pg_catalog.starts_with(t.lexeme, p))",
 							  3, types, values, nulls, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading a catalog's terms failed");
 	n = SPI_processed;
@@ -189,11 +189,12 @@ read_matches(Datum catalog, Datum tsq, bool tsq_null, Datum candidates, bool can
 	/* (apart when there is no also, so that the plan is the GIN index's alone) */
 	if (SPI_execute_with_args(also_null ?
 							  "SELECT d.item_id, d.doc, d.length FROM recsys.catalog_docs d "
-							  "WHERE d.catalog = $1 AND d.doc @@ $2 "
-							  "AND ($3 IS NULL OR d.item_id = ANY ($3)) AND $4 IS NULL" :
+							  "WHERE d.catalog OPERATOR(pg_catalog.=) $1 AND d.doc OPERATOR(pg_catalog.@@) $2 "
+							  "AND ($3 IS NULL OR d.item_id OPERATOR(pg_catalog.=) ANY ($3)) AND $4 IS NULL" :
 							  "SELECT d.item_id, d.doc, d.length FROM recsys.catalog_docs d "
-							  "WHERE d.catalog = $1 AND (d.doc @@ $2 OR d.item_id = ANY ($4)) "
-							  "AND ($3 IS NULL OR d.item_id = ANY ($3))",
+							  "WHERE d.catalog OPERATOR(pg_catalog.=) $1 AND (d.doc OPERATOR(pg_catalog.@@) $2 "
+							  "OR d.item_id OPERATOR(pg_catalog.=) ANY ($4)) "
+							  "AND ($3 IS NULL OR d.item_id OPERATOR(pg_catalog.=) ANY ($3))",
 							  4, types, values, nulls, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading a catalog's matches failed");
 	n = SPI_processed;
