@@ -601,7 +601,8 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 		if (run.bayesian && run.alpha <= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("alpha, the noise precision of the bayesian solver, must be positive")));
+					 errmsg("alpha, the noise precision of the bayesian solver, must be positive, not %g",
+							run.alpha)));
 	}
 	/* and regularization_exponent in 0.3.0 */
 	run.reg_exponent = PG_NARGS() > 12 ?
@@ -614,7 +615,7 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 	if (run.explicit_feedback && run.reg <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("regularization must be positive for explicit feedback")));
+				 errmsg("regularization must be positive for explicit feedback, not %g", run.reg)));
 	/* and store_users in 0.6.0; an older definition stores them */
 	run.store_users = true;
 	if (PG_NARGS() > 13)
