@@ -55,8 +55,8 @@ SELECT recsys.refresh_items('ep_f');
 ALTER TABLE ep_feats RENAME COLUMN tag TO feature;
 SELECT recsys.refresh_items('ep_f');
 -- a damaged catalog: the cold items' stored Gram matrix missing, short or
--- of the wrong shape (XX001, hint: retrain); refresh_items serves again
--- once it is whole
+-- of the wrong shape, a feature's vector short (XX001, hint: retrain);
+-- refresh_items serves again once it is whole
 INSERT INTO ep_feats VALUES (7, 'a');
 CREATE TABLE ep_gram AS SELECT * FROM recsys.model_parameters WHERE model = 'ep_f' AND name = 'cold:gram';
 DELETE FROM recsys.model_parameters WHERE model = 'ep_f' AND name = 'cold:gram';
@@ -74,6 +74,13 @@ SELECT recsys.refresh_items('ep_f');
 \echo :LAST_ERROR_SQLSTATE
 DELETE FROM recsys.model_parameters WHERE model = 'ep_f' AND name = 'cold:gram';
 INSERT INTO recsys.model_parameters SELECT * FROM ep_gram;
+-- and a feature's stored vector cut short
+CREATE TABLE ep_feature AS SELECT * FROM recsys.model_parameters WHERE model = 'ep_f' AND name = 'feature:a';
+UPDATE recsys.model_parameters SET value = value[1:1] WHERE model = 'ep_f' AND name = 'feature:a';
+SELECT recsys.refresh_items('ep_f');
+\echo :LAST_ERROR_SQLSTATE
+DELETE FROM recsys.model_parameters WHERE model = 'ep_f' AND name = 'feature:a';
+INSERT INTO recsys.model_parameters SELECT * FROM ep_feature;
 SELECT recsys.refresh_items('ep_f');
 
 -- train_fm: a time_col that is NULL in every row (22023)
