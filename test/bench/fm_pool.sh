@@ -13,7 +13,8 @@
 # (half_life 60 days, popularity_exponent 0.25, feature_weight 0.25;
 # regularization RECSYS_FM_REG, default 2000, chosen on valid among 500,
 # 1000, 2000); the FM's factors and epochs RECSYS_FM_FACTORS (64) and
-# RECSYS_FM_EPOCHS (10).  Variants:
+# RECSYS_FM_EPOCHS (10), further train_fm arguments RECSYS_FM_ARGS (e.g.
+# ", regularization => 0.01").  Variants:
 #	ref     train_fm on the train file as accuracy.sh trains it (uniform
 #	        negatives, every event a positive);
 #	rec     the same with time_col and half_life 1 day (each user's last
@@ -89,7 +90,7 @@ fm() { # model, base, source, further arguments
 	local s
 	s=$(date +%s)
 	q -c "SET recsys.threads = 2" -c "SELECT 1 FROM recsys.train_fm('$3', '$2', model => '$1', factors => ${RECSYS_FM_FACTORS:-64},
-		epochs => ${RECSYS_FM_EPOCHS:-10}, item_features => '$items', user_features => '$users' $4)" >/dev/null
+		epochs => ${RECSYS_FM_EPOCHS:-10}, item_features => '$items', user_features => '$users' $4 ${RECSYS_FM_ARGS:-})" >/dev/null
 	fit=$(($(date +%s) - s))
 }
 weights() { # model, label
