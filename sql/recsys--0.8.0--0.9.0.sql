@@ -575,6 +575,40 @@ COMMENT ON FUNCTION recsys.train_ncf(regclass, integer, text, integer[], boolean
 	bigint, double precision, double precision, boolean, boolean, text) IS
 	'train neural collaborative filtering (NeuMF, He et al. 2017): embeddings, an MLP tower and a GMF branch, binary cross-entropy on sampled negatives, Adam; optional adversarial training (APR, He et al. 2018); optionally started from a factor model''s ranking (pretrained)';
 
+-- train_fm gains base_features (the base's rank band and score as FM features)
+DROP FUNCTION recsys.train_fm(regclass, text, text, integer, integer, double precision,
+	double precision, integer, double precision, regclass, regclass, name, interval, boolean,
+	double precision, name, name, bigint, boolean, boolean);
+CREATE FUNCTION recsys.train_fm(
+	source regclass,
+	candidates_from text,
+	model text DEFAULT 'default',
+	factors integer DEFAULT 32,
+	epochs integer DEFAULT 20,
+	learning_rate double precision DEFAULT 0.05,
+	regularization double precision DEFAULT 0.0001,
+	pool integer DEFAULT 100,
+	base_weight double precision DEFAULT 1,
+	item_features regclass DEFAULT NULL,
+	user_features regclass DEFAULT NULL,
+	time_col name DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	context boolean DEFAULT true,
+	hard_negatives double precision DEFAULT 0,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	seed bigint DEFAULT 42,
+	verbose boolean DEFAULT false,
+	replace boolean DEFAULT false,
+	base_features boolean DEFAULT false)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_fm'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_fm(regclass, text, text, integer, integer, double precision,
+	double precision, integer, double precision, regclass, regclass, name, interval, boolean,
+	double precision, name, name, bigint, boolean, boolean, boolean) IS
+	'train a factorisation machine (ids, item and user features, hour and weekday) that re-ranks another model''s top items (optionally with the base''s rank and score as features)';
+
 -------------------------------------------------------------------------------
 -- Scale: IVF, parallel reads, large data
 -------------------------------------------------------------------------------

@@ -903,14 +903,15 @@ CREATE FUNCTION recsys.train_fm(
 	item_col name DEFAULT 'item_id',
 	seed bigint DEFAULT 42,
 	verbose boolean DEFAULT false,
-	replace boolean DEFAULT false)
+	replace boolean DEFAULT false,
+	base_features boolean DEFAULT false)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_fm'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_fm(regclass, text, text, integer, integer, double precision,
 	double precision, integer, double precision, regclass, regclass, name, interval, boolean,
-	double precision, name, name, bigint, boolean, boolean) IS
-	'train a factorisation machine (ids, item and user features, hour and weekday) that re-ranks another model''s top items';
+	double precision, name, name, bigint, boolean, boolean, boolean) IS
+	'train a factorisation machine (ids, item and user features, hour and weekday) that re-ranks another model''s top items (optionally with the base''s rank and score as features)';
 
 -------------------------------------------------------------------------------
 -- Serving

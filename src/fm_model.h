@@ -15,6 +15,7 @@
 #define FM_FEATURE_WEIGHTS	"feature_weights"	/* side features' w */
 #define FM_FEATURE_FACTORS	"feature_factors"	/* side features' v, x k */
 #define FM_CONTEXT_FACTORS	"context_factors"	/* FM_CONTEXTS x k (with time_col) */
+#define FM_BASE_FEATURES	"base_features"	/* RS_FM_BASE_FEATURES x (k + 1): w, v (with base_features) */
 
 /* context features: hour of day 0 .. 23, then weekday 0 (Sunday) .. 6 */
 #define FM_HOURS			24

@@ -16,7 +16,13 @@
  * (params' time_zone: the training session's TimeZone), so that a cron
  * job in UTC and an application in Europe/Berlin serve alike.  Over the pool, both
  * the FM's and the base's scores are standardised (mean 0, sd 1) and the
- * result is fm + base_weight * base.
+ * result is fm + base_weight * base.  A model trained with base_features
+ * also gives each pool item its base features (src/kernel/fm.h: its rank
+ * band in the pool, the base's standardised score) inside the FM, so
+ * that the FM's own score says how far to trust the base for this user,
+ * context and item:
+ *		t_i + <P_u + C_c, Q_i> + sum_b w_b x_b + <P_u + C_c + Q_i, V>
+ *			+ x_band x_score <v_band, v_score>,  V = sum_b v_b x_b.
  *
  * The base is looked up once per statement as the re-ranker's owner, as a
  * blend looks up its members (src/kind_blend.c): a role granted the
@@ -62,6 +68,7 @@ typedef struct FmState
 	char	   *base_owner;		/* at training (NULL: not recorded) */
 	float	   *item_terms;		/* n_items x (k + 1) */
 	float	   *context_factors;	/* FM_CONTEXTS x k, or NULL */
+	float	   *base_features;	/* RS_FM_BASE_FEATURES x (k + 1), or NULL */
 	pg_tz	   *zone;			/* of the hours and weekdays (NULL: the session's) */
 	/* bound by fm_revalidate */
 	RsModel    *base;
@@ -73,6 +80,7 @@ typedef struct FmState
 	int32	   *pool_idx;
 	float	   *pool_base;
 	float	   *pool_fm;
+	float	   *pool_z;			/* the base's scores standardised (base features) */
 	RsReason   *pool_reason;	/* why the base put each there */
 	float	   *user;			/* k */
 	SPIPlanPtr	user_plan;
@@ -91,12 +99,12 @@ static bool resolving_base = false;
  * cast's error.  SPI connected.
  */
 static void
-load_settings(RsModel *model, const RsCatalogRow *row, bool *context)
+load_settings(RsModel *model, const RsCatalogRow *row, bool *context, bool *base_features)
 {
 	Datum		values[3] = {CStringGetTextDatum(row->params ? row->params : "{}"),
 							 Int32GetDatum(FM_MAX_POOL), Int32GetDatum(RS_FM_MAX_FACTORS)};
-	bool		isnull[8];
-	Datum		d[8];
+	bool		isnull[9];
+	Datum		d[9];
 	HeapTuple	tuple;
 	TupleDesc	desc;
 
@@ -114,12 +122,13 @@ load_settings(RsModel *model, const RsCatalogRow *row, bool *context)
 			  "p->>'time_col' IS NOT NULL AND (p->>'context') IS DISTINCT FROM 'false', "
 			  "p->>'time_zone', p->>'candidates_owner', "
 			  "p->'time_zone' IS NULL "
-			  "OR pg_catalog.jsonb_typeof(p->'time_zone') OPERATOR(pg_catalog.=) 'string' "
+			  "OR pg_catalog.jsonb_typeof(p->'time_zone') OPERATOR(pg_catalog.=) 'string', "
+			  "(p->>'base_features') IS NOT DISTINCT FROM 'true' "
 			  "FROM (SELECT $1::pg_catalog.jsonb AS p) s",
 			  3, (Oid[]) {TEXTOID, INT4OID, INT4OID}, values, NULL, true, SPI_OK_SELECT);
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	for (int c = 0; c < 8; c++)
+	for (int c = 0; c < 9; c++)
 		d[c] = SPI_getbinval(tuple, desc, c + 1, &isnull[c]);
 	if (isnull[0])
 		RsModelCorrupt(model, "params has no candidates_from");
@@ -130,6 +139,7 @@ load_settings(RsModel *model, const RsCatalogRow *row, bool *context)
 	if (isnull[3])
 		RsModelCorrupt(model, psprintf("params' factors is not a number between 1 and %d", RS_FM_MAX_FACTORS));
 	*context = DatumGetBool(d[4]);
+	*base_features = DatumGetBool(d[8]);
 	S(model)->base_name = MemoryContextStrdup(model->mcxt, TextDatumGetCString(d[0]));
 	if (!isnull[6])
 		S(model)->base_owner = MemoryContextStrdup(model->mcxt, TextDatumGetCString(d[6]));
@@ -156,10 +166,11 @@ fm_load(RsModel *model, const RsCatalogRow *row)
 {
 	int32		shape[2];
 	bool		context;
+	bool		base_features;
 
 	model->kind_state = MemoryContextAllocZero(model->mcxt, sizeof(FmState));
 	RsLoadItems(model, row->n_items);
-	load_settings(model, row, &context);
+	load_settings(model, row, &context, &base_features);
 	shape[0] = model->items.count;
 	shape[1] = S(model)->k + 1;
 	S(model)->item_terms = RsLoadParameter(model, FM_ITEM_TERMS, 2, shape);
@@ -169,9 +180,16 @@ fm_load(RsModel *model, const RsCatalogRow *row)
 		shape[1] = S(model)->k;
 		S(model)->context_factors = RsLoadParameter(model, FM_CONTEXT_FACTORS, 2, shape);
 	}
+	if (base_features)
+	{
+		shape[0] = RS_FM_BASE_FEATURES;
+		shape[1] = S(model)->k + 1;
+		S(model)->base_features = RsLoadParameter(model, FM_BASE_FEATURES, 2, shape);
+	}
 	S(model)->pool_idx = MemoryContextAlloc(model->mcxt, sizeof(int32) * S(model)->pool);
 	S(model)->pool_base = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->pool);
 	S(model)->pool_fm = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->pool);
+	S(model)->pool_z = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->pool);
 	S(model)->pool_reason = MemoryContextAlloc(model->mcxt, sizeof(RsReason) * S(model)->pool);
 	S(model)->user = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->k);
 }
@@ -308,22 +326,21 @@ user_and_context(RsModel *model, int64 user_id)
 	}
 }
 
-/* Standardise n scores in place (all 0 when they are constant). */
-static void
-standardize(float *x, int n)
+/*
+ * The base features' part of the FM score of the pool item at 0-based
+ * rank r with standardised base score z, Q_i at q (src/kernel/fm.h).
+ */
+static double
+base_feature_terms(const FmState *s, int r, float z, const float *q)
 {
-	double		mean = 0,
-				var = 0,
-				sd;
+	const float *band = s->base_features + rs_fm_rank_band(r) * (s->k + 1);
+	const float *score = s->base_features + RS_FM_RANK_BANDS * (s->k + 1);
+	double		t = band[0] + score[0] * z;
 
-	for (int r = 0; r < n; r++)
-		mean += x[r];
-	mean /= Max(n, 1);
-	for (int r = 0; r < n; r++)
-		var += (x[r] - mean) * (x[r] - mean);
-	sd = sqrt(var / Max(n, 1));
-	for (int r = 0; r < n; r++)
-		x[r] = sd > 0 && isfinite(sd) ? (float) ((x[r] - mean) / sd) : 0.0f;
+	for (int f = 0; f < s->k; f++)
+		t += (double) (s->user[f] + q[f]) * (band[1 + f] + z * score[1 + f]) +
+			(double) z * band[1 + f] * score[1 + f];
+	return t;
 }
 
 /*
@@ -359,6 +376,11 @@ rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude)
 		RsFreeUserItems(&own);
 
 	user_and_context(fm, user_id);
+	if (s->base_features)
+	{
+		memcpy(s->pool_z, s->pool_base, sizeof(float) * n);
+		rs_fm_standardize(s->pool_z, n);
+	}
 	for (int r = 0; r < n; r++)
 	{
 		int32		i = s->base_to_fm[s->pool_idx[r]];
@@ -367,13 +389,15 @@ rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude)
 
 		for (int f = 0; f < s->k; f++)
 			score += (double) s->user[f] * t[1 + f];
+		if (s->base_features)
+			score += base_feature_terms(s, r, s->pool_z[r], t + 1);
 		s->pool_idx[r] = i;
 		s->pool_fm[r] = (float) score;
 	}
-	standardize(s->pool_fm, n);
+	rs_fm_standardize(s->pool_fm, n);
 	if (s->base_weight != 0)
 	{
-		standardize(s->pool_base, n);
+		rs_fm_standardize(s->pool_base, n);
 		for (int r = 0; r < n; r++)
 			s->pool_fm[r] += s->base_weight * s->pool_base[r];
 	}

@@ -83,6 +83,7 @@ typedef struct FmRun
 	int32		user_base;
 	int32		user_feature_base;
 	int32		context_base;
+	int32		base_feature_base;	/* with base_features: rank bands, then the score */
 	int32		n_item_features;
 	int32		n_user_features;
 	char	  **item_feature_names;
@@ -329,16 +330,19 @@ seen_lists(FmRun *run)
 
 /*
  * The base model's top pool items (that the user does not have) for
- * every user of the source, as hard negatives.  The base serves as it
- * would for the caller: the trainer may use it (RsGetModel checked).
+ * every user of the source, best first, as hard negatives and (with
+ * scores) for the base features: each one's score standardised over the
+ * user's pool as serving does.  The base serves as it would for the
+ * caller: the trainer may use it (RsGetModel checked).
  */
 static void
-hard_negative_lists(FmRun *run, const char *base_name, int pool)
+base_pool_lists(FmRun *run, const char *base_name, int pool, bool scores)
 {
 	RsInteractions *data = run->data;
 	int32		n_users = data->users.count;
 	int64	   *indptr = palloc(sizeof(int64) * (n_users + 1));
 	int32	   *items;
+	float	   *item_score = NULL;
 	int64		n = 0;
 	RsModel    *base = RsGetModel(base_name);
 	float	   *scratch = MemoryContextAllocExtended(CurrentMemoryContext,
@@ -348,9 +352,13 @@ hard_negative_lists(FmRun *run, const char *base_name, int pool)
 	int32	   *top = palloc(sizeof(int32) * pool);
 	float	   *top_score = palloc(sizeof(float) * pool);
 
-	RsCheckTrainingMemory("the base model's candidates", (Size) n_users * pool * sizeof(int32), data);
+	RsCheckTrainingMemory("the base model's candidates",
+						  (Size) n_users * pool * (sizeof(int32) + (scores ? sizeof(float) : 0)), data);
 	items = MemoryContextAllocExtended(CurrentMemoryContext, (Size) n_users * pool * sizeof(int32) + 1,
 									   MCXT_ALLOC_HUGE);
+	if (scores)
+		item_score = MemoryContextAllocExtended(CurrentMemoryContext, (Size) n_users * pool * sizeof(float) + 1,
+												MCXT_ALLOC_HUGE);
 	indptr[0] = 0;
 	for (int32 u = 0; u < n_users; u++)
 	{
@@ -368,14 +376,21 @@ hard_negative_lists(FmRun *run, const char *base_name, int pool)
 			int32		i = rs_idmap_lookup(&data->items, base->items.ids[top[r]]);
 
 			if (i >= 0)
+			{
+				if (item_score)
+					item_score[n] = top_score[r];
 				items[n++] = i;
+			}
 		}
 		indptr[u + 1] = n;
+		if (item_score)
+			rs_fm_standardize(item_score + indptr[u], n - indptr[u]);
 		memset(exclude, 0, RS_BITMAP_BYTES(base->items.count) + 1);
 		RsFreeUserItems(&own);
 	}
 	run->d.hard_indptr = indptr;
 	run->d.hard_item = items;
+	run->d.hard_score = item_score;
 }
 
 static void diverged(const char *name) pg_attribute_noreturn();
@@ -550,6 +565,22 @@ write_fm(RsTrainer *trainer, int32 version, void *arg)
 		RsWriteParameter(trainer->name, version, FM_CONTEXT_FACTORS, shape, 2,
 						 run->p.v + (int64) run->context_base * k);
 	}
+	if (run->d.hard_score)
+	{
+		/* per base feature: its w, then its v */
+		float		base[RS_FM_BASE_FEATURES * (RS_FM_MAX_FACTORS + 1)];
+
+		for (int f = 0; f < RS_FM_BASE_FEATURES; f++)
+		{
+			base[f * (k + 1)] = run->p.w[run->base_feature_base + f];
+			memcpy(base + f * (k + 1) + 1, run->p.v + (int64) (run->base_feature_base + f) * k,
+				   sizeof(float) * k);
+		}
+		require_finite(trainer->name, base, RS_FM_BASE_FEATURES * (k + 1));
+		shape[0] = RS_FM_BASE_FEATURES;
+		shape[1] = k + 1;
+		RsWriteParameter(trainer->name, version, FM_BASE_FEATURES, shape, 2, base);
+	}
 }
 
 /*
@@ -559,7 +590,8 @@ write_fm(RsTrainer *trainer, int32 version, void *arg)
  *				   item_features regclass, user_features regclass,
  *				   time_col name, half_life interval, context bool,
  *				   hard_negatives float8, user_col name,
- *				   item_col name, seed int8, verbose bool, replace bool)
+ *				   item_col name, seed int8, verbose bool, replace bool,
+ *				   base_features bool)
  */
 Datum
 recsys_train_fm(PG_FUNCTION_ARGS)
@@ -581,6 +613,7 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	double		hard_share;
 	double		half_life = 0;
 	bool		context;
+	bool		base_features;
 	int64		seed;
 	RsCsr		item_side,
 				user_side;
@@ -631,6 +664,8 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	seed = PG_GETARG_INT64(17);
 	RsRequireArg(fcinfo, 18, "verbose");
 	trainer.verbose = PG_GETARG_BOOL(18);
+	RsRequireArg(fcinfo, 20, "base_features");
+	base_features = PG_GETARG_BOOL(20);
 
 	trainer.refuse = refuse_if_built_on;
 	RsTrainBegin(&trainer, "fm", &data);
@@ -673,7 +708,7 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 				 errmsg("time_col \"%s\" is a date, which has no hour of day for context", time_col),
 				 errhint("Pass context => false to weight by time_col only, or name a timestamp column.")));
 	if ((int64) data.items.count + run.n_item_features + data.users.count + run.n_user_features +
-		FM_CONTEXTS > INT32_MAX / 2)
+		FM_CONTEXTS + RS_FM_BASE_FEATURES > INT32_MAX / 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("the factorisation machine would have more than %d features", INT32_MAX / 2)));
@@ -681,7 +716,9 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	run.user_base = run.item_feature_base + run.n_item_features;
 	run.user_feature_base = run.user_base + data.users.count;
 	run.context_base = run.user_feature_base + run.n_user_features;
-	run.d.n_features = run.context_base + (run.context ? FM_CONTEXTS : 0);
+	run.base_feature_base = run.context_base + (run.context ? FM_CONTEXTS : 0);
+	run.d.n_features = run.base_feature_base + (base_features ? RS_FM_BASE_FEATURES : 0);
+	run.d.base_feature = run.base_feature_base;
 
 	/* parameters, examples (with their order) and item terms */
 	bytes = (Size) run.d.n_features * (run.k + 1) * sizeof(float) +
@@ -689,7 +726,8 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 		(Size) (data.items.count + data.users.count + item_side.nnz + user_side.nnz) * 2 * (sizeof(int32) + sizeof(float)) +
 		(Size) data.items.count * (run.k + 1) * sizeof(float) +
 		(Size) data.users.count * run.k * sizeof(float) +
-		(hard_share > 0 ? (Size) data.users.count * pool * sizeof(int32) : 0);
+		(hard_share > 0 || base_features ? (Size) data.users.count * pool * sizeof(int32) : 0) +
+		(base_features ? (Size) data.users.count * pool * sizeof(float) : 0);
 	RsCheckTrainingMemory("the factorisation machine", bytes, &data);
 
 	build_rows(data.items.count, 0, OidIsValid(item_features) ? &item_side : NULL, run.item_feature_base,
@@ -701,9 +739,9 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	else
 		pair_examples(&run);
 	seen_lists(&run);
-	if (hard_share > 0)
+	if (hard_share > 0 || base_features)
 	{
-		hard_negative_lists(&run, base_name, pool);
+		base_pool_lists(&run, base_name, pool, base_features);
 		run.d.hard_share = (float) hard_share;
 	}
 
@@ -748,6 +786,7 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	RsJsonFloat(&trainer.params, "learning_rate", learning_rate);
 	RsJsonFloat(&trainer.params, "regularization", regularization);
 	RsJsonFloat(&trainer.params, "hard_negatives", hard_share);
+	RsJsonText(&trainer.params, "base_features", base_features ? "true" : "false");
 	RsJsonInt(&trainer.params, "seed", seed);
 	RsJsonInt(&trainer.params, "threads", recsys_threads);
 	RsJsonText(&trainer.params, "item_features",

@@ -56,9 +56,13 @@ rs_fm_side_sum(const RsFmParams *p, const RsFmRows *rows, int32_t row, float *ou
 	}
 }
 
-/* t_i of an item whose Q_i is q. */
+/*
+ * t_i of an item whose Q_i is q, with nx extra features (the pair's base
+ * features, already in q) besides the item's own.
+ */
 static double
-item_linear_and_pairs(const RsFmParams *p, const RsFmRows *items, int32_t i, const float *q)
+item_linear_and_pairs(const RsFmParams *p, const RsFmRows *items, int32_t i, const float *q,
+					  int nx, const int32_t *xf, const float *xv)
 {
 	int			k = p->k;
 	double		t = 0;
@@ -76,7 +80,81 @@ item_linear_and_pairs(const RsFmParams *p, const RsFmRows *items, int32_t i, con
 		for (int f = 0; f < k; f++)
 			self += (double) va[f] * va[f] * x * x;
 	}
+	for (int e = 0; e < nx; e++)
+	{
+		const float *va = p->v + (size_t) xf[e] * k;
+
+		t += (double) p->w[xf[e]] * xv[e];
+		for (int f = 0; f < k; f++)
+			self += (double) va[f] * va[f] * xv[e] * xv[e];
+	}
 	return t + 0.5 * (sq - self);
+}
+
+void
+rs_fm_standardize(float *x, int64_t n)
+{
+	double		mean = 0,
+				var = 0,
+				sd;
+
+	for (int64_t r = 0; r < n; r++)
+		mean += x[r];
+	mean /= n > 1 ? n : 1;
+	for (int64_t r = 0; r < n; r++)
+		var += (x[r] - mean) * (x[r] - mean);
+	sd = sqrt(var / (n > 1 ? n : 1));
+	for (int64_t r = 0; r < n; r++)
+		x[r] = sd > 0 && isfinite(sd) ? (float) ((x[r] - mean) / sd) : 0.0f;
+}
+
+int
+rs_fm_rank_band(int64_t r)
+{
+	static const int64_t last[RS_FM_RANK_BANDS - 2] = {0, 2, 9, 24, 49};
+
+	if (r < 0)
+		return RS_FM_RANK_BANDS - 1;
+	for (int b = 0; b < RS_FM_RANK_BANDS - 2; b++)
+		if (r <= last[b])
+			return b;
+	return RS_FM_RANK_BANDS - 2;
+}
+
+int
+rs_fm_base_features(const RsFmData *d, int32_t u, int32_t i, int32_t *feature, float *value)
+{
+	int64_t		r = -1;
+
+	if (d->hard_score == NULL)
+		return 0;
+	for (int64_t a = d->hard_indptr[u]; a < d->hard_indptr[u + 1]; a++)
+		if (d->hard_item[a] == i)
+		{
+			r = a - d->hard_indptr[u];
+			break;
+		}
+	feature[0] = d->base_feature + rs_fm_rank_band(r);
+	value[0] = 1;
+	if (r < 0)
+		return 1;
+	feature[1] = d->base_feature + RS_FM_RANK_BANDS;
+	value[1] = d->hard_score[d->hard_indptr[u] + r];
+	return 2;
+}
+
+/* Q_i of item i for user u: its features' and the pair's base features' sum of v_a x_a. */
+static int
+pair_item_sum(const RsFmParams *p, const RsFmData *d, int32_t u, int32_t i, float *out,
+			  int32_t *xf, float *xv)
+{
+	int			nx = rs_fm_base_features(d, u, i, xf, xv);
+
+	rs_fm_side_sum(p, &d->items, i, out);
+	for (int e = 0; e < nx; e++)
+		for (int f = 0; f < p->k; f++)
+			out[f] += p->v[(size_t) xf[e] * p->k + f] * xv[e];
+	return nx;
 }
 
 void
@@ -87,7 +165,7 @@ rs_fm_item_terms(const RsFmParams *p, const RsFmRows *items, int32_t begin, int3
 		float	   *o = out + (size_t) i * (p->k + 1);
 
 		rs_fm_side_sum(p, items, i, o + 1);
-		o[0] = (float) item_linear_and_pairs(p, items, i, o + 1);
+		o[0] = (float) item_linear_and_pairs(p, items, i, o + 1, 0, NULL, NULL);
 	}
 }
 
@@ -108,13 +186,18 @@ user_context_sum(const RsFmParams *p, const RsFmData *d, int64_t e, float *out)
 	}
 }
 
-/* x_uij from P, Q_i, Q_j. */
+/* x_uij from P, Q_i, Q_j (each with the pair's base features). */
 static double
-pair_score(const RsFmParams *p, const RsFmData *d, int32_t i, int32_t j, const float *pu,
+pair_score(const RsFmParams *p, const RsFmData *d, int32_t u, int32_t i, int32_t j, const float *pu,
 		   const float *qi, const float *qj)
 {
-	double		x = item_linear_and_pairs(p, &d->items, i, qi) -
-		item_linear_and_pairs(p, &d->items, j, qj);
+	int32_t		xf[2];
+	float		xv[2];
+	int			nx = rs_fm_base_features(d, u, i, xf, xv);
+	double		x = item_linear_and_pairs(p, &d->items, i, qi, nx, xf, xv);
+
+	nx = rs_fm_base_features(d, u, j, xf, xv);
+	x -= item_linear_and_pairs(p, &d->items, j, qj, nx, xf, xv);
 
 	for (int f = 0; f < p->k; f++)
 		x += (double) pu[f] * (qi[f] - qj[f]);
@@ -125,11 +208,14 @@ double
 rs_fm_pair_score(const RsFmParams *p, const RsFmData *d, int64_t example, int32_t negative)
 {
 	float		buf[3 * RS_FM_MAX_FACTORS];
+	int32_t		u = d->example_user[example];
+	int32_t		xf[2];
+	float		xv[2];
 
 	user_context_sum(p, d, example, buf);
-	rs_fm_side_sum(p, &d->items, d->example_item[example], buf + p->k);
-	rs_fm_side_sum(p, &d->items, negative, buf + 2 * p->k);
-	return pair_score(p, d, d->example_item[example], negative, buf, buf + p->k, buf + 2 * p->k);
+	pair_item_sum(p, d, u, d->example_item[example], buf + p->k, xf, xv);
+	pair_item_sum(p, d, u, negative, buf + 2 * p->k, xf, xv);
+	return pair_score(p, d, u, d->example_item[example], negative, buf, buf + p->k, buf + 2 * p->k);
 }
 
 /* Whether the user has item i (seen lists ascend). */
@@ -207,6 +293,8 @@ score_pairs(FmShared *sh, int64_t b, int64_t e)
 		int32_t		j = draw_negative(d, sh->epoch_seed, sh->epoch_counter + ex, u);
 		double		weight = d->example_weight ? d->example_weight[ex] : 1.0;
 		double		x;
+		int32_t		xf[2];
+		float		xv[2];
 
 		sh->negative[n] = j;
 		if (j < 0)
@@ -216,9 +304,9 @@ score_pairs(FmShared *sh, int64_t b, int64_t e)
 			continue;
 		}
 		user_context_sum(sh->p, d, ex, slot);
-		rs_fm_side_sum(sh->p, &d->items, i, slot + k);
-		rs_fm_side_sum(sh->p, &d->items, j, slot + 2 * k);
-		x = pair_score(sh->p, d, i, j, slot, slot + k, slot + 2 * k);
+		pair_item_sum(sh->p, d, u, i, slot + k, xf, xv);
+		pair_item_sum(sh->p, d, u, j, slot + 2 * k, xf, xv);
+		x = pair_score(sh->p, d, u, i, j, slot, slot + k, slot + 2 * k);
 		/* d ln sigmoid(x) / dx = sigmoid(-x); -ln sigmoid(x) = log1p(exp(-x)) */
 		slot[3 * k] = (float) (weight / (1.0 + exp(x)));
 		slot[3 * k + 1] = (float) (weight * (x > 0 ? log1p(exp(-x)) : -x + log1p(exp(x))));
@@ -252,6 +340,9 @@ apply_updates(FmShared *sh, int32_t lo, int32_t hi)
 	float		lr = sh->s->learning_rate;
 	float		reg = sh->s->regularization;
 	float		dir[RS_FM_MAX_FACTORS];
+	int32_t		xf[2];
+	float		xv[2];
+	int			nx;
 
 	for (int64_t n = 0; n < sh->batch_end - sh->batch_begin; n++)
 	{
@@ -273,12 +364,20 @@ apply_updates(FmShared *sh, int32_t lo, int32_t hi)
 		for (int64_t a = d->items.indptr[i]; a < d->items.indptr[i + 1]; a++)
 			if (d->items.feature[a] >= lo && d->items.feature[a] < hi)
 				step_feature(p, d->items.feature[a], d->items.value[a], g, lr, reg, dir, dir, 1);
+		nx = rs_fm_base_features(d, u, i, xf, xv);
+		for (int e = 0; e < nx; e++)
+			if (xf[e] >= lo && xf[e] < hi)
+				step_feature(p, xf[e], xv[e], g, lr, reg, dir, dir, 1);
 		/* item j's: the same with the opposite sign */
 		for (int f = 0; f < k; f++)
 			dir[f] = pu[f] + qj[f];
 		for (int64_t a = d->items.indptr[j]; a < d->items.indptr[j + 1]; a++)
 			if (d->items.feature[a] >= lo && d->items.feature[a] < hi)
 				step_feature(p, d->items.feature[a], d->items.value[a], -g, lr, reg, dir, dir, 1);
+		nx = rs_fm_base_features(d, u, j, xf, xv);
+		for (int e = 0; e < nx; e++)
+			if (xf[e] >= lo && xf[e] < hi)
+				step_feature(p, xf[e], xv[e], -g, lr, reg, dir, dir, 1);
 		/* the user's and context's: d x / d v_b = x_b (Q_i - Q_j); their w cancel */
 		for (int f = 0; f < k; f++)
 			dir[f] = qi[f] - qj[f];

@@ -82,7 +82,24 @@ typedef struct RsFmData
 	const int64_t *hard_indptr;
 	const int32_t *hard_item;
 	float		hard_share;		/* the share of negatives drawn from them */
+	/*
+	 * Optional features of a (user, item) pair from the base model's
+	 * ranking (when hard_score is not NULL; needs hard_indptr/hard_item, the base's
+	 * pool best first, and hard_score, each one's score standardised over
+	 * the user's pool): the item's rank band in the pool (one of
+	 * RS_FM_RANK_BANDS features from base_feature on, value 1; the last
+	 * band is "not in the pool") and its standardised score (feature
+	 * base_feature + RS_FM_RANK_BANDS, value the score, 0 outside).  They
+	 * join the item's features for that user, in the difference and in
+	 * Q_i, so the FM learns where to trust the base.
+	 */
+	int32_t		base_feature;	/* the first of them */
+	const float *hard_score;	/* NULL: no base features */
 } RsFmData;
+
+/* rank bands: 1, 2-3, 4-10, 11-25, 26-50, 51 and below, not in the pool */
+#define RS_FM_RANK_BANDS	7
+#define RS_FM_BASE_FEATURES	(RS_FM_RANK_BANDS + 1)	/* bands, then the score */
 
 /* The parameters: w (n_features) and v (n_features x k, row-major). */
 typedef struct RsFmParams
@@ -131,6 +148,22 @@ extern void rs_fm_side_sum(const RsFmParams *p, const RsFmRows *rows, int32_t ro
  */
 extern void rs_fm_item_terms(const RsFmParams *p, const RsFmRows *items, int32_t begin, int32_t end,
 							 float *out);
+
+/*
+ * Standardise n scores in place (mean 0, sd 1; all 0 when constant): a
+ * pool's scores, alike in training's base features and at serving.
+ */
+extern void rs_fm_standardize(float *x, int64_t n);
+
+/* The rank band (0 .. RS_FM_RANK_BANDS - 1) of 0-based rank r; r < 0: not in the pool. */
+extern int	rs_fm_rank_band(int64_t r);
+
+/*
+ * The base features of (user u, item i) (at most 2; 0 without
+ * hard_score): their indexes and values.
+ */
+extern int	rs_fm_base_features(const RsFmData *data, int32_t u, int32_t i, int32_t *feature,
+								float *value);
 
 /* The pair's x_uij = t_i - t_j + <P, Q_i - Q_j> (for tests and checks). */
 extern double rs_fm_pair_score(const RsFmParams *p, const RsFmData *data, int64_t example,

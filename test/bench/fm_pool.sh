@@ -4,7 +4,7 @@
 # experiment, issue 13 item 4).
 #
 #   bash test/bench/fm_pool.sh [valid|test]        (default valid)
-#   RECSYS_FM_VARIANTS="ref pool pool05 inpool rec"   (default all)
+#   RECSYS_FM_VARIANTS="ref pool pool05 inpool rec bf bf05 bf1 bfctx"   (default all)
 #   RECSYS_FM_WEIGHTS="0.5 1 2 3 5 8"  base weights scored per variant;
 #   RECSYS_FM_WEIGHTS_<variant>="3"    one variant's (the test run gets the
 #                                      weight valid chose for each)
@@ -13,7 +13,8 @@
 # (half_life 60 days, popularity_exponent 0.25, feature_weight 0.25;
 # regularization RECSYS_FM_REG, default 2000, chosen on valid among 500,
 # 1000, 2000); the FM's factors and epochs RECSYS_FM_FACTORS (64) and
-# RECSYS_FM_EPOCHS (10).  Variants:
+# RECSYS_FM_EPOCHS (10), further train_fm arguments RECSYS_FM_ARGS (e.g.
+# ", regularization => 0.01").  Variants:
 #	ref     train_fm on the train file as accuracy.sh trains it (uniform
 #	        negatives, every event a positive);
 #	rec     the same with time_col and half_life 1 day (each user's last
@@ -26,6 +27,12 @@
 #	        1 day); then the base retrained on the whole train file under
 #	        the same name, which is what the re-ranker serves over;
 #	pool05  pool with half the negatives uniform (hard_negatives => 0.5);
+#	bf      pool's protocol with base_features => true: every (user, item)
+#	        pair gets the earlier base's rank band and standardised score
+#	        as FM features (0.9.0), uniform negatives (hard_negatives 0);
+#	bf05    bf with half the negatives from the base's pool;
+#	bf1     bf with all negatives from the base's pool;
+#	bfctx   bf05 with the hour and weekday context;
 #	inpool  pool with only the later purchases inside the base's top 100
 #	        as positives (earlier rows kept with their times pushed back
 #	        10^8 s, weight 0, so that every item stays known).
@@ -83,7 +90,7 @@ fm() { # model, base, source, further arguments
 	local s
 	s=$(date +%s)
 	q -c "SET recsys.threads = 2" -c "SELECT 1 FROM recsys.train_fm('$3', '$2', model => '$1', factors => ${RECSYS_FM_FACTORS:-64},
-		epochs => ${RECSYS_FM_EPOCHS:-10}, item_features => '$items', user_features => '$users' $4)" >/dev/null
+		epochs => ${RECSYS_FM_EPOCHS:-10}, item_features => '$items', user_features => '$users' $4 ${RECSYS_FM_ARGS:-})" >/dev/null
 	fit=$(($(date +%s) - s))
 }
 weights() { # model, label
@@ -97,7 +104,7 @@ weights() { # model, label
 }
 base vb $train
 echo "base EASE + features: NDCG@10 $(ndcg vb)"
-for v in ${RECSYS_FM_VARIANTS:-ref pool pool05 inpool rec}; do
+for v in ${RECSYS_FM_VARIANTS:-ref pool pool05 inpool rec bf bf05 bf1 bfctx}; do
 	case $v in
 	ref)
 		fm f_ref vb $train ""
@@ -105,9 +112,11 @@ for v in ${RECSYS_FM_VARIANTS:-ref pool pool05 inpool rec}; do
 	rec)
 		fm f_rec vb $train ", time_col => 'ts', half_life => '1 day', context => false"
 		weights f_rec "rec: uniform negatives, half_life 1 day";;
-	pool | pool05 | inpool)
-		share=1 source=$train
+	pool | pool05 | inpool | bf | bf05 | bf1 | bfctx)
+		share=1 source=$train extra="" ctx=false
 		[ $v = pool05 ] && share=0.5
+		case $v in bf) share=0;; bf05) share=0.5;; bfctx) share=0.5 ctx=true;; esac
+		case $v in bf*) extra=", base_features => true";; esac
 		base ve ${t}_early
 		if [ $v = inpool ]; then
 			source=${t}_inpool
@@ -126,8 +135,8 @@ ANALYZE $source;
 SQL
 			echo "# inpool positives: $(q -c "SELECT (SELECT count(*) FROM $source WHERE user_id <> -1) - (SELECT count(*) FROM ${t}_early)")"
 		fi
-		fm f_$v ve $source ", time_col => 'ts', half_life => '1 day', context => false, hard_negatives => $share"
+		fm f_$v ve $source ", time_col => 'ts', half_life => '1 day', context => $ctx, hard_negatives => $share $extra"
 		base ve $train	# the re-ranker now serves over the base trained on everything
-		weights f_$v "$v: negatives from the earlier base's top 100 (share $share), positives the last invoice";;
+		weights f_$v "$v: negatives from the earlier base's top 100 (share $share), positives the last invoice${extra:+, base features}${ctx/false/}";;
 	esac
 done

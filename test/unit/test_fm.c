@@ -69,64 +69,84 @@ tiny_case(FmCase *c)
 	c->d.seen_item = c->seen_item;
 }
 
-UNIT_TEST(fm_step_follows_gradient)
+enum
 {
-	static FmCase c;
-	enum
-	{
-		K = 4
-	};
-	float		w[8],
-				v[8 * K],
-				w0[8],
-				v0[8 * K],
-				w1[8],
-				v1[8 * K];
-	RsFmParams	p = {8, K, w, v};
+	GK = 4,						/* factors of the gradient checks */
+	GF = 16						/* features at most in them */
+};
+
+/*
+ * One SGD step from parameters drawn from a seed (w0, v0 kept) on the
+ * tiny case with nf features: every parameter (in w1, v1 after) moved by
+ * lr * g * d x / d theta, numerically.  Returns how many parameters have
+ * a gradient worth the name.
+ */
+static int
+step_follows_gradient(FmCase *c, int nf, float *w, float *v, float *w0, float *v0, float *w1,
+					  float *v1, double *loss)
+{
+	RsFmParams	p = {nf, GK, w, v};
 	RsFmSettings s = {1e-4f, 0.0f, 7, 1};
-	float	   *ws = malloc(sizeof(float) * rs_fm_workspace_floats(K));
+	float	   *ws = malloc(sizeof(float) * rs_fm_workspace_floats(GK));
 	int64_t		order[1];
-	double		loss;
 	double		x,
 				g;
 	int			checked = 0;
 
-	tiny_case(&c);
-	rs_fm_init(&p, 11, 0.5f, 0, 8);
-	for (int a = 0; a < 8; a++)
+	rs_fm_init(&p, 11, 0.5f, 0, nf);
+	for (int a = 0; a < nf; a++)
 		w[a] = 0.1f * (a - 3);
-	memcpy(w0, w, sizeof(w));
-	memcpy(v0, v, sizeof(v));
-	x = rs_fm_pair_score(&p, &c.d, 0, 1);
+	memcpy(w0, w, sizeof(float) * nf);
+	memcpy(v0, v, sizeof(float) * nf * GK);
+	x = rs_fm_pair_score(&p, &c->d, 0, 1);
 	g = 1.0 / (1.0 + exp(x));
-	UNIT_CHECK(rs_fm_epoch(&c.d, &p, &s, 0, ws, order, NULL, NULL, &loss) == RS_FM_OK);
-	UNIT_CHECK_NEAR(loss, log1p(exp(-x)), 1e-5);
-	memcpy(w1, w, sizeof(w));
-	memcpy(v1, v, sizeof(v));
+	UNIT_CHECK(rs_fm_epoch(&c->d, &p, &s, 0, ws, order, NULL, NULL, loss) == RS_FM_OK);
+	UNIT_CHECK_NEAR(*loss, log1p(exp(-x)), 1e-5);
+	memcpy(w1, w, sizeof(float) * nf);
+	memcpy(v1, v, sizeof(float) * nf * GK);
 
-	/* every parameter moved by lr * g * d x / d theta, numerically */
-	for (int a = 0; a < 8 * (K + 1); a++)
+	for (int a = 0; a < nf * (GK + 1); a++)
 	{
-		float	   *theta = a < 8 ? &w[a] : &v[a - 8];
-		float		before = a < 8 ? w0[a] : v0[a - 8];
-		float		after = a < 8 ? w1[a] : v1[a - 8];
+		float	   *theta = a < nf ? &w[a] : &v[a - nf];
+		float		before = a < nf ? w0[a] : v0[a - nf];
+		float		after = a < nf ? w1[a] : v1[a - nf];
 		double		eps = 1e-2;
 		double		up,
 					down,
 					numeric;
 
-		memcpy(w, w0, sizeof(w));
-		memcpy(v, v0, sizeof(v));
+		memcpy(w, w0, sizeof(float) * nf);
+		memcpy(v, v0, sizeof(float) * nf * GK);
 		*theta = (float) (before + eps);
-		up = rs_fm_pair_score(&p, &c.d, 0, 1);
+		up = rs_fm_pair_score(&p, &c->d, 0, 1);
 		*theta = (float) (before - eps);
-		down = rs_fm_pair_score(&p, &c.d, 0, 1);
+		down = rs_fm_pair_score(&p, &c->d, 0, 1);
 		numeric = g * (up - down) / (2 * eps);
 		UNIT_CHECK_NEAR((after - before) / s.learning_rate, numeric, 2e-3 + 1e-2 * fabs(numeric));
 		checked += fabs(numeric) > 1e-3;
 	}
+	free(ws);
+	return checked;
+}
+
+UNIT_TEST(fm_step_follows_gradient)
+{
+	static FmCase c;
+	float		w[8],
+				v[8 * GK],
+				w0[8],
+				v0[8 * GK],
+				w1[8],
+				v1[8 * GK];
+	RsFmParams	p = {8, GK, w, v};
+	RsFmSettings s = {1e-4f, 0.0f, 7, 1};
+	float	   *ws = malloc(sizeof(float) * rs_fm_workspace_floats(GK));
+	int64_t		order[1];
+	double		loss;
+
+	tiny_case(&c);
 	/* the user's and context's factors, every item feature's: most have a gradient */
-	UNIT_CHECK(checked >= 20);
+	UNIT_CHECK(step_follows_gradient(&c, 8, w, v, w0, v0, w1, v1, &loss) >= 20);
 
 	/* an example's weight scales its step, not the mean loss of one pair */
 	{
@@ -137,7 +157,7 @@ UNIT_TEST(fm_step_follows_gradient)
 		memcpy(v, v0, sizeof(v));
 		c.d.example_weight = &weight;
 		UNIT_CHECK(rs_fm_epoch(&c.d, &p, &s, 0, ws, order, NULL, NULL, &loss3) == RS_FM_OK);
-		for (int a = 0; a < 8 * (K + 1); a++)
+		for (int a = 0; a < 8 * (GK + 1); a++)
 		{
 			double		step = a < 8 ? w1[a] - w0[a] : v1[a - 8] - v0[a - 8];
 
@@ -146,6 +166,56 @@ UNIT_TEST(fm_step_follows_gradient)
 		UNIT_CHECK_NEAR(loss3, loss, 1e-6);
 	}
 	free(ws);
+}
+
+/*
+ * The base features (rank band, standardised score) of a pair join the
+ * item's features: the negative (item 1) is the base's first with score
+ * 0.8 (band 0, features 8 and 15), the positive (item 0) is not in the
+ * pool (band 6, feature 14); the step follows the gradient of every
+ * parameter, theirs included.
+ */
+UNIT_TEST(fm_base_features_follow_gradient)
+{
+	static FmCase c;
+	static const int64_t hard_indptr[2] = {0, 1};
+	static const int32_t hard_item[1] = {1};
+	static const float hard_score[1] = {0.8f};
+	int32_t		xf[2];
+	float		xv[2];
+	float		w[GF],
+				v[GF * GK],
+				w0[GF],
+				v0[GF * GK],
+				w1[GF],
+				v1[GF * GK];
+	double		loss;
+
+	tiny_case(&c);
+	c.d.n_features = GF;
+	c.d.hard_indptr = hard_indptr;
+	c.d.hard_item = hard_item;
+	c.d.hard_score = hard_score;
+	c.d.base_feature = 8;
+	UNIT_CHECK(rs_fm_base_features(&c.d, 0, 1, xf, xv) == 2);
+	UNIT_CHECK(xf[0] == 8 && xv[0] == 1 && xf[1] == 8 + RS_FM_RANK_BANDS && xv[1] == 0.8f);
+	UNIT_CHECK(rs_fm_base_features(&c.d, 0, 0, xf, xv) == 1);
+	UNIT_CHECK(xf[0] == 8 + RS_FM_RANK_BANDS - 1 && xv[0] == 1);
+	UNIT_CHECK(step_follows_gradient(&c, GF, w, v, w0, v0, w1, v1, &loss) >= 30);
+	/* the three base features moved (w and every factor), the unused bands did not */
+	for (int a = 8; a < GF; a++)
+	{
+		int			used = a == 8 || a == 14 || a == 15;
+
+		UNIT_CHECK((w1[a] != w0[a]) == used);
+		for (int f = 0; f < GK; f++)
+			UNIT_CHECK((v1[a * GK + f] != v0[a * GK + f]) == used);
+	}
+	/* the bands: 1, 2-3, 4-10, 11-25, 26-50, below, outside */
+	UNIT_CHECK(rs_fm_rank_band(0) == 0 && rs_fm_rank_band(1) == 1 && rs_fm_rank_band(2) == 1);
+	UNIT_CHECK(rs_fm_rank_band(3) == 2 && rs_fm_rank_band(9) == 2 && rs_fm_rank_band(10) == 3);
+	UNIT_CHECK(rs_fm_rank_band(24) == 3 && rs_fm_rank_band(25) == 4 && rs_fm_rank_band(49) == 4);
+	UNIT_CHECK(rs_fm_rank_band(50) == 5 && rs_fm_rank_band(5000) == 5 && rs_fm_rank_band(-1) == 6);
 }
 
 /*
@@ -301,3 +371,126 @@ UNIT_TEST(fm_feature_decides_order)
 	UNIT_CHECK(w[RI + RU] > w[RI + RU + 1]);
 }
 
+
+/*
+ * A case decided by the base alone: users take 3 random items (ids say
+ * nothing), and the base's pool for each lists the user's 3 items first
+ * (ranks 1-3) and 5 others after (4-8), scores falling.  Trained with
+ * the base features, the FM puts ranks 1-3 above 4-8 for users it has
+ * never seen (zero vector) over pools of any items: it learned to trust
+ * the base's top.
+ */
+UNIT_TEST(fm_base_rank_decides_order)
+{
+	static FmCase c;
+	enum
+	{
+		K = 4, POOL = 8, F = RI + RU + RS_FM_BASE_FEATURES
+	};
+	static int64_t hard_indptr[RU + 1];
+	static int32_t hard_item[RU * POOL];
+	static float hard_score[RU * POOL];
+	static float w[F],
+				v[F * K],
+				terms[RI * (K + 1)];
+	RsFmParams	p = {F, K, w, v};
+	int			wrong = 0;
+
+	good_bad_case(&c);
+	/* ids only: the good/bad feature goes */
+	for (int i = 0; i < RI; i++)
+	{
+		c.item_indptr[i + 1] = i + 1;
+		c.item_feature[i] = i;
+		c.item_value[i] = 1;
+	}
+	/* the users take random items; the base knows them */
+	for (int u = 0; u < RU; u++)
+	{
+		int			n = 0;
+
+		for (int t = 0; t < 3; t++)
+		{
+			int32_t		pick;
+			int			dup;
+
+			do
+			{
+				pick = (int32_t) (rs_rng_u64(7, (uint64_t) (u * 1000 + n++)) % RI);
+				dup = 0;
+				for (int o = 0; o < t; o++)
+					dup |= hard_item[u * POOL + o] == pick;
+			} while (dup);
+			hard_item[u * POOL + t] = pick;
+		}
+		for (int r = 3; r < POOL; r++)
+		{
+			int32_t		other;
+			int			dup;
+
+			do
+			{
+				other = (int32_t) (rs_rng_u64(8, (uint64_t) (u * 1000 + n++)) % RI);
+				dup = 0;
+				for (int o = 0; o < r; o++)
+					dup |= hard_item[u * POOL + o] == other;
+			} while (dup);
+			hard_item[u * POOL + r] = other;
+		}
+		for (int r = 0; r < POOL; r++)
+			hard_score[u * POOL + r] = (float) (POOL - r);
+		rs_fm_standardize(hard_score + u * POOL, POOL);
+		hard_indptr[u + 1] = (u + 1) * POOL;
+		/* examples and seen lists: the picks, ascending */
+		for (int t = 0; t < 3; t++)
+		{
+			int32_t		x = hard_item[u * POOL + t];
+			int			below = 0;
+
+			for (int o = 0; o < 3; o++)
+				below += hard_item[u * POOL + o] < x;
+			c.ex_user[3 * u + below] = u;
+			c.ex_item[3 * u + below] = x;
+			c.seen_item[3 * u + below] = x;
+		}
+	}
+	c.d.n_features = F;
+	c.d.hard_indptr = hard_indptr;
+	c.d.hard_item = hard_item;
+	c.d.hard_score = hard_score;
+	c.d.base_feature = RI + RU;
+	train(&c, K, 60, 2, w, v);
+	rs_fm_item_terms(&p, &c.d.items, 0, c.d.items.n_rows, terms);
+
+	/* unseen users, pools of random items: the base's top 3 first */
+	for (int trial = 0; trial < 40; trial++)
+	{
+		float		z[POOL];
+		float		worst_top = INFINITY;
+		float		best_rest = -INFINITY;
+
+		for (int r = 0; r < POOL; r++)
+			z[r] = (float) (POOL - r);
+		rs_fm_standardize(z, POOL);
+		for (int r = 0; r < POOL; r++)
+		{
+			int32_t		i = (int32_t) (rs_rng_u64(9, (uint64_t) (trial * POOL + r)) % RI);
+			const float *q = terms + i * (K + 1);
+			int32_t		band = RI + RU + rs_fm_rank_band(r);
+			int32_t		sc = RI + RU + RS_FM_RANK_BANDS;
+			double		s = q[0] + w[band] + w[sc] * z[r];
+
+			/* <Q_i, V> + the pair of the two base features (the user is zero) */
+			for (int f = 0; f < K; f++)
+				s += q[1 + f] * (v[band * K + f] + z[r] * v[sc * K + f]) +
+					z[r] * v[band * K + f] * v[sc * K + f];
+			if (r < 3 && s < worst_top)
+				worst_top = (float) s;
+			if (r >= 3 && s > best_rest)
+				best_rest = (float) s;
+		}
+		wrong += worst_top <= best_rest;
+	}
+	UNIT_CHECK(wrong == 0);
+	UNIT_CHECK(w[RI + RU] > w[RI + RU + 2] && w[RI + RU + 1] > w[RI + RU + 2]);
+}
