@@ -8,26 +8,29 @@
 -------------------------------------------------------------------------------
 
 -- internal: a search query's matches in a catalog (GIN), with BM25 over
--- terms and the lexemes prefixes complete, and the model's user count of
--- each; the best recsys.search_max_matches by both when more match (but
+-- terms and the lexemes prefixes complete, the model's user count of
+-- each and where the query's words end in its text (the last position of
+-- one over the text's last position); the best recsys.search_max_matches by both when more match (but
 -- at least min_matches: search's k, plus the user's purchases when it
 -- leaves them out)
 CREATE FUNCTION recsys._search_matches(
 	catalog text, tsq tsquery, terms text[], prefixes text[], n_items bigint,
 	avg_length double precision, candidates bigint[], also bigint[], model text,
 	min_matches integer,
-	OUT ids bigint[], OUT bm25 double precision[], OUT n_users integer[])
+	OUT ids bigint[], OUT bm25 double precision[], OUT n_users integer[], OUT positions real[])
 AS 'MODULE_PATHNAME', 'recsys_search_matches'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._search_matches(text, tsquery, text[], text[], bigint, double precision, bigint[], bigint[], text, integer) IS
-	'internal: a search query''s matches with their BM25 and popularity';
+	'internal: a search query''s matches with their BM25, popularity and position';
 
 -- internal: the candidates of a query with their features, raw and
 -- normalised to [0, 1] over the candidates (min-max; 0 when all are
 -- equal).  Text: BM25 (k1 1.2, b 0.75) over the catalog's lexemes;
 -- personal: the model's score through recommend (any kind), only when the
 -- model knows the user; popularity: ln(1 + the model's users of the item);
--- bought: the user has the item in the model's source.  Items in also
+-- bought: the user has the item in the model's source; position: where
+-- the query's words end in the item's text (1: they end it, as a product
+-- title's head noun does).  Items in also
 -- (hybrid search's nearest embeddings) are candidates whatever their text.
 -- top_k (search's k): the cap recsys.search_max_matches keeps at least top_k matches
 -- (and the user's purchases besides, when exclude_purchased drops them).
@@ -37,7 +40,7 @@ CREATE FUNCTION recsys._search_features(
 	candidates bigint[] DEFAULT NULL, exclude_purchased boolean DEFAULT false,
 	also bigint[] DEFAULT NULL, top_k integer DEFAULT NULL)
 RETURNS TABLE (item_id bigint, text_score real, personal_score real, popularity_score real,
-			   bought boolean, text_n real, personal_n real, popularity_n real)
+			   bought boolean, text_n real, personal_n real, popularity_n real, position_n real)
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 -- (a query of thousands of matches is estimated dear enough for JIT, whose
@@ -58,6 +61,7 @@ DECLARE
 	ids bigint[];
 	bm25s double precision[];
 	users integer[];
+	ends real[];
 	known bigint[] := '{}';
 	personal_ids bigint[] := '{}';
 	personal_scores real[] := '{}';
@@ -144,7 +148,7 @@ BEGIN
 		min_matches := least(top_k::bigint + coalesce(cardinality(recsys._seen_items(user_id, model)), 0),
 							 2147483647);
 	END IF;
-	SELECT m.ids, m.bm25, m.n_users INTO ids, bm25s, users
+	SELECT m.ids, m.bm25, m.n_users, m.positions INTO ids, bm25s, users, ends
 	FROM recsys._search_matches(cat.name, tsq, terms, prefixes, cat.n_items, cat.avg_length,
 								candidates, CASE WHEN cardinality(also) > 0 THEN also END,
 								model, min_matches) m;
@@ -173,21 +177,24 @@ BEGIN
 		SELECT c.item_id, c.bm25::real AS text_score, p.score AS personal_score,
 			   c.n_users::real AS popularity_score,
 			   (cardinality(personal_ids) > 0 AND c.item_id = ANY (seen)) AS bought,
-			   c.bm25 AS x_text, p.score AS x_personal, ln(1 + c.n_users) AS x_pop
-		FROM unnest(ids, bm25s, users) c(item_id, bm25, n_users)
+			   c.bm25 AS x_text, p.score AS x_personal, ln(1 + c.n_users) AS x_pop,
+			   c.position AS x_position
+		FROM unnest(ids, bm25s, users, ends) c(item_id, bm25, n_users, position)
 		LEFT JOIN unnest(personal_ids, personal_scores) p(item_id, score) ON p.item_id = c.item_id
 	), m AS (
 		-- the ranges of the features over the matches (an item the model
 		-- does not score counts as its lowest score)
 		SELECT min(f.x_text) AS text_lo, max(f.x_text) AS text_hi,
 			   min(f.x_personal) AS personal_lo, max(f.x_personal) AS personal_hi,
-			   min(f.x_pop) AS pop_lo, max(f.x_pop) AS pop_hi
+			   min(f.x_pop) AS pop_lo, max(f.x_pop) AS pop_hi,
+			   min(f.x_position) AS position_lo, max(f.x_position) AS position_hi
 		FROM f
 	)
 	SELECT f.item_id, f.text_score, f.personal_score, f.popularity_score, f.bought,
 		   coalesce((f.x_text - m.text_lo) / nullif(m.text_hi - m.text_lo, 0), 0)::real,
 		   coalesce((coalesce(f.x_personal, m.personal_lo) - m.personal_lo) / nullif(m.personal_hi - m.personal_lo, 0), 0)::real,
-		   coalesce((f.x_pop - m.pop_lo) / nullif(m.pop_hi - m.pop_lo, 0), 0)::real
+		   coalesce((f.x_pop - m.pop_lo) / nullif(m.pop_hi - m.pop_lo, 0), 0)::real,
+		   coalesce((f.x_position - m.position_lo) / nullif(m.position_hi - m.position_lo, 0), 0)::real
 	FROM f, m
 	WHERE NOT (exclude_purchased AND f.bought);
 END
@@ -245,19 +252,34 @@ BEGIN
 											  coalesce(nearest, '{}'), k)
 	), w AS (
 		SELECT coalesce((x ->> 'text')::real, 0) AS text, coalesce((x ->> 'personal')::real, 0) AS personal,
-			   coalesce((x ->> 'popularity')::real, 0) AS popularity, coalesce((x ->> 'bought')::real, 0) AS bought
+			   coalesce((x ->> 'popularity')::real, 0) AS popularity, coalesce((x ->> 'bought')::real, 0) AS bought,
+			   coalesce((x ->> 'position')::real, 0) AS position,
+			   (x ->> 'embedding')::real AS embedding
 		FROM (SELECT weights -> CASE WHEN EXISTS (SELECT FROM f WHERE f.personal_score IS NOT NULL)
 									 THEN 'personal' ELSE 'anonymous' END AS x) s
 	), ranked AS (
 		SELECT f.item_id, f.text_score, f.personal_score, f.popularity_score,
 			   (w.text * f.text_n + w.personal * f.personal_n + w.popularity * f.popularity_n
-				+ w.bought * f.bought::integer)::real AS learned
+				+ w.bought * f.bought::integer + w.position * f.position_n)::real AS learned,
+			   w.embedding,
+			   -- the cosine similarity to the query's embedding, for a learned fusion
+			   CASE WHEN nearest IS NOT NULL AND w.embedding IS NOT NULL
+					THEN (SELECT recsys._embedding_similarity(d.embedding, query_embedding)
+						  FROM recsys.catalog_docs d
+						  WHERE d.catalog = search.catalog AND d.item_id = f.item_id) END AS sim
 		FROM f, w
 	), fused AS (
-		-- reciprocal rank fusion (k = 60) of the learned ranking and the
-		-- embedding's, when there is one; tied learned scores share their
-		-- rank, so the item ids' order does not count as relevance
+		-- with an embedding weight (tune_search learned it), the learned
+		-- score plus it times the similarity, min-max normalised over the
+		-- candidates (0 without an embedding); else reciprocal rank fusion
+		-- (k = 60) of the learned ranking and the embedding's, when there
+		-- is one; tied learned scores share their rank, so the item ids'
+		-- order does not count as relevance
 		SELECT r.*, CASE WHEN nearest IS NULL THEN r.learned
+						 WHEN r.embedding IS NOT NULL
+						 THEN (r.learned + r.embedding
+							   * coalesce((r.sim - min(r.sim) OVER ())
+										  / nullif(max(r.sim) OVER () - min(r.sim) OVER (), 0), 0)::real)::real
 						 ELSE (1.0 / (60 + rank() OVER (ORDER BY r.learned DESC))
 							   + coalesce(1.0 / (60 + array_position(nearest, r.item_id)), 0))::real END AS fused
 		FROM ranked r
@@ -490,6 +512,231 @@ END
 $$;
 COMMENT ON FUNCTION recsys.drop_catalog(text, boolean) IS
 	'drop a search catalog and its index (the product table stays)';
+
+-- tune_search learns a weight for the position of the query's words too,
+-- and can switch features off (its trailing argument features); its
+-- objective and ascent take the pairs' feature differences as one array
+-- (without temporary tables: a role without TEMPORARY on the database
+-- tunes too; moved here from "Fixes", which made that change first)
+DROP FUNCTION recsys.tune_search(text, regclass, text, name, name, name);
+DROP FUNCTION recsys._search_ndcg(real[], bigint, bigint);
+DROP FUNCTION recsys._search_ascent(real[], integer[], real[], bigint, bigint);
+-- internal: NDCG@10 of tune_search's rows under weights w (one per
+-- feature: text, personal, popularity, bought, position, embedding), from the
+-- feature differences of every competing candidate with the relevant
+-- item (p_row, p_before: one element per pair; p_diff: cardinality(w)
+-- differences per pair, pair after pair); ties go to the smaller
+-- item_id, as in search.  Arrays, not a temporary table: a role without
+-- TEMPORARY on the database tunes too; a loop in C (src/tune_search.c),
+-- evaluated a few hundred times per tune_search.
+CREATE FUNCTION recsys._search_ndcg(w real[], p_row bigint[], p_diff real[], p_before boolean[],
+									n_alone bigint, n_rows bigint)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'recsys_search_ndcg'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys._search_ndcg(real[], bigint[], real[], boolean[], bigint, bigint) IS
+	'internal: tune_search''s objective';
+
+-- internal: tune_search's coordinate ascent from weights w over the
+-- coordinates coords, each tried at every grid value in turn; a change is
+-- kept only when it raises NDCG@10 (ties keep the earlier weights)
+CREATE FUNCTION recsys._search_ascent(w real[], coords integer[], grid real[], p_row bigint[], p_diff real[],
+									  p_before boolean[], n_alone bigint, n_rows bigint)
+RETURNS real[]
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	best double precision := recsys._search_ndcg(w, p_row, p_diff, p_before, n_alone, n_rows);
+	value double precision;
+	trial real[];
+	c integer;
+	g real;
+	changed boolean;
+BEGIN
+	FOR pass IN 1..4 LOOP
+		changed := false;
+		FOREACH c IN ARRAY coords LOOP
+			FOREACH g IN ARRAY grid LOOP
+				CONTINUE WHEN g = w[c];
+				trial := w;
+				trial[c] := g;
+				value := recsys._search_ndcg(trial, p_row, p_diff, p_before, n_alone, n_rows);
+				IF value > best + 1e-9 THEN
+					best := value;
+					w := trial;
+					changed := true;
+				END IF;
+			END LOOP;
+		END LOOP;
+		EXIT WHEN NOT changed;
+	END LOOP;
+	RETURN w;
+END
+$$;
+COMMENT ON FUNCTION recsys._search_ascent(real[], integer[], real[], bigint[], real[], boolean[], bigint, bigint) IS
+	'internal: tune_search''s coordinate ascent';
+
+CREATE FUNCTION recsys.tune_search(
+	catalog text,
+	source regclass,
+	model text DEFAULT 'default',
+	user_col name DEFAULT 'user_id',
+	query_col name DEFAULT 'query',
+	item_col name DEFAULT 'item_id',
+	features text[] DEFAULT NULL,
+	embedding_col name DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cat recsys.catalogs;
+	grid real[] := '{-10,-3,-1,-0.3,-0.1,0,0.03,0.1,0.3,1,3,10}';
+	-- search's features, in the order of the weight vectors; the
+	-- anonymous ranker has those that need no user; embedding (hybrid
+	-- search's similarity to the query's embedding) only with embedding_col
+	names text[] := '{text,personal,popularity,bought,position,embedding}';
+	anonymous_names text[] := '{text,popularity,position,embedding}';
+	query_embedding text := 'NULL::real[]';
+	used text[];
+	unknown text;
+	n_rows bigint;
+	n_alone bigint;
+	-- the pairs (a row, a competing candidate) as arrays
+	p_row bigint[];
+	p_diff real[];
+	p_before boolean[];
+	personal_w real[];
+	personal_value double precision;
+	anonymous_w real[];
+	anonymous_value double precision;
+	result jsonb;
+BEGIN
+	IF source IS NULL OR model IS NULL OR user_col IS NULL OR query_col IS NULL OR item_col IS NULL THEN
+		RAISE EXCEPTION 'source, model, user_col, query_col and item_col must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- the features learned (the others keep weight 0: switched off)
+	used := coalesce(features, CASE WHEN embedding_col IS NULL THEN names[1:5] ELSE names END);
+	SELECT f INTO unknown FROM unnest(used) f WHERE f IS NULL OR NOT f = ANY (names) LIMIT 1;
+	IF FOUND OR cardinality(used) = 0 THEN
+		RAISE EXCEPTION 'features must name one or more of text, personal, popularity, bought, position, embedding, not %',
+			coalesce(quote_literal(unknown), CASE WHEN cardinality(used) = 0 THEN 'none' ELSE 'NULL' END)
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass features => NULL to learn them all.';
+	END IF;
+	IF embedding_col IS NULL AND 'embedding' = ANY (used) THEN
+		RAISE EXCEPTION 'features names embedding but embedding_col is NULL'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass embedding_col, the source''s column of the queries'' embeddings.';
+	END IF;
+	cat := recsys._lock_catalog(catalog, 'tune');
+	IF embedding_col IS NOT NULL THEN
+		IF NOT EXISTS (SELECT FROM recsys.catalog_docs d WHERE d.catalog = cat.name AND d.embedding IS NOT NULL) THEN
+			RAISE EXCEPTION 'catalog "%" has no embeddings', cat.name
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Index it with embedding_col, or tune without embedding_col.';
+		END IF;
+		query_embedding := format('(%I)::real[]', embedding_col);
+	END IF;
+	-- one statement, its steps in CTEs (no temporary table: a role without
+	-- TEMPORARY on the database tunes too): the searches' rows; every
+	-- candidate of every distinct (user, query), with its features; each
+	-- row ranks its item among the candidates of its (user, query), the
+	-- items of the pair's other rows left out ("filtered": a shopper who
+	-- bought two of them is not wrong to see either first); rows whose
+	-- item is the only candidate left rank it first (n_alone).  A search
+	-- is a (user, query, query embedding); with embeddings, the 100
+	-- products nearest the query's are candidates too (as in search, k 10)
+	-- and the embedding feature is the cosine similarity, min-max
+	-- normalised over the search's candidates (0 without an embedding)
+	EXECUTE format('WITH r AS MATERIALIZED ('
+				   '  SELECT row_number() OVER (ORDER BY s.u, s.q, s.e, s.i) AS row_id, '
+				   '         dense_rank() OVER (ORDER BY s.u, s.q, s.e) AS search_id, '
+				   '         s.u AS user_id, s.q AS query, s.e, s.i AS item_id '
+				   '  FROM (SELECT DISTINCT (%I)::bigint AS u, (%I)::text AS q, %s AS e, (%I)::bigint AS i FROM %s) s '
+				   '  WHERE s.u IS NOT NULL AND s.i IS NOT NULL AND btrim(s.q) <> '''' AND length(s.q) <= 1000), '
+				   'raw AS MATERIALIZED ('
+				   '  SELECT q.search_id, f.item_id, f.text_n, f.personal_n, f.popularity_n, '
+				   '         f.bought::integer::real AS bought, f.position_n, '
+				   '         (SELECT recsys._embedding_similarity(d.embedding, q.e) FROM recsys.catalog_docs d '
+				   '          WHERE q.e IS NOT NULL AND d.catalog = $2 AND d.item_id = f.item_id) AS sim '
+				   '  FROM (SELECT DISTINCT r.search_id, r.user_id, r.query, r.e FROM r) q, '
+				   '       LATERAL (SELECT array_agg(v.item_id ORDER BY v.sim DESC, v.item_id) AS ids '
+				   '                FROM (SELECT d.item_id, recsys._embedding_similarity(d.embedding, q.e) AS sim '
+				   '                      FROM recsys.catalog_docs d '
+				   '                      WHERE q.e IS NOT NULL AND d.catalog = $2 AND d.embedding IS NOT NULL '
+				   '                      ORDER BY 2 DESC, 1 LIMIT 100) v) n, '
+				   '       LATERAL recsys._search_features(q.query, q.user_id, $1, $2, NULL, false, n.ids) f), '
+				   'feats AS MATERIALIZED ('
+				   '  SELECT x.*, coalesce((x.sim - min(x.sim) OVER w) '
+				   '                       / nullif(max(x.sim) OVER w - min(x.sim) OVER w, 0), 0)::real AS embedding_n '
+				   '  FROM raw x WINDOW w AS (PARTITION BY x.search_id)), '
+				   'pairs AS MATERIALIZED ('
+				   '  SELECT r.row_id, ARRAY[j.text_n - i.text_n, j.personal_n - i.personal_n, '
+				   '         j.popularity_n - i.popularity_n, j.bought - i.bought, j.position_n - i.position_n, '
+				   '         j.embedding_n - i.embedding_n] AS diff, '
+				   '         j.item_id < i.item_id AS before '
+				   '  FROM r '
+				   '  JOIN feats i ON i.search_id = r.search_id AND i.item_id = r.item_id '
+				   '  JOIN feats j ON j.search_id = r.search_id AND j.item_id <> r.item_id '
+				   '  WHERE NOT EXISTS (SELECT FROM r o WHERE o.search_id = r.search_id AND o.item_id = j.item_id)) '
+				   'SELECT (SELECT count(*) FROM r), '
+				   '       (SELECT count(*) FROM r '
+				   '        JOIN feats i ON i.search_id = r.search_id AND i.item_id = r.item_id '
+				   '        WHERE NOT EXISTS (SELECT FROM pairs p WHERE p.row_id = r.row_id)), '
+				   '       p.* '
+				   'FROM (SELECT array_agg(row_id), array_agg(diff), array_agg(before) FROM pairs) p',
+				   user_col, query_col, query_embedding, item_col, source)
+		INTO n_rows, n_alone, p_row, p_diff, p_before
+		USING model, cat.name;
+	IF n_rows = 0 THEN
+		RAISE EXCEPTION 'source % has no row with a user, a query and an item', source
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass a table of searches and the items bought after them.';
+	END IF;
+
+	-- coordinate ascent on NDCG@10 (Metzler and Croft's linear ranker):
+	-- one weight at a time over a grid, the others fixed, until no change;
+	-- from text 0.1, personal 1, popularity 1 (those used), the rest 0
+	personal_w := ARRAY(SELECT CASE WHEN n = ANY (used) THEN s ELSE 0 END
+						FROM unnest(names, '{0.1,1,1,0,0,0}'::real[]) u(n, s));
+	personal_w := recsys._search_ascent(personal_w,
+										ARRAY(SELECT o::integer FROM unnest(names) WITH ORDINALITY u(n, o)
+											  WHERE n = ANY (used)),
+										grid, p_row, p_diff, p_before, n_alone, n_rows);
+	personal_value := recsys._search_ndcg(personal_w, p_row, p_diff, p_before, n_alone, n_rows);
+	anonymous_w := ARRAY(SELECT CASE WHEN n = ANY (used) AND n = ANY (anonymous_names) THEN s ELSE 0 END
+						 FROM unnest(names, '{0.1,0,1,0,0,0}'::real[]) u(n, s));
+	anonymous_w := recsys._search_ascent(anonymous_w,
+										 ARRAY(SELECT o::integer FROM unnest(names) WITH ORDINALITY u(n, o)
+											   WHERE n = ANY (used) AND n = ANY (anonymous_names)),
+										 grid, p_row, p_diff, p_before, n_alone, n_rows);
+	anonymous_value := recsys._search_ndcg(anonymous_w, p_row, p_diff, p_before, n_alone, n_rows);
+
+	-- (an embedding weight only when learned: without one, search fuses
+	-- the embedding's ranking by reciprocal rank)
+	result := jsonb_build_object(
+		'personal', jsonb_build_object('text', personal_w[1], 'personal', personal_w[2],
+									   'popularity', personal_w[3], 'bought', personal_w[4],
+									   'position', personal_w[5])
+					|| CASE WHEN embedding_col IS NOT NULL
+							THEN jsonb_build_object('embedding', personal_w[6]) ELSE '{}' END,
+		'anonymous', jsonb_build_object('text', anonymous_w[1], 'popularity', anonymous_w[3],
+										'position', anonymous_w[5])
+					 || CASE WHEN embedding_col IS NOT NULL
+							 THEN jsonb_build_object('embedding', anonymous_w[6]) ELSE '{}' END,
+		'tuned', jsonb_build_object('model', model, 'source', source::text, 'rows', n_rows,
+									'features', to_jsonb(used),
+									'ndcg@10', round(personal_value::numeric, 4),
+									'ndcg@10 anonymous', round(anonymous_value::numeric, 4)));
+	UPDATE recsys.catalogs c SET weights = result WHERE c.name = cat.name;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION recsys.tune_search(text, regclass, text, name, name, name, text[], name) IS
+	'learn search''s weights (text, personal score, popularity, bought before, position of the query''s words, embedding similarity) from searches and the items bought after them';
 
 -------------------------------------------------------------------------------
 -- Item features and cold items
@@ -1593,160 +1840,3 @@ COMMENT ON FUNCTION recsys.train_auto(regclass, text, interval, text, text, regc
 -- Fixes
 -------------------------------------------------------------------------------
 
--- tune_search without temporary tables (a role without TEMPORARY on the
--- database tunes too): its objective and ascent take the pairs as arrays
-DROP FUNCTION recsys._search_ndcg(real[], bigint, bigint);
-DROP FUNCTION recsys._search_ascent(real[], integer[], real[], bigint, bigint);
--- internal: NDCG@10 of tune_search's rows under weights w (text, personal,
--- popularity, bought), from the feature differences of every competing
--- candidate with the relevant item (p_row, p_dt, p_dp, p_dpop, p_db,
--- p_before: parallel arrays, one element per pair); ties go to the
--- smaller item_id, as in search.  Arrays, not a temporary table: a role
--- without TEMPORARY on the database tunes too; a loop in C
--- (src/tune_search.c), evaluated a few hundred times per tune_search.
-CREATE FUNCTION recsys._search_ndcg(w real[], p_row bigint[], p_dt real[], p_dp real[], p_dpop real[],
-									p_db real[], p_before boolean[], n_alone bigint, n_rows bigint)
-RETURNS double precision
-AS 'MODULE_PATHNAME', 'recsys_search_ndcg'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION recsys._search_ndcg(real[], bigint[], real[], real[], real[], real[], boolean[], bigint, bigint) IS
-	'internal: tune_search''s objective';
-
--- internal: tune_search's coordinate ascent from weights w over the
--- coordinates coords, each tried at every grid value in turn; a change is
--- kept only when it raises NDCG@10 (ties keep the earlier weights)
-CREATE FUNCTION recsys._search_ascent(w real[], coords integer[], grid real[], p_row bigint[], p_dt real[],
-									  p_dp real[], p_dpop real[], p_db real[], p_before boolean[],
-									  n_alone bigint, n_rows bigint)
-RETURNS real[]
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	best double precision := recsys._search_ndcg(w, p_row, p_dt, p_dp, p_dpop, p_db, p_before, n_alone, n_rows);
-	value double precision;
-	trial real[];
-	c integer;
-	g real;
-	changed boolean;
-BEGIN
-	FOR pass IN 1..4 LOOP
-		changed := false;
-		FOREACH c IN ARRAY coords LOOP
-			FOREACH g IN ARRAY grid LOOP
-				CONTINUE WHEN g = w[c];
-				trial := w;
-				trial[c] := g;
-				value := recsys._search_ndcg(trial, p_row, p_dt, p_dp, p_dpop, p_db, p_before, n_alone, n_rows);
-				IF value > best + 1e-9 THEN
-					best := value;
-					w := trial;
-					changed := true;
-				END IF;
-			END LOOP;
-		END LOOP;
-		EXIT WHEN NOT changed;
-	END LOOP;
-	RETURN w;
-END
-$$;
-COMMENT ON FUNCTION recsys._search_ascent(real[], integer[], real[], bigint[], real[], real[], real[], real[], boolean[], bigint, bigint) IS
-	'internal: tune_search''s coordinate ascent';
-
-CREATE OR REPLACE FUNCTION recsys.tune_search(
-	catalog text,
-	source regclass,
-	model text DEFAULT 'default',
-	user_col name DEFAULT 'user_id',
-	query_col name DEFAULT 'query',
-	item_col name DEFAULT 'item_id')
-RETURNS jsonb
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	cat recsys.catalogs;
-	grid real[] := '{-10,-3,-1,-0.3,-0.1,0,0.03,0.1,0.3,1,3,10}';
-	n_rows bigint;
-	n_alone bigint;
-	-- the pairs (a row, a competing candidate) as parallel arrays
-	p_row bigint[];
-	p_dt real[];
-	p_dp real[];
-	p_dpop real[];
-	p_db real[];
-	p_before boolean[];
-	personal_w real[];
-	personal_value double precision;
-	anonymous_w real[];
-	anonymous_value double precision;
-	result jsonb;
-BEGIN
-	IF source IS NULL OR model IS NULL OR user_col IS NULL OR query_col IS NULL OR item_col IS NULL THEN
-		RAISE EXCEPTION 'source, model, user_col, query_col and item_col must not be NULL'
-			USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	cat := recsys._lock_catalog(catalog, 'tune');
-	-- one statement, its steps in CTEs (no temporary table: a role without
-	-- TEMPORARY on the database tunes too): the searches' rows; every
-	-- candidate of every distinct (user, query), with its features; each
-	-- row ranks its item among the candidates of its (user, query), the
-	-- items of the pair's other rows left out ("filtered": a shopper who
-	-- bought two of them is not wrong to see either first); rows whose
-	-- item is the only candidate left rank it first (n_alone)
-	EXECUTE format('WITH r AS MATERIALIZED ('
-				   '  SELECT row_number() OVER (ORDER BY s.u, s.q, s.i) AS row_id, s.u AS user_id, s.q AS query, s.i AS item_id '
-				   '  FROM (SELECT DISTINCT (%I)::bigint AS u, (%I)::text AS q, (%I)::bigint AS i FROM %s) s '
-				   '  WHERE s.u IS NOT NULL AND s.i IS NOT NULL AND btrim(s.q) <> '''' AND length(s.q) <= 1000), '
-				   'feats AS MATERIALIZED ('
-				   '  SELECT q.user_id, q.query, f.item_id, f.text_n, f.personal_n, f.popularity_n, '
-				   '         f.bought::integer::real AS bought '
-				   '  FROM (SELECT DISTINCT r.user_id, r.query FROM r) q, '
-				   '       LATERAL recsys._search_features(q.query, q.user_id, $1, $2) f), '
-				   'pairs AS MATERIALIZED ('
-				   '  SELECT r.row_id, j.text_n - i.text_n AS dt, j.personal_n - i.personal_n AS dp, '
-				   '         j.popularity_n - i.popularity_n AS dpop, j.bought - i.bought AS db, '
-				   '         j.item_id < i.item_id AS before '
-				   '  FROM r '
-				   '  JOIN feats i ON i.user_id = r.user_id AND i.query = r.query AND i.item_id = r.item_id '
-				   '  JOIN feats j ON j.user_id = r.user_id AND j.query = r.query AND j.item_id <> r.item_id '
-				   '  WHERE NOT EXISTS (SELECT FROM r o WHERE o.user_id = r.user_id AND o.query = r.query '
-				   '                    AND o.item_id = j.item_id)) '
-				   'SELECT (SELECT count(*) FROM r), '
-				   '       (SELECT count(*) FROM r '
-				   '        JOIN feats i ON i.user_id = r.user_id AND i.query = r.query AND i.item_id = r.item_id '
-				   '        WHERE NOT EXISTS (SELECT FROM pairs p WHERE p.row_id = r.row_id)), '
-				   '       p.* '
-				   'FROM (SELECT array_agg(row_id), array_agg(dt), array_agg(dp), array_agg(dpop), '
-				   '             array_agg(db), array_agg(before) FROM pairs) p',
-				   user_col, query_col, item_col, source)
-		INTO n_rows, n_alone, p_row, p_dt, p_dp, p_dpop, p_db, p_before
-		USING model, cat.name;
-	IF n_rows = 0 THEN
-		RAISE EXCEPTION 'source % has no row with a user, a query and an item', source
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Pass a table of searches and the items bought after them.';
-	END IF;
-
-	-- coordinate ascent on NDCG@10 (Metzler and Croft's linear ranker):
-	-- one weight at a time over a grid, the others fixed, until no change
-	personal_w := recsys._search_ascent('{0.1,1,1,0}', '{1,2,3,4}', grid, p_row, p_dt, p_dp, p_dpop, p_db,
-										p_before, n_alone, n_rows);
-	personal_value := recsys._search_ndcg(personal_w, p_row, p_dt, p_dp, p_dpop, p_db, p_before,
-										  n_alone, n_rows);
-	anonymous_w := recsys._search_ascent('{0.1,0,1,0}', '{1,3}', grid, p_row, p_dt, p_dp, p_dpop, p_db,
-										 p_before, n_alone, n_rows);
-	anonymous_value := recsys._search_ndcg(anonymous_w, p_row, p_dt, p_dp, p_dpop, p_db, p_before,
-										   n_alone, n_rows);
-
-	result := jsonb_build_object(
-		'personal', jsonb_build_object('text', personal_w[1], 'personal', personal_w[2],
-									   'popularity', personal_w[3], 'bought', personal_w[4]),
-		'anonymous', jsonb_build_object('text', anonymous_w[1], 'popularity', anonymous_w[3]),
-		'tuned', jsonb_build_object('model', model, 'source', source::text, 'rows', n_rows,
-									'ndcg@10', round(personal_value::numeric, 4),
-									'ndcg@10 anonymous', round(anonymous_value::numeric, 4)));
-	UPDATE recsys.catalogs c SET weights = result WHERE c.name = cat.name;
-	RETURN result;
-END
-$$;

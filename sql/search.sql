@@ -169,13 +169,18 @@ SELECT recsys.tune_search('default', 'no_searches');
 -- row 1 has one competitor ahead (d = 1) and one behind (d = -1): rank 2;
 -- row 2 one tied competitor with a smaller id: rank 2; one row alone:
 -- (2 / log2(3) + 1) / 3 = 0.753953
-SELECT round(recsys._search_ndcg('{1,0,0,0}', '{1,1,2}', '{1,-1,0}', '{0,0,0}', '{0,0,0}', '{0,0,0}',
+SELECT round(recsys._search_ndcg('{1,0,0,0}', '{1,1,2}', '{{1,0,0,0},{-1,0,0,0},{0,0,0,0}}',
 								 '{f,f,t}', 1, 3)::numeric, 6) AS ndcg;
-SELECT recsys._search_ndcg('{1,0,0}', '{1}', '{1}', '{0}', '{0}', '{0}', '{f}', 0, 1);
-SELECT recsys._search_ndcg('{1,0,0,0}', '{1,2}', '{1}', '{0}', '{0}', '{0}', '{f}', 0, 2);
-SELECT recsys._search_ndcg('{1,0,0,0}', '{1}', '{NULL}', '{0}', '{0}', '{0}', '{f}', 0, 1);
-SELECT recsys._search_ndcg('{1,0,0,0}', '{5}', '{1}', '{0}', '{0}', '{0}', '{f}', 0, 1);
-SELECT recsys._search_ndcg('{1,0,0,0}', '{1}', '{1}', '{0}', '{0}', '{0}', '{f}', 0, 0);
+-- (the same pairs flat, and with a fifth feature weighted 0: the same)
+SELECT round(recsys._search_ndcg('{1,0,0,0,0}', '{1,1,2}', '{1,0,0,0,5, -1,0,0,0,5, 0,0,0,0,5}',
+								 '{f,f,t}', 1, 3)::numeric, 6) AS ndcg;
+SELECT recsys._search_ndcg('{}', '{1}', '{1}', '{f}', 0, 1);
+SELECT recsys._search_ndcg('{1,0,0,0}', '{1,2}', '{1,0,0,0}', '{f,f}', 0, 2);
+SELECT recsys._search_ndcg('{1,0,0,0}', '{1}', '{1,0,0,0}', '{f,f}', 0, 1);
+SELECT recsys._search_ndcg('{1,0,0,0}', '{1}', '{NULL,0,0,0}', '{f}', 0, 1);
+SELECT recsys._search_ndcg('{1,0,0,0}', '{5}', '{1,0,0,0}', '{f}', 0, 1);
+SELECT recsys._search_ndcg('{1,0,0,0}', '{1}', '{1,0,0,0}', '{f}', 0, 0);
+SELECT recsys._search_ndcg('{{1,0},{0,0}}', '{1}', '{1,0,0,0}', '{f}', 0, 1);
 
 -- owners, grantees, and the source read as the catalog's owner
 CREATE ROLE regress_recsys_search_a;

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * search_match.c
- *		A search query's matches with their BM25 and popularity, in C.
+ *		A search query's matches with their BM25, popularity and the
+ *		position of the query's words, in C.
  *
  * recsys._search_features (sql/recsys.sql) resolves the query's words
  * (prefixes, typos) into a tsquery and the lexemes it scores; this file
@@ -49,11 +50,15 @@ typedef struct QueryTerm
 	double		idf;
 } QueryTerm;
 
-/* One match: its id, BM25, user count, and the cap's combined score. */
+/*
+ * One match: its id, BM25, where the query's words end in its text, user
+ * count, and the cap's combined score.
+ */
 typedef struct Match
 {
 	int64		item_id;
 	double		bm25;
+	float		position;
 	int32		n_users;
 	double		cap_score;
 } Match;
@@ -151,25 +156,53 @@ query_terms(Datum catalog, Datum terms, Datum prefixes, bool prefixes_null,
 	return out;
 }
 
-/* BM25 of one product's tsvector for the query's terms. */
+/* The last position of a lexeme of a tsvector (0 without positions). */
+static int
+entry_last_position(TSVector doc, WordEntry *entry)
+{
+	WordEntryPos *pos;
+	int			last = 0;
+
+	if (!entry->haspos)
+		return 0;
+	pos = POSDATAPTR(doc, entry);
+	for (int p = 0; p < POSDATALEN(doc, entry); p++)
+		last = Max(last, WEP_GETPOS(pos[p]));
+	return last;
+}
+
+/*
+ * BM25 of one product's tsvector for the query's terms; *position gets
+ * the last position of a query term over the last position of any word
+ * (1 when the query's words end the product's text, where the head noun
+ * of an English product title is: "LUNCH BAG" in "LUNCH BAG RED
+ * RETROSPOT" vs "JUMBO BAG" in "JUMBO BAG LUNCH ..."; 0 without positions).
+ */
 static double
-doc_bm25(TSVector doc, int32 length, double avg_length, const QueryTerm *terms, int n_terms)
+doc_bm25(TSVector doc, int32 length, double avg_length, const QueryTerm *terms, int n_terms,
+		 float *position)
 {
 	WordEntry  *entries = ARRPTR(doc);
 	char	   *strings = STRPTR(doc);
 	double		norm = BM25_K1 * (1 - BM25_B + BM25_B * length / Max(avg_length, 1e-9));
 	double		sum = 0;
+	int			doc_last = 0;
+	int			query_last = 0;
 
 	for (int e = 0; e < doc->size; e++)
 	{
 		double		idf = term_idf(terms, n_terms, strings + entries[e].pos, entries[e].len);
+		int			last = entry_last_position(doc, &entries[e]);
 		double		tf;
 
+		doc_last = Max(doc_last, last);
 		if (idf < 0)
 			continue;
+		query_last = Max(query_last, last);
 		tf = entries[e].haspos ? POSDATALEN(doc, &entries[e]) : 1;
 		sum += idf * tf * (BM25_K1 + 1) / (tf + norm);
 	}
+	*position = doc_last > 0 ? (float) query_last / (float) doc_last : 0;
 	return sum;
 }
 
@@ -213,7 +246,7 @@ read_matches(Datum catalog, Datum tsq, bool tsq_null, Datum candidates, bool can
 		doc_datum = SPI_getbinval(tuple, desc, 2, &isnull);
 		doc = DatumGetTSVector(doc_datum);
 		matches[i].bm25 = doc_bm25(doc, DatumGetInt32(SPI_getbinval(tuple, desc, 3, &isnull)),
-								   avg_length, terms, n_terms);
+								   avg_length, terms, n_terms, &matches[i].position);
 		matches[i].n_users = 0;
 		if ((Pointer) doc != DatumGetPointer(doc_datum))
 			pfree(doc);
@@ -276,11 +309,12 @@ cap_matches(Match *matches, int n, int max_matches)
  * recsys._search_matches(catalog text, tsq tsquery, terms text[],
  *		prefixes text[], n_items bigint, avg_length float8,
  *		candidates bigint[], also bigint[], model text, min_matches integer,
- *		OUT ids bigint[], OUT bm25 float8[], OUT n_users integer[])
+ *		OUT ids bigint[], OUT bm25 float8[], OUT n_users integer[],
+ *		OUT positions real[])
  *
  * The products of the catalog matching tsq (or in also), within
  * candidates when given, with BM25 over terms and the lexemes prefixes
- * complete, and the model's user count of each (0 without a
+ * complete, where those end in the text (doc_bm25), and the model's user count of each (0 without a
  * model); at most recsys.search_max_matches of them (0: all), but never
  * fewer than min_matches (search's k, plus the user's purchases when it
  * leaves them out: the cap never shortens a result).  ids is NULL when
@@ -290,8 +324,8 @@ Datum
 recsys_search_matches(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
-	Datum		result[3];
-	bool		result_null[3] = {true, true, true};
+	Datum		result[4];
+	bool		result_null[4] = {true, true, true, true};
 	MemoryContext caller = CurrentMemoryContext;
 	QueryTerm  *terms;
 	int			n_terms;
@@ -331,12 +365,14 @@ recsys_search_matches(PG_FUNCTION_ARGS)
 		Datum	   *ids = palloc(sizeof(Datum) * n);
 		Datum	   *bm25 = palloc(sizeof(Datum) * n);
 		Datum	   *users = palloc(sizeof(Datum) * n);
+		Datum	   *position = palloc(sizeof(Datum) * n);
 
 		for (int i = 0; i < n; i++)
 		{
 			ids[i] = Int64GetDatum(matches[i].item_id);
 			bm25[i] = Float8GetDatum(matches[i].bm25);
 			users[i] = Int32GetDatum(matches[i].n_users);
+			position[i] = Float4GetDatum(matches[i].position);
 		}
 		result[0] = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64),
 													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
@@ -344,7 +380,9 @@ recsys_search_matches(PG_FUNCTION_ARGS)
 													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 		result[2] = PointerGetDatum(construct_array(users, n, INT4OID, sizeof(int32),
 													true, TYPALIGN_INT));
-		result_null[0] = result_null[1] = result_null[2] = false;
+		result[3] = PointerGetDatum(construct_array(position, n, FLOAT4OID, sizeof(float4),
+													true, TYPALIGN_INT));
+		result_null[0] = result_null[1] = result_null[2] = result_null[3] = false;
 		MemoryContextSwitchTo(spi);
 	}
 	SPI_finish();

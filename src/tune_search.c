@@ -4,6 +4,9 @@
  *		tune_search's objective: NDCG@10 of the searches' rows under a
  *		weight vector, from the feature differences between each row's
  *		bought item and its competing candidates (recsys._search_ndcg).
+ *		The features are search's (text, personal, popularity, bought,
+ *		position: as many as there are weights), a pair's differences
+ *		stored one after the other.
  *
  * tune_search's coordinate ascent evaluates it a few hundred times over
  * the same pairs.  The pairs are arrays built by one statement, not a
@@ -28,16 +31,20 @@
 
 PG_FUNCTION_INFO_V1(recsys_search_ndcg);
 
-/* The length of a one-dimensional array argument without NULLs, and its data. */
+/*
+ * The number of elements of an array argument without NULLs, of at most
+ * max_ndim dimensions (p_diff: array_agg's one row of differences per
+ * pair), and its data.
+ */
 static void *
-pair_array(FunctionCallInfo fcinfo, int argno, const char *name, Oid type, int *n)
+pair_array(FunctionCallInfo fcinfo, int argno, const char *name, Oid type, int max_ndim, int *n)
 {
 	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(argno);
 
-	if (ARR_ELEMTYPE(a) != type || ARR_NDIM(a) > 1)
+	if (ARR_ELEMTYPE(a) != type || ARR_NDIM(a) > max_ndim)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must be a one-dimensional array", name)));
+				 errmsg("%s must be an array of at most %d dimensions", name, max_ndim)));
 	if (array_contains_nulls(a))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -47,28 +54,30 @@ pair_array(FunctionCallInfo fcinfo, int argno, const char *name, Oid type, int *
 }
 
 /*
- * A pair's weighted feature difference as SQL's real arithmetic gives
- * it: every product and sum rounded to float (the volatile stores keep
- * the compiler from fusing a multiply and an add).
+ * A pair's weighted feature difference (n features) as SQL's real
+ * arithmetic gives it: every product and sum rounded to float, in the
+ * features' order (the volatile stores keep the compiler from fusing a
+ * multiply and an add).
  */
 static float
-weighted_difference(float dt, float dp, float dpop, float db, const float *w)
+weighted_difference(const float *diff, const float *w, int n)
 {
-	volatile float d = dt * w[0];
-	volatile float t = dp * w[1];
+	volatile float d = diff[0] * w[0];
 
-	d = d + t;
-	t = dpop * w[2];
-	d = d + t;
-	t = db * w[3];
-	d = d + t;
+	for (int f = 1; f < n; f++)
+	{
+		volatile float t = diff[f] * w[f];
+
+		d = d + t;
+	}
 	return d;
 }
 
 /*
- * recsys_search_ndcg(w real[], p_row bigint[], p_dt real[], p_dp real[],
- * p_dpop real[], p_db real[], p_before boolean[], n_alone bigint,
- * n_rows bigint) returns double precision: each row (1..n_rows) that has
+ * recsys_search_ndcg(w real[], p_row bigint[], p_diff real[],
+ * p_before boolean[], n_alone bigint, n_rows bigint) returns double
+ * precision: p_diff holds cardinality(w) feature differences per pair
+ * (pair after pair); each row (1..n_rows) that has
  * pairs ranks its item 1 + the number of its competitors whose weighted
  * difference is positive, or zero with a smaller item id (p_before);
  * NDCG@10 sums 1 / log2(rank + 1) over ranks up to 10, adds n_alone
@@ -78,33 +87,27 @@ Datum
 recsys_search_ndcg(PG_FUNCTION_ARGS)
 {
 	int			n_w;
-	const float *w = pair_array(fcinfo, 0, "w", FLOAT4OID, &n_w);
+	const float *w = pair_array(fcinfo, 0, "w", FLOAT4OID, 1, &n_w);
 	int			n;
-	const int64 *row = pair_array(fcinfo, 1, "p_row", INT8OID, &n);
-	int			n_dt,
-				n_dp,
-				n_dpop,
-				n_db,
+	const int64 *row = pair_array(fcinfo, 1, "p_row", INT8OID, 1, &n);
+	int			n_diff,
 				n_before;
-	const float *dt = pair_array(fcinfo, 2, "p_dt", FLOAT4OID, &n_dt);
-	const float *dp = pair_array(fcinfo, 3, "p_dp", FLOAT4OID, &n_dp);
-	const float *dpop = pair_array(fcinfo, 4, "p_dpop", FLOAT4OID, &n_dpop);
-	const float *db = pair_array(fcinfo, 5, "p_db", FLOAT4OID, &n_db);
-	const bool *before = pair_array(fcinfo, 6, "p_before", BOOLOID, &n_before);
-	int64		n_alone = PG_GETARG_INT64(7);
-	int64		n_rows = PG_GETARG_INT64(8);
+	const float *diff = pair_array(fcinfo, 2, "p_diff", FLOAT4OID, 2, &n_diff);
+	const bool *before = pair_array(fcinfo, 3, "p_before", BOOLOID, 1, &n_before);
+	int64		n_alone = PG_GETARG_INT64(4);
+	int64		n_rows = PG_GETARG_INT64(5);
 	int32	   *ahead;
 	bool	   *has_pairs;
 	double		gain = 0;
 
-	if (n_w != 4)
+	if (n_w < 1 || n_w > 16)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("w must have 4 weights, not %d", n_w)));
-	if (n_dt != n || n_dp != n || n_dpop != n || n_db != n || n_before != n)
+				 errmsg("w must have between 1 and 16 weights, not %d", n_w)));
+	if ((int64) n_diff != (int64) n * n_w || n_before != n)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("the pair arrays must have the same length")));
+				 errmsg("p_diff must have cardinality(w) elements per pair and p_before one")));
 	if (n_rows < 1 || n_rows > (int64) (MaxAllocSize / sizeof(int32)) - 1 ||
 		n_alone < 0 || n_alone > n_rows)
 		ereport(ERROR,
@@ -124,7 +127,7 @@ recsys_search_ndcg(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("p_row must hold rows between 1 and %lld, not %lld",
 							(long long) n_rows, (long long) row[i])));
-		d = weighted_difference(dt[i], dp[i], dpop[i], db[i], w);
+		d = weighted_difference(diff + (int64) i * n_w, w, n_w);
 		has_pairs[row[i]] = true;
 		if (isnan(d) || d > 0 || (d == 0 && before[i]))
 			ahead[row[i]]++;

@@ -6,14 +6,19 @@
 #   bash test/bench/search_anonymous.sh
 #
 # Loads the catalog, the (even-user) queries and splits/online-retail/
-# last5/train, trains ALS (only for recsys._search_features' matches and
-# user counts), indexes the catalog, then ranks every query's matches by
-# item features computed from train only: buyers (search's popularity),
-# purchases (rows), quantity (summed weight), recency-weighted buyers
-# (half-lives 30-365 days before train's last timestamp), buyers of the
-# last 90 days, and blends; reports NDCG@10 (filtered, as search.sql) on
-# the validation and test halves (md5 rule of the data set's README).
-# Choose on validation; test is for reporting.  Prints figures; not a test.
+# last5/train, trains ALS (for recsys._search_features' matches and user
+# counts), indexes the catalog, splits the validation half of the queries
+# (md5 rule of the data set's README) again by md5's byte 14 into 'fit'
+# (995 queries: weights learned) and 'choose' (971: feature set chosen),
+# then reports NDCG@10 (filtered, as search.sql) on fit, choose, valid and
+# test of
+#  1. recsys.search, anonymous, with the weights recsys.tune_search learns
+#     on fit for each feature set (tune_search's features argument);
+#  2. a linear ranker learned the same way (tune_search's objective and
+#     coordinate ascent) over more no-user features computed from train
+#     only: purchases, quantity, recent buyers, category popularity and a
+#     query log built from train purchases (see search_anonymous.sql).
+# Test is for reporting.  Prints figures; not a test.  About 3 minutes.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 shared=${RECSYS_SHARED:-$(cd "$RECSYS_ROOT/../shared" && pwd)}
