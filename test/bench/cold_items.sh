@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
 # test/bench/cold_items.sh: item features in ALS, and cold items (issue 15).
 #
-#   bash test/bench/cold_items.sh [warm|cold|coldvalid|coldknn|all] [ml-latest-small|online-retail|both]
+#   bash test/bench/cold_items.sh [warm|cold|coldvalid|coldknn|combine|all] [ml-latest-small|online-retail|both]
 #
 # coldvalid: the cold split on strat75/valid, item-kNN's cold lists (tf-idf
 # or learned: COLD_K, COLD_LAMBDAS, COLD_SELF, COLD_CONTENT, COLD_POP give
 # the grid) to
 # choose settings; coldknn: the test split, the baselines and item-kNN
 # only (no ALS tuning).
+#
+# combine: learned combinations of the baseline's own signal with the
+# model, measured in SQL before any goes into the extension (0.9.0); on
+# the same cold split, chosen on valid, run on test.  Each a score for
+# (user, cold item):
+#   content     the baseline (below)
+#   prior       content x exp(beta * p), p the cold item's feature
+#               popularity: the mean over its features of the shrunk mean
+#               ln(1 + users) of the warm items with that feature (5
+#               pseudo-items at the global mean), centred
+#   lists       item-kNN's learned cold lists alone (cold_map_chosen)
+#   loglinear   ln(content + 0.01) + beta p + gamma ln(lists + 0.01): the
+#               model and the baseline's own signal in one combination
+#   groups      per feature group (text before ':': MovieLens genre,
+#               decade, title) a cosine of its own, weighted, x exp(beta p)
 #
 # Protocol (doc/internals.md, "Item features and cold items"):
 #
@@ -165,6 +180,162 @@ warm() {
 	done
 }
 
+# the cold items of data set table prefix $1: <t>_cold
+cold_items_table() {
+	local t=$1
+	recsys_psql -q <<SQL
+CREATE TABLE IF NOT EXISTS ${t}_cold AS
+SELECT item_id FROM (SELECT DISTINCT item_id FROM (SELECT item_id FROM ${t}_train UNION SELECT item_id FROM ${t}_test) a) s
+ORDER BY md5('42:' || item_id)
+LIMIT (SELECT ceil(count(DISTINCT item_id) / 10.0) FROM (SELECT item_id FROM ${t}_train UNION SELECT item_id FROM ${t}_test) b);
+SQL
+}
+
+# combine's tables <t>_<s>_*: ctrain, ctest, users, content, gcontent,
+# pred, lists and all (one row per user and cold item, every signal)
+combine_split() {
+	local t=$1 s=$2 tr=$3 te=$4 v=$5 lists=$6
+	recsys_psql -q <<SQL
+SET recsys.threads = 2;
+CREATE TABLE ${t}_${s}_ctrain AS SELECT * FROM ${t}_$tr WHERE item_id NOT IN (SELECT item_id FROM ${t}_cold);
+CREATE INDEX ON ${t}_${s}_ctrain (user_id);
+CREATE TABLE ${t}_${s}_ctest AS SELECT * FROM ${t}_$te
+WHERE item_id IN (SELECT item_id FROM ${t}_cold) AND user_id IN (SELECT user_id FROM ${t}_${s}_ctrain);
+ANALYZE ${t}_${s}_ctrain; ANALYZE ${t}_${s}_ctest;
+CREATE TABLE ${t}_${s}_users AS
+SELECT user_id, count(DISTINCT item_id)::float8 AS n FROM ${t}_${s}_ctrain
+WHERE user_id IN (SELECT user_id FROM ${t}_${s}_ctest) GROUP BY 1;
+-- per group and in all: the users' summed unit vectors, dotted with the cold items'
+CREATE TABLE ${t}_${s}_gcontent AS
+WITH prof AS (SELECT t.user_id, n.g, n.feature, sum(n.w) w FROM ${t}_${s}_ctrain t JOIN ${t}_gunit n USING (item_id)
+			  WHERE t.user_id IN (SELECT user_id FROM ${t}_${s}_users) GROUP BY 1, 2, 3)
+SELECT p.user_id, n.item_id, p.g, sum(p.w * n.w) s FROM prof p
+JOIN ${t}_gunit n ON n.feature = p.feature AND n.item_id IN (SELECT item_id FROM ${t}_cold) GROUP BY 1, 2, 3;
+CREATE TABLE ${t}_${s}_content AS
+WITH prof AS (SELECT t.user_id, n.feature, sum(n.w) w FROM ${t}_${s}_ctrain t JOIN ${t}_unit n USING (item_id)
+			  WHERE t.user_id IN (SELECT user_id FROM ${t}_${s}_users) GROUP BY 1, 2)
+SELECT p.user_id, n.item_id, sum(p.w * n.w) s FROM prof p
+JOIN ${t}_unit n ON n.feature = p.feature AND n.item_id IN (SELECT item_id FROM ${t}_cold) GROUP BY 1, 2;
+-- the feature popularity prior p
+CREATE TABLE ${t}_${s}_pred AS
+WITH pop AS (SELECT item_id, ln(1 + count(DISTINCT user_id)) lp FROM ${t}_${s}_ctrain GROUP BY 1),
+g AS (SELECT avg(lp) m FROM pop),
+fp AS (SELECT u.feature, sum(p.lp) sl, count(*) n FROM ${t}_unit u JOIN pop p USING (item_id) GROUP BY 1),
+ip AS (SELECT c.item_id, avg((coalesce(fp.sl, 0) + 5 * g.m) / (coalesce(fp.n, 0) + 5)) - g.m AS pred
+	   FROM ${t}_cold c JOIN ${t}_unit u USING (item_id) LEFT JOIN fp USING (feature), g GROUP BY c.item_id, g.m)
+SELECT c.item_id, coalesce(ip.pred, 0) pred FROM ${t}_cold c LEFT JOIN ip USING (item_id);
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+SELECT 1 AS trained FROM recsys.train_item_knn('${t}_${s}_ctrain', model => 'lists', features => '$v', $lists) \gset
+CREATE TABLE ${t}_${s}_lists AS
+SELECT u.user_id, x.item_id, x.score AS s FROM ${t}_${s}_users u,
+	 LATERAL recsys.recommend(u.user_id, (SELECT count(*)::int FROM ${t}_cold), 'lists',
+							  candidates => (SELECT array_agg(item_id) FROM ${t}_cold)) x;
+SELECT recsys.drop_model('lists') \gset
+SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 1) AS lists_seconds \gset
+CREATE TABLE ${t}_${s}_seconds AS SELECT :'lists_seconds'::numeric AS lists;
+-- one row per (user, cold item): every signal, per user history size
+CREATE TABLE ${t}_${s}_all AS
+SELECT u.user_id, c.item_id, p.pred, coalesce(x.s, 0) AS content, greatest(coalesce(y.s, 0), 0) AS lists,
+	   coalesce(gc.groups, '{}') AS groups
+FROM ${t}_${s}_users u CROSS JOIN ${t}_cold c JOIN ${t}_${s}_pred p USING (item_id)
+LEFT JOIN (SELECT gc.user_id, gc.item_id, jsonb_object_agg(gc.g, gc.s / u2.n) AS groups
+		   FROM ${t}_${s}_gcontent gc JOIN ${t}_${s}_users u2 USING (user_id) GROUP BY 1, 2) gc
+	   ON gc.user_id = u.user_id AND gc.item_id = c.item_id
+LEFT JOIN ${t}_${s}_content x ON x.user_id = u.user_id AND x.item_id = c.item_id
+LEFT JOIN ${t}_${s}_lists y ON y.user_id = u.user_id AND y.item_id = c.item_id;
+SQL
+}
+
+# combine's SQL functions: ndcg(scores, test) of a (user_id, item_id, s)
+# table, variant(t, s, expr) of a score expression over <t>_<s>_all
+combine_functions() {
+	recsys_psql -q <<SQL
+CREATE FUNCTION ndcg(scores text, test text) RETURNS numeric LANGUAGE plpgsql AS \$f\$
+DECLARE r numeric;
+BEGIN
+	IF to_regclass('pg_temp.ranked') IS NOT NULL THEN
+		DROP TABLE pg_temp.ranked;
+	END IF;
+	EXECUTE format('CREATE TEMP TABLE ranked AS SELECT user_id, item_id, '
+				   'row_number() OVER (PARTITION BY user_id ORDER BY s DESC, item_id) AS rk FROM %s', scores);
+	EXECUTE format(\$q\$$(ndcg_sql pg_temp.ranked '%1$s')\$q\$, test) INTO r;
+	RETURN r;
+END \$f\$;
+CREATE FUNCTION variant(t text, s text, expr text) RETURNS numeric LANGUAGE plpgsql AS \$f\$
+BEGIN
+	IF to_regclass('pg_temp.sc') IS NOT NULL THEN
+		DROP TABLE pg_temp.sc;
+	END IF;
+	EXECUTE format('CREATE TEMP TABLE sc AS SELECT user_id, item_id, %s AS s FROM %I', expr, t || '_' || s || '_all');
+	RETURN ndcg('sc', t || '_' || s || '_ctest');
+END \$f\$;
+SQL
+}
+
+# the variants: label|SQL score expression (columns pred, content, lists, groups)
+combine_variants() {
+	local t=$1 beta gamma w
+	echo "content (baseline)|content"
+	echo "lists (learned, s5)|lists"
+	for beta in 0.5 1 2 4; do
+		echo "prior beta=$beta|ln(content + 1e-9) + $beta * pred"
+	done
+	for beta in 0 1 2; do
+		for gamma in 0.25 0.5 1 2; do
+			echo "loglinear beta=$beta gamma=$gamma|ln(content + 0.01) + $beta * pred + $gamma * ln(lists + 0.01)"
+		done
+	done
+	[ "$t" = ml ] || return 0
+	for w in "1 1 1" "1 0.5 0.3" "1 1 0" "1 0.5 0"; do
+		set -- $w
+		for beta in 0 1 2 2.5; do
+			echo "groups genre/decade/title=$1/$2/$3 beta=$beta|ln($1 * coalesce((groups->>'genre')::float8, 0) + $2 * coalesce((groups->>'decade')::float8, 0) + $3 * coalesce((groups->>'title')::float8, 0) + 1e-9) + $beta * pred"
+		done
+	done
+}
+
+combine() {
+	local data=$1 t=$2 f=$3_features lists results start value label expr family
+	cold_items_table "$t"
+	recsys_psql -q <<SQL
+-- unit tf-idf vectors: over all features (the baseline's, as cold_items.sh) and per group
+CREATE TABLE ${t}_unit AS
+WITH f AS (SELECT DISTINCT item_id, regexp_replace(feature, '^[a-z]+:', '') AS feature FROM $f),
+df AS (SELECT feature, ln((SELECT count(DISTINCT item_id) FROM f)::float8 / count(*)) idf FROM f GROUP BY 1)
+SELECT item_id, feature, idf / sqrt(sum(idf * idf) OVER (PARTITION BY item_id)) w FROM f JOIN df USING (feature) WHERE idf > 0;
+CREATE TABLE ${t}_gunit AS
+WITH f AS (SELECT DISTINCT item_id, CASE WHEN feature ~ '^[a-z]+:' THEN split_part(feature, ':', 1) ELSE 'word' END g, feature FROM $f),
+df AS (SELECT feature, ln((SELECT count(DISTINCT item_id) FROM f)::float8 / count(*)) idf FROM f GROUP BY 1)
+SELECT item_id, g, feature, idf / sqrt(sum(idf * idf) OVER (PARTITION BY item_id, g)) w FROM f JOIN df USING (feature) WHERE idf > 0;
+SQL
+	lists=$(cold_map_chosen "$t")
+	combine_split "$t" v vtrain vtest "$f" "$lists"
+	combine_split "$t" t train test "$f" "$lists"
+	echo
+	echo "### $data strat75, cold items: NDCG@10 among cold items (valid, then test for the chosen)"
+	echo "learned lists: $lists; train + recommend seconds valid $(recsys_psql -At -c "SELECT lists FROM ${t}_v_seconds"), test $(recsys_psql -At -c "SELECT lists FROM ${t}_t_seconds")"
+	printf '%-52s %7s %7s\n' variant valid time
+	results=$(mktemp)
+	while IFS='|' read -r label expr; do
+		start=$(date +%s%N)
+		value=$(recsys_psql -At -c "SELECT variant('$t', 'v', \$e\$$expr\$e\$)")
+		printf '%-52s %7s %7s\n' "$label" "$value" "$((($(date +%s%N) - start) / 1000000)) ms"
+		echo "$value|$label|$expr" >>"$results"
+	done < <(combine_variants "$t")
+	echo "chosen on valid, on test (baseline first):"
+	{
+		grep '|content (baseline)|' "$results"
+		grep '|lists (learned' "$results"
+		for family in prior loglinear groups; do
+			grep "|$family " "$results" | sort -t'|' -k1,1 -r | head -1 || true
+		done
+	} | while IFS='|' read -r value label expr; do
+		printf '%-52s valid %7s test %7s\n' "$label" "$value" \
+			"$(recsys_psql -At -c "SELECT variant('$t', 't', \$e\$$expr\$e\$)")"
+	done
+	rm -f "$results"
+}
+
 # cold items, on test (strat75 train/test) or, with $4 = valid, on
 # valid (strat75 valid/train, valid/test: the same cold items, those of
 # the whole data set, so that settings are chosen without test)
@@ -172,12 +343,7 @@ cold() {
 	local data=$1 v=$3 split=${4:-test} t=$2 tr=train te=test
 	[ "$split" = valid ] && tr=vtrain te=vtest
 	embeddings "$v"
-	recsys_psql -q <<SQL
-CREATE TABLE IF NOT EXISTS ${t}_cold AS
-SELECT item_id FROM (SELECT DISTINCT item_id FROM (SELECT item_id FROM ${t}_train UNION SELECT item_id FROM ${t}_test) a) s
-ORDER BY md5('42:' || item_id)
-LIMIT (SELECT ceil(count(DISTINCT item_id) / 10.0) FROM (SELECT item_id FROM ${t}_train UNION SELECT item_id FROM ${t}_test) b);
-SQL
+	cold_items_table "$t"
 	[ "$split" = valid ] && t=${t}_v
 	recsys_psql -q <<SQL
 CREATE TABLE IF NOT EXISTS ${t}_cold AS SELECT * FROM ${2}_cold;
@@ -281,6 +447,12 @@ for data in ml-latest-small online-retail; do
 	load "${t}_test" "$splits/$data/strat75/test.csv.gz"
 	load "${t}_vtrain" "$splits/$data/strat75/valid/train.csv.gz"
 	load "${t}_vtest" "$splits/$data/strat75/valid/test.csv.gz"
+	if [ "$what" = combine ]; then
+		[ -n "${combine_ready:-}" ] || combine_functions
+		combine_ready=1
+		combine "$data" "$t" "$v"
+		continue
+	fi
 	if [ "$what" = coldvalid ]; then cold "$data" "$t" "$v" valid; continue; fi
 	if [ "$what" = coldknn ]; then cold "$data" "$t" "$v"; continue; fi
 	choose "$t" "$v"
