@@ -4903,15 +4903,18 @@ BEGIN
 	END LOOP;
 
 	-- what was tried and why the winner won, in the model's metrics and description
+	-- (the blends not kept are no rival: their gains were not significant)
 	SELECT t.* INTO runner_up FROM _recsys_auto_trials t
-	WHERE t.value IS NOT NULL AND t.family <> winner.family
+	WHERE t.value IS NOT NULL AND t.family <> winner.family AND t.family <> 'blend'
 	ORDER BY t.value DESC, t.n LIMIT 1;
-	why := format('best validation %s (%s) of %s trained candidates%s', metric,
+	why := format('best validation %s (%s) of %s trained candidates%s%s', metric,
 				  round(winner.value::numeric, 4),
 				  (SELECT count(*) FROM _recsys_auto_trials t WHERE t.train_seconds IS NOT NULL),
 				  CASE WHEN runner_up.n IS NOT NULL
 					   THEN format('; the best other family, %s, reached %s', runner_up.family, round(runner_up.value::numeric, 4))
-					   ELSE '' END);
+					   ELSE '' END,
+				  (SELECT format('; %s blend member(s) not kept (gain not significant or not tested)', count(*))
+				   FROM _recsys_auto_trials t WHERE t.status LIKE 'not kept%' HAVING count(*) > 0));
 	report := jsonb_build_object(
 		'protocol', protocol_used, 'protocol_reason', protocol_reason, 'metric', metric,
 		'families', to_jsonb(families_used),
