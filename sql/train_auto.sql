@@ -199,6 +199,45 @@ SELECT * FROM recsys.train_auto('events', 'by_hand');
 SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen
 FROM recsys.train_auto('events', 'by_hand', budget => '10 seconds', replace => true);
 
+-- a blend member is kept only for a gain the validation users share:
+-- the paired z of the per-user differences at least 1.96.  Known by
+-- construction, 200 users at 0.5 under the blend extended: noise (users
+-- alternately +0.3 and -0.29: mean gain +0.005, 1 %) is dropped, z 0.24;
+-- a real gain (every user +0.002, one in ten +0.001: mean +0.0019, less
+-- than the noise's) is kept, z 89; no difference at all: 0; the
+-- same gain for everyone: Infinity; arrays of other lengths: NULL
+SELECT round(recsys._auto_paired_z(b, n)::numeric, 2) AS noise_z,
+	   recsys._auto_paired_z(b, n) >= 1.96 AS noise_kept,
+	   round(recsys._auto_paired_z(b, r)::numeric, 0) AS real_z,
+	   recsys._auto_paired_z(b, r) >= 1.96 AS real_kept,
+	   recsys._auto_paired_z(b, b) AS none,
+	   recsys._auto_paired_z(b, ARRAY(SELECT x + 0.01 FROM unnest(b) x)) AS everyone,
+	   recsys._auto_paired_z(b, b[1:199]) AS lengths_differ
+FROM (SELECT array_agg(0.5::float8 ORDER BY i) AS b,
+			 array_agg(CASE WHEN i % 2 = 0 THEN 0.8 ELSE 0.21 END::float8 ORDER BY i) AS n,
+			 array_agg(CASE WHEN i % 10 = 0 THEN 0.501 ELSE 0.502 END::float8 ORDER BY i) AS r
+	  FROM generate_series(1, 200) i) a;
+-- the per-user values it compares are evaluate's: one row per evaluated
+-- user (a test user unknown to the source is skipped), their means
+-- evaluate's.  The odd users 1 to 79 hold out their group's last two
+-- items, which only the group's even users have: item-kNN ranks them
+-- first (no other group's item has a neighbour among the user's items),
+-- NDCG@10 1 for each of the 40
+CREATE TABLE events_train AS SELECT * FROM events WHERE user_id > 80 OR user_id % 2 = 0 OR item_id % 10 < 8;
+CREATE TABLE events_test AS SELECT user_id, item_id FROM events WHERE user_id <= 80 AND user_id % 2 = 1 AND item_id % 10 >= 8
+UNION ALL SELECT 999, 100;
+SELECT (recsys.train_item_knn('events_train', 20, model => 'per_user')).algorithm;
+SELECT count(*) AS users, count(*) FILTER (WHERE u.ndcg = 1 AND u.hit_rate = 1 AND u.recall = 1) AS all_found,
+	   (SELECT value FROM recsys.evaluate('per_user', 'events_test') WHERE metric = 'users') AS evaluated,
+	   abs(avg(u.ndcg) - (SELECT value FROM recsys.evaluate('per_user', 'events_test') WHERE metric = 'ndcg@10'))
+		   < 1e-12 AS same_ndcg
+FROM recsys._evaluate_users('per_user', 'events_test') u;
+-- (at k 1: precision 1, recall a half, for each)
+SELECT count(*) FILTER (WHERE u.precision = 1 AND u.recall = 0.5) AS half_found,
+	   abs(avg(u.recall) - (SELECT value FROM recsys.evaluate('per_user', 'events_test', 1) WHERE metric = 'recall@1'))
+		   < 1e-12 AS same_recall_at_1
+FROM recsys._evaluate_users('per_user', 'events_test', 1) u;
+
 -- two roles: one may not retrain the other's model, nor read a source it
 -- has no privileges on
 CREATE ROLE regress_recsys_auto_owner;
@@ -222,7 +261,7 @@ RESET ROLE;
 SELECT name, owner FROM recsys.models WHERE name IN ('owned', 'mine') ORDER BY name;
 
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name IN ('auto', 'featured', 'wide_auto', 'small', 'by_hand', 'owned',
-																  'exact', 'folded', 'weighted')
+																  'exact', 'folded', 'weighted', 'per_user')
 ORDER BY name;
 -- and the members of any blend the searches kept (how many depends on
 -- the machine's speed under the small budgets)

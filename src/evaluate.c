@@ -67,6 +67,7 @@
 #include "train_common.h"
 
 PG_FUNCTION_INFO_V1(recsys_evaluate);
+PG_FUNCTION_INFO_V1(recsys_evaluate_users);
 
 #define EVALUATE_MAX_K 1000
 #define EVALUATE_MAX_ILD_K 100	/* ild@k is reported up to this k */
@@ -287,6 +288,25 @@ user_train_items(const RsInteractions *train, const int32 *train_items, int32 tr
 	}
 }
 
+/* One user's ranking metrics (add_user's on zero sums): a row of recsys._evaluate_users. */
+static void
+put_user(ReturnSetInfo *rsinfo, int64 user_id, const MetricSums *one)
+{
+	Datum		values[7] = {
+		Int64GetDatum(user_id),
+		Float8GetDatum(one->precision),
+		Float8GetDatum(one->recall),
+		Float8GetDatum(one->ndcg),
+		Float8GetDatum(one->map),
+		Float8GetDatum(one->hit_rate),
+		Float8GetDatum(one->mrr)};
+	bool		nulls[7] = {false, false, false, false, false, false, false};
+
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+static Datum evaluate_model(FunctionCallInfo fcinfo, bool per_user);
+
 /*
  * recsys_evaluate(model text, test regclass, k int, user_col name,
  *				   item_col name, weight_col name, diversity real,
@@ -295,6 +315,24 @@ user_train_items(const RsInteractions *train, const int32 *train_items, int32 tr
  */
 Datum
 recsys_evaluate(PG_FUNCTION_ARGS)
+{
+	return evaluate_model(fcinfo, false);
+}
+
+/*
+ * recsys._evaluate_users(the arguments of evaluate): the ranking metrics
+ * of each evaluated user, (user_id, precision, recall, ndcg, map,
+ * hit_rate, mrr), for paired comparisons of two models on the same users
+ * (train_auto's blend members); evaluate's means are their means.
+ */
+Datum
+recsys_evaluate_users(PG_FUNCTION_ARGS)
+{
+	return evaluate_model(fcinfo, true);
+}
+
+static Datum
+evaluate_model(FunctionCallInfo fcinfo, bool per_user)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	double		start = RsSeconds();
@@ -339,7 +377,7 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	test_spec.relid = PG_GETARG_OID(1);
 	test_spec.user_col = NameStr(*PG_GETARG_NAME(3));
 	test_spec.item_col = NameStr(*PG_GETARG_NAME(4));
-	test_spec.weight_col = PG_ARGISNULL(5) ? NULL : NameStr(*PG_GETARG_NAME(5));
+	test_spec.weight_col = PG_ARGISNULL(5) || per_user ? NULL : NameStr(*PG_GETARG_NAME(5));
 	rating_metrics = test_spec.weight_col != NULL;
 	if (rating_metrics && (model->kind->rates == NULL || !model->kind->rates(model)))
 		ereport(ERROR,
@@ -463,6 +501,13 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 			found = RsRankDiverse(model, &diversity, user_id, &items, exclude, k, scratch, list,
 								  list_score, NULL);
 			add_user(&sums, list, found, k, relevant, (int) (t1 - t0));
+			if (per_user)
+			{
+				MetricSums	one = {0};
+
+				add_user(&one, list, found, k, relevant, (int) (t1 - t0));
+				put_user(rsinfo, user_id, &one);
+			}
 			if (model_to_train)
 				add_intra_list(&sums, &ild_rows, model_to_train, list, found, ild_cols, ild_mark);
 			for (int r2 = 0; r2 < found; r2++)
@@ -510,6 +555,7 @@ recsys_evaluate(PG_FUNCTION_ARGS)
 	}
 
 	MemoryContextSwitchTo(old);
+	if (!per_user)
 	{
 		double		n = Max(sums.users, 1);
 

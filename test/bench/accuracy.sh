@@ -745,6 +745,8 @@ SELECT format('# %s: best validation %s of %s trained (%s s), %s skipped', famil
 	round(max(value)::numeric, 4), count(value), round(sum(train_seconds + eval_seconds)::numeric, 1),
 	count(*) FILTER (WHERE status LIKE 'skipped%'))
 FROM auto_trials GROUP BY family ORDER BY max(value) DESC NULLS LAST;
+SELECT format('# blend %s: validation %s, %s', params, round(value::numeric, 4), status)
+FROM auto_trials WHERE status LIKE 'kept:%' OR status LIKE 'not kept%' ORDER BY rank;
 SELECT recsys.drop_model('auto');
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'auto\_auto\_%';
 SQL
