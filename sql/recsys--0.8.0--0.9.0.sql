@@ -806,8 +806,19 @@ COMMENT ON FUNCTION recsys._sync_model_receive(json) IS
 	'internal: replace this node''s copy of a model by the one recsys.sync_model sends';
 
 
+-- internal: the algorithms whose kind serves from other models (a blend's
+-- members, a re-ranker's candidates_from), the params key naming them and
+-- whether the kind re-ranks them (RsModelKind.uses_models, src/model_kind.c)
+CREATE FUNCTION recsys._kinds_using_models()
+RETURNS TABLE (algorithm text, params_key text, reranks boolean)
+LANGUAGE C IMMUTABLE PARALLEL SAFE STRICT SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'recsys_kinds_using_models';
+COMMENT ON FUNCTION recsys._kinds_using_models() IS
+	'internal: the algorithms whose kind serves from other models, and the params key that names them';
+
 -- internal: the models a model's active version serves from (a blend's
--- members, a re-ranker's candidates_from), as its params record them
+-- members, a re-ranker's candidates_from), under the params key its kind
+-- declares (recsys._kinds_using_models)
 CREATE FUNCTION recsys._model_uses(model text)
 RETURNS SETOF text
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
@@ -817,12 +828,14 @@ AS $$
 	FROM recsys.models m
 	JOIN recsys.model_versions v
 	  ON v.model OPERATOR(pg_catalog.=) m.name AND v.version OPERATOR(pg_catalog.=) m.version
+	JOIN recsys._kinds_using_models() k ON k.algorithm OPERATOR(pg_catalog.=) v.algorithm
 	CROSS JOIN LATERAL (
-		SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(v.params OPERATOR(pg_catalog.->) 'members')
+		SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(v.params OPERATOR(pg_catalog.->) k.params_key)
 												   OPERATOR(pg_catalog.=) 'array'
-											  THEN v.params OPERATOR(pg_catalog.->) 'members' END)
+											  THEN v.params OPERATOR(pg_catalog.->) k.params_key END)
 		UNION ALL
-		SELECT v.params OPERATOR(pg_catalog.->>) 'candidates_from') d(name)
+		SELECT CASE WHEN jsonb_typeof(v.params OPERATOR(pg_catalog.->) k.params_key) OPERATOR(pg_catalog.=) 'string'
+					THEN v.params OPERATOR(pg_catalog.->>) k.params_key END) d(name)
 	WHERE m.name OPERATOR(pg_catalog.=) $1 AND d.name IS NOT NULL
 $$;
 COMMENT ON FUNCTION recsys._model_uses(text) IS

@@ -103,6 +103,30 @@ SET ROLE regress_recsys_fix_owner;
 SET search_path = fx, public;
 SELECT token FROM recsys.sync_staging;
 SELECT recsys._sync_model_discard('t8') AS discarded;
+-- the models a model uses are found by what kinds declare (the params
+-- key of a kind that serves from other models), not by algorithm names:
+-- a key forged into another kind's params names nothing, and pins
+-- nothing against a drop; a real blend of a granted model pins it
+SELECT * FROM recsys._kinds_using_models() ORDER BY 1;
+SELECT version FROM recsys.train_cf('fx.events', factors => 2, model => 'fx_solo', iterations => 2, seed => 1);
+SELECT recsys.grant_model('fx_solo', 'regress_recsys_fix_other');
+SELECT version FROM recsys.train_cf('fx.events', factors => 2, model => 'fx_solo2', iterations => 2, seed => 1);
+SELECT recsys.grant_model('fx_solo2', 'regress_recsys_fix_other');
+SET ROLE regress_recsys_fix_other;
+SELECT version FROM recsys.train_cf('fx.events', factors => 2, model => 'fx_forged', iterations => 2, seed => 1);
+UPDATE recsys.models SET params = params || '{"members": ["fx_solo"], "candidates_from": "fx_solo"}' WHERE name = 'fx_forged';
+UPDATE recsys.model_versions SET params = params || '{"members": ["fx_solo"], "candidates_from": "fx_solo"}' WHERE model = 'fx_forged';
+SELECT count(*) AS forged_uses FROM recsys._model_uses('fx_forged');
+SELECT name, algorithm FROM recsys.train_blend('{fx_solo2,fx_forged}', model => 'fx_other_blend');
+SELECT recsys._model_uses('fx_other_blend') ORDER BY 1;
+SET ROLE regress_recsys_fix_owner;
+SET search_path = fx, public;
+SELECT recsys.drop_model('fx_solo') AS dropped_despite_forged_key;
+SELECT recsys.drop_model('fx_solo2');
+RESET ROLE;
+SET search_path = fx, public;
+SELECT recsys.drop_model('fx_other_blend'), recsys.drop_model('fx_forged'), recsys.drop_model('fx_solo2');
+
 -- sync_model checks closure models the caller may not see before sending
 RESET ROLE;
 SET search_path = fx, public;
