@@ -991,6 +991,26 @@ $$;
 COMMENT ON FUNCTION recsys._model_artefact_tables() IS
 	'internal: the recsys tables that hold a model version''s artefacts (those referencing recsys.model_versions)';
 
+-- Each worker's staging area for recsys.sync_model's two phases: the copy
+-- is first checked and stored here on every worker (nothing served
+-- changes), then each worker switches to it.  Rows are transient (a
+-- switch or the next sync removes them), so pg_dump leaves them out.
+CREATE TABLE recsys.sync_staging (
+	token			text PRIMARY KEY,
+	model			text NOT NULL,
+	staged_by		regrole NOT NULL
+		DEFAULT pg_catalog.to_regrole(pg_catalog.quote_ident(CURRENT_USER)),
+	staged_at		timestamptz NOT NULL DEFAULT now(),
+	payload			json NOT NULL
+);
+COMMENT ON TABLE recsys.sync_staging IS
+	'recsys.sync_model''s staging area on a worker: copies checked and waiting for the switch';
+-- a role sees and writes only what it staged (or a role whose privileges it has)
+ALTER TABLE recsys.sync_staging ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sync_stagers ON recsys.sync_staging
+	USING (recsys._owns(staged_by))
+	WITH CHECK (recsys._owns(staged_by));
+
 -- internal, run on each worker by recsys.sync_model: replace the node's copy
 -- of a model by the one in payload (its recsys.models row, the active
 -- version's row and that version's rows of every artefact table), in the
@@ -1066,21 +1086,242 @@ $$;
 COMMENT ON FUNCTION recsys._sync_model_receive(json) IS
 	'internal: replace this node''s copy of a model by the one recsys.sync_model sends';
 
-CREATE FUNCTION recsys.sync_model(model text)
-RETURNS TABLE (nodename text, nodeport integer, version integer, trained_at timestamptz)
+
+-- internal: the algorithms whose kind serves from other models (a blend's
+-- members, a re-ranker's candidates_from), the params key naming them and
+-- whether the kind re-ranks them (RsModelKind.uses_models, src/model_kind.c)
+CREATE FUNCTION recsys._kinds_using_models()
+RETURNS TABLE (algorithm text, params_key text, reranks boolean)
+LANGUAGE C IMMUTABLE PARALLEL SAFE STRICT SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'recsys_kinds_using_models';
+COMMENT ON FUNCTION recsys._kinds_using_models() IS
+	'internal: the algorithms whose kind serves from other models, and the params key that names them';
+
+-- internal: the models a model's active version serves from (a blend's
+-- members, a re-ranker's candidates_from), under the params key its kind
+-- declares (recsys._kinds_using_models)
+CREATE FUNCTION recsys._model_uses(model text)
+RETURNS SETOF text
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT DISTINCT d.name
+	FROM recsys.models m
+	JOIN recsys.model_versions v
+	  ON v.model OPERATOR(pg_catalog.=) m.name AND v.version OPERATOR(pg_catalog.=) m.version
+	JOIN recsys._kinds_using_models() k ON k.algorithm OPERATOR(pg_catalog.=) v.algorithm
+	CROSS JOIN LATERAL (
+		SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(v.params OPERATOR(pg_catalog.->) k.params_key)
+												   OPERATOR(pg_catalog.=) 'array'
+											  THEN v.params OPERATOR(pg_catalog.->) k.params_key END)
+		UNION ALL
+		SELECT CASE WHEN jsonb_typeof(v.params OPERATOR(pg_catalog.->) k.params_key) OPERATOR(pg_catalog.=) 'string'
+					THEN v.params OPERATOR(pg_catalog.->>) k.params_key END) d(name)
+	WHERE m.name OPERATOR(pg_catalog.=) $1 AND d.name IS NOT NULL
+$$;
+COMMENT ON FUNCTION recsys._model_uses(text) IS
+	'internal: the models a model''s active version serves from (a blend''s members, a re-ranker''s candidates_from)';
+
+-- internal: what recsys.sync_model copies for a model, in the order the
+-- workers apply it: every model it serves from, recursively, before the
+-- models using it (by the longest chain of uses above each); used_by names
+-- one model using it; owned: the caller has its owner's privileges (only
+-- those are copied; the others must already be on the workers); version:
+-- its active version, NULL when the caller may not see it
+CREATE FUNCTION recsys._sync_model_closure(model text)
+RETURNS TABLE (name text, used_by text, owned boolean, version integer)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH RECURSIVE uses(name, used_by, depth, path) AS (
+		SELECT $1, NULL::text, 0, ARRAY[$1]
+		UNION ALL
+		SELECT d.name, u.name, u.depth OPERATOR(pg_catalog.+) 1, u.path OPERATOR(pg_catalog.||) d.name
+		FROM uses u CROSS JOIN LATERAL recsys._model_uses(u.name) d(name)
+		WHERE NOT d.name OPERATOR(pg_catalog.=) ANY (u.path) AND u.depth OPERATOR(pg_catalog.<) 16
+	)
+	SELECT u.name, (array_agg(u.used_by ORDER BY u.depth, u.used_by))[1],
+		   coalesce(recsys._owns(m.owner), false), m.version
+	FROM uses u LEFT JOIN recsys.models m ON m.name OPERATOR(pg_catalog.=) u.name
+	GROUP BY u.name, m.owner, m.version
+	ORDER BY max(u.depth) DESC, u.name
+$$;
+COMMENT ON FUNCTION recsys._sync_model_closure(text) IS
+	'internal: the models recsys.sync_model copies with a model (those it serves from first), whether the caller owns each, and its version';
+
+-- internal: one model's copy as recsys.sync_model sends it (the
+-- recsys._sync_model_receive payload): its recsys.models row, its active
+-- version's row and that version's rows of every artefact table; the row
+-- is share-locked, so no retrain commits until the transaction ends
+CREATE FUNCTION recsys._sync_model_copy(model text)
+RETURNS text
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	m recsys.models;
-	tables json;
-	payload text;
-	command text;
 	t text;
 	part json;
 	parts text[] := '{}';
+BEGIN
+	SELECT * INTO m FROM recsys.models x WHERE x.name OPERATOR(pg_catalog.=) model FOR SHARE;
+	IF NOT FOUND THEN
+		PERFORM recsys._require_model_owner(model, 'sync');
+	END IF;
+	FOR t IN SELECT recsys._model_artefact_tables() LOOP
+		EXECUTE format('SELECT coalesce(json_agg(x), ''[]'') FROM recsys.%I x '
+					   'WHERE x.model OPERATOR(pg_catalog.=) $1 AND x.version OPERATOR(pg_catalog.=) $2', t)
+			INTO part USING m.name, m.version;
+		parts := parts || format('%s: %s', to_json(t), part);
+	END LOOP;
+	RETURN format('{"recsys_version": %s, "model": %s, "version": %s, "tables": {%s}}',
+				  (SELECT to_json(e.extversion) FROM pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'recsys'),
+				  to_json(m),
+				  (SELECT to_json(v) FROM recsys.model_versions v
+				   WHERE v.model OPERATOR(pg_catalog.=) m.name AND v.version OPERATOR(pg_catalog.=) m.version),
+				  array_to_string(parts, ', '));
+END
+$$;
+COMMENT ON FUNCTION recsys._sync_model_copy(text) IS
+	'internal: one model''s copy as recsys.sync_model sends it to the workers';
+
+-- internal: a staged copy's models that the caller does not own must be
+-- on this node at the coordinator's version (their owner syncs them)
+CREATE FUNCTION recsys._sync_model_requires(payload json)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+	here integer;
+BEGIN
+	FOR r IN SELECT x.name, x.version, x.used_by
+			 FROM json_to_recordset(payload OPERATOR(pg_catalog.->) 'requires') AS x(name text, version integer, used_by text) LOOP
+		SELECT m.version INTO here FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) r.name;
+		IF here IS DISTINCT FROM r.version THEN
+			RAISE EXCEPTION 'recsys.sync_model: model "%", used by "%", is not on this node at version %', r.name, r.used_by, r.version
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  DETAIL = CASE WHEN here IS NULL THEN 'This node has no copy of it that you may use.'
+									ELSE format('This node has its version %s.', here) END,
+					  HINT = format('The model is not yours to copy: its owner copies it first, with recsys.sync_model(%L).', r.name);
+		END IF;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION recsys._sync_model_requires(json) IS
+	'internal: check that the models a staged copy uses but does not carry are on this node at the right version';
+
+-- internal, phase 1 of recsys.sync_model on each worker: check the copy
+-- (every model in payload, in order) by applying it and rolling that back,
+-- so the switch meets no check that has not passed here, then store it
+-- in recsys.sync_staging under token (replacing what the caller staged
+-- earlier for the same model).  Nothing this node serves changes.
+CREATE FUNCTION recsys._sync_model_stage(sync_token text, payload json)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	root text := payload OPERATOR(pg_catalog.->>) 'root';
+	m json;
+	n integer := 0;
+BEGIN
+	IF sync_token IS NULL OR root IS NULL
+	   OR json_typeof(payload OPERATOR(pg_catalog.->) 'models') IS DISTINCT FROM 'array' THEN
+		RAISE EXCEPTION 'recsys.sync_model: a malformed copy (token, root and models are required)'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM recsys._sync_model_requires(payload);
+	BEGIN
+		FOR m IN SELECT x FROM json_array_elements(payload OPERATOR(pg_catalog.->) 'models') x LOOP
+			PERFORM recsys._sync_model_receive(m);
+			n := n OPERATOR(pg_catalog.+) 1;
+		END LOOP;
+		-- undo the trial (the subtransaction of this block rolls back)
+		RAISE SQLSTATE 'RSTRY';
+	EXCEPTION WHEN SQLSTATE 'RSTRY' THEN
+		NULL;
+	END;
+	DELETE FROM recsys.sync_staging s WHERE s.model OPERATOR(pg_catalog.=) root;
+	INSERT INTO recsys.sync_staging (token, model, payload) VALUES (sync_token, root, payload);
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION recsys._sync_model_stage(text, json) IS
+	'internal: phase 1 of recsys.sync_model on a worker: check a copy by a trial run and stage it';
+
+-- internal, phase 2 of recsys.sync_model on each worker: apply the copy
+-- staged under token (recsys._sync_model_receive per model, members
+-- first) and remove it from the staging area, in one transaction
+CREATE FUNCTION recsys._sync_model_switch(sync_token text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	staged json;
+	m json;
+	n integer := 0;
+BEGIN
+	SELECT s.payload INTO staged FROM recsys.sync_staging s
+	WHERE s.token OPERATOR(pg_catalog.=) sync_token FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'recsys.sync_model: no copy is staged on this node under token "%"', sync_token
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Call recsys.sync_model again: it stages the copy anew.';
+	END IF;
+	PERFORM recsys._sync_model_requires(staged);
+	FOR m IN SELECT x FROM json_array_elements(staged OPERATOR(pg_catalog.->) 'models') x LOOP
+		PERFORM recsys._sync_model_receive(m);
+		n := n OPERATOR(pg_catalog.+) 1;
+	END LOOP;
+	DELETE FROM recsys.sync_staging s WHERE s.token OPERATOR(pg_catalog.=) sync_token;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION recsys._sync_model_switch(text) IS
+	'internal: phase 2 of recsys.sync_model on a worker: apply the staged copy';
+
+-- internal: drop a staged copy (recsys.sync_model, when a worker failed phase 1)
+CREATE FUNCTION recsys._sync_model_discard(sync_token text)
+RETURNS boolean
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH gone AS (DELETE FROM recsys.sync_staging s WHERE s.token OPERATOR(pg_catalog.=) $1 RETURNING 1)
+	SELECT EXISTS (SELECT FROM gone)
+$$;
+COMMENT ON FUNCTION recsys._sync_model_discard(text) IS
+	'internal: drop a copy recsys.sync_model staged on a worker';
+
+-- Two phases over the workers: stage everywhere (each worker checks the
+-- copy by a trial run and stores it; a failure anywhere discards it
+-- everywhere, and no worker changed), then switch everywhere (a short
+-- step that has already passed its checks).  Workers are separate
+-- transactions, so a worker lost between the two phases keeps its old
+-- copy and the new one staged: the error names the nodes switched and
+-- not, and calling sync_model again is safe (a copy sent again replaces
+-- the same copy).  The models the model serves from (a blend's members,
+-- a re-ranker's base, recursively) go first, in the same phases.
+CREATE FUNCTION recsys.sync_model(model text)
+RETURNS TABLE (model_name text, nodename text, nodeport integer, version integer, trained_at timestamptz)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c record;
+	m recsys.models;
+	sent recsys.models[] := '{}';
+	copies text[] := '{}';
+	requires jsonb := '[]';
+	payload text;
+	sync_token text := gen_random_uuid()::text;
 	w record;
 	failed text;
+	switched text[] := '{}';
+	ports integer[] := '{}';
+	i integer;
 BEGIN
 	IF model IS NULL THEN
 		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -1098,44 +1339,84 @@ BEGIN
 			USING ERRCODE = 'active_sql_transaction',
 				  HINT = 'Commit the training first, then call recsys.sync_model in a transaction of its own.';
 	END IF;
-	-- (the row lock keeps a retrain from committing a new version meanwhile)
-	SELECT * INTO m FROM recsys.models x WHERE x.name OPERATOR(pg_catalog.=) model FOR SHARE;
-	FOR t IN SELECT recsys._model_artefact_tables() LOOP
-		EXECUTE format('SELECT coalesce(json_agg(x), ''[]'') FROM recsys.%I x '
-					   'WHERE x.model OPERATOR(pg_catalog.=) $1 AND x.version OPERATOR(pg_catalog.=) $2', t)
-			INTO part USING m.name, m.version;
-		parts := parts || format('%s: %s', to_json(t), part);
+	-- one sync of a model at a time (its staging row on the workers is
+	-- replaced by the next); the share locks below keep a retrain of what
+	-- is copied from committing meanwhile
+	PERFORM FROM recsys.models x WHERE x.name OPERATOR(pg_catalog.=) model FOR NO KEY UPDATE;
+	FOR c IN SELECT * FROM recsys._sync_model_closure(model) LOOP
+		IF c.version IS NULL THEN
+			RAISE EXCEPTION 'recsys.sync_model: model "%" uses model "%", which does not exist or which you may not use',
+				c.used_by, c.name
+				USING ERRCODE = 'undefined_object',
+					  HINT = 'Retrain or drop the model that uses it.';
+		ELSIF NOT c.owned THEN
+			-- another role's model: its owner copies it; the workers check it is there
+			requires := requires OPERATOR(pg_catalog.||)
+				jsonb_build_array(jsonb_build_object('name', c.name, 'version', c.version, 'used_by', c.used_by));
+			CONTINUE;
+		END IF;
+		copies := copies || recsys._sync_model_copy(c.name);
+		SELECT * INTO m FROM recsys.models x WHERE x.name OPERATOR(pg_catalog.=) c.name;
+		sent := sent || m;
 	END LOOP;
-	payload := format('{"recsys_version": %s, "model": %s, "version": %s, "tables": {%s}}',
-					  (SELECT to_json(e.extversion) FROM pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'recsys'),
-					  to_json(m),
-					  (SELECT to_json(v) FROM recsys.model_versions v
-					   WHERE v.model OPERATOR(pg_catalog.=) m.name AND v.version OPERATOR(pg_catalog.=) m.version),
-					  array_to_string(parts, ', '));
-	command := format('SELECT recsys._sync_model_receive(%L::pg_catalog.json)', payload);
-	-- Citus's run_command_on_workers: each worker runs the command as this
-	-- role, in a transaction of its own
+	payload := format('{"root": %s, "models": [%s], "requires": %s}',
+					  to_json(model), array_to_string(copies, ', '), requires);
+
+	-- phase 1: stage on every worker (Citus's run_command_on_workers: each
+	-- worker runs the command as this role, in a transaction of its own)
 	FOR w IN EXECUTE 'SELECT r.nodename, r.nodeport, r.success, r.result FROM run_command_on_workers($1) r ORDER BY 1, 2'
-		USING command LOOP
+		USING format('SELECT recsys._sync_model_stage(%L, %L::pg_catalog.json)', sync_token, payload) LOOP
 		IF NOT w.success THEN
 			failed := coalesce(failed || '; ', '') || format('%s:%s: %s', w.nodename, w.nodeport, w.result);
-		ELSE
-			nodename := w.nodename;
-			nodeport := w.nodeport;
-			version := m.version;
-			trained_at := m.trained_at;
-			RETURN NEXT;
 		END IF;
 	END LOOP;
 	IF failed IS NOT NULL THEN
+		EXECUTE 'SELECT count(*) FROM run_command_on_workers($1)'
+			USING format('SELECT recsys._sync_model_discard(%L)', sync_token);
 		RAISE EXCEPTION 'recsys.sync_model could not copy model "%" to every worker: %', model, failed
 			USING ERRCODE = 'external_routine_exception',
-				  HINT = 'The workers listed kept their previous copy; the others have the new one. Fix the cause and call recsys.sync_model again.';
+				  DETAIL = 'No worker changed its copy.',
+				  HINT = 'Fix the cause and call recsys.sync_model again.'
+						 || CASE WHEN jsonb_array_length(requires) OPERATOR(pg_catalog.>) 0
+								 THEN format(' The models it uses that you do not own (%s) are synced by their owners first.',
+											 (SELECT string_agg(r OPERATOR(pg_catalog.->>) 'name', ', ')
+											  FROM jsonb_array_elements(requires) r))
+								 ELSE '' END;
 	END IF;
+
+	-- phase 2: every worker switches to its staged copy
+	FOR w IN EXECUTE 'SELECT r.nodename, r.nodeport, r.success, r.result FROM run_command_on_workers($1) r ORDER BY 1, 2'
+		USING format('SELECT recsys._sync_model_switch(%L)', sync_token) LOOP
+		IF NOT w.success THEN
+			failed := coalesce(failed || '; ', '') || format('%s:%s: %s', w.nodename, w.nodeport, w.result);
+		ELSE
+			switched := switched || w.nodename;
+			ports := ports || w.nodeport;
+		END IF;
+	END LOOP;
+	IF failed IS NOT NULL THEN
+		RAISE EXCEPTION 'recsys.sync_model could not switch every worker to the new copy of model "%": %', model, failed
+			USING ERRCODE = 'external_routine_exception',
+				  DETAIL = format('Switched: %s. The workers named above still serve their previous copy and keep the new one staged.',
+								  coalesce((SELECT string_agg(format('%s:%s', s.n, s.p), ', ')
+											FROM unnest(switched, ports) s(n, p)), 'none')),
+				  HINT = 'Call recsys.sync_model again once they are reachable: it is safe to repeat.';
+	END IF;
+	-- one row per model copied and worker
+	FOR i IN 1 .. coalesce(array_length(sent, 1), 0) LOOP
+		FOR w IN SELECT s.n, s.p FROM unnest(switched, ports) s(n, p) LOOP
+			model_name := (sent[i]).name;
+			nodename := w.n;
+			nodeport := w.p;
+			version := (sent[i]).version;
+			trained_at := (sent[i]).trained_at;
+			RETURN NEXT;
+		END LOOP;
+	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION recsys.sync_model(text) IS
-	'copy the active version of a model into the recsys catalog of every Citus worker node';
+	'copy the active version of a model, and of the models it serves from, into the recsys catalog of every Citus worker node, in two phases';
 
 -------------------------------------------------------------------------------
 -- train_auto

@@ -27,8 +27,11 @@
  * next lists in probe order are scanned until k have (at most all: the
  * exact answer), so a filter never shortens the result.
  *
- * The loaded index is this backend's (also when the model itself comes
- * from the shared cache): about n_items x (factors + 16) bytes.
+ * The loaded index, about n_items x (factors + 16) bytes, is this
+ * backend's, unless the model comes from the shared cache: a model loaded
+ * to be published loads its index too (while recsys.ivf_probes > 0), and
+ * the index goes into the shared copy with it (RsIvfFlatten), so attaching
+ * backends hold only the per-query arrays (RsIvfAttach).
  *
  *-------------------------------------------------------------------------
  */
@@ -289,6 +292,63 @@ RsIvfLoad(RsModel *model, const float *Y, int k)
 		CHECK_FOR_INTERRUPTS();
 		rs_q8_build_rows(ivf->q8, Y, ivf->item, begin, Min(positions, begin + IVF_BUILD_CHUNK));
 	}
+	return ivf;
+}
+
+/* The index in a model's flat copy (see RsIvfFlatten). */
+typedef struct FlatIvf
+{
+	int32		lists;
+	int32		k;
+	int64		positions;
+	Size		centroids;
+	Size		list_begin;
+	Size		item;
+	Size		q8;
+} FlatIvf;
+
+Size
+RsIvfFlatten(const RsIvfIndex *ivf, RsFlat *flat)
+{
+	FlatIvf		h;
+	int64		positions = ivf->list_begin[ivf->lists];
+	Size		header = RsFlatPut(flat, NULL, sizeof(FlatIvf));
+
+	memset(&h, 0, sizeof(h));
+	h.lists = ivf->lists;
+	h.k = ivf->k;
+	h.positions = positions;
+	h.centroids = RsFlatPut(flat, ivf->centroids, sizeof(float) * (Size) ivf->lists * (ivf->k + 1));
+	h.list_begin = RsFlatPut(flat, ivf->list_begin, sizeof(int64) * (ivf->lists + 1));
+	h.item = RsFlatPut(flat, ivf->item, sizeof(int32) * Max(positions, 1));
+	/* pointer-free (rs_q8_*), so it serves from any address */
+	h.q8 = RsFlatPut(flat, ivf->q8, rs_q8_bytes(Max(positions, 1), ivf->k));
+	if (flat->base != NULL)
+		memcpy(flat->base + header, &h, sizeof(h));
+	return header;
+}
+
+RsIvfIndex *
+RsIvfAttach(RsModel *model, const char *copy, Size offset, int k)
+{
+	const FlatIvf *h = RsFlatAt(copy, offset);
+	RsIvfIndex *ivf;
+
+	if (h == NULL || h->k != k || h->lists <= 0 || h->positions < 0)
+		RsModelCorrupt(model, "the shared copy's IVF index has another shape than the model");
+	ivf = RsModelAlloc(model, sizeof(RsIvfIndex));
+	ivf->lists = h->lists;
+	ivf->k = h->k;
+	/* read-only from here on, as the scans read them */
+	ivf->centroids = RsFlatAt(copy, h->centroids);
+	ivf->list_begin = RsFlatAt(copy, h->list_begin);
+	ivf->item = RsFlatAt(copy, h->item);
+	ivf->q8 = RsFlatAt(copy, h->q8);
+	if (ivf->list_begin[ivf->lists] != h->positions)
+		RsModelCorrupt(model, "the shared copy's IVF index has another shape than the model");
+	/* this backend's: the probe order of each query */
+	ivf->order = RsModelAlloc(model, sizeof(RsIvfRank) * ivf->lists);
+	ivf->probe = RsModelAlloc(model, sizeof(int32) * ivf->lists);
 	return ivf;
 }
 

@@ -26,6 +26,19 @@ typedef struct RsIvfIndex RsIvfIndex;
 extern RsIvfIndex *RsIvfLoad(RsModel *model, const float *Y, int k);
 
 /*
+ * The index's part of a model's flat copy (the shared cache's): the
+ * centroids, the lists and their int8 copy, all but this backend's
+ * per-query arrays; returns its offset in the copy (RsFlatPut's rules).
+ */
+extern Size RsIvfFlatten(const RsIvfIndex *ivf, RsFlat *flat);
+
+/*
+ * An index served from a flat copy (RsIvfFlatten's offset): read-only
+ * arrays in the copy, only the per-query arrays in the model's context.
+ */
+extern RsIvfIndex *RsIvfAttach(RsModel *model, const char *copy, Size offset, int k);
+
+/*
  * The top_n items for x (+ ybias) by the index: exact within the lists it
  * scans (recsys.ivf_probes, more while fewer than top_n items passed
  * exclude).  -1: use the exact scan (probes 0, or a vector the compressed

@@ -616,6 +616,7 @@ blend_predict_rating(RsModel *blend, int64 user_id, const RsUserItems *items, in
 
 const RsModelKind RsBlendKind = {
 	.name = "blend",
+	.uses_models = "members",
 	.load = blend_load,
 	.revalidate = blend_revalidate,
 	.source_reader = blend_source_reader,

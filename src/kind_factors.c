@@ -341,7 +341,15 @@ factors_load(RsModel *model, const RsCatalogRow *row)
 	 * 1M items, and a quarter of the model's size each).
 	 */
 	if (RsSharedCacheActive())
+	{
 		(void) compressed_items(model);
+		/* the IVF index likewise (a quarter of the model's size again) */
+		if (recsys_ivf_probes > 0)
+		{
+			f->ivf = RsIvfLoad(model, f->item_factors, f->k);
+			f->ivf_checked = true;
+		}
+	}
 }
 
 /* The factor kind's part of a model's flat copy (the shared cache's). */
@@ -356,6 +364,8 @@ typedef struct FlatFactors
 	Size		mean_user;		/* 0: none */
 	Size		mean_history;	/* 0: none */
 	Size		q8;				/* the compressed copy (compressed_items), 0: none */
+	bool		ivf_checked;	/* the IVF index was looked for */
+	Size		ivf;			/* the IVF index (RsIvfFlatten), 0: none */
 } FlatFactors;
 
 /* Lay the item factors out flat: everything but the per-backend user state. */
@@ -395,6 +405,10 @@ factors_flatten(RsModel *model, RsFlat *flat)
 			rs_q8_build(flat->base + h.q8, f->item_factors, 0, n);
 		}
 	}
+	/* the IVF index as loaded (or its absence, once looked for) */
+	h.ivf_checked = f->ivf_checked;
+	if (f->ivf != NULL)
+		h.ivf = RsIvfFlatten(f->ivf, flat);
 	if (flat->base != NULL)
 		memcpy(flat->base + header, &h, sizeof(h));
 }
@@ -416,6 +430,10 @@ factors_attach(RsModel *model, const RsCatalogRow *row, const char *copy, Size k
 	f->mean_history = RsFlatAt(copy, h->mean_history);
 	/* read-only, as rs_q8_score_topk reads it; NULL: built here on first use */
 	f->q8 = RsFlatAt(copy, h->q8);
+	/* likewise the IVF index; not looked for: loaded here on first use */
+	f->ivf_checked = h->ivf_checked;
+	if (h->ivf != 0)
+		f->ivf = RsIvfAttach(model, copy, h->ivf, f->k);
 }
 
 /* Read the user's stored vector and bias; false if there is none. */

@@ -476,6 +476,7 @@ fm_history_input(RsModel *model)
 const RsModelKind RsFmKind = {
 	.name = "factorisation machine re-ranker",
 	.reranks = true,
+	.uses_models = "candidates_from",
 	.load = fm_load,
 	.revalidate = fm_revalidate,
 	.free = fm_free,

@@ -260,6 +260,13 @@ typedef struct RsModelKind
 	bool		impersonal;
 	/* re-ranks another model's candidates: cannot be a blend member or a base */
 	bool		reranks;
+	/*
+	 * The key of the version's params that names the models it serves from
+	 * (a blend's "members" array, a re-ranker's "candidates_from"), which
+	 * then may not be dropped or renamed under it and go with it to Citus
+	 * workers (recsys._kinds_using_models); NULL: none.
+	 */
+	const char *uses_models;
 
 	/* read the kind's artefacts of the version row names (SPI connected) */
 	void		(*load) (RsModel *model, const RsCatalogRow *row);

@@ -50,6 +50,7 @@
 
 #include "args.h"
 #include "model_acl.h"
+#include "model_kind.h"
 #include "recsys.h"
 #include "spi_util.h"
 
@@ -193,7 +194,10 @@ RsModelAlgorithm(const char *name)
 /*
  * The models built on one model: the blends naming it as a member
  * (recsys_blends_using), or the re-rankers naming it as candidates_from
- * (recsys_rerankers_using).
+ * (recsys_rerankers_using), found by what their kinds declare
+ * (RsKindsUsingModels: the algorithms whose kind serves from other
+ * models, re-ranking or blending them, and the params key naming them),
+ * not by algorithm names written here.
  */
 typedef struct BlendsRead
 {
@@ -221,12 +225,20 @@ typedef struct BlendsRead
 	"                WHERE g OPERATOR(pg_catalog.=) 0::pg_catalog.oid " \
 	"                OR pg_catalog.pg_has_role($4, g, 'USAGE')))"
 
+/*
+ * Whether params (a models or model_versions row's) name model $1 under
+ * the key its kind declares (k.params_key: RsModelKind.uses_models), as
+ * an array element or a string.
+ */
+#define PARAMS_NAME_MODEL(params) \
+	"(" params " OPERATOR(pg_catalog.->) k.params_key OPERATOR(pg_catalog.?) $1 " \
+	" OR " params " OPERATOR(pg_catalog.->>) k.params_key OPERATOR(pg_catalog.=) $1)"
 
 static void
 read_blends(void *arg)
 {
 	BlendsRead *read = arg;
-	Datum		values[5] = {CStringGetTextDatum(read->name), read->owner, read->grantees,
+	Datum		values[7] = {CStringGetTextDatum(read->name), read->owner, read->grantees,
 							 ObjectIdGetDatum(read->caller), BoolGetDatum(false)};
 	bool		isnull;
 	MemoryContext old;
@@ -269,36 +281,23 @@ read_blends(void *arg)
 	 * naming it.  Both the row's list and its active version's (the one
 	 * served) count.
 	 */
-	RsExecute(read->rerankers ?
-			  "SELECT coalesce(pg_catalog.array_agg(b.name ORDER BY b.name), '{}') "
+	RsKindsUsingModels(read->rerankers, &values[5], &values[6]);
+	RsExecute("SELECT coalesce(pg_catalog.array_agg(b.name ORDER BY b.name), '{}') "
 			  "FROM recsys.models b "
-			  "WHERE b.algorithm OPERATOR(pg_catalog.=) 'fm' "
-			  "AND b.name OPERATOR(pg_catalog.<>) $1 "
-			  "AND (b.params OPERATOR(pg_catalog.->>) 'candidates_from' OPERATOR(pg_catalog.=) $1 "
+			  "JOIN ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7)) k(algorithm, params_key) "
+			  "  ON k.algorithm OPERATOR(pg_catalog.=) b.algorithm "
+			  "WHERE b.name OPERATOR(pg_catalog.<>) $1 "
+			  "AND (" PARAMS_NAME_MODEL("b.params") " "
 			  "     OR EXISTS (SELECT FROM recsys.model_versions v "
 			  "                WHERE v.model OPERATOR(pg_catalog.=) b.name "
 			  "                AND v.version OPERATOR(pg_catalog.=) b.version "
-			  "                AND v.params OPERATOR(pg_catalog.->>) 'candidates_from' OPERATOR(pg_catalog.=) $1)) "
-			  "AND (pg_catalog.pg_has_role(b.owner::pg_catalog.oid, $2, 'USAGE') "
-			  "     OR EXISTS (SELECT FROM pg_catalog.unnest($3) g "
-			  "                WHERE g OPERATOR(pg_catalog.=) 0::pg_catalog.oid "
-			  "                OR pg_catalog.pg_has_role(b.owner::pg_catalog.oid, g, 'USAGE'))) "
-			  USERS_VISIBLE_TO_CALLER :
-			  "SELECT coalesce(pg_catalog.array_agg(b.name ORDER BY b.name), '{}') "
-			  "FROM recsys.models b "
-			  "WHERE b.algorithm OPERATOR(pg_catalog.=) 'blend' "
-			  "AND b.name OPERATOR(pg_catalog.<>) $1 "
-			  "AND (b.params OPERATOR(pg_catalog.->) 'members' OPERATOR(pg_catalog.?) $1 "
-			  "     OR EXISTS (SELECT FROM recsys.model_versions v "
-			  "                WHERE v.model OPERATOR(pg_catalog.=) b.name "
-			  "                AND v.version OPERATOR(pg_catalog.=) b.version "
-			  "                AND v.params OPERATOR(pg_catalog.->) 'members' OPERATOR(pg_catalog.?) $1)) "
+			  "                AND " PARAMS_NAME_MODEL("v.params") ")) "
 			  "AND (pg_catalog.pg_has_role(b.owner::pg_catalog.oid, $2, 'USAGE') "
 			  "     OR EXISTS (SELECT FROM pg_catalog.unnest($3) g "
 			  "                WHERE g OPERATOR(pg_catalog.=) 0::pg_catalog.oid "
 			  "                OR pg_catalog.pg_has_role(b.owner::pg_catalog.oid, g, 'USAGE'))) "
 			  USERS_VISIBLE_TO_CALLER,
-			  5, (Oid[]) {TEXTOID, OIDOID, OIDARRAYOID, OIDOID, BOOLOID}, values, NULL, LATEST_ROWS_READ_ONLY,
+			  7, (Oid[]) {TEXTOID, OIDOID, OIDARRAYOID, OIDOID, BOOLOID, TEXTARRAYOID, TEXTARRAYOID}, values, NULL, LATEST_ROWS_READ_ONLY,
 			  SPI_OK_SELECT);
 	old = MemoryContextSwitchTo(read->result_context);
 	read->blends = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),

@@ -17,7 +17,12 @@
 
 #include <math.h>
 
+#include "fmgr.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 
 #include "model_kind.h"
@@ -187,4 +192,57 @@ RsColdStartScores(RsModel *model)
 		pfree(scores);
 	}
 	return model->cold_start;
+}
+
+/*
+ * The algorithms whose kind serves from other models and re-ranks them
+ * (reranks) or blends them (!reranks), with the params key naming them,
+ * as two text[] of the same length (for the catalog queries of
+ * model_acl.c, which take them as parameters).
+ */
+void
+RsKindsUsingModels(bool reranks, Datum *algorithms, Datum *params_keys)
+{
+	Datum		names[lengthof(registry)];
+	Datum		keys[lengthof(registry)];
+	int			n = 0;
+
+	for (int r = 0; r < lengthof(registry); r++)
+	{
+		if (registry[r].kind->uses_models == NULL || registry[r].kind->reranks != reranks)
+			continue;
+		names[n] = CStringGetTextDatum(registry[r].algorithm);
+		keys[n++] = CStringGetTextDatum(registry[r].kind->uses_models);
+	}
+	*algorithms = PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+	*params_keys = PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * recsys._kinds_using_models() RETURNS TABLE (algorithm text, params_key
+ * text, reranks boolean): for each algorithm whose kind serves from other
+ * models (RsModelKind.uses_models), the key of its params naming them and
+ * whether it re-ranks them (else it blends them): what sync_model's walk
+ * (recsys._model_uses) reads instead of naming algorithms or keys.
+ */
+PG_FUNCTION_INFO_V1(recsys_kinds_using_models);
+Datum
+recsys_kinds_using_models(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int r = 0; r < lengthof(registry); r++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		if (registry[r].kind->uses_models == NULL)
+			continue;
+		values[0] = CStringGetTextDatum(registry[r].algorithm);
+		values[1] = CStringGetTextDatum(registry[r].kind->uses_models);
+		values[2] = BoolGetDatum(registry[r].kind->reranks);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

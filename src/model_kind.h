@@ -28,6 +28,7 @@ extern const RsModelKind *RsModelKindFor(const char *algorithm);
 extern const float *RsColdStartScores(RsModel *model);
 extern void RsInPopularityOrder(RsModel *model, float *scores);
 extern bool RsAlgorithmSupports(const char *algorithm, Size callback);
+extern void RsKindsUsingModels(bool reranks, Datum *algorithms, Datum *params_keys);
 extern void RsKindNotSupported(RsModel *model, const char *action, Size callback) pg_attribute_noreturn();
 extern void RsAlgorithmNotSupported(const char *name, const char *algorithm, const char *action,
 									Size callback) pg_attribute_noreturn();

@@ -375,8 +375,10 @@ recsys_train_ncf(PG_FUNCTION_ARGS)
 																		 config.negatives));
 
 		status = rs_ncf_pretrain(&run->model, &pre, &run->data.by_user, config.negatives,
-								 config.seed, scratch);
+								 config.seed, scratch, RsCancelRequested, NULL);
 		pfree(scratch);
+		if (status == RS_NCF_STOPPED)
+			RsKernelStopped(psprintf("calibration of model \"%s\"", trainer.name));
 		refuse_pretrained(status, &pre, pretrained, pretrained_version, trainer.name);
 		/* 0 epochs: a user the factor model lacks is served as it serves one */
 		run->skip_users = epochs == 0 ? pre.user_found : NULL;

@@ -100,11 +100,11 @@ pretrained_score(const RsNcfPretrained *p, int32_t u, int32_t i)
  * pair, `negatives` scores of items drawn as training draws them (label
  * 0); with more pairs than RS_NCF_CALIBRATION_PAIRS, an even stride of
  * them.  Returns the number of scores written (positives first in each
- * group of 1 + negatives).
+ * group of 1 + negatives), or -1 when the stop callback asked.
  */
 static int64_t
 calibration_sample(const RsNcfPretrained *p, const RsCsr *R, int negatives, uint64_t seed,
-				   float *scores)
+				   float *scores, RsStopClock *clock)
 {
 	int64_t		n_pos = 0,
 				taken = 0,
@@ -123,6 +123,8 @@ calibration_sample(const RsNcfPretrained *p, const RsCsr *R, int negatives, uint
 				(seen++ * RS_NCF_CALIBRATION_PAIRS) / n_pos < taken)
 				continue;
 			taken++;
+			if (rs_stop_tick(clock, (int64_t) (negatives + 1) * (p->k + NEGATIVE_TRIES)))
+				return -1;
 			for (int j = 0; j <= negatives; j++)
 			{
 				int32_t		i = R->indices[e];
@@ -154,9 +156,11 @@ rs_ncf_pretrain_scratch_floats(int64_t nnz, int negatives)
  * Fit sigmoid(a s + b) to the sample (labels: 1 for the first of each
  * group of 1 + negatives, else 0) by Newton's method on the mean
  * cross-entropy from a = 1, b = 0, halving a step that does not lower it.
+ * Returns nonzero when the stop callback asked (between iterations).
  */
-static void
-calibrate(const float *scores, int64_t n, int negatives, double *a_out, double *b_out)
+static int
+calibrate(const float *scores, int64_t n, int negatives, double *a_out, double *b_out,
+		  RsStopClock *clock)
 {
 	double		a = 1,
 				b = 0;
@@ -176,6 +180,9 @@ calibrate(const float *scores, int64_t n, int negatives, double *a_out, double *
 					da,
 					db;
 
+		/* each iteration is a pass over up to 250,000 scores: ask every time */
+		if (clock->stop != NULL && clock->stop(clock->stop_arg))
+			return 1;
 		for (int64_t t = 0; t < n; t++)
 		{
 			double		sc = scores[t];
@@ -216,16 +223,18 @@ calibrate(const float *scores, int64_t n, int negatives, double *a_out, double *
 	}
 	*a_out = a;
 	*b_out = b;
+	return 0;
 }
 
 int
 rs_ncf_pretrain(RsNcfModel *model, RsNcfPretrained *p, const RsCsr *R, int negatives,
-				uint64_t seed, float *scratch)
+				uint64_t seed, float *scratch, RsStopFn stop, void *stop_arg)
 {
+	RsStopClock clock = rs_stop_clock(stop, stop_arg);
 	const RsNcfShape *s = &model->shape;
 	int			dim = rs_ncf_dim(s);
 	int			bias_dim = p->item_bias != NULL;
-	int64_t		n = calibration_sample(p, R, negatives, seed, scratch);
+	int64_t		n = calibration_sample(p, R, negatives, seed, scratch, &clock);
 	double		a,
 				b,
 				root;
@@ -233,6 +242,8 @@ rs_ncf_pretrain(RsNcfModel *model, RsNcfPretrained *p, const RsCsr *R, int negat
 
 	p->scale = p->offset = NAN;
 	p->max_score = 0;
+	if (n < 0)
+		return RS_NCF_STOPPED;
 	for (int64_t t = 0; t < n; t++)
 	{
 		if (!isfinite(scratch[t]))
@@ -243,7 +254,8 @@ rs_ncf_pretrain(RsNcfModel *model, RsNcfPretrained *p, const RsCsr *R, int negat
 		if (fabs(scratch[t]) > p->max_score)
 			p->max_score = fabs(scratch[t]);
 	}
-	calibrate(scratch, n, negatives, &a, &b);
+	if (calibrate(scratch, n, negatives, &a, &b, &clock))
+		return RS_NCF_STOPPED;
 	p->scale = a;
 	p->offset = b;
 

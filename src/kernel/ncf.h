@@ -175,10 +175,13 @@ typedef struct RsNcfPretrained
  * finite float, RS_NCF_ERR_CALIBRATION when a or b is not finite, a
  * <= 1e-6 (scores so large that the fit shrinks them to nothing, or a
  * ranking read backwards) or a sampled |a s + b| exceeds
- * RS_NCF_MAX_START_LOGIT (saturated: the fit could not move).
+ * RS_NCF_MAX_START_LOGIT (saturated: the fit could not move), or
+ * RS_NCF_STOPPED when stop (stop.h; NULL: none) asked during the sample
+ * or the fit.
  */
 extern int	rs_ncf_pretrain(RsNcfModel *model, RsNcfPretrained *pretrained, const RsCsr *R,
-							int negatives, uint64_t seed, float *scratch);
+							int negatives, uint64_t seed, float *scratch, RsStopFn stop,
+							void *stop_arg);
 
 /* Floats of rs_ncf_pretrain's scratch for R's nnz. */
 extern size_t rs_ncf_pretrain_scratch_floats(int64_t nnz, int negatives);

@@ -4,7 +4,11 @@
 # fold_in grouped by the distribution column and recommend_ids, both
 # pushed to the workers, give bit for bit what a plain local table gives on
 # the coordinator; a retrain and a second sync replace the workers' copy;
-# a role that does not own the model cannot sync it.
+# a role that does not own the model cannot sync it.  sync_model's two
+# phases: a worker refusing the copy leaves every worker on its previous
+# copy; a worker whose switch fails is named and a second call completes
+# the sync; a blend goes with its members, one another role owns must be
+# synced by its owner first.
 #
 # Citus is not a Debian package: build it from source outside the
 # repository (test/tools/build_citus.sh).  Without citus.so in this
@@ -187,7 +191,8 @@ $coord_catalog = $owner->($coord, $catalog_sql);
 like($coord_catalog, qr/^2 .* versions 1,2 /, 'the coordinator keeps both versions');
 (my $one_version = $coord_catalog) =~ s/versions 1,2 /versions 2 /;
 is($owner->($_, $catalog_sql), $one_version, $_->name . ': version 2 replaced version 1') for @workers;
-is($owner->($coord, $fold_in_sql->('retail_events')), $owner->($coord, $fold_in_sql->('local_events')),
+my $local_fold_2 = $owner->($coord, $fold_in_sql->('local_events'));
+is($owner->($coord, $fold_in_sql->('retail_events')), $local_fold_2,
 	'fold_in on the workers equals the local run after the retrain');
 is($owner->($coord, $recommend_sql->('retail_events')), $owner->($coord, $recommend_sql->('local_events')),
 	'recommend_ids on the workers equals the local run after the retrain');
@@ -198,13 +203,109 @@ is($owner->($coord, $recommend_sql->('retail_events')), $owner->($coord, $recomm
 	  . "SELECT * FROM recsys.sync_model('cit'); COMMIT;");
 like($err, qr/cannot run in a transaction that has written/, 'sync_model after a write in its transaction is refused');
 
+# two phases: a worker that refuses the copy (here a trigger of its DBA
+# on its item factors) leaves every worker on its previous copy, the one
+# that would have taken it too
+$owner->($coord, q{
+	SELECT 1 FROM recsys.train_cf('retail_events', user_col => 'user_id', item_col => 'item_id',
+		weight_col => 'quantity', factors => 8, iterations => 5, seed => 3, model => 'cit');
+});
+my $w2 = $workers[1]->port;
+$workers[1]->safe_psql('postgres', q{
+	SET citus.enable_ddl_propagation = off;
+	CREATE FUNCTION public.refuse_cit() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN RAISE EXCEPTION 'this worker refuses version %', NEW.version; END $$;
+	CREATE TRIGGER refuse_cit BEFORE INSERT ON recsys.item_factors
+		FOR EACH ROW WHEN (NEW.model = 'cit' AND NEW.version = 3) EXECUTE FUNCTION public.refuse_cit();
+});
+($ret, $out, $err) = $coord->psql('postgres', "SET ROLE regress_recsys_cit_owner; SELECT * FROM recsys.sync_model('cit')");
+like($err, qr/could not copy model "cit" to every worker: [^ ]+:$w2: ERROR:  this worker refuses version 3.*DETAIL:  No worker changed its copy/s,
+	'a worker refusing the copy fails the sync, named with its error');
+is($owner->($_, "SELECT version FROM recsys.models WHERE name = 'cit'"), '2', $_->name . ': still version 2')
+  for @workers;
+my $version_sql = "SELECT version || ' ' || (SELECT count(*) FROM recsys.sync_staging) FROM recsys.models WHERE name = 'cit'";
+is($owner->($_, $version_sql), '2 0', $_->name . ': nothing left staged') for @workers;
+is($owner->($coord, $fold_in_sql->('retail_events')), $local_fold_2,
+	'the workers still serve version 2 alike');
+
+# a worker lost between the phases (here its switch fails: a trigger on
+# the staging area's delete): the error names the workers switched and
+# not; the one not switched keeps its copy and the new one staged; a
+# second call completes the sync
+$workers[1]->safe_psql('postgres', q{
+	SET citus.enable_ddl_propagation = off;
+	DROP TRIGGER refuse_cit ON recsys.item_factors;
+	CREATE TRIGGER refuse_switch BEFORE DELETE ON recsys.sync_staging
+		FOR EACH ROW EXECUTE FUNCTION public.refuse_cit();
+});
+($ret, $out, $err) = $coord->psql('postgres', "SET ROLE regress_recsys_cit_owner; SELECT * FROM recsys.sync_model('cit')");
+my $w1 = $workers[0]->port;
+like($err, qr/could not switch every worker to the new copy of model "cit": [^ ]+:$w2: .*DETAIL:  Switched: [^ ]+:$w1\. .*HINT:  Call recsys.sync_model again/s,
+	'a failed switch is reported per worker');
+is($owner->($workers[0], $version_sql), '3 0', 'worker 1 switched to version 3');
+is($owner->($workers[1], $version_sql), '2 1', 'worker 2 still serves version 2, version 3 staged');
+$workers[1]->safe_psql('postgres',
+	'SET citus.enable_ddl_propagation = off; DROP TRIGGER refuse_switch ON recsys.sync_staging; DROP FUNCTION public.refuse_cit()');
+is($owner->($coord, "SELECT string_agg(model_name || ' ' || version, ',') FROM recsys.sync_model('cit')"),
+	'cit 3,cit 3', 'called again, the sync completes');
+is($owner->($_, $version_sql), '3 0', $_->name . ': version 3, nothing staged') for @workers;
+$coord_catalog = $owner->($coord, $catalog_sql);
+(my $only_3 = $coord_catalog) =~ s/versions 1,2,3 /versions 3 /;
+is($owner->($_, $catalog_sql), $only_3, $_->name . ': the coordinator\'s version 3, row for row') for @workers;
+
+# a blend: its members go with it, before it; pushed to the workers it
+# serves as on the coordinator (members that keep their users' vectors:
+# an item-kNN member reads each user's rows from the source, which on a
+# shard is a nested distributed query Citus refuses, as exclude_seen above)
+$owner->($coord, q{
+	SELECT 1 FROM recsys.train_cf('retail_events', user_col => 'user_id', item_col => 'item_id',
+		factors => 4, iterations => 3, seed => 11, model => 'cit_two');
+	SELECT 1 FROM recsys.train_blend('{cit,cit_two}', '{1,0.5}', model => 'cit_blend');
+});
+my $blend_sql = sub {
+	"SELECT string_agg(user_id || ':' || r::text, ';' ORDER BY user_id) FROM ("
+	  . "SELECT user_id, recsys.recommend_ids(user_id, 5, 'cit_blend', false) AS r FROM $_[0] GROUP BY user_id) s";
+};
+is($owner->($coord, "SELECT string_agg(model_name || ' ' || nodeport, ',') FROM recsys.sync_model('cit_blend')"),
+	join(',', map { my $m = $_; map { "$m " . $_->port } @workers } qw(cit cit_two cit_blend)),
+	'syncing a blend copies its members first, to every worker');
+my $local_blend = $owner->($coord, $blend_sql->('local_events'));
+like($local_blend, qr/^1:\{\d+(,\d+){4}\};2:/, 'a local blend ranking');
+is($owner->($coord, $blend_sql->('retail_events')), $local_blend, 'the blend serves on the workers as locally');
+
+# a member another role owns is not the caller's to copy: its owner syncs
+# it first, then the blend goes
+$coord->safe_psql('postgres', 'GRANT SELECT ON retail_events TO regress_recsys_cit_other');
 $coord->safe_psql('postgres', q{
+	SET ROLE regress_recsys_cit_other;
+	SELECT 1 FROM recsys.train_cf('retail_events', user_col => 'user_id', item_col => 'item_id',
+		factors => 4, iterations => 3, model => 'cit_oth');
+	SELECT recsys.grant_model('cit_oth', 'regress_recsys_cit_owner');
+});
+$owner->($coord, "SELECT 1 FROM recsys.train_blend('{cit,cit_oth}', model => 'cit_blend2')");
+($ret, $out, $err) = $coord->psql('postgres', "SET ROLE regress_recsys_cit_owner; SELECT * FROM recsys.sync_model('cit_blend2')");
+like($err, qr/model "cit_oth", used by "cit_blend2", is not on this node at version 1.*HINT: .*you do not own \(cit_oth\) are synced by their owners first/s,
+	'a member owned by another role must be on the workers first');
+is($owner->($_, "SELECT count(*) FROM recsys.models WHERE name = 'cit_blend2'"), '0',
+	$_->name . ': no part of the blend copied') for @workers;
+$coord->safe_psql('postgres', "SET ROLE regress_recsys_cit_other; SELECT count(*) FROM recsys.sync_model('cit_oth')");
+is($owner->($coord, "SELECT string_agg(model_name || ' ' || nodeport, ',') FROM recsys.sync_model('cit_blend2')"),
+	join(',', map { my $m = $_; map { "$m " . $_->port } @workers } qw(cit cit_blend2)),
+	'once its owner synced it, the blend and the caller\'s own member go');
+is($owner->($coord, $blend_sql->('retail_events') =~ s/cit_blend/cit_blend2/r),
+	$owner->($coord, $blend_sql->('local_events') =~ s/cit_blend/cit_blend2/r),
+	'that blend serves on the workers as locally');
+
+$coord->safe_psql('postgres', q{
+	SELECT recsys.drop_model('cit_blend'), recsys.drop_model('cit_blend2');
+	SELECT recsys.drop_model('cit_two'), recsys.drop_model('cit_oth');
 	SELECT recsys.drop_model('cit');
 	DROP TABLE retail_events, local_events;
 });
 for my $node (@nodes)
 {
 	$node->safe_psql('postgres', q{
+		DELETE FROM recsys.models WHERE algorithm = 'blend';
 		DELETE FROM recsys.models;
 		REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_cit_owner, regress_recsys_cit_other;
 		REVOKE ALL ON ALL FUNCTIONS IN SCHEMA recsys FROM regress_recsys_cit_owner;

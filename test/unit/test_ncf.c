@@ -401,6 +401,12 @@ stop_on_second(void *arg)
 	return ++stop_calls >= 2;
 }
 
+static int
+stop_always(void *arg)
+{
+	return 1;
+}
+
 UNIT_TEST(ncf_stop_callback_stops_within_a_wide_mini_batch)
 {
 	/* 128 samples through 64 -> 256 -> 128: above RS_STOP_WORK per chunk */
@@ -470,7 +476,7 @@ UNIT_TEST(ncf_pretrained_start_is_the_factor_ranking)
 	p.item_bias = bias;
 	p.user_found = user_found;
 	p.item_found = item_found;
-	UNIT_CHECK(rs_ncf_pretrain(&m, &p, &R, 4, 9, scratch) == RS_NCF_OK);
+	UNIT_CHECK(rs_ncf_pretrain(&m, &p, &R, 4, 9, scratch, NULL, NULL) == RS_NCF_OK);
 	UNIT_CHECK(p.scale > 1);
 	UNIT_CHECK(p.users_found == R.n_rows - 1 && p.items_found == R.n_cols);
 	for (int u = 0; u < R.n_rows; u++)
@@ -498,16 +504,26 @@ UNIT_TEST(ncf_pretrained_start_is_the_factor_ranking)
 					  sizeof(float) * (dim - k - 1)) == 0);
 	UNIT_CHECK(memcmp(m.user + 4 * dim, fresh.user + 4 * dim, sizeof(float) * dim) != 0);
 
+	/* a stop asked during the calibration (checked at each of its Newton
+	 * iterations): stopped, the model untouched */
+	memcpy(m.user, fresh.user, sizeof(float) * R.n_rows * dim);
+	UNIT_CHECK(rs_ncf_pretrain(&m, &p, &R, 4, 9, scratch, stop_always, NULL) == RS_NCF_STOPPED);
+	UNIT_CHECK(memcmp(m.user, fresh.user, sizeof(float) * R.n_rows * dim) == 0);
+	stop_calls = 0;
+	UNIT_CHECK(rs_ncf_pretrain(&m, &p, &R, 4, 9, scratch, stop_on_second, NULL) == RS_NCF_STOPPED);
+	UNIT_CHECK(stop_calls == 2);
+	UNIT_CHECK(memcmp(m.user, fresh.user, sizeof(float) * R.n_rows * dim) == 0);
+
 	/* huge (1e30) factors: refused, the model untouched */
 	for (int i = 0; i < R.n_cols; i++)
 		item[i * k + i / BLOCK_ITEMS] = 1e30f;
 	memcpy(m.user, fresh.user, sizeof(float) * R.n_rows * dim);
-	UNIT_CHECK(rs_ncf_pretrain(&m, &p, &R, 4, 9, scratch) == RS_NCF_ERR_CALIBRATION);
+	UNIT_CHECK(rs_ncf_pretrain(&m, &p, &R, 4, 9, scratch, NULL, NULL) == RS_NCF_ERR_CALIBRATION);
 	UNIT_CHECK(memcmp(m.user, fresh.user, sizeof(float) * R.n_rows * dim) == 0);
 	/* 1e30 x 1e30: not a finite float */
 	for (int u = 0; u < R.n_rows; u++)
 		user[u * k + u / BLOCK_USERS] = 1e30f;
-	UNIT_CHECK(rs_ncf_pretrain(&m, &p, &R, 4, 9, scratch) == RS_NCF_ERR_SCORES);
+	UNIT_CHECK(rs_ncf_pretrain(&m, &p, &R, 4, 9, scratch, NULL, NULL) == RS_NCF_ERR_SCORES);
 	UNIT_CHECK(memcmp(m.user, fresh.user, sizeof(float) * R.n_rows * dim) == 0);
 	free(user);
 	free(item);
