@@ -428,6 +428,7 @@ recsys_train_bpr(PG_FUNCTION_ARGS)
 	const char *time_col;
 	double		half_life;
 	float	   *recency = NULL;
+	double		refit_seconds = 0;
 	int64		seed;
 	double		loss;
 	double		cpu;
@@ -474,7 +475,11 @@ recsys_train_bpr(PG_FUNCTION_ARGS)
 	allocate(&t);
 	loss = fit(&t, trainer.name);
 	if (recency && t.store_users)
+	{
+		refit_seconds = RsSeconds();
 		refit_users(&t, recency);
+		refit_seconds = RsSeconds() - refit_seconds;
+	}
 	cpu = process_cpu_seconds() - cpu;
 
 	RsJsonInt(&trainer.params, "factors", run->k);
@@ -499,6 +504,8 @@ recsys_train_bpr(PG_FUNCTION_ARGS)
 				RsSeconds() - trainer.start - t.data.read_seconds - t.data.build_seconds);
 	/* the steadier figure on a shared machine (fit_seconds counts waits) */
 	RsJsonFloat(&trainer.stats, "fit_cpu_seconds", cpu);
+	if (recency && t.store_users)
+		RsJsonFloat(&trainer.stats, "refit_seconds", refit_seconds);
 
 	result = RsTrainFinish(fcinfo, &trainer, write_factors, &t);
 	MemoryContextSwitchTo(old);
