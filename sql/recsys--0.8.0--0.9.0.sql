@@ -785,6 +785,37 @@ COMMENT ON FUNCTION recsys.train_item_knn(regclass, integer, text, text, double 
 -- Models: BPR
 -------------------------------------------------------------------------------
 
+-- train_bpr gains time_col and half_life (recency weights of the positive pairs)
+DROP FUNCTION recsys.train_bpr(regclass, integer, text, integer, double precision,
+	double precision, name, name, name, bigint, text, double precision, double precision, boolean,
+	boolean, boolean);
+CREATE FUNCTION recsys.train_bpr(
+	source regclass,
+	factors integer DEFAULT 64,
+	model text DEFAULT 'default',
+	iterations integer DEFAULT 100,
+	learning_rate double precision DEFAULT 0.05,
+	regularization double precision DEFAULT 0.01,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	seed bigint DEFAULT 42,
+	sampling text DEFAULT 'uniform',
+	adversarial_epsilon double precision DEFAULT 0,
+	adversarial_weight double precision DEFAULT 1,
+	store_users boolean DEFAULT true,
+	verbose boolean DEFAULT false,
+	replace boolean DEFAULT false,
+	time_col name DEFAULT NULL,
+	half_life interval DEFAULT NULL)
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_bpr'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_bpr(regclass, integer, text, integer, double precision,
+	double precision, name, name, name, bigint, text, double precision, double precision, boolean,
+	boolean, boolean, name, interval) IS
+	'train Bayesian personalised ranking (Rendle et al. 2009) by SGD on sampled triples, with uniform, popularity or adaptive negatives, optional adversarial training (APR, He et al. 2018) and optional recency weights of the positive pairs (time_col, half_life); served as a factor model';
+
 -------------------------------------------------------------------------------
 -- Models: NCF and FM
 -------------------------------------------------------------------------------

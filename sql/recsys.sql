@@ -727,14 +727,16 @@ CREATE FUNCTION recsys.train_bpr(
 	adversarial_weight double precision DEFAULT 1,
 	store_users boolean DEFAULT true,
 	verbose boolean DEFAULT false,
-	replace boolean DEFAULT false)
+	replace boolean DEFAULT false,
+	time_col name DEFAULT NULL,
+	half_life interval DEFAULT NULL)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_bpr'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_bpr(regclass, integer, text, integer, double precision,
 	double precision, name, name, name, bigint, text, double precision, double precision, boolean,
-	boolean, boolean) IS
-	'train Bayesian personalised ranking (Rendle et al. 2009) by SGD on sampled triples, with uniform, popularity or adaptive negatives and optional adversarial training (APR, He et al. 2018); served as a factor model';
+	boolean, boolean, name, interval) IS
+	'train Bayesian personalised ranking (Rendle et al. 2009) by SGD on sampled triples, with uniform, popularity or adaptive negatives, optional adversarial training (APR, He et al. 2018) and optional recency weights of the positive pairs (time_col, half_life); served as a factor model';
 
 CREATE FUNCTION recsys.train_ease(
 	source regclass,

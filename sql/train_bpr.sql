@@ -147,6 +147,73 @@ RESET statement_timeout;
 \set VERBOSITY default
 SELECT version AS serving, params->>'factors' AS factors FROM recsys.models WHERE name = 'blocks';
 
+-- time_col and half_life: users fitted to their recent items.  Each user
+-- has 31 of the 32 items of an old group (bought 152 days before) and 8 of
+-- the 32 of a recent group (another one).  Without a half-life the old
+-- group's missing item comes first for most users; with a one-day one the
+-- recent group's items do for more than 3 in 4 (not all: the item vectors
+-- are trained on every pair, so the groups a user joins lie close).
+CREATE TABLE tastes AS
+SELECT u AS user_id, (u % 4) * 32 + j AS item_id,
+	   timestamptz '2024-01-01 00:00+00' + j * interval '1 minute' AS ts
+FROM generate_series(1, 256) u, generate_series(0, 31) j
+WHERE j <> (u * 7) % 32
+UNION ALL
+SELECT u, ((u % 4 + 1 + (u / 4) % 3) % 4) * 32 + (u * 5 + j * 4) % 32,
+	   timestamptz '2024-06-01 00:00+00' + j * interval '1 minute'
+FROM generate_series(1, 256) u, generate_series(0, 7) j;
+CREATE VIEW recent_group AS
+SELECT u AS user_id, (u % 4 + 1 + (u / 4) % 3) % 4 AS grp FROM generate_series(1, 256) u;
+SELECT params->>'time_col' AS time_col, params->>'half_life_seconds' AS half_life_seconds
+FROM recsys.train_bpr('tastes', factors => 8, model => 'recent', iterations => 60,
+					  learning_rate => 0.1, time_col => 'ts', half_life => '1 day');
+SELECT (recsys.train_bpr('tastes', factors => 8, model => 'timeless', iterations => 60,
+						 learning_rate => 0.1)).params ? 'time_col' AS has_time_col;
+SELECT params->>'store_users' AS store_users
+FROM recsys.train_bpr('tastes', factors => 8, model => 'recent_folded', iterations => 60,
+					  learning_rate => 0.1, time_col => 'ts', half_life => '1 day',
+					  store_users => false);
+SELECT m AS model, count(*) FILTER (WHERE r.item_id / 32 = g.grp) > 192 AS mostly_recent_first,
+	   count(*) AS users
+FROM unnest(ARRAY['recent', 'recent_folded']) m, recent_group g,
+	 LATERAL recsys.recommend(g.user_id, 1, m) r
+GROUP BY m ORDER BY m;
+SELECT count(*) FILTER (WHERE r.item_id / 32 = g.grp) < 128 AS mostly_old_first_without
+FROM recent_group g, LATERAL recsys.recommend(g.user_id, 1, 'timeless') r;
+-- the stored vectors are what serving's fold-in computes: same scores
+SELECT count(*) AS places, count(*) FILTER (WHERE a.item_id = b.item_id AND a.score = b.score) AS same
+FROM recent_group g,
+	 LATERAL recsys.recommend(g.user_id, 5, 'recent') WITH ORDINALITY a,
+	 LATERAL recsys.recommend(g.user_id, 5, 'recent_folded') WITH ORDINALITY b
+WHERE a.ordinality = b.ordinality;
+-- deterministic whatever recsys.threads is
+CREATE TEMP TABLE recent_before AS
+SELECT user_id, factors FROM recsys.user_factors WHERE model = 'recent';
+SET recsys.threads = 1;
+SELECT version FROM recsys.train_bpr('tastes', factors => 8, model => 'recent', iterations => 60,
+									 learning_rate => 0.1, time_col => 'ts', half_life => '1 day');
+SELECT count(*) AS changed FROM recent_before b JOIN recsys.user_factors f USING (user_id)
+WHERE f.model = 'recent' AND f.factors IS DISTINCT FROM b.factors;
+RESET recsys.threads;
+-- times as numbers of seconds, or dates, do too; NULL times weigh 0
+CREATE TABLE tastes_epoch AS
+SELECT user_id, item_id, extract(epoch FROM ts)::bigint AS ts FROM tastes;
+SELECT (recsys.train_bpr('tastes_epoch', factors => 8, model => 'recent_epoch', iterations => 60,
+						 learning_rate => 0.1, time_col => 'ts', half_life => '1 day')).version;
+SELECT count(*) AS changed FROM recent_before b JOIN recsys.user_factors f USING (user_id)
+WHERE f.model = 'recent_epoch' AND f.factors IS DISTINCT FROM b.factors;
+CREATE TABLE tastes_date AS
+SELECT user_id, item_id, CASE WHEN user_id <> 1 THEN ts::date END AS day FROM tastes;
+SELECT (recsys.train_bpr('tastes_date', factors => 8, model => 'recent_date', iterations => 60,
+						 learning_rate => 0.1, time_col => 'day', half_life => '1 day')).version;
+SELECT count(*) FILTER (WHERE r.item_id / 32 = g.grp) > 192 AS mostly_recent_first
+FROM recent_group g, LATERAL recsys.recommend(g.user_id, 1, 'recent_date') r;
+-- (user 1's times are all NULL: every item weighs 0, the vector stays 0)
+SELECT factors = array_fill(0::real, ARRAY[8]) AS zero
+FROM recsys.user_factors WHERE model = 'recent_date' AND user_id = 1;
+SELECT count(recsys.drop_model(m))
+FROM unnest(ARRAY['recent', 'timeless', 'recent_folded', 'recent_epoch', 'recent_date']) m;
+
 -- errors: arguments out of range or NULL
 SELECT recsys.train_bpr(NULL);
 SELECT recsys.train_bpr('blocks', factors => 0);
@@ -171,6 +238,15 @@ SELECT recsys.train_bpr('blocks', store_users => NULL);
 SELECT recsys.train_bpr('blocks', verbose => NULL);
 SELECT recsys.train_bpr('blocks', user_col => 'customer');
 SELECT recsys.train_bpr('blocks', weight_col => 'stars');
+SELECT recsys.train_bpr('tastes', time_col => 'ts');
+SELECT recsys.train_bpr('tastes', half_life => '1 day');
+SELECT recsys.train_bpr('tastes', time_col => 'ts', half_life => '0.5 seconds');
+SELECT recsys.train_bpr('tastes', time_col => 'ts', half_life => '-1 day');
+SELECT recsys.train_bpr('tastes', time_col => 'when', half_life => '1 day');
+CREATE TABLE tastes_text AS SELECT user_id, item_id, ts::text AS ts FROM tastes;
+SELECT recsys.train_bpr('tastes_text', time_col => 'ts', half_life => '1 day');
+CREATE TABLE timeless_rows AS SELECT user_id, item_id, NULL::timestamptz AS ts FROM tastes;
+SELECT recsys.train_bpr('timeless_rows', time_col => 'ts', half_life => '1 day');
 -- errors: a learning rate that makes the factors overflow fails and
 -- keeps the version that serves (review 2: it stored NaN factors, and an
 -- infinite score crashed diversity's re-ranking)

@@ -665,8 +665,9 @@ list_has(const int32_t *items, int32_t n, int32_t j)
 
 int
 rs_bpr_fold_in(const float *Y, const float *bias, int32_t n_items, int k,
-			   const int32_t *items, int32_t n, float learning_rate, float reg,
-			   uint64_t seed, int epoch_begin, int epoch_end, float *x)
+			   const int32_t *items, const float *weight, int32_t n,
+			   float learning_rate, float reg, uint64_t seed, int epoch_begin,
+			   int epoch_end, float *x)
 {
 	uint64_t	stream = rs_rng_mix64(seed ^ CELL_STREAM ^ USER_BLOCK_STREAM);
 	float		shrink = 1.0f - learning_rate * reg;
@@ -680,7 +681,8 @@ rs_bpr_fold_in(const float *Y, const float *bias, int32_t n_items, int k,
 		for (int32_t t = 0; t < n; t++)
 		{
 			uint64_t	draw = ((uint64_t) e * (uint64_t) n + (uint64_t) t) * DRAWS_PER_TRIPLE;
-			int32_t		i = items[draw_below(rs_rng_u64(stream, draw++), n)];
+			int32_t		at = (int32_t) draw_below(rs_rng_u64(stream, draw++), n);
+			int32_t		i = items[at];
 			int32_t		j = -1;
 			float		z,
 						g;
@@ -701,6 +703,8 @@ rs_bpr_fold_in(const float *Y, const float *bias, int32_t n_items, int k,
 				z += x[f] * d[f];
 			}
 			g = sigmoid_neg(z);
+			if (weight)
+				g *= weight[at];
 			for (int f = 0; f < k; f++)
 				x[f] = shrink * x[f] + learning_rate * g * d[f];
 		}

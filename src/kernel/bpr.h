@@ -139,7 +139,8 @@ extern int	rs_bpr_stratum(RsBprRun *run, int epoch, int stratum, int adversarial
 
 /*
  * Fold a user in: the vector x (k floats) that the same SGD fits for the
- * user's items (n, ascending, distinct, < n_items) against fixed item
+ * user's items (n, ascending, distinct, < n_items; weight: NULL or n
+ * weights in [0, 1] scaling each item's steps) against fixed item
  * factors Y and biases, starting from x as given (zeros at first), for
  * epochs [epoch_begin, epoch_end) of n triples each, negatives uniform
  * over the other items.  The caller runs the epochs in chunks to check
@@ -147,8 +148,9 @@ extern int	rs_bpr_stratum(RsBprRun *run, int epoch, int stratum, int adversarial
  * Returns RS_BPR_OK or RS_BPR_ERR_ARGUMENT.
  */
 extern int	rs_bpr_fold_in(const float *Y, const float *bias, int32_t n_items, int k,
-						   const int32_t *items, int32_t n, float learning_rate, float reg,
-						   uint64_t seed, int epoch_begin, int epoch_end, float *x);
+						   const int32_t *items, const float *weight, int32_t n,
+						   float learning_rate, float reg, uint64_t seed, int epoch_begin,
+						   int epoch_end, float *x);
 
 /*
  * Mean loss per triple of the last epoch run with track_loss (cells summed

@@ -279,6 +279,7 @@ ncf_pretrained_lines() {
 	case $data/$protocol in
 		ml-latest-small/strat75) bpr="factors => 128, iterations => 100, learning_rate => 0.1, regularization => 0.01" ;;
 		ml-latest-small/last5) bpr="factors => 128, iterations => 100, learning_rate => 0.1, regularization => 0.005, sampling => 'adaptive'" ;;
+		# (0.9.0's valid choice adds time_col => 'ts', half_life => '3 days': README's BPR section)
 		online-retail/last5) bpr="factors => 128, iterations => 100, learning_rate => 0.05, regularization => 0.005" ;;
 	esac
 	run "BPR (0.7.0 valid choice)" "${t}_train" "${t}_test" \
@@ -516,7 +517,8 @@ bpr_choose() {
 
 # BPR (0.7.0; recsys.tune does not know it): factors, learning rate and
 # regularization chosen on valid (100 epochs, uniform negatives), then the
-# sampling and the adversarial epsilon at that setting, each kept only if
+# sampling, the adversarial epsilon and (0.9.0) the half-life of the
+# users' refit to their recent items at that setting, each kept only if
 # valid improves.  Test lines: the choice, the choice with store_users =>
 # false (users folded in), and the choice without APR (when APR won) or
 # with APR at the best epsilon tried (when it did not), for the comparison.
@@ -532,13 +534,19 @@ bpr_lines() {
 	local sampled=$bpr_best
 	bpr_choose "$t" "$sampled" "$sampled, adversarial_epsilon => 0.02" "$sampled, adversarial_epsilon => 0.05" \
 		"$sampled, adversarial_epsilon => 0.1"
+	local adversarial=$bpr_best
+	# 0.9.0: users refitted to their recent items (time_col, half_life)
+	bpr_choose "$t" "$adversarial" "$adversarial, time_col => 'ts', half_life => '1 day'" \
+		"$adversarial, time_col => 'ts', half_life => '3 days'" \
+		"$adversarial, time_col => 'ts', half_life => '10 days'" \
+		"$adversarial, time_col => 'ts', half_life => '30 days'"
 	local chosen=$bpr_best
 	# (run's label is a SQL literal: no quotes in it)
 	run "BPR tuned: ${chosen//\'/}" "${t}_train" "${t}_test" \
 		"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $chosen)"
 	run "BPR tuned, store_users => false" "${t}_train" "${t}_test" \
 		"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $chosen, store_users => false)"
-	if [ "$chosen" = "$sampled" ]; then
+	if [ "$adversarial" = "$sampled" ]; then
 		run "BPR tuned + APR eps=0.05 (not chosen)" "${t}_train" "${t}_test" \
 			"recsys.train_bpr('${t}_train', model => 'm', weight_col => 'one', $chosen, adversarial_epsilon => 0.05)"
 	else

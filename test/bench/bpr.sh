@@ -25,8 +25,9 @@
 # (likewise topk, _als, lmf, and ../_nearest_neighbours and ../evaluation,
 # which its package imports; stub modules tqdm and threadpoolctl will do).
 # Without it only recsys's figures are printed; PEERS.md has the peer's
-# wall seconds at 1 thread (ml-latest-small strat75: 1.45 s).  Not a
-# timed test.
+# wall seconds at 1 thread (ml-latest-small strat75: 1.45 s).
+# "+ recent" rows: recsys with time_col and half_life (the users' refit
+# included in the fit).  Not a timed test.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 runs=${1:-3}
@@ -57,14 +58,16 @@ cpu_ticks="(SELECT split_part(s, ' ', 12)::bigint + split_part(s, ' ', 13)::bigi
 	FROM (SELECT split_part(pg_read_file('/proc/self/stat'), ') ', 2) AS s) t)"
 ticks=$(getconf CLK_TCK)
 
-# one recsys fit: "fit_seconds fit_cpu_seconds call_cpu_seconds"
+# one recsys fit: "fit_seconds fit_cpu_seconds call_cpu_seconds"; a third
+# argument adds train_bpr arguments
+recent="time_col => 'ts', half_life => '3 days'"
 recsys_fit() {
-	local data=$1 threads=$2
+	local data=$1 threads=$2 extra=${3:+, $3}
 	recsys_psql -At -F ' ' <<SQL
 SET recsys.threads = $threads;
 SELECT $cpu_ticks AS c0 \gset
 SELECT 1 AS trained FROM recsys.train_bpr('"$data"', factors => 64, iterations => 100,
-	model => 'bench', replace => true) \gset
+	model => 'bench', replace => true$extra) \gset
 SELECT round((stats->>'fit_seconds')::numeric, 3), round((stats->>'fit_cpu_seconds')::numeric, 3),
 	round(($cpu_ticks - :c0) / $ticks.0, 3)
 FROM recsys.models WHERE name = 'bench';
@@ -78,6 +81,8 @@ for run in $(seq "$runs"); do
 	for data in "${datasets[@]}"; do
 		for threads in 1 2; do
 			echo "run $run $data threads $threads recsys $(recsys_fit "$data" "$threads" | tee -a "$out/recsys_${data}_$threads")"
+			echo "run $run $data threads $threads recsys recent $(recsys_fit "$data" "$threads" "$recent" |
+				tee -a "$out/recent_${data}_$threads")"
 			if [ -n "$peer" ]; then
 				echo "run $run $data threads $threads implicit $(/usr/bin/python3 "$RECSYS_ROOT/test/bench/bpr_peer.py" \
 					"$peer" "$splits/$data/strat75/train.csv.gz" "$threads" 64 100 | tee -a "$out/implicit_${data}_$threads")"
@@ -107,6 +112,11 @@ for data in "${datasets[@]}"; do
 		printf '%-16s %7s %10s %10s %10s %10s %10s %10s %7s\n' "$data" "$threads" "$rw" "$pw" "$rc" "$pc" "$cc" \
 			"$([ "$pw" = - ] && echo - || awk -v a="$rw" -v b="$pw" 'BEGIN { printf "%.2f", a / b }')" \
 			"$([ "$pc" = - ] && echo - || awk -v a="$rc" -v b="$pc" 'BEGIN { printf "%.2f", a / b }')"
+		r=$out/recent_${data}_$threads
+		printf '%-16s %7s %10s %10s %10s %10s %10s\n' "  + recent" "$threads" "$(cut -d' ' -f1 "$r" | median)" - \
+			"$(cut -d' ' -f2 "$r" | median)" - "$(cut -d' ' -f3 "$r" | median)"
 	done
 done
+echo "+ recent: the same fit with $recent (0.9.0: every user's vector refitted"
+echo "to their recent items after the items are trained; the refit runs on one thread)"
 rm -rf "$out"

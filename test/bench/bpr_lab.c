@@ -21,7 +21,11 @@
  *	(after training, each from the trained model), foldin=0 (1: every
  *	user's vector refitted by the SGD fold-in before the metric, as
  *	store_users => false serves), seen=1 (0: no bitmap of seen pairs;
- *	the model is the same), eval=1 (0: no metric).  It prints the fit's
+ *	the model is the same), eval=1 (0: no metric),
+ *	foldin_half_life=DAYS[,DAYS...] (with foldin=1: one fold-in per value,
+ *	each item's steps weighted 0.5^(age / half_life), the age counted
+ *	from the user's latest pair, as train_bpr's time_col and half_life
+ *	refit the users; 0: not weighted).  It prints the fit's
  *	wall and CPU seconds and a hash of the model's bytes (equal hashes:
  *	bit-identical models, whatever threads or seen).
  *	README's BPR robustness table (D=/work/shared/data/splits):
@@ -175,6 +179,25 @@ perturb(const RsCsr *R, float *X, float *Y, const float *bias, int k, double eps
 	free(gy);
 }
 
+/* 0.5^(age / half_life) per train pair, age from the user's latest (train_bpr's time_col) */
+static float *
+recency_weights(const LabSplit *s, double half_life_days)
+{
+	float	   *weight = malloc(sizeof(float) * (s->R.nnz + 1));
+
+	for (int u = 0; u < s->n_users; u++)
+	{
+		double		latest = -INFINITY;
+
+		for (long p = s->R.indptr[u]; p < s->R.indptr[u + 1]; p++)
+			if (s->seconds[p] > latest)
+				latest = s->seconds[p];
+		for (long p = s->R.indptr[u]; p < s->R.indptr[u + 1]; p++)
+			weight[p] = (float) exp2(-(latest - s->seconds[p]) / (half_life_days * 86400));
+	}
+	return weight;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -185,6 +208,7 @@ main(int argc, char **argv)
 	char	   *perturbs = NULL;
 	double		t0, c0, loss;
 	int			eval = 1, use_seen = 1, foldin = 0;
+	char	   *foldin_half_lives = strdup("0");
 
 	if (argc < 2)
 	{
@@ -216,6 +240,7 @@ main(int argc, char **argv)
 		else if (!strcmp(argv[a], "eval")) eval = atoi(v);
 		else if (!strcmp(argv[a], "seen")) use_seen = atoi(v);
 		else if (!strcmp(argv[a], "foldin")) foldin = atoi(v);
+		else if (!strcmp(argv[a], "foldin_half_life")) foldin_half_lives = strdup(v);
 		else if (!strcmp(argv[a], "perturb")) perturbs = strdup(v);
 		else if (!strcmp(argv[a], "sampling"))
 			run.sampling = !strcmp(v, "popularity") ? RS_BPR_POPULARITY :
@@ -287,21 +312,28 @@ main(int argc, char **argv)
 		for (size_t q = 0; q < sizeof(float) * s.n_items; q++) fnv = (fnv ^ bb[q]) * 1099511628211ULL;
 		printf("model hash %016llx\n", fnv);
 	}
-	if (foldin)
+	if (foldin && eval)
+		printf("stored users ndcg@10 %.4f\n", lab_ndcg(&s, score_bpr, &m));
+	for (char *save = NULL, *tok = foldin ? strtok_r(foldin_half_lives, ",", &save) : NULL; tok;
+		 tok = strtok_r(NULL, ",", &save))
 	{
 		/* store_users => false: each user folded in as kind_factors.c does */
+		float	   *fw = atof(tok) > 0 ? recency_weights(&s, atof(tok)) : NULL;
+
 		for (int u = 0; u < s.n_users; u++)
 		{
 			float	   *x = run.X + (long) u * run.k;
 
 			memset(x, 0, sizeof(float) * run.k);
 			rs_bpr_fold_in(run.Y, run.bias, s.n_items, run.k, s.R.indices + s.R.indptr[u],
-						   (int32_t) (s.R.indptr[u + 1] - s.R.indptr[u]), run.learning_rate, run.reg,
-						   run.seed, 0, epochs, x);
+						   fw ? fw + s.R.indptr[u] : NULL, (int32_t) (s.R.indptr[u + 1] - s.R.indptr[u]),
+						   run.learning_rate, run.reg, run.seed, 0, epochs, x);
 		}
-		printf("users folded in\n");
+		free(fw);
+		if (eval)
+			printf("folded in (fold-in half-life %s days) ndcg@10 %.4f\n", tok, lab_ndcg(&s, score_bpr, &m));
 	}
-	if (eval) printf("clean ndcg@10 %.4f\n", lab_ndcg(&s, score_bpr, &m));
+	if (eval && !foldin) printf("clean ndcg@10 %.4f\n", lab_ndcg(&s, score_bpr, &m));
 	for (char *save = NULL, *tok = perturbs ? strtok_r(perturbs, ",", &save) : NULL; tok;
 		 tok = strtok_r(NULL, ",", &save))
 	{

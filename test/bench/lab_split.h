@@ -26,6 +26,7 @@ typedef struct LabPair
 {
 	long		user;
 	long		item;
+	double		seconds;		/* the time column (NAN when absent) */
 } LabPair;
 
 /* A split read: the train CSR (indices ascending per row) and the test items. */
@@ -39,6 +40,7 @@ typedef struct LabSplit
 	int			n_eval;			/* n_users + 1: the last row holds test-only users */
 	long	   *tptr;			/* n_eval + 1: per row, its test items */
 	int		   *titem;			/* model index, or -1 for an item unknown to train */
+	double	   *seconds;		/* nnz: per train pair, its latest time (NAN: none) */
 } LabSplit;
 
 static LabPair *
@@ -62,7 +64,8 @@ lab_read_pairs(const char *path, long *n)
 	{
 		if (*n == cap)
 			p = realloc(p, sizeof(LabPair) * (cap *= 2));
-		if (sscanf(line, "%ld,%ld", &p[*n].user, &p[*n].item) == 2)
+		p[*n].seconds = NAN;
+		if (sscanf(line, "%ld,%ld,%*[^,],%lf", &p[*n].user, &p[*n].item, &p[*n].seconds) >= 2)
 			(*n)++;
 	}
 	pclose(f);
@@ -153,12 +156,18 @@ lab_load(const char *dir, LabSplit *s)
 	R->indptr = calloc(s->n_users + 1, sizeof(int64_t));
 	R->indices = malloc(sizeof(int32_t) * (ntrain + 1));
 	R->data = malloc(sizeof(float) * (ntrain + 1));
+	s->seconds = malloc(sizeof(double) * (ntrain + 1));
 	for (long k = 0; k < ntrain; k++)
 	{
 		int			u = lab_find(s->uids, s->n_users, train[k].user);
 
 		if (k > 0 && lab_cmp_pair(&train[k - 1], &train[k]) == 0)
+		{
+			if (train[k].seconds > s->seconds[R->nnz - 1])
+				s->seconds[R->nnz - 1] = train[k].seconds;
 			continue;
+		}
+		s->seconds[R->nnz] = train[k].seconds;
 		R->indices[R->nnz] = lab_find(s->iids, s->n_items, train[k].item);
 		R->data[R->nnz++] = 1;
 		R->indptr[u + 1] = R->nnz;

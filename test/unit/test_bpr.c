@@ -6,7 +6,8 @@
  *		bitmap of seen pairs, which holds exactly the pairs; the held-out
  *		item of block-diagonal tastes ranks first, the
  *		cells partition the pairs, a stop callback stops a stratum, and bad
- *		arguments are refused.
+ *		arguments are refused; the fold-in's item weights (1: none, 0:
+ *		no step).
  */
 #include <math.h>
 #include <stdbool.h>
@@ -523,13 +524,13 @@ UNIT_TEST(test_bpr_fold_in)
 		bool		top = true;
 
 		memset(x, 0, sizeof(x));
-		UNIT_CHECK(rs_bpr_fold_in(t.run.Y, t.run.bias, n_items, 8, items, n, 0.05f, 0.001f, 9,
+		UNIT_CHECK(rs_bpr_fold_in(t.run.Y, t.run.bias, n_items, 8, items, NULL, n, 0.05f, 0.001f, 9,
 								  0, 40, x) == RS_BPR_OK);
 		if (u % 17 == 0)
 		{
 			memset(x2, 0, sizeof(x2));
-			rs_bpr_fold_in(t.run.Y, t.run.bias, n_items, 8, items, n, 0.05f, 0.001f, 9, 0, 13, x2);
-			rs_bpr_fold_in(t.run.Y, t.run.bias, n_items, 8, items, n, 0.05f, 0.001f, 9, 13, 40, x2);
+			rs_bpr_fold_in(t.run.Y, t.run.bias, n_items, 8, items, NULL, n, 0.05f, 0.001f, 9, 0, 13, x2);
+			rs_bpr_fold_in(t.run.Y, t.run.bias, n_items, 8, items, NULL, n, 0.05f, 0.001f, 9, 13, 40, x2);
 			UNIT_CHECK(memcmp(x, x2, sizeof(x)) == 0);
 		}
 		target = t.run.bias[held_out[u]];
@@ -547,7 +548,28 @@ UNIT_TEST(test_bpr_fold_in)
 		first += top;
 	}
 	UNIT_CHECK(first == n_users);
-	UNIT_CHECK(rs_bpr_fold_in(t.run.Y, t.run.bias, n_items, 0, NULL, 0, 0.05f, 0, 9, 0, 1, x) ==
+	/* weights of 1 are no weights; a weight 0 item moves nothing */
+	{
+		const int32_t *items = t.R.indices + t.R.indptr[5];
+		int32_t		n = (int32_t) (t.R.indptr[6] - t.R.indptr[5]);
+		float	   *w = malloc(sizeof(float) * n);
+
+		for (int32_t j = 0; j < n; j++)
+			w[j] = 1;
+		memset(x, 0, sizeof(x));
+		memset(x2, 0, sizeof(x2));
+		rs_bpr_fold_in(t.run.Y, t.run.bias, n_items, 8, items, NULL, n, 0.05f, 0.001f, 9, 0, 40, x);
+		rs_bpr_fold_in(t.run.Y, t.run.bias, n_items, 8, items, w, n, 0.05f, 0.001f, 9, 0, 40, x2);
+		UNIT_CHECK(memcmp(x, x2, sizeof(x)) == 0);
+		for (int32_t j = 0; j < n; j++)
+			w[j] = 0;
+		memset(x2, 0, sizeof(x2));
+		rs_bpr_fold_in(t.run.Y, t.run.bias, n_items, 8, items, w, n, 0.05f, 0.001f, 9, 0, 40, x2);
+		for (int f = 0; f < 8; f++)
+			UNIT_CHECK(x2[f] == 0);
+		free(w);
+	}
+	UNIT_CHECK(rs_bpr_fold_in(t.run.Y, t.run.bias, n_items, 0, NULL, NULL, 0, 0.05f, 0, 9, 0, 1, x) ==
 			   RS_BPR_ERR_ARGUMENT);
 	free_run(&t);
 	free(held_out);
