@@ -42,5 +42,24 @@ GROUP BY m ORDER BY m;
 SELECT recsys.score(100, 1, 'fs_fm_pop') =
 	   (SELECT min(score) - 1 FROM recsys.recommend(100, 10, model => 'fs_fm_pop')) AS own_item_outside_pool;
 
-SELECT recsys.drop_model(m) FROM unnest(ARRAY['fs_fm_pop', 'fs_fm_knn', 'fs_pop', 'fs_knn']) m;
+
+-- Training draws its pool as serving does: items the FM does not know are
+-- left out before the base ranks.  Item 99, which 60 other users of the
+-- base's source bought, is the popularity base's first for the FM's
+-- users, and the FM's source lacks it.  With pool 1 each user's pool is
+-- the base's best item the FM knows (before: item 99, dropped after
+-- ranking, so every pool was empty): the hard negatives come from it,
+-- and the base feature "rank 1" is learnt (its weight moves from 0).
+CREATE TABLE base_buys_99 AS
+SELECT * FROM base_buys UNION ALL SELECT u, 99 FROM generate_series(201, 260) u;
+SELECT (recsys.train_popular('base_buys_99', model => 'fs_pop99')).name;
+SELECT (recsys.train_fm('fm_buys', 'fs_pop99', model => 'fs_fm99', factors => 4, epochs => 5, pool => 1,
+						hard_negatives => 1, base_features => true, base_weight => 0, seed => 7)).name;
+SELECT shape, value[1] <> 0 AS rank_1_learnt
+FROM recsys.model_parameters WHERE model = 'fs_fm99' AND name = 'base_features';
+-- and it serves the same pool: the base's best known item user 100 has
+-- not bought
+SELECT item_id FROM recsys.recommend(100, 5, model => 'fs_fm99', exclude_seen => true);
+
+SELECT recsys.drop_model(m) FROM unnest(ARRAY['fs_fm_pop', 'fs_fm_knn', 'fs_fm99', 'fs_pop', 'fs_knn', 'fs_pop99']) m;
 DROP SCHEMA fm_seen_test CASCADE;
