@@ -111,6 +111,7 @@ SELECT recsys.create_ivf('no_such_model');
 SELECT recsys.create_ivf('ivf_err', lists => 0);
 SELECT recsys.create_ivf('ivf_err', lists => 401);
 SELECT recsys.create_ivf('ivf_err', iterations => 0);
+SELECT recsys.create_ivf('ivf_err', iterations => 1001);
 SELECT recsys.create_ivf('ivf_err', iterations => NULL);
 SELECT recsys.create_ivf('ivf_err', seed => NULL);
 SELECT recsys.drop_ivf(NULL);

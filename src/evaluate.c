@@ -428,6 +428,8 @@ evaluate_model(FunctionCallInfo fcinfo, bool per_user)
 	items.item = palloc(sizeof(int32) * Max(train.items.count, 1));
 	items.weight = palloc(sizeof(float) * Max(train.items.count, 1));
 	items.recency = NULL;
+	/* the training items are left out, as recommend's exclude_seen does */
+	items.exclude_seen = true;
 	if (k <= EVALUATE_MAX_ILD_K)
 	{
 		model_to_train = palloc(sizeof(int32) * Max(n_items, 1));

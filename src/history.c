@@ -237,6 +237,7 @@ read_user_items(RsModel *model, int64 user_id, const char *why, bool ratings, Rs
 	int			n = 0;
 
 	RsRequireSource(model, why);
+	out->exclude_seen = false;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	ret = RsExecutePlanAsOwner(model->name, RsSourceReader(model), model->seen_plan, &value);

@@ -425,10 +425,13 @@ recsys_ivf_lists(PG_FUNCTION_ARGS)
 				 errmsg("lists must be between 1 and %d (the model's items, at most %d), not %d",
 						Min(n, RS_IVF_MAX_LISTS), RS_IVF_MAX_LISTS, lists),
 				 errhint("NULL takes the square root of the number of items.")));
-	if (PG_ARGISNULL(2) || PG_GETARG_INT32(2) < 1 || PG_GETARG_INT32(2) > RS_IVF_MAX_ITERATIONS)
+	if (PG_ARGISNULL(2))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("iterations must not be NULL")));
+	if (PG_GETARG_INT32(2) < 1 || PG_GETARG_INT32(2) > RS_IVF_MAX_ITERATIONS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("iterations must be between 1 and %d", RS_IVF_MAX_ITERATIONS)));
+				 errmsg("iterations must be between 1 and %d, not %d", RS_IVF_MAX_ITERATIONS,
+						PG_GETARG_INT32(2))));
 	if (PG_ARGISNULL(3))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("seed must not be NULL")));
 

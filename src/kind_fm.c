@@ -30,7 +30,8 @@
  * when the base's owner revokes the re-ranker owner's use of it.  When
  * the base is reloaded, the re-ranker is loaded anew.  Re-rankers do not
  * nest, and a blend cannot have one as a member.  Items of the base the
- * FM does not know are left out of the pool.
+ * FM does not know are left out of the pool, and with exclude_seen so is
+ * what the base's own serving leaves out (the user's items in its source).
  *
  *-------------------------------------------------------------------------
  */
@@ -346,15 +347,19 @@ base_feature_terms(const FmState *s, int r, float z, const float *q)
 /*
  * The pool for the user, re-scored: returns its size, with FM item
  * indexes in pool_idx and the combined scores in pool_fm.  exclude (FM
- * items, may be NULL) is left out of the pool.
+ * items, may be NULL) is left out of the pool, and so are the items the
+ * FM does not know, before the base ranks (training's pool is drawn
+ * alike: src/train_fm.c).  With exclude_seen, so are the items the user
+ * has in the base's source, as the base's own serving leaves them out
+ * (its source may have users or rows the FM's lacks).
  */
 static int
-rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude)
+rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude, bool exclude_seen)
 {
 	FmState    *s = S(fm);
 	RsModel    *base = s->base;
 	RsUserItems own = {0};
-	bool		has_items = false;
+	bool		has_items;
 	int			n;
 
 	memset(s->base_exclude, 0, RS_BITMAP_BYTES(base->items.count) + 1);
@@ -365,15 +370,13 @@ rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude)
 		if (i < 0 || (exclude && rs_bitmap_test(exclude, i)))
 			rs_bitmap_set(s->base_exclude, b);
 	}
-	if (base->kind->history_input && base->kind->history_input(base))
-	{
-		RsReadUserItems(base, user_id, "A re-ranker's base model", &own);
-		has_items = true;
-	}
+	has_items = RsReadServingItems(base, user_id, exclude_seen, &own);
+	if (exclude_seen)
+		for (int a = 0; a < own.n; a++)
+			rs_bitmap_set(s->base_exclude, own.item[a]);
 	n = RsRankForUser(base, user_id, has_items ? &own : NULL, s->base_exclude, s->pool,
 					  s->base_scratch, s->pool_idx, s->pool_base, s->pool_reason);
-	if (has_items)
-		RsFreeUserItems(&own);
+	RsFreeUserItems(&own);
 
 	user_and_context(fm, user_id);
 	if (s->base_features)
@@ -415,7 +418,7 @@ fm_rank_top_k(RsModel *fm, int64 user_id, const RsUserItems *items, uint8 *exclu
 			  float *scratch, int32 *out_idx, float *out_score, RsReason *out_reason)
 {
 	FmState    *s = S(fm);
-	int			n = rescore_pool(fm, user_id, exclude);
+	int			n = rescore_pool(fm, user_id, exclude, items && items->exclude_seen);
 	int			found = 0;
 
 	/* selection of the k best: the pool is small */
@@ -440,7 +443,8 @@ fm_rank_top_k(RsModel *fm, int64 user_id, const RsUserItems *items, uint8 *exclu
 }
 
 /*
- * fm_score_user: the pool's scores (the user's items left out), and for
+ * fm_score_user: the pool's scores (the user's items left out, those of
+ * the base's source too, as recommend's exclude_seen does), and for
  * every other item the pool's lowest score minus 1, so that ordering all
  * items by recsys.score puts recommend's order first (pool scores are
  * standardised around 0: NaN, which recsys.score reports as 0, would put
@@ -455,7 +459,7 @@ fm_score_user(RsModel *fm, int64 user_id, const RsUserItems *items, float *score
 
 	for (int a = 0; items && a < items->n; a++)
 		rs_bitmap_set(exclude, items->item[a]);
-	n = rescore_pool(fm, user_id, exclude);
+	n = rescore_pool(fm, user_id, exclude, true);
 	for (int r = 0; r < n; r++)
 		lowest = r == 0 ? S(fm)->pool_fm[r] : Min(lowest, S(fm)->pool_fm[r]);
 	for (int32 i = 0; i < fm->items.count; i++)

@@ -140,6 +140,12 @@ typedef struct RsUserItems
 	int32	   *item;			/* item indexes in the model */
 	float	   *weight;
 	float	   *recency;		/* per item, for models with a half-life, or NULL */
+	/*
+	 * The caller leaves these items out of the ranking (recommend's
+	 * exclude_seen, evaluate): a kind that ranks another model's items (a
+	 * re-ranker's base) leaves out what that model has of the user too.
+	 */
+	bool		exclude_seen;
 } RsUserItems;
 
 /* One interaction: an item's dense index in the model and its weight. */

@@ -301,6 +301,29 @@ RsTopItems(RsModel *model, const float *scores, uint8 *exclude, int k, int32 *ou
 }
 
 /*
+ * RsReadServingItems reads the user's items from model's source as
+ * recommend does: when the model's kind scores from them (history_input)
+ * or they are to be left out (exclude_seen).  Returns whether they are
+ * the model's input; out (zeroed by the caller) holds them either way,
+ * with out->exclude_seen set as asked.  A model of ratings that does not
+ * score from the user's items only excludes them, so a duplicate or a
+ * NaN is no reason to refuse; nor are they handed on (a rating blend's
+ * members that score from items read them themselves, and refuse).
+ */
+bool
+RsReadServingItems(RsModel *model, int64 user_id, bool exclude_seen, RsUserItems *out)
+{
+	bool		input = history_input(model) != NULL;
+
+	if (exclude_seen && !input && model->kind->rates && model->kind->rates(model))
+		RsReadSeenItems(model, user_id, "Excluding seen items", out);
+	else if (exclude_seen || input)
+		RsReadUserItems(model, user_id, exclude_seen ? "Excluding seen items" : history_input(model), out);
+	out->exclude_seen = exclude_seen;
+	return input || (exclude_seen && !(model->kind->rates && model->kind->rates(model)));
+}
+
+/*
  * The ranking of recommend and recommend_ids, from the arguments (user_id,
  * k, model, exclude_seen[, candidates, diversity, similarity_model]):
  * recommend_ids has the first four only (full is false), which are
@@ -347,27 +370,10 @@ recommend_ranking(FunctionCallInfo fcinfo, bool full, Ranking *ranking)
 		}
 	}
 
-	if (exclude_seen && !history_input(model) && model->kind->rates && model->kind->rates(model))
-	{
-		/*
-		 * A model of ratings that does not score from the user's items:
-		 * they only exclude, so a duplicate or a NaN is no reason to refuse;
-		 * nor are they handed on (a rating blend's members that score from
-		 * items read them themselves, and refuse).
-		 */
-		RsReadSeenItems(model, user_id, "Excluding seen items", &items);
+	have_items = RsReadServingItems(model, user_id, exclude_seen, &items);
+	if (exclude_seen)
 		for (int n = 0; n < items.n; n++)
 			rs_bitmap_set(exclude, items.item[n]);
-	}
-	else if (exclude_seen || history_input(model))
-	{
-		RsReadUserItems(model, user_id,
-						exclude_seen ? "Excluding seen items" : history_input(model), &items);
-		have_items = true;
-		if (exclude_seen)
-			for (int n = 0; n < items.n; n++)
-				rs_bitmap_set(exclude, items.item[n]);
-	}
 
 	ranking_init(ranking, k, true);
 	ranking->found = RsRankDiverse(model, &diversity, user_id, have_items ? &items : NULL,
@@ -436,10 +442,7 @@ recsys_seen_items(PG_FUNCTION_ARGS)
 	RsRequireArg(fcinfo, 0, "user_id");
 	user_id = PG_GETARG_INT64(0);
 	model = model_arg(fcinfo, 1);
-	if (!history_input(model) && model->kind->rates && model->kind->rates(model))
-		RsReadSeenItems(model, user_id, "Excluding seen items", &items);
-	else
-		RsReadUserItems(model, user_id, "Excluding seen items", &items);
+	RsReadServingItems(model, user_id, true, &items);
 	ids = palloc(sizeof(Datum) * Max(items.n, 1));
 	for (int n = 0; n < items.n; n++)
 		ids[n] = Int64GetDatum(model->items.ids[items.item[n]]);

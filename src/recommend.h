@@ -22,6 +22,8 @@ extern int	RsRankForUser(RsModel *model, int64 user_id, const RsUserItems *items
 extern int	RsRankDiverse(RsModel *model, const RsDiversity *diversity, int64 user_id,
 						  const RsUserItems *items, uint8 *exclude, int k, float *scratch,
 						  int32 *out_idx, float *out_score, RsReason *out_reason);
+extern bool RsReadServingItems(RsModel *model, int64 user_id, bool exclude_seen,
+							   RsUserItems *out);
 extern int	RsTopItems(RsModel *model, const float *scores, uint8 *exclude, int k,
 					   int32 *out_idx, float *out_score, int *ranked);
 

@@ -301,39 +301,42 @@ event_examples(FmRun *run, const char *time_col, double half_life)
 	}
 }
 
-/* Each user's items, ascending, for rejecting negatives. */
+/*
+ * Each user's items, ascending, for rejecting negatives (the kernel's
+ * binary search): the source's rows by user as read, whose columns the
+ * CSR already holds strictly ascending within a row (rs_coo_to_csr).
+ * That is checked, in one pass, rather than sorted again.
+ */
 static void
 seen_lists(FmRun *run)
 {
 	const RsCsr *R = &run->data->by_user;
-	int32	   *items = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int32) * Max(R->nnz, 1), MCXT_ALLOC_HUGE);
 
-	memcpy(items, R->indices, sizeof(int32) * R->nnz);
 	for (int32 u = 0; u < R->n_rows; u++)
 	{
-		int64		b = R->indptr[u];
-		int64		n = R->indptr[u + 1] - b;
-
-		/* ascending already when read; sorting is cheap insurance */
-		for (int64 x = 1; x < n; x++)
-			for (int64 y = x; y > 0 && items[b + y - 1] > items[b + y]; y--)
-			{
-				int32		t = items[b + y];
-
-				items[b + y] = items[b + y - 1];
-				items[b + y - 1] = t;
-			}
+		if ((u & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int64 p = R->indptr[u] + 1; p < R->indptr[u + 1]; p++)
+			if (R->indices[p - 1] >= R->indices[p])
+				elog(ERROR, "the interactions of user " INT64_FORMAT " are not in ascending item order",
+					 run->data->users.ids[u]);
 	}
 	run->d.seen_indptr = R->indptr;
-	run->d.seen_item = items;
+	run->d.seen_item = R->indices;
 }
 
 /*
- * The base model's top pool items (that the user does not have) for
- * every user of the source, best first, as hard negatives and (with
- * scores) for the base features: each one's score standardised over the
- * user's pool as serving does.  The base serves as it would for the
- * caller: the trainer may use it (RsGetModel checked).
+ * The base model's top pool items for every user of the source, best
+ * first, as hard negatives and (with scores) for the base features: each
+ * one's score standardised over the user's pool as serving does.  The
+ * pool is drawn as serving draws it (src/kind_fm.c, rescore_pool): the
+ * items the user has in the base's source are left out, as the base's
+ * own serving with exclude_seen does, and so are the items the FM does
+ * not know, before the base ranks, so that the pool holds pool items the
+ * FM knows whenever the base reaches that many.  (The user's items in
+ * the FM's source are the positives: they stay, as the base would have
+ * offered them before the user took them.)  The base serves as it would
+ * for the caller: the trainer may use it (RsGetModel checked).
  */
 static void
 base_pool_lists(FmRun *run, const char *base_name, int pool, bool scores)
@@ -348,7 +351,11 @@ base_pool_lists(FmRun *run, const char *base_name, int pool, bool scores)
 	float	   *scratch = MemoryContextAllocExtended(CurrentMemoryContext,
 													 sizeof(float) * Max(base->items.count, RS_SCORE_BLOCK),
 													 MCXT_ALLOC_HUGE);
-	uint8	   *exclude = palloc0(RS_BITMAP_BYTES(base->items.count) + 1);
+	Size		bitmap = RS_BITMAP_BYTES(base->items.count) + 1;
+	uint8	   *unknown = palloc0(bitmap);
+	uint8	   *exclude = palloc(bitmap);
+	int32	   *to_fm = MemoryContextAllocExtended(CurrentMemoryContext,
+												   sizeof(int32) * Max(base->items.count, 1), MCXT_ALLOC_HUGE);
 	int32	   *top = palloc(sizeof(int32) * pool);
 	float	   *top_score = palloc(sizeof(float) * pool);
 
@@ -359,33 +366,35 @@ base_pool_lists(FmRun *run, const char *base_name, int pool, bool scores)
 	if (scores)
 		item_score = MemoryContextAllocExtended(CurrentMemoryContext, (Size) n_users * pool * sizeof(float) + 1,
 												MCXT_ALLOC_HUGE);
+	for (int32 b = 0; b < base->items.count; b++)
+	{
+		to_fm[b] = rs_idmap_lookup(&data->items, base->items.ids[b]);
+		if (to_fm[b] < 0)
+			rs_bitmap_set(unknown, b);
+	}
 	indptr[0] = 0;
 	for (int32 u = 0; u < n_users; u++)
 	{
 		RsUserItems own = {0};
-			int			found;
+		bool		has_items;
+		int			found;
 
 		CHECK_FOR_INTERRUPTS();
-		RsReadUserItems(base, data->users.ids[u], "Drawing hard negatives", &own);
+		has_items = RsReadServingItems(base, data->users.ids[u], true, &own);
+		memcpy(exclude, unknown, bitmap);
 		for (int a = 0; a < own.n; a++)
 			rs_bitmap_set(exclude, own.item[a]);
-		found = RsRankForUser(base, data->users.ids[u], &own, exclude, pool, scratch, top, top_score,
-							  NULL);
+		found = RsRankForUser(base, data->users.ids[u], has_items ? &own : NULL, exclude, pool, scratch,
+							  top, top_score, NULL);
 		for (int r = 0; r < found; r++)
 		{
-			int32		i = rs_idmap_lookup(&data->items, base->items.ids[top[r]]);
-
-			if (i >= 0)
-			{
-				if (item_score)
-					item_score[n] = top_score[r];
-				items[n++] = i;
-			}
+			if (item_score)
+				item_score[n] = top_score[r];
+			items[n++] = to_fm[top[r]];
 		}
 		indptr[u + 1] = n;
 		if (item_score)
 			rs_fm_standardize(item_score + indptr[u], n - indptr[u]);
-		memset(exclude, 0, RS_BITMAP_BYTES(base->items.count) + 1);
 		RsFreeUserItems(&own);
 	}
 	run->d.hard_indptr = indptr;
