@@ -1271,10 +1271,10 @@ COMMENT ON FUNCTION recsys._auto_families(text, name, name, regclass) IS
 -- coefficients were measured on the project's machine unloaded, so the
 -- ratio says how much slower this machine is now; it scales what no
 -- measurement of this run covers yet (an exact EASE model's writing).
--- 1 before any trial.
+-- 1 before any trial.  (Parallel restricted: it reads a temporary table.)
 CREATE FUNCTION recsys._auto_load_factor()
 RETURNS double precision
-LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
