@@ -1267,9 +1267,10 @@ COMMENT ON FUNCTION recsys._auto_families(text, name, name, regclass) IS
 -- This run's load factor: the median ratio of measured to modelled
 -- seconds of the candidates trained so far (those modelled at a tenth of
 -- a second or more: below, fixed costs dominate; blends, modelled from
--- measured seconds, left out), at least 1 and at most 8.  The cost models'
--- coefficients were measured on the project's machine unloaded, so the
--- ratio says how much slower this machine is now; it scales what no
+-- measured seconds, left out), at least 1 and at most 8 (the machine's
+-- load over its cores reaches about that).  The cost models'
+-- coefficients were measured on the project's machine, so the ratio says
+-- how much slower this machine is now than then; it scales what no
 -- measurement of this run covers yet (an exact EASE model's writing).
 -- 1 before any trial.  (Parallel restricted: it reads a temporary table.)
 CREATE FUNCTION recsys._auto_load_factor()
