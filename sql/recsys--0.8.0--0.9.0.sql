@@ -1576,6 +1576,76 @@ $$;
 COMMENT ON FUNCTION recsys._auto_families(text, name, name, regclass) IS
 	'internal: the candidate families train_auto searches: algorithm, fixed parameters, seeds, search steps, cost model';
 
+-- This run's load factor: the median ratio of measured to modelled
+-- seconds of the candidates trained so far (those modelled at a tenth of
+-- a second or more: below, fixed costs dominate; blends, modelled from
+-- measured seconds, left out), at least 1 and at most 8 (the machine's
+-- load over its cores reaches about that).  The cost models'
+-- coefficients were measured on the project's machine, so the ratio says
+-- how much slower this machine is now than then; it scales what no
+-- measurement of this run covers yet (an exact EASE model's writing).
+-- 1 before any trial.  (Parallel restricted: it reads a temporary table.)
+CREATE FUNCTION recsys._auto_load_factor()
+RETURNS double precision
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN least(8, greatest(1, coalesce(
+		(SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY (t.train_seconds + t.eval_seconds) / t.modelled)
+		 FROM _recsys_auto_trials t
+		 WHERE t.train_seconds IS NOT NULL AND t.modelled >= 0.1 AND t.family <> 'blend'), 1)));
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_load_factor() IS
+	'internal: train_auto''s load factor, measured over modelled seconds so far (1 to 8)';
+
+-- The estimated seconds of retraining an EASE model with a given keep
+-- (0.1 to 1, 1 exact) from a compact (keep 0.1) model's seconds, both
+-- for all the data: the solve is the same, the writing grows with keep.
+-- The extra writing of exact over compact is the larger of (exact_factor
+-- - 1) times the compact seconds (the ratio measured on an unloaded
+-- machine) and ease_write_exact (seconds per weight written, unloaded,
+-- times the catalogue's items squared: what exact writes) times the load
+-- factor, each for the 0.9 of the weights exact writes beyond compact's
+-- tenth: under load the writing slows more than the solve (ml-latest-
+-- small last5 at load 11: exact estimated at 2.5 times compact, 119 s,
+-- took about twice that).  keep in between: the extra in proportion.
+CREATE FUNCTION recsys._auto_keep_seconds(compact double precision, keep double precision, ctx jsonb,
+										  load double precision)
+RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT compact + greatest(((ctx ->> 'exact_factor')::double precision - 1) * compact / 0.9,
+							  (ctx ->> 'ease_write_exact')::double precision * load)
+					 * (keep - 0.1)
+$$;
+COMMENT ON FUNCTION recsys._auto_keep_seconds(double precision, double precision, jsonb, double precision) IS
+	'internal: train_auto''s estimated seconds of an EASE fit with a given keep, from a compact one''s';
+
+-- The keep an EASE winner (or blend member) is retrained with on all the
+-- data: the largest of 1 (exact), 0.5 and 0.25 whose estimate (other:
+-- the non-EASE members' seconds; ease: the compact EASE members'; both
+-- for all the data) fits the seconds left, else 0.1, compact as
+-- validated.  Returns that keep, its estimate and the exact estimate.
+CREATE FUNCTION recsys._auto_final_keep(other double precision, ease double precision, left_seconds double precision,
+										ctx jsonb, load double precision,
+										OUT keep double precision, OUT estimate double precision,
+										OUT exact_estimate double precision)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT c.kept, other + recsys._auto_keep_seconds(ease, c.kept, ctx, load),
+		   other + recsys._auto_keep_seconds(ease, 1, ctx, load)
+	FROM unnest(ARRAY[1, 0.5, 0.25, 0.1]::double precision[]) c(kept)
+	WHERE c.kept = 0.1 OR other + recsys._auto_keep_seconds(ease, c.kept, ctx, load) <= left_seconds
+	ORDER BY c.kept DESC LIMIT 1
+$$;
+COMMENT ON FUNCTION recsys._auto_final_keep(double precision, double precision, double precision, jsonb,
+											double precision) IS
+	'internal: the keep train_auto retrains an EASE winner with: the largest whose estimate fits the time left';
+
 -- One train_auto trial: unless its estimated seconds, plus the time kept
 -- for training the best candidates on all the data, would pass the
 -- deadline, train the candidate on the split's train part and score it on
@@ -1603,6 +1673,9 @@ DECLARE
 	r record;
 	prev record;
 	status text;
+	-- (a trial's seconds on the split to all the data's, plus a fifth)
+	scale12 double precision := (ctx ->> 'scale')::double precision * 1.2;
+	load double precision;
 BEGIN
 	SELECT coalesce(max(t.n), 0) + 1 INTO n FROM _recsys_auto_trials t;
 	-- the estimate: this family's slowest trial so far, or its cost model
@@ -1624,10 +1697,12 @@ BEGIN
 	-- other families' winners so far; and, while the search runs, three
 	-- blend evaluations
 	-- (compact EASE is retrained exact at the end: a trained one is kept
-	-- for at its exact estimate, so that a loaded machine does not leave
-	-- too little time; a family's first trial at its compact one, so that
-	-- EASE is tried at all, to be retrained compact if time runs short)
-	SELECT coalesce(sum(x.seconds), 0) * (ctx ->> 'scale')::double precision * 1.2
+	-- for at its exact estimate, _auto_keep_seconds at this run's load
+	-- factor, so that a loaded machine does not leave too little time; a
+	-- family's first trial at its compact one, so that EASE is tried at
+	-- all, to be retrained compact if time runs short)
+	load := recsys._auto_load_factor();
+	SELECT coalesce(sum(x.seconds), 0) * scale12
 		   + CASE WHEN blending THEN 0
 				  ELSE 3 * coalesce((SELECT sum(b.eval_seconds)
 									 FROM (SELECT t.eval_seconds FROM _recsys_auto_trials t
@@ -1636,18 +1711,19 @@ BEGIN
 	INTO reserve
 	FROM (SELECT c.seconds FROM
 			(SELECT b.train_seconds AS seconds
-			 FROM (SELECT t.train_seconds * CASE WHEN t.params ? 'keep' THEN (ctx ->> 'exact_factor')::double precision
-												 ELSE 1 END AS train_seconds
+			 FROM (SELECT CASE WHEN t.params ? 'keep' THEN recsys._auto_keep_seconds(t.train_seconds * scale12, 1, ctx, load) / scale12
+							   ELSE t.train_seconds END AS train_seconds
 				   FROM _recsys_auto_trials t
 				   WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
 					 AND (blending OR t.family <> _auto_trial.family)
 				   ORDER BY t.value DESC LIMIT 2) b
 			 UNION ALL
-			 SELECT greatest(estimate, (SELECT t.train_seconds FROM _recsys_auto_trials t
-										WHERE t.model IS NOT NULL AND t.family = _auto_trial.family))
-					* CASE WHEN params ? 'keep' AND EXISTS (SELECT FROM _recsys_auto_trials t
-															WHERE t.model IS NOT NULL AND t.family = _auto_trial.family)
-						   THEN (ctx ->> 'exact_factor')::double precision ELSE 1 END
+			 SELECT CASE WHEN params ? 'keep' AND EXISTS (SELECT FROM _recsys_auto_trials t
+														  WHERE t.model IS NOT NULL AND t.family = _auto_trial.family)
+						 THEN recsys._auto_keep_seconds(e.seconds * scale12, 1, ctx, load) / scale12
+						 ELSE e.seconds END
+			 FROM (SELECT greatest(estimate, (SELECT t.train_seconds FROM _recsys_auto_trials t
+											  WHERE t.model IS NOT NULL AND t.family = _auto_trial.family)) AS seconds) e
 			 WHERE NOT blending) c
 		  ORDER BY c.seconds DESC LIMIT 2) x;
 	left_seconds := extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp());
@@ -1762,6 +1838,26 @@ $$;
 COMMENT ON FUNCTION recsys._auto_paired_z(double precision[], double precision[]) IS
 	'internal: the paired z statistic of a per-user gain (train_auto keeps a blend member only above 1.96)';
 
+-- What train_auto records of a blend member tested: kept when the paired
+-- z of its gain (value: the new blend's, over blend_value, the blend it
+-- extends) is at least min_z; not kept below, or when z is NULL because
+-- no time was left to evaluate the users (_auto_user_values).
+CREATE FUNCTION recsys._auto_member_status(z double precision, value double precision,
+										   blend_value double precision, min_z double precision)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN z IS NULL THEN 'not kept: no time left to test its gain over the blend it extends'
+				ELSE format('%s: gain %s over the blend it extends (%s), paired z %s %s %s',
+							CASE WHEN z >= min_z THEN 'kept' ELSE 'not kept' END,
+							round((value - blend_value)::numeric, 4), round(blend_value::numeric, 4),
+							round(least(z, 1e6)::numeric, 2), CASE WHEN z >= min_z THEN '>=' ELSE '<' END, min_z) END
+$$;
+COMMENT ON FUNCTION recsys._auto_member_status(double precision, double precision, double precision,
+											   double precision) IS
+	'internal: train_auto''s verdict on a blend member: kept, not kept, or not tested for lack of time';
+
 DROP FUNCTION recsys.train_auto(regclass, text, interval, text, text, regclass, name, name, name, name, bigint, boolean);
 CREATE FUNCTION recsys.train_auto(
 	source regclass,
@@ -1799,6 +1895,7 @@ DECLARE
 	n_train bigint;
 	n_users bigint;
 	n_items bigint;
+	n_all_items bigint;
 	n_valid_users bigint;
 	n_valid bigint;
 	fam record;
@@ -1831,6 +1928,8 @@ DECLARE
 	final_other double precision;
 	final_ease double precision;
 	final_keep double precision;
+	final_kept_estimate double precision;
+	final_load double precision;
 	final_note text;
 	trial record;
 	best_n integer;
@@ -1976,8 +2075,9 @@ BEGIN
 		CREATE TEMP TABLE _recsys_auto_split ON COMMIT DROP AS
 		SELECT * FROM recsys.split_holdout(source, 0.25, seed, 4, user_col, item_col);
 	END IF;
-	SELECT count(*), count(*) FILTER (WHERE s.is_test), count(DISTINCT s.user_id) FILTER (WHERE s.is_test)
-	INTO n_rows, n_valid, n_valid_users FROM _recsys_auto_split s;
+	SELECT count(*), count(*) FILTER (WHERE s.is_test), count(DISTINCT s.user_id) FILTER (WHERE s.is_test),
+		   count(DISTINCT s.item_id)
+	INTO n_rows, n_valid, n_valid_users, n_all_items FROM _recsys_auto_split s;
 	IF n_rows = 0 THEN
 		RAISE EXCEPTION 'source "%" has no interactions to train on', source
 			USING ERRCODE = 'invalid_parameter_value';
@@ -2016,6 +2116,11 @@ BEGIN
 		-- an exact EASE fit against a compact one's seconds (the solve is
 		-- the same, the writing ten times more)
 		'exact_factor', 2.5,
+		-- and its writing at least: 4e-7 s a weight unloaded (ml-latest-
+		-- small's exact model, 77M weights, 20-40 s mostly writing) times
+		-- the catalogue's items squared, times the load factor when used
+		-- (_auto_keep_seconds)
+		'ease_write_exact', 4e-7 * power(n_all_items, 2),
 		-- a blend member's least paired z (_auto_paired_z): 1.96, the
 		-- two-sided 5 % level (one-sided 2.5 %, strict enough for the best
 		-- of five weights)
@@ -2137,28 +2242,19 @@ BEGIN
 							 THEN recsys._auto_user_values(trial.model, metric_name, k,
 														   trial.eval_seconds + final_other, ctx) END;
 		z := recsys._auto_paired_z(blend_users, member_users);
+		UPDATE _recsys_auto_trials t
+		SET status = recsys._auto_member_status(z, trial.value, blend_value, (ctx ->> 'min_z')::double precision)
+		WHERE t.n = trial.n;
 		IF z IS NULL OR z < (ctx ->> 'min_z')::double precision THEN
 			-- not kept, nor any blend with it
 			IF trial.model IS NOT NULL THEN
 				PERFORM recsys.drop_model(trial.model);
 			END IF;
-			UPDATE _recsys_auto_trials t
-			SET model = NULL,
-				status = CASE WHEN z IS NULL
-							  THEN 'not kept: no time left to test its gain over the blend it extends'
-							  ELSE format('not kept: gain %s over the blend it extends (%s), paired z %s < %s',
-										  round((trial.value - blend_value)::numeric, 4), round(blend_value::numeric, 4),
-										  round(z::numeric, 2), ctx ->> 'min_z') END
-			WHERE t.n = trial.n;
+			UPDATE _recsys_auto_trials t SET model = NULL WHERE t.n = trial.n;
 			-- (with no time left to test, none after it either)
 			EXIT WHEN z IS NULL;
 			CONTINUE;
 		END IF;
-		UPDATE _recsys_auto_trials t
-		SET status = format('kept: gain %s over the blend it extends (%s), paired z %s >= %s',
-							round((trial.value - blend_value)::numeric, 4), round(blend_value::numeric, 4),
-							round(least(z, 1e6)::numeric, 2), ctx ->> 'min_z')
-		WHERE t.n = trial.n;
 		blend_n := trial.n;
 		blend_users := member_users;
 		blend_models := blend_models || runner_up.model;
@@ -2175,11 +2271,11 @@ BEGIN
 	SELECT t.* INTO winner FROM _recsys_auto_trials t WHERE t.n = coalesce(blend_n, top.n);
 	-- compact EASE (keep) approximates exact EASE: an EASE winner or
 	-- member is retrained with the largest keep whose fit the budget left
-	-- allows: exact (estimated at exact_factor times the compact one's
-	-- seconds, scaled to all the data plus a fifth), else 0.5 or 0.25
-	-- (the seconds in between, linearly: the solve is the same, the
-	-- writing grows with keep; the weights kept are the largest, so a
-	-- larger keep is closer to exact), else compact as validated (0.1)
+	-- allows (_auto_final_keep: the compact one's seconds scaled to all
+	-- the data plus a fifth, and the writing the keep adds at this run's
+	-- load factor, _auto_keep_seconds): exact, else 0.5 or 0.25 (the
+	-- weights kept are the largest, so a larger keep is closer to exact),
+	-- else compact as validated (0.1)
 	SELECT coalesce(sum(t.train_seconds) FILTER (WHERE NOT t.params ? 'keep'), 0)
 		   * (ctx ->> 'scale')::double precision * 1.2,
 		   sum(t.train_seconds) FILTER (WHERE t.params ? 'keep') * (ctx ->> 'scale')::double precision * 1.2
@@ -2189,16 +2285,16 @@ BEGIN
 							 AND t.model IN (SELECT jsonb_array_elements_text(winner.params -> 'members')));
 	final_left := extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp());
 	IF final_ease IS NOT NULL THEN
-		final_estimate := final_other + final_ease * (ctx ->> 'exact_factor')::double precision;
-		final_keep := coalesce((SELECT c.kept FROM unnest(ARRAY[1, 0.5, 0.25]::double precision[]) c(kept)
-								WHERE final_other + final_ease * (1 + ((ctx ->> 'exact_factor')::double precision - 1)
-																	  * (c.kept - 0.1) / 0.9) <= final_left
-								ORDER BY c.kept DESC LIMIT 1), 0.1);
-		final_note := format('EASE retrained %s: exact estimated at %s s, %s s of the budget left',
+		final_load := recsys._auto_load_factor();
+		SELECT f.keep, f.estimate, f.exact_estimate INTO final_keep, final_kept_estimate, final_estimate
+		FROM recsys._auto_final_keep(final_other, final_ease, final_left, ctx, final_load) f;
+		final_note := format('EASE retrained %s: exact estimated at %s s (load factor %s), %s s of the budget left',
 							 CASE WHEN final_keep = 1 THEN 'exact'
-								  WHEN final_keep > 0.1 THEN format('with keep %s, nearer exact than validated', final_keep)
+								  WHEN final_keep > 0.1 THEN format('with keep %s (estimated at %s s), nearer exact than validated',
+																	final_keep, round(final_kept_estimate::numeric, 1))
 								  ELSE 'compact (keep 0.1), as validated' END,
-							 round(final_estimate::numeric, 1), round(greatest(final_left, 0)::numeric, 1));
+							 round(final_estimate::numeric, 1), round(final_load::numeric, 2),
+							 round(greatest(final_left, 0)::numeric, 1));
 	END IF;
 	IF winner.family = 'blend' THEN
 		-- the members under names of their own: <model>_auto_<family>

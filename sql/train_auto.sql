@@ -91,7 +91,7 @@ SELECT array_agg(DISTINCT family) AS families, count(*) FILTER (WHERE status = '
 	   bool_and((params ->> 'keep')::float8 = 0.1) AS validated_compact
 FROM recsys.train_auto('events', 'exact', budget => '1 minute', families => '{ease}');
 SELECT algorithm, (params ->> 'keep')::float8 AS stored_keep,
-	   metrics -> 'train_auto' ->> 'final' LIKE 'EASE retrained exact: exact estimated at % s, % s of the budget left' AS final_exact,
+	   metrics -> 'train_auto' ->> 'final' LIKE 'EASE retrained exact: exact estimated at % s (load factor %), % s of the budget left' AS final_exact,
 	   metrics -> 'train_auto' -> 'families' AS families,
 	   (metrics -> 'train_auto' -> 'winner' -> 'params' ->> 'keep')::float8 AS winner_keep
 FROM recsys.models WHERE name = 'exact';
@@ -237,6 +237,48 @@ SELECT count(*) FILTER (WHERE u.precision = 1 AND u.recall = 0.5) AS half_found,
 	   abs(avg(u.recall) - (SELECT value FROM recsys.evaluate('per_user', 'events_test', 1) WHERE metric = 'recall@1'))
 		   < 1e-12 AS same_recall_at_1
 FROM recsys._evaluate_users('per_user', 'events_test', 1) u;
+
+-- no time left to test a blend member's gain: the users' values are not
+-- evaluated when fewer than the seconds needed are left before the
+-- deadline (NULL), so the paired z is NULL and the member is not kept,
+-- saying why; with time left they are evaluate's (40 users at 1)
+CREATE TEMP TABLE _recsys_auto_valid AS SELECT user_id, item_id FROM events_test;
+SELECT recsys._auto_user_values('per_user', 'ndcg', 10, 1,
+								jsonb_build_object('deadline', clock_timestamp() + interval '0.5 seconds')) AS too_late,
+	   recsys._auto_paired_z(NULL, ARRAY[1, 1]::float8[]) AS z_untested,
+	   recsys._auto_member_status(NULL, 0.3, 0.2, 1.96) AS untested_status,
+	   (SELECT sum(v) FROM unnest(recsys._auto_user_values('per_user', 'ndcg', 10, 1,
+								  jsonb_build_object('deadline', clock_timestamp() + interval '1 hour'))) v) AS in_time_sum;
+SELECT recsys._auto_member_status(2.5, 0.31, 0.3, 1.96) AS kept, recsys._auto_member_status(1.5, 0.31, 0.3, 1.96) AS not_kept;
+DROP TABLE pg_temp._recsys_auto_valid;
+
+-- the final retraining's keep under load: the load factor is the median
+-- measured / modelled seconds of the trials so far (here 0.5, 3 and 4:
+-- 3; blends and trials modelled under 0.1 s left out), at least 1, at
+-- most 8
+CREATE TEMP TABLE _recsys_auto_trials (family text, train_seconds float8, eval_seconds float8, modelled float8);
+SELECT recsys._auto_load_factor() AS before_any_trial;
+INSERT INTO _recsys_auto_trials VALUES ('als', 0.4, 0.1, 1), ('ease', 5, 1, 2), ('bm25', 3, 1, 1),
+	('blend', 100, 0, 1), ('popular', 9, 1, 0.05), ('bpr', NULL, NULL, 1);
+SELECT recsys._auto_load_factor() AS median_ratio;
+UPDATE _recsys_auto_trials SET train_seconds = train_seconds * 10;
+SELECT recsys._auto_load_factor() AS bounded_above;
+UPDATE _recsys_auto_trials SET train_seconds = 0.01, eval_seconds = 0;
+SELECT recsys._auto_load_factor() AS bounded_below;
+DROP TABLE pg_temp._recsys_auto_trials;
+-- known by construction: a compact EASE member measured at 48 s (for all
+-- the data), exact writing 40 s unloaded (ease_write_exact), exact factor
+-- 2.5, 200 s left.  Unloaded the exact estimate is 48 + 1.5 x 48 = 120 s:
+-- exact.  At load factor 5 the writing, 0.9 x 40 x 5 = 180 s, outweighs
+-- 1.5 x 48: exact at 228 s does not fit, keep 0.5 (48 + 0.4 x 200 = 128 s)
+-- does.  At load 8 with 60 s left not even keep 0.25 (48 + 0.15 x 320 =
+-- 96 s) fits: compact as validated.  A non-EASE member's 30 s counts too
+-- (140 s left: exact, 150 s, does not fit; keep 0.5, 110 s, does)
+SELECT l.load, l.left_seconds, l.other, f.keep, round(f.estimate::numeric, 1) AS estimate,
+	   round(f.exact_estimate::numeric, 1) AS exact_estimate
+FROM (VALUES (1, 200, 0), (5, 200, 0), (8, 60, 0), (1, 140, 30)) l(load, left_seconds, other),
+	 LATERAL recsys._auto_final_keep(l.other, 48, l.left_seconds, '{"exact_factor": 2.5, "ease_write_exact": 40}', l.load) f
+ORDER BY l.load, l.left_seconds DESC;
 
 -- two roles: one may not retrain the other's model, nor read a source it
 -- has no privileges on
