@@ -181,6 +181,9 @@ SELECT recsys._search_ndcg('{1,0,0,0}', '{1}', '{NULL,0,0,0}', '{f}', 0, 1);
 SELECT recsys._search_ndcg('{1,0,0,0}', '{5}', '{1,0,0,0}', '{f}', 0, 1);
 SELECT recsys._search_ndcg('{1,0,0,0}', '{1}', '{1,0,0,0}', '{f}', 0, 0);
 SELECT recsys._search_ndcg('{{1,0},{0,0}}', '{1}', '{1,0,0,0}', '{f}', 0, 1);
+-- p_diff as rows: each of cardinality(w) elements; at most 2 dimensions
+SELECT recsys._search_ndcg('{1,1}', '{1,1}', '{{1,2,3,4}}', '{t,f}', 0, 1);
+SELECT recsys._search_ndcg('{1,1}', '{1}', '{{{1,2}}}', '{f}', 0, 1);
 
 -- owners, grantees, and the source read as the catalog's owner
 CREATE ROLE regress_recsys_search_a;
