@@ -165,6 +165,12 @@ SELECT item_id FROM recsys.search('bag', k => 1);
 SELECT recsys.tune_search('default', 'shop_searches', user_col => 'nope');
 CREATE TABLE no_searches (user_id bigint, query text, item_id bigint);
 SELECT recsys.tune_search('default', 'no_searches');
+-- tune_search and search's feature query run without JIT (its compilation
+-- made tune_search slower and delayed a cancel by over a second)
+SELECT p.proname, 'jit=off' = ANY (p.proconfig) AS jit_off
+FROM pg_proc p
+WHERE p.pronamespace = 'recsys'::regnamespace AND p.proname IN ('tune_search', '_search_features')
+ORDER BY 1;
 -- its objective (internal, src/tune_search.c), known by construction:
 -- row 1 has one competitor ahead (d = 1) and one behind (d = -1): rank 2;
 -- row 2 one tied competitor with a smaller id: rank 2; one row alone:
