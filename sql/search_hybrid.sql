@@ -128,9 +128,14 @@ SELECT recsys.tune_search('lsa', 'lsa_searches', 'lsa_pop', features => '{text,t
 \echo :LAST_ERROR_SQLSTATE
 SELECT recsys.tune_search('lsa', 'lsa_searches', 'lsa_pop', features => '{{text},{popularity}}');
 \echo :LAST_ERROR_SQLSTATE
--- a model that does not exist, checked up front (tune_search needs one)
+-- a model that does not exist, checked up front (tune_search needs one:
+-- its hint is not search's "Pass model => NULL to search by text alone.")
+\set VERBOSITY default
+\set SHOW_CONTEXT never
 SELECT recsys.tune_search('lsa', 'lsa_searches', 'no_such_model');
 \echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY terse
+\set SHOW_CONTEXT errors
 -- the searches' embeddings: blamed on embedding_col, naming the row
 CREATE TABLE bad_searches (user_id bigint, query text, item_id bigint, qvec real[], n integer);
 INSERT INTO bad_searches VALUES (900, 'couch', 4, lsa('couch'), 1), (901, 'sofa', 4, '{NaN,1}', 1);
