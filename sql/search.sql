@@ -221,6 +221,13 @@ CREATE TABLE a_searches (user_id bigint, query text, item_id bigint);
 INSERT INTO a_searches VALUES (1, 'lamp', 2), (2, 'lamp', 2);
 SELECT name FROM recsys.train_popular('a_searches', model => 'a_pop');
 SELECT recsys.tune_search('a_cat', 'a_searches', model => 'a_pop') -> 'tuned' AS tuned;
+-- a model not granted to the tuner is one it cannot see, refused up front
+-- with tune_search's hint (not search's "model => NULL")
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+SELECT recsys.tune_search('a_cat', 'a_searches', model => 'pop');
+\set VERBOSITY terse
+\set SHOW_CONTEXT errors
 SELECT recsys.drop_model('a_pop');
 RESET ROLE;
 DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database()); END $$;
