@@ -149,9 +149,9 @@ load_settings(RsModel *model, const RsCatalogRow *row, bool *context, bool *base
 	/*
 	 * base_features: true or false (the string train_fm writes, or a JSON
 	 * boolean; absent: false, a model trained before it existed), and
-	 * agreeing with the parameter rows, so that an
-	 * edit never silently serves without the base features (true without
-	 * the row: RsLoadParameter says so)
+	 * agreeing with the parameter rows, so that an edit never silently
+	 * serves without the base features (true without the row:
+	 * RsLoadParameter says so)
 	 */
 	if (!DatumGetBool(d[9]) && isnull[8])
 		RsModelCorrupt(model, "params' base_features is not \"true\" or \"false\"");
