@@ -3911,6 +3911,13 @@ BEGIN
 				USING ERRCODE = 'invalid_parameter_value',
 					  HINT = 'Index it with embedding_col, or search without query_embedding.';
 		END IF;
+		-- an embedding of another length than the query's: the query's
+		-- fault, unless the catalog's are not all one length (damage, XX001)
+		IF EXISTS (SELECT FROM recsys.catalog_docs d
+				   WHERE d.catalog = search.catalog AND d.embedding IS NOT NULL
+					 AND cardinality(d.embedding) <> cardinality(query_embedding)) THEN
+			PERFORM recsys._catalog_embedding_length(catalog);
+		END IF;
 		SELECT array_agg(v.item_id ORDER BY v.sim DESC, v.item_id) INTO nearest
 		FROM (SELECT d.item_id, recsys._embedding_similarity(d.embedding, query_embedding) AS sim
 			  FROM recsys.catalog_docs d
@@ -4022,6 +4029,41 @@ $$;
 COMMENT ON FUNCTION recsys._search_ascent(real[], integer[], real[], bigint[], real[], boolean[], bigint, bigint) IS
 	'internal: tune_search''s coordinate ascent';
 
+-- internal: the length of a catalog's embeddings (NULL without any);
+-- index_catalog made them all one length, so an item of another length
+-- is damage (XX001, naming the item of the rarer length), not the query's fault
+CREATE FUNCTION recsys._catalog_embedding_length(catalog text)
+RETURNS integer
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	lengths integer[];
+	bad_item bigint;
+BEGIN
+	SELECT array_agg(l.len ORDER BY l.n DESC, l.len) INTO lengths
+	FROM (SELECT coalesce(cardinality(d.embedding), 0) AS len, count(*) AS n
+		  FROM recsys.catalog_docs d
+		  WHERE d.catalog = _catalog_embedding_length.catalog AND d.embedding IS NOT NULL
+		  GROUP BY 1) l;
+	IF cardinality(lengths) > 1 THEN
+		SELECT min(d.item_id) INTO bad_item FROM recsys.catalog_docs d
+		WHERE d.catalog = _catalog_embedding_length.catalog AND d.embedding IS NOT NULL
+		  AND coalesce(cardinality(d.embedding), 0) <> lengths[1];
+		RAISE EXCEPTION 'catalog "%" is damaged: the embedding of item % has % dimensions, the others %',
+			catalog, bad_item,
+			(SELECT coalesce(cardinality(d.embedding), 0) FROM recsys.catalog_docs d
+			 WHERE d.catalog = _catalog_embedding_length.catalog AND d.item_id = bad_item),
+			lengths[1]
+			USING ERRCODE = 'data_corrupted',
+				  HINT = 'Rebuild it from its source with recsys.index_catalog.';
+	END IF;
+	RETURN lengths[1];
+END
+$$;
+COMMENT ON FUNCTION recsys._catalog_embedding_length(text) IS
+	'internal: the length of a catalog''s embeddings, refusing a damaged one';
+
 CREATE FUNCTION recsys.tune_search(
 	catalog text,
 	source regclass,
@@ -4034,6 +4076,9 @@ CREATE FUNCTION recsys.tune_search(
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
+-- (its one big query is estimated dear enough for JIT, which made it
+-- 1.5-2x slower and cancel late by the compilation's seconds)
+SET jit = off
 AS $$
 DECLARE
 	cat recsys.catalogs;
@@ -4046,6 +4091,12 @@ DECLARE
 	query_embedding text := 'NULL::real[]';
 	used text[];
 	unknown text;
+	col_type regtype;
+	dims integer;
+	bad_item bigint;
+	bad_user bigint;
+	bad_query text;
+	bad_e real[];
 	n_rows bigint;
 	n_alone bigint;
 	-- the pairs (a row, a competing candidate) as arrays
@@ -4071,19 +4122,78 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Pass features => NULL to learn them all.';
 	END IF;
+	IF array_ndims(used) > 1 THEN
+		RAISE EXCEPTION 'features must be a one-dimensional array, not one of % dimensions', array_ndims(used)
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass a list of feature names, such as ''{text,popularity}''.';
+	END IF;
+	SELECT f INTO unknown FROM unnest(used) f GROUP BY f HAVING count(*) > 1 ORDER BY f LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'features must name each feature once, not % twice', quote_literal(unknown)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	IF embedding_col IS NULL AND 'embedding' = ANY (used) THEN
 		RAISE EXCEPTION 'features names embedding but embedding_col is NULL'
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Pass embedding_col, the source''s column of the queries'' embeddings.';
 	END IF;
 	cat := recsys._lock_catalog(catalog, 'tune');
+	-- the model, up front (a missing one is no case for text alone here)
+	IF NOT EXISTS (SELECT FROM recsys.models m WHERE m.name = tune_search.model) THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass the model search will rank with (one of recsys.models, or ask its owner for recsys.grant_model).';
+	END IF;
 	IF embedding_col IS NOT NULL THEN
+		SELECT a.atttypid INTO col_type FROM pg_attribute a
+		WHERE a.attrelid = source AND a.attname = embedding_col AND a.attnum > 0 AND NOT a.attisdropped;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'embedding_col "%" is not a column of %', embedding_col, source
+				USING ERRCODE = 'undefined_column';
+		END IF;
+		IF col_type NOT IN ('real[]'::regtype, 'double precision[]'::regtype, 'numeric[]'::regtype,
+							'smallint[]'::regtype, 'integer[]'::regtype, 'bigint[]'::regtype) THEN
+			RAISE EXCEPTION 'embedding_col "%" of % must be an array of numbers such as real[], not %',
+				embedding_col, source, col_type
+				USING ERRCODE = 'datatype_mismatch',
+					  HINT = 'Pass the column of the queries'' embeddings (real[] or double precision[]).';
+		END IF;
 		IF NOT EXISTS (SELECT FROM recsys.catalog_docs d WHERE d.catalog = cat.name AND d.embedding IS NOT NULL) THEN
 			RAISE EXCEPTION 'catalog "%" has no embeddings', cat.name
 				USING ERRCODE = 'invalid_parameter_value',
 					  HINT = 'Index it with embedding_col, or tune without embedding_col.';
 		END IF;
+		dims := recsys._catalog_embedding_length(cat.name);
 		query_embedding := format('(%I)::real[]', embedding_col);
+		-- the searches' embeddings, checked here to name the row: one
+		-- dimension of the catalog's length, finite numbers (NULL: none)
+		EXECUTE format('SELECT s.u, s.q, s.e FROM (SELECT (%I)::bigint AS u, (%I)::text AS q, %s AS e, '
+					   '                              (%I)::bigint AS i FROM %s) s '
+					   'WHERE s.e IS NOT NULL AND s.u IS NOT NULL AND s.i IS NOT NULL '
+					   '  AND btrim(s.q) <> '''' AND length(s.q) <= 1000 '
+					   '  AND (coalesce(array_ndims(s.e), 0) <> 1 OR cardinality(s.e) <> $1 '
+					   '       OR array_position(s.e, NULL) IS NOT NULL '
+					   '       OR EXISTS (SELECT FROM unnest(s.e) x '
+					   '                  WHERE x IN (''NaN''::real, ''Infinity''::real, ''-Infinity''::real))) '
+					   'ORDER BY s.u, s.q LIMIT 1',
+					   user_col, query_col, query_embedding, item_col, source)
+			INTO bad_user, bad_query, bad_e USING dims;
+		IF bad_e IS NOT NULL THEN
+			RAISE EXCEPTION 'embedding_col "%" of % for user % and query % %', embedding_col, source, bad_user,
+				quote_literal(left(bad_query, 100)),
+				CASE WHEN coalesce(array_ndims(bad_e), 0) <> 1
+					 THEN format('is an array of %s dimensions', coalesce(array_ndims(bad_e), 0))
+					 WHEN cardinality(bad_e) <> dims
+					 THEN format('has %s elements, the catalog''s embeddings %s', cardinality(bad_e), dims)
+					 WHEN array_position(bad_e, NULL) IS NOT NULL THEN 'holds a NULL element'
+					 ELSE 'holds NaN or an infinity' END
+				USING ERRCODE = CASE WHEN coalesce(array_ndims(bad_e), 0) <> 1 OR cardinality(bad_e) <> dims
+									 THEN 'array_subscript_error'
+									 WHEN array_position(bad_e, NULL) IS NOT NULL THEN 'null_value_not_allowed'
+									 ELSE 'invalid_parameter_value' END,
+					  HINT = format('Each search''s embedding must be a one-dimensional array of %s finite numbers '
+									'from the model that embedded the products, or NULL.', dims);
+		END IF;
 	END IF;
 	-- one statement, its steps in CTEs (no temporary table: a role without
 	-- TEMPORARY on the database tunes too): the searches' rows; every
@@ -4160,17 +4270,17 @@ BEGIN
 										 grid, p_row, p_diff, p_before, n_alone, n_rows);
 	anonymous_value := recsys._search_ndcg(anonymous_w, p_row, p_diff, p_before, n_alone, n_rows);
 
-	-- (an embedding weight only when learned: without one, search fuses
-	-- the embedding's ranking by reciprocal rank)
+	-- (an embedding weight only when learned, embedding among the features:
+	-- without one, search fuses the embedding's ranking by reciprocal rank)
 	result := jsonb_build_object(
 		'personal', jsonb_build_object('text', personal_w[1], 'personal', personal_w[2],
 									   'popularity', personal_w[3], 'bought', personal_w[4],
 									   'position', personal_w[5])
-					|| CASE WHEN embedding_col IS NOT NULL
+					|| CASE WHEN 'embedding' = ANY (used)
 							THEN jsonb_build_object('embedding', personal_w[6]) ELSE '{}' END,
 		'anonymous', jsonb_build_object('text', anonymous_w[1], 'popularity', anonymous_w[3],
 										'position', anonymous_w[5])
-					 || CASE WHEN embedding_col IS NOT NULL
+					 || CASE WHEN 'embedding' = ANY (used)
 							 THEN jsonb_build_object('embedding', anonymous_w[6]) ELSE '{}' END,
 		'tuned', jsonb_build_object('model', model, 'source', source::text, 'rows', n_rows,
 									'features', to_jsonb(used),

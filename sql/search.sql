@@ -165,6 +165,12 @@ SELECT item_id FROM recsys.search('bag', k => 1);
 SELECT recsys.tune_search('default', 'shop_searches', user_col => 'nope');
 CREATE TABLE no_searches (user_id bigint, query text, item_id bigint);
 SELECT recsys.tune_search('default', 'no_searches');
+-- tune_search and search's feature query run without JIT (its compilation
+-- made tune_search slower and delayed a cancel by over a second)
+SELECT p.proname, 'jit=off' = ANY (p.proconfig) AS jit_off
+FROM pg_proc p
+WHERE p.pronamespace = 'recsys'::regnamespace AND p.proname IN ('tune_search', '_search_features')
+ORDER BY 1;
 -- its objective (internal, src/tune_search.c), known by construction:
 -- row 1 has one competitor ahead (d = 1) and one behind (d = -1): rank 2;
 -- row 2 one tied competitor with a smaller id: rank 2; one row alone:
@@ -181,6 +187,9 @@ SELECT recsys._search_ndcg('{1,0,0,0}', '{1}', '{NULL,0,0,0}', '{f}', 0, 1);
 SELECT recsys._search_ndcg('{1,0,0,0}', '{5}', '{1,0,0,0}', '{f}', 0, 1);
 SELECT recsys._search_ndcg('{1,0,0,0}', '{1}', '{1,0,0,0}', '{f}', 0, 0);
 SELECT recsys._search_ndcg('{{1,0},{0,0}}', '{1}', '{1,0,0,0}', '{f}', 0, 1);
+-- p_diff as rows: each of cardinality(w) elements; at most 2 dimensions
+SELECT recsys._search_ndcg('{1,1}', '{1,1}', '{{1,2,3,4}}', '{t,f}', 0, 1);
+SELECT recsys._search_ndcg('{1,1}', '{1}', '{{{1,2}}}', '{f}', 0, 1);
 
 -- owners, grantees, and the source read as the catalog's owner
 CREATE ROLE regress_recsys_search_a;
@@ -212,6 +221,13 @@ CREATE TABLE a_searches (user_id bigint, query text, item_id bigint);
 INSERT INTO a_searches VALUES (1, 'lamp', 2), (2, 'lamp', 2);
 SELECT name FROM recsys.train_popular('a_searches', model => 'a_pop');
 SELECT recsys.tune_search('a_cat', 'a_searches', model => 'a_pop') -> 'tuned' AS tuned;
+-- a model not granted to the tuner is one it cannot see, refused up front
+-- with tune_search's hint (not search's "model => NULL")
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+SELECT recsys.tune_search('a_cat', 'a_searches', model => 'pop');
+\set VERBOSITY terse
+\set SHOW_CONTEXT errors
 SELECT recsys.drop_model('a_pop');
 RESET ROLE;
 DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database()); END $$;

@@ -119,9 +119,55 @@ CREATE TABLE plain_products (item_id bigint, title text);
 INSERT INTO plain_products VALUES (1, 'sofa couch');
 SELECT recsys.index_catalog('plain_products', name => 'plain');
 SELECT recsys.tune_search('plain', 'lsa_searches', 'lsa_pop', embedding_col => 'qvec');
+-- features learned without embedding, with embedding_col: no embedding
+-- weight stored, so search keeps reciprocal rank fusion (not weight 0)
+SELECT r -> 'anonymous' ? 'embedding' AS has_embedding, r -> 'tuned' -> 'features' AS features
+FROM recsys.tune_search('lsa', 'lsa_searches', 'lsa_pop', features => '{text}', embedding_col => 'qvec') r;
+-- features: each once, one dimension (22023)
+SELECT recsys.tune_search('lsa', 'lsa_searches', 'lsa_pop', features => '{text,text}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT recsys.tune_search('lsa', 'lsa_searches', 'lsa_pop', features => '{{text},{popularity}}');
+\echo :LAST_ERROR_SQLSTATE
+-- a model that does not exist, checked up front (tune_search needs one:
+-- its hint is not search's "Pass model => NULL to search by text alone.")
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+SELECT recsys.tune_search('lsa', 'lsa_searches', 'no_such_model');
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY terse
+\set SHOW_CONTEXT errors
+-- the searches' embeddings: blamed on embedding_col, naming the row
+CREATE TABLE bad_searches (user_id bigint, query text, item_id bigint, qvec real[], n integer);
+INSERT INTO bad_searches VALUES (900, 'couch', 4, lsa('couch'), 1), (901, 'sofa', 4, '{NaN,1}', 1);
+SELECT recsys.tune_search('lsa', 'bad_searches', 'lsa_pop', embedding_col => 'qvec');
+\echo :LAST_ERROR_SQLSTATE
+UPDATE bad_searches SET qvec = '{1,2,3}' WHERE user_id = 901;
+SELECT recsys.tune_search('lsa', 'bad_searches', 'lsa_pop', embedding_col => 'qvec');
+\echo :LAST_ERROR_SQLSTATE
+UPDATE bad_searches SET qvec = '{{1,2},{3,4}}' WHERE user_id = 901;
+SELECT recsys.tune_search('lsa', 'bad_searches', 'lsa_pop', embedding_col => 'qvec');
+\echo :LAST_ERROR_SQLSTATE
+UPDATE bad_searches SET qvec = '{1,NULL}' WHERE user_id = 901;
+SELECT recsys.tune_search('lsa', 'bad_searches', 'lsa_pop', embedding_col => 'qvec');
+\echo :LAST_ERROR_SQLSTATE
+-- a column that is no array of numbers (42804)
+SELECT recsys.tune_search('lsa', 'bad_searches', 'lsa_pop', embedding_col => 'n');
+\echo :LAST_ERROR_SQLSTATE
+-- a damaged catalog embedding (of another length than the others): the
+-- item named as damaged (XX001), by search and tune_search alike
+UPDATE recsys.catalog_docs SET embedding = '{1,1,1}' WHERE catalog = 'lsa' AND item_id = 3;
+SELECT * FROM recsys.search('couch', model => 'lsa_pop', catalog => 'lsa', query_embedding => lsa('couch'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT recsys.tune_search('lsa', 'lsa_searches', 'lsa_pop', embedding_col => 'qvec');
+\echo :LAST_ERROR_SQLSTATE
+-- a query embedding of another length than a sound catalog's is still the query's fault
+UPDATE recsys.catalog_docs SET embedding = lsa(p.title) FROM lsa_products p
+WHERE catalog = 'lsa' AND catalog_docs.item_id = 3 AND p.item_id = 3;
+SELECT * FROM recsys.search('couch', model => 'lsa_pop', catalog => 'lsa', query_embedding => '{1,1,1}');
+\echo :LAST_ERROR_SQLSTATE
 
 SELECT recsys.drop_catalog('lsa');
 SELECT recsys.drop_catalog('plain');
 SELECT recsys.drop_model('lsa_pop');
-DROP TABLE lsa_products, lsa_terms, lsa_events, lsa_searches, plain_products;
+DROP TABLE lsa_products, lsa_terms, lsa_events, lsa_searches, plain_products, bad_searches;
 DROP FUNCTION lsa_fit(), lsa(text);

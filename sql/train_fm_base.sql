@@ -62,6 +62,24 @@ WHERE a.model = 'bf_t1' AND b.model = 'bf_t2';
 
 -- Errors
 SELECT recsys.train_fm('buys', 'bf_base', model => 'bf_err', base_features => NULL);
+-- params' base_features must be "true" or "false" and agree with the
+-- parameter rows: an edit never serves without the base features
+UPDATE recsys.models SET params = params || '{"base_features": "false"}' WHERE name = 'bf';
+SELECT * FROM recsys.recommend(50, 5, model => 'bf');
+UPDATE recsys.models SET params = params || '{"base_features": "yes"}' WHERE name = 'bf';
+SELECT * FROM recsys.recommend(50, 5, model => 'bf');
+UPDATE recsys.models SET params = params || '{"base_features": null}' WHERE name = 'bf';
+SELECT * FROM recsys.recommend(50, 5, model => 'bf');
+UPDATE recsys.models SET params = params || '{"base_features": false}' WHERE name = 'bf';
+SELECT * FROM recsys.recommend(50, 5, model => 'bf');
+UPDATE recsys.models SET params = params - 'base_features' WHERE name = 'bf';
+SELECT * FROM recsys.recommend(50, 5, model => 'bf');
+-- a model trained without them serves with the key absent (as before 0.9.0)
+UPDATE recsys.models SET params = params - 'base_features' WHERE name = 'bf_off';
+SELECT count(*) FROM recsys.recommend(50, 5, model => 'bf_off');
+-- restored, it serves again
+UPDATE recsys.models SET params = params || '{"base_features": true}' WHERE name = 'bf';
+SELECT count(*) FROM recsys.recommend(50, 5, model => 'bf');
 -- a version whose base features went missing is damaged, not served
 DELETE FROM recsys.model_parameters WHERE model = 'bf' AND name = 'base_features';
 UPDATE recsys.models SET trained_at = clock_timestamp() WHERE name = 'bf';

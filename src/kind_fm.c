@@ -102,10 +102,11 @@ static bool resolving_base = false;
 static void
 load_settings(RsModel *model, const RsCatalogRow *row, bool *context, bool *base_features)
 {
-	Datum		values[3] = {CStringGetTextDatum(row->params ? row->params : "{}"),
-							 Int32GetDatum(FM_MAX_POOL), Int32GetDatum(RS_FM_MAX_FACTORS)};
-	bool		isnull[9];
-	Datum		d[9];
+	Datum		values[5] = {CStringGetTextDatum(row->params ? row->params : "{}"),
+							 Int32GetDatum(FM_MAX_POOL), Int32GetDatum(RS_FM_MAX_FACTORS),
+							 CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
+	bool		isnull[11];
+	Datum		d[11];
 	HeapTuple	tuple;
 	TupleDesc	desc;
 
@@ -124,12 +125,18 @@ load_settings(RsModel *model, const RsCatalogRow *row, bool *context, bool *base
 			  "p->>'time_zone', p->>'candidates_owner', "
 			  "p->'time_zone' IS NULL "
 			  "OR pg_catalog.jsonb_typeof(p->'time_zone') OPERATOR(pg_catalog.=) 'string', "
-			  "(p->>'base_features') IS NOT DISTINCT FROM 'true' "
+			  "CASE WHEN (p->>'base_features') IN ('true', 'false') "
+			  "     THEN (p->>'base_features')::pg_catalog.bool END, "
+			  "p->'base_features' IS NULL, "
+			  "EXISTS (SELECT FROM recsys.model_parameters x "
+			  "        WHERE x.model OPERATOR(pg_catalog.=) $4 AND x.version OPERATOR(pg_catalog.=) $5 "
+			  "        AND x.name OPERATOR(pg_catalog.=) '" FM_BASE_FEATURES "') "
 			  "FROM (SELECT $1::pg_catalog.jsonb AS p) s",
-			  3, (Oid[]) {TEXTOID, INT4OID, INT4OID}, values, NULL, true, SPI_OK_SELECT);
+			  5, (Oid[]) {TEXTOID, INT4OID, INT4OID, TEXTOID, INT4OID}, values, NULL, true,
+			  SPI_OK_SELECT);
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	for (int c = 0; c < 9; c++)
+	for (int c = 0; c < 11; c++)
 		d[c] = SPI_getbinval(tuple, desc, c + 1, &isnull[c]);
 	if (isnull[0])
 		RsModelCorrupt(model, "params has no candidates_from");
@@ -140,7 +147,20 @@ load_settings(RsModel *model, const RsCatalogRow *row, bool *context, bool *base
 	if (isnull[3])
 		RsModelCorrupt(model, psprintf("params' factors is not a number between 1 and %d", RS_FM_MAX_FACTORS));
 	*context = DatumGetBool(d[4]);
-	*base_features = DatumGetBool(d[8]);
+	/*
+	 * base_features: true or false (the string train_fm writes, or a JSON
+	 * boolean; absent: false, a model trained before it existed), and
+	 * agreeing with the parameter rows, so that an edit never silently
+	 * serves without the base features (true without the row:
+	 * RsLoadParameter says so)
+	 */
+	if (!DatumGetBool(d[9]) && isnull[8])
+		RsModelCorrupt(model, "params' base_features is not \"true\" or \"false\"");
+	*base_features = !isnull[8] && DatumGetBool(d[8]);
+	if (!*base_features && DatumGetBool(d[10]))
+		RsModelCorrupt(model, psprintf("%s but recsys.model_parameters has a row \"%s\"",
+									   DatumGetBool(d[9]) ? "params has no base_features"
+									   : "params' base_features is false", FM_BASE_FEATURES));
 	S(model)->base_name = MemoryContextStrdup(model->mcxt, TextDatumGetCString(d[0]));
 	if (!isnull[6])
 		S(model)->base_owner = MemoryContextStrdup(model->mcxt, TextDatumGetCString(d[6]));

@@ -108,6 +108,12 @@ recsys_search_ndcg(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("p_diff must have cardinality(w) elements per pair and p_before one")));
+	/* (as rows, one per pair: each of cardinality(w) elements) */
+	if (ARR_NDIM(PG_GETARG_ARRAYTYPE_P(2)) == 2 && ARR_DIMS(PG_GETARG_ARRAYTYPE_P(2))[1] != n_w)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("p_diff's rows must have cardinality(w) elements, %d, not %d",
+						n_w, ARR_DIMS(PG_GETARG_ARRAYTYPE_P(2))[1])));
 	if (n_rows < 1 || n_rows > (int64) (MaxAllocSize / sizeof(int32)) - 1 ||
 		n_alone < 0 || n_alone > n_rows)
 		ereport(ERROR,
