@@ -28,8 +28,9 @@
 # so its model is the only one in the artefact tables, as in a database
 # with one model; RECSYS_WRITE_TABLES=shared puts them all in one database
 # instead, where a model whose name sorts before another's inserts its
-# ascending keys into the middle of the primary key (btree pages split
-# half full, not 90% as at the index's right end).
+# keys into the middle of the primary key rather than at its right end
+# (its writes took more CPU there, likely from even page splits:
+# doc/internals.md).
 # The source is a sparse synthetic set (../shared/bench/synth.py: 1M users,
 # 100K items, about 3M pairs) trained for 1 iteration, so reading and
 # fitting are short; the write time is the call's time minus the model's
