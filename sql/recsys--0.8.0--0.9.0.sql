@@ -1159,39 +1159,78 @@ CREATE POLICY sync_stagers ON recsys.sync_staging
 -- the node's own catalog.  A copy already here keeps its recsys.models
 -- row, updated in place (a blend or re-ranker on the node may use it by
 -- name, and a DELETE of the row would be refused for that); only its
--- versions and their artefacts are replaced.
+-- versions and their artefacts are replaced.  A malformed copy is refused
+-- with an error naming the field (the text of a bad value cut short).
 CREATE FUNCTION recsys._sync_model_receive(payload json)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	model_name text := payload OPERATOR(pg_catalog.->) 'model' OPERATOR(pg_catalog.->>) 'name';
-	model_version numeric;
+	model_name text;
+	version_text text;
+	model_version integer;
 	here text;
 	t text;
 	known text[];
 	columns text;
+	missing text;
 BEGIN
+	IF json_typeof(payload) IS DISTINCT FROM 'object'
+	   OR json_typeof(payload OPERATOR(pg_catalog.->) 'model') IS DISTINCT FROM 'object'
+	   OR json_typeof(payload OPERATOR(pg_catalog.->) 'version') IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'recsys.sync_model: a model''s copy must be an object with objects "model" and "version"'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	model_name := payload OPERATOR(pg_catalog.->) 'model' OPERATOR(pg_catalog.->>) 'name';
+	IF model_name IS NULL OR model_name OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'recsys.sync_model: the copy''s "model" has no "name"'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF payload OPERATOR(pg_catalog.->>) 'recsys_version' IS NULL THEN
+		RAISE EXCEPTION 'recsys.sync_model: the copy of model "%" has no "recsys_version"', model_name
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	SELECT e.extversion INTO here FROM pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'recsys';
 	IF here IS DISTINCT FROM payload OPERATOR(pg_catalog.->>) 'recsys_version' THEN
 		RAISE EXCEPTION 'recsys % on this node cannot take a model from recsys %',
-			here, payload OPERATOR(pg_catalog.->>) 'recsys_version'
+			here, left(payload OPERATOR(pg_catalog.->>) 'recsys_version', 20)
 			USING ERRCODE = 'feature_not_supported',
 				  HINT = 'Update the extension on every node to the same version (ALTER EXTENSION recsys UPDATE).';
 	END IF;
 	-- a version the next training here could not follow (it numbers
 	-- version + 1), or a version row of another version, is no model's
-	model_version := (payload OPERATOR(pg_catalog.->) 'model' OPERATOR(pg_catalog.->>) 'version')::numeric;
-	IF model_version IS NULL OR model_version OPERATOR(pg_catalog.<) 1
-	   OR model_version OPERATOR(pg_catalog.>=) 2147483647 THEN
-		RAISE EXCEPTION 'recsys.sync_model: version % of model "%" is out of range', model_version, model_name
+	version_text := payload OPERATOR(pg_catalog.->) 'model' OPERATOR(pg_catalog.->>) 'version';
+	IF version_text IS NULL OR version_text !~ '^[1-9][0-9]{0,9}$'
+	   OR version_text::bigint OPERATOR(pg_catalog.>=) 2147483647 THEN
+		RAISE EXCEPTION 'recsys.sync_model: version % of model "%" is out of range',
+			CASE WHEN length(version_text) OPERATOR(pg_catalog.>) 20 THEN left(version_text, 20) || '...'
+				 ELSE coalesce(version_text, 'NULL') END, model_name
 			USING ERRCODE = 'numeric_value_out_of_range',
-				  DETAIL = 'A model''s version is between 1 and 2147483646.';
+				  DETAIL = 'A model''s version is an integer between 1 and 2147483646.';
 	END IF;
-	IF (payload OPERATOR(pg_catalog.->) 'version' OPERATOR(pg_catalog.->>) 'version')::numeric
-	   IS DISTINCT FROM model_version THEN
+	model_version := version_text::integer;
+	IF payload OPERATOR(pg_catalog.->) 'version' OPERATOR(pg_catalog.->>) 'version'
+	   IS DISTINCT FROM version_text THEN
 		RAISE EXCEPTION 'recsys.sync_model: the version row of model "%" is not its version %', model_name, model_version
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- every column the catalog requires (a NULL would fail as a bare NOT NULL violation)
+	SELECT string_agg(format('"%s" in its %s', a.attname,
+							 CASE a.attrelid WHEN 'recsys.models'::regclass THEN '"model"' ELSE '"version"' END),
+					  ', ' ORDER BY a.attrelid, a.attnum) INTO missing
+	FROM pg_attribute a
+	WHERE a.attrelid OPERATOR(pg_catalog.=) ANY (ARRAY['recsys.models'::regclass, 'recsys.model_versions'::regclass])
+	  AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped AND a.attnotnull
+	  AND (payload OPERATOR(pg_catalog.->) CASE a.attrelid WHEN 'recsys.models'::regclass THEN 'model' ELSE 'version' END
+		   OPERATOR(pg_catalog.->>) a.attname::text) IS NULL;
+	IF missing IS NOT NULL THEN
+		RAISE EXCEPTION 'recsys.sync_model: the copy of model "%" has no %', model_name, missing
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'recsys.sync_model sends every column of the model''s rows; a copy made by hand must too.';
+	END IF;
+	IF json_typeof(payload OPERATOR(pg_catalog.->) 'tables') IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'recsys.sync_model: the copy of model "%" has no object "tables"', model_name
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	-- a copy here that another role owns stays: its owner replaces it
@@ -1215,8 +1254,12 @@ BEGIN
 	known := ARRAY(SELECT recsys._model_artefact_tables());
 	FOR t IN SELECT json_object_keys(payload OPERATOR(pg_catalog.->) 'tables') LOOP
 		IF NOT t OPERATOR(pg_catalog.=) ANY (known) THEN
-			RAISE EXCEPTION 'recsys.sync_model: this node has no model table "%"', t
+			RAISE EXCEPTION 'recsys.sync_model: this node has no model table "%"', left(t, 64)
 				USING ERRCODE = 'undefined_table';
+		END IF;
+		IF json_typeof(payload OPERATOR(pg_catalog.->) 'tables' OPERATOR(pg_catalog.->) t) IS DISTINCT FROM 'array' THEN
+			RAISE EXCEPTION 'recsys.sync_model: the copy of model "%" has no array of rows for table "%"', model_name, t
+				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		EXECUTE format('INSERT INTO recsys.%I SELECT * FROM json_populate_recordset(NULL::recsys.%I, $1)', t, t)
 			USING payload OPERATOR(pg_catalog.->) 'tables' OPERATOR(pg_catalog.->) t;
@@ -1240,7 +1283,8 @@ COMMENT ON FUNCTION recsys._kinds_using_models() IS
 
 -- internal: the models a model's active version serves from (a blend's
 -- members, a re-ranker's candidates_from), under the params key its kind
--- declares (recsys._kinds_using_models)
+-- declares (recsys._kinds_using_models), in the form its loader reads: an
+-- array of names for a blend, one name for a re-ranker
 CREATE FUNCTION recsys._model_uses(model text)
 RETURNS SETOF text
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
@@ -1252,11 +1296,13 @@ AS $$
 	  ON v.model OPERATOR(pg_catalog.=) m.name AND v.version OPERATOR(pg_catalog.=) m.version
 	JOIN recsys._kinds_using_models() k ON k.algorithm OPERATOR(pg_catalog.=) v.algorithm
 	CROSS JOIN LATERAL (
-		SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(v.params OPERATOR(pg_catalog.->) k.params_key)
+		SELECT jsonb_array_elements_text(CASE WHEN NOT k.reranks
+												   AND jsonb_typeof(v.params OPERATOR(pg_catalog.->) k.params_key)
 												   OPERATOR(pg_catalog.=) 'array'
 											  THEN v.params OPERATOR(pg_catalog.->) k.params_key END)
 		UNION ALL
-		SELECT CASE WHEN jsonb_typeof(v.params OPERATOR(pg_catalog.->) k.params_key) OPERATOR(pg_catalog.=) 'string'
+		SELECT CASE WHEN k.reranks
+					 AND jsonb_typeof(v.params OPERATOR(pg_catalog.->) k.params_key) OPERATOR(pg_catalog.=) 'string'
 					THEN v.params OPERATOR(pg_catalog.->>) k.params_key END) d(name)
 	WHERE m.name OPERATOR(pg_catalog.=) $1 AND d.name IS NOT NULL
 $$;
@@ -1268,24 +1314,74 @@ COMMENT ON FUNCTION recsys._model_uses(text) IS
 -- models using it (by the longest chain of uses above each); used_by names
 -- one model using it; owned: the caller has its owner's privileges (only
 -- those are copied; the others must already be on the workers); version:
--- its active version, NULL when the caller may not see it
+-- its active version, NULL when the caller may not see it.  Each model's
+-- uses are read once (a walk over models, not over paths, which nested
+-- blends multiply); a chain of uses longer than 16, or a cycle, is an
+-- error, not a cut.
 CREATE FUNCTION recsys._sync_model_closure(model text)
 RETURNS TABLE (name text, used_by text, owned boolean, version integer)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH RECURSIVE uses(name, used_by, depth, path) AS (
-		SELECT $1, NULL::text, 0, ARRAY[$1]
-		UNION ALL
-		SELECT d.name, u.name, u.depth OPERATOR(pg_catalog.+) 1, u.path OPERATOR(pg_catalog.||) d.name
-		FROM uses u CROSS JOIN LATERAL recsys._model_uses(u.name) d(name)
-		WHERE NOT d.name OPERATOR(pg_catalog.=) ANY (u.path) AND u.depth OPERATOR(pg_catalog.<) 16
-	)
-	SELECT u.name, (array_agg(u.used_by ORDER BY u.depth, u.used_by))[1],
+#variable_conflict use_column
+DECLARE
+	names text[] := ARRAY[model];
+	depths integer[] := ARRAY[0];
+	edge_from integer[] := '{}';
+	edge_to integer[] := '{}';
+	frontier integer[] := ARRAY[1];
+	next integer[];
+	u integer;
+	d text;
+	p integer;
+	changed boolean;
+BEGIN
+	-- the models reachable, each model's uses read once
+	WHILE cardinality(frontier) OPERATOR(pg_catalog.>) 0 LOOP
+		next := '{}';
+		FOREACH u IN ARRAY frontier LOOP
+			FOR d IN SELECT x FROM recsys._model_uses(names[u]) x LOOP
+				p := array_position(names, d);
+				IF p IS NULL THEN
+					names := names || d;
+					depths := depths || 0;
+					p := cardinality(names);
+					next := next || p;
+				END IF;
+				edge_from := edge_from || u;
+				edge_to := edge_to || p;
+			END LOOP;
+		END LOOP;
+		frontier := next;
+	END LOOP;
+	-- the longest chain of uses above each model (Bellman-Ford over the
+	-- edges: a chain grows by one per round, a cycle without end)
+	LOOP
+		changed := false;
+		FOR p IN 1 .. cardinality(edge_from) LOOP
+			IF depths[edge_from[p]] OPERATOR(pg_catalog.+) 1 OPERATOR(pg_catalog.>) depths[edge_to[p]] THEN
+				depths[edge_to[p]] := depths[edge_from[p]] OPERATOR(pg_catalog.+) 1;
+				changed := true;
+				IF depths[edge_to[p]] OPERATOR(pg_catalog.>) 16 THEN
+					RAISE EXCEPTION 'recsys.sync_model: model "%" serves from models more than 16 uses deep, or from itself', model
+						USING ERRCODE = 'program_limit_exceeded',
+							  DETAIL = format('Model "%s" is reached through a chain of more than 16 models using one another.',
+											  names[edge_to[p]]),
+							  HINT = 'A blend or re-ranker of blends rarely needs more than a few levels: retrain the models that use one another.';
+				END IF;
+			END IF;
+		END LOOP;
+		EXIT WHEN NOT changed;
+	END LOOP;
+	RETURN QUERY
+	SELECT n.name,
+		   (SELECT names[e.f] FROM unnest(edge_from, edge_to) e(f, t)
+			WHERE e.t OPERATOR(pg_catalog.=) n.i ORDER BY depths[e.f], names[e.f] LIMIT 1),
 		   coalesce(recsys._owns(m.owner), false), m.version
-	FROM uses u LEFT JOIN recsys.models m ON m.name OPERATOR(pg_catalog.=) u.name
-	GROUP BY u.name, m.owner, m.version
-	ORDER BY max(u.depth) DESC, u.name
+	FROM unnest(names, depths) WITH ORDINALITY n(name, depth, i)
+	LEFT JOIN recsys.models m ON m.name OPERATOR(pg_catalog.=) n.name
+	ORDER BY n.depth DESC, n.name;
+END
 $$;
 COMMENT ON FUNCTION recsys._sync_model_closure(text) IS
 	'internal: the models recsys.sync_model copies with a model (those it serves from first), whether the caller owns each, and its version';
@@ -1327,7 +1423,9 @@ COMMENT ON FUNCTION recsys._sync_model_copy(text) IS
 	'internal: one model''s copy as recsys.sync_model sends it to the workers';
 
 -- internal: a staged copy's models that the caller does not own must be
--- on this node at the coordinator's version (their owner syncs them)
+-- on this node as the coordinator has them: the same version, trained at
+-- the same time (a model dropped and trained again numbers its versions
+-- from 1 again, so the version alone does not tell it apart)
 CREATE FUNCTION recsys._sync_model_requires(payload json)
 RETURNS void
 LANGUAGE plpgsql STABLE PARALLEL UNSAFE SECURITY INVOKER
@@ -1336,28 +1434,50 @@ AS $$
 DECLARE
 	r record;
 	here integer;
+	here_trained timestamptz;
 BEGIN
-	FOR r IN SELECT x.name, x.version, x.used_by
-			 FROM json_to_recordset(payload OPERATOR(pg_catalog.->) 'requires') AS x(name text, version integer, used_by text) LOOP
-		SELECT m.version INTO here FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) r.name;
+	IF json_typeof(payload OPERATOR(pg_catalog.->) 'requires') IS NULL THEN
+		RETURN;
+	END IF;
+	IF json_typeof(payload OPERATOR(pg_catalog.->) 'requires') IS DISTINCT FROM 'array'
+	   OR EXISTS (SELECT FROM json_array_elements(payload OPERATOR(pg_catalog.->) 'requires') x
+				  WHERE json_typeof(x) IS DISTINCT FROM 'object'
+					 OR x OPERATOR(pg_catalog.->>) 'name' IS NULL) THEN
+		RAISE EXCEPTION 'recsys.sync_model: the copy''s "requires" must be an array of objects with a "name"'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR r IN SELECT x.name, x.version, x.trained_at, x.used_by
+			 FROM json_to_recordset(payload OPERATOR(pg_catalog.->) 'requires')
+				  AS x(name text, version integer, trained_at timestamptz, used_by text) LOOP
+		SELECT m.version, m.trained_at INTO here, here_trained
+		FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) r.name;
 		IF here IS DISTINCT FROM r.version THEN
 			RAISE EXCEPTION 'recsys.sync_model: model "%", used by "%", is not on this node at version %', r.name, r.used_by, r.version
 				USING ERRCODE = 'object_not_in_prerequisite_state',
 					  DETAIL = CASE WHEN here IS NULL THEN 'This node has no copy of it that you may use.'
 									ELSE format('This node has its version %s.', here) END,
 					  HINT = format('The model is not yours to copy: its owner copies it first, with recsys.sync_model(%L).', r.name);
+		ELSIF here_trained IS DISTINCT FROM r.trained_at THEN
+			RAISE EXCEPTION 'recsys.sync_model: model "%", used by "%", is on this node at version % but not as trained on the coordinator',
+				r.name, r.used_by, r.version
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  DETAIL = format('This node''s copy was trained at %s, the coordinator''s at %s (a model dropped and trained again numbers its versions from 1 again).',
+									  here_trained, coalesce(r.trained_at::text, 'an unknown time')),
+					  HINT = format('The model is not yours to copy: its owner copies it first, with recsys.sync_model(%L).', r.name);
 		END IF;
 	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION recsys._sync_model_requires(json) IS
-	'internal: check that the models a staged copy uses but does not carry are on this node at the right version';
+	'internal: check that the models a staged copy uses but does not carry are on this node as the coordinator has them';
 
 -- internal, phase 1 of recsys.sync_model on each worker: check the copy
 -- (every model in payload, in order) by applying it and rolling that back,
 -- so the switch meets no check that has not passed here, then store it
 -- in recsys.sync_staging under token (replacing what the caller staged
--- earlier for the same model).  Nothing this node serves changes.
+-- earlier for the same model).  Nothing this node serves changes.  What
+-- the caller staged more than an hour ago (a sync that never switched:
+-- a worker lost, a model since dropped) is removed on the way.
 CREATE FUNCTION recsys._sync_model_stage(sync_token text, payload json)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
@@ -1368,11 +1488,20 @@ DECLARE
 	m json;
 	n integer := 0;
 BEGIN
-	IF sync_token IS NULL OR root IS NULL
-	   OR json_typeof(payload OPERATOR(pg_catalog.->) 'models') IS DISTINCT FROM 'array' THEN
-		RAISE EXCEPTION 'recsys.sync_model: a malformed copy (token, root and models are required)'
+	IF sync_token IS NULL OR sync_token OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'recsys.sync_model: the staging token must not be empty'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF root IS NULL OR root OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'recsys.sync_model: the copy''s "root" (the model synced) must not be empty'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF json_typeof(payload OPERATOR(pg_catalog.->) 'models') IS DISTINCT FROM 'array'
+	   OR json_array_length(payload OPERATOR(pg_catalog.->) 'models') OPERATOR(pg_catalog.=) 0 THEN
+		RAISE EXCEPTION 'recsys.sync_model: the copy''s "models" must be a non-empty array'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	DELETE FROM recsys.sync_staging s WHERE s.staged_at OPERATOR(pg_catalog.<) (now() OPERATOR(pg_catalog.-) interval '1 hour');
 	PERFORM recsys._sync_model_requires(payload);
 	BEGIN
 		FOR m IN SELECT x FROM json_array_elements(payload OPERATOR(pg_catalog.->) 'models') x LOOP
@@ -1493,7 +1622,10 @@ BEGIN
 		ELSIF NOT c.owned THEN
 			-- another role's model: its owner copies it; the workers check it is there
 			requires := requires OPERATOR(pg_catalog.||)
-				jsonb_build_array(jsonb_build_object('name', c.name, 'version', c.version, 'used_by', c.used_by));
+				jsonb_build_array(jsonb_build_object('name', c.name, 'version', c.version,
+												  'trained_at', (SELECT x.trained_at FROM recsys.models x
+																 WHERE x.name OPERATOR(pg_catalog.=) c.name),
+												  'used_by', c.used_by));
 			CONTINUE;
 		END IF;
 		copies := copies || recsys._sync_model_copy(c.name);
@@ -1932,18 +2064,36 @@ COMMENT ON FUNCTION recsys._auto_user_values(text, text, integer, double precisi
 -- square root of their number).  Validation users are the sample, so a
 -- gain a few users make by chance scores low however large the mean; a
 -- gain every user shares scores high however small.  Without spread: +/-
--- Infinity for a gain / loss, 0 for none; NULL below two users.
+-- Infinity for a gain / loss, 0 for none; NULL below two users or without
+-- values (no time left to compute them).  A value that is not finite
+-- (NaN > 1.96 is true in PostgreSQL) gives 0: no gain shown.  Arrays of
+-- different lengths are an error (users out of step), not "no time left".
 CREATE FUNCTION recsys._auto_paired_z(base double precision[], extended double precision[])
 RETURNS double precision
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN cardinality(base) IS DISTINCT FROM cardinality(extended) OR count(d.v) < 2 THEN NULL
-				WHEN stddev_samp(d.v) = 0 THEN CASE WHEN avg(d.v) > 0 THEN 'Infinity'::double precision
-													 WHEN avg(d.v) < 0 THEN '-Infinity'::double precision
-													 ELSE 0 END
-				ELSE avg(d.v) / (stddev_samp(d.v) / sqrt(count(d.v))) END
-	FROM unnest(base, extended) d0(b, e), LATERAL (SELECT d0.e - d0.b AS v) d
+BEGIN
+	IF base IS NULL OR extended IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF cardinality(base) OPERATOR(pg_catalog.<>) cardinality(extended) THEN
+		RAISE EXCEPTION 'recsys._auto_paired_z: base has % values and extended %: one per user in both',
+			cardinality(base), cardinality(extended)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT FROM unnest(base OPERATOR(pg_catalog.||) extended) x
+			   WHERE x OPERATOR(pg_catalog.=) ANY ('{NaN,Infinity,-Infinity}'::double precision[])) THEN
+		RETURN 0;
+	END IF;
+	RETURN (SELECT CASE WHEN count(d.v) OPERATOR(pg_catalog.<) 2 THEN NULL
+						WHEN stddev_samp(d.v) OPERATOR(pg_catalog.=) 0
+						THEN CASE WHEN avg(d.v) OPERATOR(pg_catalog.>) 0 THEN 'Infinity'::double precision
+								  WHEN avg(d.v) OPERATOR(pg_catalog.<) 0 THEN '-Infinity'::double precision
+								  ELSE 0 END
+						ELSE avg(d.v) OPERATOR(pg_catalog./) (stddev_samp(d.v) OPERATOR(pg_catalog./) sqrt(count(d.v))) END
+			FROM unnest(base, extended) d0(b, e), LATERAL (SELECT d0.e OPERATOR(pg_catalog.-) d0.b AS v) d);
+END
 $$;
 COMMENT ON FUNCTION recsys._auto_paired_z(double precision[], double precision[]) IS
 	'internal: the paired z statistic of a per-user gain (train_auto keeps a blend member only above 1.96)';

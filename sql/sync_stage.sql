@@ -50,8 +50,9 @@ SELECT recsys._sync_model_receive(c::json) FROM copies WHERE v = 1;
 CREATE TABLE before AS SELECT state_of('fx_als') AS s;
 SELECT s AS serving FROM before;
 CREATE TABLE staged_payload AS
-SELECT format('{"root": "fx_blend", "models": [%s, %s], "requires": [{"name": "fx_knn", "version": 1, "used_by": "fx_blend"}]}',
-			  (SELECT c FROM copies WHERE v = 2), copy_of('fx_blend'))::json AS p;
+SELECT format('{"root": "fx_blend", "models": [%s, %s], "requires": [{"name": "fx_knn", "version": 1, "trained_at": %s, "used_by": "fx_blend"}]}',
+			  (SELECT c FROM copies WHERE v = 2), copy_of('fx_blend'),
+			  (SELECT to_json(m.trained_at) FROM recsys.models m WHERE m.name = 'fx_knn'))::json AS p;
 
 -- phase 1 checks by a trial run and stages: nothing served changes
 SELECT recsys._sync_model_stage('t1', p) AS staged_models FROM staged_payload;

@@ -91,6 +91,24 @@ typedef struct IvfRead
 	int64		items;			/* summed sizes */
 } IvfRead;
 
+/*
+ * A damaged index: the model itself is sound, so the hint is to build the
+ * index again, not to retrain.
+ */
+static void ivf_corrupt(RsModel *model, const char *what) pg_attribute_noreturn();
+
+static void
+ivf_corrupt(RsModel *model, const char *what)
+{
+	char	   *name = quote_literal_cstr(model->name);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("the IVF index of model \"%s\" version %d is damaged: %s", model->name, model->version, what),
+			 errhint("Build the index again: recsys.drop_ivf(%s), then recsys.create_ivf(%s).",
+					 name, name)));
+}
+
 static void
 ivf_row(TupleTableSlot *slot, void *arg)
 {
@@ -105,12 +123,12 @@ ivf_row(TupleTableSlot *slot, void *arg)
 
 	CHECK_FOR_INTERRUPTS();
 	if (list != r->lists)
-		RsModelCorrupt(model, "recsys.ivf_lists does not number its lists 0, 1, 2, ...");
+		ivf_corrupt(model, "recsys.ivf_lists does not number its lists 0, 1, 2, ...");
 	if (ARR_NDIM(centroid) != 1 || ARR_DIMS(centroid)[0] != d || ARR_HASNULL(centroid) ||
 		ARR_ELEMTYPE(centroid) != FLOAT4OID)
-		RsModelCorrupt(model, "an IVF centroid has the wrong length");
+		ivf_corrupt(model, "an IVF centroid has the wrong length");
 	if (ARR_NDIM(ids) > 1 || ARR_HASNULL(ids) || ARR_ELEMTYPE(ids) != INT8OID)
-		RsModelCorrupt(model, "an IVF list is not a one-dimensional bigint[] without NULLs");
+		ivf_corrupt(model, "an IVF list is not a one-dimensional bigint[] without NULLs");
 	if (r->lists == r->capacity)
 	{
 		r->capacity *= 2;
@@ -121,7 +139,7 @@ ivf_row(TupleTableSlot *slot, void *arg)
 	memcpy(r->centroids + (Size) list * d, ARR_DATA_PTR(centroid), sizeof(float) * d);
 	for (int j = 0; j < d; j++)
 		if (!isfinite(r->centroids[(Size) list * d + j]))
-			RsModelCorrupt(model, "an IVF centroid holds a value that is not finite");
+			ivf_corrupt(model, "an IVF centroid holds a value that is not finite");
 	n = ARR_NDIM(ids) == 0 ? 0 : ARR_DIMS(ids)[0];
 	id = (int64 *) ARR_DATA_PTR(ids);
 	r->members[list] = MemoryContextAlloc(r->mcxt, sizeof(int32) * Max(n, 1));
@@ -131,7 +149,7 @@ ivf_row(TupleTableSlot *slot, void *arg)
 		int32		i = rs_idmap_lookup(&model->items, id[j]);
 
 		if (i < 0)
-			RsModelCorrupt(model, "an IVF list names an item the model does not know");
+			ivf_corrupt(model, "an IVF list names an item the model does not know");
 		r->members[list][j] = i;
 	}
 	r->items += n;
@@ -235,7 +253,7 @@ RsIvfLoad(RsModel *model, const float *Y, int k)
 	}
 	/* every item in at most one list */
 	if (r.items > model->items.count)
-		RsModelCorrupt(model, "the IVF lists do not hold every item of the model exactly once");
+		ivf_corrupt(model, "the IVF lists do not hold every item of the model exactly once");
 	seen = MemoryContextAllocZero(tmp, RS_BITMAP_BYTES(model->items.count) + 1);
 	for (int l = 0; l < r.lists; l++)
 	{
@@ -244,7 +262,7 @@ RsIvfLoad(RsModel *model, const float *Y, int k)
 			int32		i = r.members[l][j];
 
 			if (rs_bitmap_test(seen, i))
-				RsModelCorrupt(model, "the IVF lists do not hold every item of the model exactly once");
+				ivf_corrupt(model, "the IVF lists do not hold every item of the model exactly once");
 			rs_bitmap_set(seen, i);
 		}
 		positions += TYPEALIGN(RS_Q8_BLOCK, r.sizes[l]);
@@ -335,7 +353,7 @@ RsIvfAttach(RsModel *model, const char *copy, Size offset, int k)
 	RsIvfIndex *ivf;
 
 	if (h == NULL || h->k != k || h->lists <= 0 || h->positions < 0)
-		RsModelCorrupt(model, "the shared copy's IVF index has another shape than the model");
+		ivf_corrupt(model, "the shared copy's IVF index has another shape than the model");
 	ivf = RsModelAlloc(model, sizeof(RsIvfIndex));
 	ivf->lists = h->lists;
 	ivf->k = h->k;
@@ -345,7 +363,7 @@ RsIvfAttach(RsModel *model, const char *copy, Size offset, int k)
 	ivf->item = RsFlatAt(copy, h->item);
 	ivf->q8 = RsFlatAt(copy, h->q8);
 	if (ivf->list_begin[ivf->lists] != h->positions)
-		RsModelCorrupt(model, "the shared copy's IVF index has another shape than the model");
+		ivf_corrupt(model, "the shared copy's IVF index has another shape than the model");
 	/* this backend's: the probe order of each query */
 	ivf->order = RsModelAlloc(model, sizeof(RsIvfRank) * ivf->lists);
 	ivf->probe = RsModelAlloc(model, sizeof(int32) * ivf->lists);

@@ -34,12 +34,14 @@
 
 #include <math.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "als.h"
 #include "bpr.h"
@@ -123,6 +125,7 @@ typedef struct FactorsState
 
 static bool fold_in_user_items(RsModel *model, const RsUserItems *items, float *x, float *bias);
 static const void *compressed_items(RsModel *model);
+static void load_ivf_to_publish(RsModel *model);
 
 /*
  * The regularisation of an implicit model's user system, as training had
@@ -351,11 +354,55 @@ factors_load(RsModel *model, const RsCatalogRow *row)
 		(void) compressed_items(model);
 		/* the IVF index likewise (a quarter of the model's size again) */
 		if (recsys_ivf_probes > 0)
-		{
-			f->ivf = RsIvfLoad(model, f->item_factors, f->k);
-			f->ivf_checked = true;
-		}
+			load_ivf_to_publish(model);
 	}
+}
+
+/*
+ * Load the IVF index of a model about to be published, so that it is
+ * published with it.  A damaged index must not fail what never probes it
+ * (score, similar_items): its error is caught here (a subtransaction, as
+ * PL/pgSQL catches one), the model is published without it, and the
+ * error comes at the first probe (rank_for_vector loads it then).  Other
+ * errors (a cancel, out of memory) go on.  In a parallel worker, which
+ * cannot start a subtransaction, the index waits for the first probe.
+ */
+static void
+load_ivf_to_publish(RsModel *model)
+{
+	FactorsState *f = F(model);
+	MemoryContext mcxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	if (IsInParallelMode())
+		return;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(mcxt);
+	PG_TRY();
+	{
+		f->ivf = RsIvfLoad(model, f->item_factors, f->k);
+		f->ivf_checked = true;
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(mcxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(mcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(mcxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_DATA_CORRUPTED)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		f->ivf = NULL;
+		f->ivf_checked = false;
+	}
+	PG_END_TRY();
 }
 
 /* The factor kind's part of a model's flat copy (the shared cache's). */
@@ -411,9 +458,12 @@ factors_flatten(RsModel *model, RsFlat *flat)
 			rs_q8_build(flat->base + h.q8, f->item_factors, 0, n);
 		}
 	}
-	/* the IVF index as loaded (or its absence, once looked for) */
-	h.ivf_checked = f->ivf_checked;
-	if (f->ivf != NULL)
+	/*
+	 * The IVF index as loaded (or its absence, once looked for); a lean
+	 * copy goes without it and each backend loads its own on first use.
+	 */
+	h.ivf_checked = f->ivf_checked && !flat->lean;
+	if (f->ivf != NULL && !flat->lean)
 		h.ivf = RsIvfFlatten(f->ivf, flat);
 	if (flat->base != NULL)
 		memcpy(flat->base + header, &h, sizeof(h));

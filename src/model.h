@@ -223,12 +223,15 @@ typedef struct RsCatalogRow
  * src/shared_cache.c): arrays laid out one after another at offsets from
  * base, each aligned for SIMD loads.  RsFlatPut appends bytes (copied
  * from src unless NULL) and returns their offset; with base NULL it only
- * counts, to size the copy first.
+ * counts, to size the copy first.  lean: leave out what each backend can
+ * build for itself (an IVF index), when the whole copy would not fit in
+ * recsys.shared_cache_size but the model alone does.
  */
 typedef struct RsFlat
 {
 	char	   *base;
 	Size		size;
+	bool		lean;
 } RsFlat;
 
 #define RS_FLAT_ALIGN 64

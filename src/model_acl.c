@@ -227,19 +227,27 @@ typedef struct BlendsRead
 
 /*
  * Whether params (a models or model_versions row's) name model $1 under
- * the key its kind declares (k.params_key: RsModelKind.uses_models), as
- * an array element or a string.
+ * the key its kind declares (k.params_key: RsModelKind.uses_models), in
+ * the form its loader reads: an array element for a blend's members, the
+ * string for a re-ranker's candidates_from ($8: re-rankers).  A blend's
+ * "members": "x" names nothing (its loader refuses it), so it pins
+ * nothing; jsonb's ? alone would match that string too.
  */
 #define PARAMS_NAME_MODEL(params) \
-	"(" params " OPERATOR(pg_catalog.->) k.params_key OPERATOR(pg_catalog.?) $1 " \
-	" OR " params " OPERATOR(pg_catalog.->>) k.params_key OPERATOR(pg_catalog.=) $1)"
+	"(CASE WHEN $8 THEN pg_catalog.jsonb_typeof(" params " OPERATOR(pg_catalog.->) k.params_key) " \
+	"                   OPERATOR(pg_catalog.=) 'string' " \
+	"               AND " params " OPERATOR(pg_catalog.->>) k.params_key OPERATOR(pg_catalog.=) $1 " \
+	"      ELSE pg_catalog.jsonb_typeof(" params " OPERATOR(pg_catalog.->) k.params_key) " \
+	"                   OPERATOR(pg_catalog.=) 'array' " \
+	"               AND " params " OPERATOR(pg_catalog.->) k.params_key OPERATOR(pg_catalog.?) $1 END)"
 
 static void
 read_blends(void *arg)
 {
 	BlendsRead *read = arg;
-	Datum		values[7] = {CStringGetTextDatum(read->name), read->owner, read->grantees,
-							 ObjectIdGetDatum(read->caller), BoolGetDatum(false)};
+	Datum		values[8] = {CStringGetTextDatum(read->name), read->owner, read->grantees,
+							 ObjectIdGetDatum(read->caller), BoolGetDatum(false), 0, 0,
+							 BoolGetDatum(read->rerankers)};
 	bool		isnull;
 	MemoryContext old;
 	Oid			owner;
@@ -297,7 +305,8 @@ read_blends(void *arg)
 			  "                WHERE g OPERATOR(pg_catalog.=) 0::pg_catalog.oid "
 			  "                OR pg_catalog.pg_has_role(b.owner::pg_catalog.oid, g, 'USAGE'))) "
 			  USERS_VISIBLE_TO_CALLER,
-			  7, (Oid[]) {TEXTOID, OIDOID, OIDARRAYOID, OIDOID, BOOLOID, TEXTARRAYOID, TEXTARRAYOID}, values, NULL, LATEST_ROWS_READ_ONLY,
+			  8, (Oid[]) {TEXTOID, OIDOID, OIDARRAYOID, OIDOID, BOOLOID, TEXTARRAYOID, TEXTARRAYOID, BOOLOID},
+			  values, NULL, LATEST_ROWS_READ_ONLY,
 			  SPI_OK_SELECT);
 	old = MemoryContextSwitchTo(read->result_context);
 	read->blends = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),

@@ -589,13 +589,21 @@ flatten_model(RsModel *model, RsFlat *flat)
 		memcpy(flat->base + header, &h, sizeof(h));
 }
 
+/* A model to publish, and whether its copy is lean (RsFlat.lean). */
+typedef struct FlatWrite
+{
+	RsModel    *model;
+	bool		lean;
+} FlatWrite;
+
 /* RsSharedPublish's writer: the loaded model into shared memory. */
 static void
 write_flat_model(void *arg, char *buf)
 {
-	RsFlat		flat = {buf, 0};
+	FlatWrite  *w = arg;
+	RsFlat		flat = {buf, 0, w->lean};
 
-	flatten_model((RsModel *) arg, &flat);
+	flatten_model(w->model, &flat);
 }
 
 /* A model's context goes (freed, or an error while attaching): drop its reference. */
@@ -678,7 +686,8 @@ load_model(const char *name, RsCatalogRow *row)
 	const char *copy;
 	int			slot;
 	Size		bytes;
-	RsFlat		size = {NULL, 0};
+	RsFlat		size = {NULL, 0, false};
+	FlatWrite	w;
 
 	if (shareable)
 	{
@@ -703,7 +712,20 @@ load_model(const char *name, RsCatalogRow *row)
 	if (shareable)
 	{
 		flatten_model(model, &size);
-		copy = RsSharedPublish(&key, size.size, write_flat_model, model, &slot);
+
+		/*
+		 * A copy that cannot fit whole goes without what each backend can
+		 * build for itself (an IVF index): the model is still shared, as
+		 * before such parts were, rather than loaded by every backend.
+		 */
+		if (!RsSharedFits(size.size))
+		{
+			size = (RsFlat) {NULL, 0, true};
+			flatten_model(model, &size);
+		}
+		w.model = model;
+		w.lean = size.lean;
+		copy = RsSharedPublish(&key, size.size, write_flat_model, &w, &slot);
 		if (copy != NULL)
 		{
 			RsModel    *shared = new_model(name, row);

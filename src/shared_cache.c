@@ -402,6 +402,16 @@ make_room(Size bytes, int *free_slot)
 }
 
 /*
+ * RsSharedFits: whether a copy of bytes can be shared at all (it fits in
+ * recsys.shared_cache_size once every unreferenced copy is freed).
+ */
+bool
+RsSharedFits(Size bytes)
+{
+	return RsSharedCacheActive() && bytes <= (Size) recsys_shared_cache_size_mb * 1024 * 1024;
+}
+
+/*
  * RsSharedAbandon gives back the slot this backend reserved to load a
  * model into (ticket 0: whichever), if it still holds it (its load failed
  * or cannot be shared), and wakes the backends waiting for it.

@@ -40,6 +40,7 @@ typedef void (*RsSharedWriteFn) (void *arg, char *buf);
 
 extern void RsSharedCacheInit(void);
 extern bool RsSharedCacheActive(void);
+extern bool RsSharedFits(Size bytes);
 extern const char *RsSharedAcquire(const RsSharedKey *key, int *slot, Size *bytes,
 								   uint64 *ticket);
 extern const char *RsSharedPublish(const RsSharedKey *key, Size bytes, RsSharedWriteFn write,

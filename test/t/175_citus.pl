@@ -296,6 +296,29 @@ is($owner->($coord, $blend_sql->('retail_events') =~ s/cit_blend/cit_blend2/r),
 	$owner->($coord, $blend_sql->('local_events') =~ s/cit_blend/cit_blend2/r),
 	'that blend serves on the workers as locally');
 
+# that member dropped and trained again on the coordinator restarts at
+# version 1: the workers' version 1 is the old model, and the blend is
+# refused until its owner syncs the new one (before 0.9.0's review the
+# version alone was compared, and the blend served against the old member)
+$owner->($coord, "SELECT recsys.drop_model('cit_blend2')");
+$coord->safe_psql('postgres', q{
+	SET ROLE regress_recsys_cit_other;
+	SELECT recsys.drop_model('cit_oth');
+	SELECT 1 FROM recsys.train_cf('retail_events', user_col => 'user_id', item_col => 'item_id',
+		factors => 4, iterations => 3, seed => 5, model => 'cit_oth');
+	SELECT recsys.grant_model('cit_oth', 'regress_recsys_cit_owner');
+});
+$owner->($coord, "SELECT 1 FROM recsys.train_blend('{cit,cit_oth}', model => 'cit_blend2')");
+($ret, $out, $err) = $coord->psql('postgres', "SET ROLE regress_recsys_cit_owner; SELECT * FROM recsys.sync_model('cit_blend2')");
+like($err, qr/model "cit_oth", used by "cit_blend2", is on this node at version 1 but not as trained on the coordinator/,
+	'a member dropped and retrained (version 1 again) is refused until its owner syncs it');
+$coord->safe_psql('postgres', "SET ROLE regress_recsys_cit_other; SELECT count(*) FROM recsys.sync_model('cit_oth')");
+is($owner->($coord, "SELECT count(*) FROM recsys.sync_model('cit_blend2')"), 2 * scalar(@workers),
+	'then the blend goes');
+is($owner->($coord, $blend_sql->('retail_events') =~ s/cit_blend/cit_blend2/r),
+	$owner->($coord, $blend_sql->('local_events') =~ s/cit_blend/cit_blend2/r),
+	'and serves on the workers as locally, with the new member');
+
 $coord->safe_psql('postgres', q{
 	SELECT recsys.drop_model('cit_blend'), recsys.drop_model('cit_blend2');
 	SELECT recsys.drop_model('cit_two'), recsys.drop_model('cit_oth');
