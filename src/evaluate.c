@@ -499,7 +499,7 @@ evaluate_model(FunctionCallInfo fcinfo, bool per_user)
 					rs_bitmap_set(relevant, test_items[test.by_user.indices[p]]);
 
 			if (item_seconds)
-				RsRecencyWeights(item_seconds, items.n, model->half_life, items.recency);
+				RsRecencyWeights(item_seconds, items.n, model->half_life, model->time_col, items.recency);
 			found = RsRankDiverse(model, &diversity, user_id, &items, exclude, k, scratch, list,
 								  list_score, NULL);
 			add_user(&sums, list, found, k, relevant, (int) (t1 - t0));

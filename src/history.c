@@ -318,7 +318,7 @@ read_user_items(RsModel *model, int64 user_id, const char *why, bool ratings, Rs
 		}
 	}
 	if (latest)
-		RsRecencyWeights(latest, out->n, model->half_life, out->recency);
+		RsRecencyWeights(latest, out->n, model->half_life, model->time_col, out->recency);
 	pfree(packed);
 	pfree(raw);
 	pfree(when);

@@ -306,7 +306,11 @@ datum_to_weight(Datum d, IngestType type)
 	pg_unreachable();
 }
 
-/* Refuse a source whose projected working set exceeds recsys.max_memory. */
+/*
+ * Refuse a source whose projected working set, with room for rows
+ * coordinates, exceeds recsys.max_memory (called while a row is added:
+ * it counts as read).
+ */
 static void
 check_memory_budget(IngestReceiver *r, int64 rows)
 {
@@ -318,7 +322,8 @@ check_memory_budget(IngestReceiver *r, int64 rows)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("source \"%s\" needs at least %.1f MB to read, more than recsys.max_memory (%d MB)",
 						get_rel_name(r->spec->relid), need / (1024.0 * 1024.0), recsys_max_memory_mb),
-				 errdetail("%lld rows read so far.", (long long) rows),
+				 errdetail("%lld rows read so far (%lld of them skipped), with room for %lld.",
+						   (long long) (r->n + r->skipped + 1), (long long) r->skipped, (long long) rows),
 				 errhint("Raise recsys.max_memory, or train on a smaller source.")));
 }
 

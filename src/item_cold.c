@@ -959,8 +959,9 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 	MemoryContextSwitchTo(refresh_context);
 	if (SPI_processed != 1)
 		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" does not exist", name)));
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" does not exist", name),
+				 errhint("SELECT name FROM recsys.models lists the models.")));
 	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	algorithm = spi_text(0, 2);
 	features = spi_text(0, 3);
@@ -1132,8 +1133,9 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 	algorithm = RsModelAlgorithm(name);
 	if (algorithm == NULL)
 		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" does not exist", name)));
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" does not exist", name),
+				 errhint("SELECT name FROM recsys.models lists the models.")));
 	kind = RsModelKindFor(algorithm);
 	if (kind == NULL || !RsAlgorithmSupports(algorithm, offsetof(RsModelKind, refresh_cold_items)))
 		RsAlgorithmNotSupported(name, algorithm, "refresh_items",

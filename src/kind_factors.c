@@ -726,6 +726,16 @@ fold_in_sgd(RsModel *model, const RsWeightedItem *pairs, const float *recency, i
 						   Min(e + per_check, f->sgd_epochs), x) != RS_BPR_OK)
 			RsModelCorrupt(model, "its BPR fold-in refused the model's sizes");
 	}
+	/* never serve (or store: refresh_user) a vector that is not finite */
+	for (int j = 0; j < f->k; j++)
+		if (!isfinite(x[j]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("the fold-in of a user of model \"%s\" gave a vector that is not finite",
+							model->name),
+					 errdetail("%d of the user's items weigh in%s.", n,
+							   recency ? ", weighted by their age" : ""),
+					 errhint("Check the user's rows in the model's source, or retrain the model.")));
 	pfree(items);
 	if (weight)
 		pfree(weight);

@@ -365,6 +365,24 @@ base_feature_terms(const FmState *s, int r, float z, const float *q)
 }
 
 /*
+ * Says, in an error raised while the base served the pool (reading the
+ * user's items in the base's source, with the rights of the role its
+ * kind reads it as: RsSourceReader), which re-ranker, which base and
+ * which role: a bare "permission denied for table" names none of them.
+ */
+static void
+base_serving_context(void *arg)
+{
+	RsModel    *fm = arg;
+	RsModel    *base = S(fm)->base;
+	const char *reader = GetUserNameFromId(RsSourceReader(base), true);
+
+	errcontext("serving the pool of re-ranker \"%s\" from its candidates_from model \"%s\", "
+			   "whose source is read with the rights of role \"%s\"",
+			   fm->name, base->name, reader ? reader : "(dropped)");
+}
+
+/*
  * The pool for the user, re-scored: returns its size, with FM item
  * indexes in pool_idx and the combined scores in pool_fm.  exclude (FM
  * items, may be NULL) is left out of the pool, and so are the items the
@@ -381,6 +399,7 @@ rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude, bool exclude_seen
 	RsUserItems own = {0};
 	bool		has_items;
 	int			n;
+	ErrorContextCallback callback;
 
 	memset(s->base_exclude, 0, RS_BITMAP_BYTES(base->items.count) + 1);
 	for (int32 b = 0; b < base->items.count; b++)
@@ -390,12 +409,17 @@ rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude, bool exclude_seen
 		if (i < 0 || (exclude && rs_bitmap_test(exclude, i)))
 			rs_bitmap_set(s->base_exclude, b);
 	}
+	callback.callback = base_serving_context;
+	callback.arg = fm;
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
 	has_items = RsReadServingItems(base, user_id, exclude_seen, &own);
 	if (exclude_seen)
 		for (int a = 0; a < own.n; a++)
 			rs_bitmap_set(s->base_exclude, own.item[a]);
 	n = RsRankForUser(base, user_id, has_items ? &own : NULL, s->base_exclude, s->pool,
 					  s->base_scratch, s->pool_idx, s->pool_base, s->pool_reason);
+	error_context_stack = callback.previous;
 	RsFreeUserItems(&own);
 
 	user_and_context(fm, user_id);

@@ -11,7 +11,11 @@
  * a year does not end up with weights that underflow to zero.
  *
  * Time columns may be timestamps, dates or numbers; numbers are taken as
- * seconds (Unix epoch seconds, for instance).
+ * seconds (Unix epoch seconds, for instance).  Infinite times ('infinity'
+ * timestamps or dates, numeric 'Infinity', numbers beyond float8's range)
+ * are refused, when training and when serving: ages counted from an
+ * infinite latest time are infinite minus infinite, NaN, which would
+ * damage a user's vector or scores.  NULL is how a row says "no time".
  *
  *-------------------------------------------------------------------------
  */
@@ -20,11 +24,13 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "ingest.h"
 #include "recency.h"
 
 /*
@@ -56,9 +62,55 @@ RsTimeDecayArgs(FunctionCallInfo fcinfo, int time_argno, Oid relid,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("half_life must be at least 1 second, not %g seconds", *half_life)));
 	*time_col = NameStr(*PG_GETARG_NAME(time_argno));
-	/* the column must exist and hold times now */
-	(void) RsTimeEpochSql(relid, *time_col, "time_col");
+	/* the column must exist, hold times now and no infinite one */
+	RsRefuseInfiniteTimes(relid, *time_col);
 	return true;
+}
+
+/*
+ * RsRefuseInfiniteTime raises an error for an infinite time of time_col
+ * (seconds, as RsTimeEpochSql gives them; NaN is a NULL time).
+ */
+void
+RsRefuseInfiniteTime(double seconds, const char *time_col)
+{
+	if (isinf(seconds))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time_col \"%s\" holds %s, which is not a finite time",
+						time_col, seconds > 0 ? "infinity" : "-infinity"),
+				 errdetail("Interactions are weighted by their age, which an infinite time does not have; "
+						   "numbers beyond float8's range count as infinite."),
+				 errhint("Give those rows finite times, or NULL to count them with no weight.")));
+}
+
+/*
+ * RsRefuseInfiniteTimes checks that time_col of relid (a trainer's
+ * source, read as the caller) holds no infinite time: one pass over the
+ * source, stopping at the first.
+ */
+void
+RsRefuseInfiniteTimes(Oid relid, const char *time_col)
+{
+	char	   *query;
+	bool		isnull;
+	double		seconds;
+
+	query = psprintf("SELECT t FROM (SELECT %s AS t FROM %s) s "
+					 "WHERE t OPERATOR(pg_catalog.=) ANY ('{Infinity,-Infinity}'::pg_catalog.float8[]) LIMIT 1",
+					 RsTimeEpochSql(relid, time_col, "time_col"),
+					 RsRelationName(relid));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(query, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not run \"%s\"", query);
+	if (SPI_processed > 0)
+	{
+		seconds = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		RsRefuseInfiniteTime(seconds, time_col);
+	}
+	SPI_finish();
+	pfree(query);
 }
 
 /*
@@ -93,8 +145,12 @@ RsTimeEpochSql(Oid relid, const char *time_col, const char *argname)
 		case INT8OID:
 		case FLOAT4OID:
 		case FLOAT8OID:
-		case NUMERICOID:
 			return psprintf("%s::pg_catalog.float8", col);
+		case NUMERICOID:
+			/* beyond float8's range: infinite (refused), not a cast's error */
+			return psprintf("CASE WHEN pg_catalog.abs(%s) OPERATOR(pg_catalog.<) 1e308 THEN %s::pg_catalog.float8 "
+							"ELSE pg_catalog.sign(%s)::pg_catalog.float8 OPERATOR(pg_catalog.*) "
+							"'Infinity'::pg_catalog.float8 END", col, col, col);
 		default:
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -108,16 +164,22 @@ RsTimeEpochSql(Oid relid, const char *time_col, const char *argname)
 /*
  * RsRecencyWeights sets weight[i] = 0.5^((latest - seconds[i]) / half_life)
  * for one user's n interactions; NaN times (NULL in the source) get 0, so
- * they count as seen but add nothing to the scores.
+ * they count as seen but add nothing to the scores.  An infinite time of
+ * time_col is an error (RsRefuseInfiniteTime): the source may have gained
+ * one since training checked it.
  */
 void
-RsRecencyWeights(const double *seconds, int n, double half_life, float *weight)
+RsRecencyWeights(const double *seconds, int n, double half_life, const char *time_col,
+				 float *weight)
 {
 	double		latest = -INFINITY;
 
 	for (int i = 0; i < n; i++)
+	{
+		RsRefuseInfiniteTime(seconds[i], time_col);
 		if (!isnan(seconds[i]) && seconds[i] > latest)
 			latest = seconds[i];
+	}
 	for (int i = 0; i < n; i++)
 		weight[i] = isnan(seconds[i]) ? 0.0f :
 			(float) exp2(-(latest - seconds[i]) / half_life);

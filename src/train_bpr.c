@@ -194,7 +194,7 @@ pair_recency_weights(const RsTrainer *trainer, const RsInteractions *data, const
 		if (u % 65536 == 0)
 			CHECK_FOR_INTERRUPTS();
 		RsRecencyWeights(pt.seconds + all->indptr[u], (int) (all->indptr[u + 1] - all->indptr[u]),
-						 half_life, weight + all->indptr[u]);
+						 half_life, time_col, weight + all->indptr[u]);
 	}
 	pfree(pt.seconds);
 	/* the positive pairs' weights, in R's order (positive_pairs keeps it) */

@@ -1,0 +1,49 @@
+-- Infinite times in time_col are refused (22023, naming the column and
+-- the value), when training and when serving, instead of weighting a
+-- user's items by ages of infinity minus infinity (NaN): a damaged BPR
+-- vector, an EASE user scored 0 everywhere.  NULL stays "no time".
+SET client_min_messages = warning;
+SET recsys.threads = 1;
+CREATE TABLE inf_src (user_id int, item_id int, t date, ts timestamptz, n numeric, f float8);
+INSERT INTO inf_src
+SELECT u, i, date '2024-01-01' + (u + i), timestamptz '2024-01-01 00:00+00' + (u + i) * interval '1 day',
+       1.7e9 + (u + i) * 86400, 1.7e9 + (u + i) * 86400
+FROM generate_series(1, 20) u, generate_series(1, 10) i WHERE (u + i) % 3 <> 0;
+-- finite times train, and serve
+SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_bpr', iterations => 5, time_col => 't', half_life => '7 days');
+SELECT version FROM recsys.train_ease('inf_src', 10, 'inf_ease', time_col => 't', half_life => '7 days');
+SELECT version FROM recsys.train_item_knn('inf_src', 5, 'inf_knn', time_col => 'ts', half_life => '7 days');
+SELECT version FROM recsys.train_popular('inf_src', 'inf_pop', time_col => 'n', half_life => '7 days');
+SELECT count(*) FROM recsys.recommend(1, 3, 'inf_bpr');
+-- a user whose only timed row is -infinity (the others NULL)
+UPDATE inf_src SET t = NULL WHERE user_id = 2;
+UPDATE inf_src SET t = '-infinity' WHERE user_id = 2 AND item_id = 2;
+-- serving sees the new row: an error naming the column and the value,
+-- not a vector of NaN nor scores of 0 (other users still serve)
+SELECT count(*) FROM recsys.recommend(2, 3, 'inf_bpr');
+SELECT count(*) FROM recsys.recommend(2, 3, 'inf_ease');
+SELECT count(*) FROM recsys.evaluate('inf_ease', 'inf_src', 3);
+SELECT recsys.refresh_user(2, 'inf_bpr');
+SELECT count(*) FROM recsys.recommend(3, 3, 'inf_bpr');
+-- and training refuses, for every trainer taking time_col; the models
+-- trained before still serve
+SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_bpr', iterations => 5, time_col => 't', half_life => '7 days');
+SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_nu', iterations => 5, time_col => 't', half_life => '7 days',
+	store_users => false);
+SELECT version FROM recsys.train_ease('inf_src', 10, 'inf_ease', time_col => 't', half_life => '7 days');
+UPDATE inf_src SET t = date '2024-01-05' WHERE t = '-infinity';
+UPDATE inf_src SET ts = 'infinity', n = 'Infinity', f = '-Infinity' WHERE user_id = 1 AND item_id = 1;
+SELECT version FROM recsys.train_item_knn('inf_src', 5, 'inf_knn', time_col => 'ts', half_life => '7 days');
+SELECT version FROM recsys.train_popular('inf_src', 'inf_pop', time_col => 'n', half_life => '7 days');
+SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_bpr', iterations => 5, time_col => 'f', half_life => '7 days');
+-- a number beyond float8's range counts as infinite (not a bare cast error)
+UPDATE inf_src SET n = 1e400 WHERE user_id = 1 AND item_id = 1;
+SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_bpr', iterations => 5, time_col => 'n', half_life => '7 days');
+-- finite again: trains and serves
+UPDATE inf_src SET ts = now(), n = 1.7e9, f = 1.7e9 WHERE user_id = 1 AND item_id = 1;
+SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_bpr', iterations => 5, time_col => 'n', half_life => '7 days');
+SELECT count(*) FROM recsys.recommend(2, 3, 'inf_bpr');
+SELECT count(*) > 0 AS evaluates FROM recsys.evaluate('inf_ease', 'inf_src', 3);
+SELECT name FROM recsys.models WHERE name LIKE 'inf\_%' ORDER BY 1;
+SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'inf\_%' ORDER BY name;
+DROP TABLE inf_src;
