@@ -5376,6 +5376,13 @@ BEGIN
 		RAISE EXCEPTION 'recsys.sync_model: the version row of model "%" is not its version %', model_name, model_version
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF payload OPERATOR(pg_catalog.->) 'version' OPERATOR(pg_catalog.->>) 'model'
+	   IS DISTINCT FROM model_name THEN
+		RAISE EXCEPTION 'recsys.sync_model: the version row of model "%" has "model" %', model_name,
+			coalesce(quote_literal(left(payload OPERATOR(pg_catalog.->) 'version' OPERATOR(pg_catalog.->>) 'model', 64)), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A copy holds the rows of its own model and version only.';
+	END IF;
 	-- every column the catalog requires (a NULL would fail as a bare NOT NULL violation)
 	SELECT string_agg(format('"%s" in its %s', a.attname,
 							 CASE a.attrelid WHEN 'recsys.models'::regclass THEN '"model"' ELSE '"version"' END),
@@ -5421,6 +5428,22 @@ BEGIN
 		IF json_typeof(payload OPERATOR(pg_catalog.->) 'tables' OPERATOR(pg_catalog.->) t) IS DISTINCT FROM 'array' THEN
 			RAISE EXCEPTION 'recsys.sync_model: the copy of model "%" has no array of rows for table "%"', model_name, t
 				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		-- rows of another model or version would land in (and serve
+		-- through) a model the copy does not name
+		SELECT format('row %s of table "%s" has "%s" %s', r.n, t, f.field,
+					  coalesce(quote_literal(left(r.value OPERATOR(pg_catalog.->>) f.field, 64)), 'NULL'))
+		INTO missing
+		FROM json_array_elements(payload OPERATOR(pg_catalog.->) 'tables' OPERATOR(pg_catalog.->) t)
+			 WITH ORDINALITY r(value, n),
+			 (VALUES (1, 'model', model_name), (2, 'version', version_text)) f(o, field, expected)
+		WHERE (CASE json_typeof(r.value) WHEN 'object' THEN r.value OPERATOR(pg_catalog.->>) f.field END)
+			  IS DISTINCT FROM f.expected
+		ORDER BY r.n, f.o LIMIT 1;
+		IF missing IS NOT NULL THEN
+			RAISE EXCEPTION 'recsys.sync_model: the copy of model "%" version %: %', model_name, model_version, missing
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'A copy holds the rows of its own model and version only.';
 		END IF;
 		EXECUTE format('INSERT INTO recsys.%I SELECT * FROM json_populate_recordset(NULL::recsys.%I, $1)', t, t)
 			USING payload OPERATOR(pg_catalog.->) 'tables' OPERATOR(pg_catalog.->) t;

@@ -97,6 +97,16 @@ SELECT recsys._sync_model_stage('k6', json_build_object('root', 'sc_als', 'requi
 		'models', json_build_array(c))) FROM good;
 SELECT recsys._sync_model_stage('k6', json_build_object('root', 'sc_als', 'requires', json_build_array(5),
 		'models', json_build_array(c))) FROM good;
+-- rows of another model (or version) under tables, or a version row of
+-- another model: refused (before: an IVF list written into sc_knn, which
+-- then served through it)
+SELECT version AS knn_version FROM recsys.models WHERE name = 'sc_knn';
+SELECT recsys._sync_model_receive(jsonb_set(c, '{tables,ivf_lists}',
+		'[{"model": "sc_knn", "version": 1, "list": 0, "centroid": [1, 1, 1, 1], "items": [100]}]')::json) FROM good;
+SELECT count(*) AS knn_ivf_lists FROM recsys.ivf_lists WHERE model = 'sc_knn';
+SELECT stage_one(jsonb_set(c, '{tables,item_factors,1,version}', '7')) FROM good;
+SELECT stage_one(jsonb_set(c, '{tables,user_factors}', '[5]')) FROM good;
+SELECT stage_one(jsonb_set(c, '{version,model}', '"sc_knn"')) FROM good;
 SELECT stage_one(c) AS the_good_copy_stages FROM good;
 DELETE FROM recsys.sync_staging;
 
