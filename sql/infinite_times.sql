@@ -39,6 +39,27 @@ SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_bpr', iterations => 5, t
 -- a number beyond float8's range counts as infinite (not a bare cast error)
 UPDATE inf_src SET n = 1e400 WHERE user_id = 1 AND item_id = 1;
 SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_bpr', iterations => 5, time_col => 'n', half_life => '7 days');
+-- tiny numbers are 0 (underflow), not a bare cast error; float8's range
+-- ends at 1.797e308 (1.5e308 is finite: trains)
+UPDATE inf_src SET n = 1e-400 WHERE user_id = 1 AND item_id = 1;
+SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_bpr', iterations => 5, time_col => 'n', half_life => '7 days');
+SELECT count(*) FROM recsys.recommend(1, 3, 'inf_bpr');
+UPDATE inf_src SET n = 1.5e308 WHERE user_id = 1 AND item_id = 1;
+SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_bpr', iterations => 5, time_col => 'n', half_life => '7 days');
+SELECT version FROM recsys.train_popular('inf_src', 'inf_pop', time_col => 'n', half_life => '7 days');
+UPDATE inf_src SET n = 1.8e308 WHERE user_id = 1 AND item_id = 1;
+SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_bpr', iterations => 5, time_col => 'n', half_life => '7 days');
+-- NaN (numeric or float8) is refused like an infinity, training and
+-- serving (before: trained as "no time")
+UPDATE inf_src SET n = 'NaN' WHERE user_id = 1 AND item_id = 1;
+SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_bpr', iterations => 5, time_col => 'n', half_life => '7 days');
+SELECT version FROM recsys.train_popular('inf_src', 'inf_pop', time_col => 'n', half_life => '7 days');
+UPDATE inf_src SET n = 1.7e9, f = 'NaN' WHERE user_id = 1 AND item_id = 1;
+SELECT version FROM recsys.train_ease('inf_src', 10, 'inf_ease', time_col => 'f', half_life => '7 days');
+SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_bpr', iterations => 5, time_col => 'n', half_life => '7 days');
+UPDATE inf_src SET n = 'NaN' WHERE user_id = 1 AND item_id = 1;
+SELECT count(*) FROM recsys.recommend(1, 3, 'inf_bpr');
+SELECT count(*) FROM recsys.evaluate('inf_bpr', 'inf_src', 3);
 -- finite again: trains and serves
 UPDATE inf_src SET ts = now(), n = 1.7e9, f = 1.7e9 WHERE user_id = 1 AND item_id = 1;
 SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_bpr', iterations => 5, time_col => 'n', half_life => '7 days');

@@ -171,6 +171,7 @@ typedef struct TrainTimes
 {
 	const RsInteractions *train;
 	double	   *seconds;		/* per stored (user, item) of train.by_user */
+	bool		nan_seen;		/* a pair's time is NaN (refused after the read) */
 } TrainTimes;
 
 static void
@@ -185,6 +186,9 @@ store_train_time(TupleTableSlot *slot, void *arg)
 
 	if (slot->tts_isnull[0] || slot->tts_isnull[1] || slot->tts_isnull[2])
 		return;
+	/* NaN is max()'s answer whatever else the pair has; not a NULL time */
+	if (isnan(DatumGetFloat8(slot->tts_values[2])))
+		times->nan_seen = true;
 	u = rs_idmap_lookup(&times->train->users, DatumGetInt64(slot->tts_values[0]));
 	i = rs_idmap_lookup(&times->train->items, DatumGetInt64(slot->tts_values[1]));
 	if (u < 0 || i < 0)
@@ -231,6 +235,7 @@ read_train_times(RsModel *model, const RsInteractions *train)
 	TrainTimesRead read = {NULL, &times};
 
 	times.train = train;
+	times.nan_seen = false;
 	times.seconds = palloc(sizeof(double) * Max(train->by_user.nnz, 1));
 	for (int64 p = 0; p < train->by_user.nnz; p++)
 		times.seconds[p] = get_float8_nan();
@@ -243,6 +248,8 @@ read_train_times(RsModel *model, const RsInteractions *train)
 		elog(ERROR, "SPI_connect failed");
 	RsRunAsOwner(model->name, RsSourceReader(model), stream_train_times, &read);
 	SPI_finish();
+	if (times.nan_seen)
+		RsRefuseNonFiniteTime(get_float8_nan(), model->time_col);
 	return times.seconds;
 }
 

@@ -283,6 +283,8 @@ read_user_items(RsModel *model, int64 user_id, const char *why, bool ratings, Rs
 							DatumGetInt64(item)),
 					 errdetail("%s: a model of ratings needs finite ratings, as its training did.", why),
 					 errhint("Filter such rows out with a view, or use NULL to skip them.")));
+		if (!null_time)
+			RsRefuseNonFiniteTime(DatumGetFloat8(time), model->time_col);
 		when[r] = null_time ? get_float8_nan() : DatumGetFloat8(time);
 		packed[n++] = ((int64) index << 32) | (int64) r;
 	}

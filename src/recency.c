@@ -13,9 +13,10 @@
  * Time columns may be timestamps, dates or numbers; numbers are taken as
  * seconds (Unix epoch seconds, for instance).  Infinite times ('infinity'
  * timestamps or dates, numeric 'Infinity', numbers beyond float8's range)
- * are refused, when training and when serving: ages counted from an
- * infinite latest time are infinite minus infinite, NaN, which would
- * damage a user's vector or scores.  NULL is how a row says "no time".
+ * and NaN are refused, when training and when serving: ages counted from
+ * an infinite latest time are infinite minus infinite, NaN, which would
+ * damage a user's vector or scores, and a NaN time would pass for NULL.
+ * NULL is how a row says "no time"; numbers too small for float8 are 0.
  *
  *-------------------------------------------------------------------------
  */
@@ -85,9 +86,27 @@ RsRefuseInfiniteTime(double seconds, const char *time_col)
 }
 
 /*
+ * RsRefuseNonFiniteTime raises an error for a time of time_col read from a
+ * row that is not NULL (seconds, as RsTimeEpochSql gives them) and is not
+ * finite: NaN as well as the infinities (RsRecencyWeights takes NaN for
+ * NULL, so a NaN time must not get that far).
+ */
+void
+RsRefuseNonFiniteTime(double seconds, const char *time_col)
+{
+	if (isnan(seconds))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time_col \"%s\" holds NaN, which is not a time", time_col),
+				 errdetail("Interactions are weighted by their age, which a NaN time does not have."),
+				 errhint("Give those rows finite times, or NULL to count them with no weight.")));
+	RsRefuseInfiniteTime(seconds, time_col);
+}
+
+/*
  * RsRefuseInfiniteTimes checks that time_col of relid (a trainer's
- * source, read as the caller) holds no infinite time: one pass over the
- * source, stopping at the first.
+ * source, read as the caller) holds no infinite or NaN time: one pass
+ * over the source, stopping at the first.
  */
 void
 RsRefuseInfiniteTimes(Oid relid, const char *time_col)
@@ -97,7 +116,7 @@ RsRefuseInfiniteTimes(Oid relid, const char *time_col)
 	double		seconds;
 
 	query = psprintf("SELECT t FROM (SELECT %s AS t FROM %s) s "
-					 "WHERE t OPERATOR(pg_catalog.=) ANY ('{Infinity,-Infinity}'::pg_catalog.float8[]) LIMIT 1",
+					 "WHERE t OPERATOR(pg_catalog.=) ANY ('{Infinity,-Infinity,NaN}'::pg_catalog.float8[]) LIMIT 1",
 					 RsTimeEpochSql(relid, time_col, "time_col"),
 					 RsRelationName(relid));
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -107,7 +126,7 @@ RsRefuseInfiniteTimes(Oid relid, const char *time_col)
 	if (SPI_processed > 0)
 	{
 		seconds = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		RsRefuseInfiniteTime(seconds, time_col);
+		RsRefuseNonFiniteTime(seconds, time_col);
 	}
 	SPI_finish();
 	pfree(query);
@@ -147,10 +166,16 @@ RsTimeEpochSql(Oid relid, const char *time_col, const char *argname)
 		case FLOAT8OID:
 			return psprintf("%s::pg_catalog.float8", col);
 		case NUMERICOID:
-			/* beyond float8's range: infinite (refused), not a cast's error */
-			return psprintf("CASE WHEN pg_catalog.abs(%s) OPERATOR(pg_catalog.<) 1e308 THEN %s::pg_catalog.float8 "
+			/*
+			 * Beyond float8's largest value: infinite (refused); below
+			 * 1e-300 (too small for float8 from about 1e-324): 0.  Not a
+			 * cast's error.  NaN falls through to NaN (refused).
+			 */
+			return psprintf("CASE WHEN pg_catalog.abs(%s) OPERATOR(pg_catalog.<) 1e-300 THEN 0::pg_catalog.float8 "
+							"WHEN pg_catalog.abs(%s) OPERATOR(pg_catalog.<=) 1.7976931348623157e308 "
+							"THEN %s::pg_catalog.float8 "
 							"ELSE pg_catalog.sign(%s)::pg_catalog.float8 OPERATOR(pg_catalog.*) "
-							"'Infinity'::pg_catalog.float8 END", col, col, col);
+							"'Infinity'::pg_catalog.float8 END", col, col, col, col);
 		default:
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),

@@ -16,6 +16,7 @@ extern bool RsTimeDecayArgs(FunctionCallInfo fcinfo, int time_argno, Oid relid,
 							const char **time_col, double *half_life);
 extern char *RsTimeEpochSql(Oid relid, const char *time_col, const char *argname);
 extern void RsRefuseInfiniteTime(double seconds, const char *time_col);
+extern void RsRefuseNonFiniteTime(double seconds, const char *time_col);
 extern void RsRefuseInfiniteTimes(Oid relid, const char *time_col);
 extern void RsRecencyWeights(const double *seconds, int n, double half_life,
 							 const char *time_col, float *weight);
