@@ -65,6 +65,28 @@ UPDATE inf_src SET ts = now(), n = 1.7e9, f = 1.7e9 WHERE user_id = 1 AND item_i
 SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_bpr', iterations => 5, time_col => 'n', half_life => '7 days');
 SELECT count(*) FROM recsys.recommend(2, 3, 'inf_bpr');
 SELECT count(*) > 0 AS evaluates FROM recsys.evaluate('inf_ease', 'inf_src', 3);
+-- a role that may not read the source gets recsys's permission error
+-- (detail, GRANT hint) before the time check reads it (before: a bare
+-- "permission denied for table inf_src"); SELECT on (user_id, item_id)
+-- only is not enough either
+CREATE ROLE regress_recsys_fix6_bob;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys TO regress_recsys_fix6_bob;
+SET ROLE regress_recsys_fix6_bob;
+SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_priv', iterations => 5, time_col => 't', half_life => '7 days');
+SELECT version FROM recsys.train_popular('inf_src', 'inf_priv', time_col => 'n', half_life => '7 days');
+RESET ROLE;
+GRANT SELECT (user_id, item_id) ON inf_src TO regress_recsys_fix6_bob;
+SET ROLE regress_recsys_fix6_bob;
+SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_priv', iterations => 5, time_col => 't', half_life => '7 days');
+RESET ROLE;
+GRANT SELECT (t) ON inf_src TO regress_recsys_fix6_bob;
+SET ROLE regress_recsys_fix6_bob;
+SELECT version FROM recsys.train_bpr('inf_src', 4, 'inf_priv', iterations => 5, time_col => 't', half_life => '7 days');
+RESET ROLE;
+SELECT recsys.drop_model('inf_priv');
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_fix6_bob;
+REVOKE ALL ON inf_src FROM regress_recsys_fix6_bob;
+DROP ROLE regress_recsys_fix6_bob;
 SELECT name FROM recsys.models WHERE name LIKE 'inf\_%' ORDER BY 1;
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'inf\_%' ORDER BY name;
 DROP TABLE inf_src;

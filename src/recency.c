@@ -106,7 +106,8 @@ RsRefuseNonFiniteTime(double seconds, const char *time_col)
 /*
  * RsRefuseInfiniteTimes checks that time_col of relid (a trainer's
  * source, read as the caller) holds no infinite or NaN time: one pass
- * over the source, stopping at the first.
+ * over the source, stopping at the first, after the caller's SELECT on
+ * time_col is checked (the trainer checks its other columns later).
  */
 void
 RsRefuseInfiniteTimes(Oid relid, const char *time_col)
@@ -115,10 +116,14 @@ RsRefuseInfiniteTimes(Oid relid, const char *time_col)
 	bool		isnull;
 	double		seconds;
 
+	const char *cols[1] = {time_col};
+
 	query = psprintf("SELECT t FROM (SELECT %s AS t FROM %s) s "
 					 "WHERE t OPERATOR(pg_catalog.=) ANY ('{Infinity,-Infinity,NaN}'::pg_catalog.float8[]) LIMIT 1",
 					 RsTimeEpochSql(relid, time_col, "time_col"),
 					 RsRelationName(relid));
+	/* recsys's own permission error (with its hint), not the scan's bare one */
+	RsCheckReadableRelation(relid, "source", cols, 1);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute(query, true, 1) != SPI_OK_SELECT)
