@@ -4096,7 +4096,8 @@ DECLARE
 	bad_item bigint;
 	bad_user bigint;
 	bad_query text;
-	bad_e real[];
+	bad_e text[];
+	bad_value text;
 	n_rows bigint;
 	n_alone bigint;
 	-- the pairs (a row, a competing candidate) as arrays
@@ -4166,18 +4167,24 @@ BEGIN
 		dims := recsys._catalog_embedding_length(cat.name);
 		query_embedding := format('(%I)::real[]', embedding_col);
 		-- the searches' embeddings, checked here to name the row: one
-		-- dimension of the catalog's length, finite numbers (NULL: none)
-		EXECUTE format('SELECT s.u, s.q, s.e FROM (SELECT (%I)::bigint AS u, (%I)::text AS q, %s AS e, '
+		-- dimension of the catalog's length, finite numbers within real's
+		-- range (NULL: none).  Read as text: the cast to real[] of a
+		-- float8 1e300 or a numeric 1e40 would fail naming no row
+		EXECUTE format('SELECT s.u, s.q, s.e FROM (SELECT (%I)::bigint AS u, (%I)::text AS q, (%I)::text[] AS e, '
 					   '                              (%I)::bigint AS i FROM %s) s '
 					   'WHERE s.e IS NOT NULL AND s.u IS NOT NULL AND s.i IS NOT NULL '
 					   '  AND btrim(s.q) <> '''' AND length(s.q) <= 1000 '
 					   '  AND (coalesce(array_ndims(s.e), 0) <> 1 OR cardinality(s.e) <> $1 '
 					   '       OR array_position(s.e, NULL) IS NOT NULL '
 					   '       OR EXISTS (SELECT FROM unnest(s.e) x '
-					   '                  WHERE x IN (''NaN''::real, ''Infinity''::real, ''-Infinity''::real))) '
+					   '                  WHERE abs(x::numeric) > 3.4028234663852886e38 '
+					   '                     OR (x::numeric <> 0 AND abs(x::numeric) < 1.401298464324817e-45))) '
 					   'ORDER BY s.u, s.q LIMIT 1',
-					   user_col, query_col, query_embedding, item_col, source)
+					   user_col, query_col, embedding_col, item_col, source)
 			INTO bad_user, bad_query, bad_e USING dims;
+		SELECT x INTO bad_value FROM unnest(bad_e) x
+		WHERE abs(x::numeric) > 3.4028234663852886e38 OR (x::numeric <> 0 AND abs(x::numeric) < 1.401298464324817e-45)
+		LIMIT 1;
 		IF bad_e IS NOT NULL THEN
 			RAISE EXCEPTION 'embedding_col "%" of % for user % and query % %', embedding_col, source, bad_user,
 				quote_literal(left(bad_query, 100)),
@@ -4186,7 +4193,8 @@ BEGIN
 					 WHEN cardinality(bad_e) <> dims
 					 THEN format('has %s elements, the catalog''s embeddings %s', cardinality(bad_e), dims)
 					 WHEN array_position(bad_e, NULL) IS NOT NULL THEN 'holds a NULL element'
-					 ELSE 'holds NaN or an infinity' END
+					 WHEN bad_value::numeric IN ('NaN', 'Infinity', '-Infinity') THEN 'holds NaN or an infinity'
+					 ELSE format('holds %s, outside real''s range (NaN or an infinity as a real)', left(bad_value, 40)) END
 				USING ERRCODE = CASE WHEN coalesce(array_ndims(bad_e), 0) <> 1 OR cardinality(bad_e) <> dims
 									 THEN 'array_subscript_error'
 									 WHEN array_position(bad_e, NULL) IS NOT NULL THEN 'null_value_not_allowed'

@@ -150,6 +150,19 @@ SELECT recsys.tune_search('lsa', 'bad_searches', 'lsa_pop', embedding_col => 'qv
 UPDATE bad_searches SET qvec = '{1,NULL}' WHERE user_id = 901;
 SELECT recsys.tune_search('lsa', 'bad_searches', 'lsa_pop', embedding_col => 'qvec');
 \echo :LAST_ERROR_SQLSTATE
+-- numbers beyond real's range (float8 or numeric columns): the row named,
+-- not a bare overflow error of the cast to real[]
+ALTER TABLE bad_searches ADD COLUMN qvec8 float8[], ADD COLUMN qnum numeric[];
+UPDATE bad_searches SET qvec8 = lsa('couch')::float8[], qnum = lsa('couch')::numeric[] WHERE user_id = 900;
+UPDATE bad_searches SET qvec8 = '{1e300,1}', qnum = '{1,1e40}' WHERE user_id = 901;
+SELECT recsys.tune_search('lsa', 'bad_searches', 'lsa_pop', embedding_col => 'qvec8');
+\echo :LAST_ERROR_SQLSTATE
+SELECT recsys.tune_search('lsa', 'bad_searches', 'lsa_pop', embedding_col => 'qnum');
+UPDATE bad_searches SET qvec8 = '{-1e-300,1}', qnum = '{1,-Infinity}' WHERE user_id = 901;
+SELECT recsys.tune_search('lsa', 'bad_searches', 'lsa_pop', embedding_col => 'qvec8');
+SELECT recsys.tune_search('lsa', 'bad_searches', 'lsa_pop', embedding_col => 'qnum');
+UPDATE bad_searches SET qvec8 = '{0.5,1}' WHERE user_id = 901;
+SELECT recsys.tune_search('lsa', 'bad_searches', 'lsa_pop', embedding_col => 'qvec8') IS NOT NULL AS finite_float8_tunes;
 -- a column that is no array of numbers (42804)
 SELECT recsys.tune_search('lsa', 'bad_searches', 'lsa_pop', embedding_col => 'n');
 \echo :LAST_ERROR_SQLSTATE
