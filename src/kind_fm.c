@@ -365,10 +365,11 @@ base_feature_terms(const FmState *s, int r, float z, const float *q)
 }
 
 /*
- * Says, in an error raised while the base served the pool (reading the
- * user's items in the base's source, with the rights of the role its
- * kind reads it as: RsSourceReader), which re-ranker, which base and
- * which role: a bare "permission denied for table" names none of them.
+ * Says, in an error raised while the user's items are read from the
+ * base's source for the pool (with the rights of the role its kind reads
+ * it as: RsSourceReader), which re-ranker, which base and which role: a
+ * bare "permission denied for table" names none of them.  Only around
+ * that read: the base's ranking reads no relation as that role.
  */
 static void
 base_serving_context(void *arg)
@@ -377,8 +378,8 @@ base_serving_context(void *arg)
 	RsModel    *base = S(fm)->base;
 	const char *reader = GetUserNameFromId(RsSourceReader(base), true);
 
-	errcontext("serving the pool of re-ranker \"%s\" from its candidates_from model \"%s\", "
-			   "whose source is read with the rights of role \"%s\"",
+	errcontext("reading the user's items for re-ranker \"%s\" from the source of its candidates_from "
+			   "model \"%s\", with the rights of role \"%s\"",
 			   fm->name, base->name, reader ? reader : "(dropped)");
 }
 
@@ -414,12 +415,12 @@ rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude, bool exclude_seen
 	callback.previous = error_context_stack;
 	error_context_stack = &callback;
 	has_items = RsReadServingItems(base, user_id, exclude_seen, &own);
+	error_context_stack = callback.previous;
 	if (exclude_seen)
 		for (int a = 0; a < own.n; a++)
 			rs_bitmap_set(s->base_exclude, own.item[a]);
 	n = RsRankForUser(base, user_id, has_items ? &own : NULL, s->base_exclude, s->pool,
 					  s->base_scratch, s->pool_idx, s->pool_base, s->pool_reason);
-	error_context_stack = callback.previous;
 	RsFreeUserItems(&own);
 
 	user_and_context(fm, user_id);
