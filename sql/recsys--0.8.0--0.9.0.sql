@@ -1209,8 +1209,14 @@ BEGIN
 	-- a version the next training here could not follow (it numbers
 	-- version + 1), or a version row of another version, is no model's
 	version_text := payload OPERATOR(pg_catalog.->) 'model' OPERATOR(pg_catalog.->>) 'version';
-	IF version_text IS NULL OR version_text !~ '^[1-9][0-9]{0,9}$'
-	   OR version_text::bigint OPERATOR(pg_catalog.>=) 2147483647 THEN
+	IF version_text IS NULL OR version_text !~ '^[+-]?[0-9]+$' THEN
+		RAISE EXCEPTION 'recsys.sync_model: version % of model "%" is malformed',
+			CASE WHEN length(version_text) OPERATOR(pg_catalog.>) 20 THEN left(version_text, 20) || '...'
+				 ELSE coalesce(version_text, 'NULL') END, model_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A model''s version is an integer between 1 and 2147483646.';
+	END IF;
+	IF version_text !~ '^[1-9][0-9]{0,9}$' OR version_text::bigint OPERATOR(pg_catalog.>=) 2147483647 THEN
 		RAISE EXCEPTION 'recsys.sync_model: version % of model "%" is out of range',
 			CASE WHEN length(version_text) OPERATOR(pg_catalog.>) 20 THEN left(version_text, 20) || '...'
 				 ELSE coalesce(version_text, 'NULL') END, model_name
@@ -1347,8 +1353,8 @@ COMMENT ON FUNCTION recsys._model_uses(text) IS
 -- those are copied; the others must already be on the workers); version:
 -- its active version, NULL when the caller may not see it.  Each model's
 -- uses are read once (a walk over models, not over paths, which nested
--- blends multiply); a chain of uses longer than 16, or a cycle, is an
--- error, not a cut.
+-- blends multiply); a chain of uses longer than 16 is an error, not a
+-- cut, and so is a cycle (named apart: the models around it).
 CREATE FUNCTION recsys._sync_model_closure(model text)
 RETURNS TABLE (name text, used_by text, owned boolean, version integer)
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
@@ -1358,6 +1364,8 @@ AS $$
 DECLARE
 	names text[] := ARRAY[model];
 	depths integer[] := ARRAY[0];
+	pred integer[] := ARRAY[NULL::integer];	-- the user a model's depth came through
+	path integer[];
 	edge_from integer[] := '{}';
 	edge_to integer[] := '{}';
 	frontier integer[] := ARRAY[1];
@@ -1376,6 +1384,7 @@ BEGIN
 				IF p IS NULL THEN
 					names := names || d;
 					depths := depths || 0;
+					pred := pred || NULL::integer;
 					p := cardinality(names);
 					next := next || p;
 				END IF;
@@ -1392,12 +1401,31 @@ BEGIN
 		FOR p IN 1 .. cardinality(edge_from) LOOP
 			IF depths[edge_from[p]] OPERATOR(pg_catalog.+) 1 OPERATOR(pg_catalog.>) depths[edge_to[p]] THEN
 				depths[edge_to[p]] := depths[edge_from[p]] OPERATOR(pg_catalog.+) 1;
+				pred[edge_to[p]] := edge_from[p];
 				changed := true;
 				IF depths[edge_to[p]] OPERATOR(pg_catalog.>) 16 THEN
-					RAISE EXCEPTION 'recsys.sync_model: model "%" serves from models more than 16 uses deep, or from itself', model
+					-- back along the users the depth came through: a model met
+					-- twice is a cycle (a cycle never stops deepening), the
+					-- root reached a chain too deep
+					path := ARRAY[edge_to[p]];
+					u := pred[edge_to[p]];
+					WHILE u IS NOT NULL AND NOT u OPERATOR(pg_catalog.=) ANY (path) LOOP
+						path := path || u;
+						u := pred[u];
+					END LOOP;
+					IF u IS NOT NULL THEN
+						path := path[array_position(path, u) OPERATOR(pg_catalog.+) 1 : cardinality(path)] || u;
+						RAISE EXCEPTION 'recsys.sync_model: model "%" serves from a cycle of models using one another', model
+							USING ERRCODE = 'invalid_recursion',
+								  DETAIL = format('Model "%s" uses itself: %s.', names[u],
+												  (SELECT string_agg(format('"%s"', names[path[i]]), ' uses ' ORDER BY i DESC)
+												   FROM generate_subscripts(path, 1) i) || format(' uses "%s"', names[u])),
+								  HINT = 'Retrain one of them on models that do not use it.';
+					END IF;
+					RAISE EXCEPTION 'recsys.sync_model: model "%" serves from models more than 16 uses deep', model
 						USING ERRCODE = 'program_limit_exceeded',
-							  DETAIL = format('Model "%s" is reached through a chain of more than 16 models using one another.',
-											  names[edge_to[p]]),
+							  DETAIL = format('Model "%s" is reached through a chain of %s models using one another, from "%s".',
+											  names[edge_to[p]], cardinality(path), names[path[cardinality(path)]]),
 							  HINT = 'A blend or re-ranker of blends rarely needs more than a few levels: retrain the models that use one another.';
 				END IF;
 			END IF;
@@ -1466,6 +1494,8 @@ DECLARE
 	r record;
 	here integer;
 	here_trained timestamptz;
+	want_trained timestamptz;
+	want integer;
 BEGIN
 	IF json_typeof(payload OPERATOR(pg_catalog.->) 'requires') IS NULL THEN
 		RETURN;
@@ -1477,23 +1507,39 @@ BEGIN
 		RAISE EXCEPTION 'recsys.sync_model: the copy''s "requires" must be an array of objects with a "name"'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	FOR r IN SELECT x.name, x.version, x.trained_at, x.used_by
+	-- read as text: a malformed version or time is named, not a bare cast error
+	FOR r IN SELECT x.name, x.version AS version_text, x.trained_at AS trained_text, x.used_by
 			 FROM json_to_recordset(payload OPERATOR(pg_catalog.->) 'requires')
-				  AS x(name text, version integer, trained_at timestamptz, used_by text) LOOP
+				  AS x(name text, version text, trained_at text, used_by text) LOOP
+		IF r.version_text !~ '^[1-9][0-9]{0,9}$' OR r.version_text::bigint OPERATOR(pg_catalog.>=) 2147483647 THEN
+			RAISE EXCEPTION 'recsys.sync_model: the copy''s "requires" has "version" % for model "%", which is malformed',
+				quote_literal(left(r.version_text, 20)), r.name
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'A model''s version is an integer between 1 and 2147483646.';
+		END IF;
+		BEGIN
+			want := r.version_text::integer;
+			want_trained := r.trained_text::timestamptz;
+		EXCEPTION WHEN data_exception THEN
+			RAISE EXCEPTION 'recsys.sync_model: the copy''s "requires" has "trained_at" % for model "%", which is malformed',
+				quote_literal(left(r.trained_text, 40)), r.name
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'A model''s training time is a timestamp with time zone, as recsys.models.trained_at holds it.';
+		END;
 		SELECT m.version, m.trained_at INTO here, here_trained
 		FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) r.name;
-		IF here IS DISTINCT FROM r.version THEN
-			RAISE EXCEPTION 'recsys.sync_model: model "%", used by "%", is not on this node at version %', r.name, r.used_by, r.version
+		IF here IS DISTINCT FROM want THEN
+			RAISE EXCEPTION 'recsys.sync_model: model "%", used by "%", is not on this node at version %', r.name, r.used_by, want
 				USING ERRCODE = 'object_not_in_prerequisite_state',
 					  DETAIL = CASE WHEN here IS NULL THEN 'This node has no copy of it that you may use.'
 									ELSE format('This node has its version %s.', here) END,
 					  HINT = format('The model is not yours to copy: its owner copies it first, with recsys.sync_model(%L).', r.name);
-		ELSIF here_trained IS DISTINCT FROM r.trained_at THEN
+		ELSIF here_trained IS DISTINCT FROM want_trained THEN
 			RAISE EXCEPTION 'recsys.sync_model: model "%", used by "%", is on this node at version % but not as trained on the coordinator',
-				r.name, r.used_by, r.version
+				r.name, r.used_by, want
 				USING ERRCODE = 'object_not_in_prerequisite_state',
 					  DETAIL = format('This node''s copy was trained at %s, the coordinator''s at %s (a model dropped and trained again numbers its versions from 1 again).',
-									  here_trained, coalesce(r.trained_at::text, 'an unknown time')),
+									  here_trained, coalesce(want_trained::text, 'an unknown time')),
 					  HINT = format('The model is not yours to copy: its owner copies it first, with recsys.sync_model(%L).', r.name);
 		END IF;
 	END LOOP;

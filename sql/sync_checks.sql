@@ -62,6 +62,16 @@ SELECT count(*) FROM recsys._sync_model_closure('sc_ch1');
 SELECT count(*) FROM recsys._sync_model_closure('sc_ch24');
 UPDATE recsys.model_versions SET params = '{"members": ["sc_ch38"]}' WHERE model = 'sc_ch40';
 SELECT count(*) FROM recsys._sync_model_closure('sc_ch38');
+-- a cycle met below a model outside it: the cycle named (before: a
+-- chain "too deep, or from itself" blaming whichever model went past 16)
+INSERT INTO recsys.models (name, algorithm, source, params)
+SELECT 'sc_cy' || g, 'blend', 'sc.events', '{}' FROM generate_series(0, 2) g;
+INSERT INTO recsys.model_versions (model, version, algorithm, source, params)
+VALUES ('sc_cy0', 1, 'blend', 'sc.events', '{"members": ["sc_cy1"]}'),
+	   ('sc_cy1', 1, 'blend', 'sc.events', '{"members": ["sc_cy2"]}'),
+	   ('sc_cy2', 1, 'blend', 'sc.events', '{"members": ["sc_cy1"]}');
+SELECT count(*) FROM recsys._sync_model_closure('sc_cy0');
+DELETE FROM recsys.models WHERE name LIKE 'sc\_cy%';
 RESET statement_timeout;
 DELETE FROM recsys.models WHERE name LIKE 'sc\_ch%';
 
@@ -85,6 +95,15 @@ CREATE FUNCTION stage_one(c jsonb) RETURNS integer LANGUAGE sql AS $$
 SELECT stage_one(jsonb_set(c, '{model,version}', to_jsonb(repeat('9', 5000)))) FROM good;
 SELECT stage_one(jsonb_set(c, '{model,version}', '"1e5000"')) FROM good;
 SELECT stage_one(jsonb_set(c, '{model,version}', '"NaN"')) FROM good;
+SELECT stage_one(jsonb_set(c, '{model,version}', '"1.0"')) FROM good;
+SELECT stage_one(jsonb_set(c, '{model,version}', '"0"')) FROM good;
+-- requires: a malformed version or training time named (before: bare
+-- input syntax errors)
+SELECT recsys._sync_model_requires('{"requires": [{"name": "am", "version": "abc"}]}');
+SELECT recsys._sync_model_requires('{"requires": [{"name": "am", "version": 1.0}]}');
+SELECT recsys._sync_model_requires('{"requires": [{"name": "sc_als", "version": 1, "trained_at": "soon"}]}');
+SELECT recsys._sync_model_requires(json_build_object('requires', json_build_array(json_build_object(
+		'name', 'sc_als', 'version', 1, 'trained_at', m.trained_at)))) AS as_here FROM recsys.models m WHERE m.name = 'sc_als';
 SELECT stage_one(c - 'recsys_version') FROM good;
 SELECT stage_one(c #- '{model,params}') FROM good;
 SELECT stage_one(c #- '{version,algorithm}' #- '{model,source}') FROM good;
