@@ -5339,6 +5339,7 @@ DECLARE
 	model_name text;
 	version_text text;
 	model_version integer;
+	malformed boolean;
 	here text;
 	t text;
 	known text[];
@@ -5370,18 +5371,15 @@ BEGIN
 	-- a version the next training here could not follow (it numbers
 	-- version + 1), or a version row of another version, is no model's
 	version_text := payload OPERATOR(pg_catalog.->) 'model' OPERATOR(pg_catalog.->>) 'version';
-	IF version_text IS NULL OR version_text !~ '^[+-]?[0-9]+$' THEN
-		RAISE EXCEPTION 'recsys.sync_model: version % of model "%" is malformed',
+	IF version_text IS NULL OR version_text !~ '^[1-9][0-9]{0,9}$'
+	   OR version_text::bigint OPERATOR(pg_catalog.>=) 2147483647 THEN
+		-- not an integer at all (1.0, NaN), or one outside the range
+		malformed := version_text IS NULL OR version_text !~ '^[+-]?[0-9]+$';
+		RAISE EXCEPTION 'recsys.sync_model: version % of model "%" is %',
 			CASE WHEN length(version_text) OPERATOR(pg_catalog.>) 20 THEN left(version_text, 20) || '...'
-				 ELSE coalesce(version_text, 'NULL') END, model_name
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = 'A model''s version is an integer between 1 and 2147483646.';
-	END IF;
-	IF version_text !~ '^[1-9][0-9]{0,9}$' OR version_text::bigint OPERATOR(pg_catalog.>=) 2147483647 THEN
-		RAISE EXCEPTION 'recsys.sync_model: version % of model "%" is out of range',
-			CASE WHEN length(version_text) OPERATOR(pg_catalog.>) 20 THEN left(version_text, 20) || '...'
-				 ELSE coalesce(version_text, 'NULL') END, model_name
-			USING ERRCODE = 'numeric_value_out_of_range',
+				 ELSE coalesce(version_text, 'NULL') END, model_name,
+			CASE WHEN malformed THEN 'malformed' ELSE 'out of range' END
+			USING ERRCODE = CASE WHEN malformed THEN 'invalid_parameter_value' ELSE 'numeric_value_out_of_range' END,
 				  DETAIL = 'A model''s version is an integer between 1 and 2147483646.';
 	END IF;
 	model_version := version_text::integer;
