@@ -14,6 +14,7 @@
 # personalised and anonymous, on test and all.  Prints figures; not a test.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/search_data.sh"
 shared=${RECSYS_SHARED:-$(cd "$RECSYS_ROOT/../shared" && pwd)}
 search=$shared/data/search/online-retail
 splits=$shared/data/splits/online-retail
@@ -24,14 +25,7 @@ recsys_start_cluster
 recsys_psql <<SQL
 CREATE EXTENSION recsys;
 CREATE EXTENSION pg_trgm;
-CREATE TABLE products (item_id bigint PRIMARY KEY, stock_code text, description text, product_type text);
-\copy products FROM PROGRAM 'gzip -dc $search/catalog.csv.gz' WITH (FORMAT csv, HEADER true)
-CREATE TABLE queries (query_id integer PRIMARY KEY, user_id bigint, query text, item_id bigint);
-\copy queries FROM PROGRAM 'gzip -dc $search/queries.csv.gz' WITH (FORMAT csv, HEADER true)
-CREATE TABLE train (user_id bigint, item_id bigint, weight real, ts bigint);
-\copy train FROM PROGRAM 'gzip -dc $splits/last5/train.csv.gz' WITH (FORMAT csv, HEADER true)
-CREATE INDEX ON train (user_id);
-ANALYZE;
+$(search_data_sql)
 SET recsys.threads = 2;
 \timing on
 SELECT n_users, n_items FROM recsys.train_cf('train', model => 'als', weight_col => 'weight');

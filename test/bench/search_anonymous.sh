@@ -21,6 +21,7 @@
 # Test is for reporting.  Prints figures; not a test.  About 3 minutes.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/search_data.sh"
 shared=${RECSYS_SHARED:-$(cd "$RECSYS_ROOT/../shared" && pwd)}
 search=$shared/data/search/online-retail
 splits=$shared/data/splits/online-retail
@@ -30,14 +31,7 @@ recsys_build
 recsys_start_cluster
 recsys_psql <<SQL
 CREATE EXTENSION recsys;
-CREATE TABLE products (item_id bigint PRIMARY KEY, stock_code text, description text, product_type text);
-\copy products FROM PROGRAM 'gzip -dc $search/catalog.csv.gz' WITH (FORMAT csv, HEADER true)
-CREATE TABLE queries (query_id integer PRIMARY KEY, user_id bigint, query text, item_id bigint);
-\copy queries FROM PROGRAM 'gzip -dc $search/queries.csv.gz' WITH (FORMAT csv, HEADER true)
-CREATE TABLE train (user_id bigint, item_id bigint, weight real, ts bigint);
-\copy train FROM PROGRAM 'gzip -dc $splits/last5/train.csv.gz' WITH (FORMAT csv, HEADER true)
-CREATE INDEX ON train (user_id);
-ANALYZE;
+$(search_data_sql)
 SELECT n_users, n_items FROM recsys.train_cf('train', model => 'als', weight_col => 'weight');
 SELECT recsys.index_catalog('products', text_cols => '{description}') AS indexed;
 SQL
