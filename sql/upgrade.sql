@@ -134,5 +134,14 @@ UNION ALL
 SELECT 'only when fresh', * FROM (SELECT * FROM fresh EXCEPT SELECT * FROM from_0_8) b
 ORDER BY 1, 2;
 
+DROP EXTENSION recsys CASCADE;
+CREATE EXTENSION recsys VERSION '0.9.0';
+ALTER EXTENSION recsys UPDATE;
+CREATE TEMP TABLE from_0_9 AS SELECT * FROM pg_temp.recsys_objects();
+SELECT 'only after upgrade from 0.9.0' AS side, * FROM (SELECT * FROM from_0_9 EXCEPT SELECT * FROM fresh) a
+UNION ALL
+SELECT 'only when fresh', * FROM (SELECT * FROM fresh EXCEPT SELECT * FROM from_0_9) b
+ORDER BY 1, 2;
+
 -- the update path the extension offers
 SELECT source, target, path FROM pg_extension_update_paths('recsys') WHERE path IS NOT NULL ORDER BY 1, 2;
