@@ -916,14 +916,18 @@ CREATE FUNCTION recsys.train_fm(
 	seed bigint DEFAULT 42,
 	verbose boolean DEFAULT false,
 	replace boolean DEFAULT false,
-	base_features boolean DEFAULT false)
+	base_features boolean DEFAULT false,
+	last_basket_weight double precision DEFAULT 0,
+	recent_weight double precision DEFAULT 0,
+	recent_window interval DEFAULT '30 days')
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_fm'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_fm(regclass, text, text, integer, integer, double precision,
 	double precision, integer, double precision, regclass, regclass, name, interval, boolean,
-	double precision, name, name, bigint, boolean, boolean, boolean) IS
-	'train a factorisation machine (ids, item and user features, hour and weekday) that re-ranks another model''s top items (optionally with the base''s rank and score as features)';
+	double precision, name, name, bigint, boolean, boolean, boolean, double precision,
+	double precision, interval) IS
+	'train a factorisation machine (ids, item and user features, hour and weekday) that re-ranks another model''s top items (optionally with the base''s rank and score as features, the base''s score from the user''s last basket and the items'' recent sales)';
 
 -------------------------------------------------------------------------------
 -- Serving

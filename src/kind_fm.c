@@ -65,6 +65,9 @@ typedef struct FmState
 	int			k;
 	int			pool;
 	float		base_weight;
+	float		last_basket_weight;	/* of the base's score from the user's last basket */
+	float		recent_weight;	/* of the item's recent sales (item_recent) */
+	float	   *item_recent;	/* n_items, or NULL */
 	char	   *base_name;
 	char	   *base_owner;		/* at training (NULL: not recorded) */
 	float	   *item_terms;		/* n_items x (k + 1) */
@@ -82,6 +85,7 @@ typedef struct FmState
 	float	   *pool_base;
 	float	   *pool_fm;
 	float	   *pool_z;			/* the base's scores standardised (base features) */
+	float	   *pool_extra;		/* a time feature over the pool */
 	RsReason   *pool_reason;	/* why the base put each there */
 	float	   *user;			/* k */
 	SPIPlanPtr	user_plan;
@@ -105,8 +109,8 @@ load_settings(RsModel *model, const RsCatalogRow *row, bool *context, bool *base
 	Datum		values[5] = {CStringGetTextDatum(row->params ? row->params : "{}"),
 							 Int32GetDatum(FM_MAX_POOL), Int32GetDatum(RS_FM_MAX_FACTORS),
 							 CStringGetTextDatum(model->name), Int32GetDatum(model->version)};
-	bool		isnull[11];
-	Datum		d[11];
+	bool		isnull[13];
+	Datum		d[13];
 	HeapTuple	tuple;
 	TupleDesc	desc;
 
@@ -130,13 +134,21 @@ load_settings(RsModel *model, const RsCatalogRow *row, bool *context, bool *base
 			  "p->'base_features' IS NULL, "
 			  "EXISTS (SELECT FROM recsys.model_parameters x "
 			  "        WHERE x.model OPERATOR(pg_catalog.=) $4 AND x.version OPERATOR(pg_catalog.=) $5 "
-			  "        AND x.name OPERATOR(pg_catalog.=) '" FM_BASE_FEATURES "') "
+			  "        AND x.name OPERATOR(pg_catalog.=) '" FM_BASE_FEATURES "'), "
+			  "CASE WHEN p->'last_basket_weight' IS NULL THEN 0 "
+			  "     WHEN pg_catalog.jsonb_typeof(p->'last_basket_weight') OPERATOR(pg_catalog.=) 'number' "
+			  "     AND (p->'last_basket_weight')::pg_catalog.numeric BETWEEN -1000 AND 1000 "
+			  "     THEN (p->'last_basket_weight')::pg_catalog.float4 END, "
+			  "CASE WHEN p->'recent_weight' IS NULL THEN 0 "
+			  "     WHEN pg_catalog.jsonb_typeof(p->'recent_weight') OPERATOR(pg_catalog.=) 'number' "
+			  "     AND (p->'recent_weight')::pg_catalog.numeric BETWEEN -1000 AND 1000 "
+			  "     THEN (p->'recent_weight')::pg_catalog.float4 END "
 			  "FROM (SELECT $1::pg_catalog.jsonb AS p) s",
 			  5, (Oid[]) {TEXTOID, INT4OID, INT4OID, TEXTOID, INT4OID}, values, NULL, true,
 			  SPI_OK_SELECT);
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	for (int c = 0; c < 11; c++)
+	for (int c = 0; c < 13; c++)
 		d[c] = SPI_getbinval(tuple, desc, c + 1, &isnull[c]);
 	if (isnull[0])
 		RsModelCorrupt(model, "params has no candidates_from");
@@ -146,6 +158,12 @@ load_settings(RsModel *model, const RsCatalogRow *row, bool *context, bool *base
 		RsModelCorrupt(model, "params' base_weight is not a number between -1000 and 1000");
 	if (isnull[3])
 		RsModelCorrupt(model, psprintf("params' factors is not a number between 1 and %d", RS_FM_MAX_FACTORS));
+	if (isnull[11])
+		RsModelCorrupt(model, "params' last_basket_weight is not a number between -1000 and 1000");
+	if (isnull[12])
+		RsModelCorrupt(model, "params' recent_weight is not a number between -1000 and 1000");
+	S(model)->last_basket_weight = DatumGetFloat4(d[11]);
+	S(model)->recent_weight = DatumGetFloat4(d[12]);
 	*context = DatumGetBool(d[4]);
 	/*
 	 * base_features: true or false (the string train_fm writes, or a JSON
@@ -207,10 +225,16 @@ fm_load(RsModel *model, const RsCatalogRow *row)
 		shape[1] = S(model)->k + 1;
 		S(model)->base_features = RsLoadParameter(model, FM_BASE_FEATURES, 2, shape);
 	}
+	if (S(model)->recent_weight != 0)
+	{
+		shape[0] = model->items.count;
+		S(model)->item_recent = RsLoadParameter(model, FM_ITEM_RECENT, 1, shape);
+	}
 	S(model)->pool_idx = MemoryContextAlloc(model->mcxt, sizeof(int32) * S(model)->pool);
 	S(model)->pool_base = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->pool);
 	S(model)->pool_fm = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->pool);
 	S(model)->pool_z = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->pool);
+	S(model)->pool_extra = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->pool);
 	S(model)->pool_reason = MemoryContextAlloc(model->mcxt, sizeof(RsReason) * S(model)->pool);
 	S(model)->user = MemoryContextAlloc(model->mcxt, sizeof(float) * S(model)->k);
 }
@@ -256,6 +280,29 @@ bind_base(RsModel *fm, RsModel *base)
 	S(fm)->base = base;
 }
 
+/*
+ * RsFmRequireLastBasket: a re-ranker with last_basket_weight scores the
+ * pool from the user's last basket, the items of the base's source at
+ * the user's latest time; the base must know those times (time_col and
+ * half_life: its serving reads them) and score a set of items
+ * (score_session).  Training and serving (the base may have been
+ * retrained without them).
+ */
+void
+RsFmRequireLastBasket(RsModel *base, const char *reranker)
+{
+	if (base->half_life <= 0 || base->kind->score_session == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("last_basket_weight of re-ranker \"%s\" needs a candidates_from model that knows "
+						"interaction times and scores a set of items", reranker),
+				 errdetail("Model \"%s\" %s.", base->name,
+						   base->half_life <= 0 ? "was trained without time_col and half_life"
+						   : "cannot score a set of items (recommend_session)"),
+				 errhint("Train the base with time_col and half_life (train_ease, train_item_knn), "
+						 "or leave last_basket_weight at 0.")));
+}
+
 /* RsFmRefuseNesting: re-rankers do not nest (training and serving). */
 void
 RsFmRefuseNesting(const char *base_name)
@@ -297,6 +344,8 @@ fm_revalidate(RsModel *fm)
 		RsFmRefuseNesting(lookup.model->name);
 	RsRefuseChangedOwner("candidates_from model", S(fm)->base_name, "re-ranker", fm->name,
 						 S(fm)->base_owner, lookup.model->owner);
+	if (S(fm)->last_basket_weight != 0)
+		RsFmRequireLastBasket(lookup.model, fm->name);
 	error_context_stack = callback.previous;
 	if (S(fm)->base == NULL)
 		bind_base(fm, lookup.model);
@@ -384,6 +433,50 @@ base_serving_context(void *arg)
 }
 
 /*
+ * The base's scores of the n pool items (base indexes in pool) from the
+ * user's last basket alone: the items of the user's with the latest time
+ * (recency weight 1: RsRecencyWeights counts ages from the latest), scored
+ * as a session (weights 1, as recommend_session does) into scratch (the
+ * base's items).  What a shopper buys next follows their latest order more
+ * than their whole history.  A user with no timed item gets zeros.
+ */
+static void
+last_basket_scores(RsModel *base, const RsUserItems *own, float *scratch, const int32 *pool, int n,
+				   float *out)
+{
+	RsUserItems basket = {0};
+	float		latest = 0;
+
+	for (int a = 0; own->recency && a < own->n; a++)
+		latest = Max(latest, own->recency[a]);
+	basket.item = palloc(sizeof(int32) * Max(own->n, 1));
+	basket.weight = palloc(sizeof(float) * Max(own->n, 1));
+	for (int a = 0; latest > 0 && a < own->n; a++)
+		if (own->recency[a] >= latest)
+		{
+			basket.item[basket.n] = own->item[a];
+			basket.weight[basket.n] = 1;
+			basket.n++;
+		}
+	if (basket.n > 0 && base->kind->score_session(base, &basket, scratch))
+		for (int r = 0; r < n; r++)
+			out[r] = scratch[pool[r]];
+	else
+		memset(out, 0, sizeof(float) * n);
+	pfree(basket.item);
+	pfree(basket.weight);
+}
+
+/* score[r] += weight * x[r] standardised over the pool (x is overwritten). */
+static void
+add_standardized(float *score, float *x, int n, float weight)
+{
+	rs_fm_standardize(x, n);
+	for (int r = 0; r < n; r++)
+		score[r] += weight * x[r];
+}
+
+/*
  * The pool for the user, re-scored: returns its size, with FM item
  * indexes in pool_idx and the combined scores in pool_fm.  exclude (FM
  * items, may be NULL) is left out of the pool, and so are the items the
@@ -421,6 +514,17 @@ rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude, bool exclude_seen
 			rs_bitmap_set(s->base_exclude, own.item[a]);
 	n = RsRankForUser(base, user_id, has_items ? &own : NULL, s->base_exclude, s->pool,
 					  s->base_scratch, s->pool_idx, s->pool_base, s->pool_reason);
+	if (s->last_basket_weight != 0)
+	{
+		/* before pool_idx becomes the FM's items */
+		if (!exclude_seen && !has_items)
+		{
+			error_context_stack = &callback;
+			RsReadUserItems(base, user_id, "Re-ranking by the last basket", &own);
+			error_context_stack = callback.previous;
+		}
+		last_basket_scores(base, &own, s->base_scratch, s->pool_idx, n, s->pool_extra);
+	}
 	RsFreeUserItems(&own);
 
 	user_and_context(fm, user_id);
@@ -448,6 +552,14 @@ rescore_pool(RsModel *fm, int64 user_id, const uint8 *exclude, bool exclude_seen
 		rs_fm_standardize(s->pool_base, n);
 		for (int r = 0; r < n; r++)
 			s->pool_fm[r] += s->base_weight * s->pool_base[r];
+	}
+	if (s->last_basket_weight != 0)
+		add_standardized(s->pool_fm, s->pool_extra, n, s->last_basket_weight);
+	if (s->recent_weight != 0)
+	{
+		for (int r = 0; r < n; r++)
+			s->pool_extra[r] = s->item_recent[s->pool_idx[r]];
+		add_standardized(s->pool_fm, s->pool_extra, n, s->recent_weight);
 	}
 	return n;
 }

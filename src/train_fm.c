@@ -92,6 +92,8 @@ typedef struct FmRun
 	const char *time_zone;		/* of the hours and weekdays (the session's TimeZone) */
 	RsFmData	d;
 	RsFmParams	p;
+	double		recent_window;	/* seconds (0: no item_recent) */
+	float	   *item_recent;	/* per item: ln(1 + its rows in the window), or NULL */
 } FmRun;
 
 /*
@@ -216,6 +218,32 @@ time_col_type(Oid relid, const char *time_col)
 }
 
 /*
+ * Each item's recent sales, as of the source's latest time: ln(1 + the
+ * number of its rows in the last recent_window seconds).  An item in
+ * season (Christmas goods in November) is what users buy next, which a
+ * model of who bought what together does not see.  Computed from the
+ * training source once, stored (item_recent) and served as stored, so
+ * that serving ranks with the very values training had.
+ */
+static void
+recent_sales(FmRun *run, const int32 *item, const double *seconds, int64 n)
+{
+	int32		n_items = run->data->items.count;
+	double		latest = -INFINITY;
+	int64	   *count = palloc0(sizeof(int64) * Max(n_items, 1));
+
+	for (int64 e = 0; e < n; e++)
+		latest = Max(latest, seconds[e]);
+	for (int64 e = 0; e < n; e++)
+		if (seconds[e] > latest - run->recent_window)
+			count[item[e]]++;
+	run->item_recent = palloc(sizeof(float) * Max(n_items, 1));
+	for (int32 i = 0; i < n_items; i++)
+		run->item_recent[i] = (float) log1p((double) count[i]);
+	pfree(count);
+}
+
+/*
  * The examples of a source with time_col: one per row (an item bought at
  * two hours is two examples), each with its hour and weekday (the context,
  * unless run->context is off) and, with a half_life (seconds, 0: none),
@@ -279,6 +307,8 @@ event_examples(FmRun *run, const char *time_col, double half_life)
 	run->d.n_examples = r.n;
 	run->d.example_user = r.user;
 	run->d.example_item = r.item;
+	if (run->recent_window > 0)
+		recent_sales(run, r.item, r.seconds, r.n);
 	if (run->context)
 	{
 		run->d.n_context = 2;
@@ -453,7 +483,7 @@ refuse_if_built_on(const char *name)
  * serving and activate refuse a model another role later names so.
  */
 static char *
-check_base(const char *base_name, const char *model_name)
+check_base(const char *base_name, const char *model_name, bool last_basket)
 {
 	RsModel    *base;
 
@@ -468,6 +498,8 @@ check_base(const char *base_name, const char *model_name)
 		RsFmRefuseNesting(base_name);
 	if (base->kind->score_user == NULL && base->kind->rank_top_k == NULL)
 		RsKindNotSupported(base, "ranking a user's items", offsetof(RsModelKind, score_user));
+	if (last_basket)
+		RsFmRequireLastBasket(base, model_name);
 	return RsModelOwnerName(base->owner);
 }
 
@@ -574,6 +606,11 @@ write_fm(RsTrainer *trainer, int32 version, void *arg)
 		RsWriteParameter(trainer->name, version, FM_CONTEXT_FACTORS, shape, 2,
 						 run->p.v + (int64) run->context_base * k);
 	}
+	if (run->item_recent)
+	{
+		shape[0] = data->items.count;
+		RsWriteParameter(trainer->name, version, FM_ITEM_RECENT, shape, 1, run->item_recent);
+	}
 	if (run->d.hard_score)
 	{
 		/* per base feature: its w, then its v */
@@ -592,6 +629,14 @@ write_fm(RsTrainer *trainer, int32 version, void *arg)
 	}
 }
 
+/* An interval in seconds (months count 30 days, as half_life's elsewhere). */
+static double
+interval_seconds(const Interval *span)
+{
+	return (double) span->time / USECS_PER_SEC +
+		((double) span->day + (double) span->month * DAYS_PER_MONTH) * SECS_PER_DAY;
+}
+
 /*
  * recsys_train_fm(source regclass, candidates_from text, model text,
  *				   factors int, epochs int, learning_rate float8,
@@ -600,7 +645,8 @@ write_fm(RsTrainer *trainer, int32 version, void *arg)
  *				   time_col name, half_life interval, context bool,
  *				   hard_negatives float8, user_col name,
  *				   item_col name, seed int8, verbose bool, replace bool,
- *				   base_features bool)
+ *				   base_features bool, last_basket_weight float8,
+ *				   recent_weight float8, recent_window interval)
  */
 Datum
 recsys_train_fm(PG_FUNCTION_ARGS)
@@ -623,6 +669,8 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	double		half_life = 0;
 	bool		context;
 	bool		base_features;
+	double		last_basket_weight;
+	double		recent_weight;
 	int64		seed;
 	RsCsr		item_side,
 				user_side;
@@ -652,10 +700,7 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 		time_col = NameStr(*PG_GETARG_NAME(11));
 	if (!PG_ARGISNULL(12))
 	{
-		Interval   *span = PG_GETARG_INTERVAL_P(12);
-
-		half_life = (double) span->time / USECS_PER_SEC +
-			((double) span->day + (double) span->month * DAYS_PER_MONTH) * SECS_PER_DAY;
+		half_life = interval_seconds(PG_GETARG_INTERVAL_P(12));
 		if (!(half_life >= 1))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -675,12 +720,28 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	trainer.verbose = PG_GETARG_BOOL(18);
 	RsRequireArg(fcinfo, 20, "base_features");
 	base_features = PG_GETARG_BOOL(20);
+	last_basket_weight = RsFloatArg(fcinfo, 21, "last_basket_weight", -1000, 1000, NAN);
+	recent_weight = RsFloatArg(fcinfo, 22, "recent_weight", -1000, 1000, NAN);
+	RsRequireArg(fcinfo, 23, "recent_window");
+	if (recent_weight != 0)
+	{
+		run.recent_window = interval_seconds(PG_GETARG_INTERVAL_P(23));
+		if (!(run.recent_window >= 1))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("recent_window must be at least 1 second, not %g seconds", run.recent_window)));
+		if (time_col == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("recent_weight needs time_col"),
+					 errhint("Name the column of the interaction times as time_col, or leave recent_weight at 0.")));
+	}
 
 	trainer.refuse = refuse_if_built_on;
 	RsTrainBegin(&trainer, "fm", &data);
-	base_owner = check_base(base_name, trainer.name);
+	base_owner = check_base(base_name, trainer.name, last_basket_weight != 0);
 	if (time_col)
-		(void) RsTimeEpochSql(trainer.spec.relid, time_col, "time_col");
+		RsRefuseInfiniteTimes(trainer.spec.relid, time_col);
 	run.trainer = &trainer;
 	run.data = &data;
 
@@ -796,6 +857,13 @@ recsys_train_fm(PG_FUNCTION_ARGS)
 	RsJsonFloat(&trainer.params, "regularization", regularization);
 	RsJsonFloat(&trainer.params, "hard_negatives", hard_share);
 	RsJsonText(&trainer.params, "base_features", base_features ? "true" : "false");
+	if (last_basket_weight != 0)
+		RsJsonFloat(&trainer.params, "last_basket_weight", last_basket_weight);
+	if (recent_weight != 0)
+	{
+		RsJsonFloat(&trainer.params, "recent_weight", recent_weight);
+		RsJsonFloat(&trainer.params, "recent_window_seconds", run.recent_window);
+	}
 	RsJsonInt(&trainer.params, "seed", seed);
 	RsJsonInt(&trainer.params, "threads", recsys_threads);
 	RsJsonText(&trainer.params, "item_features",

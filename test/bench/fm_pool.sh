@@ -4,7 +4,7 @@
 # experiment, issue 13 item 4).
 #
 #   bash test/bench/fm_pool.sh [valid|test]        (default valid)
-#   RECSYS_FM_VARIANTS="ref pool pool05 inpool rec bf bf05 bf1 bfctx"   (default all)
+#   RECSYS_FM_VARIANTS="ref pool pool05 inpool rec bf bf05 bf1 bfctx time"   (default all)
 #   RECSYS_FM_WEIGHTS="0.5 1 2 3 5 8"  base weights scored per variant;
 #   RECSYS_FM_WEIGHTS_<variant>="3"    one variant's (the test run gets the
 #                                      weight valid chose for each)
@@ -33,6 +33,12 @@
 #	bf05    bf with half the negatives from the base's pool;
 #	bf1     bf with all negatives from the base's pool;
 #	bfctx   bf05 with the hour and weekday context;
+#	time    ref with the time features of 0.10.0 (time_col, context off):
+#	        the base's score from the user's last basket and the items'
+#	        recent sales (recent_window RECSYS_FM_WINDOW, default 30 days),
+#	        scored for each "base_weight:last_basket_weight:recent_weight"
+#	        of RECSYS_FM_TIME_WEIGHTS (the large ones leave the FM's own
+#	        score nearly out: the time features over the base alone);
 #	inpool  pool with only the later purchases inside the base's top 100
 #	        as positives (earlier rows kept with their times pushed back
 #	        10^8 s, weight 0, so that every item stays known).
@@ -93,19 +99,35 @@ fm() { # model, base, source, further arguments
 		epochs => ${RECSYS_FM_EPOCHS:-10}, item_features => '$items', user_features => '$users' $4 ${RECSYS_FM_ARGS:-})" >/dev/null
 	fit=$(($(date +%s) - s))
 }
+set_weights() { # model, JSON object of params
+	q -c "UPDATE recsys.model_versions SET params = params || '$2' WHERE model = '$1'" \
+	  -c "UPDATE recsys.models SET params = params || '$2' WHERE name = '$1'" >/dev/null
+}
+time_weights() { # model, label
+	local line="" t bw lbw rw
+	for t in ${RECSYS_FM_TIME_WEIGHTS:-1000:0:0 1000:500:0 1000:500:400 2:0:0 4:2:0 4:2:0.8 8:4:1.6}; do
+		IFS=: read -r bw lbw rw <<<"$t"
+		set_weights "$1" "{\"base_weight\": $bw, \"last_basket_weight\": $lbw, \"recent_weight\": $rw}"
+		line="$line $t: $(ndcg "$1")"
+	done
+	echo "$2 (fit ${fit} s), NDCG@10 by base_weight:last_basket_weight:recent_weight:$line"
+}
 weights() { # model, label
 	local var=RECSYS_FM_WEIGHTS_${1#f_} line="" w
 	for w in ${!var:-${RECSYS_FM_WEIGHTS:-0.5 1 2 3 5 8}}; do
-		q -c "UPDATE recsys.model_versions SET params = jsonb_set(params, '{base_weight}', '$w') WHERE model = '$1'" \
-		  -c "UPDATE recsys.models SET params = jsonb_set(params, '{base_weight}', '$w') WHERE name = '$1' AND params ? 'base_weight'" >/dev/null
+		set_weights "$1" "{\"base_weight\": $w}"
 		line="$line $w: $(ndcg "$1")"
 	done
 	echo "$2 (fit ${fit} s), NDCG@10 by base_weight:$line"
 }
 base vb $train
 echo "base EASE + features: NDCG@10 $(ndcg vb)"
-for v in ${RECSYS_FM_VARIANTS:-ref pool pool05 inpool rec bf bf05 bf1 bfctx}; do
+for v in ${RECSYS_FM_VARIANTS:-ref pool pool05 inpool rec bf bf05 bf1 bfctx time}; do
 	case $v in
+	time)
+		fm f_time vb $train ", time_col => 'ts', context => false, last_basket_weight => 1, recent_weight => 1,
+			recent_window => '${RECSYS_FM_WINDOW:-30 days}'"
+		time_weights f_time "time: uniform negatives, every event, last basket and recent sales";;
 	ref)
 		fm f_ref vb $train ""
 		weights f_ref "ref: uniform negatives, every event";;
