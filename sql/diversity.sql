@@ -123,6 +123,36 @@ SELECT * FROM recsys.evaluate('div_knn', 'held_1000', 3, features => 'held_out')
 SELECT count(*) FILTER (WHERE metric LIKE 'ild@%') AS ild_rows
 FROM recsys.evaluate('div_knn', 'held_out', 101);
 
+-- diversity by category: a content item-kNN trained on the item -> category
+-- relation (categories as its "users") is a similarity model that is 1
+-- within a category and 0 across, whatever the buyers did.  By
+-- construction, with lambda above 1/2 MMR never takes a second item of a
+-- category while the pool holds one of another (its penalty lambda
+-- outweighs any scaled relevance (1 - lambda) * 1): every list of 3 spans
+-- 3 categories, for every model, and evaluate's ild@3 over the categories
+-- (the share of the list's pairs in different categories) is 1.
+CREATE TABLE category_pairs AS SELECT DISTINCT item_id / 10 AS category_id, item_id FROM events;
+SELECT 1 FROM recsys.train_item_knn('category_pairs', 100, model => 'div_category',
+									user_col => 'category_id');
+SELECT m.model, d.diversity,
+	   count(*) FILTER (WHERE r.categories < 3) AS lists_within_fewer,
+	   count(*) AS lists
+FROM unnest(ARRAY['div_knn', 'div_ease', 'div_als', 'div_pop', 'div_uknn']) m(model),
+	 unnest(ARRAY[0, 0.6]::real[]) d(diversity),
+	 (SELECT DISTINCT user_id FROM events) u,
+	 LATERAL (SELECT count(DISTINCT item_id / 10) AS categories
+			  FROM recsys.recommend(u.user_id, 3, m.model, diversity => d.diversity,
+									similarity_model => 'div_category')) r
+GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT array_agg(item_id ORDER BY ord) AS items
+FROM recsys.recommend(1000, 3, 'div_ease', diversity => 0.6, similarity_model => 'div_category')
+	 WITH ORDINALITY r(item_id, score, reason, ord);
+SELECT d.diversity, round(e.value::numeric, 4) AS ild_categories
+FROM unnest(ARRAY[0, 0.6]::real[]) d(diversity),
+	 recsys.evaluate('div_ease', 'held_out', 3, diversity => d.diversity,
+					 similarity_model => 'div_category', features => 'categories') e
+WHERE e.metric = 'ild@3' ORDER BY 1;
+
 -- similarity_model is a model like any other: a role may name only models
 -- it may use
 CREATE ROLE regress_recsys_div_a;

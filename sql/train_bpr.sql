@@ -186,12 +186,19 @@ FROM recent_group g,
 	 LATERAL recsys.recommend(g.user_id, 5, 'recent') WITH ORDINALITY a,
 	 LATERAL recsys.recommend(g.user_id, 5, 'recent_folded') WITH ORDINALITY b
 WHERE a.ordinality = b.ordinality;
--- deterministic whatever recsys.threads is
+-- deterministic whatever recsys.threads is (the refit shares the users
+-- among the threads)
 CREATE TEMP TABLE recent_before AS
 SELECT user_id, factors FROM recsys.user_factors WHERE model = 'recent';
 SET recsys.threads = 1;
 SELECT version FROM recsys.train_bpr('tastes', factors => 8, model => 'recent', iterations => 60,
 									 learning_rate => 0.1, time_col => 'ts', half_life => '1 day');
+SELECT count(*) AS changed FROM recent_before b JOIN recsys.user_factors f USING (user_id)
+WHERE f.model = 'recent' AND f.factors IS DISTINCT FROM b.factors;
+SET recsys.threads = 3;
+SELECT version, (stats->>'refit_seconds')::float8 >= 0 AS refit_timed
+FROM recsys.train_bpr('tastes', factors => 8, model => 'recent', iterations => 60,
+					  learning_rate => 0.1, time_col => 'ts', half_life => '1 day');
 SELECT count(*) AS changed FROM recent_before b JOIN recsys.user_factors f USING (user_id)
 WHERE f.model = 'recent' AND f.factors IS DISTINCT FROM b.factors;
 RESET recsys.threads;

@@ -350,31 +350,19 @@ fit(BprTrain *t, const char *name)
  * factors, from zero, each item's steps weighted by its recency, so that
  * the vector follows the user's recent items (on ml-latest-small last5
  * validation this lifts NDCG@10 where weighting the training's steps did
- * not).  Stored vectors and folded-in users then agree.  By chunks of
- * epochs with interrupt checks (the chunks do not change the vector).
+ * not).  Stored vectors and folded-in users then agree.  On
+ * recsys.threads threads, the users shared among them: each vector
+ * depends on its own user's items only, so the thread count changes
+ * nothing (rs_bpr_refit_users).
  */
 static void
 refit_users(BprTrain *t, const float *weight)
 {
 	RsBprRun   *run = &t->run;
-	const RsCsr *R = run->R;
 
-	for (int32 u = 0; u < R->n_rows; u++)
-	{
-		float	   *x = run->X + (int64) u * run->k;
-		int32		n = (int32) (R->indptr[u + 1] - R->indptr[u]);
-		int			per_check = (int) Max(RS_CHECK_WORK / ((int64) Max(n, 1) * run->k * 4), 1);
-
-		memset(x, 0, sizeof(float) * run->k);
-		for (int e = 0; e < t->iterations; e += per_check)
-		{
-			CHECK_FOR_INTERRUPTS();
-			check_status(rs_bpr_fold_in(run->Y, run->bias, R->n_cols, run->k,
-										R->indices + R->indptr[u], weight + R->indptr[u], n,
-										run->learning_rate, run->reg, run->seed, e,
-										Min(e + per_check, t->iterations), x));
-		}
-	}
+	check_status(rs_bpr_refit_users(run->Y, run->bias, run->R, run->k, weight,
+									run->learning_rate, run->reg, run->seed, t->iterations,
+									run->X, t->threads, RsCancelRequested, NULL));
 }
 
 /* The item statistics and factors of a version (RsTrainWriter). */

@@ -710,3 +710,111 @@ rs_bpr_fold_in(const float *Y, const float *bias, int32_t n_items, int k,
 		}
 	return RS_BPR_OK;
 }
+
+/* The users' refit (rs_bpr_refit_users): shared by its threads. */
+typedef struct BprRefit
+{
+	const float *Y;
+	const float *bias;
+	const RsCsr *R;
+	int			k;
+	const float *weight;
+	float		learning_rate;
+	float		reg;
+	uint64_t	seed;
+	int			epochs;
+	float	   *X;
+	int64_t		next_user;		/* the next user to take (rs_threads_grab) */
+	int			stopped;		/* set by the caller's thread on a stop */
+	RsStopFn	stop;
+	void	   *stop_arg;
+} BprRefit;
+
+typedef struct BprRefitWorker
+{
+	BprRefit   *par;
+	bool		is_caller;		/* only the calling thread asks stop */
+} BprRefitWorker;
+
+/* Users a thread takes at a time: few, so the threads end together. */
+#define REFIT_GRAB 8
+
+/*
+ * Take users until none is left or a stop; each user's epochs run in
+ * chunks of about RS_STOP_WORK multiply-adds, between which the caller's
+ * thread asks stop and the others look whether it said so (the chunks do
+ * not change the vector: rs_bpr_fold_in).
+ */
+static void *
+bpr_refit_worker(void *arg)
+{
+	BprRefitWorker *w = arg;
+	BprRefit   *par = w->par;
+	const RsCsr *R = par->R;
+	RsStopClock clock = rs_stop_clock(par->stop, par->stop_arg);
+	int64_t		begin;
+	int64_t		end;
+
+	while (!__atomic_load_n(&par->stopped, __ATOMIC_RELAXED) &&
+		   rs_threads_grab(&par->next_user, REFIT_GRAB, R->n_rows, &begin, &end))
+		for (int64_t u = begin; u < end; u++)
+		{
+			float	   *x = par->X + u * par->k;
+			int32_t		n = (int32_t) (R->indptr[u + 1] - R->indptr[u]);
+			int64_t		epoch_work = (int64_t) (n > 0 ? n : 1) * par->k * 4;
+			int			chunk = (int) (RS_STOP_WORK / epoch_work > 0 ? RS_STOP_WORK / epoch_work : 1);
+
+			memset(x, 0, sizeof(float) * par->k);
+			for (int e = 0; e < par->epochs; e += chunk)
+			{
+				int			e_end = par->epochs - e > chunk ? e + chunk : par->epochs;
+
+				rs_bpr_fold_in(par->Y, par->bias, R->n_cols, par->k, R->indices + R->indptr[u],
+							   par->weight ? par->weight + R->indptr[u] : NULL, n,
+							   par->learning_rate, par->reg, par->seed, e, e_end, x);
+				if (w->is_caller ? rs_stop_tick(&clock, epoch_work * (e_end - e)) :
+					__atomic_load_n(&par->stopped, __ATOMIC_RELAXED))
+				{
+					__atomic_store_n(&par->stopped, 1, __ATOMIC_RELAXED);
+					return NULL;
+				}
+			}
+		}
+	return NULL;
+}
+
+int
+rs_bpr_refit_users(const float *Y, const float *bias, const RsCsr *R, int k,
+				   const float *weight, float learning_rate, float reg, uint64_t seed,
+				   int epochs, float *X, int nthreads, RsStopFn stop, void *stop_arg)
+{
+	BprRefit	par = {Y, bias, R, k, weight, learning_rate, reg, seed, epochs, X, 0, 0,
+	stop, stop_arg};
+	BprRefitWorker workers[RS_THREADS_MAX];
+	int			status;
+
+	if (k < 1 || k > RS_BPR_MAX_FACTORS || epochs < 0 || R->n_rows < 0)
+		return RS_BPR_ERR_ARGUMENT;
+	for (int64_t u = 0; u < R->n_rows; u++)
+	{
+		int64_t		n = R->indptr[u + 1] - R->indptr[u];
+
+		if (n < 0 || n > R->n_cols)
+			return RS_BPR_ERR_ARGUMENT;
+	}
+	if (nthreads > RS_THREADS_MAX)
+		nthreads = RS_THREADS_MAX;
+	if ((int64_t) nthreads > (R->n_rows + REFIT_GRAB - 1) / REFIT_GRAB)
+		nthreads = (int) ((R->n_rows + REFIT_GRAB - 1) / REFIT_GRAB);
+	if (nthreads < 1)
+		nthreads = 1;
+	for (int t = 0; t < nthreads; t++)
+	{
+		workers[t].par = &par;
+		workers[t].is_caller = t == 0;
+	}
+	status = rs_threads_run(nthreads, bpr_refit_worker, workers, sizeof(BprRefitWorker));
+	if (par.stopped)
+		return RS_BPR_STOPPED;
+	return status == RS_THREADS_OK ? RS_BPR_OK : RS_BPR_ERR_THREAD;
+}

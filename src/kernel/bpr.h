@@ -153,6 +153,22 @@ extern int	rs_bpr_fold_in(const float *Y, const float *bias, int32_t n_items, in
 						   int epoch_end, float *x);
 
 /*
+ * Refit every user's vector (row u of X, k floats) as rs_bpr_fold_in
+ * fits it from zero over epochs [0, epochs) for the user's items (row u
+ * of R, items x columns; weight: NULL or one weight per stored pair of
+ * R, as rs_bpr_fold_in's), on nthreads threads.  A user's vector depends
+ * only on its own row, the fixed Y and bias and the seed, so every value
+ * is the same for any thread count.  Asks stop (calling thread only)
+ * about every RS_STOP_WORK multiply-adds.  Returns RS_BPR_OK,
+ * RS_BPR_STOPPED (X then partly refitted), RS_BPR_ERR_THREAD (complete,
+ * fewer threads) or RS_BPR_ERR_ARGUMENT.
+ */
+extern int	rs_bpr_refit_users(const float *Y, const float *bias, const RsCsr *R, int k,
+							   const float *weight, float learning_rate, float reg,
+							   uint64_t seed, int epochs, float *X, int nthreads, RsStopFn stop,
+							   void *stop_arg);
+
+/*
  * Mean loss per triple of the last epoch run with track_loss (cells summed
  * in a fixed order).
  */

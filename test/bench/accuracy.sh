@@ -24,16 +24,9 @@
 # EASE lines with item features and the factorisation machine re-ranking
 # their top 100 (train_fm), 0 none.
 #
-# RECSYS_TUNE=diversity (0.7.0): recommend's diversity (MMR) on strat75
-# (diversity_lines): the best single model, EASE normalised (user_exponent
-# 0.5, dropout 0.25, regularization and popularity_exponent chosen on valid
-# from RECSYS_DIV_GRID), evaluated at diversity 0, 0.1, 0.2, 0.3, 0.5, 0.7
-# (RECSYS_DIV_LAMBDAS) with EASE's own item similarities and with those of
-# a cosine item-kNN (similarity_model); ILD@10 is evaluate's intra-list
-# diversity (1 - cosine of the listed items' buyer sets in train), ILDf@10
-# the same over the items' features (see item_features).  On valid: the
-# lambda with the most ILD at no more than 5% NDCG@10 lost; the same grid
-# on test.  RECSYS_DIV_DATA="online-retail" runs one data set.
+# RECSYS_TUNE=diversity: moved to test/bench/diversity.sh (0.10.0: diversity
+# by category, with 0.7.0's similarities; RECSYS_DIV_SIMS="own cosine"
+# for 0.7.0's lines alone).
 #
 # RECSYS_TUNE=bpr (0.7.0): only the BPR lines (see bpr_lines).
 #
@@ -78,6 +71,9 @@
 # genres, decade and title words (movies.csv), online retail the words of
 # the product descriptions (online_retail.csv.gz via items.csv).
 set -euo pipefail
+if [ "${RECSYS_TUNE:-1}" = diversity ]; then
+	exec bash "$(dirname "$0")/diversity.sh" "${RECSYS_DIV_DATA:-all}"
+fi
 source "$(dirname "$0")/../lib.sh"
 which=${1:-all}
 shared=${RECSYS_SHARED:-$RECSYS_ROOT/../shared}
@@ -401,95 +397,6 @@ topn() {
 	fi
 }
 
-# diversity's trade on one split: NDCG@10 and ILD@10 over a grid of
-# lambda for the best single model (EASE normalised, tuned on valid), with
-# its own similarities and with a cosine item-kNN's; ILD by buyers (1 -
-# cosine of the items' buyer sets in train) and by item features (the
-# item_features view: genres, decade and title words; description words);
-# lambda chosen on valid, per similarity and ILD
-diversity_lines() {
-	local data=$1
-	local t=${data//-/_}_strat75
-	local lambdas=${RECSYS_DIV_LAMBDAS:-0 0.1 0.2 0.3 0.5 0.7}
-	load "${t}_train" "$splits/$data/strat75/train.csv.gz"
-	load "${t}_test" "$splits/$data/strat75/test.csv.gz"
-	load "${t}_vtrain" "$splits/$data/strat75/valid/train.csv.gz"
-	load "${t}_vtest" "$splits/$data/strat75/valid/test.csv.gz"
-	item_features "$data"
-	local features=public.${data//-/_}_features
-	local grid='{"regularization": [100, 200, 400], "popularity_exponent": [0.1, 0.25]}'
-	[ -z "${RECSYS_DIV_GRID:-}" ] || grid=$RECSYS_DIV_GRID
-	local best args
-	best=$(recsys_psql -At <<SQL
-SET recsys.threads = 2;
-SELECT '{"user_exponent": 0.5, "dropout": 0.25}'::jsonb || params
-FROM recsys.tune('ease', '${t}_vtrain', '${t}_vtest',
-	'$grid',
-	fixed => '{"user_exponent": 0.5, "dropout": 0.25}', model => 'tuning') WHERE rank = 1;
-SELECT recsys.drop_model('tuning') \gset
-SQL
-)
-	args=$(recsys_psql -At -c "SELECT string_agg(format('%I => %L', key, value), ', ')
-		FROM jsonb_each_text('$best'::jsonb)")
-	echo
-	echo "### $data / strat75, diversity: EASE $best (chosen on valid from $grid)"
-	recsys_psql -q -c "DROP TABLE IF EXISTS div_results" \
-		-c "CREATE TABLE div_results (split text, similarity text, lambda real, ndcg float8, ild float8, ild_features float8)"
-	local split train test sim lambda
-	for split in valid test; do
-		if [ $split = valid ]; then train=${t}_vtrain test=${t}_vtest; else train=${t}_train test=${t}_test; fi
-		recsys_psql -q -At <<SQL >/dev/null
-SET recsys.threads = 2;
-SELECT 1 FROM recsys.train_ease('$train', model => 'div_ease', replace => true, $args);
-SELECT 1 FROM recsys.train_item_knn('$train', 100, model => 'div_cosine', replace => true, weight_col => 'one');
-SQL
-		printf '%-6s %-22s %6s %8s %8s %8s %8s %8s %7s\n' split similarity lambda NDCG@10 ILD@10 ILDf@10 HR@10 cover eval_s
-		for sim in 'EASE (own)' 'item-kNN cosine K=100'; do
-			for lambda in $lambdas; do
-				recsys_psql -At -F ' ' <<SQL
-SET recsys.threads = 2;
-CREATE TEMP TABLE m AS SELECT * FROM recsys.evaluate('div_ease', '$test', diversity => $lambda,
-	similarity_model => CASE WHEN '$sim' LIKE 'EASE%' THEN NULL ELSE 'div_cosine' END);
-CREATE TEMP TABLE f AS SELECT * FROM recsys.evaluate('div_ease', '$test', diversity => $lambda,
-	similarity_model => CASE WHEN '$sim' LIKE 'EASE%' THEN NULL ELSE 'div_cosine' END,
-	features => '$features');
-INSERT INTO div_results SELECT '$split', '$sim', $lambda, max(value) FILTER (WHERE metric = 'ndcg@10'),
-	max(value) FILTER (WHERE metric = 'ild@10'), (SELECT value FROM f WHERE metric = 'ild@10') FROM m;
-SELECT format('%-6s %-22s %6s %8s %8s %8s %8s %8s %7s', '$split', '$sim', $lambda,
-	round(max(value) FILTER (WHERE metric = 'ndcg@10')::numeric, 4),
-	round(max(value) FILTER (WHERE metric = 'ild@10')::numeric, 4),
-	(SELECT round(value::numeric, 4) FROM f WHERE metric = 'ild@10'),
-	round(max(value) FILTER (WHERE metric = 'hit_rate@10')::numeric, 4),
-	round(max(value) FILTER (WHERE metric = 'coverage@10')::numeric, 3),
-	round(max(value) FILTER (WHERE metric = 'seconds')::numeric, 2))
-FROM m;
-SQL
-			done
-		done
-	done
-	# per similarity and ILD: the lambda of most ILD on valid losing at most 5% NDCG
-	recsys_psql -At -F ' ' <<SQL
-WITH r AS (
-	SELECT split, similarity, lambda, ndcg, 'buyers' AS measure, ild FROM div_results
-	UNION ALL SELECT split, similarity, lambda, ndcg, 'features', ild_features FROM div_results),
-base AS (SELECT split, similarity, measure, ndcg AS ndcg0, ild AS ild0 FROM r WHERE lambda = 0),
-chosen AS (
-	SELECT DISTINCT ON (r.similarity, r.measure) r.similarity, r.measure, r.lambda
-	FROM r JOIN base b USING (split, similarity, measure)
-	WHERE r.split = 'valid' AND r.ndcg >= 0.95 * b.ndcg0
-	ORDER BY r.similarity, r.measure, r.ild DESC, r.lambda)
-SELECT format('chosen on valid by ILD (%s): %s lambda %s; test NDCG@10 %s (%s%%), ILD@10 %s (%s%%)',
-	c.measure, c.similarity, c.lambda, round(t.ndcg::numeric, 4),
-	round((100 * (t.ndcg / b.ndcg0 - 1))::numeric, 1),
-	round(t.ild::numeric, 4), round((100 * (t.ild / b.ild0 - 1))::numeric, 1))
-FROM chosen c JOIN r t ON t.split = 'test' AND t.similarity = c.similarity AND t.measure = c.measure
-	AND t.lambda = c.lambda
-JOIN base b ON b.split = 'test' AND b.similarity = c.similarity AND b.measure = c.measure
-ORDER BY c.measure, c.similarity;
-SQL
-	recsys_psql -q -c "SELECT recsys.drop_model('div_ease'), recsys.drop_model('div_cosine')" >/dev/null
-}
-
 # valid NDCG@10 of a train_bpr call's arguments (trained on valid/train)
 bpr_valid_ndcg() {
 	local t=$1 args=$2
@@ -780,10 +687,6 @@ if [ "$which" = privacy ]; then
 	if [ "$part" = all ] || [ "$part" = ml ]; then private_topn ml-latest-small; fi
 	if [ "$part" = all ] || [ "$part" = retail ]; then private_topn online-retail; fi
 	if [ "$part" = all ] || [ "$part" = synth ]; then private_topn_synth; fi
-	exit 0
-fi
-if [ "${RECSYS_TUNE:-1}" = diversity ]; then
-	for data in ${RECSYS_DIV_DATA:-ml-latest-small online-retail}; do diversity_lines "$data"; done
 	exit 0
 fi
 if [ "$which" = all ] || [ "$which" = strat75 ]; then

@@ -575,3 +575,82 @@ UNIT_TEST(test_bpr_fold_in)
 	free(held_out);
 	free(dense);
 }
+
+/* A stop callback that asks to stop at once. */
+static int
+refit_stop_now(void *arg)
+{
+	(*(int *) arg)++;
+	return 1;
+}
+
+/*
+ * The users' refit is each user folded in from zero (rs_bpr_fold_in over
+ * the same epochs, with the user's weights), bit for bit, on 1, 2, 3 and
+ * 7 threads; a stop stops it; bad arguments are refused.
+ */
+UNIT_TEST(test_bpr_refit_users)
+{
+	int32_t		n_users = 300,
+				n_items = 96;
+	int32_t    *held_out = malloc(sizeof(int32_t) * n_users);
+	unsigned char *dense = block_diagonal(n_users, n_items, 4, held_out);
+	TestBpr		t;
+	float	   *weight;
+	float	   *X[4];
+	float	   *one;
+	int			threads[4] = {1, 2, 3, 7};
+	int			asked = 0;
+
+	build_matrix(&t, n_users, n_items, dense);
+	setup_run(&t, 8, RS_BPR_UNIFORM, 0, 5);
+	for (int e = 0; e < 10; e++)
+		epoch(&t, e, 0, 2);
+	/* weights in (0, 1], different per pair */
+	weight = malloc(sizeof(float) * (t.R.nnz + 1));
+	for (int64_t p = 0; p < t.R.nnz; p++)
+		weight[p] = 1.0f / (1 + (float) (p % 7));
+	for (int r = 0; r < 4; r++)
+	{
+		X[r] = malloc(sizeof(float) * n_users * 8);
+		/* whatever X held before: the refit starts each user from zero */
+		for (int64_t v = 0; v < (int64_t) n_users * 8; v++)
+			X[r][v] = (float) (r + 1);
+		UNIT_CHECK(rs_bpr_refit_users(t.run.Y, t.run.bias, &t.R, 8, weight, 0.05f, 0.001f, 11, 25,
+									  X[r], threads[r], NULL, NULL) == RS_BPR_OK);
+		if (r > 0)
+			UNIT_CHECK(memcmp(X[0], X[r], sizeof(float) * n_users * 8) == 0);
+	}
+	one = calloc(8, sizeof(float));
+	for (int32_t u = 0; u < n_users; u++)
+	{
+		memset(one, 0, sizeof(float) * 8);
+		rs_bpr_fold_in(t.run.Y, t.run.bias, n_items, 8, t.R.indices + t.R.indptr[u],
+					   weight + t.R.indptr[u], (int32_t) (t.R.indptr[u + 1] - t.R.indptr[u]),
+					   0.05f, 0.001f, 11, 0, 25, one);
+		UNIT_CHECK(memcmp(one, X[1] + (int64_t) u * 8, sizeof(float) * 8) == 0);
+	}
+	/* without weights: the same as weights of 1 */
+	for (int64_t p = 0; p < t.R.nnz; p++)
+		weight[p] = 1;
+	rs_bpr_refit_users(t.run.Y, t.run.bias, &t.R, 8, weight, 0.05f, 0.001f, 11, 25, X[0], 1, NULL,
+					   NULL);
+	rs_bpr_refit_users(t.run.Y, t.run.bias, &t.R, 8, NULL, 0.05f, 0.001f, 11, 25, X[1], 2, NULL,
+					   NULL);
+	UNIT_CHECK(memcmp(X[0], X[1], sizeof(float) * n_users * 8) == 0);
+	/* a stop: enough epochs that the caller's thread asks at least once */
+	UNIT_CHECK(rs_bpr_refit_users(t.run.Y, t.run.bias, &t.R, 8, NULL, 0.05f, 0.001f, 11, 100000,
+								  X[2], 2, refit_stop_now, &asked) == RS_BPR_STOPPED);
+	UNIT_CHECK(asked == 1);
+	UNIT_CHECK(rs_bpr_refit_users(t.run.Y, t.run.bias, &t.R, 0, NULL, 0.05f, 0.001f, 11, 5, X[2], 2,
+								  NULL, NULL) == RS_BPR_ERR_ARGUMENT);
+	UNIT_CHECK(rs_bpr_refit_users(t.run.Y, t.run.bias, &t.R, 8, NULL, 0.05f, 0.001f, 11, -1, X[2], 2,
+								  NULL, NULL) == RS_BPR_ERR_ARGUMENT);
+	for (int r = 0; r < 4; r++)
+		free(X[r]);
+	free(one);
+	free(weight);
+	free_run(&t);
+	free(held_out);
+	free(dense);
+}
