@@ -4917,7 +4917,8 @@ COMMENT ON FUNCTION recsys._auto_split_values(integer) IS
 
 -- Make trial n its family's model (the one blends and the final use):
 -- trained again on the first split when its model was dropped, the
--- family's previous model dropped.  False when the budget cannot cover it.
+-- family's previous model dropped.  False when the budget cannot cover it
+-- or the training fails.
 CREATE FUNCTION recsys._auto_adopt(n integer, ctx jsonb)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
@@ -4939,9 +4940,15 @@ BEGIN
 	   > extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp()) THEN
 		RETURN false;
 	END IF;
-	SELECT * INTO r FROM recsys._tune_candidate(recsys._tune_trainer(trial.algorithm), 'pg_temp._recsys_auto_train',
-												'pg_temp._recsys_auto_valid', candidate, trial.params,
-												ctx ->> 'metric', (ctx ->> 'k')::integer, 'user_id', 'item_id', NULL);
+	BEGIN
+		SELECT * INTO r FROM recsys._tune_candidate(recsys._tune_trainer(trial.algorithm), 'pg_temp._recsys_auto_train',
+													'pg_temp._recsys_auto_valid', candidate, trial.params,
+													ctx ->> 'metric', (ctx ->> 'k')::integer, 'user_id', 'item_id', NULL);
+	EXCEPTION
+		WHEN OTHERS THEN
+			-- (it trained before: memory or load may differ now)
+			RETURN false;
+	END;
 	FOR holder IN SELECT t.n, t.model FROM _recsys_auto_trials t
 				  WHERE t.family = trial.family AND t.model IS NOT NULL LOOP
 		PERFORM recsys.drop_model(holder.model);
