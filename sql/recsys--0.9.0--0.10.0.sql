@@ -7,6 +7,1070 @@
 -- train_auto
 -------------------------------------------------------------------------------
 
+-- the second round: finer settings around the best, checked on repeated
+-- validation splits (doc/internals.md, "train_auto")
+
+-- One train_auto trial: unless its estimated seconds, plus the time kept
+-- for training the best candidates on all the data, would pass the
+-- deadline, train the candidate on the split's train part and score it on
+-- its validation part; record it in _recsys_auto_trials.  A family keeps
+-- only the model of its best trial (for blending); the others are dropped.
+-- A candidate refused for recsys.max_memory, or failing otherwise, is
+-- recorded and skipped.  Returns the trial's status: 'ok', 'worse',
+-- 'budget', 'memory' or 'failed'.  ctx: the search's state (deadline,
+-- metric, k, sizes, the candidates' name prefix).
+CREATE OR REPLACE FUNCTION recsys._auto_trial(family text, algorithm text, params jsonb, cost jsonb,
+								   search_round integer, ctx jsonb, blending boolean DEFAULT false,
+								   shown jsonb DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trainer regprocedure := recsys._tune_trainer(algorithm);
+	n integer;
+	candidate text;
+	estimate double precision;
+	calibration double precision;
+	reserve double precision;
+	left_seconds double precision;
+	r record;
+	prev record;
+	status text;
+BEGIN
+	SELECT coalesce(max(t.n), 0) + 1 INTO n FROM _recsys_auto_trials t;
+	-- the estimate: this family's slowest trial so far, or its cost model
+	-- corrected by the median ratio of measured to modelled seconds
+	SELECT max(t.train_seconds + t.eval_seconds) INTO estimate
+	FROM _recsys_auto_trials t WHERE t.family = _auto_trial.family AND t.train_seconds IS NOT NULL;
+	IF estimate IS NULL THEN
+		-- (trials modelled at a tenth of a second or more, when there are
+		-- some: below, fixed costs that no model has dominate)
+		SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY (t.train_seconds + t.eval_seconds) / t.modelled), 1)
+		INTO calibration FROM _recsys_auto_trials t
+		WHERE t.train_seconds IS NOT NULL AND t.modelled > 0
+		  AND (t.modelled >= 0.1 OR NOT EXISTS (SELECT FROM _recsys_auto_trials u WHERE u.modelled >= 0.1));
+		estimate := calibration * recsys._auto_cost(cost, ctx);
+	END IF;
+	reserve := recsys._auto_reserve(family, params, estimate, blending, ctx);
+	left_seconds := extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp());
+	IF estimate + reserve > left_seconds THEN
+		INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, status)
+		VALUES (n, search_round, family, algorithm, params, coalesce(shown, params - ARRAY['user_col', 'item_col']),
+				format('skipped: estimated %s s, %s s of the budget left (%s s kept to train the winner on all the data)',
+					   round(estimate::numeric, 1), round(greatest(left_seconds, 0)::numeric, 1),
+					   round(reserve::numeric, 1)));
+		RETURN 'budget';
+	END IF;
+	candidate := format('%s%s', ctx ->> 'prefix', n);
+	BEGIN
+		SELECT * INTO r FROM recsys._tune_candidate(trainer, 'pg_temp._recsys_auto_train', 'pg_temp._recsys_auto_valid',
+													candidate, params, ctx ->> 'metric', (ctx ->> 'k')::integer,
+													'user_id', 'item_id', NULL);
+	EXCEPTION
+		WHEN program_limit_exceeded THEN
+			INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, status)
+			VALUES (n, search_round, family, algorithm, params, coalesce(shown, params - ARRAY['user_col', 'item_col']), 'skipped: ' || SQLERRM);
+			RETURN 'memory';
+		WHEN OTHERS THEN
+			INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, status)
+			VALUES (n, search_round, family, algorithm, params, coalesce(shown, params - ARRAY['user_col', 'item_col']), 'failed: ' || SQLERRM);
+			RETURN 'failed';
+	END;
+	SELECT t.n, t.model, t.value INTO prev FROM _recsys_auto_trials t
+	WHERE t.family = _auto_trial.family AND t.model IS NOT NULL;
+	IF prev.n IS NULL OR coalesce(r.value, '-Infinity') > coalesce(prev.value, '-Infinity') THEN
+		status := 'ok';
+		IF prev.n IS NOT NULL THEN
+			PERFORM recsys.drop_model(prev.model);
+			UPDATE _recsys_auto_trials t SET model = NULL WHERE t.n = prev.n;
+		END IF;
+	ELSE
+		status := 'worse';
+		PERFORM recsys.drop_model(candidate);
+		candidate := NULL;
+	END IF;
+	INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, value, metrics, train_seconds,
+									 eval_seconds, modelled, model, status)
+	VALUES (n, search_round, family, algorithm, params, coalesce(shown, params - ARRAY['user_col', 'item_col']), r.value, r.metrics, r.train_seconds, r.eval_seconds,
+			recsys._auto_cost(cost, ctx), candidate, 'trained');
+	RETURN status;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_trial(text, text, jsonb, jsonb, integer, jsonb, boolean, jsonb) IS
+	'internal: train and score one train_auto candidate if the budget allows, and record it';
+
+CREATE OR REPLACE FUNCTION recsys.train_auto(
+	source regclass,
+	model text DEFAULT 'default',
+	budget interval DEFAULT '5 minutes',
+	metric text DEFAULT 'ndcg@10',
+	protocol text DEFAULT NULL,
+	features regclass DEFAULT NULL,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	time_col name DEFAULT NULL,
+	weight_col name DEFAULT NULL,
+	seed bigint DEFAULT 42,
+	replace boolean DEFAULT false,
+	families text[] DEFAULT NULL,
+	event_col name DEFAULT NULL,
+	event_weights jsonb DEFAULT NULL)
+RETURNS TABLE (rank integer, family text, algorithm text, params jsonb, value double precision,
+			   train_seconds double precision, eval_seconds double precision, status text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	started timestamptz := clock_timestamp();
+	k integer;
+	metric_name text;
+	ranking CONSTANT text[] := ARRAY['precision', 'recall', 'ndcg', 'map', 'hit_rate', 'mrr'];
+	protocol_used text := protocol;
+	protocol_reason text;
+	families_used text[];
+	event_type text;
+	columns jsonb;
+	ctx jsonb;
+	n_rows bigint;
+	n_train bigint;
+	n_users bigint;
+	n_items bigint;
+	n_all_items bigint;
+	n_valid_users bigint;
+	n_valid bigint;
+	fam record;
+	n_families integer;
+	survivors text[];
+	next_params jsonb;
+	search_round integer := 0;
+	per_family integer;
+	tried boolean;
+	out_of_budget text[] := '{}';
+	result text;
+	top record;
+	runner_up record;
+	w double precision;
+	blend_models text[];
+	blend_families text[];
+	blend_weights double precision[];
+	blend_value double precision;
+	blend_seconds double precision;
+	best_weight double precision;
+	best_value double precision;
+	winner record;
+	members text[];
+	member text;
+	report jsonb;
+	why text;
+	version_trained integer;
+	final_estimate double precision;
+	final_left double precision;
+	final_other double precision;
+	final_ease double precision;
+	final_keep double precision;
+	final_kept_estimate double precision;
+	final_load double precision;
+	final_note text;
+	trial record;
+	best_n integer;
+	blend_n integer;
+	blend_users double precision[];
+	member_users double precision[];
+	z double precision;
+	blend_reserve double precision;
+	fit_seconds double precision;
+	incumbent integer;
+	chosen integer;
+	contenders integer[];
+	c integer;
+	complete boolean;
+	splits_used integer;
+	n_finer integer;
+	second_round jsonb := '[]';
+	second_note text;
+BEGIN
+	IF source IS NULL OR model IS NULL OR budget IS NULL OR metric IS NULL OR user_col IS NULL
+		OR item_col IS NULL OR seed IS NULL OR replace IS NULL THEN
+		RAISE EXCEPTION 'arguments of train_auto must not be NULL (protocol, features, time_col, weight_col, families, event_col and event_weights may be)'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF budget <= interval '0' THEN
+		RAISE EXCEPTION 'budget must be greater than 0, not %', budget
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''5 minutes''.';
+	END IF;
+	-- a ranking metric at a cutoff: evaluate's, less those that do not
+	-- measure accuracy (coverage, ild) or need ratings (rmse, mae)
+	metric_name := substring(metric FROM '^([a-z_]+)@[0-9]+$');
+	k := substring(metric FROM '@([0-9]{1,4})$')::integer;
+	IF metric_name IS NULL OR NOT metric_name = ANY (ranking) OR k IS NULL OR k < 1 OR k > 1000 THEN
+		RAISE EXCEPTION 'metric must be one of % at a cutoff from 1 to 1000, not "%"',
+			array_to_string(ranking, ', '), metric
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''ndcg@10'' or ''recall@20''.';
+	END IF;
+	IF protocol IS NOT NULL AND protocol NOT IN ('holdout', 'last') THEN
+		RAISE EXCEPTION 'protocol must be holdout, last or NULL, not "%"', protocol
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'NULL chooses: last when time_col is given, else holdout.';
+	END IF;
+	IF protocol = 'last' AND time_col IS NULL THEN
+		RAISE EXCEPTION 'protocol last needs time_col, the column that orders each user''s interactions'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF model = '' OR length(model) > 63 THEN
+		RAISE EXCEPTION 'model must be a name of 1 to 63 characters, not "%"', model
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM recsys._require_column(source, user_col, 'user_col');
+	PERFORM recsys._require_column(source, item_col, 'item_col');
+	IF time_col IS NOT NULL THEN
+		PERFORM recsys._require_column(source, time_col, 'time_col');
+	END IF;
+	IF weight_col IS NOT NULL THEN
+		PERFORM recsys._require_column(source, weight_col, 'weight_col');
+	END IF;
+	-- event weights: the trainers' own map, checked here once (every
+	-- candidate would fail on it) and given to every family whose trainer
+	-- weighs events
+	IF (event_col IS NULL) <> (event_weights IS NULL) THEN
+		RAISE EXCEPTION 'event_col and event_weights go together'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example event_col => ''kind'', event_weights => ''{"view": 1, "purchase": 10}''.';
+	END IF;
+	IF event_col IS NOT NULL THEN
+		PERFORM recsys._require_column(source, event_col, 'event_col');
+		IF jsonb_typeof(event_weights) <> 'object' OR event_weights = '{}' THEN
+			RAISE EXCEPTION 'event_weights must be a non-empty JSON object of event type: weight, not %', event_weights
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT e.key INTO event_type FROM jsonb_each(event_weights) e
+		WHERE jsonb_typeof(e.value) <> 'number' OR NOT e.value::text::numeric BETWEEN 0 AND 1000 LIMIT 1;
+		IF event_type IS NOT NULL THEN
+			RAISE EXCEPTION 'event_weights gives event type "%" weight %, not a number in [0, 1000]',
+				event_type, event_weights -> event_type
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF NOT EXISTS (SELECT FROM jsonb_each(event_weights) e WHERE e.value::text::numeric > 0) THEN
+			RAISE EXCEPTION 'event_weights must give some event type a weight above 0'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		EXECUTE format('SELECT r.%1$I::text FROM %2$s r WHERE r.%1$I IS NOT NULL AND NOT $1 ? r.%1$I::text LIMIT 1',
+					   event_col, source)
+		INTO event_type USING event_weights;
+		IF event_type IS NOT NULL THEN
+			RAISE EXCEPTION 'event_weights has no weight for event type "%" of column "%"', event_type, event_col
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Give every event type a weight, 0 to leave it out.';
+		END IF;
+	END IF;
+	-- a model trained by hand is replaced only when asked; one train_auto
+	-- trained before is its own to retrain (whatever algorithm wins now)
+	PERFORM recsys._require_model_owner(model, 'train', missing_ok => true);
+	IF NOT replace AND EXISTS (SELECT FROM recsys.models m
+							   WHERE m.name = model AND NOT m.metrics ? 'train_auto') THEN
+		RAISE EXCEPTION 'model "%" was not trained by train_auto', model
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = 'train_auto may choose another algorithm than the model''s.',
+				  HINT = 'Pass replace => true to let train_auto retrain it, or train under another name.';
+	END IF;
+
+	-- the protocol: a time column means the model will rank what users do
+	-- next, so it is validated on each user's last interactions
+	IF protocol_used IS NULL THEN
+		protocol_used := CASE WHEN time_col IS NOT NULL THEN 'last' ELSE 'holdout' END;
+		protocol_reason := CASE WHEN time_col IS NOT NULL
+								THEN 'time_col given: validated on each user''s last 5 items, as the model will rank what comes next'
+								ELSE 'no time_col: validated on a random quarter of each user''s items' END;
+	ELSE
+		protocol_reason := 'protocol given';
+	END IF;
+	-- the families searched: those named, else every one not optional
+	-- (a name must be one of this call's families: features and the
+	-- protocol enable some)
+	-- (and, with event weights, those whose trainer weighs events: the
+	-- others would count a view as a purchase)
+	families_used := ARRAY(SELECT f.family FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+						   WHERE CASE WHEN families IS NULL THEN NOT f.optional ELSE f.family = ANY (families) END
+							 AND (event_col IS NULL
+								  OR (SELECT 'event_col' = ANY (p.proargnames) FROM pg_proc p
+									  WHERE p.oid = recsys._tune_trainer(f.algorithm))));
+	IF families IS NOT NULL AND (cardinality(families) = 0 OR array_position(families, NULL) IS NOT NULL
+								 OR EXISTS (SELECT FROM unnest(families) n WHERE NOT n = ANY (families_used))) THEN
+		-- (with event_col, say which families it leaves out and why)
+		RAISE EXCEPTION 'families must name some of %, not %',
+			(SELECT string_agg(f.family, ', ') FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+			 WHERE event_col IS NULL OR (SELECT 'event_col' = ANY (p.proargnames) FROM pg_proc p
+										 WHERE p.oid = recsys._tune_trainer(f.algorithm)))
+			|| COALESCE((SELECT format(' (event_col leaves out %s: their trainers do not weigh event types, so they would count a view as a purchase)',
+									string_agg(f.family, ', '))
+					  FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+					  WHERE event_col IS NOT NULL AND NOT (SELECT 'event_col' = ANY (p.proargnames) FROM pg_proc p
+														   WHERE p.oid = recsys._tune_trainer(f.algorithm))
+					  HAVING count(*) > 0), ''),
+			families
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The families depend on the protocol (ease_recent: last), on features (ease_features, als_features) and on event_col (only families whose trainer weighs event types); NULL tries every one not optional.';
+	END IF;
+
+	-- the split: validation pairs, and the source's rows without them
+	-- (a second call in one transaction: its tables go first)
+	IF to_regclass('pg_temp._recsys_auto_trials') IS NOT NULL THEN
+		DROP TABLE pg_temp._recsys_auto_split, pg_temp._recsys_auto_train,
+			pg_temp._recsys_auto_valid, pg_temp._recsys_auto_trials, pg_temp._recsys_auto_scores;
+		DROP TABLE IF EXISTS pg_temp._recsys_auto_train_2, pg_temp._recsys_auto_valid_2,
+			pg_temp._recsys_auto_train_3, pg_temp._recsys_auto_valid_3;
+	END IF;
+	IF protocol_used = 'last' THEN
+		CREATE TEMP TABLE _recsys_auto_split ON COMMIT DROP AS
+		SELECT * FROM recsys.split_last(source, time_col, 5, 10, user_col, item_col);
+	ELSE
+		CREATE TEMP TABLE _recsys_auto_split ON COMMIT DROP AS
+		SELECT * FROM recsys.split_holdout(source, 0.25, seed, 4, user_col, item_col);
+	END IF;
+	SELECT count(*), count(*) FILTER (WHERE s.is_test), count(DISTINCT s.user_id) FILTER (WHERE s.is_test),
+		   count(DISTINCT s.item_id)
+	INTO n_rows, n_valid, n_valid_users, n_all_items FROM _recsys_auto_split s;
+	IF n_rows = 0 THEN
+		RAISE EXCEPTION 'source "%" has no interactions to train on', source
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF n_valid = 0 THEN
+		RAISE EXCEPTION 'source "%" has no user with enough interactions to validate on', source
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = CASE WHEN protocol_used = 'last'
+								THEN 'Protocol last holds out the last 5 items of users with at least 10.'
+								ELSE 'Protocol holdout holds out a quarter of the items of users with at least 4.' END;
+	END IF;
+	CREATE TEMP TABLE _recsys_auto_valid ON COMMIT DROP AS
+	SELECT s.user_id, s.item_id FROM _recsys_auto_split s WHERE s.is_test;
+	EXECUTE format('CREATE TEMP TABLE _recsys_auto_train ON COMMIT DROP AS '
+				   'SELECT r.* FROM %s r WHERE NOT EXISTS (SELECT FROM pg_temp._recsys_auto_valid v '
+				   'WHERE v.user_id = r.%I::bigint AND v.item_id = r.%I::bigint)',
+				   source, user_col, item_col);
+	-- (serving reads a user's rows of the source: recency-weighted and
+	-- neighbourhood models when evaluated)
+	EXECUTE format('CREATE INDEX ON pg_temp._recsys_auto_train (%I)', user_col);
+	ANALYZE pg_temp._recsys_auto_train;
+	SELECT count(*), count(DISTINCT s.user_id), count(DISTINCT s.item_id) FILTER (WHERE NOT s.is_test)
+	INTO n_train, n_users, n_items FROM _recsys_auto_split s WHERE NOT s.is_test;
+	CREATE TEMP TABLE _recsys_auto_trials (
+		n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
+		value double precision, metrics jsonb, train_seconds double precision,
+		eval_seconds double precision, modelled double precision, model text, status text) ON COMMIT DROP;
+	-- (the second round's scores on repeated splits: _auto_rescore)
+	CREATE TEMP TABLE _recsys_auto_scores (
+		n integer, split integer, value double precision, seconds double precision,
+		PRIMARY KEY (n, split)) ON COMMIT DROP;
+
+	columns := jsonb_build_object('user_col', user_col, 'item_col', item_col)
+			   || CASE WHEN event_col IS NOT NULL
+					   THEN jsonb_build_object('event_col', event_col, 'event_weights', event_weights) ELSE '{}' END;
+	ctx := jsonb_build_object(
+		'deadline', started + budget, 'metric', metric, 'k', k,
+		'rows', n_train, 'users', n_users, 'items', n_items, 'valid_users', n_valid_users,
+		'scale', n_rows::double precision / n_train,
+		-- an exact EASE fit against a compact one's seconds (the solve is
+		-- the same, the writing ten times more)
+		'exact_factor', 2.5,
+		-- and its writing at least: 4e-7 s a weight unloaded (ml-latest-
+		-- small's exact model, 77M weights, 20-40 s mostly writing) times
+		-- the catalogue's items squared, times the load factor when used
+		-- (_auto_keep_seconds)
+		'ease_write_exact', 4e-7 * power(n_all_items, 2),
+		-- a blend member's least paired z (_auto_paired_z): 1.96, the
+		-- two-sided 5 % level (one-sided 2.5 %, strict enough for the best
+		-- of five weights)
+		'min_z', 1.96,
+		-- a name of this backend's own, so concurrent searches do not collide
+		'prefix', format('_recsys_auto_%s_%s_', pg_backend_pid(), txid_current()));
+
+	-- round 0: each family's strongest known setting, the cheapest family
+	-- first, so that the measured seconds correct the costs of the dearer
+	-- ones before they start; each family's modelled seconds doubled per
+	-- place in the strength order, so that a dear weak family (BPR) does
+	-- not spend, before the strong ones start, the time they need
+	SELECT count(*) INTO n_families FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+	WHERE f.family = ANY (families_used);
+	FOR fam IN SELECT f.* FROM recsys._auto_families(protocol_used, time_col, weight_col, features)
+						  WITH ORDINALITY f
+			   WHERE f.family = ANY (families_used)
+			   ORDER BY recsys._auto_cost(f.cost, ctx) * power(2, f.ordinality - 1), f.ordinality LOOP
+		next_params := recsys._auto_next(fam.family, columns || fam.fixed, fam.seeds, fam.steps);
+		result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, 0, ctx);
+		IF result = 'budget' THEN
+			out_of_budget := out_of_budget || fam.family;
+		END IF;
+	END LOOP;
+	-- successive halving over the families: each round keeps the better
+	-- half (at least two) and gives each survivor twice the trials of the
+	-- round before: its remaining seeds, then steps around its best
+	LOOP
+		search_round := search_round + 1;
+		survivors := ARRAY(SELECT t.family FROM _recsys_auto_trials t
+						   WHERE t.model IS NOT NULL AND t.family <> 'blend'
+						   ORDER BY t.value DESC NULLS LAST, t.n
+						   LIMIT greatest(2, ceil(coalesce(cardinality(survivors), n_families) / 2.0)::integer));
+		per_family := 1 << least(search_round, 10);
+		tried := false;
+		FOR fam IN SELECT f.* FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+				   WHERE f.family = ANY (families_used) LOOP
+			-- (a family that no longer fits the budget stays out: time only shrinks)
+			CONTINUE WHEN NOT fam.family = ANY (survivors) OR fam.family = ANY (out_of_budget);
+			FOR i IN 1..per_family LOOP
+				next_params := recsys._auto_next(fam.family, columns || fam.fixed, fam.seeds, fam.steps);
+				EXIT WHEN next_params IS NULL;
+				result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, search_round, ctx);
+				IF result = 'budget' THEN
+					out_of_budget := out_of_budget || fam.family;
+					EXIT;
+				END IF;
+				tried := true;
+			END LOOP;
+		END LOOP;
+		EXIT WHEN NOT tried;
+	END LOOP;
+
+	-- the second round: the budget the grid left, spent on finer settings
+	-- around the two best families' best ones (_auto_refine_next: their
+	-- parameters' steps bisected, one beyond the ends), then a check of
+	-- the family's three best settings on repeated validation splits
+	-- (_auto_split: other random quarters, or on 'last' the 5 items before),
+	-- by successive halving: all three scored on a second split, the best
+	-- two by their mean on a third; the setting with the best mean over
+	-- the splits becomes the family's model (_auto_adopt), so that a
+	-- finer or first-round setting that led the first split by the split's
+	-- noise gives way.  Time is kept for the blends after it (about four
+	-- evaluations of each pair of the best model and another family's:
+	-- two to five weights and the users' paired z) and, while finer
+	-- settings are tried, for the repeated splits' six fits
+	blend_reserve := 4 * coalesce((SELECT sum(t.eval_seconds + b.eval_seconds)
+								   FROM _recsys_auto_trials t,
+										(SELECT u.eval_seconds FROM _recsys_auto_trials u WHERE u.model IS NOT NULL
+										 ORDER BY u.value DESC NULLS LAST, u.n LIMIT 1) b
+								   WHERE t.model IS NOT NULL AND t.value IS NOT NULL), 0);
+	FOR fam IN SELECT f.*, b.value AS best_value
+			   FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+			   JOIN (SELECT t.family, t.value FROM _recsys_auto_trials t
+					 WHERE t.model IS NOT NULL AND t.value IS NOT NULL
+					 ORDER BY t.value DESC, t.n LIMIT 2) b ON b.family = f.family
+			   ORDER BY b.value DESC LOOP
+		SELECT t.n INTO incumbent FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL;
+		SELECT max(t.train_seconds + t.eval_seconds) INTO fit_seconds
+		FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.train_seconds IS NOT NULL;
+		n_finer := 0;
+		LOOP
+			next_params := recsys._auto_refine_next(fam.family, fam.steps);
+			EXIT WHEN next_params IS NULL;
+			result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, search_round + 1,
+										 ctx || jsonb_build_object('extra_reserve', blend_reserve + 6 * 1.2 * fit_seconds));
+			EXIT WHEN result = 'budget';
+			n_finer := n_finer + 1;
+		END LOOP;
+		contenders := ARRAY(SELECT t.n FROM _recsys_auto_trials t
+							WHERE t.family = fam.family AND t.value IS NOT NULL
+							ORDER BY t.value DESC, t.n LIMIT 3);
+		splits_used := 1;
+		FOR j IN 2..3 LOOP
+			EXIT WHEN cardinality(contenders) < 2;
+			-- (the split's own seconds are small next to a fit)
+			EXIT WHEN recsys._auto_split(j, protocol_used, source, seed, user_col, item_col, time_col) < 2;
+			complete := true;
+			FOREACH c IN ARRAY contenders LOOP
+				IF recsys._auto_rescore(c, j, ctx || jsonb_build_object('extra_reserve', blend_reserve)) IS NULL THEN
+					complete := false;
+					EXIT;
+				END IF;
+			END LOOP;
+			EXIT WHEN NOT complete;
+			splits_used := j;
+			contenders := ARRAY(SELECT x FROM unnest(contenders) x
+								ORDER BY recsys._auto_split_mean(x, j) DESC, x
+								LIMIT greatest(2, cardinality(contenders) / 2));
+		END LOOP;
+		-- the family's setting: the best mean over the splits used; without
+		-- a repeated split, the first round's (a finer setting's lead on the
+		-- first split alone may be its noise)
+		SELECT x INTO chosen FROM unnest(contenders) x
+		ORDER BY recsys._auto_split_mean(x, splits_used) DESC NULLS LAST, x LIMIT 1;
+		IF splits_used = 1 THEN
+			chosen := incumbent;
+		END IF;
+		IF chosen IS NOT NULL AND NOT recsys._auto_adopt(chosen, ctx) THEN
+			chosen := (SELECT t.n FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL);
+		END IF;
+		-- (each setting scored on repeated splits: its values and their mean)
+		UPDATE _recsys_auto_trials t
+		SET status = t.status || format('; on validation splits 1 to %s: %s (mean %s)', cardinality(a.v),
+										array_to_string(a.v, ', '), round(a.mean::numeric, 4))
+		FROM (SELECT x.n, ARRAY(SELECT round(v::numeric, 4) FROM unnest(recsys._auto_split_values(x.n)) v) AS v,
+					 (SELECT avg(v) FROM unnest(recsys._auto_split_values(x.n)) v) AS mean
+			  FROM (SELECT DISTINCT s.n FROM _recsys_auto_scores s) x) a
+		WHERE t.n = a.n AND t.family = fam.family;
+		second_round := second_round || jsonb_build_object(
+			'family', fam.family,
+			'finer_tried', n_finer,
+			'finer_skipped', (SELECT count(*) FROM _recsys_auto_trials t
+							  WHERE t.family = fam.family AND t.round = search_round + 1 AND t.status LIKE 'skipped%'),
+			'splits', splits_used,
+			'first_round', (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = incumbent),
+			'kept', (SELECT t.shown FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL),
+			'contenders', (SELECT jsonb_agg(jsonb_build_object('n', t.n, 'params', t.shown,
+															   'values', to_jsonb(recsys._auto_split_values(t.n)))
+											ORDER BY t.n)
+						   FROM _recsys_auto_trials t WHERE t.n IN (SELECT s.n FROM _recsys_auto_scores s)
+							 AND t.family = fam.family));
+		second_note := concat_ws('; ', second_note,
+			recsys._auto_second_note(fam.family, n_finer,
+									 EXISTS (SELECT FROM _recsys_auto_trials t
+											 WHERE t.family = fam.family AND t.round = search_round + 1
+											   AND t.status LIKE 'skipped%'),
+									 splits_used,
+									 (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = incumbent),
+									 (SELECT t.shown FROM _recsys_auto_trials t
+									  WHERE t.family = fam.family AND t.model IS NOT NULL)));
+	END LOOP;
+
+	-- blend the families when that helps on validation, by forward
+	-- selection (Caruana et al. 2004): from the best family's model, add
+	-- the next best family's with the weight (against the first's 1) that
+	-- scores best, when that beats the blend it extends significantly;
+	-- then the next family's, up to four members.  Significantly: the
+	-- paired z of the gain over the validation users (_auto_paired_z) at
+	-- least min_z, 1.96; a member whose gain a few users make by chance
+	-- (the best of five weights on the same users, at that) would cost
+	-- on new data what it seemed to gain (online-retail strat75: BPR kept
+	-- for +0.3 %, test -1 %).  The blend's users' values are evaluated
+	-- once more per member (_evaluate_users), within the budget
+	SELECT t.* INTO top FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
+	ORDER BY t.value DESC NULLS LAST, t.n LIMIT 1;
+	IF top.n IS NULL THEN
+		RAISE EXCEPTION 'train_auto found no candidate within the budget of %', budget
+			USING ERRCODE = 'program_limit_exceeded',
+				  DETAIL = (SELECT string_agg(format('%s: %s', t.family, t.status), '; ' ORDER BY t.n)
+							FROM _recsys_auto_trials t),
+				  HINT = 'Raise the budget (or recsys.max_memory).';
+	END IF;
+	blend_models := ARRAY[top.model];
+	blend_families := ARRAY[top.family];
+	blend_weights := ARRAY[1];
+	blend_value := top.value;
+	blend_seconds := top.eval_seconds;
+	blend_n := NULL;
+	result := NULL;
+	FOR runner_up IN SELECT t.* FROM _recsys_auto_trials t
+					 WHERE t.model IS NOT NULL AND t.n <> top.n AND t.value IS NOT NULL AND top.value IS NOT NULL
+					   AND t.family <> 'blend'
+					 ORDER BY t.value DESC, t.n LOOP
+		EXIT WHEN cardinality(blend_models) >= 4 OR result = 'budget';
+		best_n := NULL;
+		best_weight := NULL;
+		best_value := blend_value;
+		-- (a member that improves the blend at neither of the first two
+		-- weights, 0.5 and 1, is not tried at the others: a gain at one of
+		-- them would be too small to be kept, and the five weights of every
+		-- family would leave the second round no time)
+		FOREACH w IN ARRAY ARRAY[0.5, 1, 0.3, 0.7, 1.3] LOOP
+			EXIT WHEN best_n IS NULL AND w = 0.3;
+			result := recsys._auto_trial('blend', 'blend',
+										 jsonb_build_object('members', to_jsonb(blend_models || runner_up.model),
+															'weights', to_jsonb(blend_weights || w)),
+										 jsonb_build_object('seconds', blend_seconds + runner_up.eval_seconds),
+										 search_round + 2, ctx, blending => true,
+										 shown => jsonb_build_object('members', to_jsonb(blend_families || runner_up.family),
+																	 'weights', to_jsonb(blend_weights || w)));
+			EXIT WHEN result = 'budget';
+			SELECT t.* INTO trial FROM _recsys_auto_trials t ORDER BY t.n DESC LIMIT 1;
+			IF trial.value > best_value THEN
+				best_n := trial.n;
+				best_value := trial.value;
+				best_weight := w;
+			END IF;
+		END LOOP;
+		CONTINUE WHEN best_n IS NULL;
+		-- the gain's paired z over the validation users: those of the
+		-- blend it extends (once: of the best model alone) and of the new
+		-- blend (the best blend so far: its model is the one kept), each
+		-- evaluated when the time left allows it besides retraining the
+		-- members on all the data (compact: the least the end needs)
+		SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = best_n;
+		SELECT sum(t.train_seconds) * (ctx ->> 'scale')::double precision * 1.2 INTO final_other
+		FROM _recsys_auto_trials t WHERE t.model = ANY (blend_models || runner_up.model);
+		IF blend_users IS NULL THEN
+			blend_users := recsys._auto_user_values(top.model, metric_name, k,
+													top.eval_seconds + trial.eval_seconds + final_other, ctx);
+		END IF;
+		member_users := CASE WHEN blend_users IS NOT NULL AND trial.model IS NOT NULL
+							 THEN recsys._auto_user_values(trial.model, metric_name, k,
+														   trial.eval_seconds + final_other, ctx) END;
+		z := recsys._auto_paired_z(blend_users, member_users);
+		UPDATE _recsys_auto_trials t
+		SET status = recsys._auto_member_status(z, trial.value, blend_value, (ctx ->> 'min_z')::double precision)
+		WHERE t.n = trial.n;
+		IF z IS NULL OR z < (ctx ->> 'min_z')::double precision THEN
+			-- not kept, nor any blend with it
+			IF trial.model IS NOT NULL THEN
+				PERFORM recsys.drop_model(trial.model);
+			END IF;
+			UPDATE _recsys_auto_trials t SET model = NULL WHERE t.n = trial.n;
+			-- (with no time left to test, none after it either)
+			EXIT WHEN z IS NULL;
+			CONTINUE;
+		END IF;
+		blend_n := trial.n;
+		blend_users := member_users;
+		blend_models := blend_models || runner_up.model;
+		blend_families := blend_families || runner_up.family;
+		blend_weights := blend_weights || best_weight;
+		blend_value := best_value;
+		blend_seconds := blend_seconds + runner_up.eval_seconds;
+	END LOOP;
+
+	-- the winner, trained on all the data as the model (replacing it: a
+	-- model train_auto trained before may change its algorithm, and one it
+	-- did not was refused above unless replace): the last blend kept, else
+	-- the best model
+	SELECT t.* INTO winner FROM _recsys_auto_trials t WHERE t.n = coalesce(blend_n, top.n);
+	-- compact EASE (keep) approximates exact EASE: an EASE winner or
+	-- member is retrained with the largest keep whose fit the budget left
+	-- allows (_auto_final_keep: the compact one's seconds scaled to all
+	-- the data plus a fifth, and the writing the keep adds at this run's
+	-- load factor, _auto_keep_seconds): exact, else 0.5 or 0.25 (the
+	-- weights kept are the largest, so a larger keep is closer to exact),
+	-- else compact as validated (0.1)
+	SELECT coalesce(sum(t.train_seconds) FILTER (WHERE NOT t.params ? 'keep'), 0)
+		   * (ctx ->> 'scale')::double precision * 1.2,
+		   sum(t.train_seconds) FILTER (WHERE t.params ? 'keep') * (ctx ->> 'scale')::double precision * 1.2
+	INTO final_other, final_ease
+	FROM _recsys_auto_trials t
+	WHERE t.n = winner.n OR (winner.family = 'blend'
+							 AND t.model IN (SELECT jsonb_array_elements_text(winner.params -> 'members')));
+	final_left := extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp());
+	IF final_ease IS NOT NULL THEN
+		final_load := recsys._auto_load_factor();
+		SELECT f.keep, f.estimate, f.exact_estimate INTO final_keep, final_kept_estimate, final_estimate
+		FROM recsys._auto_final_keep(final_other, final_ease, final_left, ctx, final_load) f;
+		final_note := format('EASE retrained %s: exact estimated at %s s (load factor %s), %s s of the budget left',
+							 CASE WHEN final_keep = 1 THEN 'exact'
+								  WHEN final_keep > 0.1 THEN format('with keep %s (estimated at %s s), nearer exact than validated',
+																	final_keep, round(final_kept_estimate::numeric, 1))
+								  ELSE 'compact (keep 0.1), as validated' END,
+							 round(final_estimate::numeric, 1), round(final_load::numeric, 2),
+							 round(greatest(final_left, 0)::numeric, 1));
+	END IF;
+	IF winner.family = 'blend' THEN
+		-- the members under names of their own: <model>_auto_<family>
+		-- (in the blend's order: the weights follow it)
+		FOR fam IN SELECT t.* FROM jsonb_array_elements_text(winner.params -> 'members') WITH ORDINALITY m(name, o)
+						  JOIN _recsys_auto_trials t ON t.model = m.name
+				   ORDER BY m.o LOOP
+			member := format('%s_auto_%s', left(model, 40), fam.family);
+			PERFORM recsys._tune_keep(recsys._tune_trainer(fam.algorithm), source, member,
+									  CASE WHEN NOT fam.params ? 'keep' THEN fam.params
+										   WHEN final_keep = 1 THEN fam.params - 'keep'
+										   ELSE fam.params || jsonb_build_object('keep', final_keep) END, true);
+			members := members || member;
+		END LOOP;
+		PERFORM recsys._tune_keep(recsys._tune_trainer('blend'), NULL, model,
+								  jsonb_build_object('members', to_jsonb(members), 'weights', winner.params -> 'weights'),
+								  true);
+	ELSE
+		PERFORM recsys._tune_keep(recsys._tune_trainer(winner.algorithm), source, model,
+								  CASE WHEN NOT winner.params ? 'keep' THEN winner.params
+									   WHEN final_keep = 1 THEN winner.params - 'keep'
+									   ELSE winner.params || jsonb_build_object('keep', final_keep) END, true);
+	END IF;
+	-- the candidates go (blends before their members)
+	FOR member IN SELECT t.model FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
+				  ORDER BY t.family = 'blend' DESC LOOP
+		PERFORM recsys.drop_model(member);
+	END LOOP;
+
+	-- what was tried and why the winner won, in the model's metrics and description
+	-- (the blends not kept are no rival: their gains were not significant)
+	SELECT t.* INTO runner_up FROM _recsys_auto_trials t
+	WHERE t.value IS NOT NULL AND t.family <> winner.family AND t.family <> 'blend'
+	ORDER BY t.value DESC, t.n LIMIT 1;
+	why := format('best validation %s (%s) of %s trained candidates%s%s', metric,
+				  round(winner.value::numeric, 4),
+				  (SELECT count(*) FROM _recsys_auto_trials t WHERE t.train_seconds IS NOT NULL),
+				  CASE WHEN runner_up.n IS NOT NULL
+					   THEN format('; the best other family, %s, reached %s', runner_up.family, round(runner_up.value::numeric, 4))
+					   ELSE '' END,
+				  (SELECT format('; %s blend member(s) not kept (gain not significant or not tested)', count(*))
+				   FROM _recsys_auto_trials t WHERE t.status LIKE 'not kept%' HAVING count(*) > 0));
+	report := jsonb_build_object(
+		'protocol', protocol_used, 'protocol_reason', protocol_reason, 'metric', metric,
+		'families', to_jsonb(families_used),
+		'budget_seconds', extract(epoch FROM budget), 'seconds', extract(epoch FROM clock_timestamp() - started),
+		'validation', jsonb_build_object('users', n_valid_users, 'pairs', n_valid, 'train_rows', n_train),
+		'winner', jsonb_build_object('family', winner.family, 'algorithm', winner.algorithm,
+									 'params', winner.shown, 'value', winner.value,
+									 'members', to_jsonb(members)),
+		'why', why, 'final', final_note, 'second_round', second_round,
+		'candidates', (SELECT jsonb_agg(jsonb_build_object(
+							'n', t.n, 'round', t.round, 'family', t.family, 'algorithm', t.algorithm,
+							'params', t.shown, 'value', t.value, 'train_seconds', t.train_seconds,
+							'eval_seconds', t.eval_seconds, 'status', t.status) ORDER BY t.n)
+					   FROM _recsys_auto_trials t));
+	SELECT m.version INTO version_trained FROM recsys.models m WHERE m.name = train_auto.model;
+	UPDATE recsys.model_versions v SET metrics = jsonb_build_object('train_auto', report)
+	WHERE v.model = train_auto.model AND v.version = version_trained;
+	UPDATE recsys.models m
+	SET metrics = jsonb_build_object('train_auto', report),
+		description = format('train_auto: %s (%s, %s), %s; second round: %s', winner.family, winner.algorithm,
+							 winner.shown, why, coalesce(second_note, 'none (no family trained)'))
+	WHERE m.name = train_auto.model;
+
+	RETURN QUERY
+	SELECT (row_number() OVER (ORDER BY t.value DESC NULLS LAST, t.n))::integer,
+		   t.family, t.algorithm, t.shown, t.value, t.train_seconds, t.eval_seconds,
+		   CASE WHEN t.n = winner.n THEN 'chosen' ELSE t.status END
+	FROM _recsys_auto_trials t
+	ORDER BY 1;
+END
+$$;
+COMMENT ON FUNCTION recsys.train_auto(regclass, text, interval, text, text, regclass, name, name, name,
+	name, bigint, boolean, text[], name, jsonb) IS
+	'choose an algorithm and its settings on a validation split of the source within a time budget, train the winner on all of it';
+
+-- The seconds a train_auto trial must leave in the budget besides its own
+-- estimate (see _auto_trial): the winner's and its blend partner's final
+-- training on all the data and, while the search runs, three blend
+-- evaluations; plus ctx's extra_reserve when given (the second round
+-- keeps time for the checks and blends that follow it).
+CREATE FUNCTION recsys._auto_reserve(family text, params jsonb, estimate double precision, blending boolean,
+									 ctx jsonb)
+RETURNS double precision
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	-- (a trial's seconds on the split to all the data's, plus a fifth)
+	scale12 double precision := (ctx ->> 'scale')::double precision * 1.2;
+	load double precision := recsys._auto_load_factor();
+BEGIN
+	-- kept for the end: training the winner and its blend partner on all
+	-- the data (scaled by its size, plus a fifth), the two slowest of this
+	-- candidate's family (the candidate may win it) and the two best
+	-- other families' winners so far; and, while the search runs, three
+	-- blend evaluations
+	-- (compact EASE is retrained exact at the end: a trained one is kept
+	-- for at its exact estimate, _auto_keep_seconds at this run's load
+	-- factor, so that a loaded machine does not leave too little time; a
+	-- family's first trial at its compact one, so that EASE is tried at
+	-- all, to be retrained compact if time runs short)
+	RETURN coalesce((ctx ->> 'extra_reserve')::double precision, 0) + (
+	SELECT coalesce(sum(x.seconds), 0) * scale12
+		   + CASE WHEN blending THEN 0
+				  ELSE 3 * coalesce((SELECT sum(b.eval_seconds)
+									 FROM (SELECT t.eval_seconds FROM _recsys_auto_trials t
+										   WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
+										   ORDER BY t.value DESC LIMIT 2) b), 0) END
+	FROM (SELECT c.seconds FROM
+			(SELECT b.train_seconds AS seconds
+			 FROM (SELECT CASE WHEN t.params ? 'keep' THEN recsys._auto_keep_seconds(t.train_seconds * scale12, 1, ctx, load) / scale12
+							   ELSE t.train_seconds END AS train_seconds
+				   FROM _recsys_auto_trials t
+				   WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
+					 AND (blending OR t.family <> _auto_reserve.family)
+				   ORDER BY t.value DESC LIMIT 2) b
+			 UNION ALL
+			 SELECT CASE WHEN params ? 'keep' AND EXISTS (SELECT FROM _recsys_auto_trials t
+														  WHERE t.model IS NOT NULL AND t.family = _auto_reserve.family)
+						 THEN recsys._auto_keep_seconds(e.seconds * scale12, 1, ctx, load) / scale12
+						 ELSE e.seconds END
+			 FROM (SELECT greatest(estimate, (SELECT t.train_seconds FROM _recsys_auto_trials t
+											  WHERE t.model IS NOT NULL AND t.family = _auto_reserve.family)) AS seconds) e
+			 WHERE NOT blending) c
+		  ORDER BY c.seconds DESC LIMIT 2) x);
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_reserve(text, jsonb, double precision, boolean, jsonb) IS
+	'internal: the seconds a train_auto trial leaves for what must follow it';
+
+-- The second round's next setting of a family (doc/internals.md,
+-- "train_auto"): a finer neighbour of its best setting so far, one
+-- parameter at a time, or NULL when none is left.  Each parameter's
+-- ladder is its steps plus the values tried with the best setting's other
+-- parameters; the candidate bisects the gap between the best value and
+-- its neighbour on the ladder (above first, then below): geometrically
+-- on a ladder of positive values (scales: regularisation, alpha,
+-- neighbours, half-lives; gaps of a ratio 1.4 or more), arithmetically on
+-- one from 0 (exponents, dropout; gaps of 0.1 or more).  A best value at
+-- a positive ladder's end is extended one step beyond it, by the ratio to
+-- its neighbour (a best regularisation of 1600 tries 3200; another step
+-- only if that wins, up to 4 times beyond the steps).  Values keep their
+-- ladder's kind: integers stay integers, half-lives are written in days.
+CREATE FUNCTION recsys._auto_refine_next(family text, steps jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	best jsonb;
+	key text;
+	is_interval boolean;
+	v double precision;
+	ladder double precision[];
+	scale boolean;
+	whole boolean;
+	lo double precision;
+	hi double precision;
+	neighbour double precision;
+	other double precision;
+	m double precision;
+	step_min double precision;
+	step_max double precision;
+	value jsonb;
+	candidate jsonb;
+BEGIN
+	SELECT t.params INTO best FROM _recsys_auto_trials t
+	WHERE t.family = _auto_refine_next.family AND t.model IS NOT NULL;
+	IF best IS NULL THEN
+		RETURN NULL;
+	END IF;
+	FOR key IN SELECT jsonb_object_keys(steps) ORDER BY 1 LOOP
+		CONTINUE WHEN NOT best ? key OR jsonb_typeof(best -> key) NOT IN ('number', 'string')
+					  OR jsonb_array_length(steps -> key) < 2;
+		is_interval := jsonb_typeof(best -> key) = 'string';
+		v := CASE WHEN is_interval THEN extract(epoch FROM (best ->> key)::interval) / 86400
+				  ELSE (best ->> key)::double precision END;
+		SELECT array_agg(DISTINCT x.v ORDER BY x.v) INTO ladder
+		FROM (SELECT CASE WHEN is_interval THEN extract(epoch FROM (e #>> '{}')::interval) / 86400
+						  ELSE (e #>> '{}')::double precision END
+			  FROM jsonb_array_elements(steps -> key) e
+			  UNION ALL
+			  SELECT CASE WHEN is_interval THEN extract(epoch FROM (t.params ->> key)::interval) / 86400
+						  ELSE (t.params ->> key)::double precision END
+			  FROM _recsys_auto_trials t
+			  WHERE t.family = _auto_refine_next.family AND t.params - key = best - key AND t.params ? key
+			  UNION ALL
+			  SELECT v) x(v);
+		SELECT bool_and(x.v > 0), bool_and(NOT is_interval AND x.v = round(x.v)), min(x.v), max(x.v)
+		INTO scale, whole, step_min, step_max
+		FROM (SELECT CASE WHEN is_interval THEN extract(epoch FROM (e #>> '{}')::interval) / 86400
+						  ELSE (e #>> '{}')::double precision END
+			  FROM jsonb_array_elements(steps -> key) e) x(v);
+		SELECT max(l) FILTER (WHERE l < v), min(l) FILTER (WHERE l > v) INTO lo, hi FROM unnest(ladder) l;
+		FOREACH neighbour IN ARRAY ARRAY[hi, lo] LOOP
+			other := CASE WHEN neighbour IS NOT DISTINCT FROM hi THEN lo ELSE hi END;
+			IF neighbour IS NOT NULL THEN
+				CONTINUE WHEN CASE WHEN scale THEN greatest(v, neighbour) / least(v, neighbour) < 1.4
+								   ELSE abs(neighbour - v) < 0.1 END;
+				m := CASE WHEN scale THEN sqrt(v * neighbour) ELSE (v + neighbour) / 2 END;
+			ELSE
+				-- (beyond the ladder's end: positive scales only, by the
+				-- ratio to the neighbour on the other side, up to 4 times
+				-- beyond the steps)
+				CONTINUE WHEN NOT scale OR other IS NULL OR v > 4 * step_max OR v < step_min / 4;
+				m := v * v / other;
+			END IF;
+			value := CASE WHEN is_interval THEN to_jsonb(format('%s days', round(m::numeric, CASE WHEN m >= 10 THEN 0 ELSE 1 END)))
+						  WHEN whole THEN to_jsonb(round(m::numeric))
+						  WHEN scale THEN to_jsonb(trim_scale(round(m::numeric, greatest(0, 2 - floor(log(m::numeric))::integer))))
+						  ELSE to_jsonb(trim_scale(round(m::numeric, 3))) END;
+			candidate := best || jsonb_build_object(key, value);
+			IF candidate <> best AND NOT EXISTS (SELECT FROM _recsys_auto_trials t
+												 WHERE t.family = _auto_refine_next.family AND t.params = candidate) THEN
+				RETURN candidate;
+			END IF;
+		END LOOP;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_refine_next(text, jsonb) IS
+	'internal: the next finer setting of a train_auto family to try in its second round, or NULL';
+
+-- The second round's repeated split j (2 or 3) of train_auto's source, made
+-- once: pg_temp._recsys_auto_train_<j> and _recsys_auto_valid_<j>.  On
+-- protocol holdout another random quarter of each user's items (seed + j
+-- - 1); on last the 5 items before the previous split's (split_last of
+-- its train part: a rolling origin).  Returns its validation users.
+CREATE FUNCTION recsys._auto_split(j integer, protocol text, source regclass, seed bigint,
+								   user_col name, item_col name, time_col name)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	valid text := format('_recsys_auto_valid_%s', j);
+	train text := format('_recsys_auto_train_%s', j);
+	previous regclass := CASE WHEN j = 2 THEN 'pg_temp._recsys_auto_train'::regclass
+							  ELSE format('pg_temp._recsys_auto_train_%s', j - 1)::regclass END;
+	users bigint;
+BEGIN
+	IF to_regclass('pg_temp.' || valid) IS NULL THEN
+		IF protocol = 'last' THEN
+			EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
+						   'SELECT s.user_id, s.item_id FROM recsys.split_last($1, $2, 5, 10, $3, $4) s WHERE s.is_test', valid)
+			USING previous, time_col, user_col, item_col;
+		ELSE
+			EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
+						   'SELECT s.user_id, s.item_id FROM recsys.split_holdout($1, 0.25, $2, 4, $3, $4) s WHERE s.is_test', valid)
+			USING source, seed + j - 1, user_col, item_col;
+		END IF;
+		EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
+					   'SELECT r.* FROM %s r WHERE NOT EXISTS (SELECT FROM pg_temp.%I v '
+					   'WHERE v.user_id = r.%I::bigint AND v.item_id = r.%I::bigint)',
+					   train, CASE WHEN protocol = 'last' THEN previous::text ELSE source::text END, valid, user_col, item_col);
+		EXECUTE format('CREATE INDEX ON pg_temp.%I (%I)', train, user_col);
+		EXECUTE format('ANALYZE pg_temp.%I', train);
+	END IF;
+	EXECUTE format('SELECT count(DISTINCT v.user_id) FROM pg_temp.%I v', valid) INTO users;
+	RETURN users;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_split(integer, text, regclass, bigint, name, name, name) IS
+	'internal: train_auto''s repeated validation split j for its second round';
+
+-- Trial n's setting trained on repeated split j's train part and scored
+-- on its validation part (the model then dropped), recorded in
+-- _recsys_auto_scores; NULL when the budget cannot cover it (its first
+-- split's seconds, plus a fifth, and _auto_reserve's) or it fails.
+CREATE FUNCTION recsys._auto_rescore(n integer, j integer, ctx jsonb)
+RETURNS double precision
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trial record;
+	estimate double precision;
+	candidate text := format('%s%s_%s', ctx ->> 'prefix', n, j);
+	r record;
+BEGIN
+	SELECT s.value INTO r FROM _recsys_auto_scores s WHERE s.n = _auto_rescore.n AND s.split = j;
+	IF FOUND THEN
+		RETURN r.value;
+	END IF;
+	SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = _auto_rescore.n;
+	estimate := (trial.train_seconds + trial.eval_seconds) * 1.2;
+	IF estimate + recsys._auto_reserve(trial.family, trial.params, estimate, true, ctx)
+	   > extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp()) THEN
+		RETURN NULL;
+	END IF;
+	BEGIN
+		SELECT * INTO r FROM recsys._tune_candidate(recsys._tune_trainer(trial.algorithm),
+													format('pg_temp._recsys_auto_train_%s', j)::regclass,
+													format('pg_temp._recsys_auto_valid_%s', j)::regclass,
+													candidate, trial.params, ctx ->> 'metric', (ctx ->> 'k')::integer,
+													'user_id', 'item_id', NULL);
+	EXCEPTION
+		WHEN OTHERS THEN
+			RETURN NULL;
+	END;
+	PERFORM recsys.drop_model(candidate);
+	INSERT INTO _recsys_auto_scores (n, split, value, seconds)
+	VALUES (n, j, r.value, r.train_seconds + r.eval_seconds);
+	RETURN r.value;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_rescore(integer, integer, jsonb) IS
+	'internal: a train_auto trial''s setting scored on a repeated validation split, if the budget allows';
+
+-- Trial n's mean validation value over splits 1 to m (its first split's
+-- value and its scores on the repeated ones), NULL unless scored on all.
+CREATE FUNCTION recsys._auto_split_mean(n integer, m integer)
+RETURNS double precision
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT (t.value + s.total) / m
+	FROM _recsys_auto_trials t,
+		 LATERAL (SELECT sum(x.value) AS total, count(x.value) AS scored FROM _recsys_auto_scores x
+				  WHERE x.n = t.n AND x.split BETWEEN 2 AND m) s
+	WHERE t.n = _auto_split_mean.n AND s.scored = m - 1
+	UNION ALL
+	SELECT t.value FROM _recsys_auto_trials t WHERE t.n = _auto_split_mean.n AND m = 1
+$$;
+COMMENT ON FUNCTION recsys._auto_split_mean(integer, integer) IS
+	'internal: a train_auto trial''s mean validation value over its first m splits';
+
+-- Trial n's validation values: its first split's, then its scores on the
+-- repeated splits, in split order.
+CREATE FUNCTION recsys._auto_split_values(n integer)
+RETURNS double precision[]
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT ARRAY(SELECT y.v FROM (SELECT t.value, 1 FROM _recsys_auto_trials t WHERE t.n = _auto_split_values.n
+								  UNION ALL
+								  SELECT s.value, s.split FROM _recsys_auto_scores s WHERE s.n = _auto_split_values.n) y(v, o)
+				 ORDER BY y.o)
+$$;
+COMMENT ON FUNCTION recsys._auto_split_values(integer) IS
+	'internal: a train_auto trial''s validation values on its first and repeated splits';
+
+-- Make trial n its family's model (the one blends and the final use):
+-- trained again on the first split when its model was dropped, the
+-- family's previous model dropped.  False when the budget cannot cover it
+-- or the training fails.
+CREATE FUNCTION recsys._auto_adopt(n integer, ctx jsonb)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trial record;
+	holder record;
+	estimate double precision;
+	candidate text := format('%s%s', ctx ->> 'prefix', n);
+	r record;
+BEGIN
+	SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = _auto_adopt.n;
+	IF trial.model IS NOT NULL THEN
+		RETURN true;
+	END IF;
+	estimate := (trial.train_seconds + trial.eval_seconds) * 1.2;
+	IF estimate + recsys._auto_reserve(trial.family, trial.params, estimate, true, ctx)
+	   > extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp()) THEN
+		RETURN false;
+	END IF;
+	BEGIN
+		SELECT * INTO r FROM recsys._tune_candidate(recsys._tune_trainer(trial.algorithm), 'pg_temp._recsys_auto_train',
+													'pg_temp._recsys_auto_valid', candidate, trial.params,
+													ctx ->> 'metric', (ctx ->> 'k')::integer, 'user_id', 'item_id', NULL);
+	EXCEPTION
+		WHEN OTHERS THEN
+			-- (it trained before: memory or load may differ now)
+			RETURN false;
+	END;
+	FOR holder IN SELECT t.n, t.model FROM _recsys_auto_trials t
+				  WHERE t.family = trial.family AND t.model IS NOT NULL LOOP
+		PERFORM recsys.drop_model(holder.model);
+		UPDATE _recsys_auto_trials t SET model = NULL WHERE t.n = holder.n;
+	END LOOP;
+	UPDATE _recsys_auto_trials t SET model = candidate WHERE t.n = _auto_adopt.n;
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_adopt(integer, jsonb) IS
+	'internal: make a train_auto trial its family''s model, trained again if need be';
+
+-- What train_auto's description says of a family's second round: the
+-- finer settings tried (and whether the budget stopped them), the
+-- repeated splits used, and the setting kept: the first round's, or the
+-- one it changed to (shown: only the parameters that differ).
+CREATE FUNCTION recsys._auto_second_note(family text, finer integer, finer_stopped boolean, splits integer,
+										 first_round jsonb, kept jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT format('%s: %s finer setting(s) tried%s, %s', family, finer,
+				  CASE WHEN finer_stopped THEN ' (then stopped: no time left)' ELSE '' END,
+				  CASE WHEN splits = 1 THEN 'no repeated validation split (no time left, too few settings or users): '
+					   ELSE format('the best mean over %s validation splits: ', splits) END
+				  || CASE WHEN kept IS NOT DISTINCT FROM first_round THEN 'the first round''s setting kept'
+						  ELSE 'changed to ' || (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(kept) e
+												WHERE e.value IS DISTINCT FROM first_round -> e.key)::text
+							   || CASE WHEN splits = 1 THEN ' (no time left to train the first round''s again)' ELSE '' END END)
+$$;
+COMMENT ON FUNCTION recsys._auto_second_note(text, integer, boolean, integer, jsonb, jsonb) IS
+	'internal: train_auto''s sentence on a family''s second round';
+
 -------------------------------------------------------------------------------
 -- Models: FM re-ranker
 -------------------------------------------------------------------------------

@@ -4457,9 +4457,6 @@ DECLARE
 	r record;
 	prev record;
 	status text;
-	-- (a trial's seconds on the split to all the data's, plus a fifth)
-	scale12 double precision := (ctx ->> 'scale')::double precision * 1.2;
-	load double precision;
 BEGIN
 	SELECT coalesce(max(t.n), 0) + 1 INTO n FROM _recsys_auto_trials t;
 	-- the estimate: this family's slowest trial so far, or its cost model
@@ -4475,41 +4472,7 @@ BEGIN
 		  AND (t.modelled >= 0.1 OR NOT EXISTS (SELECT FROM _recsys_auto_trials u WHERE u.modelled >= 0.1));
 		estimate := calibration * recsys._auto_cost(cost, ctx);
 	END IF;
-	-- kept for the end: training the winner and its blend partner on all
-	-- the data (scaled by its size, plus a fifth), the two slowest of this
-	-- candidate's family (the candidate may win it) and the two best
-	-- other families' winners so far; and, while the search runs, three
-	-- blend evaluations
-	-- (compact EASE is retrained exact at the end: a trained one is kept
-	-- for at its exact estimate, _auto_keep_seconds at this run's load
-	-- factor, so that a loaded machine does not leave too little time; a
-	-- family's first trial at its compact one, so that EASE is tried at
-	-- all, to be retrained compact if time runs short)
-	load := recsys._auto_load_factor();
-	SELECT coalesce(sum(x.seconds), 0) * scale12
-		   + CASE WHEN blending THEN 0
-				  ELSE 3 * coalesce((SELECT sum(b.eval_seconds)
-									 FROM (SELECT t.eval_seconds FROM _recsys_auto_trials t
-										   WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
-										   ORDER BY t.value DESC LIMIT 2) b), 0) END
-	INTO reserve
-	FROM (SELECT c.seconds FROM
-			(SELECT b.train_seconds AS seconds
-			 FROM (SELECT CASE WHEN t.params ? 'keep' THEN recsys._auto_keep_seconds(t.train_seconds * scale12, 1, ctx, load) / scale12
-							   ELSE t.train_seconds END AS train_seconds
-				   FROM _recsys_auto_trials t
-				   WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
-					 AND (blending OR t.family <> _auto_trial.family)
-				   ORDER BY t.value DESC LIMIT 2) b
-			 UNION ALL
-			 SELECT CASE WHEN params ? 'keep' AND EXISTS (SELECT FROM _recsys_auto_trials t
-														  WHERE t.model IS NOT NULL AND t.family = _auto_trial.family)
-						 THEN recsys._auto_keep_seconds(e.seconds * scale12, 1, ctx, load) / scale12
-						 ELSE e.seconds END
-			 FROM (SELECT greatest(estimate, (SELECT t.train_seconds FROM _recsys_auto_trials t
-											  WHERE t.model IS NOT NULL AND t.family = _auto_trial.family)) AS seconds) e
-			 WHERE NOT blending) c
-		  ORDER BY c.seconds DESC LIMIT 2) x;
+	reserve := recsys._auto_reserve(family, params, estimate, blending, ctx);
 	left_seconds := extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp());
 	IF estimate + reserve > left_seconds THEN
 		INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, status)
@@ -4556,6 +4519,61 @@ END
 $$;
 COMMENT ON FUNCTION recsys._auto_trial(text, text, jsonb, jsonb, integer, jsonb, boolean, jsonb) IS
 	'internal: train and score one train_auto candidate if the budget allows, and record it';
+
+-- The seconds a train_auto trial must leave in the budget besides its own
+-- estimate (see _auto_trial): the winner's and its blend partner's final
+-- training on all the data and, while the search runs, three blend
+-- evaluations; plus ctx's extra_reserve when given (the second round
+-- keeps time for the checks and blends that follow it).
+CREATE FUNCTION recsys._auto_reserve(family text, params jsonb, estimate double precision, blending boolean,
+									 ctx jsonb)
+RETURNS double precision
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	-- (a trial's seconds on the split to all the data's, plus a fifth)
+	scale12 double precision := (ctx ->> 'scale')::double precision * 1.2;
+	load double precision := recsys._auto_load_factor();
+BEGIN
+	-- kept for the end: training the winner and its blend partner on all
+	-- the data (scaled by its size, plus a fifth), the two slowest of this
+	-- candidate's family (the candidate may win it) and the two best
+	-- other families' winners so far; and, while the search runs, three
+	-- blend evaluations
+	-- (compact EASE is retrained exact at the end: a trained one is kept
+	-- for at its exact estimate, _auto_keep_seconds at this run's load
+	-- factor, so that a loaded machine does not leave too little time; a
+	-- family's first trial at its compact one, so that EASE is tried at
+	-- all, to be retrained compact if time runs short)
+	RETURN coalesce((ctx ->> 'extra_reserve')::double precision, 0) + (
+	SELECT coalesce(sum(x.seconds), 0) * scale12
+		   + CASE WHEN blending THEN 0
+				  ELSE 3 * coalesce((SELECT sum(b.eval_seconds)
+									 FROM (SELECT t.eval_seconds FROM _recsys_auto_trials t
+										   WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
+										   ORDER BY t.value DESC LIMIT 2) b), 0) END
+	FROM (SELECT c.seconds FROM
+			(SELECT b.train_seconds AS seconds
+			 FROM (SELECT CASE WHEN t.params ? 'keep' THEN recsys._auto_keep_seconds(t.train_seconds * scale12, 1, ctx, load) / scale12
+							   ELSE t.train_seconds END AS train_seconds
+				   FROM _recsys_auto_trials t
+				   WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
+					 AND (blending OR t.family <> _auto_reserve.family)
+				   ORDER BY t.value DESC LIMIT 2) b
+			 UNION ALL
+			 SELECT CASE WHEN params ? 'keep' AND EXISTS (SELECT FROM _recsys_auto_trials t
+														  WHERE t.model IS NOT NULL AND t.family = _auto_reserve.family)
+						 THEN recsys._auto_keep_seconds(e.seconds * scale12, 1, ctx, load) / scale12
+						 ELSE e.seconds END
+			 FROM (SELECT greatest(estimate, (SELECT t.train_seconds FROM _recsys_auto_trials t
+											  WHERE t.model IS NOT NULL AND t.family = _auto_reserve.family)) AS seconds) e
+			 WHERE NOT blending) c
+		  ORDER BY c.seconds DESC LIMIT 2) x);
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_reserve(text, jsonb, double precision, boolean, jsonb) IS
+	'internal: the seconds a train_auto trial leaves for what must follow it';
 
 -- A family's modelled seconds for the split's sizes (see _auto_families).
 CREATE FUNCTION recsys._auto_cost(cost jsonb, ctx jsonb)
@@ -4687,6 +4705,287 @@ END
 $$;
 COMMENT ON FUNCTION recsys._auto_next(text, jsonb, jsonb, jsonb) IS
 	'internal: the next setting of a train_auto family to try, or NULL';
+
+-- The second round's next setting of a family (doc/internals.md,
+-- "train_auto"): a finer neighbour of its best setting so far, one
+-- parameter at a time, or NULL when none is left.  Each parameter's
+-- ladder is its steps plus the values tried with the best setting's other
+-- parameters; the candidate bisects the gap between the best value and
+-- its neighbour on the ladder (above first, then below): geometrically
+-- on a ladder of positive values (scales: regularisation, alpha,
+-- neighbours, half-lives; gaps of a ratio 1.4 or more), arithmetically on
+-- one from 0 (exponents, dropout; gaps of 0.1 or more).  A best value at
+-- a positive ladder's end is extended one step beyond it, by the ratio to
+-- its neighbour (a best regularisation of 1600 tries 3200; another step
+-- only if that wins, up to 4 times beyond the steps).  Values keep their
+-- ladder's kind: integers stay integers, half-lives are written in days.
+CREATE FUNCTION recsys._auto_refine_next(family text, steps jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	best jsonb;
+	key text;
+	is_interval boolean;
+	v double precision;
+	ladder double precision[];
+	scale boolean;
+	whole boolean;
+	lo double precision;
+	hi double precision;
+	neighbour double precision;
+	other double precision;
+	m double precision;
+	step_min double precision;
+	step_max double precision;
+	value jsonb;
+	candidate jsonb;
+BEGIN
+	SELECT t.params INTO best FROM _recsys_auto_trials t
+	WHERE t.family = _auto_refine_next.family AND t.model IS NOT NULL;
+	IF best IS NULL THEN
+		RETURN NULL;
+	END IF;
+	FOR key IN SELECT jsonb_object_keys(steps) ORDER BY 1 LOOP
+		CONTINUE WHEN NOT best ? key OR jsonb_typeof(best -> key) NOT IN ('number', 'string')
+					  OR jsonb_array_length(steps -> key) < 2;
+		is_interval := jsonb_typeof(best -> key) = 'string';
+		v := CASE WHEN is_interval THEN extract(epoch FROM (best ->> key)::interval) / 86400
+				  ELSE (best ->> key)::double precision END;
+		SELECT array_agg(DISTINCT x.v ORDER BY x.v) INTO ladder
+		FROM (SELECT CASE WHEN is_interval THEN extract(epoch FROM (e #>> '{}')::interval) / 86400
+						  ELSE (e #>> '{}')::double precision END
+			  FROM jsonb_array_elements(steps -> key) e
+			  UNION ALL
+			  SELECT CASE WHEN is_interval THEN extract(epoch FROM (t.params ->> key)::interval) / 86400
+						  ELSE (t.params ->> key)::double precision END
+			  FROM _recsys_auto_trials t
+			  WHERE t.family = _auto_refine_next.family AND t.params - key = best - key AND t.params ? key
+			  UNION ALL
+			  SELECT v) x(v);
+		SELECT bool_and(x.v > 0), bool_and(NOT is_interval AND x.v = round(x.v)), min(x.v), max(x.v)
+		INTO scale, whole, step_min, step_max
+		FROM (SELECT CASE WHEN is_interval THEN extract(epoch FROM (e #>> '{}')::interval) / 86400
+						  ELSE (e #>> '{}')::double precision END
+			  FROM jsonb_array_elements(steps -> key) e) x(v);
+		SELECT max(l) FILTER (WHERE l < v), min(l) FILTER (WHERE l > v) INTO lo, hi FROM unnest(ladder) l;
+		FOREACH neighbour IN ARRAY ARRAY[hi, lo] LOOP
+			other := CASE WHEN neighbour IS NOT DISTINCT FROM hi THEN lo ELSE hi END;
+			IF neighbour IS NOT NULL THEN
+				CONTINUE WHEN CASE WHEN scale THEN greatest(v, neighbour) / least(v, neighbour) < 1.4
+								   ELSE abs(neighbour - v) < 0.1 END;
+				m := CASE WHEN scale THEN sqrt(v * neighbour) ELSE (v + neighbour) / 2 END;
+			ELSE
+				-- (beyond the ladder's end: positive scales only, by the
+				-- ratio to the neighbour on the other side, up to 4 times
+				-- beyond the steps)
+				CONTINUE WHEN NOT scale OR other IS NULL OR v > 4 * step_max OR v < step_min / 4;
+				m := v * v / other;
+			END IF;
+			value := CASE WHEN is_interval THEN to_jsonb(format('%s days', round(m::numeric, CASE WHEN m >= 10 THEN 0 ELSE 1 END)))
+						  WHEN whole THEN to_jsonb(round(m::numeric))
+						  WHEN scale THEN to_jsonb(trim_scale(round(m::numeric, greatest(0, 2 - floor(log(m::numeric))::integer))))
+						  ELSE to_jsonb(trim_scale(round(m::numeric, 3))) END;
+			candidate := best || jsonb_build_object(key, value);
+			IF candidate <> best AND NOT EXISTS (SELECT FROM _recsys_auto_trials t
+												 WHERE t.family = _auto_refine_next.family AND t.params = candidate) THEN
+				RETURN candidate;
+			END IF;
+		END LOOP;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_refine_next(text, jsonb) IS
+	'internal: the next finer setting of a train_auto family to try in its second round, or NULL';
+
+-- The second round's repeated split j (2 or 3) of train_auto's source, made
+-- once: pg_temp._recsys_auto_train_<j> and _recsys_auto_valid_<j>.  On
+-- protocol holdout another random quarter of each user's items (seed + j
+-- - 1); on last the 5 items before the previous split's (split_last of
+-- its train part: a rolling origin).  Returns its validation users.
+CREATE FUNCTION recsys._auto_split(j integer, protocol text, source regclass, seed bigint,
+								   user_col name, item_col name, time_col name)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	valid text := format('_recsys_auto_valid_%s', j);
+	train text := format('_recsys_auto_train_%s', j);
+	previous regclass := CASE WHEN j = 2 THEN 'pg_temp._recsys_auto_train'::regclass
+							  ELSE format('pg_temp._recsys_auto_train_%s', j - 1)::regclass END;
+	users bigint;
+BEGIN
+	IF to_regclass('pg_temp.' || valid) IS NULL THEN
+		IF protocol = 'last' THEN
+			EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
+						   'SELECT s.user_id, s.item_id FROM recsys.split_last($1, $2, 5, 10, $3, $4) s WHERE s.is_test', valid)
+			USING previous, time_col, user_col, item_col;
+		ELSE
+			EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
+						   'SELECT s.user_id, s.item_id FROM recsys.split_holdout($1, 0.25, $2, 4, $3, $4) s WHERE s.is_test', valid)
+			USING source, seed + j - 1, user_col, item_col;
+		END IF;
+		EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
+					   'SELECT r.* FROM %s r WHERE NOT EXISTS (SELECT FROM pg_temp.%I v '
+					   'WHERE v.user_id = r.%I::bigint AND v.item_id = r.%I::bigint)',
+					   train, CASE WHEN protocol = 'last' THEN previous::text ELSE source::text END, valid, user_col, item_col);
+		EXECUTE format('CREATE INDEX ON pg_temp.%I (%I)', train, user_col);
+		EXECUTE format('ANALYZE pg_temp.%I', train);
+	END IF;
+	EXECUTE format('SELECT count(DISTINCT v.user_id) FROM pg_temp.%I v', valid) INTO users;
+	RETURN users;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_split(integer, text, regclass, bigint, name, name, name) IS
+	'internal: train_auto''s repeated validation split j for its second round';
+
+-- Trial n's setting trained on repeated split j's train part and scored
+-- on its validation part (the model then dropped), recorded in
+-- _recsys_auto_scores; NULL when the budget cannot cover it (its first
+-- split's seconds, plus a fifth, and _auto_reserve's) or it fails.
+CREATE FUNCTION recsys._auto_rescore(n integer, j integer, ctx jsonb)
+RETURNS double precision
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trial record;
+	estimate double precision;
+	candidate text := format('%s%s_%s', ctx ->> 'prefix', n, j);
+	r record;
+BEGIN
+	SELECT s.value INTO r FROM _recsys_auto_scores s WHERE s.n = _auto_rescore.n AND s.split = j;
+	IF FOUND THEN
+		RETURN r.value;
+	END IF;
+	SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = _auto_rescore.n;
+	estimate := (trial.train_seconds + trial.eval_seconds) * 1.2;
+	IF estimate + recsys._auto_reserve(trial.family, trial.params, estimate, true, ctx)
+	   > extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp()) THEN
+		RETURN NULL;
+	END IF;
+	BEGIN
+		SELECT * INTO r FROM recsys._tune_candidate(recsys._tune_trainer(trial.algorithm),
+													format('pg_temp._recsys_auto_train_%s', j)::regclass,
+													format('pg_temp._recsys_auto_valid_%s', j)::regclass,
+													candidate, trial.params, ctx ->> 'metric', (ctx ->> 'k')::integer,
+													'user_id', 'item_id', NULL);
+	EXCEPTION
+		WHEN OTHERS THEN
+			RETURN NULL;
+	END;
+	PERFORM recsys.drop_model(candidate);
+	INSERT INTO _recsys_auto_scores (n, split, value, seconds)
+	VALUES (n, j, r.value, r.train_seconds + r.eval_seconds);
+	RETURN r.value;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_rescore(integer, integer, jsonb) IS
+	'internal: a train_auto trial''s setting scored on a repeated validation split, if the budget allows';
+
+-- Trial n's mean validation value over splits 1 to m (its first split's
+-- value and its scores on the repeated ones), NULL unless scored on all.
+CREATE FUNCTION recsys._auto_split_mean(n integer, m integer)
+RETURNS double precision
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT (t.value + s.total) / m
+	FROM _recsys_auto_trials t,
+		 LATERAL (SELECT sum(x.value) AS total, count(x.value) AS scored FROM _recsys_auto_scores x
+				  WHERE x.n = t.n AND x.split BETWEEN 2 AND m) s
+	WHERE t.n = _auto_split_mean.n AND s.scored = m - 1
+	UNION ALL
+	SELECT t.value FROM _recsys_auto_trials t WHERE t.n = _auto_split_mean.n AND m = 1
+$$;
+COMMENT ON FUNCTION recsys._auto_split_mean(integer, integer) IS
+	'internal: a train_auto trial''s mean validation value over its first m splits';
+
+-- Trial n's validation values: its first split's, then its scores on the
+-- repeated splits, in split order.
+CREATE FUNCTION recsys._auto_split_values(n integer)
+RETURNS double precision[]
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT ARRAY(SELECT y.v FROM (SELECT t.value, 1 FROM _recsys_auto_trials t WHERE t.n = _auto_split_values.n
+								  UNION ALL
+								  SELECT s.value, s.split FROM _recsys_auto_scores s WHERE s.n = _auto_split_values.n) y(v, o)
+				 ORDER BY y.o)
+$$;
+COMMENT ON FUNCTION recsys._auto_split_values(integer) IS
+	'internal: a train_auto trial''s validation values on its first and repeated splits';
+
+-- Make trial n its family's model (the one blends and the final use):
+-- trained again on the first split when its model was dropped, the
+-- family's previous model dropped.  False when the budget cannot cover it
+-- or the training fails.
+CREATE FUNCTION recsys._auto_adopt(n integer, ctx jsonb)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trial record;
+	holder record;
+	estimate double precision;
+	candidate text := format('%s%s', ctx ->> 'prefix', n);
+	r record;
+BEGIN
+	SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = _auto_adopt.n;
+	IF trial.model IS NOT NULL THEN
+		RETURN true;
+	END IF;
+	estimate := (trial.train_seconds + trial.eval_seconds) * 1.2;
+	IF estimate + recsys._auto_reserve(trial.family, trial.params, estimate, true, ctx)
+	   > extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp()) THEN
+		RETURN false;
+	END IF;
+	BEGIN
+		SELECT * INTO r FROM recsys._tune_candidate(recsys._tune_trainer(trial.algorithm), 'pg_temp._recsys_auto_train',
+													'pg_temp._recsys_auto_valid', candidate, trial.params,
+													ctx ->> 'metric', (ctx ->> 'k')::integer, 'user_id', 'item_id', NULL);
+	EXCEPTION
+		WHEN OTHERS THEN
+			-- (it trained before: memory or load may differ now)
+			RETURN false;
+	END;
+	FOR holder IN SELECT t.n, t.model FROM _recsys_auto_trials t
+				  WHERE t.family = trial.family AND t.model IS NOT NULL LOOP
+		PERFORM recsys.drop_model(holder.model);
+		UPDATE _recsys_auto_trials t SET model = NULL WHERE t.n = holder.n;
+	END LOOP;
+	UPDATE _recsys_auto_trials t SET model = candidate WHERE t.n = _auto_adopt.n;
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_adopt(integer, jsonb) IS
+	'internal: make a train_auto trial its family''s model, trained again if need be';
+
+-- What train_auto's description says of a family's second round: the
+-- finer settings tried (and whether the budget stopped them), the
+-- repeated splits used, and the setting kept: the first round's, or the
+-- one it changed to (shown: only the parameters that differ).
+CREATE FUNCTION recsys._auto_second_note(family text, finer integer, finer_stopped boolean, splits integer,
+										 first_round jsonb, kept jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT format('%s: %s finer setting(s) tried%s, %s', family, finer,
+				  CASE WHEN finer_stopped THEN ' (then stopped: no time left)' ELSE '' END,
+				  CASE WHEN splits = 1 THEN 'no repeated validation split (no time left, too few settings or users): '
+					   ELSE format('the best mean over %s validation splits: ', splits) END
+				  || CASE WHEN kept IS NOT DISTINCT FROM first_round THEN 'the first round''s setting kept'
+						  ELSE 'changed to ' || (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(kept) e
+												WHERE e.value IS DISTINCT FROM first_round -> e.key)::text
+							   || CASE WHEN splits = 1 THEN ' (no time left to train the first round''s again)' ELSE '' END END)
+$$;
+COMMENT ON FUNCTION recsys._auto_second_note(text, integer, boolean, integer, jsonb, jsonb) IS
+	'internal: train_auto''s sentence on a family''s second round';
 
 -- A candidate's metric for each validation user, in user order (for
 -- _auto_paired_z), or NULL when fewer than needed seconds of the budget
@@ -4847,6 +5146,17 @@ DECLARE
 	blend_users double precision[];
 	member_users double precision[];
 	z double precision;
+	blend_reserve double precision;
+	fit_seconds double precision;
+	incumbent integer;
+	chosen integer;
+	contenders integer[];
+	c integer;
+	complete boolean;
+	splits_used integer;
+	n_finer integer;
+	second_round jsonb := '[]';
+	second_note text;
 BEGIN
 	IF source IS NULL OR model IS NULL OR budget IS NULL OR metric IS NULL OR user_col IS NULL
 		OR item_col IS NULL OR seed IS NULL OR replace IS NULL THEN
@@ -4976,7 +5286,9 @@ BEGIN
 	-- (a second call in one transaction: its tables go first)
 	IF to_regclass('pg_temp._recsys_auto_trials') IS NOT NULL THEN
 		DROP TABLE pg_temp._recsys_auto_split, pg_temp._recsys_auto_train,
-			pg_temp._recsys_auto_valid, pg_temp._recsys_auto_trials;
+			pg_temp._recsys_auto_valid, pg_temp._recsys_auto_trials, pg_temp._recsys_auto_scores;
+		DROP TABLE IF EXISTS pg_temp._recsys_auto_train_2, pg_temp._recsys_auto_valid_2,
+			pg_temp._recsys_auto_train_3, pg_temp._recsys_auto_valid_3;
 	END IF;
 	IF protocol_used = 'last' THEN
 		CREATE TEMP TABLE _recsys_auto_split ON COMMIT DROP AS
@@ -5015,6 +5327,10 @@ BEGIN
 		n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
 		value double precision, metrics jsonb, train_seconds double precision,
 		eval_seconds double precision, modelled double precision, model text, status text) ON COMMIT DROP;
+	-- (the second round's scores on repeated splits: _auto_rescore)
+	CREATE TEMP TABLE _recsys_auto_scores (
+		n integer, split integer, value double precision, seconds double precision,
+		PRIMARY KEY (n, split)) ON COMMIT DROP;
 
 	columns := jsonb_build_object('user_col', user_col, 'item_col', item_col)
 			   || CASE WHEN event_col IS NOT NULL
@@ -5084,6 +5400,106 @@ BEGIN
 		EXIT WHEN NOT tried;
 	END LOOP;
 
+	-- the second round: the budget the grid left, spent on finer settings
+	-- around the two best families' best ones (_auto_refine_next: their
+	-- parameters' steps bisected, one beyond the ends), then a check of
+	-- the family's three best settings on repeated validation splits
+	-- (_auto_split: other random quarters, or on 'last' the 5 items before),
+	-- by successive halving: all three scored on a second split, the best
+	-- two by their mean on a third; the setting with the best mean over
+	-- the splits becomes the family's model (_auto_adopt), so that a
+	-- finer or first-round setting that led the first split by the split's
+	-- noise gives way.  Time is kept for the blends after it (about four
+	-- evaluations of each pair of the best model and another family's:
+	-- two to five weights and the users' paired z) and, while finer
+	-- settings are tried, for the repeated splits' six fits
+	blend_reserve := 4 * coalesce((SELECT sum(t.eval_seconds + b.eval_seconds)
+								   FROM _recsys_auto_trials t,
+										(SELECT u.eval_seconds FROM _recsys_auto_trials u WHERE u.model IS NOT NULL
+										 ORDER BY u.value DESC NULLS LAST, u.n LIMIT 1) b
+								   WHERE t.model IS NOT NULL AND t.value IS NOT NULL), 0);
+	FOR fam IN SELECT f.*, b.value AS best_value
+			   FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+			   JOIN (SELECT t.family, t.value FROM _recsys_auto_trials t
+					 WHERE t.model IS NOT NULL AND t.value IS NOT NULL
+					 ORDER BY t.value DESC, t.n LIMIT 2) b ON b.family = f.family
+			   ORDER BY b.value DESC LOOP
+		SELECT t.n INTO incumbent FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL;
+		SELECT max(t.train_seconds + t.eval_seconds) INTO fit_seconds
+		FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.train_seconds IS NOT NULL;
+		n_finer := 0;
+		LOOP
+			next_params := recsys._auto_refine_next(fam.family, fam.steps);
+			EXIT WHEN next_params IS NULL;
+			result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, search_round + 1,
+										 ctx || jsonb_build_object('extra_reserve', blend_reserve + 6 * 1.2 * fit_seconds));
+			EXIT WHEN result = 'budget';
+			n_finer := n_finer + 1;
+		END LOOP;
+		contenders := ARRAY(SELECT t.n FROM _recsys_auto_trials t
+							WHERE t.family = fam.family AND t.value IS NOT NULL
+							ORDER BY t.value DESC, t.n LIMIT 3);
+		splits_used := 1;
+		FOR j IN 2..3 LOOP
+			EXIT WHEN cardinality(contenders) < 2;
+			-- (the split's own seconds are small next to a fit)
+			EXIT WHEN recsys._auto_split(j, protocol_used, source, seed, user_col, item_col, time_col) < 2;
+			complete := true;
+			FOREACH c IN ARRAY contenders LOOP
+				IF recsys._auto_rescore(c, j, ctx || jsonb_build_object('extra_reserve', blend_reserve)) IS NULL THEN
+					complete := false;
+					EXIT;
+				END IF;
+			END LOOP;
+			EXIT WHEN NOT complete;
+			splits_used := j;
+			contenders := ARRAY(SELECT x FROM unnest(contenders) x
+								ORDER BY recsys._auto_split_mean(x, j) DESC, x
+								LIMIT greatest(2, cardinality(contenders) / 2));
+		END LOOP;
+		-- the family's setting: the best mean over the splits used; without
+		-- a repeated split, the first round's (a finer setting's lead on the
+		-- first split alone may be its noise)
+		SELECT x INTO chosen FROM unnest(contenders) x
+		ORDER BY recsys._auto_split_mean(x, splits_used) DESC NULLS LAST, x LIMIT 1;
+		IF splits_used = 1 THEN
+			chosen := incumbent;
+		END IF;
+		IF chosen IS NOT NULL AND NOT recsys._auto_adopt(chosen, ctx) THEN
+			chosen := (SELECT t.n FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL);
+		END IF;
+		-- (each setting scored on repeated splits: its values and their mean)
+		UPDATE _recsys_auto_trials t
+		SET status = t.status || format('; on validation splits 1 to %s: %s (mean %s)', cardinality(a.v),
+										array_to_string(a.v, ', '), round(a.mean::numeric, 4))
+		FROM (SELECT x.n, ARRAY(SELECT round(v::numeric, 4) FROM unnest(recsys._auto_split_values(x.n)) v) AS v,
+					 (SELECT avg(v) FROM unnest(recsys._auto_split_values(x.n)) v) AS mean
+			  FROM (SELECT DISTINCT s.n FROM _recsys_auto_scores s) x) a
+		WHERE t.n = a.n AND t.family = fam.family;
+		second_round := second_round || jsonb_build_object(
+			'family', fam.family,
+			'finer_tried', n_finer,
+			'finer_skipped', (SELECT count(*) FROM _recsys_auto_trials t
+							  WHERE t.family = fam.family AND t.round = search_round + 1 AND t.status LIKE 'skipped%'),
+			'splits', splits_used,
+			'first_round', (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = incumbent),
+			'kept', (SELECT t.shown FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL),
+			'contenders', (SELECT jsonb_agg(jsonb_build_object('n', t.n, 'params', t.shown,
+															   'values', to_jsonb(recsys._auto_split_values(t.n)))
+											ORDER BY t.n)
+						   FROM _recsys_auto_trials t WHERE t.n IN (SELECT s.n FROM _recsys_auto_scores s)
+							 AND t.family = fam.family));
+		second_note := concat_ws('; ', second_note,
+			recsys._auto_second_note(fam.family, n_finer,
+									 EXISTS (SELECT FROM _recsys_auto_trials t
+											 WHERE t.family = fam.family AND t.round = search_round + 1
+											   AND t.status LIKE 'skipped%'),
+									 splits_used,
+									 (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = incumbent),
+									 (SELECT t.shown FROM _recsys_auto_trials t
+									  WHERE t.family = fam.family AND t.model IS NOT NULL)));
+	END LOOP;
+
 	-- blend the families when that helps on validation, by forward
 	-- selection (Caruana et al. 2004): from the best family's model, add
 	-- the next best family's with the weight (against the first's 1) that
@@ -5119,12 +5535,17 @@ BEGIN
 		best_n := NULL;
 		best_weight := NULL;
 		best_value := blend_value;
+		-- (a member that improves the blend at neither of the first two
+		-- weights, 0.5 and 1, is not tried at the others: a gain at one of
+		-- them would be too small to be kept, and the five weights of every
+		-- family would leave the second round no time)
 		FOREACH w IN ARRAY ARRAY[0.5, 1, 0.3, 0.7, 1.3] LOOP
+			EXIT WHEN best_n IS NULL AND w = 0.3;
 			result := recsys._auto_trial('blend', 'blend',
 										 jsonb_build_object('members', to_jsonb(blend_models || runner_up.model),
 															'weights', to_jsonb(blend_weights || w)),
 										 jsonb_build_object('seconds', blend_seconds + runner_up.eval_seconds),
-										 search_round + 1, ctx, blending => true,
+										 search_round + 2, ctx, blending => true,
 										 shown => jsonb_build_object('members', to_jsonb(blend_families || runner_up.family),
 																	 'weights', to_jsonb(blend_weights || w)));
 			EXIT WHEN result = 'budget';
@@ -5255,7 +5676,7 @@ BEGIN
 		'winner', jsonb_build_object('family', winner.family, 'algorithm', winner.algorithm,
 									 'params', winner.shown, 'value', winner.value,
 									 'members', to_jsonb(members)),
-		'why', why, 'final', final_note,
+		'why', why, 'final', final_note, 'second_round', second_round,
 		'candidates', (SELECT jsonb_agg(jsonb_build_object(
 							'n', t.n, 'round', t.round, 'family', t.family, 'algorithm', t.algorithm,
 							'params', t.shown, 'value', t.value, 'train_seconds', t.train_seconds,
@@ -5266,7 +5687,8 @@ BEGIN
 	WHERE v.model = train_auto.model AND v.version = version_trained;
 	UPDATE recsys.models m
 	SET metrics = jsonb_build_object('train_auto', report),
-		description = format('train_auto: %s (%s, %s), %s', winner.family, winner.algorithm, winner.shown, why)
+		description = format('train_auto: %s (%s, %s), %s; second round: %s', winner.family, winner.algorithm,
+							 winner.shown, why, coalesce(second_note, 'none (no family trained)'))
 	WHERE m.name = train_auto.model;
 
 	RETURN QUERY

@@ -282,6 +282,140 @@ FROM (VALUES (1, 200, 0), (5, 200, 0), (8, 60, 0), (1, 140, 30)) l(load, left_se
 	 LATERAL recsys._auto_final_keep(l.other, 48, l.left_seconds, '{"exact_factor": 2.5, "ease_write_exact": 40}', l.load) f
 ORDER BY l.load, l.left_seconds DESC;
 
+-- the second round: finer settings around the best (_auto_refine_next),
+-- then the family's best three checked on repeated validation splits.
+-- Known by construction: a family whose validation value is planted as a
+-- function of one parameter, peaking off its grid; the finer steps walk to
+-- the ladder value nearest the peak and stop when the gaps are fine.  A
+-- regularisation peaking at 300 (grid 50 to 1600: 400 best) tries 566
+-- and 476 (worse: the gaps above bisected twice), 283 (best), 336 and 238
+-- (worse) and keeps 283; one peaking at 5000 steps beyond the grid's end
+-- (3200, 6400, 12800: no further than 4 x 1600), then between; a dropout
+-- peaking at 0.4 (grid 0 to 0.5) is bisected arithmetically to 0.375 and
+-- never stepped beyond 0.5; neighbours stay whole (peak 37: 35); a
+-- half-life is bisected in days (peak 40 days: 42 days)
+BEGIN;
+CREATE TEMP TABLE _recsys_auto_trials (n serial, family text, params jsonb, value float8, model text);
+CREATE FUNCTION pg_temp.planted(steps jsonb, key text, peak float8, logscale boolean) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	p jsonb;
+	tried text[] := '{}';
+BEGIN
+	TRUNCATE _recsys_auto_trials;
+	-- (the first round: the grid)
+	INSERT INTO _recsys_auto_trials (family, params)
+	SELECT 'f', jsonb_build_object('fixed', 1, key, e) FROM jsonb_array_elements(steps -> key) e;
+	LOOP
+		UPDATE _recsys_auto_trials t
+		SET value = -(CASE WHEN logscale THEN ln(x.v / peak) ELSE x.v - peak END ^ 2)
+		FROM (SELECT u.n, CASE WHEN jsonb_typeof(u.params -> key) = 'string'
+							   THEN extract(epoch FROM (u.params ->> key)::interval) / 86400
+							   ELSE (u.params ->> key)::float8 END AS v FROM _recsys_auto_trials u) x
+		WHERE x.n = t.n AND t.value IS NULL;
+		-- (the family's model: its best trial's)
+		UPDATE _recsys_auto_trials t
+		SET model = CASE WHEN t.n = (SELECT u.n FROM _recsys_auto_trials u ORDER BY u.value DESC, u.n LIMIT 1) THEN 'm' END;
+		p := recsys._auto_refine_next('f', steps);
+		EXIT WHEN p IS NULL OR cardinality(tried) >= 30;
+		tried := tried || (p ->> key);
+		INSERT INTO _recsys_auto_trials (family, params) VALUES ('f', p);
+	END LOOP;
+	RETURN format('tried %s; kept %s', array_to_string(tried, ', '),
+				  (SELECT t.params ->> key FROM _recsys_auto_trials t WHERE t.model IS NOT NULL));
+END
+$$;
+SELECT pg_temp.planted('{"regularization": [50, 100, 200, 400, 800, 1600]}', 'regularization', 300, true) AS peak_300;
+SELECT pg_temp.planted('{"regularization": [50, 100, 200, 400, 800, 1600]}', 'regularization', 5000, true) AS peak_5000;
+SELECT pg_temp.planted('{"dropout": [0, 0.1, 0.25, 0.5]}', 'dropout', 0.4, false) AS dropout_04;
+SELECT pg_temp.planted('{"dropout": [0, 0.1, 0.25, 0.5]}', 'dropout', 0.9, false) AS dropout_09;
+SELECT pg_temp.planted('{"neighbors": [25, 50, 100, 200]}', 'neighbors', 37, true) AS neighbours_37;
+SELECT pg_temp.planted('{"half_life": ["7 days", "15 days", "30 days", "60 days"]}', 'half_life', 40, true) AS half_life_40;
+-- nothing to refine: no best yet, or a parameter with one step
+SELECT recsys._auto_refine_next('none', '{"regularization": [50, 100]}') AS no_best;
+INSERT INTO _recsys_auto_trials (family, params, value, model) VALUES ('one', '{"k": 5}', 0.5, 'm');
+SELECT recsys._auto_refine_next('one', '{"k": [5]}') AS one_step;
+
+-- the repeated splits: a setting's validation values (its first split's,
+-- then its repeated splits') and their mean decide.  Known by
+-- construction: trial 1 (the first round's, 0.30 on the first split) and
+-- trial 2 (a finer one, 0.31: a lead of 0.01 there) score 0.29, 0.30 and
+-- 0.27, 0.28 on splits 2 and 3: trial 2's lead was the first split's
+-- noise, its mean is lower (0.2867 against 0.2967), it is not kept;
+-- trial 3 repeats its lead (0.31, 0.32): kept.  No mean over splits not
+-- scored
+CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8);
+TRUNCATE _recsys_auto_trials;
+INSERT INTO _recsys_auto_trials (n, family, params, value)
+VALUES (1, 'f', '{"r": 200}', 0.30), (2, 'f', '{"r": 141}', 0.31), (3, 'f', '{"r": 100}', 0.31);
+INSERT INTO _recsys_auto_scores VALUES (1, 2, 0.29, 1), (1, 3, 0.30, 1), (2, 2, 0.27, 1), (2, 3, 0.28, 1), (3, 2, 0.31, 1);
+SELECT n, recsys._auto_split_values(n) AS split_values, round(recsys._auto_split_mean(n, 3)::numeric, 4) AS mean_3,
+	   round(recsys._auto_split_mean(n, 2)::numeric, 4) AS mean_2, recsys._auto_split_mean(n, 1) AS first_split
+FROM generate_series(1, 3) n ORDER BY n;
+SELECT (SELECT x FROM unnest(ARRAY[1, 2]) x ORDER BY recsys._auto_split_mean(x, 3) DESC NULLS LAST, x LIMIT 1) AS noise_lead_kept;
+INSERT INTO _recsys_auto_scores VALUES (3, 3, 0.32, 1);
+SELECT (SELECT x FROM unnest(ARRAY[1, 3]) x ORDER BY recsys._auto_split_mean(x, 3) DESC NULLS LAST, x LIMIT 1) AS repeated_lead_kept;
+ROLLBACK;
+
+-- the round's budget: a repeated split's score, a trial, or the first
+-- round's setting trained again are skipped when their seconds (a trial's
+-- measured ones plus a fifth) and the time kept for what follows
+-- (_auto_reserve, with the blends' reserve as extra_reserve) pass the
+-- deadline.  Known by construction: a 2 s trial (2.4 s with the fifth)
+-- of a family whose model took 1.5 s to train (1.8 s kept for its final
+-- training) fits an hour; with an extra reserve of an hour, or a deadline
+-- passed, it does not
+BEGIN;
+CREATE TEMP TABLE _recsys_auto_trials (
+	n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
+	value double precision, metrics jsonb, train_seconds double precision,
+	eval_seconds double precision, modelled double precision, model text, status text);
+CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8);
+INSERT INTO _recsys_auto_trials (n, family, algorithm, params, value, train_seconds, eval_seconds, modelled, model)
+VALUES (1, 'popular', 'popular', '{}', 0.1, 1.5, 0.5, 1, 'm'), (2, 'popular', 'popular', '{"x": 1}', 0.1, 1.5, 0.5, 1, NULL);
+SELECT round(recsys._auto_reserve('popular', '{}', 2.4, true, '{"scale": 1}')::numeric, 1) AS reserve,
+	   round(recsys._auto_reserve('popular', '{}', 2.4, true, '{"scale": 1, "extra_reserve": 3600}')::numeric, 1) AS with_extra;
+SELECT recsys._auto_rescore(2, 2, jsonb_build_object('scale', 1, 'deadline', clock_timestamp() - interval '1 second')) AS past_deadline,
+	   recsys._auto_rescore(2, 2, jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '1 hour',
+													 'extra_reserve', 3600)) AS reserve_too_large,
+	   recsys._auto_adopt(2, jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '1 hour',
+												'extra_reserve', 3600, 'prefix', 'x')) AS adopt_too_large,
+	   (SELECT count(*) FROM _recsys_auto_scores) AS scored;
+SELECT recsys._auto_trial('popular', 'popular', '{"half_life": "1 day"}', '{"seconds": 0.1}', 2,
+						  jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '1 hour',
+											 'extra_reserve', 3600, 'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) AS trial;
+SELECT n, status LIKE 'skipped: estimated % s, % s of the budget left (36__._ s kept to train the winner on all the data)' AS skipped
+FROM _recsys_auto_trials WHERE n = 3;
+ROLLBACK;
+-- what the description says of a family's second round
+SELECT recsys._auto_second_note('ease', 8, false, 3, '{"regularization": 200, "dropout": 0.5}',
+								'{"regularization": 141, "dropout": 0.5}') AS changed,
+	   recsys._auto_second_note('ease', 8, false, 3, '{"regularization": 200}', '{"regularization": 200}') AS kept,
+	   recsys._auto_second_note('ease', 0, true, 1, '{"regularization": 200}', '{"regularization": 200}') AS no_time;
+
+-- end to end: normalised EASE alone on the groups.  The second round
+-- tries settings off the first grid (regularisation, exponents or dropout
+-- between its steps), scores the best three on two more splits, records
+-- each family's round (finer settings tried, splits used, the contenders'
+-- values, the setting kept) and says it in the description
+SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen,
+	   count(*) FILTER (WHERE status LIKE '%; on validation splits 1 to 3: %') >= 1 AS three_splits,
+	   count(*) FILTER (WHERE status LIKE '%; on validation splits 1 to 2: %') >= 1 AS halved
+FROM recsys.train_auto('events', 'second', budget => '1 minute', families => '{ease}');
+SELECT r -> 'family' AS family, (r ->> 'finer_tried')::integer > 0 AS finer_tried, r -> 'splits' AS splits,
+	   jsonb_array_length(r -> 'contenders') AS contenders,
+	   r -> 'first_round' ?& ARRAY['regularization', 'dropout'] AND r -> 'kept' ?& ARRAY['regularization', 'dropout'] AS settings,
+	   (SELECT count(*) FROM jsonb_array_elements(m.metrics -> 'train_auto' -> 'candidates') c
+		WHERE (c ->> 'round')::integer = (SELECT max((d ->> 'round')::integer)
+										   FROM jsonb_array_elements(m.metrics -> 'train_auto' -> 'candidates') d)
+		  AND NOT (c -> 'params' -> 'regularization' <@ '[50, 100, 200, 400, 800, 1600]'
+				   AND c -> 'params' -> 'popularity_exponent' <@ '[0, 0.1, 0.25, 0.4]'
+				   AND c -> 'params' -> 'user_exponent' <@ '[0, 0.25, 0.5, 0.75]'
+				   AND c -> 'params' -> 'dropout' <@ '[0, 0.1, 0.25, 0.5]')) > 0 AS off_the_grid,
+	   m.description LIKE '%; second round: ease: % finer setting(s) tried, the best mean over 3 validation splits: %' AS described
+FROM recsys.models m, jsonb_array_elements(m.metrics -> 'train_auto' -> 'second_round') r
+WHERE m.name = 'second';
+
 -- two roles: one may not retrain the other's model, nor read a source it
 -- has no privileges on
 CREATE ROLE regress_recsys_auto_owner;
@@ -305,7 +439,7 @@ RESET ROLE;
 SELECT name, owner FROM recsys.models WHERE name IN ('owned', 'mine') ORDER BY name;
 
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name IN ('auto', 'featured', 'wide_auto', 'small', 'by_hand', 'owned',
-																  'exact', 'folded', 'weighted', 'per_user')
+																  'exact', 'folded', 'weighted', 'per_user', 'second')
 ORDER BY name;
 -- and the members of any blend the searches kept (how many depends on
 -- the machine's speed under the small budgets)

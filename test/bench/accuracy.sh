@@ -628,7 +628,9 @@ SQL
 auto_line() {
 	local data=$1 protocol=$2
 	local t=${data//-/_}_$protocol
-	local budget=${RECSYS_AUTO_BUDGET:+, budget => '$RECSYS_AUTO_BUDGET'}
+	local budget=
+	# (quoted apart: inside ${...:+...} the quotes kept the variable unexpanded)
+	[ -n "${RECSYS_AUTO_BUDGET:-}" ] && budget=", budget => '$RECSYS_AUTO_BUDGET'"
 	local time= features=
 	[ "$protocol" = last5 ] && time=", time_col => 'ts'"
 	load "${t}_train" "$splits/$data/$protocol/train.csv.gz"
