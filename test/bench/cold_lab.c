@@ -128,10 +128,15 @@ arg_str(int argc, char **argv, const char *key, const char *def)
 	return v ? v : def;
 }
 
-/* a Fisher-Yates shuffle of order[n] in place, from seed's stream at *ctr */
+/*
+ * A Fisher-Yates shuffle of order[n] in place (of 0 .. n - 1 when first),
+ * from seed's stream at *ctr: each epoch shuffles the previous order.
+ */
 static void
-shuffle(long *order, long n, uint64_t seed, uint64_t *ctr)
+shuffle(long *order, long n, int first, uint64_t seed, uint64_t *ctr)
 {
+	for (long p = 0; first && p < n; p++)
+		order[p] = p;
 	for (long p = n - 1; p > 0; p--)
 	{
 		long		j = rs_rng_u64(seed, (*ctr)++) % (p + 1), t = order[p];
@@ -479,11 +484,9 @@ train_hybrid(Hybrid *h, int epochs, float lr, float reg, int warp, int max_sampl
 	for (int u = 0; u < n_users; u++)
 		for (long p = r_ptr[u]; p < r_ptr[u + 1]; p++)
 			pu[p] = u;
-	for (long p = 0; p < nnz; p++)
-		order[p] = p;
 	for (int ep = 0; ep < epochs; ep++)
 	{
-		shuffle(order, nnz, seed, &ctr);
+		shuffle(order, nnz, ep == 0, seed, &ctr);
 		for (long o = 0; o < nnz; o++)
 		{
 			long		p = order[o];
@@ -571,11 +574,9 @@ train_asym(Hybrid *h, int epochs, float lr, float reg, uint64_t seed)
 	float	   *qi = malloc(sizeof(float) * k), *qj = malloc(sizeof(float) * k), *dq = malloc(sizeof(float) * k);
 	uint64_t	ctr = 0;
 
-	for (int u = 0; u < n_users; u++)
-		order[u] = u;
 	for (int ep = 0; ep < epochs; ep++)
 	{
-		shuffle(order, n_users, seed, &ctr);
+		shuffle(order, n_users, ep == 0, seed, &ctr);
 		for (int o = 0; o < n_users; o++)
 		{
 			int			u = order[o];
