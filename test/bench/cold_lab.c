@@ -1,0 +1,880 @@
+/*
+ * cold_lab.c
+ *		Experiment harness for cold items (issue 15), outside the server:
+ *		the issue's cold-item split, the content-only tf-idf kNN baseline
+ *		and a LightFM-style hybrid (Kula 2015): an item's vector and bias
+ *		are the weighted sums of its features' vectors and biases, trained
+ *		by WARP or BPR with Adagrad on the warm items' pairs, so that a
+ *		cold item's vector lives in the space the users are scored in.
+ *		Prints NDCG@10 among the cold items, and of mixes with the content
+ *		score (ln content + c * hybrid z-score).
+ *
+ * Build (from the repository root):
+ *	cc -O2 -Isrc/kernel test/bench/cold_lab.c -lm -o /tmp/cold_lab
+ *
+ * Run:
+ *	/tmp/cold_lab SPLITDIR FEATURES.csv COLD.csv [key=value ...]
+ *	SPLITDIR holds train.csv.gz and test.csv.gz (strat75 or its valid/);
+ *	FEATURES.csv: item_id,feature rows; COLD.csv: the cold item ids
+ *	(cold_items.sh's definition: the first 10% in md5('42:' || item_id)
+ *	order).  Keys: k=32 epochs=30 lr=0.05 reg=0 loss=warp|bpr
+ *	max_sampled=10 norm=sum|sqrt|tfidf (each item's feature weights sum to
+ *	1 / have unit L2 norm / are unit tf-idf) id=0 (1: plus an item-id
+ *	feature, dropped for cold items) seed=42 mix=c1,c2,...
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lab_split.h"
+#include "rng.h"
+
+static int
+cmp_pair(const void *x, const void *y)
+{
+	const LabPair *p = x, *q = y;
+
+	if (p->user != q->user)
+		return p->user < q->user ? -1 : 1;
+	return p->item < q->item ? -1 : p->item > q->item;
+}
+
+/* index of id in sorted ids[n], -1 if absent */
+static long
+find(const long *ids, long n, long id)
+{
+	const long *p = bsearch(&id, ids, n, sizeof(long), lab_cmp_long);
+
+	return p ? p - ids : -1;
+}
+
+/* ---- features: a string table ---- */
+typedef struct Feat
+{
+	long		item;
+	char	   *name;
+	int			id;
+} Feat;
+
+static int
+cmp_feat_name(const void *x, const void *y)
+{
+	return strcmp(((const Feat *) x)->name, ((const Feat *) y)->name);
+}
+
+static int
+cmp_feat_item(const void *x, const void *y)
+{
+	const Feat *p = x, *q = y;
+
+	if (p->item != q->item)
+		return p->item < q->item ? -1 : 1;
+	return p->id - q->id;
+}
+
+/* ---- the data ---- */
+static int	n_items, n_users, n_feat, n_word;
+static long *iids, *uids;
+static char *is_cold;
+static long *r_ptr;				/* train CSR, warm items only, per user */
+static int *r_idx;
+static long *t_ptr;				/* test: per user, cold items */
+static int *t_idx;
+static long *f_ptr;				/* per item: its features (prefixed) */
+static int *f_idx;
+static float *f_w;
+static long *w_ptr;				/* per item: unit tf-idf over words (prefix stripped) */
+static int *w_idx;
+static float *w_w;
+static int *cold_list, n_cold;
+static int *warm_list, n_warm;
+
+/* the value of key=value among the arguments after the three files, or NULL */
+static const char *
+arg_value(int argc, char **argv, const char *key)
+{
+	size_t		n = strlen(key);
+
+	for (int i = 4; i < argc; i++)
+		if (strncmp(argv[i], key, n) == 0 && argv[i][n] == '=')
+			return argv[i] + n + 1;
+	return NULL;
+}
+
+static long
+arg_long(int argc, char **argv, const char *key, long def)
+{
+	const char *v = arg_value(argc, argv, key);
+
+	return v ? atol(v) : def;
+}
+
+static double
+arg_double(int argc, char **argv, const char *key, double def)
+{
+	const char *v = arg_value(argc, argv, key);
+
+	return v ? atof(v) : def;
+}
+
+static const char *
+arg_str(int argc, char **argv, const char *key, const char *def)
+{
+	const char *v = arg_value(argc, argv, key);
+
+	return v ? v : def;
+}
+
+/*
+ * A Fisher-Yates shuffle of order[n] in place (of 0 .. n - 1 when first),
+ * from seed's stream at *ctr: each epoch shuffles the previous order.
+ */
+static void
+shuffle(long *order, long n, int first, uint64_t seed, uint64_t *ctr)
+{
+	for (long p = 0; first && p < n; p++)
+		order[p] = p;
+	for (long p = n - 1; p > 0; p--)
+	{
+		long		j = rs_rng_u64(seed, (*ctr)++) % (p + 1), t = order[p];
+
+		order[p] = order[j];
+		order[j] = t;
+	}
+}
+
+/* feature rows: item -> (id, name); builds f_* (prefixed) and w_* (words) */
+static void
+read_features(const char *path, const char *norm)
+{
+	FILE	   *f = fopen(path, "r");
+	char		line[1024];
+	long		n = 0, cap = 1 << 16;
+	Feat	   *rows = malloc(sizeof(Feat) * cap);
+
+	if (!f)
+	{
+		fprintf(stderr, "cannot read %s\n", path);
+		exit(1);
+	}
+	while (fgets(line, sizeof(line), f))
+	{
+		char	   *c = strchr(line, ',');
+		long		it;
+
+		if (!c)
+			continue;
+		*c = 0;
+		it = find(iids, n_items, atol(line));
+		if (it < 0)
+			continue;
+		c[strcspn(c + 1, "\r\n") + 1] = 0;
+		if (n == cap)
+			rows = realloc(rows, sizeof(Feat) * (cap *= 2));
+		rows[n].item = it;
+		rows[n].name = strdup(c + 1);
+		n++;
+	}
+	fclose(f);
+	for (int pass = 0; pass < 2; pass++)
+	{
+		/* pass 0: prefixed features; pass 1: words, prefix stripped */
+		Feat	   *r = malloc(sizeof(Feat) * n);
+		int			nid = 0;
+		long		m = 0;
+		long	   *ptr = calloc(n_items + 1, sizeof(long));
+		int		   *idx;
+		float	   *w;
+		int		   *df;
+
+		for (long i = 0; i < n; i++)
+		{
+			r[i] = rows[i];
+			if (pass == 1)
+			{
+				char	   *p = r[i].name;
+
+				while (*p >= 'a' && *p <= 'z')
+					p++;
+				if (*p == ':' && p > r[i].name)
+					r[i].name = p + 1;
+			}
+		}
+		qsort(r, n, sizeof(Feat), cmp_feat_name);
+		for (long i = 0; i < n; i++)
+		{
+			if (i > 0 && strcmp(r[i].name, r[i - 1].name) != 0)
+				nid++;
+			r[i].id = nid;
+		}
+		nid = n ? nid + 1 : 0;
+		qsort(r, n, sizeof(Feat), cmp_feat_item);
+		/* distinct (item, id) */
+		for (long i = 0; i < n; i++)
+			if (m == 0 || r[i].item != r[m - 1].item || r[i].id != r[m - 1].id)
+				r[m++] = r[i];
+		idx = malloc(sizeof(int) * (m ? m : 1));
+		w = malloc(sizeof(float) * (m ? m : 1));
+		df = calloc(nid ? nid : 1, sizeof(int));
+		for (long i = 0; i < m; i++)
+		{
+			ptr[r[i].item + 1]++;
+			idx[i] = r[i].id;
+			df[r[i].id]++;
+		}
+		for (int i = 0; i < n_items; i++)
+			ptr[i + 1] += ptr[i];
+		{
+			int			n_with = 0;
+
+			for (int i = 0; i < n_items; i++)
+				n_with += ptr[i + 1] > ptr[i];
+			for (int i = 0; i < n_items; i++)
+			{
+				double		s = 0;
+				int			tfidf = pass == 1 || strcmp(norm, "tfidf") == 0;
+
+				for (long p = ptr[i]; p < ptr[i + 1]; p++)
+				{
+					double		v = tfidf ? log((double) n_with / df[idx[p]]) : 1.0;
+
+					w[p] = v;
+					s += strcmp(norm, "sum") == 0 && !tfidf ? v : v * v;
+				}
+				if (!(strcmp(norm, "sum") == 0 && !tfidf))
+					s = sqrt(s);
+				for (long p = ptr[i]; p < ptr[i + 1]; p++)
+					w[p] = s > 0 ? w[p] / s : 0;
+			}
+		}
+		if (pass == 0)
+		{
+			f_ptr = ptr, f_idx = idx, f_w = w, n_feat = nid;
+		}
+		else
+		{
+			w_ptr = ptr, w_idx = idx, w_w = w, n_word = nid;
+		}
+		free(df);
+		free(r);
+	}
+}
+
+/* ---- the metric ---- */
+typedef struct Scored
+{
+	float		s;
+	int			item;
+} Scored;
+
+static int
+cmp_scored(const void *x, const void *y)
+{
+	const Scored *p = x, *q = y;
+
+	if (p->s != q->s)
+		return p->s > q->s ? -1 : 1;
+	return iids[p->item] < iids[q->item] ? -1 : 1;
+}
+
+/* NDCG@10 among the cold items; score[u * n_cold + c]; NAN: not ranked */
+static double
+ndcg_cold(const float *score)
+{
+	double		total = 0;
+	int			users = 0;
+	Scored	   *s = malloc(sizeof(Scored) * n_cold);
+
+	for (int u = 0; u < n_users; u++)
+	{
+		int			m = 0, nt = t_ptr[u + 1] - t_ptr[u];
+		double		dcg = 0, idcg = 0;
+
+		if (nt == 0)
+			continue;
+		users++;
+		for (int c = 0; c < n_cold; c++)
+			if (!isnan(score[(long) u * n_cold + c]))
+			{
+				s[m].s = score[(long) u * n_cold + c];
+				s[m++].item = cold_list[c];
+			}
+		qsort(s, m, sizeof(Scored), cmp_scored);
+		for (int r = 0; r < 10 && r < m; r++)
+			for (long p = t_ptr[u]; p < t_ptr[u + 1]; p++)
+				if (t_idx[p] == s[r].item)
+				{
+					dcg += 1 / log2(r + 2.0);
+					break;
+				}
+		for (int r = 0; r < nt && r < 10; r++)
+			idcg += 1 / log2(r + 2.0);
+		total += dcg / idcg;
+	}
+	free(s);
+	return users ? total / users : 0;
+}
+
+/* the baseline: sum over the user's items of the tf-idf cosine of words */
+static float *
+content_scores(void)
+{
+	float	   *score = malloc(sizeof(float) * (long) n_users * n_cold);
+	double	   *prof = calloc(n_word, sizeof(double));
+
+	for (int u = 0; u < n_users; u++)
+	{
+		if (t_ptr[u + 1] == t_ptr[u])
+			continue;
+		for (long p = r_ptr[u]; p < r_ptr[u + 1]; p++)
+			for (long q = w_ptr[r_idx[p]]; q < w_ptr[r_idx[p] + 1]; q++)
+				prof[w_idx[q]] += w_w[q];
+		for (int c = 0; c < n_cold; c++)
+		{
+			double		s = 0;
+			int			any = 0;
+
+			for (long q = w_ptr[cold_list[c]]; q < w_ptr[cold_list[c] + 1]; q++)
+			{
+				s += prof[w_idx[q]] * w_w[q];
+				any |= prof[w_idx[q]] != 0;
+			}
+			score[(long) u * n_cold + c] = any ? s : NAN;
+		}
+		for (long p = r_ptr[u]; p < r_ptr[u + 1]; p++)
+			for (long q = w_ptr[r_idx[p]]; q < w_ptr[r_idx[p] + 1]; q++)
+				prof[w_idx[q]] = 0;
+	}
+	free(prof);
+	return score;
+}
+
+/* ---- the hybrid ---- */
+typedef struct Hybrid
+{
+	int			k;
+	int			use_id;
+	int			n_rows;			/* n_feat (+ n_items with use_id) */
+	float	   *E;				/* n_rows x k feature vectors */
+	float	   *Eb;				/* n_rows feature biases */
+	float	   *P;				/* n_users x k */
+	float	   *gE, *gEb, *gP;	/* Adagrad accumulators */
+} Hybrid;
+
+/* the item's vector and bias from its features (and id unless cold) */
+static void
+item_vec(const Hybrid *h, int i, float *q, float *b)
+{
+	memset(q, 0, sizeof(float) * h->k);
+	*b = 0;
+	for (long p = f_ptr[i]; p < f_ptr[i + 1]; p++)
+	{
+		const float *e = h->E + (long) f_idx[p] * h->k;
+
+		for (int d = 0; d < h->k; d++)
+			q[d] += f_w[p] * e[d];
+		*b += f_w[p] * h->Eb[f_idx[p]];
+	}
+	if (h->use_id && !is_cold[i])
+	{
+		const float *e = h->E + (long) (n_feat + i) * h->k;
+
+		for (int d = 0; d < h->k; d++)
+			q[d] += e[d];
+		*b += h->Eb[n_feat + i];
+	}
+}
+
+static float
+dot(const float *a, const float *b, int k)
+{
+	float		s = 0;
+
+	for (int d = 0; d < k; d++)
+		s += a[d] * b[d];
+	return s;
+}
+
+static int
+user_has(int u, int i)
+{
+	long		lo = r_ptr[u], hi = r_ptr[u + 1];
+
+	while (lo < hi)
+	{
+		long		mid = (lo + hi) / 2;
+
+		if (r_idx[mid] == i)
+			return 1;
+		if (r_idx[mid] < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* gradient step on the rows of item i: dq (k) and db, Adagrad */
+static void
+item_step(Hybrid *h, int i, const float *dq, float db, float lr, float reg)
+{
+	for (long p = f_ptr[i]; p <= f_ptr[i + 1]; p++)
+	{
+		long		row;
+		float		wt;
+
+		if (p == f_ptr[i + 1])
+		{
+			if (!h->use_id)
+				break;
+			row = n_feat + i;
+			wt = 1;
+		}
+		else
+		{
+			row = f_idx[p];
+			wt = f_w[p];
+		}
+		{
+			float	   *e = h->E + row * h->k, *g = h->gE + row * h->k;
+
+			for (int d = 0; d < h->k; d++)
+			{
+				float		gr = wt * dq[d] + reg * e[d];
+
+				g[d] += gr * gr;
+				e[d] -= lr * gr / sqrtf(g[d]);
+			}
+			{
+				float		gr = wt * db;
+
+				h->gEb[row] += gr * gr;
+				h->Eb[row] -= lr * gr / sqrtf(h->gEb[row]);
+			}
+		}
+	}
+}
+
+/* the item side of a triple's step: the positive i up along x, the negative j down */
+static void
+pair_step(Hybrid *h, int i, int j, const float *x, float wgt, float *dq, float lr, float reg)
+{
+	for (int d = 0; d < h->k; d++)
+		dq[d] = -wgt * x[d];
+	item_step(h, i, dq, -wgt, lr, reg);
+	for (int d = 0; d < h->k; d++)
+		dq[d] = wgt * x[d];
+	item_step(h, j, dq, wgt, lr, reg);
+}
+
+static void
+train_hybrid(Hybrid *h, int epochs, float lr, float reg, int warp, int max_sampled, uint64_t seed)
+{
+	long		nnz = r_ptr[n_users];
+	int		   *pu = malloc(sizeof(int) * nnz);
+	long	   *order = malloc(sizeof(long) * nnz);
+	int			k = h->k;
+	float	   *qi = malloc(sizeof(float) * k), *qj = malloc(sizeof(float) * k);
+	float	   *dq = malloc(sizeof(float) * k), *du = malloc(sizeof(float) * k);
+	uint64_t	ctr = 0;
+
+	for (int u = 0; u < n_users; u++)
+		for (long p = r_ptr[u]; p < r_ptr[u + 1]; p++)
+			pu[p] = u;
+	for (int ep = 0; ep < epochs; ep++)
+	{
+		shuffle(order, nnz, ep == 0, seed, &ctr);
+		for (long o = 0; o < nnz; o++)
+		{
+			long		p = order[o];
+			int			u = pu[p], i = r_idx[p], j = -1, tries = 0;
+			float		bi, bj, si, sj = 0, wgt = 0;
+			float	   *x = h->P + (long) u * k, *gx = h->gP + (long) u * k;
+
+			item_vec(h, i, qi, &bi);
+			si = dot(x, qi, k) + bi;
+			while (tries < max_sampled)
+			{
+				int			c = warm_list[rs_rng_u64(seed, ctr++) % n_warm];
+
+				tries++;
+				if (user_has(u, c))
+					continue;
+				item_vec(h, c, qj, &bj);
+				sj = dot(x, qj, k) + bj;
+				if (!warp)
+				{
+					j = c;
+					wgt = 1 / (1 + expf(si - sj));	/* sigmoid(-(si - sj)) */
+					break;
+				}
+				if (sj > si - 1)
+				{
+					j = c;
+					wgt = logf(floorf((float) (n_warm - 1) / tries));
+					break;
+				}
+			}
+			if (j < 0 || wgt <= 0)
+				continue;
+			/* loss decreases along +(qi - qj) for x, +x for qi, -x for qj */
+			for (int d = 0; d < k; d++)
+				du[d] = -wgt * (qi[d] - qj[d]);
+			pair_step(h, i, j, x, wgt, dq, lr, reg);
+			for (int d = 0; d < k; d++)
+			{
+				float		gr = du[d] + reg * x[d];
+
+				gx[d] += gr * gr;
+				x[d] -= lr * gr / sqrtf(gx[d]);
+			}
+		}
+	}
+	free(pu);
+	free(order);
+	free(qi);
+	free(qj);
+	free(dq);
+	free(du);
+}
+
+/*
+ * The asymmetric variant (FISM, Kabbur et al. KDD 2013, with LightFM's
+ * feature sums as item vectors): a user is the sum of their items'
+ * vectors over sqrt(n), so a user is a bag of items and a cold item is
+ * scored by its learned similarity to them.  BPR, one user at a time: the
+ * positive is scored against the user's other items, the gradient on the
+ * user's vector goes back to the history's items after the user's pairs.
+ */
+static void
+user_sum(const Hybrid *h, int u, float *S)
+{
+	float	   *q = malloc(sizeof(float) * h->k);
+	float		b;
+
+	memset(S, 0, sizeof(float) * h->k);
+	for (long p = r_ptr[u]; p < r_ptr[u + 1]; p++)
+	{
+		item_vec(h, r_idx[p], q, &b);
+		for (int d = 0; d < h->k; d++)
+			S[d] += q[d];
+	}
+	free(q);
+}
+
+static void
+train_asym(Hybrid *h, int epochs, float lr, float reg, uint64_t seed)
+{
+	int			k = h->k;
+	long	   *order = malloc(sizeof(long) * n_users);
+	float	   *S = malloc(sizeof(float) * k), *x = malloc(sizeof(float) * k), *gx = malloc(sizeof(float) * k);
+	float	   *qi = malloc(sizeof(float) * k), *qj = malloc(sizeof(float) * k), *dq = malloc(sizeof(float) * k);
+	uint64_t	ctr = 0;
+
+	for (int ep = 0; ep < epochs; ep++)
+	{
+		shuffle(order, n_users, ep == 0, seed, &ctr);
+		for (int o = 0; o < n_users; o++)
+		{
+			int			u = order[o];
+			long		n = r_ptr[u + 1] - r_ptr[u];
+
+			if (n < 2)
+				continue;
+			user_sum(h, u, S);
+			memset(gx, 0, sizeof(float) * k);
+			for (long p = r_ptr[u]; p < r_ptr[u + 1]; p++)
+			{
+				int			i = r_idx[p], j = -1;
+				float		bi, bj, si, sj, wgt;
+
+				for (int t = 0; t < 10 && j < 0; t++)
+				{
+					int			c = warm_list[rs_rng_u64(seed, ctr++) % n_warm];
+
+					if (!user_has(u, c))
+						j = c;
+				}
+				if (j < 0)
+					continue;
+				item_vec(h, i, qi, &bi);
+				item_vec(h, j, qj, &bj);
+				for (int d = 0; d < k; d++)
+					x[d] = (S[d] - qi[d]) / sqrtf(n - 1);
+				si = dot(x, qi, k) + bi;
+				sj = dot(x, qj, k) + bj;
+				wgt = 1 / (1 + expf(si - sj));
+				for (int d = 0; d < k; d++)
+					gx[d] += -wgt * (qi[d] - qj[d]);
+				pair_step(h, i, j, x, wgt, dq, lr, reg);
+			}
+			for (int d = 0; d < k; d++)
+				dq[d] = gx[d] / sqrtf(n - 1) / n;
+			for (long p = r_ptr[u]; p < r_ptr[u + 1]; p++)
+				item_step(h, r_idx[p], dq, 0, lr, reg);
+		}
+	}
+	/* the users' vectors as served: their items' sum over sqrt(n) */
+	for (int u = 0; u < n_users; u++)
+	{
+		long		n = r_ptr[u + 1] - r_ptr[u];
+
+		user_sum(h, u, h->P + (long) u * k);
+		for (int d = 0; d < k; d++)
+			h->P[(long) u * k + d] /= sqrtf(n > 0 ? n : 1);
+	}
+	free(order);
+	free(S);
+	free(x);
+	free(gx);
+	free(qi);
+	free(qj);
+	free(dq);
+}
+
+static float *
+hybrid_scores(const Hybrid *h)
+{
+	float	   *score = malloc(sizeof(float) * (long) n_users * n_cold);
+	float	   *Q = malloc(sizeof(float) * (long) n_cold * h->k), *b = malloc(sizeof(float) * n_cold);
+
+	for (int c = 0; c < n_cold; c++)
+		item_vec(h, cold_list[c], Q + (long) c * h->k, b + c);
+	for (int u = 0; u < n_users; u++)
+		for (int c = 0; c < n_cold; c++)
+			score[(long) u * n_cold + c] = dot(h->P + (long) u * h->k, Q + (long) c * h->k, h->k) + b[c];
+	free(Q);
+	free(b);
+	return score;
+}
+
+int
+main(int argc, char **argv)
+{
+	long		ntr, nte, ncold_ids;
+	LabPair    *tr, *te;
+	char		path[4096];
+	long	   *all, *cold_ids;
+	FILE	   *cf;
+	int			k, epochs, warp, max_sampled;
+	double		lr, reg;
+	const char *norm, *mix;
+	clock_t		c0;
+
+	if (argc < 4)
+	{
+		fprintf(stderr, "usage: %s SPLITDIR FEATURES.csv COLD.csv [key=value ...]\n", argv[0]);
+		return 2;
+	}
+	k = arg_long(argc, argv, "k", 32);
+	epochs = arg_long(argc, argv, "epochs", 30);
+	lr = arg_double(argc, argv, "lr", 0.05);
+	reg = arg_double(argc, argv, "reg", 0);
+	warp = strcmp(arg_str(argc, argv, "loss", "warp"), "warp") == 0;
+	max_sampled = arg_long(argc, argv, "max_sampled", 10);
+	norm = arg_str(argc, argv, "norm", "sum");
+	mix = arg_str(argc, argv, "mix", "");
+
+	snprintf(path, sizeof(path), "%s/train.csv.gz", argv[1]);
+	tr = lab_read_pairs(path, &ntr);
+	snprintf(path, sizeof(path), "%s/test.csv.gz", argv[1]);
+	te = lab_read_pairs(path, &nte);
+	/* cold ids */
+	cf = fopen(argv[3], "r");
+	cold_ids = malloc(sizeof(long) * 100000);
+	ncold_ids = 0;
+	while (fscanf(cf, "%ld", &cold_ids[ncold_ids]) == 1)
+		ncold_ids++;
+	fclose(cf);
+	qsort(cold_ids, ncold_ids, sizeof(long), lab_cmp_long);
+	/* items: train, test and the cold list */
+	all = malloc(sizeof(long) * (ntr + nte + ncold_ids));
+	for (long i = 0; i < ntr; i++)
+		all[i] = tr[i].item;
+	for (long i = 0; i < nte; i++)
+		all[ntr + i] = te[i].item;
+	for (long i = 0; i < ncold_ids; i++)
+		all[ntr + nte + i] = cold_ids[i];
+	qsort(all, ntr + nte + ncold_ids, sizeof(long), lab_cmp_long);
+	n_items = 0;
+	for (long i = 0; i < ntr + nte + ncold_ids; i++)
+		if (n_items == 0 || all[i] != all[n_items - 1])
+			all[n_items++] = all[i];
+	iids = all;
+	is_cold = calloc(n_items, 1);
+	cold_list = malloc(sizeof(int) * ncold_ids);
+	n_cold = 0;
+	for (long i = 0; i < ncold_ids; i++)
+	{
+		long		it = find(iids, n_items, cold_ids[i]);
+
+		is_cold[it] = 1;
+	}
+	for (int i = 0; i < n_items; i++)
+		if (is_cold[i])
+			cold_list[n_cold++] = i;
+	/* users: those with warm train pairs */
+	{
+		long		m = 0;
+
+		for (long i = 0; i < ntr; i++)
+			if (!is_cold[find(iids, n_items, tr[i].item)])
+			{
+				tr[m] = tr[i];
+				tr[m].item = find(iids, n_items, tr[i].item);
+				m++;
+			}
+		ntr = m;
+		qsort(tr, ntr, sizeof(LabPair), cmp_pair);
+		m = 0;
+		for (long i = 0; i < ntr; i++)
+			if (m == 0 || tr[i].user != tr[m - 1].user || tr[i].item != tr[m - 1].item)
+				tr[m++] = tr[i];
+		ntr = m;
+		uids = malloc(sizeof(long) * ntr);
+		n_users = 0;
+		for (long i = 0; i < ntr; i++)
+			if (n_users == 0 || uids[n_users - 1] != tr[i].user)
+				uids[n_users++] = tr[i].user;
+		r_ptr = calloc(n_users + 1, sizeof(long));
+		r_idx = malloc(sizeof(int) * ntr);
+		for (long i = 0; i < ntr; i++)
+		{
+			long		u = find(uids, n_users, tr[i].user);
+
+			r_ptr[u + 1]++;
+			r_idx[i] = tr[i].item;
+		}
+		for (int u = 0; u < n_users; u++)
+			r_ptr[u + 1] += r_ptr[u];
+		/* test: cold items, users with train pairs */
+		for (long i = 0; i < nte; i++)
+		{
+			te[i].item = find(iids, n_items, te[i].item);
+			te[i].user = find(uids, n_users, te[i].user);
+		}
+		m = 0;
+		for (long i = 0; i < nte; i++)
+			if (te[i].user >= 0 && is_cold[te[i].item])
+				te[m++] = te[i];
+		nte = m;
+		qsort(te, nte, sizeof(LabPair), cmp_pair);
+		t_ptr = calloc(n_users + 1, sizeof(long));
+		t_idx = malloc(sizeof(int) * (nte ? nte : 1));
+		for (long i = 0; i < nte; i++)
+		{
+			t_ptr[te[i].user + 1]++;
+			t_idx[i] = te[i].item;
+		}
+		for (int u = 0; u < n_users; u++)
+			t_ptr[u + 1] += t_ptr[u];
+	}
+	warm_list = malloc(sizeof(int) * n_items);
+	n_warm = 0;
+	{
+		char	   *seen = calloc(n_items, 1);
+
+		for (long p = 0; p < ntr; p++)
+			seen[r_idx[p]] = 1;
+		for (int i = 0; i < n_items; i++)
+			if (seen[i])
+				warm_list[n_warm++] = i;
+		free(seen);
+	}
+	read_features(argv[2], norm);
+	printf("split: %d users, %d items (%d warm, %d cold), %ld train pairs, %ld cold test rows, %d features, %d words\n",
+		   n_users, n_items, n_warm, n_cold, ntr, nte, n_feat, n_word);
+
+	{
+		float	   *content = content_scores();
+		double		base = ndcg_cold(content);
+		Hybrid		h;
+		float	   *hs;
+		uint64_t	seed = arg_long(argc, argv, "seed", 42);
+
+		printf("content-only kNN (baseline)   %.4f\n", base);
+		h.k = k;
+		h.use_id = arg_long(argc, argv, "id", 0);
+		h.n_rows = n_feat + (h.use_id ? n_items : 0);
+		h.E = malloc(sizeof(float) * (long) h.n_rows * k);
+		h.Eb = calloc(h.n_rows, sizeof(float));
+		h.P = malloc(sizeof(float) * (long) n_users * k);
+		h.gE = malloc(sizeof(float) * (long) h.n_rows * k);
+		h.gEb = malloc(sizeof(float) * h.n_rows);
+		h.gP = malloc(sizeof(float) * (long) n_users * k);
+		for (long i = 0; i < (long) h.n_rows * k; i++)
+		{
+			h.E[i] = (rs_rng_uniform_float(seed + 1, i) - 0.5f) / k;
+			h.gE[i] = 1;
+		}
+		for (long i = 0; i < h.n_rows; i++)
+			h.gEb[i] = 1;
+		for (long i = 0; i < (long) n_users * k; i++)
+		{
+			h.P[i] = (rs_rng_uniform_float(seed + 2, i) - 0.5f) / k;
+			h.gP[i] = 1;
+		}
+		/* features no warm item has keep no vector */
+		{
+			char	   *warmf = calloc(n_feat, 1);
+
+			for (int w = 0; w < n_warm; w++)
+				for (long p = f_ptr[warm_list[w]]; p < f_ptr[warm_list[w] + 1]; p++)
+					warmf[f_idx[p]] = 1;
+			for (int f = 0; f < n_feat; f++)
+				if (!warmf[f])
+					memset(h.E + (long) f * k, 0, sizeof(float) * k);
+			free(warmf);
+		}
+		c0 = clock();
+		if (strcmp(arg_str(argc, argv, "user", "id"), "asym") == 0)
+		{
+			train_asym(&h, epochs, lr, reg, seed);
+			warp = -1;
+		}
+		else
+			train_hybrid(&h, epochs, lr, reg, warp, max_sampled, seed);
+		hs = hybrid_scores(&h);
+		printf("hybrid %s k=%d epochs=%d lr=%g reg=%g norm=%s id=%d   %.4f (%.2fx)  %.1f s\n",
+			   warp < 0 ? "asym-bpr" : warp ? "warp" : "bpr", k, epochs, lr, reg, norm, h.use_id, ndcg_cold(hs),
+			   ndcg_cold(hs) / base, (double) (clock() - c0) / CLOCKS_PER_SEC);
+		if (*mix)
+		{
+			/* per user: z-score of the hybrid, + c x ln(content + 1e-3) */
+			char	   *m = strdup(mix), *tok;
+			float	   *ms = malloc(sizeof(float) * (long) n_users * n_cold);
+
+			for (tok = strtok(m, ","); tok; tok = strtok(NULL, ","))
+			{
+				double		c = atof(tok);
+
+				for (int u = 0; u < n_users; u++)
+				{
+					double		s1 = 0, s2 = 0;
+
+					for (int x = 0; x < n_cold; x++)
+					{
+						double		v = hs[(long) u * n_cold + x];
+
+						s1 += v;
+						s2 += v * v;
+					}
+					s1 /= n_cold;
+					s2 = sqrt(fmax(s2 / n_cold - s1 * s1, 1e-12));
+					for (int x = 0; x < n_cold; x++)
+					{
+						float		cs = content[(long) u * n_cold + x];
+
+						ms[(long) u * n_cold + x] = (hs[(long) u * n_cold + x] - s1) / s2
+							+ c * log((isnan(cs) ? 0 : cs) + 1e-3);
+					}
+				}
+				printf("mix z(hybrid) + %g ln(content)   %.4f (%.2fx)\n", c, ndcg_cold(ms), ndcg_cold(ms) / base);
+			}
+		}
+	}
+	return 0;
+}
