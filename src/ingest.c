@@ -42,11 +42,17 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/plannodes.h"
 #include "storage/bufmgr.h"
 #include "tcop/dest.h"
@@ -54,9 +60,12 @@
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/plancache.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "events.h"
@@ -70,6 +79,9 @@
  */
 #define INGEST_BYTES_PER_ROW (3 * sizeof(int32) + 2 * sizeof(int32))
 #define INGEST_SAMPLE_BLOCKS 64	/* pages sampled to check a row estimate */
+
+/* recsys.fast_read: read plain tables by heap_read (off: always the executor) */
+bool		recsys_fast_read = true;
 
 #define INGEST_INITIAL_ROWS 65536
 #define INGEST_INITIAL_MAP_CAPACITY 1024
@@ -114,6 +126,9 @@ typedef struct IngestReceiver
 	int32		last_user_index;
 
 	int64		skipped;
+	int64		seen;			/* rows handed in, for the cancel poll */
+	int			workers_planned;	/* executor path: the most any Gather */
+	int			workers_launched;	/* asked for, and got */
 	float8		min_weight;
 	float8		max_weight;
 } IngestReceiver;
@@ -451,28 +466,27 @@ map_id(IngestReceiver *r, RsIdMap *map, int64 id, const char *what)
 }
 
 /*
- * ingest_receive is called by the executor for every source row: skip
- * rows with NULLs, check the weight, map both ids, append a triple.
+ * ingest_row takes one source row, its columns in the read's order (user,
+ * item, then weight and event type when given): skip rows with NULLs,
+ * check the weight, map both ids, append a triple.  Both read paths call
+ * it, so they accept, refuse and count the same rows.
  */
-static bool
-ingest_receive(TupleTableSlot *slot, DestReceiver *self)
+static void
+ingest_row(IngestReceiver *r, const Datum *values, const bool *nulls)
 {
-	IngestReceiver *r = (IngestReceiver *) self;
-	Datum	   *values;
-	bool	   *nulls;
 	int64		user_id;
 	int32		user_index;
 	float8		weight = 1.0;
 
-	slot_getsomeattrs(slot, r->natts);
-	values = slot->tts_values;
-	nulls = slot->tts_isnull;
+	/* counted before a row can be skipped: a source of NULLs still polls */
+	if ((++r->seen & 0xFFFF) == 0)
+		CHECK_FOR_INTERRUPTS();
 
 	if (nulls[0] || nulls[1] || (r->has_weight && nulls[2]) ||
 		(r->has_event && nulls[r->natts - 1]))
 	{
 		r->skipped++;
-		return true;
+		return;
 	}
 
 	if (r->has_weight)
@@ -510,7 +524,7 @@ ingest_receive(TupleTableSlot *slot, DestReceiver *self)
 		if (event_weight == 0)
 		{
 			r->skipped++;
-			return true;
+			return;
 		}
 		weight *= event_weight;
 		if (fabs(weight) > FLT_MAX)
@@ -545,9 +559,14 @@ ingest_receive(TupleTableSlot *slot, DestReceiver *self)
 	r->cols[r->n] = map_id(r, &r->items, datum_to_id(values[1], r->item_type), "items");
 	r->vals[r->n] = (float) weight;
 	r->n++;
+}
 
-	if ((r->n & 0xFFFF) == 0)
-		CHECK_FOR_INTERRUPTS();
+/* The executor path's receiver: every row the source query returns. */
+static bool
+ingest_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	slot_getsomeattrs(slot, ((IngestReceiver *) self)->natts);
+	ingest_row((IngestReceiver *) self, slot->tts_values, slot->tts_isnull);
 	return true;
 }
 
@@ -571,55 +590,196 @@ ingest_destroy(DestReceiver *self)
 }
 
 /*
- * The most workers any Gather or Gather Merge of the plan asked for: 0 for
- * a serial plan.  Planned, not launched (max_parallel_workers may grant
- * fewer).
+ * Workers of the executor path.  The executor frees a query's plan state
+ * before SPI returns, so an ExecutorEnd hook (installed once by
+ * RsIngestInit, inert unless a read is running) counts them just before:
+ * for the query whose rows go to the running read's receiver only, not
+ * for queries a policy's or view's functions run meanwhile.
  */
-static int
-plan_workers(Plan *plan)
-{
-	int			n = 0;
-	ListCell   *lc;
-	List	   *children = NIL;
+static ExecutorEnd_hook_type prev_executor_end = NULL;
+static IngestReceiver *counting_receiver = NULL;
 
-	if (plan == NULL)
-		return 0;
-	check_stack_depth();
-	if (IsA(plan, Gather))
-		n = ((Gather *) plan)->num_workers;
-	else if (IsA(plan, GatherMerge))
-		n = ((GatherMerge *) plan)->num_workers;
-	else if (IsA(plan, Append))
-		children = ((Append *) plan)->appendplans;
-	else if (IsA(plan, MergeAppend))
-		children = ((MergeAppend *) plan)->mergeplans;
-	else if (IsA(plan, SubqueryScan))
-		n = plan_workers(((SubqueryScan *) plan)->subplan);
-	foreach(lc, children)
-		n = Max(n, plan_workers((Plan *) lfirst(lc)));
-	n = Max(n, plan_workers(plan->lefttree));
-	return Max(n, plan_workers(plan->righttree));
+/* The most workers any Gather or Gather Merge asked for, and launched. */
+static bool
+count_workers(PlanState *ps, void *context)
+{
+	IngestReceiver *r = context;
+
+	if (ps == NULL)
+		return false;
+	if (IsA(ps, GatherState))
+	{
+		r->workers_planned = Max(r->workers_planned, ((Gather *) ps->plan)->num_workers);
+		r->workers_launched = Max(r->workers_launched, ((GatherState *) ps)->nworkers_launched);
+	}
+	else if (IsA(ps, GatherMergeState))
+	{
+		r->workers_planned = Max(r->workers_planned, ((GatherMerge *) ps->plan)->num_workers);
+		r->workers_launched = Max(r->workers_launched, ((GatherMergeState *) ps)->nworkers_launched);
+	}
+	return planstate_tree_walker(ps, count_workers, context);
 }
 
-/* The workers planned for the statement(s) SPI just ran from plan. */
-static int
-spi_plan_workers(SPIPlanPtr plan)
+static void
+ingest_executor_end(QueryDesc *query)
 {
-	CachedPlan *cplan = SPI_plan_get_cached_plan(plan);
-	int			n = 0;
-	ListCell   *lc;
+	if (counting_receiver != NULL &&
+		query->dest == (DestReceiver *) counting_receiver && query->planstate != NULL)
+		count_workers(query->planstate, counting_receiver);
+	if (prev_executor_end != NULL)
+		prev_executor_end(query);
+	else
+		standard_ExecutorEnd(query);
+}
 
-	if (cplan == NULL)
-		return 0;
-	foreach(lc, cplan->stmt_list)
+/*
+ * The executor path: SELECT the columns FROM the source through SPI into
+ * the receiver, planned so that PostgreSQL may give it workers (see the
+ * top).  Everything the executor does applies: views, row-level security,
+ * inheritance, foreign tables, casts.
+ */
+static void
+executor_read(IngestReceiver *r, bool read_only)
+{
+	const RsSourceSpec *spec = r->spec;
+	StringInfoData query;
+	SPIPlanPtr	plan;
+	SPIPrepareOptions prepare;
+	SPIExecuteOptions options;
+	int			ret;
+
+	initStringInfo(&query);
+	appendStringInfo(&query, "SELECT %s, %s", quote_identifier(spec->user_col),
+					 quote_identifier(spec->item_col));
+	if (r->has_weight)
+		appendStringInfo(&query, ", %s", quote_identifier(spec->weight_col));
+	if (r->has_event)
+		appendStringInfo(&query, ", (%s)::pg_catalog.text", quote_identifier(spec->event_col));
+	appendStringInfo(&query, " FROM %s", RsRelationName(spec->relid));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* one run to completion: a parallel plan is allowed (see the top) */
+	memset(&prepare, 0, sizeof(prepare));
+	prepare.cursorOptions = CURSOR_OPT_PARALLEL_OK;
+	plan = SPI_prepare_extended(query.data, &prepare);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query.data,
+			 SPI_result_code_string(SPI_result));
+	memset(&options, 0, sizeof(options));
+	options.read_only = read_only;
+	options.dest = (DestReceiver *) r;
+
+	counting_receiver = r;
+	PG_TRY();
 	{
-		PlannedStmt *stmt = lfirst_node(PlannedStmt, lc);
-
-		if (stmt->commandType == CMD_SELECT)
-			n = Max(n, plan_workers(stmt->planTree));
+		ret = SPI_execute_plan_extended(plan, &options);
 	}
-	ReleaseCachedPlan(cplan, NULL);
-	return n;
+	PG_FINALLY();
+	{
+		counting_receiver = NULL;
+	}
+	PG_END_TRY();
+	/* SPI reports a query whose rows went to our receiver as a utility */
+	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+		elog(ERROR, "SPI_execute_plan_extended failed for \"%s\": %s", query.data,
+			 SPI_result_code_string(ret));
+	SPI_finish();
+	pfree(query.data);
+}
+
+/*
+ * Whether the source can be read by heap_read, with exactly the rows and
+ * values the executor path would give: a plain table without inheritance
+ * children (SELECT ... FROM t reads those too), no row-level security for
+ * this caller (RLS_NONE: no policy applies, not even one the owner
+ * bypasses), event types in a text or varchar column (the executor path
+ * casts to text; other types print differently), and an active snapshot
+ * to read with.  The caller's SELECT on the table or on each column read
+ * was checked by check_source, as the executor would check it.
+ */
+static bool
+heap_read_possible(const RsSourceSpec *spec)
+{
+	if (!recsys_fast_read || !ActiveSnapshotSet())
+		return false;
+	if (get_rel_relkind(spec->relid) != RELKIND_RELATION || has_subclass(spec->relid))
+		return false;
+	if (check_enable_rls(spec->relid, InvalidOid, true) != RLS_NONE)
+		return false;
+	if (spec->event_col != NULL)
+	{
+		Oid			typid = getBaseType(get_atttype(spec->relid,
+													get_attnum(spec->relid, spec->event_col)));
+
+		if (typid != TEXTOID && typid != VARCHAROID)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The heap path: a sequential scan of the table through the table access
+ * method, handing each tuple's columns straight to ingest_row, with no
+ * executor node, projection or receiver call per row.  The snapshot is
+ * the one SPI would use: read_only reads (serving, STABLE functions) use
+ * the active snapshot; training advances the command counter and takes a
+ * fresh snapshot first, so it sees its own transaction's earlier writes.
+ */
+static void
+heap_read(IngestReceiver *r, bool read_only)
+{
+	const RsSourceSpec *spec = r->spec;
+	const char *cols[4] = {spec->user_col, spec->item_col, spec->weight_col, spec->event_col};
+	AttrNumber	attnums[4];
+	AttrNumber	last_attnum = 0;
+	Relation	rel = table_open(spec->relid, AccessShareLock);
+	Snapshot	snapshot;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	Datum		values[4];
+	bool		nulls[4];
+
+	for (int c = 0; c < r->natts; c++)
+	{
+		/* the event column is the last one whatever comes before it */
+		const char *col = c == r->natts - 1 && r->has_event ? spec->event_col : cols[c];
+
+		attnums[c] = get_attnum(spec->relid, col);
+		last_attnum = Max(last_attnum, attnums[c]);
+	}
+
+	if (!read_only)
+	{
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		UpdateActiveSnapshotCommandId();
+	}
+	snapshot = RegisterSnapshot(GetActiveSnapshot());
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	slot = table_slot_create(rel, NULL);
+
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		slot_getsomeattrs(slot, last_attnum);
+		for (int c = 0; c < r->natts; c++)
+		{
+			values[c] = slot->tts_values[attnums[c] - 1];
+			nulls[c] = slot->tts_isnull[attnums[c] - 1];
+		}
+		ingest_row(r, values, nulls);
+	}
+
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	if (!read_only)
+	{
+		PopActiveSnapshot();
+		CommandCounterIncrement();
+	}
+	/* the lock is kept to the end of the transaction, as the executor does */
+	table_close(rel, NoLock);
 }
 
 /* Renumber one side's indexes in ascending id order. */
@@ -653,12 +813,7 @@ void
 RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 {
 	IngestReceiver *r;
-	StringInfoData query;
-	SPIPlanPtr	plan;
-	SPIPrepareOptions prepare;
-	SPIExecuteOptions options;
 	double		start = now_seconds();
-	int			ret;
 	MemoryContext mcxt = CurrentMemoryContext;
 
 	check_source(spec);
@@ -694,35 +849,18 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 	init_idmap(mcxt, &r->users, INGEST_INITIAL_MAP_CAPACITY);
 	init_idmap(mcxt, &r->items, INGEST_INITIAL_MAP_CAPACITY);
 
-	initStringInfo(&query);
-	appendStringInfo(&query, "SELECT %s, %s", quote_identifier(spec->user_col),
-					 quote_identifier(spec->item_col));
-	if (r->has_weight)
-		appendStringInfo(&query, ", %s", quote_identifier(spec->weight_col));
-	if (r->has_event)
-		appendStringInfo(&query, ", (%s)::pg_catalog.text", quote_identifier(spec->event_col));
-	appendStringInfo(&query, " FROM %s", RsRelationName(spec->relid));
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	/* one run to completion: a parallel plan is allowed (see the top) */
-	memset(&prepare, 0, sizeof(prepare));
-	prepare.cursorOptions = CURSOR_OPT_PARALLEL_OK;
-	plan = SPI_prepare_extended(query.data, &prepare);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query.data,
-			 SPI_result_code_string(SPI_result));
-	memset(&options, 0, sizeof(options));
-	options.read_only = read_only;
-	options.dest = (DestReceiver *) r;
-
-	ret = SPI_execute_plan_extended(plan, &options);
-	/* SPI reports a query whose rows went to our receiver as a utility */
-	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
-		elog(ERROR, "SPI_execute_plan_extended failed for \"%s\": %s", query.data,
-			 SPI_result_code_string(ret));
-	out->read_workers = spi_plan_workers(plan);
-	SPI_finish();
+	if (heap_read_possible(spec))
+	{
+		heap_read(r, read_only);
+		out->read_path = "heap";
+	}
+	else
+	{
+		executor_read(r, read_only);
+		out->read_path = "executor";
+	}
+	out->read_workers_planned = r->workers_planned;
+	out->read_workers = r->workers_launched;
 	out->read_seconds = now_seconds() - start;
 
 	start = now_seconds();
@@ -766,4 +904,24 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 	out->max_weight = r->max_weight;
 	out->build_seconds = now_seconds() - start;
 	pfree(r);
+}
+
+/*
+ * RsIngestInit (from _PG_init) defines recsys.fast_read and installs the
+ * ExecutorEnd hook that counts a read's workers.
+ */
+void
+RsIngestInit(void)
+{
+	/* only the speed changes: both paths read the same rows (see the top) */
+	DefineCustomBoolVariable("recsys.fast_read",
+							 "Reads a plain table source by a direct heap scan instead of a query.",
+							 "Off: every source is read by SELECT through the executor, as before 0.10.0; "
+							 "views, row-level security and inheritance always are.",
+							 &recsys_fast_read,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	prev_executor_end = ExecutorEnd_hook;
+	ExecutorEnd_hook = ingest_executor_end;
 }
