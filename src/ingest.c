@@ -85,6 +85,7 @@ bool		recsys_fast_read = true;
 
 #define INGEST_INITIAL_ROWS 65536
 #define INGEST_INITIAL_MAP_CAPACITY 1024
+#define INGEST_MAP_CHUNK 1024	/* rows whose ids are mapped together */
 
 /* How the receiver turns a column's Datum into an id or a weight. */
 typedef enum IngestType
@@ -120,10 +121,14 @@ typedef struct IngestReceiver
 	RsIdMap		users;
 	RsIdMap		items;
 
-	/* the previous row's user: sources are often clustered by user */
-	bool		have_last_user;
-	int64		last_user_id;
-	int32		last_user_index;
+	/*
+	 * Ids of the last rows appended, not yet mapped: rows[] and cols[] of
+	 * rows n - pending .. n - 1 are filled by map_pending, a chunk at a
+	 * time, so that the maps' cache misses overlap (rs_idmap_insert_many).
+	 */
+	int			pending;
+	int64		pending_users[INGEST_MAP_CHUNK];
+	int64		pending_items[INGEST_MAP_CHUNK];
 
 	int64		skipped;
 	int64		seen;			/* rows handed in, for the cancel poll */
@@ -338,7 +343,7 @@ check_memory_budget(IngestReceiver *r, int64 rows)
 				 errmsg("source \"%s\" needs at least %.1f MB to read, more than recsys.max_memory (%d MB)",
 						get_rel_name(r->spec->relid), need / (1024.0 * 1024.0), recsys_max_memory_mb),
 				 errdetail("%lld rows read so far (%lld of them skipped), with room for %lld.",
-						   (long long) (r->n + r->skipped + 1), (long long) r->skipped, (long long) rows),
+						   (long long) r->seen, (long long) r->skipped, (long long) rows),
 				 errhint("Raise recsys.max_memory, or train on a smaller source.")));
 }
 
@@ -442,14 +447,23 @@ init_idmap(MemoryContext mcxt, RsIdMap *map, int64 capacity)
 	rs_idmap_init(map, alloc_huge(mcxt, rs_idmap_bytes(capacity)), capacity);
 }
 
-/* Add id to map, growing the map first if needed. */
-static int32
-map_id(IngestReceiver *r, RsIdMap *map, int64 id, const char *what)
+/*
+ * Map ids[0 .. n) to their dense indexes, in order (so first appearance
+ * numbers them as one by one would), growing the map when it fills up.
+ */
+static void
+map_ids(IngestReceiver *r, RsIdMap *map, const int64 *ids, int32 *indexes, int64 n,
+		const char *what)
 {
-	if (rs_idmap_full(map))
+	int64		done = 0;
+
+	for (;;)
 	{
 		RsIdMap		bigger;
 
+		done += rs_idmap_insert_many(map, ids + done, indexes + done, n - done);
+		if (done == n)
+			return;
 		if (map->count >= RS_IDMAP_MAX_IDS / 2)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -462,7 +476,17 @@ map_id(IngestReceiver *r, RsIdMap *map, int64 id, const char *what)
 		*map = bigger;
 		check_memory_budget(r, r->capacity);
 	}
-	return rs_idmap_insert(map, id);
+}
+
+/* Map the pending rows' ids into rows[] and cols[]. */
+static void
+map_pending(IngestReceiver *r)
+{
+	int64		first = r->n - r->pending;
+
+	map_ids(r, &r->users, r->pending_users, r->rows + first, r->pending, "users");
+	map_ids(r, &r->items, r->pending_items, r->cols + first, r->pending, "items");
+	r->pending = 0;
 }
 
 /*
@@ -474,8 +498,6 @@ map_id(IngestReceiver *r, RsIdMap *map, int64 id, const char *what)
 static void
 ingest_row(IngestReceiver *r, const Datum *values, const bool *nulls)
 {
-	int64		user_id;
-	int32		user_index;
 	float8		weight = 1.0;
 
 	/* counted before a row can be skipped: a source of NULLs still polls */
@@ -544,21 +566,12 @@ ingest_row(IngestReceiver *r, const Datum *values, const bool *nulls)
 	if (r->n == r->capacity)
 		grow_coordinates(r);
 
-	user_id = datum_to_id(values[0], r->user_type);
-	if (r->have_last_user && user_id == r->last_user_id)
-		user_index = r->last_user_index;
-	else
-	{
-		user_index = map_id(r, &r->users, user_id, "users");
-		r->have_last_user = true;
-		r->last_user_id = user_id;
-		r->last_user_index = user_index;
-	}
-
-	r->rows[r->n] = user_index;
-	r->cols[r->n] = map_id(r, &r->items, datum_to_id(values[1], r->item_type), "items");
+	r->pending_users[r->pending] = datum_to_id(values[0], r->user_type);
+	r->pending_items[r->pending] = datum_to_id(values[1], r->item_type);
 	r->vals[r->n] = (float) weight;
 	r->n++;
+	if (++r->pending == INGEST_MAP_CHUNK)
+		map_pending(r);
 }
 
 /* The executor path's receiver: every row the source query returns. */
@@ -859,6 +872,7 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 		executor_read(r, read_only);
 		out->read_path = "executor";
 	}
+	map_pending(r);
 	out->read_workers_planned = r->workers_planned;
 	out->read_workers = r->workers_launched;
 	out->read_seconds = now_seconds() - start;
