@@ -4,18 +4,25 @@
  *		Stream a user's (user, item, weight) rows into CSR and CSC matrices.
  *
  * This is the floor under every training run, so it avoids the usual SPI
- * result path: the source query runs through SPI_execute_plan_extended
- * with a DestReceiver of our own, whose receiveSlot maps each row's ids to
- * dense indexes as the executor produces it.  Nothing is materialised as
- * an SPI tuple table, so a source of tens of millions of rows costs only
- * the 12 bytes per row of the coordinate arrays.
+ * result path.  Two paths hand rows to ingest_row, which maps each row's
+ * ids to dense indexes (a chunk of rows at a time, see map_pending):
+ *  - heap_read, for a plain table with no row-level security applying to
+ *    the caller (heap_read_possible; recsys.fast_read): a sequential scan
+ *    through the table access method, no executor node or SPI per row;
+ *  - executor_read, for everything else (views, RLS, inheritance, foreign
+ *    and partitioned tables): the source query runs through
+ *    SPI_execute_plan_extended with a DestReceiver of our own.
+ * Both give the same rows, so the same matrices bit for bit.  Nothing is
+ * materialised as an SPI tuple table, so a source of tens of millions of
+ * rows costs only the 12 bytes per row of the coordinate arrays.
  *
  * Reads run as the caller (no security context switch), so the caller's
  * privileges and the source's row-level security policies apply.
  *
- * Parallel reads: the query is planned with CURSOR_OPT_PARALLEL_OK and run
- * to completion in one call (SPI's executor call has execute_once set, as
- * no cursor is involved), so PostgreSQL may give it a Gather with workers
+ * Parallel reads (executor path): the query is planned with
+ * CURSOR_OPT_PARALLEL_OK and run to completion in one call (SPI's executor
+ * call has execute_once set, as no cursor is involved), so PostgreSQL may
+ * give it a Gather with workers
  * when the plan is parallel safe - a policy or view calling a parallel
  * restricted or unsafe function simply keeps it serial.  Workers scan and
  * filter; the leader's receiver still maps every row, polls for cancel
