@@ -128,6 +128,17 @@ SET recsys.fast_read = off;
 SELECT 1 FROM recsys.train_popular('fr_tenant', model => 'fr_tb');
 SET recsys.fast_read = on;
 RESET ROLE;
+-- SELECT on a table in a schema without USAGE: refused as the executor
+-- path's SELECT is (the table named by OID, as a regclass can be)
+CREATE SCHEMA fr_hidden;
+CREATE TABLE fr_hidden.t (user_id int, item_id int);
+INSERT INTO fr_hidden.t VALUES (1, 1);
+GRANT SELECT ON fr_hidden.t TO regress_recsys_read_a;
+SELECT 'fr_hidden.t'::regclass::oid AS hidden_oid \gset
+SET ROLE regress_recsys_read_a;
+SELECT users FROM recsys.source_stats(:hidden_oid::oid::regclass);
+RESET ROLE;
+DROP SCHEMA fr_hidden CASCADE;
 GRANT SELECT (user_id, item_id, tenant) ON fr_tenant TO regress_recsys_read_b;
 ALTER TABLE fr_tenant ENABLE ROW LEVEL SECURITY;
 CREATE POLICY fr_own ON fr_tenant USING (tenant = current_user);

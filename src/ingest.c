@@ -666,6 +666,7 @@ executor_read(IngestReceiver *r, bool read_only)
 	SPIPlanPtr	plan;
 	SPIPrepareOptions prepare;
 	SPIExecuteOptions options;
+	IngestReceiver *volatile outer_receiver;
 	int			ret;
 
 	initStringInfo(&query);
@@ -690,6 +691,8 @@ executor_read(IngestReceiver *r, bool read_only)
 	options.read_only = read_only;
 	options.dest = (DestReceiver *) r;
 
+	/* a read nested in this one (a policy's function training) restores ours */
+	outer_receiver = counting_receiver;
 	counting_receiver = r;
 	PG_TRY();
 	{
@@ -697,7 +700,7 @@ executor_read(IngestReceiver *r, bool read_only)
 	}
 	PG_FINALLY();
 	{
-		counting_receiver = NULL;
+		counting_receiver = outer_receiver;
 	}
 	PG_END_TRY();
 	/* SPI reports a query whose rows went to our receiver as a utility */
@@ -716,7 +719,10 @@ executor_read(IngestReceiver *r, bool read_only)
  * bypasses), event types in a text or varchar column (the executor path
  * casts to text; other types print differently), and an active snapshot
  * to read with.  The caller's SELECT on the table or on each column read
- * was checked by check_source, as the executor would check it.
+ * was checked by check_source, as the executor would check it; USAGE on
+ * the table's schema, which the executor path's SELECT needs to name the
+ * table, is asked here, so that a caller without it still gets the
+ * executor path's error.
  */
 static bool
 heap_read_possible(const RsSourceSpec *spec)
@@ -724,6 +730,8 @@ heap_read_possible(const RsSourceSpec *spec)
 	if (!recsys_fast_read || !ActiveSnapshotSet())
 		return false;
 	if (get_rel_relkind(spec->relid) != RELKIND_RELATION || has_subclass(spec->relid))
+		return false;
+	if (pg_namespace_aclcheck(get_rel_namespace(spec->relid), GetUserId(), ACL_USAGE) != ACLCHECK_OK)
 		return false;
 	if (check_enable_rls(spec->relid, InvalidOid, true) != RLS_NONE)
 		return false;
