@@ -6,6 +6,9 @@
 CREATE SCHEMA parallel_read_test;
 SET search_path = parallel_read_test, public;
 SET extra_float_digits = 3;
+-- the executor path, the only one that can run with workers (a plain
+-- table is otherwise read by a direct heap scan: sql/fast_read.sql)
+SET recsys.fast_read = off;
 
 -- 400 users x 60 items, every pair twice or three times with fractional
 -- weights (duplicates are summed, so their order would matter), in a
@@ -96,6 +99,17 @@ SET ROLE regress_recsys_par_b;
 SELECT recsys.drop_model('pr_b');
 RESET ROLE;
 
+-- stats->'read_workers' counts the workers launched, not those the plan
+-- asked for (read_workers_planned): none can start here
+SET max_parallel_workers_per_gather = 2;
+SET max_parallel_workers = 0;
+EXPLAIN (COSTS OFF) SELECT user_id, item_id, weight FROM pr_events;
+SELECT (stats->>'read_workers')::int AS read_workers, (stats->>'read_workers_planned')::int AS planned, n_users
+FROM recsys.train_cf('pr_events', factors => 6, model => 'pr_none', iterations => 1, weight_col => 'weight');
+SELECT recsys.drop_model('pr_none');
+RESET max_parallel_workers;
+
+RESET recsys.fast_read;
 RESET max_parallel_workers_per_gather;
 RESET parallel_leader_participation;
 RESET min_parallel_table_scan_size;

@@ -4,18 +4,25 @@
  *		Stream a user's (user, item, weight) rows into CSR and CSC matrices.
  *
  * This is the floor under every training run, so it avoids the usual SPI
- * result path: the source query runs through SPI_execute_plan_extended
- * with a DestReceiver of our own, whose receiveSlot maps each row's ids to
- * dense indexes as the executor produces it.  Nothing is materialised as
- * an SPI tuple table, so a source of tens of millions of rows costs only
- * the 12 bytes per row of the coordinate arrays.
+ * result path.  Two paths hand rows to ingest_row, which maps each row's
+ * ids to dense indexes (a chunk of rows at a time, see map_pending):
+ *  - heap_read, for a plain table with no row-level security applying to
+ *    the caller (heap_read_possible; recsys.fast_read): a sequential scan
+ *    through the table access method, no executor node or SPI per row;
+ *  - executor_read, for everything else (views, RLS, inheritance, foreign
+ *    and partitioned tables): the source query runs through
+ *    SPI_execute_plan_extended with a DestReceiver of our own.
+ * Both give the same rows, so the same matrices bit for bit.  Nothing is
+ * materialised as an SPI tuple table, so a source of tens of millions of
+ * rows costs only the 12 bytes per row of the coordinate arrays.
  *
  * Reads run as the caller (no security context switch), so the caller's
  * privileges and the source's row-level security policies apply.
  *
- * Parallel reads: the query is planned with CURSOR_OPT_PARALLEL_OK and run
- * to completion in one call (SPI's executor call has execute_once set, as
- * no cursor is involved), so PostgreSQL may give it a Gather with workers
+ * Parallel reads (executor path): the query is planned with
+ * CURSOR_OPT_PARALLEL_OK and run to completion in one call (SPI's executor
+ * call has execute_once set, as no cursor is involved), so PostgreSQL may
+ * give it a Gather with workers
  * when the plan is parallel safe - a policy or view calling a parallel
  * restricted or unsafe function simply keeps it serial.  Workers scan and
  * filter; the leader's receiver still maps every row, polls for cancel
@@ -42,11 +49,17 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/plannodes.h"
 #include "storage/bufmgr.h"
 #include "tcop/dest.h"
@@ -54,9 +67,12 @@
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/plancache.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "events.h"
@@ -71,8 +87,12 @@
 #define INGEST_BYTES_PER_ROW (3 * sizeof(int32) + 2 * sizeof(int32))
 #define INGEST_SAMPLE_BLOCKS 64	/* pages sampled to check a row estimate */
 
+/* recsys.fast_read: read plain tables by heap_read (off: always the executor) */
+bool		recsys_fast_read = true;
+
 #define INGEST_INITIAL_ROWS 65536
 #define INGEST_INITIAL_MAP_CAPACITY 1024
+#define INGEST_MAP_CHUNK 1024	/* rows whose ids are mapped together */
 
 /* How the receiver turns a column's Datum into an id or a weight. */
 typedef enum IngestType
@@ -108,12 +128,19 @@ typedef struct IngestReceiver
 	RsIdMap		users;
 	RsIdMap		items;
 
-	/* the previous row's user: sources are often clustered by user */
-	bool		have_last_user;
-	int64		last_user_id;
-	int32		last_user_index;
+	/*
+	 * Ids of the last rows appended, not yet mapped: rows[] and cols[] of
+	 * rows n - pending .. n - 1 are filled by map_pending, a chunk at a
+	 * time, so that the maps' cache misses overlap (rs_idmap_insert_many).
+	 */
+	int			pending;
+	int64		pending_users[INGEST_MAP_CHUNK];
+	int64		pending_items[INGEST_MAP_CHUNK];
 
 	int64		skipped;
+	int64		seen;			/* rows handed in, for the cancel poll */
+	int			workers_planned;	/* executor path: the most any Gather */
+	int			workers_launched;	/* asked for, and got */
 	float8		min_weight;
 	float8		max_weight;
 } IngestReceiver;
@@ -323,7 +350,7 @@ check_memory_budget(IngestReceiver *r, int64 rows)
 				 errmsg("source \"%s\" needs at least %.1f MB to read, more than recsys.max_memory (%d MB)",
 						get_rel_name(r->spec->relid), need / (1024.0 * 1024.0), recsys_max_memory_mb),
 				 errdetail("%lld rows read so far (%lld of them skipped), with room for %lld.",
-						   (long long) (r->n + r->skipped + 1), (long long) r->skipped, (long long) rows),
+						   (long long) r->seen, (long long) r->skipped, (long long) rows),
 				 errhint("Raise recsys.max_memory, or train on a smaller source.")));
 }
 
@@ -427,14 +454,23 @@ init_idmap(MemoryContext mcxt, RsIdMap *map, int64 capacity)
 	rs_idmap_init(map, alloc_huge(mcxt, rs_idmap_bytes(capacity)), capacity);
 }
 
-/* Add id to map, growing the map first if needed. */
-static int32
-map_id(IngestReceiver *r, RsIdMap *map, int64 id, const char *what)
+/*
+ * Map ids[0 .. n) to their dense indexes, in order (so first appearance
+ * numbers them as one by one would), growing the map when it fills up.
+ */
+static void
+map_ids(IngestReceiver *r, RsIdMap *map, const int64 *ids, int32 *indexes, int64 n,
+		const char *what)
 {
-	if (rs_idmap_full(map))
+	int64		done = 0;
+
+	for (;;)
 	{
 		RsIdMap		bigger;
 
+		done += rs_idmap_insert_many(map, ids + done, indexes + done, n - done);
+		if (done == n)
+			return;
 		if (map->count >= RS_IDMAP_MAX_IDS / 2)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -447,32 +483,39 @@ map_id(IngestReceiver *r, RsIdMap *map, int64 id, const char *what)
 		*map = bigger;
 		check_memory_budget(r, r->capacity);
 	}
-	return rs_idmap_insert(map, id);
+}
+
+/* Map the pending rows' ids into rows[] and cols[]. */
+static void
+map_pending(IngestReceiver *r)
+{
+	int64		first = r->n - r->pending;
+
+	map_ids(r, &r->users, r->pending_users, r->rows + first, r->pending, "users");
+	map_ids(r, &r->items, r->pending_items, r->cols + first, r->pending, "items");
+	r->pending = 0;
 }
 
 /*
- * ingest_receive is called by the executor for every source row: skip
- * rows with NULLs, check the weight, map both ids, append a triple.
+ * ingest_row takes one source row, its columns in the read's order (user,
+ * item, then weight and event type when given): skip rows with NULLs,
+ * check the weight, map both ids, append a triple.  Both read paths call
+ * it, so they accept, refuse and count the same rows.
  */
-static bool
-ingest_receive(TupleTableSlot *slot, DestReceiver *self)
+static void
+ingest_row(IngestReceiver *r, const Datum *values, const bool *nulls)
 {
-	IngestReceiver *r = (IngestReceiver *) self;
-	Datum	   *values;
-	bool	   *nulls;
-	int64		user_id;
-	int32		user_index;
 	float8		weight = 1.0;
 
-	slot_getsomeattrs(slot, r->natts);
-	values = slot->tts_values;
-	nulls = slot->tts_isnull;
+	/* counted before a row can be skipped: a source of NULLs still polls */
+	if ((++r->seen & 0xFFFF) == 0)
+		CHECK_FOR_INTERRUPTS();
 
 	if (nulls[0] || nulls[1] || (r->has_weight && nulls[2]) ||
 		(r->has_event && nulls[r->natts - 1]))
 	{
 		r->skipped++;
-		return true;
+		return;
 	}
 
 	if (r->has_weight)
@@ -510,7 +553,7 @@ ingest_receive(TupleTableSlot *slot, DestReceiver *self)
 		if (event_weight == 0)
 		{
 			r->skipped++;
-			return true;
+			return;
 		}
 		weight *= event_weight;
 		if (fabs(weight) > FLT_MAX)
@@ -530,24 +573,20 @@ ingest_receive(TupleTableSlot *slot, DestReceiver *self)
 	if (r->n == r->capacity)
 		grow_coordinates(r);
 
-	user_id = datum_to_id(values[0], r->user_type);
-	if (r->have_last_user && user_id == r->last_user_id)
-		user_index = r->last_user_index;
-	else
-	{
-		user_index = map_id(r, &r->users, user_id, "users");
-		r->have_last_user = true;
-		r->last_user_id = user_id;
-		r->last_user_index = user_index;
-	}
-
-	r->rows[r->n] = user_index;
-	r->cols[r->n] = map_id(r, &r->items, datum_to_id(values[1], r->item_type), "items");
+	r->pending_users[r->pending] = datum_to_id(values[0], r->user_type);
+	r->pending_items[r->pending] = datum_to_id(values[1], r->item_type);
 	r->vals[r->n] = (float) weight;
 	r->n++;
+	if (++r->pending == INGEST_MAP_CHUNK)
+		map_pending(r);
+}
 
-	if ((r->n & 0xFFFF) == 0)
-		CHECK_FOR_INTERRUPTS();
+/* The executor path's receiver: every row the source query returns. */
+static bool
+ingest_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	slot_getsomeattrs(slot, ((IngestReceiver *) self)->natts);
+	ingest_row((IngestReceiver *) self, slot->tts_values, slot->tts_isnull);
 	return true;
 }
 
@@ -571,55 +610,204 @@ ingest_destroy(DestReceiver *self)
 }
 
 /*
- * The most workers any Gather or Gather Merge of the plan asked for: 0 for
- * a serial plan.  Planned, not launched (max_parallel_workers may grant
- * fewer).
+ * Workers of the executor path.  The executor frees a query's plan state
+ * before SPI returns, so an ExecutorEnd hook (installed once by
+ * RsIngestInit, inert unless a read is running) counts them just before:
+ * for the query whose rows go to the running read's receiver only, not
+ * for queries a policy's or view's functions run meanwhile.
  */
-static int
-plan_workers(Plan *plan)
-{
-	int			n = 0;
-	ListCell   *lc;
-	List	   *children = NIL;
+static ExecutorEnd_hook_type prev_executor_end = NULL;
+static IngestReceiver *counting_receiver = NULL;
 
-	if (plan == NULL)
-		return 0;
-	check_stack_depth();
-	if (IsA(plan, Gather))
-		n = ((Gather *) plan)->num_workers;
-	else if (IsA(plan, GatherMerge))
-		n = ((GatherMerge *) plan)->num_workers;
-	else if (IsA(plan, Append))
-		children = ((Append *) plan)->appendplans;
-	else if (IsA(plan, MergeAppend))
-		children = ((MergeAppend *) plan)->mergeplans;
-	else if (IsA(plan, SubqueryScan))
-		n = plan_workers(((SubqueryScan *) plan)->subplan);
-	foreach(lc, children)
-		n = Max(n, plan_workers((Plan *) lfirst(lc)));
-	n = Max(n, plan_workers(plan->lefttree));
-	return Max(n, plan_workers(plan->righttree));
+/* The most workers any Gather or Gather Merge asked for, and launched. */
+static bool
+count_workers(PlanState *ps, void *context)
+{
+	IngestReceiver *r = context;
+
+	if (ps == NULL)
+		return false;
+	if (IsA(ps, GatherState))
+	{
+		r->workers_planned = Max(r->workers_planned, ((Gather *) ps->plan)->num_workers);
+		r->workers_launched = Max(r->workers_launched, ((GatherState *) ps)->nworkers_launched);
+	}
+	else if (IsA(ps, GatherMergeState))
+	{
+		r->workers_planned = Max(r->workers_planned, ((GatherMerge *) ps->plan)->num_workers);
+		r->workers_launched = Max(r->workers_launched, ((GatherMergeState *) ps)->nworkers_launched);
+	}
+	return planstate_tree_walker(ps, count_workers, context);
 }
 
-/* The workers planned for the statement(s) SPI just ran from plan. */
-static int
-spi_plan_workers(SPIPlanPtr plan)
+static void
+ingest_executor_end(QueryDesc *query)
 {
-	CachedPlan *cplan = SPI_plan_get_cached_plan(plan);
-	int			n = 0;
-	ListCell   *lc;
+	if (counting_receiver != NULL &&
+		query->dest == (DestReceiver *) counting_receiver && query->planstate != NULL)
+		count_workers(query->planstate, counting_receiver);
+	if (prev_executor_end != NULL)
+		prev_executor_end(query);
+	else
+		standard_ExecutorEnd(query);
+}
 
-	if (cplan == NULL)
-		return 0;
-	foreach(lc, cplan->stmt_list)
+/*
+ * The executor path: SELECT the columns FROM the source through SPI into
+ * the receiver, planned so that PostgreSQL may give it workers (see the
+ * top).  Everything the executor does applies: views, row-level security,
+ * inheritance, foreign tables, casts.
+ */
+static void
+executor_read(IngestReceiver *r, bool read_only)
+{
+	const RsSourceSpec *spec = r->spec;
+	StringInfoData query;
+	SPIPlanPtr	plan;
+	SPIPrepareOptions prepare;
+	SPIExecuteOptions options;
+	IngestReceiver *volatile outer_receiver;
+	int			ret;
+
+	initStringInfo(&query);
+	appendStringInfo(&query, "SELECT %s, %s", quote_identifier(spec->user_col),
+					 quote_identifier(spec->item_col));
+	if (r->has_weight)
+		appendStringInfo(&query, ", %s", quote_identifier(spec->weight_col));
+	if (r->has_event)
+		appendStringInfo(&query, ", (%s)::pg_catalog.text", quote_identifier(spec->event_col));
+	appendStringInfo(&query, " FROM %s", RsRelationName(spec->relid));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* one run to completion: a parallel plan is allowed (see the top) */
+	memset(&prepare, 0, sizeof(prepare));
+	prepare.cursorOptions = CURSOR_OPT_PARALLEL_OK;
+	plan = SPI_prepare_extended(query.data, &prepare);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query.data,
+			 SPI_result_code_string(SPI_result));
+	memset(&options, 0, sizeof(options));
+	options.read_only = read_only;
+	options.dest = (DestReceiver *) r;
+
+	/* a read nested in this one (a policy's function training) restores ours */
+	outer_receiver = counting_receiver;
+	counting_receiver = r;
+	PG_TRY();
 	{
-		PlannedStmt *stmt = lfirst_node(PlannedStmt, lc);
-
-		if (stmt->commandType == CMD_SELECT)
-			n = Max(n, plan_workers(stmt->planTree));
+		ret = SPI_execute_plan_extended(plan, &options);
 	}
-	ReleaseCachedPlan(cplan, NULL);
-	return n;
+	PG_FINALLY();
+	{
+		counting_receiver = outer_receiver;
+	}
+	PG_END_TRY();
+	/* SPI reports a query whose rows went to our receiver as a utility */
+	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+		elog(ERROR, "SPI_execute_plan_extended failed for \"%s\": %s", query.data,
+			 SPI_result_code_string(ret));
+	SPI_finish();
+	pfree(query.data);
+}
+
+/*
+ * Whether the source can be read by heap_read, with exactly the rows and
+ * values the executor path would give: a plain table without inheritance
+ * children (SELECT ... FROM t reads those too), no row-level security for
+ * this caller (RLS_NONE: no policy applies, not even one the owner
+ * bypasses), event types in a text or varchar column (the executor path
+ * casts to text; other types print differently), and an active snapshot
+ * to read with.  The caller's SELECT on the table or on each column read
+ * was checked by check_source, as the executor would check it; USAGE on
+ * the table's schema, which the executor path's SELECT needs to name the
+ * table, is asked here, so that a caller without it still gets the
+ * executor path's error.
+ */
+static bool
+heap_read_possible(const RsSourceSpec *spec)
+{
+	if (!recsys_fast_read || !ActiveSnapshotSet())
+		return false;
+	if (get_rel_relkind(spec->relid) != RELKIND_RELATION || has_subclass(spec->relid))
+		return false;
+	if (pg_namespace_aclcheck(get_rel_namespace(spec->relid), GetUserId(), ACL_USAGE) != ACLCHECK_OK)
+		return false;
+	if (check_enable_rls(spec->relid, InvalidOid, true) != RLS_NONE)
+		return false;
+	if (spec->event_col != NULL)
+	{
+		Oid			typid = getBaseType(get_atttype(spec->relid,
+													get_attnum(spec->relid, spec->event_col)));
+
+		if (typid != TEXTOID && typid != VARCHAROID)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The heap path: a sequential scan of the table through the table access
+ * method, handing each tuple's columns straight to ingest_row, with no
+ * executor node, projection or receiver call per row.  The snapshot is
+ * the one SPI would use: read_only reads (serving, STABLE functions) use
+ * the active snapshot; training advances the command counter and takes a
+ * fresh snapshot first, so it sees its own transaction's earlier writes.
+ */
+static void
+heap_read(IngestReceiver *r, bool read_only)
+{
+	const RsSourceSpec *spec = r->spec;
+	const char *cols[4] = {spec->user_col, spec->item_col, spec->weight_col, spec->event_col};
+	AttrNumber	attnums[4];
+	AttrNumber	last_attnum = 0;
+	Relation	rel = table_open(spec->relid, AccessShareLock);
+	Snapshot	snapshot;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	Datum		values[4];
+	bool		nulls[4];
+
+	for (int c = 0; c < r->natts; c++)
+	{
+		/* the event column is the last one whatever comes before it */
+		const char *col = c == r->natts - 1 && r->has_event ? spec->event_col : cols[c];
+
+		attnums[c] = get_attnum(spec->relid, col);
+		last_attnum = Max(last_attnum, attnums[c]);
+	}
+
+	if (!read_only)
+	{
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		UpdateActiveSnapshotCommandId();
+	}
+	snapshot = RegisterSnapshot(GetActiveSnapshot());
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	slot = table_slot_create(rel, NULL);
+
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		slot_getsomeattrs(slot, last_attnum);
+		for (int c = 0; c < r->natts; c++)
+		{
+			values[c] = slot->tts_values[attnums[c] - 1];
+			nulls[c] = slot->tts_isnull[attnums[c] - 1];
+		}
+		ingest_row(r, values, nulls);
+	}
+
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	if (!read_only)
+	{
+		PopActiveSnapshot();
+		CommandCounterIncrement();
+	}
+	/* the lock is kept to the end of the transaction, as the executor does */
+	table_close(rel, NoLock);
 }
 
 /* Renumber one side's indexes in ascending id order. */
@@ -653,12 +841,7 @@ void
 RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 {
 	IngestReceiver *r;
-	StringInfoData query;
-	SPIPlanPtr	plan;
-	SPIPrepareOptions prepare;
-	SPIExecuteOptions options;
 	double		start = now_seconds();
-	int			ret;
 	MemoryContext mcxt = CurrentMemoryContext;
 
 	check_source(spec);
@@ -694,35 +877,19 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 	init_idmap(mcxt, &r->users, INGEST_INITIAL_MAP_CAPACITY);
 	init_idmap(mcxt, &r->items, INGEST_INITIAL_MAP_CAPACITY);
 
-	initStringInfo(&query);
-	appendStringInfo(&query, "SELECT %s, %s", quote_identifier(spec->user_col),
-					 quote_identifier(spec->item_col));
-	if (r->has_weight)
-		appendStringInfo(&query, ", %s", quote_identifier(spec->weight_col));
-	if (r->has_event)
-		appendStringInfo(&query, ", (%s)::pg_catalog.text", quote_identifier(spec->event_col));
-	appendStringInfo(&query, " FROM %s", RsRelationName(spec->relid));
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	/* one run to completion: a parallel plan is allowed (see the top) */
-	memset(&prepare, 0, sizeof(prepare));
-	prepare.cursorOptions = CURSOR_OPT_PARALLEL_OK;
-	plan = SPI_prepare_extended(query.data, &prepare);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query.data,
-			 SPI_result_code_string(SPI_result));
-	memset(&options, 0, sizeof(options));
-	options.read_only = read_only;
-	options.dest = (DestReceiver *) r;
-
-	ret = SPI_execute_plan_extended(plan, &options);
-	/* SPI reports a query whose rows went to our receiver as a utility */
-	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
-		elog(ERROR, "SPI_execute_plan_extended failed for \"%s\": %s", query.data,
-			 SPI_result_code_string(ret));
-	out->read_workers = spi_plan_workers(plan);
-	SPI_finish();
+	if (heap_read_possible(spec))
+	{
+		heap_read(r, read_only);
+		out->read_path = "heap";
+	}
+	else
+	{
+		executor_read(r, read_only);
+		out->read_path = "executor";
+	}
+	map_pending(r);
+	out->read_workers_planned = r->workers_planned;
+	out->read_workers = r->workers_launched;
 	out->read_seconds = now_seconds() - start;
 
 	start = now_seconds();
@@ -766,4 +933,24 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 	out->max_weight = r->max_weight;
 	out->build_seconds = now_seconds() - start;
 	pfree(r);
+}
+
+/*
+ * RsIngestInit (from _PG_init) defines recsys.fast_read and installs the
+ * ExecutorEnd hook that counts a read's workers.
+ */
+void
+RsIngestInit(void)
+{
+	/* only the speed changes: both paths read the same rows (see the top) */
+	DefineCustomBoolVariable("recsys.fast_read",
+							 "Reads a plain table source by a direct heap scan instead of a query.",
+							 "Off: every source is read by SELECT through the executor, as before 0.10.0; "
+							 "views, row-level security and inheritance always are.",
+							 &recsys_fast_read,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	prev_executor_end = ExecutorEnd_hook;
+	ExecutorEnd_hook = ingest_executor_end;
 }

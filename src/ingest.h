@@ -40,11 +40,16 @@ typedef struct RsInteractions
 	int64		rows_skipped;	/* rows with a NULL user, item or weight */
 	float8		min_weight;		/* over the rows read, before summing */
 	float8		max_weight;
-	int			read_workers;	/* parallel workers the read's plan asked for */
+	const char *read_path;		/* "heap" (direct scan) or "executor" (SPI) */
+	int			read_workers;	/* parallel workers the read launched */
+	int			read_workers_planned;	/* and its plan asked for */
 	float8		read_seconds;	/* executing the scan and mapping ids */
 	float8		build_seconds;	/* building the CSR and CSC matrices */
 } RsInteractions;
 
+extern bool recsys_fast_read;
+
+extern void RsIngestInit(void);
 extern void RsReadSource(const RsSourceSpec *spec, bool read_only,
 						 RsInteractions *out);
 extern char *RsRelationName(Oid relid);

@@ -11,6 +11,7 @@
 #include "utils/guc.h"
 
 #include "blas_loader.h"
+#include "ingest.h"
 #include "ivf_index.h"
 #include "model_cache.h"
 #include "progress.h"
@@ -121,6 +122,7 @@ _PG_init(void)
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 
+	RsIngestInit();
 	RsModelCacheInit();
 	RsSharedCacheInit();
 

@@ -297,6 +297,8 @@ RsTrainFinish(FunctionCallInfo fcinfo, RsTrainer *trainer, RsTrainWriter write, 
 		RsJsonFloat(&trainer->stats, "read_seconds",
 					trainer->data->read_seconds + trainer->data->build_seconds);
 		RsJsonInt(&trainer->stats, "read_workers", trainer->data->read_workers);
+		RsJsonInt(&trainer->stats, "read_workers_planned", trainer->data->read_workers_planned);
+		RsJsonText(&trainer->stats, "read_path", trainer->data->read_path);
 	}
 	RsJsonEnd(&trainer->params);
 	RsJsonEnd(&trainer->stats);

@@ -95,6 +95,28 @@ rs_idmap_insert(RsIdMap *map, int64_t id)
 	return map->count++;
 }
 
+/* How many ids ahead rs_idmap_insert_many prefetches: a few misses' worth */
+#define IDMAP_PREFETCH_AHEAD 16
+
+int64_t
+rs_idmap_insert_many(RsIdMap *map, const int64_t *ids, int32_t *indexes, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+	{
+		if (rs_idmap_full(map))
+			return i;
+		if (i + IDMAP_PREFETCH_AHEAD < n)
+		{
+			int64_t		s = idmap_slot(map, ids[i + IDMAP_PREFETCH_AHEAD]);
+
+			__builtin_prefetch(&map->slot_index[s]);
+			__builtin_prefetch(&map->slot_keys[s]);
+		}
+		indexes[i] = rs_idmap_insert(map, ids[i]);
+	}
+	return n;
+}
+
 int32_t
 rs_idmap_lookup(const RsIdMap *map, int64_t id)
 {

@@ -54,6 +54,16 @@ extern void rs_idmap_rehash(const RsIdMap *from, RsIdMap *to);
  */
 extern int32_t rs_idmap_insert(RsIdMap *map, int64_t id);
 
+/*
+ * rs_idmap_insert for ids[0 .. n) in order, writing their indexes: the
+ * same numbering, but the slots of the ids a few places ahead are
+ * prefetched, so the cache misses of a map larger than the cache overlap
+ * instead of coming one after the other.  Stops when the map must grow
+ * and returns how many ids it took (n when all).
+ */
+extern int64_t rs_idmap_insert_many(RsIdMap *map, const int64_t *ids,
+									int32_t *indexes, int64_t n);
+
 /* Return the index of id, or -1 if the map does not hold it. */
 extern int32_t rs_idmap_lookup(const RsIdMap *map, int64_t id);
 

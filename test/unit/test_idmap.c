@@ -82,3 +82,58 @@ UNIT_TEST(idmap_many_ids_survive_growth_and_sort)
 	free(map.slot_keys);
 	free(new_index);
 }
+
+/*
+ * rs_idmap_insert_many numbers ids exactly as rs_idmap_insert one by one,
+ * stopping where the map must grow (from a map of 2 slots, so it stops
+ * often), with repeated and negative ids in a scrambled order.
+ */
+UNIT_TEST(idmap_insert_many_equals_one_by_one)
+{
+	enum
+	{
+		N = 20000
+	};
+	int64_t    *ids = malloc(sizeof(int64_t) * N);
+	int32_t    *one = malloc(sizeof(int32_t) * N);
+	int32_t    *many = malloc(sizeof(int32_t) * N);
+	RsIdMap		a,
+				b;
+	int64_t		done = 0;
+	int			stops = 0;
+	int			ok = 1;
+
+	for (int64_t i = 0; i < N; i++)
+		ids[i] = ((i * 7919) % 3001) * 1000003 - 1500000000;
+	rs_idmap_init(&a, malloc(rs_idmap_bytes(2)), 2);
+	for (int64_t i = 0; i < N; i++)
+	{
+		if (rs_idmap_full(&a))
+			grow(&a);
+		one[i] = rs_idmap_insert(&a, ids[i]);
+	}
+	rs_idmap_init(&b, malloc(rs_idmap_bytes(2)), 2);
+	while (done < N)
+	{
+		int64_t		took = rs_idmap_insert_many(&b, ids + done, many + done, N - done);
+
+		done += took;
+		if (done < N)
+		{
+			ok &= rs_idmap_full(&b);
+			grow(&b);
+			stops++;
+		}
+	}
+	UNIT_CHECK(ok);
+	UNIT_CHECK(stops > 5);
+	UNIT_CHECK(a.count == 3001 && b.count == 3001);
+	for (int64_t i = 0; i < N; i++)
+		ok &= one[i] == many[i];
+	UNIT_CHECK(ok);
+	free(a.slot_keys);
+	free(b.slot_keys);
+	free(ids);
+	free(one);
+	free(many);
+}
