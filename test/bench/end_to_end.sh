@@ -43,7 +43,8 @@ if [ -z "$peer" ]; then
 fi
 
 # RECSYS_SYNTH_CSV: a copy of synth.py's default output written before (it
-# is deterministic), to skip writing it again
+# is deterministic), to skip writing it again; implicit's matrix is cached
+# next to it (.npz)
 synth_csv=${RECSYS_SYNTH_CSV:-$work/synth.csv.gz}
 if [ ! -s "$synth_csv" ]; then
 	log "writing the synthetic set (synth.py defaults)"
@@ -79,7 +80,7 @@ for round in $(seq 1 "$rounds"); do
 		"recsys.train_item_knn('synth', 100, model => 'e2e_knn', similarity => 'bm25', weight_col => 'weight')"
 	if [ -n "$peer" ]; then
 		read -r als knn < <(OPENBLAS_NUM_THREADS=1 /usr/bin/python3 -W ignore \
-			"$RECSYS_ROOT/test/bench/end_to_end_peer.py" "$peer" "$work/synth.npz" "$synth_csv" \
+			"$RECSYS_ROOT/test/bench/end_to_end_peer.py" "$peer" "${synth_csv%.csv.gz}.npz" "$synth_csv" \
 			2 64 "$iterations" 100)
 		recsys_psql -At <<SQL
 INSERT INTO turns VALUES ('implicit_als', $round, $als), ('implicit_bm25', $round, $knn);
