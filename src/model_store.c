@@ -283,8 +283,8 @@ typedef void (*BulkFill) (void *arg, int64 i, Datum *values);
  * a plain table whose columns are exactly of the types given (natts of
  * them) and whose only triggers are its foreign key's checks.  Its CHECK
  * constraints (the neighbour lists' equal lengths, or a DBA's own) are
- * checked on every row (ExecConstraints), as an INSERT does.  A table with a DBA's trigger takes the SPI path, which fires
- * everything.
+ * checked on every row (ExecConstraints), as an INSERT does.  A table
+ * with a DBA's trigger takes the SPI path, which fires everything.
  */
 static bool
 bulk_writable(Relation rel, const Oid *types, int natts)
@@ -340,11 +340,12 @@ bulk_write(const char *table, const Oid *types, int natts, const char *name, int
 		table_close(rel, NoLock);
 		return false;
 	}
+	check = rel->rd_att->constr && rel->rd_att->constr->num_check > 0;
+
 	/*
 	 * The table as range table entry 1, as an INSERT's: a failing
 	 * constraint's error message looks it up
 	 */
-	check = rel->rd_att->constr && rel->rd_att->constr->num_check > 0;
 	estate = CreateExecutorState();
 	rte = makeNode(RangeTblEntry);
 	rte->rtekind = RTE_RELATION;
