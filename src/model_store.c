@@ -17,8 +17,7 @@
  * foreign key's check and lock), the rest by heap multi-insert with their
  * index entries (bulk_write) unless recsys.bulk_write is off or a DBA gave
  * the table a trigger; then in batches, each one INSERT ... SELECT over
- * unnest() of array parameters.  A version's number is chosen so that its
- * keys meet no index entry a dropped version left (next_version).
+ * unnest() of array parameters.
  *
  * All statements run through SPI with values as parameters; the only
  * names spliced into SQL are recsys's own tables.
@@ -30,10 +29,7 @@
 #include <math.h>
 #include <time.h>
 
-#include "access/genam.h"
 #include "access/heapam.h"
-#include "access/relscan.h"
-#include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -49,12 +45,9 @@
 #include "nodes/parsenodes.h"
 #include "storage/lock.h"
 #include "utils/rel.h"
-#include "utils/relcache.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "array_util.h"
@@ -146,112 +139,25 @@ desc_values(const RsModelDesc *desc, Oid *argtypes, Datum *values)
 }
 
 /*
- * The highest version of the model name that the primary key index of
- * table relid holds an entry for, dead or alive (0 if none, or if the
- * index does not lead with (model text, version integer)).  One backward
- * descent of the index, reading the entry itself (no heap access, no
- * snapshot: entries of rows deleted by a drop_model or a rename count
- * until VACUUM removes them; entries already marked dead are skipped, as
- * the unique check skips them).
- */
-static int32
-highest_indexed_version(Oid relid, Datum name)
-{
-	Relation	rel = table_open(relid, AccessShareLock);
-	Oid			pkey = RelationGetPrimaryKeyIndex(rel);
-	int32		version = 0;
-
-	if (OidIsValid(pkey))
-	{
-		Relation	index = index_open(pkey, AccessShareLock);
-		TupleDesc	desc = RelationGetDescr(index);
-
-		if (IndexRelationGetNumberOfKeyAttributes(index) >= 2 &&
-			TupleDescAttr(desc, 0)->atttypid == TEXTOID &&
-			TupleDescAttr(desc, 1)->atttypid == INT4OID)
-		{
-			IndexScanDesc scan;
-			ScanKeyData key;
-
-			/* the index's own collation, so the descent orders as the index */
-			ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
-								   index->rd_indcollation[0], F_TEXTEQ, name);
-			scan = index_beginscan(rel, index, SnapshotAny, 1, 0);
-			scan->xs_want_itup = true;
-			index_rescan(scan, &key, 1, NULL, 0);
-			if (index_getnext_tid(scan, BackwardScanDirection) != NULL)
-			{
-				Datum		values[INDEX_MAX_KEYS];
-				bool		isnull[INDEX_MAX_KEYS];
-
-				index_deform_tuple(scan->xs_itup, scan->xs_itupdesc, values, isnull);
-				if (!isnull[1])
-					version = DatumGetInt32(values[1]);
-			}
-			index_endscan(scan);
-		}
-		index_close(index, AccessShareLock);
-	}
-	table_close(rel, AccessShareLock);
-	return version;
-}
-
-/*
- * The number of a model's next version: one above the highest version of
- * the name that recsys.model_versions or any table referencing it (the
- * artefact tables) still has an index entry for, so that a name dropped
- * (or renamed away) and trained again does not write its keys over the
- * dead index entries the old rows left: the unique check would visit the
- * heap for each of them (about twice the CPU of a first write for 1.1M
- * factor rows; doc/internals.md, "Version numbers").  Once VACUUM has
- * removed them, the numbers start again from the highest live version.
- * Connected to SPI.
- */
-static int32
-next_version(Datum name)
-{
-	int64		highest = 0;
-	bool		isnull;
-
-	RsExecute("SELECT 'recsys.model_versions'::pg_catalog.regclass::pg_catalog.oid "
-			  "UNION SELECT c.conrelid FROM pg_catalog.pg_constraint c "
-			  "WHERE c.contype OPERATOR(pg_catalog.=) 'f' "
-			  "AND c.confrelid OPERATOR(pg_catalog.=) 'recsys.model_versions'::pg_catalog.regclass",
-			  0, NULL, NULL, NULL, true, SPI_OK_SELECT);
-	for (uint64 t = 0; t < SPI_processed; t++)
-	{
-		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[t],
-														   SPI_tuptable->tupdesc, 1, &isnull));
-
-		highest = Max(highest, highest_indexed_version(relid, name));
-	}
-	/* (an entry at the type's maximum cannot be followed: number as before) */
-	if (highest >= PG_INT32_MAX)
-		highest = 0;
-	RsExecute("SELECT coalesce(max(version), 0) FROM recsys.model_versions "
-			  "WHERE model OPERATOR(pg_catalog.=) $1",
-			  1, (Oid[]) {TEXTOID}, &name, NULL, false, SPI_OK_SELECT);
-	highest = Max(highest, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-													   SPI_tuptable->tupdesc, 1, &isnull)));
-	return (int32) (highest + 1);
-}
-
-/*
  * RsCreateModelVersion adds a version row for a training run (and the
- * model's row if the model is new) and returns its number (next_version).
+ * model's row if the model is new) and returns its number.
  */
 int32
 RsCreateModelVersion(const RsModelDesc *desc)
 {
 	Oid			argtypes[10];
 	Datum		values[10];
+	bool		isnull;
 	int32		version;
 
 	desc_values(desc, argtypes, values);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	version = next_version(values[0]);
+	RsExecute("SELECT coalesce(max(version), 0) + 1 FROM recsys.model_versions "
+			  "WHERE model OPERATOR(pg_catalog.=) $1",
+			  1, argtypes, values, NULL, false, SPI_OK_SELECT);
+	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
 	argtypes[8] = INT4OID;
 	values[8] = Int32GetDatum(version);
