@@ -220,8 +220,10 @@ bulk_writable(Relation rel, const Oid *types, int natts)
  * check, the row-level security policies' WITH CHECK (recsys's depend on
  * the model only) and the foreign key's check, whose KEY SHARE lock on
  * the model_versions row holds to the end of the transaction, so every
- * row's key stays valid.  False, and nothing written, when the table is
- * not bulk_writable or recsys.bulk_write is off: the caller goes on by SPI.
+ * row's key stays valid.  CHECK constraints are evaluated on every row.
+ * At most batch_rows rows (and BULK_SLOTS) go in one multi-insert.  False,
+ * and nothing written, when the table is not bulk_writable or
+ * recsys.bulk_write is off: the caller goes on by SPI.
  */
 static bool
 bulk_write(const char *table, const Oid *types, int natts, const char *name, int32 version,
