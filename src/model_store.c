@@ -12,9 +12,12 @@
  * Readers see the previous model until the caller commits; an error or a
  * cancel anywhere rolls all of it back, so the previous model stays.
  *
- * Artefacts are written in batches of BATCH_ROWS rows, each batch one
- * INSERT ... SELECT over unnest() of array parameters: a handful of
- * statements instead of one per row.
+ * Artefact rows (factors, item stats, neighbour lists) go through
+ * write_rows: the first by an INSERT (privileges, row-level security, the
+ * foreign key's check and lock), the rest by heap multi-insert with their
+ * index entries (bulk_write) unless recsys.bulk_write is off or a DBA gave
+ * the table a trigger; then in batches, each one INSERT ... SELECT over
+ * unnest() of array parameters.
  *
  * All statements run through SPI with values as parameters; the only
  * names spliced into SQL are recsys's own tables.
@@ -39,6 +42,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
 #include "storage/lock.h"
 #include "utils/rel.h"
 #include "utils/builtins.h"
@@ -183,17 +187,17 @@ typedef void (*BulkFill) (void *arg, int64 i, Datum *values);
 /*
  * Whether rows of the recsys table rel can be written in bulk (bulk_write):
  * a plain table whose columns are exactly of the types given (natts of
- * them) and whose only triggers are its foreign key's checks, with no
- * CHECK constraint.  A table a DBA changed takes the SPI path, which fires
- * and checks everything.
+ * them) and whose only triggers are its foreign key's checks.  Its CHECK
+ * constraints (the neighbour lists' equal lengths, or a DBA's own) are
+ * checked on every row (ExecConstraints), as an INSERT does.  A table
+ * with a DBA's trigger takes the SPI path, which fires everything.
  */
 static bool
 bulk_writable(Relation rel, const Oid *types, int natts)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION || desc->natts != natts ||
-		(desc->constr && desc->constr->num_check > 0))
+	if (rel->rd_rel->relkind != RELKIND_RELATION || desc->natts != natts)
 		return false;
 	for (int a = 0; a < natts; a++)
 		if (TupleDescAttr(desc, a)->attisdropped || TupleDescAttr(desc, a)->atttypid != types[a] ||
@@ -216,21 +220,25 @@ bulk_writable(Relation rel, const Oid *types, int natts)
  * check, the row-level security policies' WITH CHECK (recsys's depend on
  * the model only) and the foreign key's check, whose KEY SHARE lock on
  * the model_versions row holds to the end of the transaction, so every
- * row's key stays valid.  False, and nothing written, when the table is
- * not bulk_writable or recsys.bulk_write is off: the caller goes on by SPI.
+ * row's key stays valid.  CHECK constraints are evaluated on every row.
+ * At most batch_rows rows (and BULK_SLOTS) go in one multi-insert.  False,
+ * and nothing written, when the table is not bulk_writable or
+ * recsys.bulk_write is off: the caller goes on by SPI.
  */
 static bool
 bulk_write(const char *table, const Oid *types, int natts, const char *name, int32 version,
-		   const int64 *ids, int64 n, BulkFill fill, void *arg)
+		   const int64 *ids, int64 n, int batch_rows, BulkFill fill, void *arg)
 {
 	Relation	rel;
 	EState	   *estate;
+	RangeTblEntry *rte;
 	ResultRelInfo *rri;
 	BulkInsertState bistate;
 	CommandId	cid = GetCurrentCommandId(true);
 	TupleTableSlot *slots[BULK_SLOTS];
 	Datum		model = CStringGetTextDatum(name);
 	MemoryContext batch_context;
+	bool		check;
 
 	if (!recsys_bulk_write)
 		return false;
@@ -240,7 +248,19 @@ bulk_write(const char *table, const Oid *types, int natts, const char *name, int
 		table_close(rel, NoLock);
 		return false;
 	}
+	check = rel->rd_att->constr && rel->rd_att->constr->num_check > 0;
+
+	/*
+	 * The table as range table entry 1, as an INSERT's: a failing
+	 * constraint's error message looks it up
+	 */
 	estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(estate, list_make1(rte));
 	rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
@@ -250,9 +270,10 @@ bulk_write(const char *table, const Oid *types, int natts, const char *name, int
 	for (int s = 0; s < BULK_SLOTS; s++)
 		slots[s] = table_slot_create(rel, NULL);
 
-	for (int64 start = 1; start < n; start += BULK_SLOTS)
+	batch_rows = Max(1, Min(BULK_SLOTS, batch_rows));
+	for (int64 start = 1; start < n; start += batch_rows)
 	{
-		int			rows = (int) Min(BULK_SLOTS, n - start);
+		int			rows = (int) Min(batch_rows, n - start);
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
@@ -268,6 +289,9 @@ bulk_write(const char *table, const Oid *types, int natts, const char *name, int
 			fill(arg, start + r, slot->tts_values);
 			memset(slot->tts_isnull, 0, sizeof(bool) * natts);
 			ExecStoreVirtualTuple(slot);
+			/* (NOT NULL holds: no value is null) */
+			if (check)
+				ExecConstraints(rri, slot, estate);
 		}
 		MemoryContextSwitchTo(old);
 		table_multi_insert(rel, slots, rows, cid, 0, bistate);
@@ -303,15 +327,17 @@ thread_cpu_seconds(void)
 /*
  * Rows 0 .. n) of an artefact table: row 0 by the SPI insert (every check
  * of the table), the rest by bulk_write if it can, else by SPI batches of
- * BATCH_ROWS rows.  spi_batch(arg, start, rows) inserts rows [start,
- * start + rows) by SPI (connected).
+ * batch_rows rows (bulk_write takes at most that many at a time too).
+ * spi_batch(arg, start, rows) inserts rows [start, start + rows) by SPI
+ * (connected).
  */
 static void
 write_rows(const char *table, const Oid *types, int natts, const char *name, int32 version,
-		   const int64 *ids, int64 n, BulkFill fill, void (*spi_batch) (void *, int64, int),
-		   void *arg)
+		   const int64 *ids, int64 n, int batch_rows, BulkFill fill,
+		   void (*spi_batch) (void *, int64, int), void *arg)
 {
 	int64		start = 0;
+	bool		bulk = false;
 	TimestampTz began = GetCurrentTimestamp();
 	double		cpu = thread_cpu_seconds();
 
@@ -321,19 +347,20 @@ write_rows(const char *table, const Oid *types, int natts, const char *name, int
 	{
 		spi_batch(arg, 0, 1);
 		start = 1;
-		if (bulk_write(table, types, natts, name, version, ids, n, fill, arg))
+		bulk = bulk_write(table, types, natts, name, version, ids, n, batch_rows, fill, arg);
+		if (bulk)
 			start = n;
 	}
-	for (; start < n; start += BATCH_ROWS)
+	for (; start < n; start += batch_rows)
 	{
 		CHECK_FOR_INTERRUPTS();
-		spi_batch(arg, start, (int) Min(BATCH_ROWS, n - start));
+		spi_batch(arg, start, (int) Min(batch_rows, n - start));
 	}
 	SPI_finish();
 	/* the write's own time, which test/bench/write_path.sh prints */
 	ereport(DEBUG1,
-			(errmsg_internal("recsys: wrote %lld rows of %s in %.3f s (%.3f s CPU in this backend's thread)",
-							 (long long) n, table,
+			(errmsg_internal("recsys: wrote %lld rows of %s %s in %.3f s (%.3f s CPU in this backend's thread)",
+							 (long long) n, table, bulk ? "in bulk" : "by INSERT",
 							 (double) (GetCurrentTimestamp() - began) / USECS_PER_SEC,
 							 thread_cpu_seconds() - cpu)));
 }
@@ -421,26 +448,55 @@ RsWriteFactors(RsSide side, const char *name, int32 version, const int64 *ids,
 		AllocSetContextCreate(CurrentMemoryContext, "recsys factor batch", ALLOCSET_DEFAULT_SIZES)};
 
 	write_rows(side == RS_USERS ? "user_factors" : "item_factors", types, 5, name, version, ids, n,
-			   fill_factor_row, insert_factor_rows, &f);
+			   BATCH_ROWS, fill_factor_row, insert_factor_rows, &f);
 	MemoryContextDelete(f.batch_context);
 	if (f.zeros)
 		pfree(f.zeros);
 }
 
-/*
- * RsWriteNeighbors stores neighbour lists into item_neighbor_lists or
- * user_neighbor_lists, one row per owner.  Row r (id row_ids[r]) has
- * count[r] neighbours, best first, in slots [r * slots, r * slots +
- * count[r]): neighbor[] holds dense indexes into neighbor_ids[], score[]
- * their similarities.  Rows without neighbours are not stored.
- */
-void
-RsWriteNeighbors(RsSide side, const char *name, int32 version,
-				 const int64 *row_ids, int64 n_rows, int slots,
-				 const int32 *count, const int32 *neighbor,
-				 const int64 *neighbor_ids, const float *score)
+/* What RsWriteNeighbors writes, for its row writers. */
+typedef struct NeighborRows
 {
-	const char *query = side == RS_USERS ?
+	RsSide		side;
+	const char *name;
+	int32		version;
+	const int64 *owner_ids;		/* the rows that have neighbours: their ids */
+	const int64 *owner_rows;	/* and their row numbers */
+	int			slots;
+	const int32 *count;
+	const int32 *neighbor;
+	const int64 *neighbor_ids;
+	const float *score;
+	int64	   *ids;			/* one row's (batch's) neighbour ids */
+	float	   *sims;			/* a batch's scores */
+	Datum	   *offsets;		/* a batch's list boundaries */
+} NeighborRows;
+
+/* Row r's neighbour ids into out, best first; returns how many. */
+static int
+neighbor_list_ids(const NeighborRows *l, int64 r, int64 *out)
+{
+	for (int j = 0; j < l->count[r]; j++)
+		out[j] = l->neighbor_ids[l->neighbor[r * l->slots + j]];
+	return l->count[r];
+}
+
+static void
+fill_neighbor_row(void *arg, int64 i, Datum *values)
+{
+	NeighborRows *l = arg;
+	int64		r = l->owner_rows[i];
+	int			n = neighbor_list_ids(l, r, l->ids);
+
+	values[3] = PointerGetDatum(RsInt64Array(l->ids, n));
+	values[4] = PointerGetDatum(float_array(l->score + r * l->slots, n));
+}
+
+static void
+insert_neighbor_rows(void *arg, int64 start, int rows)
+{
+	NeighborRows *l = arg;
+	const char *query = l->side == RS_USERS ?
 		"INSERT INTO recsys.user_neighbor_lists (model, version, user_id, neighbor_ids, scores) "
 		"SELECT $1, $2, $3[t.o], $4[$7[t.o] + 1 : $7[t.o + 1]], $5[$7[t.o] + 1 : $7[t.o + 1]] "
 		"FROM pg_catalog.generate_series(1, $6) AS t(o)" :
@@ -450,57 +506,72 @@ RsWriteNeighbors(RsSide side, const char *name, int32 version,
 	Oid			argtypes[7] = {TEXTOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID, FLOAT4ARRAYOID,
 	INT4OID, INT4ARRAYOID};
 	Datum		values[7];
-	int			batch_rows = Max(1, Min(BATCH_ROWS, BATCH_PAIRS / slots));
-	int64	   *owners = palloc(sizeof(int64) * batch_rows);
-	Datum	   *offsets = palloc(sizeof(Datum) * (batch_rows + 1));
-	int64	   *ids = palloc(sizeof(int64) * (Size) batch_rows * slots);
-	float	   *sims = palloc(sizeof(float) * (Size) batch_rows * slots);
-	int			rows = 0;
 	int			pairs = 0;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	values[0] = CStringGetTextDatum(name);
-	values[1] = Int32GetDatum(version);
-
-	for (int64 r = 0; r <= n_rows; r++)
+	/* the lists one after another: list o is pairs [offsets[o], offsets[o + 1]) */
+	for (int o = 0; o < rows; o++)
 	{
-		if (r < n_rows && count[r] > 0)
-		{
-			/* owner r's list: the pairs [offsets[rows], offsets[rows + 1]) */
-			owners[rows] = row_ids[r];
-			offsets[rows] = Int32GetDatum(pairs);
-			for (int j = 0; j < count[r]; j++)
-			{
-				ids[pairs] = neighbor_ids[neighbor[r * slots + j]];
-				sims[pairs] = score[r * slots + j];
-				pairs++;
-			}
-			rows++;
-		}
-		if (rows > 0 && (rows == batch_rows || r == n_rows))
-		{
-			CHECK_FOR_INTERRUPTS();
-			offsets[rows] = Int32GetDatum(pairs);
-			values[2] = PointerGetDatum(RsInt64Array(owners, rows));
-			values[3] = PointerGetDatum(RsInt64Array(ids, pairs));
-			values[4] = PointerGetDatum(RsFloatArray(sims, pairs));
-			values[5] = Int32GetDatum(rows);
-			values[6] = PointerGetDatum(construct_array_builtin(offsets, rows + 1, INT4OID));
-			RsExecute(query, 7, argtypes, values, NULL, false, SPI_OK_INSERT);
-			pfree(DatumGetPointer(values[2]));
-			pfree(DatumGetPointer(values[3]));
-			pfree(DatumGetPointer(values[4]));
-			pfree(DatumGetPointer(values[6]));
-			rows = 0;
-			pairs = 0;
-		}
+		int64		r = l->owner_rows[start + o];
+		int			n;
+
+		l->offsets[o] = Int32GetDatum(pairs);
+		n = neighbor_list_ids(l, r, l->ids + pairs);
+		memcpy(l->sims + pairs, l->score + r * l->slots, sizeof(float) * n);
+		pairs += n;
 	}
-	SPI_finish();
-	pfree(owners);
-	pfree(offsets);
-	pfree(ids);
-	pfree(sims);
+	l->offsets[rows] = Int32GetDatum(pairs);
+	values[0] = CStringGetTextDatum(l->name);
+	values[1] = Int32GetDatum(l->version);
+	values[2] = PointerGetDatum(RsInt64Array(l->owner_ids + start, rows));
+	values[3] = PointerGetDatum(RsInt64Array(l->ids, pairs));
+	values[4] = PointerGetDatum(RsFloatArray(l->sims, pairs));
+	values[5] = Int32GetDatum(rows);
+	values[6] = PointerGetDatum(construct_array_builtin(l->offsets, rows + 1, INT4OID));
+	RsExecute(query, 7, argtypes, values, NULL, false, SPI_OK_INSERT);
+	for (int v = 2; v <= 6; v++)
+		if (v != 5)
+			pfree(DatumGetPointer(values[v]));
+}
+
+/*
+ * RsWriteNeighbors stores neighbour lists into item_neighbor_lists or
+ * user_neighbor_lists, one row per owner.  Row r (id row_ids[r]) has
+ * count[r] neighbours, best first, in slots [r * slots, r * slots +
+ * count[r]): neighbor[] holds dense indexes into neighbor_ids[], score[]
+ * their similarities.  Rows without neighbours are not stored.  Written
+ * by write_rows (in bulk when it can), at most BATCH_PAIRS neighbours
+ * (and BATCH_ROWS rows) at a time.
+ */
+void
+RsWriteNeighbors(RsSide side, const char *name, int32 version,
+				 const int64 *row_ids, int64 n_rows, int slots,
+				 const int32 *count, const int32 *neighbor,
+				 const int64 *neighbor_ids, const float *score)
+{
+	static const Oid types[5] = {TEXTOID, INT4OID, INT8OID, INT8ARRAYOID, FLOAT4ARRAYOID};
+	int			batch_rows = Max(1, Min(BATCH_ROWS, BATCH_PAIRS / Max(slots, 1)));
+	int64	   *owner_ids = palloc_extended(sizeof(int64) * Max(n_rows, 1), MCXT_ALLOC_HUGE);
+	int64	   *owner_rows = palloc_extended(sizeof(int64) * Max(n_rows, 1), MCXT_ALLOC_HUGE);
+	int64		owners = 0;
+	NeighborRows l = {side, name, version, owner_ids, owner_rows, slots, count, neighbor,
+		neighbor_ids, score,
+		palloc(sizeof(int64) * (Size) batch_rows * slots),
+		palloc(sizeof(float) * (Size) batch_rows * slots),
+	palloc(sizeof(Datum) * (batch_rows + 1))};
+
+	for (int64 r = 0; r < n_rows; r++)
+		if (count[r] > 0)
+		{
+			owner_ids[owners] = row_ids[r];
+			owner_rows[owners++] = r;
+		}
+	write_rows(side == RS_USERS ? "user_neighbor_lists" : "item_neighbor_lists", types, 5, name,
+			   version, owner_ids, owners, batch_rows, fill_neighbor_row, insert_neighbor_rows, &l);
+	pfree(owner_ids);
+	pfree(owner_rows);
+	pfree(l.ids);
+	pfree(l.sims);
+	pfree(l.offsets);
 }
 
 /* What RsWriteItemStats writes, for its row writers. */
@@ -564,7 +635,7 @@ RsWriteItemStats(const char *name, int32 version, const int64 *ids, int64 n,
 	static const Oid types[6] = {TEXTOID, INT4OID, INT8OID, INT4OID, FLOAT4OID, FLOAT4OID};
 	ItemStatRows r = {name, version, ids, n_users, weight_sum, popularity};
 
-	write_rows("item_stats", types, 6, name, version, ids, n, fill_item_stat_row,
+	write_rows("item_stats", types, 6, name, version, ids, n, BATCH_ROWS, fill_item_stat_row,
 			   insert_item_stat_rows, &r);
 }
 

@@ -124,6 +124,19 @@ recsys_bench_machine() {
 		"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
+# Load a synthetic set written by ../shared/bench/synth.py (gzip CSV $1)
+# into table synth (user_id, item_id, weight) of the database psql
+# connects to (further arguments are psql's), analysed.
+recsys_load_synth() {
+	local csv=$1
+	shift
+	recsys_psql "$@" <<SQL
+CREATE TABLE synth (user_id bigint, item_id bigint, weight real);
+\copy synth FROM PROGRAM 'gzip -dc $csv' WITH (FORMAT csv, HEADER true)
+VACUUM ANALYZE synth;
+SQL
+}
+
 # The machine, the date and the commit, the first lines of a benchmark's output.
 recsys_bench_header() {
 	recsys_bench_machine
