@@ -78,8 +78,10 @@ SELECT recsys.drop_ivf('ivf') AS dropped, recsys.drop_ivf('ivf') AS again;
 SELECT count(*) AS lists FROM recsys.ivf_lists WHERE model = 'ivf';
 SELECT stats ? 'ivf' AS recorded FROM recsys.models WHERE name = 'ivf';
 
--- a retrained model is served exactly until indexed again: the index
--- belongs to version 1 and is never used for version 2
+-- with recsys.ivf_rebuild off (as before 0.10.0) a retrained model is
+-- served exactly until indexed again: the index belongs to version 1 and
+-- is never used for version 2 (sql/ivf_rebuild.sql: on, the default)
+SET recsys.ivf_rebuild = off;
 SELECT (recsys.create_ivf('ivf', lists => 4))->>'version' AS indexed_version;
 SELECT version AS retrained FROM recsys.train_cf('ivf_events', factors => 2, iterations => 2, model => 'ivf');
 SELECT version, stats ? 'ivf' AS indexed FROM recsys.models WHERE name = 'ivf';
@@ -95,6 +97,7 @@ SELECT count(*) AS users, count(*) FILTER (WHERE v.items IS DISTINCT FROM
 FROM ivf_v2 v;
 -- back to version 1: its index serves again (the constructed clusters)
 SELECT version FROM recsys.activate('ivf', 1);
+RESET recsys.ivf_rebuild;
 SET recsys.ivf_probes = 1;
 SELECT array_agg(DISTINCT item_id % 4) AS clusters, count(*) AS rows
 FROM recsys.recommend_for_vector('{1, 0.2}', 10, 'ivf');

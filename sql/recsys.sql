@@ -470,11 +470,14 @@ AS $$
 DECLARE
 	result recsys.models;
 	missing text;
+	replaced_index jsonb;
 BEGIN
 	IF model IS NULL OR version IS NULL THEN
 		RAISE EXCEPTION 'model and version must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM recsys._require_model_owner(model, 'activate');
+	-- the replaced version's index, which the activated one takes over (_ivf_follow)
+	SELECT m.stats -> 'ivf' INTO replaced_index FROM recsys.models m WHERE m.name = activate.model;
 	UPDATE recsys.models m
 	SET version = v.version, algorithm = v.algorithm, source = v.source, params = v.params,
 		stats = v.stats, n_users = v.n_users, n_items = v.n_items,
@@ -532,6 +535,9 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = 'A model of that name was dropped, and another role''s model took the name.',
 				  HINT = 'Train the model again.';
+	END IF;
+	IF recsys._ivf_follow(model, replaced_index) IS NOT NULL THEN
+		SELECT * INTO result FROM recsys.models m WHERE m.name = activate.model;
 	END IF;
 	RETURN result;
 END
@@ -1705,7 +1711,7 @@ COMMENT ON FUNCTION recsys.tune(text, regclass, regclass, jsonb, jsonb, text, te
 -- An IVF index of one model version (src/ivf_index.c): k-means centroids
 -- in the Euclidean transformation of the item vectors (factors + 1
 -- coordinates) and the items of each list.  It goes with its version (a
--- retrained model serves exactly until indexed again) and with the model.
+-- new version is indexed anew: recsys._ivf_follow) and with the model.
 CREATE TABLE recsys.ivf_lists (
 	model			text NOT NULL,
 	version			integer NOT NULL,
@@ -1808,6 +1814,49 @@ END
 $$;
 COMMENT ON FUNCTION recsys.drop_ivf(text) IS
 	'drop the IVF index of a model''s active version (its rankings scan every item again)';
+
+CREATE FUNCTION recsys._ivf_indexable(algorithm text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'recsys_ivf_indexable'
+LANGUAGE C STABLE STRICT PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._ivf_indexable(text) IS
+	'internal: whether create_ivf can index an algorithm''s models (they have item vectors)';
+
+-- The index follows the model, as an index follows its table: when a
+-- training or activate replaces an indexed version by one without an
+-- index, the new version is indexed with the old index's lists (as many
+-- as the new version has items, at most), iterations and seed, in the
+-- same transaction (a cancel or error keeps the old version serving).
+-- Not when recsys.ivf_rebuild is off, nor for a kind without item vectors
+-- (a model retrained as another algorithm with replace => true).
+CREATE FUNCTION recsys._ivf_follow(model text, previous jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m recsys.models;
+	info jsonb;
+BEGIN
+	IF previous IS NULL OR NOT current_setting('recsys.ivf_rebuild')::boolean THEN
+		RETURN NULL;
+	END IF;
+	SELECT * INTO m FROM recsys.models x WHERE x.name OPERATOR(pg_catalog.=) _ivf_follow.model;
+	IF NOT FOUND OR m.stats ? 'ivf' OR NOT recsys._ivf_indexable(m.algorithm) THEN
+		RETURN NULL;
+	END IF;
+	info := recsys.create_ivf(model, LEAST((previous ->> 'lists')::integer, m.n_items::integer),
+							  (previous ->> 'iterations')::integer, (previous ->> 'seed')::bigint)
+			|| jsonb_build_object('rebuilt_from', previous -> 'version');
+	UPDATE recsys.model_versions v SET stats = v.stats || jsonb_build_object('ivf', info)
+	WHERE v.model OPERATOR(pg_catalog.=) _ivf_follow.model AND v.version OPERATOR(pg_catalog.=) m.version;
+	UPDATE recsys.models x SET stats = x.stats || jsonb_build_object('ivf', info)
+	WHERE x.name OPERATOR(pg_catalog.=) _ivf_follow.model;
+	RETURN info;
+END
+$$;
+COMMENT ON FUNCTION recsys._ivf_follow(text, jsonb) IS
+	'internal: index a newly active version as the version it replaced was (recsys.ivf_rebuild)';
 
 -------------------------------------------------------------------------------
 -- Pictures

@@ -19,11 +19,13 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "array_util.h"
 #include "events.h"
 #include "history.h"
 #include "ingest.h"
@@ -108,10 +110,12 @@ prepare_seen_queries(void *arg)
 		elog(ERROR, "could not prepare \"%s\": %s", q.data, SPI_result_code_string(SPI_result));
 
 	resetStringInfo(&q);
-	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, (%s)::pg_catalog.float4, %s FROM %s "
+	appendStringInfo(&q, "SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, (%s)::pg_catalog.float4, %s, %s FROM %s "
 					 "WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
 					 quote_identifier(model->user_col), quote_identifier(model->item_col),
-					 weight, event, source, quote_identifier(model->user_col));
+					 weight, event,
+					 model->time_col ? RsTimeEpochSql(model->source, model->time_col, "time_col") : "NULL::pg_catalog.float8",
+					 source, quote_identifier(model->user_col));
 	model->seen_many_plan = SPI_prepare(q.data, 1, (Oid[]) {INT8ARRAYOID});
 	if (model->seen_many_plan == NULL || SPI_keepplan(model->seen_many_plan) != 0)
 		elog(ERROR, "could not prepare \"%s\": %s", q.data, SPI_result_code_string(SPI_result));
@@ -224,47 +228,58 @@ RsReadSeenItems(RsModel *model, int64 user_id, const char *why, RsUserItems *out
 	read_user_items(model, user_id, why, false, out);
 }
 
-/* The read of RsReadUserItems; ratings: refuse what rating models refuse. */
-static void
-read_user_items(RsModel *model, int64 user_id, const char *why, bool ratings, RsUserItems *out)
+/* Where a query's row holds what a user's items are built from (1-based). */
+typedef struct ItemColumns
 {
-	Datum		value = Int64GetDatum(user_id);
-	int			ret;
+	int			item;
+	int			weight;
+	int			time;
+	int			event;
+} ItemColumns;
+
+/* seen_plan's columns: item, weight, time, event */
+static const ItemColumns one_user_columns = {1, 2, 3, 4};
+
+/* seen_many_plan's columns: user, item, weight, event, time */
+static const ItemColumns many_users_columns = {2, 3, 5, 4};
+
+/*
+ * Build out (SPI_palloc'd) from rows of the SPI result that are user_id's:
+ * rows[0 .. n_rows) (row numbers; NULL: every row in order).  What
+ * RsReadUserItems describes: unknown items and NULLs left out, duplicates
+ * summed (refused for ratings), in item index order, with recency.
+ */
+static void
+build_user_items(RsModel *model, int64 user_id, const char *why, bool ratings,
+				 const uint64 *rows, uint64 n_rows, const ItemColumns *col, RsUserItems *out)
+{
 	int64	   *packed;			/* item index << 32 | position, to sort */
 	float	   *raw;			/* weights by position */
 	double	   *when;			/* times by position, NaN if NULL */
 	double	   *latest = NULL;	/* per output item */
 	int			n = 0;
 
-	RsRequireSource(model, why);
 	out->exclude_seen = false;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ret = RsExecutePlanAsOwner(model->name, RsSourceReader(model), model->seen_plan, &value);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading the items of user " INT64_FORMAT " failed: %s", user_id,
-			 SPI_result_code_string(ret));
-
-	packed = SPI_palloc(sizeof(int64) * Max(SPI_processed, 1));
-	raw = SPI_palloc(sizeof(float) * Max(SPI_processed, 1));
-	when = SPI_palloc(sizeof(double) * Max(SPI_processed, 1));
-	out->item = SPI_palloc(sizeof(int32) * Max(SPI_processed, 1));
-	out->weight = SPI_palloc(sizeof(float) * Max(SPI_processed, 1));
+	packed = SPI_palloc(sizeof(int64) * Max(n_rows, 1));
+	raw = SPI_palloc(sizeof(float) * Max(n_rows, 1));
+	when = SPI_palloc(sizeof(double) * Max(n_rows, 1));
+	out->item = SPI_palloc(sizeof(int32) * Max(n_rows, 1));
+	out->weight = SPI_palloc(sizeof(float) * Max(n_rows, 1));
 	out->recency = NULL;
 	if (model->half_life > 0)
 	{
-		out->recency = SPI_palloc(sizeof(float) * Max(SPI_processed, 1));
-		latest = SPI_palloc(sizeof(double) * Max(SPI_processed, 1));
+		out->recency = SPI_palloc(sizeof(float) * Max(n_rows, 1));
+		latest = SPI_palloc(sizeof(double) * Max(n_rows, 1));
 	}
-	for (uint64 r = 0; r < SPI_processed; r++)
+	for (uint64 r = 0; r < n_rows; r++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[r];
+		HeapTuple	tuple = SPI_tuptable->vals[rows ? rows[r] : r];
 		bool		null_item,
 					null_weight,
 					null_time;
-		Datum		item = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &null_item);
-		Datum		weight = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &null_weight);
-		Datum		time = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 3, &null_time);
+		Datum		item = SPI_getbinval(tuple, SPI_tuptable->tupdesc, col->item, &null_item);
+		Datum		weight = SPI_getbinval(tuple, SPI_tuptable->tupdesc, col->weight, &null_weight);
+		Datum		time = SPI_getbinval(tuple, SPI_tuptable->tupdesc, col->time, &null_time);
 		int32		index;
 
 		if (null_item || null_weight)
@@ -273,7 +288,7 @@ read_user_items(RsModel *model, int64 user_id, const char *why, bool ratings, Rs
 		if (index < 0)
 			continue;
 		raw[r] = DatumGetFloat4(weight);
-		if (!RsEventRowWeight(model, tuple, SPI_tuptable->tupdesc, 4, &raw[r]))
+		if (!RsEventRowWeight(model, tuple, SPI_tuptable->tupdesc, col->event, &raw[r]))
 			continue;
 		if (ratings && !isfinite(raw[r]))
 			ereport(ERROR,
@@ -320,11 +335,125 @@ read_user_items(RsModel *model, int64 user_id, const char *why, bool ratings, Rs
 		}
 	}
 	if (latest)
+	{
 		RsRecencyWeights(latest, out->n, model->half_life, model->time_col, out->recency);
+		pfree(latest);
+	}
 	pfree(packed);
 	pfree(raw);
 	pfree(when);
+}
+
+/* The read of RsReadUserItems; ratings: refuse what rating models refuse. */
+static void
+read_user_items(RsModel *model, int64 user_id, const char *why, bool ratings, RsUserItems *out)
+{
+	Datum		value = Int64GetDatum(user_id);
+	int			ret;
+
+	RsRequireSource(model, why);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = RsExecutePlanAsOwner(model->name, RsSourceReader(model), model->seen_plan, &value);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the items of user " INT64_FORMAT " failed: %s", user_id,
+			 SPI_result_code_string(ret));
+	build_user_items(model, user_id, why, ratings, NULL, SPI_processed, &one_user_columns, out);
 	SPI_finish();
+}
+
+/* A query's rows by user (row numbers sorted by the user in column 1). */
+static int64 *sort_users_of;
+
+static int
+row_user_cmp(const void *a, const void *b)
+{
+	int64		x = sort_users_of[*(const uint64 *) a];
+	int64		y = sort_users_of[*(const uint64 *) b];
+
+	if (x != y)
+		return x < y ? -1 : 1;
+	/* the source's order within a user, as a query per user returns it */
+	return (*(const uint64 *) a > *(const uint64 *) b) - (*(const uint64 *) a < *(const uint64 *) b);
+}
+
+/*
+ * RsReadUsersItems reads the interactions of n users as RsReadUserItems
+ * reads one user's (the same items, weights, recency and refusals), with
+ * one query per RS_USERS_PER_READ users instead of one per user, and
+ * calls fn(arg, u, items) for each user_ids[u] in order (items valid
+ * during the call only; no SPI there).
+ */
+#define RS_USERS_PER_READ 1024
+
+void
+RsReadUsersItems(RsModel *model, const int64 *user_ids, int n, const char *why,
+				 RsUserItemsFn fn, void *arg)
+{
+	bool		ratings = model->kind->rates && model->kind->rates(model);
+
+	RsRequireSource(model, why);
+	for (int first = 0; first < n; first += RS_USERS_PER_READ)
+	{
+		int			m = Min(RS_USERS_PER_READ, n - first);
+		Datum		ids;
+		int			ret;
+		int64	   *row_user;
+		uint64	   *order;
+		uint64		lo = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		ids = PointerGetDatum(RsInt64Array(user_ids + first, m));
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		ret = RsExecutePlanAsOwner(model->name, RsSourceReader(model), model->seen_many_plan, &ids);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "reading the items of %d users failed: %s", m, SPI_result_code_string(ret));
+		row_user = palloc(sizeof(int64) * Max(SPI_processed, 1));
+		order = palloc(sizeof(uint64) * Max(SPI_processed, 1));
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+
+			/* (a NULL user matches no id: = ANY never holds for it) */
+			row_user[r] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1,
+													  &isnull));
+			order[r] = r;
+		}
+		sort_users_of = row_user;
+		qsort(order, SPI_processed, sizeof(uint64), row_user_cmp);
+		sort_users_of = NULL;
+		for (int u = 0; u < m; u++)
+		{
+			int64		user_id = user_ids[first + u];
+			uint64		l = 0,
+						h = SPI_processed;
+			uint64		end;
+			RsUserItems items = {0};
+
+			CHECK_FOR_INTERRUPTS();
+			/* the first row of the user (ids in any order, repeated or not) */
+			while (l < h)
+			{
+				uint64		mid = l + (h - l) / 2;
+
+				if (row_user[order[mid]] < user_id)
+					l = mid + 1;
+				else
+					h = mid;
+			}
+			lo = l;
+			for (end = lo; end < SPI_processed && row_user[order[end]] == user_id; end++)
+				;
+			build_user_items(model, user_id, why, ratings, order + lo, end - lo, &many_users_columns,
+							 &items);
+			fn(arg, first + u, &items);
+			RsFreeUserItems(&items);
+		}
+		pfree(row_user);
+		pfree(order);
+		SPI_finish();
+	}
 }
 
 /*

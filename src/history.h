@@ -17,6 +17,10 @@
 
 extern void RsReadUserItems(RsModel *model, int64 user_id, const char *why,
 							RsUserItems *out);
+/* Called by RsReadUsersItems for user u (its index in the ids given). */
+typedef void (*RsUserItemsFn) (void *arg, int u, const RsUserItems *items);
+extern void RsReadUsersItems(RsModel *model, const int64 *user_ids, int n, const char *why,
+							 RsUserItemsFn fn, void *arg);
 extern void RsReadSeenItems(RsModel *model, int64 user_id, const char *why,
 							RsUserItems *out);
 extern void RsFreeUserItems(RsUserItems *items);

@@ -13,8 +13,10 @@
  * items in lists left unprobed can be missed.
  *
  * An index belongs to one model version (its rows carry the version and
- * go with it); a retrained model serves exactly until it is indexed again,
- * so a stale index is never used.  refresh_items adds cold items to the
+ * go with it), so a stale index is never used; a new version that
+ * replaces an indexed one is indexed in the same transaction with the same
+ * settings (RsIvfToKeep, RsIvfKeep, recsys._ivf_follow: the index follows
+ * the model, unless recsys.ivf_rebuild is off).  refresh_items adds cold items to the
  * version without touching its stored lists: the loader puts each item the
  * lists miss in its nearest list, by the build's transformation and scale
  * (add_missing), so the index serves every item; create_ivf run again
@@ -55,6 +57,7 @@
 #include "model_cache.h"
 #include "model_kind.h"
 #include "model_load.h"
+#include "progress.h"
 #include "recsys.h"
 #include "score.h"
 #include "spi_util.h"
@@ -62,6 +65,7 @@
 #define IVF_BUILD_CHUNK 16384	/* positions compressed between interrupt checks */
 
 int			recsys_ivf_probes = RECSYS_DEFAULT_IVF_PROBES;
+bool		recsys_ivf_rebuild = true;
 
 struct RsIvfIndex
 {
@@ -515,4 +519,85 @@ recsys_ivf_lists(PG_FUNCTION_ARGS)
 		pfree(ids);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * RsIvfToKeep: the settings of the index of the model's active version
+ * (recsys.models.stats' "ivf": version, lists, iterations, seed), as JSON
+ * text in the caller's context, or NULL (no index, no model yet, or
+ * recsys.ivf_rebuild off).  Read before the new version replaces that
+ * row: activation overwrites the stats, and retention may delete the old
+ * version.
+ */
+char *
+RsIvfToKeep(const char *model)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *previous = NULL;
+
+	if (!recsys_ivf_rebuild)
+		return NULL;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT (m.stats OPERATOR(pg_catalog.->) 'ivf')::pg_catalog.text FROM recsys.models m "
+			  "WHERE m.name OPERATOR(pg_catalog.=) $1",
+			  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(model)}, NULL, true,
+			  SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		char	   *text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (text != NULL)
+			previous = MemoryContextStrdup(caller, text);
+	}
+	SPI_finish();
+	return previous;
+}
+
+/*
+ * RsIvfKeep builds the index of the model's new active version with the
+ * settings previous had (recsys._ivf_follow, which skips a kind without
+ * item vectors and a version indexed already).  An error or a cancel here
+ * aborts the training with it: the old version, and its index, serve on.
+ */
+static void
+keep_context(void *arg)
+{
+	errcontext("indexing the new version of model \"%s\" as the version it replaces was "
+			   "(recsys.ivf_rebuild; recsys.drop_ivf before training stops it)", (const char *) arg);
+}
+
+void
+RsIvfKeep(const char *model, const char *previous)
+{
+	ErrorContextCallback context;
+
+	if (previous == NULL)
+		return;
+	RsProgressPhaseBegin(RS_PHASE_INDEXING);
+	context.callback = keep_context;
+	context.arg = (void *) model;
+	context.previous = error_context_stack;
+	error_context_stack = &context;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT recsys._ivf_follow($1, $2::pg_catalog.jsonb)",
+			  2, (Oid[]) {TEXTOID, TEXTOID},
+			  (Datum[]) {CStringGetTextDatum(model), CStringGetTextDatum(previous)}, NULL, false,
+			  SPI_OK_SELECT);
+	SPI_finish();
+	error_context_stack = context.previous;
+}
+
+/*
+ * recsys._ivf_indexable(algorithm): whether create_ivf can index the
+ * algorithm's models (their kind has item vectors).
+ */
+PG_FUNCTION_INFO_V1(recsys_ivf_indexable);
+Datum
+recsys_ivf_indexable(PG_FUNCTION_ARGS)
+{
+	char	   *algorithm = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_BOOL(RsAlgorithmSupports(algorithm, offsetof(RsModelKind, factor_vectors)));
 }

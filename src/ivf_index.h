@@ -14,6 +14,8 @@
 #define RECSYS_DEFAULT_IVF_PROBES 32
 #define RECSYS_MAX_IVF_PROBES (1 << 20)
 extern int	recsys_ivf_probes;
+/* recsys.ivf_rebuild: a new active version is indexed as the one it replaces was */
+extern bool recsys_ivf_rebuild;
 
 typedef struct RsIvfIndex RsIvfIndex;
 
@@ -47,5 +49,15 @@ extern RsIvfIndex *RsIvfAttach(RsModel *model, const char *copy, Size offset, in
 extern int	RsIvfRankVector(RsModel *model, RsIvfIndex *ivf, const float *Y, const float *ybias,
 							const float *x, const uint8 *exclude, int top_n, int32 *out_idx,
 							float *out_score);
+
+/*
+ * Keeping an index across retraining (recsys._ivf_follow): RsIvfToKeep,
+ * called before a new version is activated, returns the settings of the
+ * active version's index (its stats' "ivf" as JSON text), NULL when it
+ * has none or recsys.ivf_rebuild is off; RsIvfKeep, after activation,
+ * builds the new version's index with them, in the same transaction.
+ */
+extern char *RsIvfToKeep(const char *model);
+extern void RsIvfKeep(const char *model, const char *previous);
 
 #endif							/* RECSYS_IVF_INDEX_H */

@@ -1362,10 +1362,32 @@ factors_free(RsModel *model)
 	F(model)->user_plan = NULL;
 }
 
+/* Where factors_factor_vectors folds users in (RsReadUsersItems). */
+typedef struct FoldInto
+{
+	RsModel    *model;
+	float	   *users;
+	bool	   *found;
+} FoldInto;
+
+/* One user's vector from the items read, as user_vector would fold it in. */
+static void
+fold_user_into(void *arg, int u, const RsUserItems *items)
+{
+	FoldInto   *into = arg;
+	int			k = F(into->model)->k;
+	float		bias;
+
+	into->found[u] = fold_in_user_items(into->model, items, into->users + (Size) u * k, &bias);
+	if (!into->found[u])
+		memset(into->users + (Size) u * k, 0, sizeof(float) * k);
+}
+
 /*
  * factors_factor_vectors: the item factors as loaded, and each user's
  * vector as serving reads it (stored, or folded in from the source for a
- * model trained with store_users false).
+ * model trained with store_users false: the users' items read a thousand
+ * users per query, RsReadUsersItems, not a query per user).
  */
 static int
 factors_factor_vectors(RsModel *model, const int64 *user_ids, int n, float *users, bool *found,
@@ -1375,6 +1397,14 @@ factors_factor_vectors(RsModel *model, const int64 *user_ids, int n, float *user
 
 	*items = F(model)->item_factors;
 	*score_bias = F(model)->score_bias;
+	if (users != NULL && !F(model)->store_users && n > 1)
+	{
+		FoldInto	into = {model, users, found};
+
+		RsReadUsersItems(model, user_ids, n, "A model trained with store_users => false",
+						 fold_user_into, &into);
+		return k;
+	}
 	for (int u = 0; users != NULL && u < n; u++)
 	{
 		const float *x;

@@ -589,21 +589,13 @@ flatten_model(RsModel *model, RsFlat *flat)
 		memcpy(flat->base + header, &h, sizeof(h));
 }
 
-/* A model to publish, and whether its copy is lean (RsFlat.lean). */
-typedef struct FlatWrite
-{
-	RsModel    *model;
-	bool		lean;
-} FlatWrite;
-
 /* RsSharedPublish's writer: the loaded model into shared memory. */
 static void
-write_flat_model(void *arg, char *buf)
+write_flat_model(void *arg, char *buf, bool lean)
 {
-	FlatWrite  *w = arg;
-	RsFlat		flat = {buf, 0, w->lean};
+	RsFlat		flat = {buf, 0, lean};
 
-	flatten_model(w->model, &flat);
+	flatten_model((RsModel *) arg, &flat);
 }
 
 /* A model's context goes (freed, or an error while attaching): drop its reference. */
@@ -687,7 +679,7 @@ load_model(const char *name, RsCatalogRow *row)
 	int			slot;
 	Size		bytes;
 	RsFlat		size = {NULL, 0, false};
-	FlatWrite	w;
+	RsFlat		lean_size = {NULL, 0, true};
 
 	if (shareable)
 	{
@@ -712,27 +704,25 @@ load_model(const char *name, RsCatalogRow *row)
 	if (shareable)
 	{
 		flatten_model(model, &size);
+		flatten_model(model, &lean_size);
 
 		/*
 		 * A copy that cannot fit whole goes without what each backend can
 		 * build for itself (an IVF index): the model is still shared, as
 		 * before such parts were, rather than loaded by every backend.
+		 * Whole when it fits once unused copies are freed; lean when only
+		 * that fits (the cache full of copies in use: RsSharedPublish).
 		 */
-		if (!RsSharedFits(size.size))
-		{
-			size = (RsFlat) {NULL, 0, true};
-			flatten_model(model, &size);
-		}
-		w.model = model;
-		w.lean = size.lean;
-		copy = RsSharedPublish(&key, size.size, write_flat_model, &w, &slot);
+		bytes = RsSharedFits(size.size) ? size.size : lean_size.size;
+		copy = RsSharedPublish(&key, &bytes, lean_size.size < size.size ? lean_size.size : 0,
+							   write_flat_model, model, &slot);
 		if (copy != NULL)
 		{
 			RsModel    *shared = new_model(name, row);
 
 			free_plans(model);
 			MemoryContextDelete(model->mcxt);
-			return attach_model(shared, row, copy, slot, size.size);
+			return attach_model(shared, row, copy, slot, bytes);
 		}
 	}
 	return finish_model(model, row);

@@ -297,6 +297,8 @@ phase_name(RsProgressPhase phase)
 			return "writing model";
 		case RS_PHASE_EVALUATING:
 			return "evaluating";
+		case RS_PHASE_INDEXING:
+			return "indexing";
 		case RS_PHASE_NONE:
 			break;
 	}

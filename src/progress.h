@@ -18,7 +18,8 @@ typedef enum RsProgressPhase
 	RS_PHASE_READING,			/* reading the source */
 	RS_PHASE_FITTING,			/* the fit: its iterations if it has any */
 	RS_PHASE_WRITING,			/* storing the new version */
-	RS_PHASE_EVALUATING			/* tune: scoring a candidate */
+	RS_PHASE_EVALUATING,		/* tune: scoring a candidate */
+	RS_PHASE_INDEXING			/* rebuilding the IVF index the old version had */
 } RsProgressPhase;
 
 /* recsys.progress: NOTICE lines for every training run of the session */

@@ -100,6 +100,19 @@ _PG_init(void)
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 
+	/*
+	 * Off: a retrained or activated version serves by the exact scan until
+	 * create_ivf indexes it, as before 0.10.0 (src/ivf_index.c).
+	 */
+	DefineCustomBoolVariable("recsys.ivf_rebuild",
+							 "Builds the IVF index of a newly active model version when the version it replaces had one.",
+							 "The new index takes the old one's lists, iterations and seed, in the transaction "
+							 "that trains or activates the version.",
+							 &recsys_ivf_rebuild,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
 	/* only the speed changes (src/model_store.c: bulk_write_factors) */
 	DefineCustomBoolVariable("recsys.bulk_write",
 							 "Writes a model's factor rows by heap multi-insert instead of INSERT statements.",

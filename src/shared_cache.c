@@ -36,8 +36,10 @@
  * (released when the backend frees that model, and at backend exit).
  * When a new copy does not fit in recsys.shared_cache_size, the least
  * recently used entries no backend references are freed; if that is not
- * enough (every entry in use), the new model is simply not shared: the
- * backend serves its private copy, as without preloading.
+ * enough (every entry in use), the copy goes without what each backend
+ * can build for itself (a model's IVF index: RsFlat.lean) if that fits,
+ * and only then is the new model not shared: the backend serves its
+ * private copy, as without preloading.
  *
  *-------------------------------------------------------------------------
  */
@@ -430,17 +432,42 @@ RsSharedAbandon(uint64 ticket)
 }
 
 /*
- * RsSharedPublish makes a shared copy of key, bytes long, written by
- * write(arg, buf), and returns it referenced (as RsSharedAcquire does);
- * or the copy another backend published meanwhile; or NULL if the model
- * cannot be shared now (no room, or another backend is writing it).
+ * Room for a new copy (the lock held exclusively): its whole size if that
+ * fits once unreferenced copies are freed, else its lean size (*lean set),
+ * else false.  A cache merely full of copies in use thus still takes the
+ * model without its index, rather than leave every backend a private one.
+ */
+static bool
+make_room_for(Size *bytes, Size lean_bytes, bool *lean, int *free_slot)
+{
+	if (make_room(*bytes, free_slot))
+		return true;
+	if (lean_bytes == 0 || lean_bytes >= *bytes || !make_room(lean_bytes, free_slot))
+		return false;
+	*bytes = lean_bytes;
+	*lean = true;
+	return true;
+}
+
+/*
+ * RsSharedPublish makes a shared copy of key, *bytes long, written by
+ * write(arg, buf, lean), and returns it referenced (as RsSharedAcquire
+ * does), *bytes set to its size; or the copy another backend published
+ * meanwhile; or NULL if the model cannot be shared now (no room, or
+ * another backend is writing it).  lean_bytes is the size of the copy
+ * without what each backend can build for itself (0: it has nothing to
+ * leave out), written (lean true) when only that fits, or when *bytes is
+ * that size from the start.
  */
 const char *
-RsSharedPublish(const RsSharedKey *key, Size bytes, RsSharedWriteFn write, void *arg, int *slot)
+RsSharedPublish(const RsSharedKey *key, Size *bytes, Size lean_bytes, RsSharedWriteFn write,
+				void *arg, int *slot)
 {
 	const char *copy = NULL;
 	dsa_pointer dp;
 	int			s;
+	bool		lean = lean_bytes != 0 && *bytes == lean_bytes;
+	volatile bool write_lean;	/* lean, past the PG_TRY */
 
 	if (!RsSharedCacheActive())
 	{
@@ -452,7 +479,7 @@ RsSharedPublish(const RsSharedKey *key, Size bytes, RsSharedWriteFn write, void 
 	if (loading_slot >= 0 && same_key(&control->slots[loading_slot].key, key))
 	{
 		/* reserved by RsSharedAcquire: only the bytes are missing */
-		if (!make_room(bytes, NULL))
+		if (!make_room_for(bytes, lean_bytes, &lean, NULL))
 		{
 			LWLockRelease(control->lock);
 			RsSharedAbandon(0);
@@ -467,12 +494,13 @@ RsSharedPublish(const RsSharedKey *key, Size bytes, RsSharedWriteFn write, void 
 		{
 			/* another backend loaded it at the same time */
 			control->slots[s].reads++;
-			copy = take_slot(s, &bytes);
+			copy = take_slot(s, bytes);
 			*slot = s;
 			LWLockRelease(control->lock);
 			return copy;
 		}
-		if (loading_slot >= 0 || find_slot(key, RS_SLOT_LOADING) >= 0 || !make_room(bytes, &s))
+		if (loading_slot >= 0 || find_slot(key, RS_SLOT_LOADING) >= 0 ||
+			!make_room_for(bytes, lean_bytes, &lean, &s))
 		{
 			LWLockRelease(control->lock);
 			return NULL;
@@ -483,15 +511,16 @@ RsSharedPublish(const RsSharedKey *key, Size bytes, RsSharedWriteFn write, void 
 		loading_slot = s;
 		++loading_ticket;
 	}
-	control->slots[s].bytes = bytes;
+	control->slots[s].bytes = *bytes;
 	control->slots[s].reads = 1;
-	control->used += bytes;
+	control->used += *bytes;
 	LWLockRelease(control->lock);
 
+	write_lean = lean;
 	/* creating a segment may fail (no room in /dev/shm): give the slot back */
 	PG_TRY();
 	{
-		dp = dsa_allocate_extended(area, bytes, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
+		dp = dsa_allocate_extended(area, *bytes, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
 	}
 	PG_CATCH();
 	{
@@ -505,13 +534,13 @@ RsSharedPublish(const RsSharedKey *key, Size bytes, RsSharedWriteFn write, void 
 		return NULL;
 	}
 	/* no error and no interrupt from here until the slot is READY */
-	advise_huge_pages(dsa_get_address(area, dp), bytes);
-	write(arg, dsa_get_address(area, dp));
+	advise_huge_pages(dsa_get_address(area, dp), *bytes);
+	write(arg, dsa_get_address(area, dp), write_lean);
 
 	LWLockAcquire(control->lock, LW_EXCLUSIVE);
 	control->slots[s].copy = dp;
 	control->slots[s].state = RS_SLOT_READY;
-	copy = take_slot(s, &bytes);
+	copy = take_slot(s, bytes);
 	*slot = s;
 	LWLockRelease(control->lock);
 	loading_slot = -1;

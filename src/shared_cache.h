@@ -35,15 +35,19 @@ typedef struct RsSharedKey
 	char		fingerprint[RS_FINGERPRINT_LEN + 1];
 } RsSharedKey;
 
-/* Writes a model's flat copy into buf (pure: no error, no allocation). */
-typedef void (*RsSharedWriteFn) (void *arg, char *buf);
+/*
+ * Writes a model's flat copy into buf (pure: no error, no allocation);
+ * lean: the copy without what each backend can build for itself.
+ */
+typedef void (*RsSharedWriteFn) (void *arg, char *buf, bool lean);
 
 extern void RsSharedCacheInit(void);
 extern bool RsSharedCacheActive(void);
 extern bool RsSharedFits(Size bytes);
 extern const char *RsSharedAcquire(const RsSharedKey *key, int *slot, Size *bytes,
 								   uint64 *ticket);
-extern const char *RsSharedPublish(const RsSharedKey *key, Size bytes, RsSharedWriteFn write,
+extern const char *RsSharedPublish(const RsSharedKey *key, Size *bytes, Size lean_bytes,
+								   RsSharedWriteFn write,
 								   void *arg, int *slot);
 extern void RsSharedAbandon(uint64 ticket);
 extern void RsSharedRelease(int slot);

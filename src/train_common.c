@@ -36,6 +36,7 @@
 
 #include "args.h"
 #include "events.h"
+#include "ivf_index.h"
 #include "model_acl.h"
 #include "privacy.h"
 #include "progress.h"
@@ -280,6 +281,7 @@ RsTrainFinish(FunctionCallInfo fcinfo, RsTrainer *trainer, RsTrainWriter write, 
 	int32		version;
 	MemoryContext old;
 	Datum		result;
+	char	   *index_to_keep;
 
 	if (OidIsValid(trainer->spec.relid))
 	{
@@ -312,9 +314,12 @@ RsTrainFinish(FunctionCallInfo fcinfo, RsTrainer *trainer, RsTrainWriter write, 
 	desc.n_users = trainer->n_users;
 	desc.n_items = trainer->n_items;
 	desc.n_interactions = trainer->n_interactions;
+	/* the replaced version's IVF index follows the model (src/ivf_index.c) */
+	index_to_keep = RsIvfToKeep(trainer->name);
 	version = RsCreateModelVersion(&desc);
 	write(trainer, version, arg);
 	RsActivateModelVersion(&desc, version, RsSeconds() - trainer->start);
+	RsIvfKeep(trainer->name, index_to_keep);
 	RsProgressEnd();
 	/* the row outlives a training context the trainer deletes */
 	old = MemoryContextSwitchTo(trainer->caller_context);
