@@ -1,0 +1,125 @@
+-- Online experiments against what a hostile review found: a clear result
+-- whose always-valid p underflows, non-finite and far-off times in the
+-- logs, rows of variants the experiment does not have, and a name taken
+-- by an experiment the caller may not see.
+SET client_min_messages = warning;
+SET TimeZone = 'UTC';
+CREATE TABLE eg_events AS
+	SELECT u AS user_id, (u * 7 + j * 13) % 50 AS item_id
+	FROM generate_series(1, 300) u, generate_series(1, 8) j;
+SELECT 1 FROM recsys.train_popular('eg_events', model => 'eg_pop');
+SELECT 1 FROM recsys.train_cf('eg_events', model => 'eg_als', factors => 4, iterations => 3);
+RESET client_min_messages;
+
+-------------------------------------------------------------------------------
+-- A clear result: 10,000 users, A converts 10%, B 90%.  ln Lambda is
+-- about 1,100, so 1 / Lambda underflows float8: p is 0 (it was an error,
+-- "value out of range: underflow", with sequential => false too)
+-------------------------------------------------------------------------------
+SELECT 1 FROM recsys.create_experiment('eg_clear',
+	'[{"name": "A", "model": "eg_pop"}, {"name": "B", "model": "eg_als"}]', salt => 's');
+INSERT INTO recsys.experiment_impressions (experiment, variant, user_id)
+SELECT 'eg_clear', recsys.assign('eg_clear', u), u FROM generate_series(1, 10000) u;
+INSERT INTO recsys.experiment_outcomes (experiment, user_id, kind)
+SELECT 'eg_clear', user_id, 'conversion' FROM recsys.experiment_impressions
+WHERE experiment = 'eg_clear' AND CASE variant WHEN 'A' THEN user_id % 10 = 0 ELSE user_id % 10 <> 0 END;
+SELECT variant, users BETWEEN 4800 AND 5200 AS about_half, round(conversion::numeric, 2) AS conversion,
+	   conversion_p, p_always_valid, regexp_replace(verdict, '\(\+[0-9.]+ points', '(+d points') AS verdict
+FROM recsys.experiment_results('eg_clear');
+SELECT variant, conversion_p, p_always_valid, regexp_replace(verdict, '\(\+[0-9.]+ points', '(+d points') AS verdict
+FROM recsys.experiment_results('eg_clear', sequential => false);
+-- p still follows 1 / Lambda where it does not underflow: with 1,000
+-- users (A 10%, B 12% by construction) p = exp(-ln Lambda) from the same
+-- formula by hand
+SELECT 1 FROM recsys.create_experiment('eg_mild',
+	'[{"name": "A", "model": "eg_pop"}, {"name": "B", "model": "eg_als"}]', salt => 's');
+INSERT INTO recsys.experiment_impressions (experiment, variant, user_id)
+SELECT 'eg_mild', CASE WHEN u <= 500 THEN 'A' ELSE 'B' END, u FROM generate_series(1, 1000) u;
+INSERT INTO recsys.experiment_outcomes (experiment, user_id, kind)
+SELECT 'eg_mild', u, 'conversion' FROM generate_series(1, 1000) u
+WHERE (u <= 500 AND u % 10 = 0) OR (u > 500 AND u % 25 IN (1, 2, 3));
+SELECT variant, conversion, abs(p_always_valid - (
+	SELECT least(1, exp(-(0.5 * ln(v / (v + 0.01 ^ 2)) + 0.01 ^ 2 * 0.02 ^ 2 / (2 * v * (v + 0.01 ^ 2)))))
+	FROM (SELECT 0.1 * 0.9 / 500 + 0.12 * 0.88 / 500 AS v) h)) < 1e-12 AS p_by_hand
+FROM recsys.experiment_results('eg_mild') WHERE NOT is_control;
+
+-------------------------------------------------------------------------------
+-- Times in the logs are finite: log_outcome refuses an infinite at (22023),
+-- the tables' CHECK constraints a row written directly (23514)
+-------------------------------------------------------------------------------
+SELECT recsys.log_outcome('eg_mild', 1, at => 'infinity');
+SELECT recsys.log_outcome('eg_mild', 1, kind => 'click', item_id => 3, at => '-infinity');
+INSERT INTO recsys.experiment_impressions (experiment, variant, user_id, shown_at)
+VALUES ('eg_mild', 'A', 1, '-infinity');
+INSERT INTO recsys.experiment_outcomes (experiment, user_id, kind, at)
+VALUES ('eg_mild', 1, 'conversion', 'infinity');
+SELECT count(*) AS rows_at_infinity FROM recsys.experiment_outcomes WHERE NOT isfinite(at);
+
+-------------------------------------------------------------------------------
+-- experiment_daily: the days run from the first exposure to the last
+-- impression or outcome, but no further than the last impression's
+-- attribution window, whatever time a grantee logs (an outcome in 2400
+-- added 136,000 days, each joined with every user), and only the
+-- experiment's variants count.  By construction (attribution 7 days): A's
+-- users 1 and 2 are first shown on Jan 1, B's user 3 on Jan 2; user 1
+-- converts on Jan 2, user 3 on Jan 3; user 2's conversion in 2030 is past
+-- its window; user 4 was logged under a variant "Z" the experiment does
+-- not have.  The days end on Jan 9 (Jan 2 + 7 days), not in 2030.
+-------------------------------------------------------------------------------
+SELECT 1 FROM recsys.create_experiment('eg_days',
+	'[{"name": "A", "model": "eg_pop"}, {"name": "B", "model": "eg_als"}]', salt => 'd');
+INSERT INTO recsys.experiment_impressions (experiment, variant, user_id, item_id, position, shown_at) VALUES
+	('eg_days', 'A', 1, 10, 1, '2026-01-01 10:00'), ('eg_days', 'A', 2, 10, 1, '2026-01-01 11:00'),
+	('eg_days', 'B', 3, 11, 1, '2026-01-02 10:00'), ('eg_days', 'Z', 4, 12, 1, '2026-01-02 10:00');
+SELECT recsys.log_outcome('eg_days', u, at => t::timestamptz)
+FROM (VALUES (1, '2026-01-02 12:00'), (3, '2026-01-03 09:00'), (2, '2030-01-01'), (4, '2026-01-02 12:00')) v(u, t);
+SELECT variant, day, users, conversions FROM recsys.experiment_daily('eg_days') WHERE day <= '2026-01-04';
+SELECT variant, count(*) AS days, max(day) AS last_day, max(users) AS users, max(conversions) AS conversions
+FROM recsys.experiment_daily('eg_days') GROUP BY 1 ORDER BY 1;
+
+-------------------------------------------------------------------------------
+-- interleaving_results counts only the two teams' impressions: a row of
+-- variant "Z" neither makes a clicking user (a tie) nor takes the credit
+-- of a team's earlier impression of the item.  By construction: user 1
+-- clicks A's item 10; user 2 clicks item 12 shown only under "Z"; user 3
+-- clicks item 13, shown by B and later under "Z": B wins user 3.
+-------------------------------------------------------------------------------
+SELECT 1 FROM recsys.create_experiment('eg_il',
+	'[{"name": "A", "model": "eg_pop"}, {"name": "B", "model": "eg_als"}]', design => 'interleaving');
+INSERT INTO recsys.experiment_impressions (experiment, variant, user_id, item_id, position, shown_at) VALUES
+	('eg_il', 'A', 1, 10, 1, '2026-01-01 10:00'), ('eg_il', 'B', 1, 11, 2, '2026-01-01 10:00'),
+	('eg_il', 'Z', 2, 12, 1, '2026-01-01 10:00'),
+	('eg_il', 'B', 3, 13, 1, '2026-01-01 10:00'), ('eg_il', 'Z', 3, 13, 1, '2026-01-01 10:30');
+SELECT recsys.log_outcome('eg_il', u, kind => 'click', item_id => i, at => '2026-01-01 11:00')
+FROM (VALUES (1, 10), (2, 12), (3, 13)) v(u, i);
+SELECT users, users_clicking, wins_a, wins_b, ties, clicks_a, clicks_b FROM recsys.interleaving_results('eg_il');
+
+-------------------------------------------------------------------------------
+-- create_experiment with a name another role's experiment holds, which the
+-- caller may not see: "taken by another role" (42501), not "already
+-- exists", as catalogs say; its owner still gets "already exists" (42710)
+-------------------------------------------------------------------------------
+CREATE ROLE regress_recsys_fixr_alice;
+CREATE ROLE regress_recsys_fixr_bob;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys
+	TO regress_recsys_fixr_alice, regress_recsys_fixr_bob;
+SELECT recsys.alter_model_owner('eg_pop', 'regress_recsys_fixr_alice'),
+	   recsys.alter_model_owner('eg_als', 'regress_recsys_fixr_bob');
+SET ROLE regress_recsys_fixr_alice;
+SELECT name FROM recsys.create_experiment('eg_secret', '[{"name": "A", "model": "eg_pop"}, {"name": "B"}]');
+\set VERBOSITY default
+SELECT recsys.create_experiment('eg_secret', '[{"name": "A", "model": "eg_pop"}, {"name": "B"}]');
+\echo :LAST_ERROR_SQLSTATE
+SET ROLE regress_recsys_fixr_bob;
+SELECT count(*) AS bob_sees FROM recsys.experiments WHERE name = 'eg_secret';
+SELECT recsys.create_experiment('eg_secret', '[{"name": "A", "model": "eg_als"}, {"name": "B"}]');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+\set VERBOSITY terse
+
+SELECT recsys.drop_experiment(name) FROM recsys.experiments WHERE name LIKE 'eg\_%' ORDER BY name;
+SELECT recsys.drop_model('eg_pop'), recsys.drop_model('eg_als');
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_fixr_alice, regress_recsys_fixr_bob;
+DROP ROLE regress_recsys_fixr_alice;
+DROP ROLE regress_recsys_fixr_bob;
+DROP TABLE eg_events;
