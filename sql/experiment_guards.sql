@@ -123,3 +123,33 @@ REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_fixr_alice, regres
 DROP ROLE regress_recsys_fixr_alice;
 DROP ROLE regress_recsys_fixr_bob;
 DROP TABLE eg_events;
+
+-------------------------------------------------------------------------------
+-- The update to 0.10.0 adds those CHECK constraints: rows logged at an
+-- infinite time under 0.9.0 stop it (23514) with the DELETE to run in its
+-- hint; once they are gone it updates (and the constraints are there)
+-------------------------------------------------------------------------------
+SET client_min_messages = warning;
+DROP EXTENSION recsys CASCADE;
+CREATE EXTENSION recsys VERSION '0.9.0';
+RESET client_min_messages;
+INSERT INTO recsys.experiments (name, variants, control, salt, run_starts, run_variants)
+SELECT 'eg_old', '[{"name": "A"}, {"name": "B"}]', 'A', 'o', r.run_starts, r.run_variants
+FROM recsys._experiment_runs(recsys._experiment_allocation(NULL, NULL, '[{"name": "A"}, {"name": "B"}]', 0)) r;
+INSERT INTO recsys.experiment_impressions (experiment, variant, user_id, shown_at)
+VALUES ('eg_old', 'A', 1, '-infinity'), ('eg_old', 'A', 2, '2026-01-01');
+INSERT INTO recsys.experiment_outcomes (experiment, user_id, kind, at) VALUES ('eg_old', 2, 'conversion', 'infinity');
+\set VERBOSITY default
+ALTER EXTENSION recsys UPDATE TO '0.10.0';
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY terse
+SELECT extversion FROM pg_extension WHERE extname = 'recsys';
+DELETE FROM recsys.experiment_impressions WHERE NOT isfinite(shown_at);
+DELETE FROM recsys.experiment_outcomes WHERE NOT isfinite(at);
+ALTER EXTENSION recsys UPDATE TO '0.10.0';
+SELECT extversion FROM pg_extension WHERE extname = 'recsys';
+SELECT conrelid::regclass AS log, pg_get_constraintdef(oid) AS check_constraint FROM pg_constraint
+WHERE conrelid IN ('recsys.experiment_impressions'::regclass, 'recsys.experiment_outcomes'::regclass)
+  AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%isfinite%' ORDER BY 1;
+SELECT count(*) AS kept_rows FROM recsys.experiment_impressions WHERE experiment = 'eg_old';
+SELECT recsys.drop_experiment('eg_old');
