@@ -53,6 +53,7 @@
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "args.h"
 #include "array_util.h"
@@ -1146,8 +1147,16 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 	Oid			owner = RsRequireModelOwner(name, "refresh the items of", false);
 	char	   *algorithm;
 	const RsModelKind *kind;
+	int32		n;
 
 	RsLockModelForTraining(name);
+
+	/*
+	 * The lock may have been waited for, until a retrain committed: read the
+	 * model as it is now (READ COMMITTED), not as when the statement began,
+	 * or the refresh would write into the version that retrain replaced.
+	 */
+	PushActiveSnapshot(GetTransactionSnapshot());
 	algorithm = RsModelAlgorithm(name);
 	if (algorithm == NULL)
 		ereport(ERROR,
@@ -1158,7 +1167,9 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 	if (kind == NULL || !RsAlgorithmSupports(algorithm, offsetof(RsModelKind, refresh_cold_items)))
 		RsAlgorithmNotSupported(name, algorithm, "refresh_items",
 								offsetof(RsModelKind, refresh_cold_items));
-	PG_RETURN_INT32(kind->refresh_cold_items(name, owner));
+	n = kind->refresh_cold_items(name, owner);
+	PopActiveSnapshot();
+	PG_RETURN_INT32(n);
 }
 
 /*
