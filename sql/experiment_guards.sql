@@ -95,6 +95,75 @@ FROM (VALUES (1, 10), (2, 12), (3, 13)) v(u, i);
 SELECT users, users_clicking, wins_a, wins_b, ties, clicks_a, clicks_b FROM recsys.interleaving_results('eg_il');
 
 -------------------------------------------------------------------------------
+-- recommend_interleaved is linear in k: 10,000 items (8.3 s in the review,
+-- 2.4 s here, each pick testing = ANY over the items shown; now 0.13 s)
+-- well inside 1 s; and its
+-- lists are the team draft's, item for item, as the former = ANY loop (here
+-- by hand, on the same lists and coins) drafts them, for users 11-15 who
+-- have seen nothing (300 items each)
+-------------------------------------------------------------------------------
+SET client_min_messages = warning;
+CREATE TABLE eg_wide AS SELECT u AS user_id, i AS item_id
+	FROM generate_series(1, 12000) i, generate_series(1, 3) u WHERE u <= 1 + i % 3;
+CREATE TABLE eg_wide2 AS SELECT u AS user_id, i AS item_id
+	FROM generate_series(1, 12000) i, generate_series(1, 5) u WHERE u <= 1 + (i * 7) % 5;
+SELECT 1 FROM recsys.train_popular('eg_wide', model => 'eg_wa');
+SELECT 1 FROM recsys.train_popular('eg_wide2', model => 'eg_wb');
+RESET client_min_messages;
+SELECT 1 FROM recsys.create_experiment('eg_wil',
+	'[{"name": "A", "model": "eg_wa"}, {"name": "B", "model": "eg_wb"}]', design => 'interleaving', salt => 'w');
+CREATE FUNCTION eg_draft(list_a bigint[], list_b bigint[], salt text, u bigint, k integer)
+RETURNS TABLE (i bigint, t text) LANGUAGE plpgsql AS $$
+DECLARE
+	next_a integer := 1;
+	next_b integer := 1;
+	size_a integer := 0;
+	size_b integer := 0;
+	round integer := 0;
+	a_turn boolean;
+	items bigint[] := '{}';
+	teams text[] := '{}';
+BEGIN
+	LOOP
+		WHILE next_a <= cardinality(list_a) AND list_a[next_a] = ANY (items) LOOP
+			next_a := next_a + 1;
+		END LOOP;
+		WHILE next_b <= cardinality(list_b) AND list_b[next_b] = ANY (items) LOOP
+			next_b := next_b + 1;
+		END LOOP;
+		EXIT WHEN cardinality(items) >= k OR (next_a > cardinality(list_a) AND next_b > cardinality(list_b));
+		IF size_a <> size_b THEN
+			a_turn := size_a < size_b;
+		ELSE
+			round := round + 1;
+			a_turn := recsys._experiment_coin(salt, u, round);
+		END IF;
+		IF next_b > cardinality(list_b) OR (a_turn AND next_a <= cardinality(list_a)) THEN
+			items := items || list_a[next_a]; teams := teams || 'A'::text; size_a := size_a + 1;
+		ELSE
+			items := items || list_b[next_b]; teams := teams || 'B'::text; size_b := size_b + 1;
+		END IF;
+	END LOOP;
+	RETURN QUERY SELECT x.i, x.t FROM unnest(items, teams) x(i, t);
+END $$;
+SELECT count(*) AS users_differing, count(*) FILTER (WHERE n < 300) AS short_lists
+FROM generate_series(11, 15) u, LATERAL (SELECT count(*) AS n FROM recsys.recommend_interleaved('eg_wil', u, 300, log => false)) c
+WHERE n < 300 OR (SELECT array_agg(r.item_id || r.team ORDER BY r.position)
+	   FROM recsys.recommend_interleaved('eg_wil', u, 300, log => false) r)
+	  IS DISTINCT FROM
+	  (SELECT array_agg(d.i || d.t) FROM eg_draft(
+		ARRAY(SELECT item_id FROM recsys.recommend(u, 300, 'eg_wa')),
+		ARRAY(SELECT item_id FROM recsys.recommend(u, 300, 'eg_wb')), 'w', u, 300) d);
+SET statement_timeout = '1s';
+SELECT count(*) AS items, count(DISTINCT item_id) AS distinct_items, count(*) FILTER (WHERE team = 'A') > 4000 AS a_picks
+FROM recsys.recommend_interleaved('eg_wil', 11, 10000, log => false);
+RESET statement_timeout;
+SELECT recsys.drop_experiment('eg_wil');
+SELECT recsys.drop_model('eg_wa'), recsys.drop_model('eg_wb');
+DROP TABLE eg_wide, eg_wide2;
+DROP FUNCTION eg_draft(bigint[], bigint[], text, bigint, integer);
+
+-------------------------------------------------------------------------------
 -- create_experiment with a name another role's experiment holds, which the
 -- caller may not see: "taken by another role" (42501), not "already
 -- exists", as catalogs say; its owner still gets "already exists" (42710)

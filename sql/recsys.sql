@@ -2802,6 +2802,8 @@ DECLARE
 	vb jsonb := e.variants -> 1;
 	list_a bigint[];
 	list_b bigint[];
+	b_pos_of_a integer[];
+	a_pos_of_b integer[];
 	next_a integer := 1;
 	next_b integer := 1;
 	size_a integer := 0;
@@ -2823,12 +2825,23 @@ BEGIN
 		vb ->> 'similarity_model') WITH ORDINALITY AS r(item_id, score, reason, pos) ORDER BY r.pos);
 	-- team draft (Radlinski, Kurup and Joachims 2008; Chapelle et al. 2012):
 	-- the team with fewer picks picks next, a coin decides between equals;
-	-- a team picks its best item not yet shown
+	-- a team picks its best item not yet shown.  The items shown are always
+	-- list_a[1 : next_a - 1] and list_b[1 : next_b - 1] (a pointer moves past
+	-- an item when its team picks it or it is shown already), so an item of
+	-- one list is shown when it is in the other list before that list's
+	-- pointer: each list's positions in the other, found once, make the test
+	-- O(1) (= ANY (items) made the draft quadratic in k: 8 s at 10,000)
+	b_pos_of_a := ARRAY(SELECT coalesce(y.o, 2147483647)::integer
+						FROM unnest(list_a) WITH ORDINALITY x(i, o)
+						LEFT JOIN unnest(list_b) WITH ORDINALITY y(i, o) ON y.i = x.i ORDER BY x.o);
+	a_pos_of_b := ARRAY(SELECT coalesce(x.o, 2147483647)::integer
+						FROM unnest(list_b) WITH ORDINALITY y(i, o)
+						LEFT JOIN unnest(list_a) WITH ORDINALITY x(i, o) ON x.i = y.i ORDER BY y.o);
 	LOOP
-		WHILE next_a <= cardinality(list_a) AND list_a[next_a] = ANY (items) LOOP
+		WHILE next_a <= cardinality(list_a) AND b_pos_of_a[next_a] < next_b LOOP
 			next_a := next_a + 1;
 		END LOOP;
-		WHILE next_b <= cardinality(list_b) AND list_b[next_b] = ANY (items) LOOP
+		WHILE next_b <= cardinality(list_b) AND a_pos_of_b[next_b] < next_a LOOP
 			next_b := next_b + 1;
 		END LOOP;
 		EXIT WHEN cardinality(items) >= k OR (next_a > cardinality(list_a) AND next_b > cardinality(list_b));
@@ -2842,10 +2855,12 @@ BEGIN
 			items := items || list_a[next_a];
 			teams := teams || (va ->> 'name');
 			size_a := size_a + 1;
+			next_a := next_a + 1;
 		ELSE
 			items := items || list_b[next_b];
 			teams := teams || (vb ->> 'name');
 			size_b := size_b + 1;
+			next_b := next_b + 1;
 		END IF;
 	END LOOP;
 	IF log AND cardinality(items) > 0 THEN
