@@ -57,3 +57,7 @@ SELECT recsys.refresh_items('rd_knn') AS knn_refreshed;
 SELECT count(*) AS cold_vectors FROM recsys.item_factors WHERE model = 'rd_cf' AND item_id IN (101, 102);
 -- the server is still up
 SELECT 1 AS alive;
+
+SELECT recsys.drop_model('rd_cf'), recsys.drop_model('rd_knn');
+DROP TABLE rd_ev, rd_feats, rd_emb, rd_params;
+DROP FUNCTION refresh_without(text, text);
