@@ -13,7 +13,9 @@
  * model is not (a Citus worker); only the final function resolves the ids
  * to the model's items (ids it does not know are dropped there) and
  * solves.  A state is user-visible data, so it is checked in full before
- * anything in it is used.
+ * its pairs are summed or solved (combine and final); the transition
+ * function checks only what keeps it within the state's memory (header,
+ * counts), so that each row costs O(log n), not a pass over the state.
  *
  *-------------------------------------------------------------------------
  */
@@ -41,7 +43,10 @@ PG_FUNCTION_INFO_V1(recsys_fold_in_sfunc);
 PG_FUNCTION_INFO_V1(recsys_fold_in_combine);
 PG_FUNCTION_INFO_V1(recsys_fold_in_final);
 
-#define FOLD_IN_MAGIC 0x52534632	/* "RSF2" (0.7.0's states, of item indexes, were "RSFI") */
+#define FOLD_IN_MAGIC 0x52534632	/* "RSF2": every pair sorted (0.7.0's states, of item
+									 * indexes, were "RSFI") */
+#define FOLD_IN_MAGIC_TAIL 0x5253465A	/* "ZFSR": a sorted head, then an unsorted tail */
+#define FOLD_IN_MIN_TAIL 1024	/* the tail is sorted into the head from this length */
 
 /* One item id and its summed weight (pad is zero: states compare bytewise). */
 typedef struct FoldInPair
@@ -53,11 +58,15 @@ typedef struct FoldInPair
 
 /*
  * The aggregate state, inside a bytea: the model's name and the distinct
- * item ids seen so far with their summed weights, sorted by item id.  The
- * bytea carries spare room for more pairs (its length covers the capacity,
- * n the pairs in use), so that appending modifies the state in place and
- * a copy keeps the spare room: growth is amortised, and a group's state is
- * bounded by its distinct items, not its rows.
+ * item ids seen so far with their summed weights: a head sorted by item
+ * id, then (magic FOLD_IN_MAGIC_TAIL) a tail of the items that came since,
+ * in their order, which the transition function sorts into the head when
+ * it grows as long as the head (a sorted insert moved the whole list per
+ * row: quadratic).  The bytea carries spare room for more pairs (its
+ * length covers the capacity, n the pairs in use), so that appending
+ * modifies the state in place and a copy keeps the spare room: growth is
+ * amortised, and a group's state is bounded by twice its distinct items
+ * (plus FOLD_IN_MIN_TAIL), not its rows.
  *
  * Sums are plain float additions, in the order the rows come, as the
  * 0.7.0 state summed them: a sum past the range of real becomes infinite
@@ -69,7 +78,8 @@ typedef struct FoldInState
 	int32		vl_len_;		/* varlena header */
 	uint32		magic;
 	int32		n;				/* pairs in use */
-	int32		reserved;		/* zero: the pairs start 8-aligned */
+	int32		tail;			/* FOLD_IN_MAGIC_TAIL: the last pairs, unsorted
+								 * (also keeps the pairs 8-aligned) */
 	char		model[NAMEDATALEN];
 	FoldInPair	pairs[FLEXIBLE_ARRAY_MEMBER];
 } FoldInState;
@@ -77,17 +87,31 @@ typedef struct FoldInState
 #define FOLD_IN_SIZE(n) (offsetof(FoldInState, pairs) + (Size) (n) * sizeof(FoldInPair))
 #define FOLD_IN_CAPACITY(s) ((int32) ((VARSIZE(s) - offsetof(FoldInState, pairs)) / sizeof(FoldInPair)))
 
+/* The unsorted pairs at the end of a (checked) state. */
+static int32
+state_tail(const FoldInState *s)
+{
+	return s->magic == FOLD_IN_MAGIC_TAIL ? s->tail : 0;
+}
+
+static void
+malformed_state(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("malformed recsys.fold_in state")));
+}
+
 /*
- * Check a state: states are plain bytea values a caller could forge, so
- * nothing in one is trusted before it is checked.  Its pairs are strictly
- * ascending by item id (no duplicates).  A bytea read from a tuple is only
- * 4-aligned: such a state is checked (and used) as an aligned copy.
+ * Check a state's header: states are plain bytea values a caller could
+ * forge, so nothing in one is trusted before it is checked.  Its counts
+ * fit its length.  A bytea read from a tuple is only 4-aligned: such a
+ * state is checked (and used) as an aligned copy.
  */
 static FoldInState *
-check_state(bytea *b)
+check_state_header(bytea *b)
 {
 	FoldInState *s;
-	bool		bad;
 
 	if ((uintptr_t) b % ALIGNOF_DOUBLE != 0)
 	{
@@ -98,17 +122,84 @@ check_state(bytea *b)
 	}
 	s = (FoldInState *) b;
 
-	bad = VARSIZE(b) < offsetof(FoldInState, pairs) || s->magic != FOLD_IN_MAGIC ||
+	if (VARSIZE(b) < offsetof(FoldInState, pairs) ||
+		(s->magic != FOLD_IN_MAGIC && s->magic != FOLD_IN_MAGIC_TAIL) ||
 		s->n < 0 || s->n > FOLD_IN_CAPACITY(s) ||
+		(s->magic == FOLD_IN_MAGIC_TAIL && (s->tail < 0 || s->tail > s->n)) ||
 		memchr(s->model, '\0', NAMEDATALEN) == NULL ||
-		!pg_verifymbstr(s->model, strlen(s->model), true);
-	for (int32 j = 1; !bad && j < s->n; j++)
-		bad = s->pairs[j].item_id <= s->pairs[j - 1].item_id;
-	if (bad)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("malformed recsys.fold_in state")));
+		!pg_verifymbstr(s->model, strlen(s->model), true))
+		malformed_state();
 	return s;
+}
+
+/* Check a state in full: its head strictly ascending by item id. */
+static void
+check_state_head(const FoldInState *s)
+{
+	for (int32 j = 1; j < s->n - state_tail(s); j++)
+		if (s->pairs[j].item_id <= s->pairs[j - 1].item_id)
+			malformed_state();
+}
+
+static FoldInState *
+check_state(bytea *b)
+{
+	FoldInState *s = check_state_header(b);
+
+	check_state_head(s);
+	return s;
+}
+
+/* Tail pairs by item id, then in the order they came (in pad). */
+static int
+cmp_pair_arrival(const void *a, const void *b)
+{
+	const FoldInPair *x = a;
+	const FoldInPair *y = b;
+
+	if (x->item_id != y->item_id)
+		return (x->item_id > y->item_id) - (x->item_id < y->item_id);
+	return (x->pad > y->pad) - (x->pad < y->pad);
+}
+
+/*
+ * A checked state's pairs as one strictly ascending list, palloc'd (out:
+ * room for s->n pairs; may be s->pairs itself): the tail sorted into the
+ * head, a repeated item's weights summed in the order its rows came (the
+ * head's sum first), as summing each row in place would have.
+ */
+static int32
+sorted_pairs(const FoldInState *s, FoldInPair *out)
+{
+	int32		tail = state_tail(s);
+	int32		head = s->n - tail;
+	FoldInPair *t = palloc(sizeof(FoldInPair) * Max(tail, 1));
+	FoldInPair *h = palloc(sizeof(FoldInPair) * Max(head, 1));
+	int32		i = 0,
+				j = 0,
+				m = 0;
+
+	memcpy(h, s->pairs, sizeof(FoldInPair) * head);
+	memcpy(t, s->pairs + head, sizeof(FoldInPair) * tail);
+	for (int32 k = 0; k < tail; k++)
+		t[k].pad = k;
+	qsort(t, tail, sizeof(FoldInPair), cmp_pair_arrival);
+	while (i < head || j < tail)
+	{
+		FoldInPair	next;
+
+		if (j >= tail || (i < head && h[i].item_id <= t[j].item_id))
+			next = h[i++];
+		else
+			next = t[j++];
+		while (j < tail && t[j].item_id == next.item_id)
+			next.weight += t[j++].weight;
+		next.pad = 0;
+		out[m++] = next;
+	}
+	pfree(h);
+	pfree(t);
+	return m;
 }
 
 /* A new state with room for capacity pairs, in the given context. */
@@ -118,7 +209,7 @@ new_state(MemoryContext mcxt, const char *model, int32 capacity)
 	FoldInState *s = MemoryContextAllocZero(mcxt, FOLD_IN_SIZE(capacity));
 
 	SET_VARSIZE(s, FOLD_IN_SIZE(capacity));
-	s->magic = FOLD_IN_MAGIC;
+	s->magic = FOLD_IN_MAGIC_TAIL;
 	strlcpy(s->model, model, NAMEDATALEN);
 	return s;
 }
@@ -157,6 +248,7 @@ recsys_fold_in_sfunc(PG_FUNCTION_ARGS)
 	float		weight;
 	int32		lo;
 	int32		hi;
+	int32		head;
 
 	check_agg_context(fcinfo, &agg_context, "recsys.fold_in_accum");
 	RsRequireArg(fcinfo, 3, "model");
@@ -166,8 +258,14 @@ recsys_fold_in_sfunc(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		s = new_state(agg_context, model, 16);
 	else
-		s = check_state(PG_GETARG_BYTEA_P(0));
+		s = check_state_header(PG_GETARG_BYTEA_P(0));
 	check_same_model(s, model);
+	if (s->magic == FOLD_IN_MAGIC)
+	{
+		/* (a hand-made initial state: sorted, no tail) */
+		s->magic = FOLD_IN_MAGIC_TAIL;
+		s->tail = 0;
+	}
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_BYTEA_P(s);
@@ -178,9 +276,10 @@ recsys_fold_in_sfunc(PG_FUNCTION_ARGS)
 				 errmsg("weight must be a finite number, not %g", weight)));
 	item_id = PG_GETARG_INT64(1);
 
-	/* find the item (pairs are sorted); sum a repeat in place */
+	/* find the item in the head (sorted); sum a repeat in place */
+	head = s->n - s->tail;
 	lo = 0;
-	hi = s->n;
+	hi = head;
 	while (lo < hi)
 	{
 		int32		mid = lo + (hi - lo) / 2;
@@ -190,16 +289,17 @@ recsys_fold_in_sfunc(PG_FUNCTION_ARGS)
 		else
 			hi = mid;
 	}
-	if (lo < s->n && s->pairs[lo].item_id == item_id)
+	if (lo < head && s->pairs[lo].item_id == item_id)
 	{
 		s->pairs[lo].weight += weight;
 		PG_RETURN_BYTEA_P(s);
 	}
 
 	/*
-	 * A new item: insert at lo, in place while there is room.  A bigger
-	 * state is built in the per-call context; the executor copies it into
-	 * the aggregate's context (with its spare room) and frees the old one.
+	 * Not in the head: append to the tail, in place while there is room.
+	 * A bigger state is built in the per-call context; the executor copies
+	 * it into the aggregate's context (with its spare room) and frees the
+	 * old one.
 	 */
 	if (s->n == FOLD_IN_CAPACITY(s))
 	{
@@ -207,13 +307,25 @@ recsys_fold_in_sfunc(PG_FUNCTION_ARGS)
 
 		memcpy(bigger->pairs, s->pairs, sizeof(FoldInPair) * s->n);
 		bigger->n = s->n;
+		bigger->tail = s->tail;
 		s = bigger;
 	}
-	memmove(s->pairs + lo + 1, s->pairs + lo, sizeof(FoldInPair) * (s->n - lo));
-	s->pairs[lo].item_id = item_id;
-	s->pairs[lo].weight = weight;
-	s->pairs[lo].pad = 0;
+	s->pairs[s->n].item_id = item_id;
+	s->pairs[s->n].weight = weight;
+	s->pairs[s->n].pad = 0;
 	s->n++;
+	s->tail++;
+
+	/*
+	 * A tail as long as the head is sorted into it: O(n log n) per n rows.
+	 * The head is checked first (a forged one is refused, not sorted).
+	 */
+	if (s->tail >= Max(s->n - s->tail, FOLD_IN_MIN_TAIL))
+	{
+		check_state_head(s);
+		s->n = sorted_pairs(s, s->pairs);
+		s->tail = 0;
+	}
 	PG_RETURN_BYTEA_P(s);
 }
 
@@ -228,6 +340,10 @@ recsys_fold_in_combine(PG_FUNCTION_ARGS)
 	FoldInState *a;
 	FoldInState *b;
 	FoldInState *c;
+	FoldInPair *pa;
+	FoldInPair *pb;
+	int32		na;
+	int32		nb;
 	int32		i = 0,
 				j = 0;
 
@@ -247,21 +363,25 @@ recsys_fold_in_combine(PG_FUNCTION_ARGS)
 	a = check_state(PG_GETARG_BYTEA_P(0));
 	b = check_state(PG_GETARG_BYTEA_P(1));
 	check_same_model(a, b->model);
+	pa = palloc(sizeof(FoldInPair) * Max(a->n, 1));
+	pb = palloc(sizeof(FoldInPair) * Max(b->n, 1));
+	na = sorted_pairs(a, pa);
+	nb = sorted_pairs(b, pb);
 
 	/* merge the two sorted lists, summing items in both */
-	c = new_state(agg_context, a->model, a->n + b->n + 16);
-	while (i < a->n || j < b->n)
+	c = new_state(agg_context, a->model, na + nb + 16);
+	while (i < na || j < nb)
 	{
 		FoldInPair	next;
 
-		if (j >= b->n || (i < a->n && a->pairs[i].item_id < b->pairs[j].item_id))
-			next = a->pairs[i++];
-		else if (i >= a->n || b->pairs[j].item_id < a->pairs[i].item_id)
-			next = b->pairs[j++];
+		if (j >= nb || (i < na && pa[i].item_id < pb[j].item_id))
+			next = pa[i++];
+		else if (i >= na || pb[j].item_id < pa[i].item_id)
+			next = pb[j++];
 		else
 		{
-			next = a->pairs[i++];
-			next.weight += b->pairs[j++].weight;
+			next = pa[i++];
+			next.weight += pb[j++].weight;
 		}
 		next.pad = 0;
 		c->pairs[c->n++] = next;
@@ -290,6 +410,8 @@ recsys_fold_in_final(PG_FUNCTION_ARGS)
 	FoldInState *s;
 	RsModel    *model;
 	RsWeightedItem *pairs;
+	FoldInPair *items;
+	int32		n_items;
 	int32		n = 0;
 	float	   *x;
 	int			length;
@@ -299,17 +421,19 @@ recsys_fold_in_final(PG_FUNCTION_ARGS)
 	s = check_state(PG_GETARG_BYTEA_P(0));
 	model = RsGetModel(s->model);
 	RS_REQUIRE(model, fold_in, "recsys.fold_in");
-	pairs = palloc(sizeof(RsWeightedItem) * Max(s->n, 1));
-	for (int32 j = 0; j < s->n; j++)
+	items = palloc(sizeof(FoldInPair) * Max(s->n, 1));
+	n_items = sorted_pairs(s, items);
+	pairs = palloc(sizeof(RsWeightedItem) * Max(n_items, 1));
+	for (int32 j = 0; j < n_items; j++)
 	{
-		int32		item = RsModelItemIndex(model, s->pairs[j].item_id);
+		int32		item = RsModelItemIndex(model, items[j].item_id);
 
 		if (item < 0)
 			continue;
-		if (isnan(s->pairs[j].weight) || isinf(s->pairs[j].weight))
+		if (isnan(items[j].weight) || isinf(items[j].weight))
 			RsWeightOutOfRange();
 		pairs[n].item = item;
-		pairs[n].weight = s->pairs[j].weight;
+		pairs[n].weight = items[j].weight;
 		n++;
 	}
 	/* the model's item order, as the solve has always had them */

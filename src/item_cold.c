@@ -53,6 +53,7 @@
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "args.h"
 #include "array_util.h"
@@ -746,6 +747,23 @@ spi_text(int row, int col)
  * owned it then), read as owner: an error if it is gone, or if another
  * role's relation is under its name now (RsCheckRecordedRelation).
  */
+/*
+ * A param refresh_cold_items needs: a model whose recorded params lack it
+ * (a DBA edited recsys.models) is damaged, like serving's damaged catalog.
+ */
+static char *
+required_param(const char *model, int32 version, int col, const char *key)
+{
+	char	   *value = spi_text(0, col);
+
+	if (value == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("model \"%s\" version %d is damaged: its params lack \"%s\"", model, version, key),
+				 errhint("Retrain the model.")));
+	return value;
+}
+
 static Oid
 recorded_relation(const char *model, Oid owner, const char *what, const char *relname, int col)
 {
@@ -976,33 +994,33 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 	if (map_lambda != NULL)
 	{
 		map.lambda = (float) atof(map_lambda);
-		map.self_weight = (float) atof(spi_text(0, 22));
+		map.self_weight = (float) atof(required_param(name, version, 22, "cold_map_self_weight"));
 		map.max_iter = RS_COLD_MAP_ITERATIONS;
 		if (spi_text(0, 23) != NULL)
 			map.popularity_exponent = (float) atof(spi_text(0, 23));
 		if (spi_text(0, 24) != NULL)
 			map.content_weight = (float) atof(spi_text(0, 24));
 	}
-	cm.item_col = spi_text(0, 5);
-	cm.cold_weight = (float) atof(spi_text(0, 12));
+	cm.item_col = required_param(name, version, 5, "item_col");
+	cm.cold_weight = (float) atof(required_param(name, version, 12, "cold_item_weight"));
 	if (r.neighbors)
 	{
-		r.k = atoi(spi_text(0, 18));
+		r.k = atoi(required_param(name, version, 18, "neighbors"));
 		cm.features = recorded_relation(name, owner, "features", features, 16);
 	}
 	else
-		cm.k = atoi(spi_text(0, 6));
+		cm.k = atoi(required_param(name, version, 6, "factors"));
 	if (!r.neighbors)
 	{
-		cm.alpha = (float) atof(spi_text(0, 7));
-		cm.reg = (float) atof(spi_text(0, 8));
-		cm.reg_exponent = (float) atof(spi_text(0, 9));
+		cm.alpha = (float) atof(required_param(name, version, 7, "alpha"));
+		cm.reg = (float) atof(required_param(name, version, 8, "regularization"));
+		cm.reg_exponent = spi_text(0, 9) == NULL ? 0 : (float) atof(spi_text(0, 9));
 	}
 	if (features != NULL && !r.neighbors)
 	{
 		cm.features = recorded_relation(name, owner, "features", features, 16);
-		cm.feature_weight = (float) atof(spi_text(0, 10));
-		cm.n_cols = atof(spi_text(0, 11));
+		cm.feature_weight = (float) atof(required_param(name, version, 10, "feature_weight"));
+		cm.n_cols = atof(required_param(name, version, 11, "feature_columns"));
 	}
 	if (embeddings != NULL)
 	{
@@ -1012,6 +1030,7 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 		Datum	   *col_values;
 		int			n_cols;
 		int			n_dims;
+		int			n_weights;
 		float	   *w;
 		int32	   *d;
 
@@ -1019,8 +1038,8 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 		deconstruct_array_builtin(cols, TEXTOID, &col_values, NULL, &n_cols);
 		d = (int32 *) ARR_DATA_PTR(dims);
 		n_dims = ArrayGetNItems(ARR_NDIM(dims), ARR_DIMS(dims));
-		w = RsArrayToFloats(weights, "embedding_weights", &n_dims);
-		if (n_cols < 1 || n_cols > RS_MAX_EMBEDDING_GROUPS || n_dims != n_cols)
+		w = RsArrayToFloats(weights, "embedding_weights", &n_weights);
+		if (n_cols < 1 || n_cols > RS_MAX_EMBEDDING_GROUPS || n_dims != n_cols || n_weights != n_cols)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("model \"%s\" records %d embedding columns", name, n_cols)));
@@ -1128,8 +1147,16 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 	Oid			owner = RsRequireModelOwner(name, "refresh the items of", false);
 	char	   *algorithm;
 	const RsModelKind *kind;
+	int32		n;
 
 	RsLockModelForTraining(name);
+
+	/*
+	 * The lock may have been waited for, until a retrain committed: read the
+	 * model as it is now (READ COMMITTED), not as when the statement began,
+	 * or the refresh would write into the version that retrain replaced.
+	 */
+	PushActiveSnapshot(GetTransactionSnapshot());
 	algorithm = RsModelAlgorithm(name);
 	if (algorithm == NULL)
 		ereport(ERROR,
@@ -1140,7 +1167,9 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 	if (kind == NULL || !RsAlgorithmSupports(algorithm, offsetof(RsModelKind, refresh_cold_items)))
 		RsAlgorithmNotSupported(name, algorithm, "refresh_items",
 								offsetof(RsModelKind, refresh_cold_items));
-	PG_RETURN_INT32(kind->refresh_cold_items(name, owner));
+	n = kind->refresh_cold_items(name, owner);
+	PopActiveSnapshot();
+	PG_RETURN_INT32(n);
 }
 
 /*

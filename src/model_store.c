@@ -43,12 +43,15 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "storage/latch.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "utils/rel.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
 #include "array_util.h"
 #include "ingest.h"
@@ -86,11 +89,14 @@ RsCheckModelName(const char *name)
 
 /*
  * RsLockModelForTraining makes sure only one session trains a given model
- * at a time: a second one gets a clear error at once instead of waiting
- * for, and then overwriting, the first one's result.  The lock is held to
- * the end of the transaction.  Then it checks that the caller may train
- * into the name: a model another role owns is refused (42501), before any
- * work is done.
+ * at a time.  A second one waits a bounded time for the first to commit
+ * (lock_timeout if set, else TRAIN_LOCK_DEFAULT_WAIT_MS: a retrain and a
+ * refresh_items job scheduled on one model meet), then gets a clear error
+ * (55P03) rather than queueing without end.  It polls rather than waiting
+ * in the lock manager, so the bound holds whatever lock_timeout is and
+ * the error names the model.  The lock is held to the end of the
+ * transaction.  Then it checks that the caller may train into the name: a
+ * model another role owns is refused (42501), before any work is done.
  *
  * The lock is an advisory-lock tag whose last field is RECSYS_LOCK_SPACE,
  * which the pg_advisory_* functions never use (theirs is 1 or 2): no SQL
@@ -99,6 +105,9 @@ RsCheckModelName(const char *name)
  * colliding is practically impossible.  pg_locks shows it as an advisory
  * lock with objsubid RECSYS_LOCK_SPACE.
  */
+#define TRAIN_LOCK_DEFAULT_WAIT_MS 10000
+#define TRAIN_LOCK_POLL_MS 50
+
 void
 RsLockModelForTraining(const char *name)
 {
@@ -109,10 +118,30 @@ RsLockModelForTraining(const char *name)
 	key = hash_bytes_extended((const unsigned char *) name, strlen(name), RECSYS_LOCK_CLASS);
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, RECSYS_LOCK_SPACE);
 	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-				 errmsg("model \"%s\" is being trained by another session", name),
-				 errhint("Wait for that training to finish, or train under another model name.")));
+	{
+		int			wait_ms = LockTimeout > 0 ? LockTimeout : TRAIN_LOCK_DEFAULT_WAIT_MS;
+		TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+
+		for (;;)
+		{
+			long		left_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+
+			if (left_ms <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+						 errmsg("model \"%s\" is being trained by another session", name),
+						 errdetail("Waited %d ms for it to finish (lock_timeout, or %d ms when that is 0).",
+								   wait_ms, TRAIN_LOCK_DEFAULT_WAIT_MS),
+						 errhint("Wait for that training to finish, raise lock_timeout to wait longer, "
+								 "or train under another model name.")));
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Min(left_ms, TRAIN_LOCK_POLL_MS), PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+			if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+				break;
+		}
+	}
 	(void) RsRequireModelOwner(name, "train", true);
 }
 

@@ -30,6 +30,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -44,6 +45,8 @@ PG_FUNCTION_INFO_V1(recsys_plot_heatmap);
 #define PLOT_MAX_SIZE 4000
 #define PLOT_MAX_SERIES 20
 #define PLOT_MAX_CATEGORIES 100
+#define PLOT_MAX_POINTS 1000000	/* beyond, the SVG text nears its 1 GB limit */
+#define PLOT_CHECK_EVERY 4096	/* points between checks for interrupts */
 
 /* Margins around the plot area, in pixels */
 #define MARGIN_LEFT 80
@@ -427,6 +430,11 @@ recsys_plot_lines(PG_FUNCTION_ARGS)
 		require_same_length(&series, "series", &lower, "lower");
 		require_same_length(&series, "series", &upper, "upper");
 	}
+	if (series.n > PLOT_MAX_POINTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("plot_lines draws at most %d points, not %d", PLOT_MAX_POINTS, series.n),
+				 errhint("A picture with more would not be readable: aggregate or sample the points first.")));
 
 	of_series = palloc(sizeof(int) * (series.n + 1));
 	x = palloc(sizeof(double) * (series.n + 1));
@@ -437,12 +445,17 @@ recsys_plot_lines(PG_FUNCTION_ARGS)
 	f.x_max = f.y_max = -INFINITY;
 	for (int i = 0; i < series.n; i++)
 	{
+		char	   *name;
+
+		if (i % PLOT_CHECK_EVERY == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (series.nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("series must not contain NULL (element %d is)", i + 1)));
-		of_series[i] = category_index(names, &n_series, PLOT_MAX_SERIES,
-									  TextDatumGetCString(series.values[i]), "series");
+		name = TextDatumGetCString(series.values[i]);
+		of_series[i] = category_index(names, &n_series, PLOT_MAX_SERIES, name, "series");
+		pfree(name);
 		x[i] = column_float(&xs, i);
 		y[i] = column_float(&ys, i);
 		lo[i] = has_band ? column_float(&lower, i) : NAN;
@@ -490,8 +503,12 @@ recsys_plot_lines(PG_FUNCTION_ARGS)
 					nb = 0;
 
 		for (int i = 0; i < series.n; i++)
+		{
+			if (i % PLOT_CHECK_EVERY == 0)
+				CHECK_FOR_INTERRUPTS();
 			if (of_series[i] == s && isfinite(x[i]) && isfinite(y[i]))
 				idx[n++] = i;
+		}
 		/* the band: upper bounds left to right, lower bounds back */
 		for (int j = 0; j < n; j++)
 			nb += isfinite(lo[idx[j]]) && isfinite(hi[idx[j]]);
@@ -510,12 +527,20 @@ recsys_plot_lines(PG_FUNCTION_ARGS)
 		{
 			appendStringInfo(&buf, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", color);
 			for (int j = 0; j < n; j++)
+			{
+				if (j % PLOT_CHECK_EVERY == 0)
+					CHECK_FOR_INTERRUPTS();
 				appendStringInfo(&buf, "%.1f,%.1f ", to_px_x(&f, x[idx[j]]), to_px_y(&f, y[idx[j]]));
+			}
 			appendStringInfoString(&buf, "\"/>\n");
 		}
 		for (int j = 0; j < n; j++)
+		{
+			if (j % PLOT_CHECK_EVERY == 0)
+				CHECK_FOR_INTERRUPTS();
 			appendStringInfo(&buf, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
 							 to_px_x(&f, x[idx[j]]), to_px_y(&f, y[idx[j]]), color);
+		}
 		/* the legend entry */
 		appendStringInfo(&buf, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"%s\" fill=\"%s\"/>\n",
 						 f.left + f.width + 15, f.top + 10 + s * 20.0 - 5, nb >= 2 ? "10" : "3", color);

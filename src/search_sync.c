@@ -31,6 +31,7 @@
 
 #include <math.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "access/htup_details.h"
 #include "commands/trigger.h"
@@ -42,6 +43,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -305,6 +307,26 @@ row_id(HeapTuple tuple, TupleDesc desc, int attno, int64 *id)
 }
 
 /*
+ * Whether the catalog's recorded source (schema-qualified, as
+ * index_catalog records it) names this relation: a lookup without
+ * permission checks, so that a trigger naming another role's catalog
+ * does nothing, without an error that would tell the role changing rows
+ * about that catalog's table (its schema, say, where that role has no
+ * USAGE): only this relation's OID is compared.
+ */
+static bool
+source_is(const char *source, Oid relid)
+{
+	List	   *names = stringToQualifiedNameList(source);
+	Oid			nsp;
+
+	if (list_length(names) != 2)
+		return false;
+	nsp = get_namespace_oid(strVal(linitial(names)), true);
+	return OidIsValid(nsp) && get_relname_relid(strVal(lsecond(names)), nsp) == relid;
+}
+
+/*
  * recsys._catalog_sync(catalog) RETURNS trigger: AFTER INSERT OR UPDATE
  * OR DELETE FOR EACH ROW, or AFTER TRUNCATE FOR EACH STATEMENT, on a
  * catalog's source (recsys.catalog_trigger creates both).
@@ -329,7 +351,7 @@ recsys_catalog_sync(PG_FUNCTION_ARGS)
 	SPI_connect();
 	RsRunAsCatalogOwner(read_catalog, &cat);
 	/* a catalog since dropped, or one of another table: nothing to do */
-	if (!cat.found || RsCatalogSourceRelid(cat.source) != RelationGetRelid(trigdata->tg_relation))
+	if (!cat.found || !source_is(cat.source, RelationGetRelid(trigdata->tg_relation)))
 	{
 		SPI_finish();
 		return PointerGetDatum(NULL);
