@@ -4927,10 +4927,17 @@ BEGIN
 						   'SELECT s.user_id, s.item_id FROM recsys.split_holdout($1, 0.25, $2, 4, $3, $4) s WHERE s.is_test', valid)
 			USING source, seed + j - 1, user_col, item_col;
 		END IF;
+		-- (the columns of train_auto's first split, the ones the trainers
+		-- read: SELECT on them suffices)
 		EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
-					   'SELECT r.* FROM %s r WHERE NOT EXISTS (SELECT FROM pg_temp.%I v '
+					   'SELECT %s FROM %s r WHERE NOT EXISTS (SELECT FROM pg_temp.%I v '
 					   'WHERE v.user_id = r.%I::bigint AND v.item_id = r.%I::bigint)',
-					   train, CASE WHEN protocol = 'last' THEN previous::text ELSE source::text END, valid, user_col, item_col);
+					   train,
+					   (SELECT string_agg(format('r.%I', a.attname), ', ' ORDER BY a.attnum)
+						FROM pg_attribute a
+						WHERE a.attrelid = 'pg_temp._recsys_auto_train'::regclass AND a.attnum > 0
+						  AND NOT a.attisdropped),
+					   CASE WHEN protocol = 'last' THEN previous::text ELSE source::text END, valid, user_col, item_col);
 		EXECUTE format('CREATE INDEX ON pg_temp.%I (%I)', train, user_col);
 		EXECUTE format('ANALYZE pg_temp.%I', train);
 	END IF;
@@ -5412,9 +5419,16 @@ BEGIN
 	END IF;
 	CREATE TEMP TABLE _recsys_auto_valid ON COMMIT DROP AS
 	SELECT s.user_id, s.item_id FROM _recsys_auto_split s WHERE s.is_test;
+	-- (only the columns the trainers read, each once: SELECT on them
+	-- suffices, as for the trainers; _auto_split copies these)
 	EXECUTE format('CREATE TEMP TABLE _recsys_auto_train ON COMMIT DROP AS '
-				   'SELECT r.* FROM %s r WHERE NOT EXISTS (SELECT FROM pg_temp._recsys_auto_valid v '
+				   'SELECT %s FROM %s r WHERE NOT EXISTS (SELECT FROM pg_temp._recsys_auto_valid v '
 				   'WHERE v.user_id = r.%I::bigint AND v.item_id = r.%I::bigint)',
+				   (SELECT string_agg(format('r.%I', c.name), ', ' ORDER BY c.o)
+					FROM (SELECT a.name, min(a.o) AS o
+						  FROM unnest(ARRAY[user_col, item_col, time_col, weight_col, event_col])
+							   WITH ORDINALITY AS a(name, o)
+						  WHERE a.name IS NOT NULL GROUP BY a.name) c),
 				   source, user_col, item_col);
 	-- (serving reads a user's rows of the source: recency-weighted and
 	-- neighbourhood models when evaluated)

@@ -438,8 +438,37 @@ SELECT * FROM recsys.train_auto('events', 'owned');
 RESET ROLE;
 SELECT name, owner FROM recsys.models WHERE name IN ('owned', 'mine') ORDER BY name;
 
+-- SELECT on the columns used suffices (as for the trainers): the splits,
+-- the first and the second round's repeated ones (_auto_split, which
+-- reads the source again with protocol holdout), copy only the user, item,
+-- time, weight and event columns (before: SELECT r.*, permission denied
+-- for table cols_events).  Both protocols, the second round run (its
+-- status names the splits); without SELECT on a column used, refused.
+CREATE ROLE regress_recsys_fix2b_owner;
+CREATE ROLE regress_recsys_fix2b_cols;
+GRANT USAGE ON SCHEMA auto_test TO regress_recsys_fix2b_owner, regress_recsys_fix2b_cols;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys TO regress_recsys_fix2b_cols;
+CREATE TABLE cols_events AS SELECT user_id, item_id, w, 2.0::float8 AS secret, ts FROM events;
+ALTER TABLE cols_events OWNER TO regress_recsys_fix2b_owner;
+SET ROLE regress_recsys_fix2b_owner;
+GRANT SELECT (user_id, item_id, w, ts) ON cols_events TO regress_recsys_fix2b_cols;
+SET ROLE regress_recsys_fix2b_cols;
+SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen,
+	   count(*) FILTER (WHERE status LIKE '%on validation splits 1 to 3%') > 0 AS repeated_splits
+FROM recsys.train_auto('cols_events', 'by_columns', protocol => 'holdout', weight_col => 'w',
+					   budget => '1 minute', families => '{popular,ease}');
+SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen
+FROM recsys.train_auto('cols_events', 'by_columns_last', time_col => 'ts', budget => '1 minute',
+					   families => '{popular,ease}');
+SELECT count(*) AS served FROM recsys.recommend(81, 5, model => 'by_columns');
+\set VERBOSITY terse
+SELECT * FROM recsys.train_auto('cols_events', 'by_columns', weight_col => 'secret', replace => true);
+\set VERBOSITY default
+RESET ROLE;
+
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name IN ('auto', 'featured', 'wide_auto', 'small', 'by_hand', 'owned',
-																  'exact', 'folded', 'weighted', 'per_user', 'second')
+																  'exact', 'folded', 'weighted', 'per_user', 'second',
+																  'by_columns', 'by_columns_last')
 ORDER BY name;
 -- and the members of any blend the searches kept (how many depends on
 -- the machine's speed under the small budgets)
@@ -449,3 +478,6 @@ REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_auto_owner, regres
 DROP SCHEMA auto_test CASCADE;
 DROP ROLE regress_recsys_auto_owner;
 DROP ROLE regress_recsys_auto_other;
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_fix2b_cols;
+DROP ROLE regress_recsys_fix2b_owner;
+DROP ROLE regress_recsys_fix2b_cols;

@@ -55,6 +55,26 @@ SELECT m AS model, count(*) FILTER (WHERE r.item_id = 8) AS item_8_first, count(
 FROM unnest(ARRAY['ft_recent', 'ft_plain']) m, generate_series(101, 130) u,
 	 LATERAL recsys.recommend(u, 1, model => m) r
 GROUP BY 1 ORDER BY 1;
+-- the feature in the scores, known by construction: the users' last
+-- basket (item 4) reaches item 5 alone among the pool's items (items 6-8
+-- are no neighbours of item 4), so with weight 1000 item 5 scores about
+-- 1000 * sqrt(n - 1) and the others about -1000 / sqrt(n - 1) over a pool
+-- of n (the FM's own standardised score adds less than sqrt(n - 1)); an
+-- item the basket does not reach counts 0, not NaN (before: one NaN in
+-- the pool turned the feature off for the user).  Weight 0: all scores
+-- within +-sqrt(n - 1).
+SELECT (recsys.train_fm('buys', 'ft_base', model => 'ft_nobasket', factors => 2, epochs => 2,
+						base_weight => 0, pool => 8)).name;
+SELECT m AS model, r.item_id, round((r.score / 1000)::numeric, 1) AS score_thousands, count(*) AS users
+FROM unnest(ARRAY['ft_basket', 'ft_nobasket']) m, generate_series(1, 20) u,
+	 LATERAL recsys.recommend(u, 8, model => m) r
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+-- without exclude_seen the basket's own item is in the pool and is not
+-- its own neighbour (NaN before): item 5 still gains
+SELECT m AS model, r.item_id, round((r.score / 1000)::numeric, 1) AS score_thousands
+FROM unnest(ARRAY['ft_basket', 'ft_nobasket']) m,
+	 LATERAL recsys.recommend(1, 8, model => m, exclude_seen => false) r
+ORDER BY 1, 2;
 -- a user the base's source does not know: no last basket, no error
 SELECT count(*) FROM recsys.recommend(999, 3, model => 'ft_basket');
 -- without exclude_seen the last basket is still read (and the user's own
@@ -89,6 +109,25 @@ UPDATE recsys.models SET params = params || '{"recent_weight": 1}' WHERE name = 
 SELECT r.item_id FROM recsys.recommend(101, 1, model => 'ft_recent') r;
 UPDATE recsys.models SET params = params || '{"last_basket_weight": 2000}' WHERE name = 'ft_basket';
 SELECT * FROM recsys.recommend(1, 1, model => 'ft_basket');
+-- a weight too small for a real (train_fm takes it) is 0, not a cast's
+-- error (before: "... is out of range for type real" with the query as
+-- context); a number out of range or not a number is damaged, XX001
+\set VERBOSITY sqlstate
+UPDATE recsys.models SET params = params || '{"last_basket_weight": 1e-50}' WHERE name = 'ft_basket';
+SELECT r.item_id FROM recsys.recommend(1, 1, model => 'ft_basket') r;
+UPDATE recsys.models SET params = params || '{"last_basket_weight": 1, "base_weight": -1e-50}'
+WHERE name = 'ft_basket';
+SELECT r.item_id FROM recsys.recommend(1, 1, model => 'ft_basket') r;
+UPDATE recsys.models SET params = params || '{"base_weight": 1e400}' WHERE name = 'ft_basket';
+SELECT * FROM recsys.recommend(1, 1, model => 'ft_basket');
+UPDATE recsys.models SET params = params || '{"base_weight": 0, "recent_weight": 1e-50}' WHERE name = 'ft_recent';
+SELECT count(*) FROM recsys.recommend(101, 1, model => 'ft_recent');
+UPDATE recsys.models SET params = params || '{"recent_weight": 1}' WHERE name = 'ft_recent';
+\set VERBOSITY default
+SELECT (recsys.train_fm('buys', 'ft_base', model => 'ft_tiny', factors => 2, epochs => 2, base_weight => 1e-50,
+						last_basket_weight => 1e-50, time_col => 'ts', context => false,
+						recent_weight => -1e-50)).name;
+SELECT count(*) FROM recsys.recommend(1, 1, model => 'ft_tiny');
 -- a model with recent_weight whose item_recent row went missing is damaged
 DELETE FROM recsys.model_parameters WHERE model = 'ft_recent' AND name = 'item_recent';
 UPDATE recsys.models SET trained_at = clock_timestamp() WHERE name = 'ft_recent';
@@ -104,5 +143,5 @@ UPDATE odd_times SET ts = 'Infinity' WHERE user_id = 1 AND item_id = 4;
 SELECT recsys.train_fm('odd_times', 'ft_base', model => 'ft_err', time_col => 'ts', context => false);
 SELECT count(*) AS not_trained FROM recsys.models WHERE name = 'ft_err';
 
-SELECT recsys.drop_model(m) FROM unnest(ARRAY['ft_basket', 'ft_recent', 'ft_plain', 'ft_base', 'ft_untimed']) m;
+SELECT recsys.drop_model(m) FROM unnest(ARRAY['ft_basket', 'ft_nobasket', 'ft_tiny', 'ft_recent', 'ft_plain', 'ft_base', 'ft_untimed']) m;
 DROP SCHEMA fm_time_test CASCADE;

@@ -96,6 +96,10 @@ typedef struct FmState
 /* Set while a re-ranker looks its base up, to refuse nesting. */
 static bool resolving_base = false;
 
+/* The real a weight key of params holds (below float4's smallest: 0). */
+#define FM_REAL(key) \
+	"pg_catalog.round((p->'" key "')::pg_catalog.numeric, 37)::pg_catalog.float4"
+
 /*
  * The settings from params as the catalog row has them (the row the
  * reload check fingerprints: every backend serves the same settings,
@@ -114,14 +118,18 @@ load_settings(RsModel *model, const RsCatalogRow *row, bool *context, bool *base
 	HeapTuple	tuple;
 	TupleDesc	desc;
 
-	/* (a number in range is cast; anything else is NULL) */
+	/*
+	 * (a number in range is cast; anything else is NULL; FM_REAL: a
+	 * number too small for a real, which train_fm accepts too, is 0, as C
+	 * rounds it, not a cast's out-of-range error)
+	 */
 	RsExecute("SELECT p->>'candidates_from', "
 			  "CASE WHEN pg_catalog.jsonb_typeof(p->'pool') OPERATOR(pg_catalog.=) 'number' "
 			  "     AND (p->'pool')::pg_catalog.numeric BETWEEN 1 AND $2 "
 			  "     THEN (p->'pool')::pg_catalog.int4 END, "
 			  "CASE WHEN pg_catalog.jsonb_typeof(p->'base_weight') OPERATOR(pg_catalog.=) 'number' "
 			  "     AND (p->'base_weight')::pg_catalog.numeric BETWEEN -1000 AND 1000 "
-			  "     THEN (p->'base_weight')::pg_catalog.float4 END, "
+			  "     THEN " FM_REAL("base_weight") " END, "
 			  "CASE WHEN pg_catalog.jsonb_typeof(p->'factors') OPERATOR(pg_catalog.=) 'number' "
 			  "     AND (p->'factors')::pg_catalog.numeric BETWEEN 1 AND $3 "
 			  "     THEN (p->'factors')::pg_catalog.int4 END, "
@@ -138,11 +146,11 @@ load_settings(RsModel *model, const RsCatalogRow *row, bool *context, bool *base
 			  "CASE WHEN p->'last_basket_weight' IS NULL THEN 0 "
 			  "     WHEN pg_catalog.jsonb_typeof(p->'last_basket_weight') OPERATOR(pg_catalog.=) 'number' "
 			  "     AND (p->'last_basket_weight')::pg_catalog.numeric BETWEEN -1000 AND 1000 "
-			  "     THEN (p->'last_basket_weight')::pg_catalog.float4 END, "
+			  "     THEN " FM_REAL("last_basket_weight") " END, "
 			  "CASE WHEN p->'recent_weight' IS NULL THEN 0 "
 			  "     WHEN pg_catalog.jsonb_typeof(p->'recent_weight') OPERATOR(pg_catalog.=) 'number' "
 			  "     AND (p->'recent_weight')::pg_catalog.numeric BETWEEN -1000 AND 1000 "
-			  "     THEN (p->'recent_weight')::pg_catalog.float4 END "
+			  "     THEN " FM_REAL("recent_weight") " END "
 			  "FROM (SELECT $1::pg_catalog.jsonb AS p) s",
 			  5, (Oid[]) {TEXTOID, INT4OID, INT4OID, TEXTOID, INT4OID}, values, NULL, true,
 			  SPI_OK_SELECT);
@@ -438,7 +446,8 @@ base_serving_context(void *arg)
  * (recency weight 1: RsRecencyWeights counts ages from the latest), scored
  * as a session (weights 1, as recommend_session does) into scratch (the
  * base's items).  What a shopper buys next follows their latest order more
- * than their whole history.  A user with no timed item gets zeros.
+ * than their whole history.  A user with no timed item gets zeros, and
+ * so does an item the basket does not reach.
  */
 static void
 last_basket_scores(RsModel *base, const RsUserItems *own, float *scratch, const int32 *pool, int n,
@@ -458,9 +467,15 @@ last_basket_scores(RsModel *base, const RsUserItems *own, float *scratch, const 
 			basket.weight[basket.n] = 1;
 			basket.n++;
 		}
+	/*
+	 * An item the basket does not reach (item-neighbour kinds leave it
+	 * NaN, and the basket's own items, never their own neighbours) is 0,
+	 * no link: one NaN would make the pool's mean NaN and so the whole
+	 * standardised feature 0 for the user.
+	 */
 	if (basket.n > 0 && base->kind->score_session(base, &basket, scratch))
 		for (int r = 0; r < n; r++)
-			out[r] = scratch[pool[r]];
+			out[r] = isnan(scratch[pool[r]]) ? 0 : scratch[pool[r]];
 	else
 		memset(out, 0, sizeof(float) * n);
 	pfree(basket.item);
