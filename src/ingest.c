@@ -287,7 +287,7 @@ RsCheckReadableRelation(Oid relid, const char *what, const char *const *cols, in
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("permission denied for %s \"%s\"", what, get_rel_name(relid)),
 					 RsOwnerReadModel() != NULL ?
-					 errdetail("recsys reads the %s for model \"%s\" as role %s, whose rights the model's recorded relations are read with, not as the calling role; that role needs SELECT on the columns it uses.",
+					 errdetail("recsys reads the %s for model \"%s\" with the rights of role %s (a model's recorded relations are read as its owner), not the calling role's; that role needs SELECT on the columns it uses.",
 							   what, RsOwnerReadModel(),
 							   quote_identifier(GetUserNameFromId(GetUserId(), false))) :
 					 errdetail("recsys reads the %s as the calling role, which needs SELECT on the columns it uses.", what),
