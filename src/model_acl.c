@@ -39,6 +39,7 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -700,11 +701,17 @@ void
 RsCheckRecordedRelation(const char *object_kind, const char *object, const char *relname, Oid relid,
 						Oid reader, const char *recorded_owner)
 {
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	HeapTuple	tuple;
 	Oid			relowner;
 	char	   *owner_name;
 	const char *hint;
 
+	/*
+	 * Locked first, as the read will (RsCheckReadableRelation): an ALTER
+	 * ... OWNER TO that commits while we wait is seen by this check.
+	 */
+	LockRelationOid(relid, AccessShareLock);
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tuple))
 		return;					/* gone: the caller's own error */
 	relowner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;

@@ -47,14 +47,14 @@ $node->safe_psql('postgres', q{
 	GRANT SELECT ON s.ev TO regress_recsys_fix2a_bob;
 });
 
-# $change runs as alice in an open transaction that takes the source's
+# $change runs as alice (or $changer_role) in an open transaction that takes the source's
 # lock; $read starts as $reader and waits for it; the change commits; the
 # read's output and errors are returned.
 sub race
 {
-	my ($label, $change, $reader, $read, $table) = @_;
+	my ($label, $change, $reader, $read, $table, $changer_role) = @_;
 	my $changer = $node->background_psql('postgres');
-	$changer->query_safe('SET ROLE regress_recsys_fix2a_alice');
+	$changer->query_safe('SET ROLE ' . ($changer_role // 'regress_recsys_fix2a_alice'));
 	$changer->query_safe('BEGIN');
 	$changer->query_safe($change);
 	my $session = $node->background_psql('postgres', on_error_stop => 0);
@@ -117,6 +117,28 @@ is($err, '', 'policy created: no error');
 unlike($out, qr/^20$/m, 'SELECT revoked: bob reads no row');
 like($err, qr/permission denied for (source|table) "?ev"?/, 'SELECT revoked: permission denied');
 
+# 5. a model's source given to another role while the model's reader
+# waits: the recorded owner's check sees the new owner and refuses (a
+# guard: evaluate already took the lock before that check on the old code)
+$node->safe_psql('postgres', q{
+	CREATE ROLE regress_recsys_fix2a_app;
+	GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys TO regress_recsys_fix2a_app;
+	SET ROLE regress_recsys_fix2a_alice;
+	CREATE TABLE s.own AS SELECT * FROM s.evk;
+	CREATE TABLE s.held_out AS SELECT * FROM s.evk WHERE user_id < 4;
+	GRANT USAGE ON SCHEMA s TO regress_recsys_fix2a_app;
+	GRANT SELECT ON s.held_out TO regress_recsys_fix2a_app;
+	SELECT 1 FROM recsys.train_popular('s.own', 'own');
+	SELECT recsys.grant_model('own', 'regress_recsys_fix2a_app');
+});
+($out, $err) = race('source given away',
+	q{ALTER TABLE s.own OWNER TO regress_recsys_fix2a_bob; GRANT SELECT ON s.own TO regress_recsys_fix2a_alice},
+	'regress_recsys_fix2a_app',
+	q{SELECT 'metrics ' || count(*) FROM recsys.evaluate('own', 's.held_out')}, 'own', 'postgres');
+unlike($out, qr/metrics/, 'source given away: no metrics');
+like($err, qr/relation s\.own of model "own" is now owned by role "regress_recsys_fix2a_bob"/,
+	'source given away: refused, naming the new owner');
+
 $node->safe_psql('postgres', q{
 	DROP SCHEMA s CASCADE;
 	DELETE FROM recsys.models;
@@ -124,6 +146,8 @@ $node->safe_psql('postgres', q{
 	REVOKE CREATE ON DATABASE postgres FROM regress_recsys_fix2a_alice;
 	DROP ROLE regress_recsys_fix2a_alice;
 	DROP ROLE regress_recsys_fix2a_bob;
+	REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_fix2a_app;
+	DROP ROLE regress_recsys_fix2a_app;
 });
 $node->stop;
 done_testing();
