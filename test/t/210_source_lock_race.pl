@@ -98,6 +98,19 @@ for my $fast ('on', 'off')
 	is($err, '', "weight column to double precision, fast_read $fast: no error");
 }
 
+# 2b. the time column becomes text: refused as not a time (the old code
+# built its query for a timestamp, which failed on text)
+$node->safe_psql('postgres', q{
+	SET ROLE regress_recsys_fix2a_alice;
+	CREATE TABLE s.tt AS SELECT user_id, item_id, now() - user_id * interval '1 day' AS t FROM s.evk;
+});
+($out, $err) = race('time column to text',
+	'ALTER TABLE s.tt ALTER COLUMN t TYPE text',
+	'regress_recsys_fix2a_alice',
+	q{SELECT 'trained ' || version FROM recsys.train_popular('s.tt', 'tt', time_col => 't', half_life => '7 days')}, 'tt');
+unlike($out, qr/trained/, 'time column to text: no model');
+like($err, qr/time_col column "t" has type text, which is not a time/, 'time column to text: refused as not a time');
+
 # 3. row-level security enabled, a policy for bob (users below 1000) and 7
 # users he may not see added: bob reads his 5 users only
 ($out, $err) = race('policy created',
