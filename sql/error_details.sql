@@ -58,3 +58,40 @@ SET recsys.max_memory = '1MB';
 SELECT * FROM recsys.source_stats('ed_big');
 RESET recsys.max_memory;
 DROP TABLE ed_big;
+
+-- 3. A model's source is read with the rights of the model's owner, also
+-- when another role serves it: the permission error says so, names the
+-- model and that role, and its hint grants to that role (not to the
+-- calling role, which is not the one that needs SELECT).
+CREATE ROLE regress_recsys_fix2a_src;
+CREATE ROLE regress_recsys_fix2a_alice;
+CREATE ROLE regress_recsys_fix2a_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys
+	TO regress_recsys_fix2a_alice, regress_recsys_fix2a_app;
+CREATE TABLE ed_owned AS
+	SELECT u AS user_id, i AS item_id FROM generate_series(1, 10) u, generate_series(1, 5) i WHERE (u + i) % 3 = 0;
+ALTER TABLE ed_owned OWNER TO regress_recsys_fix2a_src;
+SET ROLE regress_recsys_fix2a_src;
+GRANT SELECT ON ed_owned TO regress_recsys_fix2a_alice, regress_recsys_fix2a_app;
+RESET ROLE;
+SET ROLE regress_recsys_fix2a_alice;
+SELECT version FROM recsys.train_popular('ed_owned', 'ed_alices');
+SELECT recsys.grant_model('ed_alices', 'regress_recsys_fix2a_app');
+RESET ROLE;
+SET ROLE regress_recsys_fix2a_src;
+REVOKE SELECT ON ed_owned FROM regress_recsys_fix2a_alice;
+RESET ROLE;
+SET ROLE regress_recsys_fix2a_app;
+SELECT metric FROM recsys.evaluate('ed_alices', 'ed_owned') LIMIT 1;
+RESET ROLE;
+-- the calling role's own read still says it is read as the calling role
+SET ROLE regress_recsys_fix2a_alice;
+SELECT users FROM recsys.source_stats('ed_owned');
+RESET ROLE;
+SELECT recsys.drop_model('ed_alices');
+DROP TABLE ed_owned;
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys
+	FROM regress_recsys_fix2a_alice, regress_recsys_fix2a_app;
+DROP ROLE regress_recsys_fix2a_src;
+DROP ROLE regress_recsys_fix2a_alice;
+DROP ROLE regress_recsys_fix2a_app;

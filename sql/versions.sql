@@ -51,6 +51,15 @@ SELECT recsys.activate('m', NULL);
 SELECT recsys.rollback('nope');
 SELECT recsys.rollback(NULL);
 SET recsys.keep_versions = 0;
+-- a model at the largest version number cannot be retrained (its versions
+-- are integers); it still serves that version
+SELECT version FROM recsys.train_popular('events', model => 'vmax');
+UPDATE recsys.model_versions SET version = 2147483647 WHERE model = 'vmax';
+UPDATE recsys.models SET version = 2147483647 WHERE name = 'vmax';
+SELECT version FROM recsys.models WHERE name = 'vmax';
+SELECT version FROM recsys.train_popular('events', model => 'vmax', replace => true);
+SELECT version, count(*) AS items FROM recsys.recommend(1, 3, 'vmax'), recsys.models WHERE name = 'vmax' GROUP BY version;
+SELECT recsys.drop_model('vmax');
 
 SELECT recsys.drop_model('m');
 SELECT count(*) FROM recsys.model_versions WHERE model = 'm';

@@ -62,6 +62,7 @@
 #include "nodes/nodeFuncs.h"
 #include "nodes/plannodes.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "tcop/dest.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -77,6 +78,7 @@
 
 #include "events.h"
 #include "ingest.h"
+#include "model_acl.h"
 #include "recsys.h"
 
 /*
@@ -111,6 +113,7 @@ typedef struct IngestReceiver
 	DestReceiver pub;
 	const RsSourceSpec *spec;
 	MemoryContext mcxt;			/* where every buffer lives */
+	MemoryContext row_mcxt;		/* one row's detoasted values, reset per row */
 	IngestType	user_type;
 	IngestType	item_type;
 	IngestType	weight_type;
@@ -247,6 +250,15 @@ RsCheckReadableRelation(Oid relid, const char *what, const char *const *cols, in
 {
 	char		relkind;
 
+	/*
+	 * Lock first, as the parser does before any check: a concurrent ALTER,
+	 * REVOKE or CREATE POLICY that commits while we wait is then seen
+	 * (locking accepts the invalidations it sent), so the privileges, row
+	 * security and column types checked here and by the reader are the
+	 * ones the read runs under.  Kept to the end of the transaction, like
+	 * the executor's.
+	 */
+	LockRelationOid(relid, AccessShareLock);
 	if (get_rel_name(relid) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -274,6 +286,10 @@ RsCheckReadableRelation(Oid relid, const char *what, const char *const *cols, in
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("permission denied for %s \"%s\"", what, get_rel_name(relid)),
+					 RsOwnerReadModel() != NULL ?
+					 errdetail("recsys reads the %s for model \"%s\" with the rights of role %s (a model's recorded relations are read as its owner), not the calling role's; that role needs SELECT on the columns it uses.",
+							   what, RsOwnerReadModel(),
+							   quote_identifier(GetUserNameFromId(GetUserId(), false))) :
 					 errdetail("recsys reads the %s as the calling role, which needs SELECT on the columns it uses.", what),
 					 errhint("GRANT SELECT ON %s TO %s;", RsRelationName(relid),
 							 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
@@ -296,6 +312,28 @@ check_source(const RsSourceSpec *spec)
 	RsCheckReadableRelation(spec->relid, "source", cols, 4);
 	if (spec->event_col != NULL)
 		RsCheckEventColumn(spec->relid, spec->event_col, cols, 3);
+}
+
+/* The type whose values an IngestType reads. */
+static Oid
+ingest_type_oid(IngestType type)
+{
+	switch (type)
+	{
+		case INGEST_INT2:
+			return INT2OID;
+		case INGEST_INT4:
+			return INT4OID;
+		case INGEST_INT8:
+			return INT8OID;
+		case INGEST_FLOAT4:
+			return FLOAT4OID;
+		case INGEST_FLOAT8:
+			return FLOAT8OID;
+		case INGEST_NUMERIC:
+			return NUMERICOID;
+	}
+	pg_unreachable();
 }
 
 static int64
@@ -506,6 +544,7 @@ static void
 ingest_row(IngestReceiver *r, const Datum *values, const bool *nulls)
 {
 	float8		weight = 1.0;
+	MemoryContext old_mcxt;
 
 	/* counted before a row can be skipped: a source of NULLs still polls */
 	if ((++r->seen & 0xFFFF) == 0)
@@ -518,6 +557,13 @@ ingest_row(IngestReceiver *r, const Datum *values, const bool *nulls)
 		return;
 	}
 
+	/*
+	 * numeric_float8 and DatumGetTextPP may detoast into a palloc'd copy:
+	 * in a context reset after every row (a no-op when nothing was
+	 * allocated), not one per row left until the statement ends.
+	 */
+	MemoryContextReset(r->row_mcxt);
+	old_mcxt = MemoryContextSwitchTo(r->row_mcxt);
 	if (r->has_weight)
 	{
 		weight = datum_to_weight(values[2], r->weight_type);
@@ -552,6 +598,7 @@ ingest_row(IngestReceiver *r, const Datum *values, const bool *nulls)
 		/* a dropped type, as if the rows were not there */
 		if (event_weight == 0)
 		{
+			MemoryContextSwitchTo(old_mcxt);
 			r->skipped++;
 			return;
 		}
@@ -562,6 +609,7 @@ ingest_row(IngestReceiver *r, const Datum *values, const bool *nulls)
 					 errmsg("weight times event weight is out of range for type real"),
 					 errhint("Scale the weights down.")));
 	}
+	MemoryContextSwitchTo(old_mcxt);
 	if (r->has_weight || r->has_event)
 	{
 		if (weight < r->min_weight)
@@ -597,6 +645,20 @@ ingest_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 
 	if (typeinfo->natts != r->natts)
 		elog(ERROR, "unexpected column count %d in source query", typeinfo->natts);
+	/* the types checked before the read are the ones the query returns */
+	for (int c = 0; c < r->natts; c++)
+	{
+		Oid			typid = getBaseType(TupleDescAttr(typeinfo, c)->atttypid);
+		Oid			expected;
+
+		if (c == r->natts - 1 && r->has_event)
+			expected = TEXTOID;
+		else
+			expected = ingest_type_oid(c == 0 ? r->user_type : c == 1 ? r->item_type : r->weight_type);
+		if (typid != expected)
+			elog(ERROR, "column %d of the source query has type %s, not %s as checked",
+				 c + 1, format_type_be(typid), format_type_be(expected));
+	}
 }
 
 static void
@@ -844,6 +906,7 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 	double		start = now_seconds();
 	MemoryContext mcxt = CurrentMemoryContext;
 
+	/* locks the source first: every check below sees its current state */
 	check_source(spec);
 	check_estimated_size(spec);
 	if (strcmp(spec->user_col, spec->item_col) == 0)
@@ -860,6 +923,7 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 	r->pub.mydest = DestNone;
 	r->spec = spec;
 	r->mcxt = mcxt;
+	r->row_mcxt = AllocSetContextCreate(mcxt, "recsys ingest row", ALLOCSET_SMALL_SIZES);
 	r->user_type = check_column(spec->relid, spec->user_col, "user_col", false);
 	r->item_type = check_column(spec->relid, spec->item_col, "item_col", false);
 	r->has_weight = spec->weight_col != NULL;
@@ -932,6 +996,7 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 	out->min_weight = r->min_weight;
 	out->max_weight = r->max_weight;
 	out->build_seconds = now_seconds() - start;
+	MemoryContextDelete(r->row_mcxt);
 	pfree(r);
 }
 

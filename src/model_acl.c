@@ -39,6 +39,7 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -564,16 +565,42 @@ recsys_require_model_owner(PG_FUNCTION_ARGS)
  * the model's owner (run_as): code in the source runs with the owner's
  * rights, never with the caller's.
  */
+/* The model whose owner RsRunAsOwner runs as (innermost), else NULL. */
+static const char *owner_read_model = NULL;
+
 void
 RsRunAsOwner(const char *name, Oid owner, RsOwnerWork work, void *arg)
 {
+	const char *volatile outer;
+
 	if (!OidIsValid(owner) || !SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the owner of model \"%s\" (role with OID %u) no longer exists", name, owner),
 				 errdetail("A model's source is read with its owner's rights."),
 				 errhint("A superuser can give the model to another role with recsys.alter_model_owner.")));
-	run_as(owner, work, arg);
+	outer = owner_read_model;
+	owner_read_model = name;
+	PG_TRY();
+	{
+		run_as(owner, work, arg);
+	}
+	PG_FINALLY();
+	{
+		owner_read_model = outer;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * RsOwnerReadModel returns the name of the model whose owner's rights the
+ * running RsRunAsOwner work has, or NULL outside one: for messages that
+ * say whose rights a relation is read with.
+ */
+const char *
+RsOwnerReadModel(void)
+{
+	return owner_read_model;
 }
 
 /* One prepared query over a model's source, run by RsExecutePlanAsOwner. */
@@ -674,11 +701,17 @@ void
 RsCheckRecordedRelation(const char *object_kind, const char *object, const char *relname, Oid relid,
 						Oid reader, const char *recorded_owner)
 {
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	HeapTuple	tuple;
 	Oid			relowner;
 	char	   *owner_name;
 	const char *hint;
 
+	/*
+	 * Locked first, as the read will (RsCheckReadableRelation): an ALTER
+	 * ... OWNER TO that commits while we wait is seen by this check.
+	 */
+	LockRelationOid(relid, AccessShareLock);
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tuple))
 		return;					/* gone: the caller's own error */
 	relowner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;

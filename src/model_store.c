@@ -183,10 +183,18 @@ RsCreateModelVersion(const RsModelDesc *desc)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	RsExecute("SELECT coalesce(max(version), 0) + 1 FROM recsys.model_versions "
+	RsExecute("SELECT coalesce(max(version), 0) FROM recsys.model_versions "
 			  "WHERE model OPERATOR(pg_catalog.=) $1",
 			  1, argtypes, values, NULL, false, SPI_OK_SELECT);
 	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	/* versions are integers: the last one cannot be followed */
+	if (version == PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model \"%s\" has reached the largest version number, %d", desc->name, PG_INT32_MAX),
+				 errdetail("A new version is numbered one more than the model's highest, which is an integer."),
+				 errhint("Train it under another name, or drop it with recsys.drop_model and train it anew (versions restart at 1).")));
+	version++;
 
 	argtypes[8] = INT4OID;
 	values[8] = Int32GetDatum(version);

@@ -27,6 +27,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -146,8 +147,12 @@ RsRefuseInfiniteTimes(Oid relid, const char *time_col)
 char *
 RsTimeEpochSql(Oid relid, const char *time_col, const char *argname)
 {
-	AttrNumber	attnum = get_attnum(relid, time_col);
+	AttrNumber	attnum;
 	const char *col = quote_identifier(time_col);
+
+	/* the type read is the current one: locked first (see ingest.c) */
+	LockRelationOid(relid, AccessShareLock);
+	attnum = get_attnum(relid, time_col);
 
 	if (attnum == InvalidAttrNumber || attnum < 0)
 		ereport(ERROR,

@@ -1,10 +1,10 @@
 # The direct heap read (recsys.fast_read) stops within a second of a
 # cancel, like the executor path it replaces.
 #
-# The source is made slow to read rather than large: 200,000 rows whose
+# The source is made slow to read rather than large: 500,000 rows whose
 # numeric weights have 2,000 digits each (numeric to float8 prints and
 # parses every digit), so the read alone takes seconds in a table of
-# about 200 MB.  The uncancelled read is timed first (it must take the
+# about 500 MB.  The uncancelled read is timed first (it must take the
 # heap path and last over 1.5 s, or the test would prove nothing), then
 # train_popular and source_stats run with statement_timeout = 300ms: each
 # must fail with the timeout and return within 1.5 s of its start (1 s is
@@ -25,7 +25,7 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE slow_weights AS
 		SELECT i % 5000 AS user_id, i % 700 AS item_id,
 			   ('0.' || repeat((i % 9 + 1)::text, 2000))::numeric AS weight
-		FROM generate_series(1, 200000) i;
+		FROM generate_series(1, 500000) i;
 });
 
 my $t0 = time;
