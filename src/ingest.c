@@ -78,7 +78,6 @@
 
 #include "events.h"
 #include "ingest.h"
-#include "model_acl.h"
 #include "recsys.h"
 
 /*
@@ -162,6 +161,31 @@ static void *
 alloc_huge(MemoryContext mcxt, Size size)
 {
 	return MemoryContextAllocExtended(mcxt, Max(size, 1), MCXT_ALLOC_HUGE);
+}
+
+/*
+ * The model whose owner's rights the running read uses (model_acl.c's
+ * RsRunAsOwner sets it around its work), else NULL: the permission errors
+ * below say whose rights they checked.  Kept here, with the messages, so
+ * that reading does not depend on the ACL module.
+ */
+static const char *owner_read_model = NULL;
+
+/* RsSetOwnerReadModel sets the model (NULL: none) and returns the previous one. */
+const char *
+RsSetOwnerReadModel(const char *model)
+{
+	const char *previous = owner_read_model;
+
+	owner_read_model = model;
+	return previous;
+}
+
+/* RsOwnerReadModel returns the model whose owner's rights the read uses, or NULL. */
+const char *
+RsOwnerReadModel(void)
+{
+	return owner_read_model;
 }
 
 /*

@@ -56,5 +56,7 @@ extern char *RsRelationName(Oid relid);
 extern void RsCheckReadableRelation(Oid relid, const char *what,
 									const char *const *cols, int ncols);
 extern bool RsIsIdType(Oid typid);
+extern const char *RsSetOwnerReadModel(const char *model);
+extern const char *RsOwnerReadModel(void);
 
 #endif							/* RECSYS_INGEST_H */

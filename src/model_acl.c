@@ -50,6 +50,7 @@
 #include "utils/syscache.h"
 
 #include "args.h"
+#include "ingest.h"
 #include "model_acl.h"
 #include "model_kind.h"
 #include "recsys.h"
@@ -565,9 +566,6 @@ recsys_require_model_owner(PG_FUNCTION_ARGS)
  * the model's owner (run_as): code in the source runs with the owner's
  * rights, never with the caller's.
  */
-/* The model whose owner RsRunAsOwner runs as (innermost), else NULL. */
-static const char *owner_read_model = NULL;
-
 void
 RsRunAsOwner(const char *name, Oid owner, RsOwnerWork work, void *arg)
 {
@@ -579,28 +577,17 @@ RsRunAsOwner(const char *name, Oid owner, RsOwnerWork work, void *arg)
 				 errmsg("the owner of model \"%s\" (role with OID %u) no longer exists", name, owner),
 				 errdetail("A model's source is read with its owner's rights."),
 				 errhint("A superuser can give the model to another role with recsys.alter_model_owner.")));
-	outer = owner_read_model;
-	owner_read_model = name;
+	/* the read's messages say whose rights it uses (ingest.c) */
+	outer = RsSetOwnerReadModel(name);
 	PG_TRY();
 	{
 		run_as(owner, work, arg);
 	}
 	PG_FINALLY();
 	{
-		owner_read_model = outer;
+		RsSetOwnerReadModel(outer);
 	}
 	PG_END_TRY();
-}
-
-/*
- * RsOwnerReadModel returns the name of the model whose owner's rights the
- * running RsRunAsOwner work has, or NULL outside one: for messages that
- * say whose rights a relation is read with.
- */
-const char *
-RsOwnerReadModel(void)
-{
-	return owner_read_model;
 }
 
 /* One prepared query over a model's source, run by RsExecutePlanAsOwner. */

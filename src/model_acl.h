@@ -22,7 +22,6 @@ extern char *RsModelAlgorithm(const char *name);
 extern Oid	RsRequireModelOwner(const char *name, const char *action, bool missing_ok);
 extern void RsDenyModel(const char *name, Oid owner, const char *action) pg_attribute_noreturn();
 extern void RsRunAsOwner(const char *name, Oid owner, RsOwnerWork work, void *arg);
-extern const char *RsOwnerReadModel(void);
 extern void RsRunAsCatalogOwner(RsOwnerWork work, void *arg);
 extern void RsLockModelRow(const char *name);
 extern char *RsModelOwnerName(Oid owner);
