@@ -76,6 +76,13 @@ FROM (VALUES (1, '2026-01-02 12:00'), (3, '2026-01-03 09:00'), (2, '2030-01-01')
 SELECT variant, day, users, conversions FROM recsys.experiment_daily('eg_days') WHERE day <= '2026-01-04';
 SELECT variant, count(*) AS days, max(day) AS last_day, max(users) AS users, max(conversions) AS conversions
 FROM recsys.experiment_daily('eg_days') GROUP BY 1 ORDER BY 1;
+-- an impression logged in the year 20000 (a grantee's clock): refused with
+-- the span instead of generating 6.6 million days per variant
+INSERT INTO recsys.experiment_impressions (experiment, variant, user_id, item_id, position, shown_at)
+VALUES ('eg_days', 'A', 5, 10, 1, '20000-01-01');
+SELECT count(*) FROM recsys.experiment_daily('eg_days');
+DELETE FROM recsys.experiment_impressions WHERE experiment = 'eg_days' AND user_id = 5;
+SELECT count(*) AS days_again FROM recsys.experiment_daily('eg_days');
 
 -------------------------------------------------------------------------------
 -- interleaving_results counts only the two teams' impressions: a row of

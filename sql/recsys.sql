@@ -3205,12 +3205,25 @@ AS $$
 DECLARE
 	e recsys.experiments := recsys._experiment(experiment);
 	z double precision;
+	first_shown timestamptz;
+	last_shown timestamptz;
 BEGIN
 	IF alpha IS NULL OR NOT (alpha > 0 AND alpha < 0.5) THEN
 		RAISE EXCEPTION 'alpha must be above 0 and below 0.5, not %', coalesce(alpha::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	z := recsys._norm_quantile(1 - alpha / 2);
+	-- one row per variant and day: a span no experiment runs (an impression
+	-- a grantee logged in the year 20000) would be millions of rows
+	SELECT min(i.shown_at), max(i.shown_at) INTO first_shown, last_shown
+	FROM recsys.experiment_impressions i WHERE i.experiment = e.name;
+	IF last_shown::date - first_shown::date > 3660 THEN
+		RAISE EXCEPTION 'experiment "%" has impressions over % days (% to %), more than experiment_daily reports (3660: ten years)',
+			e.name, last_shown::date - first_shown::date, to_char(first_shown, 'YYYY-MM-DD'), to_char(last_shown, 'YYYY-MM-DD')
+			USING ERRCODE = 'program_limit_exceeded',
+				  HINT = 'Impressions logged at impossible times (a wrong clock, a mistyped year) can be found with SELECT * FROM recsys.experiment_impressions WHERE experiment = '
+						 || quote_literal(e.name) || ' ORDER BY shown_at, and deleted by the experiment''s owner.';
+	END IF;
 	RETURN QUERY
 	WITH users AS (
 		-- (the experiment's variants: not a grantee's row of another name)
