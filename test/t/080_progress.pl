@@ -105,6 +105,17 @@ is($$out, "slow\nafter: 0\n", 'trained; no row after the call');
 $node->safe_psql('postgres', q{
 	CREATE TABLE wide AS SELECT u AS user_id, (u * 7 + j * 13) % 4000 AS item_id
 	FROM generate_series(1, 40000) u, generate_series(1, 40) j});
+# A session holding SHARE on the lists' table stops the training at its
+# first write, so the count is seen however fast the machine fits (on a
+# quiet machine the whole training once ended between two polls).
+my ($lock_h, $lock_out, $lock_err) = start_session(q{
+	BEGIN;
+	LOCK TABLE recsys.item_neighbor_lists IN SHARE MODE;
+	SELECT pg_sleep(120);
+	ROLLBACK;
+});
+poll(q{SELECT 1 FROM pg_locks WHERE relation = 'recsys.item_neighbor_lists'::regclass
+	AND mode = 'ShareLock' AND granted});
 ($h, $out, $err) = start_session(q{
 	SELECT name FROM recsys.train_item_knn('wide', model => 'knn');
 });
@@ -113,6 +124,10 @@ $node->safe_psql('postgres', q{
 $row = poll(q{SELECT iterations, iteration <= iterations, phase <> 'fitting' OR remaining IS NOT NULL
 	FROM recsys.progress WHERE algorithm = 'item_knn' AND iteration > 0});
 is($row, '4000|t|t', 'item_knn: rows built of all items');
+$node->safe_psql('postgres', q{
+	SELECT pg_cancel_backend(l.pid) FROM pg_locks l
+	WHERE l.relation = 'recsys.item_neighbor_lists'::regclass AND l.mode = 'ShareLock' AND l.granted});
+$lock_h->finish;
 $h->finish;
 is($$out, "knn\n", 'item_knn trained');
 
