@@ -71,15 +71,8 @@ recsys_bench_header
 recsys_psql -q -c "CREATE EXTENSION recsys"
 source "$(dirname "$0")/item_features.sh"
 
-load() {
-	local table=$1 file=$2
-	recsys_psql -q <<SQL
-CREATE TABLE $table (user_id bigint, item_id bigint, r real, ts bigint);
-\copy $table FROM PROGRAM 'gzip -dc $file' WITH (FORMAT csv, HEADER true)
-CREATE INDEX ON $table (user_id);
-ANALYZE $table;
-SQL
-}
+# load_split: a split file as a table, indexed by user
+source "$(dirname "$0")/split_tables.sh"
 
 ndcg_sql() {
 	# NDCG@10 of ranked (user_id, item_id, rk) in $1 against test table $2
@@ -176,10 +169,10 @@ warm() {
 		echo "### warm: $data $protocol (test NDCG@10, fit+eval seconds)"
 		if [ "$protocol" = last5 ]; then
 			for s in train test vtrain vtest; do recsys_psql -q -c "DROP TABLE IF EXISTS ${t}_$s"; done
-			load "${t}_train" "$splits/$data/last5/train.csv.gz"
-			load "${t}_test" "$splits/$data/last5/test.csv.gz"
-			load "${t}_vtrain" "$splits/$data/last5/valid/train.csv.gz"
-			load "${t}_vtest" "$splits/$data/last5/valid/test.csv.gz"
+			load_split "${t}_train" "$splits/$data/last5/train.csv.gz"
+			load_split "${t}_test" "$splits/$data/last5/test.csv.gz"
+			load_split "${t}_vtrain" "$splits/$data/last5/valid/train.csv.gz"
+			load_split "${t}_vtest" "$splits/$data/last5/valid/test.csv.gz"
 			choose "$t" "$v"
 		fi
 		evaluate_line "ALS frequency-scaled" "${t}_train" "${t}_test" "$als_base, $als_best"
@@ -500,10 +493,10 @@ for data in ml-latest-small online-retail; do
 	v=${data//-/_}_features
 	item_features "$data"
 	v=${data//-/_}
-	load "${t}_train" "$splits/$data/strat75/train.csv.gz"
-	load "${t}_test" "$splits/$data/strat75/test.csv.gz"
-	load "${t}_vtrain" "$splits/$data/strat75/valid/train.csv.gz"
-	load "${t}_vtest" "$splits/$data/strat75/valid/test.csv.gz"
+	load_split "${t}_train" "$splits/$data/strat75/train.csv.gz"
+	load_split "${t}_test" "$splits/$data/strat75/test.csv.gz"
+	load_split "${t}_vtrain" "$splits/$data/strat75/valid/train.csv.gz"
+	load_split "${t}_vtest" "$splits/$data/strat75/valid/test.csv.gz"
 	if [ "$what" = combine ]; then
 		[ -n "${combine_ready:-}" ] || combine_functions
 		combine_ready=1

@@ -27,19 +27,12 @@ recsys_start_cluster "shared_buffers = 1GB"
 recsys_bench_header
 recsys_psql -c "CREATE EXTENSION recsys"
 
-load() {
-	local table=$1 file=$2
-	recsys_psql <<SQL
-CREATE TABLE $table (user_id bigint, item_id bigint, r real, ts bigint);
-\copy $table FROM PROGRAM 'gzip -dc $file' WITH (FORMAT csv, HEADER true)
-CREATE INDEX ON $table (user_id);
-ANALYZE $table;
-SQL
-}
-load ml_train "$split/train.csv.gz"
-load ml_test "$split/test.csv.gz"
-load ml_vtrain "$split/valid/train.csv.gz"
-load ml_vtest "$split/valid/test.csv.gz"
+# load_split: a split file as a table, indexed by user
+source "$(dirname "$0")/split_tables.sh"
+load_split ml_train "$split/train.csv.gz"
+load_split ml_test "$split/test.csv.gz"
+load_split ml_vtrain "$split/valid/train.csv.gz"
+load_split ml_vtest "$split/valid/test.csv.gz"
 
 # one line: label, train table, test table, keep; sets ndcg
 run() {

@@ -61,20 +61,14 @@ recsys_psql -q -c "CREATE EXTENSION recsys"
 
 t=online_retail_last5
 train=${t}_train test=${t}_test
-load() {
-	recsys_psql -q <<SQL
-CREATE TABLE $1 (user_id bigint, item_id bigint, r real, ts bigint);
-\copy $1 FROM PROGRAM 'gzip -dc $2' WITH (FORMAT csv, HEADER true)
-CREATE INDEX ON $1 (user_id);
-ANALYZE $1;
-SQL
-}
+# load_split: a split file as a table, indexed by user
+source "$(dirname "$0")/split_tables.sh"
 if [ "$files" = test ]; then
-	load $train "$splits/online-retail/last5/train.csv.gz"
-	load $test "$splits/online-retail/last5/test.csv.gz"
+	load_split $train "$splits/online-retail/last5/train.csv.gz"
+	load_split $test "$splits/online-retail/last5/test.csv.gz"
 else
-	load $train "$splits/online-retail/last5/valid/train.csv.gz"
-	load $test "$splits/online-retail/last5/valid/test.csv.gz"
+	load_split $train "$splits/online-retail/last5/valid/train.csv.gz"
+	load_split $test "$splits/online-retail/last5/valid/test.csv.gz"
 fi
 fm_features online-retail
 items=public.online_retail_fm_items users=public.online_retail_fm_users

@@ -1,5 +1,6 @@
 # test/bench/split_tables.sh: sourced by the benchmarks that read the
-# shared split files (diversity.sh, bpr_refit.sh); needs recsys_psql.
+# shared split files (diversity.sh, bpr_refit.sh, cold_items.sh,
+# ease_compact.sh, fm_pool.sh); needs recsys_psql.
 
 # load_split table file: a split file as the table (user_id, item_id, r,
 # ts), indexed by user
