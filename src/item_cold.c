@@ -1149,7 +1149,7 @@ recsys_refresh_items(PG_FUNCTION_ARGS)
 	const RsModelKind *kind;
 	int32		n;
 
-	RsLockModelForTraining(name);
+	(void) RsLockModelForTraining(name);
 
 	/*
 	 * The lock may have been waited for, until a retrain committed: read the

@@ -43,7 +43,6 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
-#include "storage/latch.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/rel.h"
@@ -51,7 +50,6 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
-#include "utils/wait_event.h"
 
 #include "array_util.h"
 #include "ingest.h"
@@ -92,11 +90,20 @@ RsCheckModelName(const char *name)
  * at a time.  A second one waits a bounded time for the first to commit
  * (lock_timeout if set, else TRAIN_LOCK_DEFAULT_WAIT_MS: a retrain and a
  * refresh_items job scheduled on one model meet), then gets a clear error
- * (55P03) rather than queueing without end.  It polls rather than waiting
- * in the lock manager, so the bound holds whatever lock_timeout is and
- * the error names the model.  The lock is held to the end of the
- * transaction.  Then it checks that the caller may train into the name: a
- * model another role owns is refused (42501), before any work is done.
+ * (55P03) naming the model rather than queueing without end.  It waits in
+ * the lock manager, like any lock: the deadlock detector sees it (two
+ * transactions training two models in opposite orders: one gets 40P01
+ * after deadlock_timeout), waiters are served in the order they came,
+ * pg_locks shows them (granted false) and a cancel ends the wait at once.
+ * The bound is lock_timeout itself, set to the default for the wait only
+ * when it is 0; the lock manager's "canceling statement due to lock
+ * timeout" is raised again naming the model.  The lock is held to the end
+ * of the transaction.  Returns whether the caller had to wait: then
+ * another training may have committed meanwhile, and what the statement's
+ * snapshot shows of the model and its source is out of date
+ * (RsTrainBegin).  Then it checks that the caller may train into the
+ * name: a model another role owns is refused (42501), before any work is
+ * done.
  *
  * The lock is an advisory-lock tag whose last field is RECSYS_LOCK_SPACE,
  * which the pg_advisory_* functions never use (theirs is 1 or 2): no SQL
@@ -106,43 +113,64 @@ RsCheckModelName(const char *name)
  * lock with objsubid RECSYS_LOCK_SPACE.
  */
 #define TRAIN_LOCK_DEFAULT_WAIT_MS 10000
-#define TRAIN_LOCK_POLL_MS 50
 
-void
+/* Wait for the lock in the lock manager, at most wait_ms (as lock_timeout). */
+static void
+wait_for_training_lock(const LOCKTAG *tag, const char *name, int wait_ms)
+{
+	int			saved_timeout = LockTimeout;
+	MemoryContext context = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		LockTimeout = wait_ms;
+		(void) LockAcquire(tag, ExclusiveLock, false, false);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *error;
+
+		LockTimeout = saved_timeout;
+		MemoryContextSwitchTo(context);
+		error = CopyErrorData();
+		/* lock_timeout ran out (a cancel, statement_timeout or deadlock goes on as it is) */
+		if (error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+		{
+			FreeErrorData(error);
+			PG_RE_THROW();
+		}
+		/* the lock manager left the wait queue before raising it (LockErrorCleanup) */
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("model \"%s\" is being trained by another session", name),
+				 errdetail("Waited %d ms for it to finish (lock_timeout, or %d ms when that is 0).",
+						   wait_ms, TRAIN_LOCK_DEFAULT_WAIT_MS),
+				 errhint("Wait for that training to finish, raise lock_timeout to wait longer, "
+						 "or train under another model name.")));
+	}
+	PG_END_TRY();
+	LockTimeout = saved_timeout;
+}
+
+bool
 RsLockModelForTraining(const char *name)
 {
 	LOCKTAG		tag;
 	uint64		key;
+	bool		waited = false;
 
 	RsCheckModelName(name);
 	key = hash_bytes_extended((const unsigned char *) name, strlen(name), RECSYS_LOCK_CLASS);
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, RECSYS_LOCK_SPACE);
+	/* (a free lock with others queued for it is not available: they come first) */
 	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
 	{
-		int			wait_ms = LockTimeout > 0 ? LockTimeout : TRAIN_LOCK_DEFAULT_WAIT_MS;
-		TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
-
-		for (;;)
-		{
-			long		left_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-
-			if (left_ms <= 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-						 errmsg("model \"%s\" is being trained by another session", name),
-						 errdetail("Waited %d ms for it to finish (lock_timeout, or %d ms when that is 0).",
-								   wait_ms, TRAIN_LOCK_DEFAULT_WAIT_MS),
-						 errhint("Wait for that training to finish, raise lock_timeout to wait longer, "
-								 "or train under another model name.")));
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 Min(left_ms, TRAIN_LOCK_POLL_MS), PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
-			if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
-				break;
-		}
+		wait_for_training_lock(&tag, name, LockTimeout > 0 ? LockTimeout : TRAIN_LOCK_DEFAULT_WAIT_MS);
+		waited = true;
 	}
 	(void) RsRequireModelOwner(name, "train", true);
+	return waited;
 }
 
 /* The descriptive columns shared by recsys.models and recsys.model_versions. */

@@ -33,6 +33,7 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
 #include "args.h"
 #include "events.h"
@@ -246,13 +247,27 @@ refuse_other_algorithm(const RsTrainer *trainer)
  * another session is training or another role owns), refuses to change
  * its algorithm unless replace, and reads the source into data (NULL: the
  * trainer has no source, a blend).
+ *
+ * Once the lock is held, everything the training reads is read with a
+ * snapshot taken then (READ COMMITTED; in REPEATABLE READ it is the
+ * transaction's), active until RsTrainFinish: the lock may have been
+ * waited for, or only just released, by a training that committed after
+ * this statement began, and what it wrote (a version, the model's stats
+ * such as the IVF settings to keep, rows of the source written in the
+ * same transaction) must be seen, as PostgreSQL's own READ COMMITTED
+ * rules re-read a row that a lock wait let change.  Queries run with
+ * read_only SPI (previous versions, base models, times and events of the
+ * source) would otherwise use the statement's older snapshot; the rest
+ * take a new snapshot per query anyway.
  */
 void
 RsTrainBegin(RsTrainer *trainer, const char *algorithm, RsInteractions *data)
 {
 	trainer->algorithm = algorithm;
 	RsProgressStart(trainer->function, trainer->name, algorithm, trainer->verbose);
-	RsLockModelForTraining(trainer->name);
+	(void) RsLockModelForTraining(trainer->name);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	trainer->snapshot_pushed = true;
 	if (trainer->refuse != NULL)
 		trainer->refuse(trainer->name);
 	refuse_other_algorithm(trainer);
@@ -320,6 +335,9 @@ RsTrainFinish(FunctionCallInfo fcinfo, RsTrainer *trainer, RsTrainWriter write, 
 	write(trainer, version, arg);
 	RsActivateModelVersion(&desc, version, RsSeconds() - trainer->start);
 	RsIvfKeep(trainer->name, index_to_keep);
+	if (trainer->snapshot_pushed)
+		PopActiveSnapshot();
+	trainer->snapshot_pushed = false;
 	RsProgressEnd();
 	/* the row outlives a training context the trainer deletes */
 	old = MemoryContextSwitchTo(trainer->caller_context);

@@ -51,6 +51,7 @@ typedef struct RsTrainer
 	int64		n_users;		/* the catalog's counts, preset from data */
 	int64		n_items;
 	int64		n_interactions;
+	bool		snapshot_pushed;	/* RsTrainBegin's fresh snapshot is active */
 } RsTrainer;
 
 /*
