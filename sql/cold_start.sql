@@ -98,6 +98,22 @@ FROM (SELECT recsys.score(424242, item_id, 'cs_mf') AS s FROM (SELECT DISTINCT i
 SELECT m AS model, bool_and(r.score = recsys.score(424242, r.item_id, m)) AS same_scores
 FROM models, LATERAL recsys.recommend(424242, 5, m) r GROUP BY m ORDER BY m;
 
+-- a mean user vector element too small for a real (1e-50: an owner's edit,
+-- or a writer printing more digits) is read as 0, as C rounds it, not a
+-- cast's out-of-range error; one a real holds only as a denormal (1e-40)
+-- is served too
+SELECT stats->'mean_user_factors' AS mean_saved FROM recsys.models WHERE name = 'cs_als' \gset
+SET extra_float_digits = 1;
+UPDATE recsys.models SET stats = jsonb_set(stats, '{mean_user_factors,0}', '0') WHERE name = 'cs_als';
+SELECT array_agg(recsys.score(424242, i, 'cs_als') ORDER BY i) AS with_zero
+FROM generate_series(100, 102) i \gset
+UPDATE recsys.models SET stats = jsonb_set(stats, '{mean_user_factors,0}', '1e-50') WHERE name = 'cs_als';
+SELECT array_agg(recsys.score(424242, i, 'cs_als') ORDER BY i) = :'with_zero'::real[] AS underflow_is_zero
+FROM generate_series(100, 102) i;
+SET extra_float_digits = 0;
+UPDATE recsys.models SET stats = jsonb_set(stats, '{mean_user_factors,0}', '-1e-40') WHERE name = 'cs_als';
+SELECT count(*) AS denormal_served FROM recsys.recommend(424242, 3, 'cs_als');
+UPDATE recsys.models SET stats = jsonb_set(stats, '{mean_user_factors}', :'mean_saved') WHERE name = 'cs_als';
 -- a model trained before 0.7.0 has no mean user vector in stats: the mean
 -- of its stored user vectors stands in (the same values), or without
 -- stored users each item's share of users (9 of 30 for a block item)

@@ -210,10 +210,15 @@ load_mean_user(RsModel *model, const RsCatalogRow *row, Oid *argtypes, Datum *va
 
 	if (f->explicit_feedback)
 		return;
-	/* (an element that is not a number a float4 holds comes out NULL) */
+	/*
+	 * (an element that is not a number a float4 holds comes out NULL; one
+	 * too small for a float4 is 0, as C rounds it, not the cast's underflow
+	 * error: rounded to 45 decimals it is 0 or at least 1e-45, which the
+	 * cast reads as float4's smallest denormal or more)
+	 */
 	RsExecute("SELECT (SELECT pg_catalog.array_agg(CASE WHEN pg_catalog.jsonb_typeof(e) OPERATOR(pg_catalog.=) 'number' "
 			  "                 AND pg_catalog.abs(e::pg_catalog.numeric) OPERATOR(pg_catalog.<=) 3.4e38 "
-			  "                 THEN e::pg_catalog.numeric::pg_catalog.float4 END ORDER BY o) "
+			  "                 THEN pg_catalog.round(e::pg_catalog.numeric, 45)::pg_catalog.float4 END ORDER BY o) "
 			  "        FROM pg_catalog.jsonb_array_elements(CASE pg_catalog.jsonb_typeof(stats->'mean_user_factors') "
 			  "        WHEN 'array' THEN stats->'mean_user_factors' END) WITH ORDINALITY AS a(e, o)), "
 			  "pg_catalog.jsonb_typeof(stats->'mean_user_factors') "
