@@ -9,24 +9,18 @@
 # entries were logged too).
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use RecsysTAP;
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf('postgresql.conf', "fsync = on\n");
-$primary->start;
-$primary->safe_psql('postgres', q{
-	CREATE EXTENSION recsys;
+my ($primary, $standby) = primary_and_standby(q{
 	CREATE TABLE events AS
 		SELECT u AS user_id, (u * 7 + j * 13) % 3000 AS item_id
 		FROM generate_series(1, 5000) u, generate_series(1, 12) j;
 });
-$primary->backup('base');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'base', has_streaming => 1);
-$standby->start;
 
 # A model's stored rows as one digest (its name left out).
 sub digest
@@ -64,15 +58,8 @@ my $recs = $primary->safe_psql('postgres',
 	"SELECT string_agg(item_id || '=' || score, ',') FROM recsys.recommend(42, 10, 'bulk')");
 
 # a bulk write left uncommitted when the primary crashes
-my $open = $primary->background_psql('postgres');
-$open->query_safe(q{
-	BEGIN;
-	SET recsys.bulk_write = on;
-	SELECT 1 FROM recsys.train_cf('events', factors => 16, iterations => 2, model => 'open');
-});
-$primary->stop('immediate');
-$open->quit;
-$primary->start;
+crash_during_bulk_write($primary,
+	q{SELECT 1 FROM recsys.train_cf('events', factors => 16, iterations => 2, model => 'open')});
 
 is(digest($primary, 'bulk'), $bulk, 'the bulk rows survive a crash (replayed) unchanged');
 is($primary->safe_psql('postgres',

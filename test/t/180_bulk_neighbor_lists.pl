@@ -11,25 +11,19 @@
 # DBA's trigger sends the table back to INSERTs, which fire it.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use RecsysTAP;
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf('postgresql.conf', "fsync = on\n");
-$primary->start;
-$primary->safe_psql('postgres', q{
-	CREATE EXTENSION recsys;
+my ($primary, $standby) = primary_and_standby(q{
 	SELECT setseed(0.42);
 	CREATE TABLE events AS
 		SELECT u AS user_id, floor(random() * 600)::int AS item_id
 		FROM generate_series(1, 3000) u, generate_series(1, 12) j;
 });
-$primary->backup('base');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'base', has_streaming => 1);
-$standby->start;
 
 # A model's stored lists as one digest (its name and version left out).
 sub digest
@@ -108,15 +102,7 @@ is($primary->safe_psql('postgres', 'SELECT n FROM list_log'), '600', 'which fire
 $primary->safe_psql('postgres', 'DROP TRIGGER count_list ON recsys.item_neighbor_lists');
 
 # a bulk write left uncommitted when the primary crashes
-my $open = $primary->background_psql('postgres');
-$open->query_safe(q{
-	BEGIN;
-	SET recsys.bulk_write = on;
-	SELECT 1 FROM recsys.train_item_knn('events', 300, model => 'open');
-});
-$primary->stop('immediate');
-$open->quit;
-$primary->start;
+crash_during_bulk_write($primary, q{SELECT 1 FROM recsys.train_item_knn('events', 300, model => 'open')});
 
 is(digest($primary, 'bulk_items'), $items, 'the bulk lists survive a crash (replayed) unchanged');
 is($primary->safe_psql('postgres',

@@ -11,36 +11,19 @@
 #   create_ivf in its hint.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use RecsysTAP;
 
-my $node = PostgreSQL::Test::Cluster->new('shm_lean');
-$node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'recsys'");
-$node->start;
-# two models of the same shape (30,000 items x 32 factors), one indexed
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION recsys;
-	CREATE TABLE events AS
-		SELECT u AS user_id, (u * 7 + j * 13) % 30000 AS item_id
-		FROM generate_series(1, 6000) u, generate_series(1, 20) j;
-	CREATE INDEX ON events (user_id);
-	SELECT 1 FROM recsys.train_cf('events', factors => 32, iterations => 1, model => 'm');
-	SELECT 1 FROM recsys.create_ivf('m', lists => 100);
-	SELECT 1 FROM recsys.train_cf('events', factors => 32, iterations => 1, model => 'plain');
-});
-
-my $ranking = "SET recsys.ivf_probes = 2; SELECT string_agg(item_id || '=' || score, ',' ORDER BY score DESC, item_id) "
-  . "FROM (SELECT * FROM recsys.recommend(17, 10, 'm') UNION ALL SELECT * FROM recsys.recommend(5999, 10, 'm')) r";
-my $reference = $node->safe_psql('postgres', "BEGIN; SELECT txid_current() \\g /dev/null\n$ranking; COMMIT;");
+# two models of the same shape (30,000 items x 32 factors), m indexed
+my ($node, $ranking, $reference) = shared_ivf_node('shm_lean');
 like($reference, qr/^(\d+=[-\d.e]+,){19}\d+=[-\d.e]+$/, 'a private copy ranks 20 items through the index');
 
 # the shared copy's size with the index and without
-$node->safe_psql('postgres', $ranking);
-$node->safe_psql('postgres', "SELECT count(*) FROM recsys.recommend(17, 10, 'plain')");
-my ($full, $lean) = split /\|/, $node->safe_psql('postgres',
-	"SELECT max(bytes) FILTER (WHERE model = 'm'), max(bytes) FILTER (WHERE model = 'plain') FROM recsys.shared_cache_stats()");
+my ($full, $lean) = shared_copy_sizes($node, $ranking);
 my $mb = int(($lean + 1048575) / 1048576);
 note("shared copy: $full bytes with the index, $lean without; cache of $mb MB");
 cmp_ok($mb * 1048576, '<', $full, "a cache of $mb MB holds the model but not the model and its index");
