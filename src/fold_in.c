@@ -174,12 +174,17 @@ sorted_pairs(const FoldInState *s, FoldInPair *out)
 	int32		tail = state_tail(s);
 	int32		head = s->n - tail;
 	FoldInPair *t = palloc(sizeof(FoldInPair) * Max(tail, 1));
-	FoldInPair *h = palloc(sizeof(FoldInPair) * Max(head, 1));
+	FoldInPair *h = (FoldInPair *) s->pairs;
 	int32		i = 0,
 				j = 0,
 				m = 0;
 
-	memcpy(h, s->pairs, sizeof(FoldInPair) * head);
+	/* the head is read in place unless out overwrites it */
+	if (out == s->pairs)
+	{
+		h = palloc(sizeof(FoldInPair) * Max(head, 1));
+		memcpy(h, s->pairs, sizeof(FoldInPair) * head);
+	}
 	memcpy(t, s->pairs + head, sizeof(FoldInPair) * tail);
 	for (int32 k = 0; k < tail; k++)
 		t[k].pad = k;
@@ -197,9 +202,29 @@ sorted_pairs(const FoldInState *s, FoldInPair *out)
 		next.pad = 0;
 		out[m++] = next;
 	}
-	pfree(h);
+	if (h != s->pairs)
+		pfree(h);
 	pfree(t);
 	return m;
+}
+
+/*
+ * A checked state's pairs as one strictly ascending list (n: how many):
+ * the state's own pairs when it has no tail, else sorted_pairs' copy.
+ */
+static const FoldInPair *
+sorted_view(const FoldInState *s, int32 *n)
+{
+	FoldInPair *out;
+
+	if (state_tail(s) == 0)
+	{
+		*n = s->n;
+		return s->pairs;
+	}
+	out = palloc(sizeof(FoldInPair) * Max(s->n, 1));
+	*n = sorted_pairs(s, out);
+	return out;
 }
 
 /* A new state with room for capacity pairs, in the given context. */
@@ -340,8 +365,8 @@ recsys_fold_in_combine(PG_FUNCTION_ARGS)
 	FoldInState *a;
 	FoldInState *b;
 	FoldInState *c;
-	FoldInPair *pa;
-	FoldInPair *pb;
+	const FoldInPair *pa;
+	const FoldInPair *pb;
 	int32		na;
 	int32		nb;
 	int32		i = 0,
@@ -363,10 +388,8 @@ recsys_fold_in_combine(PG_FUNCTION_ARGS)
 	a = check_state(PG_GETARG_BYTEA_P(0));
 	b = check_state(PG_GETARG_BYTEA_P(1));
 	check_same_model(a, b->model);
-	pa = palloc(sizeof(FoldInPair) * Max(a->n, 1));
-	pb = palloc(sizeof(FoldInPair) * Max(b->n, 1));
-	na = sorted_pairs(a, pa);
-	nb = sorted_pairs(b, pb);
+	pa = sorted_view(a, &na);
+	pb = sorted_view(b, &nb);
 
 	/* merge the two sorted lists, summing items in both */
 	c = new_state(agg_context, a->model, na + nb + 16);
