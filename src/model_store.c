@@ -14,8 +14,9 @@
  *
  * Artefact rows (factors, item stats, neighbour lists) go through
  * write_rows: the first by an INSERT (privileges, row-level security, the
- * foreign key's check and lock), the rest by heap multi-insert with their
- * index entries (bulk_write) unless recsys.bulk_write is off or a DBA gave
+ * foreign key's check and lock), the rest appended as whole pages
+ * (heap_append.c) or by heap multi-insert, with their index entries
+ * (bulk_write), unless recsys.bulk_write is off or a DBA gave
  * the table a trigger; then in batches, each one INSERT ... SELECT over
  * unnest() of array parameters.
  *
