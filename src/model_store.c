@@ -14,8 +14,9 @@
  *
  * Artefact rows (factors, item stats, neighbour lists) go through
  * write_rows: the first by an INSERT (privileges, row-level security, the
- * foreign key's check and lock), the rest by heap multi-insert with their
- * index entries (bulk_write) unless recsys.bulk_write is off or a DBA gave
+ * foreign key's check and lock), the rest appended as whole pages
+ * (heap_append.c) or by heap multi-insert, with their index entries
+ * (bulk_write), unless recsys.bulk_write is off or a DBA gave
  * the table a trigger; then in batches, each one INSERT ... SELECT over
  * unnest() of array parameters.
  *
@@ -52,6 +53,7 @@
 #include "utils/timestamp.h"
 
 #include "array_util.h"
+#include "heap_append.h"
 #include "ingest.h"
 #include "model_acl.h"
 #include "model_store.h"
@@ -275,66 +277,61 @@ bulk_writable(Relation rel, const Oid *types, int natts)
 	return true;
 }
 
-/*
- * Rows [1, n) of a model version's artefact table by heap multi-insert,
- * BULK_SLOTS rows at a time, each row's index entries inserted as the
- * executor does (ExecInsertIndexTuples): no SQL per row or batch.  The
- * heap and index insertions are WAL-logged as any INSERT's (standbys,
- * crash recovery).  What is not done per row was done once by the
- * caller's SPI insert of row 0 of the same model version: the privilege
- * check, the row-level security policies' WITH CHECK (recsys's depend on
- * the model only) and the foreign key's check, whose KEY SHARE lock on
- * the model_versions row holds to the end of the transaction, so every
- * row's key stays valid.  CHECK constraints are evaluated on every row.
- * At most batch_rows rows (and BULK_SLOTS) go in one multi-insert.  False,
- * and nothing written, when the table is not bulk_writable or
- * recsys.bulk_write is off: the caller goes on by SPI.
- */
-static bool
-bulk_write(const char *table, const Oid *types, int natts, const char *name, int32 version,
-		   const int64 *ids, int64 n, int batch_rows, BulkFill fill, void *arg)
+/* What bulk_write's two ways of inserting share. */
+typedef struct BulkTarget
 {
 	Relation	rel;
-	EState	   *estate;
-	RangeTblEntry *rte;
 	ResultRelInfo *rri;
-	BulkInsertState bistate;
-	CommandId	cid = GetCurrentCommandId(true);
+	EState	   *estate;
+	CommandId	cid;
+	bool		check;			/* the table has CHECK constraints */
+	int			natts;
+	Datum		model;
+	int32		version;
+	const int64 *ids;
+	BulkFill	fill;
+	void	   *arg;
+	MemoryContext batch_context;	/* reset after every batch */
+} BulkTarget;
+
+/*
+ * Row i's values into values/isnull (in the current memory context), its
+ * CHECK constraints evaluated on slot, which holds the row on return.
+ */
+static void
+bulk_row(BulkTarget *t, int64 i, TupleTableSlot *slot)
+{
+	ExecClearTuple(slot);
+	slot->tts_values[0] = t->model;
+	slot->tts_values[1] = Int32GetDatum(t->version);
+	slot->tts_values[2] = Int64GetDatum(t->ids[i]);
+	t->fill(t->arg, i, slot->tts_values);
+	memset(slot->tts_isnull, 0, sizeof(bool) * t->natts);
+	ExecStoreVirtualTuple(slot);
+	/* (NOT NULL holds: no value is null) */
+	if (t->check)
+		ExecConstraints(t->rri, slot, t->estate);
+}
+
+/* A row's index entries, as the executor inserts them. */
+static void
+bulk_index_row(BulkTarget *t, TupleTableSlot *slot)
+{
+	list_free(ExecInsertIndexTuples(t->rri, slot, t->estate, false, false, NULL, NIL));
+}
+
+/*
+ * Rows [1, n) by heap multi-insert through shared buffers, batch_rows (at
+ * most BULK_SLOTS) at a time, each batch's index entries after it.
+ */
+static void
+multi_insert_rows(BulkTarget *t, int64 n, int batch_rows)
+{
 	TupleTableSlot *slots[BULK_SLOTS];
-	Datum		model = CStringGetTextDatum(name);
-	MemoryContext batch_context;
-	bool		check;
+	BulkInsertState bistate = GetBulkInsertState();
 
-	if (!recsys_bulk_write)
-		return false;
-	rel = table_openrv(makeRangeVar("recsys", (char *) table, -1), RowExclusiveLock);
-	if (!bulk_writable(rel, types, natts))
-	{
-		table_close(rel, NoLock);
-		return false;
-	}
-	check = rel->rd_att->constr && rel->rd_att->constr->num_check > 0;
-
-	/*
-	 * The table as range table entry 1, as an INSERT's: a failing
-	 * constraint's error message looks it up
-	 */
-	estate = CreateExecutorState();
-	rte = makeNode(RangeTblEntry);
-	rte->rtekind = RTE_RELATION;
-	rte->relid = RelationGetRelid(rel);
-	rte->relkind = rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(estate, list_make1(rte));
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-	bistate = GetBulkInsertState();
-	batch_context = AllocSetContextCreate(CurrentMemoryContext, "recsys bulk rows",
-										  ALLOCSET_DEFAULT_SIZES);
 	for (int s = 0; s < BULK_SLOTS; s++)
-		slots[s] = table_slot_create(rel, NULL);
-
+		slots[s] = table_slot_create(t->rel, NULL);
 	batch_rows = Max(1, Min(BULK_SLOTS, batch_rows));
 	for (int64 start = 1; start < n; start += batch_rows)
 	{
@@ -342,37 +339,149 @@ bulk_write(const char *table, const Oid *types, int natts, const char *name, int
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(batch_context);
+		old = MemoryContextSwitchTo(t->batch_context);
 		for (int r = 0; r < rows; r++)
-		{
-			TupleTableSlot *slot = slots[r];
-
-			ExecClearTuple(slot);
-			slot->tts_values[0] = model;
-			slot->tts_values[1] = Int32GetDatum(version);
-			slot->tts_values[2] = Int64GetDatum(ids[start + r]);
-			fill(arg, start + r, slot->tts_values);
-			memset(slot->tts_isnull, 0, sizeof(bool) * natts);
-			ExecStoreVirtualTuple(slot);
-			/* (NOT NULL holds: no value is null) */
-			if (check)
-				ExecConstraints(rri, slot, estate);
-		}
+			bulk_row(t, start + r, slots[r]);
 		MemoryContextSwitchTo(old);
-		table_multi_insert(rel, slots, rows, cid, 0, bistate);
+		table_multi_insert(t->rel, slots, rows, t->cid, 0, bistate);
 		for (int r = 0; r < rows; r++)
-			list_free(ExecInsertIndexTuples(rri, slots[r], estate, false, false, NULL, NIL));
-		ResetPerTupleExprContext(estate);
-		MemoryContextReset(batch_context);
+			bulk_index_row(t, slots[r]);
+		ResetPerTupleExprContext(t->estate);
+		MemoryContextReset(t->batch_context);
 	}
-
 	for (int s = 0; s < BULK_SLOTS; s++)
 		ExecDropSingleTupleTableSlot(slots[s]);
 	FreeBulkInsertState(bistate);
-	ExecCloseIndices(rri);
-	FreeExecutorState(estate);
-	MemoryContextDelete(batch_context);
-	table_close(rel, NoLock);
+}
+
+/* heap_append's report of a tuple written: its index entries. */
+typedef struct AppendPlaced
+{
+	BulkTarget *target;
+	TupleTableSlot *slot;		/* a heap tuple slot */
+} AppendPlaced;
+
+static void
+append_placed(void *arg, HeapTuple tuple)
+{
+	AppendPlaced *p = arg;
+
+	ExecStoreHeapTuple(tuple, p->slot, false);
+	bulk_index_row(p->target, p->slot);
+	ResetPerTupleExprContext(p->target->estate);
+}
+
+/*
+ * Rows [1, n) appended as whole pages (heap_append.c), their index
+ * entries inserted as each group of pages is written; a row TOAST would
+ * change goes in by heap_insert instead, after the pages before it.
+ */
+static void
+append_rows(BulkTarget *t, int64 n, int batch_rows)
+{
+	TupleDesc	desc = RelationGetDescr(t->rel);
+	TupleTableSlot *values = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	AppendPlaced placed = {t, MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple)};
+	RsHeapAppend *ha = RsHeapAppendBegin(t->rel, t->cid, append_placed, &placed);
+
+	batch_rows = Max(1, batch_rows);
+	for (int64 start = 1; start < n; start += batch_rows)
+	{
+		int			rows = (int) Min(batch_rows, n - start);
+
+		CHECK_FOR_INTERRUPTS();
+		for (int r = 0; r < rows; r++)
+		{
+			MemoryContext old = MemoryContextSwitchTo(t->batch_context);
+			HeapTuple	tuple;
+
+			bulk_row(t, start + r, values);
+			tuple = heap_form_tuple(desc, values->tts_values, values->tts_isnull);
+			MemoryContextSwitchTo(old);
+			if (RsHeapAppendFits(tuple))
+				RsHeapAppendTuple(ha, tuple);
+			else
+			{
+				RsHeapAppendFlush(ha);
+				ExecStoreHeapTuple(tuple, placed.slot, false);
+				table_tuple_insert(t->rel, placed.slot, t->cid, 0, NULL);
+				bulk_index_row(t, placed.slot);
+				ResetPerTupleExprContext(t->estate);
+			}
+		}
+		/* the tuples were copied into the pages */
+		MemoryContextReset(t->batch_context);
+	}
+	RsHeapAppendEnd(ha);
+	ExecDropSingleTupleTableSlot(values);
+	ExecDropSingleTupleTableSlot(placed.slot);
+}
+
+/*
+ * Rows [1, n) of a model version's artefact table in bulk, each row's
+ * index entries inserted as the executor does (ExecInsertIndexTuples): no
+ * SQL per row or batch.  Appended as whole pages where heap_append.c can
+ * (recsys.bulk_write_pages), else by heap multi-insert.  Both are
+ * WAL-logged (standbys, crash recovery).  What is not done per row was
+ * done once by the caller's SPI insert of row 0 of the same model
+ * version: the privilege check, the row-level security policies' WITH
+ * CHECK (recsys's depend on the model only) and the foreign key's check,
+ * whose KEY SHARE lock on the model_versions row holds to the end of the
+ * transaction, so every row's key stays valid.  CHECK constraints are
+ * evaluated on every row.  At most batch_rows rows are built at a time.
+ * False, and nothing written, when the table is not bulk_writable or
+ * recsys.bulk_write is off: the caller goes on by SPI.
+ */
+static bool
+bulk_write(const char *table, const Oid *types, int natts, const char *name, int32 version,
+		   const int64 *ids, int64 n, int batch_rows, BulkFill fill, void *arg)
+{
+	BulkTarget	t = {0};
+	RangeTblEntry *rte;
+
+	if (!recsys_bulk_write)
+		return false;
+	t.rel = table_openrv(makeRangeVar("recsys", (char *) table, -1), RowExclusiveLock);
+	if (!bulk_writable(t.rel, types, natts))
+	{
+		table_close(t.rel, NoLock);
+		return false;
+	}
+	t.check = t.rel->rd_att->constr && t.rel->rd_att->constr->num_check > 0;
+	t.cid = GetCurrentCommandId(true);
+	t.natts = natts;
+	t.model = CStringGetTextDatum(name);
+	t.version = version;
+	t.ids = ids;
+	t.fill = fill;
+	t.arg = arg;
+
+	/*
+	 * The table as range table entry 1, as an INSERT's: a failing
+	 * constraint's error message looks it up
+	 */
+	t.estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(t.rel);
+	rte->relkind = t.rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(t.estate, list_make1(rte));
+	t.rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(t.rri, t.rel, 1, NULL, 0);
+	ExecOpenIndices(t.rri, false);
+	t.batch_context = AllocSetContextCreate(CurrentMemoryContext, "recsys bulk rows",
+											ALLOCSET_DEFAULT_SIZES);
+
+	if (recsys_bulk_write_pages && RsHeapAppendPossible(t.rel))
+		append_rows(&t, n, batch_rows);
+	else
+		multi_insert_rows(&t, n, batch_rows);
+
+	ExecCloseIndices(t.rri);
+	FreeExecutorState(t.estate);
+	MemoryContextDelete(t.batch_context);
+	table_close(t.rel, NoLock);
 	/* the rows are visible to what the training runs next */
 	CommandCounterIncrement();
 	return true;

@@ -25,6 +25,7 @@ int			recsys_max_memory_mb = RECSYS_DEFAULT_MAX_MEMORY_MB;
 int			recsys_keep_versions = RECSYS_DEFAULT_KEEP_VERSIONS;
 bool		recsys_compressed_scan = true;
 bool		recsys_bulk_write = true;
+bool		recsys_bulk_write_pages = true;
 int			recsys_search_max_matches = RECSYS_DEFAULT_SEARCH_MAX_MATCHES;
 
 void		_PG_init(void);
@@ -118,6 +119,16 @@ _PG_init(void)
 							 "Writes a model's factor rows by heap multi-insert instead of INSERT statements.",
 							 "Off: every row goes through INSERT ... SELECT, as before 0.8.0.",
 							 &recsys_bulk_write,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	/* only the speed changes (src/heap_append.c) */
+	DefineCustomBoolVariable("recsys.bulk_write_pages",
+							 "Appends bulk-written rows to their table as whole pages, WAL-logged as page images.",
+							 "Off: by heap multi-insert through shared buffers, as in 0.9.0.  Either way only when "
+							 "recsys.bulk_write is on; tables decoded logically always take the multi-insert.",
+							 &recsys_bulk_write_pages,
 							 true,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);

@@ -33,6 +33,7 @@ extern int	recsys_threads;
 extern int	recsys_keep_versions;
 extern bool recsys_compressed_scan;
 extern bool recsys_bulk_write;
+extern bool recsys_bulk_write_pages;
 extern int	recsys_max_memory_mb;
 extern int	recsys_search_max_matches;
 

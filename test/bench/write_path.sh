@@ -22,8 +22,10 @@
 #   grow     the same with recsys.keep_versions = 100: nothing is pruned,
 #            so the difference from "version" is what pruning costs
 # The time of drop_model (before the training) is printed apart.
-#   BULK     recsys.bulk_write on (heap multi-insert) or off (INSERT ...
-#            SELECT in batches)
+#   BULK     recsys.bulk_write on (rows appended as whole pages where
+#            src/heap_append.c can), multi (recsys.bulk_write_pages off:
+#            heap multi-insert through shared buffers, as 0.9.0) or off
+#            (INSERT ... SELECT in batches)
 # Each variant has a database of its own (copies of one with the source),
 # so its model is the only one in the artefact tables, as in a database
 # with one model; RECSYS_WRITE_TABLES=shared puts them all in one database
@@ -95,11 +97,16 @@ fi
 # turn VARIANT ROUND: one timed training of the variant's model
 turn() {
 	local variant=$1 round=$2 pattern=${1%%-*} bulk=${1#*-} model=w_${1//-/_} drop='' vacuum='' setting=''
+	local pages=on
 	if [ "$bulk" = baseline ]; then
 		bulk=on
 		use_lib "$RECSYS_BASELINE_LIB"
 	else
 		use_lib "$work/current.so"
+	fi
+	if [ "$bulk" = multi ]; then
+		bulk=on
+		pages=off
 	fi
 	case $pattern in
 	drop) drop="SELECT recsys.drop_model('$model', true);" ;;
@@ -115,6 +122,7 @@ turn() {
 SET recsys.threads = 2;
 SET recsys.max_memory = '8GB';
 SET recsys.bulk_write = $bulk;
+$([ "$pages" = on ] || echo "SET recsys.bulk_write_pages = off;")
 $setting
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
 $drop
