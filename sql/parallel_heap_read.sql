@@ -89,6 +89,30 @@ EXCEPTION WHEN program_limit_exceeded THEN
 END $$;
 RESET recsys.max_memory;
 
+-- workers read with the leader's snapshot: rows this transaction wrote,
+-- updated and deleted, in a subtransaction too
+BEGIN;
+CREATE TABLE phr_tx AS
+SELECT (i * 7919) % 4000 AS user_id, (i * 104729) % 300 AS item_id, 1.0::real AS weight
+FROM generate_series(1::bigint, 200000) i;
+UPDATE phr_tx SET weight = 2 WHERE user_id < 2000;
+DELETE FROM phr_tx WHERE user_id >= 3000;
+SELECT stats->>'read_path' AS path, (stats->>'read_workers')::int > 0 AS some_launched,
+	   (stats->>'rows_read')::int AS rows_read, n_users
+FROM recsys.train_cf('phr_tx', factors => 6, model => 'phr_tx', iterations => 1, weight_col => 'weight');
+SAVEPOINT s;
+UPDATE phr_tx SET weight = 3 WHERE user_id < 1000;
+SELECT users, rows_read, max_weight FROM recsys.source_stats('phr_tx', weight_col => 'weight');
+ROLLBACK TO s;
+SELECT users, rows_read, max_weight FROM recsys.source_stats('phr_tx', weight_col => 'weight');
+ROLLBACK;
+-- a temporary table is read by the leader alone (its buffers are local)
+CREATE TEMP TABLE phr_temp AS SELECT * FROM phr_events;
+SELECT stats->>'read_path' AS path, (stats->>'read_workers_planned')::int AS planned, n_users
+FROM recsys.train_cf('phr_temp', factors => 6, model => 'phr_temp', iterations => 1, weight_col => 'weight');
+SELECT recsys.drop_model('phr_temp');
+DROP TABLE phr_temp;
+
 -- a bad weight met by a worker stops the read with the worker's message
 INSERT INTO phr_events VALUES (17, 17, 'NaN', 'view');
 SELECT n_users FROM recsys.train_cf('phr_events', factors => 6, model => 'phr_nan', weight_col => 'weight');
