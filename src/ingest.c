@@ -1428,7 +1428,8 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 	out->by_item.indptr = alloc_huge(mcxt, ((Size) r->items.count + 1) * sizeof(int64));
 	out->by_item.indices = r->cols;
 	out->by_item.data = r->vals;
-	rs_csr_transpose(&out->by_user, &out->by_item);
+	/* on recsys.threads; a thread not created leaves the same result */
+	(void) rs_csr_transpose_threads(&out->by_user, &out->by_item, recsys_threads);
 
 	/* summed duplicates leave a tail that can go back (mremap, no copy) */
 	if (out->by_user.nnz < r->n)
