@@ -1181,6 +1181,10 @@ parallel_heap_read(IngestReceiver *r, Relation rel, Snapshot snapshot,
 	void	   *area_space;
 	dsa_area   *area;
 	TableScanDesc scan;
+	double		started,
+				scanned,
+				waited;
+	int64		leader_rows;
 
 	initStringInfo(&spec_data);
 	serialize_spec(spec, &spec_data);
@@ -1234,14 +1238,18 @@ parallel_heap_read(IngestReceiver *r, Relation rel, Snapshot snapshot,
 	LaunchParallelWorkers(pcxt);
 	r->workers_launched = pcxt->nworkers_launched;
 
+	started = now_seconds();
 	if (parallel_leader_participation || pcxt->nworkers_launched == 0)
 	{
 		scan = table_beginscan_parallel(rel, (ParallelTableScanDesc) ((char *) shared + pscan_offset));
 		scan_rows(r, rel, scan, attnums);
 		table_endscan(scan);
 	}
+	scanned = now_seconds();
 	/* rethrows a worker's error; polls for cancel while it waits */
 	WaitForParallelWorkersToFinish(pcxt);
+	waited = now_seconds();
+	leader_rows = r->n;
 
 	/*
 	 * From here the leader's arrays grow to hold every row, checked as a
@@ -1257,6 +1265,9 @@ parallel_heap_read(IngestReceiver *r, Relation rel, Snapshot snapshot,
 				 w, get_rel_name(spec->relid));
 		merge_worker(r, area, &shared->results[w]);
 	}
+	elog(DEBUG1, "parallel read of \"%s\" with %d workers: leader read %lld rows in %.3f s, waited %.3f s, merged %lld rows in %.3f s",
+		 get_rel_name(spec->relid), pcxt->nworkers_launched, (long long) leader_rows,
+		 scanned - started, waited - scanned, (long long) (r->n - leader_rows), now_seconds() - waited);
 	dsa_detach(area);
 	DestroyParallelContext(pcxt);
 	ExitParallelMode();
