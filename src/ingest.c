@@ -66,8 +66,10 @@
 #include "optimizer/optimizer.h"
 #include "optimizer/paths.h"
 #include "port/atomics.h"
+#include "postmaster/bgworker.h"
 #include "storage/bufmgr.h"
 #include "storage/dsm_impl.h"
+#include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "storage/shm_toc.h"
 #include "tcop/dest.h"
@@ -83,6 +85,7 @@
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/wait_event.h"
 
 #include "events.h"
 #include "ingest.h"
@@ -1162,9 +1165,62 @@ merge_worker(IngestReceiver *r, dsa_area *area, ParallelReadResult *w)
 }
 
 /*
+ * Merge each worker's rows as soon as it has left them (its done flag),
+ * while the others still read, so that the leader's merging overlaps
+ * their reading instead of following it.  Polls for cancel and for the
+ * workers' messages (a worker's error is rethrown here) between looks; a
+ * worker that stopped without leaving its rows sends the leader to
+ * WaitForParallelWorkersToFinish, which reports why, or to an error.
+ */
+static void
+merge_finished_workers(IngestReceiver *r, ParallelContext *pcxt, dsa_area *area,
+					   ParallelReadShared *shared)
+{
+	bool	   *merged = palloc0(Max(pcxt->nworkers_launched, 1) * sizeof(bool));
+	int			left = pcxt->nworkers_launched;
+
+	while (left > 0)
+	{
+		bool		progress = false;
+
+		for (int w = 0; w < pcxt->nworkers_launched; w++)
+		{
+			pid_t		pid;
+			bool		stopped;
+
+			if (merged[w])
+				continue;
+			stopped = GetBackgroundWorkerPid(pcxt->worker[w].bgwhandle, &pid) == BGWH_STOPPED;
+			pg_read_barrier();
+			if (shared->results[w].done)
+			{
+				merge_worker(r, area, &shared->results[w]);
+				merged[w] = true;
+				left--;
+				progress = true;
+			}
+			else if (stopped)
+			{
+				WaitForParallelWorkersToFinish(pcxt);
+				elog(ERROR, "parallel worker %d of the read of \"%s\" ended without its rows",
+					 w, get_rel_name(r->spec->relid));
+			}
+		}
+		if (!progress && left > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
+							 PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(merged);
+}
+
+/*
  * The leader of a parallel heap read (see above): launch the workers,
  * read blocks alongside them (unless parallel_leader_participation is off
- * and a worker started), wait for them, merge their rows in worker order.
+ * and a worker started), merge their rows as they finish.
  */
 static void
 parallel_heap_read(IngestReceiver *r, Relation rel, Snapshot snapshot,
@@ -1246,9 +1302,6 @@ parallel_heap_read(IngestReceiver *r, Relation rel, Snapshot snapshot,
 		table_endscan(scan);
 	}
 	scanned = now_seconds();
-	/* rethrows a worker's error; polls for cancel while it waits */
-	WaitForParallelWorkersToFinish(pcxt);
-	waited = now_seconds();
 	leader_rows = r->n;
 
 	/*
@@ -1257,17 +1310,13 @@ parallel_heap_read(IngestReceiver *r, Relation rel, Snapshot snapshot,
 	 * shared copies, freed one by one as they are merged, are not counted.
 	 */
 	r->shared_bytes = NULL;
-	for (int w = 0; w < pcxt->nworkers_launched; w++)
-	{
-		pg_read_barrier();
-		if (!shared->results[w].done)
-			elog(ERROR, "parallel worker %d of the read of \"%s\" ended without its rows",
-				 w, get_rel_name(spec->relid));
-		merge_worker(r, area, &shared->results[w]);
-	}
-	elog(DEBUG1, "parallel read of \"%s\" with %d workers: leader read %lld rows in %.3f s, waited %.3f s, merged %lld rows in %.3f s",
+	merge_finished_workers(r, pcxt, area, shared);
+	waited = now_seconds();
+	/* rethrows a message a worker sent; they have all finished */
+	WaitForParallelWorkersToFinish(pcxt);
+	elog(DEBUG1, "parallel read of \"%s\" with %d workers: leader read %lld rows in %.3f s, then merged %lld rows as the workers finished in %.3f s",
 		 get_rel_name(spec->relid), pcxt->nworkers_launched, (long long) leader_rows,
-		 scanned - started, waited - scanned, (long long) (r->n - leader_rows), now_seconds() - waited);
+		 scanned - started, (long long) (r->n - leader_rows), waited - scanned);
 	dsa_detach(area);
 	DestroyParallelContext(pcxt);
 	ExitParallelMode();
