@@ -1141,13 +1141,10 @@ merge_worker(IngestReceiver *r, dsa_area *area, ParallelReadResult *w)
 	map_ids(r, &r->items, dsa_get_address(area, w->item_ids), item_index, w->n_items, "items");
 	while (r->capacity < r->n + w->n)
 		grow_coordinates(r);
-	for (int64 j = 0; j < w->n; j++)
-	{
-		if ((j & 0xFFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-		r->rows[r->n + j] = user_index[rows[j]];
-		r->cols[r->n + j] = item_index[cols[j]];
-	}
+	/* on recsys.threads; a thread not created leaves the same result */
+	(void) rs_index_remap(rows, user_index, r->rows + r->n, w->n, recsys_threads);
+	CHECK_FOR_INTERRUPTS();
+	(void) rs_index_remap(cols, item_index, r->cols + r->n, w->n, recsys_threads);
 	memcpy(r->vals + r->n, dsa_get_address(area, w->vals), (Size) w->n * sizeof(float));
 	r->n += w->n;
 	r->seen += w->seen;
@@ -1379,8 +1376,7 @@ sort_ids(MemoryContext mcxt, RsIdMap *map, int32 *indexes, int64 n)
 	int32	   *new_index = alloc_huge(mcxt, (Size) map->count * sizeof(int32));
 
 	rs_idmap_sort(map, new_index);
-	for (int64 j = 0; j < n; j++)
-		indexes[j] = new_index[indexes[j]];
+	(void) rs_index_remap(indexes, new_index, indexes, n, recsys_threads);
 	pfree(new_index);
 }
 
