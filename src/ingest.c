@@ -48,6 +48,7 @@
 #include <time.h>
 
 #include "access/htup_details.h"
+#include "access/parallel.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -61,11 +62,20 @@
 #include "nodes/execnodes.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/plannodes.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/paths.h"
+#include "port/atomics.h"
+#include "postmaster/bgworker.h"
 #include "storage/bufmgr.h"
+#include "storage/dsm_impl.h"
+#include "storage/latch.h"
 #include "storage/lmgr.h"
+#include "storage/shm_toc.h"
 #include "tcop/dest.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/dsa.h"
 #include "utils/float.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
@@ -75,6 +85,7 @@
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/wait_event.h"
 
 #include "events.h"
 #include "ingest.h"
@@ -85,7 +96,8 @@
  * the coordinates (user, item, weight) and the CSR (item, weight).  The
  * CSC later reuses the coordinates' memory.
  */
-#define INGEST_BYTES_PER_ROW (3 * sizeof(int32) + 2 * sizeof(int32))
+#define INGEST_COORD_BYTES_PER_ROW (3 * sizeof(int32))
+#define INGEST_BYTES_PER_ROW (INGEST_COORD_BYTES_PER_ROW + 2 * sizeof(int32))
 #define INGEST_SAMPLE_BLOCKS 64	/* pages sampled to check a row estimate */
 
 /* recsys.fast_read: read plain tables by heap_read (off: always the executor) */
@@ -145,6 +157,13 @@ typedef struct IngestReceiver
 	int			workers_launched;	/* asked for, and got */
 	float8		min_weight;
 	float8		max_weight;
+
+	/*
+	 * A parallel heap read's participants share recsys.max_memory: each
+	 * adds the bytes it needs (reported) to the shared total.
+	 */
+	pg_atomic_uint64 *shared_bytes;
+	uint64		reported_bytes;
 } IngestReceiver;
 
 static double
@@ -406,6 +425,20 @@ check_memory_budget(IngestReceiver *r, int64 rows)
 	Size		need = (Size) rows * INGEST_BYTES_PER_ROW +
 		rs_idmap_bytes(r->users.capacity) + rs_idmap_bytes(r->items.capacity);
 
+	if (r->shared_bytes != NULL)
+	{
+		/*
+		 * A participant of a parallel read: the coordinate arrays it holds
+		 * now (the CSR comes later, from the leader's merged arrays, which
+		 * the merge checks as a serial read's) and its maps, summed over
+		 * the participants.
+		 */
+		uint64		mine = (Size) rows * INGEST_COORD_BYTES_PER_ROW +
+			rs_idmap_bytes(r->users.capacity) + rs_idmap_bytes(r->items.capacity);
+
+		need = pg_atomic_add_fetch_u64(r->shared_bytes, (int64) mine - (int64) r->reported_bytes);
+		r->reported_bytes = mine;
+	}
 	if (need > RECSYS_MAX_MEMORY_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -832,27 +865,12 @@ heap_read_possible(const RsSourceSpec *spec)
 	return true;
 }
 
-/*
- * The heap path: a sequential scan of the table through the table access
- * method, handing each tuple's columns straight to ingest_row, with no
- * executor node, projection or receiver call per row.  The snapshot is
- * the one SPI would use: read_only reads (serving, STABLE functions) use
- * the active snapshot; training advances the command counter and takes a
- * fresh snapshot first, so it sees its own transaction's earlier writes.
- */
+/* The attribute numbers of the columns read, in ingest_row's order. */
 static void
-heap_read(IngestReceiver *r, bool read_only)
+source_attnums(const IngestReceiver *r, AttrNumber *attnums)
 {
 	const RsSourceSpec *spec = r->spec;
 	const char *cols[4] = {spec->user_col, spec->item_col, spec->weight_col, spec->event_col};
-	AttrNumber	attnums[4];
-	AttrNumber	last_attnum = 0;
-	Relation	rel = table_open(spec->relid, AccessShareLock);
-	Snapshot	snapshot;
-	TableScanDesc scan;
-	TupleTableSlot *slot;
-	Datum		values[4];
-	bool		nulls[4];
 
 	for (int c = 0; c < r->natts; c++)
 	{
@@ -860,19 +878,24 @@ heap_read(IngestReceiver *r, bool read_only)
 		const char *col = c == r->natts - 1 && r->has_event ? spec->event_col : cols[c];
 
 		attnums[c] = get_attnum(spec->relid, col);
+	}
+}
+
+/*
+ * Hand every tuple a scan returns to ingest_row (columns attnums), then
+ * map the last pending ids.  The heap scan polls for interrupts once per
+ * page, ingest_row every 65,536 rows.
+ */
+static void
+scan_rows(IngestReceiver *r, Relation rel, TableScanDesc scan, const AttrNumber *attnums)
+{
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	AttrNumber	last_attnum = 0;
+	Datum		values[4];
+	bool		nulls[4];
+
+	for (int c = 0; c < r->natts; c++)
 		last_attnum = Max(last_attnum, attnums[c]);
-	}
-
-	if (!read_only)
-	{
-		CommandCounterIncrement();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		UpdateActiveSnapshotCommandId();
-	}
-	snapshot = RegisterSnapshot(GetActiveSnapshot());
-	scan = table_beginscan(rel, snapshot, 0, NULL);
-	slot = table_slot_create(rel, NULL);
-
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
 		slot_getsomeattrs(slot, last_attnum);
@@ -883,9 +906,459 @@ heap_read(IngestReceiver *r, bool read_only)
 		}
 		ingest_row(r, values, nulls);
 	}
-
 	ExecDropSingleTupleTableSlot(slot);
+	map_pending(r);
+}
+
+/*
+ * Parallel heap reads.  The table's blocks are shared out by a parallel
+ * table scan (table_parallelscan_initialize, as the executor's Parallel
+ * Seq Scan and CREATE INDEX's parallel btree build do); every participant,
+ * the leader included, maps the ids of the rows it reads into maps of its
+ * own, numbering them by first appearance there.  Each worker then copies
+ * its coordinates (its own indexes) and the ids behind its indexes into a
+ * dynamic shared memory area; the leader, whose maps become the read's,
+ * inserts each worker's ids into its maps (a few million inserts instead
+ * of one per row) and appends the worker's rows translated by index.  The
+ * read's indexes are renumbered in ascending id order afterwards as on
+ * every path, and duplicates are summed in ascending order of their
+ * weights, so the matrices are bit-identical whatever the number of
+ * workers and whichever blocks each one read.
+ *
+ * Workers use the leader's snapshot (serialised into the parallel scan
+ * descriptor), user and security context; the privilege and row-security
+ * checks are the leader's, made before any of this (only the scan is
+ * parallel).  recsys.max_memory holds the sum of the participants'
+ * coordinate arrays and maps while they read (a counter in shared
+ * memory), then the leader's merged arrays as it holds a serial read's,
+ * so a source a serial read accepts is not refused for being read in
+ * parallel; the workers' shared copies, freed as they are merged, are
+ * not counted.  An error in a worker (a bad weight, the
+ * memory limit) is rethrown by the leader with the worker's message; a
+ * cancel or an error in the leader terminates the workers.
+ */
+#define PARALLEL_KEY_READ_SHARED	UINT64CONST(0x5EC5EAD000000001)
+#define PARALLEL_KEY_READ_SPEC		UINT64CONST(0x5EC5EAD000000002)
+#define PARALLEL_KEY_READ_AREA		UINT64CONST(0x5EC5EAD000000003)
+
+/* What a worker hands back, in the shared area. */
+typedef struct ParallelReadResult
+{
+	bool		done;			/* set last: the rest is valid */
+	int64		n;				/* coordinates */
+	int64		seen;
+	int64		skipped;
+	float8		min_weight;
+	float8		max_weight;
+	int32		n_users;		/* the worker's own dense indexes' ids */
+	int32		n_items;
+	dsa_pointer rows;			/* int32[n], the worker's user indexes */
+	dsa_pointer cols;			/* int32[n], the worker's item indexes */
+	dsa_pointer vals;			/* float[n] */
+	dsa_pointer user_ids;		/* int64[n_users] */
+	dsa_pointer item_ids;		/* int64[n_items] */
+} ParallelReadResult;
+
+/* The read's description, then the parallel scan at pscan_offset. */
+typedef struct ParallelReadShared
+{
+	Oid			relid;
+	int			natts;
+	bool		has_weight;
+	bool		has_event;
+	bool		skip_unknown_events;
+	IngestType	user_type;
+	IngestType	item_type;
+	IngestType	weight_type;
+	AttrNumber	attnums[4];
+	int			n_event_types;
+	Size		pscan_offset;
+	pg_atomic_uint64 bytes;		/* recsys.max_memory used by all participants */
+	ParallelReadResult results[FLEXIBLE_ARRAY_MEMBER];	/* one per worker */
+} ParallelReadShared;
+
+PGDLLEXPORT void RsParallelReadMain(dsm_segment *seg, shm_toc *toc);
+
+/*
+ * The workers a heap read of rel gets: as many as the planner would give
+ * a Parallel Seq Scan of it (compute_parallel_worker: the table's
+ * parallel_workers option, else one more for each tripling of its size
+ * above min_parallel_table_scan_size, at most
+ * max_parallel_workers_per_gather), and none where the planner would plan
+ * no parallel query: inside a parallel operation, a temporary table
+ * (only this backend can read its buffers), or a standalone backend.
+ * max_parallel_workers and the free background worker slots limit how
+ * many start.
+ */
+static int
+parallel_read_workers(Relation rel)
+{
+	RelOptInfo *info;
+	int			workers;
+
+	if (max_parallel_workers_per_gather <= 0 || !IsUnderPostmaster ||
+		IsInParallelMode() || IsParallelWorker() ||
+		rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		return 0;
+	info = makeNode(RelOptInfo);
+	info->reloptkind = RELOPT_BASEREL;
+	info->rel_parallel_workers = RelationGetParallelWorkers(rel, -1);
+	workers = compute_parallel_worker(info, RelationGetNumberOfBlocks(rel), -1,
+									  max_parallel_workers_per_gather);
+	pfree(info);
+	return workers;
+}
+
+/* The column names and event weights, for the workers: names \0-ended. */
+static void
+serialize_spec(const RsSourceSpec *spec, StringInfo buf)
+{
+	appendBinaryStringInfo(buf, spec->user_col, strlen(spec->user_col) + 1);
+	appendBinaryStringInfo(buf, spec->item_col, strlen(spec->item_col) + 1);
+	appendBinaryStringInfo(buf, spec->weight_col ? spec->weight_col : "", spec->weight_col ? strlen(spec->weight_col) + 1 : 1);
+	appendBinaryStringInfo(buf, spec->event_col ? spec->event_col : "", spec->event_col ? strlen(spec->event_col) + 1 : 1);
+	if (spec->event_col != NULL)
+	{
+		/* weights bit for bit, then the types */
+		appendBinaryStringInfo(buf, (const char *) spec->events->weights,
+							   spec->events->n * sizeof(float));
+		for (int t = 0; t < spec->events->n; t++)
+			appendBinaryStringInfo(buf, spec->events->types[t], strlen(spec->events->types[t]) + 1);
+	}
+}
+
+static RsSourceSpec *
+deserialize_spec(const ParallelReadShared *shared, const char *p)
+{
+	RsSourceSpec *spec = palloc0(sizeof(RsSourceSpec));
+	const char *name[4];
+
+	for (int c = 0; c < 4; c++)
+	{
+		name[c] = p;
+		p += strlen(p) + 1;
+	}
+	spec->relid = shared->relid;
+	spec->user_col = name[0];
+	spec->item_col = name[1];
+	spec->weight_col = shared->has_weight ? name[2] : NULL;
+	spec->event_col = shared->has_event ? name[3] : NULL;
+	spec->skip_unknown_events = shared->skip_unknown_events;
+	if (shared->has_event)
+	{
+		RsEventMap *events = palloc0(sizeof(RsEventMap));
+
+		events->n = shared->n_event_types;
+		events->weights = palloc(Max(events->n, 1) * sizeof(float));
+		memcpy(events->weights, p, events->n * sizeof(float));
+		p += events->n * sizeof(float);
+		events->types = palloc(Max(events->n, 1) * sizeof(char *));
+		for (int t = 0; t < events->n; t++)
+		{
+			events->types[t] = (char *) p;
+			p += strlen(p) + 1;
+		}
+		spec->events = events;
+	}
+	return spec;
+}
+
+/* A copy of bytes of data in the shared area. */
+static dsa_pointer
+share_array(dsa_area *area, const void *data, Size bytes)
+{
+	dsa_pointer p = dsa_allocate_extended(area, Max(bytes, 1), DSA_ALLOC_HUGE);
+
+	memcpy(dsa_get_address(area, p), data, bytes);
+	return p;
+}
+
+static IngestReceiver *new_receiver(const RsSourceSpec *spec, MemoryContext mcxt);
+
+/*
+ * A worker of a parallel heap read: read the blocks the parallel scan
+ * gives it into a receiver of its own, then leave its coordinates and
+ * ids in the shared area for the leader (each local array freed once
+ * copied: at most a third more than the coordinates at once).
+ */
+void
+RsParallelReadMain(dsm_segment *seg, shm_toc *toc)
+{
+	ParallelReadShared *shared = shm_toc_lookup(toc, PARALLEL_KEY_READ_SHARED, false);
+	const char *spec_data = shm_toc_lookup(toc, PARALLEL_KEY_READ_SPEC, false);
+	dsa_area   *area = dsa_attach_in_place(shm_toc_lookup(toc, PARALLEL_KEY_READ_AREA, false), seg);
+	ParallelReadResult *result = &shared->results[ParallelWorkerNumber];
+	IngestReceiver *r = new_receiver(deserialize_spec(shared, spec_data), CurrentMemoryContext);
+	Relation	rel;
+	TableScanDesc scan;
+
+	r->user_type = shared->user_type;
+	r->item_type = shared->item_type;
+	r->weight_type = shared->weight_type;
+	r->shared_bytes = &shared->bytes;
+
+	/* the leader holds this lock; the lock group shares it */
+	rel = table_open(shared->relid, AccessShareLock);
+	scan = table_beginscan_parallel(rel, (ParallelTableScanDesc) ((char *) shared + shared->pscan_offset));
+	scan_rows(r, rel, scan, shared->attnums);
 	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	result->n = r->n;
+	result->seen = r->seen;
+	result->skipped = r->skipped;
+	result->min_weight = r->min_weight;
+	result->max_weight = r->max_weight;
+	result->n_users = r->users.count;
+	result->n_items = r->items.count;
+	result->rows = share_array(area, r->rows, (Size) r->n * sizeof(int32));
+	pfree(r->rows);
+	result->cols = share_array(area, r->cols, (Size) r->n * sizeof(int32));
+	pfree(r->cols);
+	result->vals = share_array(area, r->vals, (Size) r->n * sizeof(float));
+	pfree(r->vals);
+	result->user_ids = share_array(area, r->users.ids, (Size) r->users.count * sizeof(int64));
+	result->item_ids = share_array(area, r->items.ids, (Size) r->items.count * sizeof(int64));
+	pg_write_barrier();
+	result->done = true;
+	dsa_detach(area);
+}
+
+/*
+ * Add a worker's rows to the leader's: its ids into the leader's maps
+ * (giving the leader's index of each of the worker's), then its
+ * coordinates translated by index; then its shared arrays are freed.
+ */
+static void
+merge_worker(IngestReceiver *r, dsa_area *area, ParallelReadResult *w)
+{
+	int32	   *user_index = alloc_huge(r->mcxt, (Size) Max(w->n_users, 1) * sizeof(int32));
+	int32	   *item_index = alloc_huge(r->mcxt, (Size) Max(w->n_items, 1) * sizeof(int32));
+	const int32 *rows = dsa_get_address(area, w->rows);
+	const int32 *cols = dsa_get_address(area, w->cols);
+
+	map_ids(r, &r->users, dsa_get_address(area, w->user_ids), user_index, w->n_users, "users");
+	map_ids(r, &r->items, dsa_get_address(area, w->item_ids), item_index, w->n_items, "items");
+	while (r->capacity < r->n + w->n)
+		grow_coordinates(r);
+	/* on recsys.threads; a thread not created leaves the same result */
+	(void) rs_index_remap(rows, user_index, r->rows + r->n, w->n, recsys_threads);
+	CHECK_FOR_INTERRUPTS();
+	(void) rs_index_remap(cols, item_index, r->cols + r->n, w->n, recsys_threads);
+	memcpy(r->vals + r->n, dsa_get_address(area, w->vals), (Size) w->n * sizeof(float));
+	r->n += w->n;
+	r->seen += w->seen;
+	r->skipped += w->skipped;
+	r->min_weight = Min(r->min_weight, w->min_weight);
+	r->max_weight = Max(r->max_weight, w->max_weight);
+
+	dsa_free(area, w->rows);
+	dsa_free(area, w->cols);
+	dsa_free(area, w->vals);
+	dsa_free(area, w->user_ids);
+	dsa_free(area, w->item_ids);
+	pfree(user_index);
+	pfree(item_index);
+}
+
+/*
+ * Merge each worker's rows as soon as it has left them (its done flag),
+ * while the others still read, so that the leader's merging overlaps
+ * their reading instead of following it.  Polls for cancel and for the
+ * workers' messages (a worker's error is rethrown here) between looks; a
+ * worker that stopped without leaving its rows sends the leader to
+ * WaitForParallelWorkersToFinish, which reports why, or to an error.
+ */
+static void
+merge_finished_workers(IngestReceiver *r, ParallelContext *pcxt, dsa_area *area,
+					   ParallelReadShared *shared)
+{
+	bool	   *merged = palloc0(Max(pcxt->nworkers_launched, 1) * sizeof(bool));
+	int			left = pcxt->nworkers_launched;
+
+	while (left > 0)
+	{
+		bool		progress = false;
+
+		for (int w = 0; w < pcxt->nworkers_launched; w++)
+		{
+			pid_t		pid;
+			bool		stopped;
+
+			if (merged[w])
+				continue;
+			stopped = GetBackgroundWorkerPid(pcxt->worker[w].bgwhandle, &pid) == BGWH_STOPPED;
+			pg_read_barrier();
+			if (shared->results[w].done)
+			{
+				merge_worker(r, area, &shared->results[w]);
+				merged[w] = true;
+				left--;
+				progress = true;
+			}
+			else if (stopped)
+			{
+				WaitForParallelWorkersToFinish(pcxt);
+				elog(ERROR, "parallel worker %d of the read of \"%s\" ended without its rows",
+					 w, get_rel_name(r->spec->relid));
+			}
+		}
+		if (!progress && left > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
+							 PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(merged);
+}
+
+/*
+ * The leader of a parallel heap read (see above): launch the workers,
+ * read blocks alongside them (unless parallel_leader_participation is off
+ * and a worker started), merge their rows as they finish.
+ */
+static void
+parallel_heap_read(IngestReceiver *r, Relation rel, Snapshot snapshot,
+				   const AttrNumber *attnums, int nworkers)
+{
+	const RsSourceSpec *spec = r->spec;
+	StringInfoData spec_data;
+	ParallelContext *pcxt;
+	ParallelReadShared *shared;
+	Size		pscan_offset;
+	Size		shared_size;
+	Size		area_size = dsa_minimum_size();
+	char	   *spec_space;
+	void	   *area_space;
+	dsa_area   *area;
+	TableScanDesc scan;
+	double		started,
+				scanned,
+				waited;
+	int64		leader_rows;
+
+	initStringInfo(&spec_data);
+	serialize_spec(spec, &spec_data);
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("recsys", "RsParallelReadMain", nworkers);
+	pscan_offset = BUFFERALIGN(offsetof(ParallelReadShared, results) +
+							   nworkers * sizeof(ParallelReadResult));
+	shared_size = add_size(pscan_offset, table_parallelscan_estimate(rel, snapshot));
+	shm_toc_estimate_chunk(&pcxt->estimator, shared_size);
+	shm_toc_estimate_chunk(&pcxt->estimator, spec_data.len);
+	shm_toc_estimate_chunk(&pcxt->estimator, area_size);
+	shm_toc_estimate_keys(&pcxt->estimator, 3);
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		/* no dynamic shared memory segment to be had: read alone */
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		scan = table_beginscan(rel, snapshot, 0, NULL);
+		scan_rows(r, rel, scan, attnums);
+		table_endscan(scan);
+		return;
+	}
+
+	shared = shm_toc_allocate(pcxt->toc, shared_size);
+	memset(shared, 0, pscan_offset);
+	shared->relid = spec->relid;
+	shared->natts = r->natts;
+	shared->has_weight = r->has_weight;
+	shared->has_event = r->has_event;
+	shared->skip_unknown_events = spec->skip_unknown_events;
+	shared->user_type = r->user_type;
+	shared->item_type = r->item_type;
+	shared->weight_type = r->weight_type;
+	memcpy(shared->attnums, attnums, sizeof(shared->attnums));
+	shared->n_event_types = r->has_event ? spec->events->n : 0;
+	shared->pscan_offset = pscan_offset;
+	pg_atomic_init_u64(&shared->bytes, 0);
+	table_parallelscan_initialize(rel, (ParallelTableScanDesc) ((char *) shared + pscan_offset),
+								  snapshot);
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_READ_SHARED, shared);
+	spec_space = shm_toc_allocate(pcxt->toc, spec_data.len);
+	memcpy(spec_space, spec_data.data, spec_data.len);
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_READ_SPEC, spec_space);
+	area_space = shm_toc_allocate(pcxt->toc, area_size);
+	area = dsa_create_in_place(area_space, area_size, LWTRANCHE_PARALLEL_QUERY_DSA, pcxt->seg);
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_READ_AREA, area_space);
+
+	r->shared_bytes = &shared->bytes;
+	LaunchParallelWorkers(pcxt);
+	r->workers_launched = pcxt->nworkers_launched;
+
+	started = now_seconds();
+	if (parallel_leader_participation || pcxt->nworkers_launched == 0)
+	{
+		scan = table_beginscan_parallel(rel, (ParallelTableScanDesc) ((char *) shared + pscan_offset));
+		scan_rows(r, rel, scan, attnums);
+		table_endscan(scan);
+	}
+	scanned = now_seconds();
+	leader_rows = r->n;
+
+	/*
+	 * From here the leader's arrays grow to hold every row, checked as a
+	 * serial read's are (coordinates and CSR, its maps); the workers'
+	 * shared copies, freed one by one as they are merged, are not counted.
+	 */
+	r->shared_bytes = NULL;
+	merge_finished_workers(r, pcxt, area, shared);
+	waited = now_seconds();
+	/* rethrows a message a worker sent; they have all finished */
+	WaitForParallelWorkersToFinish(pcxt);
+	elog(DEBUG1, "parallel read of \"%s\" with %d workers: leader read %lld rows in %.3f s, then merged %lld rows as the workers finished in %.3f s",
+		 get_rel_name(spec->relid), pcxt->nworkers_launched, (long long) leader_rows,
+		 scanned - started, (long long) (r->n - leader_rows), waited - scanned);
+	dsa_detach(area);
+	DestroyParallelContext(pcxt);
+	ExitParallelMode();
+	pfree(spec_data.data);
+}
+
+/*
+ * The heap path: a sequential scan of the table through the table access
+ * method, handing each tuple's columns straight to ingest_row, with no
+ * executor node, projection or receiver call per row; with workers
+ * (parallel_heap_read) when the planner would give a scan of the table
+ * some.  The snapshot is the one SPI would use: read_only reads (serving,
+ * STABLE functions) use the active snapshot; training advances the
+ * command counter and takes a fresh snapshot first, so it sees its own
+ * transaction's earlier writes.  Workers use the same snapshot.
+ */
+static void
+heap_read(IngestReceiver *r, bool read_only)
+{
+	Relation	rel = table_open(r->spec->relid, AccessShareLock);
+	AttrNumber	attnums[4] = {0};
+	Snapshot	snapshot;
+	int			nworkers;
+
+	source_attnums(r, attnums);
+	if (!read_only)
+	{
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		UpdateActiveSnapshotCommandId();
+	}
+	snapshot = RegisterSnapshot(GetActiveSnapshot());
+
+	nworkers = parallel_read_workers(rel);
+	r->workers_planned = nworkers;
+	if (nworkers > 0)
+		parallel_heap_read(r, rel, snapshot, attnums, nworkers);
+	else
+	{
+		TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+
+		scan_rows(r, rel, scan, attnums);
+		table_endscan(scan);
+	}
+
 	UnregisterSnapshot(snapshot);
 	if (!read_only)
 	{
@@ -903,8 +1376,7 @@ sort_ids(MemoryContext mcxt, RsIdMap *map, int32 *indexes, int64 n)
 	int32	   *new_index = alloc_huge(mcxt, (Size) map->count * sizeof(int32));
 
 	rs_idmap_sort(map, new_index);
-	for (int64 j = 0; j < n; j++)
-		indexes[j] = new_index[indexes[j]];
+	(void) rs_index_remap(indexes, new_index, indexes, n, recsys_threads);
 	pfree(new_index);
 }
 
@@ -915,6 +1387,38 @@ alloc_csr(MemoryContext mcxt, RsCsr *m, int32 n_rows, int64 nnz)
 	m->indptr = alloc_huge(mcxt, ((Size) n_rows + 1) * sizeof(int64));
 	m->indices = alloc_huge(mcxt, (Size) nnz * sizeof(int32));
 	m->data = alloc_huge(mcxt, (Size) nnz * sizeof(float));
+}
+
+/*
+ * A receiver for spec's rows with empty buffers in mcxt; the caller sets
+ * the column types.
+ */
+static IngestReceiver *
+new_receiver(const RsSourceSpec *spec, MemoryContext mcxt)
+{
+	IngestReceiver *r = MemoryContextAllocZero(mcxt, sizeof(IngestReceiver));
+
+	r->pub.receiveSlot = ingest_receive;
+	r->pub.rStartup = ingest_startup;
+	r->pub.rShutdown = ingest_shutdown;
+	r->pub.rDestroy = ingest_destroy;
+	r->pub.mydest = DestNone;
+	r->spec = spec;
+	r->mcxt = mcxt;
+	r->row_mcxt = AllocSetContextCreate(mcxt, "recsys ingest row", ALLOCSET_SMALL_SIZES);
+	r->has_weight = spec->weight_col != NULL;
+	r->has_event = spec->event_col != NULL;
+	r->natts = 2 + r->has_weight + r->has_event;
+	r->min_weight = r->has_weight || r->has_event ? get_float8_infinity() : 1.0;
+	r->max_weight = r->has_weight || r->has_event ? -get_float8_infinity() : 1.0;
+
+	r->capacity = INGEST_INITIAL_ROWS;
+	r->rows = alloc_huge(mcxt, (Size) r->capacity * sizeof(int32));
+	r->cols = alloc_huge(mcxt, (Size) r->capacity * sizeof(int32));
+	r->vals = alloc_huge(mcxt, (Size) r->capacity * sizeof(float));
+	init_idmap(mcxt, &r->users, INGEST_INITIAL_MAP_CAPACITY);
+	init_idmap(mcxt, &r->items, INGEST_INITIAL_MAP_CAPACITY);
+	return r;
 }
 
 /*
@@ -939,31 +1443,11 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 				 errmsg("user_col and item_col are both \"%s\"", spec->user_col),
 				 errhint("Users and items must come from two different columns.")));
 
-	r = palloc0(sizeof(IngestReceiver));
-	r->pub.receiveSlot = ingest_receive;
-	r->pub.rStartup = ingest_startup;
-	r->pub.rShutdown = ingest_shutdown;
-	r->pub.rDestroy = ingest_destroy;
-	r->pub.mydest = DestNone;
-	r->spec = spec;
-	r->mcxt = mcxt;
-	r->row_mcxt = AllocSetContextCreate(mcxt, "recsys ingest row", ALLOCSET_SMALL_SIZES);
+	r = new_receiver(spec, mcxt);
 	r->user_type = check_column(spec->relid, spec->user_col, "user_col", false);
 	r->item_type = check_column(spec->relid, spec->item_col, "item_col", false);
-	r->has_weight = spec->weight_col != NULL;
 	if (r->has_weight)
 		r->weight_type = check_column(spec->relid, spec->weight_col, "weight_col", true);
-	r->has_event = spec->event_col != NULL;
-	r->natts = 2 + r->has_weight + r->has_event;
-	r->min_weight = r->has_weight || r->has_event ? get_float8_infinity() : 1.0;
-	r->max_weight = r->has_weight || r->has_event ? -get_float8_infinity() : 1.0;
-
-	r->capacity = INGEST_INITIAL_ROWS;
-	r->rows = alloc_huge(mcxt, (Size) r->capacity * sizeof(int32));
-	r->cols = alloc_huge(mcxt, (Size) r->capacity * sizeof(int32));
-	r->vals = alloc_huge(mcxt, (Size) r->capacity * sizeof(float));
-	init_idmap(mcxt, &r->users, INGEST_INITIAL_MAP_CAPACITY);
-	init_idmap(mcxt, &r->items, INGEST_INITIAL_MAP_CAPACITY);
 
 	if (heap_read_possible(spec))
 	{
@@ -1000,7 +1484,8 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 	out->by_item.indptr = alloc_huge(mcxt, ((Size) r->items.count + 1) * sizeof(int64));
 	out->by_item.indices = r->cols;
 	out->by_item.data = r->vals;
-	rs_csr_transpose(&out->by_user, &out->by_item);
+	/* on recsys.threads; a thread not created leaves the same result */
+	(void) rs_csr_transpose_threads(&out->by_user, &out->by_item, recsys_threads);
 
 	/* summed duplicates leave a tail that can go back (mremap, no copy) */
 	if (out->by_user.nnz < r->n)

@@ -11,6 +11,7 @@
  *-------------------------------------------------------------------------
  */
 #include "idmap.h"
+#include "threads.h"
 
 #include <string.h>
 
@@ -214,4 +215,47 @@ rs_idmap_sort(RsIdMap *map, int32_t *new_index)
 	memset(map->slot_index, 0xff, (size_t) map->capacity * sizeof(int32_t));
 	for (int32_t j = 0; j < map->count; j++)
 		idmap_place(map, map->ids[j], j);
+}
+
+/* Entries one thread takes at a time: a few milliseconds of work. */
+#define REMAP_GRAB (1 << 20)
+
+typedef struct RemapShared
+{
+	const int32_t *in;
+	const int32_t *map;
+	int32_t    *out;
+	int64_t		n;
+	int64_t		next;
+} RemapShared;
+
+static void *
+remap_worker(void *arg)
+{
+	RemapShared *shared = *(RemapShared **) arg;
+	int64_t		begin,
+				end;
+
+	while (rs_threads_grab(&shared->next, REMAP_GRAB, shared->n, &begin, &end))
+		for (int64_t j = begin; j < end; j++)
+			shared->out[j] = shared->map[shared->in[j]];
+	return NULL;
+}
+
+int
+rs_index_remap(const int32_t *in, const int32_t *map, int32_t *out, int64_t n, int nthreads)
+{
+	RemapShared shared = {in, map, out, n, 0};
+	RemapShared *args[RS_THREADS_MAX];
+	int64_t		chunks = (n + REMAP_GRAB - 1) / REMAP_GRAB;
+
+	if (nthreads > chunks)
+		nthreads = (int) chunks;
+	if (nthreads > RS_THREADS_MAX)
+		nthreads = RS_THREADS_MAX;
+	if (nthreads < 1)
+		nthreads = 1;
+	for (int t = 0; t < nthreads; t++)
+		args[t] = &shared;
+	return rs_threads_run(nthreads, remap_worker, args, sizeof(RemapShared *));
 }

@@ -74,4 +74,13 @@ extern int32_t rs_idmap_lookup(const RsIdMap *map, int64_t id);
  */
 extern void rs_idmap_sort(RsIdMap *map, int32_t *new_index);
 
+/*
+ * out[j] = map[in[j]] for j in [0, n), on up to nthreads threads (in may
+ * be out): renumbering indexes, after rs_idmap_sort or when merging maps.
+ * Returns RS_THREADS_OK, or RS_THREADS_ERR_CREATE when a thread could not
+ * be created (every entry is written all the same).
+ */
+extern int	rs_index_remap(const int32_t *in, const int32_t *map, int32_t *out,
+						   int64_t n, int nthreads);
+
 #endif							/* RECSYS_KERNEL_IDMAP_H */

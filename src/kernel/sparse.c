@@ -16,6 +16,7 @@
  *-------------------------------------------------------------------------
  */
 #include "sparse.h"
+#include "threads.h"
 
 #include <string.h>
 
@@ -156,27 +157,116 @@ rs_coo_to_csr(int32_t n_rows, int32_t n_cols, int64_t nnz_in,
 	out->nnz = write;
 }
 
-void
-rs_csr_transpose(const RsCsr *in, RsCsr *out)
+/*
+ * The transpose's scatter for output columns [lo, hi): every input row in
+ * ascending order, so each output column gets its rows ascending.
+ * out->indptr[c] holds column c's next free position.
+ */
+static void
+transpose_columns(const RsCsr *in, RsCsr *out, int32_t lo, int32_t hi)
 {
+	bool		all = lo == 0 && hi == in->n_cols;
+
+	for (int32_t r = 0; r < in->n_rows; r++)
+	{
+		for (int64_t j = in->indptr[r]; j < in->indptr[r + 1]; j++)
+		{
+			int32_t		c = in->indices[j];
+			int64_t		pos;
+
+			if (!all && (c < lo || c >= hi))
+				continue;
+			pos = out->indptr[c]++;
+			out->indices[pos] = r;
+			out->data[pos] = in->data[j];
+		}
+	}
+}
+
+/* The column ranges of a threaded transpose, pulled by the threads. */
+typedef struct TransposeShared
+{
+	const RsCsr *in;
+	RsCsr	   *out;
+	const int32_t *bounds;		/* range k: columns [bounds[k], bounds[k + 1]) */
+	int64_t		nranges;
+	int64_t		next;			/* the next range to take */
+} TransposeShared;
+
+static void *
+transpose_worker(void *arg)
+{
+	TransposeShared *shared = *(TransposeShared **) arg;
+	int64_t		begin,
+				end;
+
+	while (rs_threads_grab(&shared->next, 1, shared->nranges, &begin, &end))
+		transpose_columns(shared->in, shared->out, shared->bounds[begin], shared->bounds[begin + 1]);
+	return NULL;
+}
+
+int
+rs_csr_transpose_threads(const RsCsr *in, RsCsr *out, int nthreads)
+{
+	int32_t		bounds[RS_THREADS_MAX + 1];
+	TransposeShared shared;
+	TransposeShared *args[RS_THREADS_MAX];
+	int			status = RS_THREADS_OK;
+
+	if (nthreads > RS_THREADS_MAX)
+		nthreads = RS_THREADS_MAX;
+	if (nthreads < 1)
+		nthreads = 1;
+
+	/* column counts, then their starts (indptr[c]: column c's start) */
 	memset(out->indptr, 0, sizeof(int64_t) * ((size_t) in->n_cols + 1));
 	for (int64_t j = 0; j < in->nnz; j++)
 		out->indptr[in->indices[j] + 1]++;
 	for (int32_t c = 0; c < in->n_cols; c++)
 		out->indptr[c + 1] += out->indptr[c];
-	for (int32_t r = 0; r < in->n_rows; r++)
-	{
-		for (int64_t j = in->indptr[r]; j < in->indptr[r + 1]; j++)
-		{
-			int64_t		pos = out->indptr[in->indices[j]]++;
 
-			out->indices[pos] = r;
-			out->data[pos] = in->data[j];
+	if (nthreads == 1 || in->nnz < 65536)
+		transpose_columns(in, out, 0, in->n_cols);
+	else
+	{
+		/*
+		 * Ranges of contiguous columns holding about nnz / nthreads entries
+		 * each; every thread reads the whole input but writes only its
+		 * columns, so no two threads write the same place.
+		 */
+		int32_t		c = 0;
+
+		bounds[0] = 0;
+		for (int k = 1; k < nthreads; k++)
+		{
+			int64_t		target = in->nnz / nthreads * k;
+
+			while (c < in->n_cols && out->indptr[c] < target)
+				c++;
+			bounds[k] = c;
 		}
+		bounds[nthreads] = in->n_cols;
+		shared.in = in;
+		shared.out = out;
+		shared.bounds = bounds;
+		shared.nranges = nthreads;
+		shared.next = 0;
+		for (int t = 0; t < nthreads; t++)
+			args[t] = &shared;
+		status = rs_threads_run(nthreads, transpose_worker, args, sizeof(TransposeShared *));
 	}
+
+	/* each start has moved to the next column's: shift back */
 	memmove(out->indptr + 1, out->indptr, sizeof(int64_t) * (size_t) in->n_cols);
 	out->indptr[0] = 0;
 	out->n_rows = in->n_cols;
 	out->n_cols = in->n_rows;
 	out->nnz = in->nnz;
+	return status;
+}
+
+void
+rs_csr_transpose(const RsCsr *in, RsCsr *out)
+{
+	rs_csr_transpose_threads(in, out, 1);
 }

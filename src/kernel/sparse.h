@@ -57,4 +57,13 @@ extern void rs_coo_to_csr(int32_t n_rows, int32_t n_cols, int64_t nnz_in,
  */
 extern void rs_csr_transpose(const RsCsr *in, RsCsr *out);
 
+/*
+ * rs_csr_transpose on up to nthreads threads (threads.h), each writing the
+ * output columns of a range holding about nnz / nthreads entries: the
+ * output is bit-identical to rs_csr_transpose's whatever nthreads.
+ * Returns RS_THREADS_OK, or RS_THREADS_ERR_CREATE when a thread could not
+ * be created (the output is complete all the same).
+ */
+extern int	rs_csr_transpose_threads(const RsCsr *in, RsCsr *out, int nthreads);
+
 #endif							/* RECSYS_KERNEL_SPARSE_H */

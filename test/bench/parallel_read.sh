@@ -16,7 +16,11 @@
 # build the CSR/CSC) and with train_cf (64 factors, 3 iterations, end to
 # end), in these settings alternated within each run:
 #   heap      recsys.fast_read = on (the default): a plain table is read by
-#             a direct heap scan (the view still by the executor, serial)
+#             a direct heap scan, with workers mapping ids when the planner
+#             would give a scan of it workers (the view still by the
+#             executor, serial); max_parallel_workers_per_gather = 2
+#   heap_ser  the same, max_parallel_workers_per_gather = 0 (one process:
+#             0.10.0 before parallel heap reads)
 #   serial    fast_read off, max_parallel_workers_per_gather = 0
 #   planner   fast_read off, = 2 with the default parallel costs
 #   forced    fast_read off, = 2 with parallel_setup_cost = parallel_tuple_cost = 0
@@ -44,7 +48,7 @@ if [ -z "${RECSYS_SYNTH_CSV:-}" ]; then
 	/usr/bin/python3 "$shared/bench/synth.py" "$synth_csv" "$@"
 fi
 lib=$("$PG_CONFIG" --pkglibdir)
-modes="heap serial planner forced"
+modes="heap heap_ser serial planner forced"
 if [ -n "${RECSYS_BEFORE_SO:-}" ]; then
 	cp "$lib/recsys.so" "$RECSYS_SCRATCH/after.so"
 	cp "$RECSYS_BEFORE_SO" "$RECSYS_SCRATCH/before.so"
@@ -71,6 +75,7 @@ echo "rows: $(recsys_psql -At -c 'SELECT count(*) FROM synth')"
 settings() {
 	case $1 in
 	heap | before) echo "SET max_parallel_workers_per_gather = 2;" ;;
+	heap_ser) echo "SET max_parallel_workers_per_gather = 0;" ;;
 	serial) echo "SET recsys.fast_read = off; SET max_parallel_workers_per_gather = 0;" ;;
 	planner) echo "SET recsys.fast_read = off; SET max_parallel_workers_per_gather = 2;" ;;
 	forced) echo "SET recsys.fast_read = off; SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;" ;;
@@ -92,9 +97,11 @@ SELECT read_seconds, build_seconds FROM recsys.source_stats('$src', weight_col =
 SQL
 )
 			read -r rs bs <<<"$line"
-			w=$(recsys_psql -At -c "$(plan_settings $mode)" -c "EXPLAIN SELECT user_id, item_id, weight FROM $src" |
+			# the heap path asks for the workers a forced plan of the table gets
+			pm=$mode
+			[ "$mode" = heap ] && [ "$src" = synth ] && pm=forced
+			w=$(recsys_psql -At -c "$(plan_settings $pm)" -c "EXPLAIN SELECT user_id, item_id, weight FROM $src" |
 				sed -n 's/.*Workers Planned: \([0-9]*\).*/\1/p' | head -1)
-			[ "$mode" = heap ] && [ "$src" = synth ] && w=0
 			awk -v s="$src" -v m="$mode" -v r="$run" -v w="${w:-0}" -v rs="$rs" -v bs="$bs" 'BEGIN {
 				printf "%-8s %-14s %-8s %3d %8d %8.3f %8.3f %8.3f\n", "read", s, m, r, w, rs, bs, rs + bs }' | tee -a "$results"
 		done
@@ -105,7 +112,7 @@ SQL
 				printf "%-8s %-14s %-8s %3d %8s %8.3f %8s %8.3f\n", "scan", s, m, r, "-", ms / 1000, "-", ms / 1000 }' | tee -a "$results"
 		done
 	done
-	for mode in heap forced ${RECSYS_BEFORE_SO:+before}; do
+	for mode in heap heap_ser forced ${RECSYS_BEFORE_SO:+before}; do
 		use_build "$mode"
 		line=$(recsys_psql -At -F ' ' <<SQL
 $(settings $mode)

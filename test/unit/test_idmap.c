@@ -3,6 +3,7 @@
  *		Unit tests of src/kernel/idmap.c: dense numbering of bigint ids.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "idmap.h"
 #include "unit.h"
@@ -136,4 +137,50 @@ UNIT_TEST(idmap_insert_many_equals_one_by_one)
 	free(ids);
 	free(one);
 	free(many);
+}
+
+/*
+ * rs_index_remap gives the plain loop's result whatever the thread count,
+ * into another array and in place, over several grabs of entries.
+ */
+UNIT_TEST(index_remap_equals_loop)
+{
+	enum
+	{
+		N = 3 * (1 << 20) + 12345, M = 70000
+	};
+	int32_t    *in = malloc(sizeof(int32_t) * N);
+	int32_t    *map = malloc(sizeof(int32_t) * M);
+	int32_t    *expect = malloc(sizeof(int32_t) * N);
+	int32_t    *out = malloc(sizeof(int32_t) * N);
+	unsigned	seed = 3;
+	static const int threads[] = {1, 2, 3, 8, 100};
+
+	for (int i = 0; i < M; i++)
+	{
+		seed = seed * 1103515245u + 12345u;
+		map[i] = (int32_t) (seed >> 4);
+	}
+	for (int j = 0; j < N; j++)
+	{
+		seed = seed * 1103515245u + 12345u;
+		in[j] = (int32_t) ((seed >> 8) % M);
+		expect[j] = map[in[j]];
+	}
+	for (size_t t = 0; t < sizeof(threads) / sizeof(threads[0]); t++)
+	{
+		memset(out, 0, sizeof(int32_t) * N);
+		UNIT_CHECK(rs_index_remap(in, map, out, N, threads[t]) == 0);
+		UNIT_CHECK(memcmp(out, expect, sizeof(int32_t) * N) == 0);
+	}
+	/* in place */
+	memcpy(out, in, sizeof(int32_t) * N);
+	UNIT_CHECK(rs_index_remap(out, map, out, N, 2) == 0);
+	UNIT_CHECK(memcmp(out, expect, sizeof(int32_t) * N) == 0);
+	/* nothing to do */
+	UNIT_CHECK(rs_index_remap(in, map, out, 0, 2) == 0);
+	free(in);
+	free(map);
+	free(expect);
+	free(out);
 }

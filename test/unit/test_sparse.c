@@ -252,3 +252,55 @@ UNIT_TEST(csr_duplicate_sums_ignore_row_order)
 	free(v);
 	csr_free(&first);
 }
+
+/*
+ * The threaded transpose writes the same bits as the serial one whatever
+ * the thread count: a random matrix, one with every entry in a single
+ * column (every range but one empty) and one with empty columns at both
+ * ends; more threads than columns too.
+ */
+UNIT_TEST(transpose_threads_equals_serial)
+{
+	enum
+	{
+		ROWS = 100000, COLS = 400, N = 120000
+	};
+	int32_t    *r = malloc(sizeof(int32_t) * N);
+	int32_t    *c = malloc(sizeof(int32_t) * N);
+	float	   *v = malloc(sizeof(float) * N);
+	unsigned	seed = 11;
+	static const int threads[] = {1, 2, 3, 4, 7, 64, 1000};
+
+	for (int shape = 0; shape < 3; shape++)
+	{
+		RsCsr		m,
+					serial;
+
+		for (int i = 0; i < N; i++)
+		{
+			seed = seed * 1103515245u + 12345u;
+			r[i] = (int32_t) ((seed >> 8) % ROWS);
+			seed = seed * 1103515245u + 12345u;
+			c[i] = shape == 1 ? 7 : shape == 2 ? (int32_t) (100 + (seed >> 8) % 50) : (int32_t) ((seed >> 8) % COLS);
+			v[i] = (float) ((seed >> 4) % 1000) / 7.0f;
+		}
+		m = build(ROWS, COLS, N, r, c, v);
+		serial = csr_alloc(COLS, m.nnz);
+		rs_csr_transpose(&m, &serial);
+		UNIT_CHECK(m.nnz >= 65536);
+		for (size_t t = 0; t < sizeof(threads) / sizeof(threads[0]); t++)
+		{
+			RsCsr		par = csr_alloc(COLS, m.nnz);
+
+			UNIT_CHECK(rs_csr_transpose_threads(&m, &par, threads[t]) == 0);
+			UNIT_CHECK(par.n_rows == COLS && par.n_cols == ROWS);
+			UNIT_CHECK(csr_equal(&serial, &par));
+			csr_free(&par);
+		}
+		csr_free(&m);
+		csr_free(&serial);
+	}
+	free(r);
+	free(c);
+	free(v);
+}
