@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test/bench/cold_items.sh: item features in ALS, and cold items (issue 15).
 #
-#   bash test/bench/cold_items.sh [warm|cold|coldvalid|coldknn|combine|hybrid|all] [ml-latest-small|online-retail|both]
+#   bash test/bench/cold_items.sh [warm|cold|coldvalid|coldknn|combine|hybrid|ridge|all] [ml-latest-small|online-retail|both]
 #
 # hybrid: a LightFM-style hybrid (Kula 2015) and its mix with the
 # baseline, in the kernel lab test/bench/cold_lab.c (outside the server,
@@ -10,6 +10,21 @@
 # on strat75/valid with mixes z(hybrid) + c ln(content), c in
 # HYBRID_MIX; the best valid line and c, then on test (0.10.0: no variant
 # reached the goal, so nothing went into the extension; doc/internals.md).
+#
+# ridge: linear content-to-behaviour maps (session 8) in cold_lab, and a
+# mix fitted on pseudo-cold warm items: the scorers are the baseline,
+# content kNN with cosines cubed, the feature popularity prior (combine's),
+# a ridge map from idf-weighted words to the warm items' implicit-ALS
+# vectors (Gantner et al. 2010, solved by conjugate gradients) scored by
+# the users' ALS vectors, and CB2CF's direct form (a cold item's weights
+# over warm items (K + lambda I)^-1 k_c, K the warm items' word cosines;
+# Barkan et al. 2019).  The mix ln(content + 0.001) + sum c_j z_j (z per
+# user) has its c_j fitted by coordinate ascent on pseudo-cold items: 10%
+# of the training file's warm items (md5('7:' || item_id) order, the cold
+# rule with another salt) whose training rows become the answers, so no
+# valid or test row chooses them.  Each line of RIDGE_GRID (cold_lab keys)
+# is measured on valid; the best valid line then runs on test with
+# coefficients fitted on strat75/train's pseudo-cold items.
 #
 # coldvalid: the cold split on strat75/valid, item-kNN's cold lists (tf-idf
 # or learned: COLD_K, COLD_LAMBDAS, COLD_SELF, COLD_CONTENT, COLD_POP give
@@ -359,12 +374,19 @@ hybrid_values() {
 		 /^mix / { for (i = 1; i <= NF; i++) if ($i ~ /^\([0-9.]+x\)$/) print "mix=" $4, $(i - 1) }'
 }
 
-hybrid() {
-	local data=$1 t=$2 v=$3 lab=$work/cold_lab line out best= bestv=0 label value start
+# cold_lab built, and its inputs: the data set's features and cold items
+lab_inputs() {
+	local t=$1 v=$2
+	lab=$work/cold_lab
 	[ -x "$lab" ] || cc -O2 -I"$RECSYS_ROOT/src/kernel" "$RECSYS_ROOT/test/bench/cold_lab.c" -lm -o "$lab"
 	cold_items_table "$t"
 	recsys_psql -q -c "\\copy (SELECT DISTINCT item_id, feature FROM ${v}_features ORDER BY 1, 2) TO '$work/$t.features.csv' WITH (FORMAT csv)"
 	recsys_psql -q -c "\\copy ${t}_cold TO '$work/$t.cold.csv'"
+}
+
+hybrid() {
+	local data=$1 t=$2 v=$3 lab line out best= bestv=0 label value start
+	lab_inputs "$t" "$v"
 	echo
 	echo "### $data strat75, cold items, LightFM-style hybrid (cold_lab): NDCG@10 among cold items on valid"
 	while read -r line; do
@@ -384,6 +406,67 @@ hybrid() {
 	echo "chosen on valid ($bestv): $best; on test:"
 	"$lab" "$splits/$data/strat75" "$work/$t.features.csv" "$work/$t.cold.csv" ${best% *} \
 		$([ "${best##* }" = alone ] || echo "${best##* }") | grep -v '^split'
+}
+
+# ridge: the scorers' settings (cold_lab keys), one line each
+ridge_grid() {
+	local w p
+	for w in sqrtidf binary; do
+		for p in 3:3 10:10 30:30 30:3; do
+			echo "ridge_weights=$w ridge_lambda=${p%:*} cb2cf_lambda=${p#*:}"
+		done
+	done
+}
+
+# a pseudo-cold split of training table $2 into directory $3: its rows
+# without the cold items as train.csv.gz, the rows of 10% of its items (in
+# md5('7:' || item_id) order) as test.csv.gz, those items as cold.csv
+pseudo_split() {
+	local t=$1 tr=$2 dir=$3
+	mkdir -p "$dir"
+	recsys_psql -q <<SQL
+CREATE TABLE ${tr}_pwarm AS SELECT * FROM $tr WHERE item_id NOT IN (SELECT item_id FROM ${t}_cold);
+CREATE TABLE ${tr}_pcold AS
+SELECT item_id FROM (SELECT DISTINCT item_id FROM ${tr}_pwarm) s ORDER BY md5('7:' || item_id)
+LIMIT (SELECT ceil(count(DISTINCT item_id) / 10.0) FROM ${tr}_pwarm);
+\copy (SELECT * FROM ${tr}_pwarm) TO PROGRAM 'gzip > $dir/train.csv.gz' WITH (FORMAT csv, HEADER true)
+\copy (SELECT * FROM ${tr}_pwarm WHERE item_id IN (SELECT item_id FROM ${tr}_pcold)) TO PROGRAM 'gzip > $dir/test.csv.gz' WITH (FORMAT csv, HEADER true)
+\copy ${tr}_pcold TO '$dir/cold.csv'
+DROP TABLE ${tr}_pwarm, ${tr}_pcold;
+SQL
+}
+
+# cold_lab on split directory $1 with the mix fitted on pseudo-cold
+# directory $2; the remaining arguments are the scorers' settings
+ridge_run() {
+	local dir=$1 pseudo=$2 coef
+	shift 2
+	coef=$("$lab" "$pseudo" "$work/$t.features.csv" "$pseudo/cold.csv" scorers=1 fit=1 "$@" 2>/dev/null | grep '^coef=')
+	"$lab" "$dir" "$work/$t.features.csv" "$work/$t.cold.csv" scorers=1 "$coef" "$@" 2>/dev/null
+}
+
+ridge() {
+	local data=$1 t=$2 v=$3 lab line out best= bestv=0 value start
+	lab_inputs "$t" "$v"
+	pseudo_split "$t" "${t}_vtrain" "$work/$t.pseudo_valid"
+	pseudo_split "$t" "${t}_train" "$work/$t.pseudo_test"
+	echo
+	echo "### $data strat75, cold items, ridge maps and a mix fitted on pseudo-cold items (cold_lab): NDCG@10 among cold items on valid"
+	while read -r line; do
+		start=$(date +%s%N)
+		out=$(ridge_run "$splits/$data/strat75/valid" "$work/$t.pseudo_valid" $line)
+		[ -n "$best" ] || echo "$out" | grep '^content'
+		value=$(echo "$out" | awk '/^mix / { print $(NF - 1) }')
+		printf '%-55s %s | mix %s %s  (%s ms)\n' "$line" \
+			"$(echo "$out" | awk '/ alone / { print $1 "=" $(NF - 1) }' | tr '\n' ' ')" "$value" \
+			"$(echo "$out" | grep '^coef=')" "$((($(date +%s%N) - start) / 1000000))"
+		if awk -v a="$value" -v b="$bestv" 'BEGIN { exit !(a > b) }'; then
+			bestv=$value
+			best=$line
+		fi
+	done < <(echo "${RIDGE_GRID:-$(ridge_grid)}")
+	echo "chosen on valid ($bestv): $best; on test (mix fitted on strat75/train's pseudo-cold items):"
+	ridge_run "$splits/$data/strat75" "$work/$t.pseudo_test" $best | grep -v '^split'
 }
 
 # cold items, on test (strat75 train/test) or, with $4 = valid, on
@@ -504,6 +587,7 @@ for data in ml-latest-small online-retail; do
 		continue
 	fi
 	if [ "$what" = hybrid ]; then hybrid "$data" "$t" "$v"; continue; fi
+	if [ "$what" = ridge ]; then ridge "$data" "$t" "$v"; continue; fi
 	if [ "$what" = coldvalid ]; then cold "$data" "$t" "$v" valid; continue; fi
 	if [ "$what" = coldknn ]; then cold "$data" "$t" "$v"; continue; fi
 	choose "$t" "$v"

@@ -7,7 +7,12 @@
  *		by WARP or BPR with Adagrad on the warm items' pairs, so that a
  *		cold item's vector lives in the space the users are scored in.
  *		Prints NDCG@10 among the cold items, and of mixes with the content
- *		score (ln content + c * hybrid z-score).
+ *		score (ln content + c * hybrid z-score).  With scorers=1 instead:
+ *		linear content-to-behaviour maps (a ridge map from the words to
+ *		the warm items' ALS vectors; CB2CF's direct form), content kNN
+ *		with sharpened cosines, the feature popularity prior, and their
+ *		mix with the content score, fitted (fit=1) on pseudo-cold warm
+ *		items by cold_items.sh ridge.
  *
  * Build (from the repository root):
  *	cc -O2 -Isrc/kernel test/bench/cold_lab.c -lm -o /tmp/cold_lab
@@ -21,6 +26,10 @@
  *	max_sampled=10 norm=sum|sqrt|tfidf (each item's feature weights sum to
  *	1 / have unit L2 norm / are unit tf-idf) id=0 (1: plus an item-id
  *	feature, dropped for cold items) seed=42 mix=c1,c2,...
+ *	scorers=1 (instead of the hybrid: the ridge maps and a fitted mix,
+ *	run_scorers below): als_k=32 als_iters=10 als_alpha=10 als_reg=0.05
+ *	ridge_lambda=1 cb2cf_lambda=1 ridge_weights=tfidf|sqrtidf|binary
+ *	content_power=3 fit=1 (fit the mix here) coef=c1,c2,c3,c4
  */
 #include <math.h>
 #include <stdint.h>
@@ -651,6 +660,537 @@ hybrid_scores(const Hybrid *h)
 	return score;
 }
 
+
+/* ---- linear content-to-behaviour maps (ridge) and a mix of scorers ---- */
+
+/* y = (X'X + lambda I) z, X the warm items' unit tf-idf word rows */
+static void
+gram_apply(const double *z, double *y, double *t, double lambda)
+{
+	for (int j = 0; j < n_word; j++)
+		y[j] = lambda * z[j];
+	for (int w = 0; w < n_warm; w++)
+	{
+		int			i = warm_list[w];
+		double		s = 0;
+
+		for (long q = w_ptr[i]; q < w_ptr[i + 1]; q++)
+			s += w_w[q] * z[w_idx[q]];
+		t[w] = s;
+		for (long q = w_ptr[i]; q < w_ptr[i + 1]; q++)
+			y[w_idx[q]] += w_w[q] * s;
+	}
+}
+
+/* conjugate gradients for (X'X + lambda I) z = b; z starts at 0 */
+static int
+ridge_cg(const double *b, double *z, double lambda, double *ws)
+{
+	double	   *r = ws, *p = ws + n_word, *ap = ws + 2 * n_word, *t = ws + 3 * n_word;
+	double		rr = 0, bb = 0;
+	int			it;
+
+	for (int j = 0; j < n_word; j++)
+	{
+		z[j] = 0;
+		r[j] = p[j] = b[j];
+		rr += b[j] * b[j];
+	}
+	bb = rr;
+	for (it = 0; it < 500 && rr > 1e-12 * bb && bb > 0; it++)
+	{
+		double		pap = 0, a, rr2 = 0;
+
+		gram_apply(p, ap, t, lambda);
+		for (int j = 0; j < n_word; j++)
+			pap += p[j] * ap[j];
+		a = rr / pap;
+		for (int j = 0; j < n_word; j++)
+		{
+			z[j] += a * p[j];
+			r[j] -= a * ap[j];
+			rr2 += r[j] * r[j];
+		}
+		for (int j = 0; j < n_word; j++)
+			p[j] = r[j] + rr2 / rr * p[j];
+		rr = rr2;
+	}
+	return it;
+}
+
+/*
+ * CB2CF's direct form (Barkan et al. 2019; the dual of a ridge map from
+ * words to the item's column of the user-item matrix): a cold item's
+ * weights over warm items a = X (X'X + lambda I)^-1 x_c = (K + lambda I)^-1 k_c,
+ * K the warm items' tf-idf cosines, k_c the cold item's; a user's score is
+ * the sum of a over their items.  lambda -> infinity gives the baseline's
+ * ranking (a -> k_c / lambda).
+ */
+static float *
+cb2cf_scores(double lambda)
+{
+	float	   *score = malloc(sizeof(float) * (long) n_users * n_cold);
+	double	   *b = calloc(n_word, sizeof(double)), *z = malloc(sizeof(double) * n_word);
+	double	   *ws = malloc(sizeof(double) * (3 * n_word + n_warm));
+	double	   *a = calloc(n_items, sizeof(double));
+	long		iters = 0;
+
+	for (int c = 0; c < n_cold; c++)
+	{
+		int			i = cold_list[c];
+
+		for (long q = w_ptr[i]; q < w_ptr[i + 1]; q++)
+			b[w_idx[q]] = w_w[q];
+		iters += ridge_cg(b, z, lambda, ws);
+		for (long q = w_ptr[i]; q < w_ptr[i + 1]; q++)
+			b[w_idx[q]] = 0;
+		for (int w = 0; w < n_warm; w++)
+		{
+			double		s = 0;
+
+			for (long q = w_ptr[warm_list[w]]; q < w_ptr[warm_list[w] + 1]; q++)
+				s += w_w[q] * z[w_idx[q]];
+			a[warm_list[w]] = s;
+		}
+		for (int u = 0; u < n_users; u++)
+		{
+			double		s = 0;
+
+			for (long p = r_ptr[u]; p < r_ptr[u + 1]; p++)
+				s += a[r_idx[p]];
+			score[(long) u * n_cold + c] = s;
+		}
+	}
+	fprintf(stderr, "cb2cf lambda %g: %.1f CG iterations a cold item\n", lambda, (double) iters / (n_cold ? n_cold : 1));
+	free(b);
+	free(z);
+	free(ws);
+	free(a);
+	return score;
+}
+
+/* Cholesky solve of the k x k SPD system A x = b in place (A overwritten) */
+static void
+chol_solve(double *A, double *b, int k)
+{
+	for (int j = 0; j < k; j++)
+	{
+		double		d = A[j * k + j];
+
+		for (int m = 0; m < j; m++)
+			d -= A[j * k + m] * A[j * k + m];
+		d = sqrt(d > 1e-12 ? d : 1e-12);
+		A[j * k + j] = d;
+		for (int i = j + 1; i < k; i++)
+		{
+			double		s = A[i * k + j];
+
+			for (int m = 0; m < j; m++)
+				s -= A[i * k + m] * A[j * k + m];
+			A[i * k + j] = s / d;
+		}
+	}
+	for (int i = 0; i < k; i++)
+	{
+		double		s = b[i];
+
+		for (int m = 0; m < i; m++)
+			s -= A[i * k + m] * b[m];
+		b[i] = s / A[i * k + i];
+	}
+	for (int i = k - 1; i >= 0; i--)
+	{
+		double		s = b[i];
+
+		for (int m = i + 1; m < k; m++)
+			s -= A[m * k + i] * b[m];
+		b[i] = s / A[i * k + i];
+	}
+}
+
+/*
+ * Implicit ALS (Hu et al. 2008, binary data, confidence 1 + alpha) on the
+ * warm pairs: X (rows of the users, ptr/idx) against Y; one half-step.
+ */
+static void
+als_half(const long *ptr, const int *idx, int n_rows, const float *Y, int n_cols, float *X,
+		 int k, double alpha, double reg)
+{
+	double	   *G = calloc((long) k * k, sizeof(double)), *A = malloc(sizeof(double) * k * k);
+	double	   *b = malloc(sizeof(double) * k);
+
+	for (int c = 0; c < n_cols; c++)
+		for (int d = 0; d < k; d++)
+			for (int e = 0; e < k; e++)
+				G[d * k + e] += (double) Y[(long) c * k + d] * Y[(long) c * k + e];
+	for (int r = 0; r < n_rows; r++)
+	{
+		long		n = ptr[r + 1] - ptr[r];
+
+		memcpy(A, G, sizeof(double) * k * k);
+		memset(b, 0, sizeof(double) * k);
+		for (long p = ptr[r]; p < ptr[r + 1]; p++)
+		{
+			const float *y = Y + (long) idx[p] * k;
+
+			for (int d = 0; d < k; d++)
+			{
+				b[d] += (1 + alpha) * y[d];
+				for (int e = 0; e < k; e++)
+					A[d * k + e] += alpha * y[d] * y[e];
+			}
+		}
+		for (int d = 0; d < k; d++)
+			A[d * k + d] += reg * (n > 0 ? n : 1);
+		chol_solve(A, b, k);
+		for (int d = 0; d < k; d++)
+			X[(long) r * k + d] = b[d];
+	}
+	free(G);
+	free(A);
+	free(b);
+}
+
+/*
+ * A ridge map from the words to the warm items' ALS vectors (Gantner et al.
+ * 2010; CB2CF with factors as the target): W = (X'X + lambda I)^-1 X'V by
+ * conjugate gradients per factor, a cold item's vector x_c W scored by the
+ * users' ALS vectors.
+ */
+static float *
+als_ridge_scores(int k, int iters, double alpha, double reg, double lambda, uint64_t seed)
+{
+	float	   *P = malloc(sizeof(float) * (long) n_users * k), *V = malloc(sizeof(float) * (long) n_items * k);
+	long	   *c_ptr = calloc(n_items + 1, sizeof(long));
+	int		   *c_idx = malloc(sizeof(int) * (r_ptr[n_users] ? r_ptr[n_users] : 1));
+	double	   *b = malloc(sizeof(double) * n_word), *z = malloc(sizeof(double) * n_word);
+	double	   *W = malloc(sizeof(double) * (long) n_word * k);
+	double	   *ws = malloc(sizeof(double) * (3 * n_word + n_warm));
+	float	   *score = malloc(sizeof(float) * (long) n_users * n_cold);
+	float	   *Q = malloc(sizeof(float) * (long) n_cold * k);
+
+	/* item-major copy of the pairs (cold and unseen items have none) */
+	for (long p = 0; p < r_ptr[n_users]; p++)
+		c_ptr[r_idx[p] + 1]++;
+	for (int i = 0; i < n_items; i++)
+		c_ptr[i + 1] += c_ptr[i];
+	{
+		long	   *fill = malloc(sizeof(long) * n_items);
+
+		memcpy(fill, c_ptr, sizeof(long) * n_items);
+		for (int u = 0; u < n_users; u++)
+			for (long p = r_ptr[u]; p < r_ptr[u + 1]; p++)
+				c_idx[fill[r_idx[p]]++] = u;
+		free(fill);
+	}
+	for (long i = 0; i < (long) n_items * k; i++)
+		V[i] = (rs_rng_uniform_float(seed + 3, i) - 0.5f) / sqrtf(k);
+	for (int i = 0; i < n_items; i++)
+		if (c_ptr[i + 1] == c_ptr[i])
+			memset(V + (long) i * k, 0, sizeof(float) * k);
+	for (int it = 0; it < iters; it++)
+	{
+		als_half(r_ptr, r_idx, n_users, V, n_items, P, k, alpha, reg);
+		als_half(c_ptr, c_idx, n_items, P, n_users, V, k, alpha, reg);
+		for (int i = 0; i < n_items; i++)
+			if (c_ptr[i + 1] == c_ptr[i])
+				memset(V + (long) i * k, 0, sizeof(float) * k);
+	}
+	for (int d = 0; d < k; d++)
+	{
+		memset(b, 0, sizeof(double) * n_word);
+		for (int w = 0; w < n_warm; w++)
+		{
+			int			i = warm_list[w];
+
+			for (long q = w_ptr[i]; q < w_ptr[i + 1]; q++)
+				b[w_idx[q]] += w_w[q] * V[(long) i * k + d];
+		}
+		ridge_cg(b, z, lambda, ws);
+		for (int j = 0; j < n_word; j++)
+			W[(long) j * k + d] = z[j];
+	}
+	for (int c = 0; c < n_cold; c++)
+	{
+		int			i = cold_list[c];
+
+		for (int d = 0; d < k; d++)
+		{
+			double		s = 0;
+
+			for (long q = w_ptr[i]; q < w_ptr[i + 1]; q++)
+				s += w_w[q] * W[(long) w_idx[q] * k + d];
+			Q[(long) c * k + d] = s;
+		}
+	}
+	for (int u = 0; u < n_users; u++)
+		for (int c = 0; c < n_cold; c++)
+			score[(long) u * n_cold + c] = dot(P + (long) u * k, Q + (long) c * k, k);
+	free(P);
+	free(V);
+	free(c_ptr);
+	free(c_idx);
+	free(b);
+	free(z);
+	free(W);
+	free(ws);
+	free(Q);
+	return score;
+}
+
+/*
+ * The feature popularity prior (session 6's): per word, the shrunk mean
+ * ln(1 + users) of the warm items with it (5 pseudo-items at the global
+ * mean); a cold item's prior is the mean over its words.
+ */
+static float *
+prior_scores(void)
+{
+	double	   *sum = calloc(n_word, sizeof(double)), *cnt = calloc(n_word, sizeof(double));
+	int		   *nu = calloc(n_items, sizeof(int));
+	double		g = 0;
+	float	   *score = malloc(sizeof(float) * (long) n_users * n_cold);
+
+	for (long p = 0; p < r_ptr[n_users]; p++)
+		nu[r_idx[p]]++;
+	for (int w = 0; w < n_warm; w++)
+		g += log1p(nu[warm_list[w]]) / n_warm;
+	for (int w = 0; w < n_warm; w++)
+	{
+		int			i = warm_list[w];
+
+		for (long q = w_ptr[i]; q < w_ptr[i + 1]; q++)
+		{
+			sum[w_idx[q]] += log1p(nu[i]);
+			cnt[w_idx[q]] += 1;
+		}
+	}
+	for (int c = 0; c < n_cold; c++)
+	{
+		int			i = cold_list[c];
+		double		s = 0;
+		long		n = w_ptr[i + 1] - w_ptr[i];
+
+		for (long q = w_ptr[i]; q < w_ptr[i + 1]; q++)
+			s += (sum[w_idx[q]] + 5 * g) / (cnt[w_idx[q]] + 5);
+		s = n ? s / n : g;
+		for (int u = 0; u < n_users; u++)
+			score[(long) u * n_cold + c] = s;
+	}
+	free(sum);
+	free(cnt);
+	free(nu);
+	return score;
+}
+
+/* per user, the z-score of score over the cold items (NAN counts as the minimum) */
+static float *
+zscores(const float *score)
+{
+	float	   *z = malloc(sizeof(float) * (long) n_users * n_cold);
+
+	for (int u = 0; u < n_users; u++)
+	{
+		const float *s = score + (long) u * n_cold;
+		double		s1 = 0, s2 = 0, lo = INFINITY;
+
+		for (int c = 0; c < n_cold; c++)
+			if (!isnan(s[c]) && s[c] < lo)
+				lo = s[c];
+		if (isinf(lo))
+			lo = 0;
+		for (int c = 0; c < n_cold; c++)
+		{
+			double		v = isnan(s[c]) ? lo : s[c];
+
+			s1 += v;
+			s2 += v * v;
+		}
+		s1 /= n_cold;
+		s2 = sqrt(fmax(s2 / n_cold - s1 * s1, 1e-12));
+		for (int c = 0; c < n_cold; c++)
+			z[(long) u * n_cold + c] = ((isnan(s[c]) ? lo : s[c]) - s1) / s2;
+	}
+	return z;
+}
+
+/*
+ * Content kNN with sharpened similarities: sum over the user's items of
+ * cos(c, i)^power (power 1: the baseline); NAN where no cosine is positive.
+ */
+static float *
+content_power_scores(double power)
+{
+	float	   *score = malloc(sizeof(float) * (long) n_users * n_cold);
+	float	   *K = calloc((long) n_cold * n_items, sizeof(float));
+	double	   *x = calloc(n_word, sizeof(double));
+
+	for (int c = 0; c < n_cold; c++)
+	{
+		int			i = cold_list[c];
+
+		for (long q = w_ptr[i]; q < w_ptr[i + 1]; q++)
+			x[w_idx[q]] = w_w[q];
+		for (int w = 0; w < n_warm; w++)
+		{
+			double		s = 0;
+
+			for (long q = w_ptr[warm_list[w]]; q < w_ptr[warm_list[w] + 1]; q++)
+				s += w_w[q] * x[w_idx[q]];
+			K[(long) c * n_items + warm_list[w]] = s > 0 ? pow(s, power) : 0;
+		}
+		for (long q = w_ptr[i]; q < w_ptr[i + 1]; q++)
+			x[w_idx[q]] = 0;
+	}
+	for (int u = 0; u < n_users; u++)
+		for (int c = 0; c < n_cold; c++)
+		{
+			double		s = 0;
+
+			for (long p = r_ptr[u]; p < r_ptr[u + 1]; p++)
+				s += K[(long) c * n_items + r_idx[p]];
+			score[(long) u * n_cold + c] = s > 0 ? s : NAN;
+		}
+	free(K);
+	free(x);
+	return score;
+}
+
+/*
+ * The word weights the ridge maps read (ridge_weights=): tfidf (the
+ * baseline's unit tf-idf rows), sqrtidf (unit rows of sqrt(idf)) or
+ * binary (unit rows of ones); swapped into w_w while the maps are fitted.
+ */
+static float *
+ridge_word_weights(const char *kind)
+{
+	float	   *w = malloc(sizeof(float) * (w_ptr[n_items] ? w_ptr[n_items] : 1));
+	int		   *df = calloc(n_word ? n_word : 1, sizeof(int));
+	int			n_with = 0;
+
+	for (int i = 0; i < n_items; i++)
+	{
+		n_with += w_ptr[i + 1] > w_ptr[i];
+		for (long q = w_ptr[i]; q < w_ptr[i + 1]; q++)
+			df[w_idx[q]]++;
+	}
+	for (int i = 0; i < n_items; i++)
+	{
+		double		s = 0;
+
+		for (long q = w_ptr[i]; q < w_ptr[i + 1]; q++)
+		{
+			double		idf = log((double) n_with / df[w_idx[q]]);
+
+			w[q] = strcmp(kind, "binary") == 0 ? 1 : strcmp(kind, "sqrtidf") == 0 ? sqrt(idf) : idf;
+			s += (double) w[q] * w[q];
+		}
+		for (long q = w_ptr[i]; q < w_ptr[i + 1]; q++)
+			w[q] = s > 0 ? w[q] / sqrt(s) : 0;
+	}
+	free(df);
+	return w;
+}
+
+/*
+ * The scorers and their mixes: ln(content + 1e-3) + sum_j c_j z_j, the z_j
+ * per-user z-scores of ln(content^power kNN + 1e-3), the prior, the ALS
+ * ridge and CB2CF.  fit=1: the c_j by coordinate ascent on this split's
+ * NDCG (3 rounds over the values 0, 0.25, ..., 8), printed as "coef ..."
+ * for a script to pass on; coef=c1,c2,c3,c4: apply given ones.
+ */
+#define N_TERMS 4
+static const char *term_names[N_TERMS] = {"content-power", "prior", "als-ridge", "cb2cf"};
+
+static double
+mix_ndcg(const float *lc, float *const *z, const double *coef, float *m)
+{
+	for (long x = 0; x < (long) n_users * n_cold; x++)
+	{
+		double		v = lc[x];
+
+		for (int j = 0; j < N_TERMS; j++)
+			if (coef[j] != 0)
+				v += coef[j] * z[j][x];
+		m[x] = v;
+	}
+	return ndcg_cold(m);
+}
+
+static void
+run_scorers(int argc, char **argv, const float *content, double base)
+{
+	int			k = arg_long(argc, argv, "als_k", 32), iters = arg_long(argc, argv, "als_iters", 10);
+	double		alpha = arg_double(argc, argv, "als_alpha", 10), reg = arg_double(argc, argv, "als_reg", 0.05);
+	double		la = arg_double(argc, argv, "ridge_lambda", 1), ld = arg_double(argc, argv, "cb2cf_lambda", 1);
+	double		power = arg_double(argc, argv, "content_power", 3);
+	double		coef[N_TERMS] = {0}, best;
+	clock_t		c0 = clock();
+	float	   *lc = malloc(sizeof(float) * (long) n_users * n_cold), *s[N_TERMS], *z[N_TERMS], *m;
+
+	for (long x = 0; x < (long) n_users * n_cold; x++)
+		lc[x] = log((isnan(content[x]) ? 0 : content[x]) + 1e-3);
+	s[0] = content_power_scores(power);
+	for (long x = 0; x < (long) n_users * n_cold; x++)
+		s[0][x] = log((isnan(s[0][x]) ? 0 : s[0][x]) + 1e-3);
+	printf("content-power %g alone   %.4f (%.2fx)\n", power, ndcg_cold(s[0]), ndcg_cold(s[0]) / base);
+	s[1] = prior_scores();
+	printf("prior alone   %.4f (%.2fx)\n", ndcg_cold(s[1]), ndcg_cold(s[1]) / base);
+	{
+		float	   *keep = w_w;
+
+		w_w = ridge_word_weights(arg_str(argc, argv, "ridge_weights", "tfidf"));
+		s[2] = als_ridge_scores(k, iters, alpha, reg, la, arg_long(argc, argv, "seed", 42));
+		s[3] = cb2cf_scores(ld);
+		w_w = keep;
+	}
+	printf("als-ridge k=%d iters=%d alpha=%g reg=%g lambda=%g weights=%s alone   %.4f (%.2fx)\n", k, iters, alpha, reg, la,
+		   arg_str(argc, argv, "ridge_weights", "tfidf"), ndcg_cold(s[2]), ndcg_cold(s[2]) / base);
+	printf("cb2cf lambda=%g alone   %.4f (%.2fx)\n", ld, ndcg_cold(s[3]), ndcg_cold(s[3]) / base);
+	printf("scorers %.1f s\n", (double) (clock() - c0) / CLOCKS_PER_SEC);
+	for (int j = 0; j < N_TERMS; j++)
+		z[j] = zscores(s[j]);
+	m = malloc(sizeof(float) * (long) n_users * n_cold);
+	if (arg_value(argc, argv, "coef"))
+	{
+		char	   *c = strdup(arg_value(argc, argv, "coef")), *tok;
+		int			j = 0;
+
+		for (tok = strtok(c, ","); tok && j < N_TERMS; tok = strtok(NULL, ","))
+			coef[j++] = atof(tok);
+	}
+	best = mix_ndcg(lc, z, coef, m);
+	if (arg_long(argc, argv, "fit", 0))
+	{
+		static const double vals[] = {0, 0.1, 0.25, 0.5, 1, 2, 4, 8};
+
+		for (int round = 0; round < 3; round++)
+			for (int j = 0; j < N_TERMS; j++)
+			{
+				double		keep = coef[j];
+
+				for (int v = 0; v < (int) (sizeof(vals) / sizeof(vals[0])); v++)
+				{
+					double		x;
+
+					coef[j] = vals[v];
+					x = mix_ndcg(lc, z, coef, m);
+					if (x > best + 1e-9)
+					{
+						best = x;
+						keep = vals[v];
+					}
+				}
+				coef[j] = keep;
+			}
+	}
+	printf("mix");
+	for (int j = 0; j < N_TERMS; j++)
+		printf(" %s %g", term_names[j], coef[j]);
+	printf("   %.4f (%.2fx)\n", best, best / base);
+	printf("coef=%g,%g,%g,%g\n", coef[0], coef[1], coef[2], coef[3]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -796,6 +1336,11 @@ main(int argc, char **argv)
 		uint64_t	seed = arg_long(argc, argv, "seed", 42);
 
 		printf("content-only kNN (baseline)   %.4f\n", base);
+		if (arg_long(argc, argv, "scorers", 0))
+		{
+			run_scorers(argc, argv, content, base);
+			return 0;
+		}
 		h.k = k;
 		h.use_id = arg_long(argc, argv, "id", 0);
 		h.n_rows = n_feat + (h.use_id ? n_items : 0);
