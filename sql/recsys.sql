@@ -6468,3 +6468,147 @@ END
 $$;
 COMMENT ON FUNCTION recsys.sync_model(text) IS
 	'copy the active version of a model, and of the models it serves from, into the recsys catalog of every Citus worker node, in two phases';
+
+-- Roles dropped under their objects (review s8, 1).  DROP ROLE cannot see
+-- the rows of recsys's catalog tables (pg_shdepend names catalog objects,
+-- not rows of an extension's table, and the hooks that could refuse it
+-- need the library preloaded), so a model, experiment or catalog can
+-- outlive its owner or a grantee: its row then holds the dropped role's
+-- number, which pg_dump writes as a bare OID and which, restored into
+-- another cluster, names whatever role has that OID there.  Such rows are
+-- kept out of dumps (with a WARNING naming them), with the rows that
+-- depend on them, so that the restore's foreign keys hold; the DBA lists
+-- them with recsys.orphans() and gives them to a live role (or removes
+-- the dropped grantees) with recsys.clean_orphans() before the dump.
+-- Rows the current role cannot see are not its to judge: the dump runs
+-- with row_security off (as pg_dump does), as a role that reads all rows.
+
+-- internal: the dropped roles among an object's owner and grantees
+-- (PUBLIC, OID 0, is no role), NULL when there is none
+CREATE FUNCTION recsys._dropped_roles(owner regrole, grantees regrole[])
+RETURNS oid[]
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT array_agg(r ORDER BY r)
+	FROM unnest(owner::oid || coalesce(grantees, '{}')::oid[]) r
+	WHERE r <> 0 AND NOT EXISTS (SELECT FROM pg_roles a WHERE a.oid = r)
+$$;
+COMMENT ON FUNCTION recsys._dropped_roles(regrole, regrole[]) IS
+	'internal: the roles among an object''s owner and grantees that no longer exist';
+
+-- internal: pg_dump's filter for recsys.models, recsys.experiments and
+-- recsys.catalogs: false, with a WARNING naming the object, when its owner
+-- or a grantee was dropped (warn false: the tables that depend on it)
+CREATE FUNCTION recsys._dump_keeps(kind text, name text, owner regrole, grantees regrole[],
+								   warn boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	gone oid[] := recsys._dropped_roles(owner, grantees);
+BEGIN
+	IF gone IS NULL THEN
+		RETURN true;
+	END IF;
+	IF warn THEN
+		RAISE WARNING 'recsys % "%" is not dumped: its owner or a grantee was dropped', kind, name
+			USING DETAIL = format('Role OIDs %s no longer exist; restored elsewhere, these numbers could name other roles.',
+								  array_to_string(gone, ', ')),
+				  HINT = 'Give it to a live role with recsys.clean_orphans(new_owner) before pg_dump; recsys.orphans() lists them.';
+	END IF;
+	RETURN false;
+END
+$$;
+COMMENT ON FUNCTION recsys._dump_keeps(text, text, regrole, regrole[], boolean) IS
+	'internal: pg_dump''s row filter: false for an object whose owner or a grantee was dropped';
+
+-- pg_dump's filters (pg_extension_config_dump): every row of an object
+-- whose owner or a grantee was dropped stays out, with its dependants
+DO $$
+DECLARE
+	t record;
+BEGIN
+	PERFORM pg_catalog.pg_extension_config_dump('recsys.models',
+		'WHERE recsys._dump_keeps(''model'', name, owner, grantees)');
+	PERFORM pg_catalog.pg_extension_config_dump('recsys.experiments',
+		'WHERE recsys._dump_keeps(''experiment'', name, owner, grantees)');
+	PERFORM pg_catalog.pg_extension_config_dump('recsys.catalogs',
+		'WHERE recsys._dump_keeps(''catalog'', name, owner, grantees)');
+	FOR t IN
+		SELECT c.relname, CASE
+				WHEN c.relname ~ '^experiment_' THEN
+					format('WHERE %I.experiment IN (SELECT e.name FROM recsys.experiments e '
+						   'WHERE recsys._dump_keeps(''experiment'', e.name, e.owner, e.grantees, false))', c.relname)
+				WHEN c.relname ~ '^catalog_' THEN
+					format('WHERE %I.catalog IN (SELECT g.name FROM recsys.catalogs g '
+						   'WHERE recsys._dump_keeps(''catalog'', g.name, g.owner, g.grantees, false))', c.relname)
+				ELSE
+					format('WHERE %I.model IN (SELECT m.name FROM recsys.models m '
+						   'WHERE recsys._dump_keeps(''model'', m.name, m.owner, m.grantees, false))', c.relname)
+			   END AS filter
+		FROM pg_extension e, unnest(e.extconfig) r(relid) JOIN pg_class c ON c.oid = r.relid
+		WHERE e.extname = 'recsys' AND c.relname NOT IN ('models', 'experiments', 'catalogs')
+		  AND (c.relname ~ '^(experiment|catalog)_'
+			   OR EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'model' AND NOT a.attisdropped))
+	LOOP
+		PERFORM pg_catalog.pg_extension_config_dump(format('recsys.%I', t.relname)::regclass, t.filter);
+	END LOOP;
+END
+$$;
+
+-- Objects whose owner or a grantee was dropped (see above): what pg_dump
+-- leaves out until recsys.clean_orphans() is called
+CREATE FUNCTION recsys.orphans()
+RETURNS TABLE (kind text, name text, owner oid, dropped_roles oid[])
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT o.kind, o.name, o.owner::oid, recsys._dropped_roles(o.owner, o.grantees)
+	FROM (SELECT 'model' AS kind, m.name, m.owner, m.grantees FROM recsys.models m
+		  UNION ALL SELECT 'experiment', e.name, e.owner, e.grantees FROM recsys.experiments e
+		  UNION ALL SELECT 'catalog', c.name, c.owner, c.grantees FROM recsys.catalogs c) o
+	WHERE recsys._dropped_roles(o.owner, o.grantees) IS NOT NULL
+	ORDER BY 1, 2
+$$;
+COMMENT ON FUNCTION recsys.orphans() IS
+	'models, experiments and catalogs whose owner or a grantee was dropped (kept out of dumps)';
+
+-- Give every orphaned object to new_owner and remove the dropped grantees
+-- (the DBA's clean-up after DROP ROLE, as REASSIGN OWNED / DROP OWNED are
+-- for PostgreSQL's own objects).  Superusers only.  Returns what changed.
+CREATE FUNCTION recsys.clean_orphans(new_owner regrole)
+RETURNS TABLE (kind text, name text, owner regrole, removed_roles oid[])
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o record;
+	kept regrole[];
+BEGIN
+	IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+		RAISE EXCEPTION 'permission denied for recsys.clean_orphans'
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Only superusers may give away objects whose owner was dropped.';
+	END IF;
+	IF new_owner IS NULL OR new_owner::oid = 0 OR NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = new_owner) THEN
+		RAISE EXCEPTION 'new_owner must be an existing role'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR o IN SELECT * FROM recsys.orphans() LOOP
+		removed_roles := o.dropped_roles;
+		owner := CASE WHEN o.owner = ANY (o.dropped_roles) THEN new_owner ELSE o.owner::regrole END;
+		kind := o.kind;
+		name := o.name;
+		EXECUTE format('SELECT array(SELECT g FROM unnest(t.grantees) g WHERE g::oid <> ALL ($2)) '
+					   'FROM recsys.%I t WHERE t.name = $1', o.kind || 's')
+			INTO kept USING o.name, o.dropped_roles;
+		EXECUTE format('UPDATE recsys.%I t SET owner = $2, grantees = $3 WHERE t.name = $1', o.kind || 's')
+			USING o.name, owner, kept;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION recsys.clean_orphans(regrole) IS
+	'give the models, experiments and catalogs whose owner was dropped to new_owner, and remove dropped grantees';
