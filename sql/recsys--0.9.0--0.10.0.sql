@@ -1936,3 +1936,269 @@ END
 $$;
 COMMENT ON FUNCTION recsys.clean_orphans(regrole) IS
 	'give the models, experiments and catalogs whose owner was dropped to new_owner, and remove dropped grantees';
+
+-- a model an experiment serves keeps its name; variants record their models' owners (review s8, 2)
+CREATE OR REPLACE FUNCTION recsys._experiments_using(model text, owner oid, grantees oid[])
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'recsys_experiments_using'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._experiments_using(text, oid, oid[]) IS
+	'internal: the experiments that serve a model in a variant, whoever owns them';
+
+CREATE OR REPLACE FUNCTION recsys._models_members_check()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	gone text;
+	gone_owner regrole;
+	gone_grantees regrole[];
+	blends text[];
+	rerankers text[];
+	experiments text[];
+BEGIN
+	FOR gone, gone_owner, gone_grantees IN
+		SELECT o.name, o.owner, o.grantees FROM old_rows o
+		WHERE TG_OP OPERATOR(pg_catalog.=) 'DELETE'
+		UNION
+		SELECT o.name, o.owner, o.grantees FROM old_rows o
+		WHERE TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+		  AND NOT EXISTS (SELECT FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) o.name)
+	LOOP
+		-- (the row is gone: its owner and grantees as they were)
+		blends := recsys._blends_using(gone, gone_owner::pg_catalog.oid,
+									   coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
+		IF pg_catalog.cardinality(blends) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because blend "%" uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, blends[1]
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = 'Drop the blend first, or train it again without this member.';
+		END IF;
+		rerankers := recsys._rerankers_using(gone, gone_owner::pg_catalog.oid,
+											 coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
+		IF pg_catalog.cardinality(rerankers) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because re-ranker "%" uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, rerankers[1]
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = 'Drop the re-ranker first, or train it again with another candidates_from.';
+		END IF;
+		-- likewise an experiment's variant (review s8, 2)
+		experiments := recsys._experiments_using(gone, gone_owner::pg_catalog.oid,
+												 coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
+		IF pg_catalog.cardinality(experiments) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because experiment "%" uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, experiments[1]
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = pg_catalog.format('Drop the experiment first (recsys.drop_experiment(%L)), or give it '
+											   'variants without this model (recsys.alter_experiment).', experiments[1]);
+		END IF;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION recsys._models_members_check() IS
+	'internal: a model a remaining blend, re-ranker or experiment uses keeps its recsys.models row and name';
+
+CREATE OR REPLACE FUNCTION recsys._experiment_variants(variants jsonb, design text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v jsonb;
+	result jsonb := '[]';
+	names text[] := '{}';
+	vname text;
+	bad text;
+	allowed CONSTANT text[] := ARRAY['name', 'share', 'model', 'diversity', 'similarity_model', 'exclude_seen',
+									 'model_owner', 'similarity_model_owner'];
+BEGIN
+	IF variants IS NULL OR jsonb_typeof(variants) <> 'array' OR jsonb_array_length(variants) < 2
+	   OR (design = 'interleaving' AND jsonb_array_length(variants) <> 2) THEN
+		RAISE EXCEPTION 'variants must be a JSON array of %',
+			CASE WHEN design = 'interleaving' THEN 'exactly 2 variants' ELSE '2 or more variants' END
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''[{"name": "A", "model": "popular"}, {"name": "B", "model": "als", "share": 1}]''.';
+	END IF;
+	IF jsonb_array_length(variants) > 100 THEN
+		RAISE EXCEPTION 'variants must not name more than 100 variants' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR v IN SELECT x FROM jsonb_array_elements(variants) x LOOP
+		IF jsonb_typeof(v) <> 'object' THEN
+			RAISE EXCEPTION 'each variant must be a JSON object, not %', v
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(v) k WHERE k <> ALL (allowed);
+		IF bad IS NOT NULL THEN
+			RAISE EXCEPTION 'unknown key % in variant %', bad, v
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'A variant may have: ' || array_to_string(allowed, ', ') || '.';
+		END IF;
+		vname := v ->> 'name';
+		IF jsonb_typeof(v -> 'name') IS DISTINCT FROM 'string' OR vname = '' OR length(vname) > 63 THEN
+			RAISE EXCEPTION 'each variant needs a name: a string of 1 to 63 characters'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF vname = ANY (names) OR vname = 'holdout' THEN
+			RAISE EXCEPTION 'variant name "%" is %', vname,
+				CASE WHEN vname = 'holdout' THEN 'reserved for the holdout' ELSE 'used twice' END
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		names := names || vname;
+		IF NOT v ? 'share' THEN
+			v := v || '{"share": 1}';
+		ELSIF jsonb_typeof(v -> 'share') <> 'number' OR NOT ((v ->> 'share')::float8 > 0)
+			  OR (v ->> 'share')::float8 > 1e6 THEN
+			RAISE EXCEPTION 'share of variant "%" must be a number > 0 and <= 1000000, not %', vname, v -> 'share'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Shares are relative: {"share": 1} and {"share": 3} split 25% / 75%.';
+		END IF;
+		IF v ? 'model' AND jsonb_typeof(v -> 'model') <> 'null' THEN
+			IF jsonb_typeof(v -> 'model') <> 'string' THEN
+				RAISE EXCEPTION 'model of variant "%" must be a model name', vname
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			IF NOT EXISTS (SELECT FROM recsys.models m WHERE m.name = v ->> 'model') THEN
+				RAISE EXCEPTION 'model "%" of variant "%" does not exist', v ->> 'model', vname
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = 'SELECT name FROM recsys.models lists the models you may use.';
+			END IF;
+		ELSIF design = 'interleaving' THEN
+			RAISE EXCEPTION 'variant "%" needs a model: interleaving mixes two models'' lists', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'diversity' AND (jsonb_typeof(v -> 'diversity') <> 'number'
+								OR NOT (v ->> 'diversity')::float8 BETWEEN 0 AND 1) THEN
+			RAISE EXCEPTION 'diversity of variant "%" must be a number between 0 and 1', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'similarity_model' AND jsonb_typeof(v -> 'similarity_model') <> 'string' THEN
+			RAISE EXCEPTION 'similarity_model of variant "%" must be a model name', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'similarity_model' AND NOT EXISTS (SELECT FROM recsys.models m
+												  WHERE m.name = v ->> 'similarity_model') THEN
+			RAISE EXCEPTION 'similarity_model "%" of variant "%" does not exist', v ->> 'similarity_model', vname
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'SELECT name FROM recsys.models lists the models you may use.';
+		END IF;
+		IF v ? 'exclude_seen' AND jsonb_typeof(v -> 'exclude_seen') <> 'boolean' THEN
+			RAISE EXCEPTION 'exclude_seen of variant "%" must be true or false', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		-- the models' owners now, by name as blends record their members'
+		-- (review s8, 2): serving refuses a model whose owner changed since
+		v := v - 'model_owner' - 'similarity_model_owner';
+		v := v || jsonb_strip_nulls(jsonb_build_object(
+			'model_owner', (SELECT pg_get_userbyid(m.owner) FROM recsys.models m WHERE m.name = v ->> 'model'),
+			'similarity_model_owner', (SELECT pg_get_userbyid(m.owner) FROM recsys.models m
+									   WHERE m.name = v ->> 'similarity_model')));
+		result := result || jsonb_build_array(v);
+	END LOOP;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_variants(jsonb, text) IS
+	'internal: an experiment''s variants, checked and completed';
+
+CREATE OR REPLACE FUNCTION recsys._experiment_check_models(e recsys.experiments, variants jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m record;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = e.owner) THEN
+		RAISE EXCEPTION 'permission denied to serve experiment "%": its owner (role OID %) was dropped',
+			e.name, e.owner::oid
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'A superuser can give it a new owner: UPDATE recsys.experiments SET owner = ...';
+	END IF;
+	-- a model of the name recorded at creation, another role's since: the
+	-- model was dropped and its name taken (recorded since 0.10.0)
+	FOR m IN
+		SELECT DISTINCT x.name, u.owner AS recorded, pg_get_userbyid(x.owner) AS now
+		FROM jsonb_array_elements(variants) v,
+			 unnest(ARRAY[v ->> 'model', v ->> 'similarity_model'],
+					ARRAY[v ->> 'model_owner', v ->> 'similarity_model_owner']) u(name, owner)
+			 JOIN recsys.models x ON x.name = u.name
+		WHERE u.owner IS NOT NULL AND u.owner IS DISTINCT FROM pg_get_userbyid(x.owner)
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'model "%" of experiment "%" changed owner since the experiment was created', m.name, e.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('It was owned by role "%s"; the model of that name now is role "%s"''s.',
+								  m.recorded, m.now),
+				  HINT = 'Check the model, then give the experiment its variants again with recsys.alter_experiment.';
+	END LOOP;
+	FOR m IN
+		SELECT DISTINCT x.name, x.owner
+		FROM jsonb_array_elements(variants) v, unnest(ARRAY[v ->> 'model', v ->> 'similarity_model']) u(name)
+			 JOIN recsys.models x ON x.name = u.name
+		-- (roles joined to pg_roles: a dropped role's OID is nobody's)
+		WHERE NOT (EXISTS (SELECT FROM pg_roles r
+						   WHERE r.oid = x.owner AND pg_has_role(e.owner::oid, r.oid, 'USAGE'))
+				   OR EXISTS (SELECT FROM unnest(x.grantees) g LEFT JOIN pg_roles r ON r.oid = g::oid
+							  WHERE g::oid = 0 OR pg_has_role(e.owner::oid, r.oid, 'USAGE')))
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'permission denied to serve model "%" in experiment "%": its owner, role %, may not use it',
+			m.name, e.name, e.owner
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = format('The model''s owner (role %s) can grant its use to role %s: '
+								'SELECT recsys.grant_model(%L, %L).', m.owner, e.owner, m.name, e.owner::text);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_check_models(recsys.experiments, jsonb) IS
+	'internal: refuse variants whose models the experiment''s owner may not use';
+
+CREATE OR REPLACE FUNCTION recsys._experiments_write_check()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n integer;
+BEGIN
+	IF TG_OP = 'UPDATE' AND (NEW.variants, NEW.design, NEW.control, NEW.run_starts, NEW.run_variants, NEW.owner)
+	   IS NOT DISTINCT FROM (OLD.variants, OLD.design, OLD.control, OLD.run_starts, OLD.run_variants, OLD.owner) THEN
+		RETURN NEW;
+	END IF;
+	-- (a new row's variants are checked without their models: see below)
+	-- (the models' owners recorded in the variants, which
+	-- _experiment_variants rewrites, are the row owner's to state)
+	IF jsonb_typeof(NEW.variants) IS DISTINCT FROM 'array'
+	   OR (TG_OP = 'UPDATE'
+		   AND (SELECT jsonb_agg(x - 'model_owner' - 'similarity_model_owner' ORDER BY o)
+				FROM jsonb_array_elements(recsys._experiment_variants(NEW.variants, NEW.design))
+					 WITH ORDINALITY AS c(x, o))
+			   IS DISTINCT FROM
+			   (SELECT jsonb_agg(x - 'model_owner' - 'similarity_model_owner' ORDER BY o)
+				FROM jsonb_array_elements(NEW.variants) WITH ORDINALITY AS c(x, o))) THEN
+		RAISE EXCEPTION 'variants of experiment "%" are incomplete: %', NEW.name, NEW.variants
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Change them with recsys.alter_experiment.';
+	END IF;
+	n := jsonb_array_length(NEW.variants);
+	IF NOT EXISTS (SELECT FROM jsonb_array_elements(NEW.variants) x WHERE x ->> 'name' = NEW.control)
+	   OR EXISTS (SELECT FROM unnest(NEW.run_variants) v WHERE v IS NULL OR v < 0 OR v > n)
+	   OR EXISTS (SELECT FROM unnest(NEW.run_starts) WITH ORDINALITY s(b, o)
+				  WHERE b IS NULL OR b > 9999 OR b <= coalesce(NEW.run_starts[o - 1], -1)) THEN
+		RAISE EXCEPTION 'control or bucket allocation of experiment "%" does not match its variants', NEW.name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Change them with recsys.alter_experiment.';
+	END IF;
+	-- the models of a new row are checked when it is served: a restore
+	-- inserts experiments whatever order the models come back in
+	IF TG_OP = 'UPDATE' THEN
+		PERFORM recsys._experiment_check_models(NEW, NEW.variants);
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiments_write_check() IS
+	'internal: check a direct INSERT or UPDATE of an experiment''s variants, control, allocation or owner';
+

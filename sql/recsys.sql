@@ -259,6 +259,15 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._rerankers_using(text, oid, oid[]) IS
 	'internal: the re-rankers that re-rank a model''s candidates, whoever owns them (counted as _blends_using counts blends)';
 
+-- internal: the experiments whose variants name a model, whoever owns them
+-- (those whose owner may use it, given its owner and grantees)
+CREATE FUNCTION recsys._experiments_using(model text, owner oid, grantees oid[])
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'recsys_experiments_using'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._experiments_using(text, oid, oid[]) IS
+	'internal: the experiments that serve a model in a variant, whoever owns them';
+
 -- internal: a role by its name, as stored (not an SQL identifier), or
 -- OID 0 for PUBLIC when allowed
 CREATE FUNCTION recsys._role(role_name text, argname text, allow_public boolean)
@@ -323,6 +332,7 @@ DECLARE
 	gone_grantees regrole[];
 	blends text[];
 	rerankers text[];
+	experiments text[];
 BEGIN
 	FOR gone, gone_owner, gone_grantees IN
 		SELECT o.name, o.owner, o.grantees FROM old_rows o
@@ -349,12 +359,22 @@ BEGIN
 				USING ERRCODE = 'dependent_objects_still_exist',
 					  HINT = 'Drop the re-ranker first, or train it again with another candidates_from.';
 		END IF;
+		-- likewise an experiment's variant (review s8, 2)
+		experiments := recsys._experiments_using(gone, gone_owner::pg_catalog.oid,
+												 coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
+		IF pg_catalog.cardinality(experiments) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because experiment "%" uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, experiments[1]
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = pg_catalog.format('Drop the experiment first (recsys.drop_experiment(%L)), or give it '
+											   'variants without this model (recsys.alter_experiment).', experiments[1]);
+		END IF;
 	END LOOP;
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION recsys._models_members_check() IS
-	'internal: a model a remaining blend or re-ranker uses keeps its recsys.models row and name';
+	'internal: a model a remaining blend, re-ranker or experiment uses keeps its recsys.models row and name';
 CREATE TRIGGER models_members_delete AFTER DELETE ON recsys.models
 	REFERENCING OLD TABLE AS old_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION recsys._models_members_check();
@@ -2261,7 +2281,8 @@ DECLARE
 	names text[] := '{}';
 	vname text;
 	bad text;
-	allowed CONSTANT text[] := ARRAY['name', 'share', 'model', 'diversity', 'similarity_model', 'exclude_seen'];
+	allowed CONSTANT text[] := ARRAY['name', 'share', 'model', 'diversity', 'similarity_model', 'exclude_seen',
+									 'model_owner', 'similarity_model_owner'];
 BEGIN
 	IF variants IS NULL OR jsonb_typeof(variants) <> 'array' OR jsonb_array_length(variants) < 2
 	   OR (design = 'interleaving' AND jsonb_array_length(variants) <> 2) THEN
@@ -2336,6 +2357,13 @@ BEGIN
 			RAISE EXCEPTION 'exclude_seen of variant "%" must be true or false', vname
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
+		-- the models' owners now, by name as blends record their members'
+		-- (review s8, 2): serving refuses a model whose owner changed since
+		v := v - 'model_owner' - 'similarity_model_owner';
+		v := v || jsonb_strip_nulls(jsonb_build_object(
+			'model_owner', (SELECT pg_get_userbyid(m.owner) FROM recsys.models m WHERE m.name = v ->> 'model'),
+			'similarity_model_owner', (SELECT pg_get_userbyid(m.owner) FROM recsys.models m
+									   WHERE m.name = v ->> 'similarity_model')));
 		result := result || jsonb_build_array(v);
 	END LOOP;
 	RETURN result;
@@ -2366,6 +2394,23 @@ BEGIN
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'A superuser can give it a new owner: UPDATE recsys.experiments SET owner = ...';
 	END IF;
+	-- a model of the name recorded at creation, another role's since: the
+	-- model was dropped and its name taken (recorded since 0.10.0)
+	FOR m IN
+		SELECT DISTINCT x.name, u.owner AS recorded, pg_get_userbyid(x.owner) AS now
+		FROM jsonb_array_elements(variants) v,
+			 unnest(ARRAY[v ->> 'model', v ->> 'similarity_model'],
+					ARRAY[v ->> 'model_owner', v ->> 'similarity_model_owner']) u(name, owner)
+			 JOIN recsys.models x ON x.name = u.name
+		WHERE u.owner IS NOT NULL AND u.owner IS DISTINCT FROM pg_get_userbyid(x.owner)
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'model "%" of experiment "%" changed owner since the experiment was created', m.name, e.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('It was owned by role "%s"; the model of that name now is role "%s"''s.',
+								  m.recorded, m.now),
+				  HINT = 'Check the model, then give the experiment its variants again with recsys.alter_experiment.';
+	END LOOP;
 	FOR m IN
 		SELECT DISTINCT x.name, x.owner
 		FROM jsonb_array_elements(variants) v, unnest(ARRAY[v ->> 'model', v ->> 'similarity_model']) u(name)
@@ -2630,9 +2675,16 @@ BEGIN
 		RETURN NEW;
 	END IF;
 	-- (a new row's variants are checked without their models: see below)
+	-- (the models' owners recorded in the variants, which
+	-- _experiment_variants rewrites, are the row owner's to state)
 	IF jsonb_typeof(NEW.variants) IS DISTINCT FROM 'array'
 	   OR (TG_OP = 'UPDATE'
-		   AND recsys._experiment_variants(NEW.variants, NEW.design) IS DISTINCT FROM NEW.variants) THEN
+		   AND (SELECT jsonb_agg(x - 'model_owner' - 'similarity_model_owner' ORDER BY o)
+				FROM jsonb_array_elements(recsys._experiment_variants(NEW.variants, NEW.design))
+					 WITH ORDINALITY AS c(x, o))
+			   IS DISTINCT FROM
+			   (SELECT jsonb_agg(x - 'model_owner' - 'similarity_model_owner' ORDER BY o)
+				FROM jsonb_array_elements(NEW.variants) WITH ORDINALITY AS c(x, o))) THEN
 		RAISE EXCEPTION 'variants of experiment "%" are incomplete: %', NEW.name, NEW.variants
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Change them with recsys.alter_experiment.';
