@@ -1091,7 +1091,14 @@ COMMENT ON FUNCTION recsys._auto_second_note(text, integer, boolean, integer, js
 
 -- train_fm gains last_basket_weight, recent_weight and recent_window (time
 -- features of the re-ranking: the base's score from the user's last basket,
--- the items' recent sales)
+-- the items' recent sales).  The EXECUTE grants a DBA made on the old
+-- train_fm are kept for the new one (review s8, 4): saved here, applied
+-- after the CREATE by the block in "Fixes" below
+SELECT pg_catalog.set_config('recsys_upgrade.train_fm_acl', coalesce(p.proacl::text, ''), true)
+FROM pg_catalog.pg_proc p
+WHERE p.oid = 'recsys.train_fm(regclass, text, text, integer, integer, double precision,
+	double precision, integer, double precision, regclass, regclass, name, interval, boolean,
+	double precision, name, name, bigint, boolean, boolean, boolean)'::pg_catalog.regprocedure;
 DROP FUNCTION recsys.train_fm(regclass, text, text, integer, integer, double precision,
 	double precision, integer, double precision, regclass, regclass, name, interval, boolean,
 	double precision, name, name, bigint, boolean, boolean, boolean);
@@ -2202,3 +2209,36 @@ $$;
 COMMENT ON FUNCTION recsys._experiments_write_check() IS
 	'internal: check a direct INSERT or UPDATE of an experiment''s variants, control, allocation or owner';
 
+
+-- A function this script drops and creates again (train_fm: new trailing
+-- arguments) would come back with the default privileges, silently
+-- undoing a DBA's REVOKE EXECUTE ... FROM PUBLIC or GRANT EXECUTE ... TO
+-- (review s8, 4).  Its ACL, saved before the DROP in a transaction-local
+-- setting (recsys_upgrade.<function>_acl), is given to the replacement:
+-- PUBLIC's default EXECUTE revoked, then every entry of the old ACL
+-- granted again, with its grant option.
+DO $$
+DECLARE
+	f record;
+	old_acl aclitem[];
+	a record;
+BEGIN
+	FOR f IN SELECT * FROM (VALUES
+		('train_fm', 'recsys.train_fm(regclass, text, text, integer, integer, double precision,
+			double precision, integer, double precision, regclass, regclass, name, interval, boolean,
+			double precision, name, name, bigint, boolean, boolean, boolean, double precision,
+			double precision, interval)'::regprocedure)) v(name, fn)
+	LOOP
+		old_acl := nullif(current_setting(format('recsys_upgrade.%s_acl', f.name), true), '')::aclitem[];
+		CONTINUE WHEN old_acl IS NULL;		-- default privileges: nothing to carry over
+		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.fn);
+		FOR a IN SELECT * FROM aclexplode(old_acl) x
+				 WHERE x.grantee = 0 OR EXISTS (SELECT FROM pg_roles r WHERE r.oid = x.grantee)
+		LOOP
+			EXECUTE format('GRANT %s ON FUNCTION %s TO %s%s', a.privilege_type, f.fn,
+						   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+						   CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+		END LOOP;
+	END LOOP;
+END
+$$;
