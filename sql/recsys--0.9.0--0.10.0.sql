@@ -2242,3 +2242,201 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+-- experiment_daily's cap covers outcomes too; attribution at most 366 days (review s8, 5)
+CREATE OR REPLACE FUNCTION recsys.experiment_daily(experiment text, alpha double precision DEFAULT 0.05)
+RETURNS TABLE (variant text, day date, users bigint, conversions bigint, conversion double precision,
+			   conversion_low double precision, conversion_high double precision)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments := recsys._experiment(experiment);
+	z double precision;
+	first_shown timestamptz;
+	last_shown timestamptz;
+	last_day timestamptz;
+BEGIN
+	IF alpha IS NULL OR NOT (alpha > 0 AND alpha < 0.5) THEN
+		RAISE EXCEPTION 'alpha must be above 0 and below 0.5, not %', coalesce(alpha::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	z := recsys._norm_quantile(1 - alpha / 2);
+	-- one row per variant and day: a span no experiment runs (an impression
+	-- a grantee logged in the year 20000) would be millions of rows
+	-- (the whole range of days below: impressions, and outcomes up to the
+	-- last impression's attribution window; review s8, 5)
+	SELECT min(i.shown_at), max(i.shown_at) INTO first_shown, last_shown
+	FROM recsys.experiment_impressions i WHERE i.experiment = e.name;
+	last_day := greatest(last_shown,
+						 least((SELECT max(o.at) FROM recsys.experiment_outcomes o WHERE o.experiment = e.name),
+							   last_shown + e.attribution));
+	IF last_day::date - first_shown::date > 3660 THEN
+		RAISE EXCEPTION 'experiment "%" has impressions and outcomes over % days (% to %), more than experiment_daily reports (3660: ten years)',
+			e.name, last_day::date - first_shown::date, to_char(first_shown, 'YYYY-MM-DD'), to_char(last_day, 'YYYY-MM-DD')
+			USING ERRCODE = 'program_limit_exceeded',
+				  HINT = 'Impressions and outcomes logged at impossible times (a wrong clock, a mistyped year) can be found with SELECT * FROM recsys.experiment_impressions (recsys.experiment_outcomes) WHERE experiment = '
+						 || quote_literal(e.name) || ' ORDER BY shown_at (at), and deleted by the experiment''s owner.';
+	END IF;
+	RETURN QUERY
+	WITH users AS (
+		-- (the experiment's variants: not a grantee's row of another name)
+		SELECT * FROM recsys._experiment_users(e.name) u
+		WHERE u.variant IN (SELECT x ->> 'name' FROM jsonb_array_elements(e.variants) x UNION ALL SELECT 'holdout')
+	), days AS (
+		-- from the first exposure to the last impression or outcome, but
+		-- no further than the last impression's attribution window: an
+		-- outcome logged years ahead is no reason for as many days
+		SELECT d::date AS day
+		FROM (SELECT min(i.shown_at) AS first_shown, max(i.shown_at) AS last_shown
+			  FROM recsys.experiment_impressions i WHERE i.experiment = e.name) b,
+			 generate_series(b.first_shown::date,
+							 greatest(b.last_shown,
+									  least((SELECT max(o.at) FROM recsys.experiment_outcomes o
+											 WHERE o.experiment = e.name),
+											b.last_shown + e.attribution))::date, '1 day') d
+	), daily AS (
+		-- users first exposed, and conversions, on each day
+		SELECT x.variant, x.day, sum(x.dn)::bigint AS dn, sum(x.dx)::bigint AS dx
+		FROM (SELECT u.variant, u.first_at::date AS day, 1 AS dn, 0 AS dx FROM users u
+			  UNION ALL
+			  SELECT u.variant, u.converted_at::date, 0, 1 FROM users u WHERE u.converted_at IS NOT NULL) x
+		GROUP BY x.variant, x.day
+	), cum AS (
+		-- ... and before each day's end: running sums, linear in days + users
+		SELECT g.variant, g.day, g.n, g.x
+		FROM (SELECT v.variant, d.day,
+					 (sum(coalesce(y.dn, 0)) OVER w)::bigint AS n, (sum(coalesce(y.dx, 0)) OVER w)::bigint AS x
+			  FROM (SELECT DISTINCT u.variant FROM users u) v CROSS JOIN days d
+			  LEFT JOIN daily y ON y.variant = v.variant AND y.day = d.day
+			  WINDOW w AS (PARTITION BY v.variant ORDER BY d.day)) g
+		WHERE g.n > 0
+	)
+	SELECT c.variant, c.day, c.n, c.x, c.x::float8 / c.n,
+		   (c.x::float8 / c.n + z ^ 2 / (2 * c.n) - z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
+		   / (1 + z ^ 2 / c.n),
+		   (c.x::float8 / c.n + z ^ 2 / (2 * c.n) + z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
+		   / (1 + z ^ 2 / c.n)
+	FROM cum c
+	ORDER BY c.variant, c.day;
+END
+$$;
+COMMENT ON FUNCTION recsys.experiment_daily(text, double precision) IS
+	'an A/B experiment''s cumulative conversion per variant and day, with its interval (rows for a plot)';
+
+CREATE OR REPLACE FUNCTION recsys.create_experiment(
+	name text,
+	variants jsonb,
+	control text DEFAULT NULL,
+	holdout double precision DEFAULT 0,
+	design text DEFAULT 'ab',
+	attribution interval DEFAULT '7 days',
+	salt text DEFAULT NULL,
+	description text DEFAULT NULL)
+RETURNS recsys.experiments
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	checked jsonb;
+	result recsys.experiments;
+BEGIN
+	IF name IS NULL OR name = '' OR length(name) > 63 THEN
+		RAISE EXCEPTION 'name must be a text of 1 to 63 characters' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF design IS NULL OR design NOT IN ('ab', 'interleaving') THEN
+		RAISE EXCEPTION 'design must be ''ab'' or ''interleaving'', not %', coalesce(quote_literal(design), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF holdout IS NULL OR NOT (holdout >= 0 AND holdout < 1) OR (design = 'interleaving' AND holdout > 0) THEN
+		RAISE EXCEPTION 'holdout must be at least 0 and below 1%, not %',
+			CASE WHEN design = 'interleaving' THEN ' (0 for interleaving)' ELSE '' END, holdout
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'holdout is the share of users shown nothing: 0.05 keeps 5% out.';
+	END IF;
+	IF attribution IS NULL OR attribution <= '0' OR attribution > '366 days' THEN
+		RAISE EXCEPTION 'attribution must be a positive interval of at most 366 days, not %', coalesce(attribution::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF salt = '' THEN
+		RAISE EXCEPTION 'salt must not be empty' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Leave it NULL for a random one.';
+	END IF;
+	checked := recsys._experiment_variants(variants, design);
+	control := coalesce(control, checked -> 0 ->> 'name');
+	IF NOT EXISTS (SELECT FROM jsonb_array_elements(checked) x WHERE x ->> 'name' = control) THEN
+		RAISE EXCEPTION 'control "%" is not a variant', control
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name one of the variants, or leave control NULL for the first.';
+	END IF;
+	INSERT INTO recsys.experiments AS x (name, design, variants, control, holdout, salt, run_starts, run_variants,
+										 attribution, description)
+	SELECT create_experiment.name, create_experiment.design, checked, control, create_experiment.holdout,
+		   coalesce(create_experiment.salt, gen_random_uuid()::text), r.run_starts, r.run_variants,
+		   create_experiment.attribution, create_experiment.description
+	FROM recsys._experiment_runs(recsys._experiment_allocation(NULL, NULL, checked, create_experiment.holdout)) r
+	RETURNING * INTO result;
+	RETURN result;
+EXCEPTION WHEN unique_violation THEN
+	-- (an experiment the caller may not see is not named as one: names are
+	-- unique across roles, like catalogs')
+	IF NOT EXISTS (SELECT FROM recsys.experiments x WHERE x.name OPERATOR(pg_catalog.=) create_experiment.name) THEN
+		RAISE EXCEPTION 'experiment name "%" is taken by another role', name
+			USING ERRCODE = 'insufficient_privilege', HINT = 'Choose another name.';
+	END IF;
+	RAISE EXCEPTION 'experiment "%" already exists', name
+		USING ERRCODE = 'duplicate_object',
+			  HINT = 'Change its shares with recsys.alter_experiment, or drop it with recsys.drop_experiment.';
+END
+$$;
+COMMENT ON FUNCTION recsys.create_experiment(text, jsonb, text, double precision, text, interval, text, text) IS
+	'start an online experiment: variants (models or recommend option sets) with traffic shares, a control, a holdout';
+
+CREATE OR REPLACE FUNCTION recsys.alter_experiment(
+	name text,
+	variants jsonb DEFAULT NULL,
+	holdout double precision DEFAULT NULL,
+	control text DEFAULT NULL,
+	attribution interval DEFAULT NULL)
+RETURNS recsys.experiments
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments;
+	checked jsonb;
+BEGIN
+	e := recsys._experiment(name, action => 'alter it');
+	PERFORM FROM recsys.experiments x WHERE x.name = e.name FOR UPDATE;
+	checked := CASE WHEN variants IS NULL THEN e.variants ELSE recsys._experiment_variants(variants, e.design) END;
+	holdout := coalesce(holdout, e.holdout);
+	IF NOT (holdout >= 0 AND holdout < 1) OR (e.design = 'interleaving' AND holdout > 0) THEN
+		RAISE EXCEPTION 'holdout must be at least 0 and below 1%, not %',
+			CASE WHEN e.design = 'interleaving' THEN ' (0 for interleaving)' ELSE '' END, holdout
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF attribution <= '0' OR attribution > '366 days' THEN
+		RAISE EXCEPTION 'attribution must be a positive interval of at most 366 days, not %', attribution
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	control := coalesce(control, e.control);
+	IF NOT EXISTS (SELECT FROM jsonb_array_elements(checked) x WHERE x ->> 'name' = control) THEN
+		RAISE EXCEPTION 'control "%" is not a variant', control
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name one of the variants.';
+	END IF;
+	UPDATE recsys.experiments x
+	SET variants = checked, holdout = alter_experiment.holdout, control = alter_experiment.control,
+		attribution = coalesce(alter_experiment.attribution, x.attribution),
+		run_starts = r.run_starts, run_variants = r.run_variants, changed_at = now()
+	FROM recsys._experiment_runs(recsys._experiment_allocation(
+			recsys._experiment_buckets(e.run_starts, e.run_variants), e.variants, checked,
+			alter_experiment.holdout)) r
+	WHERE x.name = e.name
+	RETURNING * INTO e;
+	RETURN e;
+END
+$$;
+COMMENT ON FUNCTION recsys.alter_experiment(text, jsonb, double precision, text, interval) IS
+	'change an experiment''s variants, shares or holdout, moving as few users as possible';
+

@@ -2571,8 +2571,8 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'holdout is the share of users shown nothing: 0.05 keeps 5% out.';
 	END IF;
-	IF attribution IS NULL OR attribution <= '0' THEN
-		RAISE EXCEPTION 'attribution must be a positive interval, not %', coalesce(attribution::text, 'NULL')
+	IF attribution IS NULL OR attribution <= '0' OR attribution > '366 days' THEN
+		RAISE EXCEPTION 'attribution must be a positive interval of at most 366 days, not %', coalesce(attribution::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF salt = '' THEN
@@ -2632,8 +2632,8 @@ BEGIN
 			CASE WHEN e.design = 'interleaving' THEN ' (0 for interleaving)' ELSE '' END, holdout
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF attribution <= '0' THEN
-		RAISE EXCEPTION 'attribution must be a positive interval, not %', attribution
+	IF attribution <= '0' OR attribution > '366 days' THEN
+		RAISE EXCEPTION 'attribution must be a positive interval of at most 366 days, not %', attribution
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	control := coalesce(control, e.control);
@@ -3259,6 +3259,7 @@ DECLARE
 	z double precision;
 	first_shown timestamptz;
 	last_shown timestamptz;
+	last_day timestamptz;
 BEGIN
 	IF alpha IS NULL OR NOT (alpha > 0 AND alpha < 0.5) THEN
 		RAISE EXCEPTION 'alpha must be above 0 and below 0.5, not %', coalesce(alpha::text, 'NULL')
@@ -3267,14 +3268,19 @@ BEGIN
 	z := recsys._norm_quantile(1 - alpha / 2);
 	-- one row per variant and day: a span no experiment runs (an impression
 	-- a grantee logged in the year 20000) would be millions of rows
+	-- (the whole range of days below: impressions, and outcomes up to the
+	-- last impression's attribution window; review s8, 5)
 	SELECT min(i.shown_at), max(i.shown_at) INTO first_shown, last_shown
 	FROM recsys.experiment_impressions i WHERE i.experiment = e.name;
-	IF last_shown::date - first_shown::date > 3660 THEN
-		RAISE EXCEPTION 'experiment "%" has impressions over % days (% to %), more than experiment_daily reports (3660: ten years)',
-			e.name, last_shown::date - first_shown::date, to_char(first_shown, 'YYYY-MM-DD'), to_char(last_shown, 'YYYY-MM-DD')
+	last_day := greatest(last_shown,
+						 least((SELECT max(o.at) FROM recsys.experiment_outcomes o WHERE o.experiment = e.name),
+							   last_shown + e.attribution));
+	IF last_day::date - first_shown::date > 3660 THEN
+		RAISE EXCEPTION 'experiment "%" has impressions and outcomes over % days (% to %), more than experiment_daily reports (3660: ten years)',
+			e.name, last_day::date - first_shown::date, to_char(first_shown, 'YYYY-MM-DD'), to_char(last_day, 'YYYY-MM-DD')
 			USING ERRCODE = 'program_limit_exceeded',
-				  HINT = 'Impressions logged at impossible times (a wrong clock, a mistyped year) can be found with SELECT * FROM recsys.experiment_impressions WHERE experiment = '
-						 || quote_literal(e.name) || ' ORDER BY shown_at, and deleted by the experiment''s owner.';
+				  HINT = 'Impressions and outcomes logged at impossible times (a wrong clock, a mistyped year) can be found with SELECT * FROM recsys.experiment_impressions (recsys.experiment_outcomes) WHERE experiment = '
+						 || quote_literal(e.name) || ' ORDER BY shown_at (at), and deleted by the experiment''s owner.';
 	END IF;
 	RETURN QUERY
 	WITH users AS (
