@@ -2440,3 +2440,152 @@ $$;
 COMMENT ON FUNCTION recsys.alter_experiment(text, jsonb, double precision, text, interval) IS
 	'change an experiment''s variants, shares or holdout, moving as few users as possible';
 
+
+-- split_last checks time_col as the trainers do and holds out no pair without a time; the splits refuse non-integer ids (review s8, 6 and 8)
+CREATE OR REPLACE FUNCTION recsys._require_id_column(source regclass, col name, argname text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	typ oid;
+BEGIN
+	PERFORM recsys._require_column(source, col, argname);
+	SELECT a.atttypid INTO typ FROM pg_attribute a
+	WHERE a.attrelid = source AND a.attname = col AND NOT a.attisdropped;
+	-- (a domain's base type, as getBaseType)
+	WHILE (SELECT t.typtype = 'd' FROM pg_type t WHERE t.oid = typ) LOOP
+		SELECT t.typbasetype INTO typ FROM pg_type t WHERE t.oid = typ;
+	END LOOP;
+	IF typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
+		RAISE EXCEPTION '% column "%" has type %, which cannot be an id', argname, col, format_type(typ, NULL)
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'Ids must be smallint, integer or bigint; map other keys to integers in a view, for example with dense_rank().';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys._require_id_column(regclass, name, text) IS
+	'internal: raise a clear error when a source''s id column is missing or not an integer';
+
+CREATE OR REPLACE FUNCTION recsys._check_time_col(source regclass, time_col name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'recsys_check_time_col'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._check_time_col(regclass, name) IS
+	'internal: refuse a time column of a type that holds no time, or holding an infinite time';
+
+CREATE OR REPLACE FUNCTION recsys.split_kfold(
+	source regclass,
+	folds integer DEFAULT 5,
+	seed bigint DEFAULT 42,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id')
+RETURNS TABLE (user_id bigint, item_id bigint, fold integer)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER SUPPORT recsys._rows_source
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF source IS NULL OR folds IS NULL OR seed IS NULL OR user_col IS NULL OR item_col IS NULL THEN
+		RAISE EXCEPTION 'arguments of split_kfold must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF folds < 2 OR folds > 100 THEN
+		RAISE EXCEPTION 'folds must be between 2 and 100, not %', folds USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
+	RETURN QUERY EXECUTE format(
+		'SELECT u, i, ((row_number() OVER (ORDER BY md5($1 || '':'' || u || '':'' || i) COLLATE "C", u, i) - 1) %% $2 + 1)::integer '
+		'FROM (SELECT DISTINCT %I::bigint AS u, %I::bigint AS i FROM %s '
+		'WHERE %I IS NOT NULL AND %I IS NOT NULL) pairs',
+		user_col, item_col, source, user_col, item_col)
+	USING seed::text, folds;
+END
+$$;
+COMMENT ON FUNCTION recsys.split_kfold(regclass, integer, bigint, name, name) IS
+	'random k-fold split of a source''s (user, item) pairs: the fold of each pair';
+
+CREATE OR REPLACE FUNCTION recsys.split_holdout(
+	source regclass,
+	test_fraction double precision DEFAULT 0.25,
+	seed bigint DEFAULT 42,
+	min_interactions integer DEFAULT 4,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id')
+RETURNS TABLE (user_id bigint, item_id bigint, is_test boolean)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER SUPPORT recsys._rows_source
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF source IS NULL OR test_fraction IS NULL OR seed IS NULL OR min_interactions IS NULL
+		OR user_col IS NULL OR item_col IS NULL THEN
+		RAISE EXCEPTION 'arguments of split_holdout must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT (test_fraction > 0 AND test_fraction < 1) THEN
+		RAISE EXCEPTION 'test_fraction must be between 0 and 1 (exclusive), not %', test_fraction
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF min_interactions < 2 THEN
+		RAISE EXCEPTION 'min_interactions must be at least 2, not %', min_interactions
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
+	-- a user's first round((1 - f) n) pairs in hash order train (half up,
+	-- in exact arithmetic: floor((3n + 2) / 4) for f = 0.25), the rest test
+	RETURN QUERY EXECUTE format(
+		'SELECT u, i, n >= $3 AND r > floor((1 - $2::numeric) * n + 0.5) '
+		'FROM (SELECT u, i, count(*) OVER (PARTITION BY u) AS n, '
+		'             row_number() OVER (PARTITION BY u ORDER BY md5($1 || '':'' || u || '':'' || i) COLLATE "C", i) AS r '
+		'      FROM (SELECT DISTINCT %I::bigint AS u, %I::bigint AS i FROM %s '
+		'            WHERE %I IS NOT NULL AND %I IS NOT NULL) pairs) ranked',
+		user_col, item_col, source, user_col, item_col)
+	USING seed::text, test_fraction, min_interactions;
+END
+$$;
+COMMENT ON FUNCTION recsys.split_holdout(regclass, double precision, bigint, integer, name, name) IS
+	'per-user stratified random hold-out: whether each (user, item) pair is in the test set';
+
+CREATE OR REPLACE FUNCTION recsys.split_last(
+	source regclass,
+	time_col name,
+	n integer DEFAULT 5,
+	min_interactions integer DEFAULT 10,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id')
+RETURNS TABLE (user_id bigint, item_id bigint, is_test boolean)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER SUPPORT recsys._rows_source
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF source IS NULL OR time_col IS NULL OR n IS NULL OR min_interactions IS NULL
+		OR user_col IS NULL OR item_col IS NULL THEN
+		RAISE EXCEPTION 'arguments of split_last must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF n < 1 THEN
+		RAISE EXCEPTION 'n must be at least 1, not %', n USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF min_interactions <= n THEN
+		RAISE EXCEPTION 'min_interactions must be greater than n (%), not %', n, min_interactions
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Every test user needs training rows too.';
+	END IF;
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
+	PERFORM recsys._require_column(source, time_col, 'time_col');
+	PERFORM recsys._check_time_col(source, time_col);
+	-- a pair's time is its latest interaction; ties by item id.  A pair
+	-- with no time (every row's NULL) sorts first and is never held out:
+	-- it cannot be among the user's latest (review s8, 6)
+	RETURN QUERY EXECUTE format(
+		'SELECT u, i, cnt >= $2 AND r > cnt - $1 AND t IS NOT NULL '
+		'FROM (SELECT u, i, t, count(*) OVER (PARTITION BY u) AS cnt, '
+		'             row_number() OVER (PARTITION BY u ORDER BY t NULLS FIRST, i) AS r '
+		'      FROM (SELECT %I::bigint AS u, %I::bigint AS i, max(%I) AS t FROM %s '
+		'            WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2) pairs) ranked',
+		user_col, item_col, time_col, source, user_col, item_col)
+	USING n, min_interactions;
+END
+$$;
+COMMENT ON FUNCTION recsys.split_last(regclass, name, integer, integer, name, name) IS
+	'per-user leave-last-n-out by time: whether each (user, item) pair is in the test set';
+

@@ -1186,6 +1186,43 @@ $$;
 COMMENT ON FUNCTION recsys._require_column(regclass, name, text) IS
 	'internal: raise a clear error when a source lacks a column';
 
+-- internal: refuse (42804) an id column that is not an integer, as the
+-- trainers do (src/ingest.c): a numeric 1e30 failed in the cast to bigint
+-- with no column named (review s8, 8)
+CREATE FUNCTION recsys._require_id_column(source regclass, col name, argname text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	typ oid;
+BEGIN
+	PERFORM recsys._require_column(source, col, argname);
+	SELECT a.atttypid INTO typ FROM pg_attribute a
+	WHERE a.attrelid = source AND a.attname = col AND NOT a.attisdropped;
+	-- (a domain's base type, as getBaseType)
+	WHILE (SELECT t.typtype = 'd' FROM pg_type t WHERE t.oid = typ) LOOP
+		SELECT t.typbasetype INTO typ FROM pg_type t WHERE t.oid = typ;
+	END LOOP;
+	IF typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
+		RAISE EXCEPTION '% column "%" has type %, which cannot be an id', argname, col, format_type(typ, NULL)
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'Ids must be smallint, integer or bigint; map other keys to integers in a view, for example with dense_rank().';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys._require_id_column(regclass, name, text) IS
+	'internal: raise a clear error when a source''s id column is missing or not an integer';
+
+-- internal: the trainers' checks of a time column (src/recency.c): a type
+-- that holds a time (42804 otherwise), no infinite or NaN time (22023)
+CREATE FUNCTION recsys._check_time_col(source regclass, time_col name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'recsys_check_time_col'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._check_time_col(regclass, name) IS
+	'internal: refuse a time column of a type that holds no time, or holding an infinite time';
+
 CREATE FUNCTION recsys.split_kfold(
 	source regclass,
 	folds integer DEFAULT 5,
@@ -1203,8 +1240,8 @@ BEGIN
 	IF folds < 2 OR folds > 100 THEN
 		RAISE EXCEPTION 'folds must be between 2 and 100, not %', folds USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	PERFORM recsys._require_column(source, user_col, 'user_col');
-	PERFORM recsys._require_column(source, item_col, 'item_col');
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
 	RETURN QUERY EXECUTE format(
 		'SELECT u, i, ((row_number() OVER (ORDER BY md5($1 || '':'' || u || '':'' || i) COLLATE "C", u, i) - 1) %% $2 + 1)::integer '
 		'FROM (SELECT DISTINCT %I::bigint AS u, %I::bigint AS i FROM %s '
@@ -1240,8 +1277,8 @@ BEGIN
 		RAISE EXCEPTION 'min_interactions must be at least 2, not %', min_interactions
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	PERFORM recsys._require_column(source, user_col, 'user_col');
-	PERFORM recsys._require_column(source, item_col, 'item_col');
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
 	-- a user's first round((1 - f) n) pairs in hash order train (half up,
 	-- in exact arithmetic: floor((3n + 2) / 4) for f = 0.25), the rest test
 	RETURN QUERY EXECUTE format(
@@ -1281,14 +1318,17 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Every test user needs training rows too.';
 	END IF;
-	PERFORM recsys._require_column(source, user_col, 'user_col');
-	PERFORM recsys._require_column(source, item_col, 'item_col');
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
 	PERFORM recsys._require_column(source, time_col, 'time_col');
-	-- a pair's time is its latest interaction; ties by item id
+	PERFORM recsys._check_time_col(source, time_col);
+	-- a pair's time is its latest interaction; ties by item id.  A pair
+	-- with no time (every row's NULL) sorts first and is never held out:
+	-- it cannot be among the user's latest (review s8, 6)
 	RETURN QUERY EXECUTE format(
-		'SELECT u, i, cnt >= $2 AND r > cnt - $1 '
-		'FROM (SELECT u, i, count(*) OVER (PARTITION BY u) AS cnt, '
-		'             row_number() OVER (PARTITION BY u ORDER BY t, i) AS r '
+		'SELECT u, i, cnt >= $2 AND r > cnt - $1 AND t IS NOT NULL '
+		'FROM (SELECT u, i, t, count(*) OVER (PARTITION BY u) AS cnt, '
+		'             row_number() OVER (PARTITION BY u ORDER BY t NULLS FIRST, i) AS r '
 		'      FROM (SELECT %I::bigint AS u, %I::bigint AS i, max(%I) AS t FROM %s '
 		'            WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2) pairs) ranked',
 		user_col, item_col, time_col, source, user_col, item_col)
