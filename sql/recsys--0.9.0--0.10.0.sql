@@ -195,11 +195,19 @@ BEGIN
 		RAISE EXCEPTION 'arguments of train_auto must not be NULL (protocol, features, time_col, weight_col, families, event_col and event_weights may be)'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF budget <= interval '0' THEN
-		RAISE EXCEPTION 'budget must be greater than 0, not %', budget
+	IF budget <= interval '0' OR budget > interval '30 days' THEN
+		RAISE EXCEPTION 'budget must be greater than 0 and at most 30 days, not %', budget
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'For example ''5 minutes''.';
 	END IF;
+	-- (review s8, 7 and 8: checked before the search, not by its end)
+	IF array_ndims(families) > 1 THEN
+		RAISE EXCEPTION 'families must be a one-dimensional array of family names'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''{popular,ease}''.';
+	END IF;
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
 	-- a ranking metric at a cutoff: evaluate's, less those that do not
 	-- measure accuracy (coverage, ild) or need ratings (rmse, mae)
 	metric_name := substring(metric FROM '^([a-z_]+)@[0-9]+$');
@@ -219,8 +227,8 @@ BEGIN
 		RAISE EXCEPTION 'protocol last needs time_col, the column that orders each user''s interactions'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF model = '' OR length(model) > 63 THEN
-		RAISE EXCEPTION 'model must be a name of 1 to 63 characters, not "%"', model
+	IF model = '' OR octet_length(model) > 63 THEN
+		RAISE EXCEPTION 'model must be a name of 1 to 63 bytes, not "%" (% bytes)', model, octet_length(model)
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM recsys._require_column(source, user_col, 'user_col');
@@ -2588,4 +2596,159 @@ END
 $$;
 COMMENT ON FUNCTION recsys.split_last(regclass, name, integer, integer, name, name) IS
 	'per-user leave-last-n-out by time: whether each (user, item) pair is in the test set';
+
+
+-- tune checks the kept model's name (bytes), owner and algorithm before the first candidate (review s8, 7)
+CREATE OR REPLACE FUNCTION recsys._tune_check_model(trainer regprocedure, model text, replace boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	algorithms text[];
+	current text;
+BEGIN
+	IF model = '' OR octet_length(model) > 63 THEN
+		RAISE EXCEPTION 'model must be a name of 1 to 63 bytes, not "%" (% bytes)', model, octet_length(model)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM recsys._require_model_owner(model, 'train', missing_ok => true);
+	SELECT CASE p.proname WHEN 'train_cf' THEN ARRAY['als', 'mf'] ELSE ARRAY[substr(p.proname, 7)] END
+	INTO algorithms FROM pg_proc p WHERE p.oid = trainer;
+	SELECT m.algorithm INTO current FROM recsys.models m WHERE m.name = model;
+	IF current IS NOT NULL AND NOT current = ANY (algorithms) AND NOT replace THEN
+		RAISE EXCEPTION 'model "%" was trained with algorithm %, not %', model, current, algorithms[1]
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = format('Retraining it with %s would change what everyone it serves gets.', algorithms[1]),
+				  HINT = format('Pass replace => true to retrain it with %s, or train under another name.', algorithms[1]);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys._tune_check_model(regprocedure, text, boolean) IS
+	'internal: refuse, before a search trains anything, a model name its end would refuse';
+
+CREATE OR REPLACE FUNCTION recsys.tune(
+	algorithm text,
+	train regclass,
+	valid regclass,
+	grid jsonb,
+	fixed jsonb DEFAULT '{}',
+	metric text DEFAULT 'ndcg@10',
+	model text DEFAULT 'default',
+	samples integer DEFAULT NULL,
+	seed bigint DEFAULT 42,
+	k integer DEFAULT 10,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	replace boolean DEFAULT false)
+RETURNS TABLE (rank integer, params jsonb, value double precision, metrics jsonb,
+			   train_seconds double precision, eval_seconds double precision)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trainer regprocedure;
+	key text;
+	combos jsonb[] := ARRAY['{}'::jsonb];
+	next_combos jsonb[];
+	combo jsonb;
+	v jsonb;
+	-- a name of this backend's own, so concurrent searches do not collide
+	candidate text := format('_recsys_tune_%s_%s', pg_backend_pid(), txid_current());
+	best jsonb;
+	lower_is_better boolean := metric IN ('rmse', 'mae');
+	metrics text[];
+BEGIN
+	IF algorithm IS NULL OR train IS NULL OR valid IS NULL OR grid IS NULL OR fixed IS NULL
+		OR metric IS NULL OR model IS NULL OR seed IS NULL OR k IS NULL OR user_col IS NULL
+		OR item_col IS NULL OR replace IS NULL THEN
+		RAISE EXCEPTION 'arguments of tune must not be NULL (samples and weight_col may be)'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	trainer := recsys._tune_trainer(algorithm);
+	PERFORM recsys._tune_check_model(trainer, model, replace);
+	IF jsonb_typeof(fixed) <> 'object' THEN
+		RAISE EXCEPTION 'fixed must be a JSON object of parameter names and values'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"weight_col": "rating", "iterations": 15}.';
+	END IF;
+	IF jsonb_typeof(grid) <> 'object' THEN
+		RAISE EXCEPTION 'grid must be a JSON object of parameter names and arrays of values'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"factors": [32, 64], "regularization": [0.01, 0.1]}.';
+	END IF;
+	IF samples IS NOT NULL AND samples < 1 THEN
+		RAISE EXCEPTION 'samples must be at least 1, not %', samples USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF k < 1 OR k > 1000 THEN
+		RAISE EXCEPTION 'k must be between 1 and 1000, not %', k USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- the metric must be one evaluate returns (checked before any training)
+	metrics := recsys._tune_metrics(k);
+	IF NOT metric = ANY (metrics) THEN
+		RAISE EXCEPTION 'metric must be one of %, not "%"', array_to_string(metrics, ', '), metric
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = format('Metrics at a cutoff are named for tune''s k (%s).', k);
+	END IF;
+	IF lower_is_better AND weight_col IS NULL THEN
+		RAISE EXCEPTION 'metric % needs weight_col, the ratings of the validation set', metric
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM recsys._tune_check_params(algorithm, trainer, fixed, grid);
+	FOR key IN SELECT jsonb_object_keys(grid) LOOP
+		IF jsonb_typeof(grid -> key) <> 'array' OR jsonb_array_length(grid -> key) = 0 THEN
+			RAISE EXCEPTION 'grid parameter "%" needs a non-empty array of values', key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		-- the cartesian product, one parameter at a time
+		next_combos := ARRAY[]::jsonb[];
+		FOREACH combo IN ARRAY combos LOOP
+			FOR v IN SELECT jsonb_array_elements(grid -> key) LOOP
+				next_combos := next_combos || (combo || jsonb_build_object(key, v));
+			END LOOP;
+		END LOOP;
+		combos := next_combos;
+	END LOOP;
+	-- random search: a seeded sample of the grid
+	IF samples IS NOT NULL AND samples < cardinality(combos) THEN
+		SELECT array_agg(c ORDER BY md5(seed || ':' || c::text) COLLATE "C")
+		INTO combos
+		FROM (SELECT c FROM unnest(combos) c ORDER BY md5(seed || ':' || c::text) COLLATE "C" LIMIT samples) s;
+	END IF;
+
+	IF to_regclass('pg_temp._recsys_tune_results') IS NULL THEN
+		CREATE TEMP TABLE _recsys_tune_results (
+			params jsonb, value double precision, metrics jsonb,
+			train_seconds double precision, eval_seconds double precision) ON COMMIT DROP;
+	END IF;
+	TRUNCATE _recsys_tune_results;
+
+	FOREACH combo IN ARRAY combos LOOP
+		PERFORM recsys._progress_tune(tune.model, algorithm, 'candidate', array_position(combos, combo),
+									  cardinality(combos));
+		INSERT INTO _recsys_tune_results
+		SELECT combo, c.value, c.metrics, c.train_seconds, c.eval_seconds
+		FROM recsys._tune_candidate(trainer, train, valid, candidate, fixed || combo, metric, k,
+									user_col, item_col, weight_col) c;
+		PERFORM recsys.drop_model(candidate);
+	END LOOP;
+
+	-- keep the best as the named model (a new version of it)
+	SELECT r.params INTO best FROM _recsys_tune_results r
+	ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text LIMIT 1;
+	PERFORM recsys._progress_tune(tune.model, algorithm, 'best', cardinality(combos), cardinality(combos));
+	PERFORM recsys._tune_keep(trainer, train, tune.model, fixed || best, tune.replace);
+	PERFORM recsys._progress_tune(tune.model, algorithm, 'end', cardinality(combos), cardinality(combos));
+
+	RETURN QUERY
+	SELECT (row_number() OVER (ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text))::integer,
+		   r.params, r.value, r.metrics, r.train_seconds, r.eval_seconds
+	FROM _recsys_tune_results r
+	ORDER BY 1;
+END
+$$;
+COMMENT ON FUNCTION recsys.tune(text, regclass, regclass, jsonb, jsonb, text, text, integer, bigint,
+	integer, name, name, name, boolean) IS
+	'grid or random search: train each candidate, score it on a validation set, keep the best as a model';
 

@@ -1640,6 +1640,39 @@ $$;
 COMMENT ON FUNCTION recsys._tune_keep(regprocedure, regclass, text, jsonb, boolean) IS
 	'internal: train a search''s chosen parameters as the named model';
 
+-- internal: what keeping a search's result as model would refuse, checked
+-- before the first candidate trains (review s8, 7): a name of 1 to 63
+-- bytes (the catalog's limit: 32 x 'é' is 64), a model another role owns
+-- (42501), one of another algorithm unless replace (42809, the trainers'
+-- error; train_cf records als or mf)
+CREATE FUNCTION recsys._tune_check_model(trainer regprocedure, model text, replace boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	algorithms text[];
+	current text;
+BEGIN
+	IF model = '' OR octet_length(model) > 63 THEN
+		RAISE EXCEPTION 'model must be a name of 1 to 63 bytes, not "%" (% bytes)', model, octet_length(model)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM recsys._require_model_owner(model, 'train', missing_ok => true);
+	SELECT CASE p.proname WHEN 'train_cf' THEN ARRAY['als', 'mf'] ELSE ARRAY[substr(p.proname, 7)] END
+	INTO algorithms FROM pg_proc p WHERE p.oid = trainer;
+	SELECT m.algorithm INTO current FROM recsys.models m WHERE m.name = model;
+	IF current IS NOT NULL AND NOT current = ANY (algorithms) AND NOT replace THEN
+		RAISE EXCEPTION 'model "%" was trained with algorithm %, not %', model, current, algorithms[1]
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = format('Retraining it with %s would change what everyone it serves gets.', algorithms[1]),
+				  HINT = format('Pass replace => true to retrain it with %s, or train under another name.', algorithms[1]);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys._tune_check_model(regprocedure, text, boolean) IS
+	'internal: refuse, before a search trains anything, a model name its end would refuse';
+
 CREATE FUNCTION recsys.tune(
 	algorithm text,
 	train regclass,
@@ -1680,6 +1713,7 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	trainer := recsys._tune_trainer(algorithm);
+	PERFORM recsys._tune_check_model(trainer, model, replace);
 	IF jsonb_typeof(fixed) <> 'object' THEN
 		RAISE EXCEPTION 'fixed must be a JSON object of parameter names and values'
 			USING ERRCODE = 'invalid_parameter_value',
@@ -5380,11 +5414,19 @@ BEGIN
 		RAISE EXCEPTION 'arguments of train_auto must not be NULL (protocol, features, time_col, weight_col, families, event_col and event_weights may be)'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF budget <= interval '0' THEN
-		RAISE EXCEPTION 'budget must be greater than 0, not %', budget
+	IF budget <= interval '0' OR budget > interval '30 days' THEN
+		RAISE EXCEPTION 'budget must be greater than 0 and at most 30 days, not %', budget
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'For example ''5 minutes''.';
 	END IF;
+	-- (review s8, 7 and 8: checked before the search, not by its end)
+	IF array_ndims(families) > 1 THEN
+		RAISE EXCEPTION 'families must be a one-dimensional array of family names'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''{popular,ease}''.';
+	END IF;
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
 	-- a ranking metric at a cutoff: evaluate's, less those that do not
 	-- measure accuracy (coverage, ild) or need ratings (rmse, mae)
 	metric_name := substring(metric FROM '^([a-z_]+)@[0-9]+$');
@@ -5404,8 +5446,8 @@ BEGIN
 		RAISE EXCEPTION 'protocol last needs time_col, the column that orders each user''s interactions'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF model = '' OR length(model) > 63 THEN
-		RAISE EXCEPTION 'model must be a name of 1 to 63 characters, not "%"', model
+	IF model = '' OR octet_length(model) > 63 THEN
+		RAISE EXCEPTION 'model must be a name of 1 to 63 bytes, not "%" (% bytes)', model, octet_length(model)
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM recsys._require_column(source, user_col, 'user_col');
