@@ -2667,7 +2667,6 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	trainer := recsys._tune_trainer(algorithm);
-	PERFORM recsys._tune_check_model(trainer, model, replace);
 	IF jsonb_typeof(fixed) <> 'object' THEN
 		RAISE EXCEPTION 'fixed must be a JSON object of parameter names and values'
 			USING ERRCODE = 'invalid_parameter_value',
@@ -2696,6 +2695,8 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM recsys._tune_check_params(algorithm, trainer, fixed, grid);
+	-- the kept model's name, owner and algorithm (review s8, 7)
+	PERFORM recsys._tune_check_model(trainer, model, replace);
 	FOR key IN SELECT jsonb_object_keys(grid) LOOP
 		IF jsonb_typeof(grid -> key) <> 'array' OR jsonb_array_length(grid -> key) = 0 THEN
 			RAISE EXCEPTION 'grid parameter "%" needs a non-empty array of values', key
