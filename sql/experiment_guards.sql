@@ -83,6 +83,20 @@ VALUES ('eg_days', 'A', 5, 10, 1, '20000-01-01');
 SELECT count(*) FROM recsys.experiment_daily('eg_days');
 DELETE FROM recsys.experiment_impressions WHERE experiment = 'eg_days' AND user_id = 5;
 SELECT count(*) AS days_again FROM recsys.experiment_daily('eg_days');
+-- the cap counts every day the report would have (review s8, 5): with an
+-- attribution of 1000 years (set by a direct UPDATE: create_experiment and
+-- alter_experiment refuse more than 366 days), an outcome in 2900 made
+-- 638,445 rows; now the span of impressions and outcomes is refused
+SELECT 1 FROM recsys.create_experiment('eg_attr',
+	'[{"name": "A", "model": "eg_pop"}, {"name": "B", "model": "eg_als"}]', attribution => '1000 years');
+SELECT 1 FROM recsys.alter_experiment('eg_days', attribution => '367 days');
+SELECT attribution FROM recsys.alter_experiment('eg_days', attribution => '366 days');
+UPDATE recsys.experiments SET attribution = '1000 years' WHERE name = 'eg_days';
+SELECT recsys.log_outcome('eg_days', 1, at => '2900-01-01');
+SELECT count(*) FROM recsys.experiment_daily('eg_days');
+DELETE FROM recsys.experiment_outcomes WHERE experiment = 'eg_days' AND at > '2100-01-01';
+UPDATE recsys.experiments SET attribution = '7 days' WHERE name = 'eg_days';
+SELECT count(*) AS days_again FROM recsys.experiment_daily('eg_days');
 
 -------------------------------------------------------------------------------
 -- interleaving_results counts only the two teams' impressions: a row of

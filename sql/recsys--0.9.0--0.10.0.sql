@@ -195,11 +195,19 @@ BEGIN
 		RAISE EXCEPTION 'arguments of train_auto must not be NULL (protocol, features, time_col, weight_col, families, event_col and event_weights may be)'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF budget <= interval '0' THEN
-		RAISE EXCEPTION 'budget must be greater than 0, not %', budget
+	IF budget <= interval '0' OR budget > interval '30 days' THEN
+		RAISE EXCEPTION 'budget must be greater than 0 and at most 30 days, not %', budget
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'For example ''5 minutes''.';
 	END IF;
+	-- (review s8, 7 and 8: checked before the search, not by its end)
+	IF array_ndims(families) > 1 THEN
+		RAISE EXCEPTION 'families must be a one-dimensional array of family names'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''{popular,ease}''.';
+	END IF;
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
 	-- a ranking metric at a cutoff: evaluate's, less those that do not
 	-- measure accuracy (coverage, ild) or need ratings (rmse, mae)
 	metric_name := substring(metric FROM '^([a-z_]+)@[0-9]+$');
@@ -219,8 +227,8 @@ BEGIN
 		RAISE EXCEPTION 'protocol last needs time_col, the column that orders each user''s interactions'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF model = '' OR length(model) > 63 THEN
-		RAISE EXCEPTION 'model must be a name of 1 to 63 characters, not "%"', model
+	IF model = '' OR octet_length(model) > 63 THEN
+		RAISE EXCEPTION 'model must be a name of 1 to 63 bytes, not "%" (% bytes)', model, octet_length(model)
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM recsys._require_column(source, user_col, 'user_col');
@@ -1091,7 +1099,14 @@ COMMENT ON FUNCTION recsys._auto_second_note(text, integer, boolean, integer, js
 
 -- train_fm gains last_basket_weight, recent_weight and recent_window (time
 -- features of the re-ranking: the base's score from the user's last basket,
--- the items' recent sales)
+-- the items' recent sales).  The EXECUTE grants a DBA made on the old
+-- train_fm are kept for the new one (review s8, 4): saved here, applied
+-- after the CREATE by the block in "Fixes" below
+SELECT pg_catalog.set_config('recsys_upgrade.train_fm_acl', coalesce(p.proacl::text, ''), true)
+FROM pg_catalog.pg_proc p
+WHERE p.oid = 'recsys.train_fm(regclass, text, text, integer, integer, double precision,
+	double precision, integer, double precision, regclass, regclass, name, interval, boolean,
+	double precision, name, name, bigint, boolean, boolean, boolean)'::pg_catalog.regprocedure;
 DROP FUNCTION recsys.train_fm(regclass, text, text, integer, integer, double precision,
 	double precision, integer, double precision, regclass, regclass, name, interval, boolean,
 	double precision, name, name, bigint, boolean, boolean, boolean);
@@ -1790,3 +1805,951 @@ BEGIN
 	FROM p;
 END
 $$;
+
+-- review fixes (s8-fixr)
+
+-- Roles dropped under their objects (review s8, 1).  DROP ROLE cannot see
+-- the rows of recsys's catalog tables (pg_shdepend names catalog objects,
+-- not rows of an extension's table, and the hooks that could refuse it
+-- need the library preloaded), so a model, experiment or catalog can
+-- outlive its owner or a grantee: its row then holds the dropped role's
+-- number, which pg_dump writes as a bare OID and which, restored into
+-- another cluster, names whatever role has that OID there.  Such rows are
+-- kept out of dumps (with a WARNING naming them), with the rows that
+-- depend on them, so that the restore's foreign keys hold; the DBA lists
+-- them with recsys.orphans() and gives them to a live role (or removes
+-- the dropped grantees) with recsys.clean_orphans() before the dump.
+-- Rows the current role cannot see are not its to judge: the dump runs
+-- with row_security off (as pg_dump does), as a role that reads all rows.
+
+-- internal: the dropped roles among an object's owner and grantees
+-- (PUBLIC, OID 0, is no role), NULL when there is none
+CREATE FUNCTION recsys._dropped_roles(owner regrole, grantees regrole[])
+RETURNS oid[]
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT array_agg(r ORDER BY r)
+	FROM unnest(owner::oid || coalesce(grantees, '{}')::oid[]) r
+	WHERE r <> 0 AND NOT EXISTS (SELECT FROM pg_roles a WHERE a.oid = r)
+$$;
+COMMENT ON FUNCTION recsys._dropped_roles(regrole, regrole[]) IS
+	'internal: the roles among an object''s owner and grantees that no longer exist';
+
+-- internal: pg_dump's filter for recsys.models, recsys.experiments and
+-- recsys.catalogs: false, with a WARNING naming the object, when its owner
+-- or a grantee was dropped (warn false: the tables that depend on it)
+CREATE FUNCTION recsys._dump_keeps(kind text, name text, owner regrole, grantees regrole[],
+								   warn boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	gone oid[] := recsys._dropped_roles(owner, grantees);
+BEGIN
+	IF gone IS NULL THEN
+		RETURN true;
+	END IF;
+	IF warn THEN
+		RAISE WARNING 'recsys % "%" is not dumped: its owner or a grantee was dropped', kind, name
+			USING DETAIL = format('Role OIDs %s no longer exist; restored elsewhere, these numbers could name other roles.',
+								  array_to_string(gone, ', ')),
+				  HINT = 'Give it to a live role with recsys.clean_orphans(new_owner) before pg_dump; recsys.orphans() lists them.';
+	END IF;
+	RETURN false;
+END
+$$;
+COMMENT ON FUNCTION recsys._dump_keeps(text, text, regrole, regrole[], boolean) IS
+	'internal: pg_dump''s row filter: false for an object whose owner or a grantee was dropped';
+
+-- pg_dump's filters (pg_extension_config_dump): every row of an object
+-- whose owner or a grantee was dropped stays out, with its dependants
+DO $$
+DECLARE
+	t record;
+BEGIN
+	PERFORM pg_catalog.pg_extension_config_dump('recsys.models',
+		'WHERE recsys._dump_keeps(''model'', name, owner, grantees)');
+	PERFORM pg_catalog.pg_extension_config_dump('recsys.experiments',
+		'WHERE recsys._dump_keeps(''experiment'', name, owner, grantees)');
+	PERFORM pg_catalog.pg_extension_config_dump('recsys.catalogs',
+		'WHERE recsys._dump_keeps(''catalog'', name, owner, grantees)');
+	FOR t IN
+		SELECT c.relname, CASE
+				WHEN c.relname ~ '^experiment_' THEN
+					format('WHERE %I.experiment IN (SELECT e.name FROM recsys.experiments e '
+						   'WHERE recsys._dump_keeps(''experiment'', e.name, e.owner, e.grantees, false))', c.relname)
+				WHEN c.relname ~ '^catalog_' THEN
+					format('WHERE %I.catalog IN (SELECT g.name FROM recsys.catalogs g '
+						   'WHERE recsys._dump_keeps(''catalog'', g.name, g.owner, g.grantees, false))', c.relname)
+				ELSE
+					format('WHERE %I.model IN (SELECT m.name FROM recsys.models m '
+						   'WHERE recsys._dump_keeps(''model'', m.name, m.owner, m.grantees, false))', c.relname)
+			   END AS filter
+		FROM pg_extension e, unnest(e.extconfig) r(relid) JOIN pg_class c ON c.oid = r.relid
+		WHERE e.extname = 'recsys' AND c.relname NOT IN ('models', 'experiments', 'catalogs')
+		  AND (c.relname ~ '^(experiment|catalog)_'
+			   OR EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'model' AND NOT a.attisdropped))
+	LOOP
+		PERFORM pg_catalog.pg_extension_config_dump(format('recsys.%I', t.relname)::regclass, t.filter);
+	END LOOP;
+END
+$$;
+
+-- Objects whose owner or a grantee was dropped (see above): what pg_dump
+-- leaves out until recsys.clean_orphans() is called
+CREATE FUNCTION recsys.orphans()
+RETURNS TABLE (kind text, name text, owner oid, dropped_roles oid[])
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT o.kind, o.name, o.owner::oid, recsys._dropped_roles(o.owner, o.grantees)
+	FROM (SELECT 'model' AS kind, m.name, m.owner, m.grantees FROM recsys.models m
+		  UNION ALL SELECT 'experiment', e.name, e.owner, e.grantees FROM recsys.experiments e
+		  UNION ALL SELECT 'catalog', c.name, c.owner, c.grantees FROM recsys.catalogs c) o
+	WHERE recsys._dropped_roles(o.owner, o.grantees) IS NOT NULL
+	ORDER BY 1, 2
+$$;
+COMMENT ON FUNCTION recsys.orphans() IS
+	'models, experiments and catalogs whose owner or a grantee was dropped (kept out of dumps)';
+
+-- Give every orphaned object to new_owner and remove the dropped grantees
+-- (the DBA's clean-up after DROP ROLE, as REASSIGN OWNED / DROP OWNED are
+-- for PostgreSQL's own objects).  Superusers only.  Returns what changed.
+CREATE FUNCTION recsys.clean_orphans(new_owner regrole)
+RETURNS TABLE (kind text, name text, owner regrole, removed_roles oid[])
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o record;
+	kept regrole[];
+BEGIN
+	IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+		RAISE EXCEPTION 'permission denied for recsys.clean_orphans'
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Only superusers may give away objects whose owner was dropped.';
+	END IF;
+	IF new_owner IS NULL OR new_owner::oid = 0 OR NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = new_owner) THEN
+		RAISE EXCEPTION 'new_owner must be an existing role'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR o IN SELECT * FROM recsys.orphans() LOOP
+		removed_roles := o.dropped_roles;
+		owner := CASE WHEN o.owner = ANY (o.dropped_roles) THEN new_owner ELSE o.owner::regrole END;
+		kind := o.kind;
+		name := o.name;
+		EXECUTE format('SELECT array(SELECT g FROM unnest(t.grantees) g WHERE g::oid <> ALL ($2)) '
+					   'FROM recsys.%I t WHERE t.name = $1', o.kind || 's')
+			INTO kept USING o.name, o.dropped_roles;
+		EXECUTE format('UPDATE recsys.%I t SET owner = $2, grantees = $3 WHERE t.name = $1', o.kind || 's')
+			USING o.name, owner, kept;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION recsys.clean_orphans(regrole) IS
+	'give the models, experiments and catalogs whose owner was dropped to new_owner, and remove dropped grantees';
+
+-- a model an experiment serves keeps its name; variants record their models' owners (review s8, 2)
+CREATE OR REPLACE FUNCTION recsys._experiments_using(model text, owner oid, grantees oid[])
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'recsys_experiments_using'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._experiments_using(text, oid, oid[]) IS
+	'internal: the experiments that serve a model in a variant, whoever owns them';
+
+CREATE OR REPLACE FUNCTION recsys._models_members_check()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	gone text;
+	gone_owner regrole;
+	gone_grantees regrole[];
+	blends text[];
+	rerankers text[];
+	experiments text[];
+BEGIN
+	FOR gone, gone_owner, gone_grantees IN
+		SELECT o.name, o.owner, o.grantees FROM old_rows o
+		WHERE TG_OP OPERATOR(pg_catalog.=) 'DELETE'
+		UNION
+		SELECT o.name, o.owner, o.grantees FROM old_rows o
+		WHERE TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+		  AND NOT EXISTS (SELECT FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) o.name)
+	LOOP
+		-- (the row is gone: its owner and grantees as they were)
+		blends := recsys._blends_using(gone, gone_owner::pg_catalog.oid,
+									   coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
+		IF pg_catalog.cardinality(blends) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because blend "%" uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, blends[1]
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = 'Drop the blend first, or train it again without this member.';
+		END IF;
+		rerankers := recsys._rerankers_using(gone, gone_owner::pg_catalog.oid,
+											 coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
+		IF pg_catalog.cardinality(rerankers) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because re-ranker "%" uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, rerankers[1]
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = 'Drop the re-ranker first, or train it again with another candidates_from.';
+		END IF;
+		-- likewise an experiment's variant (review s8, 2)
+		experiments := recsys._experiments_using(gone, gone_owner::pg_catalog.oid,
+												 coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
+		IF pg_catalog.cardinality(experiments) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because experiment "%" uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, experiments[1]
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = pg_catalog.format('Drop the experiment first (recsys.drop_experiment(%L)), or give it '
+											   'variants without this model (recsys.alter_experiment).', experiments[1]);
+		END IF;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION recsys._models_members_check() IS
+	'internal: a model a remaining blend, re-ranker or experiment uses keeps its recsys.models row and name';
+
+CREATE OR REPLACE FUNCTION recsys._experiment_variants(variants jsonb, design text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v jsonb;
+	result jsonb := '[]';
+	names text[] := '{}';
+	vname text;
+	bad text;
+	allowed CONSTANT text[] := ARRAY['name', 'share', 'model', 'diversity', 'similarity_model', 'exclude_seen',
+									 'model_owner', 'similarity_model_owner'];
+BEGIN
+	IF variants IS NULL OR jsonb_typeof(variants) <> 'array' OR jsonb_array_length(variants) < 2
+	   OR (design = 'interleaving' AND jsonb_array_length(variants) <> 2) THEN
+		RAISE EXCEPTION 'variants must be a JSON array of %',
+			CASE WHEN design = 'interleaving' THEN 'exactly 2 variants' ELSE '2 or more variants' END
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''[{"name": "A", "model": "popular"}, {"name": "B", "model": "als", "share": 1}]''.';
+	END IF;
+	IF jsonb_array_length(variants) > 100 THEN
+		RAISE EXCEPTION 'variants must not name more than 100 variants' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR v IN SELECT x FROM jsonb_array_elements(variants) x LOOP
+		IF jsonb_typeof(v) <> 'object' THEN
+			RAISE EXCEPTION 'each variant must be a JSON object, not %', v
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(v) k WHERE k <> ALL (allowed);
+		IF bad IS NOT NULL THEN
+			RAISE EXCEPTION 'unknown key % in variant %', bad, v
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'A variant may have: ' || array_to_string(allowed, ', ') || '.';
+		END IF;
+		vname := v ->> 'name';
+		IF jsonb_typeof(v -> 'name') IS DISTINCT FROM 'string' OR vname = '' OR length(vname) > 63 THEN
+			RAISE EXCEPTION 'each variant needs a name: a string of 1 to 63 characters'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF vname = ANY (names) OR vname = 'holdout' THEN
+			RAISE EXCEPTION 'variant name "%" is %', vname,
+				CASE WHEN vname = 'holdout' THEN 'reserved for the holdout' ELSE 'used twice' END
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		names := names || vname;
+		IF NOT v ? 'share' THEN
+			v := v || '{"share": 1}';
+		ELSIF jsonb_typeof(v -> 'share') <> 'number' OR NOT ((v ->> 'share')::float8 > 0)
+			  OR (v ->> 'share')::float8 > 1e6 THEN
+			RAISE EXCEPTION 'share of variant "%" must be a number > 0 and <= 1000000, not %', vname, v -> 'share'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Shares are relative: {"share": 1} and {"share": 3} split 25% / 75%.';
+		END IF;
+		IF v ? 'model' AND jsonb_typeof(v -> 'model') <> 'null' THEN
+			IF jsonb_typeof(v -> 'model') <> 'string' THEN
+				RAISE EXCEPTION 'model of variant "%" must be a model name', vname
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			IF NOT EXISTS (SELECT FROM recsys.models m WHERE m.name = v ->> 'model') THEN
+				RAISE EXCEPTION 'model "%" of variant "%" does not exist', v ->> 'model', vname
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = 'SELECT name FROM recsys.models lists the models you may use.';
+			END IF;
+		ELSIF design = 'interleaving' THEN
+			RAISE EXCEPTION 'variant "%" needs a model: interleaving mixes two models'' lists', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'diversity' AND (jsonb_typeof(v -> 'diversity') <> 'number'
+								OR NOT (v ->> 'diversity')::float8 BETWEEN 0 AND 1) THEN
+			RAISE EXCEPTION 'diversity of variant "%" must be a number between 0 and 1', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'similarity_model' AND jsonb_typeof(v -> 'similarity_model') <> 'string' THEN
+			RAISE EXCEPTION 'similarity_model of variant "%" must be a model name', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'similarity_model' AND NOT EXISTS (SELECT FROM recsys.models m
+												  WHERE m.name = v ->> 'similarity_model') THEN
+			RAISE EXCEPTION 'similarity_model "%" of variant "%" does not exist', v ->> 'similarity_model', vname
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'SELECT name FROM recsys.models lists the models you may use.';
+		END IF;
+		IF v ? 'exclude_seen' AND jsonb_typeof(v -> 'exclude_seen') <> 'boolean' THEN
+			RAISE EXCEPTION 'exclude_seen of variant "%" must be true or false', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		-- the models' owners now, by name as blends record their members'
+		-- (review s8, 2): serving refuses a model whose owner changed since
+		v := v - 'model_owner' - 'similarity_model_owner';
+		v := v || jsonb_strip_nulls(jsonb_build_object(
+			'model_owner', (SELECT pg_get_userbyid(m.owner) FROM recsys.models m WHERE m.name = v ->> 'model'),
+			'similarity_model_owner', (SELECT pg_get_userbyid(m.owner) FROM recsys.models m
+									   WHERE m.name = v ->> 'similarity_model')));
+		result := result || jsonb_build_array(v);
+	END LOOP;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_variants(jsonb, text) IS
+	'internal: an experiment''s variants, checked and completed';
+
+CREATE OR REPLACE FUNCTION recsys._experiment_check_models(e recsys.experiments, variants jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m record;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = e.owner) THEN
+		RAISE EXCEPTION 'permission denied to serve experiment "%": its owner (role OID %) was dropped',
+			e.name, e.owner::oid
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'A superuser can give it a new owner: UPDATE recsys.experiments SET owner = ...';
+	END IF;
+	-- a model of the name recorded at creation, another role's since: the
+	-- model was dropped and its name taken (recorded since 0.10.0)
+	FOR m IN
+		SELECT DISTINCT x.name, u.owner AS recorded, pg_get_userbyid(x.owner) AS now
+		FROM jsonb_array_elements(variants) v,
+			 unnest(ARRAY[v ->> 'model', v ->> 'similarity_model'],
+					ARRAY[v ->> 'model_owner', v ->> 'similarity_model_owner']) u(name, owner)
+			 JOIN recsys.models x ON x.name = u.name
+		WHERE u.owner IS NOT NULL AND u.owner IS DISTINCT FROM pg_get_userbyid(x.owner)
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'model "%" of experiment "%" changed owner since the experiment was created', m.name, e.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('It was owned by role "%s"; the model of that name now is role "%s"''s.',
+								  m.recorded, m.now),
+				  HINT = 'Check the model, then give the experiment its variants again with recsys.alter_experiment.';
+	END LOOP;
+	FOR m IN
+		SELECT DISTINCT x.name, x.owner
+		FROM jsonb_array_elements(variants) v, unnest(ARRAY[v ->> 'model', v ->> 'similarity_model']) u(name)
+			 JOIN recsys.models x ON x.name = u.name
+		-- (roles joined to pg_roles: a dropped role's OID is nobody's)
+		WHERE NOT (EXISTS (SELECT FROM pg_roles r
+						   WHERE r.oid = x.owner AND pg_has_role(e.owner::oid, r.oid, 'USAGE'))
+				   OR EXISTS (SELECT FROM unnest(x.grantees) g LEFT JOIN pg_roles r ON r.oid = g::oid
+							  WHERE g::oid = 0 OR pg_has_role(e.owner::oid, r.oid, 'USAGE')))
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'permission denied to serve model "%" in experiment "%": its owner, role %, may not use it',
+			m.name, e.name, e.owner
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = format('The model''s owner (role %s) can grant its use to role %s: '
+								'SELECT recsys.grant_model(%L, %L).', m.owner, e.owner, m.name, e.owner::text);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_check_models(recsys.experiments, jsonb) IS
+	'internal: refuse variants whose models the experiment''s owner may not use';
+
+CREATE OR REPLACE FUNCTION recsys._experiments_write_check()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n integer;
+BEGIN
+	IF TG_OP = 'UPDATE' AND (NEW.variants, NEW.design, NEW.control, NEW.run_starts, NEW.run_variants, NEW.owner)
+	   IS NOT DISTINCT FROM (OLD.variants, OLD.design, OLD.control, OLD.run_starts, OLD.run_variants, OLD.owner) THEN
+		RETURN NEW;
+	END IF;
+	-- (a new row's variants are checked without their models: see below)
+	-- (the models' owners recorded in the variants, which
+	-- _experiment_variants rewrites, are the row owner's to state)
+	IF jsonb_typeof(NEW.variants) IS DISTINCT FROM 'array'
+	   OR (TG_OP = 'UPDATE'
+		   AND (SELECT jsonb_agg(x - 'model_owner' - 'similarity_model_owner' ORDER BY o)
+				FROM jsonb_array_elements(recsys._experiment_variants(NEW.variants, NEW.design))
+					 WITH ORDINALITY AS c(x, o))
+			   IS DISTINCT FROM
+			   (SELECT jsonb_agg(x - 'model_owner' - 'similarity_model_owner' ORDER BY o)
+				FROM jsonb_array_elements(NEW.variants) WITH ORDINALITY AS c(x, o))) THEN
+		RAISE EXCEPTION 'variants of experiment "%" are incomplete: %', NEW.name, NEW.variants
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Change them with recsys.alter_experiment.';
+	END IF;
+	n := jsonb_array_length(NEW.variants);
+	IF NOT EXISTS (SELECT FROM jsonb_array_elements(NEW.variants) x WHERE x ->> 'name' = NEW.control)
+	   OR EXISTS (SELECT FROM unnest(NEW.run_variants) v WHERE v IS NULL OR v < 0 OR v > n)
+	   OR EXISTS (SELECT FROM unnest(NEW.run_starts) WITH ORDINALITY s(b, o)
+				  WHERE b IS NULL OR b > 9999 OR b <= coalesce(NEW.run_starts[o - 1], -1)) THEN
+		RAISE EXCEPTION 'control or bucket allocation of experiment "%" does not match its variants', NEW.name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Change them with recsys.alter_experiment.';
+	END IF;
+	-- the models of a new row are checked when it is served: a restore
+	-- inserts experiments whatever order the models come back in
+	IF TG_OP = 'UPDATE' THEN
+		PERFORM recsys._experiment_check_models(NEW, NEW.variants);
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiments_write_check() IS
+	'internal: check a direct INSERT or UPDATE of an experiment''s variants, control, allocation or owner';
+
+
+-- A function this script drops and creates again (train_fm: new trailing
+-- arguments) would come back with the default privileges, silently
+-- undoing a DBA's REVOKE EXECUTE ... FROM PUBLIC or GRANT EXECUTE ... TO
+-- (review s8, 4).  Its ACL, saved before the DROP in a transaction-local
+-- setting (recsys_upgrade.<function>_acl), is given to the replacement:
+-- PUBLIC's default EXECUTE revoked, then every entry of the old ACL
+-- granted again, with its grant option.
+DO $$
+DECLARE
+	f record;
+	old_acl aclitem[];
+	a record;
+BEGIN
+	FOR f IN SELECT * FROM (VALUES
+		('train_fm', 'recsys.train_fm(regclass, text, text, integer, integer, double precision,
+			double precision, integer, double precision, regclass, regclass, name, interval, boolean,
+			double precision, name, name, bigint, boolean, boolean, boolean, double precision,
+			double precision, interval)'::regprocedure)) v(name, fn)
+	LOOP
+		old_acl := nullif(current_setting(format('recsys_upgrade.%s_acl', f.name), true), '')::aclitem[];
+		CONTINUE WHEN old_acl IS NULL;		-- default privileges: nothing to carry over
+		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.fn);
+		FOR a IN SELECT * FROM aclexplode(old_acl) x
+				 WHERE x.grantee = 0 OR EXISTS (SELECT FROM pg_roles r WHERE r.oid = x.grantee)
+		LOOP
+			EXECUTE format('GRANT %s ON FUNCTION %s TO %s%s', a.privilege_type, f.fn,
+						   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+						   CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+		END LOOP;
+	END LOOP;
+END
+$$;
+
+-- experiment_daily's cap covers outcomes too; attribution at most 366 days (review s8, 5)
+CREATE OR REPLACE FUNCTION recsys.experiment_daily(experiment text, alpha double precision DEFAULT 0.05)
+RETURNS TABLE (variant text, day date, users bigint, conversions bigint, conversion double precision,
+			   conversion_low double precision, conversion_high double precision)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments := recsys._experiment(experiment);
+	z double precision;
+	first_shown timestamptz;
+	last_shown timestamptz;
+	last_day timestamptz;
+BEGIN
+	IF alpha IS NULL OR NOT (alpha > 0 AND alpha < 0.5) THEN
+		RAISE EXCEPTION 'alpha must be above 0 and below 0.5, not %', coalesce(alpha::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	z := recsys._norm_quantile(1 - alpha / 2);
+	-- one row per variant and day: a span no experiment runs (an impression
+	-- a grantee logged in the year 20000) would be millions of rows
+	-- (the whole range of days below: impressions, and outcomes up to the
+	-- last impression's attribution window; review s8, 5)
+	SELECT min(i.shown_at), max(i.shown_at) INTO first_shown, last_shown
+	FROM recsys.experiment_impressions i WHERE i.experiment = e.name;
+	last_day := greatest(last_shown,
+						 least((SELECT max(o.at) FROM recsys.experiment_outcomes o WHERE o.experiment = e.name),
+							   last_shown + e.attribution));
+	IF last_day::date - first_shown::date > 3660 THEN
+		RAISE EXCEPTION 'experiment "%" has impressions and outcomes over % days (% to %), more than experiment_daily reports (3660: ten years)',
+			e.name, last_day::date - first_shown::date, to_char(first_shown, 'YYYY-MM-DD'), to_char(last_day, 'YYYY-MM-DD')
+			USING ERRCODE = 'program_limit_exceeded',
+				  HINT = 'Impressions and outcomes logged at impossible times (a wrong clock, a mistyped year) can be found with SELECT * FROM recsys.experiment_impressions (recsys.experiment_outcomes) WHERE experiment = '
+						 || quote_literal(e.name) || ' ORDER BY shown_at (at), and deleted by the experiment''s owner.';
+	END IF;
+	RETURN QUERY
+	WITH users AS (
+		-- (the experiment's variants: not a grantee's row of another name)
+		SELECT * FROM recsys._experiment_users(e.name) u
+		WHERE u.variant IN (SELECT x ->> 'name' FROM jsonb_array_elements(e.variants) x UNION ALL SELECT 'holdout')
+	), days AS (
+		-- from the first exposure to the last impression or outcome, but
+		-- no further than the last impression's attribution window: an
+		-- outcome logged years ahead is no reason for as many days
+		SELECT d::date AS day
+		FROM (SELECT min(i.shown_at) AS first_shown, max(i.shown_at) AS last_shown
+			  FROM recsys.experiment_impressions i WHERE i.experiment = e.name) b,
+			 generate_series(b.first_shown::date,
+							 greatest(b.last_shown,
+									  least((SELECT max(o.at) FROM recsys.experiment_outcomes o
+											 WHERE o.experiment = e.name),
+											b.last_shown + e.attribution))::date, '1 day') d
+	), daily AS (
+		-- users first exposed, and conversions, on each day
+		SELECT x.variant, x.day, sum(x.dn)::bigint AS dn, sum(x.dx)::bigint AS dx
+		FROM (SELECT u.variant, u.first_at::date AS day, 1 AS dn, 0 AS dx FROM users u
+			  UNION ALL
+			  SELECT u.variant, u.converted_at::date, 0, 1 FROM users u WHERE u.converted_at IS NOT NULL) x
+		GROUP BY x.variant, x.day
+	), cum AS (
+		-- ... and before each day's end: running sums, linear in days + users
+		SELECT g.variant, g.day, g.n, g.x
+		FROM (SELECT v.variant, d.day,
+					 (sum(coalesce(y.dn, 0)) OVER w)::bigint AS n, (sum(coalesce(y.dx, 0)) OVER w)::bigint AS x
+			  FROM (SELECT DISTINCT u.variant FROM users u) v CROSS JOIN days d
+			  LEFT JOIN daily y ON y.variant = v.variant AND y.day = d.day
+			  WINDOW w AS (PARTITION BY v.variant ORDER BY d.day)) g
+		WHERE g.n > 0
+	)
+	SELECT c.variant, c.day, c.n, c.x, c.x::float8 / c.n,
+		   (c.x::float8 / c.n + z ^ 2 / (2 * c.n) - z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
+		   / (1 + z ^ 2 / c.n),
+		   (c.x::float8 / c.n + z ^ 2 / (2 * c.n) + z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
+		   / (1 + z ^ 2 / c.n)
+	FROM cum c
+	ORDER BY c.variant, c.day;
+END
+$$;
+COMMENT ON FUNCTION recsys.experiment_daily(text, double precision) IS
+	'an A/B experiment''s cumulative conversion per variant and day, with its interval (rows for a plot)';
+
+CREATE OR REPLACE FUNCTION recsys.create_experiment(
+	name text,
+	variants jsonb,
+	control text DEFAULT NULL,
+	holdout double precision DEFAULT 0,
+	design text DEFAULT 'ab',
+	attribution interval DEFAULT '7 days',
+	salt text DEFAULT NULL,
+	description text DEFAULT NULL)
+RETURNS recsys.experiments
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	checked jsonb;
+	result recsys.experiments;
+BEGIN
+	IF name IS NULL OR name = '' OR length(name) > 63 THEN
+		RAISE EXCEPTION 'name must be a text of 1 to 63 characters' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF design IS NULL OR design NOT IN ('ab', 'interleaving') THEN
+		RAISE EXCEPTION 'design must be ''ab'' or ''interleaving'', not %', coalesce(quote_literal(design), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF holdout IS NULL OR NOT (holdout >= 0 AND holdout < 1) OR (design = 'interleaving' AND holdout > 0) THEN
+		RAISE EXCEPTION 'holdout must be at least 0 and below 1%, not %',
+			CASE WHEN design = 'interleaving' THEN ' (0 for interleaving)' ELSE '' END, holdout
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'holdout is the share of users shown nothing: 0.05 keeps 5% out.';
+	END IF;
+	IF attribution IS NULL OR attribution <= '0' OR attribution > '366 days' THEN
+		RAISE EXCEPTION 'attribution must be a positive interval of at most 366 days, not %', coalesce(attribution::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF salt = '' THEN
+		RAISE EXCEPTION 'salt must not be empty' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Leave it NULL for a random one.';
+	END IF;
+	checked := recsys._experiment_variants(variants, design);
+	control := coalesce(control, checked -> 0 ->> 'name');
+	IF NOT EXISTS (SELECT FROM jsonb_array_elements(checked) x WHERE x ->> 'name' = control) THEN
+		RAISE EXCEPTION 'control "%" is not a variant', control
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name one of the variants, or leave control NULL for the first.';
+	END IF;
+	INSERT INTO recsys.experiments AS x (name, design, variants, control, holdout, salt, run_starts, run_variants,
+										 attribution, description)
+	SELECT create_experiment.name, create_experiment.design, checked, control, create_experiment.holdout,
+		   coalesce(create_experiment.salt, gen_random_uuid()::text), r.run_starts, r.run_variants,
+		   create_experiment.attribution, create_experiment.description
+	FROM recsys._experiment_runs(recsys._experiment_allocation(NULL, NULL, checked, create_experiment.holdout)) r
+	RETURNING * INTO result;
+	RETURN result;
+EXCEPTION WHEN unique_violation THEN
+	-- (an experiment the caller may not see is not named as one: names are
+	-- unique across roles, like catalogs')
+	IF NOT EXISTS (SELECT FROM recsys.experiments x WHERE x.name OPERATOR(pg_catalog.=) create_experiment.name) THEN
+		RAISE EXCEPTION 'experiment name "%" is taken by another role', name
+			USING ERRCODE = 'insufficient_privilege', HINT = 'Choose another name.';
+	END IF;
+	RAISE EXCEPTION 'experiment "%" already exists', name
+		USING ERRCODE = 'duplicate_object',
+			  HINT = 'Change its shares with recsys.alter_experiment, or drop it with recsys.drop_experiment.';
+END
+$$;
+COMMENT ON FUNCTION recsys.create_experiment(text, jsonb, text, double precision, text, interval, text, text) IS
+	'start an online experiment: variants (models or recommend option sets) with traffic shares, a control, a holdout';
+
+CREATE OR REPLACE FUNCTION recsys.alter_experiment(
+	name text,
+	variants jsonb DEFAULT NULL,
+	holdout double precision DEFAULT NULL,
+	control text DEFAULT NULL,
+	attribution interval DEFAULT NULL)
+RETURNS recsys.experiments
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments;
+	checked jsonb;
+BEGIN
+	e := recsys._experiment(name, action => 'alter it');
+	PERFORM FROM recsys.experiments x WHERE x.name = e.name FOR UPDATE;
+	checked := CASE WHEN variants IS NULL THEN e.variants ELSE recsys._experiment_variants(variants, e.design) END;
+	holdout := coalesce(holdout, e.holdout);
+	IF NOT (holdout >= 0 AND holdout < 1) OR (e.design = 'interleaving' AND holdout > 0) THEN
+		RAISE EXCEPTION 'holdout must be at least 0 and below 1%, not %',
+			CASE WHEN e.design = 'interleaving' THEN ' (0 for interleaving)' ELSE '' END, holdout
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF attribution <= '0' OR attribution > '366 days' THEN
+		RAISE EXCEPTION 'attribution must be a positive interval of at most 366 days, not %', attribution
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	control := coalesce(control, e.control);
+	IF NOT EXISTS (SELECT FROM jsonb_array_elements(checked) x WHERE x ->> 'name' = control) THEN
+		RAISE EXCEPTION 'control "%" is not a variant', control
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name one of the variants.';
+	END IF;
+	UPDATE recsys.experiments x
+	SET variants = checked, holdout = alter_experiment.holdout, control = alter_experiment.control,
+		attribution = coalesce(alter_experiment.attribution, x.attribution),
+		run_starts = r.run_starts, run_variants = r.run_variants, changed_at = now()
+	FROM recsys._experiment_runs(recsys._experiment_allocation(
+			recsys._experiment_buckets(e.run_starts, e.run_variants), e.variants, checked,
+			alter_experiment.holdout)) r
+	WHERE x.name = e.name
+	RETURNING * INTO e;
+	RETURN e;
+END
+$$;
+COMMENT ON FUNCTION recsys.alter_experiment(text, jsonb, double precision, text, interval) IS
+	'change an experiment''s variants, shares or holdout, moving as few users as possible';
+
+
+-- split_last checks time_col as the trainers do and holds out no pair without a time; the splits refuse non-integer ids (review s8, 6 and 8)
+CREATE OR REPLACE FUNCTION recsys._require_id_column(source regclass, col name, argname text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	typ oid;
+BEGIN
+	PERFORM recsys._require_column(source, col, argname);
+	SELECT a.atttypid INTO typ FROM pg_attribute a
+	WHERE a.attrelid = source AND a.attname = col AND NOT a.attisdropped;
+	-- (a domain's base type, as getBaseType)
+	WHILE (SELECT t.typtype = 'd' FROM pg_type t WHERE t.oid = typ) LOOP
+		SELECT t.typbasetype INTO typ FROM pg_type t WHERE t.oid = typ;
+	END LOOP;
+	IF typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
+		RAISE EXCEPTION '% column "%" has type %, which cannot be an id', argname, col, format_type(typ, NULL)
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'Ids must be smallint, integer or bigint; map other keys to integers in a view, for example with dense_rank().';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys._require_id_column(regclass, name, text) IS
+	'internal: raise a clear error when a source''s id column is missing or not an integer';
+
+CREATE OR REPLACE FUNCTION recsys._check_time_col(source regclass, time_col name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'recsys_check_time_col'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._check_time_col(regclass, name) IS
+	'internal: refuse a time column of a type that holds no time, or holding an infinite time';
+
+CREATE OR REPLACE FUNCTION recsys.split_kfold(
+	source regclass,
+	folds integer DEFAULT 5,
+	seed bigint DEFAULT 42,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id')
+RETURNS TABLE (user_id bigint, item_id bigint, fold integer)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER SUPPORT recsys._rows_source
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF source IS NULL OR folds IS NULL OR seed IS NULL OR user_col IS NULL OR item_col IS NULL THEN
+		RAISE EXCEPTION 'arguments of split_kfold must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF folds < 2 OR folds > 100 THEN
+		RAISE EXCEPTION 'folds must be between 2 and 100, not %', folds USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
+	RETURN QUERY EXECUTE format(
+		'SELECT u, i, ((row_number() OVER (ORDER BY md5($1 || '':'' || u || '':'' || i) COLLATE "C", u, i) - 1) %% $2 + 1)::integer '
+		'FROM (SELECT DISTINCT %I::bigint AS u, %I::bigint AS i FROM %s '
+		'WHERE %I IS NOT NULL AND %I IS NOT NULL) pairs',
+		user_col, item_col, source, user_col, item_col)
+	USING seed::text, folds;
+END
+$$;
+COMMENT ON FUNCTION recsys.split_kfold(regclass, integer, bigint, name, name) IS
+	'random k-fold split of a source''s (user, item) pairs: the fold of each pair';
+
+CREATE OR REPLACE FUNCTION recsys.split_holdout(
+	source regclass,
+	test_fraction double precision DEFAULT 0.25,
+	seed bigint DEFAULT 42,
+	min_interactions integer DEFAULT 4,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id')
+RETURNS TABLE (user_id bigint, item_id bigint, is_test boolean)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER SUPPORT recsys._rows_source
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF source IS NULL OR test_fraction IS NULL OR seed IS NULL OR min_interactions IS NULL
+		OR user_col IS NULL OR item_col IS NULL THEN
+		RAISE EXCEPTION 'arguments of split_holdout must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT (test_fraction > 0 AND test_fraction < 1) THEN
+		RAISE EXCEPTION 'test_fraction must be between 0 and 1 (exclusive), not %', test_fraction
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF min_interactions < 2 THEN
+		RAISE EXCEPTION 'min_interactions must be at least 2, not %', min_interactions
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
+	-- a user's first round((1 - f) n) pairs in hash order train (half up,
+	-- in exact arithmetic: floor((3n + 2) / 4) for f = 0.25), the rest test
+	RETURN QUERY EXECUTE format(
+		'SELECT u, i, n >= $3 AND r > floor((1 - $2::numeric) * n + 0.5) '
+		'FROM (SELECT u, i, count(*) OVER (PARTITION BY u) AS n, '
+		'             row_number() OVER (PARTITION BY u ORDER BY md5($1 || '':'' || u || '':'' || i) COLLATE "C", i) AS r '
+		'      FROM (SELECT DISTINCT %I::bigint AS u, %I::bigint AS i FROM %s '
+		'            WHERE %I IS NOT NULL AND %I IS NOT NULL) pairs) ranked',
+		user_col, item_col, source, user_col, item_col)
+	USING seed::text, test_fraction, min_interactions;
+END
+$$;
+COMMENT ON FUNCTION recsys.split_holdout(regclass, double precision, bigint, integer, name, name) IS
+	'per-user stratified random hold-out: whether each (user, item) pair is in the test set';
+
+CREATE OR REPLACE FUNCTION recsys.split_last(
+	source regclass,
+	time_col name,
+	n integer DEFAULT 5,
+	min_interactions integer DEFAULT 10,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id')
+RETURNS TABLE (user_id bigint, item_id bigint, is_test boolean)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER SUPPORT recsys._rows_source
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF source IS NULL OR time_col IS NULL OR n IS NULL OR min_interactions IS NULL
+		OR user_col IS NULL OR item_col IS NULL THEN
+		RAISE EXCEPTION 'arguments of split_last must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF n < 1 THEN
+		RAISE EXCEPTION 'n must be at least 1, not %', n USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF min_interactions <= n THEN
+		RAISE EXCEPTION 'min_interactions must be greater than n (%), not %', n, min_interactions
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Every test user needs training rows too.';
+	END IF;
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
+	PERFORM recsys._require_column(source, time_col, 'time_col');
+	PERFORM recsys._check_time_col(source, time_col);
+	-- a pair's time is its latest interaction; ties by item id.  A pair
+	-- with no time (every row's NULL) sorts first and is never held out:
+	-- it cannot be among the user's latest (review s8, 6)
+	RETURN QUERY EXECUTE format(
+		'SELECT u, i, cnt >= $2 AND r > cnt - $1 AND t IS NOT NULL '
+		'FROM (SELECT u, i, t, count(*) OVER (PARTITION BY u) AS cnt, '
+		'             row_number() OVER (PARTITION BY u ORDER BY t NULLS FIRST, i) AS r '
+		'      FROM (SELECT %I::bigint AS u, %I::bigint AS i, max(%I) AS t FROM %s '
+		'            WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2) pairs) ranked',
+		user_col, item_col, time_col, source, user_col, item_col)
+	USING n, min_interactions;
+END
+$$;
+COMMENT ON FUNCTION recsys.split_last(regclass, name, integer, integer, name, name) IS
+	'per-user leave-last-n-out by time: whether each (user, item) pair is in the test set';
+
+
+-- tune checks the kept model's name (bytes), owner and algorithm before the first candidate (review s8, 7)
+CREATE OR REPLACE FUNCTION recsys._tune_check_model(trainer regprocedure, model text, replace boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	algorithms text[];
+	current text;
+BEGIN
+	IF model = '' OR octet_length(model) > 63 THEN
+		RAISE EXCEPTION 'model must be a name of 1 to 63 bytes, not "%" (% bytes)', model, octet_length(model)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM recsys._require_model_owner(model, 'train', missing_ok => true);
+	SELECT CASE p.proname WHEN 'train_cf' THEN ARRAY['als', 'mf'] ELSE ARRAY[substr(p.proname, 7)] END
+	INTO algorithms FROM pg_proc p WHERE p.oid = trainer;
+	SELECT m.algorithm INTO current FROM recsys.models m WHERE m.name = model;
+	IF current IS NOT NULL AND NOT current = ANY (algorithms) AND NOT replace THEN
+		RAISE EXCEPTION 'model "%" was trained with algorithm %, not %', model, current, algorithms[1]
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = format('Retraining it with %s would change what everyone it serves gets.', algorithms[1]),
+				  HINT = format('Pass replace => true to retrain it with %s, or train under another name.', algorithms[1]);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys._tune_check_model(regprocedure, text, boolean) IS
+	'internal: refuse, before a search trains anything, a model name its end would refuse';
+
+CREATE OR REPLACE FUNCTION recsys.tune(
+	algorithm text,
+	train regclass,
+	valid regclass,
+	grid jsonb,
+	fixed jsonb DEFAULT '{}',
+	metric text DEFAULT 'ndcg@10',
+	model text DEFAULT 'default',
+	samples integer DEFAULT NULL,
+	seed bigint DEFAULT 42,
+	k integer DEFAULT 10,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	replace boolean DEFAULT false)
+RETURNS TABLE (rank integer, params jsonb, value double precision, metrics jsonb,
+			   train_seconds double precision, eval_seconds double precision)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trainer regprocedure;
+	key text;
+	combos jsonb[] := ARRAY['{}'::jsonb];
+	next_combos jsonb[];
+	combo jsonb;
+	v jsonb;
+	-- a name of this backend's own, so concurrent searches do not collide
+	candidate text := format('_recsys_tune_%s_%s', pg_backend_pid(), txid_current());
+	best jsonb;
+	lower_is_better boolean := metric IN ('rmse', 'mae');
+	metrics text[];
+BEGIN
+	IF algorithm IS NULL OR train IS NULL OR valid IS NULL OR grid IS NULL OR fixed IS NULL
+		OR metric IS NULL OR model IS NULL OR seed IS NULL OR k IS NULL OR user_col IS NULL
+		OR item_col IS NULL OR replace IS NULL THEN
+		RAISE EXCEPTION 'arguments of tune must not be NULL (samples and weight_col may be)'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	trainer := recsys._tune_trainer(algorithm);
+	IF jsonb_typeof(fixed) <> 'object' THEN
+		RAISE EXCEPTION 'fixed must be a JSON object of parameter names and values'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"weight_col": "rating", "iterations": 15}.';
+	END IF;
+	IF jsonb_typeof(grid) <> 'object' THEN
+		RAISE EXCEPTION 'grid must be a JSON object of parameter names and arrays of values'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"factors": [32, 64], "regularization": [0.01, 0.1]}.';
+	END IF;
+	IF samples IS NOT NULL AND samples < 1 THEN
+		RAISE EXCEPTION 'samples must be at least 1, not %', samples USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF k < 1 OR k > 1000 THEN
+		RAISE EXCEPTION 'k must be between 1 and 1000, not %', k USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- the metric must be one evaluate returns (checked before any training)
+	metrics := recsys._tune_metrics(k);
+	IF NOT metric = ANY (metrics) THEN
+		RAISE EXCEPTION 'metric must be one of %, not "%"', array_to_string(metrics, ', '), metric
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = format('Metrics at a cutoff are named for tune''s k (%s).', k);
+	END IF;
+	IF lower_is_better AND weight_col IS NULL THEN
+		RAISE EXCEPTION 'metric % needs weight_col, the ratings of the validation set', metric
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM recsys._tune_check_params(algorithm, trainer, fixed, grid);
+	-- the kept model's name, owner and algorithm (review s8, 7)
+	PERFORM recsys._tune_check_model(trainer, model, replace);
+	FOR key IN SELECT jsonb_object_keys(grid) LOOP
+		IF jsonb_typeof(grid -> key) <> 'array' OR jsonb_array_length(grid -> key) = 0 THEN
+			RAISE EXCEPTION 'grid parameter "%" needs a non-empty array of values', key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		-- the cartesian product, one parameter at a time
+		next_combos := ARRAY[]::jsonb[];
+		FOREACH combo IN ARRAY combos LOOP
+			FOR v IN SELECT jsonb_array_elements(grid -> key) LOOP
+				next_combos := next_combos || (combo || jsonb_build_object(key, v));
+			END LOOP;
+		END LOOP;
+		combos := next_combos;
+	END LOOP;
+	-- random search: a seeded sample of the grid
+	IF samples IS NOT NULL AND samples < cardinality(combos) THEN
+		SELECT array_agg(c ORDER BY md5(seed || ':' || c::text) COLLATE "C")
+		INTO combos
+		FROM (SELECT c FROM unnest(combos) c ORDER BY md5(seed || ':' || c::text) COLLATE "C" LIMIT samples) s;
+	END IF;
+
+	IF to_regclass('pg_temp._recsys_tune_results') IS NULL THEN
+		CREATE TEMP TABLE _recsys_tune_results (
+			params jsonb, value double precision, metrics jsonb,
+			train_seconds double precision, eval_seconds double precision) ON COMMIT DROP;
+	END IF;
+	TRUNCATE _recsys_tune_results;
+
+	FOREACH combo IN ARRAY combos LOOP
+		PERFORM recsys._progress_tune(tune.model, algorithm, 'candidate', array_position(combos, combo),
+									  cardinality(combos));
+		INSERT INTO _recsys_tune_results
+		SELECT combo, c.value, c.metrics, c.train_seconds, c.eval_seconds
+		FROM recsys._tune_candidate(trainer, train, valid, candidate, fixed || combo, metric, k,
+									user_col, item_col, weight_col) c;
+		PERFORM recsys.drop_model(candidate);
+	END LOOP;
+
+	-- keep the best as the named model (a new version of it)
+	SELECT r.params INTO best FROM _recsys_tune_results r
+	ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text LIMIT 1;
+	PERFORM recsys._progress_tune(tune.model, algorithm, 'best', cardinality(combos), cardinality(combos));
+	PERFORM recsys._tune_keep(trainer, train, tune.model, fixed || best, tune.replace);
+	PERFORM recsys._progress_tune(tune.model, algorithm, 'end', cardinality(combos), cardinality(combos));
+
+	RETURN QUERY
+	SELECT (row_number() OVER (ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text))::integer,
+		   r.params, r.value, r.metrics, r.train_seconds, r.eval_seconds
+	FROM _recsys_tune_results r
+	ORDER BY 1;
+END
+$$;
+COMMENT ON FUNCTION recsys.tune(text, regclass, regclass, jsonb, jsonb, text, text, integer, bigint,
+	integer, name, name, name, boolean) IS
+	'grid or random search: train each candidate, score it on a validation set, keep the best as a model';
+

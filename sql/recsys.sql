@@ -259,6 +259,15 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._rerankers_using(text, oid, oid[]) IS
 	'internal: the re-rankers that re-rank a model''s candidates, whoever owns them (counted as _blends_using counts blends)';
 
+-- internal: the experiments whose variants name a model, whoever owns them
+-- (those whose owner may use it, given its owner and grantees)
+CREATE FUNCTION recsys._experiments_using(model text, owner oid, grantees oid[])
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'recsys_experiments_using'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._experiments_using(text, oid, oid[]) IS
+	'internal: the experiments that serve a model in a variant, whoever owns them';
+
 -- internal: a role by its name, as stored (not an SQL identifier), or
 -- OID 0 for PUBLIC when allowed
 CREATE FUNCTION recsys._role(role_name text, argname text, allow_public boolean)
@@ -323,6 +332,7 @@ DECLARE
 	gone_grantees regrole[];
 	blends text[];
 	rerankers text[];
+	experiments text[];
 BEGIN
 	FOR gone, gone_owner, gone_grantees IN
 		SELECT o.name, o.owner, o.grantees FROM old_rows o
@@ -349,12 +359,22 @@ BEGIN
 				USING ERRCODE = 'dependent_objects_still_exist',
 					  HINT = 'Drop the re-ranker first, or train it again with another candidates_from.';
 		END IF;
+		-- likewise an experiment's variant (review s8, 2)
+		experiments := recsys._experiments_using(gone, gone_owner::pg_catalog.oid,
+												 coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
+		IF pg_catalog.cardinality(experiments) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because experiment "%" uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, experiments[1]
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = pg_catalog.format('Drop the experiment first (recsys.drop_experiment(%L)), or give it '
+											   'variants without this model (recsys.alter_experiment).', experiments[1]);
+		END IF;
 	END LOOP;
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION recsys._models_members_check() IS
-	'internal: a model a remaining blend or re-ranker uses keeps its recsys.models row and name';
+	'internal: a model a remaining blend, re-ranker or experiment uses keeps its recsys.models row and name';
 CREATE TRIGGER models_members_delete AFTER DELETE ON recsys.models
 	REFERENCING OLD TABLE AS old_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION recsys._models_members_check();
@@ -1166,6 +1186,43 @@ $$;
 COMMENT ON FUNCTION recsys._require_column(regclass, name, text) IS
 	'internal: raise a clear error when a source lacks a column';
 
+-- internal: refuse (42804) an id column that is not an integer, as the
+-- trainers do (src/ingest.c): a numeric 1e30 failed in the cast to bigint
+-- with no column named (review s8, 8)
+CREATE FUNCTION recsys._require_id_column(source regclass, col name, argname text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	typ oid;
+BEGIN
+	PERFORM recsys._require_column(source, col, argname);
+	SELECT a.atttypid INTO typ FROM pg_attribute a
+	WHERE a.attrelid = source AND a.attname = col AND NOT a.attisdropped;
+	-- (a domain's base type, as getBaseType)
+	WHILE (SELECT t.typtype = 'd' FROM pg_type t WHERE t.oid = typ) LOOP
+		SELECT t.typbasetype INTO typ FROM pg_type t WHERE t.oid = typ;
+	END LOOP;
+	IF typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
+		RAISE EXCEPTION '% column "%" has type %, which cannot be an id', argname, col, format_type(typ, NULL)
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'Ids must be smallint, integer or bigint; map other keys to integers in a view, for example with dense_rank().';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys._require_id_column(regclass, name, text) IS
+	'internal: raise a clear error when a source''s id column is missing or not an integer';
+
+-- internal: the trainers' checks of a time column (src/recency.c): a type
+-- that holds a time (42804 otherwise), no infinite or NaN time (22023)
+CREATE FUNCTION recsys._check_time_col(source regclass, time_col name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'recsys_check_time_col'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._check_time_col(regclass, name) IS
+	'internal: refuse a time column of a type that holds no time, or holding an infinite time';
+
 CREATE FUNCTION recsys.split_kfold(
 	source regclass,
 	folds integer DEFAULT 5,
@@ -1183,8 +1240,8 @@ BEGIN
 	IF folds < 2 OR folds > 100 THEN
 		RAISE EXCEPTION 'folds must be between 2 and 100, not %', folds USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	PERFORM recsys._require_column(source, user_col, 'user_col');
-	PERFORM recsys._require_column(source, item_col, 'item_col');
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
 	RETURN QUERY EXECUTE format(
 		'SELECT u, i, ((row_number() OVER (ORDER BY md5($1 || '':'' || u || '':'' || i) COLLATE "C", u, i) - 1) %% $2 + 1)::integer '
 		'FROM (SELECT DISTINCT %I::bigint AS u, %I::bigint AS i FROM %s '
@@ -1220,8 +1277,8 @@ BEGIN
 		RAISE EXCEPTION 'min_interactions must be at least 2, not %', min_interactions
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	PERFORM recsys._require_column(source, user_col, 'user_col');
-	PERFORM recsys._require_column(source, item_col, 'item_col');
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
 	-- a user's first round((1 - f) n) pairs in hash order train (half up,
 	-- in exact arithmetic: floor((3n + 2) / 4) for f = 0.25), the rest test
 	RETURN QUERY EXECUTE format(
@@ -1261,14 +1318,17 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Every test user needs training rows too.';
 	END IF;
-	PERFORM recsys._require_column(source, user_col, 'user_col');
-	PERFORM recsys._require_column(source, item_col, 'item_col');
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
 	PERFORM recsys._require_column(source, time_col, 'time_col');
-	-- a pair's time is its latest interaction; ties by item id
+	PERFORM recsys._check_time_col(source, time_col);
+	-- a pair's time is its latest interaction; ties by item id.  A pair
+	-- with no time (every row's NULL) sorts first and is never held out:
+	-- it cannot be among the user's latest (review s8, 6)
 	RETURN QUERY EXECUTE format(
-		'SELECT u, i, cnt >= $2 AND r > cnt - $1 '
-		'FROM (SELECT u, i, count(*) OVER (PARTITION BY u) AS cnt, '
-		'             row_number() OVER (PARTITION BY u ORDER BY t, i) AS r '
+		'SELECT u, i, cnt >= $2 AND r > cnt - $1 AND t IS NOT NULL '
+		'FROM (SELECT u, i, t, count(*) OVER (PARTITION BY u) AS cnt, '
+		'             row_number() OVER (PARTITION BY u ORDER BY t NULLS FIRST, i) AS r '
 		'      FROM (SELECT %I::bigint AS u, %I::bigint AS i, max(%I) AS t FROM %s '
 		'            WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2) pairs) ranked',
 		user_col, item_col, time_col, source, user_col, item_col)
@@ -1580,6 +1640,39 @@ $$;
 COMMENT ON FUNCTION recsys._tune_keep(regprocedure, regclass, text, jsonb, boolean) IS
 	'internal: train a search''s chosen parameters as the named model';
 
+-- internal: what keeping a search's result as model would refuse, checked
+-- before the first candidate trains (review s8, 7): a name of 1 to 63
+-- bytes (the catalog's limit: 32 x 'é' is 64), a model another role owns
+-- (42501), one of another algorithm unless replace (42809, the trainers'
+-- error; train_cf records als or mf)
+CREATE FUNCTION recsys._tune_check_model(trainer regprocedure, model text, replace boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	algorithms text[];
+	current text;
+BEGIN
+	IF model = '' OR octet_length(model) > 63 THEN
+		RAISE EXCEPTION 'model must be a name of 1 to 63 bytes, not "%" (% bytes)', model, octet_length(model)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM recsys._require_model_owner(model, 'train', missing_ok => true);
+	SELECT CASE p.proname WHEN 'train_cf' THEN ARRAY['als', 'mf'] ELSE ARRAY[substr(p.proname, 7)] END
+	INTO algorithms FROM pg_proc p WHERE p.oid = trainer;
+	SELECT m.algorithm INTO current FROM recsys.models m WHERE m.name = model;
+	IF current IS NOT NULL AND NOT current = ANY (algorithms) AND NOT replace THEN
+		RAISE EXCEPTION 'model "%" was trained with algorithm %, not %', model, current, algorithms[1]
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = format('Retraining it with %s would change what everyone it serves gets.', algorithms[1]),
+				  HINT = format('Pass replace => true to retrain it with %s, or train under another name.', algorithms[1]);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys._tune_check_model(regprocedure, text, boolean) IS
+	'internal: refuse, before a search trains anything, a model name its end would refuse';
+
 CREATE FUNCTION recsys.tune(
 	algorithm text,
 	train regclass,
@@ -1648,6 +1741,8 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM recsys._tune_check_params(algorithm, trainer, fixed, grid);
+	-- the kept model's name, owner and algorithm (review s8, 7)
+	PERFORM recsys._tune_check_model(trainer, model, replace);
 	FOR key IN SELECT jsonb_object_keys(grid) LOOP
 		IF jsonb_typeof(grid -> key) <> 'array' OR jsonb_array_length(grid -> key) = 0 THEN
 			RAISE EXCEPTION 'grid parameter "%" needs a non-empty array of values', key
@@ -2261,7 +2356,8 @@ DECLARE
 	names text[] := '{}';
 	vname text;
 	bad text;
-	allowed CONSTANT text[] := ARRAY['name', 'share', 'model', 'diversity', 'similarity_model', 'exclude_seen'];
+	allowed CONSTANT text[] := ARRAY['name', 'share', 'model', 'diversity', 'similarity_model', 'exclude_seen',
+									 'model_owner', 'similarity_model_owner'];
 BEGIN
 	IF variants IS NULL OR jsonb_typeof(variants) <> 'array' OR jsonb_array_length(variants) < 2
 	   OR (design = 'interleaving' AND jsonb_array_length(variants) <> 2) THEN
@@ -2336,6 +2432,13 @@ BEGIN
 			RAISE EXCEPTION 'exclude_seen of variant "%" must be true or false', vname
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
+		-- the models' owners now, by name as blends record their members'
+		-- (review s8, 2): serving refuses a model whose owner changed since
+		v := v - 'model_owner' - 'similarity_model_owner';
+		v := v || jsonb_strip_nulls(jsonb_build_object(
+			'model_owner', (SELECT pg_get_userbyid(m.owner) FROM recsys.models m WHERE m.name = v ->> 'model'),
+			'similarity_model_owner', (SELECT pg_get_userbyid(m.owner) FROM recsys.models m
+									   WHERE m.name = v ->> 'similarity_model')));
 		result := result || jsonb_build_array(v);
 	END LOOP;
 	RETURN result;
@@ -2366,6 +2469,23 @@ BEGIN
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'A superuser can give it a new owner: UPDATE recsys.experiments SET owner = ...';
 	END IF;
+	-- a model of the name recorded at creation, another role's since: the
+	-- model was dropped and its name taken (recorded since 0.10.0)
+	FOR m IN
+		SELECT DISTINCT x.name, u.owner AS recorded, pg_get_userbyid(x.owner) AS now
+		FROM jsonb_array_elements(variants) v,
+			 unnest(ARRAY[v ->> 'model', v ->> 'similarity_model'],
+					ARRAY[v ->> 'model_owner', v ->> 'similarity_model_owner']) u(name, owner)
+			 JOIN recsys.models x ON x.name = u.name
+		WHERE u.owner IS NOT NULL AND u.owner IS DISTINCT FROM pg_get_userbyid(x.owner)
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'model "%" of experiment "%" changed owner since the experiment was created', m.name, e.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('It was owned by role "%s"; the model of that name now is role "%s"''s.',
+								  m.recorded, m.now),
+				  HINT = 'Check the model, then give the experiment its variants again with recsys.alter_experiment.';
+	END LOOP;
 	FOR m IN
 		SELECT DISTINCT x.name, x.owner
 		FROM jsonb_array_elements(variants) v, unnest(ARRAY[v ->> 'model', v ->> 'similarity_model']) u(name)
@@ -2526,8 +2646,8 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'holdout is the share of users shown nothing: 0.05 keeps 5% out.';
 	END IF;
-	IF attribution IS NULL OR attribution <= '0' THEN
-		RAISE EXCEPTION 'attribution must be a positive interval, not %', coalesce(attribution::text, 'NULL')
+	IF attribution IS NULL OR attribution <= '0' OR attribution > '366 days' THEN
+		RAISE EXCEPTION 'attribution must be a positive interval of at most 366 days, not %', coalesce(attribution::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF salt = '' THEN
@@ -2587,8 +2707,8 @@ BEGIN
 			CASE WHEN e.design = 'interleaving' THEN ' (0 for interleaving)' ELSE '' END, holdout
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF attribution <= '0' THEN
-		RAISE EXCEPTION 'attribution must be a positive interval, not %', attribution
+	IF attribution <= '0' OR attribution > '366 days' THEN
+		RAISE EXCEPTION 'attribution must be a positive interval of at most 366 days, not %', attribution
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	control := coalesce(control, e.control);
@@ -2630,9 +2750,16 @@ BEGIN
 		RETURN NEW;
 	END IF;
 	-- (a new row's variants are checked without their models: see below)
+	-- (the models' owners recorded in the variants, which
+	-- _experiment_variants rewrites, are the row owner's to state)
 	IF jsonb_typeof(NEW.variants) IS DISTINCT FROM 'array'
 	   OR (TG_OP = 'UPDATE'
-		   AND recsys._experiment_variants(NEW.variants, NEW.design) IS DISTINCT FROM NEW.variants) THEN
+		   AND (SELECT jsonb_agg(x - 'model_owner' - 'similarity_model_owner' ORDER BY o)
+				FROM jsonb_array_elements(recsys._experiment_variants(NEW.variants, NEW.design))
+					 WITH ORDINALITY AS c(x, o))
+			   IS DISTINCT FROM
+			   (SELECT jsonb_agg(x - 'model_owner' - 'similarity_model_owner' ORDER BY o)
+				FROM jsonb_array_elements(NEW.variants) WITH ORDINALITY AS c(x, o))) THEN
 		RAISE EXCEPTION 'variants of experiment "%" are incomplete: %', NEW.name, NEW.variants
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Change them with recsys.alter_experiment.';
@@ -3207,6 +3334,7 @@ DECLARE
 	z double precision;
 	first_shown timestamptz;
 	last_shown timestamptz;
+	last_day timestamptz;
 BEGIN
 	IF alpha IS NULL OR NOT (alpha > 0 AND alpha < 0.5) THEN
 		RAISE EXCEPTION 'alpha must be above 0 and below 0.5, not %', coalesce(alpha::text, 'NULL')
@@ -3215,14 +3343,19 @@ BEGIN
 	z := recsys._norm_quantile(1 - alpha / 2);
 	-- one row per variant and day: a span no experiment runs (an impression
 	-- a grantee logged in the year 20000) would be millions of rows
+	-- (the whole range of days below: impressions, and outcomes up to the
+	-- last impression's attribution window; review s8, 5)
 	SELECT min(i.shown_at), max(i.shown_at) INTO first_shown, last_shown
 	FROM recsys.experiment_impressions i WHERE i.experiment = e.name;
-	IF last_shown::date - first_shown::date > 3660 THEN
-		RAISE EXCEPTION 'experiment "%" has impressions over % days (% to %), more than experiment_daily reports (3660: ten years)',
-			e.name, last_shown::date - first_shown::date, to_char(first_shown, 'YYYY-MM-DD'), to_char(last_shown, 'YYYY-MM-DD')
+	last_day := greatest(last_shown,
+						 least((SELECT max(o.at) FROM recsys.experiment_outcomes o WHERE o.experiment = e.name),
+							   last_shown + e.attribution));
+	IF last_day::date - first_shown::date > 3660 THEN
+		RAISE EXCEPTION 'experiment "%" has impressions and outcomes over % days (% to %), more than experiment_daily reports (3660: ten years)',
+			e.name, last_day::date - first_shown::date, to_char(first_shown, 'YYYY-MM-DD'), to_char(last_day, 'YYYY-MM-DD')
 			USING ERRCODE = 'program_limit_exceeded',
-				  HINT = 'Impressions logged at impossible times (a wrong clock, a mistyped year) can be found with SELECT * FROM recsys.experiment_impressions WHERE experiment = '
-						 || quote_literal(e.name) || ' ORDER BY shown_at, and deleted by the experiment''s owner.';
+				  HINT = 'Impressions and outcomes logged at impossible times (a wrong clock, a mistyped year) can be found with SELECT * FROM recsys.experiment_impressions (recsys.experiment_outcomes) WHERE experiment = '
+						 || quote_literal(e.name) || ' ORDER BY shown_at (at), and deleted by the experiment''s owner.';
 	END IF;
 	RETURN QUERY
 	WITH users AS (
@@ -5282,11 +5415,19 @@ BEGIN
 		RAISE EXCEPTION 'arguments of train_auto must not be NULL (protocol, features, time_col, weight_col, families, event_col and event_weights may be)'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF budget <= interval '0' THEN
-		RAISE EXCEPTION 'budget must be greater than 0, not %', budget
+	IF budget <= interval '0' OR budget > interval '30 days' THEN
+		RAISE EXCEPTION 'budget must be greater than 0 and at most 30 days, not %', budget
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'For example ''5 minutes''.';
 	END IF;
+	-- (review s8, 7 and 8: checked before the search, not by its end)
+	IF array_ndims(families) > 1 THEN
+		RAISE EXCEPTION 'families must be a one-dimensional array of family names'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''{popular,ease}''.';
+	END IF;
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
 	-- a ranking metric at a cutoff: evaluate's, less those that do not
 	-- measure accuracy (coverage, ild) or need ratings (rmse, mae)
 	metric_name := substring(metric FROM '^([a-z_]+)@[0-9]+$');
@@ -5306,8 +5447,8 @@ BEGIN
 		RAISE EXCEPTION 'protocol last needs time_col, the column that orders each user''s interactions'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF model = '' OR length(model) > 63 THEN
-		RAISE EXCEPTION 'model must be a name of 1 to 63 characters, not "%"', model
+	IF model = '' OR octet_length(model) > 63 THEN
+		RAISE EXCEPTION 'model must be a name of 1 to 63 bytes, not "%" (% bytes)', model, octet_length(model)
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM recsys._require_column(source, user_col, 'user_col');
@@ -6468,3 +6609,147 @@ END
 $$;
 COMMENT ON FUNCTION recsys.sync_model(text) IS
 	'copy the active version of a model, and of the models it serves from, into the recsys catalog of every Citus worker node, in two phases';
+
+-- Roles dropped under their objects (review s8, 1).  DROP ROLE cannot see
+-- the rows of recsys's catalog tables (pg_shdepend names catalog objects,
+-- not rows of an extension's table, and the hooks that could refuse it
+-- need the library preloaded), so a model, experiment or catalog can
+-- outlive its owner or a grantee: its row then holds the dropped role's
+-- number, which pg_dump writes as a bare OID and which, restored into
+-- another cluster, names whatever role has that OID there.  Such rows are
+-- kept out of dumps (with a WARNING naming them), with the rows that
+-- depend on them, so that the restore's foreign keys hold; the DBA lists
+-- them with recsys.orphans() and gives them to a live role (or removes
+-- the dropped grantees) with recsys.clean_orphans() before the dump.
+-- Rows the current role cannot see are not its to judge: the dump runs
+-- with row_security off (as pg_dump does), as a role that reads all rows.
+
+-- internal: the dropped roles among an object's owner and grantees
+-- (PUBLIC, OID 0, is no role), NULL when there is none
+CREATE FUNCTION recsys._dropped_roles(owner regrole, grantees regrole[])
+RETURNS oid[]
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT array_agg(r ORDER BY r)
+	FROM unnest(owner::oid || coalesce(grantees, '{}')::oid[]) r
+	WHERE r <> 0 AND NOT EXISTS (SELECT FROM pg_roles a WHERE a.oid = r)
+$$;
+COMMENT ON FUNCTION recsys._dropped_roles(regrole, regrole[]) IS
+	'internal: the roles among an object''s owner and grantees that no longer exist';
+
+-- internal: pg_dump's filter for recsys.models, recsys.experiments and
+-- recsys.catalogs: false, with a WARNING naming the object, when its owner
+-- or a grantee was dropped (warn false: the tables that depend on it)
+CREATE FUNCTION recsys._dump_keeps(kind text, name text, owner regrole, grantees regrole[],
+								   warn boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	gone oid[] := recsys._dropped_roles(owner, grantees);
+BEGIN
+	IF gone IS NULL THEN
+		RETURN true;
+	END IF;
+	IF warn THEN
+		RAISE WARNING 'recsys % "%" is not dumped: its owner or a grantee was dropped', kind, name
+			USING DETAIL = format('Role OIDs %s no longer exist; restored elsewhere, these numbers could name other roles.',
+								  array_to_string(gone, ', ')),
+				  HINT = 'Give it to a live role with recsys.clean_orphans(new_owner) before pg_dump; recsys.orphans() lists them.';
+	END IF;
+	RETURN false;
+END
+$$;
+COMMENT ON FUNCTION recsys._dump_keeps(text, text, regrole, regrole[], boolean) IS
+	'internal: pg_dump''s row filter: false for an object whose owner or a grantee was dropped';
+
+-- pg_dump's filters (pg_extension_config_dump): every row of an object
+-- whose owner or a grantee was dropped stays out, with its dependants
+DO $$
+DECLARE
+	t record;
+BEGIN
+	PERFORM pg_catalog.pg_extension_config_dump('recsys.models',
+		'WHERE recsys._dump_keeps(''model'', name, owner, grantees)');
+	PERFORM pg_catalog.pg_extension_config_dump('recsys.experiments',
+		'WHERE recsys._dump_keeps(''experiment'', name, owner, grantees)');
+	PERFORM pg_catalog.pg_extension_config_dump('recsys.catalogs',
+		'WHERE recsys._dump_keeps(''catalog'', name, owner, grantees)');
+	FOR t IN
+		SELECT c.relname, CASE
+				WHEN c.relname ~ '^experiment_' THEN
+					format('WHERE %I.experiment IN (SELECT e.name FROM recsys.experiments e '
+						   'WHERE recsys._dump_keeps(''experiment'', e.name, e.owner, e.grantees, false))', c.relname)
+				WHEN c.relname ~ '^catalog_' THEN
+					format('WHERE %I.catalog IN (SELECT g.name FROM recsys.catalogs g '
+						   'WHERE recsys._dump_keeps(''catalog'', g.name, g.owner, g.grantees, false))', c.relname)
+				ELSE
+					format('WHERE %I.model IN (SELECT m.name FROM recsys.models m '
+						   'WHERE recsys._dump_keeps(''model'', m.name, m.owner, m.grantees, false))', c.relname)
+			   END AS filter
+		FROM pg_extension e, unnest(e.extconfig) r(relid) JOIN pg_class c ON c.oid = r.relid
+		WHERE e.extname = 'recsys' AND c.relname NOT IN ('models', 'experiments', 'catalogs')
+		  AND (c.relname ~ '^(experiment|catalog)_'
+			   OR EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'model' AND NOT a.attisdropped))
+	LOOP
+		PERFORM pg_catalog.pg_extension_config_dump(format('recsys.%I', t.relname)::regclass, t.filter);
+	END LOOP;
+END
+$$;
+
+-- Objects whose owner or a grantee was dropped (see above): what pg_dump
+-- leaves out until recsys.clean_orphans() is called
+CREATE FUNCTION recsys.orphans()
+RETURNS TABLE (kind text, name text, owner oid, dropped_roles oid[])
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT o.kind, o.name, o.owner::oid, recsys._dropped_roles(o.owner, o.grantees)
+	FROM (SELECT 'model' AS kind, m.name, m.owner, m.grantees FROM recsys.models m
+		  UNION ALL SELECT 'experiment', e.name, e.owner, e.grantees FROM recsys.experiments e
+		  UNION ALL SELECT 'catalog', c.name, c.owner, c.grantees FROM recsys.catalogs c) o
+	WHERE recsys._dropped_roles(o.owner, o.grantees) IS NOT NULL
+	ORDER BY 1, 2
+$$;
+COMMENT ON FUNCTION recsys.orphans() IS
+	'models, experiments and catalogs whose owner or a grantee was dropped (kept out of dumps)';
+
+-- Give every orphaned object to new_owner and remove the dropped grantees
+-- (the DBA's clean-up after DROP ROLE, as REASSIGN OWNED / DROP OWNED are
+-- for PostgreSQL's own objects).  Superusers only.  Returns what changed.
+CREATE FUNCTION recsys.clean_orphans(new_owner regrole)
+RETURNS TABLE (kind text, name text, owner regrole, removed_roles oid[])
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o record;
+	kept regrole[];
+BEGIN
+	IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+		RAISE EXCEPTION 'permission denied for recsys.clean_orphans'
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Only superusers may give away objects whose owner was dropped.';
+	END IF;
+	IF new_owner IS NULL OR new_owner::oid = 0 OR NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = new_owner) THEN
+		RAISE EXCEPTION 'new_owner must be an existing role'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR o IN SELECT * FROM recsys.orphans() LOOP
+		removed_roles := o.dropped_roles;
+		owner := CASE WHEN o.owner = ANY (o.dropped_roles) THEN new_owner ELSE o.owner::regrole END;
+		kind := o.kind;
+		name := o.name;
+		EXECUTE format('SELECT array(SELECT g FROM unnest(t.grantees) g WHERE g::oid <> ALL ($2)) '
+					   'FROM recsys.%I t WHERE t.name = $1', o.kind || 's')
+			INTO kept USING o.name, o.dropped_roles;
+		EXECUTE format('UPDATE recsys.%I t SET owner = $2, grantees = $3 WHERE t.name = $1', o.kind || 's')
+			USING o.name, owner, kept;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION recsys.clean_orphans(regrole) IS
+	'give the models, experiments and catalogs whose owner was dropped to new_owner, and remove dropped grantees';

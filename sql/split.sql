@@ -50,5 +50,26 @@ SELECT * FROM recsys.split_last('ratings', 'ts', n => 0);
 SELECT * FROM recsys.split_last('ratings', 'ts', n => 5, min_interactions => 5);
 SELECT * FROM recsys.split_last('ratings', 'shipped');
 
+-- review s8, 6 and 8: split_last checks time_col as the trainers do, and
+-- never holds out a pair with no time.  By construction user 1 has items
+-- 1..11 at days 1..11, except item 11 with no time: with n 2 the test is
+-- items 9 and 10 (before: 11, sorted as the latest, and 10)
+CREATE TABLE timed (user_id bigint, item_id bigint, at timestamptz, label text, big numeric);
+INSERT INTO timed SELECT 1, i, CASE WHEN i < 11 THEN '2026-01-01'::timestamptz + i * interval '1 day' END, 'x', i
+FROM generate_series(1, 11) i;
+SELECT item_id FROM recsys.split_last('timed', 'at', 2, 10) WHERE is_test ORDER BY item_id;
+SELECT count(*) FILTER (WHERE NOT is_test) AS train FROM recsys.split_last('timed', 'at', 2, 10);
+-- a column that holds no time (42804), an infinite time (22023)
+SELECT * FROM recsys.split_last('timed', 'label', 2, 10);
+SELECT * FROM recsys.split_last('timed', 'user_id', 2, 10) LIMIT 0;
+UPDATE timed SET at = 'infinity' WHERE item_id = 1;
+SELECT * FROM recsys.split_last('timed', 'at', 2, 10);
+-- an id column that is not an integer (42804, as trainers; before: a numeric
+-- 1e30 gave "bigint out of range" naming no column)
+UPDATE timed SET at = '2026-01-01', big = 1e30 WHERE item_id = 1;
+SELECT * FROM recsys.split_last('timed', 'at', 2, 10, user_col => 'big');
+SELECT * FROM recsys.split_holdout('timed', item_col => 'label');
+SELECT * FROM recsys.split_kfold('timed', item_col => 'big');
+
 RESET search_path;
 DROP SCHEMA split_test CASCADE;

@@ -143,5 +143,30 @@ UNION ALL
 SELECT 'only when fresh', * FROM (SELECT * FROM fresh EXCEPT SELECT * FROM from_0_9) b
 ORDER BY 1, 2;
 
+-- a DBA's EXECUTE grants on a function the update drops and creates again
+-- (train_fm in 0.10.0) are kept (review s8, 4): no EXECUTE for PUBLIC, one
+-- for a role, before and after
+DROP EXTENSION recsys CASCADE;
+CREATE EXTENSION recsys VERSION '0.9.0';
+CREATE ROLE regress_recsys_fixr_trainer;
+REVOKE EXECUTE ON FUNCTION recsys.train_fm FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION recsys.train_fm TO regress_recsys_fixr_trainer;
+CREATE FUNCTION pg_temp.train_fm_acl()
+RETURNS TABLE (grantee text, privilege text, grantable boolean)
+LANGUAGE sql AS $$
+	SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' WHEN a.grantee = p.proowner THEN 'owner'
+				ELSE pg_get_userbyid(a.grantee)::text END, a.privilege_type, a.is_grantable
+	FROM pg_proc p, aclexplode(p.proacl) a
+	WHERE p.oid = 'recsys.train_fm'::regproc
+	ORDER BY 1
+$$;
+SELECT * FROM pg_temp.train_fm_acl();
+ALTER EXTENSION recsys UPDATE;
+SELECT * FROM pg_temp.train_fm_acl();
+SELECT pronargs FROM pg_proc WHERE oid = 'recsys.train_fm'::regproc;
+DROP EXTENSION recsys CASCADE;
+CREATE EXTENSION recsys;
+DROP ROLE regress_recsys_fixr_trainer;
+
 -- the update path the extension offers
 SELECT source, target, path FROM pg_extension_update_paths('recsys') WHERE path IS NOT NULL ORDER BY 1, 2;

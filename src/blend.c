@@ -145,7 +145,7 @@ read_member(const char *name, MemoryContext caller, MemberRow *row)
 			  "params->>'user_col', params->>'item_col', params->>'weight_col', "
 			  "n_users, n_items, n_interactions, params->>'event_col', params->>'event_weights', "
 			  "stats->>'source_owner' "
-			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
+			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1 " MAY_USE_MODEL,
 			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 	{

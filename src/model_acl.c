@@ -423,7 +423,7 @@ RsLockModelRow(const char *name)
 	value = CStringGetTextDatum(name);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	RsExecute("SELECT FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
+	RsExecute("SELECT FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1 " MAY_USE_MODEL,
 			  1, (Oid[]) {TEXTOID}, &value, NULL, false, SPI_OK_SELECT);
 	visible = SPI_processed > 0;
 	SPI_finish();
@@ -643,7 +643,7 @@ RsVisibleModels(void)
 	visible = hash_create("recsys visible models", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	RsExecute("SELECT name FROM recsys.models", 0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+	RsExecute("SELECT name FROM recsys.models WHERE true " MAY_USE_MODEL, 0, NULL, NULL, NULL, true, SPI_OK_SELECT);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		char	   *name = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
@@ -736,4 +736,67 @@ RsCheckRecordedRelation(const char *object_kind, const char *object, const char 
 			 errdetail("It is read with the rights of role \"%s\"; a relation another role put under the recorded name is not read.",
 					   GetUserNameFromId(reader, false)),
 			 errhint("%s", hint)));
+}
+
+/* The experiments naming a model, read past row-level security. */
+typedef struct ExperimentsRead
+{
+	Datum		values[3];		/* model name, its owner, its grantees */
+	MemoryContext result_context;
+	Datum		experiments;
+} ExperimentsRead;
+
+static void
+read_experiments(void *arg)
+{
+	ExperimentsRead *read = arg;
+	bool		isnull;
+	MemoryContext old;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT coalesce(pg_catalog.array_agg(e.name ORDER BY e.name), '{}') "
+			  "FROM recsys.experiments e "
+			  "WHERE EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(e.variants) v "
+			  "              WHERE v OPERATOR(pg_catalog.->>) 'model' OPERATOR(pg_catalog.=) $1 "
+			  "              OR v OPERATOR(pg_catalog.->>) 'similarity_model' OPERATOR(pg_catalog.=) $1) "
+			  "AND (pg_catalog.pg_has_role(e.owner::pg_catalog.oid, $2, 'USAGE') "
+			  "     OR EXISTS (SELECT FROM pg_catalog.unnest($3) g "
+			  "                WHERE g OPERATOR(pg_catalog.=) 0::pg_catalog.oid "
+			  "                OR pg_catalog.pg_has_role(e.owner::pg_catalog.oid, g, 'USAGE')))",
+			  3, (Oid[]) {TEXTOID, OIDOID, OIDARRAYOID}, read->values, NULL, LATEST_ROWS_READ_ONLY,
+			  SPI_OK_SELECT);
+	old = MemoryContextSwitchTo(read->result_context);
+	read->experiments = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+								  false, -1);
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+}
+
+/*
+ * recsys_experiments_using(model text, owner oid, grantees oid[]) returns
+ * text[]: the experiments, whoever owns them, whose variants name the
+ * model (as model or similarity_model) and whose owner may use it given
+ * its owner and grantees (the recsys.models triggers pass a deleted or
+ * renamed row's).  An experiment finds its variants' models by name, so
+ * a model dropped under it would let any role that takes the name serve
+ * its users (review s8, 2): the drop is refused like a blend member's.
+ * Only the model's owner drops it, and it learns of every experiment, as
+ * DROP TABLE names another role's view.
+ */
+PG_FUNCTION_INFO_V1(recsys_experiments_using);
+Datum
+recsys_experiments_using(PG_FUNCTION_ARGS)
+{
+	ExperimentsRead read = {0};
+
+	RsRequireArg(fcinfo, 0, "model");
+	RsRequireArg(fcinfo, 1, "owner");
+	RsRequireArg(fcinfo, 2, "grantees");
+	read.values[0] = PG_GETARG_DATUM(0);
+	read.values[1] = PG_GETARG_DATUM(1);
+	read.values[2] = PG_GETARG_DATUM(2);
+	read.result_context = CurrentMemoryContext;
+	RsRunAsCatalogOwner(read_experiments, &read);
+	PG_RETURN_DATUM(read.experiments);
 }

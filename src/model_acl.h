@@ -17,6 +17,16 @@
 /* Work done with a model owner's rights (RsRunAsOwner). */
 typedef void (*RsOwnerWork) (void *arg);
 
+/*
+ * The right to use a model, checked explicitly in every read of its
+ * catalog row for use (review s8, 3), not left to row-level security
+ * alone: a role with BYPASSRLS sees every row, but may use only the
+ * models it owns (has the owner's privileges of; superusers have every
+ * role's) or was granted, itself, through a role it has the privileges of,
+ * or as PUBLIC.  Appended to a query's WHERE clause on recsys.models.
+ */
+#define MAY_USE_MODEL "AND recsys._may_use(owner, grantees)"
+
 extern Oid	RsModelOwner(const char *name, bool *found);
 extern char *RsModelAlgorithm(const char *name);
 extern Oid	RsRequireModelOwner(const char *name, const char *action, bool missing_ok);

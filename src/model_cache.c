@@ -221,7 +221,8 @@ read_catalog_row(const char *name, MemoryContext result_context, RsCatalogRow *r
 			  "(params->>'seed')::pg_catalog.int8, "
 			  "params::pg_catalog.text, "
 			  "params->>'event_col', params->>'event_weights' "
-			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
+			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1 "
+			  MAY_USE_MODEL,
 			  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return false;

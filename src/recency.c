@@ -32,6 +32,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "args.h"
 #include "ingest.h"
 #include "recency.h"
 
@@ -218,4 +219,26 @@ RsRecencyWeights(const double *seconds, int n, double half_life, const char *tim
 	for (int i = 0; i < n; i++)
 		weight[i] = isnan(seconds[i]) ? 0.0f :
 			(float) exp2(-(latest - seconds[i]) / half_life);
+}
+
+/*
+ * recsys_check_time_col(source regclass, time_col name) returns void
+ * after the trainers' checks of a time column: a type that holds a time
+ * (42804 otherwise) and no infinite or NaN time (22023).  split_last
+ * orders each user's pairs by it (review s8, 6).
+ */
+PG_FUNCTION_INFO_V1(recsys_check_time_col);
+Datum
+recsys_check_time_col(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	const char *time_col;
+
+	RsRequireArg(fcinfo, 0, "source");
+	RsRequireArg(fcinfo, 1, "time_col");
+	relid = PG_GETARG_OID(0);
+	time_col = NameStr(*PG_GETARG_NAME(1));
+	(void) RsTimeEpochSql(relid, time_col, "time_col");
+	RsRefuseInfiniteTimes(relid, time_col);
+	PG_RETURN_VOID();
 }
