@@ -6616,11 +6616,13 @@ COMMENT ON FUNCTION recsys.sync_model(text) IS
 -- need the library preloaded), so a model, experiment or catalog can
 -- outlive its owner or a grantee: its row then holds the dropped role's
 -- number, which pg_dump writes as a bare OID and which, restored into
--- another cluster, names whatever role has that OID there.  Such rows are
--- kept out of dumps (with a WARNING naming them), with the rows that
--- depend on them, so that the restore's foreign keys hold; the DBA lists
--- them with recsys.orphans() and gives them to a live role (or removes
--- the dropped grantees) with recsys.clean_orphans() before the dump.
+-- another cluster, names whatever role has that OID there.  pg_dump
+-- therefore fails on such a row, naming it, rather than write it: leaving
+-- it out would make a backup that silently lacks a model in use (one
+-- dropped grantee is enough), writing it would hand it to a stranger.
+-- The DBA lists them with recsys.orphans() and gives them to a live role
+-- (which also removes the dropped grantees) with recsys.clean_orphans(),
+-- or drops them, then dumps again.
 -- Rows the current role cannot see are not its to judge: the dump runs
 -- with row_security off (as pg_dump does), as a role that reads all rows.
 
@@ -6639,8 +6641,9 @@ COMMENT ON FUNCTION recsys._dropped_roles(regrole, regrole[]) IS
 	'internal: the roles among an object''s owner and grantees that no longer exist';
 
 -- internal: pg_dump's filter for recsys.models, recsys.experiments and
--- recsys.catalogs: false, with a WARNING naming the object, when its owner
--- or a grantee was dropped (warn false: the tables that depend on it)
+-- recsys.catalogs: an error naming the object when its owner or a grantee
+-- was dropped (warn false, the tables that depend on it: false, since the
+-- parent's filter fails the dump anyway, whichever table comes first)
 CREATE FUNCTION recsys._dump_keeps(kind text, name text, owner regrole, grantees regrole[],
 								   warn boolean DEFAULT true)
 RETURNS boolean
@@ -6654,19 +6657,20 @@ BEGIN
 		RETURN true;
 	END IF;
 	IF warn THEN
-		RAISE WARNING 'recsys % "%" is not dumped: its owner or a grantee was dropped', kind, name
-			USING DETAIL = format('Role OIDs %s no longer exist; restored elsewhere, these numbers could name other roles.',
+		RAISE EXCEPTION 'recsys % "%" cannot be dumped: its owner or a grantee was dropped', kind, name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('Role OIDs %s no longer exist; restored elsewhere, these numbers could name other roles.',
 								  array_to_string(gone, ', ')),
-				  HINT = 'Give it to a live role with recsys.clean_orphans(new_owner) before pg_dump; recsys.orphans() lists them.';
+				  HINT = 'recsys.orphans() lists such objects; give them to a live role with recsys.clean_orphans(new_owner) (dropped grantees are removed) or drop them, then run pg_dump again.';
 	END IF;
 	RETURN false;
 END
 $$;
 COMMENT ON FUNCTION recsys._dump_keeps(text, text, regrole, regrole[], boolean) IS
-	'internal: pg_dump''s row filter: false for an object whose owner or a grantee was dropped';
+	'internal: pg_dump''s row filter: an error for an object whose owner or a grantee was dropped';
 
--- pg_dump's filters (pg_extension_config_dump): every row of an object
--- whose owner or a grantee was dropped stays out, with its dependants
+-- pg_dump's filters (pg_extension_config_dump): a dump meeting an object
+-- whose owner or a grantee was dropped fails (its dependants' rows out)
 DO $$
 DECLARE
 	t record;
@@ -6700,7 +6704,7 @@ END
 $$;
 
 -- Objects whose owner or a grantee was dropped (see above): what pg_dump
--- leaves out until recsys.clean_orphans() is called
+-- refuses to write until recsys.clean_orphans() is called
 CREATE FUNCTION recsys.orphans()
 RETURNS TABLE (kind text, name text, owner oid, dropped_roles oid[])
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
