@@ -455,6 +455,15 @@ SELECT (SELECT round(value::numeric, 4) FROM recsys.evaluate('exact_2', 'pg_temp
 -- model without keep its own seconds: 1.2 x (2 + 12.5) = 17.4
 SELECT round(recsys._auto_rescore_seconds('{"keep": 0.1}', 10, 2, '{"scale": 1.25, "exact_factor": 2.5, "ease_write_exact": 0}')::numeric, 2) AS compact_ease,
 	   round(recsys._auto_rescore_seconds('{"alpha": 10}', 10, 2, '{"scale": 1.25}')::numeric, 2) AS other;
+-- and the budget gate uses it: a compact EASE trial measured at 10 s
+-- (12 s with the fifth, which the old code checked) is not rescored with
+-- 20 s left, its exact fit estimated at 30 s; nothing is recorded
+INSERT INTO _recsys_auto_trials (n, family, algorithm, params, value, train_seconds, eval_seconds, modelled)
+VALUES (2, 'ease', 'ease', '{"regularization": 2, "keep": 0.1}', 0.5, 10, 0, 1);
+SELECT recsys._auto_rescore(2, 2, jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '20 seconds',
+													 'prefix', 'rescored_', 'metric', 'ndcg@10', 'k', 10,
+													 'exact_factor', 2.5, 'ease_write_exact', 0)) AS exact_does_not_fit,
+	   (SELECT count(*) FROM _recsys_auto_scores WHERE n = 2) AS scored;
 ROLLBACK;
 -- what the description says of a family's second round
 SELECT recsys._auto_second_note('ease', 8, false, 3, '{"regularization": 200, "dropout": 0.5}',
