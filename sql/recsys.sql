@@ -4913,16 +4913,20 @@ COMMENT ON FUNCTION recsys._auto_refine_next(text, jsonb) IS
 	'internal: the next finer setting of a train_auto family to try in its second round, or NULL';
 
 -- The second round's repeated split j (2 or 3) of train_auto's source, made
--- once: pg_temp._recsys_auto_train_<j> and _recsys_auto_valid_<j>.  Its
--- train part has nearly the final model's depth (the final model trains
--- on all of each user's items; the first split's on three quarters, or
--- on all but the last 5): on protocol holdout a random tenth of each
--- user's items is held out (seed + j - 1; users with 6 items or more), on
--- last the last 2 items (split 2) and the 2 before them (split 3: a
--- rolling origin, split_last of split 2's train part).  Settings whose
--- best depends on the data's depth (EASE's regularisation and dropout,
--- a recency half-life) are then compared as the final model will use
--- them (doc/internals.md, "train_auto").  Returns its validation users.
+-- once: pg_temp._recsys_auto_train_<j> and _recsys_auto_valid_<j>.  On
+-- protocol holdout its train part has nearly the final model's depth (the
+-- final model trains on all of each user's items, the first split's on
+-- three quarters): a random tenth of each user's items is held out (seed
+-- + j - 1; users with 6 items or more), so that settings whose best
+-- depends on the data's depth (EASE's regularisation and dropout) are
+-- compared as the final model will use them.  On last the 5 items before
+-- the previous split's (split_last of its train part: a rolling origin):
+-- what counts there is the horizon, the 5 items that come next; holding
+-- out fewer (the last 2) made recency EASE prefer a short half-life that
+-- ranks the next 5 worse (online-retail last5: 15 days and
+-- regularisation 250 first on the last 2, test 0.0957; 60 days and 1000
+-- on the last 5, test 0.0986; doc/internals.md, "train_auto").  Returns
+-- its validation users.
 CREATE FUNCTION recsys._auto_split(j integer, protocol text, source regclass, seed bigint,
 								   user_col name, item_col name, time_col name)
 RETURNS bigint
@@ -4932,16 +4936,15 @@ AS $$
 DECLARE
 	valid text := format('_recsys_auto_valid_%s', j);
 	train text := format('_recsys_auto_train_%s', j);
-	previous regclass := CASE WHEN j = 2 THEN source
+	previous regclass := CASE WHEN j = 2 THEN 'pg_temp._recsys_auto_train'::regclass
 							  ELSE format('pg_temp._recsys_auto_train_%s', j - 1)::regclass END;
 	users bigint;
 BEGIN
 	IF to_regclass('pg_temp.' || valid) IS NULL THEN
 		IF protocol = 'last' THEN
 			EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
-						   'SELECT s.user_id, s.item_id FROM recsys.split_last($1, $2, 2, $3, $4, $5) s WHERE s.is_test', valid)
-			-- (split 3: the users of split 2, two items fewer)
-			USING previous, time_col, CASE WHEN j = 2 THEN 10 ELSE 8 END, user_col, item_col;
+						   'SELECT s.user_id, s.item_id FROM recsys.split_last($1, $2, 5, 10, $3, $4) s WHERE s.is_test', valid)
+			USING previous, time_col, user_col, item_col;
 		ELSE
 			EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
 						   'SELECT s.user_id, s.item_id FROM recsys.split_holdout($1, 0.1, $2, 4, $3, $4) s WHERE s.is_test', valid)

@@ -400,12 +400,13 @@ SELECT recsys._auto_trial('popular', 'popular', '{"half_life": "1 day"}', '{"sec
 SELECT n, status LIKE 'skipped: estimated % s, % s of the budget left (36__._ s kept to train the winner on all the data)' AS skipped
 FROM _recsys_auto_trials WHERE n = 3;
 ROLLBACK;
--- the repeated splits have nearly the final model's depth: protocol
--- holdout holds out a tenth of each user's items (one of a group user's
--- 10, none of users 81 to 88's 5; the first split: a quarter), protocol
--- last each user's last 2 items by time (split 2), then the 2 before them
--- (split 3), the train parts keeping all the rest (before: a quarter of
--- 10, 2 items, and the 5 before the last 5)
+-- the repeated splits have nearly the final model's depth on protocol
+-- holdout: a tenth of each user's items held out (one of a group user's
+-- 10, none of users 81 to 88's 5; the first split and the old code: a
+-- quarter, 2 of 10), the train part keeping the rest.  On protocol last
+-- they keep the horizon, the 5 items that come next (a rolling origin:
+-- the 5 before the previous split's; here the previous split's train part
+-- is the whole source, so the last 5 by time, of users with 10)
 BEGIN;
 CREATE TEMP TABLE _recsys_auto_train AS SELECT user_id, item_id, ts FROM events;
 SELECT recsys._auto_split(2, 'holdout', 'events', 42, 'user_id', 'item_id', NULL) AS holdout_users;
@@ -413,13 +414,10 @@ SELECT n_valid, count(*) AS users FROM (SELECT e.user_id, count(v.item_id) AS n_
 	LEFT JOIN pg_temp._recsys_auto_valid_2 v USING (user_id, item_id) GROUP BY e.user_id) x GROUP BY n_valid ORDER BY 1;
 SELECT (SELECT count(*) FROM pg_temp._recsys_auto_train_2) AS holdout_train_rows;
 DROP TABLE pg_temp._recsys_auto_train_2, pg_temp._recsys_auto_valid_2;
-SELECT recsys._auto_split(2, 'last', 'events', 42, 'user_id', 'item_id', 'ts') AS last_users,
-	   recsys._auto_split(3, 'last', 'events', 42, 'user_id', 'item_id', 'ts') AS before_users;
--- (user 1's items 100 to 109 in time order: 108, 109 last, 106, 107 before)
-SELECT (SELECT array_agg(item_id ORDER BY item_id) FROM pg_temp._recsys_auto_valid_2 WHERE user_id = 1) AS last_two,
-	   (SELECT array_agg(item_id ORDER BY item_id) FROM pg_temp._recsys_auto_valid_3 WHERE user_id = 1) AS two_before,
-	   (SELECT count(*) FROM pg_temp._recsys_auto_train_2) AS last_train_rows,
-	   (SELECT count(*) FROM pg_temp._recsys_auto_train_3) AS before_train_rows;
+SELECT recsys._auto_split(2, 'last', 'events', 42, 'user_id', 'item_id', 'ts') AS last_users;
+-- (user 1's items 100 to 109 in time order)
+SELECT (SELECT array_agg(item_id ORDER BY item_id) FROM pg_temp._recsys_auto_valid_2 WHERE user_id = 1) AS last_five,
+	   (SELECT count(*) FROM pg_temp._recsys_auto_train_2) AS last_train_rows;
 ROLLBACK;
 
 -- ... and each setting is scored there in the final model's form: a
