@@ -5047,9 +5047,19 @@ COMMENT ON FUNCTION recsys._auto_refine_next(text, jsonb) IS
 
 -- The second round's repeated split j (2 or 3) of train_auto's source, made
 -- once: pg_temp._recsys_auto_train_<j> and _recsys_auto_valid_<j>.  On
--- protocol holdout another random quarter of each user's items (seed + j
--- - 1); on last the 5 items before the previous split's (split_last of
--- its train part: a rolling origin).  Returns its validation users.
+-- protocol holdout its train part has nearly the final model's depth (the
+-- final model trains on all of each user's items, the first split's on
+-- three quarters): a random tenth of each user's items is held out (seed
+-- + j - 1; users with 6 items or more), so that settings whose best
+-- depends on the data's depth (EASE's regularisation and dropout) are
+-- compared as the final model will use them.  On last the 5 items before
+-- the previous split's (split_last of its train part: a rolling origin):
+-- what counts there is the horizon, the 5 items that come next; holding
+-- out fewer (the last 2) made recency EASE prefer a short half-life that
+-- ranks the next 5 worse (online-retail last5: 15 days and
+-- regularisation 250 first on the last 2, test 0.0957; 60 days and 1000
+-- on the last 5, test 0.0986; doc/internals.md, "train_auto").  Returns
+-- its validation users.
 CREATE FUNCTION recsys._auto_split(j integer, protocol text, source regclass, seed bigint,
 								   user_col name, item_col name, time_col name)
 RETURNS bigint
@@ -5070,7 +5080,7 @@ BEGIN
 			USING previous, time_col, user_col, item_col;
 		ELSE
 			EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
-						   'SELECT s.user_id, s.item_id FROM recsys.split_holdout($1, 0.25, $2, 4, $3, $4) s WHERE s.is_test', valid)
+						   'SELECT s.user_id, s.item_id FROM recsys.split_holdout($1, 0.1, $2, 4, $3, $4) s WHERE s.is_test', valid)
 			USING source, seed + j - 1, user_col, item_col;
 		END IF;
 		-- (the columns of train_auto's first split, the ones the trainers
@@ -5094,10 +5104,34 @@ $$;
 COMMENT ON FUNCTION recsys._auto_split(integer, text, regclass, bigint, name, name, name) IS
 	'internal: train_auto''s repeated validation split j for its second round';
 
+-- The seconds of scoring a trial's setting in the final model's form on
+-- a repeated split (_auto_rescore): compact EASE (keep) trained exact
+-- (_auto_keep_seconds at this run's load factor), on a train part up to
+-- all the data's size (ctx's scale), plus its evaluation, plus a fifth.
+CREATE FUNCTION recsys._auto_rescore_seconds(params jsonb, train_seconds double precision,
+											 eval_seconds double precision, ctx jsonb)
+RETURNS double precision
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN 1.2 * (eval_seconds + (ctx ->> 'scale')::double precision
+					* CASE WHEN params ? 'keep'
+						   THEN recsys._auto_keep_seconds(train_seconds, 1, ctx, recsys._auto_load_factor())
+						   ELSE train_seconds END);
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_rescore_seconds(jsonb, double precision, double precision, jsonb) IS
+	'internal: the estimated seconds of scoring a train_auto setting in the final model''s form on a repeated split';
+
 -- Trial n's setting trained on repeated split j's train part and scored
 -- on its validation part (the model then dropped), recorded in
--- _recsys_auto_scores; NULL when the budget cannot cover it (its first
--- split's seconds, plus a fifth, and _auto_reserve's) or it fails.
+-- _recsys_auto_scores; NULL when the budget cannot cover it
+-- (_auto_rescore_seconds and _auto_reserve's) or it fails.  It is
+-- trained in the final model's form: a compact EASE setting exact (the
+-- final training is exact when the budget allows), since compact EASE
+-- favours other settings than exact (online-retail strat75: compact
+-- prefers regularisation 200 to 141, exact the reverse, as test does).
 CREATE FUNCTION recsys._auto_rescore(n integer, j integer, ctx jsonb)
 RETURNS double precision
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
@@ -5114,7 +5148,7 @@ BEGIN
 		RETURN r.value;
 	END IF;
 	SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = _auto_rescore.n;
-	estimate := (trial.train_seconds + trial.eval_seconds) * 1.2;
+	estimate := recsys._auto_rescore_seconds(trial.params, trial.train_seconds, trial.eval_seconds, ctx);
 	IF estimate + recsys._auto_reserve(trial.family, trial.params, estimate, true, ctx)
 	   > extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp()) THEN
 		RETURN NULL;
@@ -5123,7 +5157,7 @@ BEGIN
 		SELECT * INTO r FROM recsys._tune_candidate(recsys._tune_trainer(trial.algorithm),
 													format('pg_temp._recsys_auto_train_%s', j)::regclass,
 													format('pg_temp._recsys_auto_valid_%s', j)::regclass,
-													candidate, trial.params, ctx ->> 'metric', (ctx ->> 'k')::integer,
+													candidate, trial.params - 'keep', ctx ->> 'metric', (ctx ->> 'k')::integer,
 													'user_id', 'item_id', NULL);
 	EXCEPTION
 		WHEN OTHERS THEN
@@ -5136,25 +5170,26 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION recsys._auto_rescore(integer, integer, jsonb) IS
-	'internal: a train_auto trial''s setting scored on a repeated validation split, if the budget allows';
+	'internal: a train_auto trial''s setting, in the final model''s form, scored on a repeated validation split if the budget allows';
 
--- Trial n's mean validation value over splits 1 to m (its first split's
--- value and its scores on the repeated ones), NULL unless scored on all.
-CREATE FUNCTION recsys._auto_split_mean(n integer, m integer)
+-- Trial n's mean value over the repeated splits 2 to m (those whose train
+-- part has nearly the final model's depth, scored in its form), NULL
+-- unless scored on all of them.  The first split's value is left out: it
+-- is offset from what the final model shows by its depth and form alike
+-- for every setting of a family, so it ranks them apart from test
+-- (online-retail strat75: three first-style splits agreed with each other,
+-- not with test).
+CREATE FUNCTION recsys._auto_matched_mean(n integer, m integer)
 RETURNS double precision
 LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT (t.value + s.total) / m
-	FROM _recsys_auto_trials t,
-		 LATERAL (SELECT sum(x.value) AS total, count(x.value) AS scored FROM _recsys_auto_scores x
-				  WHERE x.n = t.n AND x.split BETWEEN 2 AND m) s
-	WHERE t.n = _auto_split_mean.n AND s.scored = m - 1
-	UNION ALL
-	SELECT t.value FROM _recsys_auto_trials t WHERE t.n = _auto_split_mean.n AND m = 1
+	SELECT avg(x.value) FROM _recsys_auto_scores x
+	WHERE x.n = _auto_matched_mean.n AND x.split BETWEEN 2 AND m
+	HAVING count(x.value) = m - 1 AND m >= 2
 $$;
-COMMENT ON FUNCTION recsys._auto_split_mean(integer, integer) IS
-	'internal: a train_auto trial''s mean validation value over its first m splits';
+COMMENT ON FUNCTION recsys._auto_matched_mean(integer, integer) IS
+	'internal: a train_auto trial''s mean value over the repeated splits 2 to m (final model''s depth and form)';
 
 -- Trial n's validation values: its first split's, then its scores on the
 -- repeated splits, in split order.
@@ -5230,7 +5265,8 @@ AS $$
 	SELECT format('%s: %s finer setting(s) tried%s, %s', family, finer,
 				  CASE WHEN finer_stopped THEN ' (then stopped: no time left)' ELSE '' END,
 				  CASE WHEN splits = 1 THEN 'no repeated validation split (no time left, too few settings or users): '
-					   ELSE format('the best mean over %s validation splits: ', splits) END
+					   ELSE format('the best mean over %s repeated validation split(s) of the final model''s depth and form: ',
+								   splits - 1) END
 				  || CASE WHEN kept IS NOT DISTINCT FROM first_round THEN 'the first round''s setting kept'
 						  ELSE 'changed to ' || (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(kept) e
 												WHERE e.value IS DISTINCT FROM first_round -> e.key)::text
@@ -5670,13 +5706,17 @@ BEGIN
 	-- the second round: the budget the grid left, spent on finer settings
 	-- around the two best families' best ones (_auto_refine_next: their
 	-- parameters' steps bisected, one beyond the ends), then a check of
-	-- the family's three best settings on repeated validation splits
-	-- (_auto_split: other random quarters, or on 'last' the 5 items before),
-	-- by successive halving: all three scored on a second split, the best
-	-- two by their mean on a third; the setting with the best mean over
-	-- the splits becomes the family's model (_auto_adopt), so that a
-	-- finer or first-round setting that led the first split by the split's
-	-- noise gives way.  Time is kept for the blends after it (about four
+	-- the family's four best settings on repeated validation splits whose
+	-- train part has nearly the final model's depth, each setting trained
+	-- in the final model's form (_auto_split: a random tenth of each
+	-- user's items held out, or on 'last' the last 2 items, then the 2
+	-- before; _auto_rescore: compact EASE trained exact), by successive
+	-- halving: all four scored on a second split, the best two by their
+	-- mean on a third; the setting with the best mean over the repeated
+	-- splits (the first left out: its depth and form offset it) becomes the
+	-- family's model (_auto_adopt), so that a setting that led the first
+	-- split by its noise, or by the first split's depth and compact
+	-- form, gives way.  Time is kept for the blends after it (about four
 	-- evaluations of each pair of the best model and another family's:
 	-- two to five weights and the users' paired z) and, while finer
 	-- settings are tried, for the repeated splits' six fits
@@ -5692,20 +5732,20 @@ BEGIN
 					 ORDER BY t.value DESC, t.n LIMIT 2) b ON b.family = f.family
 			   ORDER BY b.value DESC LOOP
 		SELECT t.n INTO incumbent FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL;
-		SELECT max(t.train_seconds + t.eval_seconds) INTO fit_seconds
+		SELECT max(recsys._auto_rescore_seconds(t.params, t.train_seconds, t.eval_seconds, ctx)) INTO fit_seconds
 		FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.train_seconds IS NOT NULL;
 		n_finer := 0;
 		LOOP
 			next_params := recsys._auto_refine_next(fam.family, fam.steps);
 			EXIT WHEN next_params IS NULL;
 			result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, search_round + 1,
-										 ctx || jsonb_build_object('extra_reserve', blend_reserve + 6 * 1.2 * fit_seconds));
+										 ctx || jsonb_build_object('extra_reserve', blend_reserve + 6 * fit_seconds));
 			EXIT WHEN result = 'budget';
 			n_finer := n_finer + 1;
 		END LOOP;
 		contenders := ARRAY(SELECT t.n FROM _recsys_auto_trials t
 							WHERE t.family = fam.family AND t.value IS NOT NULL
-							ORDER BY t.value DESC, t.n LIMIT 3);
+							ORDER BY t.value DESC, t.n LIMIT 4);
 		splits_used := 1;
 		FOR j IN 2..3 LOOP
 			EXIT WHEN cardinality(contenders) < 2;
@@ -5721,14 +5761,14 @@ BEGIN
 			EXIT WHEN NOT complete;
 			splits_used := j;
 			contenders := ARRAY(SELECT x FROM unnest(contenders) x
-								ORDER BY recsys._auto_split_mean(x, j) DESC, x
+								ORDER BY recsys._auto_matched_mean(x, j) DESC, x
 								LIMIT greatest(2, cardinality(contenders) / 2));
 		END LOOP;
-		-- the family's setting: the best mean over the splits used; without
-		-- a repeated split, the first round's (a finer setting's lead on the
+		-- the family's setting: the best mean over the repeated splits used;
+		-- without a repeated split, the first round's (a finer setting's lead on the
 		-- first split alone may be its noise)
 		SELECT x INTO chosen FROM unnest(contenders) x
-		ORDER BY recsys._auto_split_mean(x, splits_used) DESC NULLS LAST, x LIMIT 1;
+		ORDER BY recsys._auto_matched_mean(x, splits_used) DESC NULLS LAST, x LIMIT 1;
 		IF splits_used = 1 THEN
 			chosen := incumbent;
 		END IF;
@@ -5737,10 +5777,11 @@ BEGIN
 		END IF;
 		-- (each setting scored on repeated splits: its values and their mean)
 		UPDATE _recsys_auto_trials t
-		SET status = t.status || format('; on validation splits 1 to %s: %s (mean %s)', cardinality(a.v),
-										array_to_string(a.v, ', '), round(a.mean::numeric, 4))
+		SET status = t.status || format('; on validation splits 1 to %s: %s (mean of splits 2 to %s, the final model''s depth and form: %s)',
+										cardinality(a.v), array_to_string(a.v, ', '), cardinality(a.v),
+										round(a.mean::numeric, 4))
 		FROM (SELECT x.n, ARRAY(SELECT round(v::numeric, 4) FROM unnest(recsys._auto_split_values(x.n)) v) AS v,
-					 (SELECT avg(v) FROM unnest(recsys._auto_split_values(x.n)) v) AS mean
+					 (SELECT avg(v) FROM unnest((recsys._auto_split_values(x.n))[2:]) v) AS mean
 			  FROM (SELECT DISTINCT s.n FROM _recsys_auto_scores s) x) a
 		WHERE t.n = a.n AND t.family = fam.family;
 		second_round := second_round || jsonb_build_object(
