@@ -415,7 +415,12 @@ append_placed(void *arg, HeapTuple tuple)
 /*
  * Rows [1, n) appended as whole pages (heap_append.c), their index
  * entries inserted as each group of pages is written; a row TOAST would
- * change goes in by heap_insert instead, after the pages before it.
+ * change goes in by heap_insert instead, indexed at once, while the
+ * pages filled before it wait for their group to be written: writing
+ * them first made lists alternating long and short flush (a WAL fsync,
+ * a partly filled page left out of the free space map) at every long
+ * one.  Index entries need no heap order, and until commit no other
+ * session sees either row.
  */
 static void
 append_rows(BulkTarget *t, int64 n, int batch_rows)
@@ -443,7 +448,6 @@ append_rows(BulkTarget *t, int64 n, int batch_rows)
 				RsHeapAppendTuple(ha, tuple);
 			else
 			{
-				RsHeapAppendFlush(ha);
 				ExecStoreHeapTuple(tuple, placed.slot, false);
 				table_tuple_insert(t->rel, placed.slot, t->cid, 0, NULL);
 				bulk_index_row(t, placed.slot);
