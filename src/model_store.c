@@ -119,22 +119,37 @@ RsCheckModelName(const char *name)
  */
 #define TRAIN_LOCK_DEFAULT_WAIT_MS 10000
 
+/*
+ * A message raised during the wait (a deadlock's 40P01, a cancel) says
+ * which model's lock it was: the lock manager names only the advisory
+ * tag's numbers.
+ */
+static void
+training_lock_context(void *arg)
+{
+	errcontext("waiting for the training lock of model \"%s\"", (const char *) arg);
+}
+
 /* Wait for the lock in the lock manager, at most wait_ms (as lock_timeout). */
 static void
 wait_for_training_lock(const LOCKTAG *tag, const char *name, int wait_ms)
 {
 	int			saved_timeout = LockTimeout;
 	MemoryContext context = CurrentMemoryContext;
+	ErrorContextCallback callback = {error_context_stack, training_lock_context, (void *) name};
 
 	PG_TRY();
 	{
 		LockTimeout = wait_ms;
+		error_context_stack = &callback;
 		(void) LockAcquire(tag, ExclusiveLock, false, false);
+		error_context_stack = callback.previous;
 	}
 	PG_CATCH();
 	{
 		ErrorData  *error;
 
+		error_context_stack = callback.previous;
 		LockTimeout = saved_timeout;
 		MemoryContextSwitchTo(context);
 		error = CopyErrorData();
