@@ -22,12 +22,18 @@
  *	  whose transaction's WAL a crash lost could otherwise be read with a
  *	  transaction id given again after the restart;
  *	- a checkpoint whose redo point comes after the WAL records would not
- *	  replay them, so the pages must be on disk at its end: the writes
- *	  register their segments for the checkpointer's fsync as any
- *	  extension does, and if a checkpoint began while the pages were being
- *	  written (the redo pointer moved: its fsync requests may have been
- *	  absorbed before ours), the relation is synced before returning
- *	  (smgrimmedsync), as an index build does;
+ *	  replay them, so the pages must be in the file before it flushes and
+ *	  syncs (a base backup copies the file after that checkpoint; recovery
+ *	  starts at its redo point): from before the records are inserted
+ *	  until the last page is written, the backend holds the checkpoint's
+ *	  start off (DELAY_CHKPT_START, as a commit record's writer does): a
+ *	  checkpoint whose redo point falls in that window waits, before it
+ *	  writes anything, for the pages to be in the file; the writes register
+ *	  their segments for the checkpointer's fsync as any extension does,
+ *	  so that checkpoint syncs them too.  If a checkpoint began meanwhile
+ *	  (the redo pointer moved), the relation is also synced before
+ *	  returning (smgrimmedsync), as an index build does: the rule from
+ *	  before the delay, now a second guard;
  *	- streaming standbys and crash recovery replay the full page images;
  *	- the tuples carry this transaction's xid and command id, so they stay
  *	  invisible until it commits and are dead if it aborts, as an
@@ -60,6 +66,7 @@
 #include "storage/bufpage.h"
 #include "storage/lmgr.h"
 #include "storage/predicate.h"
+#include "storage/proc.h"
 #include "storage/smgr.h"
 #include "utils/rel.h"
 
@@ -159,14 +166,31 @@ RsHeapAppendFlush(RsHeapAppend *ha)
 			ItemPointerSet(&htup->t_ctid, blknos[p], off);
 		}
 	}
-	/* sets every page's LSN; flushed before any page can reach the disk */
-	log_newpages(&ha->rel->rd_node, MAIN_FORKNUM, n, blknos, pages, true);
-	XLogFlush(PageGetLSN(pages[n - 1]));
-	for (int p = 0; p < n; p++)
+
+	/*
+	 * From the WAL records to the last page written, a checkpoint must not
+	 * take a redo point after the records and complete before the pages
+	 * are in the file: neither recovery from it nor a base backup taken
+	 * with it would have them (see the file comment).
+	 */
+	Assert((MyProc->delayChkptFlags & DELAY_CHKPT_START) == 0);
+	MyProc->delayChkptFlags |= DELAY_CHKPT_START;
+	PG_TRY();
 	{
-		PageSetChecksumInplace(pages[p], blknos[p]);
-		smgrextend(RelationGetSmgr(ha->rel), MAIN_FORKNUM, blknos[p], pages[p], false);
+		/* sets every page's LSN; flushed before any page can reach the disk */
+		log_newpages(&ha->rel->rd_node, MAIN_FORKNUM, n, blknos, pages, true);
+		XLogFlush(PageGetLSN(pages[n - 1]));
+		for (int p = 0; p < n; p++)
+		{
+			PageSetChecksumInplace(pages[p], blknos[p]);
+			smgrextend(RelationGetSmgr(ha->rel), MAIN_FORKNUM, blknos[p], pages[p], false);
+		}
 	}
+	PG_FINALLY();
+	{
+		MyProc->delayChkptFlags &= ~DELAY_CHKPT_START;
+	}
+	PG_END_TRY();
 	UnlockRelationForExtension(ha->rel, ExclusiveLock);
 
 	for (int p = 0; p < n; p++)

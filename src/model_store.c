@@ -44,9 +44,12 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rowsecurity.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/rel.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
@@ -116,22 +119,37 @@ RsCheckModelName(const char *name)
  */
 #define TRAIN_LOCK_DEFAULT_WAIT_MS 10000
 
+/*
+ * A message raised during the wait (a deadlock's 40P01, a cancel) says
+ * which model's lock it was: the lock manager names only the advisory
+ * tag's numbers.
+ */
+static void
+training_lock_context(void *arg)
+{
+	errcontext("waiting for the training lock of model \"%s\"", (const char *) arg);
+}
+
 /* Wait for the lock in the lock manager, at most wait_ms (as lock_timeout). */
 static void
 wait_for_training_lock(const LOCKTAG *tag, const char *name, int wait_ms)
 {
 	int			saved_timeout = LockTimeout;
 	MemoryContext context = CurrentMemoryContext;
+	ErrorContextCallback callback = {error_context_stack, training_lock_context, (void *) name};
 
 	PG_TRY();
 	{
 		LockTimeout = wait_ms;
+		error_context_stack = &callback;
 		(void) LockAcquire(tag, ExclusiveLock, false, false);
+		error_context_stack = callback.previous;
 	}
 	PG_CATCH();
 	{
 		ErrorData  *error;
 
+		error_context_stack = callback.previous;
 		LockTimeout = saved_timeout;
 		MemoryContextSwitchTo(context);
 		error = CopyErrorData();
@@ -252,12 +270,50 @@ RsCreateModelVersion(const RsModelDesc *desc)
 typedef void (*BulkFill) (void *arg, int64 i, Datum *values);
 
 /*
+ * Whether rel has row-level security on and a policy an INSERT checks
+ * that is not recsys's own: a DBA's.  recsys's (model_owners, FOR ALL)
+ * tests the model column only, so the check of row 0's INSERT holds for
+ * every row of the version (bulk_write); a DBA's may test any column (a
+ * restrictive WITH CHECK on user_id), so such a table's rows go in by
+ * INSERT, which checks each.  Policies are not extension members, so
+ * recsys's is told by its name and by what its check reads: the model
+ * column and no correlated subquery (a DBA who rewrote it to read another
+ * column is caught; SELECT-only policies are not checked by an INSERT).
+ */
+static bool
+dba_policy(Relation rel)
+{
+	ListCell   *lc;
+
+	if (!rel->rd_rel->relrowsecurity || rel->rd_rsdesc == NULL)
+		return false;
+	foreach(lc, rel->rd_rsdesc->policies)
+	{
+		RowSecurityPolicy *policy = lfirst(lc);
+		Expr	   *check = policy->with_check_qual ? policy->with_check_qual : policy->qual;
+		Bitmapset  *columns = NULL;
+
+		if (policy->polcmd != ACL_INSERT_CHR && policy->polcmd != '*')
+			continue;
+		if (strcmp(policy->policy_name, "model_owners") != 0)
+			return true;
+		pull_varattnos((Node *) check, 1, &columns);
+		if (bms_num_members(columns) != 1 ||
+			!bms_is_member(1 - FirstLowInvalidHeapAttributeNumber, columns) ||
+			contain_vars_of_level((Node *) check, 1))
+			return true;
+	}
+	return false;
+}
+
+/*
  * Whether rows of the recsys table rel can be written in bulk (bulk_write):
  * a plain table whose columns are exactly of the types given (natts of
  * them) and whose only triggers are its foreign key's checks.  Its CHECK
  * constraints (the neighbour lists' equal lengths, or a DBA's own) are
  * checked on every row (ExecConstraints), as an INSERT does.  A table
- * with a DBA's trigger takes the SPI path, which fires everything.
+ * with a DBA's trigger takes the SPI path, which fires everything; so
+ * does one with a DBA's row-level security policy (dba_policy).
  */
 static bool
 bulk_writable(Relation rel, const Oid *types, int natts)
@@ -274,7 +330,7 @@ bulk_writable(Relation rel, const Oid *types, int natts)
 		for (int t = 0; t < rel->trigdesc->numtriggers; t++)
 			if (RI_FKey_trigger_type(rel->trigdesc->triggers[t].tgfoid) == RI_TRIGGER_NONE)
 				return false;
-	return true;
+	return !dba_policy(rel);
 }
 
 /* What bulk_write's two ways of inserting share. */
@@ -374,7 +430,12 @@ append_placed(void *arg, HeapTuple tuple)
 /*
  * Rows [1, n) appended as whole pages (heap_append.c), their index
  * entries inserted as each group of pages is written; a row TOAST would
- * change goes in by heap_insert instead, after the pages before it.
+ * change goes in by heap_insert instead, indexed at once, while the
+ * pages filled before it wait for their group to be written: writing
+ * them first made lists alternating long and short flush (a WAL fsync,
+ * a partly filled page left out of the free space map) at every long
+ * one.  Index entries need no heap order, and until commit no other
+ * session sees either row.
  */
 static void
 append_rows(BulkTarget *t, int64 n, int batch_rows)
@@ -402,7 +463,6 @@ append_rows(BulkTarget *t, int64 n, int batch_rows)
 				RsHeapAppendTuple(ha, tuple);
 			else
 			{
-				RsHeapAppendFlush(ha);
 				ExecStoreHeapTuple(tuple, placed.slot, false);
 				table_tuple_insert(t->rel, placed.slot, t->cid, 0, NULL);
 				bulk_index_row(t, placed.slot);
@@ -425,9 +485,10 @@ append_rows(BulkTarget *t, int64 n, int batch_rows)
  * WAL-logged (standbys, crash recovery).  What is not done per row was
  * done once by the caller's SPI insert of row 0 of the same model
  * version: the privilege check, the row-level security policies' WITH
- * CHECK (recsys's depend on the model only) and the foreign key's check,
- * whose KEY SHARE lock on the model_versions row holds to the end of the
- * transaction, so every row's key stays valid.  CHECK constraints are
+ * CHECK (recsys's depend on the model only; a table with a DBA's policy
+ * goes by SPI) and the foreign key's check, whose KEY SHARE lock on the
+ * model_versions row holds to the end of the transaction, so every row's
+ * key stays valid.  CHECK constraints are
  * evaluated on every row.  At most batch_rows rows are built at a time.
  * False, and nothing written, when the table is not bulk_writable or
  * recsys.bulk_write is off: the caller goes on by SPI.
