@@ -66,6 +66,21 @@ UPDATE recsys.models SET name = 'fixr2_renamed' WHERE name = 'fixr2_alice_pop';
 SELECT count(*) AS alice_sees_experiments FROM recsys.experiments WHERE name = 'fixr2_bob_secret_x';
 SELECT recsys.revoke_model('fixr2_alice_pop', 'regress_recsys_fixr2_bob');
 SELECT recsys.drop_model('fixr2_alice_pop');
+-- bob's variant is refused while the model is gone or not granted; once
+-- alice trains a model of the same name again and grants it again, bob's
+-- experiment serves it (by design: same name, same owner, her grant;
+-- documented in reference.md, "Experiments")
+SET ROLE regress_recsys_fixr2_bob;
+SELECT u AS a_user FROM generate_series(100, 300) u WHERE recsys.assign('fixr2_bob_secret_x', u) = 'a' LIMIT 1 \gset
+SELECT item_id FROM recsys.recommend_for_experiment('fixr2_bob_secret_x', :a_user, 1);
+SET ROLE regress_recsys_fixr2_alice;
+SELECT 1 FROM recsys.train_popular('fixr2_events', model => 'fixr2_alice_pop');
+SET ROLE regress_recsys_fixr2_bob;
+SELECT item_id FROM recsys.recommend_for_experiment('fixr2_bob_secret_x', :a_user, 1);
+SET ROLE regress_recsys_fixr2_alice;
+SELECT recsys.grant_model('fixr2_alice_pop', 'regress_recsys_fixr2_bob');
+SET ROLE regress_recsys_fixr2_bob;
+SELECT item_id FROM recsys.recommend_for_experiment('fixr2_bob_secret_x', :a_user, 1);
 RESET ROLE;
 SELECT recsys.drop_experiment('fixr2_bob_secret_x');
 
