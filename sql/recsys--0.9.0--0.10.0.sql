@@ -2875,3 +2875,209 @@ AS 'MODULE_PATHNAME', 'recsys_require_writable'
 LANGUAGE C STABLE PARALLEL RESTRICTED STRICT SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._require_writable(text) IS
 	'internal: an error when the transaction is read-only or the server in recovery';
+
+CREATE OR REPLACE FUNCTION recsys.create_ivf(model text, lists integer DEFAULT NULL,
+								  iterations integer DEFAULT 10, seed bigint DEFAULT 42)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	active integer;
+	built integer;
+	n bigint;
+	started timestamptz := clock_timestamp();
+	info jsonb;
+BEGIN
+	PERFORM recsys._require_writable('recsys.create_ivf()');
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM recsys._require_model_owner(model, 'index');
+	-- (the row lock waits for a training of the model to commit, and holds
+	-- the next one off until the index is stored)
+	SELECT m.version INTO active FROM recsys.models m
+	WHERE m.name OPERATOR(pg_catalog.=) create_ivf.model FOR UPDATE;
+	DELETE FROM recsys.ivf_lists l
+	WHERE l.model OPERATOR(pg_catalog.=) create_ivf.model AND l.version OPERATOR(pg_catalog.=) active;
+	INSERT INTO recsys.ivf_lists (model, version, list, centroid, items)
+	SELECT create_ivf.model, b.version, b.list, b.centroid, b.items
+	FROM recsys._ivf_lists(model, lists, iterations, seed) b;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	SELECT min(l.version) INTO built FROM recsys.ivf_lists l
+	WHERE l.model OPERATOR(pg_catalog.=) create_ivf.model AND l.version OPERATOR(pg_catalog.=) active;
+	IF built IS NULL THEN
+		RAISE EXCEPTION 'model "%" changed version while it was indexed', model
+			USING ERRCODE = 'serialization_failure', HINT = 'Run create_ivf again.';
+	END IF;
+	info := jsonb_build_object('version', active, 'lists', n, 'iterations', iterations, 'seed', seed,
+							   'built_at', now(),
+							   'build_seconds', extract(epoch FROM clock_timestamp() - started));
+	-- recorded in the version's stats: the changed catalog row makes every
+	-- backend holding the model load it again, with its index
+	UPDATE recsys.model_versions v SET stats = v.stats || jsonb_build_object('ivf', info)
+	WHERE v.model OPERATOR(pg_catalog.=) create_ivf.model AND v.version OPERATOR(pg_catalog.=) active;
+	UPDATE recsys.models m SET stats = m.stats || jsonb_build_object('ivf', info)
+	WHERE m.name OPERATOR(pg_catalog.=) create_ivf.model;
+	RETURN info;
+END
+$$;
+COMMENT ON FUNCTION recsys.create_ivf(text, integer, integer, bigint) IS
+	'build an IVF index over the item vectors of a model''s active version (served with recsys.ivf_probes)';
+
+CREATE OR REPLACE FUNCTION recsys.refresh_catalog(catalog text DEFAULT 'default')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cat recsys.catalogs;
+	n bigint;
+	n_ids bigint;
+	n_distinct bigint;
+	n_lengths bigint;
+	not_finite bigint;
+	null_element bigint;
+	n_inserted bigint;
+BEGIN
+	PERFORM recsys._require_writable('recsys.refresh_catalog()');
+	cat := recsys._lock_catalog(catalog, 'refresh');
+	DELETE FROM recsys.catalog_terms t WHERE t.catalog = cat.name;
+	DELETE FROM recsys.catalog_docs d WHERE d.catalog = cat.name;
+	-- one read of the source, no temporary table (a role without TEMP on
+	-- the database may refresh): the rows go in as they come, with their
+	-- checks counted on the way; any failed check raises, which undoes
+	-- the insert with the rest of the refresh
+	WITH r AS MATERIALIZED (
+		SELECT s.item_id, s.doc, s.embedding FROM recsys._catalog_source(cat.name) s
+	), ins AS (
+		INSERT INTO recsys.catalog_docs (catalog, item_id, doc, length, embedding)
+		SELECT cat.name, r.item_id, r.doc,
+			   (SELECT coalesce(sum(coalesce(array_length(u.positions, 1), 1)), 0) FROM unnest(r.doc) u),
+			   r.embedding
+		FROM r
+		WHERE r.item_id IS NOT NULL
+		ON CONFLICT DO NOTHING
+		RETURNING 1
+	)
+	SELECT count(*), count(r.item_id), count(DISTINCT r.item_id),
+		   count(DISTINCT coalesce(array_length(r.embedding, 1), 0)) FILTER (WHERE r.embedding IS NOT NULL),
+		   min(r.item_id) FILTER (WHERE EXISTS (SELECT FROM unnest(r.embedding) e
+												WHERE e IN ('NaN'::real, 'Infinity'::real, '-Infinity'::real))),
+		   min(r.item_id) FILTER (WHERE array_position(r.embedding, NULL) IS NOT NULL),
+		   (SELECT count(*) FROM ins)
+	INTO n, n_ids, n_distinct, n_lengths, not_finite, null_element, n_inserted
+	FROM r;
+	IF n_ids < n THEN
+		RAISE EXCEPTION 'column "%" of % is NULL in % rows', cat.id_col, cat.source, n - n_ids
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Every product needs an id; index a view that leaves such rows out.';
+	END IF;
+	IF n_distinct < n THEN
+		RAISE EXCEPTION 'column "%" of % has % duplicate values', cat.id_col, cat.source, n - n_distinct
+			USING ERRCODE = 'unique_violation',
+				  HINT = 'Index a table or view with one row per product.';
+	END IF;
+	IF n_lengths > 1 THEN
+		RAISE EXCEPTION 'the embeddings in column "%" of % differ in length', cat.embedding_col, cat.source
+			USING ERRCODE = 'array_subscript_error',
+				  HINT = 'Every product''s embedding must come from the same model (or be NULL).';
+	END IF;
+	IF not_finite IS NOT NULL THEN
+		RAISE EXCEPTION 'the embedding in column "%" of % of item % holds NaN or an infinity',
+			cat.embedding_col, cat.source, not_finite
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Every product''s embedding must hold finite numbers (or be NULL).';
+	END IF;
+	-- (search refuses them: one would fail every hybrid search)
+	IF null_element IS NOT NULL THEN
+		RAISE EXCEPTION 'the embedding in column "%" of % of item % holds a NULL element',
+			cat.embedding_col, cat.source, null_element
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Every product''s embedding must hold finite numbers (or be NULL).';
+	END IF;
+	ASSERT n_inserted = n;
+	INSERT INTO recsys.catalog_terms (catalog, lexeme, df)
+	SELECT cat.name, u.lexeme, count(*)
+	FROM recsys.catalog_docs d, unnest(d.doc) u
+	WHERE d.catalog = cat.name
+	GROUP BY u.lexeme;
+	-- fresh statistics, so that the planner takes the GIN index for a
+	-- query's matches (only the tables' owner may; autovacuum does it too)
+	IF pg_has_role((SELECT r.relowner FROM pg_class r WHERE r.oid = 'recsys.catalog_docs'::regclass), 'USAGE') THEN
+		ANALYZE recsys.catalog_docs, recsys.catalog_terms;
+	END IF;
+	UPDATE recsys.catalogs c
+	SET version = c.version + 1, n_items = n, refreshed_at = now(),
+		-- (the integer total over n in double, as the trigger keeps it)
+		avg_length = coalesce((SELECT sum(d.length)::double precision / nullif(count(*), 0)
+							   FROM recsys.catalog_docs d WHERE d.catalog = cat.name), 0)
+	WHERE c.name = cat.name;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION recsys.refresh_catalog(text) IS
+	'read a catalog''s product table again (as the catalog''s owner): new and changed products become searchable';
+
+CREATE OR REPLACE FUNCTION recsys.index_catalog(
+	catalog regclass,
+	id_col name DEFAULT 'item_id',
+	text_cols name[] DEFAULT NULL,
+	config regconfig DEFAULT 'english',
+	name text DEFAULT 'default',
+	embedding_col name DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	src_name text;
+	src_owner name;
+	cols name[] := text_cols;
+	existing recsys.catalogs;
+BEGIN
+	PERFORM recsys._require_writable('recsys.index_catalog()');
+	IF catalog IS NULL OR id_col IS NULL OR config IS NULL OR name IS NULL THEN
+		RAISE EXCEPTION 'catalog, id_col, config and name must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT format('%I.%I', n.nspname, c.relname), pg_get_userbyid(c.relowner) INTO src_name, src_owner
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = catalog;
+	IF cols IS NULL THEN
+		-- every text column but the id, in table order
+		SELECT array_agg(a.attname ORDER BY a.attnum) INTO cols
+		FROM pg_attribute a
+		WHERE a.attrelid = catalog AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> id_col
+		  AND a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype);
+		IF cols IS NULL THEN
+			RAISE EXCEPTION 'relation % has no text column to index', catalog
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Name the columns to index as text_cols.';
+		END IF;
+	ELSIF cardinality(cols) = 0 OR array_position(cols, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'text_cols must name at least one column and no NULL'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT c.* INTO existing FROM recsys.catalogs c WHERE c.name = index_catalog.name;
+	IF FOUND THEN
+		PERFORM recsys._lock_catalog(index_catalog.name, 'index into');
+		UPDATE recsys.catalogs c
+		SET source = src_name, source_owner = src_owner,
+			id_col = index_catalog.id_col, text_cols = cols,
+			config = index_catalog.config, embedding_col = index_catalog.embedding_col
+		WHERE c.name = index_catalog.name;
+	ELSE
+		BEGIN
+			INSERT INTO recsys.catalogs (name, source, source_owner, id_col, text_cols, config, embedding_col)
+			VALUES (index_catalog.name, src_name, src_owner, id_col, cols, config, embedding_col);
+		EXCEPTION WHEN unique_violation THEN
+			RAISE EXCEPTION 'catalog name "%" is taken by another role', index_catalog.name
+				USING ERRCODE = 'insufficient_privilege',
+					  HINT = 'Choose another name.';
+		END;
+	END IF;
+	RETURN recsys.refresh_catalog(index_catalog.name);
+END
+$$;
+COMMENT ON FUNCTION recsys.index_catalog(regclass, name, name[], regconfig, text, name) IS
+	'index a product table for recsys.search: tsvectors, a GIN index and BM25 statistics, kept as catalog "name"';

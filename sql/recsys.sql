@@ -1878,6 +1878,7 @@ DECLARE
 	started timestamptz := clock_timestamp();
 	info jsonb;
 BEGIN
+	PERFORM recsys._require_writable('recsys.create_ivf()');
 	IF model IS NULL THEN
 		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -3640,6 +3641,7 @@ DECLARE
 	null_element bigint;
 	n_inserted bigint;
 BEGIN
+	PERFORM recsys._require_writable('recsys.refresh_catalog()');
 	cat := recsys._lock_catalog(catalog, 'refresh');
 	DELETE FROM recsys.catalog_terms t WHERE t.catalog = cat.name;
 	DELETE FROM recsys.catalog_docs d WHERE d.catalog = cat.name;
@@ -3735,6 +3737,7 @@ DECLARE
 	cols name[] := text_cols;
 	existing recsys.catalogs;
 BEGIN
+	PERFORM recsys._require_writable('recsys.index_catalog()');
 	IF catalog IS NULL OR id_col IS NULL OR config IS NULL OR name IS NULL THEN
 		RAISE EXCEPTION 'catalog, id_col, config and name must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
