@@ -190,6 +190,7 @@ DECLARE
 	second_round jsonb := '[]';
 	second_note text;
 BEGIN
+	PERFORM recsys._require_writable('recsys.train_auto()');
 	IF source IS NULL OR model IS NULL OR budget IS NULL OR metric IS NULL OR user_col IS NULL
 		OR item_col IS NULL OR seed IS NULL OR replace IS NULL THEN
 		RAISE EXCEPTION 'arguments of train_auto must not be NULL (protocol, features, time_col, weight_col, families, event_col and event_weights may be)'
@@ -746,7 +747,9 @@ BEGIN
 	RETURN QUERY
 	SELECT (row_number() OVER (ORDER BY t.value DESC NULLS LAST, t.n))::integer,
 		   t.family, t.algorithm, t.shown, t.value, t.train_seconds, t.eval_seconds,
-		   CASE WHEN t.n = winner.n THEN 'chosen' ELSE t.status END
+		   -- (the winner's own status kept after 'chosen; ': the repeated
+		   -- splits' values say why it won, review s8, fixr2 3)
+		   CASE WHEN t.n = winner.n THEN 'chosen; ' || t.status ELSE t.status END
 	FROM _recsys_auto_trials t
 	ORDER BY 1;
 END
@@ -1900,7 +1903,7 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = format('Role OIDs %s no longer exist; restored elsewhere, these numbers could name other roles.',
 								  array_to_string(gone, ', ')),
-				  HINT = 'recsys.orphans() lists such objects; give them to a live role with recsys.clean_orphans(new_owner) (dropped grantees are removed) or drop them, then run pg_dump again.';
+				  HINT = 'recsys.orphans() lists such objects; give them to a live role with recsys.clean_orphans(new_owner) (dropped grantees are removed) or drop them, then run pg_dump again. A model''s owner can remove a dropped grantee herself: recsys.revoke_model(model, ''<its OID>'').';
 	END IF;
 	RETURN false;
 END
@@ -1970,6 +1973,7 @@ AS $$
 DECLARE
 	o record;
 	kept regrole[];
+	given text[] := '{}';
 BEGIN
 	IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
 		RAISE EXCEPTION 'permission denied for recsys.clean_orphans'
@@ -1980,16 +1984,44 @@ BEGIN
 		RAISE EXCEPTION 'new_owner must be an existing role'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	FOR o IN SELECT * FROM recsys.orphans() LOOP
+	-- models first: an experiment's row is checked against its models'
+	-- owners when it changes (review s8, fixr2 1)
+	FOR o IN SELECT * FROM recsys.orphans() r ORDER BY r.kind <> 'model', r.kind, r.name LOOP
 		removed_roles := o.dropped_roles;
 		owner := CASE WHEN o.owner = ANY (o.dropped_roles) THEN new_owner ELSE o.owner::regrole END;
 		kind := o.kind;
 		name := o.name;
+		IF o.kind = 'model' AND o.owner = ANY (o.dropped_roles) THEN
+			given := given || o.name;
+		END IF;
 		EXECUTE format('SELECT array(SELECT g FROM unnest(t.grantees) g WHERE g::oid <> ALL ($2)) '
 					   'FROM recsys.%I t WHERE t.name = $1', o.kind || 's')
 			INTO kept USING o.name, o.dropped_roles;
-		EXECUTE format('UPDATE recsys.%I t SET owner = $2, grantees = $3 WHERE t.name = $1', o.kind || 's')
-			USING o.name, owner, kept;
+		IF o.kind = 'experiment' THEN
+			-- its variants' recorded model owners move with the models, in
+			-- the same UPDATE as its own owner (the row is checked once)
+			UPDATE recsys.experiments t
+			SET owner = clean_orphans.owner, grantees = kept,
+				variants = recsys._experiment_variants_reowned(t.variants, given, new_owner)
+			WHERE t.name = o.name;
+		ELSE
+			EXECUTE format('UPDATE recsys.%I t SET owner = $2, grantees = $3 WHERE t.name = $1', o.kind || 's')
+				USING o.name, owner, kept;
+		END IF;
+		RETURN NEXT;
+	END LOOP;
+	-- the other experiments that serve a model given away: their variants'
+	-- recorded owner of it follows (returned with no role removed)
+	FOR o IN
+		UPDATE recsys.experiments t
+		SET variants = recsys._experiment_variants_reowned(t.variants, given, new_owner)
+		WHERE t.variants IS DISTINCT FROM recsys._experiment_variants_reowned(t.variants, given, new_owner)
+		RETURNING t.name, t.owner
+	LOOP
+		kind := 'experiment';
+		name := o.name;
+		owner := o.owner;
+		removed_roles := '{}';
 		RETURN NEXT;
 	END LOOP;
 END
@@ -2017,6 +2049,7 @@ DECLARE
 	blends text[];
 	rerankers text[];
 	experiments text[];
+	own text;
 BEGIN
 	FOR gone, gone_owner, gone_grantees IN
 		SELECT o.name, o.owner, o.grantees FROM old_rows o
@@ -2046,12 +2079,30 @@ BEGIN
 		-- likewise an experiment's variant (review s8, 2)
 		experiments := recsys._experiments_using(gone, gone_owner::pg_catalog.oid,
 												 coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
-		IF pg_catalog.cardinality(experiments) > 0 THEN
+		-- (named only when it is the caller's: another role's experiment,
+		-- served through a grant, is neither hers to see nor to drop; she
+		-- revokes the grant, review s8, fixr2 2)
+		own := (SELECT pg_catalog.min(x) FROM pg_catalog.unnest(experiments) x
+				WHERE EXISTS (SELECT FROM recsys.experiments e
+							  WHERE e.name OPERATOR(pg_catalog.=) x
+								AND pg_catalog.pg_has_role(e.owner::pg_catalog.oid, 'USAGE')));
+		IF own IS NOT NULL THEN
 			RAISE EXCEPTION 'cannot % model "%" because experiment "%" uses it',
-				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, experiments[1]
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, own
 				USING ERRCODE = 'dependent_objects_still_exist',
 					  HINT = pg_catalog.format('Drop the experiment first (recsys.drop_experiment(%L)), or give it '
-											   'variants without this model (recsys.alter_experiment).', experiments[1]);
+											   'variants without this model (recsys.alter_experiment).', own);
+		ELSIF pg_catalog.cardinality(experiments) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because an experiment of a role you granted it to uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = pg_catalog.format('Revoke that role''s use of the model first with '
+											   'recsys.revoke_model(%L, role) (granted to: %s); its experiment '
+											   'then stops serving the model.', gone,
+											   (SELECT pg_catalog.string_agg(CASE g::pg_catalog.oid
+																			 WHEN 0 THEN 'PUBLIC'
+																			 ELSE g::pg_catalog.text END, ', ')
+												FROM pg_catalog.unnest(gone_grantees) g));
 		END IF;
 	END LOOP;
 	RETURN NULL;
@@ -2705,6 +2756,7 @@ DECLARE
 	lower_is_better boolean := metric IN ('rmse', 'mae');
 	metrics text[];
 BEGIN
+	PERFORM recsys._require_writable('recsys.tune()');
 	IF algorithm IS NULL OR train IS NULL OR valid IS NULL OR grid IS NULL OR fixed IS NULL
 		OR metric IS NULL OR model IS NULL OR seed IS NULL OR k IS NULL OR user_col IS NULL
 		OR item_col IS NULL OR replace IS NULL THEN
@@ -2798,3 +2850,234 @@ COMMENT ON FUNCTION recsys.tune(text, regclass, regclass, jsonb, jsonb, text, te
 	integer, name, name, name, boolean) IS
 	'grid or random search: train each candidate, score it on a validation set, keep the best as a model';
 
+-- review fixes (s8-fixr2)
+
+CREATE FUNCTION recsys._experiment_variants_reowned(variants jsonb, models text[], new_owner regrole)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(jsonb_agg(v ORDER BY o), variants)
+	FROM (SELECT v || CASE WHEN v ->> 'model' = ANY (models) AND v ? 'model_owner'
+							AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = v ->> 'model_owner')
+					   THEN jsonb_build_object('model_owner', pg_get_userbyid(new_owner)) ELSE '{}' END
+					|| CASE WHEN v ->> 'similarity_model' = ANY (models) AND v ? 'similarity_model_owner'
+							AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = v ->> 'similarity_model_owner')
+					   THEN jsonb_build_object('similarity_model_owner', pg_get_userbyid(new_owner)) ELSE '{}' END AS v, o
+		  FROM jsonb_array_elements(variants) WITH ORDINALITY AS x(v, o)) y
+$$;
+COMMENT ON FUNCTION recsys._experiment_variants_reowned(jsonb, text[], regrole) IS
+	'internal: variants recording new_owner as the owner of the given models where the recorded owner was dropped';
+
+CREATE FUNCTION recsys._require_writable(function text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'recsys_require_writable'
+LANGUAGE C STABLE PARALLEL RESTRICTED STRICT SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._require_writable(text) IS
+	'internal: an error when the transaction is read-only or the server in recovery';
+
+CREATE OR REPLACE FUNCTION recsys.create_ivf(model text, lists integer DEFAULT NULL,
+								  iterations integer DEFAULT 10, seed bigint DEFAULT 42)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	active integer;
+	built integer;
+	n bigint;
+	started timestamptz := clock_timestamp();
+	info jsonb;
+BEGIN
+	PERFORM recsys._require_writable('recsys.create_ivf()');
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM recsys._require_model_owner(model, 'index');
+	-- (the row lock waits for a training of the model to commit, and holds
+	-- the next one off until the index is stored)
+	SELECT m.version INTO active FROM recsys.models m
+	WHERE m.name OPERATOR(pg_catalog.=) create_ivf.model FOR UPDATE;
+	DELETE FROM recsys.ivf_lists l
+	WHERE l.model OPERATOR(pg_catalog.=) create_ivf.model AND l.version OPERATOR(pg_catalog.=) active;
+	INSERT INTO recsys.ivf_lists (model, version, list, centroid, items)
+	SELECT create_ivf.model, b.version, b.list, b.centroid, b.items
+	FROM recsys._ivf_lists(model, lists, iterations, seed) b;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	SELECT min(l.version) INTO built FROM recsys.ivf_lists l
+	WHERE l.model OPERATOR(pg_catalog.=) create_ivf.model AND l.version OPERATOR(pg_catalog.=) active;
+	IF built IS NULL THEN
+		RAISE EXCEPTION 'model "%" changed version while it was indexed', model
+			USING ERRCODE = 'serialization_failure', HINT = 'Run create_ivf again.';
+	END IF;
+	info := jsonb_build_object('version', active, 'lists', n, 'iterations', iterations, 'seed', seed,
+							   'built_at', now(),
+							   'build_seconds', extract(epoch FROM clock_timestamp() - started));
+	-- recorded in the version's stats: the changed catalog row makes every
+	-- backend holding the model load it again, with its index
+	UPDATE recsys.model_versions v SET stats = v.stats || jsonb_build_object('ivf', info)
+	WHERE v.model OPERATOR(pg_catalog.=) create_ivf.model AND v.version OPERATOR(pg_catalog.=) active;
+	UPDATE recsys.models m SET stats = m.stats || jsonb_build_object('ivf', info)
+	WHERE m.name OPERATOR(pg_catalog.=) create_ivf.model;
+	RETURN info;
+END
+$$;
+COMMENT ON FUNCTION recsys.create_ivf(text, integer, integer, bigint) IS
+	'build an IVF index over the item vectors of a model''s active version (served with recsys.ivf_probes)';
+
+CREATE OR REPLACE FUNCTION recsys.refresh_catalog(catalog text DEFAULT 'default')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cat recsys.catalogs;
+	n bigint;
+	n_ids bigint;
+	n_distinct bigint;
+	n_lengths bigint;
+	not_finite bigint;
+	null_element bigint;
+	n_inserted bigint;
+BEGIN
+	PERFORM recsys._require_writable('recsys.refresh_catalog()');
+	cat := recsys._lock_catalog(catalog, 'refresh');
+	DELETE FROM recsys.catalog_terms t WHERE t.catalog = cat.name;
+	DELETE FROM recsys.catalog_docs d WHERE d.catalog = cat.name;
+	-- one read of the source, no temporary table (a role without TEMP on
+	-- the database may refresh): the rows go in as they come, with their
+	-- checks counted on the way; any failed check raises, which undoes
+	-- the insert with the rest of the refresh
+	WITH r AS MATERIALIZED (
+		SELECT s.item_id, s.doc, s.embedding FROM recsys._catalog_source(cat.name) s
+	), ins AS (
+		INSERT INTO recsys.catalog_docs (catalog, item_id, doc, length, embedding)
+		SELECT cat.name, r.item_id, r.doc,
+			   (SELECT coalesce(sum(coalesce(array_length(u.positions, 1), 1)), 0) FROM unnest(r.doc) u),
+			   r.embedding
+		FROM r
+		WHERE r.item_id IS NOT NULL
+		ON CONFLICT DO NOTHING
+		RETURNING 1
+	)
+	SELECT count(*), count(r.item_id), count(DISTINCT r.item_id),
+		   count(DISTINCT coalesce(array_length(r.embedding, 1), 0)) FILTER (WHERE r.embedding IS NOT NULL),
+		   min(r.item_id) FILTER (WHERE EXISTS (SELECT FROM unnest(r.embedding) e
+												WHERE e IN ('NaN'::real, 'Infinity'::real, '-Infinity'::real))),
+		   min(r.item_id) FILTER (WHERE array_position(r.embedding, NULL) IS NOT NULL),
+		   (SELECT count(*) FROM ins)
+	INTO n, n_ids, n_distinct, n_lengths, not_finite, null_element, n_inserted
+	FROM r;
+	IF n_ids < n THEN
+		RAISE EXCEPTION 'column "%" of % is NULL in % rows', cat.id_col, cat.source, n - n_ids
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Every product needs an id; index a view that leaves such rows out.';
+	END IF;
+	IF n_distinct < n THEN
+		RAISE EXCEPTION 'column "%" of % has % duplicate values', cat.id_col, cat.source, n - n_distinct
+			USING ERRCODE = 'unique_violation',
+				  HINT = 'Index a table or view with one row per product.';
+	END IF;
+	IF n_lengths > 1 THEN
+		RAISE EXCEPTION 'the embeddings in column "%" of % differ in length', cat.embedding_col, cat.source
+			USING ERRCODE = 'array_subscript_error',
+				  HINT = 'Every product''s embedding must come from the same model (or be NULL).';
+	END IF;
+	IF not_finite IS NOT NULL THEN
+		RAISE EXCEPTION 'the embedding in column "%" of % of item % holds NaN or an infinity',
+			cat.embedding_col, cat.source, not_finite
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Every product''s embedding must hold finite numbers (or be NULL).';
+	END IF;
+	-- (search refuses them: one would fail every hybrid search)
+	IF null_element IS NOT NULL THEN
+		RAISE EXCEPTION 'the embedding in column "%" of % of item % holds a NULL element',
+			cat.embedding_col, cat.source, null_element
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Every product''s embedding must hold finite numbers (or be NULL).';
+	END IF;
+	ASSERT n_inserted = n;
+	INSERT INTO recsys.catalog_terms (catalog, lexeme, df)
+	SELECT cat.name, u.lexeme, count(*)
+	FROM recsys.catalog_docs d, unnest(d.doc) u
+	WHERE d.catalog = cat.name
+	GROUP BY u.lexeme;
+	-- fresh statistics, so that the planner takes the GIN index for a
+	-- query's matches (only the tables' owner may; autovacuum does it too)
+	IF pg_has_role((SELECT r.relowner FROM pg_class r WHERE r.oid = 'recsys.catalog_docs'::regclass), 'USAGE') THEN
+		ANALYZE recsys.catalog_docs, recsys.catalog_terms;
+	END IF;
+	UPDATE recsys.catalogs c
+	SET version = c.version + 1, n_items = n, refreshed_at = now(),
+		-- (the integer total over n in double, as the trigger keeps it)
+		avg_length = coalesce((SELECT sum(d.length)::double precision / nullif(count(*), 0)
+							   FROM recsys.catalog_docs d WHERE d.catalog = cat.name), 0)
+	WHERE c.name = cat.name;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION recsys.refresh_catalog(text) IS
+	'read a catalog''s product table again (as the catalog''s owner): new and changed products become searchable';
+
+CREATE OR REPLACE FUNCTION recsys.index_catalog(
+	catalog regclass,
+	id_col name DEFAULT 'item_id',
+	text_cols name[] DEFAULT NULL,
+	config regconfig DEFAULT 'english',
+	name text DEFAULT 'default',
+	embedding_col name DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	src_name text;
+	src_owner name;
+	cols name[] := text_cols;
+	existing recsys.catalogs;
+BEGIN
+	PERFORM recsys._require_writable('recsys.index_catalog()');
+	IF catalog IS NULL OR id_col IS NULL OR config IS NULL OR name IS NULL THEN
+		RAISE EXCEPTION 'catalog, id_col, config and name must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT format('%I.%I', n.nspname, c.relname), pg_get_userbyid(c.relowner) INTO src_name, src_owner
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = catalog;
+	IF cols IS NULL THEN
+		-- every text column but the id, in table order
+		SELECT array_agg(a.attname ORDER BY a.attnum) INTO cols
+		FROM pg_attribute a
+		WHERE a.attrelid = catalog AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> id_col
+		  AND a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype);
+		IF cols IS NULL THEN
+			RAISE EXCEPTION 'relation % has no text column to index', catalog
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Name the columns to index as text_cols.';
+		END IF;
+	ELSIF cardinality(cols) = 0 OR array_position(cols, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'text_cols must name at least one column and no NULL'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT c.* INTO existing FROM recsys.catalogs c WHERE c.name = index_catalog.name;
+	IF FOUND THEN
+		PERFORM recsys._lock_catalog(index_catalog.name, 'index into');
+		UPDATE recsys.catalogs c
+		SET source = src_name, source_owner = src_owner,
+			id_col = index_catalog.id_col, text_cols = cols,
+			config = index_catalog.config, embedding_col = index_catalog.embedding_col
+		WHERE c.name = index_catalog.name;
+	ELSE
+		BEGIN
+			INSERT INTO recsys.catalogs (name, source, source_owner, id_col, text_cols, config, embedding_col)
+			VALUES (index_catalog.name, src_name, src_owner, id_col, cols, config, embedding_col);
+		EXCEPTION WHEN unique_violation THEN
+			RAISE EXCEPTION 'catalog name "%" is taken by another role', index_catalog.name
+				USING ERRCODE = 'insufficient_privilege',
+					  HINT = 'Choose another name.';
+		END;
+	END IF;
+	RETURN recsys.refresh_catalog(index_catalog.name);
+END
+$$;
+COMMENT ON FUNCTION recsys.index_catalog(regclass, name, name[], regconfig, text, name) IS
+	'index a product table for recsys.search: tsvectors, a GIN index and BM25 statistics, kept as catalog "name"';

@@ -229,6 +229,17 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._require_model_owner(text, text, boolean) IS
 	'internal: a model''s owner, after checking that the current role has its privileges';
 
+-- internal: refuse (25006) in a read-only transaction or on a hot standby,
+-- naming function: the up-front check of writers that read and compute
+-- before their first write (train_auto, tune; the C trainers do it in
+-- RsTrainBegin)
+CREATE FUNCTION recsys._require_writable(function text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'recsys_require_writable'
+LANGUAGE C STABLE PARALLEL RESTRICTED STRICT SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._require_writable(text) IS
+	'internal: an error when the transaction is read-only or the server in recovery';
+
 -- internal: the algorithms whose kind serves from other models (a blend's
 -- members, a re-ranker's candidates_from), the params key naming them and
 -- whether the kind re-ranks them (RsModelKind.uses_models, src/model_kind.c)
@@ -333,6 +344,7 @@ DECLARE
 	blends text[];
 	rerankers text[];
 	experiments text[];
+	own text;
 BEGIN
 	FOR gone, gone_owner, gone_grantees IN
 		SELECT o.name, o.owner, o.grantees FROM old_rows o
@@ -362,12 +374,30 @@ BEGIN
 		-- likewise an experiment's variant (review s8, 2)
 		experiments := recsys._experiments_using(gone, gone_owner::pg_catalog.oid,
 												 coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
-		IF pg_catalog.cardinality(experiments) > 0 THEN
+		-- (named only when it is the caller's: another role's experiment,
+		-- served through a grant, is neither hers to see nor to drop; she
+		-- revokes the grant, review s8, fixr2 2)
+		own := (SELECT pg_catalog.min(x) FROM pg_catalog.unnest(experiments) x
+				WHERE EXISTS (SELECT FROM recsys.experiments e
+							  WHERE e.name OPERATOR(pg_catalog.=) x
+								AND pg_catalog.pg_has_role(e.owner::pg_catalog.oid, 'USAGE')));
+		IF own IS NOT NULL THEN
 			RAISE EXCEPTION 'cannot % model "%" because experiment "%" uses it',
-				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, experiments[1]
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, own
 				USING ERRCODE = 'dependent_objects_still_exist',
 					  HINT = pg_catalog.format('Drop the experiment first (recsys.drop_experiment(%L)), or give it '
-											   'variants without this model (recsys.alter_experiment).', experiments[1]);
+											   'variants without this model (recsys.alter_experiment).', own);
+		ELSIF pg_catalog.cardinality(experiments) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because an experiment of a role you granted it to uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = pg_catalog.format('Revoke that role''s use of the model first with '
+											   'recsys.revoke_model(%L, role) (granted to: %s); its experiment '
+											   'then stops serving the model.', gone,
+											   (SELECT pg_catalog.string_agg(CASE g::pg_catalog.oid
+																			 WHEN 0 THEN 'PUBLIC'
+																			 ELSE g::pg_catalog.text END, ', ')
+												FROM pg_catalog.unnest(gone_grantees) g));
 		END IF;
 	END LOOP;
 	RETURN NULL;
@@ -1706,6 +1736,7 @@ DECLARE
 	lower_is_better boolean := metric IN ('rmse', 'mae');
 	metrics text[];
 BEGIN
+	PERFORM recsys._require_writable('recsys.tune()');
 	IF algorithm IS NULL OR train IS NULL OR valid IS NULL OR grid IS NULL OR fixed IS NULL
 		OR metric IS NULL OR model IS NULL OR seed IS NULL OR k IS NULL OR user_col IS NULL
 		OR item_col IS NULL OR replace IS NULL THEN
@@ -1847,6 +1878,7 @@ DECLARE
 	started timestamptz := clock_timestamp();
 	info jsonb;
 BEGIN
+	PERFORM recsys._require_writable('recsys.create_ivf()');
 	IF model IS NULL THEN
 		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -3609,6 +3641,7 @@ DECLARE
 	null_element bigint;
 	n_inserted bigint;
 BEGIN
+	PERFORM recsys._require_writable('recsys.refresh_catalog()');
 	cat := recsys._lock_catalog(catalog, 'refresh');
 	DELETE FROM recsys.catalog_terms t WHERE t.catalog = cat.name;
 	DELETE FROM recsys.catalog_docs d WHERE d.catalog = cat.name;
@@ -3704,6 +3737,7 @@ DECLARE
 	cols name[] := text_cols;
 	existing recsys.catalogs;
 BEGIN
+	PERFORM recsys._require_writable('recsys.index_catalog()');
 	IF catalog IS NULL OR id_col IS NULL OR config IS NULL OR name IS NULL THEN
 		RAISE EXCEPTION 'catalog, id_col, config and name must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
@@ -5446,6 +5480,7 @@ DECLARE
 	second_round jsonb := '[]';
 	second_note text;
 BEGIN
+	PERFORM recsys._require_writable('recsys.train_auto()');
 	IF source IS NULL OR model IS NULL OR budget IS NULL OR metric IS NULL OR user_col IS NULL
 		OR item_col IS NULL OR seed IS NULL OR replace IS NULL THEN
 		RAISE EXCEPTION 'arguments of train_auto must not be NULL (protocol, features, time_col, weight_col, families, event_col and event_weights may be)'
@@ -6002,7 +6037,9 @@ BEGIN
 	RETURN QUERY
 	SELECT (row_number() OVER (ORDER BY t.value DESC NULLS LAST, t.n))::integer,
 		   t.family, t.algorithm, t.shown, t.value, t.train_seconds, t.eval_seconds,
-		   CASE WHEN t.n = winner.n THEN 'chosen' ELSE t.status END
+		   -- (the winner's own status kept after 'chosen; ': the repeated
+		   -- splits' values say why it won, review s8, fixr2 3)
+		   CASE WHEN t.n = winner.n THEN 'chosen; ' || t.status ELSE t.status END
 	FROM _recsys_auto_trials t
 	ORDER BY 1;
 END
@@ -6702,7 +6739,7 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = format('Role OIDs %s no longer exist; restored elsewhere, these numbers could name other roles.',
 								  array_to_string(gone, ', ')),
-				  HINT = 'recsys.orphans() lists such objects; give them to a live role with recsys.clean_orphans(new_owner) (dropped grantees are removed) or drop them, then run pg_dump again.';
+				  HINT = 'recsys.orphans() lists such objects; give them to a live role with recsys.clean_orphans(new_owner) (dropped grantees are removed) or drop them, then run pg_dump again. A model''s owner can remove a dropped grantee herself: recsys.revoke_model(model, ''<its OID>'').';
 	END IF;
 	RETURN false;
 END
@@ -6761,6 +6798,28 @@ $$;
 COMMENT ON FUNCTION recsys.orphans() IS
 	'models, experiments and catalogs whose owner or a grantee was dropped (kept out of dumps)';
 
+-- internal: variants whose recorded owner of a model in models (as model
+-- or similarity_model) is no live role's name, which clean_orphans gave to
+-- new_owner, recording new_owner instead: the model is the one the
+-- experiment was created with, its owner dropped since (a name that a
+-- live role holds again is left, and the experiment's check refuses it)
+CREATE FUNCTION recsys._experiment_variants_reowned(variants jsonb, models text[], new_owner regrole)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(jsonb_agg(v ORDER BY o), variants)
+	FROM (SELECT v || CASE WHEN v ->> 'model' = ANY (models) AND v ? 'model_owner'
+							AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = v ->> 'model_owner')
+					   THEN jsonb_build_object('model_owner', pg_get_userbyid(new_owner)) ELSE '{}' END
+					|| CASE WHEN v ->> 'similarity_model' = ANY (models) AND v ? 'similarity_model_owner'
+							AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = v ->> 'similarity_model_owner')
+					   THEN jsonb_build_object('similarity_model_owner', pg_get_userbyid(new_owner)) ELSE '{}' END AS v, o
+		  FROM jsonb_array_elements(variants) WITH ORDINALITY AS x(v, o)) y
+$$;
+COMMENT ON FUNCTION recsys._experiment_variants_reowned(jsonb, text[], regrole) IS
+	'internal: variants recording new_owner as the owner of the given models where the recorded owner was dropped';
+
 -- Give every orphaned object to new_owner and remove the dropped grantees
 -- (the DBA's clean-up after DROP ROLE, as REASSIGN OWNED / DROP OWNED are
 -- for PostgreSQL's own objects).  Superusers only.  Returns what changed.
@@ -6772,6 +6831,7 @@ AS $$
 DECLARE
 	o record;
 	kept regrole[];
+	given text[] := '{}';
 BEGIN
 	IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
 		RAISE EXCEPTION 'permission denied for recsys.clean_orphans'
@@ -6782,16 +6842,44 @@ BEGIN
 		RAISE EXCEPTION 'new_owner must be an existing role'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	FOR o IN SELECT * FROM recsys.orphans() LOOP
+	-- models first: an experiment's row is checked against its models'
+	-- owners when it changes (review s8, fixr2 1)
+	FOR o IN SELECT * FROM recsys.orphans() r ORDER BY r.kind <> 'model', r.kind, r.name LOOP
 		removed_roles := o.dropped_roles;
 		owner := CASE WHEN o.owner = ANY (o.dropped_roles) THEN new_owner ELSE o.owner::regrole END;
 		kind := o.kind;
 		name := o.name;
+		IF o.kind = 'model' AND o.owner = ANY (o.dropped_roles) THEN
+			given := given || o.name;
+		END IF;
 		EXECUTE format('SELECT array(SELECT g FROM unnest(t.grantees) g WHERE g::oid <> ALL ($2)) '
 					   'FROM recsys.%I t WHERE t.name = $1', o.kind || 's')
 			INTO kept USING o.name, o.dropped_roles;
-		EXECUTE format('UPDATE recsys.%I t SET owner = $2, grantees = $3 WHERE t.name = $1', o.kind || 's')
-			USING o.name, owner, kept;
+		IF o.kind = 'experiment' THEN
+			-- its variants' recorded model owners move with the models, in
+			-- the same UPDATE as its own owner (the row is checked once)
+			UPDATE recsys.experiments t
+			SET owner = clean_orphans.owner, grantees = kept,
+				variants = recsys._experiment_variants_reowned(t.variants, given, new_owner)
+			WHERE t.name = o.name;
+		ELSE
+			EXECUTE format('UPDATE recsys.%I t SET owner = $2, grantees = $3 WHERE t.name = $1', o.kind || 's')
+				USING o.name, owner, kept;
+		END IF;
+		RETURN NEXT;
+	END LOOP;
+	-- the other experiments that serve a model given away: their variants'
+	-- recorded owner of it follows (returned with no role removed)
+	FOR o IN
+		UPDATE recsys.experiments t
+		SET variants = recsys._experiment_variants_reowned(t.variants, given, new_owner)
+		WHERE t.variants IS DISTINCT FROM recsys._experiment_variants_reowned(t.variants, given, new_owner)
+		RETURNING t.name, t.owner
+	LOOP
+		kind := 'experiment';
+		name := o.name;
+		owner := o.owner;
+		removed_roles := '{}';
 		RETURN NEXT;
 	END LOOP;
 END

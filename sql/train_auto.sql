@@ -20,11 +20,11 @@ UNION ALL
 SELECT u, 100 + 10 * (u - 81) + j, 1, timestamptz '2026-01-01' + (u * 10 + j) * interval '1 hour'
 FROM generate_series(81, 88) u, generate_series(0, 4) j;
 
-SELECT count(*) > 5 AS searched, count(*) FILTER (WHERE status = 'chosen') AS chosen,
-	   bool_and(value >= 0.94) FILTER (WHERE status = 'chosen') AS winner_above_bound,
+SELECT count(*) > 5 AS searched, count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen,
+	   bool_and(value >= 0.94) FILTER (WHERE status LIKE 'chosen;%') AS winner_above_bound,
 	   bool_and(value < 0.5) FILTER (WHERE family = 'popular') AS popularity_loses,
-	   bool_and(family <> 'popular') FILTER (WHERE status = 'chosen') AS popularity_not_chosen,
-	   bool_and(train_seconds >= 0 AND eval_seconds >= 0) FILTER (WHERE status IN ('chosen', 'trained')) AS timed,
+	   bool_and(family <> 'popular') FILTER (WHERE status LIKE 'chosen;%') AS popularity_not_chosen,
+	   bool_and(train_seconds >= 0 AND eval_seconds >= 0) FILTER (WHERE (status = 'trained' OR status LIKE 'chosen;%')) AS timed,
 	   count(*) FILTER (WHERE family = 'bpr_folded') AS optional_tried
 FROM recsys.train_auto('events', 'auto', budget => '1 minute');
 -- the winner serves: a user with half of group 1 gets the other half
@@ -58,14 +58,14 @@ SELECT name FROM recsys.models WHERE name LIKE '\_recsys\_auto%' ORDER BY name;
 -- a time column: validated on each user's last items (the protocol says
 -- why); recency-weighted candidates join.  A second run retrains the
 -- model train_auto trained, whatever algorithm wins now
-SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen,
+SELECT count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen,
 	   count(*) FILTER (WHERE family = 'ease_recent') > 0 AS recency_weighted
 FROM recsys.train_auto('events', 'auto', time_col => 'ts', budget => '1 minute');
 SELECT metrics -> 'train_auto' ->> 'protocol' AS protocol, metrics -> 'train_auto' ->> 'protocol_reason' AS reason,
 	   version
 FROM recsys.models WHERE name = 'auto';
 -- ... unless told: holdout with a time column, another metric
-SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen
+SELECT count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen
 FROM recsys.train_auto('events', 'auto', time_col => 'ts', protocol => 'holdout', metric => 'recall@5',
 					   budget => '1 minute');
 SELECT metrics -> 'train_auto' ->> 'protocol' AS protocol, metrics -> 'train_auto' ->> 'protocol_reason' AS reason,
@@ -75,8 +75,8 @@ FROM recsys.models WHERE name = 'auto';
 -- item features: EASE and ALS with them join the candidates (their
 -- weight searched), and BM25 item-kNN gets them (for items without buyers)
 CREATE TABLE item_words AS SELECT DISTINCT item_id, 'group' || item_id / 10 AS feature FROM events;
-SELECT count(*) FILTER (WHERE family = 'ease_features' AND status IN ('trained', 'chosen')) >= 1 AS with_features,
-	   count(*) FILTER (WHERE family = 'als_features' AND status IN ('trained', 'chosen')
+SELECT count(*) FILTER (WHERE family = 'ease_features' AND (status = 'trained' OR status LIKE 'chosen;%')) >= 1 AS with_features,
+	   count(*) FILTER (WHERE family = 'als_features' AND (status = 'trained' OR status LIKE 'chosen;%')
 						AND (params ->> 'features')::regclass = 'item_words'::regclass
 						AND params ? 'feature_weight') >= 1 AS als_with_features,
 	   bool_and((params ->> 'features')::regclass = 'item_words'::regclass) FILTER (WHERE family = 'bm25') AS knn_with_features,
@@ -87,7 +87,7 @@ FROM recsys.train_auto('events', 'featured', features => 'item_words', budget =>
 -- winner is compact EASE (keep 0.1, as validated) and, a minute being
 -- ample for 88 users and 80 items, it is retrained on all the data
 -- exact (no keep), which the report's final records
-SELECT array_agg(DISTINCT family) AS families, count(*) FILTER (WHERE status = 'chosen') AS chosen,
+SELECT array_agg(DISTINCT family) AS families, count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen,
 	   bool_and((params ->> 'keep')::float8 = 0.1) AS validated_compact
 FROM recsys.train_auto('events', 'exact', budget => '1 minute', families => '{ease}');
 SELECT algorithm, (params ->> 'keep')::float8 AS stored_keep,
@@ -97,7 +97,7 @@ SELECT algorithm, (params ->> 'keep')::float8 AS stored_keep,
 FROM recsys.models WHERE name = 'exact';
 -- an optional family runs only when named (the first search above left
 -- it out): BPR without stored user vectors (users folded in when served)
-SELECT family, status, params ->> 'store_users' AS store_users
+SELECT family, split_part(status, ';', 1) AS status, params ->> 'store_users' AS store_users
 FROM recsys.train_auto('events', 'folded', budget => '1 minute', families => '{bpr_folded}')
 ORDER BY rank LIMIT 1;
 SELECT algorithm, params ->> 'store_users' AS store_users FROM recsys.models WHERE name = 'folded';
@@ -109,7 +109,7 @@ CREATE TABLE kinds AS
 SELECT user_id, item_id, ts, 'buy'::text AS kind FROM events
 UNION ALL
 SELECT user_id, 999, ts, 'view' FROM events WHERE item_id % 10 = 0;
-SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen,
+SELECT count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen,
 	   bool_and(params -> 'event_weights' = '{"buy": 1, "view": 0.5}' AND params ->> 'event_col' = 'kind')
 		   FILTER (WHERE family <> 'blend') AS weighted,
 	   array_agg(DISTINCT family ORDER BY family) FILTER (WHERE family <> 'blend') AS families
@@ -135,7 +135,7 @@ RESET recsys.max_memory;
 -- the budget: a small one skips what would not end in time, saying so,
 -- and keeps the best found; one too small for any candidate stores
 -- nothing (the detail lists each candidate's estimate)
-SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen,
+SELECT count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen,
 	   count(*) FILTER (WHERE status LIKE 'skipped: estimated % s, % s of the budget left%') > 0 AS skipped_for_budget
 FROM recsys.train_auto('wide', 'small', budget => '0.5 seconds');
 SELECT (metrics -> 'train_auto' ->> 'seconds')::float8 < 5 AS quick FROM recsys.models WHERE name = 'small';
@@ -196,7 +196,7 @@ SELECT * FROM recsys.train_auto('short_events');
 SELECT (recsys.train_popular('events', model => 'by_hand')).algorithm;
 SELECT * FROM recsys.train_auto('events', 'by_hand');
 \set VERBOSITY default
-SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen
+SELECT count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen
 FROM recsys.train_auto('events', 'by_hand', budget => '10 seconds', replace => true);
 
 -- a blend member is kept only for a gain the validation users share:
@@ -474,7 +474,8 @@ SELECT recsys._auto_second_note('ease', 8, false, 3, '{"regularization": 200, "d
 -- between its steps), scores the best three on two more splits, records
 -- each family's round (finer settings tried, splits used, the contenders'
 -- values, the setting kept) and says it in the description
-SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen,
+SELECT count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen,
+	   count(*) FILTER (WHERE status LIKE 'chosen; trained; on validation splits 1 to 3: %') AS chosen_says_why,
 	   count(*) FILTER (WHERE status LIKE '%; on validation splits 1 to 3: %') >= 1 AS three_splits,
 	   count(*) FILTER (WHERE status LIKE '%; on validation splits 1 to 2: %') >= 1 AS halved
 FROM recsys.train_auto('events', 'second', budget => '1 minute', families => '{ease}');
@@ -500,7 +501,7 @@ GRANT USAGE ON SCHEMA auto_test TO regress_recsys_auto_owner, regress_recsys_aut
 GRANT SELECT ON events TO regress_recsys_auto_owner;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys TO regress_recsys_auto_owner, regress_recsys_auto_other;
 SET ROLE regress_recsys_auto_owner;
-SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen
+SELECT count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen
 FROM recsys.train_auto('events', 'owned', budget => '10 seconds');
 RESET ROLE;
 SET ROLE regress_recsys_auto_other;
@@ -529,11 +530,11 @@ ALTER TABLE cols_events OWNER TO regress_recsys_fix2b_owner;
 SET ROLE regress_recsys_fix2b_owner;
 GRANT SELECT (user_id, item_id, w, ts) ON cols_events TO regress_recsys_fix2b_cols;
 SET ROLE regress_recsys_fix2b_cols;
-SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen,
+SELECT count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen,
 	   count(*) FILTER (WHERE status LIKE '%on validation splits 1 to 3%') > 0 AS repeated_splits
 FROM recsys.train_auto('cols_events', 'by_columns', protocol => 'holdout', weight_col => 'w',
 					   budget => '1 minute', families => '{popular,ease}');
-SELECT count(*) FILTER (WHERE status = 'chosen') AS chosen
+SELECT count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen
 FROM recsys.train_auto('cols_events', 'by_columns_last', time_col => 'ts', budget => '1 minute',
 					   families => '{popular,ease}');
 SELECT count(*) AS served FROM recsys.recommend(81, 5, model => 'by_columns');

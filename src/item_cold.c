@@ -1144,11 +1144,13 @@ Datum
 recsys_refresh_items(PG_FUNCTION_ARGS)
 {
 	char	   *name = RsTextArg(fcinfo, 0, "model");
-	Oid			owner = RsRequireModelOwner(name, "refresh the items of", false);
+	Oid			owner;
 	char	   *algorithm;
 	const RsModelKind *kind;
 	int32		n;
 
+	RsRequireWritable("recsys.refresh_items()");
+	owner = RsRequireModelOwner(name, "refresh the items of", false);
 	(void) RsLockModelForTraining(name);
 
 	/*

@@ -48,6 +48,7 @@
 #include "rewrite/rowsecurity.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
+#include "tcop/utility.h"
 #include "utils/rel.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -171,6 +172,32 @@ wait_for_training_lock(const LOCKTAG *tag, const char *name, int wait_ms)
 	}
 	PG_END_TRY();
 	LockTimeout = saved_timeout;
+}
+
+/*
+ * RsRequireWritable refuses (25006, as PostgreSQL refuses a write command)
+ * to start work that ends in a write when the transaction is read-only or
+ * the server a hot standby: otherwise a training reads and fits everything
+ * and fails only at its first INSERT (review s8, fixr2 4).  function names
+ * the SQL function in the message, e.g. "recsys.train_cf()".
+ */
+void
+RsRequireWritable(const char *function)
+{
+	PreventCommandDuringRecovery(function);
+	PreventCommandIfReadOnly(function);
+}
+
+/*
+ * recsys._require_writable(function text): RsRequireWritable for the
+ * PL/pgSQL writers that do work before their first write (train_auto, tune).
+ */
+PG_FUNCTION_INFO_V1(recsys_require_writable);
+Datum
+recsys_require_writable(PG_FUNCTION_ARGS)
+{
+	RsRequireWritable(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
 }
 
 bool

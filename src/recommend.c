@@ -756,6 +756,7 @@ recsys_refresh_user(PG_FUNCTION_ARGS)
 	Oid			argtypes[5] = {TEXTOID, INT4OID, INT8OID, FLOAT4OID, FLOAT4ARRAYOID};
 	Datum		values[5];
 
+	RsRequireWritable("recsys.refresh_user()");
 	RsRequireArg(fcinfo, 0, "user_id");
 	user_id = PG_GETARG_INT64(0);
 	model = model_arg(fcinfo, 1);

@@ -263,6 +263,7 @@ refuse_other_algorithm(const RsTrainer *trainer)
 void
 RsTrainBegin(RsTrainer *trainer, const char *algorithm, RsInteractions *data)
 {
+	RsRequireWritable(psprintf("recsys.%s()", trainer->function));
 	trainer->algorithm = algorithm;
 	RsProgressStart(trainer->function, trainer->name, algorithm, trainer->verbose);
 	(void) RsLockModelForTraining(trainer->name);

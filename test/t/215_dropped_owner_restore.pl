@@ -86,7 +86,7 @@ is(take_oid($second, $takers{$second}), $second, "$takers{$second} has the dropp
 $new->safe_psql('postgres', 'CREATE ROLE regress_recsys_fixr_app');
 
 # the DBA's clean-up: orphans given to a live role, dropped grantees removed
-is($old->safe_psql('shop', q{SELECT string_agg(kind || ' ' || name || ' ' || owner, ', ') FROM recsys.clean_orphans('regress_recsys_fixr_app')}),
+is($old->safe_psql('shop', q{SELECT string_agg(kind || ' ' || name || ' ' || owner, ', ' ORDER BY kind, name) FROM recsys.clean_orphans('regress_recsys_fixr_app')}),
 	'experiment c_exp regress_recsys_fixr_app, model a_pop regress_recsys_fixr_app, model c_pop regress_recsys_fixr_app',
 	'clean_orphans gives them to app');
 is($old->safe_psql('shop', 'SELECT count(*) FROM recsys.orphans()'), '0', 'no orphans left');
