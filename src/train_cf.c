@@ -155,8 +155,14 @@ static void
 half_step(CfRun *run, const RsCsr *R, float *X, float *xbias,
 		  const float *Y, const float *ybias, int64 n_fixed)
 {
+	double		start_time = RsSeconds();
+	double		gram_time = start_time;
+
 	if (!run->explicit_feedback)
+	{
 		RsGram(Y, n_fixed, run->k, run->gram);
+		gram_time = RsSeconds();
+	}
 	for (int32 start = 0, end; start < R->n_rows; start = end)
 	{
 		end = chunk_end(run, R, start);
@@ -171,6 +177,8 @@ half_step(CfRun *run, const RsCsr *R, float *X, float *xbias,
 													   RS_ALS_DEFAULT_CG_STEPS, start, end,
 													   run->threads, run->workspace));
 	}
+	elog(DEBUG1, "train_cf: half-iteration over %d rows: Gram %.3f s, rows %.3f s",
+		 R->n_rows, gram_time - start_time, RsSeconds() - gram_time);
 }
 
 /* A zeroed allocation of any size, interruptible (see RsAllocZero). */
@@ -327,8 +335,11 @@ fit(CfRun *run, uint64 seed)
 	}
 	else
 	{
+		double		start_time = RsSeconds();
+
 		init_factors(run, run->X, n_users, seed, false, 0.01f);
 		init_factors(run, run->Y, n_items, seed ^ UINT64_C(0x5DEECE66D), false, 0.01f);
+		elog(DEBUG1, "train_cf: starting factors %.3f s", RsSeconds() - start_time);
 		for (int it = 0; it < run->iterations; it++)
 		{
 			half_step(run, run->by_user, run->X, run->xbias, run->Y, run->ybias, n_items);
@@ -349,6 +360,7 @@ fit(CfRun *run, uint64 seed)
 	else
 	{
 		double		loss;
+		double		start_time = RsSeconds();
 
 		RsGram(run->Y, n_items, k, run->gram);
 		/* with scaled regularisation, the data term only */
@@ -356,6 +368,7 @@ fit(CfRun *run, uint64 seed)
 										  run->reg_exponent != 0 ? 0.0f : run->reg,
 										  run->alpha, run->threads, RsCancelRequested, NULL,
 										  &loss));
+		elog(DEBUG1, "train_cf: final Gram and loss %.3f s", RsSeconds() - start_time);
 		return loss / Max(d->by_user.nnz, 1);
 	}
 }

@@ -384,15 +384,71 @@ explicit_solve_row(const ExplicitJob *job, const int k, const int nregs,
 RS_DEFINE_ROWS_BODY(explicit_rows_body, ExplicitJob, explicit_solve_row)
 
 /* ----------------------------------------------------------------------
+ * Implicit loss rows
+ * ----------------------------------------------------------------------
+ */
+
+/* What a chunk of implicit-loss rows reads and where its sums go. */
+typedef struct LossJob
+{
+	const RsCsr *R;
+	const float *X;
+	const float *Y;
+	const float *YtY;
+	int			k;
+	float		alpha;
+	int32_t		first_row;		/* row of loss[0] and norms[0] */
+	double	   *loss;			/* per row: its terms of the data loss */
+	double	   *norms;			/* per row: |x_u|^2 */
+} LossJob;
+
+/*
+ * The loss terms of row u: sum over all pairs of (x.y)^2 is
+ * sum_u x_u^T YtY x_u; each stored entry then corrects its own term from
+ * (x.y)^2 to c (p - x.y)^2.  Dot products in float, sums in double.
+ */
+RS_INLINE int
+implicit_loss_row(const LossJob *job, const int k, const int nregs, int32_t u,
+				  float *ws)
+{
+	const RsCsr *R = job->R;
+	const float *x = job->X + (size_t) u * k;
+	float		YtYx[RS_ALS_MAX_K] __attribute__((aligned(64)));
+	double		loss;
+
+	(void) ws;
+	sym_matvec(job->YtY, x, 0.0f, YtYx, k, nregs);
+	loss = vec_dot(YtYx, x, k, nregs);
+	for (int64_t j = R->indptr[u]; j < R->indptr[u + 1]; j++)
+	{
+		double		v = R->data[j];
+		double		conf = 1.0 + (double) job->alpha * fabs(v);
+		double		pref = v > 0.0 ? 1.0 : 0.0;
+		double		s = vec_dot(x, job->Y + (size_t) R->indices[j] * k, k, nregs);
+
+		if (j + PREFETCH_AHEAD < R->indptr[u + 1])
+			prefetch_row(job->Y + (size_t) R->indices[j + PREFETCH_AHEAD] * k, k);
+		loss += conf * (pref - s) * (pref - s) - s * s;
+	}
+	job->loss[u - job->first_row] = loss;
+	job->norms[u - job->first_row] = vec_dot(x, x, k, nregs);
+	return RS_ALS_OK;
+}
+
+RS_DEFINE_ROWS_BODY(implicit_loss_body, LossJob, implicit_loss_row)
+
+/* ----------------------------------------------------------------------
  * Instantiation per k and per instruction set
  * ----------------------------------------------------------------------
  */
-/* implicit_rows_SUFFIX and explicit_rows_SUFFIX for one build. */
+/* implicit_rows_, explicit_rows_ and implicit_loss_rows_SUFFIX for one build. */
 #define RS_DEFINE_ROW_KERNELS(SUFFIX, ATTRS, NREGS) \
 	RS_DEFINE_ROWS_FN(implicit_rows, SUFFIX, ATTRS, NREGS, ImplicitJob, k, \
 					  implicit_rows_body, 16, 32, 64, 128) \
 	RS_DEFINE_ROWS_FN(explicit_rows, SUFFIX, ATTRS, NREGS, ExplicitJob, k, \
-					  explicit_rows_body, 16, 32, 64, 128)
+					  explicit_rows_body, 16, 32, 64, 128) \
+	RS_DEFINE_ROWS_FN(implicit_loss_rows, SUFFIX, ATTRS, NREGS, LossJob, k, \
+					  implicit_loss_body, 16, 32, 64, 128)
 
 RS_SIMD_INSTANTIATE(RS_DEFINE_ROW_KERNELS)
 
@@ -750,64 +806,13 @@ rs_als_explicit_update(const RsCsr *R, const float *Y, const float *ybias,
 						   nthreads, workspace, explicit_thread_floats(k));
 }
 
-/* What a chunk of implicit-loss rows reads and where its sums go. */
-typedef struct LossJob
-{
-	const RsCsr *R;
-	const float *X;
-	const float *Y;
-	const float *YtY;
-	int			k;
-	float		alpha;
-	int32_t		first_row;		/* row of loss[0] and norms[0] */
-	double	   *loss;			/* per row: its terms of the data loss */
-	double	   *norms;			/* per row: |x_u|^2 */
-} LossJob;
-
-/*
- * The loss terms of rows [begin, end): sum over all pairs of (x.y)^2 is
- * sum_u x_u^T YtY x_u; each stored entry then corrects its own term from
- * (x.y)^2 to c (p - x.y)^2.  Dot products in float at the baseline ISA
- * (the loss does not depend on the CPU), sums in double.
- */
-static int
-implicit_loss_rows(const void *arg, int32_t begin, int32_t end, float *ws)
-{
-	const LossJob *job = arg;
-	const RsCsr *R = job->R;
-	int			k = job->k;
-	float		YtYx[RS_ALS_MAX_K];
-
-	(void) ws;
-	for (int32_t u = begin; u < end; u++)
-	{
-		const float *x = job->X + (size_t) u * k;
-		double		loss;
-
-		sym_matvec(job->YtY, x, 0.0f, YtYx, k, 8);
-		loss = vec_dot(YtYx, x, k, 8);
-		for (int64_t j = R->indptr[u]; j < R->indptr[u + 1]; j++)
-		{
-			double		v = R->data[j];
-			double		conf = 1.0 + (double) job->alpha * fabs(v);
-			double		pref = v > 0.0 ? 1.0 : 0.0;
-			double		s = vec_dot(x, job->Y + (size_t) R->indices[j] * k, k, 8);
-
-			loss += conf * (pref - s) * (pref - s) - s * s;
-		}
-		job->loss[u - job->first_row] = loss;
-		job->norms[u - job->first_row] = vec_dot(x, x, k, 8);
-	}
-	return RS_ALS_OK;
-}
-
 /*
  * Full implicit objective.  Rows go through in chunks of about
  * RS_STOP_WORK multiply-adds (the stop callback is asked between chunks,
- * from the calling thread),
- * each chunk's rows spread over nthreads threads; every row's sums land in
+ * from the calling thread), each chunk's rows spread over nthreads threads
+ * with the CPU's vector build, like the ALS rows; every row's sums land in
  * its own slot and are added in row order, so the result does not depend
- * on nthreads.  NaN if k is out of range.
+ * on nthreads.
  */
 int
 rs_als_implicit_loss(const RsCsr *R, const float *X, const float *Y,
@@ -836,7 +841,7 @@ rs_als_implicit_loss(const RsCsr *R, const float *X, const float *Y,
 			 work < RS_STOP_WORK; end++)
 			work += (int64_t) k * (k + 2 + R->indptr[end + 1] - R->indptr[end]);
 		job.first_row = begin;
-		status = rs_als_run_rows(implicit_loss_rows, &job, begin, end, nthreads,
+		status = rs_als_run_rows(RS_SIMD_SELECT(implicit_loss_rows), &job, begin, end, nthreads,
 								 no_workspace, 0);
 		if (status != RS_ALS_OK)
 			return status;
