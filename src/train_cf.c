@@ -155,8 +155,14 @@ static void
 half_step(CfRun *run, const RsCsr *R, float *X, float *xbias,
 		  const float *Y, const float *ybias, int64 n_fixed)
 {
+	double		start_time = RsSeconds();
+	double		gram_time = start_time;
+
 	if (!run->explicit_feedback)
+	{
 		RsGram(Y, n_fixed, run->k, run->gram);
+		gram_time = RsSeconds();
+	}
 	for (int32 start = 0, end; start < R->n_rows; start = end)
 	{
 		end = chunk_end(run, R, start);
@@ -171,6 +177,8 @@ half_step(CfRun *run, const RsCsr *R, float *X, float *xbias,
 													   RS_ALS_DEFAULT_CG_STEPS, start, end,
 													   run->threads, run->workspace));
 	}
+	elog(DEBUG1, "train_cf: half-iteration over %d rows: Gram %.3f s, rows %.3f s",
+		 R->n_rows, gram_time - start_time, RsSeconds() - gram_time);
 }
 
 /* A zeroed allocation of any size, interruptible (see RsAllocZero). */
@@ -188,25 +196,24 @@ rows_per_check(int k)
 }
 
 /*
- * Seeded starting factors of the n x k matrix X, uniform or normal, by
- * chunks of rows with an interrupt check between (the values do not
- * depend on the chunking).  A normal draw (Box-Muller) costs about as
+ * Seeded starting factors of the n x k matrix X, uniform or normal, on
+ * recsys.threads threads, by chunks of rows with an interrupt check
+ * between (the values depend neither on the chunking nor on the threads).  A normal draw (Box-Muller) costs about as
  * much as 64 multiply-adds: 90 ns, against 4 ns for a uniform one.
  */
 static void
-init_factors(float *X, int64 n, int k, uint64 seed, bool normal, float scale)
+init_factors(const CfRun *run, float *X, int32 n, uint64 seed, bool normal, float scale)
 {
-	int64		rows = Max(rows_per_check(k) / (normal ? 64 : 1), 1);
+	int			k = run->k;
+	int64		rows = Max(rows_per_check(k) / (normal ? 64 : 1), 1) * Max(run->threads, 1);
 
 	for (int64 start = 0; start < n; start += rows)
 	{
 		int64		end = Min(start + rows, n);
 
 		CHECK_FOR_INTERRUPTS();
-		if (normal)
-			rs_init_normal_rows(X, start, end, k, seed, scale);
-		else
-			rs_init_factors_rows(X, start, end, k, seed, scale);
+		check_status(rs_init_factors_threads(X, (int32) start, (int32) end, k, seed, scale,
+											 normal, run->threads));
 	}
 }
 
@@ -272,8 +279,8 @@ fit_bayesian(CfRun *run, uint64 seed)
 	double	   *precision = palloc(sizeof(double) * (k + 1) * (k + 1));
 	double	   *prior_work = alloc_zero(rs_als_prior_workspace_doubles(k) * sizeof(double));
 
-	init_factors(run->X, n_users, k, seed, true, 0.1f);
-	init_factors(run->Y, n_items, k, seed ^ UINT64_C(0x5DEECE66D), true, 0.1f);
+	init_factors(run, run->X, n_users, seed, true, 0.1f);
+	init_factors(run, run->Y, n_items, seed ^ UINT64_C(0x5DEECE66D), true, 0.1f);
 	for (int s = 0; s < run->iterations; s++)
 	{
 		uint64		sweep_seed = seed + 4 * (uint64) s;
@@ -328,8 +335,11 @@ fit(CfRun *run, uint64 seed)
 	}
 	else
 	{
-		init_factors(run->X, n_users, k, seed, false, 0.01f);
-		init_factors(run->Y, n_items, k, seed ^ UINT64_C(0x5DEECE66D), false, 0.01f);
+		double		start_time = RsSeconds();
+
+		init_factors(run, run->X, n_users, seed, false, 0.01f);
+		init_factors(run, run->Y, n_items, seed ^ UINT64_C(0x5DEECE66D), false, 0.01f);
+		elog(DEBUG1, "train_cf: starting factors %.3f s", RsSeconds() - start_time);
 		for (int it = 0; it < run->iterations; it++)
 		{
 			half_step(run, run->by_user, run->X, run->xbias, run->Y, run->ybias, n_items);
@@ -350,12 +360,15 @@ fit(CfRun *run, uint64 seed)
 	else
 	{
 		double		loss;
+		double		start_time = RsSeconds();
 
 		RsGram(run->Y, n_items, k, run->gram);
 		/* with scaled regularisation, the data term only */
 		check_status(rs_als_implicit_loss(run->by_user, run->X, run->Y, run->gram, k,
 										  run->reg_exponent != 0 ? 0.0f : run->reg,
-										  run->alpha, RsCancelRequested, NULL, &loss));
+										  run->alpha, run->threads, RsCancelRequested, NULL,
+										  &loss));
+		elog(DEBUG1, "train_cf: final Gram and loss %.3f s", RsSeconds() - start_time);
 		return loss / Max(d->by_user.nnz, 1);
 	}
 }

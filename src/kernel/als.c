@@ -57,6 +57,10 @@
  * that per thread: at 1,024 factors the caller passes a few rows a call).
  */
 #define ROWS_PER_GRAB		32
+/* At least this many grabs per thread in a range, if it has the rows. */
+#define GRABS_PER_THREAD	8
+/* Rows of the implicit loss per stop check (two doubles each on the stack). */
+#define LOSS_CHUNK_ROWS		4096
 
 /*
  * out += sum_j w_j (g_j . p) g_j over n rows g_j: either the rows of a
@@ -380,15 +384,71 @@ explicit_solve_row(const ExplicitJob *job, const int k, const int nregs,
 RS_DEFINE_ROWS_BODY(explicit_rows_body, ExplicitJob, explicit_solve_row)
 
 /* ----------------------------------------------------------------------
+ * Implicit loss rows
+ * ----------------------------------------------------------------------
+ */
+
+/* What a chunk of implicit-loss rows reads and where its sums go. */
+typedef struct LossJob
+{
+	const RsCsr *R;
+	const float *X;
+	const float *Y;
+	const float *YtY;
+	int			k;
+	float		alpha;
+	int32_t		first_row;		/* row of loss[0] and norms[0] */
+	double	   *loss;			/* per row: its terms of the data loss */
+	double	   *norms;			/* per row: |x_u|^2 */
+} LossJob;
+
+/*
+ * The loss terms of row u: sum over all pairs of (x.y)^2 is
+ * sum_u x_u^T YtY x_u; each stored entry then corrects its own term from
+ * (x.y)^2 to c (p - x.y)^2.  Dot products in float, sums in double.
+ */
+RS_INLINE int
+implicit_loss_row(const LossJob *job, const int k, const int nregs, int32_t u,
+				  float *ws)
+{
+	const RsCsr *R = job->R;
+	const float *x = job->X + (size_t) u * k;
+	float		YtYx[RS_ALS_MAX_K] __attribute__((aligned(64)));
+	double		loss;
+
+	(void) ws;
+	sym_matvec(job->YtY, x, 0.0f, YtYx, k, nregs);
+	loss = vec_dot(YtYx, x, k, nregs);
+	for (int64_t j = R->indptr[u]; j < R->indptr[u + 1]; j++)
+	{
+		double		v = R->data[j];
+		double		conf = 1.0 + (double) job->alpha * fabs(v);
+		double		pref = v > 0.0 ? 1.0 : 0.0;
+		double		s = vec_dot(x, job->Y + (size_t) R->indices[j] * k, k, nregs);
+
+		if (j + PREFETCH_AHEAD < R->indptr[u + 1])
+			prefetch_row(job->Y + (size_t) R->indices[j + PREFETCH_AHEAD] * k, k);
+		loss += conf * (pref - s) * (pref - s) - s * s;
+	}
+	job->loss[u - job->first_row] = loss;
+	job->norms[u - job->first_row] = vec_dot(x, x, k, nregs);
+	return RS_ALS_OK;
+}
+
+RS_DEFINE_ROWS_BODY(implicit_loss_body, LossJob, implicit_loss_row)
+
+/* ----------------------------------------------------------------------
  * Instantiation per k and per instruction set
  * ----------------------------------------------------------------------
  */
-/* implicit_rows_SUFFIX and explicit_rows_SUFFIX for one build. */
+/* implicit_rows_, explicit_rows_ and implicit_loss_rows_SUFFIX for one build. */
 #define RS_DEFINE_ROW_KERNELS(SUFFIX, ATTRS, NREGS) \
 	RS_DEFINE_ROWS_FN(implicit_rows, SUFFIX, ATTRS, NREGS, ImplicitJob, k, \
 					  implicit_rows_body, 16, 32, 64, 128) \
 	RS_DEFINE_ROWS_FN(explicit_rows, SUFFIX, ATTRS, NREGS, ExplicitJob, k, \
-					  explicit_rows_body, 16, 32, 64, 128)
+					  explicit_rows_body, 16, 32, 64, 128) \
+	RS_DEFINE_ROWS_FN(implicit_loss_rows, SUFFIX, ATTRS, NREGS, LossJob, k, \
+					  implicit_loss_body, 16, 32, 64, 128)
 
 RS_SIMD_INSTANTIATE(RS_DEFINE_ROW_KERNELS)
 
@@ -475,9 +535,15 @@ rs_als_run_rows(RsRowsFn fn, const void *ctx, int32_t begin, int32_t end,
 	par.ctx = ctx;
 	par.next_row = begin;
 	par.end_row = end;
-	par.grab = (end - begin + nthreads - 1) / nthreads;
+	/*
+	 * Several grabs per thread, so that a few long rows (a popular item's)
+	 * do not leave one thread working alone at the end of the range.
+	 */
+	par.grab = (end - begin) / ((int64_t) nthreads * GRABS_PER_THREAD);
 	if (par.grab > ROWS_PER_GRAB)
 		par.grab = ROWS_PER_GRAB;
+	if (par.grab < 1)
+		par.grab = 1;
 	par.status = 0;
 
 	{
@@ -533,6 +599,44 @@ rs_init_factors_rows(float *X, int64_t row_begin, int64_t row_end, int k,
 
 	for (i = row_begin * k; i < row_end * (int64_t) k; i++)
 		X[i] = rs_rng_uniform_float(seed, (uint64_t) i) * scale;
+}
+
+/* What rs_init_factors_threads fills. */
+typedef struct InitJob
+{
+	float	   *X;
+	int			k;
+	uint64_t	seed;
+	float		scale;
+	bool		normal;
+} InitJob;
+
+static int
+init_rows(const void *arg, int32_t begin, int32_t end, float *ws)
+{
+	const InitJob *job = arg;
+
+	(void) ws;
+	if (job->normal)
+		rs_init_normal_rows(job->X, begin, end, job->k, job->seed, job->scale);
+	else
+		rs_init_factors_rows(job->X, begin, end, job->k, job->seed, job->scale);
+	return RS_ALS_OK;
+}
+
+/*
+ * rs_init_factors_rows (normal false) or rs_init_normal_rows (normal true)
+ * on nthreads threads: the same values, each a function of (seed, index).
+ */
+int
+rs_init_factors_threads(float *X, int32_t row_begin, int32_t row_end, int k,
+						uint64_t seed, float scale, bool normal, int nthreads)
+{
+	InitJob		job = {X, k, seed, scale, normal};
+	float		no_workspace[16];
+
+	return rs_als_run_rows(init_rows, &job, row_begin, row_end, nthreads,
+						   no_workspace, 0);
 }
 
 /* Fill X with uniform [0, scale) values, a function of (seed, index) only. */
@@ -703,43 +807,50 @@ rs_als_explicit_update(const RsCsr *R, const float *Y, const float *ybias,
 }
 
 /*
- * Full implicit objective.  sum over all pairs of (x.y)^2 is
- * sum_u x_u^T YtY x_u; each stored entry then corrects its own term from
- * (x.y)^2 to c (p - x.y)^2.  Dot products in float (vectorised at the
- * baseline ISA), sums in double.  NaN if k is out of range.
+ * Full implicit objective.  Rows go through in chunks of about
+ * RS_STOP_WORK multiply-adds (the stop callback is asked between chunks,
+ * from the calling thread), each chunk's rows spread over nthreads threads
+ * with the CPU's vector build, like the ALS rows; every row's sums land in
+ * its own slot and are added in row order, so the result does not depend
+ * on nthreads.
  */
 int
 rs_als_implicit_loss(const RsCsr *R, const float *X, const float *Y,
 					 const float *YtY, int k, float reg, float alpha,
-					 RsStopFn stop, void *stop_arg, double *result)
+					 int nthreads, RsStopFn stop, void *stop_arg,
+					 double *result)
 {
-	float		YtYx[RS_ALS_MAX_K];
+	double		row_loss[LOSS_CHUNK_ROWS];
+	double		row_norms[LOSS_CHUNK_ROWS];
+	LossJob		job = {R, X, Y, YtY, k, alpha, 0, row_loss, row_norms};
 	double		loss = 0.0;
 	double		norms = 0.0;
-	int32_t		u;
 	int64_t		i;
 	RsStopClock clock = rs_stop_clock(stop, stop_arg);
 
 	if (k <= 0 || k > RS_ALS_MAX_K)
 		return RS_ALS_ERR_ARGUMENT;
-	for (u = 0; u < R->n_rows; u++)
+	for (int32_t begin = 0, end; begin < R->n_rows; begin = end)
 	{
-		const float *x = X + (size_t) u * k;
-		int64_t		j;
+		int64_t		work = 0;
+		int			status;
+		float		no_workspace[16];
 
-		sym_matvec(YtY, x, 0.0f, YtYx, k, 8);
-		loss += vec_dot(YtYx, x, k, 8);
-		norms += vec_dot(x, x, k, 8);
-		for (j = R->indptr[u]; j < R->indptr[u + 1]; j++)
+		/* a chunk: about RS_STOP_WORK multiply-adds, at most LOSS_CHUNK_ROWS */
+		for (end = begin; end < R->n_rows && end - begin < LOSS_CHUNK_ROWS &&
+			 work < RS_STOP_WORK; end++)
+			work += (int64_t) k * (k + 2 + R->indptr[end + 1] - R->indptr[end]);
+		job.first_row = begin;
+		status = rs_als_run_rows(RS_SIMD_SELECT(implicit_loss_rows), &job, begin, end, nthreads,
+								 no_workspace, 0);
+		if (status != RS_ALS_OK)
+			return status;
+		for (int32_t u = begin; u < end; u++)
 		{
-			double		v = R->data[j];
-			double		conf = 1.0 + (double) alpha * fabs(v);
-			double		pref = v > 0.0 ? 1.0 : 0.0;
-			double		s = vec_dot(x, Y + (size_t) R->indices[j] * k, k, 8);
-
-			loss += conf * (pref - s) * (pref - s) - s * s;
+			loss += row_loss[u - begin];
+			norms += row_norms[u - begin];
 		}
-		if (rs_stop_tick(&clock, (int64_t) k * (k + 2 + R->indptr[u + 1] - R->indptr[u])))
+		if (rs_stop_tick(&clock, work))
 			return RS_ALS_STOPPED;
 	}
 	for (i = 0; i < R->n_cols; i++)

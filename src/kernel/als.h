@@ -99,6 +99,16 @@ extern void rs_init_factors(float *X, int64_t n, int k, uint64_t seed,
 extern void rs_init_factors_rows(float *X, int64_t row_begin, int64_t row_end,
 								 int k, uint64_t seed, float scale);
 
+/*
+ * Rows [row_begin, row_end) of X as rs_init_factors_rows (normal false) or
+ * rs_init_normal_rows (normal true) fill them, on nthreads threads.
+ * RS_ALS_OK, or RS_ALS_ERR_THREAD if a thread could not be created (the
+ * rows are filled all the same).
+ */
+extern int	rs_init_factors_threads(float *X, int32_t row_begin, int32_t row_end,
+									int k, uint64_t seed, float scale, bool normal,
+									int nthreads);
+
 /* Multiply-adds per block of rs_gram, and the fewest rows in a block. */
 #define RS_GRAM_BLOCK_WORK		((int64_t) 1 << 28)
 #define RS_GRAM_MIN_BLOCK_ROWS	256
@@ -170,13 +180,15 @@ extern void rs_init_normal_rows(float *X, int64_t row_begin, int64_t row_end,
 /*
  * The full implicit objective sum_{u,i} c_ui (p_ui - x_u.y_i)^2
  * + reg (|X|^2 + |Y|^2) over all R->n_rows x R->n_cols pairs, in
- * O(nnz k + n_rows k^2) using YtY = rs_gram(Y), into *loss.  Not
- * normalised.  Returns RS_ALS_OK, RS_ALS_STOPPED (stop: see stop.h) or
- * RS_ALS_ERR_ARGUMENT (k out of range).
+ * O(nnz k + n_rows k^2) using YtY = rs_gram(Y), into *loss, the rows
+ * spread over nthreads threads (the result is the same for any nthreads).
+ * Not normalised.  Returns RS_ALS_OK, RS_ALS_STOPPED (stop: see stop.h),
+ * RS_ALS_ERR_THREAD (a thread could not be created) or RS_ALS_ERR_ARGUMENT
+ * (k out of range).
  */
 extern int	rs_als_implicit_loss(const RsCsr *R, const float *X,
 								 const float *Y, const float *YtY, int k,
-								 float reg, float alpha,
+								 float reg, float alpha, int nthreads,
 								 RsStopFn stop, void *stop_arg, double *loss);
 
 /*

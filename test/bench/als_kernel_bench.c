@@ -459,7 +459,7 @@ main(int argc, char **argv)
 				else
 				{
 					rs_gram(Y, n_items, k, G, NULL, NULL);
-					rs_als_implicit_loss(&R, X, Y, G, k, reg, alpha, NULL, NULL, &loss);
+					rs_als_implicit_loss(&R, X, Y, G, k, reg, alpha, nthreads, NULL, NULL, &loss);
 				}
 				printf("  threads %d iteration %d: users %.3f s, items %.3f s, %s %.6g (took %.2f s)\n",
 					   nthreads, rep + 1, tu[rep], ti[rep],

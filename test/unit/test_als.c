@@ -27,7 +27,7 @@ implicit_loss(const RsCsr *R, const float *X, const float *Y, const float *YtY,
 {
 	double		loss = NAN;
 
-	rs_als_implicit_loss(R, X, Y, YtY, k, reg, alpha, NULL, NULL, &loss);
+	rs_als_implicit_loss(R, X, Y, YtY, k, reg, alpha, 1, NULL, NULL, &loss);
 	return loss;
 }
 
@@ -548,6 +548,80 @@ UNIT_TEST(als_implicit_loss_decreases)
 	free(ws);
 	test_csr_free(&R);
 	test_csr_free(&Rt);
+}
+
+/*
+ * The loss and the starting factors on several threads: the same bits as
+ * on one (each row's sums land in their own slot and are added in row
+ * order; each value is a function of (seed, index)), and the loss equals
+ * a naive double-precision sum over every (user, item) pair.
+ */
+UNIT_TEST(als_loss_and_init_same_on_threads)
+{
+	int			k = 8,
+				n_users = 300,
+				n_items = 40;
+	float		reg = 0.1f,
+				alpha = 3.0f;
+	TestCsr		R = test_csr_random(n_users, n_items, 0.2, 5, 1.0f, 4.0f);
+	float	   *X = malloc(sizeof(float) * n_users * k);
+	float	   *X2 = malloc(sizeof(float) * n_users * k);
+	float	   *Y = malloc(sizeof(float) * n_items * k);
+	float		G[64];
+	double		one = -1,
+				naive = 0.0;
+
+	rs_init_factors(X, n_users, k, 11, 0.5f);
+	for (int nthreads = 2; nthreads <= 3; nthreads++)
+	{
+		memset(X2, 0, sizeof(float) * n_users * k);
+		UNIT_CHECK(rs_init_factors_threads(X2, 0, n_users, k, 11, 0.5f, false,
+										   nthreads) == RS_ALS_OK);
+		UNIT_CHECK(memcmp(X, X2, sizeof(float) * n_users * k) == 0);
+	}
+	/* normal draws likewise, and a range that starts past row 0 */
+	rs_init_normal(X2, n_users, k, 12, 0.5f);
+	memset(Y, 0, sizeof(float) * n_items * k);
+	UNIT_CHECK(rs_init_factors_threads(Y - (size_t) 7 * k, 7, 7 + n_items, k, 12, 0.5f,
+									   true, 3) == RS_ALS_OK);
+	UNIT_CHECK(memcmp(X2 + (size_t) 7 * k, Y, sizeof(float) * n_items * k) == 0);
+	rs_init_factors(Y, n_items, k, 13, 0.5f);
+	rs_gram(Y, n_items, k, G, NULL, NULL);
+	UNIT_CHECK(rs_als_implicit_loss(&R.m, X, Y, G, k, reg, alpha, 1, NULL, NULL,
+									&one) == RS_ALS_OK);
+	for (int nthreads = 2; nthreads <= 4; nthreads++)
+	{
+		double		many = -2;
+
+		UNIT_CHECK(rs_als_implicit_loss(&R.m, X, Y, G, k, reg, alpha, nthreads, NULL,
+										NULL, &many) == RS_ALS_OK);
+		UNIT_CHECK(memcmp(&one, &many, sizeof(double)) == 0);
+	}
+	for (int u = 0; u < n_users; u++)
+	{
+		for (int i = 0; i < n_items; i++)
+		{
+			double		s = 0.0,
+						v = 0.0;
+
+			for (int f = 0; f < k; f++)
+				s += (double) X[u * k + f] * Y[i * k + f];
+			for (int64_t j = R.m.indptr[u]; j < R.m.indptr[u + 1]; j++)
+				if (R.m.indices[j] == i)
+					v = R.m.data[j];
+			naive += (1.0 + alpha * fabs(v)) * ((v > 0 ? 1.0 : 0.0) - s) * ((v > 0 ? 1.0 : 0.0) - s);
+		}
+	}
+	for (int a = 0; a < n_users * k; a++)
+		naive += reg * (double) X[a] * X[a];
+	for (int a = 0; a < n_items * k; a++)
+		naive += reg * (double) Y[a] * Y[a];
+	UNIT_CHECK_NEAR(one / naive, 1.0, 1e-5);
+
+	free(X);
+	free(X2);
+	free(Y);
+	test_csr_free(&R);
 }
 
 /*

@@ -109,13 +109,13 @@ UNIT_TEST(implicit_loss_and_rmse_stop)
 	StopProbe	never = {0, 0};
 
 	rs_gram(Y, n_items, k, G, NULL, NULL);
-	UNIT_CHECK(rs_als_implicit_loss(&R, X, Y, G, k, 0.1f, 1.0f, probe_stop, &stop_now,
+	UNIT_CHECK(rs_als_implicit_loss(&R, X, Y, G, k, 0.1f, 1.0f, 1, probe_stop, &stop_now,
 									&value) == RS_ALS_STOPPED);
 	UNIT_CHECK(stop_now.calls == 1);
-	UNIT_CHECK(rs_als_implicit_loss(&R, X, Y, G, k, 0.1f, 1.0f, probe_stop, &never,
+	UNIT_CHECK(rs_als_implicit_loss(&R, X, Y, G, k, 0.1f, 1.0f, 1, probe_stop, &never,
 									&value) == RS_ALS_OK);
 	UNIT_CHECK(never.calls > 1);
-	UNIT_CHECK(rs_als_implicit_loss(&R, X, Y, G, k, 0.1f, 1.0f, NULL, NULL, &plain) == RS_ALS_OK);
+	UNIT_CHECK(rs_als_implicit_loss(&R, X, Y, G, k, 0.1f, 1.0f, 1, NULL, NULL, &plain) == RS_ALS_OK);
 	UNIT_CHECK(value == plain);
 
 	stop_now.calls = 0;
