@@ -134,6 +134,12 @@ SELECT cardinality(grantees) AS grantees FROM recsys.models WHERE name = 'fixr2_
 RESET ROLE;
 SELECT count(*) AS orphans_left FROM recsys.orphans() WHERE name LIKE 'fixr2%';
 
+-- clean_orphans' new owner must be a live role: NULL, PUBLIC (OID 0) and
+-- an OID that names no role are refused (22023)
+SELECT * FROM recsys.clean_orphans(NULL);
+SELECT * FROM recsys.clean_orphans(0::oid::regrole);
+SELECT * FROM recsys.clean_orphans(4294967295::oid::regrole);
+
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'fixr2%' ORDER BY name;
 DROP TABLE fixr2_events;
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys
