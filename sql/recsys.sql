@@ -2207,7 +2207,12 @@ CREATE TABLE recsys.experiments (
 	description		text,
 	owner			regrole NOT NULL
 		DEFAULT pg_catalog.to_regrole(pg_catalog.quote_ident(CURRENT_USER)),
-	grantees		regrole[] NOT NULL DEFAULT '{}'
+	grantees		regrole[] NOT NULL DEFAULT '{}',
+	-- since 0.10.0: when recsys.end_experiment ended it (NULL: running),
+	-- and the variant it serves to everyone since
+	ended_at		timestamptz,
+	kept			text,
+	CONSTRAINT experiments_ended_kept CHECK ((ended_at IS NULL) = (kept IS NULL) AND isfinite(ended_at) IS NOT FALSE)
 );
 COMMENT ON TABLE recsys.experiments IS
 	'recsys experiments: variants, traffic shares and the bucket allocation of each online experiment';
@@ -2479,6 +2484,33 @@ $$;
 COMMENT ON FUNCTION recsys._experiment_variants(jsonb, text) IS
 	'internal: an experiment''s variants, checked and completed';
 
+-- internal: the variants an experiment serves now: all of them while it
+-- runs, the kept one alone once recsys.end_experiment ended it
+CREATE FUNCTION recsys._experiment_served(e recsys.experiments)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN e.ended_at IS NULL THEN e.variants
+				ELSE coalesce((SELECT jsonb_agg(x) FROM jsonb_array_elements(e.variants) x
+							   WHERE x ->> 'name' = e.kept), '[]') END
+$$;
+COMMENT ON FUNCTION recsys._experiment_served(recsys.experiments) IS
+	'internal: the variants an experiment serves: all while it runs, the kept one once ended';
+
+-- internal: variants as their owner states them, without what
+-- _experiment_variants records of their models (owners, identities)
+CREATE FUNCTION recsys._experiment_variants_stated(variants jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT jsonb_agg(x - 'model_owner' - 'similarity_model_owner' ORDER BY o)
+	FROM jsonb_array_elements(variants) WITH ORDINALITY AS c(x, o)
+$$;
+COMMENT ON FUNCTION recsys._experiment_variants_stated(jsonb) IS
+	'internal: variants without the owners and identities recorded of their models';
+
 -- internal: refuse (42501) to serve a variant naming a model (model,
 -- similarity_model) that the experiment's owner may not use, as a blend
 -- refuses a member its owner may not use: the owner reads every
@@ -2732,6 +2764,8 @@ DECLARE
 BEGIN
 	e := recsys._experiment(name, action => 'alter it');
 	PERFORM FROM recsys.experiments x WHERE x.name = e.name FOR UPDATE;
+	e := recsys._experiment(name);
+	PERFORM recsys._experiment_require_running(e, 'alter');
 	checked := CASE WHEN variants IS NULL THEN e.variants ELSE recsys._experiment_variants(variants, e.design) END;
 	holdout := coalesce(holdout, e.holdout);
 	IF NOT (holdout >= 0 AND holdout < 1) OR (e.design = 'interleaving' AND holdout > 0) THEN
@@ -2764,6 +2798,59 @@ $$;
 COMMENT ON FUNCTION recsys.alter_experiment(text, jsonb, double precision, text, interval) IS
 	'change an experiment''s variants, shares or holdout, moving as few users as possible';
 
+-- internal: refuse (55000) to change an experiment that has ended
+CREATE FUNCTION recsys._experiment_require_running(e recsys.experiments, action text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF e.ended_at IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot % experiment "%": it has ended, keeping variant "%"', action, e.name, e.kept
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'An ended experiment keeps its variants and allocation for its reports. '
+						 'Start a new one with recsys.create_experiment, or drop this one with recsys.drop_experiment.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_require_running(recsys.experiments, text) IS
+	'internal: refuse to change an experiment that has ended';
+
+-- End an experiment: no user is assigned any more; every serving call
+-- serves the kept variant (the control unless named), logs nothing, and
+-- the reports count the impressions shown until the end.  Only the kept
+-- variant's models stay protected from drop and rename (the experiment
+-- still serves them); the others are free.
+CREATE FUNCTION recsys.end_experiment(name text, keep text DEFAULT NULL)
+RETURNS recsys.experiments
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments;
+BEGIN
+	e := recsys._experiment(name, action => 'end it');
+	PERFORM FROM recsys.experiments x WHERE x.name = e.name FOR UPDATE;
+	e := recsys._experiment(name);
+	PERFORM recsys._experiment_require_running(e, 'end');
+	keep := coalesce(keep, e.control);
+	IF NOT EXISTS (SELECT FROM jsonb_array_elements(e.variants) x WHERE x ->> 'name' = keep) THEN
+		RAISE EXCEPTION 'keep "%" is not a variant of experiment "%"', keep, e.name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = format('Name one of its variants (%s), or leave keep NULL for the control.',
+								(SELECT string_agg(x ->> 'name', ', ' ORDER BY o)
+								 FROM jsonb_array_elements(e.variants) WITH ORDINALITY AS t(x, o)));
+	END IF;
+	UPDATE recsys.experiments x
+	SET ended_at = now(), kept = keep, changed_at = now()
+	WHERE x.name = e.name
+	RETURNING * INTO e;
+	RETURN e;
+END
+$$;
+COMMENT ON FUNCTION recsys.end_experiment(text, text) IS
+	'end an experiment: serve the kept variant (default the control) to everyone, keep its log for the reports';
+
 -- internal: a direct INSERT or UPDATE of an experiment's row (which
 -- row-level security lets its owners make) is checked as alter_experiment checks its
 -- arguments: the variants as _experiment_variants leaves them, the control
@@ -2777,8 +2864,24 @@ AS $$
 DECLARE
 	n integer;
 BEGIN
-	IF TG_OP = 'UPDATE' AND (NEW.variants, NEW.design, NEW.control, NEW.run_starts, NEW.run_variants, NEW.owner)
-	   IS NOT DISTINCT FROM (OLD.variants, OLD.design, OLD.control, OLD.run_starts, OLD.run_variants, OLD.owner) THEN
+	IF TG_OP = 'UPDATE' AND (NEW.variants, NEW.design, NEW.control, NEW.run_starts, NEW.run_variants, NEW.owner,
+							 NEW.ended_at, NEW.kept)
+	   IS NOT DISTINCT FROM (OLD.variants, OLD.design, OLD.control, OLD.run_starts, OLD.run_variants, OLD.owner,
+							 OLD.ended_at, OLD.kept) THEN
+		RETURN NEW;
+	END IF;
+	-- an ended experiment's variants, allocation and end stay as they were
+	-- (its reports read them; the models of the variants it no longer
+	-- serves may be gone): only its owner and the owners recorded of its
+	-- models change, and only the kept variant is checked
+	IF TG_OP = 'UPDATE' AND OLD.ended_at IS NOT NULL THEN
+		IF (recsys._experiment_variants_stated(NEW.variants), NEW.design, NEW.control, NEW.run_starts,
+			NEW.run_variants, NEW.ended_at, NEW.kept)
+		   IS DISTINCT FROM (recsys._experiment_variants_stated(OLD.variants), OLD.design, OLD.control,
+							 OLD.run_starts, OLD.run_variants, OLD.ended_at, OLD.kept) THEN
+			PERFORM recsys._experiment_require_running(OLD, 'change');
+		END IF;
+		PERFORM recsys._experiment_check_models(NEW, recsys._experiment_served(NEW));
 		RETURN NEW;
 	END IF;
 	-- (a new row's variants are checked without their models: see below)
@@ -2786,12 +2889,8 @@ BEGIN
 	-- _experiment_variants rewrites, are the row owner's to state)
 	IF jsonb_typeof(NEW.variants) IS DISTINCT FROM 'array'
 	   OR (TG_OP = 'UPDATE'
-		   AND (SELECT jsonb_agg(x - 'model_owner' - 'similarity_model_owner' ORDER BY o)
-				FROM jsonb_array_elements(recsys._experiment_variants(NEW.variants, NEW.design))
-					 WITH ORDINALITY AS c(x, o))
-			   IS DISTINCT FROM
-			   (SELECT jsonb_agg(x - 'model_owner' - 'similarity_model_owner' ORDER BY o)
-				FROM jsonb_array_elements(NEW.variants) WITH ORDINALITY AS c(x, o))) THEN
+		   AND recsys._experiment_variants_stated(recsys._experiment_variants(NEW.variants, NEW.design))
+			   IS DISTINCT FROM recsys._experiment_variants_stated(NEW.variants)) THEN
 		RAISE EXCEPTION 'variants of experiment "%" are incomplete: %', NEW.name, NEW.variants
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Change them with recsys.alter_experiment.';
@@ -2805,10 +2904,16 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Change them with recsys.alter_experiment.';
 	END IF;
+	IF NEW.kept IS NOT NULL
+	   AND NOT EXISTS (SELECT FROM jsonb_array_elements(NEW.variants) x WHERE x ->> 'name' = NEW.kept) THEN
+		RAISE EXCEPTION 'kept variant "%" of experiment "%" is not one of its variants', NEW.kept, NEW.name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'End it with recsys.end_experiment.';
+	END IF;
 	-- the models of a new row are checked when it is served: a restore
 	-- inserts experiments whatever order the models come back in
 	IF TG_OP = 'UPDATE' THEN
-		PERFORM recsys._experiment_check_models(NEW, NEW.variants);
+		PERFORM recsys._experiment_check_models(NEW, recsys._experiment_served(NEW));
 	END IF;
 	RETURN NEW;
 END
@@ -2890,6 +2995,9 @@ BEGIN
 	IF user_id IS NULL THEN
 		RETURN NULL;
 	END IF;
+	IF e.ended_at IS NOT NULL THEN
+		RETURN e.kept;
+	END IF;
 	-- (the variant index: 0 the holdout, i > 0 variants -> (i - 1))
 	i := e.run_variants[width_bucket(recsys._experiment_bucket(e.salt, user_id), e.run_starts)];
 	RETURN CASE WHEN i = 0 THEN 'holdout' ELSE e.variants -> (i - 1) ->> 'name' END;
@@ -2962,8 +3070,15 @@ BEGIN
 	IF user_id IS NULL OR k IS NULL OR log IS NULL THEN
 		RAISE EXCEPTION 'user_id, k and log must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	i := e.run_variants[width_bucket(recsys._experiment_bucket(e.salt, user_id), e.run_starts)];
-	v := CASE WHEN i = 0 THEN '{"name": "holdout"}' ELSE e.variants -> (i - 1) END;
+	IF e.ended_at IS NOT NULL THEN
+		-- ended: everyone gets the kept variant, and nothing is logged (the
+		-- comparison is over; its log stays as it was at the end)
+		v := recsys._experiment_served(e) -> 0;
+		log := false;
+	ELSE
+		i := e.run_variants[width_bucket(recsys._experiment_bucket(e.salt, user_id), e.run_starts)];
+		v := CASE WHEN i = 0 THEN '{"name": "holdout"}' ELSE e.variants -> (i - 1) END;
+	END IF;
 	vname := v ->> 'name';
 	PERFORM recsys._experiment_check_models(e, jsonb_build_array(v));
 	IF v ->> 'model' IS NOT NULL THEN
@@ -3028,7 +3143,18 @@ BEGIN
 	IF user_id IS NULL OR k IS NULL OR log IS NULL THEN
 		RAISE EXCEPTION 'user_id, k and log must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	PERFORM recsys._experiment_check_models(e, e.variants);
+	PERFORM recsys._experiment_check_models(e, recsys._experiment_served(e));
+	IF e.ended_at IS NOT NULL THEN
+		-- ended: the kept variant's list alone, its team throughout, nothing logged
+		va := recsys._experiment_served(e) -> 0;
+		RETURN QUERY
+		SELECT r.item_id, r.pos::integer, va ->> 'name'
+		FROM recsys.recommend(user_id, k, va ->> 'model', coalesce((va ->> 'exclude_seen')::boolean, true),
+							  candidates, coalesce((va ->> 'diversity')::real, 0), va ->> 'similarity_model')
+			 WITH ORDINALITY AS r(item_id, score, reason, pos)
+		ORDER BY r.pos;
+		RETURN;
+	END IF;
 	list_a := ARRAY(SELECT r.item_id FROM recsys.recommend(user_id, k, va ->> 'model',
 		coalesce((va ->> 'exclude_seen')::boolean, true), candidates, coalesce((va ->> 'diversity')::real, 0),
 		va ->> 'similarity_model') WITH ORDINALITY AS r(item_id, score, reason, pos) ORDER BY r.pos);
@@ -3135,12 +3261,14 @@ LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	WITH e AS (
-		SELECT x.attribution FROM recsys.experiments x WHERE x.name = experiment
+		-- (an ended experiment: the impressions shown until its end)
+		SELECT x.attribution, coalesce(x.ended_at, 'infinity') AS ended_at
+		FROM recsys.experiments x WHERE x.name = experiment
 	), per_user AS (
 		SELECT i.user_id, (array_agg(i.variant ORDER BY i.shown_at, i.variant))[1] AS variant,
 			   min(i.shown_at) AS first_at, max(i.shown_at) AS last_at, count(i.item_id) AS impressions
-		FROM recsys.experiment_impressions i
-		WHERE i.experiment = _experiment_users.experiment
+		FROM recsys.experiment_impressions i, e
+		WHERE i.experiment = _experiment_users.experiment AND i.shown_at <= e.ended_at
 		GROUP BY i.user_id
 	), clicks AS (
 		SELECT o.user_id, count(*) AS n
@@ -3148,7 +3276,8 @@ AS $$
 		WHERE o.experiment = _experiment_users.experiment AND o.kind = 'click'
 		  AND EXISTS (SELECT FROM recsys.experiment_impressions s
 					  WHERE s.experiment = _experiment_users.experiment AND s.user_id = o.user_id
-						AND s.item_id = o.item_id AND o.at >= s.shown_at AND o.at <= s.shown_at + e.attribution)
+						AND s.item_id = o.item_id AND s.shown_at <= e.ended_at
+						AND o.at >= s.shown_at AND o.at <= s.shown_at + e.attribution)
 		GROUP BY o.user_id
 	), conversions AS (
 		SELECT o.user_id, min(o.at) AS first_at, sum(o.amount) AS revenue
@@ -3378,7 +3507,8 @@ BEGIN
 	-- (the whole range of days below: impressions, and outcomes up to the
 	-- last impression's attribution window; review s8, 5)
 	SELECT min(i.shown_at), max(i.shown_at) INTO first_shown, last_shown
-	FROM recsys.experiment_impressions i WHERE i.experiment = e.name;
+	FROM recsys.experiment_impressions i
+	WHERE i.experiment = e.name AND i.shown_at <= coalesce(e.ended_at, 'infinity');
 	last_day := greatest(last_shown,
 						 least((SELECT max(o.at) FROM recsys.experiment_outcomes o WHERE o.experiment = e.name),
 							   last_shown + e.attribution));
@@ -3397,15 +3527,9 @@ BEGIN
 	), days AS (
 		-- from the first exposure to the last impression or outcome, but
 		-- no further than the last impression's attribution window: an
-		-- outcome logged years ahead is no reason for as many days
-		SELECT d::date AS day
-		FROM (SELECT min(i.shown_at) AS first_shown, max(i.shown_at) AS last_shown
-			  FROM recsys.experiment_impressions i WHERE i.experiment = e.name) b,
-			 generate_series(b.first_shown::date,
-							 greatest(b.last_shown,
-									  least((SELECT max(o.at) FROM recsys.experiment_outcomes o
-											 WHERE o.experiment = e.name),
-											b.last_shown + e.attribution))::date, '1 day') d
+		-- outcome logged years ahead is no reason for as many days (as
+		-- counted above; an ended experiment's impressions until its end)
+		SELECT d::date AS day FROM generate_series(first_shown::date, last_day::date, '1 day') d
 	), daily AS (
 		-- users first exposed, and conversions, on each day
 		SELECT x.variant, x.day, sum(x.dn)::bigint AS dn, sum(x.dx)::bigint AS dx
@@ -3457,7 +3581,7 @@ BEGIN
 		SELECT o.user_id,
 			   (SELECT i.variant FROM recsys.experiment_impressions i
 				WHERE i.experiment = e.name AND i.user_id = o.user_id AND i.item_id = o.item_id
-				  AND i.variant IN (a, b)
+				  AND i.variant IN (a, b) AND i.shown_at <= coalesce(e.ended_at, 'infinity')
 				  AND i.shown_at <= o.at AND o.at <= i.shown_at + e.attribution
 				ORDER BY i.shown_at DESC LIMIT 1) AS team
 		FROM recsys.experiment_outcomes o
@@ -3468,7 +3592,8 @@ BEGIN
 	), t AS (
 		-- (impressions of the two teams only: not a grantee's row of another name)
 		SELECT (SELECT count(DISTINCT i.user_id) FROM recsys.experiment_impressions i
-				WHERE i.experiment = e.name AND i.variant IN (a, b)) AS n,
+				WHERE i.experiment = e.name AND i.variant IN (a, b)
+				  AND i.shown_at <= coalesce(e.ended_at, 'infinity')) AS n,
 			   count(*) AS nc, count(*) FILTER (WHERE ca > cb) AS wa, count(*) FILTER (WHERE cb > ca) AS wb,
 			   count(*) FILTER (WHERE ca = cb) AS ti, coalesce(sum(ca), 0)::bigint AS sa,
 			   coalesce(sum(cb), 0)::bigint AS sb

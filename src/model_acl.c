@@ -757,7 +757,7 @@ read_experiments(void *arg)
 		elog(ERROR, "SPI_connect failed");
 	RsExecute("SELECT coalesce(pg_catalog.array_agg(e.name ORDER BY e.name), '{}') "
 			  "FROM recsys.experiments e "
-			  "WHERE EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(e.variants) v "
+			  "WHERE EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(recsys._experiment_served(e)) v "
 			  "              WHERE v OPERATOR(pg_catalog.->>) 'model' OPERATOR(pg_catalog.=) $1 "
 			  "              OR v OPERATOR(pg_catalog.->>) 'similarity_model' OPERATOR(pg_catalog.=) $1) "
 			  "AND (pg_catalog.pg_has_role(e.owner::pg_catalog.oid, $2, 'USAGE') "
@@ -781,6 +781,8 @@ read_experiments(void *arg)
  * renamed row's).  An experiment finds its variants' models by name, so
  * a model dropped under it would let any role that takes the name serve
  * its users (review s8, 2): the drop is refused like a blend member's.
+ * An ended experiment serves its kept variant only: the other variants'
+ * models are free (recsys._experiment_served).
  * Only the model's owner drops it, and it learns of every experiment, as
  * DROP TABLE names another role's view.
  */
