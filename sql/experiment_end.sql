@@ -19,7 +19,7 @@ GRANT SELECT ON end_a, end_b TO regress_recsys_fix_alice;
 SET ROLE regress_recsys_fix_alice;
 SELECT 1 FROM recsys.train_popular('end_a', model => 'end_pop_a');
 SELECT 1 FROM recsys.train_popular('end_b', model => 'end_pop_b');
-SELECT name, control, ended_at, kept FROM recsys.create_experiment('end1',
+SELECT name, control, ended_at, kept_variant FROM recsys.create_experiment('end1',
 	'[{"name": "A", "model": "end_pop_a"}, {"name": "B", "model": "end_pop_b"}]', holdout => 0.2, salt => 'end');
 SELECT recsys.grant_experiment('end1', 'regress_recsys_fix_bob');
 SELECT recsys.grant_model('end_pop_a', 'regress_recsys_fix_bob');
@@ -57,9 +57,9 @@ SELECT recsys.end_experiment('no_such_experiment');
 SELECT recsys.drop_model('end_pop_a');
 
 -- ended, keeping B: recorded in the catalog row
-SELECT name, kept, ended_at IS NOT NULL AS ended, ended_at = changed_at AS changed
+SELECT name, kept_variant, ended_at IS NOT NULL AS ended, ended_at = changed_at AS changed
 FROM recsys.end_experiment('end1', 'B');
-SELECT kept, ended_at <= now() AS ended FROM recsys.experiments WHERE name = 'end1';
+SELECT kept_variant, ended_at <= now() AS ended FROM recsys.experiments WHERE name = 'end1';
 SET ROLE regress_recsys_fix_bob;
 -- everyone, the holdout too, is served the kept variant (items 20, 21 of
 -- end_b by construction), attributed to it, and nothing is logged
@@ -86,8 +86,8 @@ SELECT recsys.alter_experiment('end1', holdout => 0);
 \set VERBOSITY terse
 SELECT recsys.end_experiment('end1', 'A');
 -- nor changed directly: variants, allocation or end
-UPDATE recsys.experiments SET ended_at = NULL, kept = NULL WHERE name = 'end1';
-UPDATE recsys.experiments SET kept = 'A' WHERE name = 'end1';
+UPDATE recsys.experiments SET ended_at = NULL, kept_variant = NULL WHERE name = 'end1';
+UPDATE recsys.experiments SET kept_variant = 'A' WHERE name = 'end1';
 UPDATE recsys.experiments SET run_variants = run_variants WHERE name = 'end1';
 UPDATE recsys.experiments SET variants = variants || '[{"name": "C"}]' WHERE name = 'end1';
 -- the models of the variants it no longer serves are free: dropped and
@@ -118,7 +118,7 @@ SELECT 1 FROM recsys.create_experiment('end2',
 	'[{"name": "A", "model": "end_pop_a"}, {"name": "B", "model": "end_pop_b"}]', design => 'interleaving',
 	salt => 'end');
 SELECT count(*) FROM recsys.recommend_interleaved('end2', 7, 4);
-SELECT kept FROM recsys.end_experiment('end2');
+SELECT kept_variant FROM recsys.end_experiment('end2');
 SELECT * FROM recsys.recommend_interleaved('end2', 7, 3);
 SELECT count(*) AS logged FROM recsys.experiment_impressions WHERE experiment = 'end2';
 SELECT users FROM recsys.interleaving_results('end2');
@@ -132,10 +132,10 @@ SELECT recsys.drop_model('end_pop_a');
 SELECT 1 FROM recsys.train_popular('end_b', model => 'end_pop_b');
 SELECT 1 FROM recsys.create_experiment('end3',
 	'[{"name": "A", "model": "end_pop_b"}, {"name": "B"}]', salt => 'end');
-UPDATE recsys.experiments SET ended_at = now(), kept = 'Z' WHERE name = 'end3';
+UPDATE recsys.experiments SET ended_at = now(), kept_variant = 'Z' WHERE name = 'end3';
 UPDATE recsys.experiments SET ended_at = now() WHERE name = 'end3';
-UPDATE recsys.experiments SET ended_at = 'infinity', kept = 'A' WHERE name = 'end3';
-UPDATE recsys.experiments SET ended_at = now(), kept = 'B' WHERE name = 'end3';
+UPDATE recsys.experiments SET ended_at = 'infinity', kept_variant = 'A' WHERE name = 'end3';
+UPDATE recsys.experiments SET ended_at = now(), kept_variant = 'B' WHERE name = 'end3';
 -- kept B shows nothing; the model of A is free
 SELECT count(*) FROM recsys.recommend_for_experiment('end3', 1, 5, log => false);
 SELECT recsys.drop_model('end_pop_b');

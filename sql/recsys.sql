@@ -2211,8 +2211,8 @@ CREATE TABLE recsys.experiments (
 	-- since 0.10.0: when recsys.end_experiment ended it (NULL: running),
 	-- and the variant it serves to everyone since
 	ended_at		timestamptz,
-	kept			text,
-	CONSTRAINT experiments_ended_kept CHECK ((ended_at IS NULL) = (kept IS NULL) AND isfinite(ended_at) IS NOT FALSE)
+	kept_variant	text,
+	CONSTRAINT experiments_ended_kept CHECK ((ended_at IS NULL) = (kept_variant IS NULL) AND isfinite(ended_at) IS NOT FALSE)
 );
 COMMENT ON TABLE recsys.experiments IS
 	'recsys experiments: variants, traffic shares and the bucket allocation of each online experiment';
@@ -2493,7 +2493,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT CASE WHEN e.ended_at IS NULL THEN e.variants
 				ELSE coalesce((SELECT jsonb_agg(x) FROM jsonb_array_elements(e.variants) x
-							   WHERE x ->> 'name' = e.kept), '[]') END
+							   WHERE x ->> 'name' = e.kept_variant), '[]') END
 $$;
 COMMENT ON FUNCTION recsys._experiment_served(recsys.experiments) IS
 	'internal: the variants an experiment serves: all while it runs, the kept one once ended';
@@ -2806,7 +2806,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF e.ended_at IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot % experiment "%": it has ended, keeping variant "%"', action, e.name, e.kept
+		RAISE EXCEPTION 'cannot % experiment "%": it has ended, keeping variant "%"', action, e.name, e.kept_variant
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'An ended experiment keeps its variants and allocation for its reports. '
 						 'Start a new one with recsys.create_experiment, or drop this one with recsys.drop_experiment.';
@@ -2842,7 +2842,7 @@ BEGIN
 								 FROM jsonb_array_elements(e.variants) WITH ORDINALITY AS t(x, o)));
 	END IF;
 	UPDATE recsys.experiments x
-	SET ended_at = now(), kept = keep, changed_at = now()
+	SET ended_at = now(), kept_variant = keep, changed_at = now()
 	WHERE x.name = e.name
 	RETURNING * INTO e;
 	RETURN e;
@@ -2865,9 +2865,9 @@ DECLARE
 	n integer;
 BEGIN
 	IF TG_OP = 'UPDATE' AND (NEW.variants, NEW.design, NEW.control, NEW.run_starts, NEW.run_variants, NEW.owner,
-							 NEW.ended_at, NEW.kept)
+							 NEW.ended_at, NEW.kept_variant)
 	   IS NOT DISTINCT FROM (OLD.variants, OLD.design, OLD.control, OLD.run_starts, OLD.run_variants, OLD.owner,
-							 OLD.ended_at, OLD.kept) THEN
+							 OLD.ended_at, OLD.kept_variant) THEN
 		RETURN NEW;
 	END IF;
 	-- an ended experiment's variants, allocation and end stay as they were
@@ -2876,9 +2876,9 @@ BEGIN
 	-- models change, and only the kept variant is checked
 	IF TG_OP = 'UPDATE' AND OLD.ended_at IS NOT NULL THEN
 		IF (recsys._experiment_variants_stated(NEW.variants), NEW.design, NEW.control, NEW.run_starts,
-			NEW.run_variants, NEW.ended_at, NEW.kept)
+			NEW.run_variants, NEW.ended_at, NEW.kept_variant)
 		   IS DISTINCT FROM (recsys._experiment_variants_stated(OLD.variants), OLD.design, OLD.control,
-							 OLD.run_starts, OLD.run_variants, OLD.ended_at, OLD.kept) THEN
+							 OLD.run_starts, OLD.run_variants, OLD.ended_at, OLD.kept_variant) THEN
 			PERFORM recsys._experiment_require_running(OLD, 'change');
 		END IF;
 		PERFORM recsys._experiment_check_models(NEW, recsys._experiment_served(NEW));
@@ -2904,9 +2904,9 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Change them with recsys.alter_experiment.';
 	END IF;
-	IF NEW.kept IS NOT NULL
-	   AND NOT EXISTS (SELECT FROM jsonb_array_elements(NEW.variants) x WHERE x ->> 'name' = NEW.kept) THEN
-		RAISE EXCEPTION 'kept variant "%" of experiment "%" is not one of its variants', NEW.kept, NEW.name
+	IF NEW.kept_variant IS NOT NULL
+	   AND NOT EXISTS (SELECT FROM jsonb_array_elements(NEW.variants) x WHERE x ->> 'name' = NEW.kept_variant) THEN
+		RAISE EXCEPTION 'kept variant "%" of experiment "%" is not one of its variants', NEW.kept_variant, NEW.name
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'End it with recsys.end_experiment.';
 	END IF;
@@ -2996,7 +2996,7 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	IF e.ended_at IS NOT NULL THEN
-		RETURN e.kept;
+		RETURN e.kept_variant;
 	END IF;
 	-- (the variant index: 0 the holdout, i > 0 variants -> (i - 1))
 	i := e.run_variants[width_bucket(recsys._experiment_bucket(e.salt, user_id), e.run_starts)];
