@@ -68,8 +68,9 @@ SELECT recsys.revoke_model('fixr2_alice_pop', 'regress_recsys_fixr2_bob');
 SELECT recsys.drop_model('fixr2_alice_pop');
 -- bob's variant is refused while the model is gone or not granted; once
 -- alice trains a model of the same name again and grants it again, bob's
--- experiment serves it (by design: same name, same owner, her grant;
--- documented in reference.md, "Experiments")
+-- experiment refuses it too (55000 since s9-fix: the variant recorded the
+-- dropped model's identity, recsys.models.created_at; until then it
+-- served the new model) until bob gives the variants again
 SET ROLE regress_recsys_fixr2_bob;
 SELECT u AS a_user FROM generate_series(100, 300) u WHERE recsys.assign('fixr2_bob_secret_x', u) = 'a' LIMIT 1 \gset
 SELECT item_id FROM recsys.recommend_for_experiment('fixr2_bob_secret_x', :a_user, 1);
@@ -80,6 +81,10 @@ SELECT item_id FROM recsys.recommend_for_experiment('fixr2_bob_secret_x', :a_use
 SET ROLE regress_recsys_fixr2_alice;
 SELECT recsys.grant_model('fixr2_alice_pop', 'regress_recsys_fixr2_bob');
 SET ROLE regress_recsys_fixr2_bob;
+\set VERBOSITY default
+SELECT item_id FROM recsys.recommend_for_experiment('fixr2_bob_secret_x', :a_user, 1);
+\set VERBOSITY terse
+SELECT 1 FROM recsys.alter_experiment('fixr2_bob_secret_x', '[{"name": "a", "model": "fixr2_alice_pop"}, {"name": "b"}]');
 SELECT item_id FROM recsys.recommend_for_experiment('fixr2_bob_secret_x', :a_user, 1);
 RESET ROLE;
 SELECT recsys.drop_experiment('fixr2_bob_secret_x');

@@ -13,7 +13,12 @@ RESET client_min_messages;
 -------------------------------------------------------------------------------
 -- Assignment
 -------------------------------------------------------------------------------
-SELECT name, design, control, holdout, variants, run_starts, run_variants
+-- (the models' recorded OIDs and identities vary from run to run: checked as present)
+SELECT name, design, control, holdout,
+	   (SELECT jsonb_agg(v - 'model_owner_oid' - 'model_created_at' ORDER BY o)
+		FROM jsonb_array_elements(variants) WITH ORDINALITY x(v, o)) AS variants,
+	   (SELECT bool_and(v ? 'model_owner_oid' AND v ? 'model_created_at') FROM jsonb_array_elements(variants) v) AS recorded,
+	   run_starts, run_variants
 FROM recsys.create_experiment('exp_ab',
 	'[{"name": "A", "model": "exp_pop"}, {"name": "B", "model": "exp_als", "share": 1}]',
 	holdout => 0.1, salt => 'exp-salt');

@@ -25,7 +25,9 @@ GRANT SELECT ON takeover_facets TO regress_recsys_fixr_etl, regress_recsys_fixr_
 SET ROLE regress_recsys_fixr_alice;
 SELECT 1 FROM recsys.train_popular('takeover_events', model => 'shop_pop');
 SELECT 1 FROM recsys.train_popular('takeover_events', model => 'a_pop');
-SELECT variants FROM recsys.create_experiment('e2',
+SELECT recsys._experiment_variants_stated(variants) || '[]' AS variants,
+	   (SELECT array_agg(v ->> 'model_owner') FROM jsonb_array_elements(variants) v) AS model_owners
+FROM recsys.create_experiment('e2',
 	'[{"name": "a", "model": "a_pop"}, {"name": "b", "model": "shop_pop"}]', salt => 'takeover');
 SELECT recsys.grant_experiment('e2', 'regress_recsys_fixr_app');
 SELECT recsys.grant_model('shop_pop', 'regress_recsys_fixr_app');
@@ -55,7 +57,7 @@ SELECT item_id, variant FROM recsys.recommend_for_experiment('e2', :b_user, 2, l
 \set VERBOSITY terse
 -- alice states the variants again: the experiment now serves bob's model knowingly
 SET ROLE regress_recsys_fixr_alice;
-SELECT variants -> 1 FROM recsys.alter_experiment('e2',
+SELECT variants -> 1 ->> 'model_owner' AS model_owner FROM recsys.alter_experiment('e2',
 	'[{"name": "a", "model": "a_pop"}, {"name": "b", "model": "shop_pop"}]');
 SET ROLE regress_recsys_fixr_app;
 SELECT item_id, variant FROM recsys.recommend_for_experiment('e2', :b_user, 2, log => false);

@@ -1680,72 +1680,7 @@ $$;
 COMMENT ON FUNCTION recsys.orphans() IS
 	'models, experiments and catalogs whose owner or a grantee was dropped (kept out of dumps)';
 
--- Give every orphaned object to new_owner and remove the dropped grantees
--- (the DBA's clean-up after DROP ROLE, as REASSIGN OWNED / DROP OWNED are
--- for PostgreSQL's own objects).  Superusers only.  Returns what changed.
-CREATE FUNCTION recsys.clean_orphans(new_owner regrole)
-RETURNS TABLE (kind text, name text, owner regrole, removed_roles oid[])
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	o record;
-	kept regrole[];
-	given text[] := '{}';
-BEGIN
-	IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-		RAISE EXCEPTION 'permission denied for recsys.clean_orphans'
-			USING ERRCODE = 'insufficient_privilege',
-				  DETAIL = 'Only superusers may give away objects whose owner was dropped.';
-	END IF;
-	IF new_owner IS NULL OR new_owner::oid = 0 OR NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = new_owner) THEN
-		RAISE EXCEPTION 'new_owner must be an existing role'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	-- models first: an experiment's row is checked against its models'
-	-- owners when it changes (review s8, fixr2 1)
-	FOR o IN SELECT * FROM recsys.orphans() r ORDER BY r.kind <> 'model', r.kind, r.name LOOP
-		removed_roles := o.dropped_roles;
-		owner := CASE WHEN o.owner = ANY (o.dropped_roles) THEN new_owner ELSE o.owner::regrole END;
-		kind := o.kind;
-		name := o.name;
-		IF o.kind = 'model' AND o.owner = ANY (o.dropped_roles) THEN
-			given := given || o.name;
-		END IF;
-		EXECUTE format('SELECT array(SELECT g FROM unnest(t.grantees) g WHERE g::oid <> ALL ($2)) '
-					   'FROM recsys.%I t WHERE t.name = $1', o.kind || 's')
-			INTO kept USING o.name, o.dropped_roles;
-		IF o.kind = 'experiment' THEN
-			-- its variants' recorded model owners move with the models, in
-			-- the same UPDATE as its own owner (the row is checked once)
-			UPDATE recsys.experiments t
-			SET owner = clean_orphans.owner, grantees = kept,
-				variants = recsys._experiment_variants_reowned(t.variants, given, new_owner)
-			WHERE t.name = o.name;
-		ELSE
-			EXECUTE format('UPDATE recsys.%I t SET owner = $2, grantees = $3 WHERE t.name = $1', o.kind || 's')
-				USING o.name, owner, kept;
-		END IF;
-		RETURN NEXT;
-	END LOOP;
-	-- the other experiments that serve a model given away: their variants'
-	-- recorded owner of it follows (returned with no role removed)
-	FOR o IN
-		UPDATE recsys.experiments t
-		SET variants = recsys._experiment_variants_reowned(t.variants, given, new_owner)
-		WHERE t.variants IS DISTINCT FROM recsys._experiment_variants_reowned(t.variants, given, new_owner)
-		RETURNING t.name, t.owner
-	LOOP
-		kind := 'experiment';
-		name := o.name;
-		owner := o.owner;
-		removed_roles := '{}';
-		RETURN NEXT;
-	END LOOP;
-END
-$$;
-COMMENT ON FUNCTION recsys.clean_orphans(regrole) IS
-	'give the models, experiments and catalogs whose owner was dropped to new_owner, and remove dropped grantees';
+-- (recsys.clean_orphans: in the s9-fix section below)
 
 -- a model an experiment serves keeps its name; variants record their models' owners (review s8, 2)
 CREATE OR REPLACE FUNCTION recsys._experiments_using(model text, owner oid, grantees oid[])
@@ -1828,161 +1763,6 @@ END
 $$;
 COMMENT ON FUNCTION recsys._models_members_check() IS
 	'internal: a model a remaining blend, re-ranker or experiment uses keeps its recsys.models row and name';
-
-CREATE OR REPLACE FUNCTION recsys._experiment_variants(variants jsonb, design text)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v jsonb;
-	result jsonb := '[]';
-	names text[] := '{}';
-	vname text;
-	bad text;
-	allowed CONSTANT text[] := ARRAY['name', 'share', 'model', 'diversity', 'similarity_model', 'exclude_seen',
-									 'model_owner', 'similarity_model_owner'];
-BEGIN
-	IF variants IS NULL OR jsonb_typeof(variants) <> 'array' OR jsonb_array_length(variants) < 2
-	   OR (design = 'interleaving' AND jsonb_array_length(variants) <> 2) THEN
-		RAISE EXCEPTION 'variants must be a JSON array of %',
-			CASE WHEN design = 'interleaving' THEN 'exactly 2 variants' ELSE '2 or more variants' END
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'For example ''[{"name": "A", "model": "popular"}, {"name": "B", "model": "als", "share": 1}]''.';
-	END IF;
-	IF jsonb_array_length(variants) > 100 THEN
-		RAISE EXCEPTION 'variants must not name more than 100 variants' USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	FOR v IN SELECT x FROM jsonb_array_elements(variants) x LOOP
-		IF jsonb_typeof(v) <> 'object' THEN
-			RAISE EXCEPTION 'each variant must be a JSON object, not %', v
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(v) k WHERE k <> ALL (allowed);
-		IF bad IS NOT NULL THEN
-			RAISE EXCEPTION 'unknown key % in variant %', bad, v
-				USING ERRCODE = 'invalid_parameter_value',
-					  HINT = 'A variant may have: ' || array_to_string(allowed, ', ') || '.';
-		END IF;
-		vname := v ->> 'name';
-		IF jsonb_typeof(v -> 'name') IS DISTINCT FROM 'string' OR vname = '' OR length(vname) > 63 THEN
-			RAISE EXCEPTION 'each variant needs a name: a string of 1 to 63 characters'
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		IF vname = ANY (names) OR vname = 'holdout' THEN
-			RAISE EXCEPTION 'variant name "%" is %', vname,
-				CASE WHEN vname = 'holdout' THEN 'reserved for the holdout' ELSE 'used twice' END
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		names := names || vname;
-		IF NOT v ? 'share' THEN
-			v := v || '{"share": 1}';
-		ELSIF jsonb_typeof(v -> 'share') <> 'number' OR NOT ((v ->> 'share')::float8 > 0)
-			  OR (v ->> 'share')::float8 > 1e6 THEN
-			RAISE EXCEPTION 'share of variant "%" must be a number > 0 and <= 1000000, not %', vname, v -> 'share'
-				USING ERRCODE = 'invalid_parameter_value',
-					  HINT = 'Shares are relative: {"share": 1} and {"share": 3} split 25% / 75%.';
-		END IF;
-		IF v ? 'model' AND jsonb_typeof(v -> 'model') <> 'null' THEN
-			IF jsonb_typeof(v -> 'model') <> 'string' THEN
-				RAISE EXCEPTION 'model of variant "%" must be a model name', vname
-					USING ERRCODE = 'invalid_parameter_value';
-			END IF;
-			IF NOT EXISTS (SELECT FROM recsys.models m WHERE m.name = v ->> 'model') THEN
-				RAISE EXCEPTION 'model "%" of variant "%" does not exist', v ->> 'model', vname
-					USING ERRCODE = 'invalid_parameter_value',
-						  HINT = 'SELECT name FROM recsys.models lists the models you may use.';
-			END IF;
-		ELSIF design = 'interleaving' THEN
-			RAISE EXCEPTION 'variant "%" needs a model: interleaving mixes two models'' lists', vname
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		IF v ? 'diversity' AND (jsonb_typeof(v -> 'diversity') <> 'number'
-								OR NOT (v ->> 'diversity')::float8 BETWEEN 0 AND 1) THEN
-			RAISE EXCEPTION 'diversity of variant "%" must be a number between 0 and 1', vname
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		IF v ? 'similarity_model' AND jsonb_typeof(v -> 'similarity_model') <> 'string' THEN
-			RAISE EXCEPTION 'similarity_model of variant "%" must be a model name', vname
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		IF v ? 'similarity_model' AND NOT EXISTS (SELECT FROM recsys.models m
-												  WHERE m.name = v ->> 'similarity_model') THEN
-			RAISE EXCEPTION 'similarity_model "%" of variant "%" does not exist', v ->> 'similarity_model', vname
-				USING ERRCODE = 'invalid_parameter_value',
-					  HINT = 'SELECT name FROM recsys.models lists the models you may use.';
-		END IF;
-		IF v ? 'exclude_seen' AND jsonb_typeof(v -> 'exclude_seen') <> 'boolean' THEN
-			RAISE EXCEPTION 'exclude_seen of variant "%" must be true or false', vname
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		-- the models' owners now, by name as blends record their members'
-		-- (review s8, 2): serving refuses a model whose owner changed since
-		v := v - 'model_owner' - 'similarity_model_owner';
-		v := v || jsonb_strip_nulls(jsonb_build_object(
-			'model_owner', (SELECT pg_get_userbyid(m.owner) FROM recsys.models m WHERE m.name = v ->> 'model'),
-			'similarity_model_owner', (SELECT pg_get_userbyid(m.owner) FROM recsys.models m
-									   WHERE m.name = v ->> 'similarity_model')));
-		result := result || jsonb_build_array(v);
-	END LOOP;
-	RETURN result;
-END
-$$;
-COMMENT ON FUNCTION recsys._experiment_variants(jsonb, text) IS
-	'internal: an experiment''s variants, checked and completed';
-
-CREATE OR REPLACE FUNCTION recsys._experiment_check_models(e recsys.experiments, variants jsonb)
-RETURNS void
-LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	m record;
-BEGIN
-	IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = e.owner) THEN
-		RAISE EXCEPTION 'permission denied to serve experiment "%": its owner (role OID %) was dropped',
-			e.name, e.owner::oid
-			USING ERRCODE = 'insufficient_privilege',
-				  HINT = 'A superuser can give it a new owner: UPDATE recsys.experiments SET owner = ...';
-	END IF;
-	-- a model of the name recorded at creation, another role's since: the
-	-- model was dropped and its name taken (recorded since 0.10.0)
-	FOR m IN
-		SELECT DISTINCT x.name, u.owner AS recorded, pg_get_userbyid(x.owner) AS now
-		FROM jsonb_array_elements(variants) v,
-			 unnest(ARRAY[v ->> 'model', v ->> 'similarity_model'],
-					ARRAY[v ->> 'model_owner', v ->> 'similarity_model_owner']) u(name, owner)
-			 JOIN recsys.models x ON x.name = u.name
-		WHERE u.owner IS NOT NULL AND u.owner IS DISTINCT FROM pg_get_userbyid(x.owner)
-		ORDER BY x.name
-	LOOP
-		RAISE EXCEPTION 'model "%" of experiment "%" changed owner since the experiment was created', m.name, e.name
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = format('It was owned by role "%s"; the model of that name now is role "%s"''s.',
-								  m.recorded, m.now),
-				  HINT = 'Check the model, then give the experiment its variants again with recsys.alter_experiment.';
-	END LOOP;
-	FOR m IN
-		SELECT DISTINCT x.name, x.owner
-		FROM jsonb_array_elements(variants) v, unnest(ARRAY[v ->> 'model', v ->> 'similarity_model']) u(name)
-			 JOIN recsys.models x ON x.name = u.name
-		-- (roles joined to pg_roles: a dropped role's OID is nobody's)
-		WHERE NOT (EXISTS (SELECT FROM pg_roles r
-						   WHERE r.oid = x.owner AND pg_has_role(e.owner::oid, r.oid, 'USAGE'))
-				   OR EXISTS (SELECT FROM unnest(x.grantees) g LEFT JOIN pg_roles r ON r.oid = g::oid
-							  WHERE g::oid = 0 OR pg_has_role(e.owner::oid, r.oid, 'USAGE')))
-		ORDER BY x.name
-	LOOP
-		RAISE EXCEPTION 'permission denied to serve model "%" in experiment "%": its owner, role %, may not use it',
-			m.name, e.name, e.owner
-			USING ERRCODE = 'insufficient_privilege',
-				  HINT = format('The model''s owner (role %s) can grant its use to role %s: '
-								'SELECT recsys.grant_model(%L, %L).', m.owner, e.owner, m.name, e.owner::text);
-	END LOOP;
-END
-$$;
-COMMENT ON FUNCTION recsys._experiment_check_models(recsys.experiments, jsonb) IS
-	'internal: refuse variants whose models the experiment''s owner may not use';
 
 
 -- A function this script drops and creates again (train_fm: new trailing
@@ -2396,23 +2176,6 @@ COMMENT ON FUNCTION recsys.tune(text, regclass, regclass, jsonb, jsonb, text, te
 
 -- review fixes (s8-fixr2)
 
-CREATE FUNCTION recsys._experiment_variants_reowned(variants jsonb, models text[], new_owner regrole)
-RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT coalesce(jsonb_agg(v ORDER BY o), variants)
-	FROM (SELECT v || CASE WHEN v ->> 'model' = ANY (models) AND v ? 'model_owner'
-							AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = v ->> 'model_owner')
-					   THEN jsonb_build_object('model_owner', pg_get_userbyid(new_owner)) ELSE '{}' END
-					|| CASE WHEN v ->> 'similarity_model' = ANY (models) AND v ? 'similarity_model_owner'
-							AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = v ->> 'similarity_model_owner')
-					   THEN jsonb_build_object('similarity_model_owner', pg_get_userbyid(new_owner)) ELSE '{}' END AS v, o
-		  FROM jsonb_array_elements(variants) WITH ORDINALITY AS x(v, o)) y
-$$;
-COMMENT ON FUNCTION recsys._experiment_variants_reowned(jsonb, text[], regrole) IS
-	'internal: variants recording new_owner as the owner of the given models where the recorded owner was dropped';
-
 CREATE FUNCTION recsys._require_writable(function text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'recsys_require_writable'
@@ -2636,6 +2399,15 @@ ALTER TABLE recsys.experiments
 	ADD COLUMN kept_variant text,
 	ADD CONSTRAINT experiments_ended_kept CHECK ((ended_at IS NULL) = (kept_variant IS NULL) AND isfinite(ended_at) IS NOT FALSE);
 
+-- A model's identity: when its name was first trained (kept by retraining,
+-- new after a drop); existing models get their oldest known training time
+ALTER TABLE recsys.models ADD COLUMN created_at timestamptz;
+UPDATE recsys.models m
+SET created_at = least(m.trained_at, (SELECT min(v.trained_at) FROM recsys.model_versions v WHERE v.model = m.name));
+ALTER TABLE recsys.models
+	ALTER COLUMN created_at SET DEFAULT pg_catalog.clock_timestamp(),
+	ALTER COLUMN created_at SET NOT NULL;
+
 -- internal: the variants an experiment serves now: all of them while it
 -- runs, the kept one alone once recsys.end_experiment ended it
 CREATE FUNCTION recsys._experiment_served(e recsys.experiments)
@@ -2650,6 +2422,35 @@ $$;
 COMMENT ON FUNCTION recsys._experiment_served(recsys.experiments) IS
 	'internal: the variants an experiment serves: all while it runs, the kept one once ended';
 
+-- internal: what a variant records of its models (model and
+-- similarity_model): their owners by name (dump and restore keep names),
+-- by OID (for recsys.clean_orphans, as role names can be taken again) and
+-- their identity (recsys.models.created_at)
+CREATE FUNCTION recsys._experiment_recorded_keys()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT ARRAY['model_owner', 'model_owner_oid', 'model_created_at',
+				 'similarity_model_owner', 'similarity_model_owner_oid', 'similarity_model_created_at']
+$$;
+COMMENT ON FUNCTION recsys._experiment_recorded_keys() IS
+	'internal: the keys of a variant that record its models'' owners and identities';
+
+CREATE FUNCTION recsys._experiment_models_recorded(variant jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(jsonb_object_agg(k.p || r.key, r.value), '{}')
+	FROM unnest(ARRAY['model', 'similarity_model']) k(p)
+		 JOIN recsys.models m ON m.name = variant ->> k.p,
+		 LATERAL jsonb_each(jsonb_build_object('_owner', pg_get_userbyid(m.owner), '_owner_oid', m.owner::oid::bigint,
+											   '_created_at', m.created_at)) r
+$$;
+COMMENT ON FUNCTION recsys._experiment_models_recorded(jsonb) IS
+	'internal: a variant''s models'' owners (name and OID) and identities, as recorded in it';
+
 -- internal: variants as their owner states them, without what
 -- _experiment_variants records of their models (owners, identities)
 CREATE FUNCTION recsys._experiment_variants_stated(variants jsonb)
@@ -2657,7 +2458,7 @@ RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT jsonb_agg(x - 'model_owner' - 'similarity_model_owner' ORDER BY o)
+	SELECT jsonb_agg(x - recsys._experiment_recorded_keys() ORDER BY o)
 	FROM jsonb_array_elements(variants) WITH ORDINALITY AS c(x, o)
 $$;
 COMMENT ON FUNCTION recsys._experiment_variants_stated(jsonb) IS
@@ -2715,6 +2516,185 @@ END
 $$;
 COMMENT ON FUNCTION recsys.end_experiment(text, text) IS
 	'end an experiment: serve the kept variant (default the control) to everyone, keep its log for the reports';
+
+-- internal: the variants as given, checked and completed (share 1 unless
+-- given; the recommend options only when given)
+CREATE OR REPLACE FUNCTION recsys._experiment_variants(variants jsonb, design text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v jsonb;
+	result jsonb := '[]';
+	names text[] := '{}';
+	vname text;
+	bad text;
+	allowed CONSTANT text[] := ARRAY['name', 'share', 'model', 'diversity', 'similarity_model', 'exclude_seen']
+							   || recsys._experiment_recorded_keys();
+BEGIN
+	IF variants IS NULL OR jsonb_typeof(variants) <> 'array' OR jsonb_array_length(variants) < 2
+	   OR (design = 'interleaving' AND jsonb_array_length(variants) <> 2) THEN
+		RAISE EXCEPTION 'variants must be a JSON array of %',
+			CASE WHEN design = 'interleaving' THEN 'exactly 2 variants' ELSE '2 or more variants' END
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''[{"name": "A", "model": "popular"}, {"name": "B", "model": "als", "share": 1}]''.';
+	END IF;
+	IF jsonb_array_length(variants) > 100 THEN
+		RAISE EXCEPTION 'variants must not name more than 100 variants' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR v IN SELECT x FROM jsonb_array_elements(variants) x LOOP
+		IF jsonb_typeof(v) <> 'object' THEN
+			RAISE EXCEPTION 'each variant must be a JSON object, not %', v
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(v) k WHERE k <> ALL (allowed);
+		IF bad IS NOT NULL THEN
+			RAISE EXCEPTION 'unknown key % in variant %', bad, v
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'A variant may have: ' || array_to_string(allowed, ', ') || '.';
+		END IF;
+		vname := v ->> 'name';
+		IF jsonb_typeof(v -> 'name') IS DISTINCT FROM 'string' OR vname = '' OR length(vname) > 63 THEN
+			RAISE EXCEPTION 'each variant needs a name: a string of 1 to 63 characters'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF vname = ANY (names) OR vname = 'holdout' THEN
+			RAISE EXCEPTION 'variant name "%" is %', vname,
+				CASE WHEN vname = 'holdout' THEN 'reserved for the holdout' ELSE 'used twice' END
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		names := names || vname;
+		IF NOT v ? 'share' THEN
+			v := v || '{"share": 1}';
+		ELSIF jsonb_typeof(v -> 'share') <> 'number' OR NOT ((v ->> 'share')::float8 > 0)
+			  OR (v ->> 'share')::float8 > 1e6 THEN
+			RAISE EXCEPTION 'share of variant "%" must be a number > 0 and <= 1000000, not %', vname, v -> 'share'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Shares are relative: {"share": 1} and {"share": 3} split 25% / 75%.';
+		END IF;
+		IF v ? 'model' AND jsonb_typeof(v -> 'model') <> 'null' THEN
+			IF jsonb_typeof(v -> 'model') <> 'string' THEN
+				RAISE EXCEPTION 'model of variant "%" must be a model name', vname
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			IF NOT EXISTS (SELECT FROM recsys.models m WHERE m.name = v ->> 'model') THEN
+				RAISE EXCEPTION 'model "%" of variant "%" does not exist', v ->> 'model', vname
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = 'SELECT name FROM recsys.models lists the models you may use.';
+			END IF;
+		ELSIF design = 'interleaving' THEN
+			RAISE EXCEPTION 'variant "%" needs a model: interleaving mixes two models'' lists', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'diversity' AND (jsonb_typeof(v -> 'diversity') <> 'number'
+								OR NOT (v ->> 'diversity')::float8 BETWEEN 0 AND 1) THEN
+			RAISE EXCEPTION 'diversity of variant "%" must be a number between 0 and 1', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'similarity_model' AND jsonb_typeof(v -> 'similarity_model') <> 'string' THEN
+			RAISE EXCEPTION 'similarity_model of variant "%" must be a model name', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'similarity_model' AND NOT EXISTS (SELECT FROM recsys.models m
+												  WHERE m.name = v ->> 'similarity_model') THEN
+			RAISE EXCEPTION 'similarity_model "%" of variant "%" does not exist', v ->> 'similarity_model', vname
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'SELECT name FROM recsys.models lists the models you may use.';
+		END IF;
+		IF v ? 'exclude_seen' AND jsonb_typeof(v -> 'exclude_seen') <> 'boolean' THEN
+			RAISE EXCEPTION 'exclude_seen of variant "%" must be true or false', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		-- the models' owners and identities now (a value given is replaced):
+		-- serving refuses a model whose owner changed since (review s8, 2),
+		-- or one dropped and trained again under the name
+		v := (v - recsys._experiment_recorded_keys()) || recsys._experiment_models_recorded(v);
+		result := result || jsonb_build_array(v);
+	END LOOP;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_variants(jsonb, text) IS
+	'internal: an experiment''s variants, checked and completed';
+
+-- internal: refuse (42501) to serve a variant naming a model (model,
+-- similarity_model) that the experiment's owner may not use, as a blend
+-- refuses a member its owner may not use: the owner reads every
+-- impression, so an experiment must not show models its owner could not
+-- query.  Checked at serving, whatever changed since the experiment was
+-- created (a direct UPDATE, a revoked grant, a dropped model whose name
+-- another role took).  A model the caller cannot see is left to recommend,
+-- which refuses it.
+CREATE OR REPLACE FUNCTION recsys._experiment_check_models(e recsys.experiments, variants jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m record;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = e.owner) THEN
+		RAISE EXCEPTION 'permission denied to serve experiment "%": its owner (role OID %) was dropped',
+			e.name, e.owner::oid
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'A superuser can give it a new owner: UPDATE recsys.experiments SET owner = ...';
+	END IF;
+	-- a model of the name recorded at creation, another role's since: the
+	-- model was dropped and its name taken (recorded since 0.10.0)
+	FOR m IN
+		SELECT DISTINCT x.name, u.owner AS recorded, pg_get_userbyid(x.owner) AS now
+		FROM jsonb_array_elements(variants) v,
+			 unnest(ARRAY[v ->> 'model', v ->> 'similarity_model'],
+					ARRAY[v ->> 'model_owner', v ->> 'similarity_model_owner']) u(name, owner)
+			 JOIN recsys.models x ON x.name = u.name
+		WHERE u.owner IS NOT NULL AND u.owner IS DISTINCT FROM pg_get_userbyid(x.owner)
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'model "%" of experiment "%" changed owner since the experiment was created', m.name, e.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('It was owned by role "%s"; the model of that name now is role "%s"''s.',
+								  m.recorded, m.now),
+				  HINT = 'Check the model, then give the experiment its variants again with recsys.alter_experiment.';
+	END LOOP;
+	-- a model of the name and owner recorded, but another one: dropped and
+	-- trained again since (recorded since 0.10.0)
+	FOR m IN
+		SELECT DISTINCT x.name
+		FROM jsonb_array_elements(variants) v,
+			 unnest(ARRAY[v ->> 'model', v ->> 'similarity_model'],
+					ARRAY[v ->> 'model_created_at', v ->> 'similarity_model_created_at']) u(name, created)
+			 JOIN recsys.models x ON x.name = u.name
+		WHERE u.created IS NOT NULL AND u.created::timestamptz IS DISTINCT FROM x.created_at
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'model "%" of experiment "%" was dropped and trained again since the experiment was given it',
+			m.name, e.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The model of that name now is another model (recsys.models.created_at) than the one the variant names.',
+				  HINT = 'Check the model, then give the experiment its variants again with recsys.alter_experiment.';
+	END LOOP;
+	FOR m IN
+		SELECT DISTINCT x.name, x.owner
+		FROM jsonb_array_elements(variants) v, unnest(ARRAY[v ->> 'model', v ->> 'similarity_model']) u(name)
+			 JOIN recsys.models x ON x.name = u.name
+		-- (roles joined to pg_roles: a dropped role's OID is nobody's)
+		WHERE NOT (EXISTS (SELECT FROM pg_roles r
+						   WHERE r.oid = x.owner AND pg_has_role(e.owner::oid, r.oid, 'USAGE'))
+				   OR EXISTS (SELECT FROM unnest(x.grantees) g LEFT JOIN pg_roles r ON r.oid = g::oid
+							  WHERE g::oid = 0 OR pg_has_role(e.owner::oid, r.oid, 'USAGE')))
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'permission denied to serve model "%" in experiment "%": its owner, role %, may not use it',
+			m.name, e.name, e.owner
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = format('The model''s owner (role %s) can grant its use to role %s: '
+								'SELECT recsys.grant_model(%L, %L).', m.owner, e.owner, m.name, e.owner::text);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_check_models(recsys.experiments, jsonb) IS
+	'internal: refuse variants whose models the experiment''s owner may not use';
 
 CREATE OR REPLACE FUNCTION recsys.alter_experiment(
 	name text,
@@ -2826,8 +2806,11 @@ BEGIN
 				  HINT = 'End it with recsys.end_experiment.';
 	END IF;
 	-- the models of a new row are checked when it is served: a restore
-	-- inserts experiments whatever order the models come back in
-	IF TG_OP = 'UPDATE' THEN
+	-- inserts experiments whatever order the models come back in (and
+	-- its roles' OIDs are this cluster's: looked up by the names recorded)
+	IF TG_OP = 'INSERT' THEN
+		NEW.variants := recsys._experiment_variants_owner_oids(NEW.variants);
+	ELSE
 		PERFORM recsys._experiment_check_models(NEW, recsys._experiment_served(NEW));
 	END IF;
 	RETURN NEW;
@@ -3194,3 +3177,132 @@ END
 $$;
 COMMENT ON FUNCTION recsys.interleaving_results(text, double precision) IS
 	'an interleaving experiment''s results: users preferring each model''s items, the sign test and a verdict';
+
+-- internal: variants recording new_owner as the owner of each model in
+-- models (as model or similarity_model) that clean_orphans gave to it from
+-- its dropped owner (old_owners, by position), where the variant recorded
+-- that dropped role: the model is the one the experiment was given, its
+-- owner dropped since.  Compared by OID: a role created since under the
+-- dropped role's name is another role (s9-fix).  Variants recorded before
+-- the OIDs were (0.10.0 development) compare the name: no live role has it.
+CREATE FUNCTION recsys._experiment_variants_reowned(variants jsonb, models text[], old_owners oid[],
+													new_owner regrole)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(jsonb_agg(y.v ORDER BY y.o), variants)
+	FROM (SELECT x.o, x.v || coalesce(
+					(SELECT jsonb_object_agg(k.p || '_owner', pg_get_userbyid(new_owner))
+							|| jsonb_object_agg(k.p || '_owner_oid', new_owner::oid::bigint)
+					 FROM unnest(ARRAY['model', 'similarity_model']) k(p), unnest(models, old_owners) g(model, old_owner)
+					 WHERE x.v ->> k.p = g.model AND x.v ? (k.p || '_owner')
+					   AND CASE WHEN x.v ? (k.p || '_owner_oid')
+								THEN (x.v ->> (k.p || '_owner_oid'))::oid = g.old_owner
+								ELSE NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = x.v ->> (k.p || '_owner')) END),
+					'{}') AS v
+		  FROM jsonb_array_elements(variants) WITH ORDINALITY AS x(v, o)) y
+$$;
+COMMENT ON FUNCTION recsys._experiment_variants_reowned(jsonb, text[], oid[], regrole) IS
+	'internal: variants recording new_owner as the owner of the given models where the recorded owner was their dropped one';
+
+-- internal: variants whose recorded owners' OIDs are looked up again by
+-- their recorded names (an INSERT: a restore, where OIDs change and
+-- names stay; a name no role has records no OID)
+CREATE FUNCTION recsys._experiment_variants_owner_oids(variants jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(jsonb_agg((x.v - 'model_owner_oid' - 'similarity_model_owner_oid')
+							  || jsonb_strip_nulls(jsonb_build_object(
+									'model_owner_oid', (SELECT r.oid::bigint FROM pg_roles r
+														WHERE r.rolname = x.v ->> 'model_owner'),
+									'similarity_model_owner_oid', (SELECT r.oid::bigint FROM pg_roles r
+																   WHERE r.rolname = x.v ->> 'similarity_model_owner')))
+							  ORDER BY x.o), variants)
+	FROM jsonb_array_elements(variants) WITH ORDINALITY AS x(v, o)
+$$;
+COMMENT ON FUNCTION recsys._experiment_variants_owner_oids(jsonb) IS
+	'internal: variants with their recorded model owners'' OIDs looked up by name (after a restore)';
+
+-- Give every orphaned object to new_owner and remove the dropped grantees
+-- (the DBA's clean-up after DROP ROLE, as REASSIGN OWNED / DROP OWNED are
+-- for PostgreSQL's own objects).  Superusers only.  Returns what changed.
+CREATE FUNCTION recsys.clean_orphans(new_owner regrole)
+RETURNS TABLE (kind text, name text, owner regrole, removed_roles oid[])
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o record;
+	kept regrole[];
+	given text[] := '{}';
+	given_from oid[] := '{}';
+BEGIN
+	IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+		RAISE EXCEPTION 'permission denied for recsys.clean_orphans'
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Only superusers may give away objects whose owner was dropped.';
+	END IF;
+	IF new_owner IS NULL OR new_owner::oid = 0 OR NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = new_owner) THEN
+		RAISE EXCEPTION 'new_owner must be an existing role'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- models first: an experiment's row is checked against its models'
+	-- owners when it changes (review s8, fixr2 1)
+	FOR o IN SELECT * FROM recsys.orphans() r ORDER BY r.kind <> 'model', r.kind, r.name LOOP
+		removed_roles := o.dropped_roles;
+		owner := CASE WHEN o.owner = ANY (o.dropped_roles) THEN new_owner ELSE o.owner::regrole END;
+		kind := o.kind;
+		name := o.name;
+		IF o.kind = 'model' AND o.owner = ANY (o.dropped_roles) THEN
+			given := given || o.name;
+			given_from := given_from || o.owner;
+		END IF;
+		EXECUTE format('SELECT array(SELECT g FROM unnest(t.grantees) g WHERE g::oid <> ALL ($2)) '
+					   'FROM recsys.%I t WHERE t.name = $1', o.kind || 's')
+			INTO kept USING o.name, o.dropped_roles;
+		IF o.kind = 'experiment' THEN
+			-- its variants' recorded model owners move with the models, in
+			-- the same UPDATE as its own owner (the row is checked once)
+			UPDATE recsys.experiments t
+			SET owner = clean_orphans.owner, grantees = kept,
+				variants = recsys._experiment_variants_reowned(t.variants, given, given_from, new_owner)
+			WHERE t.name = o.name;
+		ELSE
+			EXECUTE format('UPDATE recsys.%I t SET owner = $2, grantees = $3 WHERE t.name = $1', o.kind || 's')
+				USING o.name, owner, kept;
+		END IF;
+		RETURN NEXT;
+	END LOOP;
+	-- the other experiments that serve a model given away: their variants'
+	-- recorded owner of it follows (returned with no role removed)
+	FOR o IN
+		UPDATE recsys.experiments t
+		SET variants = recsys._experiment_variants_reowned(t.variants, given, given_from, new_owner)
+		WHERE t.variants IS DISTINCT FROM recsys._experiment_variants_reowned(t.variants, given, given_from, new_owner)
+		RETURNING t.name, t.owner
+	LOOP
+		kind := 'experiment';
+		name := o.name;
+		owner := o.owner;
+		removed_roles := '{}';
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION recsys.clean_orphans(regrole) IS
+	'give the models, experiments and catalogs whose owner was dropped to new_owner, and remove dropped grantees';
+
+-- Experiments made before: their variants record their models' identity
+-- as the models are now (a model dropped and trained again before the
+-- update cannot be told apart).  Written past the write check, which
+-- would ask for every variant's model as the experiment's owner
+ALTER TABLE recsys.experiments DISABLE TRIGGER experiments_write_check;
+UPDATE recsys.experiments e
+SET variants = (SELECT jsonb_agg(x.v || coalesce((SELECT jsonb_object_agg(k.p || '_created_at', m.created_at)
+												 FROM unnest(ARRAY['model', 'similarity_model']) k(p)
+												 JOIN recsys.models m ON m.name = x.v ->> k.p), '{}') ORDER BY x.o)
+				FROM jsonb_array_elements(e.variants) WITH ORDINALITY AS x(v, o));
+ALTER TABLE recsys.experiments ENABLE TRIGGER experiments_write_check;

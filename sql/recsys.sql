@@ -42,7 +42,13 @@ CREATE TABLE recsys.models (
 	-- rename changes nothing; dumped and restored by name
 	owner			regrole NOT NULL
 		DEFAULT pg_catalog.to_regrole(pg_catalog.quote_ident(CURRENT_USER)),
-	grantees		regrole[] NOT NULL DEFAULT '{}'
+	grantees		regrole[] NOT NULL DEFAULT '{}',
+	-- since 0.10.0: when the name was first trained, kept by retraining,
+	-- renaming and dump/restore, new after a drop: the model's identity
+	-- (an experiment's variants record it; the clock's time, not the
+	-- transaction's, so that a drop and a new training in one transaction
+	-- differ too)
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
 COMMENT ON TABLE recsys.models IS
 	'recsys models: one row per model, describing its active version';
@@ -2380,6 +2386,35 @@ $$;
 COMMENT ON FUNCTION recsys._experiment(text, text, text) IS
 	'internal: an experiment''s catalog row, checked';
 
+-- internal: what a variant records of its models (model and
+-- similarity_model): their owners by name (dump and restore keep names),
+-- by OID (for recsys.clean_orphans, as role names can be taken again) and
+-- their identity (recsys.models.created_at)
+CREATE FUNCTION recsys._experiment_recorded_keys()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT ARRAY['model_owner', 'model_owner_oid', 'model_created_at',
+				 'similarity_model_owner', 'similarity_model_owner_oid', 'similarity_model_created_at']
+$$;
+COMMENT ON FUNCTION recsys._experiment_recorded_keys() IS
+	'internal: the keys of a variant that record its models'' owners and identities';
+
+CREATE FUNCTION recsys._experiment_models_recorded(variant jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(jsonb_object_agg(k.p || r.key, r.value), '{}')
+	FROM unnest(ARRAY['model', 'similarity_model']) k(p)
+		 JOIN recsys.models m ON m.name = variant ->> k.p,
+		 LATERAL jsonb_each(jsonb_build_object('_owner', pg_get_userbyid(m.owner), '_owner_oid', m.owner::oid::bigint,
+											   '_created_at', m.created_at)) r
+$$;
+COMMENT ON FUNCTION recsys._experiment_models_recorded(jsonb) IS
+	'internal: a variant''s models'' owners (name and OID) and identities, as recorded in it';
+
 -- internal: the variants as given, checked and completed (share 1 unless
 -- given; the recommend options only when given)
 CREATE FUNCTION recsys._experiment_variants(variants jsonb, design text)
@@ -2393,8 +2428,8 @@ DECLARE
 	names text[] := '{}';
 	vname text;
 	bad text;
-	allowed CONSTANT text[] := ARRAY['name', 'share', 'model', 'diversity', 'similarity_model', 'exclude_seen',
-									 'model_owner', 'similarity_model_owner'];
+	allowed CONSTANT text[] := ARRAY['name', 'share', 'model', 'diversity', 'similarity_model', 'exclude_seen']
+							   || recsys._experiment_recorded_keys();
 BEGIN
 	IF variants IS NULL OR jsonb_typeof(variants) <> 'array' OR jsonb_array_length(variants) < 2
 	   OR (design = 'interleaving' AND jsonb_array_length(variants) <> 2) THEN
@@ -2469,13 +2504,10 @@ BEGIN
 			RAISE EXCEPTION 'exclude_seen of variant "%" must be true or false', vname
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
-		-- the models' owners now, by name as blends record their members'
-		-- (review s8, 2): serving refuses a model whose owner changed since
-		v := v - 'model_owner' - 'similarity_model_owner';
-		v := v || jsonb_strip_nulls(jsonb_build_object(
-			'model_owner', (SELECT pg_get_userbyid(m.owner) FROM recsys.models m WHERE m.name = v ->> 'model'),
-			'similarity_model_owner', (SELECT pg_get_userbyid(m.owner) FROM recsys.models m
-									   WHERE m.name = v ->> 'similarity_model')));
+		-- the models' owners and identities now (a value given is replaced):
+		-- serving refuses a model whose owner changed since (review s8, 2),
+		-- or one dropped and trained again under the name
+		v := (v - recsys._experiment_recorded_keys()) || recsys._experiment_models_recorded(v);
 		result := result || jsonb_build_array(v);
 	END LOOP;
 	RETURN result;
@@ -2505,7 +2537,7 @@ RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT jsonb_agg(x - 'model_owner' - 'similarity_model_owner' ORDER BY o)
+	SELECT jsonb_agg(x - recsys._experiment_recorded_keys() ORDER BY o)
 	FROM jsonb_array_elements(variants) WITH ORDINALITY AS c(x, o)
 $$;
 COMMENT ON FUNCTION recsys._experiment_variants_stated(jsonb) IS
@@ -2548,6 +2580,23 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = format('It was owned by role "%s"; the model of that name now is role "%s"''s.',
 								  m.recorded, m.now),
+				  HINT = 'Check the model, then give the experiment its variants again with recsys.alter_experiment.';
+	END LOOP;
+	-- a model of the name and owner recorded, but another one: dropped and
+	-- trained again since (recorded since 0.10.0)
+	FOR m IN
+		SELECT DISTINCT x.name
+		FROM jsonb_array_elements(variants) v,
+			 unnest(ARRAY[v ->> 'model', v ->> 'similarity_model'],
+					ARRAY[v ->> 'model_created_at', v ->> 'similarity_model_created_at']) u(name, created)
+			 JOIN recsys.models x ON x.name = u.name
+		WHERE u.created IS NOT NULL AND u.created::timestamptz IS DISTINCT FROM x.created_at
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'model "%" of experiment "%" was dropped and trained again since the experiment was given it',
+			m.name, e.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The model of that name now is another model (recsys.models.created_at) than the one the variant names.',
 				  HINT = 'Check the model, then give the experiment its variants again with recsys.alter_experiment.';
 	END LOOP;
 	FOR m IN
@@ -2911,8 +2960,11 @@ BEGIN
 				  HINT = 'End it with recsys.end_experiment.';
 	END IF;
 	-- the models of a new row are checked when it is served: a restore
-	-- inserts experiments whatever order the models come back in
-	IF TG_OP = 'UPDATE' THEN
+	-- inserts experiments whatever order the models come back in (and
+	-- its roles' OIDs are this cluster's: looked up by the names recorded)
+	IF TG_OP = 'INSERT' THEN
+		NEW.variants := recsys._experiment_variants_owner_oids(NEW.variants);
+	ELSE
 		PERFORM recsys._experiment_check_models(NEW, recsys._experiment_served(NEW));
 	END IF;
 	RETURN NEW;
@@ -6923,27 +6975,53 @@ $$;
 COMMENT ON FUNCTION recsys.orphans() IS
 	'models, experiments and catalogs whose owner or a grantee was dropped (kept out of dumps)';
 
--- internal: variants whose recorded owner of a model in models (as model
--- or similarity_model) is no live role's name, which clean_orphans gave to
--- new_owner, recording new_owner instead: the model is the one the
--- experiment was created with, its owner dropped since (a name that a
--- live role holds again is left, and the experiment's check refuses it)
-CREATE FUNCTION recsys._experiment_variants_reowned(variants jsonb, models text[], new_owner regrole)
+-- internal: variants recording new_owner as the owner of each model in
+-- models (as model or similarity_model) that clean_orphans gave to it from
+-- its dropped owner (old_owners, by position), where the variant recorded
+-- that dropped role: the model is the one the experiment was given, its
+-- owner dropped since.  Compared by OID: a role created since under the
+-- dropped role's name is another role (s9-fix).  Variants recorded before
+-- the OIDs were (0.10.0 development) compare the name: no live role has it.
+CREATE FUNCTION recsys._experiment_variants_reowned(variants jsonb, models text[], old_owners oid[],
+													new_owner regrole)
 RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT coalesce(jsonb_agg(v ORDER BY o), variants)
-	FROM (SELECT v || CASE WHEN v ->> 'model' = ANY (models) AND v ? 'model_owner'
-							AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = v ->> 'model_owner')
-					   THEN jsonb_build_object('model_owner', pg_get_userbyid(new_owner)) ELSE '{}' END
-					|| CASE WHEN v ->> 'similarity_model' = ANY (models) AND v ? 'similarity_model_owner'
-							AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = v ->> 'similarity_model_owner')
-					   THEN jsonb_build_object('similarity_model_owner', pg_get_userbyid(new_owner)) ELSE '{}' END AS v, o
+	SELECT coalesce(jsonb_agg(y.v ORDER BY y.o), variants)
+	FROM (SELECT x.o, x.v || coalesce(
+					(SELECT jsonb_object_agg(k.p || '_owner', pg_get_userbyid(new_owner))
+							|| jsonb_object_agg(k.p || '_owner_oid', new_owner::oid::bigint)
+					 FROM unnest(ARRAY['model', 'similarity_model']) k(p), unnest(models, old_owners) g(model, old_owner)
+					 WHERE x.v ->> k.p = g.model AND x.v ? (k.p || '_owner')
+					   AND CASE WHEN x.v ? (k.p || '_owner_oid')
+								THEN (x.v ->> (k.p || '_owner_oid'))::oid = g.old_owner
+								ELSE NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = x.v ->> (k.p || '_owner')) END),
+					'{}') AS v
 		  FROM jsonb_array_elements(variants) WITH ORDINALITY AS x(v, o)) y
 $$;
-COMMENT ON FUNCTION recsys._experiment_variants_reowned(jsonb, text[], regrole) IS
-	'internal: variants recording new_owner as the owner of the given models where the recorded owner was dropped';
+COMMENT ON FUNCTION recsys._experiment_variants_reowned(jsonb, text[], oid[], regrole) IS
+	'internal: variants recording new_owner as the owner of the given models where the recorded owner was their dropped one';
+
+-- internal: variants whose recorded owners' OIDs are looked up again by
+-- their recorded names (an INSERT: a restore, where OIDs change and
+-- names stay; a name no role has records no OID)
+CREATE FUNCTION recsys._experiment_variants_owner_oids(variants jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(jsonb_agg((x.v - 'model_owner_oid' - 'similarity_model_owner_oid')
+							  || jsonb_strip_nulls(jsonb_build_object(
+									'model_owner_oid', (SELECT r.oid::bigint FROM pg_roles r
+														WHERE r.rolname = x.v ->> 'model_owner'),
+									'similarity_model_owner_oid', (SELECT r.oid::bigint FROM pg_roles r
+																   WHERE r.rolname = x.v ->> 'similarity_model_owner')))
+							  ORDER BY x.o), variants)
+	FROM jsonb_array_elements(variants) WITH ORDINALITY AS x(v, o)
+$$;
+COMMENT ON FUNCTION recsys._experiment_variants_owner_oids(jsonb) IS
+	'internal: variants with their recorded model owners'' OIDs looked up by name (after a restore)';
 
 -- Give every orphaned object to new_owner and remove the dropped grantees
 -- (the DBA's clean-up after DROP ROLE, as REASSIGN OWNED / DROP OWNED are
@@ -6957,6 +7035,7 @@ DECLARE
 	o record;
 	kept regrole[];
 	given text[] := '{}';
+	given_from oid[] := '{}';
 BEGIN
 	IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
 		RAISE EXCEPTION 'permission denied for recsys.clean_orphans'
@@ -6976,6 +7055,7 @@ BEGIN
 		name := o.name;
 		IF o.kind = 'model' AND o.owner = ANY (o.dropped_roles) THEN
 			given := given || o.name;
+			given_from := given_from || o.owner;
 		END IF;
 		EXECUTE format('SELECT array(SELECT g FROM unnest(t.grantees) g WHERE g::oid <> ALL ($2)) '
 					   'FROM recsys.%I t WHERE t.name = $1', o.kind || 's')
@@ -6985,7 +7065,7 @@ BEGIN
 			-- the same UPDATE as its own owner (the row is checked once)
 			UPDATE recsys.experiments t
 			SET owner = clean_orphans.owner, grantees = kept,
-				variants = recsys._experiment_variants_reowned(t.variants, given, new_owner)
+				variants = recsys._experiment_variants_reowned(t.variants, given, given_from, new_owner)
 			WHERE t.name = o.name;
 		ELSE
 			EXECUTE format('UPDATE recsys.%I t SET owner = $2, grantees = $3 WHERE t.name = $1', o.kind || 's')
@@ -6997,8 +7077,8 @@ BEGIN
 	-- recorded owner of it follows (returned with no role removed)
 	FOR o IN
 		UPDATE recsys.experiments t
-		SET variants = recsys._experiment_variants_reowned(t.variants, given, new_owner)
-		WHERE t.variants IS DISTINCT FROM recsys._experiment_variants_reowned(t.variants, given, new_owner)
+		SET variants = recsys._experiment_variants_reowned(t.variants, given, given_from, new_owner)
+		WHERE t.variants IS DISTINCT FROM recsys._experiment_variants_reowned(t.variants, given, given_from, new_owner)
 		RETURNING t.name, t.owner
 	LOOP
 		kind := 'experiment';
