@@ -87,6 +87,29 @@ BEGIN
 EXCEPTION WHEN program_limit_exceeded THEN
 	RAISE NOTICE 'refused: %', regexp_replace(SQLERRM, '[0-9.]+ MB to read', 'N MB to read');
 END $$;
+-- ... and counts the workers' shared copies while the leader merges them
+-- (s9-fix; they were left out).  One worker reads all 240,000 rows and
+-- the leader only merges: at the last growth the leader holds a serial
+-- read's 5.0 MB (262,144 rows of room at 20 bytes) while the worker's
+-- copy, 2.8 MB (12 bytes a row, 8 an id), waits to be freed: 7.9 MB,
+-- over a 7 MB limit that the old accounting (5.1 MB) and a serial read
+-- accept
+SET recsys.max_memory = '7MB';
+SET max_parallel_workers_per_gather = 1;
+SET parallel_leader_participation = off;
+DO $$
+BEGIN
+	PERFORM recsys.train_cf('phr_events', factors => 6, model => 'phr_mem', weight_col => 'weight');
+	RAISE NOTICE 'read within the limit';
+EXCEPTION WHEN program_limit_exceeded THEN
+	RAISE NOTICE 'refused: %', regexp_replace(SQLERRM, '[0-9.]+ MB to read', 'N MB to read');
+END $$;
+RESET parallel_leader_participation;
+SET max_parallel_workers_per_gather = 0;
+SELECT stats->>'read_path' AS path, (stats->>'read_workers')::int AS workers, n_interactions
+FROM recsys.train_cf('phr_events', factors => 6, model => 'phr_mem', weight_col => 'weight', iterations => 1);
+SELECT recsys.drop_model('phr_mem');
+SET max_parallel_workers_per_gather = 2;
 RESET recsys.max_memory;
 
 -- workers read with the leader's snapshot: rows this transaction wrote,

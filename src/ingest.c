@@ -160,10 +160,12 @@ typedef struct IngestReceiver
 
 	/*
 	 * A parallel heap read's participants share recsys.max_memory: each
-	 * adds the bytes it needs (reported) to the shared total.
+	 * adds the bytes it needs (reported) to the shared total; merging, the
+	 * leader reports a serial read's working set (merging).
 	 */
 	pg_atomic_uint64 *shared_bytes;
 	uint64		reported_bytes;
+	bool		merging;
 } IngestReceiver;
 
 static double
@@ -428,12 +430,15 @@ check_memory_budget(IngestReceiver *r, int64 rows)
 	if (r->shared_bytes != NULL)
 	{
 		/*
-		 * A participant of a parallel read: the coordinate arrays it holds
-		 * now (the CSR comes later, from the leader's merged arrays, which
-		 * the merge checks as a serial read's) and its maps, summed over
-		 * the participants.
+		 * A participant of a parallel read, summed with the others: while
+		 * it reads, the coordinate arrays it holds and its maps (the CSR
+		 * comes later, from the leader's merged arrays); the leader, once
+		 * it merges, a serial read's working set.  A worker that finished
+		 * counts its copies in the shared area until the leader has merged
+		 * them (RsParallelReadMain, merge_worker).
 		 */
-		uint64		mine = (Size) rows * INGEST_COORD_BYTES_PER_ROW +
+		uint64		mine = r->merging ? need :
+			(Size) rows * INGEST_COORD_BYTES_PER_ROW +
 			rs_idmap_bytes(r->users.capacity) + rs_idmap_bytes(r->items.capacity);
 
 		need = pg_atomic_add_fetch_u64(r->shared_bytes, (int64) mine - (int64) r->reported_bytes);
@@ -952,6 +957,7 @@ typedef struct ParallelReadResult
 	float8		max_weight;
 	int32		n_users;		/* the worker's own dense indexes' ids */
 	int32		n_items;
+	uint64		shared_bytes;	/* the arrays below, counted until merged */
 	dsa_pointer rows;			/* int32[n], the worker's user indexes */
 	dsa_pointer cols;			/* int32[n], the worker's item indexes */
 	dsa_pointer vals;			/* float[n] */
@@ -1119,6 +1125,19 @@ RsParallelReadMain(dsm_segment *seg, shm_toc *toc)
 	pfree(r->vals);
 	result->user_ids = share_array(area, r->users.ids, (Size) r->users.count * sizeof(int64));
 	result->item_ids = share_array(area, r->items.ids, (Size) r->items.count * sizeof(int64));
+	/* the maps' buffers (ids copied) */
+	pfree(r->users.slot_keys);
+	pfree(r->items.slot_keys);
+
+	/*
+	 * From here this worker holds its shared copies only, until the leader
+	 * has merged them: recsys.max_memory counts them instead of what it
+	 * reported while reading (each array was freed once copied, so at most
+	 * one array more than reported was held in between).
+	 */
+	result->shared_bytes = (uint64) r->n * INGEST_COORD_BYTES_PER_ROW +
+		(uint64) (r->users.count + r->items.count) * sizeof(int64);
+	pg_atomic_add_fetch_u64(r->shared_bytes, (int64) result->shared_bytes - (int64) r->reported_bytes);
 	pg_write_barrier();
 	result->done = true;
 	dsa_detach(area);
@@ -1157,6 +1176,7 @@ merge_worker(IngestReceiver *r, dsa_area *area, ParallelReadResult *w)
 	dsa_free(area, w->vals);
 	dsa_free(area, w->user_ids);
 	dsa_free(area, w->item_ids);
+	pg_atomic_sub_fetch_u64(r->shared_bytes, w->shared_bytes);
 	pfree(user_index);
 	pfree(item_index);
 }
@@ -1302,12 +1322,16 @@ parallel_heap_read(IngestReceiver *r, Relation rel, Snapshot snapshot,
 	leader_rows = r->n;
 
 	/*
-	 * From here the leader's arrays grow to hold every row, checked as a
-	 * serial read's are (coordinates and CSR, its maps); the workers'
-	 * shared copies, freed one by one as they are merged, are not counted.
+	 * From here the leader's arrays grow to hold every row, counted as a
+	 * serial read's are (coordinates and CSR, its maps), together with the
+	 * workers' shared copies not merged yet and the workers still reading
+	 * (before s9-fix the copies, up to 12 bytes a row, were left out).
 	 */
-	r->shared_bytes = NULL;
+	r->merging = true;
+	check_memory_budget(r, r->capacity);
 	merge_finished_workers(r, pcxt, area, shared);
+	r->shared_bytes = NULL;
+	r->merging = false;
 	waited = now_seconds();
 	/* rethrows a message a worker sent; they have all finished */
 	WaitForParallelWorkersToFinish(pcxt);
