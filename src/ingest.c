@@ -783,36 +783,55 @@ ingest_executor_end(QueryDesc *query)
  * inheritance, foreign tables, casts.
  */
 static void
-executor_read(IngestReceiver *r, bool read_only)
+source_query(const RsSourceSpec *spec, StringInfo query)
+{
+	initStringInfo(query);
+	appendStringInfo(query, "SELECT %s, %s", quote_identifier(spec->user_col),
+					 quote_identifier(spec->item_col));
+	if (spec->weight_col != NULL)
+		appendStringInfo(query, ", %s", quote_identifier(spec->weight_col));
+	if (spec->event_col != NULL)
+		appendStringInfo(query, ", (%s)::pg_catalog.text", quote_identifier(spec->event_col));
+	appendStringInfo(query, " FROM %s", RsRelationName(spec->relid));
+}
+
+/* The executor path's query prepared (parsed, rewritten: every relation it reads locked). */
+static SPIPlanPtr
+prepare_source_query(const char *query)
+{
+	SPIPrepareOptions prepare;
+	SPIPlanPtr	plan;
+
+	/* one run to completion: a parallel plan is allowed (see the top) */
+	memset(&prepare, 0, sizeof(prepare));
+	prepare.cursorOptions = CURSOR_OPT_PARALLEL_OK;
+	plan = SPI_prepare_extended(query, &prepare);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query,
+			 SPI_result_code_string(SPI_result));
+	return plan;
+}
+
+/*
+ * The executor path reads with the active snapshot (read_only SPI): the
+ * caller's, or the training's (RsReadSource).
+ */
+static void
+executor_read(IngestReceiver *r)
 {
 	const RsSourceSpec *spec = r->spec;
 	StringInfoData query;
 	SPIPlanPtr	plan;
-	SPIPrepareOptions prepare;
 	SPIExecuteOptions options;
 	IngestReceiver *volatile outer_receiver;
 	int			ret;
 
-	initStringInfo(&query);
-	appendStringInfo(&query, "SELECT %s, %s", quote_identifier(spec->user_col),
-					 quote_identifier(spec->item_col));
-	if (r->has_weight)
-		appendStringInfo(&query, ", %s", quote_identifier(spec->weight_col));
-	if (r->has_event)
-		appendStringInfo(&query, ", (%s)::pg_catalog.text", quote_identifier(spec->event_col));
-	appendStringInfo(&query, " FROM %s", RsRelationName(spec->relid));
-
+	source_query(spec, &query);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* one run to completion: a parallel plan is allowed (see the top) */
-	memset(&prepare, 0, sizeof(prepare));
-	prepare.cursorOptions = CURSOR_OPT_PARALLEL_OK;
-	plan = SPI_prepare_extended(query.data, &prepare);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query.data,
-			 SPI_result_code_string(SPI_result));
+	plan = prepare_source_query(query.data);
 	memset(&options, 0, sizeof(options));
-	options.read_only = read_only;
+	options.read_only = true;
 	options.dest = (DestReceiver *) r;
 
 	/* a read nested in this one (a policy's function training) restores ours */
@@ -831,6 +850,31 @@ executor_read(IngestReceiver *r, bool read_only)
 	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
 		elog(ERROR, "SPI_execute_plan_extended failed for \"%s\": %s", query.data,
 			 SPI_result_code_string(ret));
+	SPI_finish();
+	pfree(query.data);
+}
+
+/*
+ * RsLockSource takes the locks reading spec's source takes (the relation,
+ * and for a view the relations under it: the executor path's query is
+ * parsed and rewritten, which locks them, and dropped), after checking
+ * that the caller may read it.  A training calls it before taking the
+ * snapshot it reads with, so that a wait for a transaction that rewrote
+ * the source (a TRUNCATE and a reload) ends before the snapshot is taken,
+ * as a statement's snapshot follows the locks its query takes.
+ */
+void
+RsLockSource(const RsSourceSpec *spec)
+{
+	StringInfoData query;
+
+	check_source(spec);
+	if (get_rel_relkind(spec->relid) == RELKIND_RELATION && !has_subclass(spec->relid))
+		return;
+	source_query(spec, &query);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	SPI_freeplan(prepare_source_query(query.data));
 	SPI_finish();
 	pfree(query.data);
 }
@@ -1349,13 +1393,12 @@ parallel_heap_read(IngestReceiver *r, Relation rel, Snapshot snapshot,
  * method, handing each tuple's columns straight to ingest_row, with no
  * executor node, projection or receiver call per row; with workers
  * (parallel_heap_read) when the planner would give a scan of the table
- * some.  The snapshot is the one SPI would use: read_only reads (serving,
- * STABLE functions) use the active snapshot; training advances the
- * command counter and takes a fresh snapshot first, so it sees its own
- * transaction's earlier writes.  Workers use the same snapshot.
+ * some.  The snapshot is the active one, as read_only SPI would use it:
+ * the caller's (serving, STABLE functions) or the training's
+ * (RsReadSource).  Workers use the same snapshot.
  */
 static void
-heap_read(IngestReceiver *r, bool read_only)
+heap_read(IngestReceiver *r)
 {
 	Relation	rel = table_open(r->spec->relid, AccessShareLock);
 	AttrNumber	attnums[4] = {0};
@@ -1363,12 +1406,6 @@ heap_read(IngestReceiver *r, bool read_only)
 	int			nworkers;
 
 	source_attnums(r, attnums);
-	if (!read_only)
-	{
-		CommandCounterIncrement();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		UpdateActiveSnapshotCommandId();
-	}
 	snapshot = RegisterSnapshot(GetActiveSnapshot());
 
 	nworkers = parallel_read_workers(rel);
@@ -1384,11 +1421,6 @@ heap_read(IngestReceiver *r, bool read_only)
 	}
 
 	UnregisterSnapshot(snapshot);
-	if (!read_only)
-	{
-		PopActiveSnapshot();
-		CommandCounterIncrement();
-	}
 	/* the lock is kept to the end of the transaction, as the executor does */
 	table_close(rel, NoLock);
 }
@@ -1473,15 +1505,38 @@ RsReadSource(const RsSourceSpec *spec, bool read_only, RsInteractions *out)
 	if (r->has_weight)
 		r->weight_type = check_column(spec->relid, spec->weight_col, "weight_col", true);
 
+	/*
+	 * A training (read_only false) reads with the snapshot it reads
+	 * everything else with (RsTrainBegin: taken once it held the training
+	 * lock and the source's locks, RsLockSource), advanced to this command
+	 * so that its transaction's earlier writes are seen: one snapshot for
+	 * the source and what is read of it later (BPR's pair times, FM's
+	 * events; before, the source read took a new one, in which rows
+	 * committed meanwhile had no times).
+	 */
+	if (!read_only)
+	{
+		CommandCounterIncrement();
+		if (ActiveSnapshotSet())
+			PushCopiedSnapshot(GetActiveSnapshot());
+		else
+			PushActiveSnapshot(GetTransactionSnapshot());
+		UpdateActiveSnapshotCommandId();
+	}
 	if (heap_read_possible(spec))
 	{
-		heap_read(r, read_only);
+		heap_read(r);
 		out->read_path = "heap";
 	}
 	else
 	{
-		executor_read(r, read_only);
+		executor_read(r);
 		out->read_path = "executor";
+	}
+	if (!read_only)
+	{
+		PopActiveSnapshot();
+		CommandCounterIncrement();
 	}
 	map_pending(r);
 	out->read_workers_planned = r->workers_planned;

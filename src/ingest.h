@@ -50,6 +50,7 @@ typedef struct RsInteractions
 extern bool recsys_fast_read;
 
 extern void RsIngestInit(void);
+extern void RsLockSource(const RsSourceSpec *spec);
 extern void RsReadSource(const RsSourceSpec *spec, bool read_only,
 						 RsInteractions *out);
 extern char *RsRelationName(Oid relid);

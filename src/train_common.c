@@ -248,8 +248,10 @@ refuse_other_algorithm(const RsTrainer *trainer)
  * its algorithm unless replace, and reads the source into data (NULL: the
  * trainer has no source, a blend).
  *
- * Once the lock is held, everything the training reads is read with a
- * snapshot taken then (READ COMMITTED; in REPEATABLE READ it is the
+ * Once the lock is held, and the source's locks (RsLockSource: a wait for
+ * a transaction rewriting the source ends before), everything the
+ * training reads, the source too, is read with one snapshot taken then
+ * (READ COMMITTED; in REPEATABLE READ it is the
  * transaction's), active until RsTrainFinish: the lock may have been
  * waited for, or only just released, by a training that committed after
  * this statement began, and what it wrote (a version, the model's stats
@@ -267,6 +269,8 @@ RsTrainBegin(RsTrainer *trainer, const char *algorithm, RsInteractions *data)
 	trainer->algorithm = algorithm;
 	RsProgressStart(trainer->function, trainer->name, algorithm, trainer->verbose);
 	(void) RsLockModelForTraining(trainer->name);
+	if (data != NULL)
+		RsLockSource(&trainer->spec);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	trainer->snapshot_pushed = true;
 	if (trainer->refuse != NULL)
