@@ -3,30 +3,30 @@
 -- be neither dropped nor renamed (2BP01) while it existed.
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
-CREATE ROLE regress_recsys_fix_alice;
-CREATE ROLE regress_recsys_fix_bob;
+CREATE ROLE regress_recsys_s9fix_alice;
+CREATE ROLE regress_recsys_s9fix_bob;
 RESET client_min_messages;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys
-	TO regress_recsys_fix_alice, regress_recsys_fix_bob;
+	TO regress_recsys_s9fix_alice, regress_recsys_s9fix_bob;
 -- by construction: in end_a item 10 is the most popular, then 11, 12;
 -- in end_b item 20, then 21, 22
 CREATE TABLE end_a (user_id bigint, item_id bigint);
 INSERT INTO end_a SELECT u, i FROM generate_series(1, 5) u, generate_series(10, 14) i WHERE i - 10 < 6 - u;
 CREATE TABLE end_b (user_id bigint, item_id bigint);
 INSERT INTO end_b SELECT u + 100, i FROM generate_series(1, 5) u, generate_series(20, 24) i WHERE i - 20 < 6 - u;
-GRANT SELECT ON end_a, end_b TO regress_recsys_fix_alice;
+GRANT SELECT ON end_a, end_b TO regress_recsys_s9fix_alice;
 
-SET ROLE regress_recsys_fix_alice;
+SET ROLE regress_recsys_s9fix_alice;
 SELECT 1 FROM recsys.train_popular('end_a', model => 'end_pop_a');
 SELECT 1 FROM recsys.train_popular('end_b', model => 'end_pop_b');
 SELECT name, control, ended_at, kept_variant FROM recsys.create_experiment('end1',
 	'[{"name": "A", "model": "end_pop_a"}, {"name": "B", "model": "end_pop_b"}]', holdout => 0.2, salt => 'end');
-SELECT recsys.grant_experiment('end1', 'regress_recsys_fix_bob');
-SELECT recsys.grant_model('end_pop_a', 'regress_recsys_fix_bob');
-SELECT recsys.grant_model('end_pop_b', 'regress_recsys_fix_bob');
+SELECT recsys.grant_experiment('end1', 'regress_recsys_s9fix_bob');
+SELECT recsys.grant_model('end_pop_a', 'regress_recsys_s9fix_bob');
+SELECT recsys.grant_model('end_pop_b', 'regress_recsys_s9fix_bob');
 -- 300 users (ids 1000..1299) served and logged while it runs; those
 -- shown variant B convert
-SET ROLE regress_recsys_fix_bob;
+SET ROLE regress_recsys_s9fix_bob;
 SELECT count(*) > 0 AS served
 FROM generate_series(1000, 1299) u, recsys.recommend_for_experiment('end1', u, 2) r;
 INSERT INTO recsys.experiment_outcomes (experiment, user_id, kind)
@@ -46,7 +46,7 @@ SELECT count(*) AS n_logged FROM recsys.experiment_impressions WHERE experiment 
 -- only the owner ends it; bob, granted its use, may not (42501)
 \set VERBOSITY default
 SELECT recsys.end_experiment('end1', 'B');
-SET ROLE regress_recsys_fix_alice;
+SET ROLE regress_recsys_s9fix_alice;
 -- keep must name one of its variants (22023)
 SELECT recsys.end_experiment('end1', 'C');
 SELECT recsys.end_experiment('end1', 'holdout');
@@ -60,7 +60,7 @@ SELECT recsys.drop_model('end_pop_a');
 SELECT name, kept_variant, ended_at IS NOT NULL AS ended, ended_at = changed_at AS changed
 FROM recsys.end_experiment('end1', 'B');
 SELECT kept_variant, ended_at <= now() AS ended FROM recsys.experiments WHERE name = 'end1';
-SET ROLE regress_recsys_fix_bob;
+SET ROLE regress_recsys_s9fix_bob;
 -- everyone, the holdout too, is served the kept variant (items 20, 21 of
 -- end_b by construction), attributed to it, and nothing is logged
 SELECT recsys.assign('end1', :a_user) AS a_user, recsys.assign('end1', :h_user) AS h_user;
@@ -79,7 +79,7 @@ SELECT (SELECT array_agg(x ORDER BY x.variant) FROM end_before x)
 SELECT count(*) FILTER (WHERE users > 0) = (SELECT count(*) FROM end_before WHERE users > 0) AS daily_same_arms
 FROM (SELECT variant, max(users) AS users FROM recsys.experiment_daily('end1') GROUP BY variant) d;
 
-SET ROLE regress_recsys_fix_alice;
+SET ROLE regress_recsys_s9fix_alice;
 -- an ended experiment is not altered, nor ended again (55000)
 \set VERBOSITY default
 SELECT recsys.alter_experiment('end1', holdout => 0);
@@ -97,16 +97,16 @@ SELECT recsys.drop_model('end_pop_a2');
 SELECT recsys.drop_model('end_pop_b');
 UPDATE recsys.models SET name = 'end_pop_b2' WHERE name = 'end_pop_b';
 -- served and reported with the other model gone
-SET ROLE regress_recsys_fix_bob;
+SET ROLE regress_recsys_s9fix_bob;
 SELECT item_id, variant FROM recsys.recommend_for_experiment('end1', :a_user, 1, log => false);
 SELECT variant, users > 0 AS has_users FROM recsys.experiment_results('end1') ORDER BY variant;
 -- its owner gives it away (a direct UPDATE of the owner): only the kept
 -- variant is checked, the dropped model is not asked for
 RESET ROLE;
-UPDATE recsys.experiments SET owner = 'regress_recsys_fix_bob' WHERE name = 'end1';
-UPDATE recsys.experiments SET owner = 'regress_recsys_fix_alice' WHERE name = 'end1';
+UPDATE recsys.experiments SET owner = 'regress_recsys_s9fix_bob' WHERE name = 'end1';
+UPDATE recsys.experiments SET owner = 'regress_recsys_s9fix_alice' WHERE name = 'end1';
 -- dropping the experiment frees the kept model too
-SET ROLE regress_recsys_fix_alice;
+SET ROLE regress_recsys_s9fix_alice;
 SELECT recsys.drop_experiment('end1');
 SELECT recsys.drop_model('end_pop_b');
 
@@ -142,7 +142,7 @@ SELECT recsys.drop_model('end_pop_b');
 SELECT recsys.drop_experiment('end3');
 
 RESET ROLE;
-DROP TABLE end_a, end_b;
-REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_fix_alice, regress_recsys_fix_bob;
-DROP ROLE regress_recsys_fix_alice;
-DROP ROLE regress_recsys_fix_bob;
+DROP TABLE end_a, end_b, end_before;
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_s9fix_alice, regress_recsys_s9fix_bob;
+DROP ROLE regress_recsys_s9fix_alice;
+DROP ROLE regress_recsys_s9fix_bob;

@@ -5,12 +5,12 @@
 -- created under a dropped owner's name.
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
-CREATE ROLE regress_recsys_fix_team;
-CREATE ROLE regress_recsys_fix_keeper;
-CREATE ROLE regress_recsys_fix_carol;
+CREATE ROLE regress_recsys_s9fix_team;
+CREATE ROLE regress_recsys_s9fix_keeper;
+CREATE ROLE regress_recsys_s9fix_carol;
 RESET client_min_messages;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys
-	TO regress_recsys_fix_team, regress_recsys_fix_keeper, regress_recsys_fix_carol;
+	TO regress_recsys_s9fix_team, regress_recsys_s9fix_keeper, regress_recsys_s9fix_carol;
 -- by construction: item 10 is the most popular, then 11, 12; in id_b 20
 CREATE TABLE id_a (user_id bigint, item_id bigint);
 INSERT INTO id_a SELECT u, i FROM generate_series(1, 5) u, generate_series(10, 14) i WHERE i - 10 < 6 - u;
@@ -20,7 +20,7 @@ GRANT SELECT ON id_a, id_b TO PUBLIC;
 
 -- 1. the identity: set at the first training, kept by a retrain and a
 -- rename, new after a drop
-SET ROLE regress_recsys_fix_carol;
+SET ROLE regress_recsys_s9fix_carol;
 SELECT created_at AS first_created FROM recsys.train_popular('id_a', model => 'id_pop') \gset
 SELECT created_at = :'first_created' AS kept_by_retrain, version FROM recsys.train_popular('id_b', model => 'id_pop');
 UPDATE recsys.models SET name = 'id_pop2' WHERE name = 'id_pop';
@@ -42,7 +42,7 @@ SELECT 1 FROM recsys.create_experiment('id_x',
 	'[{"name": "a", "model": "id_pop"}, {"name": "b", "model": "id_pop", "exclude_seen": false}]',
 	salt => 'id');
 SELECT v ->> 'name' AS variant, (v ->> 'model_created_at')::timestamptz = m.created_at AS model_identity,
-	   (v ->> 'model_owner_oid')::oid = 'regress_recsys_fix_carol'::regrole AS owner_oid
+	   (v ->> 'model_owner_oid')::oid = 'regress_recsys_s9fix_carol'::regrole AS owner_oid
 FROM recsys.experiments e, jsonb_array_elements(e.variants) v, recsys.models m
 WHERE e.name = 'id_x' AND m.name = 'id_pop' ORDER BY 1;
 SELECT item_id FROM recsys.recommend_for_experiment('id_x', 1000, 1, log => false);
@@ -50,7 +50,7 @@ RESET ROLE;
 ALTER TABLE recsys.models DISABLE TRIGGER models_members_delete;
 SELECT recsys.drop_model('id_pop');
 ALTER TABLE recsys.models ENABLE TRIGGER models_members_delete;
-SET ROLE regress_recsys_fix_carol;
+SET ROLE regress_recsys_s9fix_carol;
 SELECT 1 FROM recsys.train_popular('id_b', model => 'id_pop');
 \set VERBOSITY default
 SELECT item_id FROM recsys.recommend_for_experiment('id_x', 1000, 1, log => false);
@@ -69,13 +69,13 @@ SELECT recsys.drop_model('id_pop');
 -- 3. clean_orphans compares the recorded owner by OID: the team's model
 -- and experiment are orphaned when the team role is dropped, and a new
 -- role is created under its name
-SET ROLE regress_recsys_fix_team;
+SET ROLE regress_recsys_s9fix_team;
 SELECT 1 FROM recsys.train_popular('id_a', model => 'id_team_pop');
-SELECT recsys.grant_model('id_team_pop', 'regress_recsys_fix_carol');
+SELECT recsys.grant_model('id_team_pop', 'regress_recsys_s9fix_carol');
 SELECT 1 FROM recsys.create_experiment('id_team_x', '[{"name": "a", "model": "id_team_pop"}, {"name": "b"}]',
 									   salt => 'id');
 -- carol's experiment of her own recorded the team as the model's owner too
-SET ROLE regress_recsys_fix_carol;
+SET ROLE regress_recsys_s9fix_carol;
 SELECT 1 FROM recsys.create_experiment('id_carol_x', '[{"name": "a", "model": "id_team_pop"}, {"name": "b"}]',
 									   salt => 'id');
 -- ... and one that recorded another owner: the model was carol's then
@@ -83,20 +83,20 @@ SELECT 1 FROM recsys.train_popular('id_a', model => 'id_given_pop');
 SELECT 1 FROM recsys.create_experiment('id_given_x', '[{"name": "a", "model": "id_given_pop"}, {"name": "b"}]',
 									   salt => 'id');
 RESET ROLE;
-SELECT recsys.alter_model_owner('id_given_pop', 'regress_recsys_fix_team');
-SELECT recsys.grant_model('id_given_pop', 'regress_recsys_fix_carol');
-DROP OWNED BY regress_recsys_fix_team;
-DROP ROLE regress_recsys_fix_team;
+SELECT recsys.alter_model_owner('id_given_pop', 'regress_recsys_s9fix_team');
+SELECT recsys.grant_model('id_given_pop', 'regress_recsys_s9fix_carol');
+DROP OWNED BY regress_recsys_s9fix_team;
+DROP ROLE regress_recsys_s9fix_team;
 SET client_min_messages = warning;
-CREATE ROLE regress_recsys_fix_team;
+CREATE ROLE regress_recsys_s9fix_team;
 RESET client_min_messages;
 SELECT kind, name FROM recsys.orphans() WHERE name LIKE 'id\_%' ORDER BY 1, 2;
 -- (the old comparison by name left the team experiments' record, and the
 -- experiment's check then refused the call: "changed owner")
 SELECT kind, name, owner, cardinality(removed_roles) AS removed
-FROM recsys.clean_orphans('regress_recsys_fix_keeper') WHERE name LIKE 'id\_%' ORDER BY 1, 2;
+FROM recsys.clean_orphans('regress_recsys_s9fix_keeper') WHERE name LIKE 'id\_%' ORDER BY 1, 2;
 SELECT e.name, v ->> 'model_owner' AS model_owner,
-	   (v ->> 'model_owner_oid')::oid = 'regress_recsys_fix_keeper'::regrole AS keeper_oid
+	   (v ->> 'model_owner_oid')::oid = 'regress_recsys_s9fix_keeper'::regrole AS keeper_oid
 FROM recsys.experiments e, jsonb_array_elements(e.variants) v
 WHERE e.name LIKE 'id\_%' AND v ? 'model' ORDER BY 1;
 -- the team's and carol's experiments serve (item 10 by construction);
@@ -104,7 +104,7 @@ WHERE e.name LIKE 'id\_%' AND v ? 'model' ORDER BY 1;
 -- before the team was dropped
 SELECT min(u) AS a_user FROM generate_series(1000, 1100) u WHERE recsys.assign('id_team_x', u) = 'a' \gset
 SELECT item_id FROM recsys.recommend_for_experiment('id_team_x', :a_user, 1, log => false);
-SET ROLE regress_recsys_fix_carol;
+SET ROLE regress_recsys_s9fix_carol;
 SELECT item_id FROM recsys.recommend_for_experiment('id_carol_x', :a_user, 1, log => false);
 SELECT item_id FROM recsys.recommend_for_experiment('id_given_x', :a_user, 1, log => false);
 RESET ROLE;
@@ -113,13 +113,13 @@ SELECT recsys.drop_model('id_team_pop'), recsys.drop_model('id_given_pop');
 
 -- 4. an inserted experiment (a restore) records the OIDs of the roles
 -- named, whatever OIDs the row brought
-SET ROLE regress_recsys_fix_carol;
+SET ROLE regress_recsys_s9fix_carol;
 SELECT 1 FROM recsys.train_popular('id_a', model => 'id_pop');
 INSERT INTO recsys.experiments (name, variants, control, salt, run_starts, run_variants)
-VALUES ('id_restored', '[{"name": "a", "model": "id_pop", "share": 1, "model_owner": "regress_recsys_fix_carol",
+VALUES ('id_restored', '[{"name": "a", "model": "id_pop", "share": 1, "model_owner": "regress_recsys_s9fix_carol",
 						  "model_owner_oid": 1}, {"name": "b", "share": 1, "model_owner": "no_such_role",
 						  "model_owner_oid": 2}]', 'a', 'id', '{0,5000}', '{1,2}');
-SELECT v ->> 'name' AS variant, (v ->> 'model_owner_oid')::oid = 'regress_recsys_fix_carol'::regrole AS carol_oid,
+SELECT v ->> 'name' AS variant, (v ->> 'model_owner_oid')::oid = 'regress_recsys_s9fix_carol'::regrole AS carol_oid,
 	   v ? 'model_owner_oid' AS has_oid
 FROM recsys.experiments e, jsonb_array_elements(e.variants) v WHERE e.name = 'id_restored' ORDER BY 1;
 SELECT recsys.drop_experiment('id_restored');
@@ -153,7 +153,7 @@ CREATE EXTENSION recsys;
 
 DROP TABLE id_a, id_b;
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys
-	FROM regress_recsys_fix_team, regress_recsys_fix_keeper, regress_recsys_fix_carol;
-DROP ROLE regress_recsys_fix_team;
-DROP ROLE regress_recsys_fix_keeper;
-DROP ROLE regress_recsys_fix_carol;
+	FROM regress_recsys_s9fix_team, regress_recsys_s9fix_keeper, regress_recsys_s9fix_carol;
+DROP ROLE regress_recsys_s9fix_team;
+DROP ROLE regress_recsys_s9fix_keeper;
+DROP ROLE regress_recsys_s9fix_carol;

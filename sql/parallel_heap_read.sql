@@ -88,18 +88,20 @@ EXCEPTION WHEN program_limit_exceeded THEN
 	RAISE NOTICE 'refused: %', regexp_replace(SQLERRM, '[0-9.]+ MB to read', 'N MB to read');
 END $$;
 -- ... and counts the workers' shared copies while the leader merges them
--- (s9-fix; they were left out).  One worker reads all 240,000 rows and
--- the leader only merges: at the last growth the leader holds a serial
--- read's 5.0 MB (262,144 rows of room at 20 bytes) while the worker's
--- copy, 2.8 MB (12 bytes a row, 8 an id), waits to be freed: 7.9 MB,
--- over a 7 MB limit that the old accounting (5.1 MB) and a serial read
--- accept
-SET recsys.max_memory = '7MB';
+-- (s9-fix; they were left out).  2^19 rows, one worker reads them all and
+-- the leader only merges: at its last growth the leader holds 6 MB of
+-- coordinates (524,288 rows of room at 12 bytes) while the worker's copy,
+-- 6 MB more (12 bytes a row, 8 an id), waits to be freed: 12 MB, over an
+-- 11 MB limit that the old accounting (a serial read's 10 MB: coordinates
+-- and CSR) and a serial read accept
+CREATE TABLE phr_pow2 WITH (autovacuum_enabled = off) AS
+SELECT i % 4000 AS user_id, i % 300 AS item_id FROM generate_series(1, 524288) i;
+SET recsys.max_memory = '11MB';
 SET max_parallel_workers_per_gather = 1;
 SET parallel_leader_participation = off;
 DO $$
 BEGIN
-	PERFORM recsys.train_cf('phr_events', factors => 6, model => 'phr_mem', weight_col => 'weight');
+	PERFORM recsys.train_cf('phr_pow2', factors => 6, model => 'phr_mem', iterations => 1);
 	RAISE NOTICE 'read within the limit';
 EXCEPTION WHEN program_limit_exceeded THEN
 	RAISE NOTICE 'refused: %', regexp_replace(SQLERRM, '[0-9.]+ MB to read', 'N MB to read');
@@ -107,8 +109,9 @@ END $$;
 RESET parallel_leader_participation;
 SET max_parallel_workers_per_gather = 0;
 SELECT stats->>'read_path' AS path, (stats->>'read_workers')::int AS workers, n_interactions
-FROM recsys.train_cf('phr_events', factors => 6, model => 'phr_mem', weight_col => 'weight', iterations => 1);
+FROM recsys.train_cf('phr_pow2', factors => 6, model => 'phr_mem', iterations => 1);
 SELECT recsys.drop_model('phr_mem');
+DROP TABLE phr_pow2;
 SET max_parallel_workers_per_gather = 2;
 RESET recsys.max_memory;
 

@@ -430,19 +430,20 @@ check_memory_budget(IngestReceiver *r, int64 rows)
 	if (r->shared_bytes != NULL)
 	{
 		/*
-		 * A participant of a parallel read, summed with the others: while
-		 * it reads, the coordinate arrays it holds and its maps (the CSR
-		 * comes later, from the leader's merged arrays); the leader, once
-		 * it merges, a serial read's working set.  A worker that finished
-		 * counts its copies in the shared area until the leader has merged
-		 * them (RsParallelReadMain, merge_worker).
+		 * A participant of a parallel read: the coordinate arrays it holds
+		 * and its maps, summed with the others'.  A worker that finished
+		 * counts its copies in the shared area instead, until the leader
+		 * has merged them (RsParallelReadMain, merge_worker).  The leader,
+		 * merging, also needs a serial read's working set later (its CSR,
+		 * built once every copy is freed): the larger of the two.
 		 */
-		uint64		mine = r->merging ? need :
-			(Size) rows * INGEST_COORD_BYTES_PER_ROW +
+		uint64		mine = (Size) rows * INGEST_COORD_BYTES_PER_ROW +
 			rs_idmap_bytes(r->users.capacity) + rs_idmap_bytes(r->items.capacity);
+		uint64		total = pg_atomic_add_fetch_u64(r->shared_bytes, (int64) mine - (int64) r->reported_bytes);
 
-		need = pg_atomic_add_fetch_u64(r->shared_bytes, (int64) mine - (int64) r->reported_bytes);
 		r->reported_bytes = mine;
+		/* (the leader's CSR comes once the copies are freed: the larger) */
+		need = r->merging ? Max(need, total) : total;
 	}
 	if (need > RECSYS_MAX_MEMORY_BYTES)
 		ereport(ERROR,
@@ -855,18 +856,21 @@ executor_read(IngestReceiver *r)
 }
 
 /*
- * RsLockSource takes the locks reading spec's source takes (the relation,
- * and for a view the relations under it: the executor path's query is
- * parsed and rewritten, which locks them, and dropped), after checking
- * that the caller may read it.  A training calls it before taking the
- * snapshot it reads with, so that a wait for a transaction that rewrote
- * the source (a TRUNCATE and a reload) ends before the snapshot is taken,
- * as a statement's snapshot follows the locks its query takes.
+ * RsLockSource takes the locks reading spec's source takes (the relation;
+ * for a view, a partitioned table or an inheritance parent the relations
+ * under it too: the executor path's query is planned, which locks them,
+ * and dropped), after checking that the caller may read it.  A training
+ * calls it before taking the snapshot it reads with, so that a wait for a
+ * transaction that rewrote the source (a TRUNCATE and a reload) ends
+ * before the snapshot is taken, as a statement's snapshot follows the
+ * locks its query takes.
  */
 void
 RsLockSource(const RsSourceSpec *spec)
 {
 	StringInfoData query;
+	SPIPlanPtr	plan;
+	CachedPlan *cplan;
 
 	check_source(spec);
 	if (get_rel_relkind(spec->relid) == RELKIND_RELATION && !has_subclass(spec->relid))
@@ -874,7 +878,11 @@ RsLockSource(const RsSourceSpec *spec)
 	source_query(spec, &query);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	SPI_freeplan(prepare_source_query(query.data));
+	plan = prepare_source_query(query.data);
+	cplan = SPI_plan_get_cached_plan(plan);
+	if (cplan != NULL)
+		ReleaseCachedPlan(cplan, NULL);
+	SPI_freeplan(plan);
 	SPI_finish();
 	pfree(query.data);
 }
@@ -1366,10 +1374,11 @@ parallel_heap_read(IngestReceiver *r, Relation rel, Snapshot snapshot,
 	leader_rows = r->n;
 
 	/*
-	 * From here the leader's arrays grow to hold every row, counted as a
-	 * serial read's are (coordinates and CSR, its maps), together with the
-	 * workers' shared copies not merged yet and the workers still reading
-	 * (before s9-fix the copies, up to 12 bytes a row, were left out).
+	 * From here the leader's arrays grow to hold every row: counted with
+	 * the workers' shared copies not merged yet and the workers still
+	 * reading, or as a serial read's (coordinates, CSR and maps) if that
+	 * is more (before s9-fix the copies, up to 12 bytes a row, were left
+	 * out: only the latter was counted).
 	 */
 	r->merging = true;
 	check_memory_budget(r, r->capacity);
