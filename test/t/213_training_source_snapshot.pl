@@ -63,5 +63,36 @@ like($out, qr/^270\n/, 'the new rows are in the model');
 is($node->safe_psql('postgres', q{SELECT (params ->> 'time_col') || ' ' || n_interactions FROM recsys.models WHERE name = 'b'}),
 	'at 270', 'with time_col');
 $trainer->quit;
+
+# the source's locks come first also for a partitioned table, whose
+# partitions only planning locks: a training that waits for a reload of a
+# partition (TRUNCATE, INSERT) reads the reload, not the truncated
+# partition as an older snapshot would show it (empty)
+$node->safe_psql('postgres', q{
+	CREATE TABLE pev (user_id bigint, item_id bigint) PARTITION BY RANGE (user_id);
+	CREATE TABLE pev_1 PARTITION OF pev FOR VALUES FROM (0) TO (1000);
+	INSERT INTO pev SELECT u, i FROM generate_series(1, 30) u, generate_series(1, 12) i WHERE (u + i) % 3 <> 0;
+});
+my $train_p = q{SELECT n_interactions FROM recsys.train_popular('pev', model => 'p')};
+is($node->safe_psql('postgres', $train_p), '240', 'a partitioned source');
+my $loader = $node->background_psql('postgres');
+$loader->query_safe(q{
+	BEGIN;
+	TRUNCATE pev_1;
+	INSERT INTO pev SELECT u, i FROM generate_series(1, 30) u, generate_series(1, 12) i WHERE (u + i) % 4 = 0;
+});
+$trainer = $node->background_psql('postgres', on_error_stop => 0);
+$pid = $trainer->query_safe('SELECT pg_backend_pid()');
+$trainer->query_until(qr/started/, "\\echo started\n$train_p;\n");
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_locks WHERE pid = $pid AND NOT granted AND relation = 'pev_1'::regclass"),
+	'the training waits for the partition\'s lock');
+$loader->query_safe('COMMIT');
+$trainer->{stderr} = '';
+$out = $trainer->query('SELECT 1');
+is($trainer->{stderr}, '', 'no error');
+like($out, qr/^90\n/, 'it read the reloaded partition');
+$trainer->quit;
+$loader->quit;
 $node->stop;
 done_testing();
