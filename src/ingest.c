@@ -160,8 +160,8 @@ typedef struct IngestReceiver
 
 	/*
 	 * A parallel heap read's participants share recsys.max_memory: each
-	 * adds the bytes it needs (reported) to the shared total; merging, the
-	 * leader reports a serial read's working set (merging).
+	 * adds the bytes it holds (reported) to the shared total; merging is
+	 * set while the leader merges the workers' rows (check_memory_budget).
 	 */
 	pg_atomic_uint64 *shared_bytes;
 	uint64		reported_bytes;
