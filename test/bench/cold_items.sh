@@ -420,14 +420,15 @@ ridge_grid() {
 
 # a pseudo-cold split of training table $2 into directory $3: its rows
 # without the cold items as train.csv.gz, the rows of 10% of its items (in
-# md5('7:' || item_id) order) as test.csv.gz, those items as cold.csv
+# md5('SALT:' || item_id) order, salt $4, default 7) as test.csv.gz, those
+# items as cold.csv
 pseudo_split() {
-	local t=$1 tr=$2 dir=$3
+	local t=$1 tr=$2 dir=$3 salt=${4:-7}
 	mkdir -p "$dir"
 	recsys_psql -q <<SQL
 CREATE TABLE ${tr}_pwarm AS SELECT * FROM $tr WHERE item_id NOT IN (SELECT item_id FROM ${t}_cold);
 CREATE TABLE ${tr}_pcold AS
-SELECT item_id FROM (SELECT DISTINCT item_id FROM ${tr}_pwarm) s ORDER BY md5('7:' || item_id)
+SELECT item_id FROM (SELECT DISTINCT item_id FROM ${tr}_pwarm) s ORDER BY md5('$salt:' || item_id)
 LIMIT (SELECT ceil(count(DISTINCT item_id) / 10.0) FROM ${tr}_pwarm);
 \copy (SELECT * FROM ${tr}_pwarm) TO PROGRAM 'gzip > $dir/train.csv.gz' WITH (FORMAT csv, HEADER true)
 \copy (SELECT * FROM ${tr}_pwarm WHERE item_id IN (SELECT item_id FROM ${tr}_pcold)) TO PROGRAM 'gzip > $dir/test.csv.gz' WITH (FORMAT csv, HEADER true)
@@ -467,6 +468,22 @@ ridge() {
 	done < <(echo "${RIDGE_GRID:-$(ridge_grid)}")
 	echo "chosen on valid ($bestv): $best; on test (mix fitted on strat75/train's pseudo-cold items):"
 	ridge_run "$splits/$data/strat75" "$work/$t.pseudo_test" $best | grep -v '^split'
+}
+
+# labinputs: cold_lab's inputs kept in $COLD_LAB_DIR/<data>/ for runs by
+# hand: features.csv, cold.csv, and per salt in PSEUDO_SALTS pseudo-cold
+# splits of strat75/valid/train (pv<salt>/) and strat75/train (pt<salt>/)
+lab_export() {
+	local data=$1 t=$2 v=$3 dir=${COLD_LAB_DIR:?set COLD_LAB_DIR}/$1 salt
+	lab_inputs "$t" "$v"
+	mkdir -p "$dir"
+	cp "$work/$t.features.csv" "$dir/features.csv"
+	cp "$work/$t.cold.csv" "$dir/cold.csv"
+	for salt in ${PSEUDO_SALTS:-7 11 13}; do
+		pseudo_split "$t" "${t}_vtrain" "$dir/pv$salt" "$salt"
+		pseudo_split "$t" "${t}_train" "$dir/pt$salt" "$salt"
+	done
+	echo "$data: lab inputs in $dir"
 }
 
 # cold items, on test (strat75 train/test) or, with $4 = valid, on
@@ -588,6 +605,7 @@ for data in ml-latest-small online-retail; do
 	fi
 	if [ "$what" = hybrid ]; then hybrid "$data" "$t" "$v"; continue; fi
 	if [ "$what" = ridge ]; then ridge "$data" "$t" "$v"; continue; fi
+	if [ "$what" = labinputs ]; then lab_export "$data" "$t" "$v"; continue; fi
 	if [ "$what" = coldvalid ]; then cold "$data" "$t" "$v" valid; continue; fi
 	if [ "$what" = coldknn ]; then cold "$data" "$t" "$v"; continue; fi
 	choose "$t" "$v"
