@@ -470,6 +470,85 @@ ridge() {
 	ridge_run "$splits/$data/strat75" "$work/$t.pseudo_test" $best | grep -v '^split'
 }
 
+# pseudo (session 9): every setting chosen on pseudo-cold items, several
+# salts, instead of on strat75/valid (455 MovieLens users: too noisy).
+# Per line of PSEUDO_GRID (cold_lab keys) and per salt in PSEUDO_SALTS:
+# the mix (five terms: cubed cosines, prior, ALS ridge, CB2CF, learned
+# lists a'S) fitted on the pseudo-cold split of strat75/valid/train
+# (pseudo_split with that salt); the line's score is its mean ratio to the
+# baseline over the salts, its coefficients the salts' mean.  Printed
+# beside each line: valid NDCG with those coefficients (valid's choice, for
+# comparison only).  Test at the pseudo-cold choice (coefficients refitted
+# the same way on strat75/train's pseudo-cold splits); then test at
+# valid's choice and, after both sets, at the one line best on both sets'
+# pseudo-cold items (mean ratio), all three labelled.
+pseudo_grid() {
+	ridge_grid | sed 's/$/ lists_k=50/'
+}
+
+# the mean ratio and mean coefficients of a line over the pseudo-cold
+# splits $1<salt>: "ratio coef=c1,...,c5"
+pseudo_fit() {
+	local prefix=$1 salt
+	shift
+	for salt in ${PSEUDO_SALTS:-7 11 13 17 19}; do
+		"$lab" "$prefix$salt" "$work/$t.features.csv" "$prefix$salt/cold.csv" scorers=1 fit=1 "$@" 2>/dev/null \
+			| awk '/^content-only/ { b = $NF } /^mix / { m = $(NF - 1) } /^coef=/ { sub("coef=", ""); c = $0 }
+				   END { print m / b, c }'
+	done | awk '{ r += $1; n++; k = split($2, c, ","); for (i = 1; i <= k; i++) s[i] += c[i] }
+				END { printf "%.4f coef=", r / n; for (i = 1; i <= k; i++) printf "%s%g", (i > 1 ? "," : ""), s[i] / n; print "" }'
+}
+
+# NDCG of the mix on split directory $1 with coefficients $2: "mix ratio"
+lab_mix() {
+	local dir=$1 coef=$2
+	shift 2
+	"$lab" "$dir" "$work/$t.features.csv" "$work/$t.cold.csv" scorers=1 "$coef" "$@" 2>/dev/null \
+		| awk '/^content-only/ { b = $NF } /^mix / { m = $(NF - 1) } END { printf "%.4f %.2fx (baseline %.4f)\n", m, m / b, b }'
+}
+
+pseudo() {
+	local data=$1 t=$2 v=$3 lab line fit salt start best= bestp=0 bestv=0 bestvl= value
+	lab_inputs "$t" "$v"
+	for salt in ${PSEUDO_SALTS:-7 11 13 17 19}; do
+		pseudo_split "$t" "${t}_vtrain" "$work/$t.pv$salt" "$salt"
+		pseudo_split "$t" "${t}_train" "$work/$t.pt$salt" "$salt"
+	done
+	echo
+	echo "### $data strat75, cold items: settings chosen on pseudo-cold items (salts ${PSEUDO_SALTS:-7 11 13 17 19}), cold_lab"
+	printf '%-62s %8s %-34s %s\n' line pseudo 'valid (pseudo coefficients)' seconds
+	while read -r line; do
+		start=$(date +%s%N)
+		fit=$(pseudo_fit "$work/$t.pv" $line)
+		value=$(lab_mix "$splits/$data/strat75/valid" "${fit#* }" $line)
+		printf '%-62s %7sx %-34s %s  %s\n' "$line" "${fit%% *}" "$value" "$((($(date +%s%N) - start) / 1000000000))" "${fit#* }"
+		echo "$data|${fit%% *}|$line" >>"$work/pseudo.results"
+		if awk -v a="${fit%% *}" -v b="$bestp" 'BEGIN { exit !(a > b) }'; then bestp=${fit%% *}; best=$line; fi
+		if awk -v a="${value%% *}" -v b="$bestv" 'BEGIN { exit !(a > b) }'; then bestv=${value%% *}; bestvl=$line; fi
+	done < <(echo "${PSEUDO_GRID:-$(pseudo_grid)}")
+	fit=$(pseudo_fit "$work/$t.pt" $best)
+	echo "test at the pseudo-cold choice ($best; ${fit#* }): $(lab_mix "$splits/$data/strat75" "${fit#* }" $best)"
+	fit=$(pseudo_fit "$work/$t.pt" $bestvl)
+	echo "test at valid's choice, for comparison ($bestvl): $(lab_mix "$splits/$data/strat75" "${fit#* }" $bestvl)"
+}
+
+# after pseudo on both sets: the line with the best mean pseudo-cold ratio
+# over the two, on each set's test
+pseudo_joint() {
+	local line data t fit lab=$work/cold_lab
+	line=$(awk -F'|' '{ s[$3] += $2; n[$3]++ } END { for (l in s) if (n[l] == 2) print s[l] / 2 "|" l }' "$work/pseudo.results" \
+		| sort -t'|' -k1,1 -gr | head -1)
+	[ -n "$line" ] || return 0
+	echo
+	echo "### one line for both sets (mean pseudo-cold ratio ${line%%|*}): ${line#*|}"
+	for data in ml-latest-small online-retail; do
+		t=${data//-/_}
+		t=${t%_latest_small}
+		fit=$(pseudo_fit "$work/$t.pt" ${line#*|})
+		echo "$data test: $(lab_mix "$splits/$data/strat75" "${fit#* }" ${line#*|}) ${fit#* }"
+	done
+}
+
 # labinputs: cold_lab's inputs kept in $COLD_LAB_DIR/<data>/ for runs by
 # hand: features.csv, cold.csv, and per salt in PSEUDO_SALTS pseudo-cold
 # splits of strat75/valid/train (pv<salt>/) and strat75/train (pt<salt>/)
@@ -606,9 +685,11 @@ for data in ml-latest-small online-retail; do
 	if [ "$what" = hybrid ]; then hybrid "$data" "$t" "$v"; continue; fi
 	if [ "$what" = ridge ]; then ridge "$data" "$t" "$v"; continue; fi
 	if [ "$what" = labinputs ]; then lab_export "$data" "$t" "$v"; continue; fi
+	if [ "$what" = pseudo ]; then pseudo "$data" "$t" "$v"; continue; fi
 	if [ "$what" = coldvalid ]; then cold "$data" "$t" "$v" valid; continue; fi
 	if [ "$what" = coldknn ]; then cold "$data" "$t" "$v"; continue; fi
 	choose "$t" "$v"
 	if [ "$what" = all ] || [ "$what" = cold ]; then cold "$data" "$t" "$v"; fi
 	if [ "$what" = all ] || [ "$what" = warm ]; then warm "$data" "$t" "$v"; fi
 done
+[ "$what" != pseudo ] || [ "$sets" != both ] || pseudo_joint
