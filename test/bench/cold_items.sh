@@ -662,6 +662,7 @@ ALS + words + LSA + fasttext|train_cf|$als_base, $als_best, features => '${v}_fe
 item-kNN K=50 + words|train_item_knn|neighbors => 50, features => '${v}_features'
 item-kNN K=100 + words|train_item_knn|neighbors => 100, features => '${v}_features'
 item-kNN + words, learned lists (chosen on valid)|train_item_knn|features => '${v}_features', $(cold_map_chosen "$v")
+item-kNN + words, learned lists, binary words|train_item_knn|features => '${v}_features', $(cold_map_chosen "$v"), cold_map_word_weights => 'binary'
 EOF
 }
 
