@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test/bench/cold_items.sh: item features in ALS, and cold items (issue 15).
 #
-#   bash test/bench/cold_items.sh [warm|cold|coldvalid|coldknn|combine|hybrid|ridge|all] [ml-latest-small|online-retail|both]
+#   bash test/bench/cold_items.sh [warm|cold|coldvalid|coldknn|coldpseudo|combine|hybrid|ridge|pseudo|labinputs|all] [ml-latest-small|online-retail|both]
 #
 # hybrid: a LightFM-style hybrid (Kula 2015) and its mix with the
 # baseline, in the kernel lab test/bench/cold_lab.c (outside the server,
@@ -549,6 +549,43 @@ pseudo_joint() {
 	done
 }
 
+# coldpseudo: item-kNN's learned lists (cold_map_chosen) with each word
+# weighting in COLD_WORD_WEIGHTS, in SQL, on pseudo-cold items of
+# strat75/valid/train (pseudo_split's rule, salts PSEUDO_SALTS): NDCG@10
+# among the pseudo-cold items, per salt and mean, to choose the weighting
+cold_pseudo() {
+	local data=$1 t=$2 v=$3 salt w out
+	cold_items_table "$t"
+	echo
+	echo "### $data: learned lists on pseudo-cold items of strat75/valid/train (NDCG@10 among them)"
+	for w in ${COLD_WORD_WEIGHTS:-tfidf binary}; do
+		out=
+		for salt in ${PSEUDO_SALTS:-7 11 13}; do
+			out="$out $(recsys_psql -At <<SQL
+SET recsys.threads = 2;
+CREATE TEMP TABLE pw AS SELECT * FROM ${t}_vtrain WHERE item_id NOT IN (SELECT item_id FROM ${t}_cold);
+CREATE TEMP TABLE pc AS SELECT item_id FROM (SELECT DISTINCT item_id FROM pw) s ORDER BY md5('$salt:' || item_id)
+LIMIT (SELECT ceil(count(DISTINCT item_id) / 10.0) FROM pw);
+CREATE TEMP TABLE ptrain AS SELECT * FROM pw WHERE item_id NOT IN (SELECT item_id FROM pc);
+CREATE INDEX ON ptrain (user_id);
+CREATE TEMP TABLE ptest AS SELECT * FROM pw WHERE item_id IN (SELECT item_id FROM pc)
+AND user_id IN (SELECT user_id FROM ptrain);
+ANALYZE ptrain;
+SELECT 1 AS trained FROM recsys.train_item_knn('ptrain', model => 'p', features => '${v}_features',
+	$(cold_map_chosen "$t"), cold_map_word_weights => '$w') \gset
+CREATE TEMP TABLE ranked AS
+SELECT u.user_id, x.item_id, row_number() OVER (PARTITION BY u.user_id ORDER BY x.score DESC, x.item_id) AS rk
+FROM (SELECT DISTINCT user_id FROM ptest) u,
+	 LATERAL recsys.recommend(u.user_id, 10, 'p', candidates => (SELECT array_agg(item_id) FROM pc)) x;
+$(ndcg_sql ranked ptest);
+SELECT recsys.drop_model('p') \gset
+SQL
+)"
+		done
+		echo "$w:$out (mean $(echo $out | awk '{ for (i = 1; i <= NF; i++) s += $i; printf "%.4f", s / NF }'))"
+	done
+}
+
 # labinputs: cold_lab's inputs kept in $COLD_LAB_DIR/<data>/ for runs by
 # hand: features.csv, cold.csv, and per salt in PSEUDO_SALTS pseudo-cold
 # splits of strat75/valid/train (pv<salt>/) and strat75/train (pt<salt>/)
@@ -687,6 +724,7 @@ for data in ml-latest-small online-retail; do
 	if [ "$what" = ridge ]; then ridge "$data" "$t" "$v"; continue; fi
 	if [ "$what" = labinputs ]; then lab_export "$data" "$t" "$v"; continue; fi
 	if [ "$what" = pseudo ]; then pseudo "$data" "$t" "$v"; continue; fi
+	if [ "$what" = coldpseudo ]; then cold_pseudo "$data" "$t" "$v"; continue; fi
 	if [ "$what" = coldvalid ]; then cold "$data" "$t" "$v" valid; continue; fi
 	if [ "$what" = coldknn ]; then cold "$data" "$t" "$v"; continue; fi
 	choose "$t" "$v"
