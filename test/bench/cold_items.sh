@@ -472,7 +472,8 @@ ridge() {
 
 # pseudo (session 9): every setting chosen on pseudo-cold items, several
 # salts, instead of on strat75/valid (455 MovieLens users: too noisy).
-# Per line of PSEUDO_GRID (cold_lab keys) and per salt in PSEUDO_SALTS:
+# Per line of PSEUDO_GRID (cold_lab keys; ridge's grid and lambda 1, added
+# after retail's pseudo-cold figures fell with lambda) and per salt in PSEUDO_SALTS:
 # the mix (five terms: cubed cosines, prior, ALS ridge, CB2CF, learned
 # lists a'S) fitted on the pseudo-cold split of strat75/valid/train
 # (pseudo_split with that salt); the line's score is its mean ratio to the
@@ -483,7 +484,11 @@ ridge() {
 # valid's choice and, after both sets, at the one line best on both sets'
 # pseudo-cold items (mean ratio), all three labelled.
 pseudo_grid() {
-	ridge_grid | sed 's/$/ lists_k=50/'
+	{
+		ridge_grid
+		echo "ridge_weights=sqrtidf ridge_lambda=1 cb2cf_lambda=1"
+		echo "ridge_weights=binary ridge_lambda=1 cb2cf_lambda=1"
+	} | sed 's/$/ lists_k=50/'
 }
 
 # the mean ratio and mean coefficients of a line over the pseudo-cold
