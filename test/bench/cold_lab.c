@@ -10,9 +10,10 @@
  *		score (ln content + c * hybrid z-score).  With scorers=1 instead:
  *		linear content-to-behaviour maps (a ridge map from the words to
  *		the warm items' ALS vectors; CB2CF's direct form), content kNN
- *		with sharpened cosines, the feature popularity prior, and their
- *		mix with the content score, fitted (fit=1) on pseudo-cold warm
- *		items by cold_items.sh ridge.
+ *		with sharpened cosines, the feature popularity prior, item-kNN's
+ *		learned cold lists (a'S, a CB2CF's weights), and their mix with
+ *		the content score, fitted (fit=1) on pseudo-cold warm items by
+ *		cold_items.sh ridge and pseudo.
  *
  * Build (from the repository root):
  *	cc -O2 -Isrc/kernel test/bench/cold_lab.c -lm -o /tmp/cold_lab
@@ -29,7 +30,7 @@
  *	scorers=1 (instead of the hybrid: the ridge maps and a fitted mix,
  *	run_scorers below): als_k=32 als_iters=10 als_alpha=10 als_reg=0.05
  *	ridge_lambda=1 cb2cf_lambda=1 ridge_weights=tfidf|sqrtidf|binary
- *	content_power=3 fit=1 (fit the mix here) coef=c1,c2,c3,c4
+ *	content_power=3 lists_k=100 fit=1 (fit the mix here) coef=c1,...,c5
  */
 #include <math.h>
 #include <stdint.h>
