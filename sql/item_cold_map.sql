@@ -57,6 +57,45 @@ SELECT item_id, round(score::numeric, 4) AS score FROM recsys.similar_items(102,
 SELECT bool_and(abs(p.score - m.score * power(11.0 / 6, 2.0 / 9)) < 1e-5) AS prior_exact_after_refresh, count(*)
 FROM recsys.similar_items(102, 5, 'icm_pop') p JOIN recsys.similar_items(102, 5, 'icm_map') m USING (item_id);
 
+-- cold_map_word_weights: the ridge's feature weights.  The new item 103
+-- has tea and soap; every warm row is one unit feature, so a = f / 3 on the
+-- items with its features and s = a^T S: items 1, 2 f_tea / 3 (each other's
+-- list), 3, 4 2 f_tea / 3 (both tea lists), 5, 6 f_soap / 3.  binary:
+-- f_tea = f_soap = 1/sqrt(2) (0.2357, 0.4714, 0.2357); tf-idf over the 9
+-- items: idf ln(9/4) and ln 3, f = (0.5939, 0.8046) (0.1980, 0.3959,
+-- 0.2682); sqrtidf: (0.6517, 0.7585) (0.2172, 0.4344, 0.2528)
+INSERT INTO icm_feats VALUES (103, 'tea'), (103, 'soap');
+SELECT w, params->>'cold_map_word_weights' AS recorded
+FROM unnest(ARRAY['tfidf', 'sqrtidf', 'binary']) w,
+     LATERAL recsys.train_item_knn('icm_ev', 6, model => 'icm_w_' || w, features => 'icm_feats',
+                                   cold_map_regularization => 1, cold_map_word_weights => w);
+SELECT s.item_id, round(t.score::numeric, 4) AS tfidf, round(q.score::numeric, 4) AS sqrtidf,
+       round(s.score::numeric, 4) AS binary
+FROM recsys.similar_items(103, 6, 'icm_w_binary') s
+JOIN recsys.similar_items(103, 6, 'icm_w_tfidf') t USING (item_id)
+JOIN recsys.similar_items(103, 6, 'icm_w_sqrtidf') q USING (item_id) ORDER BY 1;
+-- refresh_items uses the recorded weights: binary weights do not depend on
+-- the idf, which the new item 104 changes, so its list is 103's
+INSERT INTO icm_feats VALUES (104, 'tea'), (104, 'soap');
+SELECT recsys.refresh_items('icm_w_binary');
+SELECT item_id, round(score::numeric, 4) AS score FROM recsys.similar_items(104, 6, 'icm_w_binary') ORDER BY 1;
+-- a model of 0.9.0 records no word weights: tf-idf, as then
+UPDATE recsys.models SET params = params - 'cold_map_word_weights' WHERE name = 'icm_w_tfidf';
+SELECT recsys.refresh_items('icm_w_tfidf');
+SELECT count(*) AS lists_104 FROM recsys.item_neighbor_lists WHERE model = 'icm_w_tfidf' AND item_id = 104;
+-- errors: a name not in the list, NULL, and without cold_map_regularization
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_err', features => 'icm_feats',
+                                       cold_map_regularization => 1, cold_map_word_weights => 'idf');
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_err', features => 'icm_feats',
+                                       cold_map_regularization => 1, cold_map_word_weights => NULL);
+SELECT name FROM recsys.train_item_knn('icm_ev', 5, model => 'icm_err', features => 'icm_feats',
+                                       cold_map_word_weights => 'binary');
+-- a damaged record is refused by refresh_items (XX001)
+UPDATE recsys.models SET params = jsonb_set(params, '{cold_map_word_weights}', '"bogus"') WHERE name = 'icm_w_sqrtidf';
+SELECT recsys.refresh_items('icm_w_sqrtidf');
+SELECT recsys.drop_model(m) FROM unnest(ARRAY['icm_w_tfidf', 'icm_w_sqrtidf', 'icm_w_binary']) m;
+DELETE FROM icm_feats WHERE item_id IN (103, 104);
+
 -- train_cf: feature_weight 0 switches the features off, exactly: the same
 -- factors as ALS without features (a search can choose "no features")
 SELECT name FROM recsys.train_cf('icm_ev', factors => 2, iterations => 3, model => 'icm_als',

@@ -1196,6 +1196,56 @@ COMMENT ON FUNCTION recsys.train_fm(regclass, text, text, integer, integer, doub
 -- Item features and cold items
 -------------------------------------------------------------------------------
 
+-- train_item_knn gains cold_map_word_weights (the learned cold lists' ridge
+-- over idf, sqrt(idf) or binary feature weights).  The EXECUTE grants a DBA
+-- made on the old function are saved here and given to the new one by the
+-- block in "Fixes" below (as train_fm's)
+SELECT pg_catalog.set_config('recsys_upgrade.train_item_knn_acl', coalesce(p.proacl::text, ''), true)
+FROM pg_catalog.pg_proc p
+WHERE p.oid = 'recsys.train_item_knn(regclass, integer, text, text, double precision,
+	double precision, double precision, name, name, name, name, interval,
+	double precision, double precision, integer, bigint, boolean, name, jsonb, regclass, double precision,
+	double precision, double precision, double precision, double precision)'::pg_catalog.regprocedure;
+DROP FUNCTION recsys.train_item_knn(regclass, integer, text, text, double precision,
+	double precision, double precision, name, name, name, name, interval,
+	double precision, double precision, integer, bigint, boolean, name, jsonb, regclass, double precision,
+	double precision, double precision, double precision, double precision);
+CREATE FUNCTION recsys.train_item_knn(
+	source regclass,
+	neighbors integer DEFAULT 50,
+	model text DEFAULT 'default',
+	similarity text DEFAULT 'cosine',
+	shrinkage double precision DEFAULT 0,
+	bm25_k1 double precision DEFAULT 1.2,
+	bm25_b double precision DEFAULT 0.75,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	time_col name DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	epsilon double precision DEFAULT NULL,
+	delta double precision DEFAULT NULL,
+	max_user_items integer DEFAULT NULL,
+	seed bigint DEFAULT NULL,
+	replace boolean DEFAULT false,
+	event_col name DEFAULT NULL,
+	event_weights jsonb DEFAULT NULL,
+	features regclass DEFAULT NULL,
+	cold_item_weight double precision DEFAULT 1,
+	cold_map_regularization double precision DEFAULT NULL,
+	cold_map_self_weight double precision DEFAULT 0,
+	cold_map_popularity double precision DEFAULT 0,
+	cold_map_content_weight double precision DEFAULT 0,
+	cold_map_word_weights text DEFAULT 'tfidf')
+RETURNS recsys.models
+AS 'MODULE_PATHNAME', 'recsys_train_item_knn'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys.train_item_knn(regclass, integer, text, text, double precision,
+	double precision, double precision, name, name, name, name, interval,
+	double precision, double precision, integer, bigint, boolean, name, jsonb, regclass, double precision,
+	double precision, double precision, double precision, double precision, text) IS
+	'train an item-kNN model: each item''s most similar items (cosine, jaccard or bm25), optionally differentially private; items with features but no interactions get neighbour lists from feature similarity, or learned from the warm items'' lists (cold_map_regularization)';
+
 -------------------------------------------------------------------------------
 -- Scale: reads
 -------------------------------------------------------------------------------
@@ -1765,8 +1815,8 @@ COMMENT ON FUNCTION recsys._models_members_check() IS
 	'internal: a model a remaining blend, re-ranker or experiment uses keeps its recsys.models row and name';
 
 
--- A function this script drops and creates again (train_fm: new trailing
--- arguments) would come back with the default privileges, silently
+-- A function this script drops and creates again (train_fm, train_item_knn:
+-- new trailing arguments) would come back with the default privileges, silently
 -- undoing a DBA's REVOKE EXECUTE ... FROM PUBLIC or GRANT EXECUTE ... TO
 -- (review s8, 4).  Its ACL, saved before the DROP in a transaction-local
 -- setting (recsys_upgrade.<function>_acl), is given to the replacement:
@@ -1782,7 +1832,11 @@ BEGIN
 		('train_fm', 'recsys.train_fm(regclass, text, text, integer, integer, double precision,
 			double precision, integer, double precision, regclass, regclass, name, interval, boolean,
 			double precision, name, name, bigint, boolean, boolean, boolean, double precision,
-			double precision, interval)'::regprocedure)) v(name, fn)
+			double precision, interval)'::regprocedure),
+		('train_item_knn', 'recsys.train_item_knn(regclass, integer, text, text, double precision,
+			double precision, double precision, name, name, name, name, interval,
+			double precision, double precision, integer, bigint, boolean, name, jsonb, regclass, double precision,
+			double precision, double precision, double precision, double precision, text)'::regprocedure)) v(name, fn)
 	LOOP
 		old_acl := nullif(current_setting(format('recsys_upgrade.%s_acl', f.name), true), '')::aclitem[];
 		CONTINUE WHEN old_acl IS NULL;		-- default privileges: nothing to carry over

@@ -900,14 +900,15 @@ CREATE FUNCTION recsys.train_item_knn(
 	cold_map_regularization double precision DEFAULT NULL,
 	cold_map_self_weight double precision DEFAULT 0,
 	cold_map_popularity double precision DEFAULT 0,
-	cold_map_content_weight double precision DEFAULT 0)
+	cold_map_content_weight double precision DEFAULT 0,
+	cold_map_word_weights text DEFAULT 'tfidf')
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_item_knn'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_item_knn(regclass, integer, text, text, double precision,
 	double precision, double precision, name, name, name, name, interval,
 	double precision, double precision, integer, bigint, boolean, name, jsonb, regclass, double precision,
-	double precision, double precision, double precision, double precision) IS
+	double precision, double precision, double precision, double precision, text) IS
 	'train an item-kNN model: each item''s most similar items (cosine, jaccard or bm25), optionally differentially private; items with features but no interactions get neighbour lists from feature similarity, or learned from the warm items'' lists (cold_map_regularization)';
 
 CREATE FUNCTION recsys.train_user_knn(

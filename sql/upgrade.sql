@@ -168,5 +168,28 @@ DROP EXTENSION recsys CASCADE;
 CREATE EXTENSION recsys;
 DROP ROLE regress_recsys_fixr_trainer;
 
+-- likewise train_item_knn (cold_map_word_weights in 0.10.0)
+DROP EXTENSION recsys CASCADE;
+CREATE EXTENSION recsys VERSION '0.9.0';
+CREATE ROLE regress_recsys_cold_trainer;
+REVOKE EXECUTE ON FUNCTION recsys.train_item_knn FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION recsys.train_item_knn TO regress_recsys_cold_trainer WITH GRANT OPTION;
+CREATE FUNCTION pg_temp.train_item_knn_acl()
+RETURNS TABLE (grantee text, privilege text, grantable boolean)
+LANGUAGE sql AS $$
+	SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' WHEN a.grantee = p.proowner THEN 'owner'
+				ELSE pg_get_userbyid(a.grantee)::text END, a.privilege_type, a.is_grantable
+	FROM pg_proc p, aclexplode(p.proacl) a
+	WHERE p.oid = 'recsys.train_item_knn'::regproc
+	ORDER BY 1
+$$;
+SELECT * FROM pg_temp.train_item_knn_acl();
+ALTER EXTENSION recsys UPDATE;
+SELECT * FROM pg_temp.train_item_knn_acl();
+SELECT pronargs FROM pg_proc WHERE oid = 'recsys.train_item_knn'::regproc;
+DROP EXTENSION recsys CASCADE;
+CREATE EXTENSION recsys;
+DROP ROLE regress_recsys_cold_trainer;
+
 -- the update path the extension offers
 SELECT source, target, path FROM pg_extension_update_paths('recsys') WHERE path IS NOT NULL ORDER BY 1, 2;

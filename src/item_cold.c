@@ -971,7 +971,8 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 			  "(params->>'neighbors')::pg_catalog.int4, "
 			  "params->>'features_owner', params->>'embeddings_owner', "
 			  "params->>'cold_map_regularization', params->>'cold_map_self_weight', "
-			  "params->>'cold_map_popularity', params->>'cold_map_content_weight' "
+			  "params->>'cold_map_popularity', params->>'cold_map_content_weight', "
+			  "params->>'cold_map_word_weights' "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(name)}, NULL, true, SPI_OK_SELECT);
 	MemoryContextSwitchTo(refresh_context);
@@ -1000,6 +1001,13 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 			map.popularity_exponent = (float) atof(spi_text(0, 23));
 		if (spi_text(0, 24) != NULL)
 			map.content_weight = (float) atof(spi_text(0, 24));
+		/* models of 0.9.0 record none: tf-idf */
+		if (spi_text(0, 25) != NULL && !RsColdWordWeightsByName(spi_text(0, 25), &map.word_weights))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("model \"%s\" version %d is damaged: its params say cold_map_word_weights '%s'",
+							name, version, spi_text(0, 25)),
+					 errhint("Retrain the model.")));
 	}
 	cm.item_col = required_param(name, version, 5, "item_col");
 	cm.cold_weight = (float) atof(required_param(name, version, 12, "cold_item_weight"));
@@ -1423,14 +1431,37 @@ RsNeighborListsCsr(int32 n, int slots, const int32 *neighbor, const float *score
 	}
 }
 
+static const char *const word_weight_names[] = {"tfidf", "sqrtidf", "binary"};
+
+/* cold_map_word_weights by name into *w; false if there is none */
+bool
+RsColdWordWeightsByName(const char *name, RsColdWordWeights *w)
+{
+	for (int i = 0; i < (int) lengthof(word_weight_names); i++)
+		if (strcmp(name, word_weight_names[i]) == 0)
+		{
+			*w = (RsColdWordWeights) i;
+			return true;
+		}
+	return false;
+}
+
+const char *
+RsColdWordWeightsName(RsColdWordWeights w)
+{
+	return word_weight_names[w];
+}
+
 /*
- * The items' tf-idf feature vectors, L2-normalised, as the CTE "v" (item,
- * feature, w) (idf over every item of the features relation), after the
- * relation's columns are checked.
+ * The items' feature vectors, L2-normalised, as the CTE "v" (item,
+ * feature, w) (idf over every item of the features relation; a feature
+ * every item has is dropped), each feature weighted by its idf, the square
+ * root of it or 1 (weights), after the relation's columns are checked.
  */
 static void
-feature_vectors_query(Oid features, const char *item_col, StringInfo q)
+feature_vectors_query(Oid features, const char *item_col, RsColdWordWeights weights, StringInfo q)
 {
+	static const char *const weight_sql[] = {"idf.w", "pg_catalog.sqrt(idf.w)", "1::pg_catalog.float8"};
 	const char *id = quote_identifier(item_col);
 	Oid			ftype;
 	bool		array;
@@ -1451,11 +1482,12 @@ feature_vectors_query(Oid features, const char *item_col, StringInfo q)
 					 "  FROM %s AS r%s WHERE r.%s IS NOT NULL AND %s IS NOT NULL), "
 					 "idf AS (SELECT feature, pg_catalog.ln((SELECT pg_catalog.count(DISTINCT item) FROM f)::pg_catalog.float8 "
 					 "  OPERATOR(pg_catalog./) pg_catalog.count(*)) AS w FROM f GROUP BY feature), "
-					 "v AS (SELECT f.item, f.feature, idf.w OPERATOR(pg_catalog./) pg_catalog.sqrt(pg_catalog.sum(idf.w OPERATOR(pg_catalog.*) idf.w) "
-					 "  OVER (PARTITION BY f.item)) AS w FROM f JOIN idf USING (feature) WHERE idf.w OPERATOR(pg_catalog.>) 0) ",
+					 "x AS (SELECT f.item, f.feature, %s AS x FROM f JOIN idf USING (feature) WHERE idf.w OPERATOR(pg_catalog.>) 0), "
+					 "v AS (SELECT item, feature, x OPERATOR(pg_catalog./) pg_catalog.sqrt(pg_catalog.sum(x OPERATOR(pg_catalog.*) x) "
+					 "  OVER (PARTITION BY item)) AS w FROM x) ",
 					 id, array ? "u.f" : "r.feature", RsRelationName(features),
 					 array ? " CROSS JOIN LATERAL pg_catalog.unnest(r.feature) AS u(f)" : "",
-					 id, array ? "u.f" : "r.feature");
+					 id, array ? "u.f" : "r.feature", weight_sql[weights]);
 }
 
 /*
@@ -1476,7 +1508,7 @@ RsColdNeighbors(Oid features, const char *item_col, const int64 *known, int32 n_
 	NeighborPairs p = {0};
 
 	initStringInfo(&q);
-	feature_vectors_query(features, item_col, &q);
+	feature_vectors_query(features, item_col, map != NULL ? map->word_weights : RS_COLD_WORDS_TFIDF, &q);
 	p.capacity = 256;
 	p.cold = palloc(sizeof(int64) * p.capacity);
 	p.warm = palloc(sizeof(int64) * p.capacity);

@@ -71,9 +71,23 @@ extern void RsColdStore(const char *name, int32 version, const RsColdModel *cm);
  * (src/kernel/cold.h): S's rows and columns are the known items' indexes
  * (an empty row: not fitted on).
  */
+/*
+ * The feature weights of the learned lists' ridge (before each item's row
+ * is L2-normalised): idf (the tf-idf of 0.9.0), its square root, or 1.
+ * Rare words weigh less with the last two; on MovieLens' genres, decade
+ * and title words that fits the warm lists better (doc/internals.md).
+ */
+typedef enum RsColdWordWeights
+{
+	RS_COLD_WORDS_TFIDF = 0,
+	RS_COLD_WORDS_SQRTIDF,
+	RS_COLD_WORDS_BINARY
+} RsColdWordWeights;
+
 typedef struct RsColdNeighborMap
 {
 	RsCsr		S;
+	RsColdWordWeights word_weights;
 	float		lambda;			/* the ridge */
 	float		self_weight;	/* a warm item's weight in its own row */
 	float		content_weight; /* the feature cosine's weight */
@@ -90,6 +104,8 @@ typedef struct RsColdNeighborMap
 /* Conjugate-gradient steps per cold item: enough for lambda >= 0.01. */
 #define RS_COLD_MAP_ITERATIONS 100
 
+extern bool RsColdWordWeightsByName(const char *name, RsColdWordWeights *w);
+extern const char *RsColdWordWeightsName(RsColdWordWeights w);
 extern void RsNeighborListsCsr(int32 n, int slots, const int32 *neighbor, const float *score,
 							   const int32 *count, RsCsr *S);
 extern int64 RsColdNeighbors(Oid features, const char *item_col, const int64 *known, int32 n_known,

@@ -70,6 +70,7 @@ typedef struct KnnRun
 	float		map_self_weight;
 	float		map_popularity;
 	float		map_content_weight;
+	RsColdWordWeights map_word_weights;
 	RsNeighborLists lists;
 	int64		n_pairs;
 	int64	   *cold;
@@ -277,6 +278,7 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 			map.max_iter = RS_COLD_MAP_ITERATIONS;
 			map.popularity_exponent = run->map_popularity;
 			map.content_weight = run->map_content_weight;
+			map.word_weights = run->map_word_weights;
 			if (run->map_popularity != 0)
 			{
 				float	   *log_users = palloc(sizeof(float) * Max(n_rows, 1));
@@ -299,6 +301,7 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 			RsJsonFloat(&trainer->params, "cold_map_self_weight", run->map_self_weight);
 			RsJsonFloat(&trainer->params, "cold_map_popularity", run->map_popularity);
 			RsJsonFloat(&trainer->params, "cold_map_content_weight", run->map_content_weight);
+			RsJsonText(&trainer->params, "cold_map_word_weights", RsColdWordWeightsName(run->map_word_weights));
 		}
 		RsJsonInt(&trainer->stats, "cold_items", n_cold);
 		trainer->n_items += n_cold;
@@ -335,7 +338,7 @@ common_args(FunctionCallInfo fcinfo, const RsTrainArgNos *argnos, const char *al
  *						 event_weights jsonb, features regclass,
  *						 cold_item_weight float8, cold_map_regularization float8,
  *						 cold_map_self_weight float8, cold_map_popularity float8,
- *						 cold_map_content_weight float8)
+ *						 cold_map_content_weight float8, cold_map_word_weights text)
  */
 Datum
 recsys_train_item_knn(PG_FUNCTION_ARGS)
@@ -382,19 +385,31 @@ recsys_train_item_knn(PG_FUNCTION_ARGS)
 		run.map_self_weight = (float) RsFloatArg(fcinfo, 22, "cold_map_self_weight", 0, 1e6, NAN);
 		run.map_popularity = (float) RsFloatArg(fcinfo, 23, "cold_map_popularity", -10, 10, NAN);
 		run.map_content_weight = (float) RsFloatArg(fcinfo, 24, "cold_map_content_weight", 0, 1e6, NAN);
+		/* and this in 0.10.0 */
+		if (PG_NARGS() > 25)
+		{
+			const char *w = RsTextArg(fcinfo, 25, "cold_map_word_weights");
+
+			if (!RsColdWordWeightsByName(w, &run.map_word_weights))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("cold_map_word_weights must be 'tfidf', 'sqrtidf' or 'binary', not '%s'", w)));
+		}
 		/* the learned lists' settings say nothing without them */
 		if (run.map_lambda == 0)
 		{
 			const char *ignored = run.map_self_weight != 0 ? "cold_map_self_weight" :
 				run.map_popularity != 0 ? "cold_map_popularity" :
-				run.map_content_weight != 0 ? "cold_map_content_weight" : NULL;
+				run.map_content_weight != 0 ? "cold_map_content_weight" :
+				run.map_word_weights != RS_COLD_WORDS_TFIDF ? "cold_map_word_weights" : NULL;
 
 			if (ignored != NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("%s needs cold_map_regularization", ignored),
 						 errhint("It weighs the cold items' learned lists: pass cold_map_regularization "
-								 "(e.g. 1) to learn them, or leave %s at 0.", ignored)));
+								 "(e.g. 1) to learn them, or leave %s at %s.", ignored,
+								 strcmp(ignored, "cold_map_word_weights") == 0 ? "'tfidf'" : "0")));
 		}
 		if (run.map_lambda > 0 && !OidIsValid(run.features))
 			ereport(ERROR,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test/bench/cold_items.sh: item features in ALS, and cold items (issue 15).
 #
-#   bash test/bench/cold_items.sh [warm|cold|coldvalid|coldknn|combine|hybrid|ridge|all] [ml-latest-small|online-retail|both]
+#   bash test/bench/cold_items.sh [warm|cold|coldvalid|coldknn|coldpseudo|combine|hybrid|ridge|pseudo|labinputs|all] [ml-latest-small|online-retail|both]
 #
 # hybrid: a LightFM-style hybrid (Kula 2015) and its mix with the
 # baseline, in the kernel lab test/bench/cold_lab.c (outside the server,
@@ -420,14 +420,15 @@ ridge_grid() {
 
 # a pseudo-cold split of training table $2 into directory $3: its rows
 # without the cold items as train.csv.gz, the rows of 10% of its items (in
-# md5('7:' || item_id) order) as test.csv.gz, those items as cold.csv
+# md5('SALT:' || item_id) order, salt $4, default 7) as test.csv.gz, those
+# items as cold.csv
 pseudo_split() {
-	local t=$1 tr=$2 dir=$3
+	local t=$1 tr=$2 dir=$3 salt=${4:-7}
 	mkdir -p "$dir"
 	recsys_psql -q <<SQL
 CREATE TABLE ${tr}_pwarm AS SELECT * FROM $tr WHERE item_id NOT IN (SELECT item_id FROM ${t}_cold);
 CREATE TABLE ${tr}_pcold AS
-SELECT item_id FROM (SELECT DISTINCT item_id FROM ${tr}_pwarm) s ORDER BY md5('7:' || item_id)
+SELECT item_id FROM (SELECT DISTINCT item_id FROM ${tr}_pwarm) s ORDER BY md5('$salt:' || item_id)
 LIMIT (SELECT ceil(count(DISTINCT item_id) / 10.0) FROM ${tr}_pwarm);
 \copy (SELECT * FROM ${tr}_pwarm) TO PROGRAM 'gzip > $dir/train.csv.gz' WITH (FORMAT csv, HEADER true)
 \copy (SELECT * FROM ${tr}_pwarm WHERE item_id IN (SELECT item_id FROM ${tr}_pcold)) TO PROGRAM 'gzip > $dir/test.csv.gz' WITH (FORMAT csv, HEADER true)
@@ -467,6 +468,143 @@ ridge() {
 	done < <(echo "${RIDGE_GRID:-$(ridge_grid)}")
 	echo "chosen on valid ($bestv): $best; on test (mix fitted on strat75/train's pseudo-cold items):"
 	ridge_run "$splits/$data/strat75" "$work/$t.pseudo_test" $best | grep -v '^split'
+}
+
+# pseudo (session 9): every setting chosen on pseudo-cold items, several
+# salts, instead of on strat75/valid (455 MovieLens users: too noisy).
+# Per line of PSEUDO_GRID (cold_lab keys; ridge's grid and lambda 1, added
+# after retail's pseudo-cold figures fell with lambda) and per salt in PSEUDO_SALTS:
+# the mix (five terms: cubed cosines, prior, ALS ridge, CB2CF, learned
+# lists a'S) fitted on the pseudo-cold split of strat75/valid/train
+# (pseudo_split with that salt); the line's score is its mean ratio to the
+# baseline over the salts, its coefficients the salts' mean.  Printed
+# beside each line: valid NDCG with those coefficients (valid's choice, for
+# comparison only).  Test at the pseudo-cold choice (coefficients refitted
+# the same way on strat75/train's pseudo-cold splits); then test at
+# valid's choice and, after both sets, at the one line best on both sets'
+# pseudo-cold items (mean ratio), all three labelled.
+pseudo_grid() {
+	{
+		ridge_grid
+		echo "ridge_weights=sqrtidf ridge_lambda=1 cb2cf_lambda=1"
+		echo "ridge_weights=binary ridge_lambda=1 cb2cf_lambda=1"
+	} | sed 's/$/ lists_k=50/'
+}
+
+# the mean ratio and mean coefficients of a line over the pseudo-cold
+# splits $1<salt>: "ratio coef=c1,...,c5"
+pseudo_fit() {
+	local prefix=$1 salt
+	shift
+	for salt in ${PSEUDO_SALTS:-7 11 13 17 19}; do
+		"$lab" "$prefix$salt" "$work/$t.features.csv" "$prefix$salt/cold.csv" scorers=1 fit=1 "$@" 2>/dev/null \
+			| awk '/^content-only/ { b = $NF } /^mix / { m = $(NF - 1) } /^coef=/ { sub("coef=", ""); c = $0 }
+				   END { print m / b, c }'
+	done | awk '{ r += $1; n++; k = split($2, c, ","); for (i = 1; i <= k; i++) s[i] += c[i] }
+				END { printf "%.4f coef=", r / n; for (i = 1; i <= k; i++) printf "%s%g", (i > 1 ? "," : ""), s[i] / n; print "" }'
+}
+
+# NDCG of the mix on split directory $1 with coefficients $2: "mix ratio"
+lab_mix() {
+	local dir=$1 coef=$2
+	shift 2
+	"$lab" "$dir" "$work/$t.features.csv" "$work/$t.cold.csv" scorers=1 "$coef" "$@" 2>/dev/null \
+		| awk '/^content-only/ { b = $NF } /^mix / { m = $(NF - 1) } END { printf "%.4f %.2fx (baseline %.4f)\n", m, m / b, b }'
+}
+
+pseudo() {
+	local data=$1 t=$2 v=$3 lab line fit salt start best= bestp=0 bestv=0 bestvl= value
+	lab_inputs "$t" "$v"
+	for salt in ${PSEUDO_SALTS:-7 11 13 17 19}; do
+		pseudo_split "$t" "${t}_vtrain" "$work/$t.pv$salt" "$salt"
+		pseudo_split "$t" "${t}_train" "$work/$t.pt$salt" "$salt"
+	done
+	echo
+	echo "### $data strat75, cold items: settings chosen on pseudo-cold items (salts ${PSEUDO_SALTS:-7 11 13 17 19}), cold_lab"
+	printf '%-62s %8s %-34s %s\n' line pseudo 'valid (pseudo coefficients)' seconds
+	while read -r line; do
+		start=$(date +%s%N)
+		fit=$(pseudo_fit "$work/$t.pv" $line)
+		value=$(lab_mix "$splits/$data/strat75/valid" "${fit#* }" $line)
+		printf '%-62s %7sx %-34s %s  %s\n' "$line" "${fit%% *}" "$value" "$((($(date +%s%N) - start) / 1000000000))" "${fit#* }"
+		echo "$data|${fit%% *}|$line" >>"$work/pseudo.results"
+		if awk -v a="${fit%% *}" -v b="$bestp" 'BEGIN { exit !(a > b) }'; then bestp=${fit%% *}; best=$line; fi
+		if awk -v a="${value%% *}" -v b="$bestv" 'BEGIN { exit !(a > b) }'; then bestv=${value%% *}; bestvl=$line; fi
+	done < <(echo "${PSEUDO_GRID:-$(pseudo_grid)}")
+	fit=$(pseudo_fit "$work/$t.pt" $best)
+	echo "test at the pseudo-cold choice ($best; ${fit#* }): $(lab_mix "$splits/$data/strat75" "${fit#* }" $best)"
+	fit=$(pseudo_fit "$work/$t.pt" $bestvl)
+	echo "test at valid's choice, for comparison ($bestvl): $(lab_mix "$splits/$data/strat75" "${fit#* }" $bestvl)"
+}
+
+# after pseudo on both sets: the line with the best mean pseudo-cold ratio
+# over the two, on each set's test
+pseudo_joint() {
+	local line data t fit lab=$work/cold_lab
+	line=$(awk -F'|' '{ s[$3] += $2; n[$3]++ } END { for (l in s) if (n[l] == 2) print s[l] / 2 "|" l }' "$work/pseudo.results" \
+		| sort -t'|' -k1,1 -gr | head -1)
+	[ -n "$line" ] || return 0
+	echo
+	echo "### one line for both sets (mean pseudo-cold ratio ${line%%|*}): ${line#*|}"
+	for data in ml-latest-small online-retail; do
+		t=${data//-/_}
+		t=${t%_latest_small}
+		fit=$(pseudo_fit "$work/$t.pt" ${line#*|})
+		echo "$data test: $(lab_mix "$splits/$data/strat75" "${fit#* }" ${line#*|}) ${fit#* }"
+	done
+}
+
+# coldpseudo: item-kNN's learned lists (cold_map_chosen) with each word
+# weighting in COLD_WORD_WEIGHTS, in SQL, on pseudo-cold items of
+# strat75/valid/train (pseudo_split's rule, salts PSEUDO_SALTS): NDCG@10
+# among the pseudo-cold items, per salt and mean, to choose the weighting
+cold_pseudo() {
+	local data=$1 t=$2 v=$3 salt w out
+	cold_items_table "$t"
+	echo
+	echo "### $data: learned lists on pseudo-cold items of strat75/valid/train (NDCG@10 among them)"
+	for w in ${COLD_WORD_WEIGHTS:-tfidf binary}; do
+		out=
+		for salt in ${PSEUDO_SALTS:-7 11 13}; do
+			out="$out $(recsys_psql -At <<SQL
+SET recsys.threads = 2;
+CREATE TEMP TABLE pw AS SELECT * FROM ${t}_vtrain WHERE item_id NOT IN (SELECT item_id FROM ${t}_cold);
+CREATE TEMP TABLE pc AS SELECT item_id FROM (SELECT DISTINCT item_id FROM pw) s ORDER BY md5('$salt:' || item_id)
+LIMIT (SELECT ceil(count(DISTINCT item_id) / 10.0) FROM pw);
+CREATE TEMP TABLE ptrain AS SELECT * FROM pw WHERE item_id NOT IN (SELECT item_id FROM pc);
+CREATE INDEX ON ptrain (user_id);
+CREATE TEMP TABLE ptest AS SELECT * FROM pw WHERE item_id IN (SELECT item_id FROM pc)
+AND user_id IN (SELECT user_id FROM ptrain);
+ANALYZE ptrain;
+SELECT 1 AS trained FROM recsys.train_item_knn('ptrain', model => 'p', features => '${v}_features',
+	$(cold_map_chosen "$t"), cold_map_word_weights => '$w') \gset
+CREATE TEMP TABLE ranked AS
+SELECT u.user_id, x.item_id, row_number() OVER (PARTITION BY u.user_id ORDER BY x.score DESC, x.item_id) AS rk
+FROM (SELECT DISTINCT user_id FROM ptest) u,
+	 LATERAL recsys.recommend(u.user_id, 10, 'p', candidates => (SELECT array_agg(item_id) FROM pc)) x;
+$(ndcg_sql ranked ptest);
+SELECT recsys.drop_model('p') \gset
+SQL
+)"
+		done
+		echo "$w:$out (mean $(echo $out | awk '{ for (i = 1; i <= NF; i++) s += $i; printf "%.4f", s / NF }'))"
+	done
+}
+
+# labinputs: cold_lab's inputs kept in $COLD_LAB_DIR/<data>/ for runs by
+# hand: features.csv, cold.csv, and per salt in PSEUDO_SALTS pseudo-cold
+# splits of strat75/valid/train (pv<salt>/) and strat75/train (pt<salt>/)
+lab_export() {
+	local data=$1 t=$2 v=$3 dir=${COLD_LAB_DIR:?set COLD_LAB_DIR}/$1 salt
+	lab_inputs "$t" "$v"
+	mkdir -p "$dir"
+	cp "$work/$t.features.csv" "$dir/features.csv"
+	cp "$work/$t.cold.csv" "$dir/cold.csv"
+	for salt in ${PSEUDO_SALTS:-7 11 13}; do
+		pseudo_split "$t" "${t}_vtrain" "$dir/pv$salt" "$salt"
+		pseudo_split "$t" "${t}_train" "$dir/pt$salt" "$salt"
+	done
+	echo "$data: lab inputs in $dir"
 }
 
 # cold items, on test (strat75 train/test) or, with $4 = valid, on
@@ -566,6 +704,7 @@ ALS + words + LSA + fasttext|train_cf|$als_base, $als_best, features => '${v}_fe
 item-kNN K=50 + words|train_item_knn|neighbors => 50, features => '${v}_features'
 item-kNN K=100 + words|train_item_knn|neighbors => 100, features => '${v}_features'
 item-kNN + words, learned lists (chosen on valid)|train_item_knn|features => '${v}_features', $(cold_map_chosen "$v")
+item-kNN + words, learned lists, binary words|train_item_knn|features => '${v}_features', $(cold_map_chosen "$v"), cold_map_word_weights => 'binary'
 EOF
 }
 
@@ -588,9 +727,13 @@ for data in ml-latest-small online-retail; do
 	fi
 	if [ "$what" = hybrid ]; then hybrid "$data" "$t" "$v"; continue; fi
 	if [ "$what" = ridge ]; then ridge "$data" "$t" "$v"; continue; fi
+	if [ "$what" = labinputs ]; then lab_export "$data" "$t" "$v"; continue; fi
+	if [ "$what" = pseudo ]; then pseudo "$data" "$t" "$v"; continue; fi
+	if [ "$what" = coldpseudo ]; then cold_pseudo "$data" "$t" "$v"; continue; fi
 	if [ "$what" = coldvalid ]; then cold "$data" "$t" "$v" valid; continue; fi
 	if [ "$what" = coldknn ]; then cold "$data" "$t" "$v"; continue; fi
 	choose "$t" "$v"
 	if [ "$what" = all ] || [ "$what" = cold ]; then cold "$data" "$t" "$v"; fi
 	if [ "$what" = all ] || [ "$what" = warm ]; then warm "$data" "$t" "$v"; fi
 done
+[ "$what" != pseudo ] || [ "$sets" != both ] || pseudo_joint

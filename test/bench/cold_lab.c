@@ -10,9 +10,10 @@
  *		score (ln content + c * hybrid z-score).  With scorers=1 instead:
  *		linear content-to-behaviour maps (a ridge map from the words to
  *		the warm items' ALS vectors; CB2CF's direct form), content kNN
- *		with sharpened cosines, the feature popularity prior, and their
- *		mix with the content score, fitted (fit=1) on pseudo-cold warm
- *		items by cold_items.sh ridge.
+ *		with sharpened cosines, the feature popularity prior, item-kNN's
+ *		learned cold lists (a'S, a CB2CF's weights), and their mix with
+ *		the content score, fitted (fit=1) on pseudo-cold warm items by
+ *		cold_items.sh ridge and pseudo.
  *
  * Build (from the repository root):
  *	cc -O2 -Isrc/kernel test/bench/cold_lab.c -lm -o /tmp/cold_lab
@@ -29,7 +30,7 @@
  *	scorers=1 (instead of the hybrid: the ridge maps and a fitted mix,
  *	run_scorers below): als_k=32 als_iters=10 als_alpha=10 als_reg=0.05
  *	ridge_lambda=1 cb2cf_lambda=1 ridge_weights=tfidf|sqrtidf|binary
- *	content_power=3 fit=1 (fit the mix here) coef=c1,c2,c3,c4
+ *	content_power=3 lists_k=100 fit=1 (fit the mix here) coef=c1,...,c5
  */
 #include <math.h>
 #include <stdint.h>
@@ -289,13 +290,17 @@ cmp_scored(const void *x, const void *y)
 	return iids[p->item] < iids[q->item] ? -1 : 1;
 }
 
-/* NDCG@10 among the cold items; score[u * n_cold + c]; NAN: not ranked */
+/*
+ * NDCG@10 among the cold items; score[u * n_cold + c]; NAN: not ranked.
+ * The top 10 by insertion (ties: the smaller item id first), as a full
+ * sort would rank them: the mix fit calls this thousands of times.
+ */
 static double
 ndcg_cold(const float *score)
 {
 	double		total = 0;
 	int			users = 0;
-	Scored	   *s = malloc(sizeof(Scored) * n_cold);
+	Scored		top[10];
 
 	for (int u = 0; u < n_users; u++)
 	{
@@ -306,15 +311,23 @@ ndcg_cold(const float *score)
 			continue;
 		users++;
 		for (int c = 0; c < n_cold; c++)
-			if (!isnan(score[(long) u * n_cold + c]))
-			{
-				s[m].s = score[(long) u * n_cold + c];
-				s[m++].item = cold_list[c];
-			}
-		qsort(s, m, sizeof(Scored), cmp_scored);
-		for (int r = 0; r < 10 && r < m; r++)
+		{
+			Scored		x;
+			int			r;
+
+			x.s = score[(long) u * n_cold + c];
+			x.item = cold_list[c];
+			if (isnan(x.s) || (m == 10 && (x.s < top[9].s || cmp_scored(&x, &top[9]) >= 0)))
+				continue;
+			for (r = m < 10 ? m : 9; r > 0 && cmp_scored(&x, &top[r - 1]) < 0; r--)
+				top[r] = top[r - 1];
+			top[r] = x;
+			if (m < 10)
+				m++;
+		}
+		for (int r = 0; r < m; r++)
 			for (long p = t_ptr[u]; p < t_ptr[u + 1]; p++)
-				if (t_idx[p] == s[r].item)
+				if (t_idx[p] == top[r].item)
 				{
 					dcg += 1 / log2(r + 2.0);
 					break;
@@ -323,7 +336,6 @@ ndcg_cold(const float *score)
 			idcg += 1 / log2(r + 2.0);
 		total += dcg / idcg;
 	}
-	free(s);
 	return users ? total / users : 0;
 }
 
@@ -726,10 +738,86 @@ ridge_cg(const double *b, double *z, double lambda, double *ws)
  * the sum of a over their items.  lambda -> infinity gives the baseline's
  * ranking (a -> k_c / lambda).
  */
+/*
+ * Item-kNN's lists over the warm items (binary cosine of their user sets,
+ * the K largest per item): S_w, w's row, as lists_ptr/idx/val.  Session
+ * 5's learned cold lists (train_item_knn's cold_map_regularization) give a
+ * cold item the row sum_w a_w S_w, a its CB2CF weights below.
+ */
+static long *lists_ptr;
+static int *lists_idx;
+static float *lists_val;
+
+static void
+knn_lists(int K)
+{
+	long	   *c_ptr = calloc(n_items + 1, sizeof(long)), *fill = malloc(sizeof(long) * n_items);
+	int		   *c_idx = malloc(sizeof(int) * (r_ptr[n_users] ? r_ptr[n_users] : 1));
+	float	   *co = calloc(n_items, sizeof(float));
+	int		   *touched = malloc(sizeof(int) * n_items), nt;
+	Scored	   *top = malloc(sizeof(Scored) * n_items);
+
+	for (long p = 0; p < r_ptr[n_users]; p++)
+		c_ptr[r_idx[p] + 1]++;
+	for (int i = 0; i < n_items; i++)
+		c_ptr[i + 1] += c_ptr[i];
+	memcpy(fill, c_ptr, sizeof(long) * n_items);
+	for (int u = 0; u < n_users; u++)
+		for (long p = r_ptr[u]; p < r_ptr[u + 1]; p++)
+			c_idx[fill[r_idx[p]]++] = u;
+	lists_ptr = calloc(n_items + 1, sizeof(long));
+	lists_idx = malloc(sizeof(int) * (long) n_items * K);
+	lists_val = malloc(sizeof(float) * (long) n_items * K);
+	for (int i = 0; i < n_items; i++)
+	{
+		long		m = lists_ptr[i];
+
+		nt = 0;
+		for (long p = c_ptr[i]; p < c_ptr[i + 1]; p++)
+		{
+			int			u = c_idx[p];
+
+			for (long q = r_ptr[u]; q < r_ptr[u + 1]; q++)
+			{
+				int			j = r_idx[q];
+
+				if (j == i)
+					continue;
+				if (co[j] == 0)
+					touched[nt++] = j;
+				co[j] += 1;
+			}
+		}
+		for (int x = 0; x < nt; x++)
+		{
+			int			j = touched[x];
+
+			top[x].item = j;
+			top[x].s = co[j] / sqrtf((float) (c_ptr[i + 1] - c_ptr[i]) * (c_ptr[j + 1] - c_ptr[j]));
+			co[j] = 0;
+		}
+		qsort(top, nt, sizeof(Scored), cmp_scored);
+		for (int x = 0; x < nt && x < K; x++)
+		{
+			lists_idx[m] = top[x].item;
+			lists_val[m++] = top[x].s;
+		}
+		lists_ptr[i + 1] = m;
+	}
+	free(c_ptr);
+	free(fill);
+	free(c_idx);
+	free(co);
+	free(touched);
+	free(top);
+}
+
 static float *
-cb2cf_scores(double lambda)
+cb2cf_scores(double lambda, float **lists_score)
 {
 	float	   *score = malloc(sizeof(float) * (long) n_users * n_cold);
+	float	   *lscore = lists_ptr ? malloc(sizeof(float) * (long) n_users * n_cold) : NULL;
+	double	   *row = calloc(n_items, sizeof(double));
 	double	   *b = calloc(n_word, sizeof(double)), *z = malloc(sizeof(double) * n_word);
 	double	   *ws = malloc(sizeof(double) * (3 * n_word + n_warm));
 	double	   *a = calloc(n_items, sizeof(double));
@@ -760,7 +848,24 @@ cb2cf_scores(double lambda)
 				s += a[r_idx[p]];
 			score[(long) u * n_cold + c] = s;
 		}
+		if (!lscore)
+			continue;
+		for (int w = 0; w < n_warm; w++)
+			for (long q = lists_ptr[warm_list[w]]; q < lists_ptr[warm_list[w] + 1]; q++)
+				row[lists_idx[q]] += a[warm_list[w]] * lists_val[q];
+		for (int u = 0; u < n_users; u++)
+		{
+			double		s = 0;
+
+			for (long p = r_ptr[u]; p < r_ptr[u + 1]; p++)
+				s += row[r_idx[p]];
+			lscore[(long) u * n_cold + c] = s;
+		}
+		memset(row, 0, sizeof(double) * n_items);
 	}
+	if (lists_score)
+		*lists_score = lscore;
+	free(row);
 	fprintf(stderr, "cb2cf lambda %g: %.1f CG iterations a cold item\n", lambda, (double) iters / (n_cold ? n_cold : 1));
 	free(b);
 	free(z);
@@ -1095,12 +1200,13 @@ ridge_word_weights(const char *kind)
 /*
  * The scorers and their mixes: ln(content + 1e-3) + sum_j c_j z_j, the z_j
  * per-user z-scores of ln(content^power kNN + 1e-3), the prior, the ALS
- * ridge and CB2CF.  fit=1: the c_j by coordinate ascent on this split's
- * NDCG (3 rounds over the values 0, 0.25, ..., 8), printed as "coef ..."
- * for a script to pass on; coef=c1,c2,c3,c4: apply given ones.
+ * ridge, CB2CF and the learned lists a'S.  fit=1: the c_j by coordinate
+ * ascent on this split's NDCG (3 rounds over the values 0, 0.1, ..., 16,
+ * from several starts), printed as "coef=..." for a script to pass on;
+ * coef=c1,...,c5: apply given ones.
  */
-#define N_TERMS 4
-static const char *term_names[N_TERMS] = {"content-power", "prior", "als-ridge", "cb2cf"};
+#define N_TERMS 5
+static const char *term_names[N_TERMS] = {"content-power", "prior", "als-ridge", "cb2cf", "lists"};
 
 static double
 mix_ndcg(const float *lc, float *const *z, const double *coef, float *m)
@@ -1141,9 +1247,12 @@ run_scorers(int argc, char **argv, const float *content, double base)
 
 		w_w = ridge_word_weights(arg_str(argc, argv, "ridge_weights", "tfidf"));
 		s[2] = als_ridge_scores(k, iters, alpha, reg, la, arg_long(argc, argv, "seed", 42));
-		s[3] = cb2cf_scores(ld);
+		knn_lists(arg_long(argc, argv, "lists_k", 100));
+		s[3] = cb2cf_scores(ld, &s[4]);
 		w_w = keep;
 	}
+	printf("lists k=%ld (a'S, a cb2cf's) alone   %.4f (%.2fx)\n", arg_long(argc, argv, "lists_k", 100),
+		   ndcg_cold(s[4]), ndcg_cold(s[4]) / base);
 	printf("als-ridge k=%d iters=%d alpha=%g reg=%g lambda=%g weights=%s alone   %.4f (%.2fx)\n", k, iters, alpha, reg, la,
 		   arg_str(argc, argv, "ridge_weights", "tfidf"), ndcg_cold(s[2]), ndcg_cold(s[2]) / base);
 	printf("cb2cf lambda=%g alone   %.4f (%.2fx)\n", ld, ndcg_cold(s[3]), ndcg_cold(s[3]) / base);
@@ -1162,33 +1271,57 @@ run_scorers(int argc, char **argv, const float *content, double base)
 	best = mix_ndcg(lc, z, coef, m);
 	if (arg_long(argc, argv, "fit", 0))
 	{
-		static const double vals[] = {0, 0.1, 0.25, 0.5, 1, 2, 4, 8};
+		/*
+		 * Coordinate ascent (3 rounds over vals) from N_TERMS + 1 starts: all
+		 * zero, and each term alone at 2 (one start can stall where adding
+		 * a single term does not pay but a pair does).
+		 */
+		static const double vals[] = {0, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16};
+		double		start[N_TERMS], cur[N_TERMS];
 
-		for (int round = 0; round < 3; round++)
-			for (int j = 0; j < N_TERMS; j++)
-			{
-				double		keep = coef[j];
+		memcpy(start, coef, sizeof(start));
+		for (int st = 0; st <= N_TERMS; st++)
+		{
+			double		b;
 
-				for (int v = 0; v < (int) (sizeof(vals) / sizeof(vals[0])); v++)
+			memcpy(cur, start, sizeof(cur));
+			if (st > 0)
+				cur[st - 1] = 2;
+			b = mix_ndcg(lc, z, cur, m);
+			for (int round = 0; round < 3; round++)
+				for (int j = 0; j < N_TERMS; j++)
 				{
-					double		x;
+					double		keep = cur[j];
 
-					coef[j] = vals[v];
-					x = mix_ndcg(lc, z, coef, m);
-					if (x > best + 1e-9)
+					for (int v = 0; v < (int) (sizeof(vals) / sizeof(vals[0])); v++)
 					{
-						best = x;
-						keep = vals[v];
+						double		x;
+
+						cur[j] = vals[v];
+						x = mix_ndcg(lc, z, cur, m);
+						if (x > b + 1e-9)
+						{
+							b = x;
+							keep = vals[v];
+						}
 					}
+					cur[j] = keep;
 				}
-				coef[j] = keep;
+			if (b > best + 1e-9)
+			{
+				best = b;
+				memcpy(coef, cur, sizeof(cur));
 			}
+		}
 	}
 	printf("mix");
 	for (int j = 0; j < N_TERMS; j++)
 		printf(" %s %g", term_names[j], coef[j]);
 	printf("   %.4f (%.2fx)\n", best, best / base);
-	printf("coef=%g,%g,%g,%g\n", coef[0], coef[1], coef[2], coef[3]);
+	printf("coef=");
+	for (int j = 0; j < N_TERMS; j++)
+		printf("%s%g", j ? "," : "", coef[j]);
+	printf("\n");
 }
 
 int
