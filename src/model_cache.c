@@ -244,7 +244,7 @@ read_catalog_row(const char *name, MemoryContext result_context, RsCatalogRow *r
 	row->regularization = (float) RsParamNumber(&params, "regularization", 0, -FLT_MAX, FLT_MAX);
 	row->alpha = (float) RsParamNumber(&params, "alpha", 1, -FLT_MAX, FLT_MAX);
 	row->binary = RsParamFlag(&params, "binary", false);
-	row->half_life = RsParamNumber(&params, "half_life_seconds", 0, 0, DBL_MAX);
+	row->half_life = RsParamNumber(&params, "half_life_seconds", 0, 0, FLT_MAX);
 	row->reg_exponent = (float) RsParamNumber(&params, "regularization_exponent", 0, -FLT_MAX, FLT_MAX);
 	/* absent before 0.6.0: every factor model stored its users */
 	row->store_users = RsParamFlag(&params, "store_users", true);
@@ -497,6 +497,14 @@ new_model(const char *name, RsCatalogRow *row)
 	model->source_name = pstrdup(row->source);
 	model->fingerprint = pstrdup(row->fingerprint);
 	MemoryContextSwitchTo(old);
+	{
+		char	   *copy = pstrdup(row->source);
+		List	   *parts = NIL;
+
+		/* (a qualified name that names nothing now is a dropped source, not damage) */
+		if (!SplitIdentifierString(copy, '.', &parts) || parts == NIL)
+			RsModelCorrupt(model, "recsys.models gives a source that is not a relation name");
+	}
 	model->kind = RsModelKindFor(row->algorithm);
 	if (model->kind == NULL)
 		RsModelCorrupt(model, "unknown algorithm");

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 
 #include "utils/builtins.h"
@@ -120,17 +121,24 @@ number_text(const RsParams *p, const char *key, const char *range)
 }
 
 /*
- * RsParamNumber: a finite number between min and max, if_absent if the
- * key is absent.
+ * RsParamNumber: a finite number between min and max (-FLT_MAX, FLT_MAX:
+ * any a float holds), if_absent if the key is absent.
  */
 double
 RsParamNumber(const RsParams *p, const char *key, double if_absent, double min, double max)
 {
-	const char *range = psprintf(" is not a number between %g and %g", min, max);
-	char	   *text = number_text(p, key, range);
+	const char *range;
+	char	   *text;
 	char	   *end;
 	double		x;
 
+	if (min <= -FLT_MAX && max >= FLT_MAX)
+		range = " is not a finite number";
+	else if (max >= FLT_MAX)
+		range = psprintf(" is not a finite number of at least %g", min);
+	else
+		range = psprintf(" is not a number between %g and %g", min, max);
+	text = number_text(p, key, range);
 	if (text == NULL)
 		return if_absent;
 	errno = 0;
