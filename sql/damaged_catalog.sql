@@ -74,7 +74,7 @@ CREATE TABLE saved_parameters AS SELECT * FROM recsys.model_parameters WHERE mod
 CREATE TABLE saved_models AS SELECT * FROM recsys.models WHERE name LIKE 'dmg\_%';
 CREATE TABLE saved_versions AS SELECT * FROM recsys.model_versions WHERE model LIKE 'dmg\_%';
 CREATE FUNCTION repair() RETURNS void LANGUAGE sql AS $$
-	UPDATE recsys.models m SET algorithm = s.algorithm, source = s.source, params = s.params, stats = s.stats, n_items = s.n_items,
+	UPDATE recsys.models m SET version = s.version, algorithm = s.algorithm, source = s.source, params = s.params, stats = s.stats, n_items = s.n_items,
 		trained_at = clock_timestamp()
 	FROM saved_models s WHERE s.name = m.name;
 	UPDATE recsys.model_versions m SET params = s.params
@@ -365,6 +365,27 @@ INSERT INTO damages (model, what, damage) VALUES
 	 $$UPDATE recsys.models SET params = jsonb_set(params, '{binary}', '"maybe"') WHERE name = 'dmg_ease'$$),
 	('dmg_als', 'params with a seed not an integer',
 	 $$UPDATE recsys.models SET params = jsonb_set(params, '{seed}', '"x"') WHERE name = 'dmg_als'$$),
+	-- review s9, defect 4: rows training never writes, served silently before
+	('dmg_knn', 'a neighbour list naming its own item',
+	 $$UPDATE recsys.item_neighbor_lists SET neighbor_ids[1] = item_id WHERE model = 'dmg_knn' AND item_id = 10$$),
+	('dmg_knn', 'a neighbour list naming an item twice',
+	 $$UPDATE recsys.item_neighbor_lists SET neighbor_ids[2] = neighbor_ids[1] WHERE model = 'dmg_knn' AND item_id = 10$$),
+	('dmg_uknn', 'a neighbour list naming its own user',
+	 $$UPDATE recsys.user_neighbor_lists SET neighbor_ids[1] = user_id WHERE model = 'dmg_uknn' AND user_id = 1$$),
+	('dmg_knn', 'a neighbour score infinite',
+	 $$UPDATE recsys.item_neighbor_lists SET scores[1] = 'Infinity' WHERE model = 'dmg_knn' AND item_id = 10$$),
+	('dmg_ease', 'a neighbour score minus infinity',
+	 $$UPDATE recsys.item_neighbor_lists SET scores[1] = '-Infinity' WHERE model = 'dmg_ease' AND item_id = 10$$),
+	('dmg_ease', 'a neighbour score not a number',
+	 $$UPDATE recsys.item_neighbor_lists SET scores[2] = 'NaN' WHERE model = 'dmg_ease' AND item_id = 10$$),
+	('dmg_knn', 'a version with no rows',
+	 $$UPDATE recsys.models SET version = 7 WHERE name = 'dmg_knn'$$),
+	('dmg_als', 'a version with no rows',
+	 $$UPDATE recsys.models SET version = 7 WHERE name = 'dmg_als'$$),
+	('dmg_als', 'algorithm item_knn on an als version',
+	 $$UPDATE recsys.models SET algorithm = 'item_knn' WHERE name = 'dmg_als'$$),
+	('dmg_knn', 'algorithm als on an item_knn version',
+	 $$UPDATE recsys.models SET algorithm = 'als' WHERE name = 'dmg_knn'$$),
 	-- (defect 7) an empty source name: damage, not 42602 from the name's parser
 	('dmg_als', 'source empty',
 	 $$UPDATE recsys.models SET source = '' WHERE name = 'dmg_als'$$);

@@ -200,8 +200,10 @@ read_catalog_row(const char *name, MemoryContext result_context, RsCatalogRow *r
 	RsParams	stats;
 
 	RsExecute("SELECT version, trained_at, algorithm, source, n_users, n_items, owner::pg_catalog.oid, "
-			  RS_MODEL_FINGERPRINT_SQL("") ", params, stats, params::pg_catalog.text "
-			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1 "
+			  RS_MODEL_FINGERPRINT_SQL("") ", params, stats, params::pg_catalog.text, "
+			  "(SELECT v.algorithm FROM recsys.model_versions v WHERE v.model OPERATOR(pg_catalog.=) $1 "
+			  " AND v.version OPERATOR(pg_catalog.=) m.version) "
+			  "FROM recsys.models m WHERE name OPERATOR(pg_catalog.=) $1 "
 			  MAY_USE_MODEL,
 			  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -223,6 +225,16 @@ read_catalog_row(const char *name, MemoryContext result_context, RsCatalogRow *r
 	stats = (RsParams) {name, row->version, "stats",
 	DatumGetJsonbP(SPI_getbinval(tuple, desc, 10, &isnull))};
 	row->params = text_column(tuple, desc, 11);
+	{
+		char	   *trained_as = text_column(tuple, desc, 12);
+
+		/* an edit of models.algorithm alone would read the artefacts as another kind's */
+		if (trained_as != NULL && row->algorithm != NULL && strcmp(trained_as, row->algorithm) != 0 &&
+			RsModelKindFor(row->algorithm) != NULL)	/* (else: "unknown algorithm") */
+			RsCatalogDamaged(name, row->version,
+							 psprintf("recsys.models gives algorithm \"%s\" but the version was trained as \"%s\" "
+									  "(recsys.model_versions)", row->algorithm, trained_as));
+	}
 
 	/* every key serving reads, checked here once (src/model_params.c) */
 	row->user_col = (char *) RsParamName(&params, "user_col", true);

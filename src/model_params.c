@@ -35,11 +35,21 @@
 void
 RsParamsDamaged(const RsParams *p, const char *key, const char *what)
 {
+	RsCatalogDamaged(p->model, p->version, psprintf("%s%s %s%s", p->column,
+													what == NULL ? " has no" : "'", key,
+													what == NULL ? "" : what));
+}
+
+/*
+ * RsCatalogDamaged raises the damage error of a catalog row read before
+ * its model exists (RsModelCorrupt's message).
+ */
+void
+RsCatalogDamaged(const char *model, int32 version, const char *what)
+{
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("model \"%s\" version %d is damaged: %s%s %s%s",
-					p->model, p->version, p->column,
-					what == NULL ? " has no" : "'", key, what == NULL ? "" : what),
+			 errmsg("model \"%s\" version %d is damaged: %s", model, version, what),
 			 errhint("Retrain the model.")));
 }
 

@@ -22,6 +22,7 @@ typedef struct RsParams
 	Jsonb	   *json;			/* NULL: an empty object */
 } RsParams;
 
+extern void RsCatalogDamaged(const char *model, int32 version, const char *what) pg_attribute_noreturn();
 extern void RsParamsDamaged(const RsParams *p, const char *key, const char *what) pg_attribute_noreturn();
 extern const char *RsParamName(const RsParams *p, const char *key, bool required);
 extern const char *RsParamString(const RsParams *p, const char *key);
