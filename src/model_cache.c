@@ -86,6 +86,7 @@
 #include "model_kind.h"
 #include "model_load.h"
 #include "model_params.h"
+#include "model_store.h"
 #include "kernel/ncf.h"
 #include "shared_cache.h"
 #include "spi_util.h"
@@ -913,11 +914,8 @@ RsGetModel(const char *name)
 	MemoryContext caller = CurrentMemoryContext;
 	bool		found;
 
-	if (strlen(name) >= NAMEDATALEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model \"%s\" does not exist", name),
-				 errdetail("Model names are at most %d bytes long.", NAMEDATALEN - 1)));
+	/* as the trainers check it, never echoing a long name back whole */
+	RsCheckModelName(name);
 	if (model_cache == NULL)
 		init_cache();
 

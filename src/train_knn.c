@@ -182,6 +182,20 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 	int64		pairs = 0;
 
 	RsTrainBegin(trainer, run->algorithm, &data);
+
+	/*
+	 * Similarities of weighted histories assume weights >= 0: a negative
+	 * one would make two users' dislikes a likeness (cosine), or a
+	 * logarithm of BM25's undefined.  (train_cf takes them: implicit ALS
+	 * reads a negative weight as a dislike, confidence 1 + alpha |w|.)
+	 */
+	if (data.min_weight < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("weight_col \"%s\" holds a negative weight (%g); %s needs weights >= 0",
+						trainer->spec.weight_col ? trainer->spec.weight_col : "", data.min_weight,
+						items ? "train_item_knn" : "train_user_knn"),
+				 errhint("Filter the rows out with a view, or map dislikes to 0 (NULL skips a row).")));
 	A = items ? data.by_item : data.by_user;
 	At = items ? data.by_user : data.by_item;
 	n_rows = A.n_rows;
