@@ -386,6 +386,13 @@ INSERT INTO damages (model, what, damage) VALUES
 	 $$UPDATE recsys.models SET algorithm = 'item_knn' WHERE name = 'dmg_als'$$),
 	('dmg_knn', 'algorithm als on an item_knn version',
 	 $$UPDATE recsys.models SET algorithm = 'als' WHERE name = 'dmg_knn'$$),
+	-- a blend's weights and members of the wrong type: damage, not a cast's error
+	('dmg_mix', 'a member weight "x"',
+	 $$UPDATE recsys.model_versions SET params = jsonb_set(params, '{weights,0}', '"x"') WHERE model = 'dmg_mix'$$),
+	('dmg_mix', 'a member weight 1e39',
+	 $$UPDATE recsys.model_versions SET params = jsonb_set(params, '{weights,0}', '1e39') WHERE model = 'dmg_mix'$$),
+	('dmg_mix', 'members an object',
+	 $$UPDATE recsys.model_versions SET params = jsonb_set(params, '{members}', '{"a": 1}') WHERE model = 'dmg_mix'$$),
 	-- (defect 7) an empty source name: damage, not 42602 from the name's parser
 	('dmg_als', 'source empty',
 	 $$UPDATE recsys.models SET source = '' WHERE name = 'dmg_als'$$);
