@@ -48,6 +48,13 @@ SELECT recsys.fold_in(i, -5, 'r9_neg') = '{0,0}' AS disliked_only_is_zero,
 		   AS liked_scores_above
 FROM (VALUES (13::bigint)) v(i) GROUP BY ();
 
+-- a blend of a member whose params lost user_col (review s9, defect 1's
+-- other readers): damage naming the member, not a NULL column name
+SELECT name FROM recsys.train_item_knn('ev', 5, model => 'r9_k');
+UPDATE recsys.models SET params = params - 'user_col' WHERE name = 'r9_k';
+SELECT name FROM recsys.train_blend('{r9_k,r9_als}', '{1,1}', 'r9_mix');
+\echo :LAST_ERROR_SQLSTATE
+
 -- interleaving's binomial at many trials (review s9, defect 6): 1/2 by symmetry
 SELECT round(recsys._binom_cdf(5e11, 1e12 + 1, 0.5)::numeric, 6) AS half_at_1e12,
 	   round(recsys._binom_cdf(5e13, 1e14 + 1, 0.5)::numeric, 6) AS half_at_1e14;
