@@ -38,6 +38,10 @@ SELECT name FROM recsys.train_item_knn('ev_neg', 5, model => 'r9_knn', weight_co
 \echo :LAST_ERROR_SQLSTATE
 SELECT name FROM recsys.train_user_knn('ev_neg', 5, model => 'r9_uknn', weight_col => 'w');
 \echo :LAST_ERROR_SQLSTATE
+-- (a pair's rows are summed first: -2 and +3 make 1, accepted)
+INSERT INTO ev_neg VALUES (3, 13, 3);
+SELECT name FROM recsys.train_item_knn('ev_neg', 5, model => 'r9_knn', weight_col => 'w');
+DELETE FROM ev_neg WHERE w = 3;
 -- ... train_cf and fold_in take them as documented: implicit ALS reads a
 -- negative weight as a dislike (preference 0, confidence 1 + alpha |w|),
 -- so a disliked item scores below the same item liked (known by construction)
