@@ -74,7 +74,7 @@ CREATE TABLE saved_parameters AS SELECT * FROM recsys.model_parameters WHERE mod
 CREATE TABLE saved_models AS SELECT * FROM recsys.models WHERE name LIKE 'dmg\_%';
 CREATE TABLE saved_versions AS SELECT * FROM recsys.model_versions WHERE model LIKE 'dmg\_%';
 CREATE FUNCTION repair() RETURNS void LANGUAGE sql AS $$
-	UPDATE recsys.models m SET algorithm = s.algorithm, params = s.params, stats = s.stats, n_items = s.n_items,
+	UPDATE recsys.models m SET version = s.version, algorithm = s.algorithm, source = s.source, params = s.params, stats = s.stats, n_items = s.n_items,
 		trained_at = clock_timestamp()
 	FROM saved_models s WHERE s.name = m.name;
 	UPDATE recsys.model_versions m SET params = s.params
@@ -120,7 +120,7 @@ INSERT INTO damages (model, what, damage) VALUES
 	 $$UPDATE recsys.models SET params = jsonb_set(params, '{factors}', '-3') WHERE name = 'dmg_als'$$),
 	('dmg_als', 'params with more factors than stored',
 	 $$UPDATE recsys.models SET params = jsonb_set(params, '{factors}', '3') WHERE name = 'dmg_als'$$),
-	-- not a number: the catalog read's cast fails (a clean error, not XX001)
+	-- not a number: damage like the others (was a cast's 22P02 before review s9)
 	('dmg_als', 'params with factors that are not a number',
 	 $$UPDATE recsys.models SET params = jsonb_set(params, '{factors}', '"two"') WHERE name = 'dmg_als'$$),
 	('dmg_als', 'a negative item count',
@@ -319,7 +319,83 @@ INSERT INTO damages (model, what, damage) VALUES
 	 $$UPDATE recsys.models SET stats = jsonb_set(stats, '{rating_min}', '6') WHERE name = 'dmg_nbr'$$),
 	-- a stored user vector not finite (RsReadUserVector, shared by the factor, fm and ncf kinds)
 	('dmg_als', 'user 1''s vector not finite',
-	 $$UPDATE recsys.user_factors SET factors[1] = 'NaN' WHERE model = 'dmg_als' AND user_id = 1$$);
+	 $$UPDATE recsys.user_factors SET factors[1] = 'NaN' WHERE model = 'dmg_als' AND user_id = 1$$),
+	-- review s9, defect 1: a source column missing from params crashed the
+	-- server (quote_identifier(NULL)) in every kind that reads its source
+	('dmg_als', 'params without user_col',
+	 $$UPDATE recsys.models SET params = params - 'user_col' WHERE name = 'dmg_als'$$),
+	('dmg_als', 'params without item_col',
+	 $$UPDATE recsys.models SET params = params - 'item_col' WHERE name = 'dmg_als'$$),
+	('dmg_knn', 'params without user_col',
+	 $$UPDATE recsys.models SET params = params - 'user_col' WHERE name = 'dmg_knn'$$),
+	('dmg_ease', 'params with user_col null',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{user_col}', 'null') WHERE name = 'dmg_ease'$$),
+	('dmg_uknn', 'params without item_col',
+	 $$UPDATE recsys.models SET params = params - 'item_col' WHERE name = 'dmg_uknn'$$),
+	('dmg_pop', 'params without user_col',
+	 $$UPDATE recsys.models SET params = params - 'user_col' WHERE name = 'dmg_pop'$$),
+	('dmg_ncf', 'params without user_col',
+	 $$UPDATE recsys.models SET params = params - 'user_col' WHERE name = 'dmg_ncf'$$),
+	('dmg_bpr', 'params without item_col',
+	 $$UPDATE recsys.models SET params = params - 'item_col' WHERE name = 'dmg_bpr'$$),
+	('dmg_nbr', 'params with user_col a number',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{user_col}', '7') WHERE name = 'dmg_nbr'$$),
+	('dmg_als', 'params with user_col empty',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{user_col}', '""') WHERE name = 'dmg_als'$$),
+	('dmg_als', 'params with weight_col of 64 bytes',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{weight_col}', to_jsonb(repeat('w', 64))) WHERE name = 'dmg_als'$$),
+	('dmg_knn', 'a version without user_col, activated',
+	 $$UPDATE recsys.model_versions SET params = params - 'user_col' WHERE model = 'dmg_knn';
+	   SELECT recsys.activate('dmg_knn', 1)$$),
+	('dmg_mix', 'params without user_col',
+	 $$UPDATE recsys.models SET params = params - 'user_col' WHERE name = 'dmg_mix'$$),
+	-- (defect 7) factors of the wrong type: damage, not a cast's 22P02
+	('dmg_als', 'params with factors 1.5',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{factors}', '1.5') WHERE name = 'dmg_als'$$),
+	('dmg_als', 'params with factors [8]',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{factors}', '[8]') WHERE name = 'dmg_als'$$),
+	-- (defect 5) factors far beyond train_cf's 1024, refused before allocating n_items x factors
+	('dmg_als', 'params with factors 2000000',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{factors}', '2000000') WHERE name = 'dmg_als'$$),
+	('dmg_als', 'params with factors 1025',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{factors}', '1025') WHERE name = 'dmg_als'$$),
+	('dmg_bpr', 'params with a half_life_seconds negative',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{half_life_seconds}', '-1') WHERE name = 'dmg_bpr'$$),
+	('dmg_ease', 'params with binary "maybe"',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{binary}', '"maybe"') WHERE name = 'dmg_ease'$$),
+	('dmg_als', 'params with a seed not an integer',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{seed}', '"x"') WHERE name = 'dmg_als'$$),
+	-- review s9, defect 4: rows training never writes, served silently before
+	('dmg_knn', 'a neighbour list naming its own item',
+	 $$UPDATE recsys.item_neighbor_lists SET neighbor_ids[1] = item_id WHERE model = 'dmg_knn' AND item_id = 10$$),
+	('dmg_knn', 'a neighbour list naming an item twice',
+	 $$UPDATE recsys.item_neighbor_lists SET neighbor_ids[2] = neighbor_ids[1] WHERE model = 'dmg_knn' AND item_id = 10$$),
+	('dmg_uknn', 'a neighbour list naming its own user',
+	 $$UPDATE recsys.user_neighbor_lists SET neighbor_ids[1] = user_id WHERE model = 'dmg_uknn' AND user_id = 1$$),
+	('dmg_knn', 'a neighbour score infinite',
+	 $$UPDATE recsys.item_neighbor_lists SET scores[1] = 'Infinity' WHERE model = 'dmg_knn' AND item_id = 10$$),
+	('dmg_ease', 'a neighbour score minus infinity',
+	 $$UPDATE recsys.item_neighbor_lists SET scores[1] = '-Infinity' WHERE model = 'dmg_ease' AND item_id = 10$$),
+	('dmg_ease', 'a neighbour score not a number',
+	 $$UPDATE recsys.item_neighbor_lists SET scores[2] = 'NaN' WHERE model = 'dmg_ease' AND item_id = 10$$),
+	('dmg_knn', 'a version with no rows',
+	 $$UPDATE recsys.models SET version = 7 WHERE name = 'dmg_knn'$$),
+	('dmg_als', 'a version with no rows',
+	 $$UPDATE recsys.models SET version = 7 WHERE name = 'dmg_als'$$),
+	('dmg_als', 'algorithm item_knn on an als version',
+	 $$UPDATE recsys.models SET algorithm = 'item_knn' WHERE name = 'dmg_als'$$),
+	('dmg_knn', 'algorithm als on an item_knn version',
+	 $$UPDATE recsys.models SET algorithm = 'als' WHERE name = 'dmg_knn'$$),
+	-- a blend's weights and members of the wrong type: damage, not a cast's error
+	('dmg_mix', 'a member weight "x"',
+	 $$UPDATE recsys.model_versions SET params = jsonb_set(params, '{weights,0}', '"x"') WHERE model = 'dmg_mix'$$),
+	('dmg_mix', 'a member weight 1e39',
+	 $$UPDATE recsys.model_versions SET params = jsonb_set(params, '{weights,0}', '1e39') WHERE model = 'dmg_mix'$$),
+	('dmg_mix', 'members an object',
+	 $$UPDATE recsys.model_versions SET params = jsonb_set(params, '{members}', '{"a": 1}') WHERE model = 'dmg_mix'$$),
+	-- (defect 7) an empty source name: damage, not 42602 from the name's parser
+	('dmg_als', 'source empty',
+	 $$UPDATE recsys.models SET source = '' WHERE name = 'dmg_als'$$);
 
 CREATE FUNCTION try_damage(d damages) RETURNS TABLE (step text, outcome text) LANGUAGE plpgsql AS $$
 BEGIN

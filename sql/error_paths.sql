@@ -10,7 +10,7 @@ INSERT INTO ep_ev SELECT u, i, '2026-01-01'::timestamptz + (u * 10 + i) * interv
   FROM generate_series(1, 12) u, generate_series(1, 6) i WHERE (u <= 6) = (i <= 3);
 SELECT name FROM recsys.train_cf('ep_ev', factors => 2, model => 'ep_als', iterations => 2);
 
--- a model name longer than a name can be: no such model (22023)
+-- a model name longer than a name can be: refused by its length, as the trainers do (22023)
 SELECT * FROM recsys.recommend(1, 3, repeat('m', 70));
 \echo :LAST_ERROR_SQLSTATE
 -- refresh_items of a model that does not exist

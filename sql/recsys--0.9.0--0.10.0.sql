@@ -3360,3 +3360,47 @@ SET variants = (SELECT jsonb_agg(x.v || coalesce((SELECT jsonb_object_agg(k.p ||
 												 JOIN recsys.models m ON m.name = x.v ->> k.p), '{}') ORDER BY x.o)
 				FROM jsonb_array_elements(e.variants) WITH ORDINALITY AS x(v, o));
 ALTER TABLE recsys.experiments ENABLE TRIGGER experiments_write_check;
+-------------------------------------------------------------------------------
+-- Fixes (s9-fixr): review s9's defects
+-------------------------------------------------------------------------------
+
+-- internal: the array itself, refused (2202E, naming argname) if it has
+-- more than one dimension, which unnest would flatten silently
+CREATE FUNCTION recsys._one_dimensional(a anyarray, argname text)
+RETURNS anyarray
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF array_ndims(a) > 1 THEN
+		RAISE EXCEPTION '% must be a one-dimensional array, not one of % dimensions', argname, array_ndims(a)
+			USING ERRCODE = 'array_subscript_error';
+	END IF;
+	RETURN a;
+END
+$$;
+COMMENT ON FUNCTION recsys._one_dimensional(anyarray, text) IS
+	'internal: an array argument, refused if it has more than one dimension';
+
+CREATE OR REPLACE FUNCTION recsys.evaluate_at(
+	model text,
+	test regclass,
+	ks integer[] DEFAULT '{1,2,3,5,10,20}',
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	diversity real DEFAULT 0,
+	similarity_model text DEFAULT NULL)
+RETURNS TABLE (k integer, metric text, value double precision)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT c.k, split_part(e.metric, '@', 1), e.value
+	FROM unnest(recsys._one_dimensional(evaluate_at.ks, 'ks')) WITH ORDINALITY c(k, o),
+		 LATERAL recsys.evaluate(evaluate_at.model, evaluate_at.test, c.k, evaluate_at.user_col,
+								 evaluate_at.item_col, NULL, evaluate_at.diversity,
+								 evaluate_at.similarity_model) e
+	WHERE e.metric LIKE '%@%'
+	ORDER BY c.o, 2;
+END;
+COMMENT ON FUNCTION recsys.evaluate_at(text, regclass, integer[], name, name, real, text) IS
+	'evaluate''s ranking metrics at each cutoff k of ks: the rows of the metric-at-k and precision-recall curves';

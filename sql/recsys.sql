@@ -2029,6 +2029,24 @@ COMMENT ON FUNCTION recsys._plot_heatmap(text[], text[], double precision[], tex
 	integer, integer) IS
 	'internal: an SVG heat map of one value per (x, y) cell (plot_tune)';
 
+-- internal: the array itself, refused (2202E, naming argname) if it has
+-- more than one dimension, which unnest would flatten silently
+CREATE FUNCTION recsys._one_dimensional(a anyarray, argname text)
+RETURNS anyarray
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF array_ndims(a) > 1 THEN
+		RAISE EXCEPTION '% must be a one-dimensional array, not one of % dimensions', argname, array_ndims(a)
+			USING ERRCODE = 'array_subscript_error';
+	END IF;
+	RETURN a;
+END
+$$;
+COMMENT ON FUNCTION recsys._one_dimensional(anyarray, text) IS
+	'internal: an array argument, refused if it has more than one dimension';
+
 CREATE FUNCTION recsys.evaluate_at(
 	model text,
 	test regclass,
@@ -2042,7 +2060,7 @@ LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT c.k, split_part(e.metric, '@', 1), e.value
-	FROM unnest(evaluate_at.ks) WITH ORDINALITY c(k, o),
+	FROM unnest(recsys._one_dimensional(evaluate_at.ks, 'ks')) WITH ORDINALITY c(k, o),
 		 LATERAL recsys.evaluate(evaluate_at.model, evaluate_at.test, c.k, evaluate_at.user_col,
 								 evaluate_at.item_col, NULL, evaluate_at.diversity,
 								 evaluate_at.similarity_model) e

@@ -42,6 +42,27 @@ FROM unnest(ARRAY['cold_item_weight', 'factors', 'alpha', 'regularization', 'fea
                   'feature_columns', 'item_col']) param;
 SELECT param, refresh_without('rd_knn', param) AS outcome
 FROM unnest(ARRAY['cold_item_weight', 'neighbors', 'cold_map_self_weight', 'item_col']) param;
+-- a param of the wrong type or out of its trainer's range (review s9): damage,
+-- not a cast's 22P02, and factors checked before factors x items are allocated
+CREATE FUNCTION refresh_with(m text, param text, value jsonb) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	msg text;
+BEGIN
+	UPDATE recsys.models SET params = jsonb_set(params, ARRAY[param], value) WHERE name = m;
+	BEGIN
+		PERFORM recsys.refresh_items(m);
+		msg := 'refreshed';
+	EXCEPTION WHEN OTHERS THEN
+		msg := SQLSTATE || ': ' || SQLERRM;
+	END;
+	UPDATE recsys.models x SET params = p.params FROM rd_params p WHERE x.name = m AND p.name = m;
+	RETURN msg;
+END $$;
+SELECT m, param, value, refresh_with(m, param, value::jsonb) AS outcome
+FROM (VALUES ('rd_cf', 'factors', '1.5'), ('rd_cf', 'factors', '2000000'), ('rd_cf', 'factors', '"two"'),
+			 ('rd_cf', 'alpha', '"x"'), ('rd_cf', 'cold_item_weight', '5'), ('rd_cf', 'item_col', '7'),
+			 ('rd_knn', 'neighbors', '[8]'), ('rd_knn', 'neighbors', '0')) v(m, param, value);
+DROP FUNCTION refresh_with(text, text, jsonb);
 -- embedding groups whose recorded dims or weights are cut short
 UPDATE recsys.models SET params = jsonb_set(params, '{embedding_dims}', '[]') WHERE name = 'rd_cf';
 SELECT recsys.refresh_items('rd_cf');

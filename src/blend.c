@@ -41,6 +41,7 @@
 #include "ingest.h"
 #include "model_acl.h"
 #include "model_kind.h"
+#include "model_params.h"
 #include "model_store.h"
 #include "spi_util.h"
 #include "train_common.h"
@@ -172,6 +173,10 @@ read_member(const char *name, MemoryContext caller, MemberRow *row)
 	row->event_weights = text_or_null(12);
 	row->source_owner = text_or_null(13);
 	MemoryContextSwitchTo(old);
+	/* the blend reads the member's source with these (never quote a NULL) */
+	if (row->user_col == NULL || row->item_col == NULL)
+		RsCatalogDamaged(name, row->version, row->user_col == NULL ? "params has no user_col"
+						 : "params has no item_col");
 	RsLockModelRow(name);
 }
 

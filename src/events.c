@@ -82,7 +82,8 @@ RsEventMapFromJsonb(Jsonb *jb, const char *argname)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s gives event type \"%s\" a value that is not a number", argname, key),
 					 errhint("Each weight must be a number >= 0; 0 drops the event type.")));
-		w = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v.val.numeric)));
+		/* (strtod: 1e400 is infinite here, refused below, not numeric_float8's 22003 echoing it) */
+		w = strtod(DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric))), NULL);
 		if (!(w >= 0) || w > RS_MAX_EVENT_WEIGHT)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -31,6 +31,7 @@
 #include "ingest.h"
 #include "model_acl.h"
 #include "model_cache.h"
+#include "model_load.h"
 #include "recency.h"
 #include "spi_util.h"
 
@@ -92,8 +93,12 @@ prepare_seen_queries(void *arg)
 	const char *weight;
 	const char *source;
 	const char *event;
-	MemoryContext old = MemoryContextSwitchTo(model->mcxt);
+	MemoryContext old;
 
+	/* the catalog read refuses these (src/model_params.c); never quote a NULL */
+	if (model->user_col == NULL || model->item_col == NULL)
+		RsModelCorrupt(model, model->user_col == NULL ? "params has no user_col" : "params has no item_col");
+	old = MemoryContextSwitchTo(model->mcxt);
 	/* the name goes into SQL re-quoted from the catalog, never as stored */
 	source = RsRelationName(model->source);
 	weight = model->weight_col ? quote_identifier(model->weight_col) : "1";

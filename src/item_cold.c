@@ -39,6 +39,8 @@
  */
 #include "postgres.h"
 
+#include <float.h>
+
 #include <math.h>
 
 #include "access/relation.h"
@@ -64,6 +66,7 @@
 #include "item_features.h"
 #include "model_acl.h"
 #include "model_kind.h"
+#include "model_params.h"
 #include "model_store.h"
 #include "recsys.h"
 #include "spi_util.h"
@@ -754,7 +757,7 @@ spi_text(int row, int col)
 static char *
 required_param(const char *model, int32 version, int col, const char *key)
 {
-	char	   *value = spi_text(0, col);
+	char	   *value = col < 0 ? NULL : spi_text(0, col);
 
 	if (value == NULL)
 		ereport(ERROR,
@@ -762,6 +765,28 @@ required_param(const char *model, int32 version, int col, const char *key)
 				 errmsg("model \"%s\" version %d is damaged: its params lack \"%s\"", model, version, key),
 				 errhint("Retrain the model.")));
 	return value;
+}
+
+/* A number refresh_cold_items needs, absent as required_param says, else checked (model_params.c). */
+static double
+required_number(const RsParams *params, const char *key, double min, double max)
+{
+	double		x = RsParamNumber(params, key, NAN, min, max);
+
+	if (isnan(x))
+		(void) required_param(params->model, params->version, -1, key);
+	return x;
+}
+
+/* And an integer. */
+static int64
+required_integer(const RsParams *params, const char *key, int64 min, int64 max)
+{
+	int64		x = RsParamInteger(params, key, PG_INT64_MIN, min, max);
+
+	if (x == PG_INT64_MIN)
+		(void) required_param(params->model, params->version, -1, key);
+	return x;
 }
 
 static Oid
@@ -948,6 +973,7 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 	char	   *features;
 	char	   *embeddings;
 	char	   *map_lambda;
+	RsParams	params;
 	int64	   *known;
 	int32		n_known;
 	RsColdNeighborMap map = {0};
@@ -957,22 +983,21 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	refresh_context = outer;
+	/* (numbers as text here, read checked from params, column 25: model_params.c) */
 	RsExecute("SELECT version, algorithm, params->>'features', params->>'embeddings', params->>'item_col', "
-			  "(params->>'factors')::pg_catalog.int4, (params->>'alpha')::pg_catalog.float8, "
-			  "(params->>'regularization')::pg_catalog.float8, "
-			  "(params->>'regularization_exponent')::pg_catalog.float8, "
-			  "(params->>'feature_weight')::pg_catalog.float8, (params->>'feature_columns')::pg_catalog.float8, "
-			  "(params->>'cold_item_weight')::pg_catalog.float8, "
+			  "params->>'factors', params->>'alpha', params->>'regularization', "
+			  "params->>'regularization_exponent', params->>'feature_weight', params->>'feature_columns', "
+			  "params->>'cold_item_weight', "
 			  "ARRAY(SELECT pg_catalog.jsonb_array_elements_text(params->'embedding_columns')), "
 			  "ARRAY(SELECT pg_catalog.jsonb_array_elements_text(params->'embedding_dims')::pg_catalog.float8::pg_catalog.int4), "
 			  "ARRAY(SELECT pg_catalog.jsonb_array_elements_text(params->'embedding_weights')::pg_catalog.float4), "
 			  "pg_catalog.to_regclass(params->>'features')::pg_catalog.oid, "
 			  "pg_catalog.to_regclass(params->>'embeddings')::pg_catalog.oid, "
-			  "(params->>'neighbors')::pg_catalog.int4, "
+			  "params->>'neighbors', "
 			  "params->>'features_owner', params->>'embeddings_owner', "
 			  "params->>'cold_map_regularization', params->>'cold_map_self_weight', "
 			  "params->>'cold_map_popularity', params->>'cold_map_content_weight', "
-			  "params->>'cold_map_word_weights' "
+			  "params->>'cold_map_word_weights', params "
 			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1",
 			  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(name)}, NULL, true, SPI_OK_SELECT);
 	MemoryContextSwitchTo(refresh_context);
@@ -991,16 +1016,16 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 				 errmsg("model \"%s\" (algorithm %s) was trained without features or embeddings", name, algorithm),
 				 errhint("Train it with recsys.train_cf(..., features => ..., embeddings => ...) to give new items vectors.")));
 	r.neighbors = neighbors;
+	params = (RsParams) {name, version, "params",
+	DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 26, &isnull))};
 	map_lambda = spi_text(0, 21);
 	if (map_lambda != NULL)
 	{
-		map.lambda = (float) atof(map_lambda);
-		map.self_weight = (float) atof(required_param(name, version, 22, "cold_map_self_weight"));
+		map.lambda = (float) required_number(&params, "cold_map_regularization", 0, FLT_MAX);
+		map.self_weight = (float) required_number(&params, "cold_map_self_weight", -FLT_MAX, FLT_MAX);
 		map.max_iter = RS_COLD_MAP_ITERATIONS;
-		if (spi_text(0, 23) != NULL)
-			map.popularity_exponent = (float) atof(spi_text(0, 23));
-		if (spi_text(0, 24) != NULL)
-			map.content_weight = (float) atof(spi_text(0, 24));
+		map.popularity_exponent = (float) RsParamNumber(&params, "cold_map_popularity", 0, -FLT_MAX, FLT_MAX);
+		map.content_weight = (float) RsParamNumber(&params, "cold_map_content_weight", 0, -FLT_MAX, FLT_MAX);
 		/* models of 0.9.0 record none: tf-idf */
 		if (spi_text(0, 25) != NULL && !RsColdWordWeightsByName(spi_text(0, 25), &map.word_weights))
 			ereport(ERROR,
@@ -1009,26 +1034,31 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 							name, version, spi_text(0, 25)),
 					 errhint("Retrain the model.")));
 	}
-	cm.item_col = required_param(name, version, 5, "item_col");
-	cm.cold_weight = (float) atof(required_param(name, version, 12, "cold_item_weight"));
+	cm.item_col = (char *) RsParamName(&params, "item_col", false);
+	if (cm.item_col == NULL)
+		(void) required_param(name, version, -1, "item_col");
+	cm.cold_weight = (float) required_number(&params, "cold_item_weight", 0, 1);
 	if (r.neighbors)
 	{
-		r.k = atoi(required_param(name, version, 18, "neighbors"));
+		r.k = (int) required_integer(&params, "neighbors", 1, 1000);
 		cm.features = recorded_relation(name, owner, "features", features, 16);
 	}
 	else
-		cm.k = atoi(required_param(name, version, 6, "factors"));
+	{
+		/* train_cf's range, before factors x items are allocated */
+		cm.k = (int) required_integer(&params, "factors", 1, 1024);
+	}
 	if (!r.neighbors)
 	{
-		cm.alpha = (float) atof(required_param(name, version, 7, "alpha"));
-		cm.reg = (float) atof(required_param(name, version, 8, "regularization"));
-		cm.reg_exponent = spi_text(0, 9) == NULL ? 0 : (float) atof(spi_text(0, 9));
+		cm.alpha = (float) required_number(&params, "alpha", -FLT_MAX, FLT_MAX);
+		cm.reg = (float) required_number(&params, "regularization", -FLT_MAX, FLT_MAX);
+		cm.reg_exponent = (float) RsParamNumber(&params, "regularization_exponent", 0, -FLT_MAX, FLT_MAX);
 	}
 	if (features != NULL && !r.neighbors)
 	{
 		cm.features = recorded_relation(name, owner, "features", features, 16);
-		cm.feature_weight = (float) atof(required_param(name, version, 10, "feature_weight"));
-		cm.n_cols = atof(required_param(name, version, 11, "feature_columns"));
+		cm.feature_weight = (float) required_number(&params, "feature_weight", -FLT_MAX, FLT_MAX);
+		cm.n_cols = required_number(&params, "feature_columns", 0, FLT_MAX);
 	}
 	if (embeddings != NULL)
 	{
@@ -1043,6 +1073,11 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 		int32	   *d;
 
 		cm.embeddings = recorded_relation(name, owner, "embeddings", embeddings, 17);
+		/* a hand-edited record: NULL elements or sizes no training writes (review s9b) */
+		if (array_contains_nulls(cols))
+			RsParamsDamaged(&params, "embedding_columns", " has a null element");
+		if (array_contains_nulls(dims))
+			RsParamsDamaged(&params, "embedding_dims", " has a null element");
 		deconstruct_array_builtin(cols, TEXTOID, &col_values, NULL, &n_cols);
 		d = (int32 *) ARR_DATA_PTR(dims);
 		n_dims = ArrayGetNItems(ARR_NDIM(dims), ARR_DIMS(dims));
@@ -1054,6 +1089,10 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 		cm.n_groups = n_cols;
 		for (int g = 0; g < n_cols; g++)
 		{
+			if (d[g] < 1 || d[g] > RS_MAX_EMBEDDING_DIMS)
+				RsParamsDamaged(&params, "embedding_dims", " has a size outside 1 to 4096");
+			if (!isfinite(w[g]) || w[g] < 0 || w[g] > 1000)
+				RsParamsDamaged(&params, "embedding_weights", " has a weight outside 0 to 1000");
 			cm.group_cols[g] = TextDatumGetCString(col_values[g]);
 			cm.dims[g] = d[g];
 			cm.group_weights[g] = w[g];

@@ -25,6 +25,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
@@ -84,10 +86,13 @@ blend_load(RsModel *blend, const RsCatalogRow *row)
 	Datum		values[2] = {CStringGetTextDatum(blend->name), Int32GetDatum(blend->version)};
 	MemoryContext old;
 
-	RsExecute("SELECT m.name, (v.params->'weights'->>(m.o::pg_catalog.int4 - 1))::pg_catalog.float4, "
+	/* as text, checked below: a hand-edited weight is damage, not a cast's error */
+	RsExecute("SELECT m.name, CASE WHEN pg_catalog.jsonb_typeof(v.params->'weights'->(m.o::pg_catalog.int4 - 1)) "
+			  "OPERATOR(pg_catalog.=) 'number' THEN v.params->'weights'->>(m.o::pg_catalog.int4 - 1) END, "
 			  "v.params->'member_owners'->>(m.o::pg_catalog.int4 - 1) "
 			  "FROM recsys.model_versions v, "
-			  "pg_catalog.jsonb_array_elements_text(v.params->'members') WITH ORDINALITY AS m(name, o) "
+			  "pg_catalog.jsonb_array_elements_text(CASE WHEN pg_catalog.jsonb_typeof(v.params->'members') "
+			  "OPERATOR(pg_catalog.=) 'array' THEN v.params->'members' ELSE '[]' END) WITH ORDINALITY AS m(name, o) "
 			  "WHERE v.model OPERATOR(pg_catalog.=) $1 AND v.version OPERATOR(pg_catalog.=) $2 "
 			  "ORDER BY m.o",
 			  2, argtypes, values, NULL, true, SPI_OK_SELECT);
@@ -117,7 +122,14 @@ blend_load(RsModel *blend, const RsCatalogRow *row)
 							blend->name, blend->version, m + 1),
 					 errhint("Retrain the blend.")));
 		B(blend)->members[m].name = TextDatumGetCString(name);
-		B(blend)->members[m].weight = DatumGetFloat4(weight);
+		B(blend)->members[m].weight = (float) strtod(TextDatumGetCString(weight), NULL);
+		/* train_blend's range (BLEND_MAX_WEIGHT, 1e6) */
+		if (!(fabsf(B(blend)->members[m].weight) <= 1e6f))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("blend \"%s\" version %d is damaged: member %d's weight is not a number between -1e+06 and 1e+06",
+							blend->name, blend->version, m + 1),
+					 errhint("Retrain the blend.")));
 		owner = SPI_getbinval(SPI_tuptable->vals[m], SPI_tuptable->tupdesc, 3, &null_owner);
 		if (!null_owner)
 			B(blend)->members[m].trained_owner = TextDatumGetCString(owner);

@@ -299,6 +299,9 @@ factors_state(RsModel *model, const RsCatalogRow *row)
 	model->kind_state = f;
 	if (f->k <= 0)
 		RsModelCorrupt(model, "params has no factors");
+	/* train_cf's and train_bpr's range, before n_items x factors are allocated */
+	if (f->k > RS_BPR_MAX_FACTORS)
+		RsModelCorrupt(model, psprintf("params' factors is not an integer between 1 and %d", RS_BPR_MAX_FACTORS));
 	/* a BPR model's fold-in settings, as train_bpr checks them */
 	if (f->sgd_learning_rate != 0 &&
 		!(f->sgd_learning_rate > 0 && f->sgd_learning_rate <= RS_BPR_MAX_LEARNING_RATE &&

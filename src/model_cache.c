@@ -54,6 +54,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/xact.h"
@@ -84,6 +85,9 @@
 #include "recsys.h"
 #include "model_kind.h"
 #include "model_load.h"
+#include "model_params.h"
+#include "model_store.h"
+#include "kernel/ncf.h"
 #include "shared_cache.h"
 #include "spi_util.h"
 
@@ -179,15 +183,6 @@ text_column(HeapTuple tuple, TupleDesc desc, int col)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
-static float
-float_column(HeapTuple tuple, TupleDesc desc, int col, float if_null)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
-
-	return isnull ? if_null : (float) DatumGetFloat8(d);
-}
-
 /*
  * Look the model up in recsys.models; false if there is no such model or
  * the current role may not use it (row-level security hides its row).
@@ -202,26 +197,14 @@ read_catalog_row(const char *name, MemoryContext result_context, RsCatalogRow *r
 	TupleDesc	desc;
 	bool		isnull;
 	MemoryContext old;
+	RsParams	params;
+	RsParams	stats;
 
-	RsExecute("SELECT version, trained_at, algorithm, source, "
-			  "params->>'user_col', params->>'item_col', params->>'weight_col', "
-			  "n_users, n_items, (params->>'factors')::pg_catalog.int4, "
-			  "params->>'feedback' = 'explicit', "
-			  "(stats->>'global_mean')::pg_catalog.float8, "
-			  "(stats->>'rating_min')::pg_catalog.float8, "
-			  "(stats->>'rating_max')::pg_catalog.float8, "
-			  "(params->>'regularization')::pg_catalog.float8, "
-			  "(params->>'alpha')::pg_catalog.float8, "
-			  "params->>'binary' = 'true', "
-			  "params->>'time_col', (params->>'half_life_seconds')::pg_catalog.float8, "
-			  "(params->>'regularization_exponent')::pg_catalog.float8, owner::pg_catalog.oid, "
-			  "params->>'store_users' = 'false', "
-			  "pg_catalog.md5(params::pg_catalog.text OPERATOR(pg_catalog.||) stats::pg_catalog.text), "
-			  "(params->>'learning_rate')::pg_catalog.float8, (params->>'iterations')::pg_catalog.int4, "
-			  "(params->>'seed')::pg_catalog.int8, "
-			  "params::pg_catalog.text, "
-			  "params->>'event_col', params->>'event_weights' "
-			  "FROM recsys.models WHERE name OPERATOR(pg_catalog.=) $1 "
+	RsExecute("SELECT version, trained_at, algorithm, source, n_users, n_items, owner::pg_catalog.oid, "
+			  RS_MODEL_FINGERPRINT_SQL("") ", params, stats, params::pg_catalog.text, "
+			  "(SELECT v.algorithm FROM recsys.model_versions v WHERE v.model OPERATOR(pg_catalog.=) $1 "
+			  " AND v.version OPERATOR(pg_catalog.=) m.version) "
+			  "FROM recsys.models m WHERE name OPERATOR(pg_catalog.=) $1 "
 			  MAY_USE_MODEL,
 			  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -234,54 +217,53 @@ read_catalog_row(const char *name, MemoryContext result_context, RsCatalogRow *r
 	row->trained_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 2, &isnull));
 	row->algorithm = text_column(tuple, desc, 3);
 	row->source = text_column(tuple, desc, 4);
-	row->user_col = text_column(tuple, desc, 5);
-	row->item_col = text_column(tuple, desc, 6);
-	row->weight_col = text_column(tuple, desc, 7);
-	row->n_users = DatumGetInt64(SPI_getbinval(tuple, desc, 8, &isnull));
-	row->n_items = DatumGetInt64(SPI_getbinval(tuple, desc, 9, &isnull));
+	row->n_users = DatumGetInt64(SPI_getbinval(tuple, desc, 5, &isnull));
+	row->n_items = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
+	row->owner = DatumGetObjectId(SPI_getbinval(tuple, desc, 7, &isnull));
+	row->fingerprint = text_column(tuple, desc, 8);
+	params = (RsParams) {name, row->version, "params",
+	DatumGetJsonbP(SPI_getbinval(tuple, desc, 9, &isnull))};
+	stats = (RsParams) {name, row->version, "stats",
+	DatumGetJsonbP(SPI_getbinval(tuple, desc, 10, &isnull))};
+	row->params = text_column(tuple, desc, 11);
 	{
-		Datum		d = SPI_getbinval(tuple, desc, 10, &isnull);
+		char	   *trained_as = text_column(tuple, desc, 12);
 
-		row->k = isnull ? 0 : DatumGetInt32(d);
-		d = SPI_getbinval(tuple, desc, 11, &isnull);
-		row->explicit_feedback = !isnull && DatumGetBool(d);
+		/* an edit of models.algorithm alone would read the artefacts as another kind's */
+		if (trained_as != NULL && row->algorithm != NULL && strcmp(trained_as, row->algorithm) != 0 &&
+			RsModelKindFor(row->algorithm) != NULL)	/* (else: "unknown algorithm") */
+			RsCatalogDamaged(name, row->version,
+							 psprintf("recsys.models gives algorithm \"%s\" but the version was trained as \"%s\" "
+									  "(recsys.model_versions)", row->algorithm, trained_as));
 	}
-	row->global_mean = float_column(tuple, desc, 12, 0);
-	row->rating_min = float_column(tuple, desc, 13, -get_float4_infinity());
-	row->rating_max = float_column(tuple, desc, 14, get_float4_infinity());
-	row->regularization = float_column(tuple, desc, 15, 0);
-	row->alpha = float_column(tuple, desc, 16, 1);
+
+	/* every key serving reads, checked here once (src/model_params.c) */
+	row->user_col = (char *) RsParamName(&params, "user_col", true);
+	row->item_col = (char *) RsParamName(&params, "item_col", true);
+	row->weight_col = (char *) RsParamName(&params, "weight_col", false);
+	row->time_col = (char *) RsParamName(&params, "time_col", false);
+	row->event_col = (char *) RsParamName(&params, "event_col", false);
+	row->event_weights = RsParamJson(&params, "event_weights");
+	/* the widest any trainer accepts (train_ncf's); kinds check their own */
+	row->k = (int) RsParamInteger(&params, "factors", 0, 1, RS_NCF_MAX_WIDTH);
 	{
-		Datum		d = SPI_getbinval(tuple, desc, 17, &isnull);
+		const char *feedback = RsParamString(&params, "feedback");
 
-		row->binary = !isnull && DatumGetBool(d);
+		row->explicit_feedback = feedback != NULL && strcmp(feedback, "explicit") == 0;
 	}
-	row->time_col = text_column(tuple, desc, 18);
-	{
-		Datum		d = SPI_getbinval(tuple, desc, 19, &isnull);
-
-		row->half_life = isnull ? 0 : DatumGetFloat8(d);
-	}
-	row->reg_exponent = float_column(tuple, desc, 20, 0);
-	row->owner = DatumGetObjectId(SPI_getbinval(tuple, desc, 21, &isnull));
-	{
-		Datum		d = SPI_getbinval(tuple, desc, 22, &isnull);
-
-		/* absent before 0.6.0: every factor model stored its users */
-		row->store_users = isnull || !DatumGetBool(d);
-	}
-	row->fingerprint = text_column(tuple, desc, 23);
-	row->learning_rate = float_column(tuple, desc, 24, 0);
-	{
-		Datum		d = SPI_getbinval(tuple, desc, 25, &isnull);
-
-		row->iterations = isnull ? 0 : DatumGetInt32(d);
-		d = SPI_getbinval(tuple, desc, 26, &isnull);
-		row->seed = isnull ? 0 : DatumGetInt64(d);
-	}
-	row->params = text_column(tuple, desc, 27);
-	row->event_col = text_column(tuple, desc, 28);
-	row->event_weights = text_column(tuple, desc, 29);
+	row->global_mean = (float) RsParamNumber(&stats, "global_mean", 0, -FLT_MAX, FLT_MAX);
+	row->rating_min = (float) RsParamNumber(&stats, "rating_min", -get_float4_infinity(), -FLT_MAX, FLT_MAX);
+	row->rating_max = (float) RsParamNumber(&stats, "rating_max", get_float4_infinity(), -FLT_MAX, FLT_MAX);
+	row->regularization = (float) RsParamNumber(&params, "regularization", 0, -FLT_MAX, FLT_MAX);
+	row->alpha = (float) RsParamNumber(&params, "alpha", 1, -FLT_MAX, FLT_MAX);
+	row->binary = RsParamFlag(&params, "binary", false);
+	row->half_life = RsParamNumber(&params, "half_life_seconds", 0, 0, FLT_MAX);
+	row->reg_exponent = (float) RsParamNumber(&params, "regularization_exponent", 0, -FLT_MAX, FLT_MAX);
+	/* absent before 0.6.0: every factor model stored its users */
+	row->store_users = RsParamFlag(&params, "store_users", true);
+	row->learning_rate = (float) RsParamNumber(&params, "learning_rate", 0, -FLT_MAX, FLT_MAX);
+	row->iterations = (int) RsParamInteger(&params, "iterations", 0, PG_INT32_MIN, PG_INT32_MAX);
+	row->seed = RsParamInteger(&params, "seed", 0, PG_INT64_MIN, PG_INT64_MAX);
 	MemoryContextSwitchTo(old);
 	return true;
 }
@@ -528,6 +510,14 @@ new_model(const char *name, RsCatalogRow *row)
 	model->source_name = pstrdup(row->source);
 	model->fingerprint = pstrdup(row->fingerprint);
 	MemoryContextSwitchTo(old);
+	{
+		char	   *copy = pstrdup(row->source);
+		List	   *parts = NIL;
+
+		/* (a qualified name that names nothing now is a dropped source, not damage) */
+		if (!SplitIdentifierString(copy, '.', &parts) || parts == NIL)
+			RsModelCorrupt(model, "recsys.models gives a source that is not a relation name");
+	}
 	model->kind = RsModelKindFor(row->algorithm);
 	if (model->kind == NULL)
 		RsModelCorrupt(model, "unknown algorithm");
@@ -660,6 +650,7 @@ shared_key(const char *name, const RsModel *model, const RsCatalogRow *row, RsSh
 	strlcpy(key->name, name, NAMEDATALEN);
 	key->version = row->version;
 	key->trained_at = row->trained_at;
+	key->owner = row->owner;
 	strlcpy(key->fingerprint, row->fingerprint, sizeof(key->fingerprint));
 	return true;
 }
@@ -923,11 +914,8 @@ RsGetModel(const char *name)
 	MemoryContext caller = CurrentMemoryContext;
 	bool		found;
 
-	if (strlen(name) >= NAMEDATALEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model \"%s\" does not exist", name),
-				 errdetail("Model names are at most %d bytes long.", NAMEDATALEN - 1)));
+	/* as the trainers check it, never echoing a long name back whole */
+	RsCheckModelName(name);
 	if (model_cache == NULL)
 		init_cache();
 

@@ -12,6 +12,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/array.h"
@@ -109,6 +111,10 @@ RsLoadItems(RsModel *model, int64 n_items)
 				  "ORDER BY item_id",
 				  2, argtypes, values, NULL, true, load_item_row, &load);
 
+	/* (more: load_item_row) a version without its rows is no empty model */
+	if (model->items.count < n_items)
+		RsModelCorrupt(model, psprintf("recsys.item_stats has %d of the " INT64_FORMAT " items recsys.models says",
+									   model->items.count, n_items));
 	model->popular_order = RsModelAlloc(model, sizeof(int32) * model->items.count);
 	for (int32 i = 0; i < model->items.count; i++)
 		model->popular_order[i] = i;
@@ -170,6 +176,7 @@ typedef struct NeighborLoad
 	RsCsr	   *csr;
 	int64		capacity;
 	int32		last_owner;
+	int32	   *listed_by;		/* per id: 1 + the owner whose list named it last */
 } NeighborLoad;
 
 static void
@@ -201,6 +208,17 @@ load_neighbor_row(TupleTableSlot *slot, void *arg)
 
 		if (target < 0)
 			RsModelCorrupt(model, "a neighbour list names an unknown id");
+		/* training never lists an owner itself, an id twice, or a score that is not finite */
+		if (target == owner)
+			RsModelCorrupt(model, psprintf("the neighbour list of " INT64_FORMAT " names itself",
+										   DatumGetInt64(slot->tts_values[0])));
+		if (load->listed_by[target] == owner + 1)
+			RsModelCorrupt(model, psprintf("the neighbour list of " INT64_FORMAT " names " INT64_FORMAT " twice",
+										   DatumGetInt64(slot->tts_values[0]), id[j]));
+		load->listed_by[target] = owner + 1;
+		if (!isfinite(score[j]))
+			RsModelCorrupt(model, psprintf("the neighbour list of " INT64_FORMAT " has a score that is not finite",
+										   DatumGetInt64(slot->tts_values[0])));
 		m->indices[m->nnz] = target;
 		m->data[m->nnz] = score[j];
 		m->nnz++;
@@ -278,6 +296,7 @@ RsLoadNeighborLists(RsModel *model, bool users, RsIdMap *user_map, RsCsr *m)
 	m->indices = RsModelAlloc(model, sizeof(int32) * Max(total, 1));
 	m->data = RsModelAlloc(model, sizeof(float) * Max(total, 1));
 	m->nnz = 0;
+	load.listed_by = palloc_extended(sizeof(int32) * Max(load.map->count, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	RsStreamQuery(users ?
 				  "SELECT user_id, neighbor_ids, scores FROM recsys.user_neighbor_lists "
 				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
@@ -286,6 +305,7 @@ RsLoadNeighborLists(RsModel *model, bool users, RsIdMap *user_map, RsCsr *m)
 				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
 				  "ORDER BY item_id",
 				  2, argtypes, values, NULL, true, load_neighbor_row, &load);
+	pfree(load.listed_by);
 	while (load.last_owner < load.map->count)
 		m->indptr[++load.last_owner] = m->nnz;
 	m->n_rows = load.map->count;

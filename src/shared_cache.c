@@ -13,7 +13,8 @@
  * backend loads its own copies (model_cache.c), as before 0.8.0.
  *
  * An entry is the flat, pointer-free copy of one model version (its key:
- * database, name, version, training time, catalog fingerprint), laid out
+ * database, name, owner, version, training time, catalog fingerprint:
+ * RS_MODEL_FINGERPRINT_SQL, which changes with every write of the row), laid out
  * by model_cache.c and the model's kind (RsModelKind.flatten), which
  * every backend maps and serves from (RsModelKind.attach points the
  * backend's own small RsModel into it).  Which version a statement may
@@ -233,7 +234,7 @@ static bool make_room(Size bytes, int *free_slot);
 static bool
 same_key(const RsSharedKey *a, const RsSharedKey *b)
 {
-	return a->database == b->database && a->version == b->version &&
+	return a->database == b->database && a->owner == b->owner && a->version == b->version &&
 		a->trained_at == b->trained_at && strcmp(a->name, b->name) == 0 &&
 		strcmp(a->fingerprint, b->fingerprint) == 0;
 }
@@ -594,7 +595,7 @@ visible_versions(void)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	RsExecute("SELECT m.name, m.version, m.trained_at, "
-			  "pg_catalog.md5(m.params::pg_catalog.text OPERATOR(pg_catalog.||) m.stats::pg_catalog.text) "
+			  RS_MODEL_FINGERPRINT_SQL("m.") " "
 			  "FROM recsys.models m "
 			  "UNION ALL SELECT v.model, v.version, v.trained_at, NULL FROM recsys.model_versions v "
 			  "JOIN recsys.models m ON m.name OPERATOR(pg_catalog.=) v.model "

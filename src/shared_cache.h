@@ -22,14 +22,30 @@
 #define RS_FINGERPRINT_LEN 32
 
 /*
- * What identifies one shared copy: the database, the model, and exactly
- * the version the catalog row names (version, training time, and the
- * fingerprint of its params and stats, as the per-backend cache checks).
+ * The fingerprint of a recsys.models row (alias: "" or "m."), which the
+ * per-backend cache and the shared cache's keys compare: its params and
+ * stats, its owner, and the row's xmin.  An owner may UPDATE every column
+ * of the row, but not its xmin: any write to the row (a hand edit, a
+ * grant, a retrain) gives it a new one, so a copy loaded before is never
+ * served for the row after, and no role can make its row look like
+ * another role's (doc/internals.md, "Cache keys").
+ */
+#define RS_MODEL_FINGERPRINT_SQL(alias) \
+	"pg_catalog.md5(" alias "params::pg_catalog.text OPERATOR(pg_catalog.||) " \
+	alias "stats::pg_catalog.text OPERATOR(pg_catalog.||) ' owner ' OPERATOR(pg_catalog.||) " \
+	alias "owner::pg_catalog.oid::pg_catalog.text OPERATOR(pg_catalog.||) ' xmin ' OPERATOR(pg_catalog.||) " \
+	alias "xmin::pg_catalog.text)"
+
+/*
+ * What identifies one shared copy: the database, the model, its owner,
+ * and exactly the version the catalog row names (version, training time,
+ * and the row's fingerprint, as the per-backend cache checks).
  */
 typedef struct RsSharedKey
 {
 	Oid			database;
 	char		name[NAMEDATALEN];
+	Oid			owner;
 	int32		version;
 	TimestampTz trained_at;
 	char		fingerprint[RS_FINGERPRINT_LEN + 1];

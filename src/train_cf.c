@@ -659,6 +659,12 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 		if (!PG_ARGISNULL(19))
 			RsColdEmbeddingArgs(PG_GETARG_OID(19), trainer.spec.item_col,
 								PG_ARGISNULL(20) ? NULL : PG_GETARG_ARRAYTYPE_P(20), &run.cold);
+		else if (!PG_ARGISNULL(20))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("embedding_weights needs embeddings"),
+					 errdetail("embedding_weights weighs the real[] columns of the embeddings relation, which is NULL."),
+					 errhint("Pass embeddings => 'relation', or leave embedding_weights out.")));
 		run.cold.cold_weight = (float) RsFloatArg(fcinfo, 21, "cold_item_weight", 0, 1, NAN);
 		if ((OidIsValid(run.cold.features) || OidIsValid(run.cold.embeddings)) &&
 			(run.explicit_feedback || run.bayesian))

@@ -183,6 +183,31 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 	int64		pairs = 0;
 
 	RsTrainBegin(trainer, run->algorithm, &data);
+
+	/*
+	 * Similarities of weighted histories assume weights >= 0: a negative
+	 * one would make two users' dislikes a likeness (cosine), or a
+	 * logarithm of BM25's undefined.  Checked on the pairs as summed
+	 * (duplicate rows of one pair add up; a row may cancel another), so
+	 * one pass over them.  (train_cf takes negative weights: implicit ALS
+	 * reads one as a dislike, confidence 1 + alpha |w|.)
+	 */
+	if (data.min_weight < 0)
+	{
+		for (int64 j = 0; j < data.by_user.nnz; j++)
+		{
+			if ((j & 0xFFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+			if (data.by_user.data[j] < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("weight_col \"%s\" gives a (user, item) pair a negative weight (%g); %s needs weights >= 0",
+								trainer->spec.weight_col ? trainer->spec.weight_col : "",
+								(double) data.by_user.data[j], items ? "train_item_knn" : "train_user_knn"),
+						 errdetail("Duplicate rows of a pair are summed first."),
+						 errhint("Filter the rows out with a view, or map dislikes to 0 (NULL skips a row).")));
+		}
+	}
 	A = items ? data.by_item : data.by_user;
 	At = items ? data.by_user : data.by_item;
 	n_rows = A.n_rows;

@@ -123,6 +123,17 @@ rs_binom_cdf(double k, double n, double p)
 		return 0.0;
 	if (k >= n)
 		return 1.0;
-	/* P(X <= k) = I_{1-p}(n - k, k + 1) */
-	return rs_beta_inc(n - k, k + 1.0, 1.0 - p);
+
+	/*
+	 * Many trials: the incomplete beta's lgamma terms (each ~ n log n)
+	 * cancel to a small difference and lose its digits (0.48 for 0.5 at
+	 * n = 1e12, below 0 at 1e14).  The normal approximation with a
+	 * continuity correction is then better than either 1e-7: its error
+	 * is O(1/sqrt(npq)) in general (O(1/n) at p = 0.5), where the beta's
+	 * grows past 1e-8 from npq ~ 1e7 on.
+	 */
+	if (n * p * (1.0 - p) >= RS_BINOM_NORMAL_VARIANCE)
+		return rs_norm_cdf((k + 0.5 - n * p) / sqrt(n * p * (1.0 - p)));
+	/* P(X <= k) = I_{1-p}(n - k, k + 1), clamped: rounding may step outside [0, 1] */
+	return fmin(1.0, fmax(0.0, rs_beta_inc(n - k, k + 1.0, 1.0 - p)));
 }

@@ -24,7 +24,12 @@ extern double rs_beta_inc(double a, double b, double x);
 /* two-sided p-value of Student's t statistic with df degrees of freedom */
 extern double rs_t_two_sided_p(double t, double df);
 
-/* P(X <= k) for X ~ Binomial(n, p) */
+/*
+ * P(X <= k) for X ~ Binomial(n, p), in [0, 1]; by the normal
+ * approximation (continuity-corrected) once n p (1 - p) reaches this
+ */
+#define RS_BINOM_NORMAL_VARIANCE 1e7
+
 extern double rs_binom_cdf(double k, double n, double p);
 
 #endif							/* RECSYS_KERNEL_STATS_H */

@@ -43,5 +43,23 @@ UNIT_TEST(stats_binomial)
 	UNIT_CHECK_NEAR(rs_binom_cdf(2, 10, 0.3), 0.3827827863999998, 1e-13);
 	UNIT_CHECK(rs_binom_cdf(-1, 10, 0.5) == 0.0);
 	UNIT_CHECK(rs_binom_cdf(10, 10, 0.5) == 1.0);
+	/*
+	 * Many trials (review s9, 6: 0.481 at n = 1e12, -1.01 at 1e14).  Known
+	 * by symmetry: for odd n and p = 0.5, P(X <= (n - 1) / 2) = 1/2.
+	 */
+	for (double n = 1e6 + 1; n < 1e16; n = (n - 1) * 10 + 1)
+	{
+		UNIT_CHECK_NEAR(rs_binom_cdf(floor(n / 2), n, 0.5), 0.5, 1e-7);
+		/* one standard deviation below the mean: Phi(-1), within a step (phi(1) / sd) */
+		UNIT_CHECK_NEAR(rs_binom_cdf(floor(n / 2 - sqrt(n) / 2), n, 0.5), 0.15865525393145707,
+						0.5 / sqrt(n) + 1e-7);
+	}
+	/* just below the switch (the beta's), the normal's value: no step at the switch */
+	UNIT_CHECK_NEAR(rs_binom_cdf(2e7 - 3001, 4e7 - 1, 0.5),
+					rs_norm_cdf((2e7 - 3001 + 0.5 - (4e7 - 1) / 2) / sqrt((4e7 - 1) / 4)), 1e-7);
+	/* a skewed p, many trials: in [0, 1] and near the normal's */
+	UNIT_CHECK_NEAR(rs_binom_cdf(1e11, 1e12, 0.1), 0.5, 1e-4);
+	UNIT_CHECK(rs_binom_cdf(1e15, 1e17, 0.01) >= 0.0 && rs_binom_cdf(1e15, 1e17, 0.01) <= 1.0);
+	UNIT_CHECK_NEAR(rs_binom_cdf(5e17, 1e18, 0.5), 0.5, 1e-7);
 	UNIT_CHECK_NEAR(rs_beta_inc(2, 3, 0.4), 0.5248, 1e-12);
 }
