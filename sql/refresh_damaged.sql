@@ -61,7 +61,12 @@ END $$;
 SELECT m, param, value, refresh_with(m, param, value::jsonb) AS outcome
 FROM (VALUES ('rd_cf', 'factors', '1.5'), ('rd_cf', 'factors', '2000000'), ('rd_cf', 'factors', '"two"'),
 			 ('rd_cf', 'alpha', '"x"'), ('rd_cf', 'cold_item_weight', '5'), ('rd_cf', 'item_col', '7'),
-			 ('rd_knn', 'neighbors', '[8]'), ('rd_knn', 'neighbors', '0')) v(m, param, value);
+			 ('rd_knn', 'neighbors', '[8]'), ('rd_knn', 'neighbors', '0'),
+			 -- embedding groups' records with NULL elements or sizes no training writes
+			 -- (review s9 part 2: a NULL dim was read past the array, 1e8 asked 25 GB)
+			 ('rd_cf', 'embedding_dims', '[null]'), ('rd_cf', 'embedding_dims', '[100000000]'),
+			 ('rd_cf', 'embedding_dims', '[-3]'), ('rd_cf', 'embedding_columns', '[null]'),
+			 ('rd_cf', 'embedding_weights', '[-1]')) v(m, param, value);
 DROP FUNCTION refresh_with(text, text, jsonb);
 -- embedding groups whose recorded dims or weights are cut short
 UPDATE recsys.models SET params = jsonb_set(params, '{embedding_dims}', '[]') WHERE name = 'rd_cf';
