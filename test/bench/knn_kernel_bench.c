@@ -4,7 +4,7 @@
  *		implicit-feedback matrix shaped like shared/bench/synth.py's.
  *
  *   cc -O2 -Wall -Isrc/kernel -o /tmp/knn_bench test/bench/knn_kernel_bench.c \
- *       src/kernel/*.c -lopenblas -lpthread -lm
+ *       test/bench/knn_kernel_variant.c src/kernel/*.c -lopenblas -lpthread -lm
  *   /tmp/knn_bench [--scale F] [--users N] [--items M] [--pairs P]
  *                  [--kind bm25|cosine|jaccard|user-cosine] [--k K]
  *                  [--threads T[,T...]] [--runs R] [--chunk C] [--csv FILE]
@@ -25,12 +25,20 @@
  * the global popularity; repeated draws of a pair sum into its weight.
  *
  * Timed per run, as the PostgreSQL glue does it: for bm25, the BM25
- * weighting of both orientations (rs_bm25_weight) plus the neighbour table
- * of every item (rs_knn_build, RS_KNN_DOT), called in chunks of --chunk
- * rows (default 1024, as src/train_knn.c, which checks for interrupts
- * between calls).  Prints each run and the median, with the process CPU
- * time (the machine is shared: wall time well above CPU time / threads
- * means other jobs held the cores).  The `implicit` library's
+ * weighting of both orientations plus the neighbour table of every item
+ * (rs_knn_build, RS_KNN_DOT), called in chunks of --chunk rows (default
+ * 1024, as src/train_knn.c, which checks for interrupts between calls).
+ * Two variants take turns in every run, so that both see the same load:
+ *	0.9.0	the kernel as it was (knn_kernel_variant.c: every candidate
+ *			buffered in order), serial BM25 weighting, each row's cost
+ *			counted by the kernel;
+ *	now		the histogram selection, BM25 on the threads, every row's cost
+ *			counted once on the threads (rs_knn_row_work, timed with the
+ *			weights) and passed in.
+ * Prints each run and the medians, with the process CPU time (the machine
+ * is shared: wall time well above CPU time / threads means other jobs held
+ * the cores), and a checksum of the lists: the variants must agree bit for
+ * bit (the program fails otherwise).  The `implicit` library's
  * BM25Recommender(K=100).fit on synth.py's data took 12.2 s at 2 threads
  * on the same machine.
  *
