@@ -99,21 +99,16 @@ check_status(int status)
 }
 
 /*
- * The candidates row a of A visits: every row that shares a column with
- * it, so the sum of its columns' lengths in At (an item bought by a user
- * who bought everything visits every item).
+ * The candidates row a of A visits (rs_knn_row_work): every row that
+ * shares a column with it, so the sum of its columns' lengths in At (an
+ * item bought by a user who bought everything visits every item).
  */
 static int64
 row_work(const void *arg, int32 a)
 {
-	const RsCsr *const *AAt = arg;
-	const RsCsr *A = AAt[0];
-	const RsCsr *At = AAt[1];
-	int64		work = 1;
+	const int64 *work = arg;
 
-	for (int64 p = A->indptr[a]; p < A->indptr[a + 1]; p++)
-		work += At->indptr[A->indices[p] + 1] - At->indptr[A->indices[p]];
-	return work;
+	return 1 + work[a];
 }
 
 static void *
@@ -181,6 +176,7 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 	void	   *workspace;
 	Size		work_bytes;
 	int64		pairs = 0;
+	int64	   *work = NULL;
 
 	RsTrainBegin(trainer, run->algorithm, &data);
 
@@ -220,6 +216,7 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 	else
 		RsCheckTrainingMemory("neighbour lists",
 							  (Size) n_rows * K * (sizeof(int32) + sizeof(float)) + work_bytes +
+							  (Size) n_rows * sizeof(int64) +
 							  (strcmp(run->similarity, "bm25") == 0 ? 2 * (Size) A.nnz * sizeof(float) : 0),
 							  &data);
 
@@ -232,7 +229,8 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 		float	   *at_data = alloc_huge((Size) At.nnz * sizeof(float));
 		double	   *scratch = alloc_huge(rs_bm25_scratch_count(&A) * sizeof(double));
 
-		check_status(rs_bm25_weight(&A, &At, run->bm25_k1, run->bm25_b, scratch, a_data, at_data));
+		check_status(rs_bm25_weight_threads(&A, &At, run->bm25_k1, run->bm25_b, threads, scratch,
+											a_data, at_data));
 		A.data = a_data;
 		At.data = at_data;
 		pfree(scratch);
@@ -249,13 +247,18 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 	workspace = alloc_huge(work_bytes);
 	if (run->privacy.enabled)
 		private_item_neighbors(run, &data, nbr, sim, count);
+	else
+	{
+		/* every row's cost, once: for the chunks and the kernel's choices */
+		work = alloc_huge((Size) n_rows * sizeof(int64));
+		check_status(rs_knn_row_work(&A, &At, threads, work));
+		run->params.row_work = work;
+	}
 	for (int32 begin = 0, end; begin < n_rows && !run->privacy.enabled; begin = end)
 	{
-		const RsCsr *AAt[2] = {&A, &At};
-
 		/* chunks of bounded work, so a cancel is honoured quickly */
 		end = RsChunkEnd(begin, n_rows, KNN_CHUNK_ROWS, KNN_CHUNK_WORK * Max(threads, 1),
-						 row_work, AAt);
+						 row_work, work);
 		CHECK_FOR_INTERRUPTS();
 		check_status(rs_knn_build(&A, &At, norms, &run->params, begin, end, threads,
 								  workspace, nbr + (int64) begin * K, sim + (int64) begin * K,

@@ -28,7 +28,7 @@
  *	  would cost more than sweeping the accumulator afterwards, with a
  *	  vectorised pre-filter that drops the entries that cannot beat the
  *	  current K-th best (select_dense).
- * Every similarity is computed by one expression in select_batch, and the
+ * Every similarity is computed by one expression (candidate_sim), and the
  * accumulation order (columns of a ascending, then rows of c ascending) is
  * the same in both modes, so the mode never changes a result bit.
  *
@@ -37,14 +37,27 @@
  * back to its best K by quickselect (Hoare's FIND), its K-th entry
  * becoming the threshold; the K survivors are finally sorted.  Linear on
  * average, where a size-K heap pays O(log K) per entry that enters it.
- * The ranking is a total order (similarity descending, index ascending),
- * so the K best are one set whatever order the candidates come in.
+ * A sparse row with more candidates than the buffer holds (most rows of a
+ * large catalogue: on synth.py's set, 1,900 on average) first
+ * computes every similarity with a histogram of its top bits; candidates
+ * below the bucket of the K-th best cannot be among the K best and are
+ * never buffered (select_sparse: 54M buffered candidates and 102K cuts
+ * became 17.5M and 7K there).  The ranking is a total order (similarity
+ * descending, index ascending), so the K best are one set whatever order
+ * the candidates come in and whatever was skipped below the K-th.
  *
  * Threads take a few rows at a time from atomic counters, long rows
  * (popular items, up to thousands of times the average cost) first so
  * that a call does not end with one thread alone on a long row; a row is
  * computed by one thread only, so nthreads and the chunking cannot change
- * the results.
+ * the results.  BM25 weights and the rows' costs (rs_knn_row_work) are
+ * loops of independent iterations on the threads too.
+ *
+ * Where the time went before the histogram (perf, one thread, synth.py's
+ * set, helpers not inlined): the scatter-adds about 63% of the kernel,
+ * bound by gathering the users' rows of At from memory (155 MB, rows of
+ * 43 entries on average weighted by their use); the selection about 30%
+ * (its quickselect partitions alone 14%).
  *
  * On shared/bench/synth.py's model at full size (1M users, 100K items,
  * 19.4M entries), BM25 with K = 100 takes about 4.7 s at 1 thread and
@@ -76,6 +89,14 @@
 #ifndef PREFETCH_AHEAD
 #define PREFETCH_AHEAD		8
 #endif
+/*
+ * 1: a sparse row with many candidates is selected through a histogram
+ * (select_sparse); 0: every candidate is buffered in order, as up to
+ * 0.9.0 (test/bench/knn_kernel_variant.c builds it, for comparison).
+ */
+#ifndef KNN_SELECT_HISTOGRAM
+#define KNN_SELECT_HISTOGRAM 1
+#endif
 /* A row goes dense when its scatter-adds reach n_rows / DENSE_DIVISOR. */
 #define DENSE_DIVISOR		2
 
@@ -101,6 +122,7 @@ typedef struct KnnCtx
 	int			k;
 	float		shrink;
 	float		support_shrink;
+	const int64_t *row_work;	/* per row of A, or NULL */
 	int32_t		begin;			/* first row of the call: output offset */
 	int32_t    *nbr;
 	float	   *sim;
@@ -113,9 +135,15 @@ typedef struct KnnScratch
 	float	   *acc;			/* n_rows, zero between rows */
 	float	   *cnt;			/* n_rows, zero between rows (MODE_DOT_COUNT) */
 	int32_t    *touched;		/* n_rows + 1 */
+	float	   *cand_sim;		/* n_rows: a sparse row's similarities */
+	uint32_t   *hist;			/* HIST_BUCKETS, zero between rows */
 	int32_t    *best_idx;		/* select_cap(k) candidates */
 	float	   *best_sim;		/* select_cap(k) */
 } KnnScratch;
+
+/* Buckets of the similarity histogram: the top 11 bits of sim_key. */
+#define HIST_SHIFT			21
+#define HIST_BUCKETS		(1 << (32 - HIST_SHIFT))
 
 /* Candidates buffered before they are cut back to the best k. */
 static inline int64_t
@@ -134,6 +162,8 @@ scratch_bytes(int32_t n, int k, KnnMode mode)
 	if (mode == MODE_DOT_COUNT)
 		bytes += ROUND_UP(sizeof(float) * (size_t) n, 64);	/* cnt */
 	bytes += ROUND_UP(sizeof(int32_t) * ((size_t) n + 1), 64);	/* touched */
+	bytes += ROUND_UP(sizeof(float) * (size_t) n, 64);	/* cand_sim */
+	bytes += ROUND_UP(sizeof(uint32_t) * HIST_BUCKETS, 64);	/* hist */
 	bytes += ROUND_UP(sizeof(int32_t) * (size_t) select_cap(k), 64);
 	bytes += ROUND_UP(sizeof(float) * (size_t) select_cap(k), 64);
 	return bytes;
@@ -153,12 +183,17 @@ scratch_init(KnnScratch *s, char *base, int32_t n, int k, KnnMode mode)
 	}
 	s->touched = (int32_t *) base;
 	base += ROUND_UP(sizeof(int32_t) * ((size_t) n + 1), 64);
+	s->cand_sim = (float *) base;
+	base += ROUND_UP(sizeof(float) * (size_t) n, 64);
+	s->hist = (uint32_t *) base;
+	base += ROUND_UP(sizeof(uint32_t) * HIST_BUCKETS, 64);
 	s->best_idx = (int32_t *) base;
 	base += ROUND_UP(sizeof(int32_t) * (size_t) select_cap(k), 64);
 	s->best_sim = (float *) base;
 
 	/* the caller's memory is not assumed zero; each call clears its own */
 	memset(s->acc, 0, sizeof(float) * (size_t) n);
+	memset(s->hist, 0, sizeof(uint32_t) * HIST_BUCKETS);
 	if (s->cnt)
 		memset(s->cnt, 0, sizeof(float) * (size_t) n);
 }
@@ -446,79 +481,161 @@ typedef struct KnnSelect
 } KnnSelect;
 
 /*
- * Score the candidates touched[0..nt) of row a, buffer those that beat the
- * threshold, and clear their accumulator entries.  This is the only place
- * a similarity is computed, whatever the accumulation mode.
- *
- * Candidates that rank after the threshold are dropped with one
- * comparison; the others are buffered, and a full buffer is cut back to
- * its best K by quickselect, whose K-th entry becomes the threshold.  That
- * is linear on average, where a heap would pay O(log K) for every entry
- * that enters it (many, when candidates come in index order).
+ * Row a's similarity with row b from the accumulator, which is cleared;
+ * false when b is no candidate (a zero dot product or count, b == a, or
+ * NaN).  This is the only place a similarity is computed, whatever the
+ * accumulation mode and the selection.
  */
+RS_INLINE bool
+candidate_sim(const KnnCtx *ctx, int32_t a, KnnScratch *s, int32_t b,
+			  float norm_a, float len_a, const RsKnnKind kind,
+			  const KnnMode mode, float *out)
+{
+	const int64_t *a_ptr = ctx->A->indptr;
+	float		v = s->acc[b];
+	float		n_ab = 0.0f;
+	float		sim;
+
+	s->acc[b] = 0.0f;
+	if (mode == MODE_DOT_COUNT)
+	{
+		n_ab = s->cnt[b];
+		s->cnt[b] = 0.0f;
+	}
+	if (v == 0.0f || b == a)
+		return false;
+
+	if (kind == RS_KNN_COSINE)
+		sim = v / (norm_a * ctx->norms[b] + ctx->shrink);
+	else if (kind == RS_KNN_JACCARD)
+		sim = v / (len_a + (float) (a_ptr[b + 1] - a_ptr[b]) - v);
+	else
+		sim = v;
+	if (mode == MODE_COUNT)
+		n_ab = v;
+	if (ctx->support_shrink > 0.0f)
+		sim = sim * (n_ab / (n_ab + ctx->support_shrink));
+
+	/* NaN (non-finite input) never qualifies */
+	*out = sim;
+	return sim == sim;
+}
+
+/*
+ * Buffer candidate (b, sim) of a row unless it ranks after the threshold.
+ * Candidates that rank after it are dropped with one comparison; a full
+ * buffer is cut back to its best K by quickselect, whose K-th entry
+ * becomes the threshold.  That is linear on average, where a heap would
+ * pay O(log K) for every entry that enters it (many, when candidates come
+ * in index order).
+ */
+RS_INLINE void
+buffer_candidate(KnnScratch *s, KnnSelect *st, int k, int32_t b, float sim)
+{
+	if (st->have_thr && !ranks_before(sim, b, st->thr_val, st->thr_idx))
+		return;
+	s->best_idx[st->size] = b;
+	s->best_sim[st->size] = sim;
+	if (++st->size == select_cap(k))
+	{
+		select_best(s->best_idx, s->best_sim, st->size, k);
+		st->size = k;
+		st->thr_val = s->best_sim[k - 1];
+		st->thr_idx = s->best_idx[k - 1];
+		st->have_thr = true;
+	}
+}
+
+/* Score the candidates touched[0..nt) of row a and buffer the best. */
 RS_INLINE void
 select_batch(const KnnCtx *ctx, int32_t a, KnnScratch *s, KnnSelect *st,
 			 const int32_t *touched, int64_t nt,
 			 const RsKnnKind kind, const KnnMode mode)
 {
-	const int64_t *a_ptr = ctx->A->indptr;
-	const float *norms = ctx->norms;
-	float	   *acc = s->acc;
-	float	   *cnt = s->cnt;
-	int32_t    *bidx = s->best_idx;
-	float	   *bval = s->best_sim;
-	int			k = ctx->k;
-	int64_t		cap = select_cap(k);
-	int64_t		size = st->size;
-	float		shrink = ctx->shrink;
-	float		support = ctx->support_shrink;
-	float		norm_a = kind == RS_KNN_COSINE ? norms[a] : 0.0f;
-	float		len_a = (float) (a_ptr[a + 1] - a_ptr[a]);
+	float		norm_a = kind == RS_KNN_COSINE ? ctx->norms[a] : 0.0f;
+	float		len_a = (float) (ctx->A->indptr[a + 1] - ctx->A->indptr[a]);
 
 	for (int64_t t = 0; t < nt; t++)
 	{
 		int32_t		b = touched[t];
-		float		v = acc[b];
-		float		n_ab = 0.0f;
 		float		sim;
 
-		acc[b] = 0.0f;
-		if (mode == MODE_DOT_COUNT)
-		{
-			n_ab = cnt[b];
-			cnt[b] = 0.0f;
-		}
-		if (v == 0.0f || b == a)
-			continue;
-
-		if (kind == RS_KNN_COSINE)
-			sim = v / (norm_a * norms[b] + shrink);
-		else if (kind == RS_KNN_JACCARD)
-			sim = v / (len_a + (float) (a_ptr[b + 1] - a_ptr[b]) - v);
-		else
-			sim = v;
-		if (mode == MODE_COUNT)
-			n_ab = v;
-		if (support > 0.0f)
-			sim = sim * (n_ab / (n_ab + support));
-
-		/* NaN (non-finite input) never qualifies */
-		if (sim != sim)
-			continue;
-		if (st->have_thr && !ranks_before(sim, b, st->thr_val, st->thr_idx))
-			continue;
-		bidx[size] = b;
-		bval[size] = sim;
-		if (++size == cap)
-		{
-			select_best(bidx, bval, size, k);
-			size = k;
-			st->thr_val = bval[k - 1];
-			st->thr_idx = bidx[k - 1];
-			st->have_thr = true;
-		}
+		if (candidate_sim(ctx, a, s, b, norm_a, len_a, kind, mode, &sim))
+			buffer_candidate(s, st, ctx->k, b, sim);
 	}
-	st->size = size;
+}
+
+/*
+ * A key whose unsigned order is the order of the (non-NaN) similarities:
+ * the sign bit flipped for positive floats, every bit for negative ones.
+ * Equal floats get equal keys (-0 is read as +0).
+ */
+RS_INLINE uint32_t
+sim_key(float sim)
+{
+	uint32_t	u;
+
+	if (sim == 0.0f)
+		sim = 0.0f;
+	memcpy(&u, &sim, sizeof(u));
+	return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+/*
+ * The candidates touched[0..nt) of a sparse row with many of them.  Buffering
+ * them in order keeps the first select_cap(k) whatever their similarity
+ * and cuts the buffer at least once.  Here every similarity is computed
+ * first (into cand_sim, the indices compacted into touched) with a
+ * histogram of the top bits of sim_key: the bucket where the count from
+ * the top reaches K holds the K-th best, so nothing below that bucket can
+ * be among the K best and only the candidates from that bucket up (K and
+ * part of one bucket, typically) are buffered.  The buffer and its
+ * ranking decide as before, so the result is the same set.
+ */
+RS_INLINE void
+select_sparse(const KnnCtx *ctx, int32_t a, KnnScratch *s, KnnSelect *st,
+			  int64_t nt, const RsKnnKind kind, const KnnMode mode)
+{
+	int32_t    *touched = s->touched;
+	float	   *cand = s->cand_sim;
+	uint32_t   *hist = s->hist;
+	float		norm_a = kind == RS_KNN_COSINE ? ctx->norms[a] : 0.0f;
+	float		len_a = (float) (ctx->A->indptr[a + 1] - ctx->A->indptr[a]);
+	int			k = ctx->k;
+	int64_t		m = 0;
+	int64_t		above = 0;
+	uint32_t	low_key;
+	int			bucket = HIST_BUCKETS;
+
+	if (!KNN_SELECT_HISTOGRAM || nt <= select_cap(k))
+	{
+		select_batch(ctx, a, s, st, touched, nt, kind, mode);
+		return;
+	}
+
+	/* every similarity, and how many fall in each bucket */
+	for (int64_t t = 0; t < nt; t++)
+	{
+		int32_t		b = touched[t];
+		float		sim;
+
+		if (!candidate_sim(ctx, a, s, b, norm_a, len_a, kind, mode, &sim))
+			continue;
+		touched[m] = b;
+		cand[m] = sim;
+		hist[sim_key(sim) >> HIST_SHIFT]++;
+		m++;
+	}
+
+	/* the bucket of the K-th best (the lowest one if fewer than K) */
+	while (bucket > 0 && above < k)
+		above += hist[--bucket];
+	low_key = (uint32_t) bucket << HIST_SHIFT;
+	memset(hist, 0, sizeof(uint32_t) * HIST_BUCKETS);
+
+	for (int64_t t = 0; t < m; t++)
+		if (sim_key(cand[t]) >= low_key)
+			buffer_candidate(s, st, k, touched[t], cand[t]);
 }
 
 /* Cut the buffer to the best K and sort it best first; returns the count. */
@@ -668,19 +785,22 @@ knn_row(const KnnCtx *ctx, int32_t a, KnnScratch *s,
 	KnnSelect	st = {0, false, 0.0f, 0};
 
 	/* exact number of scatter-adds this row will do */
-	for (int64_t p = A->indptr[a]; p < A->indptr[a + 1]; p++)
-	{
-		int32_t		c = A->indices[p];
+	if (ctx->row_work)
+		work = ctx->row_work[a];
+	else
+		for (int64_t p = A->indptr[a]; p < A->indptr[a + 1]; p++)
+		{
+			int32_t		c = A->indices[p];
 
-		work += at_ptr[c + 1] - at_ptr[c];
-	}
+			work += at_ptr[c + 1] - at_ptr[c];
+		}
 
 	if (work * DENSE_DIVISOR < (int64_t) n)
 	{
 		/* sparse: fewer than n first touches, plus the one spare slot */
 		int64_t		nt = accumulate_row(A, ctx->At, a, s, mode, true);
 
-		select_batch(ctx, a, s, &st, s->touched, nt, kind, mode);
+		select_sparse(ctx, a, s, &st, nt, kind, mode);
 	}
 	else
 	{
@@ -810,6 +930,77 @@ knn_worker_main(void *arg)
 	return NULL;
 }
 
+/*
+ * A loop over [0, end) whose iterations are independent, shared by
+ * threads in grabs: each iteration is computed by one thread by the same
+ * expression, so the results do not depend on the thread count.
+ */
+typedef struct KnnLoop
+{
+	void		(*body) (const struct KnnLoop *loop, int64_t begin, int64_t end);
+	int64_t		next;			/* atomic */
+	int64_t		end;
+	int64_t		grab;
+	const RsCsr *x;				/* the body's inputs and outputs */
+	const RsCsr *y;
+	double	   *kn;				/* BM25: per document */
+	const double *idf;			/* BM25: per term */
+	double		kp1;			/* BM25: K1 + 1 */
+	float	   *out;
+	int64_t    *work;
+} KnnLoop;
+
+static void *
+knn_loop_worker(void *arg)
+{
+	KnnLoop    *loop = *(KnnLoop **) arg;
+	int64_t		begin;
+	int64_t		end;
+
+	while (rs_threads_grab(&loop->next, loop->grab, loop->end, &begin, &end))
+		loop->body(loop, begin, end);
+	return NULL;
+}
+
+/* Run loop on nthreads threads; false if a thread could not be created. */
+static bool
+knn_loop_run(KnnLoop *loop, int nthreads)
+{
+	KnnLoop    *args[RS_KNN_MAX_THREADS];
+
+	if (nthreads > RS_KNN_MAX_THREADS)
+		nthreads = RS_KNN_MAX_THREADS;
+	/* a few thousand grabs in all: small enough to balance */
+	loop->grab = loop->end / 4096 + 1;
+	loop->next = 0;
+	if (nthreads <= 1 || loop->end < 4096)
+	{
+		loop->body(loop, 0, loop->end);
+		return true;
+	}
+	for (int t = 0; t < nthreads; t++)
+		args[t] = loop;
+	return rs_threads_run(nthreads, knn_loop_worker, args, sizeof(KnnLoop *)) == RS_THREADS_OK;
+}
+
+/* Rows [begin, end) of rs_knn_row_work: x = A, y = At. */
+static void
+row_work_body(const KnnLoop *loop, int64_t begin, int64_t end)
+{
+	const int64_t *a_ptr = loop->x->indptr;
+	const int32_t *a_ind = loop->x->indices;
+	const int64_t *at_ptr = loop->y->indptr;
+
+	for (int64_t a = begin; a < end; a++)
+	{
+		int64_t		work = 0;
+
+		for (int64_t p = a_ptr[a]; p < a_ptr[a + 1]; p++)
+			work += at_ptr[a_ind[p] + 1] - at_ptr[a_ind[p]];
+		loop->work[a] = work;
+	}
+}
+
 /* ----------------------------------------------------------------------
  * Exported functions
  * ----------------------------------------------------------------------
@@ -843,6 +1034,22 @@ rs_knn_row_norms(const RsCsr *A, float *norms)
 			sum += (double) A->data[p] * (double) A->data[p];
 		norms[r] = (float) sqrt(sum);
 	}
+}
+
+/* Every row's scatter-adds, on nthreads threads. */
+int
+rs_knn_row_work(const RsCsr *A, const RsCsr *At, int nthreads, int64_t *work)
+{
+	KnnLoop		loop = {0};
+
+	if (A == NULL || At == NULL || work == NULL || At->n_rows != A->n_cols)
+		return RS_KNN_ERR_ARGUMENT;
+	loop.body = row_work_body;
+	loop.end = A->n_rows;
+	loop.x = A;
+	loop.y = At;
+	loop.work = work;
+	return knn_loop_run(&loop, nthreads) ? RS_KNN_OK : RS_KNN_ERR_THREAD;
 }
 
 /* Per-thread scratch times threads, plus alignment slack. */
@@ -899,6 +1106,7 @@ rs_knn_build(const RsCsr *A, const RsCsr *At, const float *norms,
 	ctx.k = params->k;
 	ctx.shrink = params->shrink;
 	ctx.support_shrink = params->support_shrink;
+	ctx.row_work = params->row_work;
 	ctx.begin = begin;
 	ctx.nbr = nbr;
 	ctx.sim = sim;
@@ -945,10 +1153,63 @@ rs_bm25_scratch_count(const RsCsr *docs)
 	return (size_t) docs->n_rows + (size_t) docs->n_cols;
 }
 
+/* Documents [begin, end): their lengths (sums of weights) into kn. */
+static void
+bm25_length_body(const KnnLoop *loop, int64_t begin, int64_t end)
+{
+	const RsCsr *docs = loop->x;
+
+	for (int64_t d = begin; d < end; d++)
+	{
+		double		len = 0.0;
+
+		for (int64_t p = docs->indptr[d]; p < docs->indptr[d + 1]; p++)
+			len += docs->data[p];
+		loop->kn[d] = len;
+	}
+}
+
+/*
+ * Documents [begin, end) of docs (x) into out, or terms [begin, end) of
+ * docs_t (y) when x is NULL.  Both orientations evaluate the same double
+ * expression on the same inputs, so the two copies hold bit-identical
+ * weights for each (d, t).
+ */
+static void
+bm25_weight_body(const KnnLoop *loop, int64_t begin, int64_t end)
+{
+	const double *kn = loop->kn;
+	const double *idf = loop->idf;
+	double		kp1 = loop->kp1;
+
+	for (int64_t r = begin; r < end; r++)
+	{
+		const RsCsr *m = loop->x ? loop->x : loop->y;
+
+		for (int64_t p = m->indptr[r]; p < m->indptr[r + 1]; p++)
+		{
+			double		w = m->data[p];
+			int32_t		d = loop->x ? (int32_t) r : m->indices[p];
+			int32_t		t = loop->x ? m->indices[p] : (int32_t) r;
+
+			loop->out[p] = (float) (w * kp1 / (kn[d] + w) * idf[t]);
+		}
+	}
+}
+
 /* BM25 weights, implicit's bm25_weight with documents = rows of docs. */
 int
 rs_bm25_weight(const RsCsr *docs, const RsCsr *docs_t, float k1, float b,
 			   double *scratch, float *docs_data, float *docs_t_data)
+{
+	return rs_bm25_weight_threads(docs, docs_t, k1, b, 1, scratch, docs_data, docs_t_data);
+}
+
+/* The same on nthreads threads. */
+int
+rs_bm25_weight_threads(const RsCsr *docs, const RsCsr *docs_t, float k1,
+					   float b, int nthreads, double *scratch,
+					   float *docs_data, float *docs_t_data)
 {
 	int32_t		n_docs;
 	int32_t		n_terms;
@@ -957,7 +1218,8 @@ rs_bm25_weight(const RsCsr *docs, const RsCsr *docs_t, float k1, float b,
 	double		total = 0.0;
 	double		avg_len;
 	double		log_n;
-	double		kp1 = (double) k1 + 1.0;
+	bool		ok = true;
+	KnnLoop		loop = {0};
 
 	if (docs == NULL || docs_t == NULL || scratch == NULL)
 		return RS_KNN_ERR_ARGUMENT;
@@ -974,16 +1236,14 @@ rs_bm25_weight(const RsCsr *docs, const RsCsr *docs_t, float k1, float b,
 	if (n_docs == 0)
 		return RS_KNN_OK;
 
-	/* document lengths (sums of weights) and their mean over all documents */
+	/* document lengths, then their mean over all documents, in order */
+	loop.body = bm25_length_body;
+	loop.end = n_docs;
+	loop.x = docs;
+	loop.kn = kn;
+	ok &= knn_loop_run(&loop, nthreads);
 	for (int32_t d = 0; d < n_docs; d++)
-	{
-		double		len = 0.0;
-
-		for (int64_t p = docs->indptr[d]; p < docs->indptr[d + 1]; p++)
-			len += docs->data[p];
-		kn[d] = len;
-		total += len;
-	}
+		total += kn[d];
 	avg_len = total / n_docs;
 	for (int32_t d = 0; d < n_docs; d++)
 	{
@@ -996,39 +1256,25 @@ rs_bm25_weight(const RsCsr *docs, const RsCsr *docs_t, float k1, float b,
 	for (int32_t t = 0; t < n_terms; t++)
 		idf[t] = log_n - log1p((double) (docs_t->indptr[t + 1] - docs_t->indptr[t]));
 
-	/*
-	 * Both orientations evaluate the same double expression on the same
-	 * inputs, so the two copies hold bit-identical weights for each (d, t).
-	 */
+	loop.body = bm25_weight_body;
+	loop.idf = idf;
+	loop.kp1 = (double) k1 + 1.0;
 	if (docs_data)
 	{
-		for (int32_t d = 0; d < n_docs; d++)
-		{
-			double		knd = kn[d];
-
-			for (int64_t p = docs->indptr[d]; p < docs->indptr[d + 1]; p++)
-			{
-				double		w = docs->data[p];
-
-				docs_data[p] = (float) (w * kp1 / (knd + w) * idf[docs->indices[p]]);
-			}
-		}
+		loop.end = n_docs;
+		loop.x = docs;
+		loop.out = docs_data;
+		ok &= knn_loop_run(&loop, nthreads);
 	}
 	if (docs_t_data)
 	{
-		for (int32_t t = 0; t < n_terms; t++)
-		{
-			double		idft = idf[t];
-
-			for (int64_t q = docs_t->indptr[t]; q < docs_t->indptr[t + 1]; q++)
-			{
-				double		w = docs_t->data[q];
-
-				docs_t_data[q] = (float) (w * kp1 / (kn[docs_t->indices[q]] + w) * idft);
-			}
-		}
+		loop.end = n_terms;
+		loop.x = NULL;
+		loop.y = docs_t;
+		loop.out = docs_t_data;
+		ok &= knn_loop_run(&loop, nthreads);
 	}
-	return RS_KNN_OK;
+	return ok ? RS_KNN_OK : RS_KNN_ERR_THREAD;
 }
 
 /* scores[j] += w_i sim(i, j) over the user's items and their neighbours. */

@@ -88,6 +88,13 @@ typedef struct RsKnnParams
 	int			k;				/* neighbours kept per row, >= 1 */
 	float		shrink;			/* cosine: dot / (|a||b| + shrink); >= 0 */
 	float		support_shrink; /* Koren: * n_ab / (n_ab + s); >= 0, 0 off */
+	/*
+	 * Optional: rs_knn_row_work of A (every row's scatter-adds), which the
+	 * caller may have computed anyway to size its chunks; NULL to count
+	 * them row by row.  It only chooses how a row accumulates, never a
+	 * result.
+	 */
+	const int64_t *row_work;
 } RsKnnParams;
 
 /* A static English message for a status code. */
@@ -100,6 +107,17 @@ extern const char *rs_knn_strerror(int status);
  * the same values.
  */
 extern void rs_knn_row_norms(const RsCsr *A, float *norms);
+
+/*
+ * The exact number of scatter-adds of every row a of A, the sum over its
+ * columns c of the entries of row c of At, into work (A->n_rows values),
+ * on nthreads threads.  The cost of rs_knn_build's rows, for chunking, and
+ * its choice between sparse and dense accumulation (RsKnnParams.row_work).
+ * Returns RS_KNN_OK, RS_KNN_ERR_ARGUMENT, or RS_KNN_ERR_THREAD (every row
+ * was still counted).
+ */
+extern int	rs_knn_row_work(const RsCsr *A, const RsCsr *At, int nthreads,
+							int64_t *work);
 
 /*
  * Workspace bytes for rs_knn_build over a matrix A of n_rows rows with
@@ -149,6 +167,17 @@ extern int	rs_knn_build(const RsCsr *A, const RsCsr *At, const float *norms,
 extern int	rs_bm25_weight(const RsCsr *docs, const RsCsr *docs_t,
 						   float k1, float b, double *scratch,
 						   float *docs_data, float *docs_t_data);
+
+/*
+ * rs_bm25_weight on nthreads threads: the same weights, bit for bit (each
+ * is one expression of its own inputs; the total length is summed in
+ * document order).  Returns RS_KNN_ERR_THREAD if a thread could not be
+ * created (the weights are still complete).
+ */
+extern int	rs_bm25_weight_threads(const RsCsr *docs, const RsCsr *docs_t,
+								   float k1, float b, int nthreads,
+								   double *scratch, float *docs_data,
+								   float *docs_t_data);
 
 /* Doubles of scratch rs_bm25_weight needs: docs->n_rows + docs->n_cols. */
 extern size_t rs_bm25_scratch_count(const RsCsr *docs);

@@ -4,7 +4,7 @@
  *		implicit-feedback matrix shaped like shared/bench/synth.py's.
  *
  *   cc -O2 -Wall -Isrc/kernel -o /tmp/knn_bench test/bench/knn_kernel_bench.c \
- *       src/kernel/*.c -lopenblas -lpthread -lm
+ *       test/bench/knn_kernel_variant.c src/kernel/*.c -lopenblas -lpthread -lm
  *   /tmp/knn_bench [--scale F] [--users N] [--items M] [--pairs P]
  *                  [--kind bm25|cosine|jaccard|user-cosine] [--k K]
  *                  [--threads T[,T...]] [--runs R] [--chunk C] [--csv FILE]
@@ -25,12 +25,20 @@
  * the global popularity; repeated draws of a pair sum into its weight.
  *
  * Timed per run, as the PostgreSQL glue does it: for bm25, the BM25
- * weighting of both orientations (rs_bm25_weight) plus the neighbour table
- * of every item (rs_knn_build, RS_KNN_DOT), called in chunks of --chunk
- * rows (default 1024, as src/train_knn.c, which checks for interrupts
- * between calls).  Prints each run and the median, with the process CPU
- * time (the machine is shared: wall time well above CPU time / threads
- * means other jobs held the cores).  The `implicit` library's
+ * weighting of both orientations plus the neighbour table of every item
+ * (rs_knn_build, RS_KNN_DOT), called in chunks of --chunk rows (default
+ * 1024, as src/train_knn.c, which checks for interrupts between calls).
+ * Two variants take turns in every run, so that both see the same load:
+ *	0.9.0	the kernel as it was (knn_kernel_variant.c: every candidate
+ *			buffered in order), serial BM25 weighting, each row's cost
+ *			counted by the kernel;
+ *	now		the histogram selection, BM25 on the threads, every row's cost
+ *			counted once on the threads (rs_knn_row_work, timed with the
+ *			weights) and passed in.
+ * Prints each run and the medians, with the process CPU time (the machine
+ * is shared: wall time well above CPU time / threads means other jobs held
+ * the cores), and a checksum of the lists: the variants must agree bit for
+ * bit (the program fails otherwise).  The `implicit` library's
  * BM25Recommender(K=100).fit on synth.py's data took 12.2 s at 2 threads
  * on the same machine.
  *
@@ -52,6 +60,17 @@
 
 #include "knn.h"
 #include "sparse.h"
+
+/* knn.c as up to 0.9.0 (test/bench/knn_kernel_variant.c) */
+extern int	s8_rs_knn_build(const RsCsr *A, const RsCsr *At, const float *norms,
+							const RsKnnParams *params, int32_t begin, int32_t end,
+							int nthreads, void *workspace, int32_t *nbr, float *sim,
+							int32_t *count);
+extern int	s8_rs_bm25_weight(const RsCsr *docs, const RsCsr *docs_t, float k1, float b,
+							  double *scratch, float *docs_data, float *docs_t_data);
+
+/* The variants compared, in the order they take turns. */
+static const char *const variant_name[2] = {"0.9.0", "now"};
 
 /* xoshiro256** seeded through splitmix64. */
 typedef struct Rng
@@ -406,6 +425,23 @@ cpu_now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* FNV-1a over the lists (count, indices, similarity bits): equal lists, equal sums. */
+static uint64_t
+lists_checksum(const int32_t *nbr, const float *sim, const int32_t *count,
+			   int32_t n, int k)
+{
+	uint64_t	h = 0xcbf29ce484222325ULL;
+	const unsigned char *parts[3] = {(const unsigned char *) count,
+		(const unsigned char *) nbr, (const unsigned char *) sim};
+	size_t		lens[3] = {sizeof(int32_t) * (size_t) n,
+		sizeof(int32_t) * (size_t) n * k, sizeof(float) * (size_t) n * k};
+
+	for (int part = 0; part < 3; part++)
+		for (size_t i = 0; i < lens[part]; i++)
+			h = (h ^ parts[part][i]) * 0x100000001b3ULL;
+	return h;
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -538,7 +574,7 @@ main(int argc, char **argv)
 	}
 
 	{
-		RsKnnParams params = {RS_KNN_DOT, k, 0.0f, 0.0f};
+		RsKnnParams params = {RS_KNN_DOT, k, 0.0f, 0.0f, NULL};
 		float	   *a_w = malloc(sizeof(float) * (size_t) A.nnz);
 		float	   *at_w = malloc(sizeof(float) * (size_t) A.nnz);
 		double	   *bm25_scratch = malloc(sizeof(double) * rs_bm25_scratch_count(&A));
@@ -559,57 +595,84 @@ main(int argc, char **argv)
 			int			nthreads = atoi(tp);
 			size_t		ws_bytes = rs_knn_workspace_bytes(&params, A.n_rows, nthreads);
 			void	   *ws = malloc(ws_bytes);
-			double	   *secs = malloc(sizeof(double) * runs);
-			double		total_nbrs = 0;
+			int64_t    *work = malloc(sizeof(int64_t) * ((size_t) A.n_rows + 1));
+			double	   *secs[2] = {malloc(sizeof(double) * runs), malloc(sizeof(double) * runs)};
+			double	   *cpus[2] = {malloc(sizeof(double) * runs), malloc(sizeof(double) * runs)};
+			uint64_t	sums[2] = {0, 0};
 
+			/* the variants take turns, so that both see the same machine */
 			for (int r = 0; r < runs; r++)
+				for (int v = 0; v < 2; v++)
+				{
+					RsCsr		Aw = A,
+								Atw = At;
+					RsKnnParams vp = params;
+					double		t_weight,
+								t_start = now(),
+								c_start = cpu_now();
+					int			status = RS_KNN_OK;
+					double		total_nbrs = 0;
+
+					if (bm25)
+					{
+						/* implicit's orientation: documents = items, terms = users */
+						status = v == 0 ?
+							s8_rs_bm25_weight(&A, &At, RS_BM25_DEFAULT_K1, RS_BM25_DEFAULT_B,
+											  bm25_scratch, a_w, at_w) :
+							rs_bm25_weight_threads(&A, &At, RS_BM25_DEFAULT_K1, RS_BM25_DEFAULT_B,
+												   nthreads, bm25_scratch, a_w, at_w);
+						Aw.data = a_w;
+						Atw.data = at_w;
+					}
+					else if (params.kind == RS_KNN_COSINE)
+						rs_knn_row_norms(&A, norms);
+					/* as src/train_knn.c: every row's work once, for the chunks too */
+					if (v == 1 && status == RS_KNN_OK)
+					{
+						status = rs_knn_row_work(&A, &At, nthreads, work);
+						vp.row_work = work;
+					}
+					t_weight = now() - t_start;
+					for (int32_t b = 0; b < A.n_rows && status == RS_KNN_OK; b += chunk)
+					{
+						int32_t		e = b + chunk < A.n_rows ? b + chunk : A.n_rows;
+
+						status = (v == 0 ? s8_rs_knn_build : rs_knn_build)
+							(&Aw, &Atw, norms, &vp, b, e, nthreads, ws,
+							 nbr + (size_t) b * k, sim + (size_t) b * k, count + b);
+					}
+					if (status != RS_KNN_OK)
+					{
+						fprintf(stderr, "kernel error: %s\n", rs_knn_strerror(status));
+						return 1;
+					}
+					secs[v][r] = now() - t_start;
+					cpus[v][r] = cpu_now() - c_start;
+					for (int32_t a = 0; a < A.n_rows; a++)
+						total_nbrs += count[a];
+					sums[v] = lists_checksum(nbr, sim, count, A.n_rows, k);
+					printf("%s k=%d threads=%d run %d %s: %.2f s (weights/norms/work %.2f s; cpu %.2f s), "
+						   "%.0f neighbours, lists %016llx\n",
+						   kind, k, nthreads, r + 1, variant_name[v], secs[v][r], t_weight,
+						   cpus[v][r], total_nbrs, (unsigned long long) sums[v]);
+					fflush(stdout);
+				}
+			for (int v = 0; v < 2; v++)
 			{
-				RsCsr		Aw = A,
-							Atw = At;
-				double		t_weight,
-							t_start = now(),
-							c_start = cpu_now();
-				int			status = RS_KNN_OK;
-
-				if (bm25)
-				{
-					/* implicit's orientation: documents = items, terms = users */
-					status = rs_bm25_weight(&A, &At, RS_BM25_DEFAULT_K1, RS_BM25_DEFAULT_B,
-											bm25_scratch, a_w, at_w);
-					Aw.data = a_w;
-					Atw.data = at_w;
-				}
-				else if (params.kind == RS_KNN_COSINE)
-					rs_knn_row_norms(&A, norms);
-				t_weight = now() - t_start;
-				for (int32_t b = 0; b < A.n_rows && status == RS_KNN_OK; b += chunk)
-				{
-					int32_t		e = b + chunk < A.n_rows ? b + chunk : A.n_rows;
-
-					status = rs_knn_build(&Aw, &Atw, norms, &params, b, e, nthreads, ws,
-										  nbr + (size_t) b * k, sim + (size_t) b * k,
-										  count + b);
-				}
-				if (status != RS_KNN_OK)
-				{
-					fprintf(stderr, "kernel error: %s\n", rs_knn_strerror(status));
-					return 1;
-				}
-				secs[r] = now() - t_start;
-				c_start = cpu_now() - c_start;
-				total_nbrs = 0;
-				for (int32_t a = 0; a < A.n_rows; a++)
-					total_nbrs += count[a];
-				printf("%s k=%d threads=%d run %d: %.2f s (weights/norms %.2f s; cpu %.2f s), %.0f neighbours\n",
-					   kind, k, nthreads, r + 1, secs[r], t_weight, c_start, total_nbrs);
-				fflush(stdout);
+				qsort(secs[v], runs, sizeof(double), cmp_double);
+				qsort(cpus[v], runs, sizeof(double), cmp_double);
+				printf("%s k=%d threads=%d %s: median %.2f s (cpu %.2f s) over %d runs\n",
+					   kind, k, nthreads, variant_name[v], secs[v][runs / 2], cpus[v][runs / 2], runs);
+				free(secs[v]);
+				free(cpus[v]);
 			}
-			qsort(secs, runs, sizeof(double), cmp_double);
-			printf("%s k=%d threads=%d: median %.2f s over %d runs\n",
-				   kind, k, nthreads, secs[runs / 2], runs);
+			printf("%s k=%d threads=%d: lists %s\n", kind, k, nthreads,
+				   sums[0] == sums[1] ? "identical" : "DIFFER");
 			fflush(stdout);
-			free(secs);
+			if (sums[0] != sums[1])
+				return 1;
 			free(ws);
+			free(work);
 			while (*tp && *tp != ',')
 				tp++;
 			if (*tp == ',')

@@ -198,7 +198,7 @@ knn_tiny(void)
 UNIT_TEST(knn_cosine_hand)
 {
 	KnnPair		p = knn_tiny();
-	RsKnnParams params = {RS_KNN_COSINE, 3, 0.0f, 0.0f};
+	RsKnnParams params = {RS_KNN_COSINE, 3, 0.0f, 0.0f, NULL};
 	KnnOut		o = knn_run(&p.Rt, &p.R, &params, 1, 4);
 
 	UNIT_CHECK(o.status == RS_KNN_OK);
@@ -237,7 +237,7 @@ UNIT_TEST(knn_cosine_hand)
 UNIT_TEST(knn_cosine_shrink_hand)
 {
 	KnnPair		p = knn_tiny();
-	RsKnnParams params = {RS_KNN_COSINE, 1, 1.0f, 0.0f};
+	RsKnnParams params = {RS_KNN_COSINE, 1, 1.0f, 0.0f, NULL};
 	KnnOut		o = knn_run(&p.Rt, &p.R, &params, 1, 4);
 
 	UNIT_CHECK(o.status == RS_KNN_OK);
@@ -265,7 +265,7 @@ UNIT_TEST(knn_cosine_shrink_hand)
 UNIT_TEST(knn_jaccard_hand)
 {
 	KnnPair		p = knn_tiny();
-	RsKnnParams params = {RS_KNN_JACCARD, 3, 0.0f, 0.0f};
+	RsKnnParams params = {RS_KNN_JACCARD, 3, 0.0f, 0.0f, NULL};
 	KnnOut		o = knn_run(&p.Rt, &p.R, &params, 1, 4);
 
 	UNIT_CHECK(o.status == RS_KNN_OK);
@@ -291,7 +291,7 @@ UNIT_TEST(knn_jaccard_hand)
 UNIT_TEST(knn_support_shrink_hand)
 {
 	KnnPair		p = knn_tiny();
-	RsKnnParams params = {RS_KNN_COSINE, 2, 0.0f, 2.0f};
+	RsKnnParams params = {RS_KNN_COSINE, 2, 0.0f, 2.0f, NULL};
 	KnnOut		o = knn_run(&p.Rt, &p.R, &params, 1, 4);
 
 	UNIT_CHECK(o.status == RS_KNN_OK);
@@ -331,7 +331,7 @@ UNIT_TEST(knn_bm25_hand)
 				w[8];
 	RsCsr		Aw,
 				Atw;
-	RsKnnParams params = {RS_KNN_DOT, 2, 0.0f, 0.0f};
+	RsKnnParams params = {RS_KNN_DOT, 2, 0.0f, 0.0f, NULL};
 	KnnOut		o;
 
 	UNIT_CHECK(rs_bm25_scratch_count(&p.Rt) == 8);
@@ -575,15 +575,15 @@ UNIT_TEST(knn_brute_force_all_kinds)
 {
 	KnnPair		p = knn_random(200, 300, 7, false);
 	static const RsKnnParams cases[] = {
-		{RS_KNN_COSINE, 10, 0.0f, 0.0f},
-		{RS_KNN_COSINE, 10, 5.0f, 0.0f},
-		{RS_KNN_COSINE, 7, 0.0f, 3.0f},
-		{RS_KNN_JACCARD, 10, 0.0f, 0.0f},
-		{RS_KNN_JACCARD, 3, 0.0f, 2.0f},
-		{RS_KNN_DOT, 10, 0.0f, 0.0f},
-		{RS_KNN_DOT, 5, 0.0f, 1.0f},
-		{RS_KNN_COSINE, 400, 0.0f, 0.0f},	/* K > rows: count < K */
-		{RS_KNN_JACCARD, 1, 0.0f, 0.0f},
+		{RS_KNN_COSINE, 10, 0.0f, 0.0f, NULL},
+		{RS_KNN_COSINE, 10, 5.0f, 0.0f, NULL},
+		{RS_KNN_COSINE, 7, 0.0f, 3.0f, NULL},
+		{RS_KNN_JACCARD, 10, 0.0f, 0.0f, NULL},
+		{RS_KNN_JACCARD, 3, 0.0f, 2.0f, NULL},
+		{RS_KNN_DOT, 10, 0.0f, 0.0f, NULL},
+		{RS_KNN_DOT, 5, 0.0f, 1.0f, NULL},
+		{RS_KNN_COSINE, 400, 0.0f, 0.0f, NULL},	/* K > rows: count < K */
+		{RS_KNN_JACCARD, 1, 0.0f, 0.0f, NULL},
 	};
 	int			dense_rows = 0,
 				sparse_rows = 0,
@@ -632,10 +632,10 @@ UNIT_TEST(knn_brute_force_signed)
 {
 	KnnPair		p = knn_random(200, 300, 13, true);
 	static const RsKnnParams cases[] = {
-		{RS_KNN_DOT, 10, 0.0f, 0.0f},
-		{RS_KNN_COSINE, 10, 0.0f, 0.0f},
-		{RS_KNN_COSINE, 300, 1.0f, 2.0f},	/* every candidate, negatives too */
-		{RS_KNN_DOT, 10, 0.0f, 1.0f},
+		{RS_KNN_DOT, 10, 0.0f, 0.0f, NULL},
+		{RS_KNN_COSINE, 10, 0.0f, 0.0f, NULL},
+		{RS_KNN_COSINE, 300, 1.0f, 2.0f, NULL},	/* every candidate, negatives too */
+		{RS_KNN_DOT, 10, 0.0f, 1.0f, NULL},
 	};
 	int			cancelled = 0;
 
@@ -683,7 +683,7 @@ UNIT_TEST(knn_brute_force_signed)
 UNIT_TEST(knn_tie_order)
 {
 	KnnPair		p = knn_random(200, 300, 11, false);
-	RsKnnParams params = {RS_KNN_COSINE, 20, 0.0f, 0.0f};
+	RsKnnParams params = {RS_KNN_COSINE, 20, 0.0f, 0.0f, NULL};
 	KnnOut		o = knn_run(&p.Rt, &p.R, &params, 2, 300);
 	int			ties = 0;
 
@@ -722,9 +722,9 @@ UNIT_TEST(knn_threads_chunks_identical)
 {
 	KnnPair		p = knn_random(200, 300, 23, false);
 	static const RsKnnParams cases[] = {
-		{RS_KNN_COSINE, 10, 0.5f, 0.0f},
-		{RS_KNN_JACCARD, 10, 0.0f, 0.0f},
-		{RS_KNN_DOT, 10, 0.0f, 2.0f},
+		{RS_KNN_COSINE, 10, 0.5f, 0.0f, NULL},
+		{RS_KNN_JACCARD, 10, 0.0f, 0.0f, NULL},
+		{RS_KNN_DOT, 10, 0.0f, 2.0f, NULL},
 	};
 	float	   *w = malloc(sizeof(float) * (size_t) p.R.nnz);
 	float	   *wt = malloc(sizeof(float) * (size_t) p.R.nnz);
@@ -777,7 +777,7 @@ UNIT_TEST(knn_bm25_brute_force)
 	double	   *dense = calloc((size_t) 300 * 200, sizeof(double));
 	RsCsr		Aw = p.Rt,
 				Atw = p.R;
-	RsKnnParams params = {RS_KNN_DOT, 15, 0.0f, 0.0f};
+	RsKnnParams params = {RS_KNN_DOT, 15, 0.0f, 0.0f, NULL};
 	KnnOut		o;
 	int			bad = 0;
 
@@ -847,9 +847,9 @@ UNIT_TEST(knn_user_user)
 {
 	KnnPair		p = knn_random(200, 300, 31, false);
 	static const RsKnnParams cases[] = {
-		{RS_KNN_COSINE, 12, 0.0f, 0.0f},
-		{RS_KNN_JACCARD, 12, 0.0f, 0.0f},
-		{RS_KNN_DOT, 12, 0.0f, 0.0f},
+		{RS_KNN_COSINE, 12, 0.0f, 0.0f, NULL},
+		{RS_KNN_JACCARD, 12, 0.0f, 0.0f, NULL},
+		{RS_KNN_DOT, 12, 0.0f, 0.0f, NULL},
 	};
 
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
@@ -864,7 +864,7 @@ UNIT_TEST(knn_user_user)
 	/* the tiny matrix: u0 and u3 share i0 and i1: cosine (1*2 + 2*1) / (sqrt5 sqrt5) = 0.8 */
 	{
 		KnnPair		t = knn_tiny();
-		RsKnnParams params = {RS_KNN_COSINE, 3, 0.0f, 0.0f};
+		RsKnnParams params = {RS_KNN_COSINE, 3, 0.0f, 0.0f, NULL};
 		KnnOut		o = knn_run(&t.R, &t.Rt, &params, 1, 4);
 
 		UNIT_CHECK(o.nbr[0] == 3);
@@ -963,7 +963,7 @@ UNIT_TEST(knn_scoring_cancellation)
 UNIT_TEST(knn_errors)
 {
 	KnnPair		p = knn_tiny();
-	RsKnnParams params = {RS_KNN_COSINE, 2, 0.0f, 0.0f};
+	RsKnnParams params = {RS_KNN_COSINE, 2, 0.0f, 0.0f, NULL};
 	float		norms[4];
 	int32_t		nbr[8];
 	float		sim[8];

@@ -291,14 +291,14 @@ UNIT_TEST(knn_reference_random_shapes)
 		{60, 80, 0.0},			/* no interaction at all */
 	};
 	static const RsKnnParams measures[] = {
-		{RS_KNN_COSINE, 5, 0.0f, 0.0f},
-		{RS_KNN_COSINE, 1, 0.0f, 0.0f},
-		{RS_KNN_COSINE, 50, 2.0f, 0.0f},
-		{RS_KNN_COSINE, 8, 0.0f, 3.0f},
-		{RS_KNN_JACCARD, 6, 0.0f, 0.0f},
-		{RS_KNN_JACCARD, 4, 0.0f, 1.5f},
-		{RS_KNN_DOT, 7, 0.0f, 0.0f},
-		{RS_KNN_DOT, 500, 0.0f, 2.0f},	/* K beyond every row count */
+		{RS_KNN_COSINE, 5, 0.0f, 0.0f, NULL},
+		{RS_KNN_COSINE, 1, 0.0f, 0.0f, NULL},
+		{RS_KNN_COSINE, 50, 2.0f, 0.0f, NULL},
+		{RS_KNN_COSINE, 8, 0.0f, 3.0f, NULL},
+		{RS_KNN_JACCARD, 6, 0.0f, 0.0f, NULL},
+		{RS_KNN_JACCARD, 4, 0.0f, 1.5f, NULL},
+		{RS_KNN_DOT, 7, 0.0f, 0.0f, NULL},
+		{RS_KNN_DOT, 500, 0.0f, 2.0f, NULL},	/* K beyond every row count */
 	};
 	int			bad = 0;
 	int			compared = 0;
@@ -328,7 +328,7 @@ UNIT_TEST(knn_reference_random_shapes)
 UNIT_TEST(knn_reference_copies_are_nearest)
 {
 	RefMatrix	x = ref_matrix(120, 120, 0.08, 7);
-	RsKnnParams params = {RS_KNN_COSINE, 3, 0.0f, 0.0f};
+	RsKnnParams params = {RS_KNN_COSINE, 3, 0.0f, 0.0f, NULL};
 	int32_t    *nbr = malloc(sizeof(int32_t) * 120 * 3);
 	float	   *sim = malloc(sizeof(float) * 120 * 3);
 	int32_t    *count = malloc(sizeof(int32_t) * 120);

@@ -256,7 +256,7 @@ UNIT_TEST(knn_thread_creation_fails)
 	size_t		slots;
 
 	tf_matrix(&c.R, &c.Rt);
-	c.params = (RsKnnParams) {RS_KNN_COSINE, 10, 0.0f, 0.0f};
+	c.params = (RsKnnParams) {RS_KNN_COSINE, 10, 0.0f, 0.0f, NULL};
 	c.norms = malloc(sizeof(float) * c.Rt.n_rows);
 	rs_knn_row_norms(&c.Rt, c.norms);
 	slots = (size_t) c.Rt.n_rows * c.params.k;

@@ -182,7 +182,7 @@ tt_knn(int nthreads, int32_t *nbr, float *sim, int32_t *count)
 				norms[TT_KNN_ROWS];
 	RsCsr		A = {0, 0, 0, indptr, indices, data};
 	RsCsr		At = {0, 0, 0, indptr_t, indices_t, data_t};
-	RsKnnParams params = {RS_KNN_COSINE, TT_KNN_K, 1.0f, 0.0f};
+	RsKnnParams params = {RS_KNN_COSINE, TT_KNN_K, 1.0f, 0.0f, NULL};
 	void	   *ws;
 	int			status;
 
