@@ -5217,6 +5217,101 @@ $$;
 COMMENT ON FUNCTION recsys._auto_rescore(integer, integer, jsonb, boolean) IS
 	'internal: a train_auto trial''s setting, in the final model''s form, scored on a repeated validation split if the budget allows';
 
+-- The second round's hill climb on the matched mean (doc/internals.md,
+-- "train_auto") for a family whose first round ended at trial incumbent:
+-- the centre (first the incumbent), then its neighbourhood
+-- (_auto_neighbours), each setting trained on the first split (a trial:
+-- the grid's when it ran there) and on the repeated splits 2 and 3
+-- (_auto_rescore, exact); when a setting's mean over the repeated splits
+-- beats the best so far it becomes the centre of the next step (at most
+-- two moves; a tie goes to the setting listed first).  The list depends
+-- on the data alone; the budget only truncates it: the first setting
+-- that does not fit ends the climb, and it and the rest of its step are
+-- returned as cut.  Only the best setting's models on the repeated splits
+-- are kept (the blends are tested on them).  reserve: the seconds kept
+-- for what follows (the blends).  Returns {"chosen": the best trial or
+-- null, "moves", "new_settings" (trained on the first split here),
+-- "scored" (the trials scored, in order), "cut" (settings, in order)}.
+CREATE FUNCTION recsys._auto_climb(family text, algorithm text, steps jsonb, cost jsonb, incumbent integer,
+								   search_round integer, reserve double precision, ctx jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	centre integer := incumbent;
+	chosen integer;
+	best_mean double precision;
+	moves integer := 0;
+	new_settings integer := 0;
+	scored integer[] := '{}';
+	cut jsonb := '[]';
+	setting jsonb;
+	c integer;
+	result text;
+	-- (an exact fit on a repeated split: the family's dearest so far)
+	fit_seconds double precision := (SELECT max(recsys._auto_rescore_seconds(t.params, t.train_seconds, t.eval_seconds, ctx))
+									 FROM _recsys_auto_trials t
+									 WHERE t.family = _auto_climb.family AND t.train_seconds IS NOT NULL);
+BEGIN
+	LOOP
+		FOR setting IN SELECT x.params
+					   FROM (SELECT 0 AS o, t.params FROM _recsys_auto_trials t WHERE t.n = centre
+							 UNION ALL
+							 SELECT nb.o, nb.params
+							 FROM recsys._auto_neighbours((SELECT t.params FROM _recsys_auto_trials t WHERE t.n = centre),
+														  steps) nb) x
+					   ORDER BY x.o LOOP
+			-- the setting's trial on the first split (the grid's, or a new one)
+			SELECT t.n INTO c FROM _recsys_auto_trials t
+			WHERE t.family = _auto_climb.family AND t.params = setting AND t.train_seconds IS NOT NULL
+			ORDER BY t.n LIMIT 1;
+			CONTINUE WHEN c IS NOT NULL AND c = ANY (scored);
+			IF cut <> '[]' THEN
+				cut := cut || jsonb_build_array(setting - ARRAY['user_col', 'item_col']);
+				CONTINUE;
+			END IF;
+			IF c IS NULL THEN
+				result := recsys._auto_trial(family, algorithm, setting, cost, search_round,
+											 ctx || jsonb_build_object('extra_reserve', reserve + 2 * coalesce(fit_seconds, 0)));
+				IF result = 'budget' THEN
+					cut := cut || jsonb_build_array(setting - ARRAY['user_col', 'item_col']);
+					CONTINUE;
+				END IF;
+				-- (refused for memory, or failed: recorded, and no contender)
+				CONTINUE WHEN result NOT IN ('ok', 'worse');
+				SELECT max(t.n) INTO c FROM _recsys_auto_trials t;
+				new_settings := new_settings + 1;
+			END IF;
+			IF recsys._auto_rescore(c, 2, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)), true) IS NULL
+			   OR recsys._auto_rescore(c, 3, ctx || jsonb_build_object('extra_reserve', reserve), true) IS NULL THEN
+				PERFORM recsys._auto_drop_matched(c);
+				DELETE FROM _recsys_auto_scores s WHERE s.n = c;
+				cut := cut || jsonb_build_array(setting - ARRAY['user_col', 'item_col']);
+				CONTINUE;
+			END IF;
+			scored := scored || c;
+			IF best_mean IS NULL OR recsys._auto_matched_mean(c, 3) > best_mean THEN
+				IF chosen IS NOT NULL THEN
+					PERFORM recsys._auto_drop_matched(chosen);
+				END IF;
+				chosen := c;
+				best_mean := recsys._auto_matched_mean(c, 3);
+			ELSE
+				PERFORM recsys._auto_drop_matched(c);
+			END IF;
+		END LOOP;
+		EXIT WHEN cut <> '[]' OR chosen IS NULL OR chosen = centre OR moves >= 2;
+		centre := chosen;
+		moves := moves + 1;
+	END LOOP;
+	RETURN jsonb_build_object('chosen', chosen, 'moves', moves, 'new_settings', new_settings,
+							  'scored', to_jsonb(scored), 'cut', cut);
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_climb(text, text, jsonb, jsonb, integer, integer, double precision, jsonb) IS
+	'internal: train_auto''s second round: a hill climb over a setting''s neighbourhood on the repeated validation splits';
+
 -- Drop trial n's models on the repeated splits (kept by _auto_rescore).
 CREATE FUNCTION recsys._auto_drop_matched(n integer)
 RETURNS void
@@ -5226,7 +5321,8 @@ AS $$
 DECLARE
 	m text;
 BEGIN
-	FOR m IN SELECT s.model FROM _recsys_auto_scores s WHERE s.n = _auto_drop_matched.n AND s.model IS NOT NULL LOOP
+	FOR m IN SELECT s.model FROM _recsys_auto_scores s
+			 WHERE s.n = _auto_drop_matched.n AND s.model IN (SELECT r.name FROM recsys.models r) LOOP
 		PERFORM recsys.drop_model(m);
 	END LOOP;
 	UPDATE _recsys_auto_scores s SET model = NULL WHERE s.n = _auto_drop_matched.n;
@@ -5522,20 +5618,12 @@ DECLARE
 	member_users double precision[];
 	z double precision;
 	blend_reserve double precision;
-	fit_seconds double precision;
 	incumbent integer;
 	chosen integer;
-	contenders integer[];
-	c integer;
-	complete boolean;
 	splits_used integer;
-	n_finer integer;
 	second_round jsonb := '[]';
 	second_note text;
-	centre integer;
-	best_mean double precision;
-	moves integer;
-	cut jsonb;
+	climb jsonb;
 	min_z double precision;
 	matched_members text[];
 	matched_base text[];
@@ -5838,70 +5926,16 @@ BEGIN
 					 WHERE t.model IS NOT NULL AND t.value IS NOT NULL
 					 ORDER BY t.value DESC, t.n LIMIT 1) b ON b.family = f.family LOOP
 		SELECT t.n INTO incumbent FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL;
-		SELECT max(recsys._auto_rescore_seconds(t.params, t.train_seconds, t.eval_seconds, ctx)) INTO fit_seconds
-		FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.train_seconds IS NOT NULL;
-		centre := incumbent;
-		chosen := NULL;
-		best_mean := NULL;
-		moves := 0;
-		n_finer := 0;
-		cut := '[]';
 		splits_used := 1;
 		FOR j IN 2..3 LOOP
 			-- (the split's own seconds are small next to a fit)
 			EXIT WHEN recsys._auto_split(j, protocol_used, source, seed, user_col, item_col, time_col) < 2;
 			splits_used := j;
 		END LOOP;
-		WHILE splits_used = 3 LOOP
-			FOR next_params IN SELECT x.params FROM (SELECT 0 AS o, t.params FROM _recsys_auto_trials t WHERE t.n = centre
-												   UNION ALL
-												   SELECT nb.o, nb.params
-												   FROM recsys._auto_neighbours((SELECT t.params FROM _recsys_auto_trials t
-																				 WHERE t.n = centre), fam.steps) nb) x
-							   ORDER BY x.o LOOP
-				-- the setting's trial on the first split (the grid's, or a new one)
-				SELECT t.n INTO c FROM _recsys_auto_trials t
-				WHERE t.family = fam.family AND t.params = next_params AND t.train_seconds IS NOT NULL
-				ORDER BY t.n LIMIT 1;
-				CONTINUE WHEN c IS NOT NULL AND recsys._auto_matched_mean(c, 3) IS NOT NULL;
-				IF cut <> '[]' THEN
-					cut := cut || jsonb_build_array(next_params - ARRAY['user_col', 'item_col']);
-					CONTINUE;
-				END IF;
-				IF c IS NULL THEN
-					result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, search_round + 1,
-												 ctx || jsonb_build_object('extra_reserve', blend_reserve + 2 * fit_seconds));
-					IF result = 'budget' THEN
-						cut := cut || jsonb_build_array(next_params - ARRAY['user_col', 'item_col']);
-						CONTINUE;
-					END IF;
-					-- (refused for memory or failed: recorded, and not a contender)
-					CONTINUE WHEN result NOT IN ('ok', 'worse');
-					SELECT max(t.n) INTO c FROM _recsys_auto_trials t;
-					n_finer := n_finer + 1;
-				END IF;
-				IF recsys._auto_rescore(c, 2, ctx || jsonb_build_object('extra_reserve', blend_reserve + fit_seconds), true) IS NULL
-				   OR recsys._auto_rescore(c, 3, ctx || jsonb_build_object('extra_reserve', blend_reserve), true) IS NULL THEN
-					PERFORM recsys._auto_drop_matched(c);
-					DELETE FROM _recsys_auto_scores s WHERE s.n = c;
-					cut := cut || jsonb_build_array(next_params - ARRAY['user_col', 'item_col']);
-					CONTINUE;
-				END IF;
-				-- (only the best setting's models on the repeated splits are kept: the blends use them)
-				IF best_mean IS NULL OR recsys._auto_matched_mean(c, 3) > best_mean THEN
-					IF chosen IS NOT NULL THEN
-						PERFORM recsys._auto_drop_matched(chosen);
-					END IF;
-					chosen := c;
-					best_mean := recsys._auto_matched_mean(c, 3);
-				ELSE
-					PERFORM recsys._auto_drop_matched(c);
-				END IF;
-			END LOOP;
-			EXIT WHEN cut <> '[]' OR chosen IS NULL OR chosen = centre OR moves >= 2;
-			centre := chosen;
-			moves := moves + 1;
-		END LOOP;
+		climb := CASE WHEN splits_used = 3
+					  THEN recsys._auto_climb(fam.family, fam.algorithm, fam.steps, fam.cost, incumbent, search_round + 1,
+											  blend_reserve, ctx) END;
+		chosen := (climb ->> 'chosen')::integer;
 		-- the family's setting: the best mean over the repeated splits;
 		-- without them, the first round's
 		IF chosen IS NULL THEN
@@ -5921,19 +5955,20 @@ BEGIN
 		WHERE t.n = a.n AND t.family = fam.family;
 		second_round := second_round || jsonb_build_object(
 			'family', fam.family,
-			'new_settings', n_finer,
-			'moves', moves,
+			'new_settings', (climb -> 'new_settings'),
+			'moves', (climb -> 'moves'),
 			'splits', splits_used,
 			'first_round', (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = incumbent),
 			'kept', (SELECT t.shown FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL),
+			-- (in the order of work)
 			'contenders', (SELECT jsonb_agg(jsonb_build_object('n', t.n, 'params', t.shown,
 															   'values', to_jsonb(recsys._auto_split_values(t.n)))
-											ORDER BY t.n)
-						   FROM _recsys_auto_trials t WHERE t.n IN (SELECT s.n FROM _recsys_auto_scores s)
-							 AND t.family = fam.family),
-			'cut', cut);
+											ORDER BY x.o)
+						   FROM jsonb_array_elements_text(climb -> 'scored') WITH ORDINALITY x(n, o)
+								JOIN _recsys_auto_trials t ON t.n = x.n::integer),
+			'cut', coalesce(climb -> 'cut', '[]'));
 		second_note := recsys._auto_second_note(fam.family,
-			(SELECT count(DISTINCT s.n)::integer FROM _recsys_auto_scores s), moves, jsonb_array_length(cut),
+			jsonb_array_length(climb -> 'scored'), (climb ->> 'moves')::integer, jsonb_array_length(climb -> 'cut'),
 			splits_used, (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = incumbent),
 			(SELECT t.shown FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL));
 	END LOOP;
