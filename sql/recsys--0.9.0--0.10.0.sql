@@ -1096,10 +1096,12 @@ COMMENT ON FUNCTION recsys._auto_rescore(integer, integer, jsonb, boolean) IS
 -- "train_auto") for a family whose first round ended at trial incumbent:
 -- the centre (first the incumbent), then its neighbourhood
 -- (_auto_neighbours), each setting trained on the first split (a trial:
--- the grid's when it ran there) and on the repeated splits 2 and 3
--- (_auto_rescore, exact); when a setting's mean over the repeated splits
--- beats the best so far it becomes the centre of the next step (at most
--- two moves; a tie goes to the setting listed first).  The list depends
+-- the grid's when it ran there), then on the repeated splits 2 and 3
+-- (_auto_rescore, exact), the centre first and the others in the order
+-- of their first-split values; when a setting's mean over the repeated
+-- splits beats the best so far it becomes the centre of a second step
+-- (one move at most: the list must fit the default budget on a quiet
+-- machine; a tie goes to the setting scored first).  The list depends
 -- on the data alone; the budget only truncates it: the first setting
 -- that does not fit ends the climb, and it and the rest of its step are
 -- returned as cut.  Only the best setting's models on the repeated splits
@@ -1120,6 +1122,7 @@ DECLARE
 	moves integer := 0;
 	new_settings integer := 0;
 	scored integer[] := '{}';
+	step integer[];
 	cut jsonb := '[]';
 	setting jsonb;
 	c integer;
@@ -1130,6 +1133,10 @@ DECLARE
 									 WHERE t.family = _auto_climb.family AND t.train_seconds IS NOT NULL);
 BEGIN
 	LOOP
+		-- the step's settings: the centre, then its neighbourhood, each
+		-- trained on the first split (cheap, compact) in the
+		-- neighbourhood's order
+		step := '{}';
 		FOR setting IN SELECT x.params
 					   FROM (SELECT 0 AS o, t.params FROM _recsys_auto_trials t WHERE t.n = centre
 							 UNION ALL
@@ -1137,16 +1144,14 @@ BEGIN
 							 FROM recsys._auto_neighbours((SELECT t.params FROM _recsys_auto_trials t WHERE t.n = centre),
 														  steps) nb) x
 					   ORDER BY x.o LOOP
-			-- the setting's trial on the first split (the grid's, or a new one)
 			SELECT t.n INTO c FROM _recsys_auto_trials t
 			WHERE t.family = _auto_climb.family AND t.params = setting AND t.train_seconds IS NOT NULL
 			ORDER BY t.n LIMIT 1;
-			CONTINUE WHEN c IS NOT NULL AND c = ANY (scored);
-			IF cut <> '[]' THEN
-				cut := cut || jsonb_build_array(setting - ARRAY['user_col', 'item_col']);
-				CONTINUE;
-			END IF;
 			IF c IS NULL THEN
+				IF cut <> '[]' THEN
+					cut := cut || jsonb_build_array(setting - ARRAY['user_col', 'item_col']);
+					CONTINUE;
+				END IF;
 				result := recsys._auto_trial(family, algorithm, setting, cost, search_round,
 											 ctx || jsonb_build_object('extra_reserve', reserve + 2 * coalesce(fit_seconds, 0)));
 				IF result = 'budget' THEN
@@ -1158,11 +1163,23 @@ BEGIN
 				SELECT max(t.n) INTO c FROM _recsys_auto_trials t;
 				new_settings := new_settings + 1;
 			END IF;
+			step := step || c;
+		END LOOP;
+		-- then each on the repeated splits, the centre first, the others in
+		-- the order of their first-split values (data, not timings: when the
+		-- budget cuts the list, the likelier settings have run)
+		FOR c IN SELECT t.n FROM _recsys_auto_trials t
+				 WHERE t.n = ANY (step) AND NOT t.n = ANY (scored)
+				 ORDER BY t.n = centre DESC, t.value DESC NULLS LAST, t.n LOOP
+			IF cut <> '[]' THEN
+				cut := cut || jsonb_build_array((SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = c));
+				CONTINUE;
+			END IF;
 			IF recsys._auto_rescore(c, 2, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)), true) IS NULL
 			   OR recsys._auto_rescore(c, 3, ctx || jsonb_build_object('extra_reserve', reserve), true) IS NULL THEN
 				PERFORM recsys._auto_drop_matched(c);
 				DELETE FROM _recsys_auto_scores s WHERE s.n = c;
-				cut := cut || jsonb_build_array(setting - ARRAY['user_col', 'item_col']);
+				cut := cut || jsonb_build_array((SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = c));
 				CONTINUE;
 			END IF;
 			scored := scored || c;
@@ -1176,7 +1193,7 @@ BEGIN
 				PERFORM recsys._auto_drop_matched(c);
 			END IF;
 		END LOOP;
-		EXIT WHEN cut <> '[]' OR chosen IS NULL OR chosen = centre OR moves >= 2;
+		EXIT WHEN cut <> '[]' OR chosen IS NULL OR chosen = centre OR moves >= 1;
 		centre := chosen;
 		moves := moves + 1;
 	END LOOP;

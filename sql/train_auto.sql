@@ -331,13 +331,13 @@ FROM recsys._auto_neighbours('{"neighbors": 50}', '{"neighbors": [25, 50, 100, 2
 -- and the finer settings next to it (190 to 220 lead it: what a quiet
 -- machine's extra time added before, crowding the contenders), the two
 -- repeated splits planted to peak at 100.  The climb scores the centre
--- 200, then its neighbours 141 and 283; 141 wins, so its new neighbour
--- 100 (200 is scored); 100 wins, so 71: 100 kept after two moves.  The
--- finer settings leading the first split are never contenders: the list
--- is the neighbourhood's, whatever else the family tried.  Then the
--- budget: with 100 not yet trained and the deadline passed, the list is
--- cut there (100, and 71 never reached), the settings before it scored in
--- the same order, 141 kept
+-- 200, then its neighbours in the order of their first-split values, 283
+-- and 141; 141 wins, so one move to it and its new neighbour 100 (200 is
+-- scored): 100 kept.  The finer settings leading the first split are
+-- never contenders: the list is the neighbourhood's, whatever else the
+-- family tried.  Then the budget: with 100 not yet trained and the
+-- deadline passed, the list is cut there, the settings before it scored
+-- in the same order, 141 kept
 BEGIN;
 CREATE TEMP TABLE _recsys_auto_trials (
 	n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
