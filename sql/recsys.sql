@@ -5647,6 +5647,8 @@ DECLARE
 	matched_ext text[];
 	matched_base_users double precision[];
 	matched_drop text[] := '{}';
+	matched_tested boolean;
+	matched_off boolean := false;
 BEGIN
 	PERFORM recsys._require_writable('recsys.train_auto()');
 	IF source IS NULL OR model IS NULL OR budget IS NULL OR metric IS NULL OR user_col IS NULL
@@ -5978,10 +5980,10 @@ BEGIN
 			'first_round', (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = incumbent),
 			'kept', (SELECT t.shown FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL),
 			-- (in the order of work)
-			'contenders', (SELECT jsonb_agg(jsonb_build_object('n', t.n, 'params', t.shown,
-															   'values', to_jsonb(recsys._auto_split_values(t.n)))
-											ORDER BY x.o)
-						   FROM jsonb_array_elements_text(climb -> 'scored') WITH ORDINALITY x(n, o)
+			'contenders', (SELECT coalesce(jsonb_agg(jsonb_build_object('n', t.n, 'params', t.shown,
+																		'values', to_jsonb(recsys._auto_split_values(t.n)))
+													 ORDER BY x.o), '[]')
+						   FROM jsonb_array_elements_text(coalesce(climb -> 'scored', '[]')) WITH ORDINALITY x(n, o)
 								JOIN _recsys_auto_trials t ON t.n = x.n::integer),
 			'cut', coalesce(climb -> 'cut', '[]'));
 		second_note := recsys._auto_second_note(fam.family,
@@ -6055,7 +6057,9 @@ BEGIN
 		SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = best_n;
 		SELECT sum(t.train_seconds) * (ctx ->> 'scale')::double precision * 1.2 INTO final_other
 		FROM _recsys_auto_trials t WHERE t.model = ANY (blend_models || runner_up.model);
-		IF splits_used = 3 THEN
+		z := NULL;
+		matched_tested := false;
+		IF splits_used = 3 AND NOT matched_off THEN
 			-- with the repeated splits (the second round's): the blend at the
 			-- weight the first split chose, tested on them (fresh users'
 			-- items, the final model's depth and form: the member's gain on
@@ -6063,18 +6067,23 @@ BEGIN
 			-- the weight chosen there), each member trained on both
 			-- (_auto_rescore, kept); the per-user gain averaged over the two
 			-- splits, its paired z at least min_z_matched (one-sided 5 %:
-			-- the weight was not chosen on these users)
+			-- the weight was not chosen on these users); when the budget
+			-- cannot cover the members' fits there, tested on the first
+			-- split as before
 			min_z := (ctx ->> 'min_z_matched')::double precision;
-			z := NULL;
 			IF matched_base IS NULL THEN
 				PERFORM recsys._auto_rescore(top.n, 2, ctx, true), recsys._auto_rescore(top.n, 3, ctx, true);
 				matched_members := ARRAY[(SELECT s.model FROM _recsys_auto_scores s WHERE s.n = top.n AND s.split = 2),
 										 (SELECT s.model FROM _recsys_auto_scores s WHERE s.n = top.n AND s.split = 3)];
 				matched_base := matched_members;
 			END IF;
-			IF recsys._auto_rescore(runner_up.n, 2, ctx, true) IS NOT NULL
-			   AND recsys._auto_rescore(runner_up.n, 3, ctx, true) IS NOT NULL
-			   AND array_position(matched_base, NULL) IS NULL THEN
+			IF array_position(matched_base, NULL) IS NULL
+			   AND recsys._auto_rescore(runner_up.n, 2, ctx, true) IS NOT NULL THEN
+				PERFORM recsys._auto_rescore(runner_up.n, 3, ctx, true);
+			END IF;
+			IF array_position(matched_base, NULL) IS NULL
+			   AND EXISTS (SELECT FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 3 AND s.model IS NOT NULL)
+			   AND EXISTS (SELECT FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 2 AND s.model IS NOT NULL) THEN
 				matched_ext := '{}';
 				FOR j IN 2..3 LOOP
 					member := format('%sb%s_%s', ctx ->> 'prefix', trial.n, j);
@@ -6095,16 +6104,21 @@ BEGIN
 																	 2 * trial.eval_seconds + final_other, ctx) END;
 				z := recsys._auto_paired_z(matched_base_users, member_users);
 			END IF;
-			UPDATE _recsys_auto_trials t
-			SET status = recsys._auto_member_status(z, (SELECT avg(v) FROM unnest(member_users) v),
-													(SELECT avg(v) FROM unnest(matched_base_users) v), min_z)
-						 || CASE WHEN z IS NOT NULL THEN ' on the 2 repeated validation splits (first split: '
-														 || round(trial.value::numeric, 4) || ')' ELSE '' END
-			WHERE t.n = trial.n;
-		ELSE
+			matched_tested := z IS NOT NULL;
+			IF matched_tested THEN
+				UPDATE _recsys_auto_trials t
+				SET status = recsys._auto_member_status(z, (SELECT avg(v) FROM unnest(member_users) v),
+														(SELECT avg(v) FROM unnest(matched_base_users) v), min_z)
+							 || format(' on the 2 repeated validation splits (first split: %s)', round(trial.value::numeric, 4))
+				WHERE t.n = trial.n;
+			END IF;
+		END IF;
+		IF NOT matched_tested THEN
 			min_z := (ctx ->> 'min_z')::double precision;
 			IF blend_users IS NULL THEN
-				blend_users := recsys._auto_user_values(top.model, metric_name, k,
+				-- (the blend it extends: the last kept, else the best model)
+				blend_users := recsys._auto_user_values((SELECT t.model FROM _recsys_auto_trials t
+														 WHERE t.n = coalesce(blend_n, top.n)), metric_name, k,
 														top.eval_seconds + trial.eval_seconds + final_other, ctx);
 			END IF;
 			member_users := CASE WHEN blend_users IS NOT NULL AND trial.model IS NOT NULL
@@ -6126,7 +6140,7 @@ BEGIN
 			CONTINUE;
 		END IF;
 		blend_n := trial.n;
-		IF splits_used = 3 THEN
+		IF matched_tested THEN
 			-- (the members on split 2, then on split 3)
 			matched_members := matched_members[1:cardinality(matched_members) / 2]
 							   || (SELECT s.model FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 2)
@@ -6134,8 +6148,13 @@ BEGIN
 							   || (SELECT s.model FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 3);
 			matched_base := matched_ext;
 			matched_base_users := member_users;
+			-- (the first split's users' values of the new blend: not evaluated)
+			blend_users := NULL;
 		ELSE
 			blend_users := member_users;
+			-- (a member kept on the first split alone: the repeated splits'
+			-- blends would lack it, so the next members are tested there too)
+			matched_off := true;
 		END IF;
 		blend_models := blend_models || runner_up.model;
 		blend_families := blend_families || runner_up.family;

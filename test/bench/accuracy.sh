@@ -669,7 +669,7 @@ SELECT format('# blend %s: validation %s, %s', params, round(value::numeric, 4),
 FROM auto_trials WHERE status LIKE 'kept:%' OR status LIKE 'not kept%' ORDER BY rank;
 SELECT format('# second round, %s: first round %s, kept %s, %s move(s); contenders in the order of work (validation splits 1, 2, 3): %s; cut for the budget: %s',
 	r ->> 'family', r -> 'first_round', r -> 'kept', r -> 'moves',
-	(SELECT string_agg(format('%s %s', c -> 'params', c -> 'values'), '; ') FROM jsonb_array_elements(r -> 'contenders') c),
+	(SELECT string_agg(format('%s %s', c -> 'params', c -> 'values'), '; ') FROM jsonb_array_elements(coalesce(nullif(r -> 'contenders', 'null'), '[]')) c),
 	CASE WHEN jsonb_array_length(r -> 'cut') = 0 THEN 'none' ELSE (r -> 'cut')::text END)
 FROM recsys.models m, jsonb_array_elements(m.metrics -> 'train_auto' -> 'second_round') r WHERE m.name = 'auto';
 SQL
@@ -697,7 +697,7 @@ SELECT b.rank, b.status, b.params -> 'members' ->> 1 AS family, (b.params -> 'we
 	   (SELECT a.params - 'keep' FROM auto_trials a WHERE a.family = b.params -> 'members' ->> 1
 		ORDER BY a.value DESC NULLS LAST LIMIT 1) AS member_params
 FROM auto_trials b WHERE b.family = 'blend' AND jsonb_array_length(b.params -> 'members') = 2
-  AND (b.status LIKE 'kept:%' OR b.status LIKE 'not kept:%');
+  AND b.status LIKE '%paired z%';
 SELECT recsys._tune_keep(recsys._tune_trainer(c.algorithm), '${t}_train', 'check_' || c.family,
 						 c.member_params, true)
 FROM (SELECT DISTINCT ON (family) * FROM checked ORDER BY family) c;
@@ -714,12 +714,12 @@ SQL
 }
 
 # auto on a third data set (the acceptance rules' check beyond the shared
-# splits): ../shared/bench/synth.py's model at 20,000 users and 4,000
-# items (RECSYS_AUTO_SYNTH_ARGS), a quarter of each user's pairs held out
+# splits): ../shared/bench/synth.py's model at 6,000 users and 2,000
+# items, 120,000 pairs (RECSYS_AUTO_SYNTH_ARGS), a quarter of each user's pairs held out
 # as test (split_holdout, seed 42), train_auto given the rest
 auto_synth() {
 	local file=/tmp/recsys_auto_synth.csv.gz
-	/usr/bin/python3 "$shared/bench/synth.py" "$file" ${RECSYS_AUTO_SYNTH_ARGS:---users 20000 --items 4000 --pairs 400000 --seed 7} >&2
+	/usr/bin/python3 "$shared/bench/synth.py" "$file" ${RECSYS_AUTO_SYNTH_ARGS:---users 6000 --items 2000 --pairs 120000 --seed 7} >&2
 	recsys_psql <<SQL
 CREATE TABLE synth_all (user_id bigint, item_id bigint, weight real);
 \copy synth_all FROM PROGRAM 'gzip -dc $file' WITH (FORMAT csv, HEADER true)
