@@ -646,7 +646,7 @@ auto_line() {
 	recsys_psql -At -F ' ' <<SQL
 SET recsys.threads = 2;
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
-CREATE TEMP TABLE auto_trials AS SELECT * FROM recsys.train_auto('${t}_train', model => 'auto'$time$budget$features);
+CREATE UNLOGGED TABLE auto_trials AS SELECT * FROM recsys.train_auto('${t}_train', model => 'auto'$time$budget$features);
 SELECT extract(epoch FROM clock_timestamp()) - :t0 AS fit \gset
 SELECT format('%-34s %7s %7s %7s %7s %7s %7s %7s %6s', 'train_auto',
 	round(max(value) FILTER (WHERE metric = 'precision@10')::numeric, 4),
@@ -675,6 +675,7 @@ FROM recsys.models m, jsonb_array_elements(m.metrics -> 'train_auto' -> 'second_
 SQL
 	if [ "${RECSYS_AUTO_CHECK_BLENDS:-0}" = 1 ]; then auto_check_blends "$t"; fi
 	recsys_psql -q -At <<SQL >/dev/null
+DROP TABLE auto_trials;
 SELECT recsys.drop_model('auto');
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'auto\_auto\_%';
 SQL
