@@ -7,8 +7,10 @@
 -- train_auto
 -------------------------------------------------------------------------------
 
--- the second round: finer settings around the best, checked on repeated
--- validation splits (doc/internals.md, "train_auto")
+-- the second round: the best family's setting and its neighbourhood
+-- scored on repeated validation splits of the final model's depth and
+-- form, a list fixed by the data that the budget only truncates; blends
+-- tested there too (doc/internals.md, "train_auto")
 
 -- One train_auto trial: unless its estimated seconds, plus the time kept
 -- for training the best candidates on all the data, would pass the
@@ -403,9 +405,9 @@ BEGIN
 		-- two-sided 5 % level (one-sided 2.5 %, strict enough for the best
 		-- of five weights)
 		'min_z', 1.96,
-		-- on the repeated splits, where the weight was not chosen: 1.645,
-		-- one-sided 5 % (doc/internals.md, "train_auto")
-		'min_z_matched', 1.645,
+		-- on the repeated splits, where the weight was not chosen: 1, a
+		-- gain one standard error above none (doc/internals.md, "train_auto")
+		'min_z_matched', 1.0,
 		-- a name of this backend's own, so concurrent searches do not collide
 		'prefix', format('_recsys_auto_%s_%s_', pg_backend_pid(), txid_current()));
 
@@ -465,10 +467,11 @@ BEGIN
 	-- fixed by the data, not by the time: the first round's best (the
 	-- centre), then its neighbourhood (_auto_neighbours: one rung each way
 	-- per parameter on the steps bisected once), each trained on the
-	-- first split (a trial) and on both repeated splits; when a neighbour's
-	-- mean beats the centre's it becomes the centre and its new
-	-- neighbours follow (a hill climb on the matched mean, at most two
-	-- moves).  The budget only truncates that list: the first setting
+	-- first split (a trial) and on both repeated splits (_auto_climb: the
+	-- centre first, then in the order of the first split's values); when
+	-- a neighbour's mean beats the centre's it becomes the centre and its
+	-- new neighbours follow (one move at most).  The budget only
+	-- truncates that list: the first setting
 	-- that does not fit ends the round, and the report lists the settings
 	-- cut.  Time is kept for the blends after it (about four evaluations
 	-- of each pair of the best model and another family's on the first
@@ -610,8 +613,8 @@ BEGIN
 			-- the first split carries that split's offsets and the bias of
 			-- the weight chosen there), each member trained on both
 			-- (_auto_rescore, kept); the per-user gain averaged over the two
-			-- splits, its paired z at least min_z_matched (one-sided 5 %:
-			-- the weight was not chosen on these users); when the budget
+			-- splits, its paired z at least min_z_matched (1: the weight was
+			-- not chosen on these users, so no selection to absorb); when the budget
 			-- cannot cover the members' fits there, tested on the first
 			-- split as before
 			min_z := (ctx ->> 'min_z_matched')::double precision;

@@ -698,7 +698,9 @@ SELECT b.rank, b.status, b.params -> 'members' ->> 1 AS family, (b.params -> 'we
 	   (SELECT a.params - 'keep' FROM auto_trials a WHERE a.family = b.params -> 'members' ->> 1
 		ORDER BY a.value DESC NULLS LAST LIMIT 1) AS member_params
 FROM auto_trials b WHERE b.family = 'blend' AND jsonb_array_length(b.params -> 'members') = 2
-  AND b.status LIKE '%paired z%';
+  AND b.status LIKE '%paired z%'
+  -- (a blend winner cannot be a member: checked only for a single model)
+  AND (SELECT m.algorithm FROM recsys.models m WHERE m.name = 'auto') <> 'blend';
 SELECT recsys._tune_keep(recsys._tune_trainer(c.algorithm), '${t}_train', 'check_' || c.family,
 						 c.member_params, true)
 FROM (SELECT DISTINCT ON (family) * FROM checked ORDER BY family) c;
