@@ -701,18 +701,22 @@ FROM auto_trials b WHERE b.family = 'blend' AND jsonb_array_length(b.params -> '
   AND b.status LIKE '%paired z%'
   -- (a blend winner cannot be a member: checked only for a single model)
   AND (SELECT m.algorithm FROM recsys.models m WHERE m.name = 'auto') <> 'blend';
+\o /dev/null
 SELECT recsys._tune_keep(recsys._tune_trainer(c.algorithm), '${t}_train', 'check_' || c.family,
 						 c.member_params, true)
 FROM (SELECT DISTINCT ON (family) * FROM checked ORDER BY family) c;
 SELECT recsys.train_blend(ARRAY['auto', 'check_' || c.family], ARRAY[1, c.weight]::real[], 'check_blend_' || c.rank)
 FROM checked c;
+\o
 SELECT format('# check %s at %s: test NDCG@10 %s against %s alone (%s); train_auto said: %s', c.family, c.weight,
 	round((SELECT value FROM recsys.evaluate('check_blend_' || c.rank, '${t}_test') WHERE metric = 'ndcg@10')::numeric, 4),
 	(SELECT m.metrics -> 'train_auto' -> 'winner' ->> 'family' FROM recsys.models m WHERE m.name = 'auto'),
 	round((SELECT value FROM recsys.evaluate('auto', '${t}_test') WHERE metric = 'ndcg@10')::numeric, 4), c.status)
 FROM checked c ORDER BY c.rank;
+\o /dev/null
 SELECT recsys.drop_model('check_blend_' || rank) FROM checked;
 SELECT recsys.drop_model('check_' || family) FROM (SELECT DISTINCT family FROM checked) c;
+\o
 SQL
 }
 
