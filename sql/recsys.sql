@@ -5649,6 +5649,9 @@ DECLARE
 	matched_drop text[] := '{}';
 	matched_tested boolean;
 	matched_off boolean := false;
+	-- (the best family's setting is the first split's choice: blends may
+	-- be tested there when the repeated splits' fits do not fit)
+	first_split_base boolean := true;
 BEGIN
 	PERFORM recsys._require_writable('recsys.train_auto()');
 	IF source IS NULL OR model IS NULL OR budget IS NULL OR metric IS NULL OR user_col IS NULL
@@ -5964,6 +5967,7 @@ BEGIN
 		IF NOT recsys._auto_adopt(chosen, ctx) THEN
 			chosen := (SELECT t.n FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL);
 		END IF;
+		first_split_base := chosen = incumbent;
 		-- (each setting scored on repeated splits: its values and their mean)
 		UPDATE _recsys_auto_trials t
 		SET status = t.status || format('; on validation splits 1 to %s: %s (mean of splits 2 to %s, the final model''s depth and form: %s)',
@@ -6070,7 +6074,8 @@ BEGIN
 			-- splits, its paired z at least min_z_matched (1: the weight was
 			-- not chosen on these users, so no selection to absorb); when the budget
 			-- cannot cover the members' fits there, tested on the first
-			-- split as before
+			-- split as before if the base is the first split's choice,
+			-- else not kept
 			min_z := (ctx ->> 'min_z_matched')::double precision;
 			IF matched_base IS NULL THEN
 				PERFORM recsys._auto_rescore(top.n, 2, ctx, true), recsys._auto_rescore(top.n, 3, ctx, true);
@@ -6114,7 +6119,15 @@ BEGIN
 				WHERE t.n = trial.n;
 			END IF;
 		END IF;
-		IF NOT matched_tested THEN
+		IF NOT matched_tested AND NOT first_split_base THEN
+			-- (the base was chosen on the repeated splits, where the first
+			-- split underrates it: a gain over it there is partly the
+			-- offset, so no test there either; the budget cut the test)
+			z := NULL;
+			UPDATE _recsys_auto_trials t
+			SET status = 'not kept: no time left to test its gain over the blend it extends on the repeated splits'
+			WHERE t.n = trial.n;
+		ELSIF NOT matched_tested THEN
 			min_z := (ctx ->> 'min_z')::double precision;
 			IF blend_users IS NULL THEN
 				-- (the blend it extends: the last kept, else the best model)
