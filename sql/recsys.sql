@@ -5181,99 +5181,104 @@ $$;
 COMMENT ON FUNCTION recsys._auto_next(text, jsonb, jsonb, jsonb) IS
 	'internal: the next setting of a train_auto family to try, or NULL';
 
--- The second round's next setting of a family (doc/internals.md,
--- "train_auto"): a finer neighbour of its best setting so far, one
--- parameter at a time, or NULL when none is left.  Each parameter's
--- ladder is its steps plus the values tried with the best setting's other
--- parameters; the candidate bisects the gap between the best value and
--- its neighbour on the ladder (above first, then below): geometrically
--- on a ladder of positive values (scales: regularisation, alpha,
--- neighbours, half-lives; gaps of a ratio 1.4 or more), arithmetically on
--- one from 0 (exponents, dropout; gaps of 0.1 or more).  A best value at
--- a positive ladder's end is extended one step beyond it, by the ratio to
--- its neighbour (a best regularisation of 1600 tries 3200; another step
--- only if that wins, up to 4 times beyond the steps).  Values keep their
--- ladder's kind: integers stay integers, half-lives are written in days.
-CREATE FUNCTION recsys._auto_refine_next(family text, steps jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+-- The second round's neighbourhood of a setting (doc/internals.md,
+-- "train_auto"): for each searched parameter of center (in name order),
+-- the setting one rung below, then one rung above, on the parameter's
+-- finer ladder: its steps with every gap bisected once (geometrically on
+-- steps of positive values, scales: 200 and 400 give 283; arithmetically
+-- on steps from 0: 0.25 and 0.5 give 0.375), extended beyond the ends of
+-- a scale by its last ratio, up to 4 times beyond the steps (a best
+-- regularisation of 1600 has 2263 above it).  The list depends on center
+-- and the steps alone, never on what was tried or how long it took, so
+-- that the matched splits compare the same settings whatever the budget
+-- (a larger one only lets more of a fixed list run).  Values keep their
+-- steps' kind: integers stay integers, half-lives are written in days.
+CREATE FUNCTION recsys._auto_neighbours(center jsonb, steps jsonb)
+RETURNS TABLE (o integer, params jsonb)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	best jsonb;
 	key text;
 	is_interval boolean;
 	v double precision;
-	ladder double precision[];
 	scale boolean;
 	whole boolean;
-	lo double precision;
-	hi double precision;
-	neighbour double precision;
-	other double precision;
-	m double precision;
 	step_min double precision;
 	step_max double precision;
+	lo double precision;
+	hi double precision;
+	m double precision;
+	side integer;
 	value jsonb;
-	candidate jsonb;
 BEGIN
-	SELECT t.params INTO best FROM _recsys_auto_trials t
-	WHERE t.family = _auto_refine_next.family AND t.model IS NOT NULL;
-	IF best IS NULL THEN
-		RETURN NULL;
-	END IF;
+	o := 0;
 	FOR key IN SELECT jsonb_object_keys(steps) ORDER BY 1 LOOP
-		CONTINUE WHEN NOT best ? key OR jsonb_typeof(best -> key) NOT IN ('number', 'string')
+		CONTINUE WHEN NOT center ? key OR jsonb_typeof(center -> key) NOT IN ('number', 'string')
 					  OR jsonb_array_length(steps -> key) < 2;
-		is_interval := jsonb_typeof(best -> key) = 'string';
-		v := CASE WHEN is_interval THEN extract(epoch FROM (best ->> key)::interval) / 86400
-				  ELSE (best ->> key)::double precision END;
-		SELECT array_agg(DISTINCT x.v ORDER BY x.v) INTO ladder
-		FROM (SELECT CASE WHEN is_interval THEN extract(epoch FROM (e #>> '{}')::interval) / 86400
-						  ELSE (e #>> '{}')::double precision END
-			  FROM jsonb_array_elements(steps -> key) e
-			  UNION ALL
-			  SELECT CASE WHEN is_interval THEN extract(epoch FROM (t.params ->> key)::interval) / 86400
-						  ELSE (t.params ->> key)::double precision END
-			  FROM _recsys_auto_trials t
-			  WHERE t.family = _auto_refine_next.family AND t.params - key = best - key AND t.params ? key
-			  UNION ALL
-			  SELECT v) x(v);
-		SELECT bool_and(x.v > 0), bool_and(NOT is_interval AND x.v = round(x.v)), min(x.v), max(x.v)
+		is_interval := jsonb_typeof(center -> key) = 'string';
+		v := recsys._auto_ladder_value(center -> key);
+		SELECT bool_and(x.y > 0), bool_and(NOT is_interval AND x.y = round(x.y)), min(x.y), max(x.y)
 		INTO scale, whole, step_min, step_max
-		FROM (SELECT CASE WHEN is_interval THEN extract(epoch FROM (e #>> '{}')::interval) / 86400
-						  ELSE (e #>> '{}')::double precision END
-			  FROM jsonb_array_elements(steps -> key) e) x(v);
-		SELECT max(l) FILTER (WHERE l < v), min(l) FILTER (WHERE l > v) INTO lo, hi FROM unnest(ladder) l;
-		FOREACH neighbour IN ARRAY ARRAY[hi, lo] LOOP
-			other := CASE WHEN neighbour IS NOT DISTINCT FROM hi THEN lo ELSE hi END;
-			IF neighbour IS NOT NULL THEN
-				CONTINUE WHEN CASE WHEN scale THEN greatest(v, neighbour) / least(v, neighbour) < 1.4
-								   ELSE abs(neighbour - v) < 0.1 END;
-				m := CASE WHEN scale THEN sqrt(v * neighbour) ELSE (v + neighbour) / 2 END;
-			ELSE
-				-- (beyond the ladder's end: positive scales only, by the
-				-- ratio to the neighbour on the other side, up to 4 times
-				-- beyond the steps)
-				CONTINUE WHEN NOT scale OR other IS NULL OR v > 4 * step_max OR v < step_min / 4;
-				m := v * v / other;
+		FROM (SELECT recsys._auto_ladder_value(e) FROM jsonb_array_elements(steps -> key) e) x(y);
+		-- the finer ladder's rungs next to v: the steps and their gaps' midpoints
+		-- (as written, so that a value is on the ladder it came from)
+		WITH s AS (SELECT recsys._auto_ladder_value(e) AS x FROM jsonb_array_elements(steps -> key) e),
+			 g AS (SELECT s.x, lead(s.x) OVER (ORDER BY s.x) AS y FROM s),
+			 ladder AS (SELECT s.x FROM s
+						UNION
+						SELECT recsys._auto_ladder_value(recsys._auto_ladder_json(
+								   CASE WHEN scale THEN sqrt(g.x * g.y) ELSE (g.x + g.y) / 2 END, is_interval, whole, scale))
+						FROM g WHERE g.y IS NOT NULL)
+		SELECT max(l.x) FILTER (WHERE l.x < v), min(l.x) FILTER (WHERE l.x > v) INTO lo, hi FROM ladder l;
+		FOREACH side IN ARRAY ARRAY[-1, 1] LOOP
+			m := CASE WHEN side < 0 THEN lo ELSE hi END;
+			IF m IS NULL THEN
+				-- (beyond the ends: scales only, by the ratio to the rung on
+				-- the other side, up to 4 times beyond the steps)
+				CONTINUE WHEN NOT scale OR v > 4 * step_max OR v < step_min / 4
+							  OR (CASE WHEN side < 0 THEN hi ELSE lo END) IS NULL;
+				m := v * v / CASE WHEN side < 0 THEN hi ELSE lo END;
 			END IF;
-			value := CASE WHEN is_interval THEN to_jsonb(format('%s days', round(m::numeric, CASE WHEN m >= 10 THEN 0 ELSE 1 END)))
-						  WHEN whole THEN to_jsonb(round(m::numeric))
-						  WHEN scale THEN to_jsonb(trim_scale(round(m::numeric, greatest(0, 2 - floor(log(m::numeric))::integer))))
-						  ELSE to_jsonb(trim_scale(round(m::numeric, 3))) END;
-			candidate := best || jsonb_build_object(key, value);
-			IF candidate <> best AND NOT EXISTS (SELECT FROM _recsys_auto_trials t
-												 WHERE t.family = _auto_refine_next.family AND t.params = candidate) THEN
-				RETURN candidate;
-			END IF;
+			value := recsys._auto_ladder_json(m, is_interval, whole, scale);
+			CONTINUE WHEN recsys._auto_ladder_value(value) = v;
+			o := o + 1;
+			params := center || jsonb_build_object(key, value);
+			RETURN NEXT;
 		END LOOP;
 	END LOOP;
-	RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION recsys._auto_refine_next(text, jsonb) IS
-	'internal: the next finer setting of a train_auto family to try in its second round, or NULL';
+COMMENT ON FUNCTION recsys._auto_neighbours(jsonb, jsonb) IS
+	'internal: the settings one rung each way per parameter of a train_auto setting, on its steps bisected once';
+
+-- A searched parameter's value as a number on its ladder (half-lives in
+-- days), and a number written back in the ladder's kind (an interval in
+-- days, a whole number, three significant digits of a scale, three
+-- decimals otherwise).
+CREATE FUNCTION recsys._auto_ladder_value(value jsonb)
+RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN jsonb_typeof(value) = 'string' THEN extract(epoch FROM (value #>> '{}')::interval) / 86400
+				ELSE (value #>> '{}')::double precision END
+$$;
+COMMENT ON FUNCTION recsys._auto_ladder_value(jsonb) IS
+	'internal: a train_auto parameter value as a number (half-lives in days)';
+
+CREATE FUNCTION recsys._auto_ladder_json(m double precision, is_interval boolean, whole boolean, scale boolean)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN is_interval THEN to_jsonb(format('%s days', round(m::numeric, CASE WHEN m >= 10 THEN 0 ELSE 1 END)))
+				WHEN whole THEN to_jsonb(round(m::numeric))
+				WHEN scale THEN to_jsonb(trim_scale(round(m::numeric, greatest(0, 2 - floor(log(m::numeric))::integer))))
+				ELSE to_jsonb(trim_scale(round(m::numeric, 3))) END
+$$;
+COMMENT ON FUNCTION recsys._auto_ladder_json(double precision, boolean, boolean, boolean) IS
+	'internal: a number written back as a train_auto parameter value of its ladder''s kind';
 
 -- The second round's repeated split j (2 or 3) of train_auto's source, made
 -- once: pg_temp._recsys_auto_train_<j> and _recsys_auto_valid_<j>.  On
@@ -5355,14 +5360,17 @@ COMMENT ON FUNCTION recsys._auto_rescore_seconds(jsonb, double precision, double
 	'internal: the estimated seconds of scoring a train_auto setting in the final model''s form on a repeated split';
 
 -- Trial n's setting trained on repeated split j's train part and scored
--- on its validation part (the model then dropped), recorded in
--- _recsys_auto_scores; NULL when the budget cannot cover it
--- (_auto_rescore_seconds and _auto_reserve's) or it fails.  It is
+-- on its validation part, recorded in _recsys_auto_scores; NULL when the
+-- budget cannot cover it (_auto_rescore_seconds and _auto_reserve's) or
+-- it fails.  The model is dropped, or with keep_model kept and recorded
+-- (the second round's best setting and the blend members: blends are
+-- tested on the matched splits too); a setting scored before is not
+-- trained again unless its model is wanted and was dropped.  It is
 -- trained in the final model's form: a compact EASE setting exact (the
 -- final training is exact when the budget allows), since compact EASE
 -- favours other settings than exact (online-retail strat75: compact
 -- prefers regularisation 200 to 141, exact the reverse, as test does).
-CREATE FUNCTION recsys._auto_rescore(n integer, j integer, ctx jsonb)
+CREATE FUNCTION recsys._auto_rescore(n integer, j integer, ctx jsonb, keep_model boolean DEFAULT false)
 RETURNS double precision
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
@@ -5373,8 +5381,8 @@ DECLARE
 	candidate text := format('%s%s_%s', ctx ->> 'prefix', n, j);
 	r record;
 BEGIN
-	SELECT s.value INTO r FROM _recsys_auto_scores s WHERE s.n = _auto_rescore.n AND s.split = j;
-	IF FOUND THEN
+	SELECT s.value, s.model INTO r FROM _recsys_auto_scores s WHERE s.n = _auto_rescore.n AND s.split = j;
+	IF FOUND AND (NOT keep_model OR r.model IS NOT NULL) THEN
 		RETURN r.value;
 	END IF;
 	SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = _auto_rescore.n;
@@ -5393,14 +5401,172 @@ BEGIN
 		WHEN OTHERS THEN
 			RETURN NULL;
 	END;
-	PERFORM recsys.drop_model(candidate);
-	INSERT INTO _recsys_auto_scores (n, split, value, seconds)
-	VALUES (n, j, r.value, r.train_seconds + r.eval_seconds);
+	IF NOT keep_model THEN
+		PERFORM recsys.drop_model(candidate);
+	END IF;
+	DELETE FROM _recsys_auto_scores s WHERE s.n = _auto_rescore.n AND s.split = j;
+	INSERT INTO _recsys_auto_scores (n, split, value, seconds, model)
+	VALUES (n, j, r.value, r.train_seconds + r.eval_seconds, CASE WHEN keep_model THEN candidate END);
 	RETURN r.value;
 END
 $$;
-COMMENT ON FUNCTION recsys._auto_rescore(integer, integer, jsonb) IS
+COMMENT ON FUNCTION recsys._auto_rescore(integer, integer, jsonb, boolean) IS
 	'internal: a train_auto trial''s setting, in the final model''s form, scored on a repeated validation split if the budget allows';
+
+-- The second round's hill climb on the matched mean (doc/internals.md,
+-- "train_auto") for a family whose first round ended at trial incumbent:
+-- the centre (first the incumbent), then its neighbourhood
+-- (_auto_neighbours), each setting trained on the first split (a trial:
+-- the grid's when it ran there), then on the repeated splits 2 and 3
+-- (_auto_rescore, exact), the centre first and the others in the order
+-- of their first-split values; when a setting's mean over the repeated
+-- splits beats the best so far it becomes the centre of a second step
+-- (one move at most: the list must fit the default budget on a quiet
+-- machine; a tie goes to the setting scored first).  The list depends
+-- on the data alone; the budget only truncates it: the first setting
+-- that does not fit ends the climb, and it and the rest of its step are
+-- returned as cut.  Only the best setting's models on the repeated splits
+-- are kept (the blends are tested on them).  reserve: the seconds kept
+-- for what follows (the blends).  Returns {"chosen": the best trial or
+-- null, "moves", "new_settings" (trained on the first split here),
+-- "scored" (the trials scored, in order), "cut" (settings, in order)}.
+CREATE FUNCTION recsys._auto_climb(family text, algorithm text, steps jsonb, cost jsonb, incumbent integer,
+								   search_round integer, reserve double precision, ctx jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	centre integer := incumbent;
+	chosen integer;
+	best_mean double precision;
+	moves integer := 0;
+	new_settings integer := 0;
+	scored integer[] := '{}';
+	step integer[];
+	cut jsonb := '[]';
+	setting jsonb;
+	c integer;
+	result text;
+	-- (an exact fit on a repeated split: the family's dearest so far)
+	fit_seconds double precision := (SELECT max(recsys._auto_rescore_seconds(t.params, t.train_seconds, t.eval_seconds, ctx))
+									 FROM _recsys_auto_trials t
+									 WHERE t.family = _auto_climb.family AND t.train_seconds IS NOT NULL);
+BEGIN
+	LOOP
+		-- the step's settings: the centre, then its neighbourhood, each
+		-- trained on the first split (cheap, compact) in the
+		-- neighbourhood's order
+		step := '{}';
+		FOR setting IN SELECT x.params
+					   FROM (SELECT 0 AS o, t.params FROM _recsys_auto_trials t WHERE t.n = centre
+							 UNION ALL
+							 SELECT nb.o, nb.params
+							 FROM recsys._auto_neighbours((SELECT t.params FROM _recsys_auto_trials t WHERE t.n = centre),
+														  steps) nb) x
+					   ORDER BY x.o LOOP
+			SELECT t.n INTO c FROM _recsys_auto_trials t
+			WHERE t.family = _auto_climb.family AND t.params = setting AND t.train_seconds IS NOT NULL
+			ORDER BY t.n LIMIT 1;
+			IF c IS NULL THEN
+				IF cut <> '[]' THEN
+					cut := cut || jsonb_build_array(setting - ARRAY['user_col', 'item_col']);
+					CONTINUE;
+				END IF;
+				result := recsys._auto_trial(family, algorithm, setting, cost, search_round,
+											 ctx || jsonb_build_object('extra_reserve', reserve + 2 * coalesce(fit_seconds, 0)));
+				IF result = 'budget' THEN
+					cut := cut || jsonb_build_array(setting - ARRAY['user_col', 'item_col']);
+					CONTINUE;
+				END IF;
+				-- (refused for memory, or failed: recorded, and no contender)
+				CONTINUE WHEN result NOT IN ('ok', 'worse');
+				SELECT max(t.n) INTO c FROM _recsys_auto_trials t;
+				new_settings := new_settings + 1;
+			END IF;
+			step := step || c;
+		END LOOP;
+		-- then each on the repeated splits, the centre first, the others in
+		-- the order of their first-split values (data, not timings: when the
+		-- budget cuts the list, the likelier settings have run)
+		FOR c IN SELECT t.n FROM _recsys_auto_trials t
+				 WHERE t.n = ANY (step) AND NOT t.n = ANY (scored)
+				 ORDER BY t.n = centre DESC, t.value DESC NULLS LAST, t.n LOOP
+			IF cut <> '[]' THEN
+				cut := cut || jsonb_build_array((SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = c));
+				CONTINUE;
+			END IF;
+			IF recsys._auto_rescore(c, 2, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)), true) IS NULL
+			   OR recsys._auto_rescore(c, 3, ctx || jsonb_build_object('extra_reserve', reserve), true) IS NULL THEN
+				PERFORM recsys._auto_drop_matched(c);
+				DELETE FROM _recsys_auto_scores s WHERE s.n = c;
+				cut := cut || jsonb_build_array((SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = c));
+				CONTINUE;
+			END IF;
+			scored := scored || c;
+			IF best_mean IS NULL OR recsys._auto_matched_mean(c, 3) > best_mean THEN
+				IF chosen IS NOT NULL THEN
+					PERFORM recsys._auto_drop_matched(chosen);
+				END IF;
+				chosen := c;
+				best_mean := recsys._auto_matched_mean(c, 3);
+			ELSE
+				PERFORM recsys._auto_drop_matched(c);
+			END IF;
+		END LOOP;
+		EXIT WHEN cut <> '[]' OR chosen IS NULL OR chosen = centre OR moves >= 1;
+		centre := chosen;
+		moves := moves + 1;
+	END LOOP;
+	RETURN jsonb_build_object('chosen', chosen, 'moves', moves, 'new_settings', new_settings,
+							  'scored', to_jsonb(scored), 'cut', cut);
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_climb(text, text, jsonb, jsonb, integer, integer, double precision, jsonb) IS
+	'internal: train_auto''s second round: a hill climb over a setting''s neighbourhood on the repeated validation splits';
+
+-- Drop trial n's models on the repeated splits (kept by _auto_rescore).
+CREATE FUNCTION recsys._auto_drop_matched(n integer)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m text;
+BEGIN
+	FOR m IN SELECT s.model FROM _recsys_auto_scores s
+			 WHERE s.n = _auto_drop_matched.n AND s.model IN (SELECT r.name FROM recsys.models r) LOOP
+		PERFORM recsys.drop_model(m);
+	END LOOP;
+	UPDATE _recsys_auto_scores s SET model = NULL WHERE s.n = _auto_drop_matched.n;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_drop_matched(integer) IS
+	'internal: drop a train_auto trial''s models on the repeated validation splits';
+
+-- The per-user metric of models[i], trained on repeated split i + 1, on
+-- that split's validation part, averaged per user over the splits, in
+-- user order (for _auto_paired_z: two lists of models, a blend and the
+-- blend it extends, give the per-user mean gain over the matched splits);
+-- NULL when fewer than needed seconds of the budget are left.
+CREATE FUNCTION recsys._auto_matched_users(models text[], metric_name text, k integer, needed double precision,
+										   ctx jsonb)
+RETURNS double precision[]
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp()) < needed THEN
+		RETURN NULL;
+	END IF;
+	RETURN ARRAY(SELECT avg((to_jsonb(u) ->> metric_name)::double precision)
+				 FROM unnest(models) WITH ORDINALITY m(name, i),
+					  LATERAL recsys._evaluate_users(m.name, format('pg_temp._recsys_auto_valid_%s', m.i + 1)::regclass, k) u
+				 GROUP BY u.user_id ORDER BY u.user_id);
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_matched_users(text[], text, integer, double precision, jsonb) IS
+	'internal: a train_auto candidate''s metric for each user, averaged over the repeated validation splits';
 
 -- Trial n's mean value over the repeated splits 2 to m (those whose train
 -- part has nearly the final model's depth, scored in its form), NULL
@@ -5482,28 +5648,28 @@ $$;
 COMMENT ON FUNCTION recsys._auto_adopt(integer, jsonb) IS
 	'internal: make a train_auto trial its family''s model, trained again if need be';
 
--- What train_auto's description says of a family's second round: the
--- finer settings tried (and whether the budget stopped them), the
--- repeated splits used, and the setting kept: the first round's, or the
--- one it changed to (shown: only the parameters that differ).
-CREATE FUNCTION recsys._auto_second_note(family text, finer integer, finer_stopped boolean, splits integer,
+-- What train_auto's description says of the second round: the settings
+-- of the best family's neighbourhood scored on the matched (repeated)
+-- splits, the hill climb's moves, the settings the budget cut, and the
+-- setting kept: the first round's, or the one it changed to (shown: only
+-- the parameters that differ).
+CREATE FUNCTION recsys._auto_second_note(family text, scored integer, moves integer, cut integer, splits integer,
 										 first_round jsonb, kept jsonb)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT format('%s: %s finer setting(s) tried%s, %s', family, finer,
-				  CASE WHEN finer_stopped THEN ' (then stopped: no time left)' ELSE '' END,
-				  CASE WHEN splits = 1 THEN 'no repeated validation split (no time left, too few settings or users): '
-					   ELSE format('the best mean over %s repeated validation split(s) of the final model''s depth and form: ',
-								   splits - 1) END
-				  || CASE WHEN kept IS NOT DISTINCT FROM first_round THEN 'the first round''s setting kept'
-						  ELSE 'changed to ' || (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(kept) e
-												WHERE e.value IS DISTINCT FROM first_round -> e.key)::text
-							   || CASE WHEN splits = 1 THEN ' (no time left to train the first round''s again)' ELSE '' END END)
+	SELECT format('%s: ', family)
+		   || CASE WHEN splits = 1 THEN 'no repeated validation split (too few users): '
+				   ELSE format('%s setting(s) of the neighbourhood scored on %s repeated validation splits of the final model''s depth and form (%s move(s))%s, the best mean: ',
+							   scored, splits - 1, moves,
+							   CASE WHEN cut > 0 THEN format(', %s cut for the budget', cut) ELSE '' END) END
+		   || CASE WHEN kept IS NOT DISTINCT FROM first_round THEN 'the first round''s setting kept'
+				   ELSE 'changed to ' || (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(kept) e
+										 WHERE e.value IS DISTINCT FROM first_round -> e.key)::text END
 $$;
-COMMENT ON FUNCTION recsys._auto_second_note(text, integer, boolean, integer, jsonb, jsonb) IS
-	'internal: train_auto''s sentence on a family''s second round';
+COMMENT ON FUNCTION recsys._auto_second_note(text, integer, integer, integer, integer, jsonb, jsonb) IS
+	'internal: train_auto''s sentence on its second round';
 
 -- A candidate's metric for each validation user, in user order (for
 -- _auto_paired_z), or NULL when fewer than needed seconds of the budget
@@ -5665,16 +5831,23 @@ DECLARE
 	member_users double precision[];
 	z double precision;
 	blend_reserve double precision;
-	fit_seconds double precision;
 	incumbent integer;
 	chosen integer;
-	contenders integer[];
-	c integer;
-	complete boolean;
 	splits_used integer;
-	n_finer integer;
 	second_round jsonb := '[]';
 	second_note text;
+	climb jsonb;
+	min_z double precision;
+	matched_members text[];
+	matched_base text[];
+	matched_ext text[];
+	matched_base_users double precision[];
+	matched_drop text[] := '{}';
+	matched_tested boolean;
+	matched_off boolean := false;
+	-- (the best family's setting is the first split's choice: blends may
+	-- be tested there when the repeated splits' fits do not fit)
+	first_split_base boolean := true;
 BEGIN
 	PERFORM recsys._require_writable('recsys.train_auto()');
 	IF source IS NULL OR model IS NULL OR budget IS NULL OR metric IS NULL OR user_col IS NULL
@@ -5863,7 +6036,7 @@ BEGIN
 		eval_seconds double precision, modelled double precision, model text, status text) ON COMMIT DROP;
 	-- (the second round's scores on repeated splits: _auto_rescore)
 	CREATE TEMP TABLE _recsys_auto_scores (
-		n integer, split integer, value double precision, seconds double precision,
+		n integer, split integer, value double precision, seconds double precision, model text,
 		PRIMARY KEY (n, split)) ON COMMIT DROP;
 
 	columns := jsonb_build_object('user_col', user_col, 'item_col', item_col)
@@ -5885,6 +6058,9 @@ BEGIN
 		-- two-sided 5 % level (one-sided 2.5 %, strict enough for the best
 		-- of five weights)
 		'min_z', 1.96,
+		-- on the repeated splits, where the weight was not chosen: 1, a
+		-- gain one standard error above none (doc/internals.md, "train_auto")
+		'min_z_matched', 1.0,
 		-- a name of this backend's own, so concurrent searches do not collide
 		'prefix', format('_recsys_auto_%s_%s_', pg_backend_pid(), txid_current()));
 
@@ -5934,78 +6110,60 @@ BEGIN
 		EXIT WHEN NOT tried;
 	END LOOP;
 
-	-- the second round: the budget the grid left, spent on finer settings
-	-- around the two best families' best ones (_auto_refine_next: their
-	-- parameters' steps bisected, one beyond the ends), then a check of
-	-- the family's four best settings on repeated validation splits whose
-	-- train part has nearly the final model's depth, each setting trained
-	-- in the final model's form (_auto_split: a random tenth of each
-	-- user's items held out, or on 'last' the last 2 items, then the 2
-	-- before; _auto_rescore: compact EASE trained exact), by successive
-	-- halving: all four scored on a second split, the best two by their
-	-- mean on a third; the setting with the best mean over the repeated
-	-- splits (the first left out: its depth and form offset it) becomes the
-	-- family's model (_auto_adopt), so that a setting that led the first
-	-- split by its noise, or by the first split's depth and compact
-	-- form, gives way.  Time is kept for the blends after it (about four
-	-- evaluations of each pair of the best model and another family's:
-	-- two to five weights and the users' paired z) and, while finer
-	-- settings are tried, for the repeated splits' six fits
+	-- the second round (doc/internals.md, "train_auto"): the best
+	-- family's setting chosen on repeated validation splits whose train
+	-- part has nearly the final model's depth, each setting trained in the
+	-- final model's form (_auto_split: a random tenth of each user's items
+	-- held out, or on 'last' the 5 items before the held-out ones;
+	-- _auto_rescore: compact EASE trained exact), by their mean alone (the
+	-- first split's depth and form offset it).  The settings compared are
+	-- fixed by the data, not by the time: the first round's best (the
+	-- centre), then its neighbourhood (_auto_neighbours: one rung each way
+	-- per parameter on the steps bisected once), each trained on the
+	-- first split (a trial) and on both repeated splits (_auto_climb: the
+	-- centre first, then in the order of the first split's values); when
+	-- a neighbour's mean beats the centre's it becomes the centre and its
+	-- new neighbours follow (one move at most).  The budget only
+	-- truncates that list: the first setting
+	-- that does not fit ends the round, and the report lists the settings
+	-- cut.  Time is kept for the blends after it (about four evaluations
+	-- of each pair of the best model and another family's on the first
+	-- split, and the other families' best models trained on the two
+	-- repeated splits, where the blends are tested)
 	blend_reserve := 4 * coalesce((SELECT sum(t.eval_seconds + b.eval_seconds)
 								   FROM _recsys_auto_trials t,
 										(SELECT u.eval_seconds FROM _recsys_auto_trials u WHERE u.model IS NOT NULL
 										 ORDER BY u.value DESC NULLS LAST, u.n LIMIT 1) b
-								   WHERE t.model IS NOT NULL AND t.value IS NOT NULL), 0);
+								   WHERE t.model IS NOT NULL AND t.value IS NOT NULL), 0)
+					 + 2 * coalesce((SELECT sum(recsys._auto_rescore_seconds(o.params, o.train_seconds, o.eval_seconds, ctx))
+									 FROM (SELECT t.* FROM _recsys_auto_trials t
+										   WHERE t.model IS NOT NULL AND t.value IS NOT NULL
+										   ORDER BY t.value DESC, t.n OFFSET 1 LIMIT 3) o), 0);
 	FOR fam IN SELECT f.*, b.value AS best_value
 			   FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
 			   JOIN (SELECT t.family, t.value FROM _recsys_auto_trials t
 					 WHERE t.model IS NOT NULL AND t.value IS NOT NULL
-					 ORDER BY t.value DESC, t.n LIMIT 2) b ON b.family = f.family
-			   ORDER BY b.value DESC LOOP
+					 ORDER BY t.value DESC, t.n LIMIT 1) b ON b.family = f.family LOOP
 		SELECT t.n INTO incumbent FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL;
-		SELECT max(recsys._auto_rescore_seconds(t.params, t.train_seconds, t.eval_seconds, ctx)) INTO fit_seconds
-		FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.train_seconds IS NOT NULL;
-		n_finer := 0;
-		LOOP
-			next_params := recsys._auto_refine_next(fam.family, fam.steps);
-			EXIT WHEN next_params IS NULL;
-			result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, search_round + 1,
-										 ctx || jsonb_build_object('extra_reserve', blend_reserve + 6 * fit_seconds));
-			EXIT WHEN result = 'budget';
-			n_finer := n_finer + 1;
-		END LOOP;
-		contenders := ARRAY(SELECT t.n FROM _recsys_auto_trials t
-							WHERE t.family = fam.family AND t.value IS NOT NULL
-							ORDER BY t.value DESC, t.n LIMIT 4);
 		splits_used := 1;
 		FOR j IN 2..3 LOOP
-			EXIT WHEN cardinality(contenders) < 2;
 			-- (the split's own seconds are small next to a fit)
 			EXIT WHEN recsys._auto_split(j, protocol_used, source, seed, user_col, item_col, time_col) < 2;
-			complete := true;
-			FOREACH c IN ARRAY contenders LOOP
-				IF recsys._auto_rescore(c, j, ctx || jsonb_build_object('extra_reserve', blend_reserve)) IS NULL THEN
-					complete := false;
-					EXIT;
-				END IF;
-			END LOOP;
-			EXIT WHEN NOT complete;
 			splits_used := j;
-			contenders := ARRAY(SELECT x FROM unnest(contenders) x
-								ORDER BY recsys._auto_matched_mean(x, j) DESC, x
-								LIMIT greatest(2, cardinality(contenders) / 2));
 		END LOOP;
-		-- the family's setting: the best mean over the repeated splits used;
-		-- without a repeated split, the first round's (a finer setting's lead on the
-		-- first split alone may be its noise)
-		SELECT x INTO chosen FROM unnest(contenders) x
-		ORDER BY recsys._auto_matched_mean(x, splits_used) DESC NULLS LAST, x LIMIT 1;
-		IF splits_used = 1 THEN
+		climb := CASE WHEN splits_used = 3
+					  THEN recsys._auto_climb(fam.family, fam.algorithm, fam.steps, fam.cost, incumbent, search_round + 1,
+											  blend_reserve, ctx) END;
+		chosen := (climb ->> 'chosen')::integer;
+		-- the family's setting: the best mean over the repeated splits;
+		-- without them, the first round's
+		IF chosen IS NULL THEN
 			chosen := incumbent;
 		END IF;
-		IF chosen IS NOT NULL AND NOT recsys._auto_adopt(chosen, ctx) THEN
+		IF NOT recsys._auto_adopt(chosen, ctx) THEN
 			chosen := (SELECT t.n FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL);
 		END IF;
+		first_split_base := chosen = incumbent;
 		-- (each setting scored on repeated splits: its values and their mean)
 		UPDATE _recsys_auto_trials t
 		SET status = t.status || format('; on validation splits 1 to %s: %s (mean of splits 2 to %s, the final model''s depth and form: %s)',
@@ -6017,26 +6175,22 @@ BEGIN
 		WHERE t.n = a.n AND t.family = fam.family;
 		second_round := second_round || jsonb_build_object(
 			'family', fam.family,
-			'finer_tried', n_finer,
-			'finer_skipped', (SELECT count(*) FROM _recsys_auto_trials t
-							  WHERE t.family = fam.family AND t.round = search_round + 1 AND t.status LIKE 'skipped%'),
+			'new_settings', (climb -> 'new_settings'),
+			'moves', (climb -> 'moves'),
 			'splits', splits_used,
 			'first_round', (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = incumbent),
 			'kept', (SELECT t.shown FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL),
-			'contenders', (SELECT jsonb_agg(jsonb_build_object('n', t.n, 'params', t.shown,
-															   'values', to_jsonb(recsys._auto_split_values(t.n)))
-											ORDER BY t.n)
-						   FROM _recsys_auto_trials t WHERE t.n IN (SELECT s.n FROM _recsys_auto_scores s)
-							 AND t.family = fam.family));
-		second_note := concat_ws('; ', second_note,
-			recsys._auto_second_note(fam.family, n_finer,
-									 EXISTS (SELECT FROM _recsys_auto_trials t
-											 WHERE t.family = fam.family AND t.round = search_round + 1
-											   AND t.status LIKE 'skipped%'),
-									 splits_used,
-									 (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = incumbent),
-									 (SELECT t.shown FROM _recsys_auto_trials t
-									  WHERE t.family = fam.family AND t.model IS NOT NULL)));
+			-- (in the order of work)
+			'contenders', (SELECT coalesce(jsonb_agg(jsonb_build_object('n', t.n, 'params', t.shown,
+																		'values', to_jsonb(recsys._auto_split_values(t.n)))
+													 ORDER BY x.o), '[]')
+						   FROM jsonb_array_elements_text(coalesce(climb -> 'scored', '[]')) WITH ORDINALITY x(n, o)
+								JOIN _recsys_auto_trials t ON t.n = x.n::integer),
+			'cut', coalesce(climb -> 'cut', '[]'));
+		second_note := recsys._auto_second_note(fam.family,
+			jsonb_array_length(climb -> 'scored'), (climb ->> 'moves')::integer, jsonb_array_length(climb -> 'cut'),
+			splits_used, (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = incumbent),
+			(SELECT t.shown FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL));
 	END LOOP;
 
 	-- blend the families when that helps on validation, by forward
@@ -6104,18 +6258,88 @@ BEGIN
 		SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = best_n;
 		SELECT sum(t.train_seconds) * (ctx ->> 'scale')::double precision * 1.2 INTO final_other
 		FROM _recsys_auto_trials t WHERE t.model = ANY (blend_models || runner_up.model);
-		IF blend_users IS NULL THEN
-			blend_users := recsys._auto_user_values(top.model, metric_name, k,
-													top.eval_seconds + trial.eval_seconds + final_other, ctx);
+		z := NULL;
+		matched_tested := false;
+		IF splits_used = 3 AND NOT matched_off THEN
+			-- with the repeated splits (the second round's): the blend at the
+			-- weight the first split chose, tested on them (fresh users'
+			-- items, the final model's depth and form: the member's gain on
+			-- the first split carries that split's offsets and the bias of
+			-- the weight chosen there), each member trained on both
+			-- (_auto_rescore, kept); the per-user gain averaged over the two
+			-- splits, its paired z at least min_z_matched (1: the weight was
+			-- not chosen on these users, so no selection to absorb); when the budget
+			-- cannot cover the members' fits there, tested on the first
+			-- split as before if the base is the first split's choice,
+			-- else not kept
+			min_z := (ctx ->> 'min_z_matched')::double precision;
+			IF matched_base IS NULL THEN
+				PERFORM recsys._auto_rescore(top.n, 2, ctx, true), recsys._auto_rescore(top.n, 3, ctx, true);
+				matched_members := ARRAY[(SELECT s.model FROM _recsys_auto_scores s WHERE s.n = top.n AND s.split = 2),
+										 (SELECT s.model FROM _recsys_auto_scores s WHERE s.n = top.n AND s.split = 3)];
+				matched_base := matched_members;
+			END IF;
+			IF array_position(matched_base, NULL) IS NULL
+			   AND recsys._auto_rescore(runner_up.n, 2, ctx, true) IS NOT NULL THEN
+				PERFORM recsys._auto_rescore(runner_up.n, 3, ctx, true);
+			END IF;
+			IF array_position(matched_base, NULL) IS NULL
+			   AND EXISTS (SELECT FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 3 AND s.model IS NOT NULL)
+			   AND EXISTS (SELECT FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 2 AND s.model IS NOT NULL) THEN
+				matched_ext := '{}';
+				FOR j IN 2..3 LOOP
+					member := format('%sb%s_%s', ctx ->> 'prefix', trial.n, j);
+					PERFORM recsys.train_blend(
+						(CASE WHEN j = 2 THEN matched_members[1:cardinality(matched_members) / 2]
+							  ELSE matched_members[cardinality(matched_members) / 2 + 1:] END)
+						|| (SELECT s.model FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = j),
+						(blend_weights || best_weight)::real[], member);
+					matched_ext := matched_ext || member;
+					matched_drop := matched_drop || member;
+				END LOOP;
+				IF matched_base_users IS NULL THEN
+					matched_base_users := recsys._auto_matched_users(matched_base, metric_name, k,
+																	 2 * (top.eval_seconds + trial.eval_seconds) + final_other, ctx);
+				END IF;
+				member_users := CASE WHEN matched_base_users IS NOT NULL
+									 THEN recsys._auto_matched_users(matched_ext, metric_name, k,
+																	 2 * trial.eval_seconds + final_other, ctx) END;
+				z := recsys._auto_paired_z(matched_base_users, member_users);
+			END IF;
+			matched_tested := z IS NOT NULL;
+			IF matched_tested THEN
+				UPDATE _recsys_auto_trials t
+				SET status = recsys._auto_member_status(z, (SELECT avg(v) FROM unnest(member_users) v),
+														(SELECT avg(v) FROM unnest(matched_base_users) v), min_z)
+							 || format(' on the 2 repeated validation splits (first split: %s)', round(trial.value::numeric, 4))
+				WHERE t.n = trial.n;
+			END IF;
 		END IF;
-		member_users := CASE WHEN blend_users IS NOT NULL AND trial.model IS NOT NULL
-							 THEN recsys._auto_user_values(trial.model, metric_name, k,
-														   trial.eval_seconds + final_other, ctx) END;
-		z := recsys._auto_paired_z(blend_users, member_users);
-		UPDATE _recsys_auto_trials t
-		SET status = recsys._auto_member_status(z, trial.value, blend_value, (ctx ->> 'min_z')::double precision)
-		WHERE t.n = trial.n;
-		IF z IS NULL OR z < (ctx ->> 'min_z')::double precision THEN
+		IF NOT matched_tested AND NOT first_split_base THEN
+			-- (the base was chosen on the repeated splits, where the first
+			-- split underrates it: a gain over it there is partly the
+			-- offset, so no test there either; the budget cut the test)
+			z := NULL;
+			UPDATE _recsys_auto_trials t
+			SET status = 'not kept: no time left to test its gain over the blend it extends on the repeated splits'
+			WHERE t.n = trial.n;
+		ELSIF NOT matched_tested THEN
+			min_z := (ctx ->> 'min_z')::double precision;
+			IF blend_users IS NULL THEN
+				-- (the blend it extends: the last kept, else the best model)
+				blend_users := recsys._auto_user_values((SELECT t.model FROM _recsys_auto_trials t
+														 WHERE t.n = coalesce(blend_n, top.n)), metric_name, k,
+														top.eval_seconds + trial.eval_seconds + final_other, ctx);
+			END IF;
+			member_users := CASE WHEN blend_users IS NOT NULL AND trial.model IS NOT NULL
+								 THEN recsys._auto_user_values(trial.model, metric_name, k,
+															   trial.eval_seconds + final_other, ctx) END;
+			z := recsys._auto_paired_z(blend_users, member_users);
+			UPDATE _recsys_auto_trials t
+			SET status = recsys._auto_member_status(z, trial.value, blend_value, min_z)
+			WHERE t.n = trial.n;
+		END IF;
+		IF z IS NULL OR z < min_z THEN
 			-- not kept, nor any blend with it
 			IF trial.model IS NOT NULL THEN
 				PERFORM recsys.drop_model(trial.model);
@@ -6126,7 +6350,22 @@ BEGIN
 			CONTINUE;
 		END IF;
 		blend_n := trial.n;
-		blend_users := member_users;
+		IF matched_tested THEN
+			-- (the members on split 2, then on split 3)
+			matched_members := matched_members[1:cardinality(matched_members) / 2]
+							   || (SELECT s.model FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 2)
+							   || matched_members[cardinality(matched_members) / 2 + 1:]
+							   || (SELECT s.model FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 3);
+			matched_base := matched_ext;
+			matched_base_users := member_users;
+			-- (the first split's users' values of the new blend: not evaluated)
+			blend_users := NULL;
+		ELSE
+			blend_users := member_users;
+			-- (a member kept on the first split alone: the repeated splits'
+			-- blends would lack it, so the next members are tested there too)
+			matched_off := true;
+		END IF;
 		blend_models := blend_models || runner_up.model;
 		blend_families := blend_families || runner_up.family;
 		blend_weights := blend_weights || best_weight;
@@ -6188,9 +6427,16 @@ BEGIN
 									   WHEN final_keep = 1 THEN winner.params - 'keep'
 									   ELSE winner.params || jsonb_build_object('keep', final_keep) END, true);
 	END IF;
-	-- the candidates go (blends before their members)
+	-- the candidates go (blends before their members), and the models
+	-- trained on the repeated splits
 	FOR member IN SELECT t.model FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
 				  ORDER BY t.family = 'blend' DESC LOOP
+		PERFORM recsys.drop_model(member);
+	END LOOP;
+	FOREACH member IN ARRAY matched_drop LOOP
+		PERFORM recsys.drop_model(member);
+	END LOOP;
+	FOR member IN SELECT s.model FROM _recsys_auto_scores s WHERE s.model IS NOT NULL LOOP
 		PERFORM recsys.drop_model(member);
 	END LOOP;
 

@@ -253,6 +253,32 @@ SELECT recsys._auto_user_values('per_user', 'ndcg', 10, 1,
 								  jsonb_build_object('deadline', clock_timestamp() + interval '1 hour'))) v) AS in_time_sum;
 SELECT recsys._auto_member_status(2.5, 0.31, 0.3, 1.96) AS kept, recsys._auto_member_status(1.5, 0.31, 0.3, 1.96) AS not_kept;
 DROP TABLE pg_temp._recsys_auto_valid;
+-- a blend member tested on the repeated splits (the second round's):
+-- each user's value averaged over the splits that hold some of the
+-- user's items (_auto_matched_users), the paired z of the per-user mean
+-- gains at least 1 (min_z_matched: the weight having been chosen on the
+-- first split, nothing is selected on these users).  Known by
+-- construction: split 2 holds out the 40 odd users' two items, split 3
+-- those of users 1 to 39 only; item-kNN finds them all (40 users at 1 on
+-- both), popularity (one list for everyone) finds none of most: the
+-- extension from popularity to it
+-- is kept, z far above 1; the same models on both sides: no gain, z 0,
+-- not kept.  A gain at z 1.37 is kept on the repeated splits, not on
+-- the first (1.96)
+CREATE TEMP TABLE _recsys_auto_valid_2 AS SELECT user_id, item_id FROM events_test;
+CREATE TEMP TABLE _recsys_auto_valid_3 AS SELECT user_id, item_id FROM events_test WHERE user_id < 40;
+SELECT (recsys.train_popular('events_train', model => 'per_user_pop')).algorithm;
+SELECT cardinality(k) AS users, (SELECT min(v) FROM unnest(k) v) AS knn_least, (SELECT max(v) FROM unnest(p) v) < 1 AS popular_below,
+	   recsys._auto_paired_z(p, k) >= 1 AS kept, recsys._auto_paired_z(k, k) AS same_z,
+	   recsys._auto_member_status(1.37, 0.31, 0.3, 1) AS matched_rule, recsys._auto_member_status(1.37, 0.31, 0.3, 1.96) AS first_split_rule
+FROM (SELECT recsys._auto_matched_users(ARRAY['per_user', 'per_user'], 'ndcg', 10, 1,
+										jsonb_build_object('deadline', clock_timestamp() + interval '1 hour')) AS k,
+			 recsys._auto_matched_users(ARRAY['per_user_pop', 'per_user_pop'], 'ndcg', 10, 1,
+										jsonb_build_object('deadline', clock_timestamp() + interval '1 hour')) AS p) x;
+SELECT recsys._auto_matched_users(ARRAY['per_user', 'per_user'], 'ndcg', 10, 1,
+								  jsonb_build_object('deadline', clock_timestamp() + interval '0.5 seconds')) AS too_late;
+SELECT recsys.drop_model('per_user_pop');
+DROP TABLE pg_temp._recsys_auto_valid_2, pg_temp._recsys_auto_valid_3;
 
 -- the final retraining's keep under load: the load factor is the median
 -- measured / modelled seconds of the trials so far (here 0.5, 3 and 4:
@@ -282,59 +308,76 @@ FROM (VALUES (1, 200, 0), (5, 200, 0), (8, 60, 0), (1, 140, 30)) l(load, left_se
 	 LATERAL recsys._auto_final_keep(l.other, 48, l.left_seconds, '{"exact_factor": 2.5, "ease_write_exact": 40}', l.load) f
 ORDER BY l.load, l.left_seconds DESC;
 
--- the second round: finer settings around the best (_auto_refine_next),
--- then the family's best three checked on repeated validation splits.
--- Known by construction: a family whose validation value is planted as a
--- function of one parameter, peaking off its grid; the finer steps walk to
--- the ladder value nearest the peak and stop when the gaps are fine.  A
--- regularisation peaking at 300 (grid 50 to 1600: 400 best) tries 566
--- and 476 (worse: the gaps above bisected twice), 283 (best), 336 and 238
--- (worse) and keeps 283; one peaking at 5000 steps beyond the grid's end
--- (3200, 6400, 12800: no further than 4 x 1600), then between; a dropout
--- peaking at 0.4 (grid 0 to 0.5) is bisected arithmetically to 0.375 and
--- never stepped beyond 0.5; neighbours stay whole (peak 37: 35); a
--- half-life is bisected in days (peak 40 days: 42 days)
+-- the second round's neighbourhood (_auto_neighbours): per parameter, in
+-- name order, one rung below then one above on its steps bisected once
+-- (geometric on positive steps, arithmetic on steps from 0), beyond a
+-- scale's end by its last ratio, whole numbers whole, half-lives in
+-- days; a parameter with one step, or not searched, has none.  Known by
+-- construction: online-retail's first-round EASE setting (regularisation
+-- 200, dropout 0.5 at its steps' end) has 7 neighbours
+SELECT o, params - ARRAY['keep', 'fixed'] AS params
+FROM recsys._auto_neighbours('{"keep": 0.1, "regularization": 200, "dropout": 0.5, "user_exponent": 0.5, "popularity_exponent": 0.25}',
+							 '{"regularization": [50, 100, 200, 400, 800, 1600], "popularity_exponent": [0, 0.1, 0.25, 0.4],
+							   "user_exponent": [0, 0.25, 0.5, 0.75], "dropout": [0, 0.1, 0.25, 0.5]}');
+SELECT string_agg(params::text, ' ' ORDER BY o) AS beyond_the_end
+FROM recsys._auto_neighbours('{"regularization": 1600, "half_life": "30 days"}',
+							 '{"regularization": [50, 100, 200, 400, 800, 1600], "half_life": ["7 days", "15 days", "30 days", "60 days"]}');
+SELECT string_agg(params::text, ' ' ORDER BY o) AS whole, 
+	   (SELECT count(*) FROM recsys._auto_neighbours('{"k": 5, "fixed": 1}', '{"k": [5]}')) AS one_step
+FROM recsys._auto_neighbours('{"neighbors": 50}', '{"neighbors": [25, 50, 100, 200]}');
+
+-- the second round's hill climb (_auto_climb), known by construction: a
+-- family of one parameter whose settings are all trained already (no
+-- training here), the first split planted to favour regularisation 200
+-- and the finer settings next to it (190 to 220 lead it: what a quiet
+-- machine's extra time added before, crowding the contenders), the two
+-- repeated splits planted to peak at 100.  The climb scores the centre
+-- 200, then its neighbours in the order of their first-split values, 283
+-- and 141; 141 wins, so one move to it and its new neighbour 100 (200 is
+-- scored): 100 kept.  The finer settings leading the first split are
+-- never contenders: the list is the neighbourhood's, whatever else the
+-- family tried.  Then the budget: with 100 not yet trained and the
+-- deadline passed, the list is cut there, the settings before it scored
+-- in the same order, 141 kept
 BEGIN;
-CREATE TEMP TABLE _recsys_auto_trials (n serial, family text, params jsonb, value float8, model text);
-CREATE FUNCTION pg_temp.planted(steps jsonb, key text, peak float8, logscale boolean) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	p jsonb;
-	tried text[] := '{}';
-BEGIN
-	TRUNCATE _recsys_auto_trials;
-	-- (the first round: the grid)
-	INSERT INTO _recsys_auto_trials (family, params)
-	SELECT 'f', jsonb_build_object('fixed', 1, key, e) FROM jsonb_array_elements(steps -> key) e;
-	LOOP
-		UPDATE _recsys_auto_trials t
-		SET value = -(CASE WHEN logscale THEN ln(x.v / peak) ELSE x.v - peak END ^ 2)
-		FROM (SELECT u.n, CASE WHEN jsonb_typeof(u.params -> key) = 'string'
-							   THEN extract(epoch FROM (u.params ->> key)::interval) / 86400
-							   ELSE (u.params ->> key)::float8 END AS v FROM _recsys_auto_trials u) x
-		WHERE x.n = t.n AND t.value IS NULL;
-		-- (the family's model: its best trial's)
-		UPDATE _recsys_auto_trials t
-		SET model = CASE WHEN t.n = (SELECT u.n FROM _recsys_auto_trials u ORDER BY u.value DESC, u.n LIMIT 1) THEN 'm' END;
-		p := recsys._auto_refine_next('f', steps);
-		EXIT WHEN p IS NULL OR cardinality(tried) >= 30;
-		tried := tried || (p ->> key);
-		INSERT INTO _recsys_auto_trials (family, params) VALUES ('f', p);
-	END LOOP;
-	RETURN format('tried %s; kept %s', array_to_string(tried, ', '),
-				  (SELECT t.params ->> key FROM _recsys_auto_trials t WHERE t.model IS NOT NULL));
-END
+CREATE TEMP TABLE _recsys_auto_trials (
+	n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
+	value double precision, metrics jsonb, train_seconds double precision,
+	eval_seconds double precision, modelled double precision, model text, status text);
+CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text);
+CREATE FUNCTION pg_temp.plant(with_100 boolean) RETURNS void LANGUAGE sql AS $$
+	TRUNCATE _recsys_auto_trials, _recsys_auto_scores;
+	INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, value, train_seconds, eval_seconds, modelled, model, status)
+	SELECT row_number() OVER (ORDER BY r), 1, 'f', 'popular', jsonb_build_object('regularization', r),
+		   jsonb_build_object('regularization', r), 0.5 - abs(ln(r / 205.0)) / 10, 0.01, 0.01, 1,
+		   CASE WHEN r = 200 THEN 'planted' END, 'trained'
+	FROM unnest(ARRAY[50, 71, 100, 141, 190, 200, 210, 220, 283, 400, 800, 1600]) r
+	WHERE with_100 OR r <> 100;
+	INSERT INTO _recsys_auto_scores
+	SELECT t.n, j, 0.3 - abs(ln((t.params ->> 'regularization')::float8 / 100)) / 10 + j / 1000.0, 1, 'planted'
+	FROM _recsys_auto_trials t, generate_series(2, 3) j;
 $$;
-SELECT pg_temp.planted('{"regularization": [50, 100, 200, 400, 800, 1600]}', 'regularization', 300, true) AS peak_300;
-SELECT pg_temp.planted('{"regularization": [50, 100, 200, 400, 800, 1600]}', 'regularization', 5000, true) AS peak_5000;
-SELECT pg_temp.planted('{"dropout": [0, 0.1, 0.25, 0.5]}', 'dropout', 0.4, false) AS dropout_04;
-SELECT pg_temp.planted('{"dropout": [0, 0.1, 0.25, 0.5]}', 'dropout', 0.9, false) AS dropout_09;
-SELECT pg_temp.planted('{"neighbors": [25, 50, 100, 200]}', 'neighbors', 37, true) AS neighbours_37;
-SELECT pg_temp.planted('{"half_life": ["7 days", "15 days", "30 days", "60 days"]}', 'half_life', 40, true) AS half_life_40;
--- nothing to refine: no best yet, or a parameter with one step
-SELECT recsys._auto_refine_next('none', '{"regularization": [50, 100]}') AS no_best;
-INSERT INTO _recsys_auto_trials (family, params, value, model) VALUES ('one', '{"k": 5}', 0.5, 'm');
-SELECT recsys._auto_refine_next('one', '{"k": [5]}') AS one_step;
+SELECT pg_temp.plant(true);
+SELECT (SELECT t.params ->> 'regularization' FROM _recsys_auto_trials t ORDER BY t.value DESC LIMIT 1) AS first_split_best,
+	   ARRAY(SELECT t.params ->> 'regularization' FROM jsonb_array_elements_text(c -> 'scored') WITH ORDINALITY x(n, o)
+			 JOIN _recsys_auto_trials t ON t.n = x.n::integer ORDER BY x.o) AS scored,
+	   (SELECT t.params ->> 'regularization' FROM _recsys_auto_trials t WHERE t.n = (c ->> 'chosen')::integer) AS kept,
+	   c -> 'moves' AS moves, c -> 'cut' AS cut
+FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 800, 1600]}', '{"seconds": 0.1}',
+						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
+						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '1 hour', 'metric', 'ndcg@10', 'k', 10,
+										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) c;
+SELECT pg_temp.plant(false);
+SELECT ARRAY(SELECT t.params ->> 'regularization' FROM jsonb_array_elements_text(c -> 'scored') WITH ORDINALITY x(n, o)
+			 JOIN _recsys_auto_trials t ON t.n = x.n::integer ORDER BY x.o) AS scored,
+	   (SELECT t.params ->> 'regularization' FROM _recsys_auto_trials t WHERE t.n = (c ->> 'chosen')::integer) AS kept,
+	   c -> 'moves' AS moves, c -> 'cut' AS cut
+FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 800, 1600]}', '{"seconds": 0.1}',
+						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
+						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() - interval '1 second', 'metric', 'ndcg@10', 'k', 10,
+										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) c;
+SELECT status LIKE 'skipped: estimated %' AS budget_recorded FROM _recsys_auto_trials WHERE params ->> 'regularization' = '100';
+ROLLBACK;
 
 -- the repeated splits: a setting's validation values (its first split's,
 -- then its repeated splits') are listed; the mean of the repeated ones
@@ -346,8 +389,9 @@ SELECT recsys._auto_refine_next('one', '{"k": [5]}') AS one_step;
 -- trial 2's lead was the first split's noise, its mean is lower (0.275
 -- against 0.295), it is not kept; trial 3 repeats its lead (0.31, 0.32):
 -- kept.  No mean over splits not scored, nor over none
-CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8);
-TRUNCATE _recsys_auto_trials;
+BEGIN;
+CREATE TEMP TABLE _recsys_auto_trials (n integer PRIMARY KEY, family text, params jsonb, value float8, model text);
+CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text);
 INSERT INTO _recsys_auto_trials (n, family, params, value)
 VALUES (1, 'f', '{"r": 200}', 0.30), (2, 'f', '{"r": 141}', 0.31), (3, 'f', '{"r": 100}', 0.31),
 	   (4, 'f', '{"r": 400}', 0.40), (5, 'f', '{"r": 70}', 0.30);
@@ -383,7 +427,7 @@ CREATE TEMP TABLE _recsys_auto_trials (
 	n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
 	value double precision, metrics jsonb, train_seconds double precision,
 	eval_seconds double precision, modelled double precision, model text, status text);
-CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8);
+CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text);
 INSERT INTO _recsys_auto_trials (n, family, algorithm, params, value, train_seconds, eval_seconds, modelled, model)
 VALUES (1, 'popular', 'popular', '{}', 0.1, 1.5, 0.5, 1, 'm'), (2, 'popular', 'popular', '{"x": 1}', 0.1, 1.5, 0.5, 1, NULL);
 SELECT round(recsys._auto_reserve('popular', '{}', 2.4, true, '{"scale": 1}')::numeric, 1) AS reserve,
@@ -435,7 +479,7 @@ CREATE TEMP TABLE _recsys_auto_trials (
 	n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
 	value double precision, metrics jsonb, train_seconds double precision,
 	eval_seconds double precision, modelled double precision, model text, status text);
-CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8);
+CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text);
 INSERT INTO _recsys_auto_trials (n, family, algorithm, params, value, train_seconds, eval_seconds, modelled)
 VALUES (1, 'ease', 'ease', '{"regularization": 1, "keep": 0.1}', 0.5, 0.01, 0.01, 1);
 SELECT recsys._auto_split(2, 'holdout', 'pg_temp._recsys_auto_train', 7, 'user_id', 'item_id', NULL) > 0 AS split_made;
@@ -463,24 +507,27 @@ SELECT recsys._auto_rescore(2, 2, jsonb_build_object('scale', 1, 'deadline', clo
 													 'exact_factor', 2.5, 'ease_write_exact', 0)) AS exact_does_not_fit,
 	   (SELECT count(*) FROM _recsys_auto_scores WHERE n = 2) AS scored;
 ROLLBACK;
--- what the description says of a family's second round
-SELECT recsys._auto_second_note('ease', 8, false, 3, '{"regularization": 200, "dropout": 0.5}',
+-- what the description says of the second round: the settings scored,
+-- the climb's moves, the settings the budget cut, the setting kept
+SELECT recsys._auto_second_note('ease', 9, 1, 0, 3, '{"regularization": 200, "dropout": 0.5}',
 								'{"regularization": 141, "dropout": 0.5}') AS changed,
-	   recsys._auto_second_note('ease', 8, false, 3, '{"regularization": 200}', '{"regularization": 200}') AS kept,
-	   recsys._auto_second_note('ease', 0, true, 1, '{"regularization": 200}', '{"regularization": 200}') AS no_time;
+	   recsys._auto_second_note('ease', 5, 0, 2, 3, '{"regularization": 200}', '{"regularization": 200}') AS cut,
+	   recsys._auto_second_note('ease', 0, 0, 0, 1, '{"regularization": 200}', '{"regularization": 200}') AS no_split;
 
 -- end to end: normalised EASE alone on the groups.  The second round
--- tries settings off the first grid (regularisation, exponents or dropout
--- between its steps), scores the best three on two more splits, records
--- each family's round (finer settings tried, splits used, the contenders'
--- values, the setting kept) and says it in the description
+-- scores the first round's setting and its neighbourhood (settings off
+-- the first grid: regularisation, exponents or dropout between its
+-- steps) on two more splits, the first round's setting first, records
+-- the round (new settings, moves, splits, the contenders' values in the
+-- order of work, the settings cut, the setting kept) and says it in the
+-- description
 SELECT count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen,
 	   count(*) FILTER (WHERE status LIKE 'chosen; trained; on validation splits 1 to 3: %') AS chosen_says_why,
-	   count(*) FILTER (WHERE status LIKE '%; on validation splits 1 to 3: %') >= 1 AS three_splits,
-	   count(*) FILTER (WHERE status LIKE '%; on validation splits 1 to 2: %') >= 1 AS halved
+	   count(*) FILTER (WHERE status LIKE '%; on validation splits 1 to 3: %') >= 3 AS three_splits
 FROM recsys.train_auto('events', 'second', budget => '1 minute', families => '{ease}');
-SELECT r -> 'family' AS family, (r ->> 'finer_tried')::integer > 0 AS finer_tried, r -> 'splits' AS splits,
-	   jsonb_array_length(r -> 'contenders') AS contenders,
+SELECT r -> 'family' AS family, (r ->> 'new_settings')::integer > 0 AS new_settings, r -> 'splits' AS splits,
+	   r -> 'contenders' -> 0 -> 'params' = r -> 'first_round' AS centre_first,
+	   jsonb_array_length(r -> 'contenders') >= 3 AS contenders, r -> 'cut' AS cut,
 	   r -> 'first_round' ?& ARRAY['regularization', 'dropout'] AND r -> 'kept' ?& ARRAY['regularization', 'dropout'] AS settings,
 	   (SELECT count(*) FROM jsonb_array_elements(m.metrics -> 'train_auto' -> 'candidates') c
 		WHERE (c ->> 'round')::integer = (SELECT max((d ->> 'round')::integer)
@@ -489,7 +536,7 @@ SELECT r -> 'family' AS family, (r ->> 'finer_tried')::integer > 0 AS finer_trie
 				   AND c -> 'params' -> 'popularity_exponent' <@ '[0, 0.1, 0.25, 0.4]'
 				   AND c -> 'params' -> 'user_exponent' <@ '[0, 0.25, 0.5, 0.75]'
 				   AND c -> 'params' -> 'dropout' <@ '[0, 0.1, 0.25, 0.5]')) > 0 AS off_the_grid,
-	   m.description LIKE '%; second round: ease: % finer setting(s) tried, the best mean over 2 repeated validation split(s) of the final model''s depth and form: %' AS described
+	   m.description LIKE '%; second round: ease: % setting(s) of the neighbourhood scored on 2 repeated validation splits of the final model''s depth and form (% move(s)), the best mean: %' AS described
 FROM recsys.models m, jsonb_array_elements(m.metrics -> 'train_auto' -> 'second_round') r
 WHERE m.name = 'second';
 

@@ -5,8 +5,9 @@
 #   bash test/bench/accuracy.sh privacy [ml|retail|synth|all]  (default all;
 #        RECSYS_DP_MODELS="ease knn" which models on ml and retail)
 #   bash test/bench/accuracy.sh cold
-#   bash test/bench/accuracy.sh auto [strat75|last5|all] [ml-latest-small|online-retail]
-#        (default all splits of both data sets)
+#   bash test/bench/accuracy.sh auto [strat75|last5|all] [ml-latest-small|online-retail|synth]
+#        (default all splits of both shared data sets; synth: a third set,
+#        see auto_synth; RECSYS_AUTO_CHECK_BLENDS=1: see auto_check_blends)
 #
 # Loads the fixed splits from ../shared/data/splits, trains each model on
 # <protocol>/train and prints recsys.evaluate's metrics on <protocol>/test,
@@ -633,8 +634,10 @@ auto_line() {
 	[ -n "${RECSYS_AUTO_BUDGET:-}" ] && budget=", budget => '$RECSYS_AUTO_BUDGET'"
 	local time= features=
 	[ "$protocol" = last5 ] && time=", time_col => 'ts'"
-	load "${t}_train" "$splits/$data/$protocol/train.csv.gz"
-	load "${t}_test" "$splits/$data/$protocol/test.csv.gz"
+	if [ "${auto_line_loaded:-0}" != 1 ]; then
+		load "${t}_train" "$splits/$data/$protocol/train.csv.gz"
+		load "${t}_test" "$splits/$data/$protocol/test.csv.gz"
+	fi
 	if [ "${RECSYS_AUTO_FEATURES:-0}" = 1 ]; then
 		item_features "$data"
 		features=", features => 'public.${data//-/_}_features'"
@@ -643,7 +646,7 @@ auto_line() {
 	recsys_psql -At -F ' ' <<SQL
 SET recsys.threads = 2;
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
-CREATE TEMP TABLE auto_trials AS SELECT * FROM recsys.train_auto('${t}_train', model => 'auto'$time$budget$features);
+CREATE UNLOGGED TABLE auto_trials AS SELECT * FROM recsys.train_auto('${t}_train', model => 'auto'$time$budget$features);
 SELECT extract(epoch FROM clock_timestamp()) - :t0 AS fit \gset
 SELECT format('%-34s %7s %7s %7s %7s %7s %7s %7s %6s', 'train_auto',
 	round(max(value) FILTER (WHERE metric = 'precision@10')::numeric, 4),
@@ -664,11 +667,83 @@ SELECT format('# %s: best validation %s of %s trained (%s s), %s skipped', famil
 FROM auto_trials GROUP BY family ORDER BY max(value) DESC NULLS LAST;
 SELECT format('# blend %s: validation %s, %s', params, round(value::numeric, 4), status)
 FROM auto_trials WHERE status LIKE 'kept:%' OR status LIKE 'not kept%' ORDER BY rank;
+SELECT format('# second round, %s: first round %s, kept %s, %s move(s); contenders in the order of work (validation splits 1, 2, 3): %s; cut for the budget: %s',
+	r ->> 'family', r -> 'first_round', r -> 'kept', r -> 'moves',
+	(SELECT string_agg(format('%s %s', c -> 'params', c -> 'values'), '; ') FROM jsonb_array_elements(coalesce(nullif(r -> 'contenders', 'null'), '[]')) c),
+	CASE WHEN jsonb_array_length(r -> 'cut') = 0 THEN 'none' ELSE (r -> 'cut')::text END)
+FROM recsys.models m, jsonb_array_elements(m.metrics -> 'train_auto' -> 'second_round') r WHERE m.name = 'auto';
+SQL
+	if [ "${RECSYS_AUTO_CHECK_BLENDS:-0}" = 1 ]; then auto_check_blends "$t"; fi
+	recsys_psql -q -At <<SQL >/dev/null
+DROP TABLE auto_trials;
 SELECT recsys.drop_model('auto');
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'auto\_auto\_%';
 SQL
+	echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg), budget ${RECSYS_AUTO_BUDGET:-5 minutes (default)}"
 }
 
+# RECSYS_AUTO_CHECK_BLENDS=1: what each blend member train_auto tested
+# would have done on test (the acceptance rule's check, not a choice: the
+# model train_auto chose stays as it is).  The member's family's best
+# setting on the first split is trained on all of train (exact, as
+# train_auto's final model) and blended with train_auto's model at the
+# weight it tested; test NDCG@10 of the blend against the model alone.
+auto_check_blends() {
+	local t=$1
+	recsys_psql -At -F ' ' <<SQL
+SET recsys.threads = 2;
+CREATE TEMP TABLE checked AS
+SELECT b.rank, b.status, b.params -> 'members' ->> 1 AS family, (b.params -> 'weights' ->> 1)::real AS weight,
+	   (SELECT a.algorithm FROM auto_trials a WHERE a.family = b.params -> 'members' ->> 1 LIMIT 1) AS algorithm,
+	   (SELECT a.params - 'keep' FROM auto_trials a WHERE a.family = b.params -> 'members' ->> 1
+		ORDER BY a.value DESC NULLS LAST LIMIT 1) AS member_params
+FROM auto_trials b WHERE b.family = 'blend' AND jsonb_array_length(b.params -> 'members') = 2
+  AND b.status LIKE '%paired z%'
+  -- (a blend winner cannot be a member: checked only for a single model)
+  AND (SELECT m.algorithm FROM recsys.models m WHERE m.name = 'auto') <> 'blend';
+\o /dev/null
+SELECT recsys._tune_keep(recsys._tune_trainer(c.algorithm), '${t}_train', 'check_' || c.family,
+						 c.member_params, true)
+FROM (SELECT DISTINCT ON (family) * FROM checked ORDER BY family) c;
+SELECT recsys.train_blend(ARRAY['auto', 'check_' || c.family], ARRAY[1, c.weight]::real[], 'check_blend_' || c.rank)
+FROM checked c;
+\o
+SELECT format('# check %s at %s: test NDCG@10 %s against %s alone (%s); train_auto said: %s', c.family, c.weight,
+	round((SELECT value FROM recsys.evaluate('check_blend_' || c.rank, '${t}_test') WHERE metric = 'ndcg@10')::numeric, 4),
+	(SELECT m.metrics -> 'train_auto' -> 'winner' ->> 'family' FROM recsys.models m WHERE m.name = 'auto'),
+	round((SELECT value FROM recsys.evaluate('auto', '${t}_test') WHERE metric = 'ndcg@10')::numeric, 4), c.status)
+FROM checked c ORDER BY c.rank;
+\o /dev/null
+SELECT recsys.drop_model('check_blend_' || rank) FROM checked;
+SELECT recsys.drop_model('check_' || family) FROM (SELECT DISTINCT family FROM checked) c;
+\o
+SQL
+}
+
+# auto on a third data set (the acceptance rules' check beyond the shared
+# splits): ../shared/bench/synth.py's model at 6,000 users and 2,000
+# items, 120,000 pairs (RECSYS_AUTO_SYNTH_ARGS), a quarter of each user's pairs held out
+# as test (split_holdout, seed 42), train_auto given the rest
+auto_synth() {
+	local file=/tmp/recsys_auto_synth.csv.gz
+	/usr/bin/python3 "$shared/bench/synth.py" "$file" ${RECSYS_AUTO_SYNTH_ARGS:---users 6000 --items 2000 --pairs 120000 --seed 7} >&2
+	recsys_psql <<SQL
+CREATE TABLE synth_all (user_id bigint, item_id bigint, weight real);
+\copy synth_all FROM PROGRAM 'gzip -dc $file' WITH (FORMAT csv, HEADER true)
+CREATE TABLE synth_strat75_train AS
+SELECT s.user_id, s.item_id FROM recsys.split_holdout('synth_all', 0.25, 42) s WHERE NOT s.is_test;
+CREATE TABLE synth_strat75_test AS
+SELECT s.user_id, s.item_id FROM recsys.split_holdout('synth_all', 0.25, 42) s WHERE s.is_test;
+CREATE INDEX ON synth_strat75_train (user_id);
+ANALYZE synth_strat75_train;
+SQL
+}
+
+if [ "$which" = auto ] && [ "${3:-}" = synth ]; then
+	auto_synth
+	auto_line_loaded=1 auto_line synth strat75
+	exit 0
+fi
 if [ "$which" = auto ]; then
 	part=${2:-all}
 	for data in ${3:-ml-latest-small online-retail}; do
