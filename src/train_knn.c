@@ -160,6 +160,42 @@ private_item_neighbors(KnnRun *run, const RsInteractions *data, int32 *nbr, floa
 }
 
 /*
+ * Cosine does not change when every weight is scaled alike, but its float
+ * dot products do: weights of 1e-30 multiply to 0 (no pair, every list
+ * filled) and weights of 1e30 to infinity.  Both orientations are scaled
+ * by the power of two that brings the largest |weight| into [0.5, 1):
+ * exact, so the similarities keep their bits wherever they were right.
+ * Products of weights then stay within float's normal range unless the
+ * smallest nonzero |weight| is below 2^-COSINE_WEIGHT_SPAN of the largest:
+ * refused, as such pairs would lose their similarity.
+ */
+#define COSINE_WEIGHT_SPAN 62
+
+static void
+scale_cosine_weights(RsCsr *A, RsCsr *At, const RsSourceSpec *spec)
+{
+	float		lo;
+	float		hi;
+	int			exponent;
+
+	rs_csr_abs_range(A, &lo, &hi);
+	if (hi == 0.0f)
+		return;
+	if (ldexp(lo, COSINE_WEIGHT_SPAN) < hi)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("weights of %s span too wide a range for cosine similarity: the smallest nonzero |weight| %g is "
+						"below 2^-%d (%.1e) times its largest, %g",
+						RsWeightsName(spec), lo, COSINE_WEIGHT_SPAN, ldexp(1.0, -COSINE_WEIGHT_SPAN), hi),
+				 errdetail("Weights are summed per user and item first; products of such weights leave the range "
+						   "of real, so pairs of items would lose their similarity."),
+				 errhint("Clamp or drop the extreme weights with a view.")));
+	(void) frexpf(hi, &exponent);
+	rs_csr_scale_pow2(A, -exponent);
+	rs_csr_scale_pow2(At, -exponent);
+}
+
+/*
  * Compute and store the neighbours of every row of A (items for item-kNN,
  * users for user-kNN), and return the trained model's catalog row.
  */
@@ -213,6 +249,8 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 	}
 	else if (run->params.kind == RS_KNN_COSINE)
 	{
+		/* (in place: nothing reads the weights after the neighbours) */
+		scale_cosine_weights(&A, &At, &trainer->spec);
 		norms = alloc_huge((Size) n_rows * sizeof(float));
 		rs_knn_row_norms(&A, norms);
 	}
