@@ -52,6 +52,11 @@ ORDER BY 1;
 SELECT 1 FROM recsys.train_item_knn('wr_scaled', 10, model => 'wr_w', weight_col => 'mixed');
 \set VERBOSITY terse
 SELECT max(version) AS wr_w_version FROM recsys.model_versions WHERE model = 'wr_w';
+-- BM25 is not scale-free: weights whose BM25 weights square below real
+-- are refused (22023; before, no pair), weight 1 accepted
+SELECT stats ->> 'neighbor_pairs' AS pairs
+FROM recsys.train_item_knn('wr_scaled', 10, model => 'wr_bm25', similarity => 'bm25', weight_col => 'ones');
+SELECT 1 FROM recsys.train_item_knn('wr_scaled', 10, model => 'wr_bm25', similarity => 'bm25', weight_col => 'tiny');
 -- (Jaccard ignores the weights: accepted)
 SELECT stats ->> 'neighbor_pairs' AS pairs
 FROM recsys.train_item_knn('wr_scaled', 10, model => 'wr_jac', similarity => 'jaccard', weight_col => 'mixed');

@@ -196,6 +196,30 @@ scale_cosine_weights(RsCsr *A, RsCsr *At, const RsSourceSpec *spec)
 }
 
 /*
+ * BM25 is not scale-free (k1 compares a weight with the document length),
+ * so its weights are not rescaled: a weighted entry whose square is below
+ * float's normal range makes dot products that vanish (weights of 1e-30:
+ * no pair), refused instead.
+ */
+static void
+check_bm25_range(const RsCsr *A, const RsSourceSpec *spec)
+{
+	float		lo;
+	float		hi;
+
+	rs_csr_abs_range(A, &lo, &hi);
+	if (lo != 0.0f && ldexp(lo, COSINE_WEIGHT_SPAN + 1) < 1.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("weights of %s are too small for BM25: the smallest nonzero BM25 weight, %g, is below "
+						"2^-%d (%.1e)", RsWeightsName(spec), lo, COSINE_WEIGHT_SPAN + 1,
+						ldexp(1.0, -(COSINE_WEIGHT_SPAN + 1))),
+				 errdetail("Products of such weights leave the range of real, so pairs of items would lose their "
+						   "similarity."),
+				 errhint("Scale the weights towards 1 (bm25_k1 is in their units), or use similarity 'cosine'.")));
+}
+
+/*
  * Compute and store the neighbours of every row of A (items for item-kNN,
  * users for user-kNN), and return the trained model's catalog row.
  */
@@ -246,6 +270,7 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 		A.data = a_data;
 		At.data = at_data;
 		pfree(scratch);
+		check_bm25_range(&A, &trainer->spec);
 	}
 	else if (run->params.kind == RS_KNN_COSINE)
 	{
