@@ -167,11 +167,14 @@ private_item_neighbors(KnnRun *run, const RsInteractions *data, int32 *nbr, floa
  * exact, so the similarities keep their bits wherever they were right.
  * Products of weights then stay within float's normal range unless the
  * smallest nonzero |weight| is below 2^-COSINE_WEIGHT_SPAN of the largest:
- * refused, as such pairs would lose their similarity.
+ * refused, as such pairs would lose their similarity.  Returns the
+ * exponent: scaling back by it restores every weight bit for bit (all
+ * stay normal floats), for what reads them after the lists (the item
+ * statistics the cold-start fallback serves).
  */
 #define COSINE_WEIGHT_SPAN 62
 
-static void
+static int
 scale_cosine_weights(RsCsr *A, RsCsr *At, const RsSourceSpec *spec)
 {
 	float		lo;
@@ -180,7 +183,7 @@ scale_cosine_weights(RsCsr *A, RsCsr *At, const RsSourceSpec *spec)
 
 	rs_csr_abs_range(A, &lo, &hi);
 	if (hi == 0.0f)
-		return;
+		return 0;
 	if (ldexp(lo, COSINE_WEIGHT_SPAN) < hi)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -193,6 +196,7 @@ scale_cosine_weights(RsCsr *A, RsCsr *At, const RsSourceSpec *spec)
 	(void) frexpf(hi, &exponent);
 	rs_csr_scale_pow2(A, -exponent);
 	rs_csr_scale_pow2(At, -exponent);
+	return exponent;
 }
 
 /*
@@ -240,6 +244,7 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 	void	   *workspace;
 	Size		work_bytes;
 	int64		pairs = 0;
+	int			cosine_exponent = 0;
 
 	RsTrainBegin(trainer, run->algorithm, &data);
 	A = items ? data.by_item : data.by_user;
@@ -274,8 +279,8 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 	}
 	else if (run->params.kind == RS_KNN_COSINE)
 	{
-		/* (in place: nothing reads the weights after the neighbours) */
-		scale_cosine_weights(&A, &At, &trainer->spec);
+		/* (in place, scaled back after the lists) */
+		cosine_exponent = scale_cosine_weights(&A, &At, &trainer->spec);
 		norms = alloc_huge((Size) n_rows * sizeof(float));
 		rs_knn_row_norms(&A, norms);
 	}
@@ -298,6 +303,11 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 								  workspace, nbr + (int64) begin * K, sim + (int64) begin * K,
 								  count + begin));
 		RsProgressWork(end, n_rows);
+	}
+	if (cosine_exponent != 0)
+	{
+		rs_csr_scale_pow2(&A, cosine_exponent);
+		rs_csr_scale_pow2(&At, cosine_exponent);
 	}
 	for (int32 r = 0; r < n_rows; r++)
 		pairs += count[r];
