@@ -94,7 +94,11 @@ UPDATE recsys.experiments SET variants = variants || '[{"name": "C"}]' WHERE nam
 -- renamed; the kept variant's stays protected while the experiment exists
 UPDATE recsys.models SET name = 'end_pop_a2' WHERE name = 'end_pop_a';
 SELECT recsys.drop_model('end_pop_a2');
+-- (its variants cannot change: the hint names drop_experiment, not
+-- alter_experiment, which refuses an ended experiment; s9-fix2)
+\set VERBOSITY default
 SELECT recsys.drop_model('end_pop_b');
+\set VERBOSITY terse
 UPDATE recsys.models SET name = 'end_pop_b2' WHERE name = 'end_pop_b';
 -- served and reported with the other model gone
 SET ROLE regress_recsys_s9fix_bob;

@@ -149,6 +149,85 @@ ALTER TABLE recsys.models ENABLE TRIGGER models_members_delete;
 SELECT 1 FROM recsys.train_popular('id_b', model => 'id_old_pop');
 SELECT item_id FROM recsys.recommend_for_experiment('id_old_x', :a_user, 1, log => false);
 DROP EXTENSION recsys CASCADE;
+
+-- 6. (s9-fix2) the update from 0.9.0 records the models' owners too, and
+-- marks a variant whose model was missing (0.9.0's drop_model dropped a
+-- model an experiment served): before, variant B recorded nothing, and
+-- after bob took the name its users got bob's item 20 logged into alice's
+-- experiment.  Now serving refuses it (55000) until alter_experiment.
+SET client_min_messages = warning;
+CREATE ROLE regress_recsys_fix2_alice;
+CREATE ROLE regress_recsys_fix2_bob;
+CREATE ROLE regress_recsys_fix2_app;
+RESET client_min_messages;
+CREATE EXTENSION recsys VERSION '0.9.0';
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys
+	TO regress_recsys_fix2_alice, regress_recsys_fix2_bob, regress_recsys_fix2_app;
+SET ROLE regress_recsys_fix2_alice;
+SELECT 1 FROM recsys.train_popular('id_a', model => 'fix2_p1');
+SELECT 1 FROM recsys.train_item_knn('id_a', model => 'fix2_k1');
+SELECT 1 FROM recsys.create_experiment('fix2_x1',
+	'[{"name": "A", "model": "fix2_p1"}, {"name": "B", "model": "fix2_k1"},
+	  {"name": "C", "model": "fix2_p1", "similarity_model": "fix2_k1"}]', salt => 's');
+SELECT recsys.grant_experiment('fix2_x1', 'regress_recsys_fix2_app');
+SELECT recsys.grant_model('fix2_p1', 'regress_recsys_fix2_app');
+SELECT recsys.drop_model('fix2_k1');
+RESET ROLE;
+ALTER EXTENSION recsys UPDATE;
+-- A and C record fix2_p1's owner (name, OID) and identity; B and C's
+-- similarity_model record nulls for the missing fix2_k1
+SELECT v ->> 'name' AS variant, v ->> 'model_owner' AS model_owner,
+	   (v ->> 'model_owner_oid')::oid = 'regress_recsys_fix2_alice'::regrole AS alice_oid,
+	   (v ->> 'model_created_at')::timestamptz = (SELECT created_at FROM recsys.models WHERE name = 'fix2_p1')
+		   AS p1_identity,
+	   v -> 'model_created_at' = 'null' AS model_marked,
+	   v -> 'similarity_model_owner' AS sim_owner, v -> 'similarity_model_created_at' AS sim_created,
+	   v ? 'similarity_model_owner_oid' AS sim_oid
+FROM recsys.experiments e, jsonb_array_elements(e.variants) v WHERE e.name = 'fix2_x1' ORDER BY 1;
+SET ROLE regress_recsys_fix2_bob;
+SELECT 1 FROM recsys.train_popular('id_b', model => 'fix2_k1');
+SELECT recsys.grant_model('fix2_k1', 'PUBLIC');
+SET ROLE regress_recsys_fix2_app;
+SELECT min(u) FILTER (WHERE recsys.assign('fix2_x1', u) = 'A') AS a_user,
+	   min(u) FILTER (WHERE recsys.assign('fix2_x1', u) = 'B') AS b_user,
+	   min(u) FILTER (WHERE recsys.assign('fix2_x1', u) = 'C') AS c_user
+FROM generate_series(1000, 1299) u \gset
+-- A serves alice's item 10 (by construction); B and C are refused
+SELECT item_id, variant FROM recsys.recommend_for_experiment('fix2_x1', :a_user, 1);
+\set VERBOSITY default
+SELECT item_id, variant FROM recsys.recommend_for_experiment('fix2_x1', :b_user, 2);
+\set VERBOSITY terse
+SELECT item_id, variant FROM recsys.recommend_for_experiment('fix2_x1', :c_user, 2);
+SELECT count(*) AS b_logged FROM recsys.experiment_impressions WHERE experiment = 'fix2_x1' AND variant <> 'A';
+-- alice gives the variants again: B names bob's model now, which she may
+-- use (PUBLIC), recorded as bob's; served
+SET ROLE regress_recsys_fix2_alice;
+SELECT 1 FROM recsys.alter_experiment('fix2_x1',
+	'[{"name": "A", "model": "fix2_p1"}, {"name": "B", "model": "fix2_k1"}, {"name": "C", "model": "fix2_p1"}]');
+SET ROLE regress_recsys_fix2_app;
+SELECT item_id, variant FROM recsys.recommend_for_experiment('fix2_x1', :b_user, 1, log => false);
+-- defence in depth: a variant written without its recorded owner and
+-- identity (a direct UPDATE by the owner) is refused (55000; accepted before)
+SET ROLE regress_recsys_fix2_alice;
+UPDATE recsys.experiments
+SET variants = (SELECT jsonb_agg(x - 'model_owner' - 'model_created_at' ORDER BY o)
+				FROM jsonb_array_elements(variants) WITH ORDINALITY c(x, o))
+WHERE name = 'fix2_x1';
+\set VERBOSITY default
+UPDATE recsys.experiments
+SET variants = (SELECT jsonb_agg(CASE WHEN x ->> 'name' = 'A' THEN x - 'model_created_at' ELSE x END ORDER BY o)
+				FROM jsonb_array_elements(variants) WITH ORDINALITY c(x, o))
+WHERE name = 'fix2_x1';
+\set VERBOSITY terse
+SELECT recsys.drop_experiment('fix2_x1');
+SELECT recsys.drop_model('fix2_p1');
+SET ROLE regress_recsys_fix2_bob;
+SELECT recsys.drop_model('fix2_k1');
+RESET ROLE;
+DROP EXTENSION recsys CASCADE;
+DROP ROLE regress_recsys_fix2_alice;
+DROP ROLE regress_recsys_fix2_bob;
+DROP ROLE regress_recsys_fix2_app;
 CREATE EXTENSION recsys;
 
 DROP TABLE id_a, id_b;

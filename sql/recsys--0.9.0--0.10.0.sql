@@ -59,7 +59,7 @@ BEGIN
 	IF estimate + reserve > left_seconds THEN
 		INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, status)
 		VALUES (n, search_round, family, algorithm, params, coalesce(shown, params - ARRAY['user_col', 'item_col']),
-				format('skipped: estimated %s s, %s s of the budget left (%s s kept to train the winner on all the data)',
+				format('skipped: estimated %s s, %s s of the budget left (%s s kept for what must follow: the matched splits, blends and the winner''s training on all the data)',
 					   round(estimate::numeric, 1), round(greatest(left_seconds, 0)::numeric, 1),
 					   round(reserve::numeric, 1)));
 		RETURN 'budget';
@@ -3652,3 +3652,213 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION recsys.evaluate_at(text, regclass, integer[], name, name, real, text) IS
 	'evaluate''s ranking metrics at each cutoff k of ks: the rows of the metric-at-k and precision-recall curves';
+
+-- fixes (s9-fix2)
+
+-- drop_model and renames refused for an ended experiment's kept model
+-- name recsys.drop_experiment (alter_experiment refuses ended experiments)
+CREATE OR REPLACE FUNCTION recsys._models_members_check()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	gone text;
+	gone_owner regrole;
+	gone_grantees regrole[];
+	blends text[];
+	rerankers text[];
+	experiments text[];
+	own text;
+	kept text;
+BEGIN
+	FOR gone, gone_owner, gone_grantees IN
+		SELECT o.name, o.owner, o.grantees FROM old_rows o
+		WHERE TG_OP OPERATOR(pg_catalog.=) 'DELETE'
+		UNION
+		SELECT o.name, o.owner, o.grantees FROM old_rows o
+		WHERE TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+		  AND NOT EXISTS (SELECT FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) o.name)
+	LOOP
+		-- (the row is gone: its owner and grantees as they were)
+		blends := recsys._blends_using(gone, gone_owner::pg_catalog.oid,
+									   coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
+		IF pg_catalog.cardinality(blends) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because blend "%" uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, blends[1]
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = 'Drop the blend first, or train it again without this member.';
+		END IF;
+		rerankers := recsys._rerankers_using(gone, gone_owner::pg_catalog.oid,
+											 coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
+		IF pg_catalog.cardinality(rerankers) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because re-ranker "%" uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, rerankers[1]
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = 'Drop the re-ranker first, or train it again with another candidates_from.';
+		END IF;
+		-- likewise an experiment's variant (review s8, 2)
+		experiments := recsys._experiments_using(gone, gone_owner::pg_catalog.oid,
+												 coalesce(gone_grantees, '{}')::pg_catalog.oid[]);
+		-- (named only when it is the caller's: another role's experiment,
+		-- served through a grant, is neither hers to see nor to drop; she
+		-- revokes the grant, review s8, fixr2 2)
+		own := (SELECT pg_catalog.min(x) FROM pg_catalog.unnest(experiments) x
+				WHERE EXISTS (SELECT FROM recsys.experiments e
+							  WHERE e.name OPERATOR(pg_catalog.=) x
+								AND pg_catalog.pg_has_role(e.owner::pg_catalog.oid, 'USAGE')));
+		-- (an ended experiment's variants cannot change: it keeps the kept
+		-- variant's models until it is dropped, s9-fix2)
+		kept := (SELECT e.kept_variant FROM recsys.experiments e WHERE e.name OPERATOR(pg_catalog.=) own);
+		IF own IS NOT NULL AND kept IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot % model "%" because ended experiment "%" still serves it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, own
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  DETAIL = pg_catalog.format('Ending an experiment keeps serving its kept variant ("%s") to everyone, '
+												 'with its models, until the experiment is dropped; its variants '
+												 'can no longer be changed.', kept),
+					  HINT = pg_catalog.format('Drop the experiment first (recsys.drop_experiment(%L)).', own);
+		ELSIF own IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot % model "%" because experiment "%" uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, own
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = pg_catalog.format('Drop the experiment first (recsys.drop_experiment(%L)), or give it '
+											   'variants without this model (recsys.alter_experiment).', own);
+		ELSIF pg_catalog.cardinality(experiments) > 0 THEN
+			RAISE EXCEPTION 'cannot % model "%" because an experiment of a role you granted it to uses it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  HINT = pg_catalog.format('Revoke that role''s use of the model first with '
+											   'recsys.revoke_model(%L, role) (granted to: %s); its experiment '
+											   'then stops serving the model.', gone,
+											   (SELECT pg_catalog.string_agg(CASE g::pg_catalog.oid
+																			 WHEN 0 THEN 'PUBLIC'
+																			 ELSE g::pg_catalog.text END, ', ')
+												FROM pg_catalog.unnest(gone_grantees) g));
+		END IF;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION recsys._models_members_check() IS
+	'internal: a model a remaining blend, re-ranker or experiment uses keeps its recsys.models row and name';
+
+-- serving refuses a variant that records no owner or identity of its
+-- model (the update below marks those whose model was missing)
+CREATE OR REPLACE FUNCTION recsys._experiment_check_models(e recsys.experiments, variants jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m record;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = e.owner) THEN
+		RAISE EXCEPTION 'permission denied to serve experiment "%": its owner (role OID %) was dropped',
+			e.name, e.owner::oid
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'A superuser can give it a new owner: UPDATE recsys.experiments SET owner = ...';
+	END IF;
+	-- a model of the name recorded at creation, another role's since: the
+	-- model was dropped and its name taken (recorded since 0.10.0)
+	FOR m IN
+		SELECT DISTINCT x.name, u.owner AS recorded, pg_get_userbyid(x.owner) AS now
+		FROM jsonb_array_elements(variants) v,
+			 unnest(ARRAY[v ->> 'model', v ->> 'similarity_model'],
+					ARRAY[v ->> 'model_owner', v ->> 'similarity_model_owner']) u(name, owner)
+			 JOIN recsys.models x ON x.name = u.name
+		WHERE u.owner IS NOT NULL AND u.owner IS DISTINCT FROM pg_get_userbyid(x.owner)
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'model "%" of experiment "%" changed owner since the experiment was created', m.name, e.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('It was owned by role "%s"; the model of that name now is role "%s"''s.',
+								  m.recorded, m.now),
+				  HINT = 'Check the model, then give the experiment its variants again with recsys.alter_experiment.';
+	END LOOP;
+	-- a model of the name and owner recorded, but another one: dropped and
+	-- trained again since (recorded since 0.10.0)
+	FOR m IN
+		SELECT DISTINCT x.name
+		FROM jsonb_array_elements(variants) v,
+			 unnest(ARRAY[v ->> 'model', v ->> 'similarity_model'],
+					ARRAY[v ->> 'model_created_at', v ->> 'similarity_model_created_at']) u(name, created)
+			 JOIN recsys.models x ON x.name = u.name
+		WHERE u.created IS NOT NULL AND u.created::timestamptz IS DISTINCT FROM x.created_at
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'model "%" of experiment "%" was dropped and trained again since the experiment was given it',
+			m.name, e.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The model of that name now is another model (recsys.models.created_at) than the one the variant names.',
+				  HINT = 'Check the model, then give the experiment its variants again with recsys.alter_experiment.';
+	END LOOP;
+	FOR m IN
+		SELECT DISTINCT x.name, x.owner
+		FROM jsonb_array_elements(variants) v, unnest(ARRAY[v ->> 'model', v ->> 'similarity_model']) u(name)
+			 JOIN recsys.models x ON x.name = u.name
+		-- (roles joined to pg_roles: a dropped role's OID is nobody's)
+		WHERE NOT (EXISTS (SELECT FROM pg_roles r
+						   WHERE r.oid = x.owner AND pg_has_role(e.owner::oid, r.oid, 'USAGE'))
+				   OR EXISTS (SELECT FROM unnest(x.grantees) g LEFT JOIN pg_roles r ON r.oid = g::oid
+							  WHERE g::oid = 0 OR pg_has_role(e.owner::oid, r.oid, 'USAGE')))
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'permission denied to serve model "%" in experiment "%": its owner, role %, may not use it',
+			m.name, e.name, e.owner
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = format('The model''s owner (role %s) can grant its use to role %s: '
+								'SELECT recsys.grant_model(%L, %L).', m.owner, e.owner, m.name, e.owner::text);
+	END LOOP;
+	-- (last, so that a model the owner may not use is refused as such)
+	-- a variant naming a model without its recorded owner and identity:
+	-- the update from 0.9.0 marks (with JSON nulls) a variant whose model
+	-- was missing then, as 0.9.0 let drop_model drop a model an experiment
+	-- served; whatever has that name now may be another role's model
+	-- (s9-fix2).  Otherwise a variant written past create_experiment and
+	-- alter_experiment, which record them.  (Not the owner's OID: a restore
+	-- into a cluster without the owner's role records none.)
+	FOR m IN
+		SELECT DISTINCT v ->> 'name' AS variant, u.name, u.created = 'null' AS marked
+		FROM jsonb_array_elements(variants) v,
+			 unnest(ARRAY[v ->> 'model', v ->> 'similarity_model'],
+					ARRAY[v -> 'model_owner', v -> 'similarity_model_owner'],
+					ARRAY[v -> 'model_created_at', v -> 'similarity_model_created_at']) u(name, owner, created)
+		WHERE u.name IS NOT NULL
+		  AND (jsonb_typeof(u.owner) IS DISTINCT FROM 'string' OR jsonb_typeof(u.created) IS DISTINCT FROM 'string')
+		ORDER BY 1, 2
+	LOOP
+		RAISE EXCEPTION 'variant "%" of experiment "%" records no owner or identity of its model "%"',
+			m.variant, e.name, m.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = CASE WHEN m.marked
+							   THEN 'The model was missing when recsys was updated to 0.10.0 (0.9.0 let drop_model drop '
+									'a model an experiment served): a model of that name now may be another one.'
+							   ELSE 'recsys.create_experiment and recsys.alter_experiment record them; these variants '
+									'were written without them.' END,
+				  HINT = 'Check the model, then give the experiment its variants again with recsys.alter_experiment.';
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_check_models(recsys.experiments, jsonb) IS
+	'internal: refuse variants whose models the experiment''s owner may not use';
+
+-- Experiments made before 0.10.0 record their models' owners (name and
+-- OID) as they are now, next to the identities the s9-fix update above
+-- recorded.  A variant whose model is missing (0.9.0's drop_model dropped
+-- models experiments served) records JSON nulls, which no model matches:
+-- serving refuses it (55000) until alter_experiment gives the variants
+-- again, whoever trains a model of that name meanwhile.  Written past the
+-- write check, as above
+ALTER TABLE recsys.experiments DISABLE TRIGGER experiments_write_check;
+UPDATE recsys.experiments e
+SET variants = (SELECT jsonb_agg(x.v || recsys._experiment_models_recorded(x.v)
+								 || coalesce((SELECT jsonb_object_agg(k.p || r.suffix, NULL::jsonb)
+											  FROM unnest(ARRAY['model', 'similarity_model']) k(p),
+												   unnest(ARRAY['_owner', '_created_at']) r(suffix)
+											  WHERE x.v ->> k.p IS NOT NULL
+												AND NOT EXISTS (SELECT FROM recsys.models m WHERE m.name = x.v ->> k.p)),
+											 '{}')
+								 ORDER BY x.o)
+				FROM jsonb_array_elements(e.variants) WITH ORDINALITY AS x(v, o));
+ALTER TABLE recsys.experiments ENABLE TRIGGER experiments_write_check;

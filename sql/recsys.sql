@@ -351,6 +351,7 @@ DECLARE
 	rerankers text[];
 	experiments text[];
 	own text;
+	kept text;
 BEGIN
 	FOR gone, gone_owner, gone_grantees IN
 		SELECT o.name, o.owner, o.grantees FROM old_rows o
@@ -387,7 +388,18 @@ BEGIN
 				WHERE EXISTS (SELECT FROM recsys.experiments e
 							  WHERE e.name OPERATOR(pg_catalog.=) x
 								AND pg_catalog.pg_has_role(e.owner::pg_catalog.oid, 'USAGE')));
-		IF own IS NOT NULL THEN
+		-- (an ended experiment's variants cannot change: it keeps the kept
+		-- variant's models until it is dropped, s9-fix2)
+		kept := (SELECT e.kept_variant FROM recsys.experiments e WHERE e.name OPERATOR(pg_catalog.=) own);
+		IF own IS NOT NULL AND kept IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot % model "%" because ended experiment "%" still serves it',
+				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, own
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  DETAIL = pg_catalog.format('Ending an experiment keeps serving its kept variant ("%s") to everyone, '
+												 'with its models, until the experiment is dropped; its variants '
+												 'can no longer be changed.', kept),
+					  HINT = pg_catalog.format('Drop the experiment first (recsys.drop_experiment(%L)).', own);
+		ELSIF own IS NOT NULL THEN
 			RAISE EXCEPTION 'cannot % model "%" because experiment "%" uses it',
 				CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'rename' END, gone, own
 				USING ERRCODE = 'dependent_objects_still_exist',
@@ -2634,6 +2646,34 @@ BEGIN
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = format('The model''s owner (role %s) can grant its use to role %s: '
 								'SELECT recsys.grant_model(%L, %L).', m.owner, e.owner, m.name, e.owner::text);
+	END LOOP;
+	-- (last, so that a model the owner may not use is refused as such)
+	-- a variant naming a model without its recorded owner and identity:
+	-- the update from 0.9.0 marks (with JSON nulls) a variant whose model
+	-- was missing then, as 0.9.0 let drop_model drop a model an experiment
+	-- served; whatever has that name now may be another role's model
+	-- (s9-fix2).  Otherwise a variant written past create_experiment and
+	-- alter_experiment, which record them.  (Not the owner's OID: a restore
+	-- into a cluster without the owner's role records none.)
+	FOR m IN
+		SELECT DISTINCT v ->> 'name' AS variant, u.name, u.created = 'null' AS marked
+		FROM jsonb_array_elements(variants) v,
+			 unnest(ARRAY[v ->> 'model', v ->> 'similarity_model'],
+					ARRAY[v -> 'model_owner', v -> 'similarity_model_owner'],
+					ARRAY[v -> 'model_created_at', v -> 'similarity_model_created_at']) u(name, owner, created)
+		WHERE u.name IS NOT NULL
+		  AND (jsonb_typeof(u.owner) IS DISTINCT FROM 'string' OR jsonb_typeof(u.created) IS DISTINCT FROM 'string')
+		ORDER BY 1, 2
+	LOOP
+		RAISE EXCEPTION 'variant "%" of experiment "%" records no owner or identity of its model "%"',
+			m.variant, e.name, m.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = CASE WHEN m.marked
+							   THEN 'The model was missing when recsys was updated to 0.10.0 (0.9.0 let drop_model drop '
+									'a model an experiment served): a model of that name now may be another one.'
+							   ELSE 'recsys.create_experiment and recsys.alter_experiment record them; these variants '
+									'were written without them.' END,
+				  HINT = 'Check the model, then give the experiment its variants again with recsys.alter_experiment.';
 	END LOOP;
 END
 $$;
@@ -4952,7 +4992,7 @@ BEGIN
 	IF estimate + reserve > left_seconds THEN
 		INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, status)
 		VALUES (n, search_round, family, algorithm, params, coalesce(shown, params - ARRAY['user_col', 'item_col']),
-				format('skipped: estimated %s s, %s s of the budget left (%s s kept to train the winner on all the data)',
+				format('skipped: estimated %s s, %s s of the budget left (%s s kept for what must follow: the matched splits, blends and the winner''s training on all the data)',
 					   round(estimate::numeric, 1), round(greatest(left_seconds, 0)::numeric, 1),
 					   round(reserve::numeric, 1)));
 		RETURN 'budget';

@@ -441,7 +441,7 @@ SELECT recsys._auto_rescore(2, 2, jsonb_build_object('scale', 1, 'deadline', clo
 SELECT recsys._auto_trial('popular', 'popular', '{"half_life": "1 day"}', '{"seconds": 0.1}', 2,
 						  jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '1 hour',
 											 'extra_reserve', 3600, 'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) AS trial;
-SELECT n, status LIKE 'skipped: estimated % s, % s of the budget left (36__._ s kept to train the winner on all the data)' AS skipped
+SELECT n, status LIKE 'skipped: estimated % s, % s of the budget left (36__._ s kept for what must follow: the matched splits, blends and the winner''s training on all the data)' AS skipped
 FROM _recsys_auto_trials WHERE n = 3;
 ROLLBACK;
 -- the repeated splits have nearly the final model's depth on protocol

@@ -130,6 +130,20 @@ RsSourceWeighted(const RsSourceSpec *spec)
 }
 
 /*
+ * RsWeightsName names where a source's weights come from, for an error:
+ * weight_col "w" (times event_weights when given too), event_weights, or
+ * the counts of rows per user and item.
+ */
+const char *
+RsWeightsName(const RsSourceSpec *spec)
+{
+	if (spec->weight_col != NULL)
+		return psprintf("weight_col \"%s\"%s", spec->weight_col,
+						spec->event_col != NULL ? " (times event_weights)" : "");
+	return spec->event_col != NULL ? "event_weights" : "the counts of rows per user and item";
+}
+
+/*
  * The event_col and event_weights arguments (at argno, argno + 1; absent
  * from a definition older than 0.8.0): both or neither.
  */

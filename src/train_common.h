@@ -83,5 +83,6 @@ extern double RsSeconds(void);
 extern void RsCheckTrainingMemory(const char *what, Size bytes, const RsInteractions *data);
 extern Size RsInteractionBytes(const RsInteractions *data);
 extern bool RsSourceWeighted(const RsSourceSpec *spec);
+extern const char *RsWeightsName(const RsSourceSpec *spec);
 
 #endif							/* RECSYS_TRAIN_COMMON_H */

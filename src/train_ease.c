@@ -43,6 +43,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "miscadmin.h"
@@ -66,6 +67,29 @@ PG_FUNCTION_INFO_V1(recsys_train_ease);
 
 #define EASE_MAX_NEIGHBORS 100000
 #define EASE_CHUNK_ROWS 256
+
+/*
+ * An item's diagonal entry of the Gram matrix is its sum of squared
+ * weights, and bounds the item's other entries (Cauchy-Schwarz): weights
+ * whose squares overflow float leave infinities there, and the inverse is
+ * then NaN (no neighbour list at all).  Rescaling would not do: lambda is
+ * in the units of the squared weights (weights divided by s with lambda
+ * divided by s^2 give the same model), so the user is asked to.
+ */
+static void
+check_gram_range(const float *G, int32 n, const RsSourceSpec *spec)
+{
+	for (int32 i = 0; i < n; i++)
+		if (!isfinite(G[(int64) i * n + i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("weights of %s are too large for EASE: an item's sum of squared weights exceeds "
+							"the range of real (%g)",
+							RsWeightsName(spec), FLT_MAX),
+					 errdetail("Each item's sum of squared weights over its users must stay within real: "
+							   "|weight| below about 1e19, less for items of many users."),
+					 errhint("Divide the weights by a factor s and regularization by s^2: the model is the same.")));
+}
 
 /*
  * recsys_train_ease(source regclass, regularization float8, model text,
@@ -210,6 +234,7 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	if (stopped == RS_EASE_STOPPED)
 		RsKernelStopped(psprintf("training of model \"%s\"", name));
 	CHECK_FOR_INTERRUPTS();
+	check_gram_range(G, n, &trainer.spec);
 
 	/* the O(n^3) step: OpenBLAS threads for its duration only */
 	RsBlasSetThreads(recsys_threads);

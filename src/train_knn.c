@@ -156,6 +156,70 @@ private_item_neighbors(KnnRun *run, const RsInteractions *data, int32 *nbr, floa
 }
 
 /*
+ * Cosine does not change when every weight is scaled alike, but its float
+ * dot products do: weights of 1e-30 multiply to 0 (no pair, every list
+ * filled) and weights of 1e30 to infinity.  Both orientations are scaled
+ * by the power of two that brings the largest |weight| into [0.5, 1):
+ * exact, so the similarities keep their bits wherever they were right.
+ * Products of weights then stay within float's normal range unless the
+ * smallest nonzero |weight| is below 2^-COSINE_WEIGHT_SPAN of the largest:
+ * refused, as such pairs would lose their similarity.  Returns the
+ * exponent: scaling back by it restores every weight bit for bit (all
+ * stay normal floats), for what reads them after the lists (the item
+ * statistics the cold-start fallback serves).
+ */
+#define COSINE_WEIGHT_SPAN 62
+
+static int
+scale_cosine_weights(RsCsr *A, RsCsr *At, const RsSourceSpec *spec)
+{
+	float		lo;
+	float		hi;
+	int			exponent;
+
+	rs_csr_abs_range(A, &lo, &hi);
+	if (hi == 0.0f)
+		return 0;
+	if (ldexp(lo, COSINE_WEIGHT_SPAN) < hi)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("weights of %s span too wide a range for cosine similarity: the smallest nonzero |weight| %g is "
+						"below 2^-%d (%.1e) times its largest, %g",
+						RsWeightsName(spec), lo, COSINE_WEIGHT_SPAN, ldexp(1.0, -COSINE_WEIGHT_SPAN), hi),
+				 errdetail("Weights are summed per user and item first; products of such weights leave the range "
+						   "of real, so pairs of items would lose their similarity."),
+				 errhint("Clamp or drop the extreme weights with a view.")));
+	(void) frexpf(hi, &exponent);
+	rs_csr_scale_pow2(A, -exponent);
+	rs_csr_scale_pow2(At, -exponent);
+	return exponent;
+}
+
+/*
+ * BM25 is not scale-free (k1 compares a weight with the document length),
+ * so its weights are not rescaled: a weighted entry whose square is below
+ * float's normal range makes dot products that vanish (weights of 1e-30:
+ * no pair), refused instead.
+ */
+static void
+check_bm25_range(const RsCsr *A, const RsSourceSpec *spec)
+{
+	float		lo;
+	float		hi;
+
+	rs_csr_abs_range(A, &lo, &hi);
+	if (lo != 0.0f && ldexp(lo, COSINE_WEIGHT_SPAN + 1) < 1.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("weights of %s are too small for BM25: the smallest nonzero BM25 weight, %g, is below "
+						"2^-%d (%.1e)", RsWeightsName(spec), lo, COSINE_WEIGHT_SPAN + 1,
+						ldexp(1.0, -(COSINE_WEIGHT_SPAN + 1))),
+				 errdetail("Products of such weights leave the range of real, so pairs of items would lose their "
+						   "similarity."),
+				 errhint("Scale the weights towards 1 (bm25_k1 is in their units), or use similarity 'cosine'.")));
+}
+
+/*
  * Compute and store the neighbours of every row of A (items for item-kNN,
  * users for user-kNN), and return the trained model's catalog row.
  */
@@ -177,6 +241,7 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 	Size		work_bytes;
 	int64		pairs = 0;
 	int64	   *work = NULL;
+	int			cosine_exponent = 0;
 
 	RsTrainBegin(trainer, run->algorithm, &data);
 
@@ -234,9 +299,12 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 		A.data = a_data;
 		At.data = at_data;
 		pfree(scratch);
+		check_bm25_range(&A, &trainer->spec);
 	}
 	else if (run->params.kind == RS_KNN_COSINE)
 	{
+		/* (in place, scaled back after the lists) */
+		cosine_exponent = scale_cosine_weights(&A, &At, &trainer->spec);
 		norms = alloc_huge((Size) n_rows * sizeof(float));
 		rs_knn_row_norms(&A, norms);
 	}
@@ -264,6 +332,11 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 								  workspace, nbr + (int64) begin * K, sim + (int64) begin * K,
 								  count + begin));
 		RsProgressWork(end, n_rows);
+	}
+	if (cosine_exponent != 0)
+	{
+		rs_csr_scale_pow2(&A, cosine_exponent);
+		rs_csr_scale_pow2(&At, cosine_exponent);
 	}
 	for (int32 r = 0; r < n_rows; r++)
 		pairs += count[r];

@@ -18,6 +18,7 @@
 #include "sparse.h"
 #include "threads.h"
 
+#include <math.h>
 #include <string.h>
 
 /*
@@ -269,4 +270,30 @@ void
 rs_csr_transpose(const RsCsr *in, RsCsr *out)
 {
 	rs_csr_transpose_threads(in, out, 1);
+}
+
+void
+rs_csr_abs_range(const RsCsr *A, float *min_nonzero, float *max)
+{
+	float		lo = INFINITY,
+				hi = 0.0f;
+
+	for (int64_t p = 0; p < A->nnz; p++)
+	{
+		float		v = fabsf(A->data[p]);
+
+		if (v > hi)
+			hi = v;
+		if (v != 0.0f && v < lo)
+			lo = v;
+	}
+	*min_nonzero = hi > 0.0f ? lo : 0.0f;
+	*max = hi;
+}
+
+void
+rs_csr_scale_pow2(RsCsr *A, int exponent)
+{
+	for (int64_t p = 0; p < A->nnz; p++)
+		A->data[p] = ldexpf(A->data[p], exponent);
 }

@@ -66,4 +66,17 @@ extern void rs_csr_transpose(const RsCsr *in, RsCsr *out);
  */
 extern int	rs_csr_transpose_threads(const RsCsr *in, RsCsr *out, int nthreads);
 
+/*
+ * The largest |value| of A and the smallest nonzero one (both 0 when A
+ * holds no nonzero value).
+ */
+extern void rs_csr_abs_range(const RsCsr *A, float *min_nonzero, float *max);
+
+/*
+ * Multiply every value of A by 2^exponent: exact (bit for bit the values
+ * a wider type would hold) while the results stay within float's normal
+ * range, so a scale-free computation (cosine) gives the same bits.
+ */
+extern void rs_csr_scale_pow2(RsCsr *A, int exponent);
+
 #endif							/* RECSYS_KERNEL_SPARSE_H */

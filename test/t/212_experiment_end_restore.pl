@@ -76,7 +76,7 @@ my ($rc, $out, $err) = $b->psql('shop', q{
 	SELECT recsys.drop_experiment('running');
 	SELECT recsys.drop_model('pop');
 });
-like($err, qr/because experiment "ended" uses it/, 'the kept model is still protected');
+like($err, qr/because ended experiment "ended" still serves it/, 'the kept model is still protected');
 
 $a->stop;
 $b->stop;

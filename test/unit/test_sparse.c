@@ -304,3 +304,31 @@ UNIT_TEST(transpose_threads_equals_serial)
 	free(c);
 	free(v);
 }
+
+/*
+ * The range of |values| (zeros ignored, none: 0 and 0), and scaling by a
+ * power of two: exact, so 1e-30 brought up by 2^100 and back is itself.
+ */
+UNIT_TEST(csr_abs_range_and_pow2_scale)
+{
+	int32_t		r[4] = {0, 0, 1, 1},
+				c[4] = {0, 2, 1, 2};
+	float		v[4] = {1e-30f, -3e-29f, 0.0f, 2e-30f};
+	RsCsr		m = build(2, 3, 4, r, c, v);
+	RsCsr		empty = csr_alloc(1, 0);
+	float		lo,
+				hi;
+
+	rs_csr_abs_range(&m, &lo, &hi);
+	UNIT_CHECK(lo == 1e-30f && hi == 3e-29f);
+	rs_csr_scale_pow2(&m, 100);
+	rs_csr_abs_range(&m, &lo, &hi);
+	UNIT_CHECK(lo == ldexpf(1e-30f, 100) && hi == ldexpf(3e-29f, 100));
+	/* and back, bit for bit */
+	rs_csr_scale_pow2(&m, -100);
+	UNIT_CHECK(m.data[0] == 1e-30f && m.data[1] == -3e-29f && m.data[2] == 0.0f && m.data[3] == 2e-30f);
+	rs_csr_abs_range(&empty, &lo, &hi);
+	UNIT_CHECK(lo == 0.0f && hi == 0.0f);
+	csr_free(&m);
+	csr_free(&empty);
+}
