@@ -24,6 +24,8 @@ CREATE TABLE rates AS SELECT user_id, item_id, (1 + (user_id + item_id) % 5)::re
 SELECT (recsys.train_neighborhood('rates', 3, model => 'dmg_nbr', weight_col => 'rating')).version;
 SELECT (recsys.train_ncf('buys', 2, model => 'dmg_ncf', hidden => '{3,2}', iterations => 2, seed => 1)).version;
 SELECT (recsys.train_bpr('buys', factors => 2, model => 'dmg_bpr', iterations => 3, seed => 1)).version;
+SELECT (recsys.train_cf('rates', 2, model => 'dmg_mf', feedback => 'explicit', weight_col => 'rating',
+                       iterations => 3, seed => 1)).version;
 
 -- A statement's outcome: "served" or its SQLSTATE, message, hint and the
 -- error context lines recsys adds (not PL/pgSQL's).
@@ -365,6 +367,35 @@ INSERT INTO damages (model, what, damage) VALUES
 	 $$UPDATE recsys.models SET params = jsonb_set(params, '{binary}', '"maybe"') WHERE name = 'dmg_ease'$$),
 	('dmg_als', 'params with a seed not an integer',
 	 $$UPDATE recsys.models SET params = jsonb_set(params, '{seed}', '"x"') WHERE name = 'dmg_als'$$),
+	-- s10: the settings a factor model's fold-in solves with, in their
+	-- trainer's range (a hand-edited regularization gave 22000 "not
+	-- positive definite" at fold-in, or a silent wrong vector)
+	('dmg_mf', 'params with regularization null',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{regularization}', 'null') WHERE name = 'dmg_mf'$$),
+	('dmg_mf', 'params with regularization 0',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{regularization}', '0') WHERE name = 'dmg_mf'$$),
+	('dmg_mf', 'params with regularization -1',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{regularization}', '-1') WHERE name = 'dmg_mf'$$),
+	('dmg_mf', 'params without regularization',
+	 $$UPDATE recsys.models SET params = params - 'regularization' WHERE name = 'dmg_mf'$$),
+	('dmg_mf', 'params with regularization_exponent 1 (explicit)',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{regularization_exponent}', '1') WHERE name = 'dmg_mf'$$),
+	('dmg_als', 'params with regularization -1',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{regularization}', '-1') WHERE name = 'dmg_als'$$),
+	('dmg_als', 'params with regularization 1e7',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{regularization}', '1e7') WHERE name = 'dmg_als'$$),
+	('dmg_als', 'params with alpha -1',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{alpha}', '-1') WHERE name = 'dmg_als'$$),
+	('dmg_als', 'params with regularization_exponent -1',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{regularization_exponent}', '-1') WHERE name = 'dmg_als'$$),
+	('dmg_bpr', 'params without regularization',
+	 $$UPDATE recsys.models SET params = params - 'regularization' WHERE name = 'dmg_bpr'$$),
+	('dmg_bpr', 'params with regularization -1',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{regularization}', '-1') WHERE name = 'dmg_bpr'$$),
+	('dmg_bpr', 'params with a half_life_seconds 0',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{half_life_seconds}', '0') WHERE name = 'dmg_bpr'$$),
+	('dmg_knn', 'params with a half_life_seconds 1e-30',
+	 $$UPDATE recsys.models SET params = jsonb_set(params, '{half_life_seconds}', '1e-30') WHERE name = 'dmg_knn'$$),
 	-- review s9, defect 4: rows training never writes, served silently before
 	('dmg_knn', 'a neighbour list naming its own item',
 	 $$UPDATE recsys.item_neighbor_lists SET neighbor_ids[1] = item_id WHERE model = 'dmg_knn' AND item_id = 10$$),

@@ -66,7 +66,13 @@ FROM (VALUES ('rd_cf', 'factors', '1.5'), ('rd_cf', 'factors', '2000000'), ('rd_
 			 -- (review s9 part 2: a NULL dim was read past the array, 1e8 asked 25 GB)
 			 ('rd_cf', 'embedding_dims', '[null]'), ('rd_cf', 'embedding_dims', '[100000000]'),
 			 ('rd_cf', 'embedding_dims', '[-3]'), ('rd_cf', 'embedding_columns', '[null]'),
-			 ('rd_cf', 'embedding_weights', '[-1]')) v(m, param, value);
+			 ('rd_cf', 'embedding_weights', '[-1]'),
+			 -- s10: numbers outside their trainer's range reached the solvers
+			 -- (a negative regularization: 22000 "not positive definite")
+			 ('rd_cf', 'regularization', '-1'), ('rd_cf', 'alpha', '-1'),
+			 ('rd_cf', 'regularization_exponent', '3'), ('rd_cf', 'feature_weight', '-1'),
+			 ('rd_knn', 'cold_map_regularization', '0'), ('rd_knn', 'cold_map_self_weight', '-1'),
+			 ('rd_knn', 'cold_map_popularity', '100'), ('rd_knn', 'cold_map_content_weight', '-1')) v(m, param, value);
 DROP FUNCTION refresh_with(text, text, jsonb);
 -- embedding groups whose recorded dims or weights are cut short
 UPDATE recsys.models SET params = jsonb_set(params, '{embedding_dims}', '[]') WHERE name = 'rd_cf';

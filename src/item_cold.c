@@ -57,6 +57,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "als.h"
 #include "args.h"
 #include "array_util.h"
 #include "cancel.h"
@@ -1021,11 +1022,12 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 	map_lambda = spi_text(0, 21);
 	if (map_lambda != NULL)
 	{
-		map.lambda = (float) required_number(&params, "cold_map_regularization", 0, FLT_MAX);
-		map.self_weight = (float) required_number(&params, "cold_map_self_weight", -FLT_MAX, FLT_MAX);
+		/* train_item_knn's ranges (1e-6 as the float the trainer recorded) */
+		map.lambda = (float) required_number(&params, "cold_map_regularization", (double) 1e-6f, 1e6);
+		map.self_weight = (float) required_number(&params, "cold_map_self_weight", 0, 1e6);
 		map.max_iter = RS_COLD_MAP_ITERATIONS;
-		map.popularity_exponent = (float) RsParamNumber(&params, "cold_map_popularity", 0, -FLT_MAX, FLT_MAX);
-		map.content_weight = (float) RsParamNumber(&params, "cold_map_content_weight", 0, -FLT_MAX, FLT_MAX);
+		map.popularity_exponent = (float) RsParamNumber(&params, "cold_map_popularity", 0, -10, 10);
+		map.content_weight = (float) RsParamNumber(&params, "cold_map_content_weight", 0, 0, 1e6);
 		/* models of 0.9.0 record none: tf-idf */
 		if (spi_text(0, 25) != NULL && !RsColdWordWeightsByName(spi_text(0, 25), &map.word_weights))
 			ereport(ERROR,
@@ -1050,14 +1052,14 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 	}
 	if (!r.neighbors)
 	{
-		cm.alpha = (float) required_number(&params, "alpha", -FLT_MAX, FLT_MAX);
-		cm.reg = (float) required_number(&params, "regularization", -FLT_MAX, FLT_MAX);
-		cm.reg_exponent = (float) RsParamNumber(&params, "regularization_exponent", 0, -FLT_MAX, FLT_MAX);
+		cm.alpha = (float) required_number(&params, "alpha", 0, RS_ALS_MAX_ALPHA);
+		cm.reg = (float) required_number(&params, "regularization", 0, RS_ALS_MAX_REG);
+		cm.reg_exponent = (float) RsParamNumber(&params, "regularization_exponent", 0, 0, RS_ALS_MAX_REG_EXPONENT);
 	}
 	if (features != NULL && !r.neighbors)
 	{
 		cm.features = recorded_relation(name, owner, "features", features, 16);
-		cm.feature_weight = (float) required_number(&params, "feature_weight", -FLT_MAX, FLT_MAX);
+		cm.feature_weight = (float) required_number(&params, "feature_weight", 0, 1e6);
 		cm.n_cols = required_number(&params, "feature_columns", 0, FLT_MAX);
 	}
 	if (embeddings != NULL)

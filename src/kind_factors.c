@@ -270,6 +270,52 @@ load_mean_user(RsModel *model, const RsCatalogRow *row, Oid *argtypes, Datum *va
 }
 
 /*
+ * A number of a factor model's params in the range its trainer accepts
+ * (above min when min_open), else the model is damaged, naming the key:
+ * a hand edit must not reach the solver as a system that is not positive
+ * definite, or as a silent wrong vector.  NaN: the key is absent.
+ */
+static void
+check_setting(RsModel *model, const char *key, double x, double min, double max, bool min_open)
+{
+	if (isnan(x))
+		RsModelCorrupt(model, psprintf("params has no %s", key));
+	if (x > max || x < min || (min_open && x == min))
+		RsModelCorrupt(model, psprintf(min_open ? "params' %s is not a number above %g and at most %g"
+									   : "params' %s is not a number between %g and %g", key, min, max));
+}
+
+/*
+ * The settings a factor model's fold-in solves with, in train_cf's or
+ * train_bpr's ranges (regularization_exponent is 0 unless recorded).
+ */
+static void
+check_fold_in_settings(RsModel *model, const FactorsState *f)
+{
+	if (f->sgd_learning_rate != 0)
+	{
+		/* a BPR model's, as train_bpr checks them */
+		check_setting(model, "regularization", f->regularization, 0, 100, false);
+		if (!(f->sgd_learning_rate > 0 && f->sgd_learning_rate <= RS_BPR_MAX_LEARNING_RATE &&
+			  f->sgd_epochs >= 1 && f->sgd_epochs <= RS_BPR_MAX_ITERATIONS &&
+			  f->k <= RS_BPR_MAX_FACTORS && f->sgd_learning_rate * f->regularization < 1))
+			RsModelCorrupt(model, "params has a learning_rate, iterations, factors or regularization "
+						   "train_bpr does not accept");
+		return;
+	}
+	/* ALS: explicit feedback's system is only its items' and the regularization */
+	check_setting(model, "regularization", f->regularization, 0, RS_ALS_MAX_REG, f->explicit_feedback);
+	if (f->explicit_feedback)
+	{
+		if (f->reg_exponent != 0)
+			RsModelCorrupt(model, "params' regularization_exponent is not 0 (explicit feedback)");
+		return;
+	}
+	check_setting(model, "alpha", f->alpha, 0, RS_ALS_MAX_ALPHA, false);
+	check_setting(model, "regularization_exponent", f->reg_exponent, 0, RS_ALS_MAX_REG_EXPONENT, false);
+}
+
+/*
  * A factor model's settings, from its catalog row, checked, and its
  * per-backend user state; the arrays are the caller's to fill.
  */
@@ -302,14 +348,7 @@ factors_state(RsModel *model, const RsCatalogRow *row)
 	/* train_cf's and train_bpr's range, before n_items x factors are allocated */
 	if (f->k > RS_BPR_MAX_FACTORS)
 		RsModelCorrupt(model, psprintf("params' factors is not an integer between 1 and %d", RS_BPR_MAX_FACTORS));
-	/* a BPR model's fold-in settings, as train_bpr checks them */
-	if (f->sgd_learning_rate != 0 &&
-		!(f->sgd_learning_rate > 0 && f->sgd_learning_rate <= RS_BPR_MAX_LEARNING_RATE &&
-		  f->sgd_epochs >= 1 && f->sgd_epochs <= RS_BPR_MAX_ITERATIONS &&
-		  f->k <= RS_BPR_MAX_FACTORS && f->regularization >= 0 &&
-		  f->sgd_learning_rate * f->regularization < 1))
-		RsModelCorrupt(model, "params has a learning_rate, iterations, factors or regularization "
-					   "train_bpr does not accept");
+	check_fold_in_settings(model, f);
 	f->user_vector = RsModelAlloc(model, sizeof(float) * f->k);
 	return f;
 }

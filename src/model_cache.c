@@ -254,10 +254,12 @@ read_catalog_row(const char *name, MemoryContext result_context, RsCatalogRow *r
 	row->global_mean = (float) RsParamNumber(&stats, "global_mean", 0, -FLT_MAX, FLT_MAX);
 	row->rating_min = (float) RsParamNumber(&stats, "rating_min", -get_float4_infinity(), -FLT_MAX, FLT_MAX);
 	row->rating_max = (float) RsParamNumber(&stats, "rating_max", get_float4_infinity(), -FLT_MAX, FLT_MAX);
-	row->regularization = (float) RsParamNumber(&params, "regularization", 0, -FLT_MAX, FLT_MAX);
+	/* NaN if absent: every factor trainer writes it; the kind checks its range */
+	row->regularization = (float) RsParamNumber(&params, "regularization", NAN, -FLT_MAX, FLT_MAX);
 	row->alpha = (float) RsParamNumber(&params, "alpha", 1, -FLT_MAX, FLT_MAX);
 	row->binary = RsParamFlag(&params, "binary", false);
-	row->half_life = RsParamNumber(&params, "half_life_seconds", 0, 0, FLT_MAX);
+	/* written only with a time_col, by trainers that refuse below 1 second (0: no decay) */
+	row->half_life = RsParamNumber(&params, "half_life_seconds", 0, 1, FLT_MAX);
 	row->reg_exponent = (float) RsParamNumber(&params, "regularization_exponent", 0, -FLT_MAX, FLT_MAX);
 	/* absent before 0.6.0: every factor model stored its users */
 	row->store_users = RsParamFlag(&params, "store_users", true);

@@ -586,9 +586,9 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 				 errmsg("event_col needs feedback 'implicit'"),
 				 errhint("Event weights make confidences of implicit feedback; ratings are not summed over events.")));
 	run.iterations = RsIntArg(fcinfo, 4, "iterations", 1, CF_MAX_ITERATIONS);
-	run.reg = (float) RsFloatArg(fcinfo, 5, "regularization", 0, 1e6,
+	run.reg = (float) RsFloatArg(fcinfo, 5, "regularization", 0, RS_ALS_MAX_REG,
 								 run.explicit_feedback ? CF_DEFAULT_EXPLICIT_REG : CF_DEFAULT_IMPLICIT_REG);
-	run.alpha = (float) RsFloatArg(fcinfo, 6, "alpha", 0, 1e6, NAN);
+	run.alpha = (float) RsFloatArg(fcinfo, 6, "alpha", 0, RS_ALS_MAX_ALPHA, NAN);
 	RsRequireArg(fcinfo, 10, "seed");
 	seed = PG_GETARG_INT64(10);
 	if (run.explicit_feedback && trainer.spec.weight_col == NULL)
@@ -619,7 +619,7 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 	}
 	/* and regularization_exponent in 0.3.0 */
 	run.reg_exponent = PG_NARGS() > 12 ?
-		(float) RsFloatArg(fcinfo, 12, "regularization_exponent", 0, 2, NAN) : 0;
+		(float) RsFloatArg(fcinfo, 12, "regularization_exponent", 0, RS_ALS_MAX_REG_EXPONENT, NAN) : 0;
 	if (run.reg_exponent != 0 && run.explicit_feedback)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -74,6 +74,16 @@
 /* Largest supported number of factors (bounds a few stack arrays). */
 #define RS_ALS_MAX_K			1024
 
+/*
+ * The settings train_cf accepts, which serving and refresh_items check
+ * again in a model's (hand-editable) params: regularization and alpha in
+ * [0, RS_ALS_MAX_REG] (regularization above 0 for explicit feedback),
+ * regularization_exponent in [0, RS_ALS_MAX_REG_EXPONENT].
+ */
+#define RS_ALS_MAX_REG			1e6
+#define RS_ALS_MAX_ALPHA		1e6
+#define RS_ALS_MAX_REG_EXPONENT	2
+
 /* Most threads one update call uses (more are clamped to this). */
 #define RS_ALS_MAX_THREADS		64
 
