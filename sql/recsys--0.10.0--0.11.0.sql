@@ -17,6 +17,248 @@
 -- Fixes
 -------------------------------------------------------------------------------
 
+-- internal: _experiment_check_models' last check, alone (clean_orphans
+-- asks it first: its error says why an orphaned experiment is skipped)
+CREATE FUNCTION recsys._experiment_check_identities(e recsys.experiments, variants jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m record;
+BEGIN
+	-- a variant naming a model without its recorded owner and identity:
+	-- the update from 0.9.0 marks (with JSON nulls) a variant whose model
+	-- was missing then, as 0.9.0 let drop_model drop a model an experiment
+	-- served; whatever has that name now may be another role's model
+	-- (s9-fix2).  Otherwise a variant written past create_experiment and
+	-- alter_experiment, which record them.  (Not the owner's OID: a restore
+	-- into a cluster without the owner's role records none.)
+	FOR m IN
+		SELECT DISTINCT v ->> 'name' AS variant, u.name, u.created = 'null' AS marked
+		FROM jsonb_array_elements(variants) v,
+			 unnest(ARRAY[v ->> 'model', v ->> 'similarity_model'],
+					ARRAY[v -> 'model_owner', v -> 'similarity_model_owner'],
+					ARRAY[v -> 'model_created_at', v -> 'similarity_model_created_at']) u(name, owner, created)
+		WHERE u.name IS NOT NULL
+		  AND (jsonb_typeof(u.owner) IS DISTINCT FROM 'string' OR jsonb_typeof(u.created) IS DISTINCT FROM 'string')
+		ORDER BY 1, 2
+	LOOP
+		RAISE EXCEPTION 'variant "%" of experiment "%" records no owner or identity of its model "%"',
+			m.variant, e.name, m.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = CASE WHEN m.marked
+							   THEN 'The model was missing when recsys was updated to 0.10.0 (0.9.0 let drop_model drop '
+									'a model an experiment served): a model of that name now may be another one.'
+							   ELSE 'recsys.create_experiment and recsys.alter_experiment record them; these variants '
+									'were written without them.' END,
+				  HINT = 'Check the model, then give the experiment its variants again with recsys.alter_experiment.';
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_check_identities(recsys.experiments, jsonb) IS
+	'internal: refuse variants without the recorded owner and identity of their models';
+
+-- internal: refuse (42501) to serve a variant naming a model (model,
+-- similarity_model) that the experiment's owner may not use, as a blend
+-- refuses a member its owner may not use: the owner reads every
+-- impression, so an experiment must not show models its owner could not
+-- query.  Checked at serving, whatever changed since the experiment was
+-- created (a direct UPDATE, a revoked grant, a dropped model whose name
+-- another role took).  A model the caller cannot see is left to recommend,
+-- which refuses it.
+CREATE OR REPLACE FUNCTION recsys._experiment_check_models(e recsys.experiments, variants jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m record;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = e.owner) THEN
+		RAISE EXCEPTION 'permission denied to serve experiment "%": its owner (role OID %) was dropped',
+			e.name, e.owner::oid
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'A superuser can give it a new owner: UPDATE recsys.experiments SET owner = ...';
+	END IF;
+	-- a model of the name recorded at creation, another role's since: the
+	-- model was dropped and its name taken (recorded since 0.10.0)
+	FOR m IN
+		SELECT DISTINCT x.name, u.owner AS recorded, pg_get_userbyid(x.owner) AS now
+		FROM jsonb_array_elements(variants) v,
+			 unnest(ARRAY[v ->> 'model', v ->> 'similarity_model'],
+					ARRAY[v ->> 'model_owner', v ->> 'similarity_model_owner']) u(name, owner)
+			 JOIN recsys.models x ON x.name = u.name
+		WHERE u.owner IS NOT NULL AND u.owner IS DISTINCT FROM pg_get_userbyid(x.owner)
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'model "%" of experiment "%" changed owner since the experiment was created', m.name, e.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('It was owned by role "%s"; the model of that name now is role "%s"''s.',
+								  m.recorded, m.now),
+				  HINT = 'Check the model, then give the experiment its variants again with recsys.alter_experiment.';
+	END LOOP;
+	-- a model of the name and owner recorded, but another one: dropped and
+	-- trained again since (recorded since 0.10.0)
+	FOR m IN
+		SELECT DISTINCT x.name
+		FROM jsonb_array_elements(variants) v,
+			 unnest(ARRAY[v ->> 'model', v ->> 'similarity_model'],
+					ARRAY[v ->> 'model_created_at', v ->> 'similarity_model_created_at']) u(name, created)
+			 JOIN recsys.models x ON x.name = u.name
+		WHERE u.created IS NOT NULL AND u.created::timestamptz IS DISTINCT FROM x.created_at
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'model "%" of experiment "%" was dropped and trained again since the experiment was given it',
+			m.name, e.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The model of that name now is another model (recsys.models.created_at) than the one the variant names.',
+				  HINT = 'Check the model, then give the experiment its variants again with recsys.alter_experiment.';
+	END LOOP;
+	FOR m IN
+		SELECT DISTINCT x.name, x.owner
+		FROM jsonb_array_elements(variants) v, unnest(ARRAY[v ->> 'model', v ->> 'similarity_model']) u(name)
+			 JOIN recsys.models x ON x.name = u.name
+		-- (roles joined to pg_roles: a dropped role's OID is nobody's)
+		WHERE NOT (EXISTS (SELECT FROM pg_roles r
+						   WHERE r.oid = x.owner AND pg_has_role(e.owner::oid, r.oid, 'USAGE'))
+				   OR EXISTS (SELECT FROM unnest(x.grantees) g LEFT JOIN pg_roles r ON r.oid = g::oid
+							  WHERE g::oid = 0 OR pg_has_role(e.owner::oid, r.oid, 'USAGE')))
+		ORDER BY x.name
+	LOOP
+		RAISE EXCEPTION 'permission denied to serve model "%" in experiment "%": its owner, role %, may not use it',
+			m.name, e.name, e.owner
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = format('The model''s owner (role %s) can grant its use to role %s: '
+								'SELECT recsys.grant_model(%L, %L).', m.owner, e.owner, m.name, e.owner::text);
+	END LOOP;
+	-- (last, so that a model the owner may not use is refused as such)
+	PERFORM recsys._experiment_check_identities(e, variants);
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_check_models(recsys.experiments, jsonb) IS
+	'internal: refuse variants whose models the experiment''s owner may not use';
+
+-- internal: clean_orphans' report of an object it left as it was: the
+-- check that refused its row, and what to do (a WARNING, so the objects
+-- cleaned stay cleaned; recsys.orphans() still lists this one)
+CREATE FUNCTION recsys._clean_orphans_skipped(kind text, name text, reason text, reason_hint text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RAISE WARNING 'recsys.clean_orphans skipped % "%": %', kind, name, reason
+		USING DETAIL = format('The %s keeps its owner and grantees; recsys.orphans() still lists it, '
+							  'and pg_dump still refuses it.', kind),
+			  HINT = reason_hint;
+END
+$$;
+COMMENT ON FUNCTION recsys._clean_orphans_skipped(text, text, text, text) IS
+	'internal: clean_orphans'' WARNING for an object whose row the checks refused';
+
+-- Give every orphaned object to new_owner and remove the dropped grantees
+-- (the DBA's clean-up after DROP ROLE, as REASSIGN OWNED / DROP OWNED are
+-- for PostgreSQL's own objects).  Superusers only.  Returns what changed;
+-- an object whose row the checks refuse (an experiment serving a model
+-- its new owner may not use, a variant without the owner and identity of
+-- its model) is left as it was, with a WARNING naming it, the reason and
+-- the way out, and the others are cleaned (before, one such experiment
+-- failed the whole call: s10-fix).
+CREATE OR REPLACE FUNCTION recsys.clean_orphans(new_owner regrole)
+RETURNS TABLE (kind text, name text, owner regrole, removed_roles oid[])
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o record;
+	kept regrole[];
+	given text[] := '{}';
+	given_from oid[] := '{}';
+	msg text;
+	hint text;
+BEGIN
+	IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+		RAISE EXCEPTION 'permission denied for recsys.clean_orphans'
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Only superusers may give away objects whose owner was dropped.';
+	END IF;
+	IF new_owner IS NULL OR new_owner::oid = 0 OR NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = new_owner) THEN
+		RAISE EXCEPTION 'new_owner must be an existing role'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- models first: an experiment's row is checked against its models'
+	-- owners when it changes (review s8, fixr2 1)
+	FOR o IN SELECT * FROM recsys.orphans() r ORDER BY r.kind <> 'model', r.kind, r.name LOOP
+		removed_roles := o.dropped_roles;
+		owner := CASE WHEN o.owner = ANY (o.dropped_roles) THEN new_owner ELSE o.owner::regrole END;
+		kind := o.kind;
+		name := o.name;
+		BEGIN
+			EXECUTE format('SELECT array(SELECT g FROM unnest(t.grantees) g WHERE g::oid <> ALL ($2)) '
+						   'FROM recsys.%I t WHERE t.name = $1', o.kind || 's')
+				INTO kept USING o.name, o.dropped_roles;
+			IF o.kind = 'experiment' THEN
+				-- (first: a variant without its model's identity is the reason
+				-- even when the new owner may not use that name's model either)
+				PERFORM recsys._experiment_check_identities(t, recsys._experiment_served(t))
+				FROM recsys.experiments t WHERE t.name = o.name;
+				-- its variants' recorded model owners move with the models, in
+				-- the same UPDATE as its own owner (the row is checked once)
+				UPDATE recsys.experiments t
+				SET owner = clean_orphans.owner, grantees = kept,
+					variants = recsys._experiment_variants_reowned(t.variants, given, given_from, new_owner)
+				WHERE t.name = o.name;
+			ELSE
+				EXECUTE format('UPDATE recsys.%I t SET owner = $2, grantees = $3 WHERE t.name = $1', o.kind || 's')
+					USING o.name, owner, kept;
+			END IF;
+		EXCEPTION WHEN insufficient_privilege OR object_not_in_prerequisite_state THEN
+			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+			-- (alter_experiment is its owner's, and the owner is gone)
+			hint := CASE WHEN SQLSTATE = '55000' AND o.kind = 'experiment' AND o.owner = ANY (o.dropped_roles)
+						 THEN 'Only its owner, a dropped role, could give it its variants again: keep its '
+							  'results (recsys.experiment_results) and drop it with recsys.drop_experiment.'
+						 ELSE coalesce(nullif(hint, '') || ' ', '')
+							  || format('Then call recsys.clean_orphans again, or drop the %s.', o.kind) END;
+			PERFORM recsys._clean_orphans_skipped(o.kind, o.name, msg, hint);
+			CONTINUE;
+		END;
+		IF o.kind = 'model' AND o.owner = ANY (o.dropped_roles) THEN
+			given := given || o.name;
+			given_from := given_from || o.owner;
+		END IF;
+		RETURN NEXT;
+	END LOOP;
+	-- the other experiments that serve a model given away: their variants'
+	-- recorded owner of it follows (returned with no role removed)
+	FOR o IN
+		SELECT t.name, t.owner FROM recsys.experiments t
+		WHERE t.variants IS DISTINCT FROM recsys._experiment_variants_reowned(t.variants, given, given_from, new_owner)
+		ORDER BY t.name
+	LOOP
+		BEGIN
+			UPDATE recsys.experiments t
+			SET variants = recsys._experiment_variants_reowned(t.variants, given, given_from, new_owner)
+			WHERE t.name = o.name;
+		EXCEPTION WHEN insufficient_privilege OR object_not_in_prerequisite_state THEN
+			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+			PERFORM recsys._clean_orphans_skipped('experiment', o.name, msg,
+												  coalesce(nullif(hint, '') || ' ', '')
+												  || 'Then call recsys.clean_orphans again.');
+			CONTINUE;
+		END;
+		kind := 'experiment';
+		name := o.name;
+		owner := o.owner;
+		removed_roles := '{}';
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION recsys.clean_orphans(regrole) IS
+	'give the models, experiments and catalogs whose owner was dropped to new_owner, and remove dropped grantees';
+
 -------------------------------------------------------------------------------
 -- Review fixes
 -------------------------------------------------------------------------------

@@ -2648,6 +2648,22 @@ BEGIN
 								'SELECT recsys.grant_model(%L, %L).', m.owner, e.owner, m.name, e.owner::text);
 	END LOOP;
 	-- (last, so that a model the owner may not use is refused as such)
+	PERFORM recsys._experiment_check_identities(e, variants);
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_check_models(recsys.experiments, jsonb) IS
+	'internal: refuse variants whose models the experiment''s owner may not use';
+
+-- internal: _experiment_check_models' last check, alone (clean_orphans
+-- asks it first: its error says why an orphaned experiment is skipped)
+CREATE FUNCTION recsys._experiment_check_identities(e recsys.experiments, variants jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m record;
+BEGIN
 	-- a variant naming a model without its recorded owner and identity:
 	-- the update from 0.9.0 marks (with JSON nulls) a variant whose model
 	-- was missing then, as 0.9.0 let drop_model drop a model an experiment
@@ -2677,8 +2693,8 @@ BEGIN
 	END LOOP;
 END
 $$;
-COMMENT ON FUNCTION recsys._experiment_check_models(recsys.experiments, jsonb) IS
-	'internal: refuse variants whose models the experiment''s owner may not use';
+COMMENT ON FUNCTION recsys._experiment_check_identities(recsys.experiments, jsonb) IS
+	'internal: refuse variants without the recorded owner and identity of their models';
 
 -- internal: an allocation (one entry per bucket) as runs, and back
 CREATE FUNCTION recsys._experiment_runs(allocation smallint[], OUT run_starts integer[], OUT run_variants smallint[])
@@ -7328,9 +7344,32 @@ $$;
 COMMENT ON FUNCTION recsys._experiment_variants_owner_oids(jsonb) IS
 	'internal: variants with their recorded model owners'' OIDs looked up by name (after a restore)';
 
+-- internal: clean_orphans' report of an object it left as it was: the
+-- check that refused its row, and what to do (a WARNING, so the objects
+-- cleaned stay cleaned; recsys.orphans() still lists this one)
+CREATE FUNCTION recsys._clean_orphans_skipped(kind text, name text, reason text, reason_hint text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RAISE WARNING 'recsys.clean_orphans skipped % "%": %', kind, name, reason
+		USING DETAIL = format('The %s keeps its owner and grantees; recsys.orphans() still lists it, '
+							  'and pg_dump still refuses it.', kind),
+			  HINT = reason_hint;
+END
+$$;
+COMMENT ON FUNCTION recsys._clean_orphans_skipped(text, text, text, text) IS
+	'internal: clean_orphans'' WARNING for an object whose row the checks refused';
+
 -- Give every orphaned object to new_owner and remove the dropped grantees
 -- (the DBA's clean-up after DROP ROLE, as REASSIGN OWNED / DROP OWNED are
--- for PostgreSQL's own objects).  Superusers only.  Returns what changed.
+-- for PostgreSQL's own objects).  Superusers only.  Returns what changed;
+-- an object whose row the checks refuse (an experiment serving a model
+-- its new owner may not use, a variant without the owner and identity of
+-- its model) is left as it was, with a WARNING naming it, the reason and
+-- the way out, and the others are cleaned (before, one such experiment
+-- failed the whole call: s10-fix).
 CREATE FUNCTION recsys.clean_orphans(new_owner regrole)
 RETURNS TABLE (kind text, name text, owner regrole, removed_roles oid[])
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
@@ -7341,6 +7380,8 @@ DECLARE
 	kept regrole[];
 	given text[] := '{}';
 	given_from oid[] := '{}';
+	msg text;
+	hint text;
 BEGIN
 	IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
 		RAISE EXCEPTION 'permission denied for recsys.clean_orphans'
@@ -7358,34 +7399,60 @@ BEGIN
 		owner := CASE WHEN o.owner = ANY (o.dropped_roles) THEN new_owner ELSE o.owner::regrole END;
 		kind := o.kind;
 		name := o.name;
+		BEGIN
+			EXECUTE format('SELECT array(SELECT g FROM unnest(t.grantees) g WHERE g::oid <> ALL ($2)) '
+						   'FROM recsys.%I t WHERE t.name = $1', o.kind || 's')
+				INTO kept USING o.name, o.dropped_roles;
+			IF o.kind = 'experiment' THEN
+				-- (first: a variant without its model's identity is the reason
+				-- even when the new owner may not use that name's model either)
+				PERFORM recsys._experiment_check_identities(t, recsys._experiment_served(t))
+				FROM recsys.experiments t WHERE t.name = o.name;
+				-- its variants' recorded model owners move with the models, in
+				-- the same UPDATE as its own owner (the row is checked once)
+				UPDATE recsys.experiments t
+				SET owner = clean_orphans.owner, grantees = kept,
+					variants = recsys._experiment_variants_reowned(t.variants, given, given_from, new_owner)
+				WHERE t.name = o.name;
+			ELSE
+				EXECUTE format('UPDATE recsys.%I t SET owner = $2, grantees = $3 WHERE t.name = $1', o.kind || 's')
+					USING o.name, owner, kept;
+			END IF;
+		EXCEPTION WHEN insufficient_privilege OR object_not_in_prerequisite_state THEN
+			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+			-- (alter_experiment is its owner's, and the owner is gone)
+			hint := CASE WHEN SQLSTATE = '55000' AND o.kind = 'experiment' AND o.owner = ANY (o.dropped_roles)
+						 THEN 'Only its owner, a dropped role, could give it its variants again: keep its '
+							  'results (recsys.experiment_results) and drop it with recsys.drop_experiment.'
+						 ELSE coalesce(nullif(hint, '') || ' ', '')
+							  || format('Then call recsys.clean_orphans again, or drop the %s.', o.kind) END;
+			PERFORM recsys._clean_orphans_skipped(o.kind, o.name, msg, hint);
+			CONTINUE;
+		END;
 		IF o.kind = 'model' AND o.owner = ANY (o.dropped_roles) THEN
 			given := given || o.name;
 			given_from := given_from || o.owner;
-		END IF;
-		EXECUTE format('SELECT array(SELECT g FROM unnest(t.grantees) g WHERE g::oid <> ALL ($2)) '
-					   'FROM recsys.%I t WHERE t.name = $1', o.kind || 's')
-			INTO kept USING o.name, o.dropped_roles;
-		IF o.kind = 'experiment' THEN
-			-- its variants' recorded model owners move with the models, in
-			-- the same UPDATE as its own owner (the row is checked once)
-			UPDATE recsys.experiments t
-			SET owner = clean_orphans.owner, grantees = kept,
-				variants = recsys._experiment_variants_reowned(t.variants, given, given_from, new_owner)
-			WHERE t.name = o.name;
-		ELSE
-			EXECUTE format('UPDATE recsys.%I t SET owner = $2, grantees = $3 WHERE t.name = $1', o.kind || 's')
-				USING o.name, owner, kept;
 		END IF;
 		RETURN NEXT;
 	END LOOP;
 	-- the other experiments that serve a model given away: their variants'
 	-- recorded owner of it follows (returned with no role removed)
 	FOR o IN
-		UPDATE recsys.experiments t
-		SET variants = recsys._experiment_variants_reowned(t.variants, given, given_from, new_owner)
+		SELECT t.name, t.owner FROM recsys.experiments t
 		WHERE t.variants IS DISTINCT FROM recsys._experiment_variants_reowned(t.variants, given, given_from, new_owner)
-		RETURNING t.name, t.owner
+		ORDER BY t.name
 	LOOP
+		BEGIN
+			UPDATE recsys.experiments t
+			SET variants = recsys._experiment_variants_reowned(t.variants, given, given_from, new_owner)
+			WHERE t.name = o.name;
+		EXCEPTION WHEN insufficient_privilege OR object_not_in_prerequisite_state THEN
+			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+			PERFORM recsys._clean_orphans_skipped('experiment', o.name, msg,
+												  coalesce(nullif(hint, '') || ' ', '')
+												  || 'Then call recsys.clean_orphans again.');
+			CONTINUE;
+		END;
 		kind := 'experiment';
 		name := o.name;
 		owner := o.owner;
