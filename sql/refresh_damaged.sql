@@ -73,6 +73,13 @@ FROM (VALUES ('rd_cf', 'factors', '1.5'), ('rd_cf', 'factors', '2000000'), ('rd_
 			 ('rd_cf', 'regularization_exponent', '3'), ('rd_cf', 'feature_weight', '-1'),
 			 ('rd_knn', 'cold_map_regularization', '0'), ('rd_knn', 'cold_map_self_weight', '-1'),
 			 ('rd_knn', 'cold_map_popularity', '100'), ('rd_knn', 'cold_map_content_weight', '-1')) v(m, param, value);
+-- a column named twice (dims and weights one per name, as training would
+-- record two columns): damage, not the column read and weighed twice (s10)
+UPDATE recsys.models
+SET params = params || '{"embedding_columns": ["vec", "vec"], "embedding_dims": [3, 3], "embedding_weights": [1, 1]}'
+WHERE name = 'rd_cf';
+SELECT recsys.refresh_items('rd_cf');
+UPDATE recsys.models x SET params = p.params FROM rd_params p WHERE x.name = 'rd_cf' AND p.name = 'rd_cf';
 DROP FUNCTION refresh_with(text, text, jsonb);
 -- embedding groups whose recorded dims or weights are cut short
 UPDATE recsys.models SET params = jsonb_set(params, '{embedding_dims}', '[]') WHERE name = 'rd_cf';

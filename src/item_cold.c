@@ -1096,6 +1096,11 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 			if (!isfinite(w[g]) || w[g] < 0 || w[g] > 1000)
 				RsParamsDamaged(&params, "embedding_weights", " has a weight outside 0 to 1000");
 			cm.group_cols[g] = TextDatumGetCString(col_values[g]);
+			/* training records each real[] column once: twice would weigh it twice */
+			for (int h = 0; h < g; h++)
+				if (strcmp(cm.group_cols[h], cm.group_cols[g]) == 0)
+					RsParamsDamaged(&params, "embedding_columns",
+									psprintf(" names column \"%s\" twice", cm.group_cols[g]));
 			cm.dims[g] = d[g];
 			cm.group_weights[g] = w[g];
 		}
