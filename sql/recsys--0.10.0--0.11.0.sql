@@ -259,6 +259,62 @@ $$;
 COMMENT ON FUNCTION recsys.clean_orphans(regrole) IS
 	'give the models, experiments and catalogs whose owner was dropped to new_owner, and remove dropped grantees';
 
+-- A row inserted into recsys.models, recsys.experiments or recsys.catalogs
+-- whose owner or a grantee is an OID no role has: a restore of a dump made
+-- before 0.10.0 (whose pg_dump wrote a dropped role as its bare OID; the
+-- dump holds no name to look the role up by) or a hand-made INSERT.
+-- Refused (42704, naming the object and the OID), unless the restore names
+-- the role to give such objects to: recsys.restore_orphans_to (a setting,
+-- e.g. PGOPTIONS='-c recsys.restore_orphans_to=keeper' pg_restore ...),
+-- as clean_orphans would (the dropped grantees are left out).  Trainers and
+-- create_* insert the caller's own role: never refused.  (A bare OID that
+-- some role of the restoring cluster happens to have cannot be told from
+-- that role's name: doc/operations.md, "Backups".)
+CREATE FUNCTION recsys._restored_roles_check()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	gone oid[] := recsys._dropped_roles(NEW.owner, NEW.grantees);
+	kind text := rtrim(TG_TABLE_NAME, 's');
+	heir regrole;
+BEGIN
+	IF gone IS NULL THEN
+		RETURN NEW;
+	END IF;
+	heir := nullif(current_setting('recsys.restore_orphans_to', true), '')::regrole;
+	IF heir IS NULL THEN
+		RAISE EXCEPTION 'recsys % "%" names role OID % as its %, and no role has that OID', kind, NEW.name, gone[1],
+			CASE WHEN NEW.owner::oid = gone[1] THEN 'owner' ELSE 'grantee' END
+			USING ERRCODE = 'undefined_object',
+				  DETAIL = 'A dump made before recsys 0.10.0 writes a role that was dropped as its bare OID, '
+						   'which here would name whichever role has that OID.',
+				  HINT = 'Restore with PGOPTIONS=''-c recsys.restore_orphans_to=<role>'' to give such objects to '
+						 'that role (dropped grantees are left out), or run recsys.clean_orphans(new_owner) in '
+						 'the dumped database and dump it again.';
+	END IF;
+	NEW.grantees := ARRAY(SELECT g FROM unnest(NEW.grantees) g WHERE g::oid <> ALL (gone));
+	IF NEW.owner::oid = ANY (gone) THEN
+		NEW.owner := heir;
+		RAISE WARNING 'recsys % "%" named role OIDs % that no role has: given to role %', kind, NEW.name, gone, heir
+			USING DETAIL = 'recsys.restore_orphans_to names the role to give such objects to; grantees no role is are left out.';
+	ELSE
+		RAISE WARNING 'recsys % "%" named role OIDs % that no role has: left out of its grantees', kind, NEW.name, gone;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION recsys._restored_roles_check() IS
+	'internal: refuse (or give to recsys.restore_orphans_to) an inserted object whose owner or grantee OID names no role';
+
+CREATE TRIGGER restored_roles_check BEFORE INSERT ON recsys.models
+	FOR EACH ROW EXECUTE FUNCTION recsys._restored_roles_check();
+CREATE TRIGGER restored_roles_check BEFORE INSERT ON recsys.experiments
+	FOR EACH ROW EXECUTE FUNCTION recsys._restored_roles_check();
+CREATE TRIGGER restored_roles_check BEFORE INSERT ON recsys.catalogs
+	FOR EACH ROW EXECUTE FUNCTION recsys._restored_roles_check();
+
 -------------------------------------------------------------------------------
 -- Review fixes
 -------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ bool		recsys_compressed_scan = true;
 bool		recsys_bulk_write = true;
 bool		recsys_bulk_write_pages = true;
 int			recsys_search_max_matches = RECSYS_DEFAULT_SEARCH_MAX_MATCHES;
+static char *recsys_restore_orphans_to = NULL;
 
 void		_PG_init(void);
 
@@ -145,6 +146,19 @@ _PG_init(void)
 							0, INT_MAX,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+
+	/*
+	 * Read by SQL (recsys._restored_roles_check) when a restore inserts a
+	 * catalog row naming a role OID nobody has; the superuser restoring
+	 * names the heir (PGOPTIONS='-c recsys.restore_orphans_to=role').
+	 */
+	DefineCustomStringVariable("recsys.restore_orphans_to",
+							   "Sets the role given the recsys objects a restore finds owned by a role OID that no role has.",
+							   "Empty (the default): such an object is refused. A dump made before 0.10.0 holds a dropped role as its bare OID.",
+							   &recsys_restore_orphans_to,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
 
 	RsIngestInit();
 	RsModelCacheInit();
