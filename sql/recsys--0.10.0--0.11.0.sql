@@ -315,6 +315,23 @@ CREATE TRIGGER restored_roles_check BEFORE INSERT ON recsys.experiments
 CREATE TRIGGER restored_roles_check BEFORE INSERT ON recsys.catalogs
 	FOR EACH ROW EXECUTE FUNCTION recsys._restored_roles_check();
 
+-- The EXECUTE grants the 0.9.0 -> 0.10.0 script carried over to train_fm
+-- and train_item_knn (which it dropped and created again) were made by
+-- an extension script, so PostgreSQL recorded them as the functions'
+-- initial privileges (pg_init_privs): pg_dump writes only the changes
+-- since those, so a dump no longer held the DBA's REVOKE / GRANT, and a
+-- restore into a fresh CREATE EXTENSION gave PUBLIC EXECUTE again
+-- (s8's leftover).  A fresh install records no initial privileges for
+-- them (created with the default ACL): remove what the carry-over
+-- recorded, so that pg_dump writes the DBA's grants again.  (A script
+-- that drops and creates a function keeping its ACL must do the same
+-- after its GRANTs.)
+DELETE FROM pg_catalog.pg_init_privs
+WHERE classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass AND objsubid OPERATOR(pg_catalog.=) 0
+  AND objoid IN (SELECT p.oid FROM pg_catalog.pg_proc p
+				 WHERE p.pronamespace OPERATOR(pg_catalog.=) 'recsys'::pg_catalog.regnamespace
+				   AND p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['train_fm', 'train_item_knn']::pg_catalog.name[]));
+
 -------------------------------------------------------------------------------
 -- Review fixes
 -------------------------------------------------------------------------------
