@@ -315,6 +315,139 @@ CREATE TRIGGER restored_roles_check BEFORE INSERT ON recsys.experiments
 CREATE TRIGGER restored_roles_check BEFORE INSERT ON recsys.catalogs
 	FOR EACH ROW EXECUTE FUNCTION recsys._restored_roles_check();
 
+-- internal: a catalog's ranking weights as search reads them (an owner
+-- may edit the row; tune_search writes them), checked: "personal" and
+-- "anonymous" objects whose values are JSON numbers of at most 1e6 in
+-- magnitude.  Else damage (XX001), not a cast's error or NaN scores
+-- ranked silently (a string "NaN" cast to real).
+CREATE FUNCTION recsys._catalog_weights(catalog text, weights jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	bad text;
+BEGIN
+	SELECT s.k || coalesce('.' || e.key, '') INTO bad
+	FROM unnest(ARRAY['personal', 'anonymous']) s(k)
+		 LEFT JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(weights -> s.k) = 'object' THEN weights -> s.k END) e
+			ON true
+	WHERE CASE WHEN jsonb_typeof(weights -> s.k) IS DISTINCT FROM 'object' THEN true
+			   WHEN e.key IS NULL THEN false	-- an empty object: every weight 0
+			   WHEN jsonb_typeof(e.value) <> 'number' THEN true
+			   ELSE abs(e.value::numeric) > 1e6 END
+	ORDER BY s.k, e.key
+	LIMIT 1;
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'catalog "%" is damaged: its weights'' % is not %', catalog, bad,
+			CASE WHEN bad LIKE '%.%' THEN 'a number between -1e6 and 1e6' ELSE 'an object' END
+			USING ERRCODE = 'data_corrupted',
+				  DETAIL = 'search reads the objects "personal" and "anonymous" of recsys.catalogs.weights.',
+				  HINT = 'Learn them again with recsys.tune_search, or set them to numbers.';
+	END IF;
+	RETURN weights;
+END
+$$;
+COMMENT ON FUNCTION recsys._catalog_weights(text, jsonb) IS
+	'internal: a catalog''s weights, refused (XX001) when search cannot rank with them';
+
+CREATE OR REPLACE FUNCTION recsys.search(
+	query text,
+	user_id bigint DEFAULT NULL,
+	k integer DEFAULT 10,
+	model text DEFAULT 'default',
+	catalog text DEFAULT 'default',
+	candidates bigint[] DEFAULT NULL,
+	exclude_purchased boolean DEFAULT false,
+	query_embedding real[] DEFAULT NULL)
+RETURNS TABLE (item_id bigint, score real, text_score real, personal_score real, popularity_score real)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	weights jsonb;
+	nearest bigint[];
+BEGIN
+	IF k IS NULL OR exclude_purchased IS NULL THEN
+		RAISE EXCEPTION 'k and exclude_purchased must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF k < 1 OR k > 10000 THEN
+		RAISE EXCEPTION 'k must be between 1 and 10000, not %', k USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT recsys._catalog_weights(c.name, c.weights) INTO weights FROM recsys.catalogs c WHERE c.name = search.catalog;
+	IF query_embedding IS NOT NULL THEN
+		-- hybrid: the products nearest the query's embedding are candidates
+		-- too; a query embedding holding NaN or an infinity is refused (22023)
+		-- whether or not a product is compared with it
+		PERFORM recsys._embedding_similarity(query_embedding, query_embedding);
+		IF NOT EXISTS (SELECT FROM recsys.catalog_docs d
+					   WHERE d.catalog = search.catalog AND d.embedding IS NOT NULL) THEN
+			RAISE EXCEPTION 'catalog "%" has no embeddings', catalog
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Index it with embedding_col, or search without query_embedding.';
+		END IF;
+		-- an embedding of another length than the query's: the query's
+		-- fault, unless the catalog's are not all one length (damage, XX001)
+		IF EXISTS (SELECT FROM recsys.catalog_docs d
+				   WHERE d.catalog = search.catalog AND d.embedding IS NOT NULL
+					 AND cardinality(d.embedding) <> cardinality(query_embedding)) THEN
+			PERFORM recsys._catalog_embedding_length(catalog);
+		END IF;
+		SELECT array_agg(v.item_id ORDER BY v.sim DESC, v.item_id) INTO nearest
+		FROM (SELECT d.item_id, recsys._embedding_similarity(d.embedding, query_embedding) AS sim
+			  FROM recsys.catalog_docs d
+			  WHERE d.catalog = search.catalog AND d.embedding IS NOT NULL
+				AND (candidates IS NULL OR d.item_id = ANY (candidates))
+			  ORDER BY 2 DESC, 1
+			  LIMIT greatest(k, 100)) v;
+	END IF;
+	RETURN QUERY
+	WITH f AS (
+		SELECT * FROM recsys._search_features(query, user_id, model, catalog, candidates, exclude_purchased,
+											  coalesce(nearest, '{}'), k)
+	), w AS (
+		SELECT coalesce((x ->> 'text')::real, 0) AS text, coalesce((x ->> 'personal')::real, 0) AS personal,
+			   coalesce((x ->> 'popularity')::real, 0) AS popularity, coalesce((x ->> 'bought')::real, 0) AS bought,
+			   coalesce((x ->> 'position')::real, 0) AS position,
+			   (x ->> 'embedding')::real AS embedding
+		FROM (SELECT weights -> CASE WHEN EXISTS (SELECT FROM f WHERE f.personal_score IS NOT NULL)
+									 THEN 'personal' ELSE 'anonymous' END AS x) s
+	), ranked AS (
+		SELECT f.item_id, f.text_score, f.personal_score, f.popularity_score,
+			   (w.text * f.text_n + w.personal * f.personal_n + w.popularity * f.popularity_n
+				+ w.bought * f.bought::integer + w.position * f.position_n)::real AS learned,
+			   w.embedding,
+			   -- the cosine similarity to the query's embedding, for a learned fusion
+			   CASE WHEN nearest IS NOT NULL AND w.embedding IS NOT NULL
+					THEN (SELECT recsys._embedding_similarity(d.embedding, query_embedding)
+						  FROM recsys.catalog_docs d
+						  WHERE d.catalog = search.catalog AND d.item_id = f.item_id) END AS sim
+		FROM f, w
+	), fused AS (
+		-- with an embedding weight (tune_search learned it), the learned
+		-- score plus it times the similarity, min-max normalised over the
+		-- candidates (0 without an embedding); else reciprocal rank fusion
+		-- (k = 60) of the learned ranking and the embedding's, when there
+		-- is one; tied learned scores share their rank, so the item ids'
+		-- order does not count as relevance
+		SELECT r.*, CASE WHEN nearest IS NULL THEN r.learned
+						 WHEN r.embedding IS NOT NULL
+						 THEN (r.learned + r.embedding
+							   * coalesce((r.sim - min(r.sim) OVER ())
+										  / nullif(max(r.sim) OVER () - min(r.sim) OVER (), 0), 0)::real)::real
+						 ELSE (1.0 / (60 + rank() OVER (ORDER BY r.learned DESC))
+							   + coalesce(1.0 / (60 + array_position(nearest, r.item_id)), 0))::real END AS fused
+		FROM ranked r
+	)
+	SELECT f.item_id, f.fused, f.text_score, f.personal_score, f.popularity_score
+	FROM fused f
+	ORDER BY 2 DESC, f.item_id
+	LIMIT k;
+END
+$$;
+COMMENT ON FUNCTION recsys.search(text, bigint, integer, text, text, bigint[], boolean, real[]) IS
+	'personalised product search: the k items of a catalog matching a query, ranked by text relevance, the model''s score for the user and popularity';
+
 -- The EXECUTE grants the 0.9.0 -> 0.10.0 script carried over to train_fm
 -- and train_item_knn (which it dropped and created again) were made by
 -- an extension script, so PostgreSQL recorded them as the functions'

@@ -4411,6 +4411,42 @@ $$;
 COMMENT ON FUNCTION recsys._search_features(text, bigint, text, text, bigint[], boolean, bigint[], integer) IS
 	'internal: the items matching a search query, with the features search ranks them by';
 
+-- internal: a catalog's ranking weights as search reads them (an owner
+-- may edit the row; tune_search writes them), checked: "personal" and
+-- "anonymous" objects whose values are JSON numbers of at most 1e6 in
+-- magnitude.  Else damage (XX001), not a cast's error or NaN scores
+-- ranked silently (a string "NaN" cast to real).
+CREATE FUNCTION recsys._catalog_weights(catalog text, weights jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	bad text;
+BEGIN
+	SELECT s.k || coalesce('.' || e.key, '') INTO bad
+	FROM unnest(ARRAY['personal', 'anonymous']) s(k)
+		 LEFT JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(weights -> s.k) = 'object' THEN weights -> s.k END) e
+			ON true
+	WHERE CASE WHEN jsonb_typeof(weights -> s.k) IS DISTINCT FROM 'object' THEN true
+			   WHEN e.key IS NULL THEN false	-- an empty object: every weight 0
+			   WHEN jsonb_typeof(e.value) <> 'number' THEN true
+			   ELSE abs(e.value::numeric) > 1e6 END
+	ORDER BY s.k, e.key
+	LIMIT 1;
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'catalog "%" is damaged: its weights'' % is not %', catalog, bad,
+			CASE WHEN bad LIKE '%.%' THEN 'a number between -1e6 and 1e6' ELSE 'an object' END
+			USING ERRCODE = 'data_corrupted',
+				  DETAIL = 'search reads the objects "personal" and "anonymous" of recsys.catalogs.weights.',
+				  HINT = 'Learn them again with recsys.tune_search, or set them to numbers.';
+	END IF;
+	RETURN weights;
+END
+$$;
+COMMENT ON FUNCTION recsys._catalog_weights(text, jsonb) IS
+	'internal: a catalog''s weights, refused (XX001) when search cannot rank with them';
+
 CREATE FUNCTION recsys.search(
 	query text,
 	user_id bigint DEFAULT NULL,
@@ -4434,7 +4470,7 @@ BEGIN
 	IF k < 1 OR k > 10000 THEN
 		RAISE EXCEPTION 'k must be between 1 and 10000, not %', k USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	SELECT c.weights INTO weights FROM recsys.catalogs c WHERE c.name = search.catalog;
+	SELECT recsys._catalog_weights(c.name, c.weights) INTO weights FROM recsys.catalogs c WHERE c.name = search.catalog;
 	IF query_embedding IS NOT NULL THEN
 		-- hybrid: the products nearest the query's embedding are candidates
 		-- too; a query embedding holding NaN or an infinity is refused (22023)

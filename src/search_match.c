@@ -344,6 +344,19 @@ recsys_search_matches(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(9))
 		max_matches = Max(max_matches, PG_GETARG_INT32(9));
 
+	/*
+	 * The catalog row's counts, which refresh_catalog and the sync triggers
+	 * keep (an owner may edit the row): NaN or a negative count would make
+	 * every BM25 score NaN, ranked silently.
+	 */
+	if (PG_GETARG_INT64(4) < 0 || !isfinite(PG_GETARG_FLOAT8(5)) || PG_GETARG_FLOAT8(5) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("catalog \"%s\" is damaged: %s", TextDatumGetCString(PG_GETARG_DATUM(0)),
+						PG_GETARG_INT64(4) < 0 ? "its n_items is negative"
+						: "its avg_length is not a finite number of at least 0"),
+				 errhint("Rebuild it from its source with recsys.refresh_catalog.")));
+
 	/* (loaded before SPI: the model lives in its own context) */
 	model = PG_ARGISNULL(8) ? NULL : RsGetModel(text_to_cstring(PG_GETARG_TEXT_PP(8)));
 	SPI_connect();
