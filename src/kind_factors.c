@@ -128,6 +128,20 @@ static const void *compressed_items(RsModel *model);
 static void load_ivf_to_publish(RsModel *model);
 
 /*
+ * The regularization a fold-in (or explain) solves with.  Checked for
+ * range when the model loads (check_fold_in_settings); a model without
+ * one (params edited, or built by hand: it serves its stored users) is
+ * damaged only here, where the solver would need it.
+ */
+static float
+fold_in_reg(const RsModel *model)
+{
+	if (isnan(F(model)->regularization))
+		RsModelCorrupt((RsModel *) model, "params has no regularization, which a fold-in solves with");
+	return F(model)->regularization;
+}
+
+/*
  * The regularisation of an implicit model's user system, as training had
  * it: reg, times (n_items + alpha sum_i |w_i|)^reg_exponent when the model
  * scales it by the user's total confidence (src/kernel/als.h).
@@ -136,8 +150,8 @@ static inline float
 implicit_user_reg(const RsModel *model, double sum_abs_weight)
 {
 	if (F(model)->reg_exponent == 0)
-		return F(model)->regularization;
-	return (float) (F(model)->regularization *
+		return fold_in_reg(model);
+	return (float) (fold_in_reg(model) *
 					pow((double) model->items.count + F(model)->alpha * sum_abs_weight,
 						F(model)->reg_exponent));
 }
@@ -273,13 +287,14 @@ load_mean_user(RsModel *model, const RsCatalogRow *row, Oid *argtypes, Datum *va
  * A number of a factor model's params in the range its trainer accepts
  * (above min when min_open), else the model is damaged, naming the key:
  * a hand edit must not reach the solver as a system that is not positive
- * definite, or as a silent wrong vector.  NaN: the key is absent.
+ * definite, or as a silent wrong vector.  NaN: the key is absent (a
+ * fold-in then refuses, fold_in_reg).
  */
 static void
 check_setting(RsModel *model, const char *key, double x, double min, double max, bool min_open)
 {
 	if (isnan(x))
-		RsModelCorrupt(model, psprintf("params has no %s", key));
+		return;
 	if (x > max || x < min || (min_open && x == min))
 		RsModelCorrupt(model, psprintf(min_open ? "params' %s is not a number above %g and at most %g"
 									   : "params' %s is not a number between %g and %g", key, min, max));
@@ -298,7 +313,8 @@ check_fold_in_settings(RsModel *model, const FactorsState *f)
 		check_setting(model, "regularization", f->regularization, 0, 100, false);
 		if (!(f->sgd_learning_rate > 0 && f->sgd_learning_rate <= RS_BPR_MAX_LEARNING_RATE &&
 			  f->sgd_epochs >= 1 && f->sgd_epochs <= RS_BPR_MAX_ITERATIONS &&
-			  f->k <= RS_BPR_MAX_FACTORS && f->sgd_learning_rate * f->regularization < 1))
+			  f->k <= RS_BPR_MAX_FACTORS &&
+			  (isnan(f->regularization) || f->sgd_learning_rate * f->regularization < 1)))
 			RsModelCorrupt(model, "params has a learning_rate, iterations, factors or regularization "
 						   "train_bpr does not accept");
 		return;
@@ -717,7 +733,7 @@ fold_in_explicit(RsModel *model, const RsWeightedItem *pairs, int m, float *x, f
 								idx + j, r + j, Min(FOLD_IN_CHUNK, m - j), k, A, z, tile);
 	}
 	for (int a = 0; a <= k; a++)
-		A[a * (k + 1) + a] += F(model)->regularization * m;
+		A[a * (k + 1) + a] += fold_in_reg(model) * m;
 	status = rs_fold_in_solve(A, z, k + 1);
 	memcpy(x, z, sizeof(float) * k);
 	if (bias)
@@ -769,7 +785,7 @@ fold_in_sgd(RsModel *model, const RsWeightedItem *pairs, const float *recency, i
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (rs_bpr_fold_in(f->item_factors, f->item_bias, model->items.count, f->k, items, weight,
-						   n, f->sgd_learning_rate, f->regularization, f->sgd_seed, e,
+						   n, f->sgd_learning_rate, fold_in_reg(model), f->sgd_seed, e,
 						   Min(e + per_check, f->sgd_epochs), x) != RS_BPR_OK)
 			RsModelCorrupt(model, "its BPR fold-in refused the model's sizes");
 	}
@@ -940,7 +956,7 @@ factor_contributions(RsModel *model, const RsUserItems *items, int32 j, int64 us
 	(void) user_vector(model, user_id, items, &user_bias);
 	for (int n = 0; n < items->n; n++)
 		sum_abs += fabsf(items->weight[n]);
-	reg = F(model)->explicit_feedback ? F(model)->regularization : implicit_user_reg(model, sum_abs);
+	reg = F(model)->explicit_feedback ? fold_in_reg(model) : implicit_user_reg(model, sum_abs);
 	if (F(model)->explicit_feedback)
 		memset(A, 0, sizeof(float) * k * k);
 	else
