@@ -298,7 +298,7 @@ BEGIN
 	IF NEW.owner::oid = ANY (gone) THEN
 		NEW.owner := heir;
 		RAISE WARNING 'recsys % "%" named role OIDs % that no role has: given to role %', kind, NEW.name, gone, heir
-			USING DETAIL = 'recsys.restore_orphans_to names the role to give such objects to; grantees no role is are left out.';
+			USING DETAIL = 'recsys.restore_orphans_to names the role to give such objects to; grantee OIDs no role has are left out.';
 	ELSE
 		RAISE WARNING 'recsys % "%" named role OIDs % that no role has: left out of its grantees', kind, NEW.name, gone;
 	END IF;
