@@ -200,7 +200,12 @@ BEGIN
 				 WHERE t.n = ANY (step) AND NOT t.n = ANY (scored)
 				 ORDER BY t.n = centre DESC, t.value DESC NULLS LAST, t.n LOOP
 			IF cutting THEN
-				cut := cut || jsonb_build_array((SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = c));
+				-- (the centre, cut before its turn: see below)
+				IF c = incumbent THEN
+					centre_cut := true;
+				ELSE
+					cut := cut || jsonb_build_array((SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = c));
+				END IF;
 				CONTINUE;
 			END IF;
 			IF recsys._auto_rescore(c, 2, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)), true) IS NULL

@@ -390,6 +390,17 @@ FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 
 						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
 						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() - interval '1 second', 'metric', 'ndcg@10', 'k', 10,
 										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) c;
+-- ... and when the budget cut the list already at a neighbour's first-
+-- split trial (283 not trained yet): 200 is still not in cut (the old
+-- code listed it after 283)
+SELECT pg_temp.plant(true);
+TRUNCATE _recsys_auto_scores;
+DELETE FROM _recsys_auto_trials WHERE params ->> 'regularization' = '283';
+SELECT c -> 'scored' AS scored, c -> 'chosen' AS chosen, c -> 'cut' AS cut, c -> 'centre_cut' AS centre_cut
+FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 800, 1600]}', '{"seconds": 0.1}',
+						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
+						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() - interval '1 second', 'metric', 'ndcg@10', 'k', 10,
+										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) c;
 ROLLBACK;
 
 -- the repeated splits: a setting's validation values (its first split's,
