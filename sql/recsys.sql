@@ -6186,8 +6186,10 @@ BEGIN
 		-- of five weights)
 		'min_z', 1.96,
 		-- on the repeated splits, where the weight was not chosen: 1, a
-		-- gain one standard error above none (doc/internals.md, "train_auto")
-		'min_z_matched', 1.0,
+		-- gain one standard error above none (doc/internals.md, "train_auto");
+		-- on protocol last 1.96 (0.11.0): its split 2 is the first split,
+		-- whose users the weight was chosen on
+		'min_z_matched', CASE WHEN protocol_used = 'last' THEN 1.96 ELSE 1.0 END,
 		-- a name of this backend's own, so concurrent searches do not collide
 		'prefix', format('_recsys_auto_%s_%s_', pg_backend_pid(), txid_current()));
 
