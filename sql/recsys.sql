@@ -5379,14 +5379,18 @@ COMMENT ON FUNCTION recsys._auto_ladder_json(double precision, boolean, boolean,
 -- three quarters): a random tenth of each user's items is held out (seed
 -- + j - 1; users with 6 items or more), so that settings whose best
 -- depends on the data's depth (EASE's regularisation and dropout) are
--- compared as the final model will use them.  On last the 5 items before
--- the previous split's (split_last of its train part: a rolling origin):
--- what counts there is the horizon, the 5 items that come next; holding
--- out fewer (the last 2) made recency EASE prefer a short half-life that
--- ranks the next 5 worse (online-retail last5: 15 days and
--- regularisation 250 first on the last 2, test 0.0957; 60 days and 1000
--- on the last 5, test 0.0986; doc/internals.md, "train_auto").  Returns
--- its validation users.
+-- compared as the final model will use them.  On last (since 0.11.0;
+-- doc/internals.md, "train_auto"): split 2 is the first split itself
+-- (each user's last 5), for the settings to be scored there in the final
+-- model's form, and split 3 a global time cut: the source's rows before
+-- the time of its last tenth of rows train, and each user with 5 items
+-- or more before it is validated on his first 5 new items after it (the
+-- next items after the data's end, as the model will serve them; the
+-- first split's per-user windows leave in every other user's later
+-- rows).  When the cut leaves fewer than 2 such users (users who stop
+-- long before the data's end), split 3 is the 5 items before split 2's
+-- held-out ones (a rolling origin, the 0.10.0 split).  Returns its
+-- validation users.
 CREATE FUNCTION recsys._auto_split(j integer, protocol text, source regclass, seed bigint,
 								   user_col name, item_col name, time_col name)
 RETURNS bigint
@@ -5398,10 +5402,45 @@ DECLARE
 	train text := format('_recsys_auto_train_%s', j);
 	previous regclass := CASE WHEN j = 2 THEN 'pg_temp._recsys_auto_train'::regclass
 							  ELSE format('pg_temp._recsys_auto_train_%s', j - 1)::regclass END;
+	-- (the columns of train_auto's first split, the ones the trainers
+	-- read: SELECT on them suffices)
+	columns text := (SELECT string_agg(format('r.%I', a.attname), ', ' ORDER BY a.attnum)
+					 FROM pg_attribute a
+					 WHERE a.attrelid = 'pg_temp._recsys_auto_train'::regclass AND a.attnum > 0
+					   AND NOT a.attisdropped);
+	train_from text;
 	users bigint;
 BEGIN
 	IF to_regclass('pg_temp.' || valid) IS NULL THEN
-		IF protocol = 'last' THEN
+		train_from := CASE WHEN protocol = 'last' THEN previous::text ELSE source::text END;
+		IF protocol = 'last' AND j = 2 THEN
+			EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
+						   'SELECT v.user_id, v.item_id FROM pg_temp._recsys_auto_valid v', valid);
+		ELSIF protocol = 'last' AND j = 3 THEN
+			-- the global cut: a pair is new after it when its first row is
+			EXECUTE format('CREATE TEMP TABLE %1$I ON COMMIT DROP AS '
+						   'WITH c AS (SELECT percentile_disc(0.9) WITHIN GROUP (ORDER BY r.%2$I) AS t FROM %5$s r), '
+						   '     p AS (SELECT r.%3$I::bigint AS user_id, r.%4$I::bigint AS item_id, min(r.%2$I) AS first '
+						   '           FROM %5$s r GROUP BY 1, 2) '
+						   'SELECT x.user_id, x.item_id FROM ('
+						   '  SELECT p.user_id, p.item_id, row_number() OVER (PARTITION BY p.user_id ORDER BY p.first, p.item_id) AS o '
+						   '  FROM p, c WHERE p.first >= c.t '
+						   '    AND p.user_id IN (SELECT q.user_id FROM p q, c WHERE q.first < c.t '
+						   '                      GROUP BY q.user_id HAVING count(*) >= 5)) x '
+						   'WHERE x.o <= 5', valid, time_col, user_col, item_col, source);
+			EXECUTE format('SELECT count(DISTINCT v.user_id) FROM pg_temp.%I v', valid) INTO users;
+			IF users >= 2 THEN
+				EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
+							   'SELECT %s FROM %s r WHERE r.%I < (SELECT percentile_disc(0.9) WITHIN GROUP (ORDER BY s.%I) FROM %s s)',
+							   train, columns, source, time_col, time_col, source);
+				train_from := NULL;
+			ELSE
+				EXECUTE format('DROP TABLE pg_temp.%I', valid);
+				EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
+							   'SELECT s.user_id, s.item_id FROM recsys.split_last($1, $2, 5, 10, $3, $4) s WHERE s.is_test', valid)
+				USING previous, time_col, user_col, item_col;
+			END IF;
+		ELSIF protocol = 'last' THEN
 			EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
 						   'SELECT s.user_id, s.item_id FROM recsys.split_last($1, $2, 5, 10, $3, $4) s WHERE s.is_test', valid)
 			USING previous, time_col, user_col, item_col;
@@ -5410,17 +5449,12 @@ BEGIN
 						   'SELECT s.user_id, s.item_id FROM recsys.split_holdout($1, 0.1, $2, 4, $3, $4) s WHERE s.is_test', valid)
 			USING source, seed + j - 1, user_col, item_col;
 		END IF;
-		-- (the columns of train_auto's first split, the ones the trainers
-		-- read: SELECT on them suffices)
-		EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
-					   'SELECT %s FROM %s r WHERE NOT EXISTS (SELECT FROM pg_temp.%I v '
-					   'WHERE v.user_id = r.%I::bigint AND v.item_id = r.%I::bigint)',
-					   train,
-					   (SELECT string_agg(format('r.%I', a.attname), ', ' ORDER BY a.attnum)
-						FROM pg_attribute a
-						WHERE a.attrelid = 'pg_temp._recsys_auto_train'::regclass AND a.attnum > 0
-						  AND NOT a.attisdropped),
-					   CASE WHEN protocol = 'last' THEN previous::text ELSE source::text END, valid, user_col, item_col);
+		IF train_from IS NOT NULL THEN
+			EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
+						   'SELECT %s FROM %s r WHERE NOT EXISTS (SELECT FROM pg_temp.%I v '
+						   'WHERE v.user_id = r.%I::bigint AND v.item_id = r.%I::bigint)',
+						   train, columns, train_from, valid, user_col, item_col);
+		END IF;
 		EXECUTE format('CREATE INDEX ON pg_temp.%I (%I)', train, user_col);
 		EXECUTE format('ANALYZE pg_temp.%I', train);
 	END IF;
@@ -5517,11 +5551,15 @@ COMMENT ON FUNCTION recsys._auto_rescore(integer, integer, jsonb, boolean) IS
 -- machine; a tie goes to the setting scored first).  The list depends
 -- on the data alone; the budget only truncates it: the first setting
 -- that does not fit ends the climb, and it and the rest of its step are
--- returned as cut.  Only the best setting's models on the repeated splits
+-- returned as cut (the first round's setting, when its own scoring was
+-- cut, is not in cut: it stays whatever, and centre_cut says it was not
+-- scored).  Only the best setting's models on the repeated splits
 -- are kept (the blends are tested on them).  reserve: the seconds kept
 -- for what follows (the blends).  Returns {"chosen": the best trial or
 -- null, "moves", "new_settings" (trained on the first split here),
--- "scored" (the trials scored, in order), "cut" (settings, in order)}.
+-- "scored" (the trials scored, in order), "cut" (settings, in order),
+-- "centre_cut" (true when the first round's setting was not scored on
+-- the repeated splits for the budget)}.
 CREATE FUNCTION recsys._auto_climb(family text, algorithm text, steps jsonb, cost jsonb, incumbent integer,
 								   search_round integer, reserve double precision, ctx jsonb)
 RETURNS jsonb
@@ -5537,6 +5575,10 @@ DECLARE
 	scored integer[] := '{}';
 	step integer[];
 	cut jsonb := '[]';
+	-- (the list is being cut: the budget ended it)
+	cutting boolean := false;
+	-- (the centre itself not scored on the repeated splits)
+	centre_cut boolean := false;
 	setting jsonb;
 	c integer;
 	result text;
@@ -5561,7 +5603,7 @@ BEGIN
 			WHERE t.family = _auto_climb.family AND t.params = setting AND t.train_seconds IS NOT NULL
 			ORDER BY t.n LIMIT 1;
 			IF c IS NULL THEN
-				IF cut <> '[]' THEN
+				IF cutting THEN
 					cut := cut || jsonb_build_array(setting - ARRAY['user_col', 'item_col']);
 					CONTINUE;
 				END IF;
@@ -5569,6 +5611,7 @@ BEGIN
 											 ctx || jsonb_build_object('extra_reserve', reserve + 2 * coalesce(fit_seconds, 0)));
 				IF result = 'budget' THEN
 					cut := cut || jsonb_build_array(setting - ARRAY['user_col', 'item_col']);
+					cutting := true;
 					CONTINUE;
 				END IF;
 				-- (refused for memory, or failed: recorded, and no contender)
@@ -5584,34 +5627,47 @@ BEGIN
 		FOR c IN SELECT t.n FROM _recsys_auto_trials t
 				 WHERE t.n = ANY (step) AND NOT t.n = ANY (scored)
 				 ORDER BY t.n = centre DESC, t.value DESC NULLS LAST, t.n LOOP
-			IF cut <> '[]' THEN
-				cut := cut || jsonb_build_array((SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = c));
+			IF cutting THEN
+				-- (the centre, cut before its turn: see below)
+				IF c = incumbent THEN
+					centre_cut := true;
+				ELSE
+					cut := cut || jsonb_build_array((SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = c));
+				END IF;
 				CONTINUE;
 			END IF;
 			IF recsys._auto_rescore(c, 2, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)), true) IS NULL
 			   OR recsys._auto_rescore(c, 3, ctx || jsonb_build_object('extra_reserve', reserve), true) IS NULL THEN
 				PERFORM recsys._auto_drop_matched(c);
 				DELETE FROM _recsys_auto_scores s WHERE s.n = c;
-				cut := cut || jsonb_build_array((SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = c));
+				cutting := true;
+				-- (the first round's setting is kept whatever: cut lists
+				-- the settings that could have replaced it, centre_cut
+				-- says that it was not scored either)
+				IF c = incumbent THEN
+					centre_cut := true;
+				ELSE
+					cut := cut || jsonb_build_array((SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = c));
+				END IF;
 				CONTINUE;
 			END IF;
 			scored := scored || c;
-			IF best_mean IS NULL OR recsys._auto_matched_mean(c, 3) > best_mean THEN
+			IF best_mean IS NULL OR recsys._auto_matched_mean(c, 3, ctx -> 'split_users') > best_mean THEN
 				IF chosen IS NOT NULL THEN
 					PERFORM recsys._auto_drop_matched(chosen);
 				END IF;
 				chosen := c;
-				best_mean := recsys._auto_matched_mean(c, 3);
+				best_mean := recsys._auto_matched_mean(c, 3, ctx -> 'split_users');
 			ELSE
 				PERFORM recsys._auto_drop_matched(c);
 			END IF;
 		END LOOP;
-		EXIT WHEN cut <> '[]' OR chosen IS NULL OR chosen = centre OR moves >= 1;
+		EXIT WHEN cutting OR chosen IS NULL OR chosen = centre OR moves >= 1;
 		centre := chosen;
 		moves := moves + 1;
 	END LOOP;
 	RETURN jsonb_build_object('chosen', chosen, 'moves', moves, 'new_settings', new_settings,
-							  'scored', to_jsonb(scored), 'cut', cut);
+							  'scored', to_jsonb(scored), 'cut', cut, 'centre_cut', centre_cut);
 END
 $$;
 COMMENT ON FUNCTION recsys._auto_climb(text, text, jsonb, jsonb, integer, integer, double precision, jsonb) IS
@@ -5666,18 +5722,24 @@ COMMENT ON FUNCTION recsys._auto_matched_users(text[], text, integer, double pre
 -- is offset from what the final model shows by its depth and form alike
 -- for every setting of a family, so it ranks them apart from test
 -- (online-retail strat75: three first-style splits agreed with each other,
--- not with test).
-CREATE FUNCTION recsys._auto_matched_mean(n integer, m integer)
+-- not with test).  With users (a JSON object of each split's validation
+-- users, ctx's split_users) each split counts by its users: the mean over
+-- the (user, split) pairs, so that a split of few users (protocol last's
+-- global time cut on data whose users stop early) weighs as little as
+-- it knows; on holdout both repeated splits have the same users.
+CREATE FUNCTION recsys._auto_matched_mean(n integer, m integer, users jsonb DEFAULT NULL)
 RETURNS double precision
 LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT avg(x.value) FROM _recsys_auto_scores x
+	SELECT sum(x.value * coalesce((users ->> x.split::text)::double precision, 1))
+		   / sum(coalesce((users ->> x.split::text)::double precision, 1))
+	FROM _recsys_auto_scores x
 	WHERE x.n = _auto_matched_mean.n AND x.split BETWEEN 2 AND m
 	HAVING count(x.value) = m - 1 AND m >= 2
 $$;
-COMMENT ON FUNCTION recsys._auto_matched_mean(integer, integer) IS
-	'internal: a train_auto trial''s mean value over the repeated splits 2 to m (final model''s depth and form)';
+COMMENT ON FUNCTION recsys._auto_matched_mean(integer, integer, jsonb) IS
+	'internal: a train_auto trial''s mean value over the repeated splits 2 to m (final model''s depth and form), by their users when given';
 
 -- Trial n's validation values: its first split's, then its scores on the
 -- repeated splits, in split order.
@@ -5744,15 +5806,20 @@ COMMENT ON FUNCTION recsys._auto_adopt(integer, jsonb) IS
 -- of the best family's neighbourhood scored on the matched (repeated)
 -- splits, the hill climb's moves, the settings the budget cut, and the
 -- setting kept: the first round's, or the one it changed to (shown: only
--- the parameters that differ).
+-- the parameters that differ).  centre_cut: the first round's setting
+-- itself was not scored on the repeated splits (the budget did not cover
+-- its fits there), so nothing was compared and it stays.
 CREATE FUNCTION recsys._auto_second_note(family text, scored integer, moves integer, cut integer, splits integer,
-										 first_round jsonb, kept jsonb)
+										 first_round jsonb, kept jsonb, centre_cut boolean DEFAULT false)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT format('%s: ', family)
 		   || CASE WHEN splits = 1 THEN 'no repeated validation split (too few users): '
+				   WHEN centre_cut
+				   THEN format('the first round''s setting not scored on the %s repeated validation splits (its fits there did not fit the budget; %s neighbouring setting(s) not scored either): ',
+							   splits - 1, cut)
 				   ELSE format('%s setting(s) of the neighbourhood scored on %s repeated validation splits of the final model''s depth and form (%s move(s))%s, the best mean: ',
 							   scored, splits - 1, moves,
 							   CASE WHEN cut > 0 THEN format(', %s cut for the budget', cut) ELSE '' END) END
@@ -5760,7 +5827,7 @@ AS $$
 				   ELSE 'changed to ' || (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(kept) e
 										 WHERE e.value IS DISTINCT FROM first_round -> e.key)::text END
 $$;
-COMMENT ON FUNCTION recsys._auto_second_note(text, integer, integer, integer, integer, jsonb, jsonb) IS
+COMMENT ON FUNCTION recsys._auto_second_note(text, integer, integer, integer, integer, jsonb, jsonb, boolean) IS
 	'internal: train_auto''s sentence on its second round';
 
 -- A candidate's metric for each validation user, in user order (for
@@ -5823,6 +5890,25 @@ END
 $$;
 COMMENT ON FUNCTION recsys._auto_paired_z(double precision[], double precision[]) IS
 	'internal: the paired z statistic of a per-user gain (train_auto keeps a blend member only above 1.96)';
+
+-- The least paired z a blend member's gain needs (_auto_paired_z) where
+-- it is tested: on the repeated splits (matched), ctx's min_z_matched
+-- (1: the weight was chosen on the first split, not on these users);
+-- else on the first split, ctx's min_z (1.96: the best of five weights
+-- on the same users), but only while the family's setting is the first
+-- round's own (first_split_base); NULL, no test and the member not kept,
+-- when the setting was chosen on the repeated splits (the first split
+-- underrates it there, so a gain over it is partly that offset).
+CREATE FUNCTION recsys._auto_blend_min_z(matched boolean, first_split_base boolean, ctx jsonb)
+RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN matched THEN (ctx ->> 'min_z_matched')::double precision
+				WHEN first_split_base THEN (ctx ->> 'min_z')::double precision END
+$$;
+COMMENT ON FUNCTION recsys._auto_blend_min_z(boolean, boolean, jsonb) IS
+	'internal: the least paired z of a train_auto blend member''s gain, on the repeated splits or the first, or NULL (not tested)';
 
 -- What train_auto records of a blend member tested: kept when the paired
 -- z of its gain (value: the new blend's, over blend_value, the blend it
@@ -5926,6 +6012,7 @@ DECLARE
 	incumbent integer;
 	chosen integer;
 	splits_used integer;
+	split_users bigint;
 	second_round jsonb := '[]';
 	second_note text;
 	climb jsonb;
@@ -6151,8 +6238,10 @@ BEGIN
 		-- of five weights)
 		'min_z', 1.96,
 		-- on the repeated splits, where the weight was not chosen: 1, a
-		-- gain one standard error above none (doc/internals.md, "train_auto")
-		'min_z_matched', 1.0,
+		-- gain one standard error above none (doc/internals.md, "train_auto");
+		-- on protocol last 1.96 (0.11.0): its split 2 is the first split,
+		-- whose users the weight was chosen on
+		'min_z_matched', CASE WHEN protocol_used = 'last' THEN 1.96 ELSE 1.0 END,
 		-- a name of this backend's own, so concurrent searches do not collide
 		'prefix', format('_recsys_auto_%s_%s_', pg_backend_pid(), txid_current()));
 
@@ -6240,7 +6329,11 @@ BEGIN
 		splits_used := 1;
 		FOR j IN 2..3 LOOP
 			-- (the split's own seconds are small next to a fit)
-			EXIT WHEN recsys._auto_split(j, protocol_used, source, seed, user_col, item_col, time_col) < 2;
+			split_users := recsys._auto_split(j, protocol_used, source, seed, user_col, item_col, time_col);
+			EXIT WHEN split_users < 2;
+			-- (each split's users: the matched mean counts a split by them)
+			ctx := ctx || jsonb_build_object('split_users', coalesce(ctx -> 'split_users', '{}')
+															|| jsonb_build_object(j::text, split_users));
 			splits_used := j;
 		END LOOP;
 		climb := CASE WHEN splits_used = 3
@@ -6278,11 +6371,14 @@ BEGIN
 													 ORDER BY x.o), '[]')
 						   FROM jsonb_array_elements_text(coalesce(climb -> 'scored', '[]')) WITH ORDINALITY x(n, o)
 								JOIN _recsys_auto_trials t ON t.n = x.n::integer),
-			'cut', coalesce(climb -> 'cut', '[]'));
+			'cut', coalesce(climb -> 'cut', '[]'),
+			-- (the first round's setting not scored there: kept unscored)
+			'centre_cut', coalesce((climb ->> 'centre_cut')::boolean, false));
 		second_note := recsys._auto_second_note(fam.family,
 			jsonb_array_length(climb -> 'scored'), (climb ->> 'moves')::integer, jsonb_array_length(climb -> 'cut'),
 			splits_used, (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = incumbent),
-			(SELECT t.shown FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL));
+			(SELECT t.shown FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL),
+			coalesce((climb ->> 'centre_cut')::boolean, false));
 	END LOOP;
 
 	-- blend the families when that helps on validation, by forward
@@ -6364,7 +6460,7 @@ BEGIN
 			-- cannot cover the members' fits there, tested on the first
 			-- split as before if the base is the first split's choice,
 			-- else not kept
-			min_z := (ctx ->> 'min_z_matched')::double precision;
+			min_z := recsys._auto_blend_min_z(true, first_split_base, ctx);
 			IF matched_base IS NULL THEN
 				PERFORM recsys._auto_rescore(top.n, 2, ctx, true), recsys._auto_rescore(top.n, 3, ctx, true);
 				matched_members := ARRAY[(SELECT s.model FROM _recsys_auto_scores s WHERE s.n = top.n AND s.split = 2),
@@ -6407,7 +6503,10 @@ BEGIN
 				WHERE t.n = trial.n;
 			END IF;
 		END IF;
-		IF NOT matched_tested AND NOT first_split_base THEN
+		IF NOT matched_tested THEN
+			min_z := recsys._auto_blend_min_z(false, first_split_base, ctx);
+		END IF;
+		IF NOT matched_tested AND min_z IS NULL THEN
 			-- (the base was chosen on the repeated splits, where the first
 			-- split underrates it: a gain over it there is partly the
 			-- offset, so no test there either; the budget cut the test)
@@ -6416,7 +6515,6 @@ BEGIN
 			SET status = 'not kept: no time left to test its gain over the blend it extends on the repeated splits'
 			WHERE t.n = trial.n;
 		ELSIF NOT matched_tested THEN
-			min_z := (ctx ->> 'min_z')::double precision;
 			IF blend_users IS NULL THEN
 				-- (the blend it extends: the last kept, else the best model)
 				blend_users := recsys._auto_user_values((SELECT t.model FROM _recsys_auto_trials t
@@ -6533,12 +6631,24 @@ BEGIN
 	END LOOP;
 
 	-- what was tried and why the winner won, in the model's metrics and description
-	-- (the blends not kept are no rival: their gains were not significant)
+	-- (the blends not kept are no rival: their gains were not significant;
+	-- the best other family: the best first-split value of a family's
+	-- model kept, neither the winner's nor one of its members')
 	SELECT t.* INTO runner_up FROM _recsys_auto_trials t
-	WHERE t.value IS NOT NULL AND t.family <> winner.family AND t.family <> 'blend'
+	WHERE t.value IS NOT NULL AND t.model IS NOT NULL AND t.family <> 'blend'
+	  AND t.family <> winner.family AND NOT t.family = ANY (blend_families)
 	ORDER BY t.value DESC, t.n LIMIT 1;
-	why := format('best validation %s (%s) of %s trained candidates%s%s', metric,
-				  round(winner.value::numeric, 4),
+	why := format('%s of %s trained candidates%s%s',
+				  CASE WHEN winner.family = 'blend'
+					   THEN format('validation %s %s on the first split for the blend, against %s for %s alone', metric,
+								   round(winner.value::numeric, 4), round(top.value::numeric, 4), top.family)
+					   WHEN winner.n IS DISTINCT FROM incumbent AND recsys._auto_matched_mean(winner.n, 3, ctx -> 'split_users') IS NOT NULL
+					   THEN format('validation %s %s on the first split, chosen over the first round''s setting (%s there) by its mean over the repeated splits (%s against %s)',
+								   metric, round(winner.value::numeric, 4),
+								   (SELECT round(t.value::numeric, 4) FROM _recsys_auto_trials t WHERE t.n = incumbent),
+								   round(recsys._auto_matched_mean(winner.n, 3, ctx -> 'split_users')::numeric, 4),
+								   coalesce(round(recsys._auto_matched_mean(incumbent, 3, ctx -> 'split_users')::numeric, 4)::text, 'not scored'))
+					   ELSE format('best validation %s (%s) on the first split', metric, round(winner.value::numeric, 4)) END,
 				  (SELECT count(*) FROM _recsys_auto_trials t WHERE t.train_seconds IS NOT NULL),
 				  CASE WHEN runner_up.n IS NOT NULL
 					   THEN format('; the best other family, %s, reached %s', runner_up.family, round(runner_up.value::numeric, 4))

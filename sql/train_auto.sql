@@ -38,7 +38,7 @@ SELECT m.metrics -> 'train_auto' ->> 'protocol' AS protocol,
 	   m.metrics -> 'train_auto' -> 'candidates' -> 0 ?& ARRAY['family', 'algorithm', 'params', 'value',
 															  'train_seconds', 'eval_seconds', 'status'] AS recorded,
 	   (m.metrics -> 'train_auto' -> 'winner' ->> 'value')::float8 >= 0.94 AS winner_value,
-	   m.description LIKE 'train_auto: % (%), best validation ndcg@10 (0.9%) of % trained candidates; the best other family, %' AS described,
+	   m.description LIKE 'train_auto: % (%), best validation ndcg@10 (0.9%) on the first split of % trained candidates; the best other family, %' AS described,
 	   v.metrics = m.metrics AS version_too
 FROM recsys.models m JOIN recsys.model_versions v ON v.model = m.name AND v.version = m.version
 WHERE m.name = 'auto';
@@ -377,6 +377,30 @@ FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 
 						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() - interval '1 second', 'metric', 'ndcg@10', 'k', 10,
 										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) c;
 SELECT status LIKE 'skipped: estimated %' AS budget_recorded FROM _recsys_auto_trials WHERE params ->> 'regularization' = '100';
+-- the centre's own scoring cut (s10): no score on the repeated splits
+-- and the deadline passed, so the first round's setting 200 is not
+-- scored either; it stays (nothing chosen), and the record says so by
+-- centre_cut rather than listing it among the settings cut: cut holds
+-- its neighbours 283 and 141 alone, in their first-split order (the
+-- old code listed 200 first in cut)
+SELECT pg_temp.plant(true);
+TRUNCATE _recsys_auto_scores;
+SELECT c -> 'scored' AS scored, c -> 'chosen' AS chosen, c -> 'cut' AS cut, c -> 'centre_cut' AS centre_cut
+FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 800, 1600]}', '{"seconds": 0.1}',
+						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
+						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() - interval '1 second', 'metric', 'ndcg@10', 'k', 10,
+										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) c;
+-- ... and when the budget cut the list already at a neighbour's first-
+-- split trial (283 not trained yet): 200 is still not in cut (the old
+-- code listed it after 283)
+SELECT pg_temp.plant(true);
+TRUNCATE _recsys_auto_scores;
+DELETE FROM _recsys_auto_trials WHERE params ->> 'regularization' = '283';
+SELECT c -> 'scored' AS scored, c -> 'chosen' AS chosen, c -> 'cut' AS cut, c -> 'centre_cut' AS centre_cut
+FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 800, 1600]}', '{"seconds": 0.1}',
+						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
+						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() - interval '1 second', 'metric', 'ndcg@10', 'k', 10,
+										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) c;
 ROLLBACK;
 
 -- the repeated splits: a setting's validation values (its first split's,
@@ -448,9 +472,15 @@ ROLLBACK;
 -- holdout: a tenth of each user's items held out (one of a group user's
 -- 10, none of users 81 to 88's 5; the first split and the old code: a
 -- quarter, 2 of 10), the train part keeping the rest.  On protocol last
--- they keep the horizon, the 5 items that come next (a rolling origin:
--- the 5 before the previous split's; here the previous split's train part
--- is the whole source, so the last 5 by time, of users with 10)
+-- (since s10, 0.11.0) split 2 is the first split itself, its held-out
+-- pairs and train part (for the settings to be scored there in the final
+-- model's form; the old code held out the 5 items before them, a rolling
+-- origin), and split 3 a global time cut, or, when the cut leaves fewer
+-- than 2 users with 5 items before it and new ones after, the rolling
+-- origin: here users follow one another in time (user u's items at hours
+-- 10 u to 10 u + 9), so the cut at the last tenth of rows (user 75's
+-- hours) has one such user at most, and split 3 holds out the 5 items
+-- before split 2's of users with 10 left: none (each has 5)
 BEGIN;
 CREATE TEMP TABLE _recsys_auto_train AS SELECT user_id, item_id, ts FROM events;
 SELECT recsys._auto_split(2, 'holdout', 'events', 42, 'user_id', 'item_id', NULL) AS holdout_users;
@@ -458,10 +488,44 @@ SELECT n_valid, count(*) AS users FROM (SELECT e.user_id, count(v.item_id) AS n_
 	LEFT JOIN pg_temp._recsys_auto_valid_2 v USING (user_id, item_id) GROUP BY e.user_id) x GROUP BY n_valid ORDER BY 1;
 SELECT (SELECT count(*) FROM pg_temp._recsys_auto_train_2) AS holdout_train_rows;
 DROP TABLE pg_temp._recsys_auto_train_2, pg_temp._recsys_auto_valid_2;
+CREATE TEMP TABLE _recsys_auto_valid AS
+SELECT s.user_id, s.item_id FROM recsys.split_last('events', 'ts', 5, 10) s WHERE s.is_test;
+DELETE FROM _recsys_auto_train t USING _recsys_auto_valid v WHERE v.user_id = t.user_id AND v.item_id = t.item_id;
 SELECT recsys._auto_split(2, 'last', 'events', 42, 'user_id', 'item_id', 'ts') AS last_users;
--- (user 1's items 100 to 109 in time order)
+-- (user 1's items 100 to 109 in time order: split 1's last five; the old
+-- code held out the 5 before them, none here: each user has 5 left)
 SELECT (SELECT array_agg(item_id ORDER BY item_id) FROM pg_temp._recsys_auto_valid_2 WHERE user_id = 1) AS last_five,
-	   (SELECT count(*) FROM pg_temp._recsys_auto_train_2) AS last_train_rows;
+	   (SELECT count(*) FROM pg_temp._recsys_auto_train_2) AS last_train_rows,
+	   (SELECT count(*) FROM (TABLE pg_temp._recsys_auto_valid_2 EXCEPT TABLE pg_temp._recsys_auto_valid) x) AS not_split_1;
+SELECT recsys._auto_split(3, 'last', 'events', 42, 'user_id', 'item_id', 'ts') AS rolling_users;
+ROLLBACK;
+-- the global time cut, known by construction: 20 users share a timeline
+-- (user u's items 1000 + 10 u + j on day j, j = 0 to 9); the last tenth
+-- of the 200 rows starts on day 8, so every user (8 items before it) is
+-- validated on his items of days 8 and 9, and split 3 trains on the 160
+-- rows before day 8; split 1 (and 2) hold out each user's last 5, days 5
+-- to 9.  The matched mean counts each split by its users (ctx's
+-- split_users): a setting at 0.30 on a split of 900 users and 0.10 on
+-- one of 100 has 0.28 (the two splits' plain mean 0.20)
+BEGIN;
+CREATE TEMP TABLE shared_time AS
+SELECT u AS user_id, 1000 + 10 * u + j AS item_id, timestamptz '2026-01-01' + j * interval '1 day' AS ts
+FROM generate_series(1, 20) u, generate_series(0, 9) j;
+CREATE TEMP TABLE _recsys_auto_valid AS
+SELECT s.user_id, s.item_id FROM recsys.split_last('shared_time', 'ts', 5, 10) s WHERE s.is_test;
+CREATE TEMP TABLE _recsys_auto_train AS
+SELECT t.user_id, t.item_id, t.ts FROM shared_time t
+WHERE NOT EXISTS (SELECT FROM _recsys_auto_valid v WHERE v.user_id = t.user_id AND v.item_id = t.item_id);
+SELECT recsys._auto_split(2, 'last', 'shared_time', 42, 'user_id', 'item_id', 'ts') AS split_2_users,
+	   recsys._auto_split(3, 'last', 'shared_time', 42, 'user_id', 'item_id', 'ts') AS cut_users;
+SELECT (SELECT array_agg(item_id ORDER BY item_id) FROM pg_temp._recsys_auto_valid_3 WHERE user_id = 1) AS user_1_after_cut,
+	   (SELECT count(*) FROM pg_temp._recsys_auto_valid_3) AS cut_pairs,
+	   (SELECT count(*) FROM pg_temp._recsys_auto_train_3) AS cut_train_rows,
+	   (SELECT max(ts) FROM pg_temp._recsys_auto_train_3) AS cut_train_latest;
+CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text);
+INSERT INTO _recsys_auto_scores VALUES (1, 2, 0.30, 1), (1, 3, 0.10, 1);
+SELECT round(recsys._auto_matched_mean(1, 3, '{"2": 900, "3": 100}')::numeric, 4) AS by_users,
+	   round(recsys._auto_matched_mean(1, 3)::numeric, 4) AS plain;
 ROLLBACK;
 
 -- ... and each setting is scored there in the final model's form: a
@@ -513,6 +577,26 @@ SELECT recsys._auto_second_note('ease', 9, 1, 0, 3, '{"regularization": 200, "dr
 								'{"regularization": 141, "dropout": 0.5}') AS changed,
 	   recsys._auto_second_note('ease', 5, 0, 2, 3, '{"regularization": 200}', '{"regularization": 200}') AS cut,
 	   recsys._auto_second_note('ease', 0, 0, 0, 1, '{"regularization": 200}', '{"regularization": 200}') AS no_split;
+-- ... and when the first round's setting itself was not scored there
+-- (centre_cut, s10): no "best mean" where nothing was compared
+SELECT recsys._auto_second_note('ease', 0, 0, 6, 3, '{"regularization": 200}', '{"regularization": 200}', true) AS centre_cut;
+-- which test a blend member's gain gets (s10): on the repeated splits
+-- min_z_matched (1.0 here); when the budget cannot cover the members'
+-- fits there, on the first split at min_z (1.96) while the family's
+-- setting is the first round's own, and no test at all (NULL: not kept)
+-- when the second round changed it.  Known by construction with the
+-- member verdicts: a gain at z 1.37 is kept on the repeated splits, not
+-- on the first split (where the weight was chosen on the same users);
+-- z 2.5 is kept on the first split; with the setting changed nothing is
+-- tested, so not kept
+SELECT recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}') AS matched,
+	   recsys._auto_blend_min_z(true, false, '{"min_z": 1.96, "min_z_matched": 1.0}') AS matched_changed,
+	   recsys._auto_blend_min_z(false, true, '{"min_z": 1.96, "min_z_matched": 1.0}') AS first_split,
+	   recsys._auto_blend_min_z(false, false, '{"min_z": 1.96, "min_z_matched": 1.0}') AS first_split_changed;
+SELECT recsys._auto_member_status(1.37, 0.21, 0.20, recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}')) AS z137_matched,
+	   recsys._auto_member_status(1.37, 0.21, 0.20, recsys._auto_blend_min_z(false, true, '{"min_z": 1.96, "min_z_matched": 1.0}')) AS z137_first_split,
+	   recsys._auto_member_status(2.5, 0.21, 0.20, recsys._auto_blend_min_z(false, true, '{"min_z": 1.96, "min_z_matched": 1.0}')) AS z25_first_split,
+	   coalesce(2.5 >= recsys._auto_blend_min_z(false, false, '{"min_z": 1.96, "min_z_matched": 1.0}'), false) AS z25_kept_when_changed;
 
 -- end to end: normalised EASE alone on the groups.  The second round
 -- scores the first round's setting and its neighbourhood (settings off

@@ -667,8 +667,9 @@ SELECT format('# %s: best validation %s of %s trained (%s s), %s skipped', famil
 FROM auto_trials GROUP BY family ORDER BY max(value) DESC NULLS LAST;
 SELECT format('# blend %s: validation %s, %s', params, round(value::numeric, 4), status)
 FROM auto_trials WHERE status LIKE 'kept:%' OR status LIKE 'not kept%' ORDER BY rank;
-SELECT format('# second round, %s: first round %s, kept %s, %s move(s); contenders in the order of work (validation splits 1, 2, 3): %s; cut for the budget: %s',
+SELECT format('# second round, %s: first round %s, kept %s, %s move(s)%s; contenders in the order of work (validation splits 1, 2, 3): %s; cut for the budget: %s',
 	r ->> 'family', r -> 'first_round', r -> 'kept', r -> 'moves',
+	CASE WHEN (r ->> 'centre_cut')::boolean THEN ' (the first round''s setting itself not scored on the matched splits: centre_cut)' ELSE '' END,
 	(SELECT string_agg(format('%s %s', c -> 'params', c -> 'values'), '; ') FROM jsonb_array_elements(coalesce(nullif(r -> 'contenders', 'null'), '[]')) c),
 	CASE WHEN jsonb_array_length(r -> 'cut') = 0 THEN 'none' ELSE (r -> 'cut')::text END)
 FROM recsys.models m, jsonb_array_elements(m.metrics -> 'train_auto' -> 'second_round') r WHERE m.name = 'auto';

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# test/bench/auto_validation.sh: does a validation design of train_auto's
+# 'last' protocol rank candidates as test does? (issue 18, s10)
+#
+#   bash test/bench/auto_validation.sh [online-retail|ml-latest-small|shop] [exact|compact]
+#
+# Given only a split's train file, each design below holds out part of it;
+# a fixed list of candidates (recency EASE settings, normalised EASE, ALS,
+# BM25, popularity and the EASE + ALS / EASE + BM25 blends at weight 1) is
+# trained on each design's train part and scored per user on its held-out
+# part, and on the split's test after training on the whole train file.
+# Printed: each candidate's value per design and on test, each design's
+# Spearman rank correlation with test over the candidates, and the
+# blends' gain over EASE alone with its paired z per design.  Designs:
+#   s1  each user's last 5 (users with >= 10): train_auto's first split
+#   s2  the 5 before those (rolling origin): train_auto's matched split
+#   s3  the 5 before s2's
+#   s12, s123  s1 and s2 (and s3) pooled: each user's value averaged over
+#       the folds he is in (the pooled per-user gains)
+#   g   a global time cut at the train file's last tenth of rows: each
+#       user's first 5 items after it (users with >= 5 items before it),
+#       trained on everything before it
+# shop: test/tools/load_shop.sh's events (60,000, RECSYS_SHOP_EVENTS; each
+# user's products viewed, carted or bought, at the latest time; split_last
+# 5/10 of them as "test", the rest as the train file): a third set.
+# EASE fits exact with "exact" (default), keep 0.1 with "compact" (ml).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib.sh"
+data=${1:-online-retail}
+form=${2:-exact}
+splits=$RECSYS_ROOT/../shared/data/splits
+[ -d "$splits" ] || splits=/work/shared/data/splits
+recsys_start_cluster "shared_buffers = 1GB"
+recsys_psql -q -c "CREATE EXTENSION recsys"
+if [ "$data" = shop ]; then
+	PGHOST=$PGHOST PGPORT=$PGPORT bash "$RECSYS_ROOT/test/tools/load_shop.sh" "${RECSYS_SHOP_EVENTS:-60000}" 42 >/dev/null
+	recsys_psql -q <<'SQL'
+CREATE TABLE shop_all AS SELECT user_id::bigint, product_id::bigint AS item_id, 1::real AS r,
+	max(extract(epoch FROM ts))::bigint AS ts
+FROM shop.events GROUP BY 1, 2;
+CREATE TABLE t_train AS SELECT a.* FROM shop_all a
+WHERE NOT EXISTS (SELECT FROM recsys.split_last('shop_all', 'ts', 5, 10) s WHERE s.is_test AND s.user_id = a.user_id AND s.item_id = a.item_id);
+CREATE TABLE t_test AS SELECT s.user_id, s.item_id FROM recsys.split_last('shop_all', 'ts', 5, 10) s WHERE s.is_test;
+SQL
+else
+	recsys_psql -q <<SQL
+CREATE TABLE t_train (user_id bigint, item_id bigint, r real, ts bigint);
+\copy t_train FROM PROGRAM 'gzip -dc $splits/$data/last5/train.csv.gz' WITH (FORMAT csv, HEADER true)
+CREATE TABLE t_test (user_id bigint, item_id bigint, r real, ts bigint);
+\copy t_test FROM PROGRAM 'gzip -dc $splits/$data/last5/test.csv.gz' WITH (FORMAT csv, HEADER true)
+SQL
+fi
+recsys_psql -q <<'SQL'
+CREATE INDEX ON t_train (user_id);
+ANALYZE t_train;
+-- the designs: d_<name>_train / d_<name>_valid
+CREATE TABLE d_s1_valid AS SELECT user_id, item_id FROM recsys.split_last('t_train', 'ts', 5, 10) WHERE is_test;
+CREATE TABLE d_s1_train AS SELECT t.* FROM t_train t WHERE NOT EXISTS (SELECT FROM d_s1_valid v WHERE v.user_id = t.user_id AND v.item_id = t.item_id);
+CREATE INDEX ON d_s1_train (user_id); ANALYZE d_s1_train;
+CREATE TABLE d_s2_valid AS SELECT user_id, item_id FROM recsys.split_last('d_s1_train', 'ts', 5, 10) WHERE is_test;
+CREATE TABLE d_s2_train AS SELECT t.* FROM d_s1_train t WHERE NOT EXISTS (SELECT FROM d_s2_valid v WHERE v.user_id = t.user_id AND v.item_id = t.item_id);
+CREATE INDEX ON d_s2_train (user_id); ANALYZE d_s2_train;
+CREATE TABLE d_s3_valid AS SELECT user_id, item_id FROM recsys.split_last('d_s2_train', 'ts', 5, 10) WHERE is_test;
+CREATE TABLE d_s3_train AS SELECT t.* FROM d_s2_train t WHERE NOT EXISTS (SELECT FROM d_s3_valid v WHERE v.user_id = t.user_id AND v.item_id = t.item_id);
+CREATE INDEX ON d_s3_train (user_id); ANALYZE d_s3_train;
+-- g: a global cut at the time of the train file's last tenth of rows
+CREATE TABLE g_cut AS SELECT percentile_disc(0.9) WITHIN GROUP (ORDER BY ts) AS t FROM t_train;
+CREATE TABLE d_g_train AS SELECT t.* FROM t_train t WHERE t.ts < (SELECT t FROM g_cut);
+CREATE TABLE d_g_valid AS
+SELECT user_id, item_id FROM (
+	SELECT t.user_id, t.item_id, row_number() OVER (PARTITION BY t.user_id ORDER BY t.ts, t.item_id) AS o
+	FROM t_train t WHERE t.ts >= (SELECT t FROM g_cut)
+	  AND t.user_id IN (SELECT user_id FROM d_g_train GROUP BY user_id HAVING count(*) >= 5)) x
+WHERE x.o <= 5;
+CREATE INDEX ON d_g_train (user_id); ANALYZE d_g_train;
+SELECT format('# design %s: %s held-out users, %s pairs', d, (xpath('/row/u/text()', query_to_xml(format('SELECT count(DISTINCT user_id) AS u FROM d_%s_valid', d), false, true, '')))[1],
+	(xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM d_%s_valid', d), false, true, '')))[1])
+FROM unnest(ARRAY['s1', 's2', 's3', 'g']) d;
+SQL
+ease_keep=
+[ "$form" = compact ] && ease_keep=', "keep": 0.1'
+# candidates: name | algorithm | params (time_col added where the family has it)
+cat > /tmp/auto_validation_candidates.$$ <<EOF
+ease_r30_2000|ease|{"regularization": 2000, "popularity_exponent": 0.25, "half_life": "30 days", "time_col": "ts"$ease_keep}
+ease_r30_500|ease|{"regularization": 500, "popularity_exponent": 0.25, "half_life": "30 days", "time_col": "ts"$ease_keep}
+ease_r15_500|ease|{"regularization": 500, "popularity_exponent": 0.25, "half_life": "15 days", "time_col": "ts"$ease_keep}
+ease_r60_1000|ease|{"regularization": 1000, "popularity_exponent": 0.25, "half_life": "60 days", "time_col": "ts"$ease_keep}
+ease_r120_1000|ease|{"regularization": 1000, "popularity_exponent": 0.1, "half_life": "120 days", "time_col": "ts"$ease_keep}
+ease_norm|ease|{"regularization": 400, "user_exponent": 0.5, "popularity_exponent": 0.1, "dropout": 0.25$ease_keep}
+als|als|{"factors": 128, "iterations": 12, "regularization_exponent": 1, "alpha": 10, "regularization": 0.01}
+bm25|item_knn|{"similarity": "bm25", "neighbors": 100, "half_life": "60 days", "time_col": "ts"}
+popular|popular|{"half_life": "30 days", "time_col": "ts"}
+EOF
+for d in test s1 s2 s3 g; do
+	if [ "$d" = test ]; then train=t_train valid=t_test; else train=d_${d}_train valid=d_${d}_valid; fi
+	while IFS='|' read -r name algorithm params; do
+		recsys_psql -q -At <<SQL >/dev/null
+SET recsys.threads = 2;
+SELECT recsys._tune_keep(recsys._tune_trainer('$algorithm'), '$train', 'c_${d}_$name', '$params'::jsonb, true);
+SQL
+	done < /tmp/auto_validation_candidates.$$
+	recsys_psql -q -At <<SQL >/dev/null
+SELECT recsys.train_blend(ARRAY['c_${d}_ease_r30_2000', 'c_${d}_als'], ARRAY[1, 1]::real[], 'c_${d}_blend_als', true);
+SELECT recsys.train_blend(ARRAY['c_${d}_ease_r30_2000', 'c_${d}_bm25'], ARRAY[1, 1]::real[], 'c_${d}_blend_bm25', true);
+CREATE TABLE IF NOT EXISTS per_user (design text, cand text, user_id bigint, ndcg double precision);
+INSERT INTO per_user
+SELECT '$d', substr(m.name, length('c_${d}_') + 1), u.user_id, u.ndcg
+FROM recsys.models m, LATERAL recsys._evaluate_users(m.name, '$valid', 10) u
+WHERE m.name LIKE 'c\_${d}\_%';
+SELECT recsys.drop_model(m.name) FROM recsys.models m WHERE m.name LIKE 'c\_${d}\_%' ORDER BY m.name LIKE '%blend%' DESC;
+SQL
+	echo "# design $d done $(date -u +%T), load $(cut -d' ' -f1 /proc/loadavg)"
+done
+rm -f /tmp/auto_validation_candidates.$$
+recsys_psql -At -F ' ' <<SQL
+\\copy per_user TO '/tmp/auto_validation_${data}_per_user.csv' WITH (FORMAT csv)
+\\copy (SELECT user_id, count(*) FROM t_train GROUP BY 1) TO '/tmp/auto_validation_${data}_history.csv' WITH (FORMAT csv)
+SQL
+recsys_psql -At -F ' ' <<'SQL'
+-- pooled designs: each user's value averaged over the folds he is in
+INSERT INTO per_user SELECT 's12', cand, user_id, avg(ndcg) FROM per_user WHERE design IN ('s1', 's2') GROUP BY cand, user_id;
+INSERT INTO per_user SELECT 's123', cand, user_id, avg(ndcg) FROM per_user WHERE design IN ('s1', 's2', 's3') GROUP BY cand, user_id;
+INSERT INTO per_user SELECT 's23', cand, user_id, avg(ndcg) FROM per_user WHERE design IN ('s2', 's3') GROUP BY cand, user_id;
+SELECT format('# data: %s users on test; cut g at %s', (SELECT count(DISTINCT user_id) FROM t_test), to_timestamp((SELECT t FROM g_cut)));
+SELECT format('%-16s %s', 'candidate', string_agg(format('%8s', d), ' ' ORDER BY o))
+FROM unnest(ARRAY['test', 's1', 's2', 's3', 's12', 's23', 's123', 'g']) WITH ORDINALITY x(d, o);
+SELECT format('%-16s %s', c.cand, string_agg(format('%8s', round(c.v::numeric, 4)), ' ' ORDER BY c.o))
+FROM (SELECT p.cand, x.o, avg(p.ndcg) AS v FROM per_user p
+	  JOIN unnest(ARRAY['test', 's1', 's2', 's3', 's12', 's23', 's123', 'g']) WITH ORDINALITY x(d, o) ON x.d = p.design
+	  GROUP BY p.cand, x.o) c
+GROUP BY c.cand ORDER BY max(c.v) FILTER (WHERE c.o = 1) DESC;
+-- Spearman over the candidates: rank correlation of each design's means with test's
+WITH m AS (SELECT design, cand, avg(ndcg) AS v FROM per_user GROUP BY 1, 2),
+	 r AS (SELECT design, cand, rank() OVER (PARTITION BY design ORDER BY v) AS rk FROM m)
+SELECT format('# Spearman with test, %-5s %s (top-1 on the design: %s, its test %s)', r.design,
+	round(corr(r.rk, t.rk)::numeric, 3),
+	(SELECT m.cand FROM m WHERE m.design = r.design ORDER BY m.v DESC LIMIT 1),
+	(SELECT round(m2.v::numeric, 4) FROM m m2 WHERE m2.design = 'test'
+	 AND m2.cand = (SELECT m.cand FROM m WHERE m.design = r.design ORDER BY m.v DESC LIMIT 1)))
+FROM r JOIN r t ON t.design = 'test' AND t.cand = r.cand
+WHERE r.design <> 'test' GROUP BY r.design ORDER BY r.design;
+-- the blends' gain over EASE alone, per design, with the paired z
+SELECT format('# gain %-10s over ease_r30_2000 on %-5s %8s  z %6s  (%s users)', b.cand, b.design,
+	round(avg(b.ndcg - e.ndcg)::numeric, 4),
+	round((avg(b.ndcg - e.ndcg) / nullif(stddev_samp(b.ndcg - e.ndcg) / sqrt(count(*)), 0))::numeric, 2), count(*))
+FROM per_user b JOIN per_user e ON e.design = b.design AND e.user_id = b.user_id AND e.cand = 'ease_r30_2000'
+WHERE b.cand IN ('blend_als', 'blend_bm25', 'als')
+GROUP BY b.cand, b.design ORDER BY b.cand, b.design;
+SQL
