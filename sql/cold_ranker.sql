@@ -37,13 +37,18 @@ SELECT recsys.score(1, 5, 'cr_zero') AS warm_item_score;
 SELECT count(*) AS warm_items_recommended FROM recsys.recommend(1, 20, 'cr_zero') WHERE item_id <= 20;
 -- with the prior alone, a user without history gets the tea (bought by
 -- 30 users) before the cake (10), as cold start
-SELECT name FROM recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'cr_prior', coefficients => '{0,1,0,0}');
+SELECT name, params->'regularization' AS regularization, params->>'regularization_from' AS regularization_from
+FROM recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'cr_prior', coefficients => '{0,1,0,0}', regularization => 2);
 SELECT item_id, reason FROM recsys.recommend(999, 2, 'cr_prior', candidates => ARRAY[101, 102]);
 
 -- 2. The fitted mix: coefficients fitted by the trainer on pseudo-cold
--- items (five salted splits of 10% of the warm items), recorded in params
+-- items (five salted splits of 10% of the warm items), and the ridge chosen
+-- there among 1, 3 and 10, recorded in params
 SELECT jsonb_array_length(params->'coefficients') AS n_coefficients, params->'terms' AS terms,
        params->>'coefficients_from' AS coefficients_from,
+       params->'regularization' IN ('1', '3', '10') AS regularization_of_the_grid,
+       params->>'regularization_from' AS regularization_from,
+       jsonb_array_length(stats->'pseudo_cold_ndcg_by_regularization') AS ridges_tried,
        jsonb_array_length(stats->'pseudo_cold_ndcg') AS splits,
        (stats->>'pseudo_cold_ndcg_mean')::float8 BETWEEN 0 AND 1 AS ndcg_in_range
 FROM recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'cr');

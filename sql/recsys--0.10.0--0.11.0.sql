@@ -45,7 +45,7 @@ CREATE FUNCTION recsys.train_cold_ranker(
 	model text DEFAULT 'default',
 	coefficients real[] DEFAULT NULL,
 	list_length integer DEFAULT 1000,
-	regularization double precision DEFAULT 3,
+	regularization double precision DEFAULT NULL,
 	neighbors integer DEFAULT 50,
 	pseudo_splits integer DEFAULT 5,
 	user_col name DEFAULT 'user_id',

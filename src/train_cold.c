@@ -16,7 +16,8 @@
  *	item_term_lists		per cold item its content, cb2cf and lists lists
  *						and its prior (src/kind_cold_terms.c).
  *
- * The fit (without coefficients): pseudo_splits times, a salted 10% of the
+ * The fit (without coefficients; with regularization NULL also the ridge,
+ * among cold_lambdas): pseudo_splits times, a salted 10% of the
  * warm items is hidden - their rows leave the users' histories, S is
  * rebuilt without them, they are not warm for the content, ridge and
  * prior - and their term inputs are built from the rest, as a cold item's
@@ -55,6 +56,12 @@ PG_FUNCTION_INFO_V1(recsys_train_cold_ranker);
 
 /* the share of the warm items one pseudo-cold split hides */
 #define PSEUDO_SHARE 0.1
+/*
+ * The ridges regularization => NULL chooses among on pseudo-cold items
+ * (the lab's grid: MovieLens wants 10, online retail 1; README)
+ */
+#define N_COLD_LAMBDAS 3
+static const float cold_lambdas[N_COLD_LAMBDAS] = {1.0f, 3.0f, 10.0f};
 
 typedef struct ColdRun
 {
@@ -185,63 +192,54 @@ built_lists(const RsColdBuilt *b, RsColdLists *L)
 }
 
 /*
- * One pseudo-cold split (salt): hide a salted share of the warm items,
- * build their inputs from the rest and fit the mix on the users who have
- * both; coef in: the start, out: the fit.  Returns the users fitted on
- * (0: none, coef unchanged); *ndcg their NDCG@10.
+ * One pseudo-cold split (salt): hide a salted share of the warm items and
+ * build their inputs from the rest, with each of the n_lambda ridges;
+ * for each, the users who have rows on both sides are the queries, and
+ * the mix is fitted on them (fit) or evaluated at coef[l] as given.
+ * coef: n_lambda x RS_COLD_MIX_TERMS, in: the start (or the given
+ * coefficients), out: the fit; ndcg[l]: NDCG@10 at coef[l].  Returns the
+ * users (0: none, nothing set).
  */
 static int32
-pseudo_fit(ColdRun *run, uint64 seed, float lambda, int length, double *coef, double *ndcg)
+pseudo_split(ColdRun *run, uint64 seed, const float *lambdas, int n_lambda, int length, bool fit,
+			 double *coef, double *ndcg)
 {
 	int32		n = run->u.n;
 	int32		n_warm = 0;
 	int32		n_hide;
-	float	   *key;
-	int32	   *order;
 	int32	   *hidden;
 	int32	   *pos;
 	uint8	   *rest;
 	RsCsr		R;
 	RsCsr		S;
-	RsColdBuilt b;
-	RsColdLists L;
 	int32		n_users = 0;
 	int64		n_rel = 0;
 	float	   *content;
 	float	   *terms;
+	float	   *scratch;
 	int64	   *rel_ptr;
 	int32	   *rel_idx;
 	int64	   *tie;
 	uint8	   *has;
+	int32	   *rows;
 	const RsCsr *by_user = &run->data->by_user;
-	int			status;
+	HashedItem *pairs = alloc_huge(sizeof(HashedItem) * n);
 
 	/* the hidden items: the warm items first in a salted hash order */
-	key = alloc_huge(sizeof(float) * n);
-	order = alloc_huge(sizeof(int32) * n);
 	for (int32 i = 0; i < n; i++)
 		if (run->warm[i])
 		{
-			key[n_warm] = rs_rng_uniform_float(seed, (uint64) run->u.ids[i]);
-			order[n_warm++] = i;
+			pairs[n_warm].key = rs_rng_uniform_float(seed, (uint64) run->u.ids[i]);
+			pairs[n_warm++].index = i;
 		}
 	n_hide = (int32) ceil(n_warm * PSEUDO_SHARE);
 	if (n_hide < 2 || n_warm - n_hide < 2)
 		return 0;
-	{
-		HashedItem *pairs = alloc_huge(sizeof(HashedItem) * n_warm);
-
-		for (int32 w = 0; w < n_warm; w++)
-		{
-			pairs[w].key = key[w];
-			pairs[w].index = order[w];
-		}
-		qsort(pairs, n_warm, sizeof(HashedItem), hashed_cmp);
-		hidden = alloc_huge(sizeof(int32) * n_hide);
-		for (int32 h = 0; h < n_hide; h++)
-			hidden[h] = pairs[h].index;
-		pfree(pairs);
-	}
+	qsort(pairs, n_warm, sizeof(HashedItem), hashed_cmp);
+	hidden = alloc_huge(sizeof(int32) * n_hide);
+	for (int32 h = 0; h < n_hide; h++)
+		hidden[h] = pairs[h].index;
+	pfree(pairs);
 	/* ascending, so that ties rank by item id as at serving */
 	qsort(hidden, n_hide, sizeof(int32), int32_cmp);
 	rest = alloc_huge(n);
@@ -256,8 +254,6 @@ pseudo_fit(ColdRun *run, uint64 seed, float lambda, int length, double *coef, do
 	}
 	history_rows(run, rest, &R);
 	warm_lists(run, &R, &S, false);
-	RsColdTermsCompute(&run->u, rest, run->log_users, &S, hidden, n_hide, lambda, length, &b);
-	built_lists(&b, &L);
 
 	/* the queries: users with rows on both sides */
 	rel_ptr = alloc_huge(sizeof(int64) * ((Size) by_user->n_rows + 1));
@@ -285,17 +281,30 @@ pseudo_fit(ColdRun *run, uint64 seed, float lambda, int length, double *coef, do
 						  (Size) n_users * n_hide * (RS_COLD_MIX_TERMS + 1) * sizeof(float), run->data);
 	content = alloc_huge(sizeof(float) * (Size) n_users * n_hide);
 	terms = alloc_huge(sizeof(float) * (Size) n_users * n_hide * RS_COLD_MIX_TERMS);
+	scratch = alloc_huge(sizeof(float) * n_hide);
 	has = alloc_huge(n);
 	memset(has, 0, n);
-	{
-		int32		q = 0;
-		int32	   *rows = alloc_huge(sizeof(int32) * n_hide);
+	rows = alloc_huge(sizeof(int32) * n_hide);
+	for (int32 h = 0; h < n_hide; h++)
+		rows[h] = h;
+	tie = alloc_huge(sizeof(int64) * n_hide);
+	for (int32 h = 0; h < n_hide; h++)
+		tie[h] = run->u.ids[hidden[h]];
 
-		for (int32 h = 0; h < n_hide; h++)
-			rows[h] = h;
+	for (int l = 0; l < n_lambda; l++)
+	{
+		RsColdBuilt b;
+		RsColdLists L;
+		int32		q = 0;
+		double	   *c = coef + (Size) l * RS_COLD_MIX_TERMS;
+
+		RsColdTermsCompute(&run->u, rest, run->log_users, &S, hidden, n_hide, lambdas[l], length, &b);
+		built_lists(&b, &L);
 		for (int32 u = 0; u < by_user->n_rows && q < n_users; u++)
 		{
 			bool		query = false;
+			float	   *cu = content + (Size) q * n_hide;
+			float	   *tu = terms + (Size) q * n_hide * RS_COLD_MIX_TERMS;
 
 			for (int64 e = by_user->indptr[u]; e < by_user->indptr[u + 1] && !query; e++)
 				query = pos[run->data_to_u[by_user->indices[e]]] >= 0;
@@ -305,24 +314,26 @@ pseudo_fit(ColdRun *run, uint64 seed, float lambda, int length, double *coef, do
 				CHECK_FOR_INTERRUPTS();
 			for (int64 e = R.indptr[u]; e < R.indptr[u + 1]; e++)
 				has[R.indices[e]] = 1;
-			rs_cold_user_terms(&L, rows, n_hide, has, content + (Size) q * n_hide,
-							   terms + (Size) q * n_hide * RS_COLD_MIX_TERMS);
-			rs_cold_mix_prepare(content + (Size) q * n_hide, terms + (Size) q * n_hide * RS_COLD_MIX_TERMS,
-								n_hide);
+			rs_cold_user_terms(&L, rows, n_hide, has, cu, tu);
+			rs_cold_mix_prepare(cu, tu, n_hide);
 			for (int64 e = R.indptr[u]; e < R.indptr[u + 1]; e++)
 				has[R.indices[e]] = 0;
 			q++;
 		}
+		if (fit)
+		{
+			int			status = rs_cold_mix_fit(n_users, n_hide, content, terms, tie, rel_ptr, rel_idx, c,
+												 &ndcg[l], scratch, RsCancelRequested, NULL);
+
+			if (status == RS_COLD_MIX_STOPPED)
+				RsKernelStopped("the cold re-ranker's fit");
+			if (status != RS_COLD_MIX_OK)
+				elog(ERROR, "the cold re-ranker's fit failed (status %d)", status);
+		}
+		else
+			ndcg[l] = rs_cold_mix_ndcg(n_users, n_hide, content, terms, tie, rel_ptr, rel_idx, c, scratch);
+		CHECK_FOR_INTERRUPTS();
 	}
-	tie = alloc_huge(sizeof(int64) * n_hide);
-	for (int32 h = 0; h < n_hide; h++)
-		tie[h] = run->u.ids[hidden[h]];
-	status = rs_cold_mix_fit(n_users, n_hide, content, terms, tie, rel_ptr, rel_idx, coef, ndcg,
-							 alloc_huge(sizeof(float) * n_hide), RsCancelRequested, NULL);
-	if (status == RS_COLD_MIX_STOPPED)
-		RsKernelStopped("the cold re-ranker's fit");
-	if (status != RS_COLD_MIX_OK)
-		elog(ERROR, "the cold re-ranker's fit failed (status %d)", status);
 	return n_users;
 }
 
@@ -368,8 +379,12 @@ recsys_train_cold_ranker(PG_FUNCTION_ARGS)
 	int			splits;
 	int64		seed;
 	double		coef[RS_COLD_MIX_TERMS] = {0};
-	double		split_ndcg[32];
+	double		split_ndcg[32][N_COLD_LAMBDAS];
 	int32		split_users[32];
+	float		lambdas[N_COLD_LAMBDAS];
+	int			n_lambda = N_COLD_LAMBDAS;
+	int			chosen = 0;
+	double		pseudo_ndcg[N_COLD_LAMBDAS] = {0};
 	int			fitted = 0;
 	RsCsr		R;
 	RsCsr		S;
@@ -398,7 +413,8 @@ recsys_train_cold_ranker(PG_FUNCTION_ARGS)
 						 errmsg("coefficients must be between -1000 and 1000, element %d is %g", j + 1, given[j])));
 	}
 	length = RsIntArg(fcinfo, 4, "list_length", 1, 10000);
-	lambda = RsFloatArg(fcinfo, 5, "regularization", 1e-6, 1e6, NAN);
+	/* NULL: chosen on pseudo-cold items */
+	lambda = PG_ARGISNULL(5) ? NAN : RsFloatArg(fcinfo, 5, "regularization", 1e-6, 1e6, NAN);
 	RsRequireArg(fcinfo, 6, "neighbors");
 	run.neighbors = RsIntArg(fcinfo, 6, "neighbors", 1, 1000);
 	splits = RsIntArg(fcinfo, 7, "pseudo_splits", 1, lengthof(split_ndcg));
@@ -428,38 +444,65 @@ recsys_train_cold_ranker(PG_FUNCTION_ARGS)
 						  (Size) run.u.n * (run.neighbors * 2 + 3 * length * 2 + 16) * sizeof(float) +
 						  (Size) run.u.words.nnz * 3 * (sizeof(int32) + sizeof(float)), &data);
 
-	/* the coefficients: given, or fitted on pseudo-cold items */
+	/*
+	 * The coefficients (given, or fitted) and the ridge (given, or the one
+	 * of cold_lambdas whose mix does best), on pseudo-cold items.
+	 */
 	fit_start = RsSeconds();
-	if (given)
-		for (int j = 0; j < RS_COLD_MIX_TERMS; j++)
-			coef[j] = given[j];
-	else
+	memcpy(lambdas, cold_lambdas, sizeof(lambdas));
+	if (!isnan(lambda))
 	{
-		double		sum[RS_COLD_MIX_TERMS] = {0};
+		lambdas[0] = (float) lambda;
+		n_lambda = 1;
+	}
+	if (!given || n_lambda > 1)
+	{
+		double		sum[N_COLD_LAMBDAS][RS_COLD_MIX_TERMS] = {{0}};
+		double		nd[N_COLD_LAMBDAS] = {0};
+		int			best = 0;
 
 		for (int s = 0; s < splits; s++)
 		{
-			double		c[RS_COLD_MIX_TERMS] = {0};
+			double		c[N_COLD_LAMBDAS][RS_COLD_MIX_TERMS];
+			double		split_nd[N_COLD_LAMBDAS];
 
-			split_users[s] = pseudo_fit(&run, (uint64) seed * 1000003 + (uint64) s, (float) lambda, length, c,
-										&split_ndcg[s]);
+			for (int l = 0; l < n_lambda; l++)
+				for (int j = 0; j < RS_COLD_MIX_TERMS; j++)
+					c[l][j] = given ? given[j] : 0;
+			split_users[s] = pseudo_split(&run, (uint64) seed * 1000003 + (uint64) s, lambdas, n_lambda, length,
+										  given == NULL, &c[0][0], split_nd);
 			if (split_users[s] == 0)
 				continue;
-			for (int j = 0; j < RS_COLD_MIX_TERMS; j++)
-				sum[j] += c[j];
+			for (int l = 0; l < n_lambda; l++)
+			{
+				for (int j = 0; j < RS_COLD_MIX_TERMS; j++)
+					sum[l][j] += c[l][j];
+				nd[l] += split_nd[l];
+				split_ndcg[s][l] = split_nd[l];
+			}
 			fitted++;
-			RsProgressIteration(s + 1, splits, "pseudo-cold NDCG@10", split_ndcg[s], NULL);
+			RsProgressIteration(s + 1, splits, "pseudo-cold NDCG@10", split_nd[0], NULL);
 		}
 		if (fitted == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("the source of model \"%s\" is too small to fit the cold re-ranker's coefficients",
+					 errmsg("the source of model \"%s\" is too small to fit the cold re-ranker on pseudo-cold items",
 							trainer.name),
 					 errdetail("No user has rows on both the hidden and the other warm items of a pseudo-cold split."),
-					 errhint("Pass coefficients (four numbers: content_sharp, prior, cb2cf, lists).")));
+					 errhint("Pass coefficients (four numbers: content_sharp, prior, cb2cf, lists) and regularization.")));
+		for (int l = 1; l < n_lambda; l++)
+			if (nd[l] > nd[best] + 1e-9)
+				best = l;
+		chosen = best;
+		lambda = lambdas[best];
+		for (int l = 0; l < n_lambda; l++)
+			pseudo_ndcg[l] = nd[l] / fitted;
 		for (int j = 0; j < RS_COLD_MIX_TERMS; j++)
-			coef[j] = sum[j] / fitted;
+			coef[j] = given ? given[j] : sum[best][j] / fitted;
 	}
+	else
+		for (int j = 0; j < RS_COLD_MIX_TERMS; j++)
+			coef[j] = given[j];
 
 	/* the stored inputs: the warm lists and the cold items' terms */
 	history_rows(&run, run.warm, &R);
@@ -485,22 +528,26 @@ recsys_train_cold_ranker(PG_FUNCTION_ARGS)
 	RsJsonText(&trainer.params, "coefficients_from", given ? "argument" : "pseudo-cold fit");
 	RsJsonInt(&trainer.params, "list_length", length);
 	RsJsonFloat(&trainer.params, "regularization", lambda);
+	RsJsonText(&trainer.params, "regularization_from", n_lambda > 1 ? "pseudo-cold choice" : "argument");
 	RsJsonInt(&trainer.params, "neighbors", run.neighbors);
 	RsJsonInt(&trainer.params, "pseudo_splits", splits);
 	RsJsonInt(&trainer.params, "seed", seed);
 	RsJsonInt(&trainer.stats, "cold_items", n_targets);
-	if (!given)
+	if (fitted > 0)
 	{
 		float		nd[32];
-		double		mean = 0;
+		float		by[N_COLD_LAMBDAS];
 
 		for (int s = 0; s < splits; s++)
-		{
-			nd[s] = split_users[s] > 0 ? (float) split_ndcg[s] : 0;
-			mean += nd[s] / fitted;
-		}
+			nd[s] = split_users[s] > 0 ? (float) split_ndcg[s][chosen] : 0;
 		RsJsonFloatArray(&trainer.stats, "pseudo_cold_ndcg", nd, splits);
-		RsJsonFloat(&trainer.stats, "pseudo_cold_ndcg_mean", mean);
+		RsJsonFloat(&trainer.stats, "pseudo_cold_ndcg_mean", pseudo_ndcg[chosen]);
+		if (n_lambda > 1)
+		{
+			for (int l = 0; l < n_lambda; l++)
+				by[l] = (float) pseudo_ndcg[l];
+			RsJsonFloatArray(&trainer.stats, "pseudo_cold_ndcg_by_regularization", by, n_lambda);
+		}
 		RsJsonFloat(&trainer.stats, "fit_seconds", RsSeconds() - fit_start);
 	}
 	PG_RETURN_DATUM(RsTrainFinish(fcinfo, &trainer, write_cold, &run));
