@@ -162,6 +162,14 @@ SELECT recsys.grant_model('alice_cr', 'regress_recsys_cold_bob');
 SET ROLE regress_recsys_cold_bob;
 SELECT item_id, reason FROM recsys.recommend(1, 2, 'alice_cr');
 SELECT cr_err($$SELECT recsys.refresh_items('alice_cr')$$);
+-- another role's relation under the features' recorded name is not read as alice
+SET ROLE regress_recsys_cold_alice;
+DROP TABLE alice_feat;
+SET ROLE regress_recsys_cold_bob;
+CREATE TABLE alice_feat AS SELECT 777::bigint AS item_id, 'tea'::text AS feature;
+GRANT SELECT ON alice_feat TO regress_recsys_cold_alice;
+SET ROLE regress_recsys_cold_alice;
+SELECT cr_err($$SELECT recsys.refresh_items('alice_cr')$$);
 RESET ROLE;
 SELECT recsys.drop_model('alice_cr');
 DROP TABLE alice_ev, alice_feat;

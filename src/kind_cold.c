@@ -454,7 +454,7 @@ RsRefreshColdRanker(const char *name, Oid owner)
 			  "CASE WHEN pg_catalog.jsonb_typeof(m.params->'regularization') OPERATOR(pg_catalog.=) 'number' "
 			  "     AND (m.params->'regularization')::pg_catalog.numeric BETWEEN 0.000001 AND 1000000 "
 			  "     THEN (m.params->'regularization')::pg_catalog.float8 END, "
-			  "m.params->>'features', "
+			  "m.params->>'features', m.params->>'features_owner', "
 			  "(SELECT pg_catalog.array_agg(s.item_id ORDER BY s.item_id) FROM recsys.item_stats s "
 			  " WHERE s.model OPERATOR(pg_catalog.=) m.name AND s.version OPERATOR(pg_catalog.=) m.version), "
 			  "(SELECT pg_catalog.array_agg(s.n_users::pg_catalog.float4 ORDER BY s.item_id) FROM recsys.item_stats s "
@@ -478,12 +478,15 @@ RsRefreshColdRanker(const char *name, Oid owner)
 				 errmsg("features relation \"%s\" of model \"%s\" does not exist",
 						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6), name),
 				 errhint("Retrain the model with its features relation.")));
+	/* another role's relation under the recorded name is not read as the owner */
+	RsCheckRecordedRelation("model", name, RsRelationName(features), features, owner,
+							SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7));
 	item_col = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3));
 	length = atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4));
 	lambda = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
-	known = RsArrayToInt64s(DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &isnull)),
+	known = RsArrayToInt64s(DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull)),
 							"items", &n_known);
-	n_users = RsArrayToFloats(DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull)),
+	n_users = RsArrayToFloats(DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull)),
 							  "n_users", &n_counts);
 	SPI_finish();
 

@@ -45,6 +45,7 @@
 #include "cancel.h"
 #include "ingest.h"
 #include "kind_cold.h"
+#include "model_acl.h"
 #include "model_store.h"
 #include "progress.h"
 #include "recsys.h"
@@ -516,6 +517,7 @@ recsys_train_cold_ranker(PG_FUNCTION_ARGS)
 	trainer.n_items = run.u.n;
 
 	RsJsonText(&trainer.params, "features", RsRelationName(features));
+	RsJsonText(&trainer.params, "features_owner", RsRelationOwnerName(features));
 	RsJsonText(&trainer.params, "item_col", trainer.spec.item_col);
 	{
 		float		c[RS_COLD_MIX_TERMS];
