@@ -136,6 +136,15 @@ CREATE TABLE cr_feat2 AS SELECT * FROM cr_feat;
 SELECT name FROM recsys.train_cold_ranker('cr_ev', 'cr_feat2', model => 'cr_gone', coefficients => '{0,0,0,0}');
 DROP TABLE cr_feat2;
 SELECT cr_err($$SELECT recsys.refresh_items('cr_gone')$$);
+-- a cancelled training (here by statement_timeout) stops, and the previous
+-- version still serves
+CREATE TABLE cr_big AS SELECT u::bigint AS user_id, ((u * 7 + i * 13) % 600)::bigint AS item_id
+FROM generate_series(1, 3000) u, generate_series(1, 40) i;
+CREATE TABLE cr_big_feat AS SELECT i::bigint AS item_id, 'w' || (i % 37) AS feature FROM generate_series(0, 650) i
+UNION ALL SELECT i, 'v' || (i % 11) FROM generate_series(0, 650) i;
+SET statement_timeout = '300ms';
+SELECT name FROM recsys.train_cold_ranker('cr_big', 'cr_big_feat', model => 'cr');
+RESET statement_timeout;
 -- the previous version still serves after a failed retrain
 SELECT cr_err($$SELECT recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'cr', list_length => -1)$$);
 SELECT count(*) AS still_served FROM recsys.recommend(1, 3, 'cr');
