@@ -658,15 +658,23 @@ SQL
 SET recsys.threads = 2;
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
 SELECT 1 AS trained FROM recsys.$trainer('${t}_ctrain', model => 'm', $call) \gset
+SELECT extract(epoch FROM clock_timestamp()) AS t1 \gset
 CREATE TEMP TABLE ranked AS
 SELECT u.user_id, x.item_id, row_number() OVER (PARTITION BY u.user_id ORDER BY x.score DESC, x.item_id) AS rk
 FROM (SELECT DISTINCT user_id FROM ${t}_ctest) u,
 	 LATERAL recsys.recommend(u.user_id, 10, 'm', candidates => (SELECT array_agg(item_id) FROM ${t}_cold)) x;
+SELECT extract(epoch FROM clock_timestamp()) AS t2 \gset
 SELECT ($(ndcg_sql ranked ${t}_ctest)) AS cold \gset
 SELECT format('%-44s %9s %9s %8s', '$label', :'cold',
 			  round(max(value) FILTER (WHERE metric = 'ndcg@10')::numeric, 4),
 			  round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 1))
 FROM recsys.evaluate('m', '${t}_ctest');
+SELECT format('    (training %s s, recommend %s ms a user%s)', round((:t1 - :t0)::numeric, 1),
+			  round(((:t2 - :t1) * 1000 / (SELECT count(DISTINCT user_id) FROM ${t}_ctest))::numeric, 2),
+			  CASE WHEN algorithm = 'cold_ranker' THEN format('; coefficients %s, regularization %s (%s), pseudo-cold NDCG@10 %s',
+			  params->'coefficients', params->'regularization', params->>'regularization_from',
+			  round((stats->>'pseudo_cold_ndcg_mean')::numeric, 4)) ELSE '' END)
+FROM recsys.models WHERE name = 'm';
 SELECT recsys.drop_model('m') \gset
 SQL
 	done < <(if [ "$split" = valid ]; then cold_valid_lines "$v"; elif [ "$what" = coldranker ]; then
