@@ -27,9 +27,6 @@
 #include "recsys.h"
 #include "spi_util.h"
 
-/* items between interrupt checks while lists are computed */
-#define COLD_CHUNK_ITEMS 16
-
 static void *
 alloc_huge(Size bytes)
 {
@@ -210,8 +207,8 @@ RsColdTermsCompute(const RsColdUniverse *u, const uint8 *warm, const float *log_
 		Size		at = (Size) t * RS_COLD_LISTS * length;
 		int			status;
 
-		if (t % COLD_CHUNK_ITEMS == 0)
-			CHECK_FOR_INTERRUPTS();
+		/* (one item's CG can take a while on a large catalog) */
+		CHECK_FOR_INTERRUPTS();
 		out->item[t] = targets[t];
 		status = rs_cold_item_lists(&in, targets[t], out->idx + at, out->val + at,
 									out->count + (Size) t * RS_COLD_LISTS, out->prior + t, work);
