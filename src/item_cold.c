@@ -957,6 +957,33 @@ load_neighbor_map(const char *model, int32 version, const int64 *known, int32 n_
 }
 
 /*
+ * RsColdCountRefreshed: n more items in a model's active version (a
+ * refresh_items): its n_items and stats.cold_items grow in both catalog
+ * rows, a new fingerprint, so every backend reloads the model.
+ */
+void
+RsColdCountRefreshed(const char *name, int32 version, int64 n)
+{
+	Oid			argtypes[3] = {TEXTOID, INT4OID, INT8OID};
+	Datum		values[3] = {CStringGetTextDatum(name), Int32GetDatum(version), Int64GetDatum(n)};
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* a new fingerprint: every backend reloads the model */
+	RsExecute("UPDATE recsys.model_versions SET n_items = n_items OPERATOR(pg_catalog.+) $3, "
+			  "stats = stats OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('cold_items', "
+			  "COALESCE((stats->>'cold_items')::pg_catalog.int8, 0) OPERATOR(pg_catalog.+) $3) "
+			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+			  3, argtypes, values, NULL, false, SPI_OK_UPDATE);
+	RsExecute("UPDATE recsys.models SET n_items = n_items OPERATOR(pg_catalog.+) $3, "
+			  "stats = stats OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('cold_items', "
+			  "COALESCE((stats->>'cold_items')::pg_catalog.int8, 0) OPERATOR(pg_catalog.+) $3) "
+			  "WHERE name OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+			  3, argtypes, values, NULL, false, SPI_OK_UPDATE);
+	SPI_finish();
+}
+
+/*
  * Give the items that have appeared in the model's features or embeddings
  * since it was trained (or refreshed) their vectors (neighbors false) or
  * neighbour lists, in its active version, without retraining; returns how
@@ -1152,25 +1179,7 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 	else
 		RsColdWrite(name, version, &cm, r.ids, r.vectors, r.n);
 	if (r.n > 0)
-	{
-		Oid			argtypes[3] = {TEXTOID, INT4OID, INT8OID};
-		Datum		values[3] = {CStringGetTextDatum(name), Int32GetDatum(version), Int64GetDatum(r.n)};
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		/* a new fingerprint: every backend reloads the model */
-		RsExecute("UPDATE recsys.model_versions SET n_items = n_items OPERATOR(pg_catalog.+) $3, "
-				  "stats = stats OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('cold_items', "
-				  "COALESCE((stats->>'cold_items')::pg_catalog.int8, 0) OPERATOR(pg_catalog.+) $3) "
-				  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
-				  3, argtypes, values, NULL, false, SPI_OK_UPDATE);
-		RsExecute("UPDATE recsys.models SET n_items = n_items OPERATOR(pg_catalog.+) $3, "
-				  "stats = stats OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('cold_items', "
-				  "COALESCE((stats->>'cold_items')::pg_catalog.int8, 0) OPERATOR(pg_catalog.+) $3) "
-				  "WHERE name OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
-				  3, argtypes, values, NULL, false, SPI_OK_UPDATE);
-		SPI_finish();
-	}
+		RsColdCountRefreshed(name, version, r.n);
 	return r.n;
 }
 
@@ -1534,6 +1543,58 @@ feature_vectors_query(Oid features, const char *item_col, RsColdWordWeights weig
 					 id, array ? "u.f" : "r.feature", RsRelationName(features),
 					 array ? " CROSS JOIN LATERAL pg_catalog.unnest(r.feature) AS u(f)" : "",
 					 id, array ? "u.f" : "r.feature", weight_sql[weights]);
+}
+
+/*
+ * RsColdFeatureRows reads every item of the features relation as unit
+ * tf-idf rows (feature_vectors_query): the distinct item ids ascending
+ * into *ids (*n_ids of them) and their rows as the CSR rows (n_ids x
+ * features, features numbered in byte order of their text), with the
+ * current role's rights.  The cold re-ranker's inputs (src/kind_cold_terms.c).
+ */
+void
+RsColdFeatureRows(Oid features, const char *item_col, int64 **ids, int32 *n_ids, RsCsr *rows)
+{
+	StringInfoData q;
+	FeatureRows f = {0};
+	int32		n = 0;
+	int32		n_features = 0;
+
+	initStringInfo(&q);
+	feature_vectors_query(features, item_col, RS_COLD_WORDS_TFIDF, &q);
+	appendStringInfoString(&q, "SELECT item, (pg_catalog.dense_rank() OVER (ORDER BY feature COLLATE \"C\") "
+						   "OPERATOR(pg_catalog.-) 1)::pg_catalog.int4, w::pg_catalog.float4 FROM v ORDER BY item, 2");
+	f.capacity = 1024;
+	f.item = palloc(sizeof(int64) * f.capacity);
+	f.feature = palloc(sizeof(int32) * f.capacity);
+	f.w = palloc(sizeof(float) * f.capacity);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsStreamQuery(q.data, 0, NULL, NULL, NULL, true, keep_feature_row, &f);
+	SPI_finish();
+	if (f.n > INT32_MAX / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many item features (%lld)", (long long) f.n)));
+	*ids = palloc(sizeof(int64) * Max(f.n, 1));
+	rows->indptr = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * ((Size) f.n + 1));
+	rows->indptr[0] = 0;
+	for (int64 r = 0; r < f.n; r++)
+	{
+		if (r == 0 || f.item[r] != f.item[r - 1])
+		{
+			(*ids)[n++] = f.item[r];
+			rows->indptr[n] = rows->indptr[n - 1];
+		}
+		rows->indptr[n]++;
+		n_features = Max(n_features, f.feature[r] + 1);
+	}
+	rows->n_rows = n;
+	rows->n_cols = n_features;
+	rows->nnz = f.n;
+	rows->indices = f.feature;
+	rows->data = f.w;
+	*n_ids = n;
 }
 
 /*

@@ -117,4 +117,11 @@ extern int32 RsRefreshColdVectors(const char *name, Oid owner);
 extern int32 RsRefreshColdNeighbors(const char *name, Oid owner);
 extern void RsColdDescribe(const RsColdModel *cm, StringInfo params);
 
+/* every item of a features relation as unit tf-idf rows (the cold re-ranker's inputs) */
+extern void RsColdFeatureRows(Oid features, const char *item_col, int64 **ids, int32 *n_ids,
+							  RsCsr *rows);
+
+/* n more items in a model's active version after refresh_items: the catalog rows' counts */
+extern void RsColdCountRefreshed(const char *name, int32 version, int64 n);
+
 #endif							/* RECSYS_ITEM_COLD_H */

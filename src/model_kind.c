@@ -50,6 +50,7 @@ static const KindRegistration registry[] = {
 	{"fm", &RsFmKind},
 	{"neighborhood", &RsNeighborhoodKind},
 	{"ncf", &RsNcfKind},
+	{"cold_ranker", &RsColdKind},
 };
 
 /*

@@ -19,6 +19,7 @@ extern const RsModelKind RsItemNeighborsKind;	/* item_knn, ease */
 extern const RsModelKind RsUserNeighborsKind;	/* user_knn */
 extern const RsModelKind RsPopularKind;			/* popular */
 extern const RsModelKind RsBlendKind;			/* blend */
+extern const RsModelKind RsColdKind;			/* cold_ranker */
 extern const RsModelKind RsFmKind;				/* fm */
 extern const RsModelKind RsNeighborhoodKind;	/* neighborhood */
 extern const RsModelKind RsNcfKind;			/* ncf */

@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # test/bench/cold_items.sh: item features in ALS, and cold items (issue 15).
 #
-#   bash test/bench/cold_items.sh [warm|cold|coldvalid|coldknn|coldpseudo|combine|hybrid|ridge|pseudo|labinputs|all] [ml-latest-small|online-retail|both]
+#   bash test/bench/cold_items.sh [warm|cold|coldvalid|coldknn|coldranker|coldpseudo|combine|hybrid|ridge|pseudo|labinputs|all] [ml-latest-small|online-retail|both]
+#
+# coldranker (0.11.0): the cold re-ranker served through SQL - trained by
+# recsys.train_cold_ranker on strat75/train minus the cold items' rows
+# (its mix's coefficients fitted by the trainer on pseudo-cold items of
+# that data, nothing chosen on test), then recommend with the cold items
+# as candidates for every test user, beside the random and content-only
+# kNN baselines computed the same way; COLD_RANKER_LINES adds lines
+# (label|trainer|arguments).
 #
 # hybrid: a LightFM-style hybrid (Kula 2015) and its mix with the
 # baseline, in the kernel lab test/bench/cold_lab.c (outside the server,
@@ -650,18 +658,27 @@ SQL
 SET recsys.threads = 2;
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
 SELECT 1 AS trained FROM recsys.$trainer('${t}_ctrain', model => 'm', $call) \gset
+SELECT extract(epoch FROM clock_timestamp()) AS t1 \gset
 CREATE TEMP TABLE ranked AS
 SELECT u.user_id, x.item_id, row_number() OVER (PARTITION BY u.user_id ORDER BY x.score DESC, x.item_id) AS rk
 FROM (SELECT DISTINCT user_id FROM ${t}_ctest) u,
 	 LATERAL recsys.recommend(u.user_id, 10, 'm', candidates => (SELECT array_agg(item_id) FROM ${t}_cold)) x;
+SELECT extract(epoch FROM clock_timestamp()) AS t2 \gset
 SELECT ($(ndcg_sql ranked ${t}_ctest)) AS cold \gset
 SELECT format('%-44s %9s %9s %8s', '$label', :'cold',
 			  round(max(value) FILTER (WHERE metric = 'ndcg@10')::numeric, 4),
 			  round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 1))
 FROM recsys.evaluate('m', '${t}_ctest');
+SELECT format('    (training %s s, recommend %s ms a user%s)', round((:t1 - :t0)::numeric, 1),
+			  round(((:t2 - :t1) * 1000 / (SELECT count(DISTINCT user_id) FROM ${t}_ctest))::numeric, 2),
+			  CASE WHEN algorithm = 'cold_ranker' THEN format('; coefficients %s, regularization %s (%s), pseudo-cold NDCG@10 %s',
+			  params->'coefficients', params->'regularization', params->>'regularization_from',
+			  round((stats->>'pseudo_cold_ndcg_mean')::numeric, 4)) ELSE '' END)
+FROM recsys.models WHERE name = 'm';
 SELECT recsys.drop_model('m') \gset
 SQL
-	done < <(if [ "$split" = valid ]; then cold_valid_lines "$v"; elif [ "$what" = coldknn ]; then
+	done < <(if [ "$split" = valid ]; then cold_valid_lines "$v"; elif [ "$what" = coldranker ]; then
+				 cold_ranker_lines "$v"; elif [ "$what" = coldknn ]; then
 				 cold_test_lines "$v" | grep "^item-kNN${COLD_LEARNED_ONLY:+.*learned}"; else cold_test_lines "$v"; fi)
 }
 
@@ -689,6 +706,13 @@ cold_map_chosen() {
 	online_retail) echo "neighbors => 200, cold_map_regularization => 1, cold_map_self_weight => 3" ;;
 	*) echo "neighbors => 100, cold_map_regularization => 10, cold_map_content_weight => 3, cold_map_popularity => 2" ;;
 	esac
+}
+
+# the cold re-ranker: its defaults (the mix fitted by the trainer)
+cold_ranker_lines() {
+	local v=$1
+	echo "cold re-ranker (mix fitted on pseudo-cold)|train_cold_ranker|features => '${v}_features'"
+	[ -z "${COLD_RANKER_LINES:-}" ] || echo "$COLD_RANKER_LINES" | sed "s/{v}/$v/g"
 }
 
 cold_test_lines() {
@@ -731,7 +755,7 @@ for data in ml-latest-small online-retail; do
 	if [ "$what" = pseudo ]; then pseudo "$data" "$t" "$v"; continue; fi
 	if [ "$what" = coldpseudo ]; then cold_pseudo "$data" "$t" "$v"; continue; fi
 	if [ "$what" = coldvalid ]; then cold "$data" "$t" "$v" valid; continue; fi
-	if [ "$what" = coldknn ]; then cold "$data" "$t" "$v"; continue; fi
+	if [ "$what" = coldknn ] || [ "$what" = coldranker ]; then cold "$data" "$t" "$v"; continue; fi
 	choose "$t" "$v"
 	if [ "$what" = all ] || [ "$what" = cold ]; then cold "$data" "$t" "$v"; fi
 	if [ "$what" = all ] || [ "$what" = warm ]; then warm "$data" "$t" "$v"; fi

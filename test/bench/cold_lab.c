@@ -31,6 +31,9 @@
  *	run_scorers below): als_k=32 als_iters=10 als_alpha=10 als_reg=0.05
  *	ridge_lambda=1 cb2cf_lambda=1 ridge_weights=tfidf|sqrtidf|binary
  *	content_power=3 lists_k=100 fit=1 (fit the mix here) coef=c1,...,c5
+ *	terms=11111 (which of the five terms the fit may use: 0 keeps one at
+ *	zero) trunc=K (the list-type terms - content, CB2CF's a, the lists a'S -
+ *	truncated to their K largest weights per cold item, as stored)
  */
 #include <math.h>
 #include <stdint.h>
@@ -673,6 +676,48 @@ hybrid_scores(const Hybrid *h)
 }
 
 
+/*
+ * The stored form of a "cold item -> weighted warm items" term (trunc=K):
+ * keep the K largest |weights| of row (n_items long) and zero the rest, so
+ * the lab measures what a list truncated to K entries loses; K 0 keeps all.
+ */
+static long lab_trunc;
+
+static int
+cmp_abs_desc(const void *x, const void *y)
+{
+	double		a = fabs(*(const double *) x), b = fabs(*(const double *) y);
+
+	return a > b ? -1 : a < b;
+}
+
+static void
+truncate_row(double *row)
+{
+	double	   *tmp, cut;
+	long		m = 0;
+
+	if (lab_trunc <= 0 || lab_trunc >= n_items)
+		return;
+	tmp = malloc(sizeof(double) * n_items);
+	for (int i = 0; i < n_items; i++)
+		if (row[i] != 0)
+			tmp[m++] = row[i];
+	if (m > lab_trunc)
+	{
+		long		kept = 0;
+
+		qsort(tmp, m, sizeof(double), cmp_abs_desc);
+		cut = fabs(tmp[lab_trunc - 1]);
+		for (int i = 0; i < n_items; i++)
+			if (row[i] != 0 && (fabs(row[i]) < cut || (fabs(row[i]) == cut && kept >= lab_trunc)))
+				row[i] = 0;
+			else if (row[i] != 0)
+				kept++;
+	}
+	free(tmp);
+}
+
 /* ---- linear content-to-behaviour maps (ridge) and a mix of scorers ---- */
 
 /* y = (X'X + lambda I) z, X the warm items' unit tf-idf word rows */
@@ -820,7 +865,7 @@ cb2cf_scores(double lambda, float **lists_score)
 	double	   *row = calloc(n_items, sizeof(double));
 	double	   *b = calloc(n_word, sizeof(double)), *z = malloc(sizeof(double) * n_word);
 	double	   *ws = malloc(sizeof(double) * (3 * n_word + n_warm));
-	double	   *a = calloc(n_items, sizeof(double));
+	double	   *a = calloc(n_items, sizeof(double)), *at = malloc(sizeof(double) * n_items);
 	long		iters = 0;
 
 	for (int c = 0; c < n_cold; c++)
@@ -840,12 +885,14 @@ cb2cf_scores(double lambda, float **lists_score)
 				s += w_w[q] * z[w_idx[q]];
 			a[warm_list[w]] = s;
 		}
+		memcpy(at, a, sizeof(double) * n_items);
+		truncate_row(at);
 		for (int u = 0; u < n_users; u++)
 		{
 			double		s = 0;
 
 			for (long p = r_ptr[u]; p < r_ptr[u + 1]; p++)
-				s += a[r_idx[p]];
+				s += at[r_idx[p]];
 			score[(long) u * n_cold + c] = s;
 		}
 		if (!lscore)
@@ -853,6 +900,7 @@ cb2cf_scores(double lambda, float **lists_score)
 		for (int w = 0; w < n_warm; w++)
 			for (long q = lists_ptr[warm_list[w]]; q < lists_ptr[warm_list[w] + 1]; q++)
 				row[lists_idx[q]] += a[warm_list[w]] * lists_val[q];
+		truncate_row(row);
 		for (int u = 0; u < n_users; u++)
 		{
 			double		s = 0;
@@ -871,6 +919,7 @@ cb2cf_scores(double lambda, float **lists_score)
 	free(z);
 	free(ws);
 	free(a);
+	free(at);
 	return score;
 }
 
@@ -1129,6 +1178,7 @@ content_power_scores(double power)
 	float	   *score = malloc(sizeof(float) * (long) n_users * n_cold);
 	float	   *K = calloc((long) n_cold * n_items, sizeof(float));
 	double	   *x = calloc(n_word, sizeof(double));
+	double	   *row = calloc(n_items, sizeof(double));
 
 	for (int c = 0; c < n_cold; c++)
 	{
@@ -1142,8 +1192,11 @@ content_power_scores(double power)
 
 			for (long q = w_ptr[warm_list[w]]; q < w_ptr[warm_list[w] + 1]; q++)
 				s += w_w[q] * x[w_idx[q]];
-			K[(long) c * n_items + warm_list[w]] = s > 0 ? pow(s, power) : 0;
+			row[warm_list[w]] = s > 0 ? s : 0;
 		}
+		truncate_row(row);
+		for (int w = 0; w < n_warm; w++)
+			K[(long) c * n_items + warm_list[w]] = row[warm_list[w]] > 0 ? pow(row[warm_list[w]], power) : 0;
 		for (long q = w_ptr[i]; q < w_ptr[i + 1]; q++)
 			x[w_idx[q]] = 0;
 	}
@@ -1158,6 +1211,7 @@ content_power_scores(double power)
 		}
 	free(K);
 	free(x);
+	free(row);
 	return score;
 }
 
@@ -1234,8 +1288,22 @@ run_scorers(int argc, char **argv, const float *content, double base)
 	clock_t		c0 = clock();
 	float	   *lc = malloc(sizeof(float) * (long) n_users * n_cold), *s[N_TERMS], *z[N_TERMS], *m;
 
-	for (long x = 0; x < (long) n_users * n_cold; x++)
-		lc[x] = log((isnan(content[x]) ? 0 : content[x]) + 1e-3);
+	const char *mask = arg_str(argc, argv, "terms", "11111");
+
+	lab_trunc = arg_long(argc, argv, "trunc", 0);
+	if (lab_trunc > 0)
+	{
+		/* the base term from the truncated cosine list (the baseline stays whole) */
+		float	   *ct = content_power_scores(1);
+
+		for (long x = 0; x < (long) n_users * n_cold; x++)
+			lc[x] = log((isnan(ct[x]) ? 0 : ct[x]) + 1e-3);
+		printf("content truncated to %ld alone   %.4f (%.2fx)\n", lab_trunc, ndcg_cold(lc), ndcg_cold(lc) / base);
+		free(ct);
+	}
+	else
+		for (long x = 0; x < (long) n_users * n_cold; x++)
+			lc[x] = log((isnan(content[x]) ? 0 : content[x]) + 1e-3);
 	s[0] = content_power_scores(power);
 	for (long x = 0; x < (long) n_users * n_cold; x++)
 		s[0][x] = log((isnan(s[0][x]) ? 0 : s[0][x]) + 1e-3);
@@ -1284,6 +1352,8 @@ run_scorers(int argc, char **argv, const float *content, double base)
 		{
 			double		b;
 
+			if (st > 0 && mask[st - 1] != '1')
+				continue;
 			memcpy(cur, start, sizeof(cur));
 			if (st > 0)
 				cur[st - 1] = 2;
@@ -1292,6 +1362,9 @@ run_scorers(int argc, char **argv, const float *content, double base)
 				for (int j = 0; j < N_TERMS; j++)
 				{
 					double		keep = cur[j];
+
+					if (mask[j] != '1')
+						continue;
 
 					for (int v = 0; v < (int) (sizeof(vals) / sizeof(vals[0])); v++)
 					{

@@ -1,0 +1,193 @@
+-- The cold re-ranker (train_cold_ranker, algorithm cold_ranker): cold items
+-- ranked by a per-user z-scored mix of stored terms; answers known by
+-- construction, the mix recomputed in SQL from the stored tables, refresh,
+-- every error path with its SQLSTATE, and two roles.
+SET client_min_messages = warning;
+CREATE SCHEMA cold_ranker_test;
+SET search_path = cold_ranker_test, public;
+-- users 1-30 buy tea items (1-10), users 31-40 cake items (11-20); small
+-- items (size:s) are 1-5 and 11-15, large the others
+CREATE TABLE cr_ev (user_id bigint, item_id bigint);
+INSERT INTO cr_ev SELECT u, i FROM generate_series(1, 30) u, generate_series(1, 10) i WHERE (u + i) % 3 <> 0;
+INSERT INTO cr_ev SELECT u, i FROM generate_series(31, 40) u, generate_series(11, 20) i WHERE (u + i) % 3 <> 0;
+CREATE TABLE cr_feat (item_id bigint, feature text);
+INSERT INTO cr_feat SELECT i, CASE WHEN i <= 10 THEN 'tea' ELSE 'cake' END FROM generate_series(1, 20) i;
+INSERT INTO cr_feat SELECT i, CASE WHEN (i - 1) % 10 < 5 THEN 'size:s' ELSE 'size:l' END FROM generate_series(1, 20) i;
+-- the cold items: a small tea, a large cake, a spoon (no feature a warm item has)
+INSERT INTO cr_feat VALUES (101, 'tea'), (101, 'size:s'), (102, 'cake'), (102, 'size:l'), (103, 'spoon');
+-- errors as SQLSTATE: message
+CREATE FUNCTION cr_err(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE q;
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+
+-- 1. Known by construction: with every coefficient 0 the score is
+-- ln(content + 0.001), the content-only kNN: a tea buyer gets the small tea
+-- first, a cake buyer the large cake; the spoon reaches nobody (last)
+SELECT name, algorithm, n_items, stats->>'cold_items' AS cold, params->>'coefficients_from' AS coefficients_from
+FROM recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'cr_zero', coefficients => '{0,0,0,0}');
+SELECT item_id, round(score::numeric, 4) AS score, reason FROM recsys.recommend(1, 3, 'cr_zero');
+SELECT item_id, reason FROM recsys.recommend(35, 3, 'cr_zero');
+-- only cold items are ranked: a warm item has no score (recsys.score's 0)
+SELECT recsys.score(1, 5, 'cr_zero') AS warm_item_score;
+SELECT count(*) AS warm_items_recommended FROM recsys.recommend(1, 20, 'cr_zero') WHERE item_id <= 20;
+-- with the prior alone, a user without history gets the tea (bought by
+-- 30 users) before the cake (10), as cold start
+SELECT name, params->'regularization' AS regularization, params->>'regularization_from' AS regularization_from
+FROM recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'cr_prior', coefficients => '{0,1,0,0}', regularization => 2);
+SELECT item_id, reason FROM recsys.recommend(999, 2, 'cr_prior', candidates => ARRAY[101, 102]);
+
+-- 2. The fitted mix: coefficients fitted by the trainer on pseudo-cold
+-- items (five salted splits of 10% of the warm items), and the ridge chosen
+-- there among 1, 3 and 10, recorded in params
+SELECT jsonb_array_length(params->'coefficients') AS n_coefficients, params->'terms' AS terms,
+       params->>'coefficients_from' AS coefficients_from,
+       params->'regularization' IN ('1', '3', '10') AS regularization_of_the_grid,
+       params->>'regularization_from' AS regularization_from,
+       jsonb_array_length(stats->'pseudo_cold_ndcg_by_regularization') AS ridges_tried,
+       jsonb_array_length(stats->'pseudo_cold_ndcg') AS splits,
+       (stats->>'pseudo_cold_ndcg_mean')::float8 BETWEEN 0 AND 1 AS ndcg_in_range
+FROM recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'cr');
+-- the stored inputs: the lists over warm items (the spoon has none) and the priors
+SELECT item_id, term, cardinality(neighbor_ids) AS entries, round(scores[1]::numeric, 4) AS first_score
+FROM recsys.item_term_lists WHERE model = 'cr' ORDER BY 1, 2;
+-- recommend's scores equal the mix recomputed in SQL from the stored
+-- tables: each term summed over the user's items, standardised over the
+-- candidates (population sd), weighted by params' coefficients; over all
+-- three cold items and over two (the z-scores change with the candidates)
+CREATE FUNCTION cr_mix(u bigint, cands bigint[]) RETURNS TABLE (item_id bigint, score float8)
+LANGUAGE sql AS $$
+WITH c AS (SELECT unnest(cands) AS item_id),
+h AS (SELECT e.item_id FROM cr_ev e WHERE e.user_id = u),
+t AS (SELECT c.item_id,
+             coalesce(sum(x.s) FILTER (WHERE l.term = 'content'), 0) AS content,
+             coalesce(sum(greatest(x.s, 0) ^ 3) FILTER (WHERE l.term = 'content'), 0) AS sharp,
+             coalesce(sum(x.s) FILTER (WHERE l.term = 'cb2cf'), 0) AS cb2cf,
+             coalesce(sum(x.s) FILTER (WHERE l.term = 'lists'), 0) AS lists,
+             (SELECT p.scores[1] FROM recsys.item_term_lists p
+              WHERE p.model = 'cr' AND p.item_id = c.item_id AND p.term = 'prior') AS prior
+      FROM c LEFT JOIN recsys.item_term_lists l ON l.model = 'cr' AND l.item_id = c.item_id
+      LEFT JOIN LATERAL unnest(l.neighbor_ids, l.scores) AS x(id, s) ON x.id IN (SELECT item_id FROM h)
+      GROUP BY c.item_id),
+v AS (SELECT item_id, ln(greatest(content, 0) + 0.001) AS base, ln(sharp + 0.001) AS sharp, prior, cb2cf, lists FROM t),
+z AS (SELECT item_id, base,
+             (sharp - avg(sharp) OVER ()) / greatest(stddev_pop(sharp) OVER (), 1e-6) AS z1,
+             (prior - avg(prior) OVER ()) / greatest(stddev_pop(prior) OVER (), 1e-6) AS z2,
+             (cb2cf - avg(cb2cf) OVER ()) / greatest(stddev_pop(cb2cf) OVER (), 1e-6) AS z3,
+             (lists - avg(lists) OVER ()) / greatest(stddev_pop(lists) OVER (), 1e-6) AS z4 FROM v),
+k AS (SELECT (params->'coefficients'->>0)::float8 AS c1, (params->'coefficients'->>1)::float8 AS c2,
+             (params->'coefficients'->>2)::float8 AS c3, (params->'coefficients'->>3)::float8 AS c4
+      FROM recsys.models WHERE name = 'cr')
+SELECT item_id, base + c1 * z1 + c2 * z2 + c3 * z3 + c4 * z4 FROM z, k
+$$;
+SELECT r.item_id, abs(r.score - m.score) < 1e-4 AS matches_sql
+FROM recsys.recommend(1, 3, 'cr', candidates => ARRAY[101, 102, 103]) r
+JOIN cr_mix(1, ARRAY[101, 102, 103]) m USING (item_id) ORDER BY r.score DESC;
+SELECT r.item_id, abs(r.score - m.score) < 1e-4 AS matches_sql
+FROM recsys.recommend(35, 2, 'cr', candidates => ARRAY[101, 102]) r
+JOIN cr_mix(35, ARRAY[101, 102]) m USING (item_id) ORDER BY r.score DESC;
+SELECT (SELECT score FROM recsys.recommend(1, 3, 'cr') WHERE item_id = 101) <>
+       (SELECT score FROM recsys.recommend(1, 3, 'cr', candidates => ARRAY[101, 102]) WHERE item_id = 101)
+       AS standardised_over_the_candidates;
+-- recommend_session ranks from the session's items
+SELECT item_id FROM recsys.recommend_session(ARRAY[11, 12, 16]::bigint[], 1, 'cr_zero');
+
+-- 3. A product added this morning, served the same minute
+INSERT INTO cr_feat VALUES (104, 'tea'), (104, 'size:l');
+SELECT recsys.refresh_items('cr_zero') AS refreshed, recsys.refresh_items('cr_zero') AS again;
+SELECT n_items, stats->>'cold_items' AS cold FROM recsys.models WHERE name = 'cr_zero';
+SELECT item_id, reason FROM recsys.recommend(1, 4, 'cr_zero');
+-- its lists are the ones training would have given it
+SELECT name FROM recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'cr_zero2', coefficients => '{0,0,0,0}');
+SELECT l.term, l.neighbor_ids = m.neighbor_ids AS same_ids, l.scores = m.scores AS same_scores
+FROM recsys.item_term_lists l JOIN recsys.item_term_lists m USING (item_id, term)
+WHERE l.model = 'cr_zero' AND m.model = 'cr_zero2' AND l.item_id = 104 ORDER BY 1;
+
+-- 4. Errors, each with its SQLSTATE
+CREATE VIEW cr_feat_noitem AS SELECT item_id AS product, feature FROM cr_feat;
+CREATE VIEW cr_feat_nofeature AS SELECT item_id, feature AS word FROM cr_feat;
+SELECT cr_err($$SELECT recsys.train_cold_ranker('cr_ev', NULL, model => 'x')$$);
+SELECT cr_err($$SELECT recsys.train_cold_ranker('cr_ev', 'no_such_relation', model => 'x')$$);
+SELECT cr_err($$SELECT recsys.train_cold_ranker('cr_ev', 'cr_feat_noitem', model => 'x')$$);
+SELECT cr_err($$SELECT recsys.train_cold_ranker('cr_ev', 'cr_feat_nofeature', model => 'x')$$);
+SELECT cr_err($$SELECT recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'x', coefficients => '{1,2}')$$);
+SELECT cr_err($$SELECT recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'x', coefficients => '{0,0,0,2000}')$$);
+SELECT cr_err($$SELECT recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'x', coefficients => '{0,0,NaN,0}')$$);
+SELECT cr_err($$SELECT recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'x', list_length => 0)$$);
+SELECT cr_err($$SELECT recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'x', regularization => 0)$$);
+SELECT cr_err($$SELECT recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'x', neighbors => 0)$$);
+SELECT cr_err($$SELECT recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'x', pseudo_splits => 0)$$);
+-- too little data to fit the coefficients: one user, two items
+CREATE TABLE cr_tiny AS SELECT 1::bigint AS user_id, i::bigint AS item_id FROM generate_series(1, 2) i;
+SELECT cr_err($$SELECT recsys.train_cold_ranker('cr_tiny', 'cr_feat', model => 'x')$$);
+SELECT count(*) AS no_model_x FROM recsys.models WHERE name = 'x';
+-- what the kind does not do
+SELECT cr_err($$SELECT * FROM recsys.similar_items(101, 3, 'cr')$$);
+SELECT cr_err($$SELECT * FROM recsys.explain(1, 101, model => 'cr')$$);
+-- a damaged record: coefficients that are not four numbers
+UPDATE recsys.models SET params = jsonb_set(params, '{coefficients}', '[1, 2]') WHERE name = 'cr_prior';
+SELECT cr_err($$SELECT * FROM recsys.recommend(1, 3, 'cr_prior')$$);
+-- the features relation gone: refresh_items says so
+CREATE TABLE cr_feat2 AS SELECT * FROM cr_feat;
+SELECT name FROM recsys.train_cold_ranker('cr_ev', 'cr_feat2', model => 'cr_gone', coefficients => '{0,0,0,0}');
+DROP TABLE cr_feat2;
+SELECT cr_err($$SELECT recsys.refresh_items('cr_gone')$$);
+-- a cancelled training (here by statement_timeout) stops, and the previous
+-- version still serves
+CREATE TABLE cr_big AS SELECT u::bigint AS user_id, ((u * 7 + i * 13) % 600)::bigint AS item_id
+FROM generate_series(1, 3000) u, generate_series(1, 40) i;
+CREATE TABLE cr_big_feat AS SELECT i::bigint AS item_id, 'w' || (i % 37) AS feature FROM generate_series(0, 650) i
+UNION ALL SELECT i, 'v' || (i % 11) FROM generate_series(0, 650) i;
+SET statement_timeout = '300ms';
+SELECT name FROM recsys.train_cold_ranker('cr_big', 'cr_big_feat', model => 'cr');
+RESET statement_timeout;
+-- the previous version still serves after a failed retrain
+SELECT cr_err($$SELECT recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'cr', list_length => -1)$$);
+SELECT count(*) AS still_served FROM recsys.recommend(1, 3, 'cr');
+
+-- 5. Two roles: bob cannot use alice's cold ranker, nor read its inputs;
+-- granted its use, he is served from her source, read as her (he has no
+-- privilege on it)
+CREATE ROLE regress_recsys_cold_alice;
+CREATE ROLE regress_recsys_cold_bob;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys TO regress_recsys_cold_alice, regress_recsys_cold_bob;
+GRANT USAGE, CREATE ON SCHEMA cold_ranker_test TO regress_recsys_cold_alice, regress_recsys_cold_bob;
+GRANT SELECT ON cr_ev, cr_feat TO regress_recsys_cold_alice;
+SET ROLE regress_recsys_cold_alice;
+CREATE TABLE alice_ev AS SELECT * FROM cr_ev;
+CREATE TABLE alice_feat AS SELECT * FROM cr_feat;
+SELECT name, owner FROM recsys.train_cold_ranker('alice_ev', 'alice_feat', model => 'alice_cr', coefficients => '{0,0,0,0}');
+SET ROLE regress_recsys_cold_bob;
+SELECT cr_err($$SELECT * FROM recsys.recommend(1, 3, 'alice_cr')$$);
+SELECT count(*) AS rows_bob_sees FROM recsys.item_term_lists WHERE model = 'alice_cr';
+SELECT cr_err($$SELECT recsys.refresh_items('alice_cr')$$);
+SELECT cr_err($$SELECT count(*) FROM alice_ev$$);
+SET ROLE regress_recsys_cold_alice;
+SELECT recsys.grant_model('alice_cr', 'regress_recsys_cold_bob');
+SET ROLE regress_recsys_cold_bob;
+SELECT item_id, reason FROM recsys.recommend(1, 2, 'alice_cr');
+SELECT cr_err($$SELECT recsys.refresh_items('alice_cr')$$);
+-- another role's relation under the features' recorded name is not read as alice
+SET ROLE regress_recsys_cold_alice;
+DROP TABLE alice_feat;
+SET ROLE regress_recsys_cold_bob;
+CREATE TABLE alice_feat AS SELECT 777::bigint AS item_id, 'tea'::text AS feature;
+GRANT SELECT ON alice_feat TO regress_recsys_cold_alice;
+SET ROLE regress_recsys_cold_alice;
+SELECT cr_err($$SELECT recsys.refresh_items('alice_cr')$$);
+RESET ROLE;
+SELECT recsys.drop_model('alice_cr');
+DROP TABLE alice_ev, alice_feat;
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_cold_alice, regress_recsys_cold_bob;
+REVOKE ALL ON cr_ev, cr_feat FROM regress_recsys_cold_alice;
+REVOKE ALL ON SCHEMA cold_ranker_test FROM regress_recsys_cold_alice, regress_recsys_cold_bob;
+DROP ROLE regress_recsys_cold_alice;
+DROP ROLE regress_recsys_cold_bob;
+
+SELECT recsys.drop_model(name) FROM recsys.models WHERE algorithm = 'cold_ranker' ORDER BY name;
+SELECT count(*) AS term_rows_left FROM recsys.item_term_lists;
+DROP SCHEMA cold_ranker_test CASCADE;

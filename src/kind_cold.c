@@ -1,0 +1,538 @@
+/*-------------------------------------------------------------------------
+ *
+ * kind_cold.c
+ *		The cold re-ranker kind (algorithm cold_ranker, trained by
+ *		src/train_cold.c): ranks the cold items - items that have features
+ *		but had no interactions at training, or appeared since
+ *		(refresh_items) - for a user by the fitted mix of their terms.
+ *
+ * For a user with items H (read from the model's source as its owner, as
+ * every kind reads a user's history) the candidates are the cold items not
+ * excluded: the caller's candidates => array, or all of them.  Each
+ * candidate's terms are summed from its stored lists over H, standardised
+ * over the candidates for this user and mixed with the coefficients in
+ * params (src/kernel/cold_mix.h).  Warm items are the base models' to
+ * rank: this kind gives them no score (NaN: score() is NULL, recommend
+ * never returns them), so an application shows "new for you" from it and
+ * the rest from its usual model.  A user without items of the model is
+ * ranked by the prior alone (the other terms are the same for every
+ * candidate), with reason cold_start.  recommend_session ranks from the
+ * session's items alike.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "array_util.h"
+#include "item_cold.h"
+#include "kind_cold.h"
+#include "model_acl.h"
+#include "model_cache.h"
+#include "model_kind.h"
+#include "model_store.h"
+#include "model_load.h"
+#include "score.h"
+#include "spi_util.h"
+#include "topk.h"
+
+typedef struct ColdState
+{
+	double		coef[RS_COLD_MIX_TERMS];
+	RsColdLists lists;			/* rows: the cold items */
+	int32	   *row_of;			/* model item -> cold row, -1 for a warm item */
+	int32	   *row_item;		/* cold row -> model item */
+	/* per call */
+	uint8	   *has;			/* model items */
+	int32	   *rows;
+	float	   *content;
+	float	   *terms;
+	float	   *mix;
+} ColdState;
+
+#define S(model) ((ColdState *) (model)->kind_state)
+
+/* the coefficients from params (four numbers), else the model is damaged */
+static void
+load_coefficients(RsModel *model, const RsCatalogRow *row)
+{
+	Datum		value = CStringGetTextDatum(row->params ? row->params : "{}");
+	bool		isnull;
+
+	RsExecute("SELECT CASE WHEN pg_catalog.jsonb_typeof(p->'coefficients') OPERATOR(pg_catalog.=) 'array' "
+			  "AND pg_catalog.jsonb_array_length(p->'coefficients') OPERATOR(pg_catalog.=) 4 "
+			  "AND NOT EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p->'coefficients') e "
+			  "                WHERE pg_catalog.jsonb_typeof(e) OPERATOR(pg_catalog.<>) 'number' "
+			  "                OR e::pg_catalog.text::pg_catalog.numeric NOT BETWEEN -1000 AND 1000) "
+			  "THEN ARRAY(SELECT e::pg_catalog.text::pg_catalog.float4 "
+			  "           FROM pg_catalog.jsonb_array_elements(p->'coefficients') e) END "
+			  "FROM (SELECT $1::pg_catalog.jsonb AS p) s",
+			  1, (Oid[]) {TEXTOID}, &value, NULL, true, SPI_OK_SELECT);
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		RsModelCorrupt(model, "params' coefficients is not an array of four numbers between -1000 and 1000");
+	{
+		int			n;
+		float	   *c = RsArrayToFloats(DatumGetArrayTypeP(value), "coefficients", &n);
+
+		for (int j = 0; j < RS_COLD_MIX_TERMS; j++)
+			S(model)->coef[j] = c[j];
+	}
+}
+
+/* the list index of a term name, RS_COLD_LISTS for the prior, -1 unknown */
+static int
+term_index(const char *term)
+{
+	for (int l = 0; l < RS_COLD_LISTS; l++)
+		if (strcmp(term, rs_cold_list_names[l]) == 0)
+			return l;
+	return strcmp(term, RS_COLD_PRIOR_TERM) == 0 ? RS_COLD_LISTS : -1;
+}
+
+/* the version's recsys.item_term_lists rows as the cold rows' lists */
+static void
+load_term_lists(RsModel *model)
+{
+	ColdState  *s = S(model);
+	int32		n_items = model->items.count;
+	int64		sizes[RS_COLD_LISTS] = {0};
+	int64		fill[RS_COLD_LISTS] = {0};
+	int32		n_rows = 0;
+	uint64		rows;
+	int64	   *ptr[RS_COLD_LISTS];
+	int32	   *idx[RS_COLD_LISTS];
+	float	   *val[RS_COLD_LISTS];
+	float	   *prior;
+
+	RsExecute("SELECT item_id, term, neighbor_ids, scores FROM recsys.item_term_lists "
+			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
+			  "ORDER BY item_id, term",
+			  2, (Oid[]) {TEXTOID, INT4OID},
+			  (Datum[]) {CStringGetTextDatum(model->name), Int32GetDatum(model->version)}, NULL, true,
+			  SPI_OK_SELECT);
+	rows = SPI_processed;
+	s->row_of = RsModelAlloc(model, sizeof(int32) * Max(n_items, 1));
+	for (int32 i = 0; i < n_items; i++)
+		s->row_of[i] = -1;
+	/* pass 1: the rows and the lists' sizes */
+	for (uint64 r = 0; r < rows; r++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+		int32		i = RsModelItemIndex(model, id);
+		int			l = term_index(TextDatumGetCString(SPI_getbinval(tuple, desc, 2, &isnull)));
+		ArrayType  *ids = DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 3, &isnull));
+
+		CHECK_FOR_INTERRUPTS();
+		if (i < 0)
+			RsModelCorrupt(model, psprintf("recsys.item_term_lists has item " INT64_FORMAT
+										   ", which recsys.item_stats has not", id));
+		if (l < 0)
+			RsModelCorrupt(model, "recsys.item_term_lists has a term other than content, cb2cf, lists and prior");
+		if (s->row_of[i] < 0)
+			s->row_of[i] = n_rows++;
+		if (l < RS_COLD_LISTS)
+			sizes[l] += ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
+	}
+	s->lists.n_rows = n_rows;
+	s->row_item = RsModelAlloc(model, sizeof(int32) * Max(n_rows, 1));
+	for (int32 i = 0; i < n_items; i++)
+		if (s->row_of[i] >= 0)
+			s->row_item[s->row_of[i]] = i;
+	for (int l = 0; l < RS_COLD_LISTS; l++)
+	{
+		ptr[l] = RsModelAlloc(model, sizeof(int64) * ((Size) n_rows + 1));
+		memset(ptr[l], 0, sizeof(int64) * ((Size) n_rows + 1));
+		idx[l] = RsModelAlloc(model, sizeof(int32) * Max(sizes[l], 1));
+		val[l] = RsModelAlloc(model, sizeof(float) * Max(sizes[l], 1));
+	}
+	prior = RsModelAlloc(model, sizeof(float) * Max(n_rows, 1));
+	memset(prior, 0, sizeof(float) * Max(n_rows, 1));
+	/* pass 2: the entries (rows come in item order, so in row order) */
+	for (uint64 r = 0; r < rows; r++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int32		row = s->row_of[RsModelItemIndex(model, DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull)))];
+		int			l = term_index(TextDatumGetCString(SPI_getbinval(tuple, desc, 2, &isnull)));
+		int			n_ids;
+		int			n_scores;
+		int64	   *ids = RsArrayToInt64s(DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 3, &isnull)),
+										  "neighbor_ids", &n_ids);
+		float	   *scores = RsArrayToFloats(DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 4, &isnull)),
+											 "scores", &n_scores);
+
+		CHECK_FOR_INTERRUPTS();
+		if (l == RS_COLD_LISTS)
+		{
+			if (n_ids != 0 || n_scores != 1)
+				RsModelCorrupt(model, "a prior row of recsys.item_term_lists is not one score without neighbours");
+			prior[row] = scores[0];
+			continue;
+		}
+		for (int e = 0; e < n_ids; e++)
+		{
+			int32		j = RsModelItemIndex(model, ids[e]);
+
+			if (j < 0)
+				RsModelCorrupt(model, psprintf("recsys.item_term_lists names item " INT64_FORMAT
+											   ", which recsys.item_stats has not", ids[e]));
+			idx[l][fill[l]] = j;
+			val[l][fill[l]++] = scores[e];
+		}
+		ptr[l][row + 1] = fill[l];
+		pfree(ids);
+		pfree(scores);
+	}
+	/* rows without a list: empty */
+	for (int l = 0; l < RS_COLD_LISTS; l++)
+	{
+		for (int32 r = 0; r < n_rows; r++)
+			ptr[l][r + 1] = Max(ptr[l][r + 1], ptr[l][r]);
+		s->lists.indptr[l] = ptr[l];
+		s->lists.idx[l] = idx[l];
+		s->lists.val[l] = val[l];
+	}
+	s->lists.prior = prior;
+}
+
+static void
+cold_load(RsModel *model, const RsCatalogRow *row)
+{
+	ColdState  *s;
+	int32		n_rows;
+
+	model->kind_state = MemoryContextAllocZero(model->mcxt, sizeof(ColdState));
+	s = S(model);
+	RsLoadItems(model, row->n_items);
+	load_coefficients(model, row);
+	load_term_lists(model);
+	n_rows = Max(s->lists.n_rows, 1);
+	s->has = RsModelAlloc(model, Max(model->items.count, 1));
+	memset(s->has, 0, Max(model->items.count, 1));
+	s->rows = RsModelAlloc(model, sizeof(int32) * n_rows);
+	s->content = RsModelAlloc(model, sizeof(float) * n_rows);
+	s->terms = RsModelAlloc(model, sizeof(float) * n_rows * RS_COLD_MIX_TERMS);
+	s->mix = RsModelAlloc(model, sizeof(float) * n_rows);
+}
+
+/*
+ * The mix of the candidate rows (the cold items not excluded) for the
+ * items given: returns how many, with their rows in s->rows and their
+ * scores in s->mix; *known: whether any item was the model's.
+ */
+static int
+mix_candidates(RsModel *model, const RsUserItems *items, const uint8 *exclude, bool *known)
+{
+	ColdState  *s = S(model);
+	int			n = 0;
+
+	*known = false;
+	for (int32 r = 0; r < s->lists.n_rows; r++)
+		if (exclude == NULL || !rs_bitmap_test(exclude, s->row_item[r]))
+			s->rows[n++] = r;
+	for (int a = 0; items && a < items->n; a++)
+	{
+		s->has[items->item[a]] = 1;
+		*known = true;
+	}
+	rs_cold_user_terms(&s->lists, s->rows, n, s->has, s->content, s->terms);
+	for (int a = 0; items && a < items->n; a++)
+		s->has[items->item[a]] = 0;
+	rs_cold_mix_prepare(s->content, s->terms, n);
+	rs_cold_mix_apply(s->content, s->terms, n, s->coef, s->mix);
+	return n;
+}
+
+static int
+cold_rank_top_k(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *exclude, int k,
+				float *scratch, int32 *out_idx, float *out_score, RsReason *out_reason)
+{
+	ColdState  *s = S(model);
+	bool		known;
+	int			n = mix_candidates(model, items, exclude, &known);
+	int			size = 0;
+
+	for (int c = 0; c < n; c++)
+		rs_topk_offer(out_idx, out_score, &size, k, s->mix[c], s->row_item[s->rows[c]]);
+	rs_topk_sort(out_idx, out_score, size);
+	for (int r = 0; r < size; r++)
+	{
+		if (out_reason)
+			out_reason[r] = known ? RS_REASON_PERSONALISED : RS_REASON_COLD_START;
+		rs_bitmap_set(exclude, out_idx[r]);
+	}
+	return size;
+}
+
+/* every cold item's score over all of them; warm items NaN (no score) */
+static bool
+cold_score_items(RsModel *model, const RsUserItems *items, float *scores)
+{
+	ColdState  *s = S(model);
+	bool		known;
+	int			n = mix_candidates(model, items, NULL, &known);
+
+	for (int32 i = 0; i < model->items.count; i++)
+		scores[i] = NAN;
+	for (int c = 0; c < n; c++)
+		scores[s->row_item[s->rows[c]]] = s->mix[c];
+	return n > 0;
+}
+
+static bool
+cold_score_user(RsModel *model, int64 user_id, const RsUserItems *items, float *scores)
+{
+	return cold_score_items(model, items, scores);
+}
+
+static bool
+cold_score_session(RsModel *model, const RsUserItems *session, float *scores)
+{
+	return cold_score_items(model, session, scores);
+}
+
+static const char *
+cold_history_input(RsModel *model)
+{
+	return "Ranking cold items";
+}
+
+/* refresh_items' read of the features relation, as the model's owner */
+typedef struct ColdRead
+{
+	Oid			features;
+	const char *item_col;
+	const int64 *known;
+	int32		n_known;
+	RsColdUniverse *u;
+	MemoryContext cxt;
+} ColdRead;
+
+static void
+read_as_owner(void *arg)
+{
+	ColdRead   *r = arg;
+	MemoryContext old = MemoryContextSwitchTo(r->cxt);
+
+	RsColdUniverseRead(r->features, r->item_col, r->known, r->n_known, r->u);
+	MemoryContextSwitchTo(old);
+}
+
+static int32
+universe_index(const RsColdUniverse *u, int64 id)
+{
+	int32		lo = 0;
+	int32		hi = u->n - 1;
+
+	while (lo <= hi)
+	{
+		int32		mid = lo + (hi - lo) / 2;
+
+		if (u->ids[mid] == id)
+			return mid;
+		if (u->ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* the version's warm lists (item_neighbor_lists of items with users) over the universe */
+static void
+stored_warm_lists(const char *name, int32 version, const RsColdUniverse *u, const uint8 *warm,
+				  MemoryContext cxt, RsCsr *S)
+{
+	int64		nnz = 0;
+
+	RsExecute("SELECT item_id, neighbor_ids, scores FROM recsys.item_neighbor_lists "
+			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 ORDER BY item_id",
+			  2, (Oid[]) {TEXTOID, INT4OID}, (Datum[]) {CStringGetTextDatum(name), Int32GetDatum(version)},
+			  NULL, true, SPI_OK_SELECT);
+	MemoryContextSwitchTo(cxt);
+	S->n_rows = u->n;
+	S->n_cols = u->n;
+	S->indptr = MemoryContextAllocHuge(cxt, sizeof(int64) * ((Size) u->n + 1));
+	memset(S->indptr, 0, sizeof(int64) * ((Size) u->n + 1));
+	for (int pass = 0; pass < 2; pass++)
+	{
+		for (uint64 t = 0; t < SPI_processed; t++)
+		{
+			HeapTuple	tuple = SPI_tuptable->vals[t];
+			bool		isnull;
+			int32		i = universe_index(u, DatumGetInt64(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &isnull)));
+			int			n_ids;
+			int			n_scores;
+			int64	   *ids;
+			float	   *scores;
+
+			CHECK_FOR_INTERRUPTS();
+			if (i < 0 || !warm[i])
+				continue;
+			ids = RsArrayToInt64s(DatumGetArrayTypeP(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &isnull)),
+								  "neighbor_ids", &n_ids);
+			scores = RsArrayToFloats(DatumGetArrayTypeP(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 3, &isnull)),
+									 "scores", &n_scores);
+			for (int e = 0; e < Min(n_ids, n_scores); e++)
+			{
+				int32		j = universe_index(u, ids[e]);
+
+				if (j < 0 || !warm[j])
+					continue;
+				if (pass == 0)
+					S->indptr[i + 1]++;
+				else
+				{
+					S->indices[nnz] = j;
+					S->data[nnz++] = scores[e];
+				}
+			}
+		}
+		if (pass == 0)
+		{
+			for (int32 i = 0; i < u->n; i++)
+				S->indptr[i + 1] += S->indptr[i];
+			S->nnz = S->indptr[u->n];
+			S->indices = MemoryContextAllocHuge(cxt, sizeof(int32) * Max(S->nnz, 1));
+			S->data = MemoryContextAllocHuge(cxt, sizeof(float) * Max(S->nnz, 1));
+		}
+	}
+}
+
+/*
+ * RsRefreshColdRanker: refresh_items for a cold re-ranker.  The items of
+ * its features relation (read as its owner) that the active version does
+ * not know get their lists and prior from the version's warm items (those
+ * with users: their feature rows, users and stored lists), as training
+ * gave the cold items it saw, and item_stats rows; the catalog row's
+ * n_items and stats.cold_items grow, so every backend reloads the model.
+ */
+int32
+RsRefreshColdRanker(const char *name, Oid owner)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int32		version;
+	bool		isnull;
+	Oid			features;
+	char	   *item_col;
+	int			length;
+	double		lambda;
+	int64	   *known;
+	int			n_known;
+	float	   *n_users;
+	int			n_counts;
+	RsColdUniverse u = {0};
+	ColdRead	read;
+	uint8	   *warm;
+	float	   *log_users;
+	int32	   *targets;
+	int32		n_targets = 0;
+	RsCsr		S;
+	RsColdBuilt built;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsExecute("SELECT m.version, pg_catalog.to_regclass(m.params->>'features')::pg_catalog.oid, "
+			  "m.params->>'item_col', "
+			  "CASE WHEN pg_catalog.jsonb_typeof(m.params->'list_length') OPERATOR(pg_catalog.=) 'number' "
+			  "     AND (m.params->'list_length')::pg_catalog.numeric BETWEEN 1 AND 10000 "
+			  "     THEN (m.params->'list_length')::pg_catalog.int4 END, "
+			  "CASE WHEN pg_catalog.jsonb_typeof(m.params->'regularization') OPERATOR(pg_catalog.=) 'number' "
+			  "     AND (m.params->'regularization')::pg_catalog.numeric BETWEEN 0.000001 AND 1000000 "
+			  "     THEN (m.params->'regularization')::pg_catalog.float8 END, "
+			  "m.params->>'features', m.params->>'features_owner', "
+			  "(SELECT pg_catalog.array_agg(s.item_id ORDER BY s.item_id) FROM recsys.item_stats s "
+			  " WHERE s.model OPERATOR(pg_catalog.=) m.name AND s.version OPERATOR(pg_catalog.=) m.version), "
+			  "(SELECT pg_catalog.array_agg(s.n_users::pg_catalog.float4 ORDER BY s.item_id) FROM recsys.item_stats s "
+			  " WHERE s.model OPERATOR(pg_catalog.=) m.name AND s.version OPERATOR(pg_catalog.=) m.version) "
+			  "FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) $1",
+			  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(name)}, NULL, true, SPI_OK_SELECT);
+	MemoryContextSwitchTo(cxt);
+	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3) == NULL ||
+		SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4) == NULL ||
+		SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("model \"%s\" version %d is damaged: its params lack item_col, or a list_length or "
+						"regularization in range", name, version),
+				 errhint("Retrain the model.")));
+	features = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("features relation \"%s\" of model \"%s\" does not exist",
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6), name),
+				 errhint("Retrain the model with its features relation.")));
+	/* another role's relation under the recorded name is not read as the owner */
+	RsCheckRecordedRelation("model", name, RsRelationName(features), features, owner,
+							SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7));
+	item_col = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3));
+	length = atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4));
+	lambda = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
+	known = RsArrayToInt64s(DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull)),
+							"items", &n_known);
+	n_users = RsArrayToFloats(DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull)),
+							  "n_users", &n_counts);
+	SPI_finish();
+
+	read = (ColdRead) {features, item_col, known, n_known, &u, cxt};
+	RsRunAsOwner(name, owner, read_as_owner, &read);
+	warm = palloc0(Max(u.n, 1));
+	log_users = palloc0(sizeof(float) * Max(u.n, 1));
+	targets = palloc(sizeof(int32) * Max(u.n, 1));
+	for (int32 i = 0, k = 0; i < u.n; i++)
+	{
+		if (k < n_known && known[k] == u.ids[i])
+		{
+			warm[i] = n_users[k] > 0;
+			log_users[i] = (float) log1p(n_users[k]);
+			k++;
+		}
+		else
+			targets[n_targets++] = i;
+	}
+	if (n_targets == 0)
+		return 0;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	stored_warm_lists(name, version, &u, warm, cxt, &S);
+	SPI_finish();
+	RsColdTermsCompute(&u, warm, log_users, &S, targets, n_targets, (float) lambda, length, &built);
+	RsColdTermsWrite(name, version, &u, &built);
+	{
+		int64	   *ids = palloc(sizeof(int64) * n_targets);
+		int32	   *zero = palloc0(sizeof(int32) * n_targets);
+		float	   *fzero = palloc0(sizeof(float) * n_targets);
+
+		for (int32 t = 0; t < n_targets; t++)
+			ids[t] = u.ids[targets[t]];
+		RsWriteItemStats(name, version, ids, n_targets, zero, fzero, fzero);
+	}
+	RsColdCountRefreshed(name, version, n_targets);
+	return n_targets;
+}
+
+const RsModelKind RsColdKind = {
+	.name = "cold re-ranker",
+	.load = cold_load,
+	.history_input = cold_history_input,
+	.score_user = cold_score_user,
+	.rank_top_k = cold_rank_top_k,
+	.score_session = cold_score_session,
+	.refresh_cold_items = RsRefreshColdRanker,
+};

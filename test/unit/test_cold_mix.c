@@ -1,0 +1,194 @@
+/*
+ * test_cold_mix.c
+ *		Unit tests of src/kernel/cold_mix.c: the cold re-ranker's terms,
+ *		its per-user z-scored mix and the fit of the mix's coefficients.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cold_mix.h"
+#include "unit.h"
+
+/* prepare: ln(content + 0.001); each term standardised over the candidates */
+UNIT_TEST(cold_mix_prepare_standardises_each_term)
+{
+	float		content[3] = {0, 1, -2};
+	float		terms[RS_COLD_MIX_TERMS * 3] = {0, 0, 0, 1, 2, 3, 5, 5, 5, -1, 0, 1};
+	double		mean = 0;
+	double		var = 0;
+
+	rs_cold_mix_prepare(content, terms, 3);
+	UNIT_CHECK_NEAR(content[0], log(1e-3), 1e-5);
+	UNIT_CHECK_NEAR(content[1], log(1.001), 1e-5);
+	/* a negative content sum counts as none */
+	UNIT_CHECK_NEAR(content[2], log(1e-3), 1e-5);
+	/* the prior 1, 2, 3: mean 2, sd sqrt(2/3) */
+	UNIT_CHECK_NEAR(terms[3], -1 / sqrt(2.0 / 3), 1e-5);
+	UNIT_CHECK_NEAR(terms[5], 1 / sqrt(2.0 / 3), 1e-5);
+	/* a constant term is 0 for every candidate, not NaN */
+	UNIT_CHECK(terms[6] == 0 && terms[7] == 0 && terms[8] == 0);
+	for (int c = 0; c < 3; c++)
+		mean += terms[9 + c] / 3;
+	for (int c = 0; c < 3; c++)
+		var += (terms[9 + c] - mean) * (terms[9 + c] - mean) / 3;
+	UNIT_CHECK_NEAR(mean, 0, 1e-6);
+	UNIT_CHECK_NEAR(var, 1, 1e-5);
+}
+
+/*
+ * Two cold rows over four items; the user has items 1 and 3.  Row 0:
+ * content {1: 0.5, 2: 0.9, 3: 0.2}, cb2cf {3: -0.4}, lists {1: 2};
+ * row 1: content {0: 1}.  Row 0's terms: content 0.7, sharp 0.125 +
+ * 0.008, cb2cf -0.4, lists 2; row 1's all 0 but its prior.
+ */
+UNIT_TEST(cold_mix_user_terms_sum_over_the_history)
+{
+	int64_t		ptr_c[3] = {0, 3, 4}, ptr_a[3] = {0, 1, 1}, ptr_l[3] = {0, 1, 1};
+	int32_t		idx_c[4] = {1, 2, 3, 0}, idx_a[1] = {3}, idx_l[1] = {1};
+	float		val_c[4] = {0.5f, 0.9f, 0.2f, 1}, val_a[1] = {-0.4f}, val_l[1] = {2};
+	float		prior[2] = {0.3f, 0.7f};
+	RsColdLists lists = {2, {ptr_c, ptr_a, ptr_l}, {idx_c, idx_a, idx_l}, {val_c, val_a, val_l}, prior};
+	uint8_t		has[4] = {0, 1, 0, 1};
+	int32_t		rows[2] = {0, 1};
+	float		content[2];
+	float		terms[RS_COLD_MIX_TERMS * 2];
+
+	rs_cold_user_terms(&lists, rows, 2, has, content, terms);
+	UNIT_CHECK_NEAR(content[0], 0.7, 1e-6);
+	UNIT_CHECK_NEAR(content[1], 0, 1e-9);
+	UNIT_CHECK_NEAR(terms[RS_COLD_MIX_SHARP * 2], 0.125 + 0.008, 1e-6);
+	UNIT_CHECK_NEAR(terms[RS_COLD_MIX_PRIOR * 2 + 1], 0.7, 1e-6);
+	UNIT_CHECK_NEAR(terms[RS_COLD_MIX_CB2CF * 2], -0.4, 1e-6);
+	UNIT_CHECK_NEAR(terms[RS_COLD_MIX_LISTS * 2], 2, 1e-6);
+	UNIT_CHECK(terms[RS_COLD_MIX_LISTS * 2 + 1] == 0);
+}
+
+/*
+ * A case known by construction: 12 users, 10 candidates; each user wants
+ * one candidate, which the cb2cf term puts first; the other terms favour
+ * candidate 0 for everyone, and content is equal, so ties go to the
+ * smallest id.  The fit must weigh cb2cf and reach NDCG 1 from 0.
+ */
+UNIT_TEST(cold_mix_fit_finds_the_planted_term)
+{
+	enum
+	{
+		U = 12, N = 10
+	};
+	float		content[U * N];
+	float		terms[U * N * RS_COLD_MIX_TERMS];
+	int64_t		tie[N];
+	int64_t		rel_ptr[U + 1];
+	int32_t		rel_idx[U];
+	double		coef[RS_COLD_MIX_TERMS] = {0};
+	double		ndcg = -1;
+	float		scratch[N];
+
+	for (int c = 0; c < N; c++)
+		tie[c] = 100 + c;
+	for (int u = 0; u < U; u++)
+	{
+		float	   *t = terms + (size_t) u * N * RS_COLD_MIX_TERMS;
+		int			want = 1 + (u * 7) % (N - 1);
+
+		rel_ptr[u] = u;
+		rel_idx[u] = want;
+		for (int c = 0; c < N; c++)
+		{
+			content[u * N + c] = 0;
+			t[RS_COLD_MIX_SHARP * N + c] = c == 0 ? 3 : 0;
+			t[RS_COLD_MIX_PRIOR * N + c] = c == 0 ? 5 : (float) c / N;
+			t[RS_COLD_MIX_CB2CF * N + c] = c == want ? 1 : 0;
+			t[RS_COLD_MIX_LISTS * N + c] = (float) (N - c);
+		}
+		rs_cold_mix_prepare(content + u * N, t, N);
+	}
+	rel_ptr[U] = U;
+	UNIT_CHECK(rs_cold_mix_ndcg(U, N, content, terms, tie, rel_ptr, rel_idx, coef, scratch) < 0.5);
+	UNIT_CHECK(rs_cold_mix_fit(U, N, content, terms, tie, rel_ptr, rel_idx, coef, &ndcg, scratch,
+							   NULL, NULL) == RS_COLD_MIX_OK);
+	UNIT_CHECK_NEAR(ndcg, 1, 1e-9);
+	UNIT_CHECK(coef[RS_COLD_MIX_CB2CF] > 0);
+	UNIT_CHECK_NEAR(rs_cold_mix_ndcg(U, N, content, terms, tie, rel_ptr, rel_idx, coef, scratch), 1, 1e-9);
+}
+
+static int
+stop_now(void *arg)
+{
+	return 1;
+}
+
+UNIT_TEST(cold_mix_fit_stops)
+{
+	enum
+	{
+		U = 200, N = 200
+	};
+	static float content[U * N];
+	static float terms[(size_t) U * N * RS_COLD_MIX_TERMS];
+	static int64_t tie[N];
+	static int64_t rel_ptr[U + 1];
+	int32_t		rel_idx[1] = {0};
+	double		coef[RS_COLD_MIX_TERMS] = {0};
+	double		ndcg;
+	static float scratch[N];
+
+	rel_ptr[U] = 1;
+	for (int u = 1; u < U; u++)
+		rel_ptr[u] = 1;
+	UNIT_CHECK(rs_cold_mix_fit(U, N, content, terms, tie, rel_ptr, rel_idx, coef, &ndcg, scratch,
+							   stop_now, NULL) == RS_COLD_MIX_STOPPED);
+}
+
+/*
+ * Lists of a cold item (row 3) over three warm items (rows 0-2), words
+ * a, b, c; unit tf-idf rows: 0 = a, 1 = (a + b) / sqrt 2, 2 = c, 3 = a.
+ * Content cosines: item 0: 1, item 1: 1 / sqrt 2, item 2: 0.  The prior
+ * of word a: (ln 2 + ln 3 + 5 g) / 7 with g the warm items' mean.
+ */
+UNIT_TEST(cold_mix_item_lists_known_answer)
+{
+	int64_t		wp[5] = {0, 1, 3, 4, 5};
+	int32_t		wi[5] = {0, 0, 1, 2, 0};
+	float		s2 = (float) (1 / sqrt(2.0));
+	float		wv[5] = {1, s2, s2, 1, 1};
+	RsCsr		words = {4, 3, 5, wp, wi, wv};
+	/* transpose, warm rows only: a -> 0, 1; b -> 1; c -> 2 */
+	int64_t		tp[4] = {0, 2, 3, 4};
+	int32_t		ti[4] = {0, 1, 1, 2};
+	float		tv[4] = {1, s2, s2, 1};
+	RsCsr		wt = {3, 4, 4, tp, ti, tv};
+	/* the ridge's rows: binary unit rows of the warm items */
+	RsCsr		fit = {4, 3, 4, (int64_t[]) {0, 1, 3, 4, 4}, (int32_t[]) {0, 0, 1, 2}, (float[]) {1, s2, s2, 1}};
+	/* lists: 0 <-> 1 */
+	RsCsr		lists = {4, 4, 2, (int64_t[]) {0, 1, 2, 2, 2}, (int32_t[]) {1, 0}, (float[]) {1, 1}};
+	float		log_users[4] = {(float) log(2.0), (float) log(3.0), (float) log(4.0), 0};
+	uint8_t		warm[4] = {1, 1, 1, 0};
+	float		word_prior[3];
+	float		g;
+	RsColdInputs in;
+	int32_t		idx[RS_COLD_LISTS * 2];
+	float		val[RS_COLD_LISTS * 2];
+	int32_t		count[RS_COLD_LISTS];
+	float		prior;
+	float		work[64];
+
+	rs_cold_word_prior(&wt, log_users, warm, 4, word_prior, &g);
+	UNIT_CHECK_NEAR(g, (log(2.0) + log(3.0) + log(4.0)) / 3, 1e-6);
+	UNIT_CHECK_NEAR(word_prior[0], (log(2.0) + log(3.0) + 5 * g) / 7, 1e-6);
+	in = (RsColdInputs) {&words, &wt, &fit, &lists, word_prior, g, 1.0f, 50, 2};
+	UNIT_CHECK(rs_cold_item_work(&in) <= 64);
+	UNIT_CHECK(rs_cold_item_lists(&in, 3, idx, val, count, &prior, work) == RS_COLD_MIX_OK);
+	UNIT_CHECK_NEAR(prior, word_prior[0], 1e-6);
+	UNIT_CHECK(count[RS_COLD_LIST_CONTENT] == 2);
+	UNIT_CHECK(idx[0] == 0 && idx[1] == 1);
+	UNIT_CHECK_NEAR(val[0], 1, 1e-6);
+	UNIT_CHECK_NEAR(val[1], s2, 1e-6);
+	/* cb2cf: a over the warm items, never the item itself; item 2 shares no word */
+	UNIT_CHECK(count[RS_COLD_LIST_CB2CF] == 2);
+	for (int e = 0; e < count[RS_COLD_LIST_CB2CF]; e++)
+		UNIT_CHECK(idx[2 + e] == 0 || idx[2 + e] == 1);
+	/* lists: a'S spreads item 0's weight to 1 and 1's to 0 */
+	UNIT_CHECK(count[RS_COLD_LIST_LEARNED] == 2);
+	UNIT_CHECK(rs_cold_item_lists(&in, 4, idx, val, count, &prior, work) == RS_COLD_MIX_BAD_ARGUMENT);
+}
