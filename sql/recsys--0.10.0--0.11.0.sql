@@ -20,3 +20,238 @@
 -------------------------------------------------------------------------------
 -- Review fixes
 -------------------------------------------------------------------------------
+
+-- internal: each user of an experiment, in the variant of its first
+-- exposure, with its impressions and attributed outcomes.  clicks are the
+-- user's clicked impressions: an impression of an item counts once when a
+-- click on that item follows it within attribution, however many click
+-- rows were logged (so a variant's CTR is a proportion, at most 1); a
+-- conversion counts when it falls between the user's first exposure and
+-- its last plus attribution.
+CREATE OR REPLACE FUNCTION recsys._experiment_users(experiment text)
+RETURNS TABLE (user_id bigint, variant text, first_at timestamptz, impressions bigint, clicks bigint,
+			   converted_at timestamptz, revenue double precision)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH e AS (
+		-- (an ended experiment: the impressions shown until its end)
+		SELECT x.attribution, coalesce(x.ended_at, 'infinity') AS ended_at
+		FROM recsys.experiments x WHERE x.name = experiment
+	), per_user AS (
+		SELECT i.user_id, (array_agg(i.variant ORDER BY i.shown_at, i.variant))[1] AS variant,
+			   min(i.shown_at) AS first_at, max(i.shown_at) AS last_at, count(i.item_id) AS impressions,
+			   count(i.item_id) FILTER (
+				   WHERE EXISTS (SELECT FROM recsys.experiment_outcomes o
+								 WHERE o.experiment = _experiment_users.experiment AND o.kind = 'click'
+								   AND o.user_id = i.user_id AND o.item_id = i.item_id
+								   AND o.at >= i.shown_at AND o.at <= i.shown_at + e.attribution)) AS clicks
+		FROM recsys.experiment_impressions i, e
+		WHERE i.experiment = _experiment_users.experiment AND i.shown_at <= e.ended_at
+		GROUP BY i.user_id
+	), conversions AS (
+		SELECT o.user_id, min(o.at) AS first_at, sum(o.amount) AS revenue
+		FROM recsys.experiment_outcomes o JOIN per_user u ON u.user_id = o.user_id CROSS JOIN e
+		WHERE o.experiment = _experiment_users.experiment AND o.kind = 'conversion'
+		  AND o.at >= u.first_at AND o.at <= u.last_at + e.attribution
+		GROUP BY o.user_id
+	)
+	SELECT u.user_id, u.variant, u.first_at, u.impressions, u.clicks, v.first_at, coalesce(v.revenue, 0)
+	FROM per_user u
+	LEFT JOIN conversions v ON v.user_id = u.user_id
+$$;
+COMMENT ON FUNCTION recsys._experiment_users(text) IS
+	'internal: an experiment''s users with their variant, impressions and attributed outcomes';
+
+CREATE OR REPLACE FUNCTION recsys.experiment_results(
+	experiment text,
+	metric text DEFAULT 'conversion',
+	alpha double precision DEFAULT 0.05,
+	power double precision DEFAULT 0.8,
+	sequential boolean DEFAULT true,
+	tau double precision DEFAULT 0.01)
+RETURNS TABLE (variant text, is_control boolean, users bigint, impressions bigint, clicks bigint,
+			   ctr double precision, ctr_low double precision, ctr_high double precision, ctr_p double precision,
+			   conversions bigint, conversion double precision, conversion_low double precision,
+			   conversion_high double precision, conversion_p double precision,
+			   revenue_per_user double precision, revenue_low double precision, revenue_high double precision,
+			   revenue_p double precision,
+			   p_always_valid double precision, mde double precision, verdict text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments := recsys._experiment(experiment);
+	z double precision;
+	zp double precision;
+	has_revenue boolean;
+BEGIN
+	IF metric IS NULL OR metric NOT IN ('ctr', 'conversion', 'revenue') THEN
+		RAISE EXCEPTION 'metric must be ''ctr'', ''conversion'' or ''revenue'', not %',
+			coalesce(quote_literal(metric), 'NULL') USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF alpha IS NULL OR NOT (alpha > 0 AND alpha < 0.5) THEN
+		RAISE EXCEPTION 'alpha must be above 0 and below 0.5, not %', coalesce(alpha::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF power IS NULL OR NOT (power >= 0.5 AND power < 1) THEN
+		RAISE EXCEPTION 'power must be at least 0.5 and below 1, not %', coalesce(power::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF sequential IS NULL OR tau IS NULL OR NOT (tau > 0 AND tau < 'infinity') THEN
+		RAISE EXCEPTION 'sequential must not be NULL and tau must be a positive number'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF e.design <> 'ab' THEN
+		RAISE EXCEPTION 'experiment "%" is an interleaving experiment', e.name
+			USING ERRCODE = 'wrong_object_type', HINT = 'Its results are recsys.interleaving_results.';
+	END IF;
+	z := recsys._norm_quantile(1 - alpha / 2);
+	zp := recsys._norm_quantile(power);
+	SELECT EXISTS (SELECT FROM recsys.experiment_outcomes o
+				   WHERE o.experiment = e.name AND o.kind = 'conversion' AND o.amount IS NOT NULL)
+	INTO has_revenue;
+
+	RETURN QUERY
+	WITH u AS (
+		SELECT * FROM recsys._experiment_users(e.name)
+	), v AS (
+		-- every variant, including one without users yet, and the holdout if any
+		SELECT x ->> 'name' AS name, o AS ord FROM jsonb_array_elements(e.variants) WITH ORDINALITY t(x, o)
+		UNION ALL
+		SELECT 'holdout', 1000000 WHERE e.holdout > 0 OR EXISTS (SELECT FROM u WHERE u.variant = 'holdout')
+	), agg AS (
+		SELECT v.name, v.ord, count(u.user_id) AS n, coalesce(sum(u.impressions), 0)::bigint AS m,
+			   coalesce(sum(u.clicks), 0)::bigint AS c, count(u.converted_at) AS x,
+			   avg(u.revenue) AS rev, var_samp(u.revenue) AS rev_var
+		FROM v LEFT JOIN u ON u.variant = v.name
+		GROUP BY v.name, v.ord
+	), ctr_var AS (
+		-- the delta method for a ratio of per-user sums (clicks of a user
+		-- are not independent): var(c - r m) / (n mean(m)^2)
+		SELECT a.name, a.c::float8 / nullif(a.m, 0) AS r,
+			   (SELECT var_samp(u.clicks - a.c::float8 / nullif(a.m, 0) * u.impressions)
+				FROM u WHERE u.variant = a.name) / nullif(a.n * (a.m::float8 / nullif(a.n, 0)) ^ 2, 0) AS var
+		FROM agg a
+	), s AS (
+		-- An arm without spread (every user alike: a rate of 0% or 100%, a
+		-- single user) has no variance to estimate, and 0 would make any
+		-- difference certain and the mde 0: its variance is then that of
+		-- the rate (x + 1) / (n + 2) (Agresti and Caffo 2000), per user for
+		-- conversion, per impression for CTR (clicked impressions / shown).
+		SELECT a.*, cv.r,
+			   CASE WHEN a.m > 0 AND coalesce(cv.var, 0) = 0
+					THEN (a.c + 1.0) / (a.m + 2) * (1 - (a.c + 1.0) / (a.m + 2)) / a.m
+					ELSE cv.var END AS r_var,
+			   a.x::float8 / nullif(a.n, 0) AS p,
+			   CASE WHEN a.n > 0 AND (a.x = 0 OR a.x = a.n)
+					THEN (a.x + 1.0) / (a.n + 2) * (1 - (a.x + 1.0) / (a.n + 2))
+					ELSE a.x::float8 / nullif(a.n, 0) * (1 - a.x::float8 / nullif(a.n, 0)) END AS p_var,
+			   a.name = e.control AS ctl
+		FROM agg a JOIN ctr_var cv USING (name)
+	), pair AS (
+		SELECT s.*, c.n AS cn, c.x AS cx, c.p AS cp, c.p_var AS cp_var, c.r AS cr, c.r_var AS cr_var,
+			   c.rev AS crev, c.rev_var AS crev_var,
+			   (s.x + c.x)::float8 / nullif(s.n + c.n, 0) AS pooled
+		FROM s CROSS JOIN (SELECT * FROM s WHERE s.ctl) c
+	), tests AS (
+		SELECT p.*,
+			   -- conversion: two-proportion z (pooled variance)
+			   CASE WHEN NOT p.ctl AND p.pooled > 0 AND p.pooled < 1 THEN
+				   2 * recsys._norm_cdf(-abs(p.p - p.cp)
+										/ sqrt(p.pooled * (1 - p.pooled) * (1.0 / nullif(p.n, 0) + 1.0 / nullif(p.cn, 0)))) END AS conv_p,
+			   -- CTR: z with delta-method variances
+			   CASE WHEN NOT p.ctl AND p.r_var + p.cr_var > 0 THEN
+				   2 * recsys._norm_cdf(-abs(p.r - p.cr) / sqrt(p.r_var + p.cr_var)) END AS ctr_pv,
+			   -- revenue per user: Welch's t (no spread in either arm: a
+			   -- difference is certain, p = 0)
+			   CASE WHEN NOT p.ctl AND has_revenue AND p.rev_var / p.n + p.crev_var / p.cn > 0 THEN
+				   recsys._t_two_sided_p((p.rev - p.crev) / sqrt(p.rev_var / p.n + p.crev_var / p.cn),
+					   (p.rev_var / p.n + p.crev_var / p.cn) ^ 2
+					   / ((p.rev_var / p.n) ^ 2 / (p.n - 1) + (p.crev_var / p.cn) ^ 2 / (p.cn - 1)))
+					WHEN NOT p.ctl AND has_revenue AND p.rev_var + p.crev_var = 0 AND p.rev <> p.crev THEN 0
+			   END AS rev_p,
+			   -- the primary metric's difference and its unpooled variance
+			   CASE metric WHEN 'conversion' THEN p.p - p.cp WHEN 'ctr' THEN p.r - p.cr
+						   ELSE p.rev - p.crev END AS d,
+			   CASE metric WHEN 'conversion' THEN p.p_var / nullif(p.n, 0) + p.cp_var / nullif(p.cn, 0)
+						   WHEN 'ctr' THEN p.r_var + p.cr_var
+						   ELSE p.rev_var / nullif(p.n, 0) + p.crev_var / nullif(p.cn, 0) END AS dv,
+			   -- the variance of the difference at this size if there were none
+			   CASE metric WHEN 'conversion' THEN p.cp_var * (1.0 / nullif(p.n, 0) + 1.0 / nullif(p.cn, 0))
+						   WHEN 'ctr' THEN p.cr_var * (1 + p.cn::float8 / nullif(p.n, 0))
+						   ELSE p.crev_var * (1.0 / nullif(p.n, 0) + 1.0 / nullif(p.cn, 0)) END AS dv0,
+			   -- per-user variances of the two arms, for the users still needed
+			   CASE metric WHEN 'conversion' THEN p.p_var + p.cp_var
+						   WHEN 'ctr' THEN p.r_var * p.n + p.cr_var * p.cn
+						   ELSE p.rev_var + p.crev_var END AS unit_var
+		FROM pair p
+	), seq AS (
+		SELECT t.*,
+			   -- always-valid p = min(1, 1 / Lambda), from ln Lambda: exp()
+			   -- of a clear result's -ln Lambda would underflow (an error in
+			   -- PostgreSQL), so p is 0 below 1e-300
+			   CASE WHEN t.log_lambda > 690 THEN 0 WHEN t.log_lambda IS NOT NULL THEN least(1.0, exp(-t.log_lambda))
+			   END AS pav,
+			   CASE metric WHEN 'conversion' THEN t.conv_p WHEN 'ctr' THEN t.ctr_pv ELSE t.rev_p END AS pfixed
+		FROM (SELECT t.*,
+					 -- mSPRT with a normal mixture N(0, tau^2) (Johari et al. 2017);
+					 -- Lambda grows without bound as V -> 0 with d <> 0
+					 CASE WHEN NOT t.ctl AND t.dv > 0 THEN
+						 0.5 * ln(t.dv / (t.dv + tau ^ 2)) + tau ^ 2 * t.d ^ 2 / (2 * t.dv * (t.dv + tau ^ 2))
+						  WHEN NOT t.ctl AND t.dv = 0 AND t.d <> 0 THEN 'infinity'
+					 END AS log_lambda
+			  FROM tests t) t
+	)
+	SELECT q.name, q.ctl, q.n, q.m, q.c,
+		   q.r, greatest(q.r - z * sqrt(q.r_var), 0), least(q.r + z * sqrt(q.r_var), 1), q.ctr_pv,
+		   q.x, q.p,
+		   -- Wilson's interval
+		   CASE WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) - z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
+								  / (1 + z ^ 2 / q.n) END,
+		   CASE WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) + z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
+								  / (1 + z ^ 2 / q.n) END,
+		   q.conv_p,
+		   CASE WHEN has_revenue THEN q.rev END,
+		   CASE WHEN has_revenue THEN q.rev - z * sqrt(q.rev_var / q.n) END,
+		   CASE WHEN has_revenue THEN q.rev + z * sqrt(q.rev_var / q.n) END,
+		   q.rev_p,
+		   q.pav,
+		   CASE WHEN NOT q.ctl THEN (z + zp) * sqrt(q.dv0) END,
+		   CASE
+			   WHEN q.ctl THEN 'control'
+			   WHEN q.n = 0 OR q.cn = 0 THEN 'no users yet'
+			   WHEN metric = 'revenue' AND NOT has_revenue THEN 'no amounts logged: pass amount to log_outcome'
+			   WHEN (CASE WHEN sequential THEN q.pav ELSE q.pfixed END) < alpha THEN
+				   format('%s %s %s on %s (%s%s, p = %s%s)', q.name,
+						  CASE WHEN q.d > 0 THEN 'beats' ELSE 'is worse than' END, e.control,
+						  metric, CASE WHEN q.d > 0 THEN '+' ELSE '' END,
+						  CASE WHEN metric = 'revenue' THEN round(q.d::numeric, 2)::text
+							   ELSE round((100 * q.d)::numeric, 2)::text || ' points' END,
+						  round((CASE WHEN sequential THEN q.pav ELSE q.pfixed END)::numeric, 4),
+						  CASE WHEN sequential THEN ', always valid' ELSE '' END)
+			   WHEN q.d IS NULL OR q.unit_var IS NULL OR q.dv0 IS NULL THEN
+				   format('not significant yet: too few users to estimate %s''s variance (at least 2 per arm%s)',
+						  metric, CASE WHEN metric = 'ctr' THEN ', with impressions' ELSE '' END)
+			   WHEN q.d = 0 THEN
+				   format('not significant yet: no difference seen; detectable at this size: %s',
+						  CASE WHEN metric = 'revenue' THEN round(((z + zp) * sqrt(q.dv0))::numeric, 2)::text
+							   ELSE round((100 * (z + zp) * sqrt(q.dv0))::numeric, 2)::text || ' points' END)
+			   ELSE
+				   format('not significant yet: about %s more users per arm needed (if the observed %s%s is real)',
+						  -- the always-valid test needs more users than a
+						  -- fixed-horizon one, whose n has power 1 - beta
+						  coalesce(greatest(CASE WHEN sequential
+												 THEN recsys._msprt_users(q.d, q.unit_var, tau, alpha)
+												 ELSE ceil((z + zp) ^ 2 * q.unit_var / q.d ^ 2) END
+											- least(q.n, q.cn), 1)::bigint::text, 'more than a trillion'),
+						  CASE WHEN q.d > 0 THEN '+' ELSE '' END,
+						  CASE WHEN metric = 'revenue' THEN round(q.d::numeric, 2)::text
+							   ELSE round((100 * q.d)::numeric, 2)::text || ' points' END)
+		   END
+	FROM seq q
+	ORDER BY q.ord;
+END
+$$;
+COMMENT ON FUNCTION recsys.experiment_results(text, text, double precision, double precision, boolean, double precision) IS
+	'an A/B experiment''s results per variant: users, CTR, conversion, revenue per user, intervals, p-values against control, MDE and a verdict';

@@ -3361,10 +3361,12 @@ COMMENT ON FUNCTION recsys.log_outcome(text, bigint, text, bigint, double precis
 	'log a click on a shown item or a conversion (with its amount) of an experiment''s user';
 
 -- internal: each user of an experiment, in the variant of its first
--- exposure, with its impressions and attributed outcomes.  A click counts
--- when the item was shown to the user at most attribution before it; a
--- conversion when it falls between the user's first exposure and its last
--- plus attribution.
+-- exposure, with its impressions and attributed outcomes.  clicks are the
+-- user's clicked impressions: an impression of an item counts once when a
+-- click on that item follows it within attribution, however many click
+-- rows were logged (so a variant's CTR is a proportion, at most 1); a
+-- conversion counts when it falls between the user's first exposure and
+-- its last plus attribution.
 CREATE FUNCTION recsys._experiment_users(experiment text)
 RETURNS TABLE (user_id bigint, variant text, first_at timestamptz, impressions bigint, clicks bigint,
 			   converted_at timestamptz, revenue double precision)
@@ -3377,19 +3379,15 @@ AS $$
 		FROM recsys.experiments x WHERE x.name = experiment
 	), per_user AS (
 		SELECT i.user_id, (array_agg(i.variant ORDER BY i.shown_at, i.variant))[1] AS variant,
-			   min(i.shown_at) AS first_at, max(i.shown_at) AS last_at, count(i.item_id) AS impressions
+			   min(i.shown_at) AS first_at, max(i.shown_at) AS last_at, count(i.item_id) AS impressions,
+			   count(i.item_id) FILTER (
+				   WHERE EXISTS (SELECT FROM recsys.experiment_outcomes o
+								 WHERE o.experiment = _experiment_users.experiment AND o.kind = 'click'
+								   AND o.user_id = i.user_id AND o.item_id = i.item_id
+								   AND o.at >= i.shown_at AND o.at <= i.shown_at + e.attribution)) AS clicks
 		FROM recsys.experiment_impressions i, e
 		WHERE i.experiment = _experiment_users.experiment AND i.shown_at <= e.ended_at
 		GROUP BY i.user_id
-	), clicks AS (
-		SELECT o.user_id, count(*) AS n
-		FROM recsys.experiment_outcomes o, e
-		WHERE o.experiment = _experiment_users.experiment AND o.kind = 'click'
-		  AND EXISTS (SELECT FROM recsys.experiment_impressions s
-					  WHERE s.experiment = _experiment_users.experiment AND s.user_id = o.user_id
-						AND s.item_id = o.item_id AND s.shown_at <= e.ended_at
-						AND o.at >= s.shown_at AND o.at <= s.shown_at + e.attribution)
-		GROUP BY o.user_id
 	), conversions AS (
 		SELECT o.user_id, min(o.at) AS first_at, sum(o.amount) AS revenue
 		FROM recsys.experiment_outcomes o JOIN per_user u ON u.user_id = o.user_id CROSS JOIN e
@@ -3397,9 +3395,8 @@ AS $$
 		  AND o.at >= u.first_at AND o.at <= u.last_at + e.attribution
 		GROUP BY o.user_id
 	)
-	SELECT u.user_id, u.variant, u.first_at, u.impressions, coalesce(c.n, 0), v.first_at, coalesce(v.revenue, 0)
+	SELECT u.user_id, u.variant, u.first_at, u.impressions, u.clicks, v.first_at, coalesce(v.revenue, 0)
 	FROM per_user u
-	LEFT JOIN clicks c ON c.user_id = u.user_id
 	LEFT JOIN conversions v ON v.user_id = u.user_id
 $$;
 COMMENT ON FUNCTION recsys._experiment_users(text) IS
@@ -3493,12 +3490,24 @@ BEGIN
 				FROM u WHERE u.variant = a.name) / nullif(a.n * (a.m::float8 / nullif(a.n, 0)) ^ 2, 0) AS var
 		FROM agg a
 	), s AS (
-		SELECT a.*, cv.r, cv.var AS r_var, a.x::float8 / nullif(a.n, 0) AS p,
+		-- An arm without spread (every user alike: a rate of 0% or 100%, a
+		-- single user) has no variance to estimate, and 0 would make any
+		-- difference certain and the mde 0: its variance is then that of
+		-- the rate (x + 1) / (n + 2) (Agresti and Caffo 2000), per user for
+		-- conversion, per impression for CTR (clicked impressions / shown).
+		SELECT a.*, cv.r,
+			   CASE WHEN a.m > 0 AND coalesce(cv.var, 0) = 0
+					THEN (a.c + 1.0) / (a.m + 2) * (1 - (a.c + 1.0) / (a.m + 2)) / a.m
+					ELSE cv.var END AS r_var,
+			   a.x::float8 / nullif(a.n, 0) AS p,
+			   CASE WHEN a.n > 0 AND (a.x = 0 OR a.x = a.n)
+					THEN (a.x + 1.0) / (a.n + 2) * (1 - (a.x + 1.0) / (a.n + 2))
+					ELSE a.x::float8 / nullif(a.n, 0) * (1 - a.x::float8 / nullif(a.n, 0)) END AS p_var,
 			   a.name = e.control AS ctl
 		FROM agg a JOIN ctr_var cv USING (name)
 	), pair AS (
-		SELECT s.*, c.n AS cn, c.x AS cx, c.p AS cp, c.r AS cr, c.r_var AS cr_var, c.rev AS crev,
-			   c.rev_var AS crev_var,
+		SELECT s.*, c.n AS cn, c.x AS cx, c.p AS cp, c.p_var AS cp_var, c.r AS cr, c.r_var AS cr_var,
+			   c.rev AS crev, c.rev_var AS crev_var,
 			   (s.x + c.x)::float8 / nullif(s.n + c.n, 0) AS pooled
 		FROM s CROSS JOIN (SELECT * FROM s WHERE s.ctl) c
 	), tests AS (
@@ -3510,23 +3519,26 @@ BEGIN
 			   -- CTR: z with delta-method variances
 			   CASE WHEN NOT p.ctl AND p.r_var + p.cr_var > 0 THEN
 				   2 * recsys._norm_cdf(-abs(p.r - p.cr) / sqrt(p.r_var + p.cr_var)) END AS ctr_pv,
-			   -- revenue per user: Welch's t
+			   -- revenue per user: Welch's t (no spread in either arm: a
+			   -- difference is certain, p = 0)
 			   CASE WHEN NOT p.ctl AND has_revenue AND p.rev_var / p.n + p.crev_var / p.cn > 0 THEN
 				   recsys._t_two_sided_p((p.rev - p.crev) / sqrt(p.rev_var / p.n + p.crev_var / p.cn),
 					   (p.rev_var / p.n + p.crev_var / p.cn) ^ 2
-					   / ((p.rev_var / p.n) ^ 2 / (p.n - 1) + (p.crev_var / p.cn) ^ 2 / (p.cn - 1))) END AS rev_p,
+					   / ((p.rev_var / p.n) ^ 2 / (p.n - 1) + (p.crev_var / p.cn) ^ 2 / (p.cn - 1)))
+					WHEN NOT p.ctl AND has_revenue AND p.rev_var + p.crev_var = 0 AND p.rev <> p.crev THEN 0
+			   END AS rev_p,
 			   -- the primary metric's difference and its unpooled variance
 			   CASE metric WHEN 'conversion' THEN p.p - p.cp WHEN 'ctr' THEN p.r - p.cr
 						   ELSE p.rev - p.crev END AS d,
-			   CASE metric WHEN 'conversion' THEN p.p * (1 - p.p) / nullif(p.n, 0) + p.cp * (1 - p.cp) / nullif(p.cn, 0)
+			   CASE metric WHEN 'conversion' THEN p.p_var / nullif(p.n, 0) + p.cp_var / nullif(p.cn, 0)
 						   WHEN 'ctr' THEN p.r_var + p.cr_var
 						   ELSE p.rev_var / nullif(p.n, 0) + p.crev_var / nullif(p.cn, 0) END AS dv,
 			   -- the variance of the difference at this size if there were none
-			   CASE metric WHEN 'conversion' THEN p.cp * (1 - p.cp) * (1.0 / nullif(p.n, 0) + 1.0 / nullif(p.cn, 0))
+			   CASE metric WHEN 'conversion' THEN p.cp_var * (1.0 / nullif(p.n, 0) + 1.0 / nullif(p.cn, 0))
 						   WHEN 'ctr' THEN p.cr_var * (1 + p.cn::float8 / nullif(p.n, 0))
 						   ELSE p.crev_var * (1.0 / nullif(p.n, 0) + 1.0 / nullif(p.cn, 0)) END AS dv0,
 			   -- per-user variances of the two arms, for the users still needed
-			   CASE metric WHEN 'conversion' THEN p.p * (1 - p.p) + p.cp * (1 - p.cp)
+			   CASE metric WHEN 'conversion' THEN p.p_var + p.cp_var
 						   WHEN 'ctr' THEN p.r_var * p.n + p.cr_var * p.cn
 						   ELSE p.rev_var + p.crev_var END AS unit_var
 		FROM pair p
@@ -3539,9 +3551,11 @@ BEGIN
 			   END AS pav,
 			   CASE metric WHEN 'conversion' THEN t.conv_p WHEN 'ctr' THEN t.ctr_pv ELSE t.rev_p END AS pfixed
 		FROM (SELECT t.*,
-					 -- mSPRT with a normal mixture N(0, tau^2) (Johari et al. 2017)
+					 -- mSPRT with a normal mixture N(0, tau^2) (Johari et al. 2017);
+					 -- Lambda grows without bound as V -> 0 with d <> 0
 					 CASE WHEN NOT t.ctl AND t.dv > 0 THEN
 						 0.5 * ln(t.dv / (t.dv + tau ^ 2)) + tau ^ 2 * t.d ^ 2 / (2 * t.dv * (t.dv + tau ^ 2))
+						  WHEN NOT t.ctl AND t.dv = 0 AND t.d <> 0 THEN 'infinity'
 					 END AS log_lambda
 			  FROM tests t) t
 	)
@@ -3572,7 +3586,10 @@ BEGIN
 							   ELSE round((100 * q.d)::numeric, 2)::text || ' points' END,
 						  round((CASE WHEN sequential THEN q.pav ELSE q.pfixed END)::numeric, 4),
 						  CASE WHEN sequential THEN ', always valid' ELSE '' END)
-			   WHEN q.d = 0 OR q.d IS NULL OR q.unit_var IS NULL OR q.unit_var = 0 THEN
+			   WHEN q.d IS NULL OR q.unit_var IS NULL OR q.dv0 IS NULL THEN
+				   format('not significant yet: too few users to estimate %s''s variance (at least 2 per arm%s)',
+						  metric, CASE WHEN metric = 'ctr' THEN ', with impressions' ELSE '' END)
+			   WHEN q.d = 0 THEN
 				   format('not significant yet: no difference seen; detectable at this size: %s',
 						  CASE WHEN metric = 'revenue' THEN round(((z + zp) * sqrt(q.dv0))::numeric, 2)::text
 							   ELSE round((100 * (z + zp) * sqrt(q.dv0))::numeric, 2)::text || ' points' END)
