@@ -1329,9 +1329,12 @@ BEGIN
 	PERFORM recsys._require_id_column(source, user_col, 'user_col');
 	PERFORM recsys._require_id_column(source, item_col, 'item_col');
 	-- a user's first round((1 - f) n) pairs in hash order train (half up,
-	-- in exact arithmetic: floor((3n + 2) / 4) for f = 0.25), the rest test
+	-- in exact arithmetic: floor((3n + 2) / 4) for f = 0.25), but at least
+	-- one (a test user without training rows could not be evaluated: a
+	-- test_fraction above 0.75 rounded small users' to 0; review s10, 8),
+	-- the rest test
 	RETURN QUERY EXECUTE format(
-		'SELECT u, i, n >= $3 AND r > floor((1 - $2::numeric) * n + 0.5) '
+		'SELECT u, i, n >= $3 AND r > greatest(floor((1 - $2::numeric) * n + 0.5), 1) '
 		'FROM (SELECT u, i, count(*) OVER (PARTITION BY u) AS n, '
 		'             row_number() OVER (PARTITION BY u ORDER BY md5($1 || '':'' || u || '':'' || i) COLLATE "C", i) AS r '
 		'      FROM (SELECT DISTINCT %I::bigint AS u, %I::bigint AS i FROM %s '
