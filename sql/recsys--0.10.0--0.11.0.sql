@@ -299,3 +299,174 @@ END
 $$;
 COMMENT ON FUNCTION recsys.split_holdout(regclass, double precision, bigint, integer, name, name) IS
 	'per-user stratified random hold-out: whether each (user, item) pair is in the test set';
+
+-- internal: what is wrong with a catalog's weights, NULL when nothing: an
+-- object of weight sets ("personal", "anonymous"; "tuned" is tune_search's
+-- record), each an object of search's features, each a JSON number 0 or
+-- between 1e-6 and 1e6 in magnitude (tune_search's grid is -10..10): the
+-- score, a real, then neither overflows nor underflows (review s10, 6)
+CREATE OR REPLACE FUNCTION recsys._catalog_weights_problem(weights jsonb)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	set_name text;
+	weight_set jsonb;
+	feature text;
+	w jsonb;
+BEGIN
+	IF jsonb_typeof(weights) IS DISTINCT FROM 'object' THEN
+		RETURN format('weights must be a JSON object, not %s', coalesce(jsonb_typeof(weights), 'NULL'));
+	END IF;
+	FOR set_name, weight_set IN SELECT * FROM jsonb_each(weights) LOOP
+		CONTINUE WHEN set_name = 'tuned';
+		IF set_name NOT IN ('personal', 'anonymous') THEN
+			RETURN format('weights has a set %s, not one of personal, anonymous (and tuned)', quote_literal(set_name));
+		END IF;
+		IF jsonb_typeof(weight_set) <> 'object' THEN
+			RETURN format('weights -> %s must be a JSON object of weights, not %s', set_name, weight_set);
+		END IF;
+		FOR feature, w IN SELECT * FROM jsonb_each(weight_set) LOOP
+			IF feature NOT IN ('text', 'personal', 'popularity', 'bought', 'position', 'embedding') THEN
+				RETURN format('weights -> %s has a weight %s, not one of text, personal, popularity, bought, position, embedding',
+							  set_name, quote_literal(feature));
+			END IF;
+			IF jsonb_typeof(w) <> 'number' OR NOT (w::numeric = 0 OR abs(w::numeric) BETWEEN 1e-6 AND 1e6) THEN
+				RETURN format('weight %s -> %s must be a number, 0 or between 1e-6 and 1e6 in magnitude, not %s',
+							  set_name, feature, w);
+			END IF;
+		END LOOP;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION recsys._catalog_weights_problem(jsonb) IS
+	'internal: what is wrong with a search catalog''s weights, or NULL';
+
+-- internal: a direct INSERT or UPDATE of recsys.catalogs.weights (an owner
+-- may change them by hand) is checked as it is written, not at every
+-- search of every grantee
+CREATE OR REPLACE FUNCTION recsys._catalogs_weights_check()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	problem text := recsys._catalog_weights_problem(NEW.weights);
+BEGIN
+	IF problem IS NOT NULL THEN
+		RAISE EXCEPTION 'catalog "%": %', NEW.name, problem
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"personal": {"text": 0.1, "personal": 1, "popularity": 1, "bought": -3}, "anonymous": {"text": 0.1, "popularity": 1}}; recsys.tune_search learns them.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION recsys._catalogs_weights_check() IS
+	'internal: refuse search weights that are not finite numbers in range';
+CREATE TRIGGER catalogs_weights_check BEFORE INSERT OR UPDATE OF weights ON recsys.catalogs
+	FOR EACH ROW EXECUTE FUNCTION recsys._catalogs_weights_check();
+
+CREATE OR REPLACE FUNCTION recsys.search(
+	query text,
+	user_id bigint DEFAULT NULL,
+	k integer DEFAULT 10,
+	model text DEFAULT 'default',
+	catalog text DEFAULT 'default',
+	candidates bigint[] DEFAULT NULL,
+	exclude_purchased boolean DEFAULT false,
+	query_embedding real[] DEFAULT NULL)
+RETURNS TABLE (item_id bigint, score real, text_score real, personal_score real, popularity_score real)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER ROWS 10
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	weights jsonb;
+	nearest bigint[];
+BEGIN
+	IF k IS NULL OR exclude_purchased IS NULL THEN
+		RAISE EXCEPTION 'k and exclude_purchased must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF k < 1 OR k > 10000 THEN
+		RAISE EXCEPTION 'k must be between 1 and 10000, not %', k USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT c.weights INTO weights FROM recsys.catalogs c WHERE c.name = search.catalog;
+	-- (written past the trigger: before 0.11.0, or with triggers disabled)
+	IF weights IS NOT NULL AND recsys._catalog_weights_problem(weights) IS NOT NULL THEN
+		RAISE EXCEPTION 'catalog "%" is damaged: %', catalog, recsys._catalog_weights_problem(weights)
+			USING ERRCODE = 'data_corrupted',
+				  HINT = 'Its owner may set valid weights (UPDATE recsys.catalogs SET weights = ...) or learn them with recsys.tune_search.';
+	END IF;
+	IF query_embedding IS NOT NULL THEN
+		-- hybrid: the products nearest the query's embedding are candidates
+		-- too; a query embedding holding NaN or an infinity is refused (22023)
+		-- whether or not a product is compared with it
+		PERFORM recsys._embedding_similarity(query_embedding, query_embedding);
+		IF NOT EXISTS (SELECT FROM recsys.catalog_docs d
+					   WHERE d.catalog = search.catalog AND d.embedding IS NOT NULL) THEN
+			RAISE EXCEPTION 'catalog "%" has no embeddings', catalog
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Index it with embedding_col, or search without query_embedding.';
+		END IF;
+		-- an embedding of another length than the query's: the query's
+		-- fault, unless the catalog's are not all one length (damage, XX001)
+		IF EXISTS (SELECT FROM recsys.catalog_docs d
+				   WHERE d.catalog = search.catalog AND d.embedding IS NOT NULL
+					 AND cardinality(d.embedding) <> cardinality(query_embedding)) THEN
+			PERFORM recsys._catalog_embedding_length(catalog);
+		END IF;
+		SELECT array_agg(v.item_id ORDER BY v.sim DESC, v.item_id) INTO nearest
+		FROM (SELECT d.item_id, recsys._embedding_similarity(d.embedding, query_embedding) AS sim
+			  FROM recsys.catalog_docs d
+			  WHERE d.catalog = search.catalog AND d.embedding IS NOT NULL
+				AND (candidates IS NULL OR d.item_id = ANY (candidates))
+			  ORDER BY 2 DESC, 1
+			  LIMIT greatest(k, 100)) v;
+	END IF;
+	RETURN QUERY
+	WITH f AS (
+		SELECT * FROM recsys._search_features(query, user_id, model, catalog, candidates, exclude_purchased,
+											  coalesce(nearest, '{}'), k)
+	), w AS (
+		SELECT coalesce((x ->> 'text')::real, 0) AS text, coalesce((x ->> 'personal')::real, 0) AS personal,
+			   coalesce((x ->> 'popularity')::real, 0) AS popularity, coalesce((x ->> 'bought')::real, 0) AS bought,
+			   coalesce((x ->> 'position')::real, 0) AS position,
+			   (x ->> 'embedding')::real AS embedding
+		FROM (SELECT weights -> CASE WHEN EXISTS (SELECT FROM f WHERE f.personal_score IS NOT NULL)
+									 THEN 'personal' ELSE 'anonymous' END AS x) s
+	), ranked AS (
+		SELECT f.item_id, f.text_score, f.personal_score, f.popularity_score,
+			   (w.text * f.text_n + w.personal * f.personal_n + w.popularity * f.popularity_n
+				+ w.bought * f.bought::integer + w.position * f.position_n)::real AS learned,
+			   w.embedding,
+			   -- the cosine similarity to the query's embedding, for a learned fusion
+			   CASE WHEN nearest IS NOT NULL AND w.embedding IS NOT NULL
+					THEN (SELECT recsys._embedding_similarity(d.embedding, query_embedding)
+						  FROM recsys.catalog_docs d
+						  WHERE d.catalog = search.catalog AND d.item_id = f.item_id) END AS sim
+		FROM f, w
+	), fused AS (
+		-- with an embedding weight (tune_search learned it), the learned
+		-- score plus it times the similarity, min-max normalised over the
+		-- candidates (0 without an embedding); else reciprocal rank fusion
+		-- (k = 60) of the learned ranking and the embedding's, when there
+		-- is one; tied learned scores share their rank, so the item ids'
+		-- order does not count as relevance
+		SELECT r.*, CASE WHEN nearest IS NULL THEN r.learned
+						 WHEN r.embedding IS NOT NULL
+						 THEN (r.learned + r.embedding
+							   * coalesce((r.sim - min(r.sim) OVER ())
+										  / nullif(max(r.sim) OVER () - min(r.sim) OVER (), 0), 0)::real)::real
+						 ELSE (1.0 / (60 + rank() OVER (ORDER BY r.learned DESC))
+							   + coalesce(1.0 / (60 + array_position(nearest, r.item_id)), 0))::real END AS fused
+		FROM ranked r
+	)
+	SELECT f.item_id, f.fused, f.text_score, f.personal_score, f.popularity_score
+	FROM fused f
+	ORDER BY 2 DESC, f.item_id
+	LIMIT k;
+END
+$$;
+COMMENT ON FUNCTION recsys.search(text, bigint, integer, text, text, bigint[], boolean, real[]) IS
+	'personalised product search: the k items of a catalog matching a query, ranked by text relevance, the model''s score for the user and popularity';

@@ -3795,6 +3795,74 @@ CREATE TABLE recsys.catalogs (
 COMMENT ON TABLE recsys.catalogs IS
 	'recsys search catalogs: one row per indexed product table';
 
+-- internal: what is wrong with a catalog's weights, NULL when nothing: an
+-- object of weight sets ("personal", "anonymous"; "tuned" is tune_search's
+-- record), each an object of search's features, each a JSON number 0 or
+-- between 1e-6 and 1e6 in magnitude (tune_search's grid is -10..10): the
+-- score, a real, then neither overflows nor underflows (review s10, 6)
+CREATE FUNCTION recsys._catalog_weights_problem(weights jsonb)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	set_name text;
+	weight_set jsonb;
+	feature text;
+	w jsonb;
+BEGIN
+	IF jsonb_typeof(weights) IS DISTINCT FROM 'object' THEN
+		RETURN format('weights must be a JSON object, not %s', coalesce(jsonb_typeof(weights), 'NULL'));
+	END IF;
+	FOR set_name, weight_set IN SELECT * FROM jsonb_each(weights) LOOP
+		CONTINUE WHEN set_name = 'tuned';
+		IF set_name NOT IN ('personal', 'anonymous') THEN
+			RETURN format('weights has a set %s, not one of personal, anonymous (and tuned)', quote_literal(set_name));
+		END IF;
+		IF jsonb_typeof(weight_set) <> 'object' THEN
+			RETURN format('weights -> %s must be a JSON object of weights, not %s', set_name, weight_set);
+		END IF;
+		FOR feature, w IN SELECT * FROM jsonb_each(weight_set) LOOP
+			IF feature NOT IN ('text', 'personal', 'popularity', 'bought', 'position', 'embedding') THEN
+				RETURN format('weights -> %s has a weight %s, not one of text, personal, popularity, bought, position, embedding',
+							  set_name, quote_literal(feature));
+			END IF;
+			IF jsonb_typeof(w) <> 'number' OR NOT (w::numeric = 0 OR abs(w::numeric) BETWEEN 1e-6 AND 1e6) THEN
+				RETURN format('weight %s -> %s must be a number, 0 or between 1e-6 and 1e6 in magnitude, not %s',
+							  set_name, feature, w);
+			END IF;
+		END LOOP;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION recsys._catalog_weights_problem(jsonb) IS
+	'internal: what is wrong with a search catalog''s weights, or NULL';
+
+-- internal: a direct INSERT or UPDATE of recsys.catalogs.weights (an owner
+-- may change them by hand) is checked as it is written, not at every
+-- search of every grantee
+CREATE FUNCTION recsys._catalogs_weights_check()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	problem text := recsys._catalog_weights_problem(NEW.weights);
+BEGIN
+	IF problem IS NOT NULL THEN
+		RAISE EXCEPTION 'catalog "%": %', NEW.name, problem
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"personal": {"text": 0.1, "personal": 1, "popularity": 1, "bought": -3}, "anonymous": {"text": 0.1, "popularity": 1}}; recsys.tune_search learns them.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION recsys._catalogs_weights_check() IS
+	'internal: refuse search weights that are not finite numbers in range';
+CREATE TRIGGER catalogs_weights_check BEFORE INSERT OR UPDATE OF weights ON recsys.catalogs
+	FOR EACH ROW EXECUTE FUNCTION recsys._catalogs_weights_check();
+
 CREATE TABLE recsys.catalog_docs (
 	catalog			text NOT NULL
 		REFERENCES recsys.catalogs (name) ON DELETE CASCADE ON UPDATE CASCADE,
@@ -4439,6 +4507,12 @@ BEGIN
 		RAISE EXCEPTION 'k must be between 1 and 10000, not %', k USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	SELECT c.weights INTO weights FROM recsys.catalogs c WHERE c.name = search.catalog;
+	-- (written past the trigger: before 0.11.0, or with triggers disabled)
+	IF weights IS NOT NULL AND recsys._catalog_weights_problem(weights) IS NOT NULL THEN
+		RAISE EXCEPTION 'catalog "%" is damaged: %', catalog, recsys._catalog_weights_problem(weights)
+			USING ERRCODE = 'data_corrupted',
+				  HINT = 'Its owner may set valid weights (UPDATE recsys.catalogs SET weights = ...) or learn them with recsys.tune_search.';
+	END IF;
 	IF query_embedding IS NOT NULL THEN
 		-- hybrid: the products nearest the query's embedding are candidates
 		-- too; a query embedding holding NaN or an infinity is refused (22023)

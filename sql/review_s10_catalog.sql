@@ -1,0 +1,82 @@
+-- Review fixes (s10-fixr): a search catalog's weights are checked when
+-- written (finding 6): every value of the review refused with 22023 naming
+-- the weight, not left to break every grantee's searches.
+\set VERBOSITY terse
+SET client_min_messages = warning;
+CREATE ROLE regress_recsys_fixr_owner;
+CREATE ROLE regress_recsys_fixr_user;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys
+	TO regress_recsys_fixr_owner, regress_recsys_fixr_user;
+CREATE SCHEMA regress_fixr;
+GRANT ALL ON SCHEMA regress_fixr TO regress_recsys_fixr_owner;
+GRANT USAGE ON SCHEMA regress_fixr TO regress_recsys_fixr_user;
+SET search_path = regress_fixr, public;
+RESET client_min_messages;
+
+SET ROLE regress_recsys_fixr_owner;
+CREATE TABLE products (id integer PRIMARY KEY, title text);
+INSERT INTO products VALUES (1, 'red lunch bag'), (2, 'blue lunch box'), (3, 'green tea'),
+	(4, 'tea light holder'), (5, 'lunch bag pink');
+SELECT recsys.index_catalog('products', id_col => 'id', text_cols => '{title}', name => 'fixr_cat');
+SELECT recsys.grant_catalog('fixr_cat', 'regress_recsys_fixr_user');
+-- the default weights pass
+SELECT recsys._catalog_weights_problem(weights) AS problem FROM recsys.catalogs WHERE name = 'fixr_cat';
+SELECT item_id FROM recsys.search('lunch bag', model => NULL, catalog => 'fixr_cat');
+
+-- the review's values, each refused as written
+UPDATE recsys.catalogs SET weights = jsonb_set(weights, '{anonymous,text}', '1e39') WHERE name = 'fixr_cat';
+UPDATE recsys.catalogs SET weights = '{"anonymous": {"text": 3e38, "popularity": 3e38}}' WHERE name = 'fixr_cat';
+UPDATE recsys.catalogs SET weights = jsonb_set(weights, '{personal,personal}', '-1e-45') WHERE name = 'fixr_cat';
+UPDATE recsys.catalogs SET weights = jsonb_set(weights, '{anonymous,text}', '"x"') WHERE name = 'fixr_cat';
+UPDATE recsys.catalogs SET weights = jsonb_set(weights, '{anonymous,text}', '"NaN"') WHERE name = 'fixr_cat';
+UPDATE recsys.catalogs SET weights = jsonb_set(weights, '{anonymous,text}', '"Infinity"') WHERE name = 'fixr_cat';
+UPDATE recsys.catalogs SET weights = jsonb_set(weights, '{anonymous,text}', 'null') WHERE name = 'fixr_cat';
+-- shapes: not an object, an unknown set, a set that is not an object, an unknown feature
+UPDATE recsys.catalogs SET weights = '[1, 2]' WHERE name = 'fixr_cat';
+UPDATE recsys.catalogs SET weights = '{"Anonymous": {"text": 1}}' WHERE name = 'fixr_cat';
+UPDATE recsys.catalogs SET weights = '{"anonymous": 1}' WHERE name = 'fixr_cat';
+UPDATE recsys.catalogs SET weights = '{"anonymous": {"popularty": 1}}' WHERE name = 'fixr_cat';
+-- and as an INSERT (a restore's COPY goes through the same trigger)
+INSERT INTO recsys.catalogs (name, source, id_col, text_cols, config, weights)
+VALUES ('fixr_other', 'regress_fixr.products', 'id', '{title}', 'simple', '{"personal": {"bought": 1e7}}');
+\set VERBOSITY default
+UPDATE recsys.catalogs SET weights = jsonb_set(weights, '{anonymous,text}', '1e39') WHERE name = 'fixr_cat';
+\set VERBOSITY terse
+-- the bounds themselves, 0, a missing set and tune_search's record pass
+UPDATE recsys.catalogs
+SET weights = '{"personal": {"text": 1e6, "personal": -1e6, "popularity": 1e-6, "bought": -1e-6, "position": 0, "embedding": 0.5},
+			   "tuned": {"rows": 3, "anything": "goes"}}'
+WHERE name = 'fixr_cat';
+SELECT weights -> 'personal' ->> 'text' AS text FROM recsys.catalogs WHERE name = 'fixr_cat';
+-- no anonymous set: every anonymous weight counts as 0, ties by id
+SELECT item_id, score FROM recsys.search('lunch bag', model => NULL, catalog => 'fixr_cat');
+UPDATE recsys.catalogs SET weights = '{"anonymous": {"text": 1, "position": -0.5}}' WHERE name = 'fixr_cat';
+SELECT item_id FROM recsys.search('lunch bag', model => NULL, catalog => 'fixr_cat');
+RESET ROLE;
+
+-- weights written past the trigger (before 0.11.0, or with triggers off):
+-- every search reports the catalog damaged (XX001), naming the weight
+SET session_replication_role = replica;
+UPDATE recsys.catalogs SET weights = '{"anonymous": {"text": 1e39}}' WHERE name = 'fixr_cat';
+RESET session_replication_role;
+SET ROLE regress_recsys_fixr_user;
+\set VERBOSITY default
+SELECT item_id FROM recsys.search('lunch bag', model => NULL, catalog => 'fixr_cat');
+\set VERBOSITY terse
+RESET ROLE;
+SET session_replication_role = replica;
+UPDATE recsys.catalogs SET weights = '{"anonymous": {"text": "NaN"}}' WHERE name = 'fixr_cat';
+RESET session_replication_role;
+SELECT item_id FROM recsys.search('lunch bag', model => NULL, catalog => 'fixr_cat');
+-- the owner repairs it
+SET ROLE regress_recsys_fixr_owner;
+UPDATE recsys.catalogs SET weights = '{"anonymous": {"text": 1}}' WHERE name = 'fixr_cat';
+SELECT item_id FROM recsys.search('lunch bag', model => NULL, catalog => 'fixr_cat');
+RESET ROLE;
+
+SET client_min_messages = warning;
+SELECT recsys.drop_catalog('fixr_cat');
+DROP SCHEMA regress_fixr CASCADE;
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM regress_recsys_fixr_owner, regress_recsys_fixr_user;
+DROP ROLE regress_recsys_fixr_owner;
+DROP ROLE regress_recsys_fixr_user;
