@@ -470,3 +470,196 @@ END
 $$;
 COMMENT ON FUNCTION recsys.search(text, bigint, integer, text, text, bigint[], boolean, real[]) IS
 	'personalised product search: the k items of a catalog matching a query, ranked by text relevance, the model''s score for the user and popularity';
+
+-- internal: the candidates of a query with their features, raw and
+-- normalised to [0, 1] over the candidates (min-max; 0 when all are
+-- equal).  Text: BM25 (k1 1.2, b 0.75) over the catalog's lexemes;
+-- personal: the model's score through recommend (any kind), only when the
+-- model knows the user; popularity: ln(1 + the model's users of the item);
+-- bought: the user has the item in the model's source; position: where
+-- the query's words end in the item's text (1: they end it, as a product
+-- title's head noun does).  Items in also
+-- (hybrid search's nearest embeddings) are candidates whatever their text.
+-- top_k (search's k): the cap recsys.search_max_matches keeps at least top_k matches
+-- (and the user's purchases besides, when exclude_purchased drops them).
+CREATE OR REPLACE FUNCTION recsys._search_features(
+	query text, user_id bigint, model text, catalog text,
+	candidates bigint[] DEFAULT NULL, exclude_purchased boolean DEFAULT false,
+	also bigint[] DEFAULT NULL, top_k integer DEFAULT NULL)
+RETURNS TABLE (item_id bigint, text_score real, personal_score real, popularity_score real,
+			   bought boolean, text_n real, personal_n real, popularity_n real, position_n real)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+-- (a query of thousands of matches is estimated dear enough for JIT, whose
+-- compilation, tens of milliseconds, costs more than the query itself)
+SET jit = off
+AS $$
+DECLARE
+	cat recsys.catalogs;
+	model_version integer;
+	tsq tsquery;
+	tsq_text text;
+	terms text[];
+	prefixes text[] := '{}';
+	last_lexeme text;
+	lex text;
+	fix text;
+	compound text;
+	trgm text;
+	ids bigint[];
+	bm25s double precision[];
+	users integer[];
+	ends real[];
+	known bigint[] := '{}';
+	personal_ids bigint[] := '{}';
+	personal_scores real[] := '{}';
+	seen bigint[] := '{}';
+	min_matches integer := coalesce(top_k, 0);
+BEGIN
+	IF query IS NULL OR catalog IS NULL THEN
+		RAISE EXCEPTION 'query and catalog must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF length(query) > 1000 THEN
+		RAISE EXCEPTION 'query must be at most 1000 characters long, not %', length(query)
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass the words the shopper typed.';
+	END IF;
+	IF btrim(query, E' \t\r\n') = '' THEN
+		RAISE EXCEPTION 'query must not be empty'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Show recsys.recommend''s items when the shopper has typed nothing.';
+	END IF;
+	SELECT c.* INTO cat FROM recsys.catalogs c WHERE c.name = _search_features.catalog;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'catalog "%" does not exist', catalog
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Create it with recsys.index_catalog (or ask its owner for recsys.grant_catalog).';
+	END IF;
+	IF model IS NOT NULL THEN
+		SELECT m.version INTO model_version FROM recsys.models m WHERE m.name = _search_features.model;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'model "%" does not exist', model
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Pass model => NULL to search by text alone.';
+		END IF;
+	END IF;
+
+	-- a hyphenated word whose compound no product holds ("lunch-bag" when
+	-- the catalog says "lunch bag") is searched as its parts, as if typed
+	-- with spaces: websearch_to_tsquery would ask for the compound itself
+	-- (review s10, 7).  A compound the catalog holds is kept: its products
+	-- also hold its parts, and the query means them.
+	FOR compound IN SELECT DISTINCT m[1] FROM regexp_matches(query, '([[:alnum:]]+(-[[:alnum:]]+)+)', 'g') m LOOP
+		IF EXISTS (SELECT FROM unnest(to_tsvector(cat.config, compound)) u
+				   WHERE strpos(u.lexeme, '-') > 0
+					 AND NOT EXISTS (SELECT FROM recsys.catalog_terms t
+									 WHERE t.catalog = cat.name AND t.lexeme = u.lexeme)) THEN
+			query := replace(query, compound, replace(compound, '-', ' '));
+		END IF;
+	END LOOP;
+
+	-- the query's lexemes; a query of stop words matches nothing
+	SELECT array_agg(DISTINCT u.lexeme), (array_agg(u.lexeme ORDER BY u.positions[1] DESC))[1]
+	INTO terms, last_lexeme
+	FROM unnest(to_tsvector(cat.config, query)) u;
+	IF terms IS NULL THEN
+		RAISE NOTICE 'query "%" has only stop words: no item matches its text', left(query, 100);
+		IF coalesce(cardinality(also), 0) = 0 THEN
+			RETURN;
+		END IF;
+		terms := '{}';
+	ELSE
+		tsq_text := websearch_to_tsquery(cat.config, query)::text;
+	END IF;
+
+	-- words that match nothing: the last one typed may be unfinished (a
+	-- prefix), any may be a typo (the catalog's most similar lexeme, when
+	-- pg_trgm is installed)
+	SELECT format('%I', n.nspname) INTO trgm
+	FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+	WHERE e.extname = 'pg_trgm';
+	FOREACH lex IN ARRAY terms LOOP
+		CONTINUE WHEN EXISTS (SELECT FROM recsys.catalog_terms t
+							  WHERE t.catalog = cat.name AND t.lexeme = lex);
+		fix := NULL;
+		IF lex = last_lexeme AND query !~ '[[:space:][:punct:]]$'
+		   AND EXISTS (SELECT FROM recsys.catalog_terms t
+					   WHERE t.catalog = cat.name AND t.lexeme LIKE replace(replace(replace(lex, '\', '\\'), '%', '\%'), '_', '\_') || '%') THEN
+			prefixes := prefixes || lex;
+			fix := quote_literal(lex) || ':*';
+		ELSIF trgm IS NOT NULL THEN
+			EXECUTE format('SELECT t.lexeme FROM recsys.catalog_terms t '
+						   'WHERE t.catalog = $1 AND %1$s.similarity(t.lexeme, $2) >= 0.3 '
+						   'ORDER BY %1$s.similarity(t.lexeme, $2) DESC, t.df DESC, t.lexeme LIMIT 1', trgm)
+			INTO fix USING cat.name, lex;
+			IF fix IS NOT NULL THEN
+				terms := array_replace(terms, lex, fix);
+				fix := quote_literal(fix);
+			END IF;
+		END IF;
+		IF fix IS NOT NULL THEN
+			tsq_text := replace(tsq_text, quote_literal(lex), fix);
+		END IF;
+	END LOOP;
+	tsq := tsq_text::tsquery;	-- NULL (matches nothing) for stop words
+
+	-- the matches (GIN), their BM25 and user counts, capped to the best
+	-- recsys.search_max_matches by both for generic words (src/search_match.c),
+	-- but never to fewer than k once the user's purchases are left out
+	IF exclude_purchased AND top_k IS NOT NULL AND user_id IS NOT NULL AND model IS NOT NULL THEN
+		min_matches := least(top_k::bigint + coalesce(cardinality(recsys._seen_items(user_id, model)), 0),
+							 2147483647);
+	END IF;
+	SELECT m.ids, m.bm25, m.n_users, m.positions INTO ids, bm25s, users, ends
+	FROM recsys._search_matches(cat.name, tsq, terms, prefixes, cat.n_items, cat.avg_length,
+								candidates, CASE WHEN cardinality(also) > 0 THEN also END,
+								model, min_matches) m;
+	IF ids IS NULL THEN
+		RETURN;
+	END IF;
+
+	-- the model's scores of the candidates, when it knows the user (not a
+	-- cold-start answer); the items it leaves out with exclude_seen were bought
+	IF user_id IS NOT NULL AND model IS NOT NULL THEN
+		SELECT coalesce(array_agg(r.item_id), '{}'),
+			   coalesce(array_agg(r.item_id) FILTER (WHERE r.reason = 'personalised'), '{}'),
+			   coalesce(array_agg(r.score) FILTER (WHERE r.reason = 'personalised'), '{}')
+		INTO known, personal_ids, personal_scores
+		FROM recsys.recommend(user_id, least(cardinality(ids), 10000), model, false, ids) r;
+		IF cardinality(personal_ids) > 0 THEN
+			-- the candidates the model knows that the user has (few)
+			SELECT coalesce(array_agg(s.item_id), '{}') INTO seen
+			FROM unnest(recsys._seen_items(user_id, model)) s(item_id)
+			JOIN unnest(known) k(item_id) ON k.item_id = s.item_id;
+		END IF;
+	END IF;
+
+	RETURN QUERY
+	WITH f AS MATERIALIZED (
+		SELECT c.item_id, c.bm25::real AS text_score, p.score AS personal_score,
+			   c.n_users::real AS popularity_score,
+			   (cardinality(personal_ids) > 0 AND c.item_id = ANY (seen)) AS bought,
+			   c.bm25 AS x_text, p.score AS x_personal, ln(1 + c.n_users) AS x_pop,
+			   c.position AS x_position
+		FROM unnest(ids, bm25s, users, ends) c(item_id, bm25, n_users, position)
+		LEFT JOIN unnest(personal_ids, personal_scores) p(item_id, score) ON p.item_id = c.item_id
+	), m AS (
+		-- the ranges of the features over the matches (an item the model
+		-- does not score counts as its lowest score)
+		SELECT min(f.x_text) AS text_lo, max(f.x_text) AS text_hi,
+			   min(f.x_personal) AS personal_lo, max(f.x_personal) AS personal_hi,
+			   min(f.x_pop) AS pop_lo, max(f.x_pop) AS pop_hi,
+			   min(f.x_position) AS position_lo, max(f.x_position) AS position_hi
+		FROM f
+	)
+	SELECT f.item_id, f.text_score, f.personal_score, f.popularity_score, f.bought,
+		   coalesce((f.x_text - m.text_lo) / nullif(m.text_hi - m.text_lo, 0), 0)::real,
+		   coalesce((coalesce(f.x_personal, m.personal_lo) - m.personal_lo) / nullif(m.personal_hi - m.personal_lo, 0), 0)::real,
+		   coalesce((f.x_pop - m.pop_lo) / nullif(m.pop_hi - m.pop_lo, 0), 0)::real,
+		   coalesce((f.x_position - m.position_lo) / nullif(m.position_hi - m.position_lo, 0), 0)::real
+	FROM f, m
+	WHERE NOT (exclude_purchased AND f.bought);
+END
+$$;
+COMMENT ON FUNCTION recsys._search_features(text, bigint, text, text, bigint[], boolean, bigint[], integer) IS
+	'internal: the items matching a search query, with the features search ranks them by';

@@ -4338,6 +4338,7 @@ DECLARE
 	last_lexeme text;
 	lex text;
 	fix text;
+	compound text;
 	trgm text;
 	ids bigint[];
 	bm25s double precision[];
@@ -4376,6 +4377,20 @@ BEGIN
 					  HINT = 'Pass model => NULL to search by text alone.';
 		END IF;
 	END IF;
+
+	-- a hyphenated word whose compound no product holds ("lunch-bag" when
+	-- the catalog says "lunch bag") is searched as its parts, as if typed
+	-- with spaces: websearch_to_tsquery would ask for the compound itself
+	-- (review s10, 7).  A compound the catalog holds is kept: its products
+	-- also hold its parts, and the query means them.
+	FOR compound IN SELECT DISTINCT m[1] FROM regexp_matches(query, '([[:alnum:]]+(-[[:alnum:]]+)+)', 'g') m LOOP
+		IF EXISTS (SELECT FROM unnest(to_tsvector(cat.config, compound)) u
+				   WHERE strpos(u.lexeme, '-') > 0
+					 AND NOT EXISTS (SELECT FROM recsys.catalog_terms t
+									 WHERE t.catalog = cat.name AND t.lexeme = u.lexeme)) THEN
+			query := replace(query, compound, replace(compound, '-', ' '));
+		END IF;
+	END LOOP;
 
 	-- the query's lexemes; a query of stop words matches nothing
 	SELECT array_agg(DISTINCT u.lexeme), (array_agg(u.lexeme ORDER BY u.positions[1] DESC))[1]
