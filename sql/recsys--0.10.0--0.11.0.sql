@@ -663,3 +663,239 @@ END
 $$;
 COMMENT ON FUNCTION recsys._search_features(text, bigint, text, text, bigint[], boolean, bigint[], integer) IS
 	'internal: the items matching a search query, with the features search ranks them by';
+
+CREATE OR REPLACE FUNCTION recsys.interleaving_results(experiment text, alpha double precision DEFAULT 0.05)
+RETURNS TABLE (users bigint, users_clicking bigint, wins_a bigint, wins_b bigint, ties bigint,
+			   clicks_a bigint, clicks_b bigint, preference double precision, p_value double precision,
+			   verdict text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments := recsys._experiment(experiment, 'interleaving');
+	a text := e.variants -> 0 ->> 'name';
+	b text := e.variants -> 1 ->> 'name';
+BEGIN
+	IF alpha IS NULL OR NOT (alpha > 0 AND alpha < 0.5) THEN
+		RAISE EXCEPTION 'alpha must be above 0 and below 0.5, not %', coalesce(alpha::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY
+	WITH credited AS (
+		-- a click goes to the team that showed the item most recently
+		-- before it; to neither when both teams showed it at that same
+		-- time (two serves in one transaction, or rows logged by hand):
+		-- no arbitrary winner (review s10, 10)
+		SELECT o.user_id,
+			   (SELECT CASE WHEN min(l.variant) = max(l.variant) THEN min(l.variant) END
+				FROM (SELECT i.variant, rank() OVER (ORDER BY i.shown_at DESC) AS r
+					  FROM recsys.experiment_impressions i
+					  WHERE i.experiment = e.name AND i.user_id = o.user_id AND i.item_id = o.item_id
+						AND i.variant IN (a, b) AND i.shown_at <= coalesce(e.ended_at, 'infinity')
+						AND i.shown_at <= o.at AND o.at <= i.shown_at + e.attribution) l
+				WHERE l.r = 1) AS team
+		FROM recsys.experiment_outcomes o
+		WHERE o.experiment = e.name AND o.kind = 'click'
+	), per_user AS (
+		SELECT c.user_id, count(*) FILTER (WHERE c.team = a) AS ca, count(*) FILTER (WHERE c.team = b) AS cb
+		FROM credited c WHERE c.team IS NOT NULL GROUP BY c.user_id
+	), t AS (
+		-- (impressions of the two teams only: not a grantee's row of another name)
+		SELECT (SELECT count(DISTINCT i.user_id) FROM recsys.experiment_impressions i
+				WHERE i.experiment = e.name AND i.variant IN (a, b)
+				  AND i.shown_at <= coalesce(e.ended_at, 'infinity')) AS n,
+			   count(*) AS nc, count(*) FILTER (WHERE ca > cb) AS wa, count(*) FILTER (WHERE cb > ca) AS wb,
+			   count(*) FILTER (WHERE ca = cb) AS ti, coalesce(sum(ca), 0)::bigint AS sa,
+			   coalesce(sum(cb), 0)::bigint AS sb
+		FROM per_user
+	), p AS (
+		-- the two-sided sign test on the users who preferred one team
+		SELECT t.*, CASE WHEN t.wa + t.wb > 0 THEN
+						 least(1.0, 2 * recsys._binom_cdf(least(t.wa, t.wb), t.wa + t.wb, 0.5)) END AS pv
+		FROM t
+	)
+	SELECT p.n, p.nc, p.wa, p.wb, p.ti, p.sa, p.sb,
+		   -- Chapelle et al.'s Delta: (wins - losses) / users with a click, for b over a
+		   (p.wb - p.wa)::float8 / nullif(p.nc, 0), p.pv,
+		   CASE
+			   WHEN p.wa + p.wb = 0 THEN 'no preference seen yet: no user clicked one team more'
+			   WHEN p.pv < alpha THEN format('%s beats %s (%s of %s users who preferred one, p = %s)',
+											 CASE WHEN p.wb > p.wa THEN b ELSE a END,
+											 CASE WHEN p.wb > p.wa THEN a ELSE b END,
+											 greatest(p.wa, p.wb), p.wa + p.wb, round(p.pv::numeric, 4))
+			   ELSE format('not significant yet (p = %s): %s %s, %s %s', round(p.pv::numeric, 4),
+						   a, p.wa, b, p.wb)
+		   END
+	FROM p;
+END
+$$;
+COMMENT ON FUNCTION recsys.interleaving_results(text, double precision) IS
+	'an interleaving experiment''s results: users preferring each model''s items, the sign test and a verdict';
+
+-- keep a catalog current without refresh calls: triggers on its product
+-- table index every inserted, updated or deleted product (and empty the
+-- catalog on TRUNCATE) in the same transaction, as the catalog's owner
+CREATE OR REPLACE FUNCTION recsys.catalog_trigger(catalog text DEFAULT 'default', enabled boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cat recsys.catalogs;
+	rel regclass;
+	relowner oid;
+	row_trigger name;
+	truncate_trigger name;
+	cols text;
+BEGIN
+	IF enabled IS NULL THEN
+		RAISE EXCEPTION 'enabled must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	cat := recsys._lock_catalog(catalog, 'change the trigger of');
+	rel := to_regclass(cat.source);
+	-- names no two catalogs share, whatever their length (the trigger's
+	-- argument names the catalog, and the trigger checks it)
+	row_trigger := 'recsys_catalog_' || md5(cat.name);
+	truncate_trigger := 'recsys_catalog_truncate_' || md5(cat.name);
+	IF rel IS NULL THEN
+		IF NOT enabled THEN
+			RETURN false;	-- (dropping a catalog whose table is gone)
+		END IF;
+		RAISE EXCEPTION 'the source of catalog "%", relation %, no longer exists', cat.name, cat.source
+			USING ERRCODE = 'undefined_table',
+				  HINT = 'Index the product table again with recsys.index_catalog.';
+	END IF;
+	IF enabled THEN
+		IF (SELECT c.relkind FROM pg_class c WHERE c.oid = rel) = 'p' THEN
+			RAISE EXCEPTION 'catalog "%" indexes %, which is a partitioned table', cat.name, cat.source
+				USING ERRCODE = 'wrong_object_type',
+					  HINT = 'Its rows'' triggers fire on its partitions: refresh the catalog with recsys.refresh_catalog.';
+		END IF;
+		IF (SELECT c.relkind FROM pg_class c WHERE c.oid = rel) <> 'r' THEN
+			RAISE EXCEPTION 'catalog "%" indexes %, which is not a table', cat.name, cat.source
+				USING ERRCODE = 'wrong_object_type',
+					  HINT = 'Only a table''s changes fire triggers: refresh a view''s catalog with recsys.refresh_catalog.';
+		END IF;
+		-- the trigger reads the table as the catalog's owner whenever the
+		-- table's owner changes it: only a table owner with the catalog
+		-- owner's rights may have that (else its policies run as another
+		-- role), and only a role owning the table can switch it off again
+		relowner := (SELECT c.relowner FROM pg_class c WHERE c.oid = rel);
+		IF NOT pg_has_role(relowner, 'USAGE') THEN
+			RAISE EXCEPTION 'must be owner of table % to keep catalog "%" current with a trigger', cat.source, cat.name
+				USING ERRCODE = 'insufficient_privilege',
+					  HINT = 'Refresh the catalog with recsys.refresh_catalog instead.';
+		END IF;
+		IF NOT pg_has_role(relowner, cat.owner, 'USAGE') THEN
+			RAISE EXCEPTION 'the owner of table %, role "%", lacks the rights of role "%", the owner of catalog "%"',
+				cat.source, relowner::regrole, cat.owner, cat.name
+				USING ERRCODE = 'insufficient_privilege',
+					  DETAIL = 'The trigger reads the table with the catalog owner''s rights whenever the table''s owner changes it.',
+					  HINT = 'Refresh the catalog with recsys.refresh_catalog instead.';
+		END IF;
+		IF (SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = cat.id_col AND NOT a.attisdropped)
+		   NOT IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype) THEN
+			RAISE EXCEPTION 'column "%" of % is of type %, not an integer type', cat.id_col, cat.source,
+				(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+				 WHERE a.attrelid = rel AND a.attname = cat.id_col)
+				USING ERRCODE = 'datatype_mismatch',
+					  HINT = 'The trigger needs a smallint, integer or bigint id: refresh the catalog with recsys.refresh_catalog.';
+		END IF;
+		-- the trigger reads the row of the changed id as the catalog's owner
+		-- and fails on two: without a unique index, a role that may only
+		-- insert would learn from that failure whether an id it cannot read
+		-- exists (review s10, 4).  With one, the table refuses the duplicate
+		-- itself, as it refuses it to anyone.
+		IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+					   WHERE i.indrelid = rel AND i.indisunique AND i.indimmediate AND i.indisvalid
+						 AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL
+						 AND a.attname = cat.id_col) THEN
+			RAISE EXCEPTION 'catalog "%" needs a unique index on column "%" of % to be kept current by a trigger',
+				cat.name, cat.id_col, cat.source
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  DETAIL = 'Without one, a role allowed only to insert products would learn from the trigger''s duplicate-id error whether an id it cannot read exists.',
+					  HINT = format('Add one (ALTER TABLE %s ADD PRIMARY KEY (%I)), or refresh the catalog with recsys.refresh_catalog.',
+									cat.source, cat.id_col);
+		END IF;
+	END IF;
+	IF EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = rel AND t.tgname IN (row_trigger, truncate_trigger)) THEN
+		EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', row_trigger, rel);
+		EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', truncate_trigger, rel);
+	END IF;
+	IF enabled THEN
+		-- an UPDATE of other columns (a price) changes nothing searchable
+		SELECT string_agg(format('%I', c.col), ', ') INTO cols
+		FROM unnest(cat.id_col || cat.text_cols || cat.embedding_col) c(col) WHERE c.col IS NOT NULL;
+		EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OF %s OR DELETE ON %s '
+					   'FOR EACH ROW EXECUTE FUNCTION recsys._catalog_sync(%L)', row_trigger, cols, rel, cat.name);
+		EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %s '
+					   'FOR EACH STATEMENT EXECUTE FUNCTION recsys._catalog_sync(%L)', truncate_trigger, rel, cat.name);
+		-- from a fresh start: what changed before is in too
+		PERFORM recsys.refresh_catalog(cat.name);
+	END IF;
+	RETURN enabled;
+END
+$$;
+COMMENT ON FUNCTION recsys.catalog_trigger(text, boolean) IS
+	'keep a search catalog current with triggers on its product table (enabled => false removes them)';
+
+-- internal: take a model name's training lock (src/model_store.c), to the
+-- end of the transaction, waiting as a second training would
+CREATE OR REPLACE FUNCTION recsys._lock_model_for_training(model text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'recsys_lock_model_for_training'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._lock_model_for_training(text) IS
+	'internal: wait for a training of the model in progress and keep others out until the transaction ends';
+
+CREATE OR REPLACE FUNCTION recsys.drop_model(model text, if_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	blends text;
+	n_blends bigint;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM recsys._require_model_owner(model, 'drop', missing_ok => true);
+	-- a training of this name in progress commits first, then goes with
+	-- the rest (else it would recreate the model as version 1 after the drop)
+	PERFORM recsys._lock_model_for_training(model);
+	-- like DROP TABLE under a view: a blend's member (a re-ranker's base)
+	-- stays until the blend (re-ranker) goes
+	-- (the row lock waits for a blend being trained on it to commit)
+	PERFORM FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model FOR UPDATE;
+	-- (every role's blends: one this role may not see counts too)
+	SELECT string_agg(format('"%s"', b.name), ', ' ORDER BY b.name), count(*) INTO blends, n_blends
+	FROM unnest(recsys._blends_using(model)) b(name);
+	IF n_blends > 0 THEN
+		RAISE EXCEPTION 'cannot drop model "%" because %', model,
+			CASE WHEN n_blends = 1 THEN format('blend %s uses it', blends)
+				 ELSE format('blends %s use it', blends) END
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Drop the blend first, or train it again without this member.';
+	END IF;
+	-- likewise a re-ranker's base (a model of that name would serve in its place)
+	SELECT string_agg(format('"%s"', r.name), ', ' ORDER BY r.name), count(*) INTO blends, n_blends
+	FROM unnest(recsys._rerankers_using(model)) r(name);
+	IF n_blends > 0 THEN
+		RAISE EXCEPTION 'cannot drop model "%" because %', model,
+			CASE WHEN n_blends = 1 THEN format('re-ranker %s uses it', blends)
+				 ELSE format('re-rankers %s use it', blends) END
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Drop the re-ranker first, or train it again with another candidates_from.';
+	END IF;
+	DELETE FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model;
+	IF NOT FOUND AND NOT coalesce(if_exists, false) THEN
+		RAISE EXCEPTION 'model "%" does not exist',
+			CASE WHEN length(model) > 63 THEN left(model, 63) || '...' ELSE model END
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys.drop_model(text, boolean) IS
+	'drop a model with all its versions and artefacts';

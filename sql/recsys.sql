@@ -481,6 +481,15 @@ GRANT USAGE ON SCHEMA recsys TO PUBLIC;
 -- Managing models
 -------------------------------------------------------------------------------
 
+-- internal: take a model name's training lock (src/model_store.c), to the
+-- end of the transaction, waiting as a second training would
+CREATE FUNCTION recsys._lock_model_for_training(model text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'recsys_lock_model_for_training'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._lock_model_for_training(text) IS
+	'internal: wait for a training of the model in progress and keep others out until the transaction ends';
+
 CREATE FUNCTION recsys.drop_model(model text, if_exists boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
@@ -494,6 +503,9 @@ BEGIN
 		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM recsys._require_model_owner(model, 'drop', missing_ok => true);
+	-- a training of this name in progress commits first, then goes with
+	-- the rest (else it would recreate the model as version 1 after the drop)
+	PERFORM recsys._lock_model_for_training(model);
 	-- like DROP TABLE under a view: a blend's member (a re-ranker's base)
 	-- stays until the blend (re-ranker) goes
 	-- (the row lock waits for a blend being trained on it to commit)
@@ -3708,13 +3720,18 @@ BEGIN
 	END IF;
 	RETURN QUERY
 	WITH credited AS (
-		-- a click goes to the team that showed the item most recently before it
+		-- a click goes to the team that showed the item most recently
+		-- before it; to neither when both teams showed it at that same
+		-- time (two serves in one transaction, or rows logged by hand):
+		-- no arbitrary winner (review s10, 10)
 		SELECT o.user_id,
-			   (SELECT i.variant FROM recsys.experiment_impressions i
-				WHERE i.experiment = e.name AND i.user_id = o.user_id AND i.item_id = o.item_id
-				  AND i.variant IN (a, b) AND i.shown_at <= coalesce(e.ended_at, 'infinity')
-				  AND i.shown_at <= o.at AND o.at <= i.shown_at + e.attribution
-				ORDER BY i.shown_at DESC LIMIT 1) AS team
+			   (SELECT CASE WHEN min(l.variant) = max(l.variant) THEN min(l.variant) END
+				FROM (SELECT i.variant, rank() OVER (ORDER BY i.shown_at DESC) AS r
+					  FROM recsys.experiment_impressions i
+					  WHERE i.experiment = e.name AND i.user_id = o.user_id AND i.item_id = o.item_id
+						AND i.variant IN (a, b) AND i.shown_at <= coalesce(e.ended_at, 'infinity')
+						AND i.shown_at <= o.at AND o.at <= i.shown_at + e.attribution) l
+				WHERE l.r = 1) AS team
 		FROM recsys.experiment_outcomes o
 		WHERE o.experiment = e.name AND o.kind = 'click'
 	), per_user AS (
@@ -4183,6 +4200,22 @@ BEGIN
 				 WHERE a.attrelid = rel AND a.attname = cat.id_col)
 				USING ERRCODE = 'datatype_mismatch',
 					  HINT = 'The trigger needs a smallint, integer or bigint id: refresh the catalog with recsys.refresh_catalog.';
+		END IF;
+		-- the trigger reads the row of the changed id as the catalog's owner
+		-- and fails on two: without a unique index, a role that may only
+		-- insert would learn from that failure whether an id it cannot read
+		-- exists (review s10, 4).  With one, the table refuses the duplicate
+		-- itself, as it refuses it to anyone.
+		IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+					   WHERE i.indrelid = rel AND i.indisunique AND i.indimmediate AND i.indisvalid
+						 AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL
+						 AND a.attname = cat.id_col) THEN
+			RAISE EXCEPTION 'catalog "%" needs a unique index on column "%" of % to be kept current by a trigger',
+				cat.name, cat.id_col, cat.source
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  DETAIL = 'Without one, a role allowed only to insert products would learn from the trigger''s duplicate-id error whether an id it cannot read exists.',
+					  HINT = format('Add one (ALTER TABLE %s ADD PRIMARY KEY (%I)), or refresh the catalog with recsys.refresh_catalog.',
+									cat.source, cat.id_col);
 		END IF;
 	END IF;
 	IF EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = rel AND t.tgname IN (row_trigger, truncate_trigger)) THEN

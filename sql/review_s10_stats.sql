@@ -82,6 +82,26 @@ SELECT s10s_mk('s10s_half', 20, 20, 20, 10, clicks => 3);
 SELECT variant, impressions, clicks, ctr, ctr_low <= ctr AND ctr <= ctr_high AS in_interval, verdict
 FROM recsys.experiment_results('s10s_half', metric => 'ctr', sequential => false);
 
+-- Finding 10: interleaving credit on a tie of shown_at goes to neither
+-- team.  Users 1-3: both teams showed item 7 at the same time, then a
+-- click: no credit (before: always team A, whichever row came first).
+-- User 4: A showed it at 00:00, B at 00:01: B's.  User 5: B then A: A's.
+SELECT 1 FROM recsys.create_experiment('s10s_il',
+	'[{"name": "A", "model": "s10s_a"}, {"name": "B", "model": "s10s_b"}]', design => 'interleaving');
+INSERT INTO recsys.experiment_impressions (experiment, variant, user_id, item_id, position, shown_at)
+SELECT 's10s_il', v, u, 7, 1, '2026-01-01'
+FROM generate_series(1, 3) u, unnest(ARRAY['A', 'B']) v
+UNION ALL VALUES ('s10s_il', 'A', 4, 7, 1, '2026-01-01 00:00'::timestamptz), ('s10s_il', 'B', 4, 7, 1, '2026-01-01 00:01'),
+				 ('s10s_il', 'B', 5, 7, 1, '2026-01-01 00:00'), ('s10s_il', 'A', 5, 7, 1, '2026-01-01 00:01');
+INSERT INTO recsys.experiment_outcomes (experiment, user_id, kind, item_id, at)
+SELECT 's10s_il', u, 'click', 7, '2026-01-01 00:02' FROM generate_series(1, 5) u;
+SELECT users, users_clicking, wins_a, wins_b, ties, clicks_a, clicks_b FROM recsys.interleaving_results('s10s_il');
+-- the same with B's rows inserted first: the same answer
+DELETE FROM recsys.experiment_impressions WHERE experiment = 's10s_il' AND user_id <= 3;
+INSERT INTO recsys.experiment_impressions (experiment, variant, user_id, item_id, position, shown_at)
+SELECT 's10s_il', v, u, 7, 1, '2026-01-01' FROM generate_series(1, 3) u, unnest(ARRAY['B', 'A']) v;
+SELECT users, users_clicking, wins_a, wins_b, ties, clicks_a, clicks_b FROM recsys.interleaving_results('s10s_il');
+
 SET client_min_messages = warning;
 SELECT count(recsys.drop_experiment(name)) FROM recsys.experiments WHERE name LIKE 's10s\_%';
 SELECT recsys.drop_model('s10s_a'), recsys.drop_model('s10s_b');
