@@ -21,48 +21,6 @@
 -- Review fixes
 -------------------------------------------------------------------------------
 
--- internal: each user of an experiment, in the variant of its first
--- exposure, with its impressions and attributed outcomes.  clicks are the
--- user's clicked impressions: an impression of an item counts once when a
--- click on that item follows it within attribution, however many click
--- rows were logged (so a variant's CTR is a proportion, at most 1); a
--- conversion counts when it falls between the user's first exposure and
--- its last plus attribution.
-CREATE OR REPLACE FUNCTION recsys._experiment_users(experiment text)
-RETURNS TABLE (user_id bigint, variant text, first_at timestamptz, impressions bigint, clicks bigint,
-			   converted_at timestamptz, revenue double precision)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
-AS $$
-	WITH e AS (
-		-- (an ended experiment: the impressions shown until its end)
-		SELECT x.attribution, coalesce(x.ended_at, 'infinity') AS ended_at
-		FROM recsys.experiments x WHERE x.name = experiment
-	), per_user AS (
-		SELECT i.user_id, (array_agg(i.variant ORDER BY i.shown_at, i.variant))[1] AS variant,
-			   min(i.shown_at) AS first_at, max(i.shown_at) AS last_at, count(i.item_id) AS impressions,
-			   count(i.item_id) FILTER (
-				   WHERE EXISTS (SELECT FROM recsys.experiment_outcomes o
-								 WHERE o.experiment = _experiment_users.experiment AND o.kind = 'click'
-								   AND o.user_id = i.user_id AND o.item_id = i.item_id
-								   AND o.at >= i.shown_at AND o.at <= i.shown_at + e.attribution)) AS clicks
-		FROM recsys.experiment_impressions i, e
-		WHERE i.experiment = _experiment_users.experiment AND i.shown_at <= e.ended_at
-		GROUP BY i.user_id
-	), conversions AS (
-		SELECT o.user_id, min(o.at) AS first_at, sum(o.amount) AS revenue
-		FROM recsys.experiment_outcomes o JOIN per_user u ON u.user_id = o.user_id CROSS JOIN e
-		WHERE o.experiment = _experiment_users.experiment AND o.kind = 'conversion'
-		  AND o.at >= u.first_at AND o.at <= u.last_at + e.attribution
-		GROUP BY o.user_id
-	)
-	SELECT u.user_id, u.variant, u.first_at, u.impressions, u.clicks, v.first_at, coalesce(v.revenue, 0)
-	FROM per_user u
-	LEFT JOIN conversions v ON v.user_id = u.user_id
-$$;
-COMMENT ON FUNCTION recsys._experiment_users(text) IS
-	'internal: an experiment''s users with their variant, impressions and attributed outcomes';
-
 CREATE OR REPLACE FUNCTION recsys.experiment_results(
 	experiment text,
 	metric text DEFAULT 'conversion',
@@ -899,3 +857,50 @@ END
 $$;
 COMMENT ON FUNCTION recsys.drop_model(text, boolean) IS
 	'drop a model with all its versions and artefacts';
+
+-- internal: each user of an experiment, in the variant of its first
+-- exposure, with its impressions and attributed outcomes.  clicks are the
+-- user's clicked impressions: a click on an item goes to the latest
+-- impression of that item at or before it (within attribution), and an
+-- impression counts once however many click rows it got (so a variant's
+-- CTR is a proportion, at most 1: review s10, 3); a conversion counts when
+-- it falls between the user's first exposure and its last plus attribution.
+CREATE OR REPLACE FUNCTION recsys._experiment_users(experiment text)
+RETURNS TABLE (user_id bigint, variant text, first_at timestamptz, impressions bigint, clicks bigint,
+			   converted_at timestamptz, revenue double precision)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH e AS (
+		-- (an ended experiment: the impressions shown until its end)
+		SELECT x.attribution, coalesce(x.ended_at, 'infinity') AS ended_at
+		FROM recsys.experiments x WHERE x.name = experiment
+	), per_user AS (
+		SELECT i.user_id, (array_agg(i.variant ORDER BY i.shown_at, i.variant))[1] AS variant,
+			   min(i.shown_at) AS first_at, max(i.shown_at) AS last_at, count(i.item_id) AS impressions,
+			   count(i.item_id) FILTER (
+				   WHERE EXISTS (SELECT FROM recsys.experiment_outcomes o
+								 WHERE o.experiment = _experiment_users.experiment AND o.kind = 'click'
+								   AND o.user_id = i.user_id AND o.item_id = i.item_id
+								   AND o.at >= i.shown_at AND o.at <= i.shown_at + e.attribution
+								   AND NOT EXISTS (SELECT FROM recsys.experiment_impressions j
+												   WHERE j.experiment = _experiment_users.experiment
+													 AND j.user_id = i.user_id AND j.item_id = i.item_id
+													 AND j.shown_at > i.shown_at AND j.shown_at <= o.at
+													 AND j.shown_at <= e.ended_at))) AS clicks
+		FROM recsys.experiment_impressions i, e
+		WHERE i.experiment = _experiment_users.experiment AND i.shown_at <= e.ended_at
+		GROUP BY i.user_id
+	), conversions AS (
+		SELECT o.user_id, min(o.at) AS first_at, sum(o.amount) AS revenue
+		FROM recsys.experiment_outcomes o JOIN per_user u ON u.user_id = o.user_id CROSS JOIN e
+		WHERE o.experiment = _experiment_users.experiment AND o.kind = 'conversion'
+		  AND o.at >= u.first_at AND o.at <= u.last_at + e.attribution
+		GROUP BY o.user_id
+	)
+	SELECT u.user_id, u.variant, u.first_at, u.impressions, u.clicks, v.first_at, coalesce(v.revenue, 0)
+	FROM per_user u
+	LEFT JOIN conversions v ON v.user_id = u.user_id
+$$;
+COMMENT ON FUNCTION recsys._experiment_users(text) IS
+	'internal: an experiment''s users with their variant, impressions and attributed outcomes';

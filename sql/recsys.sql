@@ -3377,11 +3377,11 @@ COMMENT ON FUNCTION recsys.log_outcome(text, bigint, text, bigint, double precis
 
 -- internal: each user of an experiment, in the variant of its first
 -- exposure, with its impressions and attributed outcomes.  clicks are the
--- user's clicked impressions: an impression of an item counts once when a
--- click on that item follows it within attribution, however many click
--- rows were logged (so a variant's CTR is a proportion, at most 1); a
--- conversion counts when it falls between the user's first exposure and
--- its last plus attribution.
+-- user's clicked impressions: a click on an item goes to the latest
+-- impression of that item at or before it (within attribution), and an
+-- impression counts once however many click rows it got (so a variant's
+-- CTR is a proportion, at most 1: review s10, 3); a conversion counts when
+-- it falls between the user's first exposure and its last plus attribution.
 CREATE FUNCTION recsys._experiment_users(experiment text)
 RETURNS TABLE (user_id bigint, variant text, first_at timestamptz, impressions bigint, clicks bigint,
 			   converted_at timestamptz, revenue double precision)
@@ -3399,7 +3399,12 @@ AS $$
 				   WHERE EXISTS (SELECT FROM recsys.experiment_outcomes o
 								 WHERE o.experiment = _experiment_users.experiment AND o.kind = 'click'
 								   AND o.user_id = i.user_id AND o.item_id = i.item_id
-								   AND o.at >= i.shown_at AND o.at <= i.shown_at + e.attribution)) AS clicks
+								   AND o.at >= i.shown_at AND o.at <= i.shown_at + e.attribution
+								   AND NOT EXISTS (SELECT FROM recsys.experiment_impressions j
+												   WHERE j.experiment = _experiment_users.experiment
+													 AND j.user_id = i.user_id AND j.item_id = i.item_id
+													 AND j.shown_at > i.shown_at AND j.shown_at <= o.at
+													 AND j.shown_at <= e.ended_at))) AS clicks
 		FROM recsys.experiment_impressions i, e
 		WHERE i.experiment = _experiment_users.experiment AND i.shown_at <= e.ended_at
 		GROUP BY i.user_id

@@ -82,6 +82,22 @@ SELECT s10s_mk('s10s_half', 20, 20, 20, 10, clicks => 3);
 SELECT variant, impressions, clicks, ctr, ctr_low <= ctr AND ctr <= ctr_high AS in_interval, verdict
 FROM recsys.experiment_results('s10s_half', metric => 'ctr', sequential => false);
 
+-- a click goes to the latest impression of its item before it: user 1
+-- saw item 1 twice and clicked after the second (1 of 2 impressions
+-- clicked, not 2); user 2 clicked after each (2 of 2); user 3 clicked
+-- twice after the second only (1 of 2)
+SELECT 1 FROM recsys.create_experiment('s10s_twice',
+	'[{"name": "A", "model": "s10s_a"}, {"name": "B", "model": "s10s_b"}]', salt => 'twice');
+INSERT INTO recsys.experiment_impressions (experiment, variant, user_id, item_id, position, shown_at)
+SELECT 's10s_twice', 'A', u, 1, 1, t FROM generate_series(1, 3) u,
+	   unnest(ARRAY['2026-01-01 00:00', '2026-01-01 00:10']::timestamptz[]) t;
+INSERT INTO recsys.experiment_outcomes (experiment, user_id, kind, item_id, at)
+VALUES ('s10s_twice', 1, 'click', 1, '2026-01-01 00:11'),
+	   ('s10s_twice', 2, 'click', 1, '2026-01-01 00:01'), ('s10s_twice', 2, 'click', 1, '2026-01-01 00:11'),
+	   ('s10s_twice', 3, 'click', 1, '2026-01-01 00:11'), ('s10s_twice', 3, 'click', 1, '2026-01-01 00:12');
+SELECT u.user_id, u.impressions, u.clicks FROM recsys._experiment_users('s10s_twice') u ORDER BY 1;
+SELECT variant, impressions, clicks, ctr FROM recsys.experiment_results('s10s_twice', metric => 'ctr');
+
 -- Finding 10: interleaving credit on a tie of shown_at goes to neither
 -- team.  Users 1-3: both teams showed item 7 at the same time, then a
 -- click: no credit (before: always team A, whichever row came first).
