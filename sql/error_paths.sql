@@ -105,8 +105,9 @@ SELECT name FROM recsys.train_blend('{ep_als,ep_pop}', model => 'ep_m', replace 
 \echo :LAST_ERROR_SQLSTATE
 
 -- search: a two-dimensional query embedding (2202E); a catalog whose
--- source has a two-dimensional embedding (2202E) or duplicate ids (23505)
-CREATE TABLE ep_products (item_id int, title text, vec real[]);
+-- source has a two-dimensional embedding (2202E) or duplicate ids (23505:
+-- the table's own primary key, which catalog_trigger requires since 0.11.0)
+CREATE TABLE ep_products (item_id int PRIMARY KEY, title text, vec real[]);
 INSERT INTO ep_products VALUES (1, 'red sofa', '{1,0}'), (2, 'blue lamp', '{0,1}');
 SELECT recsys.index_catalog('ep_products', text_cols => '{title}', name => 'ep_cat', embedding_col => 'vec');
 SELECT recsys.catalog_trigger('ep_cat');

@@ -3,6 +3,8 @@
 -- NaN scores ranked silently: weights that are not numbers (a string "NaN"
 -- cast to real gave NaN scores), too large, or not objects; a negative
 -- n_items or an avg_length that is not finite (every BM25 score NaN).
+-- Weights are checked as written (s10-fixr's trigger) and by search with
+-- the same rule; a missing set weighs every feature 0 (served).
 \set VERBOSITY terse
 CREATE TABLE sd_products (item_id bigint PRIMARY KEY, title text);
 INSERT INTO sd_products VALUES (1, 'red lunch bag'), (2, 'blue lunch bag'), (3, 'tin sign');
@@ -18,7 +20,11 @@ CREATE FUNCTION sd_try(edit text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
 	got text;
 BEGIN
+	-- written past the write check (catalogs_weights_check), as rows of a
+	-- catalog written before 0.11.0 or with triggers disabled are
+	SET LOCAL session_replication_role = replica;
 	EXECUTE 'UPDATE recsys.catalogs SET ' || edit || ' WHERE name = ''sd''';
+	SET LOCAL session_replication_role = origin;
 	BEGIN
 		SELECT string_agg(s.item_id::text || ':' || s.score::text, ' ') INTO got
 		FROM recsys.search('lunch bag', k => 2, model => 'sd_pop', catalog => 'sd') s;

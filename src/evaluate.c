@@ -345,8 +345,10 @@ evaluate_model(FunctionCallInfo fcinfo, bool per_user)
 	double		start = RsSeconds();
 	RsModel    *model;
 	RsSourceSpec test_spec = {0};
+	RsSourceSpec rated_spec = {0};
 	RsSourceSpec train_spec = {0};
 	RsInteractions test;
+	RsInteractions rated;
 	RsInteractions train;
 	int			k;
 	int32		n_items;
@@ -384,8 +386,14 @@ evaluate_model(FunctionCallInfo fcinfo, bool per_user)
 	test_spec.relid = PG_GETARG_OID(1);
 	test_spec.user_col = NameStr(*PG_GETARG_NAME(3));
 	test_spec.item_col = NameStr(*PG_GETARG_NAME(4));
-	test_spec.weight_col = PG_ARGISNULL(5) || per_user ? NULL : NameStr(*PG_GETARG_NAME(5));
-	rating_metrics = test_spec.weight_col != NULL;
+	/*
+	 * Relevance comes from every test row; the ratings (weight_col) are read
+	 * apart, for rmse and mae only: a row whose rating is NULL is still a
+	 * relevant item (review s10, 5).
+	 */
+	rated_spec = test_spec;
+	rated_spec.weight_col = PG_ARGISNULL(5) || per_user ? NULL : NameStr(*PG_GETARG_NAME(5));
+	rating_metrics = rated_spec.weight_col != NULL;
 	if (rating_metrics && (model->kind->rates == NULL || !model->kind->rates(model)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -404,11 +412,15 @@ evaluate_model(FunctionCallInfo fcinfo, bool per_user)
 	old = MemoryContextSwitchTo(eval_context);
 
 	RsReadSource(&test_spec, true, &test);
-	if (rating_metrics && test.by_user.nnz < test.rows_read - test.rows_skipped)
-		ereport(ERROR,
-				(errcode(ERRCODE_CARDINALITY_VIOLATION),
-				 errmsg("test set \"%s\" rates some (user, item) pairs more than once",
-						get_rel_name(test_spec.relid))));
+	if (rating_metrics)
+	{
+		RsReadSource(&rated_spec, true, &rated);
+		if (rated.by_user.nnz < rated.rows_read - rated.rows_skipped)
+			ereport(ERROR,
+					(errcode(ERRCODE_CARDINALITY_VIOLATION),
+					 errmsg("test set \"%s\" rates some (user, item) pairs more than once",
+							get_rel_name(test_spec.relid))));
+	}
 	train_spec.relid = model->source;
 	train_spec.user_col = model->user_col;
 	train_spec.item_col = model->item_col;
@@ -546,16 +558,18 @@ evaluate_model(FunctionCallInfo fcinfo, bool per_user)
 
 	if (rating_metrics)
 	{
-		for (int32 r = 0; r < test.by_user.n_rows; r++)
+		int32	   *rated_items = model_item_indexes(model, &rated.items);
+
+		for (int32 r = 0; r < rated.by_user.n_rows; r++)
 		{
 			CHECK_FOR_INTERRUPTS();
-			user_train_items(&train, train_items, rs_idmap_lookup(&train.users, test.users.ids[r]),
+			user_train_items(&train, train_items, rs_idmap_lookup(&train.users, rated.users.ids[r]),
 							 NULL, NULL, &items);
-			for (int64 p = test.by_user.indptr[r]; p < test.by_user.indptr[r + 1]; p++)
+			for (int64 p = rated.by_user.indptr[r]; p < rated.by_user.indptr[r + 1]; p++)
 			{
-				double		err = model->kind->predict_rating(model, test.users.ids[r], &items,
-															  test_items[test.by_user.indices[p]]) -
-					test.by_user.data[p];
+				double		err = model->kind->predict_rating(model, rated.users.ids[r], &items,
+															  rated_items[rated.by_user.indices[p]]) -
+					rated.by_user.data[p];
 
 				sq_error += err * err;
 				abs_error += fabs(err);
@@ -579,7 +593,7 @@ evaluate_model(FunctionCallInfo fcinfo, bool per_user)
 			put_metric_at(rsinfo, "ild", k, sums.ild_users > 0 ? sums.ild / sums.ild_users : 0);
 		if (rating_metrics)
 		{
-			double		rows = Max(test.by_user.nnz, 1);
+			double		rows = Max(rated.by_user.nnz, 1);
 
 			put_metric(rsinfo, "rmse", sqrt(sq_error / rows));
 			put_metric(rsinfo, "mae", abs_error / rows);

@@ -220,6 +220,27 @@ RsLockModelForTraining(const char *name)
 	return waited;
 }
 
+/*
+ * recsys._lock_model_for_training(model text): drop_model takes the
+ * training lock of the name, so that it waits for a training of the same
+ * name in progress (bounded as a second training waits) and then drops
+ * what that training committed, rather than dropping the old row at once
+ * and letting the training recreate the model as version 1, its grants
+ * gone (review s10, 11).  A name no model can have locks nothing: it
+ * cannot be trained.
+ */
+PG_FUNCTION_INFO_V1(recsys_lock_model_for_training);
+Datum
+recsys_lock_model_for_training(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	size_t		bytes = strlen(name);
+
+	if (bytes > 0 && bytes <= RECSYS_MAX_MODEL_NAME)
+		(void) RsLockModelForTraining(name);
+	PG_RETURN_VOID();
+}
+
 /* The descriptive columns shared by recsys.models and recsys.model_versions. */
 static void
 desc_values(const RsModelDesc *desc, Oid *argtypes, Datum *values)

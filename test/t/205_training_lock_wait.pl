@@ -26,6 +26,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
+use FindBin;
+use lib $FindBin::RealBin;
+use RecsysTAP;
 
 my $node = PostgreSQL::Test::Cluster->new('training_lock_wait');
 $node->init;
@@ -58,29 +61,17 @@ sub hold
 }
 
 # run $sql in a new session while the holder commits after $commit_after
-# seconds (never if undef); returns (exit code, stdout, stderr, seconds)
+# seconds (never if undef); returns (stdout, stderr, seconds)
 sub meet
 {
 	my ($sql, $commit_after) = @_;
-	my $waiter = $node->background_psql('postgres', on_error_stop => 0);
-	my $pid = $waiter->query_safe('SELECT pg_backend_pid()');
-	my $start = time;
-	$waiter->query_until(qr/started/, "\\echo started\n$sql;\n\\echo finished\n");
-	if (defined $commit_after)
-	{
-		sleep $commit_after;
+	return meet_while_held($node, $holder, $sql, $commit_after, sub {
+		my ($pid) = @_;
 		is($node->safe_psql('postgres',
 			"SELECT wait_event_type || ':' || wait_event FROM pg_stat_activity WHERE pid = $pid"),
 			'Lock:advisory', 'the second session waits in the lock manager (wait event Lock:advisory)');
 		is(training_lock($pid), 'ExclusiveLock:false', 'pg_locks shows it waiting for the training lock');
-		$holder->query_safe('COMMIT');
-	}
-	$waiter->{stderr} = '';
-	my $out = $waiter->query('SELECT 1');
-	my $elapsed = time - $start;
-	my $err = $waiter->{stderr};
-	$waiter->quit;
-	return ($out, $err, $elapsed);
+	});
 }
 
 #

@@ -13,8 +13,9 @@ use strict;
 use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
+use Time::HiRes ();
 
-our @EXPORT = qw(primary_and_standby crash_during_bulk_write shared_ivf_node shared_copy_sizes);
+our @EXPORT = qw(primary_and_standby crash_during_bulk_write shared_ivf_node shared_copy_sizes meet_while_held);
 
 # A primary (fsync on: the crash tests replay real WAL) with recsys and
 # the events table $events_sql creates, and a streaming standby made from
@@ -84,6 +85,33 @@ sub shared_copy_sizes
 	$node->safe_psql('postgres', "SELECT count(*) FROM recsys.recommend(17, 10, 'plain')");
 	return split /\|/, $node->safe_psql('postgres',
 		"SELECT max(bytes) FILTER (WHERE model = 'm'), max(bytes) FILTER (WHERE model = 'plain') FROM recsys.shared_cache_stats()");
+}
+
+
+# Run $sql in a new session of $node while $holder, a background session
+# in an open transaction (holding a training lock), commits after
+# $commit_after seconds (never if undef); just before that commit,
+# $while_waiting (if given) is called with the new session's pid, to check
+# how it waits.  Returns (stdout, stderr, seconds).
+sub meet_while_held
+{
+	my ($node, $holder, $sql, $commit_after, $while_waiting) = @_;
+	my $waiter = $node->background_psql('postgres', on_error_stop => 0);
+	my $pid = $waiter->query_safe('SELECT pg_backend_pid()');
+	my $start = Time::HiRes::time();
+	$waiter->query_until(qr/started/, "\\echo started\n$sql;\n\\echo finished\n");
+	if (defined $commit_after)
+	{
+		sleep $commit_after;
+		$while_waiting->($pid) if $while_waiting;
+		$holder->query_safe('COMMIT');
+	}
+	$waiter->{stderr} = '';
+	my $out = $waiter->query('SELECT 1');
+	my $elapsed = Time::HiRes::time() - $start;
+	my $err = $waiter->{stderr};
+	$waiter->quit;
+	return ($out, $err, $elapsed);
 }
 
 1;
