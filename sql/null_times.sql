@@ -38,16 +38,18 @@ SELECT count(*) FROM recsys.recommend(1, 3, 'nt_knn');
 SELECT n_items FROM recsys.train_fm('nt_src', 'nt_knn', 'nt_fm', factors => 4, epochs => 2, time_col => 't',
                                    half_life => '7 days', context => false, recent_weight => 1);
 SELECT count(*) FROM recsys.recommend(1, 3, 'nt_fm');
--- and refuse a time_col NULL in every row, as train_popular does
+-- and refuse a time_col NULL in every row, as train_popular does (ease
+-- and item-kNN since 0.11.0)
 SELECT version FROM recsys.train_bpr('nt_none', 4, 'nt_bpr', iterations => 5, time_col => 't', half_life => '7 days', replace => true);
 SELECT version FROM recsys.train_fm('nt_none', 'nt_knn', 'nt_fm', factors => 4, epochs => 2, time_col => 't',
                        context => false, replace => true);
--- train_ease and train_item_knn read no times when training: on such a
--- source they train, and serve with every history weight 0
-SELECT n_items FROM recsys.train_ease('nt_none', 10, 'nt_ease0', time_col => 't', half_life => '7 days');
-SELECT count(*) FROM recsys.recommend(1, 3, 'nt_ease0');
-SELECT n_items FROM recsys.train_item_knn('nt_none', 5, 'nt_knn0', time_col => 't', half_life => '7 days');
-SELECT count(*) FROM recsys.recommend(1, 3, 'nt_knn0');
+SELECT version FROM recsys.train_ease('nt_none', 10, 'nt_ease', time_col => 't', half_life => '7 days', replace => true);
+SELECT version FROM recsys.train_item_knn('nt_none', 5, 'nt_knn', time_col => 't', half_life => '7 days', replace => true);
+-- (before, EASE and item-kNN trained: EASE scored every user 0, item-kNN
+-- filled every list); the versions trained before still serve
+SELECT name, version FROM recsys.models WHERE name IN ('nt_bpr', 'nt_ease', 'nt_knn', 'nt_fm') ORDER BY name;
+SELECT count(*) FROM recsys.recommend(1, 3, 'nt_ease') WHERE score > 0;
+SELECT count(*) FROM recsys.recommend(1, 3, 'nt_knn');
 -- train_cf, train_user_knn and train_ncf take no time_col: the same source serves
 SELECT n_items FROM recsys.train_cf('nt_src', 4, 'nt_cf', iterations => 2);
 SELECT count(*) FROM recsys.recommend(1, 3, 'nt_cf');
@@ -59,5 +61,6 @@ SELECT count(*) FROM recsys.recommend(1, 3, 'nt_ncf');
 SELECT family, status FROM recsys.train_auto('nt_src', 'nt_auto', budget => '30 seconds', time_col => 't',
                                              families => '{popular}');
 SELECT count(*) FROM recsys.recommend(1, 3, 'nt_auto');
+SELECT recsys.drop_model('nt_fm');
 SELECT count(*) FROM (SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'nt\_%') d;
 DROP TABLE nt_src, nt_none;
