@@ -35,6 +35,7 @@
 #include "args.h"
 #include "ingest.h"
 #include "recency.h"
+#include "spi_util.h"
 
 /*
  * RsTimeDecayArgs reads a trainer's (time_col name, half_life interval)
@@ -135,6 +136,33 @@ RsRefuseInfiniteTimes(Oid relid, const char *time_col)
 		seconds = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		RsRefuseNonFiniteTime(seconds, time_col);
 	}
+	SPI_finish();
+	pfree(query);
+}
+
+/*
+ * RsRequireTimedRow refuses (22023) a source (read with training's
+ * snapshot: call it after RsTrainBegin) whose time_col is NULL in every
+ * row with a user and an item: every interaction would weigh 0, a model
+ * scoring every user 0 (EASE) or none (item-kNN).  Some NULL times are
+ * fine: those rows count with no weight (RsRecencyWeights).
+ */
+void
+RsRequireTimedRow(const RsSourceSpec *spec, const char *time_col)
+{
+	char	   *query;
+
+	query = psprintf("SELECT 1 FROM (SELECT %s AS u, %s AS i, %s AS t FROM %s) s "
+					 "WHERE u IS NOT NULL AND i IS NOT NULL AND t IS NOT NULL LIMIT 1",
+					 quote_identifier(spec->user_col), quote_identifier(spec->item_col),
+					 RsTimeEpochSql(spec->relid, time_col, "time_col"), RsRelationName(spec->relid));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (RsExecute(query, 0, NULL, NULL, NULL, true, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time_col \"%s\" is NULL in every row of the source", time_col),
+				 errhint("Train without time_col and half_life, or fill the column.")));
 	SPI_finish();
 	pfree(query);
 }

@@ -171,6 +171,8 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	RsPrivacyRefuse(&privacy, user_exponent != 0, "user_exponent");
 
 	RsTrainBegin(&trainer, "ease", &data);
+	if (time_col)
+		RsRequireTimedRow(&trainer.spec, time_col);
 	n = data.items.count;
 	K = Min(K, Max(n - 1, 1));
 

@@ -244,6 +244,8 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 	int			cosine_exponent = 0;
 
 	RsTrainBegin(trainer, run->algorithm, &data);
+	if (run->time_col)
+		RsRequireTimedRow(&trainer->spec, run->time_col);
 
 	/*
 	 * Similarities of weighted histories assume weights >= 0: a negative

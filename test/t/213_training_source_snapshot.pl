@@ -18,6 +18,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use RecsysTAP;
 
 my $node = PostgreSQL::Test::Cluster->new('source_snapshot');
 $node->init;
@@ -46,23 +49,14 @@ my $train = q{SELECT n_interactions FROM recsys.train_bpr('ev_v', factors => 4, 
 my ($rc, $o, $err) = $node->psql('postgres', $train);
 like($err, qr/time_col "at" is NULL in every row of the source/, 'no time yet: refused');
 
-my $trainer = $node->background_psql('postgres', on_error_stop => 0);
-my $pid = $trainer->query_safe('SELECT pg_backend_pid()');
-$trainer->query_until(qr/started/, "\\echo started\n$train;\n");
-ok($node->poll_query_until('postgres',
-	"SELECT wait_event = 'PgSleep' FROM pg_stat_activity WHERE pid = $pid"),
-	'the training sleeps in a planning of the source, holding the training lock');
 # 30 new pairs (item 13 for every user), with times, committed while it sleeps
-$node->safe_psql('postgres', q{
+my ($out, $stderr) = commit_while_training_sleeps($node, $train, q{
 	INSERT INTO ev SELECT u, 13, '2026-01-03'::timestamptz FROM generate_series(1, 30) u;
 });
-$trainer->{stderr} = '';
-my $out = $trainer->query('SELECT 1');
-is($trainer->{stderr}, '', 'no error: the times were read with the source\'s snapshot');
+is($stderr, '', 'no error: the times were read with the source\'s snapshot');
 like($out, qr/^270\n/, 'the new rows are in the model');
 is($node->safe_psql('postgres', q{SELECT (params ->> 'time_col') || ' ' || n_interactions FROM recsys.models WHERE name = 'b'}),
 	'at 270', 'with time_col');
-$trainer->quit;
 
 # the source's locks come first also for a partitioned table, whose
 # partitions only planning locks: a training that waits for a reload of a
@@ -81,8 +75,8 @@ $loader->query_safe(q{
 	TRUNCATE pev_1;
 	INSERT INTO pev SELECT u, i FROM generate_series(1, 30) u, generate_series(1, 12) i WHERE (u + i) % 4 = 0;
 });
-$trainer = $node->background_psql('postgres', on_error_stop => 0);
-$pid = $trainer->query_safe('SELECT pg_backend_pid()');
+my $trainer = $node->background_psql('postgres', on_error_stop => 0);
+my $pid = $trainer->query_safe('SELECT pg_backend_pid()');
 $trainer->query_until(qr/started/, "\\echo started\n$train_p;\n");
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) = 1 FROM pg_locks WHERE pid = $pid AND NOT granted AND relation = 'pev_1'::regclass"),

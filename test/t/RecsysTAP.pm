@@ -15,7 +15,8 @@ use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use Time::HiRes ();
 
-our @EXPORT = qw(primary_and_standby crash_during_bulk_write shared_ivf_node shared_copy_sizes meet_while_held);
+our @EXPORT = qw(primary_and_standby crash_during_bulk_write shared_ivf_node shared_copy_sizes meet_while_held
+  commit_while_training_sleeps);
 
 # A primary (fsync on: the crash tests replay real WAL) with recsys and
 # the events table $events_sql creates, and a streaming standby made from
@@ -112,6 +113,27 @@ sub meet_while_held
 	my $err = $waiter->{stderr};
 	$waiter->quit;
 	return ($out, $err, $elapsed);
+}
+
+# Run the training $train (a SELECT) in a background session until it
+# sleeps (pg_sleep, in a planning of its source: see 213 and 219), commit
+# $commit from another session meanwhile, and return the training's output
+# and stderr once it has finished.
+sub commit_while_training_sleeps
+{
+	my ($node, $train, $commit) = @_;
+	my $trainer = $node->background_psql('postgres', on_error_stop => 0);
+	my $pid = $trainer->query_safe('SELECT pg_backend_pid()');
+	$trainer->query_until(qr/started/, "\\echo started\n$train;\n");
+	Test::More::ok($node->poll_query_until('postgres',
+		"SELECT wait_event = 'PgSleep' FROM pg_stat_activity WHERE pid = $pid"),
+		'the training sleeps in a planning of the source, holding the training lock');
+	$node->safe_psql('postgres', $commit);
+	$trainer->{stderr} = '';
+	my $out = $trainer->query('SELECT 1');
+	my $err = $trainer->{stderr};
+	$trainer->quit;
+	return ($out, $err);
 }
 
 1;
