@@ -6151,6 +6151,7 @@ DECLARE
 	n_all_items bigint;
 	n_valid_users bigint;
 	n_valid bigint;
+	time_unused boolean;
 	fam record;
 	n_families integer;
 	survivors text[];
@@ -6365,6 +6366,18 @@ BEGIN
 		RAISE EXCEPTION 'source "%" has no interactions to train on', source
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF n_valid = 0 AND protocol_used = 'last' THEN
+		-- (split_last holds out by time: a time column without a value
+		-- leaves no user to validate on, however many rows each has)
+		EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s r WHERE r.%I IS NOT NULL)', source, time_col)
+		INTO time_unused;
+		IF time_unused THEN
+			RAISE EXCEPTION 'time_col "%" of "%" is NULL on every row: protocol last has no time to validate by', time_col, source
+				USING ERRCODE = 'null_value_not_allowed',
+					  DETAIL = 'Protocol last holds out the 5 latest items of users with at least 10, by time_col.',
+					  HINT = 'Fill time_col, or pass protocol => ''holdout'' (random held-out items, no time needed).';
+		END IF;
+	END IF;
 	IF n_valid = 0 THEN
 		RAISE EXCEPTION 'source "%" has no user with enough interactions to validate on', source
 			USING ERRCODE = 'invalid_parameter_value',
@@ -6532,13 +6545,21 @@ BEGIN
 		END IF;
 		first_split_base := chosen = incumbent;
 		-- (each setting scored on repeated splits: its values and their mean)
+		-- (the mean shown is the one compared: by the splits' users, as
+		-- _auto_matched_mean; the users say how much each split counts)
 		UPDATE _recsys_auto_trials t
-		SET status = t.status || format('; on validation splits 1 to %s: %s (mean of splits 2 to %s, the final model''s depth and form: %s)',
+		SET status = t.status || format('; on validation splits 1 to %s: %s (mean of splits 2 to %s by their validation users, %s, the final model''s depth and form: %s)',
 										cardinality(a.v), array_to_string(a.v, ', '), cardinality(a.v),
-										round(a.mean::numeric, 4))
+										a.users, round(a.mean::numeric, 4))
 		FROM (SELECT x.n, ARRAY(SELECT round(v::numeric, 4) FROM unnest(recsys._auto_split_values(x.n)) v) AS v,
-					 (SELECT avg(v) FROM unnest((recsys._auto_split_values(x.n))[2:]) v) AS mean
-			  FROM (SELECT DISTINCT s.n FROM _recsys_auto_scores s) x) a
+					 w.mean, w.users
+			  FROM (SELECT DISTINCT s.n FROM _recsys_auto_scores s) x,
+				   LATERAL (SELECT sum(s.value * u.users) / sum(u.users) AS mean,
+								   array_to_string(array_agg(u.users ORDER BY s.split), ' and ') AS users
+							FROM _recsys_auto_scores s,
+								 LATERAL (SELECT coalesce((ctx -> 'split_users' ->> s.split::text)::double precision, 1)
+												 AS users) u
+							WHERE s.n = x.n AND s.value IS NOT NULL) w) a
 		WHERE t.n = a.n AND t.family = fam.family;
 		second_round := second_round || jsonb_build_object(
 			'family', fam.family,

@@ -192,6 +192,23 @@ SELECT * FROM recsys.train_auto('empty_events');
 -- too few interactions per user to hold any out
 CREATE TABLE short_events AS SELECT u AS user_id, u + j AS item_id FROM generate_series(1, 20) u, generate_series(1, 3) j;
 SELECT * FROM recsys.train_auto('short_events');
+-- protocol last with every time_col value NULL: each user has 15 rows,
+-- but no time to hold the latest out by; the time column is named
+-- (before: "no user with enough interactions to validate on")
+CREATE TABLE untimed_events AS
+SELECT u AS user_id, u + j AS item_id, NULL::timestamptz AS t FROM generate_series(1, 20) u, generate_series(1, 15) j;
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+SELECT * FROM recsys.train_auto('untimed_events', time_col => 't');
+\set SHOW_CONTEXT errors
+\set VERBOSITY terse
+DO $$
+BEGIN
+	PERFORM FROM recsys.train_auto('auto_test.untimed_events', time_col => 't');
+EXCEPTION WHEN null_value_not_allowed THEN
+	RAISE NOTICE 'null_value_not_allowed (22004)';
+END
+$$;
 -- a model trained by hand is replaced only when asked
 SELECT (recsys.train_popular('events', model => 'by_hand')).algorithm;
 SELECT * FROM recsys.train_auto('events', 'by_hand');
@@ -674,9 +691,33 @@ SELECT * FROM recsys.train_auto('cols_events', 'by_columns', weight_col => 'secr
 \set VERBOSITY default
 RESET ROLE;
 
+-- protocol last, splits of different users (review s10, 8): the status's
+-- mean over the repeated splits is the one compared, by the splits'
+-- users.  Known by construction: users 1 to 36 have 20 items in January
+-- 2020; users 37 to 40 have 10 then, and 30 in January 2021.  Split 2 (the
+-- first split) validates all 40 users (10 items or more); split 3, the
+-- global cut at the time of the last tenth of the 880 rows (88, all in
+-- 2021), validates users 37 to 40 only.  Each setting scored there shows
+-- its values v2, v3, the users 40 and 4, and the mean (40 v2 + 4 v3) / 44
+-- (before: (v2 + v3) / 2, while the choice used the weighted one)
+CREATE TABLE early_events AS
+SELECT u AS user_id, 1000 + (u * 7 + j) % 60 AS item_id,
+	   CASE WHEN j < 10 OR u <= 36 THEN timestamptz '2020-01-01' + (u * 40 + j) * interval '1 minute'
+			ELSE timestamptz '2021-01-01' + (j * 4 + u) * interval '1 minute' END AS t
+FROM generate_series(1, 40) u, generate_series(0, 39) j
+WHERE u > 36 OR j < 20;
+WITH m AS (SELECT regexp_match(status, 'on validation splits 1 to 3: [^,]+, ([^,]+), ([^ ]+) \(mean of splits 2 to 3 by their validation users, ([0-9]+) and ([0-9]+), the final model''s depth and form: ([^)]+)\)') AS x
+		   FROM recsys.train_auto('early_events', 'early', time_col => 't', budget => '1 minute',
+								  families => '{popular,ease}'))
+SELECT count(*) > 0 AS scored_on_repeated_splits,
+	   bool_and(x[3] = '40' AND x[4] = '4') AS users_40_and_4,
+	   bool_and(abs(x[5]::float8 - (40 * x[1]::float8 + 4 * x[2]::float8) / 44) <= 0.0001) AS mean_by_users,
+	   count(*) FILTER (WHERE abs(x[5]::float8 - (x[1]::float8 + x[2]::float8) / 2) > 0.0001) > 0 AS not_the_plain_mean
+FROM m WHERE x IS NOT NULL;
+
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name IN ('auto', 'featured', 'wide_auto', 'small', 'by_hand', 'owned',
 																  'exact', 'folded', 'weighted', 'per_user', 'second',
-																  'by_columns', 'by_columns_last')
+																  'by_columns', 'by_columns_last', 'early')
 ORDER BY name;
 -- and the members of any blend the searches kept (how many depends on
 -- the machine's speed under the small budgets)
