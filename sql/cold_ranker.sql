@@ -64,6 +64,9 @@ SELECT jsonb_array_length(params->'coefficients') AS n_coefficients, params->'te
        jsonb_array_length(stats->'pseudo_cold_ndcg') AS splits,
        (stats->>'pseudo_cold_ndcg_mean')::float8 BETWEEN 0 AND 1 AS ndcg_in_range
 FROM recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'cr');
+-- a user without history is ranked by the prior whatever the fitted
+-- coefficients: tea (30 buyers), the spoon (the mean prior), cake (10)
+SELECT item_id, reason FROM recsys.recommend(999, 3, 'cr');
 -- the stored inputs: the lists over warm items (the spoon has none) and the priors
 SELECT item_id, term, cardinality(neighbor_ids) AS entries, round(scores[1]::numeric, 4) AS first_score
 FROM recsys.item_term_lists WHERE model = 'cr' ORDER BY 1, 2;
