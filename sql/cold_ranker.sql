@@ -32,14 +32,26 @@ SELECT name, algorithm, n_items, stats->>'cold_items' AS cold, params->>'coeffic
 FROM recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'cr_zero', coefficients => '{0,0,0,0}');
 SELECT item_id, round(score::numeric, 4) AS score, reason FROM recsys.recommend(1, 3, 'cr_zero');
 SELECT item_id, reason FROM recsys.recommend(35, 3, 'cr_zero');
--- only cold items are ranked: a warm item has no score (recsys.score's 0)
-SELECT recsys.score(1, 5, 'cr_zero') AS warm_item_score;
+-- only cold items are ranked: a warm item has no score (NULL, as an item
+-- the model does not know), so an ORDER BY over all items puts the cold
+-- items first with NULLS LAST, however low their scores
+SELECT recsys.score(1, 5, 'cr_zero') AS warm_item_score, recsys.score(1, 999999, 'cr_zero') AS unknown_item_score;
+SELECT i AS item_id FROM unnest(ARRAY[5, 101, 12, 103, 102]::bigint[]) i
+ORDER BY recsys.score(1, i, 'cr_zero') DESC NULLS LAST, i LIMIT 3;
 SELECT count(*) AS warm_items_recommended FROM recsys.recommend(1, 20, 'cr_zero') WHERE item_id <= 20;
 -- with the prior alone, a user without history gets the tea (bought by
 -- 30 users) before the cake (10), as cold start
 SELECT name, params->'regularization' AS regularization, params->>'regularization_from' AS regularization_from
 FROM recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'cr_prior', coefficients => '{0,1,0,0}', regularization => 2);
 SELECT item_id, reason FROM recsys.recommend(999, 2, 'cr_prior', candidates => ARRAY[101, 102]);
+-- whatever the prior's coefficient (here 0): a user without history is
+-- ranked by the prior alone with weight 1, so over two candidates the
+-- scores are ln(0.001) + 1 and ln(0.001) - 1 (z-scores +1, -1), tea first
+SELECT item_id, round(score::numeric, 4) AS score, round((ln(0.001) + CASE item_id WHEN 101 THEN 1 ELSE -1 END)::numeric, 4) AS by_construction, reason
+FROM recsys.recommend(999, 2, 'cr_zero', candidates => ARRAY[102, 101]);
+SELECT round(recsys.score(999, 101, 'cr_zero')::numeric, 4) > round(recsys.score(999, 102, 'cr_zero')::numeric, 4) AS score_agrees;
+-- an empty session is a cold start too, ranked alike
+SELECT item_id, reason FROM recsys.recommend_session(ARRAY[]::bigint[], 3, 'cr_zero');
 
 -- 2. The fitted mix: coefficients fitted by the trainer on pseudo-cold
 -- items (five salted splits of 10% of the warm items), and the ridge chosen
@@ -52,6 +64,9 @@ SELECT jsonb_array_length(params->'coefficients') AS n_coefficients, params->'te
        jsonb_array_length(stats->'pseudo_cold_ndcg') AS splits,
        (stats->>'pseudo_cold_ndcg_mean')::float8 BETWEEN 0 AND 1 AS ndcg_in_range
 FROM recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'cr');
+-- a user without history is ranked by the prior whatever the fitted
+-- coefficients: tea (30 buyers), the spoon (the mean prior), cake (10)
+SELECT item_id, reason FROM recsys.recommend(999, 3, 'cr');
 -- the stored inputs: the lists over warm items (the spoon has none) and the priors
 SELECT item_id, term, cardinality(neighbor_ids) AS entries, round(scores[1]::numeric, 4) AS first_score
 FROM recsys.item_term_lists WHERE model = 'cr' ORDER BY 1, 2;
@@ -131,6 +146,33 @@ SELECT cr_err($$SELECT * FROM recsys.explain(1, 101, model => 'cr')$$);
 -- a damaged record: coefficients that are not four numbers
 UPDATE recsys.models SET params = jsonb_set(params, '{coefficients}', '[1, 2]') WHERE name = 'cr_prior';
 SELECT cr_err($$SELECT * FROM recsys.recommend(1, 3, 'cr_prior')$$);
+-- hand edits of the stored term lists: each a damaged model naming what
+-- (XX001), none served; each edit is rolled back before the next
+SELECT name FROM recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'cr_dmg', coefficients => '{0,0,0,0}');
+CREATE FUNCTION cr_damage(edit text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	result text;
+BEGIN
+	EXECUTE edit;
+	result := cr_err($q$SELECT * FROM recsys.recommend(1, 3, 'cr_dmg')$q$);
+	RAISE EXCEPTION USING MESSAGE = result, ERRCODE = 'RSX01';
+EXCEPTION WHEN SQLSTATE 'RSX01' THEN
+	RETURN SQLERRM;
+END
+$$;
+SELECT cr_damage($$UPDATE recsys.item_term_lists SET scores[1] = 'Infinity'
+                   WHERE model = 'cr_dmg' AND item_id = 101 AND term = 'content'$$) AS infinite_score;
+SELECT cr_damage($$UPDATE recsys.item_term_lists SET scores = '{{0.5}}'
+                   WHERE model = 'cr_dmg' AND item_id = 101 AND term = 'prior'$$) AS two_dimensions;
+SELECT cr_damage($$UPDATE recsys.item_term_lists SET scores = ARRAY[NULL::real]
+                   WHERE model = 'cr_dmg' AND item_id = 101 AND term = 'prior'$$) AS null_element;
+SELECT cr_damage($$UPDATE recsys.item_term_lists SET neighbor_ids = '[0:1]={1,2}', scores = '[0:1]={0.5,0.5}'
+                   WHERE model = 'cr_dmg' AND item_id = 101 AND term = 'content'$$) AS lower_bound_0;
+SELECT cr_damage($$UPDATE recsys.item_term_lists SET scores = '[5:5]={0.5}'
+                   WHERE model = 'cr_dmg' AND item_id = 102 AND term = 'prior'$$) AS lower_bound_5;
+SELECT cr_damage($$INSERT INTO recsys.item_term_lists
+                   SELECT 'cr_dmg', version, 5, 'prior', '{}', '{1}' FROM recsys.models WHERE name = 'cr_dmg'$$) AS warm_item_row;
+SELECT count(*) AS undamaged_serves FROM recsys.recommend(1, 3, 'cr_dmg');
 -- the features relation gone: refresh_items says so
 CREATE TABLE cr_feat2 AS SELECT * FROM cr_feat;
 SELECT name FROM recsys.train_cold_ranker('cr_ev', 'cr_feat2', model => 'cr_gone', coefficients => '{0,0,0,0}');

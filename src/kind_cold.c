@@ -12,12 +12,15 @@
  * candidate's terms are summed from its stored lists over H, standardised
  * over the candidates for this user and mixed with the coefficients in
  * params (src/kernel/cold_mix.h).  Warm items are the base models' to
- * rank: this kind gives them no score (NaN: score() is NULL, recommend
- * never returns them), so an application shows "new for you" from it and
- * the rest from its usual model.  A user without items of the model is
- * ranked by the prior alone (the other terms are the same for every
- * candidate), with reason cold_start.  recommend_session ranks from the
- * session's items alike.
+ * rank: this kind gives them no score (NaN; score() is NULL for them, as
+ * for an item the model does not know, so they sort after the cold items
+ * with NULLS LAST; recommend never returns them), so an application shows
+ * "new for you" from it and the rest from its usual model.  A user without
+ * items of the model is ranked by the prior alone, with weight 1 whatever
+ * its fitted coefficient (the fit is on users with items; the other terms
+ * are the same for every candidate of such a user), with reason cold
+ * start.  recommend_session ranks from the session's items alike; an
+ * empty session is a cold start.
  *
  *-------------------------------------------------------------------------
  */
@@ -99,6 +102,69 @@ term_index(const char *term)
 	return strcmp(term, RS_COLD_PRIOR_TERM) == 0 ? RS_COLD_LISTS : -1;
 }
 
+/*
+ * A term row's array (column col): one dimension from 1, or empty, without
+ * NULL elements, else the model is damaged (training writes no other).
+ */
+static void *
+term_array(RsModel *model, HeapTuple tuple, TupleDesc desc, int col, int64 item, const char *term,
+		   int *n)
+{
+	bool		isnull;
+	Datum		value = SPI_getbinval(tuple, desc, col, &isnull);
+	ArrayType  *array = isnull ? NULL : DatumGetArrayTypeP(value);
+
+	if (array == NULL || ARR_NDIM(array) > 1 || (ARR_NDIM(array) == 1 && ARR_LBOUND(array)[0] != 1) ||
+		ARR_HASNULL(array))
+		RsModelCorrupt(model, psprintf("the %s row of item " INT64_FORMAT " in recsys.item_term_lists: column %s "
+									   "is not a one-dimensional array from 1 without NULLs",
+									   term, item, SPI_fname(desc, col)));
+	*n = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
+	return ARR_DATA_PTR(array);
+}
+
+/*
+ * One term row checked: its item is the model's and cold (no users in
+ * item_stats: a warm item is the base models' to rank), its lists name
+ * the model's items with finite scores, a prior is one finite score.
+ * Returns the row's term index; *ids, *scores, *n: its entries.
+ */
+static int
+term_row(RsModel *model, HeapTuple tuple, TupleDesc desc, int32 *item, const int64 **ids,
+		 const float **scores, int *n)
+{
+	bool		isnull;
+	int64		id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+	char	   *term = TextDatumGetCString(SPI_getbinval(tuple, desc, 2, &isnull));
+	int			l = term_index(term);
+	int64		n_users = DatumGetInt64(SPI_getbinval(tuple, desc, 5, &isnull));
+	int			n_scores;
+
+	*item = RsModelItemIndex(model, id);
+	if (*item < 0)
+		RsModelCorrupt(model, psprintf("recsys.item_term_lists has item " INT64_FORMAT
+									   ", which recsys.item_stats has not", id));
+	if (n_users > 0)
+		RsModelCorrupt(model, psprintf("recsys.item_term_lists has a %s row for item " INT64_FORMAT
+									   ", which has users in recsys.item_stats (a warm item)", term, id));
+	if (l < 0)
+		RsModelCorrupt(model, "recsys.item_term_lists has a term other than content, cb2cf, lists and prior");
+	*ids = term_array(model, tuple, desc, 3, id, term, n);
+	*scores = term_array(model, tuple, desc, 4, id, term, &n_scores);
+	if (l == RS_COLD_LISTS ? *n != 0 || n_scores != 1 : n_scores != *n)
+		RsModelCorrupt(model, psprintf("the %s row of item " INT64_FORMAT " in recsys.item_term_lists has %d "
+									   "neighbour ids and %d scores", term, id, *n, n_scores));
+	for (int e = 0; e < n_scores; e++)
+		if (!isfinite((*scores)[e]))
+			RsModelCorrupt(model, psprintf("the %s row of item " INT64_FORMAT " in recsys.item_term_lists "
+										   "has a score that is not finite", term, id));
+	for (int e = 0; e < *n; e++)
+		if (RsModelItemIndex(model, (*ids)[e]) < 0)
+			RsModelCorrupt(model, psprintf("recsys.item_term_lists names item " INT64_FORMAT
+										   ", which recsys.item_stats has not", (*ids)[e]));
+	return l;
+}
+
 /* the version's recsys.item_term_lists rows as the cold rows' lists */
 static void
 load_term_lists(RsModel *model)
@@ -114,9 +180,12 @@ load_term_lists(RsModel *model)
 	float	   *val[RS_COLD_LISTS];
 	float	   *prior;
 
-	RsExecute("SELECT item_id, term, neighbor_ids, scores FROM recsys.item_term_lists "
-			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2 "
-			  "ORDER BY item_id, term",
+	RsExecute("SELECT t.item_id, t.term, t.neighbor_ids, t.scores, "
+			  "coalesce(s.n_users, 0)::pg_catalog.int8 FROM recsys.item_term_lists t "
+			  "LEFT JOIN recsys.item_stats s ON s.model OPERATOR(pg_catalog.=) t.model "
+			  "AND s.version OPERATOR(pg_catalog.=) t.version AND s.item_id OPERATOR(pg_catalog.=) t.item_id "
+			  "WHERE t.model OPERATOR(pg_catalog.=) $1 AND t.version OPERATOR(pg_catalog.=) $2 "
+			  "ORDER BY t.item_id, t.term",
 			  2, (Oid[]) {TEXTOID, INT4OID},
 			  (Datum[]) {CStringGetTextDatum(model->name), Int32GetDatum(model->version)}, NULL, true,
 			  SPI_OK_SELECT);
@@ -124,27 +193,20 @@ load_term_lists(RsModel *model)
 	s->row_of = RsModelAlloc(model, sizeof(int32) * Max(n_items, 1));
 	for (int32 i = 0; i < n_items; i++)
 		s->row_of[i] = -1;
-	/* pass 1: the rows and the lists' sizes */
+	/* pass 1: the rows checked, and the lists' sizes */
 	for (uint64 r = 0; r < rows; r++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
-		int32		i = RsModelItemIndex(model, id);
-		int			l = term_index(TextDatumGetCString(SPI_getbinval(tuple, desc, 2, &isnull)));
-		ArrayType  *ids = DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 3, &isnull));
+		int32		i;
+		const int64 *ids;
+		const float *scores;
+		int			n;
+		int			l = term_row(model, SPI_tuptable->vals[r], SPI_tuptable->tupdesc, &i, &ids, &scores, &n);
 
 		CHECK_FOR_INTERRUPTS();
-		if (i < 0)
-			RsModelCorrupt(model, psprintf("recsys.item_term_lists has item " INT64_FORMAT
-										   ", which recsys.item_stats has not", id));
-		if (l < 0)
-			RsModelCorrupt(model, "recsys.item_term_lists has a term other than content, cb2cf, lists and prior");
 		if (s->row_of[i] < 0)
 			s->row_of[i] = n_rows++;
 		if (l < RS_COLD_LISTS)
-			sizes[l] += ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
+			sizes[l] += n;
 	}
 	s->lists.n_rows = n_rows;
 	s->row_item = RsModelAlloc(model, sizeof(int32) * Max(n_rows, 1));
@@ -163,39 +225,25 @@ load_term_lists(RsModel *model)
 	/* pass 2: the entries (rows come in item order, so in row order) */
 	for (uint64 r = 0; r < rows; r++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		int32		row = s->row_of[RsModelItemIndex(model, DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull)))];
-		int			l = term_index(TextDatumGetCString(SPI_getbinval(tuple, desc, 2, &isnull)));
-		int			n_ids;
-		int			n_scores;
-		int64	   *ids = RsArrayToInt64s(DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 3, &isnull)),
-										  "neighbor_ids", &n_ids);
-		float	   *scores = RsArrayToFloats(DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 4, &isnull)),
-											 "scores", &n_scores);
+		int32		i;
+		const int64 *ids;
+		const float *scores;
+		int			n;
+		int			l = term_row(model, SPI_tuptable->vals[r], SPI_tuptable->tupdesc, &i, &ids, &scores, &n);
+		int32		row = s->row_of[i];
 
 		CHECK_FOR_INTERRUPTS();
 		if (l == RS_COLD_LISTS)
 		{
-			if (n_ids != 0 || n_scores != 1)
-				RsModelCorrupt(model, "a prior row of recsys.item_term_lists is not one score without neighbours");
 			prior[row] = scores[0];
 			continue;
 		}
-		for (int e = 0; e < n_ids; e++)
+		for (int e = 0; e < n; e++)
 		{
-			int32		j = RsModelItemIndex(model, ids[e]);
-
-			if (j < 0)
-				RsModelCorrupt(model, psprintf("recsys.item_term_lists names item " INT64_FORMAT
-											   ", which recsys.item_stats has not", ids[e]));
-			idx[l][fill[l]] = j;
+			idx[l][fill[l]] = RsModelItemIndex(model, ids[e]);
 			val[l][fill[l]++] = scores[e];
 		}
 		ptr[l][row + 1] = fill[l];
-		pfree(ids);
-		pfree(scores);
 	}
 	/* rows without a list: empty */
 	for (int l = 0; l < RS_COLD_LISTS; l++)
@@ -232,8 +280,11 @@ cold_load(RsModel *model, const RsCatalogRow *row)
 /*
  * The mix of the candidate rows (the cold items not excluded) for the
  * items given: returns how many, with their rows in s->rows and their
- * scores in s->mix; *known: whether any item was the model's.
+ * scores in s->mix; *known: whether any item was the model's (if not,
+ * the mix is the prior alone, weight 1).
  */
+static const double prior_alone[RS_COLD_MIX_TERMS] = {[RS_COLD_MIX_PRIOR] = 1};
+
 static int
 mix_candidates(RsModel *model, const RsUserItems *items, const uint8 *exclude, bool *known)
 {
@@ -253,7 +304,7 @@ mix_candidates(RsModel *model, const RsUserItems *items, const uint8 *exclude, b
 	for (int a = 0; items && a < items->n; a++)
 		s->has[items->item[a]] = 0;
 	rs_cold_mix_prepare(s->content, s->terms, n);
-	rs_cold_mix_apply(s->content, s->terms, n, s->coef, s->mix);
+	rs_cold_mix_apply(s->content, s->terms, n, *known ? s->coef : prior_alone, s->mix);
 	return n;
 }
 
@@ -535,4 +586,5 @@ const RsModelKind RsColdKind = {
 	.rank_top_k = cold_rank_top_k,
 	.score_session = cold_score_session,
 	.refresh_cold_items = RsRefreshColdRanker,
+	.nan_unscored = true,
 };

@@ -395,6 +395,13 @@ typedef struct RsModelKind
 	 * in its active version; returns how many (src/item_cold.c).
 	 */
 	int32		(*refresh_cold_items) (const char *model, Oid owner);
+
+	/*
+	 * Whether score_user leaves NaN for items the kind cannot score (the
+	 * cold re-ranker's warm items): score() gives them NULL, as an item the
+	 * model does not know, rather than 0 (an item not reached).
+	 */
+	bool		nan_unscored;
 } RsModelKind;
 
 #endif							/* RECSYS_MODEL_H */

@@ -555,7 +555,13 @@ recsys_score(PG_FUNCTION_ARGS)
 		memo->user_id = user_id;
 		memo->stamp = now;
 	}
-	PG_RETURN_FLOAT4(isnan(memo->scores[i]) ? 0 : memo->scores[i]);
+	if (isnan(memo->scores[i]))
+	{
+		if (model->kind->nan_unscored)
+			PG_RETURN_NULL();
+		PG_RETURN_FLOAT4(0);
+	}
+	PG_RETURN_FLOAT4(memo->scores[i]);
 }
 
 /* Largest contribution first, then smaller item id. */
@@ -722,6 +728,10 @@ recsys_recommend_session(PG_FUNCTION_ARGS)
 	else
 		pool.found = rank_scores(model, model->kind->score_session(model, &session, scratch),
 								 scratch, exclude, pool.k, pool.idx, pool.score, pool.reason);
+	/* a session without the model's items is a cold start, whatever ranked it */
+	for (int r = 0; session.n == 0 && r < pool.found; r++)
+		if (pool.reason[r] == RS_REASON_PERSONALISED)
+			pool.reason[r] = RS_REASON_COLD_START;
 	if (diversity.lambda > 0)
 	{
 		ranking_init(&ranking, k, true);
