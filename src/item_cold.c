@@ -1308,6 +1308,30 @@ keep_feature_row(TupleTableSlot *slot, void *arg)
 	f->w[f->n++] = DatumGetFloat4(slot->tts_values[2]);
 }
 
+/*
+ * Stream the unit tf-idf rows of query (a feature_vectors_query CTE) into
+ * *f, ordered by item and feature, features numbered 0.. in byte order of
+ * their text.
+ */
+static void
+read_feature_rows(const char *query, FeatureRows *f)
+{
+	StringInfoData q;
+
+	initStringInfo(&q);
+	appendStringInfo(&q, "%s SELECT item, (pg_catalog.dense_rank() OVER (ORDER BY feature COLLATE \"C\") "
+					 "OPERATOR(pg_catalog.-) 1)::pg_catalog.int4, w::pg_catalog.float4 FROM v ORDER BY item, 2", query);
+	f->capacity = 1024;
+	f->item = palloc(sizeof(int64) * f->capacity);
+	f->feature = palloc(sizeof(int32) * f->capacity);
+	f->w = palloc(sizeof(float) * f->capacity);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RsStreamQuery(q.data, 0, NULL, NULL, NULL, true, keep_feature_row, f);
+	SPI_finish();
+	pfree(q.data);
+}
+
 static int32
 known_index(const int64 *known, int32 n_known, int64 id)
 {
@@ -1340,7 +1364,6 @@ static void
 cold_neighbors_mapped(const char *query, const int64 *known, int32 n_known, int k,
 					  float cold_weight, const RsColdNeighborMap *map, NeighborPairs *p)
 {
-	StringInfoData q;
 	FeatureRows f = {0};
 	RsCsr		F = {0};
 	int32		n_features = 0;
@@ -1353,17 +1376,7 @@ cold_neighbors_mapped(const char *query, const int64 *known, int32 n_known, int 
 	float	   *centred = NULL;
 	Size		held;
 
-	initStringInfo(&q);
-	appendStringInfo(&q, "%s SELECT item, (pg_catalog.dense_rank() OVER (ORDER BY feature COLLATE \"C\") "
-					 "OPERATOR(pg_catalog.-) 1)::pg_catalog.int4, w::pg_catalog.float4 FROM v ORDER BY item, 2", query);
-	f.capacity = 1024;
-	f.item = palloc(sizeof(int64) * f.capacity);
-	f.feature = palloc(sizeof(int32) * f.capacity);
-	f.w = palloc(sizeof(float) * f.capacity);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	RsStreamQuery(q.data, 0, NULL, NULL, NULL, true, keep_feature_row, &f);
-	SPI_finish();
+	read_feature_rows(query, &f);
 	for (int64 r = 0; r < f.n; r++)
 		n_features = Max(n_features, f.feature[r] + 1);
 
@@ -1562,16 +1575,7 @@ RsColdFeatureRows(Oid features, const char *item_col, int64 **ids, int32 *n_ids,
 
 	initStringInfo(&q);
 	feature_vectors_query(features, item_col, RS_COLD_WORDS_TFIDF, &q);
-	appendStringInfoString(&q, "SELECT item, (pg_catalog.dense_rank() OVER (ORDER BY feature COLLATE \"C\") "
-						   "OPERATOR(pg_catalog.-) 1)::pg_catalog.int4, w::pg_catalog.float4 FROM v ORDER BY item, 2");
-	f.capacity = 1024;
-	f.item = palloc(sizeof(int64) * f.capacity);
-	f.feature = palloc(sizeof(int32) * f.capacity);
-	f.w = palloc(sizeof(float) * f.capacity);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	RsStreamQuery(q.data, 0, NULL, NULL, NULL, true, keep_feature_row, &f);
-	SPI_finish();
+	read_feature_rows(q.data, &f);
 	if (f.n > INT32_MAX / 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
