@@ -3461,6 +3461,7 @@ DECLARE
 	z double precision;
 	zp double precision;
 	has_revenue boolean;
+	rev_sq double precision;
 BEGIN
 	IF metric IS NULL OR metric NOT IN ('ctr', 'conversion', 'revenue') THEN
 		RAISE EXCEPTION 'metric must be ''ctr'', ''conversion'' or ''revenue'', not %',
@@ -3487,6 +3488,9 @@ BEGIN
 	SELECT EXISTS (SELECT FROM recsys.experiment_outcomes o
 				   WHERE o.experiment = e.name AND o.kind = 'conversion' AND o.amount IS NOT NULL)
 	INTO has_revenue;
+	-- the mean square revenue of a paying user, for the revenue floor below
+	SELECT avg(x.revenue ^ 2) INTO rev_sq
+	FROM recsys._experiment_users(e.name) x WHERE x.revenue <> 0;
 
 	RETURN QUERY
 	WITH u AS (
@@ -3499,7 +3503,8 @@ BEGIN
 	), agg AS (
 		SELECT v.name, v.ord, count(u.user_id) AS n, coalesce(sum(u.impressions), 0)::bigint AS m,
 			   coalesce(sum(u.clicks), 0)::bigint AS c, count(u.converted_at) AS x,
-			   avg(u.revenue) AS rev, var_samp(u.revenue) AS rev_var
+			   avg(u.revenue) AS rev, var_samp(u.revenue) AS rev_var0,
+			   count(*) FILTER (WHERE u.revenue <> 0) AS xr
 		FROM v LEFT JOIN u ON u.variant = v.name
 		GROUP BY v.name, v.ord
 	), ctr_var AS (
@@ -3515,7 +3520,15 @@ BEGIN
 		-- difference certain and the mde 0: its variance is then that of
 		-- the rate (x + 1) / (n + 2) (Agresti and Caffo 2000), per user for
 		-- conversion, per impression for CTR (clicked impressions / shown).
+		-- Revenue without spread (2 users at 0 against 2 at 10 would be a
+		-- certain +10) is a paying user's revenue times a 0/1 variable:
+		-- its variance is that of (xr + 1) / (n + 2) times the mean square
+		-- revenue of the experiment's paying users.  One user has no
+		-- variance at all: NULL, "too few users".
 		SELECT a.*, cv.r,
+			   CASE WHEN a.rev_var0 = 0
+					THEN (a.xr + 1.0) / (a.n + 2) * (1 - (a.xr + 1.0) / (a.n + 2)) * coalesce(rev_sq, 0)
+					ELSE a.rev_var0 END AS rev_var,
 			   CASE WHEN a.m > 0 AND coalesce(cv.var, 0) = 0
 					THEN (a.c + 1.0) / (a.m + 2) * (1 - (a.c + 1.0) / (a.m + 2)) / a.m
 					ELSE cv.var END AS r_var,
@@ -3539,13 +3552,12 @@ BEGIN
 			   -- CTR: z with delta-method variances
 			   CASE WHEN NOT p.ctl AND p.r_var + p.cr_var > 0 THEN
 				   2 * recsys._norm_cdf(-abs(p.r - p.cr) / sqrt(p.r_var + p.cr_var)) END AS ctr_pv,
-			   -- revenue per user: Welch's t (no spread in either arm: a
-			   -- difference is certain, p = 0)
+			   -- revenue per user: Welch's t (an arm without spread has
+			   -- the floor above)
 			   CASE WHEN NOT p.ctl AND has_revenue AND p.rev_var / p.n + p.crev_var / p.cn > 0 THEN
 				   recsys._t_two_sided_p((p.rev - p.crev) / sqrt(p.rev_var / p.n + p.crev_var / p.cn),
 					   (p.rev_var / p.n + p.crev_var / p.cn) ^ 2
 					   / ((p.rev_var / p.n) ^ 2 / (p.n - 1) + (p.crev_var / p.cn) ^ 2 / (p.cn - 1)))
-					WHEN NOT p.ctl AND has_revenue AND p.rev_var + p.crev_var = 0 AND p.rev <> p.crev THEN 0
 			   END AS rev_p,
 			   -- the primary metric's difference and its unpooled variance
 			   CASE metric WHEN 'conversion' THEN p.p - p.cp WHEN 'ctr' THEN p.r - p.cr
@@ -4377,6 +4389,7 @@ DECLARE
 	lex text;
 	fix text;
 	compound text;
+	held text[] := '{}';
 	trgm text;
 	ids bigint[];
 	bm25s double precision[];
@@ -4416,17 +4429,23 @@ BEGIN
 		END IF;
 	END IF;
 
-	-- a hyphenated word whose compound no product holds ("lunch-bag" when
-	-- the catalog says "lunch bag") is searched as its parts, as if typed
-	-- with spaces: websearch_to_tsquery would ask for the compound itself
-	-- (review s10, 7).  A compound the catalog holds is kept: its products
-	-- also hold its parts, and the query means them.
+	-- a hyphenated word is searched as the compound OR its parts (review
+	-- s10, 7; review 2, 4): websearch_to_tsquery alone asks for the
+	-- compound, which "lunch bag" does not hold.  A compound no product
+	-- holds is replaced by its parts in the query text, as if typed with
+	-- spaces (else the typo fix below would turn it into another word); a
+	-- held one is kept and its parts OR-ed to it in the tsquery below.  A
+	-- match is a whole hyphenated word ("tea-light" is not the head of
+	-- "tea-light-holder").
 	FOR compound IN SELECT DISTINCT m[1] FROM regexp_matches(query, '([[:alnum:]]+(-[[:alnum:]]+)+)', 'g') m LOOP
 		IF EXISTS (SELECT FROM unnest(to_tsvector(cat.config, compound)) u
 				   WHERE strpos(u.lexeme, '-') > 0
 					 AND NOT EXISTS (SELECT FROM recsys.catalog_terms t
 									 WHERE t.catalog = cat.name AND t.lexeme = u.lexeme)) THEN
-			query := replace(query, compound, replace(compound, '-', ' '));
+			query := regexp_replace(query, '(?<![[:alnum:]-])' || compound || '(?![[:alnum:]-])',
+									replace(compound, '-', ' '), 'g');
+		ELSE
+			held := held || compound;
 		END IF;
 	END LOOP;
 
@@ -4442,6 +4461,11 @@ BEGIN
 		terms := '{}';
 	ELSE
 		tsq_text := websearch_to_tsquery(cat.config, query)::text;
+		FOREACH compound IN ARRAY held LOOP
+			lex := websearch_to_tsquery(cat.config, compound)::text;
+			tsq_text := replace(tsq_text, lex, format('( %s | %s )', lex,
+					websearch_to_tsquery(cat.config, replace(compound, '-', ' '))::text));
+		END LOOP;
 	END IF;
 
 	-- words that match nothing: the last one typed may be unfinished (a
