@@ -787,11 +787,10 @@ BEGIN
 		-- and fails on two: without a unique index, a role that may only
 		-- insert would learn from that failure whether an id it cannot read
 		-- exists (review s10, 4).  With one, the table refuses the duplicate
-		-- itself, as it refuses it to anyone.
-		IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-					   WHERE i.indrelid = rel AND i.indisunique AND i.indimmediate AND i.indisvalid
-						 AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL
-						 AND a.attname = cat.id_col) THEN
+		-- itself, as it refuses it to anyone.  The trigger's second argument,
+		-- 'unique', has it check again whenever it fires (src/search_sync.c):
+		-- the index dropped later, it refuses every write.
+		IF NOT recsys._catalog_unique_id(rel, cat.id_col) THEN
 			RAISE EXCEPTION 'catalog "%" needs a unique index on column "%" of % to be kept current by a trigger',
 				cat.name, cat.id_col, cat.source
 				USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -809,9 +808,10 @@ BEGIN
 		SELECT string_agg(format('%I', c.col), ', ') INTO cols
 		FROM unnest(cat.id_col || cat.text_cols || cat.embedding_col) c(col) WHERE c.col IS NOT NULL;
 		EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OF %s OR DELETE ON %s '
-					   'FOR EACH ROW EXECUTE FUNCTION recsys._catalog_sync(%L)', row_trigger, cols, rel, cat.name);
+					   'FOR EACH ROW EXECUTE FUNCTION recsys._catalog_sync(%L, ''unique'')', row_trigger, cols, rel, cat.name);
 		EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %s '
-					   'FOR EACH STATEMENT EXECUTE FUNCTION recsys._catalog_sync(%L)', truncate_trigger, rel, cat.name);
+					   'FOR EACH STATEMENT EXECUTE FUNCTION recsys._catalog_sync(%L, ''unique'')',
+					   truncate_trigger, rel, cat.name);
 		-- from a fresh start: what changed before is in too
 		PERFORM recsys.refresh_catalog(cat.name);
 	END IF;
@@ -928,3 +928,39 @@ AS $$
 $$;
 COMMENT ON FUNCTION recsys._experiment_users(text) IS
 	'internal: an experiment''s users with their variant, impressions and attributed outcomes';
+
+-- internal: whether a table has a unique index on one column alone, valid,
+-- immediate, without predicate or expression (what catalog_trigger needs;
+-- src/search_sync.c's has_unique_index checks the same when it fires)
+CREATE FUNCTION recsys._catalog_unique_id(rel regclass, col name)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+				   WHERE i.indrelid = rel AND i.indisunique AND i.indimmediate AND i.indisvalid
+					 AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = col)
+$$;
+COMMENT ON FUNCTION recsys._catalog_unique_id(regclass, name) IS
+	'internal: whether a table has a unique index on this column alone (a catalog trigger needs one)';
+
+-- Catalog triggers made by 0.10.0 do not check for the unique index when
+-- they fire (those made by catalog_trigger from now on do: its second
+-- argument, 'unique'): on a table without one, an INSERT-only role learns
+-- from the trigger's duplicate-id error whether an id exists.  Their
+-- writes keep working; the update names them (review 2, finding 10).
+DO $$
+DECLARE
+	list text;
+BEGIN
+	SELECT string_agg(format('catalog %s on %s', quote_literal(c.name), t.tgrelid::regclass), ', ' ORDER BY c.name)
+	INTO list
+	FROM pg_trigger t JOIN recsys.catalogs c ON t.tgname = 'recsys_catalog_' || md5(c.name)
+	WHERE t.tgfoid = 'recsys._catalog_sync'::regproc AND NOT recsys._catalog_unique_id(t.tgrelid, c.id_col);
+	IF list IS NOT NULL THEN
+		RAISE WARNING 'search catalog triggers on tables without a unique index on the id column: %', list
+			USING DETAIL = 'A role allowed only to insert products learns from the trigger''s duplicate-id error whether an id it cannot read exists.',
+				  HINT = 'Add a unique index on the id column, then run recsys.catalog_trigger(catalog) again (its trigger then checks for the index whenever it fires).';
+	END IF;
+END
+$$;

@@ -4149,6 +4149,21 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._catalog_sync() IS
 	'internal: brings a search catalog up to date with its product table''s changed rows, as the catalog''s owner';
 
+-- internal: whether a table has a unique index on one column alone, valid,
+-- immediate, without predicate or expression (what catalog_trigger needs;
+-- src/search_sync.c's has_unique_index checks the same when it fires)
+CREATE FUNCTION recsys._catalog_unique_id(rel regclass, col name)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+				   WHERE i.indrelid = rel AND i.indisunique AND i.indimmediate AND i.indisvalid
+					 AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = col)
+$$;
+COMMENT ON FUNCTION recsys._catalog_unique_id(regclass, name) IS
+	'internal: whether a table has a unique index on this column alone (a catalog trigger needs one)';
+
 -- keep a catalog current without refresh calls: triggers on its product
 -- table index every inserted, updated or deleted product (and empty the
 -- catalog on TRUNCATE) in the same transaction, as the catalog's owner
@@ -4222,11 +4237,10 @@ BEGIN
 		-- and fails on two: without a unique index, a role that may only
 		-- insert would learn from that failure whether an id it cannot read
 		-- exists (review s10, 4).  With one, the table refuses the duplicate
-		-- itself, as it refuses it to anyone.
-		IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-					   WHERE i.indrelid = rel AND i.indisunique AND i.indimmediate AND i.indisvalid
-						 AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL
-						 AND a.attname = cat.id_col) THEN
+		-- itself, as it refuses it to anyone.  The trigger's second argument,
+		-- 'unique', has it check again whenever it fires (src/search_sync.c):
+		-- the index dropped later, it refuses every write.
+		IF NOT recsys._catalog_unique_id(rel, cat.id_col) THEN
 			RAISE EXCEPTION 'catalog "%" needs a unique index on column "%" of % to be kept current by a trigger',
 				cat.name, cat.id_col, cat.source
 				USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -4244,9 +4258,10 @@ BEGIN
 		SELECT string_agg(format('%I', c.col), ', ') INTO cols
 		FROM unnest(cat.id_col || cat.text_cols || cat.embedding_col) c(col) WHERE c.col IS NOT NULL;
 		EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OF %s OR DELETE ON %s '
-					   'FOR EACH ROW EXECUTE FUNCTION recsys._catalog_sync(%L)', row_trigger, cols, rel, cat.name);
+					   'FOR EACH ROW EXECUTE FUNCTION recsys._catalog_sync(%L, ''unique'')', row_trigger, cols, rel, cat.name);
 		EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %s '
-					   'FOR EACH STATEMENT EXECUTE FUNCTION recsys._catalog_sync(%L)', truncate_trigger, rel, cat.name);
+					   'FOR EACH STATEMENT EXECUTE FUNCTION recsys._catalog_sync(%L, ''unique'')',
+					   truncate_trigger, rel, cat.name);
 		-- from a fresh start: what changed before is in too
 		PERFORM recsys.refresh_catalog(cat.name);
 	END IF;

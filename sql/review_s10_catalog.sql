@@ -142,16 +142,45 @@ SELECT * FROM secretprod;
 RESET ROLE;
 SET ROLE regress_recsys_fixr_owner;
 SELECT item_id FROM recsys.catalog_docs WHERE catalog = 'fixr_sec' ORDER BY 1;
--- a trigger kept after its table lost the unique index (or made before
--- 0.11.0 on a table without one) still fails on a duplicate: the oracle
--- the documentation tells to close with a unique index
+-- review 2, finding 10: the table loses its unique index after the
+-- trigger was made.  The trigger checks when it fires: every write is
+-- refused with the same 55000, an existing id (4242) as a new one (4243),
+-- so the error tells nothing about the ids (before: 4243 went in and
+-- 4242 failed with the trigger's duplicate-id error)
 ALTER TABLE secretprod DROP CONSTRAINT secretprod_pkey;
 RESET ROLE;
 SET ROLE regress_recsys_fixr_user;
+\set VERBOSITY default
 INSERT INTO secretprod VALUES (4242, 'y');
+\set VERBOSITY terse
+INSERT INTO secretprod VALUES (4243, 'y');
 RESET ROLE;
 SET ROLE regress_recsys_fixr_owner;
+SELECT count(*) FROM secretprod;
+-- a unique index again: writes work again
+CREATE UNIQUE INDEX secretprod_id ON secretprod (item_id);
+RESET ROLE;
+SET ROLE regress_recsys_fixr_user;
+INSERT INTO secretprod VALUES (4243, 'y');
+RESET ROLE;
+SET ROLE regress_recsys_fixr_owner;
+SELECT item_id FROM recsys.catalog_docs WHERE catalog = 'fixr_sec' ORDER BY 1;
+-- a trigger as 0.10.0 made it (one argument) on a table without the index
+-- keeps working (the update to 0.11.0 warns about it instead: TAP 228)
+DROP INDEX secretprod_id;
 SELECT recsys.catalog_trigger('fixr_sec', false);
+CREATE TRIGGER old_style AFTER INSERT ON secretprod FOR EACH ROW EXECUTE FUNCTION recsys._catalog_sync('fixr_sec');
+RESET ROLE;
+SET ROLE regress_recsys_fixr_user;
+INSERT INTO secretprod VALUES (4244, 'z');
+RESET ROLE;
+SET ROLE regress_recsys_fixr_owner;
+SELECT item_id FROM recsys.catalog_docs WHERE catalog = 'fixr_sec' ORDER BY 1;
+-- a second argument other than 'unique' is a protocol violation
+CREATE TRIGGER bad_arg AFTER INSERT ON secretprod FOR EACH ROW EXECUTE FUNCTION recsys._catalog_sync('fixr_sec', 'x');
+INSERT INTO secretprod VALUES (4245, 'z');
+DROP TRIGGER bad_arg ON secretprod;
+DROP TRIGGER old_style ON secretprod;
 RESET ROLE;
 
 SET client_min_messages = warning;
