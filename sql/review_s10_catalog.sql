@@ -40,8 +40,7 @@ SELECT item_id FROM recsys.search('t-light holder', model => NULL, catalog => 'f
 -- that say it with spaces are still found: "lunch-bag" finds 1 and 8 (not
 -- 6's "lunchbag", one word); "light-holder" finds 2 and 5; every
 -- hyphenated word is replaced whole: "tea-light tea-light-holder" finds 2
--- (before: "tea light-holder" was left, which 2 lacks and 5 holds without
--- "tea": nothing)
+-- (so it did before, though "tea light-holder" was left in the text)
 CREATE TABLE products2 (id integer PRIMARY KEY, title text);
 INSERT INTO products2 VALUES (1, 'lunch bag red'), (2, 'tea light holder'), (3, 'green tea'),
 	(5, 'white light-holder'), (6, 'lunchbag'), (8, 'red lunch-bag');
