@@ -549,8 +549,10 @@ BEGIN
 		tsq_text := websearch_to_tsquery(cat.config, query)::text;
 		FOREACH compound IN ARRAY held LOOP
 			lex := websearch_to_tsquery(cat.config, compound)::text;
-			tsq_text := replace(tsq_text, lex, format('( %s | %s )', lex,
-					websearch_to_tsquery(cat.config, replace(compound, '-', ' '))::text));
+			fix := websearch_to_tsquery(cat.config, replace(compound, '-', ' '))::text;
+			IF fix <> '' THEN	-- (words all stop words: the compound alone)
+				tsq_text := replace(tsq_text, lex, format('( %s | %s )', lex, fix));
+			END IF;
 		END LOOP;
 	END IF;
 
