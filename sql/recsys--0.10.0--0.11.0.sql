@@ -550,7 +550,11 @@ BEGIN
 		FOREACH compound IN ARRAY held LOOP
 			lex := websearch_to_tsquery(cat.config, compound)::text;
 			fix := websearch_to_tsquery(cat.config, replace(compound, '-', ' '))::text;
-			IF fix <> '' THEN	-- (words all stop words: the compound alone)
+			-- a part that is a stop word ("t" of "t-light") would leave a
+			-- wider query ("light"): then the compound alone
+			IF (SELECT count(*) FROM unnest(to_tsvector(cat.config, replace(compound, '-', ' '))) u,
+									 unnest(u.positions) q)
+			   = cardinality(string_to_array(compound, '-')) THEN
 				tsq_text := replace(tsq_text, lex, format('( %s | %s )', lex, fix));
 			END IF;
 		END LOOP;

@@ -32,9 +32,9 @@ SELECT item_id FROM recsys.search('red lunch-bag', model => NULL, catalog => 'fi
 -- unfinished: the last word a prefix
 SELECT item_id FROM recsys.search('lunch-ba', model => NULL, catalog => 'fixr_cat');
 -- a compound the catalog holds is searched as itself OR its words
--- (review 2, finding 4): item 6 says "t-light", first; item 4's "tea
--- light holder" follows ("t" is an English stop word: the parts are
--- "light holder")
+-- (review 2, finding 4), unless one of its words is a stop word: "t" of
+-- "t-light" is, and "light" alone would be wider, so item 6 only (not item
+-- 4's "tea light")
 SELECT item_id FROM recsys.search('t-light holder', model => NULL, catalog => 'fixr_cat');
 -- review 2, finding 4: once one product spells the compound, the others
 -- that say it with spaces are still found: "lunch-bag" finds 1 and 8 (not
