@@ -3528,6 +3528,7 @@ DECLARE
 	z double precision;
 	zp double precision;
 	has_revenue boolean;
+	rev_sq double precision;
 BEGIN
 	IF metric IS NULL OR metric NOT IN ('ctr', 'conversion', 'revenue') THEN
 		RAISE EXCEPTION 'metric must be ''ctr'', ''conversion'' or ''revenue'', not %',
@@ -3554,6 +3555,9 @@ BEGIN
 	SELECT EXISTS (SELECT FROM recsys.experiment_outcomes o
 				   WHERE o.experiment = e.name AND o.kind = 'conversion' AND o.amount IS NOT NULL)
 	INTO has_revenue;
+	-- the mean square revenue of a paying user, for the revenue floor below
+	SELECT avg(x.revenue ^ 2) INTO rev_sq
+	FROM recsys._experiment_users(e.name) x WHERE x.revenue <> 0;
 
 	RETURN QUERY
 	WITH u AS (
@@ -3566,7 +3570,8 @@ BEGIN
 	), agg AS (
 		SELECT v.name, v.ord, count(u.user_id) AS n, coalesce(sum(u.impressions), 0)::bigint AS m,
 			   coalesce(sum(u.clicks), 0)::bigint AS c, count(u.converted_at) AS x,
-			   avg(u.revenue) AS rev, var_samp(u.revenue) AS rev_var
+			   avg(u.revenue) AS rev, var_samp(u.revenue) AS rev_var0,
+			   count(*) FILTER (WHERE u.revenue <> 0) AS xr
 		FROM v LEFT JOIN u ON u.variant = v.name
 		GROUP BY v.name, v.ord
 	), ctr_var AS (
@@ -3582,7 +3587,15 @@ BEGIN
 		-- difference certain and the mde 0: its variance is then that of
 		-- the rate (x + 1) / (n + 2) (Agresti and Caffo 2000), per user for
 		-- conversion, per impression for CTR (clicked impressions / shown).
+		-- Revenue without spread (2 users at 0 against 2 at 10 would be a
+		-- certain +10) is a paying user's revenue times a 0/1 variable:
+		-- its variance is that of (xr + 1) / (n + 2) times the mean square
+		-- revenue of the experiment's paying users.  One user has no
+		-- variance at all: NULL, "too few users".
 		SELECT a.*, cv.r,
+			   CASE WHEN a.rev_var0 = 0
+					THEN (a.xr + 1.0) / (a.n + 2) * (1 - (a.xr + 1.0) / (a.n + 2)) * coalesce(rev_sq, 0)
+					ELSE a.rev_var0 END AS rev_var,
 			   CASE WHEN a.m > 0 AND coalesce(cv.var, 0) = 0
 					THEN (a.c + 1.0) / (a.m + 2) * (1 - (a.c + 1.0) / (a.m + 2)) / a.m
 					ELSE cv.var END AS r_var,
@@ -3606,13 +3619,12 @@ BEGIN
 			   -- CTR: z with delta-method variances
 			   CASE WHEN NOT p.ctl AND p.r_var + p.cr_var > 0 THEN
 				   2 * recsys._norm_cdf(-abs(p.r - p.cr) / sqrt(p.r_var + p.cr_var)) END AS ctr_pv,
-			   -- revenue per user: Welch's t (no spread in either arm: a
-			   -- difference is certain, p = 0)
+			   -- revenue per user: Welch's t (an arm without spread has
+			   -- the floor above)
 			   CASE WHEN NOT p.ctl AND has_revenue AND p.rev_var / p.n + p.crev_var / p.cn > 0 THEN
 				   recsys._t_two_sided_p((p.rev - p.crev) / sqrt(p.rev_var / p.n + p.crev_var / p.cn),
 					   (p.rev_var / p.n + p.crev_var / p.cn) ^ 2
 					   / ((p.rev_var / p.n) ^ 2 / (p.n - 1) + (p.crev_var / p.cn) ^ 2 / (p.cn - 1)))
-					WHEN NOT p.ctl AND has_revenue AND p.rev_var + p.crev_var = 0 AND p.rev <> p.crev THEN 0
 			   END AS rev_p,
 			   -- the primary metric's difference and its unpooled variance
 			   CASE metric WHEN 'conversion' THEN p.p - p.cp WHEN 'ctr' THEN p.r - p.cr
@@ -4204,6 +4216,21 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._catalog_sync() IS
 	'internal: brings a search catalog up to date with its product table''s changed rows, as the catalog''s owner';
 
+-- internal: whether a table has a unique index on one column alone, valid,
+-- immediate, without predicate or expression (what catalog_trigger needs;
+-- src/search_sync.c's has_unique_index checks the same when it fires)
+CREATE FUNCTION recsys._catalog_unique_id(rel regclass, col name)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+				   WHERE i.indrelid = rel AND i.indisunique AND i.indimmediate AND i.indisvalid
+					 AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = col)
+$$;
+COMMENT ON FUNCTION recsys._catalog_unique_id(regclass, name) IS
+	'internal: whether a table has a unique index on this column alone (a catalog trigger needs one)';
+
 -- keep a catalog current without refresh calls: triggers on its product
 -- table index every inserted, updated or deleted product (and empty the
 -- catalog on TRUNCATE) in the same transaction, as the catalog's owner
@@ -4277,11 +4304,10 @@ BEGIN
 		-- and fails on two: without a unique index, a role that may only
 		-- insert would learn from that failure whether an id it cannot read
 		-- exists (review s10, 4).  With one, the table refuses the duplicate
-		-- itself, as it refuses it to anyone.
-		IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-					   WHERE i.indrelid = rel AND i.indisunique AND i.indimmediate AND i.indisvalid
-						 AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL
-						 AND a.attname = cat.id_col) THEN
+		-- itself, as it refuses it to anyone.  The trigger's second argument,
+		-- 'unique', has it check again whenever it fires (src/search_sync.c):
+		-- the index dropped later, it refuses every write.
+		IF NOT recsys._catalog_unique_id(rel, cat.id_col) THEN
 			RAISE EXCEPTION 'catalog "%" needs a unique index on column "%" of % to be kept current by a trigger',
 				cat.name, cat.id_col, cat.source
 				USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -4299,9 +4325,10 @@ BEGIN
 		SELECT string_agg(format('%I', c.col), ', ') INTO cols
 		FROM unnest(cat.id_col || cat.text_cols || cat.embedding_col) c(col) WHERE c.col IS NOT NULL;
 		EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OF %s OR DELETE ON %s '
-					   'FOR EACH ROW EXECUTE FUNCTION recsys._catalog_sync(%L)', row_trigger, cols, rel, cat.name);
+					   'FOR EACH ROW EXECUTE FUNCTION recsys._catalog_sync(%L, ''unique'')', row_trigger, cols, rel, cat.name);
 		EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %s '
-					   'FOR EACH STATEMENT EXECUTE FUNCTION recsys._catalog_sync(%L)', truncate_trigger, rel, cat.name);
+					   'FOR EACH STATEMENT EXECUTE FUNCTION recsys._catalog_sync(%L, ''unique'')',
+					   truncate_trigger, rel, cat.name);
 		-- from a fresh start: what changed before is in too
 		PERFORM recsys.refresh_catalog(cat.name);
 	END IF;
@@ -4444,6 +4471,7 @@ DECLARE
 	lex text;
 	fix text;
 	compound text;
+	held text[] := '{}';
 	trgm text;
 	ids bigint[];
 	bm25s double precision[];
@@ -4483,17 +4511,23 @@ BEGIN
 		END IF;
 	END IF;
 
-	-- a hyphenated word whose compound no product holds ("lunch-bag" when
-	-- the catalog says "lunch bag") is searched as its parts, as if typed
-	-- with spaces: websearch_to_tsquery would ask for the compound itself
-	-- (review s10, 7).  A compound the catalog holds is kept: its products
-	-- also hold its parts, and the query means them.
+	-- a hyphenated word is searched as the compound OR its parts (review
+	-- s10, 7; review 2, 4): websearch_to_tsquery alone asks for the
+	-- compound, which "lunch bag" does not hold.  A compound no product
+	-- holds is replaced by its parts in the query text, as if typed with
+	-- spaces (else the typo fix below would turn it into another word); a
+	-- held one is kept and its parts OR-ed to it in the tsquery below.  A
+	-- match is a whole hyphenated word ("tea-light" is not the head of
+	-- "tea-light-holder").
 	FOR compound IN SELECT DISTINCT m[1] FROM regexp_matches(query, '([[:alnum:]]+(-[[:alnum:]]+)+)', 'g') m LOOP
 		IF EXISTS (SELECT FROM unnest(to_tsvector(cat.config, compound)) u
 				   WHERE strpos(u.lexeme, '-') > 0
 					 AND NOT EXISTS (SELECT FROM recsys.catalog_terms t
 									 WHERE t.catalog = cat.name AND t.lexeme = u.lexeme)) THEN
-			query := replace(query, compound, replace(compound, '-', ' '));
+			query := regexp_replace(query, '(?<![[:alnum:]-])' || compound || '(?![[:alnum:]-])',
+									replace(compound, '-', ' '), 'g');
+		ELSE
+			held := held || compound;
 		END IF;
 	END LOOP;
 
@@ -4509,6 +4543,17 @@ BEGIN
 		terms := '{}';
 	ELSE
 		tsq_text := websearch_to_tsquery(cat.config, query)::text;
+		FOREACH compound IN ARRAY held LOOP
+			lex := websearch_to_tsquery(cat.config, compound)::text;
+			fix := websearch_to_tsquery(cat.config, replace(compound, '-', ' '))::text;
+			-- a part that is a stop word ("t" of "t-light") would leave a
+			-- wider query ("light"): then the compound alone
+			IF (SELECT count(*) FROM unnest(to_tsvector(cat.config, replace(compound, '-', ' '))) u,
+									 unnest(u.positions) q)
+			   = cardinality(string_to_array(compound, '-')) THEN
+				tsq_text := replace(tsq_text, lex, format('( %s | %s )', lex, fix));
+			END IF;
+		END LOOP;
 	END IF;
 
 	-- words that match nothing: the last one typed may be unfinished (a

@@ -38,7 +38,9 @@ SELECT variant, verdict FROM recsys.experiment_results('s10s_all', sequential =>
 SELECT variant, ctr, ctr_low <= ctr AND ctr <= ctr_high AS in_interval, ctr_p < 1e-80 AS tiny_p,
 	   p_always_valid, verdict
 FROM recsys.experiment_results('s10s_all', metric => 'ctr');
-SELECT variant, revenue_per_user, revenue_p, p_always_valid, verdict
+-- (revenue: both arms without spread take the floor of review 2's
+-- finding 1 below, V = 2 * 1/202 * 201/202 * 100 / 200: still certain)
+SELECT variant, revenue_per_user, revenue_p, p_always_valid < 1e-80 AS tiny_p_av, verdict
 FROM recsys.experiment_results('s10s_all', metric => 'revenue');
 -- one user per arm: 0% vs 100% is no evidence (the variance of an arm at
 -- 0% or 100% is that of (x + 1) / (n + 2) = 1/3 and 2/3: V = 4/9, so
@@ -52,6 +54,17 @@ FROM recsys.experiment_results('s10s_one', metric => 'ctr');
 -- said so, not a truncated "detectable at this size: "
 SELECT variant, revenue_per_user, revenue_low, revenue_p, mde, verdict
 FROM recsys.experiment_results('s10s_one', metric => 'revenue');
+-- Review 2, finding 1: 2 users per arm spending 0 against 2 spending 10 are
+-- no certainty.  An arm without spread takes the variance of (xr + 1) /
+-- (n + 2) times the mean square paying revenue (100): 3/4 * 1/4 * 100 =
+-- 18.75 in both arms, so t = 10 / sqrt(18.75 / 2 + 18.75 / 2) = 4 / sqrt(3)
+-- on Welch's 2 degrees of freedom: p = 1 - t / sqrt(t^2 + 2) = 1 - 4 /
+-- sqrt(22) = 0.1472 (before: p 0, "B beats A ... always valid")
+SELECT s10s_mk('s10s_r2', 2, 0, 2, 2);
+SELECT variant, revenue_per_user, round(revenue_p::numeric, 4) AS revenue_p,
+	   round((1 - 4 / sqrt(22))::numeric, 4) AS by_hand, p_always_valid > 0.5 AS p_av_high, verdict
+FROM recsys.experiment_results('s10s_r2', metric => 'revenue');
+SELECT variant, verdict FROM recsys.experiment_results('s10s_r2', metric => 'revenue', sequential => false);
 
 -- Finding 2: with the control at 0% (or 100%) the mde is not 0: the
 -- control's variance is that of 1/202, mde = (1.96 + 0.8416)
@@ -97,6 +110,22 @@ VALUES ('s10s_twice', 1, 'click', 1, '2026-01-01 00:11'),
 	   ('s10s_twice', 3, 'click', 1, '2026-01-01 00:11'), ('s10s_twice', 3, 'click', 1, '2026-01-01 00:12');
 SELECT u.user_id, u.impressions, u.clicks FROM recsys._experiment_users('s10s_twice') u ORDER BY 1;
 SELECT variant, impressions, clicks, ctr FROM recsys.experiment_results('s10s_twice', metric => 'ctr');
+-- Review 2, finding 2: A's users 1-50 were shown item 1 three times a
+-- minute apart, B's users 51-100 once; every even user clicked once at
+-- 00:05: A 25 of 150 impressions clicked, B 25 of 50 (one click, one
+-- impression: the latest before it)
+SELECT 1 FROM recsys.create_experiment('s10s_rep',
+	'[{"name": "A", "model": "s10s_a"}, {"name": "B", "model": "s10s_b"}]', salt => 'rep');
+INSERT INTO recsys.experiment_impressions (experiment, variant, user_id, item_id, position, shown_at)
+SELECT 's10s_rep', 'A', u, 1, 1, '2026-01-01'::timestamptz + make_interval(mins => k)
+FROM generate_series(1, 50) u, generate_series(0, 2) k
+UNION ALL
+SELECT 's10s_rep', 'B', u, 1, 1, '2026-01-01' FROM generate_series(51, 100) u;
+INSERT INTO recsys.experiment_outcomes (experiment, user_id, kind, item_id, at)
+SELECT 's10s_rep', u, 'click', 1, '2026-01-01 00:05' FROM generate_series(2, 100, 2) u;
+SELECT variant, users, impressions, clicks, round(ctr::numeric, 4) AS ctr
+FROM recsys.experiment_results('s10s_rep', metric => 'ctr');
+SELECT u.user_id, u.impressions, u.clicks FROM recsys._experiment_users('s10s_rep') u WHERE u.user_id <= 2 ORDER BY 1;
 
 -- Finding 10: interleaving credit on a tie of shown_at goes to neither
 -- team.  Users 1-3: both teams showed item 7 at the same time, then a

@@ -32,6 +32,7 @@
 #include <math.h>
 
 #include "catalog/namespace.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "access/htup_details.h"
 #include "commands/trigger.h"
@@ -327,9 +328,47 @@ source_is(const char *source, Oid relid)
 }
 
 /*
- * recsys._catalog_sync(catalog) RETURNS trigger: AFTER INSERT OR UPDATE
+ * Whether the relation has a valid, immediate unique index on column attno
+ * alone (no predicate, no expression): what catalog_trigger requires.
+ */
+static bool
+has_unique_index(Relation rel, int attno)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	bool		found = false;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index index;
+
+		if (!HeapTupleIsValid(tuple))
+			continue;
+		index = (Form_pg_index) GETSTRUCT(tuple);
+		found = index->indisunique && index->indimmediate && index->indisvalid &&
+			index->indnkeyatts == 1 && index->indkey.values[0] == attno &&
+			heap_attisnull(tuple, Anum_pg_index_indpred, NULL) &&
+			heap_attisnull(tuple, Anum_pg_index_indexprs, NULL);
+		ReleaseSysCache(tuple);
+		if (found)
+			break;
+	}
+	list_free(indexes);
+	return found;
+}
+
+/*
+ * recsys._catalog_sync(catalog [, 'unique']) RETURNS trigger: AFTER INSERT OR UPDATE
  * OR DELETE FOR EACH ROW, or AFTER TRUNCATE FOR EACH STATEMENT, on a
- * catalog's source (recsys.catalog_trigger creates both).
+ * catalog's source (recsys.catalog_trigger creates both).  A trigger
+ * made by 0.11.0 or later carries a second argument, 'unique': it refuses
+ * every write, whatever its values (55000), while the table lacks a unique
+ * index on the id column, since a duplicate id read back as the catalog's
+ * owner would fail the statement and tell a role that may only insert
+ * whether an id it cannot read exists (review s10, 4; review 2, 10).  One
+ * made by 0.10.0 (one argument) keeps working as it did: the update to
+ * 0.11.0 warns about those on tables without the index.
  */
 Datum
 recsys_catalog_sync(PG_FUNCTION_ARGS)
@@ -341,7 +380,8 @@ recsys_catalog_sync(PG_FUNCTION_ARGS)
 	int			attno;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		trigdata->tg_trigger->tgnargs != 1)
+		trigdata->tg_trigger->tgnargs < 1 || trigdata->tg_trigger->tgnargs > 2 ||
+		(trigdata->tg_trigger->tgnargs == 2 && strcmp(trigdata->tg_trigger->tgargs[1], "unique") != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("recsys._catalog_sync must be called as an AFTER trigger with a catalog's name"),
@@ -382,17 +422,27 @@ recsys_catalog_sync(PG_FUNCTION_ARGS)
 				 errdetail("The trigger would read the table with the rights of the catalog's owner, which the table's owner lacks."),
 				 errhint("Drop the trigger; the catalog's owner may refresh it with recsys.refresh_catalog.")));
 
+	desc = RelationGetDescr(trigdata->tg_relation);
+	attno = SPI_fnumber(desc, cat.id_col);
+	if (attno <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation %s does not exist", cat.id_col, work.relname),
+				 errhint("Index the product table again with recsys.index_catalog.")));
+	/* before anything that depends on the row's values */
+	if (trigdata->tg_trigger->tgnargs == 2 && !has_unique_index(trigdata->tg_relation, attno))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("catalog \"%s\" needs a unique index on column \"%s\" of %s to be kept current by a trigger",
+						cat.name, cat.id_col, work.relname),
+				 errdetail("Without one, a role allowed only to insert products would learn from the trigger's duplicate-id error whether an id it cannot read exists."),
+				 errhint("CREATE UNIQUE INDEX ON %s (%s), or drop the trigger with recsys.catalog_trigger(%s, false).",
+						 work.relname, quote_identifier(cat.id_col), quote_literal_cstr(cat.name))));
+
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 		work.truncate = true;
 	else if (TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 	{
-		desc = RelationGetDescr(trigdata->tg_relation);
-		attno = SPI_fnumber(desc, cat.id_col);
-		if (attno <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("column \"%s\" of relation %s does not exist", cat.id_col, work.relname),
-					 errhint("Index the product table again with recsys.index_catalog.")));
 		/* the id the row had (UPDATE, DELETE) and the one it has (INSERT, UPDATE) */
 		if (!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) &&
 			row_id(trigdata->tg_trigtuple, desc, attno, &work.ids[work.n_ids]))
