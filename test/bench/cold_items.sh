@@ -223,18 +223,28 @@ warm() {
 # item's regularization grows with the number of features even at a tiny
 # feature_weight: the ALS's regularization is re-chosen with them.  Each
 # feature_weight's best regularization on valid runs on test.
+# WARM_NORM=1: each feature's value is mean n / n_i, n_i the item's
+# feature count (an item's features weigh alike whatever their number).
 WARM_JOINT_REG=${WARM_JOINT_REG:-0.0005, 0.001, 0.002, 0.005, 0.01, 0.02}
 warm_joint() {
-	local data=$1 t=$2 v=$3 fw reg val
+	local data=$1 t=$2 v=$3 fw reg val f=${3}_features
+	if [ "${WARM_NORM:-0}" = 1 ]; then
+		f=${v}_features_norm
+		recsys_psql -q <<SQL
+CREATE OR REPLACE VIEW $f AS
+SELECT item_id, feature, (avg(n) OVER () / n)::real AS value
+FROM (SELECT item_id, feature, count(*) OVER (PARTITION BY item_id) AS n FROM ${v}_features) s;
+SQL
+	fi
 	echo
-	echo "### warmjoint: $data strat75 (valid NDCG@10 per feature_weight x regularization; $als_best without features)"
+	echo "### warmjoint: $data strat75 (valid NDCG@10 per feature_weight x regularization; $als_best without features; features $f)"
 	recsys_psql -qAt <<SQL
 SET recsys.threads = 2;
 CREATE TEMP TABLE joint_tuned AS
 SELECT * FROM recsys.tune('als', '${t}_vtrain', '${t}_vtest',
 						  '{"feature_weight": [$WARM_FW_GRID], "regularization": [$WARM_JOINT_REG]}',
 				 fixed => jsonb_build_object('factors', 128, 'iterations', 12, 'regularization_exponent', 1,
-											 'features', 'public.${v}_features',
+											 'features', 'public.$f',
 											 'alpha', (regexp_match('$als_best', 'alpha => ([0-9.]+)'))[1]::float8),
 				 model => 'tuning');
 SELECT recsys.drop_model('tuning') \gset
@@ -246,7 +256,7 @@ SQL
 	while IFS=$'\t' read -r fw reg val; do
 		printf 'valid %-7s reg %-7s %s  ' "$fw" "$reg" "$val"
 		evaluate_line "ALS + features fw=$fw reg=$reg" "${t}_train" "${t}_test" \
-			"$als_base, $(sed 's/regularization => [0-9.]*/regularization => '"$reg"'/' <<<"$als_best"), features => '${v}_features', feature_weight => $fw"
+			"$als_base, $(sed 's/regularization => [0-9.]*/regularization => '"$reg"'/' <<<"$als_best"), features => '$f', feature_weight => $fw"
 	done <"$work/joint_best"
 }
 
