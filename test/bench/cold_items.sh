@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test/bench/cold_items.sh: item features in ALS, and cold items (issue 15).
 #
-#   bash test/bench/cold_items.sh [warm|cold|coldvalid|coldknn|coldranker|coldpseudo|combine|hybrid|ridge|pseudo|labinputs|all] [ml-latest-small|online-retail|both]
+#   bash test/bench/cold_items.sh [warm|warmjoint|cold|coldvalid|coldknn|coldranker|coldpseudo|combine|hybrid|ridge|pseudo|labinputs|all] [ml-latest-small|online-retail|both]
 #
 # coldranker (0.11.0): the cold re-ranker served through SQL - trained by
 # recsys.train_cold_ranker on strat75/train minus the cold items' rows
@@ -142,32 +142,41 @@ SQL
 }
 
 # choose ALS's alpha and regularization on valid, then feature_weight
+# among WARM_FW_CHOOSE (the valid grid WARM_FW_GRID may hold more values,
+# all printed with their valid figure; warm runs each on test too)
+WARM_FW_GRID=${WARM_FW_GRID:-0, 0.05, 0.25, 1, 4, 16}
+WARM_FW_CHOOSE=${WARM_FW_CHOOSE:-$WARM_FW_GRID}
 als_base='factors => 128, iterations => 12, regularization_exponent => 1'
 choose() {
 	local t=$1 v=$2
-	als_best=$(recsys_psql -At <<SQL
+	als_best=$(recsys_psql -qAt <<SQL
 SET recsys.threads = 2;
-SELECT format('alpha => %s, regularization => %s', params->>'alpha', params->>'regularization')
-FROM recsys.tune('als', '${t}_vtrain', '${t}_vtest', '{"alpha": [10, 20], "regularization": [0.005, 0.01, 0.02, 0.05]}',
-				 fixed => '{"factors": 128, "iterations": 12, "regularization_exponent": 1}', model => 'tuning')
-WHERE rank = 1;
+CREATE TEMP TABLE als_tuned AS
+SELECT * FROM recsys.tune('als', '${t}_vtrain', '${t}_vtest', '{"alpha": [10, 20], "regularization": [0.005, 0.01, 0.02, 0.05]}',
+				 fixed => '{"factors": 128, "iterations": 12, "regularization_exponent": 1}', model => 'tuning');
 SELECT recsys.drop_model('tuning') \gset
+\copy (SELECT format('valid alpha %s regularization %s: %s', params->>'alpha', params->>'regularization', round(value::numeric, 4)) FROM als_tuned ORDER BY rank) TO '$work/als_valid'
+SELECT format('alpha => %s, regularization => %s', params->>'alpha', params->>'regularization')
+FROM als_tuned WHERE rank = 1;
 SQL
 )
-	fw_best=$(recsys_psql -At <<SQL
+	cat "$work/als_valid"
+	fw_best=$(recsys_psql -qAt <<SQL
 SET recsys.threads = 2;
-SELECT params->>'feature_weight'
-FROM recsys.tune('als', '${t}_vtrain', '${t}_vtest', '{"feature_weight": [0, 0.05, 0.25, 1, 4, 16]}',
+CREATE TEMP TABLE fw_tuned AS
+SELECT * FROM recsys.tune('als', '${t}_vtrain', '${t}_vtest', '{"feature_weight": [$WARM_FW_GRID]}',
 				 fixed => jsonb_build_object('factors', 128, 'iterations', 12, 'regularization_exponent', 1,
 											 'features', 'public.${v}_features')
 						  || (SELECT jsonb_object_agg(k, v::float8) FROM
 							  regexp_matches('$als_best', '(\w+) => ([0-9.]+)', 'g') m(a), LATERAL (SELECT a[1] k, a[2] v) x),
-				 model => 'tuning')
-WHERE rank = 1;
+				 model => 'tuning');
 SELECT recsys.drop_model('tuning') \gset
+\copy (SELECT params->>'feature_weight', round(value::numeric, 4) FROM fw_tuned ORDER BY (params->>'feature_weight')::float8) TO '$work/fw_valid'
+SELECT params->>'feature_weight' FROM fw_tuned
+WHERE (params->>'feature_weight')::float8 IN ($WARM_FW_CHOOSE) ORDER BY value DESC LIMIT 1;
 SQL
 )
-	echo "chosen on valid: $als_best; feature_weight => $fw_best"
+	echo "chosen on valid: $als_best; feature_weight => $fw_best (among $WARM_FW_CHOOSE)"
 }
 
 evaluate_line() {
@@ -199,9 +208,64 @@ warm() {
 			choose "$t" "$v"
 		fi
 		evaluate_line "ALS frequency-scaled" "${t}_train" "${t}_test" "$als_base, $als_best"
+		if [ "$protocol" = strat75 ]; then
+			# every feature_weight of the valid grid on test too (valid chose above)
+			echo "feature_weight, valid NDCG@10 | test line"
+			local fw val
+			while IFS=$'\t' read -r fw val; do
+				printf 'valid %-8s %s  ' "$fw" "$val"
+				evaluate_line "ALS + features (words) fw=$fw" "${t}_train" "${t}_test" \
+					"$als_base, $als_best, features => '${v}_features', feature_weight => $fw"
+			done <"$work/fw_valid"
+			continue
+		fi
 		evaluate_line "ALS + features (words) fw=$fw_best" "${t}_train" "${t}_test" \
 			"$als_base, $als_best, features => '${v}_features', feature_weight => $fw_best"
 	done
+}
+
+# warmjoint: feature_weight and regularization chosen together on valid
+# (alpha the one chosen without features).  With features the item rows
+# hold a column per feature, and the frequency scaling counts every
+# column (reg x total confidence, whose floor is the column count), so an
+# item's regularization grows with the number of features even at a tiny
+# feature_weight: the ALS's regularization is re-chosen with them.  Each
+# feature_weight's best regularization on valid runs on test.
+# WARM_NORM=1: each feature's value is mean n / n_i, n_i the item's
+# feature count (an item's features weigh alike whatever their number).
+WARM_JOINT_REG=${WARM_JOINT_REG:-0.0005, 0.001, 0.002, 0.005, 0.01, 0.02}
+warm_joint() {
+	local data=$1 t=$2 v=$3 fw reg val f=${3}_features
+	if [ "${WARM_NORM:-0}" = 1 ]; then
+		f=${v}_features_norm
+		recsys_psql -q <<SQL
+CREATE OR REPLACE VIEW $f AS
+SELECT item_id, feature, (avg(n) OVER () / n)::real AS value
+FROM (SELECT item_id, feature, count(*) OVER (PARTITION BY item_id) AS n FROM ${v}_features) s;
+SQL
+	fi
+	echo
+	echo "### warmjoint: $data strat75 (valid NDCG@10 per feature_weight x regularization; $als_best without features; features $f)"
+	recsys_psql -qAt <<SQL
+SET recsys.threads = 2;
+CREATE TEMP TABLE joint_tuned AS
+SELECT * FROM recsys.tune('als', '${t}_vtrain', '${t}_vtest',
+						  '{"feature_weight": [$WARM_FW_GRID], "regularization": [$WARM_JOINT_REG]}',
+				 fixed => jsonb_build_object('factors', 128, 'iterations', 12, 'regularization_exponent', 1,
+											 'features', 'public.$f',
+											 'alpha', (regexp_match('$als_best', 'alpha => ([0-9.]+)'))[1]::float8),
+				 model => 'tuning');
+SELECT recsys.drop_model('tuning') \gset
+SELECT format('valid fw %-7s reg %-7s %s', params->>'feature_weight', params->>'regularization', round(value::numeric, 4))
+FROM joint_tuned ORDER BY (params->>'feature_weight')::float8, (params->>'regularization')::float8;
+\copy (SELECT DISTINCT ON (f) f, params->>'regularization', round(value::numeric, 4) FROM joint_tuned, LATERAL (SELECT (params->>'feature_weight')::float8 f) x ORDER BY f, value DESC) TO '$work/joint_best'
+SQL
+	echo "per feature_weight, its best regularization on valid | test line"
+	while IFS=$'\t' read -r fw reg val; do
+		printf 'valid %-7s reg %-7s %s  ' "$fw" "$reg" "$val"
+		evaluate_line "ALS + features fw=$fw reg=$reg" "${t}_train" "${t}_test" \
+			"$als_base, $(sed 's/regularization => [0-9.]*/regularization => '"$reg"'/' <<<"$als_best"), features => '$f', feature_weight => $fw"
+	done <"$work/joint_best"
 }
 
 # the cold items of data set table prefix $1: <t>_cold
@@ -759,5 +823,6 @@ for data in ml-latest-small online-retail; do
 	choose "$t" "$v"
 	if [ "$what" = all ] || [ "$what" = cold ]; then cold "$data" "$t" "$v"; fi
 	if [ "$what" = all ] || [ "$what" = warm ]; then warm "$data" "$t" "$v"; fi
+	if [ "$what" = warmjoint ]; then warm_joint "$data" "$t" "$v"; fi
 done
 [ "$what" != pseudo ] || [ "$sets" != both ] || pseudo_joint
