@@ -535,6 +535,13 @@ RsRefreshColdRanker(const char *name, Oid owner)
 	item_col = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3));
 	length = atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4));
 	lambda = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
+	/* a hand edit may have removed the version's item_stats rows */
+	if (SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8) == NULL ||
+		SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("model \"%s\" version %d is damaged: recsys.item_stats has no rows for it", name, version),
+				 errhint("Retrain the model.")));
 	known = RsArrayToInt64s(DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull)),
 							"items", &n_known);
 	n_users = RsArrayToFloats(DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull)),
