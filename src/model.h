@@ -67,12 +67,6 @@ typedef struct RsModel
 
 	/* the cache's bookkeeping (model_cache.c) */
 	uint64		instance;		/* unique per load in this backend */
-	/*
-	 * Read by a transaction that had written something (it may hold that
-	 * transaction's uncommitted edits of the model's tables): dropped from
-	 * the cache if the transaction or a subtransaction of it rolls back.
-	 */
-	bool		read_uncommitted;
 	dlist_head	pins;			/* statements using the model (ModelPin) */
 	bool		cached;			/* the cache's current copy, else retired */
 	dlist_node	cache_node;		/* in the LRU list if cached, else the retired list */

@@ -19,10 +19,7 @@
  * as the catalog's owner (src/model_acl.c), and its source as its owner.
  * So a model retrained or dropped in another session is picked up by the
  * next statement after that session commits, and a session in the middle
- * of retraining sees its own uncommitted model.  A copy read by a
- * transaction that had written something may hold that transaction's edits
- * of the model's tables, which the catalog row does not show: it is
- * dropped if the transaction (or a subtransaction) rolls back.
+ * of retraining sees its own uncommitted model.
  * Nothing here writes, so serving works on hot standbys too.
  * recsys.cache_stats() shows what a session holds.
  *
@@ -131,21 +128,15 @@ static Oid	resolve_source(const char *source);
 /* Subtransactions rolled back in this backend: part of every statement stamp. */
 static uint64 subxact_aborts = 0;
 
-static void release_pins(ResourceOwner owner, bool all);
-static void uncache_model(RsModel *model);
-static void forget_uncommitted_reads(bool drop);
-
 static void
 count_subxact_abort(SubXactEvent event, SubTransactionId mySubid,
 					SubTransactionId parentSubid, void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
-	{
 		subxact_aborts++;
-		/* (conservative: whatever the writing transaction read, not only since the savepoint) */
-		forget_uncommitted_reads(true);
-	}
 }
+
+static void release_pins(ResourceOwner owner, bool all);
 
 /* Statements and subtransactions end: drop the pins their owners hold. */
 static void
@@ -158,14 +149,7 @@ release_owner_pins(ResourceReleasePhase phase, bool isCommit, bool isTopLevel, v
 				 isTopLevel && CurrentResourceOwner == TopTransactionResourceOwner);
 }
 
-/*
- * And whatever is left when the transaction ends.  Models read by a
- * writing transaction are the committed data once it commits; if it rolls
- * back (or is prepared, and may yet roll back) they are dropped, so that
- * the backend never keeps serving edits that never committed: the
- * catalog row alone (the cache's check) does not change when only the
- * model's tables were edited.
- */
+/* And whatever is left when the transaction ends. */
 static void
 release_transaction_pins(XactEvent event, void *arg)
 {
@@ -173,35 +157,6 @@ release_transaction_pins(XactEvent event, void *arg)
 		 event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
 		 event == XACT_EVENT_PARALLEL_ABORT) && !dlist_is_empty(&all_pins))
 		release_pins(NULL, true);
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
-		forget_uncommitted_reads(false);
-	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
-			 event == XACT_EVENT_PARALLEL_ABORT)
-		forget_uncommitted_reads(true);
-}
-
-/*
- * Models read by the writing transaction that ends (or whose
- * subtransaction rolls back): dropped from the cache if drop (freed when
- * no statement holds them), else kept as committed data.
- */
-static void
-forget_uncommitted_reads(bool drop)
-{
-	dlist_mutable_iter iter;
-
-	if (model_cache == NULL)
-		return;
-	dlist_foreach_modify(iter, &lru_models)
-	{
-		RsModel    *model = dlist_container(RsModel, cache_node, iter.cur);
-
-		if (!model->read_uncommitted)
-			continue;
-		model->read_uncommitted = false;
-		if (drop)
-			uncache_model(model);
-	}
 }
 
 static void
@@ -870,8 +825,7 @@ take_retired(const char *name, const RsCatalogRow *row)
 	{
 		RsModel    *model = dlist_container(RsModel, cache_node, iter.cur);
 
-		/* (a copy read by a writing transaction may hold edits a savepoint undid) */
-		if (model->kind->revalidate == NULL && !model->read_uncommitted && strcmp(model->name, name) == 0 &&
+		if (model->kind->revalidate == NULL && strcmp(model->name, name) == 0 &&
 			model->version == row->version && model->trained_at == row->trained_at &&
 			describes_row(model, row))
 		{
@@ -911,8 +865,6 @@ cache_model(const char *name, RsCatalogRow *row)
 		model = load.model;
 		SPI_finish();
 		loads = 1;
-		/* (an XID means this transaction wrote something, perhaps the model's tables) */
-		model->read_uncommitted = TransactionIdIsValid(GetTopTransactionIdIfAny());
 	}
 	/* loading ran queries: look the entry up only now */
 	entry = hash_search(model_cache, name, HASH_FIND, NULL);
