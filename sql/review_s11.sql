@@ -25,3 +25,6 @@ DELETE FROM recsys.item_stats WHERE model = 'rv_cr';
 SELECT err($$SELECT recsys.refresh_items('rv_cr')$$);
 ROLLBACK;
 SELECT count(*) > 0 AS still_serves FROM recsys.recommend(1, 2, 'rv_cr');
+
+SELECT count(*) AS dropped FROM recsys.models m, LATERAL recsys.drop_model(m.name) WHERE m.name LIKE 'rv\_%';
+DROP SCHEMA review_s11 CASCADE;
