@@ -23,7 +23,10 @@ SELECT 1 FROM recsys.train_user_knn('events', 5, model => 'div_uknn');
 
 -- By construction: without diversity every model recommends the rest of
 -- category 1 (14, 15, 16); with diversity 0.5 the list spans categories.
-SELECT m.model, d.diversity, array_agg(r.item_id ORDER BY r.ord) AS items,
+-- (Without diversity the three are near-ties whose order depends on the
+-- CPU's float rounding (AVX2 or AVX-512 kernels): shown sorted.)
+SELECT m.model, d.diversity,
+	   array_agg(r.item_id ORDER BY CASE WHEN d.diversity = 0 THEN r.item_id ELSE r.ord END) AS items,
 	   count(DISTINCT r.item_id / 10) AS categories
 FROM unnest(ARRAY['div_knn', 'div_ease', 'div_als']) m(model),
 	 unnest(ARRAY[0, 0.5]::real[]) d(diversity),
@@ -134,8 +137,10 @@ FROM recsys.evaluate('div_knn', 'held_out', 101);
 CREATE TABLE category_pairs AS SELECT DISTINCT item_id / 10 AS category_id, item_id FROM events;
 SELECT 1 FROM recsys.train_item_knn('category_pairs', 100, model => 'div_category',
 									user_col => 'category_id');
+-- (how many lists repeat a category without diversity depends on near-ties
+-- broken by the CPU's float rounding: only whether any does is shown)
 SELECT m.model, d.diversity,
-	   count(*) FILTER (WHERE r.categories < 3) AS lists_within_fewer,
+	   count(*) FILTER (WHERE r.categories < 3) > 0 AS some_list_within_fewer,
 	   count(*) AS lists
 FROM unnest(ARRAY['div_knn', 'div_ease', 'div_als', 'div_pop', 'div_uknn']) m(model),
 	 unnest(ARRAY[0, 0.6]::real[]) d(diversity),
@@ -147,7 +152,7 @@ GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT array_agg(item_id ORDER BY ord) AS items
 FROM recsys.recommend(1000, 3, 'div_ease', diversity => 0.6, similarity_model => 'div_category')
 	 WITH ORDINALITY r(item_id, score, reason, ord);
-SELECT d.diversity, round(e.value::numeric, 4) AS ild_categories
+SELECT d.diversity, e.value < 0.99 AS repeats_categories, e.value = 1 AS all_distinct
 FROM unnest(ARRAY[0, 0.6]::real[]) d(diversity),
 	 recsys.evaluate('div_ease', 'held_out', 3, diversity => d.diversity,
 					 similarity_model => 'div_category', features => 'categories') e
