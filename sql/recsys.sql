@@ -6264,6 +6264,7 @@ DECLARE
 	protocol_reason text;
 	families_used text[];
 	event_type text;
+	bad_weight text;
 	columns jsonb;
 	ctx jsonb;
 	n_rows bigint;
@@ -6382,6 +6383,27 @@ BEGIN
 	END IF;
 	IF weight_col IS NOT NULL THEN
 		PERFORM recsys._require_column(source, weight_col, 'weight_col');
+	END IF;
+	-- (review s11, F6: what every candidate reading them would fail on,
+	-- checked before the search, as the trainers check them: a failed
+	-- candidate only ends the search as "no candidate within the budget",
+	-- or leaves the family out without a word)
+	IF features IS NOT NULL THEN
+		PERFORM recsys._require_column(features, item_col, 'item_col (the features relation''s item column is named like the source''s)');
+		PERFORM recsys._require_column(features, 'feature', 'features (a relation with a column named "feature"; a view can rename one)');
+	END IF;
+	IF weight_col IS NOT NULL THEN
+		EXECUTE format('SELECT format(''weight column "%%s" holds %%s for user %%s and item %%s'', $1, r.%1$I, r.%2$I, r.%3$I) '
+					   'FROM %4$s r WHERE r.%1$I::float8 = ANY (''{NaN,Infinity,-Infinity}''::float8[]) '
+					   'OR abs(r.%1$I::float8) > 3.4028234663852886e38 LIMIT 1',
+					   weight_col, user_col, item_col, source)
+		INTO bad_weight USING weight_col;
+		IF bad_weight IS NOT NULL THEN
+			RAISE EXCEPTION '%', bad_weight
+				USING ERRCODE = 'data_exception',
+					  DETAIL = 'Weights must be finite numbers within the range of real.',
+					  HINT = 'Filter such rows out with a view, or use NULL to skip them.';
+		END IF;
 	END IF;
 	-- event weights: the trainers' own map, checked here once (every
 	-- candidate would fail on it) and given to every family whose trainer

@@ -26,6 +26,9 @@ CREATE TABLE feat (item_id bigint, feature text);
 INSERT INTO feat SELECT i, CASE WHEN i <= 5 THEN 'tea' ELSE 'cake' END FROM generate_series(1, 10) i;
 INSERT INTO feat SELECT i, 'green' FROM generate_series(1, 10, 2) i;
 INSERT INTO feat VALUES (101, 'tea'), (101, 'green'), (102, 'cake');
+-- (weights, one not finite)
+CREATE TABLE ev_w AS SELECT user_id, item_id, 1.0::float8 AS w FROM ev;
+UPDATE ev_w SET w = 'NaN' WHERE user_id = 2 AND item_id = 2;
 
 CREATE ROLE regress_recsys_s11fixr_alice;
 CREATE ROLE regress_recsys_s11fixr_bob;
@@ -34,7 +37,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys
 	TO regress_recsys_s11fixr_alice, regress_recsys_s11fixr_bob;
 GRANT USAGE ON SCHEMA review_s11_fixr
 	TO regress_recsys_s11fixr_alice, regress_recsys_s11fixr_bob, regress_recsys_s11fixr_nogrant;
-GRANT SELECT ON ev, feat TO regress_recsys_s11fixr_alice, regress_recsys_s11fixr_bob, regress_recsys_s11fixr_nogrant;
+GRANT SELECT ON ev, ev_w, feat TO regress_recsys_s11fixr_alice, regress_recsys_s11fixr_bob, regress_recsys_s11fixr_nogrant;
 
 -- F5: train_auto's blend members.  Their names: <model>_auto_<family>
 -- while that fits 63 bytes, else the model's name cut with a hash of it,
@@ -71,6 +74,11 @@ SELECT name FROM recsys.train_popular('ev', model => 'fd_auto_popular');
 UPDATE recsys.models SET metrics = '{"train_auto": {"winner": {"members": ["fd_auto_popular"]}}}' WHERE name = 'fd';
 SELECT count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen
 FROM recsys.train_auto('ev', 'fd', families => '{popular}', budget => '1 minute');
+-- F6: a features relation without the trainers' columns, and weights that
+-- are not finite, are refused before the search (before: "no candidate
+-- within the budget", or the family left out without a word)
+SELECT err($$SELECT * FROM recsys.train_auto('ev', 'fe', features => 'ev', families => '{ease_features}', budget => '1 minute')$$);
+SELECT err($$SELECT * FROM recsys.train_auto('ev_w', 'fe', weight_col => 'w', families => '{popular}', budget => '1 minute')$$);
 -- bob's model under a member's name: 42501 before training (before: at
 -- the very end of the budget, everything rolled back)
 SET ROLE regress_recsys_s11fixr_bob;
@@ -136,6 +144,19 @@ SELECT recsys.refresh_items('fx_cr') AS refreshed;
 SELECT array_agg(item_id ORDER BY item_id) AS cold_served FROM recsys.recommend(1, 5, 'fx_cr');
 DELETE FROM feat WHERE item_id = 103;
 
+-- F7: a cold re-ranker is no blend member (its "no score" for warm items
+-- was read as 0, so the blend ranked the cold items last); a blend made
+-- before is refused when used
+SELECT name FROM recsys.train_popular('ev', model => 'fv_pop');
+SELECT err($$SELECT recsys.train_blend('{fx_cr,fv_pop}', '{1,1}', model => 'fv_bl')$$);
+SELECT name FROM recsys.train_blend('{fv_pop}', '{1}', model => 'fv_bl');
+BEGIN;
+UPDATE recsys.model_versions SET params = params || '{"members": ["fx_cr", "fv_pop"], "weights": [1, 1]}'
+WHERE model = 'fv_bl';
+UPDATE recsys.models SET params = params || '{"members": ["fx_cr", "fv_pop"], "weights": [1, 1]}' WHERE name = 'fv_bl';
+SELECT err($$SELECT * FROM recsys.recommend(1, 3, 'fv_bl')$$);
+ROLLBACK;
+
 -- F3: a features relation that gives no item a feature is refused; one
 -- without cold items trains with a warning (it ranks nothing until
 -- refresh_items finds some); a fit whose pseudo-cold items have no
@@ -162,7 +183,8 @@ FROM (SELECT item_id, term, neighbor_ids, scores FROM recsys.item_term_lists WHE
 RESET ROLE;
 SELECT recsys.drop_model(name) FROM recsys.models
 WHERE name IN ('fa_auto_ease', 'fb_auto_ease', 'fc', 'fc_auto_popular', 'fd', 'fd_auto_popular',
-			   'fx_cr', 'fy_cr', 'fz_cr', 'fw_cr') ORDER BY name;
+			   'fx_cr', 'fy_cr', 'fz_cr', 'fw_cr', 'fv_bl', 'fv_pop')
+ORDER BY name = 'fv_bl' DESC, name;
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys
 	FROM regress_recsys_s11fixr_alice, regress_recsys_s11fixr_bob;
 DROP SCHEMA review_s11_fixr CASCADE;
