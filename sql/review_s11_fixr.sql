@@ -144,6 +144,32 @@ SELECT recsys.refresh_items('fx_cr') AS refreshed;
 SELECT array_agg(item_id ORDER BY item_id) AS cold_served FROM recsys.recommend(1, 5, 'fx_cr');
 DELETE FROM feat WHERE item_id = 103;
 
+-- F8: a model a session loads while its transaction has edited the
+-- model's tables leaves the cache when that transaction (or savepoint)
+-- rolls back (before: the session served the rolled-back edit until the
+-- model was retrained)
+\c -
+SET search_path = review_s11_fixr, public;
+BEGIN;
+UPDATE recsys.item_term_lists SET scores = '{1000}' WHERE model = 'fx_cr' AND term = 'prior' AND item_id = 101;
+SELECT array_agg(item_id || ': ' || round(score::numeric, 2) ORDER BY item_id) AS top_edited FROM recsys.recommend(999, 3, 'fx_cr');
+ROLLBACK;
+SELECT array_agg(item_id || ': ' || round(score::numeric, 2) ORDER BY item_id) AS top_after_rollback FROM recsys.recommend(999, 3, 'fx_cr');
+\c -
+SET search_path = review_s11_fixr, public;
+BEGIN;
+SAVEPOINT edit;
+UPDATE recsys.item_term_lists SET scores = '{1000}' WHERE model = 'fx_cr' AND term = 'prior' AND item_id = 101;
+SELECT array_agg(item_id || ': ' || round(score::numeric, 2) ORDER BY item_id) AS top_edited FROM recsys.recommend(999, 3, 'fx_cr');
+ROLLBACK TO edit;
+SELECT array_agg(item_id || ': ' || round(score::numeric, 2) ORDER BY item_id) AS top_after_rollback_to FROM recsys.recommend(999, 3, 'fx_cr');
+COMMIT;
+\c -
+SET search_path = review_s11_fixr, public;
+SET client_min_messages = warning;
+SET extra_float_digits = 0;
+SELECT array_agg(item_id || ': ' || round(score::numeric, 2) ORDER BY item_id) AS top_committed FROM recsys.recommend(999, 3, 'fx_cr');
+
 -- F7: a cold re-ranker is no blend member (its "no score" for warm items
 -- was read as 0, so the blend ranked the cold items last); a blend made
 -- before is refused when used
