@@ -6197,6 +6197,31 @@ $$;
 COMMENT ON FUNCTION recsys._auto_member_name(text, text) IS
 	'internal: the model name train_auto gives a blend member of a family (at most 63 bytes, distinct per model)';
 
+-- internal: train a blend member of model (train_auto's winner) under its
+-- name (_auto_member_name), replacing what _auto_check_members let
+-- through, and record in its metrics (and its version's) the blend it
+-- was trained for, which _auto_check_members reads; returns the name
+CREATE FUNCTION recsys._auto_keep_member(trainer regprocedure, source regclass, model text, family text,
+										 params jsonb)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	member text := recsys._auto_member_name(model, family);
+	mark jsonb := jsonb_build_object('train_auto_member',
+									 jsonb_build_object('blend', _auto_keep_member.model, 'family', family));
+BEGIN
+	PERFORM recsys._tune_keep(trainer, source, member, params, true);
+	UPDATE recsys.model_versions v SET metrics = v.metrics || mark
+	WHERE v.model = member AND v.version = (SELECT m.version FROM recsys.models m WHERE m.name = member);
+	UPDATE recsys.models m SET metrics = m.metrics || mark WHERE m.name = member;
+	RETURN member;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_keep_member(regprocedure, regclass, text, text, jsonb) IS
+	'internal: train one of train_auto''s blend members under its name, recording the blend it belongs to';
+
 -- internal: what storing model's blend members would refuse, checked for
 -- every family that may become one before the search trains anything
 -- (review s11, F5: the members were written over the owner's unrelated
@@ -6953,18 +6978,10 @@ BEGIN
 		FOR fam IN SELECT t.* FROM jsonb_array_elements_text(winner.params -> 'members') WITH ORDINALITY m(name, o)
 						  JOIN _recsys_auto_trials t ON t.model = m.name
 				   ORDER BY m.o LOOP
-			member := recsys._auto_member_name(model, fam.family);
-			PERFORM recsys._tune_keep(recsys._tune_trainer(fam.algorithm), source, member,
-									  CASE WHEN NOT fam.params ? 'keep' THEN fam.params
-										   WHEN final_keep = 1 THEN fam.params - 'keep'
-										   ELSE fam.params || jsonb_build_object('keep', final_keep) END, true);
-			-- (the blend it was trained for: _auto_check_members)
-			UPDATE recsys.model_versions v
-			SET metrics = v.metrics || jsonb_build_object('train_auto_member', jsonb_build_object('blend', train_auto.model, 'family', fam.family))
-			WHERE v.model = member AND v.version = (SELECT m.version FROM recsys.models m WHERE m.name = member);
-			UPDATE recsys.models m
-			SET metrics = m.metrics || jsonb_build_object('train_auto_member', jsonb_build_object('blend', train_auto.model, 'family', fam.family))
-			WHERE m.name = member;
+			member := recsys._auto_keep_member(recsys._tune_trainer(fam.algorithm), source, model, fam.family,
+											   CASE WHEN NOT fam.params ? 'keep' THEN fam.params
+													WHEN final_keep = 1 THEN fam.params - 'keep'
+													ELSE fam.params || jsonb_build_object('keep', final_keep) END);
 			members := members || member;
 		END LOOP;
 		PERFORM recsys._tune_keep(recsys._tune_trainer('blend'), NULL, model,

@@ -79,6 +79,13 @@ FROM recsys.train_auto('ev', 'fd', families => '{popular}', budget => '1 minute'
 -- within the budget", or the family left out without a word)
 SELECT err($$SELECT * FROM recsys.train_auto('ev', 'fe', features => 'ev', families => '{ease_features}', budget => '1 minute')$$);
 SELECT err($$SELECT * FROM recsys.train_auto('ev_w', 'fe', weight_col => 'w', families => '{popular}', budget => '1 minute')$$);
+-- a member as train_auto stores it when a blend wins: under its name,
+-- recording the blend (which lets the next run retrain it)
+SELECT recsys._auto_keep_member(recsys._tune_trainer('popular'), 'ev', 'fg', 'popular', '{}') AS member;
+SELECT m.algorithm, m.metrics -> 'train_auto_member' AS models_metrics, v.metrics -> 'train_auto_member' AS version_metrics
+FROM recsys.models m JOIN recsys.model_versions v ON v.model = m.name AND v.version = m.version
+WHERE m.name = 'fg_auto_popular';
+SELECT err($$SELECT recsys._auto_check_members('fg', '{popular,ease}', false)$$) AS fg_check;
 -- bob's model under a member's name: 42501 before training (before: at
 -- the very end of the budget, everything rolled back)
 SET ROLE regress_recsys_s11fixr_bob;
@@ -208,7 +215,7 @@ FROM (SELECT item_id, term, neighbor_ids, scores FROM recsys.item_term_lists WHE
 
 RESET ROLE;
 SELECT recsys.drop_model(name) FROM recsys.models
-WHERE name IN ('fa_auto_ease', 'fb_auto_ease', 'fc', 'fc_auto_popular', 'fd', 'fd_auto_popular',
+WHERE name IN ('fa_auto_ease', 'fg_auto_popular', 'fb_auto_ease', 'fc', 'fc_auto_popular', 'fd', 'fd_auto_popular',
 			   'fx_cr', 'fy_cr', 'fz_cr', 'fw_cr', 'fv_bl', 'fv_pop')
 ORDER BY name = 'fv_bl' DESC, name;
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys
