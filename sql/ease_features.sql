@@ -149,6 +149,8 @@ RESET recsys.max_memory;
 CREATE ROLE recsys_features_user;
 GRANT USAGE ON SCHEMA ease_features_test TO recsys_features_user;
 GRANT SELECT ON purchases TO recsys_features_user;
+-- (the recsys tables as doc/operations.md grants them: training checks them first, 0.11.0)
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys TO recsys_features_user;
 SET ROLE recsys_features_user;
 SELECT recsys.train_ease('purchases', 5, model => 'not_mine', features => 'feats');
 RESET ROLE;
@@ -161,5 +163,6 @@ SELECT recsys.drop_model(name) FROM recsys.models
 WHERE name IN ('with_features', 'plain', 'by_hand', 'weight0', 'from_array', 'from_messy', 'from_domain', 'from_catalog',
 			   'from_int', 'empty', 'tuned')
 ORDER BY name;
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM recsys_features_user;
 REVOKE ALL ON SCHEMA recsys FROM recsys_features_user;
 DROP ROLE recsys_features_user;

@@ -370,6 +370,96 @@ $$;
 COMMENT ON FUNCTION recsys._auto_blend_min_z(boolean, boolean, jsonb) IS
 	'internal: the least paired z of a train_auto blend member''s gain, on the repeated splits or the first, or NULL (not tested)';
 
+-- The name train_auto stores a blend member of model under:
+-- <model>_auto_<family>; when that passes the catalog's 63 bytes, model
+-- cut at a character boundary followed by the first 8 hex digits of the
+-- md5 of the whole name, so that two models sharing a long prefix do not
+-- share members (review s11, F5: left(model, 40) made them share, and
+-- 40 multi-byte characters passed 63 bytes).
+CREATE FUNCTION recsys._auto_member_name(model text, family text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE STRICT SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	suffix text := '_auto_' || family;
+	head text := model;
+BEGIN
+	IF octet_length(model || suffix) <= 63 THEN
+		RETURN model || suffix;
+	END IF;
+	suffix := '_' || left(md5(model), 8) || suffix;
+	WHILE octet_length(head || suffix) > 63 LOOP
+		head := left(head, -1);
+	END LOOP;
+	RETURN head || suffix;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_member_name(text, text) IS
+	'internal: the model name train_auto gives a blend member of a family (at most 63 bytes, distinct per model)';
+
+-- internal: train a blend member of model (train_auto's winner) under its
+-- name (_auto_member_name), replacing what _auto_check_members let
+-- through, and record in its metrics (and its version's) the blend it
+-- was trained for, which _auto_check_members reads; returns the name
+CREATE FUNCTION recsys._auto_keep_member(trainer regprocedure, source regclass, model text, family text,
+										 params jsonb)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	member text := recsys._auto_member_name(model, family);
+	mark jsonb := jsonb_build_object('train_auto_member',
+									 jsonb_build_object('blend', _auto_keep_member.model, 'family', family));
+BEGIN
+	PERFORM recsys._tune_keep(trainer, source, member, params, true);
+	UPDATE recsys.model_versions v SET metrics = v.metrics || mark
+	WHERE v.model = member AND v.version = (SELECT m.version FROM recsys.models m WHERE m.name = member);
+	UPDATE recsys.models m SET metrics = m.metrics || mark WHERE m.name = member;
+	RETURN member;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_keep_member(regprocedure, regclass, text, text, jsonb) IS
+	'internal: train one of train_auto''s blend members under its name, recording the blend it belongs to';
+
+-- internal: what storing model's blend members would refuse, checked for
+-- every family that may become one before the search trains anything
+-- (review s11, F5: the members were written over the owner's unrelated
+-- models, and another role's model of a member's name failed the run at
+-- its end): another role's model (42501); unless replace, a model
+-- train_auto did not train as a member of this model (42809): its
+-- metrics record the blend it was trained for (train_auto_member), or,
+-- for members trained before 0.11.0, the blend's last run lists it.
+CREATE FUNCTION recsys._auto_check_members(model text, families text[], replace boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	family text;
+	member text;
+	holder text;
+BEGIN
+	FOREACH family IN ARRAY families LOOP
+		member := recsys._auto_member_name(model, family);
+		PERFORM recsys._require_model_owner(member, 'train', missing_ok => true);
+		SELECT m.metrics -> 'train_auto_member' ->> 'blend' INTO holder FROM recsys.models m WHERE m.name = member;
+		IF FOUND AND NOT replace AND holder IS DISTINCT FROM _auto_check_members.model
+		   AND NOT EXISTS (SELECT FROM recsys.models p
+						   WHERE p.name = _auto_check_members.model AND p.metrics -> 'train_auto' -> 'winner' -> 'members' ? member) THEN
+			RAISE EXCEPTION 'model "%" was not trained by train_auto as a member of "%"', member, model
+				USING ERRCODE = 'wrong_object_type',
+					  DETAIL = format('train_auto stores the members of a blend it chooses as %s, and may retrain this one with another algorithm or source%s.',
+									  member, CASE WHEN holder IS NOT NULL THEN format(' (it is a member of "%s")', holder) ELSE '' END),
+					  HINT = 'Pass replace => true to let train_auto retrain it, rename or drop it, or choose another model name.';
+		END IF;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_check_members(text, text[], boolean) IS
+	'internal: refuse, before train_auto trains anything, a blend member name its end would refuse or wrongly overwrite';
+
 CREATE OR REPLACE FUNCTION recsys.train_auto(
 	source regclass,
 	model text DEFAULT 'default',
@@ -400,6 +490,7 @@ DECLARE
 	protocol_reason text;
 	families_used text[];
 	event_type text;
+	bad_weight text;
 	columns jsonb;
 	ctx jsonb;
 	n_rows bigint;
@@ -519,6 +610,27 @@ BEGIN
 	IF weight_col IS NOT NULL THEN
 		PERFORM recsys._require_column(source, weight_col, 'weight_col');
 	END IF;
+	-- (review s11, F6: what every candidate reading them would fail on,
+	-- checked before the search, as the trainers check them: a failed
+	-- candidate only ends the search as "no candidate within the budget",
+	-- or leaves the family out without a word)
+	IF features IS NOT NULL THEN
+		PERFORM recsys._require_column(features, item_col, 'item_col (the features relation''s item column is named like the source''s)');
+		PERFORM recsys._require_column(features, 'feature', 'features (a relation with a column named "feature"; a view can rename one)');
+	END IF;
+	IF weight_col IS NOT NULL THEN
+		EXECUTE format('SELECT format(''weight column "%%s" holds %%s for user %%s and item %%s'', $1, r.%1$I, r.%2$I, r.%3$I) '
+					   'FROM %4$s r WHERE r.%1$I::float8 = ANY (''{NaN,Infinity,-Infinity}''::float8[]) '
+					   'OR abs(r.%1$I::float8) > 3.4028234663852886e38 LIMIT 1',
+					   weight_col, user_col, item_col, source)
+		INTO bad_weight USING weight_col;
+		IF bad_weight IS NOT NULL THEN
+			RAISE EXCEPTION '%', bad_weight
+				USING ERRCODE = 'data_exception',
+					  DETAIL = 'Weights must be finite numbers within the range of real.',
+					  HINT = 'Filter such rows out with a view, or use NULL to skip them.';
+		END IF;
+	END IF;
 	-- event weights: the trainers' own map, checked here once (every
 	-- candidate would fail on it) and given to every family whose trainer
 	-- weighs events
@@ -556,6 +668,7 @@ BEGIN
 	-- a model trained by hand is replaced only when asked; one train_auto
 	-- trained before is its own to retrain (whatever algorithm wins now)
 	PERFORM recsys._require_model_owner(model, 'train', missing_ok => true);
+	PERFORM recsys._require_train_privileges('recsys.train_auto()');
 	IF NOT replace AND EXISTS (SELECT FROM recsys.models m
 							   WHERE m.name = model AND NOT m.metrics ? 'train_auto') THEN
 		RAISE EXCEPTION 'model "%" was not trained by train_auto', model
@@ -601,6 +714,10 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'The families depend on the protocol (ease_recent: last), on features (ease_features, als_features) and on event_col (only families whose trainer weighs event types); NULL tries every one not optional.';
 	END IF;
+
+	-- the names a blend winner's members would be stored under (review
+	-- s11, F5: checked here, not by the end)
+	PERFORM recsys._auto_check_members(model, families_used, replace);
 
 	-- the split: validation pairs, and the source's rows without them
 	-- (a second call in one transaction: its tables go first)
@@ -1062,11 +1179,10 @@ BEGIN
 		FOR fam IN SELECT t.* FROM jsonb_array_elements_text(winner.params -> 'members') WITH ORDINALITY m(name, o)
 						  JOIN _recsys_auto_trials t ON t.model = m.name
 				   ORDER BY m.o LOOP
-			member := format('%s_auto_%s', left(model, 40), fam.family);
-			PERFORM recsys._tune_keep(recsys._tune_trainer(fam.algorithm), source, member,
-									  CASE WHEN NOT fam.params ? 'keep' THEN fam.params
-										   WHEN final_keep = 1 THEN fam.params - 'keep'
-										   ELSE fam.params || jsonb_build_object('keep', final_keep) END, true);
+			member := recsys._auto_keep_member(recsys._tune_trainer(fam.algorithm), source, model, fam.family,
+											   CASE WHEN NOT fam.params ? 'keep' THEN fam.params
+													WHEN final_keep = 1 THEN fam.params - 'keep'
+													ELSE fam.params || jsonb_build_object('keep', final_keep) END);
 			members := members || member;
 		END LOOP;
 		PERFORM recsys._tune_keep(recsys._tune_trainer('blend'), NULL, model,
@@ -2445,3 +2561,142 @@ BEGIN
 	END IF;
 END
 $$;
+
+-- internal: refuse (42501) a training the role could not store, for the
+-- PL/pgSQL trainers that search before they store (train_auto, tune; the
+-- C trainers do it in RsTrainBegin): without the table privileges of
+-- doc/operations.md they ran to their end (review s11, F2)
+CREATE FUNCTION recsys._require_train_privileges(function text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'recsys_require_train_privileges'
+LANGUAGE C STABLE PARALLEL RESTRICTED STRICT SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._require_train_privileges(text) IS
+	'internal: an error when the current role lacks the privileges on the recsys tables that storing a model needs';
+
+CREATE OR REPLACE FUNCTION recsys.tune(
+	algorithm text,
+	train regclass,
+	valid regclass,
+	grid jsonb,
+	fixed jsonb DEFAULT '{}',
+	metric text DEFAULT 'ndcg@10',
+	model text DEFAULT 'default',
+	samples integer DEFAULT NULL,
+	seed bigint DEFAULT 42,
+	k integer DEFAULT 10,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	weight_col name DEFAULT NULL,
+	replace boolean DEFAULT false)
+RETURNS TABLE (rank integer, params jsonb, value double precision, metrics jsonb,
+			   train_seconds double precision, eval_seconds double precision)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trainer regprocedure;
+	key text;
+	combos jsonb[] := ARRAY['{}'::jsonb];
+	next_combos jsonb[];
+	combo jsonb;
+	v jsonb;
+	-- a name of this backend's own, so concurrent searches do not collide
+	candidate text := format('_recsys_tune_%s_%s', pg_backend_pid(), txid_current());
+	best jsonb;
+	lower_is_better boolean := metric IN ('rmse', 'mae');
+	metrics text[];
+BEGIN
+	PERFORM recsys._require_writable('recsys.tune()');
+	IF algorithm IS NULL OR train IS NULL OR valid IS NULL OR grid IS NULL OR fixed IS NULL
+		OR metric IS NULL OR model IS NULL OR seed IS NULL OR k IS NULL OR user_col IS NULL
+		OR item_col IS NULL OR replace IS NULL THEN
+		RAISE EXCEPTION 'arguments of tune must not be NULL (samples and weight_col may be)'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	trainer := recsys._tune_trainer(algorithm);
+	IF jsonb_typeof(fixed) <> 'object' THEN
+		RAISE EXCEPTION 'fixed must be a JSON object of parameter names and values'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"weight_col": "rating", "iterations": 15}.';
+	END IF;
+	IF jsonb_typeof(grid) <> 'object' THEN
+		RAISE EXCEPTION 'grid must be a JSON object of parameter names and arrays of values'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"factors": [32, 64], "regularization": [0.01, 0.1]}.';
+	END IF;
+	IF samples IS NOT NULL AND samples < 1 THEN
+		RAISE EXCEPTION 'samples must be at least 1, not %', samples USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF k < 1 OR k > 1000 THEN
+		RAISE EXCEPTION 'k must be between 1 and 1000, not %', k USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- the metric must be one evaluate returns (checked before any training)
+	metrics := recsys._tune_metrics(k);
+	IF NOT metric = ANY (metrics) THEN
+		RAISE EXCEPTION 'metric must be one of %, not "%"', array_to_string(metrics, ', '), metric
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = format('Metrics at a cutoff are named for tune''s k (%s).', k);
+	END IF;
+	IF lower_is_better AND weight_col IS NULL THEN
+		RAISE EXCEPTION 'metric % needs weight_col, the ratings of the validation set', metric
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM recsys._tune_check_params(algorithm, trainer, fixed, grid);
+	-- the kept model's name, owner and algorithm (review s8, 7)
+	PERFORM recsys._require_train_privileges('recsys.tune()');
+	PERFORM recsys._tune_check_model(trainer, model, replace);
+	FOR key IN SELECT jsonb_object_keys(grid) LOOP
+		IF jsonb_typeof(grid -> key) <> 'array' OR jsonb_array_length(grid -> key) = 0 THEN
+			RAISE EXCEPTION 'grid parameter "%" needs a non-empty array of values', key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		-- the cartesian product, one parameter at a time
+		next_combos := ARRAY[]::jsonb[];
+		FOREACH combo IN ARRAY combos LOOP
+			FOR v IN SELECT jsonb_array_elements(grid -> key) LOOP
+				next_combos := next_combos || (combo || jsonb_build_object(key, v));
+			END LOOP;
+		END LOOP;
+		combos := next_combos;
+	END LOOP;
+	-- random search: a seeded sample of the grid
+	IF samples IS NOT NULL AND samples < cardinality(combos) THEN
+		SELECT array_agg(c ORDER BY md5(seed || ':' || c::text) COLLATE "C")
+		INTO combos
+		FROM (SELECT c FROM unnest(combos) c ORDER BY md5(seed || ':' || c::text) COLLATE "C" LIMIT samples) s;
+	END IF;
+
+	IF to_regclass('pg_temp._recsys_tune_results') IS NULL THEN
+		CREATE TEMP TABLE _recsys_tune_results (
+			params jsonb, value double precision, metrics jsonb,
+			train_seconds double precision, eval_seconds double precision) ON COMMIT DROP;
+	END IF;
+	TRUNCATE _recsys_tune_results;
+
+	FOREACH combo IN ARRAY combos LOOP
+		PERFORM recsys._progress_tune(tune.model, algorithm, 'candidate', array_position(combos, combo),
+									  cardinality(combos));
+		INSERT INTO _recsys_tune_results
+		SELECT combo, c.value, c.metrics, c.train_seconds, c.eval_seconds
+		FROM recsys._tune_candidate(trainer, train, valid, candidate, fixed || combo, metric, k,
+									user_col, item_col, weight_col) c;
+		PERFORM recsys.drop_model(candidate);
+	END LOOP;
+
+	-- keep the best as the named model (a new version of it)
+	SELECT r.params INTO best FROM _recsys_tune_results r
+	ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text LIMIT 1;
+	PERFORM recsys._progress_tune(tune.model, algorithm, 'best', cardinality(combos), cardinality(combos));
+	PERFORM recsys._tune_keep(trainer, train, tune.model, fixed || best, tune.replace);
+	PERFORM recsys._progress_tune(tune.model, algorithm, 'end', cardinality(combos), cardinality(combos));
+
+	RETURN QUERY
+	SELECT (row_number() OVER (ORDER BY CASE WHEN lower_is_better THEN r.value ELSE -r.value END, r.params::text))::integer,
+		   r.params, r.value, r.metrics, r.train_seconds, r.eval_seconds
+	FROM _recsys_tune_results r
+	ORDER BY 1;
+END
+$$;
+COMMENT ON FUNCTION recsys.tune(text, regclass, regclass, jsonb, jsonb, text, text, integer, bigint,
+	integer, name, name, name, boolean) IS
+	'grid or random search: train each candidate, score it on a validation set, keep the best as a model';

@@ -246,6 +246,17 @@ LANGUAGE C STABLE PARALLEL RESTRICTED STRICT SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._require_writable(text) IS
 	'internal: an error when the transaction is read-only or the server in recovery';
 
+-- internal: refuse (42501) a training the role could not store, for the
+-- PL/pgSQL trainers that search before they store (train_auto, tune; the
+-- C trainers do it in RsTrainBegin): without the table privileges of
+-- doc/operations.md they ran to their end (review s11, F2)
+CREATE FUNCTION recsys._require_train_privileges(function text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'recsys_require_train_privileges'
+LANGUAGE C STABLE PARALLEL RESTRICTED STRICT SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._require_train_privileges(text) IS
+	'internal: an error when the current role lacks the privileges on the recsys tables that storing a model needs';
+
 -- internal: the algorithms whose kind serves from other models (a blend's
 -- members, a re-ranker's candidates_from), the params key naming them and
 -- whether the kind re-ranks them (RsModelKind.uses_models, src/model_kind.c)
@@ -1858,6 +1869,7 @@ BEGIN
 	END IF;
 	PERFORM recsys._tune_check_params(algorithm, trainer, fixed, grid);
 	-- the kept model's name, owner and algorithm (review s8, 7)
+	PERFORM recsys._require_train_privileges('recsys.tune()');
 	PERFORM recsys._tune_check_model(trainer, model, replace);
 	FOR key IN SELECT jsonb_object_keys(grid) LOOP
 		IF jsonb_typeof(grid -> key) <> 'array' OR jsonb_array_length(grid -> key) = 0 THEN
@@ -6157,6 +6169,96 @@ COMMENT ON FUNCTION recsys._auto_member_status(double precision, double precisio
 											   double precision) IS
 	'internal: train_auto''s verdict on a blend member: kept, not kept, or not tested for lack of time';
 
+-- The name train_auto stores a blend member of model under:
+-- <model>_auto_<family>; when that passes the catalog's 63 bytes, model
+-- cut at a character boundary followed by the first 8 hex digits of the
+-- md5 of the whole name, so that two models sharing a long prefix do not
+-- share members (review s11, F5: left(model, 40) made them share, and
+-- 40 multi-byte characters passed 63 bytes).
+CREATE FUNCTION recsys._auto_member_name(model text, family text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE STRICT SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	suffix text := '_auto_' || family;
+	head text := model;
+BEGIN
+	IF octet_length(model || suffix) <= 63 THEN
+		RETURN model || suffix;
+	END IF;
+	suffix := '_' || left(md5(model), 8) || suffix;
+	WHILE octet_length(head || suffix) > 63 LOOP
+		head := left(head, -1);
+	END LOOP;
+	RETURN head || suffix;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_member_name(text, text) IS
+	'internal: the model name train_auto gives a blend member of a family (at most 63 bytes, distinct per model)';
+
+-- internal: train a blend member of model (train_auto's winner) under its
+-- name (_auto_member_name), replacing what _auto_check_members let
+-- through, and record in its metrics (and its version's) the blend it
+-- was trained for, which _auto_check_members reads; returns the name
+CREATE FUNCTION recsys._auto_keep_member(trainer regprocedure, source regclass, model text, family text,
+										 params jsonb)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	member text := recsys._auto_member_name(model, family);
+	mark jsonb := jsonb_build_object('train_auto_member',
+									 jsonb_build_object('blend', _auto_keep_member.model, 'family', family));
+BEGIN
+	PERFORM recsys._tune_keep(trainer, source, member, params, true);
+	UPDATE recsys.model_versions v SET metrics = v.metrics || mark
+	WHERE v.model = member AND v.version = (SELECT m.version FROM recsys.models m WHERE m.name = member);
+	UPDATE recsys.models m SET metrics = m.metrics || mark WHERE m.name = member;
+	RETURN member;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_keep_member(regprocedure, regclass, text, text, jsonb) IS
+	'internal: train one of train_auto''s blend members under its name, recording the blend it belongs to';
+
+-- internal: what storing model's blend members would refuse, checked for
+-- every family that may become one before the search trains anything
+-- (review s11, F5: the members were written over the owner's unrelated
+-- models, and another role's model of a member's name failed the run at
+-- its end): another role's model (42501); unless replace, a model
+-- train_auto did not train as a member of this model (42809): its
+-- metrics record the blend it was trained for (train_auto_member), or,
+-- for members trained before 0.11.0, the blend's last run lists it.
+CREATE FUNCTION recsys._auto_check_members(model text, families text[], replace boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	family text;
+	member text;
+	holder text;
+BEGIN
+	FOREACH family IN ARRAY families LOOP
+		member := recsys._auto_member_name(model, family);
+		PERFORM recsys._require_model_owner(member, 'train', missing_ok => true);
+		SELECT m.metrics -> 'train_auto_member' ->> 'blend' INTO holder FROM recsys.models m WHERE m.name = member;
+		IF FOUND AND NOT replace AND holder IS DISTINCT FROM _auto_check_members.model
+		   AND NOT EXISTS (SELECT FROM recsys.models p
+						   WHERE p.name = _auto_check_members.model AND p.metrics -> 'train_auto' -> 'winner' -> 'members' ? member) THEN
+			RAISE EXCEPTION 'model "%" was not trained by train_auto as a member of "%"', member, model
+				USING ERRCODE = 'wrong_object_type',
+					  DETAIL = format('train_auto stores the members of a blend it chooses as %s, and may retrain this one with another algorithm or source%s.',
+									  member, CASE WHEN holder IS NOT NULL THEN format(' (it is a member of "%s")', holder) ELSE '' END),
+					  HINT = 'Pass replace => true to let train_auto retrain it, rename or drop it, or choose another model name.';
+		END IF;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_check_members(text, text[], boolean) IS
+	'internal: refuse, before train_auto trains anything, a blend member name its end would refuse or wrongly overwrite';
+
 CREATE FUNCTION recsys.train_auto(
 	source regclass,
 	model text DEFAULT 'default',
@@ -6187,6 +6289,7 @@ DECLARE
 	protocol_reason text;
 	families_used text[];
 	event_type text;
+	bad_weight text;
 	columns jsonb;
 	ctx jsonb;
 	n_rows bigint;
@@ -6306,6 +6409,27 @@ BEGIN
 	IF weight_col IS NOT NULL THEN
 		PERFORM recsys._require_column(source, weight_col, 'weight_col');
 	END IF;
+	-- (review s11, F6: what every candidate reading them would fail on,
+	-- checked before the search, as the trainers check them: a failed
+	-- candidate only ends the search as "no candidate within the budget",
+	-- or leaves the family out without a word)
+	IF features IS NOT NULL THEN
+		PERFORM recsys._require_column(features, item_col, 'item_col (the features relation''s item column is named like the source''s)');
+		PERFORM recsys._require_column(features, 'feature', 'features (a relation with a column named "feature"; a view can rename one)');
+	END IF;
+	IF weight_col IS NOT NULL THEN
+		EXECUTE format('SELECT format(''weight column "%%s" holds %%s for user %%s and item %%s'', $1, r.%1$I, r.%2$I, r.%3$I) '
+					   'FROM %4$s r WHERE r.%1$I::float8 = ANY (''{NaN,Infinity,-Infinity}''::float8[]) '
+					   'OR abs(r.%1$I::float8) > 3.4028234663852886e38 LIMIT 1',
+					   weight_col, user_col, item_col, source)
+		INTO bad_weight USING weight_col;
+		IF bad_weight IS NOT NULL THEN
+			RAISE EXCEPTION '%', bad_weight
+				USING ERRCODE = 'data_exception',
+					  DETAIL = 'Weights must be finite numbers within the range of real.',
+					  HINT = 'Filter such rows out with a view, or use NULL to skip them.';
+		END IF;
+	END IF;
 	-- event weights: the trainers' own map, checked here once (every
 	-- candidate would fail on it) and given to every family whose trainer
 	-- weighs events
@@ -6343,6 +6467,7 @@ BEGIN
 	-- a model trained by hand is replaced only when asked; one train_auto
 	-- trained before is its own to retrain (whatever algorithm wins now)
 	PERFORM recsys._require_model_owner(model, 'train', missing_ok => true);
+	PERFORM recsys._require_train_privileges('recsys.train_auto()');
 	IF NOT replace AND EXISTS (SELECT FROM recsys.models m
 							   WHERE m.name = model AND NOT m.metrics ? 'train_auto') THEN
 		RAISE EXCEPTION 'model "%" was not trained by train_auto', model
@@ -6388,6 +6513,10 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'The families depend on the protocol (ease_recent: last), on features (ease_features, als_features) and on event_col (only families whose trainer weighs event types); NULL tries every one not optional.';
 	END IF;
+
+	-- the names a blend winner's members would be stored under (review
+	-- s11, F5: checked here, not by the end)
+	PERFORM recsys._auto_check_members(model, families_used, replace);
 
 	-- the split: validation pairs, and the source's rows without them
 	-- (a second call in one transaction: its tables go first)
@@ -6849,11 +6978,10 @@ BEGIN
 		FOR fam IN SELECT t.* FROM jsonb_array_elements_text(winner.params -> 'members') WITH ORDINALITY m(name, o)
 						  JOIN _recsys_auto_trials t ON t.model = m.name
 				   ORDER BY m.o LOOP
-			member := format('%s_auto_%s', left(model, 40), fam.family);
-			PERFORM recsys._tune_keep(recsys._tune_trainer(fam.algorithm), source, member,
-									  CASE WHEN NOT fam.params ? 'keep' THEN fam.params
-										   WHEN final_keep = 1 THEN fam.params - 'keep'
-										   ELSE fam.params || jsonb_build_object('keep', final_keep) END, true);
+			member := recsys._auto_keep_member(recsys._tune_trainer(fam.algorithm), source, model, fam.family,
+											   CASE WHEN NOT fam.params ? 'keep' THEN fam.params
+													WHEN final_keep = 1 THEN fam.params - 'keep'
+													ELSE fam.params || jsonb_build_object('keep', final_keep) END);
 			members := members || member;
 		END LOOP;
 		PERFORM recsys._tune_keep(recsys._tune_trainer('blend'), NULL, model,

@@ -351,6 +351,13 @@ recsys_train_blend(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("re-ranker \"%s\" cannot be a member of a blend", names[m]),
 					 errhint("Blend the model it re-ranks (its candidates_from), and re-rank the blend instead.")));
+		/* (review s11, F7: its "no score" read as 0 put its items last) */
+		if (kind != NULL && kind->nan_unscored)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("%s \"%s\" cannot be a member of a blend", kind->name, names[m]),
+					 errdetail("It scores only some items (the others get no score), which a blend cannot weigh against its other members' scores."),
+					 errhint("Serve those items from the model itself, and the rest from a blend of the others.")));
 	}
 	SPI_finish();
 	if (!OidIsValid(rows[0].source) || rows[0].user_col == NULL || rows[0].item_col == NULL)

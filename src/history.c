@@ -141,6 +141,39 @@ RsSourceReader(RsModel *model)
 }
 
 /*
+ * The prepared queries name the columns; one renamed or dropped since
+ * would fail inside them with a bare "column does not exist" (checked
+ * before they are prepared too: review s11, F4).  Once per statement: the
+ * queries' locks keep the columns until it ends.
+ */
+static void
+require_columns(RsModel *model, const char *why)
+{
+	const char *columns[5] = {model->user_col, model->item_col, model->weight_col, model->time_col,
+	model->event_col};
+	RsStatementStamp now = RsCurrentStatement();
+
+	if (RsSameStatement(&model->columns_checked, &now))
+		return;
+	for (int c = 0; c < 5; c++)
+	{
+		AttrNumber	attnum;
+
+		if (columns[c] == NULL)
+			continue;
+		attnum = get_attnum(model->source, columns[c]);
+		if (attnum == InvalidAttrNumber || attnum < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of source \"%s\" of model \"%s\" no longer exists",
+							columns[c], model->source_name, model->name),
+					 errdetail("%s needs the user's interactions, which are read from the model's source.", why),
+					 errhint("Restore the column (or rename it back), or retrain the model on the source as it is now.")));
+	}
+	model->columns_checked = now;
+}
+
+/*
  * RsRequireSource raises an error when the model's source is gone and a
  * feature needs it.
  */
@@ -150,6 +183,7 @@ RsRequireSource(RsModel *model, const char *why)
 	if (OidIsValid(model->source) && model->seen_plan == NULL)
 	{
 		RsCheckModelSource(model);
+		require_columns(model, why);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		RsRunAsOwner(model->name, RsSourceReader(model), prepare_seen_queries, model);
@@ -162,35 +196,7 @@ RsRequireSource(RsModel *model, const char *why)
 				 errdetail("%s needs the user's interactions, which are read from the model's source.", why),
 				 errhint("Recreate the source (or rename it back), or retrain the model on the current one.")));
 
-	/*
-	 * The prepared queries name the columns; one renamed or dropped since
-	 * would fail inside them with a bare "column does not exist".  Once per
-	 * statement: the queries' locks keep the columns until it ends.
-	 */
-	{
-		const char *columns[5] = {model->user_col, model->item_col, model->weight_col, model->time_col,
-		model->event_col};
-		RsStatementStamp now = RsCurrentStatement();
-
-		if (RsSameStatement(&model->columns_checked, &now))
-			return;
-		for (int c = 0; c < 5; c++)
-		{
-			AttrNumber	attnum;
-
-			if (columns[c] == NULL)
-				continue;
-			attnum = get_attnum(model->source, columns[c]);
-			if (attnum == InvalidAttrNumber || attnum < 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("column \"%s\" of source \"%s\" of model \"%s\" no longer exists",
-								columns[c], model->source_name, model->name),
-						 errdetail("%s needs the user's interactions, which are read from the model's source.", why),
-						 errhint("Restore the column (or rename it back), or retrain the model on the source as it is now.")));
-		}
-		model->columns_checked = now;
-	}
+	require_columns(model, why);
 }
 
 /* Order a user's interactions by item index, for merging duplicates. */

@@ -230,6 +230,13 @@ blend_revalidate(RsModel *blend)
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("re-ranker \"%s\" cannot be a member of a blend", model->name),
 						 errhint("Blend the model it re-ranks (its candidates_from), and re-rank the blend instead.")));
+			/* a blend made before train_blend refused it (review s11, F7) */
+			if (model->kind->nan_unscored)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("%s \"%s\" cannot be a member of a blend", model->kind->name, model->name),
+						 errdetail("It scores only some items (the others get no score), which a blend cannot weigh against its other members' scores."),
+						 errhint("Serve those items from the model itself, and the rest from a blend of the others.")));
 			/* a model that binds members of its own: a blend */
 			if (model->kind->revalidate != NULL)
 				ereport(ERROR,

@@ -179,7 +179,17 @@ load_term_lists(RsModel *model)
 	int32	   *idx[RS_COLD_LISTS];
 	float	   *val[RS_COLD_LISTS];
 	float	   *prior;
+	int64		n_cold;
+	int64		n_priors = 0;
+	bool		isnull;
 
+	/* every cold item (no users) has a prior row (review s11, F4) */
+	RsExecute("SELECT count(*) FROM recsys.item_stats WHERE model OPERATOR(pg_catalog.=) $1 "
+			  "AND version OPERATOR(pg_catalog.=) $2 AND n_users OPERATOR(pg_catalog.=) 0",
+			  2, (Oid[]) {TEXTOID, INT4OID},
+			  (Datum[]) {CStringGetTextDatum(model->name), Int32GetDatum(model->version)}, NULL, true,
+			  SPI_OK_SELECT);
+	n_cold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	RsExecute("SELECT t.item_id, t.term, t.neighbor_ids, t.scores, "
 			  "coalesce(s.n_users, 0)::pg_catalog.int8 FROM recsys.item_term_lists t "
 			  "LEFT JOIN recsys.item_stats s ON s.model OPERATOR(pg_catalog.=) t.model "
@@ -207,7 +217,13 @@ load_term_lists(RsModel *model)
 			s->row_of[i] = n_rows++;
 		if (l < RS_COLD_LISTS)
 			sizes[l] += n;
+		else
+			n_priors++;
 	}
+	if (n_priors != n_cold)
+		RsModelCorrupt(model, psprintf("recsys.item_term_lists has prior rows for " INT64_FORMAT " of the "
+									   INT64_FORMAT " cold items (those without users in recsys.item_stats)",
+									   n_priors, n_cold));
 	s->lists.n_rows = n_rows;
 	s->row_item = RsModelAlloc(model, sizeof(int32) * Max(n_rows, 1));
 	for (int32 i = 0; i < n_items; i++)
@@ -523,6 +539,12 @@ RsRefreshColdRanker(const char *name, Oid owner)
 						"regularization in range", name, version),
 				 errhint("Retrain the model.")));
 	features = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	/* (review s11, F4: the name was printed with %s when params lacked it) */
+	if (isnull && SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("model \"%s\" version %d is damaged: its params lack features", name, version),
+				 errhint("Retrain the model.")));
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -547,6 +569,13 @@ RsRefreshColdRanker(const char *name, Oid owner)
 	n_users = RsArrayToFloats(DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull)),
 							  "n_users", &n_counts);
 	SPI_finish();
+
+	/*
+	 * The model checked as serving loads it (review s11, F4): a hand edit
+	 * serving refuses (item_stats, n_items, term rows) is an error here
+	 * too, not a refresh that writes into a model nobody can use.
+	 */
+	(void) RsGetModel(name);
 
 	read = (ColdRead) {features, item_col, known, n_known, &u, cxt};
 	RsRunAsOwner(name, owner, read_as_owner, &read);

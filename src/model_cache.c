@@ -97,6 +97,9 @@ typedef struct ModelCacheEntry
 	RsModel    *model;			/* loaded, never NULL */
 	int64		loads;			/* times read from the model's tables */
 	int64		checks;			/* times its catalog row was read */
+	/* loaded while transaction xact_serial had written: its subtransaction */
+	uint64		written_xact;	/* 0: not */
+	SubTransactionId written_subxact;
 } ModelCacheEntry;
 
 /*
@@ -127,13 +130,48 @@ static Oid	resolve_source(const char *source);
 
 /* Subtransactions rolled back in this backend: part of every statement stamp. */
 static uint64 subxact_aborts = 0;
+/* This backend's transactions, counted as they end (from 1) */
+static uint64 xact_serial = 1;
+
+static void uncache_model(RsModel *model);
+
+/*
+ * A model loaded while its transaction had written (had an xid) may hold
+ * that transaction's own uncommitted edits of its tables, which leave
+ * the catalog row's xmin, the cache's key, unchanged: when that
+ * transaction, or the subtransaction the model was loaded in, aborts,
+ * the model leaves the cache (review s11, F8: the session served the
+ * rolled-back edits until the model was retrained).  Models loaded by
+ * transactions that had written nothing saw committed rows only, and
+ * stay (a pooler's ROLLBACK of a read-only transaction costs no reload).
+ * aborted: the subtransaction, or InvalidSubTransactionId for the whole
+ * transaction.
+ */
+static void
+forget_aborted_loads(SubTransactionId aborted)
+{
+	HASH_SEQ_STATUS status;
+	ModelCacheEntry *entry;
+
+	if (model_cache == NULL)
+		return;
+	hash_seq_init(&status, model_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (entry->written_xact == xact_serial &&
+			(aborted == InvalidSubTransactionId || entry->written_subxact >= aborted))
+			uncache_model(entry->model);	/* (removing the current entry is allowed) */
+}
 
 static void
 count_subxact_abort(SubXactEvent event, SubTransactionId mySubid,
 					SubTransactionId parentSubid, void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		subxact_aborts++;
+		/* (subtransactions nested in it have larger ids) */
+		forget_aborted_loads(mySubid);
+	}
 }
 
 static void release_pins(ResourceOwner owner, bool all);
@@ -153,6 +191,11 @@ release_owner_pins(ResourceReleasePhase phase, bool isCommit, bool isTopLevel, v
 static void
 release_transaction_pins(XactEvent event, void *arg)
 {
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		forget_aborted_loads(InvalidSubTransactionId);
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+		xact_serial++;
 	if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		 event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
 		 event == XACT_EVENT_PARALLEL_ABORT) && !dlist_is_empty(&all_pins))
@@ -880,6 +923,8 @@ cache_model(const char *name, RsCatalogRow *row)
 	entry->model = model;
 	entry->loads = loads;
 	entry->checks = checks;
+	entry->written_xact = TransactionIdIsValid(GetTopTransactionIdIfAny()) ? xact_serial : 0;
+	entry->written_subxact = GetCurrentSubTransactionId();
 	/* a retired copy may predate a change of its source */
 	refresh_source(model);
 	return model;

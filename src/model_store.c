@@ -53,6 +53,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -197,6 +198,56 @@ Datum
 recsys_require_writable(PG_FUNCTION_ARGS)
 {
 	RsRequireWritable(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
+}
+
+/*
+ * RsRequireTrainPrivileges refuses (42501) to start a training the role
+ * could not store: without the table privileges doc/operations.md grants
+ * (recsys_trainer), a training read and fitted everything and failed only
+ * when writing the model (review s11, F2).  The tables every training
+ * writes are checked; function names the SQL function in the detail.
+ */
+void
+RsRequireTrainPrivileges(const char *function)
+{
+	static const struct
+	{
+		const char *table;
+		AclMode		mode;
+		const char *privilege;
+	}			needed[] = {
+		{"models", ACL_INSERT, "INSERT"}, {"models", ACL_UPDATE, "UPDATE"}, {"models", ACL_SELECT, "SELECT"},
+		{"model_versions", ACL_INSERT, "INSERT"}, {"model_versions", ACL_UPDATE, "UPDATE"},
+		{"model_versions", ACL_DELETE, "DELETE"}, {"item_stats", ACL_INSERT, "INSERT"},
+	};
+	Oid			schema = get_namespace_oid("recsys", false);
+
+	for (int i = 0; i < lengthof(needed); i++)
+	{
+		Oid			relid = get_relname_relid(needed[i].table, schema);
+
+		if (OidIsValid(relid) && pg_class_aclcheck(relid, GetUserId(), needed[i].mode) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for table recsys.%s: %s needs %s on it to store the model",
+							needed[i].table, function, needed[i].privilege),
+					 errdetail("Checked before reading the source: training would otherwise run to its end and fail there."),
+					 errhint("A DBA grants the recsys tables to a training role as doc/operations.md shows: "
+							 "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys TO %s;",
+							 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+	}
+}
+
+/*
+ * recsys._require_train_privileges(function text): RsRequireTrainPrivileges
+ * for the PL/pgSQL trainers that search before they store (train_auto, tune).
+ */
+PG_FUNCTION_INFO_V1(recsys_require_train_privileges);
+Datum
+recsys_require_train_privileges(PG_FUNCTION_ARGS)
+{
+	RsRequireTrainPrivileges(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	PG_RETURN_VOID();
 }
 

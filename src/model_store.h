@@ -39,6 +39,7 @@ typedef enum RsSide
 
 extern void RsCheckModelName(const char *name);
 extern void RsRequireWritable(const char *function);
+extern void RsRequireTrainPrivileges(const char *function);
 extern bool RsLockModelForTraining(const char *name);
 extern int32 RsCreateModelVersion(const RsModelDesc *desc);
 extern void RsWriteFactors(RsSide side, const char *name, int32 version,

@@ -241,6 +241,21 @@ pseudo_split(ColdRun *run, uint64 seed, const float *lambdas, int n_lambda, int 
 	for (int32 h = 0; h < n_hide; h++)
 		hidden[h] = pairs[h].index;
 	pfree(pairs);
+
+	/*
+	 * Hidden items without features get the same terms (every term comes
+	 * from features): with fewer than two that have some, the ranking is
+	 * ties in id order, and an NDCG measured on it is no fit (review s11,
+	 * F3): the split is not scored.
+	 */
+	{
+		int32		with_features = 0;
+
+		for (int32 h = 0; h < n_hide; h++)
+			with_features += run->u.words.indptr[hidden[h] + 1] > run->u.words.indptr[hidden[h]];
+		if (with_features < 2)
+			return 0;
+	}
 	/* ascending, so that ties rank by item id as at serving */
 	qsort(hidden, n_hide, sizeof(int32), int32_cmp);
 	rest = alloc_huge(n);
@@ -428,6 +443,15 @@ recsys_train_cold_ranker(PG_FUNCTION_ARGS)
 	memset(&run.u, 0, sizeof(run.u));
 	run.data = &data;
 	RsColdUniverseRead(features, trainer.spec.item_col, data.items.ids, data.items.count, &run.u);
+	/* (review s11, F3: such a model recommended nothing, after a fit of ties) */
+	if (run.u.words.nnz == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("features relation \"%s\" gives no item a feature", RsRelationName(features)),
+				 errdetail("It has no row with a non-NULL %s and feature, or its only feature is every item's "
+						   "(which tells no item apart): no term of the cold re-ranker can rank by it.",
+						   trainer.spec.item_col),
+				 errhint("Pass the relation of the items' features (one row per item and feature, or a feature array).")));
 	run.data_to_u = alloc_huge(sizeof(int32) * Max(data.items.count, 1));
 	run.warm = alloc_huge(run.u.n);
 	run.log_users = alloc_huge(sizeof(float) * run.u.n);
@@ -489,7 +513,8 @@ recsys_train_cold_ranker(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("the source of model \"%s\" is too small to fit the cold re-ranker on pseudo-cold items",
 							trainer.name),
-					 errdetail("No user has rows on both the hidden and the other warm items of a pseudo-cold split."),
+					 errdetail("No pseudo-cold split has a user with rows on both the hidden and the other warm items, "
+							   "and two hidden items with features (items without features all rank alike)."),
 					 errhint("Pass coefficients (four numbers: content_sharp, prior, cb2cf, lists) and regularization.")));
 		for (int l = 1; l < n_lambda; l++)
 			if (nd[l] > nd[best] + 1e-9)
@@ -514,6 +539,13 @@ recsys_train_cold_ranker(PG_FUNCTION_ARGS)
 			targets[n_targets++] = i;
 	RsColdTermsCompute(&run.u, run.warm, run.log_users, &S, targets, n_targets, (float) lambda, length,
 					   &run.built);
+	if (n_targets == 0)
+		ereport(WARNING,
+				(errmsg("model \"%s\" has no cold items: every item of features relation \"%s\" has interactions "
+						"in the source", trainer.name, RsRelationName(features)),
+				 errdetail("The cold re-ranker ranks only items without interactions: it recommends nothing."),
+				 errhint("Run recsys.refresh_items(%s) when items without interactions join the features relation.",
+						 quote_literal_cstr(trainer.name))));
 	trainer.n_items = run.u.n;
 
 	RsJsonText(&trainer.params, "features", RsRelationName(features));

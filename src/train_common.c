@@ -283,6 +283,8 @@ RsTrainBegin(RsTrainer *trainer, const char *algorithm, RsInteractions *data)
 	trainer->algorithm = algorithm;
 	RsProgressStart(trainer->function, trainer->name, algorithm, trainer->verbose);
 	(void) RsLockModelForTraining(trainer->name);
+	/* (after the owner check, before the source is read: review s11, F2) */
+	RsRequireTrainPrivileges(psprintf("recsys.%s()", trainer->function));
 	if (data != NULL)
 		RsLockSource(&trainer->spec);
 	PushActiveSnapshot(GetTransactionSnapshot());
