@@ -1587,10 +1587,13 @@ BEGIN
 		-- certain +10) is a paying user's revenue times a 0/1 variable:
 		-- its variance is that of (xr + 1) / (n + 2) times the mean square
 		-- revenue of the experiment's paying users.  One user has no
-		-- variance at all: NULL, "too few users".
+		-- variance at all: NULL, "too few users".  Without a paying user
+		-- (every amount 0, or none logged) revenue has no scale at all:
+		-- NULL too, not a variance of 0 that would claim an interval of
+		-- width 0 and an mde of 0 (review s11, 1).
 		SELECT a.*, cv.r,
 			   CASE WHEN a.rev_var0 = 0
-					THEN (a.xr + 1.0) / (a.n + 2) * (1 - (a.xr + 1.0) / (a.n + 2)) * coalesce(rev_sq, 0)
+					THEN (a.xr + 1.0) / (a.n + 2) * (1 - (a.xr + 1.0) / (a.n + 2)) * rev_sq
 					ELSE a.rev_var0 END AS rev_var,
 			   CASE WHEN a.m > 0 AND coalesce(cv.var, 0) = 0
 					THEN (a.c + 1.0) / (a.m + 2) * (1 - (a.c + 1.0) / (a.m + 2)) / a.m
@@ -1639,6 +1642,12 @@ BEGIN
 		FROM pair p
 	), seq AS (
 		SELECT t.*,
+			   -- the minimum detectable effect: none when the difference
+			   -- has no variance to estimate, and none for a proportion when
+			   -- it is 100 points or more (1 user per arm: no difference
+			   -- of two rates is detectable at this size)
+			   CASE WHEN NOT t.ctl AND (metric = 'revenue' OR (z + zp) * sqrt(t.dv0) < 1)
+					THEN (z + zp) * sqrt(t.dv0) END AS mde,
 			   -- always-valid p = min(1, 1 / Lambda), from ln Lambda: exp()
 			   -- of a clear result's -ln Lambda would underflow (an error in
 			   -- PostgreSQL), so p is 0 below 1e-300
@@ -1655,24 +1664,32 @@ BEGIN
 			  FROM tests t) t
 	)
 	SELECT q.name, q.ctl, q.n, q.m, q.c,
-		   q.r, greatest(q.r - z * sqrt(q.r_var), 0), least(q.r + z * sqrt(q.r_var), 1), q.ctr_pv,
+		   -- (no users: no interval, not [0, 1] from greatest() and least()
+		   -- skipping a NULL)
+		   q.r, CASE WHEN q.r IS NOT NULL THEN greatest(q.r - z * sqrt(q.r_var), 0) END,
+		   CASE WHEN q.r IS NOT NULL THEN least(q.r + z * sqrt(q.r_var), 1) END, q.ctr_pv,
 		   q.x, q.p,
-		   -- Wilson's interval
-		   CASE WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) - z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
+		   -- Wilson's interval (exactly 0 at 0%, 1 at 100%: not 1 - 2e-16)
+		   CASE WHEN q.n > 0 AND q.x = 0 THEN 0
+				WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) - z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
 								  / (1 + z ^ 2 / q.n) END,
-		   CASE WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) + z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
+		   CASE WHEN q.n > 0 AND q.x = q.n THEN 1
+				WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) + z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
 								  / (1 + z ^ 2 / q.n) END,
 		   q.conv_p,
 		   CASE WHEN has_revenue THEN q.rev END,
-		   CASE WHEN has_revenue THEN q.rev - z * sqrt(q.rev_var / q.n) END,
+		   -- (amounts are at least 0)
+		   CASE WHEN has_revenue AND q.rev_var IS NOT NULL THEN greatest(q.rev - z * sqrt(q.rev_var / q.n), 0) END,
 		   CASE WHEN has_revenue THEN q.rev + z * sqrt(q.rev_var / q.n) END,
 		   q.rev_p,
 		   q.pav,
-		   CASE WHEN NOT q.ctl THEN (z + zp) * sqrt(q.dv0) END,
+		   q.mde,
 		   CASE
 			   WHEN q.ctl THEN 'control'
 			   WHEN q.n = 0 OR q.cn = 0 THEN 'no users yet'
 			   WHEN metric = 'revenue' AND NOT has_revenue THEN 'no amounts logged: pass amount to log_outcome'
+			   WHEN metric = 'revenue' AND rev_sq IS NULL THEN
+				   'no revenue yet: every amount logged is 0, so revenue has no variance to estimate'
 			   WHEN (CASE WHEN sequential THEN q.pav ELSE q.pfixed END) < alpha THEN
 				   format('%s %s %s on %s (%s%s, p = %s%s)', q.name,
 						  CASE WHEN q.d > 0 THEN 'beats' ELSE 'is worse than' END, e.control,
@@ -1684,10 +1701,12 @@ BEGIN
 			   WHEN q.d IS NULL OR q.unit_var IS NULL OR q.dv0 IS NULL THEN
 				   format('not significant yet: too few users to estimate %s''s variance (at least 2 per arm%s)',
 						  metric, CASE WHEN metric = 'ctr' THEN ', with impressions' ELSE '' END)
+			   WHEN q.d = 0 AND q.mde IS NULL THEN
+				   'not significant yet: no difference seen; too few users to detect any at this size'
 			   WHEN q.d = 0 THEN
 				   format('not significant yet: no difference seen; detectable at this size: %s',
-						  CASE WHEN metric = 'revenue' THEN round(((z + zp) * sqrt(q.dv0))::numeric, 2)::text
-							   ELSE round((100 * (z + zp) * sqrt(q.dv0))::numeric, 2)::text || ' points' END)
+						  CASE WHEN metric = 'revenue' THEN round(q.mde::numeric, 2)::text
+							   ELSE round((100 * q.mde)::numeric, 2)::text || ' points' END)
 			   ELSE
 				   format('not significant yet: about %s more users per arm needed (if the observed %s%s is real)',
 						  -- the always-valid test needs more users than a
@@ -1706,6 +1725,82 @@ END
 $$;
 COMMENT ON FUNCTION recsys.experiment_results(text, text, double precision, double precision, boolean, double precision) IS
 	'an A/B experiment''s results per variant: users, CTR, conversion, revenue per user, intervals, p-values against control, MDE and a verdict';
+
+CREATE OR REPLACE FUNCTION recsys.experiment_daily(experiment text, alpha double precision DEFAULT 0.05)
+RETURNS TABLE (variant text, day date, users bigint, conversions bigint, conversion double precision,
+			   conversion_low double precision, conversion_high double precision)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments := recsys._experiment(experiment);
+	z double precision;
+	first_shown timestamptz;
+	last_shown timestamptz;
+	last_day timestamptz;
+BEGIN
+	IF alpha IS NULL OR NOT (alpha > 0 AND alpha < 0.5) THEN
+		RAISE EXCEPTION 'alpha must be above 0 and below 0.5, not %', coalesce(alpha::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	z := recsys._norm_quantile(1 - alpha / 2);
+	-- one row per variant and day: a span no experiment runs (an impression
+	-- a grantee logged in the year 20000) would be millions of rows
+	-- (the whole range of days below: impressions, and outcomes up to the
+	-- last impression's attribution window; review s8, 5)
+	SELECT min(i.shown_at), max(i.shown_at) INTO first_shown, last_shown
+	FROM recsys.experiment_impressions i
+	WHERE i.experiment = e.name AND i.shown_at <= coalesce(e.ended_at, 'infinity');
+	last_day := greatest(last_shown,
+						 least((SELECT max(o.at) FROM recsys.experiment_outcomes o WHERE o.experiment = e.name),
+							   last_shown + e.attribution));
+	IF last_day::date - first_shown::date > 3660 THEN
+		RAISE EXCEPTION 'experiment "%" has impressions and outcomes over % days (% to %), more than experiment_daily reports (3660: ten years)',
+			e.name, last_day::date - first_shown::date, to_char(first_shown, 'YYYY-MM-DD'), to_char(last_day, 'YYYY-MM-DD')
+			USING ERRCODE = 'program_limit_exceeded',
+				  HINT = 'Impressions and outcomes logged at impossible times (a wrong clock, a mistyped year) can be found with SELECT * FROM recsys.experiment_impressions (recsys.experiment_outcomes) WHERE experiment = '
+						 || quote_literal(e.name) || ' ORDER BY shown_at (at), and deleted by the experiment''s owner.';
+	END IF;
+	RETURN QUERY
+	WITH users AS (
+		-- (the experiment's variants: not a grantee's row of another name)
+		SELECT * FROM recsys._experiment_users(e.name) u
+		WHERE u.variant IN (SELECT x ->> 'name' FROM jsonb_array_elements(e.variants) x UNION ALL SELECT 'holdout')
+	), days AS (
+		-- from the first exposure to the last impression or outcome, but
+		-- no further than the last impression's attribution window: an
+		-- outcome logged years ahead is no reason for as many days (as
+		-- counted above; an ended experiment's impressions until its end)
+		SELECT d::date AS day FROM generate_series(first_shown::date, last_day::date, '1 day') d
+	), daily AS (
+		-- users first exposed, and conversions, on each day
+		SELECT x.variant, x.day, sum(x.dn)::bigint AS dn, sum(x.dx)::bigint AS dx
+		FROM (SELECT u.variant, u.first_at::date AS day, 1 AS dn, 0 AS dx FROM users u
+			  UNION ALL
+			  SELECT u.variant, u.converted_at::date, 0, 1 FROM users u WHERE u.converted_at IS NOT NULL) x
+		GROUP BY x.variant, x.day
+	), cum AS (
+		-- ... and before each day's end: running sums, linear in days + users
+		SELECT g.variant, g.day, g.n, g.x
+		FROM (SELECT v.variant, d.day,
+					 (sum(coalesce(y.dn, 0)) OVER w)::bigint AS n, (sum(coalesce(y.dx, 0)) OVER w)::bigint AS x
+			  FROM (SELECT DISTINCT u.variant FROM users u) v CROSS JOIN days d
+			  LEFT JOIN daily y ON y.variant = v.variant AND y.day = d.day
+			  WINDOW w AS (PARTITION BY v.variant ORDER BY d.day)) g
+		WHERE g.n > 0
+	)
+	SELECT c.variant, c.day, c.n, c.x, c.x::float8 / c.n,
+		   -- (exactly 0 at 0%, 1 at 100%, as in experiment_results)
+		   CASE WHEN c.x = 0 THEN 0 ELSE (c.x::float8 / c.n + z ^ 2 / (2 * c.n) - z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
+		   / (1 + z ^ 2 / c.n) END,
+		   CASE WHEN c.x = c.n THEN 1 ELSE (c.x::float8 / c.n + z ^ 2 / (2 * c.n) + z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
+		   / (1 + z ^ 2 / c.n) END
+	FROM cum c
+	ORDER BY c.variant, c.day;
+END
+$$;
+COMMENT ON FUNCTION recsys.experiment_daily(text, double precision) IS
+	'an A/B experiment''s cumulative conversion per variant and day, with its interval (rows for a plot)';
 
 CREATE OR REPLACE FUNCTION recsys.split_holdout(
 	source regclass,

@@ -3591,10 +3591,13 @@ BEGIN
 		-- certain +10) is a paying user's revenue times a 0/1 variable:
 		-- its variance is that of (xr + 1) / (n + 2) times the mean square
 		-- revenue of the experiment's paying users.  One user has no
-		-- variance at all: NULL, "too few users".
+		-- variance at all: NULL, "too few users".  Without a paying user
+		-- (every amount 0, or none logged) revenue has no scale at all:
+		-- NULL too, not a variance of 0 that would claim an interval of
+		-- width 0 and an mde of 0 (review s11, 1).
 		SELECT a.*, cv.r,
 			   CASE WHEN a.rev_var0 = 0
-					THEN (a.xr + 1.0) / (a.n + 2) * (1 - (a.xr + 1.0) / (a.n + 2)) * coalesce(rev_sq, 0)
+					THEN (a.xr + 1.0) / (a.n + 2) * (1 - (a.xr + 1.0) / (a.n + 2)) * rev_sq
 					ELSE a.rev_var0 END AS rev_var,
 			   CASE WHEN a.m > 0 AND coalesce(cv.var, 0) = 0
 					THEN (a.c + 1.0) / (a.m + 2) * (1 - (a.c + 1.0) / (a.m + 2)) / a.m
@@ -3643,6 +3646,12 @@ BEGIN
 		FROM pair p
 	), seq AS (
 		SELECT t.*,
+			   -- the minimum detectable effect: none when the difference
+			   -- has no variance to estimate, and none for a proportion when
+			   -- it is 100 points or more (1 user per arm: no difference
+			   -- of two rates is detectable at this size)
+			   CASE WHEN NOT t.ctl AND (metric = 'revenue' OR (z + zp) * sqrt(t.dv0) < 1)
+					THEN (z + zp) * sqrt(t.dv0) END AS mde,
 			   -- always-valid p = min(1, 1 / Lambda), from ln Lambda: exp()
 			   -- of a clear result's -ln Lambda would underflow (an error in
 			   -- PostgreSQL), so p is 0 below 1e-300
@@ -3659,24 +3668,32 @@ BEGIN
 			  FROM tests t) t
 	)
 	SELECT q.name, q.ctl, q.n, q.m, q.c,
-		   q.r, greatest(q.r - z * sqrt(q.r_var), 0), least(q.r + z * sqrt(q.r_var), 1), q.ctr_pv,
+		   -- (no users: no interval, not [0, 1] from greatest() and least()
+		   -- skipping a NULL)
+		   q.r, CASE WHEN q.r IS NOT NULL THEN greatest(q.r - z * sqrt(q.r_var), 0) END,
+		   CASE WHEN q.r IS NOT NULL THEN least(q.r + z * sqrt(q.r_var), 1) END, q.ctr_pv,
 		   q.x, q.p,
-		   -- Wilson's interval
-		   CASE WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) - z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
+		   -- Wilson's interval (exactly 0 at 0%, 1 at 100%: not 1 - 2e-16)
+		   CASE WHEN q.n > 0 AND q.x = 0 THEN 0
+				WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) - z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
 								  / (1 + z ^ 2 / q.n) END,
-		   CASE WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) + z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
+		   CASE WHEN q.n > 0 AND q.x = q.n THEN 1
+				WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) + z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
 								  / (1 + z ^ 2 / q.n) END,
 		   q.conv_p,
 		   CASE WHEN has_revenue THEN q.rev END,
-		   CASE WHEN has_revenue THEN q.rev - z * sqrt(q.rev_var / q.n) END,
+		   -- (amounts are at least 0)
+		   CASE WHEN has_revenue AND q.rev_var IS NOT NULL THEN greatest(q.rev - z * sqrt(q.rev_var / q.n), 0) END,
 		   CASE WHEN has_revenue THEN q.rev + z * sqrt(q.rev_var / q.n) END,
 		   q.rev_p,
 		   q.pav,
-		   CASE WHEN NOT q.ctl THEN (z + zp) * sqrt(q.dv0) END,
+		   q.mde,
 		   CASE
 			   WHEN q.ctl THEN 'control'
 			   WHEN q.n = 0 OR q.cn = 0 THEN 'no users yet'
 			   WHEN metric = 'revenue' AND NOT has_revenue THEN 'no amounts logged: pass amount to log_outcome'
+			   WHEN metric = 'revenue' AND rev_sq IS NULL THEN
+				   'no revenue yet: every amount logged is 0, so revenue has no variance to estimate'
 			   WHEN (CASE WHEN sequential THEN q.pav ELSE q.pfixed END) < alpha THEN
 				   format('%s %s %s on %s (%s%s, p = %s%s)', q.name,
 						  CASE WHEN q.d > 0 THEN 'beats' ELSE 'is worse than' END, e.control,
@@ -3688,10 +3705,12 @@ BEGIN
 			   WHEN q.d IS NULL OR q.unit_var IS NULL OR q.dv0 IS NULL THEN
 				   format('not significant yet: too few users to estimate %s''s variance (at least 2 per arm%s)',
 						  metric, CASE WHEN metric = 'ctr' THEN ', with impressions' ELSE '' END)
+			   WHEN q.d = 0 AND q.mde IS NULL THEN
+				   'not significant yet: no difference seen; too few users to detect any at this size'
 			   WHEN q.d = 0 THEN
 				   format('not significant yet: no difference seen; detectable at this size: %s',
-						  CASE WHEN metric = 'revenue' THEN round(((z + zp) * sqrt(q.dv0))::numeric, 2)::text
-							   ELSE round((100 * (z + zp) * sqrt(q.dv0))::numeric, 2)::text || ' points' END)
+						  CASE WHEN metric = 'revenue' THEN round(q.mde::numeric, 2)::text
+							   ELSE round((100 * q.mde)::numeric, 2)::text || ' points' END)
 			   ELSE
 				   format('not significant yet: about %s more users per arm needed (if the observed %s%s is real)',
 						  -- the always-valid test needs more users than a
@@ -3775,10 +3794,11 @@ BEGIN
 		WHERE g.n > 0
 	)
 	SELECT c.variant, c.day, c.n, c.x, c.x::float8 / c.n,
-		   (c.x::float8 / c.n + z ^ 2 / (2 * c.n) - z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
-		   / (1 + z ^ 2 / c.n),
-		   (c.x::float8 / c.n + z ^ 2 / (2 * c.n) + z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
-		   / (1 + z ^ 2 / c.n)
+		   -- (exactly 0 at 0%, 1 at 100%, as in experiment_results)
+		   CASE WHEN c.x = 0 THEN 0 ELSE (c.x::float8 / c.n + z ^ 2 / (2 * c.n) - z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
+		   / (1 + z ^ 2 / c.n) END,
+		   CASE WHEN c.x = c.n THEN 1 ELSE (c.x::float8 / c.n + z ^ 2 / (2 * c.n) + z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
+		   / (1 + z ^ 2 / c.n) END
 	FROM cum c
 	ORDER BY c.variant, c.day;
 END
