@@ -2523,19 +2523,54 @@ COMMENT ON FUNCTION recsys._catalog_unique_id(regclass, name) IS
 -- Catalog triggers made by 0.10.0 do not check for the unique index when
 -- they fire (those made by catalog_trigger from now on do: its second
 -- argument, 'unique'): on a table without one, an INSERT-only role learns
--- from the trigger's duplicate-id error whether an id exists.  Their
--- writes keep working; the update names them (review 2, finding 10).
+-- from the trigger's duplicate-id error whether an id exists.  A trigger
+-- on a table with such an index is converted here: made again as it was
+-- (events, columns, enabled state: its definition with the argument
+-- added), now checking.  Nothing is read or re-indexed: the catalog was
+-- kept current by the old trigger.  One on a table without the index
+-- cannot be: its writes keep working, and the update names it with the
+-- way out (review 2, finding 10; review s11, 3: before, the update left
+-- every 0.10.0 trigger as it was).
 DO $$
 DECLARE
+	trg record;
+	def text;
+	suffix text;
 	list text;
 BEGIN
+	FOR trg IN
+		SELECT g.oid, g.tgname, g.tgrelid::regclass AS rel, g.tgenabled, c.name
+		FROM pg_trigger g
+		JOIN recsys.catalogs c ON g.tgname IN ('recsys_catalog_' || md5(c.name), 'recsys_catalog_truncate_' || md5(c.name))
+		WHERE g.tgfoid = 'recsys._catalog_sync'::regproc AND g.tgnargs = 1 AND NOT g.tgisinternal
+		  AND recsys._catalog_unique_id(g.tgrelid, c.id_col)
+		ORDER BY c.name, g.tgname
+	LOOP
+		-- (the definition ends with the call and its one argument, the
+		-- catalog's name, quoted as ruleutils.c does: made again with
+		-- 'unique' after it; a definition not so ending is left, named)
+		def := pg_get_triggerdef(trg.oid);
+		suffix := 'recsys._catalog_sync(''' || replace(trg.name, '''', '''''') || ''')';
+		IF right(def, length(suffix)) <> suffix THEN
+			RAISE WARNING 'search catalog trigger % on % not converted: unexpected definition %', trg.tgname, trg.rel, def;
+			CONTINUE;
+		END IF;
+		EXECUTE format('DROP TRIGGER %I ON %s', trg.tgname, trg.rel);
+		EXECUTE left(def, length(def) - length(suffix)) || format('recsys._catalog_sync(%L, ''unique'')', trg.name);
+		IF trg.tgenabled <> 'O' THEN
+			EXECUTE format('ALTER TABLE %s %s TRIGGER %I', trg.rel,
+						   CASE trg.tgenabled WHEN 'D' THEN 'DISABLE' WHEN 'R' THEN 'ENABLE REPLICA' ELSE 'ENABLE ALWAYS' END,
+						   trg.tgname);
+		END IF;
+	END LOOP;
 	SELECT string_agg(format('catalog %s on %s', quote_literal(c.name), t.tgrelid::regclass), ', ' ORDER BY c.name)
 	INTO list
 	FROM pg_trigger t JOIN recsys.catalogs c ON t.tgname = 'recsys_catalog_' || md5(c.name)
-	WHERE t.tgfoid = 'recsys._catalog_sync'::regproc AND NOT recsys._catalog_unique_id(t.tgrelid, c.id_col);
+	WHERE t.tgfoid = 'recsys._catalog_sync'::regproc AND t.tgnargs = 1
+	  AND NOT recsys._catalog_unique_id(t.tgrelid, c.id_col);
 	IF list IS NOT NULL THEN
 		RAISE WARNING 'search catalog triggers on tables without a unique index on the id column: %', list
-			USING DETAIL = 'A role allowed only to insert products learns from the trigger''s duplicate-id error whether an id it cannot read exists.',
+			USING DETAIL = 'A role allowed only to insert products learns from the trigger''s duplicate-id error whether an id it cannot read exists.  The update converted the catalog triggers on tables with such an index.',
 				  HINT = 'Add a unique index on the id column, then run recsys.catalog_trigger(catalog) again (its trigger then checks for the index whenever it fires).';
 	END IF;
 END
