@@ -4492,6 +4492,11 @@ DECLARE
 	fix text;
 	compound text;
 	held text[] := '{}';
+	word text;
+	is_term boolean;
+	parts text[];
+	splits text[];
+	joins text[];
 	trgm text;
 	ids bigint[];
 	bm25s double precision[];
@@ -4551,6 +4556,59 @@ BEGIN
 		END IF;
 	END LOOP;
 
+	-- a compound written as one word or as two (review s11, 2): the
+	-- catalog's own text is the evidence.  A word of 6 letters or more
+	-- whose letters split into two words (3 letters or more each) that
+	-- products hold side by side ("lunchbag": LUNCH BAG; the split most
+	-- products hold) is searched as those two as well: a word the catalog
+	-- does not hold is replaced by them in the query text, as if typed with
+	-- a space (as a hyphenated compound no product holds, above), unless
+	-- it is the last word, perhaps unfinished, and begins a word the
+	-- catalog holds (the prefix below); a word it holds ("cakestand") is
+	-- kept and the two side by side OR-ed to it in the tsquery below
+	-- ("carpet" stays carpet: no product holds "car pet").
+	FOR word IN SELECT DISTINCT m[1] FROM regexp_matches(query, '(?<![[:alnum:]-])([[:alpha:]]{6,})(?![[:alnum:]-])', 'g') m LOOP
+		lex := (SELECT u.lexeme FROM unnest(to_tsvector(cat.config, word)) u LIMIT 1);
+		CONTINUE WHEN lex IS NULL;
+		is_term := EXISTS (SELECT FROM recsys.catalog_terms t WHERE t.catalog = cat.name AND t.lexeme = lex);
+		CONTINUE WHEN NOT is_term AND query ~ (word || '$')
+				   AND EXISTS (SELECT FROM recsys.catalog_terms t
+							   WHERE t.catalog = cat.name AND t.lexeme LIKE lex || '%');
+		parts := NULL;
+		SELECT ARRAY[s.l || ' ' || s.r, q.al[1], q.ar[1]] INTO parts
+		FROM (SELECT left(word, i) AS l, substr(word, i + 1) AS r FROM generate_series(3, length(word) - 3) i) s
+		CROSS JOIN LATERAL (SELECT (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, s.l)) u) AS al,
+								   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, s.r)) u) AS ar) q
+		CROSS JOIN LATERAL (SELECT count(*) AS n FROM recsys.catalog_docs d
+							WHERE cardinality(q.al) = 1 AND cardinality(q.ar) = 1 AND d.catalog = cat.name
+							  AND d.doc @@ tsquery_phrase(quote_literal(q.al[1])::tsquery, quote_literal(q.ar[1])::tsquery)) c
+		WHERE c.n > 0
+		ORDER BY c.n DESC, length(s.l) DESC
+		LIMIT 1;
+		IF parts IS NULL THEN
+			CONTINUE;
+		ELSIF is_term THEN
+			splits := splits || ARRAY[ARRAY[lex, parts[2], parts[3]]];
+		ELSE
+			query := regexp_replace(query, '(?<![[:alnum:]-])' || word || '(?![[:alnum:]-])', parts[1], 'g');
+		END IF;
+	END LOOP;
+
+	-- and two adjacent words ("key ring") that the catalog also holds as
+	-- one ("KEYRING") are searched as the two OR the compound (joined
+	-- below in the tsquery)
+	SELECT array_agg(DISTINCT ARRAY[q.la[1], q.lb[1], q.lj[1]])
+	INTO joins
+	FROM (SELECT w.tok AS a, lead(w.tok) OVER (ORDER BY w.ord) AS b
+		  FROM regexp_split_to_table(btrim(query), '\s+') WITH ORDINALITY w(tok, ord)) p
+	CROSS JOIN LATERAL (SELECT (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.a)) u) AS la,
+							   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.b)) u) AS lb,
+							   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.a || p.b)) u) AS lj) q
+	WHERE p.a ~ '^[[:alpha:]]+$' AND p.b ~ '^[[:alpha:]]+$'
+	  AND cardinality(q.la) = 1 AND cardinality(q.lb) = 1 AND cardinality(q.lj) = 1
+	  AND q.lj[1] NOT IN (q.la[1], q.lb[1])
+	  AND EXISTS (SELECT FROM recsys.catalog_terms t WHERE t.catalog = cat.name AND t.lexeme = q.lj[1]);
+
 	-- the query's lexemes; a query of stop words matches nothing
 	SELECT array_agg(DISTINCT u.lexeme), (array_agg(u.lexeme ORDER BY u.positions[1] DESC))[1]
 	INTO terms, last_lexeme
@@ -4574,6 +4632,20 @@ BEGIN
 				tsq_text := replace(tsq_text, lex, format('( %s | %s )', lex, fix));
 			END IF;
 		END LOOP;
+		FOR i IN 1 .. coalesce(array_length(joins, 1), 0) LOOP
+			CONTINUE WHEN strpos(tsq_text, format('%L & %L', joins[i][1], joins[i][2])) = 0;
+			tsq_text := replace(tsq_text, format('%L & %L', joins[i][1], joins[i][2]),
+								format('( %L & %L | %L )', joins[i][1], joins[i][2], joins[i][3]));
+			IF NOT joins[i][3] = ANY (terms) THEN
+				terms := terms || joins[i][3];
+			END IF;
+		END LOOP;
+		FOR i IN 1 .. coalesce(array_length(splits, 1), 0) LOOP
+			tsq_text := replace(tsq_text, quote_literal(splits[i][1]),
+								format('( %L | %L <-> %L )', splits[i][1], splits[i][2], splits[i][3]));
+			terms := terms || ARRAY[splits[i][2], splits[i][3]];
+		END LOOP;
+		SELECT array_agg(DISTINCT t) INTO terms FROM unnest(terms) t;
 	END IF;
 
 	-- words that match nothing: the last one typed may be unfinished (a
