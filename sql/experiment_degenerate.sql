@@ -94,6 +94,25 @@ SELECT variant, mde, verdict FROM recsys.experiment_results('s11e_none', metric 
 -- no NaN or infinity anywhere above
 SELECT name, s11e_bad(name) AS nan_or_infinite FROM recsys.experiments WHERE name LIKE 's11e\_%' ORDER BY 1;
 
+-- error messages name the argument, its range and the value given
+-- (review s11, 5; before: "sequential must not be NULL and tau must be a
+-- positive number" for either, no value for the others)
+SELECT * FROM recsys.experiment_results('s11e_all', tau => 0);
+SELECT * FROM recsys.experiment_results('s11e_all', tau => 'infinity');
+SELECT * FROM recsys.experiment_results('s11e_all', tau => NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM recsys.experiment_results('s11e_all', sequential => NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT recsys.create_experiment(repeat('x', 64), '[{"name": "A"}, {"name": "B"}]');
+SELECT recsys.create_experiment('s11e_bad', (SELECT jsonb_agg(jsonb_build_object('name', 'v' || i)) FROM generate_series(1, 101) i));
+SELECT recsys.create_experiment('s11e_bad', '[{"name": "A"}, {"name": ""}]');
+SELECT recsys.create_experiment('s11e_bad', '[{"name": "A"}, {"name": 7}]');
+SELECT recsys.create_experiment('s11e_bad', '[{"name": "A"}, {"share": 1}]');
+SELECT recsys.create_experiment('s11e_bad', '[{"name": "A"}, {"name": "B", "model": 7}]');
+SELECT recsys.create_experiment('s11e_bad', '[{"name": "A"}, {"name": "B", "diversity": 1.5}]');
+SELECT recsys.create_experiment('s11e_bad', '[{"name": "A"}, {"name": "B", "similarity_model": false}]');
+SELECT recsys.create_experiment('s11e_bad', '[{"name": "A"}, {"name": "B", "exclude_seen": "yes"}]');
+
 SET client_min_messages = warning;
 SELECT count(recsys.drop_experiment(name)) FROM recsys.experiments WHERE name LIKE 's11e\_%';
 SELECT recsys.drop_model('s11e_a'), recsys.drop_model('s11e_b');

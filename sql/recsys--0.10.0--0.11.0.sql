@@ -1538,9 +1538,13 @@ BEGIN
 		RAISE EXCEPTION 'power must be at least 0.5 and below 1, not %', coalesce(power::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF sequential IS NULL OR tau IS NULL OR NOT (tau > 0 AND tau < 'infinity') THEN
-		RAISE EXCEPTION 'sequential must not be NULL and tau must be a positive number'
-			USING ERRCODE = 'invalid_parameter_value';
+	IF sequential IS NULL THEN
+		RAISE EXCEPTION 'sequential must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF tau IS NULL OR NOT (tau > 0 AND tau < 'infinity') THEN
+		RAISE EXCEPTION 'tau must be a positive finite number, not %', coalesce(tau::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'tau is the size of difference you care about, in the metric''s units (default 0.01: 1 point).';
 	END IF;
 	IF e.design <> 'ab' THEN
 		RAISE EXCEPTION 'experiment "%" is an interleaving experiment', e.name
@@ -1725,6 +1729,177 @@ END
 $$;
 COMMENT ON FUNCTION recsys.experiment_results(text, text, double precision, double precision, boolean, double precision) IS
 	'an A/B experiment''s results per variant: users, CTR, conversion, revenue per user, intervals, p-values against control, MDE and a verdict';
+
+CREATE OR REPLACE FUNCTION recsys.create_experiment(
+	name text,
+	variants jsonb,
+	control text DEFAULT NULL,
+	holdout double precision DEFAULT 0,
+	design text DEFAULT 'ab',
+	attribution interval DEFAULT '7 days',
+	salt text DEFAULT NULL,
+	description text DEFAULT NULL)
+RETURNS recsys.experiments
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	checked jsonb;
+	result recsys.experiments;
+BEGIN
+	IF name IS NULL OR name = '' OR length(name) > 63 THEN
+		RAISE EXCEPTION 'name must be a text of 1 to 63 characters, not %',
+			coalesce(length(name) || ' characters', 'NULL') USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF design IS NULL OR design NOT IN ('ab', 'interleaving') THEN
+		RAISE EXCEPTION 'design must be ''ab'' or ''interleaving'', not %', coalesce(quote_literal(design), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF holdout IS NULL OR NOT (holdout >= 0 AND holdout < 1) OR (design = 'interleaving' AND holdout > 0) THEN
+		RAISE EXCEPTION 'holdout must be at least 0 and below 1%, not %',
+			CASE WHEN design = 'interleaving' THEN ' (0 for interleaving)' ELSE '' END, holdout
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'holdout is the share of users shown nothing: 0.05 keeps 5% out.';
+	END IF;
+	IF attribution IS NULL OR attribution <= '0' OR attribution > '366 days' THEN
+		RAISE EXCEPTION 'attribution must be a positive interval of at most 366 days, not %', coalesce(attribution::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF salt = '' THEN
+		RAISE EXCEPTION 'salt must not be empty' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Leave it NULL for a random one.';
+	END IF;
+	checked := recsys._experiment_variants(variants, design);
+	control := coalesce(control, checked -> 0 ->> 'name');
+	IF NOT EXISTS (SELECT FROM jsonb_array_elements(checked) x WHERE x ->> 'name' = control) THEN
+		RAISE EXCEPTION 'control "%" is not a variant', control
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name one of the variants, or leave control NULL for the first.';
+	END IF;
+	INSERT INTO recsys.experiments AS x (name, design, variants, control, holdout, salt, run_starts, run_variants,
+										 attribution, description)
+	SELECT create_experiment.name, create_experiment.design, checked, control, create_experiment.holdout,
+		   coalesce(create_experiment.salt, gen_random_uuid()::text), r.run_starts, r.run_variants,
+		   create_experiment.attribution, create_experiment.description
+	FROM recsys._experiment_runs(recsys._experiment_allocation(NULL, NULL, checked, create_experiment.holdout)) r
+	RETURNING * INTO result;
+	RETURN result;
+EXCEPTION WHEN unique_violation THEN
+	-- (an experiment the caller may not see is not named as one: names are
+	-- unique across roles, like catalogs')
+	IF NOT EXISTS (SELECT FROM recsys.experiments x WHERE x.name OPERATOR(pg_catalog.=) create_experiment.name) THEN
+		RAISE EXCEPTION 'experiment name "%" is taken by another role', name
+			USING ERRCODE = 'insufficient_privilege', HINT = 'Choose another name.';
+	END IF;
+	RAISE EXCEPTION 'experiment "%" already exists', name
+		USING ERRCODE = 'duplicate_object',
+			  HINT = 'Change its shares with recsys.alter_experiment, or drop it with recsys.drop_experiment.';
+END
+$$;
+COMMENT ON FUNCTION recsys.create_experiment(text, jsonb, text, double precision, text, interval, text, text) IS
+	'start an online experiment: variants (models or recommend option sets) with traffic shares, a control, a holdout';
+
+CREATE OR REPLACE FUNCTION recsys._experiment_variants(variants jsonb, design text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v jsonb;
+	result jsonb := '[]';
+	names text[] := '{}';
+	vname text;
+	bad text;
+	allowed CONSTANT text[] := ARRAY['name', 'share', 'model', 'diversity', 'similarity_model', 'exclude_seen']
+							   || recsys._experiment_recorded_keys();
+BEGIN
+	IF variants IS NULL OR jsonb_typeof(variants) <> 'array' OR jsonb_array_length(variants) < 2
+	   OR (design = 'interleaving' AND jsonb_array_length(variants) <> 2) THEN
+		RAISE EXCEPTION 'variants must be a JSON array of %',
+			CASE WHEN design = 'interleaving' THEN 'exactly 2 variants' ELSE '2 or more variants' END
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''[{"name": "A", "model": "popular"}, {"name": "B", "model": "als", "share": 1}]''.';
+	END IF;
+	IF jsonb_array_length(variants) > 100 THEN
+		RAISE EXCEPTION 'variants must not name more than 100 variants, not %', jsonb_array_length(variants)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR v IN SELECT x FROM jsonb_array_elements(variants) x LOOP
+		IF jsonb_typeof(v) <> 'object' THEN
+			RAISE EXCEPTION 'each variant must be a JSON object, not %', v
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(v) k WHERE k <> ALL (allowed);
+		IF bad IS NOT NULL THEN
+			RAISE EXCEPTION 'unknown key % in variant %', bad, v
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'A variant may have: ' || array_to_string(allowed, ', ') || '.';
+		END IF;
+		vname := v ->> 'name';
+		IF jsonb_typeof(v -> 'name') IS DISTINCT FROM 'string' OR vname = '' OR length(vname) > 63 THEN
+			RAISE EXCEPTION 'each variant needs a name: a string of 1 to 63 characters, not %',
+				coalesce(CASE WHEN jsonb_typeof(v -> 'name') = 'string' THEN length(vname) || ' characters'
+							  ELSE (v -> 'name')::text END, 'none')
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF vname = ANY (names) OR vname = 'holdout' THEN
+			RAISE EXCEPTION 'variant name "%" is %', vname,
+				CASE WHEN vname = 'holdout' THEN 'reserved for the holdout' ELSE 'used twice' END
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		names := names || vname;
+		IF NOT v ? 'share' THEN
+			v := v || '{"share": 1}';
+		ELSIF jsonb_typeof(v -> 'share') <> 'number' OR NOT ((v ->> 'share')::float8 > 0)
+			  OR (v ->> 'share')::float8 > 1e6 THEN
+			RAISE EXCEPTION 'share of variant "%" must be a number > 0 and <= 1000000, not %', vname, v -> 'share'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Shares are relative: {"share": 1} and {"share": 3} split 25% / 75%.';
+		END IF;
+		IF v ? 'model' AND jsonb_typeof(v -> 'model') <> 'null' THEN
+			IF jsonb_typeof(v -> 'model') <> 'string' THEN
+				RAISE EXCEPTION 'model of variant "%" must be a model name, not %', vname, v -> 'model'
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			IF NOT EXISTS (SELECT FROM recsys.models m WHERE m.name = v ->> 'model') THEN
+				RAISE EXCEPTION 'model "%" of variant "%" does not exist', v ->> 'model', vname
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = 'SELECT name FROM recsys.models lists the models you may use.';
+			END IF;
+		ELSIF design = 'interleaving' THEN
+			RAISE EXCEPTION 'variant "%" needs a model: interleaving mixes two models'' lists', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'diversity' AND (jsonb_typeof(v -> 'diversity') <> 'number'
+								OR NOT (v ->> 'diversity')::float8 BETWEEN 0 AND 1) THEN
+			RAISE EXCEPTION 'diversity of variant "%" must be a number between 0 and 1, not %', vname, v -> 'diversity'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'similarity_model' AND jsonb_typeof(v -> 'similarity_model') <> 'string' THEN
+			RAISE EXCEPTION 'similarity_model of variant "%" must be a model name, not %', vname, v -> 'similarity_model'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'similarity_model' AND NOT EXISTS (SELECT FROM recsys.models m
+												  WHERE m.name = v ->> 'similarity_model') THEN
+			RAISE EXCEPTION 'similarity_model "%" of variant "%" does not exist', v ->> 'similarity_model', vname
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'SELECT name FROM recsys.models lists the models you may use.';
+		END IF;
+		IF v ? 'exclude_seen' AND jsonb_typeof(v -> 'exclude_seen') <> 'boolean' THEN
+			RAISE EXCEPTION 'exclude_seen of variant "%" must be true or false, not %', vname, v -> 'exclude_seen'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		-- the models' owners and identities now (a value given is replaced):
+		-- serving refuses a model whose owner changed since (review s8, 2),
+		-- or one dropped and trained again under the name
+		v := (v - recsys._experiment_recorded_keys()) || recsys._experiment_models_recorded(v);
+		result := result || jsonb_build_array(v);
+	END LOOP;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_variants(jsonb, text) IS
+	'internal: an experiment''s variants, checked and completed';
 
 CREATE OR REPLACE FUNCTION recsys.experiment_daily(experiment text, alpha double precision DEFAULT 0.05)
 RETURNS TABLE (variant text, day date, users bigint, conversions bigint, conversion double precision,
@@ -2046,6 +2221,11 @@ DECLARE
 	fix text;
 	compound text;
 	held text[] := '{}';
+	word text;
+	is_term boolean;
+	parts text[];
+	splits text[];
+	joins text[];
 	trgm text;
 	ids bigint[];
 	bm25s double precision[];
@@ -2105,6 +2285,59 @@ BEGIN
 		END IF;
 	END LOOP;
 
+	-- a compound written as one word or as two (review s11, 2): the
+	-- catalog's own text is the evidence.  A word of 6 letters or more
+	-- whose letters split into two words (3 letters or more each) that
+	-- products hold side by side ("lunchbag": LUNCH BAG; the split most
+	-- products hold) is searched as those two as well: a word the catalog
+	-- does not hold is replaced by them in the query text, as if typed with
+	-- a space (as a hyphenated compound no product holds, above), unless
+	-- it is the last word, perhaps unfinished, and begins a word the
+	-- catalog holds (the prefix below); a word it holds ("cakestand") is
+	-- kept and the two side by side OR-ed to it in the tsquery below
+	-- ("carpet" stays carpet: no product holds "car pet").
+	FOR word IN SELECT DISTINCT m[1] FROM regexp_matches(query, '(?<![[:alnum:]-])([[:alpha:]]{6,})(?![[:alnum:]-])', 'g') m LOOP
+		lex := (SELECT u.lexeme FROM unnest(to_tsvector(cat.config, word)) u LIMIT 1);
+		CONTINUE WHEN lex IS NULL;
+		is_term := EXISTS (SELECT FROM recsys.catalog_terms t WHERE t.catalog = cat.name AND t.lexeme = lex);
+		CONTINUE WHEN NOT is_term AND query ~ (word || '$')
+				   AND EXISTS (SELECT FROM recsys.catalog_terms t
+							   WHERE t.catalog = cat.name AND t.lexeme LIKE lex || '%');
+		parts := NULL;
+		SELECT ARRAY[s.l || ' ' || s.r, q.al[1], q.ar[1]] INTO parts
+		FROM (SELECT left(word, i) AS l, substr(word, i + 1) AS r FROM generate_series(3, length(word) - 3) i) s
+		CROSS JOIN LATERAL (SELECT (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, s.l)) u) AS al,
+								   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, s.r)) u) AS ar) q
+		CROSS JOIN LATERAL (SELECT count(*) AS n FROM recsys.catalog_docs d
+							WHERE cardinality(q.al) = 1 AND cardinality(q.ar) = 1 AND d.catalog = cat.name
+							  AND d.doc @@ tsquery_phrase(quote_literal(q.al[1])::tsquery, quote_literal(q.ar[1])::tsquery)) c
+		WHERE c.n > 0
+		ORDER BY c.n DESC, length(s.l) DESC
+		LIMIT 1;
+		IF parts IS NULL THEN
+			CONTINUE;
+		ELSIF is_term THEN
+			splits := splits || ARRAY[ARRAY[lex, parts[2], parts[3]]];
+		ELSE
+			query := regexp_replace(query, '(?<![[:alnum:]-])' || word || '(?![[:alnum:]-])', parts[1], 'g');
+		END IF;
+	END LOOP;
+
+	-- and two adjacent words ("key ring") that the catalog also holds as
+	-- one ("KEYRING") are searched as the two OR the compound (joined
+	-- below in the tsquery)
+	SELECT array_agg(DISTINCT ARRAY[q.la[1], q.lb[1], q.lj[1]])
+	INTO joins
+	FROM (SELECT w.tok AS a, lead(w.tok) OVER (ORDER BY w.ord) AS b
+		  FROM regexp_split_to_table(btrim(query), '\s+') WITH ORDINALITY w(tok, ord)) p
+	CROSS JOIN LATERAL (SELECT (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.a)) u) AS la,
+							   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.b)) u) AS lb,
+							   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.a || p.b)) u) AS lj) q
+	WHERE p.a ~ '^[[:alpha:]]+$' AND p.b ~ '^[[:alpha:]]+$'
+	  AND cardinality(q.la) = 1 AND cardinality(q.lb) = 1 AND cardinality(q.lj) = 1
+	  AND q.lj[1] NOT IN (q.la[1], q.lb[1])
+	  AND EXISTS (SELECT FROM recsys.catalog_terms t WHERE t.catalog = cat.name AND t.lexeme = q.lj[1]);
+
 	-- the query's lexemes; a query of stop words matches nothing
 	SELECT array_agg(DISTINCT u.lexeme), (array_agg(u.lexeme ORDER BY u.positions[1] DESC))[1]
 	INTO terms, last_lexeme
@@ -2128,6 +2361,20 @@ BEGIN
 				tsq_text := replace(tsq_text, lex, format('( %s | %s )', lex, fix));
 			END IF;
 		END LOOP;
+		FOR i IN 1 .. coalesce(array_length(joins, 1), 0) LOOP
+			CONTINUE WHEN strpos(tsq_text, format('%L & %L', joins[i][1], joins[i][2])) = 0;
+			tsq_text := replace(tsq_text, format('%L & %L', joins[i][1], joins[i][2]),
+								format('( %L & %L | %L )', joins[i][1], joins[i][2], joins[i][3]));
+			IF NOT joins[i][3] = ANY (terms) THEN
+				terms := terms || joins[i][3];
+			END IF;
+		END LOOP;
+		FOR i IN 1 .. coalesce(array_length(splits, 1), 0) LOOP
+			tsq_text := replace(tsq_text, quote_literal(splits[i][1]),
+								format('( %L | %L <-> %L )', splits[i][1], splits[i][2], splits[i][3]));
+			terms := terms || ARRAY[splits[i][2], splits[i][3]];
+		END LOOP;
+		SELECT array_agg(DISTINCT t) INTO terms FROM unnest(terms) t;
 	END IF;
 
 	-- words that match nothing: the last one typed may be unfinished (a

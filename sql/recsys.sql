@@ -2536,7 +2536,8 @@ BEGIN
 				  HINT = 'For example ''[{"name": "A", "model": "popular"}, {"name": "B", "model": "als", "share": 1}]''.';
 	END IF;
 	IF jsonb_array_length(variants) > 100 THEN
-		RAISE EXCEPTION 'variants must not name more than 100 variants' USING ERRCODE = 'invalid_parameter_value';
+		RAISE EXCEPTION 'variants must not name more than 100 variants, not %', jsonb_array_length(variants)
+			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	FOR v IN SELECT x FROM jsonb_array_elements(variants) x LOOP
 		IF jsonb_typeof(v) <> 'object' THEN
@@ -2551,7 +2552,9 @@ BEGIN
 		END IF;
 		vname := v ->> 'name';
 		IF jsonb_typeof(v -> 'name') IS DISTINCT FROM 'string' OR vname = '' OR length(vname) > 63 THEN
-			RAISE EXCEPTION 'each variant needs a name: a string of 1 to 63 characters'
+			RAISE EXCEPTION 'each variant needs a name: a string of 1 to 63 characters, not %',
+				coalesce(CASE WHEN jsonb_typeof(v -> 'name') = 'string' THEN length(vname) || ' characters'
+							  ELSE (v -> 'name')::text END, 'none')
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		IF vname = ANY (names) OR vname = 'holdout' THEN
@@ -2570,7 +2573,7 @@ BEGIN
 		END IF;
 		IF v ? 'model' AND jsonb_typeof(v -> 'model') <> 'null' THEN
 			IF jsonb_typeof(v -> 'model') <> 'string' THEN
-				RAISE EXCEPTION 'model of variant "%" must be a model name', vname
+				RAISE EXCEPTION 'model of variant "%" must be a model name, not %', vname, v -> 'model'
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
 			IF NOT EXISTS (SELECT FROM recsys.models m WHERE m.name = v ->> 'model') THEN
@@ -2584,11 +2587,11 @@ BEGIN
 		END IF;
 		IF v ? 'diversity' AND (jsonb_typeof(v -> 'diversity') <> 'number'
 								OR NOT (v ->> 'diversity')::float8 BETWEEN 0 AND 1) THEN
-			RAISE EXCEPTION 'diversity of variant "%" must be a number between 0 and 1', vname
+			RAISE EXCEPTION 'diversity of variant "%" must be a number between 0 and 1, not %', vname, v -> 'diversity'
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		IF v ? 'similarity_model' AND jsonb_typeof(v -> 'similarity_model') <> 'string' THEN
-			RAISE EXCEPTION 'similarity_model of variant "%" must be a model name', vname
+			RAISE EXCEPTION 'similarity_model of variant "%" must be a model name, not %', vname, v -> 'similarity_model'
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		IF v ? 'similarity_model' AND NOT EXISTS (SELECT FROM recsys.models m
@@ -2598,7 +2601,7 @@ BEGIN
 					  HINT = 'SELECT name FROM recsys.models lists the models you may use.';
 		END IF;
 		IF v ? 'exclude_seen' AND jsonb_typeof(v -> 'exclude_seen') <> 'boolean' THEN
-			RAISE EXCEPTION 'exclude_seen of variant "%" must be true or false', vname
+			RAISE EXCEPTION 'exclude_seen of variant "%" must be true or false, not %', vname, v -> 'exclude_seen'
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		-- the models' owners and identities now (a value given is replaced):
@@ -2888,7 +2891,8 @@ DECLARE
 	result recsys.experiments;
 BEGIN
 	IF name IS NULL OR name = '' OR length(name) > 63 THEN
-		RAISE EXCEPTION 'name must be a text of 1 to 63 characters' USING ERRCODE = 'invalid_parameter_value';
+		RAISE EXCEPTION 'name must be a text of 1 to 63 characters, not %',
+			coalesce(length(name) || ' characters', 'NULL') USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF design IS NULL OR design NOT IN ('ab', 'interleaving') THEN
 		RAISE EXCEPTION 'design must be ''ab'' or ''interleaving'', not %', coalesce(quote_literal(design), 'NULL')
@@ -3542,9 +3546,13 @@ BEGIN
 		RAISE EXCEPTION 'power must be at least 0.5 and below 1, not %', coalesce(power::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF sequential IS NULL OR tau IS NULL OR NOT (tau > 0 AND tau < 'infinity') THEN
-		RAISE EXCEPTION 'sequential must not be NULL and tau must be a positive number'
-			USING ERRCODE = 'invalid_parameter_value';
+	IF sequential IS NULL THEN
+		RAISE EXCEPTION 'sequential must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF tau IS NULL OR NOT (tau > 0 AND tau < 'infinity') THEN
+		RAISE EXCEPTION 'tau must be a positive finite number, not %', coalesce(tau::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'tau is the size of difference you care about, in the metric''s units (default 0.01: 1 point).';
 	END IF;
 	IF e.design <> 'ab' THEN
 		RAISE EXCEPTION 'experiment "%" is an interleaving experiment', e.name

@@ -28,7 +28,7 @@ chmod a+r "$before_fn"
 # the function's CREATE .. COMMENT block at BEFORE_REV, as CREATE OR REPLACE
 git -C "$RECSYS_ROOT" show "$before_rev:sql/recsys.sql" \
 	| awk '/^CREATE FUNCTION recsys._search_features\(/ {on = 1; sub(/^CREATE FUNCTION/, "CREATE OR REPLACE FUNCTION")}
-		   on {print} on && /^COMMENT ON FUNCTION recsys._search_features/ {c = 1} c && /;$/ {exit}' >"$before_fn"
+		   on {print} on && /^COMMENT ON FUNCTION recsys._search_features/ {c = 1} c && /;$/ {on = 0; c = 0}' >"$before_fn"
 
 recsys_bench_header
 echo "before: _search_features at $(git -C "$RECSYS_ROOT" rev-parse --short "$before_rev")"
