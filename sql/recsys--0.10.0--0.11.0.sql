@@ -1977,6 +1977,25 @@ $$;
 COMMENT ON FUNCTION recsys.experiment_daily(text, double precision) IS
 	'an A/B experiment''s cumulative conversion per variant and day, with its interval (rows for a plot)';
 
+CREATE OR REPLACE FUNCTION recsys._search_split(catalog text, config regconfig, word text)
+RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT ARRAY[s.l || ' ' || s.r, q.al[1], q.ar[1]]
+	FROM (SELECT left(word, i) AS l, substr(word, i + 1) AS r FROM generate_series(3, length(word) - 3) i) s
+	CROSS JOIN LATERAL (SELECT (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(config, s.l)) u) AS al,
+							   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(config, s.r)) u) AS ar) q
+	CROSS JOIN LATERAL (SELECT count(*) AS n FROM recsys.catalog_docs d
+						WHERE cardinality(q.al) = 1 AND cardinality(q.ar) = 1 AND d.catalog = _search_split.catalog
+						  AND d.doc @@ tsquery_phrase(quote_literal(q.al[1])::tsquery, quote_literal(q.ar[1])::tsquery)) c
+	WHERE c.n > 0
+	ORDER BY c.n DESC, length(s.l) DESC
+	LIMIT 1
+$$;
+COMMENT ON FUNCTION recsys._search_split(text, regconfig, text) IS
+	'internal: the two words a catalog''s products write a one-word compound as, with their lexemes';
+
 CREATE OR REPLACE FUNCTION recsys.split_holdout(
 	source regclass,
 	test_fraction double precision DEFAULT 0.25,
@@ -2222,9 +2241,8 @@ DECLARE
 	compound text;
 	held text[] := '{}';
 	word text;
-	is_term boolean;
+	held_words text[];
 	parts text[];
-	splits text[];
 	joins text[];
 	trgm text;
 	ids bigint[];
@@ -2287,45 +2305,33 @@ BEGIN
 
 	-- a compound written as one word or as two (review s11, 2): the
 	-- catalog's own text is the evidence.  A word of 6 letters or more
-	-- whose letters split into two words (3 letters or more each) that
-	-- products hold side by side ("lunchbag": LUNCH BAG; the split most
-	-- products hold) is searched as those two as well: a word the catalog
-	-- does not hold is replaced by them in the query text, as if typed with
-	-- a space (as a hyphenated compound no product holds, above), unless
-	-- it is the last word, perhaps unfinished, and begins a word the
-	-- catalog holds (the prefix below); a word it holds ("cakestand") is
-	-- kept and the two side by side OR-ed to it in the tsquery below
-	-- ("carpet" stays carpet: no product holds "car pet").
+	-- that the catalog does not hold, whose letters split into two words
+	-- that products hold side by side (_search_split: "lunchbag", LUNCH
+	-- BAG), is replaced by them in the query text, as if typed with a
+	-- space (as a hyphenated compound no product holds, above), unless it
+	-- is the last word, perhaps unfinished, and begins a word the catalog
+	-- holds (the prefix below).  A word the catalog holds ("cakestand") is
+	-- searched so as well only when the query matches nothing as typed
+	-- (below); "carpet" is never "car pet": no product holds that.
 	FOR word IN SELECT DISTINCT m[1] FROM regexp_matches(query, '(?<![[:alnum:]-])([[:alpha:]]{6,})(?![[:alnum:]-])', 'g') m LOOP
 		lex := (SELECT u.lexeme FROM unnest(to_tsvector(cat.config, word)) u LIMIT 1);
 		CONTINUE WHEN lex IS NULL;
-		is_term := EXISTS (SELECT FROM recsys.catalog_terms t WHERE t.catalog = cat.name AND t.lexeme = lex);
-		CONTINUE WHEN NOT is_term AND query ~ (word || '$')
+		IF EXISTS (SELECT FROM recsys.catalog_terms t WHERE t.catalog = cat.name AND t.lexeme = lex) THEN
+			held_words := held_words || ARRAY[ARRAY[word, lex]];
+			CONTINUE;
+		END IF;
+		CONTINUE WHEN query ~ (word || '$')
 				   AND EXISTS (SELECT FROM recsys.catalog_terms t
 							   WHERE t.catalog = cat.name AND t.lexeme LIKE lex || '%');
-		parts := NULL;
-		SELECT ARRAY[s.l || ' ' || s.r, q.al[1], q.ar[1]] INTO parts
-		FROM (SELECT left(word, i) AS l, substr(word, i + 1) AS r FROM generate_series(3, length(word) - 3) i) s
-		CROSS JOIN LATERAL (SELECT (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, s.l)) u) AS al,
-								   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, s.r)) u) AS ar) q
-		CROSS JOIN LATERAL (SELECT count(*) AS n FROM recsys.catalog_docs d
-							WHERE cardinality(q.al) = 1 AND cardinality(q.ar) = 1 AND d.catalog = cat.name
-							  AND d.doc @@ tsquery_phrase(quote_literal(q.al[1])::tsquery, quote_literal(q.ar[1])::tsquery)) c
-		WHERE c.n > 0
-		ORDER BY c.n DESC, length(s.l) DESC
-		LIMIT 1;
-		IF parts IS NULL THEN
-			CONTINUE;
-		ELSIF is_term THEN
-			splits := splits || ARRAY[ARRAY[lex, parts[2], parts[3]]];
-		ELSE
+		parts := recsys._search_split(cat.name, cat.config, word);
+		IF parts IS NOT NULL THEN
 			query := regexp_replace(query, '(?<![[:alnum:]-])' || word || '(?![[:alnum:]-])', parts[1], 'g');
 		END IF;
 	END LOOP;
 
 	-- and two adjacent words ("key ring") that the catalog also holds as
-	-- one ("KEYRING") are searched as the two OR the compound (joined
-	-- below in the tsquery)
+	-- one ("KEYRING"): searched as the two OR the compound when the query
+	-- matches nothing as typed (below)
 	SELECT array_agg(DISTINCT ARRAY[q.la[1], q.lb[1], q.lj[1]])
 	INTO joins
 	FROM (SELECT w.tok AS a, lead(w.tok) OVER (ORDER BY w.ord) AS b
@@ -2361,20 +2367,6 @@ BEGIN
 				tsq_text := replace(tsq_text, lex, format('( %s | %s )', lex, fix));
 			END IF;
 		END LOOP;
-		FOR i IN 1 .. coalesce(array_length(joins, 1), 0) LOOP
-			CONTINUE WHEN strpos(tsq_text, format('%L & %L', joins[i][1], joins[i][2])) = 0;
-			tsq_text := replace(tsq_text, format('%L & %L', joins[i][1], joins[i][2]),
-								format('( %L & %L | %L )', joins[i][1], joins[i][2], joins[i][3]));
-			IF NOT joins[i][3] = ANY (terms) THEN
-				terms := terms || joins[i][3];
-			END IF;
-		END LOOP;
-		FOR i IN 1 .. coalesce(array_length(splits, 1), 0) LOOP
-			tsq_text := replace(tsq_text, quote_literal(splits[i][1]),
-								format('( %L | %L <-> %L )', splits[i][1], splits[i][2], splits[i][3]));
-			terms := terms || ARRAY[splits[i][2], splits[i][3]];
-		END LOOP;
-		SELECT array_agg(DISTINCT t) INTO terms FROM unnest(terms) t;
 	END IF;
 
 	-- words that match nothing: the last one typed may be unfinished (a
@@ -2407,6 +2399,30 @@ BEGIN
 		END IF;
 	END LOOP;
 	tsq := tsq_text::tsquery;	-- NULL (matches nothing) for stop words
+	-- the compound's other form (above), only when the query as typed
+	-- matches no product: a fallback, as the prefix and typo rules are for
+	-- words that match nothing; the products that spell the query as typed
+	-- are what it asks for first (on the product-search set, OR-ing the
+	-- other form always made the queries as given rank worse: review s11, 2)
+	IF tsq IS NOT NULL AND (cardinality(joins) > 0 OR cardinality(held_words) > 0)
+	   AND NOT EXISTS (SELECT FROM recsys.catalog_docs d WHERE d.catalog = cat.name AND d.doc @@ tsq) THEN
+		FOR i IN 1 .. coalesce(array_length(joins, 1), 0) LOOP
+			CONTINUE WHEN strpos(tsq_text, format('%L & %L', joins[i][1], joins[i][2])) = 0;
+			tsq_text := replace(tsq_text, format('%L & %L', joins[i][1], joins[i][2]),
+								format('( %L & %L | %L )', joins[i][1], joins[i][2], joins[i][3]));
+			terms := terms || joins[i][3];
+		END LOOP;
+		FOR i IN 1 .. coalesce(array_length(held_words, 1), 0) LOOP
+			CONTINUE WHEN strpos(tsq_text, quote_literal(held_words[i][2])) = 0;
+			parts := recsys._search_split(cat.name, cat.config, held_words[i][1]);
+			CONTINUE WHEN parts IS NULL;
+			tsq_text := replace(tsq_text, quote_literal(held_words[i][2]),
+								format('( %L | %L <-> %L )', held_words[i][2], parts[2], parts[3]));
+			terms := terms || ARRAY[parts[2], parts[3]];
+		END LOOP;
+		SELECT array_agg(DISTINCT t) INTO terms FROM unnest(terms) t;
+		tsq := tsq_text::tsquery;
+	END IF;
 
 	-- the matches (GIN), their BM25 and user counts, capped to the best
 	-- recsys.search_max_matches by both for generic words (src/search_match.c),

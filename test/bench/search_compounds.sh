@@ -77,11 +77,12 @@ WITH y AS (
 SELECT v.variant, m.mode, count(*) AS queries,
 	   round(avg(CASE WHEN y.rank <= 10 THEN 1 / log(2, y.rank + 1) ELSE 0 END), 4) AS ndcg10,
 	   round(avg(CASE WHEN y.rank <= 10 THEN 1 ELSE 0 END), 4) AS hr10,
-	   round(avg((SELECT count(*) FROM ranked r WHERE r.variant = v.variant AND r.mode = m.mode
-				  AND r.query_id = v.query_id)), 2) AS mean_results
+	   round(avg(coalesce(c.n, 0)), 2) AS mean_results
 FROM variants v
 CROSS JOIN (VALUES ('anonymous'), ('personalised')) m(mode)
 LEFT JOIN y ON y.variant = v.variant AND y.mode = m.mode AND y.query_id = v.query_id AND y.item_id = v.item_id
+LEFT JOIN (SELECT r.variant, r.mode, r.query_id, count(*) AS n FROM ranked r GROUP BY 1, 2, 3) c
+	ON c.variant = v.variant AND c.mode = m.mode AND c.query_id = v.query_id
 GROUP BY 1, 2 ORDER BY 1, 2;
 SQL
 done

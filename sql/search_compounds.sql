@@ -1,0 +1,54 @@
+-- search: a compound written as one word or as two (review s11, 2).
+-- The catalog's own text is the evidence: a word no product holds whose
+-- letters split into two words that products hold side by side is
+-- searched as those two ("lunchbag": LUNCH BAG); a word some product
+-- holds ("cakestand") and two adjacent words some product holds as one
+-- ("lunch box": LUNCHBOX) are searched in the other form too when the
+-- query matches nothing as typed.  Left alone: "carpet" (no product says
+-- "car pet"), a last word that may be unfinished and begins a word of
+-- the catalog ("lunchb"), quoted phrases and stop words.
+\set VERBOSITY terse
+SET client_min_messages = warning;
+CREATE TABLE s11c_products (id integer PRIMARY KEY, title text);
+INSERT INTO s11c_products VALUES
+	(1, 'red lunch bag'), (2, 'lunch bag pink'), (3, 'blue lunchbag'), (4, 'lunch box'),
+	(5, 'cake stand'), (6, 'regency cakestand 3 tier'), (7, 'wrap daisy carpet'),
+	(8, 'toy car'), (9, 'pet bowl'), (10, 'tea cup and saucer'), (11, 'paper bag'),
+	(12, 'lunchbox spaceboy'), (13, 'bag for lunch');
+SELECT 1 FROM recsys.index_catalog('s11c_products', id_col => 'id', text_cols => '{title}', name => 's11c_cat');
+RESET client_min_messages;
+CREATE FUNCTION s11c(q text) RETURNS text LANGUAGE sql AS $$
+	SELECT coalesce(string_agg(s.item_id::text, ',' ORDER BY s.item_id), '(none)')
+	FROM recsys.search(q, model => NULL, catalog => 's11c_cat', k => 20) s
+$$;
+
+-- a word no product holds, written for two that products hold side by
+-- side: searched as the two (before: nothing, or a trigram typo fix)
+SELECT q, s11c(q) FROM unnest(ARRAY['teacup', 'TeaCup', 'red teacup', 'teacup saucer', 'pinklunch']) q;
+-- a word some product holds: as typed while that matches ("lunchbag"
+-- finds 3, "cakestand" 6), and in the other form too when the query
+-- matches nothing as typed (before: nothing)
+SELECT q, s11c(q) FROM unnest(ARRAY['lunchbag', 'cakestand', 'lunchbox',
+									'pink lunchbag', 'red lunchbag', 'lunchbox with cutlery']) q;
+-- two words some product holds as one: as typed while that matches
+-- ("lunch bag" finds 1, 2 and 13), with the compound when the query
+-- matches nothing as typed (before: nothing)
+SELECT q, s11c(q) FROM unnest(ARRAY['lunch bag', 'lunch box', 'cake stand',
+									'blue lunch bag', 'Blue  Lunch Bag', 'regency cake stand', 'spaceboy lunch box']) q;
+-- the compound's products are scored by BM25 (its lexeme is a term)
+SELECT item_id, text_score > 0 AS scored FROM recsys.search('blue lunch bag', model => NULL, catalog => 's11c_cat');
+-- left alone: "carpet" (no product holds "car pet"), words shorter than 6
+-- letters, a last word that may be unfinished ("lunchb": the prefix of
+-- lunchbag and lunchbox, not "lunch b"), a quoted phrase, a split with a
+-- stop word ("bagfor"), two words no product holds side by side
+-- ("paperlunch", "bowlpet": "pet bowl" is the other order)
+SELECT q, s11c(q) FROM unnest(ARRAY['carpet', 'carpe', 'lunchb', '"blue lunch bag"', 'bagfor',
+									'paperlunch', 'bowlpet']) q;
+-- a hyphenated compound no product holds is searched as its words, and
+-- those as above ("blue lunch-bag": "blue lunch bag", then LUNCHBAG)
+SELECT q, s11c(q) FROM unnest(ARRAY['lunch-bag', 'blue lunch-bag']) q;
+
+DROP FUNCTION s11c;
+SET client_min_messages = warning;
+SELECT recsys.drop_catalog('s11c_cat');
+DROP TABLE s11c_products;
