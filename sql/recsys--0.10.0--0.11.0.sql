@@ -2329,21 +2329,6 @@ BEGIN
 		END IF;
 	END LOOP;
 
-	-- and two adjacent words ("key ring") that the catalog also holds as
-	-- one ("KEYRING"): searched as the two OR the compound when the query
-	-- matches nothing as typed (below)
-	SELECT array_agg(DISTINCT ARRAY[q.la[1], q.lb[1], q.lj[1]])
-	INTO joins
-	FROM (SELECT w.tok AS a, lead(w.tok) OVER (ORDER BY w.ord) AS b
-		  FROM regexp_split_to_table(btrim(query), '\s+') WITH ORDINALITY w(tok, ord)) p
-	CROSS JOIN LATERAL (SELECT (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.a)) u) AS la,
-							   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.b)) u) AS lb,
-							   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.a || p.b)) u) AS lj) q
-	WHERE p.a ~ '^[[:alpha:]]+$' AND p.b ~ '^[[:alpha:]]+$'
-	  AND cardinality(q.la) = 1 AND cardinality(q.lb) = 1 AND cardinality(q.lj) = 1
-	  AND q.lj[1] NOT IN (q.la[1], q.lb[1])
-	  AND EXISTS (SELECT FROM recsys.catalog_terms t WHERE t.catalog = cat.name AND t.lexeme = q.lj[1]);
-
 	-- the query's lexemes; a query of stop words matches nothing
 	SELECT array_agg(DISTINCT u.lexeme), (array_agg(u.lexeme ORDER BY u.positions[1] DESC))[1]
 	INTO terms, last_lexeme
@@ -2399,13 +2384,40 @@ BEGIN
 		END IF;
 	END LOOP;
 	tsq := tsq_text::tsquery;	-- NULL (matches nothing) for stop words
-	-- the compound's other form (above), only when the query as typed
-	-- matches no product: a fallback, as the prefix and typo rules are for
-	-- words that match nothing; the products that spell the query as typed
-	-- are what it asks for first (on the product-search set, OR-ing the
-	-- other form always made the queries as given rank worse: review s11, 2)
-	IF tsq IS NOT NULL AND (cardinality(joins) > 0 OR cardinality(held_words) > 0)
-	   AND NOT EXISTS (SELECT FROM recsys.catalog_docs d WHERE d.catalog = cat.name AND d.doc @@ tsq) THEN
+
+	-- the matches (GIN), their BM25 and user counts, capped to the best
+	-- recsys.search_max_matches by both for generic words (src/search_match.c),
+	-- but never to fewer than k once the user's purchases are left out
+	IF exclude_purchased AND top_k IS NOT NULL AND user_id IS NOT NULL AND model IS NOT NULL THEN
+		min_matches := least(top_k::bigint + coalesce(cardinality(recsys._seen_items(user_id, model)), 0),
+							 2147483647);
+	END IF;
+	LOOP
+		SELECT m.ids, m.bm25, m.n_users, m.positions INTO ids, bm25s, users, ends
+		FROM recsys._search_matches(cat.name, tsq, terms, prefixes, cat.n_items, cat.avg_length,
+									candidates, CASE WHEN cardinality(also) > 0 THEN also END,
+									model, min_matches) m;
+		EXIT WHEN ids IS NOT NULL OR tsq IS NULL OR joins IS NOT NULL;
+		-- nothing matched as typed: a compound's other form, once (a
+		-- fallback, as the prefix and typo rules are for words that match
+		-- nothing; OR-ed in always, it made the product-search set's
+		-- queries as given rank worse, as their products spell them as
+		-- typed: review s11, 2).  Two adjacent words ("lunch box") that some
+		-- product holds as one ("LUNCHBOX") are searched as the two OR the
+		-- compound; a word some product holds ("cakestand") OR its split
+		-- that products hold side by side (_search_split: CAKE STAND).
+		SELECT coalesce(array_agg(DISTINCT ARRAY[q.la[1], q.lb[1], q.lj[1]]), '{}')
+		INTO joins
+		FROM (SELECT w.tok AS a, lead(w.tok) OVER (ORDER BY w.ord) AS b
+			  FROM regexp_split_to_table(btrim(query), '\s+') WITH ORDINALITY w(tok, ord)) p
+		CROSS JOIN LATERAL (SELECT (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.a)) u) AS la,
+								   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.b)) u) AS lb,
+								   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.a || p.b)) u) AS lj) q
+		WHERE p.a ~ '^[[:alpha:]]+$' AND p.b ~ '^[[:alpha:]]+$'
+		  AND cardinality(q.la) = 1 AND cardinality(q.lb) = 1 AND cardinality(q.lj) = 1
+		  AND q.lj[1] NOT IN (q.la[1], q.lb[1])
+		  AND EXISTS (SELECT FROM recsys.catalog_terms t WHERE t.catalog = cat.name AND t.lexeme = q.lj[1]);
+		fix := tsq_text;
 		FOR i IN 1 .. coalesce(array_length(joins, 1), 0) LOOP
 			CONTINUE WHEN strpos(tsq_text, format('%L & %L', joins[i][1], joins[i][2])) = 0;
 			tsq_text := replace(tsq_text, format('%L & %L', joins[i][1], joins[i][2]),
@@ -2420,21 +2432,10 @@ BEGIN
 								format('( %L | %L <-> %L )', held_words[i][2], parts[2], parts[3]));
 			terms := terms || ARRAY[parts[2], parts[3]];
 		END LOOP;
+		EXIT WHEN tsq_text = fix;
 		SELECT array_agg(DISTINCT t) INTO terms FROM unnest(terms) t;
 		tsq := tsq_text::tsquery;
-	END IF;
-
-	-- the matches (GIN), their BM25 and user counts, capped to the best
-	-- recsys.search_max_matches by both for generic words (src/search_match.c),
-	-- but never to fewer than k once the user's purchases are left out
-	IF exclude_purchased AND top_k IS NOT NULL AND user_id IS NOT NULL AND model IS NOT NULL THEN
-		min_matches := least(top_k::bigint + coalesce(cardinality(recsys._seen_items(user_id, model)), 0),
-							 2147483647);
-	END IF;
-	SELECT m.ids, m.bm25, m.n_users, m.positions INTO ids, bm25s, users, ends
-	FROM recsys._search_matches(cat.name, tsq, terms, prefixes, cat.n_items, cat.avg_length,
-								candidates, CASE WHEN cardinality(also) > 0 THEN also END,
-								model, min_matches) m;
+	END LOOP;
 	IF ids IS NULL THEN
 		RETURN;
 	END IF;
