@@ -9,6 +9,8 @@
 -- the catalog ("lunchb"), quoted phrases and stop words.
 \set VERBOSITY terse
 SET client_min_messages = warning;
+-- (the typo rule on: as in search.sql, whose pg_trgm the suite keeps)
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE TABLE s11c_products (id integer PRIMARY KEY, title text);
 INSERT INTO s11c_products VALUES
 	(1, 'red lunch bag'), (2, 'lunch bag pink'), (3, 'blue lunchbag'), (4, 'lunch box'),
@@ -23,7 +25,7 @@ CREATE FUNCTION s11c(q text) RETURNS text LANGUAGE sql AS $$
 $$;
 
 -- a word no product holds, written for two that products hold side by
--- side: searched as the two (before: nothing, or a trigram typo fix)
+-- side: searched as the two (before: a trigram typo fix, or nothing)
 SELECT q, s11c(q) FROM unnest(ARRAY['teacup', 'TeaCup', 'red teacup', 'teacup saucer', 'pinklunch']) q;
 -- a word some product holds: as typed while that matches ("lunchbag"
 -- finds 3, "cakestand" 6), and in the other form too when the query
@@ -39,9 +41,11 @@ SELECT q, s11c(q) FROM unnest(ARRAY['lunch bag', 'lunch box', 'cake stand',
 SELECT item_id, text_score > 0 AS scored FROM recsys.search('blue lunch bag', model => NULL, catalog => 's11c_cat');
 -- left alone: "carpet" (no product holds "car pet"), words shorter than 6
 -- letters, a last word that may be unfinished ("lunchb": the prefix of
--- lunchbag and lunchbox, not "lunch b"), a quoted phrase, a split with a
--- stop word ("bagfor"), two words no product holds side by side
--- ("paperlunch", "bowlpet": "pet bowl" is the other order)
+-- lunchbag and lunchbox, not "lunch b"), a quoted phrase; and left to the
+-- typo rule (the catalog's most similar lexeme by trigrams, as before): a
+-- split with a stop word ("bagfor": bag), two words no product holds side
+-- by side ("paperlunch": paper, "bowlpet": bowl; "pet bowl" is the other
+-- order, "pinklunch" above: pink)
 SELECT q, s11c(q) FROM unnest(ARRAY['carpet', 'carpe', 'lunchb', '"blue lunch bag"', 'bagfor',
 									'paperlunch', 'bowlpet']) q;
 -- a hyphenated compound no product holds is searched as its words, and
