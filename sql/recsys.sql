@@ -4469,21 +4469,42 @@ COMMENT ON FUNCTION recsys._search_matches(text, tsquery, text[], text[], bigint
 -- the split of word's letters into two words of 3 letters or more that
 -- the most products hold side by side ("lunchbag": "lunch bag", where
 -- products say LUNCH BAG), as {the two words, their lexemes}; NULL when
--- no product holds such a pair ("carpet": no product says "car pet")
+-- no product holds such a pair ("carpet": no product says "car pet") or
+-- the word has more than 30 letters
 CREATE FUNCTION recsys._search_split(catalog text, config regconfig, word text)
 RETURNS text[]
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT ARRAY[s.l || ' ' || s.r, q.al[1], q.ar[1]]
-	FROM (SELECT left(word, i) AS l, substr(word, i + 1) AS r FROM generate_series(3, length(word) - 3) i) s
-	CROSS JOIN LATERAL (SELECT (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(config, s.l)) u) AS al,
-							   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(config, s.r)) u) AS ar) q
-	CROSS JOIN LATERAL (SELECT count(*) AS n FROM recsys.catalog_docs d
-						WHERE cardinality(q.al) = 1 AND cardinality(q.ar) = 1 AND d.catalog = _search_split.catalog
-						  AND d.doc @@ tsquery_phrase(quote_literal(q.al[1])::tsquery, quote_literal(q.ar[1])::tsquery)) c
-	WHERE c.n > 0
-	ORDER BY c.n DESC, length(s.l) DESC
+	-- bounded (review s11, R5): under row-level security catalog_docs'
+	-- GIN index is not used (@@ is not leakproof), so every look at the
+	-- products' text reads the whole catalog.  Hence only words of at
+	-- most 30 letters (27 positions), only the positions whose two halves
+	-- are both lexemes of the catalog (an indexed equality, which RLS
+	-- lets use the index: typically 0-2 positions), and one pass over the
+	-- products for all of them (none when no position qualifies)
+	WITH cand AS MATERIALIZED (
+		SELECT s.l, s.r, q.al[1] AS al, q.ar[1] AS ar,
+			   tsquery_phrase(quote_literal(q.al[1])::tsquery, quote_literal(q.ar[1])::tsquery) AS tq
+		FROM (SELECT left(word, i) AS l, substr(word, i + 1) AS r
+			  FROM generate_series(3, length(word) - 3) i
+			  WHERE length(word) <= 30) s
+		CROSS JOIN LATERAL (SELECT (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(config, s.l)) u) AS al,
+								   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(config, s.r)) u) AS ar) q
+		WHERE cardinality(q.al) = 1 AND cardinality(q.ar) = 1
+		  AND EXISTS (SELECT FROM recsys.catalog_terms t
+					  WHERE t.catalog = _search_split.catalog AND t.lexeme = q.al[1])
+		  AND EXISTS (SELECT FROM recsys.catalog_terms t
+					  WHERE t.catalog = _search_split.catalog AND t.lexeme = q.ar[1])),
+	docs AS MATERIALIZED (
+		SELECT d.doc FROM recsys.catalog_docs d
+		WHERE d.catalog = _search_split.catalog
+		  AND d.doc @@ (SELECT string_agg(c.tq::text, ' | ')::tsquery FROM cand c))
+	SELECT ARRAY[c.l || ' ' || c.r, c.al, c.ar]
+	FROM cand c
+	CROSS JOIN LATERAL (SELECT count(*) AS n FROM docs d WHERE d.doc @@ c.tq) m
+	WHERE m.n > 0
+	ORDER BY m.n DESC, length(c.l) DESC
 	LIMIT 1
 $$;
 COMMENT ON FUNCTION recsys._search_split(text, regconfig, text) IS
@@ -4526,6 +4547,7 @@ DECLARE
 	held text[] := '{}';
 	word text;
 	held_words text[];
+	splits integer := 0;	-- _search_split calls: each may read the catalog
 	parts text[];
 	joins text[];
 	trgm text;
@@ -4607,6 +4629,10 @@ BEGIN
 		CONTINUE WHEN query ~ (word || '$')
 				   AND EXISTS (SELECT FROM recsys.catalog_terms t
 							   WHERE t.catalog = cat.name AND t.lexeme LIKE lex || '%');
+		-- at most 4 words a query (R5: each may read the whole catalog; a
+		-- query whose words all match has none of these)
+		CONTINUE WHEN splits >= 4;
+		splits := splits + 1;
 		parts := recsys._search_split(cat.name, cat.config, word);
 		IF parts IS NOT NULL THEN
 			query := regexp_replace(query, '(?<![[:alnum:]-])' || word || '(?![[:alnum:]-])', parts[1], 'g');
@@ -4709,7 +4735,8 @@ BEGIN
 			terms := terms || joins[i][3];
 		END LOOP;
 		FOR i IN 1 .. coalesce(array_length(held_words, 1), 0) LOOP
-			CONTINUE WHEN strpos(tsq_text, quote_literal(held_words[i][2])) = 0;
+			CONTINUE WHEN strpos(tsq_text, quote_literal(held_words[i][2])) = 0 OR splits >= 4;
+			splits := splits + 1;
 			parts := recsys._search_split(cat.name, cat.config, held_words[i][1]);
 			CONTINUE WHEN parts IS NULL;
 			tsq_text := replace(tsq_text, quote_literal(held_words[i][2]),

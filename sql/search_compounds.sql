@@ -52,7 +52,29 @@ SELECT q, s11c(q) FROM unnest(ARRAY['carpet', 'carpe', 'lunchb', '"blue lunch ba
 -- those as above ("blue lunch-bag": "blue lunch bag", then LUNCHBAG)
 SELECT q, s11c(q) FROM unnest(ARRAY['lunch-bag', 'blue lunch-bag']) q;
 
+-- bounded (review s11, R5: each split may read the whole catalog, as
+-- row-level security keeps its text index unused): words of at most 30
+-- letters (a 30-letter word splits, a 32-letter one is not tried;
+-- before: every position of any length tried, minutes for 1000 letters)
+CREATE TABLE s11c_long (id integer PRIMARY KEY, title text);
+INSERT INTO s11c_long VALUES (1, 'photolithographic microcomputer'), (2, 'photolithographic microprocessors');
+SET client_min_messages = warning;
+SELECT 1 FROM recsys.index_catalog('s11c_long', id_col => 'id', text_cols => '{title}', name => 's11c_long');
+RESET client_min_messages;
+SELECT left(w, 40) AS word, length(w), recsys._search_split('s11c_long', 'english', w)
+FROM unnest(ARRAY['photolithographicmicrocomputer', 'photolithographicmicroprocessors', repeat('lunchbag', 125)]) w;
+-- and at most 4 words a query (before: every such word); a query whose
+-- words all match needs none
+BEGIN;
+SET LOCAL track_functions = 'all';
+SELECT s11c('redbag pinkbag bluebag teabag lunchcup bagcup');
+SELECT s11c('red lunch bag');
+SELECT calls FROM pg_stat_xact_user_functions WHERE schemaname = 'recsys' AND funcname = '_search_split';
+ROLLBACK;
+
 DROP FUNCTION s11c;
 SET client_min_messages = warning;
 SELECT recsys.drop_catalog('s11c_cat');
+SELECT recsys.drop_catalog('s11c_long');
+DROP TABLE s11c_long;
 DROP TABLE s11c_products;
