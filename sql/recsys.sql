@@ -4483,19 +4483,24 @@ AS $$
 	-- are both lexemes of the catalog (an indexed equality, which RLS
 	-- lets use the index: typically 0-2 positions), and one pass over the
 	-- products for all of them (none when no position qualifies)
-	WITH cand AS MATERIALIZED (
-		SELECT s.l, s.r, q.al[1] AS al, q.ar[1] AS ar,
-			   tsquery_phrase(quote_literal(q.al[1])::tsquery, quote_literal(q.ar[1])::tsquery) AS tq
-		FROM (SELECT left(word, i) AS l, substr(word, i + 1) AS r
-			  FROM generate_series(3, length(word) - 3) i
-			  WHERE length(word) <= 30) s
-		CROSS JOIN LATERAL (SELECT (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(config, s.l)) u) AS al,
-								   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(config, s.r)) u) AS ar) q
-		WHERE cardinality(q.al) = 1 AND cardinality(q.ar) = 1
+	-- (pos is materialised so that the halves' lexemes are computed once
+	-- a position and reach catalog_terms' index as values: inlined, the
+	-- planner compared every term with them, recomputed, 45,000 times)
+	WITH pos AS MATERIALIZED (
+		SELECT left(word, i) AS l, substr(word, i + 1) AS r,
+			   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(config, left(word, i))) u) AS al,
+			   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(config, substr(word, i + 1))) u) AS ar
+		FROM generate_series(3, length(word) - 3) i
+		WHERE length(word) <= 30),
+	cand AS MATERIALIZED (
+		SELECT p.l, p.r, p.al[1] AS al, p.ar[1] AS ar,
+			   tsquery_phrase(quote_literal(p.al[1])::tsquery, quote_literal(p.ar[1])::tsquery) AS tq
+		FROM pos p
+		WHERE cardinality(p.al) = 1 AND cardinality(p.ar) = 1
 		  AND EXISTS (SELECT FROM recsys.catalog_terms t
-					  WHERE t.catalog = _search_split.catalog AND t.lexeme = q.al[1])
+					  WHERE t.catalog = _search_split.catalog AND t.lexeme = p.al[1])
 		  AND EXISTS (SELECT FROM recsys.catalog_terms t
-					  WHERE t.catalog = _search_split.catalog AND t.lexeme = q.ar[1])),
+					  WHERE t.catalog = _search_split.catalog AND t.lexeme = p.ar[1])),
 	docs AS MATERIALIZED (
 		SELECT d.doc FROM recsys.catalog_docs d
 		WHERE d.catalog = _search_split.catalog
