@@ -2820,8 +2820,8 @@ COMMENT ON FUNCTION recsys._catalog_unique_id(regclass, name) IS
 -- argument, 'unique'): on a table without one, an INSERT-only role learns
 -- from the trigger's duplicate-id error whether an id exists.  A trigger
 -- on a table with such an index is converted here: made again as it was
--- (events, columns, enabled state: its definition with the argument
--- added), now checking.  Nothing is read or re-indexed: the catalog was
+-- (events, columns, enabled state, comment: its definition with the
+-- argument added), now checking.  Nothing is read or re-indexed: the catalog was
 -- kept current by the old trigger.  One on a table without the index
 -- cannot be: its writes keep working, and the update names it with the
 -- way out (review 2, finding 10; review s11, 3: before, the update left
@@ -2832,6 +2832,7 @@ DECLARE
 	def text;
 	suffix text;
 	list text;
+	note text;
 BEGIN
 	FOR trg IN
 		SELECT g.oid, g.tgname, g.tgrelid::regclass AS rel, g.tgenabled, c.name
@@ -2850,8 +2851,13 @@ BEGIN
 			RAISE WARNING 'search catalog trigger % on % not converted: unexpected definition %', trg.tgname, trg.rel, def;
 			CONTINUE;
 		END IF;
+		-- (its comment, which DROP TRIGGER drops, is put back: review s11, R9)
+		note := obj_description(trg.oid, 'pg_trigger');
 		EXECUTE format('DROP TRIGGER %I ON %s', trg.tgname, trg.rel);
 		EXECUTE left(def, length(def) - length(suffix)) || format('recsys._catalog_sync(%L, ''unique'')', trg.name);
+		IF note IS NOT NULL THEN
+			EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', trg.tgname, trg.rel, note);
+		END IF;
 		IF trg.tgenabled <> 'O' THEN
 			EXECUTE format('ALTER TABLE %s %s TRIGGER %I', trg.rel,
 						   CASE trg.tgenabled WHEN 'D' THEN 'DISABLE' WHEN 'R' THEN 'ENABLE REPLICA' ELSE 'ENABLE ALWAYS' END,

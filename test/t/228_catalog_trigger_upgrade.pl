@@ -48,6 +48,7 @@ $node->safe_psql('postgres', q{
 	SELECT recsys.catalog_trigger('o''brien cat');
 	DO $$ BEGIN
 		EXECUTE format('ALTER TABLE quoted DISABLE TRIGGER %I', 'recsys_catalog_truncate_' || md5('o''brien cat'));
+		EXECUTE format('COMMENT ON TRIGGER %I ON quoted IS %L', 'recsys_catalog_' || md5('o''brien cat'), 'keep me, o''brien');
 	END $$;
 	GRANT INSERT ON loose, keyed, quoted TO regress_recsys_fixr2_user;
 });
@@ -86,6 +87,10 @@ is($node->safe_psql('postgres', $triggers), join("\n",
 	"quoted row 2 o'brien cat|unique| O", "quoted truncate 2 o'brien cat|unique| D"),
 	'the update converts the triggers on tables with a unique index, and only those');
 is($node->safe_psql('postgres', $definitions), $defs_before, 'with the same events, columns and timing');
+# review s11, R9: a converted trigger keeps its comment (before: dropped)
+is($node->safe_psql('postgres', q{SELECT string_agg(g.tgrelid::regclass || ' ' || coalesce(obj_description(g.oid, 'pg_trigger'), '-'), ',' ORDER BY g.tgrelid::regclass::text, g.tgname)
+	FROM pg_trigger g WHERE g.tgfoid = 'recsys._catalog_sync'::regproc AND g.tgrelid = 'quoted'::regclass}),
+	"quoted keep me, o'brien,quoted -", 'a converted trigger keeps its comment');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass AND d.deptype = 'e'}),
 	'0', 'no trigger became a member of the extension');
 # a converted trigger keeps the catalog current (an UPDATE OF a column it
