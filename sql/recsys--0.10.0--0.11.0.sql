@@ -1654,9 +1654,13 @@ BEGIN
 		RAISE EXCEPTION 'power must be at least 0.5 and below 1, not %', coalesce(power::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF sequential IS NULL OR tau IS NULL OR NOT (tau > 0 AND tau < 'infinity') THEN
-		RAISE EXCEPTION 'sequential must not be NULL and tau must be a positive number'
-			USING ERRCODE = 'invalid_parameter_value';
+	IF sequential IS NULL THEN
+		RAISE EXCEPTION 'sequential must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF tau IS NULL OR NOT (tau > 0 AND tau < 'infinity') THEN
+		RAISE EXCEPTION 'tau must be a positive finite number, not %', coalesce(tau::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'tau is the size of difference you care about, in the metric''s units (default 0.01: 1 point).';
 	END IF;
 	IF e.design <> 'ab' THEN
 		RAISE EXCEPTION 'experiment "%" is an interleaving experiment', e.name
@@ -1703,10 +1707,13 @@ BEGIN
 		-- certain +10) is a paying user's revenue times a 0/1 variable:
 		-- its variance is that of (xr + 1) / (n + 2) times the mean square
 		-- revenue of the experiment's paying users.  One user has no
-		-- variance at all: NULL, "too few users".
+		-- variance at all: NULL, "too few users".  Without a paying user
+		-- (every amount 0, or none logged) revenue has no scale at all:
+		-- NULL too, not a variance of 0 that would claim an interval of
+		-- width 0 and an mde of 0 (review s11, 1).
 		SELECT a.*, cv.r,
 			   CASE WHEN a.rev_var0 = 0
-					THEN (a.xr + 1.0) / (a.n + 2) * (1 - (a.xr + 1.0) / (a.n + 2)) * coalesce(rev_sq, 0)
+					THEN (a.xr + 1.0) / (a.n + 2) * (1 - (a.xr + 1.0) / (a.n + 2)) * rev_sq
 					ELSE a.rev_var0 END AS rev_var,
 			   CASE WHEN a.m > 0 AND coalesce(cv.var, 0) = 0
 					THEN (a.c + 1.0) / (a.m + 2) * (1 - (a.c + 1.0) / (a.m + 2)) / a.m
@@ -1755,6 +1762,12 @@ BEGIN
 		FROM pair p
 	), seq AS (
 		SELECT t.*,
+			   -- the minimum detectable effect: none when the difference
+			   -- has no variance to estimate, and none for a proportion when
+			   -- it is 100 points or more (1 user per arm: no difference
+			   -- of two rates is detectable at this size)
+			   CASE WHEN NOT t.ctl AND (metric = 'revenue' OR (z + zp) * sqrt(t.dv0) < 1)
+					THEN (z + zp) * sqrt(t.dv0) END AS mde,
 			   -- always-valid p = min(1, 1 / Lambda), from ln Lambda: exp()
 			   -- of a clear result's -ln Lambda would underflow (an error in
 			   -- PostgreSQL), so p is 0 below 1e-300
@@ -1771,24 +1784,32 @@ BEGIN
 			  FROM tests t) t
 	)
 	SELECT q.name, q.ctl, q.n, q.m, q.c,
-		   q.r, greatest(q.r - z * sqrt(q.r_var), 0), least(q.r + z * sqrt(q.r_var), 1), q.ctr_pv,
+		   -- (no users: no interval, not [0, 1] from greatest() and least()
+		   -- skipping a NULL)
+		   q.r, CASE WHEN q.r IS NOT NULL THEN greatest(q.r - z * sqrt(q.r_var), 0) END,
+		   CASE WHEN q.r IS NOT NULL THEN least(q.r + z * sqrt(q.r_var), 1) END, q.ctr_pv,
 		   q.x, q.p,
-		   -- Wilson's interval
-		   CASE WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) - z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
+		   -- Wilson's interval (exactly 0 at 0%, 1 at 100%: not 1 - 2e-16)
+		   CASE WHEN q.n > 0 AND q.x = 0 THEN 0
+				WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) - z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
 								  / (1 + z ^ 2 / q.n) END,
-		   CASE WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) + z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
+		   CASE WHEN q.n > 0 AND q.x = q.n THEN 1
+				WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) + z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
 								  / (1 + z ^ 2 / q.n) END,
 		   q.conv_p,
 		   CASE WHEN has_revenue THEN q.rev END,
-		   CASE WHEN has_revenue THEN q.rev - z * sqrt(q.rev_var / q.n) END,
+		   -- (amounts are at least 0)
+		   CASE WHEN has_revenue AND q.rev_var IS NOT NULL THEN greatest(q.rev - z * sqrt(q.rev_var / q.n), 0) END,
 		   CASE WHEN has_revenue THEN q.rev + z * sqrt(q.rev_var / q.n) END,
 		   q.rev_p,
 		   q.pav,
-		   CASE WHEN NOT q.ctl THEN (z + zp) * sqrt(q.dv0) END,
+		   q.mde,
 		   CASE
 			   WHEN q.ctl THEN 'control'
 			   WHEN q.n = 0 OR q.cn = 0 THEN 'no users yet'
 			   WHEN metric = 'revenue' AND NOT has_revenue THEN 'no amounts logged: pass amount to log_outcome'
+			   WHEN metric = 'revenue' AND rev_sq IS NULL THEN
+				   'no revenue yet: every amount logged is 0, so revenue has no variance to estimate'
 			   WHEN (CASE WHEN sequential THEN q.pav ELSE q.pfixed END) < alpha THEN
 				   format('%s %s %s on %s (%s%s, p = %s%s)', q.name,
 						  CASE WHEN q.d > 0 THEN 'beats' ELSE 'is worse than' END, e.control,
@@ -1800,10 +1821,12 @@ BEGIN
 			   WHEN q.d IS NULL OR q.unit_var IS NULL OR q.dv0 IS NULL THEN
 				   format('not significant yet: too few users to estimate %s''s variance (at least 2 per arm%s)',
 						  metric, CASE WHEN metric = 'ctr' THEN ', with impressions' ELSE '' END)
+			   WHEN q.d = 0 AND q.mde IS NULL THEN
+				   'not significant yet: no difference seen; too few users to detect any at this size'
 			   WHEN q.d = 0 THEN
 				   format('not significant yet: no difference seen; detectable at this size: %s',
-						  CASE WHEN metric = 'revenue' THEN round(((z + zp) * sqrt(q.dv0))::numeric, 2)::text
-							   ELSE round((100 * (z + zp) * sqrt(q.dv0))::numeric, 2)::text || ' points' END)
+						  CASE WHEN metric = 'revenue' THEN round(q.mde::numeric, 2)::text
+							   ELSE round((100 * q.mde)::numeric, 2)::text || ' points' END)
 			   ELSE
 				   format('not significant yet: about %s more users per arm needed (if the observed %s%s is real)',
 						  -- the always-valid test needs more users than a
@@ -1822,6 +1845,297 @@ END
 $$;
 COMMENT ON FUNCTION recsys.experiment_results(text, text, double precision, double precision, boolean, double precision) IS
 	'an A/B experiment''s results per variant: users, CTR, conversion, revenue per user, intervals, p-values against control, MDE and a verdict';
+
+CREATE OR REPLACE FUNCTION recsys.create_experiment(
+	name text,
+	variants jsonb,
+	control text DEFAULT NULL,
+	holdout double precision DEFAULT 0,
+	design text DEFAULT 'ab',
+	attribution interval DEFAULT '7 days',
+	salt text DEFAULT NULL,
+	description text DEFAULT NULL)
+RETURNS recsys.experiments
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	checked jsonb;
+	result recsys.experiments;
+BEGIN
+	IF name IS NULL OR name = '' OR length(name) > 63 THEN
+		RAISE EXCEPTION 'name must be a text of 1 to 63 characters, not %',
+			coalesce(length(name) || ' characters', 'NULL') USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF design IS NULL OR design NOT IN ('ab', 'interleaving') THEN
+		RAISE EXCEPTION 'design must be ''ab'' or ''interleaving'', not %', coalesce(quote_literal(design), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF holdout IS NULL OR NOT (holdout >= 0 AND holdout < 1) OR (design = 'interleaving' AND holdout > 0) THEN
+		RAISE EXCEPTION 'holdout must be at least 0 and below 1%, not %',
+			CASE WHEN design = 'interleaving' THEN ' (0 for interleaving)' ELSE '' END, holdout
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'holdout is the share of users shown nothing: 0.05 keeps 5% out.';
+	END IF;
+	IF attribution IS NULL OR attribution <= '0' OR attribution > '366 days' THEN
+		RAISE EXCEPTION 'attribution must be a positive interval of at most 366 days, not %', coalesce(attribution::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF salt = '' THEN
+		RAISE EXCEPTION 'salt must not be empty' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Leave it NULL for a random one.';
+	END IF;
+	checked := recsys._experiment_variants(variants, design);
+	control := coalesce(control, checked -> 0 ->> 'name');
+	IF NOT EXISTS (SELECT FROM jsonb_array_elements(checked) x WHERE x ->> 'name' = control) THEN
+		RAISE EXCEPTION 'control "%" is not a variant', control
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name one of the variants, or leave control NULL for the first.';
+	END IF;
+	INSERT INTO recsys.experiments AS x (name, design, variants, control, holdout, salt, run_starts, run_variants,
+										 attribution, description)
+	SELECT create_experiment.name, create_experiment.design, checked, control, create_experiment.holdout,
+		   coalesce(create_experiment.salt, gen_random_uuid()::text), r.run_starts, r.run_variants,
+		   create_experiment.attribution, create_experiment.description
+	FROM recsys._experiment_runs(recsys._experiment_allocation(NULL, NULL, checked, create_experiment.holdout)) r
+	RETURNING * INTO result;
+	RETURN result;
+EXCEPTION WHEN unique_violation THEN
+	-- (an experiment the caller may not see is not named as one: names are
+	-- unique across roles, like catalogs')
+	IF NOT EXISTS (SELECT FROM recsys.experiments x WHERE x.name OPERATOR(pg_catalog.=) create_experiment.name) THEN
+		RAISE EXCEPTION 'experiment name "%" is taken by another role', name
+			USING ERRCODE = 'insufficient_privilege', HINT = 'Choose another name.';
+	END IF;
+	RAISE EXCEPTION 'experiment "%" already exists', name
+		USING ERRCODE = 'duplicate_object',
+			  HINT = 'Change its shares with recsys.alter_experiment, or drop it with recsys.drop_experiment.';
+END
+$$;
+COMMENT ON FUNCTION recsys.create_experiment(text, jsonb, text, double precision, text, interval, text, text) IS
+	'start an online experiment: variants (models or recommend option sets) with traffic shares, a control, a holdout';
+
+CREATE OR REPLACE FUNCTION recsys._experiment_variants(variants jsonb, design text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v jsonb;
+	result jsonb := '[]';
+	names text[] := '{}';
+	vname text;
+	bad text;
+	allowed CONSTANT text[] := ARRAY['name', 'share', 'model', 'diversity', 'similarity_model', 'exclude_seen']
+							   || recsys._experiment_recorded_keys();
+BEGIN
+	IF variants IS NULL OR jsonb_typeof(variants) <> 'array' OR jsonb_array_length(variants) < 2
+	   OR (design = 'interleaving' AND jsonb_array_length(variants) <> 2) THEN
+		RAISE EXCEPTION 'variants must be a JSON array of %',
+			CASE WHEN design = 'interleaving' THEN 'exactly 2 variants' ELSE '2 or more variants' END
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''[{"name": "A", "model": "popular"}, {"name": "B", "model": "als", "share": 1}]''.';
+	END IF;
+	IF jsonb_array_length(variants) > 100 THEN
+		RAISE EXCEPTION 'variants must not name more than 100 variants, not %', jsonb_array_length(variants)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR v IN SELECT x FROM jsonb_array_elements(variants) x LOOP
+		IF jsonb_typeof(v) <> 'object' THEN
+			RAISE EXCEPTION 'each variant must be a JSON object, not %', v
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(v) k WHERE k <> ALL (allowed);
+		IF bad IS NOT NULL THEN
+			RAISE EXCEPTION 'unknown key % in variant %', bad, v
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'A variant may have: ' || array_to_string(allowed, ', ') || '.';
+		END IF;
+		vname := v ->> 'name';
+		IF jsonb_typeof(v -> 'name') IS DISTINCT FROM 'string' OR vname = '' OR length(vname) > 63 THEN
+			RAISE EXCEPTION 'each variant needs a name: a string of 1 to 63 characters, not %',
+				coalesce(CASE WHEN jsonb_typeof(v -> 'name') = 'string' THEN length(vname) || ' characters'
+							  ELSE (v -> 'name')::text END, 'none')
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF vname = ANY (names) OR vname = 'holdout' THEN
+			RAISE EXCEPTION 'variant name "%" is %', vname,
+				CASE WHEN vname = 'holdout' THEN 'reserved for the holdout' ELSE 'used twice' END
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		names := names || vname;
+		IF NOT v ? 'share' THEN
+			v := v || '{"share": 1}';
+		ELSIF jsonb_typeof(v -> 'share') <> 'number' OR NOT ((v ->> 'share')::float8 > 0)
+			  OR (v ->> 'share')::float8 > 1e6 THEN
+			RAISE EXCEPTION 'share of variant "%" must be a number > 0 and <= 1000000, not %', vname, v -> 'share'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Shares are relative: {"share": 1} and {"share": 3} split 25% / 75%.';
+		END IF;
+		IF v ? 'model' AND jsonb_typeof(v -> 'model') <> 'null' THEN
+			IF jsonb_typeof(v -> 'model') <> 'string' THEN
+				RAISE EXCEPTION 'model of variant "%" must be a model name, not %', vname, v -> 'model'
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			IF NOT EXISTS (SELECT FROM recsys.models m WHERE m.name = v ->> 'model') THEN
+				RAISE EXCEPTION 'model "%" of variant "%" does not exist', v ->> 'model', vname
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = 'SELECT name FROM recsys.models lists the models you may use.';
+			END IF;
+		ELSIF design = 'interleaving' THEN
+			RAISE EXCEPTION 'variant "%" needs a model: interleaving mixes two models'' lists', vname
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'diversity' AND (jsonb_typeof(v -> 'diversity') <> 'number'
+								OR NOT (v ->> 'diversity')::float8 BETWEEN 0 AND 1) THEN
+			RAISE EXCEPTION 'diversity of variant "%" must be a number between 0 and 1, not %', vname, v -> 'diversity'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'similarity_model' AND jsonb_typeof(v -> 'similarity_model') <> 'string' THEN
+			RAISE EXCEPTION 'similarity_model of variant "%" must be a model name, not %', vname, v -> 'similarity_model'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF v ? 'similarity_model' AND NOT EXISTS (SELECT FROM recsys.models m
+												  WHERE m.name = v ->> 'similarity_model') THEN
+			RAISE EXCEPTION 'similarity_model "%" of variant "%" does not exist', v ->> 'similarity_model', vname
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'SELECT name FROM recsys.models lists the models you may use.';
+		END IF;
+		IF v ? 'exclude_seen' AND jsonb_typeof(v -> 'exclude_seen') <> 'boolean' THEN
+			RAISE EXCEPTION 'exclude_seen of variant "%" must be true or false, not %', vname, v -> 'exclude_seen'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		-- the models' owners and identities now (a value given is replaced):
+		-- serving refuses a model whose owner changed since (review s8, 2),
+		-- or one dropped and trained again under the name
+		v := (v - recsys._experiment_recorded_keys()) || recsys._experiment_models_recorded(v);
+		result := result || jsonb_build_array(v);
+	END LOOP;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION recsys._experiment_variants(jsonb, text) IS
+	'internal: an experiment''s variants, checked and completed';
+
+CREATE OR REPLACE FUNCTION recsys.experiment_daily(experiment text, alpha double precision DEFAULT 0.05)
+RETURNS TABLE (variant text, day date, users bigint, conversions bigint, conversion double precision,
+			   conversion_low double precision, conversion_high double precision)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e recsys.experiments := recsys._experiment(experiment);
+	z double precision;
+	first_shown timestamptz;
+	last_shown timestamptz;
+	last_day timestamptz;
+BEGIN
+	IF alpha IS NULL OR NOT (alpha > 0 AND alpha < 0.5) THEN
+		RAISE EXCEPTION 'alpha must be above 0 and below 0.5, not %', coalesce(alpha::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	z := recsys._norm_quantile(1 - alpha / 2);
+	-- one row per variant and day: a span no experiment runs (an impression
+	-- a grantee logged in the year 20000) would be millions of rows
+	-- (the whole range of days below: impressions, and outcomes up to the
+	-- last impression's attribution window; review s8, 5)
+	SELECT min(i.shown_at), max(i.shown_at) INTO first_shown, last_shown
+	FROM recsys.experiment_impressions i
+	WHERE i.experiment = e.name AND i.shown_at <= coalesce(e.ended_at, 'infinity');
+	last_day := greatest(last_shown,
+						 least((SELECT max(o.at) FROM recsys.experiment_outcomes o WHERE o.experiment = e.name),
+							   last_shown + e.attribution));
+	IF last_day::date - first_shown::date > 3660 THEN
+		RAISE EXCEPTION 'experiment "%" has impressions and outcomes over % days (% to %), more than experiment_daily reports (3660: ten years)',
+			e.name, last_day::date - first_shown::date, to_char(first_shown, 'YYYY-MM-DD'), to_char(last_day, 'YYYY-MM-DD')
+			USING ERRCODE = 'program_limit_exceeded',
+				  HINT = 'Impressions and outcomes logged at impossible times (a wrong clock, a mistyped year) can be found with SELECT * FROM recsys.experiment_impressions (recsys.experiment_outcomes) WHERE experiment = '
+						 || quote_literal(e.name) || ' ORDER BY shown_at (at), and deleted by the experiment''s owner.';
+	END IF;
+	RETURN QUERY
+	WITH users AS (
+		-- (the experiment's variants: not a grantee's row of another name)
+		SELECT * FROM recsys._experiment_users(e.name) u
+		WHERE u.variant IN (SELECT x ->> 'name' FROM jsonb_array_elements(e.variants) x UNION ALL SELECT 'holdout')
+	), days AS (
+		-- from the first exposure to the last impression or outcome, but
+		-- no further than the last impression's attribution window: an
+		-- outcome logged years ahead is no reason for as many days (as
+		-- counted above; an ended experiment's impressions until its end)
+		SELECT d::date AS day FROM generate_series(first_shown::date, last_day::date, '1 day') d
+	), daily AS (
+		-- users first exposed, and conversions, on each day
+		SELECT x.variant, x.day, sum(x.dn)::bigint AS dn, sum(x.dx)::bigint AS dx
+		FROM (SELECT u.variant, u.first_at::date AS day, 1 AS dn, 0 AS dx FROM users u
+			  UNION ALL
+			  SELECT u.variant, u.converted_at::date, 0, 1 FROM users u WHERE u.converted_at IS NOT NULL) x
+		GROUP BY x.variant, x.day
+	), cum AS (
+		-- ... and before each day's end: running sums, linear in days + users
+		SELECT g.variant, g.day, g.n, g.x
+		FROM (SELECT v.variant, d.day,
+					 (sum(coalesce(y.dn, 0)) OVER w)::bigint AS n, (sum(coalesce(y.dx, 0)) OVER w)::bigint AS x
+			  FROM (SELECT DISTINCT u.variant FROM users u) v CROSS JOIN days d
+			  LEFT JOIN daily y ON y.variant = v.variant AND y.day = d.day
+			  WINDOW w AS (PARTITION BY v.variant ORDER BY d.day)) g
+		WHERE g.n > 0
+	)
+	SELECT c.variant, c.day, c.n, c.x, c.x::float8 / c.n,
+		   -- (exactly 0 at 0%, 1 at 100%, as in experiment_results)
+		   CASE WHEN c.x = 0 THEN 0 ELSE (c.x::float8 / c.n + z ^ 2 / (2 * c.n) - z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
+		   / (1 + z ^ 2 / c.n) END,
+		   CASE WHEN c.x = c.n THEN 1 ELSE (c.x::float8 / c.n + z ^ 2 / (2 * c.n) + z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
+		   / (1 + z ^ 2 / c.n) END
+	FROM cum c
+	ORDER BY c.variant, c.day;
+END
+$$;
+COMMENT ON FUNCTION recsys.experiment_daily(text, double precision) IS
+	'an A/B experiment''s cumulative conversion per variant and day, with its interval (rows for a plot)';
+
+CREATE OR REPLACE FUNCTION recsys._search_split(catalog text, config regconfig, word text)
+RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	-- bounded (review s11, R5): under row-level security catalog_docs'
+	-- GIN index is not used (@@ is not leakproof), so every look at the
+	-- products' text reads the whole catalog.  Hence only words of at
+	-- most 30 letters (27 positions), only the positions whose two halves
+	-- are both lexemes of the catalog (an indexed equality, which RLS
+	-- lets use the index: typically 0-2 positions), and one pass over the
+	-- products for all of them (none when no position qualifies)
+	-- (pos is materialised so that the halves' lexemes are computed once
+	-- a position and reach catalog_terms' index as values: inlined, the
+	-- planner compared every term with them, recomputed, 45,000 times)
+	WITH pos AS MATERIALIZED (
+		SELECT left(word, i) AS l, substr(word, i + 1) AS r,
+			   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(config, left(word, i))) u) AS al,
+			   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(config, substr(word, i + 1))) u) AS ar
+		FROM generate_series(3, length(word) - 3) i
+		WHERE length(word) <= 30),
+	cand AS MATERIALIZED (
+		SELECT p.l, p.r, p.al[1] AS al, p.ar[1] AS ar,
+			   tsquery_phrase(quote_literal(p.al[1])::tsquery, quote_literal(p.ar[1])::tsquery) AS tq
+		FROM pos p
+		WHERE cardinality(p.al) = 1 AND cardinality(p.ar) = 1
+		  AND EXISTS (SELECT FROM recsys.catalog_terms t
+					  WHERE t.catalog = _search_split.catalog AND t.lexeme = p.al[1])
+		  AND EXISTS (SELECT FROM recsys.catalog_terms t
+					  WHERE t.catalog = _search_split.catalog AND t.lexeme = p.ar[1])),
+	docs AS MATERIALIZED (
+		SELECT d.doc FROM recsys.catalog_docs d
+		WHERE d.catalog = _search_split.catalog
+		  AND d.doc @@ (SELECT string_agg(c.tq::text, ' | ')::tsquery FROM cand c))
+	SELECT ARRAY[c.l || ' ' || c.r, c.al, c.ar]
+	FROM cand c
+	CROSS JOIN LATERAL (SELECT count(*) AS n FROM docs d WHERE d.doc @@ c.tq) m
+	WHERE m.n > 0
+	ORDER BY m.n DESC, length(c.l) DESC
+	LIMIT 1
+$$;
+COMMENT ON FUNCTION recsys._search_split(text, regconfig, text) IS
+	'internal: the two words a catalog''s products write a one-word compound as, with their lexemes';
 
 CREATE OR REPLACE FUNCTION recsys.split_holdout(
 	source regclass,
@@ -2067,6 +2381,11 @@ DECLARE
 	fix text;
 	compound text;
 	held text[] := '{}';
+	word text;
+	held_words text[];
+	splits integer := 0;	-- _search_split calls: each may read the catalog
+	parts text[];
+	joins text[];
 	trgm text;
 	ids bigint[];
 	bm25s double precision[];
@@ -2123,6 +2442,36 @@ BEGIN
 									replace(compound, '-', ' '), 'g');
 		ELSE
 			held := held || compound;
+		END IF;
+	END LOOP;
+
+	-- a compound written as one word or as two (review s11, 2): the
+	-- catalog's own text is the evidence.  A word of 6 letters or more
+	-- that the catalog does not hold, whose letters split into two words
+	-- that products hold side by side (_search_split: "lunchbag", LUNCH
+	-- BAG), is replaced by them in the query text, as if typed with a
+	-- space (as a hyphenated compound no product holds, above), unless it
+	-- is the last word, perhaps unfinished, and begins a word the catalog
+	-- holds (the prefix below).  A word the catalog holds ("cakestand") is
+	-- searched so as well only when the query matches nothing as typed
+	-- (below); "carpet" is never "car pet": no product holds that.
+	FOR word IN SELECT DISTINCT m[1] FROM regexp_matches(query, '(?<![[:alnum:]-])([[:alpha:]]{6,})(?![[:alnum:]-])', 'g') m LOOP
+		lex := (SELECT u.lexeme FROM unnest(to_tsvector(cat.config, word)) u LIMIT 1);
+		CONTINUE WHEN lex IS NULL;
+		IF EXISTS (SELECT FROM recsys.catalog_terms t WHERE t.catalog = cat.name AND t.lexeme = lex) THEN
+			held_words := held_words || ARRAY[ARRAY[word, lex]];
+			CONTINUE;
+		END IF;
+		CONTINUE WHEN query ~ (word || '$')
+				   AND EXISTS (SELECT FROM recsys.catalog_terms t
+							   WHERE t.catalog = cat.name AND t.lexeme LIKE lex || '%');
+		-- at most 4 words a query (R5: each may read the whole catalog; a
+		-- query whose words all match has none of these)
+		CONTINUE WHEN splits >= 4;
+		splits := splits + 1;
+		parts := recsys._search_split(cat.name, cat.config, word);
+		IF parts IS NOT NULL THEN
+			query := regexp_replace(query, '(?<![[:alnum:]-])' || word || '(?![[:alnum:]-])', parts[1], 'g');
 		END IF;
 	END LOOP;
 
@@ -2189,10 +2538,51 @@ BEGIN
 		min_matches := least(top_k::bigint + coalesce(cardinality(recsys._seen_items(user_id, model)), 0),
 							 2147483647);
 	END IF;
-	SELECT m.ids, m.bm25, m.n_users, m.positions INTO ids, bm25s, users, ends
-	FROM recsys._search_matches(cat.name, tsq, terms, prefixes, cat.n_items, cat.avg_length,
-								candidates, CASE WHEN cardinality(also) > 0 THEN also END,
-								model, min_matches) m;
+	LOOP
+		SELECT m.ids, m.bm25, m.n_users, m.positions INTO ids, bm25s, users, ends
+		FROM recsys._search_matches(cat.name, tsq, terms, prefixes, cat.n_items, cat.avg_length,
+									candidates, CASE WHEN cardinality(also) > 0 THEN also END,
+									model, min_matches) m;
+		EXIT WHEN ids IS NOT NULL OR tsq IS NULL OR joins IS NOT NULL;
+		-- nothing matched as typed: a compound's other form, once (a
+		-- fallback, as the prefix and typo rules are for words that match
+		-- nothing; OR-ed in always, it made the product-search set's
+		-- queries as given rank worse, as their products spell them as
+		-- typed: review s11, 2).  Two adjacent words ("lunch box") that some
+		-- product holds as one ("LUNCHBOX") are searched as the two OR the
+		-- compound; a word some product holds ("cakestand") OR its split
+		-- that products hold side by side (_search_split: CAKE STAND).
+		SELECT coalesce(array_agg(DISTINCT ARRAY[q.la[1], q.lb[1], q.lj[1]]), '{}')
+		INTO joins
+		FROM (SELECT w.tok AS a, lead(w.tok) OVER (ORDER BY w.ord) AS b
+			  FROM regexp_split_to_table(btrim(query), '\s+') WITH ORDINALITY w(tok, ord)) p
+		CROSS JOIN LATERAL (SELECT (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.a)) u) AS la,
+								   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.b)) u) AS lb,
+								   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.a || p.b)) u) AS lj) q
+		WHERE p.a ~ '^[[:alpha:]]+$' AND p.b ~ '^[[:alpha:]]+$'
+		  AND cardinality(q.la) = 1 AND cardinality(q.lb) = 1 AND cardinality(q.lj) = 1
+		  AND q.lj[1] NOT IN (q.la[1], q.lb[1])
+		  AND EXISTS (SELECT FROM recsys.catalog_terms t WHERE t.catalog = cat.name AND t.lexeme = q.lj[1]);
+		fix := tsq_text;
+		FOR i IN 1 .. coalesce(array_length(joins, 1), 0) LOOP
+			CONTINUE WHEN strpos(tsq_text, format('%L & %L', joins[i][1], joins[i][2])) = 0;
+			tsq_text := replace(tsq_text, format('%L & %L', joins[i][1], joins[i][2]),
+								format('( %L & %L | %L )', joins[i][1], joins[i][2], joins[i][3]));
+			terms := terms || joins[i][3];
+		END LOOP;
+		FOR i IN 1 .. coalesce(array_length(held_words, 1), 0) LOOP
+			CONTINUE WHEN strpos(tsq_text, quote_literal(held_words[i][2])) = 0 OR splits >= 4;
+			splits := splits + 1;
+			parts := recsys._search_split(cat.name, cat.config, held_words[i][1]);
+			CONTINUE WHEN parts IS NULL;
+			tsq_text := replace(tsq_text, quote_literal(held_words[i][2]),
+								format('( %L | %L <-> %L )', held_words[i][2], parts[2], parts[3]));
+			terms := terms || ARRAY[parts[2], parts[3]];
+		END LOOP;
+		EXIT WHEN tsq_text = fix;
+		SELECT array_agg(DISTINCT t) INTO terms FROM unnest(terms) t;
+		tsq := tsq_text::tsquery;
+	END LOOP;
 	IF ids IS NULL THEN
 		RETURN;
 	END IF;
@@ -2544,19 +2934,60 @@ COMMENT ON FUNCTION recsys._catalog_unique_id(regclass, name) IS
 -- Catalog triggers made by 0.10.0 do not check for the unique index when
 -- they fire (those made by catalog_trigger from now on do: its second
 -- argument, 'unique'): on a table without one, an INSERT-only role learns
--- from the trigger's duplicate-id error whether an id exists.  Their
--- writes keep working; the update names them (review 2, finding 10).
+-- from the trigger's duplicate-id error whether an id exists.  A trigger
+-- on a table with such an index is converted here: made again as it was
+-- (events, columns, enabled state, comment: its definition with the
+-- argument added), now checking.  Nothing is read or re-indexed: the catalog was
+-- kept current by the old trigger.  One on a table without the index
+-- cannot be: its writes keep working, and the update names it with the
+-- way out (review 2, finding 10; review s11, 3: before, the update left
+-- every 0.10.0 trigger as it was).
 DO $$
 DECLARE
+	trg record;
+	def text;
+	suffix text;
 	list text;
+	note text;
 BEGIN
+	FOR trg IN
+		SELECT g.oid, g.tgname, g.tgrelid::regclass AS rel, g.tgenabled, c.name
+		FROM pg_trigger g
+		JOIN recsys.catalogs c ON g.tgname IN ('recsys_catalog_' || md5(c.name), 'recsys_catalog_truncate_' || md5(c.name))
+		WHERE g.tgfoid = 'recsys._catalog_sync'::regproc AND g.tgnargs = 1 AND NOT g.tgisinternal
+		  AND recsys._catalog_unique_id(g.tgrelid, c.id_col)
+		ORDER BY c.name, g.tgname
+	LOOP
+		-- (the definition ends with the call and its one argument, the
+		-- catalog's name, quoted as ruleutils.c does: made again with
+		-- 'unique' after it; a definition not so ending is left, named)
+		def := pg_get_triggerdef(trg.oid);
+		suffix := 'recsys._catalog_sync(''' || replace(trg.name, '''', '''''') || ''')';
+		IF right(def, length(suffix)) <> suffix THEN
+			RAISE WARNING 'search catalog trigger % on % not converted: unexpected definition %', trg.tgname, trg.rel, def;
+			CONTINUE;
+		END IF;
+		-- (its comment, which DROP TRIGGER drops, is put back: review s11, R9)
+		note := obj_description(trg.oid, 'pg_trigger');
+		EXECUTE format('DROP TRIGGER %I ON %s', trg.tgname, trg.rel);
+		EXECUTE left(def, length(def) - length(suffix)) || format('recsys._catalog_sync(%L, ''unique'')', trg.name);
+		IF note IS NOT NULL THEN
+			EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', trg.tgname, trg.rel, note);
+		END IF;
+		IF trg.tgenabled <> 'O' THEN
+			EXECUTE format('ALTER TABLE %s %s TRIGGER %I', trg.rel,
+						   CASE trg.tgenabled WHEN 'D' THEN 'DISABLE' WHEN 'R' THEN 'ENABLE REPLICA' ELSE 'ENABLE ALWAYS' END,
+						   trg.tgname);
+		END IF;
+	END LOOP;
 	SELECT string_agg(format('catalog %s on %s', quote_literal(c.name), t.tgrelid::regclass), ', ' ORDER BY c.name)
 	INTO list
 	FROM pg_trigger t JOIN recsys.catalogs c ON t.tgname = 'recsys_catalog_' || md5(c.name)
-	WHERE t.tgfoid = 'recsys._catalog_sync'::regproc AND NOT recsys._catalog_unique_id(t.tgrelid, c.id_col);
+	WHERE t.tgfoid = 'recsys._catalog_sync'::regproc AND t.tgnargs = 1
+	  AND NOT recsys._catalog_unique_id(t.tgrelid, c.id_col);
 	IF list IS NOT NULL THEN
 		RAISE WARNING 'search catalog triggers on tables without a unique index on the id column: %', list
-			USING DETAIL = 'A role allowed only to insert products learns from the trigger''s duplicate-id error whether an id it cannot read exists.',
+			USING DETAIL = 'A role allowed only to insert products learns from the trigger''s duplicate-id error whether an id it cannot read exists.  The update converted the catalog triggers on tables with such an index.',
 				  HINT = 'Add a unique index on the id column, then run recsys.catalog_trigger(catalog) again (its trigger then checks for the index whenever it fires).';
 	END IF;
 END

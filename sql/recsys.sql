@@ -2548,7 +2548,8 @@ BEGIN
 				  HINT = 'For example ''[{"name": "A", "model": "popular"}, {"name": "B", "model": "als", "share": 1}]''.';
 	END IF;
 	IF jsonb_array_length(variants) > 100 THEN
-		RAISE EXCEPTION 'variants must not name more than 100 variants' USING ERRCODE = 'invalid_parameter_value';
+		RAISE EXCEPTION 'variants must not name more than 100 variants, not %', jsonb_array_length(variants)
+			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	FOR v IN SELECT x FROM jsonb_array_elements(variants) x LOOP
 		IF jsonb_typeof(v) <> 'object' THEN
@@ -2563,7 +2564,9 @@ BEGIN
 		END IF;
 		vname := v ->> 'name';
 		IF jsonb_typeof(v -> 'name') IS DISTINCT FROM 'string' OR vname = '' OR length(vname) > 63 THEN
-			RAISE EXCEPTION 'each variant needs a name: a string of 1 to 63 characters'
+			RAISE EXCEPTION 'each variant needs a name: a string of 1 to 63 characters, not %',
+				coalesce(CASE WHEN jsonb_typeof(v -> 'name') = 'string' THEN length(vname) || ' characters'
+							  ELSE (v -> 'name')::text END, 'none')
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		IF vname = ANY (names) OR vname = 'holdout' THEN
@@ -2582,7 +2585,7 @@ BEGIN
 		END IF;
 		IF v ? 'model' AND jsonb_typeof(v -> 'model') <> 'null' THEN
 			IF jsonb_typeof(v -> 'model') <> 'string' THEN
-				RAISE EXCEPTION 'model of variant "%" must be a model name', vname
+				RAISE EXCEPTION 'model of variant "%" must be a model name, not %', vname, v -> 'model'
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
 			IF NOT EXISTS (SELECT FROM recsys.models m WHERE m.name = v ->> 'model') THEN
@@ -2596,11 +2599,11 @@ BEGIN
 		END IF;
 		IF v ? 'diversity' AND (jsonb_typeof(v -> 'diversity') <> 'number'
 								OR NOT (v ->> 'diversity')::float8 BETWEEN 0 AND 1) THEN
-			RAISE EXCEPTION 'diversity of variant "%" must be a number between 0 and 1', vname
+			RAISE EXCEPTION 'diversity of variant "%" must be a number between 0 and 1, not %', vname, v -> 'diversity'
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		IF v ? 'similarity_model' AND jsonb_typeof(v -> 'similarity_model') <> 'string' THEN
-			RAISE EXCEPTION 'similarity_model of variant "%" must be a model name', vname
+			RAISE EXCEPTION 'similarity_model of variant "%" must be a model name, not %', vname, v -> 'similarity_model'
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		IF v ? 'similarity_model' AND NOT EXISTS (SELECT FROM recsys.models m
@@ -2610,7 +2613,7 @@ BEGIN
 					  HINT = 'SELECT name FROM recsys.models lists the models you may use.';
 		END IF;
 		IF v ? 'exclude_seen' AND jsonb_typeof(v -> 'exclude_seen') <> 'boolean' THEN
-			RAISE EXCEPTION 'exclude_seen of variant "%" must be true or false', vname
+			RAISE EXCEPTION 'exclude_seen of variant "%" must be true or false, not %', vname, v -> 'exclude_seen'
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		-- the models' owners and identities now (a value given is replaced):
@@ -2900,7 +2903,8 @@ DECLARE
 	result recsys.experiments;
 BEGIN
 	IF name IS NULL OR name = '' OR length(name) > 63 THEN
-		RAISE EXCEPTION 'name must be a text of 1 to 63 characters' USING ERRCODE = 'invalid_parameter_value';
+		RAISE EXCEPTION 'name must be a text of 1 to 63 characters, not %',
+			coalesce(length(name) || ' characters', 'NULL') USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF design IS NULL OR design NOT IN ('ab', 'interleaving') THEN
 		RAISE EXCEPTION 'design must be ''ab'' or ''interleaving'', not %', coalesce(quote_literal(design), 'NULL')
@@ -3554,9 +3558,13 @@ BEGIN
 		RAISE EXCEPTION 'power must be at least 0.5 and below 1, not %', coalesce(power::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF sequential IS NULL OR tau IS NULL OR NOT (tau > 0 AND tau < 'infinity') THEN
-		RAISE EXCEPTION 'sequential must not be NULL and tau must be a positive number'
-			USING ERRCODE = 'invalid_parameter_value';
+	IF sequential IS NULL THEN
+		RAISE EXCEPTION 'sequential must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF tau IS NULL OR NOT (tau > 0 AND tau < 'infinity') THEN
+		RAISE EXCEPTION 'tau must be a positive finite number, not %', coalesce(tau::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'tau is the size of difference you care about, in the metric''s units (default 0.01: 1 point).';
 	END IF;
 	IF e.design <> 'ab' THEN
 		RAISE EXCEPTION 'experiment "%" is an interleaving experiment', e.name
@@ -3603,10 +3611,13 @@ BEGIN
 		-- certain +10) is a paying user's revenue times a 0/1 variable:
 		-- its variance is that of (xr + 1) / (n + 2) times the mean square
 		-- revenue of the experiment's paying users.  One user has no
-		-- variance at all: NULL, "too few users".
+		-- variance at all: NULL, "too few users".  Without a paying user
+		-- (every amount 0, or none logged) revenue has no scale at all:
+		-- NULL too, not a variance of 0 that would claim an interval of
+		-- width 0 and an mde of 0 (review s11, 1).
 		SELECT a.*, cv.r,
 			   CASE WHEN a.rev_var0 = 0
-					THEN (a.xr + 1.0) / (a.n + 2) * (1 - (a.xr + 1.0) / (a.n + 2)) * coalesce(rev_sq, 0)
+					THEN (a.xr + 1.0) / (a.n + 2) * (1 - (a.xr + 1.0) / (a.n + 2)) * rev_sq
 					ELSE a.rev_var0 END AS rev_var,
 			   CASE WHEN a.m > 0 AND coalesce(cv.var, 0) = 0
 					THEN (a.c + 1.0) / (a.m + 2) * (1 - (a.c + 1.0) / (a.m + 2)) / a.m
@@ -3655,6 +3666,12 @@ BEGIN
 		FROM pair p
 	), seq AS (
 		SELECT t.*,
+			   -- the minimum detectable effect: none when the difference
+			   -- has no variance to estimate, and none for a proportion when
+			   -- it is 100 points or more (1 user per arm: no difference
+			   -- of two rates is detectable at this size)
+			   CASE WHEN NOT t.ctl AND (metric = 'revenue' OR (z + zp) * sqrt(t.dv0) < 1)
+					THEN (z + zp) * sqrt(t.dv0) END AS mde,
 			   -- always-valid p = min(1, 1 / Lambda), from ln Lambda: exp()
 			   -- of a clear result's -ln Lambda would underflow (an error in
 			   -- PostgreSQL), so p is 0 below 1e-300
@@ -3671,24 +3688,32 @@ BEGIN
 			  FROM tests t) t
 	)
 	SELECT q.name, q.ctl, q.n, q.m, q.c,
-		   q.r, greatest(q.r - z * sqrt(q.r_var), 0), least(q.r + z * sqrt(q.r_var), 1), q.ctr_pv,
+		   -- (no users: no interval, not [0, 1] from greatest() and least()
+		   -- skipping a NULL)
+		   q.r, CASE WHEN q.r IS NOT NULL THEN greatest(q.r - z * sqrt(q.r_var), 0) END,
+		   CASE WHEN q.r IS NOT NULL THEN least(q.r + z * sqrt(q.r_var), 1) END, q.ctr_pv,
 		   q.x, q.p,
-		   -- Wilson's interval
-		   CASE WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) - z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
+		   -- Wilson's interval (exactly 0 at 0%, 1 at 100%: not 1 - 2e-16)
+		   CASE WHEN q.n > 0 AND q.x = 0 THEN 0
+				WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) - z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
 								  / (1 + z ^ 2 / q.n) END,
-		   CASE WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) + z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
+		   CASE WHEN q.n > 0 AND q.x = q.n THEN 1
+				WHEN q.n > 0 THEN (q.p + z ^ 2 / (2 * q.n) + z * sqrt(q.p * (1 - q.p) / q.n + z ^ 2 / (4 * q.n ^ 2)))
 								  / (1 + z ^ 2 / q.n) END,
 		   q.conv_p,
 		   CASE WHEN has_revenue THEN q.rev END,
-		   CASE WHEN has_revenue THEN q.rev - z * sqrt(q.rev_var / q.n) END,
+		   -- (amounts are at least 0)
+		   CASE WHEN has_revenue AND q.rev_var IS NOT NULL THEN greatest(q.rev - z * sqrt(q.rev_var / q.n), 0) END,
 		   CASE WHEN has_revenue THEN q.rev + z * sqrt(q.rev_var / q.n) END,
 		   q.rev_p,
 		   q.pav,
-		   CASE WHEN NOT q.ctl THEN (z + zp) * sqrt(q.dv0) END,
+		   q.mde,
 		   CASE
 			   WHEN q.ctl THEN 'control'
 			   WHEN q.n = 0 OR q.cn = 0 THEN 'no users yet'
 			   WHEN metric = 'revenue' AND NOT has_revenue THEN 'no amounts logged: pass amount to log_outcome'
+			   WHEN metric = 'revenue' AND rev_sq IS NULL THEN
+				   'no revenue yet: every amount logged is 0, so revenue has no variance to estimate'
 			   WHEN (CASE WHEN sequential THEN q.pav ELSE q.pfixed END) < alpha THEN
 				   format('%s %s %s on %s (%s%s, p = %s%s)', q.name,
 						  CASE WHEN q.d > 0 THEN 'beats' ELSE 'is worse than' END, e.control,
@@ -3700,10 +3725,12 @@ BEGIN
 			   WHEN q.d IS NULL OR q.unit_var IS NULL OR q.dv0 IS NULL THEN
 				   format('not significant yet: too few users to estimate %s''s variance (at least 2 per arm%s)',
 						  metric, CASE WHEN metric = 'ctr' THEN ', with impressions' ELSE '' END)
+			   WHEN q.d = 0 AND q.mde IS NULL THEN
+				   'not significant yet: no difference seen; too few users to detect any at this size'
 			   WHEN q.d = 0 THEN
 				   format('not significant yet: no difference seen; detectable at this size: %s',
-						  CASE WHEN metric = 'revenue' THEN round(((z + zp) * sqrt(q.dv0))::numeric, 2)::text
-							   ELSE round((100 * (z + zp) * sqrt(q.dv0))::numeric, 2)::text || ' points' END)
+						  CASE WHEN metric = 'revenue' THEN round(q.mde::numeric, 2)::text
+							   ELSE round((100 * q.mde)::numeric, 2)::text || ' points' END)
 			   ELSE
 				   format('not significant yet: about %s more users per arm needed (if the observed %s%s is real)',
 						  -- the always-valid test needs more users than a
@@ -3787,10 +3814,11 @@ BEGIN
 		WHERE g.n > 0
 	)
 	SELECT c.variant, c.day, c.n, c.x, c.x::float8 / c.n,
-		   (c.x::float8 / c.n + z ^ 2 / (2 * c.n) - z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
-		   / (1 + z ^ 2 / c.n),
-		   (c.x::float8 / c.n + z ^ 2 / (2 * c.n) + z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
-		   / (1 + z ^ 2 / c.n)
+		   -- (exactly 0 at 0%, 1 at 100%, as in experiment_results)
+		   CASE WHEN c.x = 0 THEN 0 ELSE (c.x::float8 / c.n + z ^ 2 / (2 * c.n) - z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
+		   / (1 + z ^ 2 / c.n) END,
+		   CASE WHEN c.x = c.n THEN 1 ELSE (c.x::float8 / c.n + z ^ 2 / (2 * c.n) + z * sqrt(c.x::float8 / c.n * (1 - c.x::float8 / c.n) / c.n + z ^ 2 / (4 * c.n ^ 2)))
+		   / (1 + z ^ 2 / c.n) END
 	FROM cum c
 	ORDER BY c.variant, c.day;
 END
@@ -4449,6 +4477,56 @@ LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._search_matches(text, tsquery, text[], text[], bigint, double precision, bigint[], bigint[], text, integer) IS
 	'internal: a search query''s matches with their BM25, popularity and position';
 
+-- internal: how catalog's products write a word as two (review s11, 2):
+-- the split of word's letters into two words of 3 letters or more that
+-- the most products hold side by side ("lunchbag": "lunch bag", where
+-- products say LUNCH BAG), as {the two words, their lexemes}; NULL when
+-- no product holds such a pair ("carpet": no product says "car pet") or
+-- the word has more than 30 letters
+CREATE FUNCTION recsys._search_split(catalog text, config regconfig, word text)
+RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	-- bounded (review s11, R5): under row-level security catalog_docs'
+	-- GIN index is not used (@@ is not leakproof), so every look at the
+	-- products' text reads the whole catalog.  Hence only words of at
+	-- most 30 letters (27 positions), only the positions whose two halves
+	-- are both lexemes of the catalog (an indexed equality, which RLS
+	-- lets use the index: typically 0-2 positions), and one pass over the
+	-- products for all of them (none when no position qualifies)
+	-- (pos is materialised so that the halves' lexemes are computed once
+	-- a position and reach catalog_terms' index as values: inlined, the
+	-- planner compared every term with them, recomputed, 45,000 times)
+	WITH pos AS MATERIALIZED (
+		SELECT left(word, i) AS l, substr(word, i + 1) AS r,
+			   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(config, left(word, i))) u) AS al,
+			   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(config, substr(word, i + 1))) u) AS ar
+		FROM generate_series(3, length(word) - 3) i
+		WHERE length(word) <= 30),
+	cand AS MATERIALIZED (
+		SELECT p.l, p.r, p.al[1] AS al, p.ar[1] AS ar,
+			   tsquery_phrase(quote_literal(p.al[1])::tsquery, quote_literal(p.ar[1])::tsquery) AS tq
+		FROM pos p
+		WHERE cardinality(p.al) = 1 AND cardinality(p.ar) = 1
+		  AND EXISTS (SELECT FROM recsys.catalog_terms t
+					  WHERE t.catalog = _search_split.catalog AND t.lexeme = p.al[1])
+		  AND EXISTS (SELECT FROM recsys.catalog_terms t
+					  WHERE t.catalog = _search_split.catalog AND t.lexeme = p.ar[1])),
+	docs AS MATERIALIZED (
+		SELECT d.doc FROM recsys.catalog_docs d
+		WHERE d.catalog = _search_split.catalog
+		  AND d.doc @@ (SELECT string_agg(c.tq::text, ' | ')::tsquery FROM cand c))
+	SELECT ARRAY[c.l || ' ' || c.r, c.al, c.ar]
+	FROM cand c
+	CROSS JOIN LATERAL (SELECT count(*) AS n FROM docs d WHERE d.doc @@ c.tq) m
+	WHERE m.n > 0
+	ORDER BY m.n DESC, length(c.l) DESC
+	LIMIT 1
+$$;
+COMMENT ON FUNCTION recsys._search_split(text, regconfig, text) IS
+	'internal: the two words a catalog''s products write a one-word compound as, with their lexemes';
+
 -- internal: the candidates of a query with their features, raw and
 -- normalised to [0, 1] over the candidates (min-max; 0 when all are
 -- equal).  Text: BM25 (k1 1.2, b 0.75) over the catalog's lexemes;
@@ -4484,6 +4562,11 @@ DECLARE
 	fix text;
 	compound text;
 	held text[] := '{}';
+	word text;
+	held_words text[];
+	splits integer := 0;	-- _search_split calls: each may read the catalog
+	parts text[];
+	joins text[];
 	trgm text;
 	ids bigint[];
 	bm25s double precision[];
@@ -4540,6 +4623,36 @@ BEGIN
 									replace(compound, '-', ' '), 'g');
 		ELSE
 			held := held || compound;
+		END IF;
+	END LOOP;
+
+	-- a compound written as one word or as two (review s11, 2): the
+	-- catalog's own text is the evidence.  A word of 6 letters or more
+	-- that the catalog does not hold, whose letters split into two words
+	-- that products hold side by side (_search_split: "lunchbag", LUNCH
+	-- BAG), is replaced by them in the query text, as if typed with a
+	-- space (as a hyphenated compound no product holds, above), unless it
+	-- is the last word, perhaps unfinished, and begins a word the catalog
+	-- holds (the prefix below).  A word the catalog holds ("cakestand") is
+	-- searched so as well only when the query matches nothing as typed
+	-- (below); "carpet" is never "car pet": no product holds that.
+	FOR word IN SELECT DISTINCT m[1] FROM regexp_matches(query, '(?<![[:alnum:]-])([[:alpha:]]{6,})(?![[:alnum:]-])', 'g') m LOOP
+		lex := (SELECT u.lexeme FROM unnest(to_tsvector(cat.config, word)) u LIMIT 1);
+		CONTINUE WHEN lex IS NULL;
+		IF EXISTS (SELECT FROM recsys.catalog_terms t WHERE t.catalog = cat.name AND t.lexeme = lex) THEN
+			held_words := held_words || ARRAY[ARRAY[word, lex]];
+			CONTINUE;
+		END IF;
+		CONTINUE WHEN query ~ (word || '$')
+				   AND EXISTS (SELECT FROM recsys.catalog_terms t
+							   WHERE t.catalog = cat.name AND t.lexeme LIKE lex || '%');
+		-- at most 4 words a query (R5: each may read the whole catalog; a
+		-- query whose words all match has none of these)
+		CONTINUE WHEN splits >= 4;
+		splits := splits + 1;
+		parts := recsys._search_split(cat.name, cat.config, word);
+		IF parts IS NOT NULL THEN
+			query := regexp_replace(query, '(?<![[:alnum:]-])' || word || '(?![[:alnum:]-])', parts[1], 'g');
 		END IF;
 	END LOOP;
 
@@ -4606,10 +4719,51 @@ BEGIN
 		min_matches := least(top_k::bigint + coalesce(cardinality(recsys._seen_items(user_id, model)), 0),
 							 2147483647);
 	END IF;
-	SELECT m.ids, m.bm25, m.n_users, m.positions INTO ids, bm25s, users, ends
-	FROM recsys._search_matches(cat.name, tsq, terms, prefixes, cat.n_items, cat.avg_length,
-								candidates, CASE WHEN cardinality(also) > 0 THEN also END,
-								model, min_matches) m;
+	LOOP
+		SELECT m.ids, m.bm25, m.n_users, m.positions INTO ids, bm25s, users, ends
+		FROM recsys._search_matches(cat.name, tsq, terms, prefixes, cat.n_items, cat.avg_length,
+									candidates, CASE WHEN cardinality(also) > 0 THEN also END,
+									model, min_matches) m;
+		EXIT WHEN ids IS NOT NULL OR tsq IS NULL OR joins IS NOT NULL;
+		-- nothing matched as typed: a compound's other form, once (a
+		-- fallback, as the prefix and typo rules are for words that match
+		-- nothing; OR-ed in always, it made the product-search set's
+		-- queries as given rank worse, as their products spell them as
+		-- typed: review s11, 2).  Two adjacent words ("lunch box") that some
+		-- product holds as one ("LUNCHBOX") are searched as the two OR the
+		-- compound; a word some product holds ("cakestand") OR its split
+		-- that products hold side by side (_search_split: CAKE STAND).
+		SELECT coalesce(array_agg(DISTINCT ARRAY[q.la[1], q.lb[1], q.lj[1]]), '{}')
+		INTO joins
+		FROM (SELECT w.tok AS a, lead(w.tok) OVER (ORDER BY w.ord) AS b
+			  FROM regexp_split_to_table(btrim(query), '\s+') WITH ORDINALITY w(tok, ord)) p
+		CROSS JOIN LATERAL (SELECT (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.a)) u) AS la,
+								   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.b)) u) AS lb,
+								   (SELECT array_agg(u.lexeme) FROM unnest(to_tsvector(cat.config, p.a || p.b)) u) AS lj) q
+		WHERE p.a ~ '^[[:alpha:]]+$' AND p.b ~ '^[[:alpha:]]+$'
+		  AND cardinality(q.la) = 1 AND cardinality(q.lb) = 1 AND cardinality(q.lj) = 1
+		  AND q.lj[1] NOT IN (q.la[1], q.lb[1])
+		  AND EXISTS (SELECT FROM recsys.catalog_terms t WHERE t.catalog = cat.name AND t.lexeme = q.lj[1]);
+		fix := tsq_text;
+		FOR i IN 1 .. coalesce(array_length(joins, 1), 0) LOOP
+			CONTINUE WHEN strpos(tsq_text, format('%L & %L', joins[i][1], joins[i][2])) = 0;
+			tsq_text := replace(tsq_text, format('%L & %L', joins[i][1], joins[i][2]),
+								format('( %L & %L | %L )', joins[i][1], joins[i][2], joins[i][3]));
+			terms := terms || joins[i][3];
+		END LOOP;
+		FOR i IN 1 .. coalesce(array_length(held_words, 1), 0) LOOP
+			CONTINUE WHEN strpos(tsq_text, quote_literal(held_words[i][2])) = 0 OR splits >= 4;
+			splits := splits + 1;
+			parts := recsys._search_split(cat.name, cat.config, held_words[i][1]);
+			CONTINUE WHEN parts IS NULL;
+			tsq_text := replace(tsq_text, quote_literal(held_words[i][2]),
+								format('( %L | %L <-> %L )', held_words[i][2], parts[2], parts[3]));
+			terms := terms || ARRAY[parts[2], parts[3]];
+		END LOOP;
+		EXIT WHEN tsq_text = fix;
+		SELECT array_agg(DISTINCT t) INTO terms FROM unnest(terms) t;
+		tsq := tsq_text::tsquery;
+	END LOOP;
 	IF ids IS NULL THEN
 		RETURN;
 	END IF;
