@@ -5943,6 +5943,71 @@ $$;
 COMMENT ON FUNCTION recsys._auto_matched_users(text[], text, integer, double precision, jsonb) IS
 	'internal: a train_auto candidate''s metric for each user, averaged over the repeated validation splits';
 
+-- The weight of a new blend member chosen on the repeated splits (since
+-- 0.11.0; doc/internals.md, "train_auto"): for each candidate weight in
+-- order (the first split's choice first), the blend of base (the blend so
+-- far's members on split 2, then on split 3, half each, with weights)
+-- and member (the new member on split 2 and on split 3) at that weight,
+-- trained on both splits (train_blend: no fit, the members are trained)
+-- under name || '_<i>_<j>', and its per-user values averaged over the two
+-- (_auto_matched_users, while needed seconds are left); the weight of the
+-- best mean kept (a tie: the earlier), the other blends dropped.  On
+-- online retail the first split's weight moved with the base's setting
+-- (ALS 0.7 with one EASE, 0.3 with the next), on data of another depth
+-- and form than the final model's.  Returns {"weight", "models" (its
+-- blends on splits 2 and 3), "users" (its per-user values), "means" (each
+-- weight scored: [weight, mean])}, weight null when none could be scored.
+CREATE FUNCTION recsys._auto_matched_weight(base text[], member text[], weights double precision[],
+											candidates double precision[], name text, metric_name text,
+											k integer, needed double precision, ctx jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	half integer := cardinality(base) / 2;
+	w double precision;
+	i integer := 0;
+	blends text[];
+	users double precision[];
+	mean double precision;
+	best jsonb;
+	means jsonb := '[]';
+BEGIN
+	IF cardinality(member) <> 2 OR cardinality(base) <> 2 * cardinality(weights) THEN
+		RAISE EXCEPTION 'recsys._auto_matched_weight: base has % models for % weights and member %: two per member, one per split',
+			cardinality(base), cardinality(weights), cardinality(member)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOREACH w IN ARRAY candidates LOOP
+		i := i + 1;
+		blends := ARRAY[format('%s_%s_2', name, i), format('%s_%s_3', name, i)];
+		PERFORM recsys.train_blend(base[1:half] || member[1], (weights || w)::real[], blends[1], true),
+				recsys.train_blend(base[half + 1:] || member[2], (weights || w)::real[], blends[2], true);
+		users := recsys._auto_matched_users(blends, metric_name, k, needed, ctx);
+		IF users IS NULL THEN
+			-- (no time left for this weight: the ones scored stand)
+			PERFORM recsys.drop_model(blends[2]), recsys.drop_model(blends[1]);
+			EXIT;
+		END IF;
+		mean := (SELECT avg(v) FROM unnest(users) v);
+		means := means || jsonb_build_array(jsonb_build_array(w, mean));
+		IF best IS NULL OR mean > (best ->> 'mean')::double precision THEN
+			IF best IS NOT NULL THEN
+				PERFORM recsys.drop_model(best -> 'models' ->> 1), recsys.drop_model(best -> 'models' ->> 0);
+			END IF;
+			best := jsonb_build_object('weight', w, 'mean', mean, 'models', to_jsonb(blends), 'users', to_jsonb(users));
+		ELSE
+			PERFORM recsys.drop_model(blends[2]), recsys.drop_model(blends[1]);
+		END IF;
+	END LOOP;
+	RETURN coalesce(best, jsonb_build_object('weight', NULL)) || jsonb_build_object('means', means);
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_matched_weight(text[], text[], double precision[], double precision[], text, text,
+												integer, double precision, jsonb) IS
+	'internal: a train_auto blend member''s weight chosen on the repeated validation splits';
+
 -- Trial n's mean value over the repeated splits 2 to m (those whose train
 -- part has nearly the final model's depth, scored in its form), NULL
 -- unless scored on all of them.  The first split's value is left out: it
@@ -6251,6 +6316,7 @@ DECLARE
 	matched_base_users double precision[];
 	matched_drop text[] := '{}';
 	matched_tested boolean;
+	weighting jsonb;
 	matched_off boolean := false;
 	-- (the best family's setting is the first split's choice: blends may
 	-- be tested there when the repeated splits' fits do not fit)
@@ -6722,32 +6788,70 @@ BEGIN
 			IF array_position(matched_base, NULL) IS NULL
 			   AND EXISTS (SELECT FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 3 AND s.model IS NOT NULL)
 			   AND EXISTS (SELECT FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 2 AND s.model IS NOT NULL) THEN
-				matched_ext := '{}';
-				FOR j IN 2..3 LOOP
-					member := format('%sb%s_%s', ctx ->> 'prefix', trial.n, j);
-					PERFORM recsys.train_blend(
-						(CASE WHEN j = 2 THEN matched_members[1:cardinality(matched_members) / 2]
-							  ELSE matched_members[cardinality(matched_members) / 2 + 1:] END)
-						|| (SELECT s.model FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = j),
-						(blend_weights || best_weight)::real[], member);
-					matched_ext := matched_ext || member;
-					matched_drop := matched_drop || member;
-				END LOOP;
 				IF matched_base_users IS NULL THEN
 					matched_base_users := recsys._auto_matched_users(matched_base, metric_name, k,
 																	 2 * (top.eval_seconds + trial.eval_seconds) + final_other, ctx);
 				END IF;
-				member_users := CASE WHEN matched_base_users IS NOT NULL
-									 THEN recsys._auto_matched_users(matched_ext, metric_name, k,
-																	 2 * trial.eval_seconds + final_other, ctx) END;
-				z := recsys._auto_paired_z(matched_base_users, member_users);
+				-- the member's weight chosen there (since 0.11.0): among
+				-- the weights the first split tried, its choice first
+				-- (_auto_matched_weight: the blends need no fit, only
+				-- evaluations)
+				weighting := CASE WHEN matched_base_users IS NOT NULL THEN recsys._auto_matched_weight(
+								matched_members,
+								ARRAY[(SELECT s.model FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 2),
+									  (SELECT s.model FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 3)],
+								blend_weights,
+								ARRAY(SELECT (t.params -> 'weights' ->> cardinality(blend_weights))::double precision
+									  FROM _recsys_auto_trials t
+									  WHERE t.family = 'blend' AND t.value IS NOT NULL
+										AND t.params -> 'members' = to_jsonb(blend_models || runner_up.model)
+									  ORDER BY t.n = best_n DESC, t.n),
+								format('%sb%s', ctx ->> 'prefix', trial.n), metric_name, k,
+								2 * trial.eval_seconds + final_other, ctx) END;
+				IF weighting ->> 'weight' IS NOT NULL THEN
+					matched_ext := ARRAY(SELECT e FROM jsonb_array_elements_text(weighting -> 'models') WITH ORDINALITY x(e, o)
+										 ORDER BY x.o);
+					matched_drop := matched_drop || matched_ext;
+					member_users := ARRAY(SELECT e::double precision
+										  FROM jsonb_array_elements_text(weighting -> 'users') WITH ORDINALITY x(e, o)
+										  ORDER BY x.o);
+					z := recsys._auto_paired_z(matched_base_users, member_users);
+					IF (weighting ->> 'weight')::double precision IS DISTINCT FROM best_weight THEN
+						-- (the member's blend is now the first split's trial at
+						-- that weight: the final model is trained from its
+						-- params, and a later member extends its model)
+						SELECT t.* INTO trial FROM _recsys_auto_trials t
+						WHERE t.family = 'blend' AND t.params -> 'members' = to_jsonb(blend_models || runner_up.model)
+						  AND t.params -> 'weights' = to_jsonb(blend_weights || (weighting ->> 'weight')::double precision)
+						ORDER BY t.n LIMIT 1;
+						IF trial.model IS NULL THEN
+							PERFORM recsys.train_blend(blend_models || runner_up.model,
+													   (blend_weights || (weighting ->> 'weight')::double precision)::real[],
+													   format('%s%s', ctx ->> 'prefix', trial.n), true);
+							UPDATE _recsys_auto_trials t SET model = format('%s%s', ctx ->> 'prefix', trial.n)
+							WHERE t.n = trial.n;
+							trial.model := format('%s%s', ctx ->> 'prefix', trial.n);
+						END IF;
+						IF (SELECT t.model FROM _recsys_auto_trials t WHERE t.n = best_n) IS NOT NULL THEN
+							PERFORM recsys.drop_model((SELECT t.model FROM _recsys_auto_trials t WHERE t.n = best_n));
+							UPDATE _recsys_auto_trials t SET model = NULL WHERE t.n = best_n;
+						END IF;
+						best_n := trial.n;
+						best_value := trial.value;
+						best_weight := (weighting ->> 'weight')::double precision;
+					END IF;
+				END IF;
 			END IF;
 			matched_tested := z IS NOT NULL;
 			IF matched_tested THEN
 				UPDATE _recsys_auto_trials t
 				SET status = recsys._auto_member_status(z, (SELECT avg(v) FROM unnest(member_users) v),
 														(SELECT avg(v) FROM unnest(matched_base_users) v), min_z)
-							 || format(' on the 2 repeated validation splits (first split: %s)', round(trial.value::numeric, 4))
+							 || format(' on the 2 repeated validation splits at weight %s, chosen there among %s (weight, mean) (first split: %s)',
+									   best_weight,
+									   (SELECT string_agg(format('(%s, %s)', e ->> 0, round((e ->> 1)::numeric, 4)), ', ' ORDER BY o)
+										FROM jsonb_array_elements(weighting -> 'means') WITH ORDINALITY x(e, o)),
+									   round(trial.value::numeric, 4))
 				WHERE t.n = trial.n;
 			END IF;
 		END IF;

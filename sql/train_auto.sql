@@ -294,6 +294,34 @@ FROM (SELECT recsys._auto_matched_users(ARRAY['per_user', 'per_user'], 'ndcg', 1
 										jsonb_build_object('deadline', clock_timestamp() + interval '1 hour')) AS p) x;
 SELECT recsys._auto_matched_users(ARRAY['per_user', 'per_user'], 'ndcg', 10, 1,
 								  jsonb_build_object('deadline', clock_timestamp() + interval '0.5 seconds')) AS too_late;
+-- a blend member's weight chosen on the repeated splits (s11,
+-- _auto_matched_weight): each candidate weight's blend of the base and the
+-- member on splits 2 and 3, its per-user values averaged over the two,
+-- the best mean kept (a tie: the earlier weight).  Known by construction:
+-- popularity as the base, item-kNN as the member; at weights 0.01 and 1
+-- the blend ranks as popularity does (the held-out items, the least
+-- bought of their group, are not in its top 10: every user 0), at 2 and
+-- 4 as item-kNN (every user 1): 2 is kept (the earlier of the tie), its
+-- blends on both splits left for the caller, the other weights' dropped
+SELECT c ->> 'weight' AS weight,
+	   (SELECT string_agg(format('%s: %s', e ->> 0, round((e ->> 1)::numeric, 3)), ', ' ORDER BY o)
+		FROM jsonb_array_elements(c -> 'means') WITH ORDINALITY x(e, o)) AS means,
+	   jsonb_array_length(c -> 'users') AS users, (SELECT min(e::float8) FROM jsonb_array_elements_text(c -> 'users') e) AS least,
+	   c -> 'models' AS models
+FROM recsys._auto_matched_weight(ARRAY['per_user_pop', 'per_user_pop'], ARRAY['per_user', 'per_user'], ARRAY[1],
+								 ARRAY[0.01, 1, 2, 4], 'mw', 'ndcg', 10, 1,
+								 jsonb_build_object('deadline', clock_timestamp() + interval '1 hour')) c;
+SELECT name, params -> 'weights' AS weights FROM recsys.models WHERE name LIKE 'mw\_%' ORDER BY name;
+SELECT recsys.drop_model('mw_3_2'), recsys.drop_model('mw_3_3');
+-- ... with no time left: no weight, nothing scored, nothing left behind;
+-- models not two per split: an error
+SELECT c ->> 'weight' AS weight, c -> 'means' AS means
+FROM recsys._auto_matched_weight(ARRAY['per_user_pop', 'per_user_pop'], ARRAY['per_user', 'per_user'], ARRAY[1],
+								 ARRAY[0.01, 1], 'mw', 'ndcg', 10, 1,
+								 jsonb_build_object('deadline', clock_timestamp() + interval '0.5 seconds')) c;
+SELECT count(*) AS left_behind FROM recsys.models WHERE name LIKE 'mw\_%';
+SELECT recsys._auto_matched_weight(ARRAY['per_user_pop', 'per_user_pop'], ARRAY['per_user'], ARRAY[1],
+								   ARRAY[1], 'mw', 'ndcg', 10, 1, '{}');
 SELECT recsys.drop_model('per_user_pop');
 DROP TABLE pg_temp._recsys_auto_valid_2, pg_temp._recsys_auto_valid_3;
 
