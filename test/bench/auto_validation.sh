@@ -106,6 +106,11 @@ WHERE x.o <= 5;
 CREATE INDEX ON d_g_train (user_id); ANALYZE d_g_train;
 SQL
 fi
+# AV_DESIGNS: only these designs (and no test with AV_TEST=no): to
+# finish a run cut short, joining the per-user files by hand
+designs=${AV_DESIGNS:-$designs}
+tests=test
+[ "${AV_TEST:-yes}" = no ] && tests=
 for d in $designs; do
 	recsys_psql -At -c "SELECT format('# design $d: %s held-out users, %s pairs', count(DISTINCT user_id), count(*)) FROM d_${d}_valid"
 done
@@ -136,7 +141,7 @@ bm25|item_knn|{"similarity": "bm25", "neighbors": 100, "half_life": "60 days", "
 popular|popular|{"half_life": "30 days", "time_col": "ts"}
 EOF
 fi
-for d in test $designs; do
+for d in $tests $designs; do
 	if [ "$d" = test ]; then train=t_train valid=t_test; else train=d_${d}_train valid=d_${d}_valid; fi
 	while IFS='|' read -r name algorithm params; do
 		recsys_psql -q -At <<SQL >/dev/null
@@ -165,7 +170,7 @@ recsys_psql -At -F ' ' <<SQL
 \\copy per_user TO '/tmp/auto_validation_${data}_${protocol}_per_user.csv' WITH (FORMAT csv)
 SQL
 # pooled designs: each user's value averaged over the folds he is in
-all_designs="test $designs"
+all_designs="$tests $designs"
 for p in $pooled; do
 	name=${p%%:*} parts=${p#*:}
 	recsys_psql -q -c "INSERT INTO per_user SELECT '$name', cand, user_id, avg(ndcg) FROM per_user WHERE design = ANY (string_to_array('$parts', ',')) GROUP BY cand, user_id"
