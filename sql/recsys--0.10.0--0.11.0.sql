@@ -1037,21 +1037,31 @@ BEGIN
 						WHERE t.family = 'blend' AND t.params -> 'members' = to_jsonb(blend_models || runner_up.model)
 						  AND t.params -> 'weights' = to_jsonb(blend_weights || (weighting ->> 'weight')::double precision)
 						ORDER BY t.n LIMIT 1;
-						IF trial.model IS NULL THEN
-							PERFORM recsys.train_blend(blend_models || runner_up.model,
-													   (blend_weights || (weighting ->> 'weight')::double precision)::real[],
-													   format('%s%s', ctx ->> 'prefix', trial.n), true);
-							UPDATE _recsys_auto_trials t SET model = format('%s%s', ctx ->> 'prefix', trial.n)
-							WHERE t.n = trial.n;
-							trial.model := format('%s%s', ctx ->> 'prefix', trial.n);
+						IF NOT FOUND THEN
+							-- (cannot happen: the weights are those trials'; were
+							-- it to, no test rather than a blend the final would
+							-- not reproduce)
+							SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = best_n;
+							z := NULL;
+						ELSE
+							IF trial.model IS NULL THEN
+								PERFORM recsys.train_blend(blend_models || runner_up.model,
+														   (blend_weights || (weighting ->> 'weight')::double precision)::real[],
+														   format('%s%s', ctx ->> 'prefix', trial.n), true);
+								UPDATE _recsys_auto_trials t SET model = format('%s%s', ctx ->> 'prefix', trial.n)
+								WHERE t.n = trial.n;
+								trial.model := format('%s%s', ctx ->> 'prefix', trial.n);
+							END IF;
+							-- (the family keeps one blend model: the first split's
+							-- choice goes)
+							IF trial.n <> best_n AND (SELECT t.model FROM _recsys_auto_trials t WHERE t.n = best_n) IS NOT NULL THEN
+								PERFORM recsys.drop_model((SELECT t.model FROM _recsys_auto_trials t WHERE t.n = best_n));
+								UPDATE _recsys_auto_trials t SET model = NULL WHERE t.n = best_n;
+							END IF;
+							best_n := trial.n;
+							best_value := trial.value;
+							best_weight := (weighting ->> 'weight')::double precision;
 						END IF;
-						IF (SELECT t.model FROM _recsys_auto_trials t WHERE t.n = best_n) IS NOT NULL THEN
-							PERFORM recsys.drop_model((SELECT t.model FROM _recsys_auto_trials t WHERE t.n = best_n));
-							UPDATE _recsys_auto_trials t SET model = NULL WHERE t.n = best_n;
-						END IF;
-						best_n := trial.n;
-						best_value := trial.value;
-						best_weight := (weighting ->> 'weight')::double precision;
 					END IF;
 				END IF;
 			END IF;
