@@ -353,21 +353,30 @@ COMMENT ON FUNCTION recsys._auto_second_note(text, integer, integer, integer, in
 
 -- The least paired z a blend member's gain needs (_auto_paired_z) where
 -- it is tested: on the repeated splits (matched), ctx's min_z_matched
--- (1: the weight was chosen on the first split, not on these users);
--- else on the first split, ctx's min_z (1.96: the best of five weights
--- on the same users), but only while the family's setting is the first
--- round's own (first_split_base); NULL, no test and the member not kept,
--- when the setting was chosen on the repeated splits (the first split
--- underrates it there, so a gain over it is partly that offset).
-CREATE FUNCTION recsys._auto_blend_min_z(matched boolean, first_split_base boolean, ctx jsonb)
+-- (1 on holdout: a gain one standard error above none, enough when the
+-- weight tested is the first split's choice, not chosen on these users)
+-- when weights_compared is at most 1; when the weight is the best of
+-- weights_compared > 1 scored on these same users (_auto_matched_weight,
+-- s11), the larger of it and ctx's min_z (1.96), as on the first split:
+-- the best of several correlated gains overstates what new users would
+-- see, and the same users then test it; else on the first split, ctx's
+-- min_z (1.96: the best of five weights on the same users), but only
+-- while the family's setting is the first round's own
+-- (first_split_base); NULL, no test and the member not kept, when the
+-- setting was chosen on the repeated splits (the first split underrates
+-- it there, so a gain over it is partly that offset).
+CREATE FUNCTION recsys._auto_blend_min_z(matched boolean, first_split_base boolean, ctx jsonb,
+										 weights_compared integer DEFAULT 1)
 RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN matched THEN (ctx ->> 'min_z_matched')::double precision
+	SELECT CASE WHEN matched AND coalesce(weights_compared, 1) > 1
+				THEN greatest((ctx ->> 'min_z_matched')::double precision, (ctx ->> 'min_z')::double precision)
+				WHEN matched THEN (ctx ->> 'min_z_matched')::double precision
 				WHEN first_split_base THEN (ctx ->> 'min_z')::double precision END
 $$;
-COMMENT ON FUNCTION recsys._auto_blend_min_z(boolean, boolean, jsonb) IS
+COMMENT ON FUNCTION recsys._auto_blend_min_z(boolean, boolean, jsonb, integer) IS
 	'internal: the least paired z of a train_auto blend member''s gain, on the repeated splits or the first, or NULL (not tested)';
 
 -- The weight of a new blend member chosen on the repeated splits (since
@@ -756,10 +765,12 @@ BEGIN
 		-- two-sided 5 % level (one-sided 2.5 %, strict enough for the best
 		-- of five weights)
 		'min_z', 1.96,
-		-- on the repeated splits, where the weight was not chosen: 1, a
-		-- gain one standard error above none (doc/internals.md, "train_auto");
-		-- on protocol last 1.96 (0.11.0): its split 2 is the first split,
-		-- whose users the weight was chosen on
+		-- on the repeated splits, when the weight tested is the first
+		-- split's choice (the only one scored there): 1, a gain one standard
+		-- error above none (doc/internals.md, "train_auto"); on protocol
+		-- last 1.96 (0.11.0): its split 2 is the first split, whose users
+		-- the weight was chosen on.  A weight chosen there among several
+		-- (_auto_matched_weight) is tested at min_z (_auto_blend_min_z)
 		'min_z_matched', CASE WHEN protocol_used = 'last' THEN 1.96 ELSE 1.0 END,
 		-- a name of this backend's own, so concurrent searches do not collide
 		'prefix', format('_recsys_auto_%s_%s_', pg_backend_pid(), txid_current()));
@@ -976,14 +987,17 @@ BEGIN
 		z := NULL;
 		matched_tested := false;
 		IF splits_used = 3 AND NOT matched_off THEN
-			-- with the repeated splits (the second round's): the blend at the
-			-- weight the first split chose, tested on them (fresh users'
-			-- items, the final model's depth and form: the member's gain on
-			-- the first split carries that split's offsets and the bias of
-			-- the weight chosen there), each member trained on both
-			-- (_auto_rescore, kept); the per-user gain averaged over the two
-			-- splits, its paired z at least min_z_matched (1: the weight was
-			-- not chosen on these users, so no selection to absorb); when the budget
+			-- with the repeated splits (the second round's): the member's
+			-- weight chosen on them among those the first split tried
+			-- (0.11.0; fresh users' items, the final model's depth and form:
+			-- the member's gain on the first split carries that split's
+			-- offsets), each member trained on both (_auto_rescore, kept);
+			-- the per-user gain averaged over the two splits, its paired z
+			-- at least min_z_matched (1 on holdout) when one weight was
+			-- scored there (no selection on these users), else at least
+			-- min_z (1.96: the best of several weights is tested on the
+			-- users it was chosen on, as on the first split;
+			-- _auto_blend_min_z, set again below); when the budget
 			-- cannot cover the members' fits there, tested on the first
 			-- split as before if the base is the first split's choice,
 			-- else not kept
@@ -1029,6 +1043,8 @@ BEGIN
 										  FROM jsonb_array_elements_text(weighting -> 'users') WITH ORDINALITY x(e, o)
 										  ORDER BY x.o);
 					z := recsys._auto_paired_z(matched_base_users, member_users);
+					min_z := recsys._auto_blend_min_z(true, first_split_base, ctx,
+													  jsonb_array_length(weighting -> 'means'));
 					IF (weighting ->> 'weight')::double precision IS DISTINCT FROM best_weight THEN
 						-- (the member's blend is now the first split's trial at
 						-- that weight: the final model is trained from its
@@ -1070,8 +1086,12 @@ BEGIN
 				UPDATE _recsys_auto_trials t
 				SET status = recsys._auto_member_status(z, (SELECT avg(v) FROM unnest(member_users) v),
 														(SELECT avg(v) FROM unnest(matched_base_users) v), min_z)
-							 || format(' on the 2 repeated validation splits at weight %s, chosen there among %s (weight, mean) (first split: %s)',
+							 || format(' on the 2 repeated validation splits at weight %s, %s: %s (weight, mean) (first split: %s)',
 									   best_weight,
+									   CASE WHEN jsonb_array_length(weighting -> 'means') > 1
+											THEN format('the best of %s weights scored on the same users',
+														jsonb_array_length(weighting -> 'means'))
+											ELSE 'the only weight scored there' END,
 									   (SELECT string_agg(format('(%s, %s)', e ->> 0, round((e ->> 1)::numeric, 4)), ', ' ORDER BY o)
 										FROM jsonb_array_elements(weighting -> 'means') WITH ORDINALITY x(e, o)),
 									   round(trial.value::numeric, 4))
