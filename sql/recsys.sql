@@ -6109,6 +6109,71 @@ $$;
 COMMENT ON FUNCTION recsys._auto_matched_users(text[], text, integer, double precision, jsonb) IS
 	'internal: a train_auto candidate''s metric for each user, averaged over the repeated validation splits';
 
+-- The weight of a new blend member chosen on the repeated splits (since
+-- 0.11.0; doc/internals.md, "train_auto"): for each candidate weight in
+-- order (the first split's choice first), the blend of base (the blend so
+-- far's members on split 2, then on split 3, half each, with weights)
+-- and member (the new member on split 2 and on split 3) at that weight,
+-- trained on both splits (train_blend: no fit, the members are trained)
+-- under name || '_<i>_<j>', and its per-user values averaged over the two
+-- (_auto_matched_users, while needed seconds are left); the weight of the
+-- best mean kept (a tie: the earlier), the other blends dropped.  On
+-- online retail the first split's weight moved with the base's setting
+-- (ALS 0.7 with one EASE, 0.3 with the next), on data of another depth
+-- and form than the final model's.  Returns {"weight", "models" (its
+-- blends on splits 2 and 3), "users" (its per-user values), "means" (each
+-- weight scored: [weight, mean])}, weight null when none could be scored.
+CREATE FUNCTION recsys._auto_matched_weight(base text[], member text[], weights double precision[],
+											candidates double precision[], name text, metric_name text,
+											k integer, needed double precision, ctx jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	half integer := cardinality(base) / 2;
+	w double precision;
+	i integer := 0;
+	blends text[];
+	users double precision[];
+	mean double precision;
+	best jsonb;
+	means jsonb := '[]';
+BEGIN
+	IF cardinality(member) <> 2 OR cardinality(base) <> 2 * cardinality(weights) THEN
+		RAISE EXCEPTION 'recsys._auto_matched_weight: base has % models for % weights and member %: two per member, one per split',
+			cardinality(base), cardinality(weights), cardinality(member)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOREACH w IN ARRAY candidates LOOP
+		i := i + 1;
+		blends := ARRAY[format('%s_%s_2', name, i), format('%s_%s_3', name, i)];
+		PERFORM recsys.train_blend(base[1:half] || member[1], (weights || w)::real[], blends[1], true),
+				recsys.train_blend(base[half + 1:] || member[2], (weights || w)::real[], blends[2], true);
+		users := recsys._auto_matched_users(blends, metric_name, k, needed, ctx);
+		IF users IS NULL THEN
+			-- (no time left for this weight: the ones scored stand)
+			PERFORM recsys.drop_model(blends[2]), recsys.drop_model(blends[1]);
+			EXIT;
+		END IF;
+		mean := (SELECT avg(v) FROM unnest(users) v);
+		means := means || jsonb_build_array(jsonb_build_array(w, mean));
+		IF best IS NULL OR mean > (best ->> 'mean')::double precision THEN
+			IF best IS NOT NULL THEN
+				PERFORM recsys.drop_model(best -> 'models' ->> 1), recsys.drop_model(best -> 'models' ->> 0);
+			END IF;
+			best := jsonb_build_object('weight', w, 'mean', mean, 'models', to_jsonb(blends), 'users', to_jsonb(users));
+		ELSE
+			PERFORM recsys.drop_model(blends[2]), recsys.drop_model(blends[1]);
+		END IF;
+	END LOOP;
+	RETURN coalesce(best, jsonb_build_object('weight', NULL)) || jsonb_build_object('means', means);
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_matched_weight(text[], text[], double precision[], double precision[], text, text,
+												integer, double precision, jsonb) IS
+	'internal: a train_auto blend member''s weight chosen on the repeated validation splits';
+
 -- Trial n's mean value over the repeated splits 2 to m (those whose train
 -- part has nearly the final model's depth, scored in its form), NULL
 -- unless scored on all of them.  The first split's value is left out: it
@@ -6286,21 +6351,30 @@ COMMENT ON FUNCTION recsys._auto_paired_z(double precision[], double precision[]
 
 -- The least paired z a blend member's gain needs (_auto_paired_z) where
 -- it is tested: on the repeated splits (matched), ctx's min_z_matched
--- (1: the weight was chosen on the first split, not on these users);
--- else on the first split, ctx's min_z (1.96: the best of five weights
--- on the same users), but only while the family's setting is the first
--- round's own (first_split_base); NULL, no test and the member not kept,
--- when the setting was chosen on the repeated splits (the first split
--- underrates it there, so a gain over it is partly that offset).
-CREATE FUNCTION recsys._auto_blend_min_z(matched boolean, first_split_base boolean, ctx jsonb)
+-- (1 on holdout: a gain one standard error above none, enough when the
+-- weight tested is the first split's choice, not chosen on these users)
+-- when weights_compared is at most 1; when the weight is the best of
+-- weights_compared > 1 scored on these same users (_auto_matched_weight,
+-- s11), the larger of it and ctx's min_z (1.96), as on the first split:
+-- the best of several correlated gains overstates what new users would
+-- see, and the same users then test it; else on the first split, ctx's
+-- min_z (1.96: the best of five weights on the same users), but only
+-- while the family's setting is the first round's own
+-- (first_split_base); NULL, no test and the member not kept, when the
+-- setting was chosen on the repeated splits (the first split underrates
+-- it there, so a gain over it is partly that offset).
+CREATE FUNCTION recsys._auto_blend_min_z(matched boolean, first_split_base boolean, ctx jsonb,
+										 weights_compared integer DEFAULT 1)
 RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN matched THEN (ctx ->> 'min_z_matched')::double precision
+	SELECT CASE WHEN matched AND coalesce(weights_compared, 1) > 1
+				THEN greatest((ctx ->> 'min_z_matched')::double precision, (ctx ->> 'min_z')::double precision)
+				WHEN matched THEN (ctx ->> 'min_z_matched')::double precision
 				WHEN first_split_base THEN (ctx ->> 'min_z')::double precision END
 $$;
-COMMENT ON FUNCTION recsys._auto_blend_min_z(boolean, boolean, jsonb) IS
+COMMENT ON FUNCTION recsys._auto_blend_min_z(boolean, boolean, jsonb, integer) IS
 	'internal: the least paired z of a train_auto blend member''s gain, on the repeated splits or the first, or NULL (not tested)';
 
 -- What train_auto records of a blend member tested: kept when the paired
@@ -6508,6 +6582,7 @@ DECLARE
 	matched_base_users double precision[];
 	matched_drop text[] := '{}';
 	matched_tested boolean;
+	weighting jsonb;
 	matched_off boolean := false;
 	-- (the best family's setting is the first split's choice: blends may
 	-- be tested there when the repeated splits' fits do not fit)
@@ -6760,10 +6835,12 @@ BEGIN
 		-- two-sided 5 % level (one-sided 2.5 %, strict enough for the best
 		-- of five weights)
 		'min_z', 1.96,
-		-- on the repeated splits, where the weight was not chosen: 1, a
-		-- gain one standard error above none (doc/internals.md, "train_auto");
-		-- on protocol last 1.96 (0.11.0): its split 2 is the first split,
-		-- whose users the weight was chosen on
+		-- on the repeated splits, when the weight tested is the first
+		-- split's choice (the only one scored there): 1, a gain one standard
+		-- error above none (doc/internals.md, "train_auto"); on protocol
+		-- last 1.96 (0.11.0): its split 2 is the first split, whose users
+		-- the weight was chosen on.  A weight chosen there among several
+		-- (_auto_matched_weight) is tested at min_z (_auto_blend_min_z)
 		'min_z_matched', CASE WHEN protocol_used = 'last' THEN 1.96 ELSE 1.0 END,
 		-- a name of this backend's own, so concurrent searches do not collide
 		'prefix', format('_recsys_auto_%s_%s_', pg_backend_pid(), txid_current()));
@@ -6980,14 +7057,17 @@ BEGIN
 		z := NULL;
 		matched_tested := false;
 		IF splits_used = 3 AND NOT matched_off THEN
-			-- with the repeated splits (the second round's): the blend at the
-			-- weight the first split chose, tested on them (fresh users'
-			-- items, the final model's depth and form: the member's gain on
-			-- the first split carries that split's offsets and the bias of
-			-- the weight chosen there), each member trained on both
-			-- (_auto_rescore, kept); the per-user gain averaged over the two
-			-- splits, its paired z at least min_z_matched (1: the weight was
-			-- not chosen on these users, so no selection to absorb); when the budget
+			-- with the repeated splits (the second round's): the member's
+			-- weight chosen on them among those the first split tried
+			-- (0.11.0; fresh users' items, the final model's depth and form:
+			-- the member's gain on the first split carries that split's
+			-- offsets), each member trained on both (_auto_rescore, kept);
+			-- the per-user gain averaged over the two splits, its paired z
+			-- at least min_z_matched (1 on holdout) when one weight was
+			-- scored there (no selection on these users), else at least
+			-- min_z (1.96: the best of several weights is tested on the
+			-- users it was chosen on, as on the first split;
+			-- _auto_blend_min_z, set again below); when the budget
 			-- cannot cover the members' fits there, tested on the first
 			-- split as before if the base is the first split's choice,
 			-- else not kept
@@ -7005,32 +7085,86 @@ BEGIN
 			IF array_position(matched_base, NULL) IS NULL
 			   AND EXISTS (SELECT FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 3 AND s.model IS NOT NULL)
 			   AND EXISTS (SELECT FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 2 AND s.model IS NOT NULL) THEN
-				matched_ext := '{}';
-				FOR j IN 2..3 LOOP
-					member := format('%sb%s_%s', ctx ->> 'prefix', trial.n, j);
-					PERFORM recsys.train_blend(
-						(CASE WHEN j = 2 THEN matched_members[1:cardinality(matched_members) / 2]
-							  ELSE matched_members[cardinality(matched_members) / 2 + 1:] END)
-						|| (SELECT s.model FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = j),
-						(blend_weights || best_weight)::real[], member);
-					matched_ext := matched_ext || member;
-					matched_drop := matched_drop || member;
-				END LOOP;
 				IF matched_base_users IS NULL THEN
 					matched_base_users := recsys._auto_matched_users(matched_base, metric_name, k,
 																	 2 * (top.eval_seconds + trial.eval_seconds) + final_other, ctx);
 				END IF;
-				member_users := CASE WHEN matched_base_users IS NOT NULL
-									 THEN recsys._auto_matched_users(matched_ext, metric_name, k,
-																	 2 * trial.eval_seconds + final_other, ctx) END;
-				z := recsys._auto_paired_z(matched_base_users, member_users);
+				-- the member's weight chosen there (since 0.11.0): among
+				-- the weights the first split tried, its choice first
+				-- (_auto_matched_weight: the blends need no fit, only
+				-- evaluations)
+				weighting := CASE WHEN matched_base_users IS NOT NULL THEN recsys._auto_matched_weight(
+								matched_members,
+								ARRAY[(SELECT s.model FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 2),
+									  (SELECT s.model FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 3)],
+								blend_weights,
+								ARRAY(SELECT (t.params -> 'weights' ->> cardinality(blend_weights))::double precision
+									  FROM _recsys_auto_trials t
+									  WHERE t.family = 'blend' AND t.value IS NOT NULL
+										AND t.params -> 'members' = to_jsonb(blend_models || runner_up.model)
+									  ORDER BY t.n = best_n DESC, t.n),
+								format('%sb%s', ctx ->> 'prefix', trial.n), metric_name, k,
+								2 * trial.eval_seconds + final_other, ctx) END;
+				IF weighting ->> 'weight' IS NOT NULL THEN
+					matched_ext := ARRAY(SELECT e FROM jsonb_array_elements_text(weighting -> 'models') WITH ORDINALITY x(e, o)
+										 ORDER BY x.o);
+					matched_drop := matched_drop || matched_ext;
+					member_users := ARRAY(SELECT e::double precision
+										  FROM jsonb_array_elements_text(weighting -> 'users') WITH ORDINALITY x(e, o)
+										  ORDER BY x.o);
+					z := recsys._auto_paired_z(matched_base_users, member_users);
+					min_z := recsys._auto_blend_min_z(true, first_split_base, ctx,
+													  jsonb_array_length(weighting -> 'means'));
+					IF (weighting ->> 'weight')::double precision IS DISTINCT FROM best_weight THEN
+						-- (the member's blend is now the first split's trial at
+						-- that weight: the final model is trained from its
+						-- params, and a later member extends its model)
+						SELECT t.* INTO trial FROM _recsys_auto_trials t
+						WHERE t.family = 'blend' AND t.params -> 'members' = to_jsonb(blend_models || runner_up.model)
+						  AND t.params -> 'weights' = to_jsonb(blend_weights || (weighting ->> 'weight')::double precision)
+						ORDER BY t.n LIMIT 1;
+						IF NOT FOUND THEN
+							-- (cannot happen: the weights are those trials'; were
+							-- it to, no test rather than a blend the final would
+							-- not reproduce)
+							SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = best_n;
+							z := NULL;
+						ELSE
+							IF trial.model IS NULL THEN
+								PERFORM recsys.train_blend(blend_models || runner_up.model,
+														   (blend_weights || (weighting ->> 'weight')::double precision)::real[],
+														   format('%s%s', ctx ->> 'prefix', trial.n), true);
+								UPDATE _recsys_auto_trials t SET model = format('%s%s', ctx ->> 'prefix', trial.n)
+								WHERE t.n = trial.n;
+								trial.model := format('%s%s', ctx ->> 'prefix', trial.n);
+							END IF;
+							-- (the family keeps one blend model: the first split's
+							-- choice goes)
+							IF trial.n <> best_n AND (SELECT t.model FROM _recsys_auto_trials t WHERE t.n = best_n) IS NOT NULL THEN
+								PERFORM recsys.drop_model((SELECT t.model FROM _recsys_auto_trials t WHERE t.n = best_n));
+								UPDATE _recsys_auto_trials t SET model = NULL WHERE t.n = best_n;
+							END IF;
+							best_n := trial.n;
+							best_value := trial.value;
+							best_weight := (weighting ->> 'weight')::double precision;
+						END IF;
+					END IF;
+				END IF;
 			END IF;
 			matched_tested := z IS NOT NULL;
 			IF matched_tested THEN
 				UPDATE _recsys_auto_trials t
 				SET status = recsys._auto_member_status(z, (SELECT avg(v) FROM unnest(member_users) v),
 														(SELECT avg(v) FROM unnest(matched_base_users) v), min_z)
-							 || format(' on the 2 repeated validation splits (first split: %s)', round(trial.value::numeric, 4))
+							 || format(' on the 2 repeated validation splits at weight %s, %s: %s (weight, mean) (first split: %s)',
+									   best_weight,
+									   CASE WHEN jsonb_array_length(weighting -> 'means') > 1
+											THEN format('the best of %s weights scored on the same users',
+														jsonb_array_length(weighting -> 'means'))
+											ELSE 'the only weight scored there' END,
+									   (SELECT string_agg(format('(%s, %s)', e ->> 0, round((e ->> 1)::numeric, 4)), ', ' ORDER BY o)
+										FROM jsonb_array_elements(weighting -> 'means') WITH ORDINALITY x(e, o)),
+									   round(trial.value::numeric, 4))
 				WHERE t.n = trial.n;
 			END IF;
 		END IF;

@@ -273,8 +273,9 @@ DROP TABLE pg_temp._recsys_auto_valid;
 -- a blend member tested on the repeated splits (the second round's):
 -- each user's value averaged over the splits that hold some of the
 -- user's items (_auto_matched_users), the paired z of the per-user mean
--- gains at least 1 (min_z_matched: the weight having been chosen on the
--- first split, nothing is selected on these users).  Known by
+-- gains at least 1 (min_z_matched: when the weight tested is the first
+-- split's choice, nothing is selected on these users; a weight chosen
+-- on them among several needs 1.96, below).  Known by
 -- construction: split 2 holds out the 40 odd users' two items, split 3
 -- those of users 1 to 39 only; item-kNN finds them all (40 users at 1 on
 -- both), popularity (one list for everyone) finds none of most: the
@@ -294,6 +295,38 @@ FROM (SELECT recsys._auto_matched_users(ARRAY['per_user', 'per_user'], 'ndcg', 1
 										jsonb_build_object('deadline', clock_timestamp() + interval '1 hour')) AS p) x;
 SELECT recsys._auto_matched_users(ARRAY['per_user', 'per_user'], 'ndcg', 10, 1,
 								  jsonb_build_object('deadline', clock_timestamp() + interval '0.5 seconds')) AS too_late;
+-- a blend member's weight chosen on the repeated splits (s11,
+-- _auto_matched_weight): each candidate weight's blend of the base and the
+-- member on splits 2 and 3, its per-user values averaged over the two,
+-- the best mean kept (a tie: the earlier weight).  Known by construction:
+-- popularity as the base, item-kNN as the member; at weights 0.01 and 1
+-- the blend ranks as popularity does (the held-out items, the least
+-- bought of their group, are not in its top 10: every user 0), at 2 and
+-- 4 as item-kNN (every user 1): 2 is kept (the earlier of the tie), its
+-- blends on both splits left for the caller, the other weights' dropped.
+-- Four weights scored on these users: the gain of the one kept is tested
+-- at min_z (1.96), not min_z_matched (1), since the same users chose it
+-- (s11 rev2 R4)
+SELECT c ->> 'weight' AS weight,
+	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', jsonb_array_length(c -> 'means')) AS min_z,
+	   (SELECT string_agg(format('%s: %s', e ->> 0, round((e ->> 1)::numeric, 3)), ', ' ORDER BY o)
+		FROM jsonb_array_elements(c -> 'means') WITH ORDINALITY x(e, o)) AS means,
+	   jsonb_array_length(c -> 'users') AS users, (SELECT min(e::float8) FROM jsonb_array_elements_text(c -> 'users') e) AS least,
+	   c -> 'models' AS models
+FROM recsys._auto_matched_weight(ARRAY['per_user_pop', 'per_user_pop'], ARRAY['per_user', 'per_user'], ARRAY[1],
+								 ARRAY[0.01, 1, 2, 4], 'mw', 'ndcg', 10, 1,
+								 jsonb_build_object('deadline', clock_timestamp() + interval '1 hour')) c;
+SELECT name, params -> 'weights' AS weights FROM recsys.models WHERE name LIKE 'mw\_%' ORDER BY name;
+SELECT recsys.drop_model('mw_3_2'), recsys.drop_model('mw_3_3');
+-- ... with no time left: no weight, nothing scored, nothing left behind;
+-- models not two per split: an error
+SELECT c ->> 'weight' AS weight, c -> 'means' AS means
+FROM recsys._auto_matched_weight(ARRAY['per_user_pop', 'per_user_pop'], ARRAY['per_user', 'per_user'], ARRAY[1],
+								 ARRAY[0.01, 1], 'mw', 'ndcg', 10, 1,
+								 jsonb_build_object('deadline', clock_timestamp() + interval '0.5 seconds')) c;
+SELECT count(*) AS left_behind FROM recsys.models WHERE name LIKE 'mw\_%';
+SELECT recsys._auto_matched_weight(ARRAY['per_user_pop', 'per_user_pop'], ARRAY['per_user'], ARRAY[1],
+								   ARRAY[1], 'mw', 'ndcg', 10, 1, '{}');
 SELECT recsys.drop_model('per_user_pop');
 DROP TABLE pg_temp._recsys_auto_valid_2, pg_temp._recsys_auto_valid_3;
 
@@ -605,7 +638,16 @@ SELECT recsys._auto_second_note('ease', 0, 0, 6, 3, '{"regularization": 200}', '
 -- member verdicts: a gain at z 1.37 is kept on the repeated splits, not
 -- on the first split (where the weight was chosen on the same users);
 -- z 2.5 is kept on the first split; with the setting changed nothing is
--- tested, so not kept
+-- tested, so not kept.  On the repeated splits min_z_matched holds only
+-- when one weight was scored there (the first split's choice, not chosen
+-- on these users); a weight chosen there as the best of several (two or
+-- five) is tested at min_z, as on the first split, and z 1.37 is then
+-- not kept (s11 rev2 R4: before, 1 whatever the choice)
+SELECT recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', 1) AS one_weight,
+	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', 2) AS best_of_two,
+	   recsys._auto_blend_min_z(true, false, '{"min_z": 1.96, "min_z_matched": 1.0}', 5) AS best_of_five_changed,
+	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.96}', 5) AS best_of_five_last,
+	   recsys._auto_member_status(1.37, 0.21, 0.20, recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', 5)) AS z137_best_of_five;
 SELECT recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}') AS matched,
 	   recsys._auto_blend_min_z(true, false, '{"min_z": 1.96, "min_z_matched": 1.0}') AS matched_changed,
 	   recsys._auto_blend_min_z(false, true, '{"min_z": 1.96, "min_z_matched": 1.0}') AS first_split,
