@@ -27,7 +27,7 @@ INSERT INTO feat SELECT i, CASE WHEN i <= 5 THEN 'tea' ELSE 'cake' END FROM gene
 INSERT INTO feat SELECT i, 'green' FROM generate_series(1, 10, 2) i;
 INSERT INTO feat VALUES (101, 'tea'), (101, 'green'), (102, 'cake');
 -- (weights, one not finite)
-CREATE TABLE ev_w AS SELECT user_id, item_id, 1.0::float8 AS w FROM ev;
+CREATE TABLE ev_w AS SELECT user_id, item_id, 1.0::float8 AS w, 'x'::text AS wt, true AS wb FROM ev;
 UPDATE ev_w SET w = 'NaN' WHERE user_id = 2 AND item_id = 2;
 
 CREATE ROLE regress_recsys_s11fixr_alice;
@@ -79,6 +79,10 @@ FROM recsys.train_auto('ev', 'fd', families => '{popular}', budget => '1 minute'
 -- within the budget", or the family left out without a word)
 SELECT err($$SELECT * FROM recsys.train_auto('ev', 'fe', features => 'ev', families => '{ease_features}', budget => '1 minute')$$);
 SELECT err($$SELECT * FROM recsys.train_auto('ev_w', 'fe', weight_col => 'w', families => '{popular}', budget => '1 minute')$$);
+-- R12: a weight column that is not a number, named with its type (before:
+-- the cast's own error, 22P02 or 42846, not naming weight_col)
+SELECT err($$SELECT * FROM recsys.train_auto('ev_w', 'fe', weight_col => 'wt', families => '{popular}', budget => '1 minute')$$);
+SELECT err($$SELECT * FROM recsys.train_auto('ev_w', 'fe', weight_col => 'wb', families => '{popular}', budget => '1 minute')$$);
 -- a member as train_auto stores it when a blend wins: under its name,
 -- recording the blend (which lets the next run retrain it)
 SELECT recsys._auto_keep_member(recsys._tune_trainer('popular'), 'ev', 'fg', 'popular', '{}') AS member;
