@@ -1337,6 +1337,36 @@ $$;
 COMMENT ON FUNCTION recsys._require_id_column(regclass, name, text) IS
 	'internal: raise a clear error when a source''s id column is missing or not an integer';
 
+-- internal: refuse (42804) a weight column that is not a number, as the
+-- trainers do (src/ingest.c), for train_auto, which reads it before any
+-- trainer: a text or boolean column failed in its cast with weight_col
+-- not named (review s11, R12)
+CREATE FUNCTION recsys._require_weight_column(source regclass, col name, argname text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	typ oid;
+BEGIN
+	PERFORM recsys._require_column(source, col, argname);
+	SELECT a.atttypid INTO typ FROM pg_attribute a
+	WHERE a.attrelid = source AND a.attname = col AND NOT a.attisdropped;
+	-- (a domain's base type, as getBaseType)
+	WHILE (SELECT t.typtype = 'd' FROM pg_type t WHERE t.oid = typ) LOOP
+		SELECT t.typbasetype INTO typ FROM pg_type t WHERE t.oid = typ;
+	END LOOP;
+	IF typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype,
+				   'real'::regtype, 'double precision'::regtype, 'numeric'::regtype) THEN
+		RAISE EXCEPTION '% column "%" has type %, which cannot be a weight', argname, col, format_type(typ, NULL)
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'Use a column of type smallint, integer, bigint, real, double precision or numeric.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys._require_weight_column(regclass, name, text) IS
+	'internal: raise a clear error when a source''s weight column is missing or not a number';
+
 -- internal: the trainers' checks of a time column (src/recency.c): a type
 -- that holds a time (42804 otherwise), no infinite or NaN time (22023)
 CREATE FUNCTION recsys._check_time_col(source regclass, time_col name)
@@ -6636,7 +6666,7 @@ BEGIN
 		PERFORM recsys._require_column(source, time_col, 'time_col');
 	END IF;
 	IF weight_col IS NOT NULL THEN
-		PERFORM recsys._require_column(source, weight_col, 'weight_col');
+		PERFORM recsys._require_weight_column(source, weight_col, 'weight_col');
 	END IF;
 	-- (review s11, F6: what every candidate reading them would fail on,
 	-- checked before the search, as the trainers check them: a failed

@@ -27,7 +27,7 @@ INSERT INTO feat SELECT i, CASE WHEN i <= 5 THEN 'tea' ELSE 'cake' END FROM gene
 INSERT INTO feat SELECT i, 'green' FROM generate_series(1, 10, 2) i;
 INSERT INTO feat VALUES (101, 'tea'), (101, 'green'), (102, 'cake');
 -- (weights, one not finite)
-CREATE TABLE ev_w AS SELECT user_id, item_id, 1.0::float8 AS w FROM ev;
+CREATE TABLE ev_w AS SELECT user_id, item_id, 1.0::float8 AS w, 'x'::text AS wt, true AS wb FROM ev;
 UPDATE ev_w SET w = 'NaN' WHERE user_id = 2 AND item_id = 2;
 
 CREATE ROLE regress_recsys_s11fixr_alice;
@@ -79,6 +79,10 @@ FROM recsys.train_auto('ev', 'fd', families => '{popular}', budget => '1 minute'
 -- within the budget", or the family left out without a word)
 SELECT err($$SELECT * FROM recsys.train_auto('ev', 'fe', features => 'ev', families => '{ease_features}', budget => '1 minute')$$);
 SELECT err($$SELECT * FROM recsys.train_auto('ev_w', 'fe', weight_col => 'w', families => '{popular}', budget => '1 minute')$$);
+-- R12: a weight column that is not a number, named with its type (before:
+-- the cast's own error, 22P02 or 42846, not naming weight_col)
+SELECT err($$SELECT * FROM recsys.train_auto('ev_w', 'fe', weight_col => 'wt', families => '{popular}', budget => '1 minute')$$);
+SELECT err($$SELECT * FROM recsys.train_auto('ev_w', 'fe', weight_col => 'wb', families => '{popular}', budget => '1 minute')$$);
 -- a member as train_auto stores it when a blend wins: under its name,
 -- recording the blend (which lets the next run retrain it)
 SELECT recsys._auto_keep_member(recsys._tune_trainer('popular'), 'ev', 'fg', 'popular', '{}') AS member;
@@ -189,6 +193,16 @@ WHERE model = 'fv_bl';
 UPDATE recsys.models SET params = params || '{"members": ["fx_cr", "fv_pop"], "weights": [1, 1]}' WHERE name = 'fv_bl';
 SELECT err($$SELECT * FROM recsys.recommend(1, 3, 'fv_bl')$$);
 ROLLBACK;
+-- R11: nor is it a re-ranker's candidates_from (before: train_fm trained,
+-- then served no row to any user); one made before is refused when used
+SELECT err($$SELECT recsys.train_fm('ev', 'fx_cr', 'fv_fm', factors => 2, epochs => 1)$$);
+SELECT name FROM recsys.train_fm('ev', 'fv_pop', 'fv_fm', factors => 2, epochs => 1);
+BEGIN;
+UPDATE recsys.model_versions SET params = params || '{"candidates_from": "fx_cr"}' WHERE model = 'fv_fm';
+UPDATE recsys.models SET params = params || '{"candidates_from": "fx_cr"}' WHERE name = 'fv_fm';
+SELECT err($$SELECT * FROM recsys.recommend(1, 3, 'fv_fm')$$);
+SELECT err($$SELECT recsys.score(1, 3, 'fv_fm')$$);
+ROLLBACK;
 
 -- F3: a features relation that gives no item a feature is refused; one
 -- without cold items trains with a warning (it ranks nothing until
@@ -220,7 +234,7 @@ FROM (SELECT item_id, term, neighbor_ids, scores FROM recsys.item_term_lists WHE
 RESET ROLE;
 SELECT recsys.drop_model(name) FROM recsys.models
 WHERE name IN ('fa_auto_ease', 'fg_auto_popular', 'fb_auto_ease', 'fc', 'fc_auto_popular', 'fd', 'fd_auto_popular',
-			   'fx_cr', 'fy_cr', 'fz_cr', 'fw_cr', 'fv_bl', 'fv_pop')
+			   'fx_cr', 'fy_cr', 'fz_cr', 'fw_cr', 'fv_bl', 'fv_fm', 'fv_pop')
 ORDER BY name = 'fv_bl' DESC, name;
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys
 	FROM regress_recsys_s11fixr_alice, regress_recsys_s11fixr_bob;

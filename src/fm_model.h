@@ -32,5 +32,6 @@
 
 extern void RsFmRefuseNesting(const char *base_name) pg_attribute_noreturn();
 extern void RsFmRequireLastBasket(RsModel *base, const char *reranker);
+extern void RsFmRefuseUnscoredBase(RsModel *base, const char *reranker);
 
 #endif							/* RECSYS_FM_MODEL_H */

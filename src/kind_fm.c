@@ -311,6 +311,25 @@ RsFmRequireLastBasket(RsModel *base, const char *reranker)
 						 "or leave last_basket_weight at 0.")));
 }
 
+/*
+ * RsFmRefuseUnscoredBase: a base that scores only some items (a cold
+ * re-ranker: warm items get no score) gives a re-ranker nothing to pool
+ * for most users, so it trained and then served no row (review s11,
+ * R11, as a blend member in F7).  Training and serving (a re-ranker made
+ * before, or whose base was retrained so).
+ */
+void
+RsFmRefuseUnscoredBase(RsModel *base, const char *reranker)
+{
+	if (base->kind->nan_unscored)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s \"%s\" cannot be the candidates_from model of re-ranker \"%s\"",
+						base->kind->name, base->name, reranker),
+				 errdetail("It scores only some items (the others get no score), so the re-ranker would have no candidates to re-rank for most users."),
+				 errhint("Name a model that ranks every item as candidates_from.")));
+}
+
 /* RsFmRefuseNesting: re-rankers do not nest (training and serving). */
 void
 RsFmRefuseNesting(const char *base_name)
@@ -350,6 +369,7 @@ fm_revalidate(RsModel *fm)
 	PG_END_TRY();
 	if (lookup.model->kind->reranks)
 		RsFmRefuseNesting(lookup.model->name);
+	RsFmRefuseUnscoredBase(lookup.model, fm->name);
 	RsRefuseChangedOwner("candidates_from model", S(fm)->base_name, "re-ranker", fm->name,
 						 S(fm)->base_owner, lookup.model->owner);
 	if (S(fm)->last_basket_weight != 0)

@@ -191,7 +191,14 @@ release_owner_pins(ResourceReleasePhase phase, bool isCommit, bool isTopLevel, v
 static void
 release_transaction_pins(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	/*
+	 * PREPARE too: the prepared transaction may yet be rolled back
+	 * (ROLLBACK PREPARED, maybe from another session, fires no callback
+	 * here), and xact_serial moves on below, so its loads could not be
+	 * told apart later (review s11, R3)
+	 */
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
 		forget_aborted_loads(InvalidSubTransactionId);
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)

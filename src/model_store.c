@@ -207,6 +207,12 @@ recsys_require_writable(PG_FUNCTION_ARGS)
  * (recsys_trainer), a training read and fitted everything and failed only
  * when writing the model (review s11, F2).  The tables every training
  * writes are checked; function names the SQL function in the detail.
+ * A kind's own artefact tables (item_factors, user_factors, the
+ * neighbour and term lists, model_parameters ...) are not: no list of
+ * them per kind exists to check against (each kind's store writes its
+ * own), and requiring all of them would refuse roles granted just the
+ * ones their kinds write.  A role lacking one still fails when the
+ * model is stored (review s11, R10; documented).
  */
 void
 RsRequireTrainPrivileges(const char *function)
@@ -232,7 +238,7 @@ RsRequireTrainPrivileges(const char *function)
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("permission denied for table recsys.%s: %s needs %s on it to store the model",
 							needed[i].table, function, needed[i].privilege),
-					 errdetail("Checked before reading the source: training would otherwise run to its end and fail there."),
+					 errdetail("Checked before reading the source, for the tables every training writes: training would otherwise run to its end and fail there."),
 					 errhint("A DBA grants the recsys tables to a training role as doc/operations.md shows: "
 							 "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recsys TO %s;",
 							 quote_identifier(GetUserNameFromId(GetUserId(), false)))));

@@ -496,6 +496,7 @@ check_base(const char *base_name, const char *model_name, bool last_basket)
 	base = RsGetModel(base_name);
 	if (base->kind->reranks)
 		RsFmRefuseNesting(base_name);
+	RsFmRefuseUnscoredBase(base, model_name);
 	if (base->kind->score_user == NULL && base->kind->rank_top_k == NULL)
 		RsKindNotSupported(base, "ranking a user's items", offsetof(RsModelKind, score_user));
 	if (last_basket)
