@@ -364,12 +364,14 @@ write_cold(RsTrainer *trainer, int32 version, void *arg)
  *							coefficients real[], list_length int,
  *							regularization float8, neighbors int,
  *							pseudo_splits int, user_col name, item_col name,
- *							seed int8, verbose bool, replace bool)
+ *							seed int8, verbose bool, replace bool,
+ *							cold_slots int)
  */
 Datum
 recsys_train_cold_ranker(PG_FUNCTION_ARGS)
 {
 	static const RsTrainArgNos argnos = {.model = 2,.cols = 8,.weight_col = -1,.replace = 12};
+	int			slots;
 	RsTrainer	trainer;
 	RsInteractions data;
 	ColdRun		run;
@@ -423,6 +425,8 @@ recsys_train_cold_ranker(PG_FUNCTION_ARGS)
 	seed = PG_GETARG_INT64(10);
 	RsRequireArg(fcinfo, 11, "verbose");
 	trainer.verbose = PG_GETARG_BOOL(11);
+	/* NULL: no bound on the cold items a user is shown */
+	slots = PG_NARGS() <= 13 || PG_ARGISNULL(13) ? 0 : RsIntArg(fcinfo, 13, "cold_slots", 1, 10000);
 
 	RsTrainBegin(&trainer, "cold_ranker", &data);
 	memset(&run.u, 0, sizeof(run.u));
@@ -534,6 +538,10 @@ recsys_train_cold_ranker(PG_FUNCTION_ARGS)
 	RsJsonInt(&trainer.params, "neighbors", run.neighbors);
 	RsJsonInt(&trainer.params, "pseudo_splits", splits);
 	RsJsonInt(&trainer.params, "seed", seed);
+	if (slots > 0)
+		RsJsonInt(&trainer.params, "cold_slots", slots);
+	else
+		RsJsonRaw(&trainer.params, "cold_slots", "null");
 	RsJsonInt(&trainer.stats, "cold_items", n_targets);
 	if (fitted > 0)
 	{

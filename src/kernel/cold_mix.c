@@ -22,6 +22,8 @@ const double rs_cold_mix_values[RS_COLD_MIX_N_VALUES] = {0, 0.1, 0.25, 0.5, 1, 2
 #define PRIOR_PSEUDO_ITEMS 5.0
 /* the content term's floor inside the logarithm */
 #define CONTENT_FLOOR 1e-3
+/* the least sd a term is standardised by (a constant term's z is 0) */
+#define SD_FLOOR 1e-6
 
 void
 rs_cold_word_prior(const RsCsr *warm_words_t, const float *log_users, const uint8_t *is_warm,
@@ -172,8 +174,8 @@ rs_cold_user_terms(const RsColdLists *lists, const int32_t *rows, int n, const u
 	}
 }
 
-/* x over n standardised: mean 0, sd 1 (a constant x becomes 0) */
-static void
+/* x over n standardised: mean 0, sd 1 (a constant x becomes 0); returns the sd used */
+static double
 standardize(float *x, int n)
 {
 	double		s1 = 0;
@@ -181,21 +183,28 @@ standardize(float *x, int n)
 	double		sd;
 
 	if (n <= 0)
-		return;
+		return 1;
 	for (int c = 0; c < n; c++)
 		s1 += x[c];
 	s1 /= n;
 	for (int c = 0; c < n; c++)
 		s2 += (x[c] - s1) * (x[c] - s1);
 	sd = sqrt(s2 / n);
-	if (!(sd > 1e-6))
-		sd = 1e-6;
+	if (!(sd > SD_FLOOR))
+		sd = SD_FLOOR;
 	for (int c = 0; c < n; c++)
 		x[c] = (float) ((x[c] - s1) / sd);
+	return sd;
 }
 
 void
 rs_cold_mix_prepare(float *content, float *terms, int n)
+{
+	rs_cold_mix_scales(content, terms, n, NULL);
+}
+
+void
+rs_cold_mix_scales(float *content, float *terms, int n, double *sd)
 {
 	for (int c = 0; c < n; c++)
 	{
@@ -203,7 +212,65 @@ rs_cold_mix_prepare(float *content, float *terms, int n)
 		terms[RS_COLD_MIX_SHARP * n + c] = (float) log(terms[RS_COLD_MIX_SHARP * n + c] + CONTENT_FLOOR);
 	}
 	for (int j = 0; j < RS_COLD_MIX_TERMS; j++)
-		standardize(terms + (size_t) j * n, n);
+	{
+		double		used = standardize(terms + (size_t) j * n, n);
+
+		if (sd)
+			sd[j] = used;
+	}
+}
+
+/*
+ * The shares of the log terms are their rise above the floor, ln((x +
+ * floor) / floor), split in proportion to each item's part of x; the
+ * linear terms' are each weight times coef / sd.  Left out, the same for
+ * every candidate of the user: ln(floor), coef_1 ln(floor) / sd_1 and
+ * the means of those terms times coef / sd.
+ */
+/* coef_j / sd_j, 0 for a term constant over the candidates (its z is 0) */
+static double
+term_scale(const double *coef, const double *sd, int j)
+{
+	return sd[j] > SD_FLOOR ? coef[j] / sd[j] : 0;
+}
+
+void
+rs_cold_mix_shares(const RsColdLists *lists, int32_t r, const int32_t *pos, const double *coef,
+				   const double *sd, double *out)
+{
+	double		content = 0;
+	double		sharp = 0;
+	double		rise_content;
+	double		rise_sharp;
+	double		scale[RS_COLD_LISTS] = {0, term_scale(coef, sd, RS_COLD_MIX_CB2CF),
+	term_scale(coef, sd, RS_COLD_MIX_LISTS)};
+	const int64_t *ptr = lists->indptr[RS_COLD_LIST_CONTENT];
+
+	for (int64_t e = ptr[r]; e < ptr[r + 1]; e++)
+		if (pos[lists->idx[RS_COLD_LIST_CONTENT][e]] >= 0)
+		{
+			double		v = lists->val[RS_COLD_LIST_CONTENT][e];
+
+			content += v;
+			if (v > 0)
+				sharp += v * v * v;
+		}
+	rise_content = content > 0 ? log((content + CONTENT_FLOOR) / CONTENT_FLOOR) / content : 0;
+	rise_sharp = sharp > 0 ? term_scale(coef, sd, RS_COLD_MIX_SHARP) *
+		log((sharp + CONTENT_FLOOR) / CONTENT_FLOOR) / sharp : 0;
+	for (int l = 0; l < RS_COLD_LISTS; l++)
+		for (int64_t e = lists->indptr[l][r]; e < lists->indptr[l][r + 1]; e++)
+		{
+			int32_t		p = pos[lists->idx[l][e]];
+			double		v = lists->val[l][e];
+
+			if (p < 0)
+				continue;
+			if (l == RS_COLD_LIST_CONTENT)
+				out[p] += v * rise_content + (v > 0 ? v * v * v * rise_sharp : 0);
+			else
+				out[p] += v * scale[l];
+		}
 }
 
 void

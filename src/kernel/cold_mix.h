@@ -126,6 +126,22 @@ extern void rs_cold_user_terms(const RsColdLists *lists, const int32_t *rows, in
  */
 extern void rs_cold_mix_prepare(float *content, float *terms, int n);
 
+/* rs_cold_mix_prepare, also giving each term's sd over the candidates (sd: RS_COLD_MIX_TERMS) */
+extern void rs_cold_mix_scales(float *content, float *terms, int n, double *sd);
+
+/*
+ * explain: the share of each of the user's items in the score of cold row
+ * r (lists' row), added to out[pos[i]] for item index i (pos[i] < 0: not
+ * the user's), with the user's coefficients and the terms' sd over the
+ * candidates (rs_cold_mix_scales).  With the prior's part of the score
+ * (coef times its z, which no user item carries) they add up to the
+ * score less a constant that is the same for every candidate of the user
+ * (the floor's logarithms and the item terms' means), so they say what
+ * lifts the item above the other candidates.
+ */
+extern void rs_cold_mix_shares(const RsColdLists *lists, int32_t r, const int32_t *pos,
+							   const double *coef, const double *sd, double *out);
+
 /* out[c] = content[c] + sum_j coef[j] terms[j * n + c] (prepared inputs) */
 extern void rs_cold_mix_apply(const float *content, const float *terms, int n, const double *coef,
 							  float *out);
