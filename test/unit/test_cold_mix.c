@@ -64,6 +64,61 @@ UNIT_TEST(cold_mix_user_terms_sum_over_the_history)
 }
 
 /*
+ * explain's shares: three cold rows over four items, the user has items
+ * 1 and 3.  The shares of each row plus coef_prior z(prior) differ
+ * between rows exactly as the mixed scores do, every term weighted;
+ * the content rise of a row is split by the items' weights; an item not
+ * the user's gets nothing.
+ */
+UNIT_TEST(cold_mix_shares_explain_the_gaps)
+{
+	int64_t		ptr_c[4] = {0, 3, 4, 6}, ptr_a[4] = {0, 1, 2, 3}, ptr_l[4] = {0, 1, 1, 3};
+	int32_t		idx_c[6] = {1, 2, 3, 0, 1, 3}, idx_a[3] = {3, 2, 1}, idx_l[3] = {1, 3, 1};
+	float		val_c[6] = {0.5f, 0.9f, 0.2f, 1, 0.1f, 0.6f}, val_a[3] = {-0.4f, 0.3f, 1};
+	float		val_l[3] = {2, 0.5f, -1};
+	float		prior[3] = {0.3f, 0.7f, 0.1f};
+	RsColdLists lists = {3, {ptr_c, ptr_a, ptr_l}, {idx_c, idx_a, idx_l}, {val_c, val_a, val_l}, prior};
+	uint8_t		has[4] = {0, 1, 0, 1};
+	int32_t		pos[4] = {-1, 0, -1, 1};
+	int32_t		rows[3] = {0, 1, 2};
+	float		content[3];
+	float		terms[RS_COLD_MIX_TERMS * 3];
+	float		mix[3];
+	double		coef[RS_COLD_MIX_TERMS] = {0.5, 1, 2, 1.5};
+	double		sd[RS_COLD_MIX_TERMS];
+	double		total[3];
+
+	rs_cold_user_terms(&lists, rows, 3, has, content, terms);
+	rs_cold_mix_scales(content, terms, 3, sd);
+	rs_cold_mix_apply(content, terms, 3, coef, mix);
+	for (int r = 0; r < 3; r++)
+	{
+		double		share[2] = {0, 0};
+
+		rs_cold_mix_shares(&lists, r, pos, coef, sd, share);
+		total[r] = share[0] + share[1] + coef[RS_COLD_MIX_PRIOR] * terms[RS_COLD_MIX_PRIOR * 3 + r];
+	}
+	UNIT_CHECK_NEAR(total[0] - total[1], mix[0] - mix[1], 1e-4);
+	UNIT_CHECK_NEAR(total[2] - total[1], mix[2] - mix[1], 1e-4);
+	/* with only the content term, row 0's rise ln(0.701 / 0.001) split 0.5 : 0.2 */
+	{
+		double		zero[RS_COLD_MIX_TERMS] = {0};
+		double		share[2] = {0, 0};
+
+		rs_cold_mix_shares(&lists, 0, pos, zero, sd, share);
+		UNIT_CHECK_NEAR(share[0], 0.5 / 0.7 * log(0.701 / 0.001), 1e-5);
+		UNIT_CHECK_NEAR(share[1], 0.2 / 0.7 * log(0.701 / 0.001), 1e-5);
+	}
+	/* row 1 names items 0 and 2 only, not the user's: no share */
+	{
+		double		share[2] = {0, 0};
+
+		rs_cold_mix_shares(&lists, 1, pos, coef, sd, share);
+		UNIT_CHECK(share[0] == 0 && share[1] == 0);
+	}
+}
+
+/*
  * A case known by construction: 12 users, 10 candidates; each user wants
  * one candidate, which the cb2cf term puts first; the other terms favour
  * candidate 0 for everyone, and content is equal, so ties go to the
