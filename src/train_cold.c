@@ -222,7 +222,8 @@ pseudo_split(ColdRun *run, uint64 seed, const float *lambdas, int n_lambda, int 
 	int32	   *rel_idx;
 	int64	   *tie;
 	uint8	   *has;
-	int32	   *rows;
+	double	   *acc;
+	RsColdPostings P;
 	const RsCsr *by_user = &run->data->by_user;
 	HashedItem *pairs = alloc_huge(sizeof(HashedItem) * n);
 
@@ -285,9 +286,7 @@ pseudo_split(ColdRun *run, uint64 seed, const float *lambdas, int n_lambda, int 
 	scratch = alloc_huge(sizeof(float) * n_hide);
 	has = alloc_huge(n);
 	memset(has, 0, n);
-	rows = alloc_huge(sizeof(int32) * n_hide);
-	for (int32 h = 0; h < n_hide; h++)
-		rows[h] = h;
+	acc = alloc_huge(sizeof(double) * 4 * (Size) n_hide);
 	tie = alloc_huge(sizeof(int64) * n_hide);
 	for (int32 h = 0; h < n_hide; h++)
 		tie[h] = run->u.ids[hidden[h]];
@@ -301,6 +300,13 @@ pseudo_split(ColdRun *run, uint64 seed, const float *lambdas, int n_lambda, int 
 
 		RsColdTermsCompute(&run->u, rest, run->log_users, &S, hidden, n_hide, lambdas[l], length, &b);
 		built_lists(&b, &L);
+		/* each user's terms through the entries naming his items, not every list */
+		P.n_items = n;
+		P.ptr = alloc_huge(sizeof(int64) * ((Size) n + 1));
+		P.post_row = alloc_huge(sizeof(int32) * rs_cold_postings_size(&L));
+		P.post_list = alloc_huge(rs_cold_postings_size(&L));
+		P.post_val = alloc_huge(sizeof(float) * rs_cold_postings_size(&L));
+		rs_cold_postings_build(&L, &P);
 		for (int32 u = 0; u < by_user->n_rows && q < n_users; u++)
 		{
 			bool		query = false;
@@ -313,14 +319,15 @@ pseudo_split(ColdRun *run, uint64 seed, const float *lambdas, int n_lambda, int 
 				continue;
 			if (q % 64 == 0)
 				CHECK_FOR_INTERRUPTS();
-			for (int64 e = R.indptr[u]; e < R.indptr[u + 1]; e++)
-				has[R.indices[e]] = 1;
-			rs_cold_user_terms(&L, rows, n_hide, has, cu, tu);
+			rs_cold_user_terms_posted(&L, &P, R.indices + R.indptr[u], (int) (R.indptr[u + 1] - R.indptr[u]),
+									  has, acc, cu, tu);
 			rs_cold_mix_prepare(cu, tu, n_hide);
-			for (int64 e = R.indptr[u]; e < R.indptr[u + 1]; e++)
-				has[R.indices[e]] = 0;
 			q++;
 		}
+		pfree(P.ptr);
+		pfree(P.post_row);
+		pfree(P.post_list);
+		pfree(P.post_val);
 		if (fit)
 		{
 			int			status = rs_cold_mix_fit(n_users, n_hide, content, terms, tie, rel_ptr, rel_idx, c,
