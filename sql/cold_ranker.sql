@@ -257,6 +257,19 @@ FROM (SELECT i FROM unnest(ARRAY[5, 101, 12, 103, 102, 104, 7]::bigint[]) i
 UPDATE recsys.models SET params = jsonb_set(params, '{cold_slots}', '2') WHERE name = 'cr_slots';
 SELECT count(*) AS shown_at_2 FROM recsys.recommend(1, 3, 'cr_slots');
 SELECT count(*) AS scored_at_2 FROM unnest(ARRAY[101, 102, 103, 104]::bigint[]) i WHERE recsys.score(1, i, 'cr_slots') IS NOT NULL;
+-- the two slots are chosen once, over every cold item as score() ranks
+-- them: one call per candidate shows the same two items score() scores
+-- (not all four), and a cold item the user has holds its slot (recommend
+-- then shows one, the other scored item)
+SELECT count(DISTINCT r.item_id) AS shown_over_calls, bool_and(recsys.score(1, r.item_id, 'cr_slots') IS NOT NULL) AS all_scored
+FROM unnest(ARRAY[101, 102, 103, 104]::bigint[]) c, recsys.recommend(1, 3, 'cr_slots', candidates => ARRAY[c]) r;
+BEGIN;
+INSERT INTO cr_ev (user_id, item_id) SELECT 1, item_id FROM recsys.recommend(1, 1, 'cr_slots');
+SELECT count(*) AS shown_with_one_owned, bool_and(recsys.score(1, r.item_id, 'cr_slots') IS NOT NULL) AS all_scored
+FROM recsys.recommend(1, 3, 'cr_slots') r;
+SELECT count(*) AS session_shown, bool_and(recsys.score(1, r.item_id, 'cr_slots') IS NOT NULL) AS all_scored
+FROM recsys.recommend_session(ARRAY(SELECT item_id FROM cr_ev WHERE user_id = 1), 3, 'cr_slots') r;
+ROLLBACK;
 UPDATE recsys.models SET params = jsonb_set(params, '{cold_slots}', 'null') WHERE name = 'cr_slots';
 SELECT count(*) AS shown_unbounded FROM recsys.recommend(1, 3, 'cr_slots');
 -- out of range: refused at training, damaged after a hand edit

@@ -25,10 +25,13 @@
  *
  * Exposure: params' cold_slots (training's argument; the owner may change
  * it in recsys.models without retraining) bounds the cold items a user
- * is shown: recommend returns at most that many, and score() is NULL for
- * a cold item outside the user's best cold_slots, so a listing that puts
- * this model's scores first (ORDER BY score DESC NULLS LAST, then the
- * usual model's) gives new products at most cold_slots of its places.
+ * is shown: the user's best cold_slots are chosen once, over every cold
+ * item (nothing excluded, the user's own ones included); score() is NULL
+ * outside them, and recommend / recommend_session return only items of
+ * them (less the seen items, outside candidates => etc., so possibly
+ * fewer), so neither a listing that puts this model's scores first
+ * (ORDER BY score DESC NULLS LAST, then the usual model's) nor calls with
+ * varying candidates => show a user more than cold_slots new products.
  * explain splits a cold item's score into its shares per user item
  * (rs_cold_mix_shares) and its prior's.
  *
@@ -75,6 +78,7 @@ typedef struct ColdState
 	double		sd[RS_COLD_MIX_TERMS];	/* the terms' sd over the last candidates */
 	int32	   *top_idx;		/* the best slots of them (score_user) */
 	float	   *top_score;
+	uint8	   *slotted;		/* cold row -> in the user's best slots (user_slots) */
 } ColdState;
 
 #define S(model) ((ColdState *) (model)->kind_state)
@@ -332,25 +336,29 @@ cold_load(RsModel *model, const RsCatalogRow *row)
 	s->mix = RsModelAlloc(model, sizeof(float) * n_rows);
 	s->top_idx = RsModelAlloc(model, sizeof(int32) * n_rows);
 	s->top_score = RsModelAlloc(model, sizeof(float) * n_rows);
+	s->slotted = RsModelAlloc(model, n_rows);
 }
 
 /*
- * The mix of the candidate rows (the cold items not excluded) for the
- * items given: returns how many, with their rows in s->rows, their
+ * The mix of the candidate rows (the cold items not excluded and, if
+ * slotted is not NULL, among the user's best cold_slots: slotted[row])
+ * for the items given: returns how many, with their rows in s->rows, their
  * scores in s->mix and the terms' sd over them in s->sd; *known: whether
  * any item was the model's (if not, the mix is the prior alone, weight 1).
  */
 static const double prior_alone[RS_COLD_MIX_TERMS] = {[RS_COLD_MIX_PRIOR] = 1};
 
 static int
-mix_candidates(RsModel *model, const RsUserItems *items, const uint8 *exclude, bool *known)
+mix_candidates(RsModel *model, const RsUserItems *items, const uint8 *exclude,
+			   const uint8 *slotted, bool *known)
 {
 	ColdState  *s = S(model);
 	int			n = 0;
 
 	*known = false;
 	for (int32 r = 0; r < s->lists.n_rows; r++)
-		if (exclude == NULL || !rs_bitmap_test(exclude, s->row_item[r]))
+		if ((exclude == NULL || !rs_bitmap_test(exclude, s->row_item[r])) &&
+			(slotted == NULL || slotted[r]))
 			s->rows[n++] = r;
 	for (int a = 0; items && a < items->n; a++)
 	{
@@ -367,8 +375,7 @@ mix_candidates(RsModel *model, const RsUserItems *items, const uint8 *exclude, b
 
 /*
  * The best k of the n mixed candidates (model item indexes), best first,
- * at most cold_slots of them: the one ranking recommend, recommend_session
- * and score agree on (ties: the smaller item index, as everywhere).
+ * at most cold_slots of them (ties: the smaller item index, as everywhere).
  */
 static int
 best_candidates(RsModel *model, int n, int k, int32 *out_idx, float *out_score)
@@ -384,12 +391,40 @@ best_candidates(RsModel *model, int n, int k, int32 *out_idx, float *out_score)
 	return size;
 }
 
+/*
+ * The user's best cold_slots, computed over every cold item (as score()
+ * ranks them: nothing excluded, so an item the user already has holds a
+ * slot too): NULL when unbounded, else s->slotted marks the rows in them.
+ * recommend and recommend_session rank only among these (less what the
+ * caller excludes), so the cold items a user is shown are a subset of
+ * the one set score() gives scores to, whatever candidates => or seen
+ * items a call excludes: a rotating candidates array cannot show more
+ * than cold_slots different cold items.
+ */
+static const uint8 *
+user_slots(RsModel *model, const RsUserItems *items)
+{
+	ColdState  *s = S(model);
+	bool		known;
+	int			n;
+	int			size;
+
+	if (s->slots <= 0 || s->slots >= s->lists.n_rows)
+		return NULL;
+	n = mix_candidates(model, items, NULL, NULL, &known);
+	size = best_candidates(model, n, n, s->top_idx, s->top_score);
+	memset(s->slotted, 0, s->lists.n_rows);
+	for (int t = 0; t < size; t++)
+		s->slotted[s->row_of[s->top_idx[t]]] = 1;
+	return s->slotted;
+}
+
 static int
 cold_rank_top_k(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *exclude, int k,
 				float *scratch, int32 *out_idx, float *out_score, RsReason *out_reason)
 {
 	bool		known;
-	int			n = mix_candidates(model, items, exclude, &known);
+	int			n = mix_candidates(model, items, exclude, user_slots(model, items), &known);
 	int			size = best_candidates(model, n, k, out_idx, out_score);
 
 	for (int r = 0; r < size; r++)
@@ -423,7 +458,7 @@ cold_score_items(RsModel *model, const RsUserItems *items, float *scores)
 {
 	ColdState  *s = S(model);
 	bool		known;
-	int			n = mix_candidates(model, items, NULL, &known);
+	int			n = mix_candidates(model, items, NULL, NULL, &known);
 
 	for (int32 i = 0; i < model->items.count; i++)
 		scores[i] = NAN;
@@ -483,7 +518,7 @@ cold_explain(RsModel *model, int64 user_id, int32 j, int64 item_id, RsContributi
 						   "or came with refresh_items."),
 				 errhint("Explain it with the model that ranks the other items.")));
 	RsReadUserItems(model, user_id, "Explaining", &items);
-	n = mix_candidates(model, &items, NULL, &known);
+	n = mix_candidates(model, &items, NULL, NULL, &known);
 	pos = palloc(sizeof(int32) * Max(model->items.count, 1));
 	for (int32 i = 0; i < model->items.count; i++)
 		pos[i] = -1;
