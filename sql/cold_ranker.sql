@@ -142,7 +142,8 @@ SELECT cr_err($$SELECT recsys.train_cold_ranker('cr_tiny', 'cr_feat', model => '
 SELECT count(*) AS no_model_x FROM recsys.models WHERE name = 'x';
 -- what the kind does not do
 SELECT cr_err($$SELECT * FROM recsys.similar_items(101, 3, 'cr')$$);
-SELECT cr_err($$SELECT * FROM recsys.explain(1, 101, model => 'cr')$$);
+-- (explain: section 8; a warm item is not this model's to explain)
+SELECT cr_err($$SELECT * FROM recsys.explain(1, 5, model => 'cr')$$);
 -- a damaged record: coefficients that are not four numbers
 UPDATE recsys.models SET params = jsonb_set(params, '{coefficients}', '[1, 2]') WHERE name = 'cr_prior';
 SELECT cr_err($$SELECT * FROM recsys.recommend(1, 3, 'cr_prior')$$);
@@ -170,6 +171,11 @@ SELECT cr_damage($$UPDATE recsys.item_term_lists SET neighbor_ids = '[0:1]={1,2}
                    WHERE model = 'cr_dmg' AND item_id = 101 AND term = 'content'$$) AS lower_bound_0;
 SELECT cr_damage($$UPDATE recsys.item_term_lists SET scores = '[5:5]={0.5}'
                    WHERE model = 'cr_dmg' AND item_id = 102 AND term = 'prior'$$) AS lower_bound_5;
+-- a neighbour named twice (it would count twice in every sum), or the item itself
+SELECT cr_damage($$UPDATE recsys.item_term_lists SET neighbor_ids = neighbor_ids || neighbor_ids[1], scores = scores || scores[1]
+                   WHERE model = 'cr_dmg' AND item_id = 101 AND term = 'content'$$) AS duplicate_neighbour;
+SELECT cr_damage($$UPDATE recsys.item_term_lists SET neighbor_ids[2] = 102
+                   WHERE model = 'cr_dmg' AND item_id = 102 AND term = 'lists'$$) AS self_neighbour;
 SELECT cr_damage($$INSERT INTO recsys.item_term_lists
                    SELECT 'cr_dmg', version, 5, 'prior', '{}', '{1}' FROM recsys.models WHERE name = 'cr_dmg'$$) AS warm_item_row;
 SELECT count(*) AS undamaged_serves FROM recsys.recommend(1, 3, 'cr_dmg');
@@ -230,6 +236,93 @@ REVOKE ALL ON SCHEMA cold_ranker_test FROM regress_recsys_cold_alice, regress_re
 DROP ROLE regress_recsys_cold_alice;
 DROP ROLE regress_recsys_cold_bob;
 
+-- 6. Exposure: cold_slots bounds the cold items a user is shown.  Here
+-- one: recommend gives the best cold item only, and so does a session
+SELECT params->'cold_slots' AS cold_slots
+FROM recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'cr_slots', coefficients => '{0,0,0,0}', cold_slots => 1);
+SELECT item_id, reason FROM recsys.recommend(1, 3, 'cr_slots');
+SELECT item_id, reason FROM recsys.recommend_session(ARRAY[1, 2]::bigint[], 3, 'cr_slots');
+SELECT item_id, reason FROM recsys.recommend(999, 3, 'cr_slots');
+-- score() is NULL for the cold items outside the user's best slot, so the
+-- listing that puts the cold ranker's scores first and the usual model's
+-- next gives new products one place of four (unbounded: all four)
+SELECT name FROM recsys.train_popular('cr_ev', model => 'cr_pop');
+SELECT i AS item_id, recsys.score(1, i, 'cr_slots') IS NOT NULL AS cold_scored
+FROM unnest(ARRAY[5, 101, 12, 103, 102, 104, 7]::bigint[]) i
+ORDER BY recsys.score(1, i, 'cr_slots') DESC NULLS LAST, recsys.score(1, i, 'cr_pop') DESC NULLS LAST, i LIMIT 4;
+SELECT count(*) FILTER (WHERE i > 100) AS cold_places_unbounded
+FROM (SELECT i FROM unnest(ARRAY[5, 101, 12, 103, 102, 104, 7]::bigint[]) i
+      ORDER BY recsys.score(1, i, 'cr_zero') DESC NULLS LAST, recsys.score(1, i, 'cr_pop') DESC NULLS LAST, i LIMIT 4) l;
+-- the owner changes it without retraining (the model reloads), or lifts it (null)
+UPDATE recsys.models SET params = jsonb_set(params, '{cold_slots}', '2') WHERE name = 'cr_slots';
+SELECT count(*) AS shown_at_2 FROM recsys.recommend(1, 3, 'cr_slots');
+SELECT count(*) AS scored_at_2 FROM unnest(ARRAY[101, 102, 103, 104]::bigint[]) i WHERE recsys.score(1, i, 'cr_slots') IS NOT NULL;
+-- the two slots are chosen once, over every cold item as score() ranks
+-- them: one call per candidate shows the same two items score() scores
+-- (not all four), and a cold item the user has holds its slot (recommend
+-- then shows one, the other scored item)
+SELECT count(DISTINCT r.item_id) AS shown_over_calls, bool_and(recsys.score(1, r.item_id, 'cr_slots') IS NOT NULL) AS all_scored
+FROM unnest(ARRAY[101, 102, 103, 104]::bigint[]) c, recsys.recommend(1, 3, 'cr_slots', candidates => ARRAY[c]) r;
+BEGIN;
+INSERT INTO cr_ev (user_id, item_id) SELECT 1, item_id FROM recsys.recommend(1, 1, 'cr_slots');
+SELECT count(*) AS shown_with_one_owned, bool_and(recsys.score(1, r.item_id, 'cr_slots') IS NOT NULL) AS all_scored
+FROM recsys.recommend(1, 3, 'cr_slots') r;
+SELECT count(*) AS session_shown, bool_and(recsys.score(1, r.item_id, 'cr_slots') IS NOT NULL) AS all_scored
+FROM recsys.recommend_session(ARRAY(SELECT item_id FROM cr_ev WHERE user_id = 1), 3, 'cr_slots') r;
+ROLLBACK;
+UPDATE recsys.models SET params = jsonb_set(params, '{cold_slots}', 'null') WHERE name = 'cr_slots';
+SELECT count(*) AS shown_unbounded FROM recsys.recommend(1, 3, 'cr_slots');
+-- out of range: refused at training, damaged after a hand edit
+SELECT cr_err($$SELECT recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'x', coefficients => '{0,0,0,0}', cold_slots => 0)$$);
+CREATE FUNCTION cr_slots_edit(v text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE recsys.models SET params = jsonb_set(params, '{cold_slots}', v::jsonb) WHERE name = 'cr_slots';
+	RETURN cr_err($q$SELECT * FROM recsys.recommend(1, 3, 'cr_slots')$q$);
+END
+$$;
+SELECT v AS cold_slots, cr_slots_edit(v) AS served FROM unnest(ARRAY['0', '1.5', '"2"', '10001']) v;
+
+-- 7. A session ranks the cold items only, as recommend does: never filled
+-- up with warm items (cr_zero holds four cold items, 101-104)
+SELECT count(*) AS session_rows, count(*) FILTER (WHERE item_id <= 20) AS warm_rows
+FROM recsys.recommend_session(ARRAY[1, 2]::bigint[], 10, 'cr_zero');
+SELECT count(*) AS recommend_rows FROM recsys.recommend(1, 10, 'cr_zero');
+
+-- 8. explain: each of the user's items' share in a cold item's score (its
+-- content, sharpened content, CB2CF and learned-list weights, on the
+-- score's scale) and the item's own row for its prior.  With every
+-- coefficient 0 the score is ln(content + 0.001): the shares add up to
+-- score - ln(0.001), by construction, and there is no prior row
+SELECT e.item_id, round(e.contribution::numeric, 4) AS contribution FROM recsys.explain(1, 101, 3, 'cr_zero') e;
+SELECT round((SELECT sum(contribution) FROM recsys.explain(1, 101, 100, 'cr_zero'))::numeric, 4) AS shares,
+       round((recsys.score(1, 101, 'cr_zero') - ln(0.001))::numeric, 4) AS score_above_floor;
+-- the fitted mix, and one with every term weighted: the shares (items and
+-- prior) of two cold items differ by as much as their scores (what the
+-- shares leave out is the same for every cold item of the user); the
+-- prior's row is the item itself, there when the prior's coefficient is
+-- not 0
+SELECT name FROM recsys.train_cold_ranker('cr_ev', 'cr_feat', model => 'cr_all', coefficients => '{0.5,1,2,1}', regularization => 2);
+SELECT m, u, abs((SELECT sum(contribution) FROM recsys.explain(u, 101, 100, m)) -
+                 (SELECT sum(contribution) FROM recsys.explain(u, 102, 100, m)) -
+                 (recsys.score(u, 101, m) - recsys.score(u, 102, m))) < 1e-3 AS shares_explain_the_gap,
+       (SELECT count(*) FROM recsys.explain(u, 101, 100, m) e WHERE e.item_id = 101) =
+       (SELECT CASE WHEN (params->'coefficients'->>1)::float8 <> 0 THEN 1 ELSE 0 END FROM recsys.models WHERE name = m)
+       AS prior_row_if_weighted,
+       (SELECT bool_and(e.item_id IN (SELECT item_id FROM cr_ev WHERE user_id = u) OR e.item_id = 101)
+        FROM recsys.explain(u, 101, 100, m) e) AS own_items_only
+FROM unnest(ARRAY['cr', 'cr_all']) m, unnest(ARRAY[1, 35]) u;
+-- the strongest reasons a tea buyer is shown the small tea: his small
+-- teas (items 1-5; the prior, tea being bought by 30 of 40 users, is below)
+SELECT e.item_id, e.item_id IN (SELECT item_id FROM cr_ev WHERE user_id = 1) AS bought, round(e.contribution::numeric, 4) AS contribution
+FROM recsys.explain(1, 101, 5, 'cr_all') e;
+-- a user without items: the prior alone (weight 1), one row, which is
+-- the score above ln(0.001) by construction
+SELECT e.item_id, abs(e.contribution - (recsys.score(999, i, 'cr') - ln(0.001))) < 1e-4 AS prior_is_the_score
+FROM unnest(ARRAY[101, 102]) i, recsys.explain(999, i, 5, 'cr') e;
+-- similar_items stays refused: a cold item's lists are of warm items
+SELECT cr_err($$SELECT * FROM recsys.similar_items(101, 3, 'cr')$$);
+
+SELECT recsys.drop_model('cr_pop');
 SELECT recsys.drop_model(name) FROM recsys.models WHERE algorithm = 'cold_ranker' ORDER BY name;
 SELECT count(*) AS term_rows_left FROM recsys.item_term_lists;
 DROP SCHEMA cold_ranker_test CASCADE;

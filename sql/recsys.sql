@@ -1070,12 +1070,13 @@ CREATE FUNCTION recsys.train_cold_ranker(
 	item_col name DEFAULT 'item_id',
 	seed bigint DEFAULT 42,
 	verbose boolean DEFAULT false,
-	replace boolean DEFAULT false)
+	replace boolean DEFAULT false,
+	cold_slots integer DEFAULT NULL)
 RETURNS recsys.models
 AS 'MODULE_PATHNAME', 'recsys_train_cold_ranker'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys.train_cold_ranker(regclass, regclass, text, real[], integer,
-	double precision, integer, integer, name, name, bigint, boolean, boolean) IS
+	double precision, integer, integer, name, name, bigint, boolean, boolean, integer) IS
 	'train a cold re-ranker: items with features and no interactions ranked for a user by a per-user z-scored mix of content, CB2CF, learned-list and prior terms fitted on pseudo-cold items';
 
 -------------------------------------------------------------------------------

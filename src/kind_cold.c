@@ -19,8 +19,21 @@
  * items of the model is ranked by the prior alone, with weight 1 whatever
  * its fitted coefficient (the fit is on users with items; the other terms
  * are the same for every candidate of such a user), with reason cold
- * start.  recommend_session ranks from the session's items alike; an
- * empty session is a cold start.
+ * start.  recommend_session ranks from the session's items alike (the
+ * cold items only: never filled up with warm ones); an empty session is
+ * a cold start.
+ *
+ * Exposure: params' cold_slots (training's argument; the owner may change
+ * it in recsys.models without retraining) bounds the cold items a user
+ * is shown: the user's best cold_slots are chosen once, over every cold
+ * item (nothing excluded, the user's own ones included); score() is NULL
+ * outside them, and recommend / recommend_session return only items of
+ * them (less the seen items, outside candidates => etc., so possibly
+ * fewer), so neither a listing that puts this model's scores first
+ * (ORDER BY score DESC NULLS LAST, then the usual model's) nor calls with
+ * varying candidates => show a user more than cold_slots new products.
+ * explain splits a cold item's score into its shares per user item
+ * (rs_cold_mix_shares) and its prior's.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,6 +50,7 @@
 #include "utils/memutils.h"
 
 #include "array_util.h"
+#include "history.h"
 #include "item_cold.h"
 #include "kind_cold.h"
 #include "model_acl.h"
@@ -51,6 +65,7 @@
 typedef struct ColdState
 {
 	double		coef[RS_COLD_MIX_TERMS];
+	int32		slots;			/* params' cold_slots: cold items per user at most, 0 unbounded */
 	RsColdLists lists;			/* rows: the cold items */
 	int32	   *row_of;			/* model item -> cold row, -1 for a warm item */
 	int32	   *row_item;		/* cold row -> model item */
@@ -60,13 +75,21 @@ typedef struct ColdState
 	float	   *content;
 	float	   *terms;
 	float	   *mix;
+	double		sd[RS_COLD_MIX_TERMS];	/* the terms' sd over the last candidates */
+	int32	   *top_idx;		/* the best slots of them (score_user) */
+	float	   *top_score;
+	uint8	   *slotted;		/* cold row -> in the user's best slots (user_slots) */
 } ColdState;
 
 #define S(model) ((ColdState *) (model)->kind_state)
 
-/* the coefficients from params (four numbers), else the model is damaged */
+/*
+ * The coefficients from params (four numbers) and cold_slots (absent or
+ * null: unbounded, else a whole number 1..10000), else the model is
+ * damaged.
+ */
 static void
-load_coefficients(RsModel *model, const RsCatalogRow *row)
+load_params(RsModel *model, const RsCatalogRow *row)
 {
 	Datum		value = CStringGetTextDatum(row->params ? row->params : "{}");
 	bool		isnull;
@@ -77,7 +100,14 @@ load_coefficients(RsModel *model, const RsCatalogRow *row)
 			  "                WHERE pg_catalog.jsonb_typeof(e) OPERATOR(pg_catalog.<>) 'number' "
 			  "                OR e::pg_catalog.text::pg_catalog.numeric NOT BETWEEN -1000 AND 1000) "
 			  "THEN ARRAY(SELECT e::pg_catalog.text::pg_catalog.float4 "
-			  "           FROM pg_catalog.jsonb_array_elements(p->'coefficients') e) END "
+			  "           FROM pg_catalog.jsonb_array_elements(p->'coefficients') e) END, "
+			  "CASE WHEN COALESCE(pg_catalog.jsonb_typeof(p->'cold_slots'), 'null') OPERATOR(pg_catalog.=) 'null' "
+			  "     THEN 0 "
+			  "     WHEN pg_catalog.jsonb_typeof(p->'cold_slots') OPERATOR(pg_catalog.=) 'number' "
+			  "     AND (p->'cold_slots')::pg_catalog.numeric BETWEEN 1 AND 10000 "
+			  "     AND (p->'cold_slots')::pg_catalog.numeric OPERATOR(pg_catalog.=) "
+			  "         pg_catalog.trunc((p->'cold_slots')::pg_catalog.numeric) "
+			  "     THEN (p->'cold_slots')::pg_catalog.int4 END "
 			  "FROM (SELECT $1::pg_catalog.jsonb AS p) s",
 			  1, (Oid[]) {TEXTOID}, &value, NULL, true, SPI_OK_SELECT);
 	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -90,6 +120,10 @@ load_coefficients(RsModel *model, const RsCatalogRow *row)
 		for (int j = 0; j < RS_COLD_MIX_TERMS; j++)
 			S(model)->coef[j] = c[j];
 	}
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (isnull)
+		RsModelCorrupt(model, "params' cold_slots is neither null nor a whole number between 1 and 10000");
+	S(model)->slots = DatumGetInt32(value);
 }
 
 /* the list index of a term name, RS_COLD_LISTS for the prior, -1 unknown */
@@ -126,12 +160,16 @@ term_array(RsModel *model, HeapTuple tuple, TupleDesc desc, int col, int64 item,
 /*
  * One term row checked: its item is the model's and cold (no users in
  * item_stats: a warm item is the base models' to rank), its lists name
- * the model's items with finite scores, a prior is one finite score.
- * Returns the row's term index; *ids, *scores, *n: its entries.
+ * the model's items with finite scores, each once and never the item
+ * itself (training writes no other: a repeated id would count twice in
+ * every user's sum), a prior is one finite score.  Returns the row's
+ * term index; *ids, *scores, *n: its entries.  seen (NULL: the row was
+ * checked already) holds per model item the mark of the last row naming
+ * it; mark is this row's, unique per row.
  */
 static int
 term_row(RsModel *model, HeapTuple tuple, TupleDesc desc, int32 *item, const int64 **ids,
-		 const float **scores, int *n)
+		 const float **scores, int *n, int32 *seen, int32 mark)
 {
 	bool		isnull;
 	int64		id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
@@ -158,10 +196,21 @@ term_row(RsModel *model, HeapTuple tuple, TupleDesc desc, int32 *item, const int
 		if (!isfinite((*scores)[e]))
 			RsModelCorrupt(model, psprintf("the %s row of item " INT64_FORMAT " in recsys.item_term_lists "
 										   "has a score that is not finite", term, id));
-	for (int e = 0; e < *n; e++)
-		if (RsModelItemIndex(model, (*ids)[e]) < 0)
+	for (int e = 0; seen && e < *n; e++)
+	{
+		int32		i = RsModelItemIndex(model, (*ids)[e]);
+
+		if (i < 0)
 			RsModelCorrupt(model, psprintf("recsys.item_term_lists names item " INT64_FORMAT
 										   ", which recsys.item_stats has not", (*ids)[e]));
+		if (i == *item)
+			RsModelCorrupt(model, psprintf("the %s row of item " INT64_FORMAT " in recsys.item_term_lists "
+										   "names the item itself", term, id));
+		if (seen[i] == mark)
+			RsModelCorrupt(model, psprintf("the %s row of item " INT64_FORMAT " in recsys.item_term_lists "
+										   "names item " INT64_FORMAT " twice", term, id, (*ids)[e]));
+		seen[i] = mark;
+	}
 	return l;
 }
 
@@ -182,6 +231,7 @@ load_term_lists(RsModel *model)
 	int64		n_cold;
 	int64		n_priors = 0;
 	bool		isnull;
+	int32	   *seen;
 
 	/* every cold item (no users) has a prior row (review s11, F4) */
 	RsExecute("SELECT count(*) FROM recsys.item_stats WHERE model OPERATOR(pg_catalog.=) $1 "
@@ -200,9 +250,15 @@ load_term_lists(RsModel *model)
 			  (Datum[]) {CStringGetTextDatum(model->name), Int32GetDatum(model->version)}, NULL, true,
 			  SPI_OK_SELECT);
 	rows = SPI_processed;
+	if (rows > INT32_MAX - 1)
+		RsModelCorrupt(model, "recsys.item_term_lists has too many rows");
 	s->row_of = RsModelAlloc(model, sizeof(int32) * Max(n_items, 1));
+	seen = palloc(sizeof(int32) * Max(n_items, 1));
 	for (int32 i = 0; i < n_items; i++)
+	{
 		s->row_of[i] = -1;
+		seen[i] = -1;
+	}
 	/* pass 1: the rows checked, and the lists' sizes */
 	for (uint64 r = 0; r < rows; r++)
 	{
@@ -210,7 +266,8 @@ load_term_lists(RsModel *model)
 		const int64 *ids;
 		const float *scores;
 		int			n;
-		int			l = term_row(model, SPI_tuptable->vals[r], SPI_tuptable->tupdesc, &i, &ids, &scores, &n);
+		int			l = term_row(model, SPI_tuptable->vals[r], SPI_tuptable->tupdesc, &i, &ids, &scores, &n,
+								 seen, (int32) r);
 
 		CHECK_FOR_INTERRUPTS();
 		if (s->row_of[i] < 0)
@@ -245,7 +302,8 @@ load_term_lists(RsModel *model)
 		const int64 *ids;
 		const float *scores;
 		int			n;
-		int			l = term_row(model, SPI_tuptable->vals[r], SPI_tuptable->tupdesc, &i, &ids, &scores, &n);
+		int			l = term_row(model, SPI_tuptable->vals[r], SPI_tuptable->tupdesc, &i, &ids, &scores, &n,
+								 NULL, 0);
 		int32		row = s->row_of[i];
 
 		CHECK_FOR_INTERRUPTS();
@@ -271,6 +329,7 @@ load_term_lists(RsModel *model)
 		s->lists.val[l] = val[l];
 	}
 	s->lists.prior = prior;
+	pfree(seen);
 }
 
 static void
@@ -282,7 +341,7 @@ cold_load(RsModel *model, const RsCatalogRow *row)
 	model->kind_state = MemoryContextAllocZero(model->mcxt, sizeof(ColdState));
 	s = S(model);
 	RsLoadItems(model, row->n_items);
-	load_coefficients(model, row);
+	load_params(model, row);
 	load_term_lists(model);
 	n_rows = Max(s->lists.n_rows, 1);
 	s->has = RsModelAlloc(model, Max(model->items.count, 1));
@@ -291,25 +350,31 @@ cold_load(RsModel *model, const RsCatalogRow *row)
 	s->content = RsModelAlloc(model, sizeof(float) * n_rows);
 	s->terms = RsModelAlloc(model, sizeof(float) * n_rows * RS_COLD_MIX_TERMS);
 	s->mix = RsModelAlloc(model, sizeof(float) * n_rows);
+	s->top_idx = RsModelAlloc(model, sizeof(int32) * n_rows);
+	s->top_score = RsModelAlloc(model, sizeof(float) * n_rows);
+	s->slotted = RsModelAlloc(model, n_rows);
 }
 
 /*
- * The mix of the candidate rows (the cold items not excluded) for the
- * items given: returns how many, with their rows in s->rows and their
- * scores in s->mix; *known: whether any item was the model's (if not,
- * the mix is the prior alone, weight 1).
+ * The mix of the candidate rows (the cold items not excluded and, if
+ * slotted is not NULL, among the user's best cold_slots: slotted[row])
+ * for the items given: returns how many, with their rows in s->rows, their
+ * scores in s->mix and the terms' sd over them in s->sd; *known: whether
+ * any item was the model's (if not, the mix is the prior alone, weight 1).
  */
 static const double prior_alone[RS_COLD_MIX_TERMS] = {[RS_COLD_MIX_PRIOR] = 1};
 
 static int
-mix_candidates(RsModel *model, const RsUserItems *items, const uint8 *exclude, bool *known)
+mix_candidates(RsModel *model, const RsUserItems *items, const uint8 *exclude,
+			   const uint8 *slotted, bool *known)
 {
 	ColdState  *s = S(model);
 	int			n = 0;
 
 	*known = false;
 	for (int32 r = 0; r < s->lists.n_rows; r++)
-		if (exclude == NULL || !rs_bitmap_test(exclude, s->row_item[r]))
+		if ((exclude == NULL || !rs_bitmap_test(exclude, s->row_item[r])) &&
+			(slotted == NULL || slotted[r]))
 			s->rows[n++] = r;
 	for (int a = 0; items && a < items->n; a++)
 	{
@@ -319,23 +384,65 @@ mix_candidates(RsModel *model, const RsUserItems *items, const uint8 *exclude, b
 	rs_cold_user_terms(&s->lists, s->rows, n, s->has, s->content, s->terms);
 	for (int a = 0; items && a < items->n; a++)
 		s->has[items->item[a]] = 0;
-	rs_cold_mix_prepare(s->content, s->terms, n);
+	rs_cold_mix_scales(s->content, s->terms, n, s->sd);
 	rs_cold_mix_apply(s->content, s->terms, n, *known ? s->coef : prior_alone, s->mix);
 	return n;
+}
+
+/*
+ * The best k of the n mixed candidates (model item indexes), best first,
+ * at most cold_slots of them (ties: the smaller item index, as everywhere).
+ */
+static int
+best_candidates(RsModel *model, int n, int k, int32 *out_idx, float *out_score)
+{
+	ColdState  *s = S(model);
+	int			size = 0;
+
+	if (s->slots > 0)
+		k = Min(k, s->slots);
+	for (int c = 0; c < n && k > 0; c++)
+		rs_topk_offer(out_idx, out_score, &size, k, s->mix[c], s->row_item[s->rows[c]]);
+	rs_topk_sort(out_idx, out_score, size);
+	return size;
+}
+
+/*
+ * The user's best cold_slots, computed over every cold item (as score()
+ * ranks them: nothing excluded, so an item the user already has holds a
+ * slot too): NULL when unbounded, else s->slotted marks the rows in them.
+ * recommend and recommend_session rank only among these (less what the
+ * caller excludes), so the cold items a user is shown are a subset of
+ * the one set score() gives scores to, whatever candidates => or seen
+ * items a call excludes: a rotating candidates array cannot show more
+ * than cold_slots different cold items.
+ */
+static const uint8 *
+user_slots(RsModel *model, const RsUserItems *items)
+{
+	ColdState  *s = S(model);
+	bool		known;
+	int			n;
+	int			size;
+
+	if (s->slots <= 0 || s->slots >= s->lists.n_rows)
+		return NULL;
+	n = mix_candidates(model, items, NULL, NULL, &known);
+	size = best_candidates(model, n, n, s->top_idx, s->top_score);
+	memset(s->slotted, 0, s->lists.n_rows);
+	for (int t = 0; t < size; t++)
+		s->slotted[s->row_of[s->top_idx[t]]] = 1;
+	return s->slotted;
 }
 
 static int
 cold_rank_top_k(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *exclude, int k,
 				float *scratch, int32 *out_idx, float *out_score, RsReason *out_reason)
 {
-	ColdState  *s = S(model);
 	bool		known;
-	int			n = mix_candidates(model, items, exclude, &known);
-	int			size = 0;
+	int			n = mix_candidates(model, items, exclude, user_slots(model, items), &known);
+	int			size = best_candidates(model, n, k, out_idx, out_score);
 
-	for (int c = 0; c < n; c++)
-		rs_topk_offer(out_idx, out_score, &size, k, s->mix[c], s->row_item[s->rows[c]]);
-	rs_topk_sort(out_idx, out_score, size);
 	for (int r = 0; r < size; r++)
 	{
 		if (out_reason)
@@ -345,19 +452,43 @@ cold_rank_top_k(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *
 	return size;
 }
 
-/* every cold item's score over all of them; warm items NaN (no score) */
+/*
+ * A session ranks as a user's history does: the cold items only, never
+ * filled up with warm ones (which this model does not rank: the caller's
+ * usual model serves them, as for recommend).
+ */
+static int
+cold_rank_session(RsModel *model, const RsUserItems *session, uint8 *exclude, int k,
+				  float *scratch, int32 *out_idx, float *out_score)
+{
+	return cold_rank_top_k(model, 0, session, exclude, k, scratch, out_idx, out_score, NULL);
+}
+
+/*
+ * Every cold item's score over all of them; warm items NaN (no score),
+ * and so are cold items beyond the best cold_slots.  Always true: a user
+ * without items has the prior's scores, not the popularity of warm items.
+ */
 static bool
 cold_score_items(RsModel *model, const RsUserItems *items, float *scores)
 {
 	ColdState  *s = S(model);
 	bool		known;
-	int			n = mix_candidates(model, items, NULL, &known);
+	int			n = mix_candidates(model, items, NULL, NULL, &known);
 
 	for (int32 i = 0; i < model->items.count; i++)
 		scores[i] = NAN;
+	if (s->slots > 0 && s->slots < n)
+	{
+		int			size = best_candidates(model, n, n, s->top_idx, s->top_score);
+
+		for (int t = 0; t < size; t++)
+			scores[s->top_idx[t]] = s->top_score[t];
+		return true;
+	}
 	for (int c = 0; c < n; c++)
 		scores[s->row_item[s->rows[c]]] = s->mix[c];
-	return n > 0;
+	return true;
 }
 
 static bool
@@ -370,6 +501,61 @@ static bool
 cold_score_session(RsModel *model, const RsUserItems *session, float *scores)
 {
 	return cold_score_items(model, session, scores);
+}
+
+/*
+ * explain: the share of each of the user's items in cold item j's score
+ * (its content, sharpened content, CB2CF and learned-list weights of that
+ * item, each on the score's scale: rs_cold_mix_shares) with every cold
+ * item a candidate, as score() ranks them, and a row for j itself: its
+ * prior's part, coef times its z (its features' popularity among buyers
+ * against the other cold items').  A warm item is not this model's to
+ * explain.
+ */
+static int
+cold_explain(RsModel *model, int64 user_id, int32 j, int64 item_id, RsContribution **out)
+{
+	ColdState  *s = S(model);
+	int32		r = s->row_of[j];
+	RsUserItems items = {0};
+	bool		known;
+	int32	   *pos;
+	double	   *share;
+	double		prior;
+	int			found = 0;
+	int			n;
+	const double *coef;
+
+	if (r < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("item " INT64_FORMAT " is not a cold item of model \"%s\"", item_id, model->name),
+				 errdetail("A cold re-ranker ranks only the items that had no interactions at training "
+						   "or came with refresh_items."),
+				 errhint("Explain it with the model that ranks the other items.")));
+	RsReadUserItems(model, user_id, "Explaining", &items);
+	n = mix_candidates(model, &items, NULL, NULL, &known);
+	pos = palloc(sizeof(int32) * Max(model->items.count, 1));
+	for (int32 i = 0; i < model->items.count; i++)
+		pos[i] = -1;
+	for (int a = 0; a < items.n; a++)
+		if (pos[items.item[a]] < 0)
+			pos[items.item[a]] = a;
+	share = palloc0(sizeof(double) * Max(items.n, 1));
+	coef = known ? s->coef : prior_alone;
+	rs_cold_mix_shares(&s->lists, r, pos, coef, s->sd, share);
+	/* every cold item is a candidate, in row order: r's z of the prior is at r */
+	Assert(n == s->lists.n_rows && s->rows[r] == r);
+	prior = coef[RS_COLD_MIX_PRIOR] * s->terms[(Size) RS_COLD_MIX_PRIOR * n + r];
+	*out = palloc(sizeof(RsContribution) * (items.n + 1));
+	for (int a = 0; a < items.n; a++)
+		if (pos[items.item[a]] == a && share[a] != 0)
+			(*out)[found++] = (RsContribution) {model->items.ids[items.item[a]], (float) share[a]};
+	if (prior != 0)
+		(*out)[found++] = (RsContribution) {item_id, (float) prior};
+	pfree(share);
+	pfree(pos);
+	return found;
 }
 
 static const char *
@@ -621,6 +807,8 @@ const RsModelKind RsColdKind = {
 	.score_user = cold_score_user,
 	.rank_top_k = cold_rank_top_k,
 	.score_session = cold_score_session,
+	.rank_session = cold_rank_session,
+	.explain = cold_explain,
 	.refresh_cold_items = RsRefreshColdRanker,
 	.nan_unscored = true,
 };

@@ -96,6 +96,7 @@ RsColdWarmLists(const RsCsr *R, int k, RsCsr *S, int32 **nbr_out, float **sim_ou
 	RsCsr		Rt;
 	RsKnnParams params = {RS_KNN_COSINE, k, 0, 0, NULL};
 	int32		n = R->n_cols;
+	int			threads = Max(recsys_threads, 1);
 	float	   *norms;
 	void	   *work;
 	int32	   *nbr;
@@ -111,19 +112,20 @@ RsColdWarmLists(const RsCsr *R, int k, RsCsr *S, int32 **nbr_out, float **sim_ou
 	rs_csr_transpose(R, &Rt);
 	norms = alloc_huge(sizeof(float) * n);
 	rs_knn_row_norms(&Rt, norms);
-	work = alloc_huge(rs_knn_workspace_bytes(&params, n, 1));
+	work = alloc_huge(rs_knn_workspace_bytes(&params, n, threads));
 	nbr = alloc_huge(sizeof(int32) * (Size) n * k);
 	sim = alloc_huge(sizeof(float) * (Size) n * k);
 	count = alloc_huge(sizeof(int32) * n);
-	for (int32 begin = 0; begin < n; begin += 256)
+	for (int32 begin = 0; begin < n; begin += 256 * threads)
 	{
-		int32		end = Min(begin + 256, n);
+		int32		end = Min(begin + 256 * threads, n);
 		int			status;
 
 		CHECK_FOR_INTERRUPTS();
-		status = rs_knn_build(&Rt, R, norms, &params, begin, end, 1, work, nbr + (int64) begin * k,
+		status = rs_knn_build(&Rt, R, norms, &params, begin, end, threads, work, nbr + (int64) begin * k,
 							  sim + (int64) begin * k, count + begin);
-		if (status != RS_KNN_OK)
+		/* a thread not created: the others did its rows, the lists are whole */
+		if (status != RS_KNN_OK && status != RS_KNN_ERR_THREAD)
 			elog(ERROR, "neighbour lists of the cold re-ranker: %s", rs_knn_strerror(status));
 	}
 	RsNeighborListsCsr(n, k, nbr, sim, count, S);
@@ -177,6 +179,7 @@ RsColdTermsCompute(const RsColdUniverse *u, const uint8 *warm, const float *log_
 	float		global;
 	RsColdInputs in;
 	float	   *work;
+	int			threads = Max(recsys_threads, 1);
 
 	warm_rows(&u->words, warm, false, &warm_tfidf);
 	warm_t.n_rows = u->words.n_cols;
@@ -193,7 +196,7 @@ RsColdTermsCompute(const RsColdUniverse *u, const uint8 *warm, const float *log_
 	rs_cold_word_prior(&warm_t, log_users, warm, u->n, word_prior, &global);
 	in = (RsColdInputs) {&u->words, &warm_t, &fit, S, word_prior, global, lambda,
 	RS_COLD_MAP_ITERATIONS, length};
-	work = alloc_huge(sizeof(float) * rs_cold_item_work(&in));
+	work = alloc_huge(sizeof(float) * rs_cold_item_work(&in) * threads);
 
 	out->n = n_targets;
 	out->length = length;
@@ -202,23 +205,27 @@ RsColdTermsCompute(const RsColdUniverse *u, const uint8 *warm, const float *log_
 	out->idx = alloc_huge(sizeof(int32) * (Size) n_targets * RS_COLD_LISTS * length);
 	out->val = alloc_huge(sizeof(float) * (Size) n_targets * RS_COLD_LISTS * length);
 	out->prior = alloc_huge(sizeof(float) * n_targets);
-	for (int32 t = 0; t < n_targets; t++)
+	memcpy(out->item, targets, sizeof(int32) * n_targets);
+	/* chunks of targets on the threads, checking for interrupts between them */
+	for (int32 begin = 0; begin < n_targets; begin += 16 * threads)
 	{
-		Size		at = (Size) t * RS_COLD_LISTS * length;
+		int32		n = Min(16 * threads, n_targets - begin);
+		Size		at = (Size) begin * RS_COLD_LISTS * length;
+		int32		failed;
 		int			status;
 
-		/* (one item's CG can take a while on a large catalog) */
 		CHECK_FOR_INTERRUPTS();
-		out->item[t] = targets[t];
-		status = rs_cold_item_lists(&in, targets[t], out->idx + at, out->val + at,
-									out->count + (Size) t * RS_COLD_LISTS, out->prior + t, work);
+		status = rs_cold_items_lists(&in, targets + begin, n, out->idx + at, out->val + at,
+									 out->count + (Size) begin * RS_COLD_LISTS, out->prior + begin, work,
+									 threads, &failed);
 		if (status == RS_COLD_MIX_STOPPED)
 			RsKernelStopped("the cold re-ranker's lists");
-		if (status != RS_COLD_MIX_OK)
+		/* RS_COLD_MIX_ERR_THREAD: fewer threads ran, the lists are whole */
+		if (status != RS_COLD_MIX_OK && status != RS_COLD_MIX_ERR_THREAD)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("the term inputs of item " INT64_FORMAT " could not be computed (status %d)",
-							u->ids[targets[t]], status)));
+							u->ids[targets[begin + failed]], status)));
 	}
 	pfree(work);
 	pfree(word_prior);

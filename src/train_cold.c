@@ -222,7 +222,8 @@ pseudo_split(ColdRun *run, uint64 seed, const float *lambdas, int n_lambda, int 
 	int32	   *rel_idx;
 	int64	   *tie;
 	uint8	   *has;
-	int32	   *rows;
+	double	   *acc;
+	RsColdPostings P;
 	const RsCsr *by_user = &run->data->by_user;
 	HashedItem *pairs = alloc_huge(sizeof(HashedItem) * n);
 
@@ -300,9 +301,7 @@ pseudo_split(ColdRun *run, uint64 seed, const float *lambdas, int n_lambda, int 
 	scratch = alloc_huge(sizeof(float) * n_hide);
 	has = alloc_huge(n);
 	memset(has, 0, n);
-	rows = alloc_huge(sizeof(int32) * n_hide);
-	for (int32 h = 0; h < n_hide; h++)
-		rows[h] = h;
+	acc = alloc_huge(sizeof(double) * 4 * (Size) n_hide);
 	tie = alloc_huge(sizeof(int64) * n_hide);
 	for (int32 h = 0; h < n_hide; h++)
 		tie[h] = run->u.ids[hidden[h]];
@@ -316,6 +315,13 @@ pseudo_split(ColdRun *run, uint64 seed, const float *lambdas, int n_lambda, int 
 
 		RsColdTermsCompute(&run->u, rest, run->log_users, &S, hidden, n_hide, lambdas[l], length, &b);
 		built_lists(&b, &L);
+		/* each user's terms through the entries naming his items, not every list */
+		P.n_items = n;
+		P.ptr = alloc_huge(sizeof(int64) * ((Size) n + 1));
+		P.post_row = alloc_huge(sizeof(int32) * rs_cold_postings_size(&L));
+		P.post_list = alloc_huge(rs_cold_postings_size(&L));
+		P.post_val = alloc_huge(sizeof(float) * rs_cold_postings_size(&L));
+		rs_cold_postings_build(&L, &P);
 		for (int32 u = 0; u < by_user->n_rows && q < n_users; u++)
 		{
 			bool		query = false;
@@ -328,14 +334,15 @@ pseudo_split(ColdRun *run, uint64 seed, const float *lambdas, int n_lambda, int 
 				continue;
 			if (q % 64 == 0)
 				CHECK_FOR_INTERRUPTS();
-			for (int64 e = R.indptr[u]; e < R.indptr[u + 1]; e++)
-				has[R.indices[e]] = 1;
-			rs_cold_user_terms(&L, rows, n_hide, has, cu, tu);
+			rs_cold_user_terms_posted(&L, &P, R.indices + R.indptr[u], (int) (R.indptr[u + 1] - R.indptr[u]),
+									  has, acc, cu, tu);
 			rs_cold_mix_prepare(cu, tu, n_hide);
-			for (int64 e = R.indptr[u]; e < R.indptr[u + 1]; e++)
-				has[R.indices[e]] = 0;
 			q++;
 		}
+		pfree(P.ptr);
+		pfree(P.post_row);
+		pfree(P.post_list);
+		pfree(P.post_val);
 		if (fit)
 		{
 			int			status = rs_cold_mix_fit(n_users, n_hide, content, terms, tie, rel_ptr, rel_idx, c,
@@ -379,12 +386,14 @@ write_cold(RsTrainer *trainer, int32 version, void *arg)
  *							coefficients real[], list_length int,
  *							regularization float8, neighbors int,
  *							pseudo_splits int, user_col name, item_col name,
- *							seed int8, verbose bool, replace bool)
+ *							seed int8, verbose bool, replace bool,
+ *							cold_slots int)
  */
 Datum
 recsys_train_cold_ranker(PG_FUNCTION_ARGS)
 {
 	static const RsTrainArgNos argnos = {.model = 2,.cols = 8,.weight_col = -1,.replace = 12};
+	int			slots;
 	RsTrainer	trainer;
 	RsInteractions data;
 	ColdRun		run;
@@ -438,6 +447,8 @@ recsys_train_cold_ranker(PG_FUNCTION_ARGS)
 	seed = PG_GETARG_INT64(10);
 	RsRequireArg(fcinfo, 11, "verbose");
 	trainer.verbose = PG_GETARG_BOOL(11);
+	/* NULL: no bound on the cold items a user is shown */
+	slots = PG_NARGS() <= 13 || PG_ARGISNULL(13) ? 0 : RsIntArg(fcinfo, 13, "cold_slots", 1, 10000);
 
 	RsTrainBegin(&trainer, "cold_ranker", &data);
 	memset(&run.u, 0, sizeof(run.u));
@@ -566,6 +577,10 @@ recsys_train_cold_ranker(PG_FUNCTION_ARGS)
 	RsJsonInt(&trainer.params, "neighbors", run.neighbors);
 	RsJsonInt(&trainer.params, "pseudo_splits", splits);
 	RsJsonInt(&trainer.params, "seed", seed);
+	if (slots > 0)
+		RsJsonInt(&trainer.params, "cold_slots", slots);
+	else
+		RsJsonRaw(&trainer.params, "cold_slots", "null");
 	RsJsonInt(&trainer.stats, "cold_items", n_targets);
 	if (fitted > 0)
 	{

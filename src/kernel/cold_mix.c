@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cold.h"
+#include "threads.h"
 #include "topk.h"
 
 const char *const rs_cold_list_names[RS_COLD_LISTS] = {"content", "cb2cf", "lists"};
@@ -22,6 +23,8 @@ const double rs_cold_mix_values[RS_COLD_MIX_N_VALUES] = {0, 0.1, 0.25, 0.5, 1, 2
 #define PRIOR_PSEUDO_ITEMS 5.0
 /* the content term's floor inside the logarithm */
 #define CONTENT_FLOOR 1e-3
+/* the least sd a term is standardised by (a constant term's z is 0) */
+#define SD_FLOOR 1e-6
 
 void
 rs_cold_word_prior(const RsCsr *warm_words_t, const float *log_users, const uint8_t *is_warm,
@@ -144,6 +147,154 @@ rs_cold_item_lists(const RsColdInputs *in, int32_t item, int32_t *idx, float *va
 	return RS_COLD_MIX_OK;
 }
 
+/* The shared state of rs_cold_items_lists' threads. */
+typedef struct ItemsJob
+{
+	const RsColdInputs *in;
+	const int32_t *targets;
+	int32_t		n;
+	int32_t    *idx;
+	float	   *val;
+	int32_t    *count;
+	float	   *prior;
+	int64_t		next;			/* the next target to take */
+	int			status;			/* the first failure, else RS_COLD_MIX_OK */
+	int32_t		failed;
+} ItemsJob;
+
+typedef struct ItemsWorker
+{
+	ItemsJob   *job;
+	float	   *work;
+} ItemsWorker;
+
+static void *
+items_worker(void *arg)
+{
+	ItemsWorker *w = arg;
+	ItemsJob   *job = w->job;
+	size_t		slots = (size_t) RS_COLD_LISTS * job->in->length;
+	int64_t		begin;
+	int64_t		end;
+
+	while (rs_threads_grab(&job->next, 1, job->n, &begin, &end))
+		for (int64_t t = begin; t < end; t++)
+		{
+			int			status = rs_cold_item_lists(job->in, job->targets[t], job->idx + t * slots,
+													job->val + t * slots,
+													job->count + (size_t) t * RS_COLD_LISTS,
+													job->prior + t, w->work);
+			int			ok = RS_COLD_MIX_OK;
+
+			if (status != RS_COLD_MIX_OK &&
+				__atomic_compare_exchange_n(&job->status, &ok, status, false, __ATOMIC_RELAXED,
+											__ATOMIC_RELAXED))
+				job->failed = (int32_t) t;
+		}
+	return NULL;
+}
+
+int
+rs_cold_items_lists(const RsColdInputs *in, const int32_t *targets, int32_t n, int32_t *idx, float *val,
+					int32_t *count, float *prior, float *work, int nthreads, int32_t *failed)
+{
+	ItemsJob	job = {in, targets, n, idx, val, count, prior, 0, RS_COLD_MIX_OK, -1};
+	ItemsWorker workers[RS_THREADS_MAX];
+	size_t		stride = rs_cold_item_work(in);
+	int			created;
+
+	if (nthreads < 1)
+		nthreads = 1;
+	if (nthreads > RS_THREADS_MAX)
+		nthreads = RS_THREADS_MAX;
+	if (nthreads > n)
+		nthreads = n > 0 ? n : 1;
+	for (int t = 0; t < nthreads; t++)
+	{
+		workers[t].job = &job;
+		workers[t].work = work + (size_t) t * stride;
+	}
+	created = rs_threads_run(nthreads, items_worker, workers, sizeof(ItemsWorker));
+	*failed = job.failed;
+	if (job.status != RS_COLD_MIX_OK)
+		return job.status;
+	return created == RS_THREADS_OK ? RS_COLD_MIX_OK : RS_COLD_MIX_ERR_THREAD;
+}
+
+int64_t
+rs_cold_postings_size(const RsColdLists *lists)
+{
+	int64_t		n = 0;
+
+	for (int l = 0; l < RS_COLD_LISTS; l++)
+		n += lists->indptr[l][lists->n_rows];
+	return n;
+}
+
+void
+rs_cold_postings_build(const RsColdLists *lists, RsColdPostings *p)
+{
+	memset(p->ptr, 0, sizeof(int64_t) * ((size_t) p->n_items + 1));
+	for (int l = 0; l < RS_COLD_LISTS; l++)
+		for (int64_t e = 0; e < lists->indptr[l][lists->n_rows]; e++)
+			p->ptr[lists->idx[l][e] + 1]++;
+	for (int32_t i = 0; i < p->n_items; i++)
+		p->ptr[i + 1] += p->ptr[i];
+	/* rows in order, so that each item's postings are too */
+	for (int32_t r = 0; r < lists->n_rows; r++)
+		for (int l = 0; l < RS_COLD_LISTS; l++)
+			for (int64_t e = lists->indptr[l][r]; e < lists->indptr[l][r + 1]; e++)
+			{
+				int64_t		at = p->ptr[lists->idx[l][e]]++;
+
+				p->post_row[at] = r;
+				p->post_list[at] = (uint8_t) l;
+				p->post_val[at] = lists->val[l][e];
+			}
+	/* each ptr[i] now ends item i: shift back */
+	for (int32_t i = p->n_items; i > 0; i--)
+		p->ptr[i] = p->ptr[i - 1];
+	p->ptr[0] = 0;
+}
+
+void
+rs_cold_user_terms_posted(const RsColdLists *lists, const RsColdPostings *p, const int32_t *items,
+						  int n_items, uint8_t *seen, double *acc, float *content, float *terms)
+{
+	int32_t		n = lists->n_rows;
+
+	memset(acc, 0, sizeof(double) * 4 * (size_t) n);
+	for (int a = 0; a < n_items; a++)
+	{
+		int32_t		i = items[a];
+
+		if (seen[i])
+			continue;
+		seen[i] = 1;
+		for (int64_t e = p->ptr[i]; e < p->ptr[i + 1]; e++)
+		{
+			double		v = p->post_val[e];
+			int32_t		r = p->post_row[e];
+
+			acc[(size_t) p->post_list[e] * n + r] += v;
+			if (p->post_list[e] == RS_COLD_LIST_CONTENT && v > 0)
+				acc[(size_t) RS_COLD_LISTS * n + r] += v * v * v;
+		}
+	}
+	for (int a = 0; a < n_items; a++)
+		seen[items[a]] = 0;
+	for (int32_t c = 0; c < n; c++)
+	{
+		double		sum_content = acc[(size_t) RS_COLD_LIST_CONTENT * n + c];
+
+		content[c] = (float) (sum_content > 0 ? sum_content : 0);
+		terms[RS_COLD_MIX_SHARP * n + c] = (float) acc[(size_t) RS_COLD_LISTS * n + c];
+		terms[RS_COLD_MIX_PRIOR * n + c] = lists->prior[c];
+		terms[RS_COLD_MIX_CB2CF * n + c] = (float) acc[(size_t) RS_COLD_LIST_CB2CF * n + c];
+		terms[RS_COLD_MIX_LISTS * n + c] = (float) acc[(size_t) RS_COLD_LIST_LEARNED * n + c];
+	}
+}
+
 void
 rs_cold_user_terms(const RsColdLists *lists, const int32_t *rows, int n, const uint8_t *has,
 				   float *content, float *terms)
@@ -172,8 +323,8 @@ rs_cold_user_terms(const RsColdLists *lists, const int32_t *rows, int n, const u
 	}
 }
 
-/* x over n standardised: mean 0, sd 1 (a constant x becomes 0) */
-static void
+/* x over n standardised: mean 0, sd 1 (a constant x becomes 0); returns the sd used */
+static double
 standardize(float *x, int n)
 {
 	double		s1 = 0;
@@ -181,21 +332,28 @@ standardize(float *x, int n)
 	double		sd;
 
 	if (n <= 0)
-		return;
+		return 1;
 	for (int c = 0; c < n; c++)
 		s1 += x[c];
 	s1 /= n;
 	for (int c = 0; c < n; c++)
 		s2 += (x[c] - s1) * (x[c] - s1);
 	sd = sqrt(s2 / n);
-	if (!(sd > 1e-6))
-		sd = 1e-6;
+	if (!(sd > SD_FLOOR))
+		sd = SD_FLOOR;
 	for (int c = 0; c < n; c++)
 		x[c] = (float) ((x[c] - s1) / sd);
+	return sd;
 }
 
 void
 rs_cold_mix_prepare(float *content, float *terms, int n)
+{
+	rs_cold_mix_scales(content, terms, n, NULL);
+}
+
+void
+rs_cold_mix_scales(float *content, float *terms, int n, double *sd)
 {
 	for (int c = 0; c < n; c++)
 	{
@@ -203,7 +361,65 @@ rs_cold_mix_prepare(float *content, float *terms, int n)
 		terms[RS_COLD_MIX_SHARP * n + c] = (float) log(terms[RS_COLD_MIX_SHARP * n + c] + CONTENT_FLOOR);
 	}
 	for (int j = 0; j < RS_COLD_MIX_TERMS; j++)
-		standardize(terms + (size_t) j * n, n);
+	{
+		double		used = standardize(terms + (size_t) j * n, n);
+
+		if (sd)
+			sd[j] = used;
+	}
+}
+
+/*
+ * The shares of the log terms are their rise above the floor, ln((x +
+ * floor) / floor), split in proportion to each item's part of x; the
+ * linear terms' are each weight times coef / sd.  Left out, the same for
+ * every candidate of the user: ln(floor), coef_1 ln(floor) / sd_1 and
+ * the means of those terms times coef / sd.
+ */
+/* coef_j / sd_j, 0 for a term constant over the candidates (its z is 0) */
+static double
+term_scale(const double *coef, const double *sd, int j)
+{
+	return sd[j] > SD_FLOOR ? coef[j] / sd[j] : 0;
+}
+
+void
+rs_cold_mix_shares(const RsColdLists *lists, int32_t r, const int32_t *pos, const double *coef,
+				   const double *sd, double *out)
+{
+	double		content = 0;
+	double		sharp = 0;
+	double		rise_content;
+	double		rise_sharp;
+	double		scale[RS_COLD_LISTS] = {0, term_scale(coef, sd, RS_COLD_MIX_CB2CF),
+	term_scale(coef, sd, RS_COLD_MIX_LISTS)};
+	const int64_t *ptr = lists->indptr[RS_COLD_LIST_CONTENT];
+
+	for (int64_t e = ptr[r]; e < ptr[r + 1]; e++)
+		if (pos[lists->idx[RS_COLD_LIST_CONTENT][e]] >= 0)
+		{
+			double		v = lists->val[RS_COLD_LIST_CONTENT][e];
+
+			content += v;
+			if (v > 0)
+				sharp += v * v * v;
+		}
+	rise_content = content > 0 ? log((content + CONTENT_FLOOR) / CONTENT_FLOOR) / content : 0;
+	rise_sharp = sharp > 0 ? term_scale(coef, sd, RS_COLD_MIX_SHARP) *
+		log((sharp + CONTENT_FLOOR) / CONTENT_FLOOR) / sharp : 0;
+	for (int l = 0; l < RS_COLD_LISTS; l++)
+		for (int64_t e = lists->indptr[l][r]; e < lists->indptr[l][r + 1]; e++)
+		{
+			int32_t		p = pos[lists->idx[l][e]];
+			double		v = lists->val[l][e];
+
+			if (p < 0)
+				continue;
+			if (l == RS_COLD_LIST_CONTENT)
+				out[p] += v * rise_content + (v > 0 ? v * v * v * rise_sharp : 0);
+			else
+				out[p] += v * scale[l];
+		}
 }
 
 void

@@ -33,7 +33,8 @@
  * are known (pseudo-cold items: warm items hidden from the inputs).
  *
  * Plain C: no allocation (the caller passes the work space),
- * single-threaded, deterministic.
+ * deterministic; rs_cold_items_lists shares its targets among threads
+ * (threads.h), the rest runs on the caller's thread.
  *
  *-------------------------------------------------------------------------
  */
@@ -49,6 +50,7 @@
 #define RS_COLD_MIX_OK 0
 #define RS_COLD_MIX_STOPPED 1
 #define RS_COLD_MIX_BAD_ARGUMENT 2
+#define RS_COLD_MIX_ERR_THREAD 3	/* a thread could not be created: results complete */
 
 /* the stored lists */
 #define RS_COLD_LISTS 3
@@ -102,6 +104,19 @@ extern size_t rs_cold_item_work(const RsColdInputs *in);
 extern int	rs_cold_item_lists(const RsColdInputs *in, int32_t item, int32_t *idx, float *val,
 							   int32_t *count, float *prior, float *work);
 
+/*
+ * rs_cold_item_lists for n targets (rows of in->words) on nthreads
+ * threads: target t's lists at idx/val + t * RS_COLD_LISTS * length,
+ * counts at count + t * RS_COLD_LISTS, prior at prior[t]; work holds
+ * nthreads * rs_cold_item_work(in) floats.  Each target is computed
+ * alone, so the results are the same whatever nthreads.  Returns
+ * RS_COLD_MIX_OK, RS_COLD_MIX_ERR_THREAD (complete results all the
+ * same) or the first failure of a target (*failed: which).
+ */
+extern int	rs_cold_items_lists(const RsColdInputs *in, const int32_t *targets, int32_t n, int32_t *idx,
+								float *val, int32_t *count, float *prior, float *work, int nthreads,
+								int32_t *failed);
+
 /* The stored lists of the cold rows, as served. */
 typedef struct RsColdLists
 {
@@ -121,10 +136,58 @@ extern void rs_cold_user_terms(const RsColdLists *lists, const int32_t *rows, in
 							   const uint8_t *has, float *content, float *terms);
 
 /*
+ * The lists' entries by the item they name (training's many users over
+ * one candidate set): for item i, post_row/post_list/post_val[ptr[i] ..
+ * ptr[i + 1]) are the rows, lists and weights of the entries naming it,
+ * in the rows' order.  ptr: n_items + 1; the others: every entry.
+ */
+typedef struct RsColdPostings
+{
+	int32_t		n_items;
+	int64_t    *ptr;
+	int32_t    *post_row;
+	uint8_t    *post_list;
+	float	   *post_val;
+} RsColdPostings;
+
+/* entries of lists (all rows): the size of the postings' arrays */
+extern int64_t rs_cold_postings_size(const RsColdLists *lists);
+
+/* fill p (arrays of rs_cold_postings_size, ptr n_items + 1) from lists */
+extern void rs_cold_postings_build(const RsColdLists *lists, RsColdPostings *p);
+
+/*
+ * rs_cold_user_terms over every row of lists (candidate c = row c) for a
+ * user with the n_items items (duplicates ignored; seen: n_items flags,
+ * all 0, left so), through the postings: the cost is the user's entries,
+ * not every row's.  The sums are the same up to their order's rounding.
+ * acc: 4 * lists->n_rows doubles.
+ */
+extern void rs_cold_user_terms_posted(const RsColdLists *lists, const RsColdPostings *p,
+									  const int32_t *items, int n_items, uint8_t *seen,
+									  double *acc, float *content, float *terms);
+
+/*
  * In place: content -> ln(content + 0.001), the sharpened term likewise,
  * then each term standardised over the n candidates.
  */
 extern void rs_cold_mix_prepare(float *content, float *terms, int n);
+
+/* rs_cold_mix_prepare, also giving each term's sd over the candidates (sd: RS_COLD_MIX_TERMS) */
+extern void rs_cold_mix_scales(float *content, float *terms, int n, double *sd);
+
+/*
+ * explain: the share of each of the user's items in the score of cold row
+ * r (lists' row), added to out[pos[i]] for item index i (pos[i] < 0: not
+ * the user's), with the user's coefficients and the terms' sd over the
+ * candidates (rs_cold_mix_scales).  With the prior's part of the score
+ * (coef times its z, which no user item carries) they add up to the
+ * score less a constant that is the same for every candidate of the user
+ * (the floor's logarithms and the item terms' means), so they say what
+ * lifts the item above the other candidates.
+ */
+extern void rs_cold_mix_shares(const RsColdLists *lists, int32_t r, const int32_t *pos,
+							   const double *coef, const double *sd, double *out);
 
 /* out[c] = content[c] + sum_j coef[j] terms[j * n + c] (prepared inputs) */
 extern void rs_cold_mix_apply(const float *content, const float *terms, int n, const double *coef,

@@ -64,6 +64,140 @@ UNIT_TEST(cold_mix_user_terms_sum_over_the_history)
 }
 
 /*
+ * Training's user terms through the postings equal the per-row sums (up
+ * to the sums' order), for random lists over 40 items and users with
+ * repeated items; and the threaded lists of several targets are the
+ * single-threaded ones exactly.
+ */
+UNIT_TEST(cold_mix_posted_terms_equal_the_row_sums)
+{
+	enum
+	{
+		ROWS = 7, ITEMS = 40, LEN = 9
+	};
+	int64_t		ptr[RS_COLD_LISTS][ROWS + 1];
+	int32_t		idx[RS_COLD_LISTS][ROWS * LEN];
+	float		val[RS_COLD_LISTS][ROWS * LEN];
+	float		prior[ROWS];
+	RsColdLists lists;
+	int64_t		post_ptr[ITEMS + 1];
+	int32_t		post_row[RS_COLD_LISTS * ROWS * LEN];
+	uint8_t		post_list[RS_COLD_LISTS * ROWS * LEN];
+	float		post_val[RS_COLD_LISTS * ROWS * LEN];
+	RsColdPostings p = {ITEMS, post_ptr, post_row, post_list, post_val};
+	uint32_t	x = 12345;
+
+	lists.n_rows = ROWS;
+	for (int l = 0; l < RS_COLD_LISTS; l++)
+	{
+		ptr[l][0] = 0;
+		for (int r = 0; r < ROWS; r++)
+		{
+			int			len = (r * 3 + l) % LEN;
+
+			for (int e = 0; e < len; e++)
+			{
+				x = x * 1103515245u + 12345u;
+				/* distinct items within a row: a stride through the items */
+				idx[l][ptr[l][r] + e] = (int32_t) ((r * 5 + l + e * 7) % ITEMS);
+				val[l][ptr[l][r] + e] = ((x >> 8) % 2000) / 1000.0f - (l == 0 ? 0 : 1);
+			}
+			ptr[l][r + 1] = ptr[l][r] + len;
+		}
+		lists.indptr[l] = ptr[l];
+		lists.idx[l] = idx[l];
+		lists.val[l] = val[l];
+	}
+	for (int r = 0; r < ROWS; r++)
+		prior[r] = 0.1f * r;
+	lists.prior = prior;
+	UNIT_CHECK(rs_cold_postings_size(&lists) == ptr[0][ROWS] + ptr[1][ROWS] + ptr[2][ROWS]);
+	rs_cold_postings_build(&lists, &p);
+	for (int user = 0; user < 5; user++)
+	{
+		int32_t		items[12];
+		uint8_t		has[ITEMS] = {0};
+		uint8_t		seen[ITEMS] = {0};
+		int32_t		rows[ROWS];
+		float		c1[ROWS], c2[ROWS];
+		float		t1[RS_COLD_MIX_TERMS * ROWS], t2[RS_COLD_MIX_TERMS * ROWS];
+		double		acc[4 * ROWS];
+
+		for (int a = 0; a < 12; a++)
+		{
+			/* the last item repeats the first */
+			items[a] = a == 11 ? items[0] : (user * 11 + a * 3) % ITEMS;
+			has[items[a]] = 1;
+		}
+		for (int r = 0; r < ROWS; r++)
+			rows[r] = r;
+		rs_cold_user_terms(&lists, rows, ROWS, has, c1, t1);
+		rs_cold_user_terms_posted(&lists, &p, items, 12, seen, acc, c2, t2);
+		for (int r = 0; r < ROWS; r++)
+			UNIT_CHECK_NEAR(c1[r], c2[r], 1e-5);
+		for (int j = 0; j < RS_COLD_MIX_TERMS * ROWS; j++)
+			UNIT_CHECK_NEAR(t1[j], t2[j], 1e-5);
+		for (int i = 0; i < ITEMS; i++)
+			UNIT_CHECK(seen[i] == 0);
+	}
+}
+
+/*
+ * explain's shares: three cold rows over four items, the user has items
+ * 1 and 3.  The shares of each row plus coef_prior z(prior) differ
+ * between rows exactly as the mixed scores do, every term weighted;
+ * the content rise of a row is split by the items' weights; an item not
+ * the user's gets nothing.
+ */
+UNIT_TEST(cold_mix_shares_explain_the_gaps)
+{
+	int64_t		ptr_c[4] = {0, 3, 4, 6}, ptr_a[4] = {0, 1, 2, 3}, ptr_l[4] = {0, 1, 1, 3};
+	int32_t		idx_c[6] = {1, 2, 3, 0, 1, 3}, idx_a[3] = {3, 2, 1}, idx_l[3] = {1, 3, 1};
+	float		val_c[6] = {0.5f, 0.9f, 0.2f, 1, 0.1f, 0.6f}, val_a[3] = {-0.4f, 0.3f, 1};
+	float		val_l[3] = {2, 0.5f, -1};
+	float		prior[3] = {0.3f, 0.7f, 0.1f};
+	RsColdLists lists = {3, {ptr_c, ptr_a, ptr_l}, {idx_c, idx_a, idx_l}, {val_c, val_a, val_l}, prior};
+	uint8_t		has[4] = {0, 1, 0, 1};
+	int32_t		pos[4] = {-1, 0, -1, 1};
+	int32_t		rows[3] = {0, 1, 2};
+	float		content[3];
+	float		terms[RS_COLD_MIX_TERMS * 3];
+	float		mix[3];
+	double		coef[RS_COLD_MIX_TERMS] = {0.5, 1, 2, 1.5};
+	double		sd[RS_COLD_MIX_TERMS];
+	double		total[3];
+
+	rs_cold_user_terms(&lists, rows, 3, has, content, terms);
+	rs_cold_mix_scales(content, terms, 3, sd);
+	rs_cold_mix_apply(content, terms, 3, coef, mix);
+	for (int r = 0; r < 3; r++)
+	{
+		double		share[2] = {0, 0};
+
+		rs_cold_mix_shares(&lists, r, pos, coef, sd, share);
+		total[r] = share[0] + share[1] + coef[RS_COLD_MIX_PRIOR] * terms[RS_COLD_MIX_PRIOR * 3 + r];
+	}
+	UNIT_CHECK_NEAR(total[0] - total[1], mix[0] - mix[1], 1e-4);
+	UNIT_CHECK_NEAR(total[2] - total[1], mix[2] - mix[1], 1e-4);
+	/* with only the content term, row 0's rise ln(0.701 / 0.001) split 0.5 : 0.2 */
+	{
+		double		zero[RS_COLD_MIX_TERMS] = {0};
+		double		share[2] = {0, 0};
+
+		rs_cold_mix_shares(&lists, 0, pos, zero, sd, share);
+		UNIT_CHECK_NEAR(share[0], 0.5 / 0.7 * log(0.701 / 0.001), 1e-5);
+		UNIT_CHECK_NEAR(share[1], 0.2 / 0.7 * log(0.701 / 0.001), 1e-5);
+	}
+	/* row 1 names items 0 and 2 only, not the user's: no share */
+	{
+		double		share[2] = {0, 0};
+
+		rs_cold_mix_shares(&lists, 1, pos, coef, sd, share);
+		UNIT_CHECK(share[0] == 0 && share[1] == 0);
+	}
+}
+
+/*
  * A case known by construction: 12 users, 10 candidates; each user wants
  * one candidate, which the cb2cf term puts first; the other terms favour
  * candidate 0 for everyone, and content is equal, so ties go to the
@@ -191,4 +325,30 @@ UNIT_TEST(cold_mix_item_lists_known_answer)
 	/* lists: a'S spreads item 0's weight to 1 and 1's to 0 */
 	UNIT_CHECK(count[RS_COLD_LIST_LEARNED] == 2);
 	UNIT_CHECK(rs_cold_item_lists(&in, 4, idx, val, count, &prior, work) == RS_COLD_MIX_BAD_ARGUMENT);
+	/* every row as a target, on 1 and 3 threads: the same lists; a bad target named */
+	{
+		int32_t		targets[5] = {0, 1, 2, 3, 4};
+		int32_t		idx1[4 * RS_COLD_LISTS * 2], idx3[4 * RS_COLD_LISTS * 2];
+		float		val1[4 * RS_COLD_LISTS * 2], val3[4 * RS_COLD_LISTS * 2];
+		int32_t		count1[4 * RS_COLD_LISTS], count3[4 * RS_COLD_LISTS];
+		float		prior1[5], prior3[5];
+		float		works[3 * 64];
+		int32_t		failed;
+
+		memset(idx1, 0, sizeof(idx1));
+		memset(idx3, 0, sizeof(idx3));
+		memset(val1, 0, sizeof(val1));
+		memset(val3, 0, sizeof(val3));
+		UNIT_CHECK(rs_cold_items_lists(&in, targets, 4, idx1, val1, count1, prior1, works, 1, &failed) ==
+				   RS_COLD_MIX_OK);
+		UNIT_CHECK(rs_cold_items_lists(&in, targets, 4, idx3, val3, count3, prior3, works, 3, &failed) ==
+				   RS_COLD_MIX_OK);
+		UNIT_CHECK(memcmp(count1, count3, sizeof(count1)) == 0);
+		UNIT_CHECK(memcmp(idx1, idx3, sizeof(idx1)) == 0);
+		UNIT_CHECK(memcmp(val1, val3, sizeof(val1)) == 0);
+		UNIT_CHECK(memcmp(prior1, prior3, sizeof(float) * 4) == 0);
+		UNIT_CHECK_NEAR(prior1[3], prior, 1e-9);
+		UNIT_CHECK(rs_cold_items_lists(&in, targets + 2, 3, idx3, val3, count3, prior3, works, 2, &failed) ==
+				   RS_COLD_MIX_BAD_ARGUMENT && failed == 2);
+	}
 }
