@@ -10,19 +10,26 @@
 #include "cold.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "linalg.h"
 
-int
-rs_cold_item_solve(const float *gram, const float *X, int k, const int32_t *idx,
-				   const float *v, int n, float alpha, float reg, float reg_exponent,
-				   double n_cols, float *out, float *work)
+/*
+ * The half-step of either form: each observation's confidence and
+ * preference times weight; its alpha |v| joins the frequency scaling's
+ * confidence only if counted (0.10.0's pseudo-users).
+ */
+static int
+cold_item_solve(const float *gram, const float *X, int k, const int32_t *idx,
+				const float *v, int n, float alpha, float weight, bool counted,
+				float reg, float reg_exponent, double confidence, float *out,
+				float *work)
 {
-	double		confidence = n_cols;
 	float		reg_eff = reg;
 
-	if (k <= 0 || n < 0 || !(reg >= 0) || !(alpha >= 0))
+	if (k <= 0 || n < 0 || !(reg >= 0) || !(alpha >= 0) || !(weight >= 0) ||
+		!isfinite(weight) || !(confidence >= 0))
 		return RS_COLD_BAD_ARGUMENT;
 	memset(out, 0, sizeof(float) * k);
 	if (n == 0)
@@ -31,10 +38,11 @@ rs_cold_item_solve(const float *gram, const float *X, int k, const int32_t *idx,
 	for (int j = 0; j < n; j++)
 	{
 		const float *x = X + (size_t) idx[j] * k;
-		float		w = alpha * fabsf(v[j]);
-		float		cp = v[j] > 0.0f ? 1.0f + w : 0.0f;
+		float		w = alpha * fabsf(v[j]) * weight;
+		float		cp = v[j] > 0.0f ? weight + w : 0.0f;
 
-		confidence += w;
+		if (counted)
+			confidence += w;
 		for (int a = 0; a < k; a++)
 		{
 			out[a] += cp * x[a];
@@ -58,6 +66,24 @@ rs_cold_item_solve(const float *gram, const float *X, int k, const int32_t *idx,
 			return RS_COLD_NOT_PD;
 		}
 	return RS_COLD_OK;
+}
+
+int
+rs_cold_item_solve(const float *gram, const float *X, int k, const int32_t *idx,
+				   const float *v, int n, float alpha, float reg, float reg_exponent,
+				   double n_cols, float *out, float *work)
+{
+	return cold_item_solve(gram, X, k, idx, v, n, alpha, 1.0f, true, reg, reg_exponent,
+						   n_cols, out, work);
+}
+
+int
+rs_cold_item_solve_weighted(const float *gram, const float *X, int k, const int32_t *idx,
+							const float *v, int n, float alpha, float weight, float reg,
+							float reg_exponent, double n_users, float *out, float *work)
+{
+	return cold_item_solve(gram, X, k, idx, v, n, alpha, weight, false, reg, reg_exponent,
+						   n_users, out, work);
 }
 
 int
