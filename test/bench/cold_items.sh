@@ -233,6 +233,11 @@ warm() {
 # feature_weight's best regularization on valid runs on test.
 # WARM_NORM=1: each feature's value is mean n / n_i, n_i the item's
 # feature count (an item's features weigh alike whatever their number).
+# WARM_NORM=idf: each feature's value is its idf, ln(items / items with
+# it), over its mean (a word most products have says less; 0.11.0).
+# (0.11.0: with the features' whole loss weighted, the regularization
+# grid of the ALS without features applies: WARM_JOINT_REG="0.01, 0.02,
+# 0.05" and WARM_FW_GRID="0, 1, 3, 10, 30" were the run's.)
 WARM_JOINT_REG=${WARM_JOINT_REG:-0.0005, 0.001, 0.002, 0.005, 0.01, 0.02}
 warm_joint() {
 	local data=$1 t=$2 v=$3 fw reg val f=${3}_features
@@ -242,6 +247,16 @@ warm_joint() {
 CREATE OR REPLACE VIEW $f AS
 SELECT item_id, feature, (avg(n) OVER () / n)::real AS value
 FROM (SELECT item_id, feature, count(*) OVER (PARTITION BY item_id) AS n FROM ${v}_features) s;
+SQL
+	elif [ "${WARM_NORM:-0}" = idf ]; then
+		f=${v}_features_idf
+		recsys_psql -q <<SQL
+CREATE OR REPLACE VIEW $f AS
+SELECT item_id, feature, (idf / avg(idf) OVER ())::real AS value
+FROM (SELECT item_id, feature,
+			 ln((SELECT count(DISTINCT item_id) FROM ${v}_features)::float8 / count(*) OVER (PARTITION BY feature)) AS idf
+	  FROM (SELECT DISTINCT item_id, feature FROM ${v}_features) d) s
+WHERE idf > 0;
 SQL
 	fi
 	echo
