@@ -14,8 +14,8 @@
 
 #include "als.h"
 #include "cold.h"
-#include "rng.h"
 #include "unit.h"
+#include "unit_math.h"
 
 /* A CSR matrix from a dense row-major one (zeros are absent), owning its arrays. */
 static RsCsr
@@ -66,39 +66,6 @@ dense_transpose(const float *M, int32_t n_rows, int32_t n_cols)
 	return T;
 }
 
-/* A standard normal draw (Box-Muller on two counter-based uniforms). */
-static double
-normal(uint64_t seed, uint64_t counter)
-{
-	double		u1 = rs_rng_uniform_double(seed, 2 * counter);
-	double		u2 = rs_rng_uniform_double(seed, 2 * counter + 1);
-
-	return sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586 * u2);
-}
-
-/* Solve the n x n SPD system A z = b in double (Gaussian elimination). */
-static void
-dense_solve(double *A, double *b, int n)
-{
-	for (int i = 0; i < n; i++)
-		for (int j = i + 1; j < n; j++)
-		{
-			double		f = A[j * n + i] / A[i * n + i];
-
-			for (int c = i; c < n; c++)
-				A[j * n + c] -= f * A[i * n + c];
-			b[j] -= f * b[i];
-		}
-	for (int i = n - 1; i >= 0; i--)
-	{
-		double		s = b[i];
-
-		for (int c = i + 1; c < n; c++)
-			s -= A[i * n + c] * b[c];
-		b[i] = s / A[i * n + i];
-	}
-}
-
 /*
  * The exact solution of row u in the weighted loss (als.h), in double:
  * columns >= first weighted by w and not counted by the scaling.
@@ -138,22 +105,8 @@ weighted_direct(const RsCsr *R, const float *Y, int k, float reg, float reg_expo
 	}
 	for (int a = 0; a < k; a++)
 		A[a * k + a] += reg * pow(confidence, reg_exponent);
-	dense_solve(A, x, k);
+	unit_dense_solve(A, x, k);
 	free(A);
-}
-
-static double
-rel_diff(const float *a, const double *b, int k)
-{
-	double		num = 0.0,
-				den = 1e-6;
-
-	for (int i = 0; i < k; i++)
-	{
-		num = fmax(num, fabs(a[i] - b[i]));
-		den = fmax(den, fabs(b[i]));
-	}
-	return num / den;
 }
 
 /*
@@ -236,7 +189,7 @@ UNIT_TEST(als_weighted_matches_direct_solve)
 	M[3 * n_cols + n_users + 11] = 1.0f;
 	R = dense_csr(M, n_items, n_cols);
 	for (int64_t i = 0; i < (int64_t) n_cols * k; i++)
-		Y[i] = (float) (0.1 * normal(21, (uint64_t) i));
+		Y[i] = (float) (0.1 * unit_normal(21, (uint64_t) i));
 	rs_init_factors(X, n_items, k, 5, 0.01f);
 	UNIT_CHECK(rs_gram_weighted(Y, n_cols, n_users, cw.weight, k, G, NULL, NULL) == RS_ALS_OK);
 	UNIT_CHECK(rs_als_implicit_update_weighted(&R, Y, G, X, k, 0.05f, 0.75f, 2.0f, 4 * k, &cw,
@@ -245,12 +198,12 @@ UNIT_TEST(als_weighted_matches_direct_solve)
 	{
 		weighted_direct(&R, Y, k, 0.05f, 0.75f, 2.0f, n_users, cw.weight, i, exact);
 		if (getenv("UNIT_VERBOSE"))
-			printf("  weighted row %d rel diff %g\n", i, rel_diff(X + i * k, exact, k));
-		UNIT_CHECK(rel_diff(X + i * k, exact, k) < 2e-4);
+			printf("  weighted row %d rel diff %g\n", i, unit_rel_diff(X + i * k, exact, k));
+		UNIT_CHECK(unit_rel_diff(X + i * k, exact, k) < 2e-4);
 	}
 	/* and it is not plain ALS's solution */
 	weighted_direct(&R, Y, k, 0.05f, 0.75f, 2.0f, n_cols, 1.0f, 2, exact);
-	UNIT_CHECK(rel_diff(X + 2 * k, exact, k) > 1e-2);
+	UNIT_CHECK(unit_rel_diff(X + 2 * k, exact, k) > 1e-2);
 	free(M);
 	free(Y);
 	free(ws);
@@ -272,7 +225,7 @@ typedef struct Problem
 static Problem
 problem(int32_t n_users, int32_t n_items, int32_t n_feat, uint64_t seed)
 {
-	Problem		p = {n_users, n_items, n_feat};
+	Problem		p = {.n_users = n_users, .n_items = n_items, .n_feat = n_feat};
 	int32_t		n_rows = n_users + n_feat;
 	float	   *M = calloc((size_t) n_rows * n_items, sizeof(float));
 	float	   *T;
@@ -480,7 +433,7 @@ UNIT_TEST(cold_weighted_equals_training_half_step)
 		M[n_users + idx[j]] = v[j];
 	R = dense_csr(M, 2, n_cols);
 	for (int i = 0; i < n_cols * k; i++)
-		Y[i] = (float) (0.3 * normal(5, (uint64_t) i));
+		Y[i] = (float) (0.3 * unit_normal(5, (uint64_t) i));
 	rs_init_factors(X, 2, k, 1, 0.01f);
 	UNIT_CHECK(rs_gram_weighted(Y, n_cols, n_users, cw.weight, k, G, NULL, NULL) == RS_ALS_OK);
 	UNIT_CHECK(rs_als_implicit_update_weighted(&R, Y, G, X, k, 0.1f, 1.0f, 4.0f, 4 * k, &cw,
