@@ -59,6 +59,8 @@ extern int	rs_cold_item_solve(const float *gram, const float *X, int k,
  * G_W = rs_gram_weighted (users, then W times the pseudo-users), and
  * reg_i = reg n_users^reg_exponent: the frequency scaling counts the
  * users only (a cold item has none of its own), not the features.
+ * Both forms retry a failed Cholesky with a small ridge (cold.c says why);
+ * RS_COLD_NOT_PD only when that fails too.
  */
 extern int	rs_cold_item_solve_weighted(const float *gram, const float *X, int k,
 										const int32_t *idx, const float *v, int n,

@@ -493,6 +493,71 @@ UNIT_TEST(cold_weighted_known_answer)
 	UNIT_CHECK(out[0] == 0.0f);
 }
 
+/*
+ * feature_weight 1e6 (the largest allowed), two features in k = 8: the
+ * float Gramian's rounding (about 1e6 x FLT_EPSILON) exceeds reg 0.01 in
+ * the six directions the features do not span, and the float Cholesky
+ * failed (RS_COLD_NOT_PD, review R6).  The retried ridge solves it, and
+ * the item's scores against its features match a double-precision solve
+ * of the exact system.
+ */
+UNIT_TEST(cold_weighted_huge_weight_solves)
+{
+	enum
+	{
+		k = 8, n_users = 50, n_feat = 2
+	};
+	int32_t		n_cols = n_users + n_feat;
+	float		W = 1e6f,
+				alpha = 40.0f,
+				reg = 0.01f;
+	float		Y[(n_users + n_feat) * k];
+	float		G[k * k],
+				work[k * k],
+				out[k];
+	int32_t		idx[2] = {0, 1};
+	float		v[2] = {1, 1};
+	double		A[k * k],
+				b[k];
+	const float *F = Y + n_users * k;
+
+	for (int i = 0; i < n_cols * k; i++)
+		Y[i] = (float) ((i < n_users * k ? 0.3 : 1.0) * unit_normal(11, (uint64_t) i));
+	UNIT_CHECK(rs_gram_weighted(Y, n_cols, n_users, W, k, G, NULL, NULL) == RS_ALS_OK);
+	UNIT_CHECK(rs_cold_item_solve_weighted(G, F, k, idx, v, 2, alpha, W, reg, 0.0f, n_users,
+										   out, work) == RS_COLD_OK);
+	for (int a = 0; a < k; a++)
+	{
+		UNIT_CHECK(isfinite(out[a]));
+		b[a] = 0;
+		for (int c = 0; c < k; c++)
+		{
+			double		s = 0;
+
+			for (int i = 0; i < n_cols; i++)
+				s += (i < n_users ? 1.0 : (double) W) * Y[i * k + a] * Y[i * k + c];
+			for (int j = 0; j < 2; j++)
+				s += (double) W * alpha * v[j] * F[j * k + a] * F[j * k + c];
+			A[a * k + c] = s + (a == c ? reg : 0.0);
+		}
+		for (int j = 0; j < 2; j++)
+			b[a] += (double) W * (1.0 + alpha * v[j]) * F[j * k + a];
+	}
+	unit_dense_solve(A, b, k);
+	for (int j = 0; j < 2; j++)
+	{
+		double		got = 0,
+					want = 0;
+
+		for (int a = 0; a < k; a++)
+		{
+			got += (double) out[a] * F[j * k + a];
+			want += b[a] * F[j * k + a];
+		}
+		UNIT_CHECK(fabs(got - want) < 1e-3 * fabs(want));
+	}
+}
+
 /* Refused: a weighted column before an unweighted one, and bad weights. */
 UNIT_TEST(als_weighted_error_statuses)
 {
