@@ -173,7 +173,18 @@ FROM recsys.item_factors, unnest(factors) f
 WHERE model IN ('fl_big4', 'fl_big6') AND item_id > 100 GROUP BY model ORDER BY model;
 SELECT recsys.score(25, 102, 'fl_big6') > recsys.score(25, 101, 'fl_big6') AS big_b_user_prefers_102;
 
-SELECT recsys.drop_model(m) FROM unnest(ARRAY['fl_plain', 'fl_tiny', 'fl_tiny0', 'fl_plain0', 'fl_w', 'fl_later', 'fl_big4', 'fl_big6']) m;
+-- a positive feature_weight below real's range (it rounded to 0, silently
+-- switching the features off, or to a denormal) is refused
+\set VERBOSITY terse
+SELECT recsys.train_cf('fl_ev', factors => 4, model => 'fl_under', features => 'fl_feats', feature_weight => 1e-50);
+SELECT recsys.train_cf('fl_ev', factors => 4, model => 'fl_under', features => 'fl_feats', feature_weight => 1e-40);
+\set VERBOSITY default
+SELECT count(*) AS under_stored FROM recsys.models WHERE name = 'fl_under';
+SELECT 1 FROM recsys.train_cf('fl_ev', factors => 4, model => 'fl_min', iterations => 2,
+                              features => 'fl_feats', feature_weight => 1.2e-38);
+SELECT params->>'feature_loss' AS min_weight_feature_loss FROM recsys.models WHERE name = 'fl_min';
+
+SELECT recsys.drop_model(m) FROM unnest(ARRAY['fl_plain', 'fl_tiny', 'fl_tiny0', 'fl_plain0', 'fl_w', 'fl_later', 'fl_big4', 'fl_big6', 'fl_min']) m;
 DROP FUNCTION fl_item_diff(text, text), fl_expected(text, bigint, boolean), fl_stored(text, bigint), fl_rel(float8[], float8[]);
 DROP VIEW fl_feats_later;
 DROP TABLE fl_ev, fl_feats, fl_hidden;

@@ -30,6 +30,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "miscadmin.h"
@@ -684,8 +685,23 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 	{
 		if (!PG_ARGISNULL(17))
 		{
+			double		fw = RsFloatArg(fcinfo, 18, "feature_weight", 0, 1e6, NAN);
+
 			run.cold.features = PG_GETARG_OID(17);
-			run.cold.feature_weight = (float) RsFloatArg(fcinfo, 18, "feature_weight", 0, 1e6, NAN);
+
+			/*
+			 * The weight is a real in the kernel: below FLT_MIN it rounds
+			 * to 0 (switching the features off unasked) or to a denormal
+			 * that keeps a few bits; refused, not silently changed.
+			 */
+			if (fw > 0 && fw < FLT_MIN)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("feature_weight must be 0 or between %g and %g, not %g",
+								(double) FLT_MIN, 1e6, fw),
+						 errhint("0 switches the features off; a smaller positive weight does not fit a real.")));
+			run.cold.feature_weight = (float) fw;
+
 			/*
 			 * 0 switches the features off (since 0.9.0): the model is the
 			 * ALS without them, so a search (tune over feature_weight) can
