@@ -184,7 +184,23 @@ SELECT 1 FROM recsys.train_cf('fl_ev', factors => 4, model => 'fl_min', iteratio
                               features => 'fl_feats', feature_weight => 1.2e-38);
 SELECT params->>'feature_loss' AS min_weight_feature_loss FROM recsys.models WHERE name = 'fl_min';
 
-SELECT recsys.drop_model(m) FROM unnest(ARRAY['fl_plain', 'fl_tiny', 'fl_tiny0', 'fl_plain0', 'fl_w', 'fl_later', 'fl_big4', 'fl_big6', 'fl_min']) m;
+-- feature values beyond 1e8 are refused at read, naming the value and the
+-- range (3e38 overflowed alpha * value: 22000 "not positive definite ...")
+CREATE TABLE fl_vals AS SELECT item_id, feature, 1::real AS value FROM fl_feats WHERE item_id < 100;
+UPDATE fl_vals SET value = 3e38 WHERE item_id = 1 AND feature = 'cat:a';
+\set VERBOSITY terse
+SELECT recsys.train_cf('fl_ev', factors => 4, model => 'fl_vhuge', alpha => 40, features => 'fl_vals');
+UPDATE fl_vals SET value = -2e8 WHERE item_id = 1 AND feature = 'cat:a';
+SELECT recsys.train_cf('fl_ev', factors => 4, model => 'fl_vhuge', alpha => 40, features => 'fl_vals');
+\set VERBOSITY default
+UPDATE fl_vals SET value = 1e8 WHERE item_id = 1 AND feature = 'cat:a';
+SELECT 1 FROM recsys.train_cf('fl_ev', factors => 4, model => 'fl_v', iterations => 2, features => 'fl_vals');
+INSERT INTO fl_vals VALUES (105, 'cat:a', 3e38);
+\set VERBOSITY terse
+SELECT recsys.refresh_items('fl_v');
+\set VERBOSITY default
+
+SELECT recsys.drop_model(m) FROM unnest(ARRAY['fl_plain', 'fl_tiny', 'fl_tiny0', 'fl_plain0', 'fl_w', 'fl_later', 'fl_big4', 'fl_big6', 'fl_min', 'fl_v']) m;
 DROP FUNCTION fl_item_diff(text, text), fl_expected(text, bigint, boolean), fl_stored(text, bigint), fl_rel(float8[], float8[]);
 DROP VIEW fl_feats_later;
-DROP TABLE fl_ev, fl_feats, fl_hidden;
+DROP TABLE fl_ev, fl_feats, fl_hidden, fl_vals;

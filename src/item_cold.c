@@ -496,7 +496,7 @@ keep_categorical(TupleTableSlot *slot, void *arg)
 	f = feature_index(c->cm, TextDatumGetCString(slot->tts_values[1]));
 	if (f < 0)
 		return;					/* a feature no trained item has: says nothing */
-	value = RsFeatureValue(DatumGetFloat8(slot->tts_values[2]), "features");
+	value = RsFeatureValue(DatumGetFloat8(slot->tts_values[2]), RS_ALS_MAX_FEATURE_VALUE, "features");
 	if (c->n == c->capacity)
 	{
 		cold_within_budget((Size) c->capacity * 2 * (sizeof(int64) + sizeof(int32) + sizeof(float)));

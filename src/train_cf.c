@@ -534,7 +534,8 @@ read_item_features(CfRun *run, RsTrainer *trainer)
 	cm->item_col = trainer->spec.item_col;
 	if (OidIsValid(cm->features))
 	{
-		RsFeatureRelation rel = {cm->features, "features", "item", trainer->spec.item_col, "item_col", true};
+		RsFeatureRelation rel = {cm->features, "features", "item", trainer->spec.item_col, "item_col", true,
+		RS_ALS_MAX_FEATURE_VALUE};
 		RsCsr		features;
 		RsItemFeatureCounts counts;
 

@@ -84,6 +84,14 @@
 #define RS_ALS_MAX_ALPHA		1e6
 #define RS_ALS_MAX_REG_EXPONENT	2
 
+/*
+ * Largest |value| of an item feature (train_cf's features): a feature's
+ * confidence alpha * feature_weight * |value| (each factor up to 1e6) is
+ * then at most 1e20 and its sums over x x^T stay far inside float range;
+ * near FLT_MAX, alpha * value overflowed to infinity (review R8).
+ */
+#define RS_ALS_MAX_FEATURE_VALUE	1e8
+
 /* Most threads one update call uses (more are clamped to this). */
 #define RS_ALS_MAX_THREADS		64
 
