@@ -44,6 +44,14 @@ typedef struct RsColdModel
 	float		reg;
 	float		reg_exponent;
 	double		n_cols;			/* users and pseudo-users in training */
+	/*
+	 * The form of the features' loss: weighted (0.11.0: feature_weight
+	 * times their whole loss, the Gramian G_w, the frequency scaling
+	 * counting n_users) or not (0.10.0: pseudo-users with values
+	 * feature_weight * value, G of every row, scaling counting n_cols).
+	 */
+	bool		weighted_loss;
+	double		n_users;		/* users in training (weighted_loss) */
 	/* dense features (embeddings relation) */
 	Oid			embeddings;		/* InvalidOid: none */
 	int			n_groups;

@@ -58,6 +58,7 @@ typedef struct FeatureReader
 	int64		capacity;
 	int32	   *indices;		/* the model's item indexes */
 	bool		with_values;	/* the rows have a value column */
+	double		max_value;		/* largest |value| accepted */
 	float	   *values;			/* per pair, when with_values */
 	const char *argname;		/* the argument naming the relation */
 	const char *side;			/* "item" or "user" */
@@ -123,23 +124,25 @@ keep_pair(TupleTableSlot *slot, void *arg)
 			r->values = repalloc_huge(r->values, (Size) r->capacity * sizeof(float));
 	}
 	if (r->with_values)
-		r->values[r->n] = RsFeatureValue(DatumGetFloat8(slot->tts_values[2]), r->argname);
+		r->values[r->n] = RsFeatureValue(DatumGetFloat8(slot->tts_values[2]), r->max_value, r->argname);
 	r->indices[r->n++] = item;
 }
 
 /*
  * RsFeatureValue checks a feature's value (read as double precision, so
  * that one beyond real is named, not a bare "value out of range") and
- * returns it as a real.  argname names the features argument.
+ * returns it as a real.  max_value: the largest |value| the model fits
+ * (FLT_MAX, or less where a trainer multiplies values); argname names the
+ * features argument.
  */
 float
-RsFeatureValue(double value, const char *argname)
+RsFeatureValue(double value, double max_value, const char *argname)
 {
-	if (!isfinite(value) || fabs(value) > FLT_MAX)
+	if (!isfinite(value) || fabs(value) > max_value)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("column \"" VALUE_COL "\" of %s must hold finite numbers within [%g, %g], not %g",
-						argname, -(double) FLT_MAX, (double) FLT_MAX, value),
+						argname, -max_value, max_value, value),
 				 errhint("Scale the feature's values (to [0, 1], or a logarithm).")));
 	return (float) value;
 }
@@ -207,6 +210,7 @@ RsReadFeatures(const RsFeatureRelation *rel, const RsIdMap *ids, Size other_byte
 
 	memset(&r, 0, sizeof(r));
 	r.with_values = rel->with_values && column_exists(relid, VALUE_COL);
+	r.max_value = rel->max_value > 0 ? rel->max_value : FLT_MAX;
 	RsCheckReadableRelation(relid, rel->argname, cols, r.with_values ? 3 : 2);
 	check_column_exists(relid, rel->id_col, rel);
 	check_column_exists(relid, FEATURE_COL, rel);

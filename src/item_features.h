@@ -31,9 +31,10 @@ typedef struct RsFeatureRelation
 	const char *id_col;			/* the ids' column, named as the source's */
 	const char *id_argname;		/* "item_col" or "user_col" */
 	bool		with_values;	/* read a "value" column if there is one */
+	double		max_value;		/* largest |value| accepted; 0: FLT_MAX */
 } RsFeatureRelation;
 
-extern float RsFeatureValue(double value, const char *argname);
+extern float RsFeatureValue(double value, double max_value, const char *argname);
 extern void RsReadFeatures(const RsFeatureRelation *rel, const RsIdMap *ids, Size other_bytes,
 						   RsCsr *features, RsItemFeatureCounts *counts, char **names[]);
 extern void RsReadItemFeatures(Oid relid, const char *item_col, const RsIdMap *items,

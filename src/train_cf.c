@@ -30,6 +30,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "miscadmin.h"
@@ -83,10 +84,14 @@ typedef struct CfRun
 	 * The matrices ALS runs on: the source's, or with categorical
 	 * features the source's plus one pseudo-user per feature (collective
 	 * factorisation, src/item_cold.c); X then has n_users + n_features
-	 * rows, the features' vectors after the users'.
+	 * rows, the features' vectors after the users'.  The features' loss
+	 * is weighted by feature_weight: by_item's columns from n_users on
+	 * (item_side, NULL without features).
 	 */
 	RsCsr	   *by_user;
 	RsCsr	   *by_item;
+	RsAlsColumnWeight item_side_weights;
+	const RsAlsColumnWeight *item_side;
 	RsCsr		item_features;	/* items x features, values as read */
 	RsColdModel cold;
 	int64	   *cold_ids;		/* cold items found at training */
@@ -148,19 +153,40 @@ chunk_end(const CfRun *run, const RsCsr *R, int32 start)
 }
 
 /*
+ * G = the Gramian of the fixed side's n rows, those from cw->first on
+ * weighted by cw->weight (cw NULL: none), stopping at a cancel.
+ */
+static void
+gram(const CfRun *run, const float *Y, int64 n, const RsAlsColumnWeight *cw, float *G)
+{
+	int			status;
+
+	if (cw == NULL)
+	{
+		RsGram(Y, n, run->k, G);
+		return;
+	}
+	status = rs_gram_weighted(Y, n, cw->first, cw->weight, run->k, G, RsCancelRequested, NULL);
+	if (status == RS_ALS_STOPPED)
+		RsKernelStopped("computing a Gram matrix");
+	check_status(status);
+}
+
+/*
  * One half-iteration: re-solve every row of X (n rows of R) against the
- * fixed Y, a chunk of rows at a time so a cancel is honoured quickly.
+ * fixed Y, a chunk of rows at a time so a cancel is honoured quickly;
+ * cw weighs R's last columns (the item side with features), or NULL.
  */
 static void
 half_step(CfRun *run, const RsCsr *R, float *X, float *xbias,
-		  const float *Y, const float *ybias, int64 n_fixed)
+		  const float *Y, const float *ybias, int64 n_fixed, const RsAlsColumnWeight *cw)
 {
 	double		start_time = RsSeconds();
 	double		gram_time = start_time;
 
 	if (!run->explicit_feedback)
 	{
-		RsGram(Y, n_fixed, run->k, run->gram);
+		gram(run, Y, n_fixed, cw, run->gram);
 		gram_time = RsSeconds();
 	}
 	for (int32 start = 0, end; start < R->n_rows; start = end)
@@ -172,10 +198,10 @@ half_step(CfRun *run, const RsCsr *R, float *X, float *xbias,
 												run->reg, run->reg, true, start, end,
 												run->threads, run->workspace));
 		else
-			check_status(rs_als_implicit_update_scaled(R, Y, run->gram, X, run->k, run->reg,
-													   run->reg_exponent, run->alpha,
-													   RS_ALS_DEFAULT_CG_STEPS, start, end,
-													   run->threads, run->workspace));
+			check_status(rs_als_implicit_update_weighted(R, Y, run->gram, X, run->k, run->reg,
+														 run->reg_exponent, run->alpha,
+														 RS_ALS_DEFAULT_CG_STEPS, cw, start, end,
+														 run->threads, run->workspace));
 	}
 	elog(DEBUG1, "train_cf: half-iteration over %d rows: Gram %.3f s, rows %.3f s",
 		 R->n_rows, gram_time - start_time, RsSeconds() - gram_time);
@@ -342,8 +368,9 @@ fit(CfRun *run, uint64 seed)
 		elog(DEBUG1, "train_cf: starting factors %.3f s", RsSeconds() - start_time);
 		for (int it = 0; it < run->iterations; it++)
 		{
-			half_step(run, run->by_user, run->X, run->xbias, run->Y, run->ybias, n_items);
-			half_step(run, run->by_item, run->Y, run->ybias, run->X, run->xbias, n_users);
+			half_step(run, run->by_user, run->X, run->xbias, run->Y, run->ybias, n_items, NULL);
+			half_step(run, run->by_item, run->Y, run->ybias, run->X, run->xbias, n_users,
+					  run->item_side);
 			RsProgressIteration(it + 1, run->iterations, NULL, NAN, NULL);
 		}
 	}
@@ -363,8 +390,11 @@ fit(CfRun *run, uint64 seed)
 		double		start_time = RsSeconds();
 
 		RsGram(run->Y, n_items, k, run->gram);
-		/* with scaled regularisation, the data term only */
-		check_status(rs_als_implicit_loss(run->by_user, run->X, run->Y, run->gram, k,
+		/*
+		 * with scaled regularisation, the data term only; the users' rows
+		 * only (the features' loss is weighted, not the interactions')
+		 */
+		check_status(rs_als_implicit_loss(&d->by_user, run->X, run->Y, run->gram, k,
 										  run->reg_exponent != 0 ? 0.0f : run->reg,
 										  run->alpha, run->threads, RsCancelRequested, NULL,
 										  &loss));
@@ -420,7 +450,12 @@ write_factors(RsTrainer *trainer, int32 version, void *arg)
 /*
  * Add one pseudo-user per categorical feature to the matrices ALS runs on
  * (collective factorisation): row n_users + f of the users' side holds
- * the items that have feature f, with weight feature_weight * value.
+ * the items that have feature f, with their values; the items' side holds
+ * them as columns n_users + f, after the users, whose loss the item
+ * half-step weighs by feature_weight (weighted collective factorisation,
+ * rs_als_implicit_update_weighted; src/item_cold.c says why).  A
+ * feature's own vector is solved like a user's: its whole loss, its
+ * regularisation included, is weighted alike, so the weight cancels.
  */
 static void
 add_feature_pseudo_users(CfRun *run, const RsCsr *features)
@@ -430,7 +465,6 @@ add_feature_pseudo_users(CfRun *run, const RsCsr *features)
 	RsCsr	   *U = palloc0(sizeof(RsCsr));
 	RsCsr	   *I = palloc0(sizeof(RsCsr));
 	int32		n_users = d->users.count;
-	float		w = run->cold.feature_weight;
 
 	T->indptr = palloc(sizeof(int64) * (d->items.count + 1));
 	T->indices = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int32) * Max(features->nnz, 1), MCXT_ALLOC_HUGE);
@@ -452,8 +486,7 @@ add_feature_pseudo_users(CfRun *run, const RsCsr *features)
 	for (int32 f = 0; f < features->n_rows; f++)
 		U->indptr[n_users + f + 1] = d->by_user.nnz + features->indptr[f + 1];
 	memcpy(U->indices + d->by_user.nnz, features->indices, sizeof(int32) * features->nnz);
-	for (int64 a = 0; a < features->nnz; a++)
-		U->data[d->by_user.nnz + a] = w * features->data[a];
+	memcpy(U->data + d->by_user.nnz, features->data, sizeof(float) * features->nnz);
 
 	/* items' side: each item's users, then its features as columns n_users + f */
 	I->n_rows = d->items.count;
@@ -477,12 +510,15 @@ add_feature_pseudo_users(CfRun *run, const RsCsr *features)
 		for (int64 a = T->indptr[i]; a < T->indptr[i + 1]; a++, out++)
 		{
 			I->indices[out] = n_users + T->indices[a];
-			I->data[out] = w * T->data[a];
+			I->data[out] = T->data[a];
 		}
 		I->indptr[i + 1] = out;
 	}
 	run->by_user = U;
 	run->by_item = I;
+	run->item_side_weights.first = n_users;
+	run->item_side_weights.weight = run->cold.feature_weight;
+	run->item_side = &run->item_side_weights;
 }
 
 /*
@@ -498,7 +534,8 @@ read_item_features(CfRun *run, RsTrainer *trainer)
 	cm->item_col = trainer->spec.item_col;
 	if (OidIsValid(cm->features))
 	{
-		RsFeatureRelation rel = {cm->features, "features", "item", trainer->spec.item_col, "item_col", true};
+		RsFeatureRelation rel = {cm->features, "features", "item", trainer->spec.item_col, "item_col", true,
+		RS_ALS_MAX_FEATURE_VALUE};
 		RsCsr		features;
 		RsItemFeatureCounts counts;
 
@@ -529,11 +566,14 @@ finish_item_features(CfRun *run, RsTrainer *trainer)
 	cm->alpha = run->alpha;
 	cm->reg = run->reg;
 	cm->reg_exponent = run->reg_exponent;
+	cm->weighted_loss = true;
+	cm->n_users = n_users;
 	if (cm->n_features > 0)
 	{
 		cm->vectors = run->X + (Size) n_users * run->k;
 		cm->gram = palloc(sizeof(float) * run->k * run->k);
-		RsGram(run->X, run->by_user->n_rows, run->k, cm->gram);
+		/* the item half-step's Gramian, the features' rows weighted */
+		gram(run, run->X, run->by_user->n_rows, run->item_side, cm->gram);
 	}
 	RsColdFitMap(cm, &run->data.items, cm->n_features > 0 ? &run->item_features : NULL, run->Y);
 	run->n_cold = RsColdItemVectors(cm, run->data.items.ids, run->data.items.count,
@@ -646,8 +686,23 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 	{
 		if (!PG_ARGISNULL(17))
 		{
+			double		fw = RsFloatArg(fcinfo, 18, "feature_weight", 0, 1e6, NAN);
+
 			run.cold.features = PG_GETARG_OID(17);
-			run.cold.feature_weight = (float) RsFloatArg(fcinfo, 18, "feature_weight", 0, 1e6, NAN);
+
+			/*
+			 * The weight is a real in the kernel: below FLT_MIN it rounds
+			 * to 0 (switching the features off unasked) or to a denormal
+			 * that keeps a few bits; refused, not silently changed.
+			 */
+			if (fw > 0 && fw < FLT_MIN)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("feature_weight must be 0 or between %g and %g, not %g",
+								(double) FLT_MIN, 1e6, fw),
+						 errhint("0 switches the features off; a smaller positive weight does not fit a real.")));
+			run.cold.feature_weight = (float) fw;
+
 			/*
 			 * 0 switches the features off (since 0.9.0): the model is the
 			 * ALS without them, so a search (tune over feature_weight) can

@@ -65,21 +65,22 @@
 /*
  * out += sum_j w_j (g_j . p) g_j over n rows g_j: either the rows of a
  * contiguous n x k tile G with weights W (indirect = false), or the rows
- * Y[idx[j]] with weights alpha |val[j]| read in place (indirect = true).
+ * Y[idx[j]] with weights alpha |val[j]| scale read in place (indirect =
+ * true; scale is 1 but for weighted columns, see ImplicitJob).
  * When k is a multiple of 8 and k / 8 vectors fit in half the registers,
  * the accumulator stays in registers across the rows.
  */
 RS_INLINE void
 accumulate_weighted_rows(const float *G, const float *W,
 						 const float *Y, const int32_t *idx,
-						 const float *val, float alpha, const bool indirect,
-						 int64_t n, const float *p, float *out, int k,
-						 const int nregs)
+						 const float *val, float alpha, float scale,
+						 const bool indirect, int64_t n, const float *p,
+						 float *out, int k, const int nregs)
 {
 	int64_t		j;
 
 #define ROW_J	(indirect ? Y + (size_t) idx[j] * k : G + j * k)
-#define WEIGHT_J (indirect ? alpha * fabsf(val[j]) : W[j])
+#define WEIGHT_J (indirect ? alpha * fabsf(val[j]) * scale : W[j])
 
 	if (nregs >= 16 && k % RS_VLEN == 0 && k / RS_VLEN <= nregs / 2 &&
 		k <= 16 * RS_VLEN)
@@ -144,6 +145,13 @@ typedef struct ImplicitJob
 	float		reg;
 	float		reg_exponent;	/* 0: reg for every row */
 	float		alpha;
+	/*
+	 * Columns [weighted_from, n_cols) enter the loss times column_weight
+	 * and are not counted by the frequency scaling (weighted collective
+	 * factorisation, als.h); weighted_from = n_cols: plain ALS.
+	 */
+	int32_t		weighted_from;
+	float		column_weight;
 	int			cg_steps;
 	int64_t		gather_rows;	/* entries of a row copied to the tile */
 } ImplicitJob;
@@ -198,7 +206,10 @@ implicit_solve_row(const ImplicitJob *job, const int k, const int nregs,
 				pAp,
 				step;
 	float		reg = job->reg;
-	double		confidence = (double) R->n_cols;	/* sum over all pairs of c */
+	/* sum over all pairs of c (of the unweighted columns) */
+	double		confidence = (double) job->weighted_from;
+	int64_t		n_plain = n;	/* entries before the weighted columns */
+	float		cw = 1.0f;
 	int64_t		j;
 	int			it;
 
@@ -206,6 +217,16 @@ implicit_solve_row(const ImplicitJob *job, const int k, const int nregs,
 	{
 		memset(x, 0, sizeof(float) * k);
 		return RS_ALS_OK;
+	}
+	if (job->weighted_from < R->n_cols)
+	{
+		/* the weighted columns are the row's tail (columns ascending) */
+		while (n_plain > 0 && idx[n_plain - 1] >= job->weighted_from)
+			n_plain--;
+		for (j = 0; j < n_plain; j++)
+			if (idx[j] >= job->weighted_from)
+				return RS_ALS_ERR_ARGUMENT;
+		cw = job->column_weight;
 	}
 
 	/*
@@ -216,8 +237,10 @@ implicit_solve_row(const ImplicitJob *job, const int k, const int nregs,
 	for (j = 0; j < n; j++)
 	{
 		const float *y = Y + (size_t) idx[j] * k;
-		float		w = alpha * fabsf(val[j]);
-		float		cp = val[j] > 0.0f ? 1.0f + w : 0.0f;
+		/* s = 1 (exactly as plain ALS) but for a weighted column */
+		float		s = j < n_plain ? 1.0f : cw;
+		float		w = alpha * fabsf(val[j]) * s;
+		float		cp = val[j] > 0.0f ? s + w : 0.0f;
 
 		if (j + PREFETCH_AHEAD < n)
 			prefetch_row(Y + (size_t) idx[j + PREFETCH_AHEAD] * k, k);
@@ -226,7 +249,8 @@ implicit_solve_row(const ImplicitJob *job, const int k, const int nregs,
 			memcpy(G + j * k, y, sizeof(float) * k);
 			W[j] = w;
 		}
-		confidence += w;
+		if (j < n_plain)
+			confidence += w;
 		vec_axpy(r, cp - w * vec_dot(y, x, k, nregs), y, k, nregs);
 	}
 	if (job->reg_exponent != 0.0f)
@@ -243,12 +267,19 @@ implicit_solve_row(const ImplicitJob *job, const int k, const int nregs,
 	{
 		/* Ap = (YtY + reg I) p + sum_j w_j (y_j . p) y_j */
 		sym_matvec(job->YtY, p, reg, Ap, k, nregs);
-		accumulate_weighted_rows(G, W, NULL, NULL, NULL, 0.0f, false,
+		accumulate_weighted_rows(G, W, NULL, NULL, NULL, 0.0f, 1.0f, false,
 								 n_gathered, p, Ap, k, nregs);
-		if (n > n_gathered)
+		if (n_plain > n_gathered)
 			accumulate_weighted_rows(NULL, NULL, Y, idx + n_gathered,
-									 val + n_gathered, alpha, true,
-									 n - n_gathered, p, Ap, k, nregs);
+									 val + n_gathered, alpha, 1.0f, true,
+									 n_plain - n_gathered, p, Ap, k, nregs);
+		if (n > n_plain && n > n_gathered)
+		{
+			int64_t		from = n_plain > n_gathered ? n_plain : n_gathered;
+
+			accumulate_weighted_rows(NULL, NULL, Y, idx + from, val + from,
+									 alpha, cw, true, n - from, p, Ap, k, nregs);
+		}
 
 		pAp = vec_dot(p, Ap, k, nregs);
 		/* A is positive definite unless reg = 0 or inputs are not finite */
@@ -674,27 +705,55 @@ int
 rs_gram(const float *Y, int64_t n, int k, float *G,
 		RsStopFn stop, void *stop_arg)
 {
-	int64_t		done = 0;
-	int64_t		block;
-	int			a,
-				c;
+	return rs_gram_weighted(Y, n, n, 1.0f, k, G, stop, stop_arg);
+}
 
-	if (k <= 0 || n < 0)
-		return RS_ALS_ERR_ARGUMENT;
-	block = RS_GRAM_BLOCK_WORK / ((int64_t) k * k);
+/*
+ * G = sum of the rows' outer products, rows [first, n) times weight: the
+ * upper triangle by blocks of rows (gram_blocks), then mirrored.  The
+ * rows before first go through exactly as rs_gram's, so with weight 0 the
+ * result is bit-identical to rs_gram of those rows (ssyrk with alpha 0
+ * leaves G as it is).
+ */
+static int
+gram_blocks(const float *Y, int64_t n, int k, float weight, float *G,
+			RsStopFn stop, void *stop_arg, bool ask_at_end)
+{
+	int64_t		done = 0;
+	int64_t		block = RS_GRAM_BLOCK_WORK / ((int64_t) k * k);
+
 	if (block < RS_GRAM_MIN_BLOCK_ROWS)
 		block = RS_GRAM_MIN_BLOCK_ROWS;
-	memset(G, 0, sizeof(float) * k * k);
 	while (done < n)
 	{
 		int64_t		rows = n - done < block ? n - done : block;
 
 		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, (int) rows,
-					1.0f, Y + done * k, k, 1.0f, G, k);
+					weight, Y + done * k, k, 1.0f, G, k);
 		done += rows;
-		if (done < n && stop != NULL && stop(stop_arg))
+		if ((done < n || ask_at_end) && stop != NULL && stop(stop_arg))
 			return RS_ALS_STOPPED;
 	}
+	return RS_ALS_OK;
+}
+
+int
+rs_gram_weighted(const float *Y, int64_t n, int64_t first, float weight, int k,
+				 float *G, RsStopFn stop, void *stop_arg)
+{
+	int			a,
+				c;
+	int			status;
+
+	if (k <= 0 || n < 0 || first < 0 || first > n || !(weight >= 0.0f) ||
+		!isfinite(weight))
+		return RS_ALS_ERR_ARGUMENT;
+	memset(G, 0, sizeof(float) * k * k);
+	status = gram_blocks(Y, first, k, 1.0f, G, stop, stop_arg, first < n);
+	if (status == RS_ALS_OK && first < n)
+		status = gram_blocks(Y + first * k, n - first, k, weight, G, stop, stop_arg, false);
+	if (status != RS_ALS_OK)
+		return status;
 	for (a = 0; a < k; a++)
 		for (c = 0; c < a; c++)
 			G[a * k + c] = G[c * k + a];
@@ -751,11 +810,26 @@ rs_als_implicit_update_scaled(const RsCsr *R, const float *Y, const float *YtY,
 							  float alpha, int cg_steps, int32_t row_begin,
 							  int32_t row_end, int nthreads, float *workspace)
 {
+	return rs_als_implicit_update_weighted(R, Y, YtY, X, k, reg, reg_exponent, alpha,
+										   cg_steps, NULL, row_begin, row_end, nthreads,
+										   workspace);
+}
+
+/* The same with R's last columns weighted in the loss (cw; NULL: none). */
+int
+rs_als_implicit_update_weighted(const RsCsr *R, const float *Y, const float *YtY,
+								float *X, int k, float reg, float reg_exponent,
+								float alpha, int cg_steps, const RsAlsColumnWeight *cw,
+								int32_t row_begin, int32_t row_end, int nthreads,
+								float *workspace)
+{
 	ImplicitJob job;
 
 	if (!rs_als_update_args_ok(R, Y, X, k, row_begin, row_end, nthreads, workspace) ||
 		YtY == NULL || cg_steps < 1 || !(reg >= 0.0f) || !(alpha >= 0.0f) ||
-		!isfinite(reg_exponent))
+		!isfinite(reg_exponent) ||
+		(cw != NULL && (cw->first < 0 || cw->first > R->n_cols ||
+						!(cw->weight >= 0.0f) || !isfinite(cw->weight))))
 		return RS_ALS_ERR_ARGUMENT;
 	if (row_begin == row_end)
 		return RS_ALS_OK;
@@ -768,6 +842,8 @@ rs_als_implicit_update_scaled(const RsCsr *R, const float *Y, const float *YtY,
 	job.reg = reg;
 	job.reg_exponent = reg_exponent;
 	job.alpha = alpha;
+	job.weighted_from = cw != NULL ? cw->first : R->n_cols;
+	job.column_weight = cw != NULL ? cw->weight : 1.0f;
 	job.cg_steps = cg_steps;
 	job.gather_rows = implicit_gather_rows(k);
 

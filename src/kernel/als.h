@@ -84,6 +84,14 @@
 #define RS_ALS_MAX_ALPHA		1e6
 #define RS_ALS_MAX_REG_EXPONENT	2
 
+/*
+ * Largest |value| of an item feature (train_cf's features): a feature's
+ * confidence alpha * feature_weight * |value| (each factor up to 1e6) is
+ * then at most 1e20 and its sums over x x^T stay far inside float range;
+ * near FLT_MAX, alpha * value overflowed to infinity (review R8).
+ */
+#define RS_ALS_MAX_FEATURE_VALUE	1e8
+
 /* Most threads one update call uses (more are clamped to this). */
 #define RS_ALS_MAX_THREADS		64
 
@@ -134,6 +142,16 @@ extern int	rs_init_factors_threads(float *X, int32_t row_begin, int32_t row_end,
 extern int	rs_gram(const float *Y, int64_t n, int k, float *G,
 					RsStopFn stop, void *stop_arg);
 
+/*
+ * G = Y[0, first)^T Y[0, first) + weight Y[first, n)^T Y[first, n): the
+ * Gramian of a side whose rows [first, n) have their whole loss weighted
+ * (rs_als_implicit_update_weighted).  The first rows go through exactly as
+ * rs_gram's, so first = n, or weight 0, gives rs_gram's bits.  weight must
+ * be finite and >= 0; statuses as rs_gram.
+ */
+extern int	rs_gram_weighted(const float *Y, int64_t n, int64_t first, float weight,
+							 int k, float *G, RsStopFn stop, void *stop_arg);
+
 /* Scratch floats needed by either update function with these settings. */
 extern size_t rs_als_workspace_floats(int k, int nthreads);
 
@@ -162,6 +180,41 @@ extern int	rs_als_implicit_update_scaled(const RsCsr *R, const float *Y,
 										  float alpha, int cg_steps,
 										  int32_t row_begin, int32_t row_end,
 										  int nthreads, float *workspace);
+
+/*
+ * Weighted collective factorisation: the columns [first, n_cols) of R (an
+ * item's features as pseudo-users beside its users) have their whole loss
+ * multiplied by weight w,
+ *		sum_{u < first} c_ui (p_ui - x_u.y_i)^2
+ *		+ w sum_{f >= first} c_fi (p_fi - x_f.y_i)^2 + reg_i |y_i|^2,
+ * so row i solves
+ *		(YtY_w + reg_i I + sum_u (c_ui - 1) y_u y_u^T
+ *		 + w sum_f (c_fi - 1) y_f y_f^T) x_i
+ *			= sum_u c_ui p_ui y_u + w sum_f c_fi p_fi y_f
+ * with YtY_w = rs_gram_weighted(Y, n_cols, first, w), and the frequency
+ * scaling of reg_i counting only the unweighted columns:
+ * (first + alpha sum_{u < first} |r_ui|)^reg_exponent.  With w = 0 the
+ * rows are exactly (bit for bit) plain ALS on the first columns.  In each
+ * row the weighted columns must come last (columns ascending, as
+ * sparse.h's builders give them), else RS_ALS_ERR_ARGUMENT.
+ */
+typedef struct RsAlsColumnWeight
+{
+	int32_t		first;			/* columns >= first are weighted */
+	float		weight;			/* their loss weight, finite, >= 0 */
+} RsAlsColumnWeight;
+
+/*
+ * rs_als_implicit_update_scaled with R's columns weighted as cw says
+ * (NULL: none, exactly rs_als_implicit_update_scaled).
+ */
+extern int	rs_als_implicit_update_weighted(const RsCsr *R, const float *Y,
+											const float *YtY, float *X, int k,
+											float reg, float reg_exponent,
+											float alpha, int cg_steps,
+											const RsAlsColumnWeight *cw,
+											int32_t row_begin, int32_t row_end,
+											int nthreads, float *workspace);
 
 /*
  * One explicit biased ALS update of rows [row_begin, row_end) of X and

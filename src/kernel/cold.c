@@ -9,55 +9,116 @@
  */
 #include "cold.h"
 
+#include <float.h>
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "linalg.h"
+
+/*
+ * A failed Cholesky is retried with a ridge of RS_COLD_JITTER_FIRST times
+ * k times the largest diagonal entry, ten times larger each retry, at most
+ * RS_COLD_JITTER_TRIES times.  Why: the Gramian arrives in float, rounded
+ * by about k * FLT_EPSILON of its largest entries; with a large
+ * feature_weight (the features' rows weigh up to 1e6 times the users') that
+ * rounding exceeds the regularisation in the directions the features do
+ * not span, and the float factorisation finds the system indefinite
+ * although it is positive definite.  A ridge of the size of the rounding
+ * changes nothing the stored Gramian determines; a solve that succeeds
+ * first time is untouched (bit for bit as before).
+ */
+#define RS_COLD_JITTER_FIRST	FLT_EPSILON
+#define RS_COLD_JITTER_TRIES	6
+
+/*
+ * The half-step of either form: each observation's confidence and
+ * preference times weight; its alpha |v| joins the frequency scaling's
+ * confidence only if counted (0.10.0's pseudo-users).
+ */
+static int
+cold_item_solve(const float *gram, const float *X, int k, const int32_t *idx,
+				const float *v, int n, float alpha, float weight, bool counted,
+				float reg, float reg_exponent, double confidence, float *out,
+				float *work)
+{
+	float		reg_eff = reg;
+	float		jitter = 0.0f;
+
+	if (k <= 0 || n < 0 || !(reg >= 0) || !(alpha >= 0) || !(weight >= 0) ||
+		!isfinite(weight) || !(confidence >= 0))
+		return RS_COLD_BAD_ARGUMENT;
+	memset(out, 0, sizeof(float) * k);
+	if (n == 0)
+		return RS_COLD_OK;
+	for (int try = 0; try <= RS_COLD_JITTER_TRIES; try++)
+	{
+		double		conf = confidence;
+		float		diag_max = 0.0f;
+
+		memset(out, 0, sizeof(float) * k);
+		memcpy(work, gram, sizeof(float) * k * k);
+		for (int j = 0; j < n; j++)
+		{
+			const float *x = X + (size_t) idx[j] * k;
+			float		w = alpha * fabsf(v[j]) * weight;
+			float		cp = v[j] > 0.0f ? weight + w : 0.0f;
+
+			if (counted)
+				conf += w;
+			for (int a = 0; a < k; a++)
+			{
+				out[a] += cp * x[a];
+				for (int b = 0; b < k; b++)
+					work[a * k + b] += w * x[a] * x[b];
+			}
+		}
+		if (reg_exponent != 0.0f)
+			reg_eff = (float) (reg * pow(conf, reg_exponent));
+		for (int a = 0; a < k; a++)
+		{
+			work[a * k + a] += reg_eff;
+			diag_max = fmaxf(diag_max, work[a * k + a]);
+		}
+		if (try > 0)
+		{
+			jitter = jitter == 0.0f ? RS_COLD_JITTER_FIRST * k * diag_max : jitter * 10.0f;
+			for (int a = 0; a < k; a++)
+				work[a * k + a] += jitter;
+		}
+		if (rs_cholesky_solve(work, k, out, 1) == 0)
+		{
+			for (int a = 0; a < k; a++)
+				if (!isfinite(out[a]))
+				{
+					memset(out, 0, sizeof(float) * k);
+					return RS_COLD_NOT_PD;
+				}
+			return RS_COLD_OK;
+		}
+		if (!(diag_max > 0.0f) || !isfinite(diag_max))
+			break;				/* no ridge helps a zero or non-finite system */
+	}
+	memset(out, 0, sizeof(float) * k);
+	return RS_COLD_NOT_PD;
+}
 
 int
 rs_cold_item_solve(const float *gram, const float *X, int k, const int32_t *idx,
 				   const float *v, int n, float alpha, float reg, float reg_exponent,
 				   double n_cols, float *out, float *work)
 {
-	double		confidence = n_cols;
-	float		reg_eff = reg;
+	return cold_item_solve(gram, X, k, idx, v, n, alpha, 1.0f, true, reg, reg_exponent,
+						   n_cols, out, work);
+}
 
-	if (k <= 0 || n < 0 || !(reg >= 0) || !(alpha >= 0))
-		return RS_COLD_BAD_ARGUMENT;
-	memset(out, 0, sizeof(float) * k);
-	if (n == 0)
-		return RS_COLD_OK;
-	memcpy(work, gram, sizeof(float) * k * k);
-	for (int j = 0; j < n; j++)
-	{
-		const float *x = X + (size_t) idx[j] * k;
-		float		w = alpha * fabsf(v[j]);
-		float		cp = v[j] > 0.0f ? 1.0f + w : 0.0f;
-
-		confidence += w;
-		for (int a = 0; a < k; a++)
-		{
-			out[a] += cp * x[a];
-			for (int b = 0; b < k; b++)
-				work[a * k + b] += w * x[a] * x[b];
-		}
-	}
-	if (reg_exponent != 0.0f)
-		reg_eff = (float) (reg * pow(confidence, reg_exponent));
-	for (int a = 0; a < k; a++)
-		work[a * k + a] += reg_eff;
-	if (rs_cholesky_solve(work, k, out, 1) != 0)
-	{
-		memset(out, 0, sizeof(float) * k);
-		return RS_COLD_NOT_PD;
-	}
-	for (int a = 0; a < k; a++)
-		if (!isfinite(out[a]))
-		{
-			memset(out, 0, sizeof(float) * k);
-			return RS_COLD_NOT_PD;
-		}
-	return RS_COLD_OK;
+int
+rs_cold_item_solve_weighted(const float *gram, const float *X, int k, const int32_t *idx,
+							const float *v, int n, float alpha, float weight, float reg,
+							float reg_exponent, double n_users, float *out, float *work)
+{
+	return cold_item_solve(gram, X, k, idx, v, n, alpha, weight, false, reg, reg_exponent,
+						   n_users, out, work);
 }
 
 int

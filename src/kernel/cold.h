@@ -50,6 +50,25 @@ extern int	rs_cold_item_solve(const float *gram, const float *X, int k,
 							   double n_cols, float *out, float *work);
 
 /*
+ * The same half-step for weighted collective factorisation (0.11.0,
+ * rs_als_implicit_update_weighted): the features' whole loss times
+ * weight W,
+ *
+ *   (G_W + W sum_f w_f x_f x_f^T + reg_i I) y = W sum_f (1 + w_f) x_f,
+ *
+ * G_W = rs_gram_weighted (users, then W times the pseudo-users), and
+ * reg_i = reg n_users^reg_exponent: the frequency scaling counts the
+ * users only (a cold item has none of its own), not the features.
+ * Both forms retry a failed Cholesky with a small ridge (cold.c says why);
+ * RS_COLD_NOT_PD only when that fails too.
+ */
+extern int	rs_cold_item_solve_weighted(const float *gram, const float *X, int k,
+										const int32_t *idx, const float *v, int n,
+										float alpha, float weight, float reg,
+										float reg_exponent, double n_users,
+										float *out, float *work);
+
+/*
  * Ridge regression W (D x k) of Y (n x k) on Z (n x D), both row-major:
  * W = (Z^T Z + lambda I)^-1 Z^T Y.  work: D * (D + k) floats.  stop is asked
  * between rows.

@@ -483,6 +483,8 @@ main(int argc, char **argv)
 		printf("threads %d: median users half %.3f s, items half %.3f s, full iteration %.3f s (cores used: %.2f)\n",
 			   nthreads, median(tu, reps), median(ti, reps), median(tt, reps),
 			   (cpu_seconds() - cpu0) / (now_seconds() - wall0));
+		/* to compare builds (two kernels' versions) bit for bit */
+		printf("threads %d: factors hash %016llx\n", nthreads, (unsigned long long) hashes[run]);
 		fflush(stdout);
 		n_runs++;
 	}

@@ -233,7 +233,19 @@ warm() {
 # feature_weight's best regularization on valid runs on test.
 # WARM_NORM=1: each feature's value is mean n / n_i, n_i the item's
 # feature count (an item's features weigh alike whatever their number).
+# WARM_NORM=idf: each feature's value is its idf, ln(items / items with
+# it), over its mean (a word most products have says less; 0.11.0).
+# (0.11.0: with the features' whole loss weighted, the regularization
+# grid of the ALS without features applies: WARM_JOINT_REG="0.01, 0.02,
+# 0.05" and WARM_FW_GRID="0, 1, 3, 10, 30" were the run's.)
+# WARM_PROTOCOL=last5 (0.11.0): warmjoint on the last5 splits (chosen on
+# last5/valid) instead of strat75; the other modes need strat75.
 WARM_JOINT_REG=${WARM_JOINT_REG:-0.0005, 0.001, 0.002, 0.005, 0.01, 0.02}
+split_protocol=${WARM_PROTOCOL:-strat75}
+if [ "$split_protocol" != strat75 ] && [ "$what" != warmjoint ]; then
+	echo "WARM_PROTOCOL=$split_protocol goes with warmjoint only" >&2
+	exit 1
+fi
 warm_joint() {
 	local data=$1 t=$2 v=$3 fw reg val f=${3}_features
 	if [ "${WARM_NORM:-0}" = 1 ]; then
@@ -243,9 +255,19 @@ CREATE OR REPLACE VIEW $f AS
 SELECT item_id, feature, (avg(n) OVER () / n)::real AS value
 FROM (SELECT item_id, feature, count(*) OVER (PARTITION BY item_id) AS n FROM ${v}_features) s;
 SQL
+	elif [ "${WARM_NORM:-0}" = idf ]; then
+		f=${v}_features_idf
+		recsys_psql -q <<SQL
+CREATE OR REPLACE VIEW $f AS
+SELECT item_id, feature, (idf / avg(idf) OVER ())::real AS value
+FROM (SELECT item_id, feature,
+			 ln((SELECT count(DISTINCT item_id) FROM ${v}_features)::float8 / count(*) OVER (PARTITION BY feature)) AS idf
+	  FROM (SELECT DISTINCT item_id, feature FROM ${v}_features) d) s
+WHERE idf > 0;
+SQL
 	fi
 	echo
-	echo "### warmjoint: $data strat75 (valid NDCG@10 per feature_weight x regularization; $als_best without features; features $f)"
+	echo "### warmjoint: $data $split_protocol (valid NDCG@10 per feature_weight x regularization; $als_best without features; features $f)"
 	recsys_psql -qAt <<SQL
 SET recsys.threads = 2;
 CREATE TEMP TABLE joint_tuned AS
@@ -803,10 +825,10 @@ for data in ml-latest-small online-retail; do
 	v=${data//-/_}_features
 	item_features "$data"
 	v=${data//-/_}
-	load_split "${t}_train" "$splits/$data/strat75/train.csv.gz"
-	load_split "${t}_test" "$splits/$data/strat75/test.csv.gz"
-	load_split "${t}_vtrain" "$splits/$data/strat75/valid/train.csv.gz"
-	load_split "${t}_vtest" "$splits/$data/strat75/valid/test.csv.gz"
+	load_split "${t}_train" "$splits/$data/$split_protocol/train.csv.gz"
+	load_split "${t}_test" "$splits/$data/$split_protocol/test.csv.gz"
+	load_split "${t}_vtrain" "$splits/$data/$split_protocol/valid/train.csv.gz"
+	load_split "${t}_vtest" "$splits/$data/$split_protocol/valid/test.csv.gz"
 	if [ "$what" = combine ]; then
 		[ -n "${combine_ready:-}" ] || combine_functions
 		combine_ready=1

@@ -19,6 +19,7 @@
 #include "rng.h"
 #include "score.h"
 #include "unit.h"
+#include "unit_math.h"
 
 /* The kernels' loss and RMSE as values (no stop callback: they cannot stop). */
 static double
@@ -191,43 +192,6 @@ test_csr_random(int32_t n_rows, int32_t n_cols, double density,
 	return t;
 }
 
-/* A standard normal draw (Box-Muller on two counter-based uniforms). */
-static double
-test_normal(uint64_t seed, uint64_t counter)
-{
-	double		u1 = rs_rng_uniform_double(seed, 2 * counter);
-	double		u2 = rs_rng_uniform_double(seed, 2 * counter + 1);
-
-	return sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586 * u2);
-}
-
-/* Solve the n x n SPD system A z = b in double (Gaussian elimination). */
-static void
-test_dense_solve(double *A, double *b, int n)
-{
-	int			i,
-				j,
-				c;
-
-	for (i = 0; i < n; i++)
-		for (j = i + 1; j < n; j++)
-		{
-			double		f = A[j * n + i] / A[i * n + i];
-
-			for (c = i; c < n; c++)
-				A[j * n + c] -= f * A[i * n + c];
-			b[j] -= f * b[i];
-		}
-	for (i = n - 1; i >= 0; i--)
-	{
-		double		s = b[i];
-
-		for (c = i + 1; c < n; c++)
-			s -= A[i * n + c] * b[c];
-		b[i] = s / A[i * n + i];
-	}
-}
-
 /* The exact implicit solution for row u, in double. */
 static void
 test_implicit_direct(const RsCsr *R, const float *Y, int k, float reg,
@@ -260,24 +224,8 @@ test_implicit_direct(const RsCsr *R, const float *Y, int k, float reg,
 				x[a] += (1.0 + w) * y[a];
 		}
 	}
-	test_dense_solve(A, x, k);
+	unit_dense_solve(A, x, k);
 	free(A);
-}
-
-/* Largest |a - b| relative to max |b| (or 1e-6). */
-static double
-test_rel_diff(const float *a, const double *b, int k)
-{
-	double		num = 0.0,
-				den = 1e-6;
-	int			i;
-
-	for (i = 0; i < k; i++)
-	{
-		num = fmax(num, fabs(a[i] - b[i]));
-		den = fmax(den, fabs(b[i]));
-	}
-	return num / den;
 }
 
 /* Whether an array holds only finite values. */
@@ -419,7 +367,7 @@ UNIT_TEST(als_implicit_cg_matches_direct_solve)
 
 		/* centred factors make a better-conditioned, more general test */
 		for (i = 0; i < n_cols * k; i++)
-			Y[i] = (float) (0.1 * test_normal(11, (uint64_t) i));
+			Y[i] = (float) (0.1 * unit_normal(11, (uint64_t) i));
 		rs_init_factors(X, 4, k, 5, 0.01f);
 		rs_gram(Y, n_cols, k, G, NULL, NULL);
 		status = rs_als_implicit_update(&R.m, Y, G, X, k, 0.5f, 2.0f, 4 * k,
@@ -440,8 +388,8 @@ UNIT_TEST(als_implicit_cg_matches_direct_solve)
 			else
 			{
 				if (getenv("UNIT_VERBOSE"))
-					printf("  k=%d row %d rel diff %g\n", k, u, test_rel_diff(X + u * k, exact, k));
-				UNIT_CHECK(test_rel_diff(X + u * k, exact, k) < 2e-4);
+					printf("  k=%d row %d rel diff %g\n", k, u, unit_rel_diff(X + u * k, exact, k));
+				UNIT_CHECK(unit_rel_diff(X + u * k, exact, k) < 2e-4);
 			}
 		}
 
@@ -481,19 +429,19 @@ UNIT_TEST(als_implicit_scaled_reg_matches_direct_solve)
 	float	   *ws = malloc(sizeof(float) * rs_als_workspace_floats(k, 1));
 
 	for (int i = 0; i < n_cols * k; i++)
-		Y[i] = (float) (0.3 * test_normal(3, (uint64_t) i));
+		Y[i] = (float) (0.3 * unit_normal(3, (uint64_t) i));
 	rs_init_factors(X, 2, k, 5, 0.01f);
 	rs_gram(Y, n_cols, k, G, NULL, NULL);
 	UNIT_CHECK(rs_als_implicit_update_scaled(&R.m, Y, G, X, k, reg, e, alpha, 4 * k,
 											 0, 2, 1, ws) == RS_ALS_OK);
 	/* row 0: 40 + 4 * 4; row 1: 40 + 4 * 5.5 */
 	test_implicit_direct(&R.m, Y, k, reg * powf(56.0f, e), alpha, 0, exact);
-	UNIT_CHECK(test_rel_diff(X, exact, k) < 2e-4);
+	UNIT_CHECK(unit_rel_diff(X, exact, k) < 2e-4);
 	test_implicit_direct(&R.m, Y, k, reg * powf(62.0f, e), alpha, 1, exact);
-	UNIT_CHECK(test_rel_diff(X + k, exact, k) < 2e-4);
+	UNIT_CHECK(unit_rel_diff(X + k, exact, k) < 2e-4);
 	/* and it is not the unscaled solution */
 	test_implicit_direct(&R.m, Y, k, reg, alpha, 1, exact);
-	UNIT_CHECK(test_rel_diff(X + k, exact, k) > 1e-2);
+	UNIT_CHECK(unit_rel_diff(X + k, exact, k) > 1e-2);
 	UNIT_CHECK(rs_als_implicit_update_scaled(&R.m, Y, G, X, k, reg, NAN, alpha, 3,
 											 0, 2, 1, ws) == RS_ALS_ERR_ARGUMENT);
 	free(ws);
@@ -738,9 +686,9 @@ UNIT_TEST(als_explicit_matches_direct_solve)
 	UNIT_CHECK(n_short >= 2 && n_long >= 2);
 
 	for (i = 0; i < n_cols * k; i++)
-		Y[i] = (float) (0.5 * test_normal(3, (uint64_t) i));
+		Y[i] = (float) (0.5 * unit_normal(3, (uint64_t) i));
 	for (i = 0; i < n_cols; i++)
-		ybias[i] = (float) (0.3 * test_normal(4, (uint64_t) i));
+		ybias[i] = (float) (0.3 * unit_normal(4, (uint64_t) i));
 
 	for (variant = 0; variant < 3; variant++)
 	{
@@ -787,11 +735,11 @@ UNIT_TEST(als_explicit_matches_direct_solve)
 				A[a * k1 + a] += reg * (weighted ? n_u : 1.0);
 			if (with_bias)
 				A[k * k1 + k] += reg_bias * (weighted ? n_u : 1.0);
-			test_dense_solve(A, b, k1);
+			unit_dense_solve(A, b, k1);
 			memcpy(got, X + u * k, sizeof(float) * k);
 			if (with_bias)
 				got[k] = xbias[u];
-			UNIT_CHECK(test_rel_diff(got, b, k1) < 1e-4);
+			UNIT_CHECK(unit_rel_diff(got, b, k1) < 1e-4);
 		}
 	}
 	free(Y);
@@ -830,18 +778,18 @@ UNIT_TEST(als_explicit_planted_rank3)
 				a;
 
 	for (i = 0; i < n_users * rank; i++)
-		U[i] = (float) (test_normal(100, (uint64_t) i) / sqrt(sqrt(rank)));
+		U[i] = (float) (unit_normal(100, (uint64_t) i) / sqrt(sqrt(rank)));
 	for (i = 0; i < n_items * rank; i++)
-		V[i] = (float) (test_normal(101, (uint64_t) i) / sqrt(sqrt(rank)));
+		V[i] = (float) (unit_normal(101, (uint64_t) i) / sqrt(sqrt(rank)));
 	for (i = 0; i < n_users; i++)
-		bu[i] = (float) (0.5 * test_normal(102, (uint64_t) i));
+		bu[i] = (float) (0.5 * unit_normal(102, (uint64_t) i));
 	for (i = 0; i < n_items; i++)
-		bi[i] = (float) (0.5 * test_normal(103, (uint64_t) i));
+		bi[i] = (float) (0.5 * unit_normal(103, (uint64_t) i));
 	for (e = 0; e < cap; e++)
 	{
 		int32_t		u = (int32_t) (e / n_items),
 					it = (int32_t) (e % n_items);
-		double		r = 3.5 + bu[u] + bi[it] + 0.1 * test_normal(104, (uint64_t) e);
+		double		r = 3.5 + bu[u] + bi[it] + 0.1 * unit_normal(104, (uint64_t) e);
 		double		coin = rs_rng_uniform_double(105, (uint64_t) e);
 
 		for (a = 0; a < rank; a++)
@@ -1144,7 +1092,7 @@ test_dense_inverse(const double *A, double *inv, int n)
 		memcpy(work, A, sizeof(double) * n * n);
 		for (a = 0; a < n; a++)
 			col[a] = a == c ? 1.0 : 0.0;
-		test_dense_solve(work, col, n);
+		unit_dense_solve(work, col, n);
 		for (a = 0; a < n; a++)
 			inv[a * n + c] = col[a];
 	}
@@ -1203,9 +1151,9 @@ UNIT_TEST(als_sample_row_distribution)
 	}
 	R = test_csr_from_triplets(3, N_COLS, nnz, rows, cols, vals);
 	for (j = 0; j < N_COLS * K; j++)
-		Y[j] = (float) (0.5 * test_normal(31, (uint64_t) j));
+		Y[j] = (float) (0.5 * unit_normal(31, (uint64_t) j));
 	for (j = 0; j < N_COLS; j++)
-		yb[j] = (float) (0.2 * test_normal(32, (uint64_t) j));
+		yb[j] = (float) (0.2 * unit_normal(32, (uint64_t) j));
 
 	for (seed = 0; seed < N_DRAWS; seed++)
 	{
@@ -1266,7 +1214,7 @@ UNIT_TEST(als_sample_row_distribution)
 			double		Pc[D * D];
 
 			memcpy(Pc, P, sizeof(P));
-			test_dense_solve(Pc, b, D);		/* b = the conditional mean */
+			unit_dense_solve(Pc, b, D);		/* b = the conditional mean */
 		}
 		for (a = 0; a < D; a++)
 		{
@@ -1349,7 +1297,7 @@ UNIT_TEST(als_sample_prior_recovers_moments)
 					x[D];
 
 		for (a = 0; a < D; a++)
-			z[a] = test_normal(41, (uint64_t) (u * D + a));
+			z[a] = unit_normal(41, (uint64_t) (u * D + a));
 		for (a = 0; a < D; a++)
 		{
 			x[a] = m0[a];
@@ -1540,15 +1488,15 @@ UNIT_TEST(als_bayes_planted_rank3)
 	{
 		int32_t		u = (int32_t) (e / n_items),
 					it = (int32_t) (e % n_items);
-		double		r = 3.5 + 0.5 * test_normal(202, (uint64_t) u) +
-			0.5 * test_normal(203, (uint64_t) it) +
-			0.1 * test_normal(204, (uint64_t) e);
+		double		r = 3.5 + 0.5 * unit_normal(202, (uint64_t) u) +
+			0.5 * unit_normal(203, (uint64_t) it) +
+			0.1 * unit_normal(204, (uint64_t) e);
 		double		coin = rs_rng_uniform_double(205, (uint64_t) e);
 		int			a;
 
 		for (a = 0; a < rank; a++)
-			r += test_normal(200, (uint64_t) (u * rank + a)) *
-				test_normal(201, (uint64_t) (it * rank + a)) / sqrt((double) rank);
+			r += unit_normal(200, (uint64_t) (u * rank + a)) *
+				unit_normal(201, (uint64_t) (it * rank + a)) / sqrt((double) rank);
 		if (coin < 0.27)
 		{
 			rows[ntrain] = u;

@@ -15,6 +15,7 @@
 #include "foldin.h"
 #include "rng.h"
 #include "unit.h"
+#include "unit_math.h"
 
 #define FI_ITEMS 3000
 
@@ -67,23 +68,7 @@ fi_direct(const float *Y, int n_items, int k, const int32_t *idx, const float *w
 				x[a] += (1.0 + c1) * y[a];
 		}
 	}
-	for (int i = 0; i < k; i++)
-		for (int j = i + 1; j < k; j++)
-		{
-			double		f = A[j * k + i] / A[i * k + i];
-
-			for (int c = i; c < k; c++)
-				A[j * k + c] -= f * A[i * k + c];
-			x[j] -= f * x[i];
-		}
-	for (int i = k - 1; i >= 0; i--)
-	{
-		double		s = x[i];
-
-		for (int c = i + 1; c < k; c++)
-			s -= A[i * k + c] * x[c];
-		x[i] = s / A[i * k + i];
-	}
+	unit_dense_solve(A, x, k);
 	free(A);
 }
 
@@ -116,20 +101,6 @@ fi_fold(const float *Y, const float *G, int k, const int32_t *idx, const float *
 	return status;
 }
 
-static double
-fi_max_rel_diff(const float *a, const double *b, int k)
-{
-	double		num = 0,
-				den = 1e-6;
-
-	for (int c = 0; c < k; c++)
-	{
-		num = fmax(num, fabs(a[c] - b[c]));
-		den = fmax(den, fabs(b[c]));
-	}
-	return num / den;
-}
-
 UNIT_TEST(fold_in_matches_direct_solve)
 {
 	static const int ks[] = {5, 64};
@@ -154,7 +125,7 @@ UNIT_TEST(fold_in_matches_direct_solve)
 				w[0] = 2.0f;
 			UNIT_CHECK(fi_fold(Y, G, k, idx, w, m, m, 0.3f, 2.0f, x) == RS_ALS_OK);
 			fi_direct(Y, FI_ITEMS, k, idx, w, m, 0.3f, 2.0f, exact);
-			UNIT_CHECK(fi_max_rel_diff(x, exact, k) < 1e-4);
+			UNIT_CHECK(unit_rel_diff(x, exact, k) < 1e-4);
 			free(idx);
 			free(w);
 		}
