@@ -539,6 +539,20 @@ cold_explain(RsModel *model, int64 user_id, int32 j, int64 item_id, RsContributi
 		(*out)[found++] = (RsContribution) {item_id, (float) prior};
 	pfree(share);
 	pfree(pos);
+	if (found == 0)
+	{
+		/* explain's generic notice would say the user has no items */
+		ereport(NOTICE,
+				(errmsg("model \"%s\" has nothing to explain item " INT64_FORMAT " by for user "
+						INT64_FORMAT, model->name, item_id, user_id),
+				 known ?
+				 errdetail("None of the user's items shares a feature with the item (its content, "
+						   "CB2CF and learned lists name none of them), and its prior adds nothing "
+						   "(the prior's coefficient is 0, or the item's prior is the cold items' mean).") :
+				 errdetail("The user has no items in the model's source, so the item is ranked by its "
+						   "prior alone, and its prior is the cold items' mean.")));
+		return -1;
+	}
 	return found;
 }
 
