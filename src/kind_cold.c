@@ -356,25 +356,22 @@ cold_load(RsModel *model, const RsCatalogRow *row)
 }
 
 /*
- * The mix of the candidate rows (the cold items not excluded and, if
- * slotted is not NULL, among the user's best cold_slots: slotted[row])
- * for the items given: returns how many, with their rows in s->rows, their
+ * The mix of the candidate rows (the cold items not excluded) for the
+ * items given: returns how many, with their rows in s->rows, their
  * scores in s->mix and the terms' sd over them in s->sd; *known: whether
  * any item was the model's (if not, the mix is the prior alone, weight 1).
  */
 static const double prior_alone[RS_COLD_MIX_TERMS] = {[RS_COLD_MIX_PRIOR] = 1};
 
 static int
-mix_candidates(RsModel *model, const RsUserItems *items, const uint8 *exclude,
-			   const uint8 *slotted, bool *known)
+mix_candidates(RsModel *model, const RsUserItems *items, const uint8 *exclude, bool *known)
 {
 	ColdState  *s = S(model);
 	int			n = 0;
 
 	*known = false;
 	for (int32 r = 0; r < s->lists.n_rows; r++)
-		if ((exclude == NULL || !rs_bitmap_test(exclude, s->row_item[r])) &&
-			(slotted == NULL || slotted[r]))
+		if (exclude == NULL || !rs_bitmap_test(exclude, s->row_item[r]))
 			s->rows[n++] = r;
 	for (int a = 0; items && a < items->n; a++)
 	{
@@ -391,10 +388,11 @@ mix_candidates(RsModel *model, const RsUserItems *items, const uint8 *exclude,
 
 /*
  * The best k of the n mixed candidates (model item indexes), best first,
- * at most cold_slots of them (ties: the smaller item index, as everywhere).
+ * at most cold_slots of them, only rows marked in slotted if it is not
+ * NULL (ties: the smaller item index, as everywhere).
  */
 static int
-best_candidates(RsModel *model, int n, int k, int32 *out_idx, float *out_score)
+best_candidates(RsModel *model, int n, int k, const uint8 *slotted, int32 *out_idx, float *out_score)
 {
 	ColdState  *s = S(model);
 	int			size = 0;
@@ -402,7 +400,8 @@ best_candidates(RsModel *model, int n, int k, int32 *out_idx, float *out_score)
 	if (s->slots > 0)
 		k = Min(k, s->slots);
 	for (int c = 0; c < n && k > 0; c++)
-		rs_topk_offer(out_idx, out_score, &size, k, s->mix[c], s->row_item[s->rows[c]]);
+		if (slotted == NULL || slotted[s->rows[c]])
+			rs_topk_offer(out_idx, out_score, &size, k, s->mix[c], s->row_item[s->rows[c]]);
 	rs_topk_sort(out_idx, out_score, size);
 	return size;
 }
@@ -411,8 +410,9 @@ best_candidates(RsModel *model, int n, int k, int32 *out_idx, float *out_score)
  * The user's best cold_slots, computed over every cold item (as score()
  * ranks them: nothing excluded, so an item the user already has holds a
  * slot too): NULL when unbounded, else s->slotted marks the rows in them.
- * recommend and recommend_session rank only among these (less what the
- * caller excludes), so the cold items a user is shown are a subset of
+ * recommend and recommend_session show only these (less what the caller
+ * excludes; their scores are still standardised over all the call's
+ * candidates, as without a bound), so the cold items a user is shown are a subset of
  * the one set score() gives scores to, whatever candidates => or seen
  * items a call excludes: a rotating candidates array cannot show more
  * than cold_slots different cold items.
@@ -427,8 +427,8 @@ user_slots(RsModel *model, const RsUserItems *items)
 
 	if (s->slots <= 0 || s->slots >= s->lists.n_rows)
 		return NULL;
-	n = mix_candidates(model, items, NULL, NULL, &known);
-	size = best_candidates(model, n, n, s->top_idx, s->top_score);
+	n = mix_candidates(model, items, NULL, &known);
+	size = best_candidates(model, n, n, NULL, s->top_idx, s->top_score);
 	memset(s->slotted, 0, s->lists.n_rows);
 	for (int t = 0; t < size; t++)
 		s->slotted[s->row_of[s->top_idx[t]]] = 1;
@@ -440,8 +440,9 @@ cold_rank_top_k(RsModel *model, int64 user_id, const RsUserItems *items, uint8 *
 				float *scratch, int32 *out_idx, float *out_score, RsReason *out_reason)
 {
 	bool		known;
-	int			n = mix_candidates(model, items, exclude, user_slots(model, items), &known);
-	int			size = best_candidates(model, n, k, out_idx, out_score);
+	const uint8 *slotted = user_slots(model, items);
+	int			n = mix_candidates(model, items, exclude, &known);
+	int			size = best_candidates(model, n, k, slotted, out_idx, out_score);
 
 	for (int r = 0; r < size; r++)
 	{
@@ -474,13 +475,13 @@ cold_score_items(RsModel *model, const RsUserItems *items, float *scores)
 {
 	ColdState  *s = S(model);
 	bool		known;
-	int			n = mix_candidates(model, items, NULL, NULL, &known);
+	int			n = mix_candidates(model, items, NULL, &known);
 
 	for (int32 i = 0; i < model->items.count; i++)
 		scores[i] = NAN;
 	if (s->slots > 0 && s->slots < n)
 	{
-		int			size = best_candidates(model, n, n, s->top_idx, s->top_score);
+		int			size = best_candidates(model, n, n, NULL, s->top_idx, s->top_score);
 
 		for (int t = 0; t < size; t++)
 			scores[s->top_idx[t]] = s->top_score[t];
@@ -534,7 +535,7 @@ cold_explain(RsModel *model, int64 user_id, int32 j, int64 item_id, RsContributi
 						   "or came with refresh_items."),
 				 errhint("Explain it with the model that ranks the other items.")));
 	RsReadUserItems(model, user_id, "Explaining", &items);
-	n = mix_candidates(model, &items, NULL, NULL, &known);
+	n = mix_candidates(model, &items, NULL, &known);
 	pos = palloc(sizeof(int32) * Max(model->items.count, 1));
 	for (int32 i = 0; i < model->items.count; i++)
 		pos[i] = -1;
@@ -555,6 +556,20 @@ cold_explain(RsModel *model, int64 user_id, int32 j, int64 item_id, RsContributi
 		(*out)[found++] = (RsContribution) {item_id, (float) prior};
 	pfree(share);
 	pfree(pos);
+	if (found == 0)
+	{
+		/* explain's generic notice would say the user has no items */
+		ereport(NOTICE,
+				(errmsg("model \"%s\" has nothing to explain item " INT64_FORMAT " by for user "
+						INT64_FORMAT, model->name, item_id, user_id),
+				 known ?
+				 errdetail("None of the user's items shares a feature with the item (its content, "
+						   "CB2CF and learned lists name none of them), and its prior adds nothing "
+						   "(the prior's coefficient is 0, or the item's prior is the cold items' mean).") :
+				 errdetail("The user has no items in the model's source, so the item is ranked by its "
+						   "prior alone, and its prior is the cold items' mean.")));
+		return -1;
+	}
 	return found;
 }
 

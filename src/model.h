@@ -348,7 +348,11 @@ typedef struct RsModelKind
 	/* the share of each of the user's items in the score of item j */
 	void		(*contributions) (RsModel *model, const RsUserItems *items, int32 j,
 								  int64 user_id, RsContribution *out);
-	/* explain(): the user's items' shares in item j's score, unsorted */
+	/*
+	 * explain(): the user's items' shares in item j's score, unsorted;
+	 * -1 for none when the kind has raised its own NOTICE saying why
+	 * (else explain's generic one for 0 blames a user without items)
+	 */
 	int			(*explain) (RsModel *model, int64 user_id, int32 j, int64 item_id,
 							RsContribution **out);
 

@@ -608,7 +608,9 @@ recsys_explain(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	n_contrib = model->kind->explain(model, user_id, j, item_id, &contrib);
-	if (n_contrib == 0)
+	if (n_contrib < 0)
+		n_contrib = 0;			/* nothing, and the kind's own notice said why */
+	else if (n_contrib == 0)
 		ereport(NOTICE,
 				(errmsg("model \"%s\" has nothing to explain item " INT64_FORMAT " by for user "
 						INT64_FORMAT, model->name, item_id, user_id),
