@@ -107,9 +107,21 @@ set -e
 cat "$tap_dir/prove.out"
 tap_total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$tap_dir/prove.out")
 tap_failed=$(sed -n 's/.*Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' "$tap_dir/prove.out" | awk '{s += $1} END {print s + 0}')
+tap_summary=
 if [ "$tap_status" -ne 0 ]; then
 	[ "$tap_failed" -gt 0 ] || tap_failed=1
-	find "$tap_dir" -name 'regress_log_*' -exec tail -n 40 {} \; || true
+	# prove's summary names the failed files and subtests; the logs of
+	# those files only (all of them would bury the failure), and the
+	# summary again at the very end, where a truncated CI excerpt keeps it
+	tap_summary=$(sed -n '/^Test Summary Report/,$p' "$tap_dir/prove.out")
+	for f in $(printf '%s\n' "$tap_summary" | sed -n 's/^t\/\([0-9A-Za-z_]*\)\.pl .*/\1/p'); do
+		for log_file in "$tap_dir"/tmp_check/log/regress_log_"$f"; do
+			[ -f "$log_file" ] || continue
+			echo "== $log_file (the failed subtests and the last 60 lines)"
+			grep -nE '^(not ok|#   Failed test|#   at |#          got|#     expected)' "$log_file" || true
+			tail -n 60 "$log_file"
+		done
+	done
 fi
 tally "TAP" "$(( ${tap_total:-0} - tap_failed > 0 ? ${tap_total:-0} - tap_failed : 0 ))" "$tap_failed"
 rm -rf "$tap_dir"
@@ -125,6 +137,7 @@ else
 fi
 
 if [ ${#failures[@]} -gt 0 ]; then
+	[ -z "$tap_summary" ] || printf '%s\n' "$tap_summary"
 	log "failed suites: ${failures[*]}"
 fi
 echo "$passed passed, $failed failed"
