@@ -200,7 +200,26 @@ INSERT INTO fl_vals VALUES (105, 'cat:a', 3e38);
 SELECT recsys.refresh_items('fl_v');
 \set VERBOSITY default
 
-SELECT recsys.drop_model(m) FROM unnest(ARRAY['fl_plain', 'fl_tiny', 'fl_tiny0', 'fl_plain0', 'fl_w', 'fl_later', 'fl_big4', 'fl_big6', 'fl_min', 'fl_v']) m;
+-- a feature confidence alpha * max(feature_weight, 1) * largest |value|
+-- beyond 1e9 is refused before the fit, naming the product and its
+-- factors (from about 1e11 the fit failed after all its work with 22000
+-- "a least-squares system is not positive definite"); the feature's own
+-- row weighs alpha * |value| whatever the weight, hence max(weight, 1)
+SELECT recsys.train_cf('fl_ev', factors => 4, model => 'fl_conf', alpha => 1e6,
+                       features => 'fl_feats', feature_weight => 1e4);
+UPDATE fl_vals SET value = -1e7 WHERE item_id = 1 AND feature = 'cat:a';
+\set VERBOSITY terse
+SELECT recsys.train_cf('fl_ev', factors => 4, model => 'fl_conf', alpha => 1e3,
+                       features => 'fl_vals', feature_weight => 1e-6);
+\set VERBOSITY default
+SELECT count(*) AS conf_stored FROM recsys.models WHERE name = 'fl_conf';
+-- at the bound it trains, with finite vectors
+SELECT 1 FROM recsys.train_cf('fl_ev', factors => 8, model => 'fl_conf', alpha => 1e3, iterations => 8,
+                              features => 'fl_feats', feature_weight => 1e6);
+SELECT count(DISTINCT item_id) AS conf_items, bool_and(f = f AND abs(f) < 'Infinity') AS conf_finite
+FROM recsys.item_factors, unnest(factors) f WHERE model = 'fl_conf';
+
+SELECT recsys.drop_model(m) FROM unnest(ARRAY['fl_plain', 'fl_tiny', 'fl_tiny0', 'fl_plain0', 'fl_w', 'fl_later', 'fl_big4', 'fl_big6', 'fl_min', 'fl_v', 'fl_conf']) m;
 DROP FUNCTION fl_item_diff(text, text), fl_expected(text, bigint, boolean), fl_stored(text, bigint), fl_rel(float8[], float8[]);
 DROP VIEW fl_feats_later;
 DROP TABLE fl_ev, fl_feats, fl_hidden, fl_vals;

@@ -522,6 +522,29 @@ add_feature_pseudo_users(CfRun *run, const RsCsr *features)
 }
 
 /*
+ * Refuse features whose confidence (alpha * max(feature_weight, 1) *
+ * largest |value|) is beyond RS_ALS_MAX_FEATURE_CONFIDENCE before the fit,
+ * which would fail in single-precision rounding ("not positive
+ * definite") after minutes of work (als.h says where the bound comes from).
+ */
+static void
+check_feature_confidence(const CfRun *run, const RsCsr *features)
+{
+	double		confidence = rs_als_feature_confidence(run->alpha, run->cold.feature_weight,
+													   features->data, features->nnz);
+
+	if (confidence > RS_ALS_MAX_FEATURE_CONFIDENCE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("alpha * max(feature_weight, 1) * the largest |value| of features must be at most %g, not %g",
+						RS_ALS_MAX_FEATURE_CONFIDENCE, confidence),
+				 errdetail("alpha is %g, feature_weight %g, the largest |value| %g; beyond that bound the single-precision fit loses positive definiteness.",
+						   (double) run->alpha, (double) run->cold.feature_weight,
+						   confidence / ((double) run->alpha * fmax((double) run->cold.feature_weight, 1.0))),
+				 errhint("Lower alpha or feature_weight, or scale the features' values down.")));
+}
+
+/*
  * Read the features and embeddings (as the caller, like the source) and
  * turn the features into pseudo-users.
  */
@@ -542,6 +565,7 @@ read_item_features(CfRun *run, RsTrainer *trainer)
 		RsReadFeatures(&rel, &run->data.items, RsInteractionBytes(&run->data), &features, &counts,
 					   &cm->names);
 		cm->n_features = features.n_rows;
+		check_feature_confidence(run, &features);
 		RsJsonInt(&trainer->stats, "feature_pairs", counts.pairs);
 		RsJsonInt(&trainer->stats, "features", counts.features);
 		RsJsonInt(&trainer->stats, "items_with_features", counts.items);

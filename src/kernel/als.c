@@ -621,6 +621,18 @@ rs_als_strerror(int status)
 	return "unknown ALS kernel error";
 }
 
+/* alpha * max(weight, 1) * max |value|: als.h, RS_ALS_MAX_FEATURE_CONFIDENCE. */
+double
+rs_als_feature_confidence(float alpha, float weight, const float *values, int64_t n)
+{
+	double		largest = 0.0;
+
+	for (int64_t j = 0; j < n; j++)
+		if (fabs((double) values[j]) > largest)
+			largest = fabs((double) values[j]);
+	return (double) alpha * fmax((double) weight, 1.0) * largest;
+}
+
 /* Fill rows [row_begin, row_end) of X with uniform [0, scale) values. */
 void
 rs_init_factors_rows(float *X, int64_t row_begin, int64_t row_end, int k,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test/bench/cold_items.sh: item features in ALS, and cold items (issue 15).
 #
-#   bash test/bench/cold_items.sh [warm|warmjoint|cold|coldvalid|coldknn|coldranker|coldpseudo|combine|hybrid|ridge|pseudo|labinputs|all] [ml-latest-small|online-retail|both]
+#   bash test/bench/cold_items.sh [warm|warmjoint|warmdense|cold|coldvalid|coldknn|coldranker|coldpseudo|combine|hybrid|ridge|pseudo|labinputs|all] [ml-latest-small|online-retail|both]
 #
 # coldranker (0.11.0): the cold re-ranker served through SQL - trained by
 # recsys.train_cold_ranker on strat75/train minus the cold items' rows
@@ -288,6 +288,114 @@ SQL
 		evaluate_line "ALS + features fw=$fw reg=$reg" "${t}_train" "${t}_test" \
 			"$als_base, $(sed 's/regularization => [0-9.]*/regularization => '"$reg"'/' <<<"$als_best"), features => '$f', feature_weight => $fw"
 	done <"$work/joint_best"
+}
+
+# warmdense (0.11.0, session 12): the dense groups (the LSA and fasttext
+# embeddings of embeddings() above) on WARM items.  train_cf's embeddings
+# argument maps embeddings to item vectors after the fit (ridge map,
+# item_cold.c) and so gives cold items vectors but leaves every warm item's
+# vector as it is: the third valid line checks that (the words with the
+# map; its per-user NDCG differs from the words line's only for users
+# whose lists take a cold item: an item with features and no training
+# row; session 12: 2 of 4080 retail, 16 of 610 ml valid users).  The
+# words' feature_weight is WARM_WORDS_FW (3: chosen on valid in session
+# 11, both sets).  WARM_ALS ("alpha => a, regularization => r", settings
+# chosen on valid before) skips choose() in every mode that calls it.
+# To let a dense group inform warm items, this
+# mode turns it into item features the weighted collective factorisation
+# takes: for each item its WARM_DENSE_TOP (8) dimensions of largest |e| in
+# the L2-normalised embedding, as feature '<group>:<dim><sign>' with value
+# |e_dim| / (the group's mean of those), so items close in the embedding
+# share pseudo-users.  Grid on valid: feature_weight in WARM_DENSE_FW (1,
+# 3, 10) for each group alone and with the words (one relation, one
+# weight; the words' value 1), alpha and regularization the ALS's chosen
+# without features (WARM_ALS, else choose()'s), the regularization
+# WARM_DENSE_REG (0.02: the best at every feature_weight in session 11).
+# WARM_DENSE_GROUPS (lsa ft words_lsa words_ft words_lsa_ft) lists the
+# lines; words_norm and words_idf are the words with WARM_NORM=1's and
+# WARM_NORM=idf's values (warmjoint), for the same paired comparison.
+# The best valid setting of each line runs on test; the test lines print
+# the paired per-user NDCG@10 difference and z against plain ALS and
+# against ALS + words (recsys._evaluate_users).  Test figures are
+# reported, never used to choose.
+warm_dense() {
+	local data=$1 t=$2 v=$3 g fw best line
+	local reg=${WARM_DENSE_REG:-0.02} top=${WARM_DENSE_TOP:-8}
+	local groups=${WARM_DENSE_GROUPS:-lsa ft words_lsa words_ft words_lsa_ft}
+	local base="$als_base, $(sed 's/regularization => [0-9.]*/regularization => '"$reg"'/' <<<"$als_best")"
+	embeddings "$v"
+	recsys_psql -q <<SQL
+CREATE TABLE ${v}_dense_feat AS
+SELECT item_id, grp || ':' || d || CASE WHEN e >= 0 THEN '+' ELSE '-' END AS feature,
+	   (abs(e) / avg(abs(e)) OVER (PARTITION BY grp))::real AS value
+FROM (SELECT item_id, grp, d, e, row_number() OVER (PARTITION BY item_id, grp ORDER BY abs(e) DESC, d) AS r
+	  FROM (SELECT item_id, grp, d, x / nullif(sqrt(sum(x * x) OVER (PARTITION BY item_id, grp)), 0) AS e
+			FROM (SELECT item_id, 'lsa' AS grp, o AS d, x::float8 AS x FROM ${v}_emb, unnest(lsa) WITH ORDINALITY u(x, o) WHERE lsa IS NOT NULL
+				  UNION ALL
+				  SELECT item_id, 'ft', o, x::float8 FROM ${v}_emb, unnest(ft) WITH ORDINALITY u(x, o) WHERE ft IS NOT NULL) s) n
+	  WHERE e IS NOT NULL) r
+WHERE r <= $top;
+CREATE VIEW ${v}_fs_words AS SELECT item_id, feature::text, 1::real AS value FROM ${v}_features;
+CREATE VIEW ${v}_fs_lsa AS SELECT item_id, feature, value FROM ${v}_dense_feat WHERE feature LIKE 'lsa:%';
+CREATE VIEW ${v}_fs_ft AS SELECT item_id, feature, value FROM ${v}_dense_feat WHERE feature LIKE 'ft:%';
+CREATE VIEW ${v}_fs_words_lsa AS SELECT * FROM ${v}_fs_words UNION ALL SELECT * FROM ${v}_fs_lsa;
+CREATE VIEW ${v}_fs_words_ft AS SELECT * FROM ${v}_fs_words UNION ALL SELECT * FROM ${v}_fs_ft;
+CREATE VIEW ${v}_fs_words_lsa_ft AS SELECT * FROM ${v}_fs_words UNION ALL SELECT * FROM ${v}_dense_feat;
+CREATE VIEW ${v}_fs_words_norm AS
+SELECT item_id, feature, (avg(n) OVER () / n)::real AS value
+FROM (SELECT item_id, feature, count(*) OVER (PARTITION BY item_id) AS n FROM ${v}_fs_words) s;
+CREATE VIEW ${v}_fs_words_idf AS
+SELECT item_id, feature, (idf / avg(idf) OVER ())::real AS value
+FROM (SELECT item_id, feature,
+			 ln((SELECT count(DISTINCT item_id) FROM ${v}_fs_words)::float8 / count(*) OVER (PARTITION BY feature)) AS idf
+	  FROM (SELECT DISTINCT item_id, feature FROM ${v}_fs_words) d) s
+WHERE idf > 0;
+CREATE TABLE dense_users (line text, split text, user_id bigint, ndcg float8);
+SQL
+	echo
+	echo "### warmdense: $data strat75 ($base; dense features: top $top dims per item; load $(cut -d' ' -f1-3 /proc/loadavg))"
+	# per_user label split train test call: train, store per-user NDCG@10, print the mean
+	per_user() {
+		recsys_psql -qAt <<SQL
+SET recsys.threads = 2;
+SELECT 1 AS trained FROM recsys.train_cf('$3', model => 'wd', $5) \gset
+INSERT INTO dense_users SELECT '$1', '$2', user_id, ndcg FROM recsys._evaluate_users('wd', '$4');
+SELECT recsys.drop_model('wd') \gset
+SELECT format('%-5s %-44s %7s  (load %s)', '$2', '$1', round(avg(ndcg)::numeric, 4), '$(cut -d' ' -f1 /proc/loadavg)')
+FROM dense_users WHERE line = '$1' AND split = '$2';
+SQL
+	}
+	local wfw=${WARM_WORDS_FW:-3}
+	per_user "ALS" valid "${t}_vtrain" "${t}_vtest" "$base"
+	per_user "words fw=$wfw" valid "${t}_vtrain" "${t}_vtest" "$base, features => '${v}_fs_words', feature_weight => $wfw"
+	per_user "words fw=$wfw + train_cf embeddings (map)" valid "${t}_vtrain" "${t}_vtest" \
+		"$base, features => '${v}_fs_words', feature_weight => $wfw, embeddings => '${v}_emb'"
+	recsys_psql -At -c "SELECT format('train_cf''s embeddings map (warm vectors untouched; cold items'' vectors change): NDCG of %s of %s valid users differs', count(*) FILTER (WHERE a.ndcg <> b.ndcg), count(*))
+		FROM dense_users a JOIN dense_users b USING (user_id, split) WHERE a.line = 'words fw=$wfw' AND b.line = 'words fw=$wfw + train_cf embeddings (map)' AND split = 'valid'"
+	for g in $groups; do
+		for fw in ${WARM_DENSE_FW:-1 3 10}; do
+			per_user "$g fw=$fw" valid "${t}_vtrain" "${t}_vtest" "$base, features => '${v}_fs_$g', feature_weight => $fw"
+		done
+	done
+	# test: plain ALS, the words, each group's best valid weight
+	per_user "ALS" test "${t}_train" "${t}_test" "$base"
+	per_user "words fw=$wfw" test "${t}_train" "${t}_test" "$base, features => '${v}_fs_words', feature_weight => $wfw"
+	for g in $groups; do
+		best=$(recsys_psql -At -c "SELECT line FROM dense_users WHERE split = 'valid' AND line LIKE '$g fw=%'
+			GROUP BY line ORDER BY avg(ndcg) DESC, line LIMIT 1")
+		fw=${best##*fw=}
+		per_user "$best" test "${t}_train" "${t}_test" "$base, features => '${v}_fs_$g', feature_weight => $fw"
+	done
+	echo "paired per-user NDCG@10 differences (mean, z = mean / (sd / sqrt(n)), users)"
+	recsys_psql -At <<SQL
+SELECT format('%-5s %-28s vs %-14s %8s  z %6s  (%s users)', a.split, a.line, b.line,
+	round(avg(a.ndcg - b.ndcg)::numeric, 4),
+	round((avg(a.ndcg - b.ndcg) / nullif(stddev_samp(a.ndcg - b.ndcg) / sqrt(count(*)), 0))::numeric, 2), count(*))
+FROM dense_users a JOIN dense_users b USING (split, user_id)
+WHERE b.line IN ('ALS', 'words fw=$wfw') AND a.line <> b.line AND a.line <> 'ALS'
+  AND (a.split = 'test' OR a.line NOT LIKE '%embeddings (map)')
+GROUP BY a.split, a.line, b.line ORDER BY a.split DESC, a.line, b.line;
+SQL
 }
 
 # the cold items of data set table prefix $1: <t>_cold
@@ -842,7 +950,13 @@ for data in ml-latest-small online-retail; do
 	if [ "$what" = coldpseudo ]; then cold_pseudo "$data" "$t" "$v"; continue; fi
 	if [ "$what" = coldvalid ]; then cold "$data" "$t" "$v" valid; continue; fi
 	if [ "$what" = coldknn ] || [ "$what" = coldranker ]; then cold "$data" "$t" "$v"; continue; fi
-	choose "$t" "$v"
+	if [ -n "${WARM_ALS:-}" ]; then
+		als_best=$WARM_ALS
+		echo "ALS settings given (WARM_ALS, chosen on valid before): $als_best"
+	else
+		choose "$t" "$v"
+	fi
+	if [ "$what" = warmdense ]; then warm_dense "$data" "$t" "$v"; continue; fi
 	if [ "$what" = all ] || [ "$what" = cold ]; then cold "$data" "$t" "$v"; fi
 	if [ "$what" = all ] || [ "$what" = warm ]; then warm "$data" "$t" "$v"; fi
 	if [ "$what" = warmjoint ]; then warm_joint "$data" "$t" "$v"; fi

@@ -559,6 +559,38 @@ UNIT_TEST(cold_weighted_huge_weight_solves)
 }
 
 /* Refused: a weighted column before an unweighted one, and bad weights. */
+/*
+ * The feature confidence train_cf bounds (RS_ALS_MAX_FEATURE_CONFIDENCE):
+ * alpha * max(weight, 1) * largest |value|; and at the bound (alpha 10,
+ * weight 1e8, values 1) eight iterations of the weighted ALS succeed
+ * with finite factors.
+ */
+UNIT_TEST(als_weighted_feature_confidence_bound)
+{
+	float		values[] = {0.5f, -3.0f, 2.0f};
+	int			k = 16;
+	Problem		p = problem(300, 80, 20, 5);
+	float	   *X = malloc(sizeof(float) * (p.n_users + p.n_feat) * k);
+	float	   *Y = malloc(sizeof(float) * p.n_items * k);
+	float		w = (float) (RS_ALS_MAX_FEATURE_CONFIDENCE / 10.0);
+	bool		finite = true;
+
+	UNIT_CHECK(rs_als_feature_confidence(10.0f, 4.0f, values, 3) == 120.0);
+	UNIT_CHECK(rs_als_feature_confidence(10.0f, 1e-3f, values, 3) == 30.0);
+	UNIT_CHECK(rs_als_feature_confidence(10.0f, 4.0f, values, 0) == 0.0);
+	UNIT_CHECK(rs_als_feature_confidence(10.0f, w, p.U.data + p.R.nnz, p.U.nnz - p.R.nnz)
+			   <= RS_ALS_MAX_FEATURE_CONFIDENCE * (1 + 1e-6));
+	iterate(&p, true, w, k, 8, 1, p.n_users + p.n_feat, X, Y);
+	for (int64_t e = 0; e < (int64_t) p.n_items * k; e++)
+		finite = finite && isfinite(Y[e]);
+	for (int64_t e = 0; e < (int64_t) (p.n_users + p.n_feat) * k; e++)
+		finite = finite && isfinite(X[e]);
+	UNIT_CHECK(finite);
+	free(X);
+	free(Y);
+	problem_free(&p);
+}
+
 UNIT_TEST(als_weighted_error_statuses)
 {
 	int			k = 4;
