@@ -49,16 +49,25 @@ sub start_session
 	return ($h, \$out, \$err);
 }
 
-# Polls $query until it returns something other than '' (30 s at most).
+# Polls $query until it returns something other than '' (30 s at most),
+# as $user if given, from one session kept open: a new psql per poll
+# took tens of milliseconds on a quick machine (hundreds here at load
+# 10), near the length of the shortest states polled for (tune's
+# candidate 2 fits for about 1.2 s at load 10 here, perhaps 0.1 s on a
+# quick idle machine), which a poll could then miss.
+my $watcher;
+
 sub poll
 {
 	my ($query, $user) = @_;
+	$watcher //= $node->background_psql('postgres');
+	$watcher->query_safe($user ? "SET ROLE $user" : 'RESET ROLE');
 	my $deadline = time + 30;
 	while (time < $deadline)
 	{
-		my $got = $node->safe_psql('postgres', $user ? "SET ROLE $user; $query" : $query);
+		my $got = $watcher->query_safe($query);
 		return $got if $got ne '';
-		sleep 0.05;
+		sleep 0.01;
 	}
 	return '';
 }
@@ -195,6 +204,7 @@ is($stderr, '', 'no NOTICE by default');
 like($stderr, qr/tune of model "te": candidate 1 of 2.*candidate 2 of 2.*training the best of 2 candidates.*tune of model "te": done in/s,
 	'tune reports its candidates');
 
+$watcher->quit;
 $node->safe_psql('postgres', q{
 	SELECT recsys.drop_model(name) FROM recsys.models WHERE owner = 'regress_recsys_prog_trainer'::regrole;
 	REVOKE ALL ON blocks FROM regress_recsys_prog_trainer;

@@ -40,18 +40,23 @@ $trainer->query_until(qr/started/, q{\echo started
 SELECT version FROM recsys.train_cf('events', factors => 16, iterations => 1, model => 'm');
 });
 
-# wait for the rebuild (the phase after writing the new version)
+# wait for the rebuild (the phase after writing the new version), from
+# one session kept open, which also sends the cancel: a new psql per poll
+# took hundreds of milliseconds at load 10 here, tens on a quick machine,
+# where the rebuild (2.7 s here) may take a few tenths of a second
+my $watcher = $node->background_psql('postgres');
 my $phase = '';
 my $deadline = time + 60;
 while (time < $deadline)
 {
-	$phase = $node->safe_psql('postgres', "SELECT phase FROM recsys.progress WHERE pid = $pid");
+	$phase = $watcher->query_safe("SELECT phase FROM recsys.progress WHERE pid = $pid");
 	last if $phase eq 'indexing';
-	sleep 0.02;
+	sleep 0.01;
 }
 is($phase, 'indexing', 'another session sees the retrain rebuilding the index');
 my $start = time;
-is($node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)"), 't', 'cancel sent');
+is($watcher->query_safe("SELECT pg_cancel_backend($pid)"), 't', 'cancel sent');
+$watcher->quit;
 $trainer->{stderr} = '';
 $trainer->query('SELECT 1');
 my $elapsed = time - $start;
