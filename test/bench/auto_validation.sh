@@ -155,6 +155,14 @@ SQL
 	for w in 0.5 1; do
 		recsys_psql -q -At -c "SELECT recsys.train_blend(ARRAY['c_${d}_$base', 'c_${d}_bm25'], ARRAY[1, $w]::real[], 'c_${d}_blend_bm25_$w', true)" >/dev/null
 	done
+	if [ "$protocol" = strat75 ]; then
+		# (s12) ensembles of near-tied EASE settings, equal weights: does
+		# averaging the settings the matched splits cannot separate beat
+		# picking one?
+		recsys_psql -q -At -c "SELECT recsys.train_blend(ARRAY['c_${d}_ease_200_p325', 'c_${d}_ease_141', 'c_${d}_ease_100_d25'], ARRAY[1, 1, 1]::real[], 'c_${d}_blend_ens3', true)" >/dev/null
+		recsys_psql -q -At -c "SELECT recsys.train_blend(ARRAY['c_${d}_ease_200_p325', 'c_${d}_ease_200', 'c_${d}_ease_141', 'c_${d}_ease_100_d25'], ARRAY[1, 1, 1, 1]::real[], 'c_${d}_blend_ens4', true)" >/dev/null
+		recsys_psql -q -At -c "SELECT recsys.train_blend(ARRAY['c_${d}_ease_200_p325', 'c_${d}_ease_141'], ARRAY[1, 1]::real[], 'c_${d}_blend_ens2', true)" >/dev/null
+	fi
 	recsys_psql -q -At <<SQL >/dev/null
 CREATE TABLE IF NOT EXISTS per_user (design text, cand text, user_id bigint, ndcg double precision);
 INSERT INTO per_user
