@@ -7353,12 +7353,17 @@ BEGIN
 	-- base the cut round chose, and a new base would need it tested again
 	IF blend_n IS NULL AND climb IS NOT NULL AND climb_family = top.family
 	   AND (jsonb_array_length(climb -> 'cut') > 0 OR (climb ->> 'centre_cut')::boolean) THEN
-		-- (the blends on the repeated splits go first: they hold the
-		-- base's models there, which the round may drop)
+		-- (the blends go first, none of them kept: on the repeated splits
+		-- they hold the base's models there, on the first split the
+		-- family's model, either of which the round may replace)
 		FOREACH member IN ARRAY matched_drop LOOP
 			PERFORM recsys.drop_model(member);
 		END LOOP;
 		matched_drop := '{}';
+		FOR member IN SELECT t.model FROM _recsys_auto_trials t WHERE t.family = 'blend' AND t.model IS NOT NULL LOOP
+			PERFORM recsys.drop_model(member);
+		END LOOP;
+		UPDATE _recsys_auto_trials t SET model = NULL WHERE t.family = 'blend';
 		SELECT f.* INTO fam FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
 		WHERE f.family = climb_family;
 		climb := recsys._auto_climb(fam.family, fam.algorithm, fam.steps, fam.cost, incumbent, search_round + 1, 0,

@@ -451,6 +451,51 @@ FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 
 						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
 						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() - interval '1 second', 'metric', 'ndcg@10', 'k', 10,
 										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) c;
+-- the round resumed after the blends (s12: ctx's resumed): the settings
+-- scored before keep their values even where their models on the
+-- repeated splits were dropped (model NULL, as the losers'), and are not
+-- trained again (there is no repeated split here: a training would fail
+-- and cut the list, as the old code's would); the list is the uncut
+-- one's above: 200, 283, 141, then 100 after one move, 100 kept, none cut
+SELECT pg_temp.plant(true);
+UPDATE _recsys_auto_scores SET model = NULL;
+SELECT ARRAY(SELECT t.params ->> 'regularization' FROM jsonb_array_elements_text(c -> 'scored') WITH ORDINALITY x(n, o)
+			 JOIN _recsys_auto_trials t ON t.n = x.n::integer ORDER BY x.o) AS scored,
+	   (SELECT t.params ->> 'regularization' FROM _recsys_auto_trials t WHERE t.n = (c ->> 'chosen')::integer) AS kept,
+	   c -> 'moves' AS moves, c -> 'cut' AS cut,
+	   (SELECT count(*) FROM _recsys_auto_scores s WHERE s.model IS NOT NULL) AS models_kept
+FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 800, 1600]}', '{"seconds": 0.1}',
+						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
+						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '1 hour', 'metric', 'ndcg@10', 'k', 10,
+										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1, 'resumed', true)) c;
+-- the budget check of a repeated split's fit, with its figures (s12,
+-- _auto_rescore_check; the climb records the one that cut it): setting
+-- 200 trained in 0.01 s and evaluated in 0.01 s at scale 1: estimated at
+-- 1.2 x 0.02 = 0.024 s; kept for what follows: the extra 5 s and the
+-- final training of the setting kept (200's model: 0.01 s, plus a fifth)
+SELECT round((c ->> 'estimate')::numeric, 3) AS estimate, round((c ->> 'reserve')::numeric, 3) AS reserve,
+	   (c ->> 'left_seconds')::float8 BETWEEN 3000 AND 3600 AS left_about_an_hour
+FROM recsys._auto_rescore_check((SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'),
+								jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '1 hour',
+												   'extra_reserve', 5, 'exact_factor', 2.5, 'ease_write_exact', 0)) c;
+-- the scores noted in the settings' statuses once (s12, _auto_note_scores:
+-- a resumed round notes again; the values and the mean by the splits'
+-- users, 2 and 3 here: 200's 0.2327 and 0.2337, mean 0.2333)
+SELECT recsys._auto_note_scores('f', '{"split_users": {"2": 2, "3": 3}}'), recsys._auto_note_scores('f', '{"split_users": {"2": 2, "3": 3}}');
+SELECT count(*) FILTER (WHERE status LIKE '%; on validation splits 1 to 3:%') AS noted,
+	   count(*) FILTER (WHERE status LIKE '%; on validation splits 1 to 3:%; on validation splits%') AS noted_twice,
+	   (SELECT substr(status, position(';' IN status)) FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200') AS status_200
+FROM _recsys_auto_trials;
+-- the round's record and sentence (s12, _auto_second_record): resumed
+-- said in both; kept 100 after one move from 200
+SELECT r.entry -> 'resumed' AS resumed, r.entry -> 'kept' AS kept, r.entry -> 'first_round' AS first_round,
+	   jsonb_array_length(r.entry -> 'contenders') AS contenders, r.note
+FROM recsys._auto_second_record('f',
+		jsonb_build_object('scored', (SELECT jsonb_agg(n ORDER BY n) FROM _recsys_auto_trials
+									  WHERE params ->> 'regularization' IN ('100', '141', '200', '283')),
+						   'moves', 1, 'new_settings', 0, 'cut', '[]'::jsonb, 'centre_cut', false, 'resumed', true),
+		(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'),
+		(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '100'), 3) r;
 ROLLBACK;
 
 -- the repeated splits: a setting's validation values (its first split's,
