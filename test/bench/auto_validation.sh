@@ -29,7 +29,7 @@
 # the first split), m2 and m3 a tenth (seeds 43 and 44: the matched
 # splits), m23 those two pooled; normalised EASE settings as candidates.
 # Both protocols: the blends of the base EASE (ease_r30_2000 on last5,
-# ease_200 on strat75) with ALS at weights 0.3 to 1.3 (blend_als_<w>)
+# ease_200 on strat75; AV_BASE another candidate) with ALS at weights 0.3 to 1.3 (blend_als_<w>)
 # and with BM25 at 0.5 and 1 (s11: is the weight chosen on a design the
 # one test prefers?).
 set -euo pipefail
@@ -106,6 +106,9 @@ WHERE x.o <= 5;
 CREATE INDEX ON d_g_train (user_id); ANALYZE d_g_train;
 SQL
 fi
+# AV_BASE: the EASE candidate the blends extend (s12: ease_r60_2000, the
+# setting train_auto's complete second round moves to on retail last5)
+base=${AV_BASE:-$base}
 # AV_DESIGNS: only these designs (and no test with AV_TEST=no): to
 # finish a run cut short, joining the per-user files by hand
 designs=${AV_DESIGNS:-$designs}
@@ -131,6 +134,7 @@ EOF
 else
 cat > /tmp/auto_validation_candidates.$$ <<EOF
 ease_r30_2000|ease|{"regularization": 2000, "popularity_exponent": 0.25, "half_life": "30 days", "time_col": "ts"$ease_keep}
+ease_r60_2000|ease|{"regularization": 2000, "popularity_exponent": 0.25, "half_life": "60 days", "time_col": "ts"$ease_keep}
 ease_r30_500|ease|{"regularization": 500, "popularity_exponent": 0.25, "half_life": "30 days", "time_col": "ts"$ease_keep}
 ease_r15_500|ease|{"regularization": 500, "popularity_exponent": 0.25, "half_life": "15 days", "time_col": "ts"$ease_keep}
 ease_r60_1000|ease|{"regularization": 1000, "popularity_exponent": 0.25, "half_life": "60 days", "time_col": "ts"$ease_keep}
