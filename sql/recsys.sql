@@ -5909,8 +5909,30 @@ $$;
 COMMENT ON FUNCTION recsys._auto_rescore_seconds(jsonb, double precision, double precision, jsonb) IS
 	'internal: the estimated seconds of scoring a train_auto setting in the final model''s form on a repeated split';
 
+-- The measured seconds of a family's fits on the repeated splits so far
+-- (_recsys_auto_scores: training and evaluation), the slowest plus a
+-- fifth, or NULL before the first (s12).  Once one is measured it replaces
+-- _auto_rescore_seconds' model (a compact trial's seconds scaled and made
+-- exact), as a family's slowest trial replaces its cost model in
+-- _auto_trial: on online-retail strat75 under load the model gave 40-50 s
+-- for an exact EASE fit the repeated splits took 15-20 s, and two of them
+-- kept in reserve per setting cut the second round with a third of the
+-- budget unspent.
+CREATE FUNCTION recsys._auto_measured_fit(family text)
+RETURNS double precision
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 1.2 * max(s.seconds)
+	FROM _recsys_auto_scores s JOIN _recsys_auto_trials t ON t.n = s.n
+	WHERE t.family = _auto_measured_fit.family AND s.seconds IS NOT NULL
+$$;
+COMMENT ON FUNCTION recsys._auto_measured_fit(text) IS
+	'internal: the slowest measured fit of a train_auto family on the repeated splits, plus a fifth';
+
 -- The budget check of scoring trial n's setting on a repeated split
--- (_auto_rescore): its estimate (_auto_rescore_seconds), the seconds kept
+-- (_auto_rescore): its estimate (the family's measured fits there, else
+-- _auto_rescore_seconds), the seconds kept
 -- for what follows (_auto_reserve, ctx's extra_reserve included) and the
 -- seconds left; it fits when the first two add up to no more than the
 -- third.  Returned as jsonb so that a cut can be recorded with its figures
@@ -5925,7 +5947,8 @@ DECLARE
 	estimate double precision;
 BEGIN
 	SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = _auto_rescore_check.n;
-	estimate := recsys._auto_rescore_seconds(trial.params, trial.train_seconds, trial.eval_seconds, ctx);
+	estimate := coalesce(recsys._auto_measured_fit(trial.family),
+						 recsys._auto_rescore_seconds(trial.params, trial.train_seconds, trial.eval_seconds, ctx));
 	RETURN jsonb_build_object(
 		'estimate', estimate,
 		'reserve', recsys._auto_reserve(trial.family, trial.params, estimate, true, ctx),
@@ -6038,10 +6061,12 @@ DECLARE
 	setting jsonb;
 	c integer;
 	result text;
-	-- (an exact fit on a repeated split: the family's dearest so far)
-	fit_seconds double precision := (SELECT max(recsys._auto_rescore_seconds(t.params, t.train_seconds, t.eval_seconds, ctx))
-									 FROM _recsys_auto_trials t
-									 WHERE t.family = _auto_climb.family AND t.train_seconds IS NOT NULL);
+	-- (an exact fit on a repeated split: the family's dearest so far,
+	-- measured once one has run there, s12)
+	fit_seconds double precision := coalesce(recsys._auto_measured_fit(family),
+											 (SELECT max(recsys._auto_rescore_seconds(t.params, t.train_seconds, t.eval_seconds, ctx))
+											  FROM _recsys_auto_trials t
+											  WHERE t.family = _auto_climb.family AND t.train_seconds IS NOT NULL));
 BEGIN
 	LOOP
 		-- the step's settings: the centre, then its neighbourhood, each
@@ -6063,6 +6088,7 @@ BEGIN
 					cut := cut || jsonb_build_array(setting - ARRAY['user_col', 'item_col']);
 					CONTINUE;
 				END IF;
+				fit_seconds := coalesce(recsys._auto_measured_fit(family), fit_seconds);
 				result := recsys._auto_trial(family, algorithm, setting, cost, search_round,
 											 ctx || jsonb_build_object('extra_reserve', reserve + 2 * coalesce(fit_seconds, 0)));
 				IF result = 'budget' THEN
@@ -6092,6 +6118,7 @@ BEGIN
 				END IF;
 				CONTINUE;
 			END IF;
+			fit_seconds := coalesce(recsys._auto_measured_fit(family), fit_seconds);
 			IF recsys._auto_rescore(c, 2, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)), keep_models) IS NULL
 			   OR recsys._auto_rescore(c, 3, ctx || jsonb_build_object('extra_reserve', reserve), keep_models) IS NULL THEN
 				cut_check := recsys._auto_rescore_check(c, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)));

@@ -469,10 +469,11 @@ FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 
 						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '1 hour', 'metric', 'ndcg@10', 'k', 10,
 										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1, 'resumed', true)) c;
 -- the budget check of a repeated split's fit, with its figures (s12,
--- _auto_rescore_check; the climb records the one that cut it): setting
--- 200 trained in 0.01 s and evaluated in 0.01 s at scale 1: estimated at
--- 1.2 x 0.02 = 0.024 s; kept for what follows: the extra 5 s and the
--- final training of the setting kept (200's model: 0.01 s, plus a fifth)
+-- _auto_rescore_check; the climb records the one that cut it): the
+-- family's fits on the repeated splits planted at 1 s each, so the
+-- estimate is the slowest, 1 s, plus a fifth (_auto_measured_fit); kept
+-- for what follows: the extra 5 s and the final training of the setting
+-- kept (200's model: 0.01 s, plus a fifth)
 SELECT round((c ->> 'estimate')::numeric, 3) AS estimate, round((c ->> 'reserve')::numeric, 3) AS reserve,
 	   (c ->> 'left_seconds')::float8 BETWEEN 3000 AND 3600 AS left_about_an_hour
 FROM recsys._auto_rescore_check((SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'),
@@ -658,13 +659,30 @@ SELECT round(recsys._auto_rescore_seconds('{"keep": 0.1}', 10, 2, '{"scale": 1.2
 	   round(recsys._auto_rescore_seconds('{"alpha": 10}', 10, 2, '{"scale": 1.25}')::numeric, 2) AS other;
 -- and the budget gate uses it: a compact EASE trial measured at 10 s
 -- (12 s with the fifth, which the old code checked) is not rescored with
--- 20 s left, its exact fit estimated at 30 s; nothing is recorded
+-- 20 s left, its exact fit estimated at 30 s; nothing is recorded.
+-- (Trial 1's fit above is forgotten first: once a fit on the repeated
+-- splits is measured, its seconds replace the model, s12, below)
+DELETE FROM _recsys_auto_scores;
 INSERT INTO _recsys_auto_trials (n, family, algorithm, params, value, train_seconds, eval_seconds, modelled)
 VALUES (2, 'ease', 'ease', '{"regularization": 2, "keep": 0.1}', 0.5, 10, 0, 1);
 SELECT recsys._auto_rescore(2, 2, jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '20 seconds',
 													 'prefix', 'rescored_', 'metric', 'ndcg@10', 'k', 10,
 													 'exact_factor', 2.5, 'ease_write_exact', 0)) AS exact_does_not_fit,
 	   (SELECT count(*) FROM _recsys_auto_scores WHERE n = 2) AS scored;
+-- the measured fit replaces the model (s12, _auto_measured_fit: the
+-- family's slowest fit on the repeated splits, plus a fifth): with one
+-- of 5 s recorded, trial 2's fit is estimated at 6 s, not 30 s, and
+-- fits the 20 s left; with none, the model's 30 s
+INSERT INTO _recsys_auto_scores (n, split, value, seconds) VALUES (1, 3, 0.5, 5);
+SELECT round((c ->> 'estimate')::numeric, 2) AS measured_estimate,
+	   (c ->> 'estimate')::float8 + (c ->> 'reserve')::float8 <= (c ->> 'left_seconds')::float8 AS fits
+FROM recsys._auto_rescore_check(2, jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '20 seconds',
+													  'exact_factor', 2.5, 'ease_write_exact', 0)) c;
+DELETE FROM _recsys_auto_scores;
+SELECT round((c ->> 'estimate')::numeric, 2) AS model_estimate,
+	   (c ->> 'estimate')::float8 + (c ->> 'reserve')::float8 <= (c ->> 'left_seconds')::float8 AS fits
+FROM recsys._auto_rescore_check(2, jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '20 seconds',
+													  'exact_factor', 2.5, 'ease_write_exact', 0)) c;
 ROLLBACK;
 -- what the description says of the second round: the settings scored,
 -- the climb's moves, the settings the budget cut, the setting kept
