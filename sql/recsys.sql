@@ -6069,6 +6069,18 @@ DECLARE
 											  WHERE t.family = _auto_climb.family AND t.train_seconds IS NOT NULL));
 BEGIN
 	LOOP
+		-- (the centre's fits on the repeated splits first, s12: recorded,
+		-- so that its scoring below finds them, and measured, so that its
+		-- neighbours' first-split trials keep their own fits in reserve at
+		-- measured seconds, _auto_measured_fit, not modelled ones; when
+		-- they do not fit, the scoring below cuts as before)
+		IF NOT centre = ANY (scored) THEN
+			fit_seconds := coalesce(recsys._auto_measured_fit(family), fit_seconds);
+			IF recsys._auto_rescore(centre, 2, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)),
+									keep_models) IS NOT NULL THEN
+				PERFORM recsys._auto_rescore(centre, 3, ctx || jsonb_build_object('extra_reserve', reserve), keep_models);
+			END IF;
+		END IF;
 		-- the step's settings: the centre, then its neighbourhood, each
 		-- trained on the first split (cheap, compact) in the
 		-- neighbourhood's order

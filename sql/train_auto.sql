@@ -497,6 +497,27 @@ FROM recsys._auto_second_record('f',
 						   'moves', 1, 'new_settings', 0, 'cut', '[]'::jsonb, 'centre_cut', false, 'resumed', true),
 		(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'),
 		(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '100'), 3) r;
+-- the per-setting reserve at measured seconds (s12, _auto_measured_fit):
+-- every trial planted at 100 s on the first split, so the model gives
+-- 120 s for an exact fit on a repeated split, while the planted fits
+-- there took 1 s each (1.2 s with the fifth).  With 300 s left, 283's
+-- first-split trial (estimated 100 s) keeps its two fits at 1.2 s each
+-- and the final training (120 s): it runs (and fails here, no split to
+-- train on, so it is no contender), and the list goes on to its end:
+-- 200, 141, then 100 after the move, none cut.  The old code kept 2 x
+-- 120 s and cut the list at 283 (cut 283 and 141, centre_cut)
+SELECT pg_temp.plant(true);
+DELETE FROM _recsys_auto_trials WHERE params ->> 'regularization' = '283';
+UPDATE _recsys_auto_trials SET train_seconds = 100;
+SELECT ARRAY(SELECT t.params ->> 'regularization' FROM jsonb_array_elements_text(c -> 'scored') WITH ORDINALITY x(n, o)
+			 JOIN _recsys_auto_trials t ON t.n = x.n::integer ORDER BY x.o) AS scored,
+	   (SELECT t.params ->> 'regularization' FROM _recsys_auto_trials t WHERE t.n = (c ->> 'chosen')::integer) AS kept,
+	   c -> 'cut' AS cut, c -> 'centre_cut' AS centre_cut
+FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 800, 1600]}', '{"seconds": 0.1}',
+						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
+						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '300 seconds', 'metric', 'ndcg@10', 'k', 10,
+										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) c;
+SELECT left(status, 7) AS tried_283 FROM _recsys_auto_trials WHERE params ->> 'regularization' = '283';
 ROLLBACK;
 
 -- the repeated splits: a setting's validation values (its first split's,
