@@ -5930,9 +5930,27 @@ $$;
 COMMENT ON FUNCTION recsys._auto_measured_fit(text) IS
 	'internal: the slowest measured fit of a train_auto family on the repeated splits, plus a fifth';
 
+-- The estimated seconds of fitting trial n's setting on a repeated split
+-- (s12): the family's measured fits there (_auto_measured_fit), else the
+-- model (_auto_rescore_seconds of the trial's own seconds).
+CREATE FUNCTION recsys._auto_fit_estimate(n integer, ctx jsonb)
+RETURNS double precision
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trial record;
+BEGIN
+	SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = _auto_fit_estimate.n;
+	RETURN coalesce(recsys._auto_measured_fit(trial.family),
+					recsys._auto_rescore_seconds(trial.params, trial.train_seconds, trial.eval_seconds, ctx));
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_fit_estimate(integer, jsonb) IS
+	'internal: the estimated seconds of fitting a train_auto setting on a repeated split, measured once possible';
+
 -- The budget check of scoring trial n's setting on a repeated split
--- (_auto_rescore): its estimate (the family's measured fits there, else
--- _auto_rescore_seconds), the seconds kept
+-- (_auto_rescore): its estimate (_auto_fit_estimate), the seconds kept
 -- for what follows (_auto_reserve, ctx's extra_reserve included) and the
 -- seconds left; it fits when the first two add up to no more than the
 -- third.  Returned as jsonb so that a cut can be recorded with its figures
@@ -5947,8 +5965,7 @@ DECLARE
 	estimate double precision;
 BEGIN
 	SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = _auto_rescore_check.n;
-	estimate := coalesce(recsys._auto_measured_fit(trial.family),
-						 recsys._auto_rescore_seconds(trial.params, trial.train_seconds, trial.eval_seconds, ctx));
+	estimate := recsys._auto_fit_estimate(n, ctx);
 	RETURN jsonb_build_object(
 		'estimate', estimate,
 		'reserve', recsys._auto_reserve(trial.family, trial.params, estimate, true, ctx),
@@ -6061,12 +6078,11 @@ DECLARE
 	setting jsonb;
 	c integer;
 	result text;
-	-- (an exact fit on a repeated split: the family's dearest so far,
-	-- measured once one has run there, s12)
-	fit_seconds double precision := coalesce(recsys._auto_measured_fit(family),
-											 (SELECT max(recsys._auto_rescore_seconds(t.params, t.train_seconds, t.eval_seconds, ctx))
-											  FROM _recsys_auto_trials t
-											  WHERE t.family = _auto_climb.family AND t.train_seconds IS NOT NULL));
+	-- (a fit on a repeated split, kept in reserve per setting: since s12
+	-- the centre's estimate, measured once a fit has run there
+	-- (_auto_fit_estimate); before, the family's dearest first-split trial
+	-- modelled, which a load spike on one trial could double)
+	fit_seconds double precision;
 BEGIN
 	LOOP
 		-- (the centre's fits on the repeated splits first, s12: recorded,
@@ -6075,7 +6091,7 @@ BEGIN
 		-- measured seconds, _auto_measured_fit, not modelled ones; when
 		-- they do not fit, the scoring below cuts as before)
 		IF NOT centre = ANY (scored) THEN
-			fit_seconds := coalesce(recsys._auto_measured_fit(family), fit_seconds);
+			fit_seconds := recsys._auto_fit_estimate(centre, ctx);
 			IF recsys._auto_rescore(centre, 2, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)),
 									keep_models) IS NOT NULL THEN
 				PERFORM recsys._auto_rescore(centre, 3, ctx || jsonb_build_object('extra_reserve', reserve), keep_models);
@@ -6100,7 +6116,7 @@ BEGIN
 					cut := cut || jsonb_build_array(setting - ARRAY['user_col', 'item_col']);
 					CONTINUE;
 				END IF;
-				fit_seconds := coalesce(recsys._auto_measured_fit(family), fit_seconds);
+				fit_seconds := recsys._auto_fit_estimate(centre, ctx);
 				result := recsys._auto_trial(family, algorithm, setting, cost, search_round,
 											 ctx || jsonb_build_object('extra_reserve', reserve + 2 * coalesce(fit_seconds, 0)));
 				IF result = 'budget' THEN
@@ -6130,7 +6146,7 @@ BEGIN
 				END IF;
 				CONTINUE;
 			END IF;
-			fit_seconds := coalesce(recsys._auto_measured_fit(family), fit_seconds);
+			fit_seconds := recsys._auto_fit_estimate(centre, ctx);
 			IF recsys._auto_rescore(c, 2, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)), keep_models) IS NULL
 			   OR recsys._auto_rescore(c, 3, ctx || jsonb_build_object('extra_reserve', reserve), keep_models) IS NULL THEN
 				cut_check := recsys._auto_rescore_check(c, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)));
