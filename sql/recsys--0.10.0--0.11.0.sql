@@ -271,7 +271,10 @@ BEGIN
 		FOR c IN SELECT t.n FROM _recsys_auto_trials t
 				 WHERE t.n = ANY (step) AND NOT t.n = ANY (scored)
 				 ORDER BY t.n = centre DESC, t.value DESC NULLS LAST, t.n LOOP
-			IF cutting THEN
+			-- (a centre fitted on both repeated splits before the cut, above,
+			-- is scored: its values are recorded)
+			IF cutting AND NOT (c = centre AND (SELECT count(*) FROM _recsys_auto_scores s
+												 WHERE s.n = c AND s.split IN (2, 3) AND s.value IS NOT NULL) = 2) THEN
 				-- (the centre, cut before its turn: see below)
 				IF c = incumbent THEN
 					centre_cut := true;

@@ -468,6 +468,22 @@ FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 
 						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
 						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '1 hour', 'metric', 'ndcg@10', 'k', 10,
 										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1, 'resumed', true)) c;
+-- the centre fitted on the repeated splits before the cut (s12: each step
+-- fits it there first): its values recorded (planted here), the list cut
+-- at 283's first-split trial (not trained, deadline passed) scores the
+-- centre still, so 200 is scored, not centre_cut, and the cut holds 283
+-- and 141 (before, the cut at a trial made the centre centre_cut whatever)
+SELECT pg_temp.plant(true);
+DELETE FROM _recsys_auto_scores WHERE n <> (SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200');
+DELETE FROM _recsys_auto_trials WHERE params ->> 'regularization' = '283';
+SELECT ARRAY(SELECT t.params ->> 'regularization' FROM jsonb_array_elements_text(c -> 'scored') WITH ORDINALITY x(n, o)
+			 JOIN _recsys_auto_trials t ON t.n = x.n::integer ORDER BY x.o) AS scored,
+	   c -> 'cut' AS cut, c -> 'centre_cut' AS centre_cut
+FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 800, 1600]}', '{"seconds": 0.1}',
+						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
+						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() - interval '1 second', 'metric', 'ndcg@10', 'k', 10,
+										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) c;
+SELECT pg_temp.plant(true);
 -- the budget check of a repeated split's fit, with its figures (s12,
 -- _auto_rescore_check; the climb records the one that cut it): the
 -- family's fits on the repeated splits planted at 1 s each, so the
