@@ -5909,6 +5909,72 @@ $$;
 COMMENT ON FUNCTION recsys._auto_rescore_seconds(jsonb, double precision, double precision, jsonb) IS
 	'internal: the estimated seconds of scoring a train_auto setting in the final model''s form on a repeated split';
 
+-- The measured seconds of a family's fits on the repeated splits so far
+-- (_recsys_auto_scores: training and evaluation), the slowest plus a
+-- fifth, or NULL before the first (s12).  Once one is measured it replaces
+-- _auto_rescore_seconds' model (a compact trial's seconds scaled and made
+-- exact), as a family's slowest trial replaces its cost model in
+-- _auto_trial: on online-retail strat75 under load the model gave 40-50 s
+-- for an exact EASE fit the repeated splits took 15-20 s, and two of them
+-- kept in reserve per setting cut the second round with a third of the
+-- budget unspent.
+CREATE FUNCTION recsys._auto_measured_fit(family text)
+RETURNS double precision
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 1.2 * max(s.seconds)
+	FROM _recsys_auto_scores s JOIN _recsys_auto_trials t ON t.n = s.n
+	WHERE t.family = _auto_measured_fit.family AND s.seconds IS NOT NULL
+$$;
+COMMENT ON FUNCTION recsys._auto_measured_fit(text) IS
+	'internal: the slowest measured fit of a train_auto family on the repeated splits, plus a fifth';
+
+-- The estimated seconds of fitting trial n's setting on a repeated split
+-- (s12): the family's measured fits there (_auto_measured_fit), else the
+-- model (_auto_rescore_seconds of the trial's own seconds).
+CREATE FUNCTION recsys._auto_fit_estimate(n integer, ctx jsonb)
+RETURNS double precision
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trial record;
+BEGIN
+	SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = _auto_fit_estimate.n;
+	RETURN coalesce(recsys._auto_measured_fit(trial.family),
+					recsys._auto_rescore_seconds(trial.params, trial.train_seconds, trial.eval_seconds, ctx));
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_fit_estimate(integer, jsonb) IS
+	'internal: the estimated seconds of fitting a train_auto setting on a repeated split, measured once possible';
+
+-- The budget check of scoring trial n's setting on a repeated split
+-- (_auto_rescore): its estimate (_auto_fit_estimate), the seconds kept
+-- for what follows (_auto_reserve, ctx's extra_reserve included) and the
+-- seconds left; it fits when the first two add up to no more than the
+-- third.  Returned as jsonb so that a cut can be recorded with its figures
+-- (_auto_climb's cut_check).
+CREATE FUNCTION recsys._auto_rescore_check(n integer, ctx jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trial record;
+	estimate double precision;
+BEGIN
+	SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = _auto_rescore_check.n;
+	estimate := recsys._auto_fit_estimate(n, ctx);
+	RETURN jsonb_build_object(
+		'estimate', estimate,
+		'reserve', recsys._auto_reserve(trial.family, trial.params, estimate, true, ctx),
+		'left_seconds', extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp()));
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_rescore_check(integer, jsonb) IS
+	'internal: the budget check of scoring a train_auto setting on a repeated split: estimate, reserve and seconds left';
+
 -- Trial n's setting trained on repeated split j's train part and scored
 -- on its validation part, recorded in _recsys_auto_scores; NULL when the
 -- budget cannot cover it (_auto_rescore_seconds and _auto_reserve's) or
@@ -5927,7 +5993,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	trial record;
-	estimate double precision;
+	budget_check jsonb;
 	candidate text := format('%s%s_%s', ctx ->> 'prefix', n, j);
 	r record;
 BEGIN
@@ -5936,9 +6002,9 @@ BEGIN
 		RETURN r.value;
 	END IF;
 	SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = _auto_rescore.n;
-	estimate := recsys._auto_rescore_seconds(trial.params, trial.train_seconds, trial.eval_seconds, ctx);
-	IF estimate + recsys._auto_reserve(trial.family, trial.params, estimate, true, ctx)
-	   > extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp()) THEN
+	budget_check := recsys._auto_rescore_check(n, ctx);
+	IF (budget_check ->> 'estimate')::double precision + (budget_check ->> 'reserve')::double precision
+	   > (budget_check ->> 'left_seconds')::double precision THEN
 		RETURN NULL;
 	END IF;
 	BEGIN
@@ -6003,15 +6069,34 @@ DECLARE
 	cutting boolean := false;
 	-- (the centre itself not scored on the repeated splits)
 	centre_cut boolean := false;
+	-- (the budget check that cut the list: its figures, for the record)
+	cut_check jsonb;
+	-- (the best setting's models on the repeated splits kept for the
+	-- blends; not when the round is resumed after them: ctx's resumed,
+	-- and then a setting scored before is not trained again)
+	keep_models boolean := NOT coalesce((ctx ->> 'resumed')::boolean, false);
 	setting jsonb;
 	c integer;
 	result text;
-	-- (an exact fit on a repeated split: the family's dearest so far)
-	fit_seconds double precision := (SELECT max(recsys._auto_rescore_seconds(t.params, t.train_seconds, t.eval_seconds, ctx))
-									 FROM _recsys_auto_trials t
-									 WHERE t.family = _auto_climb.family AND t.train_seconds IS NOT NULL);
+	-- (a fit on a repeated split, kept in reserve per setting: since s12
+	-- the centre's estimate, measured once a fit has run there
+	-- (_auto_fit_estimate); before, the family's dearest first-split trial
+	-- modelled, which a load spike on one trial could double)
+	fit_seconds double precision;
 BEGIN
 	LOOP
+		-- (the centre's fits on the repeated splits first, s12: recorded,
+		-- so that its scoring below finds them, and measured, so that its
+		-- neighbours' first-split trials keep their own fits in reserve at
+		-- measured seconds, _auto_measured_fit, not modelled ones; when
+		-- they do not fit, the scoring below cuts as before)
+		IF NOT centre = ANY (scored) THEN
+			fit_seconds := recsys._auto_fit_estimate(centre, ctx);
+			IF recsys._auto_rescore(centre, 2, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)),
+									keep_models) IS NOT NULL THEN
+				PERFORM recsys._auto_rescore(centre, 3, ctx || jsonb_build_object('extra_reserve', reserve), keep_models);
+			END IF;
+		END IF;
 		-- the step's settings: the centre, then its neighbourhood, each
 		-- trained on the first split (cheap, compact) in the
 		-- neighbourhood's order
@@ -6031,6 +6116,7 @@ BEGIN
 					cut := cut || jsonb_build_array(setting - ARRAY['user_col', 'item_col']);
 					CONTINUE;
 				END IF;
+				fit_seconds := recsys._auto_fit_estimate(centre, ctx);
 				result := recsys._auto_trial(family, algorithm, setting, cost, search_round,
 											 ctx || jsonb_build_object('extra_reserve', reserve + 2 * coalesce(fit_seconds, 0)));
 				IF result = 'budget' THEN
@@ -6051,7 +6137,10 @@ BEGIN
 		FOR c IN SELECT t.n FROM _recsys_auto_trials t
 				 WHERE t.n = ANY (step) AND NOT t.n = ANY (scored)
 				 ORDER BY t.n = centre DESC, t.value DESC NULLS LAST, t.n LOOP
-			IF cutting THEN
+			-- (a centre fitted on both repeated splits before the cut, above,
+			-- is scored: its values are recorded)
+			IF cutting AND NOT (c = centre AND (SELECT count(*) FROM _recsys_auto_scores s
+												 WHERE s.n = c AND s.split IN (2, 3) AND s.value IS NOT NULL) = 2) THEN
 				-- (the centre, cut before its turn: see below)
 				IF c = incumbent THEN
 					centre_cut := true;
@@ -6060,8 +6149,10 @@ BEGIN
 				END IF;
 				CONTINUE;
 			END IF;
-			IF recsys._auto_rescore(c, 2, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)), true) IS NULL
-			   OR recsys._auto_rescore(c, 3, ctx || jsonb_build_object('extra_reserve', reserve), true) IS NULL THEN
+			fit_seconds := recsys._auto_fit_estimate(centre, ctx);
+			IF recsys._auto_rescore(c, 2, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)), keep_models) IS NULL
+			   OR recsys._auto_rescore(c, 3, ctx || jsonb_build_object('extra_reserve', reserve), keep_models) IS NULL THEN
+				cut_check := recsys._auto_rescore_check(c, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)));
 				PERFORM recsys._auto_drop_matched(c);
 				DELETE FROM _recsys_auto_scores s WHERE s.n = c;
 				cutting := true;
@@ -6091,7 +6182,7 @@ BEGIN
 		moves := moves + 1;
 	END LOOP;
 	RETURN jsonb_build_object('chosen', chosen, 'moves', moves, 'new_settings', new_settings,
-							  'scored', to_jsonb(scored), 'cut', cut, 'centre_cut', centre_cut);
+							  'scored', to_jsonb(scored), 'cut', cut, 'centre_cut', centre_cut, 'cut_check', cut_check);
 END
 $$;
 COMMENT ON FUNCTION recsys._auto_climb(text, text, jsonb, jsonb, integer, integer, double precision, jsonb) IS
@@ -6318,6 +6409,77 @@ AS $$
 $$;
 COMMENT ON FUNCTION recsys._auto_second_note(text, integer, integer, integer, integer, jsonb, jsonb, boolean) IS
 	'internal: train_auto''s sentence on its second round';
+
+-- Each of a family's settings scored on the repeated splits: its values
+-- and their mean appended to its trial's status, once (a resumed second
+-- round notes only the settings it scored).  The mean shown is the one
+-- compared: by the splits' users, as _auto_matched_mean; the users say
+-- how much each split counts.
+CREATE FUNCTION recsys._auto_note_scores(family text, ctx jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE _recsys_auto_trials t
+	SET status = t.status || format('; on validation splits 1 to %s: %s (mean of splits 2 to %s by their validation users, %s, the final model''s depth and form: %s)',
+									cardinality(a.v), array_to_string(a.v, ', '), cardinality(a.v),
+									a.users, round(a.mean::numeric, 4))
+	FROM (SELECT x.n, ARRAY(SELECT round(v::numeric, 4) FROM unnest(recsys._auto_split_values(x.n)) v) AS v,
+				 w.mean, w.users
+		  FROM (SELECT DISTINCT s.n FROM _recsys_auto_scores s) x,
+			   LATERAL (SELECT sum(s.value * u.users) / sum(u.users) AS mean,
+							   array_to_string(array_agg(u.users ORDER BY s.split), ' and ') AS users
+						FROM _recsys_auto_scores s,
+							 LATERAL (SELECT coalesce((ctx -> 'split_users' ->> s.split::text)::double precision, 1)
+											 AS users) u
+						WHERE s.n = x.n AND s.value IS NOT NULL) w) a
+	WHERE t.n = a.n AND t.family = _auto_note_scores.family
+	  AND position('; on validation splits 1 to ' IN t.status) = 0;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_note_scores(text, jsonb) IS
+	'internal: a train_auto family''s settings scored on the repeated splits, noted in their status';
+
+-- The second round's record for train_auto's metrics (entry) and its
+-- sentence for the description (note): climb is _auto_climb's result
+-- (NULL without repeated splits), incumbent the first round's trial, kept
+-- the trial the family keeps.  resumed (s12): the round was cut, then run
+-- again after the blends with what they left of the budget.
+CREATE FUNCTION recsys._auto_second_record(family text, climb jsonb, incumbent integer, kept integer, splits integer,
+										   OUT entry jsonb, OUT note text)
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT jsonb_build_object(
+			   'family', family,
+			   'new_settings', (climb -> 'new_settings'),
+			   'moves', (climb -> 'moves'),
+			   'splits', splits,
+			   'first_round', (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = incumbent),
+			   'kept', (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = kept),
+			   -- (in the order of work)
+			   'contenders', (SELECT coalesce(jsonb_agg(jsonb_build_object('n', t.n, 'params', t.shown,
+																		   'values', to_jsonb(recsys._auto_split_values(t.n)))
+														ORDER BY x.o), '[]')
+							  FROM jsonb_array_elements_text(coalesce(climb -> 'scored', '[]')) WITH ORDINALITY x(n, o)
+								   JOIN _recsys_auto_trials t ON t.n = x.n::integer),
+			   'cut', coalesce(climb -> 'cut', '[]'),
+			   -- (the first round's setting not scored there: kept unscored)
+			   'centre_cut', coalesce((climb ->> 'centre_cut')::boolean, false),
+			   -- (the budget check that cut the list: estimate, reserve, seconds left)
+			   'cut_check', climb -> 'cut_check',
+			   'resumed', coalesce((climb ->> 'resumed')::boolean, false)),
+		   recsys._auto_second_note(family,
+			   jsonb_array_length(climb -> 'scored'), (climb ->> 'moves')::integer, jsonb_array_length(climb -> 'cut'),
+			   splits, (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = incumbent),
+			   (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = kept),
+			   coalesce((climb ->> 'centre_cut')::boolean, false))
+		   || CASE WHEN (climb ->> 'resumed')::boolean
+				   THEN ' (the round resumed after the blends with the time they left)' ELSE '' END
+$$;
+COMMENT ON FUNCTION recsys._auto_second_record(text, jsonb, integer, integer, integer) IS
+	'internal: train_auto''s record and sentence of its second round';
 
 -- A candidate's metric for each validation user, in user order (for
 -- _auto_paired_z), or NULL when fewer than needed seconds of the budget
@@ -6606,6 +6768,12 @@ DECLARE
 	second_round jsonb := '[]';
 	second_note text;
 	climb jsonb;
+	-- (seconds since the start at the end of each stage, and what the
+	-- second round kept for the blends: where the budget went)
+	timeline jsonb := '{}';
+	second_entry jsonb;
+	-- (the family the second round searched)
+	climb_family text;
 	min_z double precision;
 	matched_members text[];
 	matched_base text[];
@@ -6951,6 +7119,8 @@ BEGIN
 									 FROM (SELECT t.* FROM _recsys_auto_trials t
 										   WHERE t.model IS NOT NULL AND t.value IS NOT NULL
 										   ORDER BY t.value DESC, t.n OFFSET 1 LIMIT 3) o), 0);
+	timeline := jsonb_build_object('first_round', extract(epoch FROM clock_timestamp() - started),
+								   'blend_reserve', blend_reserve);
 	FOR fam IN SELECT f.*, b.value AS best_value
 			   FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
 			   JOIN (SELECT t.family, t.value FROM _recsys_auto_trials t
@@ -6980,45 +7150,16 @@ BEGIN
 			chosen := (SELECT t.n FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL);
 		END IF;
 		first_split_base := chosen = incumbent;
-		-- (each setting scored on repeated splits: its values and their mean)
-		-- (the mean shown is the one compared: by the splits' users, as
-		-- _auto_matched_mean; the users say how much each split counts)
-		UPDATE _recsys_auto_trials t
-		SET status = t.status || format('; on validation splits 1 to %s: %s (mean of splits 2 to %s by their validation users, %s, the final model''s depth and form: %s)',
-										cardinality(a.v), array_to_string(a.v, ', '), cardinality(a.v),
-										a.users, round(a.mean::numeric, 4))
-		FROM (SELECT x.n, ARRAY(SELECT round(v::numeric, 4) FROM unnest(recsys._auto_split_values(x.n)) v) AS v,
-					 w.mean, w.users
-			  FROM (SELECT DISTINCT s.n FROM _recsys_auto_scores s) x,
-				   LATERAL (SELECT sum(s.value * u.users) / sum(u.users) AS mean,
-								   array_to_string(array_agg(u.users ORDER BY s.split), ' and ') AS users
-							FROM _recsys_auto_scores s,
-								 LATERAL (SELECT coalesce((ctx -> 'split_users' ->> s.split::text)::double precision, 1)
-												 AS users) u
-							WHERE s.n = x.n AND s.value IS NOT NULL) w) a
-		WHERE t.n = a.n AND t.family = fam.family;
-		second_round := second_round || jsonb_build_object(
-			'family', fam.family,
-			'new_settings', (climb -> 'new_settings'),
-			'moves', (climb -> 'moves'),
-			'splits', splits_used,
-			'first_round', (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = incumbent),
-			'kept', (SELECT t.shown FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL),
-			-- (in the order of work)
-			'contenders', (SELECT coalesce(jsonb_agg(jsonb_build_object('n', t.n, 'params', t.shown,
-																		'values', to_jsonb(recsys._auto_split_values(t.n)))
-													 ORDER BY x.o), '[]')
-						   FROM jsonb_array_elements_text(coalesce(climb -> 'scored', '[]')) WITH ORDINALITY x(n, o)
-								JOIN _recsys_auto_trials t ON t.n = x.n::integer),
-			'cut', coalesce(climb -> 'cut', '[]'),
-			-- (the first round's setting not scored there: kept unscored)
-			'centre_cut', coalesce((climb ->> 'centre_cut')::boolean, false));
-		second_note := recsys._auto_second_note(fam.family,
-			jsonb_array_length(climb -> 'scored'), (climb ->> 'moves')::integer, jsonb_array_length(climb -> 'cut'),
-			splits_used, (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = incumbent),
-			(SELECT t.shown FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL),
-			coalesce((climb ->> 'centre_cut')::boolean, false));
+		PERFORM recsys._auto_note_scores(fam.family, ctx);
+		SELECT r.entry, r.note INTO second_entry, second_note
+		FROM recsys._auto_second_record(fam.family, climb, incumbent,
+										(SELECT t.n FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL),
+										splits_used) r;
+		second_round := second_round || second_entry;
+		climb_family := fam.family;
 	END LOOP;
+
+	timeline := timeline || jsonb_build_object('second_round', extract(epoch FROM clock_timestamp() - started));
 
 	-- blend the families when that helps on validation, by forward
 	-- selection (Caruana et al. 2004): from the best family's model, add
@@ -7259,6 +7400,41 @@ BEGIN
 		blend_seconds := blend_seconds + runner_up.eval_seconds;
 	END LOOP;
 
+	timeline := timeline || jsonb_build_object('blends', extract(epoch FROM clock_timestamp() - started));
+	-- the second round resumed (s12, doc/internals.md "train_auto"): it
+	-- kept time for the blends' worst case (every family's member tested
+	-- on the repeated splits), and when the list was cut that way while
+	-- the blends then kept no member, what they left goes back to the
+	-- round: the same list from its start (the settings scored keep their
+	-- values, the cut ones follow), with only the final training kept in
+	-- reserve.  Not when a member was kept: it was tested against the
+	-- base the cut round chose, and a new base would need it tested again
+	IF blend_n IS NULL AND climb IS NOT NULL AND climb_family = top.family
+	   AND (jsonb_array_length(climb -> 'cut') > 0 OR (climb ->> 'centre_cut')::boolean) THEN
+		-- (the blends go first, none of them kept: on the repeated splits
+		-- they hold the base's models there, on the first split the
+		-- family's model, either of which the round may replace)
+		FOREACH member IN ARRAY matched_drop LOOP
+			PERFORM recsys.drop_model(member);
+		END LOOP;
+		matched_drop := '{}';
+		FOR member IN SELECT t.model FROM _recsys_auto_trials t WHERE t.family = 'blend' AND t.model IS NOT NULL LOOP
+			PERFORM recsys.drop_model(member);
+		END LOOP;
+		UPDATE _recsys_auto_trials t SET model = NULL WHERE t.family = 'blend';
+		SELECT f.* INTO fam FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+		WHERE f.family = climb_family;
+		climb := recsys._auto_climb(fam.family, fam.algorithm, fam.steps, fam.cost, incumbent, search_round + 1, 0,
+									ctx || jsonb_build_object('resumed', true))
+				 || jsonb_build_object('resumed', true);
+		chosen := coalesce((climb ->> 'chosen')::integer, top.n);
+		SELECT t.* INTO top FROM _recsys_auto_trials t WHERE t.n = chosen;
+		PERFORM recsys._auto_note_scores(fam.family, ctx);
+		SELECT r.entry, r.note INTO second_entry, second_note
+		FROM recsys._auto_second_record(fam.family, climb, incumbent, chosen, splits_used) r;
+		second_round := (second_round - (jsonb_array_length(second_round) - 1)) || second_entry;
+		timeline := timeline || jsonb_build_object('resumed', extract(epoch FROM clock_timestamp() - started));
+	END IF;
 	-- the winner, trained on all the data as the model (replacing it: a
 	-- model train_auto trained before may change its algorithm, and one it
 	-- did not was refused above unless replace): the last blend kept, else
@@ -7358,7 +7534,7 @@ BEGIN
 		'winner', jsonb_build_object('family', winner.family, 'algorithm', winner.algorithm,
 									 'params', winner.shown, 'value', winner.value,
 									 'members', to_jsonb(members)),
-		'why', why, 'final', final_note, 'second_round', second_round,
+		'why', why, 'final', final_note, 'second_round', second_round, 'timeline', timeline,
 		'candidates', (SELECT jsonb_agg(jsonb_build_object(
 							'n', t.n, 'round', t.round, 'family', t.family, 'algorithm', t.algorithm,
 							'params', t.shown, 'value', t.value, 'train_seconds', t.train_seconds,

@@ -451,6 +451,89 @@ FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 
 						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
 						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() - interval '1 second', 'metric', 'ndcg@10', 'k', 10,
 										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) c;
+-- the round resumed after the blends (s12: ctx's resumed): the settings
+-- scored before keep their values even where their models on the
+-- repeated splits were dropped (model NULL, as the losers'), and are not
+-- trained again (there is no repeated split here: a training would fail
+-- and cut the list, as the old code's would); the list is the uncut
+-- one's above: 200, 283, 141, then 100 after one move, 100 kept, none cut
+SELECT pg_temp.plant(true);
+UPDATE _recsys_auto_scores SET model = NULL;
+SELECT ARRAY(SELECT t.params ->> 'regularization' FROM jsonb_array_elements_text(c -> 'scored') WITH ORDINALITY x(n, o)
+			 JOIN _recsys_auto_trials t ON t.n = x.n::integer ORDER BY x.o) AS scored,
+	   (SELECT t.params ->> 'regularization' FROM _recsys_auto_trials t WHERE t.n = (c ->> 'chosen')::integer) AS kept,
+	   c -> 'moves' AS moves, c -> 'cut' AS cut,
+	   (SELECT count(*) FROM _recsys_auto_scores s WHERE s.model IS NOT NULL) AS models_kept
+FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 800, 1600]}', '{"seconds": 0.1}',
+						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
+						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '1 hour', 'metric', 'ndcg@10', 'k', 10,
+										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1, 'resumed', true)) c;
+-- the centre fitted on the repeated splits before the cut (s12: each step
+-- fits it there first): its values recorded (planted here), the list cut
+-- at 283's first-split trial (not trained, deadline passed) scores the
+-- centre still, so 200 is scored, not centre_cut, and the cut holds 283
+-- and 141 (before, the cut at a trial made the centre centre_cut whatever)
+SELECT pg_temp.plant(true);
+DELETE FROM _recsys_auto_scores WHERE n <> (SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200');
+DELETE FROM _recsys_auto_trials WHERE params ->> 'regularization' = '283';
+SELECT ARRAY(SELECT t.params ->> 'regularization' FROM jsonb_array_elements_text(c -> 'scored') WITH ORDINALITY x(n, o)
+			 JOIN _recsys_auto_trials t ON t.n = x.n::integer ORDER BY x.o) AS scored,
+	   c -> 'cut' AS cut, c -> 'centre_cut' AS centre_cut
+FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 800, 1600]}', '{"seconds": 0.1}',
+						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
+						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() - interval '1 second', 'metric', 'ndcg@10', 'k', 10,
+										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) c;
+SELECT pg_temp.plant(true);
+-- the budget check of a repeated split's fit, with its figures (s12,
+-- _auto_rescore_check; the climb records the one that cut it): the
+-- family's fits on the repeated splits planted at 1 s each, so the
+-- estimate is the slowest, 1 s, plus a fifth (_auto_measured_fit); kept
+-- for what follows: the extra 5 s and the final training of the setting
+-- kept (200's model: 0.01 s, plus a fifth)
+SELECT round((c ->> 'estimate')::numeric, 3) AS estimate, round((c ->> 'reserve')::numeric, 3) AS reserve,
+	   (c ->> 'left_seconds')::float8 BETWEEN 3000 AND 3600 AS left_about_an_hour
+FROM recsys._auto_rescore_check((SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'),
+								jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '1 hour',
+												   'extra_reserve', 5, 'exact_factor', 2.5, 'ease_write_exact', 0)) c;
+-- the scores noted in the settings' statuses once (s12, _auto_note_scores:
+-- a resumed round notes again; the values and the mean by the splits'
+-- users, 2 and 3 here: 200's 0.2327 and 0.2337, mean 0.2333)
+SELECT recsys._auto_note_scores('f', '{"split_users": {"2": 2, "3": 3}}'), recsys._auto_note_scores('f', '{"split_users": {"2": 2, "3": 3}}');
+SELECT count(*) FILTER (WHERE status LIKE '%; on validation splits 1 to 3:%') AS noted,
+	   count(*) FILTER (WHERE status LIKE '%; on validation splits 1 to 3:%; on validation splits%') AS noted_twice,
+	   (SELECT substr(status, position(';' IN status)) FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200') AS status_200
+FROM _recsys_auto_trials;
+-- the round's record and sentence (s12, _auto_second_record): resumed
+-- said in both; kept 100 after one move from 200
+SELECT r.entry -> 'resumed' AS resumed, r.entry -> 'kept' AS kept, r.entry -> 'first_round' AS first_round,
+	   jsonb_array_length(r.entry -> 'contenders') AS contenders, r.note
+FROM recsys._auto_second_record('f',
+		jsonb_build_object('scored', (SELECT jsonb_agg(n ORDER BY n) FROM _recsys_auto_trials
+									  WHERE params ->> 'regularization' IN ('100', '141', '200', '283')),
+						   'moves', 1, 'new_settings', 0, 'cut', '[]'::jsonb, 'centre_cut', false, 'resumed', true),
+		(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'),
+		(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '100'), 3) r;
+-- the per-setting reserve at measured seconds (s12, _auto_measured_fit):
+-- every trial planted at 100 s on the first split, so the model gives
+-- 120 s for an exact fit on a repeated split, while the planted fits
+-- there took 1 s each (1.2 s with the fifth).  With 300 s left, 283's
+-- first-split trial (estimated 100 s) keeps its two fits at 1.2 s each
+-- and the final training (120 s): it runs (and fails here, no split to
+-- train on, so it is no contender), and the list goes on to its end:
+-- 200, 141, then 100 after the move, none cut.  The old code kept 2 x
+-- 120 s and cut the list at 283 (cut 283 and 141, centre_cut)
+SELECT pg_temp.plant(true);
+DELETE FROM _recsys_auto_trials WHERE params ->> 'regularization' = '283';
+UPDATE _recsys_auto_trials SET train_seconds = 100;
+SELECT ARRAY(SELECT t.params ->> 'regularization' FROM jsonb_array_elements_text(c -> 'scored') WITH ORDINALITY x(n, o)
+			 JOIN _recsys_auto_trials t ON t.n = x.n::integer ORDER BY x.o) AS scored,
+	   (SELECT t.params ->> 'regularization' FROM _recsys_auto_trials t WHERE t.n = (c ->> 'chosen')::integer) AS kept,
+	   c -> 'cut' AS cut, c -> 'centre_cut' AS centre_cut
+FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 800, 1600]}', '{"seconds": 0.1}',
+						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
+						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '300 seconds', 'metric', 'ndcg@10', 'k', 10,
+										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) c;
+SELECT left(status, 7) AS tried_283 FROM _recsys_auto_trials WHERE params ->> 'regularization' = '283';
 ROLLBACK;
 
 -- the repeated splits: a setting's validation values (its first split's,
@@ -613,13 +696,30 @@ SELECT round(recsys._auto_rescore_seconds('{"keep": 0.1}', 10, 2, '{"scale": 1.2
 	   round(recsys._auto_rescore_seconds('{"alpha": 10}', 10, 2, '{"scale": 1.25}')::numeric, 2) AS other;
 -- and the budget gate uses it: a compact EASE trial measured at 10 s
 -- (12 s with the fifth, which the old code checked) is not rescored with
--- 20 s left, its exact fit estimated at 30 s; nothing is recorded
+-- 20 s left, its exact fit estimated at 30 s; nothing is recorded.
+-- (Trial 1's fit above is forgotten first: once a fit on the repeated
+-- splits is measured, its seconds replace the model, s12, below)
+DELETE FROM _recsys_auto_scores;
 INSERT INTO _recsys_auto_trials (n, family, algorithm, params, value, train_seconds, eval_seconds, modelled)
 VALUES (2, 'ease', 'ease', '{"regularization": 2, "keep": 0.1}', 0.5, 10, 0, 1);
 SELECT recsys._auto_rescore(2, 2, jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '20 seconds',
 													 'prefix', 'rescored_', 'metric', 'ndcg@10', 'k', 10,
 													 'exact_factor', 2.5, 'ease_write_exact', 0)) AS exact_does_not_fit,
 	   (SELECT count(*) FROM _recsys_auto_scores WHERE n = 2) AS scored;
+-- the measured fit replaces the model (s12, _auto_measured_fit: the
+-- family's slowest fit on the repeated splits, plus a fifth): with one
+-- of 5 s recorded, trial 2's fit is estimated at 6 s, not 30 s, and
+-- fits the 20 s left; with none, the model's 30 s
+INSERT INTO _recsys_auto_scores (n, split, value, seconds) VALUES (1, 3, 0.5, 5);
+SELECT round((c ->> 'estimate')::numeric, 2) AS measured_estimate,
+	   (c ->> 'estimate')::float8 + (c ->> 'reserve')::float8 <= (c ->> 'left_seconds')::float8 AS fits
+FROM recsys._auto_rescore_check(2, jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '20 seconds',
+													  'exact_factor', 2.5, 'ease_write_exact', 0)) c;
+DELETE FROM _recsys_auto_scores;
+SELECT round((c ->> 'estimate')::numeric, 2) AS model_estimate,
+	   (c ->> 'estimate')::float8 + (c ->> 'reserve')::float8 <= (c ->> 'left_seconds')::float8 AS fits
+FROM recsys._auto_rescore_check(2, jsonb_build_object('scale', 1, 'deadline', clock_timestamp() + interval '20 seconds',
+													  'exact_factor', 2.5, 'ease_write_exact', 0)) c;
 ROLLBACK;
 -- what the description says of the second round: the settings scored,
 -- the climb's moves, the settings the budget cut, the setting kept

@@ -29,7 +29,7 @@
 # the first split), m2 and m3 a tenth (seeds 43 and 44: the matched
 # splits), m23 those two pooled; normalised EASE settings as candidates.
 # Both protocols: the blends of the base EASE (ease_r30_2000 on last5,
-# ease_200 on strat75) with ALS at weights 0.3 to 1.3 (blend_als_<w>)
+# ease_200 on strat75; AV_BASE another candidate) with ALS at weights 0.3 to 1.3 (blend_als_<w>)
 # and with BM25 at 0.5 and 1 (s11: is the weight chosen on a design the
 # one test prefers?).
 set -euo pipefail
@@ -106,6 +106,9 @@ WHERE x.o <= 5;
 CREATE INDEX ON d_g_train (user_id); ANALYZE d_g_train;
 SQL
 fi
+# AV_BASE: the EASE candidate the blends extend (s12: ease_r60_2000, the
+# setting train_auto's complete second round moves to on retail last5)
+base=${AV_BASE:-$base}
 # AV_DESIGNS: only these designs (and no test with AV_TEST=no): to
 # finish a run cut short, joining the per-user files by hand
 designs=${AV_DESIGNS:-$designs}
@@ -131,6 +134,7 @@ EOF
 else
 cat > /tmp/auto_validation_candidates.$$ <<EOF
 ease_r30_2000|ease|{"regularization": 2000, "popularity_exponent": 0.25, "half_life": "30 days", "time_col": "ts"$ease_keep}
+ease_r60_2000|ease|{"regularization": 2000, "popularity_exponent": 0.25, "half_life": "60 days", "time_col": "ts"$ease_keep}
 ease_r30_500|ease|{"regularization": 500, "popularity_exponent": 0.25, "half_life": "30 days", "time_col": "ts"$ease_keep}
 ease_r15_500|ease|{"regularization": 500, "popularity_exponent": 0.25, "half_life": "15 days", "time_col": "ts"$ease_keep}
 ease_r60_1000|ease|{"regularization": 1000, "popularity_exponent": 0.25, "half_life": "60 days", "time_col": "ts"$ease_keep}
@@ -155,6 +159,14 @@ SQL
 	for w in 0.5 1; do
 		recsys_psql -q -At -c "SELECT recsys.train_blend(ARRAY['c_${d}_$base', 'c_${d}_bm25'], ARRAY[1, $w]::real[], 'c_${d}_blend_bm25_$w', true)" >/dev/null
 	done
+	if [ "$protocol" = strat75 ]; then
+		# (s12) ensembles of near-tied EASE settings, equal weights: does
+		# averaging the settings the matched splits cannot separate beat
+		# picking one?
+		recsys_psql -q -At -c "SELECT recsys.train_blend(ARRAY['c_${d}_ease_200_p325', 'c_${d}_ease_141', 'c_${d}_ease_100_d25'], ARRAY[1, 1, 1]::real[], 'c_${d}_blend_ens3', true)" >/dev/null
+		recsys_psql -q -At -c "SELECT recsys.train_blend(ARRAY['c_${d}_ease_200_p325', 'c_${d}_ease_200', 'c_${d}_ease_141', 'c_${d}_ease_100_d25'], ARRAY[1, 1, 1, 1]::real[], 'c_${d}_blend_ens4', true)" >/dev/null
+		recsys_psql -q -At -c "SELECT recsys.train_blend(ARRAY['c_${d}_ease_200_p325', 'c_${d}_ease_141'], ARRAY[1, 1]::real[], 'c_${d}_blend_ens2', true)" >/dev/null
+	fi
 	recsys_psql -q -At <<SQL >/dev/null
 CREATE TABLE IF NOT EXISTS per_user (design text, cand text, user_id bigint, ndcg double precision);
 INSERT INTO per_user
