@@ -1310,63 +1310,58 @@ $$;
 COMMENT ON FUNCTION recsys._require_column(regclass, name, text) IS
 	'internal: raise a clear error when a source lacks a column';
 
--- internal: refuse (42804) an id column that is not an integer, as the
--- trainers do (src/ingest.c): a numeric 1e30 failed in the cast to bigint
--- with no column named (review s8, 8)
+-- internal: refuse (42804) a column of a type that cannot be an id
+-- (kind 'id': an integer) or a weight (kind 'weight': a number), as the
+-- trainers do (src/ingest.c), naming argname and the types allowed, after
+-- _require_column (42703): for the SQL functions that read a source before
+-- any trainer (splits: a numeric 1e30 failed in the cast to bigint with no
+-- column named, review s8, 8; train_auto: a text or boolean weight failed
+-- in its cast, review s11, R12)
+CREATE FUNCTION recsys._require_column_type(source regclass, col name, argname text, kind text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	typ oid;
+BEGIN
+	PERFORM recsys._require_column(source, col, argname);
+	SELECT a.atttypid INTO typ FROM pg_attribute a
+	WHERE a.attrelid = source AND a.attname = col AND NOT a.attisdropped;
+	-- (a domain's base type, as getBaseType)
+	WHILE (SELECT t.typtype = 'd' FROM pg_type t WHERE t.oid = typ) LOOP
+		SELECT t.typbasetype INTO typ FROM pg_type t WHERE t.oid = typ;
+	END LOOP;
+	IF kind = 'id' AND typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
+		RAISE EXCEPTION '% column "%" has type %, which cannot be an id', argname, col, format_type(typ, NULL)
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'Ids must be smallint, integer or bigint; map other keys to integers in a view, for example with dense_rank().';
+	ELSIF kind = 'weight' AND typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype,
+										  'real'::regtype, 'double precision'::regtype, 'numeric'::regtype) THEN
+		RAISE EXCEPTION '% column "%" has type %, which cannot be a weight', argname, col, format_type(typ, NULL)
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'Use a column of type smallint, integer, bigint, real, double precision or numeric.';
+	ELSIF kind NOT IN ('id', 'weight') THEN
+		RAISE EXCEPTION 'unknown column kind %', quote_literal(kind) USING ERRCODE = 'internal_error';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION recsys._require_column_type(regclass, name, text, text) IS
+	'internal: raise a clear error when a source''s id or weight column is missing or of a type it cannot be';
+
+-- internal: _require_column_type's id check (0.10.0's name, kept for its
+-- callers)
 CREATE FUNCTION recsys._require_id_column(source regclass, col name, argname text)
 RETURNS void
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	typ oid;
 BEGIN
-	PERFORM recsys._require_column(source, col, argname);
-	SELECT a.atttypid INTO typ FROM pg_attribute a
-	WHERE a.attrelid = source AND a.attname = col AND NOT a.attisdropped;
-	-- (a domain's base type, as getBaseType)
-	WHILE (SELECT t.typtype = 'd' FROM pg_type t WHERE t.oid = typ) LOOP
-		SELECT t.typbasetype INTO typ FROM pg_type t WHERE t.oid = typ;
-	END LOOP;
-	IF typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
-		RAISE EXCEPTION '% column "%" has type %, which cannot be an id', argname, col, format_type(typ, NULL)
-			USING ERRCODE = 'datatype_mismatch',
-				  HINT = 'Ids must be smallint, integer or bigint; map other keys to integers in a view, for example with dense_rank().';
-	END IF;
+	PERFORM recsys._require_column_type(source, col, argname, 'id');
 END
 $$;
 COMMENT ON FUNCTION recsys._require_id_column(regclass, name, text) IS
 	'internal: raise a clear error when a source''s id column is missing or not an integer';
-
--- internal: refuse (42804) a weight column that is not a number, as the
--- trainers do (src/ingest.c), for train_auto, which reads it before any
--- trainer: a text or boolean column failed in its cast with weight_col
--- not named (review s11, R12)
-CREATE FUNCTION recsys._require_weight_column(source regclass, col name, argname text)
-RETURNS void
-LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	typ oid;
-BEGIN
-	PERFORM recsys._require_column(source, col, argname);
-	SELECT a.atttypid INTO typ FROM pg_attribute a
-	WHERE a.attrelid = source AND a.attname = col AND NOT a.attisdropped;
-	-- (a domain's base type, as getBaseType)
-	WHILE (SELECT t.typtype = 'd' FROM pg_type t WHERE t.oid = typ) LOOP
-		SELECT t.typbasetype INTO typ FROM pg_type t WHERE t.oid = typ;
-	END LOOP;
-	IF typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype,
-				   'real'::regtype, 'double precision'::regtype, 'numeric'::regtype) THEN
-		RAISE EXCEPTION '% column "%" has type %, which cannot be a weight', argname, col, format_type(typ, NULL)
-			USING ERRCODE = 'datatype_mismatch',
-				  HINT = 'Use a column of type smallint, integer, bigint, real, double precision or numeric.';
-	END IF;
-END
-$$;
-COMMENT ON FUNCTION recsys._require_weight_column(regclass, name, text) IS
-	'internal: raise a clear error when a source''s weight column is missing or not a number';
 
 -- internal: the trainers' checks of a time column (src/recency.c): a type
 -- that holds a time (42804 otherwise), no infinite or NaN time (22023)
@@ -6667,7 +6662,7 @@ BEGIN
 		PERFORM recsys._require_column(source, time_col, 'time_col');
 	END IF;
 	IF weight_col IS NOT NULL THEN
-		PERFORM recsys._require_weight_column(source, weight_col, 'weight_col');
+		PERFORM recsys._require_column_type(source, weight_col, 'weight_col', 'weight');
 	END IF;
 	-- (review s11, F6: what every candidate reading them would fail on,
 	-- checked before the search, as the trainers check them: a failed
