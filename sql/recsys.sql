@@ -3592,6 +3592,13 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'tau is the size of difference you care about, in the metric''s units (default 0.01: 1 point).';
 	END IF;
+	-- (its square enters the mSPRT: 1e200 overflowed, 1e-200 underflowed,
+	-- in a bare 22003 naming nothing: review s12, V2)
+	IF tau < 1e-9 OR tau > 1e9 THEN
+		RAISE EXCEPTION 'tau must be between 1e-9 and 1e9, not %', tau
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'tau is the size of difference you care about, in the metric''s units (default 0.01: 1 point).';
+	END IF;
 	IF e.design <> 'ab' THEN
 		RAISE EXCEPTION 'experiment "%" is an interleaving experiment', e.name
 			USING ERRCODE = 'wrong_object_type', HINT = 'Its results are recsys.interleaving_results.';
@@ -3740,6 +3747,15 @@ BEGIN
 			   WHEN metric = 'revenue' AND NOT has_revenue THEN 'no amounts logged: pass amount to log_outcome'
 			   WHEN metric = 'revenue' AND rev_sq IS NULL THEN
 				   'no revenue yet: every amount logged is 0, so revenue has no variance to estimate'
+			   -- the fixed-horizon conversion test is the pooled z-test, whose
+			   -- normal approximation needs at least 5 expected users with
+			   -- and 5 without a conversion in each arm (Cochran's rule): 1
+			   -- converted control user against 0 of 3 gave p = 0.0455, where
+			   -- Fisher's exact p is 0.25 (review s12, V1)
+			   WHEN NOT sequential AND metric = 'conversion' AND q.pfixed < alpha
+					AND least(q.pooled * q.n, (1 - q.pooled) * q.n, q.pooled * q.cn, (1 - q.pooled) * q.cn) < 5 THEN
+				   'not significant yet: too few users for the fixed-horizon test of conversion '
+				   '(at least 5 expected users with and 5 without a conversion per arm)'
 			   WHEN (CASE WHEN sequential THEN q.pav ELSE q.pfixed END) < alpha THEN
 				   format('%s %s %s on %s (%s%s, p = %s%s)', q.name,
 						  CASE WHEN q.d > 0 THEN 'beats' ELSE 'is worse than' END, e.control,
