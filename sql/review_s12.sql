@@ -88,6 +88,34 @@ SELECT count(*) AS advisory_locks FROM pg_locks WHERE locktype = 'advisory' AND 
 ROLLBACK;
 SELECT recsys.drop_model('s12_not_yet', if_exists => true);
 
-SELECT recsys.drop_model(n) FROM unnest('{s12_a,s12_b}'::text[]) n;
+-- V6: refresh_items of a model with features (item-kNN, a factor model)
+-- after a hand edit of its item_stats: a deleted row made the refresh's
+-- writes fail with a raw 23505, a negative n_users a raw 2201E from ln();
+-- now the model is loaded as serving loads it first and both are XX001
+CREATE TABLE s12_feat AS SELECT i AS item_id, 'f' || (i % 5) AS feature FROM generate_series(0, 49) i;
+SELECT 1 FROM recsys.train_item_knn('s12_events', 5, 's12_knnf', features => 's12_feat');
+SELECT 1 FROM recsys.train_cf('s12_events', 4, 's12_cff', features => 's12_feat', feature_weight => 0.5);
+INSERT INTO s12_feat VALUES (1000, 'f1');
+BEGIN;
+DELETE FROM recsys.item_stats WHERE model = 's12_knnf' AND item_id = 3;
+SELECT recsys.refresh_items('s12_knnf');
+ROLLBACK;
+BEGIN;
+DELETE FROM recsys.item_stats WHERE model = 's12_cff' AND item_id = 3;
+SELECT recsys.refresh_items('s12_cff');
+ROLLBACK;
+BEGIN;
+UPDATE recsys.item_stats SET n_users = -5 WHERE model = 's12_knnf' AND item_id = 3;
+SELECT recsys.refresh_items('s12_knnf');
+ROLLBACK;
+BEGIN;
+UPDATE recsys.item_stats SET n_users = -5 WHERE model = 's12_cff' AND item_id = 3;
+SELECT recsys.refresh_items('s12_cff');
+ROLLBACK;
+-- untouched, each refreshes its one new item
+SELECT recsys.refresh_items('s12_knnf') AS knn_refreshed, recsys.refresh_items('s12_cff') AS cf_refreshed;
+DROP TABLE s12_feat;
+
+SELECT recsys.drop_model(n) FROM unnest('{s12_a,s12_b,s12_knnf,s12_cff}'::text[]) n;
 DROP FUNCTION s12_mk(text, int, int, int, int);
 DROP TABLE s12_events;
