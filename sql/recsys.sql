@@ -4519,6 +4519,16 @@ LANGUAGE C STABLE PARALLEL SAFE SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._search_matches(text, tsquery, text[], text[], bigint, double precision, bigint[], bigint[], text, integer) IS
 	'internal: a search query''s matches with their BM25, popularity and position';
 
+-- internal: the ids of a catalog's products matching tsq that the caller
+-- sees (NULL: none), through the GIN index also under row-level security,
+-- where the caller's own plan cannot use it (src/search_match.c)
+CREATE FUNCTION recsys._catalog_matches(catalog text, tsq tsquery)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'recsys_catalog_matches'
+LANGUAGE C STABLE STRICT PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._catalog_matches(text, tsquery) IS
+	'internal: the ids of a catalog''s products matching a tsquery that the caller sees';
+
 -- internal: how catalog's products write a word as two (review s11, 2):
 -- the split of word's letters into two words of 3 letters or more that
 -- the most products hold side by side ("lunchbag": "lunch bag", where
@@ -4530,13 +4540,15 @@ RETURNS text[]
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	-- bounded (review s11, R5): under row-level security catalog_docs'
-	-- GIN index is not used (@@ is not leakproof), so every look at the
-	-- products' text reads the whole catalog.  Hence only words of at
-	-- most 30 letters (27 positions), only the positions whose two halves
-	-- are both lexemes of the catalog (an indexed equality, which RLS
-	-- lets use the index: typically 0-2 positions), and one pass over the
-	-- products for all of them (none when no position qualifies)
+	-- bounded (review s11, R5): under row-level security the caller's
+	-- plan cannot use catalog_docs' GIN index (@@ is not leakproof), so
+	-- the products whose text may hold a pair are found by
+	-- _catalog_matches (the index, read as the catalog's owner, then the
+	-- caller's rows among them: s12), once for all positions.  Only words
+	-- of at most 30 letters (27 positions), only the positions whose two
+	-- halves are both lexemes of the catalog (an indexed equality:
+	-- typically 0-2 positions), and no read of the products when no
+	-- position qualifies
 	-- (pos is materialised so that the halves' lexemes are computed once
 	-- a position and reach catalog_terms' index as values: inlined, the
 	-- planner compared every term with them, recomputed, 45,000 times)
@@ -4555,10 +4567,12 @@ AS $$
 					  WHERE t.catalog = _search_split.catalog AND t.lexeme = p.al[1])
 		  AND EXISTS (SELECT FROM recsys.catalog_terms t
 					  WHERE t.catalog = _search_split.catalog AND t.lexeme = p.ar[1])),
+	ids AS MATERIALIZED (
+		SELECT recsys._catalog_matches(_search_split.catalog, string_agg(c.tq::text, ' | ')::tsquery) AS ids
+		FROM cand c),
 	docs AS MATERIALIZED (
-		SELECT d.doc FROM recsys.catalog_docs d
-		WHERE d.catalog = _search_split.catalog
-		  AND d.doc @@ (SELECT string_agg(c.tq::text, ' | ')::tsquery FROM cand c))
+		SELECT d.doc FROM recsys.catalog_docs d, ids
+		WHERE d.catalog = _search_split.catalog AND d.item_id = ANY (ids.ids))
 	SELECT ARRAY[c.l || ' ' || c.r, c.al, c.ar]
 	FROM cand c
 	CROSS JOIN LATERAL (SELECT count(*) AS n FROM docs d WHERE d.doc @@ c.tq) m

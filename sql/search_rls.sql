@@ -22,6 +22,8 @@ CREATE TABLE regress_rls.products (item_id bigint PRIMARY KEY, title text);
 INSERT INTO regress_rls.products
 SELECT i, format('item w%s %s', i % 1000, CASE WHEN i % 500 = 0 THEN 'lamp' ELSE 'plain' END)
 FROM generate_series(1, 4000) i;
+-- and two lunch bags, for a compound typed as one word
+INSERT INTO regress_rls.products VALUES (4001, 'lunch bag red'), (4002, 'lunch bag blue');
 SELECT recsys.index_catalog('regress_rls.products', name => 'rls_cat') AS indexed;
 SELECT recsys.grant_catalog('rls_cat', 'regress_recsys_rls_user');
 RESET ROLE;
@@ -34,17 +36,22 @@ SET ROLE regress_recsys_rls_user;
 SELECT array_agg(item_id ORDER BY score DESC, item_id) = :'superuser' AS same, :'superuser' AS items
 FROM recsys.search('w123', model => NULL, catalog => 'rls_cat');
 SELECT count(*) AS lamps FROM recsys.search('lamp', model => NULL, catalog => 'rls_cat');
+-- "lunchbag", held by no product, is searched as the two words products
+-- hold side by side (_search_split's phrase count, also through the index)
+SELECT array_agg(item_id ORDER BY item_id) AS lunch_bags FROM recsys.search('lunchbag', model => NULL, catalog => 'rls_cat');
 
--- the rows of catalog_docs read are about the matches, not the catalog's
--- 4,000 (before: all of them, by a sequential scan, or here, where
--- sequential scans are off so that a catalog this small is planned as a
--- large one, through the primary key's catalog column); the counts are
--- this transaction's (pending until it ends)
+-- the rows of catalog_docs read, by the main match and by _search_split,
+-- are about the matches, not the catalog's 4,002 (before: all of them, by
+-- a sequential scan, or here, where sequential scans are off so that a
+-- catalog this small is planned as a large one, through the primary key's
+-- catalog column); the counts are this transaction's (pending until it
+-- ends)
 SET enable_seqscan = off;
 BEGIN;
 SELECT seq_scan + idx_tup_fetch + seq_tup_read AS read_before
 FROM pg_stat_xact_user_tables WHERE relid = 'recsys.catalog_docs'::regclass \gset
 SELECT count(*) AS found FROM recsys.search('w7', model => NULL, catalog => 'rls_cat');
+SELECT count(*) AS found FROM recsys.search('lunchbag', model => NULL, catalog => 'rls_cat');
 RESET ROLE;
 SELECT seq_scan + idx_tup_fetch + seq_tup_read - :read_before < 100 AS few_rows_read
 FROM pg_stat_xact_user_tables WHERE relid = 'recsys.catalog_docs'::regclass;

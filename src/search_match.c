@@ -354,6 +354,43 @@ read_matches(Datum catalog, Datum tsq, bool tsq_null, Datum candidates, bool can
 }
 
 /*
+ * recsys._catalog_matches(catalog text, tsq tsquery) RETURNS bigint[]
+ *
+ * The ids of the catalog's products matching tsq that the caller sees
+ * (NULL: none), read as read_matches reads them: through the GIN index
+ * also under row-level security (owner_match_ids), the caller's policies
+ * and privileges applying.  For the SQL that looks at the products' text
+ * (_search_split's phrase counts), which read the whole catalog under row
+ * level security otherwise.
+ */
+PG_FUNCTION_INFO_V1(recsys_catalog_matches);
+Datum
+recsys_catalog_matches(PG_FUNCTION_ARGS)
+{
+	Oid			types[5] = {TEXTOID, TSQUERYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[5] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), (Datum) 0, (Datum) 0, (Datum) 0};
+	char		nulls[5] = {' ', ' ', 'n', 'n', ' '};
+	Datum		ids;
+	bool		isnull;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[4] = owner_match_ids(MATCH_WHERE, types, values, nulls);
+	nulls[4] = values[4] == (Datum) 0 ? 'n' : ' ';
+	if (SPI_execute_with_args("SELECT pg_catalog.array_agg(d.item_id) FROM recsys.catalog_docs d WHERE "
+							  MATCH_WHERE " AND ($5 IS NULL OR d.item_id OPERATOR(pg_catalog.=) ANY ($5))",
+							  5, types, values, nulls, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading a catalog's matches failed");
+	ids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		ids = SPI_datumTransfer(ids, false, -1);
+	SPI_finish();
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(ids);
+}
+
+/*
  * Each match's user count in the model (0 for an item it does not know),
  * from the model as served (its popularity is item_stats.popularity, the
  * user count itself, or with private counts the noisy count that n_users
