@@ -3253,6 +3253,8 @@ DECLARE
 	best jsonb;
 	lower_is_better boolean := metric IN ('rmse', 'mae');
 	metrics text[];
+	evaluated double precision;
+	skipped double precision;
 BEGIN
 	PERFORM recsys._require_writable('recsys.tune()');
 	IF algorithm IS NULL OR train IS NULL OR valid IS NULL OR grid IS NULL OR fixed IS NULL
@@ -3327,7 +3329,20 @@ BEGIN
 		INSERT INTO _recsys_tune_results
 		SELECT combo, c.value, c.metrics, c.train_seconds, c.eval_seconds
 		FROM recsys._tune_candidate(trainer, train, valid, candidate, fixed || combo, metric, k,
-									user_col, item_col, weight_col) c;
+									user_col, item_col, weight_col) c
+		RETURNING (_recsys_tune_results.metrics ->> 'users')::float8,
+				  (_recsys_tune_results.metrics ->> 'skipped_users')::float8 INTO evaluated, skipped;
+		-- no user of valid evaluated (none has rows in train): every metric
+		-- is NULL, and the search would keep an arbitrary candidate (review
+		-- s12, V8); the users are train's, the same for every candidate
+		IF evaluated = 0 THEN
+			RAISE EXCEPTION 'valid "%" has no user with rows in train "%": nothing to score the candidates on',
+				valid, train
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = format('evaluate skipped all %s of its users: a user is evaluated on the model trained from train.',
+									  skipped),
+					  HINT = 'Validate on users of train: recsys.split_holdout or recsys.split_last make such a pair.';
+		END IF;
 		PERFORM recsys.drop_model(candidate);
 	END LOOP;
 
