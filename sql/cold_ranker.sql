@@ -257,6 +257,12 @@ FROM (SELECT i FROM unnest(ARRAY[5, 101, 12, 103, 102, 104, 7]::bigint[]) i
 UPDATE recsys.models SET params = jsonb_set(params, '{cold_slots}', '2') WHERE name = 'cr_slots';
 SELECT count(*) AS shown_at_2 FROM recsys.recommend(1, 3, 'cr_slots');
 SELECT count(*) AS scored_at_2 FROM unnest(ARRAY[101, 102, 103, 104]::bigint[]) i WHERE recsys.score(1, i, 'cr_slots') IS NOT NULL;
+-- explain gives no rows for the items outside the slots, as score() gives
+-- them no score (a NOTICE says so; review s12, V10: before, rows adding up
+-- to a score nobody is shown)
+SELECT i AS item_id, recsys.score(1, i, 'cr_slots') IS NOT NULL AS scored,
+	   (SELECT count(*) FROM recsys.explain(1, i, 5, 'cr_slots')) > 0 AS explained
+FROM unnest(ARRAY[101, 102, 103, 104]::bigint[]) i ORDER BY i;
 -- the two slots are chosen once, over every cold item as score() ranks
 -- them: one call per candidate shows the same two items score() scores
 -- (not all four), and a cold item the user has holds its slot (recommend

@@ -243,3 +243,12 @@ WHERE conrelid IN ('recsys.experiment_impressions'::regclass, 'recsys.experiment
   AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%isfinite%' ORDER BY 1;
 SELECT count(*) AS kept_rows FROM recsys.experiment_impressions WHERE experiment = 'eg_old';
 SELECT recsys.drop_experiment('eg_old');
+
+-- leave the database as the test found it: recsys at its default version
+-- (the tests after this one ran against 0.10.0's objects before)
+SET client_min_messages = warning;
+DROP EXTENSION recsys CASCADE;
+CREATE EXTENSION recsys;
+RESET client_min_messages;
+SELECT e.extversion = a.default_version AS default_version
+FROM pg_extension e JOIN pg_available_extensions a ON a.name = e.extname WHERE e.extname = 'recsys';

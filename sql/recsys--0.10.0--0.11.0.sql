@@ -38,6 +38,32 @@ CREATE POLICY model_owners ON recsys.item_term_lists
 	USING (model IN (SELECT m.name FROM recsys.models m WHERE recsys._owns(m.owner)))
 	WITH CHECK (model IN (SELECT m.name FROM recsys.models m WHERE recsys._owns(m.owner)));
 SELECT pg_catalog.pg_extension_config_dump('recsys.item_term_lists', '');
+-- The DBA's grants on the schema's tables (doc/operations.md grants ALL
+-- TABLES IN SCHEMA recsys to training and serving roles) do not reach a
+-- table an update creates: a trainer of cold re-rankers fitted to the end
+-- and failed at the write with a raw 42501 (review s12, V9).  The new
+-- table gets the grants of its sibling item_neighbor_lists, as a fresh
+-- install followed by the DBA's GRANT would have it, and they are not
+-- left recorded as its initial privileges, so that pg_dump writes them
+-- (as for train_fm's below).
+DO $$
+DECLARE
+	a record;
+BEGIN
+	FOR a IN SELECT x.grantee, x.privilege_type, x.is_grantable
+			 FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) x
+			 WHERE c.oid OPERATOR(pg_catalog.=) 'recsys.item_neighbor_lists'::pg_catalog.regclass
+			   AND x.grantee OPERATOR(pg_catalog.<>) c.relowner LOOP
+		EXECUTE pg_catalog.format('GRANT %s ON recsys.item_term_lists TO %s%s', a.privilege_type,
+								  CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+									   ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END,
+								  CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+	END LOOP;
+END
+$$;
+DELETE FROM pg_catalog.pg_init_privs
+WHERE classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+  AND objoid OPERATOR(pg_catalog.=) 'recsys.item_term_lists'::pg_catalog.regclass;
 
 CREATE FUNCTION recsys.train_cold_ranker(
 	source regclass,
@@ -714,7 +740,7 @@ BEGIN
 		PERFORM recsys._require_column(source, time_col, 'time_col');
 	END IF;
 	IF weight_col IS NOT NULL THEN
-		PERFORM recsys._require_weight_column(source, weight_col, 'weight_col');
+		PERFORM recsys._require_column_type(source, weight_col, 'weight_col', 'weight');
 	END IF;
 	-- (review s11, F6: what every candidate reading them would fail on,
 	-- checked before the search, as the trainers check them: a failed
@@ -2030,6 +2056,13 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'tau is the size of difference you care about, in the metric''s units (default 0.01: 1 point).';
 	END IF;
+	-- (its square enters the mSPRT: 1e200 overflowed, 1e-200 underflowed,
+	-- in a bare 22003 naming nothing: review s12, V2)
+	IF tau < 1e-9 OR tau > 1e9 THEN
+		RAISE EXCEPTION 'tau must be between 1e-9 and 1e9, not %', tau
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'tau is the size of difference you care about, in the metric''s units (default 0.01: 1 point).';
+	END IF;
 	IF e.design <> 'ab' THEN
 		RAISE EXCEPTION 'experiment "%" is an interleaving experiment', e.name
 			USING ERRCODE = 'wrong_object_type', HINT = 'Its results are recsys.interleaving_results.';
@@ -2178,6 +2211,15 @@ BEGIN
 			   WHEN metric = 'revenue' AND NOT has_revenue THEN 'no amounts logged: pass amount to log_outcome'
 			   WHEN metric = 'revenue' AND rev_sq IS NULL THEN
 				   'no revenue yet: every amount logged is 0, so revenue has no variance to estimate'
+			   -- the fixed-horizon conversion test is the pooled z-test, whose
+			   -- normal approximation needs at least 5 expected users with
+			   -- and 5 without a conversion in each arm (Cochran's rule): 1
+			   -- converted control user against 0 of 3 gave p = 0.0455, where
+			   -- Fisher's exact p is 0.25 (review s12, V1)
+			   WHEN NOT sequential AND metric = 'conversion' AND q.pfixed < alpha
+					AND least(q.pooled * q.n, (1 - q.pooled) * q.n, q.pooled * q.cn, (1 - q.pooled) * q.cn) < 5 THEN
+				   'not significant yet: too few users for the fixed-horizon test of conversion '
+				   '(at least 5 expected users with and 5 without a conversion per arm)'
 			   WHEN (CASE WHEN sequential THEN q.pav ELSE q.pfixed END) < alpha THEN
 				   format('%s %s %s on %s (%s%s, p = %s%s)', q.name,
 						  CASE WHEN q.d > 0 THEN 'beats' ELSE 'is worse than' END, e.control,
@@ -2461,18 +2503,30 @@ $$;
 COMMENT ON FUNCTION recsys.experiment_daily(text, double precision) IS
 	'an A/B experiment''s cumulative conversion per variant and day, with its interval (rows for a plot)';
 
+-- internal: the ids of a catalog's products matching tsq that the caller
+-- sees (NULL: none), through the GIN index also under row-level security,
+-- where the caller's own plan cannot use it (src/search_match.c)
+CREATE FUNCTION recsys._catalog_matches(catalog text, tsq tsquery)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'recsys_catalog_matches'
+LANGUAGE C STABLE STRICT PARALLEL SAFE SECURITY INVOKER;
+COMMENT ON FUNCTION recsys._catalog_matches(text, tsquery) IS
+	'internal: the ids of a catalog''s products matching a tsquery that the caller sees';
+
 CREATE OR REPLACE FUNCTION recsys._search_split(catalog text, config regconfig, word text)
 RETURNS text[]
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	-- bounded (review s11, R5): under row-level security catalog_docs'
-	-- GIN index is not used (@@ is not leakproof), so every look at the
-	-- products' text reads the whole catalog.  Hence only words of at
-	-- most 30 letters (27 positions), only the positions whose two halves
-	-- are both lexemes of the catalog (an indexed equality, which RLS
-	-- lets use the index: typically 0-2 positions), and one pass over the
-	-- products for all of them (none when no position qualifies)
+	-- bounded (review s11, R5): under row-level security the caller's
+	-- plan cannot use catalog_docs' GIN index (@@ is not leakproof), so
+	-- the products whose text may hold a pair are found by
+	-- _catalog_matches (the index, read as the catalog's owner, then the
+	-- caller's rows among them: s12), once for all positions.  Only words
+	-- of at most 30 letters (27 positions), only the positions whose two
+	-- halves are both lexemes of the catalog (an indexed equality:
+	-- typically 0-2 positions), and no read of the products when no
+	-- position qualifies
 	-- (pos is materialised so that the halves' lexemes are computed once
 	-- a position and reach catalog_terms' index as values: inlined, the
 	-- planner compared every term with them, recomputed, 45,000 times)
@@ -2491,10 +2545,12 @@ AS $$
 					  WHERE t.catalog = _search_split.catalog AND t.lexeme = p.al[1])
 		  AND EXISTS (SELECT FROM recsys.catalog_terms t
 					  WHERE t.catalog = _search_split.catalog AND t.lexeme = p.ar[1])),
+	ids AS MATERIALIZED (
+		SELECT recsys._catalog_matches(_search_split.catalog, string_agg(c.tq::text, ' | ')::tsquery) AS ids
+		FROM cand c),
 	docs AS MATERIALIZED (
-		SELECT d.doc FROM recsys.catalog_docs d
-		WHERE d.catalog = _search_split.catalog
-		  AND d.doc @@ (SELECT string_agg(c.tq::text, ' | ')::tsquery FROM cand c))
+		SELECT d.doc FROM recsys.catalog_docs d, ids
+		WHERE d.catalog = _search_split.catalog AND d.item_id = ANY (ids.ids))
 	SELECT ARRAY[c.l || ' ' || c.r, c.al, c.ar]
 	FROM cand c
 	CROSS JOIN LATERAL (SELECT count(*) AS n FROM docs d WHERE d.doc @@ c.tq) m
@@ -3372,11 +3428,14 @@ LANGUAGE C STABLE PARALLEL RESTRICTED STRICT SECURITY INVOKER;
 COMMENT ON FUNCTION recsys._require_train_privileges(text) IS
 	'internal: an error when the current role lacks the privileges on the recsys tables that storing a model needs';
 
--- internal: refuse (42804) a weight column that is not a number, as the
--- trainers do (src/ingest.c), for train_auto, which reads it before any
--- trainer: a text or boolean column failed in its cast with weight_col
--- not named (review s11, R12)
-CREATE FUNCTION recsys._require_weight_column(source regclass, col name, argname text)
+-- internal: refuse (42804) a column of a type that cannot be an id
+-- (kind 'id': an integer) or a weight (kind 'weight': a number), as the
+-- trainers do (src/ingest.c), naming argname and the types allowed, after
+-- _require_column (42703): for the SQL functions that read a source before
+-- any trainer (splits: a numeric 1e30 failed in the cast to bigint with no
+-- column named, review s8, 8; train_auto: a text or boolean weight failed
+-- in its cast, review s11, R12)
+CREATE FUNCTION recsys._require_column_type(source regclass, col name, argname text, kind text)
 RETURNS void
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
@@ -3391,16 +3450,36 @@ BEGIN
 	WHILE (SELECT t.typtype = 'd' FROM pg_type t WHERE t.oid = typ) LOOP
 		SELECT t.typbasetype INTO typ FROM pg_type t WHERE t.oid = typ;
 	END LOOP;
-	IF typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype,
-				   'real'::regtype, 'double precision'::regtype, 'numeric'::regtype) THEN
+	IF kind = 'id' AND typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
+		RAISE EXCEPTION '% column "%" has type %, which cannot be an id', argname, col, format_type(typ, NULL)
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'Ids must be smallint, integer or bigint; map other keys to integers in a view, for example with dense_rank().';
+	ELSIF kind = 'weight' AND typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype,
+										  'real'::regtype, 'double precision'::regtype, 'numeric'::regtype) THEN
 		RAISE EXCEPTION '% column "%" has type %, which cannot be a weight', argname, col, format_type(typ, NULL)
 			USING ERRCODE = 'datatype_mismatch',
 				  HINT = 'Use a column of type smallint, integer, bigint, real, double precision or numeric.';
+	ELSIF kind NOT IN ('id', 'weight') THEN
+		RAISE EXCEPTION 'unknown column kind %', quote_literal(kind) USING ERRCODE = 'internal_error';
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION recsys._require_weight_column(regclass, name, text) IS
-	'internal: raise a clear error when a source''s weight column is missing or not a number';
+COMMENT ON FUNCTION recsys._require_column_type(regclass, name, text, text) IS
+	'internal: raise a clear error when a source''s id or weight column is missing or of a type it cannot be';
+
+-- internal: _require_column_type's id check (0.10.0's name, kept for its
+-- callers)
+CREATE OR REPLACE FUNCTION recsys._require_id_column(source regclass, col name, argname text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM recsys._require_column_type(source, col, argname, 'id');
+END
+$$;
+COMMENT ON FUNCTION recsys._require_id_column(regclass, name, text) IS
+	'internal: raise a clear error when a source''s id column is missing or not an integer';
 
 CREATE OR REPLACE FUNCTION recsys.tune(
 	algorithm text,
@@ -3434,6 +3513,8 @@ DECLARE
 	best jsonb;
 	lower_is_better boolean := metric IN ('rmse', 'mae');
 	metrics text[];
+	evaluated double precision;
+	skipped double precision;
 BEGIN
 	PERFORM recsys._require_writable('recsys.tune()');
 	IF algorithm IS NULL OR train IS NULL OR valid IS NULL OR grid IS NULL OR fixed IS NULL
@@ -3508,7 +3589,20 @@ BEGIN
 		INSERT INTO _recsys_tune_results
 		SELECT combo, c.value, c.metrics, c.train_seconds, c.eval_seconds
 		FROM recsys._tune_candidate(trainer, train, valid, candidate, fixed || combo, metric, k,
-									user_col, item_col, weight_col) c;
+									user_col, item_col, weight_col) c
+		RETURNING (_recsys_tune_results.metrics ->> 'users')::float8,
+				  (_recsys_tune_results.metrics ->> 'skipped_users')::float8 INTO evaluated, skipped;
+		-- no user of valid evaluated (none has rows in train): every metric
+		-- is NULL, and the search would keep an arbitrary candidate (review
+		-- s12, V8); the users are train's, the same for every candidate
+		IF evaluated = 0 THEN
+			RAISE EXCEPTION 'valid "%" has no user with rows in train "%": nothing to score the candidates on',
+				valid, train
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = format('evaluate skipped all %s of its users: a user is evaluated on the model trained from train.',
+									  skipped),
+					  HINT = 'Validate on users of train: recsys.split_holdout or recsys.split_last make such a pair.';
+		END IF;
 		PERFORM recsys.drop_model(candidate);
 	END LOOP;
 

@@ -70,6 +70,9 @@ UPDATE timed SET at = '2026-01-01', big = 1e30 WHERE item_id = 1;
 SELECT * FROM recsys.split_last('timed', 'at', 2, 10, user_col => 'big');
 SELECT * FROM recsys.split_holdout('timed', item_col => 'label');
 SELECT * FROM recsys.split_kfold('timed', item_col => 'big');
+-- (the internal check knows two kinds of column: id and weight)
+SELECT recsys._require_column_type('timed', 'big', 'weight_col', 'weight');
+SELECT recsys._require_column_type('timed', 'big', 'x_col', 'other');
 
 RESET search_path;
 DROP SCHEMA split_test CASCADE;

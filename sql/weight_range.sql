@@ -70,6 +70,27 @@ SELECT 1 FROM recsys.train_ease('wr_scaled', model => 'wr_ease', weight_col => '
 SELECT 1 FROM recsys.train_ease('wr_scaled', model => 'wr_ease', weight_col => 'huge', neighbors => 10);
 SELECT max(version) AS wr_ease_version FROM recsys.model_versions WHERE model = 'wr_ease';
 
+-- train_cf and train_ease: a pair whose weight, its rows' weights summed,
+-- is beyond 1e8 in magnitude (ALS's bound on feature values) is refused
+-- (22003), naming the weights, the user, the item and the range (s12;
+-- before, train_cf failed with 22000 "not positive definite" and a hint
+-- to raise regularization, or trained on overflowed confidences)
+\set VERBOSITY default
+SELECT 1 FROM recsys.train_cf('wr_scaled', model => 'wr_als', weight_col => 'mixed');
+\set VERBOSITY terse
+SELECT 1 FROM recsys.train_cf('wr_scaled', model => 'wr_als', weight_col => 'huge', feedback => 'explicit');
+-- (rows of one pair are summed first: user 1's item 4, 4e7, and two
+-- rows of 6e7 make 1.6e8, while each row is within the range)
+CREATE VIEW wr_pairs AS
+SELECT user_id, item_id, w * 2e7 AS w FROM wr
+UNION ALL SELECT 1, 4, 6e7 UNION ALL SELECT 1, 4, 6e7;
+SELECT 1 FROM recsys.train_cf('wr_pairs', model => 'wr_als', weight_col => 'w');
+SELECT 1 FROM recsys.train_ease('wr_pairs', model => 'wr_ease', weight_col => 'w', neighbors => 10);
+-- up to 1e8 trains (weights 2e7 to 1e8)
+CREATE VIEW wr_top AS SELECT user_id, item_id, w * 2e7 AS w FROM wr;
+SELECT n_users, n_items FROM recsys.train_cf('wr_top', model => 'wr_als', weight_col => 'w');
+DROP VIEW wr_pairs, wr_top;
+
 SELECT count(*) AS dropped FROM recsys.models m, LATERAL recsys.drop_model(m.name) WHERE m.name LIKE 'wr\_%';
 DROP VIEW wr_scaled;
 DROP TABLE wr;

@@ -91,7 +91,7 @@ static void
 put_metric(ReturnSetInfo *rsinfo, const char *name, double value)
 {
 	Datum		values[2] = {CStringGetTextDatum(name), Float8GetDatum(value)};
-	bool		nulls[2] = {false, false};
+	bool		nulls[2] = {false, isnan(value)};
 
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
@@ -580,7 +580,14 @@ evaluate_model(FunctionCallInfo fcinfo, bool per_user)
 	MemoryContextSwitchTo(old);
 	if (!per_user)
 	{
-		double		n = Max(sums.users, 1);
+		/*
+		 * A mean over no user (no test user the model's source has) is NULL
+		 * (put_metric's NaN), not 0: 0 read as a model that ranks nothing
+		 * right, and tune kept the last candidate of a grid of such zeros
+		 * (review s12, V8).  Likewise coverage and ILD, and RMSE and MAE
+		 * over no rated row.
+		 */
+		double		n = sums.users > 0 ? sums.users : NAN;
 
 		put_metric_at(rsinfo, "precision", k, sums.precision / n);
 		put_metric_at(rsinfo, "recall", k, sums.recall / n);
@@ -588,12 +595,14 @@ evaluate_model(FunctionCallInfo fcinfo, bool per_user)
 		put_metric_at(rsinfo, "map", k, sums.map / n);
 		put_metric_at(rsinfo, "hit_rate", k, sums.hit_rate / n);
 		put_metric_at(rsinfo, "mrr", k, sums.mrr / n);
-		put_metric_at(rsinfo, "coverage", k, n_items > 0 ? (double) covered_count / n_items : 0);
+		put_metric_at(rsinfo, "coverage", k,
+					  sums.users == 0 ? NAN : n_items > 0 ? (double) covered_count / n_items : 0);
 		if (model_to_train)
-			put_metric_at(rsinfo, "ild", k, sums.ild_users > 0 ? sums.ild / sums.ild_users : 0);
+			put_metric_at(rsinfo, "ild", k,
+						  sums.users == 0 ? NAN : sums.ild_users > 0 ? sums.ild / sums.ild_users : 0);
 		if (rating_metrics)
 		{
-			double		rows = Max(rated.by_user.nnz, 1);
+			double		rows = rated.by_user.nnz > 0 ? rated.by_user.nnz : NAN;
 
 			put_metric(rsinfo, "rmse", sqrt(sq_error / rows));
 			put_metric(rsinfo, "mae", abs_error / rows);

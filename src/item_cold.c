@@ -85,6 +85,7 @@
 #include "item_cold.h"
 #include "item_features.h"
 #include "model_acl.h"
+#include "model_cache.h"
 #include "model_kind.h"
 #include "model_params.h"
 #include "model_store.h"
@@ -1189,13 +1190,28 @@ refresh_cold_items(const char *name, Oid owner, bool neighbors)
 		cm.map = stored_parameter(name, version, "cold:map", cm.k, &D);
 		cm.D = D;
 	}
+	/*
+	 * Its params checked, the model as serving loads it, as the cold
+	 * re-ranker's refresh does: a version whose rows were edited by hand is
+	 * refused as damaged (XX001) instead of being written into, where the
+	 * writes met a raw 23505 (review s12, V6).  A negative count, which
+	 * serving does not read, is damage too: ln() of it was a raw 2201E.
+	 */
+	(void) RsGetModel(name);
 	RsExecute("SELECT pg_catalog.array_agg(item_id ORDER BY item_id), "
-			  "pg_catalog.array_agg(pg_catalog.ln(1 OPERATOR(pg_catalog.+) n_users)::pg_catalog.float4 ORDER BY item_id) "
+			  "pg_catalog.array_agg(pg_catalog.ln(1 OPERATOR(pg_catalog.+) GREATEST(n_users, 0))::pg_catalog.float4 "
+			  "ORDER BY item_id), pg_catalog.bool_or(n_users OPERATOR(pg_catalog.<) 0) "
 			  "FROM recsys.item_stats "
 			  "WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
 			  2, (Oid[]) {TEXTOID, INT4OID}, (Datum[]) {CStringGetTextDatum(name), Int32GetDatum(version)},
 			  NULL, true, SPI_OK_SELECT);
 	MemoryContextSwitchTo(refresh_context);
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)) && !isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("model \"%s\" version %d is damaged: recsys.item_stats has a negative n_users",
+						name, version),
+				 errhint("Retrain the model.")));
 	{
 		Datum		a = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 

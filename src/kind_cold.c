@@ -511,7 +511,8 @@ cold_score_session(RsModel *model, const RsUserItems *session, float *scores)
  * item a candidate, as score() ranks them, and a row for j itself: its
  * prior's part, coef times its z (its features' popularity among buyers
  * against the other cold items').  A warm item is not this model's to
- * explain.
+ * explain, nor a cold item outside the user's cold_slots (a NOTICE, no
+ * rows).
  */
 static int
 cold_explain(RsModel *model, int64 user_id, int32 j, int64 item_id, RsContribution **out)
@@ -526,6 +527,7 @@ cold_explain(RsModel *model, int64 user_id, int32 j, int64 item_id, RsContributi
 	int			found = 0;
 	int			n;
 	const double *coef;
+	const uint8 *slotted;
 
 	if (r < 0)
 		ereport(ERROR,
@@ -535,6 +537,22 @@ cold_explain(RsModel *model, int64 user_id, int32 j, int64 item_id, RsContributi
 						   "or came with refresh_items."),
 				 errhint("Explain it with the model that ranks the other items.")));
 	RsReadUserItems(model, user_id, "Explaining", &items);
+
+	/*
+	 * An item outside the user's best cold_slots has no score (score() is
+	 * NULL for it, recommend never shows it): rows adding up to a score
+	 * nobody is shown would explain nothing (review s12, V10).
+	 */
+	slotted = user_slots(model, &items);
+	if (slotted != NULL && !slotted[r])
+	{
+		ereport(NOTICE,
+				(errmsg("item " INT64_FORMAT " is not among user " INT64_FORMAT "'s %d cold slots of model \"%s\": "
+						"it has no score to explain", item_id, user_id, s->slots, model->name),
+				 errdetail("The model shows a user only the cold_slots cold items that rank best for them; "
+						   "score() is NULL for the others, as for a warm item.")));
+		return -1;
+	}
 	n = mix_candidates(model, &items, NULL, &known);
 	pos = palloc(sizeof(int32) * Max(model->items.count, 1));
 	for (int32 i = 0; i < model->items.count; i++)

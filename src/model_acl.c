@@ -47,6 +47,7 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "args.h"
@@ -177,6 +178,86 @@ RsModelOwner(const char *name, bool *found)
 	RsRunAsCatalogOwner(read_owner, &read);
 	*found = read.found;
 	return read.owner;
+}
+
+/* A model's owner and grantees in the latest committed row (RsRequireUseNow). */
+typedef struct UseRead
+{
+	const char *name;
+	bool		found;
+	Oid			owner;
+	Oid		   *grantees;
+	int			n_grantees;
+	MemoryContext result_context;
+} UseRead;
+
+static void
+read_use_now(void *arg)
+{
+	UseRead    *read = arg;
+	Datum		value = CStringGetTextDatum(read->name);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* read_only: the query runs in the snapshot pushed here, the latest */
+	PushActiveSnapshot(GetLatestSnapshot());
+	RsExecute("SELECT owner::pg_catalog.oid, grantees::pg_catalog.oid[] FROM recsys.models "
+			  "WHERE name OPERATOR(pg_catalog.=) $1",
+			  1, (Oid[]) {TEXTOID}, &value, NULL, true, SPI_OK_SELECT);
+	PopActiveSnapshot();
+	read->found = SPI_processed > 0;
+	if (read->found)
+	{
+		bool		isnull;
+		Datum		grantees;
+		Datum	   *elems;
+		bool	   *nulls;
+
+		read->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		grantees = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		if (!isnull)
+		{
+			deconstruct_array(DatumGetArrayTypeP(grantees), OIDOID, sizeof(Oid), true, TYPALIGN_INT,
+							  &elems, &nulls, &read->n_grantees);
+			read->grantees = MemoryContextAlloc(read->result_context, sizeof(Oid) * Max(read->n_grantees, 1));
+			for (int i = 0; i < read->n_grantees; i++)
+				read->grantees[i] = nulls[i] ? InvalidOid : DatumGetObjectId(elems[i]);
+		}
+	}
+	SPI_finish();
+}
+
+/*
+ * RsRequireUseNow refuses (RsDenyModel) a model the current role may no
+ * longer use by its latest committed catalog row, in a transaction that
+ * reads everything with one snapshot (REPEATABLE READ, SERIALIZABLE).
+ * The right is otherwise checked through the statement's snapshot, which
+ * there is the transaction's: a role whose grant was revoked after such a
+ * transaction began kept serving the model, and reading its owner's source
+ * through it, until the transaction ended (review s12, V7), where
+ * PostgreSQL's own REVOKE on a table takes effect at once.  The rule is
+ * recsys._may_use's: the owner's or a grantee's privileges, or PUBLIC
+ * (OID 0) among the grantees.  A model dropped since is left to the
+ * snapshot (nothing is granted by its absence).  READ COMMITTED takes a
+ * snapshot per statement: nothing to do.  Nor in parallel mode, where no
+ * new snapshot may be taken (GetLatestSnapshot refuses): a parallel plan
+ * in such a transaction keeps the snapshot's right.
+ */
+void
+RsRequireUseNow(const char *name)
+{
+	UseRead		read = {name, false, InvalidOid, NULL, 0, CurrentMemoryContext};
+	Oid			role = GetUserId();
+
+	if (!IsolationUsesXactSnapshot() || IsInParallelMode())
+		return;
+	RsRunAsCatalogOwner(read_use_now, &read);
+	if (!read.found || has_privs_of_role(role, read.owner))
+		return;
+	for (int i = 0; i < read.n_grantees; i++)
+		if (read.grantees[i] == InvalidOid || has_privs_of_role(role, read.grantees[i]))
+			return;
+	RsDenyModel(name, read.owner, "use");
 }
 
 /*

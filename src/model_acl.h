@@ -34,6 +34,7 @@ extern void RsDenyModel(const char *name, Oid owner, const char *action) pg_attr
 extern void RsRunAsOwner(const char *name, Oid owner, RsOwnerWork work, void *arg);
 extern void RsRunAsCatalogOwner(RsOwnerWork work, void *arg);
 extern void RsLockModelRow(const char *name);
+extern void RsRequireUseNow(const char *name);
 extern char *RsModelOwnerName(Oid owner);
 extern void RsRefuseChangedOwner(const char *what, const char *name, const char *user_kind,
 								 const char *user_name, const char *trained_owner, Oid owner);

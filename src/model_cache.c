@@ -1008,6 +1008,8 @@ RsGetModel(const char *name)
 				 errmsg("model \"%s\" does not exist", name),
 				 errhint("SELECT name FROM recsys.models lists the models.")));
 	}
+	/* (in REPEATABLE READ, also by the latest committed row: review s12, V7) */
+	RsRequireUseNow(name);
 	if (entry)
 		entry->checks++;
 	if (entry && entry->model->version == row.version &&

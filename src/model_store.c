@@ -27,6 +27,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 #include <time.h>
 
@@ -257,22 +258,31 @@ recsys_require_train_privileges(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-bool
-RsLockModelForTraining(const char *name)
+/* Take a name's training lock into *tag, waiting as RsLockModelForTraining says. */
+static bool
+take_training_lock(const char *name, LOCKTAG *tag)
 {
-	LOCKTAG		tag;
 	uint64		key;
 	bool		waited = false;
 
 	RsCheckModelName(name);
 	key = hash_bytes_extended((const unsigned char *) name, strlen(name), RECSYS_LOCK_CLASS);
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, RECSYS_LOCK_SPACE);
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, RECSYS_LOCK_SPACE);
 	/* (a free lock with others queued for it is not available: they come first) */
-	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+	if (LockAcquire(tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
 	{
-		wait_for_training_lock(&tag, name, LockTimeout > 0 ? LockTimeout : TRAIN_LOCK_DEFAULT_WAIT_MS);
+		wait_for_training_lock(tag, name, LockTimeout > 0 ? LockTimeout : TRAIN_LOCK_DEFAULT_WAIT_MS);
 		waited = true;
 	}
+	return waited;
+}
+
+bool
+RsLockModelForTraining(const char *name)
+{
+	LOCKTAG		tag;
+	bool		waited = take_training_lock(name, &tag);
+
 	(void) RsRequireModelOwner(name, "train", true);
 	return waited;
 }
@@ -284,7 +294,17 @@ RsLockModelForTraining(const char *name)
  * what that training committed, rather than dropping the old row at once
  * and letting the training recreate the model as version 1, its grants
  * gone (review s10, 11).  A name no model can have locks nothing: it
- * cannot be trained.
+ * cannot be trained.  Nor does a name no model has yet (review s12, V5):
+ * the function is PUBLIC's, and RsLockModelForTraining checks the owner
+ * only once it holds the lock, so any role could hold the lock of a name
+ * about to be trained for the first time (a drop and retrain, train_auto's
+ * members and trial blends) for as long as it kept a transaction open, and
+ * every training of that name by its owner failed after lock_timeout.
+ * For a name without a model, the lock is now only waited for (a first
+ * training in progress commits: the drop then drops what it committed,
+ * as review s10, 11 wants) and released at once; it is kept only once a
+ * model of the name exists, and then the owner check after the lock
+ * refuses another role's, the error's rollback releasing the lock.
  */
 PG_FUNCTION_INFO_V1(recsys_lock_model_for_training);
 Datum
@@ -292,9 +312,23 @@ recsys_lock_model_for_training(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	size_t		bytes = strlen(name);
+	bool		exists;
 
-	if (bytes > 0 && bytes <= RECSYS_MAX_MODEL_NAME)
-		(void) RsLockModelForTraining(name);
+	if (bytes == 0 || bytes > RECSYS_MAX_MODEL_NAME)
+		PG_RETURN_VOID();
+	(void) RsModelOwner(name, &exists);
+	if (!exists)
+	{
+		LOCKTAG		tag;
+
+		(void) take_training_lock(name, &tag);
+		LockRelease(&tag, ExclusiveLock, false);
+		/* (the latest committed rows: RsModelOwner reads with a new snapshot) */
+		(void) RsModelOwner(name, &exists);
+		if (!exists)
+			PG_RETURN_VOID();
+	}
+	(void) RsLockModelForTraining(name);
 	PG_RETURN_VOID();
 }
 
@@ -1162,7 +1196,10 @@ RsJsonEnd(StringInfo buf)
 
 /*
  * RsWriteItemStatsFromData stores every item's user count and weight sum;
- * the popularity score is the user count.
+ * the popularity score is the user count.  A weight sum past real's range
+ * is refused (22003, naming the item): stored as Infinity it made every
+ * cold-start score of an item-kNN model Infinity, ties broken by index
+ * instead of popularity (review s12, V3; train_popular's to_real).
  */
 void
 RsWriteItemStatsFromData(const char *name, int32 version, const RsInteractions *data)
@@ -1179,6 +1216,12 @@ RsWriteItemStatsFromData(const char *name, int32 version, const RsInteractions *
 		for (int64 p = data->by_item.indptr[i]; p < data->by_item.indptr[i + 1]; p++)
 			sum += data->by_item.data[p];
 		users[i] = (int32) (data->by_item.indptr[i + 1] - data->by_item.indptr[i]);
+		if (!(fabs(sum) <= FLT_MAX))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("the weight sum of item " INT64_FORMAT " is out of range for type real: %g",
+							data->items.ids[i], sum),
+					 errhint("Scale the weights down in a view: divide them by a constant, or take ln(1 + weight).")));
 		weight[i] = (float) sum;
 		popularity[i] = (float) users[i];
 	}

@@ -758,6 +758,7 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 										  ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(train_context);
 
+	trainer.max_weight = RS_MAX_GRAM_WEIGHT;
 	RsTrainBegin(&trainer, run.explicit_feedback ? "mf" : "als", &run.data);
 	if (run.explicit_feedback)
 		RsRefuseRepeatedRatings(&trainer, &run.data);

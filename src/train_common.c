@@ -31,6 +31,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -176,6 +177,35 @@ require_interactions(const RsSourceSpec *spec, const RsInteractions *data)
 						   (long long) data->rows_read, (long long) data->rows_skipped)));
 }
 
+/*
+ * Refuse (22003) a pair whose weight, its rows' weights summed (and times
+ * their event weights), lies beyond trainer->max_weight, naming the user,
+ * the item and the range: the first such pair in user order.
+ */
+static void
+require_weight_range(const RsTrainer *trainer, const RsInteractions *data)
+{
+	const RsCsr *R = &data->by_user;
+	double		max = trainer->max_weight;
+
+	for (int32 u = 0; u < R->n_rows; u++)
+	{
+		if ((u & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int64 a = R->indptr[u]; a < R->indptr[u + 1]; a++)
+			if (!(fabs(R->data[a]) <= max))
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("%s gives user %lld and item %lld the weight %g, outside [%g, %g]",
+								RsWeightsName(&trainer->spec), (long long) data->users.ids[u],
+								(long long) data->items.ids[R->indices[a]], R->data[a], -max, max),
+						 errdetail("%s multiplies each pair's weight (its rows' weights summed) into "
+								   "Gram matrices of type real: larger weights overflow them.",
+								   trainer->function),
+						 errhint("Scale the weights down in a view: divide them by a constant, or take ln(1 + weight).")));
+	}
+}
+
 /* The recsys.models row of a model, the result of a training function. */
 static Datum
 model_row_datum(FunctionCallInfo fcinfo, const char *name)
@@ -297,6 +327,8 @@ RsTrainBegin(RsTrainer *trainer, const char *algorithm, RsInteractions *data)
 		RsProgressPhaseBegin(RS_PHASE_READING);
 		RsReadSource(&trainer->spec, false, data);
 		require_interactions(&trainer->spec, data);
+		if (trainer->max_weight > 0)
+			require_weight_range(trainer, data);
 		trainer->data = data;
 		trainer->n_users = data->users.count;
 		trainer->n_items = data->items.count;

@@ -52,7 +52,21 @@ typedef struct RsTrainer
 	int64		n_items;
 	int64		n_interactions;
 	bool		snapshot_pushed;	/* RsTrainBegin's fresh snapshot is active */
+	double		max_weight;		/* largest |weight| of a pair the trainer
+								 * accepts (RS_MAX_GRAM_WEIGHT); 0: any in
+								 * real's range */
 } RsTrainer;
+
+/*
+ * The largest |weight| of a (user, item) pair, its rows' weights summed,
+ * that a trainer multiplying weights into real Gram matrices accepts
+ * (train_cf, train_ease; as train_cf's feature values,
+ * RS_ALS_MAX_FEATURE_VALUE): ALS's confidence alpha * weight is then at
+ * most 1e14 and EASE's squared weights 1e16, so their sums stay far inside
+ * real; near FLT_MAX they overflowed (ALS: 22000 "not positive definite",
+ * hinting at regularization).
+ */
+#define RS_MAX_GRAM_WEIGHT 1e8
 
 /*
  * Writes a version's item statistics and artefacts, between its creation

@@ -170,6 +170,7 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	RsPrivacyRefuse(&privacy, trainer.spec.event_col != NULL, "event_col");
 	RsPrivacyRefuse(&privacy, user_exponent != 0, "user_exponent");
 
+	trainer.max_weight = RS_MAX_GRAM_WEIGHT;
 	RsTrainBegin(&trainer, "ease", &data);
 	if (time_col)
 		RsRequireTimedRow(&trainer.spec, time_col);

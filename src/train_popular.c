@@ -134,14 +134,17 @@ write_popularity(RsTrainer *trainer, int32 version, void *arg)
 	 * Ages are capped at 120 half-lives: 0.5 ^ 1075 underflows float8
 	 * (power() raises an error rather than return 0) and a sum below
 	 * real's range cannot be stored; an interaction that old weighs 2^-120
-	 * of a new one, which orders only items with nothing newer.
+	 * of a new one, which orders only items with nothing newer.  The
+	 * weights are summed as float8 (a real column's sum() is real, and a
+	 * sum past its range was a bare "value out of range: overflow",
+	 * review s12, V4): to_real then names the item.
 	 */
 	query = psprintf("SELECT s.%s::pg_catalog.int8, pg_catalog.count(DISTINCT s.%s), "
 					 "pg_catalog.sum(s.rs_w)::pg_catalog.float8, "
 					 "pg_catalog.sum(CASE WHEN s.rs_t IS NULL THEN 0 ELSE s.rs_w * "
 					 "pg_catalog.power(0.5::pg_catalog.float8, LEAST((newest.t - s.rs_t) / $1, 120)) END), "
 					 "pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE s.rs_t IS NULL) "
-					 "FROM (SELECT %s, %s, %s AS rs_w, %s AS rs_t FROM %s) s, "
+					 "FROM (SELECT %s, %s, (%s)::pg_catalog.float8 AS rs_w, %s AS rs_t FROM %s) s, "
 					 "(SELECT pg_catalog.max(%s) AS t FROM %s) newest "
 					 "WHERE s.%s IS NOT NULL AND s.%s IS NOT NULL AND s.rs_w IS NOT NULL "
 					 "GROUP BY s.%s",

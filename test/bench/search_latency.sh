@@ -58,14 +58,8 @@ SELECT pg_size_pretty(pg_total_relation_size('recsys.catalog_docs')) AS docs_wit
 	   (SELECT count(*) FROM recsys.catalog_terms) AS lexemes;
 
 -- the workload: two words of a random title, a random user with events
-SELECT setseed(0.42);
-CREATE TABLE bench_q AS
-SELECT n, (SELECT lower(split_part(p.title, ' ', 2) || ' ' || split_part(p.title, ' ', 3))
-		   FROM shop.products p WHERE n > 0	-- (correlated: one draw per row)
-		   OFFSET floor(random() * (SELECT count(*) FROM shop.products)) LIMIT 1) AS query,
-	   (SELECT u.user_id FROM shop.users u WHERE n > 0
-		OFFSET floor(random() * (SELECT count(*) FROM shop.users)) LIMIT 1) AS user_id
-FROM generate_series(1, $queries) n;
+\\set queries $queries
+\\i $RECSYS_ROOT/test/bench/search_queries.sql
 SELECT count(DISTINCT query) AS distinct_queries, count(DISTINCT user_id) AS distinct_users FROM bench_q;
 
 
