@@ -212,7 +212,7 @@ FROM (SELECT DISTINCT ON (design) * FROM m ORDER BY design, v DESC) m ORDER BY m
 -- the threshold the picked weight's z must reach when chosen among these
 -- on the same users (s12: train_auto's max-T by sign flips over the ALS
 -- weights' gains, _auto_blend_min_z), at the level of z >= 1 (holdout's
--- matched test) and of z >= 1.96 ('last'); 1.83 and 2.33 for five
+-- matched test) and of z >= 1.96 ('last'); 1.83 and 2.57 for five
 -- independent weights (Sidak)
 SELECT format('# max-T threshold of the %s ALS weights on %-5s %s at z >= 1''s level, %s at 1.96''s  (%s users)',
 	array_length(q.ext, 1), q.design,
