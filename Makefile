@@ -7,7 +7,7 @@ PGFILEDESC = "recsys - recommender models trained and served in SQL"
 MODULE_big = recsys
 KERNEL_OBJS = src/kernel/als.o src/kernel/bpr.o src/kernel/cold.o src/kernel/cold_mix.o src/kernel/dp.o src/kernel/ease.o src/kernel/factor_scores.o src/kernel/fm.o src/kernel/foldin.o src/kernel/gibbs.o src/kernel/idmap.o src/kernel/ivf.o src/kernel/knn.o src/kernel/linalg.o src/kernel/mmr.o src/kernel/ncf.o src/kernel/neighbor_scores.o src/kernel/neighborhood.o src/kernel/score.o src/kernel/simd.o src/kernel/sparse.o src/kernel/stats.o src/kernel/threads.o
 KIND_OBJS = src/kind_blend.o src/kind_cold.o src/kind_cold_terms.o src/kind_factors.o src/kind_fm.o src/kind_item_neighbors.o src/kind_ncf.o src/kind_neighborhood.o src/kind_popular.o src/kind_user_neighbors.o
-OBJS = src/recsys.o src/args.o src/array_util.o src/blas_loader.o src/blend.o src/cancel.o src/diversity.o src/evaluate.o src/events.o src/experiment.o \
+OBJS = src/recsys.o src/args.o src/array_util.o src/auto_threshold.o src/blas_loader.o src/blend.o src/cancel.o src/diversity.o src/evaluate.o src/events.o src/experiment.o \
 	src/fold_in.o src/history.o src/ingest.o src/item_cold.o src/item_features.o src/ivf_index.o src/model_acl.o src/model_cache.o src/model_kind.o src/model_load.o src/model_params.o \
 	$(KIND_OBJS) src/heap_append.o src/model_store.o src/planner_support.o src/plot.o src/privacy.o src/profile.o src/progress.o src/recency.o src/recommend.o \
 	src/search_catalog.o src/search_match.o src/search_sync.o src/shared_cache.o src/source_stats.o src/spi_util.o \

@@ -6284,7 +6284,10 @@ COMMENT ON FUNCTION recsys._auto_matched_users(text[], text, integer, double pre
 -- (ALS 0.7 with one EASE, 0.3 with the next), on data of another depth
 -- and form than the final model's.  Returns {"weight", "models" (its
 -- blends on splits 2 and 3), "users" (its per-user values), "means" (each
--- weight scored: [weight, mean])}, weight null when none could be scored.
+-- weight scored: [weight, mean]), "scored_users" (each weight scored's
+-- per-user values, in the order of means: the chosen one's gain is tested
+-- against the largest of them all, _auto_blend_min_z)}, weight null when
+-- none could be scored.
 CREATE FUNCTION recsys._auto_matched_weight(base text[], member text[], weights double precision[],
 											candidates double precision[], name text, metric_name text,
 											k integer, needed double precision, ctx jsonb)
@@ -6301,6 +6304,7 @@ DECLARE
 	mean double precision;
 	best jsonb;
 	means jsonb := '[]';
+	scored_users jsonb := '[]';
 BEGIN
 	IF cardinality(member) <> 2 OR cardinality(base) <> 2 * cardinality(weights) THEN
 		RAISE EXCEPTION 'recsys._auto_matched_weight: base has % models for % weights and member %: two per member, one per split',
@@ -6320,6 +6324,7 @@ BEGIN
 		END IF;
 		mean := (SELECT avg(v) FROM unnest(users) v);
 		means := means || jsonb_build_array(jsonb_build_array(w, mean));
+		scored_users := scored_users || jsonb_build_array(to_jsonb(users));
 		IF best IS NULL OR mean > (best ->> 'mean')::double precision THEN
 			IF best IS NOT NULL THEN
 				PERFORM recsys.drop_model(best -> 'models' ->> 1), recsys.drop_model(best -> 'models' ->> 0);
@@ -6329,7 +6334,8 @@ BEGIN
 			PERFORM recsys.drop_model(blends[2]), recsys.drop_model(blends[1]);
 		END IF;
 	END LOOP;
-	RETURN coalesce(best, jsonb_build_object('weight', NULL)) || jsonb_build_object('means', means);
+	RETURN coalesce(best, jsonb_build_object('weight', NULL))
+		   || jsonb_build_object('means', means, 'scored_users', scored_users);
 END
 $$;
 COMMENT ON FUNCTION recsys._auto_matched_weight(text[], text[], double precision[], double precision[], text, text,
@@ -6582,33 +6588,72 @@ $$;
 COMMENT ON FUNCTION recsys._auto_paired_z(double precision[], double precision[]) IS
 	'internal: the paired z statistic of a per-user gain (train_auto keeps a blend member only above 1.96)';
 
+-- The least paired z of the best of several correlated gains on the same
+-- users (since 0.11.0; doc/internals.md, "train_auto"): base holds the
+-- users' values under the blend extended, extended one row per weight
+-- scored (the same users' values under the blend at that weight); the
+-- threshold is the (1 - alpha) quantile of the largest paired z over the
+-- weights when each user's whole gain vector has its sign flipped at
+-- random (Westfall and Young's max-T, draws draws of the stream seed),
+-- alpha that of the single test at single_z (1 - Phi(single_z)).  One
+-- weight gives about single_z back, n identical ones the same, n
+-- independent ones about Sidak's value; the weights of a blend are
+-- strongly correlated, so it lies near the single test's.  NULL below
+-- two users or when a value is not finite; single_z when every gain is
+-- 0.  A loop in C (src/auto_threshold.c, src/kernel/stats.c).
+CREATE FUNCTION recsys._auto_max_z_threshold(base double precision[], extended double precision[],
+											 single_z double precision, seed bigint, draws integer DEFAULT 10000)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'recsys_auto_max_z_threshold'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys._auto_max_z_threshold(double precision[], double precision[], double precision, bigint,
+												 integer) IS
+	'internal: train_auto''s max-T threshold for the best of several correlated blend weights (sign flips)';
+
 -- The least paired z a blend member's gain needs (_auto_paired_z) where
 -- it is tested: on the repeated splits (matched), ctx's min_z_matched
 -- (1 on holdout: a gain one standard error above none, enough when the
 -- weight tested is the first split's choice, not chosen on these users)
--- when weights_compared is at most 1; when the weight is the best of
--- weights_compared > 1 scored on these same users (_auto_matched_weight,
--- s11), the larger of it and ctx's min_z (1.96), as on the first split:
--- the best of several correlated gains overstates what new users would
--- see, and the same users then test it; else on the first split, ctx's
--- min_z (1.96: the best of five weights on the same users), but only
--- while the family's setting is the first round's own
+-- when at most one weight was scored there; when the weight is the best
+-- of two or more scored on these same users (_auto_matched_weight: one
+-- row of scored_users per weight, base_users the values under the blend
+-- extended), the max-T threshold of those weights' gains at
+-- min_z_matched's level (_auto_max_z_threshold, seed ctx's, rounded to
+-- the hundredth its draws resolve), never below min_z_matched itself (a
+-- weight chosen among several needs at least what one not chosen needs;
+-- with one column the sign-flip quantile is min_z_matched up to the
+-- draws and the discreteness of few users): the best of several gains
+-- overstates what new users would see, but the weights' gains are the
+-- same blend at nearby weights, so strongly correlated, and a fixed 1.96
+-- (about five independent tests) over-corrected (ml-latest-small
+-- strat75: EASE + ALS dropped at z 1.73, s12); the larger of
+-- min_z_matched and min_z when no threshold can be drawn (fewer than two
+-- users, a value not finite);
+-- else on the first split, ctx's min_z (1.96: the best of five weights
+-- on the same users, whose gains carry that split's offsets too), but
+-- only while the family's setting is the first round's own
 -- (first_split_base); NULL, no test and the member not kept, when the
 -- setting was chosen on the repeated splits (the first split underrates
 -- it there, so a gain over it is partly that offset).
 CREATE FUNCTION recsys._auto_blend_min_z(matched boolean, first_split_base boolean, ctx jsonb,
-										 weights_compared integer DEFAULT 1)
+										 base_users double precision[] DEFAULT NULL,
+										 scored_users double precision[] DEFAULT NULL)
 RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN matched AND coalesce(weights_compared, 1) > 1
-				THEN greatest((ctx ->> 'min_z_matched')::double precision, (ctx ->> 'min_z')::double precision)
+	SELECT CASE WHEN matched AND coalesce(array_length(scored_users, 1), 1) > 1
+				THEN greatest((ctx ->> 'min_z_matched')::double precision,
+							  coalesce(round(recsys._auto_max_z_threshold(base_users, scored_users,
+																		  (ctx ->> 'min_z_matched')::double precision,
+																		  coalesce((ctx ->> 'seed')::bigint, 42))::numeric,
+											 2)::double precision,
+									   (ctx ->> 'min_z')::double precision))
 				WHEN matched THEN (ctx ->> 'min_z_matched')::double precision
 				WHEN first_split_base THEN (ctx ->> 'min_z')::double precision END
 $$;
-COMMENT ON FUNCTION recsys._auto_blend_min_z(boolean, boolean, jsonb, integer) IS
-	'internal: the least paired z of a train_auto blend member''s gain, on the repeated splits or the first, or NULL (not tested)';
+COMMENT ON FUNCTION recsys._auto_blend_min_z(boolean, boolean, jsonb, double precision[], double precision[]) IS
+	'internal: the least paired z of a train_auto blend member''s gain, on the repeated splits (calibrated for the weights scored there) or the first, or NULL (not tested)';
 
 -- What train_auto records of a blend member tested: kept when the paired
 -- z of its gain (value: the new blend's, over blend_value, the blend it
@@ -7079,7 +7124,8 @@ BEGIN
 		-- error above none (doc/internals.md, "train_auto"); on protocol
 		-- last 1.96 (0.11.0): its split 2 is the first split, whose users
 		-- the weight was chosen on.  A weight chosen there among several
-		-- (_auto_matched_weight) is tested at min_z (_auto_blend_min_z)
+		-- (_auto_matched_weight) is tested at the max-T threshold of those
+		-- weights at this one's level (_auto_blend_min_z)
 		'min_z_matched', CASE WHEN protocol_used = 'last' THEN 1.96 ELSE 1.0 END,
 		-- a name of this backend's own, so concurrent searches do not collide
 		'prefix', format('_recsys_auto_%s_%s_', pg_backend_pid(), txid_current()));
@@ -7207,11 +7253,14 @@ BEGIN
 	-- scores best, when that beats the blend it extends significantly;
 	-- then the next family's, up to four members.  Significantly: the
 	-- paired z of the gain over the validation users (_auto_paired_z) at
-	-- least min_z, 1.96; a member whose gain a few users make by chance
-	-- (the best of five weights on the same users, at that) would cost
-	-- on new data what it seemed to gain (online-retail strat75: BPR kept
-	-- for +0.3 %, test -1 %).  The blend's users' values are evaluated
-	-- once more per member (_evaluate_users), within the budget
+	-- least _auto_blend_min_z's: on the repeated splits 1 (holdout) for
+	-- the first split's weight, the max-T threshold of the weights scored
+	-- there for the best of several, on the first split 1.96; a member
+	-- whose gain a few users make by chance (the best of five weights on
+	-- the same users, at that) would cost on new data what it seemed to
+	-- gain (online-retail strat75: BPR kept for +0.3 %, test -1 %).  The
+	-- blend's users' values are evaluated once more per member
+	-- (_evaluate_users), within the budget
 	SELECT t.* INTO top FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
 	ORDER BY t.value DESC NULLS LAST, t.n LIMIT 1;
 	IF top.n IS NULL THEN
@@ -7277,8 +7326,10 @@ BEGIN
 			-- the per-user gain averaged over the two splits, its paired z
 			-- at least min_z_matched (1 on holdout) when one weight was
 			-- scored there (no selection on these users), else at least
-			-- min_z (1.96: the best of several weights is tested on the
-			-- users it was chosen on, as on the first split;
+			-- the max-T threshold of the weights scored there at that
+			-- level (the best of several is tested on the users it was
+			-- chosen on; their gains are strongly correlated, so the
+			-- threshold stays near the single test's, s12;
 			-- _auto_blend_min_z, set again below); when the budget
 			-- cannot cover the members' fits there, tested on the first
 			-- split as before if the base is the first split's choice,
@@ -7325,8 +7376,14 @@ BEGIN
 										  FROM jsonb_array_elements_text(weighting -> 'users') WITH ORDINALITY x(e, o)
 										  ORDER BY x.o);
 					z := recsys._auto_paired_z(matched_base_users, member_users);
-					min_z := recsys._auto_blend_min_z(true, first_split_base, ctx,
-													  jsonb_array_length(weighting -> 'means'));
+					-- (every weight scored there, one row each: the threshold
+					-- of the largest of their z, drawn with train_auto's seed)
+					min_z := recsys._auto_blend_min_z(true, first_split_base, ctx || jsonb_build_object('seed', seed),
+						matched_base_users,
+						ARRAY(SELECT ARRAY(SELECT v::double precision
+										   FROM jsonb_array_elements_text(x.e) WITH ORDINALITY y(v, p) ORDER BY y.p)
+							  FROM jsonb_array_elements(weighting -> 'scored_users') WITH ORDINALITY x(e, o)
+							  ORDER BY x.o));
 					IF (weighting ->> 'weight')::double precision IS DISTINCT FROM best_weight THEN
 						-- (the member's blend is now the first split's trial at
 						-- that weight: the final model is trained from its
@@ -7371,8 +7428,9 @@ BEGIN
 							 || format(' on the 2 repeated validation splits at weight %s, %s: %s (weight, mean) (first split: %s)',
 									   best_weight,
 									   CASE WHEN jsonb_array_length(weighting -> 'means') > 1
-											THEN format('the best of %s weights scored on the same users',
-														jsonb_array_length(weighting -> 'means'))
+											THEN format('the best of %s weights scored on the same users (threshold %s: the largest paired z of those %s correlated weights under random sign flips of the users'' gains passes it as often as one weight''s passes %s)',
+														jsonb_array_length(weighting -> 'means'), min_z,
+														jsonb_array_length(weighting -> 'means'), ctx ->> 'min_z_matched')
 											ELSE 'the only weight scored there' END,
 									   (SELECT string_agg(format('(%s, %s)', e ->> 0, round((e ->> 1)::numeric, 4)), ', ' ORDER BY o)
 										FROM jsonb_array_elements(weighting -> 'means') WITH ORDINALITY x(e, o)),

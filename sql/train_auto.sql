@@ -275,7 +275,7 @@ DROP TABLE pg_temp._recsys_auto_valid;
 -- user's items (_auto_matched_users), the paired z of the per-user mean
 -- gains at least 1 (min_z_matched: when the weight tested is the first
 -- split's choice, nothing is selected on these users; a weight chosen
--- on them among several needs 1.96, below).  Known by
+-- on them among several needs the max-T threshold, below).  Known by
 -- construction: split 2 holds out the 40 odd users' two items, split 3
 -- those of users 1 to 39 only; item-kNN finds them all (40 users at 1 on
 -- both), popularity (one list for everyone) finds none of most: the
@@ -304,23 +304,39 @@ SELECT recsys._auto_matched_users(ARRAY['per_user', 'per_user'], 'ndcg', 10, 1,
 -- bought of their group, are not in its top 10: every user 0), at 2 and
 -- 4 as item-kNN (every user 1): 2 is kept (the earlier of the tie), its
 -- blends on both splits left for the caller, the other weights' dropped.
--- Four weights scored on these users: the gain of the one kept is tested
--- at min_z (1.96), not min_z_matched (1), since the same users chose it
--- (s11 rev2 R4)
-SELECT c ->> 'weight' AS weight,
-	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', jsonb_array_length(c -> 'means')) AS min_z,
+-- Every weight's per-user values come back (scored_users, s12), and four
+-- weights scored on these users: the gain of the one kept is tested at
+-- their max-T threshold (s11 rev2 R4: the same users chose it; s12: not
+-- the fixed 1.96), here that of one weight alone: 0.01 and 1 gain
+-- nothing (z 0 under every sign flip), 2 and 4 the same per-user gain,
+-- so the largest z of the four is that one gain's (or 0); 0.95 for these
+-- 40 users, so min_z_matched, 1 (never less than one weight needs)
+SELECT c.c ->> 'weight' AS weight,
+	   jsonb_array_length(c.c -> 'scored_users') AS scored,
+	   (SELECT string_agg(format('%s..%s', (SELECT min(v::float8) FROM jsonb_array_elements_text(x.e) v),
+								 (SELECT max(v::float8) FROM jsonb_array_elements_text(x.e) v)), ', ' ORDER BY x.o)
+		FROM jsonb_array_elements(c.c -> 'scored_users') WITH ORDINALITY x(e, o)) AS scored_ranges,
+	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', b.b, s.s) AS min_z,
+	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', b.b, s.s)
+	   = greatest(1, round(recsys._auto_max_z_threshold(b.b, s.s[3:3], 1, 42)::numeric, 2)) AS as_one_weight,
+	   round(recsys._auto_max_z_threshold(b.b, s.s[3:3], 1, 42)::numeric, 2) AS one_weight_drawn,
 	   (SELECT string_agg(format('%s: %s', e ->> 0, round((e ->> 1)::numeric, 3)), ', ' ORDER BY o)
-		FROM jsonb_array_elements(c -> 'means') WITH ORDINALITY x(e, o)) AS means,
-	   jsonb_array_length(c -> 'users') AS users, (SELECT min(e::float8) FROM jsonb_array_elements_text(c -> 'users') e) AS least,
-	   c -> 'models' AS models
+		FROM jsonb_array_elements(c.c -> 'means') WITH ORDINALITY x(e, o)) AS means,
+	   jsonb_array_length(c.c -> 'users') AS users, (SELECT min(e::float8) FROM jsonb_array_elements_text(c.c -> 'users') e) AS least,
+	   c.c -> 'models' AS models
 FROM recsys._auto_matched_weight(ARRAY['per_user_pop', 'per_user_pop'], ARRAY['per_user', 'per_user'], ARRAY[1],
 								 ARRAY[0.01, 1, 2, 4], 'mw', 'ndcg', 10, 1,
-								 jsonb_build_object('deadline', clock_timestamp() + interval '1 hour')) c;
+								 jsonb_build_object('deadline', clock_timestamp() + interval '1 hour')) c(c),
+	 recsys._auto_matched_users(ARRAY['per_user_pop', 'per_user_pop'], 'ndcg', 10, 1,
+								jsonb_build_object('deadline', clock_timestamp() + interval '1 hour')) b(b),
+	 LATERAL (SELECT ARRAY(SELECT ARRAY(SELECT v::float8 FROM jsonb_array_elements_text(x.e) WITH ORDINALITY y(v, p)
+										ORDER BY y.p)
+						   FROM jsonb_array_elements(c.c -> 'scored_users') WITH ORDINALITY x(e, o) ORDER BY x.o)) s(s);
 SELECT name, params -> 'weights' AS weights FROM recsys.models WHERE name LIKE 'mw\_%' ORDER BY name;
 SELECT recsys.drop_model('mw_3_2'), recsys.drop_model('mw_3_3');
 -- ... with no time left: no weight, nothing scored, nothing left behind;
 -- models not two per split: an error
-SELECT c ->> 'weight' AS weight, c -> 'means' AS means
+SELECT c ->> 'weight' AS weight, c -> 'means' AS means, c -> 'scored_users' AS scored_users
 FROM recsys._auto_matched_weight(ARRAY['per_user_pop', 'per_user_pop'], ARRAY['per_user', 'per_user'], ARRAY[1],
 								 ARRAY[0.01, 1], 'mw', 'ndcg', 10, 1,
 								 jsonb_build_object('deadline', clock_timestamp() + interval '0.5 seconds')) c;
@@ -740,14 +756,32 @@ SELECT recsys._auto_second_note('ease', 0, 0, 6, 3, '{"regularization": 200}', '
 -- z 2.5 is kept on the first split; with the setting changed nothing is
 -- tested, so not kept.  On the repeated splits min_z_matched holds only
 -- when one weight was scored there (the first split's choice, not chosen
--- on these users); a weight chosen there as the best of several (two or
--- five) is tested at min_z, as on the first split, and z 1.37 is then
--- not kept (s11 rev2 R4: before, 1 whatever the choice)
-SELECT recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', 1) AS one_weight,
-	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', 2) AS best_of_two,
-	   recsys._auto_blend_min_z(true, false, '{"min_z": 1.96, "min_z_matched": 1.0}', 5) AS best_of_five_changed,
-	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.96}', 5) AS best_of_five_last,
-	   recsys._auto_member_status(1.37, 0.21, 0.20, recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', 5)) AS z137_best_of_five;
+-- on these users); a weight chosen there as the best of several is
+-- tested at the max-T threshold of those weights at min_z_matched's
+-- level (s12; s11 rev2 R4 had 1.96 whatever their correlation).  Known
+-- by construction (as in test auto_threshold): 100 users whose gains are
+-- +1 (even) and -1 (odd) at every weight: five identical weights need
+-- what one needs, 1 (1.96 before: z 1.37 was not kept, now it is); with
+-- the mirror weight (gains -1 and +1) the largest is |z|: 1.41, and z
+-- 1.37 is not kept.  On protocol last (min_z_matched 1.96) five identical
+-- weights need the single test's 1.96 as drawn (2.03: K = 60 of 100).
+-- No threshold drawn (one user): the larger of min_z_matched and min_z
+CREATE TEMP TABLE pm AS
+SELECT array_fill(0.5::float8, ARRAY[100]) AS base,
+	   array_agg(CASE WHEN i % 2 = 0 THEN 1.5 ELSE -0.5 END::float8 ORDER BY i) AS up,
+	   array_agg(CASE WHEN i % 2 = 0 THEN -0.5 ELSE 1.5 END::float8 ORDER BY i) AS mirror
+FROM generate_series(1, 100) i;
+SELECT recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', base, ARRAY[up]) AS one_weight,
+	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', base, ARRAY[up, up, up, up, up]) AS five_identical,
+	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', base, ARRAY[up, mirror]) AS with_mirror,
+	   recsys._auto_blend_min_z(true, false, '{"min_z": 1.96, "min_z_matched": 1.0}', base, ARRAY[up, mirror]) AS with_mirror_changed,
+	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.96}', base, ARRAY[up, up, up, up, up]) AS five_identical_last,
+	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', ARRAY[0.5], ARRAY[[0.7], [0.6]]) AS one_user
+FROM pm;
+SELECT recsys._auto_member_status(1.37, 0.21, 0.20, recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', base, ARRAY[up, up, up, up, up])) AS z137_five_identical,
+	   recsys._auto_member_status(1.37, 0.21, 0.20, recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', base, ARRAY[up, mirror])) AS z137_with_mirror
+FROM pm;
+DROP TABLE pm;
 SELECT recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}') AS matched,
 	   recsys._auto_blend_min_z(true, false, '{"min_z": 1.96, "min_z_matched": 1.0}') AS matched_changed,
 	   recsys._auto_blend_min_z(false, true, '{"min_z": 1.96, "min_z_matched": 1.0}') AS first_split,

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * stats.c
- *		Distribution functions for the experiments' tests: see stats.h.
+ *		Distribution functions for the experiments' tests, and train_auto's
+ *		max-T threshold: see stats.h.
  *
  * The normal CDF is erfc's; its quantile is found by bisection on it (60
  * halvings of [-40, 40] reach double precision; the callers ask a few per
@@ -9,11 +10,24 @@
  * its continued fraction (modified Lentz), on the side of the symmetry
  * I_x(a, b) = 1 - I_{1-x}(b, a) where the fraction converges quickly.
  *
+ * The max-T draws need no per-user work beyond one signed sum per column:
+ * a sign flip leaves every squared gain as it was, so a column's sum of
+ * squares is computed once and each draw's standard deviation follows
+ * from its flipped sum alone (var = (Q - S^2 / n) / (n - 1)).  A draw's
+ * signs are the bits of one 64-bit value of the project's counter-based
+ * generator (rng.h) per 64 users, numbered by draw, so that draws made in
+ * chunks or at once agree.
+ *
  *-------------------------------------------------------------------------
  */
 #include <math.h>
+#include <stdlib.h>
 
+#include "rng.h"
 #include "stats.h"
+
+/* the most columns (weights) a max-T threshold takes: its sums live on the stack */
+#define RS_MAXZ_MAX_WEIGHTS 64
 
 double
 rs_norm_cdf(double x)
@@ -136,4 +150,131 @@ rs_binom_cdf(double k, double n, double p)
 		return rs_norm_cdf((k + 0.5 - n * p) / sqrt(n * p * (1.0 - p)));
 	/* P(X <= k) = I_{1-p}(n - k, k + 1), clamped: rounding may step outside [0, 1] */
 	return fmin(1.0, fmax(0.0, rs_beta_inc(n - k, k + 1.0, 1.0 - p)));
+}
+
+RsMaxZStatus
+rs_max_z_check(const double *gains, int users, int weights, int draws, double level)
+{
+	int			nonzero = 0;
+
+	if (weights < 1 || weights > RS_MAXZ_MAX_WEIGHTS || draws < 1 || !(level > 0.0 && level < 1.0))
+		return RS_MAXZ_BAD_ARGS;
+	if (users < 2)
+		return RS_MAXZ_FEW_USERS;
+	for (int w = 0; w < weights; w++)
+	{
+		double		q = 0.0;
+
+		for (int u = 0; u < users; u++)
+		{
+			double		g = gains[(int64_t) u * weights + w];
+
+			if (!isfinite(g))
+				return RS_MAXZ_NOT_FINITE;
+			q += g * g;
+		}
+		/* (finite gains whose squares overflow: no z either) */
+		if (!isfinite(q))
+			return RS_MAXZ_NOT_FINITE;
+		nonzero |= q > 0.0;
+	}
+	return nonzero ? RS_MAXZ_OK : RS_MAXZ_NO_SPREAD;
+}
+
+/* The paired z of a column from its sum, its sum of squares and its users. */
+static double
+paired_z(double s, double q, int users)
+{
+	double		resid = q - s * s / users;
+
+	/* no spread (every user the same gain, or none): rounding may leave a crumb */
+	if (resid <= 1e-12 * q)
+		return s > 0.0 ? INFINITY : s < 0.0 ? -INFINITY : 0.0;
+	return (s / users) / sqrt(resid / ((double) users * (users - 1)));
+}
+
+void
+rs_max_z_draws(const double *gains, int users, int weights, uint64_t seed,
+			   int64_t first, int count, double *maxima)
+{
+	double		q[RS_MAXZ_MAX_WEIGHTS];
+	double		s[RS_MAXZ_MAX_WEIGHTS];
+	int64_t		blocks = (users + 63) / 64;
+
+	for (int w = 0; w < weights; w++)
+	{
+		q[w] = 0.0;
+		for (int u = 0; u < users; u++)
+			q[w] += gains[(int64_t) u * weights + w] * gains[(int64_t) u * weights + w];
+	}
+	for (int i = 0; i < count; i++)
+	{
+		int64_t		draw = first + i;
+		uint64_t	bits = 0;
+		double		best = -INFINITY;
+
+		for (int w = 0; w < weights; w++)
+			s[w] = 0.0;
+		for (int u = 0; u < users; u++)
+		{
+			const double *row = gains + (int64_t) u * weights;
+
+			if (u % 64 == 0)
+				bits = rs_rng_u64(seed, (uint64_t) (draw * blocks + u / 64));
+			/* one sign for the whole row: the user's gains move together */
+			if (bits & 1)
+				for (int w = 0; w < weights; w++)
+					s[w] -= row[w];
+			else
+				for (int w = 0; w < weights; w++)
+					s[w] += row[w];
+			bits >>= 1;
+		}
+		for (int w = 0; w < weights; w++)
+		{
+			double		z = paired_z(s[w], q[w], users);
+
+			if (z > best)
+				best = z;
+		}
+		maxima[i] = best;
+	}
+}
+
+static int
+compare_doubles(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+double
+rs_max_z_quantile(double *maxima, int draws, double level)
+{
+	/* (a hair below, so that 0.95 * 2000 is 1900, not 1901 by rounding) */
+	double		rank = ceil((1.0 - level) * draws - 1e-9);
+
+	if (draws < 1 || !(level > 0.0 && level < 1.0))
+		return NAN;
+	qsort(maxima, draws, sizeof(double), compare_doubles);
+	rank = fmin(fmax(rank, 1.0), (double) draws);
+	return maxima[(int) rank - 1];
+}
+
+RsMaxZStatus
+rs_max_z_threshold(const double *gains, int users, int weights, int draws,
+				   uint64_t seed, double level, double *maxima, double *threshold)
+{
+	RsMaxZStatus status = rs_max_z_check(gains, users, weights, draws, level);
+
+	*threshold = NAN;
+	if (status == RS_MAXZ_NO_SPREAD)
+		*threshold = rs_norm_quantile(1.0 - level);
+	if (status != RS_MAXZ_OK)
+		return status;
+	rs_max_z_draws(gains, users, weights, seed, 0, draws, maxima);
+	*threshold = rs_max_z_quantile(maxima, draws, level);
+	return RS_MAXZ_OK;
 }

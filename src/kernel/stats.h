@@ -3,14 +3,18 @@
  * stats.h
  *		Distribution functions for the experiments' tests (src/experiment.c):
  *		the standard normal's CDF and quantile, the regularised incomplete
- *		beta function, and from it Student's t and the binomial CDF.
+ *		beta function, and from it Student's t and the binomial CDF; and
+ *		train_auto's threshold for the best of several correlated paired z
+ *		tests (Westfall and Young's max-T by sign flips).
  *
- * Pure C, no allocation, no global state.
+ * Pure C, no allocation, no global state (thread-safe).
  *
  *-------------------------------------------------------------------------
  */
 #ifndef RECSYS_KERNEL_STATS_H
 #define RECSYS_KERNEL_STATS_H
+
+#include <stdint.h>
 
 /* P(Z <= x) for a standard normal Z */
 extern double rs_norm_cdf(double x);
@@ -31,5 +35,52 @@ extern double rs_t_two_sided_p(double t, double df);
 #define RS_BINOM_NORMAL_VARIANCE 1e7
 
 extern double rs_binom_cdf(double k, double n, double p);
+
+/*
+ * The max-T threshold (Westfall and Young 1993, by sign flips) of the
+ * paired z tests of several correlated gains measured on the same users:
+ * gains is a users x weights matrix, row-major (gains[u * weights + w]:
+ * user u's gain at weight w).  Under "no gain" each user's row is
+ * symmetric about 0, so a draw flips the sign of whole rows at random
+ * and takes the largest paired z over the columns; the threshold is the
+ * (1 - level) quantile of the draws' maxima.  A column's paired z is its
+ * mean over its standard error (sample standard deviation / sqrt(users));
+ * with no spread, +/-Infinity by the sign of the mean, 0 for none.
+ */
+typedef enum RsMaxZStatus
+{
+	RS_MAXZ_OK = 0,
+	RS_MAXZ_BAD_ARGS,			/* weights or draws < 1, level outside (0, 1) */
+	RS_MAXZ_FEW_USERS,			/* fewer than 2 users: no z */
+	RS_MAXZ_NOT_FINITE,			/* a gain NaN or infinite */
+	RS_MAXZ_NO_SPREAD			/* every gain 0: nothing to flip */
+} RsMaxZStatus;
+
+/* Whether the inputs can be drawn from (RS_MAXZ_OK), else why not. */
+extern RsMaxZStatus rs_max_z_check(const double *gains, int users, int weights, int draws, double level);
+
+/*
+ * The maxima of draws first .. first + count - 1 of the stream seed into
+ * maxima[0 .. count - 1].  A draw depends only on (seed, its number), so
+ * the draws may be made in chunks (the server checks for interrupts
+ * between them) with the same result.  Inputs as rs_max_z_check accepts.
+ */
+extern void rs_max_z_draws(const double *gains, int users, int weights, uint64_t seed,
+						   int64_t first, int count, double *maxima);
+
+/*
+ * The (1 - level) quantile of the draws' maxima (the ceil((1 - level)
+ * draws)-th smallest): sorts maxima in place.
+ */
+extern double rs_max_z_quantile(double *maxima, int draws, double level);
+
+/*
+ * All of it: *threshold is the max-T threshold from draws draws (maxima:
+ * the caller's scratch of draws doubles).  Unless RS_MAXZ_OK, *threshold
+ * is NaN, but for RS_MAXZ_NO_SPREAD: the single test's quantile
+ * (rs_norm_quantile(1 - level)), which the observed z (0) stays below.
+ */
+extern RsMaxZStatus rs_max_z_threshold(const double *gains, int users, int weights, int draws,
+									   uint64_t seed, double level, double *maxima, double *threshold);
 
 #endif							/* RECSYS_KERNEL_STATS_H */

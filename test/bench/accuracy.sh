@@ -665,8 +665,9 @@ SELECT format('# %s: best validation %s of %s trained (%s s), %s skipped', famil
 	round(max(value)::numeric, 4), count(value), round(sum(train_seconds + eval_seconds)::numeric, 1),
 	count(*) FILTER (WHERE status LIKE 'skipped%'))
 FROM auto_trials GROUP BY family ORDER BY max(value) DESC NULLS LAST;
+-- (the winner's status starts 'chosen; ': a blend winner's test follows it)
 SELECT format('# blend %s: validation %s, %s', params, round(value::numeric, 4), status)
-FROM auto_trials WHERE status LIKE 'kept:%' OR status LIKE 'not kept%' ORDER BY rank;
+FROM auto_trials WHERE status LIKE 'kept:%' OR status LIKE 'not kept%' OR status LIKE 'chosen; kept:%' ORDER BY rank;
 SELECT format('# second round, %s: first round %s, kept %s, %s move(s)%s; contenders in the order of work (validation splits 1, 2, 3): %s; cut for the budget: %s',
 	r ->> 'family', r -> 'first_round', r -> 'kept', r -> 'moves',
 	CASE WHEN (r ->> 'centre_cut')::boolean THEN ' (the first round''s setting itself not scored on the matched splits: centre_cut)' ELSE '' END,

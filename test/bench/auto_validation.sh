@@ -31,7 +31,8 @@
 # Both protocols: the blends of the base EASE (ease_r30_2000 on last5,
 # ease_200 on strat75; AV_BASE another candidate) with ALS at weights 0.3 to 1.3 (blend_als_<w>)
 # and with BM25 at 0.5 and 1 (s11: is the weight chosen on a design the
-# one test prefers?).
+# one test prefers?), and (s12) the max-T threshold the weight picked on
+# a design must reach there, as train_auto computes it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib.sh"
@@ -220,4 +221,20 @@ WITH m AS (SELECT design, cand, avg(ndcg) AS v FROM per_user WHERE cand LIKE 'bl
 SELECT format('# ALS weight picked on %-5s %s (test %s)', m.design, substr(m.cand, 11),
 	(SELECT round(t.v::numeric, 4) FROM m t WHERE t.design = 'test' AND t.cand = m.cand))
 FROM (SELECT DISTINCT ON (design) * FROM m ORDER BY design, v DESC) m ORDER BY m.design;
+-- the threshold the picked weight's z must reach when chosen among these
+-- on the same users (s12: train_auto's max-T by sign flips over the ALS
+-- weights' gains, _auto_blend_min_z), at the level of z >= 1 (holdout's
+-- matched test) and of z >= 1.96 ('last'); 1.83 and 2.57 for five
+-- independent weights (Sidak)
+SELECT format('# max-T threshold of the %s ALS weights on %-5s %s at z >= 1''s level, %s at 1.96''s  (%s users)',
+	array_length(q.ext, 1), q.design,
+	round(recsys._auto_max_z_threshold(q.base, q.ext, 1, 42)::numeric, 2),
+	round(recsys._auto_max_z_threshold(q.base, q.ext, 1.96, 42)::numeric, 2), cardinality(q.base))
+FROM (SELECT d.design,
+			 (SELECT array_agg(e.ndcg ORDER BY e.user_id) FROM per_user e WHERE e.design = d.design AND e.cand = '$base') AS base,
+			 (SELECT array_agg(x.a ORDER BY x.cand)
+			  FROM (SELECT b.cand, array_agg(b.ndcg ORDER BY b.user_id) AS a FROM per_user b
+					WHERE b.design = d.design AND b.cand LIKE 'blend\_als\_%' GROUP BY b.cand) x) AS ext
+	  FROM (SELECT DISTINCT design FROM per_user WHERE design <> 'test') d) q
+WHERE q.ext IS NOT NULL ORDER BY q.design;
 SQL

@@ -2,10 +2,13 @@
  * test_stats.c
  *		Unit tests of src/kernel/stats.c against values computed
  *		independently (Python: exact binomial sums, Simpson's rule on
- *		Student's t density, and printed normal tables).
+ *		Student's t density, and printed normal tables), and of the max-T
+ *		threshold against the cases known in closed form (one test,
+ *		identical tests, independent tests: Sidak).
  */
 #include <math.h>
 
+#include "rng.h"
 #include "stats.h"
 #include "unit.h"
 
@@ -62,4 +65,137 @@ UNIT_TEST(stats_binomial)
 	UNIT_CHECK(rs_binom_cdf(1e15, 1e17, 0.01) >= 0.0 && rs_binom_cdf(1e15, 1e17, 0.01) <= 1.0);
 	UNIT_CHECK_NEAR(rs_binom_cdf(5e17, 1e18, 0.5), 0.5, 1e-7);
 	UNIT_CHECK_NEAR(rs_beta_inc(2, 3, 0.4), 0.5248, 1e-12);
+}
+
+/*
+ * train_auto's max-T threshold (rs_max_z_threshold): known cases.  The
+ * gains are normal draws of the project's generator; the thresholds of
+ * 20,000 sign-flip draws carry a Monte Carlo error of about 0.01 at these
+ * levels (the quantile's standard error, sqrt(p (1 - p) / B) / phi(z)).
+ */
+#define MAXZ_USERS 2000
+#define MAXZ_WEIGHTS 5
+#define MAXZ_DRAWS 20000
+
+static double maxz_gains[MAXZ_USERS * MAXZ_WEIGHTS];
+static double maxz_scratch[MAXZ_DRAWS];
+
+/* gains[u][w] = shared * a_u + e_uw (a, e standard normal), 0.01 added */
+static void
+maxz_fill(int weights, double shared, uint64_t seed)
+{
+	for (int u = 0; u < MAXZ_USERS; u++)
+		for (int w = 0; w < weights; w++)
+			maxz_gains[u * weights + w] = 0.01 + shared * rs_rng_normal(seed, u)
+				+ rs_rng_normal(seed + 1, (uint64_t) u * weights + w);
+}
+
+UNIT_TEST(stats_max_z_one_weight)
+{
+	double		t;
+
+	/* one weight: the single test's quantile, 1 at 1 - Phi(1), 1.96 at 2.5 % */
+	maxz_fill(1, 0.0, 7);
+	UNIT_CHECK(rs_max_z_threshold(maxz_gains, MAXZ_USERS, 1, MAXZ_DRAWS, 42, 1.0 - rs_norm_cdf(1.0),
+								  maxz_scratch, &t) == RS_MAXZ_OK);
+	UNIT_CHECK_NEAR(t, 1.0, 0.04);
+	UNIT_CHECK(rs_max_z_threshold(maxz_gains, MAXZ_USERS, 1, MAXZ_DRAWS, 42, 0.025, maxz_scratch, &t) == RS_MAXZ_OK);
+	UNIT_CHECK_NEAR(t, 1.959964, 0.05);
+}
+
+UNIT_TEST(stats_max_z_identical_and_independent)
+{
+	double		level = 1.0 - rs_norm_cdf(1.0);
+	double		one,
+				same,
+				sidak = rs_norm_quantile(pow(1.0 - level, 1.0 / MAXZ_WEIGHTS)),
+				independent,
+				correlated;
+
+	/* five identical columns: exactly the one column's threshold (same flips) */
+	maxz_fill(1, 0.0, 11);
+	rs_max_z_threshold(maxz_gains, MAXZ_USERS, 1, MAXZ_DRAWS, 42, level, maxz_scratch, &one);
+	for (int u = MAXZ_USERS - 1; u >= 0; u--)
+		for (int w = 0; w < MAXZ_WEIGHTS; w++)
+			maxz_gains[u * MAXZ_WEIGHTS + w] = maxz_gains[u];
+	UNIT_CHECK(rs_max_z_threshold(maxz_gains, MAXZ_USERS, MAXZ_WEIGHTS, MAXZ_DRAWS, 42, level,
+								  maxz_scratch, &same) == RS_MAXZ_OK);
+	UNIT_CHECK(same == one);
+
+	/* five independent columns: Sidak's 1.825 (alpha 0.159 over 5 tests) */
+	UNIT_CHECK_NEAR(sidak, 1.8250, 1e-3);
+	maxz_fill(MAXZ_WEIGHTS, 0.0, 13);
+	rs_max_z_threshold(maxz_gains, MAXZ_USERS, MAXZ_WEIGHTS, MAXZ_DRAWS, 42, level, maxz_scratch, &independent);
+	UNIT_CHECK_NEAR(independent, sidak, 0.05);
+
+	/* strongly correlated columns (a shared part 3 times the rest): between the two */
+	maxz_fill(MAXZ_WEIGHTS, 3.0, 17);
+	rs_max_z_threshold(maxz_gains, MAXZ_USERS, MAXZ_WEIGHTS, MAXZ_DRAWS, 42, level, maxz_scratch, &correlated);
+	UNIT_CHECK(correlated > one + 0.05 && correlated < independent - 0.2);
+}
+
+UNIT_TEST(stats_max_z_draws_and_quantile)
+{
+	double		whole[1000],
+				chunked[1000],
+				t1,
+				t2;
+	double		m[4] = {3, 1, 2, 4};
+
+	/* draws made in chunks are those made at once; a seed repeats itself */
+	maxz_fill(3, 1.0, 19);
+	rs_max_z_draws(maxz_gains, 500, 3, 99, 0, 1000, whole);
+	for (int first = 0; first < 1000; first += 64)
+		rs_max_z_draws(maxz_gains, 500, 3, 99, first, first + 64 <= 1000 ? 64 : 1000 - first, chunked + first);
+	for (int i = 0; i < 1000; i++)
+		UNIT_CHECK(whole[i] == chunked[i]);
+	rs_max_z_threshold(maxz_gains, 500, 3, 1000, 99, 0.1, maxz_scratch, &t1);
+	rs_max_z_threshold(maxz_gains, 500, 3, 1000, 99, 0.1, maxz_scratch, &t2);
+	UNIT_CHECK(t1 == t2);
+
+	/* the ceil((1 - level) B)-th smallest: 2 of 4 at 0.5, 3 at 0.25; 1900 of 2000 at 0.05 */
+	UNIT_CHECK(rs_max_z_quantile(m, 4, 0.5) == 2);
+	UNIT_CHECK(rs_max_z_quantile(m, 4, 0.25) == 3);
+	for (int i = 0; i < 2000; i++)
+		maxz_scratch[i] = 2000 - i;
+	UNIT_CHECK(rs_max_z_quantile(maxz_scratch, 2000, 0.05) == 1900);
+	UNIT_CHECK(isnan(rs_max_z_quantile(m, 4, 0)));
+}
+
+UNIT_TEST(stats_max_z_degenerate)
+{
+	double		g[6] = {0.1, 0.2, -0.1, 0.3, 0.0, 0.2};
+	double		zero[6] = {0};
+	double		same[2] = {0.5, 0.5};
+	double		t;
+
+	/* fewer than 2 users, bad arguments: no threshold */
+	UNIT_CHECK(rs_max_z_threshold(g, 1, 2, 100, 1, 0.05, maxz_scratch, &t) == RS_MAXZ_FEW_USERS && isnan(t));
+	UNIT_CHECK(rs_max_z_threshold(g, 0, 2, 100, 1, 0.05, maxz_scratch, &t) == RS_MAXZ_FEW_USERS);
+	UNIT_CHECK(rs_max_z_threshold(g, 3, 0, 100, 1, 0.05, maxz_scratch, &t) == RS_MAXZ_BAD_ARGS && isnan(t));
+	UNIT_CHECK(rs_max_z_threshold(g, 3, 65, 100, 1, 0.05, maxz_scratch, &t) == RS_MAXZ_BAD_ARGS);
+	UNIT_CHECK(rs_max_z_threshold(g, 3, 2, 0, 1, 0.05, maxz_scratch, &t) == RS_MAXZ_BAD_ARGS);
+	UNIT_CHECK(rs_max_z_threshold(g, 3, 2, 100, 1, 0, maxz_scratch, &t) == RS_MAXZ_BAD_ARGS);
+	UNIT_CHECK(rs_max_z_threshold(g, 3, 2, 100, 1, 1, maxz_scratch, &t) == RS_MAXZ_BAD_ARGS);
+	UNIT_CHECK(rs_max_z_threshold(g, 3, 2, 100, 1, NAN, maxz_scratch, &t) == RS_MAXZ_BAD_ARGS);
+	/* a gain not finite */
+	g[3] = NAN;
+	UNIT_CHECK(rs_max_z_threshold(g, 3, 2, 100, 1, 0.05, maxz_scratch, &t) == RS_MAXZ_NOT_FINITE && isnan(t));
+	g[3] = INFINITY;
+	UNIT_CHECK(rs_max_z_threshold(g, 3, 2, 100, 1, 0.05, maxz_scratch, &t) == RS_MAXZ_NOT_FINITE);
+	g[3] = 1e200;
+	UNIT_CHECK(rs_max_z_threshold(g, 3, 2, 100, 1, 0.05, maxz_scratch, &t) == RS_MAXZ_NOT_FINITE);
+	/* every gain 0: no spread, the single test's quantile (an observed z of 0 stays below) */
+	UNIT_CHECK(rs_max_z_threshold(zero, 3, 2, 100, 1, 0.025, maxz_scratch, &t) == RS_MAXZ_NO_SPREAD);
+	UNIT_CHECK_NEAR(t, 1.959964, 1e-6);
+	/*
+	 * Two users of the same gain (no spread in the data, some under the
+	 * flips): z +Infinity (both +), 0 (mixed, twice), -Infinity (both -):
+	 * the 0.84 quantile is +Infinity, which only the observed +Infinity meets
+	 */
+	UNIT_CHECK(rs_max_z_threshold(same, 2, 1, 1000, 1, 1.0 - rs_norm_cdf(1.0), maxz_scratch, &t) == RS_MAXZ_OK);
+	UNIT_CHECK(isinf(t) && t > 0);
+	rs_max_z_draws(same, 2, 1, 1, 0, 1000, maxz_scratch);
+	for (int i = 0; i < 1000; i++)
+		UNIT_CHECK(maxz_scratch[i] == 0 || isinf(maxz_scratch[i]));
 }
