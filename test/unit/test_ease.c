@@ -239,12 +239,13 @@ never_stop(void *arg)
 }
 
 /*
- * The floor reads n^2 weights: on a matrix of more than RS_STOP_WORK of
- * them the caller's stop is asked within the pass and ends it.
+ * The floor reads n^2 weights, each counted as 64 multiply-adds: on a
+ * matrix of more than RS_STOP_WORK / 64 of them (but less than twice that)
+ * the caller's stop is asked once within the pass and ends it.
  */
 UNIT_TEST(ease_magnitude_floor_stops)
 {
-	int32_t		n = 4200;			/* 17.6M weights > RS_STOP_WORK */
+	int32_t		n = 600;			/* 360,000 weights > 262,144 */
 	float	   *P = malloc(sizeof(float) * (size_t) n * n);
 	int			calls = 0;
 	float		floor = 0;
@@ -259,6 +260,28 @@ UNIT_TEST(ease_magnitude_floor_stops)
 	UNIT_CHECK(calls == 1);
 	UNIT_CHECK(floor <= 0.01f && floor > 0.0099f);
 	free(P);
+}
+
+/*
+ * Zeroing a fresh Gram matrix faults its pages in, hundreds of
+ * multiply-adds' time a float: 300 items (90,000 floats, counted as 256
+ * each) ask the stop once while zeroing, before any user is read.
+ */
+UNIT_TEST(ease_gram_zeroing_stops)
+{
+	int32_t		n = 300;
+	int64_t		indptr[2] = {0, 0};
+	RsCsr		R = {1, n, 0, indptr, NULL, NULL};
+	float	   *G = malloc(sizeof(float) * (size_t) n * n);
+	int			calls = 0;
+
+	UNIT_CHECK(rs_ease_gram_counts(&R, 1, NULL, G, stop_at_first, &calls) == RS_EASE_STOPPED);
+	UNIT_CHECK(calls == 1);
+	calls = 0;
+	UNIT_CHECK(rs_ease_gram_counts(&R, 1, NULL, G, never_stop, &calls) == 0);
+	UNIT_CHECK(calls == 1);
+	UNIT_CHECK(G[0] == 0 && G[(int64_t) n * n - 1] == 0);
+	free(G);
 }
 
 UNIT_TEST(ease_refuses_indefinite)
