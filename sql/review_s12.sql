@@ -75,6 +75,20 @@ UPDATE recsys.item_stats SET n_users = -5 WHERE model = 'rv12_cf' AND item_id = 
 SELECT err($$SELECT recsys.refresh_items('rv12_cf')$$) AS negative_users;
 ROLLBACK;
 
+-- V8: a mean over no evaluated user is not 0: evaluate's ranking metrics
+-- are NULL (or the call fails), and tune does not choose on such zeros
+CREATE TABLE nousers (user_id bigint, item_id bigint);
+INSERT INTO nousers VALUES (99999, 3);
+CREATE FUNCTION no_users_ok() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN (SELECT value IS NULL FROM recsys.evaluate('rv12_pop', 'nousers', 5) WHERE metric = 'ndcg@5');
+EXCEPTION WHEN OTHERS THEN
+	RETURN true;
+END
+$$;
+SELECT no_users_ok() AS evaluate_no_users_ok;
+SELECT err($$SELECT * FROM recsys.tune('ease', 'ev', 'nousers', grid => '{"regularization": [1, 100]}', model => 'rv12_tn')$$) <> 'no error' AS tune_refuses;
+
 SELECT recsys.drop_experiment('rv12_e');
 SELECT count(*) > 0 AS dropped FROM recsys.models m, LATERAL recsys.drop_model(m.name) WHERE m.name LIKE 'rv12\_%';
 DROP SCHEMA review_s12 CASCADE;
