@@ -1219,7 +1219,7 @@ RsWriteItemStatsFromData(const char *name, int32 version, const RsInteractions *
 		if (!(fabs(sum) <= FLT_MAX))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("the weight sum of item " INT64_FORMAT " is out of range for type real: %g",
+					 errmsg("the weight sum of item " INT64_FORMAT " from weight_col is out of range for type real: %g",
 							data->items.ids[i], sum),
 					 errhint("Scale the weights down in a view: divide them by a constant, or take ln(1 + weight).")));
 		weight[i] = (float) sum;

@@ -63,7 +63,8 @@ to_real(double x, const char *what, int64 item)
 	if (!(fabs(x) <= FLT_MAX))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("the %s of item " INT64_FORMAT " is out of range for type real: %g", what, item, x)));
+				 errmsg("the %s of item " INT64_FORMAT " from weight_col is out of range for type real: %g", what, item, x),
+				 errhint("Scale the weights down in a view: divide them by a constant, or take ln(1 + weight).")));
 	return (float) x;
 }
 
