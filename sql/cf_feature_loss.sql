@@ -234,6 +234,13 @@ SELECT count(*) AS refused_stored FROM recsys.item_factors WHERE model = 'fl_vco
 UPDATE fl_vals SET value = 10 WHERE item_id = 106;
 SELECT recsys.refresh_items('fl_vconf');
 SELECT count(*) AS bound_stored FROM recsys.item_factors WHERE model = 'fl_vconf' AND item_id = 106;
+-- and training refuses a cold item's value beyond it before the fit (the
+-- cold items are folded in after it)
+UPDATE fl_vals SET value = 1e5 WHERE item_id = 106;
+SELECT max(version) AS vconf_version FROM recsys.model_versions WHERE model = 'fl_vconf';
+SELECT 1 FROM recsys.train_cf('fl_ev', factors => 4, model => 'fl_vconf', alpha => 1e3, iterations => 2,
+                              features => 'fl_vals', feature_weight => 1e5);
+SELECT max(version) AS vconf_version FROM recsys.model_versions WHERE model = 'fl_vconf';
 SELECT recsys.drop_model(m) FROM unnest(ARRAY['fl_plain', 'fl_tiny', 'fl_tiny0', 'fl_plain0', 'fl_w', 'fl_later', 'fl_big4', 'fl_big6', 'fl_min', 'fl_v', 'fl_conf', 'fl_vconf']) m;
 DROP FUNCTION fl_item_diff(text, text), fl_expected(text, bigint, boolean), fl_stored(text, bigint), fl_rel(float8[], float8[]);
 DROP VIEW fl_feats_later;

@@ -580,6 +580,25 @@ read_cold_categorical(const RsColdModel *cm, const int64 *known, int32 n_known, 
 }
 
 /*
+ * RsColdCheckFeatures reads the cold items' features (those of items not
+ * among the known ids) only to apply keep_categorical's checks: train_cf
+ * calls it before the fit, so that a cold item's value beyond the
+ * confidence bound fails there, not after all the fit's work.
+ */
+void
+RsColdCheckFeatures(const RsColdModel *cm, const int64 *known, int32 n_known)
+{
+	CategoricalRows c = {0};
+
+	if (cm->n_features == 0)
+		return;
+	read_cold_categorical(cm, known, n_known, &c);
+	pfree(c.ids);
+	pfree(c.feature);
+	pfree(c.value);
+}
+
+/*
  * RsColdItemVectors computes the vectors of the items that have features
  * (or an embedding) but are not among the known ids, ascending by id;
  * returns how many.  An item none of whose features the model knows and

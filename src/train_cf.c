@@ -580,6 +580,9 @@ read_item_features(CfRun *run, RsTrainer *trainer)
 					   &cm->names);
 		cm->n_features = features.n_rows;
 		check_feature_confidence(run, &features);
+		/* and the cold items', which are folded in after the fit */
+		cm->alpha = run->alpha;
+		RsColdCheckFeatures(cm, run->data.items.ids, run->data.items.count);
 		RsJsonInt(&trainer->stats, "feature_pairs", counts.pairs);
 		RsJsonInt(&trainer->stats, "features", counts.features);
 		RsJsonInt(&trainer->stats, "items_with_features", counts.items);
