@@ -219,7 +219,29 @@ SELECT 1 FROM recsys.train_cf('fl_ev', factors => 8, model => 'fl_conf', alpha =
 SELECT count(DISTINCT item_id) AS conf_items, bool_and(f = f AND abs(f) < 'Infinity') AS conf_finite
 FROM recsys.item_factors, unnest(factors) f WHERE model = 'fl_conf';
 
-SELECT recsys.drop_model(m) FROM unnest(ARRAY['fl_plain', 'fl_tiny', 'fl_tiny0', 'fl_plain0', 'fl_w', 'fl_later', 'fl_big4', 'fl_big6', 'fl_min', 'fl_v', 'fl_conf']) m;
+-- refresh_items applies the same bound with the model's stored alpha and
+-- feature_weight (review s12 W4: it folded in values training refuses)
+DELETE FROM fl_vals WHERE item_id = 105;
+UPDATE fl_vals SET value = 1 WHERE item_id = 1 AND feature = 'cat:a';
+SELECT 1 FROM recsys.train_cf('fl_ev', factors => 4, model => 'fl_vconf', alpha => 1e3, iterations => 2,
+                              features => 'fl_vals', feature_weight => 1e5);
+INSERT INTO fl_vals VALUES (106, 'cat:a', 1e5);
+\set VERBOSITY default
+SELECT recsys.refresh_items('fl_vconf');
+\set VERBOSITY terse
+SELECT count(*) AS refused_stored FROM recsys.item_factors WHERE model = 'fl_vconf' AND item_id = 106;
+-- at the bound (1e3 x 1e5 x 10) it is folded in
+UPDATE fl_vals SET value = 10 WHERE item_id = 106;
+SELECT recsys.refresh_items('fl_vconf');
+SELECT count(*) AS bound_stored FROM recsys.item_factors WHERE model = 'fl_vconf' AND item_id = 106;
+-- and training refuses a cold item's value beyond it before the fit (the
+-- cold items are folded in after it)
+UPDATE fl_vals SET value = 1e5 WHERE item_id = 106;
+SELECT max(version) AS vconf_version FROM recsys.model_versions WHERE model = 'fl_vconf';
+SELECT 1 FROM recsys.train_cf('fl_ev', factors => 4, model => 'fl_vconf', alpha => 1e3, iterations => 2,
+                              features => 'fl_vals', feature_weight => 1e5);
+SELECT max(version) AS vconf_version FROM recsys.model_versions WHERE model = 'fl_vconf';
+SELECT recsys.drop_model(m) FROM unnest(ARRAY['fl_plain', 'fl_tiny', 'fl_tiny0', 'fl_plain0', 'fl_w', 'fl_later', 'fl_big4', 'fl_big6', 'fl_min', 'fl_v', 'fl_conf', 'fl_vconf']) m;
 DROP FUNCTION fl_item_diff(text, text), fl_expected(text, bigint, boolean), fl_stored(text, bigint), fl_rel(float8[], float8[]);
 DROP VIEW fl_feats_later;
 DROP TABLE fl_ev, fl_feats, fl_hidden, fl_vals;

@@ -90,6 +90,24 @@ SELECT 1 FROM recsys.train_ease('wr_pairs', model => 'wr_ease', weight_col => 'w
 CREATE VIEW wr_top AS SELECT user_id, item_id, w * 2e7 AS w FROM wr;
 SELECT n_users, n_items FROM recsys.train_cf('wr_top', model => 'wr_als', weight_col => 'w');
 DROP VIEW wr_pairs, wr_top;
+-- implicit ALS: a pair's confidence 1 + alpha * weight beyond 1e9 (alpha
+-- times the largest |weight|) is refused before the fit (22023, naming
+-- alpha and the weight), as the features' (review s12 W4: alpha 1e5 and
+-- weights 1e6 failed after the fit with 22000 "not positive definite" and
+-- a hint to raise regularization); explicit feedback has no alpha
+CREATE VIEW wr_conf AS
+SELECT user_id, item_id, CASE WHEN user_id % 3 = 0 THEN 1e6 ELSE 1 END AS w FROM wr;
+\set VERBOSITY default
+SELECT 1 FROM recsys.train_cf('wr_conf', factors => 16, model => 'wr_conf', alpha => 1e5, weight_col => 'w',
+                              iterations => 5);
+\set VERBOSITY terse
+SELECT count(*) AS conf_stored FROM recsys.models WHERE name = 'wr_conf';
+-- at the bound (alpha 1e3 x 1e6) it trains, with finite factors
+SELECT n_users, n_items FROM recsys.train_cf('wr_conf', factors => 16, model => 'wr_conf', alpha => 1e3,
+                                             weight_col => 'w', iterations => 5);
+SELECT bool_and(f = f AND abs(f) < 'Infinity') AS conf_finite
+FROM recsys.item_factors, unnest(factors) f WHERE model = 'wr_conf';
+DROP VIEW wr_conf;
 
 SELECT count(*) AS dropped FROM recsys.models m, LATERAL recsys.drop_model(m.name) WHERE m.name LIKE 'wr\_%';
 DROP VIEW wr_scaled;

@@ -475,6 +475,27 @@ cold_within_budget(Size bytes)
 				 errhint("Raise recsys.max_memory, or give the items without interactions fewer features.")));
 }
 
+/*
+ * Refuse features whose confidence alpha * max(feature_weight, 1) *
+ * |value| is beyond RS_ALS_MAX_FEATURE_CONFIDENCE (als.h: the
+ * single-precision fit loses positive definiteness there): train_cf before
+ * the fit, and refresh_items with the model's stored alpha and
+ * feature_weight, so that refresh folds in nothing training would refuse.
+ */
+void
+RsCheckFeatureConfidence(float alpha, float feature_weight, double largest_value)
+{
+	double		confidence = (double) alpha * fmax((double) feature_weight, 1.0) * fabs(largest_value);
+	if (confidence > RS_ALS_MAX_FEATURE_CONFIDENCE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("alpha * max(feature_weight, 1) * the largest |value| of features must be at most %g, not %g",
+						RS_ALS_MAX_FEATURE_CONFIDENCE, confidence),
+				 errdetail("alpha is %g, feature_weight %g, the largest |value| %g; beyond that bound the single-precision fit loses positive definiteness.",
+						   (double) alpha, (double) feature_weight, fabs(largest_value)),
+				 errhint("Lower alpha or feature_weight, or scale the features' values down.")));
+}
+
 /* Cold items' categorical features as read: (id, feature index) ascending by id. */
 typedef struct CategoricalRows
 {
@@ -498,6 +519,7 @@ keep_categorical(TupleTableSlot *slot, void *arg)
 	if (f < 0)
 		return;					/* a feature no trained item has: says nothing */
 	value = RsFeatureValue(DatumGetFloat8(slot->tts_values[2]), RS_ALS_MAX_FEATURE_VALUE, "features");
+	RsCheckFeatureConfidence(c->cm->alpha, c->cm->feature_weight, value);
 	if (c->n == c->capacity)
 	{
 		cold_within_budget((Size) c->capacity * 2 * (sizeof(int64) + sizeof(int32) + sizeof(float)));
@@ -555,6 +577,25 @@ read_cold_categorical(const RsColdModel *cm, const int64 *known, int32 n_known, 
 		elog(ERROR, "SPI_connect failed");
 	RsStreamQuery(q.data, 1, argtypes, values, NULL, true, keep_categorical, c);
 	SPI_finish();
+}
+
+/*
+ * RsColdCheckFeatures reads the cold items' features (those of items not
+ * among the known ids) only to apply keep_categorical's checks: train_cf
+ * calls it before the fit, so that a cold item's value beyond the
+ * confidence bound fails there, not after all the fit's work.
+ */
+void
+RsColdCheckFeatures(const RsColdModel *cm, const int64 *known, int32 n_known)
+{
+	CategoricalRows c = {0};
+
+	if (cm->n_features == 0)
+		return;
+	read_cold_categorical(cm, known, n_known, &c);
+	pfree(c.ids);
+	pfree(c.feature);
+	pfree(c.value);
 }
 
 /*

@@ -73,6 +73,8 @@ extern int32 RsColdItemVectors(RsColdModel *cm, const int64 *known, int32 n_know
 							   int64 **ids, float **vectors);
 extern void RsColdWrite(const char *name, int32 version, const RsColdModel *cm,
 						const int64 *ids, const float *vectors, int32 n);
+extern void RsColdCheckFeatures(const RsColdModel *cm, const int64 *known, int32 n_known);
+extern void RsCheckFeatureConfidence(float alpha, float feature_weight, double largest_value);
 extern void RsColdStore(const char *name, int32 version, const RsColdModel *cm);
 /*
  * Cold items' neighbour lists learned from the warm items' lists

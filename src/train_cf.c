@@ -530,18 +530,32 @@ add_feature_pseudo_users(CfRun *run, const RsCsr *features)
 static void
 check_feature_confidence(const CfRun *run, const RsCsr *features)
 {
-	double		confidence = rs_als_feature_confidence(run->alpha, run->cold.feature_weight,
-													   features->data, features->nnz);
+	RsCheckFeatureConfidence(run->alpha, run->cold.feature_weight,
+							 rs_als_feature_confidence(1.0f, 1.0f, features->data, features->nnz));
+}
+
+/*
+ * The interactions' side of the same bound: implicit ALS weighs a pair by
+ * 1 + alpha * its weight (weight_col and event weights summed over the
+ * pair's rows), which fails in the same single-precision rounding as the
+ * features' confidence (review s12 W4: alpha 1e5 x weight 1e6 ended in
+ * "not positive definite, increase regularization" after the work).
+ */
+static void
+check_pair_confidence(const CfRun *run)
+{
+	double		largest = rs_als_feature_confidence(1.0f, 1.0f, run->data.by_user.data,
+												   run->data.by_user.nnz);
+	double		confidence = (double) run->alpha * largest;
 
 	if (confidence > RS_ALS_MAX_FEATURE_CONFIDENCE)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("alpha * max(feature_weight, 1) * the largest |value| of features must be at most %g, not %g",
+				 errmsg("alpha * the largest |weight| of a (user, item) pair must be at most %g, not %g",
 						RS_ALS_MAX_FEATURE_CONFIDENCE, confidence),
-				 errdetail("alpha is %g, feature_weight %g, the largest |value| %g; beyond that bound the single-precision fit loses positive definiteness.",
-						   (double) run->alpha, (double) run->cold.feature_weight,
-						   confidence / ((double) run->alpha * fmax((double) run->cold.feature_weight, 1.0))),
-				 errhint("Lower alpha or feature_weight, or scale the features' values down.")));
+				 errdetail("alpha is %g, the largest |weight| %g (a pair's rows summed); beyond that bound the single-precision fit loses positive definiteness.",
+						   (double) run->alpha, largest),
+				 errhint("Lower alpha, or train on ln(1 + weight) instead of the weight.")));
 }
 
 /*
@@ -566,6 +580,9 @@ read_item_features(CfRun *run, RsTrainer *trainer)
 					   &cm->names);
 		cm->n_features = features.n_rows;
 		check_feature_confidence(run, &features);
+		/* and the cold items', which are folded in after the fit */
+		cm->alpha = run->alpha;
+		RsColdCheckFeatures(cm, run->data.items.ids, run->data.items.count);
 		RsJsonInt(&trainer->stats, "feature_pairs", counts.pairs);
 		RsJsonInt(&trainer->stats, "features", counts.features);
 		RsJsonInt(&trainer->stats, "items_with_features", counts.items);
@@ -764,6 +781,8 @@ recsys_train_cf(PG_FUNCTION_ARGS)
 		RsRefuseRepeatedRatings(&trainer, &run.data);
 	run.by_user = &run.data.by_user;
 	run.by_item = &run.data.by_item;
+	if (!run.explicit_feedback)
+		check_pair_confidence(&run);
 	read_item_features(&run, &trainer);
 
 	loss = fit(&run, (uint64) seed);
