@@ -263,6 +263,70 @@ rs_max_z_quantile(double *maxima, int draws, double level)
 	return maxima[(int) rank - 1];
 }
 
+double
+rs_max_z_pvalue(const double *maxima, int draws, double z)
+{
+	int64_t		at_least = 0;
+
+	if (draws < 1 || isnan(z))
+		return NAN;
+	for (int i = 0; i < draws; i++)
+		at_least += maxima[i] >= z;
+	return (1.0 + (double) at_least) / ((double) draws + 1.0);
+}
+
+double
+rs_max_z_observed(const double *gains, int users, int weights, int w)
+{
+	double		s = 0.0,
+				q = 0.0;
+
+	for (int u = 0; u < users; u++)
+	{
+		double		g = gains[(int64_t) u * weights + w];
+
+		s += g;
+		q += g * g;
+	}
+	return paired_z(s, q, users);
+}
+
+double
+rs_max_z_critical(double *maxima, int draws, double level)
+{
+	/* the most maxima that may reach z: 1 + that <= level (draws + 1) */
+	double		allowed = floor(level * ((double) draws + 1.0) + 1e-9) - 1.0;
+
+	if (draws < 1 || !(level > 0.0 && level < 1.0))
+		return NAN;
+	if (allowed < 0.0)
+		return INFINITY;
+	if (allowed >= draws)
+		return -INFINITY;
+	qsort(maxima, draws, sizeof(double), compare_doubles);
+	/* z above the (draws - allowed)-th smallest: at most allowed reach z */
+	return maxima[draws - (int) allowed - 1];
+}
+
+double
+rs_hundredth_above(double x)
+{
+	double		t;
+
+	if (!isfinite(x))
+		return x;
+	/*
+	 * (a millionth of a hundredth of margin: a z that is 1 in exact
+	 * arithmetic may come out a hair below 1 here and a hair above in
+	 * another sum, so the hundredth above 0.99999999 is 1.01, not 1)
+	 */
+	t = floor(x * 100.0 + 1.0 + 1e-6) / 100.0;
+	/* (x * 100 may round: make sure of "strictly above") */
+	while (t <= x)
+		t += 0.01;
+	return t;
+}
+
 RsMaxZStatus
 rs_max_z_threshold(const double *gains, int users, int weights, int draws,
 				   uint64_t seed, double level, double *maxima, double *threshold)

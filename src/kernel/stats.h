@@ -83,4 +83,35 @@ extern double rs_max_z_quantile(double *maxima, int draws, double level);
 extern RsMaxZStatus rs_max_z_threshold(const double *gains, int users, int weights, int draws,
 									   uint64_t seed, double level, double *maxima, double *threshold);
 
+/*
+ * The max-T test's decision (review s12, W1): the sign-flip p-value of an
+ * observed z, (1 + #{maxima >= z}) / (draws + 1), kept when <= level.
+ * With few users whose gain is not 0 the maxima have atoms (one moved
+ * user: z is +1 or -1), and a quantile compared with >= kept on a tie
+ * with an atom; the p-value counts the tie against the keep.
+ */
+extern double rs_max_z_pvalue(const double *maxima, int draws, double z);
+
+/*
+ * The paired z of column w of gains as observed (no flip), summed in the
+ * same order as the draws, so that a draw equal to the observation on
+ * every user gives exactly this value.
+ */
+extern double rs_max_z_observed(const double *gains, int users, int weights, int w);
+
+/*
+ * The largest maximum a z must exceed (strictly) for its p-value to be
+ * at most level: z > it if and only if rs_max_z_pvalue(z) <= level.
+ * +Infinity when none can (level below 1 / (draws + 1)).  Sorts maxima
+ * in place.
+ */
+extern double rs_max_z_critical(double *maxima, int draws, double level);
+
+/*
+ * The least hundredth strictly above x + 1e-8 (the threshold train_auto
+ * records: a z at or above it is above the critical maximum, never on its
+ * tie, even when the two are the same number summed differently).
+ */
+extern double rs_hundredth_above(double x);
+
 #endif							/* RECSYS_KERNEL_STATS_H */
