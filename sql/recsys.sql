@@ -6604,8 +6604,10 @@ COMMENT ON FUNCTION recsys._auto_paired_z(double precision[], double precision[]
 -- / (draws + 1) above alpha (review s12, W1: with few users moved the
 -- maxima have atoms, and a quantile compared with >= kept on a tie: one
 -- moved user's z 1 passed a threshold 1 at p 0.5).  NULL below two users
--- or when a value is not finite; single_z when every gain is 0.  A loop
--- in C (src/auto_threshold.c, src/kernel/stats.c).
+-- or when a value is not finite; single_z when every gain is 0.  From
+-- 2,000 users on the flips are drawn from their normal limit (weights^2
+-- a draw, not users x weights: review s12 W2).  A loop in C
+-- (src/auto_threshold.c, src/kernel/stats.c).
 CREATE FUNCTION recsys._auto_max_z_threshold(base double precision[], extended double precision[],
 											 single_z double precision, seed bigint, draws integer DEFAULT 10000)
 RETURNS double precision

@@ -8,8 +8,9 @@
  * The weights' gains are the same blend at nearby weights, so strongly
  * correlated: a fixed 1.96 (right for about five independent tests)
  * over-corrects, and a single test's threshold under-corrects.  The
- * kernel draws sign flips of the users' gain vectors; here the draws are
- * made in chunks of about the same work (users x weights x draws), with a
+ * kernel draws sign flips of the users' gain vectors (from 2,000 users on,
+ * their normal limit: W2, the exact flips cost users x weights a draw);
+ * here the draws are made in chunks of about the same work, with a
  * check for interrupts between them (review s12, W8: chunks of a fixed
  * number of draws left minutes between checks on large inputs).  The
  * decision is the sign-flip p-value's (W1: a quantile compared with >=
@@ -141,11 +142,31 @@ max_z_run(FunctionCallInfo fcinfo, int chosen, int32 draws)
 		elog(ERROR, "recsys._auto_max_z_threshold: the kernel refused its arguments (%d)", (int) r.status);
 
 	maxima = palloc(sizeof(double) * draws);
-	chunk = Max((int64) 1, MAX_Z_CHUNK_WORK / ((int64) users * weights));
-	for (int64 first = 0; first < draws; first += chunk)
+	if (users >= RS_MAXZ_GAUSS_USERS)
 	{
-		CHECK_FOR_INTERRUPTS();
-		rs_max_z_draws(gains, users, weights, seed, first, (int) Min(chunk, draws - first), maxima + first);
+		/* many users: the flips' normal limit, weights^2 a draw (W2) */
+		double	   *chol = palloc(sizeof(double) * weights * weights);
+		double	   *q = palloc(sizeof(double) * weights);
+
+		rs_max_z_gauss_factor(gains, users, weights, chol, q);
+		chunk = Max((int64) 1, MAX_Z_CHUNK_WORK / ((int64) weights * weights));
+		for (int64 first = 0; first < draws; first += chunk)
+		{
+			CHECK_FOR_INTERRUPTS();
+			rs_max_z_gauss_draws(chol, q, users, weights, seed, first, (int) Min(chunk, draws - first),
+								 maxima + first);
+		}
+		pfree(q);
+		pfree(chol);
+	}
+	else
+	{
+		chunk = Max((int64) 1, MAX_Z_CHUNK_WORK / ((int64) users * weights));
+		for (int64 first = 0; first < draws; first += chunk)
+		{
+			CHECK_FOR_INTERRUPTS();
+			rs_max_z_draws(gains, users, weights, seed, first, (int) Min(chunk, draws - first), maxima + first);
+		}
 	}
 	if (chosen > 0)
 	{

@@ -327,6 +327,84 @@ rs_hundredth_above(double x)
 	return t;
 }
 
+void
+rs_max_z_gauss_factor(const double *gains, int users, int weights, double *chol, double *q)
+{
+	for (int w = 0; w < weights; w++)
+	{
+		q[w] = 0.0;
+		for (int u = 0; u < users; u++)
+			q[w] += gains[(int64_t) u * weights + w] * gains[(int64_t) u * weights + w];
+	}
+	/* R, the correlation of the flipped sums (uncentred: a flip's mean is 0) */
+	for (int w = 0; w < weights; w++)
+		for (int v = 0; v <= w; v++)
+		{
+			double		c = 0.0;
+
+			if (q[w] > 0.0 && q[v] > 0.0)
+			{
+				for (int u = 0; u < users; u++)
+					c += gains[(int64_t) u * weights + w] * gains[(int64_t) u * weights + v];
+				c /= sqrt(q[w]) * sqrt(q[v]);
+			}
+			if (v < w)
+				chol[v * weights + w] = 0.0;
+			chol[w * weights + v] = c;
+		}
+	/*
+	 * In place, lower triangle; R is only semi-definite (identical weights
+	 * are the common case), so a pivot at or below rounding is a dependent
+	 * column: zero, and its column below zero.
+	 */
+	for (int j = 0; j < weights; j++)
+	{
+		double		d = chol[j * weights + j];
+
+		for (int k = 0; k < j; k++)
+			d -= chol[j * weights + k] * chol[j * weights + k];
+		d = d > 1e-10 ? sqrt(d) : 0.0;
+		chol[j * weights + j] = d;
+		for (int i = j + 1; i < weights; i++)
+		{
+			double		c = chol[i * weights + j];
+
+			for (int k = 0; k < j; k++)
+				c -= chol[i * weights + k] * chol[j * weights + k];
+			chol[i * weights + j] = d > 0.0 ? c / d : 0.0;
+		}
+	}
+}
+
+void
+rs_max_z_gauss_draws(const double *chol, const double *q, int users, int weights, uint64_t seed,
+					 int64_t first, int count, double *maxima)
+{
+	double		e[RS_MAXZ_MAX_WEIGHTS];
+
+	for (int i = 0; i < count; i++)
+	{
+		int64_t		draw = first + i;
+		double		best = -INFINITY;
+
+		for (int w = 0; w < weights; w++)
+			e[w] = rs_rng_normal(seed, (uint64_t) (draw * weights + w));
+		for (int w = 0; w < weights; w++)
+		{
+			double		x = 0.0;
+			double		z;
+
+			for (int k = 0; k <= w; k++)
+				x += chol[w * weights + k] * e[k];
+			/* (the flipped sum x sqrt(q) in the exact draws' paired z) */
+			z = paired_z(x * sqrt(q[w]), q[w], users);
+			if (z > best)
+				best = z;
+		}
+		maxima[i] = best;
+	}
+}
+
 RsMaxZStatus
 rs_max_z_threshold(const double *gains, int users, int weights, int draws,
 				   uint64_t seed, double level, double *maxima, double *threshold)

@@ -114,4 +114,31 @@ extern double rs_max_z_critical(double *maxima, int draws, double level);
  */
 extern double rs_hundredth_above(double x);
 
+/*
+ * The Gaussian approximation of the sign flips for many users (review
+ * s12, W2: the exact flips cost users x weights a draw).  Under "no
+ * gain" the weights' flipped sums are, by the central limit theorem,
+ * normal with covariance sum_u g_uw g_uv, so z ~ N(0, R), R their
+ * correlation; a draw costs weights^2, whatever the users.  Below about
+ * RS_MAXZ_GAUSS_USERS users the exact flips stay (their discreteness
+ * matters there, W1).
+ */
+#define RS_MAXZ_GAUSS_USERS 2000
+
+/*
+ * The lower Cholesky factor of R into chol (weights x weights, row-major;
+ * a column with no gain, or one dependent on earlier ones, gets a zero
+ * pivot) and the columns' sums of squares into q (weights).  Inputs as
+ * rs_max_z_check accepts.
+ */
+extern void rs_max_z_gauss_factor(const double *gains, int users, int weights, double *chol, double *q);
+
+/*
+ * Draws first .. first + count - 1 of the approximation: x = chol e (e
+ * standard normal of the stream seed), each column's x turned into the
+ * paired z its flipped sum x sqrt(q) would give, the largest kept.
+ */
+extern void rs_max_z_gauss_draws(const double *chol, const double *q, int users, int weights, uint64_t seed,
+								 int64_t first, int count, double *maxima);
+
 #endif							/* RECSYS_KERNEL_STATS_H */

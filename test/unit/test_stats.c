@@ -257,3 +257,40 @@ UNIT_TEST(stats_max_z_pvalue)
 	UNIT_CHECK_NEAR(rs_hundredth_above(0.99999999999), 1.01, 1e-12);
 	UNIT_CHECK(isinf(rs_hundredth_above(INFINITY)));
 }
+
+/*
+ * The Gaussian approximation for many users (review s12, W2) against the
+ * exact sign flips on 2,000 users: the critical maximum at 1 - Phi(1)
+ * and at 2.5 %, for one weight, five correlated and five identical
+ * (a singular correlation: zero pivots), within 0.05.
+ */
+UNIT_TEST(stats_max_z_gauss_agrees)
+{
+	static double exact[4000];
+	static double gauss[4000];
+	double		chol[MAXZ_WEIGHTS * MAXZ_WEIGHTS];
+	double		q[MAXZ_WEIGHTS];
+	double		levels[2] = {0.0, 0.025};
+
+	levels[0] = rs_norm_cdf(-1.0);
+	for (int c = 0; c < 3; c++)
+	{
+		int			weights = c == 0 ? 1 : MAXZ_WEIGHTS;
+
+		maxz_fill(weights, c == 1 ? 1.0 : 0.0, 21);
+		if (c == 2)
+			for (int u = 0; u < MAXZ_USERS; u++)
+				for (int w = 1; w < weights; w++)
+					maxz_gains[u * weights + w] = maxz_gains[u * weights];
+		rs_max_z_gauss_factor(maxz_gains, MAXZ_USERS, weights, chol, q);
+		for (int l = 0; l < 2; l++)
+		{
+			rs_max_z_draws(maxz_gains, MAXZ_USERS, weights, 5, 0, 4000, exact);
+			rs_max_z_gauss_draws(chol, q, MAXZ_USERS, weights, 5, 0, 4000, gauss);
+			UNIT_CHECK_NEAR(rs_max_z_critical(exact, 4000, levels[l]),
+							rs_max_z_critical(gauss, 4000, levels[l]), 0.05 + 0.05 * l);
+		}
+	}
+	/* identical weights: one pivot, the rest zero */
+	UNIT_CHECK(chol[0] > 0.99 && chol[1 * MAXZ_WEIGHTS + 1] == 0.0);
+}
