@@ -255,6 +255,12 @@ BEGIN
 			IF recsys._auto_rescore(centre, 2, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)),
 									keep_models) IS NOT NULL THEN
 				PERFORM recsys._auto_rescore(centre, 3, ctx || jsonb_build_object('extra_reserve', reserve), keep_models);
+			ELSIF cut_check IS NULL THEN
+				-- (review s12 W9: the check that refused the centre's fit is
+				-- the one that cuts the round, its neighbours on the first
+				-- split and the centre below: recorded, as the scoring's)
+				cut_check := recsys._auto_rescore_check(centre, ctx || jsonb_build_object('extra_reserve',
+																						   reserve + coalesce(fit_seconds, 0)));
 			END IF;
 		END IF;
 		-- the step's settings: the centre, then its neighbourhood, each

@@ -500,6 +500,20 @@ FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 
 						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
 						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() - interval '1 second', 'metric', 'ndcg@10', 'k', 10,
 										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) c;
+-- the same with the centre not yet scored on the repeated splits: its
+-- fits there are tried first and refused (no time left), which cuts the
+-- round; the check that refused them is recorded (review s12 W9: before,
+-- cut_check stayed null in exactly this case)
+SELECT pg_temp.plant(true);
+DELETE FROM _recsys_auto_trials WHERE params ->> 'regularization' = '283';
+DELETE FROM _recsys_auto_scores WHERE n = (SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200');
+SELECT c -> 'scored' AS scored, c -> 'centre_cut' AS centre_cut,
+	   (c -> 'cut_check' ->> 'left_seconds')::float8 <= 0 AS cut_check_no_time_left,
+	   c -> 'cut_check' ? 'estimate' AS cut_check_estimate
+FROM recsys._auto_climb('f', 'popular', '{"regularization": [50, 100, 200, 400, 800, 1600]}', '{"seconds": 0.1}',
+						(SELECT n FROM _recsys_auto_trials WHERE params ->> 'regularization' = '200'), 2, 0,
+						jsonb_build_object('scale', 1, 'deadline', clock_timestamp() - interval '1 second', 'metric', 'ndcg@10', 'k', 10,
+										   'items', 1, 'rows', 1, 'users', 1, 'valid_users', 1)) c;
 SELECT pg_temp.plant(true);
 -- the budget check of a repeated split's fit, with its figures (s12,
 -- _auto_rescore_check; the climb records the one that cut it): the
