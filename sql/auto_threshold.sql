@@ -9,10 +9,13 @@ SET extra_float_digits = 0;
 -- 10 * sqrt(99 / (100 - (2K - 100)^2 / 100)), 1 exactly at K = 55, 1.4068
 -- at K = 57.  K ~ Binomial(100, 1/2): P(K <= 54) = 0.816, P(K <= 55) =
 -- 0.864, so the Phi(1) = 0.841 quantile of 10,000 draws is K = 55
--- (6 standard errors from either step): threshold 1, single_z itself.
--- The same weight three times: the same, 1 (not Sidak's 1.54 for three
+-- (6 standard errors from either step); but a z of 1 ties that atom, its
+-- sign-flip p-value P(K >= 55) = 0.184 is above 0.159 (review s12 W1), so
+-- the threshold is the hundredth strictly above it: 1.01.  The same
+-- weight three times: the same, 1.01 (not Sidak's 1.54 for three
 -- independent tests).  The weight and its mirror (gains -1 and +1): the
--- largest is |z|; P(|2K - 100| <= 12) = 0.807, <= 14 0.867: 1.4068.
+-- largest is |z|; P(|2K - 100| <= 12) = 0.807, <= 14 0.867: above
+-- 1.4068, 1.41.
 CREATE TEMP TABLE pm AS
 SELECT array_fill(0.5::float8, ARRAY[100]) AS base,
 	   array_agg(CASE WHEN i % 2 = 0 THEN 1.5 ELSE -0.5 END::float8 ORDER BY i) AS up,
@@ -20,13 +23,28 @@ SELECT array_fill(0.5::float8, ARRAY[100]) AS base,
 FROM generate_series(1, 100) i;
 SELECT recsys._auto_max_z_threshold(base, ARRAY[up], 1, 42) AS one_weight,
 	   recsys._auto_max_z_threshold(base, ARRAY[up, up, up], 1, 42) AS three_identical,
-	   round(recsys._auto_max_z_threshold(base, ARRAY[up, mirror], 1, 42)::numeric, 4) AS with_mirror,
+	   recsys._auto_max_z_threshold(base, ARRAY[up, mirror], 1, 42) AS with_mirror,
 	   round((1.4 * sqrt(99 / 98.04))::numeric, 4) AS expected
 FROM pm;
 -- the seed repeats itself; 2,000 draws (train_auto's count is 10,000) still find K = 55
 SELECT recsys._auto_max_z_threshold(base, ARRAY[up, mirror], 1, 7) = recsys._auto_max_z_threshold(base, ARRAY[up, mirror], 1, 7) AS same_seed_same,
 	   recsys._auto_max_z_threshold(base, ARRAY[up], 1, 7, 2000) AS two_thousand
 FROM pm;
+
+-- the test of a chosen row (_auto_max_z_test): {p, threshold, z}.  The
+-- +1/-1 weight's z is 0 (K = 50): p (1 + #{K >= 50}) / 10,001, about
+-- 0.54; the three identical the same; a chosen row out of range is an
+-- error
+SELECT round(((recsys._auto_max_z_test(base, ARRAY[up], 1, 42, 1))[1])::numeric, 2) AS p_one,
+	   (recsys._auto_max_z_test(base, ARRAY[up], 1, 42, 1))[2:3] AS threshold_z,
+	   recsys._auto_max_z_test(base, ARRAY[up, up, up], 1, 42, 3) = recsys._auto_max_z_test(base, ARRAY[up], 1, 42, 1) AS identical_same,
+	   recsys._auto_max_z_test(ARRAY[0.5, 0.5], ARRAY[[0.5, 0.5]], 1.5, 42, 1) AS no_spread,
+	   recsys._auto_max_z_test(ARRAY[0.5], ARRAY[[0.7]], 1, 42, 1) IS NULL AS one_user
+FROM pm;
+\set VERBOSITY terse
+SELECT recsys._auto_max_z_test(base, ARRAY[up], 1, 42, 2) FROM pm;
+SELECT recsys._auto_max_z_test(base, ARRAY[up], 1, 42, 0) FROM pm;
+\set VERBOSITY default
 
 -- no threshold (NULL): fewer than two users, a value not finite (its
 -- paired z is 0, no gain shown), a NULL argument; every gain 0: single_z

@@ -255,6 +255,12 @@ BEGIN
 			IF recsys._auto_rescore(centre, 2, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)),
 									keep_models) IS NOT NULL THEN
 				PERFORM recsys._auto_rescore(centre, 3, ctx || jsonb_build_object('extra_reserve', reserve), keep_models);
+			ELSIF cut_check IS NULL THEN
+				-- (review s12 W9: the check that refused the centre's fit is
+				-- the one that cuts the round, its neighbours on the first
+				-- split and the centre below: recorded, as the scoring's)
+				cut_check := recsys._auto_rescore_check(centre, ctx || jsonb_build_object('extra_reserve',
+																						   reserve + coalesce(fit_seconds, 0)));
 			END IF;
 		END IF;
 		-- the step's settings: the centre, then its neighbourhood, each
@@ -413,9 +419,16 @@ COMMENT ON FUNCTION recsys._auto_second_note(text, integer, integer, integer, in
 -- alpha that of the single test at single_z (1 - Phi(single_z)).  One
 -- weight gives about single_z back, n identical ones the same, n
 -- independent ones about Sidak's value; the weights of a blend are
--- strongly correlated, so it lies near the single test's.  NULL below
--- two users or when a value is not finite; single_z when every gain is
--- 0.  A loop in C (src/auto_threshold.c, src/kernel/stats.c).
+-- strongly correlated, so it lies near the single test's.  Returned: the
+-- least hundredth strictly above the critical maximum, i.e. the largest
+-- maximum whose tie still gives a sign-flip p-value (1 + #{maxima >= z})
+-- / (draws + 1) above alpha (review s12, W1: with few users moved the
+-- maxima have atoms, and a quantile compared with >= kept on a tie: one
+-- moved user's z 1 passed a threshold 1 at p 0.5).  NULL below two users
+-- or when a value is not finite; single_z when every gain is 0.  From
+-- 2,000 users on the flips are drawn from their normal limit (weights^2
+-- a draw, not users x weights: review s12 W2).  A loop in C
+-- (src/auto_threshold.c, src/kernel/stats.c).
 CREATE FUNCTION recsys._auto_max_z_threshold(base double precision[], extended double precision[],
 											 single_z double precision, seed bigint, draws integer DEFAULT 10000)
 RETURNS double precision
@@ -425,16 +438,39 @@ COMMENT ON FUNCTION recsys._auto_max_z_threshold(double precision[], double prec
 												 integer) IS
 	'internal: train_auto''s max-T threshold for the best of several correlated blend weights (sign flips)';
 
+-- The max-T test of the weight in row chosen of extended (1-based), as
+-- _auto_max_z_threshold draws it: {p, threshold, z}, p the sign-flip
+-- p-value of that row's paired z (1 + #{draws' maxima >= z}) / (draws +
+-- 1), kept when p <= alpha = 1 - Phi(single_z); threshold as
+-- _auto_max_z_threshold's; z the row's paired z as the draws compute it
+-- (the same sums, so a tie with an atom is a tie).  NULL as
+-- _auto_max_z_threshold; {1, single_z, 0} when every gain is 0.
+CREATE FUNCTION recsys._auto_max_z_test(base double precision[], extended double precision[],
+										single_z double precision, seed bigint, chosen integer,
+										draws integer DEFAULT 10000)
+RETURNS double precision[]
+AS 'MODULE_PATHNAME', 'recsys_auto_max_z_test'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys._auto_max_z_test(double precision[], double precision[], double precision, bigint,
+											integer, integer) IS
+	'internal: train_auto''s max-T test of one of several blend weights: sign-flip p-value, threshold, z';
+
 -- The least paired z a blend member's gain needs (_auto_paired_z) where
 -- it is tested: on the repeated splits (matched), ctx's min_z_matched
 -- (1 on holdout: a gain one standard error above none, enough when the
 -- weight tested is the first split's choice, not chosen on these users)
--- when at most one weight was scored there; when the weight is the best
--- of two or more scored on these same users (_auto_matched_weight: one
--- row of scored_users per weight, base_users the values under the blend
--- extended), the max-T threshold of those weights' gains at
--- min_z_matched's level (_auto_max_z_threshold, seed ctx's, rounded to
--- the hundredth its draws resolve), never below min_z_matched itself (a
+-- when no users' values are given; else (_auto_matched_weight: one row
+-- of scored_users per weight scored on these same users, base_users the
+-- values under the blend extended) the max-T threshold of those weights'
+-- gains at min_z_matched's level (_auto_max_z_threshold, seed ctx's: the
+-- least hundredth above the critical maximum, one weight too: one moved
+-- user's z is exactly 1, review s12 W1), and with chosen (the row of the
+-- weight tested) the decision is the sign-flip p-value's
+-- (_auto_max_z_test): when p > alpha at least a hundredth above the
+-- row's z (never kept, whatever the rounding), when p <= alpha at most
+-- the row's z rounded down (kept), so that train_auto's z >= min_z is
+-- the p-value's decision (NaN, above every z, when p > alpha at an
+-- infinite z); never below min_z_matched itself (a
 -- weight chosen among several needs at least what one not chosen needs;
 -- with one column the sign-flip quantile is min_z_matched up to the
 -- draws and the discreteness of few users): the best of several gains
@@ -452,22 +488,35 @@ COMMENT ON FUNCTION recsys._auto_max_z_threshold(double precision[], double prec
 -- it there, so a gain over it is partly that offset).
 CREATE FUNCTION recsys._auto_blend_min_z(matched boolean, first_split_base boolean, ctx jsonb,
 										 base_users double precision[] DEFAULT NULL,
-										 scored_users double precision[] DEFAULT NULL)
+										 scored_users double precision[] DEFAULT NULL,
+										 chosen integer DEFAULT NULL)
 RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN matched AND coalesce(array_length(scored_users, 1), 1) > 1
+	SELECT CASE WHEN matched AND base_users IS NOT NULL AND scored_users IS NOT NULL AND chosen IS NOT NULL
+				THEN (SELECT greatest((ctx ->> 'min_z_matched')::double precision,
+									  CASE WHEN t IS NULL THEN (ctx ->> 'min_z')::double precision
+										   -- (an infinite z, every moved user the same gain: no
+										   -- number is above it, NaN is above all in SQL)
+										   WHEN t[1] > recsys._norm_cdf(-(ctx ->> 'min_z_matched')::double precision)
+										   THEN CASE WHEN t[3] = 'Infinity' THEN 'NaN'
+													 ELSE greatest(t[2], floor(t[3] * 100 + 1) / 100 + 0.01) END
+										   ELSE least(t[2], floor(t[3] * 100 - 1e-6) / 100) END)
+					  FROM (SELECT recsys._auto_max_z_test(base_users, scored_users,
+														   (ctx ->> 'min_z_matched')::double precision,
+														   coalesce((ctx ->> 'seed')::bigint, 42), chosen) AS t) x)
+				WHEN matched AND base_users IS NOT NULL AND scored_users IS NOT NULL
 				THEN greatest((ctx ->> 'min_z_matched')::double precision,
-							  coalesce(round(recsys._auto_max_z_threshold(base_users, scored_users,
-																		  (ctx ->> 'min_z_matched')::double precision,
-																		  coalesce((ctx ->> 'seed')::bigint, 42))::numeric,
-											 2)::double precision,
+							  coalesce(recsys._auto_max_z_threshold(base_users, scored_users,
+																	(ctx ->> 'min_z_matched')::double precision,
+																	coalesce((ctx ->> 'seed')::bigint, 42)),
 									   (ctx ->> 'min_z')::double precision))
 				WHEN matched THEN (ctx ->> 'min_z_matched')::double precision
 				WHEN first_split_base THEN (ctx ->> 'min_z')::double precision END
 $$;
-COMMENT ON FUNCTION recsys._auto_blend_min_z(boolean, boolean, jsonb, double precision[], double precision[]) IS
+COMMENT ON FUNCTION recsys._auto_blend_min_z(boolean, boolean, jsonb, double precision[], double precision[],
+											 integer) IS
 	'internal: the least paired z of a train_auto blend member''s gain, on the repeated splits (calibrated for the weights scored there) or the first, or NULL (not tested)';
 
 -- The name train_auto stores a blend member of model under:
@@ -1242,13 +1291,17 @@ BEGIN
 										  ORDER BY x.o);
 					z := recsys._auto_paired_z(matched_base_users, member_users);
 					-- (every weight scored there, one row each: the threshold
-					-- of the largest of their z, drawn with train_auto's seed)
+					-- of the largest of their z, drawn with train_auto's seed,
+					-- and the chosen weight's sign-flip p-value deciding)
 					min_z := recsys._auto_blend_min_z(true, first_split_base, ctx || jsonb_build_object('seed', seed),
 						matched_base_users,
 						ARRAY(SELECT ARRAY(SELECT v::double precision
 										   FROM jsonb_array_elements_text(x.e) WITH ORDINALITY y(v, p) ORDER BY y.p)
 							  FROM jsonb_array_elements(weighting -> 'scored_users') WITH ORDINALITY x(e, o)
-							  ORDER BY x.o));
+							  ORDER BY x.o),
+						(SELECT x.o::integer FROM jsonb_array_elements(weighting -> 'means') WITH ORDINALITY x(e, o)
+						 WHERE (x.e ->> 0)::double precision = (weighting ->> 'weight')::double precision
+						 ORDER BY x.o LIMIT 1));
 					IF (weighting ->> 'weight')::double precision IS DISTINCT FROM best_weight THEN
 						-- (the member's blend is now the first split's trial at
 						-- that weight: the final model is trained from its
@@ -1296,7 +1349,8 @@ BEGIN
 											THEN format('the best of %s weights scored on the same users (threshold %s: the largest paired z of those %s correlated weights under random sign flips of the users'' gains passes it as often as one weight''s passes %s)',
 														jsonb_array_length(weighting -> 'means'), min_z,
 														jsonb_array_length(weighting -> 'means'), ctx ->> 'min_z_matched')
-											ELSE 'the only weight scored there' END,
+											ELSE format('the only weight scored there (threshold %s: the sign-flip p-value of its z at most 1 - Phi(%s))',
+														min_z, ctx ->> 'min_z_matched') END,
 									   (SELECT string_agg(format('(%s, %s)', e ->> 0, round((e ->> 1)::numeric, 4)), ', ' ORDER BY o)
 										FROM jsonb_array_elements(weighting -> 'means') WITH ORDINALITY x(e, o)),
 									   round(trial.value::numeric, 4))

@@ -263,6 +263,148 @@ rs_max_z_quantile(double *maxima, int draws, double level)
 	return maxima[(int) rank - 1];
 }
 
+double
+rs_max_z_pvalue(const double *maxima, int draws, double z)
+{
+	int64_t		at_least = 0;
+
+	if (draws < 1 || isnan(z))
+		return NAN;
+	for (int i = 0; i < draws; i++)
+		at_least += maxima[i] >= z;
+	return (1.0 + (double) at_least) / ((double) draws + 1.0);
+}
+
+double
+rs_max_z_observed(const double *gains, int users, int weights, int w)
+{
+	double		s = 0.0,
+				q = 0.0;
+
+	for (int u = 0; u < users; u++)
+	{
+		double		g = gains[(int64_t) u * weights + w];
+
+		s += g;
+		q += g * g;
+	}
+	return paired_z(s, q, users);
+}
+
+double
+rs_max_z_critical(double *maxima, int draws, double level)
+{
+	/* the most maxima that may reach z: 1 + that <= level (draws + 1) */
+	double		allowed = floor(level * ((double) draws + 1.0) + 1e-9) - 1.0;
+
+	if (draws < 1 || !(level > 0.0 && level < 1.0))
+		return NAN;
+	if (allowed < 0.0)
+		return INFINITY;
+	if (allowed >= draws)
+		return -INFINITY;
+	qsort(maxima, draws, sizeof(double), compare_doubles);
+	/* z above the (draws - allowed)-th smallest: at most allowed reach z */
+	return maxima[draws - (int) allowed - 1];
+}
+
+double
+rs_hundredth_above(double x)
+{
+	double		t;
+
+	if (!isfinite(x))
+		return x;
+	/*
+	 * (a millionth of a hundredth of margin: a z that is 1 in exact
+	 * arithmetic may come out a hair below 1 here and a hair above in
+	 * another sum, so the hundredth above 0.99999999 is 1.01, not 1)
+	 */
+	t = floor(x * 100.0 + 1.0 + 1e-6) / 100.0;
+	/* (x * 100 may round: make sure of "strictly above") */
+	while (t <= x)
+		t += 0.01;
+	return t;
+}
+
+void
+rs_max_z_gauss_factor(const double *gains, int users, int weights, double *chol, double *q)
+{
+	for (int w = 0; w < weights; w++)
+	{
+		q[w] = 0.0;
+		for (int u = 0; u < users; u++)
+			q[w] += gains[(int64_t) u * weights + w] * gains[(int64_t) u * weights + w];
+	}
+	/* R, the correlation of the flipped sums (uncentred: a flip's mean is 0) */
+	for (int w = 0; w < weights; w++)
+		for (int v = 0; v <= w; v++)
+		{
+			double		c = 0.0;
+
+			if (q[w] > 0.0 && q[v] > 0.0)
+			{
+				for (int u = 0; u < users; u++)
+					c += gains[(int64_t) u * weights + w] * gains[(int64_t) u * weights + v];
+				c /= sqrt(q[w]) * sqrt(q[v]);
+			}
+			if (v < w)
+				chol[v * weights + w] = 0.0;
+			chol[w * weights + v] = c;
+		}
+	/*
+	 * In place, lower triangle; R is only semi-definite (identical weights
+	 * are the common case), so a pivot at or below rounding is a dependent
+	 * column: zero, and its column below zero.
+	 */
+	for (int j = 0; j < weights; j++)
+	{
+		double		d = chol[j * weights + j];
+
+		for (int k = 0; k < j; k++)
+			d -= chol[j * weights + k] * chol[j * weights + k];
+		d = d > 1e-10 ? sqrt(d) : 0.0;
+		chol[j * weights + j] = d;
+		for (int i = j + 1; i < weights; i++)
+		{
+			double		c = chol[i * weights + j];
+
+			for (int k = 0; k < j; k++)
+				c -= chol[i * weights + k] * chol[j * weights + k];
+			chol[i * weights + j] = d > 0.0 ? c / d : 0.0;
+		}
+	}
+}
+
+void
+rs_max_z_gauss_draws(const double *chol, const double *q, int users, int weights, uint64_t seed,
+					 int64_t first, int count, double *maxima)
+{
+	double		e[RS_MAXZ_MAX_WEIGHTS];
+
+	for (int i = 0; i < count; i++)
+	{
+		int64_t		draw = first + i;
+		double		best = -INFINITY;
+
+		for (int w = 0; w < weights; w++)
+			e[w] = rs_rng_normal(seed, (uint64_t) (draw * weights + w));
+		for (int w = 0; w < weights; w++)
+		{
+			double		x = 0.0;
+			double		z;
+
+			for (int k = 0; k <= w; k++)
+				x += chol[w * weights + k] * e[k];
+			/* (the flipped sum x sqrt(q) in the exact draws' paired z) */
+			z = paired_z(x * sqrt(q[w]), q[w], users);
+			if (z > best)
+				best = z;
+		}
+		maxima[i] = best;
+	}
+}
+
 RsMaxZStatus
 rs_max_z_threshold(const double *gains, int users, int weights, int draws,
 				   uint64_t seed, double level, double *maxima, double *threshold)

@@ -83,4 +83,62 @@ extern double rs_max_z_quantile(double *maxima, int draws, double level);
 extern RsMaxZStatus rs_max_z_threshold(const double *gains, int users, int weights, int draws,
 									   uint64_t seed, double level, double *maxima, double *threshold);
 
+/*
+ * The max-T test's decision (review s12, W1): the sign-flip p-value of an
+ * observed z, (1 + #{maxima >= z}) / (draws + 1), kept when <= level.
+ * With few users whose gain is not 0 the maxima have atoms (one moved
+ * user: z is +1 or -1), and a quantile compared with >= kept on a tie
+ * with an atom; the p-value counts the tie against the keep.
+ */
+extern double rs_max_z_pvalue(const double *maxima, int draws, double z);
+
+/*
+ * The paired z of column w of gains as observed (no flip), summed in the
+ * same order as the draws, so that a draw equal to the observation on
+ * every user gives exactly this value.
+ */
+extern double rs_max_z_observed(const double *gains, int users, int weights, int w);
+
+/*
+ * The largest maximum a z must exceed (strictly) for its p-value to be
+ * at most level: z > it if and only if rs_max_z_pvalue(z) <= level.
+ * +Infinity when none can (level below 1 / (draws + 1)).  Sorts maxima
+ * in place.
+ */
+extern double rs_max_z_critical(double *maxima, int draws, double level);
+
+/*
+ * The least hundredth strictly above x + 1e-8 (the threshold train_auto
+ * records: a z at or above it is above the critical maximum, never on its
+ * tie, even when the two are the same number summed differently).
+ */
+extern double rs_hundredth_above(double x);
+
+/*
+ * The Gaussian approximation of the sign flips for many users (review
+ * s12, W2: the exact flips cost users x weights a draw).  Under "no
+ * gain" the weights' flipped sums are, by the central limit theorem,
+ * normal with covariance sum_u g_uw g_uv, so z ~ N(0, R), R their
+ * correlation; a draw costs weights^2, whatever the users.  Below about
+ * RS_MAXZ_GAUSS_USERS users the exact flips stay (their discreteness
+ * matters there, W1).
+ */
+#define RS_MAXZ_GAUSS_USERS 2000
+
+/*
+ * The lower Cholesky factor of R into chol (weights x weights, row-major;
+ * a column with no gain, or one dependent on earlier ones, gets a zero
+ * pivot) and the columns' sums of squares into q (weights).  Inputs as
+ * rs_max_z_check accepts.
+ */
+extern void rs_max_z_gauss_factor(const double *gains, int users, int weights, double *chol, double *q);
+
+/*
+ * Draws first .. first + count - 1 of the approximation: x = chol e (e
+ * standard normal of the stream seed), each column's x turned into the
+ * paired z its flipped sum x sqrt(q) would give, the largest kept.
+ */
+extern void rs_max_z_gauss_draws(const double *chol, const double *q, int users, int weights, uint64_t seed,
+								 int64_t first, int count, double *maxima);
+
 #endif							/* RECSYS_KERNEL_STATS_H */

@@ -199,3 +199,98 @@ UNIT_TEST(stats_max_z_degenerate)
 	for (int i = 0; i < 1000; i++)
 		UNIT_CHECK(maxz_scratch[i] == 0 || isinf(maxz_scratch[i]));
 }
+
+/*
+ * The max-T decision by the sign-flip p-value (review s12, W1): one moved
+ * user among 600 has z exactly 1 and the flips give +1 or -1 half the
+ * time each, so p is about 0.5 and the gain is not kept, although the
+ * 0.84 quantile is 1 (a quantile compared with >= kept it); a clear gain
+ * is kept; the recorded threshold is the hundredth strictly above the
+ * critical maximum, never on its tie.
+ */
+UNIT_TEST(stats_max_z_pvalue)
+{
+	double		one[600] = {0};
+	double		level = rs_norm_cdf(-1.0);
+	double		z,
+				p,
+				crit;
+	double		m[4] = {3, 1, 4, 2};
+
+	one[599] = 0.1;
+	z = rs_max_z_observed(one, 600, 1, 0);
+	UNIT_CHECK_NEAR(z, 1.0, 1e-12);
+	rs_max_z_draws(one, 600, 1, 42, 0, 10000, maxz_scratch);
+	p = rs_max_z_pvalue(maxz_scratch, 10000, z);
+	UNIT_CHECK(p > 0.45 && p < 0.55);
+	UNIT_CHECK(!(p <= level));
+	crit = rs_max_z_critical(maxz_scratch, 10000, level);
+	UNIT_CHECK(crit == z);
+	UNIT_CHECK(!(z > crit));
+	UNIT_CHECK_NEAR(rs_hundredth_above(crit), 1.01, 1e-12);
+
+	/* a clear gain over 2,000 users at five correlated weights: kept, p at its floor */
+	maxz_fill(MAXZ_WEIGHTS, 1.0, 11);
+	for (int i = 0; i < MAXZ_USERS * MAXZ_WEIGHTS; i++)
+		maxz_gains[i] += 0.2;
+	rs_max_z_draws(maxz_gains, MAXZ_USERS, MAXZ_WEIGHTS, 42, 0, 2000, maxz_scratch);
+	z = rs_max_z_observed(maxz_gains, MAXZ_USERS, MAXZ_WEIGHTS, 2);
+	UNIT_CHECK(z > 5.0);
+	UNIT_CHECK_NEAR(rs_max_z_pvalue(maxz_scratch, 2000, z), 1.0 / 2001.0, 1e-12);
+	UNIT_CHECK(z > rs_max_z_critical(maxz_scratch, 2000, level));
+
+	/* the rule on four maxima: p(3) = (1 + 2) / 5; at level 0.4 a z must pass 3 */
+	UNIT_CHECK_NEAR(rs_max_z_pvalue(m, 4, 3.0), 0.6, 1e-12);
+	UNIT_CHECK_NEAR(rs_max_z_pvalue(m, 4, 3.5), 0.4, 1e-12);
+	UNIT_CHECK(rs_max_z_critical(m, 4, 0.4) == 3.0);
+	UNIT_CHECK(isinf(rs_max_z_critical(m, 4, 0.1)) && rs_max_z_critical(m, 4, 0.1) > 0);
+	/* (p is never below 1 / 5 nor, at the least maximum, below 1: level 0.99 needs z > 1) */
+	UNIT_CHECK(rs_max_z_critical(m, 4, 0.99) == 1.0);
+	UNIT_CHECK(isnan(rs_max_z_pvalue(m, 4, NAN)));
+
+	/* rounding up, strictly */
+	UNIT_CHECK_NEAR(rs_hundredth_above(1.0), 1.01, 1e-12);
+	UNIT_CHECK_NEAR(rs_hundredth_above(1.4142), 1.42, 1e-12);
+	UNIT_CHECK_NEAR(rs_hundredth_above(0.999), 1.0, 1e-12);
+	UNIT_CHECK_NEAR(rs_hundredth_above(-0.5), -0.49, 1e-12);
+	UNIT_CHECK(rs_hundredth_above(1.0099999999999) > 1.0099999999999);
+	UNIT_CHECK_NEAR(rs_hundredth_above(0.99999999999), 1.01, 1e-12);
+	UNIT_CHECK(isinf(rs_hundredth_above(INFINITY)));
+}
+
+/*
+ * The Gaussian approximation for many users (review s12, W2) against the
+ * exact sign flips on 2,000 users: the critical maximum at 1 - Phi(1)
+ * and at 2.5 %, for one weight, five correlated and five identical
+ * (a singular correlation: zero pivots), within 0.05.
+ */
+UNIT_TEST(stats_max_z_gauss_agrees)
+{
+	static double exact[4000];
+	static double gauss[4000];
+	double		chol[MAXZ_WEIGHTS * MAXZ_WEIGHTS];
+	double		q[MAXZ_WEIGHTS];
+	double		levels[2] = {0.0, 0.025};
+
+	levels[0] = rs_norm_cdf(-1.0);
+	for (int c = 0; c < 3; c++)
+	{
+		int			weights = c == 0 ? 1 : MAXZ_WEIGHTS;
+
+		maxz_fill(weights, c == 1 ? 1.0 : 0.0, 21);
+		if (c == 2)
+			for (int u = 0; u < MAXZ_USERS; u++)
+				for (int w = 1; w < weights; w++)
+					maxz_gains[u * weights + w] = maxz_gains[u * weights];
+		rs_max_z_gauss_factor(maxz_gains, MAXZ_USERS, weights, chol, q);
+		for (int l = 0; l < 2; l++)
+		{
+			rs_max_z_draws(maxz_gains, MAXZ_USERS, weights, 5, 0, 4000, exact);
+			rs_max_z_gauss_draws(chol, q, MAXZ_USERS, weights, 5, 0, 4000, gauss);
+			UNIT_CHECK_NEAR(rs_max_z_critical(exact, 4000, levels[l]),
+							rs_max_z_critical(gauss, 4000, levels[l]), 0.05 + 0.05 * l);
+		}
+	}
+	/* identical weights: one pivot, the rest zero */
+	UNIT_CHECK(chol[0] > 0.99 && chol[1 * MAXZ_WEIGHTS + 1] == 0.0);
+}
