@@ -495,21 +495,21 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT CASE WHEN matched AND base_users IS NOT NULL AND scored_users IS NOT NULL AND chosen IS NOT NULL
-				THEN (SELECT greatest((ctx ->> 'min_z_matched')::double precision,
+				THEN (SELECT greatest((CASE WHEN array_length(scored_users, 1) > 1 THEN coalesce(ctx ->> 'min_z_selected', ctx ->> 'min_z_matched') ELSE ctx ->> 'min_z_matched' END)::double precision,
 									  CASE WHEN t IS NULL THEN (ctx ->> 'min_z')::double precision
 										   -- (an infinite z, every moved user the same gain: no
 										   -- number is above it, NaN is above all in SQL)
-										   WHEN t[1] > recsys._norm_cdf(-(ctx ->> 'min_z_matched')::double precision)
+										   WHEN t[1] > recsys._norm_cdf(-(CASE WHEN array_length(scored_users, 1) > 1 THEN coalesce(ctx ->> 'min_z_selected', ctx ->> 'min_z_matched') ELSE ctx ->> 'min_z_matched' END)::double precision)
 										   THEN CASE WHEN t[3] = 'Infinity' THEN 'NaN'
 													 ELSE greatest(t[2], floor(t[3] * 100 + 1) / 100 + 0.01) END
 										   ELSE least(t[2], floor(t[3] * 100 - 1e-6) / 100) END)
 					  FROM (SELECT recsys._auto_max_z_test(base_users, scored_users,
-														   (ctx ->> 'min_z_matched')::double precision,
+														   (CASE WHEN array_length(scored_users, 1) > 1 THEN coalesce(ctx ->> 'min_z_selected', ctx ->> 'min_z_matched') ELSE ctx ->> 'min_z_matched' END)::double precision,
 														   coalesce((ctx ->> 'seed')::bigint, 42), chosen) AS t) x)
 				WHEN matched AND base_users IS NOT NULL AND scored_users IS NOT NULL
-				THEN greatest((ctx ->> 'min_z_matched')::double precision,
+				THEN greatest((CASE WHEN array_length(scored_users, 1) > 1 THEN coalesce(ctx ->> 'min_z_selected', ctx ->> 'min_z_matched') ELSE ctx ->> 'min_z_matched' END)::double precision,
 							  coalesce(recsys._auto_max_z_threshold(base_users, scored_users,
-																	(ctx ->> 'min_z_matched')::double precision,
+																	(CASE WHEN array_length(scored_users, 1) > 1 THEN coalesce(ctx ->> 'min_z_selected', ctx ->> 'min_z_matched') ELSE ctx ->> 'min_z_matched' END)::double precision,
 																	coalesce((ctx ->> 'seed')::bigint, 42)),
 									   (ctx ->> 'min_z')::double precision))
 				WHEN matched THEN (ctx ->> 'min_z_matched')::double precision
@@ -1041,6 +1041,16 @@ BEGIN
 		-- (_auto_matched_weight) is tested at the max-T threshold of those
 		-- weights at this one's level (_auto_blend_min_z)
 		'min_z_matched', CASE WHEN protocol_used = 'last' THEN 1.96 ELSE 1.0 END,
+		-- the level of the max-T test of two or more weights scored on the
+		-- repeated splits (_auto_blend_min_z; one weight: min_z_matched's):
+		-- 1 on both protocols.  On
+		-- 'last' min_z_matched's 1.96 stands for the selection of the
+		-- weight among five on the first split's users, which the max-T
+		-- over those five weights on the same users now accounts for
+		-- itself (it controls the chance that any of them passes, however
+		-- the one tested was chosen); at 1.96's level it counted that
+		-- selection twice (2.3-2.4 for five correlated weights)
+		'min_z_selected', 1.0,
 		-- a name of this backend's own, so concurrent searches do not collide
 		'prefix', format('_recsys_auto_%s_%s_', pg_backend_pid(), txid_current()));
 

@@ -782,7 +782,10 @@ SELECT recsys._auto_second_note('ease', 0, 0, 6, 3, '{"regularization": 200}', '
 -- mirror weight (gains -1 and +1) the largest is |z|: above 1.4068, 1.41,
 -- and z 1.37 is not kept.  On protocol last (min_z_matched 1.96) five
 -- identical weights need the hundredth above z 2.031 (K = 60: P(K >= 60)
--- = 0.028 > 0.025), 2.04.
+-- = 0.028 > 0.025), 2.04.  train_auto's own context on last (s12:
+-- min_z_selected 1, the max-T accounting for the choice among the
+-- weights itself) tests five weights at 1's level, 1.01 as on holdout,
+-- and one weight still at min_z_matched's 1.96 (the hundredth above 2.031).
 -- No threshold drawn (one user): the larger of min_z_matched and min_z
 CREATE TEMP TABLE pm AS
 SELECT array_fill(0.5::float8, ARRAY[100]) AS base,
@@ -794,6 +797,8 @@ SELECT recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.
 	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', base, ARRAY[up, mirror]) AS with_mirror,
 	   recsys._auto_blend_min_z(true, false, '{"min_z": 1.96, "min_z_matched": 1.0}', base, ARRAY[up, mirror]) AS with_mirror_changed,
 	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.96}', base, ARRAY[up, up, up, up, up]) AS five_identical_last,
+	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.96, "min_z_selected": 1.0}', base, ARRAY[up, up, up, up, up]) AS five_last_selected,
+	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.96, "min_z_selected": 1.0}', base, ARRAY[up]) AS one_last_selected,
 	   recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', ARRAY[0.5], ARRAY[[0.7], [0.6]]) AS one_user
 FROM pm;
 SELECT recsys._auto_member_status(1.37, 0.21, 0.20, recsys._auto_blend_min_z(true, true, '{"min_z": 1.96, "min_z_matched": 1.0}', base, ARRAY[up, up, up, up, up])) AS z137_five_identical,
