@@ -494,26 +494,29 @@ RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
+	-- (level: the max-T's, min_z_selected with two or more weights scored,
+	-- else min_z_matched)
 	SELECT CASE WHEN matched AND base_users IS NOT NULL AND scored_users IS NOT NULL AND chosen IS NOT NULL
-				THEN (SELECT greatest((CASE WHEN array_length(scored_users, 1) > 1 THEN coalesce(ctx ->> 'min_z_selected', ctx ->> 'min_z_matched') ELSE ctx ->> 'min_z_matched' END)::double precision,
+				THEN (SELECT greatest(l.level,
 									  CASE WHEN t IS NULL THEN (ctx ->> 'min_z')::double precision
 										   -- (an infinite z, every moved user the same gain: no
 										   -- number is above it, NaN is above all in SQL)
-										   WHEN t[1] > recsys._norm_cdf(-(CASE WHEN array_length(scored_users, 1) > 1 THEN coalesce(ctx ->> 'min_z_selected', ctx ->> 'min_z_matched') ELSE ctx ->> 'min_z_matched' END)::double precision)
+										   WHEN t[1] > recsys._norm_cdf(-l.level)
 										   THEN CASE WHEN t[3] = 'Infinity' THEN 'NaN'
 													 ELSE greatest(t[2], floor(t[3] * 100 + 1) / 100 + 0.01) END
 										   ELSE least(t[2], floor(t[3] * 100 - 1e-6) / 100) END)
 					  FROM (SELECT recsys._auto_max_z_test(base_users, scored_users,
-														   (CASE WHEN array_length(scored_users, 1) > 1 THEN coalesce(ctx ->> 'min_z_selected', ctx ->> 'min_z_matched') ELSE ctx ->> 'min_z_matched' END)::double precision,
+														   l.level,
 														   coalesce((ctx ->> 'seed')::bigint, 42), chosen) AS t) x)
 				WHEN matched AND base_users IS NOT NULL AND scored_users IS NOT NULL
-				THEN greatest((CASE WHEN array_length(scored_users, 1) > 1 THEN coalesce(ctx ->> 'min_z_selected', ctx ->> 'min_z_matched') ELSE ctx ->> 'min_z_matched' END)::double precision,
+				THEN greatest(l.level,
 							  coalesce(recsys._auto_max_z_threshold(base_users, scored_users,
-																	(CASE WHEN array_length(scored_users, 1) > 1 THEN coalesce(ctx ->> 'min_z_selected', ctx ->> 'min_z_matched') ELSE ctx ->> 'min_z_matched' END)::double precision,
+																	l.level,
 																	coalesce((ctx ->> 'seed')::bigint, 42)),
 									   (ctx ->> 'min_z')::double precision))
 				WHEN matched THEN (ctx ->> 'min_z_matched')::double precision
 				WHEN first_split_base THEN (ctx ->> 'min_z')::double precision END
+	FROM (SELECT (CASE WHEN array_length(scored_users, 1) > 1 THEN coalesce(ctx ->> 'min_z_selected', ctx ->> 'min_z_matched') ELSE ctx ->> 'min_z_matched' END)::double precision AS level) l
 $$;
 COMMENT ON FUNCTION recsys._auto_blend_min_z(boolean, boolean, jsonb, double precision[], double precision[],
 											 integer) IS
