@@ -5574,9 +5574,11 @@ BEGIN
 	-- blend evaluations
 	-- (compact EASE is retrained exact at the end: a trained one is kept
 	-- for at its exact estimate, _auto_keep_seconds at this run's load
-	-- factor, so that a loaded machine does not leave too little time; a
-	-- family's first trial at its compact one, so that EASE is tried at
-	-- all, to be retrained compact if time runs short)
+	-- factor, so that a loaded machine does not leave too little time, or
+	-- once the family has fits on the repeated splits at their measured
+	-- seconds, _auto_exact_seconds, s13; a family's first trial at its
+	-- compact one, so that EASE is tried at all, to be retrained compact if
+	-- time runs short)
 	RETURN coalesce((ctx ->> 'extra_reserve')::double precision, 0) + (
 	SELECT coalesce(sum(x.seconds), 0) * scale12
 		   + CASE WHEN blending THEN 0
@@ -5586,7 +5588,9 @@ BEGIN
 										   ORDER BY t.value DESC LIMIT 2) b), 0) END
 	FROM (SELECT c.seconds FROM
 			(SELECT b.train_seconds AS seconds
-			 FROM (SELECT CASE WHEN t.params ? 'keep' THEN recsys._auto_keep_seconds(t.train_seconds * scale12, 1, ctx, load) / scale12
+			 FROM (SELECT CASE WHEN t.params ? 'keep'
+							   THEN coalesce(recsys._auto_exact_seconds(t.family, ctx),
+											 recsys._auto_keep_seconds(t.train_seconds * scale12, 1, ctx, load)) / scale12
 							   ELSE t.train_seconds END AS train_seconds
 				   FROM _recsys_auto_trials t
 				   WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
@@ -5595,7 +5599,8 @@ BEGIN
 			 UNION ALL
 			 SELECT CASE WHEN params ? 'keep' AND EXISTS (SELECT FROM _recsys_auto_trials t
 														  WHERE t.model IS NOT NULL AND t.family = _auto_reserve.family)
-						 THEN recsys._auto_keep_seconds(e.seconds * scale12, 1, ctx, load) / scale12
+						 THEN coalesce(recsys._auto_exact_seconds(_auto_reserve.family, ctx),
+									   recsys._auto_keep_seconds(e.seconds * scale12, 1, ctx, load)) / scale12
 						 ELSE e.seconds END
 			 FROM (SELECT greatest(estimate, (SELECT t.train_seconds FROM _recsys_auto_trials t
 											  WHERE t.model IS NOT NULL AND t.family = _auto_reserve.family)) AS seconds) e
@@ -5675,23 +5680,53 @@ COMMENT ON FUNCTION recsys._auto_keep_seconds(double precision, double precision
 -- data: the largest of 1 (exact), 0.5 and 0.25 whose estimate (other:
 -- the non-EASE members' seconds; ease: the compact EASE members'; both
 -- for all the data) fits the seconds left, else 0.1, compact as
--- validated.  Returns that keep, its estimate and the exact estimate.
-CREATE FUNCTION recsys._auto_final_keep(other double precision, ease double precision, left_seconds double precision,
-										ctx jsonb, load double precision,
+-- validated.  ease_exact (s13, review s12 W3): the exact EASE members'
+-- seconds for all the data as this run measured them (_auto_exact_seconds:
+-- their fits on the repeated splits, trained exact), when it did; then a
+-- keep's estimate lies between the compact and the measured exact
+-- seconds in proportion, and the model (_auto_keep_seconds) is not used.
+-- Returns that keep, its estimate and the exact estimate.
+CREATE FUNCTION recsys._auto_final_keep(other double precision, ease double precision, ease_exact double precision,
+										left_seconds double precision, ctx jsonb, load double precision,
 										OUT keep double precision, OUT estimate double precision,
 										OUT exact_estimate double precision)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT c.kept, other + recsys._auto_keep_seconds(ease, c.kept, ctx, load),
-		   other + recsys._auto_keep_seconds(ease, 1, ctx, load)
-	FROM unnest(ARRAY[1, 0.5, 0.25, 0.1]::double precision[]) c(kept)
-	WHERE c.kept = 0.1 OR other + recsys._auto_keep_seconds(ease, c.kept, ctx, load) <= left_seconds
+	SELECT c.kept, other + k.seconds, other + e.seconds
+	FROM unnest(ARRAY[1, 0.5, 0.25, 0.1]::double precision[]) c(kept),
+		 LATERAL (SELECT CASE WHEN ease_exact IS NULL THEN recsys._auto_keep_seconds(ease, c.kept, ctx, load)
+							  ELSE ease + greatest(ease_exact - ease, 0) * (c.kept - 0.1) / 0.9 END) k(seconds),
+		 LATERAL (SELECT CASE WHEN ease_exact IS NULL THEN recsys._auto_keep_seconds(ease, 1, ctx, load)
+							  ELSE greatest(ease_exact, ease) END) e(seconds)
+	WHERE c.kept = 0.1 OR other + k.seconds <= left_seconds
 	ORDER BY c.kept DESC LIMIT 1
 $$;
-COMMENT ON FUNCTION recsys._auto_final_keep(double precision, double precision, double precision, jsonb,
-											double precision) IS
+COMMENT ON FUNCTION recsys._auto_final_keep(double precision, double precision, double precision, double precision,
+											jsonb, double precision) IS
 	'internal: the keep train_auto retrains an EASE winner with: the largest whose estimate fits the time left';
+
+-- The seconds of training an EASE family's setting exact on all the data
+-- as this run measured them (s13, review s12 W3): the family's slowest
+-- fit on a repeated split (trained exact there, scored too), plus a fifth
+-- (_auto_measured_fit), times the data's rows over a split's train rows
+-- (ctx's scale: the Gram grows with the rows; the solve and the writing,
+-- which dominate, do not, so this errs long); NULL before the family's
+-- first such fit.  It replaces _auto_keep_seconds' model of an exact fit
+-- (a compact trial's seconds times exact_factor, or the writing at
+-- ease_write_exact times the load factor) in the final training's
+-- reserve and keep: on ml-latest-small strat75, quiet, the model put the
+-- exact retraining at 40.4 s with 40.4 s left and the winner was
+-- retrained with keep 0.5.
+CREATE FUNCTION recsys._auto_exact_seconds(family text, ctx jsonb)
+RETURNS double precision
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT recsys._auto_measured_fit(family) * (ctx ->> 'scale')::double precision
+$$;
+COMMENT ON FUNCTION recsys._auto_exact_seconds(text, jsonb) IS
+	'internal: the measured seconds of training a train_auto EASE family''s setting exact on all the data, or NULL';
 
 -- The next setting of a family to try: its seeds in order, then the
 -- untried neighbours of its best setting so far (one parameter one step
@@ -6018,7 +6053,9 @@ COMMENT ON FUNCTION recsys._auto_rescore_check(integer, jsonb) IS
 -- Trial n's setting trained on repeated split j's train part and scored
 -- on its validation part, recorded in _recsys_auto_scores; NULL when the
 -- budget cannot cover it (_auto_rescore_seconds and _auto_reserve's) or
--- it fails.  The model is dropped, or with keep_model kept and recorded
+-- it fails.  A failure is recorded too (s13, review s12 W6: the row's
+-- error, value NULL, and the trial's status), so that the climb can tell
+-- it from a budget cut, and not tried again.  The model is dropped, or with keep_model kept and recorded
 -- (the second round's best setting and the blend members: blends are
 -- tested on the matched splits too); a setting scored before is not
 -- trained again unless its model is wanted and was dropped.  It is
@@ -6036,9 +6073,13 @@ DECLARE
 	budget_check jsonb;
 	candidate text := format('%s%s_%s', ctx ->> 'prefix', n, j);
 	r record;
+	message text;
+	-- (scored before, its model dropped and now wanted again)
+	scored_before boolean;
 BEGIN
-	SELECT s.value, s.model INTO r FROM _recsys_auto_scores s WHERE s.n = _auto_rescore.n AND s.split = j;
-	IF FOUND AND (NOT keep_model OR r.model IS NOT NULL) THEN
+	SELECT s.value, s.model, s.error INTO r FROM _recsys_auto_scores s WHERE s.n = _auto_rescore.n AND s.split = j;
+	scored_before := FOUND;
+	IF FOUND AND (NOT keep_model OR r.model IS NOT NULL OR r.error IS NOT NULL) THEN
 		RETURN r.value;
 	END IF;
 	SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = _auto_rescore.n;
@@ -6055,6 +6096,14 @@ BEGIN
 													'user_id', 'item_id', NULL);
 	EXCEPTION
 		WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
+			-- (a value scored before stays: only its model is missing)
+			IF scored_before THEN
+				RETURN NULL;
+			END IF;
+			INSERT INTO _recsys_auto_scores (n, split, error) VALUES (n, j, message);
+			UPDATE _recsys_auto_trials t SET status = t.status || format('; failed on validation split %s: %s', j, message)
+			WHERE t.n = _auto_rescore.n;
 			RETURN NULL;
 	END;
 	IF NOT keep_model THEN
@@ -6089,7 +6138,9 @@ COMMENT ON FUNCTION recsys._auto_rescore(integer, integer, jsonb, boolean) IS
 -- null, "moves", "new_settings" (trained on the first split here),
 -- "scored" (the trials scored, in order), "cut" (settings, in order),
 -- "centre_cut" (true when the first round's setting was not scored on
--- the repeated splits for the budget)}.
+-- the repeated splits for the budget), "failed" (settings whose fit on a
+-- repeated split failed, in order: no contender, the list goes on; s13,
+-- review s12 W6: before, a failure cut the list as the budget does)}.
 CREATE FUNCTION recsys._auto_climb(family text, algorithm text, steps jsonb, cost jsonb, incumbent integer,
 								   search_round integer, reserve double precision, ctx jsonb)
 RETURNS jsonb
@@ -6105,6 +6156,7 @@ DECLARE
 	scored integer[] := '{}';
 	step integer[];
 	cut jsonb := '[]';
+	failed jsonb := '[]';
 	-- (the list is being cut: the budget ended it)
 	cutting boolean := false;
 	-- (the centre itself not scored on the repeated splits)
@@ -6135,7 +6187,8 @@ BEGIN
 			IF recsys._auto_rescore(centre, 2, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)),
 									keep_models) IS NOT NULL THEN
 				PERFORM recsys._auto_rescore(centre, 3, ctx || jsonb_build_object('extra_reserve', reserve), keep_models);
-			ELSIF cut_check IS NULL THEN
+			ELSIF cut_check IS NULL AND NOT EXISTS (SELECT FROM _recsys_auto_scores s
+													WHERE s.n = centre AND s.error IS NOT NULL) THEN
 				-- (review s12 W9: the check that refused the centre's fit is
 				-- the one that cuts the round, its neighbours on the first
 				-- split and the centre below: recorded, as the scoring's)
@@ -6198,6 +6251,15 @@ BEGIN
 			fit_seconds := recsys._auto_fit_estimate(centre, ctx);
 			IF recsys._auto_rescore(c, 2, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)), keep_models) IS NULL
 			   OR recsys._auto_rescore(c, 3, ctx || jsonb_build_object('extra_reserve', reserve), keep_models) IS NULL THEN
+				-- (a fit that failed, not one the budget refused: no
+				-- contender, its other split's value dropped, the failure
+				-- kept so that it is not tried again; the list goes on)
+				IF EXISTS (SELECT FROM _recsys_auto_scores s WHERE s.n = c AND s.error IS NOT NULL) THEN
+					PERFORM recsys._auto_drop_matched(c);
+					DELETE FROM _recsys_auto_scores s WHERE s.n = c AND s.error IS NULL;
+					failed := failed || jsonb_build_array((SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = c));
+					CONTINUE;
+				END IF;
 				cut_check := recsys._auto_rescore_check(c, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)));
 				PERFORM recsys._auto_drop_matched(c);
 				DELETE FROM _recsys_auto_scores s WHERE s.n = c;
@@ -6228,7 +6290,8 @@ BEGIN
 		moves := moves + 1;
 	END LOOP;
 	RETURN jsonb_build_object('chosen', chosen, 'moves', moves, 'new_settings', new_settings,
-							  'scored', to_jsonb(scored), 'cut', cut, 'centre_cut', centre_cut, 'cut_check', cut_check);
+							  'scored', to_jsonb(scored), 'cut', cut, 'centre_cut', centre_cut, 'cut_check', cut_check,
+							  'failed', failed);
 END
 $$;
 COMMENT ON FUNCTION recsys._auto_climb(text, text, jsonb, jsonb, integer, integer, double precision, jsonb) IS
@@ -6374,7 +6437,7 @@ COMMENT ON FUNCTION recsys._auto_matched_mean(integer, integer, jsonb) IS
 	'internal: a train_auto trial''s mean value over the repeated splits 2 to m (final model''s depth and form), by their users when given';
 
 -- Trial n's validation values: its first split's, then its scores on the
--- repeated splits, in split order.
+-- repeated splits, in split order (a failed fit's none).
 CREATE FUNCTION recsys._auto_split_values(n integer)
 RETURNS double precision[]
 LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
@@ -6382,7 +6445,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT ARRAY(SELECT y.v FROM (SELECT t.value, 1 FROM _recsys_auto_trials t WHERE t.n = _auto_split_values.n
 								  UNION ALL
-								  SELECT s.value, s.split FROM _recsys_auto_scores s WHERE s.n = _auto_split_values.n) y(v, o)
+								  SELECT s.value, s.split FROM _recsys_auto_scores s
+								  WHERE s.n = _auto_split_values.n AND s.error IS NULL) y(v, o)
 				 ORDER BY y.o)
 $$;
 COMMENT ON FUNCTION recsys._auto_split_values(integer) IS
@@ -6479,7 +6543,7 @@ BEGIN
 									a.users, round(a.mean::numeric, 4))
 	FROM (SELECT x.n, ARRAY(SELECT round(v::numeric, 4) FROM unnest(recsys._auto_split_values(x.n)) v) AS v,
 				 w.mean, w.users
-		  FROM (SELECT DISTINCT s.n FROM _recsys_auto_scores s) x,
+		  FROM (SELECT DISTINCT s.n FROM _recsys_auto_scores s WHERE s.error IS NULL) x,
 			   LATERAL (SELECT sum(s.value * u.users) / sum(u.users) AS mean,
 							   array_to_string(array_agg(u.users ORDER BY s.split), ' and ') AS users
 						FROM _recsys_auto_scores s,
@@ -6517,6 +6581,9 @@ AS $$
 							  FROM jsonb_array_elements_text(coalesce(climb -> 'scored', '[]')) WITH ORDINALITY x(n, o)
 								   JOIN _recsys_auto_trials t ON t.n = x.n::integer),
 			   'cut', coalesce(climb -> 'cut', '[]'),
+			   -- (settings whose fit on a repeated split failed, s13: their
+			   -- status says why)
+			   'failed', coalesce(climb -> 'failed', '[]'),
 			   -- (the first round's setting not scored there: kept unscored)
 			   'centre_cut', coalesce((climb ->> 'centre_cut')::boolean, false),
 			   -- (the budget check that cut the list: estimate, reserve, seconds left)
@@ -6527,6 +6594,9 @@ AS $$
 			   splits, (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = incumbent),
 			   (SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = kept),
 			   coalesce((climb ->> 'centre_cut')::boolean, false))
+		   || CASE WHEN jsonb_array_length(coalesce(climb -> 'failed', '[]')) > 0
+				   THEN format(' (%s setting(s) failed on a repeated split: no contender, see their status)',
+							   jsonb_array_length(climb -> 'failed')) ELSE '' END
 		   || CASE WHEN (climb ->> 'resumed')::boolean
 				   THEN ' (the round resumed after the blends with the time they left)' ELSE '' END
 $$;
@@ -6887,6 +6957,7 @@ DECLARE
 	final_left double precision;
 	final_other double precision;
 	final_ease double precision;
+	final_ease_exact double precision;
 	final_keep double precision;
 	final_kept_estimate double precision;
 	final_load double precision;
@@ -7148,8 +7219,9 @@ BEGIN
 		value double precision, metrics jsonb, train_seconds double precision,
 		eval_seconds double precision, modelled double precision, model text, status text) ON COMMIT DROP;
 	-- (the second round's scores on repeated splits: _auto_rescore)
+	-- (error: the fit failed there, its message; value NULL, s13)
 	CREATE TEMP TABLE _recsys_auto_scores (
-		n integer, split integer, value double precision, seconds double precision, model text,
+		n integer, split integer, value double precision, seconds double precision, model text, error text,
 		PRIMARY KEY (n, split)) ON COMMIT DROP;
 
 	columns := jsonb_build_object('user_col', user_col, 'item_col', item_col)
@@ -7612,10 +7684,14 @@ BEGIN
 	-- load factor, _auto_keep_seconds): exact, else 0.5 or 0.25 (the
 	-- weights kept are the largest, so a larger keep is closer to exact),
 	-- else compact as validated (0.1)
+	-- (s13: the exact fits' seconds as measured on the repeated splits,
+	-- _auto_exact_seconds, when every EASE member's family has them)
 	SELECT coalesce(sum(t.train_seconds) FILTER (WHERE NOT t.params ? 'keep'), 0)
 		   * (ctx ->> 'scale')::double precision * 1.2,
-		   sum(t.train_seconds) FILTER (WHERE t.params ? 'keep') * (ctx ->> 'scale')::double precision * 1.2
-	INTO final_other, final_ease
+		   sum(t.train_seconds) FILTER (WHERE t.params ? 'keep') * (ctx ->> 'scale')::double precision * 1.2,
+		   CASE WHEN bool_and(recsys._auto_exact_seconds(t.family, ctx) IS NOT NULL) FILTER (WHERE t.params ? 'keep')
+				THEN sum(recsys._auto_exact_seconds(t.family, ctx)) FILTER (WHERE t.params ? 'keep') END
+	INTO final_other, final_ease, final_ease_exact
 	FROM _recsys_auto_trials t
 	WHERE t.n = winner.n OR (winner.family = 'blend'
 							 AND t.model IN (SELECT jsonb_array_elements_text(winner.params -> 'members')));
@@ -7623,13 +7699,15 @@ BEGIN
 	IF final_ease IS NOT NULL THEN
 		final_load := recsys._auto_load_factor();
 		SELECT f.keep, f.estimate, f.exact_estimate INTO final_keep, final_kept_estimate, final_estimate
-		FROM recsys._auto_final_keep(final_other, final_ease, final_left, ctx, final_load) f;
-		final_note := format('EASE retrained %s: exact estimated at %s s (load factor %s), %s s of the budget left',
+		FROM recsys._auto_final_keep(final_other, final_ease, final_ease_exact, final_left, ctx, final_load) f;
+		final_note := format('EASE retrained %s: exact estimated at %s s (%s), %s s of the budget left',
 							 CASE WHEN final_keep = 1 THEN 'exact'
 								  WHEN final_keep > 0.1 THEN format('with keep %s (estimated at %s s), nearer exact than validated',
 																	final_keep, round(final_kept_estimate::numeric, 1))
 								  ELSE 'compact (keep 0.1), as validated' END,
-							 round(final_estimate::numeric, 1), round(final_load::numeric, 2),
+							 round(final_estimate::numeric, 1),
+							 CASE WHEN final_ease_exact IS NOT NULL THEN 'from its fits on the repeated splits'
+								  ELSE format('modelled, load factor %s', round(final_load::numeric, 2)) END,
 							 round(greatest(final_left, 0)::numeric, 1));
 	END IF;
 	IF winner.family = 'blend' THEN
