@@ -5576,7 +5576,8 @@ BEGIN
 	-- for at its exact estimate, _auto_keep_seconds at this run's load
 	-- factor, so that a loaded machine does not leave too little time, or
 	-- once the family has fits on the repeated splits at their measured
-	-- seconds, _auto_exact_seconds, s13; a family's first trial at its
+	-- seconds, _auto_exact_seconds, s13, never below the compact
+	-- retraining's, which the final falls back to, review s13 R4; a family's first trial at its
 	-- compact one, so that EASE is tried at all, to be retrained compact if
 	-- time runs short)
 	RETURN coalesce((ctx ->> 'extra_reserve')::double precision, 0) + (
@@ -5589,8 +5590,9 @@ BEGIN
 	FROM (SELECT c.seconds FROM
 			(SELECT b.train_seconds AS seconds
 			 FROM (SELECT CASE WHEN t.params ? 'keep'
-							   THEN coalesce(recsys._auto_exact_seconds(t.family, ctx),
-											 recsys._auto_keep_seconds(t.train_seconds * scale12, 1, ctx, load)) / scale12
+							   THEN greatest(coalesce(recsys._auto_exact_seconds(t.family, ctx),
+													  recsys._auto_keep_seconds(t.train_seconds * scale12, 1, ctx, load)),
+											 t.train_seconds * scale12) / scale12
 							   ELSE t.train_seconds END AS train_seconds
 				   FROM _recsys_auto_trials t
 				   WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
@@ -5599,8 +5601,9 @@ BEGIN
 			 UNION ALL
 			 SELECT CASE WHEN params ? 'keep' AND EXISTS (SELECT FROM _recsys_auto_trials t
 														  WHERE t.model IS NOT NULL AND t.family = _auto_reserve.family)
-						 THEN coalesce(recsys._auto_exact_seconds(_auto_reserve.family, ctx),
-									   recsys._auto_keep_seconds(e.seconds * scale12, 1, ctx, load)) / scale12
+						 THEN greatest(coalesce(recsys._auto_exact_seconds(_auto_reserve.family, ctx),
+												recsys._auto_keep_seconds(e.seconds * scale12, 1, ctx, load)),
+									   e.seconds * scale12) / scale12
 						 ELSE e.seconds END
 			 FROM (SELECT greatest(estimate, (SELECT t.train_seconds FROM _recsys_auto_trials t
 											  WHERE t.model IS NOT NULL AND t.family = _auto_reserve.family)) AS seconds) e
@@ -5708,11 +5711,12 @@ COMMENT ON FUNCTION recsys._auto_final_keep(double precision, double precision, 
 
 -- The seconds of training an EASE family's setting exact on all the data
 -- as this run measured them (s13, review s12 W3): the family's slowest
--- fit on a repeated split (trained exact there, scored too), plus a fifth
--- (_auto_measured_fit), times the data's rows over a split's train rows
--- (ctx's scale: the Gram grows with the rows; the solve and the writing,
--- which dominate, do not, so this errs long); NULL before the family's
--- first such fit.  It replaces _auto_keep_seconds' model of an exact fit
+-- training on a repeated split (exact there; its scoring left out, review
+-- s13 R6), plus a fifth, times the data's rows over the repeated splits'
+-- train rows (ctx's repeated_scale, the larger of the two; else scale,
+-- the first split's: the Gram grows with the rows; the solve and the
+-- writing, which dominate, do not, so this errs long); NULL before the
+-- family's first such fit.  It replaces _auto_keep_seconds' model of an exact fit
 -- (a compact trial's seconds times exact_factor, or the writing at
 -- ease_write_exact times the load factor) in the final training's
 -- reserve and keep: on ml-latest-small strat75, quiet, the model put the
@@ -5723,7 +5727,10 @@ RETURNS double precision
 LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT recsys._auto_measured_fit(family) * (ctx ->> 'scale')::double precision
+	SELECT 1.2 * max(s.train_seconds)
+		   * coalesce((ctx ->> 'repeated_scale')::double precision, (ctx ->> 'scale')::double precision)
+	FROM _recsys_auto_scores s JOIN _recsys_auto_trials t ON t.n = s.n
+	WHERE t.family = _auto_exact_seconds.family AND s.train_seconds IS NOT NULL
 $$;
 COMMENT ON FUNCTION recsys._auto_exact_seconds(text, jsonb) IS
 	'internal: the measured seconds of training a train_auto EASE family''s setting exact on all the data, or NULL';
@@ -6110,8 +6117,8 @@ BEGIN
 		PERFORM recsys.drop_model(candidate);
 	END IF;
 	DELETE FROM _recsys_auto_scores s WHERE s.n = _auto_rescore.n AND s.split = j;
-	INSERT INTO _recsys_auto_scores (n, split, value, seconds, model)
-	VALUES (n, j, r.value, r.train_seconds + r.eval_seconds, CASE WHEN keep_model THEN candidate END);
+	INSERT INTO _recsys_auto_scores (n, split, value, seconds, model, train_seconds)
+	VALUES (n, j, r.value, r.train_seconds + r.eval_seconds, CASE WHEN keep_model THEN candidate END, r.train_seconds);
 	RETURN r.value;
 END
 $$;
@@ -6157,6 +6164,8 @@ DECLARE
 	step integer[];
 	cut jsonb := '[]';
 	failed jsonb := '[]';
+	-- (their trials, listed once: review s13 R1)
+	failed_n integer[] := '{}';
 	-- (the list is being cut: the budget ended it)
 	cutting boolean := false;
 	-- (the centre itself not scored on the repeated splits)
@@ -6234,8 +6243,18 @@ BEGIN
 		-- the order of their first-split values (data, not timings: when the
 		-- budget cuts the list, the likelier settings have run)
 		FOR c IN SELECT t.n FROM _recsys_auto_trials t
-				 WHERE t.n = ANY (step) AND NOT t.n = ANY (scored)
+				 WHERE t.n = ANY (step) AND NOT t.n = ANY (scored) AND NOT t.n = ANY (failed_n)
 				 ORDER BY t.n = centre DESC, t.value DESC NULLS LAST, t.n LOOP
+			-- (a setting whose fit there failed already, the centre's
+			-- above: failed, whether or not the list is being cut; review
+			-- s13 R2: it was recorded as centre_cut, a budget cut)
+			IF EXISTS (SELECT FROM _recsys_auto_scores s WHERE s.n = c AND s.error IS NOT NULL) THEN
+				PERFORM recsys._auto_drop_matched(c);
+				DELETE FROM _recsys_auto_scores s WHERE s.n = c AND s.error IS NULL;
+				failed := failed || jsonb_build_array((SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = c));
+				failed_n := failed_n || c;
+				CONTINUE;
+			END IF;
 			-- (a centre fitted on both repeated splits before the cut, above,
 			-- is scored: its values are recorded)
 			IF cutting AND NOT (c = centre AND (SELECT count(*) FROM _recsys_auto_scores s
@@ -6258,6 +6277,7 @@ BEGIN
 					PERFORM recsys._auto_drop_matched(c);
 					DELETE FROM _recsys_auto_scores s WHERE s.n = c AND s.error IS NULL;
 					failed := failed || jsonb_build_array((SELECT t.shown FROM _recsys_auto_trials t WHERE t.n = c));
+					failed_n := failed_n || c;
 					CONTINUE;
 				END IF;
 				cut_check := recsys._auto_rescore_check(c, ctx || jsonb_build_object('extra_reserve', reserve + coalesce(fit_seconds, 0)));
@@ -6950,6 +6970,14 @@ DECLARE
 	winner record;
 	members text[];
 	member text;
+	-- (the final training refused for recsys.max_memory: review s13 R5)
+	refused_message text;
+	refused_families text[];
+	fallback record;
+	fallback_found boolean;
+	-- (the matched test's base evaluation, measured, per member: review s13 R7)
+	matched_member_seconds double precision;
+	matched_started timestamptz;
 	report jsonb;
 	why text;
 	version_trained integer;
@@ -6973,6 +7001,7 @@ DECLARE
 	chosen integer;
 	splits_used integer;
 	split_users bigint;
+	split_rows bigint;
 	second_round jsonb := '[]';
 	second_note text;
 	climb jsonb;
@@ -7155,12 +7184,17 @@ BEGIN
 	PERFORM recsys._auto_check_members(model, families_used, replace);
 
 	-- the split: validation pairs, and the source's rows without them
-	-- (a second call in one transaction: its tables go first)
+	-- (a second call in one transaction: its tables go first; the trials
+	-- and scores are emptied instead, review s13 R3: SQL-language helpers
+	-- called from PL/pgSQL expressions (_auto_measured_fit,
+	-- _auto_matched_mean, ...) keep their plans, naming these tables, for
+	-- the transaction, and a dropped one failed the second call with
+	-- 42P01; the split tables are read by name through EXECUTE only)
 	IF to_regclass('pg_temp._recsys_auto_trials') IS NOT NULL THEN
-		DROP TABLE pg_temp._recsys_auto_split, pg_temp._recsys_auto_train,
-			pg_temp._recsys_auto_valid, pg_temp._recsys_auto_trials, pg_temp._recsys_auto_scores;
+		DROP TABLE pg_temp._recsys_auto_split, pg_temp._recsys_auto_train, pg_temp._recsys_auto_valid;
 		DROP TABLE IF EXISTS pg_temp._recsys_auto_train_2, pg_temp._recsys_auto_valid_2,
 			pg_temp._recsys_auto_train_3, pg_temp._recsys_auto_valid_3;
+		TRUNCATE pg_temp._recsys_auto_trials, pg_temp._recsys_auto_scores;
 	END IF;
 	IF protocol_used = 'last' THEN
 		CREATE TEMP TABLE _recsys_auto_split ON COMMIT DROP AS
@@ -7214,15 +7248,18 @@ BEGIN
 	ANALYZE pg_temp._recsys_auto_train;
 	SELECT count(*), count(DISTINCT s.user_id), count(DISTINCT s.item_id) FILTER (WHERE NOT s.is_test)
 	INTO n_train, n_users, n_items FROM _recsys_auto_split s WHERE NOT s.is_test;
-	CREATE TEMP TABLE _recsys_auto_trials (
-		n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
-		value double precision, metrics jsonb, train_seconds double precision,
-		eval_seconds double precision, modelled double precision, model text, status text) ON COMMIT DROP;
-	-- (the second round's scores on repeated splits: _auto_rescore)
-	-- (error: the fit failed there, its message; value NULL, s13)
-	CREATE TEMP TABLE _recsys_auto_scores (
-		n integer, split integer, value double precision, seconds double precision, model text, error text,
-		PRIMARY KEY (n, split)) ON COMMIT DROP;
+	IF to_regclass('pg_temp._recsys_auto_trials') IS NULL THEN
+		CREATE TEMP TABLE _recsys_auto_trials (
+			n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
+			value double precision, metrics jsonb, train_seconds double precision,
+			eval_seconds double precision, modelled double precision, model text, status text) ON COMMIT DROP;
+		-- (the second round's scores on repeated splits: _auto_rescore;
+		-- seconds: training and scoring, train_seconds: training alone;
+		-- error: the fit failed there, its message, value NULL; s13)
+		CREATE TEMP TABLE _recsys_auto_scores (
+			n integer, split integer, value double precision, seconds double precision, model text, error text,
+			train_seconds double precision, PRIMARY KEY (n, split)) ON COMMIT DROP;
+	END IF;
 
 	columns := jsonb_build_object('user_col', user_col, 'item_col', item_col)
 			   || CASE WHEN event_col IS NOT NULL
@@ -7355,6 +7392,13 @@ BEGIN
 			-- (each split's users: the matched mean counts a split by them)
 			ctx := ctx || jsonb_build_object('split_users', coalesce(ctx -> 'split_users', '{}')
 															|| jsonb_build_object(j::text, split_users));
+			-- (the data's rows over the split's train rows, the larger of
+			-- the two: what a fit measured there scales by to all the data,
+			-- _auto_exact_seconds)
+			EXECUTE format('SELECT count(*) FROM pg_temp.%I', '_recsys_auto_train_' || j) INTO split_rows;
+			ctx := ctx || jsonb_build_object('repeated_scale',
+											 greatest(coalesce((ctx ->> 'repeated_scale')::double precision, 0),
+													  n_rows::double precision / greatest(split_rows, 1)));
 			splits_used := j;
 		END LOOP;
 		climb := CASE WHEN splits_used = 3
@@ -7482,9 +7526,22 @@ BEGIN
 			IF array_position(matched_base, NULL) IS NULL
 			   AND EXISTS (SELECT FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 3 AND s.model IS NOT NULL)
 			   AND EXISTS (SELECT FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 2 AND s.model IS NOT NULL) THEN
+				-- (review s13 R7: the evaluations there are budgeted at
+				-- their measured seconds, the exact members' on the repeated
+				-- splits, not at the first split's compact ones: the base's
+				-- from its fits' scoring there, each weight's blend from the
+				-- base's evaluation timed here, a member more)
 				IF matched_base_users IS NULL THEN
+					matched_started := clock_timestamp();
 					matched_base_users := recsys._auto_matched_users(matched_base, metric_name, k,
-																	 2 * (top.eval_seconds + trial.eval_seconds) + final_other, ctx);
+						2 * greatest(top.eval_seconds + trial.eval_seconds,
+									 coalesce((SELECT sum(x.eval) FROM (SELECT max(s.seconds - s.train_seconds) AS eval
+																		FROM _recsys_auto_scores s
+																		WHERE s.n IN (top.n, runner_up.n)
+																		GROUP BY s.n) x), 0))
+						+ final_other, ctx);
+					matched_member_seconds := extract(epoch FROM clock_timestamp() - matched_started)
+											  / greatest(cardinality(blend_models), 1);
 				END IF;
 				-- the member's weight chosen there (since 0.11.0): among
 				-- the weights the first split tried, its choice first
@@ -7501,7 +7558,9 @@ BEGIN
 										AND t.params -> 'members' = to_jsonb(blend_models || runner_up.model)
 									  ORDER BY t.n = best_n DESC, t.n),
 								format('%sb%s', ctx ->> 'prefix', trial.n), metric_name, k,
-								2 * trial.eval_seconds + final_other, ctx) END;
+								greatest(2 * trial.eval_seconds,
+										 coalesce(matched_member_seconds, 0) * (cardinality(blend_models) + 1))
+								+ final_other, ctx) END;
 				IF weighting ->> 'weight' IS NOT NULL THEN
 					matched_ext := ARRAY(SELECT e FROM jsonb_array_elements_text(weighting -> 'models') WITH ORDINALITY x(e, o)
 										 ORDER BY x.o);
@@ -7710,27 +7769,69 @@ BEGIN
 								  ELSE format('modelled, load factor %s', round(final_load::numeric, 2)) END,
 							 round(greatest(final_left, 0)::numeric, 1));
 	END IF;
-	IF winner.family = 'blend' THEN
-		-- the members under names of their own: <model>_auto_<family>
-		-- (in the blend's order: the weights follow it)
-		FOR fam IN SELECT t.* FROM jsonb_array_elements_text(winner.params -> 'members') WITH ORDINALITY m(name, o)
-						  JOIN _recsys_auto_trials t ON t.model = m.name
-				   ORDER BY m.o LOOP
-			member := recsys._auto_keep_member(recsys._tune_trainer(fam.algorithm), source, model, fam.family,
-											   CASE WHEN NOT fam.params ? 'keep' THEN fam.params
-													WHEN final_keep = 1 THEN fam.params - 'keep'
-													ELSE fam.params || jsonb_build_object('keep', final_keep) END);
-			members := members || member;
-		END LOOP;
-		PERFORM recsys._tune_keep(recsys._tune_trainer('blend'), NULL, model,
-								  jsonb_build_object('members', to_jsonb(members), 'weights', winner.params -> 'weights'),
-								  true);
-	ELSE
-		PERFORM recsys._tune_keep(recsys._tune_trainer(winner.algorithm), source, model,
-								  CASE WHEN NOT winner.params ? 'keep' THEN winner.params
-									   WHEN final_keep = 1 THEN winner.params - 'keep'
-									   ELSE winner.params || jsonb_build_object('keep', final_keep) END, true);
-	END IF;
+	-- (review s13 R5: a winner whose training on all the data is refused
+	-- for recsys.max_memory, which its trials on smaller parts passed:
+	-- the best other family's first-split setting is trained instead, in
+	-- the order of their values, and the report says so; the error only
+	-- when every family is refused)
+	BEGIN
+		IF winner.family = 'blend' THEN
+			-- the members under names of their own: <model>_auto_<family>
+			-- (in the blend's order: the weights follow it)
+			FOR fam IN SELECT t.* FROM jsonb_array_elements_text(winner.params -> 'members') WITH ORDINALITY m(name, o)
+							  JOIN _recsys_auto_trials t ON t.model = m.name
+					   ORDER BY m.o LOOP
+				member := recsys._auto_keep_member(recsys._tune_trainer(fam.algorithm), source, model, fam.family,
+												   CASE WHEN NOT fam.params ? 'keep' THEN fam.params
+														WHEN final_keep = 1 THEN fam.params - 'keep'
+														ELSE fam.params || jsonb_build_object('keep', final_keep) END);
+				members := members || member;
+			END LOOP;
+			PERFORM recsys._tune_keep(recsys._tune_trainer('blend'), NULL, model,
+									  jsonb_build_object('members', to_jsonb(members), 'weights', winner.params -> 'weights'),
+									  true);
+		ELSE
+			PERFORM recsys._tune_keep(recsys._tune_trainer(winner.algorithm), source, model,
+									  CASE WHEN NOT winner.params ? 'keep' THEN winner.params
+										   WHEN final_keep = 1 THEN winner.params - 'keep'
+										   ELSE winner.params || jsonb_build_object('keep', final_keep) END, true);
+		END IF;
+	EXCEPTION
+		WHEN program_limit_exceeded THEN
+			GET STACKED DIAGNOSTICS refused_message = MESSAGE_TEXT;
+			refused_families := CASE WHEN winner.family = 'blend'
+									 THEN ARRAY(SELECT t.family FROM _recsys_auto_trials t
+												WHERE t.model IN (SELECT jsonb_array_elements_text(winner.params -> 'members')))
+									 ELSE ARRAY[winner.family] END;
+			fallback_found := false;
+			FOR fam IN SELECT b.* FROM (SELECT DISTINCT ON (t.family) t.*
+										FROM _recsys_auto_trials t
+										WHERE t.value IS NOT NULL AND t.train_seconds IS NOT NULL AND t.family <> 'blend'
+										  AND NOT t.family = ANY (refused_families)
+										ORDER BY t.family, t.value DESC, t.n) b
+					   ORDER BY b.value DESC, b.n LOOP
+				BEGIN
+					PERFORM recsys._tune_keep(recsys._tune_trainer(fam.algorithm), source, model, fam.params, true);
+					fallback := fam;
+					fallback_found := true;
+					EXIT;
+				EXCEPTION
+					WHEN program_limit_exceeded THEN
+						refused_families := refused_families || fam.family;
+				END;
+			END LOOP;
+			IF NOT fallback_found THEN
+				RAISE EXCEPTION '%', refused_message
+					USING ERRCODE = 'program_limit_exceeded',
+						  DETAIL = format('train_auto''s winner (%s) and every other family trained (%s) were refused on all the data.',
+										  winner.family, array_to_string(refused_families, ', ')),
+						  HINT = 'Raise recsys.max_memory, or train on fewer items.';
+			END IF;
+			final_note := format('%s refused on all the data (%s); %s, the best other family on the first split (validation %s), trained instead%s',
+								 winner.family, refused_message, fallback.family, round(fallback.value::numeric, 4),
+								 CASE WHEN fallback.params ? 'keep' THEN ' compact (keep 0.1), as validated' ELSE '' END);
+			winner := fallback;
+	END;
 	-- the candidates go (blends before their members), and the models
 	-- trained on the repeated splits
 	FOR member IN SELECT t.model FROM _recsys_auto_trials t WHERE t.model IS NOT NULL

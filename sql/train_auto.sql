@@ -423,7 +423,7 @@ CREATE TEMP TABLE _recsys_auto_trials (
 	n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
 	value double precision, metrics jsonb, train_seconds double precision,
 	eval_seconds double precision, modelled double precision, model text, status text);
-CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text, error text);
+CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text, error text, train_seconds float8);
 CREATE FUNCTION pg_temp.plant(with_100 boolean) RETURNS void LANGUAGE sql AS $$
 	TRUNCATE _recsys_auto_trials, _recsys_auto_scores;
 	INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, value, train_seconds, eval_seconds, modelled, model, status)
@@ -626,7 +626,7 @@ ROLLBACK;
 -- kept.  No mean over splits not scored, nor over none
 BEGIN;
 CREATE TEMP TABLE _recsys_auto_trials (n integer PRIMARY KEY, family text, params jsonb, value float8, model text);
-CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text, error text);
+CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text, error text, train_seconds float8);
 INSERT INTO _recsys_auto_trials (n, family, params, value)
 VALUES (1, 'f', '{"r": 200}', 0.30), (2, 'f', '{"r": 141}', 0.31), (3, 'f', '{"r": 100}', 0.31),
 	   (4, 'f', '{"r": 400}', 0.40), (5, 'f', '{"r": 70}', 0.30);
@@ -662,7 +662,7 @@ CREATE TEMP TABLE _recsys_auto_trials (
 	n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
 	value double precision, metrics jsonb, train_seconds double precision,
 	eval_seconds double precision, modelled double precision, model text, status text);
-CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text, error text);
+CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text, error text, train_seconds float8);
 INSERT INTO _recsys_auto_trials (n, family, algorithm, params, value, train_seconds, eval_seconds, modelled, model)
 VALUES (1, 'popular', 'popular', '{}', 0.1, 1.5, 0.5, 1, 'm'), (2, 'popular', 'popular', '{"x": 1}', 0.1, 1.5, 0.5, 1, NULL);
 SELECT round(recsys._auto_reserve('popular', '{}', 2.4, true, '{"scale": 1}')::numeric, 1) AS reserve,
@@ -733,7 +733,7 @@ SELECT (SELECT array_agg(item_id ORDER BY item_id) FROM pg_temp._recsys_auto_val
 	   (SELECT count(*) FROM pg_temp._recsys_auto_valid_3) AS cut_pairs,
 	   (SELECT count(*) FROM pg_temp._recsys_auto_train_3) AS cut_train_rows,
 	   (SELECT max(ts) FROM pg_temp._recsys_auto_train_3) AS cut_train_latest;
-CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text, error text);
+CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text, error text, train_seconds float8);
 INSERT INTO _recsys_auto_scores VALUES (1, 2, 0.30, 1), (1, 3, 0.10, 1);
 SELECT round(recsys._auto_matched_mean(1, 3, '{"2": 900, "3": 100}')::numeric, 4) AS by_users,
 	   round(recsys._auto_matched_mean(1, 3)::numeric, 4) AS plain;
@@ -754,7 +754,7 @@ CREATE TEMP TABLE _recsys_auto_trials (
 	n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
 	value double precision, metrics jsonb, train_seconds double precision,
 	eval_seconds double precision, modelled double precision, model text, status text);
-CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text, error text);
+CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text, error text, train_seconds float8);
 INSERT INTO _recsys_auto_trials (n, family, algorithm, params, value, train_seconds, eval_seconds, modelled)
 VALUES (1, 'ease', 'ease', '{"regularization": 1, "keep": 0.1}', 0.5, 0.01, 0.01, 1);
 SELECT recsys._auto_split(2, 'holdout', 'pg_temp._recsys_auto_train', 7, 'user_id', 'item_id', NULL) > 0 AS split_made;
@@ -804,19 +804,20 @@ ROLLBACK;
 -- (its family's first; 15 s for all the data, scale 1.25, with the
 -- fifth; load factor 1) is kept for at the model's exact estimate,
 -- 15 + 0.9 x 40 (ease_write_exact) = 51 s; once the family has a fit on a
--- repeated split (the slowest, 5 s) at that, plus a fifth, times the
--- scale: 7.5 s
+-- repeated split (the slowest training, 5 s) at that, plus a fifth, times
+-- the scale (7.5 s), but never below the compact retraining's 15 s, which
+-- the final falls back to (review s13 R4)
 BEGIN;
 CREATE TEMP TABLE _recsys_auto_trials (
 	n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
 	value double precision, metrics jsonb, train_seconds double precision,
 	eval_seconds double precision, modelled double precision, model text, status text);
-CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text, error text);
+CREATE TEMP TABLE _recsys_auto_scores (n integer, split integer, value float8, seconds float8, model text, error text, train_seconds float8);
 INSERT INTO _recsys_auto_trials (n, family, algorithm, params, value, train_seconds, eval_seconds, modelled, model)
 VALUES (1, 'ease', 'ease', '{"keep": 0.1}', 0.3, 10, 1, 11, 'm');
 SELECT round(recsys._auto_reserve('bpr', '{}', 1, true, '{"scale": 1.25, "exact_factor": 2.5, "ease_write_exact": 40}')::numeric, 2) AS modelled,
 	   recsys._auto_exact_seconds('ease', '{"scale": 1.25}') AS not_measured;
-INSERT INTO _recsys_auto_scores (n, split, value, seconds) VALUES (1, 2, 0.3, 5), (1, 3, 0.3, 4);
+INSERT INTO _recsys_auto_scores (n, split, value, seconds, train_seconds) VALUES (1, 2, 0.3, 5, 5), (1, 3, 0.3, 4, 4);
 SELECT round(recsys._auto_reserve('bpr', '{}', 1, true, '{"scale": 1.25, "exact_factor": 2.5, "ease_write_exact": 40}')::numeric, 2) AS measured,
 	   recsys._auto_exact_seconds('ease', '{"scale": 1.25}') AS exact_seconds;
 ROLLBACK;
