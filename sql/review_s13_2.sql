@@ -116,6 +116,72 @@ SELECT substring(metrics -> 'train_auto' ->> 'final' FROM 'exact estimated at [0
 	   >= 0.8 * (SELECT train_seconds FROM recsys.model_versions WHERE model = 'r2_syn4_exact') AS estimate_not_below_exact
 FROM recsys.models WHERE name = 'r2_syn4';
 
+-- F5 (R3's fix, train_auto: tables emptied not dropped): a temporary
+-- _recsys_auto_trials that exists is kept (TRUNCATE) and written to, and
+-- it need not be train_auto's: another role of the session plants one with
+-- an INSERT trigger, and a more privileged train_auto call (here a
+-- superuser's SECURITY DEFINER wrapper that lets an application role
+-- retrain its model) runs the trigger with its privileges.  Before
+-- c820b48 the table was dropped and created anew.  Expected: not
+-- escalated (train_auto refuses or replaces a table it did not create).
+CREATE ROLE regress_r2_app;
+GRANT USAGE ON SCHEMA review_s13_2 TO regress_r2_app;
+CREATE FUNCTION retrain(model text, fams text[]) RETURNS bigint
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS
+$$ SELECT count(*) FROM recsys.train_auto('review_s13_2.events', model, budget => '10 seconds', families => fams, replace => true) $$;
+REVOKE EXECUTE ON FUNCTION retrain(text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION retrain(text, text[]) TO regress_r2_app;
+SET ROLE regress_r2_app;
+BEGIN;
+CREATE TEMP TABLE _recsys_auto_split (x int);
+CREATE TEMP TABLE _recsys_auto_train (x int);
+CREATE TEMP TABLE _recsys_auto_valid (x int);
+CREATE TEMP TABLE _recsys_auto_trials (
+	n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
+	value double precision, metrics jsonb, train_seconds double precision,
+	eval_seconds double precision, modelled double precision, model text, status text);
+CREATE TEMP TABLE _recsys_auto_scores (
+	n integer, split integer, value double precision, seconds double precision, model text, error text,
+	train_seconds double precision, PRIMARY KEY (n, split));
+CREATE FUNCTION pg_temp.grab() RETURNS trigger LANGUAGE plpgsql AS
+$f$ BEGIN EXECUTE 'ALTER ROLE regress_r2_app SUPERUSER'; RETURN NEW; END $f$;
+CREATE TRIGGER grab BEFORE INSERT ON _recsys_auto_trials FOR EACH ROW EXECUTE FUNCTION pg_temp.grab();
+DO $$ BEGIN PERFORM review_s13_2.retrain('r2_app', '{popular}'); EXCEPTION WHEN OTHERS THEN NULL; END $$;
+COMMIT;
+RESET ROLE;
+SELECT NOT rolsuper AS not_escalated FROM pg_roles WHERE rolname = 'regress_r2_app';
+ALTER ROLE regress_r2_app NOSUPERUSER;
+
+-- F6 (older, since ff18b24: _auto_split): a repeated split's tables are
+-- made only when pg_temp._recsys_auto_valid_<j> does not exist; when it
+-- does (and no _recsys_auto_trials, so the start does not drop them),
+-- train_auto reads the planted relations.  A view calling a pg_temp
+-- function runs that function as the reader: the same wrapper escalates.
+-- Expected: not escalated.
+SET ROLE regress_r2_app;
+-- (F5's planted tables, kept past its commit, go first)
+DROP TABLE IF EXISTS pg_temp._recsys_auto_trials, pg_temp._recsys_auto_scores;
+DROP FUNCTION pg_temp.grab();
+BEGIN;
+CREATE FUNCTION pg_temp.grab() RETURNS boolean LANGUAGE plpgsql AS
+$f$ BEGIN EXECUTE 'ALTER ROLE regress_r2_app SUPERUSER'; RETURN true; EXCEPTION WHEN OTHERS THEN RETURN true; END $f$;
+CREATE TEMP TABLE v2 AS
+SELECT u::bigint AS user_id, (100 + 10 * ((u - 1) / 10) + 9)::bigint AS item_id FROM generate_series(1, 80) u;
+CREATE TEMP VIEW _recsys_auto_valid_2 AS SELECT user_id, item_id FROM pg_temp.v2 WHERE pg_temp.grab();
+CREATE TEMP TABLE _recsys_auto_train_2 AS
+SELECT u::bigint AS user_id, (100 + 10 * ((u - 1) / 10) + j)::bigint AS item_id
+FROM generate_series(1, 80) u, generate_series(0, 8) j;
+DO $$ BEGIN PERFORM review_s13_2.retrain('r2_app', '{ease,popular}'); EXCEPTION WHEN OTHERS THEN NULL; END $$;
+COMMIT;
+DROP VIEW IF EXISTS pg_temp._recsys_auto_valid_2;
+DROP TABLE IF EXISTS pg_temp._recsys_auto_train_2, pg_temp.v2;
+DROP FUNCTION IF EXISTS pg_temp.grab();
+RESET ROLE;
+SELECT NOT rolsuper AS not_escalated FROM pg_roles WHERE rolname = 'regress_r2_app';
+ALTER ROLE regress_r2_app NOSUPERUSER;
+
 SELECT recsys.drop_model(m) IS NOT NULL AS dropped FROM unnest(ARRAY['r2_vmax', 'r2_mem', 'r2_syn4', 'r2_syn4_exact']) m;
+SELECT recsys.drop_model(name) IS NOT NULL AS dropped FROM recsys.models WHERE name = 'r2_app';
 RESET client_min_messages;
 DROP SCHEMA review_s13_2 CASCADE;
+DROP ROLE regress_r2_app;
