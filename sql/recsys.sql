@@ -5722,15 +5722,21 @@ COMMENT ON FUNCTION recsys._auto_final_keep(double precision, double precision, 
 -- reserve and keep: on ml-latest-small strat75, quiet, the model put the
 -- exact retraining at 40.4 s with 40.4 s left and the winner was
 -- retrained with keep 0.5.
+-- (PL/pgSQL, not SQL: its plans follow the temporary tables a second
+-- train_auto call in the transaction makes anew; review s13 R3)
 CREATE FUNCTION recsys._auto_exact_seconds(family text, ctx jsonb)
 RETURNS double precision
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT 1.2 * max(s.train_seconds)
-		   * coalesce((ctx ->> 'repeated_scale')::double precision, (ctx ->> 'scale')::double precision)
-	FROM _recsys_auto_scores s JOIN _recsys_auto_trials t ON t.n = s.n
-	WHERE t.family = _auto_exact_seconds.family AND s.train_seconds IS NOT NULL
+BEGIN
+	RETURN (
+		SELECT 1.2 * max(s.train_seconds)
+			   * coalesce((ctx ->> 'repeated_scale')::double precision, (ctx ->> 'scale')::double precision)
+		FROM _recsys_auto_scores s JOIN _recsys_auto_trials t ON t.n = s.n
+		WHERE t.family = _auto_exact_seconds.family AND s.train_seconds IS NOT NULL
+	);
+END
 $$;
 COMMENT ON FUNCTION recsys._auto_exact_seconds(text, jsonb) IS
 	'internal: the measured seconds of training a train_auto EASE family''s setting exact on all the data, or NULL';
@@ -6000,14 +6006,20 @@ COMMENT ON FUNCTION recsys._auto_rescore_seconds(jsonb, double precision, double
 -- for an exact EASE fit the repeated splits took 15-20 s, and two of them
 -- kept in reserve per setting cut the second round with a third of the
 -- budget unspent.
+-- (PL/pgSQL, not SQL: its plans follow the temporary tables a second
+-- train_auto call in the transaction makes anew; review s13 R3)
 CREATE FUNCTION recsys._auto_measured_fit(family text)
 RETURNS double precision
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT 1.2 * max(s.seconds)
-	FROM _recsys_auto_scores s JOIN _recsys_auto_trials t ON t.n = s.n
-	WHERE t.family = _auto_measured_fit.family AND s.seconds IS NOT NULL
+BEGIN
+	RETURN (
+		SELECT 1.2 * max(s.seconds)
+		FROM _recsys_auto_scores s JOIN _recsys_auto_trials t ON t.n = s.n
+		WHERE t.family = _auto_measured_fit.family AND s.seconds IS NOT NULL
+	);
+END
 $$;
 COMMENT ON FUNCTION recsys._auto_measured_fit(text) IS
 	'internal: the slowest measured fit of a train_auto family on the repeated splits, plus a fifth';
@@ -6442,32 +6454,44 @@ COMMENT ON FUNCTION recsys._auto_matched_weight(text[], text[], double precision
 -- the (user, split) pairs, so that a split of few users (protocol last's
 -- global time cut on data whose users stop early) weighs as little as
 -- it knows; on holdout both repeated splits have the same users.
+-- (PL/pgSQL, not SQL: its plans follow the temporary tables a second
+-- train_auto call in the transaction makes anew; review s13 R3)
 CREATE FUNCTION recsys._auto_matched_mean(n integer, m integer, users jsonb DEFAULT NULL)
 RETURNS double precision
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT sum(x.value * coalesce((users ->> x.split::text)::double precision, 1))
-		   / sum(coalesce((users ->> x.split::text)::double precision, 1))
-	FROM _recsys_auto_scores x
-	WHERE x.n = _auto_matched_mean.n AND x.split BETWEEN 2 AND m
-	HAVING count(x.value) = m - 1 AND m >= 2
+BEGIN
+	RETURN (
+		SELECT sum(x.value * coalesce((users ->> x.split::text)::double precision, 1))
+			   / sum(coalesce((users ->> x.split::text)::double precision, 1))
+		FROM _recsys_auto_scores x
+		WHERE x.n = _auto_matched_mean.n AND x.split BETWEEN 2 AND m
+		HAVING count(x.value) = m - 1 AND m >= 2
+	);
+END
 $$;
 COMMENT ON FUNCTION recsys._auto_matched_mean(integer, integer, jsonb) IS
 	'internal: a train_auto trial''s mean value over the repeated splits 2 to m (final model''s depth and form), by their users when given';
 
 -- Trial n's validation values: its first split's, then its scores on the
 -- repeated splits, in split order (a failed fit's none).
+-- (PL/pgSQL, not SQL: its plans follow the temporary tables a second
+-- train_auto call in the transaction makes anew; review s13 R3)
 CREATE FUNCTION recsys._auto_split_values(n integer)
 RETURNS double precision[]
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT ARRAY(SELECT y.v FROM (SELECT t.value, 1 FROM _recsys_auto_trials t WHERE t.n = _auto_split_values.n
-								  UNION ALL
-								  SELECT s.value, s.split FROM _recsys_auto_scores s
-								  WHERE s.n = _auto_split_values.n AND s.error IS NULL) y(v, o)
-				 ORDER BY y.o)
+BEGIN
+	RETURN (
+		SELECT ARRAY(SELECT y.v FROM (SELECT t.value, 1 FROM _recsys_auto_trials t WHERE t.n = _auto_split_values.n
+									  UNION ALL
+									  SELECT s.value, s.split FROM _recsys_auto_scores s
+									  WHERE s.n = _auto_split_values.n AND s.error IS NULL) y(v, o)
+					 ORDER BY y.o)
+	);
+END
 $$;
 COMMENT ON FUNCTION recsys._auto_split_values(integer) IS
 	'internal: a train_auto trial''s validation values on its first and repeated splits';
@@ -6582,11 +6606,14 @@ COMMENT ON FUNCTION recsys._auto_note_scores(text, jsonb) IS
 -- (NULL without repeated splits), incumbent the first round's trial, kept
 -- the trial the family keeps.  resumed (s12): the round was cut, then run
 -- again after the blends with what they left of the budget.
+-- (PL/pgSQL, not SQL: its plans follow the temporary tables a second
+-- train_auto call in the transaction makes anew; review s13 R3)
 CREATE FUNCTION recsys._auto_second_record(family text, climb jsonb, incumbent integer, kept integer, splits integer,
 										   OUT entry jsonb, OUT note text)
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY INVOKER
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
 	SELECT jsonb_build_object(
 			   'family', family,
 			   'new_settings', (climb -> 'new_settings'),
@@ -6619,6 +6646,8 @@ AS $$
 							   jsonb_array_length(climb -> 'failed')) ELSE '' END
 		   || CASE WHEN (climb ->> 'resumed')::boolean
 				   THEN ' (the round resumed after the blends with the time they left)' ELSE '' END
+	INTO entry, note;
+END
 $$;
 COMMENT ON FUNCTION recsys._auto_second_record(text, jsonb, integer, integer, integer) IS
 	'internal: train_auto''s record and sentence of its second round';
@@ -6972,9 +7001,16 @@ DECLARE
 	member text;
 	-- (the final training refused for recsys.max_memory: review s13 R5)
 	refused_message text;
+	refused_state text;
+	fallback_message text;
 	refused_families text[];
 	fallback record;
-	fallback_found boolean;
+	fallback_found boolean := false;
+	-- (the family whose training on all the data is under way: a variable
+	-- keeps its value past the rollback of the block that failed)
+	training_family text;
+	refused_winner_family text;
+	refused_winner_value double precision;
 	-- (the matched test's base evaluation, measured, per member: review s13 R7)
 	matched_member_seconds double precision;
 	matched_started timestamptz;
@@ -7184,18 +7220,21 @@ BEGIN
 	PERFORM recsys._auto_check_members(model, families_used, replace);
 
 	-- the split: validation pairs, and the source's rows without them
-	-- (a second call in one transaction: its tables go first; the trials
-	-- and scores are emptied instead, review s13 R3: SQL-language helpers
-	-- called from PL/pgSQL expressions (_auto_measured_fit,
-	-- _auto_matched_mean, ...) keep their plans, naming these tables, for
-	-- the transaction, and a dropped one failed the second call with
-	-- 42P01; the split tables are read by name through EXECUTE only)
-	IF to_regclass('pg_temp._recsys_auto_trials') IS NOT NULL THEN
-		DROP TABLE pg_temp._recsys_auto_split, pg_temp._recsys_auto_train, pg_temp._recsys_auto_valid;
-		DROP TABLE IF EXISTS pg_temp._recsys_auto_train_2, pg_temp._recsys_auto_valid_2,
-			pg_temp._recsys_auto_train_3, pg_temp._recsys_auto_valid_3;
-		TRUNCATE pg_temp._recsys_auto_trials, pg_temp._recsys_auto_scores;
-	END IF;
+	-- (a second call in one transaction: its tables go first, and so does
+	-- any table of these names made otherwise: review s13-2 F5, F6, a
+	-- table planted by another role of the session (a trigger, or a view
+	-- calling its function) would run as this caller, a definer
+	-- wrapper's rights; each is dropped whatever else exists (DROP TABLE
+	-- refuses a view or another role's table: an error, nothing run) and
+	-- made anew.  The helpers reading them are PL/pgSQL, whose plans
+	-- follow the new tables: review s13 R3)
+	FOREACH member IN ARRAY ARRAY['_recsys_auto_split', '_recsys_auto_train', '_recsys_auto_valid',
+								  '_recsys_auto_trials', '_recsys_auto_scores', '_recsys_auto_train_2',
+								  '_recsys_auto_valid_2', '_recsys_auto_train_3', '_recsys_auto_valid_3'] LOOP
+		IF to_regclass('pg_temp.' || member) IS NOT NULL THEN
+			EXECUTE format('DROP TABLE pg_temp.%I', member);
+		END IF;
+	END LOOP;
 	IF protocol_used = 'last' THEN
 		CREATE TEMP TABLE _recsys_auto_split ON COMMIT DROP AS
 		SELECT * FROM recsys.split_last(source, time_col, 5, 10, user_col, item_col);
@@ -7248,18 +7287,16 @@ BEGIN
 	ANALYZE pg_temp._recsys_auto_train;
 	SELECT count(*), count(DISTINCT s.user_id), count(DISTINCT s.item_id) FILTER (WHERE NOT s.is_test)
 	INTO n_train, n_users, n_items FROM _recsys_auto_split s WHERE NOT s.is_test;
-	IF to_regclass('pg_temp._recsys_auto_trials') IS NULL THEN
-		CREATE TEMP TABLE _recsys_auto_trials (
-			n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
-			value double precision, metrics jsonb, train_seconds double precision,
-			eval_seconds double precision, modelled double precision, model text, status text) ON COMMIT DROP;
-		-- (the second round's scores on repeated splits: _auto_rescore;
-		-- seconds: training and scoring, train_seconds: training alone;
-		-- error: the fit failed there, its message, value NULL; s13)
-		CREATE TEMP TABLE _recsys_auto_scores (
-			n integer, split integer, value double precision, seconds double precision, model text, error text,
-			train_seconds double precision, PRIMARY KEY (n, split)) ON COMMIT DROP;
-	END IF;
+	CREATE TEMP TABLE _recsys_auto_trials (
+		n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
+		value double precision, metrics jsonb, train_seconds double precision,
+		eval_seconds double precision, modelled double precision, model text, status text) ON COMMIT DROP;
+	-- (the second round's scores on repeated splits: _auto_rescore;
+	-- seconds: training and scoring, train_seconds: training alone;
+	-- error: the fit failed there, its message, value NULL; s13)
+	CREATE TEMP TABLE _recsys_auto_scores (
+		n integer, split integer, value double precision, seconds double precision, model text, error text,
+		train_seconds double precision, PRIMARY KEY (n, split)) ON COMMIT DROP;
 
 	columns := jsonb_build_object('user_col', user_col, 'item_col', item_col)
 			   || CASE WHEN event_col IS NOT NULL
@@ -7395,7 +7432,11 @@ BEGIN
 			-- (the data's rows over the split's train rows, the larger of
 			-- the two: what a fit measured there scales by to all the data,
 			-- _auto_exact_seconds)
-			EXECUTE format('SELECT count(*) FROM pg_temp.%I', '_recsys_auto_train_' || j) INTO split_rows;
+			-- (distinct pairs, as n_rows counts them: a source logging a
+			-- pair several times would otherwise shrink the ratio; review
+			-- s13-2 F4)
+			EXECUTE format('SELECT count(*) FROM (SELECT DISTINCT r.%I, r.%I FROM pg_temp.%I r) d',
+						   user_col, item_col, '_recsys_auto_train_' || j) INTO split_rows;
 			ctx := ctx || jsonb_build_object('repeated_scale',
 											 greatest(coalesce((ctx ->> 'repeated_scale')::double precision, 0),
 													  n_rows::double precision / greatest(split_rows, 1)));
@@ -7781,6 +7822,7 @@ BEGIN
 			FOR fam IN SELECT t.* FROM jsonb_array_elements_text(winner.params -> 'members') WITH ORDINALITY m(name, o)
 							  JOIN _recsys_auto_trials t ON t.model = m.name
 					   ORDER BY m.o LOOP
+				training_family := fam.family;
 				member := recsys._auto_keep_member(recsys._tune_trainer(fam.algorithm), source, model, fam.family,
 												   CASE WHEN NOT fam.params ? 'keep' THEN fam.params
 														WHEN final_keep = 1 THEN fam.params - 'keep'
@@ -7791,6 +7833,7 @@ BEGIN
 									  jsonb_build_object('members', to_jsonb(members), 'weights', winner.params -> 'weights'),
 									  true);
 		ELSE
+			training_family := winner.family;
 			PERFORM recsys._tune_keep(recsys._tune_trainer(winner.algorithm), source, model,
 									  CASE WHEN NOT winner.params ? 'keep' THEN winner.params
 										   WHEN final_keep = 1 THEN winner.params - 'keep'
@@ -7798,12 +7841,18 @@ BEGIN
 		END IF;
 	EXCEPTION
 		WHEN program_limit_exceeded THEN
-			GET STACKED DIAGNOSTICS refused_message = MESSAGE_TEXT;
-			refused_families := CASE WHEN winner.family = 'blend'
-									 THEN ARRAY(SELECT t.family FROM _recsys_auto_trials t
-												WHERE t.model IN (SELECT jsonb_array_elements_text(winner.params -> 'members')))
-									 ELSE ARRAY[winner.family] END;
-			fallback_found := false;
+			-- (the condition names SQLSTATE class 54: only the memory
+			-- refusal, 54000 naming recsys.max_memory, falls back; any
+			-- other goes on unchanged, review s13-2 F1)
+			GET STACKED DIAGNOSTICS refused_message = MESSAGE_TEXT, refused_state = RETURNED_SQLSTATE;
+			IF refused_state <> '54000' OR position('recsys.max_memory' IN refused_message) = 0 THEN
+				RAISE;
+			END IF;
+			-- (the family refused, a blend's member whose training failed
+			-- alone: the other members' families may still train, review
+			-- s13-2 F2; the members trained before it were rolled back)
+			refused_families := ARRAY[coalesce(training_family, winner.family)];
+			members := '{}';
 			FOR fam IN SELECT b.* FROM (SELECT DISTINCT ON (t.family) t.*
 										FROM _recsys_auto_trials t
 										WHERE t.value IS NOT NULL AND t.train_seconds IS NOT NULL AND t.family <> 'blend'
@@ -7817,6 +7866,10 @@ BEGIN
 					EXIT;
 				EXCEPTION
 					WHEN program_limit_exceeded THEN
+						GET STACKED DIAGNOSTICS fallback_message = MESSAGE_TEXT, refused_state = RETURNED_SQLSTATE;
+						IF refused_state <> '54000' OR position('recsys.max_memory' IN fallback_message) = 0 THEN
+							RAISE;
+						END IF;
 						refused_families := refused_families || fam.family;
 				END;
 			END LOOP;
@@ -7828,8 +7881,10 @@ BEGIN
 						  HINT = 'Raise recsys.max_memory, or train on fewer items.';
 			END IF;
 			final_note := format('%s refused on all the data (%s); %s, the best other family on the first split (validation %s), trained instead%s',
-								 winner.family, refused_message, fallback.family, round(fallback.value::numeric, 4),
+								 refused_families[1], refused_message, fallback.family, round(fallback.value::numeric, 4),
 								 CASE WHEN fallback.params ? 'keep' THEN ' compact (keep 0.1), as validated' ELSE '' END);
+			refused_winner_family := winner.family;
+			refused_winner_value := winner.value;
 			winner := fallback;
 	END;
 	-- the candidates go (blends before their members), and the models
@@ -7854,7 +7909,12 @@ BEGIN
 	  AND t.family <> winner.family AND NOT t.family = ANY (blend_families)
 	ORDER BY t.value DESC, t.n LIMIT 1;
 	why := format('%s of %s trained candidates%s%s',
-				  CASE WHEN winner.family = 'blend'
+				  -- (review s13-2 F3: the winner refused on all the data first)
+				  CASE WHEN fallback_found
+					   THEN format('%s won (validation %s %s on the first split), but its training on all the data was refused for recsys.max_memory (%s); %s, the best other family there (%s), was trained instead',
+								   refused_winner_family, metric, round(refused_winner_value::numeric, 4),
+								   refused_families[1], winner.family, round(winner.value::numeric, 4))
+					   WHEN winner.family = 'blend'
 					   THEN format('validation %s %s on the first split for the blend, against %s for %s alone', metric,
 								   round(winner.value::numeric, 4), round(top.value::numeric, 4), top.family)
 					   WHEN winner.n IS DISTINCT FROM incumbent AND recsys._auto_matched_mean(winner.n, 3, ctx -> 'split_users') IS NOT NULL
@@ -7874,7 +7934,11 @@ BEGIN
 		'protocol', protocol_used, 'protocol_reason', protocol_reason, 'metric', metric,
 		'families', to_jsonb(families_used),
 		'budget_seconds', extract(epoch FROM budget), 'seconds', extract(epoch FROM clock_timestamp() - started),
-		'validation', jsonb_build_object('users', n_valid_users, 'pairs', n_valid, 'train_rows', n_train),
+		'validation', jsonb_build_object('users', n_valid_users, 'pairs', n_valid, 'train_rows', n_train,
+										 -- (s13: the data's pairs over the repeated
+										 -- splits' train pairs, by which a fit measured
+										 -- there scales to all the data)
+										 'repeated_scale', ctx -> 'repeated_scale'),
 		'winner', jsonb_build_object('family', winner.family, 'algorithm', winner.algorithm,
 									 'params', winner.shown, 'value', winner.value,
 									 'members', to_jsonb(members)),
