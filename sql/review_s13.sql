@@ -149,6 +149,7 @@ SELECT algorithm, metrics -> 'train_auto' -> 'winner' ->> 'family' AS winner,
 	   metrics -> 'train_auto' ->> 'final' LIKE 'ease refused on all the data (training needs % MB%), more than recsys.max_memory (18 MB)); popular, the best other family on the first split (validation %), trained instead' AS final_says
 FROM recsys.models WHERE name = 'r5';
 RESET recsys.max_memory;
+SELECT recsys.drop_model('r5') IS NOT NULL AS dropped;
 
 RESET client_min_messages;
 DROP SCHEMA review_s13 CASCADE;
