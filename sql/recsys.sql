@@ -5730,12 +5730,8 @@ LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	RETURN (
-		SELECT 1.2 * max(s.train_seconds)
-			   * coalesce((ctx ->> 'repeated_scale')::double precision, (ctx ->> 'scale')::double precision)
-		FROM _recsys_auto_scores s JOIN _recsys_auto_trials t ON t.n = s.n
-		WHERE t.family = _auto_exact_seconds.family AND s.train_seconds IS NOT NULL
-	);
+	RETURN recsys._auto_measured_fit(family, true)
+		   * coalesce((ctx ->> 'repeated_scale')::double precision, (ctx ->> 'scale')::double precision);
 END
 $$;
 COMMENT ON FUNCTION recsys._auto_exact_seconds(text, jsonb) IS
@@ -6008,21 +6004,23 @@ COMMENT ON FUNCTION recsys._auto_rescore_seconds(jsonb, double precision, double
 -- budget unspent.
 -- (PL/pgSQL, not SQL: its plans follow the temporary tables a second
 -- train_auto call in the transaction makes anew; review s13 R3)
-CREATE FUNCTION recsys._auto_measured_fit(family text)
+-- training_only (s13): the training's seconds alone, without the
+-- scoring (_auto_exact_seconds: the final training scores nothing).
+CREATE FUNCTION recsys._auto_measured_fit(family text, training_only boolean DEFAULT false)
 RETURNS double precision
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	RETURN (
-		SELECT 1.2 * max(s.seconds)
+		SELECT 1.2 * max(CASE WHEN training_only THEN s.train_seconds ELSE s.seconds END)
 		FROM _recsys_auto_scores s JOIN _recsys_auto_trials t ON t.n = s.n
-		WHERE t.family = _auto_measured_fit.family AND s.seconds IS NOT NULL
+		WHERE t.family = _auto_measured_fit.family
 	);
 END
 $$;
-COMMENT ON FUNCTION recsys._auto_measured_fit(text) IS
-	'internal: the slowest measured fit of a train_auto family on the repeated splits, plus a fifth';
+COMMENT ON FUNCTION recsys._auto_measured_fit(text, boolean) IS
+	'internal: the slowest measured fit of a train_auto family on the repeated splits (or its training alone), plus a fifth';
 
 -- The estimated seconds of fitting trial n's setting on a repeated split
 -- (s12): the family's measured fits there (_auto_measured_fit), else the
