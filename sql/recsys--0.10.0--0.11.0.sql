@@ -1655,8 +1655,9 @@ BEGIN
 			IF NOT fallback_found THEN
 				RAISE EXCEPTION '%', refused_message
 					USING ERRCODE = 'program_limit_exceeded',
-						  DETAIL = format('train_auto''s winner (%s) and every other family trained (%s) were refused on all the data.',
-										  winner.family, array_to_string(refused_families, ', ')),
+						  DETAIL = format('train_auto''s winner (%s) was refused on all the data, and so was every other family trained: %s.',
+										  refused_families[1],
+										  coalesce(nullif(array_to_string(refused_families[2:], ', '), ''), 'none')),
 						  HINT = 'Raise recsys.max_memory, or train on fewer items.';
 			END IF;
 			final_note := format('%s refused on all the data (%s); %s, the best other family on the first split (validation %s), trained instead%s',

@@ -150,6 +150,22 @@ SELECT algorithm, metrics -> 'train_auto' -> 'winner' ->> 'family' AS winner,
 FROM recsys.models WHERE name = 'r5';
 RESET recsys.max_memory;
 SELECT recsys.drop_model('r5') IS NOT NULL AS dropped;
+-- ... and when no other family can take its place (EASE alone searched),
+-- the refusal itself, 54000, its detail naming the families refused
+CREATE FUNCTION err_detail(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE state text := 'no error'; detail text;
+BEGIN
+	BEGIN EXECUTE q; EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, detail = PG_EXCEPTION_DETAIL;
+		RETURN state || ': ' || detail;
+	END;
+	RETURN state;
+END
+$$;
+SET recsys.max_memory = '18MB';
+SELECT err_detail($$SELECT count(*) FROM recsys.train_auto('review_s13.mem', 'r5_alone', budget => '60 seconds', families => '{ease}')$$) AS refused;
+RESET recsys.max_memory;
+SELECT count(*) AS stored FROM recsys.models WHERE name = 'r5_alone';
 
 RESET client_min_messages;
 DROP SCHEMA review_s13 CASCADE;
