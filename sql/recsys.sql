@@ -7057,6 +7057,11 @@ DECLARE
 	-- (the best family's setting is the first split's choice: blends may
 	-- be tested there when the repeated splits' fits do not fit)
 	first_split_base boolean := true;
+	-- (the item features as a component: the lead with them, the best
+	-- model without them, and the check between them; s14)
+	features_lead record;
+	features_plain record;
+	features_check jsonb;
 BEGIN
 	PERFORM recsys._require_writable('recsys.train_auto()');
 	IF source IS NULL OR model IS NULL OR budget IS NULL OR metric IS NULL OR user_col IS NULL
@@ -7288,7 +7293,11 @@ BEGIN
 	CREATE TEMP TABLE _recsys_auto_trials (
 		n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
 		value double precision, metrics jsonb, train_seconds double precision,
-		eval_seconds double precision, modelled double precision, model text, status text) ON COMMIT DROP;
+		eval_seconds double precision, modelled double precision, model text, status text,
+		-- (a family reading the item features whose lead over the best
+		-- model without them was not significant: it does not lead, it
+		-- may still join a blend; s14)
+		held_back boolean NOT NULL DEFAULT false) ON COMMIT DROP;
 	-- (the second round's scores on repeated splits: _auto_rescore;
 	-- seconds: training and scoring, train_seconds: training alone;
 	-- error: the fit failed there, its message, value NULL; s13)
@@ -7382,6 +7391,50 @@ BEGIN
 		EXIT WHEN NOT tried;
 	END LOOP;
 
+	-- the item features are a component the search switches off
+	-- (doc/internals.md, "train_auto", s14): when the first round's lead
+	-- reads them, it leads only if its gain over the best model without
+	-- them is significant on the first split's users (paired z at least
+	-- min_z, 1.96, as a blend member's there; _auto_paired_z); otherwise
+	-- every family reading them is held back: the best without them leads
+	-- (the second round and the blends start from it) and a family with
+	-- them may still join the blend, where its gain is tested as any
+	-- member's.  Features that win validation by less than its noise cost
+	-- on new data about as often as they gain (ml-latest-small last5:
+	-- +0.0005 on validation, -0.0019 on test), and they are the
+	-- component of the search that differs most between shops
+	SELECT t.* INTO features_lead FROM _recsys_auto_trials t
+	WHERE t.model IS NOT NULL AND t.value IS NOT NULL AND t.family <> 'blend'
+	ORDER BY t.value DESC, t.n LIMIT 1;
+	IF features_lead.params ? 'features' THEN
+		SELECT t.* INTO features_plain FROM _recsys_auto_trials t
+		WHERE t.model IS NOT NULL AND t.value IS NOT NULL AND t.family <> 'blend' AND NOT t.params ? 'features'
+		ORDER BY t.value DESC, t.n LIMIT 1;
+		IF features_plain.n IS NOT NULL THEN
+			-- (both models' values once each, when the time left allows it
+			-- besides the lead's retraining on all the data)
+			final_other := features_lead.train_seconds * (ctx ->> 'scale')::double precision * 1.2;
+			blend_users := recsys._auto_user_values(features_plain.model, metric_name, k,
+													features_plain.eval_seconds + features_lead.eval_seconds + final_other, ctx);
+			member_users := CASE WHEN blend_users IS NOT NULL
+								 THEN recsys._auto_user_values(features_lead.model, metric_name, k,
+															   features_lead.eval_seconds + final_other, ctx) END;
+			z := recsys._auto_paired_z(blend_users, member_users);
+			min_z := (ctx ->> 'min_z')::double precision;
+			features_check := jsonb_build_object(
+				'with', features_lead.family, 'value', features_lead.value,
+				'without', features_plain.family, 'without_value', features_plain.value,
+				'z', z, 'min_z', min_z, 'held_back', z IS NULL OR z < min_z);
+			IF z IS NULL OR z < min_z THEN
+				UPDATE _recsys_auto_trials t SET held_back = true WHERE t.params ? 'features';
+			END IF;
+			blend_users := NULL;
+			member_users := NULL;
+			z := NULL;
+			min_z := NULL;
+		END IF;
+	END IF;
+
 	-- the second round (doc/internals.md, "train_auto"): the best
 	-- family's setting chosen on repeated validation splits whose train
 	-- part has nearly the final model's depth, each setting trained in the
@@ -7405,19 +7458,19 @@ BEGIN
 	blend_reserve := 4 * coalesce((SELECT sum(t.eval_seconds + b.eval_seconds)
 								   FROM _recsys_auto_trials t,
 										(SELECT u.eval_seconds FROM _recsys_auto_trials u WHERE u.model IS NOT NULL
-										 ORDER BY u.value DESC NULLS LAST, u.n LIMIT 1) b
+										 ORDER BY u.held_back, u.value DESC NULLS LAST, u.n LIMIT 1) b
 								   WHERE t.model IS NOT NULL AND t.value IS NOT NULL), 0)
 					 + 2 * coalesce((SELECT sum(recsys._auto_rescore_seconds(o.params, o.train_seconds, o.eval_seconds, ctx))
 									 FROM (SELECT t.* FROM _recsys_auto_trials t
 										   WHERE t.model IS NOT NULL AND t.value IS NOT NULL
-										   ORDER BY t.value DESC, t.n OFFSET 1 LIMIT 3) o), 0);
+										   ORDER BY t.held_back, t.value DESC, t.n OFFSET 1 LIMIT 3) o), 0);
 	timeline := jsonb_build_object('first_round', extract(epoch FROM clock_timestamp() - started),
 								   'blend_reserve', blend_reserve);
 	FOR fam IN SELECT f.*, b.value AS best_value
 			   FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
 			   JOIN (SELECT t.family, t.value FROM _recsys_auto_trials t
 					 WHERE t.model IS NOT NULL AND t.value IS NOT NULL
-					 ORDER BY t.value DESC, t.n LIMIT 1) b ON b.family = f.family LOOP
+					 ORDER BY t.held_back, t.value DESC, t.n LIMIT 1) b ON b.family = f.family LOOP
 		SELECT t.n INTO incumbent FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL;
 		splits_used := 1;
 		FOR j IN 2..3 LOOP
@@ -7479,7 +7532,7 @@ BEGIN
 	-- blend's users' values are evaluated once more per member
 	-- (_evaluate_users), within the budget
 	SELECT t.* INTO top FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
-	ORDER BY t.value DESC NULLS LAST, t.n LIMIT 1;
+	ORDER BY t.held_back, t.value DESC NULLS LAST, t.n LIMIT 1;
 	IF top.n IS NULL THEN
 		RAISE EXCEPTION 'train_auto found no candidate within the budget of %', budget
 			USING ERRCODE = 'program_limit_exceeded',
@@ -7907,7 +7960,7 @@ BEGIN
 	WHERE t.value IS NOT NULL AND t.model IS NOT NULL AND t.family <> 'blend'
 	  AND t.family <> winner.family AND NOT t.family = ANY (blend_families)
 	ORDER BY t.value DESC, t.n LIMIT 1;
-	why := format('%s of %s trained candidates%s%s',
+	why := format('%s of %s trained candidates%s%s%s',
 				  -- (review s13-2 F3: the winner refused on all the data first)
 				  CASE WHEN fallback_found
 					   THEN format('%s won (validation %s %s on the first split), but its training on all the data was refused for recsys.max_memory (%s); %s, the best other family there (%s), was trained instead',
@@ -7928,7 +7981,16 @@ BEGIN
 					   THEN format('; the best other family, %s, reached %s', runner_up.family, round(runner_up.value::numeric, 4))
 					   ELSE '' END,
 				  (SELECT format('; %s blend member(s) not kept (gain not significant or not tested)', count(*))
-				   FROM _recsys_auto_trials t WHERE t.status LIKE 'not kept%' HAVING count(*) > 0));
+				   FROM _recsys_auto_trials t WHERE t.status LIKE 'not kept%' HAVING count(*) > 0),
+				  -- (s14: the item features' check, when the lead read them)
+				  CASE WHEN features_check IS NULL THEN ''
+					   ELSE format('; the item features %s: %s (%s) against %s without them (%s) on the first split, paired z %s %s %s',
+								   CASE WHEN (features_check ->> 'held_back')::boolean THEN 'held back' ELSE 'kept' END,
+								   features_check ->> 'with', round((features_check ->> 'value')::numeric, 4),
+								   features_check ->> 'without', round((features_check ->> 'without_value')::numeric, 4),
+								   coalesce(round((features_check ->> 'z')::numeric, 2)::text, 'not computed (no time left)'),
+								   CASE WHEN (features_check ->> 'held_back')::boolean THEN '<' ELSE '>=' END,
+								   features_check ->> 'min_z') END);
 	report := jsonb_build_object(
 		'protocol', protocol_used, 'protocol_reason', protocol_reason, 'metric', metric,
 		'families', to_jsonb(families_used),
@@ -7942,6 +8004,7 @@ BEGIN
 									 'params', winner.shown, 'value', winner.value,
 									 'members', to_jsonb(members)),
 		'why', why, 'final', final_note, 'second_round', second_round, 'timeline', timeline,
+		'features_check', features_check,
 		'candidates', (SELECT jsonb_agg(jsonb_build_object(
 							'n', t.n, 'round', t.round, 'family', t.family, 'algorithm', t.algorithm,
 							'params', t.shown, 'value', t.value, 'train_seconds', t.train_seconds,

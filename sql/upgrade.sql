@@ -152,6 +152,15 @@ UNION ALL
 SELECT 'only when fresh', * FROM (SELECT * FROM fresh EXCEPT SELECT * FROM from_0_10) b
 ORDER BY 1, 2;
 
+DROP EXTENSION recsys CASCADE;
+CREATE EXTENSION recsys VERSION '0.11.0';
+ALTER EXTENSION recsys UPDATE;
+CREATE TEMP TABLE from_0_11 AS SELECT * FROM pg_temp.recsys_objects();
+SELECT 'only after upgrade from 0.11.0' AS side, * FROM (SELECT * FROM from_0_11 EXCEPT SELECT * FROM fresh) a
+UNION ALL
+SELECT 'only when fresh', * FROM (SELECT * FROM fresh EXCEPT SELECT * FROM from_0_11) b
+ORDER BY 1, 2;
+
 -- a DBA's EXECUTE grants on a function the update drops and creates again
 -- (train_fm in 0.10.0) are kept (review s8, 4): no EXECUTE for PUBLIC, one
 -- for a role, before and after

@@ -1,0 +1,1109 @@
+-- recsys 0.11.0 -> 0.12.0
+\echo Use "ALTER EXTENSION recsys UPDATE TO '0.12.0'" to load this file. \quit
+
+-- 0.12.0: each change has a section of its own below (one per work stream).
+-- A function changed by several sections ends as one copy equal to
+-- sql/recsys.sql's (replace the earlier section's copy, do not add a second).
+
+-------------------------------------------------------------------------------
+-- train_auto: the item features a component the search switches off (s14)
+-------------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION recsys.train_auto(
+	source regclass,
+	model text DEFAULT 'default',
+	budget interval DEFAULT '5 minutes',
+	metric text DEFAULT 'ndcg@10',
+	protocol text DEFAULT NULL,
+	features regclass DEFAULT NULL,
+	user_col name DEFAULT 'user_id',
+	item_col name DEFAULT 'item_id',
+	time_col name DEFAULT NULL,
+	weight_col name DEFAULT NULL,
+	seed bigint DEFAULT 42,
+	replace boolean DEFAULT false,
+	families text[] DEFAULT NULL,
+	event_col name DEFAULT NULL,
+	event_weights jsonb DEFAULT NULL)
+RETURNS TABLE (rank integer, family text, algorithm text, params jsonb, value double precision,
+			   train_seconds double precision, eval_seconds double precision, status text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	started timestamptz := clock_timestamp();
+	k integer;
+	metric_name text;
+	ranking CONSTANT text[] := ARRAY['precision', 'recall', 'ndcg', 'map', 'hit_rate', 'mrr'];
+	protocol_used text := protocol;
+	protocol_reason text;
+	families_used text[];
+	event_type text;
+	bad_weight text;
+	columns jsonb;
+	ctx jsonb;
+	n_rows bigint;
+	n_train bigint;
+	n_users bigint;
+	n_items bigint;
+	n_all_items bigint;
+	n_valid_users bigint;
+	n_valid bigint;
+	time_unused boolean;
+	fam record;
+	n_families integer;
+	survivors text[];
+	next_params jsonb;
+	search_round integer := 0;
+	per_family integer;
+	tried boolean;
+	out_of_budget text[] := '{}';
+	result text;
+	top record;
+	runner_up record;
+	w double precision;
+	blend_models text[];
+	blend_families text[];
+	blend_weights double precision[];
+	blend_value double precision;
+	blend_seconds double precision;
+	best_weight double precision;
+	best_value double precision;
+	winner record;
+	members text[];
+	member text;
+	-- (the final training refused for recsys.max_memory: review s13 R5)
+	refused_message text;
+	refused_state text;
+	fallback_message text;
+	refused_families text[];
+	fallback record;
+	fallback_found boolean := false;
+	-- (the family whose training on all the data is under way: a variable
+	-- keeps its value past the rollback of the block that failed)
+	training_family text;
+	refused_winner_family text;
+	refused_winner_value double precision;
+	-- (the matched test's base evaluation, measured, per member: review s13 R7)
+	matched_member_seconds double precision;
+	matched_started timestamptz;
+	report jsonb;
+	why text;
+	version_trained integer;
+	final_estimate double precision;
+	final_left double precision;
+	final_other double precision;
+	final_ease double precision;
+	final_ease_exact double precision;
+	final_keep double precision;
+	final_kept_estimate double precision;
+	final_load double precision;
+	final_note text;
+	trial record;
+	best_n integer;
+	blend_n integer;
+	blend_users double precision[];
+	member_users double precision[];
+	z double precision;
+	blend_reserve double precision;
+	incumbent integer;
+	chosen integer;
+	splits_used integer;
+	split_users bigint;
+	split_rows bigint;
+	second_round jsonb := '[]';
+	second_note text;
+	climb jsonb;
+	-- (seconds since the start at the end of each stage, and what the
+	-- second round kept for the blends: where the budget went)
+	timeline jsonb := '{}';
+	second_entry jsonb;
+	-- (the family the second round searched)
+	climb_family text;
+	min_z double precision;
+	matched_members text[];
+	matched_base text[];
+	matched_ext text[];
+	matched_base_users double precision[];
+	matched_drop text[] := '{}';
+	matched_tested boolean;
+	weighting jsonb;
+	matched_off boolean := false;
+	-- (the best family's setting is the first split's choice: blends may
+	-- be tested there when the repeated splits' fits do not fit)
+	first_split_base boolean := true;
+	-- (the item features as a component: the lead with them, the best
+	-- model without them, and the check between them; s14)
+	features_lead record;
+	features_plain record;
+	features_check jsonb;
+BEGIN
+	PERFORM recsys._require_writable('recsys.train_auto()');
+	IF source IS NULL OR model IS NULL OR budget IS NULL OR metric IS NULL OR user_col IS NULL
+		OR item_col IS NULL OR seed IS NULL OR replace IS NULL THEN
+		RAISE EXCEPTION 'arguments of train_auto must not be NULL (protocol, features, time_col, weight_col, families, event_col and event_weights may be)'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF budget <= interval '0' OR budget > interval '30 days' THEN
+		RAISE EXCEPTION 'budget must be greater than 0 and at most 30 days, not %', budget
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''5 minutes''.';
+	END IF;
+	-- (review s8, 7 and 8: checked before the search, not by its end)
+	IF array_ndims(families) > 1 THEN
+		RAISE EXCEPTION 'families must be a one-dimensional array of family names'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''{popular,ease}''.';
+	END IF;
+	PERFORM recsys._require_id_column(source, user_col, 'user_col');
+	PERFORM recsys._require_id_column(source, item_col, 'item_col');
+	-- a ranking metric at a cutoff: evaluate's, less those that do not
+	-- measure accuracy (coverage, ild) or need ratings (rmse, mae)
+	metric_name := substring(metric FROM '^([a-z_]+)@[0-9]+$');
+	k := substring(metric FROM '@([0-9]{1,4})$')::integer;
+	IF metric_name IS NULL OR NOT metric_name = ANY (ranking) OR k IS NULL OR k < 1 OR k > 1000 THEN
+		RAISE EXCEPTION 'metric must be one of % at a cutoff from 1 to 1000, not "%"',
+			array_to_string(ranking, ', '), metric
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''ndcg@10'' or ''recall@20''.';
+	END IF;
+	IF protocol IS NOT NULL AND protocol NOT IN ('holdout', 'last') THEN
+		RAISE EXCEPTION 'protocol must be holdout, last or NULL, not "%"', protocol
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'NULL chooses: last when time_col is given, else holdout.';
+	END IF;
+	IF protocol = 'last' AND time_col IS NULL THEN
+		RAISE EXCEPTION 'protocol last needs time_col, the column that orders each user''s interactions'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF model = '' OR octet_length(model) > 63 THEN
+		RAISE EXCEPTION 'model must be a name of 1 to 63 bytes, not "%" (% bytes)', model, octet_length(model)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM recsys._require_column(source, user_col, 'user_col');
+	PERFORM recsys._require_column(source, item_col, 'item_col');
+	IF time_col IS NOT NULL THEN
+		PERFORM recsys._require_column(source, time_col, 'time_col');
+	END IF;
+	IF weight_col IS NOT NULL THEN
+		PERFORM recsys._require_column_type(source, weight_col, 'weight_col', 'weight');
+	END IF;
+	-- (review s11, F6: what every candidate reading them would fail on,
+	-- checked before the search, as the trainers check them: a failed
+	-- candidate only ends the search as "no candidate within the budget",
+	-- or leaves the family out without a word)
+	IF features IS NOT NULL THEN
+		PERFORM recsys._require_column(features, item_col, 'item_col (the features relation''s item column is named like the source''s)');
+		PERFORM recsys._require_column(features, 'feature', 'features (a relation with a column named "feature"; a view can rename one)');
+	END IF;
+	IF weight_col IS NOT NULL THEN
+		EXECUTE format('SELECT format(''weight column "%%s" holds %%s for user %%s and item %%s'', $1, r.%1$I, r.%2$I, r.%3$I) '
+					   'FROM %4$s r WHERE r.%1$I::float8 = ANY (''{NaN,Infinity,-Infinity}''::float8[]) '
+					   'OR abs(r.%1$I::float8) > 3.4028234663852886e38 LIMIT 1',
+					   weight_col, user_col, item_col, source)
+		INTO bad_weight USING weight_col;
+		IF bad_weight IS NOT NULL THEN
+			RAISE EXCEPTION '%', bad_weight
+				USING ERRCODE = 'data_exception',
+					  DETAIL = 'Weights must be finite numbers within the range of real.',
+					  HINT = 'Filter such rows out with a view, or use NULL to skip them.';
+		END IF;
+	END IF;
+	-- event weights: the trainers' own map, checked here once (every
+	-- candidate would fail on it) and given to every family whose trainer
+	-- weighs events
+	IF (event_col IS NULL) <> (event_weights IS NULL) THEN
+		RAISE EXCEPTION 'event_col and event_weights go together'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example event_col => ''kind'', event_weights => ''{"view": 1, "purchase": 10}''.';
+	END IF;
+	IF event_col IS NOT NULL THEN
+		PERFORM recsys._require_column(source, event_col, 'event_col');
+		IF jsonb_typeof(event_weights) <> 'object' OR event_weights = '{}' THEN
+			RAISE EXCEPTION 'event_weights must be a non-empty JSON object of event type: weight, not %', event_weights
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT e.key INTO event_type FROM jsonb_each(event_weights) e
+		WHERE jsonb_typeof(e.value) <> 'number' OR NOT e.value::text::numeric BETWEEN 0 AND 1000 LIMIT 1;
+		IF event_type IS NOT NULL THEN
+			RAISE EXCEPTION 'event_weights gives event type "%" weight %, not a number in [0, 1000]',
+				event_type, event_weights -> event_type
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF NOT EXISTS (SELECT FROM jsonb_each(event_weights) e WHERE e.value::text::numeric > 0) THEN
+			RAISE EXCEPTION 'event_weights must give some event type a weight above 0'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		EXECUTE format('SELECT r.%1$I::text FROM %2$s r WHERE r.%1$I IS NOT NULL AND NOT $1 ? r.%1$I::text LIMIT 1',
+					   event_col, source)
+		INTO event_type USING event_weights;
+		IF event_type IS NOT NULL THEN
+			RAISE EXCEPTION 'event_weights has no weight for event type "%" of column "%"', event_type, event_col
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Give every event type a weight, 0 to leave it out.';
+		END IF;
+	END IF;
+	-- a model trained by hand is replaced only when asked; one train_auto
+	-- trained before is its own to retrain (whatever algorithm wins now)
+	PERFORM recsys._require_model_owner(model, 'train', missing_ok => true);
+	PERFORM recsys._require_train_privileges('recsys.train_auto()');
+	IF NOT replace AND EXISTS (SELECT FROM recsys.models m
+							   WHERE m.name = model AND NOT m.metrics ? 'train_auto') THEN
+		RAISE EXCEPTION 'model "%" was not trained by train_auto', model
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = 'train_auto may choose another algorithm than the model''s.',
+				  HINT = 'Pass replace => true to let train_auto retrain it, or train under another name.';
+	END IF;
+
+	-- the protocol: a time column means the model will rank what users do
+	-- next, so it is validated on each user's last interactions
+	IF protocol_used IS NULL THEN
+		protocol_used := CASE WHEN time_col IS NOT NULL THEN 'last' ELSE 'holdout' END;
+		protocol_reason := CASE WHEN time_col IS NOT NULL
+								THEN 'time_col given: validated on each user''s last 5 items, as the model will rank what comes next'
+								ELSE 'no time_col: validated on a random quarter of each user''s items' END;
+	ELSE
+		protocol_reason := 'protocol given';
+	END IF;
+	-- the families searched: those named, else every one not optional
+	-- (a name must be one of this call's families: features and the
+	-- protocol enable some)
+	-- (and, with event weights, those whose trainer weighs events: the
+	-- others would count a view as a purchase)
+	families_used := ARRAY(SELECT f.family FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+						   WHERE CASE WHEN families IS NULL THEN NOT f.optional ELSE f.family = ANY (families) END
+							 AND (event_col IS NULL
+								  OR (SELECT 'event_col' = ANY (p.proargnames) FROM pg_proc p
+									  WHERE p.oid = recsys._tune_trainer(f.algorithm))));
+	IF families IS NOT NULL AND (cardinality(families) = 0 OR array_position(families, NULL) IS NOT NULL
+								 OR EXISTS (SELECT FROM unnest(families) n WHERE NOT n = ANY (families_used))) THEN
+		-- (with event_col, say which families it leaves out and why)
+		RAISE EXCEPTION 'families must name some of %, not %',
+			(SELECT string_agg(f.family, ', ') FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+			 WHERE event_col IS NULL OR (SELECT 'event_col' = ANY (p.proargnames) FROM pg_proc p
+										 WHERE p.oid = recsys._tune_trainer(f.algorithm)))
+			|| COALESCE((SELECT format(' (event_col leaves out %s: their trainers do not weigh event types, so they would count a view as a purchase)',
+									string_agg(f.family, ', '))
+					  FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+					  WHERE event_col IS NOT NULL AND NOT (SELECT 'event_col' = ANY (p.proargnames) FROM pg_proc p
+														   WHERE p.oid = recsys._tune_trainer(f.algorithm))
+					  HAVING count(*) > 0), ''),
+			families
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The families depend on the protocol (ease_recent: last), on features (ease_features, als_features) and on event_col (only families whose trainer weighs event types); NULL tries every one not optional.';
+	END IF;
+
+	-- the names a blend winner's members would be stored under (review
+	-- s11, F5: checked here, not by the end)
+	PERFORM recsys._auto_check_members(model, families_used, replace);
+
+	-- the split: validation pairs, and the source's rows without them
+	-- (a second call in one transaction: its tables go first, and so does
+	-- any table of these names made otherwise: review s13-2 F5, F6, a
+	-- table planted by another role of the session (a trigger, or a view
+	-- calling its function) would run as this caller, a definer
+	-- wrapper's rights; each is dropped whatever else exists (DROP TABLE
+	-- refuses a view or another role's table: an error, nothing run) and
+	-- made anew.  The helpers reading them are PL/pgSQL, whose plans
+	-- follow the new tables: review s13 R3)
+	FOREACH member IN ARRAY ARRAY['_recsys_auto_split', '_recsys_auto_train', '_recsys_auto_valid',
+								  '_recsys_auto_trials', '_recsys_auto_scores', '_recsys_auto_train_2',
+								  '_recsys_auto_valid_2', '_recsys_auto_train_3', '_recsys_auto_valid_3'] LOOP
+		IF to_regclass('pg_temp.' || member) IS NOT NULL THEN
+			EXECUTE format('DROP TABLE pg_temp.%I', member);
+		END IF;
+	END LOOP;
+	IF protocol_used = 'last' THEN
+		CREATE TEMP TABLE _recsys_auto_split ON COMMIT DROP AS
+		SELECT * FROM recsys.split_last(source, time_col, 5, 10, user_col, item_col);
+	ELSE
+		CREATE TEMP TABLE _recsys_auto_split ON COMMIT DROP AS
+		SELECT * FROM recsys.split_holdout(source, 0.25, seed, 4, user_col, item_col);
+	END IF;
+	SELECT count(*), count(*) FILTER (WHERE s.is_test), count(DISTINCT s.user_id) FILTER (WHERE s.is_test),
+		   count(DISTINCT s.item_id)
+	INTO n_rows, n_valid, n_valid_users, n_all_items FROM _recsys_auto_split s;
+	IF n_rows = 0 THEN
+		RAISE EXCEPTION 'source "%" has no interactions to train on', source
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF n_valid = 0 AND protocol_used = 'last' THEN
+		-- (split_last holds out by time: a time column without a value
+		-- leaves no user to validate on, however many rows each has)
+		EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s r WHERE r.%I IS NOT NULL)', source, time_col)
+		INTO time_unused;
+		IF time_unused THEN
+			RAISE EXCEPTION 'time_col "%" of "%" is NULL on every row: protocol last has no time to validate by', time_col, source
+				USING ERRCODE = 'null_value_not_allowed',
+					  DETAIL = 'Protocol last holds out the 5 latest items of users with at least 10, by time_col.',
+					  HINT = 'Fill time_col, or pass protocol => ''holdout'' (random held-out items, no time needed).';
+		END IF;
+	END IF;
+	IF n_valid = 0 THEN
+		RAISE EXCEPTION 'source "%" has no user with enough interactions to validate on', source
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = CASE WHEN protocol_used = 'last'
+								THEN 'Protocol last holds out the last 5 items of users with at least 10.'
+								ELSE 'Protocol holdout holds out a quarter of the items of users with at least 4.' END;
+	END IF;
+	CREATE TEMP TABLE _recsys_auto_valid ON COMMIT DROP AS
+	SELECT s.user_id, s.item_id FROM _recsys_auto_split s WHERE s.is_test;
+	-- (only the columns the trainers read, each once: SELECT on them
+	-- suffices, as for the trainers; _auto_split copies these)
+	EXECUTE format('CREATE TEMP TABLE _recsys_auto_train ON COMMIT DROP AS '
+				   'SELECT %s FROM %s r WHERE NOT EXISTS (SELECT FROM pg_temp._recsys_auto_valid v '
+				   'WHERE v.user_id = r.%I::bigint AND v.item_id = r.%I::bigint)',
+				   (SELECT string_agg(format('r.%I', c.name), ', ' ORDER BY c.o)
+					FROM (SELECT a.name, min(a.o) AS o
+						  FROM unnest(ARRAY[user_col, item_col, time_col, weight_col, event_col])
+							   WITH ORDINALITY AS a(name, o)
+						  WHERE a.name IS NOT NULL GROUP BY a.name) c),
+				   source, user_col, item_col);
+	-- (serving reads a user's rows of the source: recency-weighted and
+	-- neighbourhood models when evaluated)
+	EXECUTE format('CREATE INDEX ON pg_temp._recsys_auto_train (%I)', user_col);
+	ANALYZE pg_temp._recsys_auto_train;
+	SELECT count(*), count(DISTINCT s.user_id), count(DISTINCT s.item_id) FILTER (WHERE NOT s.is_test)
+	INTO n_train, n_users, n_items FROM _recsys_auto_split s WHERE NOT s.is_test;
+	CREATE TEMP TABLE _recsys_auto_trials (
+		n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
+		value double precision, metrics jsonb, train_seconds double precision,
+		eval_seconds double precision, modelled double precision, model text, status text,
+		-- (a family reading the item features whose lead over the best
+		-- model without them was not significant: it does not lead, it
+		-- may still join a blend; s14)
+		held_back boolean NOT NULL DEFAULT false) ON COMMIT DROP;
+	-- (the second round's scores on repeated splits: _auto_rescore;
+	-- seconds: training and scoring, train_seconds: training alone;
+	-- error: the fit failed there, its message, value NULL; s13)
+	CREATE TEMP TABLE _recsys_auto_scores (
+		n integer, split integer, value double precision, seconds double precision, model text, error text,
+		train_seconds double precision, PRIMARY KEY (n, split)) ON COMMIT DROP;
+
+	columns := jsonb_build_object('user_col', user_col, 'item_col', item_col)
+			   || CASE WHEN event_col IS NOT NULL
+					   THEN jsonb_build_object('event_col', event_col, 'event_weights', event_weights) ELSE '{}' END;
+	ctx := jsonb_build_object(
+		'deadline', started + budget, 'metric', metric, 'k', k,
+		'rows', n_train, 'users', n_users, 'items', n_items, 'valid_users', n_valid_users,
+		'scale', n_rows::double precision / n_train,
+		-- an exact EASE fit against a compact one's seconds (the solve is
+		-- the same, the writing ten times more)
+		'exact_factor', 2.5,
+		-- and its writing at least: 4e-7 s a weight unloaded (ml-latest-
+		-- small's exact model, 77M weights, 20-40 s mostly writing) times
+		-- the catalogue's items squared, times the load factor when used
+		-- (_auto_keep_seconds)
+		'ease_write_exact', 4e-7 * power(n_all_items, 2),
+		-- a blend member's least paired z (_auto_paired_z): 1.96, the
+		-- two-sided 5 % level (one-sided 2.5 %, strict enough for the best
+		-- of five weights)
+		'min_z', 1.96,
+		-- on the repeated splits, when the weight tested is the first
+		-- split's choice (the only one scored there): 1, a gain one standard
+		-- error above none (doc/internals.md, "train_auto"); on protocol
+		-- last 1.96 (0.11.0): its split 2 is the first split, whose users
+		-- the weight was chosen on.  A weight chosen there among several
+		-- (_auto_matched_weight) is tested at the max-T threshold of those
+		-- weights at this one's level (_auto_blend_min_z)
+		'min_z_matched', CASE WHEN protocol_used = 'last' THEN 1.96 ELSE 1.0 END,
+		-- the level of the max-T test of two or more weights scored on the
+		-- repeated splits (_auto_blend_min_z; one weight: min_z_matched's):
+		-- 1 on both protocols.  On
+		-- 'last' min_z_matched's 1.96 stands for the selection of the
+		-- weight among five on the first split's users, which the max-T
+		-- over those five weights on the same users now accounts for
+		-- itself (it controls the chance that any of them passes, however
+		-- the one tested was chosen); at 1.96's level it counted that
+		-- selection twice (2.3-2.4 for five correlated weights)
+		'min_z_selected', 1.0,
+		-- a name of this backend's own, so concurrent searches do not collide
+		'prefix', format('_recsys_auto_%s_%s_', pg_backend_pid(), txid_current()));
+
+	-- round 0: each family's strongest known setting, the cheapest family
+	-- first, so that the measured seconds correct the costs of the dearer
+	-- ones before they start; each family's modelled seconds doubled per
+	-- place in the strength order, so that a dear weak family (BPR) does
+	-- not spend, before the strong ones start, the time they need
+	SELECT count(*) INTO n_families FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+	WHERE f.family = ANY (families_used);
+	FOR fam IN SELECT f.* FROM recsys._auto_families(protocol_used, time_col, weight_col, features)
+						  WITH ORDINALITY f
+			   WHERE f.family = ANY (families_used)
+			   ORDER BY recsys._auto_cost(f.cost, ctx) * power(2, f.ordinality - 1), f.ordinality LOOP
+		next_params := recsys._auto_next(fam.family, columns || fam.fixed, fam.seeds, fam.steps);
+		result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, 0, ctx);
+		IF result = 'budget' THEN
+			out_of_budget := out_of_budget || fam.family;
+		END IF;
+	END LOOP;
+	-- successive halving over the families: each round keeps the better
+	-- half (at least two) and gives each survivor twice the trials of the
+	-- round before: its remaining seeds, then steps around its best
+	LOOP
+		search_round := search_round + 1;
+		survivors := ARRAY(SELECT t.family FROM _recsys_auto_trials t
+						   WHERE t.model IS NOT NULL AND t.family <> 'blend'
+						   ORDER BY t.value DESC NULLS LAST, t.n
+						   LIMIT greatest(2, ceil(coalesce(cardinality(survivors), n_families) / 2.0)::integer));
+		per_family := 1 << least(search_round, 10);
+		tried := false;
+		FOR fam IN SELECT f.* FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+				   WHERE f.family = ANY (families_used) LOOP
+			-- (a family that no longer fits the budget stays out: time only shrinks)
+			CONTINUE WHEN NOT fam.family = ANY (survivors) OR fam.family = ANY (out_of_budget);
+			FOR i IN 1..per_family LOOP
+				next_params := recsys._auto_next(fam.family, columns || fam.fixed, fam.seeds, fam.steps);
+				EXIT WHEN next_params IS NULL;
+				result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, search_round, ctx);
+				IF result = 'budget' THEN
+					out_of_budget := out_of_budget || fam.family;
+					EXIT;
+				END IF;
+				tried := true;
+			END LOOP;
+		END LOOP;
+		EXIT WHEN NOT tried;
+	END LOOP;
+
+	-- the item features are a component the search switches off
+	-- (doc/internals.md, "train_auto", s14): when the first round's lead
+	-- reads them, it leads only if its gain over the best model without
+	-- them is significant on the first split's users (paired z at least
+	-- min_z, 1.96, as a blend member's there; _auto_paired_z); otherwise
+	-- every family reading them is held back: the best without them leads
+	-- (the second round and the blends start from it) and a family with
+	-- them may still join the blend, where its gain is tested as any
+	-- member's.  Features that win validation by less than its noise cost
+	-- on new data about as often as they gain (ml-latest-small last5:
+	-- +0.0005 on validation, -0.0019 on test), and they are the
+	-- component of the search that differs most between shops
+	SELECT t.* INTO features_lead FROM _recsys_auto_trials t
+	WHERE t.model IS NOT NULL AND t.value IS NOT NULL AND t.family <> 'blend'
+	ORDER BY t.value DESC, t.n LIMIT 1;
+	IF features_lead.params ? 'features' THEN
+		SELECT t.* INTO features_plain FROM _recsys_auto_trials t
+		WHERE t.model IS NOT NULL AND t.value IS NOT NULL AND t.family <> 'blend' AND NOT t.params ? 'features'
+		ORDER BY t.value DESC, t.n LIMIT 1;
+		IF features_plain.n IS NOT NULL THEN
+			-- (both models' values once each, when the time left allows it
+			-- besides the lead's retraining on all the data)
+			final_other := features_lead.train_seconds * (ctx ->> 'scale')::double precision * 1.2;
+			blend_users := recsys._auto_user_values(features_plain.model, metric_name, k,
+													features_plain.eval_seconds + features_lead.eval_seconds + final_other, ctx);
+			member_users := CASE WHEN blend_users IS NOT NULL
+								 THEN recsys._auto_user_values(features_lead.model, metric_name, k,
+															   features_lead.eval_seconds + final_other, ctx) END;
+			z := recsys._auto_paired_z(blend_users, member_users);
+			min_z := (ctx ->> 'min_z')::double precision;
+			features_check := jsonb_build_object(
+				'with', features_lead.family, 'value', features_lead.value,
+				'without', features_plain.family, 'without_value', features_plain.value,
+				'z', z, 'min_z', min_z, 'held_back', z IS NULL OR z < min_z);
+			IF z IS NULL OR z < min_z THEN
+				UPDATE _recsys_auto_trials t SET held_back = true WHERE t.params ? 'features';
+			END IF;
+			blend_users := NULL;
+			member_users := NULL;
+			z := NULL;
+			min_z := NULL;
+		END IF;
+	END IF;
+
+	-- the second round (doc/internals.md, "train_auto"): the best
+	-- family's setting chosen on repeated validation splits whose train
+	-- part has nearly the final model's depth, each setting trained in the
+	-- final model's form (_auto_split: a random tenth of each user's items
+	-- held out, or on 'last' the 5 items before the held-out ones;
+	-- _auto_rescore: compact EASE trained exact), by their mean alone (the
+	-- first split's depth and form offset it).  The settings compared are
+	-- fixed by the data, not by the time: the first round's best (the
+	-- centre), then its neighbourhood (_auto_neighbours: one rung each way
+	-- per parameter on the steps bisected once), each trained on the
+	-- first split (a trial) and on both repeated splits (_auto_climb: the
+	-- centre first, then in the order of the first split's values); when
+	-- a neighbour's mean beats the centre's it becomes the centre and its
+	-- new neighbours follow (one move at most).  The budget only
+	-- truncates that list: the first setting
+	-- that does not fit ends the round, and the report lists the settings
+	-- cut.  Time is kept for the blends after it (about four evaluations
+	-- of each pair of the best model and another family's on the first
+	-- split, and the other families' best models trained on the two
+	-- repeated splits, where the blends are tested)
+	blend_reserve := 4 * coalesce((SELECT sum(t.eval_seconds + b.eval_seconds)
+								   FROM _recsys_auto_trials t,
+										(SELECT u.eval_seconds FROM _recsys_auto_trials u WHERE u.model IS NOT NULL
+										 ORDER BY u.held_back, u.value DESC NULLS LAST, u.n LIMIT 1) b
+								   WHERE t.model IS NOT NULL AND t.value IS NOT NULL), 0)
+					 + 2 * coalesce((SELECT sum(recsys._auto_rescore_seconds(o.params, o.train_seconds, o.eval_seconds, ctx))
+									 FROM (SELECT t.* FROM _recsys_auto_trials t
+										   WHERE t.model IS NOT NULL AND t.value IS NOT NULL
+										   ORDER BY t.held_back, t.value DESC, t.n OFFSET 1 LIMIT 3) o), 0);
+	timeline := jsonb_build_object('first_round', extract(epoch FROM clock_timestamp() - started),
+								   'blend_reserve', blend_reserve);
+	FOR fam IN SELECT f.*, b.value AS best_value
+			   FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+			   JOIN (SELECT t.family, t.value FROM _recsys_auto_trials t
+					 WHERE t.model IS NOT NULL AND t.value IS NOT NULL
+					 ORDER BY t.held_back, t.value DESC, t.n LIMIT 1) b ON b.family = f.family LOOP
+		SELECT t.n INTO incumbent FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL;
+		splits_used := 1;
+		FOR j IN 2..3 LOOP
+			-- (the split's own seconds are small next to a fit)
+			split_users := recsys._auto_split(j, protocol_used, source, seed, user_col, item_col, time_col);
+			EXIT WHEN split_users < 2;
+			-- (each split's users: the matched mean counts a split by them)
+			ctx := ctx || jsonb_build_object('split_users', coalesce(ctx -> 'split_users', '{}')
+															|| jsonb_build_object(j::text, split_users));
+			-- (the data's rows over the split's train rows, the larger of
+			-- the two: what a fit measured there scales by to all the data,
+			-- _auto_exact_seconds)
+			-- (distinct pairs, as n_rows counts them: a source logging a
+			-- pair several times would otherwise shrink the ratio; review
+			-- s13-2 F4)
+			EXECUTE format('SELECT count(*) FROM (SELECT DISTINCT r.%I, r.%I FROM pg_temp.%I r) d',
+						   user_col, item_col, '_recsys_auto_train_' || j) INTO split_rows;
+			ctx := ctx || jsonb_build_object('repeated_scale',
+											 greatest(coalesce((ctx ->> 'repeated_scale')::double precision, 0),
+													  n_rows::double precision / greatest(split_rows, 1)));
+			splits_used := j;
+		END LOOP;
+		climb := CASE WHEN splits_used = 3
+					  THEN recsys._auto_climb(fam.family, fam.algorithm, fam.steps, fam.cost, incumbent, search_round + 1,
+											  blend_reserve, ctx) END;
+		chosen := (climb ->> 'chosen')::integer;
+		-- the family's setting: the best mean over the repeated splits;
+		-- without them, the first round's
+		IF chosen IS NULL THEN
+			chosen := incumbent;
+		END IF;
+		IF NOT recsys._auto_adopt(chosen, ctx) THEN
+			chosen := (SELECT t.n FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL);
+		END IF;
+		first_split_base := chosen = incumbent;
+		PERFORM recsys._auto_note_scores(fam.family, ctx);
+		SELECT r.entry, r.note INTO second_entry, second_note
+		FROM recsys._auto_second_record(fam.family, climb, incumbent,
+										(SELECT t.n FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL),
+										splits_used) r;
+		second_round := second_round || second_entry;
+		climb_family := fam.family;
+	END LOOP;
+
+	timeline := timeline || jsonb_build_object('second_round', extract(epoch FROM clock_timestamp() - started));
+
+	-- blend the families when that helps on validation, by forward
+	-- selection (Caruana et al. 2004): from the best family's model, add
+	-- the next best family's with the weight (against the first's 1) that
+	-- scores best, when that beats the blend it extends significantly;
+	-- then the next family's, up to four members.  Significantly: the
+	-- paired z of the gain over the validation users (_auto_paired_z) at
+	-- least _auto_blend_min_z's: on the repeated splits 1 (holdout) for
+	-- the first split's weight, the max-T threshold of the weights scored
+	-- there for the best of several, on the first split 1.96; a member
+	-- whose gain a few users make by chance (the best of five weights on
+	-- the same users, at that) would cost on new data what it seemed to
+	-- gain (online-retail strat75: BPR kept for +0.3 %, test -1 %).  The
+	-- blend's users' values are evaluated once more per member
+	-- (_evaluate_users), within the budget
+	SELECT t.* INTO top FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
+	ORDER BY t.held_back, t.value DESC NULLS LAST, t.n LIMIT 1;
+	IF top.n IS NULL THEN
+		RAISE EXCEPTION 'train_auto found no candidate within the budget of %', budget
+			USING ERRCODE = 'program_limit_exceeded',
+				  DETAIL = (SELECT string_agg(format('%s: %s', t.family, t.status), '; ' ORDER BY t.n)
+							FROM _recsys_auto_trials t),
+				  HINT = 'Raise the budget (or recsys.max_memory).';
+	END IF;
+	blend_models := ARRAY[top.model];
+	blend_families := ARRAY[top.family];
+	blend_weights := ARRAY[1];
+	blend_value := top.value;
+	blend_seconds := top.eval_seconds;
+	blend_n := NULL;
+	result := NULL;
+	FOR runner_up IN SELECT t.* FROM _recsys_auto_trials t
+					 WHERE t.model IS NOT NULL AND t.n <> top.n AND t.value IS NOT NULL AND top.value IS NOT NULL
+					   AND t.family <> 'blend'
+					 ORDER BY t.value DESC, t.n LOOP
+		EXIT WHEN cardinality(blend_models) >= 4 OR result = 'budget';
+		best_n := NULL;
+		best_weight := NULL;
+		best_value := blend_value;
+		-- (a member that improves the blend at neither of the first two
+		-- weights, 0.5 and 1, is not tried at the others: a gain at one of
+		-- them would be too small to be kept, and the five weights of every
+		-- family would leave the second round no time)
+		FOREACH w IN ARRAY ARRAY[0.5, 1, 0.3, 0.7, 1.3] LOOP
+			EXIT WHEN best_n IS NULL AND w = 0.3;
+			result := recsys._auto_trial('blend', 'blend',
+										 jsonb_build_object('members', to_jsonb(blend_models || runner_up.model),
+															'weights', to_jsonb(blend_weights || w)),
+										 jsonb_build_object('seconds', blend_seconds + runner_up.eval_seconds),
+										 search_round + 2, ctx, blending => true,
+										 shown => jsonb_build_object('members', to_jsonb(blend_families || runner_up.family),
+																	 'weights', to_jsonb(blend_weights || w)));
+			EXIT WHEN result = 'budget';
+			SELECT t.* INTO trial FROM _recsys_auto_trials t ORDER BY t.n DESC LIMIT 1;
+			IF trial.value > best_value THEN
+				best_n := trial.n;
+				best_value := trial.value;
+				best_weight := w;
+			END IF;
+		END LOOP;
+		CONTINUE WHEN best_n IS NULL;
+		-- the gain's paired z over the validation users: those of the
+		-- blend it extends (once: of the best model alone) and of the new
+		-- blend (the best blend so far: its model is the one kept), each
+		-- evaluated when the time left allows it besides retraining the
+		-- members on all the data (compact: the least the end needs)
+		SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = best_n;
+		SELECT sum(t.train_seconds) * (ctx ->> 'scale')::double precision * 1.2 INTO final_other
+		FROM _recsys_auto_trials t WHERE t.model = ANY (blend_models || runner_up.model);
+		z := NULL;
+		matched_tested := false;
+		IF splits_used = 3 AND NOT matched_off THEN
+			-- with the repeated splits (the second round's): the member's
+			-- weight chosen on them among those the first split tried
+			-- (0.11.0; fresh users' items, the final model's depth and form:
+			-- the member's gain on the first split carries that split's
+			-- offsets), each member trained on both (_auto_rescore, kept);
+			-- the per-user gain averaged over the two splits, its paired z
+			-- at least min_z_matched (1 on holdout) when one weight was
+			-- scored there (no selection on these users), else at least
+			-- the max-T threshold of the weights scored there at that
+			-- level (the best of several is tested on the users it was
+			-- chosen on; their gains are strongly correlated, so the
+			-- threshold stays near the single test's, s12;
+			-- _auto_blend_min_z, set again below); when the budget
+			-- cannot cover the members' fits there, tested on the first
+			-- split as before if the base is the first split's choice,
+			-- else not kept
+			min_z := recsys._auto_blend_min_z(true, first_split_base, ctx);
+			IF matched_base IS NULL THEN
+				PERFORM recsys._auto_rescore(top.n, 2, ctx, true), recsys._auto_rescore(top.n, 3, ctx, true);
+				matched_members := ARRAY[(SELECT s.model FROM _recsys_auto_scores s WHERE s.n = top.n AND s.split = 2),
+										 (SELECT s.model FROM _recsys_auto_scores s WHERE s.n = top.n AND s.split = 3)];
+				matched_base := matched_members;
+			END IF;
+			IF array_position(matched_base, NULL) IS NULL
+			   AND recsys._auto_rescore(runner_up.n, 2, ctx, true) IS NOT NULL THEN
+				PERFORM recsys._auto_rescore(runner_up.n, 3, ctx, true);
+			END IF;
+			IF array_position(matched_base, NULL) IS NULL
+			   AND EXISTS (SELECT FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 3 AND s.model IS NOT NULL)
+			   AND EXISTS (SELECT FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 2 AND s.model IS NOT NULL) THEN
+				-- (review s13 R7: the evaluations there are budgeted at
+				-- their measured seconds, the exact members' on the repeated
+				-- splits, not at the first split's compact ones: the base's
+				-- from its fits' scoring there, each weight's blend from the
+				-- base's evaluation timed here, a member more)
+				IF matched_base_users IS NULL THEN
+					matched_started := clock_timestamp();
+					matched_base_users := recsys._auto_matched_users(matched_base, metric_name, k,
+						2 * greatest(top.eval_seconds + trial.eval_seconds,
+									 coalesce((SELECT sum(x.eval) FROM (SELECT max(s.seconds - s.train_seconds) AS eval
+																		FROM _recsys_auto_scores s
+																		WHERE s.n IN (top.n, runner_up.n)
+																		GROUP BY s.n) x), 0))
+						+ final_other, ctx);
+					matched_member_seconds := extract(epoch FROM clock_timestamp() - matched_started)
+											  / greatest(cardinality(blend_models), 1);
+				END IF;
+				-- the member's weight chosen there (since 0.11.0): among
+				-- the weights the first split tried, its choice first
+				-- (_auto_matched_weight: the blends need no fit, only
+				-- evaluations)
+				weighting := CASE WHEN matched_base_users IS NOT NULL THEN recsys._auto_matched_weight(
+								matched_members,
+								ARRAY[(SELECT s.model FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 2),
+									  (SELECT s.model FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 3)],
+								blend_weights,
+								ARRAY(SELECT (t.params -> 'weights' ->> cardinality(blend_weights))::double precision
+									  FROM _recsys_auto_trials t
+									  WHERE t.family = 'blend' AND t.value IS NOT NULL
+										AND t.params -> 'members' = to_jsonb(blend_models || runner_up.model)
+									  ORDER BY t.n = best_n DESC, t.n),
+								format('%sb%s', ctx ->> 'prefix', trial.n), metric_name, k,
+								greatest(2 * trial.eval_seconds,
+										 coalesce(matched_member_seconds, 0) * (cardinality(blend_models) + 1))
+								+ final_other, ctx) END;
+				IF weighting ->> 'weight' IS NOT NULL THEN
+					matched_ext := ARRAY(SELECT e FROM jsonb_array_elements_text(weighting -> 'models') WITH ORDINALITY x(e, o)
+										 ORDER BY x.o);
+					matched_drop := matched_drop || matched_ext;
+					member_users := ARRAY(SELECT e::double precision
+										  FROM jsonb_array_elements_text(weighting -> 'users') WITH ORDINALITY x(e, o)
+										  ORDER BY x.o);
+					z := recsys._auto_paired_z(matched_base_users, member_users);
+					-- (every weight scored there, one row each: the threshold
+					-- of the largest of their z, drawn with train_auto's seed,
+					-- and the chosen weight's sign-flip p-value deciding)
+					min_z := recsys._auto_blend_min_z(true, first_split_base, ctx || jsonb_build_object('seed', seed),
+						matched_base_users,
+						ARRAY(SELECT ARRAY(SELECT v::double precision
+										   FROM jsonb_array_elements_text(x.e) WITH ORDINALITY y(v, p) ORDER BY y.p)
+							  FROM jsonb_array_elements(weighting -> 'scored_users') WITH ORDINALITY x(e, o)
+							  ORDER BY x.o),
+						(SELECT x.o::integer FROM jsonb_array_elements(weighting -> 'means') WITH ORDINALITY x(e, o)
+						 WHERE (x.e ->> 0)::double precision = (weighting ->> 'weight')::double precision
+						 ORDER BY x.o LIMIT 1));
+					IF (weighting ->> 'weight')::double precision IS DISTINCT FROM best_weight THEN
+						-- (the member's blend is now the first split's trial at
+						-- that weight: the final model is trained from its
+						-- params, and a later member extends its model)
+						SELECT t.* INTO trial FROM _recsys_auto_trials t
+						WHERE t.family = 'blend' AND t.params -> 'members' = to_jsonb(blend_models || runner_up.model)
+						  AND t.params -> 'weights' = to_jsonb(blend_weights || (weighting ->> 'weight')::double precision)
+						ORDER BY t.n LIMIT 1;
+						IF NOT FOUND THEN
+							-- (cannot happen: the weights are those trials'; were
+							-- it to, no test rather than a blend the final would
+							-- not reproduce)
+							SELECT t.* INTO trial FROM _recsys_auto_trials t WHERE t.n = best_n;
+							z := NULL;
+						ELSE
+							IF trial.model IS NULL THEN
+								PERFORM recsys.train_blend(blend_models || runner_up.model,
+														   (blend_weights || (weighting ->> 'weight')::double precision)::real[],
+														   format('%s%s', ctx ->> 'prefix', trial.n), true);
+								UPDATE _recsys_auto_trials t SET model = format('%s%s', ctx ->> 'prefix', trial.n)
+								WHERE t.n = trial.n;
+								trial.model := format('%s%s', ctx ->> 'prefix', trial.n);
+							END IF;
+							-- (the family keeps one blend model: the first split's
+							-- choice goes)
+							IF trial.n <> best_n AND (SELECT t.model FROM _recsys_auto_trials t WHERE t.n = best_n) IS NOT NULL THEN
+								PERFORM recsys.drop_model((SELECT t.model FROM _recsys_auto_trials t WHERE t.n = best_n));
+								UPDATE _recsys_auto_trials t SET model = NULL WHERE t.n = best_n;
+							END IF;
+							best_n := trial.n;
+							best_value := trial.value;
+							best_weight := (weighting ->> 'weight')::double precision;
+						END IF;
+					END IF;
+				END IF;
+			END IF;
+			matched_tested := z IS NOT NULL;
+			IF matched_tested THEN
+				UPDATE _recsys_auto_trials t
+				SET status = recsys._auto_member_status(z, (SELECT avg(v) FROM unnest(member_users) v),
+														(SELECT avg(v) FROM unnest(matched_base_users) v), min_z)
+							 || format(' on the 2 repeated validation splits at weight %s, %s: %s (weight, mean) (first split: %s)',
+									   best_weight,
+									   CASE WHEN jsonb_array_length(weighting -> 'means') > 1
+											THEN format('the best of %s weights scored on the same users (threshold %s: the largest paired z of those %s correlated weights under random sign flips of the users'' gains passes it as often as one weight''s passes %s)',
+														jsonb_array_length(weighting -> 'means'), min_z,
+														jsonb_array_length(weighting -> 'means'), ctx ->> 'min_z_matched')
+											ELSE format('the only weight scored there (threshold %s: the sign-flip p-value of its z at most 1 - Phi(%s))',
+														min_z, ctx ->> 'min_z_matched') END,
+									   (SELECT string_agg(format('(%s, %s)', e ->> 0, round((e ->> 1)::numeric, 4)), ', ' ORDER BY o)
+										FROM jsonb_array_elements(weighting -> 'means') WITH ORDINALITY x(e, o)),
+									   round(trial.value::numeric, 4))
+				WHERE t.n = trial.n;
+			END IF;
+		END IF;
+		IF NOT matched_tested THEN
+			min_z := recsys._auto_blend_min_z(false, first_split_base, ctx);
+		END IF;
+		IF NOT matched_tested AND min_z IS NULL THEN
+			-- (the base was chosen on the repeated splits, where the first
+			-- split underrates it: a gain over it there is partly the
+			-- offset, so no test there either; the budget cut the test)
+			z := NULL;
+			UPDATE _recsys_auto_trials t
+			SET status = 'not kept: no time left to test its gain over the blend it extends on the repeated splits'
+			WHERE t.n = trial.n;
+		ELSIF NOT matched_tested THEN
+			IF blend_users IS NULL THEN
+				-- (the blend it extends: the last kept, else the best model)
+				blend_users := recsys._auto_user_values((SELECT t.model FROM _recsys_auto_trials t
+														 WHERE t.n = coalesce(blend_n, top.n)), metric_name, k,
+														top.eval_seconds + trial.eval_seconds + final_other, ctx);
+			END IF;
+			member_users := CASE WHEN blend_users IS NOT NULL AND trial.model IS NOT NULL
+								 THEN recsys._auto_user_values(trial.model, metric_name, k,
+															   trial.eval_seconds + final_other, ctx) END;
+			z := recsys._auto_paired_z(blend_users, member_users);
+			UPDATE _recsys_auto_trials t
+			SET status = recsys._auto_member_status(z, trial.value, blend_value, min_z)
+			WHERE t.n = trial.n;
+		END IF;
+		IF z IS NULL OR z < min_z THEN
+			-- not kept, nor any blend with it
+			IF trial.model IS NOT NULL THEN
+				PERFORM recsys.drop_model(trial.model);
+			END IF;
+			UPDATE _recsys_auto_trials t SET model = NULL WHERE t.n = trial.n;
+			-- (with no time left to test, none after it either)
+			EXIT WHEN z IS NULL;
+			CONTINUE;
+		END IF;
+		blend_n := trial.n;
+		IF matched_tested THEN
+			-- (the members on split 2, then on split 3)
+			matched_members := matched_members[1:cardinality(matched_members) / 2]
+							   || (SELECT s.model FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 2)
+							   || matched_members[cardinality(matched_members) / 2 + 1:]
+							   || (SELECT s.model FROM _recsys_auto_scores s WHERE s.n = runner_up.n AND s.split = 3);
+			matched_base := matched_ext;
+			matched_base_users := member_users;
+			-- (the first split's users' values of the new blend: not evaluated)
+			blend_users := NULL;
+		ELSE
+			blend_users := member_users;
+			-- (a member kept on the first split alone: the repeated splits'
+			-- blends would lack it, so the next members are tested there too)
+			matched_off := true;
+		END IF;
+		blend_models := blend_models || runner_up.model;
+		blend_families := blend_families || runner_up.family;
+		blend_weights := blend_weights || best_weight;
+		blend_value := best_value;
+		blend_seconds := blend_seconds + runner_up.eval_seconds;
+	END LOOP;
+
+	timeline := timeline || jsonb_build_object('blends', extract(epoch FROM clock_timestamp() - started));
+	-- the second round resumed (s12, doc/internals.md "train_auto"): it
+	-- kept time for the blends' worst case (every family's member tested
+	-- on the repeated splits), and when the list was cut that way while
+	-- the blends then kept no member, what they left goes back to the
+	-- round: the same list from its start (the settings scored keep their
+	-- values, the cut ones follow), with only the final training kept in
+	-- reserve.  Not when a member was kept: it was tested against the
+	-- base the cut round chose, and a new base would need it tested again
+	IF blend_n IS NULL AND climb IS NOT NULL AND climb_family = top.family
+	   AND (jsonb_array_length(climb -> 'cut') > 0 OR (climb ->> 'centre_cut')::boolean) THEN
+		-- (the blends go first, none of them kept: on the repeated splits
+		-- they hold the base's models there, on the first split the
+		-- family's model, either of which the round may replace)
+		FOREACH member IN ARRAY matched_drop LOOP
+			PERFORM recsys.drop_model(member);
+		END LOOP;
+		matched_drop := '{}';
+		FOR member IN SELECT t.model FROM _recsys_auto_trials t WHERE t.family = 'blend' AND t.model IS NOT NULL LOOP
+			PERFORM recsys.drop_model(member);
+		END LOOP;
+		UPDATE _recsys_auto_trials t SET model = NULL WHERE t.family = 'blend';
+		SELECT f.* INTO fam FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
+		WHERE f.family = climb_family;
+		climb := recsys._auto_climb(fam.family, fam.algorithm, fam.steps, fam.cost, incumbent, search_round + 1, 0,
+									ctx || jsonb_build_object('resumed', true))
+				 || jsonb_build_object('resumed', true);
+		chosen := coalesce((climb ->> 'chosen')::integer, top.n);
+		SELECT t.* INTO top FROM _recsys_auto_trials t WHERE t.n = chosen;
+		PERFORM recsys._auto_note_scores(fam.family, ctx);
+		SELECT r.entry, r.note INTO second_entry, second_note
+		FROM recsys._auto_second_record(fam.family, climb, incumbent, chosen, splits_used) r;
+		second_round := (second_round - (jsonb_array_length(second_round) - 1)) || second_entry;
+		timeline := timeline || jsonb_build_object('resumed', extract(epoch FROM clock_timestamp() - started));
+	END IF;
+	-- the winner, trained on all the data as the model (replacing it: a
+	-- model train_auto trained before may change its algorithm, and one it
+	-- did not was refused above unless replace): the last blend kept, else
+	-- the best model
+	SELECT t.* INTO winner FROM _recsys_auto_trials t WHERE t.n = coalesce(blend_n, top.n);
+	-- compact EASE (keep) approximates exact EASE: an EASE winner or
+	-- member is retrained with the largest keep whose fit the budget left
+	-- allows (_auto_final_keep: the compact one's seconds scaled to all
+	-- the data plus a fifth, and the writing the keep adds at this run's
+	-- load factor, _auto_keep_seconds): exact, else 0.5 or 0.25 (the
+	-- weights kept are the largest, so a larger keep is closer to exact),
+	-- else compact as validated (0.1)
+	-- (s13: the exact fits' seconds as measured on the repeated splits,
+	-- _auto_exact_seconds, when every EASE member's family has them)
+	SELECT coalesce(sum(t.train_seconds) FILTER (WHERE NOT t.params ? 'keep'), 0)
+		   * (ctx ->> 'scale')::double precision * 1.2,
+		   sum(t.train_seconds) FILTER (WHERE t.params ? 'keep') * (ctx ->> 'scale')::double precision * 1.2,
+		   CASE WHEN bool_and(recsys._auto_exact_seconds(t.family, ctx) IS NOT NULL) FILTER (WHERE t.params ? 'keep')
+				THEN sum(recsys._auto_exact_seconds(t.family, ctx)) FILTER (WHERE t.params ? 'keep') END
+	INTO final_other, final_ease, final_ease_exact
+	FROM _recsys_auto_trials t
+	WHERE t.n = winner.n OR (winner.family = 'blend'
+							 AND t.model IN (SELECT jsonb_array_elements_text(winner.params -> 'members')));
+	final_left := extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp());
+	IF final_ease IS NOT NULL THEN
+		final_load := recsys._auto_load_factor();
+		SELECT f.keep, f.estimate, f.exact_estimate INTO final_keep, final_kept_estimate, final_estimate
+		FROM recsys._auto_final_keep(final_other, final_ease, final_ease_exact, final_left, ctx, final_load) f;
+		final_note := format('EASE retrained %s: exact estimated at %s s (%s), %s s of the budget left',
+							 CASE WHEN final_keep = 1 THEN 'exact'
+								  WHEN final_keep > 0.1 THEN format('with keep %s (estimated at %s s), nearer exact than validated',
+																	final_keep, round(final_kept_estimate::numeric, 1))
+								  ELSE 'compact (keep 0.1), as validated' END,
+							 round(final_estimate::numeric, 1),
+							 CASE WHEN final_ease_exact IS NOT NULL THEN 'from its fits on the repeated splits'
+								  ELSE format('modelled, load factor %s', round(final_load::numeric, 2)) END,
+							 round(greatest(final_left, 0)::numeric, 1));
+	END IF;
+	-- (review s13 R5: a winner whose training on all the data is refused
+	-- for recsys.max_memory, which its trials on smaller parts passed:
+	-- the best other family's first-split setting is trained instead, in
+	-- the order of their values, and the report says so; the error only
+	-- when every family is refused)
+	BEGIN
+		IF winner.family = 'blend' THEN
+			-- the members under names of their own: <model>_auto_<family>
+			-- (in the blend's order: the weights follow it)
+			FOR fam IN SELECT t.* FROM jsonb_array_elements_text(winner.params -> 'members') WITH ORDINALITY m(name, o)
+							  JOIN _recsys_auto_trials t ON t.model = m.name
+					   ORDER BY m.o LOOP
+				training_family := fam.family;
+				member := recsys._auto_keep_member(recsys._tune_trainer(fam.algorithm), source, model, fam.family,
+												   CASE WHEN NOT fam.params ? 'keep' THEN fam.params
+														WHEN final_keep = 1 THEN fam.params - 'keep'
+														ELSE fam.params || jsonb_build_object('keep', final_keep) END);
+				members := members || member;
+			END LOOP;
+			PERFORM recsys._tune_keep(recsys._tune_trainer('blend'), NULL, model,
+									  jsonb_build_object('members', to_jsonb(members), 'weights', winner.params -> 'weights'),
+									  true);
+		ELSE
+			training_family := winner.family;
+			PERFORM recsys._tune_keep(recsys._tune_trainer(winner.algorithm), source, model,
+									  CASE WHEN NOT winner.params ? 'keep' THEN winner.params
+										   WHEN final_keep = 1 THEN winner.params - 'keep'
+										   ELSE winner.params || jsonb_build_object('keep', final_keep) END, true);
+		END IF;
+	EXCEPTION
+		WHEN program_limit_exceeded THEN
+			-- (the condition names SQLSTATE class 54: only the memory
+			-- refusal, 54000 naming recsys.max_memory, falls back; any
+			-- other goes on unchanged, review s13-2 F1)
+			GET STACKED DIAGNOSTICS refused_message = MESSAGE_TEXT, refused_state = RETURNED_SQLSTATE;
+			IF refused_state <> '54000' OR position('recsys.max_memory' IN refused_message) = 0 THEN
+				RAISE;
+			END IF;
+			-- (the family refused, a blend's member whose training failed
+			-- alone: the other members' families may still train, review
+			-- s13-2 F2; the members trained before it were rolled back)
+			refused_families := ARRAY[coalesce(training_family, winner.family)];
+			members := '{}';
+			FOR fam IN SELECT b.* FROM (SELECT DISTINCT ON (t.family) t.*
+										FROM _recsys_auto_trials t
+										WHERE t.value IS NOT NULL AND t.train_seconds IS NOT NULL AND t.family <> 'blend'
+										  AND NOT t.family = ANY (refused_families)
+										ORDER BY t.family, t.value DESC, t.n) b
+					   ORDER BY b.value DESC, b.n LOOP
+				BEGIN
+					PERFORM recsys._tune_keep(recsys._tune_trainer(fam.algorithm), source, model, fam.params, true);
+					fallback := fam;
+					fallback_found := true;
+					EXIT;
+				EXCEPTION
+					WHEN program_limit_exceeded THEN
+						GET STACKED DIAGNOSTICS fallback_message = MESSAGE_TEXT, refused_state = RETURNED_SQLSTATE;
+						IF refused_state <> '54000' OR position('recsys.max_memory' IN fallback_message) = 0 THEN
+							RAISE;
+						END IF;
+						refused_families := refused_families || fam.family;
+				END;
+			END LOOP;
+			IF NOT fallback_found THEN
+				RAISE EXCEPTION '%', refused_message
+					USING ERRCODE = 'program_limit_exceeded',
+						  DETAIL = format('train_auto''s winner (%s) was refused on all the data, and so was every other family trained: %s.',
+										  refused_families[1],
+										  coalesce(nullif(array_to_string(refused_families[2:], ', '), ''), 'none')),
+						  HINT = 'Raise recsys.max_memory, or train on fewer items.';
+			END IF;
+			final_note := format('%s refused on all the data (%s); %s, the best other family on the first split (validation %s), trained instead%s',
+								 refused_families[1], refused_message, fallback.family, round(fallback.value::numeric, 4),
+								 CASE WHEN fallback.params ? 'keep' THEN ' compact (keep 0.1), as validated' ELSE '' END);
+			refused_winner_family := winner.family;
+			refused_winner_value := winner.value;
+			winner := fallback;
+	END;
+	-- the candidates go (blends before their members), and the models
+	-- trained on the repeated splits
+	FOR member IN SELECT t.model FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
+				  ORDER BY t.family = 'blend' DESC LOOP
+		PERFORM recsys.drop_model(member);
+	END LOOP;
+	FOREACH member IN ARRAY matched_drop LOOP
+		PERFORM recsys.drop_model(member);
+	END LOOP;
+	FOR member IN SELECT s.model FROM _recsys_auto_scores s WHERE s.model IS NOT NULL LOOP
+		PERFORM recsys.drop_model(member);
+	END LOOP;
+
+	-- what was tried and why the winner won, in the model's metrics and description
+	-- (the blends not kept are no rival: their gains were not significant;
+	-- the best other family: the best first-split value of a family's
+	-- model kept, neither the winner's nor one of its members')
+	SELECT t.* INTO runner_up FROM _recsys_auto_trials t
+	WHERE t.value IS NOT NULL AND t.model IS NOT NULL AND t.family <> 'blend'
+	  AND t.family <> winner.family AND NOT t.family = ANY (blend_families)
+	ORDER BY t.value DESC, t.n LIMIT 1;
+	why := format('%s of %s trained candidates%s%s%s',
+				  -- (review s13-2 F3: the winner refused on all the data first)
+				  CASE WHEN fallback_found
+					   THEN format('%s won (validation %s %s on the first split), but its training on all the data was refused for recsys.max_memory (%s); %s, the best other family there (%s), was trained instead',
+								   refused_winner_family, metric, round(refused_winner_value::numeric, 4),
+								   refused_families[1], winner.family, round(winner.value::numeric, 4))
+					   WHEN winner.family = 'blend'
+					   THEN format('validation %s %s on the first split for the blend, against %s for %s alone', metric,
+								   round(winner.value::numeric, 4), round(top.value::numeric, 4), top.family)
+					   WHEN winner.n IS DISTINCT FROM incumbent AND recsys._auto_matched_mean(winner.n, 3, ctx -> 'split_users') IS NOT NULL
+					   THEN format('validation %s %s on the first split, chosen over the first round''s setting (%s there) by its mean over the repeated splits (%s against %s)',
+								   metric, round(winner.value::numeric, 4),
+								   (SELECT round(t.value::numeric, 4) FROM _recsys_auto_trials t WHERE t.n = incumbent),
+								   round(recsys._auto_matched_mean(winner.n, 3, ctx -> 'split_users')::numeric, 4),
+								   coalesce(round(recsys._auto_matched_mean(incumbent, 3, ctx -> 'split_users')::numeric, 4)::text, 'not scored'))
+					   ELSE format('best validation %s (%s) on the first split', metric, round(winner.value::numeric, 4)) END,
+				  (SELECT count(*) FROM _recsys_auto_trials t WHERE t.train_seconds IS NOT NULL),
+				  CASE WHEN runner_up.n IS NOT NULL
+					   THEN format('; the best other family, %s, reached %s', runner_up.family, round(runner_up.value::numeric, 4))
+					   ELSE '' END,
+				  (SELECT format('; %s blend member(s) not kept (gain not significant or not tested)', count(*))
+				   FROM _recsys_auto_trials t WHERE t.status LIKE 'not kept%' HAVING count(*) > 0),
+				  -- (s14: the item features' check, when the lead read them)
+				  CASE WHEN features_check IS NULL THEN ''
+					   ELSE format('; the item features %s: %s (%s) against %s without them (%s) on the first split, paired z %s %s %s',
+								   CASE WHEN (features_check ->> 'held_back')::boolean THEN 'held back' ELSE 'kept' END,
+								   features_check ->> 'with', round((features_check ->> 'value')::numeric, 4),
+								   features_check ->> 'without', round((features_check ->> 'without_value')::numeric, 4),
+								   coalesce(round((features_check ->> 'z')::numeric, 2)::text, 'not computed (no time left)'),
+								   CASE WHEN (features_check ->> 'held_back')::boolean THEN '<' ELSE '>=' END,
+								   features_check ->> 'min_z') END);
+	report := jsonb_build_object(
+		'protocol', protocol_used, 'protocol_reason', protocol_reason, 'metric', metric,
+		'families', to_jsonb(families_used),
+		'budget_seconds', extract(epoch FROM budget), 'seconds', extract(epoch FROM clock_timestamp() - started),
+		'validation', jsonb_build_object('users', n_valid_users, 'pairs', n_valid, 'train_rows', n_train,
+										 -- (s13: the data's pairs over the repeated
+										 -- splits' train pairs, by which a fit measured
+										 -- there scales to all the data)
+										 'repeated_scale', ctx -> 'repeated_scale'),
+		'winner', jsonb_build_object('family', winner.family, 'algorithm', winner.algorithm,
+									 'params', winner.shown, 'value', winner.value,
+									 'members', to_jsonb(members)),
+		'why', why, 'final', final_note, 'second_round', second_round, 'timeline', timeline,
+		'features_check', features_check,
+		'candidates', (SELECT jsonb_agg(jsonb_build_object(
+							'n', t.n, 'round', t.round, 'family', t.family, 'algorithm', t.algorithm,
+							'params', t.shown, 'value', t.value, 'train_seconds', t.train_seconds,
+							'eval_seconds', t.eval_seconds, 'status', t.status) ORDER BY t.n)
+					   FROM _recsys_auto_trials t));
+	SELECT m.version INTO version_trained FROM recsys.models m WHERE m.name = train_auto.model;
+	UPDATE recsys.model_versions v SET metrics = jsonb_build_object('train_auto', report)
+	WHERE v.model = train_auto.model AND v.version = version_trained;
+	UPDATE recsys.models m
+	SET metrics = jsonb_build_object('train_auto', report),
+		description = format('train_auto: %s (%s, %s), %s; second round: %s', winner.family, winner.algorithm,
+							 winner.shown, why, coalesce(second_note, 'none (no family trained)'))
+	WHERE m.name = train_auto.model;
+
+	RETURN QUERY
+	SELECT (row_number() OVER (ORDER BY t.value DESC NULLS LAST, t.n))::integer,
+		   t.family, t.algorithm, t.shown, t.value, t.train_seconds, t.eval_seconds,
+		   -- (the winner's own status kept after 'chosen; ': the repeated
+		   -- splits' values say why it won, review s8, fixr2 3)
+		   CASE WHEN t.n = winner.n THEN 'chosen; ' || t.status ELSE t.status END
+	FROM _recsys_auto_trials t
+	ORDER BY 1;
+END
+$$;
+COMMENT ON FUNCTION recsys.train_auto(regclass, text, interval, text, text, regclass, name, name, name,
+	name, bigint, boolean, text[], name, jsonb) IS
+	'choose an algorithm and its settings on a validation split of the source within a time budget, train the winner on all of it';
