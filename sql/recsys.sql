@@ -6934,6 +6934,80 @@ $$;
 COMMENT ON FUNCTION recsys._auto_check_members(text, text[], boolean) IS
 	'internal: refuse, before train_auto trains anything, a blend member name its end would refuse or wrongly overwrite';
 
+-- train_auto's item-features check (s14; doc/internals.md, "train_auto"):
+-- the item features are a component the search switches off.  When the
+-- leader (the best model kept on the first split, held-back families
+-- excluded) reads them (ease_features, als_features, BM25 given them),
+-- it keeps the lead only if its gain over the best model without them
+-- is significant on the first split's users: the paired z of the
+-- per-user gain (_auto_paired_z) at least ctx's min_z (1.96, a blend
+-- member's there).  Otherwise every trial reading them is held back
+-- (_recsys_auto_trials.held_back: ordered last wherever train_auto
+-- chooses its leader; they may still join the blend, tested as any
+-- member).  Held back only when the test ran: with no model without the
+-- features, fewer than two validation users or no time left to evaluate
+-- both (two evaluations, besides the lead's retraining on all the data)
+-- the lead stays and the record says why ('untested').  Returns the
+-- check's record, NULL when the leader does not read the features.
+-- Features that win validation by less than its noise lost on test as
+-- often as they gained on the shared splits (ml-latest-small last5:
+-- +0.0005, z 0.78 on valid; -0.0010 on test), and they are the input
+-- that differs most between shops.
+CREATE FUNCTION recsys._auto_features_check(metric_name text, k integer, ctx jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	lead record;
+	plain record;
+	final_seconds double precision;
+	plain_users double precision[];
+	lead_users double precision[];
+	z double precision;
+	min_z double precision := (ctx ->> 'min_z')::double precision;
+	untested text;
+	held boolean := false;
+BEGIN
+	SELECT t.* INTO lead FROM _recsys_auto_trials t
+	WHERE t.model IS NOT NULL AND t.value IS NOT NULL AND t.family <> 'blend' AND NOT t.held_back
+	ORDER BY t.value DESC, t.n LIMIT 1;
+	IF lead.n IS NULL OR NOT lead.params ? 'features' THEN
+		RETURN NULL;
+	END IF;
+	SELECT t.* INTO plain FROM _recsys_auto_trials t
+	WHERE t.model IS NOT NULL AND t.value IS NOT NULL AND t.family <> 'blend' AND NOT t.params ? 'features'
+	ORDER BY t.value DESC, t.n LIMIT 1;
+	IF plain.n IS NULL THEN
+		untested := 'no model without them (every family searched reads them)';
+	ELSE
+		final_seconds := lead.train_seconds * (ctx ->> 'scale')::double precision * 1.2;
+		plain_users := recsys._auto_user_values(plain.model, metric_name, k,
+												plain.eval_seconds + lead.eval_seconds + final_seconds, ctx);
+		lead_users := CASE WHEN plain_users IS NOT NULL
+						   THEN recsys._auto_user_values(lead.model, metric_name, k, lead.eval_seconds + final_seconds, ctx) END;
+		IF lead_users IS NULL THEN
+			untested := 'no time left to evaluate both on the validation users';
+		ELSE
+			z := recsys._auto_paired_z(plain_users, lead_users);
+			IF z IS NULL THEN
+				untested := 'fewer than 2 validation users';
+			ELSE
+				held := z < min_z;
+			END IF;
+		END IF;
+	END IF;
+	IF held THEN
+		UPDATE _recsys_auto_trials t SET held_back = true WHERE t.params ? 'features';
+	END IF;
+	RETURN jsonb_build_object('with', lead.family, 'value', lead.value, 'without', plain.family,
+							  'without_value', plain.value, 'z', z, 'min_z', min_z, 'held_back', held,
+							  'untested', untested);
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_features_check(text, integer, jsonb) IS
+	'internal: train_auto''s check that the item features pay; holds back the families reading them when not';
+
 CREATE FUNCTION recsys.train_auto(
 	source regclass,
 	model text DEFAULT 'default',
@@ -7057,10 +7131,7 @@ DECLARE
 	-- (the best family's setting is the first split's choice: blends may
 	-- be tested there when the repeated splits' fits do not fit)
 	first_split_base boolean := true;
-	-- (the item features as a component: the lead with them, the best
-	-- model without them, and the check between them; s14)
-	features_lead record;
-	features_plain record;
+	-- (the item features' check, _auto_features_check; s14)
 	features_check jsonb;
 BEGIN
 	PERFORM recsys._require_writable('recsys.train_auto()');
@@ -7392,48 +7463,14 @@ BEGIN
 	END LOOP;
 
 	-- the item features are a component the search switches off
-	-- (doc/internals.md, "train_auto", s14): when the first round's lead
-	-- reads them, it leads only if its gain over the best model without
-	-- them is significant on the first split's users (paired z at least
-	-- min_z, 1.96, as a blend member's there; _auto_paired_z); otherwise
-	-- every family reading them is held back: the best without them leads
-	-- (the second round and the blends start from it) and a family with
-	-- them may still join the blend, where its gain is tested as any
-	-- member's.  Features that win validation by less than its noise cost
-	-- on new data about as often as they gain (ml-latest-small last5:
-	-- +0.0005 on validation, -0.0019 on test), and they are the
-	-- component of the search that differs most between shops
-	SELECT t.* INTO features_lead FROM _recsys_auto_trials t
-	WHERE t.model IS NOT NULL AND t.value IS NOT NULL AND t.family <> 'blend'
-	ORDER BY t.value DESC, t.n LIMIT 1;
-	IF features_lead.params ? 'features' THEN
-		SELECT t.* INTO features_plain FROM _recsys_auto_trials t
-		WHERE t.model IS NOT NULL AND t.value IS NOT NULL AND t.family <> 'blend' AND NOT t.params ? 'features'
-		ORDER BY t.value DESC, t.n LIMIT 1;
-		IF features_plain.n IS NOT NULL THEN
-			-- (both models' values once each, when the time left allows it
-			-- besides the lead's retraining on all the data)
-			final_other := features_lead.train_seconds * (ctx ->> 'scale')::double precision * 1.2;
-			blend_users := recsys._auto_user_values(features_plain.model, metric_name, k,
-													features_plain.eval_seconds + features_lead.eval_seconds + final_other, ctx);
-			member_users := CASE WHEN blend_users IS NOT NULL
-								 THEN recsys._auto_user_values(features_lead.model, metric_name, k,
-															   features_lead.eval_seconds + final_other, ctx) END;
-			z := recsys._auto_paired_z(blend_users, member_users);
-			min_z := (ctx ->> 'min_z')::double precision;
-			features_check := jsonb_build_object(
-				'with', features_lead.family, 'value', features_lead.value,
-				'without', features_plain.family, 'without_value', features_plain.value,
-				'z', z, 'min_z', min_z, 'held_back', z IS NULL OR z < min_z);
-			IF z IS NULL OR z < min_z THEN
-				UPDATE _recsys_auto_trials t SET held_back = true WHERE t.params ? 'features';
-			END IF;
-			blend_users := NULL;
-			member_users := NULL;
-			z := NULL;
-			min_z := NULL;
-		END IF;
-	END IF;
+	-- (_auto_features_check; doc/internals.md, "train_auto", s14): when
+	-- the lead reads them and its gain over the best model without them
+	-- is not significant on the first split's users, every family reading
+	-- them is held back (ordered last wherever the leader is chosen) and
+	-- may still join the blend, where its gain is tested as any member's
+	timeline := jsonb_build_object('first_round', extract(epoch FROM clock_timestamp() - started));
+	features_check := recsys._auto_features_check(metric_name, k, ctx);
+	timeline := timeline || jsonb_build_object('features_check', extract(epoch FROM clock_timestamp() - started));
 
 	-- the second round (doc/internals.md, "train_auto"): the best
 	-- family's setting chosen on repeated validation splits whose train
@@ -7464,8 +7501,7 @@ BEGIN
 									 FROM (SELECT t.* FROM _recsys_auto_trials t
 										   WHERE t.model IS NOT NULL AND t.value IS NOT NULL
 										   ORDER BY t.held_back, t.value DESC, t.n OFFSET 1 LIMIT 3) o), 0);
-	timeline := jsonb_build_object('first_round', extract(epoch FROM clock_timestamp() - started),
-								   'blend_reserve', blend_reserve);
+	timeline := timeline || jsonb_build_object('blend_reserve', blend_reserve);
 	FOR fam IN SELECT f.*, b.value AS best_value
 			   FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
 			   JOIN (SELECT t.family, t.value FROM _recsys_auto_trials t
@@ -7531,6 +7567,13 @@ BEGIN
 	-- gain (online-retail strat75: BPR kept for +0.3 %, test -1 %).  The
 	-- blend's users' values are evaluated once more per member
 	-- (_evaluate_users), within the budget
+	-- (the leader may have changed in the second round, which moves its
+	-- family to a setting it prefers on the repeated splits: if it now
+	-- reads the item features and none was checked, the check is made
+	-- here; review s14 S4)
+	IF features_check IS NULL THEN
+		features_check := recsys._auto_features_check(metric_name, k, ctx);
+	END IF;
 	SELECT t.* INTO top FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
 	ORDER BY t.held_back, t.value DESC NULLS LAST, t.n LIMIT 1;
 	IF top.n IS NULL THEN
@@ -7909,7 +7952,8 @@ BEGIN
 										WHERE t.value IS NOT NULL AND t.train_seconds IS NOT NULL AND t.family <> 'blend'
 										  AND NOT t.family = ANY (refused_families)
 										ORDER BY t.family, t.value DESC, t.n) b
-					   ORDER BY b.value DESC, b.n LOOP
+					   -- (families reading held-back item features last, review s14 S5)
+					   ORDER BY b.held_back, b.value DESC, b.n LOOP
 				BEGIN
 					PERFORM recsys._tune_keep(recsys._tune_trainer(fam.algorithm), source, model, fam.params, true);
 					fallback := fam;
@@ -7975,7 +8019,10 @@ BEGIN
 								   (SELECT round(t.value::numeric, 4) FROM _recsys_auto_trials t WHERE t.n = incumbent),
 								   round(recsys._auto_matched_mean(winner.n, 3, ctx -> 'split_users')::numeric, 4),
 								   coalesce(round(recsys._auto_matched_mean(incumbent, 3, ctx -> 'split_users')::numeric, 4)::text, 'not scored'))
-					   ELSE format('best validation %s (%s) on the first split', metric, round(winner.value::numeric, 4)) END,
+					   -- (review s14 S1: a family reading held-back item features may score higher)
+					   ELSE format('best validation %s%s (%s) on the first split', metric,
+								   CASE WHEN (features_check ->> 'held_back')::boolean THEN ' without the item features' ELSE '' END,
+								   round(winner.value::numeric, 4)) END,
 				  (SELECT count(*) FROM _recsys_auto_trials t WHERE t.train_seconds IS NOT NULL),
 				  CASE WHEN runner_up.n IS NOT NULL
 					   THEN format('; the best other family, %s, reached %s', runner_up.family, round(runner_up.value::numeric, 4))
@@ -7984,11 +8031,13 @@ BEGIN
 				   FROM _recsys_auto_trials t WHERE t.status LIKE 'not kept%' HAVING count(*) > 0),
 				  -- (s14: the item features' check, when the lead read them)
 				  CASE WHEN features_check IS NULL THEN ''
+					   WHEN features_check ->> 'untested' IS NOT NULL
+					   THEN format('; the item features kept untested: %s', features_check ->> 'untested')
 					   ELSE format('; the item features %s: %s (%s) against %s without them (%s) on the first split, paired z %s %s %s',
 								   CASE WHEN (features_check ->> 'held_back')::boolean THEN 'held back' ELSE 'kept' END,
 								   features_check ->> 'with', round((features_check ->> 'value')::numeric, 4),
 								   features_check ->> 'without', round((features_check ->> 'without_value')::numeric, 4),
-								   coalesce(round((features_check ->> 'z')::numeric, 2)::text, 'not computed (no time left)'),
+								   round((features_check ->> 'z')::numeric, 2),
 								   CASE WHEN (features_check ->> 'held_back')::boolean THEN '<' ELSE '>=' END,
 								   features_check ->> 'min_z') END);
 	report := jsonb_build_object(
