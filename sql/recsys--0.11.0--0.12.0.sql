@@ -134,6 +134,7 @@ DECLARE
 	first_split_base boolean := true;
 	-- (the item features' check, _auto_features_check; s14)
 	features_check jsonb;
+	second_check jsonb;
 BEGIN
 	PERFORM recsys._require_writable('recsys.train_auto()');
 	IF source IS NULL OR model IS NULL OR budget IS NULL OR metric IS NULL OR user_col IS NULL
@@ -382,6 +383,8 @@ BEGIN
 					   THEN jsonb_build_object('event_col', event_col, 'event_weights', event_weights) ELSE '{}' END;
 	ctx := jsonb_build_object(
 		'deadline', started + budget, 'metric', metric, 'k', k,
+		-- (what _auto_features_check reads _auto_families with)
+		'protocol', protocol_used, 'time_col', time_col, 'weight_col', weight_col,
 		'rows', n_train, 'users', n_users, 'items', n_items, 'valid_users', n_valid_users,
 		'scale', n_rows::double precision / n_train,
 		-- an exact EASE fit against a compact one's seconds (the solve is
@@ -470,8 +473,10 @@ BEGIN
 	-- them is held back (ordered last wherever the leader is chosen) and
 	-- may still join the blend, where its gain is tested as any member's
 	timeline := jsonb_build_object('first_round', extract(epoch FROM clock_timestamp() - started));
-	features_check := recsys._auto_features_check(metric_name, k, ctx);
-	timeline := timeline || jsonb_build_object('features_check', extract(epoch FROM clock_timestamp() - started));
+	features_check := recsys._auto_features_check(metric_name, k, families_used, true, NULL, ctx);
+	IF features_check IS NOT NULL THEN
+		timeline := timeline || jsonb_build_object('features_check', extract(epoch FROM clock_timestamp() - started));
+	END IF;
 
 	-- the second round (doc/internals.md, "train_auto"): the best
 	-- family's setting chosen on repeated validation splits whose train
@@ -570,10 +575,12 @@ BEGIN
 	-- (_evaluate_users), within the budget
 	-- (the leader may have changed in the second round, which moves its
 	-- family to a setting it prefers on the repeated splits: if it now
-	-- reads the item features and none was checked, the check is made
-	-- here; review s14 S4)
-	IF features_check IS NULL THEN
-		features_check := recsys._auto_features_check(metric_name, k, ctx);
+	-- reads the item features and was not checked, it is checked here;
+	-- review s14 S4, s14-2 T5)
+	second_check := recsys._auto_features_check(metric_name, k, families_used, false, features_check, ctx);
+	IF second_check IS NOT NULL THEN
+		features_check := second_check;
+		timeline := timeline || jsonb_build_object('features_check', extract(epoch FROM clock_timestamp() - started));
 	END IF;
 	SELECT t.* INTO top FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
 	ORDER BY t.held_back, t.value DESC NULLS LAST, t.n LIMIT 1;
@@ -1034,10 +1041,12 @@ BEGIN
 				  CASE WHEN features_check IS NULL THEN ''
 					   WHEN features_check ->> 'untested' IS NOT NULL
 					   THEN format('; the item features kept untested: %s', features_check ->> 'untested')
-					   ELSE format('; the item features %s: %s (%s) against %s without them (%s) on the first split, paired z %s %s %s',
+					   ELSE format('; the item features %s: %s (%s) against its setting without them (%s%s) on the first split, paired z %s %s %s',
 								   CASE WHEN (features_check ->> 'held_back')::boolean THEN 'held back' ELSE 'kept' END,
 								   features_check ->> 'with', round((features_check ->> 'value')::numeric, 4),
-								   features_check ->> 'without', round((features_check ->> 'without_value')::numeric, 4),
+								   round((features_check ->> 'without_value')::numeric, 4),
+								   CASE WHEN (features_check ->> 'held_back')::boolean AND features_check ->> 'without' IS NOT NULL
+										THEN ', a trial of ' || (features_check ->> 'without') ELSE '' END,
 								   round((features_check ->> 'z')::numeric, 2),
 								   CASE WHEN (features_check ->> 'held_back')::boolean THEN '<' ELSE '>=' END,
 								   features_check ->> 'min_z') END);
@@ -1086,59 +1095,104 @@ COMMENT ON FUNCTION recsys.train_auto(regclass, text, interval, text, text, regc
 -- train_auto's item-features check (s14; doc/internals.md, "train_auto"):
 -- the item features are a component the search switches off.  When the
 -- leader (the best model kept on the first split, held-back families
--- excluded) reads them (ease_features, als_features, BM25 given them),
--- it keeps the lead only if its gain over the best model without them
--- is significant on the first split's users: the paired z of the
--- per-user gain (_auto_paired_z) at least ctx's min_z (1.96, a blend
--- member's there).  Otherwise every trial reading them is held back
+-- excluded) reads them (ease_features, als_features, BM25 given them)
+-- and was not checked yet (previous: the last check's record), its own
+-- setting is trained once more without them (an ablation: the features
+-- and their weight removed) and both are scored per user on the first
+-- split.  The lead keeps them only if the per-user gain's paired z
+-- (_auto_paired_z) is at least ctx's min_z (1.96, a blend member's
+-- there).  Otherwise every trial reading them is held back
 -- (_recsys_auto_trials.held_back: ordered last wherever train_auto
 -- chooses its leader; they may still join the blend, tested as any
--- member).  Held back only when the test ran: with no model without the
--- features, fewer than two validation users or no time left to evaluate
--- both (two evaluations, besides the lead's retraining on all the data)
--- the lead stays and the record says why ('untested').  Returns the
--- check's record, NULL when the leader does not read the features.
+-- member), and the ablation joins the search as a trial of the family
+-- that is the lead's without the features (ease_features: ease, or
+-- ease_recent on 'last'; als_features: als), its model when it beats
+-- that family's (first call only: after the second round the family's
+-- setting was chosen on the repeated splits).  Comparing with the
+-- lead's own setting, not with another family's best, keeps the verdict
+-- independent of how far the halving searched the other families
+-- (review s14-2 T1).  Held back only when the test ran: when the
+-- features change no validation user's value (BM25's serve only items
+-- without buyers), no family without them is searched, the ablation
+-- fails or does not fit the budget (its fit, both evaluations and the
+-- lead's retraining on all the data), or fewer than two users are
+-- validated, the lead keeps them and 'untested' says why.  Returns
+-- the check's record, NULL when there is nothing new to check.
 -- Features that win validation by less than its noise lost on test as
 -- often as they gained on the shared splits (ml-latest-small last5:
 -- +0.0005, z 0.78 on valid; -0.0010 on test), and they are the input
 -- that differs most between shops.
-CREATE OR REPLACE FUNCTION recsys._auto_features_check(metric_name text, k integer, ctx jsonb)
+CREATE OR REPLACE FUNCTION recsys._auto_features_check(metric_name text, k integer, families text[], first_call boolean,
+											previous jsonb, ctx jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	lead record;
-	plain record;
-	final_seconds double precision;
-	plain_users double precision[];
+	twin record;
+	holder record;
+	r record;
+	off_params jsonb;
+	off_model text;
+	off_trained boolean := false;
+	needed double precision;
+	off_users double precision[];
 	lead_users double precision[];
 	z double precision;
 	min_z double precision := (ctx ->> 'min_z')::double precision;
 	untested text;
 	held boolean := false;
+	n integer;
 BEGIN
 	SELECT t.* INTO lead FROM _recsys_auto_trials t
 	WHERE t.model IS NOT NULL AND t.value IS NOT NULL AND t.family <> 'blend' AND NOT t.held_back
 	ORDER BY t.value DESC, t.n LIMIT 1;
-	IF lead.n IS NULL OR NOT lead.params ? 'features' THEN
+	IF lead.n IS NULL OR NOT lead.params ? 'features' OR (previous ->> 'n')::integer IS NOT DISTINCT FROM lead.n THEN
 		RETURN NULL;
 	END IF;
-	SELECT t.* INTO plain FROM _recsys_auto_trials t
-	WHERE t.model IS NOT NULL AND t.value IS NOT NULL AND t.family <> 'blend' AND NOT t.params ? 'features'
-	ORDER BY t.value DESC, t.n LIMIT 1;
-	IF plain.n IS NULL THEN
-		untested := 'no model without them (every family searched reads them)';
+	off_params := lead.params - ARRAY['features', 'feature_weight'];
+	-- (the ablation's model is named as the trial it may become)
+	SELECT coalesce(max(t.n), 0) + 1 INTO n FROM _recsys_auto_trials t;
+	off_model := format('%s%s', ctx ->> 'prefix', n);
+	-- (the family the lead is without the features: the searched family
+	-- of the same algorithm, not reading them, whose fixed settings the
+	-- ablation has; the most specific one: ease_recent before ease)
+	SELECT f.family, f.algorithm, f.fixed INTO twin
+	FROM recsys._auto_families(ctx ->> 'protocol', ctx ->> 'time_col', ctx ->> 'weight_col', NULL) f
+	WHERE f.family = ANY (families) AND f.algorithm = lead.algorithm AND f.family <> lead.family
+	  AND NOT f.fixed ? 'features' AND off_params @> f.fixed
+	ORDER BY (SELECT count(*) FROM jsonb_object_keys(f.fixed)) DESC, f.family LIMIT 1;
+	-- (its fit about the lead's, both evaluations, the lead's retraining)
+	needed := 1.2 * (lead.train_seconds + 3 * lead.eval_seconds
+					 + lead.train_seconds * (ctx ->> 'scale')::double precision);
+	IF extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp()) < needed THEN
+		untested := 'no time left for its setting without them';
 	ELSE
-		final_seconds := lead.train_seconds * (ctx ->> 'scale')::double precision * 1.2;
-		plain_users := recsys._auto_user_values(plain.model, metric_name, k,
-												plain.eval_seconds + lead.eval_seconds + final_seconds, ctx);
-		lead_users := CASE WHEN plain_users IS NOT NULL
-						   THEN recsys._auto_user_values(lead.model, metric_name, k, lead.eval_seconds + final_seconds, ctx) END;
+		BEGIN
+			SELECT * INTO r FROM recsys._tune_candidate(recsys._tune_trainer(lead.algorithm), 'pg_temp._recsys_auto_train',
+														'pg_temp._recsys_auto_valid', off_model, off_params,
+														ctx ->> 'metric', (ctx ->> 'k')::integer, 'user_id', 'item_id', NULL);
+			off_trained := true;
+		EXCEPTION
+			WHEN OTHERS THEN
+				untested := 'its setting without them failed: ' || SQLERRM;
+		END;
+	END IF;
+	IF off_trained THEN
+		off_users := recsys._auto_user_values(off_model, metric_name, k, 2 * lead.eval_seconds, ctx);
+		lead_users := CASE WHEN off_users IS NOT NULL
+						   THEN recsys._auto_user_values(lead.model, metric_name, k, lead.eval_seconds, ctx) END;
 		IF lead_users IS NULL THEN
 			untested := 'no time left to evaluate both on the validation users';
+		ELSIF lead_users = off_users THEN
+			untested := 'no validation user''s value changes without them';
+		ELSIF twin.family IS NULL THEN
+			-- (e.g. families => '{ease_features,popular}': holding them back
+			-- would hand the lead to a family far behind)
+			untested := 'no family searched without them to lead instead';
 		ELSE
-			z := recsys._auto_paired_z(plain_users, lead_users);
+			z := recsys._auto_paired_z(off_users, lead_users);
 			IF z IS NULL THEN
 				untested := 'fewer than 2 validation users';
 			ELSE
@@ -1149,10 +1203,32 @@ BEGIN
 	IF held THEN
 		UPDATE _recsys_auto_trials t SET held_back = true WHERE t.params ? 'features';
 	END IF;
-	RETURN jsonb_build_object('with', lead.family, 'value', lead.value, 'without', plain.family,
-							  'without_value', plain.value, 'z', z, 'min_z', min_z, 'held_back', held,
-							  'untested', untested);
+	-- (held back: the ablation becomes a trial of the family without the
+	-- features, its model when better there, as _auto_trial keeps one)
+	IF held AND first_call AND twin.family IS NOT NULL AND off_trained THEN
+		SELECT t.n, t.model, t.value INTO holder FROM _recsys_auto_trials t
+		WHERE t.family = twin.family AND t.model IS NOT NULL;
+		IF holder.n IS NULL OR coalesce(r.value, '-Infinity') > coalesce(holder.value, '-Infinity') THEN
+			IF holder.n IS NOT NULL THEN
+				PERFORM recsys.drop_model(holder.model);
+				UPDATE _recsys_auto_trials t SET model = NULL WHERE t.n = holder.n;
+			END IF;
+			off_trained := false;
+		END IF;
+		INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, value, metrics, train_seconds,
+										 eval_seconds, model, status)
+		VALUES (n, lead.round, twin.family, lead.algorithm, off_params, off_params - ARRAY['user_col', 'item_col'],
+				r.value, r.metrics, r.train_seconds, r.eval_seconds,
+				CASE WHEN NOT off_trained THEN off_model END,
+				format('trained (%s''s setting without the item features)', lead.family));
+	END IF;
+	IF off_trained THEN
+		PERFORM recsys.drop_model(off_model);
+	END IF;
+	RETURN jsonb_build_object('n', lead.n, 'with', lead.family, 'value', lead.value, 'without', twin.family,
+							  'without_value', r.value, 'without_params', off_params - ARRAY['user_col', 'item_col'],
+							  'z', z, 'min_z', min_z, 'held_back', held, 'untested', untested);
 END
 $$;
-COMMENT ON FUNCTION recsys._auto_features_check(text, integer, jsonb) IS
-	'internal: train_auto''s check that the item features pay; holds back the families reading them when not';
+COMMENT ON FUNCTION recsys._auto_features_check(text, integer, text[], boolean, jsonb, jsonb) IS
+	'internal: train_auto''s check that the item features pay (the lead against its own setting without them); holds back the families reading them when not';
