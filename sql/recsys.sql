@@ -6938,33 +6938,33 @@ COMMENT ON FUNCTION recsys._auto_check_members(text, text[], boolean) IS
 -- the item features are a component the search switches off.  When the
 -- leader (the best model kept on the first split, held-back families
 -- excluded) reads them (ease_features, als_features, BM25 given them)
--- and was not checked yet (previous: the last check's record), its own
--- setting is trained once more without them (an ablation: the features
--- and their weight removed) and both are scored per user on the first
--- split.  The lead keeps them only if the per-user gain's paired z
--- (_auto_paired_z) is at least ctx's min_z (1.96, a blend member's
--- there).  Otherwise every trial reading them is held back
--- (_recsys_auto_trials.held_back: ordered last wherever train_auto
--- chooses its leader; they may still join the blend, tested as any
--- member), and the ablation joins the search as a trial of the family
--- that is the lead's without the features (ease_features: ease, or
--- ease_recent on 'last'; als_features: als), its model when it beats
--- that family's (first call only: after the second round the family's
--- setting was chosen on the repeated splits).  Comparing with the
+-- and was not the previous check's lead, its own setting is trained once
+-- more without them (an ablation: the features and their weight
+-- removed) and both are scored per user on the first split.  The lead
+-- keeps them only if the per-user gain's paired z (_auto_paired_z) is at
+-- least ctx's min_z (1.96, a blend member's there).  Otherwise every
+-- trial reading them is held back (_recsys_auto_trials.held_back:
+-- ordered last wherever train_auto chooses its leader; they may still
+-- join the blend, tested as any member), and the ablation joins the
+-- search as a trial of the family the lead is without the features (its
+-- twin: ease_features's is ease, or ease_recent on 'last'; als_features'
+-- als; BM25's BM25 itself), as the twin's model when it beats the twin's
+-- (and always when the twin is the lead's own family, which goes on
+-- without them), except that the family the second round chose on the
+-- repeated splits (protected) keeps its model.  Comparing with the
 -- lead's own setting, not with another family's best, keeps the verdict
 -- independent of how far the halving searched the other families
--- (review s14-2 T1).  Held back only when the test ran: when the
--- features change no validation user's value (BM25's serve only items
--- without buyers), no family without them is searched, the ablation
--- fails or does not fit the budget (its fit, both evaluations and the
--- lead's retraining on all the data), or fewer than two users are
--- validated, the lead keeps them and 'untested' says why.  Returns
--- the check's record, NULL when there is nothing new to check.
--- Features that win validation by less than its noise lost on test as
--- often as they gained on the shared splits (ml-latest-small last5:
--- +0.0005, z 0.78 on valid; -0.0010 on test), and they are the input
--- that differs most between shops.
-CREATE FUNCTION recsys._auto_features_check(metric_name text, k integer, families text[], first_call boolean,
+-- (review s14-2 T1).  Held back only when the test ran: when the twin is
+-- not searched, the features change no validation user's value (BM25's
+-- with no item without buyers there), the ablation fails or does not fit
+-- the budget (its fit, both evaluations and the lead's retraining on all
+-- the data), or fewer than two users are validated, the lead keeps them
+-- and 'untested' says why.  Returns the check's record, NULL when there
+-- is nothing new to check.  Features that win validation by less than
+-- its noise lost on test as often as they gained on the shared splits
+-- (ml-latest-small last5: +0.0005, z 0.78 on valid; -0.0010 on test),
+-- and they are the input that differs most between shops.
+CREATE FUNCTION recsys._auto_features_check(metric_name text, k integer, families text[], protected text,
 											previous jsonb, ctx jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
@@ -6972,12 +6972,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	lead record;
-	twin record;
+	twin text;
 	holder record;
 	r record;
 	off_params jsonb;
 	off_model text;
 	off_trained boolean := false;
+	off_value double precision;
 	needed double precision;
 	off_users double precision[];
 	lead_users double precision[];
@@ -6997,18 +6998,22 @@ BEGIN
 	-- (the ablation's model is named as the trial it may become)
 	SELECT coalesce(max(t.n), 0) + 1 INTO n FROM _recsys_auto_trials t;
 	off_model := format('%s%s', ctx ->> 'prefix', n);
-	-- (the family the lead is without the features: the searched family
-	-- of the same algorithm, not reading them, whose fixed settings the
-	-- ablation has; the most specific one: ease_recent before ease)
-	SELECT f.family, f.algorithm, f.fixed INTO twin
+	-- (the twin: among the families there are without features (none
+	-- reads them then), the one of the lead's algorithm whose fixed
+	-- settings the ablation has, the most specific: ease_recent before
+	-- ease; searched or not, so that it is named when it is not)
+	SELECT f.family INTO twin
 	FROM recsys._auto_families(ctx ->> 'protocol', ctx ->> 'time_col', ctx ->> 'weight_col', NULL) f
-	WHERE f.family = ANY (families) AND f.algorithm = lead.algorithm AND f.family <> lead.family
-	  AND NOT f.fixed ? 'features' AND off_params @> f.fixed
+	WHERE f.algorithm = lead.algorithm AND off_params @> f.fixed
 	ORDER BY (SELECT count(*) FROM jsonb_object_keys(f.fixed)) DESC, f.family LIMIT 1;
 	-- (its fit about the lead's, both evaluations, the lead's retraining)
 	needed := 1.2 * (lead.train_seconds + 3 * lead.eval_seconds
 					 + lead.train_seconds * (ctx ->> 'scale')::double precision);
-	IF extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp()) < needed THEN
+	IF twin IS NULL THEN
+		untested := format('no family of %s without them', lead.algorithm);
+	ELSIF NOT twin = ANY (families) THEN
+		untested := format('its family without them (%s) is not searched', twin);
+	ELSIF extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp()) < needed THEN
 		untested := 'no time left for its setting without them';
 	ELSE
 		BEGIN
@@ -7016,6 +7021,7 @@ BEGIN
 														'pg_temp._recsys_auto_valid', off_model, off_params,
 														ctx ->> 'metric', (ctx ->> 'k')::integer, 'user_id', 'item_id', NULL);
 			off_trained := true;
+			off_value := r.value;
 		EXCEPTION
 			WHEN OTHERS THEN
 				untested := 'its setting without them failed: ' || SQLERRM;
@@ -7029,10 +7035,6 @@ BEGIN
 			untested := 'no time left to evaluate both on the validation users';
 		ELSIF lead_users = off_users THEN
 			untested := 'no validation user''s value changes without them';
-		ELSIF twin.family IS NULL THEN
-			-- (e.g. families => '{ease_features,popular}': holding them back
-			-- would hand the lead to a family far behind)
-			untested := 'no family searched without them to lead instead';
 		ELSE
 			z := recsys._auto_paired_z(off_users, lead_users);
 			IF z IS NULL THEN
@@ -7044,13 +7046,13 @@ BEGIN
 	END IF;
 	IF held THEN
 		UPDATE _recsys_auto_trials t SET held_back = true WHERE t.params ? 'features';
-	END IF;
-	-- (held back: the ablation becomes a trial of the family without the
-	-- features, its model when better there, as _auto_trial keeps one)
-	IF held AND first_call AND twin.family IS NOT NULL AND off_trained THEN
+		-- (the ablation a trial of the twin, its model when better there,
+		-- or always when the twin is the lead's family, unless protected)
 		SELECT t.n, t.model, t.value INTO holder FROM _recsys_auto_trials t
-		WHERE t.family = twin.family AND t.model IS NOT NULL;
-		IF holder.n IS NULL OR coalesce(r.value, '-Infinity') > coalesce(holder.value, '-Infinity') THEN
+		WHERE t.family = twin AND t.model IS NOT NULL;
+		IF twin IS DISTINCT FROM protected
+		   AND (holder.n IS NULL OR twin = lead.family
+				OR coalesce(off_value, '-Infinity') > coalesce(holder.value, '-Infinity')) THEN
 			IF holder.n IS NOT NULL THEN
 				PERFORM recsys.drop_model(holder.model);
 				UPDATE _recsys_auto_trials t SET model = NULL WHERE t.n = holder.n;
@@ -7059,20 +7061,20 @@ BEGIN
 		END IF;
 		INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, value, metrics, train_seconds,
 										 eval_seconds, model, status)
-		VALUES (n, lead.round, twin.family, lead.algorithm, off_params, off_params - ARRAY['user_col', 'item_col'],
-				r.value, r.metrics, r.train_seconds, r.eval_seconds,
+		VALUES (n, lead.round, twin, lead.algorithm, off_params, off_params - ARRAY['user_col', 'item_col'],
+				off_value, r.metrics, r.train_seconds, r.eval_seconds,
 				CASE WHEN NOT off_trained THEN off_model END,
 				format('trained (%s''s setting without the item features)', lead.family));
 	END IF;
 	IF off_trained THEN
 		PERFORM recsys.drop_model(off_model);
 	END IF;
-	RETURN jsonb_build_object('n', lead.n, 'with', lead.family, 'value', lead.value, 'without', twin.family,
-							  'without_value', r.value, 'without_params', off_params - ARRAY['user_col', 'item_col'],
+	RETURN jsonb_build_object('n', lead.n, 'with', lead.family, 'value', lead.value, 'without', twin,
+							  'without_value', off_value, 'without_params', off_params - ARRAY['user_col', 'item_col'],
 							  'z', z, 'min_z', min_z, 'held_back', held, 'untested', untested);
 END
 $$;
-COMMENT ON FUNCTION recsys._auto_features_check(text, integer, text[], boolean, jsonb, jsonb) IS
+COMMENT ON FUNCTION recsys._auto_features_check(text, integer, text[], text, jsonb, jsonb) IS
 	'internal: train_auto''s check that the item features pay (the lead against its own setting without them); holds back the families reading them when not';
 
 CREATE FUNCTION recsys.train_auto(
@@ -7539,7 +7541,7 @@ BEGIN
 	-- them is held back (ordered last wherever the leader is chosen) and
 	-- may still join the blend, where its gain is tested as any member's
 	timeline := jsonb_build_object('first_round', extract(epoch FROM clock_timestamp() - started));
-	features_check := recsys._auto_features_check(metric_name, k, families_used, true, NULL, ctx);
+	features_check := recsys._auto_features_check(metric_name, k, families_used, NULL, NULL, ctx);
 	IF features_check IS NOT NULL THEN
 		timeline := timeline || jsonb_build_object('features_check', extract(epoch FROM clock_timestamp() - started));
 	END IF;
@@ -7643,10 +7645,14 @@ BEGIN
 	-- family to a setting it prefers on the repeated splits: if it now
 	-- reads the item features and was not checked, it is checked here;
 	-- review s14 S4, s14-2 T5)
-	second_check := recsys._auto_features_check(metric_name, k, families_used, false, features_check, ctx);
+	-- (the second round's family keeps the setting it chose there; the
+	-- first check's record is kept under 'earlier', review s14-3 U3, U6)
+	second_check := recsys._auto_features_check(metric_name, k, families_used, climb_family, features_check, ctx);
 	IF second_check IS NOT NULL THEN
-		features_check := second_check;
-		timeline := timeline || jsonb_build_object('features_check', extract(epoch FROM clock_timestamp() - started));
+		features_check := second_check
+						  || CASE WHEN features_check IS NOT NULL
+								  THEN jsonb_build_object('earlier', features_check) ELSE '{}' END;
+		timeline := timeline || jsonb_build_object('features_recheck', extract(epoch FROM clock_timestamp() - started));
 	END IF;
 	SELECT t.* INTO top FROM _recsys_auto_trials t WHERE t.model IS NOT NULL
 	ORDER BY t.held_back, t.value DESC NULLS LAST, t.n LIMIT 1;

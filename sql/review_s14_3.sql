@@ -76,7 +76,7 @@ INSERT INTO _recsys_auto_trials VALUES (1, 0, 'ease_features', 'ease',
 	'{"features": "review_s14_3.groups", "keep": 0.1, "regularization": 400, "feature_weight": 0.5}', '{}',
 	0.5, '{}', 1, 1, 0.1, 'rs14c_1', 'trained', false);
 SELECT c ->> 'untested' AS untested, (c ->> 'held_back')::boolean AS held_back
-FROM recsys._auto_features_check('ndcg', 10, '{ease,ease_features}', true, NULL,
+FROM recsys._auto_features_check('ndcg', 10, '{ease,ease_features}', NULL, NULL,
 								 ctx(clock_timestamp() - interval '1 second')) c;
 ROLLBACK;
 
@@ -91,7 +91,7 @@ INSERT INTO _recsys_auto_trials VALUES (1, 0, 'ease_features', 'ease',
 	0.5, '{}', 1, 1, 0.1, 'rs14c_1', 'trained', false);
 SELECT c ->> 'untested' LIKE 'its setting without them failed: %' AS untested_failed,
 	   (c ->> 'held_back')::boolean AS held_back
-FROM recsys._auto_features_check('ndcg', 10, '{ease,ease_features}', true, NULL,
+FROM recsys._auto_features_check('ndcg', 10, '{ease,ease_features}', NULL, NULL,
 								 ctx(clock_timestamp() + interval '1 hour')) c;
 ROLLBACK;
 
@@ -112,7 +112,7 @@ SELECT (SELECT family FROM _recsys_auto_trials ORDER BY value DESC LIMIT 1) AS l
 SELECT c ->> 'without_value' <> c ->> 'value' AS features_change_values,
 	   c ->> 'z' IS NOT NULL AS tested,
 	   coalesce(c ->> 'untested', '') NOT LIKE 'no family searched without them%' AS reason_true
-FROM recsys._auto_features_check('ndcg', 10, '{ease,bm25}', true, NULL,
+FROM recsys._auto_features_check('ndcg', 10, '{ease,bm25}', NULL, NULL,
 								 ctx(clock_timestamp() + interval '1 hour')) c;
 -- (the ablation's model is not left behind)
 SELECT name FROM recsys.models WHERE name LIKE 'rs14c_%' ORDER BY name;
@@ -136,7 +136,7 @@ SELECT first_split(false, true);
 SELECT trial(1, 'ease', 'ease', '{"keep": 0.1, "regularization": 100000}');
 SELECT trial(2, 'ease_features', 'ease', '{"features": "review_s14_3.noise", "keep": 0.1, "regularization": 100, "feature_weight": 0.02}');
 CREATE TEMP TABLE checked AS
-SELECT c FROM recsys._auto_features_check('ndcg', 10, '{ease,ease_features}', false, NULL,
+SELECT c FROM recsys._auto_features_check('ndcg', 10, '{ease,ease_features}', 'ease_features', NULL,
 										  ctx(clock_timestamp() + interval '1 hour')) c;
 SELECT (c ->> 'held_back')::boolean AS held_back, round((c ->> 'z')::numeric, 2) AS z,
 	   (SELECT max(t.value) FROM _recsys_auto_trials t WHERE t.model IS NOT NULL AND NOT t.held_back)
@@ -153,7 +153,7 @@ SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'rs14c_%' ORDE
 SELECT trial(1, 'ease', 'ease', '{"keep": 0.1, "regularization": 100000}');
 SELECT trial(2, 'ease_features', 'ease', '{"features": "review_s14_3.noise", "keep": 0.1, "regularization": 100, "feature_weight": 0.02}');
 SELECT (c ->> 'held_back')::boolean AS held_back, c ->> 'without' AS without
-FROM recsys._auto_features_check('ndcg', 10, '{ease,ease_features}', true, NULL,
+FROM recsys._auto_features_check('ndcg', 10, '{ease,ease_features}', NULL, NULL,
 								 ctx(clock_timestamp() + interval '1 hour')) c;
 SELECT n, family, params - 'features' AS params, model, held_back, status FROM _recsys_auto_trials ORDER BY n;
 SELECT name FROM recsys.models WHERE name LIKE 'rs14c_%' ORDER BY name;
