@@ -6943,7 +6943,8 @@ COMMENT ON FUNCTION recsys._auto_check_members(text, text[], boolean) IS
 -- removed) and both are scored per user on the first split.  The lead
 -- keeps them only if the per-user gain's paired z (_auto_paired_z) is at
 -- least ctx's min_z (1.96, a blend member's there).  Otherwise every
--- trial reading them is held back (_recsys_auto_trials.held_back:
+-- trial reading them is held back (after the second round, the lead's
+-- family's alone; _recsys_auto_trials.held_back:
 -- ordered last wherever train_auto chooses its leader; they may still
 -- join the blend, tested as any member), and the ablation joins the
 -- search as a trial of the family the lead is without the features (its
@@ -6951,7 +6952,8 @@ COMMENT ON FUNCTION recsys._auto_check_members(text, text[], boolean) IS
 -- als; BM25's BM25 itself), as the twin's model when it beats the twin's
 -- (and always when the twin is the lead's own family, which goes on
 -- without them), except that the family the second round chose on the
--- repeated splits (protected) keeps its model.  Comparing with the
+-- repeated splits (protected) keeps its model unless it is the lead's
+-- own (BM25's, whose only model is the lead).  Comparing with the
 -- lead's own setting, not with another family's best, keeps the verdict
 -- independent of how far the halving searched the other families
 -- (review s14-2 T1).  Held back only when the test ran: when the twin is
@@ -7045,12 +7047,18 @@ BEGIN
 		END IF;
 	END IF;
 	IF held THEN
-		UPDATE _recsys_auto_trials t SET held_back = true WHERE t.params ? 'features';
+		-- (after the second round, the lead's family alone: a family whose
+		-- features an earlier check kept, the second round's among them,
+		-- keeps them; review s14-4 V2)
+		UPDATE _recsys_auto_trials t SET held_back = true
+		WHERE t.params ? 'features' AND (protected IS NULL OR t.family = lead.family);
 		-- (the ablation a trial of the twin, its model when better there,
 		-- or always when the twin is the lead's family, unless protected)
 		SELECT t.n, t.model, t.value INTO holder FROM _recsys_auto_trials t
 		WHERE t.family = twin AND t.model IS NOT NULL;
-		IF twin IS DISTINCT FROM protected
+		-- (BM25 goes on without them even when protected: its model is
+		-- the lead held back; review s14-4 V1)
+		IF (twin IS DISTINCT FROM protected OR twin = lead.family)
 		   AND (holder.n IS NULL OR twin = lead.family
 				OR coalesce(off_value, '-Infinity') > coalesce(holder.value, '-Infinity')) THEN
 			IF holder.n IS NOT NULL THEN

@@ -140,7 +140,7 @@ SELECT c FROM recsys._auto_features_check('ndcg', 10, '{ease,ease_features}', 'e
 										  ctx(clock_timestamp() + interval '1 hour')) c;
 SELECT (c ->> 'held_back')::boolean AS held_back, round((c ->> 'z')::numeric, 2) AS z,
 	   (SELECT max(t.value) FROM _recsys_auto_trials t WHERE t.model IS NOT NULL AND NOT t.held_back)
-		   >= (c ->> 'without_value')::float8 AS best_kept_model_not_worse,
+		   >= (c ->> 'without_value')::float8 - 1e-9 AS best_kept_model_not_worse,
 	   NOT ((c ->> 'held_back')::boolean AND c ->> 'without' IS NOT NULL)
 		   OR EXISTS (SELECT FROM _recsys_auto_trials t WHERE t.family = c ->> 'without'
 					  AND t.params - ARRAY['user_col', 'item_col'] = c -> 'without_params') AS described_trial_exists
