@@ -25,7 +25,8 @@
  *	  replay them, so the pages must be in the file before it flushes and
  *	  syncs (a base backup copies the file after that checkpoint; recovery
  *	  starts at its redo point): from before the records are inserted
- *	  until the last page is written, the backend holds the checkpoint's
+ *	  until the last page is written (in fact the whole time it holds the
+ *	  relation's extension lock), the backend holds the checkpoint's
  *	  start off (DELAY_CHKPT_START, as a commit record's writer does): a
  *	  checkpoint whose redo point falls in that window waits, before it
  *	  writes anything, for the pages to be in the file; the writes register
@@ -149,34 +150,39 @@ RsHeapAppendFlush(RsHeapAppend *ha)
 
 	if (n == 0)
 		return;
-	LockRelationForExtension(ha->rel, ExclusiveLock);
-	first = RelationGetNumberOfBlocks(ha->rel);
-	for (int p = 0; p < n; p++)
-	{
-		Page		page = ha->pages[p].data;
-		OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-
-		blknos[p] = first + p;
-		pages[p] = page;
-		/* each tuple's t_ctid points at itself, as heap_insert sets it */
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			HeapTupleHeader htup = (HeapTupleHeader) PageGetItem(page, PageGetItemId(page, off));
-
-			ItemPointerSet(&htup->t_ctid, blknos[p], off);
-		}
-	}
-
 	/*
 	 * From the WAL records to the last page written, a checkpoint must not
 	 * take a redo point after the records and complete before the pages
 	 * are in the file: neither recovery from it nor a base backup taken
-	 * with it would have them (see the file comment).
+	 * with it would have them (see the file comment).  The hold covers the
+	 * whole time the extension lock is held, a few instructions more than
+	 * the records need, so that "holding item_stats' extension lock" is
+	 * exactly "holding checkpoints off" for whoever watches (TAP 217 stops
+	 * the backend inside it: it once caught the block-number loop before
+	 * the hold, where a checkpoint rightly did not wait).
 	 */
+	LockRelationForExtension(ha->rel, ExclusiveLock);
 	Assert((MyProc->delayChkptFlags & DELAY_CHKPT_START) == 0);
 	MyProc->delayChkptFlags |= DELAY_CHKPT_START;
 	PG_TRY();
 	{
+		first = RelationGetNumberOfBlocks(ha->rel);
+		for (int p = 0; p < n; p++)
+		{
+			Page		page = ha->pages[p].data;
+			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+
+			blknos[p] = first + p;
+			pages[p] = page;
+			/* each tuple's t_ctid points at itself, as heap_insert sets it */
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+			{
+				HeapTupleHeader htup = (HeapTupleHeader) PageGetItem(page, PageGetItemId(page, off));
+
+				ItemPointerSet(&htup->t_ctid, blknos[p], off);
+			}
+		}
+
 		/* sets every page's LSN; flushed before any page can reach the disk */
 		log_newpages(&ha->rel->rd_node, MAIN_FORKNUM, n, blknos, pages, true);
 		XLogFlush(PageGetLSN(pages[n - 1]));
@@ -185,13 +191,14 @@ RsHeapAppendFlush(RsHeapAppend *ha)
 			PageSetChecksumInplace(pages[p], blknos[p]);
 			smgrextend(RelationGetSmgr(ha->rel), MAIN_FORKNUM, blknos[p], pages[p], false);
 		}
+		/* (an error before this releases the lock at abort) */
+		UnlockRelationForExtension(ha->rel, ExclusiveLock);
 	}
 	PG_FINALLY();
 	{
 		MyProc->delayChkptFlags &= ~DELAY_CHKPT_START;
 	}
 	PG_END_TRY();
-	UnlockRelationForExtension(ha->rel, ExclusiveLock);
 
 	for (int p = 0; p < n; p++)
 	{

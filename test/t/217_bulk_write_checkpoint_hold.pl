@@ -9,7 +9,9 @@
 #
 # 1. The training's backend is stopped (SIGSTOP) inside that window: on
 #    the CPU (no wait event) while it holds item_stats' extension lock,
-#    which only the page write holds that long (pg_locks); with
+#    which only the page write holds that long (pg_locks), and which it
+#    holds only inside the hold (since s14: a stop in the block-number
+#    loop before the hold once made the backup finish); with
 #    wal_compression, compressing a group's page images is most of the
 #    window.  A base backup
 #    (CHECKPOINT fast) started then must wait for the pages, finish soon
