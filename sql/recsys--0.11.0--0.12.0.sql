@@ -367,9 +367,10 @@ BEGIN
 		n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
 		value double precision, metrics jsonb, train_seconds double precision,
 		eval_seconds double precision, modelled double precision, model text, status text,
-		-- (a family reading the item features whose lead over the best
-		-- model without them was not significant: it does not lead, it
-		-- may still join a blend; s14)
+		-- (a trial reading the item features after a check found their
+		-- gain over the lead's own setting without them not significant:
+		-- it does not lead, it may still join a blend;
+		-- _auto_features_check, s14)
 		held_back boolean NOT NULL DEFAULT false) ON COMMIT DROP;
 	-- (the second round's scores on repeated splits: _auto_rescore;
 	-- seconds: training and scoring, train_seconds: training alone;
@@ -468,10 +469,11 @@ BEGIN
 
 	-- the item features are a component the search switches off
 	-- (_auto_features_check; doc/internals.md, "train_auto", s14): when
-	-- the lead reads them and its gain over the best model without them
+	-- the lead reads them and its gain over its own setting without them
 	-- is not significant on the first split's users, every family reading
 	-- them is held back (ordered last wherever the leader is chosen) and
-	-- may still join the blend, where its gain is tested as any member's
+	-- may still join the blend, where its gain is tested as any member's;
+	-- the setting without them joins the search
 	timeline := jsonb_build_object('first_round', extract(epoch FROM clock_timestamp() - started));
 	features_check := recsys._auto_features_check(metric_name, k, families_used, NULL, NULL, ctx);
 	IF features_check IS NOT NULL THEN
@@ -572,13 +574,13 @@ BEGIN
 	-- the same users, at that) would cost on new data what it seemed to
 	-- gain (online-retail strat75: BPR kept for +0.3 %, test -1 %).  The
 	-- blend's users' values are evaluated once more per member
-	-- (_evaluate_users), within the budget
-	-- (the leader may have changed in the second round, which moves its
-	-- family to a setting it prefers on the repeated splits: if it now
-	-- reads the item features and was not checked, it is checked here;
-	-- review s14 S4, s14-2 T5)
-	-- (the second round's family keeps the setting it chose there; the
-	-- first check's record is kept under 'earlier', review s14-3 U3, U6)
+	-- (_evaluate_users), within the budget.
+	-- First, the leader may have changed in the second round, which moves
+	-- its family to a setting it prefers on the repeated splits: if it
+	-- now reads the item features and was not checked, it is checked here
+	-- (review s14 S4, s14-2 T5); the second round's family keeps the
+	-- setting it chose there, and the first check's record is kept under
+	-- 'earlier' (review s14-3 U3, U6)
 	second_check := recsys._auto_features_check(metric_name, k, families_used, climb_family, features_check, ctx);
 	IF second_check IS NOT NULL THEN
 		features_check := second_check
