@@ -1248,3 +1248,135 @@ END
 $$;
 COMMENT ON FUNCTION recsys._auto_features_check(text, integer, text[], text, jsonb, jsonb) IS
 	'internal: train_auto''s check that the item features pay (the lead against its own setting without them); holds back the families reading them when not';
+
+-- The candidates train_auto considers, strongest first: one row per
+-- family (an algorithm with fixed parameters), its seeds (the settings
+-- the accuracy benchmark found best on the shared data sets' validation
+-- files, tried in order), its steps (per parameter, the ordered values
+-- the search moves between, one parameter one step at a time) and a cost
+-- model of its seconds (train and evaluate: a fixed 0.1 s per candidate
+-- for the catalog writes and evaluate's set-up, else the cheap families'
+-- measured / modelled ratio overstates a loaded machine's slowness and
+-- EASE's calibrated estimate; coefficients of the training
+-- rows, of users + items, of items cubed and of validation users x items;
+-- train_auto corrects them by what it measures).  The EASE families are
+-- compact (keep 0.1: the tenth of the weights largest in magnitude, about
+-- half the seconds of exact EASE, mostly less writing, for a validation
+-- NDCG within a few thousandths of it); an EASE winner is retrained on
+-- all the data exact when the budget left allows, else compact.  protocol is 'holdout'
+-- or 'last'; time_col, weight_col and features are train_auto's (NULL when
+-- not given).  A new trainer becomes a candidate by a row here.  An
+-- optional family is tried only when train_auto's families names it
+-- (BPR without stored users: as weak as BPR, and as slow).
+CREATE OR REPLACE FUNCTION recsys._auto_families(protocol text, time_col name, weight_col name, features regclass)
+RETURNS TABLE (family text, algorithm text, fixed jsonb, seeds jsonb, steps jsonb, cost jsonb, optional boolean)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT f.family, f.algorithm, f.fixed, f.seeds, f.steps, f.cost, f.optional
+	FROM (VALUES
+		-- recency-weighted EASE: what comes next is like what came last
+		(1, 'ease_recent', 'ease', protocol = 'last', false,
+		 jsonb_build_object('time_col', time_col, 'keep', 0.1),
+		 '[{"regularization": 500, "popularity_exponent": 0.25, "half_life": "30 days"},
+		   {"regularization": 1000, "popularity_exponent": 0.25, "half_life": "60 days"}]'::jsonb,
+		 '{"half_life": ["7 days", "15 days", "30 days", "60 days", "120 days", "240 days"],
+		   "regularization": [250, 500, 1000, 2000, 4000],
+		   "popularity_exponent": [0, 0.1, 0.25, 0.4]}'::jsonb,
+		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb),
+		-- normalised EASE (user and popularity exponents, dropout)
+		(2, 'ease', 'ease', true, false,
+		 '{"keep": 0.1}'::jsonb,
+		 '[{"regularization": 400, "user_exponent": 0.5, "popularity_exponent": 0.1, "dropout": 0.25},
+		   {"regularization": 100, "user_exponent": 0.5, "popularity_exponent": 0.25, "dropout": 0.25}]'::jsonb,
+		 '{"regularization": [50, 100, 200, 400, 800, 1600],
+		   "popularity_exponent": [0, 0.1, 0.25, 0.4],
+		   "user_exponent": [0, 0.25, 0.5, 0.75],
+		   "dropout": [0, 0.1, 0.25, 0.5]}'::jsonb,
+		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb),
+		-- EASE with the item features, when given (their weight searched)
+		(3, 'ease_features', 'ease', features IS NOT NULL, false,
+		 jsonb_build_object('features', features::text, 'keep', 0.1)
+			 || CASE WHEN protocol = 'last' THEN jsonb_build_object('time_col', time_col) ELSE '{}' END,
+		 CASE WHEN protocol = 'last'
+			  THEN '[{"regularization": 500, "popularity_exponent": 0.25, "half_life": "30 days", "feature_weight": 0.25}]'::jsonb
+			  ELSE '[{"regularization": 400, "user_exponent": 0.5, "popularity_exponent": 0.1, "dropout": 0.25, "feature_weight": 0.5},
+					 {"regularization": 100, "user_exponent": 0.5, "popularity_exponent": 0.25, "dropout": 0.25, "feature_weight": 0.25}]'::jsonb END,
+		 CASE WHEN protocol = 'last'
+			  THEN '{"feature_weight": [0.125, 0.25, 0.5, 1, 2],
+					 "half_life": ["7 days", "15 days", "30 days", "60 days", "120 days", "240 days"],
+					 "regularization": [250, 500, 1000, 2000, 4000],
+					 "popularity_exponent": [0, 0.1, 0.25, 0.4]}'::jsonb
+			  ELSE '{"feature_weight": [0.125, 0.25, 0.5, 1, 2],
+					 "regularization": [50, 100, 200, 400, 800, 1600],
+					 "popularity_exponent": [0, 0.1, 0.25, 0.4],
+					 "user_exponent": [0, 0.25, 0.5, 0.75],
+					 "dropout": [0, 0.1, 0.25, 0.5]}'::jsonb END,
+		 '{"seconds": 0.1, "rows": 4e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb),
+		-- implicit ALS with frequency-scaled regularisation (Rendle et al. 2022)
+		(4, 'als', 'als', true, false,
+		 '{"factors": 128, "iterations": 12, "regularization_exponent": 1}'::jsonb,
+		 '[{"alpha": 10, "regularization": 0.01}, {"alpha": 20, "regularization": 0.005}]'::jsonb,
+		 '{"alpha": [2.5, 5, 10, 20, 40], "regularization": [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1]}'::jsonb,
+		 '{"seconds": 0.1, "rows": 2e-6, "entities": 5e-5, "scores": 3e-8}'::jsonb),
+		-- ALS with the item features as pseudo-users, when given (their
+		-- weight searched; items without buyers get vectors from them)
+		(4, 'als_features', 'als', features IS NOT NULL, false,
+		 jsonb_build_object('features', features::text, 'factors', 128, 'iterations', 12,
+							'regularization_exponent', 1),
+		 '[{"alpha": 10, "regularization": 0.01, "feature_weight": 1}]'::jsonb,
+		 '{"feature_weight": [0.25, 0.5, 1, 2], "alpha": [2.5, 5, 10, 20, 40],
+		   "regularization": [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1]}'::jsonb,
+		 '{"seconds": 0.1, "rows": 3e-6, "entities": 5e-5, "scores": 3e-8}'::jsonb),
+		-- item-kNN, BM25 weighting (recency-weighted on 'last'; with the
+		-- item features, items without buyers get neighbour lists)
+		(5, 'bm25', 'item_knn', true, false,
+		 jsonb_build_object('similarity', 'bm25')
+			 || CASE WHEN features IS NOT NULL THEN jsonb_build_object('features', features::text) ELSE '{}' END
+			 || CASE WHEN weight_col IS NOT NULL THEN jsonb_build_object('weight_col', weight_col) ELSE '{}' END
+			 || CASE WHEN protocol = 'last' THEN jsonb_build_object('time_col', time_col) ELSE '{}' END,
+		 CASE WHEN protocol = 'last' THEN '[{"neighbors": 100, "half_life": "60 days"}]'::jsonb
+			  ELSE '[{"neighbors": 50}, {"neighbors": 100}]'::jsonb END,
+		 CASE WHEN protocol = 'last'
+			  THEN '{"neighbors": [25, 50, 100, 200], "half_life": ["15 days", "30 days", "60 days", "120 days", "240 days"]}'::jsonb
+			  ELSE '{"neighbors": [25, 50, 100, 200]}'::jsonb END,
+		 '{"seconds": 0.1, "rows": 4e-6, "scores": 3e-8}'::jsonb),
+		-- the last basket: EASE scoring a user from his latest items
+		-- alone (half-life one day, ages counted back from his latest
+		-- interaction; the weights are EASE's, times are read only when
+		-- scoring); weak alone, a blend member beside recency-weighted EASE
+		-- when the next items are like the last visit's (next-basket
+		-- recommenders weigh the latest baskets most: TIFU-KNN, Hu et al.,
+		-- SIGIR 2020)
+		(6, 'ease_basket', 'ease', protocol = 'last', false,
+		 jsonb_build_object('time_col', time_col, 'keep', 0.1, 'half_life', '1 day'),
+		 '[{"regularization": 500, "popularity_exponent": 0.25}]'::jsonb,
+		 '{"regularization": [250, 500, 1000, 2000, 4000],
+		   "popularity_exponent": [0, 0.1, 0.25, 0.4]}'::jsonb,
+		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb),
+		-- BPR (weaker than the above on every shared split; last)
+		(7, 'bpr', 'bpr', true, false,
+		 '{"factors": 128, "iterations": 100}'::jsonb,
+		 '[{"learning_rate": 0.05, "regularization": 0.01}, {"learning_rate": 0.1, "regularization": 0.01}]'::jsonb,
+		 '{"learning_rate": [0.02, 0.05, 0.1], "regularization": [0.005, 0.01, 0.02]}'::jsonb,
+		 '{"seconds": 0.1, "rows": 5e-5, "scores": 3e-8}'::jsonb),
+		-- BPR without stored user vectors (users folded in when served:
+		-- new users' interactions count without a retraining)
+		(8, 'bpr_folded', 'bpr', true, true,
+		 '{"factors": 128, "iterations": 100, "store_users": false}'::jsonb,
+		 '[{"learning_rate": 0.05, "regularization": 0.01}]'::jsonb,
+		 '{"learning_rate": [0.02, 0.05, 0.1], "regularization": [0.005, 0.01, 0.02]}'::jsonb,
+		 '{"seconds": 0.1, "rows": 5e-5, "scores": 6e-8}'::jsonb),
+		-- the baseline: a floor every other candidate must beat
+		(9, 'popular', 'popular', true, false,
+		 CASE WHEN protocol = 'last' THEN jsonb_build_object('time_col', time_col) ELSE '{}' END,
+		 CASE WHEN protocol = 'last' THEN '[{"half_life": "30 days"}]'::jsonb ELSE '[{}]'::jsonb END,
+		 CASE WHEN protocol = 'last' THEN '{"half_life": ["7 days", "30 days", "120 days"]}'::jsonb
+			  ELSE '{}'::jsonb END,
+		 '{"seconds": 0.1, "rows": 1e-6, "scores": 1e-8}'::jsonb)
+	) f(prior, family, algorithm, enabled, optional, fixed, seeds, steps, cost)
+	WHERE f.enabled
+	ORDER BY f.prior
+$$;
+COMMENT ON FUNCTION recsys._auto_families(text, name, name, regclass) IS
+	'internal: the candidate families train_auto searches: algorithm, fixed parameters, seeds, search steps, cost model';

@@ -5434,21 +5434,34 @@ AS $$
 			  THEN '{"neighbors": [25, 50, 100, 200], "half_life": ["15 days", "30 days", "60 days", "120 days", "240 days"]}'::jsonb
 			  ELSE '{"neighbors": [25, 50, 100, 200]}'::jsonb END,
 		 '{"seconds": 0.1, "rows": 4e-6, "scores": 3e-8}'::jsonb),
+		-- the last basket: EASE scoring a user from his latest items
+		-- alone (half-life one day, ages counted back from his latest
+		-- interaction; the weights are EASE's, times are read only when
+		-- scoring); weak alone, a blend member beside recency-weighted EASE
+		-- when the next items are like the last visit's (next-basket
+		-- recommenders weigh the latest baskets most: TIFU-KNN, Hu et al.,
+		-- SIGIR 2020)
+		(6, 'ease_basket', 'ease', protocol = 'last', false,
+		 jsonb_build_object('time_col', time_col, 'keep', 0.1, 'half_life', '1 day'),
+		 '[{"regularization": 500, "popularity_exponent": 0.25}]'::jsonb,
+		 '{"regularization": [250, 500, 1000, 2000, 4000],
+		   "popularity_exponent": [0, 0.1, 0.25, 0.4]}'::jsonb,
+		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb),
 		-- BPR (weaker than the above on every shared split; last)
-		(6, 'bpr', 'bpr', true, false,
+		(7, 'bpr', 'bpr', true, false,
 		 '{"factors": 128, "iterations": 100}'::jsonb,
 		 '[{"learning_rate": 0.05, "regularization": 0.01}, {"learning_rate": 0.1, "regularization": 0.01}]'::jsonb,
 		 '{"learning_rate": [0.02, 0.05, 0.1], "regularization": [0.005, 0.01, 0.02]}'::jsonb,
 		 '{"seconds": 0.1, "rows": 5e-5, "scores": 3e-8}'::jsonb),
 		-- BPR without stored user vectors (users folded in when served:
 		-- new users' interactions count without a retraining)
-		(7, 'bpr_folded', 'bpr', true, true,
+		(8, 'bpr_folded', 'bpr', true, true,
 		 '{"factors": 128, "iterations": 100, "store_users": false}'::jsonb,
 		 '[{"learning_rate": 0.05, "regularization": 0.01}]'::jsonb,
 		 '{"learning_rate": [0.02, 0.05, 0.1], "regularization": [0.005, 0.01, 0.02]}'::jsonb,
 		 '{"seconds": 0.1, "rows": 5e-5, "scores": 6e-8}'::jsonb),
 		-- the baseline: a floor every other candidate must beat
-		(8, 'popular', 'popular', true, false,
+		(9, 'popular', 'popular', true, false,
 		 CASE WHEN protocol = 'last' THEN jsonb_build_object('time_col', time_col) ELSE '{}' END,
 		 CASE WHEN protocol = 'last' THEN '[{"half_life": "30 days"}]'::jsonb ELSE '[{}]'::jsonb END,
 		 CASE WHEN protocol = 'last' THEN '{"half_life": ["7 days", "30 days", "120 days"]}'::jsonb

@@ -57,15 +57,20 @@ SELECT name FROM recsys.models WHERE name LIKE '\_recsys\_auto%' ORDER BY name;
 
 -- a time column: validated on each user's last items (the protocol says
 -- why); recency-weighted candidates join.  A second run retrains the
--- model train_auto trained, whatever algorithm wins now
+-- model train_auto trained, whatever algorithm wins now; on 'last' the
+-- last basket joins (EASE scoring a user from his latest items: half-life
+-- one day, a blend member beside recency-weighted EASE, 0.12.0)
 SELECT count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen,
-	   count(*) FILTER (WHERE family = 'ease_recent') > 0 AS recency_weighted
+	   count(*) FILTER (WHERE family = 'ease_recent') > 0 AS recency_weighted,
+	   count(*) FILTER (WHERE family = 'ease_basket' AND params ->> 'half_life' = '1 day'
+						AND params ->> 'time_col' = 'ts' AND value IS NOT NULL) > 0 AS last_basket
 FROM recsys.train_auto('events', 'auto', time_col => 'ts', budget => '1 minute');
 SELECT metrics -> 'train_auto' ->> 'protocol' AS protocol, metrics -> 'train_auto' ->> 'protocol_reason' AS reason,
 	   version
 FROM recsys.models WHERE name = 'auto';
 -- ... unless told: holdout with a time column, another metric
-SELECT count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen
+SELECT count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen,
+	   count(*) FILTER (WHERE family IN ('ease_recent', 'ease_basket')) AS recency_families
 FROM recsys.train_auto('events', 'auto', time_col => 'ts', protocol => 'holdout', metric => 'recall@5',
 					   budget => '1 minute');
 SELECT metrics -> 'train_auto' ->> 'protocol' AS protocol, metrics -> 'train_auto' ->> 'protocol_reason' AS reason,

@@ -658,6 +658,9 @@ SELECT format('%-34s %7s %7s %7s %7s %7s %7s %7s %6s', 'train_auto',
 	round(:fit::numeric, 2),
 	round(max(value) FILTER (WHERE metric = 'seconds')::numeric, 2))
 FROM recsys.evaluate('auto', '${t}_test');
+-- (five digits: a goal such as 0.98 x 0.1016 = 0.09957 lies between four-digit values)
+SELECT format('# test ndcg@10 to five digits: %s', round(value::numeric, 5))
+FROM recsys.evaluate('auto', '${t}_test') WHERE metric = 'ndcg@10';
 SELECT '# ' || description FROM recsys.models WHERE name = 'auto';
 SELECT '# winner: ' || (metrics -> 'train_auto' -> 'winner')::text FROM recsys.models WHERE name = 'auto';
 SELECT '# final: ' || coalesce(metrics -> 'train_auto' ->> 'final', '-') FROM recsys.models WHERE name = 'auto';
