@@ -288,7 +288,7 @@ BEGIN
 					  HAVING count(*) > 0), ''),
 			families
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'The families depend on the protocol (ease_recent: last), on features (ease_features, als_features) and on event_col (only families whose trainer weighs event types); NULL tries every one not optional.';
+				  HINT = 'The families depend on the protocol (ease_recent, ease_basket: last), on features (ease_features, als_features) and on event_col (only families whose trainer weighs event types); NULL tries every one not optional.';
 	END IF;
 
 	-- the names a blend winner's members would be stored under (review
@@ -1249,6 +1249,11 @@ $$;
 COMMENT ON FUNCTION recsys._auto_features_check(text, integer, text[], text, jsonb, jsonb) IS
 	'internal: train_auto''s check that the item features pay (the lead against its own setting without them); holds back the families reading them when not';
 
+-------------------------------------------------------------------------------
+-- train_auto: the last basket, a family of its own on 'last' (s15)
+-- (and train_auto's families hint, in its copy above)
+-------------------------------------------------------------------------------
+
 -- The candidates train_auto considers, strongest first: one row per
 -- family (an algorithm with fixed parameters), its seeds (the settings
 -- the accuracy benchmark found best on the shared data sets' validation
@@ -1342,12 +1347,15 @@ AS $$
 			  ELSE '{"neighbors": [25, 50, 100, 200]}'::jsonb END,
 		 '{"seconds": 0.1, "rows": 4e-6, "scores": 3e-8}'::jsonb),
 		-- the last basket: EASE scoring a user from his latest items
-		-- alone (half-life one day, ages counted back from his latest
-		-- interaction; the weights are EASE's, times are read only when
-		-- scoring); weak alone, a blend member beside recency-weighted EASE
-		-- when the next items are like the last visit's (next-basket
-		-- recommenders weigh the latest baskets most: TIFU-KNN, Hu et al.,
-		-- SIGIR 2020)
+		-- (half-life one day, ages counted back from his latest
+		-- interaction; the weights are EASE's, only the scoring reads
+		-- times; the first seed's settings are ease_recent's).  What the
+		-- 'last' split rewards on basket or session data: the items held
+		-- out are the latest by time, mostly the rest of the latest
+		-- basket or session, whose other items stay in the train part
+		-- (doc/internals.md, "train_auto": the last basket).  Weak alone
+		-- on a shop's invoices (a blend member beside recency-weighted
+		-- EASE), the lead where a sitting has many items (films rated)
 		(6, 'ease_basket', 'ease', protocol = 'last', false,
 		 jsonb_build_object('time_col', time_col, 'keep', 0.1, 'half_life', '1 day'),
 		 '[{"regularization": 500, "popularity_exponent": 0.25}]'::jsonb,

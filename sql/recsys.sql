@@ -5435,12 +5435,15 @@ AS $$
 			  ELSE '{"neighbors": [25, 50, 100, 200]}'::jsonb END,
 		 '{"seconds": 0.1, "rows": 4e-6, "scores": 3e-8}'::jsonb),
 		-- the last basket: EASE scoring a user from his latest items
-		-- alone (half-life one day, ages counted back from his latest
-		-- interaction; the weights are EASE's, times are read only when
-		-- scoring); weak alone, a blend member beside recency-weighted EASE
-		-- when the next items are like the last visit's (next-basket
-		-- recommenders weigh the latest baskets most: TIFU-KNN, Hu et al.,
-		-- SIGIR 2020)
+		-- (half-life one day, ages counted back from his latest
+		-- interaction; the weights are EASE's, only the scoring reads
+		-- times; the first seed's settings are ease_recent's).  What the
+		-- 'last' split rewards on basket or session data: the items held
+		-- out are the latest by time, mostly the rest of the latest
+		-- basket or session, whose other items stay in the train part
+		-- (doc/internals.md, "train_auto": the last basket).  Weak alone
+		-- on a shop's invoices (a blend member beside recency-weighted
+		-- EASE), the lead where a sitting has many items (films rated)
 		(6, 'ease_basket', 'ease', protocol = 'last', false,
 		 jsonb_build_object('time_col', time_col, 'keep', 0.1, 'half_life', '1 day'),
 		 '[{"regularization": 500, "popularity_exponent": 0.25}]'::jsonb,
@@ -7377,7 +7380,7 @@ BEGIN
 					  HAVING count(*) > 0), ''),
 			families
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'The families depend on the protocol (ease_recent: last), on features (ease_features, als_features) and on event_col (only families whose trainer weighs event types); NULL tries every one not optional.';
+				  HINT = 'The families depend on the protocol (ease_recent, ease_basket: last), on features (ease_features, als_features) and on event_col (only families whose trainer weighs event types); NULL tries every one not optional.';
 	END IF;
 
 	-- the names a blend winner's members would be stored under (review
