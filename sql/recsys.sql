@@ -7696,10 +7696,14 @@ BEGIN
 	blend_seconds := top.eval_seconds;
 	blend_n := NULL;
 	result := NULL;
+	-- (families reading held-back item features last, as the blend
+	-- reserve above counts them: their features' gain was not
+	-- significant, and a member tested first takes the time of those
+	-- after it; s15)
 	FOR runner_up IN SELECT t.* FROM _recsys_auto_trials t
 					 WHERE t.model IS NOT NULL AND t.n <> top.n AND t.value IS NOT NULL AND top.value IS NOT NULL
 					   AND t.family <> 'blend'
-					 ORDER BY t.value DESC, t.n LOOP
+					 ORDER BY t.held_back, t.value DESC, t.n LOOP
 		EXIT WHEN cardinality(blend_models) >= 4 OR result = 'budget';
 		best_n := NULL;
 		best_weight := NULL;

@@ -142,6 +142,21 @@ SELECT c ->> 'with' AS with_features, (c ->> 'z')::float8 >= 1.96 AS significant
 	   m.metrics -> 'train_auto' -> 'winner' ->> 'family' AS winner,
 	   m.description LIKE '%; the item features kept: ease_features (1.0000) against its setting without them (0.9%) on the first split, paired z %.% >= 1.96%' AS described
 FROM recsys.models m, LATERAL (SELECT m.metrics -> 'train_auto' -> 'features_check' AS c) x WHERE m.name = 'held';
+-- held back, the families reading the features are also the blend's
+-- last candidates (as the blend reserve counts them, s15): popularity's
+-- blends are tried before ease_features', though it scores far below
+SELECT count(*) FILTER (WHERE status LIKE 'chosen;%') AS chosen
+FROM recsys.train_auto('events', 'held_order', features => 'first_of_group_1', budget => '1 minute',
+					   families => '{ease,ease_features,popular}');
+SELECT m.metrics -> 'train_auto' -> 'features_check' ->> 'held_back' AS held_back,
+	   min((c ->> 'n')::integer) FILTER (WHERE c -> 'params' -> 'members' ? 'popular')
+	   < min((c ->> 'n')::integer) FILTER (WHERE c -> 'params' -> 'members' ? 'ease_features') AS held_back_last,
+	   max((c ->> 'value')::float8) FILTER (WHERE c ->> 'family' = 'ease_features')
+	   > max((c ->> 'value')::float8) FILTER (WHERE c ->> 'family' = 'popular') AS though_ahead
+FROM recsys.models m, jsonb_array_elements(m.metrics -> 'train_auto' -> 'candidates') c
+WHERE m.name = 'held_order' AND c ->> 'family' IN ('blend', 'ease_features', 'popular')
+GROUP BY m.metrics;
+SELECT recsys.drop_model('held_order');
 -- without features, or with a lead that does not read them, no check
 SELECT m.metrics -> 'train_auto' -> 'features_check' AS no_check, m.description NOT LIKE '%item features%' AS not_described
 FROM recsys.models m WHERE m.name = 'auto';
