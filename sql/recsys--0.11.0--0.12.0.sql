@@ -563,8 +563,9 @@ BEGIN
 
 	-- blend the families when that helps on validation, by forward
 	-- selection (Caruana et al. 2004): from the best family's model, add
-	-- the next best family's with the weight (against the first's 1) that
-	-- scores best, when that beats the blend it extends significantly;
+	-- the next best family's (held-back ones last, below) with the weight
+	-- (against the first's 1) that scores best, when that beats the blend
+	-- it extends significantly;
 	-- then the next family's, up to four members.  Significantly: the
 	-- paired z of the gain over the validation users (_auto_paired_z) at
 	-- least _auto_blend_min_z's: on the repeated splits 1 (holdout) for
