@@ -91,6 +91,10 @@ is($primary->safe_psql('postgres', q{SELECT count(*) FROM recsys.item_stats WHER
 	'the model has 300,000 item_stats rows');
 
 my $mon = $primary->background_psql('postgres');
+# (each query restarts the session's timer: the polling below may take
+# minutes on a loaded machine, bounded by its own deadlines; a clean-clone
+# CI once died on the timer's 180 s from the session's start)
+$mon->set_query_timer_restart();
 
 # Start the training and stop its backend inside the window; returns its
 # pid and whether it was caught there (not if the training ended first).
@@ -128,6 +132,7 @@ sub stop_in_window
 
 # 1. a base backup while the backend is stopped inside the window
 my $trainer = $primary->background_psql('postgres');
+$trainer->set_query_timer_restart();
 my ($pid, $caught);
 for my $attempt (1 .. 10)
 {
@@ -171,6 +176,7 @@ $standby->stop;
 
 # 2. a CHECKPOINT loop through a bulk write, then a crash
 my $cp = $primary->background_psql('postgres');
+$cp->set_query_timer_restart();
 $trainer->query_until(qr/go/, "\\echo go\n$train\n");
 my $trainer_pid = $pid;
 # (until the training's statement runs)
