@@ -1391,10 +1391,11 @@ BEGIN
 	END IF;
 	PERFORM recsys._require_id_column(source, user_col, 'user_col');
 	PERFORM recsys._require_id_column(source, item_col, 'item_col');
+	-- (the pairs made distinct by sorting: see split_holdout)
 	RETURN QUERY EXECUTE format(
 		'SELECT u, i, ((row_number() OVER (ORDER BY md5($1 || '':'' || u || '':'' || i) COLLATE "C", u, i) - 1) %% $2 + 1)::integer '
-		'FROM (SELECT DISTINCT %I::bigint AS u, %I::bigint AS i FROM %s '
-		'WHERE %I IS NOT NULL AND %I IS NOT NULL) pairs',
+		'FROM (SELECT DISTINCT ON (1, 2) %I::bigint AS u, %I::bigint AS i FROM %s '
+		'WHERE %I IS NOT NULL AND %I IS NOT NULL ORDER BY 1, 2) pairs',
 		user_col, item_col, source, user_col, item_col)
 	USING seed::text, folds;
 END
@@ -1428,6 +1429,11 @@ BEGIN
 	END IF;
 	PERFORM recsys._require_id_column(source, user_col, 'user_col');
 	PERFORM recsys._require_id_column(source, item_col, 'item_col');
+	-- (the pairs made distinct by sorting, DISTINCT ON, never by
+	-- hashing: PostgreSQL 15's hash aggregation, once it spills to disk,
+	-- took more than 30 s on half the runs over 3.8M distinct pairs where
+	-- the sort takes 1.3 s every time; doc/internals.md, "Splits at
+	-- scale")
 	-- a user's first round((1 - f) n) pairs in hash order train (half up,
 	-- in exact arithmetic: floor((3n + 2) / 4) for f = 0.25), but at least
 	-- one (a test user without training rows could not be evaluated: a
@@ -1437,8 +1443,8 @@ BEGIN
 		'SELECT u, i, n >= $3 AND r > greatest(floor((1 - $2::numeric) * n + 0.5), 1) '
 		'FROM (SELECT u, i, count(*) OVER (PARTITION BY u) AS n, '
 		'             row_number() OVER (PARTITION BY u ORDER BY md5($1 || '':'' || u || '':'' || i) COLLATE "C", i) AS r '
-		'      FROM (SELECT DISTINCT %I::bigint AS u, %I::bigint AS i FROM %s '
-		'            WHERE %I IS NOT NULL AND %I IS NOT NULL) pairs) ranked',
+		'      FROM (SELECT DISTINCT ON (1, 2) %I::bigint AS u, %I::bigint AS i FROM %s '
+		'            WHERE %I IS NOT NULL AND %I IS NOT NULL ORDER BY 1, 2) pairs) ranked',
 		user_col, item_col, source, user_col, item_col)
 	USING seed::text, test_fraction, min_interactions;
 END
@@ -1474,15 +1480,16 @@ BEGIN
 	PERFORM recsys._require_id_column(source, item_col, 'item_col');
 	PERFORM recsys._require_column(source, time_col, 'time_col');
 	PERFORM recsys._check_time_col(source, time_col);
-	-- a pair's time is its latest interaction; ties by item id.  A pair
+	-- a pair's time is its latest interaction (DISTINCT ON, sorted: see
+	-- split_holdout; NULLS LAST keeps max()'s meaning), ties by item id.  A pair
 	-- with no time (every row's NULL) sorts first and is never held out:
 	-- it cannot be among the user's latest (review s8, 6)
 	RETURN QUERY EXECUTE format(
 		'SELECT u, i, cnt >= $2 AND r > cnt - $1 AND t IS NOT NULL '
 		'FROM (SELECT u, i, t, count(*) OVER (PARTITION BY u) AS cnt, '
 		'             row_number() OVER (PARTITION BY u ORDER BY t NULLS FIRST, i) AS r '
-		'      FROM (SELECT %I::bigint AS u, %I::bigint AS i, max(%I) AS t FROM %s '
-		'            WHERE %I IS NOT NULL AND %I IS NOT NULL GROUP BY 1, 2) pairs) ranked',
+		'      FROM (SELECT DISTINCT ON (1, 2) %I::bigint AS u, %I::bigint AS i, %I AS t FROM %s '
+		'            WHERE %I IS NOT NULL AND %I IS NOT NULL ORDER BY 1, 2, 3 DESC NULLS LAST) pairs) ranked',
 		user_col, item_col, time_col, source, user_col, item_col)
 	USING n, min_interactions;
 END
@@ -5896,6 +5903,37 @@ $$;
 COMMENT ON FUNCTION recsys._auto_ladder_json(double precision, boolean, boolean, boolean) IS
 	'internal: a number written back as a train_auto parameter value of its ladder''s kind';
 
+-- A train_auto validation table (pg_temp.<valid>: user_id, item_id) cut
+-- to at most 10,000 users, those first by a hash of the seed and the user
+-- (the same users on every split).  Scoring a candidate costs time per
+-- validation user: on 200,000 users (3.8M pairs, 30,000 items) scoring
+-- popularity alone took 60 s and ALS was modelled at 173 s, so within
+-- the default budget popularity was all train_auto tried; 10,000 users
+-- measure a candidate's mean within about 0.003 (paired differences much
+-- closer).  Returns the users kept and the users there were.
+CREATE FUNCTION recsys._auto_sample_users(valid text, seed bigint)
+RETURNS TABLE (users bigint, sampled_from bigint)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cap CONSTANT integer := 10000;
+BEGIN
+	EXECUTE format('SELECT count(DISTINCT v.user_id) FROM pg_temp.%I v', valid) INTO sampled_from;
+	users := sampled_from;
+	IF sampled_from > cap THEN
+		EXECUTE format('DELETE FROM pg_temp.%1$I v WHERE NOT v.user_id IN ('
+					   '  SELECT u.user_id FROM (SELECT DISTINCT w.user_id FROM pg_temp.%1$I w) u '
+					   '  ORDER BY md5($1 || '':'' || u.user_id) COLLATE "C", u.user_id LIMIT $2)', valid)
+		USING seed::text, cap;
+		users := cap;
+	END IF;
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_sample_users(text, bigint) IS
+	'internal: cut a train_auto validation table to at most 10,000 users, chosen by a hash of the seed';
+
 -- The second round's repeated split j (2 or 3) of train_auto's source, made
 -- once: pg_temp._recsys_auto_train_<j> and _recsys_auto_valid_<j>.  On
 -- protocol holdout its train part has nearly the final model's depth (the
@@ -5942,16 +5980,18 @@ BEGIN
 						   'SELECT v.user_id, v.item_id FROM pg_temp._recsys_auto_valid v', valid);
 		ELSIF protocol = 'last' AND j = 3 THEN
 			-- the global cut: a pair is new after it when its first row is
+			-- (a pair's first time by DISTINCT ON, the users' counts by a
+			-- window: sorted, not hashed, see split_holdout)
 			EXECUTE format('CREATE TEMP TABLE %1$I ON COMMIT DROP AS '
 						   'WITH c AS (SELECT percentile_disc(0.9) WITHIN GROUP (ORDER BY r.%2$I) AS t FROM %5$s r), '
-						   '     p AS (SELECT r.%3$I::bigint AS user_id, r.%4$I::bigint AS item_id, min(r.%2$I) AS first '
-						   '           FROM %5$s r GROUP BY 1, 2) '
+						   '     p AS (SELECT DISTINCT ON (1, 2) r.%3$I::bigint AS user_id, r.%4$I::bigint AS item_id, r.%2$I AS first '
+						   '           FROM %5$s r ORDER BY 1, 2, 3 NULLS LAST) '
 						   'SELECT x.user_id, x.item_id FROM ('
-						   '  SELECT p.user_id, p.item_id, row_number() OVER (PARTITION BY p.user_id ORDER BY p.first, p.item_id) AS o '
-						   '  FROM p, c WHERE p.first >= c.t '
-						   '    AND p.user_id IN (SELECT q.user_id FROM p q, c WHERE q.first < c.t '
-						   '                      GROUP BY q.user_id HAVING count(*) >= 5)) x '
-						   'WHERE x.o <= 5', valid, time_col, user_col, item_col, source);
+						   '  SELECT p.user_id, p.item_id, p.first >= c.t AS after, '
+						   '         count(*) FILTER (WHERE p.first < c.t) OVER (PARTITION BY p.user_id) AS before, '
+						   '         row_number() OVER (PARTITION BY p.user_id, p.first >= c.t ORDER BY p.first, p.item_id) AS o '
+						   '  FROM p, c) x '
+						   'WHERE x.after AND x.before >= 5 AND x.o <= 5', valid, time_col, user_col, item_col, source);
 			EXECUTE format('SELECT count(DISTINCT v.user_id) FROM pg_temp.%I v', valid) INTO users;
 			IF users >= 2 THEN
 				EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
@@ -5973,6 +6013,9 @@ BEGIN
 						   'SELECT s.user_id, s.item_id FROM recsys.split_holdout($1, 0.1, $2, 4, $3, $4) s WHERE s.is_test', valid)
 			USING source, seed + j - 1, user_col, item_col;
 		END IF;
+		-- (at most 10,000 users scored, chosen by the first split's hash;
+		-- the others' held-out pairs train)
+		PERFORM recsys._auto_sample_users(valid, seed);
 		IF train_from IS NOT NULL THEN
 			EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
 						   'SELECT %s FROM %s r WHERE NOT EXISTS (SELECT FROM pg_temp.%I v '
@@ -7140,6 +7183,7 @@ DECLARE
 	n_items bigint;
 	n_all_items bigint;
 	n_valid_users bigint;
+	n_valid_users_all bigint;
 	n_valid bigint;
 	time_unused boolean;
 	fam record;
@@ -7438,6 +7482,15 @@ BEGIN
 	END IF;
 	CREATE TEMP TABLE _recsys_auto_valid ON COMMIT DROP AS
 	SELECT s.user_id, s.item_id FROM _recsys_auto_split s WHERE s.is_test;
+	-- (at most 10,000 validation users scored, _auto_sample_users; the
+	-- others' held-out pairs go back to the train part)
+	SELECT u.users, u.sampled_from INTO n_valid_users, n_valid_users_all
+	FROM recsys._auto_sample_users('_recsys_auto_valid', seed) u;
+	IF n_valid_users < n_valid_users_all THEN
+		UPDATE _recsys_auto_split s SET is_test = false
+		WHERE s.is_test AND NOT EXISTS (SELECT FROM _recsys_auto_valid v WHERE v.user_id = s.user_id);
+		SELECT count(*) INTO n_valid FROM _recsys_auto_valid;
+	END IF;
 	-- (only the columns the trainers read, each once: SELECT on them
 	-- suffices, as for the trainers; _auto_split copies these)
 	EXECUTE format('CREATE TEMP TABLE _recsys_auto_train ON COMMIT DROP AS '
@@ -7622,7 +7675,8 @@ BEGIN
 			-- (distinct pairs, as n_rows counts them: a source logging a
 			-- pair several times would otherwise shrink the ratio; review
 			-- s13-2 F4)
-			EXECUTE format('SELECT count(*) FROM (SELECT DISTINCT r.%I, r.%I FROM pg_temp.%I r) d',
+			-- (sorted, not hashed: see split_holdout)
+			EXECUTE format('SELECT count(*) FROM (SELECT DISTINCT ON (1, 2) r.%I, r.%I FROM pg_temp.%I r ORDER BY 1, 2) d',
 						   user_col, item_col, '_recsys_auto_train_' || j) INTO split_rows;
 			ctx := ctx || jsonb_build_object('repeated_scale',
 											 greatest(coalesce((ctx ->> 'repeated_scale')::double precision, 0),
@@ -8158,6 +8212,9 @@ BEGIN
 		'families', to_jsonb(families_used),
 		'budget_seconds', extract(epoch FROM budget), 'seconds', extract(epoch FROM clock_timestamp() - started),
 		'validation', jsonb_build_object('users', n_valid_users, 'pairs', n_valid, 'train_rows', n_train,
+										 -- (the validation users there were, of which
+										 -- 'users' were scored: _auto_sample_users)
+										 'users_sampled_from', n_valid_users_all,
 										 -- (s13: the data's pairs over the repeated
 										 -- splits' train pairs, by which a fit measured
 										 -- there scales to all the data)

@@ -59,6 +59,16 @@ INSERT INTO timed SELECT 1, i, CASE WHEN i < 11 THEN '2026-01-01'::timestamptz +
 FROM generate_series(1, 11) i;
 SELECT item_id FROM recsys.split_last('timed', 'at', 2, 10) WHERE is_test ORDER BY item_id;
 SELECT count(*) FILTER (WHERE NOT is_test) AS train FROM recsys.split_last('timed', 'at', 2, 10);
+-- s16: pairs are made distinct by sorting (DISTINCT ON), and a pair's
+-- time is still its latest one that is not NULL: item 10 logged again
+-- without a time, item 9 again earlier, the test is still items 9 and 10
+-- (a descending sort puts NULLs first unless told otherwise: 8 and 9)
+INSERT INTO timed VALUES (1, 10, NULL, 'x', 10), (1, 9, '2026-01-01', 'x', 9);
+SELECT item_id FROM recsys.split_last('timed', 'at', 2, 10) WHERE is_test ORDER BY item_id;
+SELECT count(*) AS pairs, count(*) FILTER (WHERE is_test) AS test FROM recsys.split_last('timed', 'at', 2, 10);
+SELECT count(*) AS pairs FROM recsys.split_holdout('timed');
+SELECT count(*) AS pairs FROM recsys.split_kfold('timed');
+DELETE FROM timed WHERE (item_id = 10 AND at IS NULL) OR (item_id = 9 AND at = '2026-01-01');
 -- a column that holds no time (42804), an infinite time (22023)
 SELECT * FROM recsys.split_last('timed', 'label', 2, 10);
 SELECT * FROM recsys.split_last('timed', 'user_id', 2, 10) LIMIT 0;

@@ -740,6 +740,8 @@ SQL
 # as test (split_holdout, seed 42), train_auto given the rest
 auto_synth() {
 	local file=/tmp/recsys_auto_synth.csv.gz
+	# synth.py needs numpy: Debian's python3-numpy, for /usr/bin/python3
+	/usr/bin/python3 -c "import numpy" 2>/dev/null || apt-get install -y -qq python3-numpy >/dev/null
 	/usr/bin/python3 "$shared/bench/synth.py" "$file" ${RECSYS_AUTO_SYNTH_ARGS:---users 6000 --items 2000 --pairs 120000 --seed 7} >&2
 	recsys_psql <<SQL
 CREATE TABLE synth_all (user_id bigint, item_id bigint, weight real);

@@ -1,0 +1,47 @@
+-- train_auto at scale (s16): at most 10,000 validation users are scored,
+-- chosen by a hash of the seed and the user; the other users' held-out
+-- pairs go back to the train part
+CREATE TABLE scale_events (user_id bigint, item_id bigint);
+-- 10,050 users with 12 items each (of 40): the first split holds out 3
+-- of each user's items, the second round's splits 1 (a tenth)
+INSERT INTO scale_events
+SELECT u, 1 + (u * 7 + i * 3) % 40 FROM generate_series(1, 10050) u, generate_series(1, 12) i;
+ANALYZE scale_events;
+
+BEGIN;
+SELECT count(*) > 0 AS trained
+FROM recsys.train_auto('scale_events', model => 'scale_auto', families => '{popular}', budget => '2 minutes');
+-- the record: 10,000 of the 10,050 validation users scored, 3 pairs each;
+-- the train part all the other rows
+SELECT metrics -> 'train_auto' -> 'validation' ->> 'users' AS users,
+	   metrics -> 'train_auto' -> 'validation' ->> 'users_sampled_from' AS sampled_from,
+	   metrics -> 'train_auto' -> 'validation' ->> 'pairs' AS pairs,
+	   metrics -> 'train_auto' -> 'validation' ->> 'train_rows' AS train_rows
+FROM recsys.models WHERE name = 'scale_auto';
+-- (the split's tables live until the transaction ends)
+SELECT count(DISTINCT user_id) AS users, count(*) AS pairs FROM pg_temp._recsys_auto_valid;
+SELECT count(*) AS train_rows FROM pg_temp._recsys_auto_train;
+-- the users scored: the first 10,000 by md5('<seed>:<user>')
+SELECT count(*) AS chosen_otherwise FROM (SELECT DISTINCT v.user_id FROM pg_temp._recsys_auto_valid v) x
+WHERE x.user_id NOT IN (SELECT u FROM generate_series(1, 10050) u
+						ORDER BY md5('42:' || u) COLLATE "C", u LIMIT 10000);
+-- a user not scored trains on all his items, one scored on 9
+SELECT count(*) FILTER (WHERE n = 12) AS all_items, count(*) FILTER (WHERE n = 9) AS nine
+FROM (SELECT user_id, count(*) AS n FROM pg_temp._recsys_auto_train GROUP BY user_id) t;
+-- the second round's repeated splits (a tenth of each user's 12 items held
+-- out: every user validates) score 10,000 users too
+SELECT count(DISTINCT user_id) AS users FROM pg_temp._recsys_auto_valid_2;
+SELECT count(DISTINCT user_id) AS users FROM pg_temp._recsys_auto_valid_3;
+ROLLBACK;
+
+-- below the cap nothing is sampled: every validation user is scored
+CREATE TABLE small_events AS SELECT * FROM scale_events WHERE user_id <= 500;
+BEGIN;
+SELECT count(*) > 0 AS trained
+FROM recsys.train_auto('small_events', model => 'small_auto', families => '{popular}', budget => '1 minute');
+SELECT metrics -> 'train_auto' -> 'validation' ->> 'users' AS users,
+	   metrics -> 'train_auto' -> 'validation' ->> 'users_sampled_from' AS sampled_from
+FROM recsys.models WHERE name = 'small_auto';
+ROLLBACK;
+
+DROP TABLE scale_events, small_events;
