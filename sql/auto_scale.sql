@@ -32,7 +32,41 @@ FROM (SELECT user_id, count(*) AS n FROM pg_temp._recsys_auto_train GROUP BY use
 -- out: every user validates) score 10,000 users too
 SELECT count(DISTINCT user_id) AS users FROM pg_temp._recsys_auto_valid_2;
 SELECT count(DISTINCT user_id) AS users FROM pg_temp._recsys_auto_valid_3;
+-- and their train parts hold everything else: 120,600 - 10,000 rows
+SELECT count(*) AS train_rows FROM pg_temp._recsys_auto_train_2;
+SELECT count(*) AS train_rows FROM pg_temp._recsys_auto_train_3;
 ROLLBACK;
+
+-- protocol last: each user's items at times 1..12 (the same for all), so
+-- the first split holds out each user's 5 latest (10,000 users kept:
+-- 50,000 pairs; the train part the other 70,600 rows), split 2 is the
+-- first split's validation again, and split 3, the global time cut at
+-- the time of the last tenth of rows (11), validates the 2 items after
+-- it of 10,000 users, its train part every row before it (100,500)
+CREATE TABLE last_events AS
+SELECT u AS user_id, 1 + (u * 7 + i * 3) % 40 AS item_id, i AS ts
+FROM generate_series(1, 10050) u, generate_series(1, 12) i;
+ANALYZE last_events;
+BEGIN;
+SELECT count(*) > 0 AS trained
+FROM recsys.train_auto('last_events', model => 'last_auto', time_col => 'ts', families => '{popular}',
+					   budget => '2 minutes');
+SELECT metrics -> 'train_auto' ->> 'protocol' AS protocol,
+	   metrics -> 'train_auto' -> 'validation' ->> 'users' AS users,
+	   metrics -> 'train_auto' -> 'validation' ->> 'users_sampled_from' AS sampled_from,
+	   metrics -> 'train_auto' -> 'validation' ->> 'pairs' AS pairs,
+	   metrics -> 'train_auto' -> 'validation' ->> 'train_rows' AS train_rows
+FROM recsys.models WHERE name = 'last_auto';
+SELECT count(*) AS train_rows FROM pg_temp._recsys_auto_train;
+SELECT count(DISTINCT user_id) AS users, count(*) AS pairs FROM pg_temp._recsys_auto_valid_2;
+SELECT count(DISTINCT user_id) AS users, count(*) AS pairs FROM pg_temp._recsys_auto_valid_3;
+SELECT count(*) AS train_rows, max(ts) AS latest FROM pg_temp._recsys_auto_train_3;
+-- the first split's users are the first 10,000 by the hash
+SELECT count(*) AS chosen_otherwise FROM (SELECT DISTINCT v.user_id FROM pg_temp._recsys_auto_valid v) x
+WHERE x.user_id NOT IN (SELECT u FROM generate_series(1, 10050) u
+						ORDER BY md5('42:' || u) COLLATE "C", u LIMIT 10000);
+ROLLBACK;
+DROP TABLE last_events;
 
 -- below the cap nothing is sampled: every validation user is scored
 CREATE TABLE small_events AS SELECT * FROM scale_events WHERE user_id <= 500;

@@ -352,8 +352,6 @@ BEGIN
 	SELECT u.users, u.sampled_from INTO n_valid_users, n_valid_users_all
 	FROM recsys._auto_sample_users('_recsys_auto_valid', seed) u;
 	IF n_valid_users < n_valid_users_all THEN
-		UPDATE _recsys_auto_split s SET is_test = false
-		WHERE s.is_test AND NOT EXISTS (SELECT FROM _recsys_auto_valid v WHERE v.user_id = s.user_id);
 		SELECT count(*) INTO n_valid FROM _recsys_auto_valid;
 	END IF;
 	-- (only the columns the trainers read, each once: SELECT on them
@@ -371,8 +369,12 @@ BEGIN
 	-- neighbourhood models when evaluated)
 	EXECUTE format('CREATE INDEX ON pg_temp._recsys_auto_train (%I)', user_col);
 	ANALYZE pg_temp._recsys_auto_train;
-	SELECT count(*), count(DISTINCT s.user_id), count(DISTINCT s.item_id) FILTER (WHERE NOT s.is_test)
-	INTO n_train, n_users, n_items FROM _recsys_auto_split s WHERE NOT s.is_test;
+	-- (the train part's pairs: the split's not validated, which with the
+	-- users cut above includes the held-out pairs of the users not kept;
+	-- review s16 R2: not by rewriting the split's rows)
+	SELECT count(*), count(DISTINCT s.user_id), count(DISTINCT s.item_id)
+	INTO n_train, n_users, n_items FROM _recsys_auto_split s
+	WHERE NOT EXISTS (SELECT FROM _recsys_auto_valid v WHERE v.user_id = s.user_id AND v.item_id = s.item_id);
 	CREATE TEMP TABLE _recsys_auto_trials (
 		n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
 		value double precision, metrics jsonb, train_seconds double precision,
@@ -1541,12 +1543,19 @@ COMMENT ON FUNCTION recsys.split_last(regclass, name, integer, integer, name, na
 
 -- A train_auto validation table (pg_temp.<valid>: user_id, item_id) cut
 -- to at most 10,000 users, those first by a hash of the seed and the user
--- (the same users on every split).  Scoring a candidate costs time per
--- validation user: on 200,000 users (3.8M pairs, 30,000 items) scoring
--- popularity alone took 60 s and ALS was modelled at 173 s, so within
--- the default budget popularity was all train_auto tried; 10,000 users
--- measure a candidate's mean within about 0.003 (paired differences much
--- closer).  Returns the users kept and the users there were.
+-- (md5(seed || ':' || user): on the repeated splits the same order over
+-- their own validation users, so mostly, not all, the same users).
+-- Scoring a candidate costs time per validation user: on 200,000 users
+-- (3.8M pairs, 30,000 items) scoring popularity alone took 60 s and ALS
+-- was modelled at 173 s, so within the default budget popularity was all
+-- train_auto tried; with 10,000 users a candidate's mean has a standard
+-- error near 0.003 (paired differences, which decide, much less).  The
+-- table is made anew from the users kept, not cut by a DELETE: the
+-- evaluations read it again and again, and a DELETE would leave them the
+-- dead rows of the users dropped (review s16 R3); the users are made
+-- distinct by sorting (see split_holdout); like every table of
+-- train_auto's, the new one is dropped at commit.  Returns the users kept
+-- and the users there were.
 CREATE OR REPLACE FUNCTION recsys._auto_sample_users(valid text, seed bigint)
 RETURNS TABLE (users bigint, sampled_from bigint)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
@@ -1554,14 +1563,27 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	cap CONSTANT integer := 10000;
+	cut text := valid || '_cut';
 BEGIN
 	EXECUTE format('SELECT count(DISTINCT v.user_id) FROM pg_temp.%I v', valid) INTO sampled_from;
 	users := sampled_from;
 	IF sampled_from > cap THEN
-		EXECUTE format('DELETE FROM pg_temp.%1$I v WHERE NOT v.user_id IN ('
-					   '  SELECT u.user_id FROM (SELECT DISTINCT w.user_id FROM pg_temp.%1$I w) u '
-					   '  ORDER BY md5($1 || '':'' || u.user_id) COLLATE "C", u.user_id LIMIT $2)', valid)
+		-- (a table of that name made otherwise goes first, as train_auto's
+		-- own tables do: review s13-2 F5)
+		IF to_regclass('pg_temp.' || cut) IS NOT NULL THEN
+			EXECUTE format('DROP TABLE pg_temp.%I', cut);
+		END IF;
+		EXECUTE format('CREATE TEMP TABLE %1$I ON COMMIT DROP AS '
+					   'WITH chosen AS MATERIALIZED ('
+					   '  SELECT u.user_id FROM (SELECT DISTINCT ON (1) w.user_id FROM pg_temp.%2$I w ORDER BY 1) u '
+					   '  ORDER BY md5($1 || '':'' || u.user_id) COLLATE "C", u.user_id LIMIT $2) '
+					   -- (a join: the users chosen are distinct already)
+					   'SELECT v.user_id, v.item_id FROM pg_temp.%2$I v JOIN chosen c ON c.user_id = v.user_id',
+					   cut, valid)
 		USING seed::text, cap;
+		EXECUTE format('DROP TABLE pg_temp.%I', valid);
+		EXECUTE format('ALTER TABLE pg_temp.%I RENAME TO %I', cut, valid);
+		EXECUTE format('ANALYZE pg_temp.%I', valid);
 		users := cap;
 	END IF;
 	RETURN NEXT;
@@ -1617,11 +1639,12 @@ BEGIN
 		ELSIF protocol = 'last' AND j = 3 THEN
 			-- the global cut: a pair is new after it when its first row is
 			-- (a pair's first time by DISTINCT ON, the users' counts by a
-			-- window: sorted, not hashed, see split_holdout)
+			-- window: sorted, not hashed, see split_holdout; rows without a
+			-- user or an item are no pair, as in the splits: review s16 R1)
 			EXECUTE format('CREATE TEMP TABLE %1$I ON COMMIT DROP AS '
 						   'WITH c AS (SELECT percentile_disc(0.9) WITHIN GROUP (ORDER BY r.%2$I) AS t FROM %5$s r), '
 						   '     p AS (SELECT DISTINCT ON (1, 2) r.%3$I::bigint AS user_id, r.%4$I::bigint AS item_id, r.%2$I AS first '
-						   '           FROM %5$s r ORDER BY 1, 2, 3 NULLS LAST) '
+						   '           FROM %5$s r WHERE r.%3$I IS NOT NULL AND r.%4$I IS NOT NULL ORDER BY 1, 2, 3 NULLS LAST) '
 						   'SELECT x.user_id, x.item_id FROM ('
 						   '  SELECT p.user_id, p.item_id, p.first >= c.t AS after, '
 						   '         count(*) FILTER (WHERE p.first < c.t) OVER (PARTITION BY p.user_id) AS before, '
@@ -1647,10 +1670,14 @@ BEGIN
 		ELSE
 			EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '
 						   'SELECT s.user_id, s.item_id FROM recsys.split_holdout($1, 0.1, $2, 4, $3, $4) s WHERE s.is_test', valid)
-			USING source, seed + j - 1, user_col, item_col;
+			-- (seed + j - 1, wrapped round at bigint's end: the largest
+			-- seed failed here with "bigint out of range", review s16 P1)
+			USING source, ((seed::numeric + j - 1 + 9223372036854775808) % 18446744073709551616
+						   - 9223372036854775808)::bigint, user_col, item_col;
 		END IF;
-		-- (at most 10,000 users scored, chosen by the first split's hash;
-		-- the others' held-out pairs train)
+		-- (at most 10,000 users scored, in the first split's hash order;
+		-- the others' held-out pairs train, except on the global cut,
+		-- whose train part is the rows before the cut)
 		PERFORM recsys._auto_sample_users(valid, seed);
 		IF train_from IS NOT NULL THEN
 			EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS '

@@ -21,3 +21,16 @@ SELECT count(*) AS pairs, count(*) FILTER (WHERE user_id IS NULL) AS null_user_r
 FROM pg_temp._recsys_auto_valid_3;
 ROLLBACK;
 DROP TABLE rv_nu;
+
+-- P1 (before s16): the largest seed failed in the second round with
+-- "bigint out of range" (its repeated splits' seeds are seed + 1 and
+-- seed + 2); now they wrap round at bigint's end
+CREATE TABLE rv_seed AS
+SELECT u AS user_id, 1 + (u * 7 + j * 3) % 60 AS item_id FROM generate_series(1, 80) u, generate_series(1, 12) j;
+BEGIN;
+SELECT count(*) > 0 AS trained
+FROM recsys.train_auto('rv_seed', model => 'rv_seed_auto', families => '{popular}', budget => '1 minute',
+					   seed => 9223372036854775807);
+SELECT count(DISTINCT user_id) AS users FROM pg_temp._recsys_auto_valid_2;
+ROLLBACK;
+DROP TABLE rv_seed;
