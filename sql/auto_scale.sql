@@ -79,3 +79,27 @@ FROM recsys.models WHERE name = 'small_auto';
 ROLLBACK;
 
 DROP TABLE scale_events, small_events;
+
+-- (s16) budget_short: a family skipped for the budget before any of its
+-- candidates trained, with the seconds the budget lacked.  EASE over
+-- 10,000 items is modelled far above a 3-second budget (its cube and the
+-- scoring of 2,000 users x 10,000 items: tens of seconds, the first
+-- trial, so no calibration lowers it); popularity fits
+CREATE TABLE many_items AS
+SELECT u AS user_id, 1 + (u * 37 + j * 2003) % 10000 AS item_id
+FROM generate_series(1, 2000) u, generate_series(1, 5) j;
+BEGIN;
+SELECT family, status LIKE 'skipped: estimated%' AS skipped_for_budget, value IS NOT NULL AS scored
+FROM recsys.train_auto('many_items', model => 'short_auto', families => '{ease,popular}', budget => '3 seconds')
+ORDER BY family;
+SELECT k AS family, v::numeric > 10 AS lacked_more_than_10_s
+FROM recsys.models m, jsonb_each_text(m.metrics -> 'train_auto' -> 'budget_short') e(k, v)
+WHERE m.name = 'short_auto';
+ROLLBACK;
+-- every family trained: null
+BEGIN;
+SELECT count(*) > 0 AS trained
+FROM recsys.train_auto('many_items', model => 'short_auto', families => '{popular}', budget => '1 minute');
+SELECT metrics -> 'train_auto' -> 'budget_short' AS budget_short FROM recsys.models WHERE name = 'short_auto';
+ROLLBACK;
+DROP TABLE many_items;

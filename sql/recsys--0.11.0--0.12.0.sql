@@ -1091,6 +1091,17 @@ BEGIN
 									 'members', to_jsonb(members)),
 		'why', why, 'final', final_note, 'second_round', second_round, 'timeline', timeline,
 		'features_check', features_check,
+		-- (s16: each family skipped for the budget before any of its
+		-- candidates trained, and the fewest seconds it lacked: the
+		-- budget that much larger would have let it start there, at
+		-- least; a large source's hint that the budget is too small)
+		'budget_short', (SELECT jsonb_object_agg(b.family, b.short)
+						 FROM (SELECT t.family, round(min((t.metrics ->> 'short_seconds')::numeric), 2) AS short
+							   FROM _recsys_auto_trials t
+							   WHERE t.metrics ? 'short_seconds' AND t.family <> 'blend'
+								 AND NOT EXISTS (SELECT FROM _recsys_auto_trials u
+												 WHERE u.family = t.family AND u.train_seconds IS NOT NULL)
+							   GROUP BY t.family) b),
 		'candidates', (SELECT jsonb_agg(jsonb_build_object(
 							'n', t.n, 'round', t.round, 'family', t.family, 'algorithm', t.algorithm,
 							'params', t.shown, 'value', t.value, 'train_seconds', t.train_seconds,
@@ -1412,7 +1423,8 @@ COMMENT ON FUNCTION recsys._auto_families(text, name, name, regclass) IS
 
 -------------------------------------------------------------------------------
 -- Splits and train_auto at scale (s16): pairs made distinct by sorting, not
--- hashing; train_auto scores at most 10,000 validation users
+-- hashing; train_auto scores at most 10,000 validation users and records
+-- the families its budget was too short for (_auto_trial's skips)
 -- (and train_auto itself, in its copy above)
 -------------------------------------------------------------------------------
 
@@ -1694,3 +1706,96 @@ END
 $$;
 COMMENT ON FUNCTION recsys._auto_split(integer, text, regclass, bigint, name, name, name) IS
 	'internal: train_auto''s repeated validation split j for its second round';
+
+-- One train_auto trial: unless its estimated seconds, plus the time kept
+-- for training the best candidates on all the data, would pass the
+-- deadline, train the candidate on the split's train part and score it on
+-- its validation part; record it in _recsys_auto_trials.  A family keeps
+-- only the model of its best trial (for blending); the others are dropped.
+-- A candidate refused for recsys.max_memory, or failing otherwise, is
+-- recorded and skipped.  Returns the trial's status: 'ok', 'worse',
+-- 'budget', 'memory' or 'failed'.  ctx: the search's state (deadline,
+-- metric, k, sizes, the candidates' name prefix).
+CREATE OR REPLACE FUNCTION recsys._auto_trial(family text, algorithm text, params jsonb, cost jsonb,
+								   search_round integer, ctx jsonb, blending boolean DEFAULT false,
+								   shown jsonb DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trainer regprocedure := recsys._tune_trainer(algorithm);
+	n integer;
+	candidate text;
+	estimate double precision;
+	calibration double precision;
+	reserve double precision;
+	left_seconds double precision;
+	r record;
+	prev record;
+	status text;
+BEGIN
+	SELECT coalesce(max(t.n), 0) + 1 INTO n FROM _recsys_auto_trials t;
+	-- the estimate: this family's slowest trial so far, or its cost model
+	-- corrected by the median ratio of measured to modelled seconds
+	SELECT max(t.train_seconds + t.eval_seconds) INTO estimate
+	FROM _recsys_auto_trials t WHERE t.family = _auto_trial.family AND t.train_seconds IS NOT NULL;
+	IF estimate IS NULL THEN
+		-- (trials modelled at a tenth of a second or more, when there are
+		-- some: below, fixed costs that no model has dominate)
+		SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY (t.train_seconds + t.eval_seconds) / t.modelled), 1)
+		INTO calibration FROM _recsys_auto_trials t
+		WHERE t.train_seconds IS NOT NULL AND t.modelled > 0
+		  AND (t.modelled >= 0.1 OR NOT EXISTS (SELECT FROM _recsys_auto_trials u WHERE u.modelled >= 0.1));
+		estimate := calibration * recsys._auto_cost(cost, ctx);
+	END IF;
+	reserve := recsys._auto_reserve(family, params, estimate, blending, ctx);
+	left_seconds := extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp());
+	IF estimate + reserve > left_seconds THEN
+		-- (metrics: the seconds the budget lacked, for the report's
+		-- budget_short)
+		INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, metrics, status)
+		VALUES (n, search_round, family, algorithm, params, coalesce(shown, params - ARRAY['user_col', 'item_col']),
+				jsonb_build_object('short_seconds', estimate + reserve - greatest(left_seconds, 0)),
+				format('skipped: estimated %s s, %s s of the budget left (%s s kept for what must follow: the matched splits, blends and the winner''s training on all the data)',
+					   round(estimate::numeric, 1), round(greatest(left_seconds, 0)::numeric, 1),
+					   round(reserve::numeric, 1)));
+		RETURN 'budget';
+	END IF;
+	candidate := format('%s%s', ctx ->> 'prefix', n);
+	BEGIN
+		SELECT * INTO r FROM recsys._tune_candidate(trainer, 'pg_temp._recsys_auto_train', 'pg_temp._recsys_auto_valid',
+													candidate, params, ctx ->> 'metric', (ctx ->> 'k')::integer,
+													'user_id', 'item_id', NULL);
+	EXCEPTION
+		WHEN program_limit_exceeded THEN
+			INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, status)
+			VALUES (n, search_round, family, algorithm, params, coalesce(shown, params - ARRAY['user_col', 'item_col']), 'skipped: ' || SQLERRM);
+			RETURN 'memory';
+		WHEN OTHERS THEN
+			INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, status)
+			VALUES (n, search_round, family, algorithm, params, coalesce(shown, params - ARRAY['user_col', 'item_col']), 'failed: ' || SQLERRM);
+			RETURN 'failed';
+	END;
+	SELECT t.n, t.model, t.value INTO prev FROM _recsys_auto_trials t
+	WHERE t.family = _auto_trial.family AND t.model IS NOT NULL;
+	IF prev.n IS NULL OR coalesce(r.value, '-Infinity') > coalesce(prev.value, '-Infinity') THEN
+		status := 'ok';
+		IF prev.n IS NOT NULL THEN
+			PERFORM recsys.drop_model(prev.model);
+			UPDATE _recsys_auto_trials t SET model = NULL WHERE t.n = prev.n;
+		END IF;
+	ELSE
+		status := 'worse';
+		PERFORM recsys.drop_model(candidate);
+		candidate := NULL;
+	END IF;
+	INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, value, metrics, train_seconds,
+									 eval_seconds, modelled, model, status)
+	VALUES (n, search_round, family, algorithm, params, coalesce(shown, params - ARRAY['user_col', 'item_col']), r.value, r.metrics, r.train_seconds, r.eval_seconds,
+			recsys._auto_cost(cost, ctx), candidate, 'trained');
+	RETURN status;
+END
+$$;
+COMMENT ON FUNCTION recsys._auto_trial(text, text, jsonb, jsonb, integer, jsonb, boolean, jsonb) IS
+	'internal: train and score one train_auto candidate if the budget allows, and record it';

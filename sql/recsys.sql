@@ -5529,8 +5529,11 @@ BEGIN
 	reserve := recsys._auto_reserve(family, params, estimate, blending, ctx);
 	left_seconds := extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp());
 	IF estimate + reserve > left_seconds THEN
-		INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, status)
+		-- (metrics: the seconds the budget lacked, for the report's
+		-- budget_short)
+		INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, shown, metrics, status)
 		VALUES (n, search_round, family, algorithm, params, coalesce(shown, params - ARRAY['user_col', 'item_col']),
+				jsonb_build_object('short_seconds', estimate + reserve - greatest(left_seconds, 0)),
 				format('skipped: estimated %s s, %s s of the budget left (%s s kept for what must follow: the matched splits, blends and the winner''s training on all the data)',
 					   round(estimate::numeric, 1), round(greatest(left_seconds, 0)::numeric, 1),
 					   round(reserve::numeric, 1)));
@@ -8251,6 +8254,17 @@ BEGIN
 									 'members', to_jsonb(members)),
 		'why', why, 'final', final_note, 'second_round', second_round, 'timeline', timeline,
 		'features_check', features_check,
+		-- (s16: each family skipped for the budget before any of its
+		-- candidates trained, and the fewest seconds it lacked: the
+		-- budget that much larger would have let it start there, at
+		-- least; a large source's hint that the budget is too small)
+		'budget_short', (SELECT jsonb_object_agg(b.family, b.short)
+						 FROM (SELECT t.family, round(min((t.metrics ->> 'short_seconds')::numeric), 2) AS short
+							   FROM _recsys_auto_trials t
+							   WHERE t.metrics ? 'short_seconds' AND t.family <> 'blend'
+								 AND NOT EXISTS (SELECT FROM _recsys_auto_trials u
+												 WHERE u.family = t.family AND u.train_seconds IS NOT NULL)
+							   GROUP BY t.family) b),
 		'candidates', (SELECT jsonb_agg(jsonb_build_object(
 							'n', t.n, 'round', t.round, 'family', t.family, 'algorithm', t.algorithm,
 							'params', t.shown, 'value', t.value, 'train_seconds', t.train_seconds,

@@ -679,10 +679,11 @@ SELECT format('# second round, %s: first round %s, kept %s, %s move(s)%s; conten
 	(SELECT string_agg(format('%s %s', c -> 'params', c -> 'values'), '; ') FROM jsonb_array_elements(coalesce(nullif(r -> 'contenders', 'null'), '[]')) c),
 	CASE WHEN jsonb_array_length(r -> 'cut') = 0 THEN 'none' ELSE (r -> 'cut')::text END)
 FROM recsys.models m, jsonb_array_elements(m.metrics -> 'train_auto' -> 'second_round') r WHERE m.name = 'auto';
-SELECT format('# budget: stages ended at %s (seconds since the start), total %s of %s; the round''s cut: %s',
+SELECT format('# budget: stages ended at %s (seconds since the start), total %s of %s; the round''s cut: %s; families never trained for the budget (seconds short): %s',
 	m.metrics -> 'train_auto' -> 'timeline', round((m.metrics -> 'train_auto' ->> 'seconds')::numeric, 1),
 	m.metrics -> 'train_auto' -> 'budget_seconds',
-	coalesce((SELECT string_agg(r ->> 'cut_check', '; ') FROM jsonb_array_elements(m.metrics -> 'train_auto' -> 'second_round') r), '-'))
+	coalesce((SELECT string_agg(r ->> 'cut_check', '; ') FROM jsonb_array_elements(m.metrics -> 'train_auto' -> 'second_round') r), '-'),
+	coalesce(nullif(m.metrics -> 'train_auto' ->> 'budget_short', 'null'), '-'))
 FROM recsys.models m WHERE m.name = 'auto';
 SELECT format('# skipped for the budget: %s %s: %s', family, params, status)
 FROM auto_trials WHERE status LIKE 'skipped: estimated%' ORDER BY rank;
