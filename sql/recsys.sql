@@ -5367,13 +5367,20 @@ COMMENT ON FUNCTION recsys.tune_search(text, regclass, text, name, name, name, t
 -- or 'last'; time_col, weight_col and features are train_auto's (NULL when
 -- not given).  A new trainer becomes a candidate by a row here.  An
 -- optional family is tried only when train_auto's families names it
--- (BPR without stored users: as weak as BPR, and as slow).
+-- (BPR without stored users: as weak as BPR, and as slow).  lighter
+-- (s17), when not NULL: fixed parameters that make the family cheaper
+-- (fixed: they override the family's) and their cost model (cost), which
+-- train_auto tries once, in the first round, when the family's standard
+-- setting does not fit the budget, and then keeps for the family's other
+-- trials: on a large source ALS with half the factors and iterations is
+-- still a real model where the standard one left popularity alone.
 CREATE FUNCTION recsys._auto_families(protocol text, time_col name, weight_col name, features regclass)
-RETURNS TABLE (family text, algorithm text, fixed jsonb, seeds jsonb, steps jsonb, cost jsonb, optional boolean)
+RETURNS TABLE (family text, algorithm text, fixed jsonb, seeds jsonb, steps jsonb, cost jsonb, optional boolean,
+			   lighter jsonb)
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT f.family, f.algorithm, f.fixed, f.seeds, f.steps, f.cost, f.optional
+	SELECT f.family, f.algorithm, f.fixed, f.seeds, f.steps, f.cost, f.optional, f.lighter
 	FROM (VALUES
 		-- recency-weighted EASE: what comes next is like what came last
 		(1, 'ease_recent', 'ease', protocol = 'last', false,
@@ -5383,7 +5390,7 @@ AS $$
 		 '{"half_life": ["7 days", "15 days", "30 days", "60 days", "120 days", "240 days"],
 		   "regularization": [250, 500, 1000, 2000, 4000],
 		   "popularity_exponent": [0, 0.1, 0.25, 0.4]}'::jsonb,
-		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb),
+		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb, NULL::jsonb),
 		-- normalised EASE (user and popularity exponents, dropout)
 		(2, 'ease', 'ease', true, false,
 		 '{"keep": 0.1}'::jsonb,
@@ -5393,7 +5400,7 @@ AS $$
 		   "popularity_exponent": [0, 0.1, 0.25, 0.4],
 		   "user_exponent": [0, 0.25, 0.5, 0.75],
 		   "dropout": [0, 0.1, 0.25, 0.5]}'::jsonb,
-		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb),
+		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb, NULL::jsonb),
 		-- EASE with the item features, when given (their weight searched)
 		(3, 'ease_features', 'ease', features IS NOT NULL, false,
 		 jsonb_build_object('features', features::text, 'keep', 0.1)
@@ -5412,13 +5419,18 @@ AS $$
 					 "popularity_exponent": [0, 0.1, 0.25, 0.4],
 					 "user_exponent": [0, 0.25, 0.5, 0.75],
 					 "dropout": [0, 0.1, 0.25, 0.5]}'::jsonb END,
-		 '{"seconds": 0.1, "rows": 4e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb),
+		 '{"seconds": 0.1, "rows": 4e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb, NULL::jsonb),
 		-- implicit ALS with frequency-scaled regularisation (Rendle et al. 2022)
 		(4, 'als', 'als', true, false,
 		 '{"factors": 128, "iterations": 12, "regularization_exponent": 1}'::jsonb,
 		 '[{"alpha": 10, "regularization": 0.01}, {"alpha": 20, "regularization": 0.005}]'::jsonb,
 		 '{"alpha": [2.5, 5, 10, 20, 40], "regularization": [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1]}'::jsonb,
-		 '{"seconds": 0.1, "rows": 2e-6, "entities": 5e-5, "scores": 3e-8}'::jsonb),
+		 '{"seconds": 0.1, "rows": 2e-6, "entities": 5e-5, "scores": 3e-8}'::jsonb,
+		 -- (lighter: half the factors and half the iterations, tried when the
+		 -- standard setting does not fit the budget; measured on 14.7M pairs: the fit
+		 -- about a quarter of the standard's seconds, the scoring two thirds)
+		 '{"fixed": {"factors": 64, "iterations": 6},
+		   "cost": {"seconds": 0.1, "rows": 6e-7, "entities": 1e-5, "scores": 2e-8}}'::jsonb),
 		-- ALS with the item features as pseudo-users, when given (their
 		-- weight searched; items without buyers get vectors from them)
 		(4, 'als_features', 'als', features IS NOT NULL, false,
@@ -5427,7 +5439,7 @@ AS $$
 		 '[{"alpha": 10, "regularization": 0.01, "feature_weight": 1}]'::jsonb,
 		 '{"feature_weight": [0.25, 0.5, 1, 2], "alpha": [2.5, 5, 10, 20, 40],
 		   "regularization": [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1]}'::jsonb,
-		 '{"seconds": 0.1, "rows": 3e-6, "entities": 5e-5, "scores": 3e-8}'::jsonb),
+		 '{"seconds": 0.1, "rows": 3e-6, "entities": 5e-5, "scores": 3e-8}'::jsonb, NULL::jsonb),
 		-- item-kNN, BM25 weighting (recency-weighted on 'last'; with the
 		-- item features, items without buyers get neighbour lists)
 		(5, 'bm25', 'item_knn', true, false,
@@ -5440,7 +5452,7 @@ AS $$
 		 CASE WHEN protocol = 'last'
 			  THEN '{"neighbors": [25, 50, 100, 200], "half_life": ["15 days", "30 days", "60 days", "120 days", "240 days"]}'::jsonb
 			  ELSE '{"neighbors": [25, 50, 100, 200]}'::jsonb END,
-		 '{"seconds": 0.1, "rows": 4e-6, "scores": 3e-8}'::jsonb),
+		 '{"seconds": 0.1, "rows": 4e-6, "scores": 3e-8}'::jsonb, NULL::jsonb),
 		-- the last basket: EASE scoring a user from his latest items
 		-- (half-life one day, ages counted back from his latest
 		-- interaction; the weights are EASE's, only the scoring reads
@@ -5456,33 +5468,33 @@ AS $$
 		 '[{"regularization": 500, "popularity_exponent": 0.25}]'::jsonb,
 		 '{"regularization": [250, 500, 1000, 2000, 4000],
 		   "popularity_exponent": [0, 0.1, 0.25, 0.4]}'::jsonb,
-		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb),
+		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb, NULL::jsonb),
 		-- BPR (weaker than the above on every shared split; last)
 		(7, 'bpr', 'bpr', true, false,
 		 '{"factors": 128, "iterations": 100}'::jsonb,
 		 '[{"learning_rate": 0.05, "regularization": 0.01}, {"learning_rate": 0.1, "regularization": 0.01}]'::jsonb,
 		 '{"learning_rate": [0.02, 0.05, 0.1], "regularization": [0.005, 0.01, 0.02]}'::jsonb,
-		 '{"seconds": 0.1, "rows": 5e-5, "scores": 3e-8}'::jsonb),
+		 '{"seconds": 0.1, "rows": 5e-5, "scores": 3e-8}'::jsonb, NULL::jsonb),
 		-- BPR without stored user vectors (users folded in when served:
 		-- new users' interactions count without a retraining)
 		(8, 'bpr_folded', 'bpr', true, true,
 		 '{"factors": 128, "iterations": 100, "store_users": false}'::jsonb,
 		 '[{"learning_rate": 0.05, "regularization": 0.01}]'::jsonb,
 		 '{"learning_rate": [0.02, 0.05, 0.1], "regularization": [0.005, 0.01, 0.02]}'::jsonb,
-		 '{"seconds": 0.1, "rows": 5e-5, "scores": 6e-8}'::jsonb),
+		 '{"seconds": 0.1, "rows": 5e-5, "scores": 6e-8}'::jsonb, NULL::jsonb),
 		-- the baseline: a floor every other candidate must beat
 		(9, 'popular', 'popular', true, false,
 		 CASE WHEN protocol = 'last' THEN jsonb_build_object('time_col', time_col) ELSE '{}' END,
 		 CASE WHEN protocol = 'last' THEN '[{"half_life": "30 days"}]'::jsonb ELSE '[{}]'::jsonb END,
 		 CASE WHEN protocol = 'last' THEN '{"half_life": ["7 days", "30 days", "120 days"]}'::jsonb
 			  ELSE '{}'::jsonb END,
-		 '{"seconds": 0.1, "rows": 1e-6, "scores": 1e-8}'::jsonb)
-	) f(prior, family, algorithm, enabled, optional, fixed, seeds, steps, cost)
+		 '{"seconds": 0.1, "rows": 1e-6, "scores": 1e-8}'::jsonb, NULL::jsonb)
+	) f(prior, family, algorithm, enabled, optional, fixed, seeds, steps, cost, lighter)
 	WHERE f.enabled
 	ORDER BY f.prior
 $$;
 COMMENT ON FUNCTION recsys._auto_families(text, name, name, regclass) IS
-	'internal: the candidate families train_auto searches: algorithm, fixed parameters, seeds, search steps, cost model';
+	'internal: the candidate families train_auto searches: algorithm, fixed parameters, seeds, search steps, cost model, lighter setting';
 
 -- One train_auto trial: unless its estimated seconds, plus the time kept
 -- for training the best candidates on all the data, would pass the
@@ -5580,7 +5592,8 @@ COMMENT ON FUNCTION recsys._auto_trial(text, text, jsonb, jsonb, integer, jsonb,
 -- The seconds a train_auto trial must leave in the budget besides its own
 -- estimate (see _auto_trial): the winner's and its blend partner's final
 -- training on all the data and, while the search runs, three blend
--- evaluations; plus ctx's extra_reserve when given (the second round
+-- evaluations (once another family has a model: s17); plus ctx's
+-- extra_reserve when given (the second round
 -- keeps time for the checks and blends that follow it).
 CREATE FUNCTION recsys._auto_reserve(family text, params jsonb, estimate double precision, blending boolean,
 									 ctx jsonb)
@@ -5608,7 +5621,14 @@ BEGIN
 	-- time runs short)
 	RETURN coalesce((ctx ->> 'extra_reserve')::double precision, 0) + (
 	SELECT coalesce(sum(x.seconds), 0) * scale12
-		   + CASE WHEN blending THEN 0
+		   + CASE WHEN blending
+					   -- (no blend without another family's model: a family
+					   -- trained alone so far keeps none; one trained later
+					   -- keeps it then; s17)
+					   OR NOT EXISTS (SELECT FROM _recsys_auto_trials t
+									  WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
+										AND t.family <> _auto_reserve.family)
+				  THEN 0
 				  ELSE 3 * coalesce((SELECT sum(b.eval_seconds)
 									 FROM (SELECT t.eval_seconds FROM _recsys_auto_trials t
 										   WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
@@ -7222,6 +7242,14 @@ DECLARE
 	per_family integer;
 	tried boolean;
 	out_of_budget text[] := '{}';
+	-- (the families trained at their lighter setting, _auto_families'
+	-- lighter: family -> its fixed parameters over the family's; s17)
+	lighter_used jsonb := '{}';
+	-- (the first split's seconds, and the estimate that skipped the
+	-- repeated splits: s17)
+	split_seconds double precision;
+	splits_needed double precision;
+	splits_skipped jsonb;
 	result text;
 	top record;
 	runner_up record;
@@ -7538,6 +7566,7 @@ BEGIN
 	SELECT count(*), count(DISTINCT s.user_id), count(DISTINCT s.item_id)
 	INTO n_train, n_users, n_items FROM _recsys_auto_split s
 	WHERE NOT EXISTS (SELECT FROM _recsys_auto_valid v WHERE v.user_id = s.user_id AND v.item_id = s.item_id);
+	split_seconds := extract(epoch FROM clock_timestamp() - started);
 	CREATE TEMP TABLE _recsys_auto_trials (
 		n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
 		value double precision, metrics jsonb, train_seconds double precision,
@@ -7609,6 +7638,18 @@ BEGIN
 			   ORDER BY recsys._auto_cost(f.cost, ctx) * power(2, f.ordinality - 1), f.ordinality LOOP
 		next_params := recsys._auto_next(fam.family, columns || fam.fixed, fam.seeds, fam.steps);
 		result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, 0, ctx);
+		-- (a family whose standard setting does not fit tries its lighter
+		-- one, _auto_families, and keeps it for its other trials: on a
+		-- large source a real model, where the standard left popularity
+		-- alone; s17)
+		IF result = 'budget' AND fam.lighter IS NOT NULL THEN
+			next_params := recsys._auto_next(fam.family, columns || fam.fixed || (fam.lighter -> 'fixed'),
+											 fam.seeds, fam.steps);
+			result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.lighter -> 'cost', 0, ctx);
+			IF result <> 'budget' THEN
+				lighter_used := lighter_used || jsonb_build_object(fam.family, fam.lighter -> 'fixed');
+			END IF;
+		END IF;
 		IF result = 'budget' THEN
 			out_of_budget := out_of_budget || fam.family;
 		END IF;
@@ -7629,9 +7670,12 @@ BEGIN
 			-- (a family that no longer fits the budget stays out: time only shrinks)
 			CONTINUE WHEN NOT fam.family = ANY (survivors) OR fam.family = ANY (out_of_budget);
 			FOR i IN 1..per_family LOOP
-				next_params := recsys._auto_next(fam.family, columns || fam.fixed, fam.seeds, fam.steps);
+				next_params := recsys._auto_next(fam.family, columns || fam.fixed || coalesce(lighter_used -> fam.family, '{}'),
+												 fam.seeds, fam.steps);
 				EXIT WHEN next_params IS NULL;
-				result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, search_round, ctx);
+				result := recsys._auto_trial(fam.family, fam.algorithm, next_params,
+											 CASE WHEN lighter_used ? fam.family THEN fam.lighter -> 'cost' ELSE fam.cost END,
+											 search_round, ctx);
 				IF result = 'budget' THEN
 					out_of_budget := out_of_budget || fam.family;
 					EXIT;
@@ -7649,7 +7693,7 @@ BEGIN
 	-- them is held back (ordered last wherever the leader is chosen) and
 	-- may still join the blend, where its gain is tested as any member's;
 	-- the setting without them joins the search
-	timeline := jsonb_build_object('first_round', extract(epoch FROM clock_timestamp() - started));
+	timeline := jsonb_build_object('split', split_seconds, 'first_round', extract(epoch FROM clock_timestamp() - started));
 	features_check := recsys._auto_features_check(metric_name, k, families_used, NULL, NULL, ctx);
 	IF features_check IS NOT NULL THEN
 		timeline := timeline || jsonb_build_object('features_check', extract(epoch FROM clock_timestamp() - started));
@@ -7692,8 +7736,25 @@ BEGIN
 					 ORDER BY t.held_back, t.value DESC, t.n LIMIT 1) b ON b.family = f.family LOOP
 		SELECT t.n INTO incumbent FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL;
 		splits_used := 1;
+		-- (the repeated splits are made when the time left allows, at
+		-- least, making both (each about as long as the first split), the
+		-- first round's setting's fits on both, as the round estimates
+		-- them, and its training on all the data: short of that neither
+		-- the round nor a blend's test there can score anything on them,
+		-- however the blends end.  On a small source they take a second or
+		-- two; on 19.3M pairs about a minute each, which the search had
+		-- spent for nothing; s17)
+		splits_needed := 2 * split_seconds + 2 * coalesce(recsys._auto_fit_estimate(incumbent, ctx), 0)
+						 + (SELECT t.train_seconds * (ctx ->> 'scale')::double precision * 1.2
+							FROM _recsys_auto_trials t WHERE t.n = incumbent);
+		IF extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp()) < splits_needed THEN
+			splits_skipped := jsonb_build_object(
+				'needed', round(splits_needed::numeric, 1),
+				'left', round(greatest(extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp()), 0)::numeric, 1),
+				'split_seconds', round(split_seconds::numeric, 1));
+		END IF;
 		FOR j IN 2..3 LOOP
-			-- (the split's own seconds are small next to a fit)
+			EXIT WHEN splits_skipped IS NOT NULL;
 			split_users := recsys._auto_split(j, protocol_used, source, seed, user_col, item_col, time_col);
 			EXIT WHEN split_users < 2;
 			-- (each split's users: the matched mean counts a split by them)
@@ -7714,7 +7775,9 @@ BEGIN
 			splits_used := j;
 		END LOOP;
 		climb := CASE WHEN splits_used = 3
-					  THEN recsys._auto_climb(fam.family, fam.algorithm, fam.steps, fam.cost, incumbent, search_round + 1,
+					  THEN recsys._auto_climb(fam.family, fam.algorithm, fam.steps,
+											  CASE WHEN lighter_used ? fam.family THEN fam.lighter -> 'cost' ELSE fam.cost END,
+											  incumbent, search_round + 1,
 											  blend_reserve, ctx) END;
 		chosen := (climb ->> 'chosen')::integer;
 		-- the family's setting: the best mean over the repeated splits;
@@ -7731,6 +7794,11 @@ BEGIN
 		FROM recsys._auto_second_record(fam.family, climb, incumbent,
 										(SELECT t.n FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL),
 										splits_used) r;
+		IF splits_skipped IS NOT NULL THEN
+			second_entry := second_entry || jsonb_build_object('splits_skipped', splits_skipped);
+			second_note := format('%s: no repeated validation split (no time: making both, about %s s each as the first split took, with the first round''s setting''s fits there and its training on all the data, needs %s s, %s s were left): the first round''s setting kept',
+								  fam.family, splits_skipped -> 'split_seconds', splits_skipped -> 'needed', splits_skipped -> 'left');
+		END IF;
 		second_round := second_round || second_entry;
 		climb_family := fam.family;
 	END LOOP;
@@ -8050,7 +8118,9 @@ BEGIN
 		UPDATE _recsys_auto_trials t SET model = NULL WHERE t.family = 'blend';
 		SELECT f.* INTO fam FROM recsys._auto_families(protocol_used, time_col, weight_col, features) f
 		WHERE f.family = climb_family;
-		climb := recsys._auto_climb(fam.family, fam.algorithm, fam.steps, fam.cost, incumbent, search_round + 1, 0,
+		climb := recsys._auto_climb(fam.family, fam.algorithm, fam.steps,
+									CASE WHEN lighter_used ? fam.family THEN fam.lighter -> 'cost' ELSE fam.cost END,
+									incumbent, search_round + 1, 0,
 									ctx || jsonb_build_object('resumed', true))
 				 || jsonb_build_object('resumed', true);
 		chosen := coalesce((climb ->> 'chosen')::integer, top.n);
@@ -8254,6 +8324,10 @@ BEGIN
 									 'members', to_jsonb(members)),
 		'why', why, 'final', final_note, 'second_round', second_round, 'timeline', timeline,
 		'features_check', features_check,
+		-- (s17: the families trained at their lighter setting, the
+		-- standard one not fitting the budget: their fixed parameters over
+		-- the family's; null when none)
+		'lighter', nullif(lighter_used, '{}'),
 		-- (s16: each family skipped for the budget before any of its
 		-- candidates trained, and the fewest seconds it lacked: the
 		-- budget that much larger would have let it start there, at
