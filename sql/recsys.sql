@@ -7127,6 +7127,12 @@ BEGIN
 		untested := format('no family of %s without them', lead.algorithm);
 	ELSIF NOT twin = ANY (families) THEN
 		untested := format('its family without them (%s) is not searched', twin);
+	ELSIF coalesce(ctx -> 'lighter' ? twin, false) THEN
+		-- (review s17 R4: its trials are at the lighter setting, the lead
+		-- at the standard one; the ablation would be a standard trial of a
+		-- family whose others are lighter, and no like-for-like comparison)
+		untested := format('its family without them (%s) runs its lighter setting %s, the lead the standard one',
+						   twin, ctx -> 'lighter' -> twin);
 	ELSIF extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp()) < needed THEN
 		untested := 'no time left for its setting without them';
 	ELSE
@@ -7250,8 +7256,12 @@ DECLARE
 	-- (the families trained at their lighter setting, _auto_families'
 	-- lighter: family -> its fixed parameters over the family's; s17)
 	lighter_used jsonb := '{}';
+	-- (family -> its standard trial's result, 'budget' or 'memory', until
+	-- its lighter setting is decided after the first round's others)
+	lighter_pending jsonb := '{}';
 	-- (the first split's seconds, and the estimate that skipped the
 	-- repeated splits: s17)
+	split_started timestamptz;
 	split_seconds double precision;
 	splits_needed double precision;
 	splits_skipped jsonb;
@@ -7508,6 +7518,7 @@ BEGIN
 			EXECUTE format('DROP TABLE pg_temp.%I', member);
 		END IF;
 	END LOOP;
+	split_started := clock_timestamp();
 	IF protocol_used = 'last' THEN
 		CREATE TEMP TABLE _recsys_auto_split ON COMMIT DROP AS
 		SELECT * FROM recsys.split_last(source, time_col, 5, 10, user_col, item_col);
@@ -7571,7 +7582,7 @@ BEGIN
 	SELECT count(*), count(DISTINCT s.user_id), count(DISTINCT s.item_id)
 	INTO n_train, n_users, n_items FROM _recsys_auto_split s
 	WHERE NOT EXISTS (SELECT FROM _recsys_auto_valid v WHERE v.user_id = s.user_id AND v.item_id = s.item_id);
-	split_seconds := extract(epoch FROM clock_timestamp() - started);
+	split_seconds := extract(epoch FROM clock_timestamp() - split_started);
 	CREATE TEMP TABLE _recsys_auto_trials (
 		n integer PRIMARY KEY, round integer, family text, algorithm text, params jsonb, shown jsonb,
 		value double precision, metrics jsonb, train_seconds double precision,
@@ -7643,15 +7654,38 @@ BEGIN
 			   ORDER BY recsys._auto_cost(f.cost, ctx) * power(2, f.ordinality - 1), f.ordinality LOOP
 		next_params := recsys._auto_next(fam.family, columns || fam.fixed, fam.seeds, fam.steps);
 		result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, 0, ctx);
-		-- (a family whose standard setting does not fit tries its lighter
-		-- one, _auto_families, and keeps it for its other trials: on a
-		-- large source a real model, where the standard left popularity
-		-- alone; s17)
-		IF result = 'budget' AND fam.lighter IS NOT NULL THEN
+		-- (a family with a lighter setting whose standard one does not
+		-- fit the budget or recsys.max_memory is decided after the others,
+		-- below)
+		IF result IN ('budget', 'memory') AND fam.lighter IS NOT NULL THEN
+			lighter_pending := lighter_pending || jsonb_build_object(fam.family, result);
+		ELSIF result = 'budget' THEN
+			out_of_budget := out_of_budget || fam.family;
+		END IF;
+	END LOOP;
+	-- the lighter settings (_auto_families; s17): a family whose standard
+	-- setting did not fit the budget is tried once more at it, now that
+	-- the other families' trials have calibrated the estimate (review s17
+	-- R2: when it came first, its estimate was the bare cost model), and
+	-- when it still does not fit, or did not fit recsys.max_memory, at its
+	-- lighter setting, which its other trials then keep: on a large source
+	-- a real model, where the standard one left popularity alone
+	FOR fam IN SELECT f.* FROM recsys._auto_families(protocol_used, time_col, weight_col, features)
+						  WITH ORDINALITY f
+			   WHERE lighter_pending ? f.family ORDER BY f.ordinality LOOP
+		result := lighter_pending ->> fam.family;
+		IF result = 'budget' AND EXISTS (SELECT FROM _recsys_auto_trials t WHERE t.train_seconds IS NOT NULL) THEN
+			SELECT t.params INTO next_params FROM _recsys_auto_trials t
+			WHERE t.family = fam.family ORDER BY t.n LIMIT 1;
+			result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, 0, ctx);
+		END IF;
+		IF result IN ('budget', 'memory') THEN
 			next_params := recsys._auto_next(fam.family, columns || fam.fixed || (fam.lighter -> 'fixed'),
 											 fam.seeds, fam.steps);
 			result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.lighter -> 'cost', 0, ctx);
-			IF result <> 'budget' THEN
+			-- (kept when it trained: review s17 R1, a lighter trial that
+			-- failed is no lighter setting in use)
+			IF result IN ('ok', 'worse') THEN
 				lighter_used := lighter_used || jsonb_build_object(fam.family, fam.lighter -> 'fixed');
 			END IF;
 		END IF;
@@ -7659,6 +7693,8 @@ BEGIN
 			out_of_budget := out_of_budget || fam.family;
 		END IF;
 	END LOOP;
+	-- (the features check reads which families run lighter: review s17 R4)
+	ctx := ctx || jsonb_build_object('lighter', lighter_used);
 	-- successive halving over the families: each round keeps the better
 	-- half (at least two) and gives each survivor twice the trials of the
 	-- round before: its remaining seeds, then steps around its best
@@ -7742,14 +7778,17 @@ BEGIN
 		SELECT t.n INTO incumbent FROM _recsys_auto_trials t WHERE t.family = fam.family AND t.model IS NOT NULL;
 		splits_used := 1;
 		-- (the repeated splits are made when the time left allows, at
-		-- least, making both (each about as long as the first split), the
-		-- first round's setting's fits on both, as the round estimates
-		-- them, and its training on all the data: short of that neither
-		-- the round nor a blend's test there can score anything on them,
-		-- however the blends end.  On a small source they take a second or
-		-- two; on 19.3M pairs about a minute each, which the search had
-		-- spent for nothing; s17)
-		splits_needed := 2 * split_seconds + 2 * coalesce(recsys._auto_fit_estimate(incumbent, ctx), 0)
+		-- least, making both, the first round's setting's fits on both, as
+		-- the round estimates them, and its training on all the data:
+		-- short of that neither the round nor a blend's test there can
+		-- score anything on them, however the blends end.  On a small
+		-- source they take a second or two; on 19.3M pairs about a minute
+		-- each, which the search had spent for nothing; s17.  Each holdout
+		-- split about as long as the first; on 'last' both together (split
+		-- 2 copies the first split's parts, split 3 is the global cut: 0.27
+		-- and 0.63 s against the first's 1.39 s, review s17 R3))
+		splits_needed := CASE WHEN protocol_used = 'last' THEN 1 ELSE 2 END * split_seconds
+						 + 2 * coalesce(recsys._auto_fit_estimate(incumbent, ctx), 0)
 						 + (SELECT t.train_seconds * (ctx ->> 'scale')::double precision * 1.2
 							FROM _recsys_auto_trials t WHERE t.n = incumbent);
 		IF extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp()) < splits_needed THEN
@@ -7801,7 +7840,7 @@ BEGIN
 										splits_used) r;
 		IF splits_skipped IS NOT NULL THEN
 			second_entry := second_entry || jsonb_build_object('splits_skipped', splits_skipped);
-			second_note := format('%s: no repeated validation split (no time: making both, about %s s each as the first split took, with the first round''s setting''s fits there and its training on all the data, needs %s s, %s s were left): the first round''s setting kept',
+			second_note := format('%s: no repeated validation split (no time: making them (the first split took %s s), the first round''s setting''s fits there and its training on all the data need %s s, %s s were left): the first round''s setting kept',
 								  fam.family, splits_skipped -> 'split_seconds', splits_skipped -> 'needed', splits_skipped -> 'left');
 		END IF;
 		second_round := second_round || second_entry;
@@ -8330,9 +8369,17 @@ BEGIN
 		'why', why, 'final', final_note, 'second_round', second_round, 'timeline', timeline,
 		'features_check', features_check,
 		-- (s17: the families trained at their lighter setting, the
-		-- standard one not fitting the budget: their fixed parameters over
-		-- the family's; null when none)
-		'lighter', nullif(lighter_used, '{}'),
+		-- standard one not fitting the budget or recsys.max_memory: their
+		-- fixed parameters over the family's, and the fewest seconds the
+		-- budget lacked for the standard one, review s17 R6: null when
+		-- memory refused it; null when no family ran lighter)
+		'lighter', (SELECT jsonb_object_agg(l.key, jsonb_build_object(
+							   'fixed', l.value,
+							   'standard_short', (SELECT round(min((t.metrics ->> 'short_seconds')::numeric), 2)
+												  FROM _recsys_auto_trials t
+												  WHERE t.family = l.key AND t.metrics ? 'short_seconds'
+													AND NOT t.params @> l.value)))
+					FROM jsonb_each(lighter_used) l),
 		-- (s16: each family skipped for the budget before any of its
 		-- candidates trained, and the fewest seconds it lacked: the
 		-- budget that much larger would have let it start there, at
