@@ -196,7 +196,8 @@ DROP TABLE wide_catalog;
 
 -- (s17) the blend evaluations kept in reserve during the search: none
 -- while no other family than the trial's own and popularity has a model
--- (no blend could follow), three once one has.  The trials table as
+-- better than popularity's (no blend worth its time could follow), three
+-- once one has.  The trials table as
 -- train_auto makes it, filled by hand
 BEGIN;
 CREATE TEMP TABLE _recsys_auto_trials (
@@ -211,8 +212,11 @@ VALUES (1, 0, 'als', 'als', '{"factors": 64}', 0.2, 10, 5, 10, 'm1'),
 -- own and popularity's (15 and 1, times 1.2), no blend evaluations
 SELECT round(recsys._auto_reserve('als', '{"factors": 64}', 15, false, '{"scale": 1}')::numeric, 2) AS reserve_als_and_popular;
 INSERT INTO _recsys_auto_trials (n, round, family, algorithm, params, value, train_seconds, eval_seconds, modelled, model)
-VALUES (3, 0, 'bm25', 'item_knn', '{}', 0.15, 3, 4, 3, 'm3');
--- with BM25's model: its training instead of popularity's (3), and three
--- evaluations of the two best models (5 + 4)
+VALUES (3, 0, 'bm25', 'item_knn', '{}', 0.05, 3, 4, 3, 'm3');
+-- with a BM25 model below popularity's: its training instead of
+-- popularity's (3), still no blend evaluations
+SELECT round(recsys._auto_reserve('als', '{"factors": 64}', 15, false, '{"scale": 1}')::numeric, 2) AS reserve_with_weak_bm25;
+UPDATE _recsys_auto_trials SET value = 0.15 WHERE n = 3;
+-- with one above it: three evaluations of the two best models (5 + 4)
 SELECT round(recsys._auto_reserve('als', '{"factors": 64}', 15, false, '{"scale": 1}')::numeric, 2) AS reserve_with_bm25;
 ROLLBACK;

@@ -470,21 +470,22 @@ BEGIN
 		END IF;
 	END LOOP;
 	-- the lighter settings (_auto_families; s17): a family whose standard
-	-- setting did not fit the budget is tried once more at it, now that
-	-- the other families' trials have calibrated the estimate (review s17
-	-- R2: when it came first, its estimate was the bare cost model), and
-	-- when it still does not fit, or did not fit recsys.max_memory, at its
+	-- setting did not fit the budget or recsys.max_memory is tried at its
 	-- lighter setting, which its other trials then keep: on a large source
-	-- a real model, where the standard one left popularity alone
+	-- a real model, where the standard one left popularity alone.  After
+	-- the round's other families, so that the cheap ones, popularity (the
+	-- floor) among them, are not crowded out by its final training kept in
+	-- reserve.  The standard setting is not tried again at the estimate
+	-- their seconds calibrate (review s17 R2): on 14.7M pairs BM25's cost
+	-- model, ten times its measured seconds, pulled that calibration to
+	-- 0.45, the standard ALS then fitted once (81 s against 51 estimated)
+	-- and left no time for its second seed, the one that works there
+	-- (validation 0.0648 against 0.1755 for the lighter one searched; test
+	-- 0.0710 against 0.2203)
 	FOR fam IN SELECT f.* FROM recsys._auto_families(protocol_used, time_col, weight_col, features)
 						  WITH ORDINALITY f
 			   WHERE lighter_pending ? f.family ORDER BY f.ordinality LOOP
 		result := lighter_pending ->> fam.family;
-		IF result = 'budget' AND EXISTS (SELECT FROM _recsys_auto_trials t WHERE t.train_seconds IS NOT NULL) THEN
-			SELECT t.params INTO next_params FROM _recsys_auto_trials t
-			WHERE t.family = fam.family ORDER BY t.n LIMIT 1;
-			result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, 0, ctx);
-		END IF;
 		IF result IN ('budget', 'memory') THEN
 			next_params := recsys._auto_next(fam.family, columns || fam.fixed || (fam.lighter -> 'fixed'),
 											 fam.seeds, fam.steps);
@@ -1929,7 +1930,8 @@ COMMENT ON FUNCTION recsys._auto_families(text, name, name, regclass) IS
 -- The seconds a train_auto trial must leave in the budget besides its own
 -- estimate (see _auto_trial): the winner's and its blend partner's final
 -- training on all the data and, while the search runs, three blend
--- evaluations (once another family than popularity has a model: s17);
+-- evaluations (once another family than popularity has a model better
+-- than popularity's: s17);
 -- plus ctx's extra_reserve when given (the second round keeps time for
 -- the checks and blends that follow it).
 CREATE OR REPLACE FUNCTION recsys._auto_reserve(family text, params jsonb, estimate double precision, blending boolean,
@@ -1969,7 +1971,12 @@ BEGIN
 					   -- against its first's 0.06) did not fit; s17)
 					   OR NOT EXISTS (SELECT FROM _recsys_auto_trials t
 									  WHERE t.model IS NOT NULL AND t.family <> 'blend' AND t.value IS NOT NULL
-										AND t.family <> _auto_reserve.family AND t.family <> 'popular')
+										AND t.family <> _auto_reserve.family AND t.family <> 'popular'
+										-- (nor a model no better than
+										-- popularity's, when scored: a
+										-- member below the floor)
+										AND t.value > coalesce((SELECT max(p.value) FROM _recsys_auto_trials p
+																WHERE p.family = 'popular'), '-Infinity'))
 				  THEN 0
 				  ELSE 3 * coalesce((SELECT sum(b.eval_seconds)
 									 FROM (SELECT t.eval_seconds FROM _recsys_auto_trials t
@@ -2001,3 +2008,4 @@ END
 $$;
 COMMENT ON FUNCTION recsys._auto_reserve(text, jsonb, double precision, boolean, jsonb) IS
 	'internal: the seconds a train_auto trial leaves for what must follow it';
+
