@@ -220,3 +220,27 @@ UPDATE _recsys_auto_trials SET value = 0.15 WHERE n = 3;
 -- with one above it: three evaluations of the two best models (5 + 4)
 SELECT round(recsys._auto_reserve('als', '{"factors": 64}', 15, false, '{"scale": 1}')::numeric, 2) AS reserve_with_bm25;
 ROLLBACK;
+
+-- (s17) recsys.max_memory refusing the standard setting: the lighter one,
+-- about half its memory, trains (the standard ALS over these 160,000
+-- users and items needs more than 60 MB, the lighter one about 42.5 MB).
+-- A 30-second budget fits the standard one's estimate, so that memory,
+-- not time, refuses it
+CREATE TABLE wide_events AS
+SELECT u AS user_id, 1 + (u * 37 + j * 211) % 2000 AS item_id
+FROM generate_series(1, 500) u, generate_series(1, 8) j
+UNION ALL
+SELECT 1000 + u, 1 + u % 60000 FROM generate_series(1, 100000) u;
+ANALYZE wide_events;
+BEGIN;
+SET LOCAL recsys.max_memory = 60;
+SELECT count(*) > 0 AS trained
+FROM recsys.train_auto('wide_events', model => 'wide_mem', families => '{als}', budget => '30 seconds');
+SELECT (c ->> 'n')::integer AS n, c -> 'params' ->> 'factors' AS factors,
+	   c ->> 'status' LIKE 'skipped: training needs%' AS skipped_for_memory, c ->> 'value' IS NOT NULL AS scored
+FROM recsys.models m, jsonb_array_elements(m.metrics -> 'train_auto' -> 'candidates') c
+WHERE m.name = 'wide_mem' AND (c ->> 'n')::integer <= 2 ORDER BY 1;
+SELECT metrics -> 'train_auto' -> 'lighter' AS lighter
+FROM recsys.models WHERE name = 'wide_mem';
+ROLLBACK;
+DROP TABLE wide_events;

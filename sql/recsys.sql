@@ -5536,7 +5536,10 @@ BEGIN
 		INTO calibration FROM _recsys_auto_trials t
 		WHERE t.train_seconds IS NOT NULL AND t.modelled > 0
 		  AND (t.modelled >= 0.1 OR NOT EXISTS (SELECT FROM _recsys_auto_trials u WHERE u.modelled >= 0.1));
-		estimate := calibration * recsys._auto_cost(cost, ctx);
+		-- (ctx's calibration_floor, when given: train_auto's lighter
+		-- settings, s17)
+		estimate := greatest(calibration, coalesce((ctx ->> 'calibration_floor')::double precision, 0))
+					* recsys._auto_cost(cost, ctx);
 	END IF;
 	reserve := recsys._auto_reserve(family, params, estimate, blending, ctx);
 	left_seconds := extract(epoch FROM (ctx ->> 'deadline')::timestamptz - clock_timestamp());
@@ -5623,6 +5626,9 @@ BEGIN
 	RETURN coalesce((ctx ->> 'extra_reserve')::double precision, 0) + (
 	SELECT coalesce(sum(x.seconds), 0) * scale12
 		   + CASE WHEN blending
+					   -- (ctx's no_blend_reserve: train_auto's lighter
+					   -- settings, s17)
+					   OR coalesce((ctx ->> 'no_blend_reserve')::boolean, false)
 					   -- (no blend without another family's model: a family
 					   -- trained alone so far keeps none, one trained later
 					   -- keeps it then; popularity's model does not count:
@@ -7265,6 +7271,7 @@ DECLARE
 	-- (family -> its standard trial's result, 'budget' or 'memory', until
 	-- its lighter setting is decided after the first round's others)
 	lighter_pending jsonb := '{}';
+	pending_reserve double precision := 0;
 	-- (the first split's seconds, and the estimate that skipped the
 	-- repeated splits: s17)
 	split_started timestamptz;
@@ -7659,12 +7666,17 @@ BEGIN
 			   WHERE f.family = ANY (families_used)
 			   ORDER BY recsys._auto_cost(f.cost, ctx) * power(2, f.ordinality - 1), f.ordinality LOOP
 		next_params := recsys._auto_next(fam.family, columns || fam.fixed, fam.seeds, fam.steps);
-		result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, 0, ctx);
+		-- (the trials after a pending lighter one keep time for it: its
+		-- modelled seconds and its training on all the data; review s17 Q1)
+		result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.cost, 0,
+									 ctx || jsonb_build_object('extra_reserve', pending_reserve));
 		-- (a family with a lighter setting whose standard one does not
 		-- fit the budget or recsys.max_memory is decided after the others,
 		-- below)
 		IF result IN ('budget', 'memory') AND fam.lighter IS NOT NULL THEN
 			lighter_pending := lighter_pending || jsonb_build_object(fam.family, result);
+			pending_reserve := pending_reserve + recsys._auto_cost(fam.lighter -> 'cost', ctx)
+											   * (1 + 1.2 * (ctx ->> 'scale')::double precision);
 		ELSIF result = 'budget' THEN
 			out_of_budget := out_of_budget || fam.family;
 		END IF;
@@ -7689,7 +7701,16 @@ BEGIN
 		IF result IN ('budget', 'memory') THEN
 			next_params := recsys._auto_next(fam.family, columns || fam.fixed || (fam.lighter -> 'fixed'),
 											 fam.seeds, fam.steps);
-			result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.lighter -> 'cost', 0, ctx);
+			-- (its estimate the cost model at least, not below it by the
+			-- other families' calibration: on 14.7M pairs BM25's cost model
+			-- ten times its seconds pulled it to 0.45, the lighter ALS
+			-- estimated at 18 s took 36-39; and no time kept for blends: a
+			-- family without a model is worth more than three blend
+			-- evaluations of the others; review s17 Q1, Q2)
+			result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.lighter -> 'cost', 0,
+										 ctx || jsonb_build_object('calibration_floor', 1, 'no_blend_reserve', true));
+			pending_reserve := greatest(pending_reserve - recsys._auto_cost(fam.lighter -> 'cost', ctx)
+														  * (1 + 1.2 * (ctx ->> 'scale')::double precision), 0);
 			-- (kept when it trained: review s17 R1, a lighter trial that
 			-- failed is no lighter setting in use)
 			IF result IN ('ok', 'worse') THEN
