@@ -491,25 +491,22 @@ BEGIN
 	FOR fam IN SELECT f.* FROM recsys._auto_families(protocol_used, time_col, weight_col, features)
 						  WITH ORDINALITY f
 			   WHERE lighter_pending ? f.family ORDER BY f.ordinality LOOP
-		result := lighter_pending ->> fam.family;
-		IF result IN ('budget', 'memory') THEN
-			next_params := recsys._auto_next(fam.family, columns || fam.fixed || (fam.lighter -> 'fixed'),
-											 fam.seeds, fam.steps);
-			-- (its estimate the cost model at least, not below it by the
-			-- other families' calibration: on 14.7M pairs BM25's cost model
-			-- ten times its seconds pulled it to 0.45, the lighter ALS
-			-- estimated at 18 s took 36-39; and no time kept for blends: a
-			-- family without a model is worth more than three blend
-			-- evaluations of the others; review s17 Q1, Q2)
-			result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.lighter -> 'cost', 0,
-										 ctx || jsonb_build_object('calibration_floor', 1, 'no_blend_reserve', true));
-			pending_reserve := greatest(pending_reserve - recsys._auto_cost(fam.lighter -> 'cost', ctx)
-														  * (1 + 1.2 * (ctx ->> 'scale')::double precision), 0);
-			-- (kept when it trained: review s17 R1, a lighter trial that
-			-- failed is no lighter setting in use)
-			IF result IN ('ok', 'worse') THEN
-				lighter_used := lighter_used || jsonb_build_object(fam.family, fam.lighter -> 'fixed');
-			END IF;
+		next_params := recsys._auto_next(fam.family, columns || fam.fixed || (fam.lighter -> 'fixed'),
+										 fam.seeds, fam.steps);
+		-- (its estimate the cost model at least, not below it by the
+		-- other families' calibration: on 14.7M pairs BM25's cost model
+		-- ten times its seconds pulled it to 0.45, the lighter ALS
+		-- estimated at 18 s took 36-39; and no time kept for blends: a
+		-- family without a model is worth more than three blend
+		-- evaluations of the others; review s17 Q1, Q2)
+		result := recsys._auto_trial(fam.family, fam.algorithm, next_params, fam.lighter -> 'cost', 0,
+									 ctx || jsonb_build_object('calibration_floor', 1, 'no_blend_reserve', true));
+		pending_reserve := greatest(pending_reserve - recsys._auto_cost(fam.lighter -> 'cost', ctx)
+													  * (1 + 1.2 * (ctx ->> 'scale')::double precision), 0);
+		-- (kept when it trained: review s17 R1, a lighter trial that
+		-- failed is no lighter setting in use)
+		IF result IN ('ok', 'worse') THEN
+			lighter_used := lighter_used || jsonb_build_object(fam.family, fam.lighter -> 'fixed');
 		END IF;
 		IF result = 'budget' THEN
 			out_of_budget := out_of_budget || fam.family;
