@@ -410,7 +410,10 @@ RsWriteNeighborLists(RsTrainer *trainer, int32 version, void *arg)
 	const RsNeighborLists *lists = arg;
 	const RsIdMap *rows = lists->side == RS_ITEMS ? &trainer->data->items : &trainer->data->users;
 
+	const int64 *ids = lists->row_ids != NULL ? lists->row_ids : rows->ids;
+	int64		n_rows = lists->row_ids != NULL ? lists->n_rows : rows->count;
+
 	RsPrivacyWriteItemStats(lists->privacy, trainer->name, version, trainer->data);
-	RsWriteNeighbors(lists->side, trainer->name, version, rows->ids, rows->count, lists->slots,
-					 lists->count, lists->neighbor, rows->ids, lists->score);
+	RsWriteNeighbors(lists->side, trainer->name, version, ids, n_rows, lists->slots,
+					 lists->count, lists->neighbor, ids, lists->score);
 }

@@ -83,6 +83,13 @@ typedef struct RsNeighborLists
 	const int32 *count;			/* per row: how many */
 	const int32 *neighbor;		/* row-major, slots per row */
 	const float *score;
+	/*
+	 * The rows' ids, which the neighbours index too (NULL: every item or
+	 * user of the source, in the side's id map); EASE over its most
+	 * popular items alone (max_items) passes theirs.
+	 */
+	const int64 *row_ids;
+	int64		n_rows;
 } RsNeighborLists;
 
 extern void RsWriteNeighborLists(RsTrainer *trainer, int32 version, void *arg);

@@ -19,6 +19,7 @@
 #include "threads.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*
@@ -296,4 +297,79 @@ rs_csr_scale_pow2(RsCsr *A, int exponent)
 {
 	for (int64_t p = 0; p < A->nnz; p++)
 		A->data[p] = ldexpf(A->data[p], exponent);
+}
+
+/* ascending int64 keys (rs_top_columns) */
+static int
+compare_int64(const void *a, const void *b)
+{
+	int64_t		x = *(const int64_t *) a;
+	int64_t		y = *(const int64_t *) b;
+
+	return (x > y) - (x < y);
+}
+
+int32_t
+rs_top_columns(const int64_t *count, int32_t n, int32_t m, int64_t *scratch, int32_t *new_index)
+{
+	int32_t		kept = 0;
+
+	if (m >= n)
+	{
+		for (int32_t j = 0; j < n; j++)
+			new_index[j] = j;
+		return n;
+	}
+	/*
+	 * One key per column, sorted ascending: the count's complement above,
+	 * the index below, so the most entries come first and ties go to the
+	 * smaller index (counts fit in 31 bits: a column has at most one entry
+	 * a row, and rows are int32).
+	 */
+	for (int32_t j = 0; j < n; j++)
+	{
+		int64_t		c = count[j] < 0 ? 0 : (count[j] > INT32_MAX ? INT32_MAX : count[j]);
+
+		scratch[j] = ((int64_t) (INT32_MAX - c) << 32) | (int64_t) j;
+		new_index[j] = -1;
+	}
+	qsort(scratch, (size_t) n, sizeof(int64_t), compare_int64);
+	for (int32_t r = 0; r < m; r++)
+		new_index[scratch[r] & 0xffffffff] = 0;
+	/* the kept ones numbered in ascending original order */
+	for (int32_t j = 0; j < n; j++)
+		if (new_index[j] == 0)
+			new_index[j] = kept++;
+	return kept;
+}
+
+int64_t
+rs_csr_select_columns(const RsCsr *in, const int32_t *new_index, int32_t n_cols_out, RsCsr *out)
+{
+	int64_t		nnz = 0;
+	int64_t		start = in->indptr[0];
+
+	/* (a row's end read before out's is written: out may be in) */
+	out->indptr[0] = 0;
+	for (int32_t r = 0; r < in->n_rows; r++)
+	{
+		int64_t		end = in->indptr[r + 1];
+
+		for (int64_t p = start; p < end; p++)
+		{
+			int32_t		c = new_index[in->indices[p]];
+
+			if (c >= 0)
+			{
+				out->indices[nnz] = c;
+				out->data[nnz++] = in->data[p];
+			}
+		}
+		out->indptr[r + 1] = nnz;
+		start = end;
+	}
+	out->n_rows = in->n_rows;
+	out->n_cols = n_cols_out;
+	out->nnz = nnz;
+	return nnz;
 }

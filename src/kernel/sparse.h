@@ -79,4 +79,25 @@ extern void rs_csr_abs_range(const RsCsr *A, float *min_nonzero, float *max);
  */
 extern void rs_csr_scale_pow2(RsCsr *A, int exponent);
 
+/*
+ * The m columns with the most stored entries, given each column's count
+ * (count[j], j < n): ties go to the smaller index.  new_index[j] is the
+ * kept column's place among the kept ones in ascending original order
+ * (so a row's columns stay ascending through rs_csr_select_columns), or
+ * -1.  m >= n keeps every column.  scratch: n int64s.  Returns the number
+ * kept, min(m, n).
+ */
+extern int32_t rs_top_columns(const int64_t *count, int32_t n, int32_t m,
+							  int64_t *scratch, int32_t *new_index);
+
+/*
+ * out = the columns of in that new_index keeps (new_index[j] >= 0, the
+ * column's index in out; it must keep the columns' order), n_cols_out
+ * columns.  out must have indptr for in->n_rows + 1 entries and
+ * indices/data for in->nnz entries; it may be in itself.  Returns
+ * out->nnz.
+ */
+extern int64_t rs_csr_select_columns(const RsCsr *in, const int32_t *new_index,
+									 int32_t n_cols_out, RsCsr *out);
+
 #endif							/* RECSYS_KERNEL_SPARSE_H */

@@ -332,3 +332,55 @@ UNIT_TEST(csr_abs_range_and_pow2_scale)
 	csr_free(&m);
 	csr_free(&empty);
 }
+
+UNIT_TEST(top_columns_by_count_ties_to_smaller_index)
+{
+	/* counts 3, 5, 5, 1, 3: the two kept are 1 and 2, the three 1, 2, 0 */
+	int64_t		count[] = {3, 5, 5, 1, 3};
+	int64_t		scratch[5];
+	int32_t		idx[5];
+
+	UNIT_CHECK(rs_top_columns(count, 5, 2, scratch, idx) == 2);
+	UNIT_CHECK(idx[0] == -1 && idx[1] == 0 && idx[2] == 1 && idx[3] == -1 && idx[4] == -1);
+	UNIT_CHECK(rs_top_columns(count, 5, 3, scratch, idx) == 3);
+	UNIT_CHECK(idx[0] == 0 && idx[1] == 1 && idx[2] == 2 && idx[3] == -1 && idx[4] == -1);
+	/* m at or above n keeps every column in place */
+	UNIT_CHECK(rs_top_columns(count, 5, 9, scratch, idx) == 5);
+	UNIT_CHECK(idx[0] == 0 && idx[3] == 3 && idx[4] == 4);
+}
+
+UNIT_TEST(select_columns_keeps_order_and_values)
+{
+	/* rows: {0:1, 2:2, 3:3}, {}, {1:4, 3:5}; keep columns 0 and 3 */
+	int32_t		r[] = {0, 0, 0, 2, 2};
+	int32_t		c[] = {0, 2, 3, 1, 3};
+	float		v[] = {1, 2, 3, 4, 5};
+	RsCsr		m = build(3, 4, 5, r, c, v);
+	RsCsr		o = csr_alloc(3, m.nnz);
+	int32_t		keep[] = {0, -1, -1, 1};
+
+	UNIT_CHECK(rs_csr_select_columns(&m, keep, 2, &o) == 3);
+	UNIT_CHECK(o.n_rows == 3 && o.n_cols == 2 && o.nnz == 3);
+	UNIT_CHECK(o.indptr[0] == 0 && o.indptr[1] == 2 && o.indptr[2] == 2 && o.indptr[3] == 3);
+	UNIT_CHECK(o.indices[0] == 0 && o.data[0] == 1);
+	UNIT_CHECK(o.indices[1] == 1 && o.data[1] == 3);
+	UNIT_CHECK(o.indices[2] == 1 && o.data[2] == 5);
+	csr_free(&m);
+	csr_free(&o);
+}
+
+UNIT_TEST(select_columns_in_place)
+{
+	/* the same selection as above, written over its input */
+	int32_t		r[] = {0, 0, 0, 2, 2};
+	int32_t		c[] = {0, 2, 3, 1, 3};
+	float		v[] = {1, 2, 3, 4, 5};
+	RsCsr		m = build(3, 4, 5, r, c, v);
+	int32_t		keep[] = {0, -1, -1, 1};
+
+	UNIT_CHECK(rs_csr_select_columns(&m, keep, 2, &m) == 3);
+	UNIT_CHECK(m.n_cols == 2 && m.indptr[1] == 2 && m.indptr[2] == 2 && m.indptr[3] == 3);
+	UNIT_CHECK(m.indices[0] == 0 && m.data[0] == 1 && m.indices[1] == 1 && m.data[1] == 3);
+	UNIT_CHECK(m.indices[2] == 1 && m.data[2] == 5);
+	csr_free(&m);
+}
