@@ -82,6 +82,33 @@ FROM (VALUES ('holdout'), ('last')) f(protocol),
 	 recsys._auto_families(f.protocol, 'ts', NULL, 'cap_features') s
 WHERE s.algorithm = 'ease' ORDER BY 1, 2;
 
+-- train_auto end to end, without an 8,000-item fit (seconds each): on a
+-- catalog above the cap whose standard EASE recsys.max_memory refuses,
+-- the lighter setting is tried (and refused too at 100 MB); on one below
+-- the cap it is not (the same model: no second try).  9,000 and 7,000
+-- items, each the item of 3 users in sliding windows of 45
+CREATE TABLE cap_wide AS SELECT u AS user_id, (u * 15 + k) % 9000 AS item_id
+FROM generate_series(0, 599) u, generate_series(0, 44) k;
+CREATE TABLE cap_narrow AS SELECT u AS user_id, (u * 15 + k) % 7000 AS item_id
+FROM generate_series(0, 466) u, generate_series(0, 44) k;
+-- (a quarter of each user's items held out: an item leaves the train part
+-- only when its 3 users all hold it out, about 1 in 64)
+SELECT (SELECT count(DISTINCT item_id) FROM cap_wide) AS wide_items,
+	   (SELECT count(DISTINCT item_id) FROM cap_narrow) AS narrow_items;
+BEGIN;
+SET LOCAL recsys.max_memory = 100;
+SELECT count(*) > 0 AS trained
+FROM recsys.train_auto('cap_wide', model => 'cap_auto_wide', families => '{ease,popular}', budget => '1 minute');
+SELECT c -> 'params' ->> 'max_items' AS max_items, c ->> 'status' LIKE 'skipped: training needs%' AS skipped_for_memory
+FROM recsys.models m, jsonb_array_elements(m.metrics -> 'train_auto' -> 'candidates') c
+WHERE m.name = 'cap_auto_wide' AND c ->> 'family' = 'ease' ORDER BY (c ->> 'n')::integer;
+SELECT count(*) > 0 AS trained
+FROM recsys.train_auto('cap_narrow', model => 'cap_auto_narrow', families => '{ease,popular}', budget => '1 minute');
+SELECT c -> 'params' ->> 'max_items' AS max_items, c ->> 'status' LIKE 'skipped: training needs%' AS skipped_for_memory
+FROM recsys.models m, jsonb_array_elements(m.metrics -> 'train_auto' -> 'candidates') c
+WHERE m.name = 'cap_auto_narrow' AND c ->> 'family' = 'ease' ORDER BY (c ->> 'n')::integer;
+ROLLBACK;
+
 SELECT recsys.drop_model(m) FROM unnest(ARRAY['cap_a', 'cap_b', 'cap_fa', 'cap_fb', 'cap_c', 'cap_d']) m;
 RESET search_path;
 DROP SCHEMA ease_cap CASCADE;
