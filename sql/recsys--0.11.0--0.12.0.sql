@@ -1852,8 +1852,10 @@ AS $$
 		-- s and 10,000 users scored in 10 s, test NDCG@10 0.2608 against
 		-- the lighter ALS's 0.2535; the cost model from those seconds, its
 		-- rows term a twentieth of the standard one's, which the shared
-		-- data sets' thousands of items per user set.  Tried only when the
-		-- catalog has more items than that)
+		-- data sets' thousands of items per user set, plus the standard's
+		-- in proportion to the share of the catalog kept (_auto_cost's
+		-- rows_whole: at 8,001 items the capped fit is the standard one).
+		-- Tried only when the catalog has more items than that)
 		-- recency-weighted EASE: what comes next is like what came last
 		(1, 'ease_recent', 'ease', protocol = 'last', false,
 		 jsonb_build_object('time_col', time_col, 'keep', 0.1),
@@ -1864,7 +1866,8 @@ AS $$
 		   "popularity_exponent": [0, 0.1, 0.25, 0.4]}'::jsonb,
 		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb,
 		 '{"fixed": {"max_items": 8000},
-		   "cost": {"seconds": 0.1, "rows": 1e-6, "items3": 2e-11, "scores": 1.5e-7, "max_items": 8000}}'::jsonb),
+		   "cost": {"seconds": 0.1, "rows": 1e-6, "rows_whole": 2e-5, "items3": 2e-11, "scores": 1.5e-7,
+					"max_items": 8000}}'::jsonb),
 		-- normalised EASE (user and popularity exponents, dropout)
 		(2, 'ease', 'ease', true, false,
 		 '{"keep": 0.1}'::jsonb,
@@ -1876,7 +1879,8 @@ AS $$
 		   "dropout": [0, 0.1, 0.25, 0.5]}'::jsonb,
 		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb,
 		 '{"fixed": {"max_items": 8000},
-		   "cost": {"seconds": 0.1, "rows": 1e-6, "items3": 2e-11, "scores": 1.5e-7, "max_items": 8000}}'::jsonb),
+		   "cost": {"seconds": 0.1, "rows": 1e-6, "rows_whole": 2e-5, "items3": 2e-11, "scores": 1.5e-7,
+					"max_items": 8000}}'::jsonb),
 		-- EASE with the item features, when given (their weight searched)
 		(3, 'ease_features', 'ease', features IS NOT NULL, false,
 		 jsonb_build_object('features', features::text, 'keep', 0.1)
@@ -1897,7 +1901,8 @@ AS $$
 					 "dropout": [0, 0.1, 0.25, 0.5]}'::jsonb END,
 		 '{"seconds": 0.1, "rows": 4e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb,
 		 '{"fixed": {"max_items": 8000},
-		   "cost": {"seconds": 0.1, "rows": 2e-6, "items3": 2e-11, "scores": 1.5e-7, "max_items": 8000}}'::jsonb),
+		   "cost": {"seconds": 0.1, "rows": 2e-6, "rows_whole": 4e-5, "items3": 2e-11, "scores": 1.5e-7,
+					"max_items": 8000}}'::jsonb),
 		-- implicit ALS with frequency-scaled regularisation (Rendle et al. 2022)
 		(4, 'als', 'als', true, false,
 		 '{"factors": 128, "iterations": 12, "regularization_exponent": 1}'::jsonb,
@@ -1948,7 +1953,8 @@ AS $$
 		   "popularity_exponent": [0, 0.1, 0.25, 0.4]}'::jsonb,
 		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb,
 		 '{"fixed": {"max_items": 8000},
-		   "cost": {"seconds": 0.1, "rows": 1e-6, "items3": 2e-11, "scores": 1.5e-7, "max_items": 8000}}'::jsonb),
+		   "cost": {"seconds": 0.1, "rows": 1e-6, "rows_whole": 2e-5, "items3": 2e-11, "scores": 1.5e-7,
+					"max_items": 8000}}'::jsonb),
 		-- BPR (weaker than the above on every shared split; last)
 		(7, 'bpr', 'bpr', true, false,
 		 '{"factors": 128, "iterations": 100}'::jsonb,
@@ -2069,7 +2075,15 @@ COMMENT ON FUNCTION recsys._auto_reserve(text, jsonb, double precision, boolean,
 -- lighter EASE on a large catalog (s18)
 -------------------------------------------------------------------------------
 
--- train_ease takes max_items
+-- train_ease takes max_items.  The EXECUTE grants a DBA made on the old
+-- train_ease are kept for the new one (review s18 R5; doc/operations.md,
+-- "Function privileges across an update"): saved here, given to the
+-- replacement after its CREATE below
+SELECT pg_catalog.set_config('recsys_upgrade.train_ease_acl', coalesce(p.proacl::text, ''), true)
+FROM pg_catalog.pg_proc p
+WHERE p.oid = 'recsys.train_ease(regclass, double precision, text, integer, name, name, name,
+	double precision, double precision, double precision, name, interval, regclass, double precision,
+	double precision, double precision, integer, bigint, boolean, name, jsonb, double precision)'::pg_catalog.regprocedure;
 DROP FUNCTION recsys.train_ease(regclass, double precision, text, integer, name, name, name,
 	double precision, double precision, double precision, name, interval, regclass, double precision,
 	double precision, double precision, integer, bigint, boolean, name, jsonb, double precision);
@@ -2106,16 +2120,58 @@ COMMENT ON FUNCTION recsys.train_ease(regclass, double precision, text, integer,
 	double precision, double precision, integer, bigint, boolean, name, jsonb, double precision, integer) IS
 	'train EASE (Steck 2019), the closed-form item-item model, with optional dropout (Steck 2020), user and popularity normalisation, item features, recency-weighted scoring and differential privacy; keep < 1 stores only that share of the weights, the largest in magnitude (compact EASE); max_items models the most popular items alone';
 
+-- (the saved ACL, as 0.10.0's script does for train_fm: PUBLIC's default
+-- EXECUTE revoked, then every entry of the old ACL granted again, with its
+-- grant option; and no initial privileges recorded for them, so that
+-- pg_dump writes the DBA's grants: see the 0.10.0 -> 0.11.0 script)
+DO $$
+DECLARE
+	fn regprocedure := 'recsys.train_ease(regclass, double precision, text, integer, name, name, name,
+		double precision, double precision, double precision, name, interval, regclass, double precision,
+		double precision, double precision, integer, bigint, boolean, name, jsonb, double precision,
+		integer)'::regprocedure;
+	old_acl aclitem[] := nullif(current_setting('recsys_upgrade.train_ease_acl', true), '')::aclitem[];
+	a record;
+BEGIN
+	IF old_acl IS NULL THEN
+		RETURN;		-- default privileges: nothing to carry over
+	END IF;
+	EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fn);
+	FOR a IN SELECT * FROM aclexplode(old_acl) x
+			 WHERE x.grantee = 0 OR EXISTS (SELECT FROM pg_roles r WHERE r.oid = x.grantee)
+	LOOP
+		EXECUTE format('GRANT %s ON FUNCTION %s TO %s%s', a.privilege_type, fn,
+					   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+					   CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+	END LOOP;
+END
+$$;
+DELETE FROM pg_catalog.pg_init_privs
+WHERE classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass AND objsubid OPERATOR(pg_catalog.=) 0
+  AND objoid OPERATOR(pg_catalog.=) 'recsys.train_ease(regclass, double precision, text, integer, name, name, name,
+	double precision, double precision, double precision, name, interval, regclass, double precision,
+	double precision, double precision, integer, bigint, boolean, name, jsonb, double precision,
+	integer)'::pg_catalog.regprocedure::pg_catalog.oid;
+
 -- A family's modelled seconds for the split's sizes (see _auto_families;
 -- cost's max_items, when given, caps the items of the cubic and scoring
--- terms: EASE over the most popular items alone).
+-- terms: EASE over the most popular items alone; its rows_whole, the
+-- rows coefficient of the whole catalog, then weighs in by the share of
+-- the items kept).
 CREATE OR REPLACE FUNCTION recsys._auto_cost(cost jsonb, ctx jsonb)
 RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT coalesce((cost ->> 'seconds')::double precision, 0)
-		   + coalesce((cost ->> 'rows')::double precision, 0) * (ctx ->> 'rows')::double precision
+		   + (coalesce((cost ->> 'rows')::double precision, 0)
+			  -- (a capped cost's rows_whole, the standard setting's rows
+			  -- coefficient, weighs as much as the cap keeps of the
+			  -- catalog: at 8,001 items the capped fit is the standard
+			  -- one, and so is its cost; review s18 R2)
+			  + coalesce((cost ->> 'rows_whole')::double precision - (cost ->> 'rows')::double precision, 0)
+				* m.items / greatest((ctx ->> 'items')::double precision, 1))
+			 * (ctx ->> 'rows')::double precision
 		   + coalesce((cost ->> 'entities')::double precision, 0)
 			 * ((ctx ->> 'users')::double precision + (ctx ->> 'items')::double precision)
 		   + coalesce((cost ->> 'items3')::double precision, 0) * power(m.items, 3)

@@ -5394,8 +5394,10 @@ AS $$
 		-- s and 10,000 users scored in 10 s, test NDCG@10 0.2608 against
 		-- the lighter ALS's 0.2535; the cost model from those seconds, its
 		-- rows term a twentieth of the standard one's, which the shared
-		-- data sets' thousands of items per user set.  Tried only when the
-		-- catalog has more items than that)
+		-- data sets' thousands of items per user set, plus the standard's
+		-- in proportion to the share of the catalog kept (_auto_cost's
+		-- rows_whole: at 8,001 items the capped fit is the standard one).
+		-- Tried only when the catalog has more items than that)
 		-- recency-weighted EASE: what comes next is like what came last
 		(1, 'ease_recent', 'ease', protocol = 'last', false,
 		 jsonb_build_object('time_col', time_col, 'keep', 0.1),
@@ -5406,7 +5408,8 @@ AS $$
 		   "popularity_exponent": [0, 0.1, 0.25, 0.4]}'::jsonb,
 		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb,
 		 '{"fixed": {"max_items": 8000},
-		   "cost": {"seconds": 0.1, "rows": 1e-6, "items3": 2e-11, "scores": 1.5e-7, "max_items": 8000}}'::jsonb),
+		   "cost": {"seconds": 0.1, "rows": 1e-6, "rows_whole": 2e-5, "items3": 2e-11, "scores": 1.5e-7,
+					"max_items": 8000}}'::jsonb),
 		-- normalised EASE (user and popularity exponents, dropout)
 		(2, 'ease', 'ease', true, false,
 		 '{"keep": 0.1}'::jsonb,
@@ -5418,7 +5421,8 @@ AS $$
 		   "dropout": [0, 0.1, 0.25, 0.5]}'::jsonb,
 		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb,
 		 '{"fixed": {"max_items": 8000},
-		   "cost": {"seconds": 0.1, "rows": 1e-6, "items3": 2e-11, "scores": 1.5e-7, "max_items": 8000}}'::jsonb),
+		   "cost": {"seconds": 0.1, "rows": 1e-6, "rows_whole": 2e-5, "items3": 2e-11, "scores": 1.5e-7,
+					"max_items": 8000}}'::jsonb),
 		-- EASE with the item features, when given (their weight searched)
 		(3, 'ease_features', 'ease', features IS NOT NULL, false,
 		 jsonb_build_object('features', features::text, 'keep', 0.1)
@@ -5439,7 +5443,8 @@ AS $$
 					 "dropout": [0, 0.1, 0.25, 0.5]}'::jsonb END,
 		 '{"seconds": 0.1, "rows": 4e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb,
 		 '{"fixed": {"max_items": 8000},
-		   "cost": {"seconds": 0.1, "rows": 2e-6, "items3": 2e-11, "scores": 1.5e-7, "max_items": 8000}}'::jsonb),
+		   "cost": {"seconds": 0.1, "rows": 2e-6, "rows_whole": 4e-5, "items3": 2e-11, "scores": 1.5e-7,
+					"max_items": 8000}}'::jsonb),
 		-- implicit ALS with frequency-scaled regularisation (Rendle et al. 2022)
 		(4, 'als', 'als', true, false,
 		 '{"factors": 128, "iterations": 12, "regularization_exponent": 1}'::jsonb,
@@ -5490,7 +5495,8 @@ AS $$
 		   "popularity_exponent": [0, 0.1, 0.25, 0.4]}'::jsonb,
 		 '{"seconds": 0.1, "rows": 2e-5, "items3": 2e-11, "scores": 5e-7}'::jsonb,
 		 '{"fixed": {"max_items": 8000},
-		   "cost": {"seconds": 0.1, "rows": 1e-6, "items3": 2e-11, "scores": 1.5e-7, "max_items": 8000}}'::jsonb),
+		   "cost": {"seconds": 0.1, "rows": 1e-6, "rows_whole": 2e-5, "items3": 2e-11, "scores": 1.5e-7,
+					"max_items": 8000}}'::jsonb),
 		-- BPR (weaker than the above on every shared split; last)
 		(7, 'bpr', 'bpr', true, false,
 		 '{"factors": 128, "iterations": 100}'::jsonb,
@@ -5703,14 +5709,23 @@ COMMENT ON FUNCTION recsys._auto_reserve(text, jsonb, double precision, boolean,
 
 -- A family's modelled seconds for the split's sizes (see _auto_families;
 -- cost's max_items, when given, caps the items of the cubic and scoring
--- terms: EASE over the most popular items alone).
+-- terms: EASE over the most popular items alone; its rows_whole, the
+-- rows coefficient of the whole catalog, then weighs in by the share of
+-- the items kept).
 CREATE FUNCTION recsys._auto_cost(cost jsonb, ctx jsonb)
 RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT coalesce((cost ->> 'seconds')::double precision, 0)
-		   + coalesce((cost ->> 'rows')::double precision, 0) * (ctx ->> 'rows')::double precision
+		   + (coalesce((cost ->> 'rows')::double precision, 0)
+			  -- (a capped cost's rows_whole, the standard setting's rows
+			  -- coefficient, weighs as much as the cap keeps of the
+			  -- catalog: at 8,001 items the capped fit is the standard
+			  -- one, and so is its cost; review s18 R2)
+			  + coalesce((cost ->> 'rows_whole')::double precision - (cost ->> 'rows')::double precision, 0)
+				* m.items / greatest((ctx ->> 'items')::double precision, 1))
+			 * (ctx ->> 'rows')::double precision
 		   + coalesce((cost ->> 'entities')::double precision, 0)
 			 * ((ctx ->> 'users')::double precision + (ctx ->> 'items')::double precision)
 		   + coalesce((cost ->> 'items3')::double precision, 0) * power(m.items, 3)

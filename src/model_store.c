@@ -1204,28 +1204,44 @@ RsJsonEnd(StringInfo buf)
 void
 RsWriteItemStatsFromData(const char *name, int32 version, const RsInteractions *data)
 {
-	int32		n = data->items.count;
+	RsWriteItemStatsOfRows(name, version, data, NULL, data->items.count);
+}
+
+/*
+ * RsWriteItemStatsOfRows is RsWriteItemStatsFromData for the items whose
+ * dense indexes rows[0 .. n) lists, in that order (rows NULL: every item,
+ * n = their count): a model of some of the source's items (EASE's
+ * max_items) has only them in its catalog.
+ */
+void
+RsWriteItemStatsOfRows(const char *name, int32 version, const RsInteractions *data,
+					   const int32 *rows, int64 n)
+{
+	int64	   *ids = palloc(sizeof(int64) * Max(n, 1));
 	int32	   *users = palloc(sizeof(int32) * Max(n, 1));
 	float	   *weight = palloc(sizeof(float) * Max(n, 1));
 	float	   *popularity = palloc(sizeof(float) * Max(n, 1));
 
-	for (int32 i = 0; i < n; i++)
+	for (int64 r = 0; r < n; r++)
 	{
+		int32		i = rows ? rows[r] : (int32) r;
 		double		sum = 0;
 
 		for (int64 p = data->by_item.indptr[i]; p < data->by_item.indptr[i + 1]; p++)
 			sum += data->by_item.data[p];
-		users[i] = (int32) (data->by_item.indptr[i + 1] - data->by_item.indptr[i]);
+		ids[r] = data->items.ids[i];
+		users[r] = (int32) (data->by_item.indptr[i + 1] - data->by_item.indptr[i]);
 		if (!(fabs(sum) <= FLT_MAX))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("the weight sum of item " INT64_FORMAT " from weight_col is out of range for type real: %g",
 							data->items.ids[i], sum),
 					 errhint("Scale the weights down in a view: divide them by a constant, or take ln(1 + weight).")));
-		weight[i] = (float) sum;
-		popularity[i] = (float) users[i];
+		weight[r] = (float) sum;
+		popularity[r] = (float) users[r];
 	}
-	RsWriteItemStats(name, version, data->items.ids, n, users, weight, popularity);
+	RsWriteItemStats(name, version, ids, n, users, weight, popularity);
+	pfree(ids);
 	pfree(users);
 	pfree(weight);
 	pfree(popularity);

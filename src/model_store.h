@@ -52,6 +52,8 @@ extern void RsWriteNeighbors(RsSide side, const char *name, int32 version,
 extern void RsWriteItemStats(const char *name, int32 version, const int64 *ids,
 							 int64 n, const int32 *n_users,
 							 const float *weight_sum, const float *popularity);
+extern void RsWriteItemStatsOfRows(const char *name, int32 version,
+								   const RsInteractions *data, const int32 *rows, int64 n);
 extern void RsWriteItemStatsFromData(const char *name, int32 version,
 									 const RsInteractions *data);
 extern void RsWriteParameter(const char *name, int32 version, const char *parameter,

@@ -410,10 +410,22 @@ RsWriteNeighborLists(RsTrainer *trainer, int32 version, void *arg)
 	const RsNeighborLists *lists = arg;
 	const RsIdMap *rows = lists->side == RS_ITEMS ? &trainer->data->items : &trainer->data->users;
 
-	const int64 *ids = lists->row_ids != NULL ? lists->row_ids : rows->ids;
-	int64		n_rows = lists->row_ids != NULL ? lists->n_rows : rows->count;
+	int64	   *ids;
 
-	RsPrivacyWriteItemStats(lists->privacy, trainer->name, version, trainer->data);
-	RsWriteNeighbors(lists->side, trainer->name, version, ids, n_rows, lists->slots,
+	if (lists->rows == NULL)
+	{
+		RsPrivacyWriteItemStats(lists->privacy, trainer->name, version, trainer->data);
+		RsWriteNeighbors(lists->side, trainer->name, version, rows->ids, rows->count, lists->slots,
+						 lists->count, lists->neighbor, rows->ids, lists->score);
+		return;
+	}
+	/* some of the items: their statistics alone (never private: refused) */
+	Assert(lists->side == RS_ITEMS && !lists->privacy->enabled);
+	ids = palloc(sizeof(int64) * Max(lists->n_rows, 1));
+	for (int64 r = 0; r < lists->n_rows; r++)
+		ids[r] = rows->ids[lists->rows[r]];
+	RsWriteItemStatsOfRows(trainer->name, version, trainer->data, lists->rows, lists->n_rows);
+	RsWriteNeighbors(lists->side, trainer->name, version, ids, lists->n_rows, lists->slots,
 					 lists->count, lists->neighbor, ids, lists->score);
+	pfree(ids);
 }

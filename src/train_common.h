@@ -84,11 +84,12 @@ typedef struct RsNeighborLists
 	const int32 *neighbor;		/* row-major, slots per row */
 	const float *score;
 	/*
-	 * The rows' ids, which the neighbours index too (NULL: every item or
-	 * user of the source, in the side's id map); EASE over its most
-	 * popular items alone (max_items) passes theirs.
+	 * The rows' dense indexes in the side's id map, which the neighbours
+	 * index too (NULL: every item or user of the source).  EASE over its
+	 * most popular items alone (max_items) passes theirs: the model's
+	 * catalog (item statistics) is then those items alone.
 	 */
-	const int64 *row_ids;
+	const int32 *rows;
 	int64		n_rows;
 } RsNeighborLists;
 

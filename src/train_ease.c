@@ -30,8 +30,10 @@
  *
  * max_items (0.12.0) fits the model over the catalog's max_items items
  * with the most users alone, as if the source held no other item: the
- * others are neither a user's evidence nor recommended (no neighbour
- * list, in no list).  The cubic inversion and the n_items^2 matrix then
+ * model's catalog (item statistics, counts) is those items, so serving
+ * skips the others in a user's history as it skips items newer than the
+ * model (a half-life's ages count from his latest modelled item; a user
+ * with none of them is cold) and never recommends them.  The cubic inversion and the n_items^2 matrix then
  * follow max_items, not the catalog: on ml-latest-small's validation
  * split the 2,000 most popular of 9,700 items (78% of the interactions)
  * scored as the whole catalog, on online-retail's the 2,000 of 3,600
@@ -159,9 +161,11 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	RsNeighborLists lists;
 	int32		max_items = 0;
 	const RsCsr *X;
+	bool		capped;
+	Size		copy_bytes = 0;
 	RsCsr		kept_by_user;
 	int32	   *kept_index = NULL;
-	int64	   *kept_ids = NULL;
+	int32	   *kept_rows = NULL;
 	int64	   *kept_count = NULL;
 
 	RsTrainArgs(fcinfo, &argnos, &trainer);
@@ -208,48 +212,84 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 		RsRequireTimedRow(&trainer.spec, time_col);
 	n = data.items.count;
 	X = &data.by_user;
-	if (max_items > 0 && max_items < n)
+	/* (max_items: the catalog's items with the most users alone, below) */
+	capped = max_items > 0 && max_items < n;
+	if (capped)
 	{
-		int64	   *scratch = palloc_extended(sizeof(int64) * n, MCXT_ALLOC_HUGE);
-		int32		kept;
+		n = max_items;
+		/* the interactions with them, a copy of at most the source's */
+		copy_bytes = sizeof(int64) * ((Size) data.by_user.n_rows + 1)
+			+ (sizeof(int32) + sizeof(float)) * (Size) Max(data.by_user.nnz, 1)
+			+ (sizeof(int64) * 2 + sizeof(int32)) * (Size) data.items.count;
+	}
+	K = Min(K, Max(n - 1, 1));
+
+	/* refuse an oversized catalog before reading any features */
+	gram_bytes = (Size) n * (Size) n * sizeof(float);
+	model_bytes = gram_bytes + (Size) n * K * (sizeof(int32) + sizeof(float)) + copy_bytes;
+	RsCheckTrainingMemory("the dense item x item matrix and neighbour lists", model_bytes, &data);
+	if (capped)
+	{
+		int32		n_all = data.items.count;
+		int64	   *scratch = palloc_extended(sizeof(int64) * n_all, MCXT_ALLOC_HUGE);
+		int32		users_left = 0;
 
 		/* the items with the most users, and the interactions with them */
-		kept_count = palloc_extended(sizeof(int64) * n, MCXT_ALLOC_HUGE);
-		for (int32 j = 0; j < n; j++)
+		kept_count = palloc_extended(sizeof(int64) * n_all, MCXT_ALLOC_HUGE);
+		for (int32 j = 0; j < n_all; j++)
 			kept_count[j] = data.by_item.indptr[j + 1] - data.by_item.indptr[j];
-		kept_index = palloc_extended(sizeof(int32) * n, MCXT_ALLOC_HUGE);
-		kept = rs_top_columns(kept_count, n, max_items, scratch, kept_index);
-		kept_ids = palloc(sizeof(int64) * kept);
-		for (int32 j = 0; j < n; j++)
+		kept_index = palloc_extended(sizeof(int32) * n_all, MCXT_ALLOC_HUGE);
+		rs_top_columns(kept_count, n_all, max_items, scratch, kept_index);
+		kept_rows = palloc(sizeof(int32) * n);
+		for (int32 j = 0; j < n_all; j++)
 			if (kept_index[j] >= 0)
 			{
-				kept_ids[kept_index[j]] = data.items.ids[j];
+				kept_rows[kept_index[j]] = j;
 				kept_count[kept_index[j]] = kept_count[j];	/* (j >= its place) */
 			}
 		pfree(scratch);
 		kept_by_user.indptr = palloc_extended(sizeof(int64) * (data.by_user.n_rows + 1), MCXT_ALLOC_HUGE);
 		kept_by_user.indices = palloc_extended(sizeof(int32) * Max(data.by_user.nnz, 1), MCXT_ALLOC_HUGE);
 		kept_by_user.data = palloc_extended(sizeof(float) * Max(data.by_user.nnz, 1), MCXT_ALLOC_HUGE);
-		rs_csr_select_columns(&data.by_user, kept_index, kept, &kept_by_user);
+		rs_csr_select_columns(&data.by_user, kept_index, n, &kept_by_user);
 		X = &kept_by_user;
-		n = kept;
+		/* the model's counts are the restricted source's */
+		for (int32 u = 0; u < kept_by_user.n_rows; u++)
+			if (kept_by_user.indptr[u + 1] > kept_by_user.indptr[u])
+				users_left++;
+		trainer.n_users = users_left;
+		trainer.n_items = n;
+		trainer.n_interactions = kept_by_user.nnz;
 	}
-	K = Min(K, Max(n - 1, 1));
-
-	/* refuse an oversized catalog before reading any features */
-	gram_bytes = (Size) n * (Size) n * sizeof(float);
-	model_bytes = gram_bytes + (Size) n * K * (sizeof(int32) + sizeof(float));
-	RsCheckTrainingMemory("the dense item x item matrix and neighbour lists", model_bytes, &data);
 	if (OidIsValid(features_relid))
 	{
 		features_seconds = RsSeconds();
 		/* it holds the features to what recsys.max_memory leaves */
 		RsReadItemFeatures(features_relid, trainer.spec.item_col, &data.items,
 						   model_bytes + RsInteractionBytes(&data), &features, &feature_counts);
-		if (kept_index != NULL)
+		if (capped)
 		{
-			/* the features of the items modelled (in place: entries only go) */
+			/*
+			 * the features of the items modelled (in place: entries only
+			 * go), and their counts for the stats: those of the restricted
+			 * source (review s18 R4)
+			 */
+			bool	   *has_feature = palloc0(sizeof(bool) * n);
+
 			rs_csr_select_columns(&features, kept_index, n, &features);
+			feature_counts.pairs = features.nnz;
+			feature_counts.features = 0;
+			feature_counts.items = 0;
+			for (int32 f = 0; f < features.n_rows; f++)
+				if (features.indptr[f + 1] > features.indptr[f])
+					feature_counts.features++;
+			for (int64 p = 0; p < features.nnz; p++)
+				if (!has_feature[features.indices[p]])
+				{
+					has_feature[features.indices[p]] = true;
+					feature_counts.items++;
+				}
+			pfree(has_feature);
 		}
 		features_seconds = RsSeconds() - features_seconds;
 	}
@@ -382,7 +422,7 @@ recsys_train_ease(PG_FUNCTION_ARGS)
 	lists.count = count;
 	lists.neighbor = nbr;
 	lists.score = weight;
-	lists.row_ids = kept_ids;	/* NULL: every item */
+	lists.rows = kept_rows;		/* NULL: every item */
 	lists.n_rows = n;
 	PG_RETURN_DATUM(RsTrainFinish(fcinfo, &trainer, RsWriteNeighborLists, &lists));
 }

@@ -415,7 +415,7 @@ train_neighbors(FunctionCallInfo fcinfo, RsTrainer *trainer, KnnRun *run)
 	run->lists.count = count;
 	run->lists.neighbor = nbr;
 	run->lists.score = sim;
-	run->lists.row_ids = NULL;	/* every item or user */
+	run->lists.rows = NULL;	/* every item or user */
 	return RsTrainFinish(fcinfo, trainer, write_lists, run);
 }
 
