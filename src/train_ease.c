@@ -33,8 +33,9 @@
  * model's catalog (item statistics, counts) is those items, so serving
  * skips the others in a user's history as it skips items newer than the
  * model (a half-life's ages count from his latest modelled item; a user
- * with none of them is cold) and never recommends them.  The cubic inversion and the n_items^2 matrix then
- * follow max_items, not the catalog: on ml-latest-small's validation
+ * with none of them is cold) and never recommends them.  The cubic
+ * inversion and the n_items^2 matrix then follow max_items, not the
+ * catalog: on ml-latest-small's validation
  * split the 2,000 most popular of 9,700 items (78% of the interactions)
  * scored as the whole catalog, on online-retail's the 2,000 of 3,600
  * (93%) 0.7% lower (doc/internals.md, "EASE over the most popular
