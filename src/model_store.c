@@ -1217,7 +1217,8 @@ void
 RsWriteItemStatsOfRows(const char *name, int32 version, const RsInteractions *data,
 					   const int32 *rows, int64 n)
 {
-	int64	   *ids = palloc(sizeof(int64) * Max(n, 1));
+	/* (the source's ids as they are when every item is written) */
+	int64	   *ids = rows ? palloc(sizeof(int64) * Max(n, 1)) : data->items.ids;
 	int32	   *users = palloc(sizeof(int32) * Max(n, 1));
 	float	   *weight = palloc(sizeof(float) * Max(n, 1));
 	float	   *popularity = palloc(sizeof(float) * Max(n, 1));
@@ -1229,7 +1230,8 @@ RsWriteItemStatsOfRows(const char *name, int32 version, const RsInteractions *da
 
 		for (int64 p = data->by_item.indptr[i]; p < data->by_item.indptr[i + 1]; p++)
 			sum += data->by_item.data[p];
-		ids[r] = data->items.ids[i];
+		if (rows)
+			ids[r] = data->items.ids[i];
 		users[r] = (int32) (data->by_item.indptr[i + 1] - data->by_item.indptr[i]);
 		if (!(fabs(sum) <= FLT_MAX))
 			ereport(ERROR,
@@ -1241,7 +1243,8 @@ RsWriteItemStatsOfRows(const char *name, int32 version, const RsInteractions *da
 		popularity[r] = (float) users[r];
 	}
 	RsWriteItemStats(name, version, ids, n, users, weight, popularity);
-	pfree(ids);
+	if (rows)
+		pfree(ids);
 	pfree(users);
 	pfree(weight);
 	pfree(popularity);
